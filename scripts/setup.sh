@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages btvm builds and tests with, then
+# configures and builds btvm into build/ (and build-asan/ with --asan).
+# Safe to run again: apt-get skips what is there, cmake rebuilds what changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(build-essential cmake pkg-config nasm gcc-multilib
+	libzydis-dev libzycore-dev libcapstone-dev libelf-dev libsdl2-dev)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	sudo=()
+	[ "$(id -u)" = 0 ] || sudo=(sudo)
+	echo "setup: installing ${missing[*]}"
+	# update may fail on one briefly out-of-sync mirror index while the
+	# packages are reachable; the install below is the real test.
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q || true
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+jobs=$(nproc 2>/dev/null || echo 2)
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$jobs"
+if [ "${1:-}" = --asan ]; then
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DBTVM_SANITIZE=ON >/dev/null
+	cmake --build build-asan -j"$jobs"
+fi

@@ -1,0 +1,26 @@
+/* Multiboot v1 loading of ELF kernels: header checks, segment loading with
+ * libelf, the information structure, and the machine state the
+ * specification requires at entry. */
+#ifndef BTVM_BOOT_MULTIBOOT_H
+#define BTVM_BOOT_MULTIBOOT_H
+
+#include <stddef.h>
+
+#include "cpu/vcpu.h"
+#include "mmu/guest_ram.h"
+
+#define MULTIBOOT_HEADER_MAGIC 0x1BADB002u
+#define MULTIBOOT_BOOTLOADER_MAGIC 0x2BADB002u
+
+struct boot_config {
+	const char *kernel_path;
+	const char *initrd_path;  /* NULL: none; otherwise loaded as module 0 */
+	const char *cmdline;      /* NULL: empty */
+};
+
+/* Loads the kernel and sets up *cpu for entry. Returns 0, or a negative
+ * errno with a one-line message naming the file and the problem in err. */
+int multiboot_load(struct guest_ram *ram, const struct boot_config *cfg,
+		   struct vcpu_state *cpu, char *err, size_t err_len);
+
+#endif

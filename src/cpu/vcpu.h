@@ -1,0 +1,79 @@
+/* The architectural state of one guest IA-32 CPU as the monitor keeps it
+ * between runs of translated code. While translated code runs, the general
+ * registers and arithmetic flags live in host registers instead. */
+#ifndef BTVM_CPU_VCPU_H
+#define BTVM_CPU_VCPU_H
+
+#include <stdint.h>
+
+enum guest_reg {
+	REG_EAX, REG_ECX, REG_EDX, REG_EBX, REG_ESP, REG_EBP, REG_ESI, REG_EDI,
+	REG_COUNT
+};
+
+enum guest_seg {
+	SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS,
+	SEG_COUNT
+};
+
+/* A segment register with its hidden descriptor cache. */
+struct segment {
+	uint16_t selector;
+	uint32_t base;
+	uint32_t limit;   /* byte granular, already expanded */
+	uint16_t flags;   /* descriptor bits 40..55: type, S, DPL, P, AVL, L, D/B, G */
+};
+
+struct table_reg {
+	uint32_t base;
+	uint16_t limit;
+};
+
+#define EFLAGS_CF 0x00000001u
+#define EFLAGS_FIXED1 0x00000002u
+#define EFLAGS_PF 0x00000004u
+#define EFLAGS_AF 0x00000010u
+#define EFLAGS_ZF 0x00000040u
+#define EFLAGS_SF 0x00000080u
+#define EFLAGS_TF 0x00000100u
+#define EFLAGS_IF 0x00000200u
+#define EFLAGS_DF 0x00000400u
+#define EFLAGS_OF 0x00000800u
+#define EFLAGS_IOPL 0x00003000u
+#define EFLAGS_NT 0x00004000u
+#define EFLAGS_RF 0x00010000u
+#define EFLAGS_VM 0x00020000u
+#define EFLAGS_AC 0x00040000u
+#define EFLAGS_ID 0x00200000u
+/* The flags translated code keeps in the host RFLAGS. */
+#define EFLAGS_ARITH (EFLAGS_CF | EFLAGS_PF | EFLAGS_AF | EFLAGS_ZF | EFLAGS_SF | EFLAGS_OF)
+
+#define CR0_PE 0x00000001u
+#define CR0_MP 0x00000002u
+#define CR0_EM 0x00000004u
+#define CR0_TS 0x00000008u
+#define CR0_ET 0x00000010u
+#define CR0_NE 0x00000020u
+#define CR0_WP 0x00010000u
+#define CR0_AM 0x00040000u
+#define CR0_NW 0x20000000u
+#define CR0_CD 0x40000000u
+#define CR0_PG 0x80000000u
+
+#define CR4_PSE 0x00000010u
+#define CR4_PGE 0x00000080u
+#define CR4_OSFXSR 0x00000200u
+
+struct vcpu_state {
+	uint32_t regs[REG_COUNT];
+	uint32_t eip;
+	uint32_t eflags;  /* complete guest EFLAGS, including virtual IF/IOPL */
+	struct segment seg[SEG_COUNT];
+	struct table_reg gdtr, idtr;
+	struct segment ldtr, tr;
+	uint32_t cr0, cr2, cr3, cr4;
+	uint32_t dr[8];
+	unsigned cpl;
+};
+
+#endif

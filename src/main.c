@@ -1,0 +1,207 @@
+/* The btvm command line: parses options in the manner of qemu and kvmtool,
+ * builds the board, runs it, and maps every outcome to an exit status
+ * (guest's own via isa-debug-exit, 1 for a host error, 2 for bad usage). */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "board.h"
+
+#define EXIT_USAGE 2
+
+static void print_usage(FILE *out)
+{
+	fputs("Usage: btvm run --kernel FILE [options]\n"
+	      "       btvm --help | --version\n"
+	      "\n"
+	      "Runs a 32-bit x86 guest as translated code, without hardware virtualization.\n"
+	      "\n"
+	      "Options of 'run':\n"
+	      "  --kernel FILE         guest kernel: a Multiboot v1 ELF image (required)\n"
+	      "  --initrd FILE         initial RAM disk, passed as Multiboot module 0\n"
+	      "  --append STRING       kernel command line\n"
+	      "  -m, --memory MIB      guest RAM in MiB (default 256; 4 to 3072; a G suffix\n"
+	      "                        means GiB)\n"
+	      "  --display sdl|none    guest display window (default none; sdl is not\n"
+	      "                        available yet)\n"
+	      "  --serial stdio|none   where COM1 goes (default stdio: the terminal, raw)\n"
+	      "  --stats               print run statistics to stderr at exit\n"
+	      "  --no-reboot           end btvm instead of resetting the guest\n"
+	      "\n"
+	      "Exit status: what the guest wrote to isa-debug-exit (port 0xf4) as\n"
+	      "(value << 1) | 1; 1 for a monitor error; 2 for bad usage.\n",
+	      out);
+}
+
+__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("btvm: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'btvm --help' for more information.\n", stderr);
+	return EXIT_USAGE;
+}
+
+/* Accepts "256", "256M", "1G"; rejects anything else, including overflow. */
+static int parse_mib(const char *s, uint64_t *mib)
+{
+	char *end;
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	if (*end == 'G' || *end == 'g') {
+		if (v > (1ULL << 40))
+			return -EINVAL;
+		v <<= 10;
+		end++;
+	} else if (*end == 'M' || *end == 'm') {
+		end++;
+	}
+	if (*end)
+		return -EINVAL;
+	*mib = v;
+	return 0;
+}
+
+enum {
+	OPT_KERNEL = 256,
+	OPT_INITRD,
+	OPT_APPEND,
+	OPT_DISPLAY,
+	OPT_SERIAL,
+	OPT_STATS,
+	OPT_NO_REBOOT,
+	OPT_HELP,
+	OPT_VERSION,
+};
+
+static const struct option run_options[] = {
+	{ "kernel", required_argument, NULL, OPT_KERNEL },
+	{ "initrd", required_argument, NULL, OPT_INITRD },
+	{ "append", required_argument, NULL, OPT_APPEND },
+	{ "memory", required_argument, NULL, 'm' },
+	{ "display", required_argument, NULL, OPT_DISPLAY },
+	{ "serial", required_argument, NULL, OPT_SERIAL },
+	{ "stats", no_argument, NULL, OPT_STATS },
+	{ "no-reboot", no_argument, NULL, OPT_NO_REBOOT },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Returns -1 when parsing succeeded, else the exit status to leave with. */
+static int parse_run_options(int argc, char **argv, struct board_config *cfg)
+{
+	int opt;
+
+	*cfg = (struct board_config){
+		.ram_mib = 256,
+		.display = DISPLAY_NONE,
+		.serial = SERIAL_STDIO,
+	};
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, ":m:", run_options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_KERNEL:
+			cfg->kernel_path = optarg;
+			break;
+		case OPT_INITRD:
+			cfg->initrd_path = optarg;
+			break;
+		case OPT_APPEND:
+			cfg->cmdline = optarg;
+			break;
+		case 'm':
+			if (parse_mib(optarg, &cfg->ram_mib))
+				return usage_error("invalid memory size '%s' (expected MiB, e.g. -m 256)",
+						   optarg);
+			if (cfg->ram_mib < GUEST_RAM_MIN_MIB || cfg->ram_mib > GUEST_RAM_MAX_MIB)
+				return usage_error("memory size '%s' is out of range (4 to 3072 MiB)",
+						   optarg);
+			break;
+		case OPT_DISPLAY:
+			if (!strcmp(optarg, "none"))
+				cfg->display = DISPLAY_NONE;
+			else if (!strcmp(optarg, "sdl"))
+				return usage_error("display '%s' is not available in this build yet; "
+						   "use --display none", optarg);
+			else
+				return usage_error("invalid display '%s' (expected sdl or none)", optarg);
+			break;
+		case OPT_SERIAL:
+			if (!strcmp(optarg, "stdio"))
+				cfg->serial = SERIAL_STDIO;
+			else if (!strcmp(optarg, "none"))
+				cfg->serial = SERIAL_NONE;
+			else
+				return usage_error("invalid serial '%s' (expected stdio or none)", optarg);
+			break;
+		case OPT_STATS:
+			cfg->stats = true;
+			break;
+		case OPT_NO_REBOOT:
+			cfg->no_reboot = true;
+			break;
+		case OPT_HELP:
+			print_usage(stdout);
+			return 0;
+		case ':':
+			return usage_error("option '%s' needs a value", argv[optind - 1]);
+		default:
+			return usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (!cfg->kernel_path)
+		return usage_error("run: no guest given (--kernel FILE is required)");
+	return -1;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	struct board_config cfg;
+	struct board board;
+	char err[512];
+	int status = parse_run_options(argc, argv, &cfg);
+	if (status >= 0)
+		return status;
+
+	if (board_create(&board, &cfg, err, sizeof(err))) {
+		fprintf(stderr, "btvm: %s\n", err);
+		return EXIT_FAILURE;
+	}
+	status = board_run(&board);
+	if (cfg.stats)
+		board_print_stats(&board, stderr);
+	board_destroy(&board);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage_error("no command given");
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		print_usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("btvm %s\n", BTVM_VERSION);
+		return 0;
+	}
+	if (!strcmp(argv[1], "run"))
+		return cmd_run(argc - 1, argv + 1);
+	if (argv[1][0] == '-')
+		return usage_error("unknown option '%s'", argv[1]);
+	return usage_error("unknown command '%s'", argv[1]);
+}

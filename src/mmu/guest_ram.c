@@ -1,0 +1,53 @@
+/* Creation and teardown of the guest RAM memfd and its monitor mapping. */
+#define _GNU_SOURCE
+#include "mmu/guest_ram.h"
+
+#include <errno.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+int guest_ram_init(struct guest_ram *ram, uint64_t size_mib)
+{
+	int err;
+
+	ram->memfd = -1;
+	ram->host = NULL;
+	ram->size = 0;
+	if (size_mib < GUEST_RAM_MIN_MIB || size_mib > GUEST_RAM_MAX_MIB)
+		return -EINVAL;
+
+	uint64_t size = size_mib << 20;
+	int fd = memfd_create("btvm-guest-ram", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) < 0) {
+		err = -errno;
+		goto close_fd;
+	}
+	/* MAP_NORESERVE: the guest touches RAM lazily, as a real machine's
+	 * memory is only "used" once written. */
+	void *host = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+	if (host == MAP_FAILED) {
+		err = -errno;
+		goto close_fd;
+	}
+	ram->memfd = fd;
+	ram->host = host;
+	ram->size = size;
+	return 0;
+
+close_fd:
+	close(fd);
+	return err;
+}
+
+void guest_ram_destroy(struct guest_ram *ram)
+{
+	if (ram->host)
+		munmap(ram->host, ram->size);
+	if (ram->memfd >= 0)
+		close(ram->memfd);
+	ram->host = NULL;
+	ram->memfd = -1;
+	ram->size = 0;
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Command-line behaviour of the btvm binary: --help/--version, every usage
+# error (exit 2, one line naming the problem plus a hint) and every bad
+# kernel a user can hand it (exit 1, one line naming the file).
+set -u
+btvm=$1
+guests=$2
+work=$3
+rm -rf "$work"
+mkdir -p "$work"
+passed=0
+failed=0
+
+# expect STATUS REGEX ARGS...: run btvm, check exit status and that stderr
+# (or stdout for status 0) matches REGEX; stderr must be one line for errors
+# other than usage errors, which add the hint line.
+expect() {
+	local want=$1 regex=$2
+	shift 2
+	local out err status
+	out=$("$btvm" "$@" </dev/null 2>"$work/stderr")
+	status=$?
+	err=$(cat "$work/stderr")
+	local text=$err
+	[ "$want" = 0 ] && text=$out
+	if [ "$status" != "$want" ] || ! grep -Eq -- "$regex" <<<"$text"; then
+		echo "FAIL: btvm $* -> status $status (want $want)"
+		echo "  stdout: $out"
+		echo "  stderr: $err"
+		echo "  wanted: /$regex/"
+		failed=$((failed + 1))
+		return
+	fi
+	if [ "$want" = 2 ] && ! grep -q "Try 'btvm --help'" <<<"$err"; then
+		echo "FAIL: btvm $*: usage error without the --help hint"
+		failed=$((failed + 1))
+		return
+	fi
+	if [ "$want" = 1 ] && [ "$(wc -l <<<"$err")" != 1 ]; then
+		echo "FAIL: btvm $*: error is not one line: $err"
+		failed=$((failed + 1))
+		return
+	fi
+	passed=$((passed + 1))
+}
+
+hello=$guests/hello.elf
+
+# Help and version; --help must mention every option.
+expect 0 'Usage: btvm run' --help
+for opt in --kernel --initrd --append -m --memory --display --serial --stats --no-reboot; do
+	expect 0 "$opt" --help
+done
+expect 0 '^btvm [0-9]+\.[0-9]+' --version
+expect 0 'Usage' run --help
+
+# Usage errors: exit 2.
+expect 2 'no command given'
+expect 2 "unknown command 'frobnicate'" frobnicate
+expect 2 "unknown option '--bogus'" --bogus
+expect 2 "unknown option '--bogus'" run --kernel "$hello" --bogus
+expect 2 'kernel FILE is required' run
+expect 2 "option '--kernel' needs a value" run --kernel
+expect 2 "invalid memory size 'lots'" run --kernel "$hello" -m lots
+expect 2 "invalid memory size '12x'" run --kernel "$hello" -m 12x
+expect 2 "invalid memory size '-5'" run --kernel "$hello" -m -5
+expect 2 "memory size '2' is out of range" run --kernel "$hello" -m 2
+expect 2 "memory size '4G' is out of range" run --kernel "$hello" -m 4G
+expect 2 "memory size '99999999999999999999' " run --kernel "$hello" -m 99999999999999999999
+expect 2 "invalid display 'vnc'" run --kernel "$hello" --display vnc
+expect 2 "invalid serial 'tcp'" run --kernel "$hello" --serial tcp
+expect 2 "unexpected argument 'extra'" run --kernel "$hello" extra
+
+# Bad kernels: exit 1 with the file named.
+: >"$work/empty.elf"
+printf 'this is not a kernel\n' >"$work/text.elf"
+head -c 30 "$hello" >"$work/trunc.elf"
+expect 1 "$work/missing.elf: .*(No such file|not found|cannot open)" run --kernel "$work/missing.elf"
+expect 1 "$work/empty.elf: .*empty" run --kernel "$work/empty.elf"
+expect 1 "$work/text.elf: .*not an ELF" run --kernel "$work/text.elf"
+expect 1 "$work/trunc.elf: .*truncated" run --kernel "$work/trunc.elf"
+expect 1 "$work: " run --kernel "$work"
+expect 1 "/bin/true: .*(32-bit|class)" run --kernel /bin/true
+expect 1 "$work/missing.img: " run --kernel "$hello" --initrd "$work/missing.img"
+
+echo "cli: $passed passed, $failed failed"
+[ "$failed" = 0 ]
