@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "boot/multiboot.h"
+#include "cpu/sensitive.h"
 #include "host/console.h"
 
 #define COM1_PORT 0x3f8
@@ -18,6 +19,7 @@ static void board_request_exit(void *opaque, int status)
 	struct board *board = opaque;
 	board->exit_requested = true;
 	board->exit_status = status;
+	board->cpu.stop = true;
 }
 
 static void com1_transmit(void *opaque, uint8_t byte)
@@ -98,10 +100,46 @@ int board_create(struct board *board, const struct board_config *cfg, char *err,
 		.initrd_path = cfg->initrd_path,
 		.cmdline = cfg->cmdline,
 	};
-	ret = multiboot_load(&board->ram, &boot, &board->cpu, err, err_len);
+	ret = multiboot_load(&board->ram, &boot, &board->boot, err, err_len);
 	if (ret)
 		goto destroy_ram;
+	ret = window_create(&board->win, &board->ram);
+	if (ret) {
+		snprintf(err, err_len, "cannot reserve the guest's address-space window: %s", strerror(-ret));
+		goto destroy_ram;
+	}
+	ret = tcache_init(&board->tc, cfg->tcache_mib << 20, board->ram.size, &board->win);
+	if (ret) {
+		snprintf(err, err_len, "cannot allocate a %llu MiB translation cache: %s",
+			 (unsigned long long)cfg->tcache_mib, strerror(-ret));
+		goto destroy_window;
+	}
+	if (cfg->trace_path) {
+		board->trace = fopen(cfg->trace_path, "w");
+		if (!board->trace) {
+			ret = -errno;
+			snprintf(err, err_len, "%s: cannot open trace file: %s", cfg->trace_path, strerror(errno));
+			goto destroy_tcache;
+		}
+	}
+	ret = translator_init(&board->tr, cfg->one_insn_blocks, board->trace);
+	if (!ret)
+		ret = cpu_init(&board->cpu, &board->boot, &board->win, &board->tc, &board->bus);
+	if (ret) {
+		snprintf(err, err_len, "cannot set up the vCPU: %s", strerror(-ret));
+		goto close_trace;
+	}
+	board->cpu_ready = true;
 	return 0;
+
+close_trace:
+	if (board->trace)
+		fclose(board->trace);
+	cpu_destroy(&board->cpu);
+destroy_tcache:
+	tcache_destroy(&board->tc);
+destroy_window:
+	window_destroy(&board->win);
 
 destroy_ram:
 	guest_ram_destroy(&board->ram);
@@ -110,8 +148,14 @@ destroy_ram:
 
 int board_run(struct board *board)
 {
-	fprintf(stderr, "btvm: %s loaded (entry 0x%08x), but this build has no CPU core "
-		"to run it yet\n", board->cfg.kernel_path, board->cpu.eip);
+	if (board->cfg.serial == SERIAL_STDIO && console_open(NULL, NULL) < 0)
+		fprintf(stderr, "btvm: warning: cannot read the console; guest input is off\n");
+	cpu_run(&board->cpu, &board->tr);
+	console_close();
+	if (board->exit_requested)
+		return board->exit_status;
+	fprintf(stderr, "btvm: %s: %s (eip 0x%08x)\n", board->cfg.kernel_path,
+		board->cpu.fatal ? board->cpu.fatal : "stopped", board->cpu.s.eip);
 	return 1;
 }
 
@@ -130,9 +174,44 @@ void board_print_stats(const struct board *board, FILE *out)
 		(unsigned long long)board->bus.unclaimed_writes[BUS_SPACE_MMIO]);
 	fprintf(out, "  serial bytes out / in     %llu / %llu\n",
 		(unsigned long long)board->com1.tx_bytes, (unsigned long long)board->com1.rx_bytes);
+	if (!board->cpu_ready)
+		return;
+	const struct tcache_stats *t = &board->tc.stats;
+	const struct cpu_stats *c = &board->cpu.stats;
+	fprintf(out, "translation cache:\n");
+	fprintf(out, "  blocks translated         %llu\n", (unsigned long long)t->blocks);
+	fprintf(out, "  guest instructions        %llu\n", (unsigned long long)t->guest_insns);
+	fprintf(out, "  buffer bytes used         %llu of %llu\n", (unsigned long long)board->tc.code_used,
+		(unsigned long long)board->tc.code_size);
+	fprintf(out, "  lookups / hits            %llu / %llu\n", (unsigned long long)t->lookups,
+		(unsigned long long)t->hits);
+	fprintf(out, "  chains made / undone      %llu / %llu\n", (unsigned long long)t->chains,
+		(unsigned long long)t->unchains);
+	fprintf(out, "  indirect misses / fills   %llu / %llu\n",
+		(unsigned long long)c->exits[EXIT_INDIRECT], (unsigned long long)t->ibl_fills);
+	fprintf(out, "  invalidations (blocks)    %llu (%llu)\n", (unsigned long long)t->invalidations,
+		(unsigned long long)t->invalidated_blocks);
+	fprintf(out, "  flushes                   %llu\n", (unsigned long long)t->flushes);
+	fprintf(out, "exits to the monitor:\n");
+	static const char *const names[EXIT_REASON_COUNT] = { "branch", "indirect", "callout",
+							       "attention", "fault" };
+	for (int i = 0; i < EXIT_REASON_COUNT; i++)
+		fprintf(out, "  %-25s %llu\n", names[i], (unsigned long long)c->exits[i]);
+	fprintf(out, "callouts:                   %llu\n", (unsigned long long)c->callouts);
+	for (unsigned i = 0; i <= SENS_MONITOR; i++)
+		fprintf(out, "  %-25s %llu\n", sensitive_class_name((enum sensitive_class)i),
+			(unsigned long long)board->cpu.callouts_by_class[i]);
 }
 
 void board_destroy(struct board *board)
 {
+	if (board->cpu_ready) {
+		cpu_destroy(&board->cpu);
+		translator_destroy(&board->tr);
+		tcache_destroy(&board->tc);
+		window_destroy(&board->win);
+		if (board->trace)
+			fclose(board->trace);
+	}
 	guest_ram_destroy(&board->ram);
 }

@@ -7,11 +7,15 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cache/tcache.h"
+#include "cpu/cpu.h"
 #include "cpu/vcpu.h"
 #include "devices/bus.h"
 #include "devices/isa_debug_exit.h"
 #include "devices/uart16550.h"
 #include "mmu/guest_ram.h"
+#include "mmu/window.h"
+#include "translator/translate.h"
 
 enum display_mode { DISPLAY_NONE, DISPLAY_SDL };
 enum serial_mode { SERIAL_STDIO, SERIAL_NONE };
@@ -25,6 +29,9 @@ struct board_config {
 	enum serial_mode serial;
 	bool stats;
 	bool no_reboot;
+	bool one_insn_blocks;   /* debug: every block is one guest instruction */
+	const char *trace_path; /* --trace: list every translated block here */
+	uint64_t tcache_mib;
 };
 
 struct board {
@@ -33,7 +40,13 @@ struct board {
 	struct bus bus;
 	struct uart16550 com1;
 	struct isa_debug_exit debug_exit;
-	struct vcpu_state cpu;
+	struct vcpu_state boot;   /* machine state the loader set up */
+	struct window win;
+	struct tcache tc;
+	struct translator tr;
+	struct cpu cpu;
+	FILE *trace;
+	bool cpu_ready;
 	bool exit_requested;
 	int exit_status;
 };

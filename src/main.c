@@ -29,8 +29,13 @@ static void print_usage(FILE *out)
 	      "  --display sdl|none    guest display window (default none; sdl is not\n"
 	      "                        available yet)\n"
 	      "  --serial stdio|none   where COM1 goes (default stdio: the terminal, raw)\n"
-	      "  --stats               print run statistics to stderr at exit\n"
+	      "  --stats               print statistics to stderr at exit: translation\n"
+	      "                        cache, exits to the monitor, callouts, devices\n"
 	      "  --no-reboot           end btvm instead of resetting the guest\n"
+	      "  --tcache MIB          translation cache size (default 64; 1 to 1024)\n"
+	      "  --trace FILE          write every translated block, disassembled, to FILE\n"
+	      "  --one-insn-blocks     debug: translate one guest instruction per block,\n"
+	      "                        to bisect a translation bug to one instruction\n"
 	      "\n"
 	      "Exit status: what the guest wrote to isa-debug-exit (port 0xf4) as\n"
 	      "(value << 1) | 1; 1 for a monitor error; 2 for bad usage.\n",
@@ -82,6 +87,9 @@ enum {
 	OPT_NO_REBOOT,
 	OPT_HELP,
 	OPT_VERSION,
+	OPT_TRACE,
+	OPT_ONE_INSN,
+	OPT_TCACHE,
 };
 
 static const struct option run_options[] = {
@@ -94,6 +102,9 @@ static const struct option run_options[] = {
 	{ "stats", no_argument, NULL, OPT_STATS },
 	{ "no-reboot", no_argument, NULL, OPT_NO_REBOOT },
 	{ "help", no_argument, NULL, OPT_HELP },
+	{ "trace", required_argument, NULL, OPT_TRACE },
+	{ "one-insn-blocks", no_argument, NULL, OPT_ONE_INSN },
+	{ "tcache", required_argument, NULL, OPT_TCACHE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -104,6 +115,7 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg)
 
 	*cfg = (struct board_config){
 		.ram_mib = 256,
+		.tcache_mib = 64,
 		.display = DISPLAY_NONE,
 		.serial = SERIAL_STDIO,
 	};
@@ -154,6 +166,16 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg)
 		case OPT_HELP:
 			print_usage(stdout);
 			return 0;
+		case OPT_TRACE:
+			cfg->trace_path = optarg;
+			break;
+		case OPT_ONE_INSN:
+			cfg->one_insn_blocks = true;
+			break;
+		case OPT_TCACHE:
+			if (parse_mib(optarg, &cfg->tcache_mib) || cfg->tcache_mib < 1 || cfg->tcache_mib > 1024)
+				return usage_error("invalid translation cache size '%s' (1 to 1024 MiB)", optarg);
+			break;
 		case ':':
 			return usage_error("option '%s' needs a value", argv[optind - 1]);
 		default:

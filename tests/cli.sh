@@ -48,7 +48,7 @@ hello=$guests/hello.elf
 
 # Help and version; --help must mention every option.
 expect 0 'Usage: btvm run' --help
-for opt in --kernel --initrd --append -m --memory --display --serial --stats --no-reboot; do
+for opt in --kernel --initrd --append -m --memory --display --serial --stats --no-reboot --trace --one-insn-blocks --tcache; do
 	expect 0 "$opt" --help
 done
 expect 0 '^btvm [0-9]+\.[0-9]+' --version
@@ -82,6 +82,31 @@ expect 1 "$work/trunc.elf: .*truncated" run --kernel "$work/trunc.elf"
 expect 1 "$work: " run --kernel "$work"
 expect 1 "/bin/true: .*(32-bit|class)" run --kernel /bin/true
 expect 1 "$work/missing.img: " run --kernel "$hello" --initrd "$work/missing.img"
+
+# The smallest guest runs as translated code and exits through port 0xf4.
+out=$("$btvm" run --kernel "$hello" --stats </dev/null 2>"$work/stats")
+status=$?
+if [ "$status" = 33 ] && grep -q 'hello from a btvm guest' <<<"$out" &&
+	grep -Eq 'blocks translated +[1-9]' "$work/stats" && grep -Eq 'chains made / undone +[1-9]' "$work/stats"; then
+	passed=$((passed + 1))
+else
+	echo "FAIL: hello guest: status $status, output '$out'"
+	cat "$work/stats"
+	failed=$((failed + 1))
+fi
+# The same with one instruction per block, and with a trace file.
+out=$("$btvm" run --kernel "$hello" --one-insn-blocks --trace "$work/trace" </dev/null 2>&1)
+status=$?
+if [ "$status" = 33 ] && grep -q 'hello from a btvm guest' <<<"$out" &&
+	grep -q 'block 00100010' "$work/trace" && grep -q 'cmp eax, 0x2badb002' "$work/trace" &&
+	! grep -q '2 insns' "$work/trace"; then
+	passed=$((passed + 1))
+else
+	echo "FAIL: hello guest with --one-insn-blocks --trace: status $status, output '$out'"
+	failed=$((failed + 1))
+fi
+expect 1 "$work/no/such/dir/trace: cannot open trace file" run --kernel "$hello" --trace "$work/no/such/dir/trace"
+expect 2 "invalid translation cache size '0'" run --kernel "$hello" --tcache 0
 
 echo "cli: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -1,0 +1,257 @@
+/* Translation cache bookkeeping. Blocks are allocated in host address
+ * order from one RWX buffer and one block arena, so a full flush is a
+ * reset of both, and the block holding a host address is a binary search.
+ * Invalidation never frees code: an invalidated block's bytes stay until
+ * the next flush, so a block that invalidates itself can still finish the
+ * instruction that wrote to it. */
+#define _GNU_SOURCE
+#include "cache/tcache.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "cpu/cpu.h"
+#include "mmu/window.h"
+#include "translator/emit.h"
+
+/* Worst-case host bytes one block may need: the translator stops adding
+ * instructions well before this. */
+#define TCACHE_BLOCK_RESERVE 8192u
+#define TCACHE_MAP_RESERVE 256u
+
+static unsigned hash_key(uint32_t gpa, uint32_t mode, unsigned mask)
+{
+	uint32_t h = gpa * 0x9e3779b1u ^ mode * 0x85ebca6bu;
+	return (h ^ (h >> 15)) & mask;
+}
+
+int tcache_init(struct tcache *tc, uint64_t code_size, uint64_t ram_size, struct window *win)
+{
+	memset(tc, 0, sizeof(*tc));
+	tc->win = win;
+	tc->code = mmap(NULL, code_size, PROT_READ | PROT_WRITE | PROT_EXEC,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (tc->code == MAP_FAILED) {
+		tc->code = NULL;
+		return -errno;
+	}
+	tc->code_size = code_size;
+	tc->max_blocks = (unsigned)(code_size / 64);
+	tc->hash_mask = 1;
+	while (tc->hash_mask < tc->max_blocks)
+		tc->hash_mask <<= 1;
+	tc->hash_mask -= 1;
+	tc->map_size = (unsigned)(code_size / 4);
+	tc->npages = (unsigned)(ram_size / GUEST_PAGE_SIZE);
+	tc->hash = calloc((size_t)tc->hash_mask + 1, sizeof(*tc->hash));
+	tc->blocks = calloc(tc->max_blocks, sizeof(*tc->blocks));
+	tc->map_pool = calloc(tc->map_size, sizeof(*tc->map_pool));
+	tc->page_heads = calloc(tc->npages, sizeof(*tc->page_heads));
+	tc->page_traced = calloc(tc->npages, 1);
+	if (!tc->hash || !tc->blocks || !tc->map_pool || !tc->page_heads || !tc->page_traced) {
+		tcache_destroy(tc);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void tcache_destroy(struct tcache *tc)
+{
+	if (tc->code)
+		munmap(tc->code, tc->code_size);
+	free(tc->hash);
+	free(tc->blocks);
+	free(tc->map_pool);
+	free(tc->page_heads);
+	free(tc->page_traced);
+	memset(tc, 0, sizeof(*tc));
+}
+
+struct tblock *tcache_lookup(struct tcache *tc, uint32_t gpa, uint32_t mode)
+{
+	tc->stats.lookups++;
+	for (struct tblock *tb = tc->hash[hash_key(gpa, mode, tc->hash_mask)]; tb; tb = tb->hash_next) {
+		if (tb->gpa == gpa && tb->mode == mode) {
+			tc->stats.hits++;
+			return tb;
+		}
+	}
+	return NULL;
+}
+
+struct tblock *tcache_new_block(struct tcache *tc, uint8_t **code, uint8_t **limit)
+{
+	if (tc->nblocks == tc->max_blocks || tc->code_size - tc->code_used < TCACHE_BLOCK_RESERVE ||
+	    tc->map_size - tc->map_used < 2 * TCACHE_MAP_RESERVE)
+		return NULL;
+	struct tblock *tb = &tc->blocks[tc->nblocks];
+	memset(tb, 0, sizeof(*tb));
+	*code = tc->code + tc->code_used;
+	*limit = *code + TCACHE_BLOCK_RESERVE;
+	return tb;
+}
+
+uint16_t *tcache_alloc_map(struct tcache *tc, unsigned n)
+{
+	assert(n <= TCACHE_MAP_RESERVE && tc->map_used + n <= tc->map_size);
+	uint16_t *m = tc->map_pool + tc->map_used;
+	tc->map_used += n;
+	return m;
+}
+
+static void trace_page(struct tcache *tc, uint32_t page, bool traced)
+{
+	if (page >= tc->npages || tc->page_traced[page] == traced)
+		return;
+	tc->page_traced[page] = traced;
+	/* Failure only costs SMC detection on a page mprotect refused; the
+	 * guest's own mapping stays as it was. */
+	(void)window_protect_page(tc->win, page * GUEST_PAGE_SIZE, !traced);
+}
+
+void tcache_commit(struct tcache *tc, struct tblock *tb)
+{
+	assert(tb == &tc->blocks[tc->nblocks]);
+	tc->nblocks++;
+	tc->code_used += (tb->host_len + 15) & ~15u;
+	tb->valid = true;
+	unsigned h = hash_key(tb->gpa, tb->mode, tc->hash_mask);
+	tb->hash_next = tc->hash[h];
+	tc->hash[h] = tb;
+	for (int i = 0; i < 2; i++) {
+		if (i == 1 && tb->pages[1] == tb->pages[0])
+			break;
+		uint32_t page = tb->pages[i];
+		if (page < tc->npages) {
+			tb->page_next[i] = tc->page_heads[page];
+			tc->page_heads[page] = tb;
+			trace_page(tc, page, true);
+		}
+	}
+	tc->stats.blocks++;
+	tc->stats.guest_insns += tb->ninsns;
+}
+
+void tcache_chain(struct tcache *tc, struct exit_desc *exit, struct tblock *to)
+{
+	if (!exit->patch || exit->to || !to->valid || !exit->from->valid)
+		return;
+	patch_rel32(exit->patch, to->host);
+	exit->to = to;
+	exit->next_in = to->incoming;
+	to->incoming = exit;
+	tc->stats.chains++;
+}
+
+static void unlink_hash(struct tcache *tc, struct tblock *tb)
+{
+	struct tblock **pp = &tc->hash[hash_key(tb->gpa, tb->mode, tc->hash_mask)];
+	while (*pp && *pp != tb)
+		pp = &(*pp)->hash_next;
+	if (*pp)
+		*pp = tb->hash_next;
+}
+
+static void unlink_page(struct tcache *tc, struct tblock *tb, int which)
+{
+	uint32_t page = tb->pages[which];
+	if (page >= tc->npages)
+		return;
+	struct tblock **pp = &tc->page_heads[page];
+	while (*pp && *pp != tb) {
+		struct tblock *cur = *pp;
+		pp = &cur->page_next[cur->pages[0] == page ? 0 : 1];
+	}
+	if (*pp)
+		*pp = tb->page_next[which];
+}
+
+static void drop_block(struct tcache *tc, struct cpu *cpu, struct tblock *tb)
+{
+	tb->valid = false;
+	unlink_hash(tc, tb);
+	/* Point every exit chained into this block back at its own stub. */
+	for (struct exit_desc *in = tb->incoming; in; in = in->next_in) {
+		patch_rel32(in->patch, in->stub);
+		in->to = NULL;
+		tc->stats.unchains++;
+	}
+	tb->incoming = NULL;
+	/* Exits of this block chained elsewhere: remove them from the
+	 * targets' incoming lists so a later unchain does not patch dead code. */
+	for (unsigned i = 0; i < TBLOCK_MAX_EXITS; i++) {
+		struct exit_desc *ex = &tb->exits[i];
+		if (!ex->to)
+			continue;
+		struct exit_desc **pp = &ex->to->incoming;
+		while (*pp && *pp != ex)
+			pp = &(*pp)->next_in;
+		if (*pp)
+			*pp = ex->next_in;
+		ex->to = NULL;
+	}
+	struct ibl_entry *e = &cpu->ibl_table[tb->eip & (IBL_ENTRIES - 1)];
+	if (e->host == (uint64_t)(uintptr_t)tb->host)
+		e->tag = ~0ULL;
+	tc->stats.invalidated_blocks++;
+}
+
+unsigned tcache_invalidate_page(struct tcache *tc, struct cpu *cpu, uint32_t page)
+{
+	unsigned n = 0;
+	if (page >= tc->npages)
+		return 0;
+	while (tc->page_heads[page]) {
+		struct tblock *tb = tc->page_heads[page];
+		unlink_page(tc, tb, 0);
+		if (tb->pages[1] != tb->pages[0])
+			unlink_page(tc, tb, 1);
+		drop_block(tc, cpu, tb);
+		n++;
+	}
+	trace_page(tc, page, false);
+	tc->stats.invalidations++;
+	return n;
+}
+
+void tcache_flush(struct tcache *tc, struct cpu *cpu)
+{
+	for (unsigned p = 0; p < tc->npages; p++) {
+		tc->page_heads[p] = NULL;
+		trace_page(tc, p, false);
+	}
+	memset(tc->hash, 0, ((size_t)tc->hash_mask + 1) * sizeof(*tc->hash));
+	for (unsigned i = 0; i < IBL_ENTRIES; i++)
+		cpu->ibl_table[i].tag = ~0ULL;
+	tc->nblocks = 0;
+	tc->code_used = 0;
+	tc->map_used = 0;
+	tc->stats.flushes++;
+}
+
+struct tblock *tcache_find_host(struct tcache *tc, const void *addr)
+{
+	const uint8_t *a = addr;
+	unsigned lo = 0, hi = tc->nblocks;
+	if (a < tc->code || a >= tc->code + tc->code_used)
+		return NULL;
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+		struct tblock *tb = &tc->blocks[mid];
+		if (a < tb->host)
+			hi = mid;
+		else if (a >= tb->host + tb->host_len)
+			lo = mid + 1;
+		else
+			return tb;
+	}
+	return NULL;
+}
+
+bool tcache_page_traced(const struct tcache *tc, uint32_t page)
+{
+	return page < tc->npages && tc->page_traced[page];
+}

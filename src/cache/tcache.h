@@ -1,0 +1,92 @@
+/* The translation cache: the code buffer, the blocks translated into it,
+ * lookup by (guest physical address, mode), direct-branch chaining and
+ * unchaining, invalidation per guest page, and the full flush. */
+#ifndef BTVM_CACHE_TCACHE_H
+#define BTVM_CACHE_TCACHE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct tblock;
+struct cpu;
+struct window;
+
+enum exit_kind {
+	EXIT_KIND_BRANCH,     /* direct branch to target_eip; chainable */
+	EXIT_KIND_NOCHAIN,    /* go on at target_eip after a mode change */
+	EXIT_KIND_ATTENTION,  /* block entry saw the attention flag */
+};
+
+/* One way out of a block, reached through its stub. For a branch, patch
+ * is the rel32 field that chaining points at the target block. */
+struct exit_desc {
+	uint32_t target_eip;
+	uint8_t kind;
+	uint8_t *patch;          /* rel32 to rewrite, NULL if not chainable */
+	uint8_t *stub;           /* where patch points while unchained */
+	struct tblock *from;
+	struct tblock *to;       /* chained target, NULL while unchained */
+	struct exit_desc *next_in;  /* next exit chained into the same block */
+};
+
+#define TBLOCK_MAX_EXITS 2
+
+struct tblock {
+	uint32_t eip;            /* guest linear address of the first instruction */
+	uint32_t gpa;            /* guest physical address of the same byte */
+	uint32_t mode;           /* the translation key's mode bits */
+	uint32_t guest_len;
+	uint8_t *host;           /* entry, with the attention check */
+	uint32_t host_len;
+	uint16_t ninsns;
+	bool valid;
+	uint32_t pages[2];       /* guest page numbers it covers (equal if one) */
+	struct tblock *hash_next;
+	struct tblock *page_next[2];
+	struct exit_desc exits[TBLOCK_MAX_EXITS + 1];  /* + the attention exit */
+	struct exit_desc *incoming;
+	/* host offset -> guest offset per guest instruction, for faults */
+	uint16_t *map_host;
+	uint16_t *map_guest;
+};
+
+struct tcache_stats {
+	uint64_t blocks, guest_insns, lookups, hits, chains, unchains;
+	uint64_t invalidations, invalidated_blocks, flushes, ibl_fills;
+};
+
+struct tcache {
+	uint8_t *code;
+	uint64_t code_size;
+	uint64_t code_used;
+	struct tblock **hash;
+	unsigned hash_mask;
+	struct tblock *blocks;   /* arena, in host address order */
+	unsigned nblocks, max_blocks;
+	uint16_t *map_pool;
+	unsigned map_used, map_size;
+	struct tblock **page_heads;   /* per guest physical page */
+	uint8_t *page_traced;         /* page is write-protected for code */
+	unsigned npages;
+	struct window *win;            /* where traced pages are protected */
+	struct tcache_stats stats;
+};
+
+int tcache_init(struct tcache *tc, uint64_t code_size, uint64_t ram_size, struct window *win);
+void tcache_destroy(struct tcache *tc);
+struct tblock *tcache_lookup(struct tcache *tc, uint32_t gpa, uint32_t mode);
+/* Space for one new block; NULL when the buffer or arena is full (the
+ * caller flushes and asks again). */
+struct tblock *tcache_new_block(struct tcache *tc, uint8_t **code, uint8_t **limit);
+uint16_t *tcache_alloc_map(struct tcache *tc, unsigned n);
+/* Publishes a block built in the space tcache_new_block gave. */
+void tcache_commit(struct tcache *tc, struct tblock *tb);
+void tcache_chain(struct tcache *tc, struct exit_desc *exit, struct tblock *to);
+/* Drops every block that covers guest physical page 'page'; returns how many. */
+unsigned tcache_invalidate_page(struct tcache *tc, struct cpu *cpu, uint32_t page);
+void tcache_flush(struct tcache *tc, struct cpu *cpu);
+/* Block whose host code holds addr, or NULL. */
+struct tblock *tcache_find_host(struct tcache *tc, const void *addr);
+bool tcache_page_traced(const struct tcache *tc, uint32_t page);
+
+#endif

@@ -1,0 +1,423 @@
+/* Callouts: the monitor's half of every sensitive instruction and of the
+ * few that have no 64-bit host form. Translated code calls cpu_callout
+ * with guest state saved in struct cpu; the handler works on that state
+ * and says whether translated code goes on after the call (0) or the run
+ * loop takes over at cpu->s.eip (1). */
+#include <string.h>
+#include <time.h>
+
+#include "cpu/cpu.h"
+#include "cpu/sensitive.h"
+#include "devices/bus.h"
+#include "translator/translate.h"
+
+enum { GO_ON = 0, STOP = 1 };
+
+static uint32_t reg_read(const struct cpu *cpu, ZydisRegister r)
+{
+	ZyanI8 id = ZydisRegisterGetId(r);
+	switch (ZydisRegisterGetClass(r)) {
+	case ZYDIS_REGCLASS_GPR32:
+		return cpu->regs[id];
+	case ZYDIS_REGCLASS_GPR16:
+		return cpu->regs[id] & 0xffff;
+	case ZYDIS_REGCLASS_GPR8:
+		return id < 4 ? cpu->regs[id] & 0xff : (cpu->regs[id - 4] >> 8) & 0xff;
+	default:
+		return 0;
+	}
+}
+
+static void reg_write(struct cpu *cpu, ZydisRegister r, uint32_t v)
+{
+	ZyanI8 id = ZydisRegisterGetId(r);
+	switch (ZydisRegisterGetClass(r)) {
+	case ZYDIS_REGCLASS_GPR32:
+		cpu->regs[id] = v;
+		break;
+	case ZYDIS_REGCLASS_GPR16:
+		cpu->regs[id] = (cpu->regs[id] & 0xffff0000u) | (v & 0xffff);
+		break;
+	case ZYDIS_REGCLASS_GPR8:
+		if (id < 4)
+			cpu->regs[id] = (cpu->regs[id] & ~0xffu) | (v & 0xff);
+		else
+			cpu->regs[id - 4] = (cpu->regs[id - 4] & ~0xff00u) | ((v & 0xff) << 8);
+		break;
+	default:
+		break;
+	}
+}
+
+static unsigned seg_of(ZydisRegister r)
+{
+	switch (r) {
+	case ZYDIS_REGISTER_ES: return SEG_ES;
+	case ZYDIS_REGISTER_CS: return SEG_CS;
+	case ZYDIS_REGISTER_SS: return SEG_SS;
+	case ZYDIS_REGISTER_FS: return SEG_FS;
+	case ZYDIS_REGISTER_GS: return SEG_GS;
+	default: return SEG_DS;
+	}
+}
+
+static uint32_t linear_address(const struct cpu *cpu, const ZydisDecodedInstruction *in,
+			       const ZydisDecodedOperand *op)
+{
+	uint32_t ea = (uint32_t)op->mem.disp.value;
+	if (op->mem.base != ZYDIS_REGISTER_NONE)
+		ea += reg_read(cpu, op->mem.base);
+	if (op->mem.index != ZYDIS_REGISTER_NONE)
+		ea += reg_read(cpu, op->mem.index) * op->mem.scale;
+	if (in->address_width == 16)
+		ea &= 0xffff;
+	return ea + cpu->s.seg[seg_of(op->mem.segment)].base;
+}
+
+static void raise(struct cpu *cpu, const struct callout_desc *d, unsigned vector, bool has_err,
+		  uint32_t err)
+{
+	cpu->s.eip = d->eip;
+	cpu_deliver(cpu, vector, has_err, err, false);
+}
+
+static int do_io(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
+		 const ZydisDecodedOperand *ops)
+{
+	bool is_in = in->mnemonic == ZYDIS_MNEMONIC_IN;
+	const ZydisDecodedOperand *port_op = is_in ? &ops[1] : &ops[0];
+	const ZydisDecodedOperand *data_op = is_in ? &ops[0] : &ops[1];
+	uint16_t port = port_op->type == ZYDIS_OPERAND_TYPE_IMMEDIATE ? (uint16_t)port_op->imm.value.u
+								      : (uint16_t)reg_read(cpu, ZYDIS_REGISTER_DX);
+	unsigned width = data_op->size / 8;
+	if (is_in) {
+		reg_write(cpu, data_op->reg.value, (uint32_t)bus_read(cpu->bus, BUS_SPACE_PIO, port, width));
+		return GO_ON;
+	}
+	bus_write(cpu->bus, BUS_SPACE_PIO, port, width, reg_read(cpu, data_op->reg.value));
+	if (cpu->stop) {
+		cpu->s.eip = d->next_eip;
+		return STOP;
+	}
+	return GO_ON;
+}
+
+static int do_pushf(struct cpu *cpu, const ZydisDecodedInstruction *in)
+{
+	uint32_t f = cpu_get_eflags(cpu) & ~(EFLAGS_VM | EFLAGS_RF);
+	unsigned size = in->operand_width / 8;
+	uint32_t esp = cpu->regs[REG_ESP] - size;
+	if (!cpu_write_guest(cpu, cpu->s.seg[SEG_SS].base + esp, &f, size))
+		return -1;
+	cpu->regs[REG_ESP] = esp;
+	return 0;
+}
+
+static int do_popf(struct cpu *cpu, const ZydisDecodedInstruction *in)
+{
+	uint32_t f = 0;
+	unsigned size = in->operand_width / 8;
+	if (!cpu_read_guest(cpu, cpu->s.seg[SEG_SS].base + cpu->regs[REG_ESP], &f, size))
+		return -1;
+	cpu->regs[REG_ESP] += size;
+	uint32_t writable = EFLAGS_ARITH | EFLAGS_TF | EFLAGS_DF | EFLAGS_NT;
+	if (size == 4)
+		writable |= EFLAGS_AC | EFLAGS_ID;
+	if (cpu->s.cpl == 0)
+		writable |= EFLAGS_IOPL | EFLAGS_IF;
+	else if (cpu->s.cpl <= ((cpu_get_eflags(cpu) >> 12) & 3))
+		writable |= EFLAGS_IF;
+	cpu_set_eflags(cpu, f, writable);
+	return 0;
+}
+
+static int do_iret(struct cpu *cpu, const struct callout_desc *d)
+{
+	uint32_t frame[3];
+	uint32_t ss_base = cpu->s.seg[SEG_SS].base;
+	if (!cpu_read_guest(cpu, ss_base + cpu->regs[REG_ESP], frame, 12)) {
+		raise(cpu, d, EXC_SS, true, 0);
+		return STOP;
+	}
+	int vec = cpu_load_segment(cpu, SEG_CS, (uint16_t)frame[1]);
+	if (vec) {
+		raise(cpu, d, (unsigned)vec, true, frame[1] & 0xfffc);
+		return STOP;
+	}
+	cpu->regs[REG_ESP] += 12;
+	cpu->s.eip = frame[0];
+	cpu_set_eflags(cpu, frame[2], ~(uint32_t)(EFLAGS_VM | EFLAGS_RF));
+	return STOP;
+}
+
+static bool read_table_operand(struct cpu *cpu, const ZydisDecodedInstruction *in,
+			       const ZydisDecodedOperand *op, struct table_reg *out)
+{
+	uint8_t b[6];
+	if (!cpu_read_guest(cpu, linear_address(cpu, in, op), b, 6))
+		return false;
+	out->limit = (uint16_t)(b[0] | b[1] << 8);
+	out->base = (uint32_t)b[2] | (uint32_t)b[3] << 8 | (uint32_t)b[4] << 16 | (uint32_t)b[5] << 24;
+	if (in->operand_width == 16)
+		out->base &= 0x00ffffff;
+	return true;
+}
+
+static bool write_table_operand(struct cpu *cpu, const ZydisDecodedInstruction *in,
+				const ZydisDecodedOperand *op, const struct table_reg *t)
+{
+	uint8_t b[6] = { (uint8_t)t->limit, (uint8_t)(t->limit >> 8), (uint8_t)t->base,
+			 (uint8_t)(t->base >> 8), (uint8_t)(t->base >> 16), (uint8_t)(t->base >> 24) };
+	return cpu_write_guest(cpu, linear_address(cpu, in, op), b, 6);
+}
+
+static uint32_t *control_reg(struct cpu *cpu, ZydisRegister r)
+{
+	switch (r) {
+	case ZYDIS_REGISTER_CR0: return &cpu->s.cr0;
+	case ZYDIS_REGISTER_CR2: return &cpu->s.cr2;
+	case ZYDIS_REGISTER_CR3: return &cpu->s.cr3;
+	case ZYDIS_REGISTER_CR4: return &cpu->s.cr4;
+	default: return NULL;
+	}
+}
+
+static int do_mov_special(struct cpu *cpu, const struct callout_desc *d,
+			  const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
+{
+	ZydisRegisterClass c0 = ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER ? ZydisRegisterGetClass(ops[0].reg.value) : ZYDIS_REGCLASS_INVALID;
+	ZydisRegisterClass c1 = ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER ? ZydisRegisterGetClass(ops[1].reg.value) : ZYDIS_REGCLASS_INVALID;
+	if (c0 == ZYDIS_REGCLASS_CONTROL || c1 == ZYDIS_REGCLASS_CONTROL) {
+		bool to_cr = c0 == ZYDIS_REGCLASS_CONTROL;
+		uint32_t *cr = control_reg(cpu, to_cr ? ops[0].reg.value : ops[1].reg.value);
+		if (!cr) {
+			raise(cpu, d, EXC_UD, false, 0);
+			return STOP;
+		}
+		if (to_cr) {
+			uint32_t v = reg_read(cpu, ops[1].reg.value);
+			if (cr == &cpu->s.cr0 && (v & CR0_PG)) {
+				cpu->fatal = "guest enabled paging, which is not supported yet";
+				return STOP;
+			}
+			*cr = cr == &cpu->s.cr0 ? (v | CR0_ET) : v;
+		} else {
+			reg_write(cpu, ops[0].reg.value, *cr);
+		}
+		return GO_ON;
+	}
+	if (c0 == ZYDIS_REGCLASS_DEBUG || c1 == ZYDIS_REGCLASS_DEBUG) {
+		if (c0 == ZYDIS_REGCLASS_DEBUG)
+			cpu->s.dr[ZydisRegisterGetId(ops[0].reg.value) & 7] = reg_read(cpu, ops[1].reg.value);
+		else
+			reg_write(cpu, ops[0].reg.value, cpu->s.dr[ZydisRegisterGetId(ops[1].reg.value) & 7]);
+		return GO_ON;
+	}
+	/* Segment registers. */
+	if (c1 == ZYDIS_REGCLASS_SEGMENT) {
+		uint16_t sel = cpu->s.seg[seg_of(ops[1].reg.value)].selector;
+		if (ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER) {
+			reg_write(cpu, ops[0].reg.value, ZydisRegisterGetClass(ops[0].reg.value) == ZYDIS_REGCLASS_GPR32 ? sel : sel);
+		} else if (!cpu_write_guest(cpu, linear_address(cpu, in, &ops[0]), &sel, 2)) {
+			raise(cpu, d, EXC_GP, true, 0);
+			return STOP;
+		}
+		return GO_ON;
+	}
+	uint16_t sel = 0;
+	if (ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER)
+		sel = (uint16_t)reg_read(cpu, ops[1].reg.value);
+	else if (!cpu_read_guest(cpu, linear_address(cpu, in, &ops[1]), &sel, 2)) {
+		raise(cpu, d, EXC_GP, true, 0);
+		return STOP;
+	}
+	unsigned seg = seg_of(ops[0].reg.value);
+	if (seg == SEG_CS) {
+		raise(cpu, d, EXC_UD, false, 0);
+		return STOP;
+	}
+	int vec = cpu_load_segment(cpu, seg, sel);
+	if (vec) {
+		raise(cpu, d, (unsigned)vec, true, sel & 0xfffc);
+		return STOP;
+	}
+	return GO_ON;
+}
+
+static int do_far_jmp(struct cpu *cpu, const struct callout_desc *d,
+		      const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
+{
+	uint16_t sel;
+	uint32_t off;
+	if (ops[0].type == ZYDIS_OPERAND_TYPE_POINTER) {
+		sel = ops[0].ptr.segment;
+		off = ops[0].ptr.offset;
+	} else {
+		uint8_t b[6];
+		if (!cpu_read_guest(cpu, linear_address(cpu, in, &ops[0]), b, in->operand_width == 16 ? 4 : 6)) {
+			raise(cpu, d, EXC_GP, true, 0);
+			return STOP;
+		}
+		if (in->operand_width == 16) {
+			off = (uint32_t)(b[0] | b[1] << 8);
+			sel = (uint16_t)(b[2] | b[3] << 8);
+		} else {
+			memcpy(&off, b, 4);
+			sel = (uint16_t)(b[4] | b[5] << 8);
+		}
+	}
+	int vec = cpu_load_segment(cpu, SEG_CS, sel);
+	if (vec) {
+		raise(cpu, d, (unsigned)vec, true, sel & 0xfffc);
+		return STOP;
+	}
+	cpu->s.eip = off;
+	return STOP;
+}
+
+static void do_cpuid(struct cpu *cpu)
+{
+	uint32_t leaf = cpu->regs[REG_EAX];
+	uint32_t a = 0, b = 0, c = 0, dd = 0;
+	switch (leaf) {
+	case 0:
+		a = 1;
+		memcpy(&b, "Genu", 4);
+		memcpy(&dd, "ineI", 4);
+		memcpy(&c, "ntel", 4);
+		break;
+	case 1:
+		/* family 6, model 8 (P6-class); FPU TSC CX8 SEP CMOV MMX FXSR SSE SSE2 */
+		a = 0x00000683;
+		dd = (1u << 0) | (1u << 4) | (1u << 8) | (1u << 11) | (1u << 15) | (1u << 23) |
+		     (1u << 24) | (1u << 25) | (1u << 26);
+		break;
+	default:
+		break;
+	}
+	cpu->regs[REG_EAX] = a;
+	cpu->regs[REG_EBX] = b;
+	cpu->regs[REG_ECX] = c;
+	cpu->regs[REG_EDX] = dd;
+}
+
+static uint64_t host_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int cpu_callout(struct cpu *cpu, const struct callout_desc *d)
+{
+	ZydisDecodedInstruction in;
+	ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+	int r = GO_ON;
+
+	cpu->stats.callouts++;
+	cpu->exit = 1;
+	if (ZYAN_FAILED(ZydisDecoderDecodeFull(&cpu->decoder, d->bytes, d->len, &in, ops))) {
+		raise(cpu, d, EXC_UD, false, 0);
+		return STOP;
+	}
+	const struct sensitive_insn *sens = sensitive_classify(&in, ops);
+	if (sens)
+		cpu->callouts_by_class[sens->cls]++;
+	else
+		cpu->callouts_by_class[SENS_MONITOR]++;
+
+	switch (in.mnemonic) {
+	case ZYDIS_MNEMONIC_IN:
+	case ZYDIS_MNEMONIC_OUT:
+		return do_io(cpu, d, &in, ops);
+	case ZYDIS_MNEMONIC_HLT:
+		cpu->halted = true;
+		cpu->stats.halts++;
+		cpu->s.eip = d->next_eip;
+		return STOP;
+	case ZYDIS_MNEMONIC_STI:
+		if (!cpu->vif)
+			cpu->shadow = true;
+		cpu->vif = 1;
+		return GO_ON;
+	case ZYDIS_MNEMONIC_CLD:
+		cpu->s.eflags &= ~EFLAGS_DF;
+		return GO_ON;
+	case ZYDIS_MNEMONIC_STD:
+		cpu->s.eflags |= EFLAGS_DF;
+		return GO_ON;
+	case ZYDIS_MNEMONIC_PUSHF:
+	case ZYDIS_MNEMONIC_PUSHFD:
+		if (do_pushf(cpu, &in)) {
+			raise(cpu, d, EXC_SS, true, 0);
+			return STOP;
+		}
+		return GO_ON;
+	case ZYDIS_MNEMONIC_POPF:
+	case ZYDIS_MNEMONIC_POPFD:
+		if (do_popf(cpu, &in)) {
+			raise(cpu, d, EXC_SS, true, 0);
+			return STOP;
+		}
+		return GO_ON;
+	case ZYDIS_MNEMONIC_IRET:
+	case ZYDIS_MNEMONIC_IRETD:
+		return do_iret(cpu, d);
+	case ZYDIS_MNEMONIC_INT:
+		cpu->s.eip = d->next_eip;
+		cpu_deliver(cpu, (unsigned)ops[0].imm.value.u & 0xff, false, 0, true);
+		return STOP;
+	case ZYDIS_MNEMONIC_INT3:
+		cpu->s.eip = d->next_eip;
+		cpu_deliver(cpu, EXC_BP, false, 0, true);
+		return STOP;
+	case ZYDIS_MNEMONIC_INTO:
+		if (!(cpu->rflags & EFLAGS_OF))
+			return GO_ON;
+		cpu->s.eip = d->next_eip;
+		cpu_deliver(cpu, EXC_OF, false, 0, true);
+		return STOP;
+	case ZYDIS_MNEMONIC_LGDT:
+	case ZYDIS_MNEMONIC_LIDT: {
+		struct table_reg t;
+		if (!read_table_operand(cpu, &in, &ops[0], &t)) {
+			raise(cpu, d, EXC_GP, true, 0);
+			return STOP;
+		}
+		*(in.mnemonic == ZYDIS_MNEMONIC_LGDT ? &cpu->s.gdtr : &cpu->s.idtr) = t;
+		return GO_ON;
+	}
+	case ZYDIS_MNEMONIC_SGDT:
+	case ZYDIS_MNEMONIC_SIDT:
+		if (!write_table_operand(cpu, &in, &ops[0], in.mnemonic == ZYDIS_MNEMONIC_SGDT ? &cpu->s.gdtr : &cpu->s.idtr)) {
+			raise(cpu, d, EXC_GP, true, 0);
+			return STOP;
+		}
+		return GO_ON;
+	case ZYDIS_MNEMONIC_MOV:
+		return do_mov_special(cpu, d, &in, ops);
+	case ZYDIS_MNEMONIC_JMP:
+		return do_far_jmp(cpu, d, &in, ops);
+	case ZYDIS_MNEMONIC_CPUID:
+		do_cpuid(cpu);
+		return GO_ON;
+	case ZYDIS_MNEMONIC_RDTSC: {
+		uint64_t tsc = host_ns() - cpu->tsc_offset;
+		cpu->regs[REG_EAX] = (uint32_t)tsc;
+		cpu->regs[REG_EDX] = (uint32_t)(tsc >> 32);
+		return GO_ON;
+	}
+	case ZYDIS_MNEMONIC_WBINVD:
+	case ZYDIS_MNEMONIC_INVD:
+		return GO_ON;
+	case ZYDIS_MNEMONIC_CLTS:
+		cpu->s.cr0 &= ~CR0_TS;
+		return GO_ON;
+	default:
+		/* No translation and no monitor support: #UD, as a CPU that does
+		 * not implement it would. */
+		raise(cpu, d, EXC_UD, false, 0);
+		return STOP;
+	}
+	return r;
+}

@@ -1,0 +1,281 @@
+/* The vCPU run loop: look up or translate the block at EIP, chain it to
+ * the exit that led here, enter translated code, and handle what made it
+ * come back (a branch not chained yet, an indirect-branch miss, a callout
+ * that stopped, a host fault turned into a guest event). Host faults are
+ * caught here too: SIGSEGV inside a window (self-modifying code, accesses
+ * outside RAM) and SIGFPE (#DE) become precise guest events. */
+#define _GNU_SOURCE
+#include "cpu/cpu.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ucontext.h>
+
+#include "cache/tcache.h"
+#include "devices/bus.h"
+#include "mmu/window.h"
+#include "translator/translate.h"
+
+/* The vCPU whose translated code runs on this thread, for the handlers. */
+static _Thread_local struct cpu *current_cpu;
+
+/* Why the last fault-driven exit happened. */
+enum fault_kind { FAULT_NONE, FAULT_SMC, FAULT_DIVIDE, FAULT_OUTSIDE_RAM };
+
+static _Thread_local struct {
+	enum fault_kind kind;
+	uint32_t gpa;
+	uintptr_t host_rip;
+} last_fault;
+
+uint32_t cpu_get_eflags(const struct cpu *cpu)
+{
+	uint32_t f = cpu->s.eflags & ~(EFLAGS_ARITH | EFLAGS_IF);
+	f |= (uint32_t)cpu->rflags & EFLAGS_ARITH;
+	if (cpu->vif)
+		f |= EFLAGS_IF;
+	return f | EFLAGS_FIXED1;
+}
+
+void cpu_set_eflags(struct cpu *cpu, uint32_t eflags, uint32_t writable)
+{
+	uint32_t cur = cpu_get_eflags(cpu);
+	uint32_t f = (cur & ~writable) | (eflags & writable);
+	f = (f & ~0x0028u) | EFLAGS_FIXED1;  /* reserved bits 3 and 5 read as 0 */
+	cpu->rflags = (cpu->rflags & ~(uint64_t)EFLAGS_ARITH) | (f & EFLAGS_ARITH);
+	cpu->vif = (f & EFLAGS_IF) != 0;
+	cpu->s.eflags = f & ~(EFLAGS_ARITH | EFLAGS_IF);
+}
+
+uint32_t cpu_mode(const struct cpu *cpu)
+{
+	uint32_t mode = 0;
+	if (cpu->s.eflags & EFLAGS_DF)
+		mode |= MODE_DF;
+	if (!cpu->s.seg[SEG_ES].base && !cpu->s.seg[SEG_CS].base && !cpu->s.seg[SEG_SS].base &&
+	    !cpu->s.seg[SEG_DS].base)
+		mode |= MODE_FLAT;
+	if (cpu->s.eflags & EFLAGS_TF)
+		mode |= MODE_SINGLE;
+	if (cpu->s.cpl == 3)
+		mode |= MODE_CPL3;
+	return mode;
+}
+
+static void sync_seg_bases(struct cpu *cpu)
+{
+	for (int i = 0; i < SEG_COUNT; i++)
+		cpu->seg_base[i] = cpu->s.seg[i].base;
+}
+
+static void on_fault(int sig, siginfo_t *si, void *uctx)
+{
+	ucontext_t *uc = uctx;
+	greg_t *g = uc->uc_mcontext.gregs;
+	struct cpu *cpu = current_cpu;
+	struct tblock *tb = cpu ? tcache_find_host(cpu->tc, (void *)g[REG_RIP]) : NULL;
+
+	if (!tb) {
+		/* Not translated code: a monitor bug. Die with the default action. */
+		signal(sig, SIG_DFL);
+		return;
+	}
+	uint32_t off = (uint32_t)((uint8_t *)g[REG_RIP] - tb->host);
+	unsigned i = 0;
+	while (i + 1 < tb->ninsns && tb->map_host[i + 1] <= off)
+		i++;
+	cpu->regs[REG_EAX] = (uint32_t)g[REG_RAX];
+	cpu->regs[REG_ECX] = (uint32_t)g[REG_RCX];
+	cpu->regs[REG_EDX] = (uint32_t)g[REG_RDX];
+	cpu->regs[REG_EBX] = (uint32_t)g[REG_RBX];
+	cpu->regs[REG_ESP] = (uint32_t)g[REG_R12];
+	cpu->regs[REG_EBP] = (uint32_t)g[REG_RBP];
+	cpu->regs[REG_ESI] = (uint32_t)g[REG_RSI];
+	cpu->regs[REG_EDI] = (uint32_t)g[REG_RDI];
+	cpu->rflags = (uint64_t)g[REG_EFL];
+	cpu->s.eip = tb->eip + tb->map_guest[i];
+	last_fault.host_rip = (uintptr_t)g[REG_RIP];
+	if (sig == SIGFPE) {
+		last_fault.kind = FAULT_DIVIDE;
+	} else {
+		uintptr_t a = (uintptr_t)si->si_addr, base = (uintptr_t)cpu->win->base;
+		uint64_t gpa = a - base;
+		last_fault.gpa = (uint32_t)gpa;
+		if (gpa < cpu->win->ram->size && tcache_page_traced(cpu->tc, (uint32_t)(gpa / GUEST_PAGE_SIZE)))
+			last_fault.kind = FAULT_SMC;
+		else
+			last_fault.kind = FAULT_OUTSIDE_RAM;
+	}
+	cpu->exit = 0;
+	cpu->stats.exits[EXIT_FAULT]++;
+	g[REG_RIP] = (greg_t)(uintptr_t)btvm_leave;
+	g[REG_R15] = (greg_t)(uintptr_t)cpu;
+}
+
+static int install_fault_handlers(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_fault;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSEGV, &sa, NULL) < 0 || sigaction(SIGBUS, &sa, NULL) < 0 ||
+	    sigaction(SIGFPE, &sa, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+int cpu_init(struct cpu *cpu, const struct vcpu_state *boot, struct window *win,
+	     struct tcache *tc, struct bus *bus)
+{
+	memset(cpu, 0, sizeof(*cpu));
+	cpu->s = *boot;
+	memcpy(cpu->regs, boot->regs, sizeof(cpu->regs));
+	cpu->rflags = 0x202;   /* host IF stays set; popfq cannot change it anyway */
+	cpu->s.eflags = 0;
+	cpu_set_eflags(cpu, boot->eflags, ~0u);
+	cpu->win = win;
+	cpu->tc = tc;
+	cpu->bus = bus;
+	cpu->exit_fn = (uint64_t)(uintptr_t)btvm_exit;
+	cpu->callout_fn = (uint64_t)(uintptr_t)btvm_callout;
+	cpu->ibl_miss_fn = (uint64_t)(uintptr_t)btvm_ibl_miss;
+	cpu->ibl_table = malloc(IBL_ENTRIES * sizeof(*cpu->ibl_table));
+	if (!cpu->ibl_table)
+		return -ENOMEM;
+	for (unsigned i = 0; i < IBL_ENTRIES; i++)
+		cpu->ibl_table[i].tag = ~0ULL;
+	cpu->ibl = (uint64_t)(uintptr_t)cpu->ibl_table;
+	sync_seg_bases(cpu);
+	if (ZYAN_FAILED(ZydisDecoderInit(&cpu->decoder, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32)))
+		return -EINVAL;
+	return install_fault_handlers();
+}
+
+void cpu_destroy(struct cpu *cpu)
+{
+	free(cpu->ibl_table);
+	cpu->ibl_table = NULL;
+}
+
+static struct tblock *get_block(struct cpu *cpu, struct translator *t, uint32_t eip, uint32_t mode)
+{
+	struct tblock *tb = tcache_lookup(cpu->tc, eip, mode);
+	if (tb)
+		return tb;
+	int err = translate_block(t, cpu, eip, mode, &tb);
+	if (err == -ENOSPC) {
+		tcache_flush(cpu->tc, cpu);
+		err = translate_block(t, cpu, eip, mode, &tb);
+	}
+	if (err == -EFAULT) {
+		cpu->fatal = "guest executes outside RAM";
+		return NULL;
+	}
+	if (err == -ENOTSUP) {
+		cpu->fatal = t->error;
+		return NULL;
+	}
+	if (err) {
+		cpu->fatal = "a single guest block does not fit in the translation cache";
+		return NULL;
+	}
+	return tb;
+}
+
+/* A write into a page holding translations: drop them, let the writing
+ * instruction run alone with the page writable, then drop what that
+ * translated, so nothing stale survives the write. */
+static void handle_smc(struct cpu *cpu, struct translator *t)
+{
+	uint32_t page = last_fault.gpa / GUEST_PAGE_SIZE;
+	tcache_invalidate_page(cpu->tc, cpu, page);
+	struct tblock *tb = get_block(cpu, t, cpu->s.eip, cpu_mode(cpu) | MODE_SINGLE);
+	if (!tb)
+		return;
+	window_protect_page(cpu->win, page * GUEST_PAGE_SIZE, true);
+	sync_seg_bases(cpu);
+	btvm_enter(cpu, tb->host);
+	tcache_invalidate_page(cpu->tc, cpu, page);
+	tcache_invalidate_page(cpu->tc, cpu, cpu->s.eip / GUEST_PAGE_SIZE);
+	const struct exit_desc *ex = (const struct exit_desc *)(uintptr_t)cpu->exit;
+	if (ex && ex->kind != EXIT_KIND_ATTENTION)
+		cpu->s.eip = ex->target_eip;
+}
+
+void cpu_run(struct cpu *cpu, struct translator *t)
+{
+	struct exit_desc *chain_from = NULL;
+	uint32_t chain_mode = 0;
+
+	current_cpu = cpu;
+	window_activate(cpu->win);
+	while (!cpu->stop && !cpu->fatal) {
+		if (cpu->halted) {
+			cpu->fatal = "guest halted with nothing that could wake it";
+			break;
+		}
+		uint32_t mode = cpu_mode(cpu);
+		struct tblock *tb = get_block(cpu, t, cpu->s.eip, mode);
+		if (!tb)
+			break;
+		if (chain_from && chain_mode == mode && !(mode & MODE_SINGLE) && chain_from->from->valid)
+			tcache_chain(cpu->tc, chain_from, tb);
+		chain_from = NULL;
+		sync_seg_bases(cpu);
+		cpu->stats.blocks_run++;
+		last_fault.kind = FAULT_NONE;
+		btvm_enter(cpu, tb->host);
+
+		if (last_fault.kind != FAULT_NONE) {
+			enum fault_kind k = last_fault.kind;
+			last_fault.kind = FAULT_NONE;
+			if (k == FAULT_SMC) {
+				handle_smc(cpu, t);
+			} else if (k == FAULT_DIVIDE) {
+				cpu_deliver(cpu, EXC_DE, false, 0, false);
+			} else {
+				cpu->fatal = "guest accessed memory outside RAM (MMIO is not supported yet)";
+			}
+			continue;
+		}
+		const struct exit_desc *ex = (const struct exit_desc *)(uintptr_t)cpu->exit;
+		if (!ex) {
+			/* An indirect branch the table missed: fill it in. */
+			uint32_t target = (uint32_t)cpu->scratch[0];
+			cpu->stats.exits[EXIT_INDIRECT]++;
+			cpu->s.eip = target;
+			struct tblock *to = get_block(cpu, t, target, mode);
+			if (to) {
+				struct ibl_entry *e = &cpu->ibl_table[target & (IBL_ENTRIES - 1)];
+				e->tag = ((uint64_t)mode << 32) | target;
+				e->host = (uint64_t)(uintptr_t)to->host;
+				cpu->tc->stats.ibl_fills++;
+			}
+			continue;
+		}
+		if ((uintptr_t)ex == 1) {
+			/* A callout stopped; it left EIP in cpu->s. */
+			cpu->stats.exits[EXIT_CALLOUT]++;
+			continue;
+		}
+		cpu->s.eip = ex->target_eip;
+		switch (ex->kind) {
+		case EXIT_KIND_BRANCH:
+			cpu->stats.exits[EXIT_BRANCH]++;
+			chain_from = (struct exit_desc *)ex;
+			chain_mode = ex->from->mode;
+			break;
+		case EXIT_KIND_NOCHAIN:
+			cpu->stats.exits[EXIT_BRANCH]++;
+			break;
+		case EXIT_KIND_ATTENTION:
+			cpu->stats.exits[EXIT_ATTENTION]++;
+			cpu->attention = 0;
+			break;
+		}
+	}
+	current_cpu = NULL;
+}

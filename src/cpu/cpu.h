@@ -1,0 +1,131 @@
+/* The vCPU at run time: the block of state translated code reaches through
+ * R15 (fixed layout, see cpu_layout.h), the architectural state, and the run
+ * loop that enters translated code and handles each exit. */
+#ifndef BTVM_CPU_CPU_H
+#define BTVM_CPU_CPU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cpu/cpu_layout.h"
+#include "cpu/vcpu.h"
+
+#include <Zydis/Zydis.h>
+
+struct board;
+struct tcache;
+struct window;
+struct exit_desc;
+
+/* Why translated code stopped running; counted per reason for --stats. */
+enum exit_reason {
+	EXIT_BRANCH,     /* a direct branch not chained yet */
+	EXIT_INDIRECT,   /* an indirect branch the lookup table missed */
+	EXIT_CALLOUT,    /* a callout asked to stop (HLT, mode change, fault) */
+	EXIT_ATTENTION,  /* an interrupt or a request from outside */
+	EXIT_FAULT,      /* a host fault turned into a guest event */
+	EXIT_REASON_COUNT
+};
+
+#define IBL_ENTRIES 65536u
+
+/* An indirect-branch lookup table entry: tag is (mode << 32) | guest eip. */
+struct ibl_entry {
+	uint64_t tag;
+	uint64_t host;
+};
+
+struct cpu_stats {
+	uint64_t exits[EXIT_REASON_COUNT];
+	uint64_t blocks_run;
+	uint64_t callouts;
+	uint64_t ibl_misses;
+	uint64_t interrupts;
+	uint64_t halts;
+};
+
+struct cpu {
+	/* --- translated code's view, fixed offsets (cpu_layout.h) --- */
+	uint32_t regs[REG_COUNT];
+	uint64_t rflags;
+	uint64_t host_rsp;
+	uint64_t exit;
+	uint64_t exit_fn;
+	uint64_t callout_fn;
+	volatile uint32_t attention;
+	uint8_t vif;
+	uint8_t pad0[3];
+	uint64_t scratch[4];
+	uint32_t seg_base[SEG_COUNT];
+	uint64_t ibl;
+	uint64_t ibl_miss_fn;
+	/* --- monitor's view --- */
+	struct vcpu_state s;
+	struct board *board;
+	struct tcache *tc;
+	struct window *win;
+	struct ibl_entry *ibl_table;
+	struct bus *bus;
+	ZydisDecoder decoder;     /* for callouts */
+	bool halted;
+	bool shadow;              /* STI / MOV SS interrupt shadow pending */
+	bool stop;                /* leave cpu_run: the board asked to */
+	const char *fatal;        /* why the guest cannot go on (triple fault...) */
+	unsigned exc_depth;       /* nested exception delivery, for #DF */
+	struct cpu_stats stats;
+	uint64_t callouts_by_class[8];
+	uint64_t msr_sysenter_cs, msr_sysenter_esp, msr_sysenter_eip;
+	uint64_t tsc_offset;
+};
+
+_Static_assert(offsetof(struct cpu, regs) == CPU_OFF_REGS, "layout");
+_Static_assert(offsetof(struct cpu, rflags) == CPU_OFF_RFLAGS, "layout");
+_Static_assert(offsetof(struct cpu, host_rsp) == CPU_OFF_HOST_RSP, "layout");
+_Static_assert(offsetof(struct cpu, exit) == CPU_OFF_EXIT, "layout");
+_Static_assert(offsetof(struct cpu, exit_fn) == CPU_OFF_EXIT_FN, "layout");
+_Static_assert(offsetof(struct cpu, callout_fn) == CPU_OFF_CALLOUT_FN, "layout");
+_Static_assert(offsetof(struct cpu, attention) == CPU_OFF_ATTENTION, "layout");
+_Static_assert(offsetof(struct cpu, vif) == CPU_OFF_VIF, "layout");
+_Static_assert(offsetof(struct cpu, scratch) == CPU_OFF_SCRATCH, "layout");
+_Static_assert(offsetof(struct cpu, seg_base) == CPU_OFF_SEG_BASE, "layout");
+_Static_assert(offsetof(struct cpu, ibl) == CPU_OFF_IBL, "layout");
+_Static_assert(offsetof(struct cpu, ibl_miss_fn) == CPU_OFF_IBL_MISS_FN, "layout");
+
+struct translator;
+struct bus;
+struct callout_desc;
+
+int cpu_init(struct cpu *cpu, const struct vcpu_state *boot, struct window *win,
+	     struct tcache *tc, struct bus *bus);
+void cpu_destroy(struct cpu *cpu);
+/* Runs translated guest code until cpu->stop is set or the guest cannot go
+ * on (cpu->fatal says why). */
+void cpu_run(struct cpu *cpu, struct translator *t);
+uint32_t cpu_get_eflags(const struct cpu *cpu);
+void cpu_set_eflags(struct cpu *cpu, uint32_t eflags, uint32_t writable);
+uint32_t cpu_mode(const struct cpu *cpu);
+
+/* exception.c: delivery through the guest IDT. */
+enum { EXC_DE = 0, EXC_DB = 1, EXC_NMI = 2, EXC_BP = 3, EXC_OF = 4, EXC_BR = 5, EXC_UD = 6,
+       EXC_NM = 7, EXC_DF = 8, EXC_TS = 10, EXC_NP = 11, EXC_SS = 12, EXC_GP = 13, EXC_PF = 14,
+       EXC_MF = 16, EXC_AC = 17, EXC_XM = 19 };
+/* Delivers vector with cpu->s.eip as the return address; on failure turns
+ * into #DF and then a triple fault (cpu->fatal). */
+void cpu_deliver(struct cpu *cpu, unsigned vector, bool has_error, uint32_t error, bool software);
+int cpu_load_segment(struct cpu *cpu, unsigned seg, uint16_t selector);
+bool cpu_read_guest(struct cpu *cpu, uint32_t linear, void *dst, unsigned len);
+bool cpu_write_guest(struct cpu *cpu, uint32_t linear, const void *src, unsigned len);
+
+/* callout.c: called from entry.S; 0 = go on in translated code. */
+int cpu_callout(struct cpu *cpu, const struct callout_desc *d);
+
+/* Entry points in entry.S. */
+void btvm_enter(struct cpu *cpu, const void *host_code);
+void btvm_exit(void);
+void btvm_callout(void);
+void btvm_ibl_miss(void);
+/* Where a signal handler sends a context to leave translated code. */
+void btvm_leave(void);
+
+#endif

@@ -1,0 +1,21 @@
+/* Byte offsets into struct cpu that hand-written assembly (entry.S) and
+ * emitted code rely on. cpu.h checks each one with a static assertion, so
+ * the two can never drift apart. Plain #defines: this file is included
+ * from assembly too. */
+#ifndef BTVM_CPU_CPU_LAYOUT_H
+#define BTVM_CPU_CPU_LAYOUT_H
+
+#define CPU_OFF_REGS 0x00          /* uint32_t[8]: eax..edi while outside translated code */
+#define CPU_OFF_RFLAGS 0x20        /* uint64_t: host RFLAGS image holding guest arith flags */
+#define CPU_OFF_HOST_RSP 0x28      /* uint64_t: host stack pointer inside btvm_enter */
+#define CPU_OFF_EXIT 0x30          /* uint64_t: descriptor of the exit taken */
+#define CPU_OFF_EXIT_FN 0x38       /* uint64_t: address of btvm_exit */
+#define CPU_OFF_CALLOUT_FN 0x40    /* uint64_t: address of btvm_callout */
+#define CPU_OFF_ATTENTION 0x48     /* uint32_t: non-zero asks translated code to exit */
+#define CPU_OFF_VIF 0x4c           /* uint8_t: the guest's virtual IF */
+#define CPU_OFF_SCRATCH 0x50       /* uint64_t[4] */
+#define CPU_OFF_SEG_BASE 0x70      /* uint32_t[6]: segment bases, ES CS SS DS FS GS order */
+#define CPU_OFF_IBL 0x88           /* uint64_t: address of the indirect-branch table */
+#define CPU_OFF_IBL_MISS_FN 0x90   /* uint64_t: address of btvm_ibl_miss */
+
+#endif

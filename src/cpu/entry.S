@@ -1,0 +1,113 @@
+/* The doors between the monitor and translated code: btvm_enter loads guest
+ * state into host registers and jumps into the code cache; btvm_exit,
+ * btvm_ibl_miss and btvm_leave come back out; btvm_callout runs a monitor
+ * function in the middle of translated code and returns into it.
+ *
+ * Register convention inside translated code:
+ *   eax ecx edx ebx ebp esi edi = the guest's own, r12d = guest esp,
+ *   r15 = struct cpu *, r13 = argument to the doors, r8-r11 r13 r14 scratch,
+ *   host rsp = the monitor's stack, guest arithmetic flags in RFLAGS,
+ *   GS.base = the active window. */
+#include "cpu/cpu_layout.h"
+
+	.intel_syntax noprefix
+	.text
+
+.macro SAVE_GUEST
+	mov [r15 + CPU_OFF_REGS + 0], eax
+	mov [r15 + CPU_OFF_REGS + 4], ecx
+	mov [r15 + CPU_OFF_REGS + 8], edx
+	mov [r15 + CPU_OFF_REGS + 12], ebx
+	mov [r15 + CPU_OFF_REGS + 16], r12d
+	mov [r15 + CPU_OFF_REGS + 20], ebp
+	mov [r15 + CPU_OFF_REGS + 24], esi
+	mov [r15 + CPU_OFF_REGS + 28], edi
+	pushfq
+	pop qword ptr [r15 + CPU_OFF_RFLAGS]
+.endm
+
+.macro LOAD_GUEST
+	push qword ptr [r15 + CPU_OFF_RFLAGS]
+	popfq
+	mov eax, [r15 + CPU_OFF_REGS + 0]
+	mov ecx, [r15 + CPU_OFF_REGS + 4]
+	mov edx, [r15 + CPU_OFF_REGS + 8]
+	mov ebx, [r15 + CPU_OFF_REGS + 12]
+	mov r12d, [r15 + CPU_OFF_REGS + 16]
+	mov ebp, [r15 + CPU_OFF_REGS + 20]
+	mov esi, [r15 + CPU_OFF_REGS + 24]
+	mov edi, [r15 + CPU_OFF_REGS + 28]
+.endm
+
+/* void btvm_enter(struct cpu *cpu, const void *host_code) */
+	.globl btvm_enter
+	.type btvm_enter, @function
+btvm_enter:
+	push rbx
+	push rbp
+	push r12
+	push r13
+	push r14
+	push r15
+	sub rsp, 8              /* keep the stack 16-byte aligned for callouts */
+	mov r15, rdi
+	mov [r15 + CPU_OFF_HOST_RSP], rsp
+	mov r13, rsi
+	LOAD_GUEST
+	jmp r13
+	.size btvm_enter, . - btvm_enter
+
+/* Reached by a jmp from an exit stub with r13 = exit descriptor. */
+	.globl btvm_exit
+	.type btvm_exit, @function
+btvm_exit:
+	mov [r15 + CPU_OFF_EXIT], r13
+	SAVE_GUEST
+	/* fall through */
+	.globl btvm_leave
+btvm_leave:
+	mov rsp, [r15 + CPU_OFF_HOST_RSP]
+	cld
+	add rsp, 8
+	pop r15
+	pop r14
+	pop r13
+	pop r12
+	pop rbp
+	pop rbx
+	ret
+	.size btvm_exit, . - btvm_exit
+
+/* Reached by a jmp from an indirect branch whose target the lookup table
+ * did not hold; r13d = the guest target. */
+	.globl btvm_ibl_miss
+	.type btvm_ibl_miss, @function
+btvm_ibl_miss:
+	mov [r15 + CPU_OFF_SCRATCH], r13
+	xor r13d, r13d          /* exit descriptor 0: an indirect-branch miss */
+	jmp btvm_exit
+	.size btvm_ibl_miss, . - btvm_ibl_miss
+
+/* Reached by a call from translated code with r13 = callout descriptor.
+ * int cpu_callout(struct cpu *, const void *desc) returns 0 to go on
+ * after the call, non-zero to leave translated code (cpu state is then
+ * what the monitor left in struct cpu). */
+	.globl btvm_callout
+	.type btvm_callout, @function
+btvm_callout:
+	SAVE_GUEST
+	cld
+	mov rdi, r15
+	mov rsi, r13
+	sub rsp, 8
+	call cpu_callout
+	add rsp, 8
+	test eax, eax
+	jnz 1f
+	LOAD_GUEST
+	ret
+1:
+	jmp btvm_leave
+	.size btvm_callout, . - btvm_callout
+
+	.section .note.GNU-stack, "", @progbits

@@ -1,0 +1,156 @@
+/* Guest memory access for the monitor (paging off for now: linear =
+ * physical), descriptor loads from the guest GDT, and delivery of
+ * exceptions and interrupts through the guest IDT. */
+#include <string.h>
+
+#include "cache/tcache.h"
+#include "cpu/cpu.h"
+#include "mmu/window.h"
+
+bool cpu_read_guest(struct cpu *cpu, uint32_t linear, void *dst, unsigned len)
+{
+	const struct guest_ram *ram = cpu->win->ram;
+	if (!guest_ram_contains(ram, linear, len))
+		return false;
+	memcpy(dst, ram->host + linear, len);
+	return true;
+}
+
+bool cpu_write_guest(struct cpu *cpu, uint32_t linear, const void *src, unsigned len)
+{
+	const struct guest_ram *ram = cpu->win->ram;
+	if (!guest_ram_contains(ram, linear, len))
+		return false;
+	/* The monitor writes through its own mapping, which no trace
+	 * protects: drop translations of the pages by hand. */
+	for (uint32_t p = linear / GUEST_PAGE_SIZE; p <= (linear + len - 1) / GUEST_PAGE_SIZE; p++)
+		if (tcache_page_traced(cpu->tc, p))
+			tcache_invalidate_page(cpu->tc, cpu, p);
+	memcpy(ram->host + linear, src, len);
+	return true;
+}
+
+static bool read_descriptor(struct cpu *cpu, uint16_t selector, uint32_t *lo, uint32_t *hi)
+{
+	uint32_t base, limit;
+	if (selector & 4) {
+		base = cpu->s.ldtr.base;
+		limit = cpu->s.ldtr.limit;
+	} else {
+		base = cpu->s.gdtr.base;
+		limit = cpu->s.gdtr.limit;
+	}
+	uint32_t off = selector & ~7u;
+	if (off + 7 > limit)
+		return false;
+	uint32_t d[2];
+	if (!cpu_read_guest(cpu, base + off, d, 8))
+		return false;
+	*lo = d[0];
+	*hi = d[1];
+	return true;
+}
+
+/* Loads a segment register from the guest's descriptor tables. Returns 0,
+ * or the vector (#GP/#NP/#SS) to raise with the selector as error code. */
+int cpu_load_segment(struct cpu *cpu, unsigned seg, uint16_t selector)
+{
+	struct segment *s = &cpu->s.seg[seg];
+	uint32_t lo, hi;
+	if ((selector & ~3u) == 0) {
+		if (seg == SEG_CS || seg == SEG_SS)
+			return EXC_GP;
+		*s = (struct segment){ .selector = selector };
+		cpu->seg_base[seg] = 0;
+		return 0;
+	}
+	if (!read_descriptor(cpu, selector, &lo, &hi))
+		return EXC_GP;
+	bool code = hi & (1u << 11), present = hi & (1u << 15), system = !(hi & (1u << 12));
+	if (system)
+		return EXC_GP;
+	if (seg == SEG_CS && !code)
+		return EXC_GP;
+	if (seg == SEG_SS && (code || !(hi & (1u << 9))))
+		return EXC_GP;
+	if (seg != SEG_CS && code && !(hi & (1u << 9)))
+		return EXC_GP;   /* execute-only code into a data segment */
+	if (!present)
+		return seg == SEG_SS ? EXC_SS : EXC_NP;
+	uint32_t limit = (lo & 0xffff) | (hi & 0x000f0000);
+	if (hi & (1u << 23))
+		limit = (limit << 12) | 0xfff;
+	s->selector = selector;
+	s->base = (lo >> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000);
+	s->limit = limit;
+	s->flags = (uint16_t)((hi >> 8) & 0xf0ff);
+	cpu->seg_base[seg] = s->base;
+	if (seg == SEG_CS)
+		cpu->s.cpl = selector & 3;
+	return 0;
+}
+
+static bool push32(struct cpu *cpu, uint32_t value)
+{
+	uint32_t esp = cpu->regs[REG_ESP] - 4;
+	if (!cpu_write_guest(cpu, cpu->s.seg[SEG_SS].base + esp, &value, 4))
+		return false;
+	cpu->regs[REG_ESP] = esp;
+	return true;
+}
+
+static bool deliver_once(struct cpu *cpu, unsigned vector, bool has_error, uint32_t error,
+			 uint32_t *fault_error)
+{
+	uint32_t gate[2];
+	*fault_error = vector * 8 + 2;
+	if (vector * 8 + 7 > cpu->s.idtr.limit || !cpu_read_guest(cpu, cpu->s.idtr.base + vector * 8, gate, 8))
+		return false;
+	unsigned type = (gate[1] >> 8) & 0x1f;
+	if (type != 0x0e && type != 0x0f)
+		return false;   /* task gates and 16-bit gates: not supported */
+	if (!(gate[1] & (1u << 15)))
+		return false;
+	uint16_t sel = (uint16_t)(gate[0] >> 16);
+	uint32_t offset = (gate[0] & 0xffff) | (gate[1] & 0xffff0000);
+	uint32_t eflags = cpu_get_eflags(cpu);
+	uint16_t old_cs = cpu->s.seg[SEG_CS].selector;
+	uint32_t old_esp = cpu->regs[REG_ESP];
+	struct segment old_seg = cpu->s.seg[SEG_CS];
+	if (cpu_load_segment(cpu, SEG_CS, sel)) {
+		*fault_error = sel & 0xfffc;
+		return false;
+	}
+	if (!push32(cpu, eflags) || !push32(cpu, old_cs) || !push32(cpu, cpu->s.eip) ||
+	    (has_error && !push32(cpu, error))) {
+		cpu->regs[REG_ESP] = old_esp;
+		cpu->s.seg[SEG_CS] = old_seg;
+		cpu->seg_base[SEG_CS] = old_seg.base;
+		*fault_error = 0;
+		return false;
+	}
+	uint32_t clear = EFLAGS_TF | EFLAGS_NT | EFLAGS_RF | EFLAGS_VM;
+	if (type == 0x0e)
+		clear |= EFLAGS_IF;
+	cpu_set_eflags(cpu, eflags & ~clear, ~0u);
+	cpu->s.eip = offset;
+	return true;
+}
+
+void cpu_deliver(struct cpu *cpu, unsigned vector, bool has_error, uint32_t error, bool software)
+{
+	uint32_t ferr;
+	(void)software;
+	cpu->halted = false;
+	if (deliver_once(cpu, vector, has_error, error, &ferr))
+		return;
+	if (vector == EXC_DF) {
+		cpu->fatal = "triple fault: the guest could not take a double fault";
+		return;
+	}
+	/* Delivery itself faulted (#GP/#NP on the gate): that is a double fault
+	 * when it happens while delivering an exception. */
+	if (deliver_once(cpu, EXC_DF, true, 0, &ferr))
+		return;
+	cpu->fatal = "triple fault: the guest could not take a double fault";
+}

@@ -1,0 +1,162 @@
+/* The table of sensitive instructions and the lookups over it. The Robin &
+ * Irvine (USENIX Security 2000) sensitive-but-unprivileged set is: SGDT,
+ * SIDT, SLDT, SMSW, PUSHF, POPF, LAR, LSL, VERR, VERW, POP/PUSH segment,
+ * far CALL, far JMP, INT n, RET far, STR, MOV segment. */
+#include "cpu/sensitive.h"
+
+static const struct sensitive_insn table[] = {
+	{ ZYDIS_MNEMONIC_CLI, "CLI", SENS_IOPL, HANDLE_INLINE, false, "store to the virtual IF" },
+	{ ZYDIS_MNEMONIC_STI, "STI", SENS_IOPL, HANDLE_CALLOUT, true, "virtual IF; one-instruction interrupt shadow" },
+	{ ZYDIS_MNEMONIC_PUSHFD, "PUSHF", SENS_UNPRIVILEGED, HANDLE_CALLOUT, false, "merges host arithmetic flags with virtual IF/IOPL" },
+	{ ZYDIS_MNEMONIC_PUSHF, "PUSHF (16)", SENS_UNPRIVILEGED, HANDLE_CALLOUT, false, "as PUSHF" },
+	{ ZYDIS_MNEMONIC_POPFD, "POPF", SENS_UNPRIVILEGED, HANDLE_CALLOUT, true, "at CPL 3 silently keeps IF and IOPL" },
+	{ ZYDIS_MNEMONIC_POPF, "POPF (16)", SENS_UNPRIVILEGED, HANDLE_CALLOUT, true, "as POPF" },
+	{ ZYDIS_MNEMONIC_IRETD, "IRET", SENS_MONITOR, HANDLE_CALLOUT, true, "restores EFLAGS and CS: privilege change" },
+	{ ZYDIS_MNEMONIC_IRET, "IRET (16)", SENS_MONITOR, HANDLE_CALLOUT, true, "as IRET" },
+	{ ZYDIS_MNEMONIC_INT, "INT n", SENS_UNPRIVILEGED, HANDLE_CALLOUT, true, "gate DPL decides; delivered through the guest IDT" },
+	{ ZYDIS_MNEMONIC_INT3, "INT3", SENS_MONITOR, HANDLE_CALLOUT, true, "#BP through the guest IDT" },
+	{ ZYDIS_MNEMONIC_INTO, "INTO", SENS_MONITOR, HANDLE_CALLOUT, true, "#OF when OF is set" },
+	{ ZYDIS_MNEMONIC_INT1, "INT1", SENS_MONITOR, HANDLE_CALLOUT, true, "#DB" },
+	{ ZYDIS_MNEMONIC_HLT, "HLT", SENS_PRIVILEGED, HANDLE_CALLOUT, true, "sleeps until an interrupt is due" },
+	{ ZYDIS_MNEMONIC_IN, "IN", SENS_IOPL, HANDLE_CALLOUT, false, "port I/O on the device bus" },
+	{ ZYDIS_MNEMONIC_OUT, "OUT", SENS_IOPL, HANDLE_CALLOUT, true, "port I/O; may end the run (isa-debug-exit)" },
+	{ ZYDIS_MNEMONIC_INSB, "INSB", SENS_IOPL, HANDLE_CALLOUT, false, "string port input, REP kept precise" },
+	{ ZYDIS_MNEMONIC_INSW, "INSW", SENS_IOPL, HANDLE_CALLOUT, false, "as INSB" },
+	{ ZYDIS_MNEMONIC_INSD, "INSD", SENS_IOPL, HANDLE_CALLOUT, false, "as INSB" },
+	{ ZYDIS_MNEMONIC_OUTSB, "OUTSB", SENS_IOPL, HANDLE_CALLOUT, true, "string port output" },
+	{ ZYDIS_MNEMONIC_OUTSW, "OUTSW", SENS_IOPL, HANDLE_CALLOUT, true, "as OUTSB" },
+	{ ZYDIS_MNEMONIC_OUTSD, "OUTSD", SENS_IOPL, HANDLE_CALLOUT, true, "as OUTSB" },
+	{ ZYDIS_MNEMONIC_LGDT, "LGDT", SENS_PRIVILEGED, HANDLE_CALLOUT, false, "virtual GDTR" },
+	{ ZYDIS_MNEMONIC_LIDT, "LIDT", SENS_PRIVILEGED, HANDLE_CALLOUT, false, "virtual IDTR" },
+	{ ZYDIS_MNEMONIC_LLDT, "LLDT", SENS_PRIVILEGED, HANDLE_CALLOUT, false, "virtual LDTR" },
+	{ ZYDIS_MNEMONIC_LTR, "LTR", SENS_PRIVILEGED, HANDLE_CALLOUT, false, "virtual TR, marks the TSS busy" },
+	{ ZYDIS_MNEMONIC_SGDT, "SGDT", SENS_UNPRIVILEGED, HANDLE_CALLOUT, false, "reveals the (virtual) GDTR at any CPL" },
+	{ ZYDIS_MNEMONIC_SIDT, "SIDT", SENS_UNPRIVILEGED, HANDLE_CALLOUT, false, "reveals the IDTR at any CPL" },
+	{ ZYDIS_MNEMONIC_SLDT, "SLDT", SENS_UNPRIVILEGED, HANDLE_CALLOUT, false, "reveals the LDTR at any CPL" },
+	{ ZYDIS_MNEMONIC_STR, "STR", SENS_UNPRIVILEGED, HANDLE_CALLOUT, false, "reveals TR at any CPL" },
+	{ ZYDIS_MNEMONIC_SMSW, "SMSW", SENS_UNPRIVILEGED, HANDLE_CALLOUT, false, "reveals CR0's low bits at any CPL" },
+	{ ZYDIS_MNEMONIC_LMSW, "LMSW", SENS_PRIVILEGED, HANDLE_CALLOUT, true, "writes CR0's low bits" },
+	{ ZYDIS_MNEMONIC_CLTS, "CLTS", SENS_PRIVILEGED, HANDLE_CALLOUT, false, "clears virtual CR0.TS" },
+	{ ZYDIS_MNEMONIC_LAR, "LAR", SENS_UNPRIVILEGED, HANDLE_CALLOUT, false, "reads guest descriptors" },
+	{ ZYDIS_MNEMONIC_LSL, "LSL", SENS_UNPRIVILEGED, HANDLE_CALLOUT, false, "reads guest descriptor limits" },
+	{ ZYDIS_MNEMONIC_VERR, "VERR", SENS_UNPRIVILEGED, HANDLE_CALLOUT, false, "checks guest descriptors" },
+	{ ZYDIS_MNEMONIC_VERW, "VERW", SENS_UNPRIVILEGED, HANDLE_CALLOUT, false, "checks guest descriptors" },
+	{ ZYDIS_MNEMONIC_ARPL, "ARPL", SENS_MONITOR, HANDLE_CALLOUT, false, "0x63 is MOVSXD in 64-bit mode" },
+	{ ZYDIS_MNEMONIC_LDS, "LDS", SENS_UNPRIVILEGED, HANDLE_CALLOUT, true, "segment load from the guest GDT/LDT" },
+	{ ZYDIS_MNEMONIC_LES, "LES", SENS_UNPRIVILEGED, HANDLE_CALLOUT, true, "segment load" },
+	{ ZYDIS_MNEMONIC_LFS, "LFS", SENS_UNPRIVILEGED, HANDLE_CALLOUT, true, "segment load" },
+	{ ZYDIS_MNEMONIC_LGS, "LGS", SENS_UNPRIVILEGED, HANDLE_CALLOUT, true, "segment load" },
+	{ ZYDIS_MNEMONIC_LSS, "LSS", SENS_UNPRIVILEGED, HANDLE_CALLOUT, true, "segment load" },
+	{ ZYDIS_MNEMONIC_JMP, "JMP far", SENS_UNPRIVILEGED, HANDLE_CALLOUT, true, "loads CS from the guest GDT" },
+	{ ZYDIS_MNEMONIC_CALL, "CALL far", SENS_UNPRIVILEGED, HANDLE_CALLOUT, true, "loads CS; call gates" },
+	{ ZYDIS_MNEMONIC_RET, "RET far", SENS_UNPRIVILEGED, HANDLE_CALLOUT, true, "pops CS: privilege change" },
+	{ ZYDIS_MNEMONIC_MOV, "MOV seg/CRn/DRn", SENS_PRIVILEGED, HANDLE_CALLOUT, true, "MOV to/from CRn and DRn traps at CPL 3; MOV segment does not" },
+	{ ZYDIS_MNEMONIC_PUSH, "PUSH seg", SENS_UNPRIVILEGED, HANDLE_CALLOUT, false, "pushes the guest's selector (RPL shows CPL)" },
+	{ ZYDIS_MNEMONIC_POP, "POP seg", SENS_UNPRIVILEGED, HANDLE_CALLOUT, true, "descriptor load from the guest GDT" },
+	{ ZYDIS_MNEMONIC_CPUID, "CPUID", SENS_MONITOR, HANDLE_CALLOUT, false, "presents the virtual P6-class CPU" },
+	{ ZYDIS_MNEMONIC_RDTSC, "RDTSC", SENS_MONITOR, HANDLE_CALLOUT, false, "virtual TSC (CR4.TSD makes it privileged)" },
+	{ ZYDIS_MNEMONIC_RDTSCP, "RDTSCP", SENS_MONITOR, HANDLE_CALLOUT, false, "not offered by CPUID: #UD" },
+	{ ZYDIS_MNEMONIC_RDPMC, "RDPMC", SENS_PRIVILEGED, HANDLE_CALLOUT, false, "#GP: no counters" },
+	{ ZYDIS_MNEMONIC_RDMSR, "RDMSR", SENS_PRIVILEGED, HANDLE_CALLOUT, false, "virtual MSRs" },
+	{ ZYDIS_MNEMONIC_WRMSR, "WRMSR", SENS_PRIVILEGED, HANDLE_CALLOUT, true, "virtual MSRs" },
+	{ ZYDIS_MNEMONIC_WBINVD, "WBINVD", SENS_PRIVILEGED, HANDLE_CALLOUT, false, "no-op: coherent memory" },
+	{ ZYDIS_MNEMONIC_INVD, "INVD", SENS_PRIVILEGED, HANDLE_CALLOUT, false, "no-op" },
+	{ ZYDIS_MNEMONIC_INVLPG, "INVLPG", SENS_PRIVILEGED, HANDLE_CALLOUT, true, "drops a shadow mapping" },
+	{ ZYDIS_MNEMONIC_SYSENTER, "SYSENTER", SENS_MONITOR, HANDLE_CALLOUT, true, "ring change through the SYSENTER MSRs" },
+	{ ZYDIS_MNEMONIC_SYSEXIT, "SYSEXIT", SENS_PRIVILEGED, HANDLE_CALLOUT, true, "ring change" },
+	{ ZYDIS_MNEMONIC_UD2, "UD2", SENS_MONITOR, HANDLE_CALLOUT, true, "#UD through the guest IDT" },
+	{ ZYDIS_MNEMONIC_CLD, "CLD", SENS_MONITOR, HANDLE_CALLOUT, true, "DF is part of the translation key" },
+	{ ZYDIS_MNEMONIC_STD, "STD", SENS_MONITOR, HANDLE_CALLOUT, true, "DF is part of the translation key" },
+	{ ZYDIS_MNEMONIC_BOUND, "BOUND", SENS_MONITOR, HANDLE_CALLOUT, false, "invalid in 64-bit mode; #BR" },
+	{ ZYDIS_MNEMONIC_DAA, "DAA", SENS_MONITOR, HANDLE_CALLOUT, false, "invalid in 64-bit mode" },
+	{ ZYDIS_MNEMONIC_DAS, "DAS", SENS_MONITOR, HANDLE_CALLOUT, false, "invalid in 64-bit mode" },
+	{ ZYDIS_MNEMONIC_AAA, "AAA", SENS_MONITOR, HANDLE_CALLOUT, false, "invalid in 64-bit mode" },
+	{ ZYDIS_MNEMONIC_AAS, "AAS", SENS_MONITOR, HANDLE_CALLOUT, false, "invalid in 64-bit mode" },
+	{ ZYDIS_MNEMONIC_AAM, "AAM", SENS_MONITOR, HANDLE_CALLOUT, false, "invalid in 64-bit mode; #DE for base 0" },
+	{ ZYDIS_MNEMONIC_AAD, "AAD", SENS_MONITOR, HANDLE_CALLOUT, false, "invalid in 64-bit mode" },
+	{ ZYDIS_MNEMONIC_SALC, "SALC", SENS_MONITOR, HANDLE_CALLOUT, false, "invalid in 64-bit mode" },
+	{ ZYDIS_MNEMONIC_SYSCALL, "SYSCALL", SENS_MONITOR, HANDLE_CALLOUT, true, "#UD: not offered" },
+	{ ZYDIS_MNEMONIC_SYSRET, "SYSRET", SENS_MONITOR, HANDLE_CALLOUT, true, "#UD: not offered" },
+	{ ZYDIS_MNEMONIC_XGETBV, "XGETBV", SENS_MONITOR, HANDLE_CALLOUT, false, "#UD: XSAVE not offered" },
+	{ ZYDIS_MNEMONIC_ENTER, "ENTER (nested)", SENS_MONITOR, HANDLE_CALLOUT, false, "levels > 0 only" },
+};
+
+const char *sensitive_class_name(enum sensitive_class cls)
+{
+	switch (cls) {
+	case SENS_PRIVILEGED:
+		return "privileged";
+	case SENS_IOPL:
+		return "IOPL-sensitive";
+	case SENS_UNPRIVILEGED:
+		return "sensitive, unprivileged";
+	case SENS_MONITOR:
+		return "monitor";
+	}
+	return "?";
+}
+
+static bool has_reg_class(const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops,
+			  ZydisRegisterClass cls)
+{
+	for (unsigned i = 0; i < in->operand_count_visible; i++)
+		if (ops[i].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+		    ZydisRegisterGetClass(ops[i].reg.value) == cls)
+			return true;
+	return false;
+}
+
+static const struct sensitive_insn *find(ZydisMnemonic m)
+{
+	for (unsigned i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (table[i].mnemonic == m)
+			return &table[i];
+	return NULL;
+}
+
+const struct sensitive_insn *sensitive_classify(const ZydisDecodedInstruction *in,
+						const ZydisDecodedOperand *ops)
+{
+	switch (in->mnemonic) {
+	case ZYDIS_MNEMONIC_MOV:
+		if (has_reg_class(in, ops, ZYDIS_REGCLASS_SEGMENT) ||
+		    has_reg_class(in, ops, ZYDIS_REGCLASS_CONTROL) ||
+		    has_reg_class(in, ops, ZYDIS_REGCLASS_DEBUG))
+			return find(in->mnemonic);
+		return NULL;
+	case ZYDIS_MNEMONIC_PUSH:
+	case ZYDIS_MNEMONIC_POP:
+		return has_reg_class(in, ops, ZYDIS_REGCLASS_SEGMENT) ? find(in->mnemonic) : NULL;
+	case ZYDIS_MNEMONIC_JMP:
+	case ZYDIS_MNEMONIC_CALL:
+		return in->meta.branch_type == ZYDIS_BRANCH_TYPE_FAR ? find(in->mnemonic) : NULL;
+	case ZYDIS_MNEMONIC_RET:
+		return in->meta.branch_type == ZYDIS_BRANCH_TYPE_FAR ? find(in->mnemonic) : NULL;
+	case ZYDIS_MNEMONIC_ENTER:
+		return ops[1].imm.value.u != 0 ? find(in->mnemonic) : NULL;
+	default:
+		return find(in->mnemonic);
+	}
+}
+
+unsigned sensitive_table_size(void)
+{
+	return sizeof(table) / sizeof(table[0]);
+}
+
+const struct sensitive_insn *sensitive_table_entry(unsigned i)
+{
+	return i < sensitive_table_size() ? &table[i] : NULL;
+}
+
+void sensitive_print_table(FILE *out)
+{
+	fprintf(out, "%-18s %-24s %-8s %-4s %s\n", "instruction", "class", "handling", "ends",
+		"note");
+	for (unsigned i = 0; i < sensitive_table_size(); i++) {
+		const struct sensitive_insn *s = &table[i];
+		fprintf(out, "%-18s %-24s %-8s %-4s %s\n", s->name, sensitive_class_name(s->cls),
+			s->handling == HANDLE_INLINE ? "inline" : "callout",
+			s->ends_block ? "yes" : "no", s->note);
+	}
+}

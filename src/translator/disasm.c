@@ -1,0 +1,35 @@
+/* Capstone listings of translated blocks, for --trace. */
+#include "translator/disasm.h"
+
+#include <capstone/capstone.h>
+
+#include "cache/tcache.h"
+
+void disasm_trace_block(FILE *out, const struct tblock *tb, const uint8_t *guest_bytes)
+{
+	csh cs;
+	cs_insn *insn;
+	fprintf(out, "block %08x mode %x: %u guest bytes, %u insns -> %u host bytes\n", tb->eip,
+		tb->mode, tb->guest_len, tb->ninsns, tb->host_len);
+	if (cs_open(CS_ARCH_X86, CS_MODE_32, &cs) != CS_ERR_OK)
+		return;
+	size_t n = cs_disasm(cs, guest_bytes, tb->guest_len, tb->eip, 0, &insn);
+	for (size_t i = 0; i < n; i++)
+		fprintf(out, "  %08" PRIx64 ":  %s %s\n", insn[i].address, insn[i].mnemonic, insn[i].op_str);
+	if (n)
+		cs_free(insn, n);
+	cs_close(&cs);
+	if (cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK)
+		return;
+	/* Host code, up to the first stub's end is enough to read a block. */
+	n = cs_disasm(cs, tb->host, tb->host_len, (uint64_t)(uintptr_t)tb->host, 0, &insn);
+	fprintf(out, "  host:\n");
+	for (size_t i = 0; i < n; i++)
+		fprintf(out, "    +%04x:  %s %s\n", (unsigned)(insn[i].address - (uintptr_t)tb->host),
+			insn[i].mnemonic, insn[i].op_str);
+	if (n)
+		cs_free(insn, n);
+	cs_close(&cs);
+	/* A trace is read after a hang or a kill: never leave it buffered. */
+	fflush(out);
+}

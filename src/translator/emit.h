@@ -1,0 +1,45 @@
+/* Host code emission: a cursor over the code buffer, raw bytes for the few
+ * patchable forms (jmp/jcc rel32, jrcxz), and the Zydis encoder for every
+ * other instruction, so encodings are never written by hand. */
+#ifndef BTVM_TRANSLATOR_EMIT_H
+#define BTVM_TRANSLATOR_EMIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <Zydis/Zydis.h>
+
+struct emitter {
+	uint8_t *start;
+	uint8_t *pos;
+	uint8_t *limit;
+	bool failed;   /* out of space or an encoding the encoder refused */
+};
+
+void emit_init(struct emitter *e, uint8_t *start, uint8_t *limit);
+void emit_bytes(struct emitter *e, const void *bytes, unsigned n);
+/* Emits a complete encoder request (machine mode is set to 64-bit here). */
+void emit_request(struct emitter *e, ZydisEncoderRequest *req);
+
+/* Operand builders. */
+ZydisEncoderOperand op_reg(ZydisRegister reg);
+ZydisEncoderOperand op_imm(int64_t value);
+ZydisEncoderOperand op_mem(unsigned size, ZydisRegister base, ZydisRegister index, unsigned scale,
+			   int64_t disp);
+
+/* One instruction from a mnemonic and up to three operands. */
+void emit_insn(struct emitter *e, ZydisMnemonic mnemonic, unsigned count,
+	       const ZydisEncoderOperand *ops, ZydisInstructionAttributes prefixes);
+void emit2(struct emitter *e, ZydisMnemonic mnemonic, ZydisEncoderOperand a, ZydisEncoderOperand b);
+void emit1(struct emitter *e, ZydisMnemonic mnemonic, ZydisEncoderOperand a);
+
+/* jmp rel32 / jcc rel32 (cc = 0..15, the low nibble of 0F 8x); returns the
+ * address of the rel32 field so it can be patched for chaining. */
+uint8_t *emit_jmp_rel32(struct emitter *e, const void *target);
+uint8_t *emit_jcc_rel32(struct emitter *e, unsigned cc, const void *target);
+/* jrcxz rel8 (or jecxz with addr32); returns the rel8 field's address. */
+uint8_t *emit_jrcxz(struct emitter *e, bool ecx);
+void patch_rel8(uint8_t *field, const void *target);
+void patch_rel32(uint8_t *field, const void *target);
+
+#endif

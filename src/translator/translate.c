@@ -1,0 +1,912 @@
+/* Block translation: decode, classify, emit. Every guest instruction gets a
+ * host translation here; there is no interpreter behind it. An instruction
+ * that needs the monitor becomes a callout. Translations are written so a
+ * host fault inside one leaves guest state as it was before the guest
+ * instruction (stores before stack-pointer updates, probes before
+ * multi-register loads), which makes faults precise at guest EIPs. */
+#include "translator/translate.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <string.h>
+
+#include "cache/tcache.h"
+#include "cpu/cpu.h"
+#include "cpu/sensitive.h"
+#include "mmu/window.h"
+#include "translator/disasm.h"
+#include "translator/emit.h"
+
+#define BLOCK_MAX_INSNS 64u
+/* Room that must stay free in the block's code area before one more
+ * instruction is translated, so that its stubs and descriptors still fit. */
+#define INSN_HEADROOM 1024
+
+struct tctx {
+	struct translator *t;
+	struct cpu *cpu;
+	struct tblock *tb;
+	struct emitter e;
+	uint32_t mode;
+	uint32_t eip;
+	uint32_t next_eip;
+	const uint8_t *bytes;
+	ZydisDecodedInstruction in;
+	ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+	unsigned nexits;
+	/* callout descriptors to place after the code: field to patch + data */
+	struct {
+		uint8_t *imm_field;
+		struct callout_desc desc;
+	} callouts[BLOCK_MAX_INSNS];
+	unsigned ncallouts;
+	bool ended;
+};
+
+/* Host registers: guest eax..edi are themselves, guest esp is r12. */
+#define R_ESP ZYDIS_REGISTER_R12D
+#define R_CPU ZYDIS_REGISTER_R15
+#define R_T ZYDIS_REGISTER_R13    /* value scratch, door argument */
+#define R_A ZYDIS_REGISTER_R14    /* address scratch */
+#define R_B ZYDIS_REGISTER_R10    /* second address scratch */
+#define R_S ZYDIS_REGISTER_R11    /* string-move scratch */
+
+static ZydisRegister map_reg(ZydisRegister r)
+{
+	switch (r) {
+	case ZYDIS_REGISTER_ESP:
+		return ZYDIS_REGISTER_R12D;
+	case ZYDIS_REGISTER_SP:
+		return ZYDIS_REGISTER_R12W;
+	default:
+		return r;
+	}
+}
+
+/* The 64-bit name of a mapped 32-bit register, for LEA arithmetic. */
+static ZydisRegister reg64(ZydisRegister r)
+{
+	return ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, map_reg(r));
+}
+
+static ZydisRegister reg_sized(ZydisRegister r64, unsigned bytes)
+{
+	static const ZydisRegisterClass cls[] = { [1] = ZYDIS_REGCLASS_GPR8, [2] = ZYDIS_REGCLASS_GPR16,
+						  [4] = ZYDIS_REGCLASS_GPR32, [8] = ZYDIS_REGCLASS_GPR64 };
+	ZyanI8 id = ZydisRegisterGetId(r64);
+	if (bytes == 1 && id >= 4 && id < 8)
+		return ZydisRegisterEncode(ZYDIS_REGCLASS_GPR8, (ZyanU8)(id + 16)); /* spl..dil */
+	return ZydisRegisterEncode(cls[bytes], (ZyanU8)id);
+}
+
+static bool seg_needs_base(const struct tctx *c, ZydisRegister seg)
+{
+	if (seg == ZYDIS_REGISTER_FS || seg == ZYDIS_REGISTER_GS)
+		return true;
+	return !(c->mode & MODE_FLAT);
+}
+
+static unsigned seg_index(ZydisRegister seg)
+{
+	switch (seg) {
+	case ZYDIS_REGISTER_ES: return SEG_ES;
+	case ZYDIS_REGISTER_CS: return SEG_CS;
+	case ZYDIS_REGISTER_SS: return SEG_SS;
+	case ZYDIS_REGISTER_FS: return SEG_FS;
+	case ZYDIS_REGISTER_GS: return SEG_GS;
+	default: return SEG_DS;
+	}
+}
+
+static ZydisEncoderOperand cpu_field(unsigned size, unsigned offset)
+{
+	return op_mem(size, R_CPU, ZYDIS_REGISTER_NONE, 0, offset);
+}
+
+/* lea dst32, [base + index*scale + disp] computed in 32 bits (wraps). */
+static void emit_lea32(struct tctx *c, ZydisRegister dst32, ZydisRegister base64,
+		       ZydisRegister index64, unsigned scale, int64_t disp)
+{
+	ZydisEncoderOperand ops[2] = { op_reg(dst32), op_mem(8, base64, index64, scale, (int32_t)disp) };
+	emit_insn(&c->e, ZYDIS_MNEMONIC_LEA, 2, ops, 0);
+}
+
+/* Builds the host operand for a guest memory operand. When the segment has
+ * a base to add, or the guest used 16-bit addressing, the address is first
+ * computed into R_A (flags untouched: only MOV, LEA and MOVZX). extra is
+ * added to the displacement (POP [ESP+x] addresses with the new ESP). */
+static ZydisEncoderOperand guest_mem(struct tctx *c, const ZydisDecodedOperand *op, int64_t extra,
+				     unsigned size)
+{
+	ZydisRegister base = op->mem.base, index = op->mem.index;
+	int64_t disp = (int32_t)(op->mem.disp.has_displacement ? op->mem.disp.value : 0) + extra;
+	bool addr16 = c->in.address_width == 16;
+	bool need_base = seg_needs_base(c, op->mem.segment);
+
+	if (!addr16 && !need_base) {
+		ZydisRegister b = base == ZYDIS_REGISTER_NONE ? base : map_reg(base);
+		ZydisRegister i = index == ZYDIS_REGISTER_NONE ? index : map_reg(index);
+		if (b == ZYDIS_REGISTER_NONE && i == ZYDIS_REGISTER_NONE)
+			disp = (uint32_t)disp;
+		return op_mem(size, b, i, op->mem.scale, (int32_t)disp);
+	}
+	ZydisRegister b64 = base == ZYDIS_REGISTER_NONE ? base : reg64(base);
+	ZydisRegister i64 = index == ZYDIS_REGISTER_NONE ? index : reg64(index);
+	emit_lea32(c, ZYDIS_REGISTER_R14D, b64, i64, op->mem.scale, (int32_t)disp);
+	if (addr16)
+		emit2(&c->e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_R14D), op_reg(ZYDIS_REGISTER_R14W));
+	if (need_base) {
+		emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R10D),
+		      cpu_field(4, CPU_OFF_SEG_BASE + 4 * seg_index(op->mem.segment)));
+		emit_lea32(c, ZYDIS_REGISTER_R14D, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R10, 1, 0);
+	}
+	return op_mem(size, ZYDIS_REGISTER_R14D, ZYDIS_REGISTER_NONE, 0, 0);
+}
+
+/* A guest memory operand at a register-relative address that is not in
+ * the instruction (stack and string accesses): reg + disp in segment seg. */
+static ZydisEncoderOperand guest_mem_at(struct tctx *c, ZydisRegister guest_reg32, int32_t disp,
+					ZydisRegister seg, unsigned size)
+{
+	ZydisDecodedOperand op;
+	memset(&op, 0, sizeof(op));
+	op.type = ZYDIS_OPERAND_TYPE_MEMORY;
+	op.mem.segment = seg;
+	op.mem.base = guest_reg32;
+	op.mem.index = ZYDIS_REGISTER_NONE;
+	op.mem.disp.has_displacement = disp != 0;
+	op.mem.disp.value = disp;
+	uint8_t saved = c->in.address_width;
+	c->in.address_width = 32;
+	ZydisEncoderOperand r = guest_mem(c, &op, 0, size);
+	c->in.address_width = saved;
+	return r;
+}
+
+static void emit_mem_insn(struct tctx *c, ZydisMnemonic m, unsigned n, ZydisEncoderOperand *ops,
+			  ZydisInstructionAttributes extra)
+{
+	ZydisInstructionAttributes attr = extra;
+	for (unsigned i = 0; i < n; i++)
+		if (ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && m != ZYDIS_MNEMONIC_LEA)
+			attr |= ZYDIS_ATTRIB_HAS_SEGMENT_GS;
+	emit_insn(&c->e, m, n, ops, attr);
+}
+
+static void record_insn(struct tctx *c)
+{
+	struct tblock *tb = c->tb;
+	tb->map_host[tb->ninsns] = (uint16_t)(c->e.pos - tb->host);
+	tb->map_guest[tb->ninsns] = (uint16_t)(c->eip - tb->eip);
+	tb->ninsns++;
+}
+
+/* --- exits ------------------------------------------------------------ */
+
+static struct exit_desc *new_exit(struct tctx *c, uint32_t target, enum exit_kind kind)
+{
+	assert(c->nexits < TBLOCK_MAX_EXITS);
+	struct exit_desc *ex = &c->tb->exits[c->nexits++];
+	ex->target_eip = target;
+	ex->kind = (uint8_t)kind;
+	ex->from = c->tb;
+	return ex;
+}
+
+/* jmp rel32 whose stub is filled in at the end of the block. */
+static void emit_branch_exit(struct tctx *c, uint32_t target, enum exit_kind kind)
+{
+	struct exit_desc *ex = new_exit(c, target, kind);
+	ex->patch = emit_jmp_rel32(&c->e, NULL);
+}
+
+static void emit_jcc_exit(struct tctx *c, unsigned cc, uint32_t target)
+{
+	struct exit_desc *ex = new_exit(c, target, EXIT_KIND_BRANCH);
+	ex->patch = emit_jcc_rel32(&c->e, cc, NULL);
+}
+
+static void emit_stub(struct tctx *c, struct exit_desc *ex)
+{
+	ex->stub = c->e.pos;
+	emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(R_T), op_imm((int64_t)(uintptr_t)ex));
+	emit1(&c->e, ZYDIS_MNEMONIC_JMP, cpu_field(8, CPU_OFF_EXIT_FN));
+	if (!c->e.failed && ex->patch)
+		patch_rel32(ex->patch, ex->stub);
+	if (ex->kind != EXIT_KIND_BRANCH)
+		ex->patch = NULL;  /* never chained */
+}
+
+/* Indirect branch to the guest address in r13d, through the lookup table;
+ * flag-free, since guest flags are live in RFLAGS. */
+static void emit_indirect(struct tctx *c)
+{
+	struct emitter *e = &c->e;
+	emit2(e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_R14D), op_reg(ZYDIS_REGISTER_R13W));
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11), cpu_field(8, CPU_OFF_IBL));
+	emit_lea32(c, ZYDIS_REGISTER_R14D, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R14, 1, 0);
+	{
+		ZydisEncoderOperand ops[2] = { op_reg(ZYDIS_REGISTER_R14),
+					       op_mem(8, ZYDIS_REGISTER_R11, ZYDIS_REGISTER_R14, 8, 0) };
+		emit_insn(e, ZYDIS_MNEMONIC_LEA, 2, ops, 0);   /* r14 = table + index*16 */
+	}
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11), op_imm((int64_t)((uint64_t)c->mode << 32)));
+	{
+		ZydisEncoderOperand ops[2] = { op_reg(ZYDIS_REGISTER_R11),
+					       op_mem(8, ZYDIS_REGISTER_R11, ZYDIS_REGISTER_R13, 1, 0) };
+		emit_insn(e, ZYDIS_MNEMONIC_LEA, 2, ops, 0);   /* r11 = tag wanted */
+	}
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8), op_reg(ZYDIS_REGISTER_RCX));
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX),
+	      op_mem(8, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_NONE, 0, 0));
+	emit1(e, ZYDIS_MNEMONIC_NOT, op_reg(ZYDIS_REGISTER_RCX));
+	{
+		ZydisEncoderOperand ops[2] = { op_reg(ZYDIS_REGISTER_RCX),
+					       op_mem(8, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R11, 1, 1) };
+		emit_insn(e, ZYDIS_MNEMONIC_LEA, 2, ops, 0);   /* rcx = wanted - tag */
+	}
+	uint8_t *hit = emit_jrcxz(e, false);
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
+	emit1(e, ZYDIS_MNEMONIC_JMP, cpu_field(8, CPU_OFF_IBL_MISS_FN));
+	if (hit)
+		patch_rel8(hit, e->pos);
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
+	emit1(e, ZYDIS_MNEMONIC_JMP, op_mem(8, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_NONE, 0, 8));
+	c->ended = true;
+}
+
+/* --- callouts --------------------------------------------------------- */
+
+static void emit_callout(struct tctx *c)
+{
+	assert(c->ncallouts < BLOCK_MAX_INSNS);
+	struct callout_desc *d = &c->callouts[c->ncallouts].desc;
+	d->eip = c->eip;
+	d->next_eip = c->next_eip;
+	d->len = c->in.length;
+	memcpy(d->bytes, c->bytes, c->in.length);
+	/* A placeholder that forces the 10-byte movabs form; patched later. */
+	emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(R_T), op_imm(0x1122334455667788LL));
+	c->callouts[c->ncallouts++].imm_field = c->e.failed ? NULL : c->e.pos - 8;
+	emit1(&c->e, ZYDIS_MNEMONIC_CALL, cpu_field(8, CPU_OFF_CALLOUT_FN));
+}
+
+/* --- stack ------------------------------------------------------------ */
+
+static void emit_push_value(struct tctx *c, ZydisEncoderOperand value, unsigned size)
+{
+	ZydisEncoderOperand ops[2] = { guest_mem_at(c, ZYDIS_REGISTER_ESP, -(int32_t)size,
+						    ZYDIS_REGISTER_SS, size), value };
+	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ops, 0);
+	emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, -(int32_t)size);
+}
+
+static bool translate_push(struct tctx *c)
+{
+	const ZydisDecodedOperand *src = &c->ops[0];
+	unsigned size = c->in.operand_width / 8;
+	switch (src->type) {
+	case ZYDIS_OPERAND_TYPE_REGISTER:
+		emit_push_value(c, op_reg(map_reg(src->reg.value)), size);
+		return true;
+	case ZYDIS_OPERAND_TYPE_IMMEDIATE:
+		if (size == 4) {
+			emit_push_value(c, op_imm((int32_t)src->imm.value.s), 4);
+		} else {
+			emit_push_value(c, op_imm((int16_t)src->imm.value.s), 2);
+		}
+		return true;
+	case ZYDIS_OPERAND_TYPE_MEMORY: {
+		ZydisRegister t = size == 4 ? ZYDIS_REGISTER_R13D : ZYDIS_REGISTER_R13W;
+		ZydisEncoderOperand ops[2] = { op_reg(t), guest_mem(c, src, 0, size) };
+		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ops, 0);
+		emit_push_value(c, op_reg(t), size);
+		return true;
+	}
+	default:
+		return false;
+	}
+}
+
+static bool translate_pop(struct tctx *c)
+{
+	const ZydisDecodedOperand *dst = &c->ops[0];
+	unsigned size = c->in.operand_width / 8;
+	ZydisRegister t = size == 4 ? ZYDIS_REGISTER_R13D : ZYDIS_REGISTER_R13W;
+	ZydisEncoderOperand ld[2] = { op_reg(t), guest_mem_at(c, ZYDIS_REGISTER_ESP, 0, ZYDIS_REGISTER_SS, size) };
+	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ld, 0);
+	if (dst->type == ZYDIS_OPERAND_TYPE_REGISTER) {
+		ZydisRegister r = map_reg(dst->reg.value);
+		if (r == R_ESP || r == ZYDIS_REGISTER_R12W) {
+			emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(r), op_reg(t));
+			return true;
+		}
+		emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, (int32_t)size);
+		emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(r), op_reg(t));
+		return true;
+	}
+	if (dst->type != ZYDIS_OPERAND_TYPE_MEMORY)
+		return false;
+	/* POP m computes its address with ESP already incremented. */
+	int64_t extra = 0;
+	if (dst->mem.base == ZYDIS_REGISTER_ESP)
+		extra = size;
+	ZydisEncoderOperand st[2] = { guest_mem(c, dst, extra, size), op_reg(t) };
+	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, st, 0);
+	emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, (int32_t)size);
+	return true;
+}
+
+static const ZydisRegister gpr32[8] = {
+	ZYDIS_REGISTER_EAX, ZYDIS_REGISTER_ECX, ZYDIS_REGISTER_EDX, ZYDIS_REGISTER_EBX,
+	ZYDIS_REGISTER_ESP, ZYDIS_REGISTER_EBP, ZYDIS_REGISTER_ESI, ZYDIS_REGISTER_EDI,
+};
+
+static bool translate_pusha(struct tctx *c)
+{
+	unsigned size = c->in.operand_width / 8;
+	for (int i = 0; i < 8; i++) {
+		ZydisRegister r = map_reg(gpr32[i]);
+		ZydisEncoderOperand ops[2] = {
+			guest_mem_at(c, ZYDIS_REGISTER_ESP, -(int32_t)(size * (unsigned)(i + 1)),
+				     ZYDIS_REGISTER_SS, size),
+			op_reg(size == 4 ? r : reg_sized(ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, r), 2)),
+		};
+		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ops, 0);
+	}
+	emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, -(int32_t)(8 * size));
+	return true;
+}
+
+static bool translate_popa(struct tctx *c)
+{
+	unsigned size = c->in.operand_width / 8;
+	/* Touch both ends first: a fault then leaves every register intact. */
+	ZydisRegister t = size == 4 ? ZYDIS_REGISTER_R13D : ZYDIS_REGISTER_R13W;
+	ZydisEncoderOperand p0[2] = { op_reg(t), guest_mem_at(c, ZYDIS_REGISTER_ESP, 0, ZYDIS_REGISTER_SS, size) };
+	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, p0, 0);
+	ZydisEncoderOperand p1[2] = { op_reg(t), guest_mem_at(c, ZYDIS_REGISTER_ESP, (int32_t)(7 * size), ZYDIS_REGISTER_SS, size) };
+	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, p1, 0);
+	for (int i = 7; i >= 0; i--) {
+		if (i == 4)
+			continue;  /* the ESP image is skipped */
+		ZydisRegister r64 = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, gpr32[i]);
+		ZydisEncoderOperand ops[2] = {
+			op_reg(reg_sized(r64, size)),
+			guest_mem_at(c, ZYDIS_REGISTER_ESP, (int32_t)(size * (unsigned)(7 - i)), ZYDIS_REGISTER_SS, size),
+		};
+		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ops, 0);
+	}
+	emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, (int32_t)(8 * size));
+	return true;
+}
+
+static bool translate_leave(struct tctx *c)
+{
+	ZydisEncoderOperand ld[2] = { op_reg(ZYDIS_REGISTER_R13D),
+				      guest_mem_at(c, ZYDIS_REGISTER_EBP, 0, ZYDIS_REGISTER_SS, 4) };
+	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ld, 0);
+	emit_lea32(c, R_ESP, ZYDIS_REGISTER_RBP, ZYDIS_REGISTER_NONE, 0, 4);
+	emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_EBP), op_reg(ZYDIS_REGISTER_R13D));
+	return true;
+}
+
+static bool translate_enter0(struct tctx *c)
+{
+	uint32_t frame = (uint32_t)c->ops[0].imm.value.u & 0xffff;
+	emit_push_value(c, op_reg(ZYDIS_REGISTER_EBP), 4);
+	emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_EBP), op_reg(R_ESP));
+	if (frame)
+		emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, -(int32_t)frame);
+	return true;
+}
+
+/* --- control flow ----------------------------------------------------- */
+
+static uint32_t branch_target(const struct tctx *c)
+{
+	return c->next_eip + (uint32_t)c->ops[0].imm.value.s;
+}
+
+/* Loads the target of an indirect JMP/CALL r/m32 into r13d. */
+static void load_indirect_target(struct tctx *c)
+{
+	const ZydisDecodedOperand *op = &c->ops[0];
+	if (op->type == ZYDIS_OPERAND_TYPE_REGISTER) {
+		emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R13D), op_reg(map_reg(op->reg.value)));
+	} else {
+		ZydisEncoderOperand ops[2] = { op_reg(ZYDIS_REGISTER_R13D), guest_mem(c, op, 0, 4) };
+		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ops, 0);
+	}
+}
+
+static bool translate_branch(struct tctx *c)
+{
+	ZydisMnemonic m = c->in.mnemonic;
+	bool rel = c->ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE;
+	if (c->in.operand_width != 32)
+		return false;   /* 16-bit IP branches: not translated yet */
+
+	switch (m) {
+	case ZYDIS_MNEMONIC_JMP:
+		if (rel) {
+			emit_branch_exit(c, branch_target(c), EXIT_KIND_BRANCH);
+			c->ended = true;
+		} else {
+			load_indirect_target(c);
+			emit_indirect(c);
+		}
+		return true;
+	case ZYDIS_MNEMONIC_CALL:
+		if (rel) {
+			emit_push_value(c, op_imm((int32_t)c->next_eip), 4);
+			emit_branch_exit(c, branch_target(c), EXIT_KIND_BRANCH);
+			c->ended = true;
+		} else {
+			load_indirect_target(c);
+			emit_push_value(c, op_imm((int32_t)c->next_eip), 4);
+			emit_indirect(c);
+		}
+		return true;
+	case ZYDIS_MNEMONIC_RET: {
+		ZydisEncoderOperand ld[2] = { op_reg(ZYDIS_REGISTER_R13D),
+					      guest_mem_at(c, ZYDIS_REGISTER_ESP, 0, ZYDIS_REGISTER_SS, 4) };
+		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ld, 0);
+		int32_t pop = 4;
+		if (c->in.operand_count_visible > 0 && c->ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
+			pop += (int32_t)(c->ops[0].imm.value.u & 0xffff);
+		emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, pop);
+		emit_indirect(c);
+		return true;
+	}
+	case ZYDIS_MNEMONIC_JCXZ:
+		return false;
+	case ZYDIS_MNEMONIC_JECXZ:
+	case ZYDIS_MNEMONIC_LOOP:
+	case ZYDIS_MNEMONIC_LOOPE:
+	case ZYDIS_MNEMONIC_LOOPNE: {
+		if (c->in.address_width != 32)
+			return false;
+		static const uint8_t opc[] = { 0xe3, 0xe2, 0xe1, 0xe0 };
+		unsigned k = m == ZYDIS_MNEMONIC_JECXZ ? 0 : m == ZYDIS_MNEMONIC_LOOP ? 1 :
+			     m == ZYDIS_MNEMONIC_LOOPE ? 2 : 3;
+		uint8_t code[3] = { 0x67, opc[k], 0 };
+		emit_bytes(&c->e, code, 3);
+		uint8_t *taken = c->e.failed ? NULL : c->e.pos - 1;
+		emit_branch_exit(c, c->next_eip, EXIT_KIND_BRANCH);
+		if (taken)
+			patch_rel8(taken, c->e.pos);
+		emit_branch_exit(c, branch_target(c), EXIT_KIND_BRANCH);
+		c->ended = true;
+		return true;
+	}
+	default:
+		/* Jcc: the condition is the low nibble of the opcode in both forms. */
+		emit_jcc_exit(c, c->in.opcode & 15, branch_target(c));
+		emit_branch_exit(c, c->next_eip, EXIT_KIND_BRANCH);
+		c->ended = true;
+		return true;
+	}
+}
+
+/* --- string instructions ---------------------------------------------- */
+
+enum string_op { STR_MOVS, STR_STOS, STR_LODS, STR_CMPS, STR_SCAS };
+
+static ZydisRegister acc(unsigned size)
+{
+	return size == 1 ? ZYDIS_REGISTER_AL : size == 2 ? ZYDIS_REGISTER_AX : ZYDIS_REGISTER_EAX;
+}
+
+static ZydisRegister scratch_s(unsigned size)
+{
+	return size == 1 ? ZYDIS_REGISTER_R11B : size == 2 ? ZYDIS_REGISTER_R11W : ZYDIS_REGISTER_R11D;
+}
+
+/* Rewritten as a host loop over window-relative accesses: in 64-bit mode
+ * ES:EDI takes neither the GS override nor a base, so the instruction can
+ * never run as it is. ECX/ESI/EDI step after each element's accesses, so a
+ * fault leaves REP state as the hardware would. */
+static bool translate_string(struct tctx *c, enum string_op op, unsigned size)
+{
+	struct emitter *e = &c->e;
+	bool rep = c->in.attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE | ZYDIS_ATTRIB_HAS_REPNE);
+	bool repne = c->in.attributes & ZYDIS_ATTRIB_HAS_REPNE;
+	int32_t step = (c->mode & MODE_DF) ? -(int32_t)size : (int32_t)size;
+	ZydisRegister src_seg = ZYDIS_REGISTER_DS;
+	if (c->in.attributes & ZYDIS_ATTRIB_HAS_SEGMENT) {
+		for (unsigned i = 0; i < c->in.operand_count; i++)
+			if (c->ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && c->ops[i].mem.base == ZYDIS_REGISTER_ESI)
+				src_seg = c->ops[i].mem.segment;
+	}
+	if (c->in.address_width != 32)
+		return false;
+
+	uint8_t *top = e->pos;
+	uint8_t *skip = rep ? emit_jrcxz(e, true) : NULL;
+	bool uses_src = op == STR_MOVS || op == STR_LODS || op == STR_CMPS;
+	bool uses_dst = op != STR_LODS;
+
+	switch (op) {
+	case STR_MOVS: {
+		ZydisEncoderOperand a[2] = { op_reg(scratch_s(size)), guest_mem_at(c, ZYDIS_REGISTER_ESI, 0, src_seg, size) };
+		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, a, 0);
+		ZydisEncoderOperand b[2] = { guest_mem_at(c, ZYDIS_REGISTER_EDI, 0, ZYDIS_REGISTER_ES, size), op_reg(scratch_s(size)) };
+		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, b, 0);
+		break;
+	}
+	case STR_STOS: {
+		ZydisEncoderOperand a[2] = { guest_mem_at(c, ZYDIS_REGISTER_EDI, 0, ZYDIS_REGISTER_ES, size), op_reg(acc(size)) };
+		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, a, 0);
+		break;
+	}
+	case STR_LODS: {
+		ZydisEncoderOperand a[2] = { op_reg(acc(size)), guest_mem_at(c, ZYDIS_REGISTER_ESI, 0, src_seg, size) };
+		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, a, 0);
+		break;
+	}
+	case STR_CMPS: {
+		ZydisEncoderOperand a[2] = { op_reg(scratch_s(size)), guest_mem_at(c, ZYDIS_REGISTER_ESI, 0, src_seg, size) };
+		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, a, 0);
+		ZydisEncoderOperand b[2] = { op_reg(scratch_s(size)), guest_mem_at(c, ZYDIS_REGISTER_EDI, 0, ZYDIS_REGISTER_ES, size) };
+		emit_mem_insn(c, ZYDIS_MNEMONIC_CMP, 2, b, 0);
+		break;
+	}
+	case STR_SCAS: {
+		ZydisEncoderOperand a[2] = { op_reg(acc(size)), guest_mem_at(c, ZYDIS_REGISTER_EDI, 0, ZYDIS_REGISTER_ES, size) };
+		emit_mem_insn(c, ZYDIS_MNEMONIC_CMP, 2, a, 0);
+		break;
+	}
+	}
+	if (uses_src)
+		emit_lea32(c, ZYDIS_REGISTER_ESI, ZYDIS_REGISTER_RSI, ZYDIS_REGISTER_NONE, 0, step);
+	if (uses_dst)
+		emit_lea32(c, ZYDIS_REGISTER_EDI, ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_NONE, 0, step);
+	if (rep) {
+		emit_lea32(c, ZYDIS_REGISTER_ECX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_NONE, 0, -1);
+		uint8_t *out = NULL;
+		if (op == STR_CMPS || op == STR_SCAS) {
+			/* REPE stops on not-equal, REPNE on equal. */
+			uint8_t jcc[2] = { (uint8_t)(repne ? 0x74 : 0x75), 0 };
+			emit_bytes(e, jcc, 2);
+			out = e->failed ? NULL : e->pos - 1;
+		}
+		uint8_t back[2] = { 0xeb, 0 };
+		emit_bytes(e, back, 2);
+		if (!e->failed) {
+			patch_rel8(e->pos - 1, top);
+			patch_rel8(skip, e->pos);
+			if (out)
+				patch_rel8(out, e->pos);
+		}
+	}
+	return true;
+}
+
+static bool classify_string(ZydisMnemonic m, enum string_op *op, unsigned *size)
+{
+	static const struct { ZydisMnemonic m; enum string_op op; unsigned size; } t[] = {
+		{ ZYDIS_MNEMONIC_MOVSB, STR_MOVS, 1 }, { ZYDIS_MNEMONIC_MOVSW, STR_MOVS, 2 },
+		{ ZYDIS_MNEMONIC_MOVSD, STR_MOVS, 4 }, { ZYDIS_MNEMONIC_STOSB, STR_STOS, 1 },
+		{ ZYDIS_MNEMONIC_STOSW, STR_STOS, 2 }, { ZYDIS_MNEMONIC_STOSD, STR_STOS, 4 },
+		{ ZYDIS_MNEMONIC_LODSB, STR_LODS, 1 }, { ZYDIS_MNEMONIC_LODSW, STR_LODS, 2 },
+		{ ZYDIS_MNEMONIC_LODSD, STR_LODS, 4 }, { ZYDIS_MNEMONIC_CMPSB, STR_CMPS, 1 },
+		{ ZYDIS_MNEMONIC_CMPSW, STR_CMPS, 2 }, { ZYDIS_MNEMONIC_CMPSD, STR_CMPS, 4 },
+		{ ZYDIS_MNEMONIC_SCASB, STR_SCAS, 1 }, { ZYDIS_MNEMONIC_SCASW, STR_SCAS, 2 },
+		{ ZYDIS_MNEMONIC_SCASD, STR_SCAS, 4 },
+	};
+	for (unsigned i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		if (t[i].m == m) {
+			*op = t[i].op;
+			*size = t[i].size;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* --- IDENT ------------------------------------------------------------ */
+
+static bool translate_xlat(struct tctx *c)
+{
+	ZydisDecodedOperand op;
+	memset(&op, 0, sizeof(op));
+	op.type = ZYDIS_OPERAND_TYPE_MEMORY;
+	op.mem.segment = ZYDIS_REGISTER_DS;
+	for (unsigned i = 0; i < c->in.operand_count; i++)
+		if (c->ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY)
+			op.mem.segment = c->ops[i].mem.segment;
+	emit2(&c->e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_R13D), op_reg(ZYDIS_REGISTER_AL));
+	op.mem.base = ZYDIS_REGISTER_EBX;
+	op.mem.index = ZYDIS_REGISTER_R13D;  /* reg64() maps it to r13 */
+	op.mem.scale = 1;
+	if (!seg_needs_base(c, op.mem.segment)) {
+		ZydisEncoderOperand ops[2] = { op_reg(ZYDIS_REGISTER_AL),
+					       op_mem(1, ZYDIS_REGISTER_EBX, ZYDIS_REGISTER_R13D, 1, 0) };
+		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ops, 0);
+		return true;
+	}
+	ZydisEncoderOperand ops[2] = { op_reg(ZYDIS_REGISTER_AL), guest_mem(c, &op, 0, 1) };
+	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ops, 0);
+	return true;
+}
+
+/* BT/BTS/BTR/BTC m, r: the register offset can reach 256 MiB either side
+ * of the operand, past any guard space; address the right dword first. */
+static bool translate_bit_mem_reg(struct tctx *c)
+{
+	unsigned size = c->in.operand_width / 8;
+	ZydisRegister off = c->ops[1].reg.value;
+	ZydisRegister off64 = reg64(off);
+	ZydisEncoderOperand m = guest_mem(c, &c->ops[0], 0, size);
+	/* r14d = effective address (guest_mem may have put it there already) */
+	if (m.mem.base != ZYDIS_REGISTER_R14D) {
+		ZydisRegister b = m.mem.base == ZYDIS_REGISTER_NONE ? m.mem.base :
+				  ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, m.mem.base);
+		ZydisRegister i = m.mem.index == ZYDIS_REGISTER_NONE ? m.mem.index :
+				  ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, m.mem.index);
+		emit_lea32(c, ZYDIS_REGISTER_R14D, b, i, m.mem.scale, m.mem.displacement);
+	}
+	/* r13 = sign-extended offset >> (3 + log2 size) << log2 size: the byte
+	 * offset of the element; r11 = offset within the element. */
+	if (size == 4)
+		emit2(&c->e, ZYDIS_MNEMONIC_MOVSXD, op_reg(ZYDIS_REGISTER_R13), op_reg(map_reg(off)));
+	else
+		emit2(&c->e, ZYDIS_MNEMONIC_MOVSX, op_reg(ZYDIS_REGISTER_R13), op_reg(map_reg(off)));
+	emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11), op_reg(ZYDIS_REGISTER_R13));
+	/* Shifts clobber flags; BT defines only CF, which it sets afterwards. */
+	emit2(&c->e, ZYDIS_MNEMONIC_SAR, op_reg(ZYDIS_REGISTER_R13), op_imm(size == 4 ? 5 : 4));
+	emit_lea32(c, ZYDIS_REGISTER_R14D, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R13, size, 0);
+	emit2(&c->e, ZYDIS_MNEMONIC_AND, op_reg(ZYDIS_REGISTER_R11D), op_imm(size * 8 - 1));
+	(void)off64;
+	ZydisEncoderOperand ops[2] = { op_mem(size, ZYDIS_REGISTER_R14D, ZYDIS_REGISTER_NONE, 0, 0),
+				       op_reg(size == 4 ? ZYDIS_REGISTER_R11D : ZYDIS_REGISTER_R11W) };
+	emit_mem_insn(c, c->in.mnemonic, 2, ops, c->in.attributes & ZYDIS_ATTRIB_HAS_LOCK);
+	return true;
+}
+
+static bool translate_ident(struct tctx *c)
+{
+	ZydisEncoderRequest req;
+	if (ZYAN_FAILED(ZydisEncoderDecodedInstructionToEncoderRequest(&c->in, c->ops,
+								      c->in.operand_count_visible, &req)))
+		return false;
+	req.prefixes &= ~(ZydisInstructionAttributes)(ZYDIS_ATTRIB_HAS_SEGMENT_CS |
+		ZYDIS_ATTRIB_HAS_SEGMENT_SS | ZYDIS_ATTRIB_HAS_SEGMENT_DS | ZYDIS_ATTRIB_HAS_SEGMENT_ES |
+		ZYDIS_ATTRIB_HAS_SEGMENT_FS | ZYDIS_ATTRIB_HAS_SEGMENT_GS);
+	bool is_lea = c->in.mnemonic == ZYDIS_MNEMONIC_LEA;
+	for (unsigned i = 0; i < req.operand_count; i++) {
+		ZydisEncoderOperand *o = &req.operands[i];
+		if (o->type == ZYDIS_OPERAND_TYPE_REGISTER) {
+			o->reg.value = map_reg(o->reg.value);
+		} else if (o->type == ZYDIS_OPERAND_TYPE_MEMORY) {
+			if (is_lea) {
+				if (c->in.address_width == 16)
+					return false;
+				o->mem.base = o->mem.base == ZYDIS_REGISTER_NONE ? o->mem.base : map_reg(o->mem.base);
+				o->mem.index = o->mem.index == ZYDIS_REGISTER_NONE ? o->mem.index : map_reg(o->mem.index);
+				if (o->mem.base == ZYDIS_REGISTER_NONE && o->mem.index == ZYDIS_REGISTER_NONE)
+					o->mem.displacement = (int32_t)o->mem.displacement;
+				req.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_32;
+				continue;
+			}
+			ZydisEncoderOperand m = guest_mem(c, &c->ops[i], 0, o->mem.size);
+			*o = m;
+			req.prefixes |= ZYDIS_ATTRIB_HAS_SEGMENT_GS;
+			req.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_32;
+		}
+	}
+	emit_request(&c->e, &req);
+	return !c->e.failed;
+}
+
+/* --- one instruction -------------------------------------------------- */
+
+static bool is_flow(ZydisMnemonic m, const ZydisDecodedInstruction *in)
+{
+	return in->meta.category == ZYDIS_CATEGORY_COND_BR || m == ZYDIS_MNEMONIC_JMP ||
+	       m == ZYDIS_MNEMONIC_CALL || m == ZYDIS_MNEMONIC_RET || m == ZYDIS_MNEMONIC_LOOP ||
+	       m == ZYDIS_MNEMONIC_LOOPE || m == ZYDIS_MNEMONIC_LOOPNE || m == ZYDIS_MNEMONIC_JECXZ ||
+	       m == ZYDIS_MNEMONIC_JCXZ;
+}
+
+/* Returns false when the instruction has no translation; the caller then
+ * makes it a callout, which raises #UD for what the monitor cannot run. */
+static bool translate_insn(struct tctx *c, const struct sensitive_insn *sens)
+{
+	ZydisMnemonic m = c->in.mnemonic;
+	enum string_op sop;
+	unsigned ssize;
+
+	if (sens) {
+		if (m == ZYDIS_MNEMONIC_CLI) {
+			emit2(&c->e, ZYDIS_MNEMONIC_MOV, cpu_field(1, CPU_OFF_VIF), op_imm(0));
+			return true;
+		}
+		emit_callout(c);
+		if (sens->ends_block) {
+			emit_branch_exit(c, c->next_eip, EXIT_KIND_NOCHAIN);
+			c->ended = true;
+		}
+		return true;
+	}
+	if (is_flow(m, &c->in))
+		return translate_branch(c);
+	if (c->in.opcode_map == ZYDIS_OPCODE_MAP_DEFAULT && classify_string(m, &sop, &ssize))
+		return translate_string(c, sop, ssize);
+	switch (m) {
+	case ZYDIS_MNEMONIC_PUSH:
+		return translate_push(c);
+	case ZYDIS_MNEMONIC_POP:
+		return translate_pop(c);
+	case ZYDIS_MNEMONIC_PUSHA:
+	case ZYDIS_MNEMONIC_PUSHAD:
+		return translate_pusha(c);
+	case ZYDIS_MNEMONIC_POPA:
+	case ZYDIS_MNEMONIC_POPAD:
+		return translate_popa(c);
+	case ZYDIS_MNEMONIC_LEAVE:
+		return translate_leave(c);
+	case ZYDIS_MNEMONIC_ENTER:
+		return translate_enter0(c);
+	case ZYDIS_MNEMONIC_XLAT:
+		return translate_xlat(c);
+	case ZYDIS_MNEMONIC_BT:
+	case ZYDIS_MNEMONIC_BTS:
+	case ZYDIS_MNEMONIC_BTR:
+	case ZYDIS_MNEMONIC_BTC:
+		if (c->ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY &&
+		    c->ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER)
+			return translate_bit_mem_reg(c);
+		return translate_ident(c);
+	default:
+		return translate_ident(c);
+	}
+}
+
+static void emit_block_entry(struct tctx *c)
+{
+	/* Interrupts are taken at block boundaries: look at the attention
+	 * flag without touching RFLAGS, which holds live guest flags. */
+	struct emitter *e = &c->e;
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R13), op_reg(ZYDIS_REGISTER_RCX));
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_ECX), cpu_field(4, CPU_OFF_ATTENTION));
+	uint8_t *go = emit_jrcxz(e, false);
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R13));
+	struct exit_desc *ex = &c->tb->exits[TBLOCK_MAX_EXITS];
+	ex->kind = EXIT_KIND_ATTENTION;
+	ex->target_eip = c->tb->eip;
+	ex->from = c->tb;
+	ex->patch = emit_jmp_rel32(e, NULL);
+	if (go)
+		patch_rel8(go, e->pos);
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R13));
+}
+
+int translate_block(struct translator *t, struct cpu *cpu, uint32_t eip, uint32_t mode,
+		    struct tblock **out)
+{
+	const struct guest_ram *ram = cpu->win->ram;
+	uint8_t *code, *limit;
+	static struct tctx ctx;   /* large; one vCPU translates at a time */
+	struct tctx *c = &ctx;
+
+	if (!guest_ram_contains(ram, eip, 1))
+		return -EFAULT;
+	struct tblock *tb = tcache_new_block(cpu->tc, &code, &limit);
+	if (!tb)
+		return -ENOSPC;
+	memset(c, 0, offsetof(struct tctx, callouts));
+	c->ncallouts = 0;
+	c->ended = false;
+	c->t = t;
+	c->cpu = cpu;
+	c->tb = tb;
+	c->mode = mode;
+	tb->eip = eip;
+	tb->gpa = eip;   /* paging off: linear = physical */
+	tb->mode = mode;
+	tb->host = code;
+	tb->pages[0] = tb->pages[1] = eip / GUEST_PAGE_SIZE;
+	tb->map_host = tcache_alloc_map(cpu->tc, BLOCK_MAX_INSNS);
+	tb->map_guest = tcache_alloc_map(cpu->tc, BLOCK_MAX_INSNS);
+	emit_init(&c->e, code, limit);
+	emit_block_entry(c);
+
+	unsigned max = (t->single_insn || (mode & MODE_SINGLE)) ? 1 : t->max_insns;
+	c->eip = eip;
+	while (!c->ended) {
+		uint32_t page_end = (c->eip / GUEST_PAGE_SIZE + 1) * GUEST_PAGE_SIZE;
+		uint64_t avail = ram->size - c->eip;
+		if (avail > ZYDIS_MAX_INSTRUCTION_LENGTH)
+			avail = ZYDIS_MAX_INSTRUCTION_LENGTH;
+		c->bytes = ram->host + c->eip;
+		ZyanStatus st = ZydisDecoderDecodeFull(&t->decoder, c->bytes, avail, &c->in, c->ops);
+		bool decoded = ZYAN_SUCCESS(st);
+		unsigned len = decoded ? c->in.length : 1;
+		/* An instruction that crosses into the next page starts its own
+		 * block, so each block's bytes are traced on at most two pages. */
+		if (c->eip + len > page_end) {
+			if (tb->ninsns > 0) {
+				emit_branch_exit(c, c->eip, EXIT_KIND_BRANCH);
+				break;
+			}
+			tb->pages[1] = page_end / GUEST_PAGE_SIZE;
+		}
+		c->next_eip = c->eip + len;
+		record_insn(c);
+		uint8_t *insn_start = c->e.pos;
+		unsigned nexits = c->nexits, ncallouts = c->ncallouts;
+		const struct sensitive_insn *sens = decoded ? sensitive_classify(&c->in, c->ops) : NULL;
+		if (!decoded || !translate_insn(c, sens)) {
+			/* No translation: the monitor raises #UD for it. */
+			c->e.pos = insn_start;
+			c->e.failed = false;
+			c->nexits = nexits;
+			c->ncallouts = ncallouts;
+			if (!decoded) {
+				memset(&c->in, 0, sizeof(c->in));
+				c->in.length = (ZyanU8)len;
+			}
+			emit_callout(c);
+			emit_branch_exit(c, c->next_eip, EXIT_KIND_NOCHAIN);
+			c->ended = true;
+		}
+		if (c->e.failed) {
+			if ((size_t)(c->e.limit - c->e.pos) >= INSN_HEADROOM) {
+				/* Room was there: the encoder refused a form we built. */
+				snprintf(t->error, sizeof(t->error), "no host encoding for '%s' at 0x%08x",
+					 ZydisMnemonicGetString(c->in.mnemonic), c->eip);
+				return -ENOTSUP;
+			}
+			return -ENOSPC;
+		}
+		c->eip = c->next_eip;
+		if (c->ended)
+			break;
+		if (tb->ninsns >= max || c->eip >= page_end ||
+		    (size_t)(c->e.limit - c->e.pos) < INSN_HEADROOM) {
+			emit_branch_exit(c, c->eip, EXIT_KIND_BRANCH);
+			break;
+		}
+	}
+	/* Stubs, then callout descriptors, after the code. */
+	for (unsigned i = 0; i < c->nexits; i++)
+		emit_stub(c, &tb->exits[i]);
+	emit_stub(c, &tb->exits[TBLOCK_MAX_EXITS]);
+	uintptr_t p = ((uintptr_t)c->e.pos + 15) & ~(uintptr_t)15;
+	for (unsigned i = 0; i < c->ncallouts; i++) {
+		struct callout_desc *d = (struct callout_desc *)p;
+		if ((uint8_t *)(d + 1) > c->e.limit)
+			return -ENOSPC;
+		*d = c->callouts[i].desc;
+		uint64_t addr = (uint64_t)p;
+		memcpy(c->callouts[i].imm_field, &addr, 8);
+		p += sizeof(*d);
+	}
+	if (c->e.failed)
+		return -ENOSPC;
+	tb->guest_len = c->eip - eip;
+	tb->host_len = (uint32_t)(p - (uintptr_t)code);
+	tcache_commit(cpu->tc, tb);
+	if (t->trace)
+		disasm_trace_block(t->trace, tb, ram->host + eip);
+	*out = tb;
+	return 0;
+}
+
+int translator_init(struct translator *t, bool single_insn, FILE *trace)
+{
+	memset(t, 0, sizeof(*t));
+	t->single_insn = single_insn;
+	t->trace = trace;
+	t->max_insns = BLOCK_MAX_INSNS;
+	if (ZYAN_FAILED(ZydisDecoderInit(&t->decoder, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32)))
+		return -EINVAL;
+	return 0;
+}
+
+void translator_destroy(struct translator *t)
+{
+	(void)t;
+}

@@ -1,0 +1,49 @@
+/* The translator: decodes a guest block with Zydis (32-bit mode),
+ * classifies each instruction (IDENT, control flow, expanded, sensitive)
+ * and emits host code into the translation cache. */
+#ifndef BTVM_TRANSLATOR_TRANSLATE_H
+#define BTVM_TRANSLATOR_TRANSLATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <Zydis/Zydis.h>
+
+struct cpu;
+struct tblock;
+
+/* Mode bits of the translation key: whatever changes how a guest byte
+ * sequence must be translated. */
+#define MODE_DF 0x1u      /* EFLAGS.DF: string instructions step down */
+#define MODE_FLAT 0x2u    /* ES, CS, SS, DS bases are all zero */
+#define MODE_SINGLE 0x4u  /* one guest instruction per block */
+#define MODE_CPL3 0x8u    /* user mode (next issue) */
+
+/* What a callout descriptor holds: the instruction's bytes, re-decoded by
+ * the monitor, and where it is. Lives in the code buffer after its block. */
+struct callout_desc {
+	uint32_t eip;
+	uint32_t next_eip;
+	uint8_t len;
+	uint8_t bytes[15];
+};
+
+struct translator {
+	ZydisDecoder decoder;
+	bool single_insn;  /* --one-insn-blocks */
+	FILE *trace;       /* --trace: every block translated, disassembled */
+	unsigned max_insns;
+	char error[128];   /* what the last -ENOTSUP was about */
+};
+
+int translator_init(struct translator *t, bool single_insn, FILE *trace);
+void translator_destroy(struct translator *t);
+/* Translates the block at guest eip for the given mode into the cache.
+ * Returns 0 and the block, -ENOSPC when the cache must be flushed first,
+ * -EFAULT when eip is not in guest RAM, or -ENOTSUP (a translator bug,
+ * described in t->error). */
+int translate_block(struct translator *t, struct cpu *cpu, uint32_t eip, uint32_t mode,
+		    struct tblock **out);
+
+#endif
