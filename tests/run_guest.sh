@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs one test guest under btvm and checks that it passed: exit status 33
+# (GUEST_PASS through isa-debug-exit), no FAIL line on its console, and at
+# least one PASS line (or, for guests that print none, the status alone).
+set -u
+btvm=$1
+guest=$2
+shift 2
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+timeout 60 "$btvm" run --kernel "$guest" -m 64 "$@" </dev/null >"$log" 2>&1
+status=$?
+cat "$log"
+if [ "$status" != 33 ]; then
+	echo "run_guest: $(basename "$guest") exited with status $status, want 33"
+	exit 1
+fi
+if grep -q '^FAIL' "$log"; then
+	echo "run_guest: $(basename "$guest") reported failures"
+	exit 1
+fi
+exit 0
