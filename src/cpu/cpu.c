@@ -110,7 +110,7 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
 	}
 	cpu->exit = 0;
 	cpu->stats.exits[EXIT_FAULT]++;
-	g[REG_RIP] = (greg_t)(uintptr_t)btvm_leave;
+	g[REG_RIP] = (greg_t)(uintptr_t)btvm_fault_leave;
 	g[REG_R15] = (greg_t)(uintptr_t)cpu;
 }
 
@@ -148,6 +148,12 @@ int cpu_init(struct cpu *cpu, const struct vcpu_state *boot, struct window *win,
 	for (unsigned i = 0; i < IBL_ENTRIES; i++)
 		cpu->ibl_table[i].tag = ~0ULL;
 	cpu->ibl = (uint64_t)(uintptr_t)cpu->ibl_table;
+	/* x87/SSE at reset: FCW 0x37f, MXCSR 0x1f80, empty tag word. */
+	memset(cpu->fxsave, 0, sizeof(cpu->fxsave));
+	cpu->fxsave[0] = 0x7f;
+	cpu->fxsave[1] = 0x03;
+	uint32_t mxcsr = 0x1f80;
+	memcpy(&cpu->fxsave[24], &mxcsr, 4);
 	sync_seg_bases(cpu);
 	if (ZYAN_FAILED(ZydisDecoderInit(&cpu->decoder, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32)))
 		return -EINVAL;

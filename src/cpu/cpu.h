@@ -60,6 +60,10 @@ struct cpu {
 	uint32_t seg_base[SEG_COUNT];
 	uint64_t ibl;
 	uint64_t ibl_miss_fn;
+	uint8_t pad2[CPU_OFF_FXSAVE - CPU_OFF_IBL_MISS_FN - 8];
+	/* Guest x87/MMX/SSE state while the monitor runs: its C code (and
+	 * libc) may use these registers between exits. */
+	uint8_t fxsave[512] __attribute__((aligned(16)));
 	/* --- monitor's view --- */
 	struct vcpu_state s;
 	struct board *board;
@@ -91,6 +95,7 @@ _Static_assert(offsetof(struct cpu, scratch) == CPU_OFF_SCRATCH, "layout");
 _Static_assert(offsetof(struct cpu, seg_base) == CPU_OFF_SEG_BASE, "layout");
 _Static_assert(offsetof(struct cpu, ibl) == CPU_OFF_IBL, "layout");
 _Static_assert(offsetof(struct cpu, ibl_miss_fn) == CPU_OFF_IBL_MISS_FN, "layout");
+_Static_assert(offsetof(struct cpu, fxsave) == CPU_OFF_FXSAVE, "layout");
 
 struct translator;
 struct bus;
@@ -126,6 +131,7 @@ void btvm_exit(void);
 void btvm_callout(void);
 void btvm_ibl_miss(void);
 /* Where a signal handler sends a context to leave translated code. */
+void btvm_fault_leave(void);
 void btvm_leave(void);
 
 #endif

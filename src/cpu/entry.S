@@ -24,9 +24,14 @@
 	mov [r15 + CPU_OFF_REGS + 28], edi
 	pushfq
 	pop qword ptr [r15 + CPU_OFF_RFLAGS]
+	fxsave [r15 + CPU_OFF_FXSAVE]
+	/* The monitor's C code runs with the ABI's default x87/SSE control. */
+	fninit
+	ldmxcsr [rip + host_mxcsr]
 .endm
 
 .macro LOAD_GUEST
+	fxrstor [r15 + CPU_OFF_FXSAVE]
 	push qword ptr [r15 + CPU_OFF_RFLAGS]
 	popfq
 	mov eax, [r15 + CPU_OFF_REGS + 0]
@@ -63,6 +68,15 @@ btvm_enter:
 btvm_exit:
 	mov [r15 + CPU_OFF_EXIT], r13
 	SAVE_GUEST
+	jmp btvm_leave
+
+/* Where the fault handler sends a context: the general registers were
+ * taken from the signal frame, the x87/SSE state is still live here. */
+	.globl btvm_fault_leave
+btvm_fault_leave:
+	fxsave [r15 + CPU_OFF_FXSAVE]
+	fninit
+	ldmxcsr [rip + host_mxcsr]
 	/* fall through */
 	.globl btvm_leave
 btvm_leave:
@@ -109,5 +123,10 @@ btvm_callout:
 1:
 	jmp btvm_leave
 	.size btvm_callout, . - btvm_callout
+
+	.section .rodata
+	.balign 4
+host_mxcsr:
+	.long 0x1f80
 
 	.section .note.GNU-stack, "", @progbits
