@@ -1,0 +1,94 @@
+/* The 8254 programmable interval timer at 0x40-0x43. Channel 0 drives IRQ 0
+ * through a struct irq_line; channel 2's gate and output belong to port
+ * 0x61, which the board owns and reaches through pit_set_gate() and
+ * pit_get_output(); channel 1 (DRAM refresh) is connected to nothing.
+ *
+ * Time is virtual: the device never reads a host clock on its own. Every
+ * entry point takes now_ns from the caller's monotonic nanosecond clock,
+ * and the register handlers, which the bus calls without a time, ask the
+ * clock_ns callback given to pit_init(). The counters run at
+ * PIT_FREQUENCY_HZ, with clock edges at fixed points of that clock, so
+ * nothing drifts however often the caller looks.
+ *
+ * IRQ 0 as the PIC sees it: in modes 0 and 1 the line follows OUT (low
+ * while counting, high from terminal count on); in modes 2 to 5, whose OUT
+ * is high nearly all the time, the line rests low and each rising edge of
+ * OUT becomes a pulse (raised then lowered at once), so an edge-triggered
+ * PIC input latches exactly one request. The caller runs pit_update() at
+ * or after pit_next_event_ns(); if several periods went by in between,
+ * one pulse is delivered and the rest are counted as lost, as a guest
+ * would lose ticks on a busy machine.
+ *
+ * BCD counting is refused: the BCD bit of a control word is ignored,
+ * counting is binary and the status byte reports binary. There is no
+ * locking: the caller serializes every entry point and register access,
+ * and the callbacks run under that serialization. */
+#ifndef BTVM_DEVICES_PIT8254_H
+#define BTVM_DEVICES_PIT8254_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "devices/bus.h"
+#include "devices/irq.h"
+
+#define PIT_PORT 0x40
+#define PIT_FREQUENCY_HZ 1193182u
+#define PIT_CHANNELS 3
+
+struct pit_channel {
+	uint8_t ctrl;		/* control word bits 5-1 as written, for status */
+	uint8_t mode;		/* 0-5 */
+	uint8_t access;		/* 1 LSB only, 2 MSB only, 3 LSB then MSB */
+	bool gate;
+	bool loaded;		/* a count was written since the control word */
+	bool running;		/* counting started (modes 1 and 5: triggered) */
+	bool paused;		/* stopped by a low gate, at paused_elapsed */
+	bool fresh;		/* count written but not yet in the counting element */
+	uint32_t count;		/* count in effect, 1-65536 */
+	uint32_t reload;	/* count last written, 1-65536 */
+	uint64_t start_tick;	/* counter clock edge at which `count` was loaded */
+	uint64_t paused_elapsed;
+	uint64_t pending_tick;	/* modes 2 and 3: where reload takes over, or UINT64_MAX */
+	uint16_t hold;		/* what reads show while nothing counts */
+	uint8_t write_lsb;
+	bool write_msb_next, read_msb_next;
+	bool count_latched, status_latched;
+	uint16_t latch;
+	uint8_t status;
+};
+
+struct pit8254 {
+	struct pit_channel ch[PIT_CHANNELS];
+	struct irq_line irq;	/* channel 0's output, IRQ 0 */
+	bool irq_level;		/* what the line was last driven to */
+	uint64_t irq_next_tick;	/* next rising edge of channel 0 not yet delivered */
+	uint64_t (*clock_ns)(void *opaque);
+	void *clock_opaque;
+	/* Optional, set after pit_init(): called with clock_opaque when a
+	 * register write or gate change moved pit_next_event_ns(), so a
+	 * board sleeping until the old deadline can re-arm its timer. */
+	void (*deadline_changed)(void *opaque);
+	/* IRQ 0 pulses delivered, and periods that went by without one. */
+	uint64_t irqs, lost_irqs;
+};
+
+/* Leaves the timer as a PC BIOS does: channel 0 in mode 3 with count 65536
+ * (18.2 Hz), channel 1 in mode 2 with count 18, channel 2 unprogrammed
+ * with its gate low; the gates of channels 0 and 1 are wired high. The
+ * clock is read once here for the starting time. */
+void pit_init(struct pit8254 *pit, const struct irq_line *irq0,
+	      uint64_t (*clock_ns)(void *opaque), void *clock_opaque);
+int pit_attach(struct pit8254 *pit, struct bus *bus);
+/* Delivers what channel 0 did up to now_ns on IRQ 0. */
+void pit_update(struct pit8254 *pit, uint64_t now_ns);
+/* When pit_update() next has an IRQ 0 edge to deliver: now_ns if one is
+ * already due, UINT64_MAX if channel 0 will not raise IRQ 0 again unless
+ * reprogrammed. */
+uint64_t pit_next_event_ns(const struct pit8254 *pit, uint64_t now_ns);
+/* The GATE input of channel ch (port 0x61 bit 0 drives channel 2). */
+void pit_set_gate(struct pit8254 *pit, unsigned ch, int level, uint64_t now_ns);
+/* The OUT pin of channel ch (port 0x61 bit 5 shows channel 2). */
+int pit_get_output(const struct pit8254 *pit, unsigned ch, uint64_t now_ns);
+
+#endif
