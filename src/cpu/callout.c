@@ -308,6 +308,39 @@ static uint64_t host_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* ENTER with a nesting level: copies the enclosing frame pointers. All
+ * writes go to a local image first so a fault leaves ESP/EBP untouched. */
+static int do_enter_nested(struct cpu *cpu, const struct callout_desc *d,
+			   const ZydisDecodedOperand *ops)
+{
+	uint32_t size = (uint32_t)ops[0].imm.value.u & 0xffff;
+	unsigned level = (unsigned)ops[1].imm.value.u & 31;
+	uint32_t ss = cpu->s.seg[SEG_SS].base;
+	uint32_t esp = cpu->regs[REG_ESP], ebp = cpu->regs[REG_EBP];
+	uint32_t v = ebp;
+	esp -= 4;
+	if (!cpu_write_guest(cpu, ss + esp, &v, 4))
+		goto fault;
+	uint32_t frame = esp;
+	for (unsigned i = 1; i < level; i++) {
+		ebp -= 4;
+		if (!cpu_read_guest(cpu, ss + ebp, &v, 4))
+			goto fault;
+		esp -= 4;
+		if (!cpu_write_guest(cpu, ss + esp, &v, 4))
+			goto fault;
+	}
+	esp -= 4;
+	if (!cpu_write_guest(cpu, ss + esp, &frame, 4))
+		goto fault;
+	cpu->regs[REG_EBP] = frame;
+	cpu->regs[REG_ESP] = esp - size;
+	return GO_ON;
+fault:
+	raise(cpu, d, EXC_SS, true, 0);
+	return STOP;
+}
+
 int cpu_callout(struct cpu *cpu, const struct callout_desc *d)
 {
 	ZydisDecodedInstruction in;
@@ -410,6 +443,8 @@ int cpu_callout(struct cpu *cpu, const struct callout_desc *d)
 	case ZYDIS_MNEMONIC_WBINVD:
 	case ZYDIS_MNEMONIC_INVD:
 		return GO_ON;
+	case ZYDIS_MNEMONIC_ENTER:
+		return do_enter_nested(cpu, d, ops);
 	case ZYDIS_MNEMONIC_CLTS:
 		cpu->s.cr0 &= ~CR0_TS;
 		return GO_ON;
