@@ -1,0 +1,245 @@
+; External interrupts: the 8259 PIC remapped to 0x20/0x28 with only IRQ0
+; unmasked, PIT channel 0 in mode 2 at ~100 Hz (divisor 11932), an
+; interrupt gate at 0x20 counting ticks and sending EOI. Checks: sti/hlt
+; wakes up until 5 ticks; IF=0 inside the handler and IF=1 in the saved
+; EFLAGS; with CLI nothing is taken while IRQ0 is pending in the IRR, and
+; STI then delivers it after the instruction in the STI shadow; a masked
+; IRQ is held in the IRR and delivered on unmasking; ISR/IMR read back;
+; the PIT count latches a value in range; no stray IRQs.
+%define GUEST_NAME "interrupts"
+%include "lib.inc"
+
+PIT_DIVISOR	equ 11932
+SPIN_LIMIT	equ 200000000		; bounded waits: far longer than a tick
+
+; read_irr: AL = master IRR
+%macro read_irr 0
+	mov al, 0x0a
+	out 0x20, al
+	in al, 0x20
+%endmacro
+
+guest_start
+	call lib_install_idt			; unexpected exceptions fail the guest
+	; PIC: ICW1..ICW4, vectors 0x20/0x28, only IRQ0 unmasked
+	mov al, 0x11
+	out 0x20, al
+	out 0xa0, al
+	mov al, 0x20
+	out 0x21, al
+	mov al, 0x28
+	out 0xa1, al
+	mov al, 4
+	out 0x21, al
+	mov al, 2
+	out 0xa1, al
+	mov al, 1
+	out 0x21, al
+	out 0xa1, al
+	mov al, 0xff				; all masked while we set up
+	out 0x21, al
+	out 0xa1, al
+	; gates: 0x20 timer, 0x21..0x2f stray
+	mov eax, 0x20
+	mov edx, timer_isr
+	mov cl, 0x8e
+	call lib_set_gate
+	mov eax, 0x21
+	mov edx, stray_master_isr
+.stray_master:
+	call lib_set_gate
+	inc eax
+	cmp eax, 0x28
+	jb .stray_master
+	mov edx, stray_slave_isr
+.stray_slave:
+	call lib_set_gate
+	inc eax
+	cmp eax, 0x30
+	jb .stray_slave
+	; PIT channel 0: lo/hi access, mode 2, binary
+	mov al, 0x34
+	out 0x43, al
+	mov al, PIT_DIVISOR & 0xff
+	out 0x40, al
+	mov al, PIT_DIVISOR >> 8
+	out 0x40, al
+	mov dword [ticks], 0
+	mov dword [stray], 0
+	mov al, 0xfe
+	out 0x21, al				; unmask IRQ0
+
+; ---------------------------------------------------------------- ticks
+group "tick"
+t_tick:
+	sti
+	mov ecx, SPIN_LIMIT
+.first:
+	cmp dword [ticks], 0
+	jne .got_first
+	dec ecx
+	jnz .first
+	fatal "no timer interrupt within the wait limit"
+.got_first:
+.wait:
+	hlt					; woken by the next tick
+	cmp dword [ticks], 5
+	jb .wait
+	cli
+	mov eax, [ticks]
+	sub eax, 5
+	shr eax, 1				; 5 or 6 (one may land before the cli)
+	check eax, 0
+	mov eax, [isr_eflags]
+	and eax, F_IF
+	check eax, 0				; interrupt gate: IF clear inside
+	mov eax, [isr_saved_eflags]
+	and eax, F_IF
+	check eax, F_IF				; and set where it interrupted
+	check dword [isr_cs], SEL_CODE
+
+; ---------------------------------------------------------------- cli
+group "cli"
+t_cli:
+	cli
+	mov ebx, [ticks]
+	mov ecx, SPIN_LIMIT
+.poll:
+	read_irr
+	test al, 1
+	jnz .pending
+	dec ecx
+	jnz .poll
+	fatal "IRQ0 never became pending in the IRR"
+.pending:
+	mov ecx, 100000				; keep IF=0 a while longer
+.spin:
+	dec ecx
+	jnz .spin
+	mov eax, [ticks]
+	sub eax, ebx
+	check eax, 0				; nothing taken with IF=0
+	mov dword [shadow_marker], 0
+	mov dword [isr_marker], -1
+	sti
+	mov dword [shadow_marker], 1		; in the STI shadow: runs first
+	nop
+	nop
+	cli
+	mov eax, [ticks]
+	sub eax, ebx
+	dec eax
+	shr eax, 1				; the pending tick, maybe one more
+	check eax, 0
+	check dword [isr_marker], 1
+
+; ---------------------------------------------------------------- mask
+group "mask"
+t_mask:
+	mov al, 0xff
+	out 0x21, al				; mask IRQ0
+	sti
+	mov ebx, [ticks]
+	mov ecx, SPIN_LIMIT
+.poll:
+	read_irr				; the IRR still latches it
+	test al, 1
+	jnz .pending
+	dec ecx
+	jnz .poll
+	cli
+	fatal "masked IRQ0 never showed in the IRR"
+.pending:
+	mov eax, [ticks]
+	sub eax, ebx
+	check eax, 0				; masked: not delivered
+	in al, 0x21
+	movzx eax, al
+	check eax, 0xff
+	mov al, 0xfe
+	out 0x21, al				; unmask: delivered now (how soon
+	hlt					; after the OUT is not architectural,
+	cli					; so wait for it; hlt cannot hang here)
+	mov eax, [ticks]
+	sub eax, ebx
+	dec eax
+	shr eax, 1
+	check eax, 0
+	in al, 0x21
+	movzx eax, al
+	check eax, 0xfe
+
+; ---------------------------------------------------------------- registers
+group "regs"
+t_regs:
+	mov al, 0x0b				; OCW3: read ISR
+	out 0x20, al
+	in al, 0x20
+	movzx eax, al
+	check eax, 0				; every EOI was sent
+	mov al, 0x00				; latch channel 0
+	out 0x43, al
+	in al, 0x40
+	mov bl, al
+	in al, 0x40
+	mov bh, al
+	movzx eax, bx
+	dec eax					; 1..11932 -> 0..11931
+	cmp eax, PIT_DIVISOR
+	jb .count_ok
+	fail_now "PIT count out of range"
+.count_ok:
+	check dword [stray], 0
+
+	; stop: mask everything again
+	mov al, 0xff
+	out 0x21, al
+	out 0xa1, al
+
+guest_finish
+
+; ---------------------------------------------------------------- handlers
+timer_isr:
+	push eax
+	inc dword [ticks]
+	pushfd
+	pop eax
+	mov [isr_eflags], eax
+	mov eax, [esp + 12]
+	mov [isr_saved_eflags], eax
+	mov eax, [esp + 8]
+	and eax, 0xffff
+	mov [isr_cs], eax
+	mov eax, [shadow_marker]
+	mov [isr_marker], eax
+	mov al, 0x20
+	out 0x20, al				; EOI
+	pop eax
+	iretd
+
+stray_master_isr:
+	push eax
+	inc dword [stray]
+	mov al, 0x20
+	out 0x20, al
+	pop eax
+	iretd
+
+stray_slave_isr:
+	push eax
+	inc dword [stray]
+	mov al, 0x20
+	out 0xa0, al
+	out 0x20, al
+	pop eax
+	iretd
+
+section .bss
+alignb 4
+ticks:			resd 1
+stray:			resd 1
+isr_eflags:		resd 1
+isr_saved_eflags:	resd 1
+isr_cs:			resd 1
+shadow_marker:		resd 1
+isr_marker:		resd 1
