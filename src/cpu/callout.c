@@ -49,18 +49,6 @@ static void reg_write(struct cpu *cpu, ZydisRegister r, uint32_t v)
 	}
 }
 
-static unsigned seg_of(ZydisRegister r)
-{
-	switch (r) {
-	case ZYDIS_REGISTER_ES: return SEG_ES;
-	case ZYDIS_REGISTER_CS: return SEG_CS;
-	case ZYDIS_REGISTER_SS: return SEG_SS;
-	case ZYDIS_REGISTER_FS: return SEG_FS;
-	case ZYDIS_REGISTER_GS: return SEG_GS;
-	default: return SEG_DS;
-	}
-}
-
 static uint32_t linear_address(const struct cpu *cpu, const ZydisDecodedInstruction *in,
 			       const ZydisDecodedOperand *op)
 {
@@ -71,7 +59,7 @@ static uint32_t linear_address(const struct cpu *cpu, const ZydisDecodedInstruct
 		ea += reg_read(cpu, op->mem.index) * op->mem.scale;
 	if (in->address_width == 16)
 		ea &= 0xffff;
-	return ea + cpu->s.seg[seg_of(op->mem.segment)].base;
+	return ea + cpu->s.seg[cpu_seg_index(op->mem.segment)].base;
 }
 
 static void raise(struct cpu *cpu, const struct callout_desc *d, unsigned vector, bool has_err,
@@ -215,7 +203,7 @@ static int do_mov_special(struct cpu *cpu, const struct callout_desc *d,
 	}
 	/* Segment registers. */
 	if (c1 == ZYDIS_REGCLASS_SEGMENT) {
-		uint16_t sel = cpu->s.seg[seg_of(ops[1].reg.value)].selector;
+		uint16_t sel = cpu->s.seg[cpu_seg_index(ops[1].reg.value)].selector;
 		if (ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER) {
 			reg_write(cpu, ops[0].reg.value, ZydisRegisterGetClass(ops[0].reg.value) == ZYDIS_REGCLASS_GPR32 ? sel : sel);
 		} else if (!cpu_write_guest(cpu, linear_address(cpu, in, &ops[0]), &sel, 2)) {
@@ -231,7 +219,7 @@ static int do_mov_special(struct cpu *cpu, const struct callout_desc *d,
 		raise(cpu, d, EXC_GP, true, 0);
 		return STOP;
 	}
-	unsigned seg = seg_of(ops[0].reg.value);
+	unsigned seg = cpu_seg_index(ops[0].reg.value);
 	if (seg == SEG_CS) {
 		raise(cpu, d, EXC_UD, false, 0);
 		return STOP;

@@ -107,6 +107,19 @@ void cpu_destroy(struct cpu *cpu);
 /* Runs translated guest code until cpu->stop is set or the guest cannot go
  * on (cpu->fatal says why). */
 void cpu_run(struct cpu *cpu, struct translator *t);
+/* Zydis segment register -> SEG_* index (DS for anything else). */
+static inline unsigned cpu_seg_index(ZydisRegister seg)
+{
+	switch (seg) {
+	case ZYDIS_REGISTER_ES: return SEG_ES;
+	case ZYDIS_REGISTER_CS: return SEG_CS;
+	case ZYDIS_REGISTER_SS: return SEG_SS;
+	case ZYDIS_REGISTER_FS: return SEG_FS;
+	case ZYDIS_REGISTER_GS: return SEG_GS;
+	default: return SEG_DS;
+	}
+}
+
 uint32_t cpu_get_eflags(const struct cpu *cpu);
 void cpu_set_eflags(struct cpu *cpu, uint32_t eflags, uint32_t writable);
 uint32_t cpu_mode(const struct cpu *cpu);

@@ -86,18 +86,6 @@ static bool seg_needs_base(const struct tctx *c, ZydisRegister seg)
 	return !(c->mode & MODE_FLAT);
 }
 
-static unsigned seg_index(ZydisRegister seg)
-{
-	switch (seg) {
-	case ZYDIS_REGISTER_ES: return SEG_ES;
-	case ZYDIS_REGISTER_CS: return SEG_CS;
-	case ZYDIS_REGISTER_SS: return SEG_SS;
-	case ZYDIS_REGISTER_FS: return SEG_FS;
-	case ZYDIS_REGISTER_GS: return SEG_GS;
-	default: return SEG_DS;
-	}
-}
-
 static ZydisEncoderOperand cpu_field(unsigned size, unsigned offset)
 {
 	return op_mem(size, R_CPU, ZYDIS_REGISTER_NONE, 0, offset);
@@ -137,7 +125,7 @@ static ZydisEncoderOperand guest_mem(struct tctx *c, const ZydisDecodedOperand *
 		emit2(&c->e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_R14D), op_reg(ZYDIS_REGISTER_R14W));
 	if (need_base) {
 		emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R10D),
-		      cpu_field(4, CPU_OFF_SEG_BASE + 4 * seg_index(op->mem.segment)));
+		      cpu_field(4, CPU_OFF_SEG_BASE + 4 * cpu_seg_index(op->mem.segment)));
 		emit_lea32(c, ZYDIS_REGISTER_R14D, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R10, 1, 0);
 	}
 	return op_mem(size, ZYDIS_REGISTER_R14D, ZYDIS_REGISTER_NONE, 0, 0);
@@ -637,7 +625,6 @@ static bool translate_bit_mem_reg(struct tctx *c)
 {
 	unsigned size = c->in.operand_width / 8;
 	ZydisRegister off = c->ops[1].reg.value;
-	ZydisRegister off64 = reg64(off);
 	ZydisEncoderOperand m = guest_mem(c, &c->ops[0], 0, size);
 	/* r14d = effective address (guest_mem may have put it there already) */
 	if (m.mem.base != ZYDIS_REGISTER_R14D) {
@@ -658,7 +645,6 @@ static bool translate_bit_mem_reg(struct tctx *c)
 	emit2(&c->e, ZYDIS_MNEMONIC_SAR, op_reg(ZYDIS_REGISTER_R13), op_imm(size == 4 ? 5 : 4));
 	emit_lea32(c, ZYDIS_REGISTER_R14D, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R13, size, 0);
 	emit2(&c->e, ZYDIS_MNEMONIC_AND, op_reg(ZYDIS_REGISTER_R11D), op_imm(size * 8 - 1));
-	(void)off64;
 	ZydisEncoderOperand ops[2] = { op_mem(size, ZYDIS_REGISTER_R14D, ZYDIS_REGISTER_NONE, 0, 0),
 				       op_reg(size == 4 ? ZYDIS_REGISTER_R11D : ZYDIS_REGISTER_R11W) };
 	emit_mem_insn(c, c->in.mnemonic, 2, ops, c->in.attributes & ZYDIS_ATTRIB_HAS_LOCK);
