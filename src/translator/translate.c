@@ -132,20 +132,21 @@ static ZydisEncoderOperand guest_mem(struct tctx *c, const ZydisDecodedOperand *
 }
 
 /* A guest memory operand at a register-relative address that is not in
- * the instruction (stack and string accesses): reg + disp in segment seg. */
-static ZydisEncoderOperand guest_mem_at(struct tctx *c, ZydisRegister guest_reg32, int32_t disp,
+ * the instruction (stack and string accesses): reg + disp in segment seg.
+ * A 16-bit register (SI/DI under an address-size prefix) wraps at 64 KiB. */
+static ZydisEncoderOperand guest_mem_at(struct tctx *c, ZydisRegister guest_reg, int32_t disp,
 					ZydisRegister seg, unsigned size)
 {
 	ZydisDecodedOperand op;
 	memset(&op, 0, sizeof(op));
 	op.type = ZYDIS_OPERAND_TYPE_MEMORY;
 	op.mem.segment = seg;
-	op.mem.base = guest_reg32;
+	op.mem.base = guest_reg;
 	op.mem.index = ZYDIS_REGISTER_NONE;
 	op.mem.disp.has_displacement = disp != 0;
 	op.mem.disp.value = disp;
 	uint8_t saved = c->in.address_width;
-	c->in.address_width = 32;
+	c->in.address_width = ZydisRegisterGetClass(guest_reg) == ZYDIS_REGCLASS_GPR16 ? 16 : 32;
 	ZydisEncoderOperand r = guest_mem(c, &op, 0, size);
 	c->in.address_width = saved;
 	return r;
@@ -408,6 +409,67 @@ static void load_indirect_target(struct tctx *c)
 	}
 }
 
+/* jrcxz on CX alone: RCX is parked in r8 and zero-extended from CX, so the
+ * test stays flag-free. Both paths must put RCX back (restore_rcx). */
+static uint8_t *emit_cx_zero_test(struct tctx *c)
+{
+	emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8), op_reg(ZYDIS_REGISTER_RCX));
+	emit2(&c->e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_ECX), op_reg(ZYDIS_REGISTER_CX));
+	return emit_jrcxz(&c->e, false);
+}
+
+static void restore_rcx(struct tctx *c)
+{
+	emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
+}
+
+/* JECXZ/LOOPcc with 32-bit addressing: the host's own forms with addr32. */
+static void translate_loop32(struct tctx *c)
+{
+	static const uint8_t opc[] = { 0xe3, 0xe2, 0xe1, 0xe0 };
+	ZydisMnemonic m = c->in.mnemonic;
+	unsigned k = m == ZYDIS_MNEMONIC_JECXZ ? 0 : m == ZYDIS_MNEMONIC_LOOP ? 1 :
+		     m == ZYDIS_MNEMONIC_LOOPE ? 2 : 3;
+	uint8_t code[3] = { 0x67, opc[k], 0 };
+	emit_bytes(&c->e, code, 3);
+	uint8_t *taken = c->e.failed ? NULL : c->e.pos - 1;
+	emit_branch_exit(c, c->next_eip, EXIT_KIND_BRANCH);
+	if (taken)
+		patch_rel8(taken, c->e.pos);
+	emit_branch_exit(c, branch_target(c), EXIT_KIND_BRANCH);
+}
+
+/* JCXZ/LOOPcc with 16-bit addressing count in CX only; the host has no such
+ * form, so CX is decremented with a 16-bit LEA and tested through
+ * emit_cx_zero_test. LOOPE/LOOPNE then look at ZF, which LEA left alone. */
+static void translate_loop16(struct tctx *c)
+{
+	ZydisMnemonic m = c->in.mnemonic;
+	bool is_jcxz = m == ZYDIS_MNEMONIC_JCXZ;
+	if (!is_jcxz)
+		emit_lea32(c, ZYDIS_REGISTER_CX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_NONE, 0, -1);
+	uint8_t *zero = emit_cx_zero_test(c);
+	restore_rcx(c);
+	/* CX != 0 here: JCXZ falls through, LOOPcc branches if ZF agrees. */
+	uint8_t *nz_out = NULL;
+	if (m == ZYDIS_MNEMONIC_LOOPE || m == ZYDIS_MNEMONIC_LOOPNE) {
+		uint8_t jcc[2] = { (uint8_t)(m == ZYDIS_MNEMONIC_LOOPE ? 0x75 : 0x74), 0 };
+		emit_bytes(&c->e, jcc, 2);
+		nz_out = c->e.failed ? NULL : c->e.pos - 1;
+	}
+	emit_branch_exit(c, is_jcxz ? c->next_eip : branch_target(c), EXIT_KIND_BRANCH);
+	if (zero)
+		patch_rel8(zero, c->e.pos);
+	restore_rcx(c);
+	if (is_jcxz) {
+		emit_branch_exit(c, branch_target(c), EXIT_KIND_BRANCH);
+		return;
+	}
+	if (nz_out)
+		patch_rel8(nz_out, c->e.pos);
+	emit_branch_exit(c, c->next_eip, EXIT_KIND_BRANCH);
+}
+
 static bool translate_branch(struct tctx *c)
 {
 	ZydisMnemonic m = c->in.mnemonic;
@@ -448,26 +510,16 @@ static bool translate_branch(struct tctx *c)
 		return true;
 	}
 	case ZYDIS_MNEMONIC_JCXZ:
-		return false;
 	case ZYDIS_MNEMONIC_JECXZ:
 	case ZYDIS_MNEMONIC_LOOP:
 	case ZYDIS_MNEMONIC_LOOPE:
-	case ZYDIS_MNEMONIC_LOOPNE: {
-		if (c->in.address_width != 32)
-			return false;
-		static const uint8_t opc[] = { 0xe3, 0xe2, 0xe1, 0xe0 };
-		unsigned k = m == ZYDIS_MNEMONIC_JECXZ ? 0 : m == ZYDIS_MNEMONIC_LOOP ? 1 :
-			     m == ZYDIS_MNEMONIC_LOOPE ? 2 : 3;
-		uint8_t code[3] = { 0x67, opc[k], 0 };
-		emit_bytes(&c->e, code, 3);
-		uint8_t *taken = c->e.failed ? NULL : c->e.pos - 1;
-		emit_branch_exit(c, c->next_eip, EXIT_KIND_BRANCH);
-		if (taken)
-			patch_rel8(taken, c->e.pos);
-		emit_branch_exit(c, branch_target(c), EXIT_KIND_BRANCH);
+	case ZYDIS_MNEMONIC_LOOPNE:
+		if (c->in.address_width == 16)
+			translate_loop16(c);
+		else
+			translate_loop32(c);
 		c->ended = true;
 		return true;
-	}
 	default:
 		/* Jcc: the condition is the low nibble of the opcode in both forms. */
 		emit_jcc_exit(c, c->in.opcode & 15, branch_target(c));
@@ -504,54 +556,61 @@ static bool translate_string(struct tctx *c, enum string_op op, unsigned size)
 	ZydisRegister src_seg = ZYDIS_REGISTER_DS;
 	if (c->in.attributes & ZYDIS_ATTRIB_HAS_SEGMENT) {
 		for (unsigned i = 0; i < c->in.operand_count; i++)
-			if (c->ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && c->ops[i].mem.base == ZYDIS_REGISTER_ESI)
+			if (c->ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && (c->ops[i].mem.base == ZYDIS_REGISTER_ESI || c->ops[i].mem.base == ZYDIS_REGISTER_SI))
 				src_seg = c->ops[i].mem.segment;
 	}
-	if (c->in.address_width != 32)
-		return false;
+	bool a16 = c->in.address_width == 16;
+	ZydisRegister si = a16 ? ZYDIS_REGISTER_SI : ZYDIS_REGISTER_ESI;
+	ZydisRegister di = a16 ? ZYDIS_REGISTER_DI : ZYDIS_REGISTER_EDI;
+	ZydisRegister cx = a16 ? ZYDIS_REGISTER_CX : ZYDIS_REGISTER_ECX;
 
 	uint8_t *top = e->pos;
-	uint8_t *skip = rep ? emit_jrcxz(e, true) : NULL;
+	uint8_t *skip = NULL;
+	if (rep) {
+		skip = a16 ? emit_cx_zero_test(c) : emit_jrcxz(e, true);
+		if (a16)
+			restore_rcx(c);
+	}
 	bool uses_src = op == STR_MOVS || op == STR_LODS || op == STR_CMPS;
 	bool uses_dst = op != STR_LODS;
 
 	switch (op) {
 	case STR_MOVS: {
-		ZydisEncoderOperand a[2] = { op_reg(scratch_s(size)), guest_mem_at(c, ZYDIS_REGISTER_ESI, 0, src_seg, size) };
+		ZydisEncoderOperand a[2] = { op_reg(scratch_s(size)), guest_mem_at(c, si, 0, src_seg, size) };
 		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, a, 0);
-		ZydisEncoderOperand b[2] = { guest_mem_at(c, ZYDIS_REGISTER_EDI, 0, ZYDIS_REGISTER_ES, size), op_reg(scratch_s(size)) };
+		ZydisEncoderOperand b[2] = { guest_mem_at(c, di, 0, ZYDIS_REGISTER_ES, size), op_reg(scratch_s(size)) };
 		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, b, 0);
 		break;
 	}
 	case STR_STOS: {
-		ZydisEncoderOperand a[2] = { guest_mem_at(c, ZYDIS_REGISTER_EDI, 0, ZYDIS_REGISTER_ES, size), op_reg(acc(size)) };
+		ZydisEncoderOperand a[2] = { guest_mem_at(c, di, 0, ZYDIS_REGISTER_ES, size), op_reg(acc(size)) };
 		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, a, 0);
 		break;
 	}
 	case STR_LODS: {
-		ZydisEncoderOperand a[2] = { op_reg(acc(size)), guest_mem_at(c, ZYDIS_REGISTER_ESI, 0, src_seg, size) };
+		ZydisEncoderOperand a[2] = { op_reg(acc(size)), guest_mem_at(c, si, 0, src_seg, size) };
 		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, a, 0);
 		break;
 	}
 	case STR_CMPS: {
-		ZydisEncoderOperand a[2] = { op_reg(scratch_s(size)), guest_mem_at(c, ZYDIS_REGISTER_ESI, 0, src_seg, size) };
+		ZydisEncoderOperand a[2] = { op_reg(scratch_s(size)), guest_mem_at(c, si, 0, src_seg, size) };
 		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, a, 0);
-		ZydisEncoderOperand b[2] = { op_reg(scratch_s(size)), guest_mem_at(c, ZYDIS_REGISTER_EDI, 0, ZYDIS_REGISTER_ES, size) };
+		ZydisEncoderOperand b[2] = { op_reg(scratch_s(size)), guest_mem_at(c, di, 0, ZYDIS_REGISTER_ES, size) };
 		emit_mem_insn(c, ZYDIS_MNEMONIC_CMP, 2, b, 0);
 		break;
 	}
 	case STR_SCAS: {
-		ZydisEncoderOperand a[2] = { op_reg(acc(size)), guest_mem_at(c, ZYDIS_REGISTER_EDI, 0, ZYDIS_REGISTER_ES, size) };
+		ZydisEncoderOperand a[2] = { op_reg(acc(size)), guest_mem_at(c, di, 0, ZYDIS_REGISTER_ES, size) };
 		emit_mem_insn(c, ZYDIS_MNEMONIC_CMP, 2, a, 0);
 		break;
 	}
 	}
 	if (uses_src)
-		emit_lea32(c, ZYDIS_REGISTER_ESI, ZYDIS_REGISTER_RSI, ZYDIS_REGISTER_NONE, 0, step);
+		emit_lea32(c, si, ZYDIS_REGISTER_RSI, ZYDIS_REGISTER_NONE, 0, step);
 	if (uses_dst)
-		emit_lea32(c, ZYDIS_REGISTER_EDI, ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_NONE, 0, step);
+		emit_lea32(c, di, ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_NONE, 0, step);
 	if (rep) {
-		emit_lea32(c, ZYDIS_REGISTER_ECX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_NONE, 0, -1);
+		emit_lea32(c, cx, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_NONE, 0, -1);
 		uint8_t *out = NULL;
 		if (op == STR_CMPS || op == STR_SCAS) {
 			/* REPE stops on not-equal, REPNE on equal. */
@@ -561,12 +620,14 @@ static bool translate_string(struct tctx *c, enum string_op op, unsigned size)
 		}
 		uint8_t back[2] = { 0xeb, 0 };
 		emit_bytes(e, back, 2);
-		if (!e->failed) {
+		if (!e->failed)
 			patch_rel8(e->pos - 1, top);
+		if (skip)
 			patch_rel8(skip, e->pos);
-			if (out)
-				patch_rel8(out, e->pos);
-		}
+		if (a16)
+			restore_rcx(c);  /* reached only from the CX == 0 test */
+		if (out && !e->failed)
+			patch_rel8(out, e->pos);
 	}
 	return true;
 }
