@@ -1,10 +1,16 @@
 /* Wires the PC together: guest RAM, the bus and every device on it, the
  * guest loader, and the run loop. Only this file knows the PC's port map. */
+#define _GNU_SOURCE
 #include "board.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "boot/multiboot.h"
 #include "cpu/sensitive.h"
@@ -12,7 +18,178 @@
 
 #define COM1_PORT 0x3f8
 #define COM1_IRQ 4
+#define PIT_IRQ 0
 #define POST_PORT 0x80
+#define PORT_B 0x61        /* system control port B: PIT channel 2, speaker */
+/* How soon to look again when the UART had no room for console input. */
+#define RX_RETRY_NS 1000000ull
+
+/* The vCPU the host timer pokes. Signal handlers take no argument, and a
+ * process runs one board. */
+static struct cpu *volatile alarm_cpu;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	struct cpu *cpu = alarm_cpu;
+	if (cpu)
+		cpu->attention = 1;
+}
+
+/* The virtual clock devices run on: host monotonic time since power-on. */
+static uint64_t board_clock_ns(void *opaque)
+{
+	const struct board *board = opaque;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec - board->clock_base_ns;
+}
+
+/* Points the host timer at the next moment a device needs the vCPU's
+ * attention (the PIT's next IRQ 0 edge, or a retry for queued input). */
+static void board_arm_timer(struct board *board)
+{
+	uint64_t now = board_clock_ns(board);
+	uint64_t deadline = pit_next_event_ns(&board->pit, now);
+	if (board->rx_backlog && deadline > now + RX_RETRY_NS)
+		deadline = now + RX_RETRY_NS;
+	if (!board->timer_ready || deadline == board->timer_deadline)
+		return;
+	board->timer_deadline = deadline;
+	struct itimerspec its = { 0 };
+	if (deadline != UINT64_MAX) {
+		uint64_t abs = deadline + board->clock_base_ns;
+		if (deadline <= now)
+			board->cpu.attention = 1;
+		its.it_value.tv_sec = (time_t)(abs / 1000000000ull);
+		its.it_value.tv_nsec = (long)(abs % 1000000000ull);
+	}
+	timer_settime(board->timer, TIMER_ABSTIME, &its, NULL);
+}
+
+static void pit_deadline_changed(void *opaque)
+{
+	board_arm_timer(opaque);
+}
+
+static void pic_output_changed(void *opaque, int level)
+{
+	struct board *board = opaque;
+	if (level)
+		board->cpu.attention = 1;
+}
+
+/* Console input into COM1 as far as its FIFO has room; the rest stays in
+ * the console's queue (nothing typed is dropped). */
+static void board_pump_input(struct board *board)
+{
+	uint8_t byte;
+	board->rx_backlog = false;
+	while (console_read_byte(&byte)) {
+		if (!uart16550_receive(&board->com1, byte)) {
+			console_unread_byte(byte);
+			board->rx_backlog = true;
+			break;
+		}
+	}
+}
+
+/* Runs on the console's reader thread: only a flag and an eventfd write. */
+static void board_console_notify(void *opaque)
+{
+	struct board *board = opaque;
+	uint64_t one = 1;
+	board->cpu.attention = 1;
+	if (write(board->wake_fd, &one, sizeof(one)) < 0) {
+		/* The counter is saturated: a wake-up is pending anyway. */
+	}
+}
+
+static void platform_poll(void *opaque)
+{
+	struct board *board = opaque;
+	pit_update(&board->pit, board_clock_ns(board));
+	if (board->cfg.serial == SERIAL_STDIO)
+		board_pump_input(board);
+	board_arm_timer(board);
+}
+
+static bool platform_intr(void *opaque)
+{
+	const struct board *board = opaque;
+	return pic_has_interrupt(&board->pic);
+}
+
+static int platform_inta(void *opaque)
+{
+	struct board *board = opaque;
+	return pic_acknowledge(&board->pic);
+}
+
+/* HLT: sleeps until the PIT's next edge or console input, whichever comes
+ * first; false when neither can ever come. */
+static bool platform_wait(void *opaque)
+{
+	struct board *board = opaque;
+	uint64_t now = board_clock_ns(board);
+	/* Only sources the master PIC lets through can end the sleep. */
+	uint8_t imr = board->pic.chip[0].imr;
+	uint64_t deadline = (imr & (1u << PIT_IRQ)) ? UINT64_MAX : pit_next_event_ns(&board->pit, now);
+	bool input_possible = board->cfg.serial == SERIAL_STDIO && !(imr & (1u << COM1_IRQ)) &&
+			      (!console_input_ended() || board->rx_backlog);
+	if (board->rx_backlog && deadline > now + RX_RETRY_NS)
+		deadline = now + RX_RETRY_NS;
+	if (deadline == UINT64_MAX && !input_possible)
+		return false;
+	board->cpu.stats.halt_sleeps++;
+	if (deadline <= now)
+		return true;
+	struct pollfd pfd = { .fd = board->wake_fd, .events = POLLIN };
+	struct timespec ts, *tsp = NULL;
+	if (deadline != UINT64_MAX) {
+		uint64_t left = deadline - now;
+		ts.tv_sec = (time_t)(left / 1000000000ull);
+		ts.tv_nsec = (long)(left % 1000000000ull);
+		tsp = &ts;
+	}
+	if (ppoll(&pfd, 1, tsp, NULL) > 0) {
+		uint64_t count;
+		if (read(board->wake_fd, &count, sizeof(count)) < 0) {
+			/* Nothing to drain: another read got it first. */
+		}
+	}
+	return true;
+}
+
+
+/* Port 0x61: bit 0 gates PIT channel 2, bit 1 enables the speaker, bit 4
+ * toggles with DRAM refresh (firmware and Linux use it to pace delays),
+ * bit 5 shows channel 2's output. */
+static uint64_t port_b_read(void *opaque, uint64_t offset, unsigned width)
+{
+	struct board *board = opaque;
+	(void)offset;
+	(void)width;
+	board->refresh_toggle = !board->refresh_toggle;
+	uint64_t now = board_clock_ns(board);
+	return (board->port_b & 3) | (board->refresh_toggle ? 0x10 : 0) |
+	       (pit_get_output(&board->pit, 2, now) ? 0x20 : 0);
+}
+
+static void port_b_write(void *opaque, uint64_t offset, unsigned width, uint64_t value)
+{
+	struct board *board = opaque;
+	(void)offset;
+	(void)width;
+	board->port_b = (uint8_t)(value & 3);
+	pit_set_gate(&board->pit, 2, (int)(value & 1), board_clock_ns(board));
+}
+
+static const struct bus_ops port_b_ops = {
+	.read = port_b_read,
+	.write = port_b_write,
+	.max_width = 1,
+};
 
 static void board_request_exit(void *opaque, int status)
 {
@@ -56,9 +233,21 @@ static const struct bus_ops post_ops = {
 static int board_wire_devices(struct board *board)
 {
 	int err;
-	/* Until the PIC lands, interrupt lines go nowhere. */
-	struct irq_line com1_irq = { .set_level = NULL, .opaque = board, .line = COM1_IRQ };
+	struct irq_line com1_irq = { .set_level = pic_irq_line_set, .opaque = &board->pic, .line = COM1_IRQ };
+	struct irq_line pit_irq = { .set_level = pic_irq_line_set, .opaque = &board->pic, .line = PIT_IRQ };
 
+	pic_init(&board->pic, pic_output_changed, board);
+	err = pic_attach(&board->pic, &board->bus);
+	if (err)
+		return err;
+	pit_init(&board->pit, &pit_irq, board_clock_ns, board);
+	board->pit.deadline_changed = pit_deadline_changed;
+	err = pit_attach(&board->pit, &board->bus);
+	if (err)
+		return err;
+	err = bus_register(&board->bus, BUS_SPACE_PIO, "port-b", PORT_B, 1, &port_b_ops, board);
+	if (err)
+		return err;
 	uart16550_init(&board->com1, &com1_irq, com1_transmit, board);
 	err = uart16550_attach(&board->com1, &board->bus, COM1_PORT);
 	if (err)
@@ -77,6 +266,10 @@ int board_create(struct board *board, const struct board_config *cfg, char *err,
 
 	memset(board, 0, sizeof(*board));
 	board->cfg = *cfg;
+	board->wake_fd = -1;
+	board->timer_deadline = UINT64_MAX;
+	board->clock_base_ns = 0;
+	board->clock_base_ns = board_clock_ns(board);
 	bus_init(&board->bus);
 
 	ret = guest_ram_init(&board->ram, cfg->ram_mib);
@@ -146,12 +339,65 @@ destroy_ram:
 	return ret;
 }
 
+/* The host timer: SIGALRM to this process (the console's reader thread
+ * blocks it, so it lands on the vCPU thread), raising cpu->attention. */
+static int board_start_timer(struct board *board)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGALRM, &sa, NULL) < 0)
+		return -errno;
+	struct sigevent sev;
+	memset(&sev, 0, sizeof(sev));
+	sev.sigev_notify = SIGEV_SIGNAL;
+	sev.sigev_signo = SIGALRM;
+	if (timer_create(CLOCK_MONOTONIC, &sev, &board->timer) < 0)
+		return -errno;
+	alarm_cpu = &board->cpu;
+	board->timer_ready = true;
+	board->timer_deadline = 0;  /* unlike any real deadline: arm now */
+	return 0;
+}
+
+static void board_stop_timer(struct board *board)
+{
+	if (!board->timer_ready)
+		return;
+	timer_delete(board->timer);
+	board->timer_ready = false;
+	alarm_cpu = NULL;
+}
+
 int board_run(struct board *board)
 {
-	if (board->cfg.serial == SERIAL_STDIO && console_open(NULL, NULL) < 0)
+	board->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	int err = board->wake_fd < 0 ? -errno : board_start_timer(board);
+	if (err) {
+		fprintf(stderr, "btvm: cannot set up the guest's timer: %s\n", strerror(-err));
+		if (board->wake_fd >= 0)
+			close(board->wake_fd);
+		board->wake_fd = -1;
+		return 1;
+	}
+	if (board->cfg.serial == SERIAL_STDIO && console_open(board_console_notify, board) < 0)
 		fprintf(stderr, "btvm: warning: cannot read the console; guest input is off\n");
+	board->plat = (struct cpu_platform){
+		.poll = platform_poll,
+		.intr = platform_intr,
+		.inta = platform_inta,
+		.wait = platform_wait,
+		.opaque = board,
+	};
+	board->cpu.plat = &board->plat;
+	platform_poll(board);
 	cpu_run(&board->cpu, &board->tr);
+	board_stop_timer(board);
 	console_close();
+	close(board->wake_fd);
+	board->wake_fd = -1;
 	if (board->exit_requested)
 		return board->exit_status;
 	fprintf(stderr, "btvm: %s: %s (eip 0x%08x)\n", board->cfg.kernel_path,
@@ -197,6 +443,14 @@ void board_print_stats(const struct board *board, FILE *out)
 							       "attention", "fault" };
 	for (int i = 0; i < EXIT_REASON_COUNT; i++)
 		fprintf(out, "  %-25s %llu\n", names[i], (unsigned long long)c->exits[i]);
+	fprintf(out, "events:\n");
+	fprintf(out, "  interrupts taken          %llu\n", (unsigned long long)c->interrupts);
+	fprintf(out, "  PIT IRQ 0 pulses / lost   %llu / %llu\n", (unsigned long long)board->pit.irqs,
+		(unsigned long long)board->pit.lost_irqs);
+	fprintf(out, "  PIC spurious              %llu\n", (unsigned long long)board->pic.spurious);
+	fprintf(out, "  HLT / sleeps              %llu / %llu\n", (unsigned long long)c->halts,
+		(unsigned long long)c->halt_sleeps);
+	fprintf(out, "  single-step traps         %llu\n", (unsigned long long)c->single_steps);
 	fprintf(out, "callouts:                   %llu\n", (unsigned long long)c->callouts);
 	for (unsigned i = 0; i <= SENS_MONITOR; i++)
 		fprintf(out, "  %-25s %llu\n", sensitive_class_name((enum sensitive_class)i),

@@ -6,12 +6,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "cache/tcache.h"
 #include "cpu/cpu.h"
 #include "cpu/vcpu.h"
 #include "devices/bus.h"
 #include "devices/isa_debug_exit.h"
+#include "devices/pic8259.h"
+#include "devices/pit8254.h"
 #include "devices/uart16550.h"
 #include "mmu/guest_ram.h"
 #include "mmu/window.h"
@@ -38,14 +41,27 @@ struct board {
 	struct board_config cfg;
 	struct guest_ram ram;
 	struct bus bus;
+	struct pic8259_pair pic;
+	struct pit8254 pit;
 	struct uart16550 com1;
+	uint8_t port_b;           /* port 0x61 bits 0-1 as written */
+	bool refresh_toggle;      /* port 0x61 bit 4 */
 	struct isa_debug_exit debug_exit;
 	struct vcpu_state boot;   /* machine state the loader set up */
 	struct window win;
 	struct tcache tc;
 	struct translator tr;
 	struct cpu cpu;
+	struct cpu_platform plat;
 	FILE *trace;
+	/* Time and wake-ups: the virtual clock's zero, the host timer that
+	 * raises cpu.attention, and the eventfd HLT sleeps on. */
+	uint64_t clock_base_ns;
+	timer_t timer;
+	bool timer_ready;
+	uint64_t timer_deadline;  /* as armed; UINT64_MAX when disarmed */
+	int wake_fd;
+	bool rx_backlog;          /* console input waiting for UART room */
 	bool cpu_ready;
 	bool exit_requested;
 	int exit_status;

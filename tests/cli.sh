@@ -18,7 +18,7 @@ expect() {
 	local want=$1 regex=$2
 	shift 2
 	local out err status
-	out=$("$btvm" "$@" </dev/null 2>"$work/stderr")
+	out=$(timeout 30 "$btvm" "$@" </dev/null 2>"$work/stderr")
 	status=$?
 	err=$(cat "$work/stderr")
 	local text=$err
@@ -107,6 +107,11 @@ else
 fi
 expect 1 "$work/no/such/dir/trace: cannot open trace file" run --kernel "$hello" --trace "$work/no/such/dir/trace"
 expect 2 "invalid translation cache size '0'" run --kernel "$hello" --tcache 0
+
+# A guest that halts where nothing can wake it ends the run, not a hang.
+expect 1 "halt_cli.elf: guest halted with interrupts disabled" run --kernel "$guests/halt_cli.elf"
+expect 1 "halt_masked.elf: guest halted waiting for an interrupt that no device will raise" \
+	run --kernel "$guests/halt_masked.elf"
 
 echo "cli: $passed passed, $failed failed"
 [ "$failed" = 0 ]

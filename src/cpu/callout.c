@@ -341,6 +341,15 @@ int cpu_callout(struct cpu *cpu, const struct callout_desc *d)
 		raise(cpu, d, EXC_UD, false, 0);
 		return STOP;
 	}
+	if (insn_uses_fpu(&in)) {
+		/* Translated as a callout only while CR0.TS/EM may make it trap. */
+		int vector = cpu_fpu_unavailable(cpu, &in);
+		cpu->callouts_by_class[SENS_MONITOR]++;
+		if (vector < 0)
+			return GO_ON;   /* WAIT without MP: nothing to do */
+		raise(cpu, d, (unsigned)vector, false, 0);
+		return STOP;
+	}
 	const struct sensitive_insn *sens = sensitive_classify(&in, ops);
 	if (sens)
 		cpu->callouts_by_class[sens->cls]++;

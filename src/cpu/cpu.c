@@ -22,7 +22,7 @@
 static _Thread_local struct cpu *current_cpu;
 
 /* Why the last fault-driven exit happened. */
-enum fault_kind { FAULT_NONE, FAULT_SMC, FAULT_DIVIDE, FAULT_OUTSIDE_RAM };
+enum fault_kind { FAULT_NONE, FAULT_SMC, FAULT_DIVIDE, FAULT_X87, FAULT_SIMD, FAULT_OUTSIDE_RAM };
 
 static _Thread_local struct {
 	enum fault_kind kind;
@@ -61,6 +61,8 @@ uint32_t cpu_mode(const struct cpu *cpu)
 		mode |= MODE_SINGLE;
 	if (cpu->s.cpl == 3)
 		mode |= MODE_CPL3;
+	if (cpu->s.cr0 & (CR0_TS | CR0_EM))
+		mode |= MODE_FPU_OFF;
 	return mode;
 }
 
@@ -98,7 +100,9 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
 	cpu->s.eip = tb->eip + tb->map_guest[i];
 	last_fault.host_rip = (uintptr_t)g[REG_RIP];
 	if (sig == SIGFPE) {
-		last_fault.kind = FAULT_DIVIDE;
+		/* The host's own vector tells #DE, #MF and #XM apart. */
+		greg_t trapno = g[REG_TRAPNO];
+		last_fault.kind = trapno == 16 ? FAULT_X87 : trapno == 19 ? FAULT_SIMD : FAULT_DIVIDE;
 	} else {
 		uintptr_t a = (uintptr_t)si->si_addr, base = (uintptr_t)cpu->win->base;
 		uint64_t gpa = a - base;
@@ -211,6 +215,71 @@ static void handle_smc(struct cpu *cpu, struct translator *t)
 		cpu->s.eip = ex->target_eip;
 }
 
+/* An indirect branch the lookup table missed: fill the entry in. */
+static void fill_indirect(struct cpu *cpu, struct translator *t, uint32_t mode)
+{
+	uint32_t target = (uint32_t)cpu->scratch[0];
+	cpu->stats.exits[EXIT_INDIRECT]++;
+	cpu->s.eip = target;
+	struct tblock *to = get_block(cpu, t, target, mode);
+	if (!to)
+		return;
+	struct ibl_entry *e = &cpu->ibl_table[target & (IBL_ENTRIES - 1)];
+	e->tag = ((uint64_t)mode << 32) | target;
+	e->host = (uint64_t)(uintptr_t)to->host;
+	cpu->tc->stats.ibl_fills++;
+}
+
+/* Takes a pending external interrupt if IF allows; true if one was taken. */
+static bool take_interrupt(struct cpu *cpu)
+{
+	const struct cpu_platform *p = cpu->plat;
+	if (!p || !cpu->vif || !p->intr(p->opaque))
+		return false;
+	int vector = p->inta(p->opaque);
+	cpu->stats.interrupts++;
+	cpu_deliver(cpu, (unsigned)vector & 0xff, false, 0, false);
+	return true;
+}
+
+/* HLT: sleep until an interrupt can be taken. false ends the run. */
+static bool halt_wait(struct cpu *cpu)
+{
+	const struct cpu_platform *p = cpu->plat;
+	if (!cpu->vif) {
+		cpu->fatal = "guest halted with interrupts disabled: nothing can wake it";
+		return false;
+	}
+	if (!p || !p->wait(p->opaque)) {
+		cpu->fatal = "guest halted waiting for an interrupt that no device will raise";
+		return false;
+	}
+	p->poll(p->opaque);
+	return true;
+}
+
+static void deliver_host_fault(struct cpu *cpu, struct translator *t, enum fault_kind k)
+{
+	switch (k) {
+	case FAULT_SMC:
+		handle_smc(cpu, t);
+		break;
+	case FAULT_DIVIDE:
+		cpu_deliver(cpu, EXC_DE, false, 0, false);
+		break;
+	case FAULT_X87:
+		cpu_deliver(cpu, EXC_MF, false, 0, false);
+		break;
+	case FAULT_SIMD:
+		/* Without CR4.OSXMMEXCPT the guest said it cannot take #XM. */
+		cpu_deliver(cpu, (cpu->s.cr4 & CR4_OSXMMEXCPT) ? EXC_XM : EXC_UD, false, 0, false);
+		break;
+	default:
+		cpu->fatal = "guest accessed memory outside RAM (MMIO is not supported yet)";
+		break;
+	}
+}
+
 void cpu_run(struct cpu *cpu, struct translator *t)
 {
 	struct exit_desc *chain_from = NULL;
@@ -219,11 +288,28 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 	current_cpu = cpu;
 	window_activate(cpu->win);
 	while (!cpu->stop && !cpu->fatal) {
+		if (cpu->attention) {
+			cpu->attention = 0;
+			if (cpu->plat)
+				cpu->plat->poll(cpu->plat->opaque);
+		}
+		/* After STI (or MOV/POP SS) one more instruction runs before any
+		 * interrupt: run it alone. */
+		bool shadow = cpu->shadow;
+		cpu->shadow = false;
+		if (!shadow && take_interrupt(cpu)) {
+			chain_from = NULL;
+			continue;
+		}
 		if (cpu->halted) {
-			cpu->fatal = "guest halted with nothing that could wake it";
-			break;
+			if (!halt_wait(cpu))
+				break;
+			continue;
 		}
 		uint32_t mode = cpu_mode(cpu);
+		bool stepping = (cpu->s.eflags & EFLAGS_TF) != 0;
+		if (shadow)
+			mode |= MODE_SINGLE;
 		struct tblock *tb = get_block(cpu, t, cpu->s.eip, mode);
 		if (!tb)
 			break;
@@ -233,54 +319,42 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 		sync_seg_bases(cpu);
 		cpu->stats.blocks_run++;
 		last_fault.kind = FAULT_NONE;
+		uint64_t deliveries = cpu->deliveries;
 		btvm_enter(cpu, tb->host);
 
 		if (last_fault.kind != FAULT_NONE) {
 			enum fault_kind k = last_fault.kind;
 			last_fault.kind = FAULT_NONE;
-			if (k == FAULT_SMC) {
-				handle_smc(cpu, t);
-			} else if (k == FAULT_DIVIDE) {
-				cpu_deliver(cpu, EXC_DE, false, 0, false);
+			deliver_host_fault(cpu, t, k);
+			if (k != FAULT_SMC)
+				continue;
+		} else {
+			const struct exit_desc *ex = (const struct exit_desc *)(uintptr_t)cpu->exit;
+			if (!ex) {
+				fill_indirect(cpu, t, mode);
+			} else if ((uintptr_t)ex == 1) {
+				/* A callout stopped; it left EIP in cpu->s. */
+				cpu->stats.exits[EXIT_CALLOUT]++;
 			} else {
-				cpu->fatal = "guest accessed memory outside RAM (MMIO is not supported yet)";
+				cpu->s.eip = ex->target_eip;
+				if (ex->kind == EXIT_KIND_ATTENTION) {
+					cpu->stats.exits[EXIT_ATTENTION]++;
+					continue;   /* nothing ran: no single-step trap */
+				}
+				cpu->stats.exits[EXIT_BRANCH]++;
+				if (ex->kind == EXIT_KIND_BRANCH) {
+					chain_from = (struct exit_desc *)ex;
+					chain_mode = ex->from->mode;
+				}
 			}
-			continue;
 		}
-		const struct exit_desc *ex = (const struct exit_desc *)(uintptr_t)cpu->exit;
-		if (!ex) {
-			/* An indirect branch the table missed: fill it in. */
-			uint32_t target = (uint32_t)cpu->scratch[0];
-			cpu->stats.exits[EXIT_INDIRECT]++;
-			cpu->s.eip = target;
-			struct tblock *to = get_block(cpu, t, target, mode);
-			if (to) {
-				struct ibl_entry *e = &cpu->ibl_table[target & (IBL_ENTRIES - 1)];
-				e->tag = ((uint64_t)mode << 32) | target;
-				e->host = (uint64_t)(uintptr_t)to->host;
-				cpu->tc->stats.ibl_fills++;
-			}
-			continue;
-		}
-		if ((uintptr_t)ex == 1) {
-			/* A callout stopped; it left EIP in cpu->s. */
-			cpu->stats.exits[EXIT_CALLOUT]++;
-			continue;
-		}
-		cpu->s.eip = ex->target_eip;
-		switch (ex->kind) {
-		case EXIT_KIND_BRANCH:
-			cpu->stats.exits[EXIT_BRANCH]++;
-			chain_from = (struct exit_desc *)ex;
-			chain_mode = ex->from->mode;
-			break;
-		case EXIT_KIND_NOCHAIN:
-			cpu->stats.exits[EXIT_BRANCH]++;
-			break;
-		case EXIT_KIND_ATTENTION:
-			cpu->stats.exits[EXIT_ATTENTION]++;
-			cpu->attention = 0;
-			break;
+		/* EFLAGS.TF at the start of the instruction: a trap after it,
+		 * unless it ended in an exception or interrupt of its own. */
+		if (stepping && cpu->deliveries == deliveries && !cpu->fatal) {
+			cpu->s.dr[6] |= DR6_BS;
+			cpu->stats.single_steps++;
+			chain_from = NULL;
+			cpu_deliver(cpu, EXC_DB, false, 0, false);
 		}
 	}
 	current_cpu = NULL;

@@ -15,6 +15,19 @@
 
 struct board;
 struct tcache;
+
+/* What the vCPU needs from the machine around it, all called on the vCPU's
+ * thread: bring devices up to date after cpu->attention was raised, the
+ * interrupt controller's INTR line and INTA cycle, and a sleep for HLT. */
+struct cpu_platform {
+	void (*poll)(void *opaque);
+	bool (*intr)(void *opaque);
+	int (*inta)(void *opaque);
+	/* HLT with IF set and nothing pending: sleeps until an interrupt may
+	 * be due. false if no device can ever raise one (the guest is stuck). */
+	bool (*wait)(void *opaque);
+	void *opaque;
+};
 struct window;
 struct exit_desc;
 
@@ -42,7 +55,9 @@ struct cpu_stats {
 	uint64_t callouts;
 	uint64_t ibl_misses;
 	uint64_t interrupts;
+	uint64_t single_steps;
 	uint64_t halts;
+	uint64_t halt_sleeps;
 };
 
 struct cpu {
@@ -71,12 +86,14 @@ struct cpu {
 	struct window *win;
 	struct ibl_entry *ibl_table;
 	struct bus *bus;
+	const struct cpu_platform *plat;  /* NULL: no interrupt sources */
 	ZydisDecoder decoder;     /* for callouts */
 	bool halted;
 	bool shadow;              /* STI / MOV SS interrupt shadow pending */
 	bool stop;                /* leave cpu_run: the board asked to */
 	const char *fatal;        /* why the guest cannot go on (triple fault...) */
 	unsigned exc_depth;       /* nested exception delivery, for #DF */
+	uint64_t deliveries;      /* events delivered, to tell a completed step */
 	struct cpu_stats stats;
 	uint64_t callouts_by_class[8];
 	uint64_t msr_sysenter_cs, msr_sysenter_esp, msr_sysenter_eip;
@@ -132,6 +149,12 @@ enum { EXC_DE = 0, EXC_DB = 1, EXC_NMI = 2, EXC_BP = 3, EXC_OF = 4, EXC_BR = 5, 
  * into #DF and then a triple fault (cpu->fatal). */
 void cpu_deliver(struct cpu *cpu, unsigned vector, bool has_error, uint32_t error, bool software);
 int cpu_load_segment(struct cpu *cpu, unsigned seg, uint16_t selector);
+/* The exception an x87/MMX/SSE instruction raises because of CR0.EM/TS/MP
+ * (#NM, or #UD for MMX/SSE under EM), or -1 if it runs. */
+int cpu_fpu_unavailable(const struct cpu *cpu, const ZydisDecodedInstruction *in);
+/* Whether CR0.TS/EM can make the instruction trap (it touches x87, MMX or
+ * SSE state): such instructions become callouts while MODE_FPU_OFF. */
+bool insn_uses_fpu(const ZydisDecodedInstruction *in);
 bool cpu_read_guest(struct cpu *cpu, uint32_t linear, void *dst, unsigned len);
 bool cpu_write_guest(struct cpu *cpu, uint32_t linear, const void *src, unsigned len);
 

@@ -142,6 +142,7 @@ void cpu_deliver(struct cpu *cpu, unsigned vector, bool has_error, uint32_t erro
 	uint32_t ferr;
 	(void)software;
 	cpu->halted = false;
+	cpu->deliveries++;
 	if (deliver_once(cpu, vector, has_error, error, &ferr))
 		return;
 	if (vector == EXC_DF) {
@@ -153,4 +154,36 @@ void cpu_deliver(struct cpu *cpu, unsigned vector, bool has_error, uint32_t erro
 	if (deliver_once(cpu, EXC_DF, true, 0, &ferr))
 		return;
 	cpu->fatal = "triple fault: the guest could not take a double fault";
+}
+
+bool insn_uses_fpu(const ZydisDecodedInstruction *in)
+{
+	switch (in->meta.isa_ext) {
+	case ZYDIS_ISA_EXT_X87:
+	case ZYDIS_ISA_EXT_MMX:
+	case ZYDIS_ISA_EXT_SSE:
+	case ZYDIS_ISA_EXT_SSE2:
+	case ZYDIS_ISA_EXT_SSE3:
+	case ZYDIS_ISA_EXT_SSSE3:
+	case ZYDIS_ISA_EXT_SSE4:
+		return true;
+	default:
+		return in->mnemonic == ZYDIS_MNEMONIC_FWAIT || in->mnemonic == ZYDIS_MNEMONIC_FXSAVE ||
+		       in->mnemonic == ZYDIS_MNEMONIC_FXRSTOR;
+	}
+}
+
+int cpu_fpu_unavailable(const struct cpu *cpu, const ZydisDecodedInstruction *in)
+{
+	uint32_t cr0 = cpu->s.cr0;
+	if (!insn_uses_fpu(in))
+		return -1;
+	/* WAIT looks only at TS, and only when MP says the FPU is shared. */
+	if (in->mnemonic == ZYDIS_MNEMONIC_FWAIT)
+		return (cr0 & (CR0_TS | CR0_MP)) == (CR0_TS | CR0_MP) ? EXC_NM : -1;
+	bool x87 = in->meta.isa_ext == ZYDIS_ISA_EXT_X87 || in->mnemonic == ZYDIS_MNEMONIC_FXSAVE ||
+		   in->mnemonic == ZYDIS_MNEMONIC_FXRSTOR;
+	if (cr0 & CR0_EM)
+		return x87 ? EXC_NM : EXC_UD;
+	return (cr0 & CR0_TS) ? EXC_NM : -1;
 }

@@ -36,7 +36,7 @@ static const struct sensitive_insn table[] = {
 	{ ZYDIS_MNEMONIC_STR, "STR", SENS_UNPRIVILEGED, HANDLE_CALLOUT, false, "reveals TR at any CPL" },
 	{ ZYDIS_MNEMONIC_SMSW, "SMSW", SENS_UNPRIVILEGED, HANDLE_CALLOUT, false, "reveals CR0's low bits at any CPL" },
 	{ ZYDIS_MNEMONIC_LMSW, "LMSW", SENS_PRIVILEGED, HANDLE_CALLOUT, true, "writes CR0's low bits" },
-	{ ZYDIS_MNEMONIC_CLTS, "CLTS", SENS_PRIVILEGED, HANDLE_CALLOUT, false, "clears virtual CR0.TS" },
+	{ ZYDIS_MNEMONIC_CLTS, "CLTS", SENS_PRIVILEGED, HANDLE_CALLOUT, true, "clears virtual CR0.TS (x87/SSE stop trapping)" },
 	{ ZYDIS_MNEMONIC_LAR, "LAR", SENS_UNPRIVILEGED, HANDLE_CALLOUT, false, "reads guest descriptors" },
 	{ ZYDIS_MNEMONIC_LSL, "LSL", SENS_UNPRIVILEGED, HANDLE_CALLOUT, false, "reads guest descriptor limits" },
 	{ ZYDIS_MNEMONIC_VERR, "VERR", SENS_UNPRIVILEGED, HANDLE_CALLOUT, false, "checks guest descriptors" },

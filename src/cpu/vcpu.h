@@ -63,6 +63,9 @@ struct table_reg {
 #define CR4_PSE 0x00000010u
 #define CR4_PGE 0x00000080u
 #define CR4_OSFXSR 0x00000200u
+#define CR4_OSXMMEXCPT 0x00000400u
+
+#define DR6_BS 0x00004000u  /* single-step trap */
 
 struct vcpu_state {
 	uint32_t regs[REG_COUNT];

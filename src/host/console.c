@@ -26,6 +26,7 @@ static struct {
 	uint8_t buf[QUEUE_SIZE];
 	unsigned head, count;
 	bool stopping;
+	bool ended;   /* stdin reached its end (or cannot be read): no more input */
 } queue = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.room = PTHREAD_COND_INITIALIZER,
@@ -196,6 +197,12 @@ static void *reader_main(void *arg)
 		if (notify_fn)
 			notify_fn(notify_opaque);
 	}
+	pthread_mutex_lock(&queue.lock);
+	bool ended = !queue.stopping;
+	queue.ended = ended;
+	pthread_mutex_unlock(&queue.lock);
+	if (ended && notify_fn)
+		notify_fn(notify_opaque);
 	return NULL;
 }
 
@@ -216,8 +223,10 @@ static int start_reader(void)
 
 	/* A closed or write-only stdin has nothing to read; the console
 	 * still works for output. */
-	if (flags < 0 || (flags & O_ACCMODE) == O_WRONLY)
+	if (flags < 0 || (flags & O_ACCMODE) == O_WRONLY) {
+		queue.ended = true;
 		return 0;
+	}
 	if (pipe2(wake_pipe, O_CLOEXEC))
 		return -errno;
 
@@ -270,6 +279,7 @@ int console_open(void (*notify)(void *opaque), void *opaque)
 	queue.head = 0;
 	queue.count = 0;
 	queue.stopping = false;
+	queue.ended = false;
 
 	/* Handlers go in before the terminal changes, so there is no moment
 	 * when a fatal signal would leave it raw. */
@@ -350,4 +360,12 @@ void console_write(const void *buf, size_t len)
 		/* stdout is gone (or refuses bytes): the output has nowhere to go. */
 		return;
 	}
+}
+
+bool console_input_ended(void)
+{
+	pthread_mutex_lock(&queue.lock);
+	bool ended = !is_open || queue.ended;
+	pthread_mutex_unlock(&queue.lock);
+	return ended;
 }

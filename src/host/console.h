@@ -24,5 +24,8 @@ bool console_read_byte(uint8_t *byte);
  * is kept for up to 16 bytes handed back between reads. */
 void console_unread_byte(uint8_t byte);
 void console_write(const void *buf, size_t len);
+/* True once no more input can arrive (end of stdin, or the console is not
+ * open); bytes already queued can still be read. */
+bool console_input_ended(void);
 
 #endif

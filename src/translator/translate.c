@@ -838,6 +838,13 @@ static bool translate_insn(struct tctx *c, const struct sensitive_insn *sens)
 	enum string_op sop;
 	unsigned ssize;
 
+	if (!sens && (c->mode & MODE_FPU_OFF) && insn_uses_fpu(&c->in)) {
+		/* CR0.TS/EM: the callout raises #NM (or #UD) through the guest IDT. */
+		emit_callout(c);
+		emit_branch_exit(c, c->next_eip, EXIT_KIND_NOCHAIN);
+		c->ended = true;
+		return true;
+	}
 	if (sens) {
 		if (m == ZYDIS_MNEMONIC_CLI) {
 			emit2(&c->e, ZYDIS_MNEMONIC_MOV, cpu_field(1, CPU_OFF_VIF), op_imm(0));
