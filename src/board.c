@@ -302,6 +302,8 @@ int board_create(struct board *board, const struct board_config *cfg, char *err,
 		goto destroy_ram;
 	}
 	ret = tcache_init(&board->tc, cfg->tcache_mib << 20, board->ram.size, &board->win);
+	if (!ret && cfg->selfcheck_blocks)
+		memset(board->tc.page_selfcheck, 1, board->tc.npages);
 	if (ret) {
 		snprintf(err, err_len, "cannot allocate a %llu MiB translation cache: %s",
 			 (unsigned long long)cfg->tcache_mib, strerror(-ret));
@@ -438,6 +440,8 @@ void board_print_stats(const struct board *board, FILE *out)
 	fprintf(out, "  invalidations (blocks)    %llu (%llu)\n", (unsigned long long)t->invalidations,
 		(unsigned long long)t->invalidated_blocks);
 	fprintf(out, "  flushes                   %llu\n", (unsigned long long)t->flushes);
+	fprintf(out, "  self-checking pages       %llu (stale blocks found: %llu)\n",
+		(unsigned long long)t->selfcheck_pages, (unsigned long long)t->selfcheck_stale);
 	fprintf(out, "exits to the monitor:\n");
 	static const char *const names[EXIT_REASON_COUNT] = { "branch", "indirect", "callout",
 							       "attention", "fault" };

@@ -33,6 +33,7 @@ struct board_config {
 	bool stats;
 	bool no_reboot;
 	bool one_insn_blocks;   /* debug: every block is one guest instruction */
+	bool selfcheck_blocks;  /* debug: every block self-checking, no page protection */
 	const char *trace_path; /* --trace: list every translated block here */
 	uint64_t tcache_mib;
 };

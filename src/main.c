@@ -36,6 +36,8 @@ static void print_usage(FILE *out)
 	      "  --trace FILE          write every translated block, disassembled, to FILE\n"
 	      "  --one-insn-blocks     debug: translate one guest instruction per block,\n"
 	      "                        to bisect a translation bug to one instruction\n"
+	      "  --selfcheck-blocks    debug: no write protection of code pages; every\n"
+	      "                        block compares its guest bytes at entry instead\n"
 	      "\n"
 	      "Exit status: what the guest wrote to isa-debug-exit (port 0xf4) as\n"
 	      "(value << 1) | 1; 1 for a monitor error; 2 for bad usage.\n",
@@ -89,6 +91,7 @@ enum {
 	OPT_VERSION,
 	OPT_TRACE,
 	OPT_ONE_INSN,
+	OPT_SELFCHECK,
 	OPT_TCACHE,
 };
 
@@ -104,6 +107,7 @@ static const struct option run_options[] = {
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "trace", required_argument, NULL, OPT_TRACE },
 	{ "one-insn-blocks", no_argument, NULL, OPT_ONE_INSN },
+	{ "selfcheck-blocks", no_argument, NULL, OPT_SELFCHECK },
 	{ "tcache", required_argument, NULL, OPT_TCACHE },
 	{ NULL, 0, NULL, 0 },
 };
@@ -171,6 +175,9 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg)
 			break;
 		case OPT_ONE_INSN:
 			cfg->one_insn_blocks = true;
+			break;
+		case OPT_SELFCHECK:
+			cfg->selfcheck_blocks = true;
 			break;
 		case OPT_TCACHE:
 			if (parse_mib(optarg, &cfg->tcache_mib) || cfg->tcache_mib < 1 || cfg->tcache_mib > 1024)

@@ -51,7 +51,10 @@ int tcache_init(struct tcache *tc, uint64_t code_size, uint64_t ram_size, struct
 	tc->map_pool = calloc(tc->map_size, sizeof(*tc->map_pool));
 	tc->page_heads = calloc(tc->npages, sizeof(*tc->page_heads));
 	tc->page_traced = calloc(tc->npages, 1);
-	if (!tc->hash || !tc->blocks || !tc->map_pool || !tc->page_heads || !tc->page_traced) {
+	tc->page_selfcheck = calloc(tc->npages, 1);
+	tc->page_code_writes = calloc(tc->npages, sizeof(*tc->page_code_writes));
+	if (!tc->hash || !tc->blocks || !tc->map_pool || !tc->page_heads || !tc->page_traced ||
+	    !tc->page_selfcheck || !tc->page_code_writes) {
 		tcache_destroy(tc);
 		return -ENOMEM;
 	}
@@ -67,6 +70,8 @@ void tcache_destroy(struct tcache *tc)
 	free(tc->map_pool);
 	free(tc->page_heads);
 	free(tc->page_traced);
+	free(tc->page_selfcheck);
+	free(tc->page_code_writes);
 	memset(tc, 0, sizeof(*tc));
 }
 
@@ -102,11 +107,16 @@ uint16_t *tcache_alloc_map(struct tcache *tc, unsigned n)
 	return m;
 }
 
+/* Write faults on one code page before it turns self-checking. */
+#define TCACHE_SELFCHECK_WRITES 32
+
 static void trace_page(struct tcache *tc, uint32_t page, bool traced)
 {
 	if (page >= tc->npages || tc->page_traced[page] == traced)
 		return;
 	tc->page_traced[page] = traced;
+	if (tc->page_selfcheck[page])
+		return;   /* never write-protected: its blocks check themselves */
 	/* Failure only costs SMC detection on a page mprotect refused; the
 	 * guest's own mapping stays as it was. */
 	(void)window_protect_page(tc->win, page * GUEST_PAGE_SIZE, !traced);
@@ -249,6 +259,25 @@ struct tblock *tcache_find_host(struct tcache *tc, const void *addr)
 			return tb;
 	}
 	return NULL;
+}
+
+bool tcache_page_selfcheck(const struct tcache *tc, uint32_t page)
+{
+	return page < tc->npages && tc->page_selfcheck[page];
+}
+
+void tcache_note_code_write(struct tcache *tc, uint32_t page)
+{
+	if (page >= tc->npages || tc->page_selfcheck[page])
+		return;
+	if (++tc->page_code_writes[page] < TCACHE_SELFCHECK_WRITES)
+		return;
+	/* Data beside code, or code rewritten again and again: a host fault
+	 * per write costs far more than a compare at each block entry. */
+	if (tc->page_traced[page])
+		(void)window_protect_page(tc->win, page * GUEST_PAGE_SIZE, true);
+	tc->page_selfcheck[page] = 1;
+	tc->stats.selfcheck_pages++;
 }
 
 bool tcache_page_traced(const struct tcache *tc, uint32_t page)

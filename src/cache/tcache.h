@@ -15,6 +15,7 @@ enum exit_kind {
 	EXIT_KIND_BRANCH,     /* direct branch to target_eip; chainable */
 	EXIT_KIND_NOCHAIN,    /* go on at target_eip after a mode change */
 	EXIT_KIND_ATTENTION,  /* block entry saw the attention flag */
+	EXIT_KIND_STALE,      /* a self-checking block found its guest bytes changed */
 };
 
 /* One way out of a block, reached through its stub. For a branch, patch
@@ -43,7 +44,8 @@ struct tblock {
 	uint32_t pages[2];       /* guest page numbers it covers (equal if one) */
 	struct tblock *hash_next;
 	struct tblock *page_next[2];
-	struct exit_desc exits[TBLOCK_MAX_EXITS + 1];  /* + the attention exit */
+	/* + the attention exit, + the stale exit of a self-checking block */
+	struct exit_desc exits[TBLOCK_MAX_EXITS + 2];
 	struct exit_desc *incoming;
 	/* host offset -> guest offset per guest instruction, for faults */
 	uint16_t *map_host;
@@ -53,6 +55,7 @@ struct tblock {
 struct tcache_stats {
 	uint64_t blocks, guest_insns, lookups, hits, chains, unchains;
 	uint64_t invalidations, invalidated_blocks, flushes, ibl_fills;
+	uint64_t selfcheck_pages, selfcheck_stale;
 };
 
 struct tcache {
@@ -66,7 +69,11 @@ struct tcache {
 	uint16_t *map_pool;
 	unsigned map_used, map_size;
 	struct tblock **page_heads;   /* per guest physical page */
-	uint8_t *page_traced;         /* page is write-protected for code */
+	uint8_t *page_traced;         /* page holds translations */
+	/* Pages written too often while holding code: left writable, their
+	 * blocks compare their guest bytes at entry instead. */
+	uint8_t *page_selfcheck;
+	uint16_t *page_code_writes;   /* write faults taken, toward the switch */
 	unsigned npages;
 	struct window *win;            /* where traced pages are protected */
 	struct tcache_stats stats;
@@ -88,5 +95,9 @@ void tcache_flush(struct tcache *tc, struct cpu *cpu);
 /* Block whose host code holds addr, or NULL. */
 struct tblock *tcache_find_host(struct tcache *tc, const void *addr);
 bool tcache_page_traced(const struct tcache *tc, uint32_t page);
+bool tcache_page_selfcheck(const struct tcache *tc, uint32_t page);
+/* A guest write hit a write-protected code page: counts it, and after
+ * enough of them moves the page to self-checking blocks. */
+void tcache_note_code_write(struct tcache *tc, uint32_t page);
 
 #endif

@@ -198,13 +198,16 @@ static struct tblock *get_block(struct cpu *cpu, struct translator *t, uint32_t 
 /* A write into a page holding translations: drop them, let the writing
  * instruction run alone with the page writable, then drop what that
  * translated, so nothing stale survives the write. */
-static void handle_smc(struct cpu *cpu, struct translator *t)
+static bool handle_smc(struct cpu *cpu, struct translator *t)
 {
 	uint32_t page = last_fault.gpa / GUEST_PAGE_SIZE;
 	tcache_invalidate_page(cpu->tc, cpu, page);
+	tcache_note_code_write(cpu->tc, page);
+	if (tcache_page_selfcheck(cpu->tc, page))
+		return false;   /* writable from now on: the writer just runs again */
 	struct tblock *tb = get_block(cpu, t, cpu->s.eip, cpu_mode(cpu) | MODE_SINGLE);
 	if (!tb)
-		return;
+		return false;
 	window_protect_page(cpu->win, page * GUEST_PAGE_SIZE, true);
 	sync_seg_bases(cpu);
 	btvm_enter(cpu, tb->host);
@@ -213,6 +216,7 @@ static void handle_smc(struct cpu *cpu, struct translator *t)
 	const struct exit_desc *ex = (const struct exit_desc *)(uintptr_t)cpu->exit;
 	if (ex && ex->kind != EXIT_KIND_ATTENTION)
 		cpu->s.eip = ex->target_eip;
+	return true;
 }
 
 /* An indirect branch the lookup table missed: fill the entry in. */
@@ -258,12 +262,13 @@ static bool halt_wait(struct cpu *cpu)
 	return true;
 }
 
-static void deliver_host_fault(struct cpu *cpu, struct translator *t, enum fault_kind k)
+/* Turns a host fault into its guest event; true only when it was a write
+ * to a code page that then completed (single-stepping must trap after it). */
+static bool deliver_host_fault(struct cpu *cpu, struct translator *t, enum fault_kind k)
 {
 	switch (k) {
 	case FAULT_SMC:
-		handle_smc(cpu, t);
-		break;
+		return handle_smc(cpu, t);
 	case FAULT_DIVIDE:
 		cpu_deliver(cpu, EXC_DE, false, 0, false);
 		break;
@@ -278,6 +283,7 @@ static void deliver_host_fault(struct cpu *cpu, struct translator *t, enum fault
 		cpu->fatal = "guest accessed memory outside RAM (MMIO is not supported yet)";
 		break;
 	}
+	return false;
 }
 
 void cpu_run(struct cpu *cpu, struct translator *t)
@@ -325,8 +331,7 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 		if (last_fault.kind != FAULT_NONE) {
 			enum fault_kind k = last_fault.kind;
 			last_fault.kind = FAULT_NONE;
-			deliver_host_fault(cpu, t, k);
-			if (k != FAULT_SMC)
+			if (!deliver_host_fault(cpu, t, k))
 				continue;
 		} else {
 			const struct exit_desc *ex = (const struct exit_desc *)(uintptr_t)cpu->exit;
@@ -340,6 +345,13 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 				if (ex->kind == EXIT_KIND_ATTENTION) {
 					cpu->stats.exits[EXIT_ATTENTION]++;
 					continue;   /* nothing ran: no single-step trap */
+				}
+				if (ex->kind == EXIT_KIND_STALE) {
+					/* Its guest bytes changed under it: retranslate. */
+					cpu->tc->stats.selfcheck_stale++;
+					tcache_invalidate_page(cpu->tc, cpu, ex->from->pages[0]);
+					tcache_invalidate_page(cpu->tc, cpu, ex->from->pages[1]);
+					continue;
 				}
 				cpu->stats.exits[EXIT_BRANCH]++;
 				if (ex->kind == EXIT_KIND_BRANCH) {

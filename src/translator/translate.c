@@ -41,6 +41,11 @@ struct tctx {
 	} callouts[BLOCK_MAX_INSNS];
 	unsigned ncallouts;
 	bool ended;
+	/* Self-checking block (its page is left writable): the entry jumps to
+	 * a compare of the guest bytes emitted after the block. */
+	bool selfcheck;
+	uint8_t *check_jmp;
+	uint8_t *body;
 };
 
 /* Host registers: guest eax..edi are themselves, guest esp is r12. */
@@ -908,6 +913,66 @@ static void emit_block_entry(struct tctx *c)
 	if (go)
 		patch_rel8(go, e->pos);
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R13));
+	if (c->selfcheck) {
+		c->check_jmp = emit_jmp_rel32(e, NULL);
+		c->body = e->pos;
+	}
+}
+
+static bool insn_writes_memory(const struct tctx *c)
+{
+	for (unsigned i = 0; i < c->in.operand_count; i++)
+		if (c->ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY &&
+		    (c->ops[i].actions & ZYDIS_OPERAND_ACTION_MASK_WRITE))
+			return true;
+	return false;
+}
+
+/* The entry check of a self-checking block: compares the guest bytes it
+ * was translated from with what memory holds now, 8 bytes at a time
+ * (RFLAGS saved around it: guest flags are live), and leaves through the
+ * stale exit on any difference. */
+static void emit_selfcheck(struct tctx *c, const uint8_t *guest, uint32_t eip, uint32_t len)
+{
+	struct emitter *e = &c->e;
+	uint8_t *miss[ZYDIS_MAX_INSTRUCTION_LENGTH * BLOCK_MAX_INSNS / 8 + 4];
+	unsigned nmiss = 0;
+	if (c->check_jmp)
+		patch_rel32(c->check_jmp, e->pos);
+	emit_insn(e, ZYDIS_MNEMONIC_PUSHFQ, 0, NULL, 0);
+	uint32_t off = 0;
+	while (off < len) {
+		unsigned n = len - off >= 8 ? 8 : len >= 8 ? 8 : len - off >= 4 ? 4 : len - off >= 2 ? 2 : 1;
+		if (n == 8 && off + 8 > len)
+			off = len - 8;   /* overlap the tail rather than split it */
+		uint64_t v = 0;
+		memcpy(&v, guest + off, n);
+		ZydisEncoderOperand mem = op_mem(n, ZYDIS_REGISTER_NONE, ZYDIS_REGISTER_NONE, 0,
+						 (int64_t)(uint32_t)(eip + off));
+		if (n == 8) {
+			emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(R_A), op_imm((int64_t)v));
+			ZydisEncoderOperand ops[2] = { mem, op_reg(R_A) };
+			emit_insn(e, ZYDIS_MNEMONIC_CMP, 2, ops, ZYDIS_ATTRIB_HAS_SEGMENT_GS);
+		} else {
+			int64_t imm = n == 4 ? (int32_t)v : n == 2 ? (int16_t)v : (int8_t)v;
+			ZydisEncoderOperand ops[2] = { mem, op_imm(imm) };
+			emit_insn(e, ZYDIS_MNEMONIC_CMP, 2, ops, ZYDIS_ATTRIB_HAS_SEGMENT_GS);
+		}
+		assert(nmiss < sizeof(miss) / sizeof(miss[0]));
+		miss[nmiss++] = emit_jcc_rel32(e, 5, NULL);   /* jne */
+		off += n;
+	}
+	emit_insn(e, ZYDIS_MNEMONIC_POPFQ, 0, NULL, 0);
+	emit_jmp_rel32(e, c->body);
+	for (unsigned i = 0; i < nmiss && miss[i]; i++)
+		patch_rel32(miss[i], e->pos);
+	emit_insn(e, ZYDIS_MNEMONIC_POPFQ, 0, NULL, 0);
+	struct exit_desc *ex = &c->tb->exits[TBLOCK_MAX_EXITS + 1];
+	ex->kind = EXIT_KIND_STALE;
+	ex->target_eip = eip;
+	ex->from = c->tb;
+	ex->patch = emit_jmp_rel32(e, NULL);
+	emit_stub(c, ex);
 }
 
 int translate_block(struct translator *t, struct cpu *cpu, uint32_t eip, uint32_t mode,
@@ -926,6 +991,8 @@ int translate_block(struct translator *t, struct cpu *cpu, uint32_t eip, uint32_
 	memset(c, 0, offsetof(struct tctx, callouts));
 	c->ncallouts = 0;
 	c->ended = false;
+	c->check_jmp = NULL;
+	c->body = NULL;
 	c->t = t;
 	c->cpu = cpu;
 	c->tb = tb;
@@ -938,6 +1005,10 @@ int translate_block(struct translator *t, struct cpu *cpu, uint32_t eip, uint32_
 	tb->map_host = tcache_alloc_map(cpu->tc, BLOCK_MAX_INSNS);
 	tb->map_guest = tcache_alloc_map(cpu->tc, BLOCK_MAX_INSNS);
 	emit_init(&c->e, code, limit);
+	uint32_t first_page = eip / GUEST_PAGE_SIZE;
+	c->selfcheck = tcache_page_selfcheck(cpu->tc, first_page) ||
+		       (eip % GUEST_PAGE_SIZE > GUEST_PAGE_SIZE - ZYDIS_MAX_INSTRUCTION_LENGTH &&
+			tcache_page_selfcheck(cpu->tc, first_page + 1));
 	emit_block_entry(c);
 
 	unsigned max = (t->single_insn || (mode & MODE_SINGLE)) ? 1 : t->max_insns;
@@ -988,6 +1059,12 @@ int translate_block(struct translator *t, struct cpu *cpu, uint32_t eip, uint32_
 			}
 			return -ENOSPC;
 		}
+		if (c->selfcheck && !c->ended && insn_writes_memory(c)) {
+			/* The write may hit this block's own bytes: the next
+			 * block entry's check must come right after it. */
+			emit_branch_exit(c, c->next_eip, EXIT_KIND_BRANCH);
+			c->ended = true;
+		}
 		c->eip = c->next_eip;
 		if (c->ended)
 			break;
@@ -1001,6 +1078,8 @@ int translate_block(struct translator *t, struct cpu *cpu, uint32_t eip, uint32_
 	for (unsigned i = 0; i < c->nexits; i++)
 		emit_stub(c, &tb->exits[i]);
 	emit_stub(c, &tb->exits[TBLOCK_MAX_EXITS]);
+	if (c->selfcheck)
+		emit_selfcheck(c, ram->host + eip, eip, c->eip - eip);
 	uintptr_t p = ((uintptr_t)c->e.pos + 15) & ~(uintptr_t)15;
 	for (unsigned i = 0; i < c->ncallouts; i++) {
 		struct callout_desc *d = (struct callout_desc *)p;

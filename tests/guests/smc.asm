@@ -8,7 +8,11 @@
 ;  - the rel32 of a call and the rel8 of a jmp are redirected;
 ;  - small functions are copied (rep movsb) to a buffer, at two offsets,
 ;    and called there; code is generated with rep stosb;
-;  - an instruction that straddles a 4 KiB boundary is patched on both sides.
+;  - an instruction that straddles a 4 KiB boundary is patched on both sides;
+;  - data beside code: a counter on the same page as the loop that bumps it
+;    is written many times (btvm then stops write-protecting the page and
+;    lets the blocks check themselves), after which code on that page is
+;    still patched correctly, in a later block and in the running one.
 %define GUEST_NAME "smc"
 %include "lib.inc"
 
@@ -287,6 +291,42 @@ pc_loop:
 	check dword [results + 4], 0x11003300
 	check dword [results + 8], 0x11013310
 	check dword [results + 28], 0x11063360
+
+; ---------------------------------------------------------------- data beside code
+group "hotdata"
+	mov ecx, 1000
+hd_loop:
+	add dword [hd_counter], 3
+	dec ecx
+	jnz hd_loop
+	check dword [hd_counter], 3000
+	xor ecx, ecx
+hd_patch_loop:
+	call hd_fn				; returns the imm32 below
+	mov [results + ecx * 4], eax
+	lea edx, [ecx + 0x100]
+	mov [hd_fn + 1], edx			; a later block on this page
+	mov byte [hd_next + 1], 0x55		; the very next instruction
+hd_next:
+	mov bl, 0x00
+	movzx ebx, bl
+	mov [results + 16 + ecx * 4], ebx
+	mov byte [hd_next + 1], 0x00
+	inc ecx
+	cmp ecx, 4
+	jb hd_patch_loop
+	check dword [results], 0x12345678
+	check dword [results + 4], 0x100
+	check dword [results + 12], 0x102
+	check dword [results + 16], 0x55
+	check dword [results + 28], 0x55
+	jmp hd_done
+	align 4
+hd_counter:	dd 0
+hd_fn:
+	mov eax, strict dword 0x12345678
+	ret
+hd_done:
 
 guest_finish
 
