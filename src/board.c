@@ -230,25 +230,35 @@ static const struct bus_ops post_ops = {
 	.max_width = 4,
 };
 
-static int board_wire_devices(struct board *board)
+/* Every device to its power-on state; also the reset path, so it only
+ * initializes: the bus regions stay registered. */
+static void board_reset_devices(struct board *board)
 {
-	int err;
 	struct irq_line com1_irq = { .set_level = pic_irq_line_set, .opaque = &board->pic, .line = COM1_IRQ };
 	struct irq_line pit_irq = { .set_level = pic_irq_line_set, .opaque = &board->pic, .line = PIT_IRQ };
 
 	pic_init(&board->pic, pic_output_changed, board);
+	pit_init(&board->pit, &pit_irq, board_clock_ns, board);
+	board->pit.deadline_changed = pit_deadline_changed;
+	uart16550_init(&board->com1, &com1_irq, com1_transmit, board);
+	board->port_b = 0;
+	board->refresh_toggle = false;
+}
+
+static int board_wire_devices(struct board *board)
+{
+	int err;
+
+	board_reset_devices(board);
 	err = pic_attach(&board->pic, &board->bus);
 	if (err)
 		return err;
-	pit_init(&board->pit, &pit_irq, board_clock_ns, board);
-	board->pit.deadline_changed = pit_deadline_changed;
 	err = pit_attach(&board->pit, &board->bus);
 	if (err)
 		return err;
 	err = bus_register(&board->bus, BUS_SPACE_PIO, "port-b", PORT_B, 1, &port_b_ops, board);
 	if (err)
 		return err;
-	uart16550_init(&board->com1, &com1_irq, com1_transmit, board);
 	err = uart16550_attach(&board->com1, &board->bus, COM1_PORT);
 	if (err)
 		return err;
@@ -258,6 +268,29 @@ static int board_wire_devices(struct board *board)
 	if (err)
 		return err;
 	return bus_register(&board->bus, BUS_SPACE_PIO, "post", POST_PORT, 1, &post_ops, NULL);
+}
+
+/* A triple fault resets the PC: devices and the processor start over and
+ * the kernel image is loaded again. RAM outside the image keeps its
+ * contents, as a warm reset leaves DRAM. */
+static int board_reset(struct board *board)
+{
+	char err[256];
+	struct boot_config boot = {
+		.kernel_path = board->cfg.kernel_path,
+		.initrd_path = board->cfg.initrd_path,
+		.cmdline = board->cfg.cmdline,
+	};
+	int ret = multiboot_load(&board->ram, &boot, &board->boot, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "btvm: cannot reset the guest: %s\n", err);
+		return ret;
+	}
+	board_reset_devices(board);
+	cpu_reset(&board->cpu, &board->boot);
+	board->timer_deadline = 0;   /* re-arm for the fresh PIT */
+	platform_poll(board);
+	return 0;
 }
 
 int board_create(struct board *board, const struct board_config *cfg, char *err, size_t err_len)
@@ -395,7 +428,12 @@ int board_run(struct board *board)
 	};
 	board->cpu.plat = &board->plat;
 	platform_poll(board);
-	cpu_run(&board->cpu, &board->tr);
+	for (;;) {
+		cpu_run(&board->cpu, &board->tr);
+		if (!board->cpu.triple_fault || board->exit_requested || board->cfg.no_reboot ||
+		    board_reset(board))
+			break;
+	}
 	board_stop_timer(board);
 	console_close();
 	close(board->wake_fd);
@@ -455,6 +493,7 @@ void board_print_stats(const struct board *board, FILE *out)
 	fprintf(out, "  HLT / sleeps              %llu / %llu\n", (unsigned long long)c->halts,
 		(unsigned long long)c->halt_sleeps);
 	fprintf(out, "  single-step traps         %llu\n", (unsigned long long)c->single_steps);
+	fprintf(out, "  resets (triple faults)    %llu\n", (unsigned long long)c->resets);
 	fprintf(out, "callouts:                   %llu\n", (unsigned long long)c->callouts);
 	for (unsigned i = 0; i <= SENS_MONITOR; i++)
 		fprintf(out, "  %-25s %llu\n", sensitive_class_name((enum sensitive_class)i),

@@ -108,6 +108,18 @@ fi
 expect 1 "$work/no/such/dir/trace: cannot open trace file" run --kernel "$hello" --trace "$work/no/such/dir/trace"
 expect 2 "invalid translation cache size '0'" run --kernel "$hello" --tcache 0
 
+# A triple fault resets the guest (it boots three times and passes), or
+# ends btvm under --no-reboot.
+expect 1 "triple.elf: triple fault" run --kernel "$guests/triple.elf" --no-reboot
+out=$(timeout 30 "$btvm" run --kernel "$guests/triple.elf" </dev/null 2>&1)
+status=$?
+if [ "$status" = 33 ] && [ "$(grep -c '^boot [123]' <<<"$out")" = 3 ]; then
+	passed=$((passed + 1))
+else
+	echo "FAIL: triple fault reset: status $status, output '$out'"
+	failed=$((failed + 1))
+fi
+
 # A guest that halts where nothing can wake it ends the run, not a hang.
 expect 1 "halt_cli.elf: guest halted with interrupts disabled" run --kernel "$guests/halt_cli.elf"
 expect 1 "halt_masked.elf: guest halted waiting for an interrupt that no device will raise" \

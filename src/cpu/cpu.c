@@ -131,15 +131,32 @@ static int install_fault_handlers(void)
 	return 0;
 }
 
-int cpu_init(struct cpu *cpu, const struct vcpu_state *boot, struct window *win,
-	     struct tcache *tc, struct bus *bus)
+static void load_boot_state(struct cpu *cpu, const struct vcpu_state *boot)
 {
-	memset(cpu, 0, sizeof(*cpu));
 	cpu->s = *boot;
 	memcpy(cpu->regs, boot->regs, sizeof(cpu->regs));
 	cpu->rflags = 0x202;   /* host IF stays set; popfq cannot change it anyway */
 	cpu->s.eflags = 0;
 	cpu_set_eflags(cpu, boot->eflags, ~0u);
+	for (unsigned i = 0; i < IBL_ENTRIES; i++)
+		cpu->ibl_table[i].tag = ~0ULL;
+	/* x87/SSE at reset: FCW 0x37f, MXCSR 0x1f80, empty tag word. */
+	memset(cpu->fxsave, 0, sizeof(cpu->fxsave));
+	cpu->fxsave[0] = 0x7f;
+	cpu->fxsave[1] = 0x03;
+	uint32_t mxcsr = 0x1f80;
+	memcpy(&cpu->fxsave[24], &mxcsr, 4);
+	sync_seg_bases(cpu);
+	cpu->halted = cpu->shadow = cpu->stop = cpu->triple_fault = false;
+	cpu->fatal = NULL;
+	cpu->exc_depth = 0;
+	cpu->attention = 0;
+}
+
+int cpu_init(struct cpu *cpu, const struct vcpu_state *boot, struct window *win,
+	     struct tcache *tc, struct bus *bus)
+{
+	memset(cpu, 0, sizeof(*cpu));
 	cpu->win = win;
 	cpu->tc = tc;
 	cpu->bus = bus;
@@ -149,19 +166,18 @@ int cpu_init(struct cpu *cpu, const struct vcpu_state *boot, struct window *win,
 	cpu->ibl_table = malloc(IBL_ENTRIES * sizeof(*cpu->ibl_table));
 	if (!cpu->ibl_table)
 		return -ENOMEM;
-	for (unsigned i = 0; i < IBL_ENTRIES; i++)
-		cpu->ibl_table[i].tag = ~0ULL;
 	cpu->ibl = (uint64_t)(uintptr_t)cpu->ibl_table;
-	/* x87/SSE at reset: FCW 0x37f, MXCSR 0x1f80, empty tag word. */
-	memset(cpu->fxsave, 0, sizeof(cpu->fxsave));
-	cpu->fxsave[0] = 0x7f;
-	cpu->fxsave[1] = 0x03;
-	uint32_t mxcsr = 0x1f80;
-	memcpy(&cpu->fxsave[24], &mxcsr, 4);
-	sync_seg_bases(cpu);
+	load_boot_state(cpu, boot);
 	if (ZYAN_FAILED(ZydisDecoderInit(&cpu->decoder, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32)))
 		return -EINVAL;
 	return install_fault_handlers();
+}
+
+void cpu_reset(struct cpu *cpu, const struct vcpu_state *boot)
+{
+	tcache_flush(cpu->tc, cpu);
+	load_boot_state(cpu, boot);
+	cpu->stats.resets++;
 }
 
 void cpu_destroy(struct cpu *cpu)

@@ -56,6 +56,7 @@ struct cpu_stats {
 	uint64_t ibl_misses;
 	uint64_t interrupts;
 	uint64_t single_steps;
+	uint64_t resets;
 	uint64_t halts;
 	uint64_t halt_sleeps;
 };
@@ -92,6 +93,7 @@ struct cpu {
 	bool shadow;              /* STI / MOV SS interrupt shadow pending */
 	bool stop;                /* leave cpu_run: the board asked to */
 	const char *fatal;        /* why the guest cannot go on (triple fault...) */
+	bool triple_fault;        /* fatal is a triple fault: the board may reset */
 	unsigned exc_depth;       /* nested exception delivery, for #DF */
 	uint64_t deliveries;      /* events delivered, to tell a completed step */
 	struct cpu_stats stats;
@@ -121,6 +123,9 @@ struct callout_desc;
 int cpu_init(struct cpu *cpu, const struct vcpu_state *boot, struct window *win,
 	     struct tcache *tc, struct bus *bus);
 void cpu_destroy(struct cpu *cpu);
+/* The processor's RESET: state from boot, caches of translated code
+ * dropped; statistics kept across resets. */
+void cpu_reset(struct cpu *cpu, const struct vcpu_state *boot);
 /* Runs translated guest code until cpu->stop is set or the guest cannot go
  * on (cpu->fatal says why). */
 void cpu_run(struct cpu *cpu, struct translator *t);

@@ -147,6 +147,7 @@ void cpu_deliver(struct cpu *cpu, unsigned vector, bool has_error, uint32_t erro
 		return;
 	if (vector == EXC_DF) {
 		cpu->fatal = "triple fault: the guest could not take a double fault";
+		cpu->triple_fault = true;
 		return;
 	}
 	/* Delivery itself faulted (#GP/#NP on the gate): that is a double fault
@@ -154,6 +155,7 @@ void cpu_deliver(struct cpu *cpu, unsigned vector, bool has_error, uint32_t erro
 	if (deliver_once(cpu, EXC_DF, true, 0, &ferr))
 		return;
 	cpu->fatal = "triple fault: the guest could not take a double fault";
+	cpu->triple_fault = true;
 }
 
 bool insn_uses_fpu(const ZydisDecodedInstruction *in)
