@@ -79,7 +79,6 @@ struct cpu {
 	unsigned exc_depth;       /* nested exception delivery, for #DF */
 	struct cpu_stats stats;
 	uint64_t callouts_by_class[8];
-	uint64_t msr_sysenter_cs, msr_sysenter_esp, msr_sysenter_eip;
 	uint64_t tsc_offset;
 };
 
@@ -132,6 +131,9 @@ enum { EXC_DE = 0, EXC_DB = 1, EXC_NMI = 2, EXC_BP = 3, EXC_OF = 4, EXC_BR = 5, 
  * into #DF and then a triple fault (cpu->fatal). */
 void cpu_deliver(struct cpu *cpu, unsigned vector, bool has_error, uint32_t error, bool software);
 int cpu_load_segment(struct cpu *cpu, unsigned seg, uint16_t selector);
+/* The 8-byte descriptor a selector names in the GDT or LDT; false if it
+ * lies beyond the table's limit or outside guest RAM. */
+bool cpu_read_descriptor(struct cpu *cpu, uint16_t selector, uint32_t *lo, uint32_t *hi);
 bool cpu_read_guest(struct cpu *cpu, uint32_t linear, void *dst, unsigned len);
 bool cpu_write_guest(struct cpu *cpu, uint32_t linear, const void *src, unsigned len);
 

@@ -30,7 +30,7 @@ bool cpu_write_guest(struct cpu *cpu, uint32_t linear, const void *src, unsigned
 	return true;
 }
 
-static bool read_descriptor(struct cpu *cpu, uint16_t selector, uint32_t *lo, uint32_t *hi)
+bool cpu_read_descriptor(struct cpu *cpu, uint16_t selector, uint32_t *lo, uint32_t *hi)
 {
 	uint32_t base, limit;
 	if (selector & 4) {
@@ -64,7 +64,7 @@ int cpu_load_segment(struct cpu *cpu, unsigned seg, uint16_t selector)
 		cpu->seg_base[seg] = 0;
 		return 0;
 	}
-	if (!read_descriptor(cpu, selector, &lo, &hi))
+	if (!cpu_read_descriptor(cpu, selector, &lo, &hi))
 		return EXC_GP;
 	bool code = hi & (1u << 11), present = hi & (1u << 15), system = !(hi & (1u << 12));
 	if (system)
