@@ -2,18 +2,19 @@
  * few that have no 64-bit host form. Translated code calls cpu_callout
  * with guest state saved in struct cpu; the handler works on that state
  * and says whether translated code goes on after the call (0) or the run
- * loop takes over at cpu->s.eip (1). */
+ * loop takes over at cpu->s.eip (1). This file owns the dispatch, the
+ * helpers the handlers share (callout_internal.h), port I/O, flags, IRET,
+ * INT, descriptor-table and control registers, CPUID/RDTSC and ENTER;
+ * callout_legacy.c and callout_segment.c hold the rest. */
 #include <string.h>
 #include <time.h>
 
-#include "cpu/cpu.h"
+#include "cache/tcache.h"
+#include "cpu/callout_internal.h"
 #include "cpu/sensitive.h"
 #include "devices/bus.h"
-#include "translator/translate.h"
 
-enum { GO_ON = 0, STOP = 1 };
-
-static uint32_t reg_read(const struct cpu *cpu, ZydisRegister r)
+uint32_t reg_read(const struct cpu *cpu, ZydisRegister r)
 {
 	ZyanI8 id = ZydisRegisterGetId(r);
 	switch (ZydisRegisterGetClass(r)) {
@@ -28,7 +29,7 @@ static uint32_t reg_read(const struct cpu *cpu, ZydisRegister r)
 	}
 }
 
-static void reg_write(struct cpu *cpu, ZydisRegister r, uint32_t v)
+void reg_write(struct cpu *cpu, ZydisRegister r, uint32_t v)
 {
 	ZyanI8 id = ZydisRegisterGetId(r);
 	switch (ZydisRegisterGetClass(r)) {
@@ -49,8 +50,8 @@ static void reg_write(struct cpu *cpu, ZydisRegister r, uint32_t v)
 	}
 }
 
-static uint32_t linear_address(const struct cpu *cpu, const ZydisDecodedInstruction *in,
-			       const ZydisDecodedOperand *op)
+uint32_t linear_address(const struct cpu *cpu, const ZydisDecodedInstruction *in,
+			const ZydisDecodedOperand *op)
 {
 	uint32_t ea = (uint32_t)op->mem.disp.value;
 	if (op->mem.base != ZYDIS_REGISTER_NONE)
@@ -62,11 +63,26 @@ static uint32_t linear_address(const struct cpu *cpu, const ZydisDecodedInstruct
 	return ea + cpu->s.seg[cpu_seg_index(op->mem.segment)].base;
 }
 
-static void raise(struct cpu *cpu, const struct callout_desc *d, unsigned vector, bool has_err,
-		  uint32_t err)
+void raise_fault(struct cpu *cpu, const struct callout_desc *d, unsigned vector, bool has_err,
+		 uint32_t err)
 {
 	cpu->s.eip = d->eip;
 	cpu_deliver(cpu, vector, has_err, err, false);
+}
+
+unsigned mem_fault_vector(const ZydisDecodedOperand *op)
+{
+	return op->mem.segment == ZYDIS_REGISTER_SS ? EXC_SS : EXC_GP;
+}
+
+bool read_rm16(struct cpu *cpu, const ZydisDecodedInstruction *in, const ZydisDecodedOperand *op,
+	       uint16_t *v)
+{
+	if (op->type == ZYDIS_OPERAND_TYPE_REGISTER) {
+		*v = (uint16_t)reg_read(cpu, op->reg.value);
+		return true;
+	}
+	return cpu_read_guest(cpu, linear_address(cpu, in, op), v, 2);
 }
 
 static int do_io(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
@@ -124,12 +140,12 @@ static int do_iret(struct cpu *cpu, const struct callout_desc *d)
 	uint32_t frame[3];
 	uint32_t ss_base = cpu->s.seg[SEG_SS].base;
 	if (!cpu_read_guest(cpu, ss_base + cpu->regs[REG_ESP], frame, 12)) {
-		raise(cpu, d, EXC_SS, true, 0);
+		raise_fault(cpu, d, EXC_SS, true, 0);
 		return STOP;
 	}
 	int vec = cpu_load_segment(cpu, SEG_CS, (uint16_t)frame[1]);
 	if (vec) {
-		raise(cpu, d, (unsigned)vec, true, frame[1] & 0xfffc);
+		raise_fault(cpu, d, (unsigned)vec, true, frame[1] & 0xfffc);
 		return STOP;
 	}
 	cpu->regs[REG_ESP] += 12;
@@ -179,7 +195,7 @@ static int do_mov_special(struct cpu *cpu, const struct callout_desc *d,
 		bool to_cr = c0 == ZYDIS_REGCLASS_CONTROL;
 		uint32_t *cr = control_reg(cpu, to_cr ? ops[0].reg.value : ops[1].reg.value);
 		if (!cr) {
-			raise(cpu, d, EXC_UD, false, 0);
+			raise_fault(cpu, d, EXC_UD, false, 0);
 			return STOP;
 		}
 		if (to_cr) {
@@ -207,7 +223,7 @@ static int do_mov_special(struct cpu *cpu, const struct callout_desc *d,
 		if (ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER) {
 			reg_write(cpu, ops[0].reg.value, ZydisRegisterGetClass(ops[0].reg.value) == ZYDIS_REGCLASS_GPR32 ? sel : sel);
 		} else if (!cpu_write_guest(cpu, linear_address(cpu, in, &ops[0]), &sel, 2)) {
-			raise(cpu, d, EXC_GP, true, 0);
+			raise_fault(cpu, d, EXC_GP, true, 0);
 			return STOP;
 		}
 		return GO_ON;
@@ -216,51 +232,24 @@ static int do_mov_special(struct cpu *cpu, const struct callout_desc *d,
 	if (ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER)
 		sel = (uint16_t)reg_read(cpu, ops[1].reg.value);
 	else if (!cpu_read_guest(cpu, linear_address(cpu, in, &ops[1]), &sel, 2)) {
-		raise(cpu, d, EXC_GP, true, 0);
+		raise_fault(cpu, d, EXC_GP, true, 0);
 		return STOP;
 	}
 	unsigned seg = cpu_seg_index(ops[0].reg.value);
 	if (seg == SEG_CS) {
-		raise(cpu, d, EXC_UD, false, 0);
+		raise_fault(cpu, d, EXC_UD, false, 0);
 		return STOP;
 	}
 	int vec = cpu_load_segment(cpu, seg, sel);
 	if (vec) {
-		raise(cpu, d, (unsigned)vec, true, sel & 0xfffc);
+		raise_fault(cpu, d, (unsigned)vec, true, sel & 0xfffc);
 		return STOP;
 	}
+	/* The instruction after a load of SS runs before any interrupt, so a
+	 * MOV ESP that follows completes the stack switch. */
+	if (seg == SEG_SS)
+		cpu->shadow = true;
 	return GO_ON;
-}
-
-static int do_far_jmp(struct cpu *cpu, const struct callout_desc *d,
-		      const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
-{
-	uint16_t sel;
-	uint32_t off;
-	if (ops[0].type == ZYDIS_OPERAND_TYPE_POINTER) {
-		sel = ops[0].ptr.segment;
-		off = ops[0].ptr.offset;
-	} else {
-		uint8_t b[6];
-		if (!cpu_read_guest(cpu, linear_address(cpu, in, &ops[0]), b, in->operand_width == 16 ? 4 : 6)) {
-			raise(cpu, d, EXC_GP, true, 0);
-			return STOP;
-		}
-		if (in->operand_width == 16) {
-			off = (uint32_t)(b[0] | b[1] << 8);
-			sel = (uint16_t)(b[2] | b[3] << 8);
-		} else {
-			memcpy(&off, b, 4);
-			sel = (uint16_t)(b[4] | b[5] << 8);
-		}
-	}
-	int vec = cpu_load_segment(cpu, SEG_CS, sel);
-	if (vec) {
-		raise(cpu, d, (unsigned)vec, true, sel & 0xfffc);
-		return STOP;
-	}
-	cpu->s.eip = off;
-	return STOP;
 }
 
 static void do_cpuid(struct cpu *cpu)
@@ -296,6 +285,16 @@ static uint64_t host_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t guest_tsc(const struct cpu *cpu)
+{
+	return host_ns() - cpu->tsc_offset;
+}
+
+void set_guest_tsc(struct cpu *cpu, uint64_t value)
+{
+	cpu->tsc_offset = host_ns() - value;
+}
+
 /* ENTER with a nesting level: copies the enclosing frame pointers. All
  * writes go to a local image first so a fault leaves ESP/EBP untouched. */
 static int do_enter_nested(struct cpu *cpu, const struct callout_desc *d,
@@ -325,41 +324,35 @@ static int do_enter_nested(struct cpu *cpu, const struct callout_desc *d,
 	cpu->regs[REG_ESP] = esp - size;
 	return GO_ON;
 fault:
-	raise(cpu, d, EXC_SS, true, 0);
+	raise_fault(cpu, d, EXC_SS, true, 0);
 	return STOP;
 }
 
-int cpu_callout(struct cpu *cpu, const struct callout_desc *d)
+/* Mnemonics that are sensitive only with some operands (see
+ * sensitive_classify). */
+static bool sensitive_by_operands(ZydisMnemonic m)
 {
-	ZydisDecodedInstruction in;
-	ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
-	int r = GO_ON;
-
-	cpu->stats.callouts++;
-	cpu->exit = 1;
-	if (ZYAN_FAILED(ZydisDecoderDecodeFull(&cpu->decoder, d->bytes, d->len, &in, ops))) {
-		raise(cpu, d, EXC_UD, false, 0);
-		return STOP;
+	switch (m) {
+	case ZYDIS_MNEMONIC_MOV:
+	case ZYDIS_MNEMONIC_PUSH:
+	case ZYDIS_MNEMONIC_POP:
+	case ZYDIS_MNEMONIC_JMP:
+	case ZYDIS_MNEMONIC_CALL:
+	case ZYDIS_MNEMONIC_RET:
+	case ZYDIS_MNEMONIC_ENTER:
+		return true;
+	default:
+		return false;
 	}
-	if (insn_uses_fpu(&in)) {
-		/* Translated as a callout only while CR0.TS/EM may make it trap. */
-		int vector = cpu_fpu_unavailable(cpu, &in);
-		cpu->callouts_by_class[SENS_MONITOR]++;
-		if (vector < 0)
-			return GO_ON;   /* WAIT without MP: nothing to do */
-		raise(cpu, d, (unsigned)vector, false, 0);
-		return STOP;
-	}
-	const struct sensitive_insn *sens = sensitive_classify(&in, ops);
-	if (sens)
-		cpu->callouts_by_class[sens->cls]++;
-	else
-		cpu->callouts_by_class[SENS_MONITOR]++;
+}
 
-	switch (in.mnemonic) {
+static int dispatch(struct cpu *cpu, const struct callout_desc *d,
+		    const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
+{
+	switch (in->mnemonic) {
 	case ZYDIS_MNEMONIC_IN:
 	case ZYDIS_MNEMONIC_OUT:
-		return do_io(cpu, d, &in, ops);
+		return do_io(cpu, d, in, ops);
 	case ZYDIS_MNEMONIC_HLT:
 		cpu->halted = true;
 		cpu->stats.halts++;
@@ -378,15 +371,15 @@ int cpu_callout(struct cpu *cpu, const struct callout_desc *d)
 		return GO_ON;
 	case ZYDIS_MNEMONIC_PUSHF:
 	case ZYDIS_MNEMONIC_PUSHFD:
-		if (do_pushf(cpu, &in)) {
-			raise(cpu, d, EXC_SS, true, 0);
+		if (do_pushf(cpu, in)) {
+			raise_fault(cpu, d, EXC_SS, true, 0);
 			return STOP;
 		}
 		return GO_ON;
 	case ZYDIS_MNEMONIC_POPF:
 	case ZYDIS_MNEMONIC_POPFD:
-		if (do_popf(cpu, &in)) {
-			raise(cpu, d, EXC_SS, true, 0);
+		if (do_popf(cpu, in)) {
+			raise_fault(cpu, d, EXC_SS, true, 0);
 			return STOP;
 		}
 		return GO_ON;
@@ -394,45 +387,48 @@ int cpu_callout(struct cpu *cpu, const struct callout_desc *d)
 	case ZYDIS_MNEMONIC_IRETD:
 		return do_iret(cpu, d);
 	case ZYDIS_MNEMONIC_INT:
+		cpu->soft_int_eip = d->eip;
 		cpu->s.eip = d->next_eip;
 		cpu_deliver(cpu, (unsigned)ops[0].imm.value.u & 0xff, false, 0, true);
 		return STOP;
 	case ZYDIS_MNEMONIC_INT3:
+		cpu->soft_int_eip = d->eip;
 		cpu->s.eip = d->next_eip;
 		cpu_deliver(cpu, EXC_BP, false, 0, true);
 		return STOP;
 	case ZYDIS_MNEMONIC_INTO:
 		if (!(cpu->rflags & EFLAGS_OF))
 			return GO_ON;
+		cpu->soft_int_eip = d->eip;
 		cpu->s.eip = d->next_eip;
 		cpu_deliver(cpu, EXC_OF, false, 0, true);
 		return STOP;
 	case ZYDIS_MNEMONIC_LGDT:
 	case ZYDIS_MNEMONIC_LIDT: {
 		struct table_reg t;
-		if (!read_table_operand(cpu, &in, &ops[0], &t)) {
-			raise(cpu, d, EXC_GP, true, 0);
+		if (!read_table_operand(cpu, in, &ops[0], &t)) {
+			raise_fault(cpu, d, EXC_GP, true, 0);
 			return STOP;
 		}
-		*(in.mnemonic == ZYDIS_MNEMONIC_LGDT ? &cpu->s.gdtr : &cpu->s.idtr) = t;
+		*(in->mnemonic == ZYDIS_MNEMONIC_LGDT ? &cpu->s.gdtr : &cpu->s.idtr) = t;
 		return GO_ON;
 	}
 	case ZYDIS_MNEMONIC_SGDT:
 	case ZYDIS_MNEMONIC_SIDT:
-		if (!write_table_operand(cpu, &in, &ops[0], in.mnemonic == ZYDIS_MNEMONIC_SGDT ? &cpu->s.gdtr : &cpu->s.idtr)) {
-			raise(cpu, d, EXC_GP, true, 0);
+		if (!write_table_operand(cpu, in, &ops[0], in->mnemonic == ZYDIS_MNEMONIC_SGDT ? &cpu->s.gdtr : &cpu->s.idtr)) {
+			raise_fault(cpu, d, EXC_GP, true, 0);
 			return STOP;
 		}
 		return GO_ON;
 	case ZYDIS_MNEMONIC_MOV:
-		return do_mov_special(cpu, d, &in, ops);
+		return do_mov_special(cpu, d, in, ops);
 	case ZYDIS_MNEMONIC_JMP:
-		return do_far_jmp(cpu, d, &in, ops);
+		return do_far_jmp(cpu, d, in, ops);
 	case ZYDIS_MNEMONIC_CPUID:
 		do_cpuid(cpu);
 		return GO_ON;
 	case ZYDIS_MNEMONIC_RDTSC: {
-		uint64_t tsc = host_ns() - cpu->tsc_offset;
+		uint64_t tsc = guest_tsc(cpu);
 		cpu->regs[REG_EAX] = (uint32_t)tsc;
 		cpu->regs[REG_EDX] = (uint32_t)(tsc >> 32);
 		return GO_ON;
@@ -445,11 +441,107 @@ int cpu_callout(struct cpu *cpu, const struct callout_desc *d)
 	case ZYDIS_MNEMONIC_CLTS:
 		cpu->s.cr0 &= ~CR0_TS;
 		return GO_ON;
+	case ZYDIS_MNEMONIC_INSB:
+	case ZYDIS_MNEMONIC_INSW:
+	case ZYDIS_MNEMONIC_INSD:
+	case ZYDIS_MNEMONIC_OUTSB:
+	case ZYDIS_MNEMONIC_OUTSW:
+	case ZYDIS_MNEMONIC_OUTSD:
+		return do_string_io(cpu, d, in, ops);
+	case ZYDIS_MNEMONIC_DAA:
+	case ZYDIS_MNEMONIC_DAS:
+	case ZYDIS_MNEMONIC_AAA:
+	case ZYDIS_MNEMONIC_AAS:
+	case ZYDIS_MNEMONIC_AAM:
+	case ZYDIS_MNEMONIC_AAD:
+	case ZYDIS_MNEMONIC_SALC:
+		return do_bcd(cpu, d, in, ops);
+	case ZYDIS_MNEMONIC_BOUND:
+		return do_bound(cpu, d, in, ops);
+	case ZYDIS_MNEMONIC_RDMSR:
+	case ZYDIS_MNEMONIC_WRMSR:
+		return do_msr(cpu, d, in);
+	case ZYDIS_MNEMONIC_CALL:
+		return do_far_call(cpu, d, in, ops);
+	case ZYDIS_MNEMONIC_RET:
+		return do_far_ret(cpu, d, in, ops);
+	case ZYDIS_MNEMONIC_LDS:
+	case ZYDIS_MNEMONIC_LES:
+	case ZYDIS_MNEMONIC_LFS:
+	case ZYDIS_MNEMONIC_LGS:
+	case ZYDIS_MNEMONIC_LSS:
+		return do_load_far_pointer(cpu, d, in, ops);
+	case ZYDIS_MNEMONIC_PUSH:
+		return do_push_seg(cpu, d, in, ops);
+	case ZYDIS_MNEMONIC_POP:
+		return do_pop_seg(cpu, d, in, ops);
+	case ZYDIS_MNEMONIC_LAR:
+	case ZYDIS_MNEMONIC_LSL:
+		return do_lar_lsl(cpu, d, in, ops);
+	case ZYDIS_MNEMONIC_VERR:
+	case ZYDIS_MNEMONIC_VERW:
+		return do_verr_verw(cpu, d, in, ops);
+	case ZYDIS_MNEMONIC_ARPL:
+		return do_arpl(cpu, d, in, ops);
+	case ZYDIS_MNEMONIC_STR:
+	case ZYDIS_MNEMONIC_SLDT:
+	case ZYDIS_MNEMONIC_SMSW:
+		return do_store_sysreg(cpu, d, in, ops);
+	case ZYDIS_MNEMONIC_LLDT:
+		return do_lldt(cpu, d, in, ops);
+	case ZYDIS_MNEMONIC_LTR:
+		return do_ltr(cpu, d, in, ops);
+	case ZYDIS_MNEMONIC_LMSW:
+		return do_lmsw(cpu, d, in, ops);
 	default:
 		/* No translation and no monitor support: #UD, as a CPU that does
 		 * not implement it would. */
-		raise(cpu, d, EXC_UD, false, 0);
+		raise_fault(cpu, d, EXC_UD, false, 0);
 		return STOP;
+	}
+}
+
+int cpu_callout(struct cpu *cpu, const struct callout_desc *d)
+{
+	ZydisDecodedInstruction in;
+	ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+
+	cpu->stats.callouts++;
+	cpu->exit = 1;
+	if (ZYAN_FAILED(ZydisDecoderDecodeFull(&cpu->decoder, d->bytes, d->len, &in, ops))) {
+		raise_fault(cpu, d, EXC_UD, false, 0);
+		return STOP;
+	}
+	if (insn_uses_fpu(&in)) {
+		/* Translated as a callout only while CR0.TS/EM may make it trap. */
+		int vector = cpu_fpu_unavailable(cpu, &in);
+		cpu->callouts_by_class[SENS_MONITOR]++;
+		if (vector < 0)
+			return GO_ON;   /* WAIT without MP: nothing to do */
+		raise_fault(cpu, d, (unsigned)vector, false, 0);
+		return STOP;
+	}
+	const struct sensitive_insn *sens = sensitive_classify(&in, ops);
+	if (sens)
+		cpu->callouts_by_class[sens->cls]++;
+	else
+		cpu->callouts_by_class[SENS_MONITOR]++;
+	if (!sens && sensitive_by_operands(in.mnemonic)) {
+		/* A near branch or a plain PUSH/POP/MOV the translator had no
+		 * translation for: the far and segment handlers would misread
+		 * it, so it is #UD, as on a CPU that does not implement it. */
+		raise_fault(cpu, d, EXC_UD, false, 0);
+		return STOP;
+	}
+
+	/* A monitor write into a page holding translations drops them, and
+	 * the block running now may be among them: going on in it could run
+	 * stale code, so the run loop takes over after the instruction. */
+	uint64_t dropped = cpu->tc->stats.invalidated_blocks;
+	int r = dispatch(cpu, d, &in, ops);
+	if (r == GO_ON && cpu->tc->stats.invalidated_blocks != dropped) {
+		cpu->s.eip = d->next_eip;
+		r = STOP;
 	}
 	return r;
 }

@@ -3,7 +3,8 @@
  * come back (a branch not chained yet, an indirect-branch miss, a callout
  * that stopped, a host fault turned into a guest event). Host faults are
  * caught here too: SIGSEGV inside a window (self-modifying code, accesses
- * outside RAM) and SIGFPE (#DE) become precise guest events. */
+ * outside RAM), SIGFPE (#DE, #MF, #XM) and SIGILL (#UD) become precise
+ * guest events. */
 #define _GNU_SOURCE
 #include "cpu/cpu.h"
 
@@ -22,7 +23,7 @@
 static _Thread_local struct cpu *current_cpu;
 
 /* Why the last fault-driven exit happened. */
-enum fault_kind { FAULT_NONE, FAULT_SMC, FAULT_DIVIDE, FAULT_X87, FAULT_SIMD, FAULT_OUTSIDE_RAM };
+enum fault_kind { FAULT_NONE, FAULT_SMC, FAULT_DIVIDE, FAULT_X87, FAULT_SIMD, FAULT_INVALID, FAULT_OUTSIDE_RAM };
 
 static _Thread_local struct {
 	enum fault_kind kind;
@@ -99,7 +100,10 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
 	cpu->rflags = (uint64_t)g[REG_EFL];
 	cpu->s.eip = tb->eip + tb->map_guest[i];
 	last_fault.host_rip = (uintptr_t)g[REG_RIP];
-	if (sig == SIGFPE) {
+	if (sig == SIGILL) {
+		/* The host has no such instruction: neither has the guest's CPU. */
+		last_fault.kind = FAULT_INVALID;
+	} else if (sig == SIGFPE) {
 		/* The host's own vector tells #DE, #MF and #XM apart. */
 		greg_t trapno = g[REG_TRAPNO];
 		last_fault.kind = trapno == 16 ? FAULT_X87 : trapno == 19 ? FAULT_SIMD : FAULT_DIVIDE;
@@ -126,7 +130,7 @@ static int install_fault_handlers(void)
 	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGSEGV, &sa, NULL) < 0 || sigaction(SIGBUS, &sa, NULL) < 0 ||
-	    sigaction(SIGFPE, &sa, NULL) < 0)
+	    sigaction(SIGFPE, &sa, NULL) < 0 || sigaction(SIGILL, &sa, NULL) < 0)
 		return -errno;
 	return 0;
 }
@@ -290,6 +294,9 @@ static bool deliver_host_fault(struct cpu *cpu, struct translator *t, enum fault
 		break;
 	case FAULT_X87:
 		cpu_deliver(cpu, EXC_MF, false, 0, false);
+		break;
+	case FAULT_INVALID:
+		cpu_deliver(cpu, EXC_UD, false, 0, false);
 		break;
 	case FAULT_SIMD:
 		/* Without CR4.OSXMMEXCPT the guest said it cannot take #XM. */

@@ -94,11 +94,11 @@ struct cpu {
 	bool stop;                /* leave cpu_run: the board asked to */
 	const char *fatal;        /* why the guest cannot go on (triple fault...) */
 	bool triple_fault;        /* fatal is a triple fault: the board may reset */
+	uint32_t soft_int_eip;    /* INT n/INT3/INTO being delivered: where a fault of it lands */
 	unsigned exc_depth;       /* nested exception delivery, for #DF */
 	uint64_t deliveries;      /* events delivered, to tell a completed step */
 	struct cpu_stats stats;
 	uint64_t callouts_by_class[8];
-	uint64_t msr_sysenter_cs, msr_sysenter_esp, msr_sysenter_eip;
 	uint64_t tsc_offset;
 };
 
@@ -160,6 +160,9 @@ int cpu_fpu_unavailable(const struct cpu *cpu, const ZydisDecodedInstruction *in
 /* Whether CR0.TS/EM can make the instruction trap (it touches x87, MMX or
  * SSE state): such instructions become callouts while MODE_FPU_OFF. */
 bool insn_uses_fpu(const ZydisDecodedInstruction *in);
+/* The 8-byte descriptor a selector names in the GDT or LDT; false if it
+ * lies beyond the table's limit or outside guest RAM. */
+bool cpu_read_descriptor(struct cpu *cpu, uint16_t selector, uint32_t *lo, uint32_t *hi);
 bool cpu_read_guest(struct cpu *cpu, uint32_t linear, void *dst, unsigned len);
 bool cpu_write_guest(struct cpu *cpu, uint32_t linear, const void *src, unsigned len);
 

@@ -30,7 +30,7 @@ bool cpu_write_guest(struct cpu *cpu, uint32_t linear, const void *src, unsigned
 	return true;
 }
 
-static bool read_descriptor(struct cpu *cpu, uint16_t selector, uint32_t *lo, uint32_t *hi)
+bool cpu_read_descriptor(struct cpu *cpu, uint16_t selector, uint32_t *lo, uint32_t *hi)
 {
 	uint32_t base, limit;
 	if (selector & 4) {
@@ -64,7 +64,7 @@ int cpu_load_segment(struct cpu *cpu, unsigned seg, uint16_t selector)
 		cpu->seg_base[seg] = 0;
 		return 0;
 	}
-	if (!read_descriptor(cpu, selector, &lo, &hi))
+	if (!cpu_read_descriptor(cpu, selector, &lo, &hi))
 		return EXC_GP;
 	bool code = hi & (1u << 11), present = hi & (1u << 15), system = !(hi & (1u << 12));
 	if (system)
@@ -99,27 +99,30 @@ static bool push32(struct cpu *cpu, uint32_t value)
 	return true;
 }
 
-static bool deliver_once(struct cpu *cpu, unsigned vector, bool has_error, uint32_t error,
-			 uint32_t *fault_error)
+/* One attempt at delivering vector through the IDT. Returns 0, or the
+ * exception the attempt itself raised with its error code in *fault_error. */
+static unsigned deliver_once(struct cpu *cpu, unsigned vector, bool has_error, uint32_t error,
+			     uint32_t *fault_error)
 {
 	uint32_t gate[2];
-	*fault_error = vector * 8 + 2;
+	*fault_error = vector * 8 + 2;   /* IDT entry, EXT bit: an IDT reference */
 	if (vector * 8 + 7 > cpu->s.idtr.limit || !cpu_read_guest(cpu, cpu->s.idtr.base + vector * 8, gate, 8))
-		return false;
+		return EXC_GP;
 	unsigned type = (gate[1] >> 8) & 0x1f;
 	if (type != 0x0e && type != 0x0f)
-		return false;   /* task gates and 16-bit gates: not supported */
+		return EXC_GP;   /* task gates and 16-bit gates: not supported */
 	if (!(gate[1] & (1u << 15)))
-		return false;
+		return EXC_NP;
 	uint16_t sel = (uint16_t)(gate[0] >> 16);
 	uint32_t offset = (gate[0] & 0xffff) | (gate[1] & 0xffff0000);
 	uint32_t eflags = cpu_get_eflags(cpu);
 	uint16_t old_cs = cpu->s.seg[SEG_CS].selector;
 	uint32_t old_esp = cpu->regs[REG_ESP];
 	struct segment old_seg = cpu->s.seg[SEG_CS];
-	if (cpu_load_segment(cpu, SEG_CS, sel)) {
+	int cs_fault = cpu_load_segment(cpu, SEG_CS, sel);
+	if (cs_fault) {
 		*fault_error = sel & 0xfffc;
-		return false;
+		return cs_fault == EXC_NP ? EXC_NP : EXC_GP;
 	}
 	if (!push32(cpu, eflags) || !push32(cpu, old_cs) || !push32(cpu, cpu->s.eip) ||
 	    (has_error && !push32(cpu, error))) {
@@ -127,33 +130,50 @@ static bool deliver_once(struct cpu *cpu, unsigned vector, bool has_error, uint3
 		cpu->s.seg[SEG_CS] = old_seg;
 		cpu->seg_base[SEG_CS] = old_seg.base;
 		*fault_error = 0;
-		return false;
+		return EXC_SS;
 	}
 	uint32_t clear = EFLAGS_TF | EFLAGS_NT | EFLAGS_RF | EFLAGS_VM;
 	if (type == 0x0e)
 		clear |= EFLAGS_IF;
 	cpu_set_eflags(cpu, eflags & ~clear, ~0u);
 	cpu->s.eip = offset;
-	return true;
+	return 0;
+}
+
+static bool vector_has_error(unsigned vector)
+{
+	return vector == EXC_DF || (vector >= EXC_TS && vector <= EXC_PF) || vector == EXC_AC;
+}
+
+static bool contributory(unsigned vector)
+{
+	return vector == EXC_DE || (vector >= EXC_TS && vector <= EXC_GP);
 }
 
 void cpu_deliver(struct cpu *cpu, unsigned vector, bool has_error, uint32_t error, bool software)
 {
-	uint32_t ferr;
-	(void)software;
 	cpu->halted = false;
 	cpu->deliveries++;
-	if (deliver_once(cpu, vector, has_error, error, &ferr))
-		return;
-	if (vector == EXC_DF) {
-		cpu->fatal = "triple fault: the guest could not take a double fault";
-		cpu->triple_fault = true;
-		return;
+	/* At most: the event, a fault delivering it, #DF, then shutdown. */
+	for (int depth = 0; depth < 4; depth++) {
+		uint32_t ferr;
+		unsigned fvec = deliver_once(cpu, vector, has_error, error, &ferr);
+		if (!fvec)
+			return;
+		if (vector == EXC_DF)
+			break;
+		/* A software interrupt that cannot be delivered faults at the
+		 * INT instruction itself. */
+		if (software)
+			cpu->s.eip = cpu->soft_int_eip;
+		software = false;
+		/* SDM "Conditions for Generating a Double Fault". */
+		bool dbl = (contributory(vector) && contributory(fvec)) ||
+			   (vector == EXC_PF && (fvec == EXC_PF || contributory(fvec)));
+		vector = dbl ? EXC_DF : fvec;
+		error = dbl ? 0 : ferr;
+		has_error = vector_has_error(vector);
 	}
-	/* Delivery itself faulted (#GP/#NP on the gate): that is a double fault
-	 * when it happens while delivering an exception. */
-	if (deliver_once(cpu, EXC_DF, true, 0, &ferr))
-		return;
 	cpu->fatal = "triple fault: the guest could not take a double fault";
 	cpu->triple_fault = true;
 }

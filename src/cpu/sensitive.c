@@ -65,6 +65,8 @@ static const struct sensitive_insn table[] = {
 	{ ZYDIS_MNEMONIC_SYSENTER, "SYSENTER", SENS_MONITOR, HANDLE_CALLOUT, true, "ring change through the SYSENTER MSRs" },
 	{ ZYDIS_MNEMONIC_SYSEXIT, "SYSEXIT", SENS_PRIVILEGED, HANDLE_CALLOUT, true, "ring change" },
 	{ ZYDIS_MNEMONIC_UD2, "UD2", SENS_MONITOR, HANDLE_CALLOUT, true, "#UD through the guest IDT" },
+	{ ZYDIS_MNEMONIC_UD0, "UD0", SENS_MONITOR, HANDLE_CALLOUT, true, "#UD through the guest IDT" },
+	{ ZYDIS_MNEMONIC_UD1, "UD1", SENS_MONITOR, HANDLE_CALLOUT, true, "#UD through the guest IDT" },
 	{ ZYDIS_MNEMONIC_CLD, "CLD", SENS_MONITOR, HANDLE_CALLOUT, true, "DF is part of the translation key" },
 	{ ZYDIS_MNEMONIC_STD, "STD", SENS_MONITOR, HANDLE_CALLOUT, true, "DF is part of the translation key" },
 	{ ZYDIS_MNEMONIC_BOUND, "BOUND", SENS_MONITOR, HANDLE_CALLOUT, false, "invalid in 64-bit mode; #BR" },

@@ -77,6 +77,8 @@ struct vcpu_state {
 	uint32_t cr0, cr2, cr3, cr4;
 	uint32_t dr[8];
 	unsigned cpl;
+	/* The model-specific registers the virtual CPU has (RDMSR/WRMSR). */
+	uint32_t sysenter_cs, sysenter_esp, sysenter_eip;
 };
 
 #endif

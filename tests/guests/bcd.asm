@@ -56,6 +56,21 @@ group "daa"
 	das
 	check_flags F_DAA, F_CF|F_AF|F_SF|F_PF
 	check eax, 0x99
+	mov eax, 0x03
+	set_flags F_AF				; the low borrow alone sets CF
+	das
+	check_flags F_DAA, F_CF|F_AF|F_SF
+	check eax, 0xfd
+	mov eax, 0x9a
+	set_flags 0				; both adjustments, AL wraps to 0
+	daa
+	check_flags F_DAA, F_CF|F_AF|F_ZF|F_PF
+	check eax, 0x00
+	mov eax, 0x5566
+	set_flags F_CF				; CF alone: + 0x60
+	daa
+	check_flags F_DAA, F_CF|F_SF|F_PF
+	check eax, 0x55c6
 
 ; ---------------------------------------------------------------- aaa/aas
 group "aaa"
@@ -89,6 +104,21 @@ group "aaa"
 	aas
 	check_flags F_CF|F_AF, F_CF|F_AF
 	check eax, 0x0209
+	mov eax, 0x01fb				; AL > 0xf9: the carry reaches AH too
+	set_flags 0
+	aaa
+	check_flags F_CF|F_AF, F_CF|F_AF
+	check eax, 0x0301
+	mov eax, 0x0203				; AL < 6: the borrow reaches AH too
+	set_flags F_AF
+	aas
+	check_flags F_CF|F_AF, F_CF|F_AF
+	check eax, 0x000d
+	mov eax, 0x1234
+	set_flags F_CF				; no adjustment clears CF and AF
+	aaa
+	check_flags F_CF|F_AF, 0
+	check eax, 0x1204
 
 ; ---------------------------------------------------------------- aam/aad
 group "aam"

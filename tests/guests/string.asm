@@ -3,7 +3,9 @@
 ; overlapping copies, a segment override on the source (FS/GS with a
 ; non-zero base from lib.inc's GDT), ES with a non-zero base on the
 ; destination, xlatb, and 16-bit addressing (SI/DI/CX). Final ESI/EDI/ECX,
-; flags and memory are checked.
+; flags and memory are checked. ins/outs in all three sizes run against
+; COM1's scratch and divisor-latch registers (with REP, DF=1, a16, a
+; source override, an ES base, and INS ignoring an override).
 %define GUEST_NAME "string"
 %include "lib.inc"
 
@@ -393,6 +395,111 @@ group "override"
 	and eax, 0xff
 	check eax, 0x99
 
+; ---------------------------------------------------------------- port strings
+; COM1 with DLAB set: DLL/DLM at +0/+1 and LCR at +3 read back what was
+; written, SCR at +7 too; IIR at +2 reads 0x01 (no interrupt, no FIFO once
+; FCR is written with 0). All I/O is done before any check, with the UART
+; restored, since a failed check prints through it.
+group "portio"
+	call clear_dst
+	mov dword [0x9000], 0
+	cld
+	mov dx, COM1 + 3
+	mov al, 0x83				; DLAB = 1, 8N1
+	out dx, al
+	mov dx, COM1 + 7			; SCR
+	mov esi, port_src
+	outsb
+	mov [pio_esi], esi
+	in al, dx
+	mov [pio_al], al			; 0x5a
+	mov ecx, 3
+	rep outsb				; SCR = last byte, 0x3c
+	mov [pio_esi + 4], esi
+	mov [pio_ecx], ecx
+	mov edi, dst
+	mov ecx, 4
+	rep insb				; 3c 3c 3c 3c
+	mov [pio_edi], edi
+	mov [pio_ecx + 4], ecx
+	mov ecx, 0				; REP with ECX = 0: nothing
+	rep insb
+	mov [pio_edi + 4], edi
+	std					; backwards: dst+13, then dst+12
+	mov edi, dst + 13
+	mov ecx, 2
+	mov byte [port_tmp], 0x11
+	mov esi, port_tmp
+	outsb					; SCR = 0x11, ESI moves down
+	mov [pio_esi + 8], esi
+	rep insb
+	cld
+	mov [pio_edi + 8], edi
+	mov edi, 0xabcd9000			; a16: DI/CX only
+	mov ecx, 0x55550002
+	a16 rep insb
+	mov [pio_edi + 12], edi
+	mov [pio_ecx + 8], ecx
+	mov byte [FS_BASE + 0x300], 0x77	; an override on the source
+	mov esi, 0x300
+	fs outsb
+	in al, dx
+	mov [pio_al + 1], al			; 0x77
+	mov edi, dst + 16			; an override does not move INS
+	fs insb
+	mov ax, SEL_FS				; but ES with a base does
+	mov es, ax
+	mov byte [FS_BASE + dst + 20], 0
+	mov edi, dst + 20
+	insb
+	mov ax, SEL_DATA
+	mov es, ax
+	mov dx, COM1				; DLL/DLM as a word
+	mov esi, port_src + 4
+	outsw					; 0x1234
+	mov edi, dst + 24
+	insw
+	mov esi, port_src + 8
+	outsd					; DLL 56, DLM 78, FCR 00, LCR 83
+	mov edi, dst + 28
+	insd					; DLL, DLM, IIR, LCR
+	mov [pio_edi + 16], edi
+	mov esi, port_src + 12
+	mov ecx, 2
+	rep outsw				; divisor 0x0001 last
+	mov [pio_esi + 12], esi
+	mov dx, COM1 + 3
+	mov al, 0x03				; DLAB = 0, 8N1
+	out dx, al
+	check dword [pio_esi], port_src + 1
+	movzx eax, byte [pio_al]
+	check eax, 0x5a
+	check dword [pio_esi + 4], port_src + 4
+	check dword [pio_ecx], 0
+	check dword [dst], 0x3c3c3c3c
+	check dword [pio_edi], dst + 4
+	check dword [pio_ecx + 4], 0
+	check dword [pio_edi + 4], dst + 4
+	check dword [pio_esi + 8], port_tmp - 1
+	check dword [dst + 12], 0x00001111
+	check dword [pio_edi + 8], dst + 11
+	check dword [0x9000], 0x00001111
+	check dword [pio_edi + 12], 0xabcd9002
+	check dword [pio_ecx + 8], 0x55550000
+	movzx eax, byte [pio_al + 1]
+	check eax, 0x77
+	movzx eax, byte [dst + 16]
+	check eax, 0x77
+	movzx eax, byte [FS_BASE + dst + 20]
+	check eax, 0x77
+	movzx eax, byte [dst + 20]
+	check eax, 0
+	movzx eax, word [dst + 24]
+	check eax, 0x1234
+	check dword [dst + 28], 0x83017856
+	check dword [pio_edi + 16], dst + 32
+	check dword [pio_esi + 12], port_src + 16
+
 ; ---------------------------------------------------------------- 16-bit addressing
 group "addr16"
 	mov dword [0x8000], 'ABCD'
@@ -447,10 +554,19 @@ align 4
 dwords_a:	dd 0x11111111, 0x22222222, 0x33333333, 0x44444444
 dwords_b:	dd 0x11111111, 0x22222222, 0x44444444, 0x55555555
 xlat_table:	db 0xd0, 0xd1, 0xd2, 0xd3, 0xd4, 0xd5, 0xd6, 0xd7
+port_src:	db 0x5a, 0xa5, 0x00, 0x3c	; outsb, then rep outsb x3
+		dw 0x1234, 0			; outsw
+		dd 0x83007856			; outsd
+		dw 0x0c00, 0x0001		; rep outsw: divisor back to 1
 
 section .bss
 alignb 16
 dst:		resb 256
 ovl:		resb 16
+pio_esi:	resd 4
+pio_edi:	resd 5
+pio_ecx:	resd 3
+pio_al:		resb 4
+port_tmp:	resb 4
 alignb 16
 big:		resb 16384

@@ -1,0 +1,489 @@
+/* Callouts for segmentation: far JMP/CALL/RET, the far-pointer loads
+ * (LDS/LES/LFS/LGS/LSS), PUSH/POP of segment registers, the descriptor
+ * queries (LAR/LSL/VERR/VERW, ARPL), and the system registers behind
+ * STR/SLDT/SMSW, LLDT/LTR and LMSW. Every segment register load goes
+ * through cpu_load_segment, and every handler that changes one returns
+ * STOP: segment bases are part of the translation mode (MODE_FLAT). */
+#include <string.h>
+
+#include "cpu/callout_internal.h"
+
+/* Descriptor bits in the high dword. */
+#define DESC_TYPE(hi) (((hi) >> 8) & 0xfu)
+#define DESC_S (1u << 12)        /* code or data (else system) */
+#define DESC_DPL(hi) (((hi) >> 13) & 3u)
+#define DESC_P (1u << 15)
+#define DESC_CODE (1u << 11)
+#define DESC_CONFORMING (1u << 10)  /* code */
+#define DESC_READABLE (1u << 9)     /* code */
+#define DESC_WRITABLE (1u << 9)     /* data */
+#define DESC_TSS_BUSY (1u << 9)     /* system, TSS types */
+
+enum { SYS_TSS16 = 1, SYS_LDT = 2, SYS_TSS16_BUSY = 3, SYS_CALL_GATE16 = 4, SYS_TASK_GATE = 5,
+       SYS_TSS32 = 9, SYS_TSS32_BUSY = 11, SYS_CALL_GATE32 = 12 };
+
+static uint32_t desc_base(uint32_t lo, uint32_t hi)
+{
+	return (lo >> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000);
+}
+
+static uint32_t desc_limit(uint32_t lo, uint32_t hi)
+{
+	uint32_t limit = (lo & 0xffff) | (hi & 0x000f0000);
+	return hi & (1u << 23) ? (limit << 12) | 0xfff : limit;
+}
+
+static void set_zf(struct cpu *cpu, bool on)
+{
+	if (on)
+		cpu->rflags |= EFLAGS_ZF;
+	else
+		cpu->rflags &= ~(uint64_t)EFLAGS_ZF;
+}
+
+/* A far pointer: an immediate ptr16:16/32, or m16:16/m16:32 in memory,
+ * the offset first. False if the memory cannot be read. */
+static bool far_pointer(struct cpu *cpu, const ZydisDecodedInstruction *in,
+			const ZydisDecodedOperand *op, uint32_t *off, uint16_t *sel)
+{
+	if (op->type == ZYDIS_OPERAND_TYPE_POINTER) {
+		*sel = op->ptr.segment;
+		*off = op->ptr.offset;
+		return true;
+	}
+	uint8_t b[6];
+	unsigned osize = in->operand_width == 16 ? 2 : 4;
+	if (!cpu_read_guest(cpu, linear_address(cpu, in, op), b, osize + 2))
+		return false;
+	*off = 0;
+	memcpy(off, b, osize);
+	*sel = (uint16_t)(b[osize] | b[osize + 1] << 8);
+	return true;
+}
+
+int do_far_jmp(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
+	       const ZydisDecodedOperand *ops)
+{
+	uint16_t sel;
+	uint32_t off;
+	if (!far_pointer(cpu, in, &ops[0], &off, &sel)) {
+		raise_fault(cpu, d, mem_fault_vector(&ops[0]), true, 0);
+		return STOP;
+	}
+	int vec = cpu_load_segment(cpu, SEG_CS, sel);
+	if (vec) {
+		raise_fault(cpu, d, (unsigned)vec, true, sel & 0xfffc);
+		return STOP;
+	}
+	cpu->s.eip = in->operand_width == 16 ? off & 0xffff : off;
+	return STOP;
+}
+
+/* Call gates and task switches are not modelled: cpu_load_segment refuses
+ * a system descriptor with #GP(selector), as for a bad code segment. */
+int do_far_call(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
+		const ZydisDecodedOperand *ops)
+{
+	uint16_t sel;
+	uint32_t off;
+	if (!far_pointer(cpu, in, &ops[0], &off, &sel)) {
+		raise_fault(cpu, d, mem_fault_vector(&ops[0]), true, 0);
+		return STOP;
+	}
+	struct segment old_cs = cpu->s.seg[SEG_CS];
+	unsigned old_cpl = cpu->s.cpl;
+	int vec = cpu_load_segment(cpu, SEG_CS, sel);
+	if (vec) {
+		raise_fault(cpu, d, (unsigned)vec, true, sel & 0xfffc);
+		return STOP;
+	}
+	/* Return address below the caller's CS, the selector zero-extended
+	 * in a 32-bit push. Nothing is written unless both fit. */
+	uint8_t frame[8];
+	unsigned size = in->operand_width == 16 ? 2 : 4;
+	uint32_t ret = d->next_eip, cs = old_cs.selector;
+	memcpy(frame, &ret, size);
+	memcpy(frame + size, &cs, size);
+	uint32_t esp = cpu->regs[REG_ESP] - 2 * size;
+	if (!cpu_write_guest(cpu, cpu->s.seg[SEG_SS].base + esp, frame, 2 * size)) {
+		cpu->s.seg[SEG_CS] = old_cs;
+		cpu->seg_base[SEG_CS] = old_cs.base;
+		cpu->s.cpl = old_cpl;
+		raise_fault(cpu, d, EXC_SS, true, 0);
+		return STOP;
+	}
+	cpu->regs[REG_ESP] = esp;
+	cpu->s.eip = size == 2 ? off & 0xffff : off;
+	return STOP;
+}
+
+/* Segment registers a return to an outer ring may not keep: data and
+ * non-conforming code more privileged than the new CPL become null. */
+static void drop_inner_segments(struct cpu *cpu)
+{
+	static const unsigned segs[] = { SEG_ES, SEG_DS, SEG_FS, SEG_GS };
+	for (unsigned i = 0; i < sizeof(segs) / sizeof(segs[0]); i++) {
+		struct segment *s = &cpu->s.seg[segs[i]];
+		uint32_t hi = (uint32_t)s->flags << 8;
+		bool conforming_code = (hi & DESC_CODE) && (hi & DESC_CONFORMING);
+		if ((s->selector & ~3u) && !conforming_code && DESC_DPL(hi) < cpu->s.cpl) {
+			*s = (struct segment){ 0 };
+			cpu->seg_base[segs[i]] = 0;
+		}
+	}
+}
+
+int do_far_ret(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
+	       const ZydisDecodedOperand *ops)
+{
+	unsigned size = in->operand_width == 16 ? 2 : 4;
+	uint32_t imm = in->operand_count_visible ? (uint32_t)ops[0].imm.value.u & 0xffff : 0;
+	uint32_t ss_base = cpu->s.seg[SEG_SS].base, esp = cpu->regs[REG_ESP];
+	uint32_t eip = 0, cs = 0;
+	uint8_t frame[8];
+	if (!cpu_read_guest(cpu, ss_base + esp, frame, 2 * size)) {
+		raise_fault(cpu, d, EXC_SS, true, 0);
+		return STOP;
+	}
+	memcpy(&eip, frame, size);
+	memcpy(&cs, frame + size, 2);
+	uint16_t sel = (uint16_t)cs;
+	if ((sel & 3) < cpu->s.cpl && (sel & ~3u)) {
+		raise_fault(cpu, d, EXC_GP, true, sel & 0xfffc);
+		return STOP;
+	}
+	bool outer = (sel & 3) > cpu->s.cpl;
+	uint32_t new_esp = esp + 2 * size + imm, outer_esp = 0, outer_ss = 0;
+	if (outer) {
+		/* The caller's SS:ESP sit above the parameters RET n drops. */
+		if (!cpu_read_guest(cpu, ss_base + new_esp, frame, 2 * size)) {
+			raise_fault(cpu, d, EXC_SS, true, 0);
+			return STOP;
+		}
+		memcpy(&outer_esp, frame, size);
+		memcpy(&outer_ss, frame + size, 2);
+	}
+	struct segment old_cs = cpu->s.seg[SEG_CS];
+	unsigned old_cpl = cpu->s.cpl;
+	int vec = cpu_load_segment(cpu, SEG_CS, sel);
+	if (vec) {
+		raise_fault(cpu, d, (unsigned)vec, true, sel & 0xfffc);
+		return STOP;
+	}
+	if (outer) {
+		uint16_t ss_sel = (uint16_t)outer_ss;
+		vec = (ss_sel & 3) != (sel & 3) ? EXC_GP : cpu_load_segment(cpu, SEG_SS, ss_sel);
+		if (vec) {
+			cpu->s.seg[SEG_CS] = old_cs;
+			cpu->seg_base[SEG_CS] = old_cs.base;
+			cpu->s.cpl = old_cpl;
+			raise_fault(cpu, d, (unsigned)vec, true, ss_sel & 0xfffc);
+			return STOP;
+		}
+		new_esp = outer_esp + imm;
+		drop_inner_segments(cpu);
+	}
+	cpu->regs[REG_ESP] = new_esp;
+	cpu->s.eip = size == 2 ? eip & 0xffff : eip;
+	return STOP;
+}
+
+int do_load_far_pointer(struct cpu *cpu, const struct callout_desc *d,
+			const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
+{
+	unsigned seg;
+	switch (in->mnemonic) {
+	case ZYDIS_MNEMONIC_LDS: seg = SEG_DS; break;
+	case ZYDIS_MNEMONIC_LES: seg = SEG_ES; break;
+	case ZYDIS_MNEMONIC_LFS: seg = SEG_FS; break;
+	case ZYDIS_MNEMONIC_LGS: seg = SEG_GS; break;
+	default: seg = SEG_SS; break;
+	}
+	uint16_t sel;
+	uint32_t off;
+	if (ops[1].type != ZYDIS_OPERAND_TYPE_MEMORY) {
+		raise_fault(cpu, d, EXC_UD, false, 0);
+		return STOP;
+	}
+	if (!far_pointer(cpu, in, &ops[1], &off, &sel)) {
+		raise_fault(cpu, d, mem_fault_vector(&ops[1]), true, 0);
+		return STOP;
+	}
+	int vec = cpu_load_segment(cpu, seg, sel);
+	if (vec) {
+		raise_fault(cpu, d, (unsigned)vec, true, sel & 0xfffc);
+		return STOP;
+	}
+	reg_write(cpu, ops[0].reg.value, off);
+	cpu->s.eip = d->next_eip;
+	return STOP;
+}
+
+int do_push_seg(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
+		const ZydisDecodedOperand *ops)
+{
+	uint32_t sel = cpu->s.seg[cpu_seg_index(ops[0].reg.value)].selector;
+	unsigned size = in->operand_width == 16 ? 2 : 4;
+	uint32_t esp = cpu->regs[REG_ESP] - size;
+	uint32_t addr = cpu->s.seg[SEG_SS].base + esp;
+	uint32_t v = sel;
+	/* A 32-bit push takes a whole stack slot but, on current Intel CPUs,
+	 * writes only the selector's word: the upper half keeps what it had. */
+	if (size == 4) {
+		uint32_t old;
+		if (!cpu_read_guest(cpu, addr, &old, 4))
+			goto fault;
+		v = (old & 0xffff0000u) | sel;
+	}
+	if (!cpu_write_guest(cpu, addr, &v, size))
+		goto fault;
+	cpu->regs[REG_ESP] = esp;
+	return GO_ON;
+fault:
+	raise_fault(cpu, d, EXC_SS, true, 0);
+	return STOP;
+}
+
+int do_pop_seg(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
+	       const ZydisDecodedOperand *ops)
+{
+	unsigned seg = cpu_seg_index(ops[0].reg.value);
+	unsigned size = in->operand_width == 16 ? 2 : 4;
+	uint16_t sel;
+	if (seg == SEG_CS) {
+		raise_fault(cpu, d, EXC_UD, false, 0);
+		return STOP;
+	}
+	if (!cpu_read_guest(cpu, cpu->s.seg[SEG_SS].base + cpu->regs[REG_ESP], &sel, 2)) {
+		raise_fault(cpu, d, EXC_SS, true, 0);
+		return STOP;
+	}
+	int vec = cpu_load_segment(cpu, seg, sel);
+	if (vec) {
+		raise_fault(cpu, d, (unsigned)vec, true, sel & 0xfffc);
+		return STOP;
+	}
+	cpu->regs[REG_ESP] += size;
+	if (seg == SEG_SS)
+		cpu->shadow = true;   /* as MOV SS: the next instruction runs first */
+	cpu->s.eip = d->next_eip;
+	return STOP;
+}
+
+/* The descriptor a query instruction looks at, if the selector names one
+ * the current privilege level may see; the null selector names none.
+ * Conforming code segments are visible from every level. */
+static bool visible_descriptor(struct cpu *cpu, uint16_t sel, uint32_t *lo, uint32_t *hi)
+{
+	if (!(sel & ~3u) || !cpu_read_descriptor(cpu, sel, lo, hi))
+		return false;
+	if ((*hi & DESC_S) && (*hi & DESC_CODE) && (*hi & DESC_CONFORMING))
+		return true;
+	unsigned dpl = DESC_DPL(*hi);
+	return dpl >= cpu->s.cpl && dpl >= (sel & 3u);
+}
+
+int do_lar_lsl(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
+	       const ZydisDecodedOperand *ops)
+{
+	uint16_t sel;
+	uint32_t lo, hi;
+	if (!read_rm16(cpu, in, &ops[1], &sel)) {
+		raise_fault(cpu, d, mem_fault_vector(&ops[1]), true, 0);
+		return STOP;
+	}
+	bool lar = in->mnemonic == ZYDIS_MNEMONIC_LAR;
+	bool ok = visible_descriptor(cpu, sel, &lo, &hi);
+	if (ok && !(hi & DESC_S)) {
+		/* System types with an access-rights word; LSL only those with a
+		 * limit (TSSs and LDTs, not gates). */
+		switch (DESC_TYPE(hi)) {
+		case SYS_TSS16: case SYS_LDT: case SYS_TSS16_BUSY: case SYS_TSS32: case SYS_TSS32_BUSY:
+			break;
+		case SYS_CALL_GATE16: case SYS_TASK_GATE: case SYS_CALL_GATE32:
+			ok = lar;
+			break;
+		default:
+			ok = false;
+			break;
+		}
+	}
+	set_zf(cpu, ok);
+	if (!ok)
+		return GO_ON;
+	/* LAR's bits 19:16 are the SDM's "undefined" X: Intel hardware (and
+	 * Bochs) return the descriptor's limit bits there. */
+	uint32_t v = lar ? hi & 0x00ffff00u : desc_limit(lo, hi);
+	reg_write(cpu, ops[0].reg.value, v);
+	return GO_ON;
+}
+
+int do_verr_verw(struct cpu *cpu, const struct callout_desc *d,
+		 const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
+{
+	uint16_t sel;
+	uint32_t lo, hi;
+	if (!read_rm16(cpu, in, &ops[0], &sel)) {
+		raise_fault(cpu, d, mem_fault_vector(&ops[0]), true, 0);
+		return STOP;
+	}
+	bool ok = visible_descriptor(cpu, sel, &lo, &hi) && (hi & DESC_S);
+	if (ok && in->mnemonic == ZYDIS_MNEMONIC_VERR)
+		ok = !(hi & DESC_CODE) || (hi & DESC_READABLE);
+	else if (ok)
+		ok = !(hi & DESC_CODE) && (hi & DESC_WRITABLE);
+	set_zf(cpu, ok);
+	return GO_ON;
+}
+
+/* 0x63 is MOVSXD in 64-bit mode, so ARPL cannot run on the host. */
+int do_arpl(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
+	    const ZydisDecodedOperand *ops)
+{
+	uint16_t dst, src = (uint16_t)reg_read(cpu, ops[1].reg.value);
+	if (!read_rm16(cpu, in, &ops[0], &dst)) {
+		raise_fault(cpu, d, mem_fault_vector(&ops[0]), true, 0);
+		return STOP;
+	}
+	if ((dst & 3) >= (src & 3)) {
+		set_zf(cpu, false);
+		return GO_ON;
+	}
+	dst = (uint16_t)((dst & ~3u) | (src & 3u));
+	if (ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER) {
+		reg_write(cpu, ops[0].reg.value, dst);
+	} else if (!cpu_write_guest(cpu, linear_address(cpu, in, &ops[0]), &dst, 2)) {
+		raise_fault(cpu, d, mem_fault_vector(&ops[0]), true, 0);
+		return STOP;
+	}
+	set_zf(cpu, true);
+	return GO_ON;
+}
+
+/* STR, SLDT and SMSW: a 32-bit register gets the selector zero-extended
+ * (SMSW: all of CR0, as P6 and later do), a 16-bit register or memory
+ * only the word. */
+int do_store_sysreg(struct cpu *cpu, const struct callout_desc *d,
+		    const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
+{
+	uint32_t v;
+	switch (in->mnemonic) {
+	case ZYDIS_MNEMONIC_STR: v = cpu->s.tr.selector; break;
+	case ZYDIS_MNEMONIC_SLDT: v = cpu->s.ldtr.selector; break;
+	default: v = cpu->s.cr0; break;
+	}
+	if (ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER) {
+		reg_write(cpu, ops[0].reg.value, v);
+		return GO_ON;
+	}
+	uint16_t w = (uint16_t)v;
+	if (!cpu_write_guest(cpu, linear_address(cpu, in, &ops[0]), &w, 2)) {
+		raise_fault(cpu, d, mem_fault_vector(&ops[0]), true, 0);
+		return STOP;
+	}
+	return GO_ON;
+}
+
+/* The r/m16 operand of LLDT, LTR and LMSW, which run at CPL 0 only.
+ * Returns false after raising the fault. */
+static bool privileged_rm16(struct cpu *cpu, const struct callout_desc *d,
+			    const ZydisDecodedInstruction *in, const ZydisDecodedOperand *op,
+			    uint16_t *sel)
+{
+	if (cpu->s.cpl != 0) {
+		raise_fault(cpu, d, EXC_GP, true, 0);
+		return false;
+	}
+	if (!read_rm16(cpu, in, op, sel)) {
+		raise_fault(cpu, d, mem_fault_vector(op), true, 0);
+		return false;
+	}
+	return true;
+}
+
+static void load_system_segment(struct segment *s, uint16_t sel, uint32_t lo, uint32_t hi)
+{
+	s->selector = sel;
+	s->base = desc_base(lo, hi);
+	s->limit = desc_limit(lo, hi);
+	s->flags = (uint16_t)((hi >> 8) & 0xf0ff);
+}
+
+/* The LDT and TSS descriptors live in the GDT only, and must be present
+ * and of the right type; each failure is #GP(selector) or #NP(selector).
+ * Returns 0 or the vector. */
+static int system_descriptor(struct cpu *cpu, uint16_t sel, uint32_t *lo, uint32_t *hi,
+			     bool (*type_ok)(unsigned type))
+{
+	if ((sel & 4) || !cpu_read_descriptor(cpu, sel, lo, hi))
+		return EXC_GP;
+	if ((*hi & DESC_S) || !type_ok(DESC_TYPE(*hi)))
+		return EXC_GP;
+	return *hi & DESC_P ? 0 : EXC_NP;
+}
+
+static bool is_ldt_type(unsigned type)
+{
+	return type == SYS_LDT;
+}
+
+static bool is_available_tss(unsigned type)
+{
+	return type == SYS_TSS16 || type == SYS_TSS32;
+}
+
+int do_lldt(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
+	    const ZydisDecodedOperand *ops)
+{
+	uint16_t sel;
+	uint32_t lo, hi;
+	if (!privileged_rm16(cpu, d, in, &ops[0], &sel))
+		return STOP;
+	if (!(sel & ~3u)) {
+		/* A null LDTR: every later TI=1 selector faults (limit 0). */
+		cpu->s.ldtr = (struct segment){ .selector = sel };
+		return GO_ON;
+	}
+	int vec = system_descriptor(cpu, sel, &lo, &hi, is_ldt_type);
+	if (vec) {
+		raise_fault(cpu, d, (unsigned)vec, true, sel & 0xfffc);
+		return STOP;
+	}
+	load_system_segment(&cpu->s.ldtr, sel, lo, hi);
+	return GO_ON;
+}
+
+int do_ltr(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
+	   const ZydisDecodedOperand *ops)
+{
+	uint16_t sel;
+	uint32_t lo, hi;
+	if (!privileged_rm16(cpu, d, in, &ops[0], &sel))
+		return STOP;
+	int vec = !(sel & ~3u) ? EXC_GP : system_descriptor(cpu, sel, &lo, &hi, is_available_tss);
+	if (vec) {
+		raise_fault(cpu, d, (unsigned)vec, true, sel & 0xfffc);
+		return STOP;
+	}
+	/* The TSS is marked busy in the guest's GDT, where the guest (and a
+	 * later LTR of the same selector, which then faults) can see it. */
+	hi |= DESC_TSS_BUSY;
+	if (!cpu_write_guest(cpu, cpu->s.gdtr.base + (sel & ~7u) + 4, &hi, 4)) {
+		raise_fault(cpu, d, EXC_GP, true, sel & 0xfffc);
+		return STOP;
+	}
+	load_system_segment(&cpu->s.tr, sel, lo, hi);
+	return GO_ON;
+}
+
+int do_lmsw(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
+	    const ZydisDecodedOperand *ops)
+{
+	uint16_t v;
+	if (!privileged_rm16(cpu, d, in, &ops[0], &v))
+		return STOP;
+	/* Only PE, MP, EM and TS; PE can be set here but not cleared. */
+	uint32_t cr0 = cpu->s.cr0;
+	cpu->s.cr0 = (cr0 & ~0xfu) | (v & 0xfu) | (cr0 & CR0_PE);
+	return GO_ON;
+}
