@@ -23,6 +23,8 @@
 #define PORT_B 0x61        /* system control port B: PIT channel 2, speaker */
 /* How soon to look again when the UART had no room for console input. */
 #define RX_RETRY_NS 1000000ull
+/* How often self-checking code pages get their write protection back. */
+#define REPROTECT_NS 100000000ull
 
 /* The vCPU the host timer pokes. Signal handlers take no argument, and a
  * process runs one board. */
@@ -53,6 +55,8 @@ static void board_arm_timer(struct board *board)
 	uint64_t deadline = pit_next_event_ns(&board->pit, now);
 	if (board->rx_backlog && deadline > now + RX_RETRY_NS)
 		deadline = now + RX_RETRY_NS;
+	if (board->tc.selfcheck_count && deadline > board->last_reprotect_ns + REPROTECT_NS)
+		deadline = board->last_reprotect_ns + REPROTECT_NS;
 	if (!board->timer_ready || deadline == board->timer_deadline)
 		return;
 	board->timer_deadline = deadline;
@@ -108,7 +112,12 @@ static void board_console_notify(void *opaque)
 static void platform_poll(void *opaque)
 {
 	struct board *board = opaque;
-	pit_update(&board->pit, board_clock_ns(board));
+	uint64_t now = board_clock_ns(board);
+	if (now - board->last_reprotect_ns >= REPROTECT_NS) {
+		board->last_reprotect_ns = now;
+		tcache_reprotect_selfcheck(&board->tc, &board->cpu);
+	}
+	pit_update(&board->pit, now);
 	if (board->cfg.serial == SERIAL_STDIO)
 		board_pump_input(board);
 	board_arm_timer(board);
@@ -335,8 +344,8 @@ int board_create(struct board *board, const struct board_config *cfg, char *err,
 		goto destroy_ram;
 	}
 	ret = tcache_init(&board->tc, cfg->tcache_mib << 20, board->ram.size, &board->win);
-	if (!ret && cfg->selfcheck_blocks)
-		memset(board->tc.page_selfcheck, 1, board->tc.npages);
+	if (!ret)
+		board->tc.selfcheck_all = cfg->selfcheck_blocks;
 	if (ret) {
 		snprintf(err, err_len, "cannot allocate a %llu MiB translation cache: %s",
 			 (unsigned long long)cfg->tcache_mib, strerror(-ret));
@@ -478,8 +487,9 @@ void board_print_stats(const struct board *board, FILE *out)
 	fprintf(out, "  invalidations (blocks)    %llu (%llu)\n", (unsigned long long)t->invalidations,
 		(unsigned long long)t->invalidated_blocks);
 	fprintf(out, "  flushes                   %llu\n", (unsigned long long)t->flushes);
-	fprintf(out, "  self-checking pages       %llu (stale blocks found: %llu)\n",
-		(unsigned long long)t->selfcheck_pages, (unsigned long long)t->selfcheck_stale);
+	fprintf(out, "  self-checking pages       %llu (stale blocks found: %llu, reprotected: %llu)\n",
+		(unsigned long long)t->selfcheck_pages, (unsigned long long)t->selfcheck_stale,
+		(unsigned long long)t->selfcheck_reprotected);
 	fprintf(out, "exits to the monitor:\n");
 	static const char *const names[EXIT_REASON_COUNT] = { "branch", "indirect", "callout",
 							       "attention", "fault" };

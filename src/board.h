@@ -63,6 +63,7 @@ struct board {
 	uint64_t timer_deadline;  /* as armed; UINT64_MAX when disarmed */
 	int wake_fd;
 	bool rx_backlog;          /* console input waiting for UART room */
+	uint64_t last_reprotect_ns;
 	bool cpu_ready;
 	bool exit_requested;
 	int exit_status;

@@ -115,7 +115,7 @@ static void trace_page(struct tcache *tc, uint32_t page, bool traced)
 	if (page >= tc->npages || tc->page_traced[page] == traced)
 		return;
 	tc->page_traced[page] = traced;
-	if (tc->page_selfcheck[page])
+	if (tcache_page_selfcheck(tc, page))
 		return;   /* never write-protected: its blocks check themselves */
 	/* Failure only costs SMC detection on a page mprotect refused; the
 	 * guest's own mapping stays as it was. */
@@ -263,12 +263,25 @@ struct tblock *tcache_find_host(struct tcache *tc, const void *addr)
 
 bool tcache_page_selfcheck(const struct tcache *tc, uint32_t page)
 {
-	return page < tc->npages && tc->page_selfcheck[page];
+	return page < tc->npages && (tc->selfcheck_all || tc->page_selfcheck[page]);
+}
+
+void tcache_reprotect_selfcheck(struct tcache *tc, struct cpu *cpu)
+{
+	for (uint32_t p = 0; p < tc->npages && tc->selfcheck_count; p++) {
+		if (!tc->page_selfcheck[p])
+			continue;
+		tcache_invalidate_page(tc, cpu, p);
+		tc->page_selfcheck[p] = 0;
+		tc->page_code_writes[p] = 0;
+		tc->selfcheck_count--;
+		tc->stats.selfcheck_reprotected++;
+	}
 }
 
 void tcache_note_code_write(struct tcache *tc, uint32_t page)
 {
-	if (page >= tc->npages || tc->page_selfcheck[page])
+	if (page >= tc->npages || tcache_page_selfcheck(tc, page))
 		return;
 	if (++tc->page_code_writes[page] < TCACHE_SELFCHECK_WRITES)
 		return;
@@ -277,6 +290,7 @@ void tcache_note_code_write(struct tcache *tc, uint32_t page)
 	if (tc->page_traced[page])
 		(void)window_protect_page(tc->win, page * GUEST_PAGE_SIZE, true);
 	tc->page_selfcheck[page] = 1;
+	tc->selfcheck_count++;
 	tc->stats.selfcheck_pages++;
 }
 

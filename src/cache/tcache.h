@@ -55,7 +55,7 @@ struct tblock {
 struct tcache_stats {
 	uint64_t blocks, guest_insns, lookups, hits, chains, unchains;
 	uint64_t invalidations, invalidated_blocks, flushes, ibl_fills;
-	uint64_t selfcheck_pages, selfcheck_stale;
+	uint64_t selfcheck_pages, selfcheck_stale, selfcheck_reprotected;
 };
 
 struct tcache {
@@ -74,6 +74,8 @@ struct tcache {
 	 * blocks compare their guest bytes at entry instead. */
 	uint8_t *page_selfcheck;
 	uint16_t *page_code_writes;   /* write faults taken, toward the switch */
+	unsigned selfcheck_count;     /* pages self-checking now */
+	bool selfcheck_all;           /* debug: every page self-checking, for good */
 	unsigned npages;
 	struct window *win;            /* where traced pages are protected */
 	struct tcache_stats stats;
@@ -99,5 +101,10 @@ bool tcache_page_selfcheck(const struct tcache *tc, uint32_t page);
 /* A guest write hit a write-protected code page: counts it, and after
  * enough of them moves the page to self-checking blocks. */
 void tcache_note_code_write(struct tcache *tc, uint32_t page);
+/* Gives self-checking pages their write protection back (their blocks are
+ * dropped and retranslated without checks): a page written often only
+ * during start-up, like one holding an IDT beside code, must not make its
+ * code slow for good. A page still written often switches again. */
+void tcache_reprotect_selfcheck(struct tcache *tc, struct cpu *cpu);
 
 #endif

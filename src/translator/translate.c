@@ -929,9 +929,10 @@ static bool insn_writes_memory(const struct tctx *c)
 }
 
 /* The entry check of a self-checking block: compares the guest bytes it
- * was translated from with what memory holds now, 8 bytes at a time
- * (RFLAGS saved around it: guest flags are live), and leaves through the
- * stale exit on any difference. */
+ * was translated from with what memory holds now, 8 bytes at a time, and
+ * leaves through the stale exit on any difference. Guest flags are live,
+ * so each compare is a subtraction by LEA tested with JRCXZ (RCX parked
+ * in r8). */
 static void emit_selfcheck(struct tctx *c, const uint8_t *guest, uint32_t eip, uint32_t len)
 {
 	struct emitter *e = &c->e;
@@ -939,7 +940,7 @@ static void emit_selfcheck(struct tctx *c, const uint8_t *guest, uint32_t eip, u
 	unsigned nmiss = 0;
 	if (c->check_jmp)
 		patch_rel32(c->check_jmp, e->pos);
-	emit_insn(e, ZYDIS_MNEMONIC_PUSHFQ, 0, NULL, 0);
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8), op_reg(ZYDIS_REGISTER_RCX));
 	uint32_t off = 0;
 	while (off < len) {
 		unsigned n = len - off >= 8 ? 8 : len >= 8 ? 8 : len - off >= 4 ? 4 : len - off >= 2 ? 2 : 1;
@@ -949,24 +950,30 @@ static void emit_selfcheck(struct tctx *c, const uint8_t *guest, uint32_t eip, u
 		memcpy(&v, guest + off, n);
 		ZydisEncoderOperand mem = op_mem(n, ZYDIS_REGISTER_NONE, ZYDIS_REGISTER_NONE, 0,
 						 (int64_t)(uint32_t)(eip + off));
-		if (n == 8) {
-			emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(R_A), op_imm((int64_t)v));
-			ZydisEncoderOperand ops[2] = { mem, op_reg(R_A) };
-			emit_insn(e, ZYDIS_MNEMONIC_CMP, 2, ops, ZYDIS_ATTRIB_HAS_SEGMENT_GS);
-		} else {
-			int64_t imm = n == 4 ? (int32_t)v : n == 2 ? (int16_t)v : (int8_t)v;
-			ZydisEncoderOperand ops[2] = { mem, op_imm(imm) };
-			emit_insn(e, ZYDIS_MNEMONIC_CMP, 2, ops, ZYDIS_ATTRIB_HAS_SEGMENT_GS);
+		/* Zero-extended load of exactly n guest bytes into RCX. */
+		ZydisEncoderOperand ld[2] = {
+			op_reg(n == 8 ? ZYDIS_REGISTER_RCX : ZYDIS_REGISTER_ECX), mem
+		};
+		emit_insn(e, n >= 4 ? ZYDIS_MNEMONIC_MOV : ZYDIS_MNEMONIC_MOVZX, 2, ld,
+			  ZYDIS_ATTRIB_HAS_SEGMENT_GS);
+		emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(R_A), op_imm((int64_t)(0 - v)));
+		{
+			ZydisEncoderOperand ops[2] = { op_reg(ZYDIS_REGISTER_RCX),
+						       op_mem(8, ZYDIS_REGISTER_RCX, R_A, 1, 0) };
+			emit_insn(e, ZYDIS_MNEMONIC_LEA, 2, ops, 0);
 		}
+		uint8_t *same = emit_jrcxz(e, false);
 		assert(nmiss < sizeof(miss) / sizeof(miss[0]));
-		miss[nmiss++] = emit_jcc_rel32(e, 5, NULL);   /* jne */
+		miss[nmiss++] = emit_jmp_rel32(e, NULL);
+		if (same)
+			patch_rel8(same, e->pos);
 		off += n;
 	}
-	emit_insn(e, ZYDIS_MNEMONIC_POPFQ, 0, NULL, 0);
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
 	emit_jmp_rel32(e, c->body);
 	for (unsigned i = 0; i < nmiss && miss[i]; i++)
 		patch_rel32(miss[i], e->pos);
-	emit_insn(e, ZYDIS_MNEMONIC_POPFQ, 0, NULL, 0);
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
 	struct exit_desc *ex = &c->tb->exits[TBLOCK_MAX_EXITS + 1];
 	ex->kind = EXIT_KIND_STALE;
 	ex->target_eip = eip;
