@@ -297,30 +297,34 @@ void set_guest_tsc(struct cpu *cpu, uint64_t value)
 
 /* ENTER with a nesting level: copies the enclosing frame pointers. All
  * writes go to a local image first so a fault leaves ESP/EBP untouched. */
+/* ENTER with a nesting level; a 16-bit operand size pushes words and sets
+ * only BP (the stack pointer stays 32-bit). */
 static int do_enter_nested(struct cpu *cpu, const struct callout_desc *d,
-			   const ZydisDecodedOperand *ops)
+			   const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
 	uint32_t size = (uint32_t)ops[0].imm.value.u & 0xffff;
 	unsigned level = (unsigned)ops[1].imm.value.u & 31;
+	unsigned w = in->operand_width == 16 ? 2 : 4;
 	uint32_t ss = cpu->s.seg[SEG_SS].base;
 	uint32_t esp = cpu->regs[REG_ESP], ebp = cpu->regs[REG_EBP];
 	uint32_t v = ebp;
-	esp -= 4;
-	if (!cpu_write_guest(cpu, ss + esp, &v, 4))
+	esp -= w;
+	if (!cpu_write_guest(cpu, ss + esp, &v, w))
 		goto fault;
 	uint32_t frame = esp;
 	for (unsigned i = 1; i < level; i++) {
-		ebp -= 4;
-		if (!cpu_read_guest(cpu, ss + ebp, &v, 4))
+		ebp -= w;
+		v = 0;
+		if (!cpu_read_guest(cpu, ss + ebp, &v, w))
 			goto fault;
-		esp -= 4;
-		if (!cpu_write_guest(cpu, ss + esp, &v, 4))
+		esp -= w;
+		if (!cpu_write_guest(cpu, ss + esp, &v, w))
 			goto fault;
 	}
-	esp -= 4;
-	if (!cpu_write_guest(cpu, ss + esp, &frame, 4))
+	esp -= w;
+	if (!cpu_write_guest(cpu, ss + esp, &frame, w))
 		goto fault;
-	cpu->regs[REG_EBP] = frame;
+	cpu->regs[REG_EBP] = w == 2 ? (cpu->regs[REG_EBP] & 0xffff0000u) | (frame & 0xffff) : frame;
 	cpu->regs[REG_ESP] = esp - size;
 	return GO_ON;
 fault:
@@ -437,7 +441,7 @@ static int dispatch(struct cpu *cpu, const struct callout_desc *d,
 	case ZYDIS_MNEMONIC_INVD:
 		return GO_ON;
 	case ZYDIS_MNEMONIC_ENTER:
-		return do_enter_nested(cpu, d, ops);
+		return do_enter_nested(cpu, d, in, ops);
 	case ZYDIS_MNEMONIC_CLTS:
 		cpu->s.cr0 &= ~CR0_TS;
 		return GO_ON;
@@ -461,6 +465,8 @@ static int dispatch(struct cpu *cpu, const struct callout_desc *d,
 	case ZYDIS_MNEMONIC_RDMSR:
 	case ZYDIS_MNEMONIC_WRMSR:
 		return do_msr(cpu, d, in);
+	case ZYDIS_MNEMONIC_FXSAVE:
+		return do_fxsave(cpu, d, in, ops);
 	case ZYDIS_MNEMONIC_CALL:
 		return do_far_call(cpu, d, in, ops);
 	case ZYDIS_MNEMONIC_RET:
@@ -512,13 +518,17 @@ int cpu_callout(struct cpu *cpu, const struct callout_desc *d)
 		raise_fault(cpu, d, EXC_UD, false, 0);
 		return STOP;
 	}
-	if (insn_uses_fpu(&in)) {
+	if (insn_writes_via_cs(&in, ops)) {
+		raise_fault(cpu, d, EXC_GP, true, 0);   /* code segments are not writable */
+		return STOP;
+	}
+	int fpu_vector = insn_uses_fpu(&in) ? cpu_fpu_unavailable(cpu, &in) : -1;
+	if (fpu_vector >= 0 || in.mnemonic == ZYDIS_MNEMONIC_FWAIT) {
 		/* Translated as a callout only while CR0.TS/EM may make it trap. */
-		int vector = cpu_fpu_unavailable(cpu, &in);
 		cpu->callouts_by_class[SENS_MONITOR]++;
-		if (vector < 0)
+		if (fpu_vector < 0)
 			return GO_ON;   /* WAIT without MP: nothing to do */
-		raise_fault(cpu, d, (unsigned)vector, false, 0);
+		raise_fault(cpu, d, (unsigned)fpu_vector, false, 0);
 		return STOP;
 	}
 	const struct sensitive_insn *sens = sensitive_classify(&in, ops);

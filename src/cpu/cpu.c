@@ -23,7 +23,7 @@
 static _Thread_local struct cpu *current_cpu;
 
 /* Why the last fault-driven exit happened. */
-enum fault_kind { FAULT_NONE, FAULT_SMC, FAULT_DIVIDE, FAULT_X87, FAULT_SIMD, FAULT_INVALID, FAULT_OUTSIDE_RAM };
+enum fault_kind { FAULT_NONE, FAULT_SMC, FAULT_DIVIDE, FAULT_X87, FAULT_SIMD, FAULT_INVALID, FAULT_PROTECTION, FAULT_OUTSIDE_RAM };
 
 static _Thread_local struct {
 	enum fault_kind kind;
@@ -107,6 +107,10 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
 		/* The host's own vector tells #DE, #MF and #XM apart. */
 		greg_t trapno = g[REG_TRAPNO];
 		last_fault.kind = trapno == 16 ? FAULT_X87 : trapno == 19 ? FAULT_SIMD : FAULT_DIVIDE;
+	} else if (g[REG_TRAPNO] == 13) {
+		/* The host's #GP (a misaligned SSE access, reserved MXCSR bits):
+		 * the guest's processor raises #GP(0) for the same instruction. */
+		last_fault.kind = FAULT_PROTECTION;
 	} else {
 		uintptr_t a = (uintptr_t)si->si_addr, base = (uintptr_t)cpu->win->base;
 		uint64_t gpa = a - base;
@@ -297,6 +301,9 @@ static bool deliver_host_fault(struct cpu *cpu, struct translator *t, enum fault
 		break;
 	case FAULT_INVALID:
 		cpu_deliver(cpu, EXC_UD, false, 0, false);
+		break;
+	case FAULT_PROTECTION:
+		cpu_deliver(cpu, EXC_GP, true, 0, false);
 		break;
 	case FAULT_SIMD:
 		/* Without CR4.OSXMMEXCPT the guest said it cannot take #XM. */

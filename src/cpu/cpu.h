@@ -160,6 +160,9 @@ int cpu_fpu_unavailable(const struct cpu *cpu, const ZydisDecodedInstruction *in
 /* Whether CR0.TS/EM can make the instruction trap (it touches x87, MMX or
  * SSE state): such instructions become callouts while MODE_FPU_OFF. */
 bool insn_uses_fpu(const ZydisDecodedInstruction *in);
+/* A store through a CS override: #GP, since code segments are never
+ * writable in protected mode. */
+bool insn_writes_via_cs(const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops);
 /* The 8-byte descriptor a selector names in the GDT or LDT; false if it
  * lies beyond the table's limit or outside guest RAM. */
 bool cpu_read_descriptor(struct cpu *cpu, uint16_t selector, uint32_t *lo, uint32_t *hi);

@@ -98,7 +98,7 @@ btvm_leave:
 	.type btvm_ibl_miss, @function
 btvm_ibl_miss:
 	mov [r15 + CPU_OFF_SCRATCH], r13
-	xor r13d, r13d          /* exit descriptor 0: an indirect-branch miss */
+	mov r13d, 0             /* exit descriptor 0: an indirect-branch miss (flag-free: guest flags are live) */
 	jmp btvm_exit
 	.size btvm_ibl_miss, . - btvm_ibl_miss
 

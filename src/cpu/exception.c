@@ -209,3 +209,12 @@ int cpu_fpu_unavailable(const struct cpu *cpu, const ZydisDecodedInstruction *in
 		return x87 ? EXC_NM : EXC_UD;
 	return (cr0 & CR0_TS) ? EXC_NM : -1;
 }
+
+bool insn_writes_via_cs(const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
+{
+	for (unsigned i = 0; i < in->operand_count; i++)
+		if (ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && ops[i].mem.segment == ZYDIS_REGISTER_CS &&
+		    (ops[i].actions & ZYDIS_OPERAND_ACTION_MASK_WRITE))
+			return true;
+	return false;
+}

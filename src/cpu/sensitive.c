@@ -65,6 +65,7 @@ static const struct sensitive_insn table[] = {
 	{ ZYDIS_MNEMONIC_SYSENTER, "SYSENTER", SENS_MONITOR, HANDLE_CALLOUT, true, "ring change through the SYSENTER MSRs" },
 	{ ZYDIS_MNEMONIC_SYSEXIT, "SYSEXIT", SENS_PRIVILEGED, HANDLE_CALLOUT, true, "ring change" },
 	{ ZYDIS_MNEMONIC_UD2, "UD2", SENS_MONITOR, HANDLE_CALLOUT, true, "#UD through the guest IDT" },
+	{ ZYDIS_MNEMONIC_FXSAVE, "FXSAVE", SENS_MONITOR, HANDLE_CALLOUT, false, "a 64-bit host would also store XMM8-15" },
 	{ ZYDIS_MNEMONIC_UD0, "UD0", SENS_MONITOR, HANDLE_CALLOUT, true, "#UD through the guest IDT" },
 	{ ZYDIS_MNEMONIC_UD1, "UD1", SENS_MONITOR, HANDLE_CALLOUT, true, "#UD through the guest IDT" },
 	{ ZYDIS_MNEMONIC_CLD, "CLD", SENS_MONITOR, HANDLE_CALLOUT, true, "DF is part of the translation key" },
@@ -135,7 +136,8 @@ const struct sensitive_insn *sensitive_classify(const ZydisDecodedInstruction *i
 	case ZYDIS_MNEMONIC_RET:
 		return in->meta.branch_type == ZYDIS_BRANCH_TYPE_FAR ? find(in->mnemonic) : NULL;
 	case ZYDIS_MNEMONIC_ENTER:
-		return ops[1].imm.value.u != 0 ? find(in->mnemonic) : NULL;
+		/* The nesting level is taken modulo 32. */
+		return (ops[1].imm.value.u & 31) != 0 ? find(in->mnemonic) : NULL;
 	default:
 		return find(in->mnemonic);
 	}

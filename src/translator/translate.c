@@ -375,21 +375,27 @@ static bool translate_popa(struct tctx *c)
 	return true;
 }
 
+/* LEAVE and ENTER 0 with a 16-bit operand size (66 prefix) move only BP and
+ * a word of stack; the stack pointer itself stays 32-bit (SS.B = 1). */
 static bool translate_leave(struct tctx *c)
 {
-	ZydisEncoderOperand ld[2] = { op_reg(ZYDIS_REGISTER_R13D),
-				      guest_mem_at(c, ZYDIS_REGISTER_EBP, 0, ZYDIS_REGISTER_SS, 4) };
+	unsigned size = c->in.operand_width == 16 ? 2 : 4;
+	ZydisEncoderOperand ld[2] = { op_reg(size == 2 ? ZYDIS_REGISTER_R13W : ZYDIS_REGISTER_R13D),
+				      guest_mem_at(c, ZYDIS_REGISTER_EBP, 0, ZYDIS_REGISTER_SS, size) };
 	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ld, 0);
-	emit_lea32(c, R_ESP, ZYDIS_REGISTER_RBP, ZYDIS_REGISTER_NONE, 0, 4);
-	emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_EBP), op_reg(ZYDIS_REGISTER_R13D));
+	emit_lea32(c, R_ESP, ZYDIS_REGISTER_RBP, ZYDIS_REGISTER_NONE, 0, size);
+	emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(size == 2 ? ZYDIS_REGISTER_BP : ZYDIS_REGISTER_EBP),
+	      op_reg(size == 2 ? ZYDIS_REGISTER_R13W : ZYDIS_REGISTER_R13D));
 	return true;
 }
 
 static bool translate_enter0(struct tctx *c)
 {
 	uint32_t frame = (uint32_t)c->ops[0].imm.value.u & 0xffff;
-	emit_push_value(c, op_reg(ZYDIS_REGISTER_EBP), 4);
-	emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_EBP), op_reg(R_ESP));
+	bool o16 = c->in.operand_width == 16;
+	emit_push_value(c, op_reg(o16 ? ZYDIS_REGISTER_BP : ZYDIS_REGISTER_EBP), o16 ? 2 : 4);
+	emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(o16 ? ZYDIS_REGISTER_BP : ZYDIS_REGISTER_EBP),
+	      op_reg(o16 ? ZYDIS_REGISTER_R12W : R_ESP));
 	if (frame)
 		emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, -(int32_t)frame);
 	return true;
@@ -674,7 +680,11 @@ static bool translate_xlat(struct tctx *c)
 	op.mem.base = ZYDIS_REGISTER_EBX;
 	op.mem.index = ZYDIS_REGISTER_R13D;  /* reg64() maps it to r13 */
 	op.mem.scale = 1;
-	if (!seg_needs_base(c, op.mem.segment)) {
+	if (c->in.address_width == 16) {
+		/* BX + AL wraps at 64 KiB: guest_mem's lea + movzx path. */
+		op.mem.base = ZYDIS_REGISTER_BX;
+		op.mem.index = ZYDIS_REGISTER_R13W;
+	} else if (!seg_needs_base(c, op.mem.segment)) {
 		ZydisEncoderOperand ops[2] = { op_reg(ZYDIS_REGISTER_AL),
 					       op_mem(1, ZYDIS_REGISTER_EBX, ZYDIS_REGISTER_R13D, 1, 0) };
 		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ops, 0);
@@ -707,10 +717,12 @@ static bool translate_bit_mem_reg(struct tctx *c)
 	else
 		emit2(&c->e, ZYDIS_MNEMONIC_MOVSX, op_reg(ZYDIS_REGISTER_R13), op_reg(map_reg(off)));
 	emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11), op_reg(ZYDIS_REGISTER_R13));
-	/* Shifts clobber flags; BT defines only CF, which it sets afterwards. */
+	/* The shift and mask clobber flags, and BT leaves ZF as it was. */
+	emit_insn(&c->e, ZYDIS_MNEMONIC_PUSHFQ, 0, NULL, 0);
 	emit2(&c->e, ZYDIS_MNEMONIC_SAR, op_reg(ZYDIS_REGISTER_R13), op_imm(size == 4 ? 5 : 4));
-	emit_lea32(c, ZYDIS_REGISTER_R14D, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R13, size, 0);
 	emit2(&c->e, ZYDIS_MNEMONIC_AND, op_reg(ZYDIS_REGISTER_R11D), op_imm(size * 8 - 1));
+	emit_insn(&c->e, ZYDIS_MNEMONIC_POPFQ, 0, NULL, 0);
+	emit_lea32(c, ZYDIS_REGISTER_R14D, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R13, size, 0);
 	ZydisEncoderOperand ops[2] = { op_mem(size, ZYDIS_REGISTER_R14D, ZYDIS_REGISTER_NONE, 0, 0),
 				       op_reg(size == 4 ? ZYDIS_REGISTER_R11D : ZYDIS_REGISTER_R11W) };
 	emit_mem_insn(c, c->in.mnemonic, 2, ops, c->in.attributes & ZYDIS_ATTRIB_HAS_LOCK);
@@ -754,10 +766,23 @@ static bool emit_high_byte_swapped(struct tctx *c, ZydisEncoderRequest *req)
 		if (o->type == ZYDIS_OPERAND_TYPE_REGISTER && o->reg.value != high &&
 		    ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, o->reg.value) == full)
 			return false;
-		if (o->type == ZYDIS_OPERAND_TYPE_MEMORY &&
-		    ((o->mem.base != ZYDIS_REGISTER_NONE && reg64(o->mem.base) == full) ||
-		     (o->mem.index != ZYDIS_REGISTER_NONE && reg64(o->mem.index) == full)))
-			return false;
+	}
+	/* An address that uses the register being swapped is computed first. */
+	for (unsigned i = 0; i < req->operand_count; i++) {
+		ZydisEncoderOperand *o = &req->operands[i];
+		if (o->type != ZYDIS_OPERAND_TYPE_MEMORY)
+			continue;
+		ZydisRegister b = o->mem.base == ZYDIS_REGISTER_NONE ? o->mem.base :
+				  ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, o->mem.base);
+		ZydisRegister x = o->mem.index == ZYDIS_REGISTER_NONE ? o->mem.index :
+				  ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, o->mem.index);
+		if (b != full && x != full)
+			continue;
+		emit_lea32(c, ZYDIS_REGISTER_R14D, b, x, o->mem.scale, o->mem.displacement);
+		o->mem.base = ZYDIS_REGISTER_R14D;
+		o->mem.index = ZYDIS_REGISTER_NONE;
+		o->mem.scale = 0;
+		o->mem.displacement = 0;
 	}
 	for (unsigned i = 0; i < req->operand_count; i++)
 		if (req->operands[i].type == ZYDIS_OPERAND_TYPE_REGISTER && req->operands[i].reg.value == high)
@@ -794,6 +819,20 @@ static bool translate_ident(struct tctx *c)
 		ZYDIS_ATTRIB_HAS_SEGMENT_SS | ZYDIS_ATTRIB_HAS_SEGMENT_DS | ZYDIS_ATTRIB_HAS_SEGMENT_ES |
 		ZYDIS_ATTRIB_HAS_SEGMENT_FS | ZYDIS_ATTRIB_HAS_SEGMENT_GS);
 	bool is_lea = c->in.mnemonic == ZYDIS_MNEMONIC_LEA;
+	/* An address-size prefix on an instruction without a memory operand
+	 * means nothing; a 16-bit hint would not encode in 64-bit mode. */
+	req.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_NONE;
+	if (c->in.mnemonic == ZYDIS_MNEMONIC_MASKMOVQ || c->in.mnemonic == ZYDIS_MNEMONIC_MASKMOVDQU) {
+		/* The store goes to the hidden DS:EDI: it must be GS:EDI. */
+		ZydisRegister seg = ZYDIS_REGISTER_DS;
+		for (unsigned i = 0; i < c->in.operand_count; i++)
+			if (c->ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY)
+				seg = c->ops[i].mem.segment;
+		if (c->in.address_width != 32 || seg_needs_base(c, seg))
+			return false;   /* no host form: #UD (docs/DESIGN.md) */
+		req.prefixes |= ZYDIS_ATTRIB_HAS_SEGMENT_GS;
+		req.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_32;
+	}
 	for (unsigned i = 0; i < req.operand_count; i++) {
 		ZydisEncoderOperand *o = &req.operands[i];
 		if (o->type == ZYDIS_OPERAND_TYPE_REGISTER) {
@@ -843,8 +882,10 @@ static bool translate_insn(struct tctx *c, const struct sensitive_insn *sens)
 	enum string_op sop;
 	unsigned ssize;
 
-	if (!sens && (c->mode & MODE_FPU_OFF) && insn_uses_fpu(&c->in)) {
-		/* CR0.TS/EM: the callout raises #NM (or #UD) through the guest IDT. */
+	if (!sens && (insn_writes_via_cs(&c->in, c->ops) ||
+		      ((c->mode & MODE_FPU_OFF) && insn_uses_fpu(&c->in)))) {
+		/* CR0.TS/EM: the callout raises #NM (or #UD); a store through CS
+		 * raises #GP. */
 		emit_callout(c);
 		emit_branch_exit(c, c->next_eip, EXIT_KIND_NOCHAIN);
 		c->ended = true;
