@@ -461,50 +461,55 @@ static uint8_t fsw_hi_bits(uint32_t fundef)
 			 ((fundef & 8) ? 0x40 : 0));
 }
 
-static void add_mask(struct dt_mask *masks, uint16_t *nmask, uint32_t lin, uint32_t len, uint8_t bits,
+static bool add_mask(struct dt_mask *masks, uint16_t *nmask, uint32_t lin, uint32_t len, uint8_t bits,
 		     const struct dt_astate *st)
 {
 	if (!bits || len == 0)
-		return;
+		return true;
 	int32_t off = dt_img_offset(lin, len, st->o->low ? DT_BATCH_LOW : 0);
 	if (off < 0 || *nmask >= DT_MAX_MASKS)
-		return;
+		return false;
 	masks[(*nmask)++] = (struct dt_mask){ (uint16_t)off, (uint8_t)len, bits };
+	return true;
 }
 
 /* Stored x87 environments: mask the instruction and data pointers (and
- * FOP, and FXSAVE's MXCSR_MASK) unless asked to compare them, and any
- * undefined condition codes. */
-static void env_masks(const struct dt_astate *st, const ZydisDecodedInstruction *in, uint32_t lin,
+ * FOP) unless asked to compare them, any undefined condition codes, and in
+ * an FXSAVE image MXCSR_MASK and the reserved bytes 10-15 of each register
+ * slot (implementation-specific: QEMU, for one, leaves them alone). */
+static bool env_masks(const struct dt_astate *st, const ZydisDecodedInstruction *in, uint32_t lin,
 		      struct dt_mask *masks, uint16_t *nmask)
 {
-	bool ptr = !st->o->fpu_ptr;
+	bool ptr = !st->o->fpu_ptr, ok = true;
 	uint8_t cbits = fsw_hi_bits(st->fundef);
 	switch (in->mnemonic) {
 	case ZYDIS_MNEMONIC_FNSTSW:
-		add_mask(masks, nmask, lin + 1, 1, cbits, st);
+		ok &= add_mask(masks, nmask, lin + 1, 1, cbits, st);
 		break;
 	case ZYDIS_MNEMONIC_FNSTENV:
 	case ZYDIS_MNEMONIC_FNSAVE:
 		if (in->operand_width == 16) {
-			add_mask(masks, nmask, lin + 3, 1, cbits, st);
+			ok &= add_mask(masks, nmask, lin + 3, 1, cbits, st);
 			if (ptr)
-				add_mask(masks, nmask, lin + 6, 8, 0xff, st);
+				ok &= add_mask(masks, nmask, lin + 6, 8, 0xff, st);
 		} else {
-			add_mask(masks, nmask, lin + 5, 1, cbits, st);
+			ok &= add_mask(masks, nmask, lin + 5, 1, cbits, st);
 			if (ptr)
-				add_mask(masks, nmask, lin + 12, 16, 0xff, st);
+				ok &= add_mask(masks, nmask, lin + 12, 16, 0xff, st);
 		}
 		break;
 	case ZYDIS_MNEMONIC_FXSAVE:
-		add_mask(masks, nmask, lin + 3, 1, cbits, st);
+		ok &= add_mask(masks, nmask, lin + 3, 1, cbits, st);
 		if (ptr)
-			add_mask(masks, nmask, lin + 6, 18, 0xff, st);
-		add_mask(masks, nmask, lin + 28, 4, 0xff, st);
+			ok &= add_mask(masks, nmask, lin + 6, 18, 0xff, st);
+		ok &= add_mask(masks, nmask, lin + 28, 4, 0xff, st);
+		for (unsigned i = 0; i < 8; i++)
+			ok &= add_mask(masks, nmask, lin + DT_FX_ST + 16 * i + 10, 6, 0xff, st);
 		break;
 	default:
 		break;
 	}
+	return ok;
 }
 
 int dt_astep(struct dt_astate *st, const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops,
@@ -552,7 +557,8 @@ int dt_astep(struct dt_astate *st, const ZydisDecodedInstruction *in, const Zydi
 
 	/* masks for stored x87 state, with the state before the instruction */
 	for (unsigned i = 0; i < nacc; i++)
-		env_masks(st, in, acc[i].lin, masks, nmask);
+		if (!env_masks(st, in, acc[i].lin, masks, nmask))
+			return refuse(why, wl, "too many masked bytes");
 
 	/* flags */
 	if (is_shift(m) && in->encoding == ZYDIS_INSTRUCTION_ENCODING_LEGACY) {

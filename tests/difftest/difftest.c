@@ -997,6 +997,9 @@ static int do_run(struct ctx *c)
 	printf("difftest: generate %.1fs, run %.1fs\n", t1 - t0, t2 - t1);
 	if (!mismatches) {
 		free_runset(&rs);
+		free(rs.seqs);
+		free(all);
+		free(diffs);
 		return 0;
 	}
 	printf("\nmismatches by symptom, then by the instruction where host and guest part:\n");
@@ -1122,9 +1125,22 @@ static int do_run(struct ctx *c)
 	}
 	free(shown);
 	free(order);
+	free(cl);
+	for (unsigned i = 0; i < nsh; i++) {
+		free(sh[i].nat);
+		free(sh[i].gst);
+		free(sh[i].death);
+	}
+	free(sh);
+	for (unsigned k = 0; k < npk; k++)
+		free(pk[k].ids);
+	free(pk);
 	printf("\ndifftest: FAIL: %u of %u sequences differ (seed %llu)\n", mismatches, rs.n,
 	       (unsigned long long)c->seed);
 	free_runset(&rs);
+	free(rs.seqs);
+	free(all);
+	free(diffs);
 	return 1;
 }
 

@@ -901,4 +901,10 @@ void dt_gen_seq(const struct dt_opts *o, uint64_t seed, uint32_t index, struct d
 		st = next;
 	}
 	sq->unit_off[sq->nunits] = sq->code_len;
+	/* the units were checked one by one; the whole must pass too */
+	struct dt_analysis a;
+	while (sq->nunits > 1 && dt_analyze(sq, o, &a)) {
+		sq->nunits--;
+		sq->code_len = sq->unit_off[sq->nunits];
+	}
 }
