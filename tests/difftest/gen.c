@@ -23,7 +23,17 @@
  * in ECX, XLAT's EBX, MASKMOV's EDI, LEAVE's and nested ENTER's EBP) and
  * BT* m,r bit offsets. A unit is kept only when dt_astep accepts all its
  * instructions. ESP starts in a window of DATA and is never given a value
- * the analysis cannot follow. */
+ * the analysis cannot follow. No register is pinned: values set up for one
+ * unit are free for anything afterwards.
+ *
+ * A sequence is 1-8 units (one random instruction each, plus its setup
+ * moves). Its initial state is random too: GPRs (random, small, special
+ * and pointer-like values), arithmetic flags, x87 control/status/tag words
+ * (any rounding and precision; exceptions masked, or 5% of the time some
+ * unmasked so #MF is tested), MXCSR (rounding, FTZ, DAZ, sticky flags; 5%
+ * with unmasked exceptions for #XM); the data areas and the x87/XMM
+ * registers come from the sequence's seed (dt_abi.h). The sequence with a
+ * given (seed, index) is the same whatever the count. */
 #include "gen.h"
 
 #include <stdio.h>
@@ -102,7 +112,7 @@ static unsigned imm_bytes(const ZydisDecodedInstruction *in)
 	return in->raw.imm[0].size / 8u + in->raw.imm[1].size / 8u;
 }
 
-static void consider(const uint8_t *bytes, unsigned prefix_len, unsigned m_index, bool vex,
+static void consider(const uint8_t *bytes, unsigned m_index, bool vex,
 		     const struct dt_opts *o)
 {
 	ZydisDecodedInstruction in;
@@ -151,7 +161,6 @@ static void consider(const uint8_t *bytes, unsigned prefix_len, unsigned m_index
 			t.head_len = (uint8_t)(in.length - t.imm_len);
 		}
 	}
-	(void)prefix_len;
 	if (t.head_len > sizeof(t.head))
 		return;
 	memcpy(t.head, bytes, t.head_len);
@@ -205,7 +214,7 @@ int dt_gen_init(const struct dt_opts *o)
 				for (unsigned m = 0; m < 256; m++) {
 					memset(b + n, 0, sizeof(b) - n);
 					b[n] = (uint8_t)m;
-					consider(b, plen[p], n, false, o);
+					consider(b, n, false, o);
 				}
 			}
 		}
@@ -223,7 +232,7 @@ int dt_gen_init(const struct dt_opts *o)
 							b[2] = (uint8_t)(w << 7 | 0x78 | l << 2 | pp);
 							b[3] = (uint8_t)op;
 							b[4] = (uint8_t)((k < 8 ? 0xc0 : 0) | (k & 7) << 3);
-							consider(b, 0, 4, true, o);
+							consider(b, 4, true, o);
 						}
 	qsort(tmpls, ntmpl, sizeof(*tmpls), cmp_tmpl);
 	for (unsigned c = 0; c < DT_CLASS_COUNT; c++) {
@@ -682,9 +691,18 @@ static const struct tmpl *pick_template(uint64_t *s)
 			continue;
 		const struct mgroup *g = &groups[c][rndn(s, ngroups[c])];
 		/* mostly without prefixes the instruction ignores */
-		if (g->clean && chance(s, 90))
-			return &tmpls[g->first + rndn(s, g->clean)];
-		return &tmpls[g->first + rndn(s, g->count)];
+		uint32_t n = g->clean && chance(s, 90) ? g->clean : g->count;
+		const struct tmpl *t = &tmpls[g->first + rndn(s, n)];
+		/* register forms outnumber memory forms 8 to 1 in the table;
+		 * give memory forms about an even chance */
+		if ((t->flags & (T_MODRM | T_MEM)) == T_MODRM && chance(s, 45)) {
+			for (int k = 0; k < 16; k++) {
+				const struct tmpl *m = &tmpls[g->first + rndn(s, n)];
+				if (m->flags & T_MEM)
+					return m;
+			}
+		}
+		return t;
 	}
 }
 
