@@ -780,7 +780,7 @@ static void main_mnemonics(const struct dt_seq *s, char *buf, size_t len)
 }
 
 struct klass {
-	char key[256];
+	char key[400];
 	char symptom[160];
 	char mn[200];
 	unsigned count;
@@ -1059,12 +1059,13 @@ static int do_run(struct ctx *c)
 	struct klass *cl = xcalloc(nsh, sizeof(*cl));
 	unsigned ncl = 0;
 	for (unsigned i = 0; i < nsh; i++) {
-		char mn[200], fields[256], key[256], sym[160];
+		char mn[200], key[400], sym[160];
 		struct dt_analysis a;
 		uint64_t d = compare_one(c, &sh[i].cur, sh[i].nat, sh[i].gst, sh[i].death, &a, init, in, ig);
 		main_mnemonics(&sh[i].cur, mn, sizeof(mn));
 		symptom_of(in, ig, d, sh[i].death, sym, sizeof(sym));
-		snprintf(key, sizeof(key), "%s => %s", mn, dt_field_names(sh[i].fields, fields, sizeof(fields)));
+		/* the fields are in the symptom, or vary with the data: not in the key */
+		snprintf(key, sizeof(key), "%s | %s", mn, sym);
 		unsigned k;
 		for (k = 0; k < ncl; k++)
 			if (!strcmp(cl[k].key, key))
@@ -1083,7 +1084,7 @@ static int do_run(struct ctx *c)
 			cl[k].ids[cl[k].nids++] = sh[i].orig_id;
 	}
 	qsort(cl, ncl, sizeof(*cl), cmp_class);
-	printf("shrunk in %.1fs into %u classes (minimal instructions [prefixes] => differing fields),\n"
+	printf("shrunk in %.1fs into %u classes (instructions of the minimal sequence [prefixes]),\n"
 	       "grouped by symptom:\n", t3 - t2, ncl);
 	bool *shown = xcalloc(ncl, sizeof(bool));
 	unsigned *order = xcalloc(ncl, sizeof(unsigned)), nord = 0;
@@ -1096,7 +1097,7 @@ static int do_run(struct ctx *c)
 				continue;
 			shown[j] = true;
 			order[nord++] = j;
-			printf("    %4u  %s\n", cl[j].count, cl[j].key);
+			printf("    %4u  %s\n", cl[j].count, cl[j].mn);
 		}
 	}
 	/* details: the first class of every symptom, then the rest */
@@ -1110,7 +1111,9 @@ static int do_run(struct ctx *c)
 			struct shrinker *x = &sh[cl[k].example];
 			struct dt_analysis a;
 			uint64_t d = compare_one(c, &x->cur, x->nat, x->gst, x->death, &a, init, in, ig);
-			printf("\n[%u] %s  (%s)\n", ++printed, cl[k].key, cl[k].symptom);
+			char fields[256];
+			printf("\n[%u] %s: %s; differs in %s\n", ++printed, cl[k].mn, cl[k].symptom,
+			       dt_field_names(d, fields, sizeof(fields)));
 			printf("    seed %llu sequence %u (shrunk from %u to %u units); also:",
 			       (unsigned long long)c->seed, x->orig_id, x->orig_units, x->cur.nunits);
 			for (unsigned i = 0; i < cl[k].nids; i++)
