@@ -1,0 +1,44 @@
+/* The part of running a batch that the native runner and the guest runner
+ * share: placing the code, loading and capturing state around each
+ * sequence (through the assembly in runseq.S), and printing each result as
+ * the difference between the initial and final state images. */
+#ifndef DT_RUNNER_H
+#define DT_RUNNER_H
+
+#include <stdint.h>
+
+#include "dt_abi.h"
+
+/* What runseq.S loads before jumping to a sequence. Offsets are used by
+ * the assembly: keep in step. */
+struct dt_run {
+	uint32_t gpr[8];   /* 0 */
+	uint32_t eflags;   /* 32 */
+	uint32_t fx;       /* 36: address of a 16-byte aligned FXRSTOR image */
+	uint32_t fs;       /* 40: selectors for FS and GS */
+	uint32_t gs;       /* 44 */
+	uint32_t pad;      /* 48 */
+	uint32_t entry;    /* 52 */
+};
+
+struct dt_env {
+	void (*write)(const char *s, uint32_t n);
+	uint16_t fs_sel;
+	uint16_t gs_sel;
+};
+
+/* runseq.S */
+int dt_run_seq(const struct dt_run *r);  /* 0: ran to the end; 1: faulted */
+void dt_run_seq_fault(void);              /* where a fault handler resumes */
+extern volatile uint32_t dt_in_seq;
+extern uint8_t dt_fxout[512];             /* FXSAVE at the end of each run */
+extern uint16_t dt_saved_gs, dt_saved_fs;
+
+/* Runs records start..count-1 of the batch and writes one line per record:
+ *   R <id> [<offset>:<hex bytes>]...
+ * listing the image bytes that differ from the initial image, between
+ * "DT-BEGIN <count>" and "DT-END" lines. Returns 0, or -1 after writing a
+ * "DT-ERROR" line for a malformed batch. */
+int dt_run_batch(const struct dt_env *env, const uint8_t *batch, uint32_t len, uint32_t start);
+
+#endif
