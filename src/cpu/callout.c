@@ -467,6 +467,9 @@ static int dispatch(struct cpu *cpu, const struct callout_desc *d,
 		return do_msr(cpu, d, in);
 	case ZYDIS_MNEMONIC_FXSAVE:
 		return do_fxsave(cpu, d, in, ops);
+	case ZYDIS_MNEMONIC_MASKMOVQ:
+	case ZYDIS_MNEMONIC_MASKMOVDQU:
+		return do_maskmov(cpu, d, in, ops);
 	case ZYDIS_MNEMONIC_CALL:
 		return do_far_call(cpu, d, in, ops);
 	case ZYDIS_MNEMONIC_RET:

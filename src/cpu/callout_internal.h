@@ -49,6 +49,8 @@ int do_bound(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedIn
 int do_string_io(struct cpu *cpu, const struct callout_desc *d,
 		 const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops);
 int do_msr(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in);
+int do_maskmov(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
+	       const ZydisDecodedOperand *ops);
 int do_fxsave(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
 	      const ZydisDecodedOperand *ops);
 

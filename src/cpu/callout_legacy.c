@@ -2,6 +2,8 @@
  * virtual hardware: the decimal and ASCII adjusts, SALC, BOUND, the
  * string port instructions INS/OUTS, and RDMSR/WRMSR on the few
  * model-specific registers the virtual CPU has. */
+#include <string.h>
+
 #include "cpu/callout_internal.h"
 #include "devices/bus.h"
 
@@ -268,5 +270,51 @@ int do_fxsave(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedI
 		raise_fault(cpu, d, mem_fault_vector(&ops[0]), true, 0);
 		return STOP;
 	}
+	return GO_ON;
+}
+
+/* MASKMOVQ/MASKMOVDQU whose hidden DS:EDI store needs a segment base or
+ * 16-bit addressing (the flat 32-bit form runs as host code): the bytes
+ * whose mask byte has its top bit set are stored, one by one. */
+int do_maskmov(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
+	       const ZydisDecodedOperand *ops)
+{
+	bool mmx = in->mnemonic == ZYDIS_MNEMONIC_MASKMOVQ;
+	unsigned n = mmx ? 8 : 16;
+	unsigned src = (unsigned)ZydisRegisterGetId(ops[0].reg.value) & 7;
+	unsigned msk = (unsigned)ZydisRegisterGetId(ops[1].reg.value) & 7;
+	/* FXSAVE keeps x87 registers in ST(i) order; MMn is physical register
+	 * n, which is ST((n - TOP) mod 8). */
+	unsigned top = (cpu->fxsave[3] >> 3) & 7;
+	unsigned src_slot = mmx ? (src - top) & 7 : src, msk_slot = mmx ? (msk - top) & 7 : msk;
+	const uint8_t *data = cpu->fxsave + (mmx ? 32 : 160) + 16 * src_slot;
+	const uint8_t *mask = cpu->fxsave + (mmx ? 32 : 160) + 16 * msk_slot;
+	const ZydisDecodedOperand *mem = NULL;
+	for (unsigned i = 0; i < in->operand_count; i++)
+		if (ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY)
+			mem = &ops[i];
+	if (!mem) {
+		raise_fault(cpu, d, EXC_UD, false, 0);
+		return STOP;
+	}
+	uint32_t addr = linear_address(cpu, in, mem);
+	for (unsigned i = 0; i < n; i++) {
+		if (!(mask[i] & 0x80))
+			continue;
+		if (!cpu_write_guest(cpu, addr + i, &data[i], 1)) {
+			raise_fault(cpu, d, mem_fault_vector(mem), true, 0);
+			return STOP;
+		}
+	}
+	if (mmx && top) {
+		/* An MMX instruction sets TOP = 0: ST(i) becomes physical i. */
+		uint8_t regs[8][16];
+		for (unsigned i = 0; i < 8; i++)
+			memcpy(regs[(i + top) & 7], cpu->fxsave + 32 + 16 * i, 16);
+		memcpy(cpu->fxsave + 32, regs, sizeof(regs));
+		cpu->fxsave[3] &= (uint8_t)~0x38;
+	}
+	if (mmx)
+		cpu->fxsave[4] = 0xff;   /* every register tagged valid */
 	return GO_ON;
 }

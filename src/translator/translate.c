@@ -759,15 +759,30 @@ static bool emit_high_byte_swapped(struct tctx *c, ZydisEncoderRequest *req)
 	}
 	if (high == ZYDIS_REGISTER_NONE)
 		return false;
-	ZydisRegister low = high_to_low(high);
-	ZydisRegister full = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, low);
-	for (unsigned i = 0; i < c->in.operand_count; i++) {
-		const ZydisDecodedOperand *o = &c->ops[i];
-		if (o->type == ZYDIS_OPERAND_TYPE_REGISTER && o->reg.value != high &&
-		    ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, o->reg.value) == full)
-			return false;
+	/* The byte register to stand in for it: its own low half, or else any
+	 * of AL/BL/CL/DL whose register the instruction does not use at all
+	 * (CMPXCHG r/m8, AH also reads AL). */
+	const ZydisRegister cands[] = { high_to_low(high), ZYDIS_REGISTER_BL, ZYDIS_REGISTER_CL,
+					ZYDIS_REGISTER_DL, ZYDIS_REGISTER_AL };
+	ZydisRegister high_full = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, high);
+	ZydisRegister low = ZYDIS_REGISTER_NONE, full = ZYDIS_REGISTER_NONE;
+	for (unsigned k = 0; k < sizeof(cands) / sizeof(cands[0]) && low == ZYDIS_REGISTER_NONE; k++) {
+		ZydisRegister f = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, cands[k]);
+		bool used = false;
+		for (unsigned i = 0; i < c->in.operand_count && !used; i++) {
+			const ZydisDecodedOperand *o = &c->ops[i];
+			if (o->type == ZYDIS_OPERAND_TYPE_REGISTER && o->reg.value != high &&
+			    ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, o->reg.value) == f)
+				used = true;
+		}
+		if (used)
+			continue;
+		low = cands[k];
+		full = f;
 	}
-	/* An address that uses the register being swapped is computed first. */
+	if (low == ZYDIS_REGISTER_NONE)
+		return false;
+	/* An address that uses the stand-in's register is computed first. */
 	for (unsigned i = 0; i < req->operand_count; i++) {
 		ZydisEncoderOperand *o = &req->operands[i];
 		if (o->type != ZYDIS_OPERAND_TYPE_MEMORY)
@@ -776,7 +791,7 @@ static bool emit_high_byte_swapped(struct tctx *c, ZydisEncoderRequest *req)
 				  ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, o->mem.base);
 		ZydisRegister x = o->mem.index == ZYDIS_REGISTER_NONE ? o->mem.index :
 				  ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, o->mem.index);
-		if (b != full && x != full)
+		if (b != full && x != full && b != high_full && x != high_full)
 			continue;
 		emit_lea32(c, ZYDIS_REGISTER_R14D, b, x, o->mem.scale, o->mem.displacement);
 		o->mem.base = ZYDIS_REGISTER_R14D;
@@ -828,8 +843,10 @@ static bool translate_ident(struct tctx *c)
 		for (unsigned i = 0; i < c->in.operand_count; i++)
 			if (c->ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY)
 				seg = c->ops[i].mem.segment;
-		if (c->in.address_width != 32 || seg_needs_base(c, seg))
-			return false;   /* no host form: #UD (docs/DESIGN.md) */
+		if (c->in.address_width != 32 || seg_needs_base(c, seg)) {
+			emit_callout(c);   /* no host form: the monitor stores */
+			return true;
+		}
 		req.prefixes |= ZYDIS_ATTRIB_HAS_SEGMENT_GS;
 		req.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_32;
 	}
