@@ -395,6 +395,15 @@ static int dispatch(struct cpu *cpu, const struct callout_desc *d,
 		cpu->s.eip = d->next_eip;
 		cpu_deliver(cpu, (unsigned)ops[0].imm.value.u & 0xff, false, 0, true);
 		return STOP;
+	case ZYDIS_MNEMONIC_INT1:
+		/* ICEBP: a #DB trap delivered like a hardware exception (no gate
+		 * DPL check), with EIP after the instruction. */
+		cpu->s.eip = d->next_eip;
+		cpu_deliver(cpu, EXC_DB, false, 0, false);
+		return STOP;
+	case ZYDIS_MNEMONIC_INVLPG:
+		/* Paging off: no translation to drop. */
+		return GO_ON;
 	case ZYDIS_MNEMONIC_INT3:
 		cpu->soft_int_eip = d->eip;
 		cpu->s.eip = d->next_eip;
