@@ -47,6 +47,12 @@ static uint64_t board_clock_ns(void *opaque)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec - board->clock_base_ns;
 }
 
+static struct timespec ns_to_timespec(uint64_t ns)
+{
+	return (struct timespec){ .tv_sec = (time_t)(ns / 1000000000ull),
+				  .tv_nsec = (long)(ns % 1000000000ull) };
+}
+
 /* Points the host timer at the next moment a device needs the vCPU's
  * attention (the PIT's next IRQ 0 edge, or a retry for queued input). */
 static void board_arm_timer(struct board *board)
@@ -62,11 +68,9 @@ static void board_arm_timer(struct board *board)
 	board->timer_deadline = deadline;
 	struct itimerspec its = { 0 };
 	if (deadline != UINT64_MAX) {
-		uint64_t abs = deadline + board->clock_base_ns;
 		if (deadline <= now)
 			board->cpu.attention = 1;
-		its.it_value.tv_sec = (time_t)(abs / 1000000000ull);
-		its.it_value.tv_nsec = (long)(abs % 1000000000ull);
+		its.it_value = ns_to_timespec(deadline + board->clock_base_ns);
 	}
 	timer_settime(board->timer, TIMER_ABSTIME, &its, NULL);
 }
@@ -156,9 +160,7 @@ static bool platform_wait(void *opaque)
 	struct pollfd pfd = { .fd = board->wake_fd, .events = POLLIN };
 	struct timespec ts, *tsp = NULL;
 	if (deadline != UINT64_MAX) {
-		uint64_t left = deadline - now;
-		ts.tv_sec = (time_t)(left / 1000000000ull);
-		ts.tv_nsec = (long)(left % 1000000000ull);
+		ts = ns_to_timespec(deadline - now);
 		tsp = &ts;
 	}
 	if (ppoll(&pfd, 1, tsp, NULL) > 0) {

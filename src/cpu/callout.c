@@ -534,7 +534,7 @@ int cpu_callout(struct cpu *cpu, const struct callout_desc *d)
 		raise_fault(cpu, d, EXC_GP, true, 0);   /* code segments are not writable */
 		return STOP;
 	}
-	int fpu_vector = insn_uses_fpu(&in) ? cpu_fpu_unavailable(cpu, &in) : -1;
+	int fpu_vector = cpu_fpu_unavailable(cpu, &in);
 	if (fpu_vector >= 0 || in.mnemonic == ZYDIS_MNEMONIC_FWAIT) {
 		/* Translated as a callout only while CR0.TS/EM may make it trap. */
 		cpu->callouts_by_class[SENS_MONITOR]++;

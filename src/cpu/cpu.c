@@ -379,8 +379,10 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 				if (ex->kind == EXIT_KIND_STALE) {
 					/* Its guest bytes changed under it: retranslate. */
 					cpu->tc->stats.selfcheck_stale++;
-					tcache_invalidate_page(cpu->tc, cpu, ex->from->pages[0]);
-					tcache_invalidate_page(cpu->tc, cpu, ex->from->pages[1]);
+					const struct tblock *from = ex->from;
+					tcache_invalidate_page(cpu->tc, cpu, from->pages[0]);
+					if (from->pages[1] != from->pages[0])
+						tcache_invalidate_page(cpu->tc, cpu, from->pages[1]);
 					continue;
 				}
 				cpu->stats.exits[EXIT_BRANCH]++;

@@ -34,11 +34,6 @@ struct tctx {
 	ZydisDecodedInstruction in;
 	ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
 	unsigned nexits;
-	/* callout descriptors to place after the code: field to patch + data */
-	struct {
-		uint8_t *imm_field;
-		struct callout_desc desc;
-	} callouts[BLOCK_MAX_INSNS];
 	unsigned ncallouts;
 	bool ended;
 	/* Self-checking block (its page is left writable): the entry jumps to
@@ -46,6 +41,12 @@ struct tctx {
 	bool selfcheck;
 	uint8_t *check_jmp;
 	uint8_t *body;
+	/* Last, and not cleared per block (large): callout descriptors to
+	 * place after the code, with the field each one patches. */
+	struct {
+		uint8_t *imm_field;
+		struct callout_desc desc;
+	} callouts[BLOCK_MAX_INSNS];
 };
 
 /* Host registers: guest eax..edi are themselves, guest esp is r12. */
@@ -72,6 +73,12 @@ static ZydisRegister map_reg(ZydisRegister r)
 static ZydisRegister reg64(ZydisRegister r)
 {
 	return ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, map_reg(r));
+}
+
+/* The 64-bit register holding r (already a host register), NONE kept. */
+static ZydisRegister full64(ZydisRegister r)
+{
+	return r == ZYDIS_REGISTER_NONE ? r : ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, r);
 }
 
 static ZydisRegister reg_sized(ZydisRegister r64, unsigned bytes)
@@ -165,6 +172,21 @@ static void emit_mem_insn(struct tctx *c, ZydisMnemonic m, unsigned n, ZydisEnco
 		if (ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && m != ZYDIS_MNEMONIC_LEA)
 			attr |= ZYDIS_ATTRIB_HAS_SEGMENT_GS;
 	emit_insn(&c->e, m, n, ops, attr);
+}
+
+/* Rewrites a host memory operand as [r14d], computing its address into
+ * r14d first with a flag-free LEA (nothing to do if it is there already). */
+static void address_in_r14(struct tctx *c, ZydisEncoderOperand *m)
+{
+	if (m->mem.base == ZYDIS_REGISTER_R14D && m->mem.index == ZYDIS_REGISTER_NONE &&
+	    !m->mem.displacement)
+		return;
+	emit_lea32(c, ZYDIS_REGISTER_R14D, full64(m->mem.base), full64(m->mem.index), m->mem.scale,
+		   m->mem.displacement);
+	m->mem.base = ZYDIS_REGISTER_R14D;
+	m->mem.index = ZYDIS_REGISTER_NONE;
+	m->mem.scale = 0;
+	m->mem.displacement = 0;
 }
 
 static void record_insn(struct tctx *c)
@@ -702,14 +724,7 @@ static bool translate_bit_mem_reg(struct tctx *c)
 	unsigned size = c->in.operand_width / 8;
 	ZydisRegister off = c->ops[1].reg.value;
 	ZydisEncoderOperand m = guest_mem(c, &c->ops[0], 0, size);
-	/* r14d = effective address (guest_mem may have put it there already) */
-	if (m.mem.base != ZYDIS_REGISTER_R14D) {
-		ZydisRegister b = m.mem.base == ZYDIS_REGISTER_NONE ? m.mem.base :
-				  ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, m.mem.base);
-		ZydisRegister i = m.mem.index == ZYDIS_REGISTER_NONE ? m.mem.index :
-				  ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, m.mem.index);
-		emit_lea32(c, ZYDIS_REGISTER_R14D, b, i, m.mem.scale, m.mem.displacement);
-	}
+	address_in_r14(c, &m);
 	/* r13 = sign-extended offset >> (3 + log2 size) << log2 size: the byte
 	 * offset of the element; r11 = offset within the element. */
 	if (size == 4)
@@ -764,15 +779,15 @@ static bool emit_high_byte_swapped(struct tctx *c, ZydisEncoderRequest *req)
 	 * (CMPXCHG r/m8, AH also reads AL). */
 	const ZydisRegister cands[] = { high_to_low(high), ZYDIS_REGISTER_BL, ZYDIS_REGISTER_CL,
 					ZYDIS_REGISTER_DL, ZYDIS_REGISTER_AL };
-	ZydisRegister high_full = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, high);
+	ZydisRegister high_full = full64(high);
 	ZydisRegister low = ZYDIS_REGISTER_NONE, full = ZYDIS_REGISTER_NONE;
 	for (unsigned k = 0; k < sizeof(cands) / sizeof(cands[0]) && low == ZYDIS_REGISTER_NONE; k++) {
-		ZydisRegister f = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, cands[k]);
+		ZydisRegister f = full64(cands[k]);
 		bool used = false;
 		for (unsigned i = 0; i < c->in.operand_count && !used; i++) {
 			const ZydisDecodedOperand *o = &c->ops[i];
 			if (o->type == ZYDIS_OPERAND_TYPE_REGISTER && o->reg.value != high &&
-			    ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, o->reg.value) == f)
+			    full64(o->reg.value) == f)
 				used = true;
 		}
 		if (used)
@@ -787,17 +802,9 @@ static bool emit_high_byte_swapped(struct tctx *c, ZydisEncoderRequest *req)
 		ZydisEncoderOperand *o = &req->operands[i];
 		if (o->type != ZYDIS_OPERAND_TYPE_MEMORY)
 			continue;
-		ZydisRegister b = o->mem.base == ZYDIS_REGISTER_NONE ? o->mem.base :
-				  ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, o->mem.base);
-		ZydisRegister x = o->mem.index == ZYDIS_REGISTER_NONE ? o->mem.index :
-				  ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, o->mem.index);
-		if (b != full && x != full && b != high_full && x != high_full)
-			continue;
-		emit_lea32(c, ZYDIS_REGISTER_R14D, b, x, o->mem.scale, o->mem.displacement);
-		o->mem.base = ZYDIS_REGISTER_R14D;
-		o->mem.index = ZYDIS_REGISTER_NONE;
-		o->mem.scale = 0;
-		o->mem.displacement = 0;
+		ZydisRegister b = full64(o->mem.base), x = full64(o->mem.index);
+		if (b == full || x == full || b == high_full || x == high_full)
+			address_in_r14(c, o);
 	}
 	for (unsigned i = 0; i < req->operand_count; i++)
 		if (req->operands[i].type == ZYDIS_OPERAND_TYPE_REGISTER && req->operands[i].reg.value == high)
@@ -1054,10 +1061,6 @@ int translate_block(struct translator *t, struct cpu *cpu, uint32_t eip, uint32_
 	if (!tb)
 		return -ENOSPC;
 	memset(c, 0, offsetof(struct tctx, callouts));
-	c->ncallouts = 0;
-	c->ended = false;
-	c->check_jmp = NULL;
-	c->body = NULL;
 	c->t = t;
 	c->cpu = cpu;
 	c->tb = tb;
