@@ -67,6 +67,11 @@ void raise_fault(struct cpu *cpu, const struct callout_desc *d, unsigned vector,
 		 uint32_t err)
 {
 	cpu->s.eip = d->eip;
+	/* A guest access that failed on a page left its #PF: it comes first. */
+	if (cpu_take_page_fault(cpu, &err)) {
+		vector = EXC_PF;
+		has_err = true;
+	}
 	cpu_deliver(cpu, vector, has_err, err, false);
 }
 
@@ -526,6 +531,7 @@ int cpu_callout(struct cpu *cpu, const struct callout_desc *d)
 
 	cpu->stats.callouts++;
 	cpu->exit = 1;
+	cpu->pf.pending = false;
 	if (ZYAN_FAILED(ZydisDecoderDecodeFull(&cpu->decoder, d->bytes, d->len, &in, ops))) {
 		raise_fault(cpu, d, EXC_UD, false, 0);
 		return STOP;

@@ -468,7 +468,7 @@ int do_ltr(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInst
 	/* The TSS is marked busy in the guest's GDT, where the guest (and a
 	 * later LTR of the same selector, which then faults) can see it. */
 	hi |= DESC_TSS_BUSY;
-	if (!cpu_write_guest(cpu, cpu->s.gdtr.base + (sel & ~7u) + 4, &hi, 4)) {
+	if (!cpu_write_sys(cpu, cpu->s.gdtr.base + (sel & ~7u) + 4, &hi, 4)) {
 		raise_fault(cpu, d, EXC_GP, true, sel & 0xfffc);
 		return STOP;
 	}

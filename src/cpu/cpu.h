@@ -97,6 +97,11 @@ struct cpu {
 	uint32_t soft_int_eip;    /* INT n/INT3/INTO being delivered: where a fault of it lands */
 	unsigned exc_depth;       /* nested exception delivery, for #DF */
 	uint64_t deliveries;      /* events delivered, to tell a completed step */
+	/* The #PF a failed monitor access to guest memory raises. */
+	struct {
+		bool pending;
+		uint32_t cr2, error;
+	} pf;
 	struct cpu_stats stats;
 	uint64_t callouts_by_class[8];
 	uint64_t tsc_offset;
@@ -166,8 +171,18 @@ bool insn_writes_via_cs(const ZydisDecodedInstruction *in, const ZydisDecodedOpe
 /* The 8-byte descriptor a selector names in the GDT or LDT; false if it
  * lies beyond the table's limit or outside guest RAM. */
 bool cpu_read_descriptor(struct cpu *cpu, uint16_t selector, uint32_t *lo, uint32_t *hi);
+/* mmu/access.c: guest linear memory for the monitor. The _guest forms
+ * access with the CPL's privilege (user at CPL 3), the _sys forms as the
+ * processor's implicit supervisor accesses (descriptor tables, IDT, TSS).
+ * false: the access faulted; a #PF leaves cpu->pf pending, which
+ * raise_fault and cpu_deliver's own pushes turn into the #PF, else the
+ * caller raises its segment fault. */
 bool cpu_read_guest(struct cpu *cpu, uint32_t linear, void *dst, unsigned len);
 bool cpu_write_guest(struct cpu *cpu, uint32_t linear, const void *src, unsigned len);
+bool cpu_read_sys(struct cpu *cpu, uint32_t linear, void *dst, unsigned len);
+bool cpu_write_sys(struct cpu *cpu, uint32_t linear, const void *src, unsigned len);
+/* Takes a pending #PF: sets CR2, gives its error code. false if none. */
+bool cpu_take_page_fault(struct cpu *cpu, uint32_t *error);
 
 /* callout.c: called from entry.S; 0 = go on in translated code. */
 int cpu_callout(struct cpu *cpu, const struct callout_desc *d);

@@ -1,34 +1,10 @@
-/* Guest memory access for the monitor (paging off for now: linear =
- * physical), descriptor loads from the guest GDT, and delivery of
- * exceptions and interrupts through the guest IDT. */
+/* Descriptor loads from the guest GDT/LDT and delivery of exceptions and
+ * interrupts through the guest IDT. */
 #include <string.h>
 
 #include "cache/tcache.h"
 #include "cpu/cpu.h"
 #include "mmu/window.h"
-
-bool cpu_read_guest(struct cpu *cpu, uint32_t linear, void *dst, unsigned len)
-{
-	const struct guest_ram *ram = cpu->win->ram;
-	if (!guest_ram_contains(ram, linear, len))
-		return false;
-	memcpy(dst, ram->host + linear, len);
-	return true;
-}
-
-bool cpu_write_guest(struct cpu *cpu, uint32_t linear, const void *src, unsigned len)
-{
-	const struct guest_ram *ram = cpu->win->ram;
-	if (!guest_ram_contains(ram, linear, len))
-		return false;
-	/* The monitor writes through its own mapping, which no trace
-	 * protects: drop translations of the pages by hand. */
-	for (uint32_t p = linear / GUEST_PAGE_SIZE; p <= (linear + len - 1) / GUEST_PAGE_SIZE; p++)
-		if (tcache_page_traced(cpu->tc, p))
-			tcache_invalidate_page(cpu->tc, cpu, p);
-	memcpy(ram->host + linear, src, len);
-	return true;
-}
 
 bool cpu_read_descriptor(struct cpu *cpu, uint16_t selector, uint32_t *lo, uint32_t *hi)
 {
@@ -44,7 +20,7 @@ bool cpu_read_descriptor(struct cpu *cpu, uint16_t selector, uint32_t *lo, uint3
 	if (off + 7 > limit)
 		return false;
 	uint32_t d[2];
-	if (!cpu_read_guest(cpu, base + off, d, 8))
+	if (!cpu_read_sys(cpu, base + off, d, 8))
 		return false;
 	*lo = d[0];
 	*hi = d[1];
@@ -90,6 +66,16 @@ int cpu_load_segment(struct cpu *cpu, unsigned seg, uint16_t selector)
 	return 0;
 }
 
+bool cpu_take_page_fault(struct cpu *cpu, uint32_t *error)
+{
+	if (!cpu->pf.pending)
+		return false;
+	cpu->pf.pending = false;
+	cpu->s.cr2 = cpu->pf.cr2;
+	*error = cpu->pf.error;
+	return true;
+}
+
 static bool push32(struct cpu *cpu, uint32_t value)
 {
 	uint32_t esp = cpu->regs[REG_ESP] - 4;
@@ -106,8 +92,8 @@ static unsigned deliver_once(struct cpu *cpu, unsigned vector, bool has_error, u
 {
 	uint32_t gate[2];
 	*fault_error = vector * 8 + 2;   /* IDT entry, EXT bit: an IDT reference */
-	if (vector * 8 + 7 > cpu->s.idtr.limit || !cpu_read_guest(cpu, cpu->s.idtr.base + vector * 8, gate, 8))
-		return EXC_GP;
+	if (vector * 8 + 7 > cpu->s.idtr.limit || !cpu_read_sys(cpu, cpu->s.idtr.base + vector * 8, gate, 8))
+		return cpu_take_page_fault(cpu, fault_error) ? EXC_PF : EXC_GP;
 	unsigned type = (gate[1] >> 8) & 0x1f;
 	if (type != 0x0e && type != 0x0f)
 		return EXC_GP;   /* task gates and 16-bit gates: not supported */
@@ -130,7 +116,7 @@ static unsigned deliver_once(struct cpu *cpu, unsigned vector, bool has_error, u
 		cpu->s.seg[SEG_CS] = old_seg;
 		cpu->seg_base[SEG_CS] = old_seg.base;
 		*fault_error = 0;
-		return EXC_SS;
+		return cpu_take_page_fault(cpu, fault_error) ? EXC_PF : EXC_SS;
 	}
 	uint32_t clear = EFLAGS_TF | EFLAGS_NT | EFLAGS_RF | EFLAGS_VM;
 	if (type == 0x0e)

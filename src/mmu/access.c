@@ -1,0 +1,141 @@
+/* The monitor's own accesses to guest linear memory on the guest's behalf
+ * (callouts, exception frames, descriptor tables): through the guest page
+ * tables when paging is on, with the privilege the access has, so that a
+ * page the guest could not touch faults exactly as it would have. RAM is
+ * reached through the monitor's mapping; physical addresses without RAM
+ * go to the MMIO bus. A failed access leaves the #PF it raises in
+ * cpu->pf for the caller's fault path (raise_fault, cpu_deliver). */
+#include <assert.h>
+#include <string.h>
+
+#include "cache/tcache.h"
+#include "cpu/cpu.h"
+#include "devices/bus.h"
+#include "mmu/paging.h"
+#include "mmu/shadow.h"
+#include "mmu/window.h"
+
+/* Physical address of one byte range inside a page, or false with cpu->pf set. */
+static bool translate(struct cpu *cpu, uint32_t linear, unsigned access, uint32_t *gpa)
+{
+	if (!(cpu->s.cr0 & CR0_PG)) {
+		*gpa = linear;
+		return true;
+	}
+	struct paging_regs pr = { cpu->s.cr0, cpu->s.cr3, cpu->s.cr4 };
+	struct walk w;
+	uint32_t error;
+	if (!paging_walk(cpu->win->ram, &pr, linear, access, &w, &error)) {
+		cpu->pf.pending = true;
+		cpu->pf.cr2 = linear;
+		cpu->pf.error = error;
+		return false;
+	}
+	*gpa = w.gpa;
+	return true;
+}
+
+/* Splits [linear, linear+len) at page boundaries; translates every piece
+ * before any byte moves, so a fault on the second page writes nothing. */
+static bool translate_all(struct cpu *cpu, uint32_t linear, unsigned len, unsigned access,
+			  uint32_t gpa[2], unsigned first[2], unsigned *n)
+{
+	unsigned in_page = GUEST_PAGE_SIZE - (linear & (GUEST_PAGE_SIZE - 1));
+	*n = 0;
+	uint32_t a = linear;
+	unsigned left = len;
+	while (left) {
+		unsigned chunk = left < in_page ? left : in_page;
+		assert(*n < 2);   /* callers move at most one page at a time */
+		if (!translate(cpu, a, access, &gpa[*n]))
+			return false;
+		first[*n] = chunk;
+		(*n)++;
+		a += chunk;
+		left -= chunk;
+		in_page = GUEST_PAGE_SIZE;
+	}
+	return true;
+}
+
+static void phys_read(struct cpu *cpu, uint32_t gpa, void *dst, unsigned len)
+{
+	const struct guest_ram *ram = cpu->win->ram;
+	if (guest_ram_contains(ram, gpa, len)) {
+		memcpy(dst, ram->host + gpa, len);
+		return;
+	}
+	uint8_t *d = dst;
+	for (unsigned i = 0; i < len; i++)
+		d[i] = (uint8_t)bus_read(cpu->bus, BUS_SPACE_MMIO, gpa + i, 1);
+}
+
+static void phys_write(struct cpu *cpu, uint32_t gpa, const void *src, unsigned len)
+{
+	const struct guest_ram *ram = cpu->win->ram;
+	if (guest_ram_contains(ram, gpa, len)) {
+		/* The monitor writes through its own mapping, which no trace
+		 * protects: tell the shadow and the cache by hand. */
+		shadow_note_write(cpu, gpa, len);
+		memcpy(ram->host + gpa, src, len);
+		shadow_after_write(cpu, gpa, len);
+		return;
+	}
+	const uint8_t *s = src;
+	for (unsigned i = 0; i < len; i++)
+		bus_write(cpu->bus, BUS_SPACE_MMIO, gpa + i, 1, s[i]);
+}
+
+static bool access_read(struct cpu *cpu, uint32_t linear, void *dst, unsigned len, unsigned access)
+{
+	uint32_t gpa[2];
+	unsigned n, chunk[2];
+	if (!translate_all(cpu, linear, len, access, gpa, chunk, &n))
+		return false;
+	uint8_t *d = dst;
+	for (unsigned i = 0; i < n; i++) {
+		phys_read(cpu, gpa[i], d, chunk[i]);
+		d += chunk[i];
+	}
+	return true;
+}
+
+static bool access_write(struct cpu *cpu, uint32_t linear, const void *src, unsigned len,
+			 unsigned access)
+{
+	uint32_t gpa[2];
+	unsigned n, chunk[2];
+	if (!translate_all(cpu, linear, len, access | ACCESS_WRITE, gpa, chunk, &n))
+		return false;
+	const uint8_t *s = src;
+	for (unsigned i = 0; i < n; i++) {
+		phys_write(cpu, gpa[i], s, chunk[i]);
+		s += chunk[i];
+	}
+	return true;
+}
+
+static unsigned cpl_access(const struct cpu *cpu)
+{
+	return cpu->s.cpl == 3 ? ACCESS_USER : 0;
+}
+
+bool cpu_read_guest(struct cpu *cpu, uint32_t linear, void *dst, unsigned len)
+{
+	return access_read(cpu, linear, dst, len, cpl_access(cpu));
+}
+
+bool cpu_write_guest(struct cpu *cpu, uint32_t linear, const void *src, unsigned len)
+{
+	return access_write(cpu, linear, src, len, cpl_access(cpu));
+}
+
+bool cpu_read_sys(struct cpu *cpu, uint32_t linear, void *dst, unsigned len)
+{
+	return access_read(cpu, linear, dst, len, ACCESS_READ);
+}
+
+bool cpu_write_sys(struct cpu *cpu, uint32_t linear, const void *src, unsigned len)
+{
+	return access_write(cpu, linear, src, len, ACCESS_READ);
+}

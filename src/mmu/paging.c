@@ -1,0 +1,76 @@
+/* The 32-bit page walk (SDM vol. 3, 4.3 and 4.6). */
+#include "mmu/paging.h"
+
+#include <string.h>
+
+#include "cpu/vcpu.h"
+
+static bool read_entry(const struct guest_ram *ram, uint32_t gpa, uint32_t *e)
+{
+	const void *p = guest_ram_ptr(ram, gpa, 4);
+	if (!p)
+		return false;
+	memcpy(e, p, 4);
+	return true;
+}
+
+static void set_bits(const struct guest_ram *ram, uint32_t gpa, uint32_t e, uint32_t bits)
+{
+	if ((e & bits) == bits)
+		return;
+	/* Only set, never clear: an atomic OR, as the processor's locked update. */
+	uint32_t *p = guest_ram_ptr(ram, gpa, 4);
+	__atomic_fetch_or(p, bits, __ATOMIC_SEQ_CST);
+}
+
+bool paging_walk(const struct guest_ram *ram, const struct paging_regs *pr, uint32_t linear,
+		 unsigned access, struct walk *w, uint32_t *error)
+{
+	bool write = access & ACCESS_WRITE, user = access & ACCESS_USER;
+	uint32_t err = (write ? PF_W : 0) | (user ? PF_U : 0);
+	uint32_t pde_gpa = (pr->cr3 & 0xfffff000u) + (linear >> 22) * 4;
+	uint32_t pde, pte = 0;
+
+	if (!read_entry(ram, pde_gpa, &pde) || !(pde & PTE_P))
+		goto fault;
+	bool large = (pde & PDE_PS) && (pr->cr4 & CR4_PSE);
+	uint32_t pte_gpa = ~0u, flags;
+	if (large) {
+		if (pde & PDE_LARGE_RSVD) {
+			err |= PF_P | PF_RSVD;
+			goto fault;
+		}
+		flags = pde;
+	} else {
+		pte_gpa = (pde & 0xfffff000u) + ((linear >> 12) & 0x3ff) * 4;
+		if (!read_entry(ram, pte_gpa, &pte) || !(pte & PTE_P))
+			goto fault;
+		flags = pde & pte;   /* both levels must allow */
+		flags = (flags & (PTE_W | PTE_U)) | (pte & ~(PTE_W | PTE_U));
+	}
+	err |= PF_P;
+	bool user_ok = flags & PTE_U;
+	bool writable = (flags & PTE_W) || (!user && !(pr->cr0 & CR0_WP));
+	if (user && !user_ok)
+		goto fault;
+	if (write && !writable)
+		goto fault;
+
+	set_bits(ram, pde_gpa, pde, PTE_A | (large && write ? PTE_D : 0));
+	if (!large)
+		set_bits(ram, pte_gpa, pte, PTE_A | (write ? PTE_D : 0));
+	uint32_t leaf = large ? pde : pte;
+	w->gpa = large ? (pde & 0xffc00000u) | (linear & 0x3fffff) : (pte & 0xfffff000u) | (linear & 0xfff);
+	w->pde_gpa = pde_gpa;
+	w->pte_gpa = pte_gpa;
+	w->writable = writable;
+	w->user = user_ok;
+	w->dirty = write || (leaf & PTE_D);
+	w->global = (leaf & PTE_G) && (pr->cr4 & CR4_PGE);
+	w->large = large;
+	return true;
+
+fault:
+	*error = err;
+	return false;
+}

@@ -1,0 +1,61 @@
+/* The guest's two-level 32-bit page tables (no PAE): the walk that turns a
+ * linear address into a physical one, checks the access against the
+ * entries' present, writable and user bits the way the processor does,
+ * and sets the accessed and dirty bits the processor would set. Both the
+ * shadow filler (a host fault in a window) and the monitor's own guest
+ * accesses use it. */
+#ifndef BTVM_MMU_PAGING_H
+#define BTVM_MMU_PAGING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mmu/guest_ram.h"
+
+#define PTE_P 0x001u
+#define PTE_W 0x002u
+#define PTE_U 0x004u
+#define PTE_A 0x020u
+#define PTE_D 0x040u
+#define PDE_PS 0x080u
+#define PTE_G 0x100u
+/* Bits 21:13 of a 4 MiB PDE: physical address bits 39:32 with PSE-36,
+ * which the virtual CPU does not report, so they must be zero. */
+#define PDE_LARGE_RSVD 0x003fe000u
+
+/* #PF error code bits. */
+#define PF_P 0x1u
+#define PF_W 0x2u
+#define PF_U 0x4u
+#define PF_RSVD 0x8u
+
+enum access_kind {
+	ACCESS_READ = 0,
+	ACCESS_WRITE = 1,
+	ACCESS_USER = 2,    /* a CPL 3 access (not implicit supervisor) */
+};
+
+/* What a successful walk found: where the translation came from, so the
+ * shadow can trace the tables it was derived from. */
+struct walk {
+	uint32_t gpa;          /* physical address of the byte */
+	uint32_t pde_gpa;      /* physical address of the directory entry */
+	uint32_t pte_gpa;      /* of the table entry; ~0 for a 4 MiB page */
+	bool writable;         /* a write of this privilege would be allowed */
+	bool user;             /* both levels allow CPL 3 */
+	bool dirty;            /* the mapping's dirty bit is set (after the walk) */
+	bool global;           /* G set and CR4.PGE on */
+	bool large;
+};
+
+struct paging_regs {
+	uint32_t cr0, cr3, cr4;
+};
+
+/* Walks for one access. true and *w filled (accessed, and on a write dirty,
+ * bits set in guest memory), or false with the #PF error code in *error.
+ * A table outside RAM reads as not present. */
+bool paging_walk(const struct guest_ram *ram, const struct paging_regs *pr, uint32_t linear,
+		 unsigned access, struct walk *w, uint32_t *error);
+
+#endif
