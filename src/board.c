@@ -340,14 +340,16 @@ int board_create(struct board *board, const struct board_config *cfg, char *err,
 	ret = multiboot_load(&board->ram, &boot, &board->boot, err, err_len);
 	if (ret)
 		goto destroy_ram;
-	ret = window_create(&board->win, &board->ram);
+	ret = shadow_init(&board->sh, &board->ram);
 	if (ret) {
 		snprintf(err, err_len, "cannot reserve the guest's address-space window: %s", strerror(-ret));
 		goto destroy_ram;
 	}
-	ret = tcache_init(&board->tc, cfg->tcache_mib << 20, board->ram.size, &board->win);
-	if (!ret)
+	ret = tcache_init(&board->tc, cfg->tcache_mib << 20, board->ram.size, &board->sh);
+	if (!ret) {
 		board->tc.selfcheck_all = cfg->selfcheck_blocks;
+		board->sh.code_pages = board->tc.page_traced;
+	}
 	if (ret) {
 		snprintf(err, err_len, "cannot allocate a %llu MiB translation cache: %s",
 			 (unsigned long long)cfg->tcache_mib, strerror(-ret));
@@ -363,7 +365,7 @@ int board_create(struct board *board, const struct board_config *cfg, char *err,
 	}
 	ret = translator_init(&board->tr, cfg->one_insn_blocks, board->trace);
 	if (!ret)
-		ret = cpu_init(&board->cpu, &board->boot, &board->win, &board->tc, &board->bus);
+		ret = cpu_init(&board->cpu, &board->boot, &board->sh, &board->tc, &board->bus);
 	if (ret) {
 		snprintf(err, err_len, "cannot set up the vCPU: %s", strerror(-ret));
 		goto close_trace;
@@ -378,7 +380,7 @@ close_trace:
 destroy_tcache:
 	tcache_destroy(&board->tc);
 destroy_window:
-	window_destroy(&board->win);
+	shadow_destroy(&board->sh);
 
 destroy_ram:
 	guest_ram_destroy(&board->ram);
@@ -492,6 +494,21 @@ void board_print_stats(const struct board *board, FILE *out)
 	fprintf(out, "  self-checking pages       %llu (stale blocks found: %llu, reprotected: %llu)\n",
 		(unsigned long long)t->selfcheck_pages, (unsigned long long)t->selfcheck_stale,
 		(unsigned long long)t->selfcheck_reprotected);
+	fprintf(out, "  cross-page lookup links   %llu\n", (unsigned long long)t->ibl_links);
+	const struct shadow_stats *m = &board->sh.stats;
+	fprintf(out, "shadow paging:\n");
+	fprintf(out, "  hidden faults             %llu\n", (unsigned long long)m->hidden_faults);
+	fprintf(out, "  true faults (#PF)         %llu\n", (unsigned long long)m->true_faults);
+	fprintf(out, "  trace faults (table writes) %llu\n", (unsigned long long)m->trace_faults);
+	fprintf(out, "  shadow entries dropped    %llu\n", (unsigned long long)m->shadow_drops);
+	fprintf(out, "  adaptive retranslations   %llu\n", (unsigned long long)m->adaptive_insns);
+	fprintf(out, "  adaptive accesses         %llu\n", (unsigned long long)m->adaptive_accesses);
+	fprintf(out, "  MMIO accesses             %llu\n", (unsigned long long)m->mmio_accesses);
+	fprintf(out, "  window switches           %llu\n", (unsigned long long)m->window_switches);
+	fprintf(out, "  windows made / evicted    %llu / %llu\n", (unsigned long long)m->window_creates,
+		(unsigned long long)m->window_evictions);
+	fprintf(out, "  shadow flushes            %llu\n", (unsigned long long)m->flushes);
+	fprintf(out, "  pages mapped now          %u\n", board->sh.total_mapped);
 	fprintf(out, "exits to the monitor:\n");
 	static const char *const names[EXIT_REASON_COUNT] = { "branch", "indirect", "callout",
 							       "attention", "fault" };
@@ -518,7 +535,7 @@ void board_destroy(struct board *board)
 		cpu_destroy(&board->cpu);
 		translator_destroy(&board->tr);
 		tcache_destroy(&board->tc);
-		window_destroy(&board->win);
+		shadow_destroy(&board->sh);
 		if (board->trace)
 			fclose(board->trace);
 	}

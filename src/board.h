@@ -17,7 +17,7 @@
 #include "devices/pit8254.h"
 #include "devices/uart16550.h"
 #include "mmu/guest_ram.h"
-#include "mmu/window.h"
+#include "mmu/shadow.h"
 #include "translator/translate.h"
 
 enum display_mode { DISPLAY_NONE, DISPLAY_SDL };
@@ -49,7 +49,7 @@ struct board {
 	bool refresh_toggle;      /* port 0x61 bit 4 */
 	struct isa_debug_exit debug_exit;
 	struct vcpu_state boot;   /* machine state the loader set up */
-	struct window win;
+	struct shadow sh;
 	struct tcache tc;
 	struct translator tr;
 	struct cpu cpu;

@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 
 #include "cpu/cpu.h"
+#include "mmu/shadow.h"
 #include "mmu/window.h"
 #include "translator/emit.h"
 
@@ -28,10 +29,10 @@ static unsigned hash_key(uint32_t gpa, uint32_t mode, unsigned mask)
 	return (h ^ (h >> 15)) & mask;
 }
 
-int tcache_init(struct tcache *tc, uint64_t code_size, uint64_t ram_size, struct window *win)
+int tcache_init(struct tcache *tc, uint64_t code_size, uint64_t ram_size, struct shadow *sh)
 {
 	memset(tc, 0, sizeof(*tc));
-	tc->win = win;
+	tc->sh = sh;
 	tc->code = mmap(NULL, code_size, PROT_READ | PROT_WRITE | PROT_EXEC,
 			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (tc->code == MAP_FAILED) {
@@ -75,11 +76,11 @@ void tcache_destroy(struct tcache *tc)
 	memset(tc, 0, sizeof(*tc));
 }
 
-struct tblock *tcache_lookup(struct tcache *tc, uint32_t gpa, uint32_t mode)
+struct tblock *tcache_lookup(struct tcache *tc, uint32_t eip, uint32_t gpa, uint32_t mode)
 {
 	tc->stats.lookups++;
 	for (struct tblock *tb = tc->hash[hash_key(gpa, mode, tc->hash_mask)]; tb; tb = tb->hash_next) {
-		if (tb->gpa == gpa && tb->mode == mode) {
+		if (tb->gpa == gpa && tb->eip == eip && tb->mode == mode) {
 			tc->stats.hits++;
 			return tb;
 		}
@@ -117,9 +118,7 @@ static void trace_page(struct tcache *tc, uint32_t page, bool traced)
 	tc->page_traced[page] = traced;
 	if (tcache_page_selfcheck(tc, page))
 		return;   /* never write-protected: its blocks check themselves */
-	/* Failure only costs SMC detection on a page mprotect refused; the
-	 * guest's own mapping stays as it was. */
-	(void)window_protect_page(tc->win, page * GUEST_PAGE_SIZE, !traced);
+	shadow_protect_code(tc->sh, page, traced);
 }
 
 void tcache_commit(struct tcache *tc, struct tblock *tb)
@@ -145,10 +144,20 @@ void tcache_commit(struct tcache *tc, struct tblock *tb)
 	tc->stats.guest_insns += tb->ninsns;
 }
 
-void tcache_chain(struct tcache *tc, struct exit_desc *exit, struct tblock *to)
+void tcache_chain(struct tcache *tc, struct exit_desc *exit, struct tblock *to, bool paging)
 {
 	if (!exit->patch || exit->to || !to->valid || !exit->from->valid)
 		return;
+	const struct tblock *from = exit->from;
+	if (paging && (to->pages[0] != from->pages[0] || to->pages[1] != to->pages[0] ||
+		       to->eip / GUEST_PAGE_SIZE != from->eip / GUEST_PAGE_SIZE)) {
+		if (exit->ibl_stub) {
+			patch_rel32(exit->patch, exit->ibl_stub);
+			exit->patch = NULL;   /* for good: the stub is always right */
+			tc->stats.ibl_links++;
+		}
+		return;
+	}
 	patch_rel32(exit->patch, to->host);
 	exit->to = to;
 	exit->next_in = to->incoming;
@@ -287,8 +296,7 @@ void tcache_note_code_write(struct tcache *tc, uint32_t page)
 		return;
 	/* Data beside code, or code rewritten again and again: a host fault
 	 * per write costs far more than a compare at each block entry. */
-	if (tc->page_traced[page])
-		(void)window_protect_page(tc->win, page * GUEST_PAGE_SIZE, true);
+	shadow_protect_code(tc->sh, page, false);
 	tc->page_selfcheck[page] = 1;
 	tc->selfcheck_count++;
 	tc->stats.selfcheck_pages++;

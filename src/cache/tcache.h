@@ -9,7 +9,7 @@
 
 struct tblock;
 struct cpu;
-struct window;
+struct shadow;
 
 enum exit_kind {
 	EXIT_KIND_BRANCH,     /* direct branch to target_eip; chainable */
@@ -25,6 +25,7 @@ struct exit_desc {
 	uint8_t kind;
 	uint8_t *patch;          /* rel32 to rewrite, NULL if not chainable */
 	uint8_t *stub;           /* where patch points while unchained */
+	uint8_t *ibl_stub;       /* paging: a lookup-table jump to target_eip */
 	struct tblock *from;
 	struct tblock *to;       /* chained target, NULL while unchained */
 	struct exit_desc *next_in;  /* next exit chained into the same block */
@@ -53,7 +54,7 @@ struct tblock {
 };
 
 struct tcache_stats {
-	uint64_t blocks, guest_insns, lookups, hits, chains, unchains;
+	uint64_t blocks, guest_insns, lookups, hits, chains, unchains, ibl_links;
 	uint64_t invalidations, invalidated_blocks, flushes, ibl_fills;
 	uint64_t selfcheck_pages, selfcheck_stale, selfcheck_reprotected;
 };
@@ -77,20 +78,24 @@ struct tcache {
 	unsigned selfcheck_count;     /* pages self-checking now */
 	bool selfcheck_all;           /* debug: every page self-checking, for good */
 	unsigned npages;
-	struct window *win;            /* where traced pages are protected */
+	struct shadow *sh;             /* where traced pages are protected */
 	struct tcache_stats stats;
 };
 
-int tcache_init(struct tcache *tc, uint64_t code_size, uint64_t ram_size, struct window *win);
+int tcache_init(struct tcache *tc, uint64_t code_size, uint64_t ram_size, struct shadow *sh);
 void tcache_destroy(struct tcache *tc);
-struct tblock *tcache_lookup(struct tcache *tc, uint32_t gpa, uint32_t mode);
+/* The block translated from linear eip at physical gpa in mode. */
+struct tblock *tcache_lookup(struct tcache *tc, uint32_t eip, uint32_t gpa, uint32_t mode);
 /* Space for one new block; NULL when the buffer or arena is full (the
  * caller flushes and asks again). */
 struct tblock *tcache_new_block(struct tcache *tc, uint8_t **code, uint8_t **limit);
 uint16_t *tcache_alloc_map(struct tcache *tc, unsigned n);
 /* Publishes a block built in the space tcache_new_block gave. */
 void tcache_commit(struct tcache *tc, struct tblock *tb);
-void tcache_chain(struct tcache *tc, struct exit_desc *exit, struct tblock *to);
+/* Points a direct exit at its target block. With paging on only a target
+ * on the same page is jumped to directly (its mapping is the source's);
+ * another page is reached through the exit's lookup-table stub. */
+void tcache_chain(struct tcache *tc, struct exit_desc *exit, struct tblock *to, bool paging);
 /* Drops every block that covers guest physical page 'page'; returns how many. */
 unsigned tcache_invalidate_page(struct tcache *tc, struct cpu *cpu, uint32_t page);
 void tcache_flush(struct tcache *tc, struct cpu *cpu);

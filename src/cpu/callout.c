@@ -205,11 +205,19 @@ static int do_mov_special(struct cpu *cpu, const struct callout_desc *d,
 		}
 		if (to_cr) {
 			uint32_t v = reg_read(cpu, ops[1].reg.value);
-			if (cr == &cpu->s.cr0 && (v & CR0_PG)) {
-				cpu->fatal = "guest enabled paging, which is not supported yet";
+			if (cr == &cpu->s.cr0 && (v & CR0_PG) && !(v & CR0_PE)) {
+				raise_fault(cpu, d, EXC_GP, true, 0);   /* paging without protection */
 				return STOP;
 			}
+			uint32_t old_cr0 = cpu->s.cr0, old_cr4 = cpu->s.cr4;
 			*cr = cr == &cpu->s.cr0 ? (v | CR0_ET) : v;
+			if (cr != &cpu->s.cr2) {
+				/* The address space may be another now: the run loop
+				 * picks the window before going on. */
+				cpu_paging_changed(cpu, old_cr0, old_cr4);
+				cpu->s.eip = d->next_eip;
+				return STOP;
+			}
 		} else {
 			reg_write(cpu, ops[0].reg.value, *cr);
 		}
@@ -407,7 +415,8 @@ static int dispatch(struct cpu *cpu, const struct callout_desc *d,
 		cpu_deliver(cpu, EXC_DB, false, 0, false);
 		return STOP;
 	case ZYDIS_MNEMONIC_INVLPG:
-		/* Paging off: no translation to drop. */
+		/* Shadows follow every page-table write (traces), so no stale
+		 * translation is left for INVLPG to drop. */
 		return GO_ON;
 	case ZYDIS_MNEMONIC_INT3:
 		cpu->soft_int_eip = d->eip;
@@ -535,6 +544,16 @@ int cpu_callout(struct cpu *cpu, const struct callout_desc *d)
 	if (ZYAN_FAILED(ZydisDecoderDecodeFull(&cpu->decoder, d->bytes, d->len, &in, ops))) {
 		raise_fault(cpu, d, EXC_UD, false, 0);
 		return STOP;
+	}
+	if (d->kind != CALLOUT_INSN) {
+		uint64_t before = cpu->tc->stats.invalidated_blocks;
+		int r = do_mem_callout(cpu, d, &in, ops);
+		/* A store that dropped translations: maybe this very block's. */
+		if (r == GO_ON && d->kind == CALLOUT_MEM_FINISH && cpu->tc->stats.invalidated_blocks != before) {
+			cpu->s.eip = d->next_eip;
+			r = STOP;
+		}
+		return r;
 	}
 	if (insn_writes_via_cs(&in, ops)) {
 		raise_fault(cpu, d, EXC_GP, true, 0);   /* code segments are not writable */

@@ -16,6 +16,8 @@
 
 #include "cache/tcache.h"
 #include "devices/bus.h"
+#include "mmu/paging.h"
+#include "mmu/shadow.h"
 #include "mmu/window.h"
 #include "translator/translate.h"
 
@@ -23,11 +25,16 @@
 static _Thread_local struct cpu *current_cpu;
 
 /* Why the last fault-driven exit happened. */
-enum fault_kind { FAULT_NONE, FAULT_SMC, FAULT_DIVIDE, FAULT_X87, FAULT_SIMD, FAULT_INVALID, FAULT_PROTECTION, FAULT_OUTSIDE_RAM };
+enum fault_kind {
+	FAULT_NONE, FAULT_TRACED, FAULT_PAGE, FAULT_MMIO, FAULT_NO_ROOM, FAULT_DIVIDE, FAULT_X87,
+	FAULT_SIMD, FAULT_INVALID, FAULT_PROTECTION, FAULT_OUTSIDE
+};
 
 static _Thread_local struct {
 	enum fault_kind kind;
-	uint32_t gpa;
+	uint32_t gpa;      /* TRACED, MMIO */
+	uint32_t va;       /* linear address of a window fault (CR2 for PAGE) */
+	uint32_t error;    /* #PF error code */
 	uintptr_t host_rip;
 } last_fault;
 
@@ -73,6 +80,29 @@ static void sync_seg_bases(struct cpu *cpu)
 		cpu->seg_base[i] = cpu->s.seg[i].base;
 }
 
+/* A fault inside the window: a hidden fault is filled right here and the
+ * instruction runs again; anything else leaves translated code. */
+static enum fault_kind window_fault(struct cpu *cpu, const siginfo_t *si, const greg_t *g)
+{
+	uintptr_t a = (uintptr_t)si->si_addr, base = (uintptr_t)cpu->win->base;
+	if (a - base >= WINDOW_SIZE)
+		return FAULT_OUTSIDE;   /* the guard above 4 GiB: an access that wrapped */
+	last_fault.va = (uint32_t)(a - base);
+	bool write = (g[REG_ERR] & 2) != 0;
+	switch (shadow_fault(cpu, last_fault.va, write, &last_fault.gpa, &last_fault.error)) {
+	case SHADOW_FILLED:
+		return FAULT_NONE;
+	case SHADOW_PAGE_FAULT:
+		return FAULT_PAGE;
+	case SHADOW_TRACED:
+		return FAULT_TRACED;
+	case SHADOW_MMIO:
+		return FAULT_MMIO;
+	default:
+		return FAULT_NO_ROOM;
+	}
+}
+
 static void on_fault(int sig, siginfo_t *si, void *uctx)
 {
 	ucontext_t *uc = uctx;
@@ -84,6 +114,23 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
 		/* Not translated code: a monitor bug. Die with the default action. */
 		signal(sig, SIG_DFL);
 		return;
+	}
+	enum fault_kind kind;
+	if (sig == SIGILL) {
+		/* The host has no such instruction: neither has the guest's CPU. */
+		kind = FAULT_INVALID;
+	} else if (sig == SIGFPE) {
+		/* The host's own vector tells #DE, #MF and #XM apart. */
+		greg_t trapno = g[REG_TRAPNO];
+		kind = trapno == 16 ? FAULT_X87 : trapno == 19 ? FAULT_SIMD : FAULT_DIVIDE;
+	} else if (g[REG_TRAPNO] == 13) {
+		/* The host's #GP (a misaligned SSE access, reserved MXCSR bits):
+		 * the guest's processor raises #GP(0) for the same instruction. */
+		kind = FAULT_PROTECTION;
+	} else {
+		kind = window_fault(cpu, si, g);
+		if (kind == FAULT_NONE)
+			return;   /* hidden fault filled: run the instruction again */
 	}
 	uint32_t off = (uint32_t)((uint8_t *)g[REG_RIP] - tb->host);
 	unsigned i = 0;
@@ -99,27 +146,8 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
 	cpu->regs[REG_EDI] = (uint32_t)g[REG_RDI];
 	cpu->rflags = (uint64_t)g[REG_EFL];
 	cpu->s.eip = tb->eip + tb->map_guest[i];
+	last_fault.kind = kind;
 	last_fault.host_rip = (uintptr_t)g[REG_RIP];
-	if (sig == SIGILL) {
-		/* The host has no such instruction: neither has the guest's CPU. */
-		last_fault.kind = FAULT_INVALID;
-	} else if (sig == SIGFPE) {
-		/* The host's own vector tells #DE, #MF and #XM apart. */
-		greg_t trapno = g[REG_TRAPNO];
-		last_fault.kind = trapno == 16 ? FAULT_X87 : trapno == 19 ? FAULT_SIMD : FAULT_DIVIDE;
-	} else if (g[REG_TRAPNO] == 13) {
-		/* The host's #GP (a misaligned SSE access, reserved MXCSR bits):
-		 * the guest's processor raises #GP(0) for the same instruction. */
-		last_fault.kind = FAULT_PROTECTION;
-	} else {
-		uintptr_t a = (uintptr_t)si->si_addr, base = (uintptr_t)cpu->win->base;
-		uint64_t gpa = a - base;
-		last_fault.gpa = (uint32_t)gpa;
-		if (gpa < cpu->win->ram->size && tcache_page_traced(cpu->tc, (uint32_t)(gpa / GUEST_PAGE_SIZE)))
-			last_fault.kind = FAULT_SMC;
-		else
-			last_fault.kind = FAULT_OUTSIDE_RAM;
-	}
 	cpu->exit = 0;
 	cpu->stats.exits[EXIT_FAULT]++;
 	g[REG_RIP] = (greg_t)(uintptr_t)btvm_fault_leave;
@@ -161,11 +189,13 @@ static void load_boot_state(struct cpu *cpu, const struct vcpu_state *boot)
 	cpu->attention = 0;
 }
 
-int cpu_init(struct cpu *cpu, const struct vcpu_state *boot, struct window *win,
+int cpu_init(struct cpu *cpu, const struct vcpu_state *boot, struct shadow *sh,
 	     struct tcache *tc, struct bus *bus)
 {
 	memset(cpu, 0, sizeof(*cpu));
-	cpu->win = win;
+	cpu->sh = sh;
+	cpu->win = &sh->identity;
+	sh->ibl_tag = &cpu->ibl_tag;
 	cpu->tc = tc;
 	cpu->bus = bus;
 	cpu->exit_fn = (uint64_t)(uintptr_t)btvm_exit;
@@ -184,6 +214,7 @@ int cpu_init(struct cpu *cpu, const struct vcpu_state *boot, struct window *win,
 void cpu_reset(struct cpu *cpu, const struct vcpu_state *boot)
 {
 	tcache_flush(cpu->tc, cpu);
+	shadow_flush(cpu->sh);
 	load_boot_state(cpu, boot);
 	cpu->stats.resets++;
 }
@@ -194,18 +225,55 @@ void cpu_destroy(struct cpu *cpu)
 	cpu->ibl_table = NULL;
 }
 
+/* Where the instruction at eip is in guest physical memory; false after
+ * raising the #PF its fetch takes. */
+static bool fetch_address(struct cpu *cpu, uint32_t eip, uint32_t *gpa)
+{
+	if (!(cpu->s.cr0 & CR0_PG)) {
+		*gpa = eip;
+		return true;
+	}
+	if (cpu_translate(cpu, eip, ACCESS_READ, gpa))
+		return true;
+	uint32_t err;
+	if (cpu_take_page_fault(cpu, &err))
+		cpu_deliver(cpu, EXC_PF, true, err, false);
+	return false;
+}
+
+/* The block at eip for mode, translated if need be. NULL when the fetch
+ * faulted (the #PF is delivered, EIP moved) or the guest cannot go on
+ * (cpu->fatal). */
 static struct tblock *get_block(struct cpu *cpu, struct translator *t, uint32_t eip, uint32_t mode)
 {
-	struct tblock *tb = tcache_lookup(cpu->tc, eip, mode);
+	uint32_t gpa;
+	if (!fetch_address(cpu, eip, &gpa))
+		return NULL;
+	struct tblock *tb = tcache_lookup(cpu->tc, eip, gpa, mode);
+	if (tb && tb->pages[1] != tb->pages[0]) {
+		/* Its last instruction runs into the next page, which may be
+		 * mapped elsewhere in this address space. */
+		uint32_t next;
+		if (!fetch_address(cpu, (eip | (GUEST_PAGE_SIZE - 1)) + 1, &next))
+			return NULL;
+		if (next / GUEST_PAGE_SIZE != tb->pages[1]) {
+			tcache_invalidate_page(cpu->tc, cpu, tb->pages[1]);
+			tb = NULL;
+		}
+	}
 	if (tb)
 		return tb;
-	int err = translate_block(t, cpu, eip, mode, &tb);
+	int err = translate_block(t, cpu, eip, gpa, mode, &tb);
 	if (err == -ENOSPC) {
 		tcache_flush(cpu->tc, cpu);
-		err = translate_block(t, cpu, eip, mode, &tb);
+		err = translate_block(t, cpu, eip, gpa, mode, &tb);
 	}
 	if (err == -EFAULT) {
-		cpu->fatal = "guest executes outside RAM";
+		uint32_t pf_err;
+		if (cpu_take_page_fault(cpu, &pf_err))
+			cpu_deliver(cpu, EXC_PF, true, pf_err, false);
+		else
+			cpu->fatal = "guest executes outside RAM";
 		return NULL;
 	}
 	if (err == -ENOTSUP) {
@@ -219,28 +287,113 @@ static struct tblock *get_block(struct cpu *cpu, struct translator *t, uint32_t 
 	return tb;
 }
 
-/* A write into a page holding translations: drop them, let the writing
- * instruction run alone with the page writable, then drop what that
- * translated, so nothing stale survives the write. */
-static bool handle_smc(struct cpu *cpu, struct translator *t)
+static bool deliver_host_fault(struct cpu *cpu, struct translator *t, enum fault_kind k);
+
+/* Write faults an instruction may take on page tables before it is
+ * retranslated to write through a callout (adaptive translation). */
+#define ADAPT_AFTER_FAULTS 4u
+
+static bool count_table_write(uint32_t insn_gpa)
 {
-	uint32_t page = last_fault.gpa / GUEST_PAGE_SIZE;
-	tcache_invalidate_page(cpu->tc, cpu, page);
-	tcache_note_code_write(cpu->tc, page);
-	if (tcache_page_selfcheck(cpu->tc, page))
-		return false;   /* writable from now on: the writer just runs again */
-	struct tblock *tb = get_block(cpu, t, cpu->s.eip, cpu_mode(cpu) | MODE_SINGLE);
-	if (!tb)
+	static struct { uint32_t key, n; } counts[256];
+	unsigned i = (insn_gpa * 0x9e3779b1u) >> 24;
+	if (counts[i].key != insn_gpa + 1) {
+		counts[i].key = insn_gpa + 1;
+		counts[i].n = 0;
+	}
+	return ++counts[i].n >= ADAPT_AFTER_FAULTS;
+}
+
+/* A guest write to a traced page: a page table (the shadow entries
+ * derived from what it changes must go) or translated code (dropped). The
+ * writing instruction runs alone with that one mapping writable; a write
+ * that spans two traced pages opens both. True when it completed (a
+ * single step traps after it). */
+static bool handle_trace(struct cpu *cpu, struct translator *t)
+{
+	struct shadow *sh = cpu->sh;
+	static uint32_t snapshot[2][1024];
+	uint32_t pages[2], vas[2];
+	bool table[2];
+	unsigned n = 0;
+	struct tblock *tb = NULL;
+
+	for (;;) {
+		uint32_t page = last_fault.gpa / GUEST_PAGE_SIZE;
+		if (n == 2 || (n == 1 && pages[0] == page)) {
+			cpu->fatal = "a guest write keeps faulting on traced pages";
+			break;
+		}
+		pages[n] = page;
+		vas[n] = last_fault.va;
+		table[n] = shadow_page_is_table(sh, page);
+		if (table[n]) {
+			memcpy(snapshot[n], sh->ram->host + (uint64_t)page * GUEST_PAGE_SIZE, GUEST_PAGE_SIZE);
+			sh->stats.trace_faults++;
+		}
+		if (tcache_page_traced(cpu->tc, page)) {
+			tcache_invalidate_page(cpu->tc, cpu, page);
+			tcache_note_code_write(cpu->tc, page);
+			if (!table[n] && tcache_page_selfcheck(cpu->tc, page))
+				return false;   /* writable from now on: the writer just runs again */
+		}
+		n++;
+		tb = get_block(cpu, t, cpu->s.eip, cpu_mode(cpu) | MODE_SINGLE);
+		if (!tb)
+			break;
+		/* Translating the writer may have traced its page again. */
+		for (unsigned i = 0; i < n; i++)
+			(void)shadow_unprotect_current(sh, vas[i]);
+		sync_seg_bases(cpu);
+		last_fault.kind = FAULT_NONE;
+		btvm_enter(cpu, tb->host);
+		if (last_fault.kind != FAULT_TRACED)
+			break;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		shadow_reprotect(sh, pages[i]);
+		if (table[i])
+			shadow_table_changed(sh, pages[i], snapshot[i]);
+		tcache_invalidate_page(cpu->tc, cpu, pages[i]);
+	}
+	if (!tb || cpu->fatal)
 		return false;
-	window_protect_page(cpu->win, page * GUEST_PAGE_SIZE, true);
-	sync_seg_bases(cpu);
-	btvm_enter(cpu, tb->host);
-	tcache_invalidate_page(cpu->tc, cpu, page);
-	tcache_invalidate_page(cpu->tc, cpu, cpu->s.eip / GUEST_PAGE_SIZE);
+	if (table[0] && count_table_write(tb->gpa) && shadow_mark_adaptive(sh, tb->gpa))
+		tcache_invalidate_page(cpu->tc, cpu, tb->gpa / GUEST_PAGE_SIZE);
+	if (last_fault.kind != FAULT_NONE) {
+		enum fault_kind k = last_fault.kind;
+		last_fault.kind = FAULT_NONE;
+		return deliver_host_fault(cpu, t, k);
+	}
 	const struct exit_desc *ex = (const struct exit_desc *)(uintptr_t)cpu->exit;
-	if (ex && ex->kind != EXIT_KIND_ATTENTION)
+	if (!ex)
+		cpu->s.eip = (uint32_t)cpu->scratch[0];   /* an indirect branch (never looked up) */
+	else if ((uintptr_t)ex == 1)
+		;                                          /* a callout left EIP */
+	else if (ex->kind == EXIT_KIND_ATTENTION)
+		return false;                              /* it did not run: it runs again */
+	else
 		cpu->s.eip = ex->target_eip;
 	return true;
+}
+
+/* An access to guest physical memory without RAM: the instruction is
+ * retranslated to go through the memory callouts, which reach the bus. */
+static void handle_mmio(struct cpu *cpu)
+{
+	uint32_t insn_gpa;
+	if (!fetch_address(cpu, cpu->s.eip, &insn_gpa))
+		return;
+	if (shadow_is_adaptive(cpu->sh, insn_gpa)) {
+		cpu->fatal = "guest reaches MMIO with an instruction form the monitor cannot forward "
+			     "(string, stack or implicit memory operand)";
+		return;
+	}
+	if (!shadow_mark_adaptive(cpu->sh, insn_gpa)) {
+		cpu->fatal = "too many guest instructions reach MMIO";
+		return;
+	}
+	tcache_invalidate_page(cpu->tc, cpu, insn_gpa / GUEST_PAGE_SIZE);
 }
 
 /* An indirect branch the lookup table missed: fill the entry in. */
@@ -250,12 +403,24 @@ static void fill_indirect(struct cpu *cpu, struct translator *t, uint32_t mode)
 	cpu->stats.exits[EXIT_INDIRECT]++;
 	cpu->s.eip = target;
 	struct tblock *to = get_block(cpu, t, target, mode);
-	if (!to)
+	if (!to || cpu->s.eip != target)
 		return;
 	struct ibl_entry *e = &cpu->ibl_table[target & (IBL_ENTRIES - 1)];
-	e->tag = ((uint64_t)mode << 32) | target;
+	e->tag = cpu->ibl_tag | ((uint64_t)mode << 32) | target;
 	e->host = (uint64_t)(uintptr_t)to->host;
 	cpu->tc->stats.ibl_fills++;
+}
+
+void cpu_paging_changed(struct cpu *cpu, uint32_t old_cr0, uint32_t old_cr4)
+{
+	uint32_t cr0_diff = old_cr0 ^ cpu->s.cr0, cr4_diff = old_cr4 ^ cpu->s.cr4;
+	if (cr0_diff & CR0_PG) {
+		/* Blocks chained across pages assumed one fixed mapping. */
+		tcache_flush(cpu->tc, cpu);
+		shadow_flush(cpu->sh);
+	} else if ((cr0_diff & CR0_WP) || (cr4_diff & (CR4_PSE | CR4_PGE))) {
+		shadow_flush(cpu->sh);
+	}
 }
 
 /* Takes a pending external interrupt if IF allows; true if one was taken. */
@@ -291,8 +456,18 @@ static bool halt_wait(struct cpu *cpu)
 static bool deliver_host_fault(struct cpu *cpu, struct translator *t, enum fault_kind k)
 {
 	switch (k) {
-	case FAULT_SMC:
-		return handle_smc(cpu, t);
+	case FAULT_TRACED:
+		return handle_trace(cpu, t);
+	case FAULT_PAGE:
+		cpu->s.cr2 = last_fault.va;
+		cpu_deliver(cpu, EXC_PF, true, last_fault.error, false);
+		break;
+	case FAULT_MMIO:
+		handle_mmio(cpu);
+		break;
+	case FAULT_NO_ROOM:
+		shadow_make_room(cpu->sh);
+		break;
 	case FAULT_DIVIDE:
 		cpu_deliver(cpu, EXC_DE, false, 0, false);
 		break;
@@ -310,7 +485,7 @@ static bool deliver_host_fault(struct cpu *cpu, struct translator *t, enum fault
 		cpu_deliver(cpu, (cpu->s.cr4 & CR4_OSXMMEXCPT) ? EXC_XM : EXC_UD, false, 0, false);
 		break;
 	default:
-		cpu->fatal = "guest accessed memory outside RAM (MMIO is not supported yet)";
+		cpu->fatal = "guest memory access wrapped around the end of the 4 GiB address space";
 		break;
 	}
 	return false;
@@ -322,8 +497,17 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 	uint32_t chain_mode = 0;
 
 	current_cpu = cpu;
-	window_activate(cpu->win);
+	cpu->sh->cur_view = -2;   /* GS may have been changed by anyone */
 	while (!cpu->stop && !cpu->fatal) {
+		if (shadow_select(cpu) < 0) {
+			cpu->fatal = "cannot reserve a window for the guest's address space";
+			break;
+		}
+		if (cpu->sh->ibl_flush) {
+			cpu->sh->ibl_flush = false;
+			for (unsigned i = 0; i < IBL_ENTRIES; i++)
+				cpu->ibl_table[i].tag = ~0ULL;
+		}
 		if (cpu->attention) {
 			cpu->attention = 0;
 			if (cpu->plat)
@@ -347,10 +531,12 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 		if (shadow)
 			mode |= MODE_SINGLE;
 		struct tblock *tb = get_block(cpu, t, cpu->s.eip, mode);
-		if (!tb)
-			break;
+		if (!tb) {
+			chain_from = NULL;
+			continue;   /* fatal, or the fetch's #PF was delivered */
+		}
 		if (chain_from && chain_mode == mode && !(mode & MODE_SINGLE) && chain_from->from->valid)
-			tcache_chain(cpu->tc, chain_from, tb);
+			tcache_chain(cpu->tc, chain_from, tb, (cpu->s.cr0 & CR0_PG) != 0);
 		chain_from = NULL;
 		sync_seg_bases(cpu);
 		cpu->stats.blocks_run++;

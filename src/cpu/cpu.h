@@ -29,6 +29,7 @@ struct cpu_platform {
 	void *opaque;
 };
 struct window;
+struct shadow;
 struct exit_desc;
 
 /* Why translated code stopped running; counted per reason for --stats. */
@@ -76,7 +77,8 @@ struct cpu {
 	uint32_t seg_base[SEG_COUNT];
 	uint64_t ibl;
 	uint64_t ibl_miss_fn;
-	uint8_t pad2[CPU_OFF_FXSAVE - CPU_OFF_IBL_MISS_FN - 8];
+	uint64_t ibl_tag;
+	uint8_t pad2[CPU_OFF_FXSAVE - CPU_OFF_IBL_TAG - 8];
 	/* Guest x87/MMX/SSE state while the monitor runs: its C code (and
 	 * libc) may use these registers between exits. */
 	uint8_t fxsave[512] __attribute__((aligned(16)));
@@ -84,7 +86,8 @@ struct cpu {
 	struct vcpu_state s;
 	struct board *board;
 	struct tcache *tc;
-	struct window *win;
+	struct window *win;       /* the current window (shadow_select) */
+	struct shadow *sh;
 	struct ibl_entry *ibl_table;
 	struct bus *bus;
 	const struct cpu_platform *plat;  /* NULL: no interrupt sources */
@@ -102,6 +105,15 @@ struct cpu {
 		bool pending;
 		uint32_t cr2, error;
 	} pf;
+	/* The access an adaptive memory callout is carrying out: the
+	 * instruction works on buf, the monitor moves it from and to guest
+	 * memory (RAM or MMIO) around it. */
+	struct {
+		uint32_t linear, gpa[2];
+		unsigned len, first;   /* bytes in all, bytes on the first page */
+		bool write;
+		uint8_t buf[16], old[16];
+	} memop;
 	struct cpu_stats stats;
 	uint64_t callouts_by_class[8];
 	uint64_t tsc_offset;
@@ -119,14 +131,18 @@ _Static_assert(offsetof(struct cpu, scratch) == CPU_OFF_SCRATCH, "layout");
 _Static_assert(offsetof(struct cpu, seg_base) == CPU_OFF_SEG_BASE, "layout");
 _Static_assert(offsetof(struct cpu, ibl) == CPU_OFF_IBL, "layout");
 _Static_assert(offsetof(struct cpu, ibl_miss_fn) == CPU_OFF_IBL_MISS_FN, "layout");
+_Static_assert(offsetof(struct cpu, ibl_tag) == CPU_OFF_IBL_TAG, "layout");
 _Static_assert(offsetof(struct cpu, fxsave) == CPU_OFF_FXSAVE, "layout");
 
 struct translator;
 struct bus;
 struct callout_desc;
 
-int cpu_init(struct cpu *cpu, const struct vcpu_state *boot, struct window *win,
+int cpu_init(struct cpu *cpu, const struct vcpu_state *boot, struct shadow *sh,
 	     struct tcache *tc, struct bus *bus);
+/* CR0, CR3 or CR4 was written (old values given): drops shadows and
+ * translations that the change made wrong. The caller stops the block. */
+void cpu_paging_changed(struct cpu *cpu, uint32_t old_cr0, uint32_t old_cr4);
 void cpu_destroy(struct cpu *cpu);
 /* The processor's RESET: state from boot, caches of translated code
  * dropped; statistics kept across resets. */
@@ -181,6 +197,12 @@ bool cpu_read_guest(struct cpu *cpu, uint32_t linear, void *dst, unsigned len);
 bool cpu_write_guest(struct cpu *cpu, uint32_t linear, const void *src, unsigned len);
 bool cpu_read_sys(struct cpu *cpu, uint32_t linear, void *dst, unsigned len);
 bool cpu_write_sys(struct cpu *cpu, uint32_t linear, const void *src, unsigned len);
+/* Physical RAM or MMIO, for the adaptive memory callouts. */
+void cpu_read_phys(struct cpu *cpu, uint32_t gpa, void *dst, unsigned len);
+void cpu_write_phys(struct cpu *cpu, uint32_t gpa, const void *src, unsigned len);
+/* Guest physical address of a linear one for an access of this kind
+ * (ACCESS_* of mmu/paging.h, user added at CPL 3), or false with cpu->pf. */
+bool cpu_translate(struct cpu *cpu, uint32_t linear, unsigned access, uint32_t *gpa);
 /* Takes a pending #PF: sets CR2, gives its error code. false if none. */
 bool cpu_take_page_fault(struct cpu *cpu, uint32_t *error);
 

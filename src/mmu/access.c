@@ -25,7 +25,7 @@ static bool translate(struct cpu *cpu, uint32_t linear, unsigned access, uint32_
 	struct paging_regs pr = { cpu->s.cr0, cpu->s.cr3, cpu->s.cr4 };
 	struct walk w;
 	uint32_t error;
-	if (!paging_walk(cpu->win->ram, &pr, linear, access, &w, &error)) {
+	if (!paging_walk(cpu->sh->ram, &pr, linear, access, &w, &error)) {
 		cpu->pf.pending = true;
 		cpu->pf.cr2 = linear;
 		cpu->pf.error = error;
@@ -33,6 +33,13 @@ static bool translate(struct cpu *cpu, uint32_t linear, unsigned access, uint32_
 	}
 	*gpa = w.gpa;
 	return true;
+}
+
+bool cpu_translate(struct cpu *cpu, uint32_t linear, unsigned access, uint32_t *gpa)
+{
+	if (cpu->s.cpl == 3)
+		access |= ACCESS_USER;
+	return translate(cpu, linear, access, gpa);
 }
 
 /* Splits [linear, linear+len) at page boundaries; translates every piece
@@ -58,21 +65,31 @@ static bool translate_all(struct cpu *cpu, uint32_t linear, unsigned len, unsign
 	return true;
 }
 
-static void phys_read(struct cpu *cpu, uint32_t gpa, void *dst, unsigned len)
+/* A device sees the access at its own width: 1, 2, 4 or 8 bytes at once
+ * (16 as two 8s); odd sizes, from an access split at a page, byte-wise. */
+static unsigned mmio_piece(unsigned left)
 {
-	const struct guest_ram *ram = cpu->win->ram;
+	return left >= 8 ? 8 : left == 4 ? 4 : left == 2 ? 2 : 1;
+}
+
+void cpu_read_phys(struct cpu *cpu, uint32_t gpa, void *dst, unsigned len)
+{
+	const struct guest_ram *ram = cpu->sh->ram;
 	if (guest_ram_contains(ram, gpa, len)) {
 		memcpy(dst, ram->host + gpa, len);
 		return;
 	}
 	uint8_t *d = dst;
-	for (unsigned i = 0; i < len; i++)
-		d[i] = (uint8_t)bus_read(cpu->bus, BUS_SPACE_MMIO, gpa + i, 1);
+	for (unsigned at = 0, w; at < len; at += w) {
+		w = mmio_piece(len - at);
+		uint64_t v = bus_read(cpu->bus, BUS_SPACE_MMIO, gpa + at, w);
+		memcpy(d + at, &v, w);
+	}
 }
 
-static void phys_write(struct cpu *cpu, uint32_t gpa, const void *src, unsigned len)
+void cpu_write_phys(struct cpu *cpu, uint32_t gpa, const void *src, unsigned len)
 {
-	const struct guest_ram *ram = cpu->win->ram;
+	const struct guest_ram *ram = cpu->sh->ram;
 	if (guest_ram_contains(ram, gpa, len)) {
 		/* The monitor writes through its own mapping, which no trace
 		 * protects: tell the shadow and the cache by hand. */
@@ -82,8 +99,12 @@ static void phys_write(struct cpu *cpu, uint32_t gpa, const void *src, unsigned 
 		return;
 	}
 	const uint8_t *s = src;
-	for (unsigned i = 0; i < len; i++)
-		bus_write(cpu->bus, BUS_SPACE_MMIO, gpa + i, 1, s[i]);
+	for (unsigned at = 0, w; at < len; at += w) {
+		w = mmio_piece(len - at);
+		uint64_t v = 0;
+		memcpy(&v, s + at, w);
+		bus_write(cpu->bus, BUS_SPACE_MMIO, gpa + at, w, v);
+	}
 }
 
 static bool access_read(struct cpu *cpu, uint32_t linear, void *dst, unsigned len, unsigned access)
@@ -94,7 +115,7 @@ static bool access_read(struct cpu *cpu, uint32_t linear, void *dst, unsigned le
 		return false;
 	uint8_t *d = dst;
 	for (unsigned i = 0; i < n; i++) {
-		phys_read(cpu, gpa[i], d, chunk[i]);
+		cpu_read_phys(cpu, gpa[i], d, chunk[i]);
 		d += chunk[i];
 	}
 	return true;
@@ -109,7 +130,7 @@ static bool access_write(struct cpu *cpu, uint32_t linear, const void *src, unsi
 		return false;
 	const uint8_t *s = src;
 	for (unsigned i = 0; i < n; i++) {
-		phys_write(cpu, gpa[i], s, chunk[i]);
+		cpu_write_phys(cpu, gpa[i], s, chunk[i]);
 		s += chunk[i];
 	}
 	return true;

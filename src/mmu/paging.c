@@ -27,7 +27,7 @@ bool paging_walk(const struct guest_ram *ram, const struct paging_regs *pr, uint
 		 unsigned access, struct walk *w, uint32_t *error)
 {
 	bool write = access & ACCESS_WRITE, user = access & ACCESS_USER;
-	uint32_t err = (write ? PF_W : 0) | (user ? PF_U : 0);
+	uint32_t err = (write ? PFERR_W : 0) | (user ? PFERR_U : 0);
 	uint32_t pde_gpa = (pr->cr3 & 0xfffff000u) + (linear >> 22) * 4;
 	uint32_t pde, pte = 0;
 
@@ -37,7 +37,7 @@ bool paging_walk(const struct guest_ram *ram, const struct paging_regs *pr, uint
 	uint32_t pte_gpa = ~0u, flags;
 	if (large) {
 		if (pde & PDE_LARGE_RSVD) {
-			err |= PF_P | PF_RSVD;
+			err |= PFERR_P | PFERR_RSVD;
 			goto fault;
 		}
 		flags = pde;
@@ -48,7 +48,7 @@ bool paging_walk(const struct guest_ram *ram, const struct paging_regs *pr, uint
 		flags = pde & pte;   /* both levels must allow */
 		flags = (flags & (PTE_W | PTE_U)) | (pte & ~(PTE_W | PTE_U));
 	}
-	err |= PF_P;
+	err |= PFERR_P;
 	bool user_ok = flags & PTE_U;
 	bool writable = (flags & PTE_W) || (!user && !(pr->cr0 & CR0_WP));
 	if (user && !user_ok)

@@ -24,10 +24,10 @@
 #define PDE_LARGE_RSVD 0x003fe000u
 
 /* #PF error code bits. */
-#define PF_P 0x1u
-#define PF_W 0x2u
-#define PF_U 0x4u
-#define PF_RSVD 0x8u
+#define PFERR_P 0x1u
+#define PFERR_W 0x2u
+#define PFERR_U 0x4u
+#define PFERR_RSVD 0x8u
 
 enum access_kind {
 	ACCESS_READ = 0,

@@ -1,9 +1,288 @@
-/* Shadow paging. */
+/* Shadow paging: window cache, fill on host faults, reverse map, traces of
+ * page-table and code pages, and the adaptive-translation set. */
+#define _GNU_SOURCE
 #include "mmu/shadow.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
 
 #include "cache/tcache.h"
 #include "cpu/cpu.h"
-#include "mmu/window.h"
+#include "mmu/paging.h"
+
+#define SHADOW_E_MAPPED 0x1u
+#define SHADOW_E_WRITABLE 0x2u   /* the guest allows the write and D is set */
+#ifndef HWCAP2_FSGSBASE
+#define HWCAP2_FSGSBASE (1 << 1)
+#endif
+#define ASID_LIMIT (1u << 23)
+
+/* --- per-page node lists ------------------------------------------------ */
+
+static int node_alloc(struct shadow *sh, uint32_t *out)
+{
+	if (!sh->nodes_free) {
+		uint32_t cap = sh->nodes_cap ? sh->nodes_cap * 2 : 4096;
+		/* realloc from the fault handler is safe: the signal interrupted
+		 * translated code on this thread, never the allocator. */
+		struct shadow_node *n = realloc(sh->nodes, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		for (uint32_t i = sh->nodes_cap; i < cap; i++)
+			n[i].next = i + 1 < cap ? i + 2 : 0;
+		sh->nodes = n;
+		sh->nodes_free = sh->nodes_cap + 1;
+		sh->nodes_cap = cap;
+	}
+	*out = sh->nodes_free;
+	sh->nodes_free = sh->nodes[*out - 1].next;
+	return 0;
+}
+
+static int list_add(struct shadow *sh, uint32_t *head, uint16_t win, uint32_t key)
+{
+	uint32_t id;
+	int err = node_alloc(sh, &id);
+	if (err)
+		return err;
+	struct shadow_node *n = &sh->nodes[id - 1];
+	n->win = win;
+	n->key = key;
+	n->next = *head;
+	*head = id;
+	return 0;
+}
+
+static bool list_remove(struct shadow *sh, uint32_t *head, uint16_t win, uint32_t key)
+{
+	for (uint32_t *pp = head; *pp; pp = &sh->nodes[*pp - 1].next) {
+		struct shadow_node *n = &sh->nodes[*pp - 1];
+		if (n->win == win && n->key == key) {
+			uint32_t id = *pp;
+			*pp = n->next;
+			n->next = sh->nodes_free;
+			sh->nodes_free = id;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* --- protection ------------------------------------------------------- */
+
+static bool page_read_only(const struct shadow *sh, uint32_t page)
+{
+	return sh->pt_refs[page] > 0 || sh->code_protect[page];
+}
+
+static int entry_prot(const struct shadow *sh, uint32_t e)
+{
+	uint32_t page = e >> 12;
+	bool w = (e & SHADOW_E_WRITABLE) && !page_read_only(sh, page);
+	return PROT_READ | (w ? PROT_WRITE : 0);
+}
+
+static uint32_t *entry_of(struct shadow_window *w, uint32_t vpage)
+{
+	uint32_t *r = w->regions[vpage >> 10];
+	return r ? &r[vpage & 1023] : NULL;
+}
+
+void shadow_reprotect(struct shadow *sh, uint32_t page)
+{
+	if (page >= sh->npages)
+		return;
+	(void)window_protect_page(&sh->identity, page * GUEST_PAGE_SIZE, !sh->code_protect[page]);
+	for (uint32_t id = sh->map_head[page]; id; id = sh->nodes[id - 1].next) {
+		const struct shadow_node *n = &sh->nodes[id - 1];
+		struct shadow_window *w = &sh->windows[n->win];
+		uint32_t *e = entry_of(w, n->key);
+		assert(e && (*e >> 12) == page);
+		(void)mprotect(w->win.base + (uint64_t)n->key * GUEST_PAGE_SIZE, GUEST_PAGE_SIZE,
+			       entry_prot(sh, *e));
+	}
+}
+
+void shadow_protect_code(struct shadow *sh, uint32_t page, bool protect)
+{
+	if (page >= sh->npages || sh->code_protect[page] == protect)
+		return;
+	sh->code_protect[page] = protect;
+	shadow_reprotect(sh, page);
+}
+
+int shadow_unprotect_current(struct shadow *sh, uint32_t va)
+{
+	uint8_t *p = sh->current->base + (va & ~(GUEST_PAGE_SIZE - 1));
+	return mprotect(p, GUEST_PAGE_SIZE, PROT_READ | PROT_WRITE) < 0 ? -errno : 0;
+}
+
+/* --- dropping shadow entries -------------------------------------------- */
+
+static void retire_asid(struct shadow *sh, struct shadow_window *w)
+{
+	if (++sh->next_asid >= ASID_LIMIT) {
+		/* Out of tags: every window starts over with a clean table. */
+		sh->next_asid = 1;
+		for (unsigned i = 0; i < SHADOW_MAX_WINDOWS; i++)
+			sh->windows[i].asid = sh->next_asid++;
+		sh->ibl_flush = true;
+		if (sh->current && sh->current != &sh->identity && sh->ibl_tag)
+			*sh->ibl_tag = (uint64_t)((struct shadow_window *)sh->current)->asid << 40;
+	}
+	w->asid = sh->next_asid;
+	if (sh->current == &w->win && sh->ibl_tag)
+		*sh->ibl_tag = (uint64_t)w->asid << 40;
+}
+
+/* Forgets one entry; the host mapping is the caller's to remove. */
+static void forget_entry(struct shadow *sh, struct shadow_window *w, uint32_t vpage, uint32_t *e)
+{
+	uint32_t page = *e >> 12;
+	list_remove(sh, &sh->map_head[page], (uint16_t)(w - sh->windows), vpage);
+	if (sh->code_pages && sh->code_pages[page])
+		retire_asid(sh, w);   /* table entries may lead to blocks of the old page */
+	*e = 0;
+	w->mapped--;
+	sh->total_mapped--;
+}
+
+static void unmap_range(struct shadow_window *w, uint32_t vpage, uint32_t npages)
+{
+	(void)mmap(w->win.base + (uint64_t)vpage * GUEST_PAGE_SIZE, (size_t)npages * GUEST_PAGE_SIZE,
+		   PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+}
+
+static void drop_entry(struct shadow *sh, struct shadow_window *w, uint32_t vpage)
+{
+	uint32_t *e = entry_of(w, vpage);
+	if (!e || !*e)
+		return;
+	forget_entry(sh, w, vpage, e);
+	unmap_range(w, vpage, 1);
+	sh->stats.shadow_drops++;
+}
+
+static void release_table(struct shadow *sh, uint32_t page, uint16_t win, uint32_t key)
+{
+	if (page >= sh->npages || !list_remove(sh, &sh->deriv_head[page], win, key))
+		return;
+	if (--sh->pt_refs[page] == 0)
+		shadow_reprotect(sh, page);
+}
+
+static void drop_region(struct shadow *sh, struct shadow_window *w, uint32_t r, bool unmap)
+{
+	uint32_t *reg = w->regions[r];
+	if (!reg)
+		return;
+	for (uint32_t i = 0; i < 1024; i++)
+		if (reg[i])
+			forget_entry(sh, w, r * 1024 + i, &reg[i]);
+	if (unmap)
+		unmap_range(w, r * 1024, 1024);
+	uint32_t pt = w->region_pt[r];
+	if (pt != SHADOW_NO_PT && pt != SHADOW_LARGE)
+		release_table(sh, pt, (uint16_t)(w - sh->windows), r);
+	free(reg);
+	w->regions[r] = NULL;
+	w->region_pt[r] = SHADOW_NO_PT;
+}
+
+static void drop_window(struct shadow *sh, struct shadow_window *w)
+{
+	if (!w->used)
+		return;
+	for (uint32_t r = 0; r < SHADOW_REGIONS; r++)
+		drop_region(sh, w, r, false);
+	unmap_range(w, 0, SHADOW_REGIONS * 1024);
+	release_table(sh, w->cr3 >> 12, (uint16_t)(w - sh->windows), SHADOW_KEY_PD);
+	w->used = false;
+	if (sh->current == &w->win)
+		sh->current = NULL;
+}
+
+void shadow_flush(struct shadow *sh)
+{
+	for (unsigned i = 0; i < SHADOW_MAX_WINDOWS; i++)
+		drop_window(sh, &sh->windows[i]);
+	sh->current = NULL;
+	sh->cur_view = -2;
+	sh->stats.flushes++;
+}
+
+void shadow_make_room(struct shadow *sh)
+{
+	/* Least recently used first; the current window only when it is
+	 * the last one holding mappings. */
+	struct shadow_window *victim = NULL;
+	for (unsigned i = 0; i < SHADOW_MAX_WINDOWS; i++) {
+		struct shadow_window *w = &sh->windows[i];
+		if (!w->used || !w->mapped || &w->win == sh->current)
+			continue;
+		if (!victim || w->last_used < victim->last_used)
+			victim = w;
+	}
+	if (!victim) {
+		for (unsigned i = 0; i < SHADOW_MAX_WINDOWS; i++)
+			if (&sh->windows[i].win == sh->current)
+				victim = &sh->windows[i];
+		if (!victim)
+			return;
+		/* Keep the window, empty its shadow: it refills on demand. */
+		for (uint32_t r = 0; r < SHADOW_REGIONS; r++)
+			drop_region(sh, victim, r, true);
+		sh->stats.window_evictions++;
+		return;
+	}
+	drop_window(sh, victim);
+	sh->stats.window_evictions++;
+}
+
+/* --- the tables changed --------------------------------------------------- */
+
+#define SLOT_USERS_MAX 512u
+
+static void table_slot_written(struct shadow *sh, uint32_t page, uint32_t slot)
+{
+	/* Dropping a region can unlink nodes of this very list (a directory
+	 * that maps itself): act on a copy. Each action is idempotent. */
+	struct shadow_node users[SLOT_USERS_MAX];
+	unsigned n = 0;
+	for (uint32_t id = sh->deriv_head[page]; id; id = sh->nodes[id - 1].next) {
+		if (n == SLOT_USERS_MAX) {
+			shadow_flush(sh);   /* absurdly shared: start every window over */
+			return;
+		}
+		users[n++] = sh->nodes[id - 1];
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct shadow_window *w = &sh->windows[users[i].win];
+		if (users[i].key == SHADOW_KEY_PD)
+			drop_region(sh, w, slot, true);   /* a directory entry: its 4 MiB */
+		else
+			drop_entry(sh, w, users[i].key * 1024 + slot);
+	}
+}
+
+bool shadow_page_is_table(const struct shadow *sh, uint32_t page)
+{
+	return page < sh->npages && sh->pt_refs[page] > 0;
+}
+
+void shadow_table_changed(struct shadow *sh, uint32_t page, const uint32_t *old)
+{
+	if (!shadow_page_is_table(sh, page))
+		return;
+	const uint32_t *now = (const uint32_t *)(sh->ram->host + (uint64_t)page * GUEST_PAGE_SIZE);
+	for (uint32_t i = 0; i < 1024 && shadow_page_is_table(sh, page); i++)
+		if (now[i] != old[i])
+			table_slot_written(sh, page, i);
+}
 
 void shadow_note_write(struct cpu *cpu, uint32_t gpa, unsigned len)
 {
@@ -14,7 +293,268 @@ void shadow_note_write(struct cpu *cpu, uint32_t gpa, unsigned len)
 
 void shadow_after_write(struct cpu *cpu, uint32_t gpa, unsigned len)
 {
-	(void)cpu;
-	(void)gpa;
-	(void)len;
+	struct shadow *sh = cpu->sh;
+	for (uint32_t a = gpa & ~3u; a < gpa + len; a += 4) {
+		uint32_t page = a / GUEST_PAGE_SIZE;
+		if (shadow_page_is_table(sh, page))
+			table_slot_written(sh, page, (a % GUEST_PAGE_SIZE) / 4);
+	}
+}
+
+/* --- windows ---------------------------------------------------------- */
+
+static void set_gs(struct shadow *sh, struct window *win)
+{
+	if (sh->gsbase_insn)
+		__asm__ volatile("wrgsbase %0" : : "r"((uint64_t)(uintptr_t)win->base) : "memory");
+	else
+		(void)window_activate(win);
+}
+
+static struct shadow_window *find_window(struct shadow *sh, uint32_t cr3, bool user)
+{
+	for (unsigned i = 0; i < SHADOW_MAX_WINDOWS; i++) {
+		struct shadow_window *w = &sh->windows[i];
+		if (w->used && w->cr3 == cr3 && w->user == user)
+			return w;
+	}
+	return NULL;
+}
+
+static int new_window(struct shadow *sh, uint32_t cr3, bool user, struct shadow_window **out)
+{
+	struct shadow_window *w = NULL, *lru = NULL;
+	for (unsigned i = 0; i < SHADOW_MAX_WINDOWS && !w; i++) {
+		struct shadow_window *c = &sh->windows[i];
+		if (!c->used)
+			w = c;
+		else if (&c->win != sh->current && (!lru || c->last_used < lru->last_used))
+			lru = c;
+	}
+	if (!w) {
+		assert(lru);
+		drop_window(sh, lru);
+		sh->stats.window_evictions++;
+		w = lru;
+	}
+	if (!w->win.base) {
+		int err = window_reserve(&w->win, sh->ram);
+		if (err)
+			return err;
+	}
+	uint16_t id = (uint16_t)(w - sh->windows);
+	uint32_t pd = cr3 >> 12;
+	if (pd < sh->npages) {
+		int err = list_add(sh, &sh->deriv_head[pd], id, SHADOW_KEY_PD);
+		if (err)
+			return err;
+		if (sh->pt_refs[pd]++ == 0)
+			shadow_reprotect(sh, pd);
+	}
+	w->used = true;
+	w->user = user;
+	w->cr3 = cr3;
+	w->mapped = 0;
+	for (uint32_t r = 0; r < SHADOW_REGIONS; r++)
+		w->region_pt[r] = SHADOW_NO_PT;
+	retire_asid(sh, w);
+	sh->stats.window_creates++;
+	*out = w;
+	return 0;
+}
+
+int shadow_select(struct cpu *cpu)
+{
+	struct shadow *sh = cpu->sh;
+	bool paging = cpu->s.cr0 & CR0_PG;
+	int view = paging ? (cpu->s.cpl == 3) : -1;
+	uint32_t cr3 = cpu->s.cr3 & 0xfffff000u;
+	if (view == sh->cur_view && (!paging || cr3 == sh->cur_key_cr3) && sh->current)
+		return 0;
+	struct window *win = &sh->identity;
+	uint64_t tag = 0;
+	if (paging) {
+		struct shadow_window *w = find_window(sh, cr3, view == 1);
+		if (!w) {
+			int err = new_window(sh, cr3, view == 1, &w);
+			if (err)
+				return err;
+		}
+		w->last_used = ++sh->tick;
+		win = &w->win;
+		tag = (uint64_t)w->asid << 40;
+	}
+	sh->current = win;
+	sh->cur_view = view;
+	sh->cur_key_cr3 = cr3;
+	cpu->win = win;
+	*sh->ibl_tag = tag;
+	set_gs(sh, win);
+	sh->stats.window_switches++;
+	return 0;
+}
+
+/* --- filling ------------------------------------------------------------ */
+
+static int map_page(struct shadow *sh, struct shadow_window *w, uint32_t va, const struct walk *wk)
+{
+	uint32_t vpage = va >> 12, r = vpage >> 10, page = wk->gpa >> 12;
+	uint16_t id = (uint16_t)(w - sh->windows);
+	uint32_t table = wk->large ? SHADOW_LARGE : wk->pte_gpa >> 12;
+	int err;
+
+	if (w->regions[r] && w->region_pt[r] != table)
+		drop_region(sh, w, r, true);   /* the directory entry moved under us */
+	if (!w->regions[r]) {
+		w->regions[r] = calloc(1024, sizeof(uint32_t));
+		if (!w->regions[r])
+			return -ENOMEM;
+		w->region_pt[r] = table;
+		if (table != SHADOW_LARGE && table < sh->npages) {
+			err = list_add(sh, &sh->deriv_head[table], id, r);
+			if (err)
+				return err;
+			if (sh->pt_refs[table]++ == 0)
+				shadow_reprotect(sh, table);
+		}
+	}
+	uint32_t *e = &w->regions[r][vpage & 1023];
+	uint32_t want = (page << 12) | SHADOW_E_MAPPED | (wk->writable && wk->dirty ? SHADOW_E_WRITABLE : 0);
+	uint8_t *host = w->win.base + (uint64_t)vpage * GUEST_PAGE_SIZE;
+	if (*e && (*e >> 12) == page) {
+		*e = want;
+		return mprotect(host, GUEST_PAGE_SIZE, entry_prot(sh, want)) < 0 ? -errno : 0;
+	}
+	if (*e)
+		drop_entry(sh, w, vpage);
+	if (sh->total_mapped >= SHADOW_MAP_BUDGET)
+		return -ENOMEM;
+	err = list_add(sh, &sh->map_head[page], id, vpage);
+	if (err)
+		return err;
+	if (mmap(host, GUEST_PAGE_SIZE, entry_prot(sh, want), MAP_SHARED | MAP_FIXED, sh->ram->memfd,
+		 (off_t)page * GUEST_PAGE_SIZE) == MAP_FAILED) {
+		err = -errno;
+		list_remove(sh, &sh->map_head[page], id, vpage);
+		unmap_range(w, vpage, 1);
+		return err;
+	}
+	*e = want;
+	w->mapped++;
+	sh->total_mapped++;
+	return 0;
+}
+
+enum shadow_fault_kind shadow_fault(struct cpu *cpu, uint32_t va, bool write, uint32_t *gpa,
+				    uint32_t *error)
+{
+	struct shadow *sh = cpu->sh;
+	if (sh->current == &sh->identity) {
+		*gpa = va;
+		if (!guest_ram_contains(sh->ram, va, 1))
+			return SHADOW_MMIO;
+		return SHADOW_TRACED;
+	}
+	struct shadow_window *w = (struct shadow_window *)sh->current;
+	struct paging_regs pr = { cpu->s.cr0, cpu->s.cr3, cpu->s.cr4 };
+	struct walk wk;
+	unsigned access = (write ? ACCESS_WRITE : 0) | (w->user ? ACCESS_USER : 0);
+	if (!paging_walk(sh->ram, &pr, va, access, &wk, error)) {
+		sh->stats.true_faults++;
+		return SHADOW_PAGE_FAULT;
+	}
+	*gpa = wk.gpa;
+	uint32_t page = wk.gpa >> 12;
+	if (!guest_ram_contains(sh->ram, wk.gpa, 1))
+		return SHADOW_MMIO;
+	if (write && page_read_only(sh, page)) {
+		/* Map it (read-only) so the slow path's single step can find it. */
+		if (map_page(sh, w, va, &wk) < 0)
+			return SHADOW_NO_ROOM;
+		return SHADOW_TRACED;
+	}
+	if (map_page(sh, w, va, &wk) < 0)
+		return SHADOW_NO_ROOM;
+	sh->stats.hidden_faults++;
+	return SHADOW_FILLED;
+}
+
+/* --- adaptive set --------------------------------------------------------- */
+
+bool shadow_is_adaptive(const struct shadow *sh, uint32_t insn_gpa)
+{
+	uint32_t key = insn_gpa + 1;
+	for (uint32_t i = (insn_gpa * 0x9e3779b1u) & sh->adaptive_mask;; i = (i + 1) & sh->adaptive_mask) {
+		if (sh->adaptive[i] == key)
+			return true;
+		if (!sh->adaptive[i])
+			return false;
+	}
+}
+
+bool shadow_mark_adaptive(struct shadow *sh, uint32_t insn_gpa)
+{
+	if (shadow_is_adaptive(sh, insn_gpa))
+		return true;
+	if (sh->adaptive_count * 2 >= sh->adaptive_mask)
+		return false;
+	uint32_t i = (insn_gpa * 0x9e3779b1u) & sh->adaptive_mask;
+	while (sh->adaptive[i])
+		i = (i + 1) & sh->adaptive_mask;
+	sh->adaptive[i] = insn_gpa + 1;
+	sh->adaptive_count++;
+	sh->stats.adaptive_insns++;
+	return true;
+}
+
+/* --- life ------------------------------------------------------------------ */
+
+int shadow_init(struct shadow *sh, const struct guest_ram *ram)
+{
+	memset(sh, 0, sizeof(*sh));
+	sh->ram = ram;
+	sh->npages = (uint32_t)(ram->size / GUEST_PAGE_SIZE);
+	sh->cur_view = -2;
+	sh->next_asid = 0;
+	sh->adaptive_mask = 4095;
+	int err = window_create(&sh->identity, ram);
+	if (err)
+		return err;
+	sh->windows = calloc(SHADOW_MAX_WINDOWS, sizeof(*sh->windows));
+	sh->map_head = calloc(sh->npages, sizeof(uint32_t));
+	sh->deriv_head = calloc(sh->npages, sizeof(uint32_t));
+	sh->pt_refs = calloc(sh->npages, sizeof(uint16_t));
+	sh->code_protect = calloc(sh->npages, 1);
+	sh->adaptive = calloc(sh->adaptive_mask + 1, sizeof(uint32_t));
+	if (!sh->windows || !sh->map_head || !sh->deriv_head || !sh->pt_refs || !sh->code_protect ||
+	    !sh->adaptive) {
+		shadow_destroy(sh);
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < SHADOW_MAX_WINDOWS; i++)
+		for (uint32_t r = 0; r < SHADOW_REGIONS; r++)
+			sh->windows[i].region_pt[r] = SHADOW_NO_PT;
+	sh->gsbase_insn = (getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE) != 0;
+	return 0;
+}
+
+void shadow_destroy(struct shadow *sh)
+{
+	if (sh->windows) {
+		for (unsigned i = 0; i < SHADOW_MAX_WINDOWS; i++) {
+			struct shadow_window *w = &sh->windows[i];
+			for (uint32_t r = 0; r < SHADOW_REGIONS; r++)
+				free(w->regions[r]);
+			window_destroy(&w->win);
+		}
+	}
+	window_destroy(&sh->identity);
+	free(sh->windows);
+	free(sh->map_head);
+	free(sh->deriv_head);
+	free(sh->pt_refs);
+	free(sh->code_protect);
+	free(sh->adaptive);
+	free(sh->nodes);
+	memset(sh, 0, sizeof(*sh));
 }

@@ -1,17 +1,140 @@
 /* Shadow paging: the windows' host mappings kept in step with the guest's
- * page tables. */
+ * page tables. With paging off the identity window maps all of RAM. With
+ * paging on, each (CR3, privilege view) gets a window of its own, filled
+ * page by page on host faults from guest page walks; a reverse map from
+ * guest physical pages to window mappings keeps page-table pages and code
+ * pages read-only in every window (traces), and page-table writes drop
+ * the shadow entries derived from the entries written. Windows are cached
+ * (a context switch or a CPL change is a change of GS.base) and evicted
+ * under pressure. */
 #ifndef BTVM_MMU_SHADOW_H
 #define BTVM_MMU_SHADOW_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
+#include "mmu/window.h"
+
 struct cpu;
+
+#define SHADOW_MAX_WINDOWS 48u
+/* Single-page mappings across all windows before the least recently used
+ * window is evicted: each can cost the host a VMA, and vm.max_map_count
+ * is 65530 by default. */
+#define SHADOW_MAP_BUDGET 24000u
+#define SHADOW_REGIONS 1024u       /* 4 MiB regions of a 4 GiB window */
+#define SHADOW_NO_PT 0xffffffffu   /* region with no page table behind it yet */
+#define SHADOW_LARGE 0xfffffffeu   /* region mapped by a 4 MiB page */
+
+struct shadow_window {
+	struct window win;
+	bool used;
+	bool user;                 /* the user-mode view: only user pages */
+	uint32_t cr3;              /* guest physical page directory */
+	uint64_t last_used;
+	uint32_t asid;             /* indirect-branch table tag of this window */
+	unsigned mapped;
+	/* Per 4 MiB region: NULL, or 1024 shadow entries (guest physical
+	 * page << 12 | SHADOW_E_*), and the page table the region came from. */
+	uint32_t *regions[SHADOW_REGIONS];
+	uint32_t region_pt[SHADOW_REGIONS];
+};
+
+struct shadow_stats {
+	uint64_t hidden_faults;    /* host faults the shadow filled */
+	uint64_t true_faults;      /* #PF raised in the guest */
+	uint64_t trace_faults;     /* guest writes to traced page-table pages */
+	uint64_t shadow_drops;     /* shadow entries dropped after table writes */
+	uint64_t adaptive_insns;   /* instructions retranslated as memory callouts */
+	uint64_t adaptive_accesses; /* accesses those callouts performed */
+	uint64_t mmio_accesses;
+	uint64_t window_switches, window_creates, window_evictions, flushes;
+};
+
+/* A node of the per-page lists: a window mapping (key = linear page) or a
+ * derivation (key = region a page table serves, or SHADOW_KEY_PD). */
+struct shadow_node {
+	uint32_t next;   /* index + 1, 0 ends the list */
+	uint16_t win;
+	uint32_t key;
+};
+#define SHADOW_KEY_PD 0xffffffffu
+
+struct shadow {
+	const struct guest_ram *ram;
+	struct window identity;
+	struct shadow_window *windows;
+	struct window *current;
+	uint32_t cur_key_cr3;
+	int cur_view;                 /* -1 identity, 0 supervisor, 1 user */
+	uint32_t npages;
+	uint32_t *map_head;           /* per guest page: its window mappings */
+	uint32_t *deriv_head;         /* per guest page: shadows derived from it */
+	uint16_t *pt_refs;            /* derivations per page: traced while > 0 */
+	uint8_t *code_protect;        /* the cache wants the page read-only */
+	struct shadow_node *nodes;
+	uint32_t nodes_cap, nodes_free;  /* free list head (index + 1) */
+	uint64_t tick;
+	uint32_t next_asid;
+	unsigned total_mapped;
+	bool gsbase_insn;             /* WRGSBASE usable: no system call per switch */
+	/* Where the current window's indirect-branch tag goes (the vCPU's),
+	 * and which pages hold translations (the cache's): dropping the
+	 * mapping of such a page retires the window's table entries. */
+	uint64_t *ibl_tag;
+	const uint8_t *code_pages;
+	bool ibl_flush;               /* tags wrapped: the vCPU clears its table */
+	/* Adaptive translation: instructions (by guest physical address) that
+	 * keep writing traced pages or touch MMIO, and fault counts toward it. */
+	uint32_t *adaptive;
+	unsigned adaptive_mask, adaptive_count;
+	struct shadow_stats stats;
+};
+
+int shadow_init(struct shadow *sh, const struct guest_ram *ram);
+void shadow_destroy(struct shadow *sh);
+/* Drops every paging window (CR0.PG/WP or CR4.PSE/PGE changed, reset). */
+void shadow_flush(struct shadow *sh);
+/* Makes the window for the vCPU's paging state and CPL current (and GS
+ * point at it). Returns 0 or a negative errno. */
+int shadow_select(struct cpu *cpu);
+
+enum shadow_fault_kind {
+	SHADOW_FILLED,      /* hidden: mapped, run the instruction again */
+	SHADOW_PAGE_FAULT,  /* true: #PF with *error */
+	SHADOW_TRACED,      /* a write to a traced page at *gpa */
+	SHADOW_MMIO,        /* no RAM at *gpa */
+	SHADOW_NO_ROOM,     /* mapping refused by the host: evict and retry */
+};
+/* A host fault at linear address va of the current window. Safe to call
+ * from the SIGSEGV handler: it interrupted translated code, never the
+ * monitor. */
+enum shadow_fault_kind shadow_fault(struct cpu *cpu, uint32_t va, bool write, uint32_t *gpa,
+				    uint32_t *error);
+/* Makes room after SHADOW_NO_ROOM: evicts windows, the current one last. */
+void shadow_make_room(struct shadow *sh);
 
 /* The monitor is about to write [gpa, gpa+len) of RAM through its own
  * mapping: translations of those pages are dropped. */
 void shadow_note_write(struct cpu *cpu, uint32_t gpa, unsigned len);
 /* It has written them: shadow entries derived from page-table entries
- * there are brought up to date. */
+ * there are dropped. */
 void shadow_after_write(struct cpu *cpu, uint32_t gpa, unsigned len);
+/* Page-table entries of page gpa_page that differ from old (4 KiB) were
+ * written: drop what was derived from them. */
+void shadow_table_changed(struct shadow *sh, uint32_t gpa_page, const uint32_t *old);
+bool shadow_page_is_table(const struct shadow *sh, uint32_t gpa_page);
+/* Makes one mapping of the current window writable for a moment (the
+ * traced-write slow path runs the writing instruction alone). */
+int shadow_unprotect_current(struct shadow *sh, uint32_t va);
+/* Recomputes the protection of every mapping of a guest page. */
+void shadow_reprotect(struct shadow *sh, uint32_t gpa_page);
+/* The translation cache wants page gpa_page read-only in every window
+ * (it holds translated code) or no longer does. */
+void shadow_protect_code(struct shadow *sh, uint32_t gpa_page, bool protect);
+
+bool shadow_is_adaptive(const struct shadow *sh, uint32_t insn_gpa);
+/* false when the table is full (the instruction keeps faulting). */
+bool shadow_mark_adaptive(struct shadow *sh, uint32_t insn_gpa);
 
 #endif

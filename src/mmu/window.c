@@ -8,7 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-int window_create(struct window *win, const struct guest_ram *ram)
+int window_reserve(struct window *win, const struct guest_ram *ram)
 {
 	/* Over-reserve so a 4 GiB aligned start can be carved out of it. */
 	uint64_t span = WINDOW_SIZE + WINDOW_GUARD;
@@ -24,15 +24,24 @@ int window_create(struct window *win, const struct guest_ram *ram)
 	uint8_t *end = base + span, *raw_end = raw + reserve;
 	if (raw_end > end)
 		munmap(end, (size_t)(raw_end - end));
+	win->base = base;
+	win->ram = ram;
+	return 0;
+}
+
+int window_create(struct window *win, const struct guest_ram *ram)
+{
+	int err = window_reserve(win, ram);
+	if (err)
+		return err;
+	uint8_t *base = win->base;
 
 	if (mmap(base, ram->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, ram->memfd, 0) ==
 	    MAP_FAILED) {
-		int err = -errno;
-		munmap(base, span);
+		err = -errno;
+		window_destroy(win);
 		return err;
 	}
-	win->base = base;
-	win->ram = ram;
 	return 0;
 }
 

@@ -23,6 +23,9 @@ struct window {
 /* Reserves the window and maps guest RAM 1:1 (paging off: linear address =
  * physical address). Returns 0 or a negative errno. */
 int window_create(struct window *win, const struct guest_ram *ram);
+/* Reserves the window with nothing mapped (a paging window, filled on
+ * demand). */
+int window_reserve(struct window *win, const struct guest_ram *ram);
 void window_destroy(struct window *win);
 /* Makes the window the one translated code on this thread uses. */
 int window_activate(const struct window *win);

@@ -13,6 +13,8 @@
 #include "cache/tcache.h"
 #include "cpu/cpu.h"
 #include "cpu/sensitive.h"
+#include "mmu/paging.h"
+#include "mmu/shadow.h"
 #include "mmu/window.h"
 #include "translator/disasm.h"
 #include "translator/emit.h"
@@ -36,6 +38,9 @@ struct tctx {
 	unsigned nexits;
 	unsigned ncallouts;
 	bool ended;
+	bool paging;           /* CR0.PG at translation: cross-page exits look up */
+	uint32_t gpa;          /* guest physical address of the block's first byte */
+	uint8_t insn_buf[ZYDIS_MAX_INSTRUCTION_LENGTH];  /* an instruction across pages */
 	/* Self-checking block (its page is left writable): the entry jumps to
 	 * a compare of the guest bytes emitted after the block. */
 	bool selfcheck;
@@ -46,7 +51,7 @@ struct tctx {
 	struct {
 		uint8_t *imm_field;
 		struct callout_desc desc;
-	} callouts[BLOCK_MAX_INSNS];
+	} callouts[2 * BLOCK_MAX_INSNS];   /* adaptive instructions take two */
 };
 
 /* Host registers: guest eax..edi are themselves, guest esp is r12. */
@@ -222,6 +227,8 @@ static void emit_jcc_exit(struct tctx *c, unsigned cc, uint32_t target)
 	ex->patch = emit_jcc_rel32(&c->e, cc, NULL);
 }
 
+static void emit_ibl_lookup(struct tctx *c);
+
 static void emit_stub(struct tctx *c, struct exit_desc *ex)
 {
 	ex->stub = c->e.pos;
@@ -231,11 +238,21 @@ static void emit_stub(struct tctx *c, struct exit_desc *ex)
 		patch_rel32(ex->patch, ex->stub);
 	if (ex->kind != EXIT_KIND_BRANCH)
 		ex->patch = NULL;  /* never chained */
+	if (ex->kind == EXIT_KIND_BRANCH && c->paging && !(c->mode & MODE_SINGLE)) {
+		/* The target's page may map differently in another address
+		 * space: a branch off this page goes through the lookup table,
+		 * whose tags belong to one window. */
+		ex->ibl_stub = c->e.pos;
+		emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R13D), op_imm(ex->target_eip));
+		emit_ibl_lookup(c);
+	}
 }
 
-/* Indirect branch to the guest address in r13d, through the lookup table;
- * flag-free, since guest flags are live in RFLAGS. */
-static void emit_indirect(struct tctx *c)
+/* The lookup of the guest address in r13d in the indirect-branch table,
+ * jumping to the translation on a hit and to the miss door otherwise;
+ * flag-free, since guest flags are live in RFLAGS. The tag holds the
+ * window's address-space tag, the mode and the address. */
+static void emit_ibl_lookup(struct tctx *c)
 {
 	struct emitter *e = &c->e;
 	emit2(e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_R14D), op_reg(ZYDIS_REGISTER_R13W));
@@ -247,6 +264,12 @@ static void emit_indirect(struct tctx *c)
 		emit_insn(e, ZYDIS_MNEMONIC_LEA, 2, ops, 0);   /* r14 = table + index*16 */
 	}
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11), op_imm((int64_t)((uint64_t)c->mode << 32)));
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R10), cpu_field(8, CPU_OFF_IBL_TAG));
+	{
+		ZydisEncoderOperand ops[2] = { op_reg(ZYDIS_REGISTER_R11),
+					       op_mem(8, ZYDIS_REGISTER_R11, ZYDIS_REGISTER_R10, 1, 0) };
+		emit_insn(e, ZYDIS_MNEMONIC_LEA, 2, ops, 0);
+	}
 	{
 		ZydisEncoderOperand ops[2] = { op_reg(ZYDIS_REGISTER_R11),
 					       op_mem(8, ZYDIS_REGISTER_R11, ZYDIS_REGISTER_R13, 1, 0) };
@@ -268,6 +291,17 @@ static void emit_indirect(struct tctx *c)
 		patch_rel8(hit, e->pos);
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
 	emit1(e, ZYDIS_MNEMONIC_JMP, op_mem(8, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_NONE, 0, 8));
+}
+
+/* Indirect branch to the guest address in r13d. A one-instruction block
+ * always goes back to the run loop (single-stepping must trap after it,
+ * the traced-write path must see where it went). */
+static void emit_indirect(struct tctx *c)
+{
+	if (c->mode & MODE_SINGLE)
+		emit1(&c->e, ZYDIS_MNEMONIC_JMP, cpu_field(8, CPU_OFF_IBL_MISS_FN));
+	else
+		emit_ibl_lookup(c);
 	c->ended = true;
 }
 
@@ -275,16 +309,42 @@ static void emit_indirect(struct tctx *c)
 
 static void emit_callout(struct tctx *c)
 {
-	assert(c->ncallouts < BLOCK_MAX_INSNS);
+	assert(c->ncallouts < 2 * BLOCK_MAX_INSNS);
 	struct callout_desc *d = &c->callouts[c->ncallouts].desc;
 	d->eip = c->eip;
 	d->next_eip = c->next_eip;
 	d->len = c->in.length;
+	d->kind = CALLOUT_INSN;
 	memcpy(d->bytes, c->bytes, c->in.length);
 	/* A placeholder that forces the 10-byte movabs form; patched later. */
 	emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(R_T), op_imm(0x1122334455667788LL));
 	c->callouts[c->ncallouts++].imm_field = c->e.failed ? NULL : c->e.pos - 8;
 	emit1(&c->e, ZYDIS_MNEMONIC_CALL, cpu_field(8, CPU_OFF_CALLOUT_FN));
+}
+
+/* An instruction the monitor found touching MMIO or writing page tables
+ * again and again: its memory operand goes through a pair of callouts.
+ * The first finds the linear address (left in r14 by address_in_r14) in
+ * guest memory and gives a buffer holding its bytes, the instruction works
+ * on the buffer, the second writes the buffer back (to RAM, with the
+ * traces kept, or to the device). */
+static bool adaptive_candidate(const struct tctx *c)
+{
+	uint32_t insn_gpa = c->gpa + (c->eip - c->tb->eip);
+	if (!shadow_is_adaptive(c->cpu->sh, insn_gpa))
+		return false;
+	unsigned mem = 0;
+	for (unsigned i = 0; i < c->in.operand_count; i++)
+		if (c->ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY)
+			mem++;
+	return mem == 1 && c->in.mnemonic != ZYDIS_MNEMONIC_LEA &&
+	       c->in.mnemonic != ZYDIS_MNEMONIC_MASKMOVQ && c->in.mnemonic != ZYDIS_MNEMONIC_MASKMOVDQU;
+}
+
+static void emit_mem_callout(struct tctx *c, uint8_t kind)
+{
+	emit_callout(c);
+	c->callouts[c->ncallouts - 1].desc.kind = kind;
 }
 
 /* --- stack ------------------------------------------------------------ */
@@ -841,6 +901,7 @@ static bool translate_ident(struct tctx *c)
 		ZYDIS_ATTRIB_HAS_SEGMENT_SS | ZYDIS_ATTRIB_HAS_SEGMENT_DS | ZYDIS_ATTRIB_HAS_SEGMENT_ES |
 		ZYDIS_ATTRIB_HAS_SEGMENT_FS | ZYDIS_ATTRIB_HAS_SEGMENT_GS);
 	bool is_lea = c->in.mnemonic == ZYDIS_MNEMONIC_LEA;
+	bool adaptive = adaptive_candidate(c);
 	/* An address-size prefix on an instruction without a memory operand
 	 * means nothing; a 16-bit hint would not encode in 64-bit mode. */
 	req.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_NONE;
@@ -873,6 +934,18 @@ static bool translate_ident(struct tctx *c)
 				continue;
 			}
 			ZydisEncoderOperand m = guest_mem(c, &c->ops[i], 0, o->mem.size);
+			if (adaptive) {
+				address_in_r14(c, &m);
+				emit2(&c->e, ZYDIS_MNEMONIC_MOV, cpu_field(8, CPU_OFF_SCRATCH + 8),
+				      op_reg(ZYDIS_REGISTER_R14));
+				emit_mem_callout(c, CALLOUT_MEM_PREPARE);
+				emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R14),
+				      cpu_field(8, CPU_OFF_SCRATCH + 8));
+				m.mem.base = ZYDIS_REGISTER_R14;   /* the monitor's buffer */
+				*o = m;
+				req.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_NONE;
+				continue;
+			}
 			*o = m;
 			req.prefixes |= ZYDIS_ATTRIB_HAS_SEGMENT_GS;
 			req.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_32;
@@ -880,12 +953,15 @@ static bool translate_ident(struct tctx *c)
 	}
 	uint8_t *start = c->e.pos;
 	emit_request(&c->e, &req);
+	bool ok = !c->e.failed;
 	if (c->e.failed && (size_t)(c->e.limit - c->e.pos) >= INSN_HEADROOM) {
 		c->e.pos = start;
 		c->e.failed = false;
-		return emit_high_byte_swapped(c, &req);
+		ok = emit_high_byte_swapped(c, &req);
 	}
-	return !c->e.failed;
+	if (ok && adaptive)
+		emit_mem_callout(c, CALLOUT_MEM_FINISH);
+	return ok && !c->e.failed;
 }
 
 /* --- one instruction -------------------------------------------------- */
@@ -1047,15 +1123,47 @@ static void emit_selfcheck(struct tctx *c, const uint8_t *guest, uint32_t eip, u
 	emit_stub(c, ex);
 }
 
-int translate_block(struct translator *t, struct cpu *cpu, uint32_t eip, uint32_t mode,
-		    struct tblock **out)
+/* The bytes of the instruction at c->eip (on the block's first page) and
+ * how many there are to decode: up to the end of the page, or across it
+ * into the next page when that is mapped. *next_gpa gets the next page's
+ * physical address, or ~0 if it cannot be fetched (a #PF is then left
+ * pending only when the block has no instruction yet to end before it). */
+static unsigned fetch_insn(struct tctx *c, uint32_t *next_gpa)
 {
-	const struct guest_ram *ram = cpu->win->ram;
+	const struct guest_ram *ram = c->cpu->sh->ram;
+	uint32_t off = c->eip % GUEST_PAGE_SIZE;
+	uint32_t in_page = GUEST_PAGE_SIZE - off;
+	uint32_t here = (c->gpa & ~(GUEST_PAGE_SIZE - 1)) + off;
+	*next_gpa = ~0u;
+	if (in_page >= ZYDIS_MAX_INSTRUCTION_LENGTH) {
+		c->bytes = ram->host + here;
+		uint64_t avail = ram->size - here;
+		return avail > ZYDIS_MAX_INSTRUCTION_LENGTH ? ZYDIS_MAX_INSTRUCTION_LENGTH : (unsigned)avail;
+	}
+	memcpy(c->insn_buf, ram->host + here, in_page);
+	c->bytes = c->insn_buf;
+	uint32_t next_linear = c->eip + in_page, gpa;
+	if (c->tb->ninsns > 0)
+		return in_page;   /* a crossing instruction starts a block of its own */
+	bool ok = c->paging ? cpu_translate(c->cpu, next_linear, ACCESS_READ, &gpa)
+			    : (gpa = next_linear, true);
+	if (!ok || !guest_ram_contains(ram, gpa, ZYDIS_MAX_INSTRUCTION_LENGTH - in_page))
+		return in_page;
+	c->cpu->pf.pending = false;
+	memcpy(c->insn_buf + in_page, ram->host + gpa, ZYDIS_MAX_INSTRUCTION_LENGTH - in_page);
+	*next_gpa = gpa;
+	return ZYDIS_MAX_INSTRUCTION_LENGTH;
+}
+
+int translate_block(struct translator *t, struct cpu *cpu, uint32_t eip, uint32_t gpa,
+		    uint32_t mode, struct tblock **out)
+{
+	const struct guest_ram *ram = cpu->sh->ram;
 	uint8_t *code, *limit;
 	static struct tctx ctx;   /* large; one vCPU translates at a time */
 	struct tctx *c = &ctx;
 
-	if (!guest_ram_contains(ram, eip, 1))
+	if (!guest_ram_contains(ram, gpa, 1))
 		return -EFAULT;
 	struct tblock *tb = tcache_new_block(cpu->tc, &code, &limit);
 	if (!tb)
@@ -1065,29 +1173,44 @@ int translate_block(struct translator *t, struct cpu *cpu, uint32_t eip, uint32_
 	c->cpu = cpu;
 	c->tb = tb;
 	c->mode = mode;
+	c->gpa = gpa;
+	c->paging = (cpu->s.cr0 & CR0_PG) != 0;
 	tb->eip = eip;
-	tb->gpa = eip;   /* paging off: linear = physical */
+	tb->gpa = gpa;
 	tb->mode = mode;
 	tb->host = code;
-	tb->pages[0] = tb->pages[1] = eip / GUEST_PAGE_SIZE;
+	tb->pages[0] = tb->pages[1] = gpa / GUEST_PAGE_SIZE;
 	tb->map_host = tcache_alloc_map(cpu->tc, BLOCK_MAX_INSNS);
 	tb->map_guest = tcache_alloc_map(cpu->tc, BLOCK_MAX_INSNS);
 	emit_init(&c->e, code, limit);
-	uint32_t first_page = eip / GUEST_PAGE_SIZE;
-	c->selfcheck = tcache_page_selfcheck(cpu->tc, first_page) ||
-		       (eip % GUEST_PAGE_SIZE > GUEST_PAGE_SIZE - ZYDIS_MAX_INSTRUCTION_LENGTH &&
-			tcache_page_selfcheck(cpu->tc, first_page + 1));
+	uint32_t first_page = gpa / GUEST_PAGE_SIZE;
+	c->selfcheck = tcache_page_selfcheck(cpu->tc, first_page);
+	if (eip % GUEST_PAGE_SIZE > GUEST_PAGE_SIZE - ZYDIS_MAX_INSTRUCTION_LENGTH) {
+		/* The first instruction may run onto the next page: a
+		 * self-checking one there makes this block check itself too. */
+		uint32_t next = (eip | (GUEST_PAGE_SIZE - 1)) + 1, g2 = next;
+		bool ok = !c->paging || cpu_translate(cpu, next, ACCESS_READ, &g2);
+		cpu->pf.pending = false;
+		if (ok)
+			c->selfcheck = c->selfcheck || tcache_page_selfcheck(cpu->tc, g2 / GUEST_PAGE_SIZE);
+	}
 	emit_block_entry(c);
 
 	unsigned max = (t->single_insn || (mode & MODE_SINGLE)) ? 1 : t->max_insns;
 	c->eip = eip;
 	while (!c->ended) {
 		uint32_t page_end = (c->eip / GUEST_PAGE_SIZE + 1) * GUEST_PAGE_SIZE;
-		uint64_t avail = ram->size - c->eip;
-		if (avail > ZYDIS_MAX_INSTRUCTION_LENGTH)
-			avail = ZYDIS_MAX_INSTRUCTION_LENGTH;
-		c->bytes = ram->host + c->eip;
+		uint32_t next_gpa;
+		unsigned avail = fetch_insn(c, &next_gpa);
 		ZyanStatus st = ZydisDecoderDecodeFull(&t->decoder, c->bytes, avail, &c->in, c->ops);
+		if (st == ZYDIS_STATUS_NO_MORE_DATA && avail < ZYDIS_MAX_INSTRUCTION_LENGTH) {
+			/* It runs into a page that cannot be fetched now. */
+			if (tb->ninsns > 0) {
+				emit_branch_exit(c, c->eip, EXIT_KIND_BRANCH);
+				break;
+			}
+			return -EFAULT;
+		}
 		bool decoded = ZYAN_SUCCESS(st);
 		unsigned len = decoded ? c->in.length : 1;
 		/* An instruction that crosses into the next page starts its own
@@ -1097,7 +1220,7 @@ int translate_block(struct translator *t, struct cpu *cpu, uint32_t eip, uint32_
 				emit_branch_exit(c, c->eip, EXIT_KIND_BRANCH);
 				break;
 			}
-			tb->pages[1] = page_end / GUEST_PAGE_SIZE;
+			tb->pages[1] = next_gpa / GUEST_PAGE_SIZE;
 		}
 		c->next_eip = c->eip + len;
 		record_insn(c);
@@ -1146,8 +1269,9 @@ int translate_block(struct translator *t, struct cpu *cpu, uint32_t eip, uint32_
 	for (unsigned i = 0; i < c->nexits; i++)
 		emit_stub(c, &tb->exits[i]);
 	emit_stub(c, &tb->exits[TBLOCK_MAX_EXITS]);
+	const uint8_t *guest = tb->pages[1] != tb->pages[0] ? c->insn_buf : ram->host + gpa;
 	if (c->selfcheck)
-		emit_selfcheck(c, ram->host + eip, eip, c->eip - eip);
+		emit_selfcheck(c, guest, eip, c->eip - eip);
 	uintptr_t p = ((uintptr_t)c->e.pos + 15) & ~(uintptr_t)15;
 	for (unsigned i = 0; i < c->ncallouts; i++) {
 		struct callout_desc *d = (struct callout_desc *)p;
@@ -1164,7 +1288,7 @@ int translate_block(struct translator *t, struct cpu *cpu, uint32_t eip, uint32_
 	tb->host_len = (uint32_t)(p - (uintptr_t)code);
 	tcache_commit(cpu->tc, tb);
 	if (t->trace)
-		disasm_trace_block(t->trace, tb, ram->host + eip);
+		disasm_trace_block(t->trace, tb, guest);
 	*out = tb;
 	return 0;
 }

@@ -18,7 +18,7 @@ struct tblock;
 #define MODE_DF 0x1u      /* EFLAGS.DF: string instructions step down */
 #define MODE_FLAT 0x2u    /* ES, CS, SS, DS bases are all zero */
 #define MODE_SINGLE 0x4u  /* one guest instruction per block */
-#define MODE_CPL3 0x8u    /* user mode (next issue) */
+#define MODE_CPL3 0x8u    /* user mode */
 #define MODE_FPU_OFF 0x10u /* CR0.TS or CR0.EM: x87/MMX/SSE instructions trap */
 
 /* What a callout descriptor holds: the instruction's bytes, re-decoded by
@@ -27,7 +27,14 @@ struct callout_desc {
 	uint32_t eip;
 	uint32_t next_eip;
 	uint8_t len;
+	uint8_t kind;      /* CALLOUT_* */
 	uint8_t bytes[15];
+};
+
+enum {
+	CALLOUT_INSN,          /* the instruction itself */
+	CALLOUT_MEM_PREPARE,   /* adaptive: fetch its memory operand into a buffer */
+	CALLOUT_MEM_FINISH,    /* adaptive: store the buffer back */
 };
 
 struct translator {
@@ -40,11 +47,13 @@ struct translator {
 
 int translator_init(struct translator *t, bool single_insn, FILE *trace);
 void translator_destroy(struct translator *t);
-/* Translates the block at guest eip for the given mode into the cache.
- * Returns 0 and the block, -ENOSPC when the cache must be flushed first,
- * -EFAULT when eip is not in guest RAM, or -ENOTSUP (a translator bug,
+/* Translates the block at guest linear address eip (physical gpa) for the
+ * given mode into the cache. Returns 0 and the block, -ENOSPC when the
+ * cache must be flushed first, -EFAULT when the code is not in guest RAM
+ * or its only instruction runs into a page that cannot be fetched (a #PF
+ * pending in cpu->pf says which), or -ENOTSUP (a translator bug,
  * described in t->error). */
-int translate_block(struct translator *t, struct cpu *cpu, uint32_t eip, uint32_t mode,
-		    struct tblock **out);
+int translate_block(struct translator *t, struct cpu *cpu, uint32_t eip, uint32_t gpa,
+		    uint32_t mode, struct tblock **out);
 
 #endif

@@ -1,0 +1,105 @@
+/* The memory callouts of adaptive translation. An instruction that kept
+ * writing traced page tables, or that reached MMIO, is retranslated to run
+ * on a buffer in struct cpu: CALLOUT_MEM_PREPARE finds its one memory
+ * operand in guest memory (page walk and its faults included) and fills
+ * the buffer, the instruction itself runs as translated code on the
+ * buffer, and CALLOUT_MEM_FINISH stores what it wrote back, through the
+ * monitor's path that keeps shadows and translations in step, or to the
+ * device. Thus a page-table update costs two callouts instead of a host
+ * fault, and every addressing form and width reaches the bus. */
+#include <string.h>
+
+#include "cpu/callout_internal.h"
+#include "mmu/paging.h"
+#include "mmu/shadow.h"
+
+static const ZydisDecodedOperand *memory_operand(const ZydisDecodedInstruction *in,
+						 const ZydisDecodedOperand *ops)
+{
+	for (unsigned i = 0; i < in->operand_count; i++)
+		if (ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY)
+			return &ops[i];
+	return NULL;
+}
+
+static bool is_mmio(const struct cpu *cpu, uint32_t gpa, unsigned len)
+{
+	return !guest_ram_contains(cpu->sh->ram, gpa, len);
+}
+
+static int mem_prepare(struct cpu *cpu, const struct callout_desc *d,
+		       const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
+{
+	const ZydisDecodedOperand *op = memory_operand(in, ops);
+	unsigned len = op ? op->size / 8 : 0;
+	if (!len || len > sizeof(cpu->memop.buf)) {
+		cpu->fatal = "adaptive memory callout on an instruction without a plain memory operand";
+		return STOP;
+	}
+	uint32_t linear = (uint32_t)cpu->scratch[1];
+	bool write = (op->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) != 0;
+	unsigned access = write ? ACCESS_WRITE : ACCESS_READ;
+	unsigned first = GUEST_PAGE_SIZE - linear % GUEST_PAGE_SIZE;
+	if (first > len)
+		first = len;
+	uint32_t gpa0, gpa1 = 0;
+	if (!cpu_translate(cpu, linear, access, &gpa0) ||
+	    (first < len && !cpu_translate(cpu, linear + first, access, &gpa1))) {
+		raise_fault(cpu, d, mem_fault_vector(op), true, 0);
+		return STOP;
+	}
+	cpu->memop.linear = linear;
+	cpu->memop.gpa[0] = gpa0;
+	cpu->memop.gpa[1] = gpa1;
+	cpu->memop.len = len;
+	cpu->memop.first = first;
+	cpu->memop.write = write;
+	memset(cpu->memop.buf, 0, sizeof(cpu->memop.buf));
+	bool mmio = false;
+	for (int i = 0; i < 2; i++) {
+		unsigned at = i ? first : 0, n = i ? len - first : first;
+		if (!n)
+			continue;
+		uint32_t gpa = cpu->memop.gpa[i];
+		if (is_mmio(cpu, gpa, n)) {
+			mmio = true;
+			/* A device read has effects: only what the instruction reads. */
+			if (!(op->actions & ZYDIS_OPERAND_ACTION_MASK_READ))
+				continue;
+		}
+		cpu_read_phys(cpu, gpa, cpu->memop.buf + at, n);
+	}
+	memcpy(cpu->memop.old, cpu->memop.buf, sizeof(cpu->memop.old));
+	cpu->sh->stats.adaptive_accesses++;
+	if (mmio)
+		cpu->sh->stats.mmio_accesses++;
+	cpu->scratch[1] = (uint64_t)(uintptr_t)cpu->memop.buf;
+	return GO_ON;
+}
+
+static int mem_finish(struct cpu *cpu)
+{
+	if (!cpu->memop.write)
+		return GO_ON;
+	unsigned len = cpu->memop.len, first = cpu->memop.first;
+	for (int i = 0; i < 2; i++) {
+		unsigned at = i ? first : 0, n = i ? len - first : first;
+		if (!n)
+			continue;
+		uint32_t gpa = cpu->memop.gpa[i];
+		/* RAM left as it was (CMPXCHG that failed, a store of the same
+		 * value) need not disturb the traces; a device sees every write. */
+		if (!is_mmio(cpu, gpa, n) && !memcmp(cpu->memop.buf + at, cpu->memop.old + at, n))
+			continue;
+		cpu_write_phys(cpu, gpa, cpu->memop.buf + at, n);
+	}
+	return GO_ON;
+}
+
+int do_mem_callout(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
+		   const ZydisDecodedOperand *ops)
+{
+	if (d->kind == CALLOUT_MEM_PREPARE)
+		return mem_prepare(cpu, d, in, ops);
+	return mem_finish(cpu);
+}
