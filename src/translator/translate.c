@@ -131,6 +131,12 @@ static ZydisEncoderOperand guest_mem(struct tctx *c, const ZydisDecodedOperand *
 	if (!addr16 && !need_base) {
 		ZydisRegister b = base == ZYDIS_REGISTER_NONE ? base : map_reg(base);
 		ZydisRegister i = index == ZYDIS_REGISTER_NONE ? index : map_reg(index);
+		if (b == ZYDIS_REGISTER_NONE && i == ZYDIS_REGISTER_NONE && (uint32_t)disp >= 0x80000000u) {
+			/* A bare disp32 is sign-extended by the host even under
+			 * addr32: an address in the upper 2 GiB needs a register. */
+			emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R14D), op_imm((int32_t)disp));
+			return op_mem(size, ZYDIS_REGISTER_R14D, ZYDIS_REGISTER_NONE, 0, 0);
+		}
 		if (b == ZYDIS_REGISTER_NONE && i == ZYDIS_REGISTER_NONE)
 			disp = (uint32_t)disp;
 		return op_mem(size, b, i, op->mem.scale, (int32_t)disp);
@@ -243,7 +249,7 @@ static void emit_stub(struct tctx *c, struct exit_desc *ex)
 		 * space: a branch off this page goes through the lookup table,
 		 * whose tags belong to one window. */
 		ex->ibl_stub = c->e.pos;
-		emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R13D), op_imm(ex->target_eip));
+		emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R13D), op_imm((int32_t)ex->target_eip));
 		emit_ibl_lookup(c);
 	}
 }
@@ -1089,8 +1095,9 @@ static void emit_selfcheck(struct tctx *c, const uint8_t *guest, uint32_t eip, u
 			off = len - 8;   /* overlap the tail rather than split it */
 		uint64_t v = 0;
 		memcpy(&v, guest + off, n);
-		ZydisEncoderOperand mem = op_mem(n, ZYDIS_REGISTER_NONE, ZYDIS_REGISTER_NONE, 0,
-						 (int64_t)(uint32_t)(eip + off));
+		/* Through ECX: a bare disp32 would be sign-extended. */
+		emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_ECX), op_imm((int32_t)(eip + off)));
+		ZydisEncoderOperand mem = op_mem(n, ZYDIS_REGISTER_ECX, ZYDIS_REGISTER_NONE, 0, 0);
 		/* Zero-extended load of exactly n guest bytes into RCX. */
 		ZydisEncoderOperand ld[2] = {
 			op_reg(n == 8 ? ZYDIS_REGISTER_RCX : ZYDIS_REGISTER_ECX), mem
