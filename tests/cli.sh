@@ -94,6 +94,24 @@ else
 	cat "$work/stats"
 	failed=$((failed + 1))
 fi
+# Shadow paging under pressure: the stats must show what the issue asks
+# for (hidden faults, trace faults, adaptive retranslations and their
+# accesses, window switches and evictions), all non-zero for this guest.
+stress="$guests/paging_stress.elf"
+out=$("$btvm" run --kernel "$stress" -m 64 --stats </dev/null 2>"$work/stats")
+status=$?
+ok=1
+for field in 'hidden faults' 'trace faults \(table writes\)' 'adaptive retranslations' \
+	'adaptive accesses' 'window switches' 'windows made / evicted +[1-9][0-9]* /'; do
+	grep -Eq "$field +[1-9]" "$work/stats" || ok=0
+done
+if [ "$status" = 33 ] && [ "$ok" = 1 ]; then
+	passed=$((passed + 1))
+else
+	echo "FAIL: paging_stress stats: status $status"
+	cat "$work/stats"
+	failed=$((failed + 1))
+fi
 # The same with one instruction per block, and with a trace file.
 out=$("$btvm" run --kernel "$hello" --one-insn-blocks --trace "$work/trace" </dev/null 2>&1)
 status=$?
