@@ -195,7 +195,7 @@ int cpu_init(struct cpu *cpu, const struct vcpu_state *boot, struct shadow *sh,
 	memset(cpu, 0, sizeof(*cpu));
 	cpu->sh = sh;
 	cpu->win = &sh->identity;
-	sh->ibl_tag = &cpu->ibl_tag;
+	sh->ibl_tags = cpu->ibl_tags;
 	cpu->tc = tc;
 	cpu->bus = bus;
 	cpu->exit_fn = (uint64_t)(uintptr_t)btvm_exit;
@@ -406,7 +406,7 @@ static void fill_indirect(struct cpu *cpu, struct translator *t, uint32_t mode)
 	if (!to || cpu->s.eip != target)
 		return;
 	struct ibl_entry *e = &cpu->ibl_table[target & (IBL_ENTRIES - 1)];
-	e->tag = cpu->ibl_tag | ((uint64_t)mode << 32) | target;
+	e->tag = cpu->ibl_tags[mode] | target;
 	e->host = (uint64_t)(uintptr_t)to->host;
 	cpu->tc->stats.ibl_fills++;
 }

@@ -77,11 +77,13 @@ struct cpu {
 	uint32_t seg_base[SEG_COUNT];
 	uint64_t ibl;
 	uint64_t ibl_miss_fn;
-	uint64_t ibl_tag;
-	uint8_t pad2[CPU_OFF_FXSAVE - CPU_OFF_IBL_TAG - 8];
+	uint8_t pad2[CPU_OFF_FXSAVE - CPU_OFF_IBL_MISS_FN - 8];
 	/* Guest x87/MMX/SSE state while the monitor runs: its C code (and
 	 * libc) may use these registers between exits. */
 	uint8_t fxsave[512] __attribute__((aligned(16)));
+	/* Indirect-branch table tag base per mode: the window's tag << 40 |
+	 * mode << 32 (translated code adds the guest address). */
+	uint64_t ibl_tags[32];
 	/* --- monitor's view --- */
 	struct vcpu_state s;
 	struct board *board;
@@ -131,7 +133,7 @@ _Static_assert(offsetof(struct cpu, scratch) == CPU_OFF_SCRATCH, "layout");
 _Static_assert(offsetof(struct cpu, seg_base) == CPU_OFF_SEG_BASE, "layout");
 _Static_assert(offsetof(struct cpu, ibl) == CPU_OFF_IBL, "layout");
 _Static_assert(offsetof(struct cpu, ibl_miss_fn) == CPU_OFF_IBL_MISS_FN, "layout");
-_Static_assert(offsetof(struct cpu, ibl_tag) == CPU_OFF_IBL_TAG, "layout");
+_Static_assert(offsetof(struct cpu, ibl_tags) == CPU_OFF_IBL_TAGS, "layout");
 _Static_assert(offsetof(struct cpu, fxsave) == CPU_OFF_FXSAVE, "layout");
 
 struct translator;

@@ -123,6 +123,16 @@ int shadow_unprotect_current(struct shadow *sh, uint32_t va)
 
 /* --- dropping shadow entries -------------------------------------------- */
 
+/* The vCPU's table tags, one per mode: asid << 40 | mode << 32, so that
+ * translated code loads its tag base in one instruction. */
+static void set_ibl_tag(struct shadow *sh, uint32_t asid)
+{
+	if (!sh->ibl_tags)
+		return;
+	for (uint64_t m = 0; m < SHADOW_IBL_MODES; m++)
+		sh->ibl_tags[m] = (uint64_t)asid << 40 | m << 32;
+}
+
 static void retire_asid(struct shadow *sh, struct shadow_window *w)
 {
 	if (++sh->next_asid >= ASID_LIMIT) {
@@ -131,12 +141,12 @@ static void retire_asid(struct shadow *sh, struct shadow_window *w)
 		for (unsigned i = 0; i < SHADOW_MAX_WINDOWS; i++)
 			sh->windows[i].asid = sh->next_asid++;
 		sh->ibl_flush = true;
-		if (sh->current && sh->current != &sh->identity && sh->ibl_tag)
-			*sh->ibl_tag = (uint64_t)((struct shadow_window *)sh->current)->asid << 40;
+		if (sh->current && sh->current != &sh->identity)
+			set_ibl_tag(sh, ((struct shadow_window *)sh->current)->asid);
 	}
 	w->asid = sh->next_asid;
-	if (sh->current == &w->win && sh->ibl_tag)
-		*sh->ibl_tag = (uint64_t)w->asid << 40;
+	if (sh->current == &w->win)
+		set_ibl_tag(sh, w->asid);
 }
 
 /* Forgets one entry; the host mapping is the caller's to remove. */
@@ -372,7 +382,7 @@ int shadow_select(struct cpu *cpu)
 	if (view == sh->cur_view && (!paging || cr3 == sh->cur_key_cr3) && sh->current)
 		return 0;
 	struct window *win = &sh->identity;
-	uint64_t tag = 0;
+	uint32_t tag = 0;
 	if (paging) {
 		struct shadow_window *w = find_window(sh, cr3, view == 1);
 		if (!w) {
@@ -382,13 +392,13 @@ int shadow_select(struct cpu *cpu)
 		}
 		w->last_used = ++sh->tick;
 		win = &w->win;
-		tag = (uint64_t)w->asid << 40;
+		tag = w->asid;
 	}
 	sh->current = win;
 	sh->cur_view = view;
 	sh->cur_key_cr3 = cr3;
 	cpu->win = win;
-	*sh->ibl_tag = tag;
+	set_ibl_tag(sh, tag);
 	set_gs(sh, win);
 	sh->stats.window_switches++;
 	return 0;

@@ -25,6 +25,7 @@ struct cpu;
 #define SHADOW_REGIONS 1024u       /* 4 MiB regions of a 4 GiB window */
 #define SHADOW_NO_PT 0xffffffffu   /* region with no page table behind it yet */
 #define SHADOW_LARGE 0xfffffffeu   /* region mapped by a 4 MiB page */
+#define SHADOW_IBL_MODES 32u       /* translation modes (MODE_* bits) */
 
 struct shadow_window {
 	struct window win;
@@ -81,7 +82,7 @@ struct shadow {
 	/* Where the current window's indirect-branch tag goes (the vCPU's),
 	 * and which pages hold translations (the cache's): dropping the
 	 * mapping of such a page retires the window's table entries. */
-	uint64_t *ibl_tag;
+	uint64_t *ibl_tags;           /* SHADOW_IBL_MODES of them */
 	const uint8_t *code_pages;
 	bool ibl_flush;               /* tags wrapped: the vCPU clears its table */
 	/* Adaptive translation: instructions (by guest physical address) that

@@ -269,13 +269,8 @@ static void emit_ibl_lookup(struct tctx *c)
 					       op_mem(8, ZYDIS_REGISTER_R11, ZYDIS_REGISTER_R14, 8, 0) };
 		emit_insn(e, ZYDIS_MNEMONIC_LEA, 2, ops, 0);   /* r14 = table + index*16 */
 	}
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11), op_imm((int64_t)((uint64_t)c->mode << 32)));
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R10), cpu_field(8, CPU_OFF_IBL_TAG));
-	{
-		ZydisEncoderOperand ops[2] = { op_reg(ZYDIS_REGISTER_R11),
-					       op_mem(8, ZYDIS_REGISTER_R11, ZYDIS_REGISTER_R10, 1, 0) };
-		emit_insn(e, ZYDIS_MNEMONIC_LEA, 2, ops, 0);
-	}
+	assert(c->mode < SHADOW_IBL_MODES);
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11), cpu_field(8, CPU_OFF_IBL_TAGS + 8 * c->mode));
 	{
 		ZydisEncoderOperand ops[2] = { op_reg(ZYDIS_REGISTER_R11),
 					       op_mem(8, ZYDIS_REGISTER_R11, ZYDIS_REGISTER_R13, 1, 0) };
