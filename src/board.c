@@ -254,6 +254,7 @@ static void board_reset_devices(struct board *board)
 	uart16550_init(&board->com1, &com1_irq, com1_transmit, board);
 	board->port_b = 0;
 	board->refresh_toggle = false;
+	testdev_init(&board->testdev);
 }
 
 static int board_wire_devices(struct board *board)
@@ -276,6 +277,9 @@ static int board_wire_devices(struct board *board)
 	board->debug_exit.request_exit = board_request_exit;
 	board->debug_exit.opaque = board;
 	err = isa_debug_exit_attach(&board->debug_exit, &board->bus, ISA_DEBUG_EXIT_PORT);
+	if (err)
+		return err;
+	err = testdev_attach(&board->testdev, &board->bus, TESTDEV_BASE);
 	if (err)
 		return err;
 	return bus_register(&board->bus, BUS_SPACE_PIO, "post", POST_PORT, 1, &post_ops, NULL);

@@ -15,6 +15,7 @@
 #include "devices/isa_debug_exit.h"
 #include "devices/pic8259.h"
 #include "devices/pit8254.h"
+#include "devices/testdev.h"
 #include "devices/uart16550.h"
 #include "mmu/guest_ram.h"
 #include "mmu/shadow.h"
@@ -48,6 +49,7 @@ struct board {
 	uint8_t port_b;           /* port 0x61 bits 0-1 as written */
 	bool refresh_toggle;      /* port 0x61 bit 4 */
 	struct isa_debug_exit debug_exit;
+	struct testdev testdev;   /* MMIO page for the test guests */
 	struct vcpu_state boot;   /* machine state the loader set up */
 	struct shadow sh;
 	struct tcache tc;

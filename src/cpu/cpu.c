@@ -103,6 +103,36 @@ static enum fault_kind window_fault(struct cpu *cpu, const siginfo_t *si, const 
 	}
 }
 
+/* The host decoder for translated code, to look back at a faulting block. */
+static ZydisDecoder host_decoder;
+
+/* A guest instruction on AH..DH beside a register that needs REX runs
+ * between two XCHGs of the high byte with a low one; a fault between
+ * them must not leave the bytes swapped in the guest's registers. */
+static void unswap_high_bytes(struct cpu *cpu, const uint8_t *from, const uint8_t *rip)
+{
+	while (from < rip) {
+		ZydisDecodedInstruction in;
+		ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+		if (ZYAN_FAILED(ZydisDecoderDecodeFull(&host_decoder, from, (ZyanUSize)(rip - from), &in, ops)))
+			return;
+		if (in.mnemonic == ZYDIS_MNEMONIC_XCHG && ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+		    ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+		    ZydisRegisterGetClass(ops[0].reg.value) == ZYDIS_REGCLASS_GPR8 &&
+		    ZydisRegisterGetClass(ops[1].reg.value) == ZYDIS_REGCLASS_GPR8) {
+			/* Ids 0-3 are AL..BL, 4-7 AH..BH without REX. */
+			unsigned a = (unsigned)ZydisRegisterGetId(ops[0].reg.value);
+			unsigned b = (unsigned)ZydisRegisterGetId(ops[1].reg.value);
+			uint32_t *ra = &cpu->regs[a & 3], *rb = &cpu->regs[b & 3];
+			unsigned sa = a >= 4 ? 8 : 0, sb = b >= 4 ? 8 : 0;
+			uint32_t va = (*ra >> sa) & 0xff, vb = (*rb >> sb) & 0xff;
+			*ra = (*ra & ~(0xffu << sa)) | (vb << sa);
+			*rb = (*rb & ~(0xffu << sb)) | (va << sb);
+		}
+		from += in.length;
+	}
+}
+
 static void on_fault(int sig, siginfo_t *si, void *uctx)
 {
 	ucontext_t *uc = uctx;
@@ -146,6 +176,7 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
 	cpu->regs[REG_EDI] = (uint32_t)g[REG_RDI];
 	cpu->rflags = (uint64_t)g[REG_EFL];
 	cpu->s.eip = tb->eip + tb->map_guest[i];
+	unswap_high_bytes(cpu, tb->host + tb->map_host[i], (const uint8_t *)g[REG_RIP]);
 	last_fault.kind = kind;
 	last_fault.host_rip = (uintptr_t)g[REG_RIP];
 	cpu->exit = 0;
@@ -206,7 +237,8 @@ int cpu_init(struct cpu *cpu, const struct vcpu_state *boot, struct shadow *sh,
 		return -ENOMEM;
 	cpu->ibl = (uint64_t)(uintptr_t)cpu->ibl_table;
 	load_boot_state(cpu, boot);
-	if (ZYAN_FAILED(ZydisDecoderInit(&cpu->decoder, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32)))
+	if (ZYAN_FAILED(ZydisDecoderInit(&cpu->decoder, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32)) ||
+	    ZYAN_FAILED(ZydisDecoderInit(&host_decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64)))
 		return -EINVAL;
 	return install_fault_handlers();
 }
