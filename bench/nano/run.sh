@@ -74,7 +74,6 @@ declare -A label=(
 	[pte-invlpg-read]="PTE write + INVLPG + read"
 	[cr3]="CR3 switch + read"
 )
-platforms=(native btvm qemu)
 
 qemu=
 if [ "$use_qemu" = 1 ]; then
@@ -151,6 +150,7 @@ guest() {
 	local -a remaining=("${ops[@]}") cmd rest
 	while [ ${#remaining[@]} -gt 0 ]; do
 		list=$(IFS=,; echo "${remaining[*]}")
+		# shellcheck disable=SC2054 # the commas belong to -device
 		case $p in
 		btvm) cmd=("$btvm" run --kernel "$kernel" --display none --serial stdio -m 64
 			   --append "ops=$list") ;;
@@ -207,9 +207,6 @@ else
 fi
 
 # --- the table
-declare -A letter=()
-notes=()
-next_letter=0
 letters=abcdefghijklmnopqrstuvwxyz
 
 # cell PLATFORM OP KIND: the figure (ns or cycles) or "-x" with a note.
@@ -247,16 +244,18 @@ rate() {
 	[ -n "${tsc[$1]:-}" ] && awk -v k="${tsc[$1]}" 'BEGIN { printf "%.3f GHz", k / 1e6 }' || echo "-"
 }
 
-fmt='%-28s %9s %9s %9s   %9s %9s %9s\n'
+row() {
+	printf '%-28s %9s %9s %9s   %9s %9s %9s\n' "$@"
+}
 echo "btvm nanobenchmarks: fastest repetition, per operation"
 echo "host TSC $(rate native) (nano-native, against CLOCK_MONOTONIC)${hypervisor:+; host under a hypervisor: $hypervisor}"
 echo "guest TSC (calibrated against PIT channel 2): btvm $(rate btvm), qemu $(rate qemu)"
 echo
 printf '%-28s %29s   %29s\n' "" "------------ ns/op ------------" "------- host cycles/op -------"
-printf "$fmt" operation native btvm qemu native btvm qemu
-printf "$fmt" --------- ------ ---- ---- ------ ---- ----
+row operation native btvm qemu native btvm qemu
+row --------- ------ ---- ---- ------ ---- ----
 for o in "${ops[@]}"; do
-	printf "$fmt" "${label[$o]}" \
+	row "${label[$o]}" \
 		"$(cell native "$o" ns)" "$(cell btvm "$o" ns)" "$(cell qemu "$o" ns)" \
 		"$(cell native "$o" cyc)" "$(cell btvm "$o" cyc)" "$(cell qemu "$o" cyc)"
 done
