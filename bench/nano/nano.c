@@ -1,0 +1,738 @@
+/* The nanobenchmark guest kernel: machine set-up (IDT, TSS, SYSENTER
+ * MSRs, page tables), TSC calibration against PIT channel 2, and the timed
+ * operations themselves. Each operation runs a fixed number of times per
+ * repetition, checks its own result, and the fastest repetition is
+ * reported on COM1 as
+ *
+ *	nano op <name> iters <n> ticks/op <t> ns/op <ns>
+ *
+ * The command line "ops=a,b,..." picks the operations and their order
+ * (default: all, in table order). Before each one the kernel prints
+ * "nano begin <name>", so a runner can tell which one a crash belongs to;
+ * a failed check prints "nano FAIL <name>: <why>" and exits with 0x11
+ * through isa-debug-exit (status 35), success exits with 0x10 (status 33).
+ * Layout and selectors: nano.h; handlers and ring changes: nano_start.S. */
+#include <stdbool.h>
+
+#include "bench.h"
+#include "nano.h"
+
+#define COM1 0x3f8
+#define DEBUG_EXIT_PORT 0xf4
+#define MB_BOOT_MAGIC 0x2BADB002u
+#define MBI_FLAG_MEM (1u << 0)
+#define MBI_FLAG_CMDLINE (1u << 2)
+#define GUEST_PASS 0x10u
+#define GUEST_FAIL 0x11u
+
+#define PIT_HZ 1193182u
+#define PIT_CAL_LATCH (PIT_HZ / 40)   /* 25 ms */
+#define PIT_CAL_GOOD 3                /* undisturbed windows wanted */
+#define PIT_CAL_MAX 12                /* windows tried at most */
+
+#define MSR_SYSENTER_CS 0x174
+#define MSR_SYSENTER_ESP 0x175
+#define MSR_SYSENTER_EIP 0x176
+
+void nano_main(uint32_t magic, const uint32_t *info);
+void nano_exception(const uint32_t *frame);
+
+/* nano_start.S */
+extern const uint32_t nano_catchers[32];
+extern uint64_t nano_gdt[];
+extern char nano_ring0_stack_top[];
+void nano_int80_entry(void);
+void nano_sysenter_entry(void);
+void nano_pf_entry(void);
+void nano_leave_user_entry(void);
+void nano_enter_user(void (*fn)(void));
+
+/* Read by the #PF handler. */
+volatile uint32_t nano_pf_expect_err;
+volatile uint32_t nano_pf_count;
+
+static const char *current_op = "start-up";
+
+/* ------------------------------------------------------------ hardware */
+
+static inline void outb(uint16_t port, uint8_t v)
+{
+	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline void outl(uint16_t port, uint32_t v)
+{
+	__asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline uint8_t inb(uint16_t port)
+{
+	uint8_t v;
+	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+
+static inline uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (uint64_t)hi << 32 | lo;
+}
+
+static inline void wrmsr(uint32_t msr, uint32_t v)
+{
+	__asm__ volatile("wrmsr" : : "c"(msr), "a"(v), "d"(0));
+}
+
+static inline void write_cr3(uint32_t v)
+{
+	__asm__ volatile("mov %0, %%cr3" : : "r"(v) : "memory");
+}
+
+static inline void invlpg(uint32_t va)
+{
+	__asm__ volatile("invlpg (%0)" : : "r"(va) : "memory");
+}
+
+static inline uint32_t read32(uint32_t addr)
+{
+	return *(volatile const uint32_t *)addr;
+}
+
+static inline void write32(uint32_t addr, uint32_t v)
+{
+	*(volatile uint32_t *)addr = v;
+}
+
+static inline uint32_t *table(uint32_t phys)
+{
+	return (uint32_t *)phys;
+}
+
+/* The word each data frame starts with, so a read shows which frame the
+ * linear address reached. */
+static inline uint32_t tag(uint32_t phys)
+{
+	return phys ^ 0x9e3779b9u;
+}
+
+/* -------------------------------------------------------------- output */
+
+void bench_putchar(char c)
+{
+	while (!(inb(COM1 + 5) & 0x20))
+		;
+	outb(COM1, (uint8_t)c);
+}
+
+static void put_u64(uint64_t v)
+{
+	char buf[20];
+	int n = 0;
+	do {
+		buf[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		bench_putchar(buf[--n]);
+}
+
+/* num / den with two decimals. */
+static void put_ratio(uint64_t num, uint64_t den)
+{
+	uint64_t hundredths = (num * 100 + den / 2) / den;
+	put_u64(hundredths / 100);
+	bench_putchar('.');
+	bench_putchar((char)('0' + hundredths / 10 % 10));
+	bench_putchar((char)('0' + hundredths % 10));
+}
+
+static __attribute__((noreturn)) void guest_exit(uint32_t code)
+{
+	outl(DEBUG_EXIT_PORT, code);
+	for (;;)
+		__asm__ volatile("cli; hlt");
+}
+
+static __attribute__((noreturn)) void fail(const char *why)
+{
+	bench_puts("nano FAIL ");
+	bench_puts(current_op);
+	bench_puts(": ");
+	bench_puts(why);
+	bench_putchar('\n');
+	guest_exit(GUEST_FAIL);
+}
+
+/* A failed comparison: "<what>: got 0x.. expected 0x..". */
+static __attribute__((noreturn)) void fail_value(const char *what, uint32_t got, uint32_t want)
+{
+	bench_puts("nano FAIL ");
+	bench_puts(current_op);
+	bench_puts(": ");
+	bench_puts(what);
+	bench_puts(": got 0x");
+	bench_puthex(got);
+	bench_puts(" expected 0x");
+	bench_puthex(want);
+	bench_putchar('\n');
+	guest_exit(GUEST_FAIL);
+}
+
+void nano_exception(const uint32_t *frame)
+{
+	bench_puts("nano FAIL ");
+	bench_puts(current_op);
+	bench_puts(": exception ");
+	bench_putdec(frame[0]);
+	bench_puts(" error 0x");
+	bench_puthex(frame[1]);
+	bench_puts(" at EIP 0x");
+	bench_puthex(frame[2]);
+	bench_puts(" CS 0x");
+	bench_puthex(frame[3]);
+	if (frame[0] == VEC_PF) {
+		uint32_t cr2;
+		__asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
+		bench_puts(" CR2 0x");
+		bench_puthex(cr2);
+	}
+	bench_putchar('\n');
+	guest_exit(GUEST_FAIL);
+}
+
+/* --------------------------------------------------------------- set-up */
+
+static uint64_t idt[IDT_ENTRIES];
+
+static struct __attribute__((packed)) {
+	uint32_t link, esp0, ss0, esp1, ss1, esp2, ss2, cr3, eip, eflags;
+	uint32_t gpr[8];
+	uint32_t es, cs, ss, ds, fs, gs, ldt;
+	uint16_t trap, iomap;
+} tss;
+
+_Static_assert(sizeof(tss) == 104, "32-bit TSS");
+
+static void set_gate(unsigned vec, void (*handler)(void), unsigned dpl)
+{
+	uint32_t off = (uint32_t)handler;
+	uint32_t lo = (off & 0xffff) | (uint32_t)SEL_KCODE << 16;
+	uint32_t hi = (off & 0xffff0000) | 0x8e00 | dpl << 13;   /* 32-bit interrupt gate */
+	idt[vec] = (uint64_t)hi << 32 | lo;
+}
+
+static void setup_cpu(void)
+{
+	for (unsigned v = 0; v < 32; v++)
+		set_gate(v, (void (*)(void))nano_catchers[v], 0);
+	set_gate(VEC_PF, nano_pf_entry, 0);
+	set_gate(VEC_SYSCALL, nano_int80_entry, 3);
+	set_gate(VEC_LEAVE_USER, nano_leave_user_entry, 3);
+	struct __attribute__((packed)) { uint16_t limit; uint32_t base; } idtr = {
+		sizeof(idt) - 1, (uint32_t)idt
+	};
+	__asm__ volatile("lidt %0" : : "m"(idtr));
+
+	tss.ss0 = SEL_KDATA;
+	tss.esp0 = (uint32_t)nano_ring0_stack_top;
+	tss.iomap = sizeof(tss);             /* no I/O bitmap */
+	uint32_t base = (uint32_t)&tss, limit = sizeof(tss) - 1;
+	nano_gdt[SEL_TSS / 8] = (uint64_t)(limit & 0xffff) | (uint64_t)(base & 0xffffff) << 16 |
+				(uint64_t)0x89 << 40 |       /* present, DPL 0, available 32-bit TSS */
+				(uint64_t)(base >> 24) << 56;
+	__asm__ volatile("ltr %w0" : : "r"(SEL_TSS));
+
+	/* No interrupts from the PICs, even while CLI/STI runs. */
+	outb(0x21, 0xff);
+	outb(0xa1, 0xff);
+}
+
+static uint32_t cpuid1_edx(void)
+{
+	uint32_t a, b, c, d;
+	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
+	return d;
+}
+
+static bool cpu_has_sep(void)
+{
+	return cpuid1_edx() & (1u << 11);
+}
+
+static bool paging_on;
+
+/* Identity map 0-32 MiB; PD_MAIN and PD_ALT differ only at PROBE_VA. The
+ * FAULT_VA table starts empty, HIDDEN_VA is mapped through PT_WARM. Every
+ * data frame gets its tag. */
+static void setup_paging(void)
+{
+	if (paging_on)
+		return;
+	memset(table(PD_MAIN), 0, PAGE * 14);   /* PD_MAIN up to PT_PROBE_B */
+	for (uint32_t t = 0; t < KPT_COUNT; t++) {
+		for (uint32_t i = 0; i < 1024; i++)
+			table(KPT_BASE + t * PAGE)[i] = (t * 1024 + i) * PAGE | PTE_PUW;
+		table(PD_MAIN)[t] = (KPT_BASE + t * PAGE) | PTE_PUW;
+	}
+	table(PD_MAIN)[FAULT_VA >> 22] = PT_FAULT | PTE_PUW;
+	table(PD_MAIN)[HIDDEN_VA >> 22] = PT_WARM | PTE_PUW;
+	table(PD_MAIN)[PROBE_VA >> 22] = PT_PROBE_A | PTE_PUW;
+	for (uint32_t i = 0; i < HIDDEN_PAGES; i++)
+		table(PT_WARM)[i] = (HIDDEN_PHYS + i * PAGE) | PTE_PUW;
+	table(PT_PROBE_A)[0] = FRAME_A | PTE_PUW;
+	table(PT_PROBE_A)[1] = FRAME_C | PTE_PUW;
+	table(PT_PROBE_B)[0] = FRAME_B | PTE_PUW;
+	memcpy(table(PD_ALT), table(PD_MAIN), PAGE);
+	table(PD_ALT)[PROBE_VA >> 22] = PT_PROBE_B | PTE_PUW;
+
+	for (uint32_t i = 0; i < FAULT_PAGES; i++)
+		write32(FAULT_PHYS + i * PAGE, tag(FAULT_PHYS + i * PAGE));
+	for (uint32_t i = 0; i < HIDDEN_PAGES; i++)
+		write32(HIDDEN_PHYS + i * PAGE, tag(HIDDEN_PHYS + i * PAGE));
+	for (uint32_t f = FRAME_A; f <= FRAME_D; f += PAGE)
+		write32(f, tag(f));
+
+	write_cr3(PD_MAIN);
+	uint32_t cr0;
+	__asm__ volatile("mov %%cr0, %0" : "=r"(cr0));
+	__asm__ volatile("mov %0, %%cr0" : : "r"(cr0 | 0x80000000u) : "memory");
+	paging_on = true;
+	if (read32(PROBE_VA) != tag(FRAME_A))
+		fail_value("read through the new page tables", read32(PROBE_VA), tag(FRAME_A));
+}
+
+/* ---------------------------------------------------------- calibration */
+
+/* TSC ticks while PIT channel 2 counts PIT_CAL_LATCH ticks in mode 0 (its
+ * OUT, port 0x61 bit 5, goes high at terminal count), as Linux's
+ * pit_calibrate_tsc does. Both ends are bracketed by TSC reads; *slack is
+ * the sum of the two brackets' widths (large when the vCPU was
+ * descheduled there). */
+static uint64_t pit_window_ticks(uint64_t *slack)
+{
+	outb(0x61, (uint8_t)((inb(0x61) & ~0x02) | 0x01));   /* gate on, speaker off */
+	outb(0x43, 0xb0);                                     /* ch 2, lo/hi, mode 0, binary */
+	outb(0x42, PIT_CAL_LATCH & 0xff);
+	uint64_t start_lo = rdtsc();
+	outb(0x42, PIT_CAL_LATCH >> 8);                       /* counting starts */
+	uint64_t start_hi = rdtsc(), low = start_lo, high;
+	for (;;) {
+		/* OUT went high after the last low read's first TSC read
+		 * and before the high read's second one. */
+		uint64_t before = rdtsc();
+		bool out = inb(0x61) & 0x20;
+		high = rdtsc();
+		if (out)
+			break;
+		low = before;
+		if (high - start_lo > (1ull << 36))
+			fail("PIT channel 2 never reached its terminal count");
+	}
+	*slack = (start_hi - start_lo) + (high - low);
+	return (low + high) / 2 - (start_lo + start_hi) / 2;
+}
+
+/* The median of PIT_CAL_GOOD windows whose ends are known to 1/2000 of
+ * their length; when too many are disturbed (a loaded host), the least
+ * disturbed window, with a warning. */
+static uint32_t calibrate_tsc_khz(void)
+{
+	uint64_t good[PIT_CAL_GOOD], best = 0, best_slack = ~0ull;
+	int n = 0;
+	for (int attempt = 0; attempt < PIT_CAL_MAX && n < PIT_CAL_GOOD; attempt++) {
+		uint64_t slack, t = pit_window_ticks(&slack);
+		if (slack <= t / 2000)
+			good[n++] = t;
+		if (slack < best_slack) {
+			best = t;
+			best_slack = slack;
+		}
+	}
+	for (int i = 0; i < n; i++)
+		for (int j = i + 1; j < n; j++)
+			if (good[j] < good[i]) {
+				uint64_t x = good[i];
+				good[i] = good[j];
+				good[j] = x;
+			}
+	uint64_t ticks = n ? good[(n - 1) / 2] : best;
+	if (!n) {
+		bench_puts("nano warn TSC calibration disturbed: PIT window ends known to ");
+		put_u64(best_slack);
+		bench_puts(" of ");
+		put_u64(best);
+		bench_puts(" TSC ticks\n");
+	}
+	uint64_t khz = ticks * PIT_HZ / PIT_CAL_LATCH / 1000;
+	if (khz == 0 || khz > 0xffffffffu)
+		fail("TSC calibration gave an impossible rate");
+	return (uint32_t)khz;
+}
+
+/* --------------------------------------------------------- ring 3 runs */
+
+/* Shared with the functions that run in ring 3 (every page is a user page). */
+static volatile uint32_t user_iters;
+static volatile uint64_t user_ticks;
+static volatile uint32_t user_result;
+
+static void user_int80(void)
+{
+	uint32_t n = user_iters, v = 0;
+	uint64_t t0 = rdtsc();
+	for (uint32_t i = 0; i < n; i++)
+		__asm__ volatile("int %1" : "+a"(v) : "i"(VEC_SYSCALL) : "memory");
+	user_ticks = rdtsc() - t0;
+	user_result = v;
+}
+
+static void user_sysenter(void)
+{
+	uint32_t n = user_iters, v = 0;
+	uint64_t t0 = rdtsc();
+	for (uint32_t i = 0; i < n; i++)
+		__asm__ volatile("movl %%esp, %%ecx\n\t"
+				 "movl $1f, %%edx\n\t"
+				 "sysenter\n"
+				 "1:"
+				 : "+a"(v) : : "ecx", "edx", "memory");
+	user_ticks = rdtsc() - t0;
+	user_result = v;
+}
+
+/* Reads each FAULT_VA page once; user_result counts wrong values. */
+static void touch_fault_pages(void)
+{
+	uint32_t n = user_iters, bad = 0;
+	uint64_t t0 = rdtsc();
+	for (uint32_t i = 0; i < n; i++)
+		bad += read32(FAULT_VA + i * PAGE) != tag(FAULT_PHYS + i * PAGE);
+	user_ticks = rdtsc() - t0;
+	user_result = bad;
+}
+
+/* ----------------------------------------------------------- operations */
+
+/* Each returns the TSC ticks of one repetition of n operations. */
+
+static uint64_t op_cli_sti(uint32_t n)
+{
+	uint64_t t0 = rdtsc();
+	for (uint32_t i = 0; i < n; i++)
+		__asm__ volatile("cli; sti" : : : "memory");
+	uint64_t t = rdtsc() - t0;
+	uint32_t fl;
+	__asm__ volatile("pushfl; popl %0; cli" : "=r"(fl) : : "memory");
+	if (!(fl & 0x200))
+		fail("EFLAGS.IF clear after STI");
+	return t;
+}
+
+static uint64_t op_in_61(uint32_t n)
+{
+	uint8_t want = inb(0x61) & 3, bad = 0;
+	uint64_t t0 = rdtsc();
+	for (uint32_t i = 0; i < n; i++)
+		bad |= (uint8_t)((inb(0x61) & 3) ^ want);
+	uint64_t t = rdtsc() - t0;
+	if (bad)
+		fail("port 0x61 bits 0-1 changed while only being read");
+	return t;
+}
+
+static uint64_t op_int80(uint32_t n)
+{
+	user_iters = n;
+	nano_enter_user(user_int80);
+	if (user_result != n)
+		fail_value("EAX after n system calls that each add 1", user_result, n);
+	return user_ticks;
+}
+
+static uint64_t op_sysenter(uint32_t n)
+{
+	wrmsr(MSR_SYSENTER_CS, SEL_KCODE);
+	wrmsr(MSR_SYSENTER_ESP, (uint32_t)nano_ring0_stack_top);
+	wrmsr(MSR_SYSENTER_EIP, (uint32_t)nano_sysenter_entry);
+	user_iters = n;
+	nano_enter_user(user_sysenter);
+	if (user_result != n)
+		fail_value("EAX after n SYSENTERs that each add 1", user_result, n);
+	return user_ticks;
+}
+
+/* Unmap the FAULT_VA pages (untimed) and arm the #PF handler. */
+static void unmap_fault_pages(uint32_t n, uint32_t err)
+{
+	setup_paging();
+	if (n > FAULT_PAGES)
+		fail("more pages than FAULT_VA has");
+	memset(table(PT_FAULT), 0, PAGE);
+	write_cr3(PD_MAIN);
+	nano_pf_expect_err = err;
+	nano_pf_count = 0;
+}
+
+static void check_faults(uint32_t n)
+{
+	if (user_result)
+		fail_value("pages that read a wrong value after their fault", user_result, 0);
+	if (nano_pf_count != n)
+		fail_value("page faults taken", nano_pf_count, n);
+}
+
+static uint64_t op_pf_ring0(uint32_t n)
+{
+	unmap_fault_pages(n, 0);             /* supervisor read, not present */
+	user_iters = n;
+	touch_fault_pages();                 /* in ring 0 here */
+	check_faults(n);
+	return user_ticks;
+}
+
+static uint64_t op_pf_ring3(uint32_t n)
+{
+	unmap_fault_pages(n, 4);             /* user read, not present */
+	user_iters = n;
+	nano_enter_user(touch_fault_pages);
+	check_faults(n);
+	return user_ticks;
+}
+
+static uint32_t touch_hidden_pages(uint32_t n)
+{
+	uint32_t bad = 0;
+	for (uint32_t i = 0; i < n; i++)
+		bad += read32(HIDDEN_VA + i * PAGE) != tag(HIDDEN_PHYS + i * PAGE);
+	return bad;
+}
+
+/* A fresh page directory and page table per repetition, built untimed;
+ * timed: the CR3 load and the first read of every HIDDEN_VA page. */
+static uint64_t op_hidden(uint32_t n)
+{
+	static uint32_t round;
+	setup_paging();
+	if (round >= HIDDEN_ROUNDS || n > HIDDEN_PAGES)
+		fail("more rounds or pages than the hidden-fault pool has");
+	uint32_t pd = HIDDEN_POOL + round * 2 * PAGE, pt = pd + PAGE;
+	round++;
+	memcpy(table(pd), table(PD_MAIN), PAGE);
+	table(pd)[HIDDEN_VA >> 22] = pt | PTE_PUW;
+	for (uint32_t i = 0; i < 1024; i++)
+		table(pt)[i] = (HIDDEN_PHYS + i * PAGE) | PTE_PUW;
+
+	uint64_t t0 = rdtsc();
+	write_cr3(pd);
+	uint32_t bad = touch_hidden_pages(n);
+	uint64_t t = rdtsc() - t0;
+	write_cr3(PD_MAIN);
+	if (bad)
+		fail_value("pages that read a wrong value", bad, 0);
+	return t;
+}
+
+/* The same reads with the mappings long in place (PD_MAIN, warmed). */
+static uint64_t op_touch_warm(uint32_t n)
+{
+	setup_paging();
+	if (n > HIDDEN_PAGES)
+		fail("more pages than HIDDEN_VA has");
+	touch_hidden_pages(n);
+	uint64_t t0 = rdtsc();
+	uint32_t bad = touch_hidden_pages(n);
+	uint64_t t = rdtsc() - t0;
+	if (bad)
+		fail_value("pages that read a wrong value", bad, 0);
+	return t;
+}
+
+/* PTE_VA's PTE alternates between FRAME_C and FRAME_D. */
+static inline uint32_t pte_frame(uint32_t i)
+{
+	return i & 1 ? FRAME_D : FRAME_C;
+}
+
+static uint64_t op_pte_invlpg(uint32_t n)
+{
+	setup_paging();
+	volatile uint32_t *pte = &table(PT_PROBE_A)[(PTE_VA >> 12) & 1023];
+	/* A TLB entry for FRAME_C, which the last write (odd i: FRAME_D)
+	 * leaves stale unless an INVLPG drops it. */
+	*pte = FRAME_C | PTE_PUW;
+	invlpg(PTE_VA);
+	if (read32(PTE_VA) != tag(FRAME_C) || (n & 1))
+		fail("PTE_VA does not start at FRAME_C, or n is odd");
+	uint64_t t0 = rdtsc();
+	for (uint32_t i = 0; i < n; i++) {
+		*pte = pte_frame(i) | PTE_PUW;
+		invlpg(PTE_VA);
+	}
+	uint64_t t = rdtsc() - t0;
+	if (read32(PTE_VA) != tag(pte_frame(n - 1)))
+		fail_value("read after the last PTE write", read32(PTE_VA), tag(pte_frame(n - 1)));
+	return t;
+}
+
+static uint64_t op_pte_invlpg_read(uint32_t n)
+{
+	setup_paging();
+	volatile uint32_t *pte = &table(PT_PROBE_A)[(PTE_VA >> 12) & 1023];
+	uint32_t bad = 0;
+	uint64_t t0 = rdtsc();
+	for (uint32_t i = 0; i < n; i++) {
+		*pte = pte_frame(i) | PTE_PUW;
+		invlpg(PTE_VA);
+		bad += read32(PTE_VA) != tag(pte_frame(i));
+	}
+	uint64_t t = rdtsc() - t0;
+	if (bad)
+		fail_value("reads that did not see the new PTE", bad, 0);
+	return t;
+}
+
+/* Alternates PD_ALT and PD_MAIN; PROBE_VA reads FRAME_B, then FRAME_A. */
+static uint64_t op_cr3(uint32_t n)
+{
+	setup_paging();
+	uint32_t bad = 0;
+	uint64_t t0 = rdtsc();
+	for (uint32_t i = 0; i < n; i++) {
+		bool alt = !(i & 1);
+		write_cr3(alt ? PD_ALT : PD_MAIN);
+		bad += read32(PROBE_VA) != tag(alt ? FRAME_B : FRAME_A);
+	}
+	uint64_t t = rdtsc() - t0;
+	write_cr3(PD_MAIN);
+	if (bad)
+		fail_value("reads of PROBE_VA that saw the other directory's frame", bad, 0);
+	return t;
+}
+
+struct op {
+	const char *name;
+	uint32_t iters;          /* operations per repetition */
+	uint32_t reps;           /* the fastest repetition counts */
+	uint64_t (*run)(uint32_t n);
+	bool needs_sep;          /* skipped when CPUID lacks SYSENTER/SYSEXIT */
+};
+
+/* Iteration counts keep each platform's whole run to a few seconds. */
+static const struct op ops[] = {
+	{ "cli-sti", 100000, 5, op_cli_sti, false },
+	{ "in-61", 20000, 5, op_in_61, false },
+	{ "int80", 20000, 5, op_int80, false },
+	{ "sysenter", 20000, 5, op_sysenter, true },
+	{ "pf-ring0", FAULT_PAGES, 8, op_pf_ring0, false },
+	{ "pf-ring3", FAULT_PAGES, 8, op_pf_ring3, false },
+	{ "hidden", HIDDEN_PAGES, HIDDEN_ROUNDS, op_hidden, false },
+	{ "touch-warm", HIDDEN_PAGES, 5, op_touch_warm, false },
+	{ "pte-invlpg", 20000, 5, op_pte_invlpg, false },
+	{ "pte-invlpg-read", 20000, 5, op_pte_invlpg_read, false },
+	{ "cr3", 10000, 3, op_cr3, false },
+};
+#define NOPS (sizeof(ops) / sizeof(ops[0]))
+
+static void run_op(const struct op *op, uint32_t tsc_khz)
+{
+	current_op = op->name;
+	bench_puts("nano begin ");
+	bench_puts(op->name);
+	bench_putchar('\n');
+	if (op->needs_sep && !cpu_has_sep()) {
+		bench_puts("nano skip ");
+		bench_puts(op->name);
+		bench_puts(" CPUID does not offer SEP (SYSENTER/SYSEXIT)\n");
+		return;
+	}
+	uint64_t best = ~0ull;
+	for (uint32_t r = 0; r < op->reps; r++) {
+		uint64_t t = op->run(op->iters);
+		if (t < best)
+			best = t;
+	}
+	if (best > (1ull << 36))                 /* keeps put_ratio's products in range */
+		fail("one repetition took longer than 2^36 TSC ticks");
+	bench_puts("nano op ");
+	bench_puts(op->name);
+	bench_puts(" iters ");
+	bench_putdec(op->iters);
+	bench_puts(" ticks/op ");
+	put_ratio(best, op->iters);
+	bench_puts(" ns/op ");
+	put_ratio(best * 1000000, (uint64_t)op->iters * tsc_khz);
+	bench_putchar('\n');
+}
+
+/* ------------------------------------------------------------ main */
+
+/* The value of "key=" in the command line, up to the next space, or NULL. */
+static const char *cmdline_value(const char *cmdline, const char *key)
+{
+	for (const char *p = cmdline; *p; p++) {
+		if (p != cmdline && p[-1] != ' ')
+			continue;
+		size_t i = 0;
+		while (key[i] && p[i] == key[i])
+			i++;
+		if (!key[i])
+			return p + i;
+	}
+	return NULL;
+}
+
+static const struct op *find_op(const char *s, size_t len)
+{
+	for (size_t i = 0; i < NOPS; i++) {
+		size_t j = 0;
+		while (j < len && ops[i].name[j] == s[j])
+			j++;
+		if (j == len && !ops[i].name[j])
+			return &ops[i];
+	}
+	return NULL;
+}
+
+void nano_main(uint32_t magic, const uint32_t *info)
+{
+	if (magic != MB_BOOT_MAGIC)
+		fail_value("Multiboot magic", magic, MB_BOOT_MAGIC);
+	if (!(info[0] & MBI_FLAG_MEM) || info[2] < RAM_NEEDED / 1024 - 1024)
+		fail("needs at least 32 MiB of RAM");
+	if (!(cpuid1_edx() & (1u << 4)))
+		fail("CPUID does not offer a TSC");
+	setup_cpu();
+
+	const char *list = NULL;
+	if (info[0] & MBI_FLAG_CMDLINE)
+		list = cmdline_value((const char *)info[4], "ops=");
+
+	uint32_t khz = calibrate_tsc_khz();
+	bench_puts("nano tsc-khz ");
+	bench_putdec(khz);
+	bench_putchar('\n');
+
+	if (!list) {
+		for (size_t i = 0; i < NOPS; i++)
+			run_op(&ops[i], khz);
+	} else {
+		const char *p = list;
+		while (*p && *p != ' ') {
+			size_t len = 0;
+			while (p[len] && p[len] != ',' && p[len] != ' ')
+				len++;
+			const struct op *op = find_op(p, len);
+			current_op = "command line";
+			if (!op)
+				fail("unknown operation in ops=");
+			run_op(op, khz);
+			p += len;
+			if (*p == ',')
+				p++;
+		}
+	}
+	current_op = "end";
+	bench_puts("nano done\n");
+	guest_exit(GUEST_PASS);
+}

@@ -1,0 +1,52 @@
+/* The nanobenchmark guest's fixed layout: selectors, vectors and the
+ * physical and linear addresses of its page tables and data frames, shared
+ * by nano_start.S and nano.c. Everything physical lies below 32 MiB, which
+ * the kernel identity-maps, so it can write page tables with paging on. */
+#ifndef NANO_H
+#define NANO_H
+
+/* GDT selectors. SYSENTER/SYSEXIT need this order: kernel code, kernel
+ * data (+8), user code (+16), user data (+24). */
+#define SEL_KCODE 0x08
+#define SEL_KDATA 0x10
+#define SEL_UCODE 0x1b          /* 0x18 | RPL 3 */
+#define SEL_UDATA 0x23          /* 0x20 | RPL 3 */
+#define SEL_TSS 0x28
+
+#define VEC_PF 14
+#define VEC_SYSCALL 0x80        /* the timed system call: EAX + 1, IRET */
+#define VEC_LEAVE_USER 0x81     /* back from ring 3 to nano_enter_user's caller */
+#define IDT_ENTRIES 0x82
+
+#define PAGE 4096
+#define PTE_PUW 7               /* present, writable, user */
+
+/* Page tables (physical = linear: identity-mapped). */
+#define PD_MAIN 0x00800000
+#define PD_ALT 0x00801000       /* as PD_MAIN but PROBE_VA -> FRAME_B */
+#define KPT_BASE 0x00802000     /* 8 tables identity-mapping 0-32 MiB */
+#define KPT_COUNT 8
+#define PT_FAULT 0x0080a000     /* maps FAULT_VA; filled by the #PF handler */
+#define PT_WARM 0x0080b000      /* maps HIDDEN_VA in PD_MAIN */
+#define PT_PROBE_A 0x0080c000   /* PROBE_VA -> FRAME_A, PTE_VA -> FRAME_C/D */
+#define PT_PROBE_B 0x0080d000   /* PROBE_VA -> FRAME_B */
+#define HIDDEN_POOL 0x00900000  /* per round: a fresh directory, then a fresh table */
+#define HIDDEN_ROUNDS 16
+
+/* Linear regions and the frames behind them. */
+#define FAULT_VA 0x40000000
+#define FAULT_PAGES 512
+#define FAULT_PHYS 0x01000000
+#define HIDDEN_VA 0x80000000
+#define HIDDEN_PAGES 1024
+#define HIDDEN_PHYS 0x01400000
+#define PROBE_VA 0xc0000000
+#define PTE_VA 0xc0001000
+#define FRAME_A 0x01900000
+#define FRAME_B 0x01901000
+#define FRAME_C 0x01902000
+#define FRAME_D 0x01903000
+
+#define RAM_NEEDED 0x02000000   /* 32 MiB */
+
+#endif
