@@ -505,6 +505,7 @@ void board_print_stats(const struct board *board, FILE *out)
 	fprintf(out, "  true faults (#PF)         %llu\n", (unsigned long long)m->true_faults);
 	fprintf(out, "  trace faults (table writes) %llu\n", (unsigned long long)m->trace_faults);
 	fprintf(out, "  shadow entries dropped    %llu\n", (unsigned long long)m->shadow_drops);
+	fprintf(out, "  of them mapped again      %llu\n", (unsigned long long)m->shadow_updates);
 	fprintf(out, "  adaptive retranslations   %llu\n", (unsigned long long)m->adaptive_insns);
 	fprintf(out, "  adaptive accesses         %llu\n", (unsigned long long)m->adaptive_accesses);
 	fprintf(out, "  MMIO accesses             %llu\n", (unsigned long long)m->mmio_accesses);

@@ -55,6 +55,8 @@ bool paging_walk(const struct guest_ram *ram, const struct paging_regs *pr, uint
 		goto fault;
 	if (write && !writable)
 		goto fault;
+	if ((access & ACCESS_PEEK) && (!(pde & PTE_A) || (!large && !(pte & PTE_A))))
+		goto fault;
 
 	set_bits(ram, pde_gpa, pde, PTE_A | (large && write ? PTE_D : 0));
 	if (!large)

@@ -33,6 +33,7 @@ enum access_kind {
 	ACCESS_READ = 0,
 	ACCESS_WRITE = 1,
 	ACCESS_USER = 2,    /* a CPL 3 access (not implicit supervisor) */
+	ACCESS_PEEK = 4,    /* change nothing: fail where an accessed bit is clear */
 };
 
 /* What a successful walk found: where the translation came from, so the

@@ -255,6 +255,28 @@ void shadow_make_room(struct shadow *sh)
 
 /* --- the tables changed --------------------------------------------------- */
 
+static int map_page(struct shadow *sh, struct shadow_window *w, uint32_t va, const struct walk *wk);
+
+/* A page-table entry behind this shadow entry changed: map what it says
+ * now if that needs no accessed bit set (the guest's next touch would
+ * otherwise take a hidden fault just to get here), else leave it unmapped. */
+static void refresh_entry(struct shadow *sh, struct shadow_window *w, uint32_t vpage)
+{
+	uint32_t *e = entry_of(w, vpage);
+	bool was = e && *e;
+	drop_entry(sh, w, vpage);
+	if (!was || !w->regions[vpage >> 10])
+		return;
+	struct paging_regs pr = sh->regs;
+	pr.cr3 = w->cr3;
+	struct walk wk;
+	uint32_t err;
+	uint32_t va = vpage << 12;
+	if (paging_walk(sh->ram, &pr, va, ACCESS_PEEK | (w->user ? ACCESS_USER : 0), &wk, &err) &&
+	    guest_ram_contains(sh->ram, wk.gpa, 1) && map_page(sh, w, va, &wk) == 0)
+		sh->stats.shadow_updates++;
+}
+
 #define SLOT_USERS_MAX 512u
 
 static void table_slot_written(struct shadow *sh, uint32_t page, uint32_t slot)
@@ -275,7 +297,7 @@ static void table_slot_written(struct shadow *sh, uint32_t page, uint32_t slot)
 		if (users[i].key == SHADOW_KEY_PD)
 			drop_region(sh, w, slot, true);   /* a directory entry: its 4 MiB */
 		else
-			drop_entry(sh, w, users[i].key * 1024 + slot);
+			refresh_entry(sh, w, users[i].key * 1024 + slot);
 	}
 }
 
@@ -397,6 +419,7 @@ int shadow_select(struct cpu *cpu)
 	sh->current = win;
 	sh->cur_view = view;
 	sh->cur_key_cr3 = cr3;
+	sh->regs = (struct paging_regs){ cpu->s.cr0, cpu->s.cr3, cpu->s.cr4 };
 	cpu->win = win;
 	set_ibl_tag(sh, tag);
 	set_gs(sh, win);

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "mmu/paging.h"
 #include "mmu/window.h"
 
 struct cpu;
@@ -46,6 +47,7 @@ struct shadow_stats {
 	uint64_t true_faults;      /* #PF raised in the guest */
 	uint64_t trace_faults;     /* guest writes to traced page-table pages */
 	uint64_t shadow_drops;     /* shadow entries dropped after table writes */
+	uint64_t shadow_updates;   /* of those, mapped again at once from the new entry */
 	uint64_t adaptive_insns;   /* instructions retranslated as memory callouts */
 	uint64_t adaptive_accesses; /* accesses those callouts performed */
 	uint64_t mmio_accesses;
@@ -85,6 +87,7 @@ struct shadow {
 	uint64_t *ibl_tags;           /* SHADOW_IBL_MODES of them */
 	const uint8_t *code_pages;
 	bool ibl_flush;               /* tags wrapped: the vCPU clears its table */
+	struct paging_regs regs;      /* CR0/CR4 as of the last window switch */
 	/* Adaptive translation: instructions (by guest physical address) that
 	 * keep writing traced pages or touch MMIO, and fault counts toward it. */
 	uint32_t *adaptive;
