@@ -16,12 +16,15 @@
 ; (#GP/#NP/#SS with the selector), far JMP/CALL/RET/IRETD privilege
 ; rules, conforming code; IRETD/RETF to ring 3 nulling DS..GS that ring 3
 ; may not use, and their SS checks; SYSENTER/SYSEXIT (and #GP with
-; SYSENTER_CS = 0); a timer interrupt taken in ring 3 through a DPL-0 gate.
+; SYSENTER_CS = 0); #TS/#SS for a bad SS0 in the TSS (handled in
+; conforming code at CPL 3); a timer interrupt taken in ring 3 through a
+; DPL-0 gate.
 %define GUEST_NAME "rings"
 %include "lib.inc"
 %include "rings.inc"
 
 SEL_TSS2	equ 0x30		; rings_tss again, limit inside the bitmap
+SEL_KNP		equ 0x30		; later: ring-0 writable data, not present
 SEL_UNP		equ 0x38 | 3		; ring-3 writable data, not present
 SEL_URO		equ 0x60 | 3		; ring-3 read-only data
 SEL_UXO		equ 0x68 | 3		; ring-3 execute-only code
@@ -30,15 +33,20 @@ SEL_UCNP	equ 0x78 | 3		; ring-3 code, not present
 SEL_CODE3	equ SEL_CODE | 3
 TSS2_LIMIT	equ RING_TSS_SIZE + 0x10	; bitmap bytes 0..0x10: ports < 0x88
 USER_FRAME	equ 28			; vector, error code, EIP, CS, EFLAGS, ESP, SS
+EXC_TS		equ 10
+EXC_SS		equ 12
 SPIN_LIMIT	equ 200000000
-; IRETD to an outer level whose SS is not present: the SDM's pseudo-code
-; raises #SS(selector) (as Bochs does; btvm follows it). QEMU 7.2's TCG
-; raises #NP(selector) instead; -DQEMU_TCG expects that, to run this
-; guest under QEMU.
+; A stack segment that is not present, for IRETD to an outer level and
+; for an interrupt's switch to the TSS's SS0: the SDM's pseudo-code raises
+; #SS(selector) for both (as Bochs does; btvm follows it). QEMU 7.2's TCG
+; raises #NP(selector) and #TS(selector) instead; -DQEMU_TCG expects
+; those, to run this guest under QEMU.
 %ifdef QEMU_TCG
 RETURN_SS_NP	equ 11
+INNER_SS_NP	equ 10
 %else
 RETURN_SS_NP	equ 12
+INNER_SS_NP	equ 12
 %endif
 PIT_DIVISOR	equ 1193		; ~1 kHz
 
@@ -129,6 +137,8 @@ guest_start
 	inc edx
 	cmp edx, COM1 + 8
 	jb .com1
+	mov edx, 0xf4				; isa-debug-exit: see exc_record
+	call rings_io_allow
 	mov edx, 0x80
 	call rings_io_allow
 	mov edx, 0x87
@@ -381,6 +391,46 @@ group "outer"
 	check eax, SEL_CODE
 	mov ax, ss
 	check eax, SEL_DATA
+
+; ---------------------------------------------------------------- TSS stack
+; A bad SS0 in the TSS: INT 0x80 from ring 3 faults at the INT. #TS and
+; #SS go to handlers in conforming code meanwhile, which run at CPL 3 on
+; the user's stack (a ring-0 handler would need SS0 itself).
+group "tss"
+	mov eax, SEL_KNP
+	xor ebx, ebx
+	mov ecx, 0xfffff
+	mov edx, 0x0c12				; DPL 0 data, P = 0
+	call lib_set_desc
+	mov eax, EXC_TS
+	call conf_gate
+	mov eax, EXC_SS
+	call conf_gate
+	mov word [rings_tss + 8], SEL_DATA | 3	; RPL 3 for ring 0
+	user u_tss, 0
+	expect EXC_TS, u_tss.f, SEL_DATA
+	check dword [h_cs], SEL_KCONF | 3	; the handler ran at CPL 3 ...
+	check dword [h_esp], rings_ustack_top - 20	; ... on the user stack
+	check dword [x_cs], RING_SEL_UCODE
+	mov word [rings_tss + 8], RING_SEL_UDATA & ~3	; DPL 3
+	user u_tss, 0
+	expect EXC_TS, u_tss.f, RING_SEL_UDATA & ~3
+	mov word [rings_tss + 8], 0		; null
+	user u_tss, 0
+	expect EXC_TS, u_tss.f, 0
+	mov word [rings_tss + 8], SEL_KNP	; not present
+	user u_tss, 0
+	expect INNER_SS_NP, u_tss.f, SEL_KNP
+	user u_tss, 0				; and the good one again
+	check dword [x_count], 0
+	check dword [h_cs], SEL_CODE
+	mov eax, EXC_TS
+	mov edx, [lib_catch_table + EXC_TS * 4]
+	mov cl, 0x8e
+	call lib_set_gate
+	mov eax, EXC_SS
+	mov edx, [lib_catch_table + EXC_SS * 4]
+	call lib_set_gate
 
 ; ---------------------------------------------------------------- SYSENTER
 group "sysenter"
@@ -846,6 +896,16 @@ u_retf:
 	mov [u_seen + 4], esp
 	leave_user
 
+; leave_user needs SS0 too: with paging off ring 3 can write the TSS,
+; so it puts the good SS0 back itself first
+u_tss:
+	arm .r
+.f:
+	int 0x80
+.r:
+	mov word [rings_tss + 8], SEL_DATA
+	leave_user
+
 u_sysenter:
 	mov ebp, esp
 	mov ecx, esp				; where SYSEXIT puts ESP and EIP
@@ -889,6 +949,19 @@ u_irq:
 ; never: the target of far transfers that must fault
 never:
 	fatal "a far transfer that must fault went through"
+
+; conf_gate: EAX = vector: lib's catcher for it behind an interrupt gate
+; into SEL_KCONF (conforming code, base 0). Preserves registers.
+conf_gate:
+	push ecx
+	push edx
+	mov edx, [lib_catch_table + eax * 4]
+	mov cl, 0x8e
+	call lib_set_gate
+	mov word [lib_idt + eax * 8 + 2], SEL_KCONF
+	pop edx
+	pop ecx
+	ret
 
 ; retf_to_user: RETF 8 from ring 0 into u_retf, ring 3's stack at
 ; rings_ustack_top - 64; comes back here through leave_user
@@ -954,7 +1027,9 @@ exc_record:
 	mov [x_eflags], eax
 	mov dword [x_esp], -1
 	mov dword [x_ss], -1
-	test byte [esp + 16], 3
+	mov eax, [esp + 16]
+	xor eax, [h_cs]
+	test al, 3				; a privilege change pushed SS:ESP
 	jz .same_level
 	mov eax, [esp + 24]
 	mov [x_esp], eax
@@ -973,7 +1048,17 @@ exc_record:
 	iretd
 .unexpected:
 	pop eax
+	test byte [h_cs], 3
+	jnz .unexpected_user
 	jmp lib_catch_common.report
+.unexpected_user:
+	; a handler in conforming code at CPL 3 may not CLI as lib's report
+	; does: say so and exit through the port the I/O bitmap allows
+	mov esi, s_user_handler_fault
+	call lib_puts
+	mov al, GUEST_FAIL
+	out 0xf4, al
+	jmp $
 
 sysenter_entry:
 	mov [se_esp], esp
@@ -1010,6 +1095,7 @@ irq_isr:
 section .rodata
 align 4
 zero6:		dd 0, 0
+s_user_handler_fault: db "FAIL rings: unexpected exception in a handler at CPL 3", 10, 0
 
 section .bss
 alignb 4
