@@ -36,8 +36,9 @@ int cpu_check_segment(struct cpu *cpu, uint16_t sel, enum seg_use use, unsigned 
 	unsigned rpl = sel & 3u;
 	uint32_t lo, hi;
 	if (!(sel & ~3u)) {
-		/* A null selector may sit in a data segment register (using it
-		 * faults later); CS and SS must name a segment. */
+		/* A null selector may sit in a data segment register (the SDM
+		 * faults its use, which btvm does not check); CS and SS must
+		 * name a segment. */
 		if (use != SEG_USE_DATA)
 			return EXC_GP;
 		*out = (struct segment){ .selector = sel };

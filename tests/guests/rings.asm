@@ -19,6 +19,11 @@
 ; SYSENTER_CS = 0); #TS/#SS for a bad SS0 in the TSS (handled in
 ; conforming code at CPL 3); a timer interrupt taken in ring 3 through a
 ; DPL-0 gate.
+; Under QEMU (see QEMU_TCG below):
+;	nasm -f elf32 -DQEMU_TCG -I tests/guests/ -o rings.o tests/guests/rings.asm
+;	ld -m elf_i386 -nostdlib -T tests/guests/guest.ld -o rings.elf rings.o
+;	qemu-system-i386 -accel tcg -kernel rings.elf -serial stdio -display none
+;		-device isa-debug-exit,iobase=0xf4,iosize=4 -no-reboot   (one line; status 33)
 %define GUEST_NAME "rings"
 %include "lib.inc"
 %include "rings.inc"
