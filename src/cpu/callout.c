@@ -2,10 +2,11 @@
  * few that have no 64-bit host form. Translated code calls cpu_callout
  * with guest state saved in struct cpu; the handler works on that state
  * and says whether translated code goes on after the call (0) or the run
- * loop takes over at cpu->s.eip (1). This file owns the dispatch, the
- * helpers the handlers share (callout_internal.h), port I/O, flags, IRET,
- * INT, descriptor-table and control registers, CPUID/RDTSC and ENTER;
- * callout_legacy.c and callout_segment.c hold the rest. */
+ * loop takes over at cpu->s.eip (1). This file owns the dispatch (with
+ * the #GP(0) for privileged instructions outside ring 0), the helpers the
+ * handlers share (callout_internal.h), port I/O, flags, INT,
+ * descriptor-table and control registers, CPUID/RDTSC and ENTER;
+ * callout_legacy.c, callout_priv.c and callout_segment.c hold the rest. */
 #include <string.h>
 #include <time.h>
 
@@ -99,6 +100,10 @@ static int do_io(struct cpu *cpu, const struct callout_desc *d, const ZydisDecod
 	uint16_t port = port_op->type == ZYDIS_OPERAND_TYPE_IMMEDIATE ? (uint16_t)port_op->imm.value.u
 								      : (uint16_t)reg_read(cpu, ZYDIS_REGISTER_DX);
 	unsigned width = data_op->size / 8;
+	if (!io_permitted(cpu, port, width)) {
+		raise_fault(cpu, d, EXC_GP, true, 0);
+		return STOP;
+	}
 	if (is_in) {
 		reg_write(cpu, data_op->reg.value, (uint32_t)bus_read(cpu->bus, BUS_SPACE_PIO, port, width));
 		return GO_ON;
@@ -138,25 +143,6 @@ static int do_popf(struct cpu *cpu, const ZydisDecodedInstruction *in)
 		writable |= EFLAGS_IF;
 	cpu_set_eflags(cpu, f, writable);
 	return 0;
-}
-
-static int do_iret(struct cpu *cpu, const struct callout_desc *d)
-{
-	uint32_t frame[3];
-	uint32_t ss_base = cpu->s.seg[SEG_SS].base;
-	if (!cpu_read_guest(cpu, ss_base + cpu->regs[REG_ESP], frame, 12)) {
-		raise_fault(cpu, d, EXC_SS, true, 0);
-		return STOP;
-	}
-	int vec = cpu_load_segment(cpu, SEG_CS, (uint16_t)frame[1]);
-	if (vec) {
-		raise_fault(cpu, d, (unsigned)vec, true, frame[1] & 0xfffc);
-		return STOP;
-	}
-	cpu->regs[REG_ESP] += 12;
-	cpu->s.eip = frame[0];
-	cpu_set_eflags(cpu, frame[2], ~(uint32_t)(EFLAGS_VM | EFLAGS_RF));
-	return STOP;
 }
 
 static bool read_table_operand(struct cpu *cpu, const ZydisDecodedInstruction *in,
@@ -376,11 +362,9 @@ static int dispatch(struct cpu *cpu, const struct callout_desc *d,
 		cpu->stats.halts++;
 		cpu->s.eip = d->next_eip;
 		return STOP;
+	case ZYDIS_MNEMONIC_CLI:   /* a callout at CPL 3 only (IOPL check) */
 	case ZYDIS_MNEMONIC_STI:
-		if (!cpu->vif)
-			cpu->shadow = true;
-		cpu->vif = 1;
-		return GO_ON;
+		return do_cli_sti(cpu, d, in);
 	case ZYDIS_MNEMONIC_CLD:
 		cpu->s.eflags &= ~EFLAGS_DF;
 		return GO_ON;
@@ -403,7 +387,15 @@ static int dispatch(struct cpu *cpu, const struct callout_desc *d,
 		return GO_ON;
 	case ZYDIS_MNEMONIC_IRET:
 	case ZYDIS_MNEMONIC_IRETD:
-		return do_iret(cpu, d);
+		return do_iret(cpu, d, in);
+	case ZYDIS_MNEMONIC_SYSENTER:
+		return do_sysenter(cpu, d);
+	case ZYDIS_MNEMONIC_SYSEXIT:
+		return do_sysexit(cpu, d);
+	case ZYDIS_MNEMONIC_RDPMC:
+		/* There are no performance counters: no ECX names a valid one. */
+		raise_fault(cpu, d, EXC_GP, true, 0);
+		return STOP;
 	case ZYDIS_MNEMONIC_INT:
 		cpu->soft_int_eip = d->eip;
 		cpu->s.eip = d->next_eip;
@@ -456,6 +448,10 @@ static int dispatch(struct cpu *cpu, const struct callout_desc *d,
 		do_cpuid(cpu);
 		return GO_ON;
 	case ZYDIS_MNEMONIC_RDTSC: {
+		if ((cpu->s.cr4 & CR4_TSD) && cpu->s.cpl != 0) {
+			raise_fault(cpu, d, EXC_GP, true, 0);
+			return STOP;
+		}
 		uint64_t tsc = guest_tsc(cpu);
 		cpu->regs[REG_EAX] = (uint32_t)tsc;
 		cpu->regs[REG_EDX] = (uint32_t)(tsc >> 32);
@@ -574,6 +570,11 @@ int cpu_callout(struct cpu *cpu, const struct callout_desc *d)
 		cpu->callouts_by_class[sens->cls]++;
 	else
 		cpu->callouts_by_class[SENS_MONITOR]++;
+	if (cpu->s.cpl != 0 && sens && sensitive_cpl0_only(sens, &in, ops)) {
+		/* The privileged class: ring 0 only, whatever IOPL says. */
+		raise_fault(cpu, d, EXC_GP, true, 0);
+		return STOP;
+	}
 	if (!sens && sensitive_by_operands(in.mnemonic)) {
 		/* A near branch or a plain PUSH/POP/MOV the translator had no
 		 * translation for: the far and segment handlers would misread

@@ -1,5 +1,5 @@
-/* Shared by the callout files (callout.c dispatches; callout_legacy.c and
- * callout_segment.c hold the handlers): the guest register, address and
+/* Shared by the callout files (callout.c dispatches; callout_legacy.c,
+ * callout_priv.c and callout_segment.c hold the handlers): the guest register, address and
  * fault helpers, and each handler's entry point. A handler returns GO_ON
  * (translated code goes on after the instruction) or STOP (the run loop
  * takes over at cpu->s.eip, which the handler has set). */
@@ -58,7 +58,22 @@ int do_fxsave(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedI
 int do_mem_callout(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
 		   const ZydisDecodedOperand *ops);
 
+/* callout_priv.c */
+/* Whether port I/O of width bytes at port is allowed: CPL <= IOPL, or
+ * else the TSS's I/O permission bitmap clears every bit of the access. */
+bool io_permitted(struct cpu *cpu, uint16_t port, unsigned width);
+int do_cli_sti(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in);
+int do_iret(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in);
+int do_sysenter(struct cpu *cpu, const struct callout_desc *d);
+int do_sysexit(struct cpu *cpu, const struct callout_desc *d);
+
 /* callout_segment.c */
+/* The segment half of a far RET or IRET to cs: checks the return code
+ * segment and, for a return to an outer level (RPL above CPL), the stack
+ * segment ss for that level, then loads CS (and SS, nulling the data
+ * segments the outer level may not keep). Returns 0, or the vector with
+ * its error code in *err, having changed nothing. */
+int far_return_segments(struct cpu *cpu, uint16_t cs, uint16_t ss, uint32_t *err);
 int do_far_jmp(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
 	       const ZydisDecodedOperand *ops);
 int do_far_call(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,

@@ -173,6 +173,11 @@ int do_string_io(struct cpu *cpu, const struct callout_desc *d,
 	uint32_t *index = &cpu->regs[is_in ? REG_EDI : REG_ESI];
 	uint32_t *ecx = &cpu->regs[REG_ECX];
 	uint32_t count = rep ? *ecx & mask : 1;
+	/* Checked even when REP has nothing to move, as hardware does. */
+	if (!io_permitted(cpu, port, width)) {
+		raise_fault(cpu, d, EXC_GP, true, 0);
+		return STOP;
+	}
 
 	for (unsigned n = 0; count && n < STRING_IO_CHUNK && !cpu->stop; n++) {
 		uint32_t off = *index & mask;
@@ -218,8 +223,6 @@ int do_msr(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInst
 {
 	uint32_t msr = cpu->regs[REG_ECX];
 	uint64_t v;
-	if (cpu->s.cpl != 0)
-		goto gp;
 	if (in->mnemonic == ZYDIS_MNEMONIC_RDMSR) {
 		switch (msr) {
 		case MSR_TSC: v = guest_tsc(cpu); break;

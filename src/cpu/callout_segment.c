@@ -2,36 +2,13 @@
  * (LDS/LES/LFS/LGS/LSS), PUSH/POP of segment registers, the descriptor
  * queries (LAR/LSL/VERR/VERW, ARPL), and the system registers behind
  * STR/SLDT/SMSW, LLDT/LTR and LMSW. Every segment register load goes
- * through cpu_load_segment, and every handler that changes one returns
- * STOP: segment bases are part of the translation mode (MODE_FLAT). */
+ * through cpu_check_segment (exception.c), and every handler that changes
+ * one returns STOP: segment bases are part of the translation mode
+ * (MODE_FLAT), and a new CS may change the CPL (MODE_CPL3). */
 #include <string.h>
 
 #include "cpu/callout_internal.h"
-
-/* Descriptor bits in the high dword. */
-#define DESC_TYPE(hi) (((hi) >> 8) & 0xfu)
-#define DESC_S (1u << 12)        /* code or data (else system) */
-#define DESC_DPL(hi) (((hi) >> 13) & 3u)
-#define DESC_P (1u << 15)
-#define DESC_CODE (1u << 11)
-#define DESC_CONFORMING (1u << 10)  /* code */
-#define DESC_READABLE (1u << 9)     /* code */
-#define DESC_WRITABLE (1u << 9)     /* data */
-#define DESC_TSS_BUSY (1u << 9)     /* system, TSS types */
-
-enum { SYS_TSS16 = 1, SYS_LDT = 2, SYS_TSS16_BUSY = 3, SYS_CALL_GATE16 = 4, SYS_TASK_GATE = 5,
-       SYS_TSS32 = 9, SYS_TSS32_BUSY = 11, SYS_CALL_GATE32 = 12 };
-
-static uint32_t desc_base(uint32_t lo, uint32_t hi)
-{
-	return (lo >> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000);
-}
-
-static uint32_t desc_limit(uint32_t lo, uint32_t hi)
-{
-	uint32_t limit = (lo & 0xffff) | (hi & 0x000f0000);
-	return hi & (1u << 23) ? (limit << 12) | 0xfff : limit;
-}
+#include "cpu/descriptor.h"
 
 static void set_zf(struct cpu *cpu, bool on)
 {
@@ -79,20 +56,19 @@ int do_far_jmp(struct cpu *cpu, const struct callout_desc *d, const ZydisDecoded
 	return STOP;
 }
 
-/* Call gates and task switches are not modelled: cpu_load_segment refuses
- * a system descriptor with #GP(selector), as for a bad code segment. */
+/* Call gates and task switches are not modelled: a system descriptor is
+ * refused with #GP(selector), as for a bad code segment. */
 int do_far_call(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
 		const ZydisDecodedOperand *ops)
 {
 	uint16_t sel;
 	uint32_t off;
+	struct segment cs;
 	if (!far_pointer(cpu, in, &ops[0], &off, &sel)) {
 		raise_fault(cpu, d, mem_fault_vector(&ops[0]), true, 0);
 		return STOP;
 	}
-	struct segment old_cs = cpu->s.seg[SEG_CS];
-	unsigned old_cpl = cpu->s.cpl;
-	int vec = cpu_load_segment(cpu, SEG_CS, sel);
+	int vec = cpu_check_segment(cpu, sel, SEG_USE_JUMP, cpu->s.cpl, &cs);
 	if (vec) {
 		raise_fault(cpu, d, (unsigned)vec, true, sel & 0xfffc);
 		return STOP;
@@ -101,36 +77,41 @@ int do_far_call(struct cpu *cpu, const struct callout_desc *d, const ZydisDecode
 	 * in a 32-bit push. Nothing is written unless both fit. */
 	uint8_t frame[8];
 	unsigned size = in->operand_width == 16 ? 2 : 4;
-	uint32_t ret = d->next_eip, cs = old_cs.selector;
+	uint32_t ret = d->next_eip, old_cs = cpu->s.seg[SEG_CS].selector;
 	memcpy(frame, &ret, size);
-	memcpy(frame + size, &cs, size);
+	memcpy(frame + size, &old_cs, size);
 	uint32_t esp = cpu->regs[REG_ESP] - 2 * size;
 	if (!cpu_write_guest(cpu, cpu->s.seg[SEG_SS].base + esp, frame, 2 * size)) {
-		cpu->s.seg[SEG_CS] = old_cs;
-		cpu->seg_base[SEG_CS] = old_cs.base;
-		cpu->s.cpl = old_cpl;
 		raise_fault(cpu, d, EXC_SS, true, 0);
 		return STOP;
 	}
+	cpu_set_segment(cpu, SEG_CS, &cs);
 	cpu->regs[REG_ESP] = esp;
 	cpu->s.eip = size == 2 ? off & 0xffff : off;
 	return STOP;
 }
 
-/* Segment registers a return to an outer ring may not keep: data and
- * non-conforming code more privileged than the new CPL become null. */
-static void drop_inner_segments(struct cpu *cpu)
+int far_return_segments(struct cpu *cpu, uint16_t cs, uint16_t ss, uint32_t *err)
 {
-	static const unsigned segs[] = { SEG_ES, SEG_DS, SEG_FS, SEG_GS };
-	for (unsigned i = 0; i < sizeof(segs) / sizeof(segs[0]); i++) {
-		struct segment *s = &cpu->s.seg[segs[i]];
-		uint32_t hi = (uint32_t)s->flags << 8;
-		bool conforming_code = (hi & DESC_CODE) && (hi & DESC_CONFORMING);
-		if ((s->selector & ~3u) && !conforming_code && DESC_DPL(hi) < cpu->s.cpl) {
-			*s = (struct segment){ 0 };
-			cpu->seg_base[segs[i]] = 0;
-		}
+	struct segment ncs, nss;
+	*err = cs & 0xfffcu;
+	int vec = cpu_check_segment(cpu, cs, SEG_USE_RETURN, cpu->s.cpl, &ncs);
+	if (vec)
+		return vec;
+	unsigned new_cpl = cs & 3u;
+	bool outer = new_cpl > cpu->s.cpl;
+	if (outer) {
+		*err = ss & 0xfffcu;
+		vec = cpu_check_segment(cpu, ss, SEG_USE_STACK, new_cpl, &nss);
+		if (vec)
+			return vec;
 	}
+	cpu_set_segment(cpu, SEG_CS, &ncs);
+	if (outer) {
+		cpu_set_segment(cpu, SEG_SS, &nss);
+		cpu_null_inner_segments(cpu);
+	}
+	return 0;
 }
 
 int do_far_ret(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
@@ -139,7 +120,7 @@ int do_far_ret(struct cpu *cpu, const struct callout_desc *d, const ZydisDecoded
 	unsigned size = in->operand_width == 16 ? 2 : 4;
 	uint32_t imm = in->operand_count_visible ? (uint32_t)ops[0].imm.value.u & 0xffff : 0;
 	uint32_t ss_base = cpu->s.seg[SEG_SS].base, esp = cpu->regs[REG_ESP];
-	uint32_t eip = 0, cs = 0;
+	uint32_t eip = 0, cs = 0, outer_esp = 0, outer_ss = 0;
 	uint8_t frame[8];
 	if (!cpu_read_guest(cpu, ss_base + esp, frame, 2 * size)) {
 		raise_fault(cpu, d, EXC_SS, true, 0);
@@ -147,13 +128,8 @@ int do_far_ret(struct cpu *cpu, const struct callout_desc *d, const ZydisDecoded
 	}
 	memcpy(&eip, frame, size);
 	memcpy(&cs, frame + size, 2);
-	uint16_t sel = (uint16_t)cs;
-	if ((sel & 3) < cpu->s.cpl && (sel & ~3u)) {
-		raise_fault(cpu, d, EXC_GP, true, sel & 0xfffc);
-		return STOP;
-	}
-	bool outer = (sel & 3) > cpu->s.cpl;
-	uint32_t new_esp = esp + 2 * size + imm, outer_esp = 0, outer_ss = 0;
+	bool outer = (cs & 3u) > cpu->s.cpl;
+	uint32_t new_esp = esp + 2 * size + imm;
 	if (outer) {
 		/* The caller's SS:ESP sit above the parameters RET n drops. */
 		if (!cpu_read_guest(cpu, ss_base + new_esp, frame, 2 * size)) {
@@ -162,26 +138,13 @@ int do_far_ret(struct cpu *cpu, const struct callout_desc *d, const ZydisDecoded
 		}
 		memcpy(&outer_esp, frame, size);
 		memcpy(&outer_ss, frame + size, 2);
-	}
-	struct segment old_cs = cpu->s.seg[SEG_CS];
-	unsigned old_cpl = cpu->s.cpl;
-	int vec = cpu_load_segment(cpu, SEG_CS, sel);
-	if (vec) {
-		raise_fault(cpu, d, (unsigned)vec, true, sel & 0xfffc);
-		return STOP;
-	}
-	if (outer) {
-		uint16_t ss_sel = (uint16_t)outer_ss;
-		vec = (ss_sel & 3) != (sel & 3) ? EXC_GP : cpu_load_segment(cpu, SEG_SS, ss_sel);
-		if (vec) {
-			cpu->s.seg[SEG_CS] = old_cs;
-			cpu->seg_base[SEG_CS] = old_cs.base;
-			cpu->s.cpl = old_cpl;
-			raise_fault(cpu, d, (unsigned)vec, true, ss_sel & 0xfffc);
-			return STOP;
-		}
 		new_esp = outer_esp + imm;
-		drop_inner_segments(cpu);
+	}
+	uint32_t err;
+	int vec = far_return_segments(cpu, (uint16_t)cs, (uint16_t)outer_ss, &err);
+	if (vec) {
+		raise_fault(cpu, d, (unsigned)vec, true, err);
+		return STOP;
 	}
 	cpu->regs[REG_ESP] = new_esp;
 	cpu->s.eip = size == 2 ? eip & 0xffff : eip;
@@ -384,16 +347,12 @@ int do_store_sysreg(struct cpu *cpu, const struct callout_desc *d,
 	return GO_ON;
 }
 
-/* The r/m16 operand of LLDT, LTR and LMSW, which run at CPL 0 only.
- * Returns false after raising the fault. */
+/* The r/m16 operand of LLDT, LTR and LMSW (cpu_callout has refused them
+ * outside ring 0). Returns false after raising the fault. */
 static bool privileged_rm16(struct cpu *cpu, const struct callout_desc *d,
 			    const ZydisDecodedInstruction *in, const ZydisDecodedOperand *op,
 			    uint16_t *sel)
 {
-	if (cpu->s.cpl != 0) {
-		raise_fault(cpu, d, EXC_GP, true, 0);
-		return false;
-	}
 	if (!read_rm16(cpu, in, op, sel)) {
 		raise_fault(cpu, d, mem_fault_vector(op), true, 0);
 		return false;
@@ -406,7 +365,7 @@ static void load_system_segment(struct segment *s, uint16_t sel, uint32_t lo, ui
 	s->selector = sel;
 	s->base = desc_base(lo, hi);
 	s->limit = desc_limit(lo, hi);
-	s->flags = (uint16_t)((hi >> 8) & 0xf0ff);
+	s->flags = desc_flags(hi);
 }
 
 /* The LDT and TSS descriptors live in the GDT only, and must be present

@@ -176,7 +176,30 @@ enum { EXC_DE = 0, EXC_DB = 1, EXC_NMI = 2, EXC_BP = 3, EXC_OF = 4, EXC_BR = 5, 
 /* Delivers vector with cpu->s.eip as the return address; on failure turns
  * into #DF and then a triple fault (cpu->fatal). */
 void cpu_deliver(struct cpu *cpu, unsigned vector, bool has_error, uint32_t error, bool software);
+
+/* What a selector is loaded for: the SDM's protection checks differ. */
+enum seg_use {
+	SEG_USE_DATA,    /* DS, ES, FS, GS (MOV, POP, LDS...): null allowed */
+	SEG_USE_STACK,   /* SS: writable data with RPL = DPL = the privilege level */
+	SEG_USE_JUMP,    /* CS by far JMP/CALL: the privilege level stays */
+	SEG_USE_RETURN,  /* CS by far RET/IRET: the level becomes the RPL (never inward) */
+	SEG_USE_GATE,    /* CS from an interrupt gate: DPL <= the level, inward only */
+};
+/* Reads the descriptor sel names and checks it for the use at privilege
+ * level cpl, loading nothing. Returns 0 with *out filled in (for CS, its
+ * selector's RPL is the CPL the load leaves), or the vector to raise
+ * (#GP, #NP, #SS) with sel & 0xfffc as error code; #GP(0) for a null CS
+ * or SS. A failed read of the table may have left a #PF pending. */
+int cpu_check_segment(struct cpu *cpu, uint16_t sel, enum seg_use use, unsigned cpl,
+		      struct segment *out);
+/* Puts a checked segment into a register; CS sets the CPL from its RPL. */
+void cpu_set_segment(struct cpu *cpu, unsigned seg, const struct segment *s);
+/* cpu_check_segment at the current CPL (JUMP rules for CS, STACK for SS,
+ * DATA otherwise), then cpu_set_segment. Returns 0 or the vector. */
 int cpu_load_segment(struct cpu *cpu, unsigned seg, uint16_t selector);
+/* After a return to an outer level: ES, DS, FS and GS holding data or
+ * non-conforming code more privileged than the new CPL become null. */
+void cpu_null_inner_segments(struct cpu *cpu);
 /* The exception an x87/MMX/SSE instruction raises because of CR0.EM/TS/MP
  * (#NM, or #UD for MMX/SSE under EM), or -1 if it runs. */
 int cpu_fpu_unavailable(const struct cpu *cpu, const ZydisDecodedInstruction *in);

@@ -1,9 +1,12 @@
-/* Descriptor loads from the guest GDT/LDT and delivery of exceptions and
- * interrupts through the guest IDT. */
+/* Descriptor loads from the guest GDT/LDT with the protection checks of
+ * segment register loads, and delivery of exceptions and interrupts
+ * through the guest IDT, with the stack switch (from the TSS) to a more
+ * privileged handler. */
 #include <string.h>
 
 #include "cache/tcache.h"
 #include "cpu/cpu.h"
+#include "cpu/descriptor.h"
 #include "mmu/window.h"
 
 bool cpu_read_descriptor(struct cpu *cpu, uint16_t selector, uint32_t *lo, uint32_t *hi)
@@ -27,43 +30,98 @@ bool cpu_read_descriptor(struct cpu *cpu, uint16_t selector, uint32_t *lo, uint3
 	return true;
 }
 
-/* Loads a segment register from the guest's descriptor tables. Returns 0,
- * or the vector (#GP/#NP/#SS) to raise with the selector as error code. */
-int cpu_load_segment(struct cpu *cpu, unsigned seg, uint16_t selector)
+int cpu_check_segment(struct cpu *cpu, uint16_t sel, enum seg_use use, unsigned cpl,
+		      struct segment *out)
 {
-	struct segment *s = &cpu->s.seg[seg];
+	unsigned rpl = sel & 3u;
 	uint32_t lo, hi;
-	if ((selector & ~3u) == 0) {
-		if (seg == SEG_CS || seg == SEG_SS)
+	if (!(sel & ~3u)) {
+		/* A null selector may sit in a data segment register (the SDM
+		 * faults its use, which btvm does not check); CS and SS must
+		 * name a segment. */
+		if (use != SEG_USE_DATA)
 			return EXC_GP;
-		*s = (struct segment){ .selector = selector };
-		cpu->seg_base[seg] = 0;
+		*out = (struct segment){ .selector = sel };
 		return 0;
 	}
-	if (!cpu_read_descriptor(cpu, selector, &lo, &hi))
+	if (!cpu_read_descriptor(cpu, sel, &lo, &hi) || !(hi & DESC_S))
 		return EXC_GP;
-	bool code = hi & (1u << 11), present = hi & (1u << 15), system = !(hi & (1u << 12));
-	if (system)
-		return EXC_GP;
-	if (seg == SEG_CS && !code)
-		return EXC_GP;
-	if (seg == SEG_SS && (code || !(hi & (1u << 9))))
-		return EXC_GP;
-	if (seg != SEG_CS && code && !(hi & (1u << 9)))
-		return EXC_GP;   /* execute-only code into a data segment */
-	if (!present)
-		return seg == SEG_SS ? EXC_SS : EXC_NP;
-	uint32_t limit = (lo & 0xffff) | (hi & 0x000f0000);
-	if (hi & (1u << 23))
-		limit = (limit << 12) | 0xfff;
-	s->selector = selector;
-	s->base = (lo >> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000);
-	s->limit = limit;
-	s->flags = (uint16_t)((hi >> 8) & 0xf0ff);
+	unsigned dpl = DESC_DPL(hi);
+	bool code = hi & DESC_CODE, conforming = code && (hi & DESC_CONFORMING);
+	switch (use) {
+	case SEG_USE_DATA:
+		/* Data or readable code; conforming code is open to every level,
+		 * anything else only to levels (CPL and RPL) at least as
+		 * privileged as its DPL. */
+		if (code && !(hi & DESC_READABLE))
+			return EXC_GP;
+		if (!conforming && (dpl < cpl || dpl < rpl))
+			return EXC_GP;
+		break;
+	case SEG_USE_STACK:
+		if (code || !(hi & DESC_WRITABLE) || rpl != cpl || dpl != cpl)
+			return EXC_GP;
+		break;
+	case SEG_USE_JUMP:
+		/* Conforming code runs at the caller's level, so any DPL up to
+		 * it will do; other code only at exactly its DPL. Either way
+		 * CS.RPL becomes the CPL. */
+		if (!code || (conforming ? dpl > cpl : rpl > cpl || dpl != cpl))
+			return EXC_GP;
+		rpl = cpl;
+		break;
+	case SEG_USE_RETURN:
+		if (!code || rpl < cpl || (conforming ? dpl > rpl : dpl != rpl))
+			return EXC_GP;
+		break;
+	case SEG_USE_GATE:
+		/* The handler runs at its DPL, unless conforming. */
+		if (!code || dpl > cpl)
+			return EXC_GP;
+		rpl = conforming ? cpl : dpl;
+		break;
+	}
+	if (!(hi & DESC_P))
+		return use == SEG_USE_STACK ? EXC_SS : EXC_NP;
+	*out = (struct segment){
+		.selector = (uint16_t)((sel & ~3u) | rpl),
+		.base = desc_base(lo, hi),
+		.limit = desc_limit(lo, hi),
+		.flags = desc_flags(hi),
+	};
+	return 0;
+}
+
+void cpu_set_segment(struct cpu *cpu, unsigned seg, const struct segment *s)
+{
+	cpu->s.seg[seg] = *s;
 	cpu->seg_base[seg] = s->base;
 	if (seg == SEG_CS)
-		cpu->s.cpl = selector & 3;
-	return 0;
+		cpu->s.cpl = s->selector & 3u;
+}
+
+int cpu_load_segment(struct cpu *cpu, unsigned seg, uint16_t selector)
+{
+	enum seg_use use = seg == SEG_CS ? SEG_USE_JUMP : seg == SEG_SS ? SEG_USE_STACK : SEG_USE_DATA;
+	struct segment s;
+	int vec = cpu_check_segment(cpu, selector, use, cpu->s.cpl, &s);
+	if (!vec)
+		cpu_set_segment(cpu, seg, &s);
+	return vec;
+}
+
+void cpu_null_inner_segments(struct cpu *cpu)
+{
+	static const unsigned segs[] = { SEG_ES, SEG_DS, SEG_FS, SEG_GS };
+	for (unsigned i = 0; i < sizeof(segs) / sizeof(segs[0]); i++) {
+		struct segment *s = &cpu->s.seg[segs[i]];
+		uint32_t hi = (uint32_t)s->flags << 8;
+		bool conforming_code = (hi & DESC_CODE) && (hi & DESC_CONFORMING);
+		if ((s->selector & ~3u) && !conforming_code && DESC_DPL(hi) < cpu->s.cpl) {
+			*s = (struct segment){ 0 };
+			cpu->seg_base[segs[i]] = 0;
+		}
+	}
 }
 
 bool cpu_take_page_fault(struct cpu *cpu, uint32_t *error)
@@ -76,48 +134,98 @@ bool cpu_take_page_fault(struct cpu *cpu, uint32_t *error)
 	return true;
 }
 
-static bool push32(struct cpu *cpu, uint32_t value)
+/* The stack a handler at the more privileged level cpl starts on: SSn:ESPn
+ * from the current TSS (32-bit: ESPn at 4 + 8n, SSn after it; 16-bit: SPn
+ * at 2 + 4n), read as the processor's implicit supervisor access and
+ * checked as the SDM's interrupt delivery does: #TS(TSS) beyond its limit,
+ * #TS(SS) for a selector that is no stack for that level, #SS(SS) when
+ * not present. ext is the error codes' EXT bit. */
+static unsigned inner_stack(struct cpu *cpu, unsigned cpl, uint32_t ext, struct segment *ss,
+			    uint32_t *esp, uint32_t *error)
 {
-	uint32_t esp = cpu->regs[REG_ESP] - 4;
-	if (!cpu_write_guest(cpu, cpu->s.seg[SEG_SS].base + esp, &value, 4))
-		return false;
-	cpu->regs[REG_ESP] = esp;
-	return true;
+	const struct segment *tr = &cpu->s.tr;
+	bool tss32 = (tr->flags & 8u) != 0;   /* type bit 3: the 32-bit TSS types 9, 11 */
+	unsigned esp_len = tss32 ? 4 : 2;
+	uint32_t at = tss32 ? 4 + 8 * cpl : 2 + 4 * cpl;
+	*error = (tr->selector & 0xfffcu) | ext;
+	if (!(tr->selector & ~3u) || at + esp_len + 1 > tr->limit)
+		return EXC_TS;
+	uint32_t v = 0;
+	uint16_t sel;
+	if (!cpu_read_sys(cpu, tr->base + at, &v, esp_len) ||
+	    !cpu_read_sys(cpu, tr->base + at + esp_len, &sel, 2))
+		return EXC_TS;
+	*error = (sel & 0xfffcu) | ext;
+	int vec = cpu_check_segment(cpu, sel, SEG_USE_STACK, cpl, ss);
+	if (vec)
+		return vec == EXC_SS ? EXC_SS : EXC_TS;
+	*esp = v;
+	return 0;
 }
 
 /* One attempt at delivering vector through the IDT. Returns 0, or the
- * exception the attempt itself raised with its error code in *fault_error. */
+ * exception the attempt itself raised with its error code in *fault_error
+ * (a #PF it met is left pending for the caller). Guest state changes only
+ * when the delivery succeeds. */
 static unsigned deliver_once(struct cpu *cpu, unsigned vector, bool has_error, uint32_t error,
-			     uint32_t *fault_error)
+			     bool software, uint32_t *fault_error)
 {
+	/* EXT: the event came from outside the program (not INT n/INT3/INTO). */
+	uint32_t ext = software ? 0 : 1;
 	uint32_t gate[2];
-	*fault_error = vector * 8 + 2;   /* IDT entry, EXT bit: an IDT reference */
+	*fault_error = vector * 8 + 2 + ext;   /* IDT entry: an IDT reference */
 	if (vector * 8 + 7 > cpu->s.idtr.limit || !cpu_read_sys(cpu, cpu->s.idtr.base + vector * 8, gate, 8))
-		return cpu_take_page_fault(cpu, fault_error) ? EXC_PF : EXC_GP;
+		return EXC_GP;
 	unsigned type = (gate[1] >> 8) & 0x1f;
 	if (type != 0x0e && type != 0x0f)
 		return EXC_GP;   /* task gates and 16-bit gates: not supported */
-	if (!(gate[1] & (1u << 15)))
+	/* A program may only call the gates its privilege level may use; the
+	 * processor's own events ignore the gate's DPL. */
+	if (software && DESC_DPL(gate[1]) < cpu->s.cpl)
+		return EXC_GP;
+	if (!(gate[1] & DESC_P))
 		return EXC_NP;
 	uint16_t sel = (uint16_t)(gate[0] >> 16);
 	uint32_t offset = (gate[0] & 0xffff) | (gate[1] & 0xffff0000);
+	struct segment cs, ss = cpu->s.seg[SEG_SS];
+	int vec = cpu_check_segment(cpu, sel, SEG_USE_GATE, cpu->s.cpl, &cs);
+	if (vec) {
+		*fault_error = (sel & 0xfffcu) | ext;
+		return vec == EXC_NP ? EXC_NP : EXC_GP;
+	}
+	unsigned new_cpl = cs.selector & 3u;
+	bool inward = new_cpl < cpu->s.cpl;
 	uint32_t eflags = cpu_get_eflags(cpu);
-	uint16_t old_cs = cpu->s.seg[SEG_CS].selector;
-	uint32_t old_esp = cpu->regs[REG_ESP];
-	struct segment old_seg = cpu->s.seg[SEG_CS];
-	int cs_fault = cpu_load_segment(cpu, SEG_CS, sel);
-	if (cs_fault) {
-		*fault_error = sel & 0xfffc;
-		return cs_fault == EXC_NP ? EXC_NP : EXC_GP;
+	uint32_t esp = cpu->regs[REG_ESP];
+	/* The frame from its lowest address: error code, EIP, CS, EFLAGS and,
+	 * when the handler is more privileged, the interrupted SS:ESP. */
+	uint32_t frame[6];
+	unsigned n = 0;
+	if (has_error)
+		frame[n++] = error;
+	frame[n++] = cpu->s.eip;
+	frame[n++] = cpu->s.seg[SEG_CS].selector;
+	frame[n++] = eflags;
+	if (inward) {
+		frame[n++] = esp;
+		frame[n++] = cpu->s.seg[SEG_SS].selector;
+		unsigned f = inner_stack(cpu, new_cpl, ext, &ss, &esp, fault_error);
+		if (f)
+			return f;
 	}
-	if (!push32(cpu, eflags) || !push32(cpu, old_cs) || !push32(cpu, cpu->s.eip) ||
-	    (has_error && !push32(cpu, error))) {
-		cpu->regs[REG_ESP] = old_esp;
-		cpu->s.seg[SEG_CS] = old_seg;
-		cpu->seg_base[SEG_CS] = old_seg.base;
-		*fault_error = 0;
-		return cpu_take_page_fault(cpu, fault_error) ? EXC_PF : EXC_SS;
+	esp -= 4 * n;
+	/* The inner stack is written with the handler's (supervisor)
+	 * privilege; a same-level frame with the current one. */
+	bool ok = inward ? cpu_write_sys(cpu, ss.base + esp, frame, 4 * n)
+			 : cpu_write_guest(cpu, ss.base + esp, frame, 4 * n);
+	if (!ok) {
+		*fault_error = inward ? (ss.selector & 0xfffcu) | ext : ext;
+		return EXC_SS;
 	}
+	if (inward)
+		cpu_set_segment(cpu, SEG_SS, &ss);
+	cpu_set_segment(cpu, SEG_CS, &cs);
+	cpu->regs[REG_ESP] = esp;
 	uint32_t clear = EFLAGS_TF | EFLAGS_NT | EFLAGS_RF | EFLAGS_VM;
 	if (type == 0x0e)
 		clear |= EFLAGS_IF;
@@ -143,9 +251,14 @@ void cpu_deliver(struct cpu *cpu, unsigned vector, bool has_error, uint32_t erro
 	/* At most: the event, a fault delivering it, #DF, then shutdown. */
 	for (int depth = 0; depth < 4; depth++) {
 		uint32_t ferr;
-		unsigned fvec = deliver_once(cpu, vector, has_error, error, &ferr);
+		/* Whatever an earlier access left pending is not this attempt's. */
+		cpu->pf.pending = false;
+		unsigned fvec = deliver_once(cpu, vector, has_error, error, software, &ferr);
 		if (!fvec)
 			return;
+		/* A table or stack access of the delivery hit a page fault. */
+		if (cpu_take_page_fault(cpu, &ferr))
+			fvec = EXC_PF;
 		if (vector == EXC_DF)
 			break;
 		/* A software interrupt that cannot be delivered faults at the

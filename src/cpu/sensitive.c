@@ -5,20 +5,20 @@
 #include "cpu/sensitive.h"
 
 static const struct sensitive_insn table[] = {
-	{ ZYDIS_MNEMONIC_CLI, "CLI", SENS_IOPL, HANDLE_INLINE, false, "store to the virtual IF" },
-	{ ZYDIS_MNEMONIC_STI, "STI", SENS_IOPL, HANDLE_CALLOUT, true, "virtual IF; one-instruction interrupt shadow" },
+	{ ZYDIS_MNEMONIC_CLI, "CLI", SENS_IOPL, HANDLE_INLINE, false, "store to the virtual IF; a callout at CPL 3 (#GP if CPL > IOPL)" },
+	{ ZYDIS_MNEMONIC_STI, "STI", SENS_IOPL, HANDLE_CALLOUT, true, "virtual IF; one-instruction interrupt shadow; #GP if CPL > IOPL" },
 	{ ZYDIS_MNEMONIC_PUSHFD, "PUSHF", SENS_UNPRIVILEGED, HANDLE_CALLOUT, false, "merges host arithmetic flags with virtual IF/IOPL" },
 	{ ZYDIS_MNEMONIC_PUSHF, "PUSHF (16)", SENS_UNPRIVILEGED, HANDLE_CALLOUT, false, "as PUSHF" },
 	{ ZYDIS_MNEMONIC_POPFD, "POPF", SENS_UNPRIVILEGED, HANDLE_CALLOUT, true, "at CPL 3 silently keeps IF and IOPL" },
 	{ ZYDIS_MNEMONIC_POPF, "POPF (16)", SENS_UNPRIVILEGED, HANDLE_CALLOUT, true, "as POPF" },
-	{ ZYDIS_MNEMONIC_IRETD, "IRET", SENS_MONITOR, HANDLE_CALLOUT, true, "restores EFLAGS and CS: privilege change" },
+	{ ZYDIS_MNEMONIC_IRETD, "IRET", SENS_MONITOR, HANDLE_CALLOUT, true, "restores EFLAGS and CS; SS:ESP too when returning to ring 3" },
 	{ ZYDIS_MNEMONIC_IRET, "IRET (16)", SENS_MONITOR, HANDLE_CALLOUT, true, "as IRET" },
 	{ ZYDIS_MNEMONIC_INT, "INT n", SENS_UNPRIVILEGED, HANDLE_CALLOUT, true, "gate DPL decides; delivered through the guest IDT" },
 	{ ZYDIS_MNEMONIC_INT3, "INT3", SENS_MONITOR, HANDLE_CALLOUT, true, "#BP through the guest IDT" },
 	{ ZYDIS_MNEMONIC_INTO, "INTO", SENS_MONITOR, HANDLE_CALLOUT, true, "#OF when OF is set" },
 	{ ZYDIS_MNEMONIC_INT1, "INT1", SENS_MONITOR, HANDLE_CALLOUT, true, "#DB" },
 	{ ZYDIS_MNEMONIC_HLT, "HLT", SENS_PRIVILEGED, HANDLE_CALLOUT, true, "sleeps until an interrupt is due" },
-	{ ZYDIS_MNEMONIC_IN, "IN", SENS_IOPL, HANDLE_CALLOUT, false, "port I/O on the device bus" },
+	{ ZYDIS_MNEMONIC_IN, "IN", SENS_IOPL, HANDLE_CALLOUT, false, "port I/O on the device bus; TSS I/O bitmap if CPL > IOPL" },
 	{ ZYDIS_MNEMONIC_OUT, "OUT", SENS_IOPL, HANDLE_CALLOUT, true, "port I/O; may end the run (isa-debug-exit)" },
 	{ ZYDIS_MNEMONIC_INSB, "INSB", SENS_IOPL, HANDLE_CALLOUT, false, "string port input, REP kept precise" },
 	{ ZYDIS_MNEMONIC_INSW, "INSW", SENS_IOPL, HANDLE_CALLOUT, false, "as INSB" },
@@ -54,7 +54,7 @@ static const struct sensitive_insn table[] = {
 	{ ZYDIS_MNEMONIC_PUSH, "PUSH seg", SENS_UNPRIVILEGED, HANDLE_CALLOUT, false, "pushes the guest's selector (RPL shows CPL)" },
 	{ ZYDIS_MNEMONIC_POP, "POP seg", SENS_UNPRIVILEGED, HANDLE_CALLOUT, true, "descriptor load from the guest GDT" },
 	{ ZYDIS_MNEMONIC_CPUID, "CPUID", SENS_MONITOR, HANDLE_CALLOUT, false, "presents the virtual P6-class CPU" },
-	{ ZYDIS_MNEMONIC_RDTSC, "RDTSC", SENS_MONITOR, HANDLE_CALLOUT, false, "virtual TSC (CR4.TSD makes it privileged)" },
+	{ ZYDIS_MNEMONIC_RDTSC, "RDTSC", SENS_MONITOR, HANDLE_CALLOUT, false, "virtual TSC (#GP outside ring 0 under CR4.TSD)" },
 	{ ZYDIS_MNEMONIC_RDTSCP, "RDTSCP", SENS_MONITOR, HANDLE_CALLOUT, false, "not offered by CPUID: #UD" },
 	{ ZYDIS_MNEMONIC_RDPMC, "RDPMC", SENS_PRIVILEGED, HANDLE_CALLOUT, false, "#GP: no counters" },
 	{ ZYDIS_MNEMONIC_RDMSR, "RDMSR", SENS_PRIVILEGED, HANDLE_CALLOUT, false, "virtual MSRs" },
@@ -62,8 +62,8 @@ static const struct sensitive_insn table[] = {
 	{ ZYDIS_MNEMONIC_WBINVD, "WBINVD", SENS_PRIVILEGED, HANDLE_CALLOUT, false, "no-op: coherent memory" },
 	{ ZYDIS_MNEMONIC_INVD, "INVD", SENS_PRIVILEGED, HANDLE_CALLOUT, false, "no-op" },
 	{ ZYDIS_MNEMONIC_INVLPG, "INVLPG", SENS_PRIVILEGED, HANDLE_CALLOUT, true, "drops a shadow mapping" },
-	{ ZYDIS_MNEMONIC_SYSENTER, "SYSENTER", SENS_MONITOR, HANDLE_CALLOUT, true, "ring change through the SYSENTER MSRs" },
-	{ ZYDIS_MNEMONIC_SYSEXIT, "SYSEXIT", SENS_PRIVILEGED, HANDLE_CALLOUT, true, "ring change" },
+	{ ZYDIS_MNEMONIC_SYSENTER, "SYSENTER", SENS_MONITOR, HANDLE_CALLOUT, true, "to ring 0 through the SYSENTER MSRs" },
+	{ ZYDIS_MNEMONIC_SYSEXIT, "SYSEXIT", SENS_PRIVILEGED, HANDLE_CALLOUT, true, "back to ring 3 at EDX, stack ECX" },
 	{ ZYDIS_MNEMONIC_UD2, "UD2", SENS_MONITOR, HANDLE_CALLOUT, true, "#UD through the guest IDT" },
 	{ ZYDIS_MNEMONIC_FXSAVE, "FXSAVE", SENS_MONITOR, HANDLE_CALLOUT, false, "a 64-bit host would also store XMM8-15" },
 	{ ZYDIS_MNEMONIC_UD0, "UD0", SENS_MONITOR, HANDLE_CALLOUT, true, "#UD through the guest IDT" },
@@ -141,6 +141,19 @@ const struct sensitive_insn *sensitive_classify(const ZydisDecodedInstruction *i
 	default:
 		return find(in->mnemonic);
 	}
+}
+
+bool sensitive_cpl0_only(const struct sensitive_insn *s, const ZydisDecodedInstruction *in,
+			 const ZydisDecodedOperand *ops)
+{
+	if (s->cls != SENS_PRIVILEGED)
+		return false;
+	/* MOV is in the privileged row for its control and debug register
+	 * forms; MOV to or from a segment register runs at any level. */
+	if (in->mnemonic == ZYDIS_MNEMONIC_MOV)
+		return has_reg_class(in, ops, ZYDIS_REGCLASS_CONTROL) ||
+		       has_reg_class(in, ops, ZYDIS_REGCLASS_DEBUG);
+	return true;
 }
 
 unsigned sensitive_table_size(void)

@@ -45,6 +45,10 @@ struct sensitive_insn {
  * PUSH or POP is sensitive only with a segment, control or debug register. */
 const struct sensitive_insn *sensitive_classify(const ZydisDecodedInstruction *in,
 						const ZydisDecodedOperand *ops);
+/* Whether a sensitive instruction raises #GP(0) outside ring 0: the
+ * privileged class (for MOV only its control and debug register forms). */
+bool sensitive_cpl0_only(const struct sensitive_insn *s, const ZydisDecodedInstruction *in,
+			 const ZydisDecodedOperand *ops);
 const char *sensitive_class_name(enum sensitive_class cls);
 void sensitive_print_table(FILE *out);
 unsigned sensitive_table_size(void);

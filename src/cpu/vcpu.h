@@ -60,6 +60,7 @@ struct table_reg {
 #define CR0_CD 0x40000000u
 #define CR0_PG 0x80000000u
 
+#define CR4_TSD 0x00000004u
 #define CR4_PSE 0x00000010u
 #define CR4_PGE 0x00000080u
 #define CR4_OSFXSR 0x00000200u

@@ -993,7 +993,9 @@ static bool translate_insn(struct tctx *c, const struct sensitive_insn *sens)
 		return true;
 	}
 	if (sens) {
-		if (m == ZYDIS_MNEMONIC_CLI) {
+		/* CLI is a plain store to the virtual IF, except in user mode,
+		 * where CPL > IOPL makes it #GP (IOPL is not in the key). */
+		if (m == ZYDIS_MNEMONIC_CLI && !(c->mode & MODE_CPL3)) {
 			emit2(&c->e, ZYDIS_MNEMONIC_MOV, cpu_field(1, CPU_OFF_VIF), op_imm(0));
 			return true;
 		}

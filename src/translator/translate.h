@@ -18,7 +18,7 @@ struct tblock;
 #define MODE_DF 0x1u      /* EFLAGS.DF: string instructions step down */
 #define MODE_FLAT 0x2u    /* ES, CS, SS, DS bases are all zero */
 #define MODE_SINGLE 0x4u  /* one guest instruction per block */
-#define MODE_CPL3 0x8u    /* user mode */
+#define MODE_CPL3 0x8u    /* CPL 3: user mode */
 #define MODE_FPU_OFF 0x10u /* CR0.TS or CR0.EM: x87/MMX/SSE instructions trap */
 
 /* What a callout descriptor holds: the instruction's bytes, re-decoded by

@@ -1,0 +1,159 @@
+/* Callouts whose work is a change or a check of privilege: the IOPL rule
+ * and the TSS I/O permission bitmap behind IN/OUT/INS/OUTS, CLI/STI, IRET
+ * (same level and back to an outer level), and SYSENTER/SYSEXIT. The
+ * blanket #GP(0) for privileged instructions outside ring 0 is in
+ * cpu_callout; each handler here that changes the CPL returns STOP, so
+ * the run loop picks the translation mode (MODE_CPL3) for the new level. */
+#include <string.h>
+
+#include "cpu/callout_internal.h"
+#include "cpu/descriptor.h"
+
+/* TSS offset of the 16-bit I/O permission bitmap base (32-bit TSS). */
+#define TSS_IOMAP_BASE 0x66u
+
+static unsigned iopl(const struct cpu *cpu)
+{
+	return (cpu->s.eflags & EFLAGS_IOPL) >> 12;
+}
+
+bool io_permitted(struct cpu *cpu, uint16_t port, unsigned width)
+{
+	if (cpu->s.cpl <= iopl(cpu))
+		return true;
+	/* Only a 32-bit TSS (type 9, or 11 when busy) has a bitmap, and its
+	 * base field must lie inside the TSS. */
+	const struct segment *tr = &cpu->s.tr;
+	if (!(tr->selector & ~3u) || (tr->flags & 0x1d) != SYS_TSS32 || tr->limit < TSS_IOMAP_BASE + 1)
+		return false;
+	uint16_t base;
+	if (!cpu_read_sys(cpu, tr->base + TSS_IOMAP_BASE, &base, 2))
+		return false;
+	/* The processor always reads the two bytes that could hold the
+	 * access's bits, so both must lie within the TSS limit (hence the
+	 * all-ones byte operating systems put after the bitmap). */
+	uint32_t at = (uint32_t)base + port / 8u;
+	if (at + 1 > tr->limit)
+		return false;
+	uint16_t bits;
+	if (!cpu_read_sys(cpu, tr->base + at, &bits, 2))
+		return false;
+	return ((bits >> (port & 7u)) & ((1u << width) - 1)) == 0;
+}
+
+/* CLI and STI at CPL > IOPL: #GP(0) (CR4.VME/PVI, which would let them
+ * change a virtual flag instead, are not offered). */
+int do_cli_sti(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in)
+{
+	if (cpu->s.cpl > iopl(cpu)) {
+		raise_fault(cpu, d, EXC_GP, true, 0);
+		return STOP;
+	}
+	if (in->mnemonic == ZYDIS_MNEMONIC_CLI) {
+		cpu->vif = 0;
+		return GO_ON;
+	}
+	/* STI that sets IF: the next instruction runs before any interrupt. */
+	if (!cpu->vif)
+		cpu->shadow = true;
+	cpu->vif = 1;
+	return GO_ON;
+}
+
+/* IRET in protected mode without NT (no task return) and without
+ * returning to virtual-8086 mode: pops EIP, CS and EFLAGS, and for a
+ * return to an outer level ESP and SS too. */
+int do_iret(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in)
+{
+	unsigned size = in->operand_width == 16 ? 2 : 4;
+	uint32_t ss_base = cpu->s.seg[SEG_SS].base, esp = cpu->regs[REG_ESP];
+	uint32_t eip = 0, cs = 0, flags = 0, outer_esp = 0, outer_ss = 0;
+	uint8_t b[12];
+	if (!cpu_read_guest(cpu, ss_base + esp, b, 3 * size)) {
+		raise_fault(cpu, d, EXC_SS, true, 0);
+		return STOP;
+	}
+	memcpy(&eip, b, size);
+	memcpy(&cs, b + size, 2);
+	memcpy(&flags, b + 2 * size, size);
+	bool outer = (cs & 3u) > cpu->s.cpl;
+	if (outer) {
+		if (!cpu_read_guest(cpu, ss_base + esp + 3 * size, b, 2 * size)) {
+			raise_fault(cpu, d, EXC_SS, true, 0);
+			return STOP;
+		}
+		memcpy(&outer_esp, b, size);
+		memcpy(&outer_ss, b + size, 2);
+	}
+	/* The level IRET starts at decides which flags the frame may change:
+	 * IOPL only from ring 0, IF only at CPL <= IOPL; the others are
+	 * silently kept, with no fault (Robin & Irvine's point). RF is not
+	 * taken: it would only suppress an instruction breakpoint, which
+	 * this CPU does not have, and must be clear after the next
+	 * instruction anyway. */
+	uint32_t writable = EFLAGS_ARITH | EFLAGS_TF | EFLAGS_DF | EFLAGS_NT;
+	if (size == 4)
+		writable |= EFLAGS_AC | EFLAGS_ID;
+	if (cpu->s.cpl <= iopl(cpu))
+		writable |= EFLAGS_IF;
+	if (cpu->s.cpl == 0)
+		writable |= EFLAGS_IOPL;
+	uint32_t err;
+	int vec = far_return_segments(cpu, (uint16_t)cs, (uint16_t)outer_ss, &err);
+	if (vec) {
+		raise_fault(cpu, d, (unsigned)vec, true, err);
+		return STOP;
+	}
+	cpu->regs[REG_ESP] = outer ? outer_esp : esp + 3 * size;
+	cpu->s.eip = size == 2 ? eip & 0xffff : eip;
+	cpu_set_eflags(cpu, flags, writable);
+	return STOP;
+}
+
+/* The flat 4 GiB segments SYSENTER and SYSEXIT load without reading any
+ * descriptor: code execute/read or data read/write, accessed, 32-bit,
+ * page granular, present, at the given DPL. */
+static struct segment flat_segment(uint16_t sel, bool code, unsigned dpl)
+{
+	uint32_t hi = DESC_S | DESC_P | DESC_DB | DESC_G | DESC_ACCESSED | DESC_WRITABLE |
+		      (code ? DESC_CODE : 0) | dpl << 13;
+	return (struct segment){ .selector = sel, .base = 0, .limit = 0xffffffffu,
+				 .flags = desc_flags(hi) };
+}
+
+/* SYSENTER from any level: ring 0 at SYSENTER_EIP on SYSENTER_ESP, CS from
+ * SYSENTER_CS and SS the descriptor after it; VM, IF and RF cleared. */
+int do_sysenter(struct cpu *cpu, const struct callout_desc *d)
+{
+	uint16_t cs = (uint16_t)(cpu->s.sysenter_cs & 0xfffc);
+	if (!cs) {
+		raise_fault(cpu, d, EXC_GP, true, 0);
+		return STOP;
+	}
+	cpu_set_eflags(cpu, 0, EFLAGS_VM | EFLAGS_IF | EFLAGS_RF);
+	struct segment ncs = flat_segment(cs, true, 0), nss = flat_segment((uint16_t)(cs + 8), false, 0);
+	cpu_set_segment(cpu, SEG_CS, &ncs);
+	cpu_set_segment(cpu, SEG_SS, &nss);
+	cpu->regs[REG_ESP] = cpu->s.sysenter_esp;
+	cpu->s.eip = cpu->s.sysenter_eip;
+	return STOP;
+}
+
+/* SYSEXIT (ring 0 only, checked by cpu_callout): ring 3 at EDX on ECX,
+ * CS = SYSENTER_CS + 16 and SS = SYSENTER_CS + 24, both with RPL 3.
+ * EFLAGS stay as they are. */
+int do_sysexit(struct cpu *cpu, const struct callout_desc *d)
+{
+	uint16_t base = (uint16_t)(cpu->s.sysenter_cs & 0xfffc);
+	if (!base) {
+		raise_fault(cpu, d, EXC_GP, true, 0);
+		return STOP;
+	}
+	struct segment ncs = flat_segment((uint16_t)((base + 16) | 3), true, 3);
+	struct segment nss = flat_segment((uint16_t)((base + 24) | 3), false, 3);
+	cpu_set_segment(cpu, SEG_CS, &ncs);
+	cpu_set_segment(cpu, SEG_SS, &nss);
+	cpu->regs[REG_ESP] = cpu->regs[REG_ECX];
+	cpu->s.eip = cpu->regs[REG_EDX];
+	return STOP;
+}
