@@ -236,6 +236,9 @@ int cpu_init(struct cpu *cpu, const struct vcpu_state *boot, struct shadow *sh,
 	if (!cpu->ibl_table)
 		return -ENOMEM;
 	cpu->ibl = (uint64_t)(uintptr_t)cpu->ibl_table;
+	cpu->decoded = calloc(CALLOUT_DECODE_CACHE, sizeof(*cpu->decoded));
+	if (!cpu->decoded)
+		return -ENOMEM;
 	load_boot_state(cpu, boot);
 	if (ZYAN_FAILED(ZydisDecoderInit(&cpu->decoder, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32)) ||
 	    ZYAN_FAILED(ZydisDecoderInit(&host_decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64)))
@@ -255,6 +258,8 @@ void cpu_destroy(struct cpu *cpu)
 {
 	free(cpu->ibl_table);
 	cpu->ibl_table = NULL;
+	free(cpu->decoded);
+	cpu->decoded = NULL;
 }
 
 /* Where the instruction at eip is in guest physical memory; false after

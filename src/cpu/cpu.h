@@ -94,6 +94,7 @@ struct cpu {
 	struct bus *bus;
 	const struct cpu_platform *plat;  /* NULL: no interrupt sources */
 	ZydisDecoder decoder;     /* for callouts */
+	struct callout_decoded *decoded;   /* CALLOUT_DECODE_CACHE of them */
 	bool halted;
 	bool shadow;              /* STI / MOV SS interrupt shadow pending */
 	bool stop;                /* leave cpu_run: the board asked to */
@@ -139,6 +140,18 @@ _Static_assert(offsetof(struct cpu, fxsave) == CPU_OFF_FXSAVE, "layout");
 struct translator;
 struct bus;
 struct callout_desc;
+
+/* A callout descriptor's instruction, decoded once (callout.c). */
+#define CALLOUT_DECODE_CACHE 256u
+struct callout_decoded {
+	const struct callout_desc *d;
+	uint32_t eip;
+	uint8_t len;
+	bool ok;
+	uint8_t bytes[15];
+	ZydisDecodedInstruction in;
+	ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+};
 
 int cpu_init(struct cpu *cpu, const struct vcpu_state *boot, struct shadow *sh,
 	     struct tcache *tc, struct bus *bus);
