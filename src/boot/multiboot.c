@@ -480,7 +480,7 @@ static int open_initrd(struct loader *ld, int *fd_out)
 static int load_initrd(struct loader *ld, int fd)
 {
 	const char *path = ld->cfg->initrd_path;
-	size_t got;
+	size_t got = 0;   /* -O3 cannot see read_fully sets it on success */
 	int rc = read_fully(fd, ld->ram->host + ld->initrd_start, (size_t)ld->initrd_size, &got);
 	if (rc < 0)
 		return fail(ld, path, rc, "read error: %s", strerror(-rc));
