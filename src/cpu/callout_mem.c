@@ -38,36 +38,22 @@ static int mem_prepare(struct cpu *cpu, const struct callout_desc *d,
 	}
 	uint32_t linear = (uint32_t)cpu->scratch[1];
 	bool write = (op->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) != 0;
-	unsigned access = write ? ACCESS_WRITE : ACCESS_READ;
-	unsigned first = GUEST_PAGE_SIZE - linear % GUEST_PAGE_SIZE;
-	if (first > len)
-		first = len;
-	uint32_t gpa0, gpa1 = 0;
-	if (!cpu_translate(cpu, linear, access, &gpa0) ||
-	    (first < len && !cpu_translate(cpu, linear + first, access, &gpa1))) {
+	struct guest_span *span = &cpu->memop.span;
+	if (!cpu_translate_span(cpu, linear, len, write ? ACCESS_WRITE : ACCESS_READ, span)) {
 		raise_fault(cpu, d, mem_fault_vector(op), true, 0);
 		return STOP;
 	}
-	cpu->memop.linear = linear;
-	cpu->memop.gpa[0] = gpa0;
-	cpu->memop.gpa[1] = gpa1;
-	cpu->memop.len = len;
-	cpu->memop.first = first;
 	cpu->memop.write = write;
 	memset(cpu->memop.buf, 0, sizeof(cpu->memop.buf));
 	bool mmio = false;
-	for (int i = 0; i < 2; i++) {
-		unsigned at = i ? first : 0, n = i ? len - first : first;
-		if (!n)
-			continue;
-		uint32_t gpa = cpu->memop.gpa[i];
-		if (is_mmio(cpu, gpa, n)) {
+	for (unsigned i = 0, at = 0; i < span->n; at += span->len[i], i++) {
+		if (is_mmio(cpu, span->gpa[i], span->len[i])) {
 			mmio = true;
 			/* A device read has effects: only what the instruction reads. */
 			if (!(op->actions & ZYDIS_OPERAND_ACTION_MASK_READ))
 				continue;
 		}
-		cpu_read_phys(cpu, gpa, cpu->memop.buf + at, n);
+		cpu_read_phys(cpu, span->gpa[i], cpu->memop.buf + at, span->len[i]);
 	}
 	memcpy(cpu->memop.old, cpu->memop.buf, sizeof(cpu->memop.old));
 	cpu->sh->stats.adaptive_accesses++;
@@ -81,12 +67,10 @@ static int mem_finish(struct cpu *cpu)
 {
 	if (!cpu->memop.write)
 		return GO_ON;
-	unsigned len = cpu->memop.len, first = cpu->memop.first;
-	for (int i = 0; i < 2; i++) {
-		unsigned at = i ? first : 0, n = i ? len - first : first;
-		if (!n)
-			continue;
-		uint32_t gpa = cpu->memop.gpa[i];
+	const struct guest_span *span = &cpu->memop.span;
+	for (unsigned i = 0, at = 0; i < span->n; at += span->len[i], i++) {
+		uint32_t gpa = span->gpa[i];
+		unsigned n = span->len[i];
 		/* RAM left as it was (CMPXCHG that failed, a store of the same
 		 * value) need not disturb the traces; a device sees every write. */
 		if (!is_mmio(cpu, gpa, n) && !memcmp(cpu->memop.buf + at, cpu->memop.old + at, n))

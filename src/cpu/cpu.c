@@ -262,19 +262,23 @@ void cpu_destroy(struct cpu *cpu)
 	cpu->decoded = NULL;
 }
 
+/* Delivers the #PF a failed guest access left pending; false if none. */
+static bool deliver_pending_page_fault(struct cpu *cpu)
+{
+	uint32_t err;
+	if (!cpu_take_page_fault(cpu, &err))
+		return false;
+	cpu_deliver(cpu, EXC_PF, true, err, false);
+	return true;
+}
+
 /* Where the instruction at eip is in guest physical memory; false after
  * raising the #PF its fetch takes. */
 static bool fetch_address(struct cpu *cpu, uint32_t eip, uint32_t *gpa)
 {
-	if (!(cpu->s.cr0 & CR0_PG)) {
-		*gpa = eip;
-		return true;
-	}
 	if (cpu_translate(cpu, eip, ACCESS_READ, gpa))
 		return true;
-	uint32_t err;
-	if (cpu_take_page_fault(cpu, &err))
-		cpu_deliver(cpu, EXC_PF, true, err, false);
+	deliver_pending_page_fault(cpu);
 	return false;
 }
 
@@ -306,10 +310,7 @@ static struct tblock *get_block(struct cpu *cpu, struct translator *t, uint32_t 
 		err = translate_block(t, cpu, eip, gpa, mode, &tb);
 	}
 	if (err == -EFAULT) {
-		uint32_t pf_err;
-		if (cpu_take_page_fault(cpu, &pf_err))
-			cpu_deliver(cpu, EXC_PF, true, pf_err, false);
-		else
+		if (!deliver_pending_page_fault(cpu))
 			cpu->fatal = "guest executes outside RAM";
 		return NULL;
 	}

@@ -32,6 +32,13 @@ struct window;
 struct shadow;
 struct exit_desc;
 
+/* A guest linear range as its pieces in physical memory (one or two). */
+struct guest_span {
+	uint32_t gpa[2];
+	unsigned len[2];
+	unsigned n;
+};
+
 /* Why translated code stopped running; counted per reason for --stats. */
 enum exit_reason {
 	EXIT_BRANCH,     /* a direct branch not chained yet */
@@ -112,8 +119,7 @@ struct cpu {
 	 * instruction works on buf, the monitor moves it from and to guest
 	 * memory (RAM or MMIO) around it. */
 	struct {
-		uint32_t linear, gpa[2];
-		unsigned len, first;   /* bytes in all, bytes on the first page */
+		struct guest_span span;
 		bool write;
 		uint8_t buf[16], old[16];
 	} memop;
@@ -241,6 +247,10 @@ void cpu_write_phys(struct cpu *cpu, uint32_t gpa, const void *src, unsigned len
 /* Guest physical address of a linear one for an access of this kind
  * (ACCESS_* of mmu/paging.h, user added at CPL 3), or false with cpu->pf. */
 bool cpu_translate(struct cpu *cpu, uint32_t linear, unsigned access, uint32_t *gpa);
+/* The same for [linear, linear+len), len <= 4096, split where it crosses a
+ * page; every piece is translated before the caller moves a byte. */
+bool cpu_translate_span(struct cpu *cpu, uint32_t linear, unsigned len, unsigned access,
+			struct guest_span *span);
 /* Takes a pending #PF: sets CR2, gives its error code. false if none. */
 bool cpu_take_page_fault(struct cpu *cpu, uint32_t *error);
 

@@ -35,34 +35,35 @@ static bool translate(struct cpu *cpu, uint32_t linear, unsigned access, uint32_
 	return true;
 }
 
-bool cpu_translate(struct cpu *cpu, uint32_t linear, unsigned access, uint32_t *gpa)
+static unsigned cpl_access(const struct cpu *cpu)
 {
-	if (cpu->s.cpl == 3)
-		access |= ACCESS_USER;
-	return translate(cpu, linear, access, gpa);
+	return cpu->s.cpl == 3 ? ACCESS_USER : 0;
 }
 
-/* Splits [linear, linear+len) at page boundaries; translates every piece
- * before any byte moves, so a fault on the second page writes nothing. */
-static bool translate_all(struct cpu *cpu, uint32_t linear, unsigned len, unsigned access,
-			  uint32_t gpa[2], unsigned first[2], unsigned *n)
+bool cpu_translate(struct cpu *cpu, uint32_t linear, unsigned access, uint32_t *gpa)
 {
+	return translate(cpu, linear, access | cpl_access(cpu), gpa);
+}
+
+/* access as given: the callers below choose the privilege themselves. */
+static bool translate_span(struct cpu *cpu, uint32_t linear, unsigned len, unsigned access,
+			   struct guest_span *span)
+{
+	assert(len && len <= GUEST_PAGE_SIZE);
 	unsigned in_page = GUEST_PAGE_SIZE - (linear & (GUEST_PAGE_SIZE - 1));
-	*n = 0;
-	uint32_t a = linear;
-	unsigned left = len;
-	while (left) {
-		unsigned chunk = left < in_page ? left : in_page;
-		assert(*n < 2);   /* callers move at most one page at a time */
-		if (!translate(cpu, a, access, &gpa[*n]))
+	span->len[0] = len < in_page ? len : in_page;
+	span->len[1] = len - span->len[0];
+	span->n = span->len[1] ? 2 : 1;
+	for (unsigned i = 0; i < span->n; i++)
+		if (!translate(cpu, linear + (i ? span->len[0] : 0), access, &span->gpa[i]))
 			return false;
-		first[*n] = chunk;
-		(*n)++;
-		a += chunk;
-		left -= chunk;
-		in_page = GUEST_PAGE_SIZE;
-	}
 	return true;
+}
+
+bool cpu_translate_span(struct cpu *cpu, uint32_t linear, unsigned len, unsigned access,
+			struct guest_span *span)
+{
+	return translate_span(cpu, linear, len, access | cpl_access(cpu), span);
 }
 
 /* A device sees the access at its own width: 1, 2, 4 or 8 bytes at once
@@ -109,14 +110,13 @@ void cpu_write_phys(struct cpu *cpu, uint32_t gpa, const void *src, unsigned len
 
 static bool access_read(struct cpu *cpu, uint32_t linear, void *dst, unsigned len, unsigned access)
 {
-	uint32_t gpa[2];
-	unsigned n, chunk[2];
-	if (!translate_all(cpu, linear, len, access, gpa, chunk, &n))
+	struct guest_span span;
+	if (!translate_span(cpu, linear, len, access, &span))
 		return false;
 	uint8_t *d = dst;
-	for (unsigned i = 0; i < n; i++) {
-		cpu_read_phys(cpu, gpa[i], d, chunk[i]);
-		d += chunk[i];
+	for (unsigned i = 0; i < span.n; i++) {
+		cpu_read_phys(cpu, span.gpa[i], d, span.len[i]);
+		d += span.len[i];
 	}
 	return true;
 }
@@ -124,21 +124,15 @@ static bool access_read(struct cpu *cpu, uint32_t linear, void *dst, unsigned le
 static bool access_write(struct cpu *cpu, uint32_t linear, const void *src, unsigned len,
 			 unsigned access)
 {
-	uint32_t gpa[2];
-	unsigned n, chunk[2];
-	if (!translate_all(cpu, linear, len, access | ACCESS_WRITE, gpa, chunk, &n))
+	struct guest_span span;
+	if (!translate_span(cpu, linear, len, access | ACCESS_WRITE, &span))
 		return false;
 	const uint8_t *s = src;
-	for (unsigned i = 0; i < n; i++) {
-		cpu_write_phys(cpu, gpa[i], s, chunk[i]);
-		s += chunk[i];
+	for (unsigned i = 0; i < span.n; i++) {
+		cpu_write_phys(cpu, span.gpa[i], s, span.len[i]);
+		s += span.len[i];
 	}
 	return true;
-}
-
-static unsigned cpl_access(const struct cpu *cpu)
-{
-	return cpu->s.cpl == 3 ? ACCESS_USER : 0;
 }
 
 bool cpu_read_guest(struct cpu *cpu, uint32_t linear, void *dst, unsigned len)

@@ -1149,8 +1149,7 @@ static unsigned fetch_insn(struct tctx *c, uint32_t *next_gpa)
 	uint32_t next_linear = c->eip + in_page, gpa;
 	if (c->tb->ninsns > 0)
 		return in_page;   /* a crossing instruction starts a block of its own */
-	bool ok = c->paging ? cpu_translate(c->cpu, next_linear, ACCESS_READ, &gpa)
-			    : (gpa = next_linear, true);
+	bool ok = cpu_translate(c->cpu, next_linear, ACCESS_READ, &gpa);
 	if (!ok || !guest_ram_contains(ram, gpa, ZYDIS_MAX_INSTRUCTION_LENGTH - in_page))
 		return in_page;
 	c->cpu->pf.pending = false;
@@ -1192,8 +1191,8 @@ int translate_block(struct translator *t, struct cpu *cpu, uint32_t eip, uint32_
 	if (eip % GUEST_PAGE_SIZE > GUEST_PAGE_SIZE - ZYDIS_MAX_INSTRUCTION_LENGTH) {
 		/* The first instruction may run onto the next page: a
 		 * self-checking one there makes this block check itself too. */
-		uint32_t next = (eip | (GUEST_PAGE_SIZE - 1)) + 1, g2 = next;
-		bool ok = !c->paging || cpu_translate(cpu, next, ACCESS_READ, &g2);
+		uint32_t next = (eip | (GUEST_PAGE_SIZE - 1)) + 1, g2;
+		bool ok = cpu_translate(cpu, next, ACCESS_READ, &g2);
 		cpu->pf.pending = false;
 		if (ok)
 			c->selfcheck = c->selfcheck || tcache_page_selfcheck(cpu->tc, g2 / GUEST_PAGE_SIZE);
