@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "boot/multiboot.h"
+#include "boot/boot.h"
 #include "cpu/sensitive.h"
 #include "host/console.h"
 
@@ -296,7 +296,7 @@ static int board_reset(struct board *board)
 		.initrd_path = board->cfg.initrd_path,
 		.cmdline = board->cfg.cmdline,
 	};
-	int ret = multiboot_load(&board->ram, &boot, &board->boot, err, sizeof(err));
+	int ret = boot_load(&board->ram, &boot, &board->boot, &board->boot_kind, err, sizeof(err));
 	if (ret) {
 		fprintf(stderr, "btvm: cannot reset the guest: %s\n", err);
 		return ret;
@@ -341,7 +341,7 @@ int board_create(struct board *board, const struct board_config *cfg, char *err,
 		.initrd_path = cfg->initrd_path,
 		.cmdline = cfg->cmdline,
 	};
-	ret = multiboot_load(&board->ram, &boot, &board->boot, err, err_len);
+	ret = boot_load(&board->ram, &boot, &board->boot, &board->boot_kind, err, err_len);
 	if (ret)
 		goto destroy_ram;
 	ret = shadow_init(&board->sh, &board->ram);

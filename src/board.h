@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "boot/boot.h"
 #include "cache/tcache.h"
 #include "cpu/cpu.h"
 #include "cpu/vcpu.h"
@@ -51,6 +52,7 @@ struct board {
 	struct isa_debug_exit debug_exit;
 	struct testdev testdev;   /* MMIO page for the test guests */
 	struct vcpu_state boot;   /* machine state the loader set up */
+	enum boot_kind boot_kind;
 	struct shadow sh;
 	struct tcache tc;
 	struct translator tr;

@@ -298,7 +298,7 @@ static void test_happy_path(void)
 	static const struct { uint64_t base, len; uint32_t type; } want[] = {
 		{ 0, 0x9FC00, 1 },
 		{ 0x9FC00, 0x400, 2 },
-		{ 0xF0000, 0x10000, 2 },
+		{ 0xE0000, 0x20000, 2 },
 		{ 0x100000, (uint64_t)(RAM_MIB - 1) << 20, 1 },
 	};
 	uint32_t mmap_len = rd32(&ram, mbi + 44), mmap = rd32(&ram, mbi + 48);

@@ -81,7 +81,7 @@ enum {
  * memory and BIOS ROM. Kernels may not load into any of these. */
 #define LOW_RESERVED_END 0x1000u
 #define EBDA_START 0x9FC00u
-#define BIOS_ROM_START 0xF0000u
+#define BIOS_ROM_START 0xE0000u  /* ACPI tables and the BIOS area */
 #define HIGH_MEM_START 0x100000u
 
 /* The loader's own structures live in a fixed 8 KiB area of usable low
@@ -145,40 +145,21 @@ struct loader {
 __attribute__((format(printf, 4, 5)))
 static int fail(const struct loader *ld, const char *path, int code, const char *fmt, ...)
 {
-	if (!ld->err || ld->err_len == 0)
-		return code;
-	int n = snprintf(ld->err, ld->err_len, "%s: ", path);
-	if (n >= 0 && (size_t)n < ld->err_len) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(ld->err + n, ld->err_len - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
-	/* The caller prints this as one line, whatever the path contains. */
-	for (char *p = ld->err; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
+	va_list ap;
+	va_start(ap, fmt);
+	boot_vfail(ld->err, ld->err_len, path, code, fmt, ap);
+	va_end(ap);
 	return code;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 static void put32(struct guest_ram *ram, uint64_t gpa, uint32_t v)
 {
-	uint8_t *p = ram->host + gpa;
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
+	boot_put32(ram->host + gpa, v);
 }
 
 static void put64(struct guest_ram *ram, uint64_t gpa, uint64_t v)
 {
-	put32(ram, gpa, (uint32_t)v);
-	put32(ram, gpa + 4, (uint32_t)(v >> 32));
+	boot_put64(ram->host + gpa, v);
 }
 
 static void put_string(struct guest_ram *ram, uint64_t gpa, const char *s, size_t max)
@@ -191,25 +172,6 @@ static void put_string(struct guest_ram *ram, uint64_t gpa, const char *s, size_
 static bool overlaps(uint64_t a_start, uint64_t a_end, uint64_t b_start, uint64_t b_end)
 {
 	return a_start < b_end && b_start < a_end;
-}
-
-/* Reads up to len bytes, stopping early only at end of file. */
-static int read_fully(int fd, uint8_t *buf, size_t len, size_t *got)
-{
-	size_t done = 0;
-	while (done < len) {
-		ssize_t n = read(fd, buf + done, len - done);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
-	*got = done;
-	return 0;
 }
 
 static int read_kernel(struct loader *ld, int fd)
@@ -230,7 +192,7 @@ static int read_kernel(struct loader *ld, int fd)
 	ld->image = malloc((size_t)st.st_size);
 	if (!ld->image)
 		return fail(ld, ld->path, -ENOMEM, "out of memory reading the file");
-	int rc = read_fully(fd, ld->image, (size_t)st.st_size, &ld->size);
+	int rc = boot_read_fully(fd, ld->image, (size_t)st.st_size, &ld->size);
 	if (rc < 0)
 		return fail(ld, ld->path, rc, "read error: %s", strerror(-rc));
 	if (ld->size == 0)
@@ -247,10 +209,10 @@ static enum header_search find_header(const uint8_t *image, size_t size, uint32_
 	size_t limit = size < MB_SEARCH_LEN ? size : MB_SEARCH_LEN;
 	bool bad_checksum = false;
 	for (size_t off = 0; off + MB_HEADER_LEN <= limit; off += 4) {
-		if (get32(image + off) != MULTIBOOT_HEADER_MAGIC)
+		if (boot_get32(image + off) != MULTIBOOT_HEADER_MAGIC)
 			continue;
-		uint32_t f = get32(image + off + 4);
-		uint32_t sum = get32(image + off + 8);
+		uint32_t f = boot_get32(image + off + 4);
+		uint32_t sum = boot_get32(image + off + 8);
 		if ((uint32_t)(MULTIBOOT_HEADER_MAGIC + f + sum) != 0) {
 			bad_checksum = true;
 			continue;
@@ -481,7 +443,7 @@ static int load_initrd(struct loader *ld, int fd)
 {
 	const char *path = ld->cfg->initrd_path;
 	size_t got = 0;   /* -O3 cannot see read_fully sets it on success */
-	int rc = read_fully(fd, ld->ram->host + ld->initrd_start, (size_t)ld->initrd_size, &got);
+	int rc = boot_read_fully(fd, ld->ram->host + ld->initrd_start, (size_t)ld->initrd_size, &got);
 	if (rc < 0)
 		return fail(ld, path, rc, "read error: %s", strerror(-rc));
 	if (got != ld->initrd_size)

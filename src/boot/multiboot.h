@@ -6,17 +6,12 @@
 
 #include <stddef.h>
 
+#include "boot/bootfile.h"
 #include "cpu/vcpu.h"
 #include "mmu/guest_ram.h"
 
 #define MULTIBOOT_HEADER_MAGIC 0x1BADB002u
 #define MULTIBOOT_BOOTLOADER_MAGIC 0x2BADB002u
-
-struct boot_config {
-	const char *kernel_path;
-	const char *initrd_path;  /* NULL: none; otherwise loaded as module 0 */
-	const char *cmdline;      /* NULL: empty */
-};
 
 /* Loads the kernel and sets up *cpu for entry. Returns 0, or a negative
  * errno with a one-line message naming the file and the problem in err. */

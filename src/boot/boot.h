@@ -1,0 +1,18 @@
+/* Loading the guest: picks the loader by the kernel image's format
+ * (a bzImage's setup header, else a Multiboot ELF). */
+#ifndef BTVM_BOOT_BOOT_H
+#define BTVM_BOOT_BOOT_H
+
+#include <stddef.h>
+
+#include "boot/bootfile.h"
+#include "cpu/vcpu.h"
+#include "mmu/guest_ram.h"
+
+enum boot_kind { BOOT_MULTIBOOT, BOOT_LINUX };
+
+/* Returns 0 with *kind set, or a negative errno with a one-line message. */
+int boot_load(struct guest_ram *ram, const struct boot_config *cfg, struct vcpu_state *cpu,
+	      enum boot_kind *kind, char *err, size_t err_len);
+
+#endif
