@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "boot/acpi.h"
 #include "boot/boot.h"
 #include "cpu/sensitive.h"
 #include "host/console.h"
@@ -19,6 +20,7 @@
 #define COM1_PORT 0x3f8
 #define COM1_IRQ 4
 #define PIT_IRQ 0
+#define CASCADE_IRQ 2
 #define POST_PORT 0x80
 #define PORT_B 0x61        /* system control port B: PIT channel 2, speaker */
 /* How soon to look again when the UART had no room for console input. */
@@ -53,12 +55,41 @@ static struct timespec ns_to_timespec(uint64_t ns)
 				  .tv_nsec = (long)(ns % 1000000000ull) };
 }
 
+/* Whether ISA IRQ irq can reach the CPU through the 8259 pair. */
+static bool irq_unmasked(const struct board *board, unsigned irq)
+{
+	const struct pic8259_pair *pic = &board->pic;
+	if (irq < 8)
+		return !(pic->chip[0].imr & (1u << irq));
+	return !(pic->chip[0].imr & (1u << CASCADE_IRQ)) && !(pic->chip[1].imr & (1u << (irq - 8)));
+}
+
+static uint64_t earlier(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* The next moment a timer device has an interrupt to deliver; with
+ * only_unmasked, only those that can reach the CPU (the ones that can end
+ * a HLT). */
+static uint64_t next_device_event(const struct board *board, uint64_t now, bool only_unmasked)
+{
+	uint64_t deadline = UINT64_MAX;
+	if (!only_unmasked || irq_unmasked(board, PIT_IRQ))
+		deadline = earlier(deadline, pit_next_event_ns(&board->pit, now));
+	if (!only_unmasked || irq_unmasked(board, RTC_IRQ))
+		deadline = earlier(deadline, rtc_next_event_ns(&board->rtc, now));
+	if (!only_unmasked || irq_unmasked(board, ACPI_PM_SCI_IRQ))
+		deadline = earlier(deadline, acpi_pm_next_event_ns(&board->pm, now));
+	return deadline;
+}
+
 /* Points the host timer at the next moment a device needs the vCPU's
- * attention (the PIT's next IRQ 0 edge, or a retry for queued input). */
+ * attention (a timer interrupt, or a retry for queued input). */
 static void board_arm_timer(struct board *board)
 {
 	uint64_t now = board_clock_ns(board);
-	uint64_t deadline = pit_next_event_ns(&board->pit, now);
+	uint64_t deadline = next_device_event(board, now, false);
 	if (board->rx_backlog && deadline > now + RX_RETRY_NS)
 		deadline = now + RX_RETRY_NS;
 	if (board->tc.selfcheck_count && deadline > board->last_reprotect_ns + REPROTECT_NS)
@@ -75,7 +106,7 @@ static void board_arm_timer(struct board *board)
 	timer_settime(board->timer, TIMER_ABSTIME, &its, NULL);
 }
 
-static void pit_deadline_changed(void *opaque)
+static void device_deadline_changed(void *opaque)
 {
 	board_arm_timer(opaque);
 }
@@ -122,6 +153,8 @@ static void platform_poll(void *opaque)
 		tcache_reprotect_selfcheck(&board->tc, &board->cpu);
 	}
 	pit_update(&board->pit, now);
+	rtc_update(&board->rtc, now);
+	acpi_pm_update(&board->pm, now);
 	if (board->cfg.serial == SERIAL_STDIO)
 		board_pump_input(board);
 	board_arm_timer(board);
@@ -145,10 +178,9 @@ static bool platform_wait(void *opaque)
 {
 	struct board *board = opaque;
 	uint64_t now = board_clock_ns(board);
-	/* Only sources the master PIC lets through can end the sleep. */
-	uint8_t imr = board->pic.chip[0].imr;
-	uint64_t deadline = (imr & (1u << PIT_IRQ)) ? UINT64_MAX : pit_next_event_ns(&board->pit, now);
-	bool input_possible = board->cfg.serial == SERIAL_STDIO && !(imr & (1u << COM1_IRQ)) &&
+	/* Only sources the PIC lets through can end the sleep. */
+	uint64_t deadline = next_device_event(board, now, true);
+	bool input_possible = board->cfg.serial == SERIAL_STDIO && irq_unmasked(board, COM1_IRQ) &&
 			      (!console_input_ended() || board->rx_backlog);
 	if (board->rx_backlog && deadline > now + RX_RETRY_NS)
 		deadline = now + RX_RETRY_NS;
@@ -210,6 +242,13 @@ static void board_request_exit(void *opaque, int status)
 	board->cpu.stop = true;
 }
 
+/* ACPI S5 (what Linux's poweroff does): the machine is off, btvm ends
+ * with status 0. */
+static void board_power_off(void *opaque)
+{
+	board_request_exit(opaque, 0);
+}
+
 static void com1_transmit(void *opaque, uint8_t byte)
 {
 	struct board *board = opaque;
@@ -248,9 +287,15 @@ static void board_reset_devices(struct board *board)
 	struct irq_line com1_irq = { .set_level = pic_irq_line_set, .opaque = &board->pic, .line = COM1_IRQ };
 	struct irq_line pit_irq = { .set_level = pic_irq_line_set, .opaque = &board->pic, .line = PIT_IRQ };
 
+	struct irq_line sci_irq = { .set_level = pic_irq_line_set, .opaque = &board->pic, .line = ACPI_PM_SCI_IRQ };
+
 	pic_init(&board->pic, pic_output_changed, board);
 	pit_init(&board->pit, &pit_irq, board_clock_ns, board);
-	board->pit.deadline_changed = pit_deadline_changed;
+	board->pit.deadline_changed = device_deadline_changed;
+	rtc_reset(&board->rtc, board_clock_ns(board));
+	acpi_pm_init(&board->pm, &sci_irq, board_clock_ns, board);
+	board->pm.power_off = board_power_off;
+	board->pm.deadline_changed = device_deadline_changed;
 	uart16550_init(&board->com1, &com1_irq, com1_transmit, board);
 	board->port_b = 0;
 	board->refresh_toggle = false;
@@ -261,7 +306,18 @@ static int board_wire_devices(struct board *board)
 {
 	int err;
 
+	/* The CMOS clock is battery-backed: set once, only reset after. */
+	struct irq_line rtc_irq = { .set_level = pic_irq_line_set, .opaque = &board->pic, .line = RTC_IRQ };
+	rtc_init(&board->rtc, &rtc_irq, (int64_t)time(NULL), board_clock_ns, board);
+	board->rtc.deadline_changed = device_deadline_changed;
+	rtc_set_memory_size(&board->rtc, board->ram.size);
 	board_reset_devices(board);
+	err = rtc_attach(&board->rtc, &board->bus);
+	if (err)
+		return err;
+	err = acpi_pm_attach(&board->pm, &board->bus, ACPI_PM_BASE_PORT);
+	if (err)
+		return err;
 	err = pic_attach(&board->pic, &board->bus);
 	if (err)
 		return err;
@@ -285,6 +341,21 @@ static int board_wire_devices(struct board *board)
 	return bus_register(&board->bus, BUS_SPACE_PIO, "post", POST_PORT, 1, &post_ops, NULL);
 }
 
+/* The ACPI tables a BIOS would leave at 0xE0000 (reserved in the memory
+ * map): the MADT, and the FADT with the PM registers Linux powers off
+ * through. Written again on reset, as firmware would. */
+static int board_write_acpi(struct board *board)
+{
+	struct acpi_config cfg;
+	acpi_config_default(&cfg);
+	uint8_t buf[ACPI_TABLES_MAX_LEN];
+	int n = acpi_build(buf, sizeof(buf), ACPI_TABLES_BASE, &cfg, &board->acpi_rsdp);
+	if (n < 0)
+		return n;
+	memcpy(board->ram.host + ACPI_TABLES_BASE, buf, (size_t)n);
+	return 0;
+}
+
 /* A triple fault resets the PC: devices and the processor start over and
  * the kernel image is loaded again. RAM outside the image keeps its
  * contents, as a warm reset leaves DRAM. */
@@ -295,8 +366,14 @@ static int board_reset(struct board *board)
 		.kernel_path = board->cfg.kernel_path,
 		.initrd_path = board->cfg.initrd_path,
 		.cmdline = board->cfg.cmdline,
+		.acpi_rsdp = board->acpi_rsdp,
 	};
-	int ret = boot_load(&board->ram, &boot, &board->boot, &board->boot_kind, err, sizeof(err));
+	int ret = board_write_acpi(board);
+	if (ret) {
+		fprintf(stderr, "btvm: cannot reset the guest: ACPI tables: %s\n", strerror(-ret));
+		return ret;
+	}
+	ret = boot_load(&board->ram, &boot, &board->boot, &board->boot_kind, err, sizeof(err));
 	if (ret) {
 		fprintf(stderr, "btvm: cannot reset the guest: %s\n", err);
 		return ret;
@@ -336,10 +413,16 @@ int board_create(struct board *board, const struct board_config *cfg, char *err,
 		snprintf(err, err_len, "cannot wire the PC's devices: %s", strerror(-ret));
 		goto destroy_ram;
 	}
+	ret = board_write_acpi(board);
+	if (ret) {
+		snprintf(err, err_len, "cannot build the ACPI tables: %s", strerror(-ret));
+		goto destroy_ram;
+	}
 	struct boot_config boot = {
 		.kernel_path = cfg->kernel_path,
 		.initrd_path = cfg->initrd_path,
 		.cmdline = cfg->cmdline,
+		.acpi_rsdp = board->acpi_rsdp,
 	};
 	ret = boot_load(&board->ram, &boot, &board->boot, &board->boot_kind, err, err_len);
 	if (ret)
@@ -524,6 +607,9 @@ void board_print_stats(const struct board *board, FILE *out)
 	fprintf(out, "  PIT IRQ 0 pulses / lost   %llu / %llu\n", (unsigned long long)board->pit.irqs,
 		(unsigned long long)board->pit.lost_irqs);
 	fprintf(out, "  PIC spurious              %llu\n", (unsigned long long)board->pic.spurious);
+	fprintf(out, "  RTC IRQ 8 / lost          %llu / %llu\n", (unsigned long long)board->rtc.irqs,
+		(unsigned long long)board->rtc.lost_irqs);
+	fprintf(out, "  ACPI SCIs                 %llu\n", (unsigned long long)board->pm.scis);
 	fprintf(out, "  HLT / sleeps              %llu / %llu\n", (unsigned long long)c->halts,
 		(unsigned long long)c->halt_sleeps);
 	fprintf(out, "  single-step traps         %llu\n", (unsigned long long)c->single_steps);

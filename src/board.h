@@ -12,8 +12,10 @@
 #include "cache/tcache.h"
 #include "cpu/cpu.h"
 #include "cpu/vcpu.h"
+#include "devices/acpi_pm.h"
 #include "devices/bus.h"
 #include "devices/isa_debug_exit.h"
+#include "devices/mc146818.h"
 #include "devices/pic8259.h"
 #include "devices/pit8254.h"
 #include "devices/testdev.h"
@@ -47,6 +49,9 @@ struct board {
 	struct pic8259_pair pic;
 	struct pit8254 pit;
 	struct uart16550 com1;
+	struct mc146818 rtc;
+	struct acpi_pm pm;
+	uint32_t acpi_rsdp;       /* where the ACPI tables' RSDP is */
 	uint8_t port_b;           /* port 0x61 bits 0-1 as written */
 	bool refresh_toggle;      /* port 0x61 bit 4 */
 	struct isa_debug_exit debug_exit;
