@@ -1,0 +1,50 @@
+/* System control port A at 0x92 ("fast A20 and reset"), as PC chipsets
+ * put it beside the keyboard controller: bit 0 resets the processor on a
+ * write that takes it from 0 to 1, bit 1 is the A20 gate. The device owns
+ * only the register; what the gate and the reset mean is the board's, and
+ * it hears about both through callbacks.
+ *
+ * A20: btvm keeps A20 enabled in the memory map whatever the gate says.
+ * Guest RAM is never wrapped at 1 MiB, because every guest btvm runs is
+ * in protected mode already and wants the whole address space; the gate's
+ * state is only reported (a20_changed) so the board can log or count it.
+ * The PC ORs this gate with the keyboard controller's (i8042 output port
+ * bit 1), so the board combines the two reports.
+ *
+ * There is no locking: the caller serializes register accesses, and the
+ * callbacks run under that serialization. A callback must not call back
+ * into the device; a board that resets on reset_request should note the
+ * request and reset (port92_init() again) once the access has returned. */
+#ifndef BTVM_DEVICES_PORT92_H
+#define BTVM_DEVICES_PORT92_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "devices/bus.h"
+
+#define PORT92_PORT 0x92
+
+#define PORT92_RESET	0x01	/* 0 -> 1 resets the processor */
+#define PORT92_A20	0x02	/* A20 gate: 1 = address line 20 passes */
+/* Bit 3 (CMOS security lock) and bits 6-7 (disk activity LED) have no
+ * meaning in btvm but read back as written; bits 2, 4 and 5 read 0. */
+#define PORT92_KEPT	0xcb
+
+struct port92 {
+	uint8_t value;		/* as last written, PORT92_KEPT bits only */
+	void (*a20_changed)(void *opaque, bool enabled);
+	void (*reset_request)(void *opaque);
+	void *opaque;
+	uint64_t resets;	/* reset requests made */
+};
+
+/* Leaves the port with A20 enabled and bit 0 clear, the state a Multiboot
+ * kernel starts in (the loader enabled A20). Either callback may be NULL. */
+void port92_init(struct port92 *port, void (*a20_changed)(void *opaque, bool enabled),
+		 void (*reset_request)(void *opaque), void *opaque);
+int port92_attach(struct port92 *port, struct bus *bus);
+/* The A20 gate as this port drives it. */
+bool port92_a20_enabled(const struct port92 *port);
+
+#endif
