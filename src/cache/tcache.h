@@ -55,7 +55,7 @@ struct tblock {
 
 struct tcache_stats {
 	uint64_t blocks, guest_insns, lookups, hits, chains, unchains, ibl_links;
-	uint64_t invalidations, invalidated_blocks, flushes, ibl_fills;
+	uint64_t invalidations, invalidated_blocks, flushes, ibl_fills, ibl_global_fills;
 	uint64_t selfcheck_pages, selfcheck_stale, selfcheck_reprotected;
 };
 

@@ -13,6 +13,7 @@
 #include "cache/tcache.h"
 #include "cpu/callout_internal.h"
 #include "cpu/sensitive.h"
+#include "mmu/shadow.h"
 #include "devices/bus.h"
 
 uint32_t reg_read(const struct cpu *cpu, ZydisRegister r)
@@ -412,7 +413,9 @@ static int dispatch(struct cpu *cpu, const struct callout_desc *d,
 		return STOP;
 	case ZYDIS_MNEMONIC_INVLPG:
 		/* Shadows follow every page-table write (traces), so no stale
-		 * translation is left for INVLPG to drop. */
+		 * shadow entry is left for INVLPG to drop; only the table's
+		 * global-page entries live until the guest invalidates. */
+		shadow_invlpg(cpu->sh, linear_address(cpu, in, &ops[0]));
 		return GO_ON;
 	case ZYDIS_MNEMONIC_INT3:
 		cpu->soft_int_eip = d->eip;

@@ -227,11 +227,14 @@ int cpu_init(struct cpu *cpu, const struct vcpu_state *boot, struct shadow *sh,
 	cpu->sh = sh;
 	cpu->win = &sh->identity;
 	sh->ibl_tags = cpu->ibl_tags;
+	sh->ibl_global = &cpu->ibl_global;
+	shadow_retire_global(sh);
 	cpu->tc = tc;
 	cpu->bus = bus;
 	cpu->exit_fn = (uint64_t)(uintptr_t)btvm_exit;
 	cpu->callout_fn = (uint64_t)(uintptr_t)btvm_callout;
 	cpu->ibl_miss_fn = (uint64_t)(uintptr_t)btvm_ibl_miss;
+	cpu->ibl_probe_fn = (uint64_t)(uintptr_t)btvm_ibl_probe_global;
 	cpu->ibl_table = malloc(IBL_ENTRIES * sizeof(*cpu->ibl_table));
 	if (!cpu->ibl_table)
 		return -ENOMEM;
@@ -434,6 +437,26 @@ static void handle_mmio(struct cpu *cpu)
 	tcache_invalidate_page(cpu->tc, cpu, insn_gpa / GUEST_PAGE_SIZE);
 }
 
+/* Whether linear page va is mapped global (G with CR4.PGE) right now. */
+static bool page_is_global(struct cpu *cpu, uint32_t va)
+{
+	struct paging_regs pr = { cpu->s.cr0, cpu->s.cr3, cpu->s.cr4 };
+	struct walk w;
+	uint32_t error;
+	return paging_walk(cpu->sh->ram, &pr, va, ACCESS_PEEK, &w, &error) && w.global;
+}
+
+/* A block whose pages are all mapped global may be entered from any
+ * address space until the guest invalidates those translations. */
+static bool block_is_global(struct cpu *cpu, const struct tblock *tb)
+{
+	if (!(cpu->s.cr0 & CR0_PG) || !(cpu->s.cr4 & CR4_PGE) || !page_is_global(cpu, tb->eip))
+		return false;
+	if (tb->pages[1] == tb->pages[0])
+		return true;
+	return page_is_global(cpu, (tb->eip | (GUEST_PAGE_SIZE - 1)) + 1);
+}
+
 /* An indirect branch the lookup table missed: fill the entry in. */
 static void fill_indirect(struct cpu *cpu, struct translator *t, uint32_t mode)
 {
@@ -444,7 +467,15 @@ static void fill_indirect(struct cpu *cpu, struct translator *t, uint32_t mode)
 	if (!to || cpu->s.eip != target)
 		return;
 	struct ibl_entry *e = &cpu->ibl_table[target & (IBL_ENTRIES - 1)];
-	e->tag = cpu->ibl_tags[mode] | target;
+	if (block_is_global(cpu, to)) {
+		shadow_note_global_code(cpu->sh, target);
+		if (to->pages[1] != to->pages[0])
+			shadow_note_global_code(cpu->sh, (target | (GUEST_PAGE_SIZE - 1)) + 1);
+		e->tag = (cpu->ibl_global | (uint64_t)mode << 32) | target;
+		cpu->tc->stats.ibl_global_fills++;
+	} else {
+		e->tag = cpu->ibl_tags[mode] | target;
+	}
 	e->host = (uint64_t)(uintptr_t)to->host;
 	cpu->tc->stats.ibl_fills++;
 }

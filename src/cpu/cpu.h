@@ -89,7 +89,12 @@ struct cpu {
 	uint32_t seg_base[SEG_COUNT];
 	uint64_t ibl;
 	uint64_t ibl_miss_fn;
-	uint8_t pad2[CPU_OFF_FXSAVE - CPU_OFF_IBL_MISS_FN - 8];
+	uint64_t ibl_probe_fn;
+	/* Blocks on global pages (G with CR4.PGE) are entered in the table
+	 * under this tag, shared by every address space, as a TLB keeps
+	 * global translations across CR3 loads. */
+	uint64_t ibl_global;
+	uint8_t pad2[CPU_OFF_FXSAVE - CPU_OFF_IBL_GLOBAL - 8];
 	/* Guest x87/MMX/SSE state while the monitor runs: its C code (and
 	 * libc) may use these registers between exits. */
 	uint8_t fxsave[512] __attribute__((aligned(16)));
@@ -145,6 +150,8 @@ _Static_assert(offsetof(struct cpu, scratch) == CPU_OFF_SCRATCH, "layout");
 _Static_assert(offsetof(struct cpu, seg_base) == CPU_OFF_SEG_BASE, "layout");
 _Static_assert(offsetof(struct cpu, ibl) == CPU_OFF_IBL, "layout");
 _Static_assert(offsetof(struct cpu, ibl_miss_fn) == CPU_OFF_IBL_MISS_FN, "layout");
+_Static_assert(offsetof(struct cpu, ibl_probe_fn) == CPU_OFF_IBL_PROBE_FN, "layout");
+_Static_assert(offsetof(struct cpu, ibl_global) == CPU_OFF_IBL_GLOBAL, "layout");
 _Static_assert(offsetof(struct cpu, ibl_tags) == CPU_OFF_IBL_TAGS, "layout");
 _Static_assert(offsetof(struct cpu, fxsave) == CPU_OFF_FXSAVE, "layout");
 
@@ -267,6 +274,7 @@ void btvm_enter(struct cpu *cpu, const void *host_code);
 void btvm_exit(void);
 void btvm_callout(void);
 void btvm_ibl_miss(void);
+void btvm_ibl_probe_global(void);
 /* Where a signal handler sends a context to leave translated code. */
 void btvm_fault_leave(void);
 void btvm_leave(void);

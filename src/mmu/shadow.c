@@ -133,20 +133,54 @@ static void set_ibl_tag(struct shadow *sh, uint32_t asid)
 		sh->ibl_tags[m] = (uint64_t)asid << 40 | m << 32;
 }
 
-static void retire_asid(struct shadow *sh, struct shadow_window *w)
+static void set_global_tag(struct shadow *sh, uint32_t asid)
+{
+	if (sh->ibl_global)
+		*sh->ibl_global = (uint64_t)asid << 40;
+	if (sh->global_code_any) {
+		memset(sh->global_code, 0, (1u << 20) / 8);
+		sh->global_code_any = false;
+	}
+}
+
+/* The next unused tag; when they run out, every window and the global
+ * entries start over with a clean table. */
+static uint32_t new_asid(struct shadow *sh)
 {
 	if (++sh->next_asid >= ASID_LIMIT) {
-		/* Out of tags: every window starts over with a clean table. */
 		sh->next_asid = 1;
 		for (unsigned i = 0; i < SHADOW_MAX_WINDOWS; i++)
 			sh->windows[i].asid = sh->next_asid++;
+		set_global_tag(sh, sh->next_asid++);
 		sh->ibl_flush = true;
 		if (sh->current && sh->current != &sh->identity)
 			set_ibl_tag(sh, ((struct shadow_window *)sh->current)->asid);
 	}
-	w->asid = sh->next_asid;
+	return sh->next_asid;
+}
+
+static void retire_asid(struct shadow *sh, struct shadow_window *w)
+{
+	w->asid = new_asid(sh);
 	if (sh->current == &w->win)
 		set_ibl_tag(sh, w->asid);
+}
+
+void shadow_retire_global(struct shadow *sh)
+{
+	set_global_tag(sh, new_asid(sh));
+}
+
+void shadow_note_global_code(struct shadow *sh, uint32_t va)
+{
+	sh->global_code[va >> 15] |= (uint8_t)(1u << ((va >> 12) & 7));
+	sh->global_code_any = true;
+}
+
+void shadow_invlpg(struct shadow *sh, uint32_t va)
+{
+	if (sh->global_code[va >> 15] & (1u << ((va >> 12) & 7)))
+		shadow_retire_global(sh);
 }
 
 /* Forgets one entry; the host mapping is the caller's to remove. */
@@ -222,6 +256,7 @@ void shadow_flush(struct shadow *sh)
 		drop_window(sh, &sh->windows[i]);
 	sh->current = NULL;
 	sh->cur_view = -2;
+	shadow_retire_global(sh);
 	sh->stats.flushes++;
 }
 
@@ -559,8 +594,9 @@ int shadow_init(struct shadow *sh, const struct guest_ram *ram)
 	sh->pt_refs = calloc(sh->npages, sizeof(uint16_t));
 	sh->code_protect = calloc(sh->npages, 1);
 	sh->adaptive = calloc(sh->adaptive_mask + 1, sizeof(uint32_t));
+	sh->global_code = calloc((1u << 20) / 8, 1);
 	if (!sh->windows || !sh->map_head || !sh->deriv_head || !sh->pt_refs || !sh->code_protect ||
-	    !sh->adaptive) {
+	    !sh->adaptive || !sh->global_code) {
 		shadow_destroy(sh);
 		return -ENOMEM;
 	}
@@ -587,6 +623,7 @@ void shadow_destroy(struct shadow *sh)
 	free(sh->deriv_head);
 	free(sh->pt_refs);
 	free(sh->code_protect);
+	free(sh->global_code);
 	free(sh->adaptive);
 	free(sh->nodes);
 	memset(sh, 0, sizeof(*sh));

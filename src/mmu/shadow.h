@@ -85,6 +85,9 @@ struct shadow {
 	 * and which pages hold translations (the cache's): dropping the
 	 * mapping of such a page retires the window's table entries. */
 	uint64_t *ibl_tags;           /* SHADOW_IBL_MODES of them */
+	uint64_t *ibl_global;         /* the vCPU's global-page tag (asid << 40) */
+	uint8_t *global_code;         /* bit per linear page: global entries made */
+	bool global_code_any;
 	const uint8_t *code_pages;
 	bool ibl_flush;               /* tags wrapped: the vCPU clears its table */
 	struct paging_regs regs;      /* CR0/CR4 as of the last window switch */
@@ -115,6 +118,12 @@ enum shadow_fault_kind {
  * monitor. */
 enum shadow_fault_kind shadow_fault(struct cpu *cpu, uint32_t va, bool write, uint32_t *gpa,
 				    uint32_t *error);
+/* Global-page entries of the indirect-branch table: note the linear page
+ * of one made, and drop them all (a new tag) when the guest invalidates
+ * such a page (INVLPG) or all global translations (shadow_flush). */
+void shadow_note_global_code(struct shadow *sh, uint32_t va);
+void shadow_invlpg(struct shadow *sh, uint32_t va);
+void shadow_retire_global(struct shadow *sh);
 /* Makes room after SHADOW_NO_ROOM: evicts windows, the current one last. */
 void shadow_make_room(struct shadow *sh);
 

@@ -287,7 +287,7 @@ static void emit_ibl_lookup(struct tctx *c)
 	}
 	uint8_t *hit = emit_jrcxz(e, false);
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
-	emit1(e, ZYDIS_MNEMONIC_JMP, cpu_field(8, CPU_OFF_IBL_MISS_FN));
+	emit1(e, ZYDIS_MNEMONIC_JMP, cpu_field(8, CPU_OFF_IBL_PROBE_FN));
 	if (hit)
 		patch_rel8(hit, e->pos);
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
