@@ -55,10 +55,32 @@ static struct timespec ns_to_timespec(uint64_t ns)
 				  .tv_nsec = (long)(ns % 1000000000ull) };
 }
 
-/* Whether ISA IRQ irq can reach the CPU through the 8259 pair. */
+/* The I/O APIC pin of ISA IRQ irq: identity but for the PIT, as the MADT's
+ * interrupt source override says. */
+static unsigned isa_irq_pin(unsigned irq)
+{
+	return irq == PIT_IRQ ? 2 : irq;
+}
+
+/* An ISA interrupt line goes to both controllers; the guest chooses which
+ * one it listens to by masking the other. */
+static void isa_irq_set(void *opaque, unsigned irq, int level)
+{
+	struct board *board = opaque;
+	pic_set_irq(&board->pic, irq, level);
+	ioapic_set_irq(&board->ioapic, isa_irq_pin(irq), level);
+}
+
+/* Whether ISA IRQ irq can reach the CPU: through the 8259 pair (while the
+ * local APIC passes ExtINT on) or through an unmasked I/O APIC pin. */
 static bool irq_unmasked(const struct board *board, unsigned irq)
 {
 	const struct pic8259_pair *pic = &board->pic;
+	if (!(board->ioapic.redir[isa_irq_pin(irq)] & IOAPIC_MASKED) &&
+	    lapic_hw_enabled(&board->lapic))
+		return true;
+	if (!lapic_accepts_pic(&board->lapic))
+		return false;
 	if (irq < 8)
 		return !(pic->chip[0].imr & (1u << irq));
 	return !(pic->chip[0].imr & (1u << CASCADE_IRQ)) && !(pic->chip[1].imr & (1u << (irq - 8)));
@@ -81,6 +103,7 @@ static uint64_t next_device_event(const struct board *board, uint64_t now, bool 
 		deadline = earlier(deadline, rtc_next_event_ns(&board->rtc, now));
 	if (!only_unmasked || irq_unmasked(board, ACPI_PM_SCI_IRQ))
 		deadline = earlier(deadline, acpi_pm_next_event_ns(&board->pm, now));
+	deadline = earlier(deadline, lapic_next_event_ns(&board->lapic, now));
 	return deadline;
 }
 
@@ -155,21 +178,45 @@ static void platform_poll(void *opaque)
 	pit_update(&board->pit, now);
 	rtc_update(&board->rtc, now);
 	acpi_pm_update(&board->pm, now);
+	lapic_update(&board->lapic, now);
 	if (board->cfg.serial == SERIAL_STDIO)
 		board_pump_input(board);
 	board_arm_timer(board);
 }
 
+/* The local APIC's own requests come first; the 8259's INT reaches the
+ * CPU as ExtINT through LINT0 (or directly with the APIC off). */
 static bool platform_intr(void *opaque)
 {
 	const struct board *board = opaque;
-	return pic_has_interrupt(&board->pic);
+	return lapic_has_interrupt(&board->lapic) ||
+	       (lapic_accepts_pic(&board->lapic) && pic_has_interrupt(&board->pic));
 }
 
 static int platform_inta(void *opaque)
 {
 	struct board *board = opaque;
+	if (lapic_has_interrupt(&board->lapic))
+		return lapic_acknowledge(&board->lapic);
 	return pic_acknowledge(&board->pic);
+}
+
+static int platform_msr(void *opaque, uint32_t index, bool write, uint64_t *value)
+{
+	struct board *board = opaque;
+	if (index != LAPIC_MSR_APIC_BASE)
+		return 1;
+	if (!write) {
+		*value = lapic_get_base_msr(&board->lapic);
+		return 0;
+	}
+	return lapic_set_base_msr(&board->lapic, *value) < 0 ? -1 : 0;
+}
+
+static bool platform_apic_enabled(void *opaque)
+{
+	const struct board *board = opaque;
+	return lapic_hw_enabled(&board->lapic);
 }
 
 /* HLT: sleeps until the PIT's next edge or console input, whichever comes
@@ -242,6 +289,28 @@ static void board_request_exit(void *opaque, int status)
 	board->cpu.stop = true;
 }
 
+/* The keyboard controller's reset line or port 0x92's fast reset: the
+ * run loop restarts the PC once the access has returned. */
+static void board_reset_request(void *opaque)
+{
+	struct board *board = opaque;
+	board->reset_requested = true;
+	board->cpu.stop = true;
+}
+
+static void board_a20_changed(void *opaque, bool enabled)
+{
+	struct board *board = opaque;
+	board->a20 = i8042_a20_enabled(&board->kbc) || port92_a20_enabled(&board->port92) || enabled;
+}
+
+static void lapic_output_changed(void *opaque, int level)
+{
+	struct board *board = opaque;
+	if (level)
+		board->cpu.attention = 1;
+}
+
 /* ACPI S5 (what Linux's poweroff does): the machine is off, btvm ends
  * with status 0. */
 static void board_power_off(void *opaque)
@@ -284,11 +353,20 @@ static const struct bus_ops post_ops = {
  * initializes: the bus regions stay registered. */
 static void board_reset_devices(struct board *board)
 {
-	struct irq_line com1_irq = { .set_level = pic_irq_line_set, .opaque = &board->pic, .line = COM1_IRQ };
-	struct irq_line pit_irq = { .set_level = pic_irq_line_set, .opaque = &board->pic, .line = PIT_IRQ };
+	struct irq_line com1_irq = { .set_level = isa_irq_set, .opaque = board, .line = COM1_IRQ };
+	struct irq_line pit_irq = { .set_level = isa_irq_set, .opaque = board, .line = PIT_IRQ };
+	struct irq_line sci_irq = { .set_level = isa_irq_set, .opaque = board, .line = ACPI_PM_SCI_IRQ };
+	struct irq_line kbd_irq = { .set_level = isa_irq_set, .opaque = board, .line = I8042_KBD_IRQ };
+	struct irq_line aux_irq = { .set_level = isa_irq_set, .opaque = board, .line = I8042_AUX_IRQ };
 
-	struct irq_line sci_irq = { .set_level = pic_irq_line_set, .opaque = &board->pic, .line = ACPI_PM_SCI_IRQ };
-
+	/* The interrupt controllers first: the devices below drive lines. */
+	lapic_init(&board->lapic, board_clock_ns, board);
+	lapic_virtual_wire(&board->lapic);
+	board->lapic.deadline_changed = device_deadline_changed;
+	board->lapic.output_changed = lapic_output_changed;
+	board->lapic.eoi_broadcast = ioapic_eoi_broadcast;
+	board->lapic.eoi_opaque = &board->ioapic;
+	ioapic_init(&board->ioapic, lapic_deliver_message, &board->lapic);
 	pic_init(&board->pic, pic_output_changed, board);
 	pit_init(&board->pit, &pit_irq, board_clock_ns, board);
 	board->pit.deadline_changed = device_deadline_changed;
@@ -297,6 +375,11 @@ static void board_reset_devices(struct board *board)
 	board->pm.power_off = board_power_off;
 	board->pm.deadline_changed = device_deadline_changed;
 	uart16550_init(&board->com1, &com1_irq, com1_transmit, board);
+	i8042_init(&board->kbc, &kbd_irq, &aux_irq, board_a20_changed, board_reset_request, board);
+	port92_init(&board->port92, board_a20_changed, board_reset_request, board);
+	pci_host_init(&board->pci);
+	board->a20 = true;
+	board->reset_requested = false;
 	board->port_b = 0;
 	board->refresh_toggle = false;
 	testdev_init(&board->testdev);
@@ -307,7 +390,7 @@ static int board_wire_devices(struct board *board)
 	int err;
 
 	/* The CMOS clock is battery-backed: set once, only reset after. */
-	struct irq_line rtc_irq = { .set_level = pic_irq_line_set, .opaque = &board->pic, .line = RTC_IRQ };
+	struct irq_line rtc_irq = { .set_level = isa_irq_set, .opaque = board, .line = RTC_IRQ };
 	rtc_init(&board->rtc, &rtc_irq, (int64_t)time(NULL), board_clock_ns, board);
 	board->rtc.deadline_changed = device_deadline_changed;
 	rtc_set_memory_size(&board->rtc, board->ram.size);
@@ -316,6 +399,21 @@ static int board_wire_devices(struct board *board)
 	if (err)
 		return err;
 	err = acpi_pm_attach(&board->pm, &board->bus, ACPI_PM_BASE_PORT);
+	if (err)
+		return err;
+	err = lapic_attach(&board->lapic, &board->bus, LAPIC_DEFAULT_BASE);
+	if (err)
+		return err;
+	err = ioapic_attach(&board->ioapic, &board->bus, IOAPIC_DEFAULT_BASE);
+	if (err)
+		return err;
+	err = i8042_attach(&board->kbc, &board->bus);
+	if (err)
+		return err;
+	err = port92_attach(&board->port92, &board->bus);
+	if (err)
+		return err;
+	err = pci_host_attach(&board->pci, &board->bus);
 	if (err)
 		return err;
 	err = pic_attach(&board->pic, &board->bus);
@@ -524,13 +622,25 @@ int board_run(struct board *board)
 		.intr = platform_intr,
 		.inta = platform_inta,
 		.wait = platform_wait,
+		.msr = platform_msr,
+		.apic_enabled = platform_apic_enabled,
 		.opaque = board,
 	};
 	board->cpu.plat = &board->plat;
 	platform_poll(board);
 	for (;;) {
 		cpu_run(&board->cpu, &board->tr);
-		if (!board->cpu.triple_fault || board->exit_requested || board->cfg.no_reboot ||
+		if (board->exit_requested)
+			break;
+		if (board->reset_requested && board->cfg.no_reboot) {
+			/* The guest asked for the reboot: a clean end, as QEMU's
+			 * -no-reboot gives. */
+			fprintf(stderr, "btvm: the guest rebooted; --no-reboot ends here\n");
+			board->exit_requested = true;
+			board->exit_status = 0;
+			break;
+		}
+		if (!(board->reset_requested || board->cpu.triple_fault) || board->cfg.no_reboot ||
 		    board_reset(board))
 			break;
 	}

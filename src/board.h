@@ -14,10 +14,15 @@
 #include "cpu/vcpu.h"
 #include "devices/acpi_pm.h"
 #include "devices/bus.h"
+#include "devices/i8042.h"
+#include "devices/ioapic.h"
 #include "devices/isa_debug_exit.h"
+#include "devices/lapic.h"
 #include "devices/mc146818.h"
+#include "devices/pci_host.h"
 #include "devices/pic8259.h"
 #include "devices/pit8254.h"
+#include "devices/port92.h"
 #include "devices/testdev.h"
 #include "devices/uart16550.h"
 #include "mmu/guest_ram.h"
@@ -51,6 +56,13 @@ struct board {
 	struct uart16550 com1;
 	struct mc146818 rtc;
 	struct acpi_pm pm;
+	struct lapic lapic;
+	struct ioapic ioapic;
+	struct i8042 kbc;
+	struct port92 port92;
+	struct pci_host pci;
+	bool a20;                 /* the gate as the guest set it (RAM never wraps) */
+	bool reset_requested;     /* keyboard controller or port 0x92 reset */
 	uint32_t acpi_rsdp;       /* where the ACPI tables' RSDP is */
 	uint8_t port_b;           /* port 0x61 bits 0-1 as written */
 	bool refresh_toggle;      /* port 0x61 bit 4 */

@@ -264,10 +264,13 @@ static void do_cpuid(struct cpu *cpu)
 		break;
 	case 1:
 		/* family 6, model 8 (P6-class); FPU PSE TSC MSR CX8 SEP PGE CMOV MMX
-		 * FXSR SSE SSE2 (no PAE, no PSE-36: 32-bit physical addresses) */
+		 * FXSR SSE SSE2, APIC while the local APIC is enabled (no PAE, no PSE-36:
+		 * 32-bit physical addresses) */
 		a = 0x00000683;
 		dd = (1u << 0) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 8) | (1u << 11) |
 		     (1u << 13) | (1u << 15) | (1u << 23) | (1u << 24) | (1u << 25) | (1u << 26);
+		if (cpu->plat && cpu->plat->apic_enabled && cpu->plat->apic_enabled(cpu->plat->opaque))
+			dd |= 1u << 9;
 		break;
 	default:
 		break;

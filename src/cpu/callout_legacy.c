@@ -211,8 +211,10 @@ int do_string_io(struct cpu *cpu, const struct callout_desc *d,
 	return GO_ON;
 }
 
+#define MSR_PLATFORM_ID 0x17u
 #define MSR_TSC 0x10u
 #define MSR_APIC_BASE 0x1bu
+#define MSR_BIOS_SIGN_ID 0x8bu   /* microcode revision: none loaded */
 #define MSR_SYSENTER_CS 0x174u
 #define MSR_SYSENTER_ESP 0x175u
 #define MSR_SYSENTER_EIP 0x176u
@@ -222,11 +224,26 @@ int do_string_io(struct cpu *cpu, const struct callout_desc *d,
 int do_msr(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in)
 {
 	uint32_t msr = cpu->regs[REG_ECX];
-	uint64_t v;
-	if (in->mnemonic == ZYDIS_MNEMONIC_RDMSR) {
+	bool write = in->mnemonic == ZYDIS_MNEMONIC_WRMSR;
+	uint64_t v = (uint64_t)cpu->regs[REG_EDX] << 32 | cpu->regs[REG_EAX];
+	if (cpu->plat && cpu->plat->msr) {
+		int r = cpu->plat->msr(cpu->plat->opaque, msr, write, &v);
+		if (r < 0)
+			goto gp;
+		if (r == 0) {
+			if (!write) {
+				cpu->regs[REG_EAX] = (uint32_t)v;
+				cpu->regs[REG_EDX] = (uint32_t)(v >> 32);
+			}
+			return GO_ON;
+		}
+	}
+	if (!write) {
 		switch (msr) {
 		case MSR_TSC: v = guest_tsc(cpu); break;
 		case MSR_APIC_BASE: v = APIC_BASE_VALUE; break;
+		case MSR_PLATFORM_ID: v = 0; break;
+		case MSR_BIOS_SIGN_ID: v = 0; break;
 		case MSR_SYSENTER_CS: v = cpu->s.sysenter_cs; break;
 		case MSR_SYSENTER_ESP: v = cpu->s.sysenter_esp; break;
 		case MSR_SYSENTER_EIP: v = cpu->s.sysenter_eip; break;
@@ -236,8 +253,9 @@ int do_msr(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInst
 		cpu->regs[REG_EDX] = (uint32_t)(v >> 32);
 		return GO_ON;
 	}
-	v = (uint64_t)cpu->regs[REG_EDX] << 32 | cpu->regs[REG_EAX];
 	switch (msr) {
+	case MSR_BIOS_SIGN_ID:
+		break;   /* the update-trigger write Linux makes before reading it */
 	case MSR_TSC:
 		set_guest_tsc(cpu, v);
 		break;

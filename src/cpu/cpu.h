@@ -26,6 +26,11 @@ struct cpu_platform {
 	/* HLT with IF set and nothing pending: sleeps until an interrupt may
 	 * be due. false if no device can ever raise one (the guest is stuck). */
 	bool (*wait)(void *opaque);
+	/* Model-specific registers that belong to the board's devices (the
+	 * APIC base): 0 handled, -1 #GP, 1 not the board's. May be NULL. */
+	int (*msr)(void *opaque, uint32_t index, bool write, uint64_t *value);
+	/* CPUID.1:EDX.APIC, which follows IA32_APIC_BASE's enable bit. */
+	bool (*apic_enabled)(void *opaque);
 	void *opaque;
 };
 struct window;
