@@ -1,9 +1,11 @@
 /* The ACPI tables read back the way an OS reads them: the RSDP found by
  * scanning the BIOS area on 16-byte boundaries, every checksum, the RSDT
  * and XSDT to the FADT and MADT, the FADT to the FACS, the DSDT and the
- * PM ports, the MADT's entries, and \_S5 decoded from the DSDT's AML by a
- * small walker; then the reset register, several CPUs and bad
- * configurations. */
+ * PM ports, the MADT's entries, and the DSDT's AML loaded into a small
+ * namespace by a walker that knows the few opcodes a static DSDT needs:
+ * \_S5, and the PCI root bridge \_SB.PCI0 with its _CRS resource
+ * descriptors decoded; then the reset register, several CPUs, other PCI
+ * memory windows and bad configurations. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -130,53 +132,362 @@ static bool aml_pkg_length(const uint8_t **p, const uint8_t *end, uint32_t *len)
 	return true;
 }
 
-/* Finds Name(_S5_, Package(){ a, b, ... }) at the root of an AML block
- * made only of Name objects holding integers or packages of integers
- * (which is all this DSDT holds) and returns the package's first two
- * integers. Every package must hold exactly the elements its length and
- * count say, and the block must end after its last object. */
-static bool find_s5(const uint8_t *aml, size_t len, uint64_t *slp_typa, uint64_t *slp_typb)
+/* What the walker records of each named object, under its absolute path
+ * ("\_SB_.PCI0._HID"). Packages hold integers only, as \_S5 does. */
+enum aml_kind { AML_INTEGER, AML_PACKAGE, AML_BUFFER, AML_DEVICE };
+
+#define AML_PATH_MAX 48
+#define AML_PKG_MAX 8
+#define AML_OBJS_MAX 32
+
+struct aml_obj {
+	char path[AML_PATH_MAX];
+	enum aml_kind kind;
+	uint64_t integer;
+	uint64_t elems[AML_PKG_MAX];
+	unsigned count;
+	const uint8_t *data;	/* buffer bytes */
+	uint32_t len;
+};
+
+struct aml_ns {
+	struct aml_obj objs[AML_OBJS_MAX];
+	unsigned n;
+};
+
+static bool aml_lead_char(uint8_t c)
 {
-	const uint8_t *p = aml, *end = aml + len;
-	bool found = false;
+	return (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+static bool aml_nameseg(const uint8_t *q)
+{
+	if (!aml_lead_char(q[0]))
+		return false;
+	for (unsigned i = 1; i < 4; i++)
+		if (!aml_lead_char(q[i]) && !(q[i] >= '0' && q[i] <= '9'))
+			return false;
+	return true;
+}
+
+/* A NameString: rooted ('\') or relative to scope, of one segment, two
+ * (DualNamePrefix) or several (MultiNamePrefix); the parent prefix '^' is
+ * refused, as nothing here uses it. */
+static bool aml_name_string(const uint8_t **p, const uint8_t *end, const char *scope,
+			    char path[AML_PATH_MAX])
+{
+	const uint8_t *q = *p;
+	unsigned segs = 1;
+
+	if (q < end && *q == '\\') {
+		strcpy(path, "\\");
+		q++;
+	} else {
+		snprintf(path, AML_PATH_MAX, "%s", scope);
+	}
+	if (q < end && *q == 0x2e) {
+		segs = 2;
+		q++;
+	} else if (q < end && *q == 0x2f) {
+		q++;
+		if (q >= end)
+			return false;
+		segs = *q++;
+	}
+	for (unsigned i = 0; i < segs; i++) {
+		size_t used = strlen(path);
+		if (end - q < 4 || !aml_nameseg(q) || used + 6 > AML_PATH_MAX)
+			return false;
+		if (path[used - 1] != '\\')
+			path[used++] = '.';
+		memcpy(path + used, q, 4);
+		path[used + 4] = '\0';
+		q += 4;
+	}
+	*p = q;
+	return true;
+}
+
+static struct aml_obj *aml_add(struct aml_ns *ns, const char *path, enum aml_kind kind)
+{
+	for (unsigned i = 0; i < ns->n; i++)
+		if (strcmp(ns->objs[i].path, path) == 0)
+			return NULL;	/* declared twice: the OS would refuse the table */
+	if (ns->n == AML_OBJS_MAX)
+		return NULL;
+	struct aml_obj *o = &ns->objs[ns->n++];
+	memset(o, 0, sizeof(*o));
+	snprintf(o->path, sizeof(o->path), "%s", path);
+	o->kind = kind;
+	return o;
+}
+
+/* The object a PkgLength opens: where it ends, checked against end. */
+static bool aml_pkg(const uint8_t **p, const uint8_t *end, const uint8_t **pkg_end)
+{
+	const uint8_t *start = *p;
+	uint32_t len;
+	if (!aml_pkg_length(p, end, &len) || len > (size_t)(end - start) || start + len < *p)
+		return false;
+	*pkg_end = start + len;
+	return true;
+}
+
+/* The DataRefObject of a Name: an integer, a package of integers, or a
+ * buffer whose declared size is exactly its initializer's. */
+static bool aml_data(const uint8_t **p, const uint8_t *end, struct aml_ns *ns, const char *path)
+{
+	const uint8_t *q = *p, *obj_end;
+	struct aml_obj *o;
+
+	if (q < end && (*q == 0x12 || *q == 0x11)) {
+		bool package = *q++ == 0x12;
+		if (!aml_pkg(&q, end, &obj_end))
+			return false;
+		o = aml_add(ns, path, package ? AML_PACKAGE : AML_BUFFER);
+		if (!o)
+			return false;
+		if (package) {
+			if (q >= obj_end)
+				return false;
+			o->count = *q++;	/* NumElements */
+			for (unsigned i = 0; i < o->count; i++)
+				if (i >= AML_PKG_MAX || !aml_integer(&q, obj_end, &o->elems[i]))
+					return false;
+		} else {
+			uint64_t size;
+			if (!aml_integer(&q, obj_end, &size) || size != (uint64_t)(obj_end - q))
+				return false;
+			o->data = q;
+			o->len = (uint32_t)size;
+			q = obj_end;
+		}
+		if (q != obj_end)
+			return false;
+	} else {
+		o = aml_add(ns, path, AML_INTEGER);
+		if (!o || !aml_integer(&q, end, &o->integer))
+			return false;
+	}
+	*p = q;
+	return true;
+}
+
+/* A TermList of Name, Scope and Device objects, which must fill the bytes
+ * up to end exactly. */
+static bool aml_term_list(const uint8_t *p, const uint8_t *end, const char *scope,
+			  struct aml_ns *ns)
+{
+	char path[AML_PATH_MAX];
+	const uint8_t *obj_end;
 
 	while (p < end) {
-		if (*p++ != 0x08)	/* NameOp */
-			return false;
-		if (p < end && *p == '\\')
+		uint8_t op = *p++;
+		if (op == 0x08) {		/* NameOp */
+			if (!aml_name_string(&p, end, scope, path) || !aml_data(&p, end, ns, path))
+				return false;
+		} else if (op == 0x10) {	/* ScopeOp */
+			if (!aml_pkg(&p, end, &obj_end) ||
+			    !aml_name_string(&p, obj_end, scope, path) ||
+			    !aml_term_list(p, obj_end, path, ns))
+				return false;
+			p = obj_end;
+		} else if (op == 0x5b && p < end && *p == 0x82) {	/* DeviceOp */
 			p++;
-		if (end - p < 4)
-			return false;
-		bool is_s5 = memcmp(p, "_S5_", 4) == 0;
-		p += 4;
-		if (p >= end || *p != 0x12) {	/* PackageOp; other values are skipped */
-			uint64_t ignored;
-			if (!aml_integer(&p, end, &ignored))
+			if (!aml_pkg(&p, end, &obj_end) ||
+			    !aml_name_string(&p, obj_end, scope, path) ||
+			    !aml_add(ns, path, AML_DEVICE) || !aml_term_list(p, obj_end, path, ns))
 				return false;
-			continue;
+			p = obj_end;
+		} else {
+			return false;
 		}
-		const uint8_t *pkg_start = ++p;
-		uint32_t pkg_len;
-		if (!aml_pkg_length(&p, end, &pkg_len) || pkg_len > (size_t)(end - pkg_start))
-			return false;
-		const uint8_t *pkg_end = pkg_start + pkg_len;
-		if (p >= pkg_end)
-			return false;
-		unsigned count = *p++;	/* NumElements */
-		for (unsigned i = 0; i < count; i++) {
-			uint64_t v;
-			if (!aml_integer(&p, pkg_end, &v))
-				return false;
-			if (is_s5 && i == 0)
-				*slp_typa = v;
-			if (is_s5 && i == 1)
-				*slp_typb = v;
-		}
-		if (p != pkg_end || (is_s5 && count < 2))
-			return false;
-		found |= is_s5;
 	}
-	return found;
+	return p == end;
+}
+
+static const struct aml_obj *aml_find(const struct aml_ns *ns, const char *path, enum aml_kind kind)
+{
+	for (unsigned i = 0; i < ns->n; i++)
+		if (strcmp(ns->objs[i].path, path) == 0)
+			return ns->objs[i].kind == kind ? &ns->objs[i] : NULL;
+	return NULL;
+}
+
+/* EisaId: letters of 5 bits from 'A' = 1 and four hex digits, most
+ * significant byte first in the little-endian integer. */
+static void eisa_id_string(uint64_t v, char out[8])
+{
+	static const char hex[] = "0123456789ABCDEF";
+	uint32_t be = (uint32_t)((v & 0xff) << 24 | (v & 0xff00) << 8 | (v >> 8 & 0xff00) |
+				 (v >> 24 & 0xff));
+	out[0] = (char)('@' + (be >> 26 & 0x1f));
+	out[1] = (char)('@' + (be >> 21 & 0x1f));
+	out[2] = (char)('@' + (be >> 16 & 0x1f));
+	for (unsigned i = 0; i < 4; i++)
+		out[3 + i] = hex[be >> (12 - 4 * i) & 0xf];
+	out[7] = '\0';
+}
+
+struct window {
+	uint32_t min, max;
+};
+
+/* A _CRS decoded: the bridge's bus range, the ports it uses itself and
+ * the I/O and memory windows it forwards, in their order. */
+struct crs {
+	unsigned buses, ios, io_windows, mem_windows, ends;
+	struct window bus, io, io_window[4], mem_window[4];
+};
+
+/* The fields every address space descriptor here shares: a producer's
+ * window with both ends fixed, positive decode, no granularity and no
+ * translation, its length agreeing with its bounds. Returns the resource
+ * type. */
+static unsigned check_address_space(const uint8_t *d, unsigned width, struct window *w)
+{
+	uint64_t f[5];	/* granularity, min, max, translation, length */
+	for (unsigned i = 0; i < 5; i++)
+		f[i] = width == 2 ? get16(d + 6 + 2 * i) : get32(d + 6 + 4 * i);
+	CHECK_EQ(d[4], 0x0c);
+	CHECK_EQ(f[0], 0);
+	CHECK_EQ(f[3], 0);
+	CHECK(f[1] <= f[2]);
+	CHECK_EQ(f[4], f[2] - f[1] + 1);
+	w->min = (uint32_t)f[1];
+	w->max = (uint32_t)f[2];
+	return d[3];
+}
+
+static void add_window(struct window *list, unsigned *n, struct window w)
+{
+	CHECK(*n < 4);
+	if (*n < 4)
+		list[(*n)++] = w;
+}
+
+static struct crs decode_crs(const uint8_t *data, uint32_t len)
+{
+	struct crs c;
+	uint32_t off = 0;
+
+	memset(&c, 0, sizeof(c));
+	while (off < len) {
+		const uint8_t *d = data + off;
+		uint32_t item;
+		if (d[0] & 0x80) {
+			CHECK(len - off >= 3);
+			if (len - off < 3)
+				break;
+			item = 3u + get16(d + 1);
+		} else {
+			item = 1u + (d[0] & 7u);
+		}
+		CHECK(item <= len - off);
+		if (item > len - off)
+			break;
+		struct window w;
+		switch (d[0]) {
+		case 0x47:	/* I/O port */
+			CHECK_EQ(d[1], 1);		/* 16-bit decode */
+			CHECK_EQ(get16(d + 2), get16(d + 4));	/* fixed base */
+			CHECK_EQ(d[6], 1);
+			c.io.min = get16(d + 2);
+			c.io.max = c.io.min + d[7] - 1u;
+			c.ios++;
+			break;
+		case 0x79:	/* end tag: last, template sums to zero */
+			CHECK_EQ(off + item, len);
+			CHECK(sums_to_zero(data, len));
+			c.ends++;
+			break;
+		case 0x88:	/* Word address space */
+		case 0x87:	/* DWord address space */
+			CHECK_EQ(item, d[0] == 0x88 ? 16 : 26);
+			if (item != (d[0] == 0x88 ? 16u : 26u))
+				break;
+			switch (check_address_space(d, d[0] == 0x88 ? 2 : 4, &w)) {
+			case 2:
+				CHECK_EQ(d[5], 0);
+				c.bus = w;
+				c.buses++;
+				break;
+			case 1:
+				CHECK_EQ(d[5] & 3, 3);	/* ISA and non-ISA ranges */
+				add_window(c.io_window, &c.io_windows, w);
+				break;
+			case 0:
+				CHECK_EQ(d[5] & 1, 1);	/* read/write */
+				CHECK((d[5] & 6) != 6);	/* not prefetchable */
+				add_window(c.mem_window, &c.mem_windows, w);
+				break;
+			default:
+				CHECK(!"unexpected address space type");
+			}
+			break;
+		default:
+			CHECK(!"unexpected resource descriptor");
+		}
+		off += item;
+	}
+	return c;
+}
+
+/* \_S5 and \_SB.PCI0 as Linux reads them: a PNP0A03 root bridge of bus 0
+ * decoding bus numbers 0-255, all ports around its own 0xCF8-0xCFF, the
+ * VGA window and the configured PCI memory window. */
+static void check_dsdt(const uint8_t *dsdt, const struct acpi_config *cfg)
+{
+	struct aml_ns ns = { .n = 0 };
+	char id[8];
+
+	CHECK(aml_term_list(dsdt + 36, dsdt + get32(dsdt + 4), "\\", &ns));
+
+	const struct aml_obj *s5 = aml_find(&ns, "\\_S5_", AML_PACKAGE);
+	CHECK(s5 != NULL);
+	if (s5) {
+		CHECK(s5->count >= 2);
+		CHECK_EQ(s5->elems[0], ACPI_PM_SLP_TYP_S5);
+		CHECK_EQ(s5->elems[0], 5);
+		CHECK_EQ(s5->elems[1], 5);
+	}
+
+	CHECK(aml_find(&ns, "\\_SB_.PCI0", AML_DEVICE) != NULL);
+	const struct aml_obj *hid = aml_find(&ns, "\\_SB_.PCI0._HID", AML_INTEGER);
+	CHECK(hid != NULL);
+	if (hid) {
+		eisa_id_string(hid->integer, id);
+		CHECK_STR_CONTAINS(id, "PNP0A03");
+		CHECK_EQ(hid->integer, 0x030ad041u);
+	}
+	const struct aml_obj *bbn = aml_find(&ns, "\\_SB_.PCI0._BBN", AML_INTEGER);
+	if (bbn)
+		CHECK_EQ(bbn->integer, 0);
+	/* _HID names it; an _ADR beside it is what the spec forbids. */
+	CHECK(aml_find(&ns, "\\_SB_.PCI0._ADR", AML_INTEGER) == NULL);
+
+	const struct aml_obj *res = aml_find(&ns, "\\_SB_.PCI0._CRS", AML_BUFFER);
+	CHECK(res != NULL);
+	if (!res)
+		return;
+	struct crs c = decode_crs(res->data, res->len);
+	CHECK_EQ(c.ends, 1);
+	CHECK_EQ(c.buses, 1);
+	CHECK_EQ(c.bus.min, 0);
+	CHECK_EQ(c.bus.max, 0xff);
+	CHECK_EQ(c.ios, 1);
+	CHECK_EQ(c.io.min, 0xcf8);
+	CHECK_EQ(c.io.max, 0xcff);
+	CHECK_EQ(c.io_windows, 2);
+	CHECK_EQ(c.io_window[0].min, 0);
+	CHECK_EQ(c.io_window[0].max, 0xcf7);
+	CHECK_EQ(c.io_window[1].min, 0xd00);
+	CHECK_EQ(c.io_window[1].max, 0xffff);
+	CHECK_EQ(c.mem_windows, 2);
+	CHECK_EQ(c.mem_window[0].min, 0xa0000);
+	CHECK_EQ(c.mem_window[0].max, 0xbffff);
+	CHECK_EQ(c.mem_window[1].min, cfg->pci_mem_start);
+	CHECK_EQ(c.mem_window[1].max, cfg->pci_mem_end);
 }
 
 /* A GAS in system I/O space at port, bit_width wide. */
@@ -268,11 +579,8 @@ static void check_fadt(const uint8_t *fadt, const struct acpi_config *cfg)
 	const uint8_t *dsdt = sdt(get32(fadt + 40), "DSDT");
 	CHECK(dsdt != NULL);
 	if (dsdt) {
-		uint64_t a = 0, b = 0;
-		CHECK(find_s5(dsdt + 36, get32(dsdt + 4) - 36, &a, &b));
-		CHECK_EQ(a, ACPI_PM_SLP_TYP_S5);
-		CHECK_EQ(a, 5);
-		CHECK_EQ(b, 5);
+		CHECK_EQ(dsdt[8], 2);		/* 64-bit AML integers */
+		check_dsdt(dsdt, cfg);
 	}
 }
 
@@ -348,6 +656,9 @@ static void test_default_tables(void)
 	uint32_t rsdp_phys = 0;
 
 	acpi_config_default(&cfg);
+	/* Up to btvm's test device at 0xFEBF0000, short of the APICs. */
+	CHECK_EQ(cfg.pci_mem_start, 0xc0000000u);
+	CHECK_EQ(cfg.pci_mem_end, 0xfebeffffu);
 	int used = build_into_area(&cfg, &rsdp_phys);
 	CHECK(used > 0 && used <= (int)ACPI_TABLES_MAX_LEN);
 	CHECK(used < 1024);
@@ -422,6 +733,35 @@ static void test_several_cpus(void)
 	CHECK(used > 0 && used <= (int)ACPI_TABLES_MAX_LEN);
 }
 
+/* The board moves the PCI memory window's start to the top of RAM. */
+static void test_pci_windows(void)
+{
+	static const struct window windows[] = {
+		{ 0x10000000u, 0xfebeffffu },	/* 256 MiB of RAM */
+		{ 0x02000000u, 0xfebeffffu },	/* 32 MiB */
+		{ 0x00100000u, 0x00100000u },	/* one byte, at the lowest start allowed */
+		{ 0xfee01000u, 0xffffffffu },	/* above the local APIC */
+	};
+
+	for (size_t i = 0; i < sizeof(windows) / sizeof(windows[0]); i++) {
+		struct acpi_config cfg;
+		uint32_t rsdp_phys;
+
+		acpi_config_default(&cfg);
+		cfg.pci_mem_start = windows[i].min;
+		cfg.pci_mem_end = windows[i].max;
+		CHECK(build_into_area(&cfg, &rsdp_phys) > 0);
+		const uint8_t *rsdp = find_rsdp();
+		CHECK(rsdp != NULL);
+		if (!rsdp)
+			return;
+		struct found f = walk_root(rsdp);
+		CHECK(f.fadt != NULL);
+		if (f.fadt)
+			check_fadt(f.fadt, &cfg);
+	}
+}
+
 static void test_bad_arguments(void)
 {
 	struct acpi_config cfg;
@@ -445,6 +785,26 @@ static void test_bad_arguments(void)
 	acpi_config_default(&cfg);
 	cfg.pm_tmr_port = 0;
 	CHECK_EQ(acpi_build(area, sizeof(area), AREA_BASE, &cfg, &rsdp_phys), -EINVAL);
+
+	/* PCI memory windows reaching into the legacy area, empty, or over
+	 * the I/O APIC or the local APIC. */
+	static const struct window bad[] = {
+		{ 0x000fffffu, 0xfebeffffu },
+		{ 0x00000000u, 0x0009ffffu },
+		{ 0xc0000000u, 0xbfffffffu },
+		{ 0xc0000000u, 0xfec00000u },
+		{ 0xfec00fffu, 0xfec01000u },
+		{ 0xfed00000u, 0xfee00000u },
+		{ 0xfee00fffu, 0xffffffffu },
+		{ 0x00100000u, 0xffffffffu },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		acpi_config_default(&cfg);
+		cfg.pci_mem_start = bad[i].min;
+		cfg.pci_mem_end = bad[i].max;
+		CHECK_EQ(acpi_build(area, sizeof(area), AREA_BASE, &cfg, &rsdp_phys), -EINVAL);
+	}
+	CHECK_EQ(rsdp_phys, 0x1234);
 }
 
 int main(void)
@@ -452,6 +812,7 @@ int main(void)
 	test_default_tables();
 	test_reset_register();
 	test_several_cpus();
+	test_pci_windows();
 	test_bad_arguments();
 	return check_report("test_acpi");
 }

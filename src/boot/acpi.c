@@ -71,25 +71,336 @@
 /* LINT1 carries NMI, as on every PC. */
 #define LAPIC_NMI_LINT 1u
 
-/* AML opcodes used by the DSDT. */
-#define AML_NAME_OP 0x08u
-#define AML_PACKAGE_OP 0x12u
-#define AML_BYTE_PREFIX 0x0au
+/* AML opcodes and prefixes used by the DSDT. */
 #define AML_ZERO_OP 0x00u
+#define AML_ONE_OP 0x01u
+#define AML_NAME_OP 0x08u
+#define AML_BYTE_PREFIX 0x0au
+#define AML_WORD_PREFIX 0x0bu
+#define AML_DWORD_PREFIX 0x0cu
+#define AML_QWORD_PREFIX 0x0eu
+#define AML_SCOPE_OP 0x10u
+#define AML_BUFFER_OP 0x11u
+#define AML_PACKAGE_OP 0x12u
+#define AML_EXT_OP_PREFIX 0x5bu
+#define AML_DEVICE_OP 0x82u	/* after AML_EXT_OP_PREFIX */
 
-/* Name(_S5, Package() { SLP_TYPa, SLP_TYPb, 0, 0 }): the sleep type
- * values for PM1a and PM1b control. There is no PM1b block, so its value
- * is never written; it repeats PM1a's as firmware usually does. The
- * package length byte counts itself, NumElements and the 6 bytes of the
- * elements; it fits the one-byte PkgLength form (under 64). */
-static const uint8_t dsdt_aml[] = {
-	AML_NAME_OP, '_', 'S', '5', '_',
-	AML_PACKAGE_OP, 0x08, 0x04,
-	AML_BYTE_PREFIX, ACPI_PM_SLP_TYP_S5,
-	AML_BYTE_PREFIX, ACPI_PM_SLP_TYP_S5,
-	AML_ZERO_OP,
-	AML_ZERO_OP,
+/* Resource descriptors of a _CRS buffer. Small items carry their length
+ * in the tag byte; large items (bit 7 set) in the 16-bit field after it,
+ * which counts the bytes after that field. */
+#define RES_IO_PORT 0x47u		/* small item 0x08, 7 bytes */
+#define RES_IO_DECODE16 0x01u		/* all 16 address lines decoded */
+#define RES_END_TAG 0x79u		/* small item 0x0f, 1 byte: the checksum */
+#define RES_DWORD_SPACE 0x87u
+#define RES_DWORD_SPACE_LEN 26u
+#define RES_WORD_SPACE 0x88u
+#define RES_WORD_SPACE_LEN 16u
+#define RES_SPACE_MEMORY 0u
+#define RES_SPACE_IO 1u
+#define RES_SPACE_BUS 2u
+/* General flags of an address space: the window's bounds are fixed (the
+ * OS may not move them), it decodes positively, and bit 0 clear makes the
+ * bridge the producer of what lies behind it rather than a consumer. */
+#define RES_MIN_FIXED 0x04u
+#define RES_MAX_FIXED 0x08u
+/* Type-specific flags: I/O windows pass both ISA and non-ISA ranges;
+ * memory windows are writable and, being device registers, uncached. */
+#define RES_IO_ENTIRE_RANGE 0x03u
+#define RES_MEM_READ_WRITE 0x01u
+
+/* What the PCI root bridge decodes besides the window in acpi_config:
+ * the configuration ports (used by the bridge itself, so the windows go
+ * around them) and the VGA frame buffer, which PCI decodes below 1 MiB. */
+#define PCI_CONFIG_PORT 0xcf8u
+#define PCI_CONFIG_PORTS 8u
+#define PCI_BUS_MAX 0xffu
+#define VGA_MEM_START 0xa0000u
+#define VGA_MEM_END 0xbffffu
+#define PCI_MEM_MIN 0x100000u	/* the window lies above the legacy area */
+#define APIC_MMIO_LEN 0x1000u
+
+#define DSDT_AML_MAX 512u
+
+/* The byte that makes the len bytes at p sum to zero, with itself zero
+ * while summing. */
+static uint8_t checksum(const uint8_t *p, size_t len)
+{
+	uint8_t sum = 0;
+	for (size_t i = 0; i < len; i++)
+		sum = (uint8_t)(sum + p[i]);
+	return (uint8_t)(0x100 - sum);
+}
+
+/* An AML byte stream being written. Running out of room is remembered
+ * rather than returned, so the emitters read as the ASL they encode and
+ * the caller checks once at the end. */
+struct aml {
+	uint8_t *buf;
+	uint32_t len, cap;
+	bool overflow;
 };
+
+static void aml_byte(struct aml *a, uint8_t b)
+{
+	if (a->len >= a->cap) {
+		a->overflow = true;
+		return;
+	}
+	a->buf[a->len++] = b;
+}
+
+static void aml_word(struct aml *a, uint16_t v)
+{
+	aml_byte(a, (uint8_t)v);
+	aml_byte(a, (uint8_t)(v >> 8));
+}
+
+static void aml_dword(struct aml *a, uint32_t v)
+{
+	aml_word(a, (uint16_t)v);
+	aml_word(a, (uint16_t)(v >> 16));
+}
+
+static void aml_bytes(struct aml *a, const uint8_t *p, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		aml_byte(a, p[i]);
+}
+
+/* Names here are always full 4-character segments ("_SB_", "PCI0"): AML
+ * pads short names with underscores and so must the callers. */
+static void aml_nameseg(struct aml *a, const char *seg)
+{
+	aml_bytes(a, (const uint8_t *)seg, 4);
+}
+
+/* The shortest encoding of an integer, as an ASL compiler picks it, so a
+ * disassembled and recompiled DSDT comes back byte for byte. */
+static void aml_integer(struct aml *a, uint64_t v)
+{
+	if (v == 0) {
+		aml_byte(a, AML_ZERO_OP);
+	} else if (v == 1) {
+		aml_byte(a, AML_ONE_OP);
+	} else if (v <= UINT8_MAX) {
+		aml_byte(a, AML_BYTE_PREFIX);
+		aml_byte(a, (uint8_t)v);
+	} else if (v <= UINT16_MAX) {
+		aml_byte(a, AML_WORD_PREFIX);
+		aml_word(a, (uint16_t)v);
+	} else if (v <= UINT32_MAX) {
+		aml_byte(a, AML_DWORD_PREFIX);
+		aml_dword(a, (uint32_t)v);
+	} else {
+		aml_byte(a, AML_QWORD_PREFIX);
+		aml_dword(a, (uint32_t)v);
+		aml_dword(a, (uint32_t)(v >> 32));
+	}
+}
+
+/* Scope, Device, Package and Buffer are followed by a PkgLength counting
+ * itself and everything up to the object's end, which is only known once
+ * the contents are written: aml_open marks where they start and
+ * aml_close slides them up to insert the shortest PkgLength that fits. */
+static uint32_t aml_open(const struct aml *a)
+{
+	return a->len;
+}
+
+static void aml_close(struct aml *a, uint32_t start)
+{
+	if (a->overflow)
+		return;
+	uint32_t body = a->len - start;
+	/* One byte holds 6 bits; with n more bytes the lead byte keeps 4. */
+	uint32_t follow = body + 1 <= 0x3f ? 0 : body + 2 <= 0xfff ? 1 : body + 3 <= 0xfffff ? 2 : 3;
+	uint32_t total = body + 1 + follow;
+	if (a->cap - a->len < 1 + follow) {
+		a->overflow = true;
+		return;
+	}
+	memmove(a->buf + start + 1 + follow, a->buf + start, body);
+	if (follow == 0) {
+		a->buf[start] = (uint8_t)total;
+	} else {
+		a->buf[start] = (uint8_t)(follow << 6 | (total & 0x0f));
+		for (uint32_t i = 0; i < follow; i++)
+			a->buf[start + 1 + i] = (uint8_t)(total >> (4 + 8 * i));
+	}
+	a->len += 1 + follow;
+}
+
+static void aml_name_integer(struct aml *a, const char *name, uint64_t v)
+{
+	aml_byte(a, AML_NAME_OP);
+	aml_nameseg(a, name);
+	aml_integer(a, v);
+}
+
+/* EisaId("PNP0A03"): three letters of 5 bits each ('A' is 1), then four
+ * hex digits, stored most significant byte first; an ASL compiler always
+ * gives it the DWord form. */
+static void aml_eisa_id(struct aml *a, const char *id)
+{
+	uint32_t l1 = (uint32_t)(id[0] - '@'), l2 = (uint32_t)(id[1] - '@'), l3 = (uint32_t)(id[2] - '@');
+	uint8_t b[4] = { (uint8_t)(l1 << 2 | l2 >> 3), (uint8_t)(l2 << 5 | l3), 0, 0 };
+	for (unsigned i = 0; i < 4; i++) {
+		char c = id[3 + i];
+		unsigned nibble = (unsigned)(c <= '9' ? c - '0' : c - 'A' + 10);
+		b[2 + i / 2] |= (uint8_t)(nibble << (i % 2 ? 0 : 4));
+	}
+	aml_byte(a, AML_DWORD_PREFIX);
+	aml_bytes(a, b, 4);
+}
+
+static void aml_name_buffer(struct aml *a, const char *name, const uint8_t *data, uint32_t len)
+{
+	aml_byte(a, AML_NAME_OP);
+	aml_nameseg(a, name);
+	aml_byte(a, AML_BUFFER_OP);
+	uint32_t start = aml_open(a);
+	aml_integer(a, len);
+	aml_bytes(a, data, len);
+	aml_close(a, start);
+}
+
+/* IO(Decode16, base, base, 1, len): ports the device itself uses. */
+static void res_io(struct aml *r, uint16_t base, uint8_t len)
+{
+	aml_byte(r, RES_IO_PORT);
+	aml_byte(r, RES_IO_DECODE16);
+	aml_word(r, base);
+	aml_word(r, base);
+	aml_byte(r, 1);		/* alignment */
+	aml_byte(r, len);
+}
+
+/* A window of a bridge, min to max inclusive and fixed, with no
+ * translation: WordBusNumber, WordIO. Granularity must be 0 when both
+ * ends are fixed. */
+static void res_word_window(struct aml *r, uint8_t space, uint8_t type_flags, uint16_t min,
+			    uint16_t max)
+{
+	aml_byte(r, RES_WORD_SPACE);
+	aml_word(r, RES_WORD_SPACE_LEN - 3);
+	aml_byte(r, space);
+	aml_byte(r, RES_MIN_FIXED | RES_MAX_FIXED);
+	aml_byte(r, type_flags);
+	aml_word(r, 0);			/* granularity */
+	aml_word(r, min);
+	aml_word(r, max);
+	aml_word(r, 0);			/* translation offset */
+	aml_word(r, (uint16_t)(max - min + 1));
+}
+
+/* DWordMemory, as res_word_window. */
+static void res_dword_memory_window(struct aml *r, uint32_t min, uint32_t max)
+{
+	aml_byte(r, RES_DWORD_SPACE);
+	aml_word(r, RES_DWORD_SPACE_LEN - 3);
+	aml_byte(r, RES_SPACE_MEMORY);
+	aml_byte(r, RES_MIN_FIXED | RES_MAX_FIXED);
+	aml_byte(r, RES_MEM_READ_WRITE);
+	aml_dword(r, 0);		/* granularity */
+	aml_dword(r, min);
+	aml_dword(r, max);
+	aml_dword(r, 0);		/* translation offset */
+	aml_dword(r, max - min + 1);
+}
+
+/* The end tag's checksum makes the whole template sum to zero; 0 would
+ * also do (it means "not checksummed"), but a real one costs nothing. */
+static void res_end(struct aml *r)
+{
+	aml_byte(r, RES_END_TAG);
+	if (!r->overflow)
+		aml_byte(r, checksum(r->buf, r->len));
+}
+
+/* The _CRS of the PCI root bridge: all bus numbers, the configuration
+ * ports, the rest of I/O space, the VGA hole and the PCI memory hole
+ * between the top of RAM and the chipset's fixed MMIO. */
+static uint32_t build_pci0_crs(uint8_t *buf, uint32_t cap, const struct acpi_config *cfg,
+			       bool *overflow)
+{
+	struct aml r = { .buf = buf, .len = 0, .cap = cap, .overflow = false };
+
+	res_word_window(&r, RES_SPACE_BUS, 0, 0, PCI_BUS_MAX);
+	res_io(&r, PCI_CONFIG_PORT, PCI_CONFIG_PORTS);
+	res_word_window(&r, RES_SPACE_IO, RES_IO_ENTIRE_RANGE, 0, PCI_CONFIG_PORT - 1);
+	res_word_window(&r, RES_SPACE_IO, RES_IO_ENTIRE_RANGE, PCI_CONFIG_PORT + PCI_CONFIG_PORTS,
+			UINT16_MAX);
+	res_dword_memory_window(&r, VGA_MEM_START, VGA_MEM_END);
+	res_dword_memory_window(&r, cfg->pci_mem_start, cfg->pci_mem_end);
+	res_end(&r);
+	*overflow = r.overflow;
+	return r.len;
+}
+
+/* The DSDT's AML:
+ *
+ *   Name(_S5, Package() { SLP_TYPa, SLP_TYPb, 0, 0 })
+ *   Scope(_SB) {
+ *     Device(PCI0) {
+ *       Name(_HID, EisaId("PNP0A03"))
+ *       Name(_UID, 0)
+ *       Name(_BBN, 0)
+ *       Name(_CRS, ResourceTemplate() { ... build_pci0_crs ... })
+ *     }
+ *   }
+ *
+ * \_S5 gives the sleep type values for PM1a and PM1b control. There is no
+ * PM1b block, so its value is never written; it repeats PM1a's as
+ * firmware usually does.
+ *
+ * With ACPI, Linux scans only the PCI buses a root bridge in the
+ * namespace declares, so PCI0 is what makes bus 0 visible; Linux takes
+ * the windows it may allocate from in _CRS. PCI0 has no _ADR: a device
+ * is named by _HID or by _ADR, not both. There is no _PRT: no function on
+ * bus 0 has an interrupt pin.
+ *
+ * Names are relative to the root, where this code stands, rather than
+ * rooted (\_SB): an ASL compiler shortens them so, and matching it lets
+ * a disassembled and recompiled DSDT be compared byte for byte (all but
+ * the _CRS end tag's checksum, which compilers leave 0). Returns
+ * the length, or 0 if aml_cap is too small. */
+static uint32_t build_dsdt_aml(uint8_t *aml_buf, uint32_t aml_cap, const struct acpi_config *cfg)
+{
+	struct aml a = { .buf = aml_buf, .len = 0, .cap = aml_cap, .overflow = false };
+	uint8_t crs[128];
+	bool crs_overflow;
+	uint32_t crs_len = build_pci0_crs(crs, sizeof(crs), cfg, &crs_overflow);
+
+	aml_byte(&a, AML_NAME_OP);
+	aml_nameseg(&a, "_S5_");
+	aml_byte(&a, AML_PACKAGE_OP);
+	uint32_t pkg = aml_open(&a);
+	aml_byte(&a, 4);		/* NumElements */
+	aml_integer(&a, ACPI_PM_SLP_TYP_S5);
+	aml_integer(&a, ACPI_PM_SLP_TYP_S5);
+	aml_integer(&a, 0);
+	aml_integer(&a, 0);
+	aml_close(&a, pkg);
+
+	aml_byte(&a, AML_SCOPE_OP);
+	uint32_t sb = aml_open(&a);
+	aml_nameseg(&a, "_SB_");
+
+	aml_byte(&a, AML_EXT_OP_PREFIX);
+	aml_byte(&a, AML_DEVICE_OP);
+	uint32_t dev = aml_open(&a);
+	aml_nameseg(&a, "PCI0");
+	aml_byte(&a, AML_NAME_OP);
+	aml_nameseg(&a, "_HID");
+	aml_eisa_id(&a, "PNP0A03");
+	aml_name_integer(&a, "_UID", 0);
+	aml_name_integer(&a, "_BBN", 0);
+	aml_name_buffer(&a, "_CRS", crs, crs_len);
+	aml_close(&a, dev);
+
+	aml_close(&a, sb);
+	return a.overflow || crs_overflow ? 0 : a.len;
+}
 
 struct layout {
 	uint32_t rsdp, facs, rsdt, xsdt, fadt, madt, dsdt, end;
@@ -122,16 +433,6 @@ static void put64(uint8_t *p, uint32_t off, uint64_t v)
 static void put_bytes(uint8_t *p, uint32_t off, const char *s, size_t len)
 {
 	memcpy(p + off, s, len);
-}
-
-/* The byte that makes the len bytes at p sum to zero, with itself zero
- * while summing. */
-static uint8_t checksum(const uint8_t *p, size_t len)
-{
-	uint8_t sum = 0;
-	for (size_t i = 0; i < len; i++)
-		sum = (uint8_t)(sum + p[i]);
-	return (uint8_t)(0x100 - sum);
 }
 
 static void sdt_header(uint8_t *t, const char *signature, uint32_t len, uint8_t revision)
@@ -286,14 +587,16 @@ static void build_madt(uint8_t *t, const struct layout *l, const struct acpi_con
 	sdt_finish(t, l->madt_len);
 }
 
-static void build_dsdt(uint8_t *t, uint32_t len)
+static void build_dsdt(uint8_t *t, const uint8_t *aml, uint32_t aml_len)
 {
+	uint32_t len = SDT_HEADER_LEN + aml_len;
+
 	sdt_header(t, "DSDT", len, DSDT_REVISION);
-	memcpy(t + SDT_HEADER_LEN, dsdt_aml, sizeof(dsdt_aml));
+	memcpy(t + SDT_HEADER_LEN, aml, aml_len);
 	sdt_finish(t, len);
 }
 
-static void plan(struct layout *l, const struct acpi_config *cfg)
+static void plan(struct layout *l, const struct acpi_config *cfg, uint32_t aml_len)
 {
 	l->rsdp = 0;
 	l->facs = 64;
@@ -304,7 +607,13 @@ static void plan(struct layout *l, const struct acpi_config *cfg)
 	l->madt_len = SDT_HEADER_LEN + 8 + cfg->cpus * MADT_LAPIC_LEN + MADT_IOAPIC_LEN +
 		      MADT_ISO_COUNT * MADT_ISO_LEN + MADT_LAPIC_NMI_LEN;
 	l->dsdt = align16(l->madt + l->madt_len);
-	l->end = align16(l->dsdt + SDT_HEADER_LEN + (uint32_t)sizeof(dsdt_aml));
+	l->end = align16(l->dsdt + SDT_HEADER_LEN + aml_len);
+}
+
+/* Whether [start, end] and the len bytes at addr share a byte. */
+static bool overlaps(uint32_t start, uint32_t end, uint32_t addr, uint32_t len)
+{
+	return addr <= end && (uint64_t)addr + len - 1 >= start;
 }
 
 static bool config_valid(const struct acpi_config *cfg)
@@ -317,7 +626,15 @@ static bool config_valid(const struct acpi_config *cfg)
 	if (cfg->sci_irq >= ISA_IRQS || cfg->sci_irq == ISA_TIMER_IRQ ||
 	    cfg->sci_irq == ISA_CASCADE_IRQ)
 		return false;
-	return cfg->ioapic_gsi_base <= UINT32_MAX - ISA_IRQS;
+	if (cfg->ioapic_gsi_base > UINT32_MAX - ISA_IRQS)
+		return false;
+	/* The PCI memory window is where the OS puts BARs: it must not
+	 * reach down into the VGA window and legacy area, nor cover the
+	 * APICs' registers. */
+	if (cfg->pci_mem_start < PCI_MEM_MIN || cfg->pci_mem_start > cfg->pci_mem_end)
+		return false;
+	return !overlaps(cfg->pci_mem_start, cfg->pci_mem_end, cfg->lapic_addr, APIC_MMIO_LEN) &&
+	       !overlaps(cfg->pci_mem_start, cfg->pci_mem_end, cfg->ioapic_addr, APIC_MMIO_LEN);
 }
 
 void acpi_config_default(struct acpi_config *cfg)
@@ -336,6 +653,8 @@ void acpi_config_default(struct acpi_config *cfg)
 		.reset_value = 0,
 		.century_index = ACPI_CMOS_CENTURY_INDEX,
 		.boot_arch = ACPI_BOOT_ARCH_LEGACY_DEVICES | ACPI_BOOT_ARCH_8042,
+		.pci_mem_start = ACPI_PCI_MEM_DEFAULT_START,
+		.pci_mem_end = ACPI_PCI_MEM_DEFAULT_END,
 	};
 }
 
@@ -343,17 +662,21 @@ int acpi_build(uint8_t *buf, size_t buf_len, uint32_t phys_base, const struct ac
 	       uint32_t *rsdp_phys)
 {
 	struct layout l;
+	uint8_t aml[DSDT_AML_MAX];
 
 	if (!config_valid(cfg) || phys_base % 64 != 0)
 		return -EINVAL;
-	plan(&l, cfg);
+	uint32_t aml_len = build_dsdt_aml(aml, sizeof(aml), cfg);
+	if (!aml_len)
+		return -ENOSPC;	/* DSDT_AML_MAX is too small: a bug here, not the caller's */
+	plan(&l, cfg, aml_len);
 	if ((uint64_t)phys_base + l.end > (uint64_t)UINT32_MAX + 1)
 		return -EINVAL;
 	if (buf_len < l.end)
 		return -ENOSPC;
 	memset(buf, 0, l.end);
 	build_facs(buf + l.facs);
-	build_dsdt(buf + l.dsdt, SDT_HEADER_LEN + (uint32_t)sizeof(dsdt_aml));
+	build_dsdt(buf + l.dsdt, aml, aml_len);
 	build_fadt(buf + l.fadt, phys_base, &l, cfg);
 	build_madt(buf + l.madt, &l, cfg);
 	build_rsdt(buf + l.rsdt, phys_base, &l);

@@ -7,7 +7,8 @@
  * The tables follow ACPI 3.0: an RSDP of revision 2 that points at both an
  * RSDT and an XSDT (holding the same two tables), a FADT of revision 4
  * whose 32-bit and extended (X_) fields agree, a FACS, a MADT and a DSDT
- * whose only object is \_S5. Linux 6.1 takes the XSDT and the X_ fields;
+ * holding \_S5 and the PCI root bridge \_SB.PCI0 (bus 0, whose devices
+ * Linux enumerates only because the DSDT declares the bus). Linux 6.1 takes the XSDT and the X_ fields;
  * an OS of the ACPI 1.0 era reads the RSDT and the 32-bit fields and sees
  * the same machine.
  *
@@ -36,6 +37,10 @@
 #define ACPI_LAPIC_DEFAULT_ADDR 0xfee00000u
 #define ACPI_IOAPIC_DEFAULT_ADDR 0xfec00000u
 #define ACPI_CMOS_CENTURY_INDEX 0x32u
+/* The PCI memory window when RAM ends at 3 GiB or below; it stops short of
+ * btvm's test device at 0xFEBF0000 and the APICs above it. */
+#define ACPI_PCI_MEM_DEFAULT_START 0xc0000000u
+#define ACPI_PCI_MEM_DEFAULT_END 0xfebeffffu
 
 /* FADT IAPC_BOOT_ARCH bits. */
 #define ACPI_BOOT_ARCH_LEGACY_DEVICES 0x0001u	/* ISA devices the OS cannot enumerate */
@@ -58,12 +63,18 @@ struct acpi_config {
 	uint8_t reset_value;
 	uint8_t century_index;		/* CMOS index of the century byte; 0 for none */
 	uint16_t boot_arch;		/* ACPI_BOOT_ARCH_* */
+	/* Memory the PCI root bridge forwards to the bus besides the VGA
+	 * window, inclusive: from the top of RAM up to the first fixed MMIO
+	 * that is not PCI's. At or above 1 MiB, and not covering the APICs. */
+	uint32_t pci_mem_start;
+	uint32_t pci_mem_end;
 };
 
 /* The PC defaults: one CPU, the local APIC and I/O APIC (id 0, GSI base
  * 0) at their usual addresses, the ports of devices/acpi_pm.h with SCI on
- * IRQ 9, no reset register, century at CMOS 0x32, and IAPC_BOOT_ARCH
- * saying legacy devices and an 8042 are present. */
+ * IRQ 9, no reset register, century at CMOS 0x32, IAPC_BOOT_ARCH
+ * saying legacy devices and an 8042 are present, and the PCI memory
+ * window ACPI_PCI_MEM_DEFAULT_START to ACPI_PCI_MEM_DEFAULT_END. */
 void acpi_config_default(struct acpi_config *cfg);
 
 /* Builds the tables into buf as they must appear at guest physical
