@@ -446,6 +446,10 @@ static int board_write_acpi(struct board *board)
 {
 	struct acpi_config cfg;
 	acpi_config_default(&cfg);
+	/* PCI memory from the top of RAM (rounded to 256 MiB) up to the APICs. */
+	uint64_t top = (board->ram.size + 0xfffffffull) & ~0xfffffffull;
+	if (top < cfg.pci_mem_start)
+		cfg.pci_mem_start = (uint32_t)top;
 	uint8_t buf[ACPI_TABLES_MAX_LEN];
 	int n = acpi_build(buf, sizeof(buf), ACPI_TABLES_BASE, &cfg, &board->acpi_rsdp);
 	if (n < 0)
