@@ -700,6 +700,7 @@ void board_print_stats(const struct board *board, FILE *out)
 	const struct shadow_stats *m = &board->sh.stats;
 	fprintf(out, "shadow paging:\n");
 	fprintf(out, "  hidden faults             %llu\n", (unsigned long long)m->hidden_faults);
+	fprintf(out, "  pages mapped beside them  %llu\n", (unsigned long long)m->prefetched);
 	fprintf(out, "  true faults (#PF)         %llu\n", (unsigned long long)m->true_faults);
 	fprintf(out, "  trace faults (table writes) %llu\n", (unsigned long long)m->trace_faults);
 	fprintf(out, "  shadow entries dropped    %llu\n", (unsigned long long)m->shadow_drops);

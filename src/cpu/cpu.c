@@ -399,7 +399,11 @@ static bool handle_trace(struct cpu *cpu, struct translator *t)
 	}
 	if (!tb || cpu->fatal)
 		return false;
-	if (table[0] && count_table_write(tb->gpa) && shadow_mark_adaptive(sh, tb->gpa))
+	/* Only a newly adaptive writer needs its page retranslated: one that
+	 * is adaptive already and still trapped (a string store) would
+	 * otherwise throw its neighbours' translations away on every write. */
+	if (table[0] && !shadow_is_adaptive(sh, tb->gpa) && count_table_write(tb->gpa) &&
+	    shadow_mark_adaptive(sh, tb->gpa))
 		tcache_invalidate_page(cpu->tc, cpu, tb->gpa / GUEST_PAGE_SIZE);
 	if (last_fault.kind != FAULT_NONE) {
 		enum fault_kind k = last_fault.kind;

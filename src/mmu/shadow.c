@@ -513,6 +513,89 @@ static int map_page(struct shadow *sh, struct shadow_window *w, uint32_t va, con
 	return 0;
 }
 
+/* Pages around a hidden fault that are mapped in one go. */
+#define PREFETCH_PAGES 64u
+/* Separate host mappings a prefetch may make: physically scattered pages
+ * cost a system call each, so only a few are worth guessing at. */
+#define PREFETCH_MAX_RUNS 4u
+
+/* Maps count pages from vpage to guest pages from page on, already
+ * checked, with one host mapping; false if the host refused. */
+static bool map_run(struct shadow *sh, struct shadow_window *w, uint32_t vpage, uint32_t page,
+		    unsigned count, uint32_t flags)
+{
+	uint16_t id = (uint16_t)(w - sh->windows);
+	uint8_t *host = w->win.base + (uint64_t)vpage * GUEST_PAGE_SIZE;
+	int prot = entry_prot(sh, page << 12 | flags);
+	if (mmap(host, (size_t)count * GUEST_PAGE_SIZE, prot, MAP_SHARED | MAP_FIXED, sh->ram->memfd,
+		 (off_t)page * GUEST_PAGE_SIZE) == MAP_FAILED) {
+		unmap_range(w, vpage, count);
+		return false;
+	}
+	for (unsigned i = 0; i < count; i++) {
+		if (list_add(sh, &sh->map_head[page + i], id, vpage + i)) {
+			unmap_range(w, vpage + i, count - i);
+			return false;
+		}
+		w->regions[(vpage + i) >> 10][(vpage + i) & 1023] = (page + i) << 12 | flags;
+		w->mapped++;
+		sh->total_mapped++;
+	}
+	return true;
+}
+
+/* After a hidden fault: maps the neighbours in the same aligned chunk of
+ * the same page table that the guest has already touched (accessed bit
+ * set, and dirty for a writable mapping), so a kernel sweeping through
+ * its direct map or a process through its heap takes one host fault per
+ * chunk instead of one per page. A/D bits stay exact: nothing is mapped
+ * that a real TLB could not hold already. */
+static void prefetch_around(struct shadow *sh, struct shadow_window *w,
+			    const struct paging_regs *pr, uint32_t va)
+{
+	uint32_t first = (va >> 12) & ~(PREFETCH_PAGES - 1);
+	uint32_t r = first >> 10;
+	if (!w->regions[r])
+		return;
+	uint32_t run_vpage = 0, run_page = 0, run_flags = 0;
+	unsigned run_len = 0, runs = 0;
+	for (uint32_t vpage = first; vpage <= first + PREFETCH_PAGES; vpage++) {
+		bool ok = false;
+		uint32_t page = 0, flags = 0;
+		if (vpage < first + PREFETCH_PAGES && !w->regions[r][vpage & 1023] &&
+		    sh->total_mapped + run_len + 1 < SHADOW_MAP_BUDGET) {
+			struct walk wk;
+			uint32_t err;
+			uint32_t table;
+			if (paging_walk(sh->ram, pr, vpage << 12, ACCESS_PEEK | (w->user ? ACCESS_USER : 0),
+					&wk, &err) &&
+			    guest_ram_contains(sh->ram, wk.gpa, 1)) {
+				table = wk.large ? SHADOW_LARGE : wk.pte_gpa >> 12;
+				page = wk.gpa >> 12;
+				flags = SHADOW_E_MAPPED | (wk.writable && wk.dirty ? SHADOW_E_WRITABLE : 0);
+				ok = table == w->region_pt[r];
+			}
+		}
+		if (run_len && (!ok || page != run_page + run_len ||
+				entry_prot(sh, page << 12 | flags) != entry_prot(sh, run_page << 12 | run_flags) ||
+				flags != run_flags)) {
+			if (!map_run(sh, w, run_vpage, run_page, run_len, run_flags) ||
+			    ++runs == PREFETCH_MAX_RUNS)
+				return;
+			sh->stats.prefetched += run_len;
+			run_len = 0;
+		}
+		if (!ok)
+			continue;
+		if (!run_len) {
+			run_vpage = vpage;
+			run_page = page;
+			run_flags = flags;
+		}
+		run_len++;
+	}
+}
+
 enum shadow_fault_kind shadow_fault(struct cpu *cpu, uint32_t va, bool write, uint32_t *gpa,
 				    uint32_t *error)
 {
@@ -544,6 +627,7 @@ enum shadow_fault_kind shadow_fault(struct cpu *cpu, uint32_t va, bool write, ui
 	if (map_page(sh, w, va, &wk) < 0)
 		return SHADOW_NO_ROOM;
 	sh->stats.hidden_faults++;
+	prefetch_around(sh, w, &pr, va);
 	return SHADOW_FILLED;
 }
 

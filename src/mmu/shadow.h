@@ -44,6 +44,7 @@ struct shadow_window {
 
 struct shadow_stats {
 	uint64_t hidden_faults;    /* host faults the shadow filled */
+	uint64_t prefetched;       /* pages mapped beside them in the same go */
 	uint64_t true_faults;      /* #PF raised in the guest */
 	uint64_t trace_faults;     /* guest writes to traced page-table pages */
 	uint64_t shadow_drops;     /* shadow entries dropped after table writes */
