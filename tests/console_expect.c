@@ -520,6 +520,13 @@ static void start_child(char **argv, bool use_pipe)
 		}
 		console_fd = input_fd = master;
 	}
+	/* The child's end closes at its exec (or it sends errno when exec
+	 * fails): until then a pty master would read as hung up. */
+	int exec_pipe[2];
+	if (pipe2(exec_pipe, O_CLOEXEC)) {
+		msg("pipe: %s", strerror(errno));
+		exit(1);
+	}
 	fflush(NULL);
 	child = fork();
 	if (child < 0) {
@@ -548,8 +555,22 @@ static void start_child(char **argv, bool use_pipe)
 				close(slave);
 		}
 		execvp(argv[0], argv);
-		fprintf(stderr, "console_expect: cannot run %s: %s\n", argv[0], strerror(errno));
+		int err = errno;
+		if (write(exec_pipe[1], &err, sizeof err) < 0)
+			_exit(127);
 		_exit(127);
+	}
+	close(exec_pipe[1]);
+	int err;
+	ssize_t got;
+	do
+		got = read(exec_pipe[0], &err, sizeof err);
+	while (got < 0 && errno == EINTR);
+	close(exec_pipe[0]);
+	if (got == (ssize_t)sizeof err) {
+		reap(true);
+		msg("cannot run %s: %s", argv[0], strerror(err));
+		exit(1);
 	}
 	if (use_pipe) {
 		close(in_pipe[0]);
