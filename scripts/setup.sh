@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config nasm gcc-multilib
-	libzydis-dev libzycore-dev libcapstone-dev libelf-dev libsdl2-dev)
+	libzydis-dev libzycore-dev libcapstone-dev libelf-dev libsdl2-dev
+	cpio) # cpio: scripts/fetch-guest.sh builds the Linux guest's initramfs
 
 missing=()
 for p in "${packages[@]}"; do

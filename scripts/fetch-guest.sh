@@ -1,0 +1,276 @@
+#!/usr/bin/env bash
+# Fetches the Linux guest that btvm's end-to-end test boots: Debian 12's own
+# i386 kernel (linux-image-686, resolved to the linux-image-6.1.0-*-686
+# package it depends on) and busybox-static (i386), downloaded with
+# `apt-get download` through an apt state of its own (the host's apt
+# configuration, lists and dpkg architectures are not touched). It extracts
+# the kernel to <cache>/vmlinuz and builds <cache>/initramfs.cpio.gz: the
+# static busybox plus an /init that mounts proc, sys and devtmpfs and starts
+# an interactive shell on the console (prompt "guest:~ # ").
+#
+# Usage: fetch-guest.sh [--print] [--refresh]
+#   (no option)  fetch or build what is missing, then say where things are
+#   --print      print just two lines, the kernel's path and the initramfs's
+#                path (progress, if any, goes to stderr)
+#   --refresh    ask the archive for the newest packages even when cached
+#
+# Cache: ${BTVM_GUEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/btvm/guest}.
+# A warm cache needs no network: apt is not run at all when vmlinuz and an
+# initramfs built by this script's current recipe are there, and a changed
+# recipe (/init) rebuilds the initramfs from the cached .debs. The archive
+# can be changed with BTVM_DEBIAN_MIRROR and BTVM_DEBIAN_SECURITY_MIRROR.
+# Exit status: 0 done, 1 failed, 2 bad usage, 3 cannot download (no network
+# and nothing cached), with one line on stderr saying so.
+set -euo pipefail
+
+# Bump when the initramfs's layout changes in a way the /init text below
+# does not show (the /init text is hashed into the stamp by itself).
+RECIPE_VERSION=1
+
+print_only=0
+refresh=0
+for arg in "$@"; do
+	case "$arg" in
+	--print) print_only=1 ;;
+	--refresh) refresh=1 ;;
+	-h | --help)
+		sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"
+		exit 0
+		;;
+	*)
+		echo "fetch-guest: unknown argument '$arg' (try --help)" >&2
+		exit 2
+		;;
+	esac
+done
+
+cache=${BTVM_GUEST_CACHE:-${XDG_CACHE_HOME:-${HOME:-$(cd ~ && pwd)}/.cache}/btvm/guest}
+mirror=${BTVM_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+security_mirror=${BTVM_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+
+say() { echo "fetch-guest: $*" >&2; }
+die() {
+	echo "fetch-guest: $*" >&2
+	exit 1
+}
+cannot_download() { # one line, and the status that says "no network"
+	echo "fetch-guest: $*" >&2
+	exit 3
+}
+
+# The guest's /init, run by busybox's shell as process 1.
+IFS= read -r -d '' init_script <<'EOF' || true
+#!/bin/busybox sh
+# /init of btvm's test initramfs (built by scripts/fetch-guest.sh): mounts
+# the kernel's filesystems, installs busybox's applets and runs a shell on
+# the console; when that shell ends, the machine powers off.
+/bin/busybox mkdir -p /proc /sys /dev /tmp /root /etc /bin /sbin /usr/bin /usr/sbin
+/bin/busybox --install -s
+export PATH=/sbin:/usr/sbin:/bin:/usr/bin HOME=/root
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev || mdev -s
+# Without a /dev/console in the initramfs the kernel started us with no
+# standard streams: take the console now that devtmpfs has it.
+[ -t 1 ] || exec </dev/console >/dev/console 2>&1
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+chmod 1777 /tmp
+# A user database, so that the prompt shows ~ and whoami knows root.
+[ -e /etc/passwd ] || echo 'root:x:0:0:root:/root:/bin/sh' >/etc/passwd
+[ -e /etc/group ] || echo 'root:x:0:' >/etc/group
+hostname guest
+cd /root
+export PS1='guest:\w # '
+echo
+echo "=== btvm test guest: Linux $(uname -r) $(uname -m), busybox shell on the console ==="
+echo "=== 'exit' or 'poweroff -f' powers the machine off ==="
+# setsid + cttyhack make the console the shell's controlling terminal, so
+# the shell has job control and Ctrl-C works.
+if setsid cttyhack true 2>/dev/null; then
+	setsid cttyhack sh
+else
+	sh
+fi
+echo "init: the shell ended; powering off"
+sync
+poweroff -f
+EOF
+
+recipe_id="recipe-$RECIPE_VERSION-$(printf '%s\n' "$init_script" | sha256sum | cut -c1-16)"
+
+mkdir -p "$cache"
+exec 9>"$cache/.lock"
+flock 9
+
+kernel_out=$cache/vmlinuz
+initrd_out=$cache/initramfs.cpio.gz
+
+report() {
+	if [ "$print_only" = 1 ]; then
+		printf '%s\n%s\n' "$kernel_out" "$initrd_out"
+	else
+		echo "kernel: $kernel_out (Linux $(cat "$cache/vmlinuz.release" 2>/dev/null || echo '?'))"
+		echo "initrd: $initrd_out"
+	fi
+}
+
+# The warm-cache path: no apt, no network.
+if [ "$refresh" = 0 ] && [ -s "$kernel_out" ] && [ -s "$initrd_out" ] &&
+	[ "$(cut -d' ' -f1 "$cache/initramfs.stamp" 2>/dev/null)" = "$recipe_id" ]; then
+	report
+	exit 0
+fi
+
+# Installs the host tools missing for building (cpio; the rest come with
+# Debian), the way scripts/setup.sh installs its packages.
+need_tools() {
+	local missing=() tool
+	for tool in "$@"; do
+		command -v "$tool" >/dev/null || missing+=("$tool")
+	done
+	[ ${#missing[@]} = 0 ] && return 0
+	local sudo=()
+	[ "$(id -u)" = 0 ] || sudo=(sudo)
+	say "installing ${missing[*]}"
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 || true
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+		"${missing[@]}" >&2 || die "cannot install ${missing[*]}"
+}
+
+rm -rf "$cache"/tmp.* # left by a run that was killed (the lock is ours)
+tmp=$(mktemp -d "$cache/tmp.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+debs=$cache/debs
+mkdir -p "$debs"
+find_deb() { # find_deb GLOB: the one cached .deb matching GLOB, if any
+	local f
+	for f in "$debs"/$1; do
+		[ -f "$f" ] && echo "$f" && return 0
+	done
+	return 1
+}
+
+download() {
+	local apt=$cache/apt
+	mkdir -p "$apt/lists/partial" "$apt/archives/partial" "$apt/sources.list.d" "$apt/preferences.d"
+	: >"$apt/status"
+	cat >"$apt/sources.list" <<-EOS
+		deb [arch=i386 signed-by=$keyring] $mirror bookworm main
+		deb [arch=i386 signed-by=$keyring] $mirror bookworm-updates main
+		deb [arch=i386 signed-by=$keyring] $security_mirror bookworm-security main
+	EOS
+	local opts=(
+		-o Dir::State="$apt" -o Dir::State::Lists="$apt/lists"
+		-o Dir::State::status="$apt/status" -o Dir::State::extended_states="$apt/extended_states"
+		-o Dir::Cache="$apt" -o Dir::Cache::archives="$apt/archives"
+		-o Dir::Etc::SourceList="$apt/sources.list" -o Dir::Etc::SourceParts="$apt/sources.list.d"
+		-o Dir::Etc::Preferences="$apt/preferences" -o Dir::Etc::PreferencesParts="$apt/preferences.d"
+		-o APT::Architecture=i386 -o APT::Architectures::=i386
+		-o Acquire::Languages=none -o Debug::NoLocking=true
+	)
+	# apt drops to the _apt user to download, which cannot write into a
+	# cache under root's home.
+	[ "$(id -u)" = 0 ] && opts+=(-o APT::Sandbox::User=root)
+	local log=$cache/apt.log
+	: >"$log"
+	# update may fail on one briefly out-of-sync index (security, say) while
+	# the packages are reachable: the download below is the real test.
+	apt-get "${opts[@]}" update -q >>"$log" 2>&1 || true
+	local kpkg
+	kpkg=$(apt-cache "${opts[@]}" depends linux-image-686 2>>"$log" |
+		sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-686\)$/\1/p' | head -n1) || true
+	if [ -z "$kpkg" ]; then
+		cannot_download "cannot download the guest: no linux-image-686 for i386 from $mirror (no network? apt's log: $log)"
+	fi
+	# The newest packages may be cached already (--refresh).
+	local uris name size sum current=1
+	uris=$(apt-get "${opts[@]}" --print-uris download "$kpkg" busybox-static 2>>"$log") || current=0
+	[ -n "$uris" ] || current=0
+	while read -r _ name size sum; do
+		[ -n "$name" ] || continue
+		if [ ! -f "$debs/$name" ] || [ "$(stat -c %s "$debs/$name")" != "$size" ] ||
+			[ "${sum#SHA256:}" != "$(sha256sum <"$debs/$name" | cut -d' ' -f1)" ]; then
+			current=0
+		fi
+	done <<<"$uris"
+	if [ "$current" = 1 ]; then
+		say "the newest $kpkg and busybox-static are cached already"
+		return 0
+	fi
+	say "downloading $kpkg and busybox-static (i386) from $mirror"
+	mkdir -p "$tmp/dl"
+	if ! (cd "$tmp/dl" && apt-get "${opts[@]}" download "$kpkg" busybox-static >>"$log" 2>&1); then
+		cannot_download "cannot download $kpkg and busybox-static from $mirror (no network? apt's log: $log)"
+	fi
+	local f
+	for f in "$tmp/dl"/*.deb; do
+		dpkg-deb --info "$f" >/dev/null 2>&1 || die "downloaded $f is not a valid .deb"
+	done
+	# The new set replaces the old one only once all of it is here.
+	local keep=" "
+	for f in "$tmp/dl"/*.deb; do
+		keep+="$(basename "$f") "
+		mv -f "$f" "$debs/"
+	done
+	for f in "$debs"/*.deb; do
+		case "$keep" in
+		*" $(basename "$f") "*) ;;
+		*) rm -f "$f" ;;
+		esac
+	done
+	say "downloaded $kpkg and busybox-static"
+}
+
+kdeb=$(find_deb 'linux-image-*-686_*_i386.deb') || kdeb=
+bdeb=$(find_deb 'busybox-static_*_i386.deb') || bdeb=
+if [ "$refresh" = 1 ] || [ -z "$kdeb" ] || [ -z "$bdeb" ]; then
+	download
+	kdeb=$(find_deb 'linux-image-*-686_*_i386.deb') || die "no kernel .deb after downloading"
+	bdeb=$(find_deb 'busybox-static_*_i386.deb') || die "no busybox-static .deb after downloading"
+fi
+
+# The kernel: boot/vmlinuz-* from its package.
+if [ ! -s "$kernel_out" ] || [ "$(cat "$cache/vmlinuz.deb" 2>/dev/null)" != "$(basename "$kdeb")" ]; then
+	say "extracting the kernel from $(basename "$kdeb")"
+	dpkg-deb -x "$kdeb" "$tmp/kernel"
+	vmlinuz=$(find "$tmp/kernel/boot" -maxdepth 1 -name 'vmlinuz-*' | head -n1)
+	[ -n "$vmlinuz" ] || die "$(basename "$kdeb") has no boot/vmlinuz-*"
+	cp "$vmlinuz" "$kernel_out.tmp"
+	mv -f "$kernel_out.tmp" "$kernel_out"
+	basename "$vmlinuz" | sed 's/^vmlinuz-//' >"$cache/vmlinuz.release"
+	basename "$kdeb" >"$cache/vmlinuz.deb"
+fi
+
+# The initramfs: busybox, /init, the mount points and /dev/console.
+stamp="$recipe_id $(basename "$bdeb")"
+if [ ! -s "$initrd_out" ] || [ "$(cat "$cache/initramfs.stamp" 2>/dev/null)" != "$stamp" ]; then
+	need_tools cpio gzip
+	say "building the initramfs ($recipe_id, $(basename "$bdeb"))"
+	dpkg-deb -x "$bdeb" "$tmp/busybox"
+	[ -x "$tmp/busybox/bin/busybox" ] || die "$(basename "$bdeb") has no bin/busybox"
+	root=$tmp/root
+	mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,root,etc}
+	cp "$tmp/busybox/bin/busybox" "$root/bin/busybox"
+	printf '%s\n' "$init_script" >"$root/init"
+	chmod 755 "$root/init" "$root/bin/busybox"
+	chmod 1777 "$root/tmp"
+	chmod 700 "$root/root"
+	# The kernel opens /dev/console before running /init. Debian's kernel
+	# has one in its built-in initramfs too; making the node needs root,
+	# and /init takes the console from devtmpfs itself when it has none.
+	if [ "$(id -u)" = 0 ]; then
+		mknod -m 600 "$root/dev/console" c 5 1
+	fi
+	# One date for every file (busybox's own), so the archive is the
+	# same byte for byte whenever and wherever it is built.
+	find "$root" -exec touch -h -r "$tmp/busybox/bin/busybox" {} +
+	(cd "$root" && find . -mindepth 1 | LC_ALL=C sort |
+		cpio -o -H newc -R 0:0 --reproducible --quiet) | gzip -9 -n >"$initrd_out.tmp"
+	mv -f "$initrd_out.tmp" "$initrd_out"
+	echo "$stamp" >"$cache/initramfs.stamp"
+fi
+
+report
