@@ -19,6 +19,8 @@
 #                      file, kept and named only when the run fails)
 #   --expect-bin PATH  console_expect binary (default build/tests/console_expect,
 #                      else compiled from tests/console_expect.c)
+#   --reboot           let a guest reboot restart the VMM's machine (no
+#                      --no-reboot / -no-reboot)
 #   -v, --verbose      show the console as it runs
 # Exit status: 0 passed, 1 failed, 2 bad usage, 77 the guest could not be
 # downloaded (no network and no cache; CTest counts that as skipped).
@@ -39,6 +41,7 @@ script=$here/linux/boot.expect
 log=
 expect_bin=
 verbose=()
+no_reboot=1
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--append) append=${2?}; shift 2 ;;
@@ -47,6 +50,7 @@ while [ $# -gt 0 ]; do
 	--script) script=${2?}; shift 2 ;;
 	--log) log=${2?}; shift 2 ;;
 	--expect-bin) expect_bin=${2?}; shift 2 ;;
+	--reboot) no_reboot=0; shift ;;
 	-v | --verbose) verbose=(-v); shift ;;
 	-h | --help) help_text; exit 0 ;;
 	-*) echo "run_linux: unknown option '$1'" >&2; usage ;;
@@ -96,7 +100,9 @@ case "$mode" in
 btvm)
 	btvm=$1
 	shift
-	cmd=("$btvm" run --kernel "$kernel" --initrd "$initrd" --append "$append" -m "$mem" --no-reboot "$@")
+	cmd=("$btvm" run --kernel "$kernel" --initrd "$initrd" --append "$append" -m "$mem")
+	[ "$no_reboot" = 0 ] || cmd+=(--no-reboot)
+	cmd+=("$@")
 	;;
 qemu)
 	qemu="qemu-system-i386"
@@ -104,8 +110,9 @@ qemu)
 		qemu=$1
 		shift
 	fi
-	cmd=("$qemu" -m "$mem" -kernel "$kernel" -initrd "$initrd" -append "$append"
-		-nographic -no-reboot "$@")
+	cmd=("$qemu" -m "$mem" -kernel "$kernel" -initrd "$initrd" -append "$append" -nographic)
+	[ "$no_reboot" = 0 ] || cmd+=(-no-reboot)
+	cmd+=("$@")
 	;;
 esac
 
