@@ -7,7 +7,9 @@
  * handlers share (callout_internal.h), port I/O, flags, INT,
  * descriptor-table and control registers, CPUID/RDTSC and ENTER;
  * callout_legacy.c, callout_priv.c and callout_segment.c hold the rest. */
+#include <stdio.h>
 #include <string.h>
+#include <x86intrin.h>
 #include <time.h>
 
 #include "cache/tcache.h"
@@ -289,14 +291,39 @@ static uint64_t host_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+static uint64_t host_tsc(const struct cpu *cpu)
+{
+	return cpu->tsc_native ? __rdtsc() : host_ns();
+}
+
 uint64_t guest_tsc(const struct cpu *cpu)
 {
-	return host_ns() - cpu->tsc_offset;
+	return host_tsc(cpu) - cpu->tsc_offset;
 }
 
 void set_guest_tsc(struct cpu *cpu, uint64_t value)
 {
-	cpu->tsc_offset = host_ns() - value;
+	cpu->tsc_offset = host_tsc(cpu) - value;
+}
+
+bool host_tsc_is_constant(void)
+{
+	/* Linux's own verdict on the host CPU (and hypervisor): a counter
+	 * that runs at one rate in every power state. */
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	if (!f)
+		return false;
+	char line[4096];
+	bool constant = false, nonstop = false;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "flags", 5) != 0)
+			continue;
+		constant = strstr(line, " constant_tsc") != NULL;
+		nonstop = strstr(line, " nonstop_tsc") != NULL;
+		break;
+	}
+	fclose(f);
+	return constant && nonstop;
 }
 
 /* ENTER with a nesting level: copies the enclosing frame pointers. All
@@ -553,7 +580,36 @@ static const struct callout_decoded *decode_desc(struct cpu *cpu, const struct c
 	return c->ok ? c : NULL;
 }
 
+static int run_callout(struct cpu *cpu, const struct callout_desc *d);
+
+/* After a resumable instruction: whether the rest of its block may run as
+ * translated (the mode it was translated for still holds and no interrupt
+ * was let in). */
+static bool may_resume(struct cpu *cpu, const struct callout_desc *d)
+{
+	if (cpu_mode(cpu) != d->mode || cpu->stop)
+		return false;
+	if (!cpu->vif || !cpu->plat)
+		return true;
+	return !cpu->plat->intr(cpu->plat->opaque);
+}
+
 int cpu_callout(struct cpu *cpu, const struct callout_desc *d)
+{
+	int r = run_callout(cpu, d);
+	if (r != GO_ON || !(d->flags & CALLOUT_RESUMABLE))
+		return r;
+	if (!may_resume(cpu, d)) {
+		/* STI's interrupt shadow (cpu->shadow) is the run loop's now. */
+		cpu->s.eip = d->next_eip;
+		return STOP;
+	}
+	cpu->shadow = false;   /* nothing to hold off */
+	sync_seg_bases(cpu);   /* a segment load may have moved FS or GS */
+	return GO_ON;
+}
+
+static int run_callout(struct cpu *cpu, const struct callout_desc *d)
 {
 	cpu->stats.callouts++;
 	cpu->exit = 1;

@@ -6,6 +6,7 @@
  * outside RAM), SIGFPE (#DE, #MF, #XM) and SIGILL (#UD) become precise
  * guest events. */
 #define _GNU_SOURCE
+#include "cpu/callout_internal.h"
 #include "cpu/cpu.h"
 
 #include <errno.h>
@@ -74,7 +75,7 @@ uint32_t cpu_mode(const struct cpu *cpu)
 	return mode;
 }
 
-static void sync_seg_bases(struct cpu *cpu)
+void sync_seg_bases(struct cpu *cpu)
 {
 	for (int i = 0; i < SEG_COUNT; i++)
 		cpu->seg_base[i] = cpu->s.seg[i].base;
@@ -235,6 +236,8 @@ int cpu_init(struct cpu *cpu, const struct vcpu_state *boot, struct shadow *sh,
 	cpu->callout_fn = (uint64_t)(uintptr_t)btvm_callout;
 	cpu->ibl_miss_fn = (uint64_t)(uintptr_t)btvm_ibl_miss;
 	cpu->ibl_probe_fn = (uint64_t)(uintptr_t)btvm_ibl_probe_global;
+	cpu->tsc_native = host_tsc_is_constant();
+	set_guest_tsc(cpu, 0);   /* the TSC counts from power-on */
 	cpu->ibl_table = malloc(IBL_ENTRIES * sizeof(*cpu->ibl_table));
 	if (!cpu->ibl_table)
 		return -ENOMEM;
@@ -254,6 +257,7 @@ void cpu_reset(struct cpu *cpu, const struct vcpu_state *boot)
 	tcache_flush(cpu->tc, cpu);
 	shadow_flush(cpu->sh);
 	load_boot_state(cpu, boot);
+	set_guest_tsc(cpu, 0);
 	cpu->stats.resets++;
 }
 

@@ -94,7 +94,11 @@ struct cpu {
 	 * under this tag, shared by every address space, as a TLB keeps
 	 * global translations across CR3 loads. */
 	uint64_t ibl_global;
-	uint8_t pad2[CPU_OFF_FXSAVE - CPU_OFF_IBL_GLOBAL - 8];
+	/* The guest's TSC is the host's minus this: with a host TSC of
+	 * constant rate that never stops (tsc_native), the host's counter;
+	 * otherwise host nanoseconds (a 1 GHz TSC) and RDTSC a callout. */
+	uint64_t tsc_offset;
+	uint8_t pad2[CPU_OFF_FXSAVE - CPU_OFF_TSC_OFFSET - 8];
 	/* Guest x87/MMX/SSE state while the monitor runs: its C code (and
 	 * libc) may use these registers between exits. */
 	uint8_t fxsave[512] __attribute__((aligned(16)));
@@ -135,7 +139,7 @@ struct cpu {
 	} memop;
 	struct cpu_stats stats;
 	uint64_t callouts_by_class[8];
-	uint64_t tsc_offset;
+	bool tsc_native;
 };
 
 _Static_assert(offsetof(struct cpu, regs) == CPU_OFF_REGS, "layout");
@@ -152,6 +156,7 @@ _Static_assert(offsetof(struct cpu, ibl) == CPU_OFF_IBL, "layout");
 _Static_assert(offsetof(struct cpu, ibl_miss_fn) == CPU_OFF_IBL_MISS_FN, "layout");
 _Static_assert(offsetof(struct cpu, ibl_probe_fn) == CPU_OFF_IBL_PROBE_FN, "layout");
 _Static_assert(offsetof(struct cpu, ibl_global) == CPU_OFF_IBL_GLOBAL, "layout");
+_Static_assert(offsetof(struct cpu, tsc_offset) == CPU_OFF_TSC_OFFSET, "layout");
 _Static_assert(offsetof(struct cpu, ibl_tags) == CPU_OFF_IBL_TAGS, "layout");
 _Static_assert(offsetof(struct cpu, fxsave) == CPU_OFF_FXSAVE, "layout");
 
@@ -268,11 +273,16 @@ bool cpu_take_page_fault(struct cpu *cpu, uint32_t *error);
 
 /* callout.c: called from entry.S; 0 = go on in translated code. */
 int cpu_callout(struct cpu *cpu, const struct callout_desc *d);
+/* Copies the segment bases into the fields translated code reads. */
+void sync_seg_bases(struct cpu *cpu);
 
 /* Entry points in entry.S. */
 void btvm_enter(struct cpu *cpu, const void *host_code);
 void btvm_exit(void);
 void btvm_callout(void);
+/* Whether the host's TSC runs at a constant rate through every power
+ * state, so the guest's can be the host's plus an offset (RDTSC inline). */
+bool host_tsc_is_constant(void);
 void btvm_ibl_miss(void);
 void btvm_ibl_probe_global(void);
 /* Where a signal handler sends a context to leave translated code. */

@@ -19,6 +19,7 @@
 #define CPU_OFF_IBL_MISS_FN 0x90   /* uint64_t: address of btvm_ibl_miss */
 #define CPU_OFF_IBL_PROBE_FN 0x98  /* uint64_t: address of btvm_ibl_probe_global */
 #define CPU_OFF_IBL_GLOBAL 0xa0    /* uint64_t: tag of global-page entries (asid << 40) */
+#define CPU_OFF_TSC_OFFSET 0xa8    /* uint64_t: host TSC - guest TSC (native TSC only) */
 #define CPU_OFF_FXSAVE 0x100       /* 512 bytes, 16-aligned: guest x87/SSE state */
 #define CPU_OFF_IBL_TAGS 0x300     /* uint64_t[32]: table tag base per mode */
 

@@ -316,6 +316,8 @@ static void emit_callout(struct tctx *c)
 	d->next_eip = c->next_eip;
 	d->len = c->in.length;
 	d->kind = CALLOUT_INSN;
+	d->flags = 0;
+	d->mode = 0;
 	memcpy(d->bytes, c->bytes, c->in.length);
 	/* A placeholder that forces the 10-byte movabs form; patched later. */
 	emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(R_T), op_imm(0x1122334455667788LL));
@@ -975,6 +977,48 @@ static bool is_flow(ZydisMnemonic m, const ZydisDecodedInstruction *in)
 	       m == ZYDIS_MNEMONIC_JCXZ;
 }
 
+/* Instructions that end their block only when they change the mode or let
+ * an interrupt in, which the callout decides at run time: the kernel runs
+ * them around every lock (POPF, STI), and CLD and its segment loads at
+ * each system call entry and exit, and a trip through the run loop each time cost
+ * more than the rest of a system call. */
+static bool is_data_segment(ZydisRegister r)
+{
+	return r == ZYDIS_REGISTER_DS || r == ZYDIS_REGISTER_ES || r == ZYDIS_REGISTER_FS ||
+	       r == ZYDIS_REGISTER_GS;
+}
+
+static bool resumable(const struct tctx *c)
+{
+	ZydisMnemonic m = c->in.mnemonic;
+	if (m == ZYDIS_MNEMONIC_STI || m == ZYDIS_MNEMONIC_POPFD || m == ZYDIS_MNEMONIC_POPF ||
+	    m == ZYDIS_MNEMONIC_CLD || m == ZYDIS_MNEMONIC_STD)
+		return true;
+	/* Loads of DS, ES, FS and GS (the kernel's entry and exit paths); not
+	 * SS, whose load holds interrupts off for one instruction. */
+	return (m == ZYDIS_MNEMONIC_MOV || m == ZYDIS_MNEMONIC_POP) &&
+	       c->ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER && is_data_segment(c->ops[0].reg.value);
+}
+
+/* RDTSC at CPL 0 with a constant-rate host TSC: the host's counter less
+ * the guest's offset, without leaving translated code (Linux reads the TSC
+ * a dozen times per system call). CR4.TSD only matters at CPL 3, which
+ * keeps the callout. The guest's flags are live in RFLAGS, hence the
+ * PUSHFQ around the arithmetic. */
+static void emit_rdtsc(struct tctx *c)
+{
+	struct emitter *e = &c->e;
+	emit_insn(e, ZYDIS_MNEMONIC_PUSHFQ, 0, NULL, 0);
+	emit_insn(e, ZYDIS_MNEMONIC_RDTSC, 0, NULL, 0);
+	emit2(e, ZYDIS_MNEMONIC_SHL, op_reg(ZYDIS_REGISTER_RDX), op_imm(32));
+	emit2(e, ZYDIS_MNEMONIC_OR, op_reg(ZYDIS_REGISTER_RAX), op_reg(ZYDIS_REGISTER_RDX));
+	emit2(e, ZYDIS_MNEMONIC_SUB, op_reg(ZYDIS_REGISTER_RAX), cpu_field(8, CPU_OFF_TSC_OFFSET));
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RDX), op_reg(ZYDIS_REGISTER_RAX));
+	emit2(e, ZYDIS_MNEMONIC_SHR, op_reg(ZYDIS_REGISTER_RDX), op_imm(32));
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_EAX), op_reg(ZYDIS_REGISTER_EAX));
+	emit_insn(e, ZYDIS_MNEMONIC_POPFQ, 0, NULL, 0);
+}
+
 /* Returns false when the instruction has no translation; the caller then
  * makes it a callout, which raises #UD for what the monitor cannot run. */
 static bool translate_insn(struct tctx *c, const struct sensitive_insn *sens)
@@ -999,7 +1043,17 @@ static bool translate_insn(struct tctx *c, const struct sensitive_insn *sens)
 			emit2(&c->e, ZYDIS_MNEMONIC_MOV, cpu_field(1, CPU_OFF_VIF), op_imm(0));
 			return true;
 		}
+		if (m == ZYDIS_MNEMONIC_RDTSC && !(c->mode & MODE_CPL3) && c->cpu->tsc_native) {
+			emit_rdtsc(c);
+			return true;
+		}
 		emit_callout(c);
+		if (resumable(c) && !(c->mode & MODE_SINGLE)) {
+			struct callout_desc *d = &c->callouts[c->ncallouts - 1].desc;
+			d->flags = CALLOUT_RESUMABLE;
+			d->mode = (uint8_t)c->mode;
+			return true;
+		}
 		if (sens->ends_block) {
 			emit_branch_exit(c, c->next_eip, EXIT_KIND_NOCHAIN);
 			c->ended = true;

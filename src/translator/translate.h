@@ -29,7 +29,15 @@ struct callout_desc {
 	uint8_t len;
 	uint8_t kind;      /* CALLOUT_* */
 	uint8_t bytes[15];
+	/* CALLOUT_RESUMABLE: the block goes on after the instruction (STI,
+	 * POPF, CLD, STD, loads of DS/ES/FS/GS) unless the callout finds
+	 * that the translation mode changed from mode, or that an interrupt
+	 * became deliverable. */
+	uint8_t flags;
+	uint8_t mode;
 };
+
+#define CALLOUT_RESUMABLE 0x1u
 
 enum {
 	CALLOUT_INSN,          /* the instruction itself */
