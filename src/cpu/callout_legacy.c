@@ -278,7 +278,7 @@ gp:
 
 /* FXSAVE runs here because the host, in 64-bit mode, would also store
  * XMM8-15 over bytes 288-415, which a 32-bit processor leaves alone. The
- * guest's state is in cpu->fxsave already (saved at the door). */
+ * guest's state is put together in cpu->fxsave first. */
 int do_fxsave(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
 	      const ZydisDecodedOperand *ops)
 {
@@ -287,6 +287,7 @@ int do_fxsave(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedI
 		raise_fault(cpu, d, EXC_GP, true, 0);
 		return STOP;
 	}
+	cpu_fpu_materialize(cpu);
 	if (!cpu_write_guest(cpu, addr, cpu->fxsave, 288)) {
 		raise_fault(cpu, d, mem_fault_vector(&ops[0]), true, 0);
 		return STOP;
@@ -302,6 +303,7 @@ int do_maskmov(struct cpu *cpu, const struct callout_desc *d, const ZydisDecoded
 {
 	bool mmx = in->mnemonic == ZYDIS_MNEMONIC_MASKMOVQ;
 	unsigned n = mmx ? 8 : 16;
+	cpu_fpu_materialize(cpu);
 	unsigned src = (unsigned)ZydisRegisterGetId(ops[0].reg.value) & 7;
 	unsigned msk = (unsigned)ZydisRegisterGetId(ops[1].reg.value) & 7;
 	/* FXSAVE keeps x87 registers in ST(i) order; MMn is physical register

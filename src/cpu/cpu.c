@@ -75,6 +75,18 @@ uint32_t cpu_mode(const struct cpu *cpu)
 	return mode;
 }
 
+void cpu_fpu_materialize(struct cpu *cpu)
+{
+	if (cpu->fpu_full)
+		return;
+	/* The x87 registers and control are still the guest's (no monitor
+	 * code touches them); XMM0-7 and MXCSR come from the door's copy. */
+	__asm__ volatile("fxsave %0" : "=m"(cpu->fxsave));
+	memcpy(cpu->fxsave + 160, cpu->xmm_light, sizeof(cpu->xmm_light));
+	memcpy(cpu->fxsave + 24, &cpu->mxcsr_light, 4);
+	cpu->fpu_full = 1;
+}
+
 void sync_seg_bases(struct cpu *cpu)
 {
 	for (int i = 0; i < SEG_COUNT; i++)

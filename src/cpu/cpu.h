@@ -105,6 +105,14 @@ struct cpu {
 	/* Indirect-branch table tag base per mode: the window's tag << 40 |
 	 * mode << 32 (translated code adds the guest address). */
 	uint64_t ibl_tags[32];
+	/* A callout's door saves only XMM0-7 and MXCSR here, not the whole
+	 * x87/SSE state: the monitor's C code leaves the x87 registers alone
+	 * and libc only clobbers vector registers. A callout that needs the
+	 * whole state calls cpu_fpu_materialize(), which sets fpu_full, and
+	 * the door then restores fxsave instead. */
+	uint8_t xmm_light[128] __attribute__((aligned(16)));
+	uint32_t mxcsr_light;
+	uint8_t fpu_full;
 	/* --- monitor's view --- */
 	struct vcpu_state s;
 	struct board *board;
@@ -157,6 +165,9 @@ _Static_assert(offsetof(struct cpu, ibl_miss_fn) == CPU_OFF_IBL_MISS_FN, "layout
 _Static_assert(offsetof(struct cpu, ibl_probe_fn) == CPU_OFF_IBL_PROBE_FN, "layout");
 _Static_assert(offsetof(struct cpu, ibl_global) == CPU_OFF_IBL_GLOBAL, "layout");
 _Static_assert(offsetof(struct cpu, tsc_offset) == CPU_OFF_TSC_OFFSET, "layout");
+_Static_assert(offsetof(struct cpu, xmm_light) == CPU_OFF_XMM_LIGHT, "layout");
+_Static_assert(offsetof(struct cpu, mxcsr_light) == CPU_OFF_MXCSR_LIGHT, "layout");
+_Static_assert(offsetof(struct cpu, fpu_full) == CPU_OFF_FPU_FULL, "layout");
 _Static_assert(offsetof(struct cpu, ibl_tags) == CPU_OFF_IBL_TAGS, "layout");
 _Static_assert(offsetof(struct cpu, fxsave) == CPU_OFF_FXSAVE, "layout");
 
@@ -273,6 +284,10 @@ bool cpu_take_page_fault(struct cpu *cpu, uint32_t *error);
 
 /* callout.c: called from entry.S; 0 = go on in translated code. */
 int cpu_callout(struct cpu *cpu, const struct callout_desc *d);
+/* Inside a callout: makes cpu->fxsave hold the guest's whole x87/SSE
+ * state (the door saved only part of it), for a callout that reads or
+ * changes it. */
+void cpu_fpu_materialize(struct cpu *cpu);
 /* Copies the segment bases into the fields translated code reads. */
 void sync_seg_bases(struct cpu *cpu);
 

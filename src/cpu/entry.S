@@ -124,11 +124,33 @@ btvm_ibl_probe_global:
 /* Reached by a call from translated code with r13 = callout descriptor.
  * int cpu_callout(struct cpu *, const void *desc) returns 0 to go on
  * after the call, non-zero to leave translated code (cpu state is then
- * what the monitor left in struct cpu). */
+ * what the monitor left in struct cpu). The door keeps only XMM0-7 and
+ * MXCSR (see struct cpu's xmm_light): FXSAVE and FXRSTOR on every callout
+ * cost more than many callouts' work. */
 	.globl btvm_callout
 	.type btvm_callout, @function
 btvm_callout:
-	SAVE_GUEST
+	mov [r15 + CPU_OFF_REGS + 0], eax
+	mov [r15 + CPU_OFF_REGS + 4], ecx
+	mov [r15 + CPU_OFF_REGS + 8], edx
+	mov [r15 + CPU_OFF_REGS + 12], ebx
+	mov [r15 + CPU_OFF_REGS + 16], r12d
+	mov [r15 + CPU_OFF_REGS + 20], ebp
+	mov [r15 + CPU_OFF_REGS + 24], esi
+	mov [r15 + CPU_OFF_REGS + 28], edi
+	pushfq
+	pop qword ptr [r15 + CPU_OFF_RFLAGS]
+	movaps [r15 + CPU_OFF_XMM_LIGHT + 0], xmm0
+	movaps [r15 + CPU_OFF_XMM_LIGHT + 16], xmm1
+	movaps [r15 + CPU_OFF_XMM_LIGHT + 32], xmm2
+	movaps [r15 + CPU_OFF_XMM_LIGHT + 48], xmm3
+	movaps [r15 + CPU_OFF_XMM_LIGHT + 64], xmm4
+	movaps [r15 + CPU_OFF_XMM_LIGHT + 80], xmm5
+	movaps [r15 + CPU_OFF_XMM_LIGHT + 96], xmm6
+	movaps [r15 + CPU_OFF_XMM_LIGHT + 112], xmm7
+	stmxcsr [r15 + CPU_OFF_MXCSR_LIGHT]
+	ldmxcsr [rip + host_mxcsr]
+	mov byte ptr [r15 + CPU_OFF_FPU_FULL], 0
 	cld
 	mov rdi, r15
 	mov rsi, r13
@@ -136,10 +158,38 @@ btvm_callout:
 	call cpu_callout
 	add rsp, 8
 	test eax, eax
-	jnz 1f
+	jnz 2f
+	cmp byte ptr [r15 + CPU_OFF_FPU_FULL], 0
+	je 1f
 	LOAD_GUEST
 	ret
-1:
+1:	ldmxcsr [r15 + CPU_OFF_MXCSR_LIGHT]
+	movaps xmm0, [r15 + CPU_OFF_XMM_LIGHT + 0]
+	movaps xmm1, [r15 + CPU_OFF_XMM_LIGHT + 16]
+	movaps xmm2, [r15 + CPU_OFF_XMM_LIGHT + 32]
+	movaps xmm3, [r15 + CPU_OFF_XMM_LIGHT + 48]
+	movaps xmm4, [r15 + CPU_OFF_XMM_LIGHT + 64]
+	movaps xmm5, [r15 + CPU_OFF_XMM_LIGHT + 80]
+	movaps xmm6, [r15 + CPU_OFF_XMM_LIGHT + 96]
+	movaps xmm7, [r15 + CPU_OFF_XMM_LIGHT + 112]
+	push qword ptr [r15 + CPU_OFF_RFLAGS]
+	popfq
+	mov eax, [r15 + CPU_OFF_REGS + 0]
+	mov ecx, [r15 + CPU_OFF_REGS + 4]
+	mov edx, [r15 + CPU_OFF_REGS + 8]
+	mov ebx, [r15 + CPU_OFF_REGS + 12]
+	mov r12d, [r15 + CPU_OFF_REGS + 16]
+	mov ebp, [r15 + CPU_OFF_REGS + 20]
+	mov esi, [r15 + CPU_OFF_REGS + 24]
+	mov edi, [r15 + CPU_OFF_REGS + 28]
+	ret
+	/* Leaving: the run loop and btvm_enter want the whole state in fxsave. */
+2:	cmp byte ptr [r15 + CPU_OFF_FPU_FULL], 0
+	jne 3f
+	mov rdi, r15
+	call cpu_fpu_materialize
+3:	fninit
+	ldmxcsr [rip + host_mxcsr]
 	jmp btvm_leave
 	.size btvm_callout, . - btvm_callout
 
