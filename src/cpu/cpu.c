@@ -226,6 +226,7 @@ static void load_boot_state(struct cpu *cpu, const struct vcpu_state *boot)
 	cpu->fxsave[1] = 0x03;
 	uint32_t mxcsr = 0x1f80;
 	memcpy(&cpu->fxsave[24], &mxcsr, 4);
+	cpu->fpu_full = 1;   /* the next entry loads all of it */
 	sync_seg_bases(cpu);
 	cpu->halted = cpu->shadow = cpu->stop = cpu->triple_fault = false;
 	cpu->fatal = NULL;

@@ -105,11 +105,11 @@ struct cpu {
 	/* Indirect-branch table tag base per mode: the window's tag << 40 |
 	 * mode << 32 (translated code adds the guest address). */
 	uint64_t ibl_tags[32];
-	/* A callout's door saves only XMM0-7 and MXCSR here, not the whole
-	 * x87/SSE state: the monitor's C code leaves the x87 registers alone
-	 * and libc only clobbers vector registers. A callout that needs the
-	 * whole state calls cpu_fpu_materialize(), which sets fpu_full, and
-	 * the door then restores fxsave instead. */
+	/* The doors out of translated code save only XMM0-7 and MXCSR here,
+	 * not the whole x87/SSE state: the monitor's C code leaves the x87
+	 * registers alone and libc only clobbers vector registers. Whatever
+	 * needs the whole state calls cpu_fpu_materialize(), which sets
+	 * fpu_full, and the way back in then restores fxsave instead (entry.S). */
 	uint8_t xmm_light[128] __attribute__((aligned(16)));
 	uint32_t mxcsr_light;
 	uint8_t fpu_full;
@@ -284,9 +284,9 @@ bool cpu_take_page_fault(struct cpu *cpu, uint32_t *error);
 
 /* callout.c: called from entry.S; 0 = go on in translated code. */
 int cpu_callout(struct cpu *cpu, const struct callout_desc *d);
-/* Inside a callout: makes cpu->fxsave hold the guest's whole x87/SSE
- * state (the door saved only part of it), for a callout that reads or
- * changes it. */
+/* Makes cpu->fxsave hold the guest's whole x87/SSE state (the door out
+ * saved only part of it), for monitor code that reads or changes it.
+ * Valid until translated code runs again. */
 void cpu_fpu_materialize(struct cpu *cpu);
 /* Copies the segment bases into the fields translated code reads. */
 void sync_seg_bases(struct cpu *cpu);

@@ -22,8 +22,8 @@
 #define CPU_OFF_TSC_OFFSET 0xa8    /* uint64_t: host TSC - guest TSC (native TSC only) */
 #define CPU_OFF_FXSAVE 0x100       /* 512 bytes, 16-aligned: guest x87/SSE state */
 #define CPU_OFF_IBL_TAGS 0x300     /* uint64_t[32]: table tag base per mode */
-#define CPU_OFF_XMM_LIGHT 0x400    /* 128 bytes: guest XMM0-7 saved by a callout's door */
-#define CPU_OFF_MXCSR_LIGHT 0x480  /* uint32_t: guest MXCSR saved by a callout's door */
-#define CPU_OFF_FPU_FULL 0x484     /* uint8_t: the callout filled (and may have changed) fxsave */
+#define CPU_OFF_XMM_LIGHT 0x400    /* 128 bytes: guest XMM0-7 saved by a door out */
+#define CPU_OFF_MXCSR_LIGHT 0x480  /* uint32_t: guest MXCSR saved by a door out */
+#define CPU_OFF_FPU_FULL 0x484     /* uint8_t: fxsave holds (and is) the whole guest state */
 
 #endif

@@ -13,7 +13,7 @@
 	.intel_syntax noprefix
 	.text
 
-.macro SAVE_GUEST
+.macro SAVE_GPRS
 	mov [r15 + CPU_OFF_REGS + 0], eax
 	mov [r15 + CPU_OFF_REGS + 4], ecx
 	mov [r15 + CPU_OFF_REGS + 8], edx
@@ -24,14 +24,9 @@
 	mov [r15 + CPU_OFF_REGS + 28], edi
 	pushfq
 	pop qword ptr [r15 + CPU_OFF_RFLAGS]
-	fxsave [r15 + CPU_OFF_FXSAVE]
-	/* The monitor's C code runs with the ABI's default x87/SSE control. */
-	fninit
-	ldmxcsr [rip + host_mxcsr]
 .endm
 
-.macro LOAD_GUEST
-	fxrstor [r15 + CPU_OFF_FXSAVE]
+.macro LOAD_GPRS
 	push qword ptr [r15 + CPU_OFF_RFLAGS]
 	popfq
 	mov eax, [r15 + CPU_OFF_REGS + 0]
@@ -42,6 +37,46 @@
 	mov ebp, [r15 + CPU_OFF_REGS + 20]
 	mov esi, [r15 + CPU_OFF_REGS + 24]
 	mov edi, [r15 + CPU_OFF_REGS + 28]
+.endm
+
+/* The x87/SSE state on the way out: only XMM0-7 and MXCSR, which the
+ * monitor's C code (libc's memcpy, the compiler's block moves) may
+ * clobber; it never touches x87 or MMX registers, so those stay the
+ * guest's in the hardware. cpu_fpu_materialize() puts the whole state in
+ * cpu->fxsave for the few callouts that want it (FXSAVE, MASKMOVQ) and
+ * sets fpu_full, after which the way in restores fxsave instead. FXSAVE
+ * and FXRSTOR at every door cost more than a system call's other work. */
+.macro SAVE_FPU_LIGHT
+	movaps [r15 + CPU_OFF_XMM_LIGHT + 0], xmm0
+	movaps [r15 + CPU_OFF_XMM_LIGHT + 16], xmm1
+	movaps [r15 + CPU_OFF_XMM_LIGHT + 32], xmm2
+	movaps [r15 + CPU_OFF_XMM_LIGHT + 48], xmm3
+	movaps [r15 + CPU_OFF_XMM_LIGHT + 64], xmm4
+	movaps [r15 + CPU_OFF_XMM_LIGHT + 80], xmm5
+	movaps [r15 + CPU_OFF_XMM_LIGHT + 96], xmm6
+	movaps [r15 + CPU_OFF_XMM_LIGHT + 112], xmm7
+	stmxcsr [r15 + CPU_OFF_MXCSR_LIGHT]
+	ldmxcsr [rip + host_mxcsr]
+	mov byte ptr [r15 + CPU_OFF_FPU_FULL], 0
+.endm
+
+/* The way in: fxsave when a callout or the fault path filled it, else the
+ * light copy. Flags are free here (LOAD_GPRS sets them after). */
+.macro LOAD_FPU
+	cmp byte ptr [r15 + CPU_OFF_FPU_FULL], 0
+	je 101f
+	fxrstor [r15 + CPU_OFF_FXSAVE]
+	jmp 102f
+101:	ldmxcsr [r15 + CPU_OFF_MXCSR_LIGHT]
+	movaps xmm0, [r15 + CPU_OFF_XMM_LIGHT + 0]
+	movaps xmm1, [r15 + CPU_OFF_XMM_LIGHT + 16]
+	movaps xmm2, [r15 + CPU_OFF_XMM_LIGHT + 32]
+	movaps xmm3, [r15 + CPU_OFF_XMM_LIGHT + 48]
+	movaps xmm4, [r15 + CPU_OFF_XMM_LIGHT + 64]
+	movaps xmm5, [r15 + CPU_OFF_XMM_LIGHT + 80]
+	movaps xmm6, [r15 + CPU_OFF_XMM_LIGHT + 96]
+	movaps xmm7, [r15 + CPU_OFF_XMM_LIGHT + 112]
+102:
 .endm
 
 /* void btvm_enter(struct cpu *cpu, const void *host_code) */
@@ -58,7 +93,8 @@ btvm_enter:
 	mov r15, rdi
 	mov [r15 + CPU_OFF_HOST_RSP], rsp
 	mov r13, rsi
-	LOAD_GUEST
+	LOAD_FPU
+	LOAD_GPRS
 	jmp r13
 	.size btvm_enter, . - btvm_enter
 
@@ -67,7 +103,8 @@ btvm_enter:
 	.type btvm_exit, @function
 btvm_exit:
 	mov [r15 + CPU_OFF_EXIT], r13
-	SAVE_GUEST
+	SAVE_GPRS
+	SAVE_FPU_LIGHT
 	jmp btvm_leave
 
 /* Where the fault handler sends a context: the general registers were
@@ -75,7 +112,7 @@ btvm_exit:
 	.globl btvm_fault_leave
 btvm_fault_leave:
 	fxsave [r15 + CPU_OFF_FXSAVE]
-	fninit
+	mov byte ptr [r15 + CPU_OFF_FPU_FULL], 1
 	ldmxcsr [rip + host_mxcsr]
 	/* fall through */
 	.globl btvm_leave
@@ -124,33 +161,12 @@ btvm_ibl_probe_global:
 /* Reached by a call from translated code with r13 = callout descriptor.
  * int cpu_callout(struct cpu *, const void *desc) returns 0 to go on
  * after the call, non-zero to leave translated code (cpu state is then
- * what the monitor left in struct cpu). The door keeps only XMM0-7 and
- * MXCSR (see struct cpu's xmm_light): FXSAVE and FXRSTOR on every callout
- * cost more than many callouts' work. */
+ * what the monitor left in struct cpu). */
 	.globl btvm_callout
 	.type btvm_callout, @function
 btvm_callout:
-	mov [r15 + CPU_OFF_REGS + 0], eax
-	mov [r15 + CPU_OFF_REGS + 4], ecx
-	mov [r15 + CPU_OFF_REGS + 8], edx
-	mov [r15 + CPU_OFF_REGS + 12], ebx
-	mov [r15 + CPU_OFF_REGS + 16], r12d
-	mov [r15 + CPU_OFF_REGS + 20], ebp
-	mov [r15 + CPU_OFF_REGS + 24], esi
-	mov [r15 + CPU_OFF_REGS + 28], edi
-	pushfq
-	pop qword ptr [r15 + CPU_OFF_RFLAGS]
-	movaps [r15 + CPU_OFF_XMM_LIGHT + 0], xmm0
-	movaps [r15 + CPU_OFF_XMM_LIGHT + 16], xmm1
-	movaps [r15 + CPU_OFF_XMM_LIGHT + 32], xmm2
-	movaps [r15 + CPU_OFF_XMM_LIGHT + 48], xmm3
-	movaps [r15 + CPU_OFF_XMM_LIGHT + 64], xmm4
-	movaps [r15 + CPU_OFF_XMM_LIGHT + 80], xmm5
-	movaps [r15 + CPU_OFF_XMM_LIGHT + 96], xmm6
-	movaps [r15 + CPU_OFF_XMM_LIGHT + 112], xmm7
-	stmxcsr [r15 + CPU_OFF_MXCSR_LIGHT]
-	ldmxcsr [rip + host_mxcsr]
-	mov byte ptr [r15 + CPU_OFF_FPU_FULL], 0
+	SAVE_GPRS
+	SAVE_FPU_LIGHT
 	cld
 	mov rdi, r15
 	mov rsi, r13
@@ -158,38 +174,11 @@ btvm_callout:
 	call cpu_callout
 	add rsp, 8
 	test eax, eax
-	jnz 2f
-	cmp byte ptr [r15 + CPU_OFF_FPU_FULL], 0
-	je 1f
-	LOAD_GUEST
+	jnz 1f
+	LOAD_FPU
+	LOAD_GPRS
 	ret
-1:	ldmxcsr [r15 + CPU_OFF_MXCSR_LIGHT]
-	movaps xmm0, [r15 + CPU_OFF_XMM_LIGHT + 0]
-	movaps xmm1, [r15 + CPU_OFF_XMM_LIGHT + 16]
-	movaps xmm2, [r15 + CPU_OFF_XMM_LIGHT + 32]
-	movaps xmm3, [r15 + CPU_OFF_XMM_LIGHT + 48]
-	movaps xmm4, [r15 + CPU_OFF_XMM_LIGHT + 64]
-	movaps xmm5, [r15 + CPU_OFF_XMM_LIGHT + 80]
-	movaps xmm6, [r15 + CPU_OFF_XMM_LIGHT + 96]
-	movaps xmm7, [r15 + CPU_OFF_XMM_LIGHT + 112]
-	push qword ptr [r15 + CPU_OFF_RFLAGS]
-	popfq
-	mov eax, [r15 + CPU_OFF_REGS + 0]
-	mov ecx, [r15 + CPU_OFF_REGS + 4]
-	mov edx, [r15 + CPU_OFF_REGS + 8]
-	mov ebx, [r15 + CPU_OFF_REGS + 12]
-	mov r12d, [r15 + CPU_OFF_REGS + 16]
-	mov ebp, [r15 + CPU_OFF_REGS + 20]
-	mov esi, [r15 + CPU_OFF_REGS + 24]
-	mov edi, [r15 + CPU_OFF_REGS + 28]
-	ret
-	/* Leaving: the run loop and btvm_enter want the whole state in fxsave. */
-2:	cmp byte ptr [r15 + CPU_OFF_FPU_FULL], 0
-	jne 3f
-	mov rdi, r15
-	call cpu_fpu_materialize
-3:	fninit
-	ldmxcsr [rip + host_mxcsr]
+1:
 	jmp btvm_leave
 	.size btvm_callout, . - btvm_callout
 
