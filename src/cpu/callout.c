@@ -576,6 +576,10 @@ static const struct callout_decoded *decode_desc(struct cpu *cpu, const struct c
 		c->len = d->len;
 		memcpy(c->bytes, d->bytes, d->len);
 		c->ok = ZYAN_SUCCESS(ZydisDecoderDecodeFull(&cpu->decoder, d->bytes, d->len, &c->in, c->ops));
+		if (c->ok) {
+			c->writes_via_cs = insn_writes_via_cs(&c->in, c->ops);
+			c->sens = sensitive_classify(&c->in, c->ops);
+		}
 	}
 	return c->ok ? c : NULL;
 }
@@ -631,7 +635,7 @@ static int run_callout(struct cpu *cpu, const struct callout_desc *d)
 		}
 		return r;
 	}
-	if (insn_writes_via_cs(in, ops)) {
+	if (dec->writes_via_cs) {
 		raise_fault(cpu, d, EXC_GP, true, 0);   /* code segments are not writable */
 		return STOP;
 	}
@@ -644,7 +648,7 @@ static int run_callout(struct cpu *cpu, const struct callout_desc *d)
 		raise_fault(cpu, d, (unsigned)fpu_vector, false, 0);
 		return STOP;
 	}
-	const struct sensitive_insn *sens = sensitive_classify(in, ops);
+	const struct sensitive_insn *sens = dec->sens;
 	if (sens)
 		cpu->callouts_by_class[sens->cls]++;
 	else

@@ -242,13 +242,13 @@ int cpu_init(struct cpu *cpu, const struct vcpu_state *boot, struct shadow *sh,
 	cpu->win = &sh->identity;
 	sh->ibl_tags = cpu->ibl_tags;
 	sh->ibl_global = &cpu->ibl_global;
+	sh->ibl_global_tags = cpu->ibl_global_tags;
 	shadow_retire_global(sh);
 	cpu->tc = tc;
 	cpu->bus = bus;
 	cpu->exit_fn = (uint64_t)(uintptr_t)btvm_exit;
 	cpu->callout_fn = (uint64_t)(uintptr_t)btvm_callout;
 	cpu->ibl_miss_fn = (uint64_t)(uintptr_t)btvm_ibl_miss;
-	cpu->ibl_probe_fn = (uint64_t)(uintptr_t)btvm_ibl_probe_global;
 	cpu->tsc_native = host_tsc_is_constant();
 	set_guest_tsc(cpu, 0);   /* the TSC counts from power-on */
 	cpu->ibl_table = malloc(IBL_ENTRIES * sizeof(*cpu->ibl_table));

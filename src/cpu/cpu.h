@@ -89,7 +89,7 @@ struct cpu {
 	uint32_t seg_base[SEG_COUNT];
 	uint64_t ibl;
 	uint64_t ibl_miss_fn;
-	uint64_t ibl_probe_fn;
+	uint64_t pad1;
 	/* Blocks on global pages (G with CR4.PGE) are entered in the table
 	 * under this tag, shared by every address space, as a TLB keeps
 	 * global translations across CR3 loads. */
@@ -113,6 +113,10 @@ struct cpu {
 	uint8_t xmm_light[128] __attribute__((aligned(16)));
 	uint32_t mxcsr_light;
 	uint8_t fpu_full;
+	uint8_t pad3[CPU_OFF_IBL_GLOBAL_TAGS - CPU_OFF_FPU_FULL - 1];
+	/* The global-page tag as a base per mode (ibl_global | mode << 32),
+	 * for the lookup's probe under it. */
+	uint64_t ibl_global_tags[32];
 	/* --- monitor's view --- */
 	struct vcpu_state s;
 	struct board *board;
@@ -162,12 +166,12 @@ _Static_assert(offsetof(struct cpu, scratch) == CPU_OFF_SCRATCH, "layout");
 _Static_assert(offsetof(struct cpu, seg_base) == CPU_OFF_SEG_BASE, "layout");
 _Static_assert(offsetof(struct cpu, ibl) == CPU_OFF_IBL, "layout");
 _Static_assert(offsetof(struct cpu, ibl_miss_fn) == CPU_OFF_IBL_MISS_FN, "layout");
-_Static_assert(offsetof(struct cpu, ibl_probe_fn) == CPU_OFF_IBL_PROBE_FN, "layout");
 _Static_assert(offsetof(struct cpu, ibl_global) == CPU_OFF_IBL_GLOBAL, "layout");
 _Static_assert(offsetof(struct cpu, tsc_offset) == CPU_OFF_TSC_OFFSET, "layout");
 _Static_assert(offsetof(struct cpu, xmm_light) == CPU_OFF_XMM_LIGHT, "layout");
 _Static_assert(offsetof(struct cpu, mxcsr_light) == CPU_OFF_MXCSR_LIGHT, "layout");
 _Static_assert(offsetof(struct cpu, fpu_full) == CPU_OFF_FPU_FULL, "layout");
+_Static_assert(offsetof(struct cpu, ibl_global_tags) == CPU_OFF_IBL_GLOBAL_TAGS, "layout");
 _Static_assert(offsetof(struct cpu, ibl_tags) == CPU_OFF_IBL_TAGS, "layout");
 _Static_assert(offsetof(struct cpu, fxsave) == CPU_OFF_FXSAVE, "layout");
 
@@ -183,6 +187,8 @@ struct callout_decoded {
 	uint8_t len;
 	bool ok;
 	uint8_t bytes[15];
+	bool writes_via_cs;                 /* insn_writes_via_cs() */
+	const struct sensitive_insn *sens;  /* sensitive_classify(), once */
 	ZydisDecodedInstruction in;
 	ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
 };
@@ -299,7 +305,6 @@ void btvm_callout(void);
  * state, so the guest's can be the host's plus an offset (RDTSC inline). */
 bool host_tsc_is_constant(void);
 void btvm_ibl_miss(void);
-void btvm_ibl_probe_global(void);
 /* Where a signal handler sends a context to leave translated code. */
 void btvm_fault_leave(void);
 void btvm_leave(void);

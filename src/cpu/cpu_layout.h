@@ -17,7 +17,6 @@
 #define CPU_OFF_SEG_BASE 0x70      /* uint32_t[6]: segment bases, ES CS SS DS FS GS order */
 #define CPU_OFF_IBL 0x88           /* uint64_t: address of the indirect-branch table */
 #define CPU_OFF_IBL_MISS_FN 0x90   /* uint64_t: address of btvm_ibl_miss */
-#define CPU_OFF_IBL_PROBE_FN 0x98  /* uint64_t: address of btvm_ibl_probe_global */
 #define CPU_OFF_IBL_GLOBAL 0xa0    /* uint64_t: tag of global-page entries (asid << 40) */
 #define CPU_OFF_TSC_OFFSET 0xa8    /* uint64_t: host TSC - guest TSC (native TSC only) */
 #define CPU_OFF_FXSAVE 0x100       /* 512 bytes, 16-aligned: guest x87/SSE state */
@@ -25,5 +24,6 @@
 #define CPU_OFF_XMM_LIGHT 0x400    /* 128 bytes: guest XMM0-7 saved by a door out */
 #define CPU_OFF_MXCSR_LIGHT 0x480  /* uint32_t: guest MXCSR saved by a door out */
 #define CPU_OFF_FPU_FULL 0x484     /* uint8_t: fxsave holds (and is) the whole guest state */
+#define CPU_OFF_IBL_GLOBAL_TAGS 0x500  /* uint64_t[32]: global-page tag base per mode */
 
 #endif

@@ -139,24 +139,6 @@ btvm_ibl_miss:
 	jmp btvm_exit
 	.size btvm_ibl_miss, . - btvm_ibl_miss
 
-/* The second probe of an indirect-branch lookup whose own-window tag
- * missed: the same slot may hold the target under the global-page tag.
- * Entered with r13 = target, r14 = the slot, r11 = the tag wanted, rcx
- * and the guest flags live; r8 and r11 are free. */
-	.globl btvm_ibl_probe_global
-	.type btvm_ibl_probe_global, @function
-btvm_ibl_probe_global:
-	pushfq
-	mov r8, 0xffffffffff            /* mode << 32 | target */
-	and r11, r8
-	or r11, [r15 + CPU_OFF_IBL_GLOBAL]
-	cmp r11, [r14]
-	jne 1f
-	popfq
-	jmp [r14 + 8]
-1:	popfq
-	jmp btvm_ibl_miss
-	.size btvm_ibl_probe_global, . - btvm_ibl_probe_global
 
 /* Reached by a call from translated code with r13 = callout descriptor.
  * int cpu_callout(struct cpu *, const void *desc) returns 0 to go on

@@ -137,6 +137,9 @@ static void set_global_tag(struct shadow *sh, uint32_t asid)
 {
 	if (sh->ibl_global)
 		*sh->ibl_global = (uint64_t)asid << 40;
+	if (sh->ibl_global_tags)
+		for (uint64_t m = 0; m < SHADOW_IBL_MODES; m++)
+			sh->ibl_global_tags[m] = (uint64_t)asid << 40 | m << 32;
 	if (sh->global_code_any) {
 		memset(sh->global_code, 0, (1u << 20) / 8);
 		sh->global_code_any = false;

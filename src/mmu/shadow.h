@@ -87,6 +87,7 @@ struct shadow {
 	 * mapping of such a page retires the window's table entries. */
 	uint64_t *ibl_tags;           /* SHADOW_IBL_MODES of them */
 	uint64_t *ibl_global;         /* the vCPU's global-page tag (asid << 40) */
+	uint64_t *ibl_global_tags;    /* and per mode, SHADOW_IBL_MODES of them */
 	uint8_t *global_code;         /* bit per linear page: global entries made */
 	bool global_code_any;
 	const uint8_t *code_pages;

@@ -254,10 +254,36 @@ static void emit_stub(struct tctx *c, struct exit_desc *ex)
 	}
 }
 
+/* Compares the slot at r14 with the tag base at cpu offset tags + target
+ * (r13); rcx is free (the guest's is in r8). Returns the jrcxz to patch
+ * to the hit path. */
+static uint8_t *emit_ibl_probe(struct tctx *c, int32_t tags)
+{
+	struct emitter *e = &c->e;
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11), cpu_field(8, tags + 8 * (int32_t)c->mode));
+	{
+		ZydisEncoderOperand ops[2] = { op_reg(ZYDIS_REGISTER_R11),
+					       op_mem(8, ZYDIS_REGISTER_R11, ZYDIS_REGISTER_R13, 1, 0) };
+		emit_insn(e, ZYDIS_MNEMONIC_LEA, 2, ops, 0);   /* r11 = tag wanted */
+	}
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX),
+	      op_mem(8, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_NONE, 0, 0));
+	emit1(e, ZYDIS_MNEMONIC_NOT, op_reg(ZYDIS_REGISTER_RCX));
+	{
+		ZydisEncoderOperand ops[2] = { op_reg(ZYDIS_REGISTER_RCX),
+					       op_mem(8, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R11, 1, 1) };
+		emit_insn(e, ZYDIS_MNEMONIC_LEA, 2, ops, 0);   /* rcx = wanted - tag */
+	}
+	return emit_jrcxz(e, false);
+}
+
 /* The lookup of the guest address in r13d in the indirect-branch table,
  * jumping to the translation on a hit and to the miss door otherwise;
- * flag-free, since guest flags are live in RFLAGS. The tag holds the
- * window's address-space tag, the mode and the address. */
+ * flag-free, since guest flags are live in RFLAGS. A slot's tag holds the
+ * window's address-space tag, or the global-page tag shared by all
+ * windows, with the mode and the address: kernel code (CPL 0) is mostly
+ * on global pages and user code never, so the likelier tag is tried
+ * first. */
 static void emit_ibl_lookup(struct tctx *c)
 {
 	struct emitter *e = &c->e;
@@ -270,26 +296,16 @@ static void emit_ibl_lookup(struct tctx *c)
 		emit_insn(e, ZYDIS_MNEMONIC_LEA, 2, ops, 0);   /* r14 = table + index*16 */
 	}
 	assert(c->mode < SHADOW_IBL_MODES);
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11), cpu_field(8, CPU_OFF_IBL_TAGS + 8 * c->mode));
-	{
-		ZydisEncoderOperand ops[2] = { op_reg(ZYDIS_REGISTER_R11),
-					       op_mem(8, ZYDIS_REGISTER_R11, ZYDIS_REGISTER_R13, 1, 0) };
-		emit_insn(e, ZYDIS_MNEMONIC_LEA, 2, ops, 0);   /* r11 = tag wanted */
-	}
+	bool user = (c->mode & MODE_CPL3) != 0;
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8), op_reg(ZYDIS_REGISTER_RCX));
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX),
-	      op_mem(8, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_NONE, 0, 0));
-	emit1(e, ZYDIS_MNEMONIC_NOT, op_reg(ZYDIS_REGISTER_RCX));
-	{
-		ZydisEncoderOperand ops[2] = { op_reg(ZYDIS_REGISTER_RCX),
-					       op_mem(8, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R11, 1, 1) };
-		emit_insn(e, ZYDIS_MNEMONIC_LEA, 2, ops, 0);   /* rcx = wanted - tag */
-	}
-	uint8_t *hit = emit_jrcxz(e, false);
+	uint8_t *hit1 = emit_ibl_probe(c, user ? CPU_OFF_IBL_TAGS : CPU_OFF_IBL_GLOBAL_TAGS);
+	uint8_t *hit2 = emit_ibl_probe(c, user ? CPU_OFF_IBL_GLOBAL_TAGS : CPU_OFF_IBL_TAGS);
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
-	emit1(e, ZYDIS_MNEMONIC_JMP, cpu_field(8, CPU_OFF_IBL_PROBE_FN));
-	if (hit)
-		patch_rel8(hit, e->pos);
+	emit1(e, ZYDIS_MNEMONIC_JMP, cpu_field(8, CPU_OFF_IBL_MISS_FN));
+	if (hit1)
+		patch_rel8(hit1, e->pos);
+	if (hit2)
+		patch_rel8(hit2, e->pos);
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
 	emit1(e, ZYDIS_MNEMONIC_JMP, op_mem(8, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_NONE, 0, 8));
 }
