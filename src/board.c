@@ -729,6 +729,7 @@ void board_print_stats(const struct board *board, FILE *out)
 	fprintf(out, "  HLT / sleeps              %llu / %llu\n", (unsigned long long)c->halts,
 		(unsigned long long)c->halt_sleeps);
 	fprintf(out, "  single-step traps         %llu\n", (unsigned long long)c->single_steps);
+	fprintf(out, "  transfers kept in code    %llu\n", (unsigned long long)c->transfers_inline);
 	fprintf(out, "  resets (triple faults)    %llu\n", (unsigned long long)c->resets);
 	fprintf(out, "callouts:                   %llu\n", (unsigned long long)c->callouts);
 	for (unsigned i = 0; i <= SENS_MONITOR; i++)

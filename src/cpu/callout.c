@@ -598,9 +598,38 @@ static bool may_resume(struct cpu *cpu, const struct callout_desc *d)
 	return !cpu->plat->intr(cpu->plat->opaque);
 }
 
+/* After a control transfer (or an exception it raised): whether the new
+ * EIP can be looked up by translated code instead of the run loop, which
+ * must act when the run ends, an interrupt is due, TF traps, or the
+ * window's tags wrapped. Switches to the new mode's window. */
+static bool may_stay_after_transfer(struct cpu *cpu)
+{
+	if (cpu->stop || cpu->fatal || cpu->halted || cpu->shadow || cpu->pf.pending ||
+	    (cpu->s.eflags & EFLAGS_TF))
+		return false;
+	if (cpu->vif && cpu->plat && cpu->plat->intr(cpu->plat->opaque))
+		return false;
+	if (shadow_select(cpu) < 0 || cpu->sh->ibl_flush)
+		return false;
+	uint32_t mode = cpu_mode(cpu);
+	cpu->scratch[1] = cpu->s.eip;
+	if (mode & MODE_CPL3) {
+		cpu->scratch[2] = cpu->ibl_tags[mode];
+		cpu->scratch[3] = cpu->ibl_global_tags[mode];
+	} else {
+		cpu->scratch[2] = cpu->ibl_global_tags[mode];
+		cpu->scratch[3] = cpu->ibl_tags[mode];
+	}
+	sync_seg_bases(cpu);
+	cpu->stats.transfers_inline++;
+	return true;
+}
+
 int cpu_callout(struct cpu *cpu, const struct callout_desc *d)
 {
 	int r = run_callout(cpu, d);
+	if (d->flags & CALLOUT_TRANSFER)
+		return r == STOP && may_stay_after_transfer(cpu) ? GO_ON : r;
 	if (r != GO_ON || !(d->flags & CALLOUT_RESUMABLE))
 		return r;
 	if (!may_resume(cpu, d)) {

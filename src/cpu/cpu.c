@@ -479,9 +479,12 @@ static bool block_is_global(struct cpu *cpu, const struct tblock *tb)
 }
 
 /* An indirect branch the lookup table missed: fill the entry in. */
-static void fill_indirect(struct cpu *cpu, struct translator *t, uint32_t mode)
+static void fill_indirect(struct cpu *cpu, struct translator *t)
 {
 	uint32_t target = (uint32_t)cpu->scratch[0];
+	/* The mode now: a transfer callout may have changed it before its
+	 * block's lookup missed. */
+	uint32_t mode = cpu_mode(cpu);
 	cpu->stats.exits[EXIT_INDIRECT]++;
 	cpu->s.eip = target;
 	struct tblock *to = get_block(cpu, t, target, mode);
@@ -642,7 +645,7 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 		} else {
 			const struct exit_desc *ex = (const struct exit_desc *)(uintptr_t)cpu->exit;
 			if (!ex) {
-				fill_indirect(cpu, t, mode);
+				fill_indirect(cpu, t);
 			} else if ((uintptr_t)ex == 1) {
 				/* A callout stopped; it left EIP in cpu->s. */
 				cpu->stats.exits[EXIT_CALLOUT]++;

@@ -72,6 +72,7 @@ struct cpu_stats {
 	uint64_t resets;
 	uint64_t halts;
 	uint64_t halt_sleeps;
+	uint64_t transfers_inline;  /* SYSENTER/SYSEXIT/INT/IRET that stayed in translated code */
 };
 
 struct cpu {

@@ -254,13 +254,13 @@ static void emit_stub(struct tctx *c, struct exit_desc *ex)
 	}
 }
 
-/* Compares the slot at r14 with the tag base at cpu offset tags + target
- * (r13); rcx is free (the guest's is in r8). Returns the jrcxz to patch
- * to the hit path. */
+/* Compares the slot at r14 with the tag base at cpu offset tags, plus the
+ * target (r13); rcx is free (the guest's is in r8). Returns the jrcxz to
+ * patch to the hit path. */
 static uint8_t *emit_ibl_probe(struct tctx *c, int32_t tags)
 {
 	struct emitter *e = &c->e;
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11), cpu_field(8, tags + 8 * (int32_t)c->mode));
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11), cpu_field(8, tags));
 	{
 		ZydisEncoderOperand ops[2] = { op_reg(ZYDIS_REGISTER_R11),
 					       op_mem(8, ZYDIS_REGISTER_R11, ZYDIS_REGISTER_R13, 1, 0) };
@@ -284,7 +284,7 @@ static uint8_t *emit_ibl_probe(struct tctx *c, int32_t tags)
  * windows, with the mode and the address: kernel code (CPL 0) is mostly
  * on global pages and user code never, so the likelier tag is tried
  * first. */
-static void emit_ibl_lookup(struct tctx *c)
+static void emit_ibl_lookup_tags(struct tctx *c, int32_t first, int32_t second)
 {
 	struct emitter *e = &c->e;
 	emit2(e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_R14D), op_reg(ZYDIS_REGISTER_R13W));
@@ -295,11 +295,9 @@ static void emit_ibl_lookup(struct tctx *c)
 					       op_mem(8, ZYDIS_REGISTER_R11, ZYDIS_REGISTER_R14, 8, 0) };
 		emit_insn(e, ZYDIS_MNEMONIC_LEA, 2, ops, 0);   /* r14 = table + index*16 */
 	}
-	assert(c->mode < SHADOW_IBL_MODES);
-	bool user = (c->mode & MODE_CPL3) != 0;
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8), op_reg(ZYDIS_REGISTER_RCX));
-	uint8_t *hit1 = emit_ibl_probe(c, user ? CPU_OFF_IBL_TAGS : CPU_OFF_IBL_GLOBAL_TAGS);
-	uint8_t *hit2 = emit_ibl_probe(c, user ? CPU_OFF_IBL_GLOBAL_TAGS : CPU_OFF_IBL_TAGS);
+	uint8_t *hit1 = emit_ibl_probe(c, first);
+	uint8_t *hit2 = emit_ibl_probe(c, second);
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
 	emit1(e, ZYDIS_MNEMONIC_JMP, cpu_field(8, CPU_OFF_IBL_MISS_FN));
 	if (hit1)
@@ -308,6 +306,25 @@ static void emit_ibl_lookup(struct tctx *c)
 		patch_rel8(hit2, e->pos);
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
 	emit1(e, ZYDIS_MNEMONIC_JMP, op_mem(8, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_NONE, 0, 8));
+}
+
+static void emit_ibl_lookup(struct tctx *c)
+{
+	assert(c->mode < SHADOW_IBL_MODES);
+	int32_t own = CPU_OFF_IBL_TAGS + 8 * (int32_t)c->mode;
+	int32_t global = CPU_OFF_IBL_GLOBAL_TAGS + 8 * (int32_t)c->mode;
+	if (c->mode & MODE_CPL3)
+		emit_ibl_lookup_tags(c, own, global);
+	else
+		emit_ibl_lookup_tags(c, global, own);
+}
+
+/* After a transfer callout that stayed: the lookup of the new EIP under
+ * the new mode's tags, which the callout left in scratch. */
+static void emit_transfer_lookup(struct tctx *c)
+{
+	emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R13D), cpu_field(4, CPU_OFF_SCRATCH + 8));
+	emit_ibl_lookup_tags(c, CPU_OFF_SCRATCH + 16, CPU_OFF_SCRATCH + 24);
 }
 
 /* Indirect branch to the guest address in r13d. A one-instruction block
@@ -998,6 +1015,15 @@ static bool is_flow(ZydisMnemonic m, const ZydisDecodedInstruction *in)
  * them around every lock (POPF, STI), and CLD and its segment loads at
  * each system call entry and exit, and a trip through the run loop each time cost
  * more than the rest of a system call. */
+/* Control transfers whose target the callout computes: rather than a trip
+ * through the run loop, the block looks the new EIP up itself (the kernel
+ * takes two of these per system call). */
+static bool transfers(ZydisMnemonic m)
+{
+	return m == ZYDIS_MNEMONIC_SYSENTER || m == ZYDIS_MNEMONIC_SYSEXIT ||
+	       m == ZYDIS_MNEMONIC_INT || m == ZYDIS_MNEMONIC_IRETD;
+}
+
 static bool is_data_segment(ZydisRegister r)
 {
 	return r == ZYDIS_REGISTER_DS || r == ZYDIS_REGISTER_ES || r == ZYDIS_REGISTER_FS ||
@@ -1064,6 +1090,14 @@ static bool translate_insn(struct tctx *c, const struct sensitive_insn *sens)
 			return true;
 		}
 		emit_callout(c);
+		if (transfers(m) && !(c->mode & MODE_SINGLE)) {
+			struct callout_desc *d = &c->callouts[c->ncallouts - 1].desc;
+			d->flags = CALLOUT_TRANSFER;
+			d->mode = (uint8_t)c->mode;
+			emit_transfer_lookup(c);
+			c->ended = true;
+			return true;
+		}
 		if (resumable(c) && !(c->mode & MODE_SINGLE)) {
 			struct callout_desc *d = &c->callouts[c->ncallouts - 1].desc;
 			d->flags = CALLOUT_RESUMABLE;

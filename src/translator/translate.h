@@ -38,6 +38,11 @@ struct callout_desc {
 };
 
 #define CALLOUT_RESUMABLE 0x1u
+/* CALLOUT_TRANSFER: a control transfer (SYSENTER, SYSEXIT, INT n, IRET)
+ * whose block goes on with an indirect-branch lookup of the new EIP
+ * (cpu->scratch[1]) under the tag bases the callout left in scratch[2]
+ * and [3], unless the callout leaves translated code. */
+#define CALLOUT_TRANSFER 0x2u
 
 enum {
 	CALLOUT_INSN,          /* the instruction itself */
