@@ -212,7 +212,7 @@ static void drop_block(struct tcache *tc, struct cpu *cpu, struct tblock *tb)
 			*pp = ex->next_in;
 		ex->to = NULL;
 	}
-	struct ibl_entry *e = &cpu->ibl_table[tb->eip & (IBL_ENTRIES - 1)];
+	struct ibl_entry *e = &cpu->ibl_table[ibl_index(tb->eip, cpu->ibl_mix)];
 	if (e->host == (uint64_t)(uintptr_t)tb->host)
 		e->tag = ~0ULL;
 	tc->stats.invalidated_blocks++;

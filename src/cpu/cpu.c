@@ -250,6 +250,7 @@ int cpu_init(struct cpu *cpu, const struct vcpu_state *boot, struct shadow *sh,
 	cpu->callout_fn = (uint64_t)(uintptr_t)btvm_callout;
 	cpu->ibl_miss_fn = (uint64_t)(uintptr_t)btvm_ibl_miss;
 	cpu->tsc_native = host_tsc_is_constant();
+	cpu->ibl_mix = __builtin_cpu_supports("bmi2");
 	set_guest_tsc(cpu, 0);   /* the TSC counts from power-on */
 	cpu->ibl_table = malloc(IBL_ENTRIES * sizeof(*cpu->ibl_table));
 	if (!cpu->ibl_table)
@@ -490,7 +491,7 @@ static void fill_indirect(struct cpu *cpu, struct translator *t)
 	struct tblock *to = get_block(cpu, t, target, mode);
 	if (!to || cpu->s.eip != target)
 		return;
-	struct ibl_entry *e = &cpu->ibl_table[target & (IBL_ENTRIES - 1)];
+	struct ibl_entry *e = &cpu->ibl_table[ibl_index(target, cpu->ibl_mix)];
 	if (block_is_global(cpu, to)) {
 		shadow_note_global_code(cpu->sh, target);
 		if (to->pages[1] != to->pages[0])

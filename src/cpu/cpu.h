@@ -56,6 +56,16 @@ enum exit_reason {
 
 #define IBL_ENTRIES 65536u
 
+/* The lookup table's slot for a guest address: its low 16 bits plus its
+ * high 16 (the lookup computes the same with RORX and LEA, which leave the
+ * guest's flags alone), so kernel and user code that share low bits, and
+ * kernel functions 64 KiB apart, do not take each other's slots. Without
+ * BMI2 on the host, the low 16 bits alone. */
+static inline uint32_t ibl_index(uint32_t eip, bool mix)
+{
+	return (mix ? eip + (eip >> 16 | eip << 16) : eip) & (IBL_ENTRIES - 1);
+}
+
 /* An indirect-branch lookup table entry: tag is (mode << 32) | guest eip. */
 struct ibl_entry {
 	uint64_t tag;
@@ -153,6 +163,7 @@ struct cpu {
 	struct cpu_stats stats;
 	uint64_t callouts_by_class[8];
 	bool tsc_native;
+	bool ibl_mix;             /* ibl_index() mixes the high bits in (BMI2) */
 };
 
 _Static_assert(offsetof(struct cpu, regs) == CPU_OFF_REGS, "layout");

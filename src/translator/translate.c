@@ -287,7 +287,16 @@ static uint8_t *emit_ibl_probe(struct tctx *c, int32_t tags)
 static void emit_ibl_lookup_tags(struct tctx *c, int32_t first, int32_t second)
 {
 	struct emitter *e = &c->e;
-	emit2(e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_R14D), op_reg(ZYDIS_REGISTER_R13W));
+	if (c->cpu->ibl_mix) {
+		/* ibl_index(): target + ror(target, 16), low 16 bits. */
+		ZydisEncoderOperand ror[3] = { op_reg(ZYDIS_REGISTER_R14D), op_reg(ZYDIS_REGISTER_R13D),
+					       op_imm(16) };
+		emit_insn(e, ZYDIS_MNEMONIC_RORX, 3, ror, 0);
+		emit_lea32(c, ZYDIS_REGISTER_R14D, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R13, 1, 0);
+		emit2(e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_R14D), op_reg(ZYDIS_REGISTER_R14W));
+	} else {
+		emit2(e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_R14D), op_reg(ZYDIS_REGISTER_R13W));
+	}
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11), cpu_field(8, CPU_OFF_IBL));
 	emit_lea32(c, ZYDIS_REGISTER_R14D, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R14, 1, 0);
 	{
