@@ -1021,8 +1021,9 @@ static bool is_flow(ZydisMnemonic m, const ZydisDecodedInstruction *in)
 
 /* Instructions that end their block only when they change the mode or let
  * an interrupt in, which the callout decides at run time: the kernel runs
- * them around every lock (POPF, STI), and CLD and its segment loads at
- * each system call entry and exit, and a trip through the run loop each time cost
+ * them around every lock (POPF, STI), CLD and segment loads and reads at
+ * each system call and exception entry and exit, CR2 reads at each page
+ * fault, port 0x80 writes as I/O delays, and a trip through the run loop each time cost
  * more than the rest of a system call. */
 /* Control transfers whose target the callout computes: rather than a trip
  * through the run loop, the block looks the new EIP up itself (the kernel
@@ -1045,6 +1046,13 @@ static bool resumable(const struct tctx *c)
 	if (m == ZYDIS_MNEMONIC_STI || m == ZYDIS_MNEMONIC_POPFD || m == ZYDIS_MNEMONIC_POPF ||
 	    m == ZYDIS_MNEMONIC_CLD || m == ZYDIS_MNEMONIC_STD)
 		return true;
+	/* OUT (port 0x80 delays, device registers) and INVLPG change no mode;
+	 * the callout stops for what they do start (isa-debug-exit). */
+	if (m == ZYDIS_MNEMONIC_OUT || m == ZYDIS_MNEMONIC_INVLPG)
+		return true;
+	if (m == ZYDIS_MNEMONIC_MOV && c->ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+	    ZydisRegisterGetClass(c->ops[0].reg.value) == ZYDIS_REGCLASS_GPR32)
+		return true;   /* reads of a segment, control or debug register */
 	/* Loads of DS, ES, FS and GS (the kernel's entry and exit paths); not
 	 * SS, whose load holds interrupts off for one instruction. */
 	return (m == ZYDIS_MNEMONIC_MOV || m == ZYDIS_MNEMONIC_POP) &&

@@ -30,7 +30,8 @@ struct callout_desc {
 	uint8_t kind;      /* CALLOUT_* */
 	uint8_t bytes[15];
 	/* CALLOUT_RESUMABLE: the block goes on after the instruction (STI,
-	 * POPF, CLD, STD, loads of DS/ES/FS/GS) unless the callout finds
+	 * POPF, CLD, STD, OUT, INVLPG, loads of DS/ES/FS/GS, reads of
+	 * segment, control and debug registers) unless the callout finds
 	 * that the translation mode changed from mode, or that an interrupt
 	 * became deliverable. */
 	uint8_t flags;
