@@ -297,13 +297,18 @@ static int map_page(struct shadow *sh, struct shadow_window *w, uint32_t va, con
 
 /* A page-table entry behind this shadow entry changed: map what it says
  * now if that needs no accessed bit set (the guest's next touch would
- * otherwise take a hidden fault just to get here), else leave it unmapped. */
+ * otherwise take a hidden fault just to get here), else leave it unmapped.
+ * An entry that was not mapped is mapped only when it is the page of the
+ * last #PF in this address space (both views): the guest's handler
+ * installing the page the faulting instruction is about to touch again.
+ * Others (fault-around, a kernel table shared by every window) would cost
+ * a host mapping each, mostly never used. */
 static void refresh_entry(struct shadow *sh, struct shadow_window *w, uint32_t vpage)
 {
 	uint32_t *e = entry_of(w, vpage);
 	bool was = e && *e;
 	drop_entry(sh, w, vpage);
-	if (!was || !w->regions[vpage >> 10])
+	if ((!was && (w->cr3 != sh->pf_cr3 || vpage != sh->pf_vpage)) || !w->regions[vpage >> 10])
 		return;
 	struct paging_regs pr = sh->regs;
 	pr.cr3 = w->cr3;
@@ -618,6 +623,8 @@ enum shadow_fault_kind shadow_fault(struct cpu *cpu, uint32_t va, bool write, ui
 	unsigned access = (write ? ACCESS_WRITE : 0) | (w->user ? ACCESS_USER : 0);
 	if (!paging_walk(sh->ram, &pr, va, access, &wk, error)) {
 		sh->stats.true_faults++;
+		sh->pf_cr3 = w->cr3;
+		sh->pf_vpage = va >> 12;
 		return SHADOW_PAGE_FAULT;
 	}
 	*gpa = wk.gpa;

@@ -93,6 +93,7 @@ struct shadow {
 	const uint8_t *code_pages;
 	bool ibl_flush;               /* tags wrapped: the vCPU clears its table */
 	struct paging_regs regs;      /* CR0/CR4 as of the last window switch */
+	uint32_t pf_cr3, pf_vpage;    /* where the last true #PF was */
 	/* Adaptive translation: instructions (by guest physical address) that
 	 * keep writing traced pages or touch MMIO, and fault counts toward it. */
 	uint32_t *adaptive;
