@@ -4,6 +4,7 @@
  * SCI_EN stuck at 1, soft off and other sleep types, the power button
  * and the timer overflow SCI with its deadline. */
 #include "check.h"
+#include "device_probe.h"
 #include "devices/acpi_pm.h"
 #include "devices/bus.h"
 
@@ -14,31 +15,12 @@
 #define TMR ACPI_PM_TMR_PORT
 
 struct harness {
+	struct device_probe p;   /* first: the device's opaque is the harness */
 	struct bus bus;
 	struct acpi_pm pm;
-	uint64_t now;
-	int level;
-	unsigned rises, bad_line;
-	unsigned power_offs, sleeps, deadline_changes;
+	unsigned power_offs, sleeps;
 	unsigned last_sleep_typ;
 };
-
-static uint64_t fake_clock(void *opaque)
-{
-	struct harness *h = opaque;
-	return h->now;
-}
-
-static void record_sci(void *opaque, unsigned line, int level)
-{
-	struct harness *h = opaque;
-
-	if (line != ACPI_PM_SCI_IRQ)
-		h->bad_line++;
-	if (level && !h->level)
-		h->rises++;
-	h->level = level;
-}
 
 static void record_power_off(void *opaque)
 {
@@ -53,22 +35,17 @@ static void record_sleep(void *opaque, unsigned typ)
 	h->last_sleep_typ = typ;
 }
 
-static void record_deadline(void *opaque)
-{
-	struct harness *h = opaque;
-	h->deadline_changes++;
-}
-
 static void setup_at(struct harness *h, uint64_t now)
 {
 	memset(h, 0, sizeof(*h));
-	struct irq_line sci = { .set_level = record_sci, .opaque = h, .line = ACPI_PM_SCI_IRQ };
+	h->p.line = ACPI_PM_SCI_IRQ;
+	struct irq_line sci = { .set_level = probe_irq, .opaque = h, .line = ACPI_PM_SCI_IRQ };
 	bus_init(&h->bus);
-	h->now = now;
-	acpi_pm_init(&h->pm, &sci, fake_clock, h);
+	h->p.now = now;
+	acpi_pm_init(&h->pm, &sci, probe_clock, h);
 	h->pm.power_off = record_power_off;
 	h->pm.sleep_request = record_sleep;
-	h->pm.deadline_changed = record_deadline;
+	h->pm.deadline_changed = probe_deadline;
 	CHECK_EQ(acpi_pm_attach(&h->pm, &h->bus, ACPI_PM_BASE_PORT), 0);
 }
 
@@ -106,29 +83,29 @@ static void test_timer_rate(void)
 	setup(&h);
 
 	CHECK_EQ(in(&h, TMR, 4), 0);
-	h.now = NS_PER_SEC;
+	h.p.now = NS_PER_SEC;
 	CHECK_EQ(in(&h, TMR, 4), 3579545);
-	h.now = 5 * NS_PER_SEC;
+	h.p.now = 5 * NS_PER_SEC;
 	CHECK_EQ(in(&h, TMR, 4), (5ull * 3579545) % (1u << 24));
 	/* One tick is about 279.4 ns: tick k starts exactly at ns_at(k). */
-	h.now = ns_at(1000) - 1;
+	h.p.now = ns_at(1000) - 1;
 	CHECK_EQ(in(&h, TMR, 4), 999);
-	h.now = ns_at(1000);
+	h.p.now = ns_at(1000);
 	CHECK_EQ(in(&h, TMR, 4), 1000);
 	/* 24-bit wrap, and bits 24-31 read 0. */
-	h.now = ns_at(1u << 24) - 1;
+	h.p.now = ns_at(1u << 24) - 1;
 	CHECK_EQ(in(&h, TMR, 4), 0xffffff);
-	h.now = ns_at(1u << 24);
+	h.p.now = ns_at(1u << 24);
 	CHECK_EQ(in(&h, TMR, 4), 0);
-	h.now = ns_at((1u << 24) + 5);
+	h.p.now = ns_at((1u << 24) + 5);
 	CHECK_EQ(in(&h, TMR, 4), 5);
 	/* Exact after 1000 days and at the end of 64-bit nanoseconds. */
 	uint64_t long_uptimes[] = { 1000ull * 86400 * NS_PER_SEC, 123456789123456789ull,
 				    UINT64_MAX - 12345, UINT64_MAX };
 	for (unsigned i = 0; i < sizeof(long_uptimes) / sizeof(long_uptimes[0]); i++) {
-		h.now = long_uptimes[i];
-		CHECK_EQ(in(&h, TMR, 4), ticks_at(h.now) & 0xffffff);
-		CHECK_EQ(acpi_pm_timer_value(h.now), ticks_at(h.now) & 0xffffff);
+		h.p.now = long_uptimes[i];
+		CHECK_EQ(in(&h, TMR, 4), ticks_at(h.p.now) & 0xffffff);
+		CHECK_EQ(acpi_pm_timer_value(h.p.now), ticks_at(h.p.now) & 0xffffff);
 	}
 }
 
@@ -143,12 +120,12 @@ static void test_timer_monotonic(void)
 	uint64_t seen = 0;
 
 	for (unsigned i = 0; i < 100000; i++) {
-		h.now += 1 + (i * 7919u) % 100003u;
+		h.p.now += 1 + (i * 7919u) % 100003u;
 		uint32_t v = in(&h, TMR, 4);
 		seen += (v - prev) & 0xffffff;
 		prev = v;
 	}
-	CHECK_EQ(seen, ticks_at(h.now));
+	CHECK_EQ(seen, ticks_at(h.p.now));
 }
 
 static void test_widths(void)
@@ -156,7 +133,7 @@ static void test_widths(void)
 	struct harness h;
 	setup(&h);
 
-	h.now = ns_at(0x123456);
+	h.p.now = ns_at(0x123456);
 	CHECK_EQ(in(&h, TMR, 4), 0x123456);
 	CHECK_EQ(in(&h, TMR, 2), 0x3456);
 	CHECK_EQ(in(&h, TMR, 1), 0x56);
@@ -206,9 +183,9 @@ static void test_status_w1c(void)
 
 	CHECK_EQ(in(&h, STS, 2), 0);
 	/* Bit 23 of the counter first toggles at tick 2^23. */
-	h.now = ns_at(1u << 23) - 1;
+	h.p.now = ns_at(1u << 23) - 1;
 	CHECK_EQ(in(&h, STS, 2), 0);
-	h.now = ns_at(1u << 23);
+	h.p.now = ns_at(1u << 23);
 	CHECK_EQ(in(&h, STS, 2), ACPI_PM1_TMR);
 	acpi_pm_power_button(&h.pm);
 	CHECK_EQ(in(&h, STS, 2), ACPI_PM1_TMR | ACPI_PM1_PWRBTN);
@@ -218,15 +195,15 @@ static void test_status_w1c(void)
 	out(&h, STS, 2, ACPI_PM1_TMR);
 	CHECK_EQ(in(&h, STS, 2), ACPI_PM1_PWRBTN);
 	/* The next toggle is at 2^24, not before. */
-	h.now = ns_at(1u << 24) - 1;
+	h.p.now = ns_at(1u << 24) - 1;
 	CHECK_EQ(in(&h, STS, 2), ACPI_PM1_PWRBTN);
-	h.now = ns_at(1u << 24);
+	h.p.now = ns_at(1u << 24);
 	CHECK_EQ(in(&h, STS, 2), ACPI_PM1_TMR | ACPI_PM1_PWRBTN);
 	out(&h, STS, 2, 0xffff);
 	CHECK_EQ(in(&h, STS, 2), 0);
 	/* Nobody enabled anything: no SCI throughout. */
-	CHECK_EQ(h.rises, 0);
-	CHECK_EQ(h.level, 0);
+	CHECK_EQ(h.p.rises, 0);
+	CHECK_EQ(h.p.level, 0);
 }
 
 static void test_sci_en_and_soft_off(void)
@@ -275,7 +252,7 @@ static void test_other_sleep_types(void)
 	CHECK_EQ(h.sleeps, 7);
 	CHECK_EQ(h.power_offs, 0);
 	/* WAK_STS raises no SCI. */
-	CHECK_EQ(h.rises, 0);
+	CHECK_EQ(h.p.rises, 0);
 
 	/* Without a power_off callback S5 is a sleep like the others. */
 	setup(&h);
@@ -297,20 +274,20 @@ static void test_power_button(void)
 	setup(&h);
 
 	acpi_pm_power_button(&h.pm);
-	CHECK_EQ(h.rises, 0);
+	CHECK_EQ(h.p.rises, 0);
 	/* Enabling a pending status raises the SCI at once. */
 	out(&h, EN, 2, ACPI_PM1_PWRBTN);
-	CHECK_EQ(h.rises, 1);
-	CHECK_EQ(h.level, 1);
+	CHECK_EQ(h.p.rises, 1);
+	CHECK_EQ(h.p.level, 1);
 	out(&h, STS, 2, ACPI_PM1_PWRBTN);
-	CHECK_EQ(h.level, 0);
+	CHECK_EQ(h.p.level, 0);
 	acpi_pm_power_button(&h.pm);
-	CHECK_EQ(h.rises, 2);
-	CHECK_EQ(h.level, 1);
+	CHECK_EQ(h.p.rises, 2);
+	CHECK_EQ(h.p.level, 1);
 	out(&h, EN, 2, 0);
-	CHECK_EQ(h.level, 0);
+	CHECK_EQ(h.p.level, 0);
 	CHECK_EQ(h.pm.scis, 2);
-	CHECK_EQ(h.bad_line, 0);
+	CHECK_EQ(h.p.bad_line, 0);
 }
 
 static void test_timer_overflow_sci(void)
@@ -320,40 +297,40 @@ static void test_timer_overflow_sci(void)
 	setup_at(&h, start);
 
 	uint64_t first = ((ticks_at(start) >> 23) + 1) << 23;
-	CHECK_EQ(acpi_pm_next_event_ns(&h.pm, h.now), UINT64_MAX);
+	CHECK_EQ(acpi_pm_next_event_ns(&h.pm, h.p.now), UINT64_MAX);
 	out(&h, EN, 2, ACPI_PM1_TMR);
-	CHECK_EQ(h.deadline_changes, 1);
-	CHECK_EQ(acpi_pm_next_event_ns(&h.pm, h.now), ns_at(first));
+	CHECK_EQ(h.p.deadline_changes, 1);
+	CHECK_EQ(acpi_pm_next_event_ns(&h.pm, h.p.now), ns_at(first));
 	/* Writing the same enable again moves nothing. */
 	out(&h, EN, 2, ACPI_PM1_TMR);
-	CHECK_EQ(h.deadline_changes, 1);
+	CHECK_EQ(h.p.deadline_changes, 1);
 
 	acpi_pm_update(&h.pm, ns_at(first) - 1);
-	CHECK_EQ(h.level, 0);
-	h.now = ns_at(first);
-	CHECK_EQ(acpi_pm_next_event_ns(&h.pm, h.now), h.now);
-	acpi_pm_update(&h.pm, h.now);
-	CHECK_EQ(h.level, 1);
-	CHECK_EQ(h.rises, 1);
-	CHECK_EQ(acpi_pm_next_event_ns(&h.pm, h.now), UINT64_MAX);
+	CHECK_EQ(h.p.level, 0);
+	h.p.now = ns_at(first);
+	CHECK_EQ(acpi_pm_next_event_ns(&h.pm, h.p.now), h.p.now);
+	acpi_pm_update(&h.pm, h.p.now);
+	CHECK_EQ(h.p.level, 1);
+	CHECK_EQ(h.p.rises, 1);
+	CHECK_EQ(acpi_pm_next_event_ns(&h.pm, h.p.now), UINT64_MAX);
 
 	/* The handler clears TMR_STS a little later; the next overflow is
 	 * 2^23 ticks after the last one. */
-	h.now += 5000;
+	h.p.now += 5000;
 	out(&h, STS, 2, ACPI_PM1_TMR);
-	CHECK_EQ(h.level, 0);
-	CHECK_EQ(h.deadline_changes, 2);
-	CHECK_EQ(acpi_pm_next_event_ns(&h.pm, h.now), ns_at(first + (1u << 23)));
+	CHECK_EQ(h.p.level, 0);
+	CHECK_EQ(h.p.deadline_changes, 2);
+	CHECK_EQ(acpi_pm_next_event_ns(&h.pm, h.p.now), ns_at(first + (1u << 23)));
 
 	/* Disabling TMR_EN drops the deadline. */
 	out(&h, EN, 2, 0);
-	CHECK_EQ(h.deadline_changes, 3);
-	CHECK_EQ(acpi_pm_next_event_ns(&h.pm, h.now), UINT64_MAX);
+	CHECK_EQ(h.p.deadline_changes, 3);
+	CHECK_EQ(acpi_pm_next_event_ns(&h.pm, h.p.now), UINT64_MAX);
 	/* A status read alone latches an overdue overflow. */
-	h.now = ns_at(first + (1u << 23));
+	h.p.now = ns_at(first + (1u << 23));
 	CHECK_EQ(in(&h, STS, 2), ACPI_PM1_TMR);
-	CHECK_EQ(h.level, 0);
-	CHECK_EQ(h.bad_line, 0);
+	CHECK_EQ(h.p.level, 0);
+	CHECK_EQ(h.p.bad_line, 0);
 }
 
 int main(void)

@@ -3,6 +3,7 @@
  * modes, the counter latch, read-back, modes 0, 1, 3 and 4, a count of
  * zero, a new count in mode 2, and channel 2's gate and output. */
 #include "check.h"
+#include "device_probe.h"
 #include "devices/bus.h"
 #include "devices/pit8254.h"
 
@@ -10,37 +11,10 @@
 #define T0 ((uint64_t)PIT_FREQUENCY_HZ)	/* the counter clock edge at 1 s */
 
 struct harness {
+	struct device_probe p;   /* first: the device's opaque is the harness */
 	struct bus bus;
 	struct pit8254 pit;
-	uint64_t now;
-	int level;
-	unsigned rises, calls, deadline_changes;
-	unsigned bad_line;
 };
-
-static uint64_t fake_clock(void *opaque)
-{
-	struct harness *h = opaque;
-	return h->now;
-}
-
-static void record_irq(void *opaque, unsigned line, int level)
-{
-	struct harness *h = opaque;
-
-	if (line != 0)
-		h->bad_line++;
-	if (level && !h->level)
-		h->rises++;
-	h->level = level;
-	h->calls++;
-}
-
-static void record_deadline(void *opaque)
-{
-	struct harness *h = opaque;
-	h->deadline_changes++;
-}
 
 /* The first nanosecond of counter clock edge T0 + k. */
 static uint64_t ns_at(uint64_t k)
@@ -51,17 +25,18 @@ static uint64_t ns_at(uint64_t k)
 
 static void at(struct harness *h, uint64_t k)
 {
-	h->now = ns_at(k);
+	h->p.now = ns_at(k);
 }
 
 static void setup(struct harness *h)
 {
 	memset(h, 0, sizeof(*h));
-	struct irq_line irq = { .set_level = record_irq, .opaque = h, .line = 0 };
+	h->p.line = 0;
+	struct irq_line irq = { .set_level = probe_irq, .opaque = h, .line = 0 };
 	bus_init(&h->bus);
 	at(h, 0);
-	pit_init(&h->pit, &irq, fake_clock, h);
-	h->pit.deadline_changed = record_deadline;
+	pit_init(&h->pit, &irq, probe_clock, h);
+	h->pit.deadline_changed = probe_deadline;
 	CHECK_EQ(pit_attach(&h->pit, &h->bus), 0);
 }
 
@@ -109,19 +84,19 @@ static void test_bios_state(void)
 
 	/* Channel 0 at 18.2 Hz in mode 3, channel 1 refreshing, channel 2
 	 * waiting for a count with its gate low. */
-	CHECK_EQ(pit_next_event_ns(&h.pit, h.now), ns_at(65536));
+	CHECK_EQ(pit_next_event_ns(&h.pit, h.p.now), ns_at(65536));
 	CHECK_EQ(latched_count(&h, 0), 0);
 	CHECK_EQ(status(&h, 0), 0xb6);
 	CHECK_EQ(status(&h, 1), 0x94);
 	CHECK_EQ(status(&h, 2), 0x70);
-	CHECK_EQ(pit_get_output(&h.pit, 2, h.now), 0);
-	CHECK_EQ(h.level, 0);
+	CHECK_EQ(pit_get_output(&h.pit, 2, h.p.now), 0);
+	CHECK_EQ(h.p.level, 0);
 	pit_update(&h.pit, ns_at(65536));
-	CHECK_EQ(h.rises, 1);
-	CHECK_EQ(h.level, 0);
+	CHECK_EQ(h.p.rises, 1);
+	CHECK_EQ(h.p.level, 0);
 	/* The control register reads as an open bus. */
 	CHECK_EQ(inb(&h, CMD), 0xff);
-	CHECK_EQ(h.bad_line, 0);
+	CHECK_EQ(h.p.bad_line, 0);
 }
 
 static void test_mode2_periodic(void)
@@ -130,53 +105,53 @@ static void test_mode2_periodic(void)
 	setup(&h);
 
 	program(&h, 0, 0x34, 1193);
-	CHECK(h.deadline_changes >= 1);
-	uint64_t next = pit_next_event_ns(&h.pit, h.now);
+	CHECK(h.p.deadline_changes >= 1);
+	uint64_t next = pit_next_event_ns(&h.pit, h.p.now);
 	CHECK_EQ(next, ns_at(1193));
-	CHECK(next - h.now > 999000 && next - h.now < 1000000);
+	CHECK(next - h.p.now > 999000 && next - h.p.now < 1000000);
 
 	pit_update(&h.pit, next - 1);
-	CHECK_EQ(h.rises, 0);
+	CHECK_EQ(h.p.rises, 0);
 	pit_update(&h.pit, next);
-	CHECK_EQ(h.rises, 1);
-	CHECK_EQ(h.level, 0);
-	CHECK_EQ(h.calls, 2);
+	CHECK_EQ(h.p.rises, 1);
+	CHECK_EQ(h.p.level, 0);
+	CHECK_EQ(h.p.calls, 2);
 	/* Looking again at the same time delivers nothing more. */
 	pit_update(&h.pit, next);
-	CHECK_EQ(h.rises, 1);
+	CHECK_EQ(h.p.rises, 1);
 
 	/* One pulse per period, each one exactly where the counter says. */
 	for (unsigned i = 2; i <= 10; i++) {
 		next = pit_next_event_ns(&h.pit, next);
 		CHECK_EQ(next, ns_at(i * 1193));
 		pit_update(&h.pit, next);
-		CHECK_EQ(h.rises, i);
+		CHECK_EQ(h.p.rises, i);
 	}
 	CHECK_EQ(h.pit.irqs, 10);
 	CHECK_EQ(h.pit.lost_irqs, 0);
 
 	/* 5.5 periods late: one pulse, four lost, and back on the grid. */
 	at(&h, 10 * 1193 + 5 * 1193 + 596);
-	pit_update(&h.pit, h.now);
-	CHECK_EQ(h.rises, 11);
+	pit_update(&h.pit, h.p.now);
+	CHECK_EQ(h.p.rises, 11);
 	CHECK_EQ(h.pit.lost_irqs, 4);
-	CHECK_EQ(pit_next_event_ns(&h.pit, h.now), ns_at(16 * 1193));
+	CHECK_EQ(pit_next_event_ns(&h.pit, h.p.now), ns_at(16 * 1193));
 
 	/* Due but not yet delivered: the deadline is now. */
 	at(&h, 16 * 1193 + 3);
-	CHECK_EQ(pit_next_event_ns(&h.pit, h.now), h.now);
+	CHECK_EQ(pit_next_event_ns(&h.pit, h.p.now), h.p.now);
 
 	/* A count read is computed from the clock (mode 2 counts N..1);
 	 * the read also delivers the pulse that was due. */
 	at(&h, 16 * 1193 + 100);
 	CHECK_EQ(read_word(&h, 0), 1093);
-	CHECK_EQ(h.rises, 12);
+	CHECK_EQ(h.p.rises, 12);
 	at(&h, 17 * 1193 - 1);
 	CHECK_EQ(read_word(&h, 0), 1);
-	CHECK_EQ(pit_get_output(&h.pit, 0, h.now), 0);
+	CHECK_EQ(pit_get_output(&h.pit, 0, h.p.now), 0);
 	at(&h, 17 * 1193);
 	CHECK_EQ(read_word(&h, 0), 1193);
-	CHECK_EQ(pit_get_output(&h.pit, 0, h.now), 1);
+	CHECK_EQ(pit_get_output(&h.pit, 0, h.p.now), 1);
 }
 
 static void test_access_modes(void)
@@ -186,13 +161,13 @@ static void test_access_modes(void)
 
 	/* LSB then MSB: nothing counts until the second byte. */
 	outb(&h, CMD, 0x34);
-	CHECK_EQ(pit_next_event_ns(&h.pit, h.now), UINT64_MAX);
+	CHECK_EQ(pit_next_event_ns(&h.pit, h.p.now), UINT64_MAX);
 	outb(&h, 0x40, 0xa9);
 	CHECK_EQ(status(&h, 0) & 0x40, 0x40);
-	CHECK_EQ(pit_next_event_ns(&h.pit, h.now), UINT64_MAX);
+	CHECK_EQ(pit_next_event_ns(&h.pit, h.p.now), UINT64_MAX);
 	outb(&h, 0x40, 0x04);
 	CHECK_EQ(status(&h, 0) & 0x40, 0);
-	CHECK_EQ(pit_next_event_ns(&h.pit, h.now), ns_at(1193));
+	CHECK_EQ(pit_next_event_ns(&h.pit, h.p.now), ns_at(1193));
 	/* Reads alternate LSB, MSB independently of writes. */
 	at(&h, 10);
 	CHECK_EQ(inb(&h, 0x40), 1183 & 0xff);
@@ -202,7 +177,7 @@ static void test_access_modes(void)
 	at(&h, 100);
 	outb(&h, CMD, 0x14);
 	outb(&h, 0x40, 100);
-	CHECK_EQ(pit_next_event_ns(&h.pit, h.now), ns_at(200));
+	CHECK_EQ(pit_next_event_ns(&h.pit, h.p.now), ns_at(200));
 	at(&h, 130);
 	CHECK_EQ(inb(&h, 0x40), 70);
 	CHECK_EQ(inb(&h, 0x40), 70);
@@ -211,7 +186,7 @@ static void test_access_modes(void)
 	at(&h, 1000);
 	outb(&h, CMD, 0x24);
 	outb(&h, 0x40, 0x02);
-	CHECK_EQ(pit_next_event_ns(&h.pit, h.now), ns_at(1512));
+	CHECK_EQ(pit_next_event_ns(&h.pit, h.p.now), ns_at(1512));
 	at(&h, 1256);
 	CHECK_EQ(inb(&h, 0x40), 0x01);
 	CHECK_EQ(inb(&h, 0x40), 0x01);
@@ -221,11 +196,11 @@ static void test_access_modes(void)
 	at(&h, 2000);
 	outb(&h, CMD, 0x34);
 	bus_write(&h.bus, BUS_SPACE_PIO, 0x40, 2, 0x03e8);
-	CHECK_EQ(pit_next_event_ns(&h.pit, h.now), UINT64_MAX);
+	CHECK_EQ(pit_next_event_ns(&h.pit, h.p.now), UINT64_MAX);
 	/* Channel 1 is counting in mode 2, so its new count waits. */
 	CHECK_EQ(status(&h, 1), 0xd4);
 	outb(&h, 0x40, 0x03);
-	CHECK_EQ(pit_next_event_ns(&h.pit, h.now), ns_at(3000));
+	CHECK_EQ(pit_next_event_ns(&h.pit, h.p.now), ns_at(3000));
 }
 
 static void test_latch(void)
@@ -252,7 +227,7 @@ static void test_latch(void)
 
 	/* A latch on one channel leaves the others live. */
 	program(&h, 2, 0xb4, 5000);
-	pit_set_gate(&h.pit, 2, 1, h.now);
+	pit_set_gate(&h.pit, 2, 1, h.p.now);
 	outb(&h, CMD, 0x80);
 	at(&h, 900);
 	CHECK_EQ(read_word(&h, 0), 293);
@@ -311,20 +286,20 @@ static void test_mode0_one_shot(void)
 	setup(&h);
 
 	program(&h, 0, 0x30, 100);
-	CHECK_EQ(h.level, 0);
-	CHECK_EQ(pit_get_output(&h.pit, 0, h.now), 0);
-	CHECK_EQ(pit_next_event_ns(&h.pit, h.now), ns_at(100));
+	CHECK_EQ(h.p.level, 0);
+	CHECK_EQ(pit_get_output(&h.pit, 0, h.p.now), 0);
+	CHECK_EQ(pit_next_event_ns(&h.pit, h.p.now), ns_at(100));
 	pit_update(&h.pit, ns_at(100) - 1);
-	CHECK_EQ(h.rises, 0);
+	CHECK_EQ(h.p.rises, 0);
 	pit_update(&h.pit, ns_at(100));
-	CHECK_EQ(h.rises, 1);
-	CHECK_EQ(h.level, 1);
+	CHECK_EQ(h.p.rises, 1);
+	CHECK_EQ(h.p.level, 1);
 	CHECK_EQ(pit_next_event_ns(&h.pit, ns_at(100)), UINT64_MAX);
 
 	/* OUT stays high and the line with it. */
 	pit_update(&h.pit, ns_at(100000));
-	CHECK_EQ(h.rises, 1);
-	CHECK_EQ(h.level, 1);
+	CHECK_EQ(h.p.rises, 1);
+	CHECK_EQ(h.p.level, 1);
 	CHECK_EQ(pit_get_output(&h.pit, 0, ns_at(100000)), 1);
 	/* The counter wraps on past zero. */
 	at(&h, 101);
@@ -333,16 +308,16 @@ static void test_mode0_one_shot(void)
 	/* A new count: the first byte drops OUT, the second restarts. */
 	at(&h, 200);
 	outb(&h, 0x40, 50);
-	CHECK_EQ(h.level, 0);
-	CHECK_EQ(pit_next_event_ns(&h.pit, h.now), UINT64_MAX);
+	CHECK_EQ(h.p.level, 0);
+	CHECK_EQ(pit_next_event_ns(&h.pit, h.p.now), UINT64_MAX);
 	at(&h, 210);
 	outb(&h, 0x40, 0);
-	CHECK_EQ(pit_next_event_ns(&h.pit, h.now), ns_at(260));
+	CHECK_EQ(pit_next_event_ns(&h.pit, h.p.now), ns_at(260));
 	at(&h, 230);
 	CHECK_EQ(latched_count(&h, 0), 30);
 	pit_update(&h.pit, ns_at(260));
-	CHECK_EQ(h.rises, 2);
-	CHECK_EQ(h.level, 1);
+	CHECK_EQ(h.p.rises, 2);
+	CHECK_EQ(h.p.level, 1);
 }
 
 static void test_mode3_count(void)
@@ -356,9 +331,9 @@ static void test_mode3_count(void)
 	for (unsigned k = 0; k < sizeof(even) / sizeof(even[0]); k++) {
 		at(&h, k);
 		CHECK_EQ(latched_count(&h, 0), even[k]);
-		CHECK_EQ(pit_get_output(&h.pit, 0, h.now), k % 10 < 5);
+		CHECK_EQ(pit_get_output(&h.pit, 0, h.p.now), k % 10 < 5);
 	}
-	CHECK_EQ(pit_next_event_ns(&h.pit, h.now), ns_at(20));
+	CHECK_EQ(pit_next_event_ns(&h.pit, h.p.now), ns_at(20));
 
 	/* Odd counts: high for (N + 1) / 2 clocks, low for (N - 1) / 2. */
 	at(&h, 100);
@@ -366,20 +341,20 @@ static void test_mode3_count(void)
 	for (unsigned k = 0; k < sizeof(odd) / sizeof(odd[0]); k++) {
 		at(&h, 100 + k);
 		CHECK_EQ(latched_count(&h, 0), odd[k]);
-		CHECK_EQ(pit_get_output(&h.pit, 0, h.now), k % 5 < 3);
+		CHECK_EQ(pit_get_output(&h.pit, 0, h.p.now), k % 5 < 3);
 	}
 
 	/* Each period is one IRQ 0 pulse, at the start of the high half. */
 	at(&h, 200);
 	program(&h, 0, 0x36, 5);
-	unsigned before = h.rises;
+	unsigned before = h.p.rises;
 	pit_update(&h.pit, ns_at(204));
-	CHECK_EQ(h.rises, before);
+	CHECK_EQ(h.p.rises, before);
 	pit_update(&h.pit, ns_at(205));
 	pit_update(&h.pit, ns_at(208));
-	CHECK_EQ(h.rises, before + 1);
+	CHECK_EQ(h.p.rises, before + 1);
 	pit_update(&h.pit, ns_at(210));
-	CHECK_EQ(h.rises, before + 2);
+	CHECK_EQ(h.p.rises, before + 2);
 }
 
 static void test_divisor_zero(void)
@@ -388,20 +363,20 @@ static void test_divisor_zero(void)
 	setup(&h);
 
 	program(&h, 0, 0x34, 0);
-	CHECK_EQ(pit_next_event_ns(&h.pit, h.now), ns_at(65536));
+	CHECK_EQ(pit_next_event_ns(&h.pit, h.p.now), ns_at(65536));
 	CHECK_EQ(latched_count(&h, 0), 0);
 	at(&h, 1);
 	CHECK_EQ(latched_count(&h, 0), 0xffff);
 	at(&h, 65535);
 	CHECK_EQ(latched_count(&h, 0), 1);
 	pit_update(&h.pit, ns_at(65536));
-	CHECK_EQ(h.rises, 1);
+	CHECK_EQ(h.p.rises, 1);
 	CHECK_EQ(pit_next_event_ns(&h.pit, ns_at(65536)), ns_at(131072));
 
 	/* Mode 0 with 0 counts 65536 clocks too. */
 	at(&h, 100000);
 	program(&h, 0, 0x30, 0);
-	CHECK_EQ(pit_next_event_ns(&h.pit, h.now), ns_at(165536));
+	CHECK_EQ(pit_next_event_ns(&h.pit, h.p.now), ns_at(165536));
 }
 
 static void test_mode2_new_count(void)
@@ -414,18 +389,18 @@ static void test_mode2_new_count(void)
 	at(&h, 300);
 	outb(&h, 0x40, 500 & 0xff);
 	outb(&h, 0x40, 500 >> 8);
-	CHECK_EQ(pit_next_event_ns(&h.pit, h.now), ns_at(1000));
+	CHECK_EQ(pit_next_event_ns(&h.pit, h.p.now), ns_at(1000));
 	at(&h, 400);
 	CHECK_EQ(latched_count(&h, 0), 600);
 	CHECK_EQ(status(&h, 0) & 0x40, 0x40);
 	pit_update(&h.pit, ns_at(1000));
-	CHECK_EQ(h.rises, 1);
+	CHECK_EQ(h.p.rises, 1);
 	CHECK_EQ(pit_next_event_ns(&h.pit, ns_at(1000)), ns_at(1500));
 	at(&h, 1100);
 	CHECK_EQ(latched_count(&h, 0), 400);
 	CHECK_EQ(status(&h, 0) & 0x40, 0);
 	pit_update(&h.pit, ns_at(1500));
-	CHECK_EQ(h.rises, 2);
+	CHECK_EQ(h.p.rises, 2);
 	CHECK_EQ(pit_next_event_ns(&h.pit, ns_at(1500)), ns_at(2000));
 }
 
@@ -435,15 +410,15 @@ static void test_mode4_strobe(void)
 	setup(&h);
 
 	program(&h, 0, 0x38, 50);
-	CHECK_EQ(pit_get_output(&h.pit, 0, h.now), 1);
+	CHECK_EQ(pit_get_output(&h.pit, 0, h.p.now), 1);
 	CHECK_EQ(pit_get_output(&h.pit, 0, ns_at(50)), 0);
 	CHECK_EQ(pit_get_output(&h.pit, 0, ns_at(51)), 1);
-	CHECK_EQ(pit_next_event_ns(&h.pit, h.now), ns_at(51));
+	CHECK_EQ(pit_next_event_ns(&h.pit, h.p.now), ns_at(51));
 	pit_update(&h.pit, ns_at(50));
-	CHECK_EQ(h.rises, 0);
+	CHECK_EQ(h.p.rises, 0);
 	pit_update(&h.pit, ns_at(51));
-	CHECK_EQ(h.rises, 1);
-	CHECK_EQ(h.level, 0);
+	CHECK_EQ(h.p.rises, 1);
+	CHECK_EQ(h.p.level, 0);
 	CHECK_EQ(pit_next_event_ns(&h.pit, ns_at(51)), UINT64_MAX);
 }
 
@@ -451,14 +426,14 @@ static void test_channel2_gate(void)
 {
 	struct harness h;
 	setup(&h);
-	unsigned deadline_changes = h.deadline_changes;
+	unsigned deadline_changes = h.p.deadline_changes;
 
 	/* Linux's TSC calibration: mode 0, count 0xffff, gate from 0x61. */
 	program(&h, 2, 0xb0, 0xffff);
 	at(&h, 1000);
 	CHECK_EQ(latched_count(&h, 2), 0xffff);
-	CHECK_EQ(pit_get_output(&h.pit, 2, h.now), 0);
-	pit_set_gate(&h.pit, 2, 1, h.now);
+	CHECK_EQ(pit_get_output(&h.pit, 2, h.p.now), 0);
+	pit_set_gate(&h.pit, 2, 1, h.p.now);
 	CHECK_EQ(pit_get_output(&h.pit, 2, ns_at(1000 + 65534)), 0);
 	CHECK_EQ(pit_get_output(&h.pit, 2, ns_at(1000 + 65535)), 1);
 	at(&h, 1010);
@@ -468,15 +443,15 @@ static void test_channel2_gate(void)
 	pit_set_gate(&h.pit, 2, 0, ns_at(2000));
 	at(&h, 3000);
 	CHECK_EQ(latched_count(&h, 2), 64535);
-	pit_set_gate(&h.pit, 2, 1, h.now);
+	pit_set_gate(&h.pit, 2, 1, h.p.now);
 	at(&h, 3010);
 	CHECK_EQ(latched_count(&h, 2), 64525);
 
 	/* Mode 1: the gate's rising edge fires the one-shot. */
 	at(&h, 10000);
 	program(&h, 2, 0xb2, 20);
-	CHECK_EQ(pit_get_output(&h.pit, 2, h.now), 1);
-	pit_set_gate(&h.pit, 2, 0, h.now);
+	CHECK_EQ(pit_get_output(&h.pit, 2, h.p.now), 1);
+	pit_set_gate(&h.pit, 2, 0, h.p.now);
 	pit_set_gate(&h.pit, 2, 1, ns_at(10010));
 	CHECK_EQ(pit_get_output(&h.pit, 2, ns_at(10010)), 0);
 	CHECK_EQ(pit_get_output(&h.pit, 2, ns_at(10029)), 0);
@@ -494,8 +469,8 @@ static void test_channel2_gate(void)
 	CHECK_EQ(pit_get_output(&h.pit, 2, ns_at(20130)), 0);
 
 	/* None of this touched channel 0's deadline or IRQ 0. */
-	CHECK_EQ(h.deadline_changes, deadline_changes);
-	CHECK_EQ(h.calls, 0);
+	CHECK_EQ(h.p.deadline_changes, deadline_changes);
+	CHECK_EQ(h.p.calls, 0);
 }
 
 int main(void)

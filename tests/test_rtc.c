@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "check.h"
+#include "device_probe.h"
 #include "devices/bus.h"
 #include "devices/mc146818.h"
 
@@ -30,37 +31,10 @@ enum {
 };
 
 struct harness {
+	struct device_probe p;   /* first: the device's opaque is the harness */
 	struct bus bus;
 	struct mc146818 rtc;
-	uint64_t now;
-	int level;
-	unsigned rises, calls, deadline_changes;
-	unsigned bad_line;
 };
-
-static uint64_t fake_clock(void *opaque)
-{
-	struct harness *h = opaque;
-	return h->now;
-}
-
-static void record_irq(void *opaque, unsigned line, int level)
-{
-	struct harness *h = opaque;
-
-	if (line != RTC_IRQ)
-		h->bad_line++;
-	if (level && !h->level)
-		h->rises++;
-	h->level = level;
-	h->calls++;
-}
-
-static void record_deadline(void *opaque)
-{
-	struct harness *h = opaque;
-	h->deadline_changes++;
-}
 
 /* The first nanosecond of divider tick k after power-on. */
 static uint64_t ns_at(uint64_t k)
@@ -71,11 +45,12 @@ static uint64_t ns_at(uint64_t k)
 static void setup(struct harness *h, int64_t epoch)
 {
 	memset(h, 0, sizeof(*h));
-	struct irq_line irq = { .set_level = record_irq, .opaque = h, .line = RTC_IRQ };
+	h->p.line = RTC_IRQ;
+	struct irq_line irq = { .set_level = probe_irq, .opaque = h, .line = RTC_IRQ };
 	bus_init(&h->bus);
-	h->now = T0;
-	rtc_init(&h->rtc, &irq, epoch, fake_clock, h);
-	h->rtc.deadline_changed = record_deadline;
+	h->p.now = T0;
+	rtc_init(&h->rtc, &irq, epoch, probe_clock, h);
+	h->rtc.deadline_changed = probe_deadline;
 	CHECK_EQ(rtc_attach(&h->rtc, &h->bus), 0);
 }
 
@@ -148,23 +123,23 @@ static void test_leap_day_bcd(void)
 	check_clock(&h, (struct when){ 0x59, 0x59, 0x23, 5, 0x29, 0x02, 0x24, 0x20 }, __LINE__);
 
 	/* The last nanosecond of the second still shows it. */
-	h.now = T0 + NS - 1;
+	h.p.now = T0 + NS - 1;
 	CHECK_EQ(cmos_read(&h, SEC), 0x59);
-	h.now = T0 + NS;
+	h.p.now = T0 + NS;
 	check_clock(&h, (struct when){ 0x00, 0x00, 0x00, 6, 0x01, 0x03, 0x24, 0x20 }, __LINE__);
 	/* The update cycle set UF even with its interrupt off. */
 	CHECK_EQ(cmos_read(&h, REG_C) & 0x10, 0x10);
 
 	/* An hour and a bit later, counted from the same second grid. */
-	h.now = T0 + NS + 3725 * NS + NS / 2;
+	h.p.now = T0 + NS + 3725 * NS + NS / 2;
 	check_clock(&h, (struct when){ 0x05, 0x02, 0x01, 6, 0x01, 0x03, 0x24, 0x20 }, __LINE__);
 
 	/* Registers D and the diagnostic byte ignore writes. */
 	cmos_write(&h, REG_D, 0x00);
 	CHECK_EQ(cmos_read(&h, REG_D), 0x80);
 	CHECK_EQ(cmos_read(&h, 0x0e), 0x00);
-	CHECK_EQ(h.calls, 0);
-	CHECK_EQ(h.bad_line, 0);
+	CHECK_EQ(h.p.calls, 0);
+	CHECK_EQ(h.p.bad_line, 0);
 }
 
 static void test_binary_and_12_hour(void)
@@ -176,7 +151,7 @@ static void test_binary_and_12_hour(void)
 	cmos_write(&h, REG_B, 0x04);
 	check_clock(&h, (struct when){ 59, 59, 0x80 | 11, 5, 29, 2, 24, 20 }, __LINE__);
 	/* Midnight is 12 AM. */
-	h.now = T0 + NS;
+	h.p.now = T0 + NS;
 	check_clock(&h, (struct when){ 0, 0, 12, 6, 1, 3, 24, 20 }, __LINE__);
 
 	/* 24-hour binary. */
@@ -189,7 +164,7 @@ static void test_binary_and_12_hour(void)
 	CHECK_EQ(cmos_read(&h, HOUR), 0x92);
 	CHECK_EQ(cmos_read(&h, MIN), 0x05);
 	CHECK_EQ(cmos_read(&h, SEC), 0x09);
-	h.now = T0 + 3600 * NS;
+	h.p.now = T0 + 3600 * NS;
 	CHECK_EQ(cmos_read(&h, HOUR), 0x81);
 	/* 1 AM is 0x01, 11 AM 0x11 (no PM bit). */
 	setup(&h, AFTERNOON - 12 * 3600);
@@ -209,16 +184,16 @@ static void test_century(void)
 
 	setup(&h, CENTURY_EVE);
 	check_clock(&h, (struct when){ 0x59, 0x59, 0x23, 5, 0x31, 0x12, 0x99, 0x20 }, __LINE__);
-	h.now = T0 + NS;
+	h.p.now = T0 + NS;
 	check_clock(&h, (struct when){ 0x00, 0x00, 0x00, 6, 0x01, 0x01, 0x00, 0x21 }, __LINE__);
 
 	/* 2100 skips February 29; 2000 did not. */
 	setup(&h, NO_LEAP_2100);
 	check_clock(&h, (struct when){ 0x59, 0x59, 0x23, 1, 0x28, 0x02, 0x00, 0x21 }, __LINE__);
-	h.now = T0 + NS;
+	h.p.now = T0 + NS;
 	check_clock(&h, (struct when){ 0x00, 0x00, 0x00, 2, 0x01, 0x03, 0x00, 0x21 }, __LINE__);
 	setup(&h, 951782399);	/* 2000-02-28 23:59:59, a Monday */
-	h.now = T0 + NS;
+	h.p.now = T0 + NS;
 	check_clock(&h, (struct when){ 0x00, 0x00, 0x00, 3, 0x29, 0x02, 0x00, 0x20 }, __LINE__);
 }
 
@@ -238,7 +213,7 @@ static void test_calendar_sweep(void)
 				setup(&h, t);
 				cmos_write(&h, REG_B, 0x06);
 			} else {
-				h.now = T0 + NS;
+				h.p.now = T0 + NS;
 			}
 			struct when w = read_clock(&h);
 			unsigned year = w.century * 100 + w.year;
@@ -260,29 +235,29 @@ static void test_uip(void)
 	setup(&h, LEAP_EVE);
 
 	/* UIP covers the last eight ticks (244 us) before each update. */
-	h.now = ns_at(TICKS - 8) - 1;
+	h.p.now = ns_at(TICKS - 8) - 1;
 	CHECK_EQ(cmos_read(&h, REG_A), 0x26);
-	h.now = ns_at(TICKS - 8);
-	CHECK_EQ(h.now - T0, 999755860);
+	h.p.now = ns_at(TICKS - 8);
+	CHECK_EQ(h.p.now - T0, 999755860);
 	CHECK_EQ(cmos_read(&h, REG_A), 0xa6);
 	/* The time is still the old second while UIP is up. */
 	CHECK_EQ(cmos_read(&h, SEC), 0x59);
-	h.now = T0 + NS - 1;
+	h.p.now = T0 + NS - 1;
 	CHECK_EQ(cmos_read(&h, REG_A), 0xa6);
-	h.now = T0 + NS;
+	h.p.now = T0 + NS;
 	CHECK_EQ(cmos_read(&h, REG_A), 0x26);
 	CHECK_EQ(cmos_read(&h, SEC), 0x00);
 	/* And again a second later. */
-	h.now = ns_at(2 * TICKS - 1);
+	h.p.now = ns_at(2 * TICKS - 1);
 	CHECK_EQ(cmos_read(&h, REG_A), 0xa6);
 	/* UIP is read-only. */
 	cmos_write(&h, REG_A, 0xa6);
-	h.now = T0 + 2 * NS + 1000;
+	h.p.now = T0 + 2 * NS + 1000;
 	CHECK_EQ(cmos_read(&h, REG_A), 0x26);
 
 	/* SET inhibits the update, and UIP with it. */
 	cmos_write(&h, REG_B, 0x82);
-	h.now = ns_at(3 * TICKS - 1);
+	h.p.now = ns_at(3 * TICKS - 1);
 	CHECK_EQ(cmos_read(&h, REG_A), 0x26);
 }
 
@@ -294,29 +269,29 @@ static void test_set_freezes(void)
 	/* SET going high clears UIE. */
 	cmos_write(&h, REG_B, 0x12);
 	CHECK_EQ(cmos_read(&h, REG_B), 0x12);
-	h.now = T0 + NS / 4;
+	h.p.now = T0 + NS / 4;
 	cmos_write(&h, REG_B, 0x92);
 	CHECK_EQ(cmos_read(&h, REG_B), 0x82);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.now), UINT64_MAX);
+	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), UINT64_MAX);
 
 	/* Three seconds go by with the clock frozen, and no update flag. */
-	h.now = T0 + 3 * NS + NS / 2;
+	h.p.now = T0 + 3 * NS + NS / 2;
 	CHECK_EQ(cmos_read(&h, SEC), 0x59);
 	CHECK_EQ(cmos_read(&h, REG_C) & 0x10, 0);
 	/* UIE can be set again while SET is up; it just has nothing to do. */
 	cmos_write(&h, REG_B, 0x92);
 	CHECK_EQ(cmos_read(&h, REG_B), 0x92);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.now), UINT64_MAX);
+	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), UINT64_MAX);
 
 	/* Released mid-second: the next update is on the old grid, and the
 	 * clock goes on from where it stood. */
 	cmos_write(&h, REG_B, 0x12);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.now), T0 + 4 * NS);
-	h.now = T0 + 4 * NS - 1;
+	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), T0 + 4 * NS);
+	h.p.now = T0 + 4 * NS - 1;
 	CHECK_EQ(cmos_read(&h, SEC), 0x59);
-	h.now = T0 + 4 * NS;
-	rtc_update(&h.rtc, h.now);
-	CHECK_EQ(h.rises, 1);
+	h.p.now = T0 + 4 * NS;
+	rtc_update(&h.rtc, h.p.now);
+	CHECK_EQ(h.p.rises, 1);
 	check_clock(&h, (struct when){ 0x00, 0x00, 0x00, 6, 0x01, 0x03, 0x24, 0x20 }, __LINE__);
 }
 
@@ -327,7 +302,7 @@ static void test_guest_sets_time(void)
 
 	/* As Linux does it: SET, the bytes in the current format, SET off.
 	 * 2023-12-31 23:59:58, a Sunday, written field by field. */
-	h.now = T0 + NS / 3;
+	h.p.now = T0 + NS / 3;
 	cmos_write(&h, REG_B, 0x82);
 	cmos_write(&h, SEC, 0x58);
 	cmos_write(&h, MIN, 0x59);
@@ -337,25 +312,25 @@ static void test_guest_sets_time(void)
 	cmos_write(&h, MONTH, 0x12);
 	cmos_write(&h, YEAR, 0x23);
 	cmos_write(&h, WDAY, 1);
-	h.now = T0 + 5 * NS;
+	h.p.now = T0 + 5 * NS;
 	check_clock(&h, (struct when){ 0x58, 0x59, 0x23, 1, 0x31, 0x12, 0x23, 0x20 }, __LINE__);
-	h.now = T0 + 5 * NS + NS / 2;
+	h.p.now = T0 + 5 * NS + NS / 2;
 	cmos_write(&h, REG_B, 0x02);
-	h.now = T0 + 6 * NS;
+	h.p.now = T0 + 6 * NS;
 	CHECK_EQ(cmos_read(&h, SEC), 0x59);
-	h.now = T0 + 7 * NS;
+	h.p.now = T0 + 7 * NS;
 	check_clock(&h, (struct when){ 0x00, 0x00, 0x00, 2, 0x01, 0x01, 0x24, 0x20 }, __LINE__);
-	h.now = T0 + 67 * NS;
+	h.p.now = T0 + 67 * NS;
 	check_clock(&h, (struct when){ 0x00, 0x01, 0x00, 2, 0x01, 0x01, 0x24, 0x20 }, __LINE__);
 
 	/* A write while the clock runs takes effect at once and is counted
 	 * from at the next update, with the sub-second phase kept. */
-	h.now = T0 + 70 * NS + NS / 2;
+	h.p.now = T0 + 70 * NS + NS / 2;
 	cmos_write(&h, SEC, 0x30);
 	CHECK_EQ(cmos_read(&h, SEC), 0x30);
-	h.now = T0 + 71 * NS - 1;
+	h.p.now = T0 + 71 * NS - 1;
 	CHECK_EQ(cmos_read(&h, SEC), 0x30);
-	h.now = T0 + 71 * NS;
+	h.p.now = T0 + 71 * NS;
 	CHECK_EQ(cmos_read(&h, SEC), 0x31);
 
 	/* In binary mode, 12-hour: 11:59:59 PM on 2024-12-31. */
@@ -368,7 +343,7 @@ static void test_guest_sets_time(void)
 	cmos_write(&h, YEAR, 24);
 	cmos_write(&h, WDAY, 3);
 	cmos_write(&h, REG_B, 0x04);
-	h.now = T0 + 72 * NS;
+	h.p.now = T0 + 72 * NS;
 	check_clock(&h, (struct when){ 0, 0, 12, 4, 1, 1, 25, 20 }, __LINE__);
 
 	/* The board's writes go the same way. */
@@ -383,37 +358,37 @@ static void test_divider(void)
 	setup(&h, LEAP_EVE);
 
 	cmos_write(&h, REG_B, 0x52);	/* PIE and UIE */
-	CHECK(rtc_next_event_ns(&h.rtc, h.now) != UINT64_MAX);
+	CHECK(rtc_next_event_ns(&h.rtc, h.p.now) != UINT64_MAX);
 	/* Holding the chain in reset stops time and every interrupt. */
-	unsigned changes = h.deadline_changes;
+	unsigned changes = h.p.deadline_changes;
 	cmos_write(&h, REG_A, 0x76);
-	CHECK(h.deadline_changes > changes);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.now), UINT64_MAX);
-	h.now = T0 + 10 * NS;
+	CHECK(h.p.deadline_changes > changes);
+	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), UINT64_MAX);
+	h.p.now = T0 + 10 * NS;
 	CHECK_EQ(cmos_read(&h, SEC), 0x59);
 	CHECK_EQ(cmos_read(&h, REG_A), 0x76);
 	CHECK_EQ(cmos_read(&h, REG_C) & 0x50, 0);
-	CHECK_EQ(h.rises, 0);
+	CHECK_EQ(h.p.rises, 0);
 
 	/* Released, the first update comes half a second later, and the
 	 * periodic ticks run on the restarted chain. */
 	cmos_write(&h, REG_A, 0x2f);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.now), h.now + NS / 2);
-	h.now += NS / 2 - 1;
+	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), h.p.now + NS / 2);
+	h.p.now += NS / 2 - 1;
 	CHECK_EQ(cmos_read(&h, SEC), 0x59);
-	h.now += 1;
-	rtc_update(&h.rtc, h.now);
-	CHECK_EQ(h.rises, 1);
+	h.p.now += 1;
+	rtc_update(&h.rtc, h.p.now);
+	CHECK_EQ(h.p.rises, 1);
 	/* Midnight also matches the alarm bytes, all zero since power-on. */
 	CHECK_EQ(cmos_read(&h, REG_C), 0xf0);
 	CHECK_EQ(cmos_read(&h, SEC), 0x00);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.now), h.now + NS / 2);
+	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), h.p.now + NS / 2);
 
 	/* Other divider settings do not run the clock either. */
 	cmos_write(&h, REG_A, 0x06);
-	h.now += 5 * NS;
+	h.p.now += 5 * NS;
 	CHECK_EQ(cmos_read(&h, SEC), 0x00);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.now), UINT64_MAX);
+	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), UINT64_MAX);
 }
 
 static void test_periodic_1024hz(void)
@@ -422,63 +397,63 @@ static void test_periodic_1024hz(void)
 	setup(&h, LEAP_EVE);
 
 	/* Rate 6 is 1024 Hz: 32 ticks, 976562.5 ns. Nothing is enabled yet. */
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.now), UINT64_MAX);
-	unsigned changes = h.deadline_changes;
+	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), UINT64_MAX);
+	unsigned changes = h.p.deadline_changes;
 	cmos_write(&h, REG_B, 0x42);
-	CHECK_EQ(h.deadline_changes, changes + 1);
-	uint64_t next = rtc_next_event_ns(&h.rtc, h.now);
+	CHECK_EQ(h.p.deadline_changes, changes + 1);
+	uint64_t next = rtc_next_event_ns(&h.rtc, h.p.now);
 	CHECK_EQ(next, ns_at(32));
 	CHECK_EQ(next - T0, 976563);
 
 	rtc_update(&h.rtc, next - 1);
-	CHECK_EQ(h.rises, 0);
+	CHECK_EQ(h.p.rises, 0);
 	rtc_update(&h.rtc, next);
-	CHECK_EQ(h.rises, 1);
-	CHECK_EQ(h.level, 1);
+	CHECK_EQ(h.p.rises, 1);
+	CHECK_EQ(h.p.level, 1);
 	/* While the line is up there is nothing more to deliver. */
 	CHECK_EQ(rtc_next_event_ns(&h.rtc, next), UINT64_MAX);
-	h.now = next + 1000;
-	changes = h.deadline_changes;
+	h.p.now = next + 1000;
+	changes = h.p.deadline_changes;
 	CHECK_EQ(cmos_read(&h, REG_C), 0xc0);
-	CHECK_EQ(h.level, 0);
-	CHECK_EQ(h.deadline_changes, changes + 1);
+	CHECK_EQ(h.p.level, 0);
+	CHECK_EQ(h.p.deadline_changes, changes + 1);
 	CHECK_EQ(cmos_read(&h, REG_C), 0x00);
 
 	/* One interrupt per period, each on the grid, no drift. */
 	for (unsigned i = 2; i <= 2000; i++) {
-		next = rtc_next_event_ns(&h.rtc, h.now);
+		next = rtc_next_event_ns(&h.rtc, h.p.now);
 		if (next != ns_at(32ull * i)) {
 			CHECK_EQ(next, ns_at(32ull * i));
 			break;
 		}
-		h.now = next;
-		rtc_update(&h.rtc, h.now);
+		h.p.now = next;
+		rtc_update(&h.rtc, h.p.now);
 		CHECK_EQ(cmos_read(&h, REG_C) & 0xc0, 0xc0);
 	}
-	CHECK_EQ(h.rises, 2000);
+	CHECK_EQ(h.p.rises, 2000);
 	CHECK_EQ(h.rtc.irqs, 2000);
 	CHECK_EQ(h.rtc.lost_irqs, 0);
-	CHECK_EQ(h.level, 0);
+	CHECK_EQ(h.p.level, 0);
 	/* Due but not yet delivered: the deadline is now. */
-	h.now = ns_at(32 * 2001) + 7;
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.now), h.now);
+	h.p.now = ns_at(32 * 2001) + 7;
+	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), h.p.now);
 
 	/* Turning PIE off lowers the line and ends the deadlines, though
 	 * PF keeps being set. */
-	rtc_update(&h.rtc, h.now);
-	CHECK_EQ(h.level, 1);
+	rtc_update(&h.rtc, h.p.now);
+	CHECK_EQ(h.p.level, 1);
 	cmos_write(&h, REG_B, 0x02);
-	CHECK_EQ(h.level, 0);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.now), UINT64_MAX);
-	h.now = ns_at(32 * 2010);
+	CHECK_EQ(h.p.level, 0);
+	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), UINT64_MAX);
+	h.p.now = ns_at(32 * 2010);
 	CHECK_EQ(cmos_read(&h, REG_C), 0x40);
 	/* PIE back on with PF already set raises IRQ 8 at once. */
-	h.now = ns_at(32 * 2011);
-	rtc_update(&h.rtc, h.now);
+	h.p.now = ns_at(32 * 2011);
+	rtc_update(&h.rtc, h.p.now);
 	cmos_write(&h, REG_B, 0x42);
-	CHECK_EQ(h.level, 1);
+	CHECK_EQ(h.p.level, 1);
 	CHECK_EQ(cmos_read(&h, REG_C), 0xc0);
-	CHECK_EQ(h.bad_line, 0);
+	CHECK_EQ(h.p.bad_line, 0);
 }
 
 static void test_periodic_2hz(void)
@@ -489,36 +464,36 @@ static void test_periodic_2hz(void)
 	/* Rate 15 is 2 Hz. */
 	cmos_write(&h, REG_A, 0x2f);
 	cmos_write(&h, REG_B, 0x42);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.now), T0 + NS / 2);
-	h.now = T0 + NS / 2;
-	rtc_update(&h.rtc, h.now);
-	CHECK_EQ(h.level, 1);
+	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), T0 + NS / 2);
+	h.p.now = T0 + NS / 2;
+	rtc_update(&h.rtc, h.p.now);
+	CHECK_EQ(h.p.level, 1);
 	CHECK_EQ(cmos_read(&h, REG_C), 0xc0);
-	CHECK_EQ(h.level, 0);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.now), T0 + NS);
+	CHECK_EQ(h.p.level, 0);
+	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), T0 + NS);
 	/* At the second the update flag comes with it, its enable off, and
 	 * the alarm flag, as the zero alarm bytes match midnight. */
-	h.now = T0 + NS;
-	rtc_update(&h.rtc, h.now);
+	h.p.now = T0 + NS;
+	rtc_update(&h.rtc, h.p.now);
 	CHECK_EQ(cmos_read(&h, REG_C), 0xf0);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.now), T0 + NS + NS / 2);
+	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), T0 + NS + NS / 2);
 
 	/* A new rate applies from the chain's next tap edge. */
-	h.now = T0 + NS + NS / 8;
+	h.p.now = T0 + NS + NS / 8;
 	cmos_write(&h, REG_A, 0x2e);	/* 4 Hz */
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.now), T0 + NS + NS / 4);
+	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), T0 + NS + NS / 4);
 	/* Rate 1 is 256 Hz and rate 2 128 Hz, not 32 and 16 kHz. */
 	cmos_write(&h, REG_A, 0x21);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.now), T0 + NS + NS / 8 + NS / 256);
+	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), T0 + NS + NS / 8 + NS / 256);
 	cmos_write(&h, REG_A, 0x22);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.now), T0 + NS + NS / 8 + NS / 128);
+	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), T0 + NS + NS / 8 + NS / 128);
 	/* Rate 3, the fastest, is 8192 Hz. */
 	cmos_write(&h, REG_A, 0x23);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.now), ns_at(TICKS + TICKS / 8 + 4));
+	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), ns_at(TICKS + TICKS / 8 + 4));
 	/* Rate 0 is none. */
 	cmos_write(&h, REG_A, 0x20);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.now), UINT64_MAX);
-	h.now = T0 + 3 * NS / 2;
+	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), UINT64_MAX);
+	h.p.now = T0 + 3 * NS / 2;
 	CHECK_EQ(cmos_read(&h, REG_C) & 0x40, 0);
 }
 
@@ -530,27 +505,27 @@ static void test_lost_periods(void)
 	cmos_write(&h, REG_B, 0x42);
 	/* 5.5 periods late: one interrupt, four periods lost. */
 	rtc_update(&h.rtc, ns_at(32 * 5 + 16));
-	CHECK_EQ(h.rises, 1);
+	CHECK_EQ(h.p.rises, 1);
 	CHECK_EQ(h.rtc.irqs, 1);
 	CHECK_EQ(h.rtc.lost_irqs, 4);
 	/* The guest has not read C: three more periods find PF still set. */
-	h.now = ns_at(32 * 8 + 1);
-	rtc_update(&h.rtc, h.now);
-	CHECK_EQ(h.rises, 1);
+	h.p.now = ns_at(32 * 8 + 1);
+	rtc_update(&h.rtc, h.p.now);
+	CHECK_EQ(h.p.rises, 1);
 	CHECK_EQ(h.rtc.lost_irqs, 7);
 	CHECK_EQ(cmos_read(&h, REG_C), 0xc0);
 	/* Back on the grid. */
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.now), ns_at(32 * 9));
+	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), ns_at(32 * 9));
 	rtc_update(&h.rtc, ns_at(32 * 9));
-	CHECK_EQ(h.rises, 2);
+	CHECK_EQ(h.p.rises, 2);
 	CHECK_EQ(h.rtc.lost_irqs, 7);
 
 	/* Periods with PIE off are not lost interrupts. */
-	h.now = ns_at(32 * 9);
+	h.p.now = ns_at(32 * 9);
 	cmos_read(&h, REG_C);
 	cmos_write(&h, REG_B, 0x02);
-	h.now = ns_at(32 * 100);
-	rtc_update(&h.rtc, h.now);
+	h.p.now = ns_at(32 * 100);
+	rtc_update(&h.rtc, h.p.now);
 	CHECK_EQ(h.rtc.lost_irqs, 7);
 }
 
@@ -563,27 +538,27 @@ static void test_update_interrupt(void)
 	 * update alone. */
 	cmos_write(&h, REG_A, 0x20);
 	cmos_write(&h, HOUR_ALARM, 0x12);
-	h.now = T0 + NS / 3;
+	h.p.now = T0 + NS / 3;
 	cmos_write(&h, REG_B, 0x12);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.now), T0 + NS);
+	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), T0 + NS);
 	for (unsigned i = 1; i <= 5; i++) {
-		h.now = rtc_next_event_ns(&h.rtc, h.now);
-		CHECK_EQ(h.now, T0 + i * NS);
-		rtc_update(&h.rtc, h.now);
-		CHECK_EQ(h.rises, i);
+		h.p.now = rtc_next_event_ns(&h.rtc, h.p.now);
+		CHECK_EQ(h.p.now, T0 + i * NS);
+		rtc_update(&h.rtc, h.p.now);
+		CHECK_EQ(h.p.rises, i);
 		/* The time is already the new second in the handler. */
 		CHECK_EQ(cmos_read(&h, SEC), i - 1);
 		CHECK_EQ(cmos_read(&h, REG_C), 0x90);
-		CHECK_EQ(h.level, 0);
-		CHECK_EQ(rtc_next_event_ns(&h.rtc, h.now), T0 + (i + 1) * NS);
+		CHECK_EQ(h.p.level, 0);
+		CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), T0 + (i + 1) * NS);
 	}
 	/* Nothing in between. */
 	rtc_update(&h.rtc, T0 + 6 * NS - 1);
-	CHECK_EQ(h.rises, 5);
+	CHECK_EQ(h.p.rises, 5);
 	/* Late by 2.5 s: one interrupt for three updates, clock exact. */
-	h.now = T0 + 8 * NS + NS / 2;
-	rtc_update(&h.rtc, h.now);
-	CHECK_EQ(h.rises, 6);
+	h.p.now = T0 + 8 * NS + NS / 2;
+	rtc_update(&h.rtc, h.p.now);
+	CHECK_EQ(h.p.rises, 6);
 	CHECK_EQ(cmos_read(&h, SEC), 0x07);
 	CHECK_EQ(cmos_read(&h, REG_C), 0x90);
 	CHECK_EQ(h.rtc.lost_irqs, 0);
@@ -600,19 +575,19 @@ static void test_alarm(void)
 	cmos_write(&h, SEC_ALARM, 0x05);
 	cmos_write(&h, MIN_ALARM, 0x00);
 	cmos_write(&h, HOUR_ALARM, 0x00);
-	h.now = T0 + 6 * NS - 1;
+	h.p.now = T0 + 6 * NS - 1;
 	CHECK_EQ(cmos_read(&h, REG_C), 0x10);
-	h.now = T0 + 6 * NS;
+	h.p.now = T0 + 6 * NS;
 	CHECK_EQ(cmos_read(&h, REG_C), 0x30);
-	h.now = T0 + 7 * NS;
+	h.p.now = T0 + 7 * NS;
 	CHECK_EQ(cmos_read(&h, REG_C), 0x10);
 
 	/* With AIE: the deadline is the matching update, one day on. */
 	cmos_write(&h, REG_B, 0x22);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.now), T0 + (6 + 86400) * NS);
-	h.now = T0 + (6 + 86400) * NS;
-	rtc_update(&h.rtc, h.now);
-	CHECK_EQ(h.rises, 1);
+	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), T0 + (6 + 86400) * NS);
+	h.p.now = T0 + (6 + 86400) * NS;
+	rtc_update(&h.rtc, h.p.now);
+	CHECK_EQ(h.p.rises, 1);
 	CHECK_EQ(cmos_read(&h, REG_C), 0xb0);
 	CHECK_EQ(cmos_read(&h, MDAY), 0x02);
 	CHECK_EQ(cmos_read(&h, SEC), 0x05);
@@ -622,35 +597,35 @@ static void test_alarm(void)
 	cmos_write(&h, MIN_ALARM, 0xc0);
 	cmos_write(&h, HOUR_ALARM, 0xff);
 	uint64_t base = T0 + (6 + 86400) * NS;
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.now), base + 25 * NS);
-	h.now = base + 25 * NS;
-	rtc_update(&h.rtc, h.now);
-	CHECK_EQ(h.rises, 2);
+	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), base + 25 * NS);
+	h.p.now = base + 25 * NS;
+	rtc_update(&h.rtc, h.p.now);
+	CHECK_EQ(h.p.rises, 2);
 	CHECK_EQ(cmos_read(&h, REG_C), 0xb0);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.now), base + 85 * NS);
+	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), base + 85 * NS);
 
 	/* All three don't-care: every second. */
 	cmos_write(&h, SEC_ALARM, 0xc0);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.now), base + 26 * NS);
+	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), base + 26 * NS);
 
 	/* A specific hour, don't-care minutes: the next second in 01:xx. */
 	cmos_write(&h, HOUR_ALARM, 0x01);
 	cmos_write(&h, MIN_ALARM, 0xc0);
 	cmos_write(&h, SEC_ALARM, 0x00);
 	/* Now 00:00:30 on March 2: 01:00:00 is 3570 s away. */
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.now), base + (25 + 3570) * NS);
-	h.now = base + (25 + 3570) * NS;
-	rtc_update(&h.rtc, h.now);
+	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), base + (25 + 3570) * NS);
+	h.p.now = base + (25 + 3570) * NS;
+	rtc_update(&h.rtc, h.p.now);
 	CHECK_EQ(cmos_read(&h, HOUR), 0x01);
 	CHECK_EQ(cmos_read(&h, REG_C), 0xb0);
 	/* 01:01:00 is next. */
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.now), h.now + 60 * NS);
+	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), h.p.now + 60 * NS);
 
 	/* An alarm byte no clock byte can equal never fires. */
 	cmos_write(&h, SEC_ALARM, 0x60);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.now), UINT64_MAX);
+	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), UINT64_MAX);
 	cmos_write(&h, SEC_ALARM, 0x0a);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.now), UINT64_MAX);
+	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), UINT64_MAX);
 
 	/* 12-hour mode: 0x81 is 1 PM; the clock is 01:00:00 AM. */
 	cmos_write(&h, REG_B, 0x20);
@@ -658,15 +633,15 @@ static void test_alarm(void)
 	cmos_write(&h, HOUR_ALARM, 0x81);
 	cmos_write(&h, MIN_ALARM, 0x00);
 	cmos_write(&h, SEC_ALARM, 0x00);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.now), h.now + 12 * 3600 * NS);
+	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), h.p.now + 12 * 3600 * NS);
 	/* Hour 0 does not exist in 12-hour mode. */
 	cmos_write(&h, HOUR_ALARM, 0x00);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.now), UINT64_MAX);
+	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), UINT64_MAX);
 	/* Back to 24-hour: the alarm bytes follow the format. */
 	cmos_write(&h, HOUR_ALARM, 0x92);	/* 12 PM */
 	cmos_write(&h, REG_B, 0x22);
 	CHECK_EQ(cmos_read(&h, HOUR_ALARM), 0x12);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.now), h.now + 11 * 3600 * NS);
+	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), h.p.now + 11 * 3600 * NS);
 }
 
 static void test_nmi_and_index(void)
@@ -707,15 +682,15 @@ static void test_reset(void)
 
 	cmos_write(&h, REG_B, 0x7a);
 	rtc_update(&h.rtc, T0 + NS);
-	CHECK_EQ(h.level, 1);
-	h.now = T0 + NS;
-	rtc_reset(&h.rtc, h.now);
-	CHECK_EQ(h.level, 0);
+	CHECK_EQ(h.p.level, 1);
+	h.p.now = T0 + NS;
+	rtc_reset(&h.rtc, h.p.now);
+	CHECK_EQ(h.p.level, 0);
 	CHECK_EQ(cmos_read(&h, REG_B), 0x02);
 	CHECK_EQ(cmos_read(&h, REG_C), 0x00);
 	CHECK_EQ(cmos_read(&h, REG_A), 0x26);
 	CHECK_EQ(cmos_read(&h, SEC), 0x00);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.now), UINT64_MAX);
+	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), UINT64_MAX);
 }
 
 static unsigned word_at(struct harness *h, uint8_t index)
@@ -768,7 +743,7 @@ static void test_memory_size(void)
 	CHECK_EQ(cmos_read(&h, 0x12), 0xf0);
 	CHECK_EQ(cmos_read(&h, 0x2e) << 8 | cmos_read(&h, 0x2f), checksum(&h));
 	/* None of it touched the clock or IRQ 8. */
-	CHECK_EQ(h.calls, 0);
+	CHECK_EQ(h.p.calls, 0);
 }
 
 int main(void)
