@@ -37,7 +37,7 @@ static void on_alarm(int sig)
 	(void)sig;
 	struct cpu *cpu = alarm_cpu;
 	if (cpu)
-		cpu->attention = 1;
+		cpu_request_attention(cpu);
 }
 
 /* The virtual clock devices run on: host monotonic time since power-on. */
@@ -123,7 +123,7 @@ static void board_arm_timer(struct board *board)
 	struct itimerspec its = { 0 };
 	if (deadline != UINT64_MAX) {
 		if (deadline <= now)
-			board->cpu.attention = 1;
+			cpu_request_attention(&board->cpu);
 		its.it_value = ns_to_timespec(deadline + board->clock_base_ns);
 	}
 	timer_settime(board->timer, TIMER_ABSTIME, &its, NULL);
@@ -138,7 +138,7 @@ static void pic_output_changed(void *opaque, int level)
 {
 	struct board *board = opaque;
 	if (level)
-		board->cpu.attention = 1;
+		cpu_request_attention(&board->cpu);
 }
 
 /* Console input into COM1 as far as its FIFO has room; the rest stays in
@@ -161,7 +161,7 @@ static void board_console_notify(void *opaque)
 {
 	struct board *board = opaque;
 	uint64_t one = 1;
-	board->cpu.attention = 1;
+	cpu_request_attention(&board->cpu);
 	if (write(board->wake_fd, &one, sizeof(one)) < 0) {
 		/* The counter is saturated: a wake-up is pending anyway. */
 	}
@@ -308,7 +308,7 @@ static void lapic_output_changed(void *opaque, int level)
 {
 	struct board *board = opaque;
 	if (level)
-		board->cpu.attention = 1;
+		cpu_request_attention(&board->cpu);
 }
 
 /* ACPI S5 (what Linux's poweroff does): the machine is off, btvm ends

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 #include <ucontext.h>
@@ -28,7 +29,7 @@ static _Thread_local struct cpu *current_cpu;
 /* Why the last fault-driven exit happened. */
 enum fault_kind {
 	FAULT_NONE, FAULT_TRACED, FAULT_PAGE, FAULT_MMIO, FAULT_NO_ROOM, FAULT_DIVIDE, FAULT_X87,
-	FAULT_SIMD, FAULT_INVALID, FAULT_PROTECTION, FAULT_OUTSIDE
+	FAULT_SIMD, FAULT_INVALID, FAULT_PROTECTION, FAULT_OUTSIDE, FAULT_ATTENTION
 };
 
 static _Thread_local struct {
@@ -170,6 +171,9 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
 		/* The host's #GP (a misaligned SSE access, reserved MXCSR bits):
 		 * the guest's processor raises #GP(0) for the same instruction. */
 		kind = FAULT_PROTECTION;
+	} else if ((uintptr_t)si->si_addr - (uintptr_t)cpu->poll_guard < 4096) {
+		/* A block entry's poll: attention was asked for. */
+		kind = FAULT_ATTENTION;
 	} else {
 		kind = window_fault(cpu, si, g);
 		if (kind == FAULT_NONE)
@@ -231,6 +235,7 @@ static void load_boot_state(struct cpu *cpu, const struct vcpu_state *boot)
 	cpu->halted = cpu->shadow = cpu->stop = cpu->triple_fault = false;
 	cpu->fatal = NULL;
 	cpu->exc_depth = 0;
+	cpu->poll_ptr = (uint64_t)(uintptr_t)&cpu->poll_ok;
 	cpu->attention = 0;
 }
 
@@ -252,6 +257,11 @@ int cpu_init(struct cpu *cpu, const struct vcpu_state *boot, struct shadow *sh,
 	cpu->tsc_native = host_tsc_is_constant();
 	cpu->ibl_mix = __builtin_cpu_supports("bmi2");
 	set_guest_tsc(cpu, 0);   /* the TSC counts from power-on */
+	cpu->poll_guard = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (cpu->poll_guard == MAP_FAILED) {
+		cpu->poll_guard = NULL;
+		return -errno;
+	}
 	cpu->ibl_table = malloc(IBL_ENTRIES * sizeof(*cpu->ibl_table));
 	if (!cpu->ibl_table)
 		return -ENOMEM;
@@ -277,6 +287,9 @@ void cpu_reset(struct cpu *cpu, const struct vcpu_state *boot)
 
 void cpu_destroy(struct cpu *cpu)
 {
+	if (cpu->poll_guard)
+		munmap(cpu->poll_guard, 4096);
+	cpu->poll_guard = NULL;
 	free(cpu->ibl_table);
 	cpu->ibl_table = NULL;
 	free(cpu->decoded);
@@ -562,6 +575,9 @@ static bool deliver_host_fault(struct cpu *cpu, struct translator *t, enum fault
 	case FAULT_NO_ROOM:
 		shadow_make_room(cpu->sh);
 		break;
+	case FAULT_ATTENTION:
+		cpu->stats.exits[EXIT_ATTENTION]++;
+		break;
 	case FAULT_DIVIDE:
 		cpu_deliver(cpu, EXC_DE, false, 0, false);
 		break;
@@ -603,6 +619,9 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 				cpu->ibl_table[i].tag = ~0ULL;
 		}
 		if (cpu->attention) {
+			/* Pointer first: an alarm between the two stores sets both
+			 * again, and the next block entry then faults. */
+			cpu->poll_ptr = (uint64_t)(uintptr_t)&cpu->poll_ok;
 			cpu->attention = 0;
 			if (cpu->plat)
 				cpu->plat->poll(cpu->plat->opaque);

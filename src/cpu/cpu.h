@@ -100,7 +100,12 @@ struct cpu {
 	uint32_t seg_base[SEG_COUNT];
 	uint64_t ibl;
 	uint64_t ibl_miss_fn;
-	uint64_t pad1;
+	/* Every block entry loads through this pointer: it points at
+	 * poll_ok normally and at the unmapped poll_guard page once attention
+	 * is asked for, so the load faults and the fault handler leaves
+	 * translated code at that block boundary. One load instead of a test
+	 * and branch that would have to keep off the guest's live flags. */
+	volatile uint64_t poll_ptr;
 	/* Blocks on global pages (G with CR4.PGE) are entered in the table
 	 * under this tag, shared by every address space, as a TLB keeps
 	 * global translations across CR3 loads. */
@@ -163,6 +168,8 @@ struct cpu {
 	struct cpu_stats stats;
 	uint64_t callouts_by_class[8];
 	bool tsc_native;
+	uint32_t poll_ok;         /* what poll_ptr points at when all is quiet */
+	void *poll_guard;         /* a PROT_NONE page */
 	bool ibl_mix;             /* ibl_index() mixes the high bits in (BMI2) */
 };
 
@@ -179,6 +186,7 @@ _Static_assert(offsetof(struct cpu, seg_base) == CPU_OFF_SEG_BASE, "layout");
 _Static_assert(offsetof(struct cpu, ibl) == CPU_OFF_IBL, "layout");
 _Static_assert(offsetof(struct cpu, ibl_miss_fn) == CPU_OFF_IBL_MISS_FN, "layout");
 _Static_assert(offsetof(struct cpu, ibl_global) == CPU_OFF_IBL_GLOBAL, "layout");
+_Static_assert(offsetof(struct cpu, poll_ptr) == CPU_OFF_POLL_PTR, "layout");
 _Static_assert(offsetof(struct cpu, tsc_offset) == CPU_OFF_TSC_OFFSET, "layout");
 _Static_assert(offsetof(struct cpu, xmm_light) == CPU_OFF_XMM_LIGHT, "layout");
 _Static_assert(offsetof(struct cpu, mxcsr_light) == CPU_OFF_MXCSR_LIGHT, "layout");
@@ -306,6 +314,14 @@ int cpu_callout(struct cpu *cpu, const struct callout_desc *d);
  * saved only part of it), for monitor code that reads or changes it.
  * Valid until translated code runs again. */
 void cpu_fpu_materialize(struct cpu *cpu);
+/* Asks the vCPU to come back to the run loop at the next block boundary;
+ * safe from a signal handler and from another thread. */
+static inline void cpu_request_attention(struct cpu *cpu)
+{
+	cpu->attention = 1;
+	cpu->poll_ptr = (uint64_t)(uintptr_t)cpu->poll_guard;
+}
+
 /* Copies the segment bases into the fields translated code reads. */
 void sync_seg_bases(struct cpu *cpu);
 

@@ -1163,21 +1163,13 @@ static bool translate_insn(struct tctx *c, const struct sensitive_insn *sens)
 
 static void emit_block_entry(struct tctx *c)
 {
-	/* Interrupts are taken at block boundaries: look at the attention
-	 * flag without touching RFLAGS, which holds live guest flags. */
+	/* Interrupts are taken at block boundaries. Two loads, no flags: the
+	 * second faults when attention was asked for (cpu->poll_ptr), and the
+	 * fault handler leaves here with nothing of the block run. */
 	struct emitter *e = &c->e;
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R13), op_reg(ZYDIS_REGISTER_RCX));
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_ECX), cpu_field(4, CPU_OFF_ATTENTION));
-	uint8_t *go = emit_jrcxz(e, false);
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R13));
-	struct exit_desc *ex = &c->tb->exits[TBLOCK_MAX_EXITS];
-	ex->kind = EXIT_KIND_ATTENTION;
-	ex->target_eip = c->tb->eip;
-	ex->from = c->tb;
-	ex->patch = emit_jmp_rel32(e, NULL);
-	if (go)
-		patch_rel8(go, e->pos);
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R13));
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11), cpu_field(8, CPU_OFF_POLL_PTR));
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11D),
+	      op_mem(4, ZYDIS_REGISTER_R11, ZYDIS_REGISTER_NONE, 0, 0));
 	if (c->selfcheck) {
 		c->check_jmp = emit_jmp_rel32(e, NULL);
 		c->body = e->pos;
@@ -1392,7 +1384,6 @@ int translate_block(struct translator *t, struct cpu *cpu, uint32_t eip, uint32_
 	/* Stubs, then callout descriptors, after the code. */
 	for (unsigned i = 0; i < c->nexits; i++)
 		emit_stub(c, &tb->exits[i]);
-	emit_stub(c, &tb->exits[TBLOCK_MAX_EXITS]);
 	const uint8_t *guest = tb->pages[1] != tb->pages[0] ? c->insn_buf : ram->host + gpa;
 	if (c->selfcheck)
 		emit_selfcheck(c, guest, eip, c->eip - eip);
