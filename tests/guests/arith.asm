@@ -1290,6 +1290,43 @@ group "highbyte"
 	check eax, 0x10
 	check ecx, 0xf900
 
+group "pushfd"
+	; PUSHFD builds EFLAGS from the live status flags, the virtual IF and
+	; the rest of the monitor's copy (DF, IOPL, ID): each part on its own.
+	set_flags F_CF|F_ZF|F_OF		; (POPFD: IF and DF clear)
+	std
+	pushfd
+	cld
+	pop eax
+	and eax, F_ALU|F_IF|F_DF|0x3000|0x2
+	check eax, F_CF|F_ZF|F_OF|F_DF|0x2
+	set_flags F_SF|F_PF|F_AF
+	sti
+	pushfd
+	pop eax
+	cli
+	and eax, F_ALU|F_IF|F_DF|0x2
+	check eax, F_SF|F_PF|F_AF|F_IF|0x2
+	pushfd					; ID (bit 21) round trip through POPFD
+	or dword [esp], 0x200000
+	popfd
+	pushfd
+	pop eax
+	and eax, 0x200000
+	check eax, 0x200000
+	pushfd
+	and dword [esp], ~0x200000
+	popfd
+	pushfd
+	pop eax
+	and eax, 0x200000
+	check eax, 0
+	mov ebx, esp
+	pushfd					; 4 bytes, ESP down by 4
+	sub ebx, esp
+	pop eax
+	check ebx, 4
+
 guest_finish
 
 ; store_setcc: the 16 setcc results for the current flags into setres.
