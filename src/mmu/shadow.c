@@ -92,10 +92,13 @@ static uint32_t *entry_of(struct shadow_window *w, uint32_t vpage)
 	return r ? &r[vpage & 1023] : NULL;
 }
 
+static void flush_pending_unmap(struct shadow *sh);
+
 void shadow_reprotect(struct shadow *sh, uint32_t page)
 {
 	if (page >= sh->npages)
 		return;
+	flush_pending_unmap(sh);   /* a held-back mapping of page must not stay writable */
 	(void)window_protect_page(&sh->identity, page * GUEST_PAGE_SIZE, !sh->code_protect[page]);
 	for (uint32_t id = sh->map_head[page]; id; id = sh->nodes[id - 1].next) {
 		const struct shadow_node *n = &sh->nodes[id - 1];
@@ -182,6 +185,7 @@ void shadow_note_global_code(struct shadow *sh, uint32_t va)
 
 void shadow_invlpg(struct shadow *sh, uint32_t va)
 {
+	flush_pending_unmap(sh);
 	if (sh->global_code[va >> 15] & (1u << ((va >> 12) & 7)))
 		shadow_retire_global(sh);
 }
@@ -204,13 +208,41 @@ static void unmap_range(struct shadow_window *w, uint32_t vpage, uint32_t npages
 		   PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
 }
 
+static void flush_pending_unmap(struct shadow *sh)
+{
+	if (!sh->pending_unmap.w)
+		return;
+	unmap_range(sh->pending_unmap.w, sh->pending_unmap.start,
+		    sh->pending_unmap.end - sh->pending_unmap.start);
+	sh->pending_unmap.w = NULL;
+}
+
+/* Unmaps one page of w now or with its neighbours later. */
+static void defer_unmap(struct shadow *sh, struct shadow_window *w, uint32_t vpage)
+{
+	if (sh->pending_unmap.w == w) {
+		if (vpage == sh->pending_unmap.end) {
+			sh->pending_unmap.end++;
+			return;
+		}
+		if (vpage + 1 == sh->pending_unmap.start) {
+			sh->pending_unmap.start--;
+			return;
+		}
+	}
+	flush_pending_unmap(sh);
+	sh->pending_unmap.w = w;
+	sh->pending_unmap.start = vpage;
+	sh->pending_unmap.end = vpage + 1;
+}
+
 static void drop_entry(struct shadow *sh, struct shadow_window *w, uint32_t vpage)
 {
 	uint32_t *e = entry_of(w, vpage);
 	if (!e || !*e)
 		return;
 	forget_entry(sh, w, vpage, e);
-	unmap_range(w, vpage, 1);
+	defer_unmap(sh, w, vpage);
 	sh->stats.shadow_drops++;
 }
 
@@ -230,8 +262,11 @@ static void drop_region(struct shadow *sh, struct shadow_window *w, uint32_t r, 
 	for (uint32_t i = 0; i < 1024; i++)
 		if (reg[i])
 			forget_entry(sh, w, r * 1024 + i, &reg[i]);
-	if (unmap)
+	if (unmap) {
+		if (sh->pending_unmap.w == w)
+			flush_pending_unmap(sh);
 		unmap_range(w, r * 1024, 1024);
+	}
 	uint32_t pt = w->region_pt[r];
 	if (pt != SHADOW_NO_PT && pt != SHADOW_LARGE)
 		release_table(sh, pt, (uint16_t)(w - sh->windows), r);
@@ -244,6 +279,8 @@ static void drop_window(struct shadow *sh, struct shadow_window *w)
 {
 	if (!w->used)
 		return;
+	if (sh->pending_unmap.w == w)
+		sh->pending_unmap.w = NULL;   /* the whole window goes below */
 	for (uint32_t r = 0; r < SHADOW_REGIONS; r++)
 		drop_region(sh, w, r, false);
 	unmap_range(w, 0, SHADOW_REGIONS * 1024);
@@ -441,6 +478,7 @@ static int new_window(struct shadow *sh, uint32_t cr3, bool user, struct shadow_
 int shadow_select(struct cpu *cpu)
 {
 	struct shadow *sh = cpu->sh;
+	flush_pending_unmap(sh);
 	bool paging = cpu->s.cr0 & CR0_PG;
 	int view = paging ? (cpu->s.cpl == 3) : -1;
 	uint32_t cr3 = cpu->s.cr3 & 0xfffff000u;
@@ -494,6 +532,8 @@ static int map_page(struct shadow *sh, struct shadow_window *w, uint32_t va, con
 				shadow_reprotect(sh, table);
 		}
 	}
+	if (sh->pending_unmap.w == w)
+		flush_pending_unmap(sh);   /* it may cover vpage */
 	uint32_t *e = &w->regions[r][vpage & 1023];
 	uint32_t want = (page << 12) | SHADOW_E_MAPPED | (wk->writable && wk->dirty ? SHADOW_E_WRITABLE : 0);
 	uint8_t *host = w->win.base + (uint64_t)vpage * GUEST_PAGE_SIZE;
@@ -537,6 +577,8 @@ static bool map_run(struct shadow *sh, struct shadow_window *w, uint32_t vpage, 
 	uint16_t id = (uint16_t)(w - sh->windows);
 	uint8_t *host = w->win.base + (uint64_t)vpage * GUEST_PAGE_SIZE;
 	int prot = entry_prot(sh, page << 12 | flags);
+	if (sh->pending_unmap.w == w)
+		flush_pending_unmap(sh);
 	if (mmap(host, (size_t)count * GUEST_PAGE_SIZE, prot, MAP_SHARED | MAP_FIXED, sh->ram->memfd,
 		 (off_t)page * GUEST_PAGE_SIZE) == MAP_FAILED) {
 		unmap_range(w, vpage, count);

@@ -94,6 +94,15 @@ struct shadow {
 	bool ibl_flush;               /* tags wrapped: the vCPU clears its table */
 	struct paging_regs regs;      /* CR0/CR4 as of the last window switch */
 	uint32_t pf_cr3, pf_vpage;    /* where the last true #PF was */
+	/* Host unmaps of dropped entries, held back and merged while the
+	 * guest clears a run of page-table entries (munmap, exit): a TLB may
+	 * keep translations until INVLPG or a CR3 load, so the host mappings
+	 * may too. Carried out before any mapping into that window, any
+	 * change of protection, INVLPG, and every window selection. */
+	struct {
+		struct shadow_window *w;
+		uint32_t start, end;      /* linear pages [start, end) */
+	} pending_unmap;
 	/* Adaptive translation: instructions (by guest physical address) that
 	 * keep writing traced pages or touch MMIO, and fault counts toward it. */
 	uint32_t *adaptive;
