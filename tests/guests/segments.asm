@@ -156,6 +156,27 @@ group "fsgs"
 	check eax, 0x55669988
 	mov ax, SEL_FS
 	mov fs, ax
+	; a 32-bit PUSH of a segment register writes the selector's word; the
+	; slot's upper half either keeps what it had (current Intel CPUs, and
+	; btvm) or is zeroed (older ones, and QEMU): the SDM allows both
+	mov dword [esp - 4], 0xabcd0000
+	push fs
+	pop eax
+	mov ebx, eax
+	and ebx, 0xffff
+	check ebx, SEL_FS
+	shr eax, 16
+	cmp eax, 0xabcd
+	je .push_upper_kept
+	check eax, 0
+.push_upper_kept:
+	; MOV r32, Sreg zero-extends (P6 and later)
+	mov eax, 0xffffffff
+	mov eax, fs
+	check eax, SEL_FS
+	mov eax, 0xffffffff
+	mov ax, fs				; MOV r16 leaves the upper half
+	check eax, 0xffff0000 | SEL_FS
 	; push/pop of segment registers (only the low word is defined)
 	mov esi, esp
 	push fs
