@@ -8,7 +8,6 @@
 
 #include <assert.h>
 #include <errno.h>
-#include <stddef.h>
 #include <string.h>
 
 #include "cache/tcache.h"
@@ -1060,31 +1059,6 @@ static bool resumable(const struct tctx *c)
 	       c->ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER && is_data_segment(c->ops[0].reg.value);
 }
 
-/* PUSHFD without a callout (the kernel's every local_irq_save): the
- * arithmetic flags from RFLAGS, IF from the virtual IF, the rest from the
- * monitor's EFLAGS (cpu_get_eflags(), less VM and RF, which are never set
- * here). PUSHFQ/POPFQ keep the guest's live flags around the arithmetic;
- * the store comes after, so a #PF on it leaves everything as it was. */
-static void emit_pushfd(struct tctx *c)
-{
-	struct emitter *e = &c->e;
-	const int32_t eflags = (int32_t)(offsetof(struct cpu, s) + offsetof(struct vcpu_state, eflags));
-	emit_insn(e, ZYDIS_MNEMONIC_PUSHFQ, 0, NULL, 0);
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11D),
-	      op_mem(4, ZYDIS_REGISTER_RSP, ZYDIS_REGISTER_NONE, 0, 0));
-	emit2(e, ZYDIS_MNEMONIC_AND, op_reg(ZYDIS_REGISTER_R11D), op_imm(EFLAGS_ARITH));
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8D), cpu_field(4, (unsigned)eflags));
-	emit2(e, ZYDIS_MNEMONIC_AND, op_reg(ZYDIS_REGISTER_R8D),
-	      op_imm((int32_t)~(EFLAGS_ARITH | EFLAGS_IF | EFLAGS_VM | EFLAGS_RF)));
-	emit2(e, ZYDIS_MNEMONIC_OR, op_reg(ZYDIS_REGISTER_R11D), op_reg(ZYDIS_REGISTER_R8D));
-	emit2(e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_R8D), cpu_field(1, CPU_OFF_VIF));
-	emit2(e, ZYDIS_MNEMONIC_SHL, op_reg(ZYDIS_REGISTER_R8D), op_imm(9));
-	emit2(e, ZYDIS_MNEMONIC_OR, op_reg(ZYDIS_REGISTER_R11D), op_reg(ZYDIS_REGISTER_R8D));
-	emit2(e, ZYDIS_MNEMONIC_OR, op_reg(ZYDIS_REGISTER_R11D), op_imm(EFLAGS_FIXED1));
-	emit_insn(e, ZYDIS_MNEMONIC_POPFQ, 0, NULL, 0);
-	emit_push_value(c, op_reg(ZYDIS_REGISTER_R11D), 4);
-}
-
 /* RDTSC at CPL 0 with a constant-rate host TSC: the host's counter less
  * the guest's offset, without leaving translated code (Linux reads the TSC
  * a dozen times per system call). CR4.TSD only matters at CPL 3, which
@@ -1126,10 +1100,6 @@ static bool translate_insn(struct tctx *c, const struct sensitive_insn *sens)
 		 * where CPL > IOPL makes it #GP (IOPL is not in the key). */
 		if (m == ZYDIS_MNEMONIC_CLI && !(c->mode & MODE_CPL3)) {
 			emit2(&c->e, ZYDIS_MNEMONIC_MOV, cpu_field(1, CPU_OFF_VIF), op_imm(0));
-			return true;
-		}
-		if (m == ZYDIS_MNEMONIC_PUSHFD && c->in.operand_width == 32) {
-			emit_pushfd(c);
 			return true;
 		}
 		if (m == ZYDIS_MNEMONIC_RDTSC && !(c->mode & MODE_CPL3) && c->cpu->tsc_native) {
