@@ -135,13 +135,36 @@ static bool access_write(struct cpu *cpu, uint32_t linear, const void *src, unsi
 	return true;
 }
 
+/* The current window's host address for a guest access, when the window
+ * is still the one for the vCPU's CR3 and CPL (a callout may have changed
+ * either before it reaches memory): a page it maps is then one this
+ * access may make, its accessed and dirty bits already set. */
+static void *window_ptr(struct cpu *cpu, uint32_t linear, unsigned len, bool write)
+{
+	const struct shadow *sh = cpu->sh;
+	if (!(cpu->s.cr0 & CR0_PG) || sh->cur_view != (cpu->s.cpl == 3) ||
+	    sh->cur_key_cr3 != (cpu->s.cr3 & 0xfffff000u))
+		return NULL;
+	return shadow_current_ptr(cpu->sh, linear, len, write);
+}
+
 bool cpu_read_guest(struct cpu *cpu, uint32_t linear, void *dst, unsigned len)
 {
+	const void *p = window_ptr(cpu, linear, len, false);
+	if (p) {
+		memcpy(dst, p, len);
+		return true;
+	}
 	return access_read(cpu, linear, dst, len, cpl_access(cpu));
 }
 
 bool cpu_write_guest(struct cpu *cpu, uint32_t linear, const void *src, unsigned len)
 {
+	void *p = window_ptr(cpu, linear, len, true);
+	if (p) {
+		memcpy(p, src, len);
+		return true;
+	}
 	return access_write(cpu, linear, src, len, cpl_access(cpu));
 }
 

@@ -177,6 +177,20 @@ void shadow_retire_global(struct shadow *sh)
 	set_global_tag(sh, new_asid(sh));
 }
 
+void *shadow_current_ptr(struct shadow *sh, uint32_t va, unsigned len, bool write)
+{
+	if ((va & (GUEST_PAGE_SIZE - 1)) + len > GUEST_PAGE_SIZE || !sh->current ||
+	    sh->current == &sh->identity)
+		return NULL;
+	struct shadow_window *w = (struct shadow_window *)sh->current;
+	const uint32_t *e = entry_of(w, va >> 12);
+	if (!e || !*e)
+		return NULL;
+	if (write && (!(*e & SHADOW_E_WRITABLE) || page_read_only(sh, *e >> 12)))
+		return NULL;
+	return w->win.base + va;
+}
+
 void shadow_note_global_code(struct shadow *sh, uint32_t va)
 {
 	sh->global_code[va >> 15] |= (uint8_t)(1u << ((va >> 12) & 7));

@@ -130,6 +130,12 @@ enum shadow_fault_kind {
  * monitor. */
 enum shadow_fault_kind shadow_fault(struct cpu *cpu, uint32_t va, bool write, uint32_t *gpa,
 				    uint32_t *error);
+/* The current paging window's host address for [va, va + len) when that
+ * lies in one page the window maps (writable, for a write: not traced):
+ * the monitor then reaches guest memory through the same alias as
+ * translated code, which a store and a load of the same word through two
+ * aliases would make the host CPU pay for. NULL otherwise. */
+void *shadow_current_ptr(struct shadow *sh, uint32_t va, unsigned len, bool write);
 /* Global-page entries of the indirect-branch table: note the linear page
  * of one made, and drop them all (a new tag) when the guest invalidates
  * such a page (INVLPG) or all global translations (shadow_flush). */
