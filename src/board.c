@@ -688,8 +688,9 @@ void board_print_stats(const struct board *board, FILE *out)
 	fprintf(out, "  chains made / undone      %llu / %llu\n", (unsigned long long)t->chains,
 		(unsigned long long)t->unchains);
 	fprintf(out, "  indirect misses / fills   %llu / %llu (global pages: %llu)\n",
-		(unsigned long long)c->exits[EXIT_INDIRECT], (unsigned long long)t->ibl_fills,
-		(unsigned long long)t->ibl_global_fills);
+		(unsigned long long)(c->exits[EXIT_INDIRECT] + c->ibl_fast_fills),
+		(unsigned long long)t->ibl_fills, (unsigned long long)t->ibl_global_fills);
+	fprintf(out, "  of them without an exit   %llu\n", (unsigned long long)c->ibl_fast_fills);
 	fprintf(out, "  invalidations (blocks)    %llu (%llu)\n", (unsigned long long)t->invalidations,
 		(unsigned long long)t->invalidated_blocks);
 	fprintf(out, "  flushes                   %llu\n", (unsigned long long)t->flushes);

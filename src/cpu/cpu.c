@@ -492,18 +492,10 @@ static bool block_is_global(struct cpu *cpu, const struct tblock *tb)
 	return page_is_global(cpu, (tb->eip | (GUEST_PAGE_SIZE - 1)) + 1);
 }
 
-/* An indirect branch the lookup table missed: fill the entry in. */
-static void fill_indirect(struct cpu *cpu, struct translator *t)
+/* Enters a block's translation in the lookup table under the tag its
+ * pages call for. */
+static void ibl_enter(struct cpu *cpu, uint32_t target, uint32_t mode, const struct tblock *to)
 {
-	uint32_t target = (uint32_t)cpu->scratch[0];
-	/* The mode now: a transfer callout may have changed it before its
-	 * block's lookup missed. */
-	uint32_t mode = cpu_mode(cpu);
-	cpu->stats.exits[EXIT_INDIRECT]++;
-	cpu->s.eip = target;
-	struct tblock *to = get_block(cpu, t, target, mode);
-	if (!to || cpu->s.eip != target)
-		return;
 	struct ibl_entry *e = &cpu->ibl_table[ibl_index(target, cpu->ibl_mix)];
 	if (block_is_global(cpu, to)) {
 		shadow_note_global_code(cpu->sh, target);
@@ -516,6 +508,47 @@ static void fill_indirect(struct cpu *cpu, struct translator *t)
 	}
 	e->host = (uint64_t)(uintptr_t)to->host;
 	cpu->tc->stats.ibl_fills++;
+}
+
+uint64_t cpu_ibl_fast(struct cpu *cpu)
+{
+	uint32_t target = (uint32_t)cpu->scratch[0];
+	uint32_t mode = cpu_mode(cpu);
+	if ((mode & MODE_SINGLE) || cpu->sh->ibl_flush)
+		return 0;
+	uint32_t gpa = target;
+	if (cpu->s.cr0 & CR0_PG) {
+		/* A look only: a walk that would set an accessed bit or fault
+		 * is the run loop's to make. */
+		struct paging_regs pr = { cpu->s.cr0, cpu->s.cr3, cpu->s.cr4 };
+		struct walk w;
+		uint32_t error;
+		unsigned access = ACCESS_PEEK | (cpu->s.cpl == 3 ? ACCESS_USER : 0);
+		if (!paging_walk(cpu->sh->ram, &pr, target, access, &w, &error))
+			return 0;
+		gpa = w.gpa;
+	}
+	const struct tblock *tb = tcache_lookup(cpu->tc, target, gpa, mode);
+	if (!tb || tb->pages[1] != tb->pages[0])
+		return 0;
+	ibl_enter(cpu, target, mode, tb);
+	cpu->stats.ibl_fast_fills++;
+	return (uint64_t)(uintptr_t)tb->host;
+}
+
+/* An indirect branch the lookup table missed: fill the entry in. */
+static void fill_indirect(struct cpu *cpu, struct translator *t)
+{
+	uint32_t target = (uint32_t)cpu->scratch[0];
+	/* The mode now: a transfer callout may have changed it before its
+	 * block's lookup missed. */
+	uint32_t mode = cpu_mode(cpu);
+	cpu->stats.exits[EXIT_INDIRECT]++;
+	cpu->s.eip = target;
+	struct tblock *to = get_block(cpu, t, target, mode);
+	if (!to || cpu->s.eip != target)
+		return;
+	ibl_enter(cpu, target, mode, to);
 }
 
 void cpu_paging_changed(struct cpu *cpu, uint32_t old_cr0, uint32_t old_cr4)

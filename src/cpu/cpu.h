@@ -83,6 +83,7 @@ struct cpu_stats {
 	uint64_t halts;
 	uint64_t halt_sleeps;
 	uint64_t transfers_inline;  /* SYSENTER/SYSEXIT/INT/IRET that stayed in translated code */
+	uint64_t ibl_fast_fills;    /* lookup misses filled without leaving translated code */
 };
 
 struct cpu {
@@ -333,6 +334,11 @@ void btvm_callout(void);
  * state, so the guest's can be the host's plus an offset (RDTSC inline). */
 bool host_tsc_is_constant(void);
 void btvm_ibl_miss(void);
+/* Called by btvm_ibl_miss with the target in scratch[0]: when the block is
+ * translated already and its page mapped (no accessed bit to set), enters
+ * it in the lookup table and returns its host address; 0 sends the miss
+ * to the run loop. */
+uint64_t cpu_ibl_fast(struct cpu *cpu);
 /* Where a signal handler sends a context to leave translated code. */
 void btvm_fault_leave(void);
 void btvm_leave(void);

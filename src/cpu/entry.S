@@ -135,8 +135,20 @@ btvm_leave:
 	.type btvm_ibl_miss, @function
 btvm_ibl_miss:
 	mov [r15 + CPU_OFF_SCRATCH], r13
-	mov r13d, 0             /* exit descriptor 0: an indirect-branch miss (flag-free: guest flags are live) */
-	jmp btvm_exit
+	SAVE_GPRS
+	SAVE_FPU_LIGHT
+	cld
+	mov rdi, r15
+	call cpu_ibl_fast       /* reached by a jump: the stack is aligned */
+	test rax, rax
+	jz 1f
+	mov r13, rax
+	LOAD_FPU
+	LOAD_GPRS
+	jmp r13
+	/* Exit descriptor 0: an indirect-branch miss for the run loop. */
+1:	mov qword ptr [r15 + CPU_OFF_EXIT], 0
+	jmp btvm_leave
 	.size btvm_ibl_miss, . - btvm_ibl_miss
 
 
