@@ -21,8 +21,10 @@ static void print_usage(FILE *out)
 	      "Runs a 32-bit x86 guest as translated code, without hardware virtualization.\n"
 	      "\n"
 	      "Options of 'run':\n"
-	      "  --kernel FILE         guest kernel: a Multiboot v1 ELF image (required)\n"
-	      "  --initrd FILE         initial RAM disk, passed as Multiboot module 0\n"
+	      "  --kernel FILE         guest kernel: a Linux bzImage or a Multiboot v1 ELF\n"
+	      "                        image, told apart by its header (required)\n"
+	      "  --initrd FILE         initial RAM disk (Linux initramfs, or Multiboot\n"
+	      "                        module 0)\n"
 	      "  --append STRING       kernel command line\n"
 	      "  -m, --memory MIB      guest RAM in MiB (default 256; 4 to 3072; a G suffix\n"
 	      "                        means GiB)\n"
@@ -31,7 +33,8 @@ static void print_usage(FILE *out)
 	      "  --serial stdio|none   where COM1 goes (default stdio: the terminal, raw)\n"
 	      "  --stats               print statistics to stderr at exit: translation\n"
 	      "                        cache, exits to the monitor, callouts, devices\n"
-	      "  --no-reboot           end btvm instead of resetting the guest\n"
+	      "  --no-reboot           a guest reboot ends btvm (status 0), a triple fault\n"
+	      "                        too (status 1), instead of restarting the guest\n"
 	      "  --tcache MIB          translation cache size (default 64; 1 to 1024)\n"
 	      "  --trace FILE          write every translated block, disassembled, to FILE\n"
 	      "  --one-insn-blocks     debug: translate one guest instruction per block,\n"
@@ -39,8 +42,9 @@ static void print_usage(FILE *out)
 	      "  --selfcheck-blocks    debug: no write protection of code pages; every\n"
 	      "                        block compares its guest bytes at entry instead\n"
 	      "\n"
-	      "Exit status: what the guest wrote to isa-debug-exit (port 0xf4) as\n"
-	      "(value << 1) | 1; 1 for a monitor error; 2 for bad usage.\n",
+	      "Exit status: 0 when the guest powers off (ACPI S5, Linux's poweroff);\n"
+	      "what it wrote to isa-debug-exit (port 0xf4) as (value << 1) | 1; 1 for a\n"
+	      "monitor error or a guest that cannot go on; 2 for bad usage.\n",
 	      out);
 }
 

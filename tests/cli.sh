@@ -80,6 +80,20 @@ expect 1 "$work/empty.elf: .*empty" run --kernel "$work/empty.elf"
 expect 1 "$work/text.elf: .*not an ELF" run --kernel "$work/text.elf"
 expect 1 "$work/trunc.elf: .*truncated" run --kernel "$work/trunc.elf"
 expect 1 "$work: " run --kernel "$work"
+# bzImages the Linux loader refuses: the boot sector signature and "HdrS"
+# with protocol 2.00 (too old), then 2.15 with the 64-bit kernel flag.
+bzimage() {   # version-byte-hi version-byte-lo xloadflags file
+	head -c 4096 /dev/zero >"$4"
+	printf '\x04' | dd of="$4" bs=1 seek=$((0x1f1)) conv=notrunc status=none
+	printf '\x55\xaa\xeb\x6aHdrS' | dd of="$4" bs=1 seek=$((0x1fe)) conv=notrunc status=none
+	printf "\\x$2\\x$1" | dd of="$4" bs=1 seek=$((0x206)) conv=notrunc status=none
+	printf '\x01' | dd of="$4" bs=1 seek=$((0x211)) conv=notrunc status=none
+	printf "\\x$3" | dd of="$4" bs=1 seek=$((0x236)) conv=notrunc status=none
+}
+bzimage 02 00 00 "$work/old.bz"
+bzimage 02 0f 01 "$work/x64.bz"
+expect 1 "$work/old.bz: .*too old" run --kernel "$work/old.bz"
+expect 1 "$work/x64.bz: .*64-bit kernel" run --kernel "$work/x64.bz"
 expect 1 "/bin/true: .*(32-bit|class)" run --kernel /bin/true
 expect 1 "$work/missing.img: " run --kernel "$hello" --initrd "$work/missing.img"
 
