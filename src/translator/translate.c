@@ -8,6 +8,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "cache/tcache.h"
@@ -1059,6 +1060,56 @@ static bool resumable(const struct tctx *c)
 	       c->ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER && is_data_segment(c->ops[0].reg.value);
 }
 
+/* The monitor's copy of a segment register's selector, as a cpu field. */
+static ZydisEncoderOperand selector_field(ZydisRegister seg)
+{
+	size_t off = offsetof(struct cpu, s) + offsetof(struct vcpu_state, seg) +
+		     cpu_seg_index(seg) * sizeof(struct segment) + offsetof(struct segment, selector);
+	return cpu_field(2, (unsigned)off);
+}
+
+/* Reads of a segment register without a callout: MOV to a general
+ * register (zero-extended at 32 bits, as P6 and later do) and PUSH, which
+ * at 32 bits takes a whole slot but writes only the selector's word, the
+ * upper half keeping what it had (as current Intel CPUs do, and as the
+ * callout does: read the slot, replace the low word, write it back). The
+ * kernel saves its segments this way at every entry. */
+static bool translate_segment_read(struct tctx *c)
+{
+	ZydisMnemonic m = c->in.mnemonic;
+	if (m == ZYDIS_MNEMONIC_MOV && c->ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+	    c->ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+	    ZydisRegisterGetClass(c->ops[1].reg.value) == ZYDIS_REGCLASS_SEGMENT) {
+		ZydisRegisterClass cls = ZydisRegisterGetClass(c->ops[0].reg.value);
+		ZydisRegister dst = map_reg(c->ops[0].reg.value);
+		if (cls == ZYDIS_REGCLASS_GPR32)
+			emit2(&c->e, ZYDIS_MNEMONIC_MOVZX, op_reg(dst), selector_field(c->ops[1].reg.value));
+		else if (cls == ZYDIS_REGCLASS_GPR16)
+			emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(dst), selector_field(c->ops[1].reg.value));
+		else
+			return false;
+		return true;
+	}
+	if (m == ZYDIS_MNEMONIC_PUSH && c->ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+	    ZydisRegisterGetClass(c->ops[0].reg.value) == ZYDIS_REGCLASS_SEGMENT) {
+		struct emitter *e = &c->e;
+		emit2(e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_R11D), selector_field(c->ops[0].reg.value));
+		if (c->in.operand_width == 16) {
+			emit_push_value(c, op_reg(ZYDIS_REGISTER_R11W), 2);
+			return true;
+		}
+		if (c->in.operand_width != 32)
+			return false;
+		ZydisEncoderOperand ld[2] = { op_reg(ZYDIS_REGISTER_R8D),
+					      guest_mem_at(c, ZYDIS_REGISTER_ESP, -4, ZYDIS_REGISTER_SS, 4) };
+		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ld, 0);
+		emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8W), op_reg(ZYDIS_REGISTER_R11W));
+		emit_push_value(c, op_reg(ZYDIS_REGISTER_R8D), 4);
+		return true;
+	}
+	return false;
+}
+
 /* RDTSC at CPL 0 with a constant-rate host TSC: the host's counter less
  * the guest's offset, without leaving translated code (Linux reads the TSC
  * a dozen times per system call). CR4.TSD only matters at CPL 3, which
@@ -1102,6 +1153,8 @@ static bool translate_insn(struct tctx *c, const struct sensitive_insn *sens)
 			emit2(&c->e, ZYDIS_MNEMONIC_MOV, cpu_field(1, CPU_OFF_VIF), op_imm(0));
 			return true;
 		}
+		if (translate_segment_read(c))
+			return true;
 		if (m == ZYDIS_MNEMONIC_RDTSC && !(c->mode & MODE_CPL3) && c->cpu->tsc_native) {
 			emit_rdtsc(c);
 			return true;
