@@ -20,50 +20,9 @@
 #include "translator/disasm.h"
 #include "translator/emit.h"
 
-#define BLOCK_MAX_INSNS 64u
-/* Room that must stay free in the block's code area before one more
- * instruction is translated, so that its stubs and descriptors still fit. */
-#define INSN_HEADROOM 1024
+#include "translator/translate_internal.h"
 
-struct tctx {
-	struct translator *t;
-	struct cpu *cpu;
-	struct tblock *tb;
-	struct emitter e;
-	uint32_t mode;
-	uint32_t eip;
-	uint32_t next_eip;
-	const uint8_t *bytes;
-	ZydisDecodedInstruction in;
-	ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
-	unsigned nexits;
-	unsigned ncallouts;
-	bool ended;
-	bool paging;           /* CR0.PG at translation: cross-page exits look up */
-	uint32_t gpa;          /* guest physical address of the block's first byte */
-	uint8_t insn_buf[ZYDIS_MAX_INSTRUCTION_LENGTH];  /* an instruction across pages */
-	/* Self-checking block (its page is left writable): the entry jumps to
-	 * a compare of the guest bytes emitted after the block. */
-	bool selfcheck;
-	uint8_t *check_jmp;
-	uint8_t *body;
-	/* Last, and not cleared per block (large): callout descriptors to
-	 * place after the code, with the field each one patches. */
-	struct {
-		uint8_t *imm_field;
-		struct callout_desc desc;
-	} callouts[2 * BLOCK_MAX_INSNS];   /* adaptive instructions take two */
-};
-
-/* Host registers: guest eax..edi are themselves, guest esp is r12. */
-#define R_ESP ZYDIS_REGISTER_R12D
-#define R_CPU ZYDIS_REGISTER_R15
-#define R_T ZYDIS_REGISTER_R13    /* value scratch, door argument */
-#define R_A ZYDIS_REGISTER_R14    /* address scratch */
-#define R_B ZYDIS_REGISTER_R10    /* second address scratch */
-#define R_S ZYDIS_REGISTER_R11    /* string-move scratch */
-
-static ZydisRegister map_reg(ZydisRegister r)
+ZydisRegister map_reg(ZydisRegister r)
 {
 	switch (r) {
 	case ZYDIS_REGISTER_ESP:
@@ -76,7 +35,7 @@ static ZydisRegister map_reg(ZydisRegister r)
 }
 
 /* The 64-bit name of a mapped 32-bit register, for LEA arithmetic. */
-static ZydisRegister reg64(ZydisRegister r)
+ZydisRegister reg64(ZydisRegister r)
 {
 	return ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, map_reg(r));
 }
@@ -87,7 +46,7 @@ static ZydisRegister full64(ZydisRegister r)
 	return r == ZYDIS_REGISTER_NONE ? r : ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, r);
 }
 
-static ZydisRegister reg_sized(ZydisRegister r64, unsigned bytes)
+ZydisRegister reg_sized(ZydisRegister r64, unsigned bytes)
 {
 	static const ZydisRegisterClass cls[] = { [1] = ZYDIS_REGCLASS_GPR8, [2] = ZYDIS_REGCLASS_GPR16,
 						  [4] = ZYDIS_REGCLASS_GPR32, [8] = ZYDIS_REGCLASS_GPR64 };
@@ -104,13 +63,13 @@ static bool seg_needs_base(const struct tctx *c, ZydisRegister seg)
 	return !(c->mode & MODE_FLAT);
 }
 
-static ZydisEncoderOperand cpu_field(unsigned size, unsigned offset)
+ZydisEncoderOperand cpu_field(unsigned size, unsigned offset)
 {
 	return op_mem(size, R_CPU, ZYDIS_REGISTER_NONE, 0, offset);
 }
 
 /* lea dst32, [base + index*scale + disp] computed in 32 bits (wraps). */
-static void emit_lea32(struct tctx *c, ZydisRegister dst32, ZydisRegister base64,
+void emit_lea32(struct tctx *c, ZydisRegister dst32, ZydisRegister base64,
 		       ZydisRegister index64, unsigned scale, int64_t disp)
 {
 	ZydisEncoderOperand ops[2] = { op_reg(dst32), op_mem(8, base64, index64, scale, (int32_t)disp) };
@@ -121,7 +80,7 @@ static void emit_lea32(struct tctx *c, ZydisRegister dst32, ZydisRegister base64
  * a base to add, or the guest used 16-bit addressing, the address is first
  * computed into R_A (flags untouched: only MOV, LEA and MOVZX). extra is
  * added to the displacement (POP [ESP+x] addresses with the new ESP). */
-static ZydisEncoderOperand guest_mem(struct tctx *c, const ZydisDecodedOperand *op, int64_t extra,
+ZydisEncoderOperand guest_mem(struct tctx *c, const ZydisDecodedOperand *op, int64_t extra,
 				     unsigned size)
 {
 	ZydisRegister base = op->mem.base, index = op->mem.index;
@@ -158,7 +117,7 @@ static ZydisEncoderOperand guest_mem(struct tctx *c, const ZydisDecodedOperand *
 /* A guest memory operand at a register-relative address that is not in
  * the instruction (stack and string accesses): reg + disp in segment seg.
  * A 16-bit register (SI/DI under an address-size prefix) wraps at 64 KiB. */
-static ZydisEncoderOperand guest_mem_at(struct tctx *c, ZydisRegister guest_reg, int32_t disp,
+ZydisEncoderOperand guest_mem_at(struct tctx *c, ZydisRegister guest_reg, int32_t disp,
 					ZydisRegister seg, unsigned size)
 {
 	ZydisDecodedOperand op;
@@ -176,7 +135,7 @@ static ZydisEncoderOperand guest_mem_at(struct tctx *c, ZydisRegister guest_reg,
 	return r;
 }
 
-static void emit_mem_insn(struct tctx *c, ZydisMnemonic m, unsigned n, ZydisEncoderOperand *ops,
+void emit_mem_insn(struct tctx *c, ZydisMnemonic m, unsigned n, ZydisEncoderOperand *ops,
 			  ZydisInstructionAttributes extra)
 {
 	ZydisInstructionAttributes attr = extra;
@@ -222,13 +181,13 @@ static struct exit_desc *new_exit(struct tctx *c, uint32_t target, enum exit_kin
 }
 
 /* jmp rel32 whose stub is filled in at the end of the block. */
-static void emit_branch_exit(struct tctx *c, uint32_t target, enum exit_kind kind)
+void emit_branch_exit(struct tctx *c, uint32_t target, enum exit_kind kind)
 {
 	struct exit_desc *ex = new_exit(c, target, kind);
 	ex->patch = emit_jmp_rel32(&c->e, NULL);
 }
 
-static void emit_jcc_exit(struct tctx *c, unsigned cc, uint32_t target)
+void emit_jcc_exit(struct tctx *c, unsigned cc, uint32_t target)
 {
 	struct exit_desc *ex = new_exit(c, target, EXIT_KIND_BRANCH);
 	ex->patch = emit_jcc_rel32(&c->e, cc, NULL);
@@ -393,142 +352,6 @@ static void emit_mem_callout(struct tctx *c, uint8_t kind)
 	c->callouts[c->ncallouts - 1].desc.kind = kind;
 }
 
-/* --- stack ------------------------------------------------------------ */
-
-static void emit_push_value(struct tctx *c, ZydisEncoderOperand value, unsigned size)
-{
-	ZydisEncoderOperand ops[2] = { guest_mem_at(c, ZYDIS_REGISTER_ESP, -(int32_t)size,
-						    ZYDIS_REGISTER_SS, size), value };
-	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ops, 0);
-	emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, -(int32_t)size);
-}
-
-static bool translate_push(struct tctx *c)
-{
-	const ZydisDecodedOperand *src = &c->ops[0];
-	unsigned size = c->in.operand_width / 8;
-	switch (src->type) {
-	case ZYDIS_OPERAND_TYPE_REGISTER:
-		emit_push_value(c, op_reg(map_reg(src->reg.value)), size);
-		return true;
-	case ZYDIS_OPERAND_TYPE_IMMEDIATE:
-		if (size == 4) {
-			emit_push_value(c, op_imm((int32_t)src->imm.value.s), 4);
-		} else {
-			emit_push_value(c, op_imm((int16_t)src->imm.value.s), 2);
-		}
-		return true;
-	case ZYDIS_OPERAND_TYPE_MEMORY: {
-		ZydisRegister t = size == 4 ? ZYDIS_REGISTER_R13D : ZYDIS_REGISTER_R13W;
-		ZydisEncoderOperand ops[2] = { op_reg(t), guest_mem(c, src, 0, size) };
-		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ops, 0);
-		emit_push_value(c, op_reg(t), size);
-		return true;
-	}
-	default:
-		return false;
-	}
-}
-
-static bool translate_pop(struct tctx *c)
-{
-	const ZydisDecodedOperand *dst = &c->ops[0];
-	unsigned size = c->in.operand_width / 8;
-	ZydisRegister t = size == 4 ? ZYDIS_REGISTER_R13D : ZYDIS_REGISTER_R13W;
-	ZydisEncoderOperand ld[2] = { op_reg(t), guest_mem_at(c, ZYDIS_REGISTER_ESP, 0, ZYDIS_REGISTER_SS, size) };
-	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ld, 0);
-	if (dst->type == ZYDIS_OPERAND_TYPE_REGISTER) {
-		ZydisRegister r = map_reg(dst->reg.value);
-		if (r == R_ESP || r == ZYDIS_REGISTER_R12W) {
-			emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(r), op_reg(t));
-			return true;
-		}
-		emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, (int32_t)size);
-		emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(r), op_reg(t));
-		return true;
-	}
-	if (dst->type != ZYDIS_OPERAND_TYPE_MEMORY)
-		return false;
-	/* POP m computes its address with ESP already incremented. */
-	int64_t extra = 0;
-	if (dst->mem.base == ZYDIS_REGISTER_ESP)
-		extra = size;
-	ZydisEncoderOperand st[2] = { guest_mem(c, dst, extra, size), op_reg(t) };
-	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, st, 0);
-	emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, (int32_t)size);
-	return true;
-}
-
-static const ZydisRegister gpr32[8] = {
-	ZYDIS_REGISTER_EAX, ZYDIS_REGISTER_ECX, ZYDIS_REGISTER_EDX, ZYDIS_REGISTER_EBX,
-	ZYDIS_REGISTER_ESP, ZYDIS_REGISTER_EBP, ZYDIS_REGISTER_ESI, ZYDIS_REGISTER_EDI,
-};
-
-static bool translate_pusha(struct tctx *c)
-{
-	unsigned size = c->in.operand_width / 8;
-	for (int i = 0; i < 8; i++) {
-		ZydisRegister r = map_reg(gpr32[i]);
-		ZydisEncoderOperand ops[2] = {
-			guest_mem_at(c, ZYDIS_REGISTER_ESP, -(int32_t)(size * (unsigned)(i + 1)),
-				     ZYDIS_REGISTER_SS, size),
-			op_reg(size == 4 ? r : reg_sized(ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, r), 2)),
-		};
-		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ops, 0);
-	}
-	emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, -(int32_t)(8 * size));
-	return true;
-}
-
-static bool translate_popa(struct tctx *c)
-{
-	unsigned size = c->in.operand_width / 8;
-	/* Touch both ends first: a fault then leaves every register intact. */
-	ZydisRegister t = size == 4 ? ZYDIS_REGISTER_R13D : ZYDIS_REGISTER_R13W;
-	ZydisEncoderOperand p0[2] = { op_reg(t), guest_mem_at(c, ZYDIS_REGISTER_ESP, 0, ZYDIS_REGISTER_SS, size) };
-	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, p0, 0);
-	ZydisEncoderOperand p1[2] = { op_reg(t), guest_mem_at(c, ZYDIS_REGISTER_ESP, (int32_t)(7 * size), ZYDIS_REGISTER_SS, size) };
-	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, p1, 0);
-	for (int i = 7; i >= 0; i--) {
-		if (i == 4)
-			continue;  /* the ESP image is skipped */
-		ZydisRegister r64 = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, gpr32[i]);
-		ZydisEncoderOperand ops[2] = {
-			op_reg(reg_sized(r64, size)),
-			guest_mem_at(c, ZYDIS_REGISTER_ESP, (int32_t)(size * (unsigned)(7 - i)), ZYDIS_REGISTER_SS, size),
-		};
-		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ops, 0);
-	}
-	emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, (int32_t)(8 * size));
-	return true;
-}
-
-/* LEAVE and ENTER 0 with a 16-bit operand size (66 prefix) move only BP and
- * a word of stack; the stack pointer itself stays 32-bit (SS.B = 1). */
-static bool translate_leave(struct tctx *c)
-{
-	unsigned size = c->in.operand_width == 16 ? 2 : 4;
-	ZydisEncoderOperand ld[2] = { op_reg(size == 2 ? ZYDIS_REGISTER_R13W : ZYDIS_REGISTER_R13D),
-				      guest_mem_at(c, ZYDIS_REGISTER_EBP, 0, ZYDIS_REGISTER_SS, size) };
-	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ld, 0);
-	emit_lea32(c, R_ESP, ZYDIS_REGISTER_RBP, ZYDIS_REGISTER_NONE, 0, size);
-	emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(size == 2 ? ZYDIS_REGISTER_BP : ZYDIS_REGISTER_EBP),
-	      op_reg(size == 2 ? ZYDIS_REGISTER_R13W : ZYDIS_REGISTER_R13D));
-	return true;
-}
-
-static bool translate_enter0(struct tctx *c)
-{
-	uint32_t frame = (uint32_t)c->ops[0].imm.value.u & 0xffff;
-	bool o16 = c->in.operand_width == 16;
-	emit_push_value(c, op_reg(o16 ? ZYDIS_REGISTER_BP : ZYDIS_REGISTER_EBP), o16 ? 2 : 4);
-	emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(o16 ? ZYDIS_REGISTER_BP : ZYDIS_REGISTER_EBP),
-	      op_reg(o16 ? ZYDIS_REGISTER_R12W : R_ESP));
-	if (frame)
-		emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, -(int32_t)frame);
-	return true;
-}
-
 /* --- control flow ----------------------------------------------------- */
 
 static uint32_t branch_target(const struct tctx *c)
@@ -550,14 +373,14 @@ static void load_indirect_target(struct tctx *c)
 
 /* jrcxz on CX alone: RCX is parked in r8 and zero-extended from CX, so the
  * test stays flag-free. Both paths must put RCX back (restore_rcx). */
-static uint8_t *emit_cx_zero_test(struct tctx *c)
+uint8_t *emit_cx_zero_test(struct tctx *c)
 {
 	emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8), op_reg(ZYDIS_REGISTER_RCX));
 	emit2(&c->e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_ECX), op_reg(ZYDIS_REGISTER_CX));
 	return emit_jrcxz(&c->e, false);
 }
 
-static void restore_rcx(struct tctx *c)
+void restore_rcx(struct tctx *c)
 {
 	emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
 }
@@ -666,131 +489,6 @@ static bool translate_branch(struct tctx *c)
 		c->ended = true;
 		return true;
 	}
-}
-
-/* --- string instructions ---------------------------------------------- */
-
-enum string_op { STR_MOVS, STR_STOS, STR_LODS, STR_CMPS, STR_SCAS };
-
-static ZydisRegister acc(unsigned size)
-{
-	return size == 1 ? ZYDIS_REGISTER_AL : size == 2 ? ZYDIS_REGISTER_AX : ZYDIS_REGISTER_EAX;
-}
-
-static ZydisRegister scratch_s(unsigned size)
-{
-	return size == 1 ? ZYDIS_REGISTER_R11B : size == 2 ? ZYDIS_REGISTER_R11W : ZYDIS_REGISTER_R11D;
-}
-
-/* Rewritten as a host loop over window-relative accesses: in 64-bit mode
- * ES:EDI takes neither the GS override nor a base, so the instruction can
- * never run as it is. ECX/ESI/EDI step after each element's accesses, so a
- * fault leaves REP state as the hardware would. */
-static bool translate_string(struct tctx *c, enum string_op op, unsigned size)
-{
-	struct emitter *e = &c->e;
-	bool rep = c->in.attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE | ZYDIS_ATTRIB_HAS_REPNE);
-	bool repne = c->in.attributes & ZYDIS_ATTRIB_HAS_REPNE;
-	int32_t step = (c->mode & MODE_DF) ? -(int32_t)size : (int32_t)size;
-	ZydisRegister src_seg = ZYDIS_REGISTER_DS;
-	if (c->in.attributes & ZYDIS_ATTRIB_HAS_SEGMENT) {
-		for (unsigned i = 0; i < c->in.operand_count; i++)
-			if (c->ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && (c->ops[i].mem.base == ZYDIS_REGISTER_ESI || c->ops[i].mem.base == ZYDIS_REGISTER_SI))
-				src_seg = c->ops[i].mem.segment;
-	}
-	bool a16 = c->in.address_width == 16;
-	ZydisRegister si = a16 ? ZYDIS_REGISTER_SI : ZYDIS_REGISTER_ESI;
-	ZydisRegister di = a16 ? ZYDIS_REGISTER_DI : ZYDIS_REGISTER_EDI;
-	ZydisRegister cx = a16 ? ZYDIS_REGISTER_CX : ZYDIS_REGISTER_ECX;
-
-	uint8_t *top = e->pos;
-	uint8_t *skip = NULL;
-	if (rep) {
-		skip = a16 ? emit_cx_zero_test(c) : emit_jrcxz(e, true);
-		if (a16)
-			restore_rcx(c);
-	}
-	bool uses_src = op == STR_MOVS || op == STR_LODS || op == STR_CMPS;
-	bool uses_dst = op != STR_LODS;
-
-	switch (op) {
-	case STR_MOVS: {
-		ZydisEncoderOperand a[2] = { op_reg(scratch_s(size)), guest_mem_at(c, si, 0, src_seg, size) };
-		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, a, 0);
-		ZydisEncoderOperand b[2] = { guest_mem_at(c, di, 0, ZYDIS_REGISTER_ES, size), op_reg(scratch_s(size)) };
-		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, b, 0);
-		break;
-	}
-	case STR_STOS: {
-		ZydisEncoderOperand a[2] = { guest_mem_at(c, di, 0, ZYDIS_REGISTER_ES, size), op_reg(acc(size)) };
-		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, a, 0);
-		break;
-	}
-	case STR_LODS: {
-		ZydisEncoderOperand a[2] = { op_reg(acc(size)), guest_mem_at(c, si, 0, src_seg, size) };
-		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, a, 0);
-		break;
-	}
-	case STR_CMPS: {
-		ZydisEncoderOperand a[2] = { op_reg(scratch_s(size)), guest_mem_at(c, si, 0, src_seg, size) };
-		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, a, 0);
-		ZydisEncoderOperand b[2] = { op_reg(scratch_s(size)), guest_mem_at(c, di, 0, ZYDIS_REGISTER_ES, size) };
-		emit_mem_insn(c, ZYDIS_MNEMONIC_CMP, 2, b, 0);
-		break;
-	}
-	case STR_SCAS: {
-		ZydisEncoderOperand a[2] = { op_reg(acc(size)), guest_mem_at(c, di, 0, ZYDIS_REGISTER_ES, size) };
-		emit_mem_insn(c, ZYDIS_MNEMONIC_CMP, 2, a, 0);
-		break;
-	}
-	}
-	if (uses_src)
-		emit_lea32(c, si, ZYDIS_REGISTER_RSI, ZYDIS_REGISTER_NONE, 0, step);
-	if (uses_dst)
-		emit_lea32(c, di, ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_NONE, 0, step);
-	if (rep) {
-		emit_lea32(c, cx, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_NONE, 0, -1);
-		uint8_t *out = NULL;
-		if (op == STR_CMPS || op == STR_SCAS) {
-			/* REPE stops on not-equal, REPNE on equal. */
-			uint8_t jcc[2] = { (uint8_t)(repne ? 0x74 : 0x75), 0 };
-			emit_bytes(e, jcc, 2);
-			out = e->failed ? NULL : e->pos - 1;
-		}
-		uint8_t back[2] = { 0xeb, 0 };
-		emit_bytes(e, back, 2);
-		if (!e->failed)
-			patch_rel8(e->pos - 1, top);
-		if (skip)
-			patch_rel8(skip, e->pos);
-		if (a16)
-			restore_rcx(c);  /* reached only from the CX == 0 test */
-		if (out && !e->failed)
-			patch_rel8(out, e->pos);
-	}
-	return true;
-}
-
-static bool classify_string(ZydisMnemonic m, enum string_op *op, unsigned *size)
-{
-	static const struct { ZydisMnemonic m; enum string_op op; unsigned size; } t[] = {
-		{ ZYDIS_MNEMONIC_MOVSB, STR_MOVS, 1 }, { ZYDIS_MNEMONIC_MOVSW, STR_MOVS, 2 },
-		{ ZYDIS_MNEMONIC_MOVSD, STR_MOVS, 4 }, { ZYDIS_MNEMONIC_STOSB, STR_STOS, 1 },
-		{ ZYDIS_MNEMONIC_STOSW, STR_STOS, 2 }, { ZYDIS_MNEMONIC_STOSD, STR_STOS, 4 },
-		{ ZYDIS_MNEMONIC_LODSB, STR_LODS, 1 }, { ZYDIS_MNEMONIC_LODSW, STR_LODS, 2 },
-		{ ZYDIS_MNEMONIC_LODSD, STR_LODS, 4 }, { ZYDIS_MNEMONIC_CMPSB, STR_CMPS, 1 },
-		{ ZYDIS_MNEMONIC_CMPSW, STR_CMPS, 2 }, { ZYDIS_MNEMONIC_CMPSD, STR_CMPS, 4 },
-		{ ZYDIS_MNEMONIC_SCASB, STR_SCAS, 1 }, { ZYDIS_MNEMONIC_SCASW, STR_SCAS, 2 },
-		{ ZYDIS_MNEMONIC_SCASD, STR_SCAS, 4 },
-	};
-	for (unsigned i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		if (t[i].m == m) {
-			*op = t[i].op;
-			*size = t[i].size;
-			return true;
-		}
-	}
-	return false;
 }
 
 /* --- IDENT ------------------------------------------------------------ */

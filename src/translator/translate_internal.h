@@ -1,0 +1,94 @@
+/* What the translator's files share: the per-block translation context,
+ * the host register roles, and the emit helpers the instruction families
+ * (translate.c, translate_stack.c, translate_string.c) have in common. */
+#ifndef BTVM_TRANSLATOR_TRANSLATE_INTERNAL_H
+#define BTVM_TRANSLATOR_TRANSLATE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <Zydis/Zydis.h>
+
+#include "cache/tcache.h"
+#include "translator/emit.h"
+#include "translator/translate.h"
+
+#define BLOCK_MAX_INSNS 64u
+/* Room that must stay free in the block's code area before one more
+ * instruction is translated, so that its stubs and descriptors still fit. */
+#define INSN_HEADROOM 1024
+
+struct tctx {
+	struct translator *t;
+	struct cpu *cpu;
+	struct tblock *tb;
+	struct emitter e;
+	uint32_t mode;
+	uint32_t eip;
+	uint32_t next_eip;
+	const uint8_t *bytes;
+	ZydisDecodedInstruction in;
+	ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+	unsigned nexits;
+	unsigned ncallouts;
+	bool ended;
+	bool paging;           /* CR0.PG at translation: cross-page exits look up */
+	uint32_t gpa;          /* guest physical address of the block's first byte */
+	uint8_t insn_buf[ZYDIS_MAX_INSTRUCTION_LENGTH];  /* an instruction across pages */
+	/* Self-checking block (its page is left writable): the entry jumps to
+	 * a compare of the guest bytes emitted after the block. */
+	bool selfcheck;
+	uint8_t *check_jmp;
+	uint8_t *body;
+	/* Last, and not cleared per block (large): callout descriptors to
+	 * place after the code, with the field each one patches. */
+	struct {
+		uint8_t *imm_field;
+		struct callout_desc desc;
+	} callouts[2 * BLOCK_MAX_INSNS];   /* adaptive instructions take two */
+};
+
+/* Host registers: guest eax..edi are themselves, guest esp is r12. */
+#define R_ESP ZYDIS_REGISTER_R12D
+#define R_CPU ZYDIS_REGISTER_R15
+#define R_T ZYDIS_REGISTER_R13    /* value scratch, door argument */
+#define R_A ZYDIS_REGISTER_R14    /* address scratch */
+#define R_B ZYDIS_REGISTER_R10    /* second address scratch */
+#define R_S ZYDIS_REGISTER_R11    /* string-move scratch */
+
+
+enum string_op { STR_MOVS, STR_STOS, STR_LODS, STR_CMPS, STR_SCAS };
+
+/* translate.c */
+ZydisRegister map_reg(ZydisRegister r);
+ZydisRegister reg64(ZydisRegister r);
+ZydisRegister reg_sized(ZydisRegister r64, unsigned bytes);
+ZydisEncoderOperand cpu_field(unsigned size, unsigned offset);
+void emit_lea32(struct tctx *c, ZydisRegister dst32, ZydisRegister base64, ZydisRegister index64,
+		unsigned scale, int64_t disp);
+ZydisEncoderOperand guest_mem(struct tctx *c, const ZydisDecodedOperand *op, int64_t extra,
+			      unsigned size);
+ZydisEncoderOperand guest_mem_at(struct tctx *c, ZydisRegister guest_reg, int32_t disp,
+				 ZydisRegister seg, unsigned size);
+void emit_mem_insn(struct tctx *c, ZydisMnemonic m, unsigned n, ZydisEncoderOperand *ops,
+		   ZydisInstructionAttributes prefixes);
+void emit_branch_exit(struct tctx *c, uint32_t target, enum exit_kind kind);
+void emit_jcc_exit(struct tctx *c, unsigned cc, uint32_t target);
+/* A flag-free test of CX for zero, and putting RCX back after it. */
+uint8_t *emit_cx_zero_test(struct tctx *c);
+void restore_rcx(struct tctx *c);
+
+/* translate_stack.c: PUSH, POP, PUSHA, POPA, LEAVE, ENTER 0 */
+void emit_push_value(struct tctx *c, ZydisEncoderOperand value, unsigned size);
+bool translate_push(struct tctx *c);
+bool translate_pop(struct tctx *c);
+bool translate_pusha(struct tctx *c);
+bool translate_popa(struct tctx *c);
+bool translate_leave(struct tctx *c);
+bool translate_enter0(struct tctx *c);
+
+/* translate_string.c: MOVS, STOS, LODS, CMPS, SCAS with or without REP */
+bool classify_string(ZydisMnemonic m, enum string_op *op, unsigned *size);
+bool translate_string(struct tctx *c, enum string_op op, unsigned size);
+
+#endif

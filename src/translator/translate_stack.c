@@ -1,0 +1,141 @@
+/* Stack instructions as host code on the guest stack through the window:
+ * PUSH, POP (including the ESP-relative and POP ESP forms), PUSHA, POPA,
+ * LEAVE and ENTER with nesting level 0. Stores go before the ESP update
+ * so a fault leaves the guest as it was. */
+#include "translator/translate_internal.h"
+
+#include <assert.h>
+
+void emit_push_value(struct tctx *c, ZydisEncoderOperand value, unsigned size)
+{
+	ZydisEncoderOperand ops[2] = { guest_mem_at(c, ZYDIS_REGISTER_ESP, -(int32_t)size,
+						    ZYDIS_REGISTER_SS, size), value };
+	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ops, 0);
+	emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, -(int32_t)size);
+}
+
+bool translate_push(struct tctx *c)
+{
+	const ZydisDecodedOperand *src = &c->ops[0];
+	unsigned size = c->in.operand_width / 8;
+	switch (src->type) {
+	case ZYDIS_OPERAND_TYPE_REGISTER:
+		emit_push_value(c, op_reg(map_reg(src->reg.value)), size);
+		return true;
+	case ZYDIS_OPERAND_TYPE_IMMEDIATE:
+		if (size == 4) {
+			emit_push_value(c, op_imm((int32_t)src->imm.value.s), 4);
+		} else {
+			emit_push_value(c, op_imm((int16_t)src->imm.value.s), 2);
+		}
+		return true;
+	case ZYDIS_OPERAND_TYPE_MEMORY: {
+		ZydisRegister t = size == 4 ? ZYDIS_REGISTER_R13D : ZYDIS_REGISTER_R13W;
+		ZydisEncoderOperand ops[2] = { op_reg(t), guest_mem(c, src, 0, size) };
+		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ops, 0);
+		emit_push_value(c, op_reg(t), size);
+		return true;
+	}
+	default:
+		return false;
+	}
+}
+
+bool translate_pop(struct tctx *c)
+{
+	const ZydisDecodedOperand *dst = &c->ops[0];
+	unsigned size = c->in.operand_width / 8;
+	ZydisRegister t = size == 4 ? ZYDIS_REGISTER_R13D : ZYDIS_REGISTER_R13W;
+	ZydisEncoderOperand ld[2] = { op_reg(t), guest_mem_at(c, ZYDIS_REGISTER_ESP, 0, ZYDIS_REGISTER_SS, size) };
+	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ld, 0);
+	if (dst->type == ZYDIS_OPERAND_TYPE_REGISTER) {
+		ZydisRegister r = map_reg(dst->reg.value);
+		if (r == R_ESP || r == ZYDIS_REGISTER_R12W) {
+			emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(r), op_reg(t));
+			return true;
+		}
+		emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, (int32_t)size);
+		emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(r), op_reg(t));
+		return true;
+	}
+	if (dst->type != ZYDIS_OPERAND_TYPE_MEMORY)
+		return false;
+	/* POP m computes its address with ESP already incremented. */
+	int64_t extra = 0;
+	if (dst->mem.base == ZYDIS_REGISTER_ESP)
+		extra = size;
+	ZydisEncoderOperand st[2] = { guest_mem(c, dst, extra, size), op_reg(t) };
+	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, st, 0);
+	emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, (int32_t)size);
+	return true;
+}
+
+static const ZydisRegister gpr32[8] = {
+	ZYDIS_REGISTER_EAX, ZYDIS_REGISTER_ECX, ZYDIS_REGISTER_EDX, ZYDIS_REGISTER_EBX,
+	ZYDIS_REGISTER_ESP, ZYDIS_REGISTER_EBP, ZYDIS_REGISTER_ESI, ZYDIS_REGISTER_EDI,
+};
+
+bool translate_pusha(struct tctx *c)
+{
+	unsigned size = c->in.operand_width / 8;
+	for (int i = 0; i < 8; i++) {
+		ZydisRegister r = map_reg(gpr32[i]);
+		ZydisEncoderOperand ops[2] = {
+			guest_mem_at(c, ZYDIS_REGISTER_ESP, -(int32_t)(size * (unsigned)(i + 1)),
+				     ZYDIS_REGISTER_SS, size),
+			op_reg(size == 4 ? r : reg_sized(ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, r), 2)),
+		};
+		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ops, 0);
+	}
+	emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, -(int32_t)(8 * size));
+	return true;
+}
+
+bool translate_popa(struct tctx *c)
+{
+	unsigned size = c->in.operand_width / 8;
+	/* Touch both ends first: a fault then leaves every register intact. */
+	ZydisRegister t = size == 4 ? ZYDIS_REGISTER_R13D : ZYDIS_REGISTER_R13W;
+	ZydisEncoderOperand p0[2] = { op_reg(t), guest_mem_at(c, ZYDIS_REGISTER_ESP, 0, ZYDIS_REGISTER_SS, size) };
+	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, p0, 0);
+	ZydisEncoderOperand p1[2] = { op_reg(t), guest_mem_at(c, ZYDIS_REGISTER_ESP, (int32_t)(7 * size), ZYDIS_REGISTER_SS, size) };
+	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, p1, 0);
+	for (int i = 7; i >= 0; i--) {
+		if (i == 4)
+			continue;  /* the ESP image is skipped */
+		ZydisRegister r64 = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, gpr32[i]);
+		ZydisEncoderOperand ops[2] = {
+			op_reg(reg_sized(r64, size)),
+			guest_mem_at(c, ZYDIS_REGISTER_ESP, (int32_t)(size * (unsigned)(7 - i)), ZYDIS_REGISTER_SS, size),
+		};
+		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ops, 0);
+	}
+	emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, (int32_t)(8 * size));
+	return true;
+}
+
+/* LEAVE and ENTER 0 with a 16-bit operand size (66 prefix) move only BP and
+ * a word of stack; the stack pointer itself stays 32-bit (SS.B = 1). */
+bool translate_leave(struct tctx *c)
+{
+	unsigned size = c->in.operand_width == 16 ? 2 : 4;
+	ZydisEncoderOperand ld[2] = { op_reg(size == 2 ? ZYDIS_REGISTER_R13W : ZYDIS_REGISTER_R13D),
+				      guest_mem_at(c, ZYDIS_REGISTER_EBP, 0, ZYDIS_REGISTER_SS, size) };
+	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ld, 0);
+	emit_lea32(c, R_ESP, ZYDIS_REGISTER_RBP, ZYDIS_REGISTER_NONE, 0, size);
+	emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(size == 2 ? ZYDIS_REGISTER_BP : ZYDIS_REGISTER_EBP),
+	      op_reg(size == 2 ? ZYDIS_REGISTER_R13W : ZYDIS_REGISTER_R13D));
+	return true;
+}
+
+bool translate_enter0(struct tctx *c)
+{
+	uint32_t frame = (uint32_t)c->ops[0].imm.value.u & 0xffff;
+	bool o16 = c->in.operand_width == 16;
+	emit_push_value(c, op_reg(o16 ? ZYDIS_REGISTER_BP : ZYDIS_REGISTER_EBP), o16 ? 2 : 4);
+	emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(o16 ? ZYDIS_REGISTER_BP : ZYDIS_REGISTER_EBP),
+	      op_reg(o16 ? ZYDIS_REGISTER_R12W : R_ESP));
+	if (frame)
+		emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, -(int32_t)frame);
+	return true;
+}
