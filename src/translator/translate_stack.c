@@ -4,8 +4,6 @@
  * so a fault leaves the guest as it was. */
 #include "translator/translate_internal.h"
 
-#include <assert.h>
-
 void emit_push_value(struct tctx *c, ZydisEncoderOperand value, unsigned size)
 {
 	ZydisEncoderOperand ops[2] = { guest_mem_at(c, ZYDIS_REGISTER_ESP, -(int32_t)size,

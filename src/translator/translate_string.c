@@ -3,8 +3,6 @@
  * 16- or 32-bit addressing and segment overrides. */
 #include "translator/translate_internal.h"
 
-#include <assert.h>
-
 #include "cpu/cpu.h"
 
 static ZydisRegister acc(unsigned size)
