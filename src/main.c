@@ -10,13 +10,14 @@
 #include <string.h>
 
 #include "board.h"
+#include "cpu/sensitive.h"
 
 #define EXIT_USAGE 2
 
 static void print_usage(FILE *out)
 {
 	fputs("Usage: btvm run --kernel FILE [options]\n"
-	      "       btvm --help | --version\n"
+	      "       btvm --help | --version | --list-sensitive\n"
 	      "\n"
 	      "Runs a 32-bit x86 guest as translated code, without hardware virtualization.\n"
 	      "\n"
@@ -230,6 +231,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "--version")) {
 		printf("btvm %s\n", BTVM_VERSION);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--list-sensitive")) {
+		sensitive_print_table(stdout);
 		return 0;
 	}
 	if (!strcmp(argv[1], "run"))

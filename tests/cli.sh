@@ -53,6 +53,11 @@ for opt in --kernel --initrd --append -m --memory --display --serial --stats --n
 done
 expect 0 '^btvm [0-9]+\.[0-9]+' --version
 expect 0 'Usage' run --help
+# The sensitive-instruction table: every row with its class and block end.
+expect 0 '--list-sensitive' --help
+expect 0 '^SYSENTER +monitor +callout +transfer' --list-sensitive
+expect 0 '^STI +IOPL-sensitive +callout +if-needed' --list-sensitive
+expect 0 '^HLT +privileged +callout +yes' --list-sensitive
 
 # Usage errors: exit 2.
 expect 2 'no command given'

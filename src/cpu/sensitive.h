@@ -30,14 +30,24 @@ enum sensitive_handling {
 	HANDLE_INLINE,    /* a short sequence on the virtual state */
 };
 
+/* What the block does after the instruction. */
+enum block_end {
+	END_NONE,       /* goes on */
+	END_ALWAYS,     /* ends: the mode, control flow or interrupt state may change */
+	END_IF_NEEDED,  /* goes on unless the callout finds the mode changed or an
+			 * interrupt became deliverable (then it stops there) */
+	END_TRANSFER,   /* a control transfer whose target the callout computes: the
+			 * block ends with a lookup of the new EIP in the new mode */
+};
+
 struct sensitive_insn {
 	ZydisMnemonic mnemonic;
 	const char *name;
 	enum sensitive_class cls;
 	enum sensitive_handling handling;
-	/* The block ends after it: it may change the translation mode, the
-	 * control flow, or whether interrupts can be taken. */
-	bool ends_block;
+	/* For MOV and POP of a segment register the translator refines this
+	 * by operand (sensitive_block_end). */
+	enum block_end end;
 	const char *note;
 };
 
@@ -51,6 +61,12 @@ bool sensitive_cpl0_only(const struct sensitive_insn *s, const ZydisDecodedInstr
 			 const ZydisDecodedOperand *ops);
 const char *sensitive_class_name(enum sensitive_class cls);
 void sensitive_print_table(FILE *out);
+/* The block end for this instruction: the table's, refined by operand for
+ * the segment forms of MOV and POP (loads of DS/ES/FS/GS and reads into a
+ * general register go on; SS, whose load holds interrupts off for one
+ * instruction, and control registers do not). */
+enum block_end sensitive_block_end(const struct sensitive_insn *s, const ZydisDecodedInstruction *in,
+				   const ZydisDecodedOperand *ops);
 unsigned sensitive_table_size(void);
 const struct sensitive_insn *sensitive_table_entry(unsigned i);
 

@@ -718,46 +718,6 @@ static bool is_flow(ZydisMnemonic m, const ZydisDecodedInstruction *in)
 	       m == ZYDIS_MNEMONIC_JCXZ;
 }
 
-/* Instructions that end their block only when they change the mode or let
- * an interrupt in, which the callout decides at run time: the kernel runs
- * them around every lock (POPF, STI), CLD and segment loads and reads at
- * each system call and exception entry and exit, CR2 reads at each page
- * fault, port 0x80 writes as I/O delays, and a trip through the run loop each time cost
- * more than the rest of a system call. */
-/* Control transfers whose target the callout computes: rather than a trip
- * through the run loop, the block looks the new EIP up itself (the kernel
- * takes two of these per system call). */
-static bool transfers(ZydisMnemonic m)
-{
-	return m == ZYDIS_MNEMONIC_SYSENTER || m == ZYDIS_MNEMONIC_SYSEXIT ||
-	       m == ZYDIS_MNEMONIC_INT || m == ZYDIS_MNEMONIC_IRETD;
-}
-
-static bool is_data_segment(ZydisRegister r)
-{
-	return r == ZYDIS_REGISTER_DS || r == ZYDIS_REGISTER_ES || r == ZYDIS_REGISTER_FS ||
-	       r == ZYDIS_REGISTER_GS;
-}
-
-static bool resumable(const struct tctx *c)
-{
-	ZydisMnemonic m = c->in.mnemonic;
-	if (m == ZYDIS_MNEMONIC_STI || m == ZYDIS_MNEMONIC_POPFD || m == ZYDIS_MNEMONIC_POPF ||
-	    m == ZYDIS_MNEMONIC_CLD || m == ZYDIS_MNEMONIC_STD)
-		return true;
-	/* OUT (port 0x80 delays, device registers) and INVLPG change no mode;
-	 * the callout stops for what they do start (isa-debug-exit). */
-	if (m == ZYDIS_MNEMONIC_OUT || m == ZYDIS_MNEMONIC_INVLPG)
-		return true;
-	if (m == ZYDIS_MNEMONIC_MOV && c->ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
-	    ZydisRegisterGetClass(c->ops[0].reg.value) == ZYDIS_REGCLASS_GPR32)
-		return true;   /* reads of a segment, control or debug register */
-	/* Loads of DS, ES, FS and GS (the kernel's entry and exit paths); not
-	 * SS, whose load holds interrupts off for one instruction. */
-	return (m == ZYDIS_MNEMONIC_MOV || m == ZYDIS_MNEMONIC_POP) &&
-	       c->ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER && is_data_segment(c->ops[0].reg.value);
-}
-
 /* The monitor's copy of a segment register's selector, as a cpu field. */
 static ZydisEncoderOperand selector_field(ZydisRegister seg)
 {
@@ -858,23 +818,33 @@ static bool translate_insn(struct tctx *c, const struct sensitive_insn *sens)
 			return true;
 		}
 		emit_callout(c);
-		if (transfers(m) && !(c->mode & MODE_SINGLE)) {
-			struct callout_desc *d = &c->callouts[c->ncallouts - 1].desc;
+		/* The table says how the block goes on (sensitive.h's block_end):
+		 * the kernel runs POPF and STI around every lock and loads its
+		 * segments at every entry, and a trip through the run loop each
+		 * time cost more than the rest of a system call; SYSENTER,
+		 * SYSEXIT, INT and IRET look their target up themselves. A
+		 * one-instruction block always goes back to the run loop. */
+		enum block_end end = sensitive_block_end(sens, &c->in, c->ops);
+		if ((end == END_IF_NEEDED || end == END_TRANSFER) && (c->mode & MODE_SINGLE))
+			end = END_ALWAYS;
+		struct callout_desc *d = &c->callouts[c->ncallouts - 1].desc;
+		switch (end) {
+		case END_NONE:
+			break;
+		case END_IF_NEEDED:
+			d->flags = CALLOUT_RESUMABLE;
+			d->mode = (uint8_t)c->mode;
+			break;
+		case END_TRANSFER:
 			d->flags = CALLOUT_TRANSFER;
 			d->mode = (uint8_t)c->mode;
 			emit_transfer_lookup(c);
 			c->ended = true;
-			return true;
-		}
-		if (resumable(c) && !(c->mode & MODE_SINGLE)) {
-			struct callout_desc *d = &c->callouts[c->ncallouts - 1].desc;
-			d->flags = CALLOUT_RESUMABLE;
-			d->mode = (uint8_t)c->mode;
-			return true;
-		}
-		if (sens->ends_block) {
+			break;
+		case END_ALWAYS:
 			emit_branch_exit(c, c->next_eip, EXIT_KIND_NOCHAIN);
 			c->ended = true;
+			break;
 		}
 		return true;
 	}
