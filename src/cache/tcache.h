@@ -14,7 +14,6 @@ struct shadow;
 enum exit_kind {
 	EXIT_KIND_BRANCH,     /* direct branch to target_eip; chainable */
 	EXIT_KIND_NOCHAIN,    /* go on at target_eip after a mode change */
-	EXIT_KIND_ATTENTION,  /* block entry saw the attention flag */
 	EXIT_KIND_STALE,      /* a self-checking block found its guest bytes changed */
 };
 
@@ -45,8 +44,8 @@ struct tblock {
 	uint32_t pages[2];       /* guest page numbers it covers (equal if one) */
 	struct tblock *hash_next;
 	struct tblock *page_next[2];
-	/* + the attention exit, + the stale exit of a self-checking block */
-	struct exit_desc exits[TBLOCK_MAX_EXITS + 2];
+	/* + the stale exit of a self-checking block */
+	struct exit_desc exits[TBLOCK_MAX_EXITS + 1];
 	struct exit_desc *incoming;
 	/* host offset -> guest offset per guest instruction, for faults */
 	uint16_t *map_host;

@@ -586,16 +586,18 @@ static const struct callout_decoded *decode_desc(struct cpu *cpu, const struct c
 
 static int run_callout(struct cpu *cpu, const struct callout_desc *d);
 
+/* An external interrupt the run loop would take now. */
+static bool interrupt_due(const struct cpu *cpu)
+{
+	return cpu->vif && cpu->plat && cpu->plat->intr(cpu->plat->opaque);
+}
+
 /* After a resumable instruction: whether the rest of its block may run as
  * translated (the mode it was translated for still holds and no interrupt
  * was let in). */
 static bool may_resume(struct cpu *cpu, const struct callout_desc *d)
 {
-	if (cpu_mode(cpu) != d->mode || cpu->stop)
-		return false;
-	if (!cpu->vif || !cpu->plat)
-		return true;
-	return !cpu->plat->intr(cpu->plat->opaque);
+	return cpu_mode(cpu) == d->mode && !cpu->stop && !interrupt_due(cpu);
 }
 
 /* After a control transfer (or an exception it raised): whether the new
@@ -607,9 +609,7 @@ static bool may_stay_after_transfer(struct cpu *cpu)
 	if (cpu->stop || cpu->fatal || cpu->halted || cpu->shadow || cpu->pf.pending ||
 	    (cpu->s.eflags & EFLAGS_TF))
 		return false;
-	if (cpu->vif && cpu->plat && cpu->plat->intr(cpu->plat->opaque))
-		return false;
-	if (shadow_select(cpu) < 0 || cpu->sh->ibl_flush)
+	if (interrupt_due(cpu) || shadow_select(cpu) < 0 || cpu->sh->ibl_flush)
 		return false;
 	uint32_t mode = cpu_mode(cpu);
 	cpu->scratch[1] = cpu->s.eip;

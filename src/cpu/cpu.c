@@ -446,8 +446,6 @@ static bool handle_trace(struct cpu *cpu, struct translator *t)
 		cpu->s.eip = (uint32_t)cpu->scratch[0];   /* an indirect branch (never looked up) */
 	else if ((uintptr_t)ex == 1)
 		;                                          /* a callout left EIP */
-	else if (ex->kind == EXIT_KIND_ATTENTION)
-		return false;                              /* it did not run: it runs again */
 	else
 		cpu->s.eip = ex->target_eip;
 	return true;
@@ -492,12 +490,13 @@ static bool block_is_global(struct cpu *cpu, const struct tblock *tb)
 	return page_is_global(cpu, (tb->eip | (GUEST_PAGE_SIZE - 1)) + 1);
 }
 
-/* Enters a block's translation in the lookup table under the tag its
- * pages call for. */
-static void ibl_enter(struct cpu *cpu, uint32_t target, uint32_t mode, const struct tblock *to)
+/* Enters a block's translation in the lookup table, under the global-page
+ * tag when all its pages are mapped global. */
+static void ibl_enter(struct cpu *cpu, uint32_t target, uint32_t mode, const struct tblock *to,
+		      bool global)
 {
 	struct ibl_entry *e = &cpu->ibl_table[ibl_index(target, cpu->ibl_mix)];
-	if (block_is_global(cpu, to)) {
+	if (global) {
 		shadow_note_global_code(cpu->sh, target);
 		if (to->pages[1] != to->pages[0])
 			shadow_note_global_code(cpu->sh, (target | (GUEST_PAGE_SIZE - 1)) + 1);
@@ -517,6 +516,7 @@ uint64_t cpu_ibl_fast(struct cpu *cpu)
 	if ((mode & MODE_SINGLE) || cpu->sh->ibl_flush)
 		return 0;
 	uint32_t gpa = target;
+	bool global = false;
 	if (cpu->s.cr0 & CR0_PG) {
 		/* A look only: a walk that would set an accessed bit or fault
 		 * is the run loop's to make. */
@@ -527,11 +527,12 @@ uint64_t cpu_ibl_fast(struct cpu *cpu)
 		if (!paging_walk(cpu->sh->ram, &pr, target, access, &w, &error))
 			return 0;
 		gpa = w.gpa;
+		global = w.global;
 	}
 	const struct tblock *tb = tcache_lookup(cpu->tc, target, gpa, mode);
 	if (!tb || tb->pages[1] != tb->pages[0])
-		return 0;
-	ibl_enter(cpu, target, mode, tb);
+		return 0;   /* one page only: the walk above is its page's */
+	ibl_enter(cpu, target, mode, tb, global);
 	cpu->stats.ibl_fast_fills++;
 	return (uint64_t)(uintptr_t)tb->host;
 }
@@ -548,7 +549,7 @@ static void fill_indirect(struct cpu *cpu, struct translator *t)
 	struct tblock *to = get_block(cpu, t, target, mode);
 	if (!to || cpu->s.eip != target)
 		return;
-	ibl_enter(cpu, target, mode, to);
+	ibl_enter(cpu, target, mode, to, block_is_global(cpu, to));
 }
 
 void cpu_paging_changed(struct cpu *cpu, uint32_t old_cr0, uint32_t old_cr4)
@@ -704,10 +705,6 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 				cpu->stats.exits[EXIT_CALLOUT]++;
 			} else {
 				cpu->s.eip = ex->target_eip;
-				if (ex->kind == EXIT_KIND_ATTENTION) {
-					cpu->stats.exits[EXIT_ATTENTION]++;
-					continue;   /* nothing ran: no single-step trap */
-				}
 				if (ex->kind == EXIT_KIND_STALE) {
 					/* Its guest bytes changed under it: retranslate. */
 					cpu->tc->stats.selfcheck_stale++;

@@ -94,7 +94,7 @@ struct cpu {
 	uint64_t exit;
 	uint64_t exit_fn;
 	uint64_t callout_fn;
-	volatile uint32_t attention;
+	volatile uint32_t attention;   /* the run loop must poll: see cpu_request_attention() */
 	uint8_t vif;
 	uint8_t pad0[3];
 	uint64_t scratch[4];
@@ -180,7 +180,6 @@ _Static_assert(offsetof(struct cpu, host_rsp) == CPU_OFF_HOST_RSP, "layout");
 _Static_assert(offsetof(struct cpu, exit) == CPU_OFF_EXIT, "layout");
 _Static_assert(offsetof(struct cpu, exit_fn) == CPU_OFF_EXIT_FN, "layout");
 _Static_assert(offsetof(struct cpu, callout_fn) == CPU_OFF_CALLOUT_FN, "layout");
-_Static_assert(offsetof(struct cpu, attention) == CPU_OFF_ATTENTION, "layout");
 _Static_assert(offsetof(struct cpu, vif) == CPU_OFF_VIF, "layout");
 _Static_assert(offsetof(struct cpu, scratch) == CPU_OFF_SCRATCH, "layout");
 _Static_assert(offsetof(struct cpu, seg_base) == CPU_OFF_SEG_BASE, "layout");

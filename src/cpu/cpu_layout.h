@@ -11,7 +11,6 @@
 #define CPU_OFF_EXIT 0x30          /* uint64_t: descriptor of the exit taken */
 #define CPU_OFF_EXIT_FN 0x38       /* uint64_t: address of btvm_exit */
 #define CPU_OFF_CALLOUT_FN 0x40    /* uint64_t: address of btvm_callout */
-#define CPU_OFF_ATTENTION 0x48     /* uint32_t: non-zero asks translated code to exit */
 #define CPU_OFF_VIF 0x4c           /* uint8_t: the guest's virtual IF */
 #define CPU_OFF_SCRATCH 0x50       /* uint64_t[4] */
 #define CPU_OFF_SEG_BASE 0x70      /* uint32_t[6]: segment bases, ES CS SS DS FS GS order */

@@ -524,6 +524,36 @@ int shadow_select(struct cpu *cpu)
 
 /* --- filling ------------------------------------------------------------ */
 
+/* Maps count pages from vpage to guest pages from page on, already
+ * checked and not mapped in w, with one host mapping and their reverse-map
+ * entries. 0, or a negative errno with nothing of the run left mapped. */
+static int map_run(struct shadow *sh, struct shadow_window *w, uint32_t vpage, uint32_t page,
+		   unsigned count, uint32_t flags)
+{
+	uint16_t id = (uint16_t)(w - sh->windows);
+	uint8_t *host = w->win.base + (uint64_t)vpage * GUEST_PAGE_SIZE;
+	int prot = entry_prot(sh, page << 12 | flags);
+	if (sh->pending_unmap.w == w)
+		flush_pending_unmap(sh);   /* it may cover the run */
+	if (mmap(host, (size_t)count * GUEST_PAGE_SIZE, prot, MAP_SHARED | MAP_FIXED, sh->ram->memfd,
+		 (off_t)page * GUEST_PAGE_SIZE) == MAP_FAILED) {
+		int err = -errno;
+		unmap_range(w, vpage, count);
+		return err;
+	}
+	for (unsigned i = 0; i < count; i++) {
+		int err = list_add(sh, &sh->map_head[page + i], id, vpage + i);
+		if (err) {
+			unmap_range(w, vpage + i, count - i);
+			return err;
+		}
+		w->regions[(vpage + i) >> 10][(vpage + i) & 1023] = (page + i) << 12 | flags;
+		w->mapped++;
+		sh->total_mapped++;
+	}
+	return 0;
+}
+
 static int map_page(struct shadow *sh, struct shadow_window *w, uint32_t va, const struct walk *wk)
 {
 	uint32_t vpage = va >> 12, r = vpage >> 10, page = wk->gpa >> 12;
@@ -546,33 +576,18 @@ static int map_page(struct shadow *sh, struct shadow_window *w, uint32_t va, con
 				shadow_reprotect(sh, table);
 		}
 	}
-	if (sh->pending_unmap.w == w)
-		flush_pending_unmap(sh);   /* it may cover vpage */
 	uint32_t *e = &w->regions[r][vpage & 1023];
-	uint32_t want = (page << 12) | SHADOW_E_MAPPED | (wk->writable && wk->dirty ? SHADOW_E_WRITABLE : 0);
-	uint8_t *host = w->win.base + (uint64_t)vpage * GUEST_PAGE_SIZE;
+	uint32_t flags = SHADOW_E_MAPPED | (wk->writable && wk->dirty ? SHADOW_E_WRITABLE : 0);
 	if (*e && (*e >> 12) == page) {
-		*e = want;
-		return mprotect(host, GUEST_PAGE_SIZE, entry_prot(sh, want)) < 0 ? -errno : 0;
+		*e = page << 12 | flags;
+		uint8_t *host = w->win.base + (uint64_t)vpage * GUEST_PAGE_SIZE;
+		return mprotect(host, GUEST_PAGE_SIZE, entry_prot(sh, *e)) < 0 ? -errno : 0;
 	}
 	if (*e)
 		drop_entry(sh, w, vpage);
 	if (sh->total_mapped >= SHADOW_MAP_BUDGET)
 		return -ENOMEM;
-	err = list_add(sh, &sh->map_head[page], id, vpage);
-	if (err)
-		return err;
-	if (mmap(host, GUEST_PAGE_SIZE, entry_prot(sh, want), MAP_SHARED | MAP_FIXED, sh->ram->memfd,
-		 (off_t)page * GUEST_PAGE_SIZE) == MAP_FAILED) {
-		err = -errno;
-		list_remove(sh, &sh->map_head[page], id, vpage);
-		unmap_range(w, vpage, 1);
-		return err;
-	}
-	*e = want;
-	w->mapped++;
-	sh->total_mapped++;
-	return 0;
+	return map_run(sh, w, vpage, page, 1, flags);
 }
 
 /* Pages around a hidden fault that are mapped in one go. */
@@ -582,33 +597,6 @@ static int map_page(struct shadow *sh, struct shadow_window *w, uint32_t va, con
  * loop ran fastest with 2 runs of a 64-page chunk; 1, 4 and chunks of 16,
  * 256 and 1024 pages were measured slower). */
 #define PREFETCH_MAX_RUNS 2u
-
-/* Maps count pages from vpage to guest pages from page on, already
- * checked, with one host mapping; false if the host refused. */
-static bool map_run(struct shadow *sh, struct shadow_window *w, uint32_t vpage, uint32_t page,
-		    unsigned count, uint32_t flags)
-{
-	uint16_t id = (uint16_t)(w - sh->windows);
-	uint8_t *host = w->win.base + (uint64_t)vpage * GUEST_PAGE_SIZE;
-	int prot = entry_prot(sh, page << 12 | flags);
-	if (sh->pending_unmap.w == w)
-		flush_pending_unmap(sh);
-	if (mmap(host, (size_t)count * GUEST_PAGE_SIZE, prot, MAP_SHARED | MAP_FIXED, sh->ram->memfd,
-		 (off_t)page * GUEST_PAGE_SIZE) == MAP_FAILED) {
-		unmap_range(w, vpage, count);
-		return false;
-	}
-	for (unsigned i = 0; i < count; i++) {
-		if (list_add(sh, &sh->map_head[page + i], id, vpage + i)) {
-			unmap_range(w, vpage + i, count - i);
-			return false;
-		}
-		w->regions[(vpage + i) >> 10][(vpage + i) & 1023] = (page + i) << 12 | flags;
-		w->mapped++;
-		sh->total_mapped++;
-	}
-	return true;
-}
 
 /* After a hidden fault: maps the neighbours in the same aligned chunk of
  * the same page table that the guest has already touched (accessed bit
@@ -645,7 +633,7 @@ static void prefetch_around(struct shadow *sh, struct shadow_window *w,
 		if (run_len && (!ok || page != run_page + run_len ||
 				entry_prot(sh, page << 12 | flags) != entry_prot(sh, run_page << 12 | run_flags) ||
 				flags != run_flags)) {
-			if (!map_run(sh, w, run_vpage, run_page, run_len, run_flags))
+			if (map_run(sh, w, run_vpage, run_page, run_len, run_flags))
 				return;
 			sh->stats.prefetched += run_len;
 			if (++runs == PREFETCH_MAX_RUNS)

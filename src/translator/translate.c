@@ -953,7 +953,7 @@ static void emit_selfcheck(struct tctx *c, const uint8_t *guest, uint32_t eip, u
 	for (unsigned i = 0; i < nmiss && miss[i]; i++)
 		patch_rel32(miss[i], e->pos);
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
-	struct exit_desc *ex = &c->tb->exits[TBLOCK_MAX_EXITS + 1];
+	struct exit_desc *ex = &c->tb->exits[TBLOCK_MAX_EXITS];
 	ex->kind = EXIT_KIND_STALE;
 	ex->target_eip = eip;
 	ex->from = c->tb;
