@@ -298,12 +298,6 @@ static void board_reset_request(void *opaque)
 	board->cpu.stop = true;
 }
 
-static void board_a20_changed(void *opaque, bool enabled)
-{
-	struct board *board = opaque;
-	board->a20 = i8042_a20_enabled(&board->kbc) || port92_a20_enabled(&board->port92) || enabled;
-}
-
 static void lapic_output_changed(void *opaque, int level)
 {
 	struct board *board = opaque;
@@ -375,10 +369,11 @@ static void board_reset_devices(struct board *board)
 	board->pm.power_off = board_power_off;
 	board->pm.deadline_changed = device_deadline_changed;
 	uart16550_init(&board->com1, &com1_irq, com1_transmit, board);
-	i8042_init(&board->kbc, &kbd_irq, &aux_irq, board_a20_changed, board_reset_request, board);
-	port92_init(&board->port92, board_a20_changed, board_reset_request, board);
+	/* A20 is reported by both devices, never applied: RAM does not wrap
+	 * at 1 MiB, so the board has nothing to do when it changes. */
+	i8042_init(&board->kbc, &kbd_irq, &aux_irq, NULL, board_reset_request, board);
+	port92_init(&board->port92, NULL, board_reset_request, board);
 	pci_host_init(&board->pci);
-	board->a20 = true;
 	board->reset_requested = false;
 	board->port_b = 0;
 	board->refresh_toggle = false;

@@ -61,7 +61,6 @@ struct board {
 	struct i8042 kbc;
 	struct port92 port92;
 	struct pci_host pci;
-	bool a20;                 /* the gate as the guest set it (RAM never wraps) */
 	bool reset_requested;     /* keyboard controller or port 0x92 reset */
 	uint32_t acpi_rsdp;       /* where the ACPI tables' RSDP is */
 	uint8_t port_b;           /* port 0x61 bits 0-1 as written */
