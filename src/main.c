@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "board.h"
+#include "cpu/cpuid.h"
 #include "cpu/sensitive.h"
 
 #define EXIT_USAGE 2
@@ -210,6 +211,12 @@ static int cmd_run(int argc, char **argv)
 	if (status >= 0)
 		return status;
 
+	/* Translated code runs the model's x87/MMX/SSE/SSE2 instructions on
+	 * the host CPU: without them there is nothing to run the guest on. */
+	if (cpuid_check_host(err, sizeof(err))) {
+		fprintf(stderr, "btvm: %s\n", err);
+		return EXIT_FAILURE;
+	}
 	if (board_create(&board, &cfg, err, sizeof(err))) {
 		fprintf(stderr, "btvm: %s\n", err);
 		return EXIT_FAILURE;

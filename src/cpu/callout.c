@@ -14,6 +14,7 @@
 
 #include "cache/tcache.h"
 #include "cpu/callout_internal.h"
+#include "cpu/cpuid.h"
 #include "cpu/sensitive.h"
 #include "mmu/shadow.h"
 #include "devices/bus.h"
@@ -256,32 +257,12 @@ static int do_mov_special(struct cpu *cpu, const struct callout_desc *d,
 
 static void do_cpuid(struct cpu *cpu)
 {
-	uint32_t leaf = cpu->regs[REG_EAX];
-	uint32_t a = 0, b = 0, c = 0, dd = 0;
-	switch (leaf) {
-	case 0:
-		a = 1;
-		memcpy(&b, "Genu", 4);
-		memcpy(&dd, "ineI", 4);
-		memcpy(&c, "ntel", 4);
-		break;
-	case 1:
-		/* family 6, model 8 (P6-class); FPU PSE TSC MSR CX8 SEP PGE CMOV MMX
-		 * FXSR SSE SSE2, APIC while the local APIC is enabled (no PAE, no PSE-36:
-		 * 32-bit physical addresses) */
-		a = 0x00000683;
-		dd = (1u << 0) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 8) | (1u << 11) |
-		     (1u << 13) | (1u << 15) | (1u << 23) | (1u << 24) | (1u << 25) | (1u << 26);
-		if (cpu->plat && cpu->plat->apic_enabled && cpu->plat->apic_enabled(cpu->plat->opaque))
-			dd |= 1u << 9;
-		break;
-	default:
-		break;
-	}
-	cpu->regs[REG_EAX] = a;
-	cpu->regs[REG_EBX] = b;
-	cpu->regs[REG_ECX] = c;
-	cpu->regs[REG_EDX] = dd;
+	bool apic = cpu->plat && cpu->plat->apic_enabled && cpu->plat->apic_enabled(cpu->plat->opaque);
+	struct cpuid_result r = cpuid_model(cpu->regs[REG_EAX], apic);
+	cpu->regs[REG_EAX] = r.eax;
+	cpu->regs[REG_EBX] = r.ebx;
+	cpu->regs[REG_ECX] = r.ecx;
+	cpu->regs[REG_EDX] = r.edx;
 }
 
 static uint64_t host_ns(void)
@@ -647,6 +628,12 @@ static int run_callout(struct cpu *cpu, const struct callout_desc *d)
 	cpu->stats.callouts++;
 	cpu->exit = 1;
 	cpu->pf.pending = false;
+	if (d->kind == CALLOUT_UD) {
+		/* Not in the CPUID model: whatever the host CPU would do. */
+		cpu->callouts_by_class[SENS_MONITOR]++;
+		raise_fault(cpu, d, EXC_UD, false, 0);
+		return STOP;
+	}
 	const struct callout_decoded *dec = decode_desc(cpu, d);
 	if (!dec) {
 		raise_fault(cpu, d, EXC_UD, false, 0);

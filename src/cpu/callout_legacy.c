@@ -304,6 +304,12 @@ int do_maskmov(struct cpu *cpu, const struct callout_desc *d, const ZydisDecoded
 	bool mmx = in->mnemonic == ZYDIS_MNEMONIC_MASKMOVQ;
 	unsigned n = mmx ? 8 : 16;
 	cpu_fpu_materialize(cpu);
+	if (mmx && (cpu->fxsave[2] & 0x80)) {
+		/* An MMX instruction first takes a pending unmasked x87
+		 * exception (FSW.ES), as the host form would. */
+		raise_fault(cpu, d, EXC_MF, false, 0);
+		return STOP;
+	}
 	unsigned src = (unsigned)ZydisRegisterGetId(ops[0].reg.value) & 7;
 	unsigned msk = (unsigned)ZydisRegisterGetId(ops[1].reg.value) & 7;
 	/* FXSAVE keeps x87 registers in ST(i) order; MMn is physical register

@@ -17,6 +17,7 @@
 #include "mmu/paging.h"
 #include "mmu/shadow.h"
 #include "mmu/window.h"
+#include "translator/allowlist.h"
 #include "translator/disasm.h"
 #include "translator/emit.h"
 
@@ -346,7 +347,7 @@ static bool adaptive_candidate(const struct tctx *c)
 	       c->in.mnemonic != ZYDIS_MNEMONIC_MASKMOVQ && c->in.mnemonic != ZYDIS_MNEMONIC_MASKMOVDQU;
 }
 
-static void emit_mem_callout(struct tctx *c, uint8_t kind)
+static void emit_callout_kind(struct tctx *c, uint8_t kind)
 {
 	emit_callout(c);
 	c->callouts[c->ncallouts - 1].desc.kind = kind;
@@ -638,6 +639,11 @@ static bool translate_lea16(struct tctx *c)
 static bool translate_ident(struct tctx *c)
 {
 	ZydisEncoderRequest req;
+	bool maskmov = c->in.mnemonic == ZYDIS_MNEMONIC_MASKMOVQ || c->in.mnemonic == ZYDIS_MNEMONIC_MASKMOVDQU;
+	/* The allowlist's rule: a copy may only access memory through the
+	 * operands it shows, which become GS: addr32 below. */
+	if (!maskmov && allowlist_has_hidden_memory(&c->in, c->ops))
+		return false;
 	if (ZYAN_FAILED(ZydisEncoderDecodedInstructionToEncoderRequest(&c->in, c->ops,
 								      c->in.operand_count_visible, &req)))
 		return false;
@@ -649,7 +655,7 @@ static bool translate_ident(struct tctx *c)
 	/* An address-size prefix on an instruction without a memory operand
 	 * means nothing; a 16-bit hint would not encode in 64-bit mode. */
 	req.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_NONE;
-	if (c->in.mnemonic == ZYDIS_MNEMONIC_MASKMOVQ || c->in.mnemonic == ZYDIS_MNEMONIC_MASKMOVDQU) {
+	if (maskmov) {
 		/* The store goes to the hidden DS:EDI: it must be GS:EDI. */
 		ZydisRegister seg = ZYDIS_REGISTER_DS;
 		for (unsigned i = 0; i < c->in.operand_count; i++)
@@ -682,7 +688,7 @@ static bool translate_ident(struct tctx *c)
 				address_in_r14(c, &m);
 				emit2(&c->e, ZYDIS_MNEMONIC_MOV, cpu_field(8, CPU_OFF_SCRATCH + 8),
 				      op_reg(ZYDIS_REGISTER_R14));
-				emit_mem_callout(c, CALLOUT_MEM_PREPARE);
+				emit_callout_kind(c, CALLOUT_MEM_PREPARE);
 				emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R14),
 				      cpu_field(8, CPU_OFF_SCRATCH + 8));
 				m.mem.base = ZYDIS_REGISTER_R14;   /* the monitor's buffer */
@@ -704,7 +710,7 @@ static bool translate_ident(struct tctx *c)
 		ok = emit_high_byte_swapped(c, &req);
 	}
 	if (ok && adaptive)
-		emit_mem_callout(c, CALLOUT_MEM_FINISH);
+		emit_callout_kind(c, CALLOUT_MEM_FINISH);
 	return ok && !c->e.failed;
 }
 
@@ -1039,7 +1045,9 @@ int translate_block(struct translator *t, struct cpu *cpu, uint32_t eip, uint32_
 		uint32_t page_end = (c->eip / GUEST_PAGE_SIZE + 1) * GUEST_PAGE_SIZE;
 		uint32_t next_gpa;
 		unsigned avail = fetch_insn(c, &next_gpa);
-		ZyanStatus st = ZydisDecoderDecodeFull(&t->decoder, c->bytes, avail, &c->in, c->ops);
+		bool nop_space = allowlist_reserved_nop(c->bytes, avail, c->nop_buf);
+		ZyanStatus st = ZydisDecoderDecodeFull(&t->decoder, nop_space ? c->nop_buf : c->bytes,
+						       avail, &c->in, c->ops);
 		if (st == ZYDIS_STATUS_NO_MORE_DATA && avail < ZYDIS_MAX_INSTRUCTION_LENGTH) {
 			/* It runs into a page that cannot be fetched now. */
 			if (tb->ninsns > 0) {
@@ -1050,6 +1058,14 @@ int translate_block(struct translator *t, struct cpu *cpu, uint32_t eip, uint32_
 		}
 		bool decoded = ZYAN_SUCCESS(st);
 		unsigned len = decoded ? c->in.length : 1;
+		unsigned older_len = decoded ? allowlist_older_form(&c->in, c->bytes, c->nop_buf) : 0;
+		if (older_len) {
+			/* Translated (and given to callouts) as the older form;
+			 * the guest's length stays len. */
+			c->bytes = c->nop_buf;
+			decoded = ZYAN_SUCCESS(ZydisDecoderDecodeFull(&t->decoder, c->bytes, older_len, &c->in, c->ops));
+			assert(decoded);
+		}
 		/* An instruction that crosses into the next page starts its own
 		 * block, so each block's bytes are traced on at most two pages. */
 		if (c->eip + len > page_end) {
@@ -1063,17 +1079,24 @@ int translate_block(struct translator *t, struct cpu *cpu, uint32_t eip, uint32_
 		record_insn(c);
 		uint8_t *insn_start = c->e.pos;
 		unsigned nexits = c->nexits, ncallouts = c->ncallouts;
-		const struct sensitive_insn *sens = decoded ? sensitive_classify(&c->in, c->ops) : NULL;
-		if (!decoded || !translate_insn(c, sens)) {
-			/* No translation: the monitor raises #UD for it. */
-			c->e.pos = insn_start;
-			c->e.failed = false;
-			c->nexits = nexits;
-			c->ncallouts = ncallouts;
+		enum allow_verdict verdict = !decoded ? ALLOW_UD
+					     : nop_space ? ALLOW_NOP
+					     : allowlist_verdict(&c->in);
+		if (verdict == ALLOW_UD) {
 			if (!decoded) {
 				memset(&c->in, 0, sizeof(c->in));
 				c->in.length = (ZyanU8)len;
 			}
+			emit_callout_kind(c, CALLOUT_UD);
+			emit_branch_exit(c, c->next_eip, EXIT_KIND_NOCHAIN);
+			c->ended = true;
+		} else if (verdict == ALLOW_TRANSLATE &&
+			   !translate_insn(c, sensitive_classify(&c->in, c->ops))) {
+			/* No translation: the monitor runs it, or raises #UD. */
+			c->e.pos = insn_start;
+			c->e.failed = false;
+			c->nexits = nexits;
+			c->ncallouts = ncallouts;
 			emit_callout(c);
 			emit_branch_exit(c, c->next_eip, EXIT_KIND_NOCHAIN);
 			c->ended = true;

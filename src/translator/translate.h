@@ -49,6 +49,7 @@ enum {
 	CALLOUT_INSN,          /* the instruction itself */
 	CALLOUT_MEM_PREPARE,   /* adaptive: fetch its memory operand into a buffer */
 	CALLOUT_MEM_FINISH,    /* adaptive: store the buffer back */
+	CALLOUT_UD,            /* not in the CPUID model, or undecodable: #UD */
 };
 
 struct translator {

@@ -35,6 +35,8 @@ struct tctx {
 	bool paging;           /* CR0.PG at translation: cross-page exits look up */
 	uint32_t gpa;          /* guest physical address of the block's first byte */
 	uint8_t insn_buf[ZYDIS_MAX_INSTRUCTION_LENGTH];  /* an instruction across pages */
+	/* A reserved NOP as 0F 1F, or TZCNT/LZCNT as BSF/BSR, to decode. */
+	uint8_t nop_buf[ZYDIS_MAX_INSTRUCTION_LENGTH];
 	/* Self-checking block (its page is left writable): the entry jumps to
 	 * a compare of the guest bytes emitted after the block. */
 	bool selfcheck;

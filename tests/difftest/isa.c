@@ -14,9 +14,11 @@
  * - BOUND and INTO (asked to be left out), 16-bit BSWAP (undefined result);
  * - VEX/EVEX vector instructions (AVX*, FMA, F16C, AMX): they need XCR0,
  *   which only XSETBV at ring 0 sets and btvm does not offer; XSAVE*;
+ * - what btvm's CPUID model does not offer (translator/allowlist.c);
  * - sets the host lacks, and everything not mapped below (AMD-only, MPX,
  *   TSX, SGX, ...). VEX-encoded BMI1/BMI2 integer instructions stay in. */
 #include "dt_host.h"
+#include "translator/allowlist.h"
 
 #include <cpuid.h>
 #include <stdio.h>
@@ -211,6 +213,15 @@ bool dt_insn_allowed(const ZydisDecodedInstruction *in, const ZydisDecodedOperan
 	const char *dummy;
 	if (!why)
 		why = &dummy;
+	/* btvm's CPUID model decides what a guest may run (the rest is #UD,
+	 * which the allowlist audit test checks): only what the model and
+	 * the host both have is compared. The reserved-NOP space is a NOP on
+	 * both, whatever Zydis names it. */
+	bool nop_space = in->opcode_map == ZYDIS_OPCODE_MAP_0F && in->opcode >= 0x18 && in->opcode <= 0x1f;
+	if (!nop_space && allowlist_verdict(in) != ALLOW_TRANSLATE) {
+		*why = "not in btvm's CPUID model";
+		return false;
+	}
 	int feat = isa_feature(in->meta.isa_set);
 	if (feat == -2) {
 		*why = "ISA set not generated";

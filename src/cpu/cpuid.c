@@ -1,0 +1,98 @@
+/* btvm's CPUID model: a P6-class "GenuineIntel" CPU, family 6 model 8
+ * stepping 3 (a Pentium III), with SSE2 added, the same on every host.
+ * Unknown leaves answer as Intel CPUs do: a leaf above the highest basic
+ * or extended one returns the highest basic leaf's data. */
+#include "cpu/cpuid.h"
+
+#include <cpuid.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#define MAX_BASIC 2u
+#define MAX_EXTENDED 0x80000004u
+
+static uint32_t chars4(const char *s)
+{
+	uint32_t v;
+	memcpy(&v, s, 4);
+	return v;
+}
+
+/* "btvm virtual CPU (P6 family)", padded with NULs to 48 bytes. */
+static const char brand[48] = "btvm virtual CPU (P6 family)";
+
+static struct cpuid_result basic_leaf(uint32_t leaf, bool apic_enabled)
+{
+	struct cpuid_result r = { 0, 0, 0, 0 };
+	switch (leaf) {
+	case 0:
+		r.eax = MAX_BASIC;
+		r.ebx = chars4("Genu");
+		r.edx = chars4("ineI");
+		r.ecx = chars4("ntel");
+		break;
+	case 1:
+		/* No PAE, PSE-36 or NX: 32-bit physical addresses only. No
+		 * CLFSH, MTRR, MCE/MCA, PAT, DS, ACPI (thermal), SS, HTT. */
+		r.eax = 0x00000683;
+		r.edx = CPUID_MODEL_1D & ~(apic_enabled ? 0u : CPUID_1D_APIC);
+		break;
+	case 2:
+		/* A Pentium III's descriptors: 01 02 03 (TLBs) in EAX with
+		 * the count 01; 0c 04 08 82 in EDX: 16 KiB L1 data, 4 MiB
+		 * DTLB, 16 KiB L1 code, 256 KiB 8-way L2 with 32-byte lines. */
+		r.eax = 0x03020101;
+		r.edx = 0x0c040882;
+		break;
+	}
+	return r;
+}
+
+struct cpuid_result cpuid_model(uint32_t leaf, bool apic_enabled)
+{
+	struct cpuid_result r = { 0, 0, 0, 0 };
+	if (leaf <= MAX_BASIC)
+		return basic_leaf(leaf, apic_enabled);
+	if (leaf < 0x80000000u || leaf > MAX_EXTENDED)
+		return basic_leaf(MAX_BASIC, apic_enabled);
+	switch (leaf) {
+	case 0x80000000u:
+		r.eax = MAX_EXTENDED;
+		break;
+	case 0x80000001u:
+		break;   /* no LM, NX, SYSCALL, LAHF-LM: a 32-bit CPU */
+	default: {
+		const char *p = brand + 16 * (leaf - 0x80000002u);
+		r.eax = chars4(p);
+		r.ebx = chars4(p + 4);
+		r.ecx = chars4(p + 8);
+		r.edx = chars4(p + 12);
+		break;
+	}
+	}
+	return r;
+}
+
+int cpuid_check_host(char *err, size_t err_len)
+{
+	static const struct {
+		uint32_t bit;
+		const char *name;
+	} names[] = {
+		{ CPUID_1D_FPU, "fpu" }, { CPUID_1D_CX8, "cx8" },   { CPUID_1D_CMOV, "cmov" },
+		{ CPUID_1D_MMX, "mmx" }, { CPUID_1D_FXSR, "fxsr" }, { CPUID_1D_SSE, "sse" },
+		{ CPUID_1D_SSE2, "sse2" },
+	};
+	unsigned a, b, c, d;
+	if (!__get_cpuid(1, &a, &b, &c, &d))
+		d = 0;
+	uint32_t missing = CPUID_MODEL_HOST_NEEDS & ~d;
+	if (!missing)
+		return 0;
+	size_t n = (size_t)snprintf(err, err_len, "the host CPU lacks what the virtual CPU needs:");
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && n < err_len; i++)
+		if (missing & names[i].bit)
+			n += (size_t)snprintf(err + n, err_len - n, " %s", names[i].name);
+	return -ENOTSUP;
+}

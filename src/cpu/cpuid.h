@@ -1,0 +1,54 @@
+/* btvm's CPUID model: the one virtual CPU every guest sees, whatever the
+ * host is. The translator's allowlist (translator/allowlist.c) follows the
+ * same feature bits, so what the model does not advertise is #UD. */
+#ifndef BTVM_CPU_CPUID_H
+#define BTVM_CPU_CPUID_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Leaf 1 EDX feature bits the model advertises (SDM vol. 2A, CPUID). */
+enum {
+	CPUID_1D_FPU = 1u << 0,
+	CPUID_1D_PSE = 1u << 3,
+	CPUID_1D_TSC = 1u << 4,
+	CPUID_1D_MSR = 1u << 5,
+	CPUID_1D_CX8 = 1u << 8,
+	CPUID_1D_APIC = 1u << 9,
+	CPUID_1D_SEP = 1u << 11,
+	CPUID_1D_PGE = 1u << 13,
+	CPUID_1D_CMOV = 1u << 15,
+	CPUID_1D_CLFSH = 1u << 19,
+	CPUID_1D_MMX = 1u << 23,
+	CPUID_1D_FXSR = 1u << 24,
+	CPUID_1D_SSE = 1u << 25,
+	CPUID_1D_SSE2 = 1u << 26,
+};
+
+/* Everything the model offers; APIC only while the local APIC is enabled. */
+#define CPUID_MODEL_1D                                                                          \
+	(CPUID_1D_FPU | CPUID_1D_PSE | CPUID_1D_TSC | CPUID_1D_MSR | CPUID_1D_CX8 |             \
+	 CPUID_1D_APIC | CPUID_1D_SEP | CPUID_1D_PGE | CPUID_1D_CMOV | CPUID_1D_MMX |           \
+	 CPUID_1D_FXSR | CPUID_1D_SSE | CPUID_1D_SSE2)
+
+/* The features whose instructions translated code runs on the host CPU
+ * as they are: the host must have every one. */
+#define CPUID_MODEL_HOST_NEEDS                                                                  \
+	(CPUID_1D_FPU | CPUID_1D_CX8 | CPUID_1D_CMOV | CPUID_1D_MMX | CPUID_1D_FXSR |           \
+	 CPUID_1D_SSE | CPUID_1D_SSE2)
+
+struct cpuid_result {
+	uint32_t eax, ebx, ecx, edx;
+};
+
+/* The model's answer to CPUID with EAX = leaf (ECX is not looked at: no
+ * leaf of the model has subleaves). apic_enabled: the APIC base MSR's
+ * enable bit, which CPUID.1:EDX.APIC follows. */
+struct cpuid_result cpuid_model(uint32_t leaf, bool apic_enabled);
+
+/* 0 if the host CPU has what the model needs; otherwise -ENOTSUP with a
+ * one-line message naming the missing features. */
+int cpuid_check_host(char *err, size_t err_len);
+
+#endif
