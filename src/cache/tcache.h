@@ -39,6 +39,7 @@ struct tblock {
 	uint32_t guest_len;
 	uint8_t *host;           /* entry, with the attention check */
 	uint32_t host_len;
+	uint32_t code_len;       /* of host_len, the code before the callout descriptors */
 	uint16_t ninsns;
 	bool valid;
 	uint32_t pages[2];       /* guest page numbers it covers (equal if one) */

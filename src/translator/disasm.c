@@ -21,8 +21,8 @@ void disasm_trace_block(FILE *out, const struct tblock *tb, const uint8_t *guest
 	cs_close(&cs);
 	if (cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK)
 		return;
-	/* Host code, up to the first stub's end is enough to read a block. */
-	n = cs_disasm(cs, tb->host, tb->host_len, (uint64_t)(uintptr_t)tb->host, 0, &insn);
+	/* Host code, without the callout descriptors after it. */
+	n = cs_disasm(cs, tb->host, tb->code_len, (uint64_t)(uintptr_t)tb->host, 0, &insn);
 	fprintf(out, "  host:\n");
 	for (size_t i = 0; i < n; i++)
 		fprintf(out, "    +%04x:  %s %s\n", (unsigned)(insn[i].address - (uintptr_t)tb->host),

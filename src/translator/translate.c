@@ -1131,6 +1131,7 @@ int translate_block(struct translator *t, struct cpu *cpu, uint32_t eip, uint32_
 	const uint8_t *guest = tb->pages[1] != tb->pages[0] ? c->insn_buf : ram->host + gpa;
 	if (c->selfcheck)
 		emit_selfcheck(c, guest, eip, c->eip - eip);
+	tb->code_len = (uint32_t)(c->e.pos - code);
 	uintptr_t p = ((uintptr_t)c->e.pos + 15) & ~(uintptr_t)15;
 	for (unsigned i = 0; i < c->ncallouts; i++) {
 		struct callout_desc *d = (struct callout_desc *)p;

@@ -1,0 +1,250 @@
+/* The allowlist audit: every instruction Zydis decodes in 32-bit mode
+ * (every opcode of the one-byte, 0F, 0F38 and 0F3A maps under each
+ * mandatory prefix and a spread of ModRM bytes, and a sample of the VEX
+ * space) is translated as a block of its own, in flat, segmented and
+ * user mode, and the host code checked: every memory access it makes,
+ * explicit or hidden, must go through the window (GS with 32-bit
+ * addressing) or to the monitor's own structure, the indirect-branch
+ * table or the host stack (r15, r14, r11, rsp with 64-bit addressing,
+ * registers a 32-bit guest cannot name). An instruction copied with an
+ * implicit access (CLZERO's [rAX], VMASKMOVDQU's [rDI], MONITOR's [rAX])
+ * fails here. Also checks the verdicts the model promises. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "board.h"
+#include "check.h"
+#include "translator/allowlist.h"
+
+static ZydisDecoder host_decoder, guest_decoder;
+static unsigned translated, violations;
+
+static bool monitor_base(ZydisRegister r)
+{
+	return r == ZYDIS_REGISTER_R15 || r == ZYDIS_REGISTER_R14 || r == ZYDIS_REGISTER_R11 ||
+	       r == ZYDIS_REGISTER_RSP;
+}
+
+/* Whether one host memory operand stays in the window or the monitor. */
+static bool access_confined(const ZydisDecodedInstruction *hi, const ZydisDecodedOperand *op)
+{
+	if (op->mem.segment == ZYDIS_REGISTER_GS && hi->address_width == 32)
+		return true;
+	return hi->address_width == 64 && monitor_base(op->mem.base) &&
+	       (op->mem.index == ZYDIS_REGISTER_NONE || op->mem.index == ZYDIS_REGISTER_R14);
+}
+
+static void report(const uint8_t *guest, unsigned glen, uint32_t mode, const char *what,
+		   const ZydisDecodedInstruction *hi)
+{
+	if (violations++ >= 20)
+		return;
+	fprintf(stderr, "audit: mode %x guest", mode);
+	for (unsigned i = 0; i < glen; i++)
+		fprintf(stderr, " %02x", guest[i]);
+	fprintf(stderr, ": %s (host %s)\n", what, hi ? ZydisMnemonicGetString(hi->mnemonic) : "-");
+}
+
+static void audit_block(const struct tblock *tb, const uint8_t *guest, unsigned glen, uint32_t mode)
+{
+	ZydisDecodedInstruction hi;
+	ZydisDecodedOperand hops[ZYDIS_MAX_OPERAND_COUNT];
+	for (uint32_t off = 0; off < tb->code_len; off += hi.length) {
+		if (ZYAN_FAILED(ZydisDecoderDecodeFull(&host_decoder, tb->host + off, tb->code_len - off,
+							&hi, hops))) {
+			report(guest, glen, mode, "host code does not decode", NULL);
+			return;
+		}
+		if (hi.mnemonic == ZYDIS_MNEMONIC_SYSCALL || hi.mnemonic == ZYDIS_MNEMONIC_SYSENTER ||
+		    hi.meta.category == ZYDIS_CATEGORY_INTERRUPT)
+			report(guest, glen, mode, "host code calls the host kernel", &hi);
+		/* Zydis does not show every implicit access as a memory operand
+		 * (CLZERO's line at [rAX] is a register operand): host code may
+		 * also only hold instructions of the model's sets and the
+		 * translator's own (BMI2's RORX). */
+		switch (hi.meta.isa_ext) {
+		case ZYDIS_ISA_EXT_BASE:
+		case ZYDIS_ISA_EXT_X87:
+		case ZYDIS_ISA_EXT_MMX:
+		case ZYDIS_ISA_EXT_SSE:
+		case ZYDIS_ISA_EXT_SSE2:
+		case ZYDIS_ISA_EXT_BMI2:
+		case ZYDIS_ISA_EXT_LONGMODE:
+		case ZYDIS_ISA_EXT_PAUSE:
+			break;
+		default:
+			report(guest, glen, mode, "host code outside the model's sets", &hi);
+		}
+		if (hi.mnemonic == ZYDIS_MNEMONIC_LEA || hi.meta.category == ZYDIS_CATEGORY_NOP)
+			continue;
+		for (unsigned i = 0; i < hi.operand_count; i++)
+			if (hops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && !access_confined(&hi, &hops[i]))
+				report(guest, glen, mode, "host access outside the window", &hi);
+	}
+}
+
+/* Translates the instruction at the start of bytes as a one-instruction
+ * block at guest physical (and linear) address at. */
+static void audit_one(struct board *b, const uint8_t *bytes, uint32_t at, uint32_t mode)
+{
+	memcpy(b->ram.host + at, bytes, 16);
+	struct tblock *tb;
+	int err = translate_block(&b->tr, &b->cpu, at, at, mode, &tb);
+	if (err == -ENOSPC) {
+		tcache_flush(&b->tc, &b->cpu);
+		err = translate_block(&b->tr, &b->cpu, at, at, mode, &tb);
+	}
+	ZydisDecodedInstruction in;
+	unsigned glen = ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&guest_decoder, NULL, bytes, 16, &in))
+				? in.length : 1;
+	if (err) {
+		report(bytes, glen, mode, b->tr.error[0] ? b->tr.error : "translation failed", NULL);
+		return;
+	}
+	translated++;
+	audit_block(tb, bytes, glen, mode);
+}
+
+/* Register forms use the first two. */
+static const uint32_t modes[] = { MODE_FLAT, MODE_FLAT | MODE_CPL3, 0, MODE_FLAT | MODE_DF };
+
+static void audit_encodings(struct board *b)
+{
+	static const uint8_t prefixes[][2] = { { 0 }, { 0x66 }, { 0xf2 }, { 0xf3 }, { 0x67 }, { 0x64 } };
+	static const uint8_t escapes[][2] = { { 0 }, { 0x0f }, { 0x0f, 0x38 }, { 0x0f, 0x3a } };
+	static const uint8_t escape_len[] = { 0, 1, 2, 2 };
+	uint32_t at = 0x200000;
+	for (unsigned p = 0; p < 6; p++)
+		for (unsigned e = 0; e < 4; e++)
+			for (unsigned op = 0; op < 256; op++) {
+				unsigned last_len = 0;
+				for (unsigned modrm = 0; modrm < 256; modrm++) {
+					uint8_t bytes[16];
+					unsigned n = 0;
+					if (p)
+						bytes[n++] = prefixes[p][0];
+					memcpy(bytes + n, escapes[e], escape_len[e]);
+					n += escape_len[e];
+					bytes[n++] = (uint8_t)op;
+					unsigned opc_end = n;
+					bytes[n++] = (uint8_t)modrm;
+					while (n < 16)
+						bytes[n++] = 0x11;
+					ZydisDecodedInstruction in;
+					bool ok = ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&guest_decoder, NULL, bytes, 16, &in));
+					/* Opcodes without a ModRM: once is enough. */
+					if (ok && in.length <= opc_end && last_len)
+						break;
+					last_len = ok ? in.length : 1;
+					/* Register forms: every ModRM (groups such as 0F 01
+					 * name instructions by it), flat and user mode.
+					 * Memory forms: every reg with a register base (mod 0,
+					 * rm 0) and with a SIB and disp8 (mod 1, rm 4), in
+					 * every mode; address-size and segment prefixes only
+					 * matter to those. */
+					bool mem = modrm < 0xc0;
+					if (mem && modrm != ((modrm & 0x38) | 0x00) && modrm != ((modrm & 0x38) | 0x44))
+						continue;
+					if (!mem && (prefixes[p][0] == 0x67 || prefixes[p][0] == 0x64))
+						continue;
+					unsigned nmodes = mem ? sizeof(modes) / sizeof(modes[0]) : 2;
+					for (unsigned m = 0; m < nmodes; m++)
+						audit_one(b, bytes, at, modes[m]);
+				}
+			}
+	/* VEX (C5, and C4 with each map), beyond the model: #UD. */
+	for (unsigned v = 0; v < 256; v++)
+		for (unsigned op = 0; op < 256; op += 3) {
+			uint8_t c5[16] = { 0xc5, (uint8_t)(v | 0x80), (uint8_t)op, 0xc1 };
+			uint8_t c4[16] = { 0xc4, (uint8_t)(0xe0 | (v & 3)), (uint8_t)(v & 0xfc), (uint8_t)op, 0x01 };
+			memset(c5 + 4, 0x11, 12);
+			memset(c4 + 5, 0x11, 11);
+			audit_one(b, c5, at, MODE_FLAT);
+			audit_one(b, c4, at, MODE_FLAT);
+		}
+}
+
+static enum allow_verdict verdict_of(const uint8_t *bytes, unsigned n)
+{
+	uint8_t buf[16] = { 0 }, nop[16];
+	memcpy(buf, bytes, n);
+	if (allowlist_reserved_nop(buf, 16, nop))
+		return ALLOW_NOP;
+	ZydisDecodedInstruction in;
+	if (ZYAN_FAILED(ZydisDecoderDecodeInstruction(&guest_decoder, NULL, buf, 16, &in)))
+		return ALLOW_UD;
+	return allowlist_verdict(&in);
+}
+
+/* What the model promises, whatever the host has. */
+static void check_verdicts(void)
+{
+	static const uint8_t clzero[] = { 0x0f, 0x01, 0xfc }, monitor[] = { 0x0f, 0x01, 0xc8 },
+			     vmaskmovdqu[] = { 0xc5, 0xf9, 0xf7, 0xc1 }, rdrand[] = { 0x0f, 0xc7, 0xf0 },
+			     clflush[] = { 0x0f, 0xae, 0x38 }, popcnt[] = { 0xf3, 0x0f, 0xb8, 0xc1 },
+			     xsave[] = { 0x0f, 0xae, 0x20 }, pshufb[] = { 0x66, 0x0f, 0x38, 0x00, 0xc1 },
+			     rdtscp[] = { 0x0f, 0x01, 0xf9 }, syscall[] = { 0x0f, 0x05 },
+			     nop_reserved[] = { 0x0f, 0x1e, 0xc3 }, bndldx[] = { 0x0f, 0x1a, 0x20 },
+			     endbr32[] = { 0xf3, 0x0f, 0x1e, 0xfb }, prefetch[] = { 0x0f, 0x18, 0x00 },
+			     paddq[] = { 0x66, 0x0f, 0xd4, 0xc1 }, cmov[] = { 0x0f, 0x44, 0xc1 },
+			     fxrstor[] = { 0x0f, 0xae, 0x08 }, maskmovq[] = { 0x0f, 0xf7, 0xc1 },
+			     tzcnt[] = { 0xf3, 0x0f, 0xbc, 0xc1 }, rsm[] = { 0x0f, 0xaa },
+			     prefetchw[] = { 0x0f, 0x0d, 0x08 }, fisttp[] = { 0xdb, 0x08 };
+	CHECK_EQ(verdict_of(clzero, sizeof(clzero)), ALLOW_UD);
+	CHECK_EQ(verdict_of(monitor, sizeof(monitor)), ALLOW_UD);
+	CHECK_EQ(verdict_of(vmaskmovdqu, sizeof(vmaskmovdqu)), ALLOW_UD);
+	CHECK_EQ(verdict_of(rdrand, sizeof(rdrand)), ALLOW_UD);
+	CHECK_EQ(verdict_of(clflush, sizeof(clflush)), ALLOW_UD);
+	CHECK_EQ(verdict_of(popcnt, sizeof(popcnt)), ALLOW_UD);
+	CHECK_EQ(verdict_of(xsave, sizeof(xsave)), ALLOW_UD);
+	CHECK_EQ(verdict_of(pshufb, sizeof(pshufb)), ALLOW_UD);
+	CHECK_EQ(verdict_of(rdtscp, sizeof(rdtscp)), ALLOW_UD);
+	CHECK_EQ(verdict_of(syscall, sizeof(syscall)), ALLOW_UD);
+	CHECK_EQ(verdict_of(rsm, sizeof(rsm)), ALLOW_UD);
+	CHECK_EQ(verdict_of(prefetchw, sizeof(prefetchw)), ALLOW_UD);
+	CHECK_EQ(verdict_of(fisttp, sizeof(fisttp)), ALLOW_UD);
+	CHECK_EQ(verdict_of(nop_reserved, sizeof(nop_reserved)), ALLOW_NOP);
+	CHECK_EQ(verdict_of(bndldx, sizeof(bndldx)), ALLOW_NOP);
+	CHECK_EQ(verdict_of(endbr32, sizeof(endbr32)), ALLOW_NOP);
+	CHECK_EQ(verdict_of(prefetch, sizeof(prefetch)), ALLOW_NOP);
+	CHECK_EQ(verdict_of(paddq, sizeof(paddq)), ALLOW_TRANSLATE);
+	CHECK_EQ(verdict_of(cmov, sizeof(cmov)), ALLOW_TRANSLATE);
+	CHECK_EQ(verdict_of(fxrstor, sizeof(fxrstor)), ALLOW_TRANSLATE);
+	CHECK_EQ(verdict_of(maskmovq, sizeof(maskmovq)), ALLOW_TRANSLATE);
+	/* TZCNT decodes as BMI1 (not in the model) but runs as REP BSF. */
+	ZydisDecodedInstruction in;
+	uint8_t buf[16] = { 0 }, older[16];
+	memcpy(buf, tzcnt, sizeof(tzcnt));
+	CHECK(ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&guest_decoder, NULL, buf, 16, &in)));
+	CHECK_EQ(allowlist_older_form(&in, buf, older), 3);
+	CHECK_EQ(older[1], 0xbc);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: test_isa_audit GUEST.elf\n");
+		return 2;
+	}
+	ZydisDecoderInit(&host_decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+	ZydisDecoderInit(&guest_decoder, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
+	check_verdicts();
+
+	static struct board b;
+	struct board_config cfg = { .kernel_path = argv[1], .ram_mib = 64, .serial = SERIAL_NONE,
+				    .tcache_mib = 16 };
+	char err[256];
+	if (board_create(&b, &cfg, err, sizeof(err))) {
+		fprintf(stderr, "test_isa_audit: %s\n", err);
+		return 1;
+	}
+	b.tr.max_insns = 1;
+	audit_encodings(&b);
+	CHECK(translated > 100000);
+	CHECK_EQ(violations, 0);
+	printf("test_isa_audit: %u translations audited, %u violations\n", translated, violations);
+	board_destroy(&b);
+	printf("test_isa_audit: %d checks, %d failed\n", check_count, check_failures);
+	return check_failures ? 1 : 0;
+}
