@@ -703,6 +703,7 @@ void board_print_stats(const struct board *board, FILE *out)
 	fprintf(out, "  of them mapped again      %llu\n", (unsigned long long)m->shadow_updates);
 	fprintf(out, "  adaptive retranslations   %llu\n", (unsigned long long)m->adaptive_insns);
 	fprintf(out, "  adaptive accesses         %llu\n", (unsigned long long)m->adaptive_accesses);
+	fprintf(out, "  adaptive set emptied      %llu\n", (unsigned long long)m->adaptive_forgotten);
 	fprintf(out, "  MMIO accesses             %llu\n", (unsigned long long)m->mmio_accesses);
 	fprintf(out, "  window switches           %llu\n", (unsigned long long)m->window_switches);
 	fprintf(out, "  windows made / evicted    %llu / %llu\n", (unsigned long long)m->window_creates,
@@ -727,6 +728,8 @@ void board_print_stats(const struct board *board, FILE *out)
 	fprintf(out, "  single-step traps         %llu\n", (unsigned long long)c->single_steps);
 	fprintf(out, "  transfers kept in code    %llu\n", (unsigned long long)c->transfers_inline);
 	fprintf(out, "  resets (triple faults)    %llu\n", (unsigned long long)c->resets);
+	fprintf(out, "  fetches outside RAM (#UD) %llu\n", (unsigned long long)c->fetch_outside_ram);
+	fprintf(out, "  accesses past 4 GiB (#GP) %llu\n", (unsigned long long)c->wrap_faults);
 	fprintf(out, "callouts:                   %llu\n", (unsigned long long)c->callouts);
 	for (unsigned i = 0; i <= SENS_MONITOR; i++)
 		fprintf(out, "  %-25s %llu\n", sensitive_class_name((enum sensitive_class)i),

@@ -37,6 +37,12 @@ static int mem_prepare(struct cpu *cpu, const struct callout_desc *d,
 		return STOP;
 	}
 	uint32_t linear = (uint32_t)cpu->scratch[1];
+	if ((uint64_t)linear + len > 1ull << 32) {
+		/* Past the top of 4 GiB: beyond a flat segment's limit. */
+		cpu->stats.wrap_faults++;
+		raise_fault(cpu, d, mem_fault_vector(op), true, 0);
+		return STOP;
+	}
 	bool write = (op->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) != 0;
 	struct guest_span *span = &cpu->memop.span;
 	if (!cpu_translate_span(cpu, linear, len, write ? ACCESS_WRITE : ACCESS_READ, span)) {
@@ -44,7 +50,7 @@ static int mem_prepare(struct cpu *cpu, const struct callout_desc *d,
 		return STOP;
 	}
 	cpu->memop.write = write;
-	memset(cpu->memop.buf, 0, sizeof(cpu->memop.buf));
+	memset(cpu->memop.buf, 0, len);
 	bool mmio = false;
 	for (unsigned i = 0, at = 0; i < span->n; at += span->len[i], i++) {
 		if (is_mmio(cpu, span->gpa[i], span->len[i])) {
@@ -55,7 +61,7 @@ static int mem_prepare(struct cpu *cpu, const struct callout_desc *d,
 		}
 		cpu_read_phys(cpu, span->gpa[i], cpu->memop.buf + at, span->len[i]);
 	}
-	memcpy(cpu->memop.old, cpu->memop.buf, sizeof(cpu->memop.old));
+	memcpy(cpu->memop.old, cpu->memop.buf, len);
 	cpu->sh->stats.adaptive_accesses++;
 	if (mmio)
 		cpu->sh->stats.mmio_accesses++;

@@ -172,7 +172,9 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
 		 * the guest's processor raises #GP(0) for the same instruction. */
 		kind = FAULT_PROTECTION;
 	} else if ((uintptr_t)si->si_addr - (uintptr_t)cpu->poll_guard < 4096) {
-		/* A block entry's poll: attention was asked for. */
+		/* A block entry's poll, or a REP iteration's (translate_string.c):
+		 * attention was asked for. The registers are the guest's as of
+		 * that boundary, EIP the instruction's. */
 		kind = FAULT_ATTENTION;
 	} else {
 		kind = window_fault(cpu, si, g);
@@ -280,6 +282,7 @@ void cpu_reset(struct cpu *cpu, const struct vcpu_state *boot)
 {
 	tcache_flush(cpu->tc, cpu);
 	shadow_flush(cpu->sh);
+	shadow_forget_adaptive(cpu->sh);
 	load_boot_state(cpu, boot);
 	set_guest_tsc(cpu, 0);
 	cpu->stats.resets++;
@@ -344,8 +347,12 @@ static struct tblock *get_block(struct cpu *cpu, struct translator *t, uint32_t 
 		err = translate_block(t, cpu, eip, gpa, mode, &tb);
 	}
 	if (err == -EFAULT) {
-		if (!deliver_pending_page_fault(cpu))
-			cpu->fatal = "guest executes outside RAM";
+		/* Code at a physical address without RAM: an unclaimed bus
+		 * reads all ones, and FF FF is FF /7, an invalid opcode. */
+		if (!deliver_pending_page_fault(cpu)) {
+			cpu->stats.fetch_outside_ram++;
+			cpu_deliver(cpu, EXC_UD, false, 0, false);
+		}
 		return NULL;
 	}
 	if (err == -ENOTSUP) {
@@ -433,9 +440,10 @@ static bool handle_trace(struct cpu *cpu, struct translator *t)
 	/* Only a newly adaptive writer needs its page retranslated: one that
 	 * is adaptive already and still trapped (a string store) would
 	 * otherwise throw its neighbours' translations away on every write. */
-	if (table[0] && !shadow_is_adaptive(sh, tb->gpa) && count_table_write(tb->gpa) &&
-	    shadow_mark_adaptive(sh, tb->gpa))
+	if (table[0] && !shadow_is_adaptive(sh, tb->gpa) && count_table_write(tb->gpa)) {
+		shadow_mark_adaptive(sh, tb->gpa);
 		tcache_invalidate_page(cpu->tc, cpu, tb->gpa / GUEST_PAGE_SIZE);
+	}
 	if (last_fault.kind != FAULT_NONE) {
 		enum fault_kind k = last_fault.kind;
 		last_fault.kind = FAULT_NONE;
@@ -463,10 +471,7 @@ static void handle_mmio(struct cpu *cpu)
 			     "(string, stack or implicit memory operand)";
 		return;
 	}
-	if (!shadow_mark_adaptive(cpu->sh, insn_gpa)) {
-		cpu->fatal = "too many guest instructions reach MMIO";
-		return;
-	}
+	shadow_mark_adaptive(cpu->sh, insn_gpa);
 	tcache_invalidate_page(cpu->tc, cpu, insn_gpa / GUEST_PAGE_SIZE);
 }
 
@@ -629,7 +634,11 @@ static bool deliver_host_fault(struct cpu *cpu, struct translator *t, enum fault
 		cpu_deliver(cpu, (cpu->s.cr4 & CR4_OSXMMEXCPT) ? EXC_XM : EXC_UD, false, 0, false);
 		break;
 	default:
-		cpu->fatal = "guest memory access wrapped around the end of the 4 GiB address space";
+		/* An access running past 4 GiB (into the window's guard):
+		 * beyond a flat segment's limit, which is #GP(0) (#SS(0) for
+		 * a stack access on hardware; the fault does not say which). */
+		cpu->stats.wrap_faults++;
+		cpu_deliver(cpu, EXC_GP, true, 0, false);
 		break;
 	}
 	return false;

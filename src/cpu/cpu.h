@@ -80,6 +80,8 @@ struct cpu_stats {
 	uint64_t interrupts;
 	uint64_t single_steps;
 	uint64_t resets;
+	uint64_t fetch_outside_ram;  /* code fetched where no RAM is: #UD */
+	uint64_t wrap_faults;        /* accesses run past 4 GiB: #GP */
 	uint64_t halts;
 	uint64_t halt_sleeps;
 	uint64_t transfers_inline;  /* SYSENTER/SYSEXIT/INT/IRET that stayed in translated code */
@@ -164,7 +166,9 @@ struct cpu {
 	struct {
 		struct guest_span span;
 		bool write;
-		uint8_t buf[16], old[16];
+		/* As wide as FXSAVE's area, aligned as FXRSTOR wants it. */
+		uint8_t buf[512] __attribute__((aligned(16)));
+		uint8_t old[512];
 	} memop;
 	struct cpu_stats stats;
 	uint64_t callouts_by_class[8];

@@ -701,19 +701,29 @@ bool shadow_is_adaptive(const struct shadow *sh, uint32_t insn_gpa)
 	}
 }
 
-bool shadow_mark_adaptive(struct shadow *sh, uint32_t insn_gpa)
+void shadow_forget_adaptive(struct shadow *sh)
+{
+	memset(sh->adaptive, 0, (sh->adaptive_mask + 1) * sizeof(uint32_t));
+	sh->adaptive_count = 0;
+}
+
+void shadow_mark_adaptive(struct shadow *sh, uint32_t insn_gpa)
 {
 	if (shadow_is_adaptive(sh, insn_gpa))
-		return true;
-	if (sh->adaptive_count * 2 >= sh->adaptive_mask)
-		return false;
+		return;
+	if (sh->adaptive_count * 2 >= sh->adaptive_mask) {
+		/* Full: start over rather than refuse. Translations made
+		 * adaptive stay so; a forgotten instruction that reaches
+		 * MMIO again is simply marked again. */
+		shadow_forget_adaptive(sh);
+		sh->stats.adaptive_forgotten++;
+	}
 	uint32_t i = (insn_gpa * 0x9e3779b1u) & sh->adaptive_mask;
 	while (sh->adaptive[i])
 		i = (i + 1) & sh->adaptive_mask;
 	sh->adaptive[i] = insn_gpa + 1;
 	sh->adaptive_count++;
 	sh->stats.adaptive_insns++;
-	return true;
 }
 
 /* --- life ------------------------------------------------------------------ */

@@ -51,6 +51,7 @@ struct shadow_stats {
 	uint64_t shadow_updates;   /* of those, mapped again at once from the new entry */
 	uint64_t adaptive_insns;   /* instructions retranslated as memory callouts */
 	uint64_t adaptive_accesses; /* accesses those callouts performed */
+	uint64_t adaptive_forgotten; /* times the full set was emptied */
 	uint64_t mmio_accesses;
 	uint64_t window_switches, window_creates, window_evictions, flushes;
 };
@@ -165,7 +166,9 @@ void shadow_reprotect(struct shadow *sh, uint32_t gpa_page);
 void shadow_protect_code(struct shadow *sh, uint32_t gpa_page, bool protect);
 
 bool shadow_is_adaptive(const struct shadow *sh, uint32_t insn_gpa);
-/* false when the table is full (the instruction keeps faulting). */
-bool shadow_mark_adaptive(struct shadow *sh, uint32_t insn_gpa);
+/* A full set is emptied first: bounded by replacement, never refused. */
+void shadow_mark_adaptive(struct shadow *sh, uint32_t insn_gpa);
+/* Empties the set (a reset: the next guest's code is not this one's). */
+void shadow_forget_adaptive(struct shadow *sh);
 
 #endif

@@ -1,0 +1,110 @@
+; The monitor's limits a guest can push on, which must behave as a PC:
+; more distinct instructions reaching MMIO than the adaptive set holds
+; (it is emptied and refilled, the run goes on); code fetched from a
+; physical address without RAM (all ones: FF FF, #UD at that EIP); an
+; access past the top of the 4 GiB space (#GP(0), the flat segment's
+; limit) and a dword read of the last bytes below 4 GiB; x87 state
+; areas (FNSAVE/FRSTOR, FNSTENV/FLDENV) on a device.
+%define GUEST_NAME "mmio_bounds"
+%include "lib.inc"
+
+TESTDEV		equ 0xfebf0000		; btvm's test device: 256-byte scratch array
+NO_RAM		equ 0xfeb00000		; nothing claims it
+N_INSNS		equ 5000		; the adaptive set holds 2048
+
+%macro arm 1
+	mov dword [x_count], 0
+	mov dword [x_vec], -1
+	mov dword [x_eip], -1
+	mov dword [x_err], -1
+	mov dword [resume_eip], %1
+%endmacro
+
+guest_start
+	call lib_install_idt
+	mov dword [lib_exc_hook], exc_record
+
+group "many"
+	mov dword [TESTDEV], 0x1234
+	xor ebx, ebx
+%rep N_INSNS
+	add ebx, [TESTDEV]		; each a distinct instruction
+%endrep
+	check ebx, N_INSNS * 0x1234
+
+group "fetch"
+	arm .r1
+	mov eax, NO_RAM
+	jmp eax
+.r1:
+	check dword [x_count], 1
+	check dword [x_vec], 6
+	check dword [x_eip], NO_RAM
+
+group "wrap"
+	arm .r2
+	mov eax, 0xfffffffc
+.f2:
+	mov ebx, [eax + 2]		; 0xfffffffe..0x100000001
+.r2:
+	check dword [x_count], 1
+	check dword [x_vec], 13
+	check dword [x_err], 0
+	check dword [x_eip], .f2
+	arm 0
+	mov eax, [0xfffffffc]		; unclaimed: all ones
+	check dword [x_count], 0
+	check eax, 0xffffffff
+
+group "wide"
+	; x87 state areas wider than any register: FNSAVE/FRSTOR (108
+	; bytes) and FNSTENV/FLDENV (28) on the device
+	mov eax, cr0
+	and eax, ~((1 << 2) | (1 << 3))
+	or eax, (1 << 1) | (1 << 5)
+	mov cr0, eax
+	arm 0
+	fninit
+	fld1
+	fld1
+	faddp				; st0 = 2.0
+	fnsave [TESTDEV]		; and reinitialises the FPU
+	fldz
+	frstor [TESTDEV]		; st0 = 2.0 again
+	fistp dword [val]
+	check dword [val], 2
+	fld1
+	fnstenv [TESTDEV]
+	fldenv [TESTDEV]
+	fistp dword [val]
+	check dword [val], 1
+	check dword [x_count], 0
+	guest_finish
+
+; [esp] vector, [esp+4] error, [esp+8] EIP
+exc_record:
+	push eax
+	mov eax, [esp + 4]
+	mov [x_vec], eax
+	mov eax, [esp + 8]
+	mov [x_err], eax
+	mov eax, [esp + 12]
+	mov [x_eip], eax
+	inc dword [x_count]
+	mov eax, [resume_eip]
+	test eax, eax
+	jz .no_resume
+	mov [esp + 12], eax
+	mov dword [resume_eip], 0
+.no_resume:
+	pop eax
+	add esp, 8
+	iretd
+
+section .data
+x_count:	dd 0
+x_vec:		dd 0
+x_err:		dd 0
+x_eip:		dd 0
+resume_eip:	dd 0
+val:		dd 0
