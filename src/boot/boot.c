@@ -13,6 +13,9 @@ int boot_load(struct guest_ram *ram, const struct boot_config *cfg, struct vcpu_
 {
 	uint8_t *image;
 	size_t size;
+	if (!cfg || !cfg->kernel_path || !ram || !ram->host)
+		return boot_fail(err, err_len, "(no kernel)", -EINVAL,
+				 "no kernel or no guest RAM to load it into");
 	int rc = boot_read_file(cfg->kernel_path, "kernel", ram->size, &image, &size, err, err_len);
 	if (rc)
 		return rc;
@@ -20,10 +23,8 @@ int boot_load(struct guest_ram *ram, const struct boot_config *cfg, struct vcpu_
 		*kind = BOOT_LINUX;
 		rc = linux_load(ram, cfg, image, size, cpu, err, err_len);
 	} else {
-		/* Multiboot reads the file again through libelf; the first
-		 * read only told the formats apart. */
 		*kind = BOOT_MULTIBOOT;
-		rc = multiboot_load(ram, cfg, cpu, err, err_len);
+		rc = multiboot_load_image(ram, cfg, image, size, cpu, err, err_len);
 	}
 	free(image);
 	return rc;

@@ -98,9 +98,16 @@ struct linux_image {
 	uint32_t cmdline_max;
 };
 
+/* Every field is read only once the bytes under it are known to be in the
+ * file: the version needs the first HDR_VERSION + 2 bytes, every later
+ * field lies inside the header, whose end (the jump's target) is checked
+ * against the file size and against the fields the version promises. */
 static int parse_header(const uint8_t *image, size_t size, struct linux_image *li,
 			const char *path, char *err, size_t err_len)
 {
+	if (size < HDR_VERSION + 2 || !linux_is_bzimage(image, size))
+		return boot_fail(err, err_len, path, -ENOEXEC,
+				 "truncated or corrupt setup header (%zu bytes)", size);
 	uint16_t version = boot_get16(image + HDR_VERSION);
 	if (version < MIN_VERSION)
 		return boot_fail(err, err_len, path, -ENOEXEC,
@@ -134,6 +141,11 @@ static int parse_header(const uint8_t *image, size_t size, struct linux_image *l
 		       (uint64_t)boot_get32(image + HDR_PREF_ADDRESS + 4) << 32;
 		init_size = boot_get32(image + HDR_INIT_SIZE);
 	}
+	/* A 32-bit kernel cannot run at 4 GiB or above; refusing it here
+	 * also keeps pref + init_size from wrapping. */
+	if (pref > UINT32_MAX)
+		return boot_fail(err, err_len, path, -ENOEXEC,
+				 "pref_address 0x%" PRIx64 " is beyond 4 GiB", pref);
 	uint64_t loaded_end = (uint64_t)li->code32_start + li->kernel_size;
 	li->decompress_end = pref + init_size > loaded_end ? pref + init_size : loaded_end;
 	return 0;
@@ -245,7 +257,15 @@ static void set_entry_state(const struct linux_image *li, struct vcpu_state *cpu
 int linux_load(struct guest_ram *ram, const struct boot_config *cfg, const uint8_t *image,
 	       size_t size, struct vcpu_state *cpu, char *err, size_t err_len)
 {
-	const char *path = cfg->kernel_path;
+	const char *path = cfg && cfg->kernel_path ? cfg->kernel_path : "(no kernel)";
+	if (err && err_len)
+		err[0] = 0;
+	if (!cfg || !ram || !ram->host || !cpu || !image)
+		return boot_fail(err, err_len, path, -EINVAL, "no kernel or no guest RAM to load it into");
+	/* The loader's own structures sit below 1 MiB and the kernel at 1 MiB. */
+	if (ram->size < (uint64_t)GUEST_RAM_MIN_MIB << 20)
+		return boot_fail(err, err_len, path, -EINVAL, "guest RAM smaller than %u MiB",
+				 GUEST_RAM_MIN_MIB);
 	struct linux_image li = { 0 };
 	int rc = parse_header(image, size, &li, path, err, err_len);
 	if (rc)

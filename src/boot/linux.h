@@ -24,8 +24,10 @@
  * "HdrS" setup header magic), whatever its version. */
 bool linux_is_bzimage(const uint8_t *image, size_t size);
 
-/* Loads a bzImage and sets up *cpu for its 32-bit entry. Returns 0, or a
- * negative errno with a one-line message in err. */
+/* Loads a bzImage and sets up *cpu for its 32-bit entry. image may be any
+ * bytes (every field is bounds-checked against size; nothing is written to
+ * RAM before every check has passed). Returns 0, or a negative errno with
+ * a one-line message in err. */
 int linux_load(struct guest_ram *ram, const struct boot_config *cfg, const uint8_t *image,
 	       size_t size, struct vcpu_state *cpu, char *err, size_t err_len);
 

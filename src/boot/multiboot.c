@@ -12,13 +12,19 @@
  * - Flag bit 16 (address fields, the "a.out kludge") is ignored for ELF
  *   files, which are loaded from their program headers; non-ELF kernels,
  *   the only ones that need those fields, are refused.
- * - The module string is the initrd's file name without its directory. */
+ * - The module string is the initrd's file name without its directory.
+ *
+ * The image is parsed in memory (libelf's elf_memory), so a file is read
+ * once; every field the loader reads is checked against the image's size
+ * first, and the ELF and program headers are copied out of the image so
+ * that a misaligned table is never read through a misaligned pointer. */
 #define _POSIX_C_SOURCE 200809L
 #include "boot/multiboot.h"
 
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gelf.h>
 #include <inttypes.h>
 #include <libelf.h>
 #include <stdarg.h>
@@ -131,10 +137,11 @@ struct loader {
 	char *err;
 	size_t err_len;
 	const char *path;
-	uint8_t *image;      /* the whole kernel file */
+	const uint8_t *image; /* the whole kernel file */
 	size_t size;
-	Elf32_Ehdr *ehdr;
-	Elf32_Phdr *phdr;
+	uint8_t *owned;      /* image, when read here (freed at the end) */
+	Elf32_Ehdr ehdr;     /* copied out of the image */
+	Elf32_Phdr *phdr;    /* copied out of the image; phnum entries */
 	size_t phnum;
 	uint32_t entry;      /* physical */
 	uint64_t kernel_end; /* end of the highest segment */
@@ -189,10 +196,11 @@ static int read_kernel(struct loader *ld, int fd)
 	if ((uint64_t)st.st_size > ld->ram->size)
 		return fail(ld, ld->path, -E2BIG, "file is larger than guest RAM (%" PRIu64 " MiB)",
 			    ld->ram->size >> 20);
-	ld->image = malloc((size_t)st.st_size);
-	if (!ld->image)
+	ld->owned = malloc((size_t)st.st_size);
+	if (!ld->owned)
 		return fail(ld, ld->path, -ENOMEM, "out of memory reading the file");
-	int rc = boot_read_fully(fd, ld->image, (size_t)st.st_size, &ld->size);
+	ld->image = ld->owned;
+	int rc = boot_read_fully(fd, ld->owned, (size_t)st.st_size, &ld->size);
 	if (rc < 0)
 		return fail(ld, ld->path, rc, "read error: %s", strerror(-rc));
 	if (ld->size == 0)
@@ -280,23 +288,25 @@ static int read_elf_headers(struct loader *ld, Elf *elf)
 {
 	if (elf_kind(elf) != ELF_K_ELF)
 		return fail(ld, ld->path, -ENOEXEC, "not an ELF file (libelf does not recognise it)");
-	ld->ehdr = elf32_getehdr(elf);
-	if (!ld->ehdr)
+	const Elf32_Ehdr *eh = elf32_getehdr(elf);
+	if (!eh)
 		return fail(ld, ld->path, -ENOEXEC, "bad ELF header: %s", elf_errmsg(-1));
-	if (ld->ehdr->e_machine != EM_386)
+	memcpy(&ld->ehdr, eh, sizeof(ld->ehdr));
+	const Elf32_Ehdr *h = &ld->ehdr;
+	if (h->e_machine != EM_386)
 		return fail(ld, ld->path, -ENOEXEC, "wrong machine %u in the ELF header (expected EM_386)",
-			    ld->ehdr->e_machine);
-	if (ld->ehdr->e_type != ET_EXEC)
+			    h->e_machine);
+	if (h->e_type != ET_EXEC)
 		return fail(ld, ld->path, -ENOEXEC, "not an executable (ELF type %u, expected ET_EXEC)",
-			    ld->ehdr->e_type);
-	if (ld->ehdr->e_phnum == 0)
+			    h->e_type);
+	if (h->e_phnum == 0)
 		return fail(ld, ld->path, -ENOEXEC, "no PT_LOAD segments (no program headers)");
-	if (ld->ehdr->e_phentsize != sizeof(Elf32_Phdr))
+	if (h->e_phentsize != sizeof(Elf32_Phdr))
 		return fail(ld, ld->path, -ENOEXEC, "bad program header entry size %u",
-			    ld->ehdr->e_phentsize);
+			    h->e_phentsize);
 	/* Checked before libelf looks, which would only say "invalid data". */
-	if (ld->ehdr->e_phnum != PN_XNUM &&
-	    (uint64_t)ld->ehdr->e_phoff + (uint64_t)ld->ehdr->e_phnum * sizeof(Elf32_Phdr) > ld->size)
+	if (h->e_phnum != PN_XNUM &&
+	    (uint64_t)h->e_phoff + (uint64_t)h->e_phnum * sizeof(Elf32_Phdr) > ld->size)
 		return phdrs_truncated(ld);
 	size_t n;
 	if (elf_getphdrnum(elf, &n) != 0)
@@ -305,11 +315,24 @@ static int read_elf_headers(struct loader *ld, Elf *elf)
 		return fail(ld, ld->path, -ENOEXEC, "no PT_LOAD segments (no program headers)");
 	if (n > MAX_PHDRS)
 		return fail(ld, ld->path, -ENOEXEC, "too many program headers (%zu)", n);
-	if ((uint64_t)ld->ehdr->e_phoff + (uint64_t)n * sizeof(Elf32_Phdr) > ld->size)
+	if ((uint64_t)h->e_phoff + (uint64_t)n * sizeof(Elf32_Phdr) > ld->size)
 		return phdrs_truncated(ld);
-	ld->phdr = elf32_getphdr(elf);
+	ld->phdr = calloc(n, sizeof(*ld->phdr));
 	if (!ld->phdr)
-		return fail(ld, ld->path, -ENOEXEC, "bad program header table: %s", elf_errmsg(-1));
+		return fail(ld, ld->path, -ENOMEM, "out of memory reading the program headers");
+	for (size_t i = 0; i < n; i++) {
+		GElf_Phdr g;
+		if (!gelf_getphdr(elf, (int)i, &g))
+			return fail(ld, ld->path, -ENOEXEC, "bad program header %zu: %s", i,
+				    elf_errmsg(-1));
+		/* An ELFCLASS32 file: every field fits its 32-bit original. */
+		ld->phdr[i] = (Elf32_Phdr){
+			.p_type = (Elf32_Word)g.p_type, .p_offset = (Elf32_Off)g.p_offset,
+			.p_vaddr = (Elf32_Addr)g.p_vaddr, .p_paddr = (Elf32_Addr)g.p_paddr,
+			.p_filesz = (Elf32_Word)g.p_filesz, .p_memsz = (Elf32_Word)g.p_memsz,
+			.p_flags = (Elf32_Word)g.p_flags, .p_align = (Elf32_Word)g.p_align,
+		};
+	}
 	ld->phnum = n;
 	return 0;
 }
@@ -387,7 +410,7 @@ static int check_segments(struct loader *ld)
 	/* The entry point is a virtual address; higher-half kernels link at
 	 * one address and load (AT()) at another, so translate it through
 	 * the segment that holds it. */
-	uint32_t e = ld->ehdr->e_entry;
+	uint32_t e = ld->ehdr.e_entry;
 	for (size_t i = 0; i < ld->phnum; i++) {
 		const Elf32_Phdr *p = &ld->phdr[i];
 		if (loadable(p) && e >= p->p_vaddr && e - p->p_vaddr < p->p_memsz) {
@@ -537,78 +560,98 @@ static void set_entry_state(const struct loader *ld, struct vcpu_state *cpu)
 	cpu->cpl = 0;
 }
 
+/* What every entry point refuses before it looks at the image. */
+static int check_request(struct loader *ld, const struct vcpu_state *cpu)
+{
+	const struct boot_config *cfg = ld->cfg;
+	if (ld->err && ld->err_len)
+		ld->err[0] = 0;
+	ld->path = cfg && cfg->kernel_path ? cfg->kernel_path : "(no kernel)";
+	if (!cfg || !cfg->kernel_path || !ld->ram || !ld->ram->host || !cpu)
+		return fail(ld, ld->path, -EINVAL, "no kernel or no guest RAM to load it into");
+	if (ld->ram->size < (uint64_t)GUEST_RAM_MIN_MIB << 20)
+		return fail(ld, ld->path, -EINVAL, "guest RAM smaller than %u MiB", GUEST_RAM_MIN_MIB);
+	const char *cmdline = cfg->cmdline ? cfg->cmdline : "";
+	if (strlen(cmdline) >= CMDLINE_MAX)
+		return fail(ld, ld->path, -E2BIG, "command line too long (%zu bytes, at most %u)",
+			    strlen(cmdline), CMDLINE_MAX - 1);
+	return 0;
+}
+
+/* Everything after the image is in memory: checks, then the writes. */
+static int load_image(struct loader *ld, struct vcpu_state *cpu)
+{
+	int rc = check_ident(ld);
+	if (rc < 0)
+		return rc;
+	rc = check_multiboot_header(ld);
+	if (rc < 0)
+		return rc;
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return fail(ld, ld->path, -EINVAL, "libelf: %s", elf_errmsg(-1));
+	/* libelf reads a native-order image in place and writes only into one
+	 * it has to convert from the other byte order, which check_ident
+	 * refused: the cast drops a const nothing relies on. */
+	Elf *elf = elf_memory((char *)ld->image, ld->size);
+	if (!elf)
+		return fail(ld, ld->path, -ENOEXEC, "libelf cannot read the file: %s", elf_errmsg(-1));
+	int initrd_fd = -1;
+	rc = read_elf_headers(ld, elf);
+	if (rc == 0)
+		rc = check_segments(ld);
+	if (rc == 0 && ld->cfg->initrd_path)
+		rc = open_initrd(ld, &initrd_fd);
+	if (rc == 0) {
+		/* Nothing is written to RAM before every check has passed. */
+		load_segments(ld);
+		if (ld->cfg->initrd_path)
+			rc = load_initrd(ld, initrd_fd);
+	}
+	if (rc == 0) {
+		write_info(ld);
+		set_entry_state(ld, cpu);
+	}
+	if (initrd_fd >= 0)
+		close(initrd_fd);
+	free(ld->phdr);
+	ld->phdr = NULL;
+	elf_end(elf);
+	return rc;
+}
+
 int multiboot_load(struct guest_ram *ram, const struct boot_config *cfg, struct vcpu_state *cpu,
 		   char *err, size_t err_len)
 {
 	struct loader ld = { .ram = ram, .cfg = cfg, .err = err, .err_len = err_len };
-	int rc, fd, initrd_fd = -1;
-	Elf *elf = NULL;
-
-	if (err && err_len)
-		err[0] = 0;
-	ld.path = cfg && cfg->kernel_path ? cfg->kernel_path : "(no kernel)";
-	if (!cfg || !cfg->kernel_path || !ram || !ram->host || !cpu)
-		return fail(&ld, ld.path, -EINVAL, "no kernel or no guest RAM to load it into");
-	if (ram->size < (uint64_t)GUEST_RAM_MIN_MIB << 20)
-		return fail(&ld, ld.path, -EINVAL, "guest RAM smaller than %u MiB", GUEST_RAM_MIN_MIB);
-	const char *cmdline = cfg->cmdline ? cfg->cmdline : "";
-	if (strlen(cmdline) >= CMDLINE_MAX)
-		return fail(&ld, ld.path, -E2BIG, "command line too long (%zu bytes, at most %u)",
-			    strlen(cmdline), CMDLINE_MAX - 1);
-
-	fd = open(ld.path, O_RDONLY | O_CLOEXEC);
+	int rc = check_request(&ld, cpu);
+	if (rc < 0)
+		return rc;
+	int fd = open(ld.path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
 		return fail(&ld, ld.path, -e, "cannot open: %s", strerror(e));
 	}
 	rc = read_kernel(&ld, fd);
-	if (rc < 0)
-		goto out_image;
-	rc = check_ident(&ld);
-	if (rc < 0)
-		goto out_image;
-	rc = check_multiboot_header(&ld);
-	if (rc < 0)
-		goto out_image;
-
-	if (elf_version(EV_CURRENT) == EV_NONE) {
-		rc = fail(&ld, ld.path, -EINVAL, "libelf: %s", elf_errmsg(-1));
-		goto out_image;
-	}
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	if (!elf) {
-		rc = fail(&ld, ld.path, -ENOEXEC, "libelf cannot read the file: %s", elf_errmsg(-1));
-		goto out_image;
-	}
-	rc = read_elf_headers(&ld, elf);
-	if (rc < 0)
-		goto out_elf;
-	rc = check_segments(&ld);
-	if (rc < 0)
-		goto out_elf;
-	if (cfg->initrd_path) {
-		rc = open_initrd(&ld, &initrd_fd);
-		if (rc < 0)
-			goto out_initrd;
-	}
-
-	load_segments(&ld);
-	if (cfg->initrd_path) {
-		rc = load_initrd(&ld, initrd_fd);
-		if (rc < 0)
-			goto out_initrd;
-	}
-	write_info(&ld);
-	set_entry_state(&ld, cpu);
-	rc = 0;
-
-out_initrd:
-	if (initrd_fd >= 0)
-		close(initrd_fd);
-out_elf:
-	elf_end(elf);
-out_image:
-	free(ld.image);
 	close(fd);
+	if (rc == 0)
+		rc = load_image(&ld, cpu);
+	free(ld.owned);
 	return rc;
+}
+
+int multiboot_load_image(struct guest_ram *ram, const struct boot_config *cfg,
+			 const uint8_t *image, size_t size, struct vcpu_state *cpu, char *err,
+			 size_t err_len)
+{
+	struct loader ld = { .ram = ram, .cfg = cfg, .err = err, .err_len = err_len,
+			     .image = image, .size = size };
+	int rc = check_request(&ld, cpu);
+	if (rc < 0)
+		return rc;
+	if (!image || size == 0)
+		return fail(&ld, ld.path, -ENOEXEC, "empty file");
+	if ((uint64_t)size > ram->size)
+		return fail(&ld, ld.path, -E2BIG, "file is larger than guest RAM (%" PRIu64 " MiB)",
+			    ram->size >> 20);
+	return load_image(&ld, cpu);
 }
