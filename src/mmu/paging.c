@@ -5,22 +5,29 @@
 
 #include "cpu/vcpu.h"
 
-static bool read_entry(const struct guest_ram *ram, uint32_t gpa, uint32_t *e)
+/* An entry outside RAM reads as what a PC's bus gives for an address no
+ * device claims: all ones (a present entry pointing at the top page; with
+ * CR4.PSE a 4 MiB PDE with reserved bits set). Device registers are not
+ * consulted: the walk has no bus, and no OS keeps its tables there. */
+static uint32_t read_entry(const struct guest_ram *ram, uint32_t gpa)
 {
 	const void *p = guest_ram_ptr(ram, gpa, 4);
-	if (!p)
-		return false;
-	memcpy(e, p, 4);
-	return true;
+	uint32_t e = ~0u;
+	if (p)
+		memcpy(&e, p, 4);
+	return e;
 }
 
 static void set_bits(const struct guest_ram *ram, uint32_t gpa, uint32_t e, uint32_t bits)
 {
 	if ((e & bits) == bits)
 		return;
-	/* Only set, never clear: an atomic OR, as the processor's locked update. */
+	/* Only set, never clear: an atomic OR, as the processor's locked update.
+	 * Outside RAM the update is dropped, as the bus drops the write (an
+	 * entry there reads with A and D set anyway). */
 	uint32_t *p = guest_ram_ptr(ram, gpa, 4);
-	__atomic_fetch_or(p, bits, __ATOMIC_SEQ_CST);
+	if (p)
+		__atomic_fetch_or(p, bits, __ATOMIC_SEQ_CST);
 }
 
 bool paging_walk(const struct guest_ram *ram, const struct paging_regs *pr, uint32_t linear,
@@ -29,9 +36,9 @@ bool paging_walk(const struct guest_ram *ram, const struct paging_regs *pr, uint
 	bool write = access & ACCESS_WRITE, user = access & ACCESS_USER;
 	uint32_t err = (write ? PFERR_W : 0) | (user ? PFERR_U : 0);
 	uint32_t pde_gpa = (pr->cr3 & 0xfffff000u) + (linear >> 22) * 4;
-	uint32_t pde, pte = 0;
+	uint32_t pde = read_entry(ram, pde_gpa), pte = 0;
 
-	if (!read_entry(ram, pde_gpa, &pde) || !(pde & PTE_P))
+	if (!(pde & PTE_P))
 		goto fault;
 	bool large = (pde & PDE_PS) && (pr->cr4 & CR4_PSE);
 	uint32_t pte_gpa = ~0u, flags;
@@ -43,7 +50,8 @@ bool paging_walk(const struct guest_ram *ram, const struct paging_regs *pr, uint
 		flags = pde;
 	} else {
 		pte_gpa = (pde & 0xfffff000u) + ((linear >> 12) & 0x3ff) * 4;
-		if (!read_entry(ram, pte_gpa, &pte) || !(pte & PTE_P))
+		pte = read_entry(ram, pte_gpa);
+		if (!(pte & PTE_P))
 			goto fault;
 		flags = pde & pte;   /* both levels must allow */
 		flags = (flags & (PTE_W | PTE_U)) | (pte & ~(PTE_W | PTE_U));

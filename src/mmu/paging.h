@@ -55,7 +55,7 @@ struct paging_regs {
 
 /* Walks for one access. true and *w filled (accessed, and on a write dirty,
  * bits set in guest memory), or false with the #PF error code in *error.
- * A table outside RAM reads as not present. */
+ * An entry outside RAM reads as all ones, as an unclaimed bus read. */
 bool paging_walk(const struct guest_ram *ram, const struct paging_regs *pr, uint32_t linear,
 		 unsigned access, struct walk *w, uint32_t *error);
 
