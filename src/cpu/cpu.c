@@ -83,6 +83,9 @@ void cpu_fpu_materialize(struct cpu *cpu)
 	/* The x87 registers and control are still the guest's (no monitor
 	 * code touches them); XMM0-7 and MXCSR come from the door's copy. */
 	__asm__ volatile("fxsave %0" : "=m"(cpu->fxsave));
+	/* FIP, FCS, FDP and FDS are the host's RIP and selectors: a guest
+	 * must not learn where the monitor's code is (it reads zeros). */
+	memset(cpu->fxsave + 8, 0, 16);
 	memcpy(cpu->fxsave + 160, cpu->xmm_light, sizeof(cpu->xmm_light));
 	memcpy(cpu->fxsave + 24, &cpu->mxcsr_light, 4);
 	cpu->fpu_full = 1;

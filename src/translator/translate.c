@@ -334,10 +334,15 @@ static void emit_callout(struct tctx *c)
  * guest memory and gives a buffer holding its bytes, the instruction works
  * on the buffer, the second writes the buffer back (to RAM, with the
  * traces kept, or to the device). */
+static bool stores_fpu_pointers(const struct tctx *c)
+{
+	return c->in.mnemonic == ZYDIS_MNEMONIC_FNSTENV || c->in.mnemonic == ZYDIS_MNEMONIC_FNSAVE;
+}
+
 static bool adaptive_candidate(const struct tctx *c)
 {
 	uint32_t insn_gpa = c->gpa + (c->eip - c->tb->eip);
-	if (!shadow_is_adaptive(c->cpu->sh, insn_gpa))
+	if (!shadow_is_adaptive(c->cpu->sh, insn_gpa) && !stores_fpu_pointers(c))
 		return false;
 	unsigned mem = 0;
 	for (unsigned i = 0; i < c->in.operand_count; i++)
@@ -636,6 +641,26 @@ static bool translate_lea16(struct tctx *c)
 	return !c->e.failed;
 }
 
+/* FNSTENV and FNSAVE run on the memory callouts' buffer (r14), and the
+ * instruction and data pointers the host stored there are cleared before
+ * the buffer reaches the guest: they hold the host's RIP and selectors,
+ * which would tell the guest where the monitor's code is. The guest reads
+ * them as zero, as after FNINIT. */
+static void emit_clear_fpu_pointers(struct tctx *c)
+{
+	/* 16-bit format: FIP, FCS, FDP, FDS at 6, 8, 10, 12 (words).
+	 * 32-bit format: FIP 12, FCS 16 (FOP above it), FDP 20, FDS 24. */
+	static const uint8_t off16[] = { 6, 8, 10, 12 }, off32[] = { 12, 16, 20, 24 };
+	static const uint8_t size32[] = { 4, 2, 4, 2 };
+	bool narrow = c->in.operand_width == 16;
+	for (unsigned i = 0; i < 4; i++) {
+		unsigned size = narrow ? 2 : size32[i];
+		int32_t off = narrow ? off16[i] : off32[i];
+		emit2(&c->e, ZYDIS_MNEMONIC_MOV,
+		      op_mem(size, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_NONE, 0, off), op_imm(0));
+	}
+}
+
 static bool translate_ident(struct tctx *c)
 {
 	ZydisEncoderRequest req;
@@ -709,6 +734,8 @@ static bool translate_ident(struct tctx *c)
 		c->e.failed = false;
 		ok = emit_high_byte_swapped(c, &req);
 	}
+	if (ok && adaptive && stores_fpu_pointers(c))
+		emit_clear_fpu_pointers(c);
 	if (ok && adaptive)
 		emit_callout_kind(c, CALLOUT_MEM_FINISH);
 	return ok && !c->e.failed;

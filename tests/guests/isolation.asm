@@ -9,7 +9,9 @@
 ; RDRAND, MOVDIR64B, ENQCMD, WRSSD, PREFETCHW, AVX and AVX-512 moves,
 ; LDDQU, POPCNT, FISTTP, SYSCALL, RDTSCP) at CPL 0 and CPL 3; cpuid (the
 ; model's leaves); nop (the reserved-NOP space 0F 18-1F, MPX and CET
-; forms included); tzcnt (REP BSF on this CPU); implicit (MASKMOVQ and
+; forms included); tzcnt (REP BSF on this CPU); fpu_ptr (FNSTENV,
+; FNSAVE and FXSAVE store zeros, not the host's RIP, as x87 pointers);
+; implicit (MASKMOVQ and
 ; MASKMOVDQU flat and through FS, string instructions, XLAT, stack
 ; instructions, ENTER/LEAVE, CALL/JMP through memory, BT with a register
 ; bit offset) landing in guest RAM.
@@ -199,6 +201,40 @@ group "tzcnt"
 	mov ecx, 0x100
 	db 0xf3, 0x0f, 0xbd, 0xc1
 	check eax, 8
+
+group "fpu_ptr"
+	; the x87 instruction and data pointers a state save stores are the
+	; host's RIP and selectors under btvm: they must read as zero
+	mov edi, BUF + 0x800
+	mov ecx, 0x80
+	xor eax, eax
+	rep stosd
+	fninit
+	fld1
+	fld dword [qmask]
+	fnstenv [BUF + 0x800]
+	check dword [BUF + 0x800 + 12], 0	; FIP
+	movzx eax, word [BUF + 0x800 + 16]	; FCS
+	check eax, 0
+	check dword [BUF + 0x800 + 20], 0	; FDP
+	movzx eax, word [BUF + 0x800 + 24]	; FDS
+	check eax, 0
+	fld dword [qmask]
+	o16 fnstenv [BUF + 0x840]
+	check dword [BUF + 0x840 + 6], 0	; FIP, FCS
+	check dword [BUF + 0x840 + 10], 0	; FDP, FDS
+	fld dword [qmask]
+	fnsave [BUF + 0x880]
+	check dword [BUF + 0x880 + 12], 0
+	check dword [BUF + 0x880 + 20], 0
+	fld1
+	fld dword [qmask]
+	fxsave [BUF + 0x900]
+	check dword [BUF + 0x900 + 8], 0	; FIP
+	check dword [BUF + 0x900 + 12], 0	; FCS
+	check dword [BUF + 0x900 + 16], 0	; FDP
+	check dword [BUF + 0x900 + 20], 0	; FDS
+	fninit
 
 group "implicit"
 	; MASKMOVQ / MASKMOVDQU: the hidden DS:EDI store
