@@ -54,6 +54,10 @@ int do_maskmov(struct cpu *cpu, const struct callout_desc *d, const ZydisDecoded
 int do_fxsave(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
 	      const ZydisDecodedOperand *ops);
 
+/* callout_string.c: MOVS, STOS, LODS, CMPS, SCAS that reached MMIO. */
+int do_string_mem(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
+		  const ZydisDecodedOperand *ops);
+
 /* callout_mem.c: CALLOUT_MEM_PREPARE and CALLOUT_MEM_FINISH. */
 int do_mem_callout(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
 		   const ZydisDecodedOperand *ops);

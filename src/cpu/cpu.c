@@ -471,7 +471,7 @@ static void handle_mmio(struct cpu *cpu)
 		return;
 	if (shadow_is_adaptive(cpu->sh, insn_gpa)) {
 		cpu->fatal = "guest reaches MMIO with an instruction form the monitor cannot forward "
-			     "(string, stack or implicit memory operand)";
+			     "(stack or implicit memory operand)";
 		return;
 	}
 	shadow_mark_adaptive(cpu->sh, insn_gpa);

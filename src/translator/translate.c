@@ -339,10 +339,16 @@ static bool stores_fpu_pointers(const struct tctx *c)
 	return c->in.mnemonic == ZYDIS_MNEMONIC_FNSTENV || c->in.mnemonic == ZYDIS_MNEMONIC_FNSAVE;
 }
 
+/* Whether the monitor marked this instruction (it reached MMIO, or kept
+ * writing page tables). */
+static bool insn_is_adaptive(const struct tctx *c)
+{
+	return shadow_is_adaptive(c->cpu->sh, c->gpa + (c->eip - c->tb->eip));
+}
+
 static bool adaptive_candidate(const struct tctx *c)
 {
-	uint32_t insn_gpa = c->gpa + (c->eip - c->tb->eip);
-	if (!shadow_is_adaptive(c->cpu->sh, insn_gpa) && !stores_fpu_pointers(c))
+	if (!insn_is_adaptive(c) && !stores_fpu_pointers(c))
 		return false;
 	unsigned mem = 0;
 	for (unsigned i = 0; i < c->in.operand_count; i++)
@@ -883,8 +889,16 @@ static bool translate_insn(struct tctx *c, const struct sensitive_insn *sens)
 	}
 	if (is_flow(m, &c->in))
 		return translate_branch(c);
-	if (c->in.opcode_map == ZYDIS_OPCODE_MAP_DEFAULT && classify_string(m, &sop, &ssize))
-		return translate_string(c, sop, ssize);
+	if (c->in.opcode_map == ZYDIS_OPCODE_MAP_DEFAULT && classify_string(m, &sop, &ssize)) {
+		if (!insn_is_adaptive(c))
+			return translate_string(c, sop, ssize);
+		/* It reached MMIO, which the window does not map: the monitor
+		 * runs it element by element (callout_string.c). */
+		emit_callout(c);
+		emit_branch_exit(c, c->next_eip, EXIT_KIND_NOCHAIN);
+		c->ended = true;
+		return true;
+	}
 	switch (m) {
 	case ZYDIS_MNEMONIC_PUSH:
 		return translate_push(c);

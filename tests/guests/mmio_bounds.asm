@@ -4,7 +4,8 @@
 ; physical address without RAM (all ones: FF FF, #UD at that EIP); an
 ; access past the top of the 4 GiB space (#GP(0), the flat segment's
 ; limit) and a dword read of the last bytes below 4 GiB; x87 state
-; areas (FNSAVE/FRSTOR, FNSTENV/FLDENV) on a device.
+; areas (FNSAVE/FRSTOR, FNSTENV/FLDENV) on a device; string
+; instructions (MOVS, STOS, LODS, CMPS, SCAS, with REP) on a device.
 %define GUEST_NAME "mmio_bounds"
 %include "lib.inc"
 
@@ -79,6 +80,55 @@ group "wide"
 	fistp dword [val]
 	check dword [val], 1
 	check dword [x_count], 0
+
+group "strings"
+	; string instructions on the device: each element one access, the
+	; registers stepping as on RAM, forwards and backwards
+	mov ebx, [TESTDEV + 0x100]		; writes so far
+	mov edi, TESTDEV
+	mov ecx, 8
+	mov eax, 0x5a5a0000
+	rep stosd				; 8 dword writes
+	mov edx, [TESTDEV + 0x100]
+	sub edx, ebx
+	check edx, 8
+	check ecx, 0
+	check edi, TESTDEV + 32
+	check dword [TESTDEV + 28], 0x5a5a0000
+	check dword [TESTDEV + 0x104], 4	; last width
+	mov dword [src_buf], 0x44332211
+	mov dword [src_buf + 4], 0x88776655
+	mov esi, src_buf
+	mov edi, TESTDEV + 0x40
+	mov ecx, 8
+	rep movsb				; RAM to device
+	check dword [TESTDEV + 0x44], 0x88776655
+	check esi, src_buf + 8
+	mov esi, TESTDEV + 0x40
+	mov edi, dst_buf
+	mov ecx, 2
+	rep movsd				; device to RAM
+	check dword [dst_buf + 4], 0x88776655
+	mov esi, TESTDEV + 0x44
+	std
+	lodsd					; backwards
+	cld
+	check eax, 0x88776655
+	check esi, TESTDEV + 0x40
+	mov esi, TESTDEV + 0x40
+	mov edi, src_buf
+	mov ecx, 8
+	repe cmpsb				; equal all along
+	check_flags F_ZF, F_ZF
+	check ecx, 0
+	mov edi, TESTDEV + 0x40
+	mov ecx, 8
+	mov al, 0x55
+	repne scasb				; found at byte 4
+	check_flags F_ZF, F_ZF
+	check ecx, 3
+	check edi, TESTDEV + 0x45
+	check dword [x_count], 0
 	guest_finish
 
 ; [esp] vector, [esp+4] error, [esp+8] EIP
@@ -108,3 +158,5 @@ x_err:		dd 0
 x_eip:		dd 0
 resume_eip:	dd 0
 val:		dd 0
+src_buf:	dd 0, 0
+dst_buf:	dd 0, 0

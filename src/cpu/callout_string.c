@@ -1,0 +1,112 @@
+/* String instructions run by the monitor: MOVS, STOS, LODS, CMPS and SCAS
+ * whose translation reached MMIO. Translated code runs strings as host
+ * loops through the window, which has no mapping for a device; once such
+ * an instruction has faulted there (cpu.c's handle_mmio marks it
+ * adaptive), it is retranslated as this callout, which moves one element
+ * at a time through the monitor's accesses (RAM or the bus), with ESI,
+ * EDI and ECX stepping after each, so a fault leaves them precise. */
+#include "cpu/callout_internal.h"
+
+/* Elements one callout moves before the run loop gets a turn, as for
+ * INS/OUTS: REP is interruptible between elements on hardware too. */
+#define STRING_MEM_CHUNK 4096u
+
+/* The status flags of a - b at the element's width, as CMP sets them. */
+static uint64_t compare_flags(uint32_t a, uint32_t b, unsigned width)
+{
+	uint64_t f;
+	switch (width) {
+	case 1:
+		__asm__("cmpb %b2, %b1\n\tpushfq\n\tpopq %0" : "=r"(f) : "q"(a), "q"(b) : "cc");
+		break;
+	case 2:
+		__asm__("cmpw %w2, %w1\n\tpushfq\n\tpopq %0" : "=r"(f) : "r"(a), "r"(b) : "cc");
+		break;
+	default:
+		__asm__("cmpl %2, %1\n\tpushfq\n\tpopq %0" : "=r"(f) : "r"(a), "r"(b) : "cc");
+		break;
+	}
+	return f;
+}
+
+int do_string_mem(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
+		  const ZydisDecodedOperand *ops)
+{
+	ZydisMnemonic m = in->mnemonic;
+	if (in->opcode_map != ZYDIS_OPCODE_MAP_DEFAULT) {
+		/* SSE2's MOVSD and CMPSD share the names: never meant here. */
+		raise_fault(cpu, d, EXC_UD, false, 0);
+		return STOP;
+	}
+	bool movs = m == ZYDIS_MNEMONIC_MOVSB || m == ZYDIS_MNEMONIC_MOVSW || m == ZYDIS_MNEMONIC_MOVSD;
+	bool stos = m == ZYDIS_MNEMONIC_STOSB || m == ZYDIS_MNEMONIC_STOSW || m == ZYDIS_MNEMONIC_STOSD;
+	bool lods = m == ZYDIS_MNEMONIC_LODSB || m == ZYDIS_MNEMONIC_LODSW || m == ZYDIS_MNEMONIC_LODSD;
+	bool cmps = m == ZYDIS_MNEMONIC_CMPSB || m == ZYDIS_MNEMONIC_CMPSW || m == ZYDIS_MNEMONIC_CMPSD;
+	bool reads_src = movs || lods || cmps, writes_dst = movs || stos;
+	bool reads_dst = cmps || !(movs || stos || lods);   /* CMPS and SCAS */
+	unsigned width = in->operand_width / 8;
+	uint32_t mask = in->address_width == 16 ? 0xffffu : 0xffffffffu;
+	uint32_t step = cpu->s.eflags & EFLAGS_DF ? (uint32_t)-width : width;
+	bool repe = in->attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE);
+	bool repne = in->attributes & ZYDIS_ATTRIB_HAS_REPNE;
+	bool rep = repe || repne;
+	/* The source is DS:ESI or its override; the destination is ES:EDI. */
+	unsigned src_seg = SEG_DS;
+	for (unsigned i = 0; i < in->operand_count; i++)
+		if (ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && ops[i].mem.base != ZYDIS_REGISTER_EDI &&
+		    ops[i].mem.base != ZYDIS_REGISTER_DI)
+			src_seg = cpu_seg_index(ops[i].mem.segment);
+	uint32_t *esi = &cpu->regs[REG_ESI], *edi = &cpu->regs[REG_EDI], *ecx = &cpu->regs[REG_ECX];
+	uint32_t *eax = &cpu->regs[REG_EAX];
+	uint32_t count = rep ? *ecx & mask : 1;
+	uint32_t value_mask = width == 4 ? 0xffffffffu : (1u << (8 * width)) - 1;
+
+	for (unsigned n = 0; count && n < STRING_MEM_CHUNK && !cpu->stop; n++) {
+		uint32_t src = cpu->s.seg[src_seg].base + (*esi & mask);
+		uint32_t dst = cpu->s.seg[SEG_ES].base + (*edi & mask);
+		uint32_t a = 0, b = 0;
+		if (reads_src && !cpu_read_guest(cpu, src, &a, width)) {
+			raise_fault(cpu, d, src_seg == SEG_SS ? EXC_SS : EXC_GP, true, 0);
+			return STOP;
+		}
+		if (stos)
+			a = *eax & value_mask;
+		if (reads_dst && !cpu_read_guest(cpu, dst, &b, width)) {
+			raise_fault(cpu, d, EXC_GP, true, 0);
+			return STOP;
+		}
+		if (writes_dst && !cpu_write_guest(cpu, dst, &a, width)) {
+			raise_fault(cpu, d, EXC_GP, true, 0);
+			return STOP;
+		}
+		if (lods)
+			reg_write(cpu, width == 1 ? ZYDIS_REGISTER_AL : width == 2 ? ZYDIS_REGISTER_AX
+										: ZYDIS_REGISTER_EAX, a);
+		bool equal = true;
+		if (reads_dst) {
+			/* CMPS compares [ESI] with [EDI], SCAS the accumulator. */
+			uint32_t left = cmps ? a : *eax & value_mask;
+			uint64_t f = compare_flags(left, b, width);
+			cpu->rflags = (cpu->rflags & ~(uint64_t)EFLAGS_ARITH) | (f & EFLAGS_ARITH);
+			equal = left == b;
+		}
+		if (reads_src)
+			*esi = (*esi & ~mask) | ((*esi + step) & mask);
+		if (writes_dst || reads_dst)
+			*edi = (*edi & ~mask) | ((*edi + step) & mask);
+		count--;
+		if (rep)
+			*ecx = (*ecx & ~mask) | count;
+		if (rep && reads_dst && (repe ? !equal : equal))
+			count = 0;   /* the REPE/REPNE condition ends it */
+	}
+	if (count) {
+		cpu->s.eip = d->eip;   /* more to do: the instruction runs again */
+		return STOP;
+	}
+	if (cpu->stop) {
+		cpu->s.eip = d->next_eip;
+		return STOP;
+	}
+	return GO_ON;
+}
