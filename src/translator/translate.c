@@ -364,6 +364,27 @@ static void emit_callout_kind(struct tctx *c, uint8_t kind)
 	c->callouts[c->ncallouts - 1].desc.kind = kind;
 }
 
+bool emit_adaptive_operand(struct tctx *c, ZydisEncoderOperand *m, ZydisRegister keep)
+{
+	if (!insn_is_adaptive(c))
+		return false;
+	address_in_r14(c, m);
+	emit2(&c->e, ZYDIS_MNEMONIC_MOV, cpu_field(8, CPU_OFF_SCRATCH + 8), op_reg(ZYDIS_REGISTER_R14));
+	if (keep != ZYDIS_REGISTER_NONE)
+		emit2(&c->e, ZYDIS_MNEMONIC_MOV, cpu_field(8, CPU_OFF_SCRATCH + 16), op_reg(keep));
+	emit_callout_kind(c, CALLOUT_MEM_PREPARE);
+	if (keep != ZYDIS_REGISTER_NONE)
+		emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(keep), cpu_field(8, CPU_OFF_SCRATCH + 16));
+	emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R14), cpu_field(8, CPU_OFF_SCRATCH + 8));
+	*m = op_mem(m->mem.size, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_NONE, 0, 0);
+	return true;
+}
+
+void emit_adaptive_finish(struct tctx *c)
+{
+	emit_callout_kind(c, CALLOUT_MEM_FINISH);
+}
+
 /* --- control flow ----------------------------------------------------- */
 
 static uint32_t branch_target(const struct tctx *c)
@@ -379,7 +400,10 @@ static void load_indirect_target(struct tctx *c)
 		emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R13D), op_reg(map_reg(op->reg.value)));
 	} else {
 		ZydisEncoderOperand ops[2] = { op_reg(ZYDIS_REGISTER_R13D), guest_mem(c, op, 0, 4) };
-		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ops, 0);
+		if (emit_adaptive_operand(c, &ops[1], ZYDIS_REGISTER_NONE))
+			emit_insn(&c->e, ZYDIS_MNEMONIC_MOV, 2, ops, 0);   /* from the buffer */
+		else
+			emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ops, 0);
 	}
 }
 
@@ -556,7 +580,16 @@ static bool translate_bit_mem_reg(struct tctx *c)
 	emit_lea32(c, ZYDIS_REGISTER_R14D, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R13, size, 0);
 	ZydisEncoderOperand ops[2] = { op_mem(size, ZYDIS_REGISTER_R14D, ZYDIS_REGISTER_NONE, 0, 0),
 				       op_reg(size == 4 ? ZYDIS_REGISTER_R11D : ZYDIS_REGISTER_R11W) };
-	emit_mem_insn(c, c->in.mnemonic, 2, ops, c->in.attributes & ZYDIS_ATTRIB_HAS_LOCK);
+	if (!insn_is_adaptive(c)) {
+		emit_mem_insn(c, c->in.mnemonic, 2, ops, c->in.attributes & ZYDIS_ATTRIB_HAS_LOCK);
+		return true;
+	}
+	/* On MMIO: the element goes through the buffer; the bit index
+	 * waits in scratch while the callout clobbers r11. */
+	emit_adaptive_operand(c, &ops[0], ZYDIS_REGISTER_R11);
+	emit_insn(&c->e, c->in.mnemonic, 2, ops, 0);
+	if (c->in.mnemonic != ZYDIS_MNEMONIC_BT)
+		emit_adaptive_finish(c);
 	return true;
 }
 

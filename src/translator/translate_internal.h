@@ -82,6 +82,14 @@ void restore_rcx(struct tctx *c);
 
 /* translate_stack.c: PUSH, POP, PUSHA, POPA, LEAVE, ENTER 0 */
 void emit_push_value(struct tctx *c, ZydisEncoderOperand value, unsigned size);
+/* For an instruction the monitor marked adaptive (it reached MMIO), turns
+ * the guest memory operand *m into the memory callouts' buffer (a
+ * CALLOUT_MEM_PREPARE first, which clobbers the scratch registers but
+ * keep; the access is then made without GS) and returns true; false, and
+ * nothing emitted, for any other instruction. A write to the buffer is
+ * followed by emit_adaptive_finish. */
+bool emit_adaptive_operand(struct tctx *c, ZydisEncoderOperand *m, ZydisRegister keep);
+void emit_adaptive_finish(struct tctx *c);
 bool translate_push(struct tctx *c);
 bool translate_pop(struct tctx *c);
 bool translate_pusha(struct tctx *c);

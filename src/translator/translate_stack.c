@@ -30,7 +30,10 @@ bool translate_push(struct tctx *c)
 	case ZYDIS_OPERAND_TYPE_MEMORY: {
 		ZydisRegister t = size == 4 ? ZYDIS_REGISTER_R13D : ZYDIS_REGISTER_R13W;
 		ZydisEncoderOperand ops[2] = { op_reg(t), guest_mem(c, src, 0, size) };
-		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ops, 0);
+		if (emit_adaptive_operand(c, &ops[1], ZYDIS_REGISTER_NONE))
+			emit_insn(&c->e, ZYDIS_MNEMONIC_MOV, 2, ops, 0);   /* from the buffer */
+		else
+			emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ops, 0);
 		emit_push_value(c, op_reg(t), size);
 		return true;
 	}
@@ -63,7 +66,13 @@ bool translate_pop(struct tctx *c)
 	if (dst->mem.base == ZYDIS_REGISTER_ESP)
 		extra = size;
 	ZydisEncoderOperand st[2] = { guest_mem(c, dst, extra, size), op_reg(t) };
-	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, st, 0);
+	/* On MMIO the destination is the callouts' buffer. */
+	if (emit_adaptive_operand(c, &st[0], ZYDIS_REGISTER_R13)) {
+		emit_insn(&c->e, ZYDIS_MNEMONIC_MOV, 2, st, 0);
+		emit_adaptive_finish(c);
+	} else {
+		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, st, 0);
+	}
 	emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, (int32_t)size);
 	return true;
 }

@@ -5,7 +5,8 @@
 ; access past the top of the 4 GiB space (#GP(0), the flat segment's
 ; limit) and a dword read of the last bytes below 4 GiB; x87 state
 ; areas (FNSAVE/FRSTOR, FNSTENV/FLDENV) on a device; string
-; instructions (MOVS, STOS, LODS, CMPS, SCAS, with REP) on a device.
+; instructions (MOVS, STOS, LODS, CMPS, SCAS, with REP) on a device;
+; JMP/CALL [m], PUSH/POP m and BT* m,r on a device.
 %define GUEST_NAME "mmio_bounds"
 %include "lib.inc"
 
@@ -129,7 +130,40 @@ group "strings"
 	check ecx, 3
 	check edi, TESTDEV + 0x45
 	check dword [x_count], 0
+
+group "forms"
+	; instructions the translator expands itself, with their memory
+	; operand on the device: JMP/CALL through it, PUSH and POP of it,
+	; BT-family with a register bit offset
+	mov dword [TESTDEV + 0x80], .jumped
+	jmp [TESTDEV + 0x80]
+	fail_now "jmp [mmio] fell through"
+.jumped:
+	mov dword [TESTDEV + 0x80], .called
+	xor esi, esi
+	call [TESTDEV + 0x80]
+	check esi, 1
+	mov dword [TESTDEV + 0x84], 0xcafe1234
+	push dword [TESTDEV + 0x84]
+	pop eax
+	check eax, 0xcafe1234
+	push dword 0x600dbeef
+	pop dword [TESTDEV + 0x88]
+	check dword [TESTDEV + 0x88], 0x600dbeef
+	mov dword [TESTDEV + 0x94], 0
+	mov ecx, 35				; dword at 0x94, bit 3
+	bts dword [TESTDEV + 0x90], ecx
+	check dword [TESTDEV + 0x94], 8
+	bt dword [TESTDEV + 0x90], ecx
+	check_flags F_CF, F_CF
+	btr dword [TESTDEV + 0x90], ecx
+	check dword [TESTDEV + 0x94], 0
+	check dword [x_count], 0
 	guest_finish
+
+.called:
+	inc esi
+	ret
 
 ; [esp] vector, [esp+4] error, [esp+8] EIP
 exc_record:
