@@ -555,6 +555,23 @@ int dt_astep(struct dt_astate *st, const ZydisDecodedInstruction *in, const Zydi
 			return refuse(why, wl, "ESP would leave its window");
 	}
 
+	/* A stored x87 instruction or data pointer is the host's own under
+	 * btvm, which stores zeros there (they would tell the guest where
+	 * the monitor's code is): comparing it is masked, and so must be
+	 * reading it back (FNSAVE, then POPA over the image). */
+	bool reads_mem = false;
+	for (unsigned i = 0; i < in->operand_count; i++)
+		if (ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && (ops[i].actions & ZYDIS_OPERAND_ACTION_MASK_READ) &&
+		    !no_access(in))
+			reads_mem = true;
+	for (unsigned i = 0; reads_mem && i < nacc; i++) {
+		int32_t off = dt_img_offset(acc[i].lin, acc[i].len, st->o->low ? DT_BATCH_LOW : 0);
+		for (unsigned k = 0; off >= 0 && k < *nmask; k++)
+			if (masks[k].bits == 0xff && (uint32_t)off < masks[k].off + masks[k].len &&
+			    masks[k].off < (uint32_t)off + acc[i].len)
+				return refuse(why, wl, "reads a stored x87 pointer");
+	}
+
 	/* masks for stored x87 state, with the state before the instruction */
 	for (unsigned i = 0; i < nacc; i++)
 		if (!env_masks(st, in, acc[i].lin, masks, nmask))
