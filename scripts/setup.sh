@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config nasm gcc-multilib
 	libzydis-dev libzycore-dev libcapstone-dev libelf-dev libsdl2-dev
-	cpio) # cpio: scripts/fetch-guest.sh builds the Linux guest's initramfs
+	cpio # scripts/fetch-guest.sh builds the Linux guest's initramfs
+	clang libclang-rt-14-dev llvm) # libFuzzer (tests/fuzz), llvm-symbolizer
 
 missing=()
 for p in "${packages[@]}"; do
@@ -29,4 +30,7 @@ cmake --build build -j"$jobs"
 if [ "${1:-}" = --asan ]; then
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DBTVM_SANITIZE=ON >/dev/null
 	cmake --build build-asan -j"$jobs"
+	# libFuzzer harnesses (clang): only the fuzz targets are built there.
+	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DBTVM_FUZZ=ON >/dev/null
+	cmake --build build-fuzz -j"$jobs" --target fuzz_bzimage fuzz_multiboot fuzz_devices
 fi

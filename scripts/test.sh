@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets everything up and runs the whole test suite twice: on the normal
-# build and on the AddressSanitizer + UBSan build.
+# build and on the AddressSanitizer + UBSan build; then short libFuzzer
+# runs of the loaders and devices (tests/fuzz).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --asan
@@ -10,3 +11,5 @@ ctest --test-dir build --output-on-failure -j"$jobs"
 echo "== tests: build-asan/ (AddressSanitizer + UBSan)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	ctest --test-dir build-asan --output-on-failure -j"$jobs"
+echo "== tests: build-fuzz/ (libFuzzer: the regression inputs, then 20 s a target)"
+ctest --test-dir build-fuzz --output-on-failure -L 'fuzz-replay|libfuzzer'

@@ -1,0 +1,62 @@
+/* What the fuzzing harnesses share: the libFuzzer entry point each one
+ * defines (the replay driver calls the same function), a cursor that reads
+ * little-endian fields out of the input (zeros past its end), and how a
+ * harness reports a broken promise: one line on stderr and abort(), which
+ * libFuzzer and the replay driver both count as a crash. */
+#ifndef BTVM_TESTS_FUZZ_FUZZ_H
+#define BTVM_TESTS_FUZZ_FUZZ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static inline void fuzz_require(bool ok, const char *what)
+{
+	if (ok)
+		return;
+	fprintf(stderr, "fuzz: broken promise: %s\n", what);
+	abort();
+}
+
+/* A loader's refusal: a negative errno and one printable line that starts
+ * with the kernel's path. */
+static inline void fuzz_require_clean_error(int rc, const char *err, const char *path)
+{
+	fuzz_require(rc < 0, "a loader returned a positive status");
+	fuzz_require(err[0] != 0, "a refusal without a message");
+	fuzz_require(strncmp(err, path, strlen(path)) == 0 && strncmp(err + strlen(path), ": ", 2) == 0,
+		     "a refusal whose message does not start with the path");
+	for (const char *p = err; *p; p++)
+		fuzz_require((unsigned char)*p >= 0x20 && *p != 0x7f,
+			     "a refusal whose message is not one printable line");
+}
+
+struct fuzz_input {
+	const uint8_t *data;
+	size_t size, pos;
+};
+
+static inline bool fuzz_input_left(const struct fuzz_input *in)
+{
+	return in->pos < in->size;
+}
+
+/* The next n (at most 8) bytes as a little-endian number. */
+static inline uint64_t fuzz_take(struct fuzz_input *in, unsigned n)
+{
+	uint64_t v = 0;
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t byte = in->pos < in->size ? in->data[in->pos] : 0;
+		if (in->pos < in->size)
+			in->pos++;
+		v |= byte << (8 * i);
+	}
+	return v;
+}
+
+#endif

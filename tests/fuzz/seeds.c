@@ -1,0 +1,442 @@
+/* Writes the fuzzers' seed corpus, built by hand here instead of checked in
+ * as binaries: OUTDIR/bzimage/ (small valid bzImages at protocol 2.06,
+ * 2.10 and 2.15), OUTDIR/multiboot/ (small Multiboot ELF kernels: one
+ * segment, two with a bss and a note, a higher-half one, and the one-segment
+ * ones again with e_phnum = PN_XNUM) and OUTDIR/devices/
+ * (for each device, the programming a guest driver does, in
+ * fuzz_devices.c's record format, and all of them in one). A few KiB in
+ * all. Usage: fuzz_seeds OUTDIR */
+#define _POSIX_C_SOURCE 200809L
+#include <elf.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define MAX_SEED 4096u
+
+struct seed {
+	uint8_t data[MAX_SEED];
+	size_t size;
+};
+
+static const char *outdir;
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)v);
+	put16(p + 2, (uint16_t)(v >> 16));
+}
+
+static void make_dir(const char *path)
+{
+	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+		fprintf(stderr, "fuzz_seeds: %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
+}
+
+static void write_seed(const char *target, const char *name, const struct seed *s)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/%s", outdir, target);
+	make_dir(path);
+	snprintf(path, sizeof(path), "%s/%s/%s", outdir, target, name);
+	FILE *f = fopen(path, "wb");
+	if (!f || fwrite(s->data, 1, s->size, f) != s->size || fclose(f) != 0) {
+		fprintf(stderr, "fuzz_seeds: cannot write %s\n", path);
+		exit(1);
+	}
+}
+
+/* A bzImage with one setup sector and a 64-byte protected-mode part,
+ * small enough for the fuzzers' 8 MiB of RAM. */
+static void bzimage(const char *name, uint16_t version)
+{
+	struct seed s = { .size = 2 * 512 + 64 };
+	uint8_t *d = s.data;
+	d[0x1f1] = 1;                 /* setup_sects */
+	put16(d + 0x1fe, 0xaa55);     /* boot_flag */
+	d[0x200] = 0xeb;              /* jmp to the end of the header */
+	d[0x201] = version >= 0x020a ? 0x6a : 0x3a;
+	memcpy(d + 0x202, "HdrS", 4);
+	put16(d + 0x206, version);
+	d[0x211] = 0x01;              /* loadflags: LOADED_HIGH */
+	put32(d + 0x214, 0x100000);   /* code32_start */
+	put32(d + 0x22c, 0x7fffffff); /* initrd_addr_max */
+	put32(d + 0x238, 255);        /* cmdline_size */
+	if (version >= 0x020a) {
+		put32(d + 0x258, 0x100000);   /* pref_address */
+		put32(d + 0x260, 0x200000);   /* init_size */
+	}
+	for (unsigned i = 0; i < 64; i++)
+		d[1024 + i] = (uint8_t)(0x90 + i);
+	write_seed("bzimage", name, &s);
+}
+
+struct segment_spec {
+	uint32_t type, offset, vaddr, paddr, filesz, memsz;
+};
+
+/* An ELF32 executable: the header, the program headers right after it,
+ * the Multiboot header at header_at, entry as given, size bytes in all. */
+static void multiboot(const char *name, const struct segment_spec *segs, unsigned nseg,
+		      uint32_t entry, uint32_t header_at, size_t size)
+{
+	static struct seed s;
+	memset(&s, 0, sizeof(s));
+	s.size = size;
+	uint8_t *d = s.data;
+	memcpy(d, ELFMAG, SELFMAG);
+	d[EI_CLASS] = ELFCLASS32;
+	d[EI_DATA] = ELFDATA2LSB;
+	d[EI_VERSION] = EV_CURRENT;
+	put16(d + offsetof(Elf32_Ehdr, e_type), ET_EXEC);
+	put16(d + offsetof(Elf32_Ehdr, e_machine), EM_386);
+	put32(d + offsetof(Elf32_Ehdr, e_version), EV_CURRENT);
+	put32(d + offsetof(Elf32_Ehdr, e_entry), entry);
+	put32(d + offsetof(Elf32_Ehdr, e_phoff), sizeof(Elf32_Ehdr));
+	put16(d + offsetof(Elf32_Ehdr, e_ehsize), sizeof(Elf32_Ehdr));
+	put16(d + offsetof(Elf32_Ehdr, e_phentsize), sizeof(Elf32_Phdr));
+	put16(d + offsetof(Elf32_Ehdr, e_phnum), (uint16_t)nseg);
+	for (unsigned i = 0; i < nseg; i++) {
+		uint8_t *p = d + sizeof(Elf32_Ehdr) + i * sizeof(Elf32_Phdr);
+		put32(p + offsetof(Elf32_Phdr, p_type), segs[i].type);
+		put32(p + offsetof(Elf32_Phdr, p_offset), segs[i].offset);
+		put32(p + offsetof(Elf32_Phdr, p_vaddr), segs[i].vaddr);
+		put32(p + offsetof(Elf32_Phdr, p_paddr), segs[i].paddr);
+		put32(p + offsetof(Elf32_Phdr, p_filesz), segs[i].filesz);
+		put32(p + offsetof(Elf32_Phdr, p_memsz), segs[i].memsz);
+		put32(p + offsetof(Elf32_Phdr, p_flags), PF_R | PF_X);
+		put32(p + offsetof(Elf32_Phdr, p_align), 4);
+	}
+	uint32_t flags = 0x3;   /* page-align modules, memory information */
+	put32(d + header_at, 0x1BADB002u);
+	put32(d + header_at + 4, flags);
+	put32(d + header_at + 8, -(0x1BADB002u + flags));
+	for (size_t i = header_at + 12; i < size; i++)
+		d[i] = 0xf4;    /* hlt */
+	write_seed("multiboot", name, &s);
+	if (nseg != 1)
+		return;
+	/* The same with e_phnum = PN_XNUM: the count is section 0's sh_info
+	 * (and the section count its sh_size). */
+	char xname[64];
+	snprintf(xname, sizeof(xname), "%s-pn-xnum", name);
+	uint8_t *sh = d + size;
+	s.size = size + sizeof(Elf32_Shdr);
+	put32(sh + offsetof(Elf32_Shdr, sh_size), 1);
+	put32(sh + offsetof(Elf32_Shdr, sh_info), nseg);
+	put32(d + offsetof(Elf32_Ehdr, e_shoff), (uint32_t)size);
+	put16(d + offsetof(Elf32_Ehdr, e_shentsize), sizeof(Elf32_Shdr));
+	put16(d + offsetof(Elf32_Ehdr, e_phnum), PN_XNUM);
+	write_seed("multiboot", xname, &s);
+}
+
+/* fuzz_devices.c's records: target, flags (bit 0 write, bits 1-2 log2 of
+ * the width), offset, value. */
+enum {
+	DEV_UART, DEV_PIT, DEV_PIC, DEV_RTC, DEV_I8042, DEV_LAPIC, DEV_IOAPIC, DEV_PCI,
+	DEV_ACPI_PM, DEV_PORT92, DEV_DEBUG_EXIT, DEV_TESTDEV,
+	OP_ADVANCE, OP_INTA, OP_ISA_IRQ, OP_UART_RX, OP_KEY, OP_APIC_BASE, OP_PIT_GATE,
+	OP_POWER_BUTTON, OP_KEY_BYTES,
+};
+
+static void record(struct seed *s, unsigned target, unsigned flags, uint16_t offset,
+		   uint64_t value)
+{
+	if (s->size + 12 > MAX_SEED) {
+		fprintf(stderr, "fuzz_seeds: a device seed is too long\n");
+		exit(1);
+	}
+	uint8_t *r = s->data + s->size;
+	r[0] = (uint8_t)target;
+	r[1] = (uint8_t)flags;
+	put16(r + 2, offset);
+	put32(r + 4, (uint32_t)value);
+	put32(r + 8, (uint32_t)(value >> 32));
+	s->size += 12;
+}
+
+static void out(struct seed *s, unsigned dev, uint16_t offset, unsigned log2_width, uint64_t value)
+{
+	record(s, dev, log2_width << 1 | 1, offset, value);
+}
+
+static void in(struct seed *s, unsigned dev, uint16_t offset, unsigned log2_width)
+{
+	record(s, dev, log2_width << 1, offset, 0);
+}
+
+/* A step of about ns nanoseconds (the record's mantissa, unshifted). */
+static void wait_ns(struct seed *s, uint32_t ns)
+{
+	record(s, OP_ADVANCE, 0, 0, ns & 0xffffff);
+}
+
+static void uart_program(struct seed *s)
+{
+	out(s, DEV_UART, 3, 0, 0x80);   /* DLAB */
+	out(s, DEV_UART, 0, 0, 0x01);   /* 115200 baud */
+	out(s, DEV_UART, 1, 0, 0x00);
+	out(s, DEV_UART, 3, 0, 0x03);   /* 8N1 */
+	out(s, DEV_UART, 2, 0, 0xc7);   /* FIFOs on, cleared */
+	out(s, DEV_UART, 4, 0, 0x0b);   /* DTR RTS OUT2 */
+	out(s, DEV_UART, 1, 0, 0x0f);   /* every interrupt */
+	out(s, DEV_UART, 0, 0, 'A');
+	in(s, DEV_UART, 2, 0);
+	in(s, DEV_UART, 5, 0);
+	record(s, OP_UART_RX, 0, 0, 'z');
+	in(s, DEV_UART, 0, 0);
+	out(s, DEV_UART, 4, 0, 0x10);   /* loopback */
+	out(s, DEV_UART, 0, 0, 'B');
+	in(s, DEV_UART, 0, 0);
+}
+
+static void pit_program(struct seed *s)
+{
+	out(s, DEV_PIT, 3, 0, 0x34);    /* channel 0, LSB then MSB, mode 2 */
+	out(s, DEV_PIT, 0, 0, 0x9c);
+	out(s, DEV_PIT, 0, 0, 0x2e);    /* 11932: 100 Hz */
+	wait_ns(s, 15000000);
+	out(s, DEV_PIT, 3, 0, 0x00);    /* latch channel 0 */
+	in(s, DEV_PIT, 0, 0);
+	in(s, DEV_PIT, 0, 0);
+	out(s, DEV_PIT, 3, 0, 0xb6);    /* channel 2, mode 3 */
+	out(s, DEV_PIT, 2, 0, 0x00);
+	out(s, DEV_PIT, 2, 0, 0x10);
+	record(s, OP_PIT_GATE, 1, 2, 0);
+	out(s, DEV_PIT, 3, 0, 0xe2);    /* read-back: status of channel 0 */
+	in(s, DEV_PIT, 0, 0);
+	wait_ns(s, 3000000);
+}
+
+static void pic_program(struct seed *s)
+{
+	out(s, DEV_PIC, 0, 0, 0x11);    /* ICW1 */
+	out(s, DEV_PIC, 1, 0, 0x20);    /* ICW2: vectors 0x20 */
+	out(s, DEV_PIC, 1, 0, 0x04);    /* ICW3: slave on IRQ 2 */
+	out(s, DEV_PIC, 1, 0, 0x01);    /* ICW4: 8086 */
+	out(s, DEV_PIC, 2, 0, 0x11);
+	out(s, DEV_PIC, 3, 0, 0x28);
+	out(s, DEV_PIC, 3, 0, 0x02);
+	out(s, DEV_PIC, 3, 0, 0x01);
+	out(s, DEV_PIC, 1, 0, 0xf8);    /* unmask 0-2 */
+	out(s, DEV_PIC, 3, 0, 0xfe);    /* unmask 8 */
+	out(s, DEV_PIC, 4, 0, 0x00);    /* ELCR */
+	record(s, OP_ISA_IRQ, 1, 1, 0);
+	record(s, OP_INTA, 0, 0, 0);
+	out(s, DEV_PIC, 0, 0, 0x0b);    /* OCW3: read ISR */
+	in(s, DEV_PIC, 0, 0);
+	out(s, DEV_PIC, 0, 0, 0x20);    /* EOI */
+	record(s, OP_ISA_IRQ, 1, 8, 0);
+	record(s, OP_INTA, 0, 0, 0);
+	out(s, DEV_PIC, 2, 0, 0x20);
+	out(s, DEV_PIC, 0, 0, 0x20);
+}
+
+static void rtc_program(struct seed *s)
+{
+	out(s, DEV_RTC, 0, 0, 0x0a);
+	in(s, DEV_RTC, 1, 0);
+	out(s, DEV_RTC, 0, 0, 0x0b);
+	out(s, DEV_RTC, 1, 0, 0x52);    /* periodic and update interrupts, 24 h */
+	out(s, DEV_RTC, 0, 0, 0x0a);
+	out(s, DEV_RTC, 1, 0, 0x26);    /* 1024 Hz */
+	wait_ns(s, 2000000);
+	out(s, DEV_RTC, 0, 0, 0x0c);
+	in(s, DEV_RTC, 1, 0);
+	out(s, DEV_RTC, 0, 0, 0x00);
+	in(s, DEV_RTC, 1, 0);
+	out(s, DEV_RTC, 0, 0, 0x8b);    /* NMI masked */
+	out(s, DEV_RTC, 1, 0, 0x80);    /* SET: stop updates */
+	out(s, DEV_RTC, 0, 0, 0x04);
+	out(s, DEV_RTC, 1, 0, 0x23);
+	out(s, DEV_RTC, 0, 0, 0x0b);
+	out(s, DEV_RTC, 1, 0, 0x02);
+	out(s, DEV_RTC, 0, 0, 0x32);    /* century */
+	in(s, DEV_RTC, 1, 0);
+}
+
+static void i8042_program(struct seed *s)
+{
+	out(s, DEV_I8042, 1, 0, 0x20);  /* read the command byte */
+	in(s, DEV_I8042, 0, 0);
+	out(s, DEV_I8042, 1, 0, 0x60);  /* write it */
+	out(s, DEV_I8042, 0, 0, 0x47);
+	out(s, DEV_I8042, 1, 0, 0xaa);  /* self-test */
+	in(s, DEV_I8042, 0, 0);
+	out(s, DEV_I8042, 0, 0, 0xff);  /* keyboard reset */
+	in(s, DEV_I8042, 1, 0);
+	in(s, DEV_I8042, 0, 0);
+	in(s, DEV_I8042, 0, 0);
+	out(s, DEV_I8042, 0, 0, 0xf0);  /* scancode set */
+	out(s, DEV_I8042, 0, 0, 0x02);
+	record(s, OP_KEY, 1, 0x1c, 0);   /* A */
+	record(s, OP_KEY, 0, 0x1c, 0);
+	in(s, DEV_I8042, 0, 0);
+	out(s, DEV_I8042, 1, 0, 0xd1);  /* write the output port */
+	out(s, DEV_I8042, 0, 0, 0xdf);  /* A20 on */
+	out(s, DEV_I8042, 1, 0, 0xd4);  /* to the mouse */
+	out(s, DEV_I8042, 0, 0, 0xf4);
+	out(s, DEV_I8042, 0, 0, 0xed);  /* LEDs */
+	out(s, DEV_I8042, 0, 0, 0x02);
+	out(s, DEV_I8042, 0, 0, 0xf2);  /* identify */
+	out(s, DEV_I8042, 0, 0, 0xee);  /* echo */
+	out(s, DEV_I8042, 0, 0, 0xf3);  /* typematic */
+	out(s, DEV_I8042, 0, 0, 0x20);
+	in(s, DEV_I8042, 0, 0);
+	out(s, DEV_I8042, 1, 0, 0xd0);  /* read the output port */
+	in(s, DEV_I8042, 0, 0);
+	out(s, DEV_I8042, 1, 0, 0xd2);  /* write the keyboard buffer */
+	out(s, DEV_I8042, 0, 0, 0x1c);
+	out(s, DEV_I8042, 1, 0, 0xa7);  /* mouse port off */
+	out(s, DEV_I8042, 0, 0, 0xf0);  /* scancode set 1 */
+	out(s, DEV_I8042, 0, 0, 0x01);
+	record(s, OP_KEY_BYTES, 0, 3, 0x1cf0e0ull);    /* a release with a prefix */
+	record(s, OP_KEY_BYTES, 1, 2, 0xfaaaull);      /* raw bytes */
+	in(s, DEV_I8042, 0, 0);
+	out(s, DEV_I8042, 1, 0, 0xfe);  /* pulse reset */
+}
+
+static void lapic_program(struct seed *s)
+{
+	out(s, DEV_LAPIC, 0xf0, 2, 0x1ff);      /* SVR: enabled, spurious 0xff */
+	out(s, DEV_LAPIC, 0x80, 2, 0);          /* TPR */
+	out(s, DEV_LAPIC, 0x3e0, 2, 0xb);       /* divide by 1 */
+	out(s, DEV_LAPIC, 0x320, 2, 0x20030);   /* periodic, vector 0x30 */
+	out(s, DEV_LAPIC, 0x380, 2, 100000);
+	wait_ns(s, 2000000);
+	in(s, DEV_LAPIC, 0x390, 2);
+	record(s, OP_INTA, 0, 0, 0);
+	in(s, DEV_LAPIC, 0x100 + 0x10, 2);      /* ISR 32-63 */
+	out(s, DEV_LAPIC, 0xb0, 2, 0);          /* EOI */
+	out(s, DEV_LAPIC, 0x310, 2, 0);         /* ICR: a fixed IPI to self */
+	out(s, DEV_LAPIC, 0x300, 2, 0x40041);
+	in(s, DEV_LAPIC, 0x280, 2);
+	out(s, DEV_LAPIC, 0x280, 2, 0);
+	out(s, DEV_LAPIC, 0x350, 2, 0x700);     /* LINT0 ExtINT */
+	record(s, OP_APIC_BASE, 0, 0, 0xfee00900u);
+	in(s, DEV_LAPIC, 0x30, 2);
+}
+
+static void ioapic_program(struct seed *s)
+{
+	out(s, DEV_LAPIC, 0xf0, 2, 0x1ff);
+	out(s, DEV_IOAPIC, 0x00, 2, 0x01);      /* version */
+	in(s, DEV_IOAPIC, 0x10, 2);
+	out(s, DEV_IOAPIC, 0x00, 2, 0x12);      /* pin 1, low dword */
+	out(s, DEV_IOAPIC, 0x10, 2, 0x8031);    /* level, vector 0x31 */
+	out(s, DEV_IOAPIC, 0x00, 2, 0x13);
+	out(s, DEV_IOAPIC, 0x10, 2, 0);
+	record(s, OP_ISA_IRQ, 1, 1, 0);
+	record(s, OP_INTA, 0, 0, 0);
+	out(s, DEV_LAPIC, 0xb0, 2, 0);
+	record(s, OP_ISA_IRQ, 0, 1, 0);
+	out(s, DEV_IOAPIC, 0x00, 2, 0x14);      /* pin 2, the PIT */
+	out(s, DEV_IOAPIC, 0x10, 2, 0x0032);
+	out(s, DEV_IOAPIC, 0x40, 2, 0x32);      /* EOI register */
+}
+
+static void pci_program(struct seed *s)
+{
+	out(s, DEV_PCI, 0, 2, 0x80000000u);     /* 00:00.0 register 0 */
+	in(s, DEV_PCI, 4, 2);
+	out(s, DEV_PCI, 0, 2, 0x80000804u);     /* 00:01.0 command */
+	out(s, DEV_PCI, 4, 1, 0x0007);
+	in(s, DEV_PCI, 6, 1);
+	out(s, DEV_PCI, 0, 2, 0x80000860u);     /* PIRQ routing */
+	out(s, DEV_PCI, 5, 0, 0x0b);
+	in(s, DEV_PCI, 4, 2);
+	out(s, DEV_PCI, 0, 2, 0x80ff0000u);     /* bus 0xff: nothing */
+	in(s, DEV_PCI, 4, 2);
+	out(s, DEV_PCI, 3, 0, 0x00);
+	in(s, DEV_PCI, 0, 2);
+}
+
+static void acpi_pm_program(struct seed *s)
+{
+	in(s, DEV_ACPI_PM, 8, 2);               /* PM timer */
+	out(s, DEV_ACPI_PM, 2, 1, 0x0121);      /* enable TMR, power button, RTC */
+	out(s, DEV_ACPI_PM, 4, 1, 0x0001);      /* SCI_EN */
+	wait_ns(s, 0xffffff);
+	record(s, OP_ADVANCE, 0, 0, 0x0a000001);
+	in(s, DEV_ACPI_PM, 0, 1);
+	out(s, DEV_ACPI_PM, 0, 1, 0x0001);      /* clear TMR_STS */
+	record(s, OP_POWER_BUTTON, 0, 0, 0);
+	in(s, DEV_ACPI_PM, 0, 1);
+	out(s, DEV_ACPI_PM, 0, 1, 0x0100);
+	out(s, DEV_ACPI_PM, 4, 1, 0x3401);      /* S5 */
+}
+
+static void small_devices_program(struct seed *s)
+{
+	in(s, DEV_PORT92, 0, 0);
+	out(s, DEV_PORT92, 0, 0, 0x02);
+	out(s, DEV_PORT92, 0, 0, 0x03);         /* fast reset */
+	out(s, DEV_TESTDEV, 0x10, 3, 0x0123456789abcdefull);
+	in(s, DEV_TESTDEV, 0x10, 2);
+	in(s, DEV_TESTDEV, 0x10c, 2);
+	in(s, DEV_TESTDEV, 0x100, 2);
+	in(s, DEV_TESTDEV, 0xffe, 3);
+	in(s, DEV_DEBUG_EXIT, 0, 0);
+	out(s, DEV_DEBUG_EXIT, 0, 2, 0x10);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: fuzz_seeds OUTDIR\n");
+		return 2;
+	}
+	outdir = argv[1];
+	make_dir(outdir);
+
+	bzimage("v2.06", 0x0206);
+	bzimage("v2.10", 0x020a);
+	bzimage("v2.15", 0x020f);
+
+	const struct segment_spec one[] = {
+		{ PT_LOAD, 0, 0x100000, 0x100000, 160, 0x1000 },
+	};
+	multiboot("one-segment", one, 1, 0x100000 + 96, 84, 160);
+	const struct segment_spec two[] = {
+		{ PT_LOAD, 0, 0x100000, 0x100000, 176, 176 },
+		{ PT_LOAD, 176, 0x200000, 0x200000, 32, 0x3000 },
+		{ PT_NOTE, 176, 0, 0, 32, 32 },
+	};
+	multiboot("two-segments", two, 3, 0x100000 + 160, 148, 208);
+	const struct segment_spec high[] = {
+		{ PT_LOAD, 0, 0xc0100000u, 0x100000, 160, 0x2000 },
+	};
+	multiboot("higher-half", high, 1, 0xc0100000u + 96, 84, 160);
+
+	static void (*const programs[])(struct seed *) = {
+		uart_program, pit_program, pic_program, rtc_program, i8042_program, lapic_program,
+		ioapic_program, pci_program, acpi_pm_program, small_devices_program,
+	};
+	static const char *const names[] = {
+		"uart", "pit", "pic", "rtc", "i8042", "lapic", "ioapic", "pci", "acpi-pm", "small",
+	};
+	struct seed all = { .size = 0 };
+	for (size_t i = 0; i < sizeof(programs) / sizeof(programs[0]); i++) {
+		struct seed s = { .size = 0 };
+		programs[i](&s);
+		write_seed("devices", names[i], &s);
+		if (all.size + s.size <= MAX_SEED) {
+			memcpy(all.data + all.size, s.data, s.size);
+			all.size += s.size;
+		}
+	}
+	write_seed("devices", "all", &all);
+	return 0;
+}
