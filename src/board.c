@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
+#include <x86intrin.h>
 
 #include "boot/acpi.h"
 #include "boot/boot.h"
@@ -27,6 +29,24 @@
 #define RX_RETRY_NS 1000000ull
 /* How often self-checking code pages get their write protection back. */
 #define REPROTECT_NS 100000000ull
+/* The least time between two periodic timer interrupts (PIT, local APIC).
+ * An interrupt costs the guest its handler plus the monitor's round trip
+ * (host timer signal, the poll fault, delivery, the EOI and IRET
+ * callouts): 5-30 us depending on the host. A guest whose timer period is
+ * shorter than that would only ever run its handler, so faster periodic
+ * timers are coalesced to one interrupt per 100 us (10 kHz): at most a
+ * few tenths of the guest's time go to interrupts, however fast the timer
+ * was programmed. Counter reads keep the programmed rate, and every rate
+ * a PC OS uses for its tick (up to the RTC's 8 kHz) is untouched. KVM
+ * clamps periodic timers the same way (min_timer_period_us, 200 us). */
+#define TIMER_IRQ_MIN_INTERVAL_NS 100000ull
+/* Periodic timer interrupts (PIT, local APIC, RTC) that came due while
+ * the guest could not take them (a host stall it saw, or the previous one
+ * not acknowledged yet) are delivered late, one per holdoff, rather than
+ * lost, up to this much of them: PC OSes count ticks (Linux's jiffies,
+ * which its clocksource watchdog checks the TSC against), as KVM's PIT
+ * reinjects lost ticks and QEMU's RTC slews. Past it they are lost. */
+#define TIMER_IRQ_BACKLOG_MAX_NS 1000000000ull
 
 /* The vCPU the host timer pokes. Signal handlers take no argument, and a
  * process runs one board. */
@@ -40,13 +60,122 @@ static void on_alarm(int sig)
 		cpu_request_attention(cpu);
 }
 
-/* The virtual clock devices run on: host monotonic time since power-on. */
+/* ------------------------------------------------------------ guest time
+ *
+ * Every guest clock reads one host counter: the host TSC when it runs at a
+ * constant rate (the guest's RDTSC is that counter less cpu->tsc_offset,
+ * inline in translated code), else CLOCK_MONOTONIC in ns (RDTSC is then a
+ * callout, a 1 GHz TSC). Guest time in ns, which the PIT, the PM timer,
+ * the RTC and the local APIC timer all count from, is that same counter
+ * scaled by its rate, read at the moment of each access. So the TSC and
+ * every device advance together whatever the host does between two reads:
+ * a vCPU thread the host deschedules finds all of them moved on by the
+ * same amount, as after an SMI on hardware. (Two host clocks would part:
+ * CLOCK_MONOTONIC is slewed by NTP, the TSC is not.)
+ *
+ * What a stall still does to a guest: a PIT countdown that ends inside it
+ * measures long against the PM timer, which Linux's 20 ms PM-timer check
+ * then rejects. Hiding stalls from the guest would take the inline RDTSC
+ * clamped to a ceiling the monitor moves (a signal cannot tell whether the
+ * guest read the TSC between the end of a stall and its handler on a host
+ * that is itself a VM). What would make that harmful is handled instead:
+ * the ticks that came due during the stall are delivered late, not lost
+ * (TIMER_IRQ_BACKLOG_MAX_NS), so the jiffies Linux's clocksource watchdog
+ * then checks the TSC against still agree with it, the TSC stays its
+ * clocksource, and its clock keeps up with the host's. */
+#define NS_PER_SEC 1000000000ull
+/* The TSC rate: a first estimate against CLOCK_MONOTONIC at start-up,
+ * refined over the whole run every second, so that guest time keeps up
+ * with the host's (NTP slewing included). A refinement moves the rate by
+ * parts per million, far below what a guest's clock cross-checks see. */
+#define CLOCK_CALIBRATE_NS 5000000ull
+#define CLOCK_REFINE_NS 1000000000ull
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t host_count(const struct guest_clock *k)
+{
+	return k->tsc ? __rdtsc() : mono_ns();
+}
+
+/* CLOCK_MONOTONIC and the counter at one instant, for the rate: the count
+ * read between two clock reads at most PAIR_NS apart (usually 30-50 ns),
+ * retried a while when the host interrupts them; false if none was. */
+#define PAIR_NS 250ull
+static bool read_pair(const struct guest_clock *k, uint64_t *mono, uint64_t *count)
+{
+	for (int i = 0; i < 1000; i++) {
+		uint64_t a = mono_ns();
+		uint64_t c = host_count(k);
+		uint64_t b = mono_ns();
+		if (b - a <= PAIR_NS) {
+			*mono = a + (b - a) / 2;
+			*count = c;
+			return true;
+		}
+	}
+	return false;
+}
+
+static void set_rate(struct guest_clock *k, uint64_t hz)
+{
+	k->hz = hz;
+	k->mult = (uint64_t)(((unsigned __int128)NS_PER_SEC << 32) / hz);
+}
+
+/* Guest time at host count `count`. */
+static uint64_t guest_ns_at(const struct guest_clock *k, uint64_t count)
+{
+	uint64_t c = count - k->base_count;
+	if ((int64_t)c < 0)
+		return k->base_ns;
+	return k->base_ns + (uint64_t)(((unsigned __int128)c * k->mult) >> 32);
+}
+
+/* The clock the devices run on (their clock_ns callback): guest time in ns
+ * since power-on. */
 static uint64_t board_clock_ns(void *opaque)
 {
 	const struct board *board = opaque;
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec - board->clock_base_ns;
+	return guest_ns_at(&board->clk, host_count(&board->clk));
+}
+
+static void guest_clock_init(struct guest_clock *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->tsc = host_tsc_is_constant();
+	set_rate(k, NS_PER_SEC);
+	if (k->tsc) {
+		uint64_t m, c;
+		while (!read_pair(k, &k->cal_mono, &k->cal_count))
+			;
+		do
+			while (!read_pair(k, &m, &c))
+				;
+		while (m - k->cal_mono < CLOCK_CALIBRATE_NS);
+		set_rate(k, (uint64_t)((unsigned __int128)(c - k->cal_count) * NS_PER_SEC /
+				       (m - k->cal_mono)));
+		k->refined_mono = m;
+	}
+	k->base_count = host_count(k);
+}
+
+/* Every CLOCK_REFINE_NS: the TSC's rate over the whole run, with guest
+ * time carrying on from where it is. */
+static void guest_clock_refine(struct guest_clock *k)
+{
+	uint64_t m, c;
+	if (!k->tsc || mono_ns() - k->refined_mono < CLOCK_REFINE_NS || !read_pair(k, &m, &c))
+		return;
+	k->refined_mono = m;
+	k->base_ns = guest_ns_at(k, c);
+	k->base_count = c;
+	set_rate(k, (uint64_t)((unsigned __int128)(c - k->cal_count) * NS_PER_SEC / (m - k->cal_mono)));
 }
 
 static struct timespec ns_to_timespec(uint64_t ns)
@@ -108,8 +237,15 @@ static uint64_t next_device_event(const struct board *board, uint64_t now, bool 
 }
 
 /* Points the host timer at the next moment a device needs the vCPU's
- * attention (a timer interrupt, or a retry for queued input). */
-static void board_arm_timer(struct board *board)
+ * attention (a timer interrupt, or a retry for queued input). A deadline
+ * already due asks for attention without a timer, and a timer already
+ * armed for the same deadline is left alone, so that a poll costs no
+ * timer_settime when nothing changed. Right after a poll a deadline still
+ * due is a device that did not act on it: the timer then comes back
+ * POLL_GAP_NS later, so that the guest runs meanwhile rather than the
+ * next block entry polling again at once, for ever. */
+#define POLL_GAP_NS 20000ull
+static void arm_timer(struct board *board, bool just_polled)
 {
 	uint64_t now = board_clock_ns(board);
 	uint64_t deadline = next_device_event(board, now, false);
@@ -117,16 +253,46 @@ static void board_arm_timer(struct board *board)
 		deadline = now + RX_RETRY_NS;
 	if (board->tc.selfcheck_count && deadline > board->last_reprotect_ns + REPROTECT_NS)
 		deadline = board->last_reprotect_ns + REPROTECT_NS;
-	if (!board->timer_ready || deadline == board->timer_deadline)
+	if (!board->timer_ready)
+		return;
+	if (deadline <= now && !just_polled) {
+		cpu_request_attention(&board->cpu);
+		return;
+	}
+	if (deadline <= now)
+		deadline = now + POLL_GAP_NS;
+	uint64_t mono = mono_ns();
+	if (deadline == board->timer_deadline && mono < board->timer_fires_mono)
 		return;
 	board->timer_deadline = deadline;
 	struct itimerspec its = { 0 };
 	if (deadline != UINT64_MAX) {
-		if (deadline <= now)
-			cpu_request_attention(&board->cpu);
-		its.it_value = ns_to_timespec(deadline + board->clock_base_ns);
+		/* Guest time runs at the host's rate. */
+		board->timer_fires_mono = mono + (deadline - now);
+		its.it_value = ns_to_timespec(board->timer_fires_mono);
+	} else {
+		board->timer_fires_mono = UINT64_MAX;
 	}
 	timer_settime(board->timer, TIMER_ABSTIME, &its, NULL);
+}
+
+static void board_arm_timer(struct board *board)
+{
+	arm_timer(board, false);
+}
+
+/* Whether the PIT's last IRQ 0 pulse still waits where it went: in the
+ * 8259's IRR (IRQ 0 unmasked, the APIC passing the 8259 on), or through
+ * I/O APIC pin 2 in the local APIC's IRR. */
+static bool pit_irq_pending(void *opaque)
+{
+	const struct board *board = opaque;
+	const struct pic8259 *master = &board->pic.chip[0];
+	uint64_t pin = board->ioapic.redir[isa_irq_pin(PIT_IRQ)];
+	if (lapic_accepts_pic(&board->lapic) && (master->irr & ~master->imr & (1u << PIT_IRQ)))
+		return true;
+	return !(pin & IOAPIC_MASKED) && lapic_hw_enabled(&board->lapic) &&
+	       lapic_vector_pending(&board->lapic, (uint8_t)(pin & IOAPIC_VECTOR_MASK));
 }
 
 static void device_deadline_changed(void *opaque)
@@ -170,18 +336,23 @@ static void board_console_notify(void *opaque)
 static void platform_poll(void *opaque)
 {
 	struct board *board = opaque;
+	guest_clock_refine(&board->clk);
 	uint64_t now = board_clock_ns(board);
 	if (now - board->last_reprotect_ns >= REPROTECT_NS) {
 		board->last_reprotect_ns = now;
 		tcache_reprotect_selfcheck(&board->tc, &board->cpu);
 	}
 	pit_update(&board->pit, now);
+	if (!irq_unmasked(board, PIT_IRQ))
+		pit_drop_backlog(&board->pit);
 	rtc_update(&board->rtc, now);
+	if (!irq_unmasked(board, RTC_IRQ))
+		rtc_drop_backlog(&board->rtc);
 	acpi_pm_update(&board->pm, now);
 	lapic_update(&board->lapic, now);
 	if (board->cfg.serial == SERIAL_STDIO)
 		board_pump_input(board);
-	board_arm_timer(board);
+	arm_timer(board, true);
 }
 
 /* The local APIC's own requests come first; the 8259's INT reaches the
@@ -196,9 +367,19 @@ static bool platform_intr(void *opaque)
 static int platform_inta(void *opaque)
 {
 	struct board *board = opaque;
-	if (lapic_has_interrupt(&board->lapic))
-		return lapic_acknowledge(&board->lapic);
-	return pic_acknowledge(&board->pic);
+	int vector;
+	bool from_pic = !lapic_has_interrupt(&board->lapic);
+	if (!from_pic)
+		vector = lapic_acknowledge(&board->lapic);
+	else
+		vector = pic_acknowledge(&board->pic);
+	/* IRQ 0 taken, through the 8259 or the I/O APIC (pin 2): a PIT edge
+	 * held back for it may follow. */
+	uint64_t pin2 = board->ioapic.redir[isa_irq_pin(PIT_IRQ)];
+	if (from_pic ? vector == board->pic.chip[0].vector_base + PIT_IRQ
+		     : !(pin2 & IOAPIC_MASKED) && vector == (int)(pin2 & IOAPIC_VECTOR_MASK))
+		pit_irq_taken(&board->pit);
+	return vector;
 }
 
 static int platform_msr(void *opaque, uint32_t index, bool write, uint64_t *value)
@@ -219,8 +400,8 @@ static bool platform_apic_enabled(void *opaque)
 	return lapic_hw_enabled(&board->lapic);
 }
 
-/* HLT: sleeps until the PIT's next edge or console input, whichever comes
- * first; false when neither can ever come. */
+/* HLT: sleeps until the next timer event that can reach the CPU or
+ * console input, whichever comes first; false when neither can ever come. */
 static bool platform_wait(void *opaque)
 {
 	struct board *board = opaque;
@@ -360,10 +541,15 @@ static void board_reset_devices(struct board *board)
 	board->lapic.output_changed = lapic_output_changed;
 	board->lapic.eoi_broadcast = ioapic_eoi_broadcast;
 	board->lapic.eoi_opaque = &board->ioapic;
+	board->lapic.irq_min_interval_ns = TIMER_IRQ_MIN_INTERVAL_NS;
+	board->lapic.irq_backlog_max_ns = TIMER_IRQ_BACKLOG_MAX_NS;
 	ioapic_init(&board->ioapic, lapic_deliver_message, &board->lapic);
 	pic_init(&board->pic, pic_output_changed, board);
 	pit_init(&board->pit, &pit_irq, board_clock_ns, board);
 	board->pit.deadline_changed = device_deadline_changed;
+	board->pit.irq_min_interval_ns = TIMER_IRQ_MIN_INTERVAL_NS;
+	board->pit.irq_backlog_max_ns = TIMER_IRQ_BACKLOG_MAX_NS;
+	board->pit.irq_pending = pit_irq_pending;
 	rtc_reset(&board->rtc, board_clock_ns(board));
 	acpi_pm_init(&board->pm, &sci_irq, board_clock_ns, board);
 	board->pm.power_off = board_power_off;
@@ -388,6 +574,8 @@ static int board_wire_devices(struct board *board)
 	struct irq_line rtc_irq = { .set_level = isa_irq_set, .opaque = board, .line = RTC_IRQ };
 	rtc_init(&board->rtc, &rtc_irq, (int64_t)time(NULL), board_clock_ns, board);
 	board->rtc.deadline_changed = device_deadline_changed;
+	board->rtc.irq_min_interval_ns = TIMER_IRQ_MIN_INTERVAL_NS;
+	board->rtc.irq_backlog_max_ns = TIMER_IRQ_BACKLOG_MAX_NS;
 	rtc_set_memory_size(&board->rtc, board->ram.size);
 	board_reset_devices(board);
 	err = rtc_attach(&board->rtc, &board->bus);
@@ -477,7 +665,7 @@ static int board_reset(struct board *board)
 	}
 	board_reset_devices(board);
 	cpu_reset(&board->cpu, &board->boot);
-	board->timer_deadline = 0;   /* re-arm for the fresh PIT */
+	board->timer_deadline = UINT64_MAX;   /* re-arm for the fresh PIT */
 	platform_poll(board);
 	return 0;
 }
@@ -490,8 +678,7 @@ int board_create(struct board *board, const struct board_config *cfg, char *err,
 	board->cfg = *cfg;
 	board->wake_fd = -1;
 	board->timer_deadline = UINT64_MAX;
-	board->clock_base_ns = 0;
-	board->clock_base_ns = board_clock_ns(board);
+	guest_clock_init(&board->clk);
 	bus_init(&board->bus);
 
 	ret = guest_ram_init(&board->ram, cfg->ram_mib);
@@ -590,7 +777,11 @@ static int board_start_timer(struct board *board)
 		return -errno;
 	alarm_cpu = &board->cpu;
 	board->timer_ready = true;
-	board->timer_deadline = 0;  /* unlike any real deadline: arm now */
+	board->timer_deadline = UINT64_MAX;
+
+	/* Timers of this thread fire when due rather than up to 50 us later
+	 * (the default slack): device deadlines are met as programmed. */
+	prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
 	return 0;
 }
 
@@ -716,12 +907,21 @@ void board_print_stats(const struct board *board, FILE *out)
 	for (int i = 0; i < EXIT_REASON_COUNT; i++)
 		fprintf(out, "  %-25s %llu\n", names[i], (unsigned long long)c->exits[i]);
 	fprintf(out, "events:\n");
+	const struct guest_clock *k = &board->clk;
+	if (k->tsc)
+		fprintf(out, "  guest clocks count        the host TSC, %llu.%06llu MHz\n",
+			(unsigned long long)(k->hz / 1000000), (unsigned long long)(k->hz % 1000000));
+	else
+		fprintf(out, "  guest clocks count        CLOCK_MONOTONIC (a 1 GHz TSC)\n");
 	fprintf(out, "  interrupts taken          %llu\n", (unsigned long long)c->interrupts);
 	fprintf(out, "  PIT IRQ 0 pulses / lost   %llu / %llu\n", (unsigned long long)board->pit.irqs,
 		(unsigned long long)board->pit.lost_irqs);
 	fprintf(out, "  PIC spurious              %llu\n", (unsigned long long)board->pic.spurious);
 	fprintf(out, "  RTC IRQ 8 / lost          %llu / %llu\n", (unsigned long long)board->rtc.irqs,
 		(unsigned long long)board->rtc.lost_irqs);
+	fprintf(out, "  APIC timer / lost         %llu / %llu\n",
+		(unsigned long long)board->lapic.timer_irqs,
+		(unsigned long long)board->lapic.timer_lost_irqs);
 	fprintf(out, "  ACPI SCIs                 %llu\n", (unsigned long long)board->pm.scis);
 	fprintf(out, "  HLT / sleeps              %llu / %llu\n", (unsigned long long)c->halts,
 		(unsigned long long)c->halt_sleeps);

@@ -47,6 +47,18 @@ struct board_config {
 	uint64_t tcache_mib;
 };
 
+/* Guest time: one host counter behind every guest clock (board.c,
+ * "guest time"). */
+struct guest_clock {
+	bool tsc;                 /* counts are host TSC ticks, else host ns */
+	uint64_t hz;              /* counts per second */
+	uint64_t mult;            /* ns per count << 32 */
+	uint64_t base_count;      /* a count, and the guest time there */
+	uint64_t base_ns;
+	uint64_t cal_count, cal_mono;   /* where the TSC's rate is measured from */
+	uint64_t refined_mono;
+};
+
 struct board {
 	struct board_config cfg;
 	struct guest_ram ram;
@@ -75,12 +87,13 @@ struct board {
 	struct cpu cpu;
 	struct cpu_platform plat;
 	FILE *trace;
-	/* Time and wake-ups: the virtual clock's zero, the host timer that
-	 * raises cpu.attention, and the eventfd HLT sleeps on. */
-	uint64_t clock_base_ns;
+	/* Time and wake-ups: guest time, the host timer that raises
+	 * cpu.attention, and the eventfd HLT sleeps on. */
+	struct guest_clock clk;
 	timer_t timer;
 	bool timer_ready;
-	uint64_t timer_deadline;  /* as armed; UINT64_MAX when disarmed */
+	uint64_t timer_deadline;  /* guest time it is armed for; UINT64_MAX: disarmed */
+	uint64_t timer_fires_mono;  /* CLOCK_MONOTONIC it fires at */
 	int wake_fd;
 	bool rx_backlog;          /* console input waiting for UART room */
 	uint64_t last_reprotect_ns;

@@ -2,7 +2,7 @@
  * the power-up state, register masks and odd-width accesses, TPR/PPR
  * gating, IRR to ISR to EOI with nested vectors, the spurious vector, the
  * timer in one-shot and periodic mode at every divisor with lost ticks and
- * masking, self-IPIs, software disable, errors and the error LVT, the
+ * masking, the board's holdoff and backlog, self-IPIs, software disable, errors and the error LVT, the
  * EOI broadcast for level vectors, the 8259 pass-through predicate and
  * IA32_APIC_BASE. */
 #include "check.h"
@@ -427,6 +427,61 @@ static void test_timer_periodic(void)
 	}
 }
 
+/* The board's settings: a 100 us holdoff and a backlog of late expiries.
+ * Count 1 at divide-by-1 (a 100 MHz storm) gives one interrupt per
+ * holdoff; expiries the caller was late for come one at a time, each once
+ * the last has left IRR. */
+static void test_timer_holdoff_backlog(void)
+{
+	struct harness h;
+	setup(&h);
+	enable(&h);
+	h.lapic.irq_min_interval_ns = 100000;
+	h.lapic.irq_backlog_max_ns = 1000000000;
+
+	wr(&h, LAPIC_TIMER_DIVIDE, 0xb);
+	wr(&h, LAPIC_LVT_TIMER, 0xed | LAPIC_TIMER_PERIODIC);
+	wr(&h, LAPIC_TIMER_INITIAL, 1);
+	uint64_t start = h.now;
+	for (unsigned k = 1; k <= 100; k++) {
+		h.now = start + k * 10000;       /* every 10 us for 1 ms */
+		lapic_update(&h.lapic, h.now);
+		if (lapic_has_interrupt(&h.lapic)) {
+			CHECK_EQ(lapic_acknowledge(&h.lapic), 0xed);
+			wr(&h, LAPIC_EOI, 0);
+		}
+		CHECK(lapic_next_event_ns(&h.lapic, h.now) > h.now);
+		CHECK(rd(&h, LAPIC_TIMER_CURRENT) <= 1);
+	}
+	CHECK(h.lapic.timer_irqs >= 9 && h.lapic.timer_irqs <= 11);
+
+	/* 1 kHz, and a 5.5 ms stall: one now, four queued behind IRR. */
+	wr(&h, LAPIC_TIMER_INITIAL, 100000);
+	start = h.now;
+	unsigned irqs = (unsigned)h.lapic.timer_irqs;
+	uint64_t lost = h.lapic.timer_lost_irqs;
+	h.now = start + 5500000;
+	lapic_update(&h.lapic, h.now);
+	CHECK_EQ(h.lapic.timer_irqs, irqs + 1);
+	CHECK_EQ(h.lapic.timer_backlog, 4);
+	/* Still in IRR: held back, and the next look is later, not now. */
+	uint64_t next = lapic_next_event_ns(&h.lapic, h.now);
+	CHECK(next > h.now);
+	h.now = next;
+	lapic_update(&h.lapic, h.now);
+	CHECK_EQ(h.lapic.timer_irqs, irqs + 1);
+	for (unsigned i = 0; i < 4; i++) {
+		CHECK_EQ(lapic_acknowledge(&h.lapic), 0xed);
+		wr(&h, LAPIC_EOI, 0);
+		h.now = lapic_next_event_ns(&h.lapic, h.now);
+		lapic_update(&h.lapic, h.now);
+	}
+	CHECK_EQ(h.lapic.timer_irqs, irqs + 5);
+	/* The expiry at 6 ms came during the wait; none was lost. */
+	CHECK_EQ(h.lapic.timer_backlog, 1);
+	CHECK_EQ(h.lapic.timer_lost_irqs, lost);
+}
+
 static void test_timer_divide_change(void)
 {
 	struct harness h;
@@ -714,6 +769,7 @@ int main(void)
 	test_level_eoi_broadcast();
 	test_timer_oneshot();
 	test_timer_periodic();
+	test_timer_holdoff_backlog();
 	test_timer_divide_change();
 	test_timer_masked();
 	test_self_ipi();

@@ -1,7 +1,8 @@
 /* The 8254 driven through a real bus with a fake nanosecond clock: the
  * BIOS reset state, mode 2 periodic IRQ 0 pulses and lost ticks, access
  * modes, the counter latch, read-back, modes 0, 1, 3 and 4, a count of
- * zero, a new count in mode 2, and channel 2's gate and output. */
+ * zero, a new count in mode 2, channel 2's gate and output, and the
+ * board's holdoff between pulses and backlog of late edges. */
 #include "check.h"
 #include "device_probe.h"
 #include "devices/bus.h"
@@ -473,6 +474,83 @@ static void test_channel2_gate(void)
 	CHECK_EQ(h.p.calls, 0);
 }
 
+static bool pending_flag;
+static bool fake_pending(void *opaque)
+{
+	(void)opaque;
+	return pending_flag;
+}
+
+/* The board's settings: a 100 us holdoff between pulses and a backlog of
+ * late edges. Divisor 1 (a 1.19 MHz storm) gives one pulse per holdoff
+ * and counter reads that keep the programmed rate. */
+static void test_storm_holdoff(void)
+{
+	struct harness h;
+	setup(&h);
+	h.pit.irq_min_interval_ns = 100000;
+	h.pit.irq_backlog_max_ns = 1000000000;
+
+	program(&h, 0, 0x34, 1);
+	unsigned start = h.p.rises;
+	/* 1 ms polled every 10 us: 10 pulses, not 1193. */
+	for (unsigned k = 0; k <= 1193; k += 12) {
+		at(&h, k);
+		pit_update(&h.pit, h.p.now);
+		CHECK_EQ(read_word(&h, 0), 1);
+	}
+	CHECK(h.p.rises - start >= 9 && h.p.rises - start <= 11);
+	/* The next event is never due again right after an update. */
+	CHECK(pit_next_event_ns(&h.pit, h.p.now) > h.p.now);
+}
+
+/* Edges the caller was late for are delivered late, one per holdoff and
+ * only once the last pulse was taken; a masked line drops them. */
+static void test_backlog(void)
+{
+	struct harness h;
+	setup(&h);
+	h.pit.irq_min_interval_ns = 100000;
+	h.pit.irq_backlog_max_ns = 1000000000;
+	h.pit.irq_pending = fake_pending;
+	pending_flag = false;
+
+	program(&h, 0, 0x34, 11932);           /* 100 Hz */
+	at(&h, 11932);
+	pit_update(&h.pit, h.p.now);
+	unsigned base = h.p.rises;
+	CHECK_EQ(base, 1);
+	/* 5.5 periods late (a host stall): one pulse now, four queued. */
+	at(&h, 11932 + 5 * 11932 + 5966);
+	pit_update(&h.pit, h.p.now);
+	CHECK_EQ(h.p.rises, base + 1);
+	CHECK_EQ(h.pit.irq_backlog, 4);
+	CHECK_EQ(h.pit.lost_irqs, 0);
+	/* Not taken yet: the next is held back a period at most. */
+	pending_flag = true;
+	uint64_t next = pit_next_event_ns(&h.pit, h.p.now);
+	CHECK(next > h.p.now);
+	h.p.now = next;
+	pit_update(&h.pit, h.p.now);
+	CHECK_EQ(h.p.rises, base + 1);
+	CHECK_EQ(h.pit.irq_backlog, 4);
+	/* Taken: the queue drains a pulse per holdoff. */
+	pending_flag = false;
+	pit_irq_taken(&h.pit);
+	for (unsigned i = 0; i < 4; i++) {
+		h.p.now = pit_next_event_ns(&h.pit, h.p.now);
+		pit_update(&h.pit, h.p.now);
+	}
+	CHECK_EQ(h.p.rises, base + 5);
+	CHECK_EQ(h.pit.irq_backlog, 0);
+	/* Late again, but the line is masked: nothing queued is delivered. */
+	at(&h, 20 * 11932);
+	pit_update(&h.pit, h.p.now);
+	pit_drop_backlog(&h.pit);
+	CHECK_EQ(h.pit.irq_backlog, 0);
+	CHECK_EQ(pit_next_event_ns(&h.pit, h.p.now), ns_at(21 * 11932));
+}
+
 int main(void)
 {
 	test_bios_state();
@@ -486,5 +564,7 @@ int main(void)
 	test_mode2_new_count();
 	test_mode4_strobe();
 	test_channel2_gate();
+	test_storm_holdoff();
+	test_backlog();
 	return check_report("test_pit");
 }

@@ -2,7 +2,7 @@
  * calendar at a leap day and a century in BCD, binary and 12-hour modes
  * (and against the C library's gmtime over two centuries), the UIP window,
  * SET, the guest setting the time, the divider, periodic interrupts with
- * their deadlines and lost periods, the update-ended and alarm interrupts,
+ * their deadlines and lost or queued periods, the update-ended and alarm interrupts,
  * the NMI mask, registers C and D, reset, and the memory-size bytes. */
 #include <time.h>
 
@@ -529,6 +529,36 @@ static void test_lost_periods(void)
 	CHECK_EQ(h.rtc.lost_irqs, 7);
 }
 
+/* With the board's backlog, periods that found PF set are delivered after
+ * the guest reads C, each at least the holdoff later. */
+static void test_period_backlog(void)
+{
+	struct harness h;
+	setup(&h, LEAP_EVE);
+	h.rtc.irq_min_interval_ns = 100000;
+	h.rtc.irq_backlog_max_ns = NS;
+
+	cmos_write(&h, REG_B, 0x42);
+	/* 5.5 periods late (1024 Hz): one interrupt, four periods queued. */
+	h.p.now = ns_at(32 * 5 + 16);
+	rtc_update(&h.rtc, h.p.now);
+	CHECK_EQ(h.p.rises, 1);
+	CHECK_EQ(h.rtc.pf_backlog, 4);
+	CHECK_EQ(h.rtc.lost_irqs, 0);
+	for (unsigned i = 0; i < 4; i++) {
+		CHECK_EQ(cmos_read(&h, REG_C), 0xc0);
+		uint64_t next = rtc_next_event_ns(&h.rtc, h.p.now);
+		CHECK(next >= h.p.now + 100000);
+		rtc_update(&h.rtc, next);
+		h.p.now = next;
+	}
+	CHECK_EQ(h.p.rises, 5);
+	CHECK_EQ(h.rtc.lost_irqs, 0);
+	/* The queue went out 122 us apart; the period at 6 joined it. */
+	CHECK(h.p.now >= ns_at(32 * 6));
+	CHECK_EQ(h.rtc.pf_backlog, 1);
+}
+
 static void test_update_interrupt(void)
 {
 	struct harness h;
@@ -759,6 +789,7 @@ int main(void)
 	test_periodic_1024hz();
 	test_periodic_2hz();
 	test_lost_periods();
+	test_period_backlog();
 	test_update_interrupt();
 	test_alarm();
 	test_nmi_and_index();

@@ -208,34 +208,93 @@ static uint32_t timer_current(const struct lapic *lapic, uint64_t t)
 	return count > lapic->timer_initial ? lapic->timer_initial : (uint32_t)count;
 }
 
-/* The tick of the next interrupt the timer will deliver, or NONE. */
+/* Whether the timer's vector is still waiting in IRR: a queued expiry
+ * delivered now would merge into it and be lost. */
+static bool timer_pending(const struct lapic *lapic)
+{
+	return test_vec(lapic->irr, lapic->lvt[LAPIC_LVT_INDEX_TIMER] & LAPIC_VECTOR_MASK);
+}
+
+/* The tick of the next interrupt the timer will deliver, or NONE: a
+ * queued periodic expiry when the holdoff ends, or, the last one still in
+ * IRR, at the next look (lapic_acknowledge() may bring it forward), else
+ * the next expiry (a periodic one not before the holdoff). Never a tick at
+ * which nothing would happen, which would have the caller poll in a loop. */
 static uint64_t timer_event_tick(const struct lapic *lapic)
 {
 	if (!lapic_hw_enabled(lapic) || (lapic->lvt[LAPIC_LVT_INDEX_TIMER] & LAPIC_LVT_MASKED))
 		return NONE;
-	return lapic->timer_deadline;
+	if (lapic->timer_backlog) {
+		uint64_t at = lapic->timer_recheck;
+		return at > lapic->timer_holdoff ? at : lapic->timer_holdoff;
+	}
+	uint64_t tick = lapic->timer_deadline;
+	if (tick != NONE && timer_periodic(lapic) && tick < lapic->timer_holdoff)
+		tick = lapic->timer_holdoff;
+	return tick;
+}
+
+/* How many periodic expiries may wait for delivery: one for a period
+ * shorter than the holdoff (a storm is coalesced) or without a backlog,
+ * else as many as irq_backlog_max_ns holds. */
+static uint64_t backlog_limit(const struct lapic *lapic)
+{
+	uint64_t period_ns = ns_of(timer_period(lapic));
+	if (!lapic->irq_backlog_max_ns || period_ns < lapic->irq_min_interval_ns)
+		return 1;
+	uint64_t n = lapic->irq_backlog_max_ns / period_ns;
+	return n ? n : 1;
 }
 
 void lapic_update(struct lapic *lapic, uint64_t now_ns)
 {
 	uint64_t t = tick_of(now_ns);
 	bool masked = lapic->lvt[LAPIC_LVT_INDEX_TIMER] & LAPIC_LVT_MASKED;
+	bool periodic = timer_periodic(lapic);
 
-	if (lapic->timer_deadline == NONE || t < lapic->timer_deadline)
-		return;
-	if (timer_periodic(lapic)) {
+	if (lapic->timer_deadline != NONE && t >= lapic->timer_deadline) {
+		if (!periodic) {
+			lapic->timer_deadline = NONE;
+			/* A one-shot is delivered when it runs out: the guest
+			 * paces the next one itself. */
+			if (!masked) {
+				lapic->timer_irqs++;
+				accept(lapic, lapic->lvt[LAPIC_LVT_INDEX_TIMER] & LAPIC_VECTOR_MASK, false);
+			}
+			return;
+		}
 		uint64_t period = timer_period(lapic);
-		uint64_t missed = (t - lapic->timer_deadline) / period;
-		lapic->timer_deadline += (missed + 1) * period;
+		uint64_t due = (t - lapic->timer_deadline) / period + 1;
+		lapic->timer_deadline += due * period;
 		/* A masked timer keeps counting; its expiries are not lost
 		 * interrupts, there were none to lose. */
-		if (!masked)
-			lapic->timer_lost_irqs += missed;
-	} else {
-		lapic->timer_deadline = NONE;
+		if (!masked) {
+			uint64_t queued = lapic->timer_backlog + due, max = backlog_limit(lapic);
+			if (queued > max) {
+				lapic->timer_lost_irqs += queued - max;
+				queued = max;
+			}
+			lapic->timer_backlog = (uint32_t)queued;
+		}
 	}
-	if (masked)
+	if (masked || !periodic) {
+		lapic->timer_backlog = 0;
 		return;
+	}
+	/* One goes out once the holdoff has run and the last one left IRR
+	 * (it would merge into it and be lost after all); while it has not,
+	 * look again a period (a holdoff at least) later. */
+	if (!lapic->timer_backlog || t < lapic->timer_holdoff || t < lapic->timer_recheck)
+		return;
+	uint64_t hold = tick_of(lapic->irq_min_interval_ns);
+	if (timer_pending(lapic)) {
+		uint64_t period = timer_period(lapic);
+		lapic->timer_recheck = t + (period > hold ? period : hold);
+		return;
+	}
+	lapic->timer_backlog--;
+	lapic->timer_recheck = 0;
+	lapic->timer_holdoff = t + hold;
 	lapic->timer_irqs++;
 	accept(lapic, lapic->lvt[LAPIC_LVT_INDEX_TIMER] & LAPIC_VECTOR_MASK, false);
 }
@@ -254,6 +313,8 @@ uint64_t lapic_next_event_ns(const struct lapic *lapic, uint64_t now_ns)
 static void write_initial_count(struct lapic *lapic, uint32_t value, uint64_t t)
 {
 	lapic->timer_initial = value;
+	lapic->timer_backlog = 0;
+	lapic->timer_recheck = 0;
 	lapic->timer_deadline = value ? t + timer_period(lapic) : NONE;
 }
 
@@ -511,6 +572,9 @@ static void reset_registers(struct lapic *lapic)
 	lapic->timer_initial = 0;
 	lapic->timer_divide = 0;
 	lapic->timer_deadline = NONE;
+	lapic->timer_holdoff = 0;
+	lapic->timer_recheck = 0;
+	lapic->timer_backlog = 0;
 }
 
 void lapic_init(struct lapic *lapic, uint64_t (*clock_ns)(void *opaque), void *opaque)
@@ -555,11 +619,23 @@ int lapic_acknowledge(struct lapic *lapic)
 {
 	if (!lapic_has_interrupt(lapic))
 		return (int)(lapic->svr & LAPIC_VECTOR_MASK);
+	uint64_t before = timer_event_tick(lapic);
 	int v = highest_vec(lapic->irr);
 	clear_vec(lapic->irr, (unsigned)v);
 	set_vec(lapic->isr, (unsigned)v);
 	refresh_output(lapic);
+	/* A queued timer expiry waited for this one to leave IRR. */
+	if (lapic->timer_backlog && (unsigned)v == (lapic->lvt[LAPIC_LVT_INDEX_TIMER] & LAPIC_VECTOR_MASK)) {
+		lapic->timer_recheck = 0;
+		if (timer_event_tick(lapic) != before && lapic->deadline_changed)
+			lapic->deadline_changed(lapic->opaque);
+	}
 	return v;
+}
+
+bool lapic_vector_pending(const struct lapic *lapic, uint8_t vector)
+{
+	return test_vec(lapic->irr, vector);
 }
 
 bool lapic_accepts_pic(const struct lapic *lapic)

@@ -23,7 +23,10 @@
  * fixed multiples of the period from where counting started, so nothing
  * drifts however late the caller looks; if several periods went by between
  * two lapic_update() calls one interrupt is delivered and the rest are
- * counted as lost.
+ * counted as lost. Two knobs change that in periodic mode:
+ * irq_min_interval_ns (interrupts no closer together than that, faster
+ * expiries coalesced) and irq_backlog_max_ns (late expiries queued and
+ * delivered one per holdoff instead of lost).
  *
  * MMIO: only aligned 32-bit registers exist (each at the start of a 16-byte
  * slot). A read of any width returns the bytes of the containing dword from
@@ -170,6 +173,20 @@ struct lapic {
 	 * UINT64_MAX when it is not counting (initial count 0, or a one-shot
 	 * that ran out). Periodic expiries follow at timer_period steps. */
 	uint64_t timer_deadline;
+	/* Periodic mode: expiries counted but not delivered yet, and the tick
+	 * before which none is (the last delivery plus irq_min_interval_ns). */
+	uint32_t timer_backlog;
+	uint64_t timer_holdoff;
+	uint64_t timer_recheck;	/* the last one was still in IRR: look again then */
+	/* Set after lapic_init(), for periodic mode. irq_min_interval_ns (0:
+	 * none) is the least time between two timer interrupts, so that a
+	 * guest whose timer outruns its own handler still gets to run between
+	 * them (faster expiries are coalesced). irq_backlog_max_ns (0: none)
+	 * is how much of late expiries is delivered late, one per holdoff,
+	 * rather than lost, so that a guest the host stalled counts every
+	 * tick. The current count keeps the programmed period. */
+	uint64_t irq_min_interval_ns;
+	uint64_t irq_backlog_max_ns;
 	bool output;		/* lapic_has_interrupt() as last reported */
 
 	uint64_t (*clock_ns)(void *opaque);
@@ -227,6 +244,8 @@ int lapic_acknowledge(struct lapic *lapic);
  * ExtINT delivery. When software-disabled, LINT0 is forced masked, so the
  * 8259 is cut off, as on hardware. */
 bool lapic_accepts_pic(const struct lapic *lapic);
+/* Whether vector waits in IRR (accepted, not yet taken by the CPU). */
+bool lapic_vector_pending(const struct lapic *lapic, uint8_t vector);
 /* Whether a message for dest in physical (dest == APIC ID, or 0xff) or
  * logical mode (flat or cluster model per DFR, against LDR) is for this
  * APIC. A logical 0xff is taken as a broadcast too, whatever LDR holds, so

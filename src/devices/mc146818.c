@@ -355,6 +355,23 @@ static void update_irq(struct mc146818 *rtc)
 	irq_line_set(&rtc->irq, level);
 }
 
+/* Periods whose edge found PF set already: queued for later, as far as
+ * irq_backlog_max_ns of them (none when the rate is faster than
+ * irq_min_interval_ns), else lost. */
+static void queue_periods(struct mc146818 *rtc, uint64_t period, uint64_t n)
+{
+	uint64_t period_ns = period * NS_PER_SEC / TICKS_PER_SEC;
+	uint64_t max = 0;
+	if (rtc->irq_backlog_max_ns && period_ns >= rtc->irq_min_interval_ns)
+		max = rtc->irq_backlog_max_ns / period_ns;
+	uint64_t queued = rtc->pf_backlog + n;
+	if (queued > max) {
+		rtc->lost_irqs += queued - max;
+		queued = max;
+	}
+	rtc->pf_backlog = (uint32_t)queued;
+}
+
 /* Update cycles and periodic ticks from last_tick to now. */
 static void run_chain(struct mc146818 *rtc, uint64_t now_ns)
 {
@@ -369,8 +386,14 @@ static void run_chain(struct mc146818 *rtc, uint64_t now_ns)
 	uint64_t period = period_ticks(rtc->cmos[REG_A]);
 	uint64_t edges = period ? t / period - from / period : 0;
 	if (edges) {
+		/* One edge sets PF; the others find it set already. */
 		if (b & B_PIE)
-			rtc->lost_irqs += (rtc->flags & C_PF) ? edges : edges - 1;
+			queue_periods(rtc, period, (rtc->flags & C_PF) ? edges : edges - 1);
+		raised |= C_PF;
+	} else if ((b & B_PIE) && rtc->pf_backlog && !(rtc->flags & C_PF) &&
+		   t >= rtc->pf_hold_tick) {
+		/* A period that came while PF was set, delivered late. */
+		rtc->pf_backlog--;
 		raised |= C_PF;
 	}
 	/* SET inhibits the update cycles; the chain itself keeps running. */
@@ -402,8 +425,12 @@ static uint64_t compute_next_tick(const struct mc146818 *rtc)
 	if (!divider_running(rtc) || rtc->irq_level)
 		return NONE;
 	uint64_t period = period_ticks(rtc->cmos[REG_A]);
-	if ((b & B_PIE) && period)
+	if ((b & B_PIE) && period) {
 		next = (rtc->last_tick / period + 1) * period;
+		if (rtc->pf_backlog)
+			next = min_u64(next, rtc->pf_hold_tick > rtc->last_tick ? rtc->pf_hold_tick :
+						  rtc->last_tick + 1);
+	}
 	if (b & B_SET)
 		return next;
 	uint64_t first_update = rtc->last_tick / TICKS_PER_SEC + 1;
@@ -452,6 +479,7 @@ static void write_a(struct mc146818 *rtc, uint8_t value, uint64_t now_ns)
 	bool was_running = divider_running(rtc);
 
 	rtc->cmos[REG_A] = value & (uint8_t)~A_UIP;
+	rtc->pf_backlog = 0;   /* a new rate or a stopped chain starts afresh */
 	bool running = divider_running(rtc);
 	if (was_running && !running) {
 		/* The chain holds where it stood; tick_of() returns it. */
@@ -476,6 +504,8 @@ static void write_b(struct mc146818 *rtc, uint8_t value)
 	if ((old ^ value) & (B_DM | B_24H))
 		reformat(rtc->cmos, old, value);
 	rtc->cmos[REG_B] = value;
+	if (!(value & B_PIE))
+		rtc->pf_backlog = 0;
 	/* Enabling an interrupt whose flag is already set raises IRQ 8. */
 	update_irq(rtc);
 }
@@ -511,6 +541,10 @@ static uint8_t read_reg(struct mc146818 *rtc, unsigned index, uint64_t now_ns)
 		v = rtc->flags;
 		rtc->flags = 0;
 		update_irq(rtc);
+		if (v & C_PF)
+			rtc->pf_hold_tick = tick_of(rtc, now_ns) +
+					    (uint64_t)(((unsigned __int128)rtc->irq_min_interval_ns *
+							TICKS_PER_SEC + NS_PER_SEC - 1) / NS_PER_SEC);
 		return v;
 	case REG_D:
 		/* The battery never runs out. */
@@ -603,12 +637,18 @@ uint64_t rtc_next_event_ns(const struct mc146818 *rtc, uint64_t now_ns)
 	return ns_of(rtc, rtc->next_tick);
 }
 
+void rtc_drop_backlog(struct mc146818 *rtc)
+{
+	rtc->pf_backlog = 0;
+}
+
 void rtc_reset(struct mc146818 *rtc, uint64_t now_ns)
 {
 	rtc_update(rtc, now_ns);
 	uint64_t before = rtc->next_tick;
 	rtc->cmos[REG_B] &= (uint8_t)~(B_ENABLES | B_SQWE);
 	rtc->flags = 0;
+	rtc->pf_backlog = 0;
 	update_irq(rtc);
 	deadline_check(rtc, before);
 }

@@ -23,7 +23,9 @@
  * has no deadline until the guest reads C. The caller runs rtc_update() at
  * or after rtc_next_event_ns(); periods of the periodic interrupt that
  * end while PF is still set (the caller was late, or the guest has not
- * read C yet) are counted as lost.
+ * read C yet) are counted as lost, or with irq_backlog_max_ns set queued
+ * and delivered after the guest reads C (rtc_drop_backlog() is for a
+ * masked IRQ 8).
  *
  * Daylight saving (register B bit 0) is stored and ignored, and the square
  * wave output is connected to nothing. There is no locking: the caller
@@ -65,11 +67,23 @@ struct mc146818 {
 	 * register C, enabling an interrupt, changing the rate), so a board
 	 * sleeping until the old deadline can re-arm its timer. */
 	void (*deadline_changed)(void *opaque);
+	/* Set after rtc_init() (0: none): periods of the periodic interrupt
+	 * that found PF still set are delivered later, as far as
+	 * irq_backlog_max_ns of them, each at least irq_min_interval_ns after
+	 * the guest read C (so that a guest the host stalled still counts
+	 * every tick); rates faster than that are not queued. */
+	uint64_t irq_min_interval_ns, irq_backlog_max_ns;
+	uint32_t pf_backlog;	/* periods waiting for PF */
+	uint64_t pf_hold_tick;	/* not before this tick */
 	/* Times IRQ 8 was raised, and periods of the periodic interrupt,
-	 * while it was enabled, that found PF still set from an earlier one. */
+	 * while it was enabled, that found PF still set from an earlier one
+	 * and were not queued. */
 	uint64_t irqs, lost_irqs;
 };
 
+/* Forgets the periods queued for late delivery: IRQ 8 is masked where it
+ * goes, so they would never have been taken (the caller tells). */
+void rtc_drop_backlog(struct mc146818 *rtc);
 /* Powers the clock on at epoch_seconds (UTC unix time) as a PC BIOS leaves
  * it: register A 0x26 (32.768 kHz, 1024 Hz rate, interrupts off), register
  * B 0x02 (24-hour BCD), the other CMOS bytes zero. The clock is read once

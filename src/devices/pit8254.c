@@ -171,8 +171,28 @@ static void drive_irq(struct pit8254 *pit, bool level)
 	irq_line_set(&pit->irq, level);
 }
 
+static bool periodic(const struct pit_channel *c)
+{
+	return c->mode == 2 || c->mode == 3;
+}
+
+/* When the next pulse goes out: the next edge, or with edges queued the
+ * end of the holdoff after the last pulse, or, that one still pending
+ * where it went, the next look (see update_periodic()). Never a time at
+ * which nothing would happen, which would have the caller poll in a loop. */
+static uint64_t next_delivery(const struct pit8254 *pit)
+{
+	uint64_t next = pit->irq_edge_tick;
+	if (pit->irq_backlog)
+		next = pit->irq_recheck_tick;
+	if (next != NONE && next < pit->irq_hold_tick)
+		next = pit->irq_hold_tick;
+	return next;
+}
+
 /* After anything changed channel 0 at tick t (with its due edges already
- * delivered): the line's resting level and the next edge. */
+ * delivered): the line's resting level and the next edge. A reprogrammed
+ * counter starts without a backlog. */
 static void channel0_changed(struct pit8254 *pit, uint64_t t)
 {
 	const struct pit_channel *c = &pit->ch[0];
@@ -181,7 +201,10 @@ static void channel0_changed(struct pit8254 *pit, uint64_t t)
 
 	if (level != pit->irq_level)
 		drive_irq(pit, level);
-	pit->irq_next_tick = next_edge(c, t);
+	pit->irq_edge_tick = next_edge(c, t);
+	pit->irq_backlog = 0;
+	pit->irq_recheck_tick = 0;
+	pit->irq_next_tick = periodic(c) ? next_delivery(pit) : pit->irq_edge_tick;
 	if (pit->irq_next_tick != old && pit->deadline_changed)
 		pit->deadline_changed(pit->clock_opaque);
 }
@@ -416,13 +439,64 @@ void pit_init(struct pit8254 *pit, const struct irq_line *irq0,
 	write_control(&pit->ch[1], 0x54, t);
 	load_count(&pit->ch[1], 18, t);
 	write_control(&pit->ch[2], 0xb0, t);
-	pit->irq_next_tick = next_edge(&pit->ch[0], t);
+	pit->irq_edge_tick = pit->irq_next_tick = next_edge(&pit->ch[0], t);
 }
 
 int pit_attach(struct pit8254 *pit, struct bus *bus)
 {
 	assert(pit->clock_ns);
 	return bus_register(bus, BUS_SPACE_PIO, "pit8254", PIT_PORT, 4, &pit_ops, pit);
+}
+
+/* The periodic modes at tick t: the edges due join the backlog, as far as
+ * irq_backlog_max_ns of them (only one for a period shorter than
+ * irq_min_interval_ns: a storm is coalesced; the rest are lost), and one
+ * goes out once the holdoff after the last pulse has run and that pulse is
+ * no longer pending where it went (irq_pending): sent before the CPU took
+ * it, the new one would merge into it and be lost after all. While it is
+ * pending the backlog looks again a period (a holdoff at least) later, or
+ * as soon as the caller says the CPU took it (pit_irq_taken()). This is
+ * how KVM's PIT reinjects ticks. */
+static void update_periodic(struct pit8254 *pit, uint64_t t)
+{
+	const struct pit_channel *c = &pit->ch[0];
+	uint64_t period = phase_at(c, t).count;
+	if (pit->irq_edge_tick != NONE && t >= pit->irq_edge_tick) {
+		uint64_t due = 1 + (t - pit->irq_edge_tick) / period;
+		uint64_t period_ns = ns_of(period);
+		uint64_t max = 1;
+		if (pit->irq_backlog_max_ns && period_ns >= pit->irq_min_interval_ns)
+			max = pit->irq_backlog_max_ns / period_ns;
+		uint64_t queued = pit->irq_backlog + due;
+		if (queued > max) {
+			pit->lost_irqs += queued - max;
+			queued = max;
+		}
+		pit->irq_backlog = (uint32_t)queued;
+		pit->irq_edge_tick = next_edge(c, t);
+	}
+	if (pit->irq_backlog && t >= pit->irq_hold_tick && t >= pit->irq_recheck_tick) {
+		uint64_t hold = tick_of(pit->irq_min_interval_ns);
+		if (pit->irq_pending && pit->irq_pending(pit->clock_opaque)) {
+			pit->irq_recheck_tick = t + (period > hold ? period : hold);
+		} else {
+			drive_irq(pit, true);
+			drive_irq(pit, false);
+			pit->irqs++;
+			pit->irq_backlog--;
+			pit->irq_hold_tick = t + hold;
+			pit->irq_recheck_tick = 0;
+		}
+	}
+	pit->irq_next_tick = next_delivery(pit);
+}
+
+void pit_drop_backlog(struct pit8254 *pit)
+{
+	pit->irq_backlog = 0;
+	pit->irq_recheck_tick = 0;
+	if (periodic(&pit->ch[0]))
+		pit->irq_next_tick = next_delivery(pit);
 }
 
 void pit_update(struct pit8254 *pit, uint64_t now_ns)
@@ -433,16 +507,30 @@ void pit_update(struct pit8254 *pit, uint64_t now_ns)
 	normalize(c, t);
 	if (pit->irq_next_tick == NONE || t < pit->irq_next_tick)
 		return;
+	if (periodic(c)) {
+		update_periodic(pit, t);
+		return;
+	}
 	if (c->mode <= 1) {
 		drive_irq(pit, true);
 	} else {
 		drive_irq(pit, true);
 		drive_irq(pit, false);
-		if (c->mode <= 3)
-			pit->lost_irqs += (t - pit->irq_next_tick) / c->count;
 	}
 	pit->irqs++;
-	pit->irq_next_tick = next_edge(c, t);
+	pit->irq_edge_tick = pit->irq_next_tick = next_edge(c, t);
+}
+
+void pit_irq_taken(struct pit8254 *pit)
+{
+	if (!pit->irq_backlog || !pit->irq_recheck_tick)
+		return;
+	pit->irq_recheck_tick = 0;
+	uint64_t old = pit->irq_next_tick;
+	if (periodic(&pit->ch[0]))
+		pit->irq_next_tick = next_delivery(pit);
+	if (pit->irq_next_tick != old && pit->deadline_changed)
+		pit->deadline_changed(pit->clock_opaque);
 }
 
 uint64_t pit_next_event_ns(const struct pit8254 *pit, uint64_t now_ns)

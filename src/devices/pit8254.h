@@ -17,7 +17,10 @@
  * PIC input latches exactly one request. The caller runs pit_update() at
  * or after pit_next_event_ns(); if several periods went by in between,
  * one pulse is delivered and the rest are counted as lost, as a guest
- * would lose ticks on a busy machine.
+ * would lose ticks on a busy machine. In the periodic modes two knobs
+ * change that: irq_min_interval_ns (no pulse sooner than that after the
+ * last, faster edges coalesced) and irq_backlog_max_ns (late edges queued
+ * and delivered one per holdoff instead of lost).
  *
  * BCD counting is refused: the BCD bit of a control word is ignored,
  * counting is binary and the status byte reports binary. There is no
@@ -62,13 +65,32 @@ struct pit8254 {
 	struct pit_channel ch[PIT_CHANNELS];
 	struct irq_line irq;	/* channel 0's output, IRQ 0 */
 	bool irq_level;		/* what the line was last driven to */
-	uint64_t irq_next_tick;	/* next rising edge of channel 0 not yet delivered */
+	uint64_t irq_next_tick;	/* when pit_update() next has a pulse to deliver */
+	uint64_t irq_edge_tick;	/* next rising edge of channel 0 not yet counted */
+	/* Periodic modes: edges counted but not delivered yet, and the tick
+	 * before which no pulse goes out (the last plus the holdoff). */
+	uint32_t irq_backlog;
+	uint64_t irq_hold_tick;
+	uint64_t irq_recheck_tick;	/* the last pulse was pending: look again then */
 	uint64_t (*clock_ns)(void *opaque);
 	void *clock_opaque;
 	/* Optional, set after pit_init(): called with clock_opaque when a
 	 * register write or gate change moved pit_next_event_ns(), so a
 	 * board sleeping until the old deadline can re-arm its timer. */
 	void (*deadline_changed)(void *opaque);
+	/* Set after pit_init(), for the periodic modes. irq_min_interval_ns
+	 * (0: none) is the least time between two IRQ 0 pulses, so that a
+	 * guest whose timer outruns its own interrupt handler still gets to
+	 * run between them. irq_backlog_max_ns (0: none) is how much of late
+	 * edges is delivered late rather than lost, one pulse per holdoff, so
+	 * that a guest the host stalled counts every tick (the tick-counting
+	 * clocks of PC OSes: jiffies). Counter reads are not affected. */
+	uint64_t irq_min_interval_ns;
+	uint64_t irq_backlog_max_ns;
+	/* Optional, with a backlog: whether the last pulse still waits where
+	 * it went (the 8259's IRR, the local APIC's through the I/O APIC),
+	 * called with clock_opaque. */
+	bool (*irq_pending)(void *opaque);
 	/* IRQ 0 pulses delivered, and periods that went by without one. */
 	uint64_t irqs, lost_irqs;
 };
@@ -82,6 +104,12 @@ void pit_init(struct pit8254 *pit, const struct irq_line *irq0,
 int pit_attach(struct pit8254 *pit, struct bus *bus);
 /* Delivers what channel 0 did up to now_ns on IRQ 0. */
 void pit_update(struct pit8254 *pit, uint64_t now_ns);
+/* Forgets the edges queued for late delivery: IRQ 0 is masked where it
+ * goes, so they would never have been taken (the caller tells). */
+void pit_drop_backlog(struct pit8254 *pit);
+/* The CPU took IRQ 0 (its INTA cycle): a queued edge held back for it
+ * may go out now rather than at its next look. */
+void pit_irq_taken(struct pit8254 *pit);
 /* When pit_update() next has an IRQ 0 edge to deliver: now_ns if one is
  * already due, UINT64_MAX if channel 0 will not raise IRQ 0 again unless
  * reprogrammed. */

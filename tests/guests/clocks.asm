@@ -1,0 +1,656 @@
+; Every guest clock agrees with every other, as on one crystal: the TSC,
+; the ACPI PM timer, the 8254 (interrupts and counter reads), the local
+; APIC timer (interrupts and current count) and the CMOS RTC (periodic
+; interrupts and its seconds). The PM timer is the reference:
+; - ticks: with the PIT at 250 Hz, the APIC timer at 1 kHz and the RTC's
+;   periodic interrupt at 1024 Hz all running, busy stretches and HLT
+;   stretches alternate for about 1.2 s; each source's interrupt count
+;   must then match the PM time that passed (2 + 0.2%), ticks still queued
+;   from a host stall given up to 0.3 s to arrive: a lost tick shows here.
+;   In each busy stretch the TSC's rate against the PM timer is measured;
+;   all stretches must agree to 0.1%.
+; - countdown: the check Linux makes before it trusts the PM timer (PIT
+;   channel 2 counting down in mode 0, OUT polled on port 0x61, the PM
+;   timer read on both sides), ten times, each within 0.2% (Linux: 5%),
+;   every reading bracketed so that a host stall is told from a bad rate.
+; - pit_counter, apic_counter: counter reads against the PM timer, 30 ms
+;   apart, each read between two PM reads: rates within 0.2%.
+; - rtc_seconds: RTC second boundaries 2 s or more apart against the PM
+;   timer (0.2%), bracketed as the countdown's edges are.
+; The host may be loaded meanwhile (CTest's guest_clocks_loaded runs it
+; beside two busy loops): a stall of the vCPU moves every clock alike, and
+; the ticks that came due meanwhile are delivered late, not lost.
+%define GUEST_NAME "clocks"
+%include "lib.inc"
+%include "timer.inc"
+
+PIT_DIVISOR	equ 4773		; 249.98 Hz
+PIT_RATE	equ 250
+APIC_INITIAL	equ APIC_BUS_HZ / 1000	; 1 kHz at divide-by-1
+APIC_RATE	equ 1000
+RTC_RATE	equ 1024		; register A rate 6
+WINDOWS		equ 8
+SETTLE_WAKEUPS	equ 300			; about 0.3 s of APIC ticks
+BUSY_PM		equ PM_HZ / 10		; 100 ms
+IDLE_PM		equ PM_HZ / 20		; 50 ms
+COUNTDOWNS	equ 10			; measurements wanted
+COUNTDOWN_TRIES	equ 100
+COUNTDOWN_BRACKET equ 512		; PM ticks (143 us) of uncertainty at most
+RTC_TRIES	equ 10			; second boundaries to find one unstalled
+
+; rtc_read REG: AL = CMOS register REG (NMI left enabled).
+%macro rtc_read 1
+	mov al, %1
+	out 0x70, al
+	in al, 0x71
+%endmacro
+
+guest_start
+	call lib_install_idt
+	call timer_pic_init
+	mov eax, 0x20
+	mov edx, pit_isr
+	mov cl, 0x8e
+	call lib_set_gate
+	mov eax, 0x28
+	mov edx, rtc_isr
+	call lib_set_gate
+	mov eax, TIMER_APIC_VECTOR
+	mov edx, apic_isr
+	call lib_set_gate
+	mov eax, TIMER_APIC_SPURIOUS
+	mov edx, spurious_isr
+	call lib_set_gate
+	call timer_apic_on
+	; RTC: 32.768 kHz time base, periodic interrupt at 1024 Hz
+	mov al, 0x0a
+	out 0x70, al
+	mov al, 0x26
+	out 0x71, al
+	rtc_read 0x0b
+	or al, 0x40				; PIE
+	mov ah, al
+	mov al, 0x0b
+	out 0x70, al
+	mov al, ah
+	out 0x71, al
+	rtc_read 0x0c				; nothing pending
+
+; ---------------------------------------------------------------- ticks
+group "ticks"
+	cli
+	mov eax, PIT_DIVISOR
+	call timer_pit_periodic
+	mov dword [APIC_LVT_TIMER], APIC_PERIODIC | TIMER_APIC_VECTOR
+	mov dword [APIC_TIMER_INIT], APIC_INITIAL
+	mov al, 0xfa				; IRQ0 and the cascade
+	out 0x21, al
+	mov al, 0xfe				; IRQ8
+	out 0xa1, al
+	call pm_start
+	mov dword [pit_ticks], 0
+	mov dword [apic_ticks], 0
+	mov dword [rtc_ticks], 0
+	sti
+	xor edi, edi				; window number
+.window:
+	call tsc_pm_pair
+	mov [w_tsc0], eax
+	mov [w_pm0], edx
+.busy:
+	call pm_advance
+	mov eax, [pm_total]
+	sub eax, [w_pm_start]
+	cmp eax, BUSY_PM
+	jb .busy
+	call tsc_pm_pair
+	sub eax, [w_tsc0]
+	mov [win_tsc + edi * 4], eax
+	sub edx, [w_pm0]
+	and edx, 0xffffff
+	mov [win_pm + edi * 4], edx
+	mov eax, [pm_total]
+	mov [w_pm_start], eax
+.idle:
+	hlt
+	call pm_advance
+	mov eax, [pm_total]
+	sub eax, [w_pm_start]
+	cmp eax, IDLE_PM
+	jb .idle
+	mov eax, [pm_total]
+	mov [w_pm_start], eax
+	inc edi
+	cmp edi, WINDOWS
+	jb .window
+	; Ticks that came due in a host stall just before are still queued:
+	; give them until every count agrees (a lost one never will).
+	mov dword [settle_left], SETTLE_WAKEUPS
+.settle:
+	cli
+	call pm_advance
+	mov ebx, [pm_total]
+	mov eax, [pit_ticks]
+	mov ecx, PIT_RATE
+	call timer_expect_count
+	jnz .not_yet
+	mov eax, [apic_ticks]
+	mov ecx, APIC_RATE
+	call timer_expect_count
+	jnz .not_yet
+	mov eax, [rtc_ticks]
+	mov ecx, RTC_RATE
+	call timer_expect_count
+	jz .settled
+.not_yet:
+	sti
+	hlt
+	dec dword [settle_left]
+	jnz .settle
+	cli
+	call pm_advance
+	mov ebx, [pm_total]
+.settled:
+	mov al, 0xff
+	out 0x21, al
+	out 0xa1, al
+	call timer_apic_stop
+	mov al, 0x0b				; RTC periodic interrupt off
+	out 0x70, al
+	mov al, 0x02
+	out 0x71, al
+	rtc_read 0x0c
+
+	mov esi, s_pit
+	mov eax, [pit_ticks]
+	mov ecx, PIT_RATE
+	call report_count
+	mov esi, s_apic
+	mov eax, [apic_ticks]
+	mov ecx, APIC_RATE
+	call report_count
+	mov esi, s_rtc
+	mov eax, [rtc_ticks]
+	mov ecx, RTC_RATE
+	call report_count
+
+	; the TSC's rate in every busy stretch against the first
+	mov esi, s_tsc
+	call lib_puts
+	mov edi, 1
+.ratio:
+	mov eax, [win_tsc + edi * 4]
+	mov ebx, [win_pm + edi * 4]
+	mov ecx, [win_tsc]
+	mov edx, [win_pm]
+	push 10
+	call timer_ratio_ok
+	setz al
+	movzx eax, al
+	check eax, 1
+	mov eax, [win_tsc + edi * 4]
+	xor edx, edx
+	div dword [win_pm + edi * 4]
+	call lib_putdec				; TSC ticks per PM tick
+	mov al, ' '
+	call lib_putc
+	inc edi
+	cmp edi, WINDOWS
+	jb .ratio
+	call lib_newline
+
+; ---------------------------------------------------------------- countdown
+; PIT channel 2 counts 32768-65535 down in mode 0 and its OUT is polled on port
+; 0x61, the PM timer read before and after the count starts and before
+; and after every poll: the start and the edge are each known to within
+; the readings around them. A measurement whose brackets are wide (the
+; host stalled the vCPU in one, which all clocks saw alike: an SMI to the
+; guest; on a loaded host the edge falls in a stall as often as the vCPU
+; is off its CPU) is not judged; the others must be within 0.2%.
+group "countdown"
+	in al, 0x61
+	and al, 0xfd				; speaker off
+	or al, 0x01				; channel 2 gate high
+	out 0x61, al
+	mov esi, s_countdown
+	call lib_puts
+	mov dword [cd_good], 0
+	mov dword [cd_tries], 0
+.again:
+	cmp dword [cd_good], COUNTDOWNS
+	jae .done
+	cmp dword [cd_tries], COUNTDOWN_TRIES
+	jae .done
+	inc dword [cd_tries]
+	; a count from 32768 to 65535 that changes with every try, so that
+	; the edges do not fall into a loaded host's scheduling rhythm
+	mov eax, [cd_tries]
+	imul eax, 7919
+	and eax, 0x7fff
+	or eax, 0x8000
+	mov [cd_count], eax
+	mov al, 0xb0				; channel 2, LSB then MSB, mode 0
+	out 0x43, al
+	mov eax, [cd_count]
+	out 0x42, al
+	call timer_pm_read
+	mov ebx, eax				; before the start
+	mov eax, [cd_count]
+	mov al, ah
+	out 0x42, al				; counting from here
+	call timer_pm_read
+	mov ecx, eax				; after it
+	mov edi, eax				; the reading before the last low poll
+.poll:
+	call timer_pm_read
+	mov edx, eax				; before this poll
+	in al, 0x61
+	test al, 0x20				; channel 2's OUT
+	jnz .edge
+	mov edi, edx
+	jmp .poll
+.edge:
+	call timer_pm_read			; after the poll that saw it high
+	; width = (after - lastlow) + (after start - before start)
+	mov edx, eax
+	sub edx, edi
+	and edx, 0xffffff
+	mov ebp, ecx
+	sub ebp, ebx
+	and ebp, 0xffffff
+	add edx, ebp
+	cmp edx, COUNTDOWN_BRACKET
+	ja .wide
+	; duration: from the start's midpoint to the edge's,
+	; ((after - before) + (lastlow - after start)) / 2
+	sub eax, ebx
+	and eax, 0xffffff
+	sub edi, ecx
+	and edi, 0xffffff
+	add eax, edi
+	shr eax, 1
+	push eax
+	push edx
+	mov edx, eax
+	shr edx, 16
+	shl eax, 16				; measured * 65536 / count
+	div dword [cd_count]
+	call lib_putdec
+	mov al, ' '
+	call lib_putc
+	pop edx
+	pop eax
+	inc dword [cd_good]
+	mov ebx, [cd_count]
+	mov ecx, PM_HZ
+	mov edx, PIT_HZ
+	push 9
+	call timer_ratio_ok
+	setz al
+	movzx eax, al
+	check eax, 1
+	jmp .again
+.wide:
+	mov al, '-'
+	call lib_putc
+	mov eax, edx
+	call lib_putdec
+	mov al, ' '
+	call lib_putc
+	jmp .again
+.done:
+	call lib_newline
+	mov eax, [cd_good]
+	cmp eax, COUNTDOWNS / 2
+	jae .enough
+	fail_now "too few countdowns measured without a host stall"
+.enough:
+
+; ---------------------------------------------------------------- pit_counter
+group "pit_counter"
+	mov al, 0xb0
+	out 0x43, al
+	mov al, 0xff
+	out 0x42, al
+	out 0x42, al
+	call pit2_pm_pair
+	mov [c_count0], eax
+	mov [c_pm0], edx
+	mov eax, PM_HZ * 3 / 100		; 30 ms
+	call timer_pm_wait
+	call pit2_pm_pair
+	mov ecx, [c_count0]
+	sub ecx, eax				; counts down
+	mov eax, ecx
+	mov ebx, edx
+	sub ebx, [c_pm0]
+	and ebx, 0xffffff
+	mov ecx, PIT_HZ
+	mov edx, PM_HZ
+	push 9
+	call timer_ratio_ok
+	setz al
+	movzx eax, al
+	check eax, 1
+
+; ---------------------------------------------------------------- apic_counter
+group "apic_counter"
+	mov dword [APIC_LVT_TIMER], APIC_MASKED | TIMER_APIC_VECTOR	; one-shot, no interrupt
+	mov dword [APIC_TIMER_INIT], 0xffffffff
+	call apic_pm_pair
+	mov [c_count0], eax
+	mov [c_pm0], edx
+	mov eax, PM_HZ * 3 / 100
+	call timer_pm_wait
+	call apic_pm_pair
+	mov ecx, [c_count0]
+	sub ecx, eax
+	mov eax, ecx
+	mov ebx, edx
+	sub ebx, [c_pm0]
+	and ebx, 0xffffff
+	mov ecx, APIC_BUS_HZ
+	mov edx, PM_HZ
+	push 9
+	call timer_ratio_ok
+	setz al
+	movzx eax, al
+	check eax, 1
+	call timer_apic_stop
+
+; ---------------------------------------------------------------- rtc_seconds
+; Second boundaries of the RTC, each bracketed by PM readings as the
+; countdown's edge is; one with a wide bracket is not used.
+group "rtc_seconds"
+	call pm_start
+	mov ecx, RTC_TRIES
+.first:
+	call rtc_edge
+	cmp edx, COUNTDOWN_BRACKET
+	jbe .have_first
+	loop .first
+	fatal "no RTC second boundary without a host stall"
+.have_first:
+	mov [c_pm0], eax
+	xor ebx, ebx				; seconds since
+.next:
+	call rtc_edge
+	inc ebx
+	cmp ebx, 2
+	jb .next
+	cmp edx, COUNTDOWN_BRACKET
+	jbe .have_last
+	cmp ebx, RTC_TRIES
+	jb .next
+	fatal "no RTC second boundary without a host stall"
+.have_last:
+	sub eax, [c_pm0]
+	push esi
+	mov esi, s_rtc_seconds
+	call lib_puts
+	pop esi
+	call lib_putdec
+	push eax
+	mov al, '/'
+	call lib_putc
+	mov eax, ebx
+	call lib_putdec
+	call lib_newline
+	pop eax
+	mov ecx, PM_HZ
+	mov edx, 1
+	push 9
+	call timer_ratio_ok
+	setz al
+	movzx eax, al
+	check eax, 1
+
+	guest_finish
+
+; pm_start: the PM total restarts from 0 at the current reading.
+pm_start:
+	push eax
+	call timer_pm_read
+	mov [pm_last], eax
+	mov dword [pm_total], 0
+	mov dword [w_pm_start], 0
+	pop eax
+	ret
+
+; pm_advance: adds the PM ticks since the last reading to pm_total
+; (called at least every 4.6 s). Preserves registers.
+pm_advance:
+	push eax
+	push ebx
+	mov ebx, [pm_last]
+	call timer_pm_read
+	mov [pm_last], eax
+	sub eax, ebx
+	and eax, 0xffffff
+	add [pm_total], eax
+	pop ebx
+	pop eax
+	ret
+
+; tsc_pm_pair: EAX = TSC (low half) and EDX = PM timer read together: the
+; PM read between two TSC reads, the closest of five tries (a host stall
+; between them would skew one pair). Also advances pm_total.
+tsc_pm_pair:
+	push ebx
+	push ecx
+	push esi
+	push edi
+	push ebp
+	mov ebp, 5
+	mov esi, 0xffffffff			; best gap
+.try:
+	rdtsc
+	mov ecx, eax
+	call timer_pm_read
+	mov ebx, eax
+	rdtsc
+	sub eax, ecx				; gap
+	cmp eax, esi
+	jae .worse
+	mov esi, eax
+	shr eax, 1
+	add eax, ecx
+	mov edi, eax				; TSC at the middle
+	mov [pair_pm], ebx
+.worse:
+	dec ebp
+	jnz .try
+	call pm_advance
+	mov eax, edi
+	mov edx, [pair_pm]
+	pop ebp
+	pop edi
+	pop esi
+	pop ecx
+	pop ebx
+	ret
+
+; pit2_pm_pair: EAX = PIT channel 2's latched count, EDX = the PM reading
+; at its middle, the closest of five tries.
+pit2_pm_pair:
+	push ebx
+	push ecx
+	push esi
+	push edi
+	push ebp
+	mov ebp, 5
+	mov esi, 0xffffffff
+.try:
+	call timer_pm_read
+	mov ecx, eax
+	mov al, 0x80				; latch channel 2
+	out 0x43, al
+	in al, 0x42
+	mov bl, al
+	in al, 0x42
+	mov bh, al
+	movzx ebx, bx
+	call timer_pm_read
+	sub eax, ecx
+	and eax, 0xffffff			; gap
+	cmp eax, esi
+	jae .worse
+	mov esi, eax
+	shr eax, 1
+	add eax, ecx
+	and eax, 0xffffff
+	mov edi, eax
+	mov [pair_count], ebx
+.worse:
+	dec ebp
+	jnz .try
+	mov eax, [pair_count]
+	mov edx, edi
+	pop ebp
+	pop edi
+	pop esi
+	pop ecx
+	pop ebx
+	ret
+
+; apic_pm_pair: as pit2_pm_pair for the APIC timer's current count.
+apic_pm_pair:
+	push ebx
+	push ecx
+	push esi
+	push edi
+	push ebp
+	mov ebp, 5
+	mov esi, 0xffffffff
+.try:
+	call timer_pm_read
+	mov ecx, eax
+	mov ebx, [APIC_TIMER_CUR]
+	call timer_pm_read
+	sub eax, ecx
+	and eax, 0xffffff
+	cmp eax, esi
+	jae .worse
+	mov esi, eax
+	shr eax, 1
+	add eax, ecx
+	and eax, 0xffffff
+	mov edi, eax
+	mov [pair_count], ebx
+.worse:
+	dec ebp
+	jnz .try
+	mov eax, [pair_count]
+	mov edx, edi
+	pop ebp
+	pop edi
+	pop esi
+	pop ecx
+	pop ebx
+	ret
+
+; rtc_edge: waits for the RTC's seconds register to change. EAX = the
+; midpoint of the PM readings (pm_total) around the change (the one before
+; the last read of the old second, the one after the first read of the
+; new), EDX = their distance. Preserves other registers.
+rtc_edge:
+	push ebx
+	push ecx
+	push esi
+	call pm_advance
+	mov esi, [pm_total]			; before the read
+	rtc_read 0x00
+	mov bl, al
+.poll:
+	mov ecx, esi				; before the last read of the old second
+	call pm_advance
+	mov esi, [pm_total]
+	rtc_read 0x00
+	cmp al, bl
+	je .poll
+	call pm_advance
+	mov edx, [pm_total]
+	sub edx, ecx
+	mov eax, edx
+	shr eax, 1
+	add eax, ecx
+	pop esi
+	pop ecx
+	pop ebx
+	ret
+
+; report_count: "<name at ESI> N interrupts, E expected" for EAX
+; interrupts at ECX per second over EBX PM ticks, and the check.
+report_count:
+	call lib_puts
+	call lib_putdec
+	push esi
+	mov esi, s_expected
+	call lib_puts
+	pop esi
+	call timer_expect_count
+	setz cl
+	push eax
+	mov eax, edx
+	call lib_putdec
+	call lib_newline
+	movzx eax, cl
+	check eax, 1
+	pop eax
+	ret
+
+pit_isr:
+	inc dword [pit_ticks]
+	push eax
+	mov al, 0x20
+	out 0x20, al
+	pop eax
+	iretd
+
+rtc_isr:
+	inc dword [rtc_ticks]
+	push eax
+	rtc_read 0x0c				; acknowledge
+	mov al, 0x20
+	out 0xa0, al
+	out 0x20, al
+	pop eax
+	iretd
+
+apic_isr:
+	inc dword [apic_ticks]
+	mov dword [APIC_EOI], 0
+	iretd
+
+spurious_isr:
+	iretd
+
+section .rodata
+s_pit:		db "PIT interrupts ", 0
+s_apic:		db "APIC timer interrupts ", 0
+s_rtc:		db "RTC interrupts ", 0
+s_expected:	db ", PM time says ", 0
+s_tsc:		db "TSC ticks per PM tick: ", 0
+s_rtc_seconds:	db "PM ticks / RTC seconds: ", 0
+s_countdown:	db "PIT countdowns, PM ticks per 65536 PIT clocks (196608 expected; -N: a host stall of N PM ticks in a bracket, not judged): ", 0
+
+section .bss
+alignb 4
+pit_ticks:	resd 1
+apic_ticks:	resd 1
+rtc_ticks:	resd 1
+pm_last:	resd 1
+pm_total:	resd 1
+w_pm_start:	resd 1
+w_tsc0:		resd 1
+w_pm0:		resd 1
+win_tsc:	resd WINDOWS
+win_pm:		resd WINDOWS
+pair_pm:	resd 1
+pair_count:	resd 1
+cd_good:	resd 1
+cd_tries:	resd 1
+cd_count:	resd 1
+settle_left:	resd 1
+c_count0:	resd 1
+c_pm0:		resd 1
