@@ -17,6 +17,7 @@
 ; bit offset) landing in guest RAM.
 %define GUEST_NAME "isolation"
 %include "lib.inc"
+%include "exc_record.inc"
 %include "rings.inc"
 
 MON_ADDR	equ 0x7fff8000
@@ -39,12 +40,6 @@ BUF		equ 0x00400000		; guest RAM, 4 MiB: a plausible host address too
 	check dword [x_eip], %%f
 %endmacro
 
-%macro arm 1
-	mov dword [x_count], 0
-	mov dword [x_vec], -1
-	mov dword [x_eip], -1
-	mov dword [resume_eip], %1
-%endmacro
 
 ; ud_case_user bytes...: the same at CPL 3, where check cannot print:
 ; counts the cases that saw exactly their #UD, and the others.
@@ -324,28 +319,8 @@ user_ud:
 	ud_list
 	leave_user
 
-exc_record:
-	push eax
-	mov eax, [esp + 4]
-	mov [x_vec], eax
-	mov eax, [esp + 12]
-	mov [x_eip], eax
-	inc dword [x_count]
-	mov eax, [resume_eip]
-	test eax, eax
-	jz .no_resume
-	mov [esp + 12], eax
-	mov dword [resume_eip], 0
-.no_resume:
-	pop eax
-	add esp, 8
-	iretd
 
 section .data
-x_count:	dd 0
-x_vec:		dd 0
-x_eip:		dd 0
-resume_eip:	dd 0
 saved_esp:	dd 0
 user_uds:	dd 0
 user_fails:	dd 0

@@ -9,18 +9,12 @@
 ; JMP/CALL [m], PUSH/POP m and BT* m,r on a device.
 %define GUEST_NAME "mmio_bounds"
 %include "lib.inc"
+%include "exc_record.inc"
 
 TESTDEV		equ 0xfebf0000		; btvm's test device: 256-byte scratch array
 NO_RAM		equ 0xfeb00000		; nothing claims it
 N_INSNS		equ 5000		; the adaptive set holds 2048
 
-%macro arm 1
-	mov dword [x_count], 0
-	mov dword [x_vec], -1
-	mov dword [x_eip], -1
-	mov dword [x_err], -1
-	mov dword [resume_eip], %1
-%endmacro
 
 guest_start
 	call lib_install_idt
@@ -165,32 +159,8 @@ group "forms"
 	inc esi
 	ret
 
-; [esp] vector, [esp+4] error, [esp+8] EIP
-exc_record:
-	push eax
-	mov eax, [esp + 4]
-	mov [x_vec], eax
-	mov eax, [esp + 8]
-	mov [x_err], eax
-	mov eax, [esp + 12]
-	mov [x_eip], eax
-	inc dword [x_count]
-	mov eax, [resume_eip]
-	test eax, eax
-	jz .no_resume
-	mov [esp + 12], eax
-	mov dword [resume_eip], 0
-.no_resume:
-	pop eax
-	add esp, 8
-	iretd
 
 section .data
-x_count:	dd 0
-x_vec:		dd 0
-x_err:		dd 0
-x_eip:		dd 0
-resume_eip:	dd 0
 val:		dd 0
 src_buf:	dd 0, 0
 dst_buf:	dd 0, 0
