@@ -3,6 +3,7 @@
  * virtual time, and IA32_APIC_BASE. How the CPU takes the interrupt and how
  * the 8259 reaches it stay with the board: see lapic.h. */
 #include "devices/lapic.h"
+#include "devices/tick_backlog.h"
 
 #include <assert.h>
 #include <string.h>
@@ -239,11 +240,8 @@ static uint64_t timer_event_tick(const struct lapic *lapic)
  * else as many as irq_backlog_max_ns holds. */
 static uint64_t backlog_limit(const struct lapic *lapic)
 {
-	uint64_t period_ns = ns_of(timer_period(lapic));
-	if (!lapic->irq_backlog_max_ns || period_ns < lapic->irq_min_interval_ns)
-		return 1;
-	uint64_t n = lapic->irq_backlog_max_ns / period_ns;
-	return n ? n : 1;
+	return tick_backlog_limit(ns_of(timer_period(lapic)), lapic->irq_min_interval_ns,
+				  lapic->irq_backlog_max_ns, 1);
 }
 
 void lapic_update(struct lapic *lapic, uint64_t now_ns)

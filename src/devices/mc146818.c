@@ -4,6 +4,7 @@
  * mask, and the firmware's memory-size bytes. The choice of clock and of
  * epoch stay outside: see mc146818.h. */
 #include "devices/mc146818.h"
+#include "devices/tick_backlog.h"
 
 #include <assert.h>
 #include <string.h>
@@ -361,15 +362,8 @@ static void update_irq(struct mc146818 *rtc)
 static void queue_periods(struct mc146818 *rtc, uint64_t period, uint64_t n)
 {
 	uint64_t period_ns = period * NS_PER_SEC / TICKS_PER_SEC;
-	uint64_t max = 0;
-	if (rtc->irq_backlog_max_ns && period_ns >= rtc->irq_min_interval_ns)
-		max = rtc->irq_backlog_max_ns / period_ns;
-	uint64_t queued = rtc->pf_backlog + n;
-	if (queued > max) {
-		rtc->lost_irqs += queued - max;
-		queued = max;
-	}
-	rtc->pf_backlog = (uint32_t)queued;
+	uint64_t max = tick_backlog_limit(period_ns, rtc->irq_min_interval_ns, rtc->irq_backlog_max_ns, 0);
+	rtc->pf_backlog = tick_backlog_add(rtc->pf_backlog, n, max, &rtc->lost_irqs);
 }
 
 /* Update cycles and periodic ticks from last_tick to now. */

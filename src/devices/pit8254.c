@@ -3,6 +3,7 @@
  * 0's IRQ 0 edges. Port 0x61 and the choice of clock stay outside: see
  * pit8254.h. */
 #include "devices/pit8254.h"
+#include "devices/tick_backlog.h"
 
 #include <assert.h>
 #include <string.h>
@@ -463,16 +464,9 @@ static void update_periodic(struct pit8254 *pit, uint64_t t)
 	uint64_t period = phase_at(c, t).count;
 	if (pit->irq_edge_tick != NONE && t >= pit->irq_edge_tick) {
 		uint64_t due = 1 + (t - pit->irq_edge_tick) / period;
-		uint64_t period_ns = ns_of(period);
-		uint64_t max = 1;
-		if (pit->irq_backlog_max_ns && period_ns >= pit->irq_min_interval_ns)
-			max = pit->irq_backlog_max_ns / period_ns;
-		uint64_t queued = pit->irq_backlog + due;
-		if (queued > max) {
-			pit->lost_irqs += queued - max;
-			queued = max;
-		}
-		pit->irq_backlog = (uint32_t)queued;
+		uint64_t max = tick_backlog_limit(ns_of(period), pit->irq_min_interval_ns,
+						  pit->irq_backlog_max_ns, 1);
+		pit->irq_backlog = tick_backlog_add(pit->irq_backlog, due, max, &pit->lost_irqs);
 		pit->irq_edge_tick = next_edge(c, t);
 	}
 	if (pit->irq_backlog && t >= pit->irq_hold_tick && t >= pit->irq_recheck_tick) {
