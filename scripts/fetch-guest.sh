@@ -4,9 +4,12 @@
 # package it depends on) and busybox-static (i386), downloaded with
 # `apt-get download` through an apt state of its own (the host's apt
 # configuration, lists and dpkg architectures are not touched). It extracts
-# the kernel to <cache>/vmlinuz and builds <cache>/initramfs.cpio.gz: the
-# static busybox plus an /init that mounts proc, sys and devtmpfs and starts
-# an interactive shell on the console (prompt "guest:~ # ").
+# the kernel to <cache>/vmlinuz and builds <cache>/initramfs-N.cpio.gz: the
+# static busybox, the few kernel modules a desktop VM needs that Debian
+# builds as modules (the PS/2 mouse, the ACPI power button), and an /init
+# that mounts proc, sys and devtmpfs, loads those modules, and starts an
+# interactive shell on the console (prompt "guest:~ # ") and, when the
+# kernel has a VGA console, another on tty1 (the window's screen).
 #
 # Usage: fetch-guest.sh [--print] [--refresh]
 #   (no option)  fetch or build what is missing, then say where things are
@@ -25,7 +28,11 @@ set -euo pipefail
 
 # Bump when the initramfs's layout changes in a way the /init text below
 # does not show (the /init text is hashed into the stamp by itself).
-RECIPE_VERSION=1
+RECIPE_VERSION=2
+
+# Modules from the kernel's package put into the initramfs (paths under
+# lib/modules/RELEASE/kernel/), loaded by /init in this order.
+GUEST_MODULES="drivers/input/mouse/psmouse.ko drivers/acpi/button.ko"
 
 print_only=0
 refresh=0
@@ -74,6 +81,11 @@ mount -t devtmpfs devtmpfs /dev || mdev -s
 # Without a /dev/console in the initramfs the kernel started us with no
 # standard streams: take the console now that devtmpfs has it.
 [ -t 1 ] || exec </dev/console >/dev/console 2>&1
+# Debian builds these as modules: the PS/2 mouse and the ACPI power
+# button (which the window's close button presses).
+for m in /lib/modules/*.ko; do
+	[ -e "$m" ] && insmod "$m"
+done
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 chmod 1777 /tmp
@@ -86,6 +98,14 @@ export PS1='guest:\w # '
 echo
 echo "=== btvm test guest: Linux $(uname -r) $(uname -m), busybox shell on the console ==="
 echo "=== 'exit' or 'poweroff -f' powers the machine off ==="
+# A second shell on the VGA's first virtual terminal, as a distribution
+# runs a getty there: the window has a shell whichever console= is last.
+# It is started again when it ends; only the console's shell powers off.
+# (/proc/consoles marks the console /dev/console is with C.)
+if ! grep -Eq '^tty[0-9]+ .*\([^)]*C' /proc/consoles &&
+	grep -qs 'VGA\|frame buffer' /sys/class/vtconsole/vtcon*/name; then
+	(while :; do setsid sh -c 'exec sh -i </dev/tty1 >/dev/tty1 2>&1'; sleep 1; done) &
+fi
 # setsid + cttyhack make the console the shell's controlling terminal, so
 # the shell has job control and Ctrl-C works.
 if setsid cttyhack true 2>/dev/null; then
@@ -98,14 +118,17 @@ sync
 poweroff -f
 EOF
 
-recipe_id="recipe-$RECIPE_VERSION-$(printf '%s\n' "$init_script" | sha256sum | cut -c1-16)"
+recipe_id="recipe-$RECIPE_VERSION-$(printf '%s\n' "$init_script" "$GUEST_MODULES" | sha256sum | cut -c1-16)"
 
 mkdir -p "$cache"
 exec 9>"$cache/.lock"
 flock 9
 
 kernel_out=$cache/vmlinuz
-initrd_out=$cache/initramfs.cpio.gz
+# One file per recipe version, so checkouts of different versions sharing
+# the cache do not rebuild it over each other.
+initrd_out=$cache/initramfs-$RECIPE_VERSION.cpio.gz
+initrd_stamp=$cache/initramfs-$RECIPE_VERSION.stamp
 
 report() {
 	if [ "$print_only" = 1 ]; then
@@ -118,7 +141,7 @@ report() {
 
 # The warm-cache path: no apt, no network.
 if [ "$refresh" = 0 ] && [ -s "$kernel_out" ] && [ -s "$initrd_out" ] &&
-	[ "$(cut -d' ' -f1 "$cache/initramfs.stamp" 2>/dev/null)" = "$recipe_id" ]; then
+	[ "$(cut -d' ' -f1 "$initrd_stamp" 2>/dev/null)" = "$recipe_id" ]; then
 	report
 	exit 0
 fi
@@ -245,15 +268,25 @@ if [ ! -s "$kernel_out" ] || [ "$(cat "$cache/vmlinuz.deb" 2>/dev/null)" != "$(b
 fi
 
 # The initramfs: busybox, /init, the mount points and /dev/console.
-stamp="$recipe_id $(basename "$bdeb")"
-if [ ! -s "$initrd_out" ] || [ "$(cat "$cache/initramfs.stamp" 2>/dev/null)" != "$stamp" ]; then
+stamp="$recipe_id $(basename "$bdeb") $(basename "$kdeb")"
+if [ ! -s "$initrd_out" ] || [ "$(cat "$initrd_stamp" 2>/dev/null)" != "$stamp" ]; then
 	need_tools cpio gzip
 	say "building the initramfs ($recipe_id, $(basename "$bdeb"))"
 	dpkg-deb -x "$bdeb" "$tmp/busybox"
 	[ -x "$tmp/busybox/bin/busybox" ] || die "$(basename "$bdeb") has no bin/busybox"
 	root=$tmp/root
-	mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,root,etc}
+	mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,root,etc,lib}
 	cp "$tmp/busybox/bin/busybox" "$root/bin/busybox"
+	# The modules, numbered so that /init loads them in the list's order.
+	dpkg-deb -x "$kdeb" "$tmp/modules"
+	mkdir -p "$root/lib/modules"
+	n=0
+	for m in $GUEST_MODULES; do
+		f=$(find "$tmp/modules/lib/modules" -path "*/kernel/$m" | head -n1)
+		[ -n "$f" ] || die "$(basename "$kdeb") has no $m"
+		n=$((n + 1))
+		cp "$f" "$root/lib/modules/$n-$(basename "$m")"
+	done
 	printf '%s\n' "$init_script" >"$root/init"
 	chmod 755 "$root/init" "$root/bin/busybox"
 	chmod 1777 "$root/tmp"
@@ -270,7 +303,7 @@ if [ ! -s "$initrd_out" ] || [ "$(cat "$cache/initramfs.stamp" 2>/dev/null)" != 
 	(cd "$root" && find . -mindepth 1 | LC_ALL=C sort |
 		cpio -o -H newc -R 0:0 --reproducible --quiet) | gzip -9 -n >"$initrd_out.tmp"
 	mv -f "$initrd_out.tmp" "$initrd_out"
-	echo "$stamp" >"$cache/initramfs.stamp"
+	echo "$stamp" >"$initrd_stamp"
 fi
 
 report

@@ -251,6 +251,7 @@ static void arm_timer(struct board *board, bool just_polled)
 	uint64_t deadline = next_device_event(board, now, false);
 	if (board->rx_backlog && deadline > now + RX_RETRY_NS)
 		deadline = now + RX_RETRY_NS;
+	deadline = earlier(deadline, board_screen_deadline(board));
 	if (board->tc.selfcheck_count && deadline > board->last_reprotect_ns + REPROTECT_NS)
 		deadline = board->last_reprotect_ns + REPROTECT_NS;
 	if (!board->timer_ready)
@@ -352,6 +353,7 @@ static void platform_poll(void *opaque)
 	lapic_update(&board->lapic, now);
 	if (board->cfg.serial == SERIAL_STDIO)
 		board_pump_input(board);
+	board_screen_poll(board, now);
 	arm_timer(board, true);
 }
 
@@ -410,6 +412,14 @@ static bool platform_wait(void *opaque)
 	uint64_t deadline = next_device_event(board, now, true);
 	bool input_possible = board->cfg.serial == SERIAL_STDIO && irq_unmasked(board, COM1_IRQ) &&
 			      (!console_input_ended() || board->rx_backlog);
+	/* The window's keys and mouse, and its close button (the ACPI SCI). */
+	if (board_screen_input_possible(board) &&
+	    (irq_unmasked(board, I8042_KBD_IRQ) || irq_unmasked(board, I8042_AUX_IRQ) ||
+	     irq_unmasked(board, ACPI_PM_SCI_IRQ)))
+		input_possible = true;
+	if (board->screen.input_backlog && deadline > board->screen.input_retry_ns)
+		deadline = board->screen.input_retry_ns;
+	board_screen_flush(board, now);
 	if (board->rx_backlog && deadline > now + RX_RETRY_NS)
 		deadline = now + RX_RETRY_NS;
 	if (deadline == UINT64_MAX && !input_possible)
@@ -560,6 +570,10 @@ static void board_reset_devices(struct board *board)
 	i8042_init(&board->kbc, &kbd_irq, &aux_irq, NULL, board_reset_request, board);
 	port92_init(&board->port92, NULL, board_reset_request, board);
 	pci_host_init(&board->pci);
+	vga_init(&board->vga);
+	/* What the VGA BIOS leaves in video memory: its font in plane 2 and
+	 * a blank screen (0xa0000-0xbffff is guest RAM, see vga.h). */
+	vga_init_memory(board->ram.host + VGA_LEGACY_BASE);
 	board->reset_requested = false;
 	board->port_b = 0;
 	board->refresh_toggle = false;
@@ -611,6 +625,9 @@ static int board_wire_devices(struct board *board)
 	err = uart16550_attach(&board->com1, &board->bus, COM1_PORT);
 	if (err)
 		return err;
+	err = vga_attach(&board->vga, &board->bus);
+	if (err)
+		return err;
 	board->debug_exit.request_exit = board_request_exit;
 	board->debug_exit.opaque = board;
 	err = isa_debug_exit_attach(&board->debug_exit, &board->bus, ISA_DEBUG_EXIT_PORT);
@@ -652,6 +669,7 @@ static int board_reset(struct board *board)
 		.initrd_path = board->cfg.initrd_path,
 		.cmdline = board->cfg.cmdline,
 		.acpi_rsdp = board->acpi_rsdp,
+		.vga_text = true,
 	};
 	int ret = board_write_acpi(board);
 	if (ret) {
@@ -707,6 +725,7 @@ int board_create(struct board *board, const struct board_config *cfg, char *err,
 		.initrd_path = cfg->initrd_path,
 		.cmdline = cfg->cmdline,
 		.acpi_rsdp = board->acpi_rsdp,
+		.vga_text = true,
 	};
 	ret = boot_load(&board->ram, &boot, &board->boot, &board->boot_kind, err, err_len);
 	if (ret)
@@ -742,6 +761,11 @@ int board_create(struct board *board, const struct board_config *cfg, char *err,
 		goto close_trace;
 	}
 	board->cpu_ready = true;
+	ret = board_screen_open(board, board_console_notify, err, err_len);
+	if (ret) {
+		board_destroy(board);
+		return ret;
+	}
 	return 0;
 
 close_trace:
@@ -834,6 +858,7 @@ int board_run(struct board *board)
 		    board_reset(board))
 			break;
 	}
+	board_screen_close(board);
 	board_stop_timer(board);
 	console_close();
 	close(board->wake_fd);
@@ -860,6 +885,11 @@ void board_print_stats(const struct board *board, FILE *out)
 		(unsigned long long)board->bus.unclaimed_writes[BUS_SPACE_MMIO]);
 	fprintf(out, "  serial bytes out / in     %llu / %llu\n",
 		(unsigned long long)board->com1.tx_bytes, (unsigned long long)board->com1.rx_bytes);
+	fprintf(out, "  mouse events / packets    %llu / %llu\n",
+		(unsigned long long)board->kbc.mouse.events, (unsigned long long)board->kbc.mouse.packets);
+	fprintf(out, "  VGA modes not shown       %llu\n",
+		(unsigned long long)board->vga.unsupported_renders);
+	fprintf(out, "  screenshots written       %llu\n", (unsigned long long)board->screen.screenshots);
 	if (!board->cpu_ready)
 		return;
 	const struct tcache_stats *t = &board->tc.stats;
@@ -938,6 +968,7 @@ void board_print_stats(const struct board *board, FILE *out)
 
 void board_destroy(struct board *board)
 {
+	board_screen_destroy(board);
 	if (board->cpu_ready) {
 		cpu_destroy(&board->cpu);
 		translator_destroy(&board->tr);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "board_screen.h"
 #include "boot/boot.h"
 #include "cache/tcache.h"
 #include "cpu/cpu.h"
@@ -25,12 +26,15 @@
 #include "devices/port92.h"
 #include "devices/testdev.h"
 #include "devices/uart16550.h"
+#include "devices/vga.h"
 #include "mmu/guest_ram.h"
 #include "mmu/shadow.h"
 #include "translator/translate.h"
 
-enum display_mode { DISPLAY_NONE, DISPLAY_SDL };
+/* DISPLAY_DEFAULT: a window when a display server answers, else none. */
+enum display_mode { DISPLAY_DEFAULT, DISPLAY_NONE, DISPLAY_SDL };
 enum serial_mode { SERIAL_STDIO, SERIAL_NONE };
+#define BOARD_MAX_SCREENSHOTS 4u
 
 struct board_config {
 	const char *kernel_path;
@@ -45,6 +49,9 @@ struct board_config {
 	bool selfcheck_blocks;  /* debug: every block self-checking, no page protection */
 	const char *trace_path; /* --trace: list every translated block here */
 	uint64_t tcache_mib;
+	/* --screenshot, each written at exit and on SIGUSR2 */
+	const char *screenshot_paths[BOARD_MAX_SCREENSHOTS];
+	unsigned screenshot_count;
 };
 
 /* Guest time: one host counter behind every guest clock (board.c,
@@ -73,6 +80,8 @@ struct board {
 	struct i8042 kbc;
 	struct port92 port92;
 	struct pci_host pci;
+	struct vga vga;
+	struct board_screen screen;   /* the window, input, screenshots */
 	bool reset_requested;     /* keyboard controller or port 0x92 reset */
 	uint32_t acpi_rsdp;       /* where the ACPI tables' RSDP is */
 	uint8_t port_b;           /* port 0x61 bits 0-1 as written */

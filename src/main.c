@@ -30,8 +30,16 @@ static void print_usage(FILE *out)
 	      "  --append STRING       kernel command line\n"
 	      "  -m, --memory MIB      guest RAM in MiB (default 256; 4 to 3072; a G suffix\n"
 	      "                        means GiB)\n"
-	      "  --display sdl|none    guest display window (default none; sdl is not\n"
-	      "                        available yet)\n"
+	      "  --display sdl|none    sdl: the guest's screen in a window, with its\n"
+	      "                        keyboard and mouse (click to grab the mouse,\n"
+	      "                        Ctrl+Alt to release it; closing the window\n"
+	      "                        presses the power button, closing it again\n"
+	      "                        ends btvm); none: no window. Default: sdl when\n"
+	      "                        DISPLAY or WAYLAND_DISPLAY names a display\n"
+	      "                        server that answers, else none\n"
+	      "  --screenshot FILE     write the guest's screen to FILE at exit and at\n"
+	      "                        each SIGUSR2: PNG, or the screen's text when FILE\n"
+	      "                        ends in .txt (text mode only); up to 4 files\n"
 	      "  --serial stdio|none   where COM1 goes (default stdio: the terminal, raw)\n"
 	      "  --stats               print statistics to stderr at exit: translation\n"
 	      "                        cache, exits to the monitor, callouts, devices\n"
@@ -99,6 +107,7 @@ enum {
 	OPT_ONE_INSN,
 	OPT_SELFCHECK,
 	OPT_TCACHE,
+	OPT_SCREENSHOT,
 };
 
 static const struct option run_options[] = {
@@ -115,6 +124,7 @@ static const struct option run_options[] = {
 	{ "one-insn-blocks", no_argument, NULL, OPT_ONE_INSN },
 	{ "selfcheck-blocks", no_argument, NULL, OPT_SELFCHECK },
 	{ "tcache", required_argument, NULL, OPT_TCACHE },
+	{ "screenshot", required_argument, NULL, OPT_SCREENSHOT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -126,7 +136,7 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg)
 	*cfg = (struct board_config){
 		.ram_mib = 256,
 		.tcache_mib = 64,
-		.display = DISPLAY_NONE,
+		.display = DISPLAY_DEFAULT,
 		.serial = SERIAL_STDIO,
 	};
 	opterr = 0;
@@ -154,8 +164,7 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg)
 			if (!strcmp(optarg, "none"))
 				cfg->display = DISPLAY_NONE;
 			else if (!strcmp(optarg, "sdl"))
-				return usage_error("display '%s' is not available in this build yet; "
-						   "use --display none", optarg);
+				cfg->display = DISPLAY_SDL;
 			else
 				return usage_error("invalid display '%s' (expected sdl or none)", optarg);
 			break;
@@ -188,6 +197,13 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg)
 		case OPT_TCACHE:
 			if (parse_mib(optarg, &cfg->tcache_mib) || cfg->tcache_mib < 1 || cfg->tcache_mib > 1024)
 				return usage_error("invalid translation cache size '%s' (1 to 1024 MiB)", optarg);
+			break;
+		case OPT_SCREENSHOT:
+			if (!*optarg)
+				return usage_error("--screenshot needs a file name");
+			if (cfg->screenshot_count == BOARD_MAX_SCREENSHOTS)
+				return usage_error("at most %u --screenshot files", BOARD_MAX_SCREENSHOTS);
+			cfg->screenshot_paths[cfg->screenshot_count++] = optarg;
 			break;
 		case ':':
 			return usage_error("option '%s' needs a value", argv[optind - 1]);

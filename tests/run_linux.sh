@@ -2,8 +2,8 @@
 # End-to-end check: boots Debian 12's i386 kernel with the busybox initramfs
 # (both from scripts/fetch-guest.sh) under btvm or qemu-system-i386 on a
 # pseudo-terminal, and drives the serial console with tests/console_expect
-# through tests/linux/boot.expect: shell prompt, uname, /proc, 300 forks,
-# dd, then poweroff, which must end the VMM with status 0.
+# through tests/linux/boot.expect: shell prompt, the PS/2 mouse, uname,
+# /proc, 300 forks, dd, then poweroff, which must end the VMM with status 0.
 #
 # Usage: run_linux.sh [options] btvm BTVM-BINARY [EXTRA-ARG...]
 #        run_linux.sh [options] qemu [QEMU-BINARY [EXTRA-ARG...]]

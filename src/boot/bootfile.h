@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "mmu/guest_ram.h"
@@ -15,6 +16,7 @@ struct boot_config {
 	const char *initrd_path;  /* NULL: none */
 	const char *cmdline;      /* NULL: empty */
 	uint32_t acpi_rsdp;       /* physical address of the RSDP, 0 if none */
+	bool vga_text;            /* a VGA in 80x25 colour text mode is there */
 };
 
 /* Formats "path: message" into err (when err_len > 0), with control

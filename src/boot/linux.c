@@ -47,6 +47,14 @@ enum {
 
 /* boot_params fields outside the setup header. */
 enum {
+	BP_ORIG_X = 0x000,           /* screen_info: what a BIOS would report */
+	BP_ORIG_Y = 0x001,
+	BP_ORIG_VIDEO_MODE = 0x006,
+	BP_ORIG_VIDEO_COLS = 0x007,
+	BP_ORIG_VIDEO_EGA_BX = 0x00a,
+	BP_ORIG_VIDEO_LINES = 0x00e,
+	BP_ORIG_VIDEO_IS_VGA = 0x00f,
+	BP_ORIG_VIDEO_POINTS = 0x010,
 	BP_ACPI_RSDP_ADDR = 0x070,
 	BP_ALT_MEM_K = 0x1e0,
 	BP_E820_ENTRIES = 0x1e8,
@@ -207,6 +215,20 @@ static void write_boot_params(const struct linux_image *li, struct guest_ram *ra
 	boot_put32(bp + HDR_RAMDISK_SIZE, (uint32_t)initrd_size);
 	boot_put64(bp + BP_ACPI_RSDP_ADDR, cfg->acpi_rsdp);
 	boot_put32(bp + BP_ALT_MEM_K, (uint32_t)((ram->size - HIGH_MEM_START) >> 10));
+	if (cfg->vga_text) {
+		/* What the kernel's real-mode setup stores after asking a VGA
+		 * BIOS: mode 3, 80x25, 16-line characters, colour, 256 KiB
+		 * (INT 10h AH=12h BL=10h answers BX=0003h), cursor at the top
+		 * left of an empty screen. vgacon takes the console from it. */
+		bp[BP_ORIG_X] = 0;
+		bp[BP_ORIG_Y] = 0;
+		bp[BP_ORIG_VIDEO_MODE] = 3;
+		bp[BP_ORIG_VIDEO_COLS] = 80;
+		boot_put16(bp + BP_ORIG_VIDEO_EGA_BX, 0x0003);
+		bp[BP_ORIG_VIDEO_LINES] = 25;
+		bp[BP_ORIG_VIDEO_IS_VGA] = 1;
+		boot_put16(bp + BP_ORIG_VIDEO_POINTS, 16);
+	}
 
 	unsigned n = 0;
 	put_e820(bp, &n, 0, EBDA_START, E820_RAM);

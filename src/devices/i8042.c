@@ -2,8 +2,9 @@
  * controller's commands, status and configuration byte, its output port
  * (A20 and reset), the output FIFO with scancode translation and the IRQ 1
  * and IRQ 12 outputs, and the keyboard's command set and scancode
- * generation. The AUX port is empty. See i8042.h for the behaviour chosen
- * where the hardware varies. */
+ * generation. The mouse on the AUX port is a device of its own
+ * (ps2_mouse.c); the controller routes bytes to and from it. See i8042.h
+ * for the behaviour chosen where the hardware varies. */
 #include "devices/i8042.h"
 
 #include <string.h>
@@ -13,7 +14,6 @@
 #define STS_CMD		0x08	/* last write was to 0x64 */
 #define STS_UNLOCKED	0x10
 #define STS_AUX_DATA	0x20
-#define STS_TIMEOUT	0x40
 
 #define CTR_KBD_INT	0x01
 #define CTR_AUX_INT	0x02
@@ -53,7 +53,6 @@ enum {
 };
 
 #define NO_PASSWORD	0xf1
-#define AUX_NO_ANSWER	0xfe	/* with the timeout bit: no device clocked */
 #define SELF_TEST_OK	0x55
 #define INTERFACE_OK	0x00
 
@@ -386,9 +385,9 @@ static void push_reply(struct i8042 *c, uint8_t data, uint8_t status)
 	}
 	unsigned at = c->out_count;
 	/* The guest asked the controller and reads the answer next; a
-	 * keyboard byte already waiting (only ever the last one) comes after
+	 * device's byte already waiting (only ever the last one) comes after
 	 * it rather than being overwritten as on the real chip. */
-	if (at && c->out[at - 1].from_keyboard) {
+	if (at && c->out[at - 1].from_device) {
 		c->out[at] = c->out[at - 1];
 		at--;
 	}
@@ -396,24 +395,45 @@ static void push_reply(struct i8042 *c, uint8_t data, uint8_t status)
 	c->out_count++;
 }
 
-/* Lets the keyboard hand over bytes while it may: the output FIFO empty
- * and the interface enabled. A swallowed 0xf0 leaves the FIFO empty, so
- * the byte after it follows at once. */
+/* One byte from the keyboard into the empty FIFO, translated; a
+ * swallowed 0xf0 leaves the FIFO empty. */
 static void take_from_keyboard(struct i8042 *c)
 {
-	struct ps2_keyboard *k = &c->kbd;
+	uint8_t byte = kbd_pop(&c->kbd);
 
-	while (c->out_count == 0 && k->count && !(ctr(c) & CTR_KBD_DISABLE)) {
-		uint8_t byte = kbd_pop(k);
-		if (ctr(c) & CTR_TRANSLATE) {
-			if (byte == KBD_RELEASE) {
-				c->xlate_release = true;
-				continue;
-			}
-			byte = translate(byte) | (c->xlate_release ? 0x80 : 0);
-			c->xlate_release = false;
+	if (ctr(c) & CTR_TRANSLATE) {
+		if (byte == KBD_RELEASE) {
+			c->xlate_release = true;
+			return;
 		}
-		c->out[0] = (struct i8042_byte){ .data = byte, .from_keyboard = true };
+		byte = translate(byte) | (c->xlate_release ? 0x80 : 0);
+		c->xlate_release = false;
+	}
+	c->out[0] = (struct i8042_byte){ .data = byte, .from_device = true };
+	c->out_count = 1;
+}
+
+/* Lets the devices hand over bytes while they may: the output FIFO empty
+ * and their interface enabled. When both have one they alternate, so
+ * neither a typist nor a moving mouse holds the other back. */
+static void take_from_devices(struct i8042 *c)
+{
+	while (c->out_count == 0) {
+		bool kbd = c->kbd.count && !(ctr(c) & CTR_KBD_DISABLE);
+		bool aux = !(ctr(c) & CTR_AUX_DISABLE) && ps2_mouse_has_output(&c->mouse);
+		if (!kbd && !aux)
+			return;
+		if (kbd && (!aux || c->mouse_went_last)) {
+			c->mouse_went_last = false;
+			take_from_keyboard(c);
+			continue;
+		}
+		uint8_t byte;
+		if (!ps2_mouse_take(&c->mouse, &byte))
+			return;
+		c->mouse_went_last = true;
+		c->out[0] = (struct i8042_byte){ .data = byte, .status = STS_AUX_DATA,
+						 .from_device = true };
 		c->out_count = 1;
 	}
 }
@@ -422,7 +442,7 @@ static void update(struct i8042 *c)
 {
 	bool kbd = false, aux = false;
 
-	take_from_keyboard(c);
+	take_from_devices(c);
 	if (c->out_count) {
 		bool from_aux = c->out[0].status & STS_AUX_DATA;
 		kbd = !from_aux && (ctr(c) & CTR_KBD_INT);
@@ -582,9 +602,11 @@ static void write_data(struct i8042 *c, uint8_t value)
 		push_reply(c, value, STS_AUX_DATA);
 		return;
 	case CMD_WRITE_AUX:
-		/* Nothing is plugged in: the controller gives up on the clock
-		 * and reports the timeout in the AUX device's place. */
-		push_reply(c, AUX_NO_ANSWER, STS_AUX_DATA | STS_TIMEOUT);
+		/* As for the keyboard below: the controller leaves the
+		 * mouse's clock released after sending, so the answer comes
+		 * back even to a guest that had disabled the port. */
+		c->ram[0] &= ~CTR_AUX_DISABLE;
+		ps2_mouse_write(&c->mouse, value);
 		return;
 	}
 	/* Sending takes the keyboard's clock line, which the controller then
@@ -660,6 +682,7 @@ void i8042_init(struct i8042 *kbc, const struct irq_line *kbd_irq,
 	kbc->ram[0] = CTR_POWER_ON;
 	kbc->output_port = OUT_POWER_ON;
 	kbd_power_on(&kbc->kbd);
+	ps2_mouse_init(&kbc->mouse);
 }
 
 int i8042_attach(struct i8042 *kbc, struct bus *bus)
@@ -727,6 +750,13 @@ bool i8042_key_event(struct i8042 *kbc, uint16_t set2_key, bool pressed)
 		seq[len++] = KBD_RELEASE;
 	seq[len++] = (uint8_t)set2_key;
 	return i8042_key_sequence(kbc, seq, len);
+}
+
+bool i8042_mouse_event(struct i8042 *kbc, int dx, int dy, int dz, unsigned buttons)
+{
+	bool taken = ps2_mouse_event(&kbc->mouse, dx, dy, dz, buttons);
+	update(kbc);
+	return taken;
 }
 
 bool i8042_a20_enabled(const struct i8042 *kbc)

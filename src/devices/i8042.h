@@ -1,42 +1,46 @@
 /* The PS/2 keyboard controller (8042) at 0x60 (data) and 0x64 (status and
- * command), with a PS/2 keyboard on its first port. The second (AUX) port
- * exists but has nothing plugged into it: the controller's own AUX
- * commands work (0xa7/0xa8 disable and enable it, 0xa9 tests it and
- * answers 0x00, 0xd3 loops a byte back as AUX data on IRQ 12), and a byte
- * sent to the mouse with 0xd4 is answered by the controller with 0xfe and
- * the AUX and timeout status bits, as a PS/2 controller reports a device
- * that never clocked. Linux 6.1 therefore registers an AUX port (its
- * loopback and IRQ 12 delivery tests pass), finds no multiplexer (the
- * loopback echoes the version probe), and psmouse's first command fails at
- * once instead of after a timeout; no mouse appears and nothing is
- * logged as an error. A board that does not wire IRQ 12 gets the other
- * clean outcome: Linux's IRQ test times out after 250 ms and it decides
- * there is no AUX port.
+ * command), with a PS/2 keyboard on its first port and a PS/2 wheel mouse
+ * (devices/ps2_mouse.h, which describes it) on the second, the AUX port.
+ * The controller's own AUX commands work (0xa7/0xa8 disable and enable
+ * the port, 0xa9 tests it and answers 0x00, 0xd3 loops a byte back as AUX
+ * data on IRQ 12); a byte written after 0xd4 goes to the mouse, and the
+ * mouse's answers and packets come back as AUX data on IRQ 12. Linux 6.1
+ * registers the AUX port (its loopback and IRQ 12 delivery tests pass),
+ * finds no multiplexer (the loopback echoes the version probe), atkbd
+ * finds no keyboard there (the mouse's ID is 0x00), and psmouse finds an
+ * "ImPS/2 Generic Wheel Mouse". A board that does not wire IRQ 12 gets
+ * another clean outcome: Linux's IRQ test times out after 250 ms and it
+ * decides there is no AUX port.
  *
  * Status register (0x64): bit 0 output buffer full, bit 1 input buffer
  * full (always 0: every write is taken at once), bit 2 system flag (CTR
  * bit 2; set by a BIOS after POST, here from power-on, and by the self
  * test), bit 3 last write was to 0x64, bit 4 keyboard not inhibited
  * (always 1: there is no key lock, and Linux warns when it reads 0),
- * bit 5 the byte in the output buffer is AUX data, bit 6 timeout, bit 7
- * parity error (never).
+ * bit 5 the byte in the output buffer is AUX data, bit 6 timeout and
+ * bit 7 parity error (never: both devices always answer).
  *
  * Controller configuration byte (CTR, command 0x20 reads, 0x60 writes):
  * bit 0 IRQ 1 for keyboard-side bytes, bit 1 IRQ 12 for AUX bytes, bit 2
  * system flag, bit 4 keyboard interface disabled, bit 5 AUX interface
  * disabled, bit 6 translation. It starts as 0x65, what a BIOS leaves on a
- * PC without a mouse: translation, AUX disabled, system flag, IRQ 1.
+ * PC: translation, AUX disabled (a BIOS does not use the mouse; the OS
+ * enables the port when it takes it over), system flag, IRQ 1.
  *
  * Output buffer: bytes wait in a FIFO; the one at its head is the output
  * buffer the guest reads at 0x60. Controller replies queue ahead of a
- * keyboard byte already waiting (the real chip would overwrite it; here
+ * device's byte already waiting (the real chip would overwrite it; here
  * nothing is lost), and the keyboard hands over its next byte only when
  * the FIFO is empty and the keyboard interface is enabled, as the real
  * keyboard waits while its clock is held low. With translation on
  * (CTR bit 6) each byte from the keyboard goes through the 8042's
  * set 2 -> set 1 table as it is handed over: 0xf0 is swallowed and sets
- * bit 7 of the next translated byte. Replies and 0xd2 bytes are not
- * translated.
+ * bit 7 of the next translated byte. Replies, 0xd2 bytes and the mouse's
+ * bytes are not translated. The mouse hands over its bytes the same way,
+ * one at a time into an empty FIFO while the AUX interface is enabled
+ * (CTR bit 5 clear): with it disabled they wait in the mouse, as a mouse
+ * waits while its clock is held low, and its motion keeps accumulating
+ * there. When both devices have a byte ready they take turns.
  *
  * Interrupts: IRQ 1 is high while the output buffer holds a non-AUX byte
  * (keyboard data or a controller reply) and CTR bit 0 is set; IRQ 12 the
@@ -55,7 +59,8 @@
  * reset line, means anything: 0xfe is how Linux reboots). Other commands
  * are ignored. A data byte not claimed by a pending command goes to the
  * keyboard and re-enables the keyboard interface, since the controller
- * releases the keyboard's clock to send it.
+ * releases the keyboard's clock to send it; a byte after 0xd4 likewise
+ * re-enables the AUX interface.
  *
  * Output port (0xd0/0xd1): bit 0 processor reset (active low: writing 0
  * requests a reset), bit 1 A20 gate, bits 4 and 5 read the IRQ 1 and IRQ 12
@@ -86,6 +91,12 @@
  * guest has disabled scanning (0xf5) are accepted and lost, as on a real
  * keyboard.
  *
+ * Mouse input: i8042_mouse_event passes the user's motion, wheel and
+ * buttons to the mouse (see ps2_mouse_event for the units and signs) and
+ * lets the controller take the packet and raise IRQ 12 at once. It never
+ * needs to be offered again: the mouse accumulates motion until the guest
+ * has read what waits, so there is no FIFO to overflow.
+ *
  * There is no locking: the caller serializes register accesses and the
  * input functions, and the callbacks run under that serialization. A
  * callback must not call back into the device; reset_request comes last
@@ -99,6 +110,7 @@
 
 #include "devices/bus.h"
 #include "devices/irq.h"
+#include "devices/ps2_mouse.h"
 
 #define I8042_DATA_PORT 0x60
 #define I8042_COMMAND_PORT 0x64	/* reads give the status register */
@@ -113,7 +125,8 @@
 struct i8042_byte {
 	uint8_t data;
 	uint8_t status;		/* status bits it shows: AUX data, timeout */
-	bool from_keyboard;	/* handed over by the keyboard (else a reply) */
+	bool from_device;	/* handed over by the keyboard or the mouse,
+				 * else a reply of the controller's own */
 };
 
 /* The keyboard on port 1. */
@@ -139,6 +152,8 @@ struct i8042 {
 	struct i8042_byte out[I8042_BUFFER_SIZE];	/* out[0] is the output buffer */
 	unsigned out_count;
 	struct ps2_keyboard kbd;
+	struct ps2_mouse mouse;
+	bool mouse_went_last;	/* whose turn it is when both have a byte */
 	struct irq_line kbd_irq, aux_irq;
 	bool kbd_irq_level, aux_irq_level;	/* as last driven */
 	void (*a20_changed)(void *opaque, bool enabled);
@@ -171,6 +186,13 @@ bool i8042_key_sequence(struct i8042 *kbc, const uint8_t *set2, unsigned len);
  * whatever its scanning state and scancode set; the controller still
  * translates them. For tests. False if they do not fit. */
 bool i8042_send_bytes(struct i8042 *kbc, const uint8_t *bytes, unsigned len);
+
+/* The mouse moved by dx, dy (host pixels, right and down positive), its
+ * wheel by dz notches (away from the user positive), and buttons
+ * (PS2_MOUSE_LEFT | RIGHT | MIDDLE) are held now. Returns false when the
+ * guest has not enabled the mouse, which drops the motion (see
+ * ps2_mouse_event); there is nothing to offer again either way. */
+bool i8042_mouse_event(struct i8042 *kbc, int dx, int dy, int dz, unsigned buttons);
 
 /* The A20 gate as the output port drives it. */
 bool i8042_a20_enabled(const struct i8042 *kbc);

@@ -1,0 +1,281 @@
+/* The board's screen and input (board_screen.h): snapshots of the VGA for
+ * the window, input from the window to the i8042 and its mouse, the close
+ * button, and --screenshot. */
+#define _GNU_SOURCE
+#include "board_screen.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "board.h"
+#include "host/keymap.h"
+#include "host/screenshot.h"
+
+/* 60 Hz: no window redraws faster. */
+#define SNAPSHOT_INTERVAL_NS 16666667ull
+/* How soon to offer the i8042 an input event it had no room for. */
+#define INPUT_RETRY_NS 2000000ull
+
+/* The board SIGUSR2 asks for a screenshot of. Signal handlers take no
+ * argument, and a process runs one board. */
+static struct board *volatile shot_board;
+static volatile sig_atomic_t shot_requested;
+
+static void on_screenshot_signal(int sig)
+{
+	(void)sig;
+	struct board *board = shot_board;
+	uint64_t one = 1;
+	shot_requested = 1;
+	if (!board)
+		return;
+	cpu_request_attention(&board->cpu);
+	if (board->wake_fd >= 0 && write(board->wake_fd, &one, sizeof(one)) < 0) {
+		/* Saturated: a wake-up is pending anyway. */
+	}
+}
+
+/* Display thread: draws the newest snapshot when it is new, or when the
+ * cursor's or the text's blink phase changed since the last drawing. */
+static bool screen_render(void *opaque, uint32_t *pixels, unsigned *width, unsigned *height,
+			  uint64_t now_ms)
+{
+	struct board *board = opaque;
+	struct board_screen *scr = &board->screen;
+	uint64_t now_ns = now_ms * 1000000ull;
+	bool drawn = false;
+	pthread_mutex_lock(&scr->lock);
+	if (scr->snap_gen != scr->drawn_gen ||
+	    vga_needs_render(&scr->snap_vga, scr->snap_window, now_ns)) {
+		vga_render(&scr->snap_vga, scr->snap_window, now_ns, pixels, width, height);
+		scr->drawn_gen = scr->snap_gen;
+		drawn = true;
+	}
+	pthread_mutex_unlock(&scr->lock);
+	return drawn;
+}
+
+/* Display thread: the first close presses the power button, so that a
+ * guest with ACPI shuts down cleanly; a second one ends btvm. */
+static void screen_close(void *opaque, bool again)
+{
+	struct board *board = opaque;
+	if (again)
+		atomic_store(&board->screen.quit, true);
+	else
+		atomic_store(&board->screen.power_button, true);
+	cpu_request_attention(&board->cpu);
+	uint64_t one = 1;
+	if (write(board->wake_fd, &one, sizeof(one)) < 0) {
+		/* Saturated: a wake-up is pending anyway. */
+	}
+}
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash && slash[1] ? slash + 1 : path;
+}
+
+int board_screen_open(struct board *board, void (*notify)(void *opaque), char *err,
+		      size_t err_len)
+{
+	struct board_screen *scr = &board->screen;
+	int ret;
+
+	pthread_mutex_init(&scr->lock, NULL);
+	scr->drawn_gen = UINT64_MAX;
+	scr->snap_window = calloc(1, VGA_LEGACY_SIZE);
+	if (!scr->snap_window) {
+		snprintf(err, err_len, "out of memory for the screen");
+		return -ENOMEM;
+	}
+	if (board->cfg.screenshot_count) {
+		struct sigaction sa = { .sa_handler = on_screenshot_signal, .sa_flags = SA_RESTART };
+		sigemptyset(&sa.sa_mask);
+		shot_board = board;
+		sigaction(SIGUSR2, &sa, NULL);
+	}
+	bool want = board->cfg.display == DISPLAY_SDL ||
+		    (board->cfg.display == DISPLAY_DEFAULT && display_server_named());
+	if (!want)
+		return 0;
+	struct display_ops ops = {
+		.render = screen_render,
+		.notify = notify,
+		.close = screen_close,
+		.opaque = board,
+	};
+	ret = display_open(&scr->display, base_name(board->cfg.kernel_path), &ops, err, err_len);
+	if (ret && board->cfg.display == DISPLAY_DEFAULT) {
+		/* The window was only the default: say why there is none and
+		 * go on with the serial console. */
+		fprintf(stderr, "btvm: no window (%s); going on without a display\n", err);
+		scr->display = NULL;
+		return 0;
+	}
+	return ret;
+}
+
+/* A snapshot for the window when the picture changed: the VGA's state
+ * and its 128 KiB window, compared with the last copy (at 60 Hz that is
+ * a few MB/s of memcmp, and it sees every kind of change: text, fonts,
+ * registers, mode 13h pixels). */
+static void take_snapshot(struct board *board, uint64_t now_ns)
+{
+	struct board_screen *scr = &board->screen;
+	const uint8_t *live = board->ram.host + VGA_LEGACY_BASE;
+	scr->last_snapshot_ns = now_ns;
+	if (board->vga.generation == scr->snap_vga.generation &&
+	    !memcmp(live, scr->snap_window, VGA_LEGACY_SIZE))
+		return;
+	/* The display thread may be drawing the last one: try again at the
+	 * next poll rather than wait for it. */
+	if (pthread_mutex_trylock(&scr->lock))
+		return;
+	scr->snap_vga = board->vga;
+	memcpy(scr->snap_window, live, VGA_LEGACY_SIZE);
+	scr->snap_gen++;
+	pthread_mutex_unlock(&scr->lock);
+	display_frame_ready(scr->display);
+}
+
+static bool deliver_event(struct board *board, const struct display_event *ev)
+{
+	if (ev->kind == DISPLAY_EVENT_KEY) {
+		uint8_t seq[KEYMAP_MAX_SEQUENCE];
+		unsigned n = keymap_set2_sequence(ev->scancode, ev->pressed, seq);
+		return !n || i8042_key_sequence(&board->kbc, seq, n);
+	}
+	/* The mouse keeps what it cannot send yet, and a mouse the guest has
+	 * not enabled drops motion as a real one does: never offered again. */
+	(void)i8042_mouse_event(&board->kbc, ev->dx, ev->dy, ev->dz, ev->buttons);
+	return true;
+}
+
+static void write_screenshot(struct board *board, const char *path)
+{
+	struct board_screen *scr = &board->screen;
+	const uint8_t *live = board->ram.host + VGA_LEGACY_BASE;
+	size_t len = strlen(path);
+	int ret;
+
+	if (len > 4 && !strcmp(path + len - 4, ".txt")) {
+		/* Through a temporary file, as the PNG is: a reader polling the
+		 * file never sees half a screen. */
+		char *text = malloc(VGA_TEXT_DUMP_MAX);
+		char tmp[4096];
+		ret = -ENOMEM;
+		if (text && (size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) < sizeof(tmp)) {
+			size_t n = vga_text_dump(&board->vga, live, text, VGA_TEXT_DUMP_MAX);
+			FILE *f = fopen(tmp, "w");
+			ret = f ? 0 : -errno;
+			if (f && (fwrite(text, 1, n, f) != n) + (fclose(f) != 0))
+				ret = -EIO;
+			if (!ret && rename(tmp, path))
+				ret = -errno;
+		}
+		free(text);
+	} else {
+		unsigned width = 0, height = 0;
+		if (!scr->shot_pixels)
+			scr->shot_pixels = malloc(VGA_MAX_PIXELS * 4);
+		ret = -ENOMEM;
+		if (scr->shot_pixels) {
+			vga_render(&board->vga, live, 0, scr->shot_pixels, &width, &height);
+			ret = screenshot_write_png(path, scr->shot_pixels, width, height);
+		}
+	}
+	if (ret)
+		fprintf(stderr, "btvm: cannot write the screenshot %s: %s\n", path, strerror(-ret));
+	else
+		scr->screenshots++;
+}
+
+static void write_screenshots(struct board *board)
+{
+	for (unsigned i = 0; i < board->cfg.screenshot_count; i++)
+		write_screenshot(board, board->cfg.screenshot_paths[i]);
+}
+
+void board_screen_poll(struct board *board, uint64_t now_ns)
+{
+	struct board_screen *scr = &board->screen;
+	if (shot_requested) {
+		shot_requested = 0;
+		write_screenshots(board);
+	}
+	if (!scr->display)
+		return;
+	if (atomic_exchange(&scr->power_button, false))
+		acpi_pm_power_button(&board->pm);
+	if (atomic_load(&scr->quit)) {
+		fprintf(stderr, "btvm: the window was closed twice; stopping the guest\n");
+		board->exit_requested = true;
+		board->exit_status = 0;
+		board->cpu.stop = true;
+		return;
+	}
+	struct display_event ev;
+	scr->input_backlog = false;
+	while (display_next_event(scr->display, &ev)) {
+		if (!deliver_event(board, &ev)) {
+			display_unread_event(scr->display, &ev);
+			scr->input_backlog = true;
+			scr->input_retry_ns = now_ns + INPUT_RETRY_NS;
+			break;
+		}
+	}
+	if (now_ns - scr->last_snapshot_ns >= SNAPSHOT_INTERVAL_NS)
+		take_snapshot(board, now_ns);
+}
+
+void board_screen_flush(struct board *board, uint64_t now_ns)
+{
+	if (board->screen.display)
+		take_snapshot(board, now_ns);
+}
+
+uint64_t board_screen_deadline(const struct board *board)
+{
+	const struct board_screen *scr = &board->screen;
+	if (!scr->display)
+		return UINT64_MAX;
+	uint64_t due = scr->last_snapshot_ns + SNAPSHOT_INTERVAL_NS;
+	if (scr->input_backlog && scr->input_retry_ns < due)
+		due = scr->input_retry_ns;
+	return due;
+}
+
+bool board_screen_input_possible(const struct board *board)
+{
+	return board->screen.display != NULL;
+}
+
+void board_screen_close(struct board *board)
+{
+	struct board_screen *scr = &board->screen;
+	write_screenshots(board);
+	display_close(scr->display);
+	scr->display = NULL;
+}
+
+void board_screen_destroy(struct board *board)
+{
+	struct board_screen *scr = &board->screen;
+	if (shot_board == board) {
+		signal(SIGUSR2, SIG_DFL);
+		shot_board = NULL;
+	}
+	display_close(scr->display);
+	scr->display = NULL;
+	free(scr->snap_window);
+	free(scr->shot_pixels);
+	scr->snap_window = NULL;
+	scr->shot_pixels = NULL;
+	pthread_mutex_destroy(&scr->lock);
+}

@@ -1,0 +1,57 @@
+/* The board's screen and input: the VGA's picture shown in the window
+ * (host/display.c) from a snapshot the vCPU thread takes at most 60 times
+ * a second when something changed, the window's keys and mouse into the
+ * i8042, the window's close button into the ACPI power button, and
+ * screenshots. Part of the board: only board.c calls it. */
+#ifndef BTVM_BOARD_SCREEN_H
+#define BTVM_BOARD_SCREEN_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "devices/vga.h"
+#include "host/display.h"
+
+struct board;
+
+struct board_screen {
+	struct display *display;      /* NULL: no window */
+	/* The picture the window draws from, copied from the live VGA and
+	 * its legacy window on the vCPU thread; the display thread renders
+	 * it under the lock. */
+	pthread_mutex_t lock;
+	struct vga snap_vga;
+	uint8_t *snap_window;         /* VGA_LEGACY_SIZE bytes */
+	uint64_t snap_gen;            /* bumped at each new snapshot */
+	uint64_t drawn_gen;           /* display thread: the one it drew last */
+	uint64_t last_snapshot_ns;
+	bool input_backlog;           /* an event the i8042 had no room for */
+	uint64_t input_retry_ns;      /* when to offer it again */
+	/* Set on the display thread, acted on by the vCPU thread. */
+	atomic_bool power_button, quit;
+	uint32_t *shot_pixels;        /* --screenshot's picture, made on demand */
+	uint64_t screenshots;         /* for --stats */
+};
+
+/* Sets up the snapshot and opens the window the configuration asks for.
+ * notify wakes the vCPU thread (called on the display thread). Returns 0,
+ * or a negative errno with a one-line message. */
+int board_screen_open(struct board *board, void (*notify)(void *opaque), char *err,
+		      size_t err_len);
+/* vCPU thread, at every poll: input to the devices, a new snapshot when
+ * due, the power button, a screenshot asked for by SIGUSR2. */
+void board_screen_poll(struct board *board, uint64_t now_ns);
+/* vCPU thread, before HLT sleeps: the screen as the guest left it. */
+void board_screen_flush(struct board *board, uint64_t now_ns);
+/* When the next snapshot is due (guest ns), UINT64_MAX without a window. */
+uint64_t board_screen_deadline(const struct board *board);
+/* Whether the window can still send the guest input that wakes a HLT. */
+bool board_screen_input_possible(const struct board *board);
+/* At the end of the run: the --screenshot file, then the window closes. */
+void board_screen_close(struct board *board);
+void board_screen_destroy(struct board *board);
+
+#endif

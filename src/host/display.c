@@ -1,0 +1,466 @@
+/* The SDL2 window and its thread: event handling (keys, mouse grab and
+ * release, close), redrawing at most 60 times a second and only when the
+ * board's render callback says something changed, and the input queue the
+ * vCPU thread drains. Every SDL call but SDL_PushEvent happens on the
+ * display thread, which is how SDL wants a window used off the main
+ * thread. */
+#define _GNU_SOURCE
+#include "host/display.h"
+
+#include <SDL2/SDL.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Input events waiting for the vCPU thread. Mouse motion merges into the
+ * newest queued motion with the same buttons, so a guest that does not
+ * read its mouse for a while costs one slot, not thousands. */
+#define EVENT_QUEUE_SIZE 512u
+/* 60 Hz */
+#define FRAME_INTERVAL_MS 16u
+
+struct display {
+	pthread_t thread;
+	struct display_ops ops;
+	char name[64];
+
+	pthread_mutex_t lock;   /* everything below */
+	pthread_cond_t started_cond;
+	bool started, start_failed;
+	char start_error[256];
+	struct display_event queue[EVENT_QUEUE_SIZE];
+	unsigned head, count;
+	const char *state;
+	bool stopping;
+
+	/* Display thread only. */
+	uint32_t user_event;    /* the first of three registered SDL event types */
+	SDL_Window *window;
+	SDL_Renderer *renderer;
+	SDL_Texture *texture;
+	unsigned tex_width, tex_height;
+	uint32_t *pixels;
+	bool grabbed;
+	bool closed_once;
+	bool sized_by_user;
+	unsigned buttons;
+};
+
+enum { USER_FRAME, USER_TITLE, USER_STOP };
+
+bool display_server_named(void)
+{
+	const char *x = getenv("DISPLAY"), *wl = getenv("WAYLAND_DISPLAY");
+	return (x && *x) || (wl && *wl);
+}
+
+static void push_user_event(struct display *d, int which)
+{
+	SDL_Event ev = { .type = d->user_event + (uint32_t)which };
+	/* A full SDL queue already holds a wake-up for the thread. */
+	SDL_PushEvent(&ev);
+}
+
+static void queue_event(struct display *d, const struct display_event *ev)
+{
+	pthread_mutex_lock(&d->lock);
+	if (ev->kind == DISPLAY_EVENT_MOUSE && d->count) {
+		struct display_event *last = &d->queue[(d->head + d->count - 1) % EVENT_QUEUE_SIZE];
+		if (last->kind == DISPLAY_EVENT_MOUSE && last->buttons == ev->buttons) {
+			last->dx += ev->dx;
+			last->dy += ev->dy;
+			last->dz += ev->dz;
+			pthread_mutex_unlock(&d->lock);
+			return;
+		}
+	}
+	if (d->count < EVENT_QUEUE_SIZE) {
+		d->queue[(d->head + d->count) % EVENT_QUEUE_SIZE] = *ev;
+		d->count++;
+	}
+	pthread_mutex_unlock(&d->lock);
+	d->ops.notify(d->ops.opaque);
+}
+
+bool display_next_event(struct display *d, struct display_event *ev)
+{
+	bool got = false;
+	pthread_mutex_lock(&d->lock);
+	if (d->count) {
+		*ev = d->queue[d->head];
+		d->head = (d->head + 1) % EVENT_QUEUE_SIZE;
+		d->count--;
+		got = true;
+	}
+	pthread_mutex_unlock(&d->lock);
+	return got;
+}
+
+void display_unread_event(struct display *d, const struct display_event *ev)
+{
+	pthread_mutex_lock(&d->lock);
+	/* The slot it came from is free unless the display thread filled it
+	 * meanwhile; then the newest event gives way, as a full queue drops. */
+	if (d->count == EVENT_QUEUE_SIZE)
+		d->count--;
+	d->head = (d->head + EVENT_QUEUE_SIZE - 1) % EVENT_QUEUE_SIZE;
+	d->queue[d->head] = *ev;
+	d->count++;
+	pthread_mutex_unlock(&d->lock);
+}
+
+void display_frame_ready(struct display *d)
+{
+	push_user_event(d, USER_FRAME);
+}
+
+void display_set_state(struct display *d, const char *state)
+{
+	pthread_mutex_lock(&d->lock);
+	d->state = state;
+	pthread_mutex_unlock(&d->lock);
+	push_user_event(d, USER_TITLE);
+}
+
+static void update_title(struct display *d)
+{
+	char title[256];
+	pthread_mutex_lock(&d->lock);
+	const char *state = d->state;
+	pthread_mutex_unlock(&d->lock);
+	snprintf(title, sizeof(title), "btvm - %s - %s%s", d->name, state,
+		 d->grabbed ? " - Ctrl+Alt releases the mouse" : "");
+	SDL_SetWindowTitle(d->window, title);
+}
+
+static void set_grab(struct display *d, bool grab)
+{
+	if (d->grabbed == grab)
+		return;
+	/* Relative mode hides the pointer and reports motion however far it
+	 * goes, as a VM's mouse needs; keyboard grab sends the desktop's own
+	 * shortcuts (Alt+Tab) to the guest while the mouse is held. */
+	if (SDL_SetRelativeMouseMode(grab ? SDL_TRUE : SDL_FALSE) < 0 && grab)
+		return;
+	SDL_SetWindowKeyboardGrab(d->window, grab ? SDL_TRUE : SDL_FALSE);
+	d->grabbed = grab;
+	update_title(d);
+}
+
+static unsigned sdl_button_bit(uint8_t button)
+{
+	switch (button) {
+	case SDL_BUTTON_LEFT:
+		return DISPLAY_BUTTON_LEFT;
+	case SDL_BUTTON_RIGHT:
+		return DISPLAY_BUTTON_RIGHT;
+	case SDL_BUTTON_MIDDLE:
+		return DISPLAY_BUTTON_MIDDLE;
+	default:
+		return 0;
+	}
+}
+
+static void send_mouse(struct display *d, int dx, int dy, int dz)
+{
+	struct display_event ev = {
+		.kind = DISPLAY_EVENT_MOUSE, .dx = dx, .dy = dy, .dz = dz, .buttons = d->buttons,
+	};
+	queue_event(d, &ev);
+}
+
+static void handle_key(struct display *d, const SDL_KeyboardEvent *key)
+{
+	struct display_event ev = {
+		.kind = DISPLAY_EVENT_KEY,
+		.scancode = key->keysym.scancode,
+		.pressed = key->state == SDL_PRESSED,
+	};
+	queue_event(d, &ev);
+	SDL_Keymod mod = SDL_GetModState();
+	if (ev.pressed && d->grabbed && (mod & KMOD_CTRL) && (mod & KMOD_ALT))
+		set_grab(d, false);
+}
+
+static void present(struct display *d)
+{
+	SDL_RenderClear(d->renderer);
+	if (d->texture)
+		SDL_RenderCopy(d->renderer, d->texture, NULL, NULL);
+	SDL_RenderPresent(d->renderer);
+}
+
+/* Asks the board for a new picture and shows it if there is one. */
+static void redraw(struct display *d, uint64_t now_ms, bool force)
+{
+	unsigned width = 0, height = 0;
+	if (!d->ops.render(d->ops.opaque, d->pixels, &width, &height, now_ms)) {
+		if (force)
+			present(d);
+		return;
+	}
+	if (!width || !height || width > DISPLAY_MAX_WIDTH || height > DISPLAY_MAX_HEIGHT)
+		return;
+	if (!d->texture || width != d->tex_width || height != d->tex_height) {
+		if (d->texture)
+			SDL_DestroyTexture(d->texture);
+		d->texture = SDL_CreateTexture(d->renderer, SDL_PIXELFORMAT_RGB888,
+					       SDL_TEXTUREACCESS_STREAMING, (int)width, (int)height);
+		if (!d->texture)
+			return;
+		d->tex_width = width;
+		d->tex_height = height;
+		/* Letterboxed scaling keeps the guest's aspect ratio whatever
+		 * the window's shape. */
+		SDL_RenderSetLogicalSize(d->renderer, (int)width, (int)height);
+		if (!d->sized_by_user)
+			SDL_SetWindowSize(d->window, (int)width, (int)height);
+	}
+	SDL_UpdateTexture(d->texture, NULL, d->pixels, (int)(width * 4));
+	present(d);
+}
+
+static void handle_window_event(struct display *d, const SDL_WindowEvent *w)
+{
+	switch (w->event) {
+	case SDL_WINDOWEVENT_CLOSE:
+		d->ops.close(d->ops.opaque, d->closed_once);
+		d->closed_once = true;
+		break;
+	case SDL_WINDOWEVENT_FOCUS_LOST:
+		set_grab(d, false);
+		break;
+	case SDL_WINDOWEVENT_RESIZED:
+		if ((unsigned)w->data1 != d->tex_width || (unsigned)w->data2 != d->tex_height)
+			d->sized_by_user = true;
+		present(d);
+		break;
+	case SDL_WINDOWEVENT_EXPOSED:
+	case SDL_WINDOWEVENT_SIZE_CHANGED:
+		present(d);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Returns false when the thread is to stop. */
+static bool handle_event(struct display *d, const SDL_Event *ev, bool *frame_wanted)
+{
+	switch (ev->type) {
+	case SDL_KEYDOWN:
+	case SDL_KEYUP:
+		handle_key(d, &ev->key);
+		break;
+	case SDL_MOUSEBUTTONDOWN:
+		if (!d->grabbed) {
+			/* The click that takes the mouse is not the guest's. */
+			set_grab(d, true);
+			break;
+		}
+		d->buttons |= sdl_button_bit(ev->button.button);
+		send_mouse(d, 0, 0, 0);
+		break;
+	case SDL_MOUSEBUTTONUP:
+		if (!d->grabbed || !(d->buttons & sdl_button_bit(ev->button.button)))
+			break;
+		d->buttons &= ~sdl_button_bit(ev->button.button);
+		send_mouse(d, 0, 0, 0);
+		break;
+	case SDL_MOUSEMOTION:
+		if (d->grabbed && (ev->motion.xrel || ev->motion.yrel))
+			send_mouse(d, ev->motion.xrel, ev->motion.yrel, 0);
+		break;
+	case SDL_MOUSEWHEEL:
+		if (d->grabbed && ev->wheel.y) {
+			int y = ev->wheel.direction == SDL_MOUSEWHEEL_FLIPPED ? -ev->wheel.y : ev->wheel.y;
+			send_mouse(d, 0, 0, y);
+		}
+		break;
+	case SDL_WINDOWEVENT:
+		handle_window_event(d, &ev->window);
+		break;
+	default:
+		if (ev->type == d->user_event + USER_FRAME)
+			*frame_wanted = true;
+		else if (ev->type == d->user_event + USER_TITLE)
+			update_title(d);
+		else if (ev->type == d->user_event + USER_STOP)
+			return false;
+		break;
+	}
+	return true;
+}
+
+static int start_sdl(struct display *d)
+{
+	/* The monitor owns SIGINT and SIGTERM; closing the window is an
+	 * event, not a request to quit the process. */
+	SDL_SetHint(SDL_HINT_NO_SIGNAL_HANDLERS, "1");
+	SDL_SetHint(SDL_HINT_QUIT_ON_LAST_WINDOW_CLOSE, "0");
+	SDL_SetHint(SDL_HINT_VIDEO_X11_NET_WM_BYPASS_COMPOSITOR, "0");
+	if (SDL_Init(SDL_INIT_VIDEO) < 0) {
+		snprintf(d->start_error, sizeof(d->start_error),
+			 "cannot open the display window: %s", SDL_GetError());
+		return -ENODEV;
+	}
+	d->user_event = SDL_RegisterEvents(3);
+	if (d->user_event == (uint32_t)-1) {
+		snprintf(d->start_error, sizeof(d->start_error), "SDL has no user events left");
+		return -ENOSPC;
+	}
+	d->window = SDL_CreateWindow("btvm", SDL_WINDOWPOS_UNDEFINED, SDL_WINDOWPOS_UNDEFINED, 720,
+				     400, SDL_WINDOW_RESIZABLE);
+	if (d->window)
+		d->renderer = SDL_CreateRenderer(d->window, -1, 0);
+	if (!d->window || !d->renderer) {
+		snprintf(d->start_error, sizeof(d->start_error), "cannot create the window: %s",
+			 SDL_GetError());
+		return -ENODEV;
+	}
+	SDL_SetRenderDrawColor(d->renderer, 0, 0, 0, 255);
+	update_title(d);
+	present(d);
+	return 0;
+}
+
+static void stop_sdl(struct display *d)
+{
+	if (d->texture)
+		SDL_DestroyTexture(d->texture);
+	if (d->renderer)
+		SDL_DestroyRenderer(d->renderer);
+	if (d->window)
+		SDL_DestroyWindow(d->window);
+	/* No SDL_Quit: the window closes when btvm ends, and the display
+	 * server frees what a client leaves. SDL_Quit would unload the video
+	 * backend's libraries, and what they keep for the process's life
+	 * (libdbus's, SDL's own) would then show under LeakSanitizer as leaks
+	 * from unknown code, which no suppression can name. */
+}
+
+static void *display_main(void *arg)
+{
+	struct display *d = arg;
+	int err = start_sdl(d);
+	pthread_mutex_lock(&d->lock);
+	d->started = true;
+	d->start_failed = err != 0;
+	pthread_cond_signal(&d->started_cond);
+	pthread_mutex_unlock(&d->lock);
+	if (err) {
+		stop_sdl(d);
+		return NULL;
+	}
+
+	uint64_t last_frame = 0;
+	bool frame_wanted = true;
+	for (;;) {
+		uint64_t now = SDL_GetTicks64();
+		uint64_t next = last_frame + FRAME_INTERVAL_MS;
+		/* Blinking text asks for a frame a few times a second; render
+		 * answers false when nothing changed, which costs no drawing. */
+		int timeout = (int)(next > now ? next - now : 0);
+		if (!frame_wanted)
+			timeout = 250;
+		SDL_Event ev;
+		bool running = true;
+		if (SDL_WaitEventTimeout(&ev, timeout)) {
+			running = handle_event(d, &ev, &frame_wanted);
+			while (running && SDL_PollEvent(&ev))
+				running = handle_event(d, &ev, &frame_wanted);
+		} else if (!frame_wanted) {
+			frame_wanted = true;
+		}
+		pthread_mutex_lock(&d->lock);
+		if (d->stopping)
+			running = false;
+		pthread_mutex_unlock(&d->lock);
+		if (!running)
+			break;
+		now = SDL_GetTicks64();
+		if (frame_wanted && now >= last_frame + FRAME_INTERVAL_MS) {
+			redraw(d, now, false);
+			last_frame = now;
+			frame_wanted = false;
+		}
+	}
+	stop_sdl(d);
+	return NULL;
+}
+
+int display_open(struct display **out, const char *name, const struct display_ops *ops,
+		 char *err, size_t err_len)
+{
+	struct display *d = calloc(1, sizeof(*d));
+	sigset_t mask, old_mask;
+	if (!d) {
+		snprintf(err, err_len, "out of memory for the display");
+		return -ENOMEM;
+	}
+	d->pixels = malloc((size_t)DISPLAY_MAX_WIDTH * DISPLAY_MAX_HEIGHT * 4);
+	if (!d->pixels) {
+		free(d);
+		snprintf(err, err_len, "out of memory for the display");
+		return -ENOMEM;
+	}
+	d->ops = *ops;
+	d->state = "running";
+	snprintf(d->name, sizeof(d->name), "%s", name);
+	pthread_mutex_init(&d->lock, NULL);
+	pthread_cond_init(&d->started_cond, NULL);
+
+	/* Signals meant for the vCPU thread (its timer, the screenshot
+	 * request) must not land here; faults still must. */
+	sigfillset(&mask);
+	sigdelset(&mask, SIGSEGV);
+	sigdelset(&mask, SIGBUS);
+	sigdelset(&mask, SIGFPE);
+	sigdelset(&mask, SIGILL);
+	sigdelset(&mask, SIGABRT);
+	pthread_sigmask(SIG_SETMASK, &mask, &old_mask);
+	int rc = pthread_create(&d->thread, NULL, display_main, d);
+	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+	if (rc) {
+		snprintf(err, err_len, "cannot start the display thread: %s", strerror(rc));
+		goto fail;
+	}
+	pthread_mutex_lock(&d->lock);
+	while (!d->started)
+		pthread_cond_wait(&d->started_cond, &d->lock);
+	pthread_mutex_unlock(&d->lock);
+	if (d->start_failed) {
+		pthread_join(d->thread, NULL);
+		snprintf(err, err_len, "%s", d->start_error);
+		rc = ENODEV;
+		goto fail;
+	}
+	*out = d;
+	return 0;
+fail:
+	pthread_cond_destroy(&d->started_cond);
+	pthread_mutex_destroy(&d->lock);
+	free(d->pixels);
+	free(d);
+	return -rc;
+}
+
+void display_close(struct display *d)
+{
+	if (!d)
+		return;
+	/* The flag is for an SDL queue too full to take the event: the
+	 * thread looks at it at least every 250 ms. */
+	pthread_mutex_lock(&d->lock);
+	d->stopping = true;
+	pthread_mutex_unlock(&d->lock);
+	push_user_event(d, USER_STOP);
+	pthread_join(d->thread, NULL);
+	pthread_cond_destroy(&d->started_cond);
+	pthread_mutex_destroy(&d->lock);
+	free(d->pixels);
+	free(d);
+}

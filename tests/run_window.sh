@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# End-to-end check of the window, as a person at a desktop uses it: an X
+# server (Xvfb), btvm with --display sdl booting Debian's i386 kernel and
+# the busybox initramfs (scripts/fetch-guest.sh) with its console on the
+# VGA (console=tty0), and the test's hands through xdotool and
+# tests/x11_probe:
+#   1. the window appears, titled "btvm - vmlinuz - running";
+#   2. the shell prompt shows on the guest's screen (read through
+#      --screenshot's text dump, taken on SIGUSR2);
+#   3. keys typed into the window reach the shell: `echo $((6*7))` prints
+#      42, and the line the guest printed is in the window's own pixels
+#      (captured from the X server) exactly as in btvm's PNG screenshot;
+#   4. the mouse: a click grabs it (title says how to release it), motion
+#      and a click reach the guest's /dev/input/mice through psmouse;
+#   5. closing the window presses the ACPI power button (the guest's
+#      fixed-event counter goes to 1), closing it again ends btvm with 0.
+#
+# Usage: run_window.sh BTVM X11_PROBE [--log DIR]
+# Exit status: 0 passed, 1 failed, 77 the guest could not be downloaded
+# (no network and no cache; CTest counts that as skipped).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+btvm=$1
+probe=$2
+shift 2
+logdir=
+if [ "${1:-}" = --log ]; then
+	logdir=$2
+fi
+
+work=$(mktemp -d)
+xvfb_pid=
+btvm_pid=
+cleanup() {
+	[ -n "$btvm_pid" ] && kill -9 "$btvm_pid" 2>/dev/null || true
+	[ -n "$xvfb_pid" ] && kill "$xvfb_pid" 2>/dev/null || true
+	if [ -n "$logdir" ]; then
+		mkdir -p "$logdir"
+		cp -f "$work"/* "$logdir"/ 2>/dev/null || true
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+fail() {
+	echo "run_window: FAIL: $*" >&2
+	echo "--- btvm stderr:" >&2
+	cat "$work/stderr.log" >&2 || true
+	echo "--- guest screen:" >&2
+	cat "$work/screen.txt" >&2 || true
+	exit 1
+}
+
+paths=$(bash "$root/scripts/fetch-guest.sh" --print) || exit 77
+kernel=$(sed -n 1p <<<"$paths")
+initrd=$(sed -n 2p <<<"$paths")
+
+# A display number the X server picks itself, so parallel tests never
+# collide.
+exec 3>"$work/display"
+Xvfb -displayfd 3 -screen 0 1280x1024x24 -nolisten tcp -noreset >"$work/xvfb.log" 2>&1 &
+xvfb_pid=$!
+exec 3>&-
+for _ in $(seq 100); do
+	[ -s "$work/display" ] && break
+	sleep 0.1
+done
+[ -s "$work/display" ] || fail "Xvfb did not start"
+export DISPLAY=":$(head -1 "$work/display")"
+unset WAYLAND_DISPLAY
+
+"$btvm" run --display sdl --kernel "$kernel" --initrd "$initrd" -m 256 \
+	--append "console=ttyS0 console=tty0 quiet" \
+	--screenshot "$work/screen.txt" --screenshot "$work/screen.png" \
+	</dev/null >"$work/serial.log" 2>"$work/stderr.log" &
+btvm_pid=$!
+
+# Waits until the guest's screen text matches an extended regex.
+wait_screen() {
+	local pattern=$1 timeout=$2 start=$SECONDS
+	while [ $((SECONDS - start)) -lt "$timeout" ]; do
+		kill -0 "$btvm_pid" 2>/dev/null || fail "btvm ended while waiting for /$pattern/"
+		kill -USR2 "$btvm_pid"
+		sleep 1
+		grep -Eq "$pattern" "$work/screen.txt" 2>/dev/null && return 0
+	done
+	fail "the guest's screen never showed /$pattern/ in ${timeout}s"
+}
+
+win=
+for _ in $(seq 300); do
+	win=$(xdotool search --name '^btvm - ' 2>/dev/null | head -1) || true
+	[ -n "$win" ] && break
+	kill -0 "$btvm_pid" 2>/dev/null || fail "btvm ended before its window appeared"
+	sleep 0.1
+done
+[ -n "$win" ] || fail "no window titled 'btvm - ...'"
+title=$(xdotool getwindowname "$win")
+[ "$title" = "btvm - $(basename "$kernel") - running" ] || fail "window title is '$title'"
+echo "run_window: window $win '$title'"
+
+# 2. The shell's prompt on the VGA.
+wait_screen '^guest:~ #' 300
+echo "run_window: shell prompt on the guest's screen"
+
+# 3. Keys: typed through the X server into the focused window.
+xdotool windowfocus --sync "$win"
+xdotool type --delay 40 'echo $((6*7))'
+xdotool key Return
+wait_screen '^42$' 60
+echo "run_window: typed 'echo \$((6*7))', the guest printed 42"
+
+# The window shows what btvm renders: the "42" line's cells in the X
+# server's copy of the window equal those of the PNG screenshot.
+kill -USR2 "$btvm_pid"
+sleep 1
+"$probe" capture "$win" "$work/window.ppm" || fail "cannot capture the window"
+pngtopnm "$work/screen.png" >"$work/screen.ppm" 2>/dev/null || fail "screen.png is not a PNG"
+row=$(grep -n -E '^42$' "$work/screen.txt" | tail -1 | cut -d: -f1)
+python3 - "$work/window.ppm" "$work/screen.ppm" "$row" <<'EOF' || fail "the window's pixels differ from the screenshot"
+import sys
+def ppm(path):
+    data = open(path, 'rb').read()
+    fields, pos = [], 0
+    while len(fields) < 4:
+        while data[pos:pos+1].isspace():
+            pos += 1
+        end = pos
+        while not data[end:end+1].isspace():
+            end += 1
+        fields.append(data[pos:end]); pos = end
+    pos += 1
+    assert fields[0] == b'P6', path
+    w, h = int(fields[1]), int(fields[2])
+    return w, h, data[pos:pos + 3 * w * h]
+ww, wh, win = ppm(sys.argv[1])
+sw, sh, shot = ppm(sys.argv[2])
+row = int(sys.argv[3]) - 1
+assert (sw, sh) == (720, 400), f"screenshot is {sw}x{sh}, expected 720x400 (80x25 of 9x16)"
+assert (ww, wh) == (sw, sh), f"window is {ww}x{wh}, screenshot {sw}x{sh}"
+lit = 0
+for y in range(row * 16, row * 16 + 16):
+    for x in range(0, 2 * 9):
+        a = win[3 * (y * ww + x):3 * (y * ww + x) + 3]
+        b = shot[3 * (y * sw + x):3 * (y * sw + x) + 3]
+        assert a == b, f"pixel {x},{y}: window {a.hex()} screenshot {b.hex()}"
+        lit += a != b'\0\0\0'
+assert 20 < lit < 18 * 16 - 20, f"{lit} lit pixels in the cells of '42'"
+print(f"run_window: the window's cells of '42' equal the screenshot's ({lit} lit pixels)")
+EOF
+
+# 4. The mouse: a reader of /dev/input/mice (psmouse behind it) waits for
+# two packets; a click grabs the pointer, and motion plus a click reach it.
+xdotool type --delay 40 'od -An -tx1 -N 6 /dev/input/mice; echo MOUSE-$((5*5))'
+xdotool key Return
+sleep 1
+xdotool mousemove --window "$win" 200 150 click 1
+for _ in $(seq 50); do
+	case "$(xdotool getwindowname "$win")" in *"Ctrl+Alt releases the mouse"*) break ;; esac
+	sleep 0.1
+done
+title=$(xdotool getwindowname "$win")
+case "$title" in *"Ctrl+Alt releases the mouse"*) ;; *) fail "a click did not grab the mouse: title '$title'" ;; esac
+xdotool mousemove_relative -- 40 30
+sleep 0.3
+xdotool click 1
+wait_screen '^MOUSE-25$' 60
+echo "run_window: the click grabbed the mouse; motion and a click reached /dev/input/mice"
+xdotool key ctrl+alt
+for _ in $(seq 50); do
+	[ "$(xdotool getwindowname "$win")" = "btvm - $(basename "$kernel") - running" ] && break
+	sleep 0.1
+done
+title=$(xdotool getwindowname "$win")
+[ "$title" = "btvm - $(basename "$kernel") - running" ] || fail "Ctrl+Alt did not release the mouse: '$title'"
+echo "run_window: Ctrl+Alt released the mouse"
+
+# 5. Closing the window is the ACPI power button (the busybox guest has
+# no daemon to act on it, so it runs on and counts the event); closing it
+# again ends btvm with status 0.
+"$probe" close "$win" || fail "cannot ask the window to close"
+sleep 1
+xdotool type --delay 40 'read n state </sys/firmware/acpi/interrupts/ff_pwr_btn; echo PWR-$n-'
+xdotool key Return
+wait_screen '^PWR-1-$' 60
+echo "run_window: the first close pressed the power button (ff_pwr_btn counted 1)"
+"$probe" close "$win" || fail "cannot ask the window to close again"
+status=0
+for _ in $(seq 100); do
+	kill -0 "$btvm_pid" 2>/dev/null || break
+	sleep 0.1
+done
+kill -0 "$btvm_pid" 2>/dev/null && fail "btvm still runs after the second close"
+wait "$btvm_pid" || status=$?
+btvm_pid=
+[ "$status" = 0 ] || fail "btvm ended with status $status after the second close"
+grep -q "closed twice" "$work/stderr.log" || fail "btvm did not say why it stopped"
+echo "run_window: the second close ended btvm with status 0"
+echo "run_window: PASS (window, keyboard, screen, mouse, close)"
