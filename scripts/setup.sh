@@ -34,5 +34,5 @@ if [ "${1:-}" = --asan ]; then
 	cmake --build build-asan -j"$jobs"
 	# libFuzzer harnesses (clang): only the fuzz targets are built there.
 	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DBTVM_FUZZ=ON >/dev/null
-	cmake --build build-fuzz -j"$jobs" --target fuzz_bzimage fuzz_multiboot fuzz_devices
+	cmake --build build-fuzz -j"$jobs" --target fuzz_bzimage fuzz_multiboot fuzz_devices fuzz_translator
 fi

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets everything up and runs the whole test suite twice: on the normal
 # build and on the AddressSanitizer + UBSan build; then short libFuzzer
-# runs of the loaders and devices (tests/fuzz).
+# runs of the loaders, the devices and the translator (tests/fuzz).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --asan

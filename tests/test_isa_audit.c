@@ -6,7 +6,8 @@
  * explicit or hidden, must go through the window (GS with 32-bit
  * addressing) or to the monitor's own structure, the indirect-branch
  * table or the host stack (r15, r14, r11, rsp with 64-bit addressing,
- * registers a 32-bit guest cannot name). An instruction copied with an
+ * registers a 32-bit guest cannot name): isa_check.c, which the
+ * translator's fuzzing harness shares. An instruction copied with an
  * implicit access (CLZERO's [rAX], VMASKMOVDQU's [rDI], MONITOR's [rAX])
  * fails here. Also checks the verdicts the model promises. */
 #include <errno.h>
@@ -15,25 +16,11 @@
 
 #include "board.h"
 #include "check.h"
+#include "isa_check.h"
 #include "translator/allowlist.h"
 
-static ZydisDecoder host_decoder, guest_decoder;
+static ZydisDecoder guest_decoder;
 static unsigned translated, violations;
-
-static bool monitor_base(ZydisRegister r)
-{
-	return r == ZYDIS_REGISTER_R15 || r == ZYDIS_REGISTER_R14 || r == ZYDIS_REGISTER_R11 ||
-	       r == ZYDIS_REGISTER_RSP;
-}
-
-/* Whether one host memory operand stays in the window or the monitor. */
-static bool access_confined(const ZydisDecodedInstruction *hi, const ZydisDecodedOperand *op)
-{
-	if (op->mem.segment == ZYDIS_REGISTER_GS && hi->address_width == 32)
-		return true;
-	return hi->address_width == 64 && monitor_base(op->mem.base) &&
-	       (op->mem.index == ZYDIS_REGISTER_NONE || op->mem.index == ZYDIS_REGISTER_R14);
-}
 
 static void report(const uint8_t *guest, unsigned glen, uint32_t mode, const char *what,
 		   const ZydisDecodedInstruction *hi)
@@ -46,42 +33,18 @@ static void report(const uint8_t *guest, unsigned glen, uint32_t mode, const cha
 	fprintf(stderr, ": %s (host %s)\n", what, hi ? ZydisMnemonicGetString(hi->mnemonic) : "-");
 }
 
-static void audit_block(const struct tblock *tb, const uint8_t *guest, unsigned glen, uint32_t mode)
+/* The guest instruction a block was translated from, for the report. */
+struct audited {
+	const uint8_t *guest;
+	unsigned glen;
+	uint32_t mode;
+};
+
+static void report_host(void *opaque, const char *what, const ZydisDecodedInstruction *hi, size_t off)
 {
-	ZydisDecodedInstruction hi;
-	ZydisDecodedOperand hops[ZYDIS_MAX_OPERAND_COUNT];
-	for (uint32_t off = 0; off < tb->code_len; off += hi.length) {
-		if (ZYAN_FAILED(ZydisDecoderDecodeFull(&host_decoder, tb->host + off, tb->code_len - off,
-							&hi, hops))) {
-			report(guest, glen, mode, "host code does not decode", NULL);
-			return;
-		}
-		if (hi.mnemonic == ZYDIS_MNEMONIC_SYSCALL || hi.mnemonic == ZYDIS_MNEMONIC_SYSENTER ||
-		    hi.meta.category == ZYDIS_CATEGORY_INTERRUPT)
-			report(guest, glen, mode, "host code calls the host kernel", &hi);
-		/* Zydis does not show every implicit access as a memory operand
-		 * (CLZERO's line at [rAX] is a register operand): host code may
-		 * also only hold instructions of the model's sets and the
-		 * translator's own (BMI2's RORX). */
-		switch (hi.meta.isa_ext) {
-		case ZYDIS_ISA_EXT_BASE:
-		case ZYDIS_ISA_EXT_X87:
-		case ZYDIS_ISA_EXT_MMX:
-		case ZYDIS_ISA_EXT_SSE:
-		case ZYDIS_ISA_EXT_SSE2:
-		case ZYDIS_ISA_EXT_BMI2:
-		case ZYDIS_ISA_EXT_LONGMODE:
-		case ZYDIS_ISA_EXT_PAUSE:
-			break;
-		default:
-			report(guest, glen, mode, "host code outside the model's sets", &hi);
-		}
-		if (hi.mnemonic == ZYDIS_MNEMONIC_LEA || hi.meta.category == ZYDIS_CATEGORY_NOP)
-			continue;
-		for (unsigned i = 0; i < hi.operand_count; i++)
-			if (hops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && !access_confined(&hi, &hops[i]))
-				report(guest, glen, mode, "host access outside the window", &hi);
-	}
+	(void)off;
+	const struct audited *a = opaque;
+	report(a->guest, a->glen, a->mode, what, hi);
 }
 
 /* Translates the instruction at the start of bytes as a one-instruction
@@ -103,7 +66,8 @@ static void audit_one(struct board *b, const uint8_t *bytes, uint32_t at, uint32
 		return;
 	}
 	translated++;
-	audit_block(tb, bytes, glen, mode);
+	struct audited a = { bytes, glen, mode };
+	isa_check_host_code(tb->host, tb->code_len, report_host, &a);
 }
 
 /* Register forms use the first two. */
@@ -227,7 +191,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: test_isa_audit GUEST.elf\n");
 		return 2;
 	}
-	ZydisDecoderInit(&host_decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
 	ZydisDecoderInit(&guest_decoder, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
 	check_verdicts();
 

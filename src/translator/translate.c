@@ -1041,6 +1041,26 @@ static void emit_selfcheck(struct tctx *c, const uint8_t *guest, uint32_t eip, u
 	emit_stub(c, ex);
 }
 
+/* Room the block needs after its code, beyond INSN_HEADROOM, before one
+ * more instruction is translated, for guest_len bytes with that one in:
+ * the callout descriptors (the next instruction's two at most, plus 15 to
+ * align them), and in a self-checking block the entry check of its bytes,
+ * a compare of at most 31 host bytes (mov ecx, load, mov r14 imm64, lea,
+ * jrcxz, jmp rel32) per 8 guest bytes (three under 8) and about 40 around
+ * them with the stale exit's stub. INSN_HEADROOM alone did not count
+ * these: 64 adaptive BTS (two callouts each, about 100 host bytes) left no
+ * room for their 128 descriptors (3.5 KiB), nor 64 15-byte adaptive loads
+ * in a self-checking block for the check of their 960 bytes (3.8 KiB);
+ * such a block failed with -ENOSPC even in an empty cache, which ends the
+ * guest (get_block in cpu.c). */
+static size_t tail_room(const struct tctx *c, uint32_t guest_len)
+{
+	size_t room = (size_t)(c->ncallouts + 2) * sizeof(struct callout_desc) + 15;
+	if (c->selfcheck)
+		room += 64 + (size_t)(guest_len / 8 + 3) * 32;
+	return room;
+}
+
 /* The bytes of the instruction at c->eip (on the block's first page) and
  * how many there are to decode: up to the end of the page, or across it
  * into the next page when that is mapped. *next_gpa gets the next page's
@@ -1194,7 +1214,8 @@ int translate_block(struct translator *t, struct cpu *cpu, uint32_t eip, uint32_
 		if (c->ended)
 			break;
 		if (tb->ninsns >= max || c->eip >= page_end ||
-		    (size_t)(c->e.limit - c->e.pos) < INSN_HEADROOM) {
+		    (size_t)(c->e.limit - c->e.pos) <
+			    INSN_HEADROOM + tail_room(c, c->eip - eip + ZYDIS_MAX_INSTRUCTION_LENGTH)) {
 			emit_branch_exit(c, c->eip, EXIT_KIND_BRANCH);
 			break;
 		}

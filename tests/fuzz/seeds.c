@@ -2,10 +2,12 @@
  * as binaries: OUTDIR/bzimage/ (small valid bzImages at protocol 2.06,
  * 2.10 and 2.15), OUTDIR/multiboot/ (small Multiboot ELF kernels: one
  * segment, two with a bss and a note, a higher-half one, and the one-segment
- * ones again with e_phnum = PN_XNUM) and OUTDIR/devices/
+ * ones again with e_phnum = PN_XNUM), OUTDIR/devices/
  * (for each device, the programming a guest driver does, in
- * fuzz_devices.c's record format, and all of them in one). A few KiB in
- * all. Usage: fuzz_seeds OUTDIR */
+ * fuzz_devices.c's record format, and all of them in one) and
+ * OUTDIR/translator/ (real instruction sequences, one family each, in
+ * fuzz_translator.c's format: a placement and an environment byte, the
+ * block length, the code). A few KiB in all. Usage: fuzz_seeds OUTDIR */
 #define _POSIX_C_SOURCE 200809L
 #include <elf.h>
 #include <errno.h>
@@ -392,6 +394,99 @@ static void small_devices_program(struct seed *s)
 	out(s, DEV_DEBUG_EXIT, 0, 2, 0x10);
 }
 
+/* fuzz_translator.c's header bits. */
+enum {
+	AT_PAGE_END = 0x20, AT_NEXT_NO_RAM = 0x40, AT_NEXT_ABSENT = 0x80,
+	ENV_SELFCHECK = 0x01, ENV_ADAPTIVE = 0x02, ENV_IBL_MIX = 0x04, ENV_TSC_NATIVE = 0x08,
+	ENV_ONE_INSN = 0x10, ENV_TRACE = 0x20, ENV_NEXT_SUPERVISOR = 0x40,
+};
+
+static void translator(const char *name, uint8_t at, uint8_t env, const char *hex)
+{
+	struct seed s = { .size = 3 };
+	s.data[0] = at;
+	s.data[1] = env;
+	s.data[2] = 0;   /* the translator's own block length */
+	for (const char *p = hex; *p;) {
+		unsigned byte;
+		int used;
+		if (sscanf(p, " %2x%n", &byte, &used) != 1 || s.size == MAX_SEED) {
+			fprintf(stderr, "fuzz_seeds: bad code in translator seed %s\n", name);
+			exit(1);
+		}
+		s.data[s.size++] = (uint8_t)byte;
+		p += used;
+		while (*p == ' ')
+			p++;
+	}
+	write_seed("translator", name, &s);
+}
+
+/* What compilers and kernels emit, a family per seed, so that the fuzzer
+ * starts inside the translator's every path rather than at #UD. */
+static void translator_seeds(void)
+{
+	static const char prologue[] =
+		"55 89 e5 83 ec 10 8b 45 08 03 45 0c 89 45 fc 8b 4d fc 01 c8 c9 c3";
+	translator("prologue", 0, 0, prologue);
+	translator("prologue-one-insn-traced", 0, ENV_ONE_INSN | ENV_TRACE, prologue);
+	/* rep movsd, rep stosb, repe cmpsb, lodsw, scasd and movsb with
+	 * 16-bit addressing, fs: movsb, cs: movsd */
+	translator("strings", 0, 0, "f3 a5 f3 aa f3 a6 66 ad 67 af 67 f3 a4 64 a4 2e a5 f2 ae");
+	/* pusha, popa, push [eax], pop [esp+4], enter 8,0, pushfd, push imm,
+	 * pop esp, push esp, 16-bit push and pop */
+	translator("stack", 0, 0, "60 61 ff 30 8f 44 24 04 c8 08 00 00 9c 68 78 56 34 12 5c 54 66 50 66 5b");
+	/* fs: and gs: operands, 16-bit addressing, 16-bit LEA, XLAT in every
+	 * addressing form, a bare disp32 above 2 GiB */
+	translator("addressing", 0, 0,
+		   "64 8b 43 04 65 89 0e 66 67 8b 40 02 66 67 8d 03 d7 67 d7 64 d7 "
+		   "a1 00 10 00 80 a3 fc ff ff ff 8b 0d 00 00 00 90 8b 04 24 8b 44 8c 7f");
+	/* AH/CH/DH/BH beside operands that need REX (ESP is r12) */
+	translator("high-bytes", 0, 0, "8a 24 24 02 2c 1c 0f b0 24 24 88 74 24 04 86 e3 8a 3c 24");
+	/* BT m,r in both widths (and locked), BT r,imm */
+	translator("bit-ops", 0, 0, "0f a3 08 66 0f ab 56 08 f0 0f b3 07 0f bb 0c 24 0f ba f8 05");
+	/* LOCK CMPXCHG8B, XADD, LOCK ADD, CMPXCHG, XCHG m,r */
+	translator("atomics", 0, 0, "f0 0f c7 0e 0f c1 08 f0 83 00 01 0f b1 0b 87 06");
+	translator("loop", 0, 0, "49 e2 fd");
+	translator("loop16", 0, 0, "67 e2 fd");
+	translator("jcxz16", 0, 0, "67 e3 10");
+	translator("loope", 0, 0, "e1 fe");
+	translator("jcc", 0, 0, "85 c0 74 05 0f 85 00 01 00 00");
+	translator("call-indirect", 0, 0, "ff 50 04");
+	translator("jmp-indirect", 0, 0, "ff e0");
+	translator("ret-imm", 0, 0, "c2 08 00");
+	translator("call-direct", 0, 0, "e8 00 00 00 00");
+	/* CLI, STI, IN, OUT, RDTSC, MOV from CR0, CPUID, INT 0x80 */
+	translator("sensitive", 0, 0, "fa fb ec ee 0f 31 0f 20 c0 0f a2 cd 80");
+	translator("iret", 0, 0, "cf");
+	translator("segment-loads", 0, 0, "8e d8 8e e0 0f a1 8c c8");
+	/* RDTSC inline and the lookup's BMI2 hash */
+	translator("rdtsc-native", 0, ENV_TSC_NATIVE | ENV_IBL_MIX, "0f 31 ff e0");
+	/* x87, SSE, SSE2, MMX, FNSTENV, FNSAVE, FXSAVE, MASKMOVQ */
+	translator("fpu-sse", 0, 0,
+		   "d9 00 d8 c1 dd 1b 0f 28 06 66 0f d4 c8 0f 6f 07 d9 34 24 dd 34 24 "
+		   "0f ae 00 0f f7 c1 66 0f f7 c1 0f 77");
+	/* reserved NOPs, TZCNT as BSF, PREFETCH, ENDBR32, then CLZERO (#UD) */
+	translator("nops-and-ud", 0, 0, "0f 1f 00 f3 0f bc c1 0f 18 00 f3 0f 1e fb 0f 01 fc");
+	translator("vex", 0, 0, "c5 f9 f7 c1");
+	/* memory writes in self-checking blocks, every instruction adaptive */
+	translator("adaptive-selfcheck", 0, ENV_SELFCHECK | ENV_ADAPTIVE,
+		   "89 18 83 46 04 01 0f a3 08 0f ab 08 8b 44 24 08 ff 23");
+	translator("adaptive-stack", 0, ENV_ADAPTIVE, "ff 30 8f 00 ff 10");
+	translator("adaptive-strings", 0, ENV_ADAPTIVE, "a5");
+	/* an instruction that crosses into the next page: mapped, absent,
+	 * supervisor-only, without RAM */
+	static const char crossing[] = "b8 44 33 22 11 90 90";
+	translator("cross-page", AT_PAGE_END | 28, 0, crossing);
+	translator("cross-page-absent", AT_PAGE_END | 28 | AT_NEXT_ABSENT, 0, crossing);
+	translator("cross-page-supervisor", AT_PAGE_END | 28, ENV_NEXT_SUPERVISOR, crossing);
+	translator("cross-page-no-ram", AT_PAGE_END | 28 | AT_NEXT_NO_RAM, ENV_SELFCHECK, crossing);
+	/* a block that runs to the page's end with instructions left */
+	translator("to-page-end", AT_PAGE_END, 0,
+		   "90 90 90 90 90 90 90 90 90 90 90 90 90 90 90 90 90 90 90 90 90 90 90 90 90 90 90 90 "
+		   "8b 80 00 10 00 00");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -438,5 +533,7 @@ int main(int argc, char **argv)
 		}
 	}
 	write_seed("devices", "all", &all);
+
+	translator_seeds();
 	return 0;
 }
