@@ -17,22 +17,71 @@ static bool valid_width(unsigned width)
 	return width == 1 || width == 2 || width == 4 || width == 8;
 }
 
+/* Whether [base, base + length) overlaps a region of space other than the
+ * one at index skip (pass bus->count[space] to check against all). */
+static bool overlaps(const struct bus *bus, enum bus_space space, uint64_t base, uint64_t length,
+		     unsigned skip)
+{
+	for (unsigned i = 0; i < bus->count[space]; i++) {
+		const struct bus_region *r = &bus->regions[space][i];
+		if (i != skip && base < r->base + r->length && r->base < base + length)
+			return true;
+	}
+	return false;
+}
+
+/* Index of the region that starts exactly at base, or -1. */
+static int find_start(const struct bus *bus, enum bus_space space, uint64_t base)
+{
+	for (unsigned i = 0; i < bus->count[space]; i++) {
+		if (bus->regions[space][i].base == base)
+			return (int)i;
+	}
+	return -1;
+}
+
 int bus_register(struct bus *bus, enum bus_space space, const char *name, uint64_t base,
 		 uint64_t length, const struct bus_ops *ops, void *opaque)
 {
 	assert(space < BUS_SPACE_COUNT);
 	if (length == 0 || base + length < base || !ops || !valid_width(ops->max_width))
 		return -EINVAL;
-	for (unsigned i = 0; i < bus->count[space]; i++) {
-		const struct bus_region *r = &bus->regions[space][i];
-		if (base < r->base + r->length && r->base < base + length)
-			return -EEXIST;
-	}
+	if (overlaps(bus, space, base, length, bus->count[space]))
+		return -EEXIST;
 	if (bus->count[space] == BUS_MAX_REGIONS)
 		return -ENOSPC;
 	bus->regions[space][bus->count[space]++] = (struct bus_region){
 		.name = name, .base = base, .length = length, .ops = ops, .opaque = opaque,
 	};
+	return 0;
+}
+
+int bus_unregister(struct bus *bus, enum bus_space space, uint64_t base)
+{
+	assert(space < BUS_SPACE_COUNT);
+	int i = find_start(bus, space, base);
+	if (i < 0)
+		return -ENOENT;
+	/* The others keep their registration order (the device fuzzer's
+	 * harness finds its devices' regions by it). */
+	struct bus_region *r = bus->regions[space];
+	memmove(&r[i], &r[i + 1], (bus->count[space] - (unsigned)i - 1) * sizeof(*r));
+	bus->count[space]--;
+	return 0;
+}
+
+int bus_move(struct bus *bus, enum bus_space space, uint64_t base, uint64_t new_base)
+{
+	assert(space < BUS_SPACE_COUNT);
+	int i = find_start(bus, space, base);
+	if (i < 0)
+		return -ENOENT;
+	struct bus_region *r = &bus->regions[space][i];
+	if (new_base + r->length < new_base)
+		return -EINVAL;
+	if (overlaps(bus, space, new_base, r->length, (unsigned)i))
+		return -EEXIST;
+	r->base = new_base;
 	return 0;
 }
 

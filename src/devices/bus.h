@@ -1,6 +1,10 @@
 /* The one bus of the PC: port I/O space and physical MMIO space share a
  * handler type; a handler sees the offset inside its own region and the
- * width of the access, never the absolute address. */
+ * width of the access, never the absolute address. Regions can be removed
+ * and moved as well as added (PCI BARs move when the guest reprograms
+ * them), also by a handler while it runs: each piece of an access looks
+ * its region up when it starts, so the change applies from the next piece
+ * on (an access the bus did not split is not affected at all). */
 #ifndef BTVM_DEVICES_BUS_H
 #define BTVM_DEVICES_BUS_H
 
@@ -46,6 +50,15 @@ void bus_init(struct bus *bus);
  * for an empty range or bad width, -ENOSPC when the table is full. */
 int bus_register(struct bus *bus, enum bus_space space, const char *name, uint64_t base,
 		 uint64_t length, const struct bus_ops *ops, void *opaque);
+/* Removes the region of space that starts at base; the others keep their
+ * order. Returns 0, or -ENOENT when no region starts there. */
+int bus_unregister(struct bus *bus, enum bus_space space, uint64_t base);
+/* Moves the region that starts at base to new_base, keeping its name,
+ * length, handlers and place in the table. Returns 0, -ENOENT when no
+ * region starts at base, -EINVAL if the new range would wrap, -EEXIST if it
+ * would overlap another region (it may overlap its own old range); on an
+ * error nothing changes. */
+int bus_move(struct bus *bus, enum bus_space space, uint64_t base, uint64_t new_base);
 uint64_t bus_read(struct bus *bus, enum bus_space space, uint64_t addr, unsigned width);
 void bus_write(struct bus *bus, enum bus_space space, uint64_t addr, unsigned width,
 	       uint64_t value);

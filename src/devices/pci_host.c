@@ -1,167 +1,184 @@
 /* Configuration mechanism #1 (the 0xcf8 address latch and the 0xcfc data
- * window), the per-function register semantics (read-only, writable and
- * write-1-to-clear bits) and the default contents of the 440FX host bridge
- * and the PIIX3 ISA bridge. See pci_host.h for what is modelled. */
+ * window), the table of functions on bus 0 and the dispatch of
+ * configuration cycles to them, the default contents of the 440FX host
+ * bridge and the PIIX3 ISA bridge, and PCI interrupt routing through the
+ * PIIX3's PIRQ registers. See pci_host.h for what is modelled. */
 #include "devices/pci_host.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <string.h>
 
-/* Standard type 0 header offsets. */
-enum {
-	REG_VENDOR = 0x00,
-	REG_DEVICE = 0x02,
-	REG_COMMAND = 0x04,
-	REG_STATUS = 0x06,
-	REG_REVISION = 0x08,
-	REG_CLASS = 0x09,	/* programming interface, subclass, class */
-	REG_LATENCY = 0x0d,
-	REG_HEADER_TYPE = 0x0e,
-	REG_INTERRUPT_LINE = 0x3c,
-	REG_PIIX_PIRQ = 0x60,	/* PIRQA-D route control, one byte each */
-};
-
-#define CMD_IO		0x0001
-#define CMD_MEMORY	0x0002
-#define CMD_MASTER	0x0004
-#define CMD_PARITY	0x0040
-#define CMD_SERR	0x0100
-#define CMD_WRITABLE	(CMD_IO | CMD_MEMORY | CMD_MASTER | CMD_PARITY | CMD_SERR)
+/* The chipset functions' command bits: those of a PCI 2.1 function, which
+ * has no INTx disable (that came with PCI 2.3). */
+#define CHIPSET_COMMAND_WRITABLE                                                   \
+	(PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_PARITY | \
+	 PCI_COMMAND_SERR)
 
 #define STS_FAST_B2B		0x0080
 #define STS_DEVSEL_MEDIUM	0x0200
-/* Master data parity error, signaled/received target abort, received
- * master abort, signaled system error, detected parity error: the bits
- * hardware sets on an error and software acknowledges by writing 1. */
-#define STS_ERRORS		0xf900
 
 #define ADDR_RESERVED_CLEAR	0x80fffffcu	/* bits 30-24 and 1-0 read 0 */
 
-#define PIRQ_DISABLED		0x80
 #define PIRQ_WRITABLE		0x8f	/* bits 6-4 are reserved */
+#define PIRQ_IRQ_MASK		0x0f
 
-/* What tells the two functions apart; everything else in the header is
- * common to both. */
-struct pci_identity {
+/* The chipset functions' reset state beyond their identification. */
+struct chipset_function {
 	uint8_t devfn;
-	uint16_t vendor, device;
-	uint8_t revision;
-	uint32_t class_code;	/* class, subclass, programming interface */
-	uint8_t header_type;
-	uint16_t command, status;	/* reset values */
+	struct pci_id id;
+	uint16_t command, status;
 };
 
-static const struct pci_identity host_bridge = {
+static const struct chipset_function host_bridge = {
 	.devfn = PCI_HOST_BRIDGE_DEVFN,
-	.vendor = 0x8086, .device = 0x1237, .revision = 0x02,
-	.class_code = 0x060000, .header_type = 0x00,
+	.id = { .vendor = 0x8086, .device = 0x1237, .revision = 0x02,
+		.class_code = 0x060000, .header_type = 0x00 },
 	/* The host bridge decodes memory and masters the bus from reset. */
-	.command = CMD_MEMORY | CMD_MASTER,
+	.command = PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER,
 	.status = STS_FAST_B2B | STS_DEVSEL_MEDIUM,
 };
 
-static const struct pci_identity isa_bridge = {
+static const struct chipset_function isa_bridge = {
 	.devfn = PCI_ISA_BRIDGE_DEVFN,
-	.vendor = 0x8086, .device = 0x7000, .revision = 0x00,
 	/* Bit 7 of the header type: the PIIX3 has IDE and USB functions
 	 * behind function 0; here they are absent, but the bit stays so the
 	 * layout is the familiar one. */
-	.class_code = 0x060100, .header_type = 0x80,
+	.id = { .vendor = 0x8086, .device = 0x7000, .revision = 0x00,
+		.class_code = 0x060100, .header_type = PCI_HEADER_MULTIFUNCTION },
 	/* Positive decode of ISA ranges and DMA mastering from reset. */
-	.command = CMD_IO | CMD_MEMORY | CMD_MASTER,
+	.command = PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER,
 	.status = STS_DEVSEL_MEDIUM,
 };
 
-static void put16(uint8_t *bytes, unsigned reg, uint16_t value)
+static void chipset_function_init(struct pci_function *f, const struct chipset_function *c)
 {
-	bytes[reg] = (uint8_t)value;
-	bytes[reg + 1] = (uint8_t)(value >> 8);
+	pci_function_init(f, c->devfn, &c->id);
+	pci_function_set(f, PCI_REG_COMMAND, 2, c->command);
+	pci_function_set(f, PCI_REG_STATUS, 2, c->status);
+	f->wmask[PCI_REG_COMMAND] = (uint8_t)CHIPSET_COMMAND_WRITABLE;
+	f->wmask[PCI_REG_COMMAND + 1] = (uint8_t)(CHIPSET_COMMAND_WRITABLE >> 8);
+	/* No cache line size register on these two. */
+	f->wmask[PCI_REG_CACHE_LINE] = 0;
 }
 
-static void function_init(struct pci_function *f, const struct pci_identity *id)
+/* Recomputes which ISA IRQs the PCI interrupts drive and reports the
+ * changes. Cheap enough to run on every INTx edge: a scan of the table. */
+static void route_update(struct pci_host *pci)
 {
-	memset(f, 0, sizeof(*f));
-	f->devfn = id->devfn;
-	put16(f->config, REG_VENDOR, id->vendor);
-	put16(f->config, REG_DEVICE, id->device);
-	put16(f->config, REG_COMMAND, id->command);
-	put16(f->config, REG_STATUS, id->status);
-	f->config[REG_REVISION] = id->revision;
-	f->config[REG_CLASS] = (uint8_t)id->class_code;
-	f->config[REG_CLASS + 1] = (uint8_t)(id->class_code >> 8);
-	f->config[REG_CLASS + 2] = (uint8_t)(id->class_code >> 16);
-	f->config[REG_HEADER_TYPE] = id->header_type;
+	bool pirq[PCI_PIRQS] = { false };
+	for (unsigned devfn = 0; devfn < PCI_DEVFNS; devfn++) {
+		const struct pci_function *f = pci->slot[devfn];
+		unsigned pin = f ? f->config[PCI_REG_INTERRUPT_PIN] : 0;
+		if (f && f->intx_level && pin >= PCI_PIN_INTA && pin <= PCI_PIN_INTD)
+			pirq[pci_pirq(devfn >> 3, (enum pci_pin)pin)] = true;
+	}
 
-	put16(f->wmask, REG_COMMAND, CMD_WRITABLE);
-	put16(f->w1cmask, REG_STATUS, STS_ERRORS);
-	f->wmask[REG_INTERRUPT_LINE] = 0xff;
+	const uint8_t *route = &pci->fn[1].config[PCI_PIIX_PIRQ_ROUTE];
+	uint16_t levels = 0;
+	for (unsigned p = 0; p < PCI_PIRQS; p++) {
+		unsigned irq = route[p] & PIRQ_IRQ_MASK;
+		bool routed = !(route[p] & PCI_PIIX_PIRQ_DISABLED) &&
+			      (PCI_PIIX_PIRQ_VALID_IRQS >> irq & 1);
+		if (pirq[p] && routed)
+			levels |= (uint16_t)(1u << irq);
+	}
+
+	uint16_t changed = levels ^ pci->isa_levels;
+	pci->isa_levels = levels;
+	for (unsigned irq = 0; irq < 16; irq++) {
+		if ((changed >> irq & 1) && pci->set_isa_irq)
+			pci->set_isa_irq(pci->irq_opaque, irq, levels >> irq & 1);
+	}
+}
+
+/* A plugged function's INTx output; line is its devfn. */
+static void intx_changed(void *opaque, unsigned line, int level)
+{
+	(void)line;
+	(void)level;
+	route_update(opaque);
+}
+
+static void isa_bridge_written(void *opaque, unsigned reg, unsigned width)
+{
+	if (reg < PCI_PIIX_PIRQ_ROUTE + PCI_PIRQS && PCI_PIIX_PIRQ_ROUTE < reg + width)
+		route_update(opaque);
+}
+
+static void chipset_init(struct pci_host *pci)
+{
+	struct pci_function *host = &pci->fn[0];
+	chipset_function_init(host, &host_bridge);
+	/* The 82441FX's master latency timer: the count in bits 7-3. */
+	host->wmask[PCI_REG_LATENCY] = 0xf8;
+
+	struct pci_function *isa = &pci->fn[1];
+	chipset_function_init(isa, &isa_bridge);
+	for (unsigned i = 0; i < PCI_PIRQS; i++) {
+		isa->config[PCI_PIIX_PIRQ_ROUTE + i] = PCI_PIIX_PIRQ_DISABLED;
+		isa->wmask[PCI_PIIX_PIRQ_ROUTE + i] = PIRQ_WRITABLE;
+	}
+	isa->config_written = isa_bridge_written;
+	isa->opaque = pci;
 }
 
 void pci_host_init(struct pci_host *pci)
 {
 	memset(pci, 0, sizeof(*pci));
-
-	struct pci_function *host = &pci->fn[0];
-	function_init(host, &host_bridge);
-	/* The 82441FX's master latency timer: the count in bits 7-3. */
-	host->wmask[REG_LATENCY] = 0xf8;
-
-	struct pci_function *isa = &pci->fn[1];
-	function_init(isa, &isa_bridge);
-	for (unsigned i = 0; i < 4; i++) {
-		isa->config[REG_PIIX_PIRQ + i] = PIRQ_DISABLED;
-		isa->wmask[REG_PIIX_PIRQ + i] = PIRQ_WRITABLE;
-	}
+	chipset_init(pci);
+	pci->slot[PCI_HOST_BRIDGE_DEVFN] = &pci->fn[0];
+	pci->slot[PCI_ISA_BRIDGE_DEVFN] = &pci->fn[1];
 }
 
-/* Index into pci->fn of the function at bus/devfn, or -1 if none answers. */
-static int find_function(const struct pci_host *pci, unsigned bus, unsigned devfn)
+void pci_host_reset(struct pci_host *pci)
 {
-	if (bus != 0)
-		return -1;
-	for (unsigned i = 0; i < PCI_HOST_FUNCTIONS; i++) {
-		if (pci->fn[i].devfn == devfn)
-			return (int)i;
+	pci->address = 0;
+	chipset_init(pci);
+	for (unsigned devfn = 0; devfn < PCI_DEVFNS; devfn++) {
+		struct pci_function *f = pci->slot[devfn];
+		if (f && f != &pci->fn[0] && f != &pci->fn[1])
+			pci_function_reset(f);
 	}
-	return -1;
+	/* The routes are disabled again: whatever PCI drove is released. */
+	route_update(pci);
 }
 
-static bool valid_access(unsigned reg, unsigned width)
+int pci_host_add(struct pci_host *pci, struct pci_function *fn)
 {
-	return (width == 1 || width == 2 || width == 4) && reg < PCI_CONFIG_SPACE_SIZE &&
-	       width <= PCI_CONFIG_SPACE_SIZE - reg;
+	if (pci->slot[fn->devfn])
+		return -EEXIST;
+	pci->slot[fn->devfn] = fn;
+	fn->intx = (struct irq_line){ .set_level = intx_changed, .opaque = pci, .line = fn->devfn };
+	/* A function plugged in with its interrupt already up. */
+	route_update(pci);
+	return 0;
+}
+
+/* The function at bus/devfn, or NULL if none answers. */
+static struct pci_function *find_function(const struct pci_host *pci, unsigned bus,
+					  unsigned devfn)
+{
+	return bus == 0 && devfn < PCI_DEVFNS ? pci->slot[devfn] : NULL;
 }
 
 uint32_t pci_host_config_read(const struct pci_host *pci, unsigned bus, unsigned devfn,
 			      unsigned reg, unsigned width)
 {
-	uint32_t ones = width >= 4 ? 0xffffffffu : (1u << (width * 8)) - 1;
-	int i = find_function(pci, bus, devfn);
+	struct pci_function *f = find_function(pci, bus, devfn);
 
-	if (i < 0 || !valid_access(reg, width))
-		return ones;
-	const struct pci_function *f = &pci->fn[i];
-	uint32_t value = 0;
-	for (unsigned b = 0; b < width; b++)
-		value |= (uint32_t)f->config[reg + b] << (b * 8);
-	return value;
-}
-
-static void write_byte(struct pci_function *f, unsigned reg, uint8_t value)
-{
-	uint8_t next = (uint8_t)((f->config[reg] & ~f->wmask[reg]) | (value & f->wmask[reg]));
-	f->config[reg] = (uint8_t)(next & ~(value & f->w1cmask[reg]));
+	if (!f)
+		return width >= 4 ? 0xffffffffu : (1u << (width * 8)) - 1;
+	return pci_function_read(f, reg, width);
 }
 
 void pci_host_config_write(struct pci_host *pci, unsigned bus, unsigned devfn, unsigned reg,
 			   unsigned width, uint32_t value)
 {
-	int i = find_function(pci, bus, devfn);
+	struct pci_function *f = find_function(pci, bus, devfn);
 
-	if (i < 0 || !valid_access(reg, width))
-		return;
-	for (unsigned b = 0; b < width; b++)
-		write_byte(&pci->fn[i], reg + b, (uint8_t)(value >> (b * 8)));
+	if (f)
+		pci_function_write(f, reg, width, value);
 }
 
 static uint64_t address_read(void *opaque, uint64_t offset, unsigned width)

@@ -7,8 +7,12 @@
  *            8086:7000, class 060100, header type 80 (multifunction; its
  *            functions 1-7 are absent)
  *
- * Every other device and function on bus 0, and everything on other
- * buses, reads all ones (no device answers the configuration cycle).
+ * Further functions (the display, virtio devices) are plugged into bus 0
+ * with pci_host_add, each a struct pci_function (devices/pci.h) at the
+ * devfn it carries; every other device and function on bus 0, and
+ * everything on other buses, reads all ones (no device answers the
+ * configuration cycle). As on hardware, Linux looks at functions 1-7 of a
+ * device only when function 0 is there with the multifunction bit.
  *
  * Ports: 0xcf8 is CONFIG_ADDRESS and only takes dword accesses (bit 31
  * enable, bits 23-16 bus, 15-11 device, 10-8 function, 7-2 register; the
@@ -27,12 +31,14 @@
  * VGA, or at vendor Intel or Compaq: 00:00.0 satisfies it at once. The
  * type 2 probe that would follow a failure wants byte reads of 0xcf8 and
  * 0xcfa to return what it wrote, which they never do here. The bus scan
- * then reads vendor/device, header type, class, sizes the BARs (none:
- * they read 0 and ignore writes), the expansion ROM BAR (none) and the
- * interrupt pin (none). Linux applies its quirks for these two IDs, as on
- * any 440FX machine.
+ * then reads vendor/device, header type, class, sizes the BARs (the
+ * chipset's read 0 and ignore writes; a plugged function's answer as
+ * devices/pci.h says), the expansion ROM BAR (none), the capability list
+ * and the interrupt pin. Linux applies its quirks for the two chipset IDs,
+ * as on any 440FX machine.
  *
- * Config space is 256 bytes per function. Vendor, device, revision,
+ * Config space is 256 bytes per function, with the register semantics of
+ * devices/pci.h. For the two chipset functions: vendor, device, revision,
  * class, header type and the other identification fields are read-only;
  * the command register keeps the bits a PCI 2.1 function of this kind
  * implements (I/O, memory, bus master, parity response, SERR#), though
@@ -41,10 +47,19 @@
  * writable; BARs, the ROM BAR and the capability pointer read 0. Of the
  * chipset-specific registers only the PIIX3's PIRQ route control
  * (0x60-0x63: bit 7 disables the route, bits 3-0 the ISA IRQ; default
- * 0x80) is modelled, so that an OS routing PCI interrupts itself sees the
- * registers take its writes; the others (PAM, SMRAM, the 0xcf9 reset
- * control...) read 0 and ignore writes, because btvm has no shadow ROM,
- * SMM or chipset reset to control.
+ * 0x80) is modelled; the others (PAM, SMRAM, the 0xcf9 reset control...)
+ * read 0 and ignore writes, because btvm has no shadow ROM, SMM or chipset
+ * reset to control.
+ *
+ * PCI interrupts: pin INTx of device slot S drives PIRQ line
+ * pci_pirq(S, pin) (the 440FX board wiring QEMU and SeaBIOS use: slot 1
+ * INTA on PIRQA, slot 2 INTA on PIRQB, ...); a PIRQ line is asserted while
+ * any function on it drives its INTx (wired-OR), and the PIIX3 steers it
+ * to the ISA IRQ its route control register names, when enabled and a
+ * valid IRQ (3-7, 9-12, 14, 15; 0, 1, 2, 8 and 13 are reserved). The
+ * result leaves through set_isa_irq, once per change of an ISA IRQ's
+ * level: 1 while some routed PIRQ is asserted. That is logical, not
+ * electrical; the board knows which controller input is active low.
  *
  * There is no locking: the caller serializes register accesses. */
 #ifndef BTVM_DEVICES_PCI_HOST_H
@@ -53,28 +68,31 @@
 #include <stdint.h>
 
 #include "devices/bus.h"
+#include "devices/pci.h"
 
 #define PCI_CONFIG_ADDRESS_PORT 0xcf8
 #define PCI_CONFIG_DATA_PORT 0xcfc
-#define PCI_CONFIG_SPACE_SIZE 256
 #define PCI_CONFIG_ENABLE 0x80000000u
 
 #define PCI_HOST_BRIDGE_DEVFN 0x00	/* 00:00.0 */
 #define PCI_ISA_BRIDGE_DEVFN 0x08	/* 00:01.0 */
 #define PCI_HOST_FUNCTIONS 2
-
-/* One function's configuration space. Each write changes only the bits
- * set in wmask, and clears the bits set in w1cmask that it writes as 1. */
-struct pci_function {
-	uint8_t devfn;
-	uint8_t config[PCI_CONFIG_SPACE_SIZE];
-	uint8_t wmask[PCI_CONFIG_SPACE_SIZE];
-	uint8_t w1cmask[PCI_CONFIG_SPACE_SIZE];
-};
+#define PCI_DEVFNS 256
+#define PCI_PIRQS 4			/* PIRQA-D */
+#define PCI_PIIX_PIRQ_ROUTE 0x60	/* the ISA bridge's route control, one byte per PIRQ */
+#define PCI_PIIX_PIRQ_DISABLED 0x80
+/* The ISA IRQs a PIRQ may be steered to, one bit each: not 0, 1, 2, 8, 13. */
+#define PCI_PIIX_PIRQ_VALID_IRQS 0xdef8u
 
 struct pci_host {
 	uint32_t address;	/* CONFIG_ADDRESS, reserved bits clear */
-	struct pci_function fn[PCI_HOST_FUNCTIONS];
+	struct pci_function fn[PCI_HOST_FUNCTIONS];	/* host bridge, ISA bridge */
+	struct pci_function *slot[PCI_DEVFNS];	/* what answers at each devfn of bus 0 */
+	uint16_t isa_levels;	/* ISA IRQs driven by PCI, as last reported */
+	/* Where routed PCI interrupts come out (see above); set by the board
+	 * after pci_host_init, may stay NULL. */
+	void (*set_isa_irq)(void *opaque, unsigned irq, int level);
+	void *irq_opaque;
 };
 
 static inline unsigned pci_devfn(unsigned device, unsigned function)
@@ -82,8 +100,27 @@ static inline unsigned pci_devfn(unsigned device, unsigned function)
 	return (device & 0x1f) << 3 | (function & 7);
 }
 
-/* Power-on state: CONFIG_ADDRESS 0, both functions at their defaults. */
+/* The PIRQ line (0-3 for PIRQA-D) that pin (PCI_PIN_INTA to _INTD) of
+ * device slot drives. */
+static inline unsigned pci_pirq(unsigned slot, enum pci_pin pin)
+{
+	return (slot + (unsigned)pin - 2) & 3;
+}
+
+/* Power-on state: CONFIG_ADDRESS 0, both chipset functions at their
+ * defaults (every PIRQ route disabled), nothing else plugged in, no ISA
+ * IRQ driven, set_isa_irq NULL. */
 void pci_host_init(struct pci_host *pci);
+/* A machine reset: CONFIG_ADDRESS 0, the chipset functions at their
+ * defaults, and pci_function_reset on every plugged function (BARs
+ * reported unmapped, INTx requests withdrawn); the functions stay plugged
+ * and set_isa_irq stays. ISA IRQs PCI was driving are released. */
+void pci_host_reset(struct pci_host *pci);
+/* Plugs fn into bus 0 at fn->devfn and wires its INTx to the PIRQ lines
+ * (fn->intx is overwritten). fn must stay valid while plugged and be set
+ * up (pci_function_init) first. Returns 0, or -EEXIST when the devfn
+ * already answers. */
+int pci_host_add(struct pci_host *pci, struct pci_function *fn);
 /* Claims 0xcf8-0xcfb and 0xcfc-0xcff. */
 int pci_host_attach(struct pci_host *pci, struct bus *bus);
 /* Configuration cycles without the ports, for the board and for later
