@@ -28,11 +28,19 @@ set -euo pipefail
 
 # Bump when the initramfs's layout changes in a way the /init text below
 # does not show (the /init text is hashed into the stamp by itself).
-RECIPE_VERSION=2
+RECIPE_VERSION=3
 
 # Modules from the kernel's package put into the initramfs (paths under
 # lib/modules/RELEASE/kernel/), loaded by /init in this order.
 GUEST_MODULES="drivers/input/mouse/psmouse.ko drivers/acpi/button.ko"
+# The bochs DRM driver and what it needs, in load order, under
+# lib/modules/drm/: loaded only with btvm.drm on the kernel command line,
+# since it moves the console from the VGA's text mode to a framebuffer.
+GUEST_DRM_MODULES="drivers/gpu/drm/drm.ko drivers/video/fbdev/core/fb_sys_fops.ko
+drivers/video/fbdev/core/syscopyarea.ko drivers/video/fbdev/core/sysfillrect.ko
+drivers/video/fbdev/core/sysimgblt.ko drivers/gpu/drm/drm_kms_helper.ko
+drivers/gpu/drm/ttm/ttm.ko drivers/gpu/drm/drm_ttm_helper.ko
+drivers/gpu/drm/drm_vram_helper.ko drivers/gpu/drm/tiny/bochs.ko"
 
 print_only=0
 refresh=0
@@ -86,6 +94,12 @@ mount -t devtmpfs devtmpfs /dev || mdev -s
 for m in /lib/modules/*.ko; do
 	[ -e "$m" ] && insmod "$m"
 done
+# btvm.drm: the display's DRM driver (bochs), for a graphical console.
+if grep -qw btvm.drm /proc/cmdline; then
+	for m in /lib/modules/drm/*.ko; do
+		insmod "$m"
+	done
+fi
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 chmod 1777 /tmp
@@ -118,7 +132,7 @@ sync
 poweroff -f
 EOF
 
-recipe_id="recipe-$RECIPE_VERSION-$(printf '%s\n' "$init_script" "$GUEST_MODULES" | sha256sum | cut -c1-16)"
+recipe_id="recipe-$RECIPE_VERSION-$(printf '%s\n' "$init_script" "$GUEST_MODULES" "$GUEST_DRM_MODULES" | sha256sum | cut -c1-16)"
 
 mkdir -p "$cache"
 exec 9>"$cache/.lock"
@@ -279,14 +293,21 @@ if [ ! -s "$initrd_out" ] || [ "$(cat "$initrd_stamp" 2>/dev/null)" != "$stamp" 
 	cp "$tmp/busybox/bin/busybox" "$root/bin/busybox"
 	# The modules, numbered so that /init loads them in the list's order.
 	dpkg-deb -x "$kdeb" "$tmp/modules"
-	mkdir -p "$root/lib/modules"
-	n=0
-	for m in $GUEST_MODULES; do
-		f=$(find "$tmp/modules/lib/modules" -path "*/kernel/$m" | head -n1)
-		[ -n "$f" ] || die "$(basename "$kdeb") has no $m"
-		n=$((n + 1))
-		cp "$f" "$root/lib/modules/$n-$(basename "$m")"
-	done
+	mkdir -p "$root/lib/modules/drm"
+	copy_modules() { # copy_modules DIR MODULE...: numbered, in order
+		local dir=$1 m f n=10
+		shift
+		for m in "$@"; do
+			f=$(find "$tmp/modules/lib/modules" -path "*/kernel/$m" | head -n1)
+			[ -n "$f" ] || die "$(basename "$kdeb") has no $m"
+			n=$((n + 1))
+			cp "$f" "$dir/$n-$(basename "$m")"
+		done
+	}
+	# shellcheck disable=SC2086 # the lists are words
+	copy_modules "$root/lib/modules" $GUEST_MODULES
+	# shellcheck disable=SC2086
+	copy_modules "$root/lib/modules/drm" $GUEST_DRM_MODULES
 	printf '%s\n' "$init_script" >"$root/init"
 	chmod 755 "$root/init" "$root/bin/busybox"
 	chmod 1777 "$root/tmp"

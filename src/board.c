@@ -16,6 +16,7 @@
 
 #include "boot/acpi.h"
 #include "boot/boot.h"
+#include "boot/pci_firmware.h"
 #include "cpu/sensitive.h"
 #include "host/console.h"
 
@@ -24,6 +25,7 @@
 #define PIT_IRQ 0
 #define CASCADE_IRQ 2
 #define POST_PORT 0x80
+#define PCI_DISPLAY_DEVFN 0x10  /* 00:02.0, where QEMU puts its VGA */
 #define PORT_B 0x61        /* system control port B: PIT channel 2, speaker */
 /* How soon to look again when the UART had no room for console input. */
 #define RX_RETRY_NS 1000000ull
@@ -569,8 +571,9 @@ static void board_reset_devices(struct board *board)
 	 * at 1 MiB, so the board has nothing to do when it changes. */
 	i8042_init(&board->kbc, &kbd_irq, &aux_irq, NULL, board_reset_request, board);
 	port92_init(&board->port92, NULL, board_reset_request, board);
-	pci_host_init(&board->pci);
+	pci_host_reset(&board->pci);
 	vga_init(&board->vga);
+	bochs_display_reset(&board->bochs);
 	/* What the VGA BIOS leaves in video memory: its font in plane 2 and
 	 * a blank screen (0xa0000-0xbffff is guest RAM, see vga.h). */
 	vga_init_memory(board->ram.host + VGA_LEGACY_BASE);
@@ -579,6 +582,8 @@ static void board_reset_devices(struct board *board)
 	board->refresh_toggle = false;
 	testdev_init(&board->testdev);
 }
+
+static void board_vram_moved(void *opaque, uint64_t gpa);
 
 static int board_wire_devices(struct board *board)
 {
@@ -591,6 +596,13 @@ static int board_wire_devices(struct board *board)
 	board->rtc.irq_min_interval_ns = TIMER_IRQ_MIN_INTERVAL_NS;
 	board->rtc.irq_backlog_max_ns = TIMER_IRQ_BACKLOG_MAX_NS;
 	rtc_set_memory_size(&board->rtc, board->ram.size);
+	/* PCI at power-on, and the display's function with its VRAM: the
+	 * device memory after RAM in the guest's memfd. */
+	pci_host_init(&board->pci);
+	bochs_display_init(&board->bochs, PCI_DISPLAY_DEVFN, guest_devmem_ptr(&board->ram, 0),
+			   &board->vga);
+	board->bochs.vram_moved = board_vram_moved;
+	board->bochs.opaque = board;
 	board_reset_devices(board);
 	err = rtc_attach(&board->rtc, &board->bus);
 	if (err)
@@ -628,6 +640,11 @@ static int board_wire_devices(struct board *board)
 	err = vga_attach(&board->vga, &board->bus);
 	if (err)
 		return err;
+	err = bochs_display_attach(&board->bochs, &board->bus);
+	if (!err)
+		err = pci_host_add(&board->pci, &board->bochs.pci);
+	if (err)
+		return err;
 	board->debug_exit.request_exit = board_request_exit;
 	board->debug_exit.opaque = board;
 	err = isa_debug_exit_attach(&board->debug_exit, &board->bus, ISA_DEBUG_EXIT_PORT);
@@ -637,6 +654,56 @@ static int board_wire_devices(struct board *board)
 	if (err)
 		return err;
 	return bus_register(&board->bus, BUS_SPACE_PIO, "post", POST_PORT, 1, &post_ops, NULL);
+}
+
+/* BAR0 of the display decodes somewhere else now: its VRAM follows in
+ * the guest's physical space (translated code reaches it there). */
+static void board_vram_moved(void *opaque, uint64_t gpa)
+{
+	struct board *board = opaque;
+	uint64_t old = board->ram.devmem_gpa;
+	board->ram.devmem_gpa = gpa == PCI_BAR_UNMAPPED ? GUEST_DEVMEM_UNMAPPED : gpa;
+	if (board->shadow_ready && old != board->ram.devmem_gpa) {
+		shadow_devmem_moved(&board->sh, old);
+		cpu_request_attention(&board->cpu);
+	}
+}
+
+/* What a BIOS does after the devices' reset: PCI BARs placed and decoding
+ * (SeaBIOS's pciinit), and with --vga WxH the VBE mode set. */
+static int board_firmware(struct board *board)
+{
+	struct pci_firmware_config pcfg;
+	pci_firmware_config_default(&pcfg);
+	int err = pci_firmware_setup(&board->pci, &pcfg);
+	if (err || !board->cfg.fb_width)
+		return err;
+	return bochs_display_set_mode(&board->bochs, board->cfg.fb_width, board->cfg.fb_height, 32);
+}
+
+/* The loader's view of the machine: the kernel, and the screen as a BIOS
+ * would report it (VGA text, or the framebuffer board_firmware set). */
+static void board_boot_config(struct board *board, struct boot_config *boot,
+			      struct boot_framebuffer *fb)
+{
+	struct bochs_screen_info si;
+	*boot = (struct boot_config){
+		.kernel_path = board->cfg.kernel_path,
+		.initrd_path = board->cfg.initrd_path,
+		.cmdline = board->cfg.cmdline,
+		.acpi_rsdp = board->acpi_rsdp,
+		.vga_text = true,
+	};
+	if (board->cfg.fb_width && !bochs_display_screen_info(&board->bochs, &si)) {
+		*fb = (struct boot_framebuffer){
+			.base = si.lfb_base,
+			.size = (uint32_t)si.lfb_size << 16,
+			.width = si.lfb_width,
+			.height = si.lfb_height,
+			.line_length = si.lfb_linelength,
+		};
+		boot->fb = fb;
+	}
 }
 
 /* The ACPI tables a BIOS would leave at 0xE0000 (reserved in the memory
@@ -664,24 +731,25 @@ static int board_write_acpi(struct board *board)
 static int board_reset(struct board *board)
 {
 	char err[256];
-	struct boot_config boot = {
-		.kernel_path = board->cfg.kernel_path,
-		.initrd_path = board->cfg.initrd_path,
-		.cmdline = board->cfg.cmdline,
-		.acpi_rsdp = board->acpi_rsdp,
-		.vga_text = true,
-	};
+	struct boot_config boot;
+	struct boot_framebuffer fb;
 	int ret = board_write_acpi(board);
 	if (ret) {
 		fprintf(stderr, "btvm: cannot reset the guest: ACPI tables: %s\n", strerror(-ret));
 		return ret;
 	}
+	board_reset_devices(board);
+	ret = board_firmware(board);
+	if (ret) {
+		fprintf(stderr, "btvm: cannot reset the guest: firmware: %s\n", strerror(-ret));
+		return ret;
+	}
+	board_boot_config(board, &boot, &fb);
 	ret = boot_load(&board->ram, &boot, &board->boot, &board->boot_kind, err, sizeof(err));
 	if (ret) {
 		fprintf(stderr, "btvm: cannot reset the guest: %s\n", err);
 		return ret;
 	}
-	board_reset_devices(board);
 	cpu_reset(&board->cpu, &board->boot);
 	board->timer_deadline = UINT64_MAX;   /* re-arm for the fresh PIT */
 	platform_poll(board);
@@ -699,7 +767,7 @@ int board_create(struct board *board, const struct board_config *cfg, char *err,
 	guest_clock_init(&board->clk);
 	bus_init(&board->bus);
 
-	ret = guest_ram_init(&board->ram, cfg->ram_mib);
+	ret = guest_ram_init(&board->ram, cfg->ram_mib, BOCHS_VRAM_SIZE);
 	if (ret == -EINVAL) {
 		snprintf(err, err_len, "guest RAM of %llu MiB is not supported (%u to %u MiB)",
 			 (unsigned long long)cfg->ram_mib, GUEST_RAM_MIN_MIB, GUEST_RAM_MAX_MIB);
@@ -720,17 +788,20 @@ int board_create(struct board *board, const struct board_config *cfg, char *err,
 		snprintf(err, err_len, "cannot build the ACPI tables: %s", strerror(-ret));
 		goto destroy_ram;
 	}
-	struct boot_config boot = {
-		.kernel_path = cfg->kernel_path,
-		.initrd_path = cfg->initrd_path,
-		.cmdline = cfg->cmdline,
-		.acpi_rsdp = board->acpi_rsdp,
-		.vga_text = true,
-	};
+	ret = board_firmware(board);
+	if (ret) {
+		snprintf(err, err_len, "cannot set up the PCI devices and the display: %s",
+			 strerror(-ret));
+		goto destroy_ram;
+	}
+	struct boot_config boot;
+	struct boot_framebuffer fb;
+	board_boot_config(board, &boot, &fb);
 	ret = boot_load(&board->ram, &boot, &board->boot, &board->boot_kind, err, err_len);
 	if (ret)
 		goto destroy_ram;
 	ret = shadow_init(&board->sh, &board->ram);
+	board->shadow_ready = ret == 0;
 	if (ret) {
 		snprintf(err, err_len, "cannot reserve the guest's address-space window: %s", strerror(-ret));
 		goto destroy_ram;

@@ -14,6 +14,7 @@
 #include "cpu/cpu.h"
 #include "cpu/vcpu.h"
 #include "devices/acpi_pm.h"
+#include "devices/bochs_display.h"
 #include "devices/bus.h"
 #include "devices/i8042.h"
 #include "devices/ioapic.h"
@@ -35,6 +36,8 @@
 enum display_mode { DISPLAY_DEFAULT, DISPLAY_NONE, DISPLAY_SDL };
 enum serial_mode { SERIAL_STDIO, SERIAL_NONE };
 #define BOARD_MAX_SCREENSHOTS 4u
+#define BOARD_FB_MAX_WIDTH 2560u
+#define BOARD_FB_MAX_HEIGHT 1600u
 
 struct board_config {
 	const char *kernel_path;
@@ -52,6 +55,8 @@ struct board_config {
 	/* --screenshot, each written at exit and on SIGUSR2 */
 	const char *screenshot_paths[BOARD_MAX_SCREENSHOTS];
 	unsigned screenshot_count;
+	/* --vga WxH: a boot-time linear framebuffer; 0x0: VGA text mode */
+	unsigned fb_width, fb_height;
 };
 
 /* Guest time: one host counter behind every guest clock (board.c,
@@ -81,6 +86,7 @@ struct board {
 	struct port92 port92;
 	struct pci_host pci;
 	struct vga vga;
+	struct bochs_display bochs;   /* the PCI std VGA: framebuffer modes */
 	struct board_screen screen;   /* the window, input, screenshots */
 	bool reset_requested;     /* keyboard controller or port 0x92 reset */
 	uint32_t acpi_rsdp;       /* where the ACPI tables' RSDP is */
@@ -107,6 +113,7 @@ struct board {
 	bool rx_backlog;          /* console input waiting for UART room */
 	uint64_t last_reprotect_ns;
 	bool cpu_ready;
+	bool shadow_ready;
 	bool exit_requested;
 	int exit_status;
 };

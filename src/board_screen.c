@@ -17,6 +17,8 @@
 
 /* 60 Hz: no window redraws faster. */
 #define SNAPSHOT_INTERVAL_NS 16666667ull
+/* The largest picture either adapter draws. */
+#define SHOT_MAX_PIXELS (VGA_MAX_PIXELS > BOCHS_MAX_PIXELS ? VGA_MAX_PIXELS : BOCHS_MAX_PIXELS)
 /* How soon to offer the i8042 an input event it had no room for. */
 #define INPUT_RETRY_NS 2000000ull
 
@@ -40,7 +42,9 @@ static void on_screenshot_signal(int sig)
 }
 
 /* Display thread: draws the newest snapshot when it is new, or when the
- * cursor's or the text's blink phase changed since the last drawing. */
+ * cursor's or the text's blink phase changed since the last drawing. The
+ * framebuffer is drawn row by row where pages were written; pixels keeps
+ * the last picture between calls. */
 static bool screen_render(void *opaque, uint32_t *pixels, unsigned *width, unsigned *height,
 			  uint64_t now_ms)
 {
@@ -49,10 +53,19 @@ static bool screen_render(void *opaque, uint32_t *pixels, unsigned *width, unsig
 	uint64_t now_ns = now_ms * 1000000ull;
 	bool drawn = false;
 	pthread_mutex_lock(&scr->lock);
-	if (scr->snap_gen != scr->drawn_gen ||
-	    vga_needs_render(&scr->snap_vga, scr->snap_window, now_ns)) {
+	if (scr->snap_lfb) {
+		if (scr->snap_gen != scr->drawn_gen) {
+			drawn = bochs_display_render(&scr->snap_bochs, scr->snap_dirty, !scr->drawn_lfb,
+						     pixels, width, height);
+			memset(scr->snap_dirty, 0, sizeof(scr->snap_dirty));
+			scr->drawn_gen = scr->snap_gen;
+			scr->drawn_lfb = true;
+		}
+	} else if (scr->snap_gen != scr->drawn_gen ||
+		   vga_needs_render(&scr->snap_vga, scr->snap_window, now_ns)) {
 		vga_render(&scr->snap_vga, scr->snap_window, now_ns, pixels, width, height);
 		scr->drawn_gen = scr->snap_gen;
+		scr->drawn_lfb = false;
 		drawn = true;
 	}
 	pthread_mutex_unlock(&scr->lock);
@@ -111,6 +124,8 @@ int board_screen_open(struct board *board, void (*notify)(void *opaque), char *e
 		.opaque = board,
 	};
 	ret = display_open(&scr->display, base_name(board->cfg.kernel_path), &ops, err, err_len);
+	if (!ret)
+		shadow_devmem_log(&board->sh, true);   /* the window redraws written pages only */
 	if (ret && board->cfg.display == DISPLAY_DEFAULT) {
 		/* The window was only the default: say why there is none and
 		 * go on with the serial console. */
@@ -121,16 +136,54 @@ int board_screen_open(struct board *board, void (*notify)(void *opaque), char *e
 	return ret;
 }
 
-/* A snapshot for the window when the picture changed: the VGA's state
- * and its 128 KiB window, compared with the last copy (at 60 Hz that is
- * a few MB/s of memcmp, and it sees every kind of change: text, fonts,
- * registers, mode 13h pixels). */
+static bool any_bit(const uint8_t *bitmap, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (bitmap[i])
+			return true;
+	return false;
+}
+
+/* A snapshot of the framebuffer's registers and the pages written since
+ * the last one: the shadow's dirty log (translated code) and the device's
+ * own (the monitor's accesses through the bus). Marks taken stay pending
+ * until a snapshot has them, so none is lost to a busy lock. */
+static void take_lfb_snapshot(struct board *board)
+{
+	struct board_screen *scr = &board->screen;
+	shadow_harvest_dirty(&board->sh, scr->pending_dirty);
+	bochs_display_take_dirty(&board->bochs, scr->pending_dirty);
+	if (scr->snap_lfb && board->bochs.generation == scr->snap_bochs.generation &&
+	    !any_bit(scr->pending_dirty, sizeof(scr->pending_dirty)))
+		return;
+	if (pthread_mutex_trylock(&scr->lock))
+		return;
+	struct bochs_shown shown = scr->snap_bochs.shown;   /* the window's, not the device's */
+	scr->snap_bochs = board->bochs;
+	scr->snap_bochs.shown = shown;
+	for (size_t i = 0; i < sizeof(scr->snap_dirty); i++)
+		scr->snap_dirty[i] |= scr->pending_dirty[i];
+	memset(scr->pending_dirty, 0, sizeof(scr->pending_dirty));
+	scr->snap_lfb = true;
+	scr->snap_gen++;
+	pthread_mutex_unlock(&scr->lock);
+	display_frame_ready(scr->display);
+}
+
+/* A snapshot for the window when the picture changed. Text mode: the
+ * VGA's state and its 128 KiB window, compared with the last copy (at
+ * 60 Hz that is a few MB/s of memcmp, and it sees every kind of change:
+ * text, fonts, registers). The framebuffer: take_lfb_snapshot. */
 static void take_snapshot(struct board *board, uint64_t now_ns)
 {
 	struct board_screen *scr = &board->screen;
 	const uint8_t *live = board->ram.host + VGA_LEGACY_BASE;
 	scr->last_snapshot_ns = now_ns;
-	if (board->vga.generation == scr->snap_vga.generation &&
+	if (bochs_display_active(&board->bochs, NULL, NULL)) {
+		take_lfb_snapshot(board);
+		return;
+	}
+	if (!scr->snap_lfb && board->vga.generation == scr->snap_vga.generation &&
 	    !memcmp(live, scr->snap_window, VGA_LEGACY_SIZE))
 		return;
 	/* The display thread may be drawing the last one: try again at the
@@ -139,6 +192,7 @@ static void take_snapshot(struct board *board, uint64_t now_ns)
 		return;
 	scr->snap_vga = board->vga;
 	memcpy(scr->snap_window, live, VGA_LEGACY_SIZE);
+	scr->snap_lfb = false;
 	scr->snap_gen++;
 	pthread_mutex_unlock(&scr->lock);
 	display_frame_ready(scr->display);
@@ -171,7 +225,10 @@ static void write_screenshot(struct board *board, const char *path)
 		char tmp[4096];
 		ret = -ENOMEM;
 		if (text && (size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) < sizeof(tmp)) {
-			size_t n = vga_text_dump(&board->vga, live, text, VGA_TEXT_DUMP_MAX);
+			/* A framebuffer has no text to dump. */
+			size_t n = bochs_display_active(&board->bochs, NULL, NULL)
+					   ? 0
+					   : vga_text_dump(&board->vga, live, text, VGA_TEXT_DUMP_MAX);
 			FILE *f = fopen(tmp, "w");
 			ret = f ? 0 : -errno;
 			if (f && (fwrite(text, 1, n, f) != n) + (fclose(f) != 0))
@@ -183,10 +240,14 @@ static void write_screenshot(struct board *board, const char *path)
 	} else {
 		unsigned width = 0, height = 0;
 		if (!scr->shot_pixels)
-			scr->shot_pixels = malloc(VGA_MAX_PIXELS * 4);
+			scr->shot_pixels = malloc(SHOT_MAX_PIXELS * 4);
 		ret = -ENOMEM;
 		if (scr->shot_pixels) {
-			vga_render(&board->vga, live, 0, scr->shot_pixels, &width, &height);
+			if (!bochs_display_active(&board->bochs, NULL, NULL))
+				vga_render(&board->vga, live, 0, scr->shot_pixels, &width, &height);
+			else if (!bochs_display_render(&board->bochs, NULL, true, scr->shot_pixels, &width,
+						       &height) && width && height)
+				memset(scr->shot_pixels, 0, (size_t)width * height * 4);
 			ret = screenshot_write_png(path, scr->shot_pixels, width, height);
 		}
 	}

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "devices/bochs_display.h"
 #include "devices/vga.h"
 #include "host/display.h"
 
@@ -26,7 +27,16 @@ struct board_screen {
 	struct vga snap_vga;
 	uint8_t *snap_window;         /* VGA_LEGACY_SIZE bytes */
 	uint64_t snap_gen;            /* bumped at each new snapshot */
+	/* The framebuffer (the std VGA's DISPI modes) instead of text: its
+	 * registers, and the VRAM pages written since the window last drew
+	 * (VRAM itself is read live, as a display's scan-out reads it). */
+	bool snap_lfb;
+	struct bochs_display snap_bochs;
+	uint8_t snap_dirty[BOCHS_DIRTY_BYTES];
 	uint64_t drawn_gen;           /* display thread: the one it drew last */
+	bool drawn_lfb;               /* display thread: the last was the framebuffer */
+	/* vCPU thread: pages harvested but not yet in a snapshot. */
+	uint8_t pending_dirty[BOCHS_DIRTY_BYTES];
 	uint64_t last_snapshot_ns;
 	bool input_backlog;           /* an event the i8042 had no room for */
 	uint64_t input_retry_ns;      /* when to offer it again */

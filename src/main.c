@@ -37,6 +37,13 @@ static void print_usage(FILE *out)
 	      "                        ends btvm); none: no window. Default: sdl when\n"
 	      "                        DISPLAY or WAYLAND_DISPLAY names a display\n"
 	      "                        server that answers, else none\n"
+	      "  --vga text|WxH        the screen at boot: text (80x25 VGA text mode, the\n"
+	      "                        default) or a linear framebuffer of WxH pixels,\n"
+	      "                        32 bits each (e.g. 1024x768; up to 2560x1600),\n"
+	      "                        set up as a VBE BIOS would, which Linux's vesafb\n"
+	      "                        and fbcon take with no driver. Either way the\n"
+	      "                        display is a PCI std VGA (1234:1111) that\n"
+	      "                        Linux's bochs DRM driver can set modes on\n"
 	      "  --screenshot FILE     write the guest's screen to FILE at exit and at\n"
 	      "                        each SIGUSR2: PNG, or the screen's text when FILE\n"
 	      "                        ends in .txt (text mode only); up to 4 files\n"
@@ -93,6 +100,27 @@ static int parse_mib(const char *s, uint64_t *mib)
 	return 0;
 }
 
+/* "text", or "WxH" within the display's limits. */
+static int parse_vga(const char *s, struct board_config *cfg)
+{
+	char *end;
+	if (!strcmp(s, "text")) {
+		cfg->fb_width = cfg->fb_height = 0;
+		return 0;
+	}
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	unsigned long w = strtoul(s, &end, 10);
+	if (*end != 'x' || end[1] < '0' || end[1] > '9')
+		return -EINVAL;
+	unsigned long h = strtoul(end + 1, &end, 10);
+	if (*end || w < 320 || h < 200 || w > BOARD_FB_MAX_WIDTH || h > BOARD_FB_MAX_HEIGHT || w % 8)
+		return -EINVAL;
+	cfg->fb_width = (unsigned)w;
+	cfg->fb_height = (unsigned)h;
+	return 0;
+}
+
 enum {
 	OPT_KERNEL = 256,
 	OPT_INITRD,
@@ -108,6 +136,7 @@ enum {
 	OPT_SELFCHECK,
 	OPT_TCACHE,
 	OPT_SCREENSHOT,
+	OPT_VGA,
 };
 
 static const struct option run_options[] = {
@@ -125,6 +154,7 @@ static const struct option run_options[] = {
 	{ "selfcheck-blocks", no_argument, NULL, OPT_SELFCHECK },
 	{ "tcache", required_argument, NULL, OPT_TCACHE },
 	{ "screenshot", required_argument, NULL, OPT_SCREENSHOT },
+	{ "vga", required_argument, NULL, OPT_VGA },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -204,6 +234,12 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg)
 			if (cfg->screenshot_count == BOARD_MAX_SCREENSHOTS)
 				return usage_error("at most %u --screenshot files", BOARD_MAX_SCREENSHOTS);
 			cfg->screenshot_paths[cfg->screenshot_count++] = optarg;
+			break;
+		case OPT_VGA:
+			if (parse_vga(optarg, cfg))
+				return usage_error("invalid --vga '%s' (expected text, or WIDTHxHEIGHT "
+						   "from 320x200 to %ux%u, the width a multiple of 8)",
+						   optarg, BOARD_FB_MAX_WIDTH, BOARD_FB_MAX_HEIGHT);
 			break;
 		case ':':
 			return usage_error("option '%s' needs a value", argv[optind - 1]);

@@ -48,7 +48,7 @@ hello=$guests/hello.elf
 
 # Help and version; --help must mention every option.
 expect 0 'Usage: btvm run' --help
-for opt in --kernel --initrd --append -m --memory --display --serial --stats --no-reboot --trace --one-insn-blocks --tcache; do
+for opt in --kernel --initrd --append -m --memory --display --serial --stats --no-reboot --trace --one-insn-blocks --tcache --screenshot --vga; do
 	expect 0 "$opt" --help
 done
 expect 0 '^btvm [0-9]+\.[0-9]+' --version
@@ -74,6 +74,18 @@ expect 2 "memory size '4G' is out of range" run --kernel "$hello" -m 4G
 expect 2 "memory size '99999999999999999999' " run --kernel "$hello" -m 99999999999999999999
 expect 2 "invalid display 'vnc'" run --kernel "$hello" --display vnc
 expect 2 "invalid serial 'tcp'" run --kernel "$hello" --serial tcp
+for v in 1024xx768 1024x768x x768 1023x768 2568x1600 100x100 -1x5 text1; do
+	expect 2 "invalid --vga '$v'" run --kernel "$hello" --vga "$v"
+done
+expect 2 "screenshot needs a file name" run --kernel "$hello" --screenshot ''
+expect 2 "at most 4 --screenshot files" run --kernel "$hello" --screenshot a --screenshot b \
+	--screenshot c --screenshot d --screenshot e
+# A window asked for with no display server to show it: one line, status 1.
+DISPLAY= WAYLAND_DISPLAY= expect 1 "cannot open the display window" run --kernel "$hello" --display sdl
+DISPLAY=:97531 expect 1 "cannot open the display window" run --kernel "$hello" --display sdl
+# A screenshot to a place that cannot take it: said, and the run's own
+# status (hello's exit through isa-debug-exit, 33) is kept.
+expect 33 "cannot write the screenshot $work/no/such/dir/s.png" run --kernel "$hello" --display none --screenshot "$work/no/such/dir/s.png"
 expect 2 "unexpected argument 'extra'" run --kernel "$hello" extra
 
 # Bad kernels: exit 1 with the file named.

@@ -306,7 +306,7 @@ int main(void)
 		return 2;
 	}
 	struct guest_ram ram;
-	if (guest_ram_init(&ram, RAM_MIB)) {
+	if (guest_ram_init(&ram, RAM_MIB, 0)) {
 		fprintf(stderr, "cannot allocate guest RAM\n");
 		return 2;
 	}

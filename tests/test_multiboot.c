@@ -217,7 +217,7 @@ static void check_flat(const struct segment *s, uint16_t selector, uint16_t flag
 static void test_happy_path(void)
 {
 	struct guest_ram ram;
-	CHECK_EQ(guest_ram_init(&ram, RAM_MIB), 0);
+	CHECK_EQ(guest_ram_init(&ram, RAM_MIB, 0), 0);
 	struct kernel_spec k = default_kernel();
 	struct image img = build_kernel(&k);
 	const char *kernel = write_image("kern.elf", &img, img.size);
@@ -334,7 +334,7 @@ static void test_happy_path(void)
 static void test_minimal(void)
 {
 	struct guest_ram ram;
-	CHECK_EQ(guest_ram_init(&ram, 4), 0);
+	CHECK_EQ(guest_ram_init(&ram, 4, 0), 0);
 	struct kernel_spec k = default_kernel();
 	const char *kernel = write_spec("minimal.elf", &k);
 	struct vcpu_state cpu;
@@ -354,7 +354,7 @@ static void test_minimal(void)
 static void test_higher_half(void)
 {
 	struct guest_ram ram;
-	CHECK_EQ(guest_ram_init(&ram, RAM_MIB), 0);
+	CHECK_EQ(guest_ram_init(&ram, RAM_MIB, 0), 0);
 	struct kernel_spec k = default_kernel();
 	k.seg[0].vaddr = 0xC0100000;
 	k.seg[1].vaddr = 0xC0200000;
@@ -380,7 +380,7 @@ static void test_higher_half(void)
 static void test_accepted_flags(void)
 {
 	struct guest_ram ram;
-	CHECK_EQ(guest_ram_init(&ram, RAM_MIB), 0);
+	CHECK_EQ(guest_ram_init(&ram, RAM_MIB, 0), 0);
 	struct kernel_spec k = default_kernel();
 	k.mb_flags = (1u << 0) | (1u << 1) | (1u << 2) | (1u << 16) | (1u << 20);
 	const char *kernel = write_spec("flags.elf", &k);
@@ -713,7 +713,7 @@ int main(void)
 	test_accepted_flags();
 
 	struct guest_ram ram;
-	CHECK_EQ(guest_ram_init(&ram, RAM_MIB), 0);
+	CHECK_EQ(guest_ram_init(&ram, RAM_MIB, 0), 0);
 	unsigned fds = open_fds();
 	test_file_errors(&ram);
 	test_elf_errors(&ram);

@@ -11,12 +11,21 @@
 
 #include "mmu/guest_ram.h"
 
+/* A linear framebuffer set up before the kernel starts, as a VBE BIOS's
+ * mode set leaves one: XRGB8888, width*4 bytes or more a line. */
+struct boot_framebuffer {
+	uint32_t base;            /* guest physical */
+	uint32_t size;            /* bytes of video memory there */
+	uint16_t width, height, line_length;
+};
+
 struct boot_config {
 	const char *kernel_path;
 	const char *initrd_path;  /* NULL: none */
 	const char *cmdline;      /* NULL: empty */
 	uint32_t acpi_rsdp;       /* physical address of the RSDP, 0 if none */
 	bool vga_text;            /* a VGA in 80x25 colour text mode is there */
+	const struct boot_framebuffer *fb;  /* the screen is this instead, or NULL */
 };
 
 /* Formats "path: message" into err (when err_len > 0), with control

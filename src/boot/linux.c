@@ -55,6 +55,14 @@ enum {
 	BP_ORIG_VIDEO_LINES = 0x00e,
 	BP_ORIG_VIDEO_IS_VGA = 0x00f,
 	BP_ORIG_VIDEO_POINTS = 0x010,
+	BP_LFB_WIDTH = 0x012,
+	BP_LFB_HEIGHT = 0x014,
+	BP_LFB_DEPTH = 0x016,
+	BP_LFB_BASE = 0x018,
+	BP_LFB_SIZE = 0x01c,         /* in 64 KiB units */
+	BP_LFB_LINELENGTH = 0x024,
+	BP_RED_SIZE = 0x026,         /* then red_pos, green, blue, reserved */
+	BP_LFB_PAGES = 0x032,
 	BP_ACPI_RSDP_ADDR = 0x070,
 	BP_ALT_MEM_K = 0x1e0,
 	BP_E820_ENTRIES = 0x1e8,
@@ -63,6 +71,7 @@ enum {
 };
 
 #define BOOT_FLAG 0xaa55u
+#define VIDEO_TYPE_VLFB 0x23u     /* screen_info: VESA linear framebuffer */
 #define HDRS_MAGIC 0x53726448u   /* "HdrS" */
 #define MIN_VERSION 0x0206u      /* cmdline_size, 32-bit entry documented */
 #define LOADED_HIGH 0x01u
@@ -215,7 +224,21 @@ static void write_boot_params(const struct linux_image *li, struct guest_ram *ra
 	boot_put32(bp + HDR_RAMDISK_SIZE, (uint32_t)initrd_size);
 	boot_put64(bp + BP_ACPI_RSDP_ADDR, cfg->acpi_rsdp);
 	boot_put32(bp + BP_ALT_MEM_K, (uint32_t)((ram->size - HIGH_MEM_START) >> 10));
-	if (cfg->vga_text) {
+	if (cfg->fb) {
+		/* What setup stores after a VBE mode set with a linear
+		 * framebuffer (VIDEO_TYPE_VLFB): vesafb and fbcon take it. */
+		const struct boot_framebuffer *fb = cfg->fb;
+		static const uint8_t xrgb[8] = { 8, 16, 8, 8, 8, 0, 8, 24 };
+		bp[BP_ORIG_VIDEO_IS_VGA] = VIDEO_TYPE_VLFB;
+		boot_put16(bp + BP_LFB_WIDTH, fb->width);
+		boot_put16(bp + BP_LFB_HEIGHT, fb->height);
+		boot_put16(bp + BP_LFB_DEPTH, 32);
+		boot_put32(bp + BP_LFB_BASE, fb->base);
+		boot_put32(bp + BP_LFB_SIZE, fb->size >> 16);
+		boot_put16(bp + BP_LFB_LINELENGTH, fb->line_length);
+		memcpy(bp + BP_RED_SIZE, xrgb, sizeof(xrgb));
+		boot_put16(bp + BP_LFB_PAGES, (uint16_t)(fb->size / ((uint32_t)fb->line_length * fb->height)));
+	} else if (cfg->vga_text) {
 		/* What the kernel's real-mode setup stores after asking a VGA
 		 * BIOS: mode 3, 80x25, 16-line characters, colour, 256 KiB
 		 * (INT 10h AH=12h BL=10h answers BX=0003h), cursor at the top

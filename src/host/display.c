@@ -216,8 +216,12 @@ static void redraw(struct display *d, uint64_t now_ms, bool force)
 		/* Letterboxed scaling keeps the guest's aspect ratio whatever
 		 * the window's shape. */
 		SDL_RenderSetLogicalSize(d->renderer, (int)width, (int)height);
-		if (!d->sized_by_user)
+		if (!d->sized_by_user) {
+			/* The guest's size, centred again so that a window that
+			 * grew (text mode to a framebuffer) stays on the screen. */
 			SDL_SetWindowSize(d->window, (int)width, (int)height);
+			SDL_SetWindowPosition(d->window, SDL_WINDOWPOS_CENTERED, SDL_WINDOWPOS_CENTERED);
+		}
 	}
 	SDL_UpdateTexture(d->texture, NULL, d->pixels, (int)(width * 4));
 	present(d);
@@ -302,9 +306,33 @@ static int start_sdl(struct display *d)
 	SDL_SetHint(SDL_HINT_NO_SIGNAL_HANDLERS, "1");
 	SDL_SetHint(SDL_HINT_QUIT_ON_LAST_WINDOW_CLOSE, "0");
 	SDL_SetHint(SDL_HINT_VIDEO_X11_NET_WM_BYPASS_COMPOSITOR, "0");
+	if (!display_server_named()) {
+		snprintf(d->start_error, sizeof(d->start_error),
+			 "cannot open the display window: no display server (DISPLAY and "
+			 "WAYLAND_DISPLAY are not set)");
+		return -ENODEV;
+	}
+	/* Only the server named: an X display that does not answer must not
+	 * send SDL on to Wayland (whose library complains on stderr). */
+	const char *x = getenv("DISPLAY"), *wl = getenv("WAYLAND_DISPLAY");
+	if (!(wl && *wl))
+		SDL_SetHint(SDL_HINT_VIDEODRIVER, "x11");
+	else if (!(x && *x))
+		SDL_SetHint(SDL_HINT_VIDEODRIVER, "wayland");
 	if (SDL_Init(SDL_INIT_VIDEO) < 0) {
 		snprintf(d->start_error, sizeof(d->start_error),
-			 "cannot open the display window: %s", SDL_GetError());
+			 "cannot open the display window: the display server (%s%s%s) does not "
+			 "answer: %s", x && *x ? "DISPLAY=" : "", x && *x ? x : "",
+			 wl && *wl ? " WAYLAND_DISPLAY set" : "", SDL_GetError());
+		return -ENODEV;
+	}
+	/* SDL falls back to drivers that show nothing on a desktop (KMS/DRM
+	 * on a console, offscreen): a window is X11's or Wayland's. */
+	const char *driver = SDL_GetCurrentVideoDriver();
+	if (!driver || (strcmp(driver, "x11") && strcmp(driver, "wayland"))) {
+		snprintf(d->start_error, sizeof(d->start_error),
+			 "cannot open the display window: no X11 or Wayland display server "
+			 "answers (SDL found only '%s')", driver ? driver : "none");
 		return -ENODEV;
 	}
 	d->user_event = SDL_RegisterEvents(3);

@@ -6,17 +6,21 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-int guest_ram_init(struct guest_ram *ram, uint64_t size_mib)
+int guest_ram_init(struct guest_ram *ram, uint64_t size_mib, uint64_t devmem_bytes)
 {
 	int err;
 
 	ram->memfd = -1;
 	ram->host = NULL;
 	ram->size = 0;
-	if (size_mib < GUEST_RAM_MIN_MIB || size_mib > GUEST_RAM_MAX_MIB)
+	ram->devmem_size = 0;
+	ram->devmem_gpa = GUEST_DEVMEM_UNMAPPED;
+	if (size_mib < GUEST_RAM_MIN_MIB || size_mib > GUEST_RAM_MAX_MIB ||
+	    devmem_bytes % 4096 || devmem_bytes > (1ull << 30))
 		return -EINVAL;
 
-	uint64_t size = size_mib << 20;
+	uint64_t ram_size = size_mib << 20;
+	uint64_t size = ram_size + devmem_bytes;
 	int fd = memfd_create("btvm-guest-ram", MFD_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -33,7 +37,8 @@ int guest_ram_init(struct guest_ram *ram, uint64_t size_mib)
 	}
 	ram->memfd = fd;
 	ram->host = host;
-	ram->size = size;
+	ram->size = ram_size;
+	ram->devmem_size = devmem_bytes;
 	return 0;
 
 close_fd:
@@ -44,10 +49,12 @@ close_fd:
 void guest_ram_destroy(struct guest_ram *ram)
 {
 	if (ram->host)
-		munmap(ram->host, ram->size);
+		munmap(ram->host, ram->size + ram->devmem_size);
 	if (ram->memfd >= 0)
 		close(ram->memfd);
 	ram->host = NULL;
 	ram->memfd = -1;
 	ram->size = 0;
+	ram->devmem_size = 0;
+	ram->devmem_gpa = GUEST_DEVMEM_UNMAPPED;
 }

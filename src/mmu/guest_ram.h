@@ -1,6 +1,13 @@
 /* Guest physical RAM: one memfd, mapped once into the monitor for its own
  * accesses (loaders, devices, page walks). Windows map the same memfd
- * again for translated code, so the two views share the pages. */
+ * again for translated code, so the two views share the pages.
+ *
+ * The memfd may also hold one device's memory after RAM (a display's
+ * VRAM): the guest sees it wherever the device's BAR puts it, and
+ * translated code reaches it through the windows at native speed like
+ * RAM. For the monitor it is not RAM (guest_ram_contains and
+ * guest_ram_ptr say no): the monitor's accesses go through the device's
+ * bus region, so that the device sees them. */
 #ifndef BTVM_MMU_GUEST_RAM_H
 #define BTVM_MMU_GUEST_RAM_H
 
@@ -12,14 +19,21 @@
 /* Leave the top of the 32-bit physical space to MMIO (LAPIC, IOAPIC, PCI). */
 #define GUEST_RAM_MAX_MIB 3072u
 
+/* devmem_gpa when the device memory is not where the guest can see it */
+#define GUEST_DEVMEM_UNMAPPED UINT64_MAX
+
 struct guest_ram {
 	int memfd;
-	uint8_t *host;   /* monitor's mapping of all of RAM */
-	uint64_t size;   /* bytes */
+	uint8_t *host;   /* monitor's mapping of all of RAM, then device memory */
+	uint64_t size;   /* bytes of RAM */
+	uint64_t devmem_size;  /* bytes of device memory after RAM, or 0 */
+	uint64_t devmem_gpa;   /* where the guest sees it, or GUEST_DEVMEM_UNMAPPED */
 };
 
-/* Returns 0 or a negative errno; -EINVAL for a size outside the limits. */
-int guest_ram_init(struct guest_ram *ram, uint64_t size_mib);
+/* Returns 0 or a negative errno; -EINVAL for a size outside the limits.
+ * devmem_bytes (a multiple of the page size, may be 0) of device memory
+ * follow RAM in the memfd, unmapped at first. */
+int guest_ram_init(struct guest_ram *ram, uint64_t size_mib, uint64_t devmem_bytes);
 void guest_ram_destroy(struct guest_ram *ram);
 
 static inline bool guest_ram_contains(const struct guest_ram *ram, uint64_t gpa, uint64_t len)
@@ -31,6 +45,40 @@ static inline bool guest_ram_contains(const struct guest_ram *ram, uint64_t gpa,
 static inline void *guest_ram_ptr(const struct guest_ram *ram, uint64_t gpa, uint64_t len)
 {
 	return guest_ram_contains(ram, gpa, len) ? ram->host + gpa : NULL;
+}
+
+/* The page of the memfd (RAM pages first, then device memory) behind
+ * guest physical address gpa; false when no memory answers there. */
+static inline bool guest_mem_page(const struct guest_ram *ram, uint64_t gpa, uint32_t *page)
+{
+	if (gpa < ram->size) {
+		*page = (uint32_t)(gpa >> 12);
+		return true;
+	}
+	if (ram->devmem_gpa != GUEST_DEVMEM_UNMAPPED && gpa >= ram->devmem_gpa &&
+	    gpa - ram->devmem_gpa < ram->devmem_size) {
+		*page = (uint32_t)((ram->size + (gpa - ram->devmem_gpa)) >> 12);
+		return true;
+	}
+	return false;
+}
+
+/* The guest physical address of memfd page page, or
+ * GUEST_DEVMEM_UNMAPPED for device memory the guest cannot see now. */
+static inline uint64_t guest_mem_page_gpa(const struct guest_ram *ram, uint32_t page)
+{
+	uint64_t off = (uint64_t)page << 12;
+	if (off < ram->size)
+		return off;
+	if (ram->devmem_gpa == GUEST_DEVMEM_UNMAPPED)
+		return GUEST_DEVMEM_UNMAPPED;
+	return ram->devmem_gpa + (off - ram->size);
+}
+
+/* The monitor's pointer to device memory at offset off. */
+static inline uint8_t *guest_devmem_ptr(const struct guest_ram *ram, uint64_t off)
+{
+	return ram->host + ram->size + off;
 }
 
 #endif

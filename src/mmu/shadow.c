@@ -74,9 +74,14 @@ static bool list_remove(struct shadow *sh, uint32_t *head, uint16_t win, uint32_
 
 /* --- protection ------------------------------------------------------- */
 
+static bool devmem_clean(const struct shadow *sh, uint32_t page)
+{
+	return page >= sh->ram_pages && sh->devmem_logging && !sh->devmem_dirty[page - sh->ram_pages];
+}
+
 static bool page_read_only(const struct shadow *sh, uint32_t page)
 {
-	return sh->pt_refs[page] > 0 || sh->code_protect[page];
+	return sh->pt_refs[page] > 0 || sh->code_protect[page] || devmem_clean(sh, page);
 }
 
 static int entry_prot(const struct shadow *sh, uint32_t e)
@@ -99,7 +104,11 @@ void shadow_reprotect(struct shadow *sh, uint32_t page)
 	if (page >= sh->npages)
 		return;
 	flush_pending_unmap(sh);   /* a held-back mapping of page must not stay writable */
-	(void)window_protect_page(&sh->identity, page * GUEST_PAGE_SIZE, !sh->code_protect[page]);
+	uint64_t gpa = guest_mem_page_gpa(sh->ram, page);
+	/* (Device memory the guest put over RAM is not seen there.) */
+	if (gpa != GUEST_DEVMEM_UNMAPPED && (page < sh->ram_pages || gpa >= sh->ram->size))
+		(void)window_protect_page(&sh->identity, (uint32_t)gpa,
+					  !sh->code_protect[page] && !devmem_clean(sh, page));
 	for (uint32_t id = sh->map_head[page]; id; id = sh->nodes[id - 1].next) {
 		const struct shadow_node *n = &sh->nodes[id - 1];
 		struct shadow_window *w = &sh->windows[n->win];
@@ -112,7 +121,7 @@ void shadow_reprotect(struct shadow *sh, uint32_t page)
 
 void shadow_protect_code(struct shadow *sh, uint32_t page, bool protect)
 {
-	if (page >= sh->npages || sh->code_protect[page] == protect)
+	if (page >= sh->ram_pages || sh->code_protect[page] == protect)
 		return;
 	sh->code_protect[page] = protect;
 	shadow_reprotect(sh, page);
@@ -209,7 +218,7 @@ static void forget_entry(struct shadow *sh, struct shadow_window *w, uint32_t vp
 {
 	uint32_t page = *e >> 12;
 	list_remove(sh, &sh->map_head[page], (uint16_t)(w - sh->windows), vpage);
-	if (sh->code_pages && sh->code_pages[page])
+	if (sh->code_pages && page < sh->ram_pages && sh->code_pages[page])
 		retire_asid(sh, w);   /* table entries may lead to blocks of the old page */
 	*e = 0;
 	w->mapped--;
@@ -262,7 +271,7 @@ static void drop_entry(struct shadow *sh, struct shadow_window *w, uint32_t vpag
 
 static void release_table(struct shadow *sh, uint32_t page, uint16_t win, uint32_t key)
 {
-	if (page >= sh->npages || !list_remove(sh, &sh->deriv_head[page], win, key))
+	if (page >= sh->ram_pages || !list_remove(sh, &sh->deriv_head[page], win, key))
 		return;
 	if (--sh->pt_refs[page] == 0)
 		shadow_reprotect(sh, page);
@@ -366,8 +375,9 @@ static void refresh_entry(struct shadow *sh, struct shadow_window *w, uint32_t v
 	struct walk wk;
 	uint32_t err;
 	uint32_t va = vpage << 12;
+	uint32_t page;
 	if (paging_walk(sh->ram, &pr, va, ACCESS_PEEK | (w->user ? ACCESS_USER : 0), &wk, &err) &&
-	    guest_ram_contains(sh->ram, wk.gpa, 1) && map_page(sh, w, va, &wk) == 0)
+	    guest_mem_page(sh->ram, wk.gpa, &page) && map_page(sh, w, va, &wk) == 0)
 		sh->stats.shadow_updates++;
 }
 
@@ -397,7 +407,7 @@ static void table_slot_written(struct shadow *sh, uint32_t page, uint32_t slot)
 
 bool shadow_page_is_table(const struct shadow *sh, uint32_t page)
 {
-	return page < sh->npages && sh->pt_refs[page] > 0;
+	return page < sh->ram_pages && sh->pt_refs[page] > 0;
 }
 
 void shadow_table_changed(struct shadow *sh, uint32_t page, const uint32_t *old)
@@ -470,7 +480,7 @@ static int new_window(struct shadow *sh, uint32_t cr3, bool user, struct shadow_
 	}
 	uint16_t id = (uint16_t)(w - sh->windows);
 	uint32_t pd = cr3 >> 12;
-	if (pd < sh->npages) {
+	if (pd < sh->ram_pages) {
 		int err = list_add(sh, &sh->deriv_head[pd], id, SHADOW_KEY_PD);
 		if (err)
 			return err;
@@ -489,9 +499,15 @@ static int new_window(struct shadow *sh, uint32_t cr3, bool user, struct shadow_
 	return 0;
 }
 
+static void apply_devmem_move(struct shadow *sh, uint64_t old_gpa);
+
 int shadow_select(struct cpu *cpu)
 {
 	struct shadow *sh = cpu->sh;
+	if (sh->devmem_move_pending) {
+		sh->devmem_move_pending = false;
+		apply_devmem_move(sh, sh->devmem_old_gpa);
+	}
 	flush_pending_unmap(sh);
 	bool paging = cpu->s.cr0 & CR0_PG;
 	int view = paging ? (cpu->s.cpl == 3) : -1;
@@ -556,10 +572,13 @@ static int map_run(struct shadow *sh, struct shadow_window *w, uint32_t vpage, u
 
 static int map_page(struct shadow *sh, struct shadow_window *w, uint32_t va, const struct walk *wk)
 {
-	uint32_t vpage = va >> 12, r = vpage >> 10, page = wk->gpa >> 12;
+	uint32_t vpage = va >> 12, r = vpage >> 10, page;
 	uint16_t id = (uint16_t)(w - sh->windows);
 	uint32_t table = wk->large ? SHADOW_LARGE : wk->pte_gpa >> 12;
 	int err;
+
+	if (!guest_mem_page(sh->ram, wk->gpa, &page))
+		return -EFAULT;
 
 	if (w->regions[r] && w->region_pt[r] != table)
 		drop_region(sh, w, r, true);   /* the directory entry moved under us */
@@ -568,7 +587,7 @@ static int map_page(struct shadow *sh, struct shadow_window *w, uint32_t va, con
 		if (!w->regions[r])
 			return -ENOMEM;
 		w->region_pt[r] = table;
-		if (table != SHADOW_LARGE && table < sh->npages) {
+		if (table != SHADOW_LARGE && table < sh->ram_pages) {
 			err = list_add(sh, &sh->deriv_head[table], id, r);
 			if (err)
 				return err;
@@ -651,14 +670,28 @@ static void prefetch_around(struct shadow *sh, struct shadow_window *w,
 	}
 }
 
+/* The first write to a device page since the last harvest. */
+static void mark_devmem_dirty(struct shadow *sh, uint32_t page)
+{
+	sh->devmem_dirty[page - sh->ram_pages] = 1;
+	shadow_reprotect(sh, page);
+}
+
 enum shadow_fault_kind shadow_fault(struct cpu *cpu, uint32_t va, bool write, uint32_t *gpa,
 				    uint32_t *error)
 {
 	struct shadow *sh = cpu->sh;
+	uint32_t page;
 	if (sh->current == &sh->identity) {
 		*gpa = va;
-		if (!guest_ram_contains(sh->ram, va, 1))
+		if (!guest_mem_page(sh->ram, va, &page))
 			return SHADOW_MMIO;
+		if (write && devmem_clean(sh, page)) {
+			mark_devmem_dirty(sh, page);
+			return SHADOW_FILLED;
+		}
+		if (page >= sh->ram_pages)
+			return SHADOW_MMIO;   /* not mapped here yet: the slow path */
 		return SHADOW_TRACED;
 	}
 	struct shadow_window *w = (struct shadow_window *)sh->current;
@@ -672,9 +705,10 @@ enum shadow_fault_kind shadow_fault(struct cpu *cpu, uint32_t va, bool write, ui
 		return SHADOW_PAGE_FAULT;
 	}
 	*gpa = wk.gpa;
-	uint32_t page = wk.gpa >> 12;
-	if (!guest_ram_contains(sh->ram, wk.gpa, 1))
+	if (!guest_mem_page(sh->ram, wk.gpa, &page))
 		return SHADOW_MMIO;
+	if (write && devmem_clean(sh, page))
+		mark_devmem_dirty(sh, page);   /* its mappings turn writable */
 	if (write && page_read_only(sh, page)) {
 		/* Map it (read-only) so the slow path's single step can find it. */
 		if (map_page(sh, w, va, &wk) < 0)
@@ -726,13 +760,79 @@ void shadow_mark_adaptive(struct shadow *sh, uint32_t insn_gpa)
 	sh->stats.adaptive_insns++;
 }
 
+/* --- device memory ---------------------------------------------------------- */
+
+/* Carried out at a window selection, never inside a block's callout: a
+ * port write that moves a BAR may be followed by more of the block, which
+ * must still find the window GS points at. */
+static void apply_devmem_move(struct shadow *sh, uint64_t old_gpa)
+{
+	const struct guest_ram *ram = sh->ram;
+	uint8_t *base = sh->identity.base;
+	if (!ram->devmem_size)
+		return;
+	/* Paging windows: their entries name memfd pages, not addresses, so
+	 * the ones the guest made for the old place must all go. A BAR moves
+	 * once or twice a boot. */
+	shadow_flush(sh);
+	flush_pending_unmap(sh);
+	if (old_gpa != GUEST_DEVMEM_UNMAPPED && old_gpa < WINDOW_SIZE)
+		(void)mmap(base + old_gpa, ram->devmem_size, PROT_NONE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+	/* The identity window (paging off) sees it at once, but never over
+	 * RAM: a BAR the guest put there is its own mistake, and RAM wins. */
+	if (ram->devmem_gpa == GUEST_DEVMEM_UNMAPPED || ram->devmem_gpa < ram->size ||
+	    ram->devmem_gpa + ram->devmem_size > WINDOW_SIZE)
+		return;
+	/* Everything counts as written after a move, so one writable mapping
+	 * serves, and the next harvest has the display redraw it all. */
+	if (sh->devmem_logging)
+		memset(sh->devmem_dirty, 1, sh->npages - sh->ram_pages);
+	(void)mmap(base + ram->devmem_gpa, ram->devmem_size, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_FIXED, ram->memfd, (off_t)ram->size);
+}
+
+void shadow_devmem_moved(struct shadow *sh, uint64_t old_gpa)
+{
+	if (!sh->devmem_move_pending)
+		sh->devmem_old_gpa = old_gpa;   /* the first place still mapped */
+	sh->devmem_move_pending = true;
+}
+
+void shadow_devmem_log(struct shadow *sh, bool on)
+{
+	uint32_t n = sh->npages - sh->ram_pages;
+	if (sh->devmem_logging == on)
+		return;
+	memset(sh->devmem_dirty, 1, n);
+	sh->devmem_logging = on;
+}
+
+unsigned shadow_harvest_dirty(struct shadow *sh, uint8_t *bitmap)
+{
+	unsigned count = 0;
+	uint32_t n = sh->npages - sh->ram_pages;
+	if (!sh->devmem_logging)
+		return 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (!sh->devmem_dirty[i])
+			continue;
+		bitmap[i / 8] |= (uint8_t)(1u << (i % 8));
+		sh->devmem_dirty[i] = 0;
+		shadow_reprotect(sh, sh->ram_pages + i);
+		count++;
+	}
+	return count;
+}
+
 /* --- life ------------------------------------------------------------------ */
 
 int shadow_init(struct shadow *sh, const struct guest_ram *ram)
 {
 	memset(sh, 0, sizeof(*sh));
 	sh->ram = ram;
-	sh->npages = (uint32_t)(ram->size / GUEST_PAGE_SIZE);
+	sh->ram_pages = (uint32_t)(ram->size / GUEST_PAGE_SIZE);
+	sh->npages = (uint32_t)((ram->size + ram->devmem_size) / GUEST_PAGE_SIZE);
 	sh->cur_view = -2;
 	sh->next_asid = 0;
 	sh->adaptive_mask = 4095;
@@ -744,10 +844,11 @@ int shadow_init(struct shadow *sh, const struct guest_ram *ram)
 	sh->deriv_head = calloc(sh->npages, sizeof(uint32_t));
 	sh->pt_refs = calloc(sh->npages, sizeof(uint16_t));
 	sh->code_protect = calloc(sh->npages, 1);
+	sh->devmem_dirty = calloc(sh->npages - sh->ram_pages + 1, 1);
 	sh->adaptive = calloc(sh->adaptive_mask + 1, sizeof(uint32_t));
 	sh->global_code = calloc((1u << 20) / 8, 1);
 	if (!sh->windows || !sh->map_head || !sh->deriv_head || !sh->pt_refs || !sh->code_protect ||
-	    !sh->adaptive || !sh->global_code) {
+	    !sh->devmem_dirty || !sh->adaptive || !sh->global_code) {
 		shadow_destroy(sh);
 		return -ENOMEM;
 	}
@@ -755,6 +856,9 @@ int shadow_init(struct shadow *sh, const struct guest_ram *ram)
 		for (uint32_t r = 0; r < SHADOW_REGIONS; r++)
 			sh->windows[i].region_pt[r] = SHADOW_NO_PT;
 	sh->gsbase_insn = (getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE) != 0;
+	/* Device memory placed before the shadow existed (firmware's BARs). */
+	if (ram->devmem_gpa != GUEST_DEVMEM_UNMAPPED)
+		apply_devmem_move(sh, GUEST_DEVMEM_UNMAPPED);
 	return 0;
 }
 
@@ -774,6 +878,7 @@ void shadow_destroy(struct shadow *sh)
 	free(sh->deriv_head);
 	free(sh->pt_refs);
 	free(sh->code_protect);
+	free(sh->devmem_dirty);
 	free(sh->global_code);
 	free(sh->adaptive);
 	free(sh->nodes);

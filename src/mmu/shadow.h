@@ -72,11 +72,20 @@ struct shadow {
 	struct window *current;
 	uint32_t cur_key_cr3;
 	int cur_view;                 /* -1 identity, 0 supervisor, 1 user */
-	uint32_t npages;
+	uint32_t npages;              /* memfd pages: RAM, then device memory */
+	uint32_t ram_pages;
 	uint32_t *map_head;           /* per guest page: its window mappings */
 	uint32_t *deriv_head;         /* per guest page: shadows derived from it */
 	uint16_t *pt_refs;            /* derivations per page: traced while > 0 */
 	uint8_t *code_protect;        /* the cache wants the page read-only */
+	/* Dirty logging of device memory (a display's VRAM): while on, a
+	 * device page is mapped read-only until its first write, which marks
+	 * it dirty and maps it writable; shadow_harvest_dirty takes the
+	 * marks and write-protects the pages again. */
+	bool devmem_logging;
+	uint8_t *devmem_dirty;        /* per device page */
+	bool devmem_move_pending;     /* the BAR moved: remap at the next selection */
+	uint64_t devmem_old_gpa;
 	struct shadow_node *nodes;
 	uint32_t nodes_cap, nodes_free;  /* free list head (index + 1) */
 	uint64_t tick;
@@ -112,6 +121,16 @@ struct shadow {
 };
 
 int shadow_init(struct shadow *sh, const struct guest_ram *ram);
+/* The guest moved the device memory (its BAR): ram->devmem_gpa is the new
+ * place, old_gpa the one it had. Every mapping of the old place goes at
+ * the next shadow_select (the caller asks the vCPU for attention). */
+void shadow_devmem_moved(struct shadow *sh, uint64_t old_gpa);
+/* Starts or stops dirty logging of the device memory. Starting marks
+ * every page dirty, so the first harvest sees all of it. */
+void shadow_devmem_log(struct shadow *sh, bool on);
+/* ORs the pages written since the last harvest into bitmap (bit n for
+ * device page n) and write-protects them again. Returns how many. */
+unsigned shadow_harvest_dirty(struct shadow *sh, uint8_t *bitmap);
 void shadow_destroy(struct shadow *sh);
 /* Drops every paging window (CR0.PG/WP or CR4.PSE/PGE changed, reset). */
 void shadow_flush(struct shadow *sh);

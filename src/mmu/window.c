@@ -62,7 +62,8 @@ int window_activate(const struct window *win)
 int window_protect_page(struct window *win, uint32_t gpa, bool writable)
 {
 	uint32_t page = gpa & ~(GUEST_PAGE_SIZE - 1);
-	if (page >= win->ram->size)
+	uint32_t mem_page;
+	if (!guest_mem_page(win->ram, page, &mem_page))
 		return -EINVAL;
 	int prot = PROT_READ | (writable ? PROT_WRITE : 0);
 	if (mprotect(win->base + page, GUEST_PAGE_SIZE, prot) < 0)

@@ -16,12 +16,26 @@
  * devices the harness does not have, bytes, keys and raw keyboard bytes
  * from the host, the APIC base MSR, the PIT gates, the power button. A
  * reset request re-initialises the devices after the access that made it,
- * as the board does. Every device must take any program without a crash,
+ * as the board does.
+ *
+ * The Bochs display (devices/bochs_display.h) is plugged in at 00:02.0 with
+ * its BARs placed as the firmware would (BAR0 at DISPLAY_VRAM_BASE, BAR2 at
+ * DISPLAY_MMIO_BASE, decoding on, again after every reset); its operations
+ * come last, after the board's, so that the other records keep their
+ * numbers: OP_DISPLAY is an access (flags as a device's; offset bits 0-1
+ * the place: the DISPI ports, BAR2, BAR0, or the board's boot-time mode
+ * set from the value; the rest of the offset where in it), through the bus
+ * at the BAR's current address (a guest moving or disabling the BAR
+ * through DEV_PCI's configuration cycles moves it away), and
+ * OP_DISPLAY_RENDER a render of the picture (flag: full; else only the
+ * dirty rows), at most MAX_RENDERS an input so that one input stays
+ * fast. Every device must take any program without a crash,
  * a hang or a sanitizer report, and after a poll none may ask to be looked
  * at again at the same instant (the board would spin on it). */
 #include "fuzz.h"
 
 #include "devices/acpi_pm.h"
+#include "devices/bochs_display.h"
 #include "devices/bus.h"
 #include "devices/i8042.h"
 #include "devices/ioapic.h"
@@ -47,6 +61,11 @@
 #define STEP_MANTISSA_BITS 24u
 /* How deep deadline-change callbacks may nest inside one another. */
 #define MAX_CALLBACK_DEPTH 4u
+#define DISPLAY_DEVFN 0x10u		/* 00:02.0, as QEMU's -vga std */
+#define DISPLAY_VRAM_BASE 0xe0000000u
+#define DISPLAY_MMIO_BASE 0xe1000000u
+/* Full renders draw up to BOCHS_MAX_PIXELS each. */
+#define MAX_RENDERS 8u
 
 enum device_id {
 	DEV_UART,
@@ -74,6 +93,8 @@ enum board_op {
 	OP_PIT_GATE,		/* offset: the channel; flag: the level */
 	OP_POWER_BUTTON,
 	OP_KEY_BYTES,		/* value: up to 8 bytes, offset % 9 of them; flag: raw */
+	OP_DISPLAY,		/* see above */
+	OP_DISPLAY_RENDER,	/* flag: full */
 	OP_COUNT,
 };
 
@@ -99,6 +120,9 @@ struct machine {
 	struct port92 port92;
 	struct isa_debug_exit debug_exit;
 	struct testdev testdev;
+	struct bochs_display display;
+	unsigned renders;
+	uint8_t dirty[BOCHS_DIRTY_BYTES];
 	struct device_span span[DEV_COUNT];
 	bool reset_requested;
 	unsigned callback_depth;
@@ -145,6 +169,29 @@ static void output_changed(void *opaque, int level)
 {
 	struct machine *m = opaque;
 	m->sink += (uint64_t)level;
+}
+
+/* The display's VRAM and the window's picture: too big to clear for
+ * every input, and nothing depends on what they hold. */
+static uint8_t display_vram[BOCHS_VRAM_SIZE];
+static uint32_t display_pixels[BOCHS_MAX_PIXELS];
+
+static void vram_moved(void *opaque, uint64_t gpa)
+{
+	struct machine *m = opaque;
+	m->sink += gpa;
+}
+
+/* What the firmware does for the display after every reset. */
+static void place_display(struct machine *m)
+{
+	unsigned devfn = DISPLAY_DEVFN;
+	pci_host_config_write(&m->pci, 0, devfn, PCI_REG_BAR0 + 4 * BOCHS_VRAM_BAR, 4,
+			      DISPLAY_VRAM_BASE);
+	pci_host_config_write(&m->pci, 0, devfn, PCI_REG_BAR0 + 4 * BOCHS_MMIO_BAR, 4,
+			      DISPLAY_MMIO_BASE);
+	pci_host_config_write(&m->pci, 0, devfn, PCI_REG_COMMAND, 2,
+			      PCI_COMMAND_IO | PCI_COMMAND_MEMORY);
 }
 
 static void reset_request(void *opaque)
@@ -211,7 +258,10 @@ static void reset_devices(struct machine *m)
 	uart16550_init(&m->uart, &com1_irq, uart_tx, m);
 	i8042_init(&m->kbc, &kbd_irq, &aux_irq, a20_changed, reset_request, m);
 	port92_init(&m->port92, a20_changed, reset_request, m);
+	bochs_display_reset(&m->display);
 	pci_host_init(&m->pci);
+	fuzz_require(pci_host_add(&m->pci, &m->display.pci) == 0, "the display would not plug in");
+	place_display(m);
 	testdev_init(&m->testdev);
 	m->reset_requested = false;
 }
@@ -241,6 +291,9 @@ static void machine_init(struct machine *m)
 	rtc_init(&m->rtc, &rtc_irq, 1704067200, machine_clock, m);
 	m->rtc.deadline_changed = deadline_changed;
 	rtc_set_memory_size(&m->rtc, 256ull << 20);
+	bochs_display_init(&m->display, DISPLAY_DEVFN, display_vram, NULL);
+	m->display.vram_moved = vram_moved;
+	m->display.opaque = m;
 	reset_devices(m);
 	m->debug_exit.request_exit = request_exit;
 	m->debug_exit.opaque = m;
@@ -273,6 +326,63 @@ static void machine_init(struct machine *m)
 	mmio = bus->count[BUS_SPACE_MMIO];
 	note_span(m, DEV_TESTDEV, BUS_SPACE_MMIO, mmio,
 		  testdev_attach(&m->testdev, bus, TESTDEV_BASE));
+	/* Last, so that the BAR regions come and go after every region a
+	 * span above counts. The BARs were placed before the bus was there:
+	 * place them again now that it is. */
+	fuzz_require(bochs_display_attach(&m->display, bus) == 0, "the display would not attach");
+	pci_host_config_write(&m->pci, 0, DISPLAY_DEVFN, PCI_REG_COMMAND, 2, 0);
+	place_display(m);
+}
+
+/* OP_DISPLAY: offset bits 0-1 the place, the rest where in it. */
+static void display_access(struct machine *m, bool write, unsigned width, uint64_t offset,
+			   uint64_t value)
+{
+	enum bus_space space = BUS_SPACE_MMIO;
+	uint64_t where = offset >> 2, addr;
+
+	switch (offset & 3) {
+	case 0:
+		space = BUS_SPACE_PIO;
+		addr = BOCHS_DISPI_PORT_INDEX + where % BOCHS_DISPI_PORT_COUNT;
+		break;
+	case 1:
+		addr = m->display.pci.bar[BOCHS_MMIO_BAR].mapped + where % BOCHS_MMIO_SIZE;
+		break;
+	case 2:
+		/* 16 Ki places 1 KiB apart, the last bytes of VRAM among them. */
+		addr = m->display.pci.bar[BOCHS_VRAM_BAR].mapped +
+		       ((where << 10 | (where & 0x3ff)) % BOCHS_VRAM_SIZE);
+		break;
+	default: {
+		struct bochs_screen_info si;
+		m->sink += (uint64_t)bochs_display_set_mode(&m->display, (unsigned)(value & 0xfff),
+							    (unsigned)(value >> 12 & 0xfff),
+							    (unsigned)(value >> 24 & 0x3f));
+		m->sink += (uint64_t)bochs_display_screen_info(&m->display, &si) + si.lfb_base;
+		return;
+	}
+	}
+	/* An unmapped BAR's PCI_BAR_UNMAPPED plus the offset wraps to low
+	 * addresses, where nothing of the display is: still a valid access. */
+	if (write)
+		bus_write(&m->bus, space, addr, width, value);
+	else
+		m->sink += bus_read(&m->bus, space, addr, width);
+}
+
+static void display_render(struct machine *m, bool full)
+{
+	unsigned width, height;
+	if (m->renders >= MAX_RENDERS)
+		return;
+	m->renders++;
+	bochs_display_take_dirty(&m->display, m->dirty);
+	m->sink += bochs_display_render(&m->display, m->dirty, full, display_pixels, &width,
+					&height);
+	fuzz_require(width <= BOCHS_MAX_WIDTH && height <= BOCHS_MAX_HEIGHT,
+		     "the display drew a picture larger than its maximum");
+	memset(m->dirty, 0, sizeof(m->dirty));
 }
 
 /* The bus address of byte offset of a device's regions laid end to end. */
@@ -339,9 +449,11 @@ static void acknowledge(struct machine *m)
 		m->sink += (uint64_t)pic_acknowledge(&m->pic);
 }
 
-static void board_op(struct machine *m, enum board_op op, bool flag, uint64_t offset,
+static void board_op(struct machine *m, enum board_op op, unsigned flags, uint64_t offset,
 		     uint64_t value)
 {
+	bool flag = flags & 1;
+
 	switch (op) {
 	case OP_ADVANCE:
 		advance(m, value, !flag);
@@ -379,6 +491,12 @@ static void board_op(struct machine *m, enum board_op op, bool flag, uint64_t of
 			m->sink += i8042_key_sequence(&m->kbc, bytes, len);
 		break;
 	}
+	case OP_DISPLAY:
+		display_access(m, flag, 1u << ((flags >> 1) & 3), offset, value);
+		break;
+	case OP_DISPLAY_RENDER:
+		display_render(m, flag);
+		break;
 	case OP_COUNT:
 		break;
 	}
@@ -398,7 +516,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (target < DEV_COUNT)
 			device_access(&m, (enum device_id)target, flag, 1u << ((flags >> 1) & 3), offset, value);
 		else
-			board_op(&m, (enum board_op)target, flag, offset, value);
+			board_op(&m, (enum board_op)target, flags, offset, value);
 		if (m.reset_requested)
 			reset_devices(&m);
 	}

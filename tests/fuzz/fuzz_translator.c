@@ -150,7 +150,7 @@ static struct rig *rig_get(void)
 		sigaction(sigs[i], NULL, &saved[i]);
 	static struct vcpu_state boot;
 	bus_init(&r.bus);
-	fuzz_require(guest_ram_init(&r.ram, RAM_MIB) == 0, "no guest RAM");
+	fuzz_require(guest_ram_init(&r.ram, RAM_MIB, 0) == 0, "no guest RAM");
 	fuzz_require(shadow_init(&r.sh, &r.ram) == 0, "no window");
 	fuzz_require(tcache_init(&r.tc, TCACHE_BYTES, r.ram.size, &r.sh) == 0, "no cache");
 	r.sh.code_pages = r.tc.page_traced;

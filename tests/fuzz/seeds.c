@@ -150,7 +150,7 @@ enum {
 	DEV_UART, DEV_PIT, DEV_PIC, DEV_RTC, DEV_I8042, DEV_LAPIC, DEV_IOAPIC, DEV_PCI,
 	DEV_ACPI_PM, DEV_PORT92, DEV_DEBUG_EXIT, DEV_TESTDEV,
 	OP_ADVANCE, OP_INTA, OP_ISA_IRQ, OP_UART_RX, OP_KEY, OP_APIC_BASE, OP_PIT_GATE,
-	OP_POWER_BUTTON, OP_KEY_BYTES,
+	OP_POWER_BUTTON, OP_KEY_BYTES, OP_DISPLAY, OP_DISPLAY_RENDER,
 };
 
 static void record(struct seed *s, unsigned target, unsigned flags, uint16_t offset,
@@ -394,6 +394,70 @@ static void small_devices_program(struct seed *s)
 	out(s, DEV_DEBUG_EXIT, 0, 2, 0x10);
 }
 
+/* OP_DISPLAY's places (offset bits 0-1) and the DISPI registers. */
+enum { AT_DISPI_PORTS, AT_BAR2, AT_BAR0, AT_BOOT_MODE };
+enum {
+	DISPI_ID, DISPI_XRES, DISPI_YRES, DISPI_BPP, DISPI_ENABLE, DISPI_BANK, DISPI_VIRT_WIDTH,
+	DISPI_VIRT_HEIGHT, DISPI_X_OFFSET, DISPI_Y_OFFSET, DISPI_VIDEO_MEMORY_64K,
+};
+
+static void display_out(struct seed *s, unsigned at, uint16_t where, unsigned log2_width,
+			uint64_t value)
+{
+	record(s, OP_DISPLAY, log2_width << 1 | 1, (uint16_t)(where << 2 | at), value);
+}
+
+static void display_in(struct seed *s, unsigned at, uint16_t where, unsigned log2_width)
+{
+	record(s, OP_DISPLAY, log2_width << 1, (uint16_t)(where << 2 | at), 0);
+}
+
+static void dispi_mmio(struct seed *s, unsigned reg, uint16_t value)
+{
+	display_out(s, AT_BAR2, (uint16_t)(0x500 + 2 * reg), 1, value);
+}
+
+/* Linux's bochs-drm probing the display, setting 1024x768x32 and flipping
+ * pages, the window drawing it; then the BIOS-style ports, a 16 bpp mode
+ * and the boot-time mode set. */
+static void display_program(struct seed *s)
+{
+	display_in(s, AT_BAR2, 0x500 + 2 * DISPI_ID, 1);
+	display_in(s, AT_BAR2, 0x500 + 2 * DISPI_VIDEO_MEMORY_64K, 1);
+	display_in(s, AT_BAR2, 0x600, 2);                       /* QEMU extension size */
+	display_out(s, AT_BAR2, 0x604, 2, 0x1e1e1e1e);          /* little endian */
+	display_out(s, AT_BAR2, 0x402, 0, 0x01);                /* VGA MIS_W */
+	display_in(s, AT_BAR2, 0x41a, 0);                       /* IS1_RC */
+	display_out(s, AT_BAR2, 0x400, 0, 0x20);                /* unblank */
+	dispi_mmio(s, DISPI_ENABLE, 0);
+	dispi_mmio(s, DISPI_BPP, 32);
+	dispi_mmio(s, DISPI_XRES, 1024);
+	dispi_mmio(s, DISPI_YRES, 768);
+	dispi_mmio(s, DISPI_BANK, 0);
+	dispi_mmio(s, DISPI_VIRT_WIDTH, 1024);
+	dispi_mmio(s, DISPI_VIRT_HEIGHT, 4096);
+	dispi_mmio(s, DISPI_X_OFFSET, 0);
+	dispi_mmio(s, DISPI_Y_OFFSET, 0);
+	dispi_mmio(s, DISPI_ENABLE, 0x41);
+	display_out(s, AT_BAR0, 0x10, 3, 0x00ff00ff00ff00ffull);
+	record(s, OP_DISPLAY_RENDER, 1, 0, 0);
+	display_out(s, AT_BAR0, 0x3ff, 2, 0x00123456);
+	record(s, OP_DISPLAY_RENDER, 0, 0, 0);
+	dispi_mmio(s, DISPI_Y_OFFSET, 768);                     /* page flip */
+	record(s, OP_DISPLAY_RENDER, 0, 0, 0);
+	display_out(s, AT_DISPI_PORTS, 0, 1, DISPI_ENABLE);     /* ports: index, data */
+	display_out(s, AT_DISPI_PORTS, 1, 1, 0x02);             /* GETCAPS */
+	display_out(s, AT_DISPI_PORTS, 0, 1, DISPI_XRES);
+	display_in(s, AT_DISPI_PORTS, 1, 1);
+	display_out(s, AT_DISPI_PORTS, 1, 1, 800);
+	display_out(s, AT_DISPI_PORTS, 0, 1, DISPI_BPP);
+	display_out(s, AT_DISPI_PORTS, 1, 1, 16);
+	display_out(s, AT_DISPI_PORTS, 0, 1, DISPI_ENABLE);
+	display_out(s, AT_DISPI_PORTS, 1, 1, 0xc1);             /* keep VRAM */
+	record(s, OP_DISPLAY_RENDER, 0, 0, 0);
+	record(s, OP_DISPLAY, 1, AT_BOOT_MODE, 32u << 24 | 600u << 12 | 800u);
+}
+
 /* fuzz_translator.c's header bits. */
 enum {
 	AT_PAGE_END = 0x20, AT_NEXT_NO_RAM = 0x40, AT_NEXT_ABSENT = 0x80,
@@ -518,9 +582,11 @@ int main(int argc, char **argv)
 	static void (*const programs[])(struct seed *) = {
 		uart_program, pit_program, pic_program, rtc_program, i8042_program, lapic_program,
 		ioapic_program, pci_program, acpi_pm_program, small_devices_program,
+		display_program,
 	};
 	static const char *const names[] = {
 		"uart", "pit", "pic", "rtc", "i8042", "lapic", "ioapic", "pci", "acpi-pm", "small",
+		"display",
 	};
 	struct seed all = { .size = 0 };
 	for (size_t i = 0; i < sizeof(programs) / sizeof(programs[0]); i++) {

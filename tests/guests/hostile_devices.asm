@@ -593,6 +593,7 @@ align 4
 pci_functions:
 	dd 0x80000000, 0x12378086	; 00:00.0 i440FX host bridge
 	dd 0x80000800, 0x70008086	; 00:01.0 PIIX3 ISA bridge
-	dd 0x80001000, 0xffffffff	; 00:02.0 nothing
+	dd 0x80001000, 0x11111234	; 00:02.0 std VGA (bochs display)
+	dd 0x80001800, 0xffffffff	; 00:03.0 nothing
 	dd 0x80fff800, 0xffffffff	; ff:1f.0 nothing
 	dd 0, 0

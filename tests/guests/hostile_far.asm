@@ -266,6 +266,7 @@ D_SYS		equ 0x00008000		; system, present, DPL 0: | type << 8
 guest_start
 	call lib_install_idt
 	call hl_pic_quiet
+	call hl_pci_off
 	call rings_setup
 	mov dword [lib_exc_hook], exc_hook
 	mov dword [back + 4], SEL_CODE

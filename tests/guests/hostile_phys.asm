@@ -32,6 +32,7 @@ UNCLAIMED_A	equ 0xe0800000		; nothing there
 TD_END		equ 0xfebf1000		; the end of btvm's test device page
 
 guest_start
+	call hl_pci_off
 	test dword [ebx], 1		; Multiboot flags: mem_lower/mem_upper
 	jnz .mem
 	fatal "no memory size in the Multiboot information"

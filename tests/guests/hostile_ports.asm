@@ -28,6 +28,7 @@ UNCLAIMED_MMIO	equ 0xe0000000		; no RAM, no device
 guest_start
 	call lib_install_idt
 	call hl_pic_quiet
+	call hl_pci_off
 	mov esi, claimed_map
 	mov edi, claimed_ports
 	call hl_mark_table
@@ -411,6 +412,7 @@ claimed_ports:
 	dd 0x92, 1			; system control port A
 	dd 0xa0, 2			; 8259 slave
 	dd 0xf4, 4			; isa-debug-exit
+	dd 0x1ce, 3			; Bochs display DISPI index, data (and the byte after)
 	dd 0x3b0, 0x30		; VGA (mono and colour CRTC, sequencer, GC, attribute, DAC)
 	dd 0x3f8, 8			; COM1
 	dd 0x4d0, 2			; ELCR

@@ -98,6 +98,7 @@ CR4_PSE		equ 0x10
 guest_start
 	call lib_install_idt
 	call hl_pic_quiet
+	call hl_pci_off
 	call rings_setup
 	mov dword [lib_exc_hook], exc_hook
 	mov word [sel_word_0x10], 0x10

@@ -29,6 +29,7 @@ CR0_PG		equ 0x80000000
 CR4_PSE		equ 0x10
 
 guest_start
+	call hl_pci_off
 	; the boot count: CMOS holds it from the second boot on
 	mov al, CMOS_MAGIC_IDX
 	out 0x70, al
