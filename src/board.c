@@ -26,6 +26,11 @@
 #define CASCADE_IRQ 2
 #define POST_PORT 0x80
 #define PCI_DISPLAY_DEVFN 0x10  /* 00:02.0, where QEMU puts its VGA */
+#define PCI_DISK_SLOT 4         /* disks at 00:04.0 on */
+/* The ISA IRQs the firmware routes PCI's PIRQ lines to (A, B: 10; C, D:
+ * 11; pci_firmware_config_default). */
+#define PCI_IRQ_A 10
+#define PCI_IRQ_B 11
 #define PORT_B 0x61        /* system control port B: PIT channel 2, speaker */
 /* How soon to look again when the UART had no room for console input. */
 #define RX_RETRY_NS 1000000ull
@@ -356,6 +361,8 @@ static void platform_poll(void *opaque)
 	if (board->cfg.serial == SERIAL_STDIO)
 		board_pump_input(board);
 	board_screen_poll(board, now);
+	for (unsigned i = 0; i < board->cfg.ndisks; i++)
+		virtio_blk_poll(&board->disks[i]);
 	arm_timer(board, true);
 }
 
@@ -419,6 +426,10 @@ static bool platform_wait(void *opaque)
 	    (irq_unmasked(board, I8042_KBD_IRQ) || irq_unmasked(board, I8042_AUX_IRQ) ||
 	     irq_unmasked(board, ACPI_PM_SCI_IRQ)))
 		input_possible = true;
+	/* A disk request in flight ends in an interrupt (its thread wakes us). */
+	for (unsigned i = 0; i < board->cfg.ndisks; i++)
+		if (virtio_blk_busy(&board->disks[i]))
+			input_possible = true;
 	if (board->screen.input_backlog && deadline > board->screen.input_retry_ns)
 		deadline = board->screen.input_retry_ns;
 	board_screen_flush(board, now);
@@ -536,6 +547,30 @@ static const struct bus_ops post_ops = {
 	.max_width = 4,
 };
 
+/* A PCI interrupt routed (PIIX3 PIRQ) to ISA IRQ irq. PCI's INTx# wires
+ * are level-triggered and active low: the 8259 (its ELCR set by the OS)
+ * takes the level as asserted-high, the I/O APIC pin the wire itself,
+ * which the OS programs active low (ACPI's default for PCI). */
+static void pci_isa_irq_set(void *opaque, unsigned irq, int level)
+{
+	struct board *board = opaque;
+	pic_set_irq(&board->pic, irq, level);
+	if (irq == PCI_IRQ_A || irq == PCI_IRQ_B)
+		ioapic_set_irq(&board->ioapic, irq, !level);
+}
+
+/* A disk's I/O thread read into guest RAM behind the write protection of
+ * code pages: drop the translations made from those pages. */
+static void disk_guest_written(void *opaque, uint64_t gpa, uint64_t len)
+{
+	struct board *board = opaque;
+	if (!len)
+		return;
+	for (uint64_t p = gpa / GUEST_PAGE_SIZE; p <= (gpa + len - 1) / GUEST_PAGE_SIZE; p++)
+		if (tcache_page_traced(&board->tc, (uint32_t)p))
+			tcache_invalidate_page(&board->tc, &board->cpu, (uint32_t)p);
+}
+
 /* Every device to its power-on state; also the reset path, so it only
  * initializes: the bus regions stay registered. */
 static void board_reset_devices(struct board *board)
@@ -556,6 +591,9 @@ static void board_reset_devices(struct board *board)
 	board->lapic.irq_min_interval_ns = TIMER_IRQ_MIN_INTERVAL_NS;
 	board->lapic.irq_backlog_max_ns = TIMER_IRQ_BACKLOG_MAX_NS;
 	ioapic_init(&board->ioapic, lapic_deliver_message, &board->lapic);
+	/* The PCI interrupt wires idle high (active low). */
+	ioapic_set_irq(&board->ioapic, PCI_IRQ_A, 1);
+	ioapic_set_irq(&board->ioapic, PCI_IRQ_B, 1);
 	pic_init(&board->pic, pic_output_changed, board);
 	pit_init(&board->pit, &pit_irq, board_clock_ns, board);
 	board->pit.deadline_changed = device_deadline_changed;
@@ -574,6 +612,8 @@ static void board_reset_devices(struct board *board)
 	pci_host_reset(&board->pci);
 	vga_init(&board->vga);
 	bochs_display_reset(&board->bochs);
+	for (unsigned i = 0; i < board->cfg.ndisks; i++)
+		virtio_blk_reset(&board->disks[i]);
 	/* What the VGA BIOS leaves in video memory: its font in plane 2 and
 	 * a blank screen (0xa0000-0xbffff is guest RAM, see vga.h). */
 	vga_init_memory(board->ram.host + VGA_LEGACY_BASE);
@@ -599,6 +639,8 @@ static int board_wire_devices(struct board *board)
 	/* PCI at power-on, and the display's function with its VRAM: the
 	 * device memory after RAM in the guest's memfd. */
 	pci_host_init(&board->pci);
+	board->pci.set_isa_irq = pci_isa_irq_set;
+	board->pci.irq_opaque = board;
 	bochs_display_init(&board->bochs, PCI_DISPLAY_DEVFN, guest_devmem_ptr(&board->ram, 0),
 			   &board->vga);
 	board->bochs.vram_moved = board_vram_moved;
@@ -645,6 +687,20 @@ static int board_wire_devices(struct board *board)
 		err = pci_host_add(&board->pci, &board->bochs.pci);
 	if (err)
 		return err;
+	const struct virtio_blk_host disk_host = {
+		.notify = board_console_notify,
+		.guest_written = disk_guest_written,
+		.opaque = board,
+	};
+	for (unsigned i = 0; i < board->cfg.ndisks; i++) {
+		struct virtio_blk *disk = &board->disks[i];
+		err = virtio_blk_attach(disk, (uint8_t)pci_devfn(PCI_DISK_SLOT + i, 0), &board->ram,
+					&board->bus, &disk_host);
+		if (!err)
+			err = pci_host_add(&board->pci, &disk->vp.pci);
+		if (err)
+			return err;
+	}
 	board->debug_exit.request_exit = board_request_exit;
 	board->debug_exit.opaque = board;
 	err = isa_debug_exit_attach(&board->debug_exit, &board->bus, ISA_DEBUG_EXIT_PORT);
@@ -690,6 +746,10 @@ static void board_boot_config(struct board *board, struct boot_config *boot,
 	*boot = (struct boot_config){
 		.kernel_path = board->cfg.kernel_path,
 		.initrd_path = board->cfg.initrd_path,
+		.kernel_data = board->cfg.kernel_data,
+		.kernel_size = board->cfg.kernel_size,
+		.initrd_data = board->cfg.initrd_data,
+		.initrd_size = board->cfg.initrd_size,
 		.cmdline = board->cfg.cmdline,
 		.acpi_rsdp = board->acpi_rsdp,
 		.vga_text = true,
@@ -778,33 +838,39 @@ int board_create(struct board *board, const struct board_config *cfg, char *err,
 			 (unsigned long long)cfg->ram_mib, strerror(-ret));
 		return ret;
 	}
+	for (unsigned i = 0; i < cfg->ndisks; i++) {
+		ret = virtio_blk_open(&board->disks[i], cfg->disks[i].path, cfg->disks[i].readonly,
+				      cfg->snapshot, err, err_len);
+		if (ret)
+			goto close_disks;
+	}
 	ret = board_wire_devices(board);
 	if (ret) {
 		snprintf(err, err_len, "cannot wire the PC's devices: %s", strerror(-ret));
-		goto destroy_ram;
+		goto close_disks;
 	}
 	ret = board_write_acpi(board);
 	if (ret) {
 		snprintf(err, err_len, "cannot build the ACPI tables: %s", strerror(-ret));
-		goto destroy_ram;
+		goto close_disks;
 	}
 	ret = board_firmware(board);
 	if (ret) {
 		snprintf(err, err_len, "cannot set up the PCI devices and the display: %s",
 			 strerror(-ret));
-		goto destroy_ram;
+		goto close_disks;
 	}
 	struct boot_config boot;
 	struct boot_framebuffer fb;
 	board_boot_config(board, &boot, &fb);
 	ret = boot_load(&board->ram, &boot, &board->boot, &board->boot_kind, err, err_len);
 	if (ret)
-		goto destroy_ram;
+		goto close_disks;
 	ret = shadow_init(&board->sh, &board->ram);
 	board->shadow_ready = ret == 0;
 	if (ret) {
 		snprintf(err, err_len, "cannot reserve the guest's address-space window: %s", strerror(-ret));
-		goto destroy_ram;
+		goto close_disks;
 	}
 	ret = tcache_init(&board->tc, cfg->tcache_mib << 20, board->ram.size, &board->sh);
 	if (!ret) {
@@ -848,7 +914,9 @@ destroy_tcache:
 destroy_window:
 	shadow_destroy(&board->sh);
 
-destroy_ram:
+close_disks:
+	for (unsigned i = 0; i < cfg->ndisks; i++)
+		virtio_blk_close(&board->disks[i]);
 	guest_ram_destroy(&board->ram);
 	return ret;
 }
@@ -958,6 +1026,16 @@ void board_print_stats(const struct board *board, FILE *out)
 		(unsigned long long)board->com1.tx_bytes, (unsigned long long)board->com1.rx_bytes);
 	fprintf(out, "  mouse events / packets    %llu / %llu\n",
 		(unsigned long long)board->kbc.mouse.events, (unsigned long long)board->kbc.mouse.packets);
+	for (unsigned i = 0; i < board->cfg.ndisks; i++) {
+		struct virtio_blk_stats d = virtio_blk_get_stats((struct virtio_blk *)&board->disks[i]);
+		fprintf(out, "  disk %u reads / writes    %llu / %llu (%llu / %llu bytes)\n", i,
+			(unsigned long long)d.reads, (unsigned long long)d.writes,
+			(unsigned long long)d.bytes_read, (unsigned long long)d.bytes_written);
+		fprintf(out, "  disk %u flushes, discards %llu, %llu; errors: I/O %llu, bad %llu, device %llu\n",
+			i, (unsigned long long)d.flushes, (unsigned long long)d.discards,
+			(unsigned long long)d.io_errors, (unsigned long long)d.bad_requests,
+			(unsigned long long)d.device_errors);
+	}
 	fprintf(out, "  VGA modes not shown       %llu\n",
 		(unsigned long long)board->vga.unsupported_renders);
 	fprintf(out, "  screenshots written       %llu\n", (unsigned long long)board->screen.screenshots);
@@ -1048,5 +1126,7 @@ void board_destroy(struct board *board)
 		if (board->trace)
 			fclose(board->trace);
 	}
+	for (unsigned i = 0; i < board->cfg.ndisks; i++)
+		virtio_blk_close(&board->disks[i]);
 	guest_ram_destroy(&board->ram);
 }

@@ -27,6 +27,7 @@
 #include "devices/port92.h"
 #include "devices/testdev.h"
 #include "devices/uart16550.h"
+#include "devices/virtio_blk.h"
 #include "devices/vga.h"
 #include "mmu/guest_ram.h"
 #include "mmu/shadow.h"
@@ -36,6 +37,7 @@
 enum display_mode { DISPLAY_DEFAULT, DISPLAY_NONE, DISPLAY_SDL };
 enum serial_mode { SERIAL_STDIO, SERIAL_NONE };
 #define BOARD_MAX_SCREENSHOTS 4u
+#define BOARD_MAX_DISKS 4u          /* virtio-blk in PCI slots 4-7 */
 #define BOARD_FB_MAX_WIDTH 2560u
 #define BOARD_FB_MAX_HEIGHT 1600u
 
@@ -57,6 +59,14 @@ struct board_config {
 	unsigned screenshot_count;
 	/* --vga WxH: a boot-time linear framebuffer; 0x0: VGA text mode */
 	unsigned fb_width, fb_height;
+	/* --disk FILE[,readonly]: virtio-blk disks, the first /dev/vda */
+	struct { const char *path; bool readonly; } disks[BOARD_MAX_DISKS];
+	unsigned ndisks;
+	bool snapshot;            /* --snapshot: disk writes go to a temporary overlay */
+	/* A kernel and initrd already in memory (found on a disk), used
+	 * instead of reading kernel_path/initrd_path, which then name them. */
+	const uint8_t *kernel_data, *initrd_data;
+	size_t kernel_size, initrd_size;
 };
 
 /* Guest time: one host counter behind every guest clock (board.c,
@@ -87,6 +97,7 @@ struct board {
 	struct pci_host pci;
 	struct vga vga;
 	struct bochs_display bochs;   /* the PCI std VGA: framebuffer modes */
+	struct virtio_blk disks[BOARD_MAX_DISKS];
 	struct board_screen screen;   /* the window, input, screenshots */
 	bool reset_requested;     /* keyboard controller or port 0x92 reset */
 	uint32_t acpi_rsdp;       /* where the ACPI tables' RSDP is */

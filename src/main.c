@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "board.h"
+#include "boot/disk_boot.h"
 #include "cpu/cpuid.h"
 #include "cpu/sensitive.h"
 
@@ -18,6 +19,7 @@
 static void print_usage(FILE *out)
 {
 	fputs("Usage: btvm run --kernel FILE [options]\n"
+	      "       btvm run --disk FILE [options]   (boots the disk's /vmlinuz)\n"
 	      "       btvm --help | --version | --list-sensitive\n"
 	      "\n"
 	      "Runs a 32-bit x86 guest as translated code, without hardware virtualization.\n"
@@ -25,6 +27,16 @@ static void print_usage(FILE *out)
 	      "Options of 'run':\n"
 	      "  --kernel FILE         guest kernel: a Linux bzImage or a Multiboot v1 ELF\n"
 	      "                        image, told apart by its header (required)\n"
+	      "  --disk FILE[,readonly] a raw disk image as a virtio-blk disk (repeatable,\n"
+	      "                        up to 4; the first is /dev/vda). Without --kernel\n"
+	      "                        the first disk is booted as a PC would: its ext2/3/4\n"
+	      "                        filesystem (whole disk, or the first Linux MBR/GPT\n"
+	      "                        partition) gives /vmlinuz and /initrd.img (else\n"
+	      "                        the newest /boot/vmlinuz-*), with the command line\n"
+	      "                        'console=ttyS0 root=... ro' and --append after it.\n"
+	      "                        An image is locked while in use\n"
+	      "  --snapshot            disk writes go to a temporary overlay, dropped at\n"
+	      "                        exit: the images stay as they were\n"
 	      "  --initrd FILE         initial RAM disk (Linux initramfs, or Multiboot\n"
 	      "                        module 0)\n"
 	      "  --append STRING       kernel command line\n"
@@ -137,6 +149,8 @@ enum {
 	OPT_TCACHE,
 	OPT_SCREENSHOT,
 	OPT_VGA,
+	OPT_DISK,
+	OPT_SNAPSHOT,
 };
 
 static const struct option run_options[] = {
@@ -155,6 +169,8 @@ static const struct option run_options[] = {
 	{ "tcache", required_argument, NULL, OPT_TCACHE },
 	{ "screenshot", required_argument, NULL, OPT_SCREENSHOT },
 	{ "vga", required_argument, NULL, OPT_VGA },
+	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "snapshot", no_argument, NULL, OPT_SNAPSHOT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -235,6 +251,25 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg)
 				return usage_error("at most %u --screenshot files", BOARD_MAX_SCREENSHOTS);
 			cfg->screenshot_paths[cfg->screenshot_count++] = optarg;
 			break;
+		case OPT_DISK: {
+			if (cfg->ndisks == BOARD_MAX_DISKS)
+				return usage_error("at most %u --disk images", BOARD_MAX_DISKS);
+			char *comma = strrchr(optarg, ',');
+			bool readonly = false;
+			if (comma && (!strcmp(comma, ",readonly") || !strcmp(comma, ",ro"))) {
+				*comma = '\0';
+				readonly = true;
+			}
+			if (!*optarg)
+				return usage_error("--disk needs a file name");
+			cfg->disks[cfg->ndisks].path = optarg;
+			cfg->disks[cfg->ndisks].readonly = readonly;
+			cfg->ndisks++;
+			break;
+		}
+		case OPT_SNAPSHOT:
+			cfg->snapshot = true;
+			break;
 		case OPT_VGA:
 			if (parse_vga(optarg, cfg))
 				return usage_error("invalid --vga '%s' (expected text, or WIDTHxHEIGHT "
@@ -249,8 +284,8 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg)
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
-	if (!cfg->kernel_path)
-		return usage_error("run: no guest given (--kernel FILE is required)");
+	if (!cfg->kernel_path && !cfg->ndisks)
+		return usage_error("run: no guest given (--kernel FILE or --disk FILE is required)");
 	return -1;
 }
 
@@ -258,25 +293,51 @@ static int cmd_run(int argc, char **argv)
 {
 	struct board_config cfg;
 	struct board board;
+	struct disk_boot db = { 0 };
 	char err[512];
+	char cmdline[4096];
 	int status = parse_run_options(argc, argv, &cfg);
 	if (status >= 0)
 		return status;
+
+	/* No kernel given: boot the first disk as a PC would. */
+	if (!cfg.kernel_path) {
+		if (disk_boot_find(cfg.disks[0].path, &db, err, sizeof(err))) {
+			fprintf(stderr, "btvm: %s\n", err);
+			return EXIT_FAILURE;
+		}
+		if (disk_boot_cmdline(&db, cfg.cmdline, cmdline, sizeof(cmdline))) {
+			disk_boot_free(&db);
+			return usage_error("--append: the command line is too long");
+		}
+		cfg.cmdline = cmdline;
+		cfg.kernel_path = db.kernel_name;
+		cfg.kernel_data = db.kernel;
+		cfg.kernel_size = db.kernel_size;
+		if (!cfg.initrd_path && db.initrd) {
+			cfg.initrd_path = db.initrd_name;
+			cfg.initrd_data = db.initrd;
+			cfg.initrd_size = db.initrd_size;
+		}
+	}
 
 	/* Translated code runs the model's x87/MMX/SSE/SSE2 instructions on
 	 * the host CPU: without them there is nothing to run the guest on. */
 	if (cpuid_check_host(err, sizeof(err))) {
 		fprintf(stderr, "btvm: %s\n", err);
+		disk_boot_free(&db);
 		return EXIT_FAILURE;
 	}
 	if (board_create(&board, &cfg, err, sizeof(err))) {
 		fprintf(stderr, "btvm: %s\n", err);
+		disk_boot_free(&db);
 		return EXIT_FAILURE;
 	}
 	status = board_run(&board);
 	if (cfg.stats)
 		board_print_stats(&board, stderr);
 	board_destroy(&board);
+	disk_boot_free(&db);
 	return status;
 }
 

@@ -48,7 +48,7 @@ hello=$guests/hello.elf
 
 # Help and version; --help must mention every option.
 expect 0 'Usage: btvm run' --help
-for opt in --kernel --initrd --append -m --memory --display --serial --stats --no-reboot --trace --one-insn-blocks --tcache --screenshot --vga; do
+for opt in --kernel --initrd --append -m --memory --display --serial --stats --no-reboot --trace --one-insn-blocks --tcache --screenshot --vga --disk --snapshot; do
 	expect 0 "$opt" --help
 done
 expect 0 '^btvm [0-9]+\.[0-9]+' --version
@@ -64,7 +64,7 @@ expect 2 'no command given'
 expect 2 "unknown command 'frobnicate'" frobnicate
 expect 2 "unknown option '--bogus'" --bogus
 expect 2 "unknown option '--bogus'" run --kernel "$hello" --bogus
-expect 2 'kernel FILE is required' run
+expect 2 'no guest given \(--kernel FILE or --disk FILE is required\)' run
 expect 2 "option '--kernel' needs a value" run --kernel
 expect 2 "invalid memory size 'lots'" run --kernel "$hello" -m lots
 expect 2 "invalid memory size '12x'" run --kernel "$hello" -m 12x
@@ -80,6 +80,14 @@ done
 expect 2 "screenshot needs a file name" run --kernel "$hello" --screenshot ''
 expect 2 "at most 4 --screenshot files" run --kernel "$hello" --screenshot a --screenshot b \
 	--screenshot c --screenshot d --screenshot e
+# Disks: bad options (2), images that cannot be used (1, one line).
+expect 2 "disk needs a file name" run --kernel "$hello" --disk ''
+expect 2 "at most 4 --disk images" run --kernel "$hello" --disk a --disk b --disk c --disk d --disk e
+expect 1 "$work/nodisk.img" run --kernel "$hello" --disk "$work/nodisk.img"
+expect 1 "$work/nodisk.img" run --disk "$work/nodisk.img"
+expect 1 "$work: " run --kernel "$hello" --disk "$work"
+head -c 1048576 /dev/zero >"$work/blank.img"
+expect 1 "$work/blank.img: no ext2/3/4 filesystem" run --disk "$work/blank.img"
 # A window asked for with no display server to show it: one line, status 1.
 DISPLAY= WAYLAND_DISPLAY= expect 1 "cannot open the display window" run --kernel "$hello" --display sdl
 DISPLAY=:97531 expect 1 "cannot open the display window" run --kernel "$hello" --display sdl

@@ -225,6 +225,48 @@ static void test_no_initrd(struct guest_ram *ram)
 	CHECK_EQ(ram->host[LINUX_CMDLINE_ADDR], 0);
 }
 
+/* Kernel and initrd already in memory (read from a disk image): loaded as
+ * from files, the paths only naming them in messages. */
+static void test_in_memory(struct guest_ram *ram)
+{
+	struct bz_spec s = default_spec();
+	uint8_t *image;
+	size_t size = build_image(&s, &image);
+	static uint8_t initrd[7000];
+	for (size_t i = 0; i < sizeof(initrd); i++)
+		initrd[i] = (uint8_t)(i * 3 + 1);
+	struct boot_config cfg = { .kernel_path = "disk.img:/boot/vmlinuz-6.1", .kernel_data = image,
+				   .kernel_size = size, .initrd_path = "disk.img:/boot/initrd.img-6.1",
+				   .initrd_data = initrd, .initrd_size = sizeof(initrd),
+				   .cmdline = "root=UUID=x" };
+	struct vcpu_state cpu;
+	enum boot_kind kind;
+	char err[512] = "";
+	memset(ram->host, 0xcc, ram->size);
+	CHECK_EQ(boot_load(ram, &cfg, &cpu, &kind, err, sizeof(err)), 0);
+	CHECK_EQ(kind, BOOT_LINUX);
+	for (size_t i = 0; i < PAYLOAD_LEN; i += 97)
+		CHECK_EQ(ram->host[0x100000 + i], (uint8_t)(i * 7 + 3));
+	uint32_t start = rd32(ram, BP + 0x218), isize = rd32(ram, BP + 0x21c);
+	CHECK_EQ(isize, sizeof(initrd));
+	CHECK(start + isize <= ram->size && memcmp(ram->host + start, initrd, sizeof(initrd)) == 0);
+	CHECK(strcmp((const char *)ram->host + LINUX_CMDLINE_ADDR, "root=UUID=x") == 0);
+	/* The name from kernel_path in the messages; empty buffers refused. */
+	cfg.initrd_size = 0;
+	CHECK(boot_load(ram, &cfg, &cpu, &kind, err, sizeof(err)) < 0);
+	CHECK_STR_CONTAINS(err, "disk.img:/boot/initrd.img-6.1: initrd is an empty file");
+	cfg.initrd_data = NULL;
+	cfg.initrd_path = NULL;
+	cfg.kernel_size = 0x300;   /* the header is there, the payload is not */
+	CHECK(boot_load(ram, &cfg, &cpu, &kind, err, sizeof(err)) < 0);
+	CHECK_STR_CONTAINS(err, "disk.img:/boot/vmlinuz-6.1: ");
+	CHECK_STR_CONTAINS(err, "truncated");
+	cfg.kernel_size = 0;
+	CHECK(boot_load(ram, &cfg, &cpu, &kind, err, sizeof(err)) < 0);
+	CHECK_STR_CONTAINS(err, "empty");
+	free(image);
+}
+
 static void test_refusals(struct guest_ram *ram)
 {
 	struct bz_spec s;
@@ -312,6 +354,7 @@ int main(void)
 	}
 	test_happy_path(&ram);
 	test_no_initrd(&ram);
+	test_in_memory(&ram);
 	test_refusals(&ram);
 	test_corruption(&ram);
 	guest_ram_destroy(&ram);

@@ -330,6 +330,38 @@ static void test_happy_path(void)
 	guest_ram_destroy(&ram);
 }
 
+/* An initrd already in memory (a disk image's): module 0 as from a file,
+ * named by the last part of initrd_path. */
+static void test_initrd_in_memory(void)
+{
+	struct guest_ram ram;
+	CHECK_EQ(guest_ram_init(&ram, RAM_MIB, 0), 0);
+	struct kernel_spec k = default_kernel();
+	struct image img = build_kernel(&k);
+	uint8_t initrd[3000];
+	for (size_t i = 0; i < sizeof(initrd); i++)
+		initrd[i] = (uint8_t)(i * 11 + 2);
+	struct boot_config cfg = { .kernel_path = "disk.img:/boot/kern.elf",
+				   .initrd_path = "disk.img:/boot/initrd.img-1",
+				   .initrd_data = initrd, .initrd_size = sizeof(initrd) };
+	struct vcpu_state cpu;
+	char err[256] = "";
+	CHECK_EQ(multiboot_load_image(&ram, &cfg, img.data, img.size, &cpu, err, sizeof(err)), 0);
+	uint32_t mbi = cpu.regs[REG_EBX];
+	CHECK_EQ(rd32(&ram, mbi + 20), 1);
+	uint32_t mods = rd32(&ram, mbi + 24);
+	uint32_t mod_start = rd32(&ram, mods), mod_end = rd32(&ram, mods + 4);
+	CHECK_EQ(mod_end - mod_start, sizeof(initrd));
+	CHECK(mod_end <= ram.size && memcmp(ram.host + mod_start, initrd, sizeof(initrd)) == 0);
+	CHECK(strcmp(ram_str(&ram, rd32(&ram, mods + 8)), "initrd.img-1") == 0);
+	/* Too large for RAM: refused by name, RAM untouched. */
+	cfg.initrd_size = (size_t)RAM_MIB << 20;
+	CHECK(multiboot_load_image(&ram, &cfg, img.data, img.size, &cpu, err, sizeof(err)) < 0);
+	CHECK_STR_CONTAINS(err, "disk.img:/boot/initrd.img-1: initrd does not fit");
+	free(img.data);
+	guest_ram_destroy(&ram);
+}
+
 /* No initrd, no command line: no module flag, an empty command line. */
 static void test_minimal(void)
 {
@@ -708,6 +740,7 @@ int main(void)
 	}
 
 	test_happy_path();
+	test_initrd_in_memory();
 	test_minimal();
 	test_higher_half();
 	test_accepted_flags();

@@ -20,8 +20,14 @@ struct boot_framebuffer {
 };
 
 struct boot_config {
-	const char *kernel_path;
-	const char *initrd_path;  /* NULL: none */
+	const char *kernel_path;  /* with kernel_data: only names it in messages */
+	const char *initrd_path;  /* NULL: none; with initrd_data: only its name */
+	/* Images already in memory (a disk's, boot/disk_boot.h): used instead
+	 * of reading the paths when not NULL; read, never written or freed. */
+	const uint8_t *kernel_data;
+	size_t kernel_size;
+	const uint8_t *initrd_data;  /* NULL: the initrd_path file, if any */
+	size_t initrd_size;
 	const char *cmdline;      /* NULL: empty */
 	uint32_t acpi_rsdp;       /* physical address of the RSDP, 0 if none */
 	bool vga_text;            /* a VGA in 80x25 colour text mode is there */

@@ -325,17 +325,27 @@ int linux_load(struct guest_ram *ram, const struct boot_config *cfg, const uint8
 				 "command line too long (%zu bytes, this kernel takes %zu)",
 				 strlen(cmdline), cmdline_max);
 
-	uint8_t *initrd = NULL;
+	const uint8_t *initrd = NULL;
+	uint8_t *owned = NULL;
 	size_t initrd_size = 0;
 	uint32_t initrd_start = 0;
-	if (cfg->initrd_path) {
-		rc = boot_read_file(cfg->initrd_path, "initrd", ram->size, &initrd, &initrd_size, err,
+	const char *initrd_name = cfg->initrd_path ? cfg->initrd_path : "(initrd)";
+	if (cfg->initrd_data) {
+		if (cfg->initrd_size == 0)
+			return boot_fail(err, err_len, initrd_name, -ENOEXEC, "initrd is an empty file");
+		initrd = cfg->initrd_data;
+		initrd_size = cfg->initrd_size;
+	} else if (cfg->initrd_path) {
+		rc = boot_read_file(cfg->initrd_path, "initrd", ram->size, &owned, &initrd_size, err,
 				    err_len);
 		if (rc)
 			return rc;
-		rc = place_initrd(&li, ram, initrd_size, cfg->initrd_path, &initrd_start, err, err_len);
+		initrd = owned;
+	}
+	if (initrd) {
+		rc = place_initrd(&li, ram, initrd_size, initrd_name, &initrd_start, err, err_len);
 		if (rc) {
-			free(initrd);
+			free(owned);
 			return rc;
 		}
 	}
@@ -343,7 +353,7 @@ int linux_load(struct guest_ram *ram, const struct boot_config *cfg, const uint8
 	memcpy(ram->host + li.code32_start, li.kernel, li.kernel_size);
 	if (initrd) {
 		memcpy(ram->host + initrd_start, initrd, initrd_size);
-		free(initrd);
+		free(owned);
 	}
 	write_gdt(ram);
 	write_boot_params(&li, ram, cfg, initrd_start, initrd_size);

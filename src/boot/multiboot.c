@@ -428,30 +428,44 @@ static const char *file_name(const char *path)
 	return slash ? slash + 1 : path;
 }
 
+static bool has_initrd(const struct boot_config *cfg)
+{
+	return cfg->initrd_data || cfg->initrd_path;
+}
+
+static const char *initrd_name(const struct boot_config *cfg)
+{
+	return cfg->initrd_path ? cfg->initrd_path : "(initrd)";
+}
+
 /* Sizes and places the initrd before anything is written to RAM, so a
- * failure leaves guest memory as it was. */
+ * failure leaves guest memory as it was. An initrd in memory
+ * (cfg->initrd_data) needs no file. */
 static int open_initrd(struct loader *ld, int *fd_out)
 {
-	const char *path = ld->cfg->initrd_path;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		int e = errno;
-		return fail(ld, path, -e, "cannot open initrd: %s", strerror(e));
+	const char *path = initrd_name(ld->cfg);
+	uint64_t size = ld->cfg->initrd_size;
+	if (!ld->cfg->initrd_data) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			int e = errno;
+			return fail(ld, path, -e, "cannot open initrd: %s", strerror(e));
+		}
+		*fd_out = fd;
+		struct stat st;
+		if (fstat(fd, &st) < 0) {
+			int e = errno;
+			return fail(ld, path, -e, "cannot stat initrd: %s", strerror(e));
+		}
+		if (!S_ISREG(st.st_mode))
+			return fail(ld, path, -EINVAL, "initrd is not a regular file");
+		size = (uint64_t)st.st_size;
 	}
-	*fd_out = fd;
-	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		int e = errno;
-		return fail(ld, path, -e, "cannot stat initrd: %s", strerror(e));
-	}
-	if (!S_ISREG(st.st_mode))
-		return fail(ld, path, -EINVAL, "initrd is not a regular file");
 
 	/* Above 1 MiB even when the kernel sits in low memory: below it there
 	 * is only the gap between the info area and the EBDA. */
 	uint64_t start = ld->kernel_end > HIGH_MEM_START ? ld->kernel_end : HIGH_MEM_START;
 	start = (start + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
-	uint64_t size = (uint64_t)st.st_size;
 	if (start > ld->ram->size || size > ld->ram->size - start)
 		return fail(ld, path, -ENOMEM,
 			    "initrd does not fit in guest RAM (%" PRIu64 " bytes at 0x%" PRIx64
@@ -464,7 +478,11 @@ static int open_initrd(struct loader *ld, int *fd_out)
 
 static int load_initrd(struct loader *ld, int fd)
 {
-	const char *path = ld->cfg->initrd_path;
+	const char *path = initrd_name(ld->cfg);
+	if (ld->cfg->initrd_data) {
+		memcpy(ld->ram->host + ld->initrd_start, ld->cfg->initrd_data, (size_t)ld->initrd_size);
+		return 0;
+	}
 	size_t got = 0;   /* -O3 cannot see read_fully sets it on success */
 	int rc = boot_read_fully(fd, ld->ram->host + ld->initrd_start, (size_t)ld->initrd_size, &got);
 	if (rc < 0)
@@ -512,12 +530,12 @@ static void write_info(struct loader *ld)
 	put_string(ram, CMDLINE_ADDR, cmdline, CMDLINE_MAX);
 	put32(ram, INFO_ADDR + MBI_CMDLINE, CMDLINE_ADDR);
 
-	if (ld->cfg->initrd_path) {
+	if (has_initrd(ld->cfg)) {
 		flags |= MBI_FLAG_MODS;
 		put32(ram, MODS_ADDR + 0, (uint32_t)ld->initrd_start);
 		put32(ram, MODS_ADDR + 4, (uint32_t)(ld->initrd_start + ld->initrd_size));
 		put32(ram, MODS_ADDR + 8, MODSTR_ADDR);
-		put_string(ram, MODSTR_ADDR, file_name(ld->cfg->initrd_path), MODSTR_MAX);
+		put_string(ram, MODSTR_ADDR, file_name(initrd_name(ld->cfg)), MODSTR_MAX);
 		put32(ram, INFO_ADDR + MBI_MODS_COUNT, 1);
 		put32(ram, INFO_ADDR + MBI_MODS_ADDR, MODS_ADDR);
 	}
@@ -599,12 +617,12 @@ static int load_image(struct loader *ld, struct vcpu_state *cpu)
 	rc = read_elf_headers(ld, elf);
 	if (rc == 0)
 		rc = check_segments(ld);
-	if (rc == 0 && ld->cfg->initrd_path)
+	if (rc == 0 && has_initrd(ld->cfg))
 		rc = open_initrd(ld, &initrd_fd);
 	if (rc == 0) {
 		/* Nothing is written to RAM before every check has passed. */
 		load_segments(ld);
-		if (ld->cfg->initrd_path)
+		if (has_initrd(ld->cfg))
 			rc = load_initrd(ld, initrd_fd);
 	}
 	if (rc == 0) {

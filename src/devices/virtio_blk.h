@@ -1,0 +1,214 @@
+/* virtio-blk (virtio 1.x section 5.2) on the modern PCI transport: one
+ * device per raw image file, one request queue of up to 256 entries.
+ *
+ * Features offered: SIZE_MAX (1 MiB a segment), SEG_MAX (126 data
+ * segments a request), BLK_SIZE (512), FLUSH, DISCARD and WRITE_ZEROES
+ * (with write_zeroes_may_unmap) on a writable image, RO on a read-only
+ * one; plus the transport's VERSION_1, RING_INDIRECT_DESC and
+ * RING_EVENT_IDX. Requests: IN, OUT, FLUSH (fdatasync before completing),
+ * GET_ID (the serial, 20 bytes at most), DISCARD (punches holes, a hint:
+ * done or not, it succeeds) and WRITE_ZEROES (punches holes with the unmap
+ * flag, else zeroes the range in place; either way the image stays
+ * sparse). Any other type, or DISCARD / WRITE_ZEROES not negotiated, is
+ * answered VIRTIO_BLK_S_UNSUPP. A driver that did not take FLUSH gets a
+ * write-through disk: every write is synced before it completes.
+ *
+ * Bad requests are answered, never fatal: a header shorter than 16 bytes,
+ * a data length not a multiple of 512, sectors past the end, more than
+ * SEG_MAX data segments or one longer than SIZE_MAX, a malformed discard
+ * payload, a write to a read-only disk, a host I/O error: all complete
+ * with VIRTIO_BLK_S_IOERR and are counted (a chain with no writable byte at
+ * its end has nowhere for the status: it comes back with used length 0).
+ * A broken queue (virtio_queue.h: loops, buffers outside RAM...) sets
+ * DEVICE_NEEDS_RESET instead and the device stops until the driver resets
+ * it.
+ *
+ * Threads. The transport, the rings and the interrupt line belong to the
+ * vCPU thread, which calls every function below but the notify callback.
+ * A driver's notify (an MMIO write) takes the new chains off the ring,
+ * checks them and queues those needing host I/O for the device's own I/O
+ * thread, which reads and writes the image straight into guest RAM, writes
+ * the status byte, puts the request on a done list and calls
+ * host->notify. The board, woken by that, calls virtio_blk_poll on the
+ * vCPU thread: it reports the guest RAM the device wrote
+ * (host->guest_written), returns the chains to the used ring and raises
+ * INTx if the driver wants it. A device reset (by the driver or
+ * virtio_blk_reset) waits for the request the I/O thread is serving and
+ * drops the others, so nothing writes guest RAM after it.
+ *
+ * The image: opened O_RDWR, or O_RDONLY when read-only or under
+ * --snapshot, and locked as QEMU locks its images (an OFD lock on the
+ * whole file: a write lock for read-write, a read lock otherwise), so two
+ * VMMs never write one image. Raw format only; its size is rounded down to
+ * a whole sector. With snapshot, writes go to an unlinked sparse overlay
+ * file in $TMPDIR (else the image's directory, else /tmp) and a bitmap of
+ * the sectors it holds; reads take each sector from wherever it is newest;
+ * the image itself is never written, and the overlay goes with the
+ * process. */
+#ifndef BTVM_DEVICES_VIRTIO_BLK_H
+#define BTVM_DEVICES_VIRTIO_BLK_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "devices/bus.h"
+#include "devices/virtio_pci.h"
+#include "devices/virtio_queue.h"
+#include "mmu/guest_ram.h"
+
+#define VIRTIO_ID_BLOCK		2
+#define VIRTIO_BLK_PCI_CLASS	0x010000	/* mass storage, SCSI: what QEMU shows */
+
+#define VIRTIO_BLK_F_SIZE_MAX	1
+#define VIRTIO_BLK_F_SEG_MAX	2
+#define VIRTIO_BLK_F_RO		5
+#define VIRTIO_BLK_F_BLK_SIZE	6
+#define VIRTIO_BLK_F_FLUSH	9
+#define VIRTIO_BLK_F_DISCARD	13
+#define VIRTIO_BLK_F_WRITE_ZEROES 14
+
+#define VIRTIO_BLK_T_IN		0
+#define VIRTIO_BLK_T_OUT	1
+#define VIRTIO_BLK_T_FLUSH	4
+#define VIRTIO_BLK_T_GET_ID	8
+#define VIRTIO_BLK_T_DISCARD	11
+#define VIRTIO_BLK_T_WRITE_ZEROES 13
+
+#define VIRTIO_BLK_S_OK		0
+#define VIRTIO_BLK_S_IOERR	1
+#define VIRTIO_BLK_S_UNSUPP	2
+
+#define VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP 1u
+
+#define VIRTIO_BLK_SECTOR_SIZE	512u
+#define VIRTIO_BLK_ID_BYTES	20u
+#define VIRTIO_BLK_QUEUE_SIZE	256u
+#define VIRTIO_BLK_SEG_MAX	126u
+#define VIRTIO_BLK_SIZE_MAX	(1u << 20)
+#define VIRTIO_BLK_MAX_DISCARD_SECTORS (1u << 22)	/* 2 GiB a range */
+#define VIRTIO_BLK_MAX_DISCARD_SEG 32u
+/* Chain segments kept while parsing: header, the data, status, with room
+ * for drivers that split the header or the status off differently. */
+#define VIRTIO_BLK_CHAIN_SEGS	(VIRTIO_BLK_SEG_MAX + 8u)
+
+/* Device configuration (struct virtio_blk_config) up to
+ * write_zeroes_may_unmap and its padding. */
+enum {
+	VIRTIO_BLK_CFG_CAPACITY = 0,
+	VIRTIO_BLK_CFG_SIZE_MAX = 8,
+	VIRTIO_BLK_CFG_SEG_MAX = 12,
+	VIRTIO_BLK_CFG_BLK_SIZE = 20,
+	VIRTIO_BLK_CFG_MAX_DISCARD_SECTORS = 36,
+	VIRTIO_BLK_CFG_MAX_DISCARD_SEG = 40,
+	VIRTIO_BLK_CFG_DISCARD_ALIGNMENT = 44,
+	VIRTIO_BLK_CFG_MAX_WRITE_ZEROES_SECTORS = 48,
+	VIRTIO_BLK_CFG_MAX_WRITE_ZEROES_SEG = 52,
+	VIRTIO_BLK_CFG_WRITE_ZEROES_MAY_UNMAP = 56,
+	VIRTIO_BLK_CONFIG_SIZE = 60,
+};
+
+struct virtio_blk_stats {
+	uint64_t reads, writes, flushes, discards, write_zeroes, get_ids;
+	uint64_t bytes_read, bytes_written;
+	uint64_t unsupported;	/* answered VIRTIO_BLK_S_UNSUPP */
+	uint64_t io_errors;	/* answered VIRTIO_BLK_S_IOERR, for any reason */
+	uint64_t bad_requests;	/* of those, malformed or out of range */
+	uint64_t host_errors;	/* of those, the host's read/write/sync failed */
+	uint64_t no_status;	/* chains without room for a status byte */
+	/* DEVICE_NEEDS_RESET set: a broken queue, a bad queue size */
+	uint64_t device_errors;
+};
+
+/* What the board gives the device. */
+struct virtio_blk_host {
+	/* On the I/O thread: requests are done; call virtio_blk_poll soon on
+	 * the vCPU thread. Must not block or touch the device. */
+	void (*notify)(void *opaque);
+	/* On the vCPU thread, from virtio_blk_poll, before the guest can see
+	 * the completion: the device wrote [gpa, gpa + len) of guest RAM
+	 * (read data, status bytes, the used ring). For dropping translated
+	 * code there. May be NULL. */
+	void (*guest_written)(void *opaque, uint64_t gpa, uint64_t len);
+	void *opaque;
+};
+
+struct virtio_blk_req;
+
+struct virtio_blk {
+	struct virtio_pci vp;	/* vp.pci goes to pci_host_add */
+	struct virtq vq;
+	uint8_t config[VIRTIO_BLK_CONFIG_SIZE];
+	const struct guest_ram *ram;
+	struct virtio_blk_host host;
+
+	/* The image. */
+	char *path;
+	int fd, overlay_fd;	/* overlay_fd: --snapshot's writes, else -1 */
+	bool readonly, snapshot;
+	uint64_t sectors;
+	uint8_t *overlay_map;	/* a bit per sector in the overlay */
+	size_t overlay_map_len;
+	char serial[VIRTIO_BLK_ID_BYTES + 1];
+
+	bool opened;
+
+	/* vCPU thread only. */
+	struct virtio_blk_stats cpu_stats;	/* counted while parsing */
+	struct virtio_blk_req *reqs;	/* VIRTIO_BLK_QUEUE_SIZE of them */
+	struct virtio_blk_req *free_reqs;
+	bool starved;		/* stopped taking chains for want of a request */
+	struct virtq_seg segs[VIRTIO_BLK_CHAIN_SEGS];
+
+	/* Shared with the I/O thread, under lock. */
+	pthread_mutex_t lock;
+	pthread_cond_t work, idle;
+	struct virtio_blk_req *queued, *queued_tail;	/* for the I/O thread, in order */
+	struct virtio_blk_req *done, *done_tail;	/* served, waiting for virtio_blk_poll */
+	unsigned serving;	/* taken by the I/O thread, not yet done */
+	bool stop;
+	struct virtio_blk_stats io_stats;	/* counted by the I/O thread */
+	atomic_bool done_ready;	/* done is not empty: poll's lock-free check */
+
+	/* The I/O thread's own. */
+	pthread_t thread;
+	bool thread_running;
+	struct iovec scratch[VIRTIO_BLK_SEG_MAX];
+};
+
+/* Opens and locks the image (see above) into a fresh b, not yet a device.
+ * Returns 0, or a negative errno with one line in err (the image missing
+ * or unreadable, not a file or block device, in use by another process:
+ * -EBUSY, no overlay possible); a failed open leaves nothing open, and
+ * virtio_blk_close on it is harmless. */
+int virtio_blk_open(struct virtio_blk *b, const char *path, bool readonly, bool snapshot,
+		    char *err, size_t errlen);
+/* The GET_ID answer, up to 20 bytes (longer is cut); by default the
+ * image's file name. */
+void virtio_blk_set_serial(struct virtio_blk *b, const char *serial);
+/* Makes the opened image a PCI function at devfn (not yet plugged: the
+ * caller passes &b->vp.pci to pci_host_add) whose BAR goes on bus, and
+ * starts the I/O thread. ram must outlive virtio_blk_close. Returns 0 or a
+ * negative errno. */
+int virtio_blk_attach(struct virtio_blk *b, uint8_t devfn, const struct guest_ram *ram,
+		      struct bus *bus, const struct virtio_blk_host *host);
+/* vCPU thread: publishes what the I/O thread finished and raises INTx if
+ * the driver wants it. Cheap when there is nothing (one atomic load). */
+void virtio_blk_poll(struct virtio_blk *b);
+/* Whether requests are with the I/O thread or waiting for poll: a halted
+ * vCPU still has an interrupt to expect. */
+bool virtio_blk_busy(struct virtio_blk *b);
+/* Machine reset: a device reset (the driver starts over). The PCI header
+ * is pci_host_reset's. */
+void virtio_blk_reset(struct virtio_blk *b);
+struct virtio_blk_stats virtio_blk_get_stats(struct virtio_blk *b);
+/* Stops the I/O thread, takes the BAR off the bus, closes the image (the
+ * overlay goes) and frees everything. Safe after a failed open, and twice.
+ * Call it before the bus and guest RAM go, with b unplugged or the PCI
+ * host no longer used. */
+void virtio_blk_close(struct virtio_blk *b);
+
+#endif

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# End-to-end check of virtio-blk with Debian's i386 kernel and the busybox
+# initramfs (virtio_blk and ext4 loaded by its /init), against raw ext4
+# images made here with mke2fs -d:
+#   1. the guest mounts /dev/vda, reads a payload the host put there
+#      (sha256 compared), writes a file and its checksum, syncs, unmounts
+#      and powers off; then e2fsck -fn is clean and debugfs reads the file
+#      with the checksum the guest computed;
+#   2. --snapshot: the guest writes and reads back, the image stays byte
+#      for byte what it was;
+#   3. a second btvm cannot open an image in use (one line, status 1),
+#      for writing or read-only (a read lock conflicts with the first's
+#      write lock too);
+#   4. boot from the disk: an image with /vmlinuz and /initrd.img (the same
+#      kernel and initramfs) boots with no --kernel.
+#
+# Usage: run_disk.sh BTVM CONSOLE_EXPECT [--log DIR]
+# Exit status: 0 passed, 1 failed, 77 the guest could not be downloaded.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+btvm=$1 expect_bin=$2
+shift 2
+logdir=
+[ "${1:-}" = --log ] && logdir=$2
+
+work=$(mktemp -d)
+bg_pid=
+cleanup() {
+	[ -n "$bg_pid" ] && kill -9 "$bg_pid" 2>/dev/null || true
+	if [ -n "$logdir" ]; then
+		mkdir -p "$logdir"
+		cp -f "$work"/*.log "$work"/*.expect "$logdir"/ 2>/dev/null || true
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+fail() {
+	echo "run_disk: FAIL: $*" >&2
+	exit 1
+}
+
+paths=$(bash "$root/scripts/fetch-guest.sh" --print) || exit 77
+kernel=$(sed -n 1p <<<"$paths")
+initrd=$(sed -n 2p <<<"$paths")
+
+# The disk: ext4 with a payload of random bytes.
+mkdir -p "$work/tree"
+head -c 300000 /dev/urandom >"$work/tree/payload.bin"
+payload_sum=$(sha256sum <"$work/tree/payload.bin" | cut -d' ' -f1)
+mke2fs -q -F -t ext4 -L btvmtest -d "$work/tree" "$work/disk.img" 64M ||
+	fail "mke2fs cannot make the test image"
+
+# 1. Read, write, sync, power off; the host checks the filesystem.
+cat >"$work/rw.expect" <<EOF
+fail_on Kernel panic
+fail_on BUG:\\s
+fail_on Oops:\\s
+fail_on I/O error
+fail_on EXT4-fs error
+expect guest:~ #
+send mkdir -p /mnt; mount -t ext4 /dev/vda /mnt && echo MOUNTED-\$((2*3))
+expect MOUNTED-6
+expect guest:~ #
+send sha256sum /mnt/payload.bin
+expect $payload_sum
+expect guest:~ #
+send dd if=/dev/urandom of=/mnt/new.bin bs=64k count=32 2>/dev/null; sha256sum /mnt/new.bin; sync; echo SYNCED-\$((3*3))
+expect SYNCED-9
+expect guest:~ #
+send umount /mnt && echo UNMOUNTED-\$((4*4))
+expect UNMOUNTED-16
+expect guest:~ #
+send poweroff -f
+expect_exit 0
+EOF
+"$expect_bin" -t 300 -l "$work/rw.log" "$work/rw.expect" "$btvm" run --display none \
+	--kernel "$kernel" --initrd "$initrd" --append "console=ttyS0" -m 256 --no-reboot \
+	--disk "$work/disk.img" --stats >/dev/null 2>&1 || fail "the guest's read/write run failed (log: rw.log)"
+new_sum=$(grep -a -o '^[0-9a-f]\{64\}  /mnt/new.bin' "$work/rw.log" | head -1 | cut -d' ' -f1)
+[ -n "$new_sum" ] || fail "no checksum of new.bin in the guest's log"
+e2fsck -fn "$work/disk.img" >"$work/e2fsck.log" 2>&1 || fail "e2fsck -fn found problems: $(tail -3 "$work/e2fsck.log")"
+host_sum=$(debugfs -R 'cat /new.bin' "$work/disk.img" 2>/dev/null | sha256sum | cut -d' ' -f1)
+[ "$host_sum" = "$new_sum" ] || fail "new.bin on the image ($host_sum) is not what the guest wrote ($new_sum)"
+echo "run_disk: the guest read the payload, wrote 2 MiB; e2fsck clean, debugfs reads it back"
+
+# 2. --snapshot leaves the image as it was.
+before=$(sha256sum <"$work/disk.img")
+cat >"$work/snap.expect" <<EOF
+fail_on Kernel panic
+expect guest:~ #
+send mkdir -p /mnt; mount -t ext4 /dev/vda /mnt && rm /mnt/payload.bin && dd if=/dev/zero of=/mnt/zero.bin bs=64k count=16 2>/dev/null && sync && ls /mnt && echo SNAP-\$((5*5))
+expect zero.bin
+expect SNAP-25
+expect guest:~ #
+send umount /mnt; mount -t ext4 /dev/vda /mnt && ls /mnt && echo AGAIN-\$((6*6))
+expect zero.bin
+expect AGAIN-36
+send poweroff -f
+expect_exit 0
+EOF
+"$expect_bin" -t 300 -l "$work/snap.log" "$work/snap.expect" "$btvm" run --display none \
+	--kernel "$kernel" --initrd "$initrd" --append "console=ttyS0" -m 256 --no-reboot \
+	--disk "$work/disk.img" --snapshot >/dev/null 2>&1 || fail "the --snapshot run failed (log: snap.log)"
+[ "$(sha256sum <"$work/disk.img")" = "$before" ] || fail "--snapshot changed the image"
+echo "run_disk: --snapshot: the guest saw its writes, the image is unchanged"
+
+# 3. The lock: a second btvm cannot have an image in use.
+"$btvm" run --display none --serial none --kernel "$kernel" --initrd "$initrd" \
+	--append "console=ttyS0" -m 64 --disk "$work/disk.img" </dev/null >/dev/null 2>&1 &
+bg_pid=$!
+sleep 1
+kill -0 "$bg_pid" 2>/dev/null || fail "the first btvm did not stay up"
+for mode in "" ",readonly"; do
+	set +e
+	"$btvm" run --display none --kernel "$kernel" --disk "$work/disk.img$mode" \
+		</dev/null >/dev/null 2>"$work/lock.log"
+	status=$?
+	set -e
+	[ "$status" = 1 ] || fail "a second btvm on the image$mode exited with $status, want 1"
+	grep -q "in use" "$work/lock.log" || fail "the second btvm did not say the image is in use: $(cat "$work/lock.log")"
+	[ "$(wc -l <"$work/lock.log")" = 1 ] || fail "the lock error is not one line"
+done
+kill -9 "$bg_pid"
+wait "$bg_pid" 2>/dev/null || true
+bg_pid=
+echo "run_disk: a second btvm is refused the image in use: $(cat "$work/lock.log")"
+
+# 4. Boot from the disk: /vmlinuz and /initrd.img in its filesystem.
+mkdir -p "$work/boot/boot"
+cp "$kernel" "$work/boot/boot/vmlinuz-6.1-test"
+cp "$initrd" "$work/boot/boot/initrd.img-6.1-test"
+ln -s boot/vmlinuz-6.1-test "$work/boot/vmlinuz"
+ln -s boot/initrd.img-6.1-test "$work/boot/initrd.img"
+mke2fs -q -F -t ext4 -d "$work/boot" "$work/boot.img" 64M || fail "mke2fs cannot make the boot image"
+cat >"$work/boot.expect" <<EOF
+fail_on Kernel panic
+expect === btvm test guest: Linux 6.1.
+expect guest:~ #
+send cat /proc/cmdline; echo CMD-\$((7*7))
+expect console=ttyS0 root=
+expect CMD-49
+expect guest:~ #
+send poweroff -f
+expect_exit 0
+EOF
+"$expect_bin" -t 300 -l "$work/boot.log" "$work/boot.expect" "$btvm" run --display none \
+	-m 256 --no-reboot --disk "$work/boot.img" >/dev/null 2>&1 || fail "booting from the disk failed (log: boot.log)"
+echo "run_disk: booted from the disk's /vmlinuz: $(grep -a -o 'console=ttyS0 root=[^ ]* [^ ]*' "$work/boot.log" | head -1)"
+echo "run_disk: PASS"
