@@ -1,0 +1,484 @@
+#!/usr/bin/env bash
+# Builds a Debian 12 (bookworm) i386 system disk for btvm's guests: a
+# sparse raw file holding one ext4 file system over the whole disk (no
+# partition table), the guest's /dev/vda. debootstrap (variant minbase, no
+# recommends) installs Debian's own linux-image-686, systemd, udev,
+# initramfs-tools, openssh-server and a few small tools; the script then
+# configures it by writing files into the tree (and running systemctl,
+# passwd, update-initramfs and linux-update-symlinks in a chroot, none of
+# which needs /proc mounted), and mke2fs -d turns the tree into the image
+# (no loop device, no mount).
+#
+# The system: hostname debian-btvm; root (no password) logged in
+# automatically on tty1 and ttyS0; DHCP on any en*/eth* interface through
+# systemd-networkd and systemd-resolved; sshd for root with the key pair
+# <cache>/id_ed25519 only (made here with ssh-keygen when missing; a new
+# key rebuilds the image); Debian's initramfs with virtio_pci, virtio_blk,
+# virtio_net and ext4. Boot it with the kernel and initramfs extracted
+# next to the image and the command line "root=/dev/vda console=ttyS0"
+# (add console=tty0 first for the window).
+#
+# Usage: make-debian-image.sh [--print] [--refresh] [--size SIZE] [--copy DEST]
+#   (no option)   build the image if it is missing or its recipe changed,
+#                 then say where things are
+#   --print       print just three lines: the disk image's path (DEST with
+#                 --copy), the kernel's and the initramfs's (progress, if
+#                 any, goes to stderr)
+#   --refresh     download the newest packages and rebuild even when cached
+#   --size SIZE   the image's size (default 2G; K, M, G, T suffixes, powers
+#                 of 1024); a new size rebuilds the image
+#   --copy DEST   make DEST the guest's own disk: a sparse copy of the
+#                 image when DEST does not exist; an existing DEST is
+#                 never touched (it holds what the guest wrote), only a
+#                 line says when the image has been rebuilt since
+#
+# The image in the cache is the pristine build, rebuilt only when the
+# recipe changes: a guest boots not it but a copy made with --copy, which
+# keeps the guest's changes across boots. For a run script:
+# --copy ~/.cache/btvm/debian.img (the cache's parent directory); deleting
+# that file starts again from the pristine image. To grow a copy:
+# truncate -s 8G DEST && e2fsck -f DEST && resize2fs DEST.
+#
+# Cache: ${BTVM_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/btvm/image}:
+#   debian-12-i386.img      the pristine image (sparse; about 490 MB used)
+#   debian-12-i386.vmlinuz  its kernel (/boot/vmlinuz-*), for btvm --kernel
+#   debian-12-i386.initrd   its initramfs (/boot/initrd.img-*), --initrd
+#   debian-12-i386.stamp    the recipe id, size, key and .debs it was built from
+#   debootstrap-*.tgz       the downloaded .debs (debootstrap --make-tarball,
+#                           about 115 MB), keyed by the package list, and
+#                           *.tgz.mirror, the archive they came from
+#   id_ed25519{,.pub}       the key pair for ssh root@guest
+#   build.log               the last build's log
+# A warm cache returns at once and needs no network. A recipe change (the
+# configuration below, the size, RECIPE_VERSION) rebuilds the image from the
+# cached .debs without network; a changed package list downloads again. A
+# build runs in a temporary directory in the cache and only its last step
+# moves the results into place, so an interrupted build leaves the old
+# image (or none), never half of one. Building needs root (debootstrap,
+# chroot): run through sudo when not root. A cold build takes about two
+# minutes on two cores (20 s of it downloading), a rebuild from the
+# cached .debs one and a half; the cache then holds about 630 MB.
+# The archive can be changed with BTVM_DEBIAN_MIRROR (the guest's own
+# sources.list always names deb.debian.org).
+# Exit status: 0 done, 1 failed, 2 bad usage, 3 cannot download (no network
+# and nothing cached), with one line on stderr saying so.
+set -euo pipefail
+
+# Bump when the image changes in a way the package list, the files and
+# configure_image's code below do not show (they are hashed by themselves).
+RECIPE_VERSION=1
+
+SUITE=bookworm
+ARCH=i386
+# debootstrap --variant=minbase --include: what the minimal base lacks.
+# dbus and systemd-resolved complete systemd-networkd (networkctl, DNS),
+# zstd is initramfs-tools' compressor, netbase and iputils-ping are small.
+PACKAGES="linux-image-686 systemd systemd-sysv systemd-resolved dbus udev
+initramfs-tools zstd kmod iproute2 netbase iputils-ping openssh-server
+e2fsprogs procps less"
+# Modules listed in /etc/initramfs-tools/modules: the initramfs loads them
+# (besides MODULES=most, Debian's default, putting most drivers in it).
+INITRAMFS_MODULES="virtio_pci virtio_blk virtio_net ext4"
+
+# Files written into the image: "=== PATH MODE" then the file's lines.
+IFS= read -r -d '' IMAGE_FILES <<'EOF' || true
+=== /etc/hostname 0644
+debian-btvm
+=== /etc/hosts 0644
+127.0.0.1	localhost
+127.0.1.1	debian-btvm
+::1		localhost ip6-localhost ip6-loopback
+ff02::1		ip6-allnodes
+ff02::2		ip6-allrouters
+=== /etc/fstab 0644
+# btvm's test image: the whole virtio disk is the root file system.
+/dev/vda / ext4 errors=remount-ro 0 1
+=== /etc/apt/sources.list 0644
+deb http://deb.debian.org/debian bookworm main
+deb http://deb.debian.org/debian bookworm-updates main
+deb http://deb.debian.org/debian-security bookworm-security main
+=== /etc/systemd/network/20-wired.network 0644
+# DHCP on the ethernet interfaces (btvm's test image).
+[Match]
+Name=en* eth*
+
+[Network]
+DHCP=yes
+=== /etc/systemd/system/getty@tty1.service.d/autologin.conf 0644
+# root logs in without a password on the first virtual terminal.
+[Service]
+ExecStart=
+ExecStart=-/sbin/agetty -o '-p -f -- \\u' --noclear --autologin root - $TERM
+=== /etc/systemd/system/serial-getty@ttyS0.service.d/autologin.conf 0644
+# root logs in without a password on the first serial port.
+[Service]
+ExecStart=
+ExecStart=-/sbin/agetty -o '-p -f -- \\u' --keep-baud 115200,57600,38400,9600 --autologin root - $TERM
+=== /etc/ssh/sshd_config.d/btvm.conf 0644
+# btvm's test image: root logs in with the key pair made by
+# scripts/make-debian-image.sh (id_ed25519 in its cache) and nothing else.
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+=== /etc/initramfs-tools/conf.d/btvm.conf 0644
+# btvm's test image. No swap, so nothing to resume from: the initramfs
+# does not wait for one. The root file system's type, for the fsck the
+# initramfs runs (the image is made in a chroot, where the hook cannot
+# look at /dev/vda).
+RESUME=none
+FSTYPE=ext4
+EOF
+
+print_only=0
+refresh=0
+size=2G
+copy_dest=
+usage_error() {
+	echo "make-debian-image: $* (try --help)" >&2
+	exit 2
+}
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--print) print_only=1 ;;
+	--refresh) refresh=1 ;;
+	--size | --copy)
+		if [ $# -lt 2 ] || [ -z "$2" ]; then usage_error "$1 needs an argument"; fi
+		if [ "$1" = --size ]; then size=$2; else copy_dest=$2; fi
+		shift
+		;;
+	--size= | --copy=) usage_error "${1%=} needs an argument" ;;
+	--size=*) size=${1#--size=} ;;
+	--copy=*) copy_dest=${1#--copy=} ;;
+	-h | --help)
+		sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"
+		exit 0
+		;;
+	*) usage_error "unknown argument '$1'" ;;
+	esac
+	shift
+done
+# The size in bytes: digits and an optional K, M, G or T (powers of 1024).
+if [[ ! "$size" =~ ^([0-9]{1,7})([KkMmGgTt]?)(i?B)?$ ]]; then
+	usage_error "bad --size '$size' (say 2G, 4096M, ...)"
+fi
+size_bytes=${BASH_REMATCH[1]}
+case "${BASH_REMATCH[2]}" in
+K | k) size_bytes=$((size_bytes << 10)) ;;
+M | m) size_bytes=$((size_bytes << 20)) ;;
+G | g) size_bytes=$((size_bytes << 30)) ;;
+T | t) size_bytes=$((size_bytes << 40)) ;;
+esac
+if [ "$size_bytes" -lt $((1 << 30)) ] || [ "$size_bytes" -gt $((16 << 40)) ] ||
+	[ $((size_bytes % 4096)) != 0 ]; then
+	usage_error "bad --size '$size' (1G to 16T, a multiple of 4K)"
+fi
+
+# mke2fs, debugfs and friends live in sbin, which a user's PATH may lack.
+PATH=$PATH:/usr/sbin:/sbin
+cache=${BTVM_IMAGE_CACHE:-${XDG_CACHE_HOME:-${HOME:-$(cd ~ && pwd)}/.cache}/btvm/image}
+mirror=${BTVM_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+
+say() { echo "make-debian-image: $*" >&2; }
+die() {
+	echo "make-debian-image: $*" >&2
+	exit 1
+}
+cannot_download() { # one line, and the status that says "no network"
+	echo "make-debian-image: $*" >&2
+	exit 3
+}
+# Any other command that fails ends the script with one line and status 1.
+set -E
+trap 'die "failed (status $?, line $LINENO): $BASH_COMMAND"' ERR
+
+# Writes IMAGE_FILES, the key and the rest of the configuration into the
+# tree $1, whose kernel release is $2. Its text is part of the recipe id.
+configure_image() {
+	local root=$1 release=$2 path mode line file=
+	while IFS= read -r line; do
+		if [[ "$line" =~ ^===\ (/[^ ]+)\ ([0-7]{4})$ ]]; then
+			path=${BASH_REMATCH[1]} mode=${BASH_REMATCH[2]}
+			file=$root$path
+			mkdir -p "$(dirname "$file")"
+			rm -f "$file"
+			: >"$file"
+			chmod "$mode" "$file"
+		else
+			printf '%s\n' "$line" >>"$file"
+		fi
+	done <<<"${IMAGE_FILES%$'\n'}"
+
+	# The message of the day says what this is.
+	{
+		echo "btvm's test image: Debian 12 (bookworm) i386, made by btvm's scripts/make-debian-image.sh."
+		cat "$root/etc/motd"
+	} >"$root/etc/motd.new"
+	mv "$root/etc/motd.new" "$root/etc/motd"
+
+	# root: no password (autologin on the consoles), ssh with the key only.
+	chroot "$root" passwd -q -d root >>"$log" 2>&1
+	install -d -m 700 "$root/root/.ssh"
+	install -m 600 "$cache/id_ed25519.pub" "$root/root/.ssh/authorized_keys"
+
+	# systemd-networkd (the .network file above), a getty on the serial
+	# port whatever the console; ssh and resolved are enabled already.
+	chroot "$root" systemctl enable systemd-networkd.service serial-getty@ttyS0.service >>"$log" 2>&1
+
+	# The initramfs: Debian's, with the virtio disk and network drivers,
+	# made once here (debootstrap ran with INITRD=No, which tells the
+	# kernel's hooks not to make one); then the kernel's own script points
+	# /vmlinuz and /initrd.img at it. Neither needs /proc.
+	tr ' ' '\n' <<<"$INITRAMFS_MODULES" >>"$root/etc/initramfs-tools/modules"
+	chroot "$root" update-initramfs -c -k "$release" >>"$log" 2>&1
+	chroot "$root" linux-update-symlinks install "$release" "/boot/vmlinuz-$release" >>"$log" 2>&1
+
+	# What was built, for --copy's note and for anyone looking at a disk.
+	printf 'recipe %s\nbuilt %s\nlinux %s\n' "$recipe_id" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$release" \
+		>"$root/etc/btvm-image"
+
+	# No downloaded .debs or package lists (apt update in the guest makes
+	# its own). The machine-id and the ssh host keys made by the packages'
+	# scripts stay: each build has its own, its copies share them.
+	rm -f "$root"/var/cache/apt/archives/*.deb "$root"/var/cache/apt/*.bin
+	# debootstrap copied the host's resolv.conf in, and systemd-resolved
+	# kept it when it made /etc/resolv.conf its own.
+	rm -f "$root/etc/.resolv.conf.systemd-resolved.bak"
+	rm -rf "$root"/var/lib/apt/lists/*
+	mkdir -p "$root/var/lib/apt/lists/partial"
+}
+
+read -r -d '' -a package_array <<<"$PACKAGES" || true
+package_list="${package_array[*]}"
+recipe_id="recipe-$RECIPE_VERSION-$(printf '%s\n' "$package_list" "$INITRAMFS_MODULES" "$IMAGE_FILES" \
+	"$(declare -f configure_image)" | sha256sum | cut -c1-16)"
+debs_key=$(printf '%s\n' "$SUITE" "$ARCH" minbase "$package_list" | sha256sum | cut -c1-16)
+tarball=$cache/debootstrap-$SUITE-$ARCH-$debs_key.tgz
+
+image=$cache/debian-12-i386.img
+kernel=$cache/debian-12-i386.vmlinuz
+initrd=$cache/debian-12-i386.initrd
+stamp_file=$cache/debian-12-i386.stamp
+log=$cache/build.log
+
+# Installs the missing host tools, given as TOOL:PACKAGE (TOOL a command
+# or a file's absolute path), the way scripts/setup.sh installs its packages.
+need_tools() {
+	local missing=() pair tool
+	for pair in "$@"; do
+		tool=${pair%%:*}
+		case "$tool" in
+		/*) [ -e "$tool" ] && continue ;;
+		*) command -v "$tool" >/dev/null && continue ;;
+		esac
+		missing+=("${pair#*:}")
+	done
+	[ ${#missing[@]} = 0 ] && return 0
+	local sudo=()
+	[ "$(id -u)" = 0 ] || sudo=(sudo)
+	say "installing ${missing[*]}"
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 || true
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+		"${missing[@]}" >&2 || die "cannot install ${missing[*]}"
+}
+
+mkdir -p "$cache"
+exec 9>>"$cache/.lock"
+flock 9
+
+# The key pair the image's authorized_keys holds; a new one rebuilds.
+if [ ! -s "$cache/id_ed25519" ] || [ ! -s "$cache/id_ed25519.pub" ]; then
+	need_tools ssh-keygen:openssh-client
+	rm -f "$cache/id_ed25519" "$cache/id_ed25519.pub"
+	ssh-keygen -q -t ed25519 -N '' -C "btvm test image (root@debian-btvm)" -f "$cache/id_ed25519" </dev/null >&2 ||
+		die "ssh-keygen failed"
+	say "made the ssh key pair $cache/id_ed25519"
+fi
+key_id=$(cut -d' ' -f2 "$cache/id_ed25519.pub" | sha256sum | cut -c1-16)
+want_stamp="$recipe_id size=$size_bytes key=$key_id"
+
+cached() { # the image, kernel and initramfs of this recipe are all there
+	[ -s "$image" ] && [ -s "$kernel" ] && [ -s "$initrd" ] &&
+		[ "$(cut -d' ' -f1-3 "$stamp_file" 2>/dev/null)" = "$want_stamp" ]
+}
+
+copy_out() { # --copy: DEST once, from the pristine image
+	[ -n "$copy_dest" ] || return 0
+	if [ -e "$copy_dest" ]; then
+		local made
+		made=$(debugfs -R 'cat /etc/btvm-image' "$copy_dest" 2>/dev/null | sed -n 's/^recipe //p') || true
+		if [ -n "$made" ] && [ "$made" != "$recipe_id" ]; then
+			say "note: $copy_dest was copied from an older build of the image ($made, now $recipe_id); delete it to start again from the new one"
+		fi
+		return 0
+	fi
+	say "copying the image to $copy_dest (the guest's own disk from now on)"
+	mkdir -p "$(dirname "$copy_dest")" 2>/dev/null || die "cannot make the directory $(dirname "$copy_dest")"
+	local part
+	part="$(dirname "$copy_dest")/.$(basename "$copy_dest").part"
+	local err
+	err=$(cp --sparse=always "$image" "$part" 2>&1) || {
+		rm -f "$part"
+		die "cannot copy the image to $copy_dest: ${err##*: }"
+	}
+	mv -f "$part" "$copy_dest"
+	if [ -n "${BTVM_IMAGE_OWNER:-}" ]; then chown "$BTVM_IMAGE_OWNER" "$copy_dest"; fi
+}
+
+report() {
+	local disk=$image
+	[ -n "$copy_dest" ] && disk=$copy_dest
+	if [ "$print_only" = 1 ]; then
+		printf '%s\n%s\n%s\n' "$disk" "$kernel" "$initrd"
+	else
+		echo "image:  $disk ($(du -h --apparent-size "$disk" | cut -f1) sparse, $(du -h "$disk" | cut -f1) used; Debian 12 i386, Linux $(cut -d' ' -f5 "$stamp_file" | sed 's/^linux=//'))"
+		[ -z "$copy_dest" ] || echo "        (a copy of the pristine $image)"
+		echo "kernel: $kernel"
+		echo "initrd: $initrd"
+		echo "append: root=/dev/vda console=ttyS0"
+		echo "ssh:    ssh -i $cache/id_ed25519 root@GUEST"
+	fi
+}
+
+# Takes away what debootstrap may have left mounted under $1 (a killed
+# second stage leaves /proc and /sys), deepest first, then removes $1
+# without crossing into another file system whatever happens.
+mounts_under() { # the mount points at or under directory $1
+	local dir mnt
+	dir=$(cd "$1" && pwd -P)
+	while read -r _ mnt _; do
+		mnt=$(printf '%b' "$mnt") # /proc/mounts escapes spaces as \040
+		case "$mnt" in "$dir" | "$dir"/*) echo "$mnt" ;; esac
+	done </proc/mounts
+}
+remove_tree() {
+	[ -e "$1" ] || return 0
+	mounts_under "$1" | sort -r | while read -r mnt; do
+		umount "$mnt" 2>/dev/null || umount -l "$mnt" || true
+	done
+	rm -rf --one-file-system "$1" || say "cannot remove all of $1"
+}
+
+# What a killed build left (the lock is ours): with root, whatever a build
+# may have left mounted goes too.
+if [ "$(id -u)" = 0 ]; then
+	for old in "$cache"/tmp.*; do
+		[ -d "$old" ] && remove_tree "$old"
+	done
+fi
+
+# The warm-cache path: no debootstrap, no network.
+if [ "$refresh" = 0 ] && cached; then
+	copy_out
+	report
+	exit 0
+fi
+
+# Building needs root: the rest runs again through sudo, and the results
+# are given to this user; then this run copies and reports.
+if [ "$(id -u)" != 0 ]; then
+	command -v sudo >/dev/null || die "building the image needs root (debootstrap, chroot): run it as root or install sudo"
+	say "building the image needs root: running the build through sudo"
+	args=(--size "$size")
+	[ "$refresh" = 0 ] || args+=(--refresh)
+	exec 9>&- # the build takes the lock itself
+	sudo env BTVM_IMAGE_CACHE="$cache" BTVM_IMAGE_OWNER="$(id -u):$(id -g)" \
+		BTVM_DEBIAN_MIRROR="$mirror" bash "$0" "${args[@]}" >&2 || exit $?
+	exec 9>>"$cache/.lock"
+	flock 9
+	cached || die "the build through sudo made no image"
+	copy_out
+	report
+	exit 0
+fi
+
+need_tools debootstrap:debootstrap mke2fs:e2fsprogs "$keyring:debian-archive-keyring"
+
+tmp=$(mktemp -d "$cache/tmp.XXXXXX")
+logmark() { echo "== $* (at $SECONDS s)" >>"$log"; }
+trap 'logmark "removing $tmp"; remove_tree "$tmp"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
+: >"$log"
+
+debootstrap_args=(--arch="$ARCH" --variant=minbase --include="${package_list// /,}" --keyring="$keyring")
+
+# The packages: debootstrap --make-tarball downloads them (about 115 MB).
+if [ "$refresh" = 1 ] || [ ! -s "$tarball" ]; then
+	say "downloading Debian $SUITE's $ARCH packages from $mirror (about 115 MB)"
+	logmark "debootstrap --make-tarball"
+	if ! debootstrap "${debootstrap_args[@]}" --make-tarball="$tmp/debs.tgz" \
+		"$SUITE" "$tmp/download" "$mirror" >>"$log" 2>&1; then
+		if grep -q "Couldn't find these debs" "$log"; then
+			die "debootstrap cannot find a package of the list ($(grep -m1 "Couldn't find these debs" "$log")); see $log"
+		fi
+		cannot_download "cannot download Debian $SUITE's $ARCH packages from $mirror (no network? debootstrap's log: $log)"
+	fi
+	gzip -t "$tmp/debs.tgz" || die "debootstrap made a broken $tmp/debs.tgz"
+	# --unpack-tarball finds the package lists by the mirror's name.
+	echo "$mirror" >"$tarball.mirror"
+	mv -f "$tmp/debs.tgz" "$tarball"
+	for old in "$cache"/debootstrap-*.tgz; do
+		[ "$old" = "$tarball" ] || rm -f "$old" "$old.mirror"
+	done
+fi
+tarball_mirror=$(cat "$tarball.mirror" 2>/dev/null) || tarball_mirror=$mirror
+
+# The system: debootstrap from the cached packages (no network).
+say "installing the system with debootstrap (about a minute)"
+root=$tmp/root
+logmark "debootstrap --unpack-tarball"
+# INITRD=No: the kernel's postinst makes no initramfs (configure_image
+# makes it, configured).
+INITRD=No debootstrap "${debootstrap_args[@]}" --unpack-tarball="$tarball" \
+	"$SUITE" "$root" "$tarball_mirror" >>"$log" 2>&1 ||
+	die "debootstrap failed (see $log; --refresh downloads the packages again)"
+[ -z "$(mounts_under "$root")" ] || die "debootstrap left file systems mounted under $root"
+
+release=
+for f in "$root"/boot/vmlinuz-*; do
+	[ -f "$f" ] && release=${f##*/vmlinuz-}
+done
+[ -n "$release" ] || die "debootstrap installed no kernel (no $root/boot/vmlinuz-*)"
+
+say "configuring the system (Linux $release) and making its initramfs"
+logmark "configure_image"
+configure_image "$root" "$release"
+
+# The checks a boot depends on.
+[ "$(readlink "$root/vmlinuz")" = "boot/vmlinuz-$release" ] || die "/vmlinuz does not point to boot/vmlinuz-$release"
+[ "$(readlink "$root/initrd.img")" = "boot/initrd.img-$release" ] || die "/initrd.img does not point to boot/initrd.img-$release"
+[ -s "$root/boot/initrd.img-$release" ] || die "no initramfs in /boot"
+modules_in_initrd=$(chroot "$root" lsinitramfs "/boot/initrd.img-$release" | sed -n 's,^.*/\([^/]*\.ko\)$,\1,p') ||
+	die "lsinitramfs cannot read the new initramfs"
+for m in $INITRAMFS_MODULES; do
+	grep -qx "$m.ko" <<<"$modules_in_initrd" || die "the initramfs has no $m.ko"
+	grep -qx "$m" "$root/etc/initramfs-tools/modules" || die "/etc/initramfs-tools/modules lacks $m"
+done
+[ -L "$root/etc/systemd/system/multi-user.target.wants/ssh.service" ] || die "sshd is not enabled"
+[ -L "$root/etc/systemd/system/multi-user.target.wants/systemd-networkd.service" ] || die "systemd-networkd is not enabled"
+
+cp "$root/boot/vmlinuz-$release" "$tmp/vmlinuz"
+cp "$root/boot/initrd.img-$release" "$tmp/initrd"
+
+# The image: mke2fs copies the tree with its owners, modes, device nodes
+# and extended attributes.
+say "making the ext4 image ($size)"
+logmark "mke2fs"
+mke2fs -q -F -t ext4 -L debian-root -E root_owner=0:0 -d "$root" "$tmp/image" "$((size_bytes >> 10))k" >>"$log" 2>&1 ||
+	die "mke2fs failed (see $log; a larger --size?)"
+e2fsck -fn "$tmp/image" >>"$log" 2>&1 || die "e2fsck finds the new image broken (see $log)"
+
+# Into place: the stamp goes last, so a run stopped in between builds again.
+rm -f "$stamp_file"
+mv -f "$tmp/image" "$image"
+mv -f "$tmp/vmlinuz" "$kernel"
+mv -f "$tmp/initrd" "$initrd"
+echo "$want_stamp $(basename "$tarball") linux=$release" >"$stamp_file"
+if [ -n "${BTVM_IMAGE_OWNER:-}" ]; then
+	chown "$BTVM_IMAGE_OWNER" "$image" "$kernel" "$initrd" "$stamp_file" "$tarball" "$tarball.mirror" "$log" "$cache/.lock"
+fi
+logmark "done"
+say "built $image (Linux $release) in $SECONDS s"
+copy_out
+report

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# End-to-end check of a real Debian system on a virtio disk: the image of
+# scripts/make-debian-image.sh (built once and cached in the user's cache
+# directory; Debian's own kernel and initramfs-tools initramfs inside),
+# copied, booted from the disk with no --kernel (btvm finds /vmlinuz in its
+# ext4) twice:
+#   1. systemd reaches multi-user, root is logged in on ttyS0, a command
+#      runs, a file is written, and poweroff (systemd's, clean) ends btvm
+#      with status 0;
+#   2. the second boot reads the file the first wrote; poweroff again;
+# then e2fsck -fn finds the image clean.
+#
+# Usage: run_debian.sh BTVM CONSOLE_EXPECT [--log DIR]
+# Exit status: 0 passed, 1 failed, 77 the image could not be built for
+# want of the network (nothing cached).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+btvm=$1 expect_bin=$2
+shift 2
+logdir=
+[ "${1:-}" = --log ] && logdir=$2
+
+work=$(mktemp -d)
+cleanup() {
+	if [ -n "$logdir" ]; then
+		mkdir -p "$logdir"
+		cp -f "$work"/*.log "$logdir"/ 2>/dev/null || true
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+fail() {
+	echo "run_debian: FAIL: $*" >&2
+	exit 1
+}
+
+set +e
+paths=$(bash "$root/scripts/make-debian-image.sh" --print --copy "$work/debian.img")
+status=$?
+set -e
+[ "$status" = 3 ] && exit 77
+[ "$status" = 0 ] || fail "scripts/make-debian-image.sh failed (status $status)"
+disk=$(sed -n 1p <<<"$paths")
+[ -s "$disk" ] || fail "no disk image at '$disk'"
+
+boot() { # boot NAME: one boot driven by $work/NAME.expect
+	local start=$SECONDS
+	"$expect_bin" -t 600 -l "$work/$1.log" "$work/$1.expect" "$btvm" run --display none \
+		-m 512 --no-reboot --disk "$disk" >/dev/null 2>&1 ||
+		fail "boot '$1' failed (console log: $1.log): $(tail -c 600 "$work/$1.log" | tr -d '\r')"
+	echo "run_debian: boot '$1' passed in $((SECONDS - start)) s"
+}
+
+common_head='fail_on Kernel panic
+fail_on BUG:\s
+fail_on Oops:\s
+fail_on EXT4-fs error
+fail_on I/O error
+expect Reached target
+expect Multi-User System
+expect debian-btvm login: root (automatic login)
+expect root@debian-btvm:~#'
+
+cat >"$work/first.expect" <<EOF
+$common_head
+send systemctl is-active multi-user.target; uname -m; echo FIRST-\$((6*7))
+expect active
+expect i686
+expect FIRST-42
+expect root@debian-btvm:~#
+send echo written-in-the-first-boot >/root/persist.txt && sync && echo SAVED-\$((2*4))
+expect SAVED-8
+expect root@debian-btvm:~#
+send poweroff
+expect_exit 0
+EOF
+boot first
+
+cat >"$work/second.expect" <<EOF
+$common_head
+send cat /root/persist.txt; echo SECOND-\$((3*5))
+expect written-in-the-first-boot
+expect SECOND-15
+expect root@debian-btvm:~#
+send poweroff
+expect_exit 0
+EOF
+boot second
+
+e2fsck -fn "$disk" >"$work/e2fsck.log" 2>&1 || fail "e2fsck -fn: $(tail -3 "$work/e2fsck.log")"
+echo "run_debian: PASS (systemd to multi-user twice, the file persisted, e2fsck clean)"
