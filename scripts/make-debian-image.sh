@@ -56,8 +56,8 @@
 # moves the results into place, so an interrupted build leaves the old
 # image (or none), never half of one. Building needs root (debootstrap,
 # chroot): run through sudo when not root. A cold build takes about two
-# minutes on two cores (20 s of it downloading), a rebuild from the
-# cached .debs one and a half; the cache then holds about 630 MB.
+# minutes on two idle cores (20 s of it downloading; up to twice that
+# on a busy machine); the cache then holds about 630 MB.
 # The archive can be changed with BTVM_DEBIAN_MIRROR (the guest's own
 # sources.list always names deb.debian.org).
 # Exit status: 0 done, 1 failed, 2 bad usage, 3 cannot download (no network
