@@ -225,7 +225,7 @@ static uint64_t timer_event_tick(const struct lapic *lapic)
 {
 	if (!lapic_hw_enabled(lapic) || (lapic->lvt[LAPIC_LVT_INDEX_TIMER] & LAPIC_LVT_MASKED))
 		return NONE;
-	if (lapic->timer_backlog) {
+	if (lapic->timer_backlog && timer_periodic(lapic)) {
 		uint64_t at = lapic->timer_recheck;
 		return at > lapic->timer_holdoff ? at : lapic->timer_holdoff;
 	}
@@ -253,6 +253,10 @@ void lapic_update(struct lapic *lapic, uint64_t now_ns)
 	if (lapic->timer_deadline != NONE && t >= lapic->timer_deadline) {
 		if (!periodic) {
 			lapic->timer_deadline = NONE;
+			/* A periodic timer's undelivered expiries went with its
+			 * mode: a backlog left here would keep the timer "due"
+			 * with nothing to deliver. */
+			lapic->timer_backlog = 0;
 			/* A one-shot is delivered when it runs out: the guest
 			 * paces the next one itself. */
 			if (!masked) {
