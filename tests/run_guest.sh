@@ -2,7 +2,15 @@
 # Runs one test guest under btvm and checks that it passed: exit status 33
 # (GUEST_PASS through isa-debug-exit), no FAIL line on its console, and at
 # least one PASS line (or, for guests that print none, the status alone).
+# Each --want LINE before the arguments must also be a whole line of the
+# console (a guest that may end early on its own states how far it got).
+# Usage: run_guest.sh [--want LINE]... BTVM GUEST [btvm options]
 set -u
+wants=()
+while [ "${1:-}" = --want ]; do
+	wants+=("$2")
+	shift 2
+done
 btvm=$1
 guest=$2
 shift 2
@@ -19,4 +27,10 @@ if grep -q '^FAIL' "$log"; then
 	echo "run_guest: $(basename "$guest") reported failures"
 	exit 1
 fi
+for want in ${wants[@]+"${wants[@]}"}; do
+	if ! grep -qxF -- "$want" "$log"; then
+		echo "run_guest: $(basename "$guest") printed no line \"$want\""
+		exit 1
+	fi
+done
 exit 0

@@ -647,6 +647,10 @@ static int run_callout(struct cpu *cpu, const struct callout_desc *d)
 	}
 	const ZydisDecodedInstruction *in = &dec->in;
 	const ZydisDecodedOperand *ops = dec->ops;
+	if (d->kind == CALLOUT_STACK) {
+		cpu->callouts_by_class[SENS_MONITOR]++;
+		return do_stack_insn(cpu, d, in, ops);   /* always STOP: EIP is set */
+	}
 	if (d->kind != CALLOUT_INSN) {
 		uint64_t before = cpu->tc->stats.invalidated_blocks;
 		int r = do_mem_callout(cpu, d, in, ops);

@@ -1,6 +1,7 @@
 /* Shared by the callout files (callout.c dispatches; callout_legacy.c,
- * callout_priv.c and callout_segment.c hold the handlers): the guest register, address and
- * fault helpers, and each handler's entry point. A handler returns GO_ON
+ * callout_priv.c, callout_segment.c and the others hold the handlers):
+ * the guest register, address and fault helpers, and each handler's
+ * entry point. A handler returns GO_ON
  * (translated code goes on after the instruction) or STOP (the run loop
  * takes over at cpu->s.eip, which the handler has set). */
 #ifndef BTVM_CPU_CALLOUT_INTERNAL_H
@@ -56,6 +57,11 @@ int do_fxsave(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedI
 
 /* callout_string.c: MOVS, STOS, LODS, CMPS, SCAS that reached MMIO. */
 int do_string_mem(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
+		  const ZydisDecodedOperand *ops);
+
+/* callout_stack.c: CALLOUT_STACK, a PUSH, POP, PUSHA, POPA, LEAVE, ENTER,
+ * near CALL or RET whose stack or memory operand reached MMIO. */
+int do_stack_insn(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
 		  const ZydisDecodedOperand *ops);
 
 /* callout_mem.c: CALLOUT_MEM_PREPARE and CALLOUT_MEM_FINISH. */

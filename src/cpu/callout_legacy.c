@@ -296,8 +296,9 @@ int do_fxsave(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedI
 }
 
 /* MASKMOVQ/MASKMOVDQU whose hidden DS:EDI store needs a segment base or
- * 16-bit addressing (the flat 32-bit form runs as host code): the bytes
- * whose mask byte has its top bit set are stored, one by one. */
+ * 16-bit addressing, or reached MMIO (the flat 32-bit form runs as host
+ * code otherwise): the bytes whose mask byte has its top bit set are
+ * stored, one by one. */
 int do_maskmov(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
 	       const ZydisDecodedOperand *ops)
 {

@@ -259,7 +259,14 @@ void cpu_deliver(struct cpu *cpu, unsigned vector, bool has_error, uint32_t erro
 		/* A table or stack access of the delivery hit a page fault. */
 		if (cpu_take_page_fault(cpu, &ferr))
 			fvec = EXC_PF;
-		if (vector == EXC_DF)
+		/* INT n, INT3 and INTO are software interrupts, not exceptions:
+		 * whatever their vector, a fault delivering one is taken as a
+		 * fault of the INT instruction, never as the second event of a
+		 * double fault (INT 8 from ring 3 through a gate of DPL 0 is
+		 * #GP, as on a PC; it was a triple fault here, and INT 13 or 14
+		 * a #DF: hostile_random found it). */
+		bool first_is_exception = !software;
+		if (vector == EXC_DF && first_is_exception)
 			break;
 		/* A software interrupt that cannot be delivered faults at the
 		 * INT instruction itself. */
@@ -267,8 +274,9 @@ void cpu_deliver(struct cpu *cpu, unsigned vector, bool has_error, uint32_t erro
 			cpu->s.eip = cpu->soft_int_eip;
 		software = false;
 		/* SDM "Conditions for Generating a Double Fault". */
-		bool dbl = (contributory(vector) && contributory(fvec)) ||
-			   (vector == EXC_PF && (fvec == EXC_PF || contributory(fvec)));
+		bool dbl = first_is_exception &&
+			   ((contributory(vector) && contributory(fvec)) ||
+			    (vector == EXC_PF && (fvec == EXC_PF || contributory(fvec))));
 		vector = dbl ? EXC_DF : fvec;
 		error = dbl ? 0 : ferr;
 		has_error = vector_has_error(vector);

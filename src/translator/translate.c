@@ -546,14 +546,19 @@ static bool translate_xlat(struct tctx *c)
 		/* BX + AL wraps at 64 KiB: guest_mem's lea + movzx path. */
 		op.mem.base = ZYDIS_REGISTER_BX;
 		op.mem.index = ZYDIS_REGISTER_R13W;
-	} else if (!seg_needs_base(c, op.mem.segment)) {
-		ZydisEncoderOperand ops[2] = { op_reg(ZYDIS_REGISTER_AL),
-					       op_mem(1, ZYDIS_REGISTER_EBX, ZYDIS_REGISTER_R13D, 1, 0) };
-		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ops, 0);
-		return true;
 	}
-	ZydisEncoderOperand ops[2] = { op_reg(ZYDIS_REGISTER_AL), guest_mem(c, &op, 0, 1) };
-	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ops, 0);
+	ZydisEncoderOperand ops[2] = { op_reg(ZYDIS_REGISTER_AL),
+				       c->in.address_width != 16 && !seg_needs_base(c, op.mem.segment)
+					       ? op_mem(1, ZYDIS_REGISTER_EBX, ZYDIS_REGISTER_R13D, 1, 0)
+					       : guest_mem(c, &op, 0, 1) };
+	/* EBX + AL on MMIO or where nothing answers (the monitor marked it):
+	 * the byte comes through the callouts' buffer. Without this an XLAT
+	 * that once reached MMIO faulted the same way again and ended the run
+	 * (random code found it: hostile_random). */
+	if (emit_adaptive_operand(c, &ops[1], ZYDIS_REGISTER_NONE))
+		emit_insn(&c->e, ZYDIS_MNEMONIC_MOV, 2, ops, 0);   /* from the buffer */
+	else
+		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ops, 0);
 	return true;
 }
 
@@ -725,7 +730,11 @@ static bool translate_ident(struct tctx *c)
 		for (unsigned i = 0; i < c->in.operand_count; i++)
 			if (c->ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY)
 				seg = c->ops[i].mem.segment;
-		if (c->in.address_width != 32 || seg_needs_base(c, seg)) {
+		/* Also once it reached MMIO (the monitor marked it): the host
+		 * form's store cannot reach the bus, and it has no memory
+		 * operand to borrow the adaptive buffer for, so it faulted
+		 * there again and ended the run (hostile_random found it). */
+		if (c->in.address_width != 32 || seg_needs_base(c, seg) || insn_is_adaptive(c)) {
 			emit_callout(c);   /* no host form: the monitor stores */
 			return true;
 		}
@@ -790,6 +799,27 @@ static bool is_flow(ZydisMnemonic m, const ZydisDecodedInstruction *in)
 	       m == ZYDIS_MNEMONIC_JCXZ;
 }
 
+/* The translated instructions that touch the stack (the sensitive ones,
+ * segment pushes and far transfers, are callouts anyway). */
+static bool uses_stack(ZydisMnemonic m)
+{
+	switch (m) {
+	case ZYDIS_MNEMONIC_PUSH:
+	case ZYDIS_MNEMONIC_POP:
+	case ZYDIS_MNEMONIC_PUSHA:
+	case ZYDIS_MNEMONIC_PUSHAD:
+	case ZYDIS_MNEMONIC_POPA:
+	case ZYDIS_MNEMONIC_POPAD:
+	case ZYDIS_MNEMONIC_LEAVE:
+	case ZYDIS_MNEMONIC_ENTER:
+	case ZYDIS_MNEMONIC_CALL:
+	case ZYDIS_MNEMONIC_RET:
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* The monitor's copy of a segment register's selector, as a cpu field. */
 static ZydisEncoderOperand selector_field(ZydisRegister seg)
 {
@@ -820,8 +850,10 @@ static bool translate_segment_read(struct tctx *c)
 			return false;
 		return true;
 	}
+	/* A stack that reached MMIO (the monitor marked it): the callout,
+	 * which goes through the bus. */
 	if (m == ZYDIS_MNEMONIC_PUSH && c->ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
-	    ZydisRegisterGetClass(c->ops[0].reg.value) == ZYDIS_REGCLASS_SEGMENT) {
+	    ZydisRegisterGetClass(c->ops[0].reg.value) == ZYDIS_REGCLASS_SEGMENT && !insn_is_adaptive(c)) {
 		struct emitter *e = &c->e;
 		emit2(e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_R11D), selector_field(c->ops[0].reg.value));
 		if (c->in.operand_width == 16) {
@@ -918,6 +950,16 @@ static bool translate_insn(struct tctx *c, const struct sensitive_insn *sens)
 			c->ended = true;
 			break;
 		}
+		return true;
+	}
+	if (insn_is_adaptive(c) && uses_stack(m)) {
+		/* It reached MMIO, or memory nothing answers, through its stack
+		 * or its memory operand: no host form reaches the bus there,
+		 * so the monitor runs it (callout_stack.c). Before, the run
+		 * ended ("cannot forward"); hostile_random ran into it at once. */
+		emit_callout_kind(c, CALLOUT_STACK);
+		emit_branch_exit(c, c->next_eip, EXIT_KIND_NOCHAIN);
+		c->ended = true;
 		return true;
 	}
 	if (is_flow(m, &c->in))

@@ -50,6 +50,7 @@ enum {
 	CALLOUT_MEM_PREPARE,   /* adaptive: fetch its memory operand into a buffer */
 	CALLOUT_MEM_FINISH,    /* adaptive: store the buffer back */
 	CALLOUT_UD,            /* not in the CPUID model, or undecodable: #UD */
+	CALLOUT_STACK,         /* adaptive stack instruction: the monitor runs it */
 };
 
 struct translator {

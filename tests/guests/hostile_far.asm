@@ -13,9 +13,11 @@
 ; of gate and gate CS likewise (the IDT limit, the gate's type, its DPL
 ; against ring 3, its presence, then its CS), with the EXT bit in the
 ; error code for the processor's own events, and #DF when delivering the
-; fault faults too. Far pointers in memory nobody claims (all ones:
-; selector 0xffff) and in a device's memory work as anywhere else. Ring 3
-; tries the same against ring-0 code. The monitor must survive them all.
+; fault faults too, but never for INT n, whatever n (INT 8, 13, 14 through
+; a gate ring 3 may not use, or not present, are #GP or #NP). Far
+; pointers in memory nobody claims (all ones: selector 0xffff) and in a
+; device's memory work as anywhere else. Ring 3 tries the same against
+; ring-0 code. The monitor must survive them all.
 ;
 ; qemu-system-i386 7.2 (TCG) differs from the SDM and a PC in three
 ; groups: it raises #NP where the SDM has #SS for a return to an outer
@@ -550,6 +552,14 @@ t_gates:
 	mov edx, lib_catch_11
 	mov cl, 0x8e
 	call lib_set_gate
+	; INT 13 through its gate not present: #NP, no #DF (a software
+	; interrupt is not an exception, whatever its vector)
+	set_gate 13, SEL_CODE, 0x0e
+	int_bad 13, 11, 13 * 8 + 2
+	mov eax, 13
+	mov edx, lib_catch_13
+	mov cl, 0x8e
+	call lib_set_gate
 	; what the rules allow lands: a trap gate, conforming code of DPL 0
 	set_gate VEC, SEL_CODE, 0x8f
 	arm .r_ok1
@@ -594,6 +604,11 @@ user_tests:
 	ret_bad RING_SEL_KCODE & ~3, 13, RING_SEL_KCODE
 	ret_bad 3, 13, 0
 	int_bad VEC, 13, VEC * 8 + 2		; a gate of DPL 0
+	; INT n is no exception, whatever n: a fault delivering it is no
+	; double fault (INT 8 was a triple fault, INT 13 and 14 a #DF)
+	int_bad 8, 13, 8 * 8 + 2
+	int_bad 13, 13, 13 * 8 + 2
+	int_bad 14, 13, 14 * 8 + 2
 	arm .r_int
 	int VEC + 1				; DPL 3: ring 0 takes it
 .r_int:

@@ -6,7 +6,10 @@
 ; limit) and a dword read of the last bytes below 4 GiB; x87 state
 ; areas (FNSAVE/FRSTOR, FNSTENV/FLDENV) on a device; string
 ; instructions (MOVS, STOS, LODS, CMPS, SCAS, with REP) on a device;
-; JMP/CALL [m], PUSH/POP m and BT* m,r on a device.
+; JMP/CALL [m], PUSH/POP m, BT* m,r, XLAT and MASKMOVQ/MASKMOVDQU on a
+; device; the stack itself on a device and where nothing answers (PUSH,
+; POP, PUSHAD, POPAD, PUSH/POP of a segment, CALL, RET, ENTER, LEAVE, and
+; an exception's frame).
 %define GUEST_NAME "mmio_bounds"
 %include "lib.inc"
 %include "exc_record.inc"
@@ -152,8 +155,137 @@ group "forms"
 	check_flags F_CF, F_CF
 	btr dword [TESTDEV + 0x90], ecx
 	check dword [TESTDEV + 0x94], 0
+	; XLAT, its table on the device and where nothing answers (all
+	; ones): it ended the run before (hostile_random found it)
+	mov byte [TESTDEV + 0xa5], 0x77
+	mov ebx, TESTDEV + 0xa0
+	mov eax, 0x12345605
+	xlatb
+	check eax, 0x12345677
+	mov ebx, NO_RAM + 0x100
+	mov eax, 0x80
+	xlatb
+	check eax, 0xff
+	; MASKMOVQ and MASKMOVDQU (the store to DS:EDI is hidden): bytes 0
+	; and 2 of 8, then 1 and 15 of 16
+	mov dword [TESTDEV + 0xb0], 0
+	mov dword [TESTDEV + 0xb4], 0
+	movq mm0, [mm_data]
+	movq mm1, [mm_mask]
+	mov edi, TESTDEV + 0xb0
+	maskmovq mm0, mm1
+	emms
+	check dword [TESTDEV + 0xb0], 0x00330011
+	check dword [TESTDEV + 0xb4], 0
+	mov eax, cr4
+	or eax, 1 << 9				; OSFXSR
+	mov cr4, eax
+	movdqu xmm0, [xmm_data]
+	movdqu xmm1, [xmm_mask]
+	mov edi, TESTDEV + 0xc0
+	mov dword [edi], 0
+	mov dword [edi + 12], 0
+	maskmovdqu xmm0, xmm1
+	check dword [TESTDEV + 0xc0], 0x0000bb00
+	check dword [TESTDEV + 0xcc], 0xaa000000
+	mov edi, NO_RAM
+	maskmovq mm0, mm1			; goes nowhere
+	emms
 	check dword [x_count], 0
+
+group "stack"
+	; ESP on the device: every stack instruction reaches it. These, and
+	; MASKMOVQ, XLAT, ended the run before (hostile_random found them).
+	mov [saved_esp], esp
+	mov esp, TESTDEV + 0x80
+	push dword 0x600dcafe
+	mov ebx, [TESTDEV + 0x7c]
+	pop ecx
+	mov edx, esp
+	mov esp, [saved_esp]
+	check ebx, 0x600dcafe
+	check ecx, 0x600dcafe
+	check edx, TESTDEV + 0x80
+	mov esp, TESTDEV + 0x80
+	mov eax, 0x1111
+	mov esi, 0x5555
+	pushad
+	xor eax, eax
+	xor esi, esi
+	popad
+	mov edi, esp
+	mov esp, [saved_esp]
+	mov ebx, [TESTDEV + 0x7c]		; EAX's slot
+	mov edx, [TESTDEV + 0x64]		; ESI's
+	check ebx, 0x1111
+	check edx, 0x5555
+	check eax, 0x1111
+	check esi, 0x5555
+	check edi, TESTDEV + 0x80
+	mov esp, TESTDEV + 0x80
+	push ds
+	pop es
+	mov ebx, [TESTDEV + 0x7c]
+	mov esp, [saved_esp]
+	and ebx, 0xffff
+	check ebx, SEL_DATA
+	mov esp, TESTDEV + 0x80
+	call .sub
+.ret_here:
+	mov esp, [saved_esp]
+	check eax, .ret_here
+	check ebx, 0x1234
+	mov esp, TESTDEV + 0x80
+	mov ebp, 0x77
+	enter 16, 0
+	mov ecx, ebp
+	mov edx, esp
+	leave
+	mov ebx, ebp
+	mov eax, esp
+	mov esp, [saved_esp]
+	check ecx, TESTDEV + 0x7c
+	check edx, TESTDEV + 0x6c
+	check ebx, 0x77
+	check eax, TESTDEV + 0x80
+	; an exception's frame on the device: the handler reads it there
+	arm .r_ud
+	mov esp, TESTDEV + 0x80
+.f_ud:
+	ud2
+.r_ud:
+	mov esp, [saved_esp]
+	check dword [x_count], 1
+	check dword [x_vec], 6
+	check dword [x_eip], .f_ud
+	; where nothing answers: pushes go nowhere, pops read all ones
+	mov esp, NO_RAM + 0x80
+	push dword 0x12345678
+	pop eax
+	push ds
+	pop ecx
+	call .sub_none
+.none_back:
+	mov edx, esp
+	mov esp, [saved_esp]
+	check eax, 0xffffffff
+	check ecx, 0xffffffff
+	check ebx, 0x4321
+	check edx, NO_RAM + 0x80
+	check dword [x_count], 1
 	guest_finish
+
+; The return address lies on the device, and RET takes it from there.
+.sub:
+	mov eax, [TESTDEV + 0x7c]
+	mov ebx, 0x1234
+	ret
+
+; The return address went nowhere (RET would take all ones): back by hand.
+.sub_none:
+	mov ebx, 0x4321
+	add esp, 4
+	jmp .none_back
 
 .called:
 	inc esi
@@ -162,5 +294,10 @@ group "forms"
 
 section .data
 val:		dd 0
+saved_esp:	dd 0
+mm_data:	db 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88
+mm_mask:	db 0x80, 0, 0x80, 0, 0, 0, 0, 0
+xmm_data:	db 0, 0xbb, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xaa
+xmm_mask:	db 0, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80
 src_buf:	dd 0, 0
 dst_buf:	dd 0, 0

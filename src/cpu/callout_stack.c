@@ -1,0 +1,184 @@
+/* CALLOUT_STACK: the stack instructions translated code runs on the
+ * window (PUSH, POP, PUSHA, POPA, LEAVE, ENTER, near CALL and RET), run
+ * by the monitor once one of them reached physical memory without RAM
+ * through its stack or its memory operand. The window maps RAM only and
+ * their host forms have no buffer to borrow (as an adaptive instruction's
+ * one memory operand does), so the run used to end there; on a PC a push
+ * to memory nobody claims goes nowhere, a pop reads all ones, and a
+ * device sees the access. Random code finds this at once (a stack pointer
+ * made of random bits, tests/guests/hostile_random.asm). Every access goes
+ * through cpu_read_guest and cpu_write_guest, which reach the bus; a
+ * failed one changes no register. */
+#include "cpu/callout_internal.h"
+
+static uint32_t ss_base(const struct cpu *cpu)
+{
+	return cpu->s.seg[SEG_SS].base;
+}
+
+/* An access of w bytes at offset at in SS, within its 4 GiB limit (the
+ * stack is always 32-bit here, as in translated code). */
+static bool stack_write(struct cpu *cpu, uint32_t at, uint32_t v, unsigned w)
+{
+	if ((uint64_t)at + w > 1ull << 32)
+		return false;
+	return cpu_write_guest(cpu, ss_base(cpu) + at, &v, w);
+}
+
+static bool stack_read(struct cpu *cpu, uint32_t at, uint32_t *v, unsigned w)
+{
+	uint32_t x = 0;
+	if ((uint64_t)at + w > 1ull << 32 || !cpu_read_guest(cpu, ss_base(cpu) + at, &x, w))
+		return false;
+	*v = x;
+	return true;
+}
+
+static uint32_t width_mask(unsigned w)
+{
+	return w == 2 ? 0xffffu : 0xffffffffu;
+}
+
+/* The value of a register, immediate or memory source of w bytes. */
+static bool source_value(struct cpu *cpu, const ZydisDecodedInstruction *in,
+			 const ZydisDecodedOperand *op, unsigned w, uint32_t *v)
+{
+	switch (op->type) {
+	case ZYDIS_OPERAND_TYPE_REGISTER:
+		*v = reg_read(cpu, op->reg.value);
+		return true;
+	case ZYDIS_OPERAND_TYPE_IMMEDIATE:
+		*v = (uint32_t)op->imm.value.s & width_mask(w);
+		return true;
+	case ZYDIS_OPERAND_TYPE_MEMORY: {
+		uint32_t x = 0;
+		if (!cpu_read_guest(cpu, linear_address(cpu, in, op), &x, w))
+			return false;
+		*v = x;
+		return true;
+	}
+	default:
+		return false;
+	}
+}
+
+static const uint8_t pusha_order[8] = { REG_EAX, REG_ECX, REG_EDX, REG_EBX,
+					REG_ESP, REG_EBP, REG_ESI, REG_EDI };
+
+int do_stack_insn(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
+		  const ZydisDecodedOperand *ops)
+{
+	unsigned w = in->operand_width == 16 ? 2 : 4;
+	uint32_t esp = cpu->regs[REG_ESP];
+	uint32_t next = d->next_eip, v = 0;
+	switch (in->mnemonic) {
+	case ZYDIS_MNEMONIC_PUSH:
+		if (!source_value(cpu, in, &ops[0], w, &v))
+			goto mem_fault;
+		esp -= w;
+		if (!stack_write(cpu, esp, v, w))
+			goto stack_fault;
+		break;
+	case ZYDIS_MNEMONIC_POP:
+		if (!stack_read(cpu, esp, &v, w))
+			goto stack_fault;
+		esp += w;
+		if (ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER) {
+			/* POP ESP (or SP) loads what it popped. */
+			cpu->regs[REG_ESP] = esp;
+			reg_write(cpu, ops[0].reg.value, v);
+			esp = cpu->regs[REG_ESP];
+		} else {
+			/* POP m addresses with ESP already incremented. */
+			uint32_t old = cpu->regs[REG_ESP];
+			cpu->regs[REG_ESP] = esp;
+			uint32_t at = linear_address(cpu, in, &ops[0]);
+			cpu->regs[REG_ESP] = old;
+			if (!cpu_write_guest(cpu, at, &v, w))
+				goto mem_fault;
+		}
+		break;
+	case ZYDIS_MNEMONIC_PUSHA:
+	case ZYDIS_MNEMONIC_PUSHAD:
+		for (unsigned i = 0; i < 8; i++) {
+			esp -= w;
+			if (!stack_write(cpu, esp, cpu->regs[pusha_order[i]], w))
+				goto stack_fault;
+		}
+		break;
+	case ZYDIS_MNEMONIC_POPA:
+	case ZYDIS_MNEMONIC_POPAD: {
+		uint32_t img[8];
+		for (int i = 7; i >= 0; i--, esp += w)
+			if (!stack_read(cpu, esp, &img[i], w))
+				goto stack_fault;
+		for (unsigned i = 0; i < 8; i++) {
+			if (pusha_order[i] == REG_ESP)
+				continue;   /* the ESP image is skipped */
+			if (w == 4)
+				cpu->regs[pusha_order[i]] = img[i];
+			else
+				cpu->regs[pusha_order[i]] = (cpu->regs[pusha_order[i]] & 0xffff0000u) | img[i];
+		}
+		break;
+	}
+	case ZYDIS_MNEMONIC_LEAVE:
+		esp = cpu->regs[REG_EBP];
+		if (!stack_read(cpu, esp, &v, w))
+			goto stack_fault;
+		esp += w;
+		if (w == 4)
+			cpu->regs[REG_EBP] = v;
+		else
+			cpu->regs[REG_EBP] = (cpu->regs[REG_EBP] & 0xffff0000u) | v;
+		break;
+	case ZYDIS_MNEMONIC_ENTER: {
+		/* Level 0 only: a nesting level makes it a callout of its own. */
+		esp -= w;
+		if (!stack_write(cpu, esp, cpu->regs[REG_EBP], w))
+			goto stack_fault;
+		if (w == 4)
+			cpu->regs[REG_EBP] = esp;
+		else
+			cpu->regs[REG_EBP] = (cpu->regs[REG_EBP] & 0xffff0000u) | (esp & 0xffff);
+		esp -= (uint32_t)ops[0].imm.value.u & 0xffff;
+		break;
+	}
+	case ZYDIS_MNEMONIC_CALL:
+	case ZYDIS_MNEMONIC_RET:
+		/* 16-bit near branches have no translation: #UD, as there. */
+		if (w == 2)
+			goto undefined;
+		if (in->mnemonic == ZYDIS_MNEMONIC_CALL) {
+			if (ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
+				v = d->next_eip + (uint32_t)ops[0].imm.value.s;
+			else if (!source_value(cpu, in, &ops[0], 4, &v))
+				goto mem_fault;
+			esp -= 4;
+			if (!stack_write(cpu, esp, d->next_eip, 4))
+				goto stack_fault;
+		} else {
+			if (!stack_read(cpu, esp, &v, 4))
+				goto stack_fault;
+			esp += 4;
+			if (in->operand_count_visible && ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
+				esp += (uint32_t)ops[0].imm.value.u & 0xffff;
+		}
+		next = v;
+		break;
+	default:
+		goto undefined;
+	}
+	cpu->regs[REG_ESP] = esp;
+	cpu->s.eip = next;
+	return STOP;
+stack_fault:
+	raise_fault(cpu, d, EXC_SS, true, 0);
+	return STOP;
+mem_fault:
+	raise_fault(cpu, d, mem_fault_vector(&ops[0]), true, 0);
+	return STOP;
+undefined:
+	raise_fault(cpu, d, EXC_UD, false, 0);
+	return STOP;
+}
