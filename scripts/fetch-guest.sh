@@ -28,7 +28,7 @@ set -euo pipefail
 
 # Bump when the initramfs's layout changes in a way the /init text below
 # does not show (the /init text is hashed into the stamp by itself).
-RECIPE_VERSION=4
+RECIPE_VERSION=5
 
 # Modules from the kernel's package put into the initramfs (paths under
 # lib/modules/RELEASE/kernel/), loaded by /init in this order.
@@ -36,6 +36,7 @@ GUEST_MODULES="drivers/input/mouse/psmouse.ko drivers/acpi/button.ko
 drivers/virtio/virtio.ko drivers/virtio/virtio_ring.ko
 drivers/virtio/virtio_pci_modern_dev.ko drivers/virtio/virtio_pci_legacy_dev.ko
 drivers/virtio/virtio_pci.ko drivers/block/virtio_blk.ko
+net/core/failover.ko drivers/net/net_failover.ko drivers/net/virtio_net.ko
 lib/crc16.ko crypto/crc32c_generic.ko fs/mbcache.ko fs/jbd2/jbd2.ko fs/ext4/ext4.ko"
 # The bochs DRM driver and what it needs, in load order, under
 # lib/modules/drm/: loaded only with btvm.drm on the kernel command line,
@@ -94,7 +95,8 @@ mount -t devtmpfs devtmpfs /dev || mdev -s
 # standard streams: take the console now that devtmpfs has it.
 [ -t 1 ] || exec </dev/console >/dev/console 2>&1
 # Debian builds these as modules: the PS/2 mouse, the ACPI power button
-# (which the window's close button presses), virtio disks and ext4.
+# (which the window's close button presses), virtio disks and ext4, and
+# the virtio network card.
 for m in /lib/modules/*.ko; do
 	[ -e "$m" ] && insmod "$m"
 done

@@ -27,6 +27,7 @@
 #define POST_PORT 0x80
 #define PCI_DISPLAY_DEVFN 0x10  /* 00:02.0, where QEMU puts its VGA */
 #define PCI_DISK_SLOT 4         /* disks at 00:04.0 on */
+#define PCI_NET_SLOT 3          /* the network card at 00:03.0, where QEMU puts its first */
 /* The ISA IRQs the firmware routes PCI's PIRQ lines to (A, B: 10; C, D:
  * 11; pci_firmware_config_default). */
 #define PCI_IRQ_A 10
@@ -363,6 +364,7 @@ static void platform_poll(void *opaque)
 	board_screen_poll(board, now);
 	for (unsigned i = 0; i < board->cfg.ndisks; i++)
 		virtio_blk_poll(&board->disks[i]);
+	virtio_net_poll(&board->net);
 	arm_timer(board, true);
 }
 
@@ -430,6 +432,9 @@ static bool platform_wait(void *opaque)
 	for (unsigned i = 0; i < board->cfg.ndisks; i++)
 		if (virtio_blk_busy(&board->disks[i]))
 			input_possible = true;
+	/* So may a network frame, at any time while the driver runs. */
+	if (virtio_net_busy(&board->net))
+		input_possible = true;
 	if (board->screen.input_backlog && deadline > board->screen.input_retry_ns)
 		deadline = board->screen.input_retry_ns;
 	board_screen_flush(board, now);
@@ -571,6 +576,20 @@ static void disk_guest_written(void *opaque, uint64_t gpa, uint64_t len)
 			tcache_invalidate_page(&board->tc, &board->cpu, (uint32_t)p);
 }
 
+/* The network backend's frames for the guest, on its thread. */
+static void net_receive(void *opaque, const uint8_t *frame, size_t len)
+{
+	struct board *board = opaque;
+	virtio_net_receive(&board->net, frame, len);
+}
+
+/* The guest's frames, on the vCPU thread: slirp_net copies them. */
+static void net_transmit(void *opaque, const uint8_t *frame, size_t len)
+{
+	struct board *board = opaque;
+	slirp_net_transmit(board->slirp, frame, len);
+}
+
 /* Every device to its power-on state; also the reset path, so it only
  * initializes: the bus regions stay registered. */
 static void board_reset_devices(struct board *board)
@@ -614,6 +633,7 @@ static void board_reset_devices(struct board *board)
 	bochs_display_reset(&board->bochs);
 	for (unsigned i = 0; i < board->cfg.ndisks; i++)
 		virtio_blk_reset(&board->disks[i]);
+	virtio_net_reset(&board->net);
 	/* What the VGA BIOS leaves in video memory: its font in plane 2 and
 	 * a blank screen (0xa0000-0xbffff is guest RAM, see vga.h). */
 	vga_init_memory(board->ram.host + VGA_LEGACY_BASE);
@@ -698,6 +718,21 @@ static int board_wire_devices(struct board *board)
 					&board->bus, &disk_host);
 		if (!err)
 			err = pci_host_add(&board->pci, &disk->vp.pci);
+		if (err)
+			return err;
+	}
+	if (board->slirp) {
+		static const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+		const struct virtio_net_host net_host = {
+			.notify = board_console_notify,
+			.guest_written = disk_guest_written,
+			.opaque = board,
+		};
+		const struct virtio_net_backend backend = { .transmit = net_transmit, .opaque = board };
+		err = virtio_net_attach(&board->net, (uint8_t)pci_devfn(PCI_NET_SLOT, 0), mac,
+					&board->ram, &board->bus, &net_host, &backend);
+		if (!err)
+			err = pci_host_add(&board->pci, &board->net.vp.pci);
 		if (err)
 			return err;
 	}
@@ -844,7 +879,15 @@ int board_create(struct board *board, const struct board_config *cfg, char *err,
 		if (ret)
 			goto close_disks;
 	}
+	if (cfg->net.enabled) {
+		/* Before the devices: a host port in use is the user's error. */
+		ret = slirp_net_open(&board->slirp, &cfg->net, net_receive, board, err, err_len);
+		if (ret)
+			goto close_disks;
+	}
 	ret = board_wire_devices(board);
+	if (!ret && board->slirp)
+		ret = slirp_net_start(board->slirp);
 	if (ret) {
 		snprintf(err, err_len, "cannot wire the PC's devices: %s", strerror(-ret));
 		goto close_disks;
@@ -915,6 +958,9 @@ destroy_window:
 	shadow_destroy(&board->sh);
 
 close_disks:
+	slirp_net_close(board->slirp);
+	board->slirp = NULL;
+	virtio_net_close(&board->net);
 	for (unsigned i = 0; i < cfg->ndisks; i++)
 		virtio_blk_close(&board->disks[i]);
 	guest_ram_destroy(&board->ram);
@@ -1036,6 +1082,20 @@ void board_print_stats(const struct board *board, FILE *out)
 			(unsigned long long)d.io_errors, (unsigned long long)d.bad_requests,
 			(unsigned long long)d.device_errors);
 	}
+	if (board->slirp) {
+		struct virtio_net_stats n = virtio_net_get_stats((struct virtio_net *)&board->net);
+		struct slirp_net_stats sl = slirp_net_get_stats(board->slirp);
+		fprintf(out, "  net tx frames / bytes     %llu / %llu\n",
+			(unsigned long long)n.tx_packets, (unsigned long long)n.tx_bytes);
+		fprintf(out, "  net rx frames / bytes     %llu / %llu\n",
+			(unsigned long long)n.rx_packets, (unsigned long long)n.rx_bytes);
+		fprintf(out, "  net dropped: tx bad %llu, tx queue %llu, rx backlog %llu, rx size %llu, "
+			"rx down %llu, bad buffers %llu, device %llu\n",
+			(unsigned long long)n.tx_dropped, (unsigned long long)sl.tx_dropped,
+			(unsigned long long)n.rx_backlog_full, (unsigned long long)n.rx_oversized,
+			(unsigned long long)n.rx_not_running, (unsigned long long)n.rx_bad_buffers,
+			(unsigned long long)n.device_errors);
+	}
 	fprintf(out, "  VGA modes not shown       %llu\n",
 		(unsigned long long)board->vga.unsupported_renders);
 	fprintf(out, "  screenshots written       %llu\n", (unsigned long long)board->screen.screenshots);
@@ -1126,6 +1186,10 @@ void board_destroy(struct board *board)
 		if (board->trace)
 			fclose(board->trace);
 	}
+	/* The backend first: it calls into the device until it stops. */
+	slirp_net_close(board->slirp);
+	board->slirp = NULL;
+	virtio_net_close(&board->net);
 	for (unsigned i = 0; i < board->cfg.ndisks; i++)
 		virtio_blk_close(&board->disks[i]);
 	guest_ram_destroy(&board->ram);

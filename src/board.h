@@ -28,6 +28,8 @@
 #include "devices/testdev.h"
 #include "devices/uart16550.h"
 #include "devices/virtio_blk.h"
+#include "devices/virtio_net.h"
+#include "host/slirp_net.h"
 #include "devices/vga.h"
 #include "mmu/guest_ram.h"
 #include "mmu/shadow.h"
@@ -63,6 +65,7 @@ struct board_config {
 	struct { const char *path; bool readonly; } disks[BOARD_MAX_DISKS];
 	unsigned ndisks;
 	bool snapshot;            /* --snapshot: disk writes go to a temporary overlay */
+	struct slirp_net_config net;   /* --net: user (libslirp) or none */
 	/* A kernel and initrd already in memory (found on a disk), used
 	 * instead of reading kernel_path/initrd_path, which then name them. */
 	const uint8_t *kernel_data, *initrd_data;
@@ -98,6 +101,8 @@ struct board {
 	struct vga vga;
 	struct bochs_display bochs;   /* the PCI std VGA: framebuffer modes */
 	struct virtio_blk disks[BOARD_MAX_DISKS];
+	struct virtio_net net;        /* with cfg.net.enabled: 00:03.0 */
+	struct slirp_net *slirp;      /* its backend; NULL without --net user */
 	struct board_screen screen;   /* the window, input, screenshots */
 	bool reset_requested;     /* keyboard controller or port 0x92 reset */
 	uint32_t acpi_rsdp;       /* where the ACPI tables' RSDP is */

@@ -37,6 +37,14 @@ static void print_usage(FILE *out)
 	      "                        An image is locked while in use\n"
 	      "  --snapshot            disk writes go to a temporary overlay, dropped at\n"
 	      "                        exit: the images stay as they were\n"
+	      "  --net user[,hostfwd=tcp|udp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...\n"
+	      "                        a virtio-net card (00:03.0, MAC 52:54:00:12:34:56)\n"
+	      "                        on user-mode networking (libslirp, as QEMU's\n"
+	      "                        -netdev user): DHCP gives 10.0.2.15, the host is\n"
+	      "                        10.0.2.2, DNS 10.0.2.3; each hostfwd connects a\n"
+	      "                        host port (HOSTADDR default: all) to the guest\n"
+	      "                        (GUESTADDR default 10.0.2.15). --net none (the\n"
+	      "                        default): no network card\n"
 	      "  --initrd FILE         initial RAM disk (Linux initramfs, or Multiboot\n"
 	      "                        module 0)\n"
 	      "  --append STRING       kernel command line\n"
@@ -151,6 +159,7 @@ enum {
 	OPT_VGA,
 	OPT_DISK,
 	OPT_SNAPSHOT,
+	OPT_NET,
 };
 
 static const struct option run_options[] = {
@@ -171,6 +180,7 @@ static const struct option run_options[] = {
 	{ "vga", required_argument, NULL, OPT_VGA },
 	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "snapshot", no_argument, NULL, OPT_SNAPSHOT },
+	{ "net", required_argument, NULL, OPT_NET },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -270,6 +280,12 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg)
 		case OPT_SNAPSHOT:
 			cfg->snapshot = true;
 			break;
+		case OPT_NET: {
+			char err[256];
+			if (slirp_net_parse(optarg, &cfg->net, err, sizeof(err)))
+				return usage_error("%s", err);
+			break;
+		}
 		case OPT_VGA:
 			if (parse_vga(optarg, cfg))
 				return usage_error("invalid --vga '%s' (expected text, or WIDTHxHEIGHT "

@@ -48,7 +48,7 @@ hello=$guests/hello.elf
 
 # Help and version; --help must mention every option.
 expect 0 'Usage: btvm run' --help
-for opt in --kernel --initrd --append -m --memory --display --serial --stats --no-reboot --trace --one-insn-blocks --tcache --screenshot --vga --disk --snapshot; do
+for opt in --kernel --initrd --append -m --memory --display --serial --stats --no-reboot --trace --one-insn-blocks --tcache --screenshot --vga --disk --snapshot --net; do
 	expect 0 "$opt" --help
 done
 expect 0 '^btvm [0-9]+\.[0-9]+' --version
@@ -88,6 +88,10 @@ expect 1 "$work/nodisk.img" run --disk "$work/nodisk.img"
 expect 1 "$work: " run --kernel "$hello" --disk "$work"
 head -c 1048576 /dev/zero >"$work/blank.img"
 expect 1 "$work/blank.img: no ext2/3/4 filesystem" run --disk "$work/blank.img"
+# The network: a malformed --net is a usage error.
+expect 2 "--net" run --kernel "$hello" --net bogus
+expect 2 "--net" run --kernel "$hello" --net user,hostfwd=tcp:1.2.3.4:99999-:22
+expect 2 "--net" run --kernel "$hello" --net user,hostfwd=sctp::80-:80
 # A window asked for with no display server to show it: one line, status 1.
 DISPLAY= WAYLAND_DISPLAY= expect 1 "cannot open the display window" run --kernel "$hello" --display sdl
 DISPLAY=:97531 expect 1 "cannot open the display window" run --kernel "$hello" --display sdl
