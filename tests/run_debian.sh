@@ -5,8 +5,10 @@
 # copied, booted from the disk with no --kernel (btvm finds /vmlinuz in its
 # ext4) twice:
 #   1. systemd reaches multi-user, root is logged in on ttyS0, a command
-#      runs, a file is written, and poweroff (systemd's, clean) ends btvm
-#      with status 0;
+#      runs, the network comes up by DHCP (virtio-net on libslirp) and the
+#      host logs in with ssh through a hostfwd, with the key
+#      make-debian-image.sh keeps in the cache (no password), a file is
+#      written, and poweroff (systemd's, clean) ends btvm with status 0;
 #   2. the second boot reads the file the first wrote; poweroff again;
 # then e2fsck -fn finds the image clean.
 #
@@ -44,11 +46,31 @@ set -e
 disk=$(sed -n 1p <<<"$paths")
 [ -s "$disk" ] || fail "no disk image at '$disk'"
 
+ssh_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+key=${BTVM_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/btvm/image}/id_ed25519
+[ -s "$key" ] || fail "no ssh key at $key"
+
 boot() { # boot NAME: one boot driven by $work/NAME.expect
 	local start=$SECONDS
 	"$expect_bin" -t 300 -l "$work/$1.log" "$work/$1.expect" "$btvm" run --display none \
-		-m 512 --no-reboot --disk "$disk" >/dev/null 2>&1 ||
-		fail "boot '$1' failed (console log: $1.log): $(tail -c 600 "$work/$1.log" | tr -d '\r')"
+		-m 512 --no-reboot --disk "$disk" --net "user,hostfwd=tcp:127.0.0.1:$ssh_port-:22" \
+		>/dev/null 2>&1 &
+	local run=$!
+	if [ "$1" = first ]; then
+		# The guest waits for the host's ssh login: log in when it says.
+		for _ in $(seq 3000); do
+			grep -aq "SSH-READY-3" "$work/$1.log" 2>/dev/null && break
+			kill -0 "$run" 2>/dev/null || break
+			sleep 0.1
+		done
+		ssh_out=$(ssh -i "$key" -p "$ssh_port" -o StrictHostKeyChecking=no \
+			-o UserKnownHostsFile=/dev/null -o BatchMode=yes -o ConnectTimeout=60 \
+			root@127.0.0.1 'touch /root/ssh-was-here; echo "SSH-LOGIN $(uname -m) $(hostname)"' 2>"$work/ssh.log") ||
+			fail "ssh into the guest through the hostfwd failed: $(tail -2 "$work/ssh.log")"
+		[ "$ssh_out" = "SSH-LOGIN i686 debian-btvm" ] || fail "ssh said '$ssh_out'"
+		echo "run_debian: ssh -p $ssh_port root@127.0.0.1 with the image's key: $ssh_out"
+	fi
+	wait "$run" || fail "boot '$1' failed (console log: $1.log): $(tail -c 600 "$work/$1.log" | tr -d '\r')"
 	echo "run_debian: boot '$1' passed in $((SECONDS - start)) s"
 }
 
@@ -68,6 +90,13 @@ $common_head
 send uname -m; echo FIRST-\$((6*7))
 expect i686
 expect FIRST-42
+expect root@debian-btvm:~#
+send for i in \$(seq 120); do ip -4 addr show | grep -q 'inet 10.0.2.15/' && break; sleep 1; done; ip -4 addr show | grep -o 'inet 10.0.2.15/24'; echo SSH-READY-\$((1+2))
+expect inet 10.0.2.15/24
+expect SSH-READY-3
+expect root@debian-btvm:~#
+send for i in \$(seq 120); do [ -e /root/ssh-was-here ] && break; sleep 1; done; ls /root/ssh-was-here && echo SSH-SEEN-\$((2*2))
+expect SSH-SEEN-4
 expect root@debian-btvm:~#
 send echo written-in-the-first-boot >/root/persist.txt && sync && echo SAVED-\$((2*4))
 expect SAVED-8
@@ -89,4 +118,4 @@ EOF
 boot second
 
 e2fsck -fn "$disk" >"$work/e2fsck.log" 2>&1 || fail "e2fsck -fn: $(tail -3 "$work/e2fsck.log")"
-echo "run_debian: PASS (systemd to multi-user twice, the file persisted, e2fsck clean)"
+echo "run_debian: PASS (systemd to multi-user twice, DHCP and ssh by key through a hostfwd, the file persisted, e2fsck clean)"
