@@ -2,7 +2,7 @@
 # Sets everything up and boots the default guest: a Debian 12 i386 system
 # (systemd, Debian's own kernel and initramfs) from its own disk, on the
 # serial console (this terminal) and, on a desktop, in a window, root
-# logged in on both. The disk is ~/.cache/btvm/debian.img: made once from
+# logged in on both, with a network (user-mode NAT). The disk is ~/.cache/btvm/debian.img: made once from
 # the image scripts/make-debian-image.sh builds and caches (debootstrap;
 # the first run downloads about 115 MB and takes a few minutes), then
 # kept, so what the guest writes is there at the next boot (delete the
@@ -17,4 +17,4 @@ paths=$(bash scripts/make-debian-image.sh --print --copy "$cache/debian.img")
 disk=$(sed -n 1p <<<"$paths")
 # The kernel's messages on the window's console too; /dev/console (the
 # last) stays the serial port.
-exec build/btvm run --disk "$disk" -m 1024 --append "console=tty0 console=ttyS0" "$@"
+exec build/btvm run --disk "$disk" -m 1024 --net user --append "console=tty0 console=ttyS0" "$@"
