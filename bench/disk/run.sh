@@ -1,0 +1,503 @@
+#!/usr/bin/env bash
+# The disk benchmark (issue 13): a real Debian system on a virtio disk,
+# under btvm and under qemu-system-i386's TCG side by side, plus the
+# host's own dd on the same image files, in one run. Two parts:
+#
+#  1. Debian boot: the image of scripts/make-debian-image.sh (a private
+#     copy, booted with --snapshot / snapshot=on, so every boot is the
+#     same first boot), -m 512, from start to the autologin shell prompt on
+#     ttyS0 and from `poweroff` to the VMM's exit, N runs each (btvm and
+#     QEMU alternating), with the phases (kernel, initramfs, systemd) taken
+#     from the console as it arrives.
+#  2. Disk throughput: one more boot each, with a fresh copy (no snapshot)
+#     and a scratch image as /dev/vdb: sequential direct-I/O reads and
+#     writes with dd (bs=1M) and random 4 KiB direct reads (rread.c, the
+#     same static i386 program on both sides), each --reps times (the
+#     best counts), against the host doing the same on the same scratch
+#     file, with O_DIRECT and buffered.
+#
+#	bench/disk/run.sh [--runs N] [--no-qemu] [--no-boot] [--no-disk]
+#	                  [--mib N] [--reads N] [--reps N] [--build DIR]
+#	                  [--no-build] [--timeout SEC]
+#
+# Figures, not thresholds: the summary line states the issue's targets
+# (boot: btvm at most a third of QEMU's time; sequential I/O: at least 80%
+# of the host's) next to the figures. Console logs, btvm's --stats and
+# the raw timings of the last run stay in BUILD/bench/disk/logs/.
+# Exit status: 0 when every run finished, 1 when any failed (the reasons
+# follow the tables), 2 on bad usage.
+set -u -o pipefail
+export LC_ALL=C     # '.' decimals in EPOCHREALTIME, printf and awk
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+build=$repo/build
+runs=2
+use_qemu=1
+do_build=1
+do_boot=1
+do_disk=1
+mib=256
+reads=8192
+reps=2
+limit=300
+mem=512
+prompt='root@debian-btvm:~#'
+
+usage() {
+	echo "usage: bench/disk/run.sh [--runs N] [--no-qemu] [--no-boot] [--no-disk]" >&2
+	echo "                         [--mib N] [--reads N] [--build DIR] [--no-build] [--timeout SEC]" >&2
+	exit 2
+}
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--runs) [ $# -ge 2 ] || usage; runs=$2; shift 2 ;;
+	--no-qemu) use_qemu=0; shift ;;
+	--no-boot) do_boot=0; shift ;;
+	--no-disk) do_disk=0; shift ;;
+	--mib) [ $# -ge 2 ] || usage; mib=$2; shift 2 ;;
+	--reads) [ $# -ge 2 ] || usage; reads=$2; shift 2 ;;
+	--reps) [ $# -ge 2 ] || usage; reps=$2; shift 2 ;;
+	--build) [ $# -ge 2 ] || usage; build=$2; shift 2 ;;
+	--no-build) do_build=0; shift ;;
+	--timeout) [ $# -ge 2 ] || usage; limit=$2; shift 2 ;;
+	-h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//; s/^\t//'; exit 0 ;;
+	*) echo "run.sh: unknown argument '$1'" >&2; usage ;;
+	esac
+done
+for n in "$runs" "$mib" "$reads" "$reps" "$limit"; do
+	[[ $n =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: '$n' is not a positive number" >&2; exit 2; }
+done
+[ "$reads" -le $((mib * 256)) ] || { echo "run.sh: --reads is at most --mib * 256" >&2; exit 2; }
+build=$(realpath -m "$build")
+
+if [ "$do_build" = 1 ]; then
+	if [ ! -f "$build/CMakeCache.txt" ]; then
+		cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null ||
+			{ echo "run.sh: cmake configure failed" >&2; exit 1; }
+	fi
+	cmake --build "$build" -j "$(nproc)" --target btvm console_expect rread >/dev/null ||
+		{ echo "run.sh: build failed (run: cmake --build $build --target btvm console_expect rread)" >&2; exit 1; }
+fi
+
+btvm=$build/btvm
+expect_bin=$build/tests/console_expect
+rread=$build/bench/disk/rread
+for f in "$btvm" "$expect_bin" "$rread"; do
+	[ -x "$f" ] || { echo "run.sh: $f not found (build first, or drop --no-build)" >&2; exit 1; }
+done
+command -v debugfs >/dev/null || { echo "run.sh: debugfs (e2fsprogs) is needed to put rread on the guest's disk" >&2; exit 1; }
+
+qemu=
+if [ "$use_qemu" = 1 ]; then
+	qemu=$(command -v qemu-system-i386 || true)
+	[ -n "$qemu" ] || echo "run.sh: qemu-system-i386 not installed: skipping QEMU"
+else
+	echo "run.sh: --no-qemu: skipping QEMU"
+fi
+kinds=(btvm)
+[ -n "$qemu" ] && kinds+=(qemu)
+
+mkdir -p "$build/bench/disk"
+logs=$build/bench/disk/logs
+rm -rf "$logs"
+mkdir -p "$logs"
+tmp=$(mktemp -d "$build/bench/disk/run.XXXXXX")
+# The VMMs' snapshot overlays (btvm's and QEMU's) go here too.
+export TMPDIR=$tmp
+: > "$tmp/failures"
+
+# The session running now (console_expect and the stamper), ended by the
+# traps: console_expect ends its VMM when it gets SIGTERM.
+session_pids=()
+cleanup() {
+	local p
+	for p in "${session_pids[@]}"; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in "${session_pids[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'echo "run.sh: interrupted" >&2; exit 130' INT
+trap 'exit 143' TERM HUP
+
+# The image (built once and cached by the script), its kernel and
+# initramfs, and this run's copy for the boots.
+paths=$(bash "$repo/scripts/make-debian-image.sh" --print --copy "$tmp/boot.img")
+status=$?
+case $status in
+0) ;;
+3) echo "run.sh: the Debian image cannot be built: no network and nothing cached" >&2; exit 1 ;;
+*) echo "run.sh: scripts/make-debian-image.sh failed (status $status)" >&2; exit 1 ;;
+esac
+{ read -r boot_img; read -r kernel; read -r initrd; } <<< "$paths"
+[ -s "$boot_img" ] && [ -s "$kernel" ] && [ -s "$initrd" ] ||
+	{ echo "run.sh: make-debian-image.sh --print gave no image, kernel or initramfs" >&2; exit 1; }
+
+# stamp_console: each line of stdin with the host time of its arrival in
+# front and an L; a line still incomplete after 50 ms (a shell prompt)
+# also as a P record of what has come so far. CRs are dropped.
+stamp_console() {
+	local part line=
+	while :; do
+		IFS= read -r -t 0.05 part
+		case $? in
+		0)
+			line+=$part
+			printf '%s L %s\n' "$EPOCHREALTIME" "${line//$'\r'/}"
+			line= ;;
+		1)
+			line+=$part
+			[ -z "$line" ] || printf '%s L %s\n' "$EPOCHREALTIME" "${line//$'\r'/}"
+			return ;;
+		*)
+			[ -z "$part" ] && continue
+			line+=$part
+			printf '%s P %s\n' "$EPOCHREALTIME" "${line//$'\r'/}" ;;
+		esac
+	done
+}
+
+# first_stamp LOG KIND TEXT: the time of the first record of KIND (L, or
+# PL for either) containing TEXT (fixed string), or nothing.
+first_stamp() {
+	awk -v kinds="$2" -v text="$3" 'index(kinds, $2) && index(substr($0, length($1) + 4), text) { print $1; exit }' "$1"
+}
+
+# line_stamp LOG TEXT: the time of the first whole line that is TEXT,
+# or starts with TEXT and a space.
+line_stamp() {
+	awk -v text="$2" '$2 == "L" { s = substr($0, length($1) + 4); gsub(/\033\[[0-9;?]*[A-Za-z]/, "", s); if (s == text || index(s, text " ") == 1) { print $1; exit } }' "$1"
+}
+
+fmt() { [[ $1 =~ ^[0-9.]+$ ]] && printf "%.${2:-2}f" "$1" || echo "${1:--}"; }
+diff_s() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+
+# session NAME SCRIPT CMD...: one VMM run driven by console_expect from
+# SCRIPT, its console stamped into $logs/NAME.log; sets t0 (the start),
+# t_end (the end of the VMM) and returns console_expect's status.
+session() {
+	local name=$1 script=$2 fifo=$tmp/$1.fifo
+	shift 2
+	rm -f "$fifo"
+	mkfifo "$fifo"
+	stamp_console < "$fifo" > "$logs/$name.log" &
+	local stamper=$!
+	t0=$EPOCHREALTIME
+	"$expect_bin" -t "$limit" -v "$script" "$@" > "$fifo" 2> "$logs/$name.err" &
+	local ce=$!
+	session_pids=("$ce" "$stamper")
+	wait "$ce"
+	local status=$?
+	t_end=$EPOCHREALTIME
+	wait "$stamper"
+	session_pids=()
+	rm -f "$fifo"
+	if [ "$status" != 0 ]; then
+		{
+			echo "--- $name: console_expect exit status $status"
+			echo "    command:$(printf ' %q' "$@")"
+			grep -a 'console_expect:' "$logs/$name.err" | tail -n 3 | sed 's/^/    /'
+			sed 's/^[0-9.]* [LP] //; s/\x1b\[[0-9;?]*[A-Za-z]//g' "$logs/$name.log" |
+				grep -av '^\s*$' | tail -n 6 | sed 's/^/    out: /'
+		} >> "$tmp/failures"
+	fi
+	return "$status"
+}
+
+vmm_cmd() { # vmm_cmd KIND SNAPSHOT DISK...: sets cmd
+	local k=$1 snap=$2 d
+	shift 2
+	case $k in
+	btvm)
+		cmd=("$btvm" run --display none -m "$mem" --stats)
+		for d; do cmd+=(--disk "$d"); done
+		[ "$snap" = 1 ] && cmd+=(--snapshot) ;;
+	qemu)
+		cmd=("$qemu" -m "$mem" -kernel "$kernel" -initrd "$initrd"
+		     -append "console=ttyS0 root=/dev/vda ro" -nic none -nographic -no-reboot)
+		for d; do
+			cmd+=(-drive "file=$d,if=virtio,format=raw$([ "$snap" = 1 ] && echo ,snapshot=on)")
+		done ;;
+	esac
+}
+
+common_head="fail_on Kernel panic
+fail_on BUG:\\s
+fail_on Oops:\\s
+fail_on EXT4-fs error
+fail_on I/O error
+expect $prompt"
+
+# ---- Part 1: boots ----------------------------------------------------------
+
+declare -A boot         # boot[KIND,RUN,PHASE] seconds
+boot_script=$tmp/boot.expect
+printf '%s\nsend poweroff\nexpect_exit 0\n' "$common_head" > "$boot_script"
+
+boot_once() { # boot_once KIND RUN
+	local k=$1 i=$2 name=boot-$1-$2 log t_init t_sys t_prompt t_off
+	vmm_cmd "$k" 1 "$boot_img"
+	session "$name" "$boot_script" "${cmd[@]}" || return
+	log=$logs/$name.log
+	t_init=$(first_stamp "$log" L 'Run /init as init process')
+	t_sys=$(first_stamp "$log" L 'running in system mode')
+	t_prompt=$(first_stamp "$log" PL "$prompt")
+	t_off=$(first_stamp "$log" L "$prompt poweroff")
+	if [ -z "$t_prompt" ]; then
+		echo "--- $name: no shell prompt in the stamped console log" >> "$tmp/failures"
+		return 1
+	fi
+	[ -n "$t_off" ] || t_off=$t_prompt
+	boot[$k,$i,prompt]=$(diff_s "$t0" "$t_prompt")
+	boot[$k,$i,off]=$(diff_s "$t_off" "$t_end")
+	boot[$k,$i,total]=$(diff_s "$t0" "$t_end")
+	if [ -n "$t_init" ] && [ -n "$t_sys" ]; then
+		boot[$k,$i,kernel]=$(diff_s "$t0" "$t_init")
+		boot[$k,$i,initramfs]=$(diff_s "$t_init" "$t_sys")
+		boot[$k,$i,systemd]=$(diff_s "$t_sys" "$t_prompt")
+	fi
+	if [ "$k" = btvm ]; then
+		sed -n '/^[0-9.]* P /d; s/^[0-9.]* L //; /^btvm stats:/,$p' "$log" | grep -v '^console_expect:' > "$logs/$name.stats"
+	fi
+	echo "  $name: shell prompt after ${boot[$k,$i,prompt]} s, off ${boot[$k,$i,off]} s after poweroff" >&2
+}
+
+# ---- Part 2: disk throughput ------------------------------------------------
+
+scratch=$tmp/scratch.img
+declare -A io           # io[KIND,TEST] the best MB/s or reads/s; KIND host-direct, host-buffered, btvm, qemu
+declare -A whole        # whole[KIND,TEST] "program's seconds (whole command's)" of each repetition
+seq_bytes=$((mib * 1048576))
+
+# The scratch image: 2 * REPS regions of MIB MiB of random data, on disk
+# and out of the host's page cache. Repetition j (0-based) reads region j
+# sequentially (then writes it), and reads its random blocks from region
+# REPS + j: no read finds its data in a cache that an earlier test filled.
+fresh_scratch() {
+	dd if=/dev/urandom of="$scratch" bs=1M count=$((2 * reps * mib)) conv=fsync status=none &&
+		evict
+}
+evict() { dd if="$scratch" iflag=nocache count=0 status=none; }
+
+mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.1f", b / s / 1e6 }'; }
+iops() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", n / s }'; }
+
+# seconds_of TEST FILE: the time the program itself reports in FILE (one
+# run's output): dd's "copied, S s", rread's "RREAD N reads S s".
+seconds_of() {
+	case $1 in
+	rand) awk '{ sub(/^[0-9.]* [LP] /, "") } $1 == "RREAD" { print $4; exit }' "$2" ;;
+	*) awk '/ copied, / { sub(/.* copied, /, ""); print $1; exit }' "$2" ;;
+	esac
+}
+
+# record KIND TEST SECONDS: keeps the best figure (MB/s or reads/s) of
+# the repetitions; no time (a failure) makes it FAILED.
+record() {
+	local k=$1 t=$2 v
+	[[ $3 =~ ^[0-9.]+$ ]] || { io[$k,$t]=FAILED; return 1; }
+	case $t in
+	rand) v=$(iops "$reads" "$3") ;;
+	*) v=$(mbps "$seq_bytes" "$3") ;;
+	esac
+	[ "${io[$k,$t]-}" = FAILED ] && return 0
+	if [ -z "${io[$k,$t]-}" ] || awk -v a="$v" -v b="${io[$k,$t]}" 'BEGIN { exit !(a > b) }'; then
+		io[$k,$t]=$v
+	fi
+}
+
+# host_test KIND TEST CMD...: one test on the host, by the program's own
+# clock (as in the guest), then the scratch image out of the page cache.
+host_test() {
+	local k=$1 t=$2
+	shift 2
+	"$@" > "$tmp/host.out" 2>&1 && record "$k" "$t" "$(seconds_of "$t" "$tmp/host.out")" ||
+		{ io[$k,$t]=FAILED; echo "--- host $t ($k):$(printf ' %q' "$@")"; sed 's/^/    /' "$tmp/host.out"; } >> "$tmp/failures"
+	{ echo "== $k $t:$(printf ' %q' "$@")"; cat "$tmp/host.out"; } >> "$logs/host.log"
+	evict
+}
+
+host_disk() {
+	local j seqr seqw rand
+	fresh_scratch || { echo "--- host: cannot write the scratch image" >> "$tmp/failures"; return; }
+	for ((j = 0; j < reps; j++)); do
+		seqr=(dd if="$scratch" of=/dev/null bs=1M count="$mib" skip=$((j * mib)))
+		seqw=(dd if=/dev/zero of="$scratch" bs=1M count="$mib" seek=$((j * mib)) conv=notrunc,fsync)
+		rand=("$scratch" $(((reps + j) * seq_bytes)) "$seq_bytes" "$reads")
+		host_test host-direct seqr "${seqr[@]}" iflag=direct
+		host_test host-buffered seqr "${seqr[@]}"
+		host_test host-direct rand "$rread" "${rand[@]}"
+		host_test host-buffered rand "$rread" --buffered "${rand[@]}"
+		host_test host-direct seqw "${seqw[@]}" oflag=direct
+		host_test host-buffered seqw "${seqw[@]}"
+	done
+}
+
+# The guest's side: each test between two marker lines whose arrival the
+# stamper times ($((N)) keeps the typed command from matching).
+disk_script=$tmp/disk.expect
+{
+	echo "$common_head"
+	for ((j = 0; j < reps; j++)); do
+		n=$((j + 1))
+		echo "send echo SEQR-\$(($n))BEGIN; dd if=/dev/vdb of=/dev/null bs=1M count=$mib skip=$((j * mib)) iflag=direct; echo SEQR-\$(($n))END \$?"
+		echo "expect SEQR-${n}END 0"
+		echo "expect $prompt"
+		echo "send echo RAND-\$(($n))BEGIN; /usr/local/bin/rread /dev/vdb $(((reps + j) * seq_bytes)) $seq_bytes $reads; echo RAND-\$(($n))END \$?"
+		echo "expect RAND-${n}END 0"
+		echo "expect $prompt"
+		echo "send echo SEQW-\$(($n))BEGIN; dd if=/dev/zero of=/dev/vdb bs=1M count=$mib seek=$((j * mib)) oflag=direct conv=fsync; echo SEQW-\$(($n))END \$?"
+		echo "expect SEQW-${n}END 0"
+		echo "expect $prompt"
+	done
+	echo "send poweroff"
+	echo "expect_exit 0"
+} > "$disk_script"
+
+guest_disk() { # guest_disk KIND
+	local k=$1 name=disk-$1 img=$tmp/disk-$1.img log t a b s n
+	rm -f "$img"
+	bash "$repo/scripts/make-debian-image.sh" --print --copy "$img" > /dev/null &&
+		debugfs -w -R "write $rread /usr/local/bin/rread" "$img" > "$logs/$name.debugfs" 2>&1 &&
+		debugfs -R "stat /usr/local/bin/rread" "$img" 2>/dev/null | grep -q 'Mode: *0755' ||
+		{ echo "--- $name: cannot make the disk with rread on it" >> "$tmp/failures"; return 1; }
+	fresh_scratch || { echo "--- $name: cannot write the scratch image" >> "$tmp/failures"; return 1; }
+	vmm_cmd "$k" 0 "$img" "$scratch"
+	session "$name" "$disk_script" "${cmd[@]}"
+	rm -f "$img"
+	log=$logs/$name.log
+	# Each test's output is what the log holds between its markers; the
+	# figure is by the program's own clock (the guest's), the markers'
+	# arrival gives the whole command by the host's (start-up included).
+	for ((n = 1; n <= reps; n++)); do
+		for t in seqr rand seqw; do
+			a=$(line_stamp "$log" "${t^^}-${n}BEGIN")
+			b=$(line_stamp "$log" "${t^^}-${n}END 0")
+			if [ -z "$a" ] || [ -z "$b" ]; then
+				io[$k,$t]=FAILED
+				continue
+			fi
+			awk -v a="$a" -v b="$b" '$1 > a && $1 <= b' "$log" > "$tmp/$t.out"
+			s=$(seconds_of "$t" "$tmp/$t.out")
+			record "$k" "$t" "$s" ||
+				echo "--- $name: no time in the output of the $t test $n (see $log)" >> "$tmp/failures"
+			whole[$k,$t]+="${whole[$k,$t]:+, }$(fmt "$s" 3) ($(diff_s "$a" "$b"))"
+		done
+	done
+}
+
+# ---- The run ----------------------------------------------------------------
+
+echo "btvm disk benchmark: Debian 12 i386 ($(basename "$kernel" .vmlinuz), $(du -h --apparent-size "$boot_img" | cut -f1) disk), -m $mem"
+echo "host: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at start (other work running adds noise)"
+echo "btvm: $btvm run --display none -m $mem --stats --disk COPY --snapshot (the disk's own kernel)"
+[ -n "$qemu" ] && echo "qemu: $($qemu --version | head -n 1), TCG, -kernel/-initrd of the image, -append 'console=ttyS0 root=/dev/vda ro', -nic none"
+started=$SECONDS
+
+if [ "$do_boot" = 1 ]; then
+	for ((i = 1; i <= runs; i++)); do
+		for k in "${kinds[@]}"; do
+			echo "boot run $i/$runs: $k ..." >&2
+			boot_once "$k" "$i"
+		done
+	done
+fi
+if [ "$do_disk" = 1 ]; then
+	echo "disk: host ..." >&2
+	: > "$logs/host.log"
+	host_disk
+	for k in "${kinds[@]}"; do
+		echo "disk: $k ..." >&2
+		guest_disk "$k"
+	done
+fi
+
+# ---- The report -------------------------------------------------------------
+
+ratio() { # ratio A B: A/B of two figures, '-' unless both are numbers
+	[[ $1 =~ ^[0-9.]+$ && $2 =~ ^[0-9.]+$ ]] || { echo -; return; }
+	awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'
+}
+
+best_run() { # best_run KIND: the run with the shortest boot to the prompt
+	local k=$1 i best=
+	for ((i = 1; i <= runs; i++)); do
+		[ -n "${boot[$k,$i,prompt]-}" ] || continue
+		if [ -z "$best" ] || awk -v a="${boot[$k,$i,prompt]}" -v b="${boot[$k,$best,prompt]}" 'BEGIN { exit !(a < b) }'; then
+			best=$i
+		fi
+	done
+	echo "$best"
+}
+
+echo
+boot_ratio=-
+if [ "$do_boot" = 1 ]; then
+	bb=$(best_run btvm) qb=
+	[ -n "$qemu" ] && qb=$(best_run qemu)
+	echo "Debian boot, seconds (the best of $runs runs: the one soonest at the prompt, with its phases)"
+	out() { printf '%-30s %9s %9s %10s\n' "$@"; }
+	out phase btvm qemu btvm/qemu
+	out ----- ---- ---- ---------
+	for p in kernel:"kernel (start to /init)" initramfs:"initramfs (/init to systemd)" \
+		 systemd:"systemd (to the shell prompt)" prompt:"= boot to the shell prompt" \
+		 off:"poweroff (command to exit)" total:"start to exit"; do
+		key=${p%%:*} label=${p#*:}
+		bv=${boot[btvm,$bb,$key]-} qv=
+		[ -n "$qb" ] && qv=${boot[qemu,$qb,$key]-}
+		out "$label" "$(fmt "$bv")" "$(fmt "$qv")" "$(ratio "$bv" "$qv")"
+	done
+	[ -n "$qb" ] && boot_ratio=$(ratio "${boot[btvm,$bb,prompt]-}" "${boot[qemu,$qb,prompt]-}")
+	for k in "${kinds[@]}"; do
+		line=
+		for ((i = 1; i <= runs; i++)); do
+			line+="$(fmt "${boot[$k,$i,prompt]-FAILED}") + $(fmt "${boot[$k,$i,off]-}"), "
+		done
+		echo "runs, $k (to the prompt + poweroff): ${line%, }"
+	done
+	[ -n "$bb" ] && echo "btvm --stats at power-off (best run): $logs/boot-btvm-$bb.stats"
+	echo
+fi
+
+seq_ratio=- seqw_ratio=-
+if [ "$do_disk" = 1 ]; then
+	echo "Disk throughput, the best of $reps: a $((2 * reps * mib)) MiB scratch image of random data, /dev/vdb in"
+	echo "the guest, out of the host's page cache before each session (host: before each test);"
+	echo "sequential $mib MiB with dd bs=1M, direct I/O (oflag=direct conv=fsync for writes);"
+	echo "$reads random 4 KiB reads (rread, O_DIRECT) at queue depth 1"
+	out() { printf '%-18s %-5s %9s %9s %9s %9s %9s %9s\n' "$@"; }
+	out test unit host host btvm qemu btvm/host qemu/host
+	out "" "" direct buffered "" "" "(direct)" "(direct)"
+	out ---- ---- ------ -------- ---- ---- --------- ---------
+	for t in seqr:"seq read":MB/s seqw:"seq write":MB/s rand:"random 4K read":IOPS; do
+		IFS=: read -r key label unit <<< "$t"
+		hd=${io[host-direct,$key]-} hb=${io[host-buffered,$key]-} bv=${io[btvm,$key]-} qv=${io[qemu,$key]-}
+		out "$label" "$unit" "$(fmt "$hd" 0)" "$(fmt "$hb" 0)" "$(fmt "$bv" 0)" "$(fmt "$qv" 0)" \
+			"$(ratio "$bv" "$hd")" "$(ratio "$qv" "$hd")"
+	done
+	seq_ratio=$(ratio "${io[btvm,seqr]-}" "${io[host-direct,seqr]-}")
+	seqw_ratio=$(ratio "${io[btvm,seqw]-}" "${io[host-direct,seqw]-}")
+	echo "seconds by the guest's clock (the whole command by the host's):"
+	for k in "${kinds[@]}"; do
+		echo "  $k: seq read ${whole[$k,seqr]-}; random ${whole[$k,rand]-}; seq write ${whole[$k,seqw]-}"
+	done
+	echo
+fi
+
+echo "summary: boot to shell btvm/qemu $boot_ratio (target <= 0.33); sequential btvm/host read" \
+	"$seq_ratio, write $seqw_ratio (target >= 0.80); $((SECONDS - started)) s in all," \
+	"load average $(cut -d' ' -f1-3 /proc/loadavg) at the end; logs in $logs"
+
+failed=0
+if [ -s "$tmp/failures" ]; then
+	failed=1
+	echo
+	echo "FAILURES:"
+	cat "$tmp/failures"
+fi
+exit "$failed"
