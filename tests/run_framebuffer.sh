@@ -49,17 +49,9 @@ paths=$(bash "$root/scripts/fetch-guest.sh" --print) || exit 77
 kernel=$(sed -n 1p <<<"$paths")
 initrd=$(sed -n 2p <<<"$paths")
 
-exec 3>"$work/display"
-Xvfb -displayfd 3 -screen 0 2560x1600x24 -nolisten tcp -noreset >"$work/xvfb.log" 2>&1 &
-xvfb_pid=$!
-exec 3>&-
-for _ in $(seq 100); do
-	[ -s "$work/display" ] && break
-	sleep 0.1
-done
-[ -s "$work/display" ] || fail "Xvfb did not start"
-export DISPLAY=":$(head -1 "$work/display")"
-unset WAYLAND_DISPLAY
+# shellcheck source=tests/xvfb.sh
+. "$here/xvfb.sh"
+xvfb_start "$work" 2560x1600x24 || fail "Xvfb did not start"
 
 append="console=tty0 console=ttyS0"
 args=(--display sdl -m 256 --no-reboot --screenshot "$work/screen.png")

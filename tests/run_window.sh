@@ -55,19 +55,9 @@ paths=$(bash "$root/scripts/fetch-guest.sh" --print) || exit 77
 kernel=$(sed -n 1p <<<"$paths")
 initrd=$(sed -n 2p <<<"$paths")
 
-# A display number the X server picks itself, so parallel tests never
-# collide.
-exec 3>"$work/display"
-Xvfb -displayfd 3 -screen 0 1280x1024x24 -nolisten tcp -noreset >"$work/xvfb.log" 2>&1 &
-xvfb_pid=$!
-exec 3>&-
-for _ in $(seq 100); do
-	[ -s "$work/display" ] && break
-	sleep 0.1
-done
-[ -s "$work/display" ] || fail "Xvfb did not start"
-export DISPLAY=":$(head -1 "$work/display")"
-unset WAYLAND_DISPLAY
+# shellcheck source=tests/xvfb.sh
+. "$here/xvfb.sh"
+xvfb_start "$work" 1280x1024x24 || fail "Xvfb did not start"
 
 "$btvm" run --display sdl --kernel "$kernel" --initrd "$initrd" -m 256 \
 	--append "console=ttyS0 console=tty0 quiet" \
