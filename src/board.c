@@ -19,6 +19,7 @@
 #include "boot/pci_firmware.h"
 #include "cpu/sensitive.h"
 #include "host/console.h"
+#include "monitor.h"
 
 #define COM1_PORT 0x3f8
 #define COM1_IRQ 4
@@ -35,6 +36,8 @@
 #define PORT_B 0x61        /* system control port B: PIT channel 2, speaker */
 /* How soon to look again when the UART had no room for console input. */
 #define RX_RETRY_NS 1000000ull
+/* How often a paused machine looks at its window. */
+#define PAUSED_POLL_NS 20000000ull
 /* How often self-checking code pages get their write protection back. */
 #define REPROTECT_NS 100000000ull
 /* The least time between two periodic timer interrupts (PIT, local APIC).
@@ -342,9 +345,32 @@ static void board_console_notify(void *opaque)
 	}
 }
 
+void board_wake(struct board *board)
+{
+	board_console_notify(board);
+}
+
+/* Console thread: Ctrl-A x. */
+static void board_quit_key(void *opaque)
+{
+	struct board *board = opaque;
+	atomic_store(&board->quit_key, true);
+	board_wake(board);
+}
+
+/* Console thread: a line typed at the monitor's prompt. */
+static void board_monitor_line(void *opaque, const char *line)
+{
+	struct board *board = opaque;
+	monitor_submit(board->monitor, MONITOR_TERMINAL, line);
+}
+
 static void platform_poll(void *opaque)
 {
 	struct board *board = opaque;
+	/* The run loop takes these with the guest stopped (board_control). */
+	if (monitor_pending(board->monitor) || atomic_load(&board->quit_key))
+		board->cpu.stop = true;
 	guest_clock_refine(&board->clk);
 	uint64_t now = board_clock_ns(board);
 	if (now - board->last_reprotect_ns >= REPROTECT_NS) {
@@ -942,6 +968,8 @@ int board_create(struct board *board, const struct board_config *cfg, char *err,
 	}
 	board->cpu_ready = true;
 	ret = board_screen_open(board, board_console_notify, err, err_len);
+	if (!ret)
+		ret = monitor_open(&board->monitor, board, cfg->monitor_path, err, err_len);
 	if (ret) {
 		board_destroy(board);
 		return ret;
@@ -1003,6 +1031,61 @@ static void board_stop_timer(struct board *board)
 	alarm_cpu = NULL;
 }
 
+void board_pause(struct board *board)
+{
+	if (board->paused)
+		return;
+	board->paused = true;
+	board->paused_count = host_count(&board->clk);
+	if (board->screen.display)
+		display_set_state(board->screen.display, "paused");
+}
+
+/* Guest time carries on from where it stood: the clock's base and the
+ * TSC's offset move by the host time the pause took. */
+void board_resume(struct board *board)
+{
+	if (!board->paused)
+		return;
+	struct guest_clock *k = &board->clk;
+	uint64_t now = host_count(k);
+	k->base_ns = guest_ns_at(k, board->paused_count);
+	k->base_count = now;
+	/* The TSC counts in the clock's host counts (TSC ticks, or ns). */
+	board->cpu.tsc_offset += now - board->paused_count;
+	board->paused = false;
+	if (board->screen.display)
+		display_set_state(board->screen.display, "running");
+	board_arm_timer(board);
+}
+
+/* The guest stopped for the monitor (or Ctrl-A x): runs its commands,
+ * and while paused waits for more, keeping the window alive. */
+static void board_control(struct board *board)
+{
+	board->cpu.stop = false;
+	for (;;) {
+		if (atomic_exchange(&board->quit_key, false)) {
+			board->exit_requested = true;
+			board->exit_status = 0;
+		}
+		monitor_run_pending(board->monitor);
+		if (!board->paused || board->exit_requested || board->reset_requested)
+			break;
+		struct pollfd pfd = { .fd = board->wake_fd, .events = POLLIN };
+		struct timespec ts = ns_to_timespec(PAUSED_POLL_NS);
+		if (ppoll(&pfd, 1, &ts, NULL) > 0) {
+			uint64_t count;
+			if (read(board->wake_fd, &count, sizeof(count)) < 0) {
+				/* Drained by someone else. */
+			}
+		}
+		/* The window's close button and screenshots work while paused;
+		 * its input waits for the guest. */
+		board_screen_poll(board, guest_ns_at(&board->clk, board->paused_count));
+	}
+}
+
 int board_run(struct board *board)
 {
 	board->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -1014,7 +1097,13 @@ int board_run(struct board *board)
 		board->wake_fd = -1;
 		return 1;
 	}
-	if (board->cfg.serial == SERIAL_STDIO && console_open(board_console_notify, board) < 0)
+	const struct console_ops console_ops = {
+		.input = board_console_notify,
+		.quit = board_quit_key,
+		.monitor_line = board_monitor_line,
+		.opaque = board,
+	};
+	if (board->cfg.serial == SERIAL_STDIO && console_open(&console_ops) < 0)
 		fprintf(stderr, "btvm: warning: cannot read the console; guest input is off\n");
 	board->plat = (struct cpu_platform){
 		.poll = platform_poll,
@@ -1029,6 +1118,12 @@ int board_run(struct board *board)
 	platform_poll(board);
 	for (;;) {
 		cpu_run(&board->cpu, &board->tr);
+		if (!board->exit_requested && !board->reset_requested && !board->cpu.fatal &&
+		    board->cpu.stop) {
+			board_control(board);
+			if (!board->exit_requested && !board->reset_requested)
+				continue;
+		}
 		if (board->exit_requested)
 			break;
 		if (board->reset_requested && board->cfg.no_reboot) {
@@ -1042,7 +1137,9 @@ int board_run(struct board *board)
 		if (!(board->reset_requested || board->cpu.triple_fault) || board->cfg.no_reboot ||
 		    board_reset(board))
 			break;
+		monitor_event(board->monitor, "RESET");
 	}
+	monitor_event(board->monitor, "SHUTDOWN");
 	board_screen_close(board);
 	board_stop_timer(board);
 	console_close();
@@ -1055,128 +1152,10 @@ int board_run(struct board *board)
 	return 1;
 }
 
-void board_print_stats(const struct board *board, FILE *out)
-{
-	fprintf(out, "btvm stats:\n");
-	fprintf(out, "  guest RAM                 %llu MiB\n",
-		(unsigned long long)(board->ram.size >> 20));
-	fprintf(out, "  unclaimed port reads      %llu\n",
-		(unsigned long long)board->bus.unclaimed_reads[BUS_SPACE_PIO]);
-	fprintf(out, "  unclaimed port writes     %llu\n",
-		(unsigned long long)board->bus.unclaimed_writes[BUS_SPACE_PIO]);
-	fprintf(out, "  unclaimed MMIO reads      %llu\n",
-		(unsigned long long)board->bus.unclaimed_reads[BUS_SPACE_MMIO]);
-	fprintf(out, "  unclaimed MMIO writes     %llu\n",
-		(unsigned long long)board->bus.unclaimed_writes[BUS_SPACE_MMIO]);
-	fprintf(out, "  serial bytes out / in     %llu / %llu\n",
-		(unsigned long long)board->com1.tx_bytes, (unsigned long long)board->com1.rx_bytes);
-	fprintf(out, "  mouse events / packets    %llu / %llu\n",
-		(unsigned long long)board->kbc.mouse.events, (unsigned long long)board->kbc.mouse.packets);
-	for (unsigned i = 0; i < board->cfg.ndisks; i++) {
-		struct virtio_blk_stats d = virtio_blk_get_stats((struct virtio_blk *)&board->disks[i]);
-		fprintf(out, "  disk %u reads / writes    %llu / %llu (%llu / %llu bytes)\n", i,
-			(unsigned long long)d.reads, (unsigned long long)d.writes,
-			(unsigned long long)d.bytes_read, (unsigned long long)d.bytes_written);
-		fprintf(out, "  disk %u flushes, discards %llu, %llu; errors: I/O %llu, bad %llu, device %llu\n",
-			i, (unsigned long long)d.flushes, (unsigned long long)d.discards,
-			(unsigned long long)d.io_errors, (unsigned long long)d.bad_requests,
-			(unsigned long long)d.device_errors);
-	}
-	if (board->slirp) {
-		struct virtio_net_stats n = virtio_net_get_stats((struct virtio_net *)&board->net);
-		struct slirp_net_stats sl = slirp_net_get_stats(board->slirp);
-		fprintf(out, "  net tx frames / bytes     %llu / %llu\n",
-			(unsigned long long)n.tx_packets, (unsigned long long)n.tx_bytes);
-		fprintf(out, "  net rx frames / bytes     %llu / %llu\n",
-			(unsigned long long)n.rx_packets, (unsigned long long)n.rx_bytes);
-		fprintf(out, "  net dropped: tx bad %llu, tx queue %llu, rx backlog %llu, rx size %llu, "
-			"rx down %llu, bad buffers %llu, device %llu\n",
-			(unsigned long long)n.tx_dropped, (unsigned long long)sl.tx_dropped,
-			(unsigned long long)n.rx_backlog_full, (unsigned long long)n.rx_oversized,
-			(unsigned long long)n.rx_not_running, (unsigned long long)n.rx_bad_buffers,
-			(unsigned long long)n.device_errors);
-	}
-	fprintf(out, "  VGA modes not shown       %llu\n",
-		(unsigned long long)board->vga.unsupported_renders);
-	fprintf(out, "  screenshots written       %llu\n", (unsigned long long)board->screen.screenshots);
-	if (!board->cpu_ready)
-		return;
-	const struct tcache_stats *t = &board->tc.stats;
-	const struct cpu_stats *c = &board->cpu.stats;
-	fprintf(out, "translation cache:\n");
-	fprintf(out, "  blocks translated         %llu\n", (unsigned long long)t->blocks);
-	fprintf(out, "  guest instructions        %llu\n", (unsigned long long)t->guest_insns);
-	fprintf(out, "  buffer bytes used         %llu of %llu\n", (unsigned long long)board->tc.code_used,
-		(unsigned long long)board->tc.code_size);
-	fprintf(out, "  lookups / hits            %llu / %llu\n", (unsigned long long)t->lookups,
-		(unsigned long long)t->hits);
-	fprintf(out, "  chains made / undone      %llu / %llu\n", (unsigned long long)t->chains,
-		(unsigned long long)t->unchains);
-	fprintf(out, "  indirect misses / fills   %llu / %llu (global pages: %llu)\n",
-		(unsigned long long)(c->exits[EXIT_INDIRECT] + c->ibl_fast_fills),
-		(unsigned long long)t->ibl_fills, (unsigned long long)t->ibl_global_fills);
-	fprintf(out, "  of them without an exit   %llu\n", (unsigned long long)c->ibl_fast_fills);
-	fprintf(out, "  invalidations (blocks)    %llu (%llu)\n", (unsigned long long)t->invalidations,
-		(unsigned long long)t->invalidated_blocks);
-	fprintf(out, "  flushes                   %llu\n", (unsigned long long)t->flushes);
-	fprintf(out, "  self-checking pages       %llu (stale blocks found: %llu, reprotected: %llu)\n",
-		(unsigned long long)t->selfcheck_pages, (unsigned long long)t->selfcheck_stale,
-		(unsigned long long)t->selfcheck_reprotected);
-	fprintf(out, "  cross-page lookup links   %llu\n", (unsigned long long)t->ibl_links);
-	const struct shadow_stats *m = &board->sh.stats;
-	fprintf(out, "shadow paging:\n");
-	fprintf(out, "  hidden faults             %llu\n", (unsigned long long)m->hidden_faults);
-	fprintf(out, "  pages mapped beside them  %llu\n", (unsigned long long)m->prefetched);
-	fprintf(out, "  true faults (#PF)         %llu\n", (unsigned long long)m->true_faults);
-	fprintf(out, "  trace faults (table writes) %llu\n", (unsigned long long)m->trace_faults);
-	fprintf(out, "  shadow entries dropped    %llu\n", (unsigned long long)m->shadow_drops);
-	fprintf(out, "  of them mapped again      %llu\n", (unsigned long long)m->shadow_updates);
-	fprintf(out, "  adaptive retranslations   %llu\n", (unsigned long long)m->adaptive_insns);
-	fprintf(out, "  adaptive accesses         %llu\n", (unsigned long long)m->adaptive_accesses);
-	fprintf(out, "  adaptive set emptied      %llu\n", (unsigned long long)m->adaptive_forgotten);
-	fprintf(out, "  MMIO accesses             %llu\n", (unsigned long long)m->mmio_accesses);
-	fprintf(out, "  window switches           %llu\n", (unsigned long long)m->window_switches);
-	fprintf(out, "  windows made / evicted    %llu / %llu\n", (unsigned long long)m->window_creates,
-		(unsigned long long)m->window_evictions);
-	fprintf(out, "  shadow flushes            %llu\n", (unsigned long long)m->flushes);
-	fprintf(out, "  pages mapped now          %u\n", board->sh.total_mapped);
-	fprintf(out, "exits to the monitor:\n");
-	static const char *const names[EXIT_REASON_COUNT] = { "branch", "indirect", "callout",
-							       "attention", "fault" };
-	for (int i = 0; i < EXIT_REASON_COUNT; i++)
-		fprintf(out, "  %-25s %llu\n", names[i], (unsigned long long)c->exits[i]);
-	fprintf(out, "events:\n");
-	const struct guest_clock *k = &board->clk;
-	if (k->tsc)
-		fprintf(out, "  guest clocks count        the host TSC, %llu.%06llu MHz\n",
-			(unsigned long long)(k->hz / 1000000), (unsigned long long)(k->hz % 1000000));
-	else
-		fprintf(out, "  guest clocks count        CLOCK_MONOTONIC (a 1 GHz TSC)\n");
-	fprintf(out, "  interrupts taken          %llu\n", (unsigned long long)c->interrupts);
-	fprintf(out, "  PIT IRQ 0 pulses / lost   %llu / %llu\n", (unsigned long long)board->pit.irqs,
-		(unsigned long long)board->pit.lost_irqs);
-	fprintf(out, "  PIC spurious              %llu\n", (unsigned long long)board->pic.spurious);
-	fprintf(out, "  RTC IRQ 8 / lost          %llu / %llu\n", (unsigned long long)board->rtc.irqs,
-		(unsigned long long)board->rtc.lost_irqs);
-	fprintf(out, "  APIC timer / lost         %llu / %llu\n",
-		(unsigned long long)board->lapic.timer_irqs,
-		(unsigned long long)board->lapic.timer_lost_irqs);
-	fprintf(out, "  ACPI SCIs                 %llu\n", (unsigned long long)board->pm.scis);
-	fprintf(out, "  HLT / sleeps              %llu / %llu\n", (unsigned long long)c->halts,
-		(unsigned long long)c->halt_sleeps);
-	fprintf(out, "  single-step traps         %llu\n", (unsigned long long)c->single_steps);
-	fprintf(out, "  transfers kept in code    %llu\n", (unsigned long long)c->transfers_inline);
-	fprintf(out, "  resets (triple faults)    %llu\n", (unsigned long long)c->resets);
-	fprintf(out, "  fetches outside RAM (#UD) %llu\n", (unsigned long long)c->fetch_outside_ram);
-	fprintf(out, "  accesses past 4 GiB (#GP) %llu\n", (unsigned long long)c->wrap_faults);
-	fprintf(out, "callouts:                   %llu\n", (unsigned long long)c->callouts);
-	for (unsigned i = 0; i <= SENS_MONITOR; i++)
-		fprintf(out, "  %-25s %llu\n", sensitive_class_name((enum sensitive_class)i),
-			(unsigned long long)board->cpu.callouts_by_class[i]);
-}
-
 void board_destroy(struct board *board)
 {
+	monitor_close(board->monitor);
+	board->monitor = NULL;
 	board_screen_destroy(board);
 	if (board->cpu_ready) {
 		cpu_destroy(&board->cpu);

@@ -3,6 +3,7 @@
 #ifndef BTVM_BOARD_H
 #define BTVM_BOARD_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -66,6 +67,7 @@ struct board_config {
 	unsigned ndisks;
 	bool snapshot;            /* --snapshot: disk writes go to a temporary overlay */
 	struct slirp_net_config net;   /* --net: user (libslirp) or none */
+	const char *monitor_path;      /* --monitor unix:PATH, or NULL */
 	/* A kernel and initrd already in memory (found on a disk), used
 	 * instead of reading kernel_path/initrd_path, which then name them. */
 	const uint8_t *kernel_data, *initrd_data;
@@ -132,6 +134,12 @@ struct board {
 	bool shadow_ready;
 	bool exit_requested;
 	int exit_status;
+	/* The monitor (monitor.c), and the pause it controls: guest time
+	 * stands still from paused_count (a host count) until the resume. */
+	struct monitor *monitor;
+	bool paused;
+	uint64_t paused_count;
+	atomic_bool quit_key;     /* Ctrl-A x, from the console's thread */
 };
 
 /* Builds the machine and loads the guest. Returns 0, or a negative errno
@@ -140,7 +148,18 @@ int board_create(struct board *board, const struct board_config *cfg, char *err,
 		 size_t err_len);
 /* Runs the guest until it asks to exit; returns the process exit status. */
 int board_run(struct board *board);
+/* vCPU thread, guest stopped: pause and resume it; guest time (every clock,
+ * the TSC) stands still in between, and the window says "paused". */
+void board_pause(struct board *board);
+void board_resume(struct board *board);
+/* Any thread: gets the vCPU to the run loop soon (out of a HLT sleep too). */
+void board_wake(struct board *board);
+/* The --stats report (board_stats.c), whole or by section. */
 void board_print_stats(const struct board *board, FILE *out);
+void board_print_device_stats(const struct board *board, FILE *out);
+void board_print_tcache_stats(const struct board *board, FILE *out);
+void board_print_mmu_stats(const struct board *board, FILE *out);
+void board_print_cpu_stats(const struct board *board, FILE *out);
 void board_destroy(struct board *board);
 
 #endif

@@ -211,7 +211,7 @@ static bool deliver_event(struct board *board, const struct display_event *ev)
 	return true;
 }
 
-static void write_screenshot(struct board *board, const char *path)
+int board_screen_write(struct board *board, const char *path)
 {
 	struct board_screen *scr = &board->screen;
 	const uint8_t *live = board->ram.host + VGA_LEGACY_BASE;
@@ -251,16 +251,20 @@ static void write_screenshot(struct board *board, const char *path)
 			ret = screenshot_write_png(path, scr->shot_pixels, width, height);
 		}
 	}
-	if (ret)
-		fprintf(stderr, "btvm: cannot write the screenshot %s: %s\n", path, strerror(-ret));
-	else
+	if (!ret)
 		scr->screenshots++;
+	return ret;
 }
 
 static void write_screenshots(struct board *board)
 {
-	for (unsigned i = 0; i < board->cfg.screenshot_count; i++)
-		write_screenshot(board, board->cfg.screenshot_paths[i]);
+	for (unsigned i = 0; i < board->cfg.screenshot_count; i++) {
+		const char *path = board->cfg.screenshot_paths[i];
+		int ret = board_screen_write(board, path);
+		if (ret)
+			fprintf(stderr, "btvm: cannot write the screenshot %s: %s\n", path,
+				strerror(-ret));
+	}
 }
 
 void board_screen_poll(struct board *board, uint64_t now_ns)

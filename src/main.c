@@ -67,7 +67,13 @@ static void print_usage(FILE *out)
 	      "  --screenshot FILE     write the guest's screen to FILE at exit and at\n"
 	      "                        each SIGUSR2: PNG, or the screen's text when FILE\n"
 	      "                        ends in .txt (text mode only); up to 4 files\n"
-	      "  --serial stdio|none   where COM1 goes (default stdio: the terminal, raw)\n"
+	      "  --serial stdio|none   where COM1 goes (default stdio: the terminal, raw).\n"
+	      "                        Keys on it: Ctrl-A x quits, Ctrl-A c switches\n"
+	      "                        between the guest and the monitor, Ctrl-A h lists\n"
+	      "                        the keys, Ctrl-A Ctrl-A sends one Ctrl-A\n"
+	      "  --monitor unix:PATH   the monitor on a Unix socket too: its commands\n"
+	      "                        ('help'), or one JSON object per line in the\n"
+	      "                        manner of QEMU's QMP (docs/MONITOR.md)\n"
 	      "  --stats               print statistics to stderr at exit: translation\n"
 	      "                        cache, exits to the monitor, callouts, devices\n"
 	      "  --no-reboot           a guest reboot ends btvm (status 0), a triple fault\n"
@@ -160,6 +166,7 @@ enum {
 	OPT_DISK,
 	OPT_SNAPSHOT,
 	OPT_NET,
+	OPT_MONITOR,
 };
 
 static const struct option run_options[] = {
@@ -181,6 +188,7 @@ static const struct option run_options[] = {
 	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "snapshot", no_argument, NULL, OPT_SNAPSHOT },
 	{ "net", required_argument, NULL, OPT_NET },
+	{ "monitor", required_argument, NULL, OPT_MONITOR },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -286,6 +294,11 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg)
 				return usage_error("%s", err);
 			break;
 		}
+		case OPT_MONITOR:
+			if (strncmp(optarg, "unix:", 5) || !optarg[5])
+				return usage_error("invalid --monitor '%s' (expected unix:PATH)", optarg);
+			cfg->monitor_path = optarg + 5;
+			break;
 		case OPT_VGA:
 			if (parse_vga(optarg, cfg))
 				return usage_error("invalid --vga '%s' (expected text, or WIDTHxHEIGHT "

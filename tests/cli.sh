@@ -48,7 +48,7 @@ hello=$guests/hello.elf
 
 # Help and version; --help must mention every option.
 expect 0 'Usage: btvm run' --help
-for opt in --kernel --initrd --append -m --memory --display --serial --stats --no-reboot --trace --one-insn-blocks --tcache --screenshot --vga --disk --snapshot --net; do
+for opt in --kernel --initrd --append -m --memory --display --serial --stats --no-reboot --trace --one-insn-blocks --tcache --screenshot --vga --disk --snapshot --net --monitor; do
 	expect 0 "$opt" --help
 done
 expect 0 '^btvm [0-9]+\.[0-9]+' --version
@@ -92,6 +92,20 @@ expect 1 "$work/blank.img: no ext2/3/4 filesystem" run --disk "$work/blank.img"
 expect 2 "--net" run --kernel "$hello" --net bogus
 expect 2 "--net" run --kernel "$hello" --net user,hostfwd=tcp:1.2.3.4:99999-:22
 expect 2 "--net" run --kernel "$hello" --net user,hostfwd=sctp::80-:80
+# The monitor socket: a malformed --monitor is a usage error; a path that
+# cannot be a socket, or one a program listens on, is one line, status 1.
+expect 2 "invalid --monitor 'tcp:1234'" run --kernel "$hello" --monitor tcp:1234
+expect 2 "invalid --monitor 'unix:'" run --kernel "$hello" --monitor unix:
+: >"$work/not-a-socket"
+expect 1 "monitor socket $work/not-a-socket: a file that is not a socket" run --kernel "$hello" --monitor "unix:$work/not-a-socket"
+expect 1 "cannot listen on the monitor socket $work/no/such/dir/m.sock: No such file" run --kernel "$hello" --monitor "unix:$work/no/such/dir/m.sock"
+# A stale socket file (nothing listens) is replaced, and removed at exit.
+python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$work/stale.sock"
+expect 33 "" run --kernel "$hello" --display none --monitor "unix:$work/stale.sock"
+if [ -e "$work/stale.sock" ]; then
+	echo "FAIL: the monitor socket file is left behind at exit"
+	failed=$((failed + 1))
+fi
 # A window asked for with no display server to show it: one line, status 1.
 DISPLAY= WAYLAND_DISPLAY= expect 1 "cannot open the display window" run --kernel "$hello" --display sdl
 DISPLAY=:97531 expect 1 "cannot open the display window" run --kernel "$hello" --display sdl

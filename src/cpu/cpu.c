@@ -671,6 +671,8 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 			cpu->attention = 0;
 			if (cpu->plat)
 				cpu->plat->poll(cpu->plat->opaque);
+			if (cpu->stop)
+				break;   /* before a HLT sleeps again */
 		}
 		/* After STI (or MOV/POP SS) one more instruction runs before any
 		 * interrupt: run it alone. */

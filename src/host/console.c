@@ -1,6 +1,7 @@
-/* The host end of the serial console: raw mode on a terminal stdin and its
- * restoration on every way out, the reader thread and its input queue, and
- * writes to stdout. */
+/* The host end of the serial console: raw mode on a terminal stdin, its
+ * restoration on every way out and its return after a stop (SIGTSTP, or
+ * SIGSTOP and a shell's fg), the reader thread with its input queue, the
+ * escape keys and the monitor's line editor, and writes to stdout. */
 #define _GNU_SOURCE
 #include "host/console.h"
 
@@ -9,8 +10,12 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #define QUEUE_SIZE 4096
@@ -38,11 +43,27 @@ static pthread_t reader;
 static bool reader_running;
 /* Writing to wake_pipe[1] gets the reader out of poll() when closing. */
 static int wake_pipe[2] = { -1, -1 };
-static void (*notify_fn)(void *opaque);
-static void *notify_opaque;
+static struct console_ops ops;
 
-static struct termios saved_termios;
+static struct termios saved_termios, raw_termios;
 static volatile sig_atomic_t termios_saved;
+
+/* The escape key, QEMU's: Ctrl-A. */
+#define ESCAPE_KEY 0x01
+#define MONITOR_LINE_MAX 512
+#define QUIT_GRACE_NS 3000000000ll
+/* How often a reader in the background looks whether it is in front again,
+ * and how often the reader checks that the terminal is still raw. */
+#define BACKGROUND_POLL_MS 100
+#define FOREGROUND_CHECK_MS 250
+/* Reader thread only, but for at_monitor, which console_prompt reads. */
+static bool escape_pending;
+static atomic_bool at_monitor;
+static char monitor_line[MONITOR_LINE_MAX];
+static size_t monitor_len;
+static bool last_was_cr;
+static struct sigaction old_tstp, old_cont;
+static bool job_handlers_installed;
 
 /* Signals whose default action kills the process; each would otherwise
  * leave the user's terminal raw. */
@@ -112,6 +133,61 @@ static void restore_signal_handlers(void)
 	}
 }
 
+/* Async-signal-safe: raw mode again, if the terminal is ours to set (the
+ * process group in front); a shell that stopped us put its own modes back. */
+static void reapply_raw_mode(void)
+{
+	if (termios_saved && tcgetpgrp(STDIN_FILENO) == getpgrp())
+		tcsetattr(STDIN_FILENO, TCSANOW, &raw_termios);
+}
+
+static void on_continue(int sig)
+{
+	int saved_errno = errno;
+	(void)sig;
+	reapply_raw_mode();
+	errno = saved_errno;
+}
+
+/* kill -TSTP (Ctrl-Z itself goes to the guest): the terminal as it was,
+ * then stop for real; raw again once continued. */
+static void on_terminal_stop(int sig)
+{
+	int saved_errno = errno;
+	struct sigaction dfl = { .sa_handler = SIG_DFL }, mine;
+	if (termios_saved)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved_termios);
+	sigemptyset(&dfl.sa_mask);
+	sigaction(sig, &dfl, &mine);
+	raise(sig);
+	sigaction(sig, &mine, NULL);
+	reapply_raw_mode();
+	errno = saved_errno;
+}
+
+static void install_job_handlers(void)
+{
+	struct sigaction cont = { .sa_handler = on_continue, .sa_flags = SA_RESTART };
+	/* SA_NODEFER: the raise() inside must stop us, not wait for the end. */
+	struct sigaction tstp = { .sa_handler = on_terminal_stop, .sa_flags = SA_RESTART | SA_NODEFER };
+	sigemptyset(&cont.sa_mask);
+	sigemptyset(&tstp.sa_mask);
+	if (!isatty(STDIN_FILENO))
+		return;
+	sigaction(SIGCONT, &cont, &old_cont);
+	sigaction(SIGTSTP, &tstp, &old_tstp);
+	job_handlers_installed = true;
+}
+
+static void restore_job_handlers(void)
+{
+	if (!job_handlers_installed)
+		return;
+	sigaction(SIGCONT, &old_cont, NULL);
+	sigaction(SIGTSTP, &old_tstp, NULL);
+	job_handlers_installed = false;
+}
+
 static int enter_raw_mode(void)
 {
 	struct termios raw;
@@ -131,6 +207,7 @@ static int enter_raw_mode(void)
 	raw.c_cflag |= CS8;
 	raw.c_cc[VMIN] = 1;
 	raw.c_cc[VTIME] = 0;
+	raw_termios = raw;
 	/* c_oflag keeps OPOST: the guest writes "\n" and expects the
 	 * terminal to return the carriage, as a real serial terminal set to
 	 * auto-CR would. */
@@ -143,9 +220,149 @@ static int enter_raw_mode(void)
 	return 0;
 }
 
+static void queue_guest_byte(uint8_t byte)
+{
+	pthread_mutex_lock(&queue.lock);
+	queue.buf[(queue.head + queue.count++) % QUEUE_SIZE] = byte;
+	pthread_mutex_unlock(&queue.lock);
+}
+
+static void echo(const char *s)
+{
+	console_write(s, strlen(s));
+}
+
+static void print_escape_help(void)
+{
+	echo("\r\nC-a h    print this help\r\n"
+	     "C-a x    exit btvm\r\n"
+	     "C-a c    switch between the guest's console and the monitor\r\n"
+	     "C-a C-a  send C-a to the guest\r\n");
+}
+
+/* Ctrl-A x: btvm should close the console soon; if it does not, the
+ * process ends here, the terminal restored first. */
+static void quit_requested(void)
+{
+	struct timespec deadline;
+	echo("\r\nbtvm: Ctrl-A x: stopping\r\n");
+	if (ops.quit)
+		ops.quit(ops.opaque);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += QUIT_GRACE_NS / 1000000000ll;
+	pthread_mutex_lock(&queue.lock);
+	while (!queue.stopping)
+		if (pthread_cond_timedwait(&queue.room, &queue.lock, &deadline) == ETIMEDOUT)
+			break;
+	bool stopping = queue.stopping;
+	pthread_mutex_unlock(&queue.lock);
+	if (stopping)
+		return;
+	restore_terminal();
+	static const char msg[] = "btvm: the monitor does not answer; exiting\n";
+	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
+		/* Nowhere to say it. */
+	}
+	_exit(1);
+}
+
+/* A byte typed while the terminal is at the monitor: a small line editor. */
+static void monitor_byte(uint8_t byte)
+{
+	bool cr = byte == '\r';
+	if (byte == '\n' && last_was_cr) {
+		last_was_cr = false;
+		return;
+	}
+	last_was_cr = cr;
+	if (cr || byte == '\n') {
+		echo("\r\n");
+		monitor_line[monitor_len] = '\0';
+		monitor_len = 0;
+		if (ops.monitor_line)
+			ops.monitor_line(ops.opaque, monitor_line);
+		else
+			console_prompt();
+	} else if (byte == 0x7f || byte == '\b') {
+		if (monitor_len) {
+			monitor_len--;
+			echo("\b \b");
+		}
+	} else if (byte == 0x03 || byte == 0x15) {   /* Ctrl-C, Ctrl-U: drop the line */
+		monitor_len = 0;
+		echo("^C\r\n");
+		console_prompt();
+	} else if (byte >= 0x20 && byte < 0x7f && monitor_len < MONITOR_LINE_MAX - 1) {
+		monitor_line[monitor_len++] = (char)byte;
+		console_write(&byte, 1);
+	}
+}
+
+/* One input byte through the escape keys; returns whether guest input was
+ * queued. */
+static bool input_byte(uint8_t byte)
+{
+	if (escape_pending) {
+		escape_pending = false;
+		switch (byte) {
+		case 'x':
+		case 'X':
+			quit_requested();
+			return false;
+		case 'c':
+		case 'C':
+			if (atomic_load(&at_monitor)) {
+				atomic_store(&at_monitor, false);
+				echo("\r\n");
+			} else {
+				atomic_store(&at_monitor, true);
+				monitor_len = 0;
+				echo("\r\nbtvm monitor: 'help' lists the commands, Ctrl-A c returns to the guest\r\n");
+				console_prompt();
+			}
+			return false;
+		case 'h':
+		case 'H':
+		case '?':
+			print_escape_help();
+			console_prompt();
+			return false;
+		case ESCAPE_KEY:
+			break;   /* sent on as one Ctrl-A */
+		default:
+			return false;   /* not a key: dropped, as QEMU does */
+		}
+	} else if (byte == ESCAPE_KEY) {
+		escape_pending = true;
+		return false;
+	}
+	if (atomic_load(&at_monitor)) {
+		monitor_byte(byte);
+		return false;
+	}
+	queue_guest_byte(byte);
+	return true;
+}
+
+/* A shell that had the terminal (we were stopped, or continued in the
+ * background) set its own modes, and its fg of a job running in the
+ * background sends no SIGCONT: whenever the terminal is ours again and not
+ * as we set it, raw mode goes back. */
+static void keep_raw_mode(void)
+{
+	struct termios cur;
+	pthread_mutex_lock(&queue.lock);
+	if (!queue.stopping && termios_saved && tcgetpgrp(STDIN_FILENO) == getpgrp() &&
+	    !tcgetattr(STDIN_FILENO, &cur) &&
+	    (cur.c_lflag != raw_termios.c_lflag || cur.c_iflag != raw_termios.c_iflag))
+		tcsetattr(STDIN_FILENO, TCSANOW, &raw_termios);
+	pthread_mutex_unlock(&queue.lock);
+}
+
 static void *reader_main(void *arg)
 {
 	uint8_t chunk[256];
+	bool tty = isatty(STDIN_FILENO);
 	(void)arg;
 
 	for (;;) {
@@ -165,11 +382,16 @@ static void *reader_main(void *arg)
 			{ .fd = STDIN_FILENO, .events = POLLIN },
 			{ .fd = wake_pipe[0], .events = POLLIN },
 		};
-		if (poll(fds, 2, -1) < 0) {
+		int ready = poll(fds, 2, tty ? FOREGROUND_CHECK_MS : -1);
+		if (ready < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
+		if (tty)
+			keep_raw_mode();
+		if (!ready)
+			continue;
 		if (fds[1].revents)
 			break;
 		if (fds[0].revents & POLLNVAL)
@@ -184,25 +406,31 @@ static void *reader_main(void *arg)
 		if (n < 0) {
 			if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
 				continue;
+			/* A terminal read from the background (continued
+			 * after a stop while the shell has the terminal; this
+			 * thread blocks SIGTTIN): wait until we are in front. */
+			if (errno == EIO && isatty(STDIN_FILENO)) {
+				poll(&fds[1], 1, BACKGROUND_POLL_MS);
+				continue;
+			}
 			break;
 		}
 		/* End of input is not an error: the guest just gets no more. */
 		if (n == 0)
 			break;
 
-		pthread_mutex_lock(&queue.lock);
+		bool queued = false;
 		for (ssize_t i = 0; i < n; i++)
-			queue.buf[(queue.head + queue.count++) % QUEUE_SIZE] = chunk[i];
-		pthread_mutex_unlock(&queue.lock);
-		if (notify_fn)
-			notify_fn(notify_opaque);
+			queued |= input_byte(chunk[i]);
+		if (queued && ops.input)
+			ops.input(ops.opaque);
 	}
 	pthread_mutex_lock(&queue.lock);
 	bool ended = !queue.stopping;
 	queue.ended = ended;
 	pthread_mutex_unlock(&queue.lock);
-	if (ended && notify_fn)
-		notify_fn(notify_opaque);
+	if (ended && ops.input)
+		ops.input(ops.opaque);
 	return NULL;
 }
 
@@ -263,7 +491,7 @@ static void stop_reader(void)
 	reader_running = false;
 }
 
-int console_open(void (*notify)(void *opaque), void *opaque)
+int console_open(const struct console_ops *console_ops)
 {
 	int err;
 
@@ -274,8 +502,10 @@ int console_open(void (*notify)(void *opaque), void *opaque)
 			return -ENOMEM;
 		atexit_registered = true;
 	}
-	notify_fn = notify;
-	notify_opaque = opaque;
+	ops = console_ops ? *console_ops : (struct console_ops){ 0 };
+	escape_pending = false;
+	atomic_store(&at_monitor, false);
+	monitor_len = 0;
 	queue.head = 0;
 	queue.count = 0;
 	queue.stopping = false;
@@ -285,10 +515,13 @@ int console_open(void (*notify)(void *opaque), void *opaque)
 	 * when a fatal signal would leave it raw. */
 	install_signal_handlers();
 	err = enter_raw_mode();
-	if (!err)
+	if (!err) {
+		install_job_handlers();
 		err = start_reader();
+	}
 	if (err) {
 		restore_terminal();
+		restore_job_handlers();
 		restore_signal_handlers();
 		return err;
 	}
@@ -300,6 +533,11 @@ void console_close(void)
 {
 	/* The terminal first: it matters most to the user, and the steps
 	 * after it are the ones that could conceivably hang. */
+	/* The reader must not make the terminal raw again once restored. */
+	pthread_mutex_lock(&queue.lock);
+	queue.stopping = true;
+	pthread_mutex_unlock(&queue.lock);
+	restore_job_handlers();
 	restore_terminal();
 	stop_reader();
 	close_wake_pipe();
@@ -368,4 +606,10 @@ bool console_input_ended(void)
 	bool ended = !is_open || queue.ended;
 	pthread_mutex_unlock(&queue.lock);
 	return ended;
+}
+
+void console_prompt(void)
+{
+	if (atomic_load(&at_monitor))
+		echo("(btvm) ");
 }

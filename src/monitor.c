@@ -1,0 +1,806 @@
+/* The monitor (monitor.h): the queue of command lines from the terminal and
+ * the socket, the human commands and the JSON ones, and where each answer
+ * goes. Commands run on the vCPU thread with the guest stopped between two
+ * instructions, so they see and change the machine as a whole. */
+#define _GNU_SOURCE
+#include "monitor.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <capstone/capstone.h>
+
+#include "board.h"
+#include "host/console.h"
+#include "host/monitor_socket.h"
+#include "mmu/paging.h"
+#include "translator/disasm.h"
+
+#define MAX_ARGS 8
+/* x/xp and read-memory: how much one command shows. */
+#define MAX_DUMP_BYTES 65536u
+/* The longest instruction, for x /i. */
+#define INSN_MAX_BYTES 15u
+
+struct request {
+	struct request *next;
+	unsigned client;
+	char line[];
+};
+
+struct monitor {
+	struct board *board;
+	struct monitor_socket *sock;
+	pthread_mutex_t lock;
+	struct request *head, *tail;
+	atomic_bool pending;
+};
+
+static void reply(struct monitor *m, unsigned client, const char *text)
+{
+	if (client == MONITOR_TERMINAL)
+		console_write(text, strlen(text));
+	else
+		monitor_socket_send(m->sock, client, text);
+}
+
+/* --- guest memory, read without side effects --- */
+
+/* Linear to physical through the guest's page tables as they are, setting
+ * no accessed bits; false where nothing is mapped. */
+static bool linear_to_phys(struct board *board, uint32_t linear, uint32_t *gpa)
+{
+	const struct vcpu_state *s = &board->cpu.s;
+	if (!(s->cr0 & CR0_PG)) {
+		*gpa = linear;
+		return true;
+	}
+	struct paging_regs pr = { s->cr0, s->cr3, s->cr4 };
+	struct walk w;
+	uint32_t error;
+	/* PEEK fails where an accessed bit is clear: walk for real then, as
+	 * the CPU itself would on the next access. */
+	if (paging_walk(&board->ram, &pr, linear, ACCESS_PEEK, &w, &error) ||
+	    paging_walk(&board->ram, &pr, linear, ACCESS_READ, &w, &error)) {
+		*gpa = w.gpa;
+		return true;
+	}
+	return false;
+}
+
+/* Guest RAM or device memory (VRAM) at gpa; NULL for anything else (MMIO
+ * would have side effects, and holes have nothing). */
+static const uint8_t *phys_ptr(struct board *board, uint64_t gpa, uint64_t len)
+{
+	if (guest_ram_contains(&board->ram, gpa, len))
+		return guest_ram_ptr(&board->ram, gpa, len);
+	const struct guest_ram *r = &board->ram;
+	if (r->devmem_size && gpa >= r->devmem_gpa && gpa + len <= r->devmem_gpa + r->devmem_size)
+		return guest_devmem_ptr(r, gpa - r->devmem_gpa);
+	return NULL;
+}
+
+/* Reads len bytes at addr (linear, or physical); false, with the failing
+ * address in *bad, where one is not memory. */
+static bool read_memory(struct board *board, uint32_t addr, bool physical, uint8_t *dst,
+			uint32_t len, uint32_t *bad)
+{
+	while (len) {
+		uint32_t chunk = GUEST_PAGE_SIZE - (addr & (GUEST_PAGE_SIZE - 1));
+		uint32_t gpa = addr;
+		if (chunk > len)
+			chunk = len;
+		const uint8_t *p = NULL;
+		if (physical || linear_to_phys(board, addr, &gpa))
+			p = phys_ptr(board, gpa, chunk);
+		if (!p) {
+			*bad = addr;
+			return false;
+		}
+		memcpy(dst, p, chunk);
+		dst += chunk;
+		addr += chunk;
+		len -= chunk;
+	}
+	return true;
+}
+
+/* --- human commands --- */
+
+static bool parse_u32(const char *s, uint32_t *v)
+{
+	char *end;
+	if (!s || !*s || *s == '-')
+		return false;
+	errno = 0;
+	unsigned long long x = strtoull(s, &end, 0);
+	if (errno || *end || x > UINT32_MAX)
+		return false;
+	*v = (uint32_t)x;
+	return true;
+}
+
+static void print_segment(FILE *out, const char *name, const struct segment *g)
+{
+	fprintf(out, "%-3s=%04x %08x %08x %04x\n", name, g->selector, g->base, g->limit, g->flags);
+}
+
+static void info_registers(struct board *board, FILE *out)
+{
+	struct cpu *cpu = &board->cpu;
+	const struct vcpu_state *s = &cpu->s;
+	static const char *const seg_names[SEG_COUNT] = { "ES", "CS", "SS", "DS", "FS", "GS" };
+	uint32_t fl = cpu_get_eflags(cpu);
+	fprintf(out, "EAX=%08x EBX=%08x ECX=%08x EDX=%08x\n", s->regs[REG_EAX], s->regs[REG_EBX],
+		s->regs[REG_ECX], s->regs[REG_EDX]);
+	fprintf(out, "ESI=%08x EDI=%08x EBP=%08x ESP=%08x\n", s->regs[REG_ESI], s->regs[REG_EDI],
+		s->regs[REG_EBP], s->regs[REG_ESP]);
+	fprintf(out, "EIP=%08x EFL=%08x [%c%c%c%c%c%c%c] CPL=%u IF=%u HLT=%d\n", s->eip, fl,
+		fl & EFLAGS_OF ? 'O' : '-', fl & EFLAGS_DF ? 'D' : '-', fl & EFLAGS_SF ? 'S' : '-',
+		fl & EFLAGS_ZF ? 'Z' : '-', fl & EFLAGS_AF ? 'A' : '-', fl & EFLAGS_PF ? 'P' : '-',
+		fl & EFLAGS_CF ? 'C' : '-', s->cpl, (fl & EFLAGS_IF) ? 1u : 0u, cpu->halted);
+	for (unsigned i = 0; i < SEG_COUNT; i++)
+		print_segment(out, seg_names[i], &s->seg[i]);
+	print_segment(out, "LDT", &s->ldtr);
+	print_segment(out, "TR", &s->tr);
+	fprintf(out, "GDT=     %08x %08x\n", s->gdtr.base, s->gdtr.limit);
+	fprintf(out, "IDT=     %08x %08x\n", s->idtr.base, s->idtr.limit);
+	fprintf(out, "CR0=%08x CR2=%08x CR3=%08x CR4=%08x\n", s->cr0, s->cr2, s->cr3, s->cr4);
+	fprintf(out, "DR0=%08x DR1=%08x DR2=%08x DR3=%08x\n", s->dr[0], s->dr[1], s->dr[2], s->dr[3]);
+	fprintf(out, "DR6=%08x DR7=%08x\n", s->dr[6], s->dr[7]);
+	fprintf(out, "SYSENTER_CS=%08x SYSENTER_ESP=%08x SYSENTER_EIP=%08x\n", s->sysenter_cs,
+		s->sysenter_esp, s->sysenter_eip);
+}
+
+static void info_mmu(struct board *board, FILE *out)
+{
+	const struct vcpu_state *s = &board->cpu.s;
+	const struct shadow *sh = &board->sh;
+	fprintf(out, "paging %s, CR3=%08x, PSE %s, PGE %s, WP %s\n",
+		(s->cr0 & CR0_PG) ? "on" : "off", s->cr3, (s->cr4 & CR4_PSE) ? "on" : "off",
+		(s->cr4 & CR4_PGE) ? "on" : "off", (s->cr0 & CR0_WP) ? "on" : "off");
+	unsigned traced = 0, code = 0;
+	for (uint32_t p = 0; p < sh->ram_pages; p++) {
+		traced += sh->pt_refs[p] > 0;
+		code += sh->code_protect[p] != 0;
+	}
+	fprintf(out, "traced page-table pages %u, write-protected code pages %u, pages mapped %u "
+		     "(budget %u)\n",
+		traced, code, sh->total_mapped, SHADOW_MAP_BUDGET);
+	fprintf(out, "windows (shadow address spaces):\n");
+	for (unsigned i = 0; i < SHADOW_MAX_WINDOWS; i++) {
+		const struct shadow_window *w = &sh->windows[i];
+		if (!w->used)
+			continue;
+		fprintf(out, "  %c cr3 %08x %-10s tag %u, %u pages mapped\n",
+			sh->current == &w->win ? '*' : ' ', w->cr3, w->user ? "user" : "supervisor",
+			w->asid, w->mapped);
+	}
+	if (sh->current == &sh->identity)
+		fprintf(out, "  * identity window (paging off)\n");
+	board_print_mmu_stats(board, out);
+}
+
+static void info_devices(struct board *board, FILE *out)
+{
+	static const char *const spaces[BUS_SPACE_COUNT] = { "port I/O", "MMIO" };
+	for (unsigned sp = 0; sp < BUS_SPACE_COUNT; sp++) {
+		fprintf(out, "%s:\n", spaces[sp]);
+		for (unsigned i = 0; i < board->bus.count[sp]; i++) {
+			const struct bus_region *r = &board->bus.regions[sp][i];
+			fprintf(out, "  %08" PRIx64 "-%08" PRIx64 "  %s\n", r->base,
+				r->base + r->length - 1, r->name);
+		}
+	}
+	fprintf(out, "PCI bus 0:\n");
+	for (unsigned devfn = 0; devfn < PCI_DEVFNS; devfn++) {
+		const struct pci_function *f = board->pci.slot[devfn];
+		if (!f)
+			continue;
+		const uint8_t *c = f->config;
+		fprintf(out, "  00:%02x.%u  %02x%02x:%02x%02x class %02x%02x irq pin %u\n", devfn >> 3,
+			devfn & 7, c[1], c[0], c[3], c[2], c[0xb], c[0xa], c[0x3d]);
+	}
+}
+
+static void print_help(FILE *out)
+{
+	fputs("help                      this list\n"
+	      "info registers            the CPU's registers\n"
+	      "info stats                every counter (as --stats prints at exit)\n"
+	      "info tcache               the translation cache's counters\n"
+	      "info mmu                  paging, shadow windows, traced pages\n"
+	      "info devices              port and MMIO regions, PCI functions\n"
+	      "info status               running or paused\n"
+	      "stop                      pause the guest (its time stops too)\n"
+	      "cont, c                   resume it\n"
+	      "system_powerdown          press the ACPI power button\n"
+	      "system_reset              reset the machine\n"
+	      "quit, q                   end btvm\n"
+	      "screendump FILE           the screen as PNG (or text, FILE ending in .txt)\n"
+	      "x /FMT ADDR               memory at a linear address; FMT is [count][format]\n"
+	      "                          [size], format x d u c i (instructions), size\n"
+	      "                          b h w (e.g. x /16xb 0xc0100000, x /5i $eip)\n"
+	      "xp /FMT ADDR              the same at a physical address\n"
+	      "translation ADDR          the translated block at a linear address\n"
+	      "Over the socket, a line that starts with '{' is a JSON command:\n"
+	      "  {\"execute\": NAME, \"arguments\": {...}}; see docs/MONITOR.md.\n",
+	      out);
+}
+
+/* "/Nfu": count, format and unit size; QEMU's defaults (1, x, w). */
+static bool parse_format(const char *s, unsigned *count, char *fmt, unsigned *size)
+{
+	*count = 1;
+	*fmt = 'x';
+	*size = 4;
+	if (*s++ != '/')
+		return false;
+	if (isdigit((unsigned char)*s)) {
+		char *end;
+		unsigned long n = strtoul(s, &end, 10);
+		if (!n || n > MAX_DUMP_BYTES)
+			return false;
+		*count = (unsigned)n;
+		s = end;
+	}
+	for (; *s; s++) {
+		if (strchr("xduci", *s))
+			*fmt = *s;
+		else if (*s == 'b')
+			*size = 1;
+		else if (*s == 'h')
+			*size = 2;
+		else if (*s == 'w')
+			*size = 4;
+		else
+			return false;
+	}
+	if (*fmt == 'c')
+		*size = 1;
+	return true;
+}
+
+/* An address: a number, or $eip / $esp and the other general registers. */
+static bool parse_address(struct board *board, const char *s, uint32_t *addr)
+{
+	static const char *const regs[REG_COUNT] = { "eax", "ecx", "edx", "ebx",
+						     "esp", "ebp", "esi", "edi" };
+	if (s && s[0] == '$') {
+		if (!strcmp(s + 1, "eip")) {
+			*addr = board->cpu.s.eip;
+			return true;
+		}
+		for (unsigned i = 0; i < REG_COUNT; i++)
+			if (!strcmp(s + 1, regs[i])) {
+				*addr = board->cpu.s.regs[i];
+				return true;
+			}
+		return false;
+	}
+	return parse_u32(s, addr);
+}
+
+static void print_insns(FILE *out, const uint8_t *code, size_t len, uint32_t addr, unsigned count)
+{
+	csh cs;
+	cs_insn *insn;
+	if (cs_open(CS_ARCH_X86, CS_MODE_32, &cs) != CS_ERR_OK) {
+		fputs("error: no disassembler\n", out);
+		return;
+	}
+	size_t n = cs_disasm(cs, code, len, addr, count, &insn);
+	for (size_t i = 0; i < n; i++)
+		fprintf(out, "%08" PRIx64 ":  %-8s %s\n", insn[i].address, insn[i].mnemonic,
+			insn[i].op_str);
+	if (n < count)
+		fprintf(out, "%08" PRIx64 ":  (not an instruction)\n",
+			n ? insn[n - 1].address + insn[n - 1].size : addr);
+	if (n)
+		cs_free(insn, n);
+	cs_close(&cs);
+}
+
+static int cmd_dump(struct board *board, bool physical, int argc, char **argv, FILE *out)
+{
+	unsigned count, size;
+	char fmt;
+	uint32_t addr, bad;
+	const char *fmt_arg = argc == 3 ? argv[1] : "/1xw";
+	const char *addr_arg = argv[argc - 1];
+	if (argc < 2 || argc > 3 || !parse_format(fmt_arg, &count, &fmt, &size) ||
+	    !parse_address(board, addr_arg, &addr)) {
+		fprintf(out, "error: usage: %s /FMT ADDR (e.g. %s /8xw 0x1000)\n", argv[0], argv[0]);
+		return -1;
+	}
+	uint32_t len = fmt == 'i' ? count * INSN_MAX_BYTES : count * size;
+	if (len > MAX_DUMP_BYTES) {
+		fprintf(out, "error: at most %u bytes at a time\n", MAX_DUMP_BYTES);
+		return -1;
+	}
+	uint8_t *buf = malloc(len);
+	if (!buf) {
+		fputs("error: out of memory\n", out);
+		return -1;
+	}
+	if (fmt == 'i') {
+		/* Instructions near the end of mapped memory: as many bytes as
+		 * there are. */
+		while (len && !read_memory(board, addr, physical, buf, len, &bad))
+			len = bad > addr ? bad - addr : 0;
+		if (!len) {
+			fprintf(out, "error: %s address %08x is not in memory\n",
+				physical ? "physical" : "linear", addr);
+			free(buf);
+			return -1;
+		}
+		print_insns(out, buf, len, addr, count);
+		free(buf);
+		return 0;
+	}
+	if (!read_memory(board, addr, physical, buf, len, &bad)) {
+		fprintf(out, "error: %s address %08x is not in memory\n", physical ? "physical" : "linear",
+			bad);
+		free(buf);
+		return -1;
+	}
+	unsigned per_line = fmt == 'c' ? 16 : 16 / size;
+	for (unsigned i = 0; i < count; i++) {
+		if (i % per_line == 0)
+			fprintf(out, "%s%08x:", i ? "\n" : "", addr + i * size);
+		uint32_t v = 0;
+		memcpy(&v, buf + i * size, size);
+		if (fmt == 'c')
+			fprintf(out, " %c", isprint((int)v) ? (int)v : '.');
+		else if (fmt == 'd')
+			fprintf(out, " %" PRId32,
+				size == 1 ? (int8_t)v : size == 2 ? (int16_t)v : (int32_t)v);
+		else if (fmt == 'u')
+			fprintf(out, " %" PRIu32, v);
+		else
+			fprintf(out, " 0x%0*" PRIx32, (int)size * 2, v);
+	}
+	fputc('\n', out);
+	free(buf);
+	return 0;
+}
+
+static int cmd_translation(struct board *board, int argc, char **argv, FILE *out)
+{
+	uint32_t eip, gpa, bad;
+	if (argc != 2 || !parse_address(board, argv[1], &eip)) {
+		fputs("error: usage: translation ADDR (a linear address, or $eip)\n", out);
+		return -1;
+	}
+	if (!linear_to_phys(board, eip, &gpa) || !phys_ptr(board, gpa, 1)) {
+		fprintf(out, "error: linear address %08x is not in memory\n", eip);
+		return -1;
+	}
+	uint32_t mode = cpu_mode(&board->cpu);
+	struct tblock *tb = tcache_lookup(&board->tc, eip, gpa, mode);
+	if (!tb) {
+		fprintf(out, "no translation of %08x (physical %08x) in mode %x yet\n", eip, gpa, mode);
+		return 0;
+	}
+	uint8_t *code = malloc(tb->guest_len);
+	if (!code || !read_memory(board, tb->eip, false, code, tb->guest_len, &bad)) {
+		fputs("error: the block's guest code cannot be read\n", out);
+		free(code);
+		return -1;
+	}
+	disasm_trace_block(out, tb, code);
+	free(code);
+	return 0;
+}
+
+static void do_stop(struct monitor *m)
+{
+	if (!m->board->paused) {
+		board_pause(m->board);
+		monitor_event(m, "STOP");
+	}
+}
+
+static void do_cont(struct monitor *m)
+{
+	if (m->board->paused) {
+		board_resume(m->board);
+		monitor_event(m, "RESUME");
+	}
+}
+
+static void do_powerdown(struct monitor *m)
+{
+	acpi_pm_power_button(&m->board->pm);
+	monitor_event(m, "POWERDOWN");
+}
+
+static void do_quit(struct monitor *m)
+{
+	struct board *board = m->board;
+	board->exit_requested = true;
+	board->exit_status = 0;
+	board->cpu.stop = true;
+}
+
+static void do_reset(struct monitor *m)
+{
+	m->board->reset_requested = true;
+	m->board->cpu.stop = true;
+}
+
+/* One human command; its answer (or "error: ...") goes to out. */
+static int run_human(struct monitor *m, char *line, FILE *out)
+{
+	struct board *board = m->board;
+	char *argv[MAX_ARGS + 1];
+	int argc = 0;
+	for (char *tok = strtok(line, " \t"); tok; tok = strtok(NULL, " \t")) {
+		if (argc == MAX_ARGS) {
+			fputs("error: too many arguments\n", out);
+			return -1;
+		}
+		argv[argc++] = tok;
+	}
+	if (!argc)
+		return 0;
+	const char *cmd = argv[0];
+	bool no_args = argc == 1;
+	if (!strcmp(cmd, "help") || !strcmp(cmd, "?")) {
+		print_help(out);
+	} else if (!strcmp(cmd, "info")) {
+		const char *what = argc == 2 ? argv[1] : "";
+		if (!strcmp(what, "registers"))
+			info_registers(board, out);
+		else if (!strcmp(what, "stats"))
+			board_print_stats(board, out);
+		else if (!strcmp(what, "tcache"))
+			board_print_tcache_stats(board, out);
+		else if (!strcmp(what, "mmu"))
+			info_mmu(board, out);
+		else if (!strcmp(what, "devices"))
+			info_devices(board, out);
+		else if (!strcmp(what, "status"))
+			fprintf(out, "VM status: %s\n", board->paused ? "paused" : "running");
+		else {
+			fputs("error: info registers|stats|tcache|mmu|devices|status\n", out);
+			return -1;
+		}
+	} else if (!strcmp(cmd, "stop") && no_args) {
+		do_stop(m);
+	} else if ((!strcmp(cmd, "cont") || !strcmp(cmd, "c")) && no_args) {
+		do_cont(m);
+	} else if (!strcmp(cmd, "system_powerdown") && no_args) {
+		do_powerdown(m);
+	} else if (!strcmp(cmd, "system_reset") && no_args) {
+		do_reset(m);
+	} else if ((!strcmp(cmd, "quit") || !strcmp(cmd, "q")) && no_args) {
+		do_quit(m);
+	} else if (!strcmp(cmd, "screendump")) {
+		if (argc != 2) {
+			fputs("error: usage: screendump FILE\n", out);
+			return -1;
+		}
+		int ret = board_screen_write(board, argv[1]);
+		if (ret) {
+			fprintf(out, "error: cannot write %s: %s\n", argv[1], strerror(-ret));
+			return -1;
+		}
+	} else if (!strcmp(cmd, "x") || !strcmp(cmd, "xp")) {
+		return cmd_dump(board, cmd[1] == 'p', argc, argv, out);
+	} else if (!strcmp(cmd, "translation")) {
+		return cmd_translation(board, argc, argv, out);
+	} else {
+		fprintf(out, "error: unknown command or wrong arguments: '%s' (try 'help')\n", cmd);
+		return -1;
+	}
+	return 0;
+}
+
+/* Runs a human command into a string (NULL: out of memory). */
+static char *human_to_string(struct monitor *m, const char *line, bool *failed)
+{
+	char *text = NULL;
+	size_t len = 0;
+	char *copy = strdup(line);
+	FILE *out = open_memstream(&text, &len);
+	if (!copy || !out) {
+		free(copy);
+		if (out)
+			fclose(out);
+		free(text);
+		return NULL;
+	}
+	*failed = run_human(m, copy, out) != 0;
+	fclose(out);
+	free(copy);
+	return text;
+}
+
+/* --- JSON commands --- */
+
+static json_t *json_error(const char *desc)
+{
+	return json_pack("{s:{s:s,s:s}}", "error", "class", "GenericError", "desc", desc);
+}
+
+static json_t *query_registers(struct board *board)
+{
+	struct cpu *cpu = &board->cpu;
+	const struct vcpu_state *s = &cpu->s;
+	static const char *const names[REG_COUNT] = { "eax", "ecx", "edx", "ebx",
+						      "esp", "ebp", "esi", "edi" };
+	static const char *const segs[SEG_COUNT] = { "es", "cs", "ss", "ds", "fs", "gs" };
+	json_t *r = json_object();
+	for (unsigned i = 0; i < REG_COUNT; i++)
+		json_object_set_new(r, names[i], json_integer(s->regs[i]));
+	for (unsigned i = 0; i < SEG_COUNT; i++)
+		json_object_set_new(r, segs[i], json_integer(s->seg[i].selector));
+	json_object_set_new(r, "eip", json_integer(s->eip));
+	json_object_set_new(r, "eflags", json_integer(cpu_get_eflags(cpu)));
+	json_object_set_new(r, "cr0", json_integer(s->cr0));
+	json_object_set_new(r, "cr2", json_integer(s->cr2));
+	json_object_set_new(r, "cr3", json_integer(s->cr3));
+	json_object_set_new(r, "cr4", json_integer(s->cr4));
+	json_object_set_new(r, "cpl", json_integer(s->cpl));
+	json_object_set_new(r, "halted", json_boolean(cpu->halted));
+	return r;
+}
+
+static json_t *read_memory_json(struct board *board, json_t *args)
+{
+	json_int_t addr = -1, size = -1;
+	int physical = 0;
+	uint32_t bad;
+	if (json_unpack(args, "{s:I,s:I,s?b}", "address", &addr, "size", &size, "physical",
+			&physical) ||
+	    addr < 0 || addr > UINT32_MAX || size < 1 || size > MAX_DUMP_BYTES)
+		return json_error("read-memory needs \"address\" (0 to 4G-1) and \"size\" "
+				  "(1 to 65536), and takes \"physical\" (a boolean)");
+	uint8_t *buf = malloc((size_t)size);
+	char *hex = malloc((size_t)size * 2 + 1);
+	json_t *res;
+	if (!buf || !hex) {
+		res = json_error("out of memory");
+	} else if (!read_memory(board, (uint32_t)addr, physical, buf, (uint32_t)size, &bad)) {
+		char desc[96];
+		snprintf(desc, sizeof(desc), "%s address %08x is not in memory",
+			 physical ? "physical" : "linear", bad);
+		res = json_error(desc);
+	} else {
+		for (json_int_t i = 0; i < size; i++)
+			snprintf(hex + 2 * i, 3, "%02x", buf[i]);
+		res = json_pack("{s:{s:s}}", "return", "data", hex);
+	}
+	free(buf);
+	free(hex);
+	return res;
+}
+
+static json_t *run_json(struct monitor *m, const char *line)
+{
+	json_error_t jerr;
+	json_t *req = json_loads(line, 0, &jerr);
+	json_t *res = NULL, *id = NULL;
+	const char *cmd = NULL;
+	json_t *args = NULL;
+	if (!req || json_unpack(req, "{s:s,s?o,s?o}", "execute", &cmd, "arguments", &args, "id",
+				&id)) {
+		res = json_error(req ? "expected {\"execute\": NAME, \"arguments\": {...}}"
+				     : "not a JSON object");
+		goto done;
+	}
+	if (args && !json_is_object(args)) {
+		res = json_error("\"arguments\" must be an object");
+		goto done;
+	}
+	struct board *board = m->board;
+	json_t *empty = json_object();
+	if (!strcmp(cmd, "qmp_capabilities")) {
+		res = json_pack("{s:o}", "return", empty);
+		empty = NULL;
+	} else if (!strcmp(cmd, "query-status")) {
+		res = json_pack("{s:{s:b,s:s}}", "return", "running", !board->paused, "status",
+				board->paused ? "paused" : "running");
+	} else if (!strcmp(cmd, "stop") || !strcmp(cmd, "cont") || !strcmp(cmd, "quit") ||
+		   !strcmp(cmd, "system_powerdown") || !strcmp(cmd, "system_reset")) {
+		if (!strcmp(cmd, "stop"))
+			do_stop(m);
+		else if (!strcmp(cmd, "cont"))
+			do_cont(m);
+		else if (!strcmp(cmd, "quit"))
+			do_quit(m);
+		else if (!strcmp(cmd, "system_powerdown"))
+			do_powerdown(m);
+		else
+			do_reset(m);
+		res = json_pack("{s:o}", "return", empty);
+		empty = NULL;
+	} else if (!strcmp(cmd, "query-registers")) {
+		res = json_pack("{s:o}", "return", query_registers(board));
+	} else if (!strcmp(cmd, "read-memory")) {
+		res = read_memory_json(board, args ? args : empty);
+	} else if (!strcmp(cmd, "screendump")) {
+		const char *file = NULL;
+		if (!args || json_unpack(args, "{s:s}", "filename", &file)) {
+			res = json_error("screendump needs \"filename\"");
+		} else {
+			int ret = board_screen_write(board, file);
+			res = ret ? json_error(strerror(-ret)) : json_pack("{s:o}", "return", empty);
+			if (!ret)
+				empty = NULL;
+		}
+	} else if (!strcmp(cmd, "human-monitor-command")) {
+		const char *cmdline = NULL;
+		bool failed = false;
+		char *text;
+		if (!args || json_unpack(args, "{s:s}", "command-line", &cmdline)) {
+			res = json_error("human-monitor-command needs \"command-line\"");
+		} else if (!(text = human_to_string(m, cmdline, &failed))) {
+			res = json_error("out of memory");
+		} else {
+			/* As QMP does: the command's own errors are its text. */
+			res = json_pack("{s:s}", "return", text);
+			free(text);
+		}
+	} else {
+		char desc[160];
+		snprintf(desc, sizeof(desc), "unknown command '%.100s'", cmd);
+		res = json_error(desc);
+	}
+	json_decref(empty);
+done:
+	if (res && id)
+		json_object_set(res, "id", id);
+	json_decref(req);
+	return res;
+}
+
+static void run_request(struct monitor *m, const struct request *r)
+{
+	const char *p = r->line;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '{') {
+		json_t *res = run_json(m, p);
+		char *text = res ? json_dumps(res, JSON_COMPACT) : NULL;
+		json_decref(res);
+		if (text) {
+			reply(m, r->client, text);
+			reply(m, r->client, "\n");
+		}
+		free(text);
+		return;
+	}
+	bool failed;
+	char *text = human_to_string(m, p, &failed);
+	if (text)
+		reply(m, r->client, text);
+	else
+		reply(m, r->client, "error: out of memory\n");
+	free(text);
+	if (r->client == MONITOR_TERMINAL)
+		console_prompt();
+}
+
+void monitor_event(struct monitor *m, const char *name)
+{
+	struct timeval tv;
+	if (!m || !m->sock)
+		return;
+	gettimeofday(&tv, NULL);
+	json_t *ev = json_pack("{s:s,s:{s:I,s:I}}", "event", name, "timestamp", "seconds",
+			       (json_int_t)tv.tv_sec, "microseconds", (json_int_t)tv.tv_usec);
+	char *text = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+	json_decref(ev);
+	if (text) {
+		monitor_socket_send(m->sock, 0, text);
+		monitor_socket_send(m->sock, 0, "\n");
+	}
+	free(text);
+}
+
+/* --- the queue --- */
+
+void monitor_submit(struct monitor *m, unsigned client, const char *line)
+{
+	size_t len = strlen(line);
+	struct request *r = malloc(sizeof(*r) + len + 1);
+	if (!r)
+		return;
+	r->next = NULL;
+	r->client = client;
+	memcpy(r->line, line, len + 1);
+	pthread_mutex_lock(&m->lock);
+	if (m->tail)
+		m->tail->next = r;
+	else
+		m->head = r;
+	m->tail = r;
+	atomic_store(&m->pending, true);
+	pthread_mutex_unlock(&m->lock);
+	board_wake(m->board);
+}
+
+bool monitor_pending(struct monitor *m)
+{
+	return m && atomic_load(&m->pending);
+}
+
+void monitor_run_pending(struct monitor *m)
+{
+	if (!m)
+		return;
+	for (;;) {
+		pthread_mutex_lock(&m->lock);
+		struct request *r = m->head;
+		if (r) {
+			m->head = r->next;
+			if (!m->head)
+				m->tail = NULL;
+		} else {
+			atomic_store(&m->pending, false);
+		}
+		pthread_mutex_unlock(&m->lock);
+		if (!r)
+			return;
+		run_request(m, r);
+		free(r);
+	}
+}
+
+static void socket_line(void *opaque, unsigned client, const char *line)
+{
+	monitor_submit(opaque, client, line);
+}
+
+int monitor_open(struct monitor **out, struct board *board, const char *socket_path, char *err,
+		 size_t err_len)
+{
+	struct monitor *m = calloc(1, sizeof(*m));
+	*out = NULL;
+	if (!m) {
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	m->board = board;
+	pthread_mutex_init(&m->lock, NULL);
+	if (socket_path) {
+		const struct monitor_socket_ops ops = {
+			.greeting = "{\"QMP\":{\"version\":{\"btvm\":\"" BTVM_VERSION "\"},"
+				    "\"capabilities\":[]}}\n",
+			.line = socket_line,
+			.opaque = m,
+		};
+		int ret = monitor_socket_open(&m->sock, socket_path, &ops, err, err_len);
+		if (ret) {
+			pthread_mutex_destroy(&m->lock);
+			free(m);
+			return ret;
+		}
+	}
+	*out = m;
+	return 0;
+}
+
+void monitor_close(struct monitor *m)
+{
+	if (!m)
+		return;
+	monitor_socket_close(m->sock);
+	while (m->head) {
+		struct request *r = m->head;
+		m->head = r->next;
+		free(r);
+	}
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}
