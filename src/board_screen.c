@@ -144,14 +144,99 @@ static bool any_bit(const uint8_t *bitmap, size_t len)
 	return false;
 }
 
-/* A snapshot of the framebuffer's registers and the pages written since
- * the last one: the shadow's dirty log (translated code) and the device's
- * own (the monitor's accesses through the bus). Marks taken stay pending
- * until a snapshot has them, so none is lost to a busy lock. */
-static void take_lfb_snapshot(struct board *board)
+/* The VRAM pages the picture shows now; false if none (no valid mode). */
+static bool shown_pages(const struct bochs_display *dev, uint32_t *first, uint32_t *count)
+{
+	const struct bochs_mode *m = &dev->mode;
+	uint64_t end = (uint64_t)m->start + (uint64_t)m->line * m->height;
+	if (!m->enabled || !m->valid || !m->height || end > BOCHS_VRAM_SIZE)
+		return false;
+	*first = m->start >> BOCHS_VRAM_PAGE_SHIFT;
+	*count = (uint32_t)(((end + (1u << BOCHS_VRAM_PAGE_SHIFT) - 1) >> BOCHS_VRAM_PAGE_SHIFT) -
+			    *first);
+	return *count != 0;
+}
+
+/* Compare mode: the shown pages that differ from the copy are marked
+ * and copied; returns how many. A new mode (generation) copies them all. */
+static uint32_t compare_shown(struct board *board, uint32_t first, uint32_t count)
 {
 	struct board_screen *scr = &board->screen;
-	shadow_harvest_dirty(&board->sh, scr->pending_dirty);
+	const uint8_t *vram = board->bochs.vram;
+	const size_t page = 1u << BOCHS_VRAM_PAGE_SHIFT;
+	bool all = scr->lfb_copy_gen != board->bochs.generation;
+	uint32_t changed = 0;
+	scr->lfb_copy_gen = board->bochs.generation;
+	for (uint32_t p = first; p < first + count; p++) {
+		size_t off = (size_t)p * page;
+		if (!all && !memcmp(scr->lfb_copy + off, vram + off, page))
+			continue;
+		memcpy(scr->lfb_copy + off, vram + off, page);
+		scr->pending_dirty[p / 8] |= (uint8_t)(1u << (p % 8));
+		changed++;
+	}
+	return changed;
+}
+
+/* Chooses how written pages are found for the next snapshot, from a
+ * moving average of the share of the shown pages that changed per
+ * snapshot (in 1/1024ths, each snapshot weighing 1/8). A fault costs some
+ * ten times what comparing a page does, so comparing wins once a tenth or
+ * so of the picture keeps changing; the bars are apart so that a load near
+ * them does not flip the mode at every frame. */
+#define LFB_SHARE_ONE 1024u
+#define LFB_COMPARE_ENTER (LFB_SHARE_ONE / 5)
+#define LFB_COMPARE_LEAVE (LFB_SHARE_ONE / 50)
+static void choose_tracking(struct board *board, uint32_t changed, uint32_t shown)
+{
+	struct board_screen *scr = &board->screen;
+	uint32_t share = (uint32_t)((uint64_t)changed * LFB_SHARE_ONE / shown);
+	/* Right after a switch every page counts as changed (the copy is
+	 * new, or every page is marked for protection): not the guest's
+	 * doing, so it does not count. */
+	if (scr->lfb_switched) {
+		scr->lfb_switched = false;
+		return;
+	}
+	scr->lfb_share = scr->lfb_share - scr->lfb_share / 8 + share / 8;
+	if (!scr->lfb_compare && scr->lfb_share >= LFB_COMPARE_ENTER) {
+		if (!scr->lfb_copy && !(scr->lfb_copy = malloc(BOCHS_VRAM_SIZE)))
+			return;   /* no room for the copy: faults it is */
+		scr->lfb_compare = true;
+		scr->lfb_copy_gen = board->bochs.generation - 1;   /* copy everything first */
+		scr->lfb_compare_entries++;
+		scr->lfb_switched = true;
+		shadow_devmem_log(&board->sh, false);
+	} else if (scr->lfb_compare && scr->lfb_share < LFB_COMPARE_LEAVE) {
+		scr->lfb_compare = false;
+		scr->lfb_switched = true;
+		/* Every page starts dirty and is protected again at the
+		 * first harvest: nothing written meanwhile is missed. */
+		shadow_devmem_log(&board->sh, true);
+	}
+}
+
+/* A snapshot of the framebuffer's registers and the pages written since
+ * the last one: the shadow's dirty log (translated code) or the compare
+ * with the copy, and the device's own log (the monitor's accesses through
+ * the bus). Marks taken stay pending until a snapshot has them, so none
+ * is lost to a busy lock. */
+static void take_lfb_snapshot(struct board *board, uint64_t now_ns)
+{
+	struct board_screen *scr = &board->screen;
+	uint32_t first, npages;
+	/* A flush before each HLT asks too: comparing, at most at the
+	 * snapshot rate (a harvest is cheap at any rate). */
+	if (scr->lfb_compare && now_ns - scr->lfb_compared_ns < SNAPSHOT_INTERVAL_NS)
+		return;
+	scr->lfb_compared_ns = now_ns;
+	if (shown_pages(&board->bochs, &first, &npages)) {
+		uint32_t changed = scr->lfb_compare ? compare_shown(board, first, npages)
+						    : shadow_harvest_dirty(&board->sh, scr->pending_dirty);
+		choose_tracking(board, changed, npages);
+	} else {
+		shadow_harvest_dirty(&board->sh, scr->pending_dirty);
+	}
 	bochs_display_take_dirty(&board->bochs, scr->pending_dirty);
 	if (scr->snap_lfb && board->bochs.generation == scr->snap_bochs.generation &&
 	    !any_bit(scr->pending_dirty, sizeof(scr->pending_dirty)))
@@ -180,7 +265,7 @@ static void take_snapshot(struct board *board, uint64_t now_ns)
 	const uint8_t *live = board->ram.host + VGA_LEGACY_BASE;
 	scr->last_snapshot_ns = now_ns;
 	if (bochs_display_active(&board->bochs, NULL, NULL)) {
-		take_lfb_snapshot(board);
+		take_lfb_snapshot(board, now_ns);
 		return;
 	}
 	if (!scr->snap_lfb && board->vga.generation == scr->snap_vga.generation &&
@@ -340,6 +425,8 @@ void board_screen_destroy(struct board *board)
 	scr->display = NULL;
 	free(scr->snap_window);
 	free(scr->shot_pixels);
+	free(scr->lfb_copy);
+	scr->lfb_copy = NULL;
 	scr->snap_window = NULL;
 	scr->shot_pixels = NULL;
 	pthread_mutex_destroy(&scr->lock);

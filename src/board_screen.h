@@ -37,6 +37,18 @@ struct board_screen {
 	bool drawn_lfb;               /* display thread: the last was the framebuffer */
 	/* vCPU thread: pages harvested but not yet in a snapshot. */
 	uint8_t pending_dirty[BOCHS_DIRTY_BYTES];
+	/* How written framebuffer pages are found: by write-protecting them
+	 * (free while little changes, a fault per page per frame when much
+	 * does), or, while a large share of the picture keeps changing, by
+	 * comparing the shown bytes with a copy (lfb_copy, the bytes of
+	 * VRAM as of the last snapshot, valid from lfb_copy_gen's mode). */
+	bool lfb_compare;
+	uint32_t lfb_share;           /* changed share, moving average (board_screen.c) */
+	bool lfb_switched;            /* the mode just changed: the next share is not the guest's */
+	uint64_t lfb_compared_ns;
+	uint8_t *lfb_copy;            /* BOCHS_VRAM_SIZE bytes, made on demand */
+	uint64_t lfb_copy_gen;
+	uint64_t lfb_compare_entries; /* for --stats */
 	uint64_t last_snapshot_ns;
 	bool input_backlog;           /* an event the i8042 had no room for */
 	uint64_t input_retry_ns;      /* when to offer it again */

@@ -49,6 +49,8 @@ void board_print_device_stats(const struct board *board, FILE *out)
 	fprintf(out, "  VGA modes not shown       %llu\n",
 		(unsigned long long)board->vga.unsupported_renders);
 	fprintf(out, "  screenshots written       %llu\n", (unsigned long long)board->screen.screenshots);
+	fprintf(out, "  framebuffer compare spells %llu\n",
+		(unsigned long long)board->screen.lfb_compare_entries);
 }
 
 void board_print_tcache_stats(const struct board *board, FILE *out)
