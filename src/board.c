@@ -597,6 +597,7 @@ static void disk_guest_written(void *opaque, uint64_t gpa, uint64_t len)
 	struct board *board = opaque;
 	if (!len)
 		return;
+	guest_ram_written(&board->ram, gpa, len);
 	for (uint64_t p = gpa / GUEST_PAGE_SIZE; p <= (gpa + len - 1) / GUEST_PAGE_SIZE; p++)
 		if (tcache_page_traced(&board->tc, (uint32_t)p))
 			tcache_invalidate_page(&board->tc, &board->cpu, (uint32_t)p);

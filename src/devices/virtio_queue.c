@@ -92,6 +92,7 @@ int virtq_start(struct virtq *vq, const struct guest_ram *ram, bool event_idx, b
 	vq->desc = guest_ram_ptr(ram, vq->desc_addr, desc_bytes(vq->size));
 	vq->avail = guest_ram_ptr(ram, vq->avail_addr, avail_bytes(vq->size));
 	vq->used = guest_ram_ptr(ram, vq->used_addr, used_bytes(vq->size));
+	vq->ram = ram;
 	vq->enabled = true;
 	if (!vq->desc || !vq->avail || !vq->used || vq->desc_addr % 16 || vq->avail_addr % 2 ||
 	    vq->used_addr % 4) {
@@ -176,9 +177,16 @@ static int walk_chain(struct virtq *vq, const struct guest_ram *ram, uint16_t he
 /* avail_event: where the driver should notify next. The full fence orders
  * this store before the avail idx is read again, so that a buffer the
  * driver adds meanwhile is either seen or notified. */
+/* The device wrote the used ring: RAM's write log must know. */
+static void used_written(const struct virtq *vq)
+{
+	guest_ram_written(vq->ram, vq->used_addr, used_bytes(vq->size));
+}
+
 static void set_avail_event(struct virtq *vq, uint16_t value)
 {
 	store16(vq->used + USED_RING + USED_ELEM_SIZE * vq->size, value, __ATOMIC_RELAXED);
+	used_written(vq);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
@@ -200,9 +208,11 @@ int virtq_pop(struct virtq *vq, const struct guest_ram *ram, struct virtq_chain 
 		return 0;
 	uint16_t head = load16(vq->avail + AVAIL_RING + 2u * (vq->last_avail % vq->size));
 	vq->last_avail++;
-	if (vq->event_idx)
+	if (vq->event_idx) {
 		store16(vq->used + USED_RING + USED_ELEM_SIZE * vq->size, vq->last_avail,
 			__ATOMIC_RELAXED);
+		used_written(vq);
+	}
 	return walk_chain(vq, ram, head, chain, seg, cap);
 }
 
@@ -215,6 +225,7 @@ void virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
 
 	memcpy(elem, &id, sizeof(id));
 	memcpy(elem + 4, &len, sizeof(len));
+	used_written(vq);
 	vq->used_idx++;
 }
 
@@ -229,6 +240,7 @@ bool virtq_flush(struct virtq *vq)
 	if (!vq->used || vq->used_idx == vq->published)
 		return false;
 	store16(vq->used + USED_IDX, vq->used_idx, __ATOMIC_RELEASE);
+	used_written(vq);
 	vq->published = vq->used_idx;
 	/* The idx store before the read of the driver's suppression fields:
 	 * otherwise a driver re-enabling interrupts after its last look at

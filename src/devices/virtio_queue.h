@@ -75,6 +75,7 @@ struct virtq {
 	/* Set by virtq_start from the negotiated features. */
 	bool event_idx, indirect;
 	uint8_t *desc, *avail, *used;	/* host pointers to the rings */
+	const struct guest_ram *ram;	/* where they are, for its write log */
 	uint16_t last_avail;	/* next avail entry to take */
 	uint16_t used_idx;	/* next used entry to fill */
 	uint16_t published;	/* used idx the guest has seen */

@@ -96,6 +96,7 @@ void cpu_write_phys(struct cpu *cpu, uint32_t gpa, const void *src, unsigned len
 		 * protects: tell the shadow and the cache by hand. */
 		shadow_note_write(cpu, gpa, len);
 		memcpy(ram->host + gpa, src, len);
+		guest_ram_written(ram, gpa, len);
 		shadow_after_write(cpu, gpa, len);
 		return;
 	}

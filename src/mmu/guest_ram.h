@@ -28,6 +28,12 @@ struct guest_ram {
 	uint64_t size;   /* bytes of RAM */
 	uint64_t devmem_size;  /* bytes of device memory after RAM, or 0 */
 	uint64_t devmem_gpa;   /* where the guest sees it, or GUEST_DEVMEM_UNMAPPED */
+	/* While RAM writes are logged (a live migration's pre-copy): a byte
+	 * per RAM page, set by whoever writes it: the shadow's write faults
+	 * for translated code, guest_ram_written for the monitor's own
+	 * writes (page walks' A/D bits, callouts, devices' DMA, from any
+	 * thread). NULL when not logging. */
+	uint8_t *written;
 };
 
 /* Returns 0 or a negative errno; -EINVAL for a size outside the limits.
@@ -73,6 +79,18 @@ static inline uint64_t guest_mem_page_gpa(const struct guest_ram *ram, uint32_t 
 	if (ram->devmem_gpa == GUEST_DEVMEM_UNMAPPED)
 		return GUEST_DEVMEM_UNMAPPED;
 	return ram->devmem_gpa + (off - ram->size);
+}
+
+/* Any thread: the monitor wrote [gpa, gpa+len) of RAM behind the windows'
+ * write protection; the write log (if on) must see it. */
+static inline void guest_ram_written(const struct guest_ram *ram, uint64_t gpa, uint64_t len)
+{
+	uint8_t *log = ram->written;
+	if (!log || !len || gpa >= ram->size)
+		return;
+	uint64_t last = gpa + len - 1 < ram->size ? gpa + len - 1 : ram->size - 1;
+	for (uint64_t p = gpa >> 12; p <= last >> 12; p++)
+		__atomic_store_n(&log[p], 1, __ATOMIC_RELAXED);
 }
 
 /* The monitor's pointer to device memory at offset off. */

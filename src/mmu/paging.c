@@ -26,8 +26,10 @@ static void set_bits(const struct guest_ram *ram, uint32_t gpa, uint32_t e, uint
 	 * Outside RAM the update is dropped, as the bus drops the write (an
 	 * entry there reads with A and D set anyway). */
 	uint32_t *p = guest_ram_ptr(ram, gpa, 4);
-	if (p)
+	if (p) {
 		__atomic_fetch_or(p, bits, __ATOMIC_SEQ_CST);
+		guest_ram_written(ram, gpa, 4);
+	}
 }
 
 bool paging_walk(const struct guest_ram *ram, const struct paging_regs *pr, uint32_t linear,

@@ -79,9 +79,17 @@ static bool devmem_clean(const struct shadow *sh, uint32_t page)
 	return page >= sh->ram_pages && sh->devmem_logging && !sh->devmem_dirty[page - sh->ram_pages];
 }
 
+/* A RAM page not written since the write log's last harvest. */
+static bool ram_clean(const struct shadow *sh, uint32_t page)
+{
+	return page < sh->ram_pages && sh->ram->written &&
+	       !__atomic_load_n(&sh->ram->written[page], __ATOMIC_RELAXED);
+}
+
 static bool page_read_only(const struct shadow *sh, uint32_t page)
 {
-	return sh->pt_refs[page] > 0 || sh->code_protect[page] || devmem_clean(sh, page);
+	return sh->pt_refs[page] > 0 || sh->code_protect[page] || devmem_clean(sh, page) ||
+	       ram_clean(sh, page);
 }
 
 static int entry_prot(const struct shadow *sh, uint32_t e)
@@ -108,7 +116,8 @@ void shadow_reprotect(struct shadow *sh, uint32_t page)
 	/* (Device memory the guest put over RAM is not seen there.) */
 	if (gpa != GUEST_DEVMEM_UNMAPPED && (page < sh->ram_pages || gpa >= sh->ram->size))
 		(void)window_protect_page(&sh->identity, (uint32_t)gpa,
-					  !sh->code_protect[page] && !devmem_clean(sh, page));
+					  !sh->code_protect[page] && !devmem_clean(sh, page) &&
+						  !ram_clean(sh, page));
 	for (uint32_t id = sh->map_head[page]; id; id = sh->nodes[id - 1].next) {
 		const struct shadow_node *n = &sh->nodes[id - 1];
 		struct shadow_window *w = &sh->windows[n->win];
@@ -196,6 +205,10 @@ void *shadow_current_ptr(struct shadow *sh, uint32_t va, unsigned len, bool writ
 	if (!e || !*e)
 		return NULL;
 	if (write && (!(*e & SHADOW_E_WRITABLE) || page_read_only(sh, *e >> 12)))
+		return NULL;
+	/* While RAM writes are logged, a page logged by the monitor may still
+	 * be mapped read-only: the slow path, which logs, is always right. */
+	if (write && sh->ram->written)
 		return NULL;
 	return w->win.base + va;
 }
@@ -677,6 +690,13 @@ static void mark_devmem_dirty(struct shadow *sh, uint32_t page)
 	shadow_reprotect(sh, page);
 }
 
+/* The first write to a RAM page while writes are logged. */
+static void mark_ram_written(struct shadow *sh, uint32_t page)
+{
+	__atomic_store_n(&sh->ram->written[page], 1, __ATOMIC_RELAXED);
+	shadow_reprotect(sh, page);
+}
+
 enum shadow_fault_kind shadow_fault(struct cpu *cpu, uint32_t va, bool write, uint32_t *gpa,
 				    uint32_t *error)
 {
@@ -688,6 +708,12 @@ enum shadow_fault_kind shadow_fault(struct cpu *cpu, uint32_t va, bool write, ui
 			return SHADOW_MMIO;
 		if (write && devmem_clean(sh, page)) {
 			mark_devmem_dirty(sh, page);
+			return SHADOW_FILLED;
+		}
+		/* Logged RAM: the first write since the harvest, or one the
+		 * monitor already logged (the mapping stayed read-only). */
+		if (write && page < sh->ram_pages && sh->ram->written && !sh->code_protect[page]) {
+			mark_ram_written(sh, page);
 			return SHADOW_FILLED;
 		}
 		if (page >= sh->ram_pages)
@@ -709,6 +735,8 @@ enum shadow_fault_kind shadow_fault(struct cpu *cpu, uint32_t va, bool write, ui
 		return SHADOW_MMIO;
 	if (write && devmem_clean(sh, page))
 		mark_devmem_dirty(sh, page);   /* its mappings turn writable */
+	if (write && ram_clean(sh, page))
+		mark_ram_written(sh, page);
 	if (write && page_read_only(sh, page)) {
 		/* Map it (read-only) so the slow path's single step can find it. */
 		if (map_page(sh, w, va, &wk) < 0)
@@ -820,6 +848,61 @@ unsigned shadow_harvest_dirty(struct shadow *sh, uint8_t *bitmap)
 		bitmap[i / 8] |= (uint8_t)(1u << (i % 8));
 		sh->devmem_dirty[i] = 0;
 		shadow_reprotect(sh, sh->ram_pages + i);
+		count++;
+	}
+	return count;
+}
+
+/* Every RAM page that has a mapping (or all of them in the identity
+ * window) as its protection now says. */
+static void reprotect_ram(struct shadow *sh)
+{
+	flush_pending_unmap(sh);
+	bool logging = sh->ram->written != NULL;
+	/* The identity window in one go, then the pages that differ. */
+	(void)mprotect(sh->identity.base, sh->ram->size, PROT_READ | (logging ? 0 : PROT_WRITE));
+	for (uint32_t page = 0; page < sh->ram_pages; page++) {
+		if (!logging && sh->code_protect[page])
+			(void)window_protect_page(&sh->identity, page * GUEST_PAGE_SIZE, false);
+		for (uint32_t id = sh->map_head[page]; id; id = sh->nodes[id - 1].next) {
+			const struct shadow_node *n = &sh->nodes[id - 1];
+			struct shadow_window *w = &sh->windows[n->win];
+			uint32_t *e = entry_of(w, n->key);
+			(void)mprotect(w->win.base + (uint64_t)n->key * GUEST_PAGE_SIZE,
+				       GUEST_PAGE_SIZE, entry_prot(sh, *e));
+		}
+	}
+}
+
+int shadow_ram_log(struct shadow *sh, bool on)
+{
+	struct guest_ram *ram = (struct guest_ram *)sh->ram;
+	if (on == (ram->written != NULL))
+		return 0;
+	if (on) {
+		ram->written = calloc(sh->ram_pages, 1);
+		if (!ram->written)
+			return -ENOMEM;
+	} else {
+		free(ram->written);
+		ram->written = NULL;
+	}
+	reprotect_ram(sh);
+	return 0;
+}
+
+unsigned shadow_ram_harvest(struct shadow *sh, uint8_t *bitmap)
+{
+	unsigned count = 0;
+	uint8_t *log = sh->ram->written;
+	if (!log)
+		return 0;
+	for (uint32_t p = 0; p < sh->ram_pages; p++) {
+		if (!__atomic_load_n(&log[p], __ATOMIC_RELAXED) ||
+		    !__atomic_exchange_n(&log[p], 0, __ATOMIC_RELAXED))
+			continue;
+		bitmap[p / 8] |= (uint8_t)(1u << (p % 8));
+		shadow_reprotect(sh, p);
 		count++;
 	}
 	return count;

@@ -131,6 +131,14 @@ void shadow_devmem_log(struct shadow *sh, bool on);
 /* ORs the pages written since the last harvest into bitmap (bit n for
  * device page n) and write-protects them again. Returns how many. */
 unsigned shadow_harvest_dirty(struct shadow *sh, uint8_t *bitmap);
+/* Starts or stops logging writes to RAM (ram->written): every RAM page is
+ * write-protected until its first write, for a live migration's pre-copy.
+ * Starting logs nothing written yet. Returns 0 or -ENOMEM. */
+int shadow_ram_log(struct shadow *sh, bool on);
+/* ORs the RAM pages written since the last harvest (or the start) into
+ * bitmap (bit n for page n), write-protects them again and returns how
+ * many. */
+unsigned shadow_ram_harvest(struct shadow *sh, uint8_t *bitmap);
 void shadow_destroy(struct shadow *sh);
 /* Drops every paging window (CR0.PG/WP or CR4.PSE/PGE changed, reset). */
 void shadow_flush(struct shadow *sh);
