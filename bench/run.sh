@@ -101,7 +101,7 @@ measure() {
 		cmd=("$dir/$w-native" ${iters:+"$iters"}) ;;
 	btvm)
 		want_status=33
-		cmd=("$btvm" run --kernel "$dir/$w.elf" --serial stdio --display none -m 64
+		cmd=("$btvm" run --kernel "$dir/$w.elf" --serial stdio --display none -m 64 --net none
 		     ${iters:+--append "iters=$iters"}) ;;
 	qemu)
 		want_status=33

@@ -14,6 +14,7 @@ packages=(build-essential cmake pkg-config nasm gcc-multilib
 	libext2fs-dev e2fsprogs fdisk # --disk: the kernel from an ext4 image; tests build images (mke2fs, sfdisk)
 	libpng-dev libx11-dev xvfb xauth xdotool netpbm # screenshots; the window's test (tests/run_window.sh)
 	python3 procps openssh-client # the end-to-end tests' HTTP/UDP peers, pgrep, ssh into the guest
+	iproute2 util-linux # run_net_dns.sh: a network namespace's loopback (ip), unshare and mount
 	clang libclang-rt-14-dev llvm) # libFuzzer (tests/fuzz), llvm-symbolizer
 
 missing=()

@@ -43,8 +43,8 @@ static void print_usage(FILE *out)
 	      "                        -netdev user): DHCP gives 10.0.2.15, the host is\n"
 	      "                        10.0.2.2, DNS 10.0.2.3; each hostfwd connects a\n"
 	      "                        host port (HOSTADDR default: all) to the guest\n"
-	      "                        (GUESTADDR default 10.0.2.15). --net none (the\n"
-	      "                        default): no network card\n"
+	      "                        (GUESTADDR default 10.0.2.15). The default is\n"
+	      "                        user, with no hostfwd; --net none: no card\n"
 	      "  --initrd FILE         initial RAM disk (Linux initramfs, or Multiboot\n"
 	      "                        module 0)\n"
 	      "  --append STRING       kernel command line\n"
@@ -202,6 +202,9 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg)
 		.tcache_mib = 64,
 		.display = DISPLAY_DEFAULT,
 		.serial = SERIAL_STDIO,
+		/* A card on user-mode NAT unless --net none, as QEMU and
+		 * VirtualBox give one: it needs no privileges and no host port. */
+		.net = { .enabled = true },
 	};
 	opterr = 0;
 	optind = 1;

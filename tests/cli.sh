@@ -106,6 +106,44 @@ if [ -e "$work/stale.sock" ]; then
 	echo "FAIL: the monitor socket file is left behind at exit"
 	failed=$((failed + 1))
 fi
+expect 2 "--net" run --kernel "$hello" --net user,dns=1.2.3.4
+# A host port that another socket holds: one line naming it, status 1
+# (TCP listening and UDP bound, as a second btvm's hostfwd would).
+for proto in tcp udp; do
+	python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1] == "udp" else socket.SOCK_STREAM)
+s.bind(("127.0.0.1", 0))
+if sys.argv[1] == "tcp":
+    s.listen(1)
+print(s.getsockname()[1], flush=True)
+time.sleep(60)' "$proto" >"$work/port" &
+	holder=$!
+	for _ in $(seq 300); do [ -s "$work/port" ] && break; sleep 0.1; done
+	port=$(cat "$work/port")
+	if [ -z "$port" ]; then
+		echo "FAIL: the $proto port holder (python3) did not start"
+		failed=$((failed + 1))
+	else
+		expect 1 "hostfwd=$proto:127.0.0.1:$port-10.0.2.15:22: cannot use the host port" \
+			run --kernel "$hello" --net "user,hostfwd=$proto:127.0.0.1:$port-:22"
+	fi
+	kill "$holder"
+	wait "$holder" 2>/dev/null
+done
+# The network card is the default (its counters are in --stats); --net
+# none takes it away.
+expect 33 "net tx frames / bytes" run --kernel "$hello" --stats
+expect 33 "net tx frames / bytes" run --kernel "$hello" --stats --net user
+"$btvm" run --kernel "$hello" --stats --net none </dev/null >/dev/null 2>"$work/stats"
+status=$?
+if [ "$status" = 33 ] && grep -q 'blocks translated' "$work/stats" && ! grep -q 'net tx' "$work/stats"; then
+	passed=$((passed + 1))
+else
+	echo "FAIL: hello guest with --net none: status $status, or a network card in its stats"
+	cat "$work/stats"
+	failed=$((failed + 1))
+fi
 # A window asked for with no display server to show it: one line, status 1.
 DISPLAY= WAYLAND_DISPLAY= expect 1 "cannot open the display window" run --kernel "$hello" --display sdl
 DISPLAY=:97531 expect 1 "cannot open the display window" run --kernel "$hello" --display sdl

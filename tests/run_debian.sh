@@ -7,8 +7,12 @@
 #   1. systemd reaches multi-user, root is logged in on ttyS0, a command
 #      runs, the network comes up by DHCP (virtio-net on libslirp) and the
 #      host logs in with ssh through a hostfwd, with the key
-#      make-debian-image.sh keeps in the cache (no password), a file is
-#      written, and poweroff (systemd's, clean) ends btvm with status 0;
+#      make-debian-image.sh keeps in the cache (no password); apt-get
+#      update fetches the lists of a tiny apt repository (one package,
+#      made here) from an HTTP server on the host's loopback through
+#      10.0.2.2, as it would a mirror's through the NAT, and apt-get
+#      install installs its package; a file is written, and poweroff
+#      (systemd's, clean) ends btvm with status 0;
 #   2. the second boot reads the file the first wrote; poweroff again;
 # then e2fsck -fn finds the image clean.
 #
@@ -49,6 +53,40 @@ disk=$(sed -n 1p <<<"$paths")
 ssh_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 key=${BTVM_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/btvm/image}/id_ed25519
 [ -s "$key" ] || fail "no ssh key at $key"
+
+# The apt repository: a flat one ("deb [trusted=yes] URL ./": no
+# signature, its Release file's hashes still checked) holding one package
+# of a single file, served by Python's http.server on the host's loopback.
+repo=$work/repo
+mkdir -p "$repo" "$work/pkg/DEBIAN" "$work/pkg/usr/share/btvm-net-check"
+echo installed-through-the-nat >"$work/pkg/usr/share/btvm-net-check/hello"
+printf '%s\n' "Package: btvm-net-check" "Version: 1.0" "Architecture: all" \
+	"Maintainer: btvm tests <root@localhost>" \
+	"Description: btvm's network test: a package fetched from the host through the NAT" \
+	>"$work/pkg/DEBIAN/control"
+dpkg-deb --root-owner-group -Zgzip -b "$work/pkg" "$repo/btvm-net-check_1.0_all.deb" >/dev/null ||
+	fail "dpkg-deb cannot build the test package"
+(cd "$repo" && dpkg-scanpackages . /dev/null 2>/dev/null >Packages) || fail "dpkg-scanpackages failed"
+gzip -9nk "$repo/Packages"
+{
+	echo "Origin: btvm-test"
+	echo "Label: btvm-test"
+	# A day ago: a guest clock a little behind must not find it "not valid yet".
+	echo "Date: $(date -u -R -d '1 day ago')"
+	for sum in MD5Sum:md5sum SHA256:sha256sum; do
+		echo "${sum%%:*}:"
+		for f in Packages Packages.gz; do
+			echo " $(${sum#*:} <"$repo/$f" | cut -d' ' -f1) $(stat -c %s "$repo/$f") $f"
+		done
+	done
+} >"$repo/Release"
+apt_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+python3 -m http.server --bind 127.0.0.1 --directory "$repo" "$apt_port" >"$work/http.log" 2>&1 &
+http_pid=$!
+trap 'kill $http_pid 2>/dev/null; cleanup' EXIT
+# Only this repository: the image's sources.list names deb.debian.org,
+# which the test must not reach.
+apt_opts="-o Dir::Etc::SourceList=/root/btvm-test.list -o Dir::Etc::SourceParts=/nonexistent"
 
 boot() { # boot NAME: one boot driven by $work/NAME.expect
 	local start=$SECONDS
@@ -98,6 +136,15 @@ expect root@debian-btvm:~#
 send for i in \$(seq 120); do [ -e /root/ssh-was-here ] && break; sleep 1; done; ls /root/ssh-was-here && echo SSH-SEEN-\$((2*2))
 expect SSH-SEEN-4
 expect root@debian-btvm:~#
+send echo 'deb [trusted=yes] http://10.0.2.2:$apt_port/ ./' >/root/btvm-test.list && apt-get $apt_opts update; echo APT-UPDATE=\$?-\$((5*5))
+expect APT-UPDATE=0-25
+expect root@debian-btvm:~#
+send echo APT-LISTS-\$((3*3)) \$(grep -h '^Package:' /var/lib/apt/lists/10.0.2.2*_Packages)
+expect APT-LISTS-9 Package: btvm-net-check
+expect root@debian-btvm:~#
+send apt-get $apt_opts install -y -q btvm-net-check >/root/apt-install.log 2>&1; echo APT-INSTALL=\$?-\$((6*6)) \$(cat /usr/share/btvm-net-check/hello)
+expect APT-INSTALL=0-36 installed-through-the-nat
+expect root@debian-btvm:~#
 send echo written-in-the-first-boot >/root/persist.txt && sync && echo SAVED-\$((2*4))
 expect SAVED-8
 expect root@debian-btvm:~#
@@ -117,5 +164,13 @@ expect_exit 0
 EOF
 boot second
 
+# The guest's requests reached the host's server (slirp connects from the
+# host's loopback): the lists, then the package.
+grep -q '"GET /\(\./\)\?Packages' "$work/http.log" ||
+	fail "the HTTP server saw no request for the package lists: $(tail -3 "$work/http.log")"
+grep -q '"GET /\(\./\)\?btvm-net-check_1.0_all.deb HTTP/1.1" 200' "$work/http.log" ||
+	fail "the HTTP server did not serve the package: $(tail -3 "$work/http.log")"
+echo "run_debian: apt-get update and install from http://10.0.2.2:$apt_port/ (the host's loopback through the NAT)"
+
 e2fsck -fn "$disk" >"$work/e2fsck.log" 2>&1 || fail "e2fsck -fn: $(tail -3 "$work/e2fsck.log")"
-echo "run_debian: PASS (systemd to multi-user twice, DHCP and ssh by key through a hostfwd, the file persisted, e2fsck clean)"
+echo "run_debian: PASS (systemd to multi-user twice, DHCP and ssh by key through a hostfwd, apt-get update and install from the host through the NAT, the file persisted, e2fsck clean)"

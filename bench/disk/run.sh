@@ -214,7 +214,7 @@ vmm_cmd() { # vmm_cmd KIND SNAPSHOT DISK...: sets cmd
 	shift 2
 	case $k in
 	btvm)
-		cmd=("$btvm" run --display none -m "$mem" --stats)
+		cmd=("$btvm" run --display none -m "$mem" --stats --net none)
 		for d; do cmd+=(--disk "$d"); done
 		[ "$snap" = 1 ] && cmd+=(--snapshot) ;;
 	qemu)
@@ -395,7 +395,7 @@ guest_disk() { # guest_disk KIND
 
 echo "btvm disk benchmark: Debian 12 i386 ($(basename "$kernel" .vmlinuz), $(du -h --apparent-size "$boot_img" | cut -f1) disk), -m $mem"
 echo "host: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at start (other work running adds noise)"
-echo "btvm: $btvm run --display none -m $mem --stats --disk COPY --snapshot (the disk's own kernel)"
+echo "btvm: $btvm run --display none -m $mem --stats --net none --disk COPY --snapshot (the disk's own kernel)"
 [ -n "$qemu" ] && echo "qemu: $($qemu --version | head -n 1), TCG, -kernel/-initrd of the image, -append 'console=ttyS0 root=/dev/vda ro', -nic none"
 started=$SECONDS
 

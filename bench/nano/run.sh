@@ -152,7 +152,7 @@ guest() {
 		list=$(IFS=,; echo "${remaining[*]}")
 		# shellcheck disable=SC2054 # the commas belong to -device
 		case $p in
-		btvm) cmd=("$btvm" run --kernel "$kernel" --display none --serial stdio -m 64
+		btvm) cmd=("$btvm" run --kernel "$kernel" --display none --serial stdio -m 64 --net none
 			   --append "ops=$list") ;;
 		qemu) cmd=("$qemu" -accel tcg -kernel "$kernel" -serial stdio -display none
 			   -device isa-debug-exit,iobase=0xf4,iosize=4 -no-reboot -net none -m 64

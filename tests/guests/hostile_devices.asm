@@ -8,7 +8,9 @@
 ; read-only PCI identification, all ones from functions that do not
 ; exist, CMOS RAM that keeps what was written, the keyboard controller's
 ; self-test answer, the I/O APIC's version register, the test device's
-; scratch and identification.
+; scratch and identification. The network card (00:03.0) is there by
+; default; run with --net none and the command line "nonet", the guest
+; expects nothing there instead.
 ;
 ; Left out, because on a PC they end or reset the machine or pull the
 ; floor from under the guest: keyboard controller commands that pulse the
@@ -332,8 +334,14 @@ t_pci:
 	mov dx, PCI_DATA
 	in eax, dx
 	check eax, 0xffffffff
-	; every register of the host bridge, the ISA bridge, a function that
-	; does not exist and the last function of the last bus
+	; every register of the host bridge, the ISA bridge, the display, the
+	; network card (or nothing under --net none), a function that does
+	; not exist and the last function of the last bus
+	call cmdline_nonet
+	test eax, eax
+	jz .net_expected
+	mov dword [pci_net_id], 0xffffffff
+.net_expected:
 	hl_begin
 	mov esi, pci_functions
 .fn:
@@ -584,16 +592,47 @@ kbc_read:
 	pop ecx
 	ret
 
+; cmdline_nonet: EAX = 1 when the Multiboot command line holds "nonet"
+; (the run with --net none), else 0.
+cmdline_nonet:
+	push esi
+	xor eax, eax
+	mov esi, [lib_entry_ebx]
+	test dword [esi], 1 << 2	; the command line field is valid
+	jz .done
+	mov esi, [esi + 16]
+.scan:
+	cmp byte [esi], 0
+	je .done
+	cmp dword [esi], 'none'
+	jne .next
+	cmp byte [esi + 4], 't'
+	jne .next
+	mov eax, 1
+	jmp .done
+.next:
+	inc esi
+	jmp .scan
+.done:
+	pop esi
+	ret
+
 section .rodata
 align 4
 pic_ports:	dw 0x20, 0x21, 0xa0, 0xa1, 0x4d0, 0x4d1, 0
+
+section .data
 align 4
 ; CONFIG_ADDRESS of a function (enable bit set) and what its vendor and
-; device ID register must read after the garbage
+; device ID register must read after the garbage (writable: the network
+; card's entry depends on --net)
 pci_functions:
 	dd 0x80000000, 0x12378086	; 00:00.0 i440FX host bridge
 	dd 0x80000800, 0x70008086	; 00:01.0 PIIX3 ISA bridge
 	dd 0x80001000, 0x11111234	; 00:02.0 std VGA (bochs display)
-	dd 0x80001800, 0xffffffff	; 00:03.0 nothing
+	dd 0x80001800			; 00:03.0 virtio-net (--net user, the default)
+pci_net_id:
+	dd 0x10411af4
+	dd 0x8000f800, 0xffffffff	; 00:1f.0 nothing
 	dd 0x80fff800, 0xffffffff	; ff:1f.0 nothing
 	dd 0, 0
