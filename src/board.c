@@ -18,6 +18,7 @@
 #include "boot/boot.h"
 #include "boot/pci_firmware.h"
 #include "cpu/sensitive.h"
+#include "gdbstub.h"
 #include "host/console.h"
 #include "monitor.h"
 
@@ -369,7 +370,8 @@ static void platform_poll(void *opaque)
 {
 	struct board *board = opaque;
 	/* The run loop takes these with the guest stopped (board_control). */
-	if (monitor_pending(board->monitor) || atomic_load(&board->quit_key))
+	if (monitor_pending(board->monitor) || gdbstub_pending(board->gdb) ||
+	    atomic_load(&board->quit_key))
 		board->cpu.stop = true;
 	guest_clock_refine(&board->clk);
 	uint64_t now = board_clock_ns(board);
@@ -460,6 +462,9 @@ static bool platform_wait(void *opaque)
 			input_possible = true;
 	/* So may a network frame, at any time while the driver runs. */
 	if (virtio_net_busy(&board->net))
+		input_possible = true;
+	/* A debugger may stop it (Ctrl-C) to look. */
+	if (gdbstub_attached(board->gdb))
 		input_possible = true;
 	if (board->screen.input_backlog && deadline > board->screen.input_retry_ns)
 		deadline = board->screen.input_retry_ns;
@@ -971,6 +976,8 @@ int board_create(struct board *board, const struct board_config *cfg, char *err,
 	ret = board_screen_open(board, board_console_notify, err, err_len);
 	if (!ret)
 		ret = monitor_open(&board->monitor, board, cfg->monitor_path, err, err_len);
+	if (!ret && cfg->gdb)
+		ret = gdbstub_open(&board->gdb, board, cfg->gdb_host, cfg->gdb_port, err, err_len);
 	if (ret) {
 		board_destroy(board);
 		return ret;
@@ -1032,21 +1039,24 @@ static void board_stop_timer(struct board *board)
 	alarm_cpu = NULL;
 }
 
-void board_pause(struct board *board)
+void board_pause(struct board *board, unsigned hold)
 {
+	board->holds |= hold;
 	if (board->paused)
 		return;
 	board->paused = true;
 	board->paused_count = host_count(&board->clk);
 	if (board->screen.display)
 		display_set_state(board->screen.display, "paused");
+	monitor_event(board->monitor, "STOP");
 }
 
 /* Guest time carries on from where it stood: the clock's base and the
  * TSC's offset move by the host time the pause took. */
-void board_resume(struct board *board)
+void board_resume(struct board *board, unsigned hold)
 {
-	if (!board->paused)
+	board->holds &= ~hold;
+	if (!board->paused || board->holds)
 		return;
 	struct guest_clock *k = &board->clk;
 	uint64_t now = host_count(k);
@@ -1057,11 +1067,13 @@ void board_resume(struct board *board)
 	board->paused = false;
 	if (board->screen.display)
 		display_set_state(board->screen.display, "running");
+	monitor_event(board->monitor, "RESUME");
 	board_arm_timer(board);
 }
 
-/* The guest stopped for the monitor (or Ctrl-A x): runs its commands,
- * and while paused waits for more, keeping the window alive. */
+/* The guest stopped for the monitor, gdb (a command, a breakpoint, a
+ * step) or Ctrl-A x: runs their commands, and while paused waits for
+ * more, keeping the window alive. */
 static void board_control(struct board *board)
 {
 	board->cpu.stop = false;
@@ -1071,6 +1083,7 @@ static void board_control(struct board *board)
 			board->exit_status = 0;
 		}
 		monitor_run_pending(board->monitor);
+		gdbstub_run_pending(board->gdb);
 		if (!board->paused || board->exit_requested || board->reset_requested)
 			break;
 		struct pollfd pfd = { .fd = board->wake_fd, .events = POLLIN };
@@ -1117,6 +1130,11 @@ int board_run(struct board *board)
 	};
 	board->cpu.plat = &board->plat;
 	platform_poll(board);
+	if (board->cfg.start_paused) {
+		/* Not one instruction before someone continues it. */
+		board_pause(board, board->cfg.gdb ? BOARD_HOLD_GDB : BOARD_HOLD_MONITOR);
+		board->cpu.stop = true;
+	}
 	for (;;) {
 		cpu_run(&board->cpu, &board->tr);
 		if (!board->exit_requested && !board->reset_requested && !board->cpu.fatal &&
@@ -1146,15 +1164,20 @@ int board_run(struct board *board)
 	console_close();
 	close(board->wake_fd);
 	board->wake_fd = -1;
+	int status = 1;
 	if (board->exit_requested)
-		return board->exit_status;
-	fprintf(stderr, "btvm: %s: %s (eip 0x%08x)\n", board->cfg.kernel_path,
-		board->cpu.fatal ? board->cpu.fatal : "stopped", board->cpu.s.eip);
-	return 1;
+		status = board->exit_status;
+	else
+		fprintf(stderr, "btvm: %s: %s (eip 0x%08x)\n", board->cfg.kernel_path,
+			board->cpu.fatal ? board->cpu.fatal : "stopped", board->cpu.s.eip);
+	gdbstub_exited(board->gdb, status);
+	return status;
 }
 
 void board_destroy(struct board *board)
 {
+	gdbstub_close(board->gdb);
+	board->gdb = NULL;
 	monitor_close(board->monitor);
 	board->monitor = NULL;
 	board_screen_destroy(board);

@@ -68,6 +68,10 @@ struct board_config {
 	bool snapshot;            /* --snapshot: disk writes go to a temporary overlay */
 	struct slirp_net_config net;   /* --net: user (libslirp) or none */
 	const char *monitor_path;      /* --monitor unix:PATH, or NULL */
+	bool gdb;                      /* --gdb tcp:[HOST]:PORT */
+	const char *gdb_host;          /* NULL: 127.0.0.1 */
+	uint16_t gdb_port;
+	bool start_paused;             /* -S: stopped until gdb (or the monitor) continues */
 	/* A kernel and initrd already in memory (found on a disk), used
 	 * instead of reading kernel_path/initrd_path, which then name them. */
 	const uint8_t *kernel_data, *initrd_data;
@@ -134,10 +138,14 @@ struct board {
 	bool shadow_ready;
 	bool exit_requested;
 	int exit_status;
-	/* The monitor (monitor.c), and the pause it controls: guest time
-	 * stands still from paused_count (a host count) until the resume. */
+	/* The monitor (monitor.c) and the gdb stub (gdbstub.c), and the
+	 * pause they control: guest time stands still from paused_count (a
+	 * host count) until the resume. Each holds the guest stopped on its
+	 * own (holds, BOARD_HOLD_*); it runs when neither does. */
 	struct monitor *monitor;
-	bool paused;
+	struct gdbstub *gdb;
+	unsigned holds;
+	bool paused;              /* holds != 0 */
 	uint64_t paused_count;
 	atomic_bool quit_key;     /* Ctrl-A x, from the console's thread */
 };
@@ -148,12 +156,34 @@ int board_create(struct board *board, const struct board_config *cfg, char *err,
 		 size_t err_len);
 /* Runs the guest until it asks to exit; returns the process exit status. */
 int board_run(struct board *board);
-/* vCPU thread, guest stopped: pause and resume it; guest time (every clock,
- * the TSC) stands still in between, and the window says "paused". */
-void board_pause(struct board *board);
-void board_resume(struct board *board);
+/* Who holds the guest stopped: the monitor's stop, or gdb (from its
+ * connection, and from each stop it is told of until it resumes; -S is
+ * gdb's hold with --gdb, the monitor's without). */
+enum { BOARD_HOLD_MONITOR = 1u, BOARD_HOLD_GDB = 2u };
+/* vCPU thread, guest stopped: takes or releases one hold. The guest is
+ * paused while any is held: guest time (every clock, the TSC) stands
+ * still, the window says "paused", and the monitor's clients get STOP and
+ * RESUME events when that changes. */
+void board_pause(struct board *board, unsigned hold);
+void board_resume(struct board *board, unsigned hold);
 /* Any thread: gets the vCPU to the run loop soon (out of a HLT sleep too). */
 void board_wake(struct board *board);
+/* Guest memory for the monitor and the debugger (board_memory.c), vCPU
+ * thread, guest stopped. A linear address goes through the guest's page
+ * tables as they are, raising nothing: false where nothing is mapped. */
+bool board_linear_to_phys(struct board *board, uint32_t linear, uint32_t *gpa);
+/* Guest RAM or device memory (VRAM) at gpa; NULL for anything else (MMIO
+ * would have side effects, and holes have nothing). */
+const uint8_t *board_phys_ptr(struct board *board, uint64_t gpa, uint64_t len);
+/* Reads len bytes at addr (linear, or physical); false, with the failing
+ * address in *bad, where one is not memory. */
+bool board_read_memory(struct board *board, uint32_t addr, bool physical, uint8_t *dst,
+		       uint32_t len, uint32_t *bad);
+/* Writes len bytes at a linear address, RAM only (whatever the page's
+ * protection, as a debugger does); false with *bad, writing nothing, when
+ * any of it is not RAM. Translations of the bytes written are dropped. */
+bool board_write_memory(struct board *board, uint32_t linear, const uint8_t *src, uint32_t len,
+			uint32_t *bad);
 /* The --stats report (board_stats.c), whole or by section. */
 void board_print_stats(const struct board *board, FILE *out);
 void board_print_device_stats(const struct board *board, FILE *out);

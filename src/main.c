@@ -74,6 +74,13 @@ static void print_usage(FILE *out)
 	      "  --monitor unix:PATH   the monitor on a Unix socket too: its commands\n"
 	      "                        ('help'), or one JSON object per line in the\n"
 	      "                        manner of QEMU's QMP (docs/MONITOR.md)\n"
+	      "  --gdb tcp:[HOST]:PORT a gdb remote stub on a TCP port (HOST default\n"
+	      "                        127.0.0.1; e.g. --gdb tcp::1234, then gdb's\n"
+	      "                        'target remote :1234'): registers, memory by\n"
+	      "                        linear address, breakpoints, stepi, continue,\n"
+	      "                        Ctrl-C. A port in use is an error\n"
+	      "  -S                    start with the guest stopped, until gdb (or the\n"
+	      "                        monitor's cont) continues it\n"
 	      "  --stats               print statistics to stderr at exit: translation\n"
 	      "                        cache, exits to the monitor, callouts, devices\n"
 	      "  --no-reboot           a guest reboot ends btvm (status 0), a triple fault\n"
@@ -147,6 +154,33 @@ static int parse_vga(const char *s, struct board_config *cfg)
 	return 0;
 }
 
+/* "tcp:[HOST]:PORT": HOST up to the last colon (empty: 127.0.0.1, never
+ * every interface unless asked), PORT 1 to 65535. */
+static int parse_gdb(char *s, struct board_config *cfg)
+{
+	if (strncmp(s, "tcp:", 4))
+		return -EINVAL;
+	char *host = s + 4;
+	char *colon = strrchr(host, ':');
+	if (!colon || colon[1] < '0' || colon[1] > '9')
+		return -EINVAL;
+	char *end;
+	errno = 0;
+	unsigned long port = strtoul(colon + 1, &end, 10);
+	if (errno || *end || port < 1 || port > 65535)
+		return -EINVAL;
+	*colon = '\0';
+	/* [::1] as in URLs. */
+	if (host[0] == '[' && colon > host + 1 && colon[-1] == ']') {
+		colon[-1] = '\0';
+		host++;
+	}
+	cfg->gdb = true;
+	cfg->gdb_host = *host ? host : NULL;
+	cfg->gdb_port = (uint16_t)port;
+	return 0;
+}
+
 enum {
 	OPT_KERNEL = 256,
 	OPT_INITRD,
@@ -167,6 +201,7 @@ enum {
 	OPT_SNAPSHOT,
 	OPT_NET,
 	OPT_MONITOR,
+	OPT_GDB,
 };
 
 static const struct option run_options[] = {
@@ -189,6 +224,7 @@ static const struct option run_options[] = {
 	{ "snapshot", no_argument, NULL, OPT_SNAPSHOT },
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "monitor", required_argument, NULL, OPT_MONITOR },
+	{ "gdb", required_argument, NULL, OPT_GDB },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -208,7 +244,7 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg)
 	};
 	opterr = 0;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, ":m:", run_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":m:S", run_options, NULL)) != -1) {
 		switch (opt) {
 		case OPT_KERNEL:
 			cfg->kernel_path = optarg;
@@ -301,6 +337,14 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg)
 			if (strncmp(optarg, "unix:", 5) || !optarg[5])
 				return usage_error("invalid --monitor '%s' (expected unix:PATH)", optarg);
 			cfg->monitor_path = optarg + 5;
+			break;
+		case OPT_GDB:
+			if (parse_gdb(optarg, cfg))
+				return usage_error("invalid --gdb '%s' (expected tcp:[HOST]:PORT, e.g. "
+						   "tcp::1234; PORT 1 to 65535)", optarg);
+			break;
+		case 'S':
+			cfg->start_paused = true;
 			break;
 		case OPT_VGA:
 			if (parse_vga(optarg, cfg))

@@ -19,9 +19,9 @@
 #include <capstone/capstone.h>
 
 #include "board.h"
+#include "gdbstub.h"
 #include "host/console.h"
 #include "host/monitor_socket.h"
-#include "mmu/paging.h"
 #include "translator/disasm.h"
 
 #define MAX_ARGS 8
@@ -52,67 +52,6 @@ static void reply(struct monitor *m, unsigned client, const char *text)
 		monitor_socket_send(m->sock, client, text);
 }
 
-/* --- guest memory, read without side effects --- */
-
-/* Linear to physical through the guest's page tables as they are, setting
- * no accessed bits; false where nothing is mapped. */
-static bool linear_to_phys(struct board *board, uint32_t linear, uint32_t *gpa)
-{
-	const struct vcpu_state *s = &board->cpu.s;
-	if (!(s->cr0 & CR0_PG)) {
-		*gpa = linear;
-		return true;
-	}
-	struct paging_regs pr = { s->cr0, s->cr3, s->cr4 };
-	struct walk w;
-	uint32_t error;
-	/* PEEK fails where an accessed bit is clear: walk for real then, as
-	 * the CPU itself would on the next access. */
-	if (paging_walk(&board->ram, &pr, linear, ACCESS_PEEK, &w, &error) ||
-	    paging_walk(&board->ram, &pr, linear, ACCESS_READ, &w, &error)) {
-		*gpa = w.gpa;
-		return true;
-	}
-	return false;
-}
-
-/* Guest RAM or device memory (VRAM) at gpa; NULL for anything else (MMIO
- * would have side effects, and holes have nothing). */
-static const uint8_t *phys_ptr(struct board *board, uint64_t gpa, uint64_t len)
-{
-	if (guest_ram_contains(&board->ram, gpa, len))
-		return guest_ram_ptr(&board->ram, gpa, len);
-	const struct guest_ram *r = &board->ram;
-	if (r->devmem_size && gpa >= r->devmem_gpa && gpa + len <= r->devmem_gpa + r->devmem_size)
-		return guest_devmem_ptr(r, gpa - r->devmem_gpa);
-	return NULL;
-}
-
-/* Reads len bytes at addr (linear, or physical); false, with the failing
- * address in *bad, where one is not memory. */
-static bool read_memory(struct board *board, uint32_t addr, bool physical, uint8_t *dst,
-			uint32_t len, uint32_t *bad)
-{
-	while (len) {
-		uint32_t chunk = GUEST_PAGE_SIZE - (addr & (GUEST_PAGE_SIZE - 1));
-		uint32_t gpa = addr;
-		if (chunk > len)
-			chunk = len;
-		const uint8_t *p = NULL;
-		if (physical || linear_to_phys(board, addr, &gpa))
-			p = phys_ptr(board, gpa, chunk);
-		if (!p) {
-			*bad = addr;
-			return false;
-		}
-		memcpy(dst, p, chunk);
-		dst += chunk;
-		addr += chunk;
-		len -= chunk;
-	}
-	return true;
-}
-
 /* --- human commands --- */
 
 static bool parse_u32(const char *s, uint32_t *v)
@@ -139,10 +78,13 @@ static void info_registers(struct board *board, FILE *out)
 	const struct vcpu_state *s = &cpu->s;
 	static const char *const seg_names[SEG_COUNT] = { "ES", "CS", "SS", "DS", "FS", "GS" };
 	uint32_t fl = cpu_get_eflags(cpu);
-	fprintf(out, "EAX=%08x EBX=%08x ECX=%08x EDX=%08x\n", s->regs[REG_EAX], s->regs[REG_EBX],
-		s->regs[REG_ECX], s->regs[REG_EDX]);
-	fprintf(out, "ESI=%08x EDI=%08x EBP=%08x ESP=%08x\n", s->regs[REG_ESI], s->regs[REG_EDI],
-		s->regs[REG_EBP], s->regs[REG_ESP]);
+	/* The general registers live in cpu->regs (translated code's view);
+	 * s->regs is only the boot state. */
+	const uint32_t *r = cpu->regs;
+	fprintf(out, "EAX=%08x EBX=%08x ECX=%08x EDX=%08x\n", r[REG_EAX], r[REG_EBX], r[REG_ECX],
+		r[REG_EDX]);
+	fprintf(out, "ESI=%08x EDI=%08x EBP=%08x ESP=%08x\n", r[REG_ESI], r[REG_EDI], r[REG_EBP],
+		r[REG_ESP]);
 	fprintf(out, "EIP=%08x EFL=%08x [%c%c%c%c%c%c%c] CPL=%u IF=%u HLT=%d\n", s->eip, fl,
 		fl & EFLAGS_OF ? 'O' : '-', fl & EFLAGS_DF ? 'D' : '-', fl & EFLAGS_SF ? 'S' : '-',
 		fl & EFLAGS_ZF ? 'Z' : '-', fl & EFLAGS_AF ? 'A' : '-', fl & EFLAGS_PF ? 'P' : '-',
@@ -281,7 +223,7 @@ static bool parse_address(struct board *board, const char *s, uint32_t *addr)
 		}
 		for (unsigned i = 0; i < REG_COUNT; i++)
 			if (!strcmp(s + 1, regs[i])) {
-				*addr = board->cpu.s.regs[i];
+				*addr = board->cpu.regs[i];
 				return true;
 			}
 		return false;
@@ -334,7 +276,7 @@ static int cmd_dump(struct board *board, bool physical, int argc, char **argv, F
 	if (fmt == 'i') {
 		/* Instructions near the end of mapped memory: as many bytes as
 		 * there are. */
-		while (len && !read_memory(board, addr, physical, buf, len, &bad))
+		while (len && !board_read_memory(board, addr, physical, buf, len, &bad))
 			len = bad > addr ? bad - addr : 0;
 		if (!len) {
 			fprintf(out, "error: %s address %08x is not in memory\n",
@@ -346,7 +288,7 @@ static int cmd_dump(struct board *board, bool physical, int argc, char **argv, F
 		free(buf);
 		return 0;
 	}
-	if (!read_memory(board, addr, physical, buf, len, &bad)) {
+	if (!board_read_memory(board, addr, physical, buf, len, &bad)) {
 		fprintf(out, "error: %s address %08x is not in memory\n", physical ? "physical" : "linear",
 			bad);
 		free(buf);
@@ -380,7 +322,7 @@ static int cmd_translation(struct board *board, int argc, char **argv, FILE *out
 		fputs("error: usage: translation ADDR (a linear address, or $eip)\n", out);
 		return -1;
 	}
-	if (!linear_to_phys(board, eip, &gpa) || !phys_ptr(board, gpa, 1)) {
+	if (!board_linear_to_phys(board, eip, &gpa) || !board_phys_ptr(board, gpa, 1)) {
 		fprintf(out, "error: linear address %08x is not in memory\n", eip);
 		return -1;
 	}
@@ -391,7 +333,7 @@ static int cmd_translation(struct board *board, int argc, char **argv, FILE *out
 		return 0;
 	}
 	uint8_t *code = malloc(tb->guest_len);
-	if (!code || !read_memory(board, tb->eip, false, code, tb->guest_len, &bad)) {
+	if (!code || !board_read_memory(board, tb->eip, false, code, tb->guest_len, &bad)) {
 		fputs("error: the block's guest code cannot be read\n", out);
 		free(code);
 		return -1;
@@ -403,18 +345,22 @@ static int cmd_translation(struct board *board, int argc, char **argv, FILE *out
 
 static void do_stop(struct monitor *m)
 {
-	if (!m->board->paused) {
-		board_pause(m->board);
-		monitor_event(m, "STOP");
-	}
+	board_pause(m->board, BOARD_HOLD_MONITOR);
 }
 
-static void do_cont(struct monitor *m)
+/* The monitor's cont releases its own stop, and -S's with no gdb there
+ * to own it; a connected gdb's stop is gdb's to end (gdb would not know
+ * its program runs). NULL, or why not. */
+static const char *do_cont(struct monitor *m)
 {
-	if (m->board->paused) {
-		board_resume(m->board);
-		monitor_event(m, "RESUME");
+	struct board *board = m->board;
+	bool gdb = gdbstub_attached(board->gdb);
+	if (gdb && (board->holds & BOARD_HOLD_GDB)) {
+		board_resume(board, BOARD_HOLD_MONITOR);
+		return "the guest is stopped by gdb: continue it there, or detach gdb";
 	}
+	board_resume(board, BOARD_HOLD_MONITOR | (gdb ? 0u : BOARD_HOLD_GDB));
+	return NULL;
 }
 
 static void do_powerdown(struct monitor *m)
@@ -469,7 +415,8 @@ static int run_human(struct monitor *m, char *line, FILE *out)
 		else if (!strcmp(what, "devices"))
 			info_devices(board, out);
 		else if (!strcmp(what, "status"))
-			fprintf(out, "VM status: %s\n", board->paused ? "paused" : "running");
+			fprintf(out, "VM status: %s%s\n", board->paused ? "paused" : "running",
+				(board->holds & BOARD_HOLD_GDB) ? " (by gdb)" : "");
 		else {
 			fputs("error: info registers|stats|tcache|mmu|devices|status\n", out);
 			return -1;
@@ -477,7 +424,11 @@ static int run_human(struct monitor *m, char *line, FILE *out)
 	} else if (!strcmp(cmd, "stop") && no_args) {
 		do_stop(m);
 	} else if ((!strcmp(cmd, "cont") || !strcmp(cmd, "c")) && no_args) {
-		do_cont(m);
+		const char *why = do_cont(m);
+		if (why) {
+			fprintf(out, "error: %s\n", why);
+			return -1;
+		}
 	} else if (!strcmp(cmd, "system_powerdown") && no_args) {
 		do_powerdown(m);
 	} else if (!strcmp(cmd, "system_reset") && no_args) {
@@ -541,7 +492,7 @@ static json_t *query_registers(struct board *board)
 	static const char *const segs[SEG_COUNT] = { "es", "cs", "ss", "ds", "fs", "gs" };
 	json_t *r = json_object();
 	for (unsigned i = 0; i < REG_COUNT; i++)
-		json_object_set_new(r, names[i], json_integer(s->regs[i]));
+		json_object_set_new(r, names[i], json_integer(cpu->regs[i]));
 	for (unsigned i = 0; i < SEG_COUNT; i++)
 		json_object_set_new(r, segs[i], json_integer(s->seg[i].selector));
 	json_object_set_new(r, "eip", json_integer(s->eip));
@@ -570,7 +521,7 @@ static json_t *read_memory_json(struct board *board, json_t *args)
 	json_t *res;
 	if (!buf || !hex) {
 		res = json_error("out of memory");
-	} else if (!read_memory(board, (uint32_t)addr, physical, buf, (uint32_t)size, &bad)) {
+	} else if (!board_read_memory(board, (uint32_t)addr, physical, buf, (uint32_t)size, &bad)) {
 		char desc[96];
 		snprintf(desc, sizeof(desc), "%s address %08x is not in memory",
 			 physical ? "physical" : "linear", bad);
@@ -612,18 +563,23 @@ static json_t *run_json(struct monitor *m, const char *line)
 				board->paused ? "paused" : "running");
 	} else if (!strcmp(cmd, "stop") || !strcmp(cmd, "cont") || !strcmp(cmd, "quit") ||
 		   !strcmp(cmd, "system_powerdown") || !strcmp(cmd, "system_reset")) {
+		const char *why = NULL;
 		if (!strcmp(cmd, "stop"))
 			do_stop(m);
 		else if (!strcmp(cmd, "cont"))
-			do_cont(m);
+			why = do_cont(m);
 		else if (!strcmp(cmd, "quit"))
 			do_quit(m);
 		else if (!strcmp(cmd, "system_powerdown"))
 			do_powerdown(m);
 		else
 			do_reset(m);
-		res = json_pack("{s:o}", "return", empty);
-		empty = NULL;
+		if (why) {
+			res = json_error(why);
+		} else {
+			res = json_pack("{s:o}", "return", empty);
+			empty = NULL;
+		}
 	} else if (!strcmp(cmd, "query-registers")) {
 		res = json_pack("{s:o}", "return", query_registers(board));
 	} else if (!strcmp(cmd, "read-memory")) {

@@ -236,6 +236,27 @@ unsigned tcache_invalidate_page(struct tcache *tc, struct cpu *cpu, uint32_t pag
 	return n;
 }
 
+unsigned tcache_invalidate_linear(struct tcache *tc, struct cpu *cpu, uint32_t eip)
+{
+	/* Blocks are found by physical page, and the same linear address
+	 * is other code in each address space: a scan of the arena, made
+	 * only when a debugger sets or clears a breakpoint. */
+	unsigned n = 0;
+	for (unsigned i = 0; i < tc->nblocks; i++) {
+		struct tblock *tb = &tc->blocks[i];
+		uint32_t len = tb->guest_len ? tb->guest_len : 1;
+		if (!tb->valid || eip - tb->eip >= len)
+			continue;
+		unlink_page(tc, tb, 0);
+		if (tb->pages[1] != tb->pages[0])
+			unlink_page(tc, tb, 1);
+		drop_block(tc, cpu, tb);
+		n++;
+	}
+	tc->stats.invalidations++;
+	return n;
+}
+
 void tcache_flush(struct tcache *tc, struct cpu *cpu)
 {
 	for (unsigned p = 0; p < tc->npages; p++) {

@@ -15,6 +15,7 @@ enum exit_kind {
 	EXIT_KIND_BRANCH,     /* direct branch to target_eip; chainable */
 	EXIT_KIND_NOCHAIN,    /* go on at target_eip after a mode change */
 	EXIT_KIND_STALE,      /* a self-checking block found its guest bytes changed */
+	EXIT_KIND_BREAK,      /* a breakpoint at target_eip: back to the debugger (cpu.h) */
 };
 
 /* One way out of a block, reached through its stub. For a branch, patch
@@ -98,6 +99,10 @@ void tcache_commit(struct tcache *tc, struct tblock *tb);
 void tcache_chain(struct tcache *tc, struct exit_desc *exit, struct tblock *to, bool paging);
 /* Drops every block that covers guest physical page 'page'; returns how many. */
 unsigned tcache_invalidate_page(struct tcache *tc, struct cpu *cpu, uint32_t page);
+/* Drops every block whose guest bytes cover linear address eip (a block
+ * of no instruction, a breakpoint's, covers its own address), whatever
+ * its physical page or address space; returns how many. */
+unsigned tcache_invalidate_linear(struct tcache *tc, struct cpu *cpu, uint32_t eip);
 void tcache_flush(struct tcache *tc, struct cpu *cpu);
 /* Block whose host code holds addr, or NULL. */
 struct tblock *tcache_find_host(struct tcache *tc, const void *addr);

@@ -647,6 +647,56 @@ static bool deliver_host_fault(struct cpu *cpu, struct translator *t, enum fault
 	return false;
 }
 
+/* A block run for the debugger (a step, or the instruction at the
+ * breakpoint it resumed from) is over; ran: its instruction ran, or raised
+ * its event. */
+static void debug_after_single(struct cpu *cpu, bool ran)
+{
+	struct cpu_debug *dbg = &cpu->debug;
+	if (!ran)
+		return;
+	dbg->skip = false;
+	if (dbg->step) {
+		dbg->step = false;
+		dbg->event = DEBUG_EVENT_STEP;
+		cpu->stop = true;
+	}
+}
+
+int cpu_breakpoint_set(struct cpu *cpu, uint32_t eip)
+{
+	struct cpu_debug *dbg = &cpu->debug;
+	if (cpu_breakpoint_at(cpu, eip))
+		return 0;
+	if (dbg->nbp == CPU_MAX_BREAKPOINTS)
+		return -ENOSPC;
+	dbg->bp[dbg->nbp++] = eip;
+	tcache_invalidate_linear(cpu->tc, cpu, eip);
+	return 0;
+}
+
+void cpu_breakpoint_clear(struct cpu *cpu, uint32_t eip)
+{
+	struct cpu_debug *dbg = &cpu->debug;
+	for (unsigned i = 0; i < dbg->nbp; i++) {
+		if (dbg->bp[i] != eip)
+			continue;
+		dbg->bp[i] = dbg->bp[--dbg->nbp];
+		/* The block that ended before it stays: it is still right. */
+		tcache_invalidate_linear(cpu->tc, cpu, eip);
+		return;
+	}
+}
+
+void cpu_debug_resume(struct cpu *cpu, bool step)
+{
+	struct cpu_debug *dbg = &cpu->debug;
+	dbg->step = step;
+	dbg->skip = cpu_breakpoint_at(cpu, cpu->s.eip);
+	dbg->skip_eip = cpu->s.eip;
+	dbg->event = DEBUG_EVENT_NONE;
+}
+
 void cpu_run(struct cpu *cpu, struct translator *t)
 {
 	struct exit_desc *chain_from = NULL;
@@ -675,11 +725,19 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 				break;   /* before a HLT sleeps again */
 		}
 		/* After STI (or MOV/POP SS) one more instruction runs before any
-		 * interrupt: run it alone. */
+		 * interrupt: run it alone. A debugger's step, and the
+		 * instruction at the breakpoint it resumes from, run alone too,
+		 * and before interrupts (QEMU's gdb stub steps with interrupts
+		 * held off as well), unless the CPU is halted: only one can
+		 * end the HLT. */
+		struct cpu_debug *dbg = &cpu->debug;
 		bool shadow = cpu->shadow;
+		bool skip = dbg->skip && dbg->skip_eip == cpu->s.eip;
+		bool debug_single = skip || dbg->step;
 		cpu->shadow = false;
-		if (!shadow && take_interrupt(cpu)) {
+		if (!shadow && !(debug_single && !cpu->halted) && take_interrupt(cpu)) {
 			chain_from = NULL;
+			dbg->skip = false;
 			continue;
 		}
 		if (cpu->halted) {
@@ -687,9 +745,16 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 				break;
 			continue;
 		}
+		if (dbg->nbp && !skip && cpu_breakpoint_at(cpu, cpu->s.eip)) {
+			/* Reached other than through a translated branch (an
+			 * event, a MODE_SINGLE block, the loop itself). */
+			dbg->event = DEBUG_EVENT_BREAK;
+			cpu->stop = true;
+			break;
+		}
 		uint32_t mode = cpu_mode(cpu);
 		bool stepping = (cpu->s.eflags & EFLAGS_TF) != 0;
-		if (shadow)
+		if (shadow || debug_single)
 			mode |= MODE_SINGLE;
 		struct tblock *tb = get_block(cpu, t, cpu->s.eip, mode);
 		if (!tb) {
@@ -708,7 +773,13 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 		if (last_fault.kind != FAULT_NONE) {
 			enum fault_kind k = last_fault.kind;
 			last_fault.kind = FAULT_NONE;
-			if (!deliver_host_fault(cpu, t, k))
+			bool completed = deliver_host_fault(cpu, t, k);
+			/* An event it raised ends the instruction too; an
+			 * attention or a retranslation ran nothing of it. */
+			if (debug_single)
+				debug_after_single(cpu, completed || cpu->deliveries != deliveries ||
+							cpu->fatal);
+			if (!completed)
 				continue;
 		} else {
 			const struct exit_desc *ex = (const struct exit_desc *)(uintptr_t)cpu->exit;
@@ -719,6 +790,12 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 				cpu->stats.exits[EXIT_CALLOUT]++;
 			} else {
 				cpu->s.eip = ex->target_eip;
+				if (ex->kind == EXIT_KIND_BREAK) {
+					/* Nothing ran: no trap for TF either. */
+					dbg->event = DEBUG_EVENT_BREAK;
+					cpu->stop = true;
+					continue;
+				}
 				if (ex->kind == EXIT_KIND_STALE) {
 					/* Its guest bytes changed under it: retranslate. */
 					cpu->tc->stats.selfcheck_stale++;
@@ -735,6 +812,8 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 				}
 			}
 		}
+		if (debug_single)
+			debug_after_single(cpu, true);
 		/* EFLAGS.TF at the start of the instruction: a trap after it,
 		 * unless it ended in an exception or interrupt of its own. */
 		if (stepping && cpu->deliveries == deliveries && !cpu->fatal) {

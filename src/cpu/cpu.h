@@ -56,6 +56,30 @@ enum exit_reason {
 
 #define IBL_ENTRIES 65536u
 
+/* The debugger's (gdb stub's) hold on the run loop. Breakpoints are guest
+ * linear addresses acted on in the translation, never written into guest
+ * memory: a block ends before an instruction at one, and a block starting
+ * at one is an exit back here (EXIT_KIND_BREAK), so chained and looked-up
+ * branches stop there too. With none set, translations are exactly what
+ * they are without a debugger. */
+#define CPU_MAX_BREAKPOINTS 64u
+enum debug_event {
+	DEBUG_EVENT_NONE,
+	DEBUG_EVENT_BREAK,   /* EIP reached a breakpoint; its instruction has not run */
+	DEBUG_EVENT_STEP,    /* the single step asked for is done */
+};
+struct cpu_debug {
+	uint32_t bp[CPU_MAX_BREAKPOINTS];
+	unsigned nbp;
+	bool step;              /* run one instruction (or the event it raises), then stop */
+	/* Resuming at a breakpoint runs the instruction there once, as a
+	 * one-instruction block that ignores breakpoints, before any
+	 * interrupt (hardware's RF does the same for instruction breakpoints). */
+	bool skip;
+	uint32_t skip_eip;
+	enum debug_event event; /* why cpu_run stopped for the debugger */
+};
+
 /* The lookup table's slot for a guest address: its low 16 bits plus its
  * high 16 (the lookup computes the same with RORX and LEA, which leave the
  * guest's flags alone), so kernel and user code that share low bits, and
@@ -150,6 +174,7 @@ struct cpu {
 	bool halted;
 	bool shadow;              /* STI / MOV SS interrupt shadow pending */
 	bool stop;                /* leave cpu_run: the board asked to */
+	struct cpu_debug debug;
 	const char *fatal;        /* why the guest cannot go on (triple fault...) */
 	bool triple_fault;        /* fatal is a triple fault: the board may reset */
 	uint32_t soft_int_eip;    /* INT n/INT3/INTO being delivered: where a fault of it lands */
@@ -229,6 +254,24 @@ void cpu_reset(struct cpu *cpu, const struct vcpu_state *boot);
 /* Runs translated guest code until cpu->stop is set or the guest cannot go
  * on (cpu->fatal says why). */
 void cpu_run(struct cpu *cpu, struct translator *t);
+/* Whether a breakpoint is set at linear address eip. */
+static inline bool cpu_breakpoint_at(const struct cpu *cpu, uint32_t eip)
+{
+	for (unsigned i = 0; i < cpu->debug.nbp; i++)
+		if (cpu->debug.bp[i] == eip)
+			return true;
+	return false;
+}
+/* Sets or clears a breakpoint at a linear address and drops every
+ * translation covering it, in any address space. Setting one twice, or
+ * clearing one that is not set, changes nothing. 0, or -ENOSPC when
+ * CPU_MAX_BREAKPOINTS are set. */
+int cpu_breakpoint_set(struct cpu *cpu, uint32_t eip);
+void cpu_breakpoint_clear(struct cpu *cpu, uint32_t eip);
+/* The debugger lets the guest go on: one instruction (step) or until a
+ * breakpoint or cpu->stop; the instruction at EIP runs even when it is a
+ * breakpoint's. */
+void cpu_debug_resume(struct cpu *cpu, bool step);
 /* Zydis segment register -> SEG_* index (DS for anything else). */
 static inline unsigned cpu_seg_index(ZydisRegister seg)
 {

@@ -1178,6 +1178,19 @@ int translate_block(struct translator *t, struct cpu *cpu, uint32_t eip, uint32_
 	unsigned max = (t->single_insn || (mode & MODE_SINGLE)) ? 1 : t->max_insns;
 	c->eip = eip;
 	while (!c->ended) {
+		if (cpu->debug.nbp && !(mode & MODE_SINGLE) && cpu_breakpoint_at(cpu, c->eip)) {
+			/* A debugger's breakpoint: the block ends before it, and
+			 * the block that starts there only leaves to report it
+			 * (chained and looked-up branches reach it too). Resuming
+			 * and stepping run it as MODE_SINGLE, which ignores it. */
+			if (!tb->ninsns) {
+				/* A fault at its entry's poll is at this EIP. */
+				tb->map_host[0] = 0;
+				tb->map_guest[0] = 0;
+			}
+			emit_branch_exit(c, c->eip, tb->ninsns ? EXIT_KIND_BRANCH : EXIT_KIND_BREAK);
+			break;
+		}
 		uint32_t page_end = (c->eip / GUEST_PAGE_SIZE + 1) * GUEST_PAGE_SIZE;
 		uint32_t next_gpa;
 		unsigned avail = fetch_insn(c, &next_gpa);

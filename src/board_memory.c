@@ -1,0 +1,92 @@
+/* Guest memory as the monitor and the debugger see it: linear addresses
+ * through the guest's page tables as they are (no fault raised, no
+ * translation cached), reads of RAM and device memory, and writes to RAM
+ * that keep the shadow's traces and drop the translations they change. */
+#include "board.h"
+
+#include <string.h>
+
+#include "mmu/paging.h"
+
+bool board_linear_to_phys(struct board *board, uint32_t linear, uint32_t *gpa)
+{
+	const struct vcpu_state *s = &board->cpu.s;
+	if (!(s->cr0 & CR0_PG)) {
+		*gpa = linear;
+		return true;
+	}
+	struct paging_regs pr = { s->cr0, s->cr3, s->cr4 };
+	struct walk w;
+	uint32_t error;
+	/* PEEK fails where an accessed bit is clear: walk for real then, as
+	 * the CPU itself would on the next access. */
+	if (paging_walk(&board->ram, &pr, linear, ACCESS_PEEK, &w, &error) ||
+	    paging_walk(&board->ram, &pr, linear, ACCESS_READ, &w, &error)) {
+		*gpa = w.gpa;
+		return true;
+	}
+	return false;
+}
+
+const uint8_t *board_phys_ptr(struct board *board, uint64_t gpa, uint64_t len)
+{
+	if (guest_ram_contains(&board->ram, gpa, len))
+		return guest_ram_ptr(&board->ram, gpa, len);
+	const struct guest_ram *r = &board->ram;
+	if (r->devmem_size && gpa >= r->devmem_gpa && gpa + len <= r->devmem_gpa + r->devmem_size)
+		return guest_devmem_ptr(r, gpa - r->devmem_gpa);
+	return NULL;
+}
+
+bool board_read_memory(struct board *board, uint32_t addr, bool physical, uint8_t *dst,
+		       uint32_t len, uint32_t *bad)
+{
+	while (len) {
+		uint32_t chunk = GUEST_PAGE_SIZE - (addr & (GUEST_PAGE_SIZE - 1));
+		uint32_t gpa = addr;
+		if (chunk > len)
+			chunk = len;
+		const uint8_t *p = NULL;
+		if (physical || board_linear_to_phys(board, addr, &gpa))
+			p = board_phys_ptr(board, gpa, chunk);
+		if (!p) {
+			*bad = addr;
+			return false;
+		}
+		memcpy(dst, p, chunk);
+		dst += chunk;
+		addr += chunk;
+		len -= chunk;
+	}
+	return true;
+}
+
+bool board_write_memory(struct board *board, uint32_t linear, const uint8_t *src, uint32_t len,
+			uint32_t *bad)
+{
+	/* Every page first: a write that cannot be whole changes nothing. */
+	for (uint32_t at = 0; at < len;) {
+		uint32_t addr = linear + at, gpa;
+		uint32_t chunk = GUEST_PAGE_SIZE - (addr & (GUEST_PAGE_SIZE - 1));
+		if (chunk > len - at)
+			chunk = len - at;
+		if (!board_linear_to_phys(board, addr, &gpa) ||
+		    !guest_ram_contains(&board->ram, gpa, chunk)) {
+			*bad = addr;
+			return false;
+		}
+		at += chunk;
+	}
+	for (uint32_t at = 0; at < len;) {
+		uint32_t addr = linear + at, gpa;
+		uint32_t chunk = GUEST_PAGE_SIZE - (addr & (GUEST_PAGE_SIZE - 1));
+		if (chunk > len - at)
+			chunk = len - at;
+		board_linear_to_phys(board, addr, &gpa);
+		/* As the monitor's own stores: page-table traces and code
+		 * translations see it. */
+		cpu_write_phys(&board->cpu, gpa, src + at, chunk);
+		at += chunk;
+	}
+	return true;
+}

@@ -1,0 +1,372 @@
+#!/usr/bin/env python3
+"""The gdb stub (--gdb, -S) against tests/guests/gdb_target.asm.
+
+run_gdb.py gdb BTVM GUEST [btvm options]
+    Debian's gdb in batch mode: a breakpoint at a symbol, registers and
+    memory, three stepi, a register and memory changed (the guest's exit
+    status shows both), a breakpoint hit four times in a loop, a breakpoint
+    at a linear address that only the guest's page tables map (not hit
+    where the same code runs at its physical address), memory read there
+    and an unmapped address refused, then the run to the end, which gdb
+    hears as the program's exit. The guest checksums its own code at the
+    end: a breakpoint written into its memory would fail it.
+
+run_gdb.py protocol BTVM GUEST
+    The protocol by hand on a socket: acks, garbage between packets, a bad
+    checksum ('-'), malformed and overlong packets, an unmapped read (an E
+    reply, not a guest fault), the target description, Ctrl-C stopping a
+    running guest, the monitor's view of gdb's stop (info status, a refused
+    cont), a disconnect that leaves the guest running with its breakpoints
+    gone, a port in use (status 1, one line) and malformed --gdb options
+    (status 2).
+"""
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+TIMEOUT = 60
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Fail(what)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def symbols(guest):
+    out = subprocess.run(["nm", guest], capture_output=True, text=True, check=True).stdout
+    syms = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            syms[parts[2]] = int(parts[0], 16)
+    return syms
+
+
+def start_btvm(btvm, guest, port, extra=(), monitor=None):
+    cmd = [btvm, "run", "--kernel", guest, "-m", "16", "--display", "none", "--serial", "none",
+           "--gdb", "tcp::%d" % port, "-S"] + list(extra)
+    if monitor:
+        cmd += ["--monitor", "unix:" + monitor]
+    # No probe of the port: a connection that comes and goes is a gdb
+    # that detached, which lets the guest go. gdb itself retries a
+    # refused connection (set tcp auto-retry), and so does Rsp.
+    return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def finish(proc, want_status):
+    try:
+        out, err = proc.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise Fail("btvm did not end")
+    check(proc.returncode == want_status,
+          "btvm exited with %d, want %d; stderr: %s" % (proc.returncode, want_status, err))
+
+
+def run_gdb_batch(btvm, guest, extra):
+    sym = symbols(guest)
+    port = free_port()
+    proc = start_btvm(btvm, guest, port, extra)
+    cmds = [
+        "set confirm off",
+        "file " + guest,
+        "target remote :%d" % port,
+        "break *bp_main", "continue",
+        'printf "AT %x\\n", $pc',
+        "info registers eip",
+        'printf "EAX %x\\n", $eax',
+        "x/4xw &data_words",
+        "stepi", 'printf "STEP %x\\n", $pc',
+        "stepi", 'printf "STEP %x\\n", $pc',
+        "stepi", 'printf "STEP %x ECX %x\\n", $pc, $ecx',
+        "set $ebx = 0x20",
+        "set {int}&data_words = 5",
+        'printf "EBX %x\\n", $ebx',
+        "x/1xw &data_words",
+        "delete",
+        "break *bump",
+    ]
+    for _ in range(4):
+        cmds += ["continue", 'printf "BUMP esi=%d pc=%x\\n", $esi, $pc']
+    cmds += [
+        "delete",
+        "set {int}&go = 1",
+        "break *0x80000000", "continue",
+        'printf "ALIAS %x\\n", $pc',
+        "x/2xw 0x80001000",
+        'printf "CALLS %d\\n", *(int *)&alias_calls',
+        "x/xw 0x90000000",
+        "delete",
+        "continue",
+    ]
+    args = ["gdb", "-batch", "-nx"]
+    for c in cmds:
+        args += ["-ex", c]
+    try:
+        res = subprocess.run(args, capture_output=True, text=True, timeout=TIMEOUT,
+                             stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise Fail("gdb did not end")
+    out = res.stdout + res.stderr
+    print(out)
+
+    def want(pattern, what):
+        check(re.search(pattern, out, re.M), "%s: no /%s/ in gdb's output" % (what, pattern))
+
+    want(r"^AT %x$" % sym["bp_main"], "stopped at bp_main")
+    want(r"^eip\s+0x%x\s+0x%x <bp_main>" % (sym["bp_main"], sym["bp_main"]), "info registers eip")
+    want(r"^EAX 12345678$", "EAX at bp_main")
+    want(r"^0x%x(?: <data_words>)?:\s+0x11111111\s+0x22222222\s+0x33333333\s+0x44444444$"
+         % sym["data_words"], "x/4xw data_words")
+    steps = [int(v, 16) for v in re.findall(r"^STEP ([0-9a-f]+)", out, re.M)]
+    check(steps == [sym["step1"], sym["step2"], sym["step3"]],
+          "stepi went to %s" % [hex(s) for s in steps])
+    want(r"^STEP %x ECX 4$" % sym["step3"], "ECX after the steps")
+    want(r"^EBX 20$", "EBX set")
+    want(r"^0x%x(?: <data_words>)?:\s+0x00000005$" % sym["data_words"], "data_words set")
+    bumps = re.findall(r"^BUMP esi=(\d+) pc=([0-9a-f]+)$", out, re.M)
+    check(bumps == [(str(i), "%x" % sym["bump"]) for i in range(4)],
+          "the breakpoint in the loop: %s" % bumps)
+    want(r"^ALIAS 80000000$", "breakpoint at a paged linear address")
+    want(r"^0x80001000:\s+0xfeedface\s+0x0badf00d$", "memory through the page tables")
+    want(r"^CALLS 1$", "the same code at its physical address did not stop")
+    want(r"Cannot access memory at address 0x90000000", "unmapped linear address")
+    # 0x2b: EBX 0x20 + data_words 5 + ESI 4 + alias_calls 2; gdb prints octal.
+    want(r"\[Inferior 1 \(.*\) exited with code 0127\]", "gdb saw the exit")
+    finish(proc, 87)
+
+
+# --- the protocol by hand ---
+
+class Rsp:
+    def __init__(self, port):
+        deadline = time.time() + 10
+        while True:
+            try:
+                self.s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+                break
+            except ConnectionRefusedError:
+                if time.time() > deadline:
+                    raise Fail("btvm's gdb port %d never answered" % port)
+                time.sleep(0.05)
+        self.buf = b""
+
+    def raw(self, data):
+        self.s.sendall(data)
+
+    def byte(self):
+        if not self.buf:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                raise Fail("the stub closed the connection")
+            self.buf = chunk
+        b, self.buf = self.buf[:1], self.buf[1:]
+        return b
+
+    def send(self, payload):
+        if isinstance(payload, str):
+            payload = payload.encode()
+        self.raw(b"$%s#%02x" % (payload, sum(payload) & 0xff))
+        ack = self.byte()
+        check(ack == b"+", "packet %r: ack %r" % (payload[:40], ack))
+
+    def recv(self):
+        while self.byte() != b"$":
+            pass
+        data = b""
+        while True:
+            c = self.byte()
+            if c == b"#":
+                break
+            data += c
+        cs = self.byte() + self.byte()
+        check(int(cs, 16) == sum(data) & 0xff, "reply checksum")
+        self.raw(b"+")
+        return data.decode("latin-1")
+
+    def ask(self, payload):
+        self.send(payload)
+        return self.recv()
+
+
+def le32(hexstr):
+    return int.from_bytes(bytes.fromhex(hexstr), "little")
+
+
+def monitor_cmd(path, line):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(TIMEOUT)
+    deadline = time.time() + 10
+    while True:
+        try:
+            s.connect(path)
+            break
+        except (FileNotFoundError, ConnectionRefusedError):
+            if time.time() > deadline:
+                raise Fail("the monitor socket never answered")
+            time.sleep(0.05)
+    f = s.makefile("rw")
+    f.readline()   # greeting
+    f.write(line + "\n")
+    f.flush()
+    reply = f.readline()
+    s.close()
+    return reply
+
+
+def run_protocol(btvm, guest):
+    sym = symbols(guest)
+    work = tempfile.mkdtemp(prefix="btvm-gdb-")
+    mon = os.path.join(work, "mon.sock")
+    port = free_port()
+    proc = start_btvm(btvm, guest, port, monitor=mon)
+    try:
+        protocol_checks(btvm, guest, sym, port, proc, mon)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    os.rmdir(work)
+
+
+def protocol_checks(btvm, guest, sym, port, proc, mon):
+    check(monitor_cmd(mon, "info status").startswith("VM status: paused (by gdb)"),
+          "-S holds the guest stopped before gdb connects")
+    r = Rsp(port)
+    r.raw(b"garbage between packets\x7f")
+    check(r.ask("?").startswith("T05"), "stop reply to '?'")
+    # A bad checksum: '-' and nothing else; then the stub still answers.
+    r.raw(b"$g#00")
+    check(r.byte() == b"-", "a bad checksum is refused with '-'")
+    # Overlong: dropped with '-'.
+    r.raw(b"$" + b"m" * 20000 + b"#00")
+    check(r.byte() == b"-", "an overlong packet is refused with '-'")
+    for bad in ["mzz", "m1000", "m1000,", "Mzz:00", "M1000,2:0", "P8=12", "Z0,zz,1",
+                "c zz", "vCont;x", "p123456789", "G123"]:
+        reply = r.ask(bad)
+        check(reply.startswith("E"), "malformed %r: reply %r, want an E reply" % (bad, reply))
+    check(r.ask("") == "", "an empty packet gets an empty reply")
+    check(r.ask("qUnknownThing") == "", "an unknown query gets an empty reply")
+    check(r.ask("Z2,1000,4") == "", "watchpoints are not offered")
+    sup = r.ask("qSupported:multiprocess+;swbreak+;hwbreak+;xmlRegisters=i386")
+    check("PacketSize=" in sup and "qXfer:features:read+" in sup, "qSupported: %r" % sup)
+    xml = r.ask("qXfer:features:read:target.xml:0,ffff")
+    check(xml.startswith("l<?xml") and 'org.gnu.gdb.i386.core' in xml and
+          'name="gs"' in xml and 'name="fop"' in xml, "target description")
+    part = r.ask("qXfer:features:read:target.xml:0,10")
+    check(part == "m" + xml[1:17], "target description in pieces: %r" % part)
+    check(r.ask("qAttached") == "1", "qAttached")
+    check(r.ask("qC") == "QC01", "qC")
+    check(r.ask("qfThreadInfo") == "m01" and r.ask("qsThreadInfo") == "l", "thread list")
+    check(r.ask("Hg0") == "OK" and r.ask("Hc-1") == "OK", "H packets")
+    check(r.ask("vCont?").startswith("vCont;c;C;s;S"), "vCont?")
+    regs = r.ask("g")
+    check(len(regs) == 2 * (16 * 4 + 8 * 10 + 8 * 4), "g: %d hex digits" % len(regs))
+    check(le32(regs[64:72]) == sym["_start"], "EIP at the entry under -S")
+    check(le32(regs[0:8]) == 0x2BADB002, "EAX: the Multiboot magic")
+    check(le32(r.ask("p8")) == sym["_start"], "p8 is EIP")
+    # Unmapped (paging is off: no RAM there): an E reply, the guest unharmed.
+    check(r.ask("mf0000000,4").startswith("E"), "a read of unmapped memory is an E reply")
+    check(r.ask("Mf0000000,1:00").startswith("E"), "a write to unmapped memory is an E reply")
+    check(r.ask("m%x,10" % sym["data_words"]) == "11111111222222223333333344444444",
+          "memory read")
+
+    # The monitor sees gdb's stop, and its cont does not end it.
+    check(monitor_cmd(mon, "info status").startswith("VM status: paused (by gdb)"),
+          "monitor: paused by gdb")
+    check(monitor_cmd(mon, "cont").startswith("error:"), "monitor: cont refused while gdb holds")
+
+    # A breakpoint, continue, hit; then through it to a running guest
+    # that Ctrl-C stops.
+    # Continuing with the breakpoint left in place (gdb itself takes it
+    # out to step over it) runs its instruction once: the next stop is
+    # the next call, which comes through the indirect-branch table
+    # straight into the breakpoint's block.
+    check(r.ask("Z0,%x,1" % sym["bump"]) == "OK", "Z0")
+    for esi in range(3):
+        stop = r.ask("c")
+        check(stop.startswith("T05") and "swbreak" in stop, "breakpoint stop reply %r" % stop)
+        check(le32(r.ask("p8")) == sym["bump"], "stopped at bump")
+        check(le32(r.ask("p6")) == esi, "ESI at the breakpoint's hit %d" % esi)
+    check(r.ask("z0,%x,1" % sym["bump"]) == "OK", "z0")
+    r.send("vCont;c")
+    time.sleep(0.5)
+    check(monitor_cmd(mon, "info status").startswith("VM status: running"), "running after c")
+    r.raw(b"\x03")
+    stop = r.recv()
+    check(stop.startswith("T02"), "Ctrl-C stop reply %r" % stop)
+    eip = le32(r.ask("p8"))
+    check(sym["spin"] <= eip < sym["spin"] + 9, "Ctrl-C stopped it in its loop: %x" % eip)
+    # Single steps around the loop (cmp, je).
+    seen = set()
+    for _ in range(4):
+        check(r.ask("s").startswith("T05"), "step")
+        seen.add(le32(r.ask("p8")))
+    check(seen == {sym["spin"], sym["spin"] + 7}, "steps: %s" % sorted(map(hex, seen)))
+    # Let it go on, with a breakpoint at the alias address, then drop the
+    # connection without a word: the breakpoint goes, the guest runs to
+    # its end untouched (0x18: status 49).
+    check(r.ask("M%x,4:01000000" % sym["go"]) == "OK", "M")
+    check(r.ask("m%x,4" % sym["go"]) == "01000000", "memory written")
+    check(r.ask("Z0,80000000,1") == "OK", "Z0 at the alias")
+    r.s.close()
+    finish(proc, 49)
+
+    # A port in use: one line, status 1.
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    busy = holder.getsockname()[1]
+    res = subprocess.run([btvm, "run", "--kernel", guest, "--display", "none", "--serial", "none",
+                          "--gdb", "tcp:127.0.0.1:%d" % busy], capture_output=True, text=True,
+                         timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+    holder.close()
+    lines = res.stderr.strip().splitlines()
+    check(res.returncode == 1 and len(lines) == 1 and "in use" in lines[0],
+          "port in use: status %d, stderr %r" % (res.returncode, res.stderr))
+    # Malformed options: usage errors.
+    for opt in ["1234", "tcp:1234", "tcp::", "tcp::0", "tcp::65536", "tcp::12x", "udp::1234",
+                "tcp::-5"]:
+        res = subprocess.run([btvm, "run", "--kernel", guest, "--gdb", opt], capture_output=True,
+                             text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+        check(res.returncode == 2 and "--gdb" in res.stderr,
+              "--gdb %s: status %d, %r" % (opt, res.returncode, res.stderr))
+
+
+def main():
+    if len(sys.argv) < 4 or sys.argv[1] not in ("gdb", "protocol"):
+        print(__doc__, file=sys.stderr)
+        return 2
+    mode, btvm, guest = sys.argv[1:4]
+    try:
+        if mode == "gdb":
+            run_gdb_batch(btvm, guest, sys.argv[4:])
+        else:
+            run_protocol(btvm, guest)
+    except Fail as e:
+        print("run_gdb: FAIL:", e, file=sys.stderr)
+        return 1
+    print("run_gdb: %s: PASS" % mode)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
