@@ -157,6 +157,33 @@ static uint64_t board_clock_ns(void *opaque)
 	return guest_ns_at(&board->clk, host_count(&board->clk));
 }
 
+/* The guest TSC counts the clock's host counts (TSC ticks, or ns). */
+void board_guest_time(const struct board *board, uint64_t *guest_ns, uint64_t *tsc)
+{
+	uint64_t count = board->paused ? board->paused_count : host_count(&board->clk);
+	*guest_ns = guest_ns_at(&board->clk, count);
+	*tsc = count - board->cpu.tsc_offset;
+}
+
+/* Guest time and the TSC go on from the given moment (a restore, or the
+ * end of a save, which the guest does not see), running or paused, and
+ * every deadline the board kept in the old time is looked at again. */
+void board_set_guest_time(struct board *board, uint64_t guest_ns, uint64_t tsc)
+{
+	struct guest_clock *k = &board->clk;
+	uint64_t now = host_count(k);
+	k->base_count = now;
+	k->base_ns = guest_ns;
+	board->cpu.tsc_offset = now - tsc;
+	if (board->paused)
+		board->paused_count = now;
+	board->timer_deadline = UINT64_MAX;
+	board->timer_fires_mono = 0;
+	board->last_reprotect_ns = guest_ns;
+	board->screen.last_snapshot_ns = 0;
+	board->screen.input_retry_ns = guest_ns;
+}
+
 static void guest_clock_init(struct guest_clock *k)
 {
 	memset(k, 0, sizeof(*k));
@@ -938,7 +965,10 @@ int board_create(struct board *board, const struct board_config *cfg, char *err,
 	struct boot_config boot;
 	struct boot_framebuffer fb;
 	board_boot_config(board, &boot, &fb);
-	ret = boot_load(&board->ram, &boot, &board->boot, &board->boot_kind, err, err_len);
+	/* A restored guest's kernel is in its saved RAM; the loader runs
+	 * again only if it reboots. */
+	if (!cfg->restore_path)
+		ret = boot_load(&board->ram, &boot, &board->boot, &board->boot_kind, err, err_len);
 	if (ret)
 		goto close_disks;
 	ret = shadow_init(&board->sh, &board->ram);

@@ -72,6 +72,10 @@ struct board_config {
 	const char *gdb_host;          /* NULL: 127.0.0.1 */
 	uint16_t gdb_port;
 	bool start_paused;             /* -S: stopped until gdb (or the monitor) continues */
+	/* --restore: the machine comes from this snapshot; no kernel is
+	 * loaded (it is in the saved RAM) and devices get the saved state. */
+	const char *restore_path;
+	bool kernel_from_disk;    /* the kernel is the first disk's (saved in snapshots) */
 	/* A kernel and initrd already in memory (found on a disk), used
 	 * instead of reading kernel_path/initrd_path, which then name them. */
 	const uint8_t *kernel_data, *initrd_data;
@@ -190,6 +194,12 @@ void board_print_device_stats(const struct board *board, FILE *out);
 void board_print_tcache_stats(const struct board *board, FILE *out);
 void board_print_mmu_stats(const struct board *board, FILE *out);
 void board_print_cpu_stats(const struct board *board, FILE *out);
+/* Guest time in ns since power-on (as every device counts it) and the
+ * guest's TSC, read at one instant (standing still while paused). */
+void board_guest_time(const struct board *board, uint64_t *guest_ns, uint64_t *tsc);
+/* Both carry on from these values: after a restore, or a save that the
+ * guest must not see take time. */
+void board_set_guest_time(struct board *board, uint64_t guest_ns, uint64_t tsc);
 void board_destroy(struct board *board);
 
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "board.h"
+#include "board_snapshot.h"
 #include "boot/disk_boot.h"
 #include "cpu/cpuid.h"
 #include "cpu/sensitive.h"
@@ -20,6 +21,7 @@ static void print_usage(FILE *out)
 {
 	fputs("Usage: btvm run --kernel FILE [options]\n"
 	      "       btvm run --disk FILE [options]   (boots the disk's /vmlinuz)\n"
+	      "       btvm run --restore FILE [options] (resumes a saved machine)\n"
 	      "       btvm --help | --version | --list-sensitive\n"
 	      "\n"
 	      "Runs a 32-bit x86 guest as translated code, without hardware virtualization.\n"
@@ -83,6 +85,12 @@ static void print_usage(FILE *out)
 	      "                        monitor's cont) continues it\n"
 	      "  --stats               print statistics to stderr at exit: translation\n"
 	      "                        cache, exits to the monitor, callouts, devices\n"
+	      "  --restore FILE        resume the machine saved in FILE (the monitor's\n"
+	      "                        savevm): its RAM, disks, network card and screen\n"
+	      "                        come from the snapshot, so --kernel, --disk and\n"
+	      "                        the like are not given (-m, --vga, --snapshot and\n"
+	      "                        --net may be, if they agree; --net's hostfwd\n"
+	      "                        rules replace the saved ones)\n"
 	      "  --no-reboot           a guest reboot ends btvm (status 0), a triple fault\n"
 	      "                        too (status 1), instead of restarting the guest\n"
 	      "  --tcache MIB          translation cache size (default 64; 1 to 1024)\n"
@@ -202,6 +210,13 @@ enum {
 	OPT_NET,
 	OPT_MONITOR,
 	OPT_GDB,
+	OPT_RESTORE,
+};
+
+/* The machine options the command line gave, for --restore: the
+ * snapshot has its own. */
+struct run_given {
+	bool kernel, initrd, append, memory, vga, disk, snapshot, net;
 };
 
 static const struct option run_options[] = {
@@ -225,14 +240,17 @@ static const struct option run_options[] = {
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "monitor", required_argument, NULL, OPT_MONITOR },
 	{ "gdb", required_argument, NULL, OPT_GDB },
+	{ "restore", required_argument, NULL, OPT_RESTORE },
 	{ NULL, 0, NULL, 0 },
 };
 
 /* Returns -1 when parsing succeeded, else the exit status to leave with. */
-static int parse_run_options(int argc, char **argv, struct board_config *cfg)
+static int parse_run_options(int argc, char **argv, struct board_config *cfg,
+			     struct run_given *given)
 {
 	int opt;
 
+	*given = (struct run_given){ 0 };
 	*cfg = (struct board_config){
 		.ram_mib = 256,
 		.tcache_mib = 64,
@@ -247,15 +265,19 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg)
 	while ((opt = getopt_long(argc, argv, ":m:S", run_options, NULL)) != -1) {
 		switch (opt) {
 		case OPT_KERNEL:
+			given->kernel = true;
 			cfg->kernel_path = optarg;
 			break;
 		case OPT_INITRD:
+			given->initrd = true;
 			cfg->initrd_path = optarg;
 			break;
 		case OPT_APPEND:
+			given->append = true;
 			cfg->cmdline = optarg;
 			break;
 		case 'm':
+			given->memory = true;
 			if (parse_mib(optarg, &cfg->ram_mib))
 				return usage_error("invalid memory size '%s' (expected MiB, e.g. -m 256)",
 						   optarg);
@@ -309,6 +331,7 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg)
 			cfg->screenshot_paths[cfg->screenshot_count++] = optarg;
 			break;
 		case OPT_DISK: {
+			given->disk = true;
 			if (cfg->ndisks == BOARD_MAX_DISKS)
 				return usage_error("at most %u --disk images", BOARD_MAX_DISKS);
 			char *comma = strrchr(optarg, ',');
@@ -325,10 +348,12 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg)
 			break;
 		}
 		case OPT_SNAPSHOT:
+			given->snapshot = true;
 			cfg->snapshot = true;
 			break;
 		case OPT_NET: {
 			char err[256];
+			given->net = true;
 			if (slirp_net_parse(optarg, &cfg->net, err, sizeof(err)))
 				return usage_error("%s", err);
 			break;
@@ -345,8 +370,13 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg)
 			break;
 		case 'S':
 			cfg->start_paused = true;
+		case OPT_RESTORE:
+			if (!*optarg)
+				return usage_error("--restore needs a file name");
+			cfg->restore_path = optarg;
 			break;
 		case OPT_VGA:
+			given->vga = true;
 			if (parse_vga(optarg, cfg))
 				return usage_error("invalid --vga '%s' (expected text, or WIDTHxHEIGHT "
 						   "from 320x200 to %ux%u, the width a multiple of 8)",
@@ -360,24 +390,99 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg)
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
-	if (!cfg->kernel_path && !cfg->ndisks)
+	if (!cfg->kernel_path && !cfg->ndisks && !cfg->restore_path)
 		return usage_error("run: no guest given (--kernel FILE or --disk FILE is required)");
+	return -1;
+}
+
+/* --restore: the machine is the snapshot's. Options that describe the
+ * machine may be given only where they agree with it; returns -1 when
+ * cfg now holds the snapshot's machine, else the exit status. */
+static int take_snapshot_config(struct board_config *cfg, const struct run_given *given,
+				const struct board_snapshot_config *sc)
+{
+	const struct board_config *s = &sc->cfg;
+	if (given->kernel || given->initrd || given->append)
+		return usage_error("--restore: the kernel, initrd and command line are the snapshot's "
+				   "(no --kernel, --initrd or --append)");
+	if (given->disk)
+		return usage_error("--restore: the snapshot names its disks (no --disk)");
+	if (given->memory && cfg->ram_mib != s->ram_mib)
+		return usage_error("--restore: -m %llu conflicts with the snapshot's %llu MiB",
+				   (unsigned long long)cfg->ram_mib, (unsigned long long)s->ram_mib);
+	if (given->vga && (cfg->fb_width != s->fb_width || cfg->fb_height != s->fb_height))
+		return usage_error("--restore: --vga conflicts with the snapshot's screen");
+	if (given->snapshot && !s->snapshot)
+		return usage_error("--restore: --snapshot conflicts with the snapshot, taken with "
+				   "writes going to the disk images");
+	if (given->net && cfg->net.enabled != s->net.enabled)
+		return usage_error("--restore: --net %s conflicts with the snapshot's machine, which "
+				   "%s a network card", cfg->net.enabled ? "user" : "none",
+				   s->net.enabled ? "has" : "has no");
+	cfg->kernel_path = s->kernel_path;
+	cfg->initrd_path = s->initrd_path;
+	cfg->cmdline = s->cmdline;
+	cfg->kernel_from_disk = s->kernel_from_disk;
+	cfg->ram_mib = s->ram_mib;
+	cfg->fb_width = s->fb_width;
+	cfg->fb_height = s->fb_height;
+	cfg->ndisks = s->ndisks;
+	for (unsigned i = 0; i < s->ndisks; i++)
+		cfg->disks[i] = s->disks[i];
+	cfg->snapshot = s->snapshot;
+	if (!given->net)
+		cfg->net = s->net;
 	return -1;
 }
 
 static int cmd_run(int argc, char **argv)
 {
+	struct run_given given;
+	struct board_snapshot_config *sc = NULL;
 	struct board_config cfg;
 	struct board board;
 	struct disk_boot db = { 0 };
 	char err[512];
 	char cmdline[4096];
-	int status = parse_run_options(argc, argv, &cfg);
+	int status = parse_run_options(argc, argv, &cfg, &given);
 	if (status >= 0)
 		return status;
+	if (cfg.restore_path) {
+		sc = malloc(sizeof(*sc));
+		if (!sc) {
+			fprintf(stderr, "btvm: out of memory\n");
+			return EXIT_FAILURE;
+		}
+		if (board_snapshot_read_config(cfg.restore_path, sc, err, sizeof(err))) {
+			fprintf(stderr, "btvm: %s\n", err);
+			free(sc);
+			return EXIT_FAILURE;
+		}
+		status = take_snapshot_config(&cfg, &given, sc);
+		if (status >= 0) {
+			free(sc);
+			return status;
+		}
+	}
 
+	/* A disk's kernel: found again on restore, for a reboot (the one
+	 * running is in the saved RAM). */
+	if (cfg.restore_path && cfg.kernel_from_disk) {
+		if (disk_boot_find(cfg.disks[0].path, &db, err, sizeof(err))) {
+			fprintf(stderr, "btvm: %s\n", err);
+			free(sc);
+			return EXIT_FAILURE;
+		}
+		cfg.kernel_data = db.kernel;
+		cfg.kernel_size = db.kernel_size;
+		if (cfg.initrd_path && db.initrd) {
+			cfg.initrd_data = db.initrd;
+			cfg.initrd_size = db.initrd_size;
+		}
+	}
 	/* No kernel given: boot the first disk as a PC would. */
 	if (!cfg.kernel_path) {
+		cfg.kernel_from_disk = true;
 		if (disk_boot_find(cfg.disks[0].path, &db, err, sizeof(err))) {
 			fprintf(stderr, "btvm: %s\n", err);
 			return EXIT_FAILURE;
@@ -402,11 +507,20 @@ static int cmd_run(int argc, char **argv)
 	if (cpuid_check_host(err, sizeof(err))) {
 		fprintf(stderr, "btvm: %s\n", err);
 		disk_boot_free(&db);
+		free(sc);
 		return EXIT_FAILURE;
 	}
 	if (board_create(&board, &cfg, err, sizeof(err))) {
 		fprintf(stderr, "btvm: %s\n", err);
 		disk_boot_free(&db);
+		free(sc);
+		return EXIT_FAILURE;
+	}
+	if (cfg.restore_path && board_snapshot_restore(&board, cfg.restore_path, err, sizeof(err))) {
+		fprintf(stderr, "btvm: %s\n", err);
+		board_destroy(&board);
+		disk_boot_free(&db);
+		free(sc);
 		return EXIT_FAILURE;
 	}
 	status = board_run(&board);
@@ -414,6 +528,7 @@ static int cmd_run(int argc, char **argv)
 		board_print_stats(&board, stderr);
 	board_destroy(&board);
 	disk_boot_free(&db);
+	free(sc);
 	return status;
 }
 

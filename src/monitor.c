@@ -20,6 +20,7 @@
 
 #include "board.h"
 #include "gdbstub.h"
+#include "board_snapshot.h"
 #include "host/console.h"
 #include "host/monitor_socket.h"
 #include "translator/disasm.h"
@@ -168,6 +169,7 @@ static void print_help(FILE *out)
 	      "system_reset              reset the machine\n"
 	      "quit, q                   end btvm\n"
 	      "screendump FILE           the screen as PNG (or text, FILE ending in .txt)\n"
+	      "savevm FILE               the whole machine to FILE (btvm run --restore FILE)\n"
 	      "x /FMT ADDR               memory at a linear address; FMT is [count][format]\n"
 	      "                          [size], format x d u c i (instructions), size\n"
 	      "                          b h w (e.g. x /16xb 0xc0100000, x /5i $eip)\n"
@@ -445,6 +447,16 @@ static int run_human(struct monitor *m, char *line, FILE *out)
 			fprintf(out, "error: cannot write %s: %s\n", argv[1], strerror(-ret));
 			return -1;
 		}
+	} else if (!strcmp(cmd, "savevm")) {
+		char err[512];
+		if (argc != 2) {
+			fputs("error: usage: savevm FILE\n", out);
+			return -1;
+		}
+		if (board_snapshot_save(board, argv[1], err, sizeof(err))) {
+			fprintf(out, "error: %s\n", err);
+			return -1;
+		}
 	} else if (!strcmp(cmd, "x") || !strcmp(cmd, "xp")) {
 		return cmd_dump(board, cmd[1] == 'p', argc, argv, out);
 	} else if (!strcmp(cmd, "translation")) {
@@ -593,6 +605,17 @@ static json_t *run_json(struct monitor *m, const char *line)
 			res = ret ? json_error(strerror(-ret)) : json_pack("{s:o}", "return", empty);
 			if (!ret)
 				empty = NULL;
+		}
+	} else if (!strcmp(cmd, "savevm")) {
+		const char *file = NULL;
+		char err[512];
+		if (!args || json_unpack(args, "{s:s}", "file", &file)) {
+			res = json_error("savevm needs \"file\"");
+		} else if (board_snapshot_save(board, file, err, sizeof(err))) {
+			res = json_error(err);
+		} else {
+			res = json_pack("{s:o}", "return", empty);
+			empty = NULL;
 		}
 	} else if (!strcmp(cmd, "human-monitor-command")) {
 		const char *cmdline = NULL;

@@ -48,7 +48,7 @@ hello=$guests/hello.elf
 
 # Help and version; --help must mention every option.
 expect 0 'Usage: btvm run' --help
-for opt in --kernel --initrd --append -m --memory --display --serial --stats --no-reboot --trace --one-insn-blocks --tcache --screenshot --vga --disk --snapshot --net --monitor; do
+for opt in --kernel --initrd --append -m --memory --display --serial --stats --no-reboot --trace --one-insn-blocks --tcache --screenshot --vga --disk --snapshot --net --monitor --restore; do
 	expect 0 "$opt" --help
 done
 expect 0 '^btvm [0-9]+\.[0-9]+' --version
@@ -151,6 +151,11 @@ DISPLAY=:97531 expect 1 "cannot open the display window" run --kernel "$hello" -
 # status (hello's exit through isa-debug-exit, 33) is kept.
 expect 33 "cannot write the screenshot $work/no/such/dir/s.png" run --kernel "$hello" --display none --screenshot "$work/no/such/dir/s.png"
 expect 2 "unexpected argument 'extra'" run --kernel "$hello" extra
+# Snapshots that are not there or not snapshots: one line, status 1 (the
+# corrupt ones are tests/snapshot_corrupt.sh's).
+expect 2 "option '--restore' needs a value" run --restore
+expect 1 "$work/missing.snap: cannot open snapshot: No such file" run --restore "$work/missing.snap"
+expect 1 "$hello: not a btvm snapshot \\(bad magic\\)" run --restore "$hello"
 
 # Bad kernels: exit 1 with the file named.
 : >"$work/empty.elf"

@@ -4,6 +4,7 @@
  * (what a sleep does, when to run acpi_pm_update()) stays outside: see
  * acpi_pm.h. */
 #include "devices/acpi_pm.h"
+#include "host/snapfile.h"
 
 #include <assert.h>
 #include <string.h>
@@ -216,4 +217,34 @@ void acpi_pm_power_button(struct acpi_pm *pm)
 	sync(pm, tick_of(clock_now(pm)));
 	pm->sts |= ACPI_PM1_PWRBTN;
 	update_sci(pm);
+}
+
+/* ---- Snapshots ---------------------------------------------------------- */
+
+#define ACPI_PM_SNAP_VERSION 1u
+
+void acpi_pm_save(const struct acpi_pm *pm, struct snap_writer *w)
+{
+	snapw_begin(w, "APM ", ACPI_PM_SNAP_VERSION, false);
+	snapw_u16(w, pm->sts);
+	snapw_u16(w, pm->en);
+	snapw_u16(w, pm->cnt);
+	snapw_u64(w, pm->tmr_toggle_tick);
+	snapw_bool(w, pm->sci_level);
+	snapw_bool(w, pm->powered_off);
+	snapw_end(w);
+}
+
+int acpi_pm_load(struct acpi_pm *pm, struct snap_reader *r)
+{
+	if (r->version != ACPI_PM_SNAP_VERSION)
+		return snapr_fail(r, "version %u, this btvm reads %u", r->version,
+				  ACPI_PM_SNAP_VERSION);
+	pm->sts = snapr_u16(r);
+	pm->en = snapr_u16(r);
+	pm->cnt = snapr_u16(r);
+	pm->tmr_toggle_tick = snapr_u64(r);
+	pm->sci_level = snapr_bool(r);
+	pm->powered_off = snapr_bool(r);
+	return snapr_end(r);
 }

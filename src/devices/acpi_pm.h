@@ -122,4 +122,10 @@ void acpi_pm_power_button(struct acpi_pm *pm);
 /* The 24-bit PM timer value at now_ns. */
 uint32_t acpi_pm_timer_value(uint64_t now_ns);
 
+struct snap_writer;
+struct snap_reader;
+/* Snapshots (host/snapfile.h): section "APM ", the PM registers. */
+void acpi_pm_save(const struct acpi_pm *pm, struct snap_writer *w);
+int acpi_pm_load(struct acpi_pm *pm, struct snap_reader *r);
+
 #endif

@@ -3,6 +3,7 @@
  * region on the bus with its dirty pages, and the boot-time mode. The
  * picture is drawn in bochs_display_render.c. See bochs_display.h. */
 #include "devices/bochs_display.h"
+#include "host/snapfile.h"
 
 #include <errno.h>
 #include <string.h>
@@ -491,4 +492,43 @@ int bochs_display_screen_info(const struct bochs_display *dev, struct bochs_scre
 	si->pages = (uint16_t)(pages > 0xffff ? 0xffff : pages);
 	colour_layout(si, m->bpp);
 	return 0;
+}
+
+/* ---- Snapshots ---------------------------------------------------------- */
+
+#define BOCHS_SNAP_VERSION 1u
+
+void bochs_display_save(const struct bochs_display *dev, struct snap_writer *w)
+{
+	snapw_begin(w, "BOCH", BOCHS_SNAP_VERSION, false);
+	pci_function_save(&dev->pci, w);
+	snapw_u16(w, dev->index);
+	snapw_u32(w, BOCHS_DISPI_REGS);
+	for (unsigned i = 0; i < BOCHS_DISPI_REGS; i++)
+		snapw_u16(w, dev->regs[i]);
+	snapw_bool(w, dev->big_endian);
+	snapw_end(w);
+}
+
+int bochs_display_load(struct bochs_display *dev, struct snap_reader *r)
+{
+	if (r->version != BOCHS_SNAP_VERSION)
+		return snapr_fail(r, "version %u, this btvm reads %u", r->version, BOCHS_SNAP_VERSION);
+	pci_function_load(&dev->pci, r);
+	dev->index = snapr_u16(r);
+	uint32_t nregs = snapr_u32(r);
+	if (!r->err && nregs != BOCHS_DISPI_REGS)
+		return snapr_fail(r, "%u DISPI registers, this btvm has %u", nregs,
+				  BOCHS_DISPI_REGS);
+	for (unsigned i = 0; i < BOCHS_DISPI_REGS && !r->err; i++)
+		dev->regs[i] = snapr_u16(r);
+	dev->big_endian = snapr_bool(r);
+	if (r->err)
+		return r->err;
+	dev->regs[BOCHS_DISPI_BANK] &= VRAM_BANKS - 1;
+	update_mode(dev);
+	dev->generation++;
+	dev->shown.valid = false;
+	bochs_display_mark_dirty(dev, 0, BOCHS_VRAM_SIZE);
+	return snapr_end(r);
 }

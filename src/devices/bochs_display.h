@@ -304,4 +304,12 @@ void bochs_display_take_dirty(struct bochs_display *dev, uint8_t *dirty);
  * bus. */
 void bochs_display_mark_dirty(struct bochs_display *dev, uint64_t offset, uint64_t length);
 
+struct snap_writer;
+struct snap_reader;
+/* Snapshots (host/snapfile.h): section "BOCH", the PCI function and the
+ * DISPI registers; the mode is validated again from them, and every VRAM
+ * page counts as written for the window (VRAM is saved with RAM). */
+void bochs_display_save(const struct bochs_display *dev, struct snap_writer *w);
+int bochs_display_load(struct bochs_display *dev, struct snap_reader *r);
+
 #endif

@@ -6,6 +6,7 @@
  * (ps2_mouse.c); the controller routes bytes to and from it. See i8042.h
  * for the behaviour chosen where the hardware varies. */
 #include "devices/i8042.h"
+#include "host/snapfile.h"
 
 #include <string.h>
 
@@ -767,4 +768,79 @@ bool i8042_a20_enabled(const struct i8042 *kbc)
 uint8_t i8042_keyboard_leds(const struct i8042 *kbc)
 {
 	return kbc->kbd.leds;
+}
+
+/* ---- Snapshots ---------------------------------------------------------- */
+
+#define I8042_SNAP_VERSION 1u
+
+void i8042_save(const struct i8042 *c, struct snap_writer *w)
+{
+	snapw_begin(w, "KBC ", I8042_SNAP_VERSION, false);
+	snapw_bytes(w, c->ram, sizeof(c->ram));
+	snapw_u8(w, c->output_port);
+	snapw_u8(w, c->pending);
+	snapw_u8(w, c->last_data);
+	snapw_bool(w, c->last_write_command);
+	snapw_bool(w, c->xlate_release);
+	snapw_bool(w, c->reset_pending);
+	for (unsigned i = 0; i < I8042_BUFFER_SIZE; i++) {
+		snapw_u8(w, c->out[i].data);
+		snapw_u8(w, c->out[i].status);
+		snapw_bool(w, c->out[i].from_device);
+	}
+	snapw_u32(w, c->out_count);
+	const struct ps2_keyboard *k = &c->kbd;
+	snapw_bytes(w, k->queue, sizeof(k->queue));
+	snapw_u32(w, k->head);
+	snapw_u32(w, k->count);
+	snapw_u8(w, k->scancode_set);
+	snapw_bool(w, k->scanning);
+	snapw_u8(w, k->leds);
+	snapw_u8(w, k->typematic);
+	snapw_u8(w, k->expecting);
+	snapw_u8(w, k->last_sent);
+	snapw_bool(w, c->mouse_went_last);
+	snapw_bool(w, c->kbd_irq_level);
+	snapw_bool(w, c->aux_irq_level);
+	snapw_end(w);
+}
+
+int i8042_load(struct i8042 *c, struct snap_reader *r)
+{
+	if (r->version != I8042_SNAP_VERSION)
+		return snapr_fail(r, "version %u, this btvm reads %u", r->version, I8042_SNAP_VERSION);
+	snapr_bytes(r, c->ram, sizeof(c->ram));
+	c->output_port = snapr_u8(r);
+	c->pending = snapr_u8(r);
+	c->last_data = snapr_u8(r);
+	c->last_write_command = snapr_bool(r);
+	c->xlate_release = snapr_bool(r);
+	c->reset_pending = snapr_bool(r);
+	for (unsigned i = 0; i < I8042_BUFFER_SIZE; i++) {
+		c->out[i].data = snapr_u8(r);
+		c->out[i].status = snapr_u8(r);
+		c->out[i].from_device = snapr_bool(r);
+	}
+	uint32_t out_count = snapr_u32(r);
+	struct ps2_keyboard *k = &c->kbd;
+	snapr_bytes(r, k->queue, sizeof(k->queue));
+	uint32_t head = snapr_u32(r), count = snapr_u32(r);
+	k->scancode_set = snapr_u8(r);
+	k->scanning = snapr_bool(r);
+	k->leds = snapr_u8(r);
+	k->typematic = snapr_u8(r);
+	k->expecting = snapr_u8(r);
+	k->last_sent = snapr_u8(r);
+	c->mouse_went_last = snapr_bool(r);
+	c->kbd_irq_level = snapr_bool(r);
+	c->aux_irq_level = snapr_bool(r);
+	if (!r->err && (out_count > I8042_BUFFER_SIZE || head >= I8042_KBD_QUEUE_SIZE ||
+			count > I8042_KBD_QUEUE_SIZE))
+		return snapr_fail(r, "%u bytes buffered, keyboard queue at %u with %u", out_count,
+				  head, count);
+	c->out_count = out_count;
+	k->head = head;
+	k->count = count;
+	return snapr_end(r);
 }

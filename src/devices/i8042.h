@@ -200,4 +200,11 @@ bool i8042_a20_enabled(const struct i8042 *kbc);
  * 2 Caps Lock). */
 uint8_t i8042_keyboard_leds(const struct i8042 *kbc);
 
+struct snap_writer;
+struct snap_reader;
+/* Snapshots (host/snapfile.h): section "KBC ", the controller and the
+ * keyboard (the mouse has its own, ps2_mouse_save). */
+void i8042_save(const struct i8042 *c, struct snap_writer *w);
+int i8042_load(struct i8042 *c, struct snap_reader *r);
+
 #endif

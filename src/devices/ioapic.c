@@ -2,6 +2,7 @@
  * logic with Remote IRR, and EOIs. Who receives the messages is the deliver
  * callback's business: see ioapic.h. */
 #include "devices/ioapic.h"
+#include "host/snapfile.h"
 
 #include <assert.h>
 #include <string.h>
@@ -188,4 +189,38 @@ int ioapic_attach(struct ioapic *ioapic, struct bus *bus, uint64_t base)
 {
 	return bus_register(bus, BUS_SPACE_MMIO, "ioapic", base, IOAPIC_MMIO_SIZE, &ioapic_ops,
 			    ioapic);
+}
+
+/* ---- Snapshots ---------------------------------------------------------- */
+
+#define IOAPIC_SNAP_VERSION 1u
+
+void ioapic_save(const struct ioapic *ioapic, struct snap_writer *w)
+{
+	snapw_begin(w, "IOAP", IOAPIC_SNAP_VERSION, false);
+	snapw_u8(w, ioapic->regsel);
+	snapw_u32(w, ioapic->id);
+	snapw_u32(w, ioapic->arbitration);
+	snapw_u32(w, IOAPIC_PINS);
+	for (unsigned i = 0; i < IOAPIC_PINS; i++)
+		snapw_u64(w, ioapic->redir[i]);
+	snapw_u32(w, ioapic->pins);
+	snapw_end(w);
+}
+
+int ioapic_load(struct ioapic *ioapic, struct snap_reader *r)
+{
+	if (r->version != IOAPIC_SNAP_VERSION)
+		return snapr_fail(r, "version %u, this btvm reads %u", r->version,
+				  IOAPIC_SNAP_VERSION);
+	ioapic->regsel = snapr_u8(r);
+	ioapic->id = snapr_u32(r);
+	ioapic->arbitration = snapr_u32(r);
+	uint32_t pins = snapr_u32(r);
+	if (!r->err && pins != IOAPIC_PINS)
+		return snapr_fail(r, "%u pins, this btvm has %u", pins, IOAPIC_PINS);
+	for (unsigned i = 0; i < IOAPIC_PINS; i++)
+		ioapic->redir[i] = snapr_u64(r);
+	ioapic->pins = snapr_u32(r);
+	return snapr_end(r);
 }

@@ -112,4 +112,11 @@ void ioapic_eoi(struct ioapic *ioapic, uint8_t vector);
 /* The same shaped as struct lapic's eoi_broadcast; opaque is the ioapic. */
 void ioapic_eoi_broadcast(void *opaque, uint8_t vector);
 
+struct snap_writer;
+struct snap_reader;
+/* Snapshots (host/snapfile.h): section "IOAP", the redirection table and
+ * the pins' levels. */
+void ioapic_save(const struct ioapic *ioapic, struct snap_writer *w);
+int ioapic_load(struct ioapic *ioapic, struct snap_reader *r);
+
 #endif

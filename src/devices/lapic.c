@@ -3,6 +3,7 @@
  * virtual time, and IA32_APIC_BASE. How the CPU takes the interrupt and how
  * the 8259 reaches it stay with the board: see lapic.h. */
 #include "devices/lapic.h"
+#include "host/snapfile.h"
 #include "devices/tick_backlog.h"
 
 #include <assert.h>
@@ -692,4 +693,79 @@ int lapic_set_base_msr(struct lapic *lapic, uint64_t value)
 	lapic->base_msr = LAPIC_DEFAULT_BASE | LAPIC_BASE_BSP | (enable ? LAPIC_BASE_ENABLE : 0);
 	finish(lapic, event_before);
 	return 0;
+}
+
+/* ---- Snapshots ---------------------------------------------------------- */
+
+#define LAPIC_SNAP_VERSION 1u
+
+static void save_words(struct snap_writer *w, const uint32_t *v, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		snapw_u32(w, v[i]);
+}
+
+static void load_words(struct snap_reader *r, uint32_t *v, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		v[i] = snapr_u32(r);
+}
+
+void lapic_save(const struct lapic *apic, struct snap_writer *w)
+{
+	snapw_begin(w, "LAPC", LAPIC_SNAP_VERSION, false);
+	snapw_u64(w, apic->base_msr);
+	snapw_u32(w, apic->id);
+	snapw_u32(w, apic->tpr);
+	snapw_u32(w, apic->ldr);
+	snapw_u32(w, apic->dfr);
+	snapw_u32(w, apic->svr);
+	save_words(w, apic->irr, 8);
+	save_words(w, apic->isr, 8);
+	save_words(w, apic->tmr, 8);
+	snapw_u32(w, apic->esr);
+	snapw_u32(w, apic->esr_pending);
+	snapw_u32(w, apic->icr_lo);
+	snapw_u32(w, apic->icr_hi);
+	snapw_u32(w, LAPIC_LVT_COUNT);
+	save_words(w, apic->lvt, LAPIC_LVT_COUNT);
+	snapw_u32(w, apic->timer_initial);
+	snapw_u32(w, apic->timer_divide);
+	snapw_u64(w, apic->timer_deadline);
+	snapw_u32(w, apic->timer_backlog);
+	snapw_u64(w, apic->timer_holdoff);
+	snapw_u64(w, apic->timer_recheck);
+	snapw_bool(w, apic->output);
+	snapw_end(w);
+}
+
+int lapic_load(struct lapic *apic, struct snap_reader *r)
+{
+	if (r->version != LAPIC_SNAP_VERSION)
+		return snapr_fail(r, "version %u, this btvm reads %u", r->version, LAPIC_SNAP_VERSION);
+	apic->base_msr = snapr_u64(r);
+	apic->id = snapr_u32(r);
+	apic->tpr = snapr_u32(r);
+	apic->ldr = snapr_u32(r);
+	apic->dfr = snapr_u32(r);
+	apic->svr = snapr_u32(r);
+	load_words(r, apic->irr, 8);
+	load_words(r, apic->isr, 8);
+	load_words(r, apic->tmr, 8);
+	apic->esr = snapr_u32(r);
+	apic->esr_pending = snapr_u32(r);
+	apic->icr_lo = snapr_u32(r);
+	apic->icr_hi = snapr_u32(r);
+	uint32_t nlvt = snapr_u32(r);
+	if (!r->err && nlvt != LAPIC_LVT_COUNT)
+		return snapr_fail(r, "%u LVT entries, this btvm has %u", nlvt, LAPIC_LVT_COUNT);
+	load_words(r, apic->lvt, LAPIC_LVT_COUNT);
+	apic->timer_initial = snapr_u32(r);
+	apic->timer_divide = snapr_u32(r);
+	apic->timer_deadline = snapr_u64(r);
+	apic->timer_backlog = snapr_u32(r);
+	apic->timer_holdoff = snapr_u64(r);
+	apic->timer_recheck = snapr_u64(r);
+	apic->output = snapr_bool(r);
+	return snapr_end(r);
 }

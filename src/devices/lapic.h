@@ -266,4 +266,11 @@ uint64_t lapic_get_base_msr(const struct lapic *lapic);
  * when bit 11 is set again. */
 int lapic_set_base_msr(struct lapic *lapic, uint64_t value);
 
+struct snap_writer;
+struct snap_reader;
+/* Snapshots (host/snapfile.h): section "LAPC", every register and the
+ * timer (bus ticks of guest time). */
+void lapic_save(const struct lapic *apic, struct snap_writer *w);
+int lapic_load(struct lapic *apic, struct snap_reader *r);
+
 #endif

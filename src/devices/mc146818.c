@@ -4,6 +4,7 @@
  * mask, and the firmware's memory-size bytes. The choice of clock and of
  * epoch stay outside: see mc146818.h. */
 #include "devices/mc146818.h"
+#include "host/snapfile.h"
 #include "devices/tick_backlog.h"
 
 #include <assert.h>
@@ -690,4 +691,45 @@ void rtc_set_memory_size(struct mc146818 *rtc, uint64_t ram_bytes)
 	set_word(rtc, CMOS_EXT_MEM2, ext_kib);
 	set_word(rtc, CMOS_HIGH_MEM, high_64k);
 	update_checksum(rtc);
+}
+
+/* ---- Snapshots ---------------------------------------------------------- */
+
+#define RTC_SNAP_VERSION 1u
+
+void rtc_save(const struct mc146818 *rtc, struct snap_writer *w)
+{
+	snapw_begin(w, "RTC ", RTC_SNAP_VERSION, false);
+	snapw_bytes(w, rtc->cmos, sizeof(rtc->cmos));
+	snapw_u8(w, rtc->index);
+	snapw_bool(w, rtc->nmi_masked);
+	snapw_u8(w, rtc->flags);
+	snapw_bool(w, rtc->irq_level);
+	snapw_u64(w, rtc->origin_ns);
+	snapw_u64(w, rtc->origin_tick);
+	snapw_u64(w, rtc->last_tick);
+	snapw_u64(w, rtc->next_tick);
+	snapw_u32(w, rtc->pf_backlog);
+	snapw_u64(w, rtc->pf_hold_tick);
+	snapw_end(w);
+}
+
+int rtc_load(struct mc146818 *rtc, struct snap_reader *r)
+{
+	if (r->version != RTC_SNAP_VERSION)
+		return snapr_fail(r, "version %u, this btvm reads %u", r->version, RTC_SNAP_VERSION);
+	snapr_bytes(r, rtc->cmos, sizeof(rtc->cmos));
+	rtc->index = snapr_u8(r);
+	rtc->nmi_masked = snapr_bool(r);
+	rtc->flags = snapr_u8(r);
+	rtc->irq_level = snapr_bool(r);
+	rtc->origin_ns = snapr_u64(r);
+	rtc->origin_tick = snapr_u64(r);
+	rtc->last_tick = snapr_u64(r);
+	rtc->next_tick = snapr_u64(r);
+	rtc->pf_backlog = snapr_u32(r);
+	rtc->pf_hold_tick = snapr_u64(r);
+	if (!r->err && rtc->index >= RTC_CMOS_SIZE)
+		return snapr_fail(r, "index %u out of range", rtc->index);
+	return snapr_end(r);
 }

@@ -117,4 +117,11 @@ void rtc_set_cmos(struct mc146818 *rtc, unsigned index, uint8_t value);
  * no floppy). */
 void rtc_set_memory_size(struct mc146818 *rtc, uint64_t ram_bytes);
 
+struct snap_writer;
+struct snap_reader;
+/* Snapshots (host/snapfile.h): section "RTC ", CMOS and the divider chain
+ * (guest time, so the clock carries on from the saved moment). */
+void rtc_save(const struct mc146818 *rtc, struct snap_writer *w);
+int rtc_load(struct mc146818 *rtc, struct snap_reader *r);
+
 #endif

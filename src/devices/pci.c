@@ -3,6 +3,7 @@
  * capability list, INTx with its disable and status bits, and the helper
  * that keeps a bus region on a BAR. See pci.h for what is modelled. */
 #include "devices/pci.h"
+#include "host/snapfile.h"
 
 #include <errno.h>
 #include <string.h>
@@ -282,4 +283,49 @@ int pci_region_place(struct pci_region *r, uint64_t addr)
 	}
 	r->base = err ? PCI_BAR_UNMAPPED : addr;
 	return err;
+}
+
+/* ---- Snapshots ---------------------------------------------------------- */
+
+void pci_function_save(const struct pci_function *fn, struct snap_writer *w)
+{
+	snapw_u8(w, fn->devfn);
+	snapw_bytes(w, fn->config, sizeof(fn->config));
+	snapw_bool(w, fn->irq_request);
+	snapw_bool(w, fn->intx_level);
+}
+
+void pci_function_load(struct pci_function *fn, struct snap_reader *r)
+{
+	uint8_t config[PCI_CONFIG_SPACE_SIZE];
+	uint8_t devfn = snapr_u8(r);
+	snapr_bytes(r, config, sizeof(config));
+	bool irq_request = snapr_bool(r);
+	bool intx_level = snapr_bool(r);
+	if (r->err)
+		return;
+	if (devfn != fn->devfn) {
+		snapr_fail(r, "PCI function %02x.%u where this machine has %02x.%u", devfn >> 3,
+			   devfn & 7, fn->devfn >> 3, fn->devfn & 7);
+		return;
+	}
+	for (unsigned i = 0; i < PCI_CONFIG_SPACE_SIZE; i++) {
+		uint8_t writable = fn->wmask[i] | fn->w1cmask[i];
+		fn->config[i] = (uint8_t)((fn->config[i] & ~writable) | (config[i] & writable));
+	}
+	fn->irq_request = irq_request;
+	/* The line's level as the other end (the PIC, the I/O APIC) saved
+	 * it: no edge now. */
+	fn->intx_level = intx_level;
+	if (irq_request)
+		fn->config[PCI_REG_STATUS] |= PCI_STATUS_INTERRUPT;
+	else
+		fn->config[PCI_REG_STATUS] &= (uint8_t)~PCI_STATUS_INTERRUPT;
+	update_mappings(fn);
+}
+
+void pci_function_unmap(struct pci_function *fn)
+{
+	fn->config[PCI_REG_COMMAND] &= (uint8_t)~(PCI_COMMAND_IO | PCI_COMMAND_MEMORY);
+	update_mappings(fn);
 }

@@ -228,4 +228,16 @@ void pci_region_init(struct pci_region *r, struct bus *bus, enum bus_space space
  * PCI_BAR_UNMAPPED), as a BAR that lost the decode to another device. */
 int pci_region_place(struct pci_region *r, uint64_t addr);
 
+struct snap_writer;
+struct snap_reader;
+/* Snapshots (host/snapfile.h), inside the owning device's section: the
+ * configuration space's writable bytes and the INTx state. Load takes
+ * only the bytes the guest could have written (identity and capabilities
+ * stay this build's), then maps the BARs where they now point. */
+void pci_function_save(const struct pci_function *fn, struct snap_writer *w);
+void pci_function_load(struct pci_function *fn, struct snap_reader *r);
+/* Turns the function's decoding off (before BARs are loaded, so that no
+ * function is moved onto one that has not moved away yet). */
+void pci_function_unmap(struct pci_function *fn);
+
 #endif

@@ -4,6 +4,7 @@
  * bridge and the PIIX3 ISA bridge, and PCI interrupt routing through the
  * PIIX3's PIRQ registers. See pci_host.h for what is modelled. */
 #include "devices/pci_host.h"
+#include "host/snapfile.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -253,4 +254,31 @@ int pci_host_attach(struct pci_host *pci, struct bus *bus)
 		return err;
 	return bus_register(bus, BUS_SPACE_PIO, "pci-config-data", PCI_CONFIG_DATA_PORT, 4,
 			    &data_ops, pci);
+}
+
+/* ---- Snapshots ---------------------------------------------------------- */
+
+#define PCI_HOST_SNAP_VERSION 1u
+
+void pci_host_save(const struct pci_host *pci, struct snap_writer *w)
+{
+	snapw_begin(w, "PCI ", PCI_HOST_SNAP_VERSION, false);
+	snapw_u32(w, pci->address);
+	for (unsigned i = 0; i < PCI_HOST_FUNCTIONS; i++)
+		pci_function_save(&pci->fn[i], w);
+	snapw_u16(w, pci->isa_levels);
+	snapw_end(w);
+}
+
+int pci_host_load(struct pci_host *pci, struct snap_reader *r)
+{
+	if (r->version != PCI_HOST_SNAP_VERSION)
+		return snapr_fail(r, "version %u, this btvm reads %u", r->version,
+				  PCI_HOST_SNAP_VERSION);
+	pci->address = snapr_u32(r);
+	for (unsigned i = 0; i < PCI_HOST_FUNCTIONS; i++)
+		pci_function_load(&pci->fn[i], r);
+	/* Loaded as the interrupt controllers saw it: no edges now. */
+	pci->isa_levels = snapr_u16(r);
+	return snapr_end(r);
 }

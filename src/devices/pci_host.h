@@ -132,4 +132,12 @@ uint32_t pci_host_config_read(const struct pci_host *pci, unsigned bus, unsigned
 void pci_host_config_write(struct pci_host *pci, unsigned bus, unsigned devfn, unsigned reg,
 			   unsigned width, uint32_t value);
 
+struct snap_writer;
+struct snap_reader;
+/* Snapshots (host/snapfile.h): section "PCI ", CONFIG_ADDRESS, the
+ * chipset's two functions and the routed levels (plugged functions are
+ * saved by their devices). */
+void pci_host_save(const struct pci_host *pci, struct snap_writer *w);
+int pci_host_load(struct pci_host *pci, struct snap_reader *r);
+
 #endif

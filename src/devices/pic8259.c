@@ -3,6 +3,7 @@
  * rotation, the cascade through master input 2, and the INTA cycle. The
  * CPU side (when to take the interrupt) stays outside: see pic8259.h. */
 #include "devices/pic8259.h"
+#include "host/snapfile.h"
 
 #include <assert.h>
 #include <string.h>
@@ -406,4 +407,70 @@ int pic_acknowledge(struct pic8259_pair *pic)
 	}
 	update(pic);
 	return vector;
+}
+
+/* ---- Snapshots ---------------------------------------------------------- */
+
+#define PIC_SNAP_VERSION 1u
+
+void pic_save(const struct pic8259_pair *pic, struct snap_writer *w)
+{
+	snapw_begin(w, "PIC ", PIC_SNAP_VERSION, false);
+	for (unsigned i = 0; i < 2; i++) {
+		const struct pic8259 *c = &pic->chip[i];
+		snapw_u8(w, c->irr);
+		snapw_u8(w, c->isr);
+		snapw_u8(w, c->imr);
+		snapw_u8(w, c->lines);
+		snapw_u8(w, c->level_mask);
+		snapw_u8(w, c->vector_base);
+		snapw_u8(w, c->icw3);
+		snapw_u8(w, c->lowest);
+		snapw_u8(w, c->init_step);
+		snapw_bool(w, c->ic4);
+		snapw_bool(w, c->single);
+		snapw_bool(w, c->aeoi);
+		snapw_bool(w, c->rotate_on_aeoi);
+		snapw_bool(w, c->sfnm);
+		snapw_bool(w, c->special_mask);
+		snapw_bool(w, c->read_isr);
+		snapw_bool(w, c->poll);
+	}
+	snapw_u8(w, pic->elcr[0]);
+	snapw_u8(w, pic->elcr[1]);
+	snapw_bool(w, pic->output);
+	snapw_end(w);
+}
+
+int pic_load(struct pic8259_pair *pic, struct snap_reader *r)
+{
+	if (r->version != PIC_SNAP_VERSION)
+		return snapr_fail(r, "version %u, this btvm reads %u", r->version, PIC_SNAP_VERSION);
+	for (unsigned i = 0; i < 2; i++) {
+		struct pic8259 *c = &pic->chip[i];
+		c->irr = snapr_u8(r);
+		c->isr = snapr_u8(r);
+		c->imr = snapr_u8(r);
+		c->lines = snapr_u8(r);
+		c->level_mask = snapr_u8(r);
+		c->vector_base = snapr_u8(r);
+		c->icw3 = snapr_u8(r);
+		c->lowest = snapr_u8(r);
+		c->init_step = snapr_u8(r);
+		c->ic4 = snapr_bool(r);
+		c->single = snapr_bool(r);
+		c->aeoi = snapr_bool(r);
+		c->rotate_on_aeoi = snapr_bool(r);
+		c->sfnm = snapr_bool(r);
+		c->special_mask = snapr_bool(r);
+		c->read_isr = snapr_bool(r);
+		c->poll = snapr_bool(r);
+		if (!r->err && (c->lowest > 7 || c->init_step > 4))
+			return snapr_fail(r, "chip %u: priority %u or init step %u out of range", i,
+					  c->lowest, c->init_step);
+	}
+	pic->elcr[0] = snapr_u8(r);
+	pic->elcr[1] = snapr_u8(r);
+	pic->output = snapr_bool(r);
+	return snapr_end(r);
 }

@@ -59,4 +59,11 @@ bool pic_has_interrupt(const struct pic8259_pair *pic);
  * of the chip asked (its IR7) when nothing is pending any more. */
 int pic_acknowledge(struct pic8259_pair *pic);
 
+struct snap_writer;
+struct snap_reader;
+/* Snapshots (host/snapfile.h): section "PIC ", both chips and the ELCRs
+ * field by field; load checks what it reads and leaves the callback. */
+void pic_save(const struct pic8259_pair *pic, struct snap_writer *w);
+int pic_load(struct pic8259_pair *pic, struct snap_reader *r);
+
 #endif

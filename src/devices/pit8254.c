@@ -3,6 +3,7 @@
  * 0's IRQ 0 edges. Port 0x61 and the choice of clock stay outside: see
  * pit8254.h. */
 #include "devices/pit8254.h"
+#include "host/snapfile.h"
 #include "devices/tick_backlog.h"
 
 #include <assert.h>
@@ -589,4 +590,87 @@ int pit_get_output(const struct pit8254 *pit, unsigned ch, uint64_t now_ns)
 {
 	assert(ch < PIT_CHANNELS);
 	return output(&pit->ch[ch], tick_of(now_ns));
+}
+
+/* ---- Snapshots ---------------------------------------------------------- */
+
+#define PIT_SNAP_VERSION 1u
+
+void pit_save(const struct pit8254 *pit, struct snap_writer *w)
+{
+	snapw_begin(w, "PIT ", PIT_SNAP_VERSION, false);
+	for (unsigned i = 0; i < PIT_CHANNELS; i++) {
+		const struct pit_channel *c = &pit->ch[i];
+		snapw_u8(w, c->ctrl);
+		snapw_u8(w, c->mode);
+		snapw_u8(w, c->access);
+		snapw_bool(w, c->gate);
+		snapw_bool(w, c->loaded);
+		snapw_bool(w, c->running);
+		snapw_bool(w, c->paused);
+		snapw_bool(w, c->fresh);
+		snapw_u32(w, c->count);
+		snapw_u32(w, c->reload);
+		snapw_u64(w, c->start_tick);
+		snapw_u64(w, c->paused_elapsed);
+		snapw_u64(w, c->pending_tick);
+		snapw_u16(w, c->hold);
+		snapw_u8(w, c->write_lsb);
+		snapw_bool(w, c->write_msb_next);
+		snapw_bool(w, c->read_msb_next);
+		snapw_bool(w, c->count_latched);
+		snapw_bool(w, c->status_latched);
+		snapw_u16(w, c->latch);
+		snapw_u8(w, c->status);
+	}
+	snapw_bool(w, pit->irq_level);
+	snapw_u64(w, pit->irq_next_tick);
+	snapw_u64(w, pit->irq_edge_tick);
+	snapw_u32(w, pit->irq_backlog);
+	snapw_u64(w, pit->irq_hold_tick);
+	snapw_u64(w, pit->irq_recheck_tick);
+	snapw_end(w);
+}
+
+int pit_load(struct pit8254 *pit, struct snap_reader *r)
+{
+	if (r->version != PIT_SNAP_VERSION)
+		return snapr_fail(r, "version %u, this btvm reads %u", r->version, PIT_SNAP_VERSION);
+	for (unsigned i = 0; i < PIT_CHANNELS; i++) {
+		struct pit_channel *c = &pit->ch[i];
+		c->ctrl = snapr_u8(r);
+		c->mode = snapr_u8(r);
+		c->access = snapr_u8(r);
+		c->gate = snapr_bool(r);
+		c->loaded = snapr_bool(r);
+		c->running = snapr_bool(r);
+		c->paused = snapr_bool(r);
+		c->fresh = snapr_bool(r);
+		c->count = snapr_u32(r);
+		c->reload = snapr_u32(r);
+		c->start_tick = snapr_u64(r);
+		c->paused_elapsed = snapr_u64(r);
+		c->pending_tick = snapr_u64(r);
+		c->hold = snapr_u16(r);
+		c->write_lsb = snapr_u8(r);
+		c->write_msb_next = snapr_bool(r);
+		c->read_msb_next = snapr_bool(r);
+		c->count_latched = snapr_bool(r);
+		c->status_latched = snapr_bool(r);
+		c->latch = snapr_u16(r);
+		c->status = snapr_u8(r);
+		/* Counting divides by the count: none may be 0 or too large. */
+		bool counts = c->loaded || c->running || c->fresh;
+		if (!r->err && (c->mode > 5 || c->access > 3 || c->count > 0x10000 ||
+				c->reload > 0x10000 || (counts && (!c->count || !c->reload))))
+			return snapr_fail(r, "channel %u: mode %u, count %u, reload %u out of range",
+					  i, c->mode, c->count, c->reload);
+	}
+	pit->irq_level = snapr_bool(r);
+	pit->irq_next_tick = snapr_u64(r);
+	pit->irq_edge_tick = snapr_u64(r);
+	pit->irq_backlog = snapr_u32(r);
+	pit->irq_hold_tick = snapr_u64(r);
+	pit->irq_recheck_tick = snapr_u64(r);
+	return snapr_end(r);
 }

@@ -119,4 +119,11 @@ void pit_set_gate(struct pit8254 *pit, unsigned ch, int level, uint64_t now_ns);
 /* The OUT pin of channel ch (port 0x61 bit 5 shows channel 2). */
 int pit_get_output(const struct pit8254 *pit, unsigned ch, uint64_t now_ns);
 
+struct snap_writer;
+struct snap_reader;
+/* Snapshots (host/snapfile.h): section "PIT ", every channel and the IRQ 0
+ * bookkeeping (times are guest ticks, so they carry on with guest time). */
+void pit_save(const struct pit8254 *pit, struct snap_writer *w);
+int pit_load(struct pit8254 *pit, struct snap_reader *r);
+
 #endif

@@ -1,6 +1,7 @@
 /* System control port A: the fast A20 gate and the fast reset bit. See
  * port92.h for what btvm does with A20. */
 #include "devices/port92.h"
+#include "host/snapfile.h"
 
 #include <string.h>
 
@@ -60,4 +61,24 @@ int port92_attach(struct port92 *port, struct bus *bus)
 bool port92_a20_enabled(const struct port92 *port)
 {
 	return port->value & PORT92_A20;
+}
+
+/* ---- Snapshots ---------------------------------------------------------- */
+
+#define PORT92_SNAP_VERSION 1u
+
+void port92_save(const struct port92 *p, struct snap_writer *w)
+{
+	snapw_begin(w, "P92 ", PORT92_SNAP_VERSION, false);
+	snapw_u8(w, p->value);
+	snapw_end(w);
+}
+
+int port92_load(struct port92 *p, struct snap_reader *r)
+{
+	if (r->version != PORT92_SNAP_VERSION)
+		return snapr_fail(r, "version %u, this btvm reads %u", r->version,
+				  PORT92_SNAP_VERSION);
+	p->value = snapr_u8(r);
+	return snapr_end(r);
 }

@@ -47,4 +47,10 @@ int port92_attach(struct port92 *port, struct bus *bus);
 /* The A20 gate as this port drives it. */
 bool port92_a20_enabled(const struct port92 *port);
 
+struct snap_writer;
+struct snap_reader;
+/* Snapshots (host/snapfile.h): section "P92 ". */
+void port92_save(const struct port92 *p, struct snap_writer *w);
+int port92_load(struct port92 *p, struct snap_reader *r);
+
 #endif

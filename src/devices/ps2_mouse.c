@@ -2,6 +2,7 @@
  * IntelliMouse knock, the movement counters and packet encoding. See
  * ps2_mouse.h for the behaviour chosen where mice differ. */
 #include "devices/ps2_mouse.h"
+#include "host/snapfile.h"
 
 #include <string.h>
 
@@ -388,4 +389,67 @@ bool ps2_mouse_event(struct ps2_mouse *m, int dx, int dy, int dz, unsigned butto
 	if (m->id == MOUSE_ID_WHEEL)
 		m->dz = accumulate(m->dz, -(long long)dz, WHEEL_MAX_PENDING, &wheel_overflow, 1);
 	return true;
+}
+
+/* ---- Snapshots ---------------------------------------------------------- */
+
+#define PS2_MOUSE_SNAP_VERSION 1u
+
+void ps2_mouse_save(const struct ps2_mouse *m, struct snap_writer *w)
+{
+	snapw_begin(w, "MOUS", PS2_MOUSE_SNAP_VERSION, false);
+	snapw_bytes(w, m->queue, sizeof(m->queue));
+	snapw_u32(w, m->head);
+	snapw_u32(w, m->count);
+	snapw_u8(w, m->id);
+	snapw_u8(w, m->rate);
+	snapw_u8(w, m->resolution);
+	snapw_bool(w, m->scaling_2to1);
+	snapw_bool(w, m->reporting);
+	snapw_bool(w, m->remote);
+	snapw_bool(w, m->wrap);
+	snapw_u8(w, m->expecting);
+	snapw_bytes(w, m->rates, sizeof(m->rates));
+	snapw_bytes(w, m->last, sizeof(m->last));
+	snapw_u32(w, m->last_len);
+	snapw_u32(w, (uint32_t)m->dx);
+	snapw_u32(w, (uint32_t)m->dy);
+	snapw_u32(w, (uint32_t)m->dz);
+	snapw_u8(w, m->overflow);
+	snapw_u8(w, m->buttons);
+	snapw_u8(w, m->reported);
+	snapw_end(w);
+}
+
+int ps2_mouse_load(struct ps2_mouse *m, struct snap_reader *r)
+{
+	if (r->version != PS2_MOUSE_SNAP_VERSION)
+		return snapr_fail(r, "version %u, this btvm reads %u", r->version,
+				  PS2_MOUSE_SNAP_VERSION);
+	snapr_bytes(r, m->queue, sizeof(m->queue));
+	uint32_t head = snapr_u32(r), count = snapr_u32(r);
+	m->id = snapr_u8(r);
+	m->rate = snapr_u8(r);
+	m->resolution = snapr_u8(r);
+	m->scaling_2to1 = snapr_bool(r);
+	m->reporting = snapr_bool(r);
+	m->remote = snapr_bool(r);
+	m->wrap = snapr_bool(r);
+	m->expecting = snapr_u8(r);
+	snapr_bytes(r, m->rates, sizeof(m->rates));
+	snapr_bytes(r, m->last, sizeof(m->last));
+	uint32_t last_len = snapr_u32(r);
+	m->dx = (int)snapr_u32(r);
+	m->dy = (int)snapr_u32(r);
+	m->dz = (int)snapr_u32(r);
+	m->overflow = snapr_u8(r);
+	m->buttons = snapr_u8(r);
+	m->reported = snapr_u8(r);
+	if (!r->err && (head >= PS2_MOUSE_QUEUE_SIZE || count > PS2_MOUSE_QUEUE_SIZE ||
+			last_len > sizeof(m->last)))
+		return snapr_fail(r, "queue at %u with %u bytes, last %u", head, count, last_len);
+	m->head = head;
+	m->count = count;
+	m->last_len = last_len;
+	return snapr_end(r);
 }

@@ -128,4 +128,11 @@ bool ps2_mouse_take(struct ps2_mouse *m, uint8_t *byte);
  * the first packet after 0xf4 shows them. */
 bool ps2_mouse_event(struct ps2_mouse *m, int dx, int dy, int dz, unsigned buttons);
 
+struct snap_writer;
+struct snap_reader;
+/* Snapshots (host/snapfile.h): section "MOUS", the mode, the queue and
+ * the movement not yet reported. */
+void ps2_mouse_save(const struct ps2_mouse *m, struct snap_writer *w);
+int ps2_mouse_load(struct ps2_mouse *m, struct snap_reader *r);
+
 #endif

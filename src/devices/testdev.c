@@ -1,6 +1,7 @@
 /* The btvm test device (see testdev.h): a scratch array that takes every
  * access width, and read-only registers reporting how the accesses came. */
 #include "devices/testdev.h"
+#include "host/snapfile.h"
 
 #include <string.h>
 
@@ -63,4 +64,30 @@ static const struct bus_ops testdev_ops = {
 int testdev_attach(struct testdev *dev, struct bus *bus, uint64_t base)
 {
 	return bus_register(bus, BUS_SPACE_MMIO, "btvm-testdev", base, TESTDEV_SIZE, &testdev_ops, dev);
+}
+
+/* ---- Snapshots ---------------------------------------------------------- */
+
+#define TESTDEV_SNAP_VERSION 1u
+
+void testdev_save(const struct testdev *dev, struct snap_writer *w)
+{
+	snapw_begin(w, "TDEV", TESTDEV_SNAP_VERSION, false);
+	snapw_bytes(w, dev->scratch, sizeof(dev->scratch));
+	snapw_u32(w, dev->writes);
+	snapw_u32(w, dev->last_width);
+	snapw_u32(w, dev->last_offset);
+	snapw_end(w);
+}
+
+int testdev_load(struct testdev *dev, struct snap_reader *r)
+{
+	if (r->version != TESTDEV_SNAP_VERSION)
+		return snapr_fail(r, "version %u, this btvm reads %u", r->version,
+				  TESTDEV_SNAP_VERSION);
+	snapr_bytes(r, dev->scratch, sizeof(dev->scratch));
+	dev->writes = snapr_u32(r);
+	dev->last_width = snapr_u32(r);
+	dev->last_offset = snapr_u32(r);
+	return snapr_end(r);
 }

@@ -34,4 +34,10 @@ struct testdev {
 void testdev_init(struct testdev *dev);
 int testdev_attach(struct testdev *dev, struct bus *bus, uint64_t base);
 
+struct snap_writer;
+struct snap_reader;
+/* Snapshots (host/snapfile.h): section "TDEV". */
+void testdev_save(const struct testdev *dev, struct snap_writer *w);
+int testdev_load(struct testdev *dev, struct snap_reader *r);
+
 #endif

@@ -2,6 +2,7 @@
  * identification and the interrupt output. Host I/O stays outside: see
  * uart16550.h. */
 #include "devices/uart16550.h"
+#include "host/snapfile.h"
 
 #include <string.h>
 
@@ -353,4 +354,52 @@ bool uart16550_receive(struct uart16550 *uart, uint8_t byte)
 	uart->rx_bytes++;
 	update_irq(uart);
 	return true;
+}
+
+/* ---- Snapshots ---------------------------------------------------------- */
+
+#define UART_SNAP_VERSION 1u
+
+void uart16550_save(const struct uart16550 *uart, struct snap_writer *w)
+{
+	snapw_begin(w, "UART", UART_SNAP_VERSION, false);
+	snapw_u8(w, uart->ier);
+	snapw_u8(w, uart->iir_pending);
+	snapw_u8(w, uart->lcr);
+	snapw_u8(w, uart->mcr);
+	snapw_u8(w, uart->lsr);
+	snapw_u8(w, uart->msr);
+	snapw_u8(w, uart->scr);
+	snapw_u8(w, uart->fcr);
+	snapw_u16(w, uart->divisor);
+	snapw_bytes(w, uart->rx_fifo, sizeof(uart->rx_fifo));
+	snapw_u32(w, uart->rx_head);
+	snapw_u32(w, uart->rx_count);
+	snapw_bool(w, uart->thr_empty_irq);
+	snapw_bool(w, uart->irq_level);
+	snapw_end(w);
+}
+
+int uart16550_load(struct uart16550 *uart, struct snap_reader *r)
+{
+	if (r->version != UART_SNAP_VERSION)
+		return snapr_fail(r, "version %u, this btvm reads %u", r->version, UART_SNAP_VERSION);
+	uart->ier = snapr_u8(r);
+	uart->iir_pending = snapr_u8(r);
+	uart->lcr = snapr_u8(r);
+	uart->mcr = snapr_u8(r);
+	uart->lsr = snapr_u8(r);
+	uart->msr = snapr_u8(r);
+	uart->scr = snapr_u8(r);
+	uart->fcr = snapr_u8(r);
+	uart->divisor = snapr_u16(r);
+	snapr_bytes(r, uart->rx_fifo, sizeof(uart->rx_fifo));
+	uint32_t head = snapr_u32(r), count = snapr_u32(r);
+	if (!r->err && (head >= UART16550_FIFO_SIZE || count > UART16550_FIFO_SIZE))
+		return snapr_fail(r, "receive FIFO at %u with %u bytes", head, count);
+	uart->rx_head = head;
+	uart->rx_count = count;
+	uart->thr_empty_irq = snapr_bool(r);
+	uart->irq_level = snapr_bool(r);
+	return snapr_end(r);
 }

@@ -42,4 +42,11 @@ bool uart16550_receive(struct uart16550 *uart, uint8_t byte);
 /* True while the receiver could take another byte right now. */
 bool uart16550_can_receive(const struct uart16550 *uart);
 
+struct snap_writer;
+struct snap_reader;
+/* Snapshots (host/snapfile.h): section "UART", the registers and the
+ * receive FIFO. */
+void uart16550_save(const struct uart16550 *uart, struct snap_writer *w);
+int uart16550_load(struct uart16550 *uart, struct snap_reader *r);
+
 #endif

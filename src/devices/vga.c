@@ -2,6 +2,7 @@
  * and attribute controllers, the DAC, the power-on mode 3 values and the
  * font-load detection. Drawing is in vga_render.c; see vga.h. */
 #include "devices/vga.h"
+#include "host/snapfile.h"
 
 #include <string.h>
 
@@ -379,4 +380,73 @@ void vga_init_memory(uint8_t *legacy_window)
 		text[i] = ' ';
 		text[i + 1] = 0x07;
 	}
+}
+
+/* ---- Snapshots ---------------------------------------------------------- */
+
+#define VGA_SNAP_VERSION 1u
+
+void vga_save(const struct vga *vga, struct snap_writer *w)
+{
+	snapw_begin(w, "VGA ", VGA_SNAP_VERSION, false);
+	snapw_u8(w, vga->misc);
+	snapw_u8(w, vga->feature);
+	snapw_u8(w, vga->subsystem);
+	snapw_u8(w, vga->status1);
+	snapw_u8(w, vga->seq_index);
+	snapw_bytes(w, vga->seq, sizeof(vga->seq));
+	snapw_u8(w, vga->crtc_index);
+	snapw_bytes(w, vga->crtc, sizeof(vga->crtc));
+	snapw_u8(w, vga->gc_index);
+	snapw_bytes(w, vga->gc, sizeof(vga->gc));
+	snapw_u8(w, vga->attr_index);
+	snapw_bool(w, vga->attr_data_next);
+	snapw_bytes(w, vga->attr, sizeof(vga->attr));
+	snapw_u8(w, vga->dac_mask);
+	snapw_u8(w, vga->dac_read_index);
+	snapw_u8(w, vga->dac_write_index);
+	snapw_u8(w, vga->dac_component);
+	snapw_u8(w, vga->dac_state);
+	snapw_bytes(w, vga->dac_latch, sizeof(vga->dac_latch));
+	snapw_bytes(w, vga->dac, sizeof(vga->dac));
+	snapw_u8(w, vga->text_map);
+	snapw_bool(w, vga->font_write_state);
+	snapw_bool(w, vga->font_in_ram);
+	snapw_end(w);
+}
+
+int vga_load(struct vga *vga, struct snap_reader *r)
+{
+	if (r->version != VGA_SNAP_VERSION)
+		return snapr_fail(r, "version %u, this btvm reads %u", r->version, VGA_SNAP_VERSION);
+	vga->misc = snapr_u8(r);
+	vga->feature = snapr_u8(r);
+	vga->subsystem = snapr_u8(r);
+	vga->status1 = snapr_u8(r);
+	vga->seq_index = snapr_u8(r);
+	snapr_bytes(r, vga->seq, sizeof(vga->seq));
+	vga->crtc_index = snapr_u8(r);
+	snapr_bytes(r, vga->crtc, sizeof(vga->crtc));
+	vga->gc_index = snapr_u8(r);
+	snapr_bytes(r, vga->gc, sizeof(vga->gc));
+	vga->attr_index = snapr_u8(r);
+	vga->attr_data_next = snapr_bool(r);
+	snapr_bytes(r, vga->attr, sizeof(vga->attr));
+	vga->dac_mask = snapr_u8(r);
+	vga->dac_read_index = snapr_u8(r);
+	vga->dac_write_index = snapr_u8(r);
+	vga->dac_component = snapr_u8(r);
+	vga->dac_state = snapr_u8(r);
+	snapr_bytes(r, vga->dac_latch, sizeof(vga->dac_latch));
+	snapr_bytes(r, vga->dac, sizeof(vga->dac));
+	vga->text_map = snapr_u8(r);
+	vga->font_write_state = snapr_bool(r);
+	vga->font_in_ram = snapr_bool(r);
+	if (!r->err && (vga->dac_component > 2 || vga->text_map > 3))
+		return snapr_fail(r, "DAC component %u or text map %u out of range",
+				  vga->dac_component, vga->text_map);
+	/* Whatever the window showed is not this picture. */
+	vga->generation++;
+	vga->shown.valid = false;
+	return snapr_end(r);
 }

@@ -217,4 +217,11 @@ bool vga_needs_render(const struct vga *vga, const uint8_t *legacy_window, uint6
 size_t vga_text_dump(const struct vga *vga, const uint8_t *legacy_window, char *buf,
 		     size_t size);
 
+struct snap_writer;
+struct snap_reader;
+/* Snapshots (host/snapfile.h): section "VGA ", every register and the
+ * DAC (video memory is guest RAM, saved with it). */
+void vga_save(const struct vga *vga, struct snap_writer *w);
+int vga_load(struct vga *vga, struct snap_reader *r);
+
 #endif

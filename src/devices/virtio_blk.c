@@ -3,6 +3,7 @@
  * completion through virtio_blk_poll. See virtio_blk.h. */
 #define _GNU_SOURCE
 #include "devices/virtio_blk.h"
+#include "host/snapfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -929,4 +930,130 @@ void virtio_blk_close(struct virtio_blk *b)
 	pthread_cond_destroy(&b->work);
 	pthread_mutex_destroy(&b->lock);
 	b->opened = false;
+}
+
+/* ---- Snapshots ---------------------------------------------------------- */
+
+#define VIRTIO_BLK_SNAP_VERSION 1u
+/* Overlay data moves through a buffer this large. */
+#define SNAP_CHUNK_SECTORS 2048u
+
+void virtio_blk_quiesce(struct virtio_blk *b)
+{
+	if (!b->thread_running)
+		return;
+	/* Publishing may take more chains (a starved queue): until none. */
+	for (;;) {
+		pthread_mutex_lock(&b->lock);
+		while (b->queued || b->serving)
+			pthread_cond_wait(&b->idle, &b->lock);
+		pthread_mutex_unlock(&b->lock);
+		virtio_blk_poll(b);
+		if (!virtio_blk_busy(b))
+			break;
+	}
+}
+
+/* The overlay's runs of written sectors, each as start, count, data. */
+static void save_overlay(struct virtio_blk *b, struct snap_writer *w)
+{
+	uint8_t *buf = malloc((size_t)SNAP_CHUNK_SECTORS * VIRTIO_BLK_SECTOR_SIZE);
+	if (!buf) {
+		snapw_fail(w, -ENOMEM, "out of memory for the disk overlay");
+		return;
+	}
+	uint64_t s = 0;
+	while (s < b->sectors && !w->err) {
+		/* Whole zero bytes of the map are skipped at once. */
+		if (!(s % 8) && !b->overlay_map[s / 8]) {
+			s += 8;
+			continue;
+		}
+		if (!in_overlay(b, s)) {
+			s++;
+			continue;
+		}
+		uint64_t n = 0;
+		while (s + n < b->sectors && n < SNAP_CHUNK_SECTORS && in_overlay(b, s + n))
+			n++;
+		size_t len = (size_t)n * VIRTIO_BLK_SECTOR_SIZE;
+		ssize_t got = pread(b->overlay_fd, buf, len, (off_t)(s * VIRTIO_BLK_SECTOR_SIZE));
+		if (got != (ssize_t)len) {
+			snapw_fail(w, got < 0 ? -errno : -EIO, "%s: cannot read the snapshot overlay",
+				   b->path);
+			break;
+		}
+		snapw_u64(w, s);
+		snapw_u64(w, n);
+		snapw_bytes(w, buf, len);
+		s += n;
+	}
+	snapw_u64(w, 0);
+	snapw_u64(w, 0);   /* no more runs */
+	free(buf);
+}
+
+static int load_overlay(struct virtio_blk *b, struct snap_reader *r)
+{
+	uint8_t *buf = malloc((size_t)SNAP_CHUNK_SECTORS * VIRTIO_BLK_SECTOR_SIZE);
+	if (!buf)
+		return snapr_fail(r, "out of memory for the disk overlay");
+	while (!r->err) {
+		uint64_t s = snapr_u64(r), n = snapr_u64(r);
+		if (r->err || !n)
+			break;
+		if (n > SNAP_CHUNK_SECTORS || s >= b->sectors || n > b->sectors - s) {
+			snapr_fail(r, "overlay run of %llu sectors at %llu outside the disk",
+				   (unsigned long long)n, (unsigned long long)s);
+			break;
+		}
+		size_t len = (size_t)n * VIRTIO_BLK_SECTOR_SIZE;
+		snapr_bytes(r, buf, len);
+		if (r->err)
+			break;
+		if (pwrite(b->overlay_fd, buf, len, (off_t)(s * VIRTIO_BLK_SECTOR_SIZE)) !=
+		    (ssize_t)len) {
+			snapr_fail(r, "cannot write the snapshot overlay: %s", strerror(errno));
+			break;
+		}
+		mark_overlay(b, s, n);
+	}
+	free(buf);
+	return r->err;
+}
+
+void virtio_blk_save(struct virtio_blk *b, const char *tag, struct snap_writer *w)
+{
+	snapw_begin(w, tag, VIRTIO_BLK_SNAP_VERSION, true);
+	snapw_str(w, b->path);
+	snapw_u64(w, b->sectors);
+	snapw_bool(w, b->readonly);
+	snapw_bool(w, b->snapshot);
+	virtio_pci_save(&b->vp, w);
+	if (b->snapshot)
+		save_overlay(b, w);
+	snapw_end(w);
+}
+
+int virtio_blk_load(struct virtio_blk *b, struct snap_reader *r)
+{
+	char path[4096];
+	if (r->version != VIRTIO_BLK_SNAP_VERSION)
+		return snapr_fail(r, "version %u, this btvm reads %u", r->version,
+				  VIRTIO_BLK_SNAP_VERSION);
+	snapr_str(r, path, sizeof(path));
+	uint64_t sectors = snapr_u64(r);
+	bool readonly = snapr_bool(r), snapshot = snapr_bool(r);
+	if (r->err)
+		return r->err;
+	if (sectors != b->sectors)
+		return snapr_fail(r, "disk %s has %llu sectors now, %llu when the snapshot was taken",
+				  b->path, (unsigned long long)b->sectors,
+				  (unsigned long long)sectors);
+	if (readonly != b->readonly || snapshot != b->snapshot)
+		return snapr_fail(r, "disk %s is opened differently (readonly, --snapshot)", b->path);
+	virtio_pci_load(&b->vp, r);
+	if (snapshot)
+		load_overlay(b, r);
+	return snapr_end(r);
 }

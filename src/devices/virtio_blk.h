@@ -211,4 +211,16 @@ struct virtio_blk_stats virtio_blk_get_stats(struct virtio_blk *b);
  * host no longer used. */
 void virtio_blk_close(struct virtio_blk *b);
 
+struct snap_writer;
+struct snap_reader;
+/* Snapshots (host/snapfile.h). quiesce, on the vCPU thread before a
+ * save: waits for the I/O thread to finish every request and returns
+ * them to the guest, so nothing is in flight. save writes section tag
+ * (the board's "BLKn"): the image's size and mode, the transport and
+ * queue, and under --snapshot the overlay's sectors; load checks the
+ * image against it and fills the (fresh) overlay. */
+void virtio_blk_quiesce(struct virtio_blk *b);
+void virtio_blk_save(struct virtio_blk *b, const char *tag, struct snap_writer *w);
+int virtio_blk_load(struct virtio_blk *b, struct snap_reader *r);
+
 #endif

@@ -2,6 +2,7 @@
  * backend's frames queued under a lock and delivered into receive chains
  * by virtio_net_poll. See virtio_net.h. */
 #include "devices/virtio_net.h"
+#include "host/snapfile.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -415,4 +416,29 @@ void virtio_net_close(struct virtio_net *n)
 	n->backlog_len = 0;
 	pthread_mutex_destroy(&n->lock);
 	n->attached = false;
+}
+
+/* ---- Snapshots ---------------------------------------------------------- */
+
+#define VIRTIO_NET_SNAP_VERSION 1u
+
+void virtio_net_save(const struct virtio_net *n, struct snap_writer *w)
+{
+	snapw_begin(w, "VNET", VIRTIO_NET_SNAP_VERSION, false);
+	snapw_bytes(w, n->config, sizeof(n->config));
+	virtio_pci_save(&n->vp, w);
+	snapw_end(w);
+}
+
+int virtio_net_load(struct virtio_net *n, struct snap_reader *r)
+{
+	uint8_t config[VIRTIO_NET_CONFIG_SIZE];
+	if (r->version != VIRTIO_NET_SNAP_VERSION)
+		return snapr_fail(r, "version %u, this btvm reads %u", r->version,
+				  VIRTIO_NET_SNAP_VERSION);
+	snapr_bytes(r, config, sizeof(config));
+	if (!r->err && memcmp(config, n->config, sizeof(config)))
+		return snapr_fail(r, "the network card's configuration (MAC, status) differs");
+	virtio_pci_load(&n->vp, r);
+	return snapr_end(r);
 }

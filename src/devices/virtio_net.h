@@ -164,4 +164,13 @@ struct virtio_net_stats virtio_net_get_stats(struct virtio_net *n);
  * stopped calling virtio_net_receive. Safe unattached, and twice. */
 void virtio_net_close(struct virtio_net *n);
 
+struct snap_writer;
+struct snap_reader;
+/* Snapshots (host/snapfile.h): section "VNET", the transport and both
+ * queues. Frames the backend queued for the guest are not kept: to the
+ * guest they are frames lost on the wire (user-mode NAT connections do
+ * not survive a restore anyway). */
+void virtio_net_save(const struct virtio_net *n, struct snap_writer *w);
+int virtio_net_load(struct virtio_net *n, struct snap_reader *r);
+
 #endif

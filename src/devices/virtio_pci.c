@@ -2,6 +2,7 @@
  * capabilities, BAR 4's four areas, feature negotiation, device status and
  * reset, queue registers and INTx through the ISR. See virtio_pci.h. */
 #include "devices/virtio_pci.h"
+#include "host/snapfile.h"
 
 #include <errno.h>
 #include <string.h>
@@ -462,4 +463,46 @@ int virtio_pci_init(struct virtio_pci *vp, const struct virtio_pci_params *p,
 	for (unsigned q = 0; q < p->num_queues; q++)
 		virtq_reset(&p->queues[q]);
 	return 0;
+}
+
+/* ---- Snapshots ---------------------------------------------------------- */
+
+void virtio_pci_save(const struct virtio_pci *vp, struct snap_writer *w)
+{
+	pci_function_save(&vp->pci, w);
+	snapw_u64(w, vp->device_features);
+	snapw_u64(w, vp->driver_features);
+	snapw_u32(w, vp->device_feature_select);
+	snapw_u32(w, vp->driver_feature_select);
+	snapw_u16(w, vp->queue_select);
+	snapw_u8(w, vp->status);
+	snapw_u8(w, vp->config_generation);
+	snapw_u8(w, vp->isr);
+	snapw_u32(w, vp->p.num_queues);
+	for (unsigned q = 0; q < vp->p.num_queues; q++)
+		virtq_save(&vp->p.queues[q], w);
+}
+
+void virtio_pci_load(struct virtio_pci *vp, struct snap_reader *r)
+{
+	pci_function_load(&vp->pci, r);
+	uint64_t device_features = snapr_u64(r);
+	vp->driver_features = snapr_u64(r);
+	vp->device_feature_select = snapr_u32(r);
+	vp->driver_feature_select = snapr_u32(r);
+	vp->queue_select = snapr_u16(r);
+	vp->status = snapr_u8(r);
+	vp->config_generation = snapr_u8(r);
+	vp->isr = snapr_u8(r);
+	uint32_t nq = snapr_u32(r);
+	if (r->err)
+		return;
+	if (device_features != vp->device_features || nq != vp->p.num_queues) {
+		snapr_fail(r, "the device had features 0x%llx and %u queues, this one 0x%llx and %u",
+			   (unsigned long long)device_features, nq,
+			   (unsigned long long)vp->device_features, vp->p.num_queues);
+		return;
+	}
+	for (unsigned q = 0; q < vp->p.num_queues; q++)
+		virtq_load(&vp->p.queues[q], vp->ram, r);
 }

@@ -185,4 +185,12 @@ void virtio_pci_config_interrupt(struct virtio_pci *vp, bool config_changed);
  * configuration change interrupt if the driver is running. */
 void virtio_pci_device_error(struct virtio_pci *vp);
 
+struct snap_writer;
+struct snap_reader;
+/* Snapshots (host/snapfile.h), inside the device's section: the PCI
+ * function, the negotiation, the status and every queue. Load refuses a
+ * device offering other features than the one saved. */
+void virtio_pci_save(const struct virtio_pci *vp, struct snap_writer *w);
+void virtio_pci_load(struct virtio_pci *vp, struct snap_reader *r);
+
 #endif

@@ -2,6 +2,7 @@
  * virtio_queue.h. The host is x86-64, little-endian like virtio 1.x, so
  * ring fields are read and written as they lie in guest RAM. */
 #include "devices/virtio_queue.h"
+#include "host/snapfile.h"
 
 #include <errno.h>
 #include <string.h>
@@ -285,4 +286,59 @@ const char *virtq_error_name(enum virtq_error error)
 		return "readable descriptor after a writable one";
 	}
 	return "unknown";
+}
+
+/* ---- Snapshots ---------------------------------------------------------- */
+
+void virtq_save(const struct virtq *vq, struct snap_writer *w)
+{
+	snapw_u16(w, vq->size);
+	snapw_bool(w, vq->enabled);
+	snapw_u64(w, vq->desc_addr);
+	snapw_u64(w, vq->avail_addr);
+	snapw_u64(w, vq->used_addr);
+	snapw_bool(w, vq->event_idx);
+	snapw_bool(w, vq->indirect);
+	snapw_u16(w, vq->last_avail);
+	snapw_u16(w, vq->used_idx);
+	snapw_u16(w, vq->published);
+	snapw_u16(w, vq->signalled);
+	snapw_bool(w, vq->signalled_valid);
+	snapw_u8(w, (uint8_t)vq->error);
+}
+
+void virtq_load(struct virtq *vq, const struct guest_ram *ram, struct snap_reader *r)
+{
+	uint16_t size = snapr_u16(r);
+	bool enabled = snapr_bool(r);
+	uint64_t desc = snapr_u64(r), avail = snapr_u64(r), used = snapr_u64(r);
+	bool event_idx = snapr_bool(r), indirect = snapr_bool(r);
+	uint16_t last_avail = snapr_u16(r), used_idx = snapr_u16(r), published = snapr_u16(r);
+	uint16_t signalled = snapr_u16(r);
+	bool signalled_valid = snapr_bool(r);
+	uint8_t error = snapr_u8(r);
+	if (r->err)
+		return;
+	if (!virtq_size_valid(vq, size) || error > VIRTQ_ERR_ORDER) {
+		snapr_fail(r, "queue size %u (at most %u) or error %u out of range", size,
+			   vq->max_size, error);
+		return;
+	}
+	virtq_reset(vq);
+	vq->size = size;
+	vq->desc_addr = desc;
+	vq->avail_addr = avail;
+	vq->used_addr = used;
+	vq->event_idx = event_idx;
+	vq->indirect = indirect;
+	/* A ring outside RAM leaves the queue broken, as it was saved. */
+	if (enabled)
+		virtq_start(vq, ram, event_idx, indirect);
+	vq->last_avail = last_avail;
+	vq->used_idx = used_idx;
+	vq->published = published;
+	vq->signalled = signalled;
+	vq->signalled_valid = signalled_valid;
+	if (error != VIRTQ_ERR_NONE || vq->error == VIRTQ_ERR_NONE)
+		vq->error = (enum virtq_error)error;
 }

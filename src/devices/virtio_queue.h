@@ -115,4 +115,12 @@ bool virtq_flush(struct virtq *vq);
 uint64_t virtq_used_ring_bytes(const struct virtq *vq);
 const char *virtq_error_name(enum virtq_error error);
 
+struct snap_writer;
+struct snap_reader;
+/* Snapshots (host/snapfile.h), inside the device's section: what the
+ * driver programmed and the device's indices; load finds the rings in
+ * RAM again (virtq_start) for an enabled queue. */
+void virtq_save(const struct virtq *vq, struct snap_writer *w);
+void virtq_load(struct virtq *vq, const struct guest_ram *ram, struct snap_reader *r);
+
 #endif

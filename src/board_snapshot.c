@@ -1,0 +1,583 @@
+/* Snapshots of the whole machine: which sections a snapshot holds and in
+ * what order, the machine's configuration, the CPUID model's identity,
+ * guest time, guest RAM with device memory, and the board's own bits;
+ * each device saves and loads its own section (X_save/X_load in its
+ * file). The order matters on restore: devices that drive interrupt
+ * lines come before the controllers, whose saved state then stands. */
+#define _GNU_SOURCE
+#include "board_snapshot.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cpu/cpu_snapshot.h"
+#include "cpu/cpuid.h"
+#include "host/snapfile.h"
+
+#define CONF_VERSION 1u
+#define CPUM_VERSION 1u
+#define CLCK_VERSION 1u
+#define MEM_VERSION 1u
+#define BORD_VERSION 1u
+/* zstd's fastest level: a save stops the guest, and RAM compresses well
+ * enough at it (zero pages are not written at all). */
+#define SNAP_ZSTD_LEVEL 1
+/* RAM goes as chunks of this many pages, each with a bitmap of the pages
+ * that are not all zeros, followed by those pages. */
+#define MEM_CHUNK_PAGES 256u
+#define PAGE 4096u
+/* How far the restoring host's TSC rate may differ before a warning. */
+#define TSC_RATE_TOLERANCE_PPM 10000u
+
+/* The sections every snapshot has; disks and the network card as
+ * configured. */
+enum section {
+	S_CONF, S_CPUM, S_CLCK, S_CPU, S_MEM, S_BOCH, S_BLK0, S_VNET = S_BLK0 + BOARD_MAX_DISKS,
+	S_PCI, S_VGA, S_UART, S_RTC, S_PIT, S_APM, S_KBC, S_MOUS, S_P92, S_TDEV, S_BORD, S_IOAP,
+	S_LAPC, S_PIC, S_COUNT
+};
+
+static const char *const tags[S_COUNT] = {
+	[S_CONF] = "CONF", [S_CPUM] = "CPUM", [S_CLCK] = "CLCK", [S_CPU] = "CPU ",
+	[S_MEM] = "MEM ", [S_BOCH] = "BOCH", [S_BLK0] = "BLK0", [S_BLK0 + 1] = "BLK1",
+	[S_BLK0 + 2] = "BLK2", [S_BLK0 + 3] = "BLK3", [S_VNET] = "VNET", [S_PCI] = "PCI ",
+	[S_VGA] = "VGA ", [S_UART] = "UART", [S_RTC] = "RTC ", [S_PIT] = "PIT ", [S_APM] = "APM ",
+	[S_KBC] = "KBC ", [S_MOUS] = "MOUS", [S_P92] = "P92 ", [S_TDEV] = "TDEV",
+	[S_BORD] = "BORD", [S_IOAP] = "IOAP", [S_LAPC] = "LAPC", [S_PIC] = "PIC ",
+};
+
+/* ------------------------------------------------------------ identity */
+
+/* The guest-visible CPU: every leaf of btvm's model. A snapshot restored
+ * under another model would show the guest a CPU changing under it. */
+struct cpu_identity {
+	char vendor[13];
+	uint32_t signature, features;
+	uint32_t digest;
+};
+
+static void cpu_identity(struct cpu_identity *id)
+{
+	static const uint32_t leaves[] = { 0, 1, 2, 0x80000000u, 0x80000001u,
+					   0x80000002u, 0x80000003u, 0x80000004u };
+	uint32_t crc = 0;
+	memset(id, 0, sizeof(*id));
+	for (unsigned i = 0; i < sizeof(leaves) / sizeof(leaves[0]); i++) {
+		struct cpuid_result c = cpuid_model(leaves[i], true);
+		uint32_t v[4] = { c.eax, c.ebx, c.ecx, c.edx };
+		for (unsigned j = 0; j < 4; j++)
+			for (unsigned b = 0; b < 4; b++)
+				crc = (crc ^ (uint8_t)(v[j] >> (8 * b))) * 0x01000193u;  /* FNV-1a */
+		if (leaves[i] == 0) {
+			memcpy(id->vendor, &c.ebx, 4);
+			memcpy(id->vendor + 4, &c.edx, 4);
+			memcpy(id->vendor + 8, &c.ecx, 4);
+		} else if (leaves[i] == 1) {
+			id->signature = c.eax;
+			id->features = c.edx;
+		}
+	}
+	id->digest = crc;
+}
+
+static void save_cpu_identity(struct snap_writer *w)
+{
+	struct cpu_identity id;
+	cpu_identity(&id);
+	snapw_begin(w, tags[S_CPUM], CPUM_VERSION, false);
+	snapw_str(w, id.vendor);
+	snapw_u32(w, id.signature);
+	snapw_u32(w, id.features);
+	snapw_u32(w, id.digest);
+	snapw_end(w);
+}
+
+static int check_cpu_identity(struct snap_reader *r)
+{
+	struct cpu_identity mine, theirs;
+	cpu_identity(&mine);
+	if (r->version != CPUM_VERSION)
+		return snapr_fail(r, "version %u, this btvm reads %u", r->version, CPUM_VERSION);
+	snapr_str(r, theirs.vendor, sizeof(theirs.vendor));
+	theirs.signature = snapr_u32(r);
+	theirs.features = snapr_u32(r);
+	theirs.digest = snapr_u32(r);
+	if (snapr_end(r))
+		return r->err;
+	if (theirs.digest != mine.digest)
+		return snapr_fail(r, "taken with another CPU model (%s, signature 0x%x, features "
+				  "0x%08x) than this btvm's (%s, 0x%x, 0x%08x): the guest would see "
+				  "its CPU change",
+				  theirs.vendor, theirs.signature, theirs.features, mine.vendor,
+				  mine.signature, mine.features);
+	return 0;
+}
+
+/* ------------------------------------------------------- configuration */
+
+/* Paths as absolute ones where they resolve, so that a restore from
+ * another directory finds the same files. */
+static void save_path(struct snap_writer *w, const char *path)
+{
+	char abs[PATH_MAX];
+	snapw_str(w, path && realpath(path, abs) ? abs : path);
+}
+
+static void save_config(const struct board *board, struct snap_writer *w)
+{
+	const struct board_config *c = &board->cfg;
+	snapw_begin(w, tags[S_CONF], CONF_VERSION, false);
+	snapw_u64(w, board->ram.size);
+	snapw_u64(w, board->ram.devmem_size);
+	/* Disk-booted kernels are named inside the disk's filesystem. */
+	if (c->kernel_from_disk)
+		snapw_str(w, c->kernel_path);
+	else
+		save_path(w, c->kernel_path);
+	snapw_bool(w, c->initrd_path != NULL);
+	if (c->kernel_from_disk)
+		snapw_str(w, c->initrd_path);
+	else
+		save_path(w, c->initrd_path);
+	snapw_bool(w, c->cmdline != NULL);
+	snapw_str(w, c->cmdline);
+	snapw_bool(w, c->kernel_from_disk);
+	snapw_u32(w, c->fb_width);
+	snapw_u32(w, c->fb_height);
+	snapw_u32(w, c->ndisks);
+	for (unsigned i = 0; i < c->ndisks; i++) {
+		save_path(w, c->disks[i].path);
+		snapw_bool(w, c->disks[i].readonly);
+	}
+	snapw_bool(w, c->snapshot);
+	snapw_bool(w, c->net.enabled);
+	snapw_u32(w, c->net.nfwd);
+	for (unsigned i = 0; i < c->net.nfwd; i++) {
+		const struct slirp_net_fwd *f = &c->net.fwd[i];
+		snapw_bool(w, f->udp);
+		snapw_u32(w, f->host_addr.s_addr);
+		snapw_u16(w, f->host_port);
+		snapw_u32(w, f->guest_addr.s_addr);
+		snapw_u16(w, f->guest_port);
+	}
+	snapw_end(w);
+}
+
+static int load_config(struct snap_reader *r, struct board_snapshot_config *sc,
+		       uint64_t *ram_size, uint64_t *devmem_size)
+{
+	struct board_config *c = &sc->cfg;
+	if (r->version != CONF_VERSION)
+		return snapr_fail(r, "version %u, this btvm reads %u", r->version, CONF_VERSION);
+	*ram_size = snapr_u64(r);
+	*devmem_size = snapr_u64(r);
+	snapr_str(r, sc->kernel, sizeof(sc->kernel));
+	sc->has_initrd = snapr_bool(r);
+	snapr_str(r, sc->initrd, sizeof(sc->initrd));
+	sc->has_cmdline = snapr_bool(r);
+	snapr_str(r, sc->cmdline, sizeof(sc->cmdline));
+	c->kernel_from_disk = snapr_bool(r);
+	c->fb_width = snapr_u32(r);
+	c->fb_height = snapr_u32(r);
+	c->ndisks = snapr_u32(r);
+	if (!r->err && c->ndisks > BOARD_MAX_DISKS)
+		return snapr_fail(r, "%u disks (at most %u)", c->ndisks, BOARD_MAX_DISKS);
+	for (unsigned i = 0; i < c->ndisks && !r->err; i++) {
+		snapr_str(r, sc->disks[i], sizeof(sc->disks[i]));
+		c->disks[i].path = sc->disks[i];
+		c->disks[i].readonly = snapr_bool(r);
+	}
+	c->snapshot = snapr_bool(r);
+	c->net.enabled = snapr_bool(r);
+	c->net.nfwd = snapr_u32(r);
+	if (!r->err && c->net.nfwd > SLIRP_NET_MAX_FWD)
+		return snapr_fail(r, "%u port forwards (at most %u)", c->net.nfwd, SLIRP_NET_MAX_FWD);
+	for (unsigned i = 0; i < c->net.nfwd && !r->err; i++) {
+		struct slirp_net_fwd *f = &c->net.fwd[i];
+		f->udp = snapr_bool(r);
+		f->host_addr.s_addr = snapr_u32(r);
+		f->host_port = snapr_u16(r);
+		f->guest_addr.s_addr = snapr_u32(r);
+		f->guest_port = snapr_u16(r);
+	}
+	if (snapr_end(r))
+		return r->err;
+	if (*ram_size % (1u << 20) || *ram_size / (1u << 20) < GUEST_RAM_MIN_MIB ||
+	    *ram_size / (1u << 20) > GUEST_RAM_MAX_MIB)
+		return snapr_fail(r, "guest RAM of %llu bytes is not supported",
+				  (unsigned long long)*ram_size);
+	if (c->fb_width > BOARD_FB_MAX_WIDTH || c->fb_height > BOARD_FB_MAX_HEIGHT)
+		return snapr_fail(r, "a %ux%u framebuffer is not supported", c->fb_width,
+				  c->fb_height);
+	if (!sc->kernel[0] || (c->kernel_from_disk && !c->ndisks))
+		return snapr_fail(r, "no kernel named");
+	c->ram_mib = *ram_size >> 20;
+	c->kernel_path = sc->kernel;
+	c->initrd_path = sc->has_initrd ? sc->initrd : NULL;
+	c->cmdline = sc->has_cmdline ? sc->cmdline : NULL;
+	return 0;
+}
+
+int board_snapshot_read_config(const char *path, struct board_snapshot_config *sc, char *err,
+			       size_t err_len)
+{
+	struct snap_reader r;
+	uint64_t ram_size, devmem_size;
+	memset(sc, 0, sizeof(*sc));
+	int ret = snapr_open(&r, path);
+	if (!ret)
+		ret = snapr_next(&r);
+	if (ret == 1)
+		ret = strcmp(r.tag, tags[S_CONF]) ? snapr_fail(&r, "comes first, not the configuration")
+						  : load_config(&r, sc, &ram_size, &devmem_size);
+	if (!ret)
+		ret = snapr_next(&r);
+	if (ret == 1)
+		ret = strcmp(r.tag, tags[S_CPUM]) ? snapr_fail(&r, "where the CPU model belongs")
+						  : check_cpu_identity(&r);
+	else if (!ret)
+		ret = snapr_fail(&r, "ends before the machine's state");
+	if (ret)
+		snprintf(err, err_len, "%s", r.msg);
+	snapr_close(&r);
+	return ret;
+}
+
+/* --------------------------------------------------------------- memory */
+
+/* Whether page off of the memfd may hold data: a hole reads zeros. The
+ * cursor keeps the data extent found last so each is asked for once. */
+struct extent_cursor {
+	int fd;
+	uint64_t start, end;   /* [start, end): data; pages before start are holes */
+	bool none;             /* no data at or after start */
+};
+
+static bool page_has_data(struct extent_cursor *c, uint64_t off)
+{
+	if (c->none)
+		return false;
+	if (off < c->end)
+		return off >= c->start;
+	off_t d = lseek(c->fd, (off_t)off, SEEK_DATA);
+	if (d < 0) {
+		/* ENXIO: only holes from here; anything else: assume data. */
+		if (errno == ENXIO) {
+			c->none = true;
+			return false;
+		}
+		c->start = off;
+		c->end = UINT64_MAX;
+		return true;
+	}
+	off_t h = lseek(c->fd, d, SEEK_HOLE);
+	c->start = (uint64_t)d;
+	c->end = h < 0 ? UINT64_MAX : (uint64_t)h;
+	return off >= c->start && off < c->end;
+}
+
+static bool page_is_zero(const uint8_t *p)
+{
+	static const uint8_t zero[PAGE];
+	return !memcmp(p, zero, PAGE);
+}
+
+static void save_memory(const struct board *board, struct snap_writer *w)
+{
+	const struct guest_ram *ram = &board->ram;
+	uint64_t total = ram->size + ram->devmem_size;
+	struct extent_cursor cur = { .fd = ram->memfd };
+	snapw_begin(w, tags[S_MEM], MEM_VERSION, true);
+	snapw_u64(w, ram->size);
+	snapw_u64(w, ram->devmem_size);
+	for (uint64_t chunk = 0; chunk < total && !w->err; chunk += MEM_CHUNK_PAGES * PAGE) {
+		uint8_t bitmap[MEM_CHUNK_PAGES / 8] = { 0 };
+		unsigned n = 0;
+		for (unsigned i = 0; i < MEM_CHUNK_PAGES && chunk + (uint64_t)i * PAGE < total; i++) {
+			uint64_t off = chunk + (uint64_t)i * PAGE;
+			if (page_has_data(&cur, off) && !page_is_zero(ram->host + off)) {
+				bitmap[i / 8] |= (uint8_t)(1u << (i % 8));
+				n++;
+			}
+		}
+		snapw_bytes(w, bitmap, sizeof(bitmap));
+		for (unsigned i = 0; n && i < MEM_CHUNK_PAGES; i++)
+			if (bitmap[i / 8] & (1u << (i % 8)))
+				snapw_bytes(w, ram->host + chunk + (uint64_t)i * PAGE, PAGE);
+	}
+	snapw_end(w);
+}
+
+static int load_memory(struct board *board, struct snap_reader *r)
+{
+	struct guest_ram *ram = &board->ram;
+	uint64_t total = ram->size + ram->devmem_size;
+	if (r->version != MEM_VERSION)
+		return snapr_fail(r, "version %u, this btvm reads %u", r->version, MEM_VERSION);
+	uint64_t size = snapr_u64(r), devmem = snapr_u64(r);
+	if (r->err)
+		return r->err;
+	if (size != ram->size || devmem != ram->devmem_size)
+		return snapr_fail(r, "%llu MiB of RAM and %llu of device memory, this machine has "
+				  "%llu and %llu", (unsigned long long)(size >> 20),
+				  (unsigned long long)(devmem >> 20),
+				  (unsigned long long)(ram->size >> 20),
+				  (unsigned long long)(ram->devmem_size >> 20));
+	/* All zeros first (and the memory given back): only pages that are
+	 * not zero are in the file. */
+	if (fallocate(ram->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)total))
+		memset(ram->host, 0, total);
+	for (uint64_t chunk = 0; chunk < total && !r->err; chunk += MEM_CHUNK_PAGES * PAGE) {
+		uint8_t bitmap[MEM_CHUNK_PAGES / 8];
+		snapr_bytes(r, bitmap, sizeof(bitmap));
+		for (unsigned i = 0; i < MEM_CHUNK_PAGES && !r->err; i++) {
+			if (!(bitmap[i / 8] & (1u << (i % 8))))
+				continue;
+			uint64_t off = chunk + (uint64_t)i * PAGE;
+			if (off >= total)
+				return snapr_fail(r, "a page beyond the end of memory");
+			snapr_bytes(r, ram->host + off, PAGE);
+		}
+	}
+	return snapr_end(r);
+}
+
+/* ------------------------------------------------------ the board's own */
+
+static void save_board(const struct board *board, struct snap_writer *w)
+{
+	snapw_begin(w, tags[S_BORD], BORD_VERSION, false);
+	snapw_bool(w, board->reset_requested);
+	snapw_u32(w, board->acpi_rsdp);
+	snapw_u8(w, board->port_b);
+	snapw_bool(w, board->refresh_toggle);
+	snapw_u8(w, (uint8_t)board->boot_kind);
+	snapw_end(w);
+}
+
+static int load_board(struct board *board, struct snap_reader *r)
+{
+	if (r->version != BORD_VERSION)
+		return snapr_fail(r, "version %u, this btvm reads %u", r->version, BORD_VERSION);
+	board->reset_requested = snapr_bool(r);
+	board->acpi_rsdp = snapr_u32(r);
+	board->port_b = snapr_u8(r) & 3;
+	board->refresh_toggle = snapr_bool(r);
+	uint8_t kind = snapr_u8(r);
+	if (!r->err && kind > BOOT_LINUX)
+		return snapr_fail(r, "boot kind %u", kind);
+	board->boot_kind = (enum boot_kind)kind;
+	return snapr_end(r);
+}
+
+/* ------------------------------------------------------------------ save */
+
+int board_snapshot_save(struct board *board, const char *path, char *err, size_t err_len)
+{
+	struct snap_writer w;
+	sigset_t async, old;
+
+	/* The compressor's threads, if it makes any, take no signals meant
+	 * for the vCPU thread, which takes them once the save is done. */
+	sigfillset(&async);
+	sigdelset(&async, SIGSEGV);
+	sigdelset(&async, SIGBUS);
+	sigdelset(&async, SIGFPE);
+	sigdelset(&async, SIGILL);
+	pthread_sigmask(SIG_BLOCK, &async, &old);
+
+	/* Nothing in flight: every disk request finished and returned. */
+	for (unsigned i = 0; i < board->cfg.ndisks; i++)
+		virtio_blk_quiesce(&board->disks[i]);
+	/* Guest time stops here for the length of the save. */
+	uint64_t guest_ns, tsc;
+	board_guest_time(board, &guest_ns, &tsc);
+
+	if (!snapw_open(&w, path, SNAP_ZSTD_LEVEL)) {
+		save_config(board, &w);
+		save_cpu_identity(&w);
+		snapw_begin(&w, tags[S_CLCK], CLCK_VERSION, false);
+		snapw_u64(&w, guest_ns);
+		snapw_u64(&w, tsc);
+		snapw_bool(&w, board->clk.tsc);
+		snapw_u64(&w, board->clk.hz);
+		snapw_end(&w);
+		cpu_save(&board->cpu, &w);
+		save_memory(board, &w);
+		/* Interrupt sources before the controllers (see the top). */
+		bochs_display_save(&board->bochs, &w);
+		for (unsigned i = 0; i < board->cfg.ndisks; i++)
+			virtio_blk_save(&board->disks[i], tags[S_BLK0 + i], &w);
+		if (board->slirp)
+			virtio_net_save(&board->net, &w);
+		pci_host_save(&board->pci, &w);
+		vga_save(&board->vga, &w);
+		uart16550_save(&board->com1, &w);
+		rtc_save(&board->rtc, &w);
+		pit_save(&board->pit, &w);
+		acpi_pm_save(&board->pm, &w);
+		i8042_save(&board->kbc, &w);
+		ps2_mouse_save(&board->kbc.mouse, &w);
+		port92_save(&board->port92, &w);
+		testdev_save(&board->testdev, &w);
+		save_board(board, &w);
+		ioapic_save(&board->ioapic, &w);
+		lapic_save(&board->lapic, &w);
+		pic_save(&board->pic, &w);
+	}
+	int ret = snapw_close(&w);
+	if (ret)
+		snprintf(err, err_len, "cannot save the snapshot: %s", w.msg);
+	/* The guest goes on from where the snapshot has it. */
+	board_set_guest_time(board, guest_ns, tsc);
+	cpu_request_attention(&board->cpu);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return ret;
+}
+
+/* --------------------------------------------------------------- restore */
+
+static int check_config(const struct board *board, struct snap_reader *r)
+{
+	struct board_snapshot_config *sc = malloc(sizeof(*sc));
+	uint64_t ram_size, devmem_size;
+	if (!sc)
+		return snapr_fail(r, "out of memory");
+	memset(sc, 0, sizeof(*sc));
+	int ret = load_config(r, sc, &ram_size, &devmem_size);
+	if (!ret && (ram_size != board->ram.size || devmem_size != board->ram.devmem_size ||
+		     sc->cfg.ndisks != board->cfg.ndisks ||
+		     sc->cfg.net.enabled != board->cfg.net.enabled ||
+		     sc->cfg.snapshot != board->cfg.snapshot))
+		ret = snapr_fail(r, "this machine is configured differently (RAM, disks, network)");
+	free(sc);
+	return ret;
+}
+
+static int load_section(struct board *board, struct snap_reader *r, enum section s,
+			uint64_t *guest_ns, uint64_t *tsc, uint64_t *hz)
+{
+	switch (s) {
+	case S_CONF:
+		return check_config(board, r);
+	case S_CPUM:
+		return check_cpu_identity(r);
+	case S_CLCK:
+		if (r->version != CLCK_VERSION)
+			return snapr_fail(r, "version %u, this btvm reads %u", r->version, CLCK_VERSION);
+		*guest_ns = snapr_u64(r);
+		*tsc = snapr_u64(r);
+		(void)snapr_bool(r);
+		*hz = snapr_u64(r);
+		return snapr_end(r);
+	case S_CPU:
+		return cpu_load(&board->cpu, r);
+	case S_MEM:
+		return load_memory(board, r);
+	case S_BOCH:
+		return bochs_display_load(&board->bochs, r);
+	case S_VNET:
+		return virtio_net_load(&board->net, r);
+	case S_PCI:
+		return pci_host_load(&board->pci, r);
+	case S_VGA:
+		return vga_load(&board->vga, r);
+	case S_UART:
+		return uart16550_load(&board->com1, r);
+	case S_RTC:
+		return rtc_load(&board->rtc, r);
+	case S_PIT:
+		return pit_load(&board->pit, r);
+	case S_APM:
+		return acpi_pm_load(&board->pm, r);
+	case S_KBC:
+		return i8042_load(&board->kbc, r);
+	case S_MOUS:
+		return ps2_mouse_load(&board->kbc.mouse, r);
+	case S_P92:
+		return port92_load(&board->port92, r);
+	case S_TDEV:
+		return testdev_load(&board->testdev, r);
+	case S_BORD:
+		return load_board(board, r);
+	case S_IOAP:
+		return ioapic_load(&board->ioapic, r);
+	case S_LAPC:
+		return lapic_load(&board->lapic, r);
+	case S_PIC:
+		return pic_load(&board->pic, r);
+	default:
+		return virtio_blk_load(&board->disks[s - S_BLK0], r);
+	}
+}
+
+/* Whether the machine has section s's device. */
+static bool section_expected(const struct board *board, enum section s)
+{
+	if (s >= S_BLK0 && s < S_BLK0 + BOARD_MAX_DISKS)
+		return (unsigned)(s - S_BLK0) < board->cfg.ndisks;
+	if (s == S_VNET)
+		return board->slirp != NULL;
+	return true;
+}
+
+int board_snapshot_restore(struct board *board, const char *path, char *err, size_t err_len)
+{
+	struct snap_reader r;
+	bool seen[S_COUNT] = { false };
+	uint64_t guest_ns = 0, tsc = 0, hz = 0;
+	int ret = snapr_open(&r, path);
+
+	/* No BAR stays where the power-on firmware put it while the saved
+	 * ones are placed: none lands on one that has not moved yet. */
+	pci_function_unmap(&board->bochs.pci);
+	for (unsigned i = 0; i < board->cfg.ndisks; i++)
+		pci_function_unmap(&board->disks[i].vp.pci);
+	if (board->slirp)
+		pci_function_unmap(&board->net.vp.pci);
+
+	while (!ret && (ret = snapr_next(&r)) == 1) {
+		enum section s = S_COUNT;
+		for (unsigned i = 0; i < S_COUNT; i++)
+			if (!strcmp(r.tag, tags[i]))
+				s = (enum section)i;
+		if (s == S_COUNT) {
+			ret = snapr_fail(&r, "unknown to this btvm");
+		} else if (seen[s] || !section_expected(board, s)) {
+			ret = snapr_fail(&r, "%s", seen[s] ? "appears twice" : "for a device this machine "
+								 "does not have");
+		} else if (s != S_CONF && !seen[S_CONF]) {
+			ret = snapr_fail(&r, "comes before the configuration");
+		} else {
+			seen[s] = true;
+			ret = load_section(board, &r, s, &guest_ns, &tsc, &hz);
+		}
+	}
+	for (unsigned i = 0; !ret && i < S_COUNT; i++)
+		if (!seen[i] && section_expected(board, (enum section)i))
+			ret = snapr_fail(&r, "has no section '%s' (incomplete snapshot)", tags[i]);
+	if (ret) {
+		snprintf(err, err_len, "%s", r.msg);
+		snapr_close(&r);
+		return ret;
+	}
+	snapr_close(&r);
+	board_set_guest_time(board, guest_ns, tsc);
+	/* The guest calibrated its TSC on the saving host; a TSC of another
+	 * rate here makes its clock run fast or slow. */
+	if (board->clk.hz && hz) {
+		uint64_t a = board->clk.hz, b = hz;
+		uint64_t diff = a > b ? a - b : b - a;
+		if (diff > b / 1000000u * TSC_RATE_TOLERANCE_PPM)
+			fprintf(stderr, "btvm: warning: the guest's TSC ran at %llu kHz when saved, "
+				"here it runs at %llu kHz: its clock will drift\n",
+				(unsigned long long)(b / 1000), (unsigned long long)(a / 1000));
+	}
+	return 0;
+}

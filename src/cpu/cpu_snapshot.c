@@ -1,0 +1,136 @@
+/* The vCPU in a snapshot (section "CPU "): the architectural state field
+ * by field, the x87/SSE state as FXSAVE lays it out, the interrupt shadow,
+ * and HLT (the TSC is the board's, with guest time). What is derived from that state and from guest
+ * memory (translations, shadow mappings, the lookup table, the adaptive
+ * set) is not saved: load drops it, as a reset does, and it is rebuilt as
+ * the guest runs. */
+#include "cpu/cpu_snapshot.h"
+
+#include <string.h>
+
+#include "cache/tcache.h"
+#include "host/snapfile.h"
+#include "mmu/shadow.h"
+
+#define CPU_SNAP_VERSION 1u
+/* FXSAVE's MXCSR: bits above 15 are reserved, and FXRSTOR of one set
+ * would fault in the monitor. */
+#define FXSAVE_MXCSR 24
+#define MXCSR_RESERVED 0xffff0000u
+
+static void save_segment(struct snap_writer *w, const struct segment *s)
+{
+	snapw_u16(w, s->selector);
+	snapw_u32(w, s->base);
+	snapw_u32(w, s->limit);
+	snapw_u16(w, s->flags);
+}
+
+static void load_segment(struct snap_reader *r, struct segment *s)
+{
+	s->selector = snapr_u16(r);
+	s->base = snapr_u32(r);
+	s->limit = snapr_u32(r);
+	s->flags = snapr_u16(r);
+}
+
+void cpu_save(struct cpu *cpu, struct snap_writer *w)
+{
+	const struct vcpu_state *s = &cpu->s;
+	/* The door out left part of the x87/SSE state in the registers. */
+	cpu_fpu_materialize(cpu);
+	snapw_begin(w, "CPU ", CPU_SNAP_VERSION, false);
+	for (unsigned i = 0; i < REG_COUNT; i++)
+		snapw_u32(w, cpu->regs[i]);
+	snapw_u32(w, s->eip);
+	snapw_u32(w, cpu_get_eflags(cpu));
+	for (unsigned i = 0; i < SEG_COUNT; i++)
+		save_segment(w, &s->seg[i]);
+	snapw_u32(w, s->gdtr.base);
+	snapw_u16(w, s->gdtr.limit);
+	snapw_u32(w, s->idtr.base);
+	snapw_u16(w, s->idtr.limit);
+	save_segment(w, &s->ldtr);
+	save_segment(w, &s->tr);
+	snapw_u32(w, s->cr0);
+	snapw_u32(w, s->cr2);
+	snapw_u32(w, s->cr3);
+	snapw_u32(w, s->cr4);
+	for (unsigned i = 0; i < 8; i++)
+		snapw_u32(w, s->dr[i]);
+	snapw_u8(w, (uint8_t)s->cpl);
+	snapw_u32(w, s->sysenter_cs);
+	snapw_u32(w, s->sysenter_esp);
+	snapw_u32(w, s->sysenter_eip);
+	snapw_bool(w, cpu->halted);
+	snapw_bool(w, cpu->shadow);
+	snapw_bytes(w, cpu->fxsave, sizeof(cpu->fxsave));
+	snapw_end(w);
+}
+
+int cpu_load(struct cpu *cpu, struct snap_reader *r)
+{
+	struct vcpu_state s;
+	uint32_t regs[REG_COUNT];
+	uint8_t fxsave[sizeof(cpu->fxsave)];
+
+	if (r->version != CPU_SNAP_VERSION)
+		return snapr_fail(r, "version %u, this btvm reads %u", r->version, CPU_SNAP_VERSION);
+	memset(&s, 0, sizeof(s));
+	for (unsigned i = 0; i < REG_COUNT; i++)
+		regs[i] = snapr_u32(r);
+	s.eip = snapr_u32(r);
+	s.eflags = snapr_u32(r);
+	for (unsigned i = 0; i < SEG_COUNT; i++)
+		load_segment(r, &s.seg[i]);
+	s.gdtr.base = snapr_u32(r);
+	s.gdtr.limit = snapr_u16(r);
+	s.idtr.base = snapr_u32(r);
+	s.idtr.limit = snapr_u16(r);
+	load_segment(r, &s.ldtr);
+	load_segment(r, &s.tr);
+	s.cr0 = snapr_u32(r);
+	s.cr2 = snapr_u32(r);
+	s.cr3 = snapr_u32(r);
+	s.cr4 = snapr_u32(r);
+	for (unsigned i = 0; i < 8; i++)
+		s.dr[i] = snapr_u32(r);
+	s.cpl = snapr_u8(r);
+	s.sysenter_cs = snapr_u32(r);
+	s.sysenter_esp = snapr_u32(r);
+	s.sysenter_eip = snapr_u32(r);
+	bool halted = snapr_bool(r), shadow = snapr_bool(r);
+	snapr_bytes(r, fxsave, sizeof(fxsave));
+	if (snapr_end(r))
+		return r->err;
+	uint32_t mxcsr;
+	memcpy(&mxcsr, fxsave + FXSAVE_MXCSR, sizeof(mxcsr));
+	if (s.cpl > 3 || (mxcsr & MXCSR_RESERVED))
+		return snapr_fail(r, "privilege level %u or MXCSR 0x%08x out of range", s.cpl, mxcsr);
+
+	/* Nothing translated or mapped belongs to this memory any more. */
+	tcache_flush(cpu->tc, cpu);
+	shadow_flush(cpu->sh);
+	shadow_forget_adaptive(cpu->sh);
+	for (unsigned i = 0; i < IBL_ENTRIES; i++)
+		cpu->ibl_table[i].tag = ~0ULL;
+	uint32_t eflags = s.eflags;
+	cpu->s = s;
+	memcpy(cpu->s.regs, regs, sizeof(regs));
+	memcpy(cpu->regs, regs, sizeof(regs));
+	cpu->rflags = 0x202;   /* the host's IF stays set */
+	cpu->s.eflags = 0;
+	cpu_set_eflags(cpu, eflags, ~0u);
+	memcpy(cpu->fxsave, fxsave, sizeof(fxsave));
+	cpu->fpu_full = 1;     /* the next entry loads all of it */
+	sync_seg_bases(cpu);
+	cpu->halted = halted;
+	cpu->shadow = shadow;
+	cpu->stop = cpu->triple_fault = false;
+	cpu->fatal = NULL;
+	cpu->exc_depth = 0;
+	cpu->pf.pending = false;
+	cpu_request_attention(cpu);   /* devices are polled before the first block */
+	return 0;
+}
+

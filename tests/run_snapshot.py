@@ -1,0 +1,270 @@
+#!/usr/bin/env python3
+"""End-to-end check of snapshots with Debian's i386 kernel and the busybox
+initramfs, btvm's console on a pseudo-terminal, savevm through the monitor
+socket:
+
+ 0. savevm without a file, or to a directory that does not exist: an
+    error answer, and the guest goes on.
+ 1. A shell loop computes a checksum over a million steps; savevm (JSON)
+    in the middle, that btvm killed, three seconds later `btvm run
+    --restore` in a new one: the loop finishes with the checksum Python
+    computes, and the guest's uptime did not count the time the snapshot
+    sat on disk.
+ 2. Twenty save/restore cycles in a row (savevm by JSON and by the human
+    command in turn, each btvm killed after its save) across a second,
+    longer loop, which then finishes with the right checksum.
+ 3. The last snapshot cut in half, and with one bit flipped, is refused:
+    status 1 and one line.
+
+Usage: run_snapshot.py BTVM
+Exit status: 0 passed, 1 failed, 77 the guest could not be downloaded.
+"""
+import json
+import os
+import pty
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+STEP_TIMEOUT = 300
+CYCLES = 20
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Fail(what)
+    print("ok:", what, flush=True)
+
+
+class Vm:
+    """One btvm on a pseudo-terminal, with its monitor socket."""
+
+    def __init__(self, args, sock, log):
+        self.sock_path = sock
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:
+            os.execv(args[0], args + ["--display", "none", "--monitor", "unix:" + sock])
+        self.buf = b""
+        self.log = log
+        self.mon = None
+
+    def expect(self, pattern, timeout=STEP_TIMEOUT):
+        rx = re.compile(pattern.encode())
+        end = time.time() + timeout
+        while True:
+            m = rx.search(self.buf)
+            if m:
+                self.buf = self.buf[m.end():]
+                return m
+            left = end - time.time()
+            r = select.select([self.fd], [], [], left)[0] if left > 0 else []
+            if not r:
+                raise Fail("timed out waiting for %r; last output: %r" % (pattern, self.buf[-400:]))
+            try:
+                data = os.read(self.fd, 65536)
+            except OSError:
+                data = b""
+            if not data:
+                raise Fail("btvm's console closed waiting for %r: %r" % (pattern, self.buf[-400:]))
+            self.log.write(data)
+            self.log.flush()
+            self.buf += data
+
+    def send(self, text):
+        os.write(self.fd, (text + "\r").encode())
+
+    def connect(self):
+        end = time.time() + STEP_TIMEOUT
+        while True:
+            try:
+                s = socket.socket(socket.AF_UNIX)
+                s.settimeout(STEP_TIMEOUT)
+                s.connect(self.sock_path)
+                break
+            except OSError:
+                s.close()
+                if time.time() > end:
+                    raise Fail("cannot connect to the monitor socket")
+                time.sleep(0.05)
+        self.mon = s.makefile("rw")
+        self.reply()   # the greeting
+
+    def reply(self):
+        while True:
+            text = self.mon.readline()
+            if not text:
+                raise Fail("the monitor socket closed")
+            msg = json.loads(text)
+            if "event" not in msg:
+                return msg
+
+    def cmd(self, execute, **arguments):
+        if not self.mon:
+            self.connect()
+        req = {"execute": execute}
+        if arguments:
+            req["arguments"] = arguments
+        self.mon.write(json.dumps(req) + "\n")
+        self.mon.flush()
+        return self.reply()
+
+    def kill(self):
+        if self.fd < 0:
+            return
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        except OSError:
+            pass
+        os.close(self.fd)
+        self.fd = -1
+
+
+def checksum(n):
+    s = 0
+    for i in range(n):
+        s = (s * 31 + i) % 1000000007
+    return s
+
+
+def loop(n):
+    """The guest computes checksum(n); the marker is computed too, so the
+    echo of the command line never matches."""
+    return ("i=0; s=0; while [ $i -lt %d ]; do s=$(( (s*31 + i) %% 1000000007 )); "
+            "i=$((i+1)); done; echo SUM-$s-$((6*7))" % n)
+
+
+def uptime(vm):
+    vm.send("cat /proc/uptime")
+    return float(vm.expect(r"\n(\d+\.\d+) \d+\.\d+").group(1))
+
+
+def save(vm, path, human):
+    if human:
+        r = vm.cmd("human-monitor-command", **{"command-line": "savevm " + path})
+        check(r.get("return") == "", "human savevm answers nothing but success")
+    else:
+        r = vm.cmd("savevm", file=path)
+        check(r == {"return": {}}, "savevm answers {}")
+    check(os.path.getsize(path) > 1 << 20 and not os.path.exists(path + ".tmp"),
+          "the snapshot is there, and no .tmp beside it")
+
+
+def refused(btvm, path, what):
+    p = subprocess.run([btvm, "run", "--restore", path, "--display", "none", "--serial", "none"],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    lines = p.stderr.splitlines()
+    check(p.returncode == 1 and len(lines) == 1 and lines[0].startswith("btvm: "),
+          "%s refused with one line (%s)" % (what, p.stderr.strip()))
+
+
+def main():
+    btvm = os.path.abspath(sys.argv[1])
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        paths = subprocess.run(["bash", os.path.join(root, "scripts/fetch-guest.sh"), "--print"],
+                               check=True, capture_output=True, text=True).stdout.split("\n")
+    except subprocess.CalledProcessError:
+        return 77
+    kernel, initrd = paths[0], paths[1]
+    work = tempfile.mkdtemp(prefix="btvm-snapshot-")
+    log = open(os.path.join(work, "console.log"), "wb")
+    snap = os.path.join(work, "vm.snap")
+    vms = []
+    n1, n2 = 1000000, 2500000
+    try:
+        vm = Vm([btvm, "run", "--kernel", kernel, "--initrd", initrd, "--append",
+                 "console=ttyS0 quiet", "--no-reboot"], os.path.join(work, "m0.sock"), log)
+        vms.append(vm)
+        vm.expect(r"guest:~ #")
+        # Bad savevm requests: an error answer, and the guest goes on.
+        r = vm.cmd("savevm")
+        check("error" in r, "savevm without a file is an error (%s)" % r)
+        bad = os.path.join(work, "no", "such", "dir.snap")
+        r = vm.cmd("savevm", file=bad)
+        check("error" in r and "cannot create" in r["error"]["desc"],
+              "savevm to a directory that does not exist is an error")
+        r = vm.cmd("human-monitor-command", **{"command-line": "savevm"})
+        check(r.get("return", "").startswith("error: usage: savevm FILE"),
+              "the human savevm without a file is an error")
+        check(not os.path.exists(bad + ".tmp"), "a failed save leaves no file")
+        up0, t_up0 = uptime(vm), time.time()
+
+        # 1. Save in the middle of a workload, restore in a new btvm.
+        vm.send(loop(n1))
+        time.sleep(1.5)
+        wall0 = time.time()
+        save(vm, snap, human=False)
+        check(b"SUM-" not in vm.buf, "the workload was still running at the save")
+        vm.kill()
+        time.sleep(3)   # the snapshot sits on disk: the guest must not see it
+        wall1 = time.time()
+        vm = Vm([btvm, "run", "--restore", snap], os.path.join(work, "m1.sock"), log)
+        vms.append(vm)
+        got = int(vm.expect(r"SUM-(\d+)-42").group(1))
+        check(got == checksum(n1), "the restored workload ends with the right checksum (%d)" % got)
+        up1, t_up1 = uptime(vm), time.time()
+        # The guest ran from up0 to the save and from the restore on;
+        # the three seconds between (and the kill) are not its time.
+        ran = (wall0 - t_up0) + (t_up1 - wall1)
+        check(ran - 0.5 - (wall0 - t_up0) < up1 - up0 < ran + 1.0,
+              "guest uptime moved %.1f s across %.1f s of running, not counting the %.0f s "
+              "on disk" % (up1 - up0, ran, wall1 - wall0))
+
+        # 2. Twenty cycles across a longer workload.
+        vm.send(loop(n2))
+        for k in range(CYCLES):
+            time.sleep(0.2)
+            save(vm, snap, human=bool(k % 2))
+            check(b"SUM-" not in vm.buf, "cycle %d: the workload still runs" % (k + 1))
+            vm.kill()
+            vm = Vm([btvm, "run", "--restore", snap], os.path.join(work, "c%d.sock" % k), log)
+            vms.append(vm)
+            vm.connect()
+        got = int(vm.expect(r"SUM-(\d+)-42").group(1))
+        check(got == checksum(n2), "after %d save/restore cycles the checksum is right (%d)"
+              % (CYCLES, got))
+        vm.send("poweroff -f")
+        _, status = os.waitpid(vm.pid, 0)
+        check(os.waitstatus_to_exitcode(status) == 0, "the restored guest powers off with status 0")
+        vms.remove(vm)
+        os.close(vm.fd)
+        vm.fd = -1
+
+        # 3. Damaged snapshots.
+        cut = os.path.join(work, "cut.snap")
+        with open(snap, "rb") as f, open(cut, "wb") as g:
+            g.write(f.read(os.path.getsize(snap) // 2))
+        refused(btvm, cut, "a snapshot cut in half")
+        flip = os.path.join(work, "flip.snap")
+        shutil.copy(snap, flip)
+        with open(flip, "r+b") as f:
+            f.seek(os.path.getsize(snap) // 3)
+            b = f.read(1)
+            f.seek(-1, 1)
+            f.write(bytes([b[0] ^ 0x10]))
+        refused(btvm, flip, "a snapshot with one bit flipped")
+    except Fail as e:
+        print("run_snapshot: FAIL:", e)
+        print("run_snapshot: console log in", os.path.join(work, "console.log"))
+        return 1
+    finally:
+        for v in vms:
+            v.kill()
+    shutil.rmtree(work, ignore_errors=True)
+    print("run_snapshot: passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,330 @@
+/* Snapshots: the container format (host/snapfile.c) on its own, and whole
+ * machines. A test guest runs to its end, is saved, restored into a new
+ * board and saved again: every section but guest time must come out the
+ * same, so each device's load is its save's inverse. A snapshot made
+ * under another CPUID model is refused, and so are truncated, corrupt
+ * and incompatible files.
+ *
+ * Usage: test_snapshot GUEST.elf [OUT.snap]: with OUT, the first snapshot
+ * is kept there for tests/snapshot_corrupt.sh. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "board.h"
+#include "board_snapshot.h"
+#include "check.h"
+#include "host/snapfile.h"
+
+static char work[] = "/tmp/btvm-test-snapshot-XXXXXX";
+
+static char *work_path(const char *name)
+{
+	static char paths[8][512];
+	static unsigned next;
+	char *p = paths[next++ % 8];
+	snprintf(p, 512, "%s/%s", work, name);
+	return p;
+}
+
+/* --------------------------------------------------------- the format */
+
+static void test_format_round_trip(void)
+{
+	struct snap_writer w;
+	const char *path = work_path("fmt.snap");
+	static uint8_t big[3 << 20];
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)(i * 7 / 4096);
+	CHECK_EQ(snapw_open(&w, path, 1), 0);
+	snapw_begin(&w, "ONE ", 3, false);
+	snapw_u8(&w, 0xab);
+	snapw_u16(&w, 0x1234);
+	snapw_u32(&w, 0xdeadbeef);
+	snapw_u64(&w, 0x0123456789abcdefull);
+	snapw_bool(&w, true);
+	snapw_str(&w, "hello");
+	snapw_end(&w);
+	snapw_begin(&w, "BIG ", 1, true);
+	snapw_bytes(&w, big, sizeof(big));
+	snapw_end(&w);
+	CHECK_EQ(snapw_close(&w), 0);
+	CHECK(access(work_path("fmt.snap.tmp"), F_OK) != 0);
+
+	struct snap_reader r;
+	char s[16];
+	CHECK_EQ(snapr_open(&r, path), 0);
+	CHECK_EQ(snapr_next(&r), 1);
+	CHECK(!strcmp(r.tag, "ONE ") && r.version == 3);
+	CHECK_EQ(snapr_u8(&r), 0xab);
+	CHECK_EQ(snapr_u16(&r), 0x1234);
+	CHECK_EQ(snapr_u32(&r), 0xdeadbeef);
+	CHECK_EQ(snapr_u64(&r), 0x0123456789abcdefull);
+	CHECK(snapr_bool(&r));
+	snapr_str(&r, s, sizeof(s));
+	CHECK(!strcmp(s, "hello"));
+	CHECK_EQ(snapr_end(&r), 0);
+	CHECK_EQ(snapr_next(&r), 1);
+	CHECK(!strcmp(r.tag, "BIG ") && r.compressed);
+	uint8_t *back = malloc(sizeof(big));
+	snapr_bytes(&r, back, sizeof(big));
+	CHECK(!memcmp(back, big, sizeof(big)));
+	free(back);
+	CHECK_EQ(snapr_end(&r), 0);
+	CHECK_EQ(snapr_next(&r), 0);
+	snapr_close(&r);
+
+	/* Reading past a section's end, or leaving part of it, is an error. */
+	CHECK_EQ(snapr_open(&r, path), 0);
+	CHECK_EQ(snapr_next(&r), 1);
+	snapr_bytes(&r, s, 10);
+	CHECK(snapr_end(&r) < 0);
+	CHECK_STR_CONTAINS(r.msg, "longer than its contents");
+	snapr_close(&r);
+	CHECK_EQ(snapr_open(&r, path), 0);
+	CHECK_EQ(snapr_next(&r), 1);
+	uint8_t many[64];
+	snapr_bytes(&r, many, sizeof(many));
+	CHECK(r.err < 0);
+	CHECK_STR_CONTAINS(r.msg, "truncated");
+	snapr_close(&r);
+}
+
+static void test_format_refusals(void)
+{
+	struct snap_reader r;
+	const char *path = work_path("junk.snap");
+	FILE *f = fopen(path, "w");
+	fputs("not a snapshot at all, only text", f);
+	fclose(f);
+	CHECK(snapr_open(&r, path) < 0);
+	CHECK_STR_CONTAINS(r.msg, "bad magic");
+	snapr_close(&r);
+	CHECK(snapr_open(&r, work_path("missing.snap")) < 0);
+	CHECK_STR_CONTAINS(r.msg, "No such file");
+	snapr_close(&r);
+
+	/* A writer that fails leaves neither the file nor its .tmp. */
+	struct snap_writer w;
+	CHECK_EQ(snapw_open(&w, work_path("failed.snap"), 1), 0);
+	snapw_begin(&w, "ONE ", 1, true);
+	snapw_u32(&w, 1);
+	snapw_fail(&w, -EIO, "a device could not be saved");
+	CHECK(snapw_close(&w) < 0);
+	CHECK_STR_CONTAINS(w.msg, "could not be saved");
+	CHECK(access(work_path("failed.snap"), F_OK) != 0);
+	CHECK(access(work_path("failed.snap.tmp"), F_OK) != 0);
+	/* Nor does one whose directory does not exist. */
+	CHECK(snapw_open(&w, work_path("no/such/dir.snap"), 1) < 0);
+	CHECK(snapw_close(&w) < 0);
+}
+
+/* ------------------------------------------------------- whole machines */
+
+struct section_copy {
+	char tag[5];
+	uint32_t version;
+	bool compressed;
+	uint8_t *data;
+	size_t len;
+};
+
+/* Every section of a snapshot, decompressed; returns how many, 0 on error. */
+static unsigned read_sections(const char *path, struct section_copy *out, unsigned max)
+{
+	struct snap_reader r;
+	unsigned n = 0;
+	if (snapr_open(&r, path))
+		return 0;
+	while (n < max && snapr_next(&r) == 1) {
+		struct section_copy *s = &out[n++];
+		memcpy(s->tag, r.tag, 5);
+		s->version = r.version;
+		s->compressed = r.compressed;
+		s->len = (size_t)r.raw_len;
+		s->data = malloc(s->len ? s->len : 1);
+		snapr_bytes(&r, s->data, s->len);
+		if (snapr_end(&r))
+			n = 0;
+	}
+	if (r.err)
+		n = 0;
+	snapr_close(&r);
+	return n;
+}
+
+static void free_sections(struct section_copy *s, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		free(s[i].data);
+}
+
+static int write_sections(const char *path, const struct section_copy *s, unsigned n)
+{
+	struct snap_writer w;
+	if (!snapw_open(&w, path, 1)) {
+		for (unsigned i = 0; i < n; i++) {
+			snapw_begin(&w, s[i].tag, s[i].version, s[i].compressed);
+			snapw_bytes(&w, s[i].data, s[i].len);
+			snapw_end(&w);
+		}
+	}
+	return snapw_close(&w);
+}
+
+static struct board *new_board(const char *kernel, const char *restore)
+{
+	struct board *b = calloc(1, sizeof(*b));
+	struct board_config cfg = { .kernel_path = kernel, .ram_mib = 64, .serial = SERIAL_NONE,
+				    .display = DISPLAY_NONE, .tcache_mib = 16, .no_reboot = true,
+				    .restore_path = restore };
+	char err[512];
+	if (board_create(b, &cfg, err, sizeof(err))) {
+		fprintf(stderr, "test_snapshot: %s\n", err);
+		free(b);
+		return NULL;
+	}
+	return b;
+}
+
+static void free_board(struct board *b)
+{
+	board_destroy(b);
+	free(b);
+}
+
+/* Restores path into a fresh board: 0, or the error with its message. */
+static int try_restore(const char *kernel, const char *path, char *err, size_t err_len)
+{
+	struct board *b = new_board(kernel, path);
+	if (!b)
+		return -EINVAL;
+	int ret = board_snapshot_restore(b, path, err, err_len);
+	free_board(b);
+	return ret;
+}
+
+#define MAX_SECTIONS 40u
+
+static void test_machine(const char *kernel, const char *keep)
+{
+	char err[512];
+	const char *first = keep ? keep : work_path("first.snap");
+	const char *second = work_path("second.snap");
+
+	/* A guest that programs the PIC, the PIT and the APICs, run to its end. */
+	struct board *b = new_board(kernel, NULL);
+	CHECK(b != NULL);
+	if (!b)
+		return;
+	CHECK_EQ(board_run(b), 33);
+	uint32_t eip = b->cpu.s.eip, esp = b->cpu.regs[REG_ESP];
+	int ret = board_snapshot_save(b, first, err, sizeof(err));
+	CHECK_EQ(ret, 0);
+	if (ret)
+		fprintf(stderr, "test_snapshot: %s\n", err);
+	free_board(b);
+
+	/* Restored into a new machine and saved again: the same machine. */
+	b = new_board(kernel, first);
+	CHECK(b != NULL);
+	if (!b)
+		return;
+	ret = board_snapshot_restore(b, first, err, sizeof(err));
+	CHECK_EQ(ret, 0);
+	if (ret)
+		fprintf(stderr, "test_snapshot: %s\n", err);
+	CHECK_EQ(b->cpu.s.eip, eip);
+	CHECK_EQ(b->cpu.regs[REG_ESP], esp);
+	CHECK_EQ(board_snapshot_save(b, second, err, sizeof(err)), 0);
+	free_board(b);
+
+	struct section_copy a[MAX_SECTIONS], c[MAX_SECTIONS];
+	unsigned na = read_sections(first, a, MAX_SECTIONS);
+	unsigned nc = read_sections(second, c, MAX_SECTIONS);
+	CHECK(na >= 20);
+	CHECK_EQ(na, nc);
+	for (unsigned i = 0; i < na && i < nc; i++) {
+		CHECK(!strcmp(a[i].tag, c[i].tag));
+		/* Guest time went on between the save and the second one. */
+		if (!strcmp(a[i].tag, "CLCK"))
+			continue;
+		bool same = a[i].len == c[i].len && !memcmp(a[i].data, c[i].data, a[i].len);
+		if (!same)
+			fprintf(stderr, "test_snapshot: section '%s' differs after a restore\n",
+				a[i].tag);
+		CHECK(same);
+	}
+
+	/* Another CPUID model (as a btvm with another model would write it):
+	 * refused, naming the reason. */
+	for (unsigned i = 0; i < na; i++) {
+		if (!strcmp(a[i].tag, "CPUM") && a[i].len >= 4)
+			a[i].data[a[i].len - 1] ^= 0x40;
+	}
+	const char *other = work_path("other-model.snap");
+	CHECK_EQ(write_sections(other, a, na), 0);
+	err[0] = '\0';
+	CHECK(try_restore(kernel, other, err, sizeof(err)) < 0);
+	CHECK_STR_CONTAINS(err, "another CPU model");
+	struct board_snapshot_config *sc = malloc(sizeof(*sc));
+	CHECK(board_snapshot_read_config(other, sc, err, sizeof(err)) < 0);
+	CHECK_STR_CONTAINS(err, "another CPU model");
+	CHECK_EQ(board_snapshot_read_config(first, sc, err, sizeof(err)), 0);
+	CHECK_EQ(sc->cfg.ram_mib, 64);
+	CHECK(!strcmp(strrchr(sc->cfg.kernel_path, '/'), strrchr(kernel, '/')));
+	free(sc);
+
+	/* A section missing, one for a device the machine lacks, one twice,
+	 * one of a newer version: shallow copies of the second file's. */
+	struct section_copy d[MAX_SECTIONS + 1];
+	memcpy(d, c, sizeof(c[0]) * nc);
+	CHECK_EQ(write_sections(other, d, nc - 1), 0);
+	CHECK(try_restore(kernel, other, err, sizeof(err)) < 0);
+	CHECK_STR_CONTAINS(err, "incomplete snapshot");
+	memcpy(d[nc - 1].tag, "BLK2", 5);
+	CHECK_EQ(write_sections(other, d, nc), 0);
+	CHECK(try_restore(kernel, other, err, sizeof(err)) < 0);
+	CHECK_STR_CONTAINS(err, "does not have");
+	memcpy(d, c, sizeof(c[0]) * nc);
+	d[nc] = c[nc - 1];
+	CHECK_EQ(write_sections(other, d, nc + 1), 0);
+	CHECK(try_restore(kernel, other, err, sizeof(err)) < 0);
+	CHECK_STR_CONTAINS(err, "appears twice");
+	for (unsigned i = 0; i < nc; i++)
+		if (!strcmp(d[i].tag, "PIT "))
+			d[i].version = 9;
+	CHECK_EQ(write_sections(other, d, nc), 0);
+	CHECK(try_restore(kernel, other, err, sizeof(err)) < 0);
+	CHECK_STR_CONTAINS(err, "version 9");
+	free_sections(a, na);
+	free_sections(c, nc);
+}
+
+static void remove_work(void)
+{
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", work);
+	if (system(cmd) != 0)
+		fprintf(stderr, "test_snapshot: cannot remove %s\n", work);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: test_snapshot GUEST.elf [OUT.snap]\n");
+		return 2;
+	}
+	if (!mkdtemp(work)) {
+		perror("test_snapshot: mkdtemp");
+		return 1;
+	}
+	test_format_round_trip();
+	test_format_refusals();
+	test_machine(argv[1], argc > 2 ? argv[2] : NULL);
+	remove_work();
+	return check_report("test_snapshot");
+}
