@@ -370,6 +370,7 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 			break;
 		case 'S':
 			cfg->start_paused = true;
+			break;
 		case OPT_RESTORE:
 			if (!*optarg)
 				return usage_error("--restore needs a file name");
