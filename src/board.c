@@ -20,6 +20,7 @@
 #include "cpu/sensitive.h"
 #include "gdbstub.h"
 #include "host/console.h"
+#include "migration.h"
 #include "monitor.h"
 
 #define COM1_PORT 0x3f8
@@ -400,6 +401,10 @@ static void platform_poll(void *opaque)
 	if (monitor_pending(board->monitor) || gdbstub_pending(board->gdb) ||
 	    atomic_load(&board->quit_key))
 		board->cpu.stop = true;
+	if (migration_poll(board)) {
+		board->migrate_final = true;
+		board->cpu.stop = true;
+	}
 	guest_clock_refine(&board->clk);
 	uint64_t now = board_clock_ns(board);
 	if (now - board->last_reprotect_ns >= REPROTECT_NS) {
@@ -1114,6 +1119,10 @@ static void board_control(struct board *board)
 		}
 		monitor_run_pending(board->monitor);
 		gdbstub_run_pending(board->gdb);
+		if (board->migrate_final) {
+			board->migrate_final = false;
+			migration_finish(board);
+		}
 		if (!board->paused || board->exit_requested || board->reset_requested)
 			break;
 		struct pollfd pfd = { .fd = board->wake_fd, .events = POLLIN };
@@ -1208,6 +1217,7 @@ void board_destroy(struct board *board)
 {
 	gdbstub_close(board->gdb);
 	board->gdb = NULL;
+	migration_destroy(board);
 	monitor_close(board->monitor);
 	board->monitor = NULL;
 	board_screen_destroy(board);

@@ -149,6 +149,8 @@ struct board {
 	struct monitor *monitor;
 	struct gdbstub *gdb;
 	unsigned holds;
+	struct migration *migration;   /* a live migration's source side, or NULL */
+	bool migrate_final;       /* its pre-copy is done: the last round, guest stopped */
 	bool paused;              /* holds != 0 */
 	uint64_t paused_count;
 	atomic_bool quit_key;     /* Ctrl-A x, from the console's thread */

@@ -380,6 +380,12 @@ static int load_board(struct board *board, struct snap_reader *r)
 
 int board_snapshot_save(struct board *board, const char *path, char *err, size_t err_len)
 {
+	return board_snapshot_save_state(board, path, true, err, err_len);
+}
+
+int board_snapshot_save_state(struct board *board, const char *path, bool memory, char *err,
+			      size_t err_len)
+{
 	struct snap_writer w;
 	sigset_t async, old;
 
@@ -409,7 +415,8 @@ int board_snapshot_save(struct board *board, const char *path, char *err, size_t
 		snapw_u64(&w, board->clk.hz);
 		snapw_end(&w);
 		cpu_save(&board->cpu, &w);
-		save_memory(board, &w);
+		if (memory)
+			save_memory(board, &w);
 		/* Interrupt sources before the controllers (see the top). */
 		bochs_display_save(&board->bochs, &w);
 		for (unsigned i = 0; i < board->cfg.ndisks; i++)
@@ -518,8 +525,10 @@ static int load_section(struct board *board, struct snap_reader *r, enum section
 }
 
 /* Whether the machine has section s's device. */
-static bool section_expected(const struct board *board, enum section s)
+static bool section_expected(const struct board *board, enum section s, bool memory)
 {
+	if (s == S_MEM)
+		return memory;
 	if (s >= S_BLK0 && s < S_BLK0 + BOARD_MAX_DISKS)
 		return (unsigned)(s - S_BLK0) < board->cfg.ndisks;
 	if (s == S_VNET)
@@ -528,6 +537,12 @@ static bool section_expected(const struct board *board, enum section s)
 }
 
 int board_snapshot_restore(struct board *board, const char *path, char *err, size_t err_len)
+{
+	return board_snapshot_restore_state(board, path, true, err, err_len);
+}
+
+int board_snapshot_restore_state(struct board *board, const char *path, bool memory, char *err,
+				 size_t err_len)
 {
 	struct snap_reader r;
 	bool seen[S_COUNT] = { false };
@@ -549,7 +564,7 @@ int board_snapshot_restore(struct board *board, const char *path, char *err, siz
 				s = (enum section)i;
 		if (s == S_COUNT) {
 			ret = snapr_fail(&r, "unknown to this btvm");
-		} else if (seen[s] || !section_expected(board, s)) {
+		} else if (seen[s] || !section_expected(board, s, memory)) {
 			ret = snapr_fail(&r, "%s", seen[s] ? "appears twice" : "for a device this machine "
 								 "does not have");
 		} else if (s != S_CONF && !seen[S_CONF]) {
@@ -560,7 +575,7 @@ int board_snapshot_restore(struct board *board, const char *path, char *err, siz
 		}
 	}
 	for (unsigned i = 0; !ret && i < S_COUNT; i++)
-		if (!seen[i] && section_expected(board, (enum section)i))
+		if (!seen[i] && section_expected(board, (enum section)i, memory))
 			ret = snapr_fail(&r, "has no section '%s' (incomplete snapshot)", tags[i]);
 	if (ret) {
 		snprintf(err, err_len, "%s", r.msg);

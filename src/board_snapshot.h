@@ -4,6 +4,7 @@
 #ifndef BTVM_BOARD_SNAPSHOT_H
 #define BTVM_BOARD_SNAPSHOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "board.h"
@@ -21,6 +22,10 @@ struct board_snapshot_config {
  * the vCPU thread outside translated code; disk requests in flight are
  * finished first. Returns 0, or a negative errno with a one-line message. */
 int board_snapshot_save(struct board *board, const char *path, char *err, size_t err_len);
+/* The same with or without guest memory (RAM and VRAM): a live
+ * migration sends memory its own way (migration.c). */
+int board_snapshot_save_state(struct board *board, const char *path, bool memory, char *err,
+			      size_t err_len);
 /* Reads the configuration only, for building the board to restore into:
  * 0, or a negative errno with a one-line message (not a snapshot, wrong
  * version, corrupt, another CPU model). */
@@ -31,5 +36,9 @@ int board_snapshot_read_config(const char *path, struct board_snapshot_config *s
  * Returns 0, or a negative errno with a one-line message; after a failure
  * the board is fit only for board_destroy. */
 int board_snapshot_restore(struct board *board, const char *path, char *err, size_t err_len);
+/* The same for a snapshot saved with or without memory (without: the
+ * memory is already in place). */
+int board_snapshot_restore_state(struct board *board, const char *path, bool memory, char *err,
+				 size_t err_len);
 
 #endif

@@ -8,12 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "board.h"
 #include "board_snapshot.h"
 #include "boot/disk_boot.h"
 #include "cpu/cpuid.h"
 #include "cpu/sensitive.h"
+#include "migration.h"
 
 #define EXIT_USAGE 2
 
@@ -85,6 +87,10 @@ static void print_usage(FILE *out)
 	      "                        monitor's cont) continues it\n"
 	      "  --stats               print statistics to stderr at exit: translation\n"
 	      "                        cache, exits to the monitor, callouts, devices\n"
+	      "  --incoming tcp:[ADDR]:PORT  wait there (ADDR default 127.0.0.1) for a\n"
+	      "                        live migration from another btvm (its monitor's\n"
+	      "                        migrate tcp:HOST:PORT); the machine is the\n"
+	      "                        source's, as with --restore\n"
 	      "  --restore FILE        resume the machine saved in FILE (the monitor's\n"
 	      "                        savevm): its RAM, disks, network card and screen\n"
 	      "                        come from the snapshot, so --kernel, --disk and\n"
@@ -211,12 +217,14 @@ enum {
 	OPT_MONITOR,
 	OPT_GDB,
 	OPT_RESTORE,
+	OPT_INCOMING,
 };
 
 /* The machine options the command line gave, for --restore: the
  * snapshot has its own. */
 struct run_given {
 	bool kernel, initrd, append, memory, vga, disk, snapshot, net;
+	const char *incoming;   /* --incoming tcp:[ADDR]:PORT */
 };
 
 static const struct option run_options[] = {
@@ -241,6 +249,7 @@ static const struct option run_options[] = {
 	{ "monitor", required_argument, NULL, OPT_MONITOR },
 	{ "gdb", required_argument, NULL, OPT_GDB },
 	{ "restore", required_argument, NULL, OPT_RESTORE },
+	{ "incoming", required_argument, NULL, OPT_INCOMING },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -371,6 +380,12 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 		case 'S':
 			cfg->start_paused = true;
 			break;
+		case OPT_INCOMING:
+			if (strncmp(optarg, "tcp:", 4) || !strchr(optarg + 4, ':'))
+				return usage_error("invalid --incoming '%s' (expected tcp:[ADDR]:PORT)",
+						   optarg);
+			given->incoming = optarg;
+			break;
 		case OPT_RESTORE:
 			if (!*optarg)
 				return usage_error("--restore needs a file name");
@@ -391,7 +406,9 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
-	if (!cfg->kernel_path && !cfg->ndisks && !cfg->restore_path)
+	if (given->incoming && cfg->restore_path)
+		return usage_error("--incoming and --restore both give the machine: one of them");
+	if (!cfg->kernel_path && !cfg->ndisks && !cfg->restore_path && !given->incoming)
 		return usage_error("run: no guest given (--kernel FILE or --disk FILE is required)");
 	return -1;
 }
@@ -448,6 +465,21 @@ static int cmd_run(int argc, char **argv)
 	int status = parse_run_options(argc, argv, &cfg, &given);
 	if (status >= 0)
 		return status;
+	/* A live migration's destination: the stream starts with the
+	 * machine's configuration, a snapshot without memory. */
+	int incoming_fd = -1;
+	char config_path[64] = "", state_path[64] = "";
+	if (given.incoming) {
+		snprintf(config_path, sizeof(config_path), "/tmp/btvm-incoming-%d.conf", (int)getpid());
+		snprintf(state_path, sizeof(state_path), "/tmp/btvm-incoming-%d.state", (int)getpid());
+		incoming_fd = migration_listen(given.incoming, config_path, err, sizeof(err));
+		if (incoming_fd < 0) {
+			fprintf(stderr, "btvm: %s\n", err);
+			unlink(config_path);
+			return EXIT_FAILURE;
+		}
+		cfg.restore_path = config_path;
+	}
 	if (cfg.restore_path) {
 		sc = malloc(sizeof(*sc));
 		if (!sc) {
@@ -517,7 +549,19 @@ static int cmd_run(int argc, char **argv)
 		free(sc);
 		return EXIT_FAILURE;
 	}
-	if (cfg.restore_path && board_snapshot_restore(&board, cfg.restore_path, err, sizeof(err))) {
+	if (incoming_fd >= 0) {
+		int ret = migration_receive(&board, incoming_fd, state_path, err, sizeof(err));
+		unlink(config_path);
+		unlink(state_path);
+		if (ret) {
+			fprintf(stderr, "btvm: %s\n", err);
+			board_destroy(&board);
+			disk_boot_free(&db);
+			free(sc);
+			return EXIT_FAILURE;
+		}
+	} else if (cfg.restore_path &&
+		   board_snapshot_restore(&board, cfg.restore_path, err, sizeof(err))) {
 		fprintf(stderr, "btvm: %s\n", err);
 		board_destroy(&board);
 		disk_boot_free(&db);

@@ -23,6 +23,7 @@
 #include "board_snapshot.h"
 #include "host/console.h"
 #include "host/monitor_socket.h"
+#include "migration.h"
 #include "translator/disasm.h"
 
 #define MAX_ARGS 8
@@ -154,6 +155,19 @@ static void info_devices(struct board *board, FILE *out)
 	}
 }
 
+static void info_migrate(struct board *board, FILE *out)
+{
+	struct migration_status st;
+	migration_get_status(board, &st);
+	fprintf(out, "migration: %s", st.state);
+	if (strcmp(st.state, "none"))
+		fprintf(out, ", %u rounds, %llu pages (%llu bytes), %llu ms, stopped %llu ms%s%s",
+			st.rounds, (unsigned long long)st.pages_sent,
+			(unsigned long long)st.bytes_sent, (unsigned long long)st.total_ms,
+			(unsigned long long)st.downtime_ms, *st.error ? ": " : "", st.error);
+	fputc('\n', out);
+}
+
 static void print_help(FILE *out)
 {
 	fputs("help                      this list\n"
@@ -175,6 +189,8 @@ static void print_help(FILE *out)
 	      "                          b h w (e.g. x /16xb 0xc0100000, x /5i $eip)\n"
 	      "xp /FMT ADDR              the same at a physical address\n"
 	      "translation ADDR          the translated block at a linear address\n"
+	      "migrate tcp:HOST:PORT     live migration to a btvm run --incoming there\n"
+	      "info migrate              how it goes\n"
 	      "Over the socket, a line that starts with '{' is a JSON command:\n"
 	      "  {\"execute\": NAME, \"arguments\": {...}}; see docs/MONITOR.md.\n",
 	      out);
@@ -419,8 +435,10 @@ static int run_human(struct monitor *m, char *line, FILE *out)
 		else if (!strcmp(what, "status"))
 			fprintf(out, "VM status: %s%s\n", board->paused ? "paused" : "running",
 				(board->holds & BOARD_HOLD_GDB) ? " (by gdb)" : "");
+		else if (!strcmp(what, "migrate"))
+			info_migrate(board, out);
 		else {
-			fputs("error: info registers|stats|tcache|mmu|devices|status\n", out);
+			fputs("error: info registers|stats|tcache|mmu|devices|status|migrate\n", out);
 			return -1;
 		}
 	} else if (!strcmp(cmd, "stop") && no_args) {
@@ -461,6 +479,17 @@ static int run_human(struct monitor *m, char *line, FILE *out)
 		return cmd_dump(board, cmd[1] == 'p', argc, argv, out);
 	} else if (!strcmp(cmd, "translation")) {
 		return cmd_translation(board, argc, argv, out);
+	} else if (!strcmp(cmd, "migrate")) {
+		char err[300];
+		if (argc != 2) {
+			fputs("error: usage: migrate tcp:HOST:PORT\n", out);
+			return -1;
+		}
+		if (migration_start(board, argv[1], err, sizeof(err))) {
+			fprintf(out, "error: %s\n", err);
+			return -1;
+		}
+		fputs("migration started ('info migrate' follows it)\n", out);
 	} else {
 		fprintf(out, "error: unknown command or wrong arguments: '%s' (try 'help')\n", cmd);
 		return -1;
@@ -617,6 +646,24 @@ static json_t *run_json(struct monitor *m, const char *line)
 			res = json_pack("{s:o}", "return", empty);
 			empty = NULL;
 		}
+	} else if (!strcmp(cmd, "migrate")) {
+		const char *uri = NULL;
+		char err[300];
+		if (!args || json_unpack(args, "{s:s}", "uri", &uri))
+			res = json_error("migrate needs \"uri\" (tcp:HOST:PORT)");
+		else if (migration_start(board, uri, err, sizeof(err)))
+			res = json_error(err);
+		else {
+			res = json_pack("{s:o}", "return", empty);
+			empty = NULL;
+		}
+	} else if (!strcmp(cmd, "query-migrate")) {
+		struct migration_status st;
+		migration_get_status(board, &st);
+		res = json_pack("{s:{s:s,s:I,s:I,s:I,s:I,s:I,s:s}}", "return", "status", st.state,
+				"rounds", (json_int_t)st.rounds, "pages", (json_int_t)st.pages_sent,
+				"bytes", (json_int_t)st.bytes_sent, "total-ms", (json_int_t)st.total_ms,
+				"downtime-ms", (json_int_t)st.downtime_ms, "error", st.error);
 	} else if (!strcmp(cmd, "human-monitor-command")) {
 		const char *cmdline = NULL;
 		bool failed = false;

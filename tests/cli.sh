@@ -48,7 +48,7 @@ hello=$guests/hello.elf
 
 # Help and version; --help must mention every option.
 expect 0 'Usage: btvm run' --help
-for opt in --kernel --initrd --append -m --memory --display --serial --stats --no-reboot --trace --one-insn-blocks --tcache --screenshot --vga --disk --snapshot --net --monitor --restore; do
+for opt in --kernel --initrd --append -m --memory --display --serial --stats --no-reboot --trace --one-insn-blocks --tcache --screenshot --vga --disk --snapshot --net --monitor --restore --incoming --gdb; do
 	expect 0 "$opt" --help
 done
 expect 0 '^btvm [0-9]+\.[0-9]+' --version
@@ -92,6 +92,16 @@ expect 1 "$work/blank.img: no ext2/3/4 filesystem" run --disk "$work/blank.img"
 expect 2 "--net" run --kernel "$hello" --net bogus
 expect 2 "--net" run --kernel "$hello" --net user,hostfwd=tcp:1.2.3.4:99999-:22
 expect 2 "--net" run --kernel "$hello" --net user,hostfwd=sctp::80-:80
+# Live migration's destination: a malformed --incoming is a usage error, so
+# is giving the machine twice; a port in use is one line, status 1.
+expect 2 "invalid --incoming 'udp:1:2'" run --incoming udp:1:2
+expect 2 "--incoming and --restore both" run --incoming tcp::1 --restore "$work/x.snap"
+python3 -c 'import socket, time; s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1); print(s.getsockname()[1], flush=True); time.sleep(30)' >"$work/inport" &
+inholder=$!
+for _ in $(seq 100); do [ -s "$work/inport" ] && break; sleep 0.1; done
+expect 1 "--incoming: cannot listen on 127.0.0.1:$(cat "$work/inport"): Address already in use" run --incoming "tcp:127.0.0.1:$(cat "$work/inport")"
+kill "$inholder"
+wait "$inholder" 2>/dev/null
 # The monitor socket: a malformed --monitor is a usage error; a path that
 # cannot be a socket, or one a program listens on, is one line, status 1.
 expect 2 "invalid --monitor 'tcp:1234'" run --kernel "$hello" --monitor tcp:1234

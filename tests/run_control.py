@@ -40,13 +40,15 @@ class Fail(Exception):
 
 
 class Pty:
-    """bash on a pseudo-terminal; what it prints is searched as it comes."""
+    """A program (default: an interactive bash) on a pseudo-terminal; what
+    it prints is searched as it comes."""
 
-    def __init__(self, log):
+    def __init__(self, log, argv=None):
         self.pid, self.fd = pty.fork()
         if self.pid == 0:
             env = dict(os.environ, PS1="bash$ ", TERM="dumb")
-            os.execvpe("bash", ["bash", "--norc", "--noprofile", "-i"], env)
+            argv = argv or ["bash", "--norc", "--noprofile", "-i"]
+            os.execvpe(argv[0], argv, env)
         self.buf = b""
         self.log = log
 
