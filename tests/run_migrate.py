@@ -19,7 +19,6 @@ Usage: run_migrate.py BTVM
 Exit status: 0 passed, 1 failed, 77 the guest could not be downloaded.
 """
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -28,17 +27,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run_control import Fail, Monitor, Pty, check  # noqa: E402
+from vmtools import Fail, Monitor, Pty, check, fetch_guest, free_port, wait_exit  # noqa: E402
 
 LOOP = 400000
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def expected_sum():
@@ -48,25 +39,9 @@ def expected_sum():
     return s
 
 
-def wait_exit(pid, timeout):
-    end = time.time() + timeout
-    while time.time() < end:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return os.waitstatus_to_exitcode(status)
-        time.sleep(0.1)
-    raise Fail("pid %d did not end within %d s" % (pid, timeout))
-
-
 def main():
     btvm = sys.argv[1]
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    try:
-        paths = subprocess.run(["bash", os.path.join(root, "scripts/fetch-guest.sh"), "--print"],
-                               check=True, capture_output=True, text=True).stdout.split("\n")
-    except subprocess.CalledProcessError:
-        return 77
-    kernel, initrd = paths[0], paths[1]
+    kernel, initrd = fetch_guest()
     work = tempfile.mkdtemp(prefix="btvm-migrate-")
     sock = os.path.join(work, "src.sock")
     port = free_port()

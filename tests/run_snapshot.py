@@ -19,104 +19,46 @@ socket:
 Usage: run_snapshot.py BTVM
 Exit status: 0 passed, 1 failed, 77 the guest could not be downloaded.
 """
-import json
 import os
-import pty
-import re
-import select
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
-STEP_TIMEOUT = 300
 CYCLES = 20
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from vmtools import Fail, Monitor, Pty, check, fetch_guest  # noqa: E402
 
 
-class Fail(Exception):
-    pass
-
-
-def check(cond, what):
-    if not cond:
-        raise Fail(what)
-    print("ok:", what, flush=True)
-
-
-class Vm:
+class Vm(Pty):
     """One btvm on a pseudo-terminal, with its monitor socket."""
 
     def __init__(self, args, sock, log):
+        super().__init__(log, args + ["--display", "none", "--monitor", "unix:" + sock])
         self.sock_path = sock
-        self.pid, self.fd = pty.fork()
-        if self.pid == 0:
-            os.execv(args[0], args + ["--display", "none", "--monitor", "unix:" + sock])
-        self.buf = b""
-        self.log = log
         self.mon = None
 
-    def expect(self, pattern, timeout=STEP_TIMEOUT):
-        rx = re.compile(pattern.encode())
-        end = time.time() + timeout
-        while True:
-            m = rx.search(self.buf)
-            if m:
-                self.buf = self.buf[m.end():]
-                return m
-            left = end - time.time()
-            r = select.select([self.fd], [], [], left)[0] if left > 0 else []
-            if not r:
-                raise Fail("timed out waiting for %r; last output: %r" % (pattern, self.buf[-400:]))
-            try:
-                data = os.read(self.fd, 65536)
-            except OSError:
-                data = b""
-            if not data:
-                raise Fail("btvm's console closed waiting for %r: %r" % (pattern, self.buf[-400:]))
-            self.log.write(data)
-            self.log.flush()
-            self.buf += data
-
     def send(self, text):
-        os.write(self.fd, (text + "\r").encode())
+        super().send(text + "\r")
 
     def connect(self):
-        end = time.time() + STEP_TIMEOUT
+        end = time.time() + 300
         while True:
             try:
-                s = socket.socket(socket.AF_UNIX)
-                s.settimeout(STEP_TIMEOUT)
-                s.connect(self.sock_path)
+                self.mon = Monitor(self.sock_path)
                 break
             except OSError:
-                s.close()
                 if time.time() > end:
                     raise Fail("cannot connect to the monitor socket")
                 time.sleep(0.05)
-        self.mon = s.makefile("rw")
-        self.reply()   # the greeting
-
-    def reply(self):
-        while True:
-            text = self.mon.readline()
-            if not text:
-                raise Fail("the monitor socket closed")
-            msg = json.loads(text)
-            if "event" not in msg:
-                return msg
+        self.mon.line()   # the greeting
 
     def cmd(self, execute, **arguments):
         if not self.mon:
             self.connect()
-        req = {"execute": execute}
-        if arguments:
-            req["arguments"] = arguments
-        self.mon.write(json.dumps(req) + "\n")
-        self.mon.flush()
-        return self.reply()
+        return self.mon.cmd(execute, **arguments)
 
     def kill(self):
         if self.fd < 0:
@@ -170,13 +112,7 @@ def refused(btvm, path, what):
 
 def main():
     btvm = os.path.abspath(sys.argv[1])
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    try:
-        paths = subprocess.run(["bash", os.path.join(root, "scripts/fetch-guest.sh"), "--print"],
-                               check=True, capture_output=True, text=True).stdout.split("\n")
-    except subprocess.CalledProcessError:
-        return 77
-    kernel, initrd = paths[0], paths[1]
+    kernel, initrd = fetch_guest()
     work = tempfile.mkdtemp(prefix="btvm-snapshot-")
     log = open(os.path.join(work, "console.log"), "wb")
     snap = os.path.join(work, "vm.snap")

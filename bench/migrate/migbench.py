@@ -16,8 +16,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../tests"))
-from run_control import Fail, Monitor, Pty  # noqa: E402
-from run_migrate import free_port, wait_exit  # noqa: E402
+from vmtools import Fail, Monitor, Pty, fetch_guest, free_port, wait_exit  # noqa: E402
 
 
 def one(btvm, kernel, initrd, mib, filled, churn, work):
@@ -66,8 +65,7 @@ def main():
     btvm = sys.argv[1]
     runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 3
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    paths = subprocess.run(["bash", os.path.join(root, "scripts/fetch-guest.sh"), "--print"],
-                           check=True, capture_output=True, text=True).stdout.split("\n")
+    paths = fetch_guest()
     work = os.path.join(root, "build/bench/migrate")
     os.makedirs(work, exist_ok=True)
     print("%-8s %-8s %-6s %10s %10s %7s %9s" % ("RAM", "filled", "churn", "total ms",

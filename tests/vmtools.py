@@ -1,0 +1,135 @@
+"""What the end-to-end tests written in Python share: a program on a
+pseudo-terminal searched as it prints, the monitor socket's JSON client,
+the test guest's paths, and small helpers. Imported by run_control.py,
+run_snapshot.py, run_migrate.py and bench/migrate/migbench.py."""
+import json
+import os
+import pty
+import re
+import select
+import socket
+import subprocess
+import sys
+import termios
+import time
+
+STEP_TIMEOUT = 300
+
+
+class Fail(Exception):
+    pass
+
+
+class Pty:
+    """A program (default: an interactive bash) on a pseudo-terminal; what
+    it prints is searched as it comes."""
+
+    def __init__(self, log, argv=None):
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:
+            env = dict(os.environ, PS1="bash$ ", TERM="dumb")
+            argv = argv or ["bash", "--norc", "--noprofile", "-i"]
+            os.execvpe(argv[0], argv, env)
+        self.buf = b""
+        self.log = log
+
+    def send(self, data):
+        os.write(self.fd, data.encode() if isinstance(data, str) else data)
+
+    def expect(self, pattern, timeout=STEP_TIMEOUT):
+        """Waits for a regular expression; returns its match and drops
+        what came before it."""
+        rx = re.compile(pattern.encode())
+        end = time.time() + timeout
+        while True:
+            m = rx.search(self.buf)
+            if m:
+                self.buf = self.buf[m.end():]
+                return m
+            left = end - time.time()
+            r = select.select([self.fd], [], [], max(0, left))[0] if left > 0 else []
+            if not r:
+                raise Fail("timed out waiting for %r; last output: %r" % (pattern, self.buf[-400:]))
+            try:
+                data = os.read(self.fd, 65536)
+            except OSError:
+                data = b""
+            if not data:
+                raise Fail("the terminal closed waiting for %r" % pattern)
+            self.log.write(data)
+            self.log.flush()
+            self.buf += data
+
+    def lflag(self):
+        return termios.tcgetattr(self.fd)[3]
+
+
+class Monitor:
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.settimeout(STEP_TIMEOUT)
+        self.sock.connect(path)
+        self.file = self.sock.makefile("rw")
+        self.events = []
+
+    def line(self):
+        text = self.file.readline()
+        if not text:
+            raise Fail("the monitor socket closed")
+        return json.loads(text)
+
+    def send(self, text):
+        self.file.write(text + "\n")
+        self.file.flush()
+
+    def cmd(self, execute, **arguments):
+        req = {"execute": execute}
+        if arguments:
+            req["arguments"] = arguments
+        self.send(json.dumps(req))
+        return self.reply()
+
+    def reply(self):
+        while True:
+            msg = self.line()
+            if "event" in msg:
+                self.events.append(msg["event"])
+                continue
+            return msg
+
+
+def check(cond, what):
+    if not cond:
+        raise Fail(what)
+    print("ok:", what)
+
+
+
+def fetch_guest():
+    """The test kernel and initramfs (scripts/fetch-guest.sh); exits 77
+    when they cannot be had (no network and no cache)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        paths = subprocess.run(["bash", os.path.join(root, "scripts/fetch-guest.sh"), "--print"],
+                               check=True, capture_output=True, text=True).stdout.split("\n")
+    except subprocess.CalledProcessError:
+        sys.exit(77)
+    return paths[0], paths[1]
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_exit(pid, timeout):
+    end = time.time() + timeout
+    while time.time() < end:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.1)
+    raise Fail("pid %d did not end within %d s" % (pid, timeout))
