@@ -12,6 +12,7 @@ packages=(build-essential cmake pkg-config nasm gcc-multilib
 	libslirp-dev # --net user: libslirp's user-mode network
 	libjansson-dev socat # the monitor's JSON protocol; a client for it in tests
 	gdb # the gdb stub's tests (tests/run_gdb.py) drive Debian's gdb
+	python3-matplotlib python3-jsonschema chromium # scripts/btvm-plot; tests/run_stats.py checks its report
 	libzstd-dev # snapshots: guest RAM compressed with zstd
 	libext2fs-dev e2fsprogs fdisk # --disk: the kernel from an ext4 image; tests build images (mke2fs, sfdisk)
 	libpng-dev libx11-dev xvfb xauth xdotool netpbm # screenshots; the window's test (tests/run_window.sh)

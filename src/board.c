@@ -294,6 +294,7 @@ static void arm_timer(struct board *board, bool just_polled)
 	deadline = earlier(deadline, board_screen_deadline(board));
 	if (board->tc.selfcheck_count && deadline > board->last_reprotect_ns + REPROTECT_NS)
 		deadline = board->last_reprotect_ns + REPROTECT_NS;
+	deadline = earlier(deadline, board_stats_deadline(board));
 	if (!board->timer_ready)
 		return;
 	if (deadline <= now && !just_polled) {
@@ -425,6 +426,7 @@ static void platform_poll(void *opaque)
 	for (unsigned i = 0; i < board->cfg.ndisks; i++)
 		virtio_blk_poll(&board->disks[i]);
 	virtio_net_poll(&board->net);
+	board_stats_poll(board, now);
 	arm_timer(board, true);
 }
 
@@ -505,6 +507,8 @@ static bool platform_wait(void *opaque)
 		deadline = now + RX_RETRY_NS;
 	if (deadline == UINT64_MAX && !input_possible)
 		return false;
+	/* A sample wakes the sleep too, but cannot end the guest's wait. */
+	deadline = earlier(deadline, board_stats_deadline(board));
 	board->cpu.stats.halt_sleeps++;
 	if (deadline <= now)
 		return true;
@@ -1119,6 +1123,10 @@ static void board_control(struct board *board)
 		}
 		monitor_run_pending(board->monitor);
 		gdbstub_run_pending(board->gdb);
+		/* SIGUSR1 and SIGTERM while paused; no samples (guest time
+		 * stands still). */
+		board_stats_poll(board, board->paused ? guest_ns_at(&board->clk, board->paused_count)
+						      : board_clock_ns(board));
 		if (board->migrate_final) {
 			board->migrate_final = false;
 			migration_finish(board);
@@ -1150,6 +1158,8 @@ int board_run(struct board *board)
 		board->wake_fd = -1;
 		return 1;
 	}
+	/* Before the console, which leaves a SIGTERM taken over alone. */
+	board_stats_start(board);
 	const struct console_ops console_ops = {
 		.input = board_console_notify,
 		.quit = board_quit_key,
@@ -1215,6 +1225,7 @@ int board_run(struct board *board)
 
 void board_destroy(struct board *board)
 {
+	board_stats_stop(board);
 	gdbstub_close(board->gdb);
 	board->gdb = NULL;
 	migration_destroy(board);

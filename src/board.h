@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "board_screen.h"
+#include "board_stats.h"
 #include "boot/boot.h"
 #include "cache/tcache.h"
 #include "cpu/cpu.h"
@@ -52,6 +53,8 @@ struct board_config {
 	enum display_mode display;
 	enum serial_mode serial;
 	bool stats;
+	const char *stats_json_path;    /* --stats-json FILE, or NULL */
+	unsigned stats_interval_ms;     /* --stats-interval MS; 0: no series */
 	bool no_reboot;
 	bool one_insn_blocks;   /* debug: every block is one guest instruction */
 	bool selfcheck_blocks;  /* debug: every block self-checking, no page protection */
@@ -154,6 +157,10 @@ struct board {
 	bool paused;              /* holds != 0 */
 	uint64_t paused_count;
 	atomic_bool quit_key;     /* Ctrl-A x, from the console's thread */
+	/* Statistics over time (board_stats.c). */
+	struct stats_series series;
+	uint64_t stats_start_mono;
+	bool stats_sigterm;       /* SIGTERM ended the run */
 };
 
 /* Builds the machine and loads the guest. Returns 0, or a negative errno

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +88,13 @@ static void print_usage(FILE *out)
 	      "                        monitor's cont) continues it\n"
 	      "  --stats               print statistics to stderr at exit: translation\n"
 	      "                        cache, exits to the monitor, callouts, devices\n"
+	      "                        (docs/STATS.md); with --stats or --stats-json,\n"
+	      "                        SIGUSR1 dumps them while the guest runs on and\n"
+	      "                        SIGTERM dumps them, then ends btvm (status 143)\n"
+	      "  --stats-json FILE     write every counter to FILE as JSON at exit (and\n"
+	      "                        at SIGUSR1), through FILE.tmp and a rename\n"
+	      "  --stats-interval MS   with --stats-json: a sample of every counter every\n"
+	      "                        MS ms (1 to 3600000), the file's \"series\"\n"
 	      "  --incoming tcp:[ADDR]:PORT  wait there (ADDR default 127.0.0.1) for a\n"
 	      "                        live migration from another btvm (its monitor's\n"
 	      "                        migrate tcp:HOST:PORT); the machine is the\n"
@@ -202,6 +210,8 @@ enum {
 	OPT_DISPLAY,
 	OPT_SERIAL,
 	OPT_STATS,
+	OPT_STATS_JSON,
+	OPT_STATS_INTERVAL,
 	OPT_NO_REBOOT,
 	OPT_HELP,
 	OPT_VERSION,
@@ -235,6 +245,8 @@ static const struct option run_options[] = {
 	{ "display", required_argument, NULL, OPT_DISPLAY },
 	{ "serial", required_argument, NULL, OPT_SERIAL },
 	{ "stats", no_argument, NULL, OPT_STATS },
+	{ "stats-json", required_argument, NULL, OPT_STATS_JSON },
+	{ "stats-interval", required_argument, NULL, OPT_STATS_INTERVAL },
 	{ "no-reboot", no_argument, NULL, OPT_NO_REBOOT },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "trace", required_argument, NULL, OPT_TRACE },
@@ -313,6 +325,22 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 		case OPT_STATS:
 			cfg->stats = true;
 			break;
+		case OPT_STATS_JSON:
+			if (!*optarg)
+				return usage_error("--stats-json needs a file name");
+			cfg->stats_json_path = optarg;
+			break;
+		case OPT_STATS_INTERVAL: {
+			char *end;
+			errno = 0;
+			unsigned long ms = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || optarg[0] == '-' || ms < 1 ||
+			    ms > 3600000)
+				return usage_error("invalid --stats-interval '%s' (1 to 3600000 ms)",
+						   optarg);
+			cfg->stats_interval_ms = (unsigned)ms;
+			break;
+		}
 		case OPT_NO_REBOOT:
 			cfg->no_reboot = true;
 			break;
@@ -410,6 +438,8 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 		return usage_error("--incoming and --restore both give the machine: one of them");
 	if (!cfg->kernel_path && !cfg->ndisks && !cfg->restore_path && !given->incoming)
 		return usage_error("run: no guest given (--kernel FILE or --disk FILE is required)");
+	if (cfg->stats_interval_ms && !cfg->stats_json_path)
+		return usage_error("--stats-interval needs --stats-json FILE (the samples go there)");
 	return -1;
 }
 
@@ -465,6 +495,11 @@ static int cmd_run(int argc, char **argv)
 	int status = parse_run_options(argc, argv, &cfg, &given);
 	if (status >= 0)
 		return status;
+	/* Now rather than after the run it would describe. */
+	if (cfg.stats_json_path && board_stats_check_path(cfg.stats_json_path, err, sizeof(err))) {
+		fprintf(stderr, "btvm: %s\n", err);
+		return EXIT_FAILURE;
+	}
 	/* A live migration's destination: the stream starts with the
 	 * machine's configuration, a snapshot without memory. */
 	int incoming_fd = -1;
@@ -569,11 +604,18 @@ static int cmd_run(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 	status = board_run(&board);
-	if (cfg.stats)
-		board_print_stats(&board, stderr);
+	if (board_stats_finish(&board) && status == 0)
+		status = EXIT_FAILURE;
+	bool terminated = board_stats_terminated(&board);
 	board_destroy(&board);
 	disk_boot_free(&db);
 	free(sc);
+	if (terminated) {
+		/* Die of it, as without the dump, once the terminal and the
+		 * disks' overlays are put right. */
+		signal(SIGTERM, SIG_DFL);
+		raise(SIGTERM);
+	}
 	return status;
 }
 
