@@ -116,7 +116,7 @@ common_head='fail_on Kernel panic
 fail_on BUG:\s
 fail_on Oops:\s
 fail_on EXT4-fs error
-fail_on I/O error
+fail_on I/O error, dev
 expect debian-btvm login: root (automatic login)
 expect root@debian-btvm:~#
 send for i in $(seq 120); do systemctl is-active -q multi-user.target && break; sleep 1; done; echo MU=$(systemctl is-active multi-user.target)-$((9*9))

@@ -61,7 +61,7 @@ cat >"$work/rw.expect" <<EOF
 fail_on Kernel panic
 fail_on BUG:\\s
 fail_on Oops:\\s
-fail_on I/O error
+fail_on I/O error, dev
 fail_on EXT4-fs error
 expect guest:~ #
 send mkdir -p /mnt; mount -t ext4 /dev/vda /mnt && echo MOUNTED-\$((2*3))

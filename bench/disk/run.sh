@@ -230,7 +230,7 @@ common_head="fail_on Kernel panic
 fail_on BUG:\\s
 fail_on Oops:\\s
 fail_on EXT4-fs error
-fail_on I/O error
+fail_on I/O error, dev
 expect $prompt"
 
 # ---- Part 1: boots ----------------------------------------------------------
