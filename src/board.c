@@ -17,7 +17,7 @@
 #include "boot/acpi.h"
 #include "boot/boot.h"
 #include "boot/pci_firmware.h"
-#include "cpu/sensitive.h"
+#include "isa/sensitive.h"
 #include "gdbstub.h"
 #include "host/console.h"
 #include "migration.h"
@@ -410,7 +410,7 @@ static void platform_poll(void *opaque)
 	uint64_t now = board_clock_ns(board);
 	if (now - board->last_reprotect_ns >= REPROTECT_NS) {
 		board->last_reprotect_ns = now;
-		tcache_reprotect_selfcheck(&board->tc, &board->cpu);
+		tcache_reprotect_selfcheck(&board->tc, &board->cpu.ibl_table);
 	}
 	pit_update(&board->pit, now);
 	if (!irq_unmasked(board, PIT_IRQ))
@@ -641,7 +641,7 @@ static void disk_guest_written(void *opaque, uint64_t gpa, uint64_t len)
 	guest_ram_written(&board->ram, gpa, len);
 	for (uint64_t p = gpa / GUEST_PAGE_SIZE; p <= (gpa + len - 1) / GUEST_PAGE_SIZE; p++)
 		if (tcache_page_traced(&board->tc, (uint32_t)p))
-			tcache_invalidate_page(&board->tc, &board->cpu, (uint32_t)p);
+			tcache_invalidate_page(&board->tc, &board->cpu.ibl_table, (uint32_t)p);
 }
 
 /* The network backend's frames for the guest, on its thread. */

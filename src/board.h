@@ -14,7 +14,7 @@
 #include "boot/boot.h"
 #include "cache/tcache.h"
 #include "cpu/cpu.h"
-#include "cpu/vcpu.h"
+#include "isa/vcpu.h"
 #include "devices/acpi_pm.h"
 #include "devices/bochs_display.h"
 #include "devices/bus.h"

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "cpu/cpu_snapshot.h"
-#include "cpu/cpuid.h"
+#include "isa/cpuid.h"
 #include "host/snapfile.h"
 
 #define CONF_VERSION 1u

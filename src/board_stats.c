@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "board.h"
-#include "cpu/sensitive.h"
+#include "isa/sensitive.h"
 
 enum stats_section { SEC_DEVICES, SEC_TCACHE, SEC_MMU, SEC_EXITS, SEC_EVENTS, SEC_CALLOUTS };
 

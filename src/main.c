@@ -14,8 +14,8 @@
 #include "board.h"
 #include "board_snapshot.h"
 #include "boot/disk_boot.h"
-#include "cpu/cpuid.h"
-#include "cpu/sensitive.h"
+#include "isa/cpuid.h"
+#include "isa/sensitive.h"
 #include "migration.h"
 
 #define EXIT_USAGE 2

@@ -55,7 +55,7 @@ static void audit_one(struct board *b, const uint8_t *bytes, uint32_t at, uint32
 	struct tblock *tb;
 	int err = translate_block(&b->tr, &b->cpu, at, at, mode, &tb);
 	if (err == -ENOSPC) {
-		tcache_flush(&b->tc, &b->cpu);
+		tcache_flush(&b->tc, &b->cpu.ibl_table);
 		err = translate_block(&b->tr, &b->cpu, at, at, mode, &tb);
 	}
 	ZydisDecodedInstruction in;

@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 #include "boot/bootfile.h"
-#include "cpu/vcpu.h"
+#include "isa/vcpu.h"
 #include "mmu/guest_ram.h"
 
 enum boot_kind { BOOT_MULTIBOOT, BOOT_LINUX };

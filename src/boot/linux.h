@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "boot/bootfile.h"
-#include "cpu/vcpu.h"
+#include "isa/vcpu.h"
 #include "mmu/guest_ram.h"
 
 /* Where the loader puts its own structures; all below the EBDA. */

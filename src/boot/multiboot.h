@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "boot/bootfile.h"
-#include "cpu/vcpu.h"
+#include "isa/vcpu.h"
 #include "mmu/guest_ram.h"
 
 #define MULTIBOOT_HEADER_MAGIC 0x1BADB002u

@@ -13,10 +13,10 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "cpu/cpu.h"
+#include "cache/ibl.h"
+#include "cache/patch.h"
 #include "mmu/shadow.h"
 #include "mmu/window.h"
-#include "translator/emit.h"
 
 /* Worst-case host bytes one block may need: the translator stops adding
  * instructions well before this. */
@@ -188,7 +188,7 @@ static void unlink_page(struct tcache *tc, struct tblock *tb, int which)
 		*pp = tb->page_next[which];
 }
 
-static void drop_block(struct tcache *tc, struct cpu *cpu, struct tblock *tb)
+static void drop_block(struct tcache *tc, struct ibl_table *ibl, struct tblock *tb)
 {
 	tb->valid = false;
 	unlink_hash(tc, tb);
@@ -212,13 +212,11 @@ static void drop_block(struct tcache *tc, struct cpu *cpu, struct tblock *tb)
 			*pp = ex->next_in;
 		ex->to = NULL;
 	}
-	struct ibl_entry *e = &cpu->ibl_table[ibl_index(tb->eip, cpu->ibl_mix)];
-	if (e->host == (uint64_t)(uintptr_t)tb->host)
-		e->tag = ~0ULL;
+	ibl_forget(ibl, tb->eip, tb->host);
 	tc->stats.invalidated_blocks++;
 }
 
-unsigned tcache_invalidate_page(struct tcache *tc, struct cpu *cpu, uint32_t page)
+unsigned tcache_invalidate_page(struct tcache *tc, struct ibl_table *ibl, uint32_t page)
 {
 	unsigned n = 0;
 	if (page >= tc->npages)
@@ -228,7 +226,7 @@ unsigned tcache_invalidate_page(struct tcache *tc, struct cpu *cpu, uint32_t pag
 		unlink_page(tc, tb, 0);
 		if (tb->pages[1] != tb->pages[0])
 			unlink_page(tc, tb, 1);
-		drop_block(tc, cpu, tb);
+		drop_block(tc, ibl, tb);
 		n++;
 	}
 	trace_page(tc, page, false);
@@ -236,7 +234,7 @@ unsigned tcache_invalidate_page(struct tcache *tc, struct cpu *cpu, uint32_t pag
 	return n;
 }
 
-unsigned tcache_invalidate_linear(struct tcache *tc, struct cpu *cpu, uint32_t eip)
+unsigned tcache_invalidate_linear(struct tcache *tc, struct ibl_table *ibl, uint32_t eip)
 {
 	/* Blocks are found by physical page, and the same linear address
 	 * is other code in each address space: a scan of the arena, made
@@ -250,22 +248,21 @@ unsigned tcache_invalidate_linear(struct tcache *tc, struct cpu *cpu, uint32_t e
 		unlink_page(tc, tb, 0);
 		if (tb->pages[1] != tb->pages[0])
 			unlink_page(tc, tb, 1);
-		drop_block(tc, cpu, tb);
+		drop_block(tc, ibl, tb);
 		n++;
 	}
 	tc->stats.invalidations++;
 	return n;
 }
 
-void tcache_flush(struct tcache *tc, struct cpu *cpu)
+void tcache_flush(struct tcache *tc, struct ibl_table *ibl)
 {
 	for (unsigned p = 0; p < tc->npages; p++) {
 		tc->page_heads[p] = NULL;
 		trace_page(tc, p, false);
 	}
 	memset(tc->hash, 0, ((size_t)tc->hash_mask + 1) * sizeof(*tc->hash));
-	for (unsigned i = 0; i < IBL_ENTRIES; i++)
-		cpu->ibl_table[i].tag = ~0ULL;
+	ibl_clear(ibl);
 	tc->nblocks = 0;
 	tc->code_used = 0;
 	tc->map_used = 0;
@@ -296,12 +293,12 @@ bool tcache_page_selfcheck(const struct tcache *tc, uint32_t page)
 	return page < tc->npages && (tc->selfcheck_all || tc->page_selfcheck[page]);
 }
 
-void tcache_reprotect_selfcheck(struct tcache *tc, struct cpu *cpu)
+void tcache_reprotect_selfcheck(struct tcache *tc, struct ibl_table *ibl)
 {
 	for (uint32_t p = 0; p < tc->npages && tc->selfcheck_count; p++) {
 		if (!tc->page_selfcheck[p])
 			continue;
-		tcache_invalidate_page(tc, cpu, p);
+		tcache_invalidate_page(tc, ibl, p);
 		tc->page_selfcheck[p] = 0;
 		tc->page_code_writes[p] = 0;
 		tc->selfcheck_count--;

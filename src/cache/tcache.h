@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 struct tblock;
-struct cpu;
+struct ibl_table;
 struct shadow;
 
 enum exit_kind {
@@ -97,13 +97,15 @@ void tcache_commit(struct tcache *tc, struct tblock *tb);
  * on the same page is jumped to directly (its mapping is the source's);
  * another page is reached through the exit's lookup-table stub. */
 void tcache_chain(struct tcache *tc, struct exit_desc *exit, struct tblock *to, bool paging);
+/* The invalidations and the flush also empty the lookup-table entries
+ * (ibl) of the blocks they drop. */
 /* Drops every block that covers guest physical page 'page'; returns how many. */
-unsigned tcache_invalidate_page(struct tcache *tc, struct cpu *cpu, uint32_t page);
+unsigned tcache_invalidate_page(struct tcache *tc, struct ibl_table *ibl, uint32_t page);
 /* Drops every block whose guest bytes cover linear address eip (a block
  * of no instruction, a breakpoint's, covers its own address), whatever
  * its physical page or address space; returns how many. */
-unsigned tcache_invalidate_linear(struct tcache *tc, struct cpu *cpu, uint32_t eip);
-void tcache_flush(struct tcache *tc, struct cpu *cpu);
+unsigned tcache_invalidate_linear(struct tcache *tc, struct ibl_table *ibl, uint32_t eip);
+void tcache_flush(struct tcache *tc, struct ibl_table *ibl);
 /* Block whose host code holds addr, or NULL. */
 struct tblock *tcache_find_host(struct tcache *tc, const void *addr);
 bool tcache_page_traced(const struct tcache *tc, uint32_t page);
@@ -115,6 +117,6 @@ void tcache_note_code_write(struct tcache *tc, uint32_t page);
  * dropped and retranslated without checks): a page written often only
  * during start-up, like one holding an IDT beside code, must not make its
  * code slow for good. A page still written often switches again. */
-void tcache_reprotect_selfcheck(struct tcache *tc, struct cpu *cpu);
+void tcache_reprotect_selfcheck(struct tcache *tc, struct ibl_table *ibl);
 
 #endif

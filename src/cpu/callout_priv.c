@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "cpu/callout_internal.h"
-#include "cpu/descriptor.h"
+#include "isa/descriptor.h"
 
 /* TSS offset of the 16-bit I/O permission bitmap base (32-bit TSS). */
 #define TSS_IOMAP_BASE 0x66u

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "cpu/callout_internal.h"
-#include "cpu/descriptor.h"
+#include "isa/descriptor.h"
 
 static void set_zf(struct cpu *cpu, bool on)
 {

@@ -106,7 +106,7 @@ static enum fault_kind window_fault(struct cpu *cpu, const siginfo_t *si, const 
 		return FAULT_OUTSIDE;   /* the guard above 4 GiB: an access that wrapped */
 	last_fault.va = (uint32_t)(a - base);
 	bool write = (g[REG_ERR] & 2) != 0;
-	switch (shadow_fault(cpu, last_fault.va, write, &last_fault.gpa, &last_fault.error)) {
+	switch (shadow_fault(cpu->sh, &cpu->s, last_fault.va, write, &last_fault.gpa, &last_fault.error)) {
 	case SHADOW_FILLED:
 		return FAULT_NONE;
 	case SHADOW_PAGE_FAULT:
@@ -227,8 +227,7 @@ static void load_boot_state(struct cpu *cpu, const struct vcpu_state *boot)
 	cpu->rflags = 0x202;   /* host IF stays set; popfq cannot change it anyway */
 	cpu->s.eflags = 0;
 	cpu_set_eflags(cpu, boot->eflags, ~0u);
-	for (unsigned i = 0; i < IBL_ENTRIES; i++)
-		cpu->ibl_table[i].tag = ~0ULL;
+	ibl_clear(&cpu->ibl_table);
 	/* x87/SSE at reset: FCW 0x37f, MXCSR 0x1f80, empty tag word. */
 	memset(cpu->fxsave, 0, sizeof(cpu->fxsave));
 	cpu->fxsave[0] = 0x7f;
@@ -260,17 +259,16 @@ int cpu_init(struct cpu *cpu, const struct vcpu_state *boot, struct shadow *sh,
 	cpu->callout_fn = (uint64_t)(uintptr_t)btvm_callout;
 	cpu->ibl_miss_fn = (uint64_t)(uintptr_t)btvm_ibl_miss;
 	cpu->tsc_native = host_tsc_is_constant();
-	cpu->ibl_mix = __builtin_cpu_supports("bmi2");
 	set_guest_tsc(cpu, 0);   /* the TSC counts from power-on */
 	cpu->poll_guard = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (cpu->poll_guard == MAP_FAILED) {
 		cpu->poll_guard = NULL;
 		return -errno;
 	}
-	cpu->ibl_table = malloc(IBL_ENTRIES * sizeof(*cpu->ibl_table));
-	if (!cpu->ibl_table)
-		return -ENOMEM;
-	cpu->ibl = (uint64_t)(uintptr_t)cpu->ibl_table;
+	int err = ibl_init(&cpu->ibl_table);
+	if (err)
+		return err;
+	cpu->ibl = (uint64_t)(uintptr_t)cpu->ibl_table.entries;
 	cpu->decoded = calloc(CALLOUT_DECODE_CACHE, sizeof(*cpu->decoded));
 	if (!cpu->decoded)
 		return -ENOMEM;
@@ -283,7 +281,7 @@ int cpu_init(struct cpu *cpu, const struct vcpu_state *boot, struct shadow *sh,
 
 void cpu_reset(struct cpu *cpu, const struct vcpu_state *boot)
 {
-	tcache_flush(cpu->tc, cpu);
+	tcache_flush(cpu->tc, &cpu->ibl_table);
 	shadow_flush(cpu->sh);
 	shadow_forget_adaptive(cpu->sh);
 	load_boot_state(cpu, boot);
@@ -296,8 +294,7 @@ void cpu_destroy(struct cpu *cpu)
 	if (cpu->poll_guard)
 		munmap(cpu->poll_guard, 4096);
 	cpu->poll_guard = NULL;
-	free(cpu->ibl_table);
-	cpu->ibl_table = NULL;
+	ibl_destroy(&cpu->ibl_table);
 	free(cpu->decoded);
 	cpu->decoded = NULL;
 }
@@ -338,7 +335,7 @@ static struct tblock *get_block(struct cpu *cpu, struct translator *t, uint32_t 
 		if (!fetch_address(cpu, (eip | (GUEST_PAGE_SIZE - 1)) + 1, &next))
 			return NULL;
 		if (next / GUEST_PAGE_SIZE != tb->pages[1]) {
-			tcache_invalidate_page(cpu->tc, cpu, tb->pages[1]);
+			tcache_invalidate_page(cpu->tc, &cpu->ibl_table, tb->pages[1]);
 			tb = NULL;
 		}
 	}
@@ -346,7 +343,7 @@ static struct tblock *get_block(struct cpu *cpu, struct translator *t, uint32_t 
 		return tb;
 	int err = translate_block(t, cpu, eip, gpa, mode, &tb);
 	if (err == -ENOSPC) {
-		tcache_flush(cpu->tc, cpu);
+		tcache_flush(cpu->tc, &cpu->ibl_table);
 		err = translate_block(t, cpu, eip, gpa, mode, &tb);
 	}
 	if (err == -EFAULT) {
@@ -414,7 +411,7 @@ static bool handle_trace(struct cpu *cpu, struct translator *t)
 			sh->stats.trace_faults++;
 		}
 		if (tcache_page_traced(cpu->tc, page)) {
-			tcache_invalidate_page(cpu->tc, cpu, page);
+			tcache_invalidate_page(cpu->tc, &cpu->ibl_table, page);
 			tcache_note_code_write(cpu->tc, page);
 			if (!table[n] && tcache_page_selfcheck(cpu->tc, page))
 				return false;   /* writable from now on: the writer just runs again */
@@ -436,7 +433,7 @@ static bool handle_trace(struct cpu *cpu, struct translator *t)
 		shadow_reprotect(sh, pages[i]);
 		if (table[i])
 			shadow_table_changed(sh, pages[i], snapshot[i]);
-		tcache_invalidate_page(cpu->tc, cpu, pages[i]);
+		tcache_invalidate_page(cpu->tc, &cpu->ibl_table, pages[i]);
 	}
 	if (!tb || cpu->fatal)
 		return false;
@@ -445,7 +442,7 @@ static bool handle_trace(struct cpu *cpu, struct translator *t)
 	 * otherwise throw its neighbours' translations away on every write. */
 	if (table[0] && !shadow_is_adaptive(sh, tb->gpa) && count_table_write(tb->gpa)) {
 		shadow_mark_adaptive(sh, tb->gpa);
-		tcache_invalidate_page(cpu->tc, cpu, tb->gpa / GUEST_PAGE_SIZE);
+		tcache_invalidate_page(cpu->tc, &cpu->ibl_table, tb->gpa / GUEST_PAGE_SIZE);
 	}
 	if (last_fault.kind != FAULT_NONE) {
 		enum fault_kind k = last_fault.kind;
@@ -475,7 +472,7 @@ static void handle_mmio(struct cpu *cpu)
 		return;
 	}
 	shadow_mark_adaptive(cpu->sh, insn_gpa);
-	tcache_invalidate_page(cpu->tc, cpu, insn_gpa / GUEST_PAGE_SIZE);
+	tcache_invalidate_page(cpu->tc, &cpu->ibl_table, insn_gpa / GUEST_PAGE_SIZE);
 }
 
 /* Whether linear page va is mapped global (G with CR4.PGE) right now. */
@@ -503,7 +500,7 @@ static bool block_is_global(struct cpu *cpu, const struct tblock *tb)
 static void ibl_enter(struct cpu *cpu, uint32_t target, uint32_t mode, const struct tblock *to,
 		      bool global)
 {
-	struct ibl_entry *e = &cpu->ibl_table[ibl_index(target, cpu->ibl_mix)];
+	struct ibl_entry *e = ibl_slot(&cpu->ibl_table, target);
 	if (global) {
 		shadow_note_global_code(cpu->sh, target);
 		if (to->pages[1] != to->pages[0])
@@ -565,7 +562,7 @@ void cpu_paging_changed(struct cpu *cpu, uint32_t old_cr0, uint32_t old_cr4)
 	uint32_t cr0_diff = old_cr0 ^ cpu->s.cr0, cr4_diff = old_cr4 ^ cpu->s.cr4;
 	if (cr0_diff & CR0_PG) {
 		/* Blocks chained across pages assumed one fixed mapping. */
-		tcache_flush(cpu->tc, cpu);
+		tcache_flush(cpu->tc, &cpu->ibl_table);
 		shadow_flush(cpu->sh);
 	} else if ((cr0_diff & CR0_WP) || (cr4_diff & (CR4_PSE | CR4_PGE))) {
 		shadow_flush(cpu->sh);
@@ -671,7 +668,7 @@ int cpu_breakpoint_set(struct cpu *cpu, uint32_t eip)
 	if (dbg->nbp == CPU_MAX_BREAKPOINTS)
 		return -ENOSPC;
 	dbg->bp[dbg->nbp++] = eip;
-	tcache_invalidate_linear(cpu->tc, cpu, eip);
+	tcache_invalidate_linear(cpu->tc, &cpu->ibl_table, eip);
 	return 0;
 }
 
@@ -683,7 +680,7 @@ void cpu_breakpoint_clear(struct cpu *cpu, uint32_t eip)
 			continue;
 		dbg->bp[i] = dbg->bp[--dbg->nbp];
 		/* The block that ended before it stays: it is still right. */
-		tcache_invalidate_linear(cpu->tc, cpu, eip);
+		tcache_invalidate_linear(cpu->tc, &cpu->ibl_table, eip);
 		return;
 	}
 }
@@ -705,14 +702,13 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 	current_cpu = cpu;
 	cpu->sh->cur_view = -2;   /* GS may have been changed by anyone */
 	while (!cpu->stop && !cpu->fatal) {
-		if (shadow_select(cpu) < 0) {
+		if (shadow_select(cpu->sh, &cpu->s, &cpu->win) < 0) {
 			cpu->fatal = "cannot reserve a window for the guest's address space";
 			break;
 		}
 		if (cpu->sh->ibl_flush) {
 			cpu->sh->ibl_flush = false;
-			for (unsigned i = 0; i < IBL_ENTRIES; i++)
-				cpu->ibl_table[i].tag = ~0ULL;
+			ibl_clear(&cpu->ibl_table);
 		}
 		if (cpu->attention) {
 			/* Pointer first: an alarm between the two stores sets both
@@ -800,9 +796,9 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 					/* Its guest bytes changed under it: retranslate. */
 					cpu->tc->stats.selfcheck_stale++;
 					const struct tblock *from = ex->from;
-					tcache_invalidate_page(cpu->tc, cpu, from->pages[0]);
+					tcache_invalidate_page(cpu->tc, &cpu->ibl_table, from->pages[0]);
 					if (from->pages[1] != from->pages[0])
-						tcache_invalidate_page(cpu->tc, cpu, from->pages[1]);
+						tcache_invalidate_page(cpu->tc, &cpu->ibl_table, from->pages[1]);
 					continue;
 				}
 				cpu->stats.exits[EXIT_BRANCH]++;

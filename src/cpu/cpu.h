@@ -1,6 +1,6 @@
 /* The vCPU at run time: the block of state translated code reaches through
- * R15 (fixed layout, see cpu_layout.h), the architectural state, and the run
- * loop that enters translated code and handles each exit. */
+ * R15 (fixed layout, see translator/cpu_layout.h), the architectural state,
+ * and the run loop that enters translated code and handles each exit. */
 #ifndef BTVM_CPU_CPU_H
 #define BTVM_CPU_CPU_H
 
@@ -8,8 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cpu/cpu_layout.h"
-#include "cpu/vcpu.h"
+#include "cache/ibl.h"
+#include "isa/vcpu.h"
+#include "translator/cpu_layout.h"
 
 #include <Zydis/Zydis.h>
 
@@ -54,8 +55,6 @@ enum exit_reason {
 	EXIT_REASON_COUNT
 };
 
-#define IBL_ENTRIES 65536u
-
 /* The debugger's (gdb stub's) hold on the run loop. Breakpoints are guest
  * linear addresses acted on in the translation, never written into guest
  * memory: a block ends before an instruction at one, and a block starting
@@ -80,22 +79,6 @@ struct cpu_debug {
 	enum debug_event event; /* why cpu_run stopped for the debugger */
 };
 
-/* The lookup table's slot for a guest address: its low 16 bits plus its
- * high 16 (the lookup computes the same with RORX and LEA, which leave the
- * guest's flags alone), so kernel and user code that share low bits, and
- * kernel functions 64 KiB apart, do not take each other's slots. Without
- * BMI2 on the host, the low 16 bits alone. */
-static inline uint32_t ibl_index(uint32_t eip, bool mix)
-{
-	return (mix ? eip + (eip >> 16 | eip << 16) : eip) & (IBL_ENTRIES - 1);
-}
-
-/* An indirect-branch lookup table entry: tag is (mode << 32) | guest eip. */
-struct ibl_entry {
-	uint64_t tag;
-	uint64_t host;
-};
-
 struct cpu_stats {
 	uint64_t exits[EXIT_REASON_COUNT];
 	uint64_t blocks_run;
@@ -113,7 +96,7 @@ struct cpu_stats {
 };
 
 struct cpu {
-	/* --- translated code's view, fixed offsets (cpu_layout.h) --- */
+	/* --- translated code's view, fixed offsets (translator/cpu_layout.h) --- */
 	uint32_t regs[REG_COUNT];
 	uint64_t rflags;
 	uint64_t host_rsp;
@@ -166,7 +149,7 @@ struct cpu {
 	struct tcache *tc;
 	struct window *win;       /* the current window (shadow_select) */
 	struct shadow *sh;
-	struct ibl_entry *ibl_table;
+	struct ibl_table ibl_table;  /* its address is also in ibl, for the lookup */
 	struct bus *bus;
 	const struct cpu_platform *plat;  /* NULL: no interrupt sources */
 	ZydisDecoder decoder;     /* for callouts */
@@ -200,7 +183,6 @@ struct cpu {
 	bool tsc_native;
 	uint32_t poll_ok;         /* what poll_ptr points at when all is quiet */
 	void *poll_guard;         /* a PROT_NONE page */
-	bool ibl_mix;             /* ibl_index() mixes the high bits in (BMI2) */
 };
 
 _Static_assert(offsetof(struct cpu, regs) == CPU_OFF_REGS, "layout");
@@ -332,7 +314,7 @@ bool insn_writes_via_cs(const ZydisDecodedInstruction *in, const ZydisDecodedOpe
 /* The 8-byte descriptor a selector names in the GDT or LDT; false if it
  * lies beyond the table's limit or outside guest RAM. */
 bool cpu_read_descriptor(struct cpu *cpu, uint16_t selector, uint32_t *lo, uint32_t *hi);
-/* mmu/access.c: guest linear memory for the monitor. The _guest forms
+/* cpu/guest_access.c: guest linear memory for the monitor. The _guest forms
  * access with the CPL's privilege (user at CPL 3), the _sys forms as the
  * processor's implicit supervisor accesses (descriptor tables, IDT, TSS).
  * false: the access faulted; a #PF leaves cpu->pf pending, which

@@ -109,11 +109,10 @@ int cpu_load(struct cpu *cpu, struct snap_reader *r)
 		return snapr_fail(r, "privilege level %u or MXCSR 0x%08x out of range", s.cpl, mxcsr);
 
 	/* Nothing translated or mapped belongs to this memory any more. */
-	tcache_flush(cpu->tc, cpu);
+	tcache_flush(cpu->tc, &cpu->ibl_table);
 	shadow_flush(cpu->sh);
 	shadow_forget_adaptive(cpu->sh);
-	for (unsigned i = 0; i < IBL_ENTRIES; i++)
-		cpu->ibl_table[i].tag = ~0ULL;
+	ibl_clear(&cpu->ibl_table);
 	uint32_t eflags = s.eflags;
 	cpu->s = s;
 	memcpy(cpu->s.regs, regs, sizeof(regs));

@@ -8,7 +8,7 @@
  *   r15 = struct cpu *, r13 = argument to the doors, r8-r11 r13 r14 scratch,
  *   host rsp = the monitor's stack, guest arithmetic flags in RFLAGS,
  *   GS.base = the active window. */
-#include "cpu/cpu_layout.h"
+#include "translator/cpu_layout.h"
 
 	.intel_syntax noprefix
 	.text

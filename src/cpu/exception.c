@@ -6,7 +6,7 @@
 
 #include "cache/tcache.h"
 #include "cpu/cpu.h"
-#include "cpu/descriptor.h"
+#include "isa/descriptor.h"
 #include "mmu/window.h"
 
 bool cpu_read_descriptor(struct cpu *cpu, uint16_t selector, uint32_t *lo, uint32_t *hi)

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "cpu/vcpu.h"
+#include "isa/vcpu.h"
 
 /* An entry outside RAM reads as what a PC's bus gives for an address no
  * device claims: all ones (a present entry pointing at the top page; with

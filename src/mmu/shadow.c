@@ -10,8 +10,7 @@
 #include <sys/auxv.h>
 #include <sys/mman.h>
 
-#include "cache/tcache.h"
-#include "cpu/cpu.h"
+#include "isa/vcpu.h"
 #include "mmu/paging.h"
 
 #define SHADOW_E_MAPPED 0x1u
@@ -433,16 +432,8 @@ void shadow_table_changed(struct shadow *sh, uint32_t page, const uint32_t *old)
 			table_slot_written(sh, page, i);
 }
 
-void shadow_note_write(struct cpu *cpu, uint32_t gpa, unsigned len)
+void shadow_after_write(struct shadow *sh, uint32_t gpa, unsigned len)
 {
-	for (uint32_t p = gpa / GUEST_PAGE_SIZE; p <= (gpa + len - 1) / GUEST_PAGE_SIZE; p++)
-		if (tcache_page_traced(cpu->tc, p))
-			tcache_invalidate_page(cpu->tc, cpu, p);
-}
-
-void shadow_after_write(struct cpu *cpu, uint32_t gpa, unsigned len)
-{
-	struct shadow *sh = cpu->sh;
 	for (uint32_t a = gpa & ~3u; a < gpa + len; a += 4) {
 		uint32_t page = a / GUEST_PAGE_SIZE;
 		if (shadow_page_is_table(sh, page))
@@ -514,17 +505,16 @@ static int new_window(struct shadow *sh, uint32_t cr3, bool user, struct shadow_
 
 static void apply_devmem_move(struct shadow *sh, uint64_t old_gpa);
 
-int shadow_select(struct cpu *cpu)
+int shadow_select(struct shadow *sh, const struct vcpu_state *s, struct window **win_out)
 {
-	struct shadow *sh = cpu->sh;
 	if (sh->devmem_move_pending) {
 		sh->devmem_move_pending = false;
 		apply_devmem_move(sh, sh->devmem_old_gpa);
 	}
 	flush_pending_unmap(sh);
-	bool paging = cpu->s.cr0 & CR0_PG;
-	int view = paging ? (cpu->s.cpl == 3) : -1;
-	uint32_t cr3 = cpu->s.cr3 & 0xfffff000u;
+	bool paging = s->cr0 & CR0_PG;
+	int view = paging ? (s->cpl == 3) : -1;
+	uint32_t cr3 = s->cr3 & 0xfffff000u;
 	if (view == sh->cur_view && (!paging || cr3 == sh->cur_key_cr3) && sh->current)
 		return 0;
 	struct window *win = &sh->identity;
@@ -543,8 +533,8 @@ int shadow_select(struct cpu *cpu)
 	sh->current = win;
 	sh->cur_view = view;
 	sh->cur_key_cr3 = cr3;
-	sh->regs = (struct paging_regs){ cpu->s.cr0, cpu->s.cr3, cpu->s.cr4 };
-	cpu->win = win;
+	sh->regs = (struct paging_regs){ s->cr0, s->cr3, s->cr4 };
+	*win_out = win;
 	set_ibl_tag(sh, tag);
 	set_gs(sh, win);
 	sh->stats.window_switches++;
@@ -697,10 +687,9 @@ static void mark_ram_written(struct shadow *sh, uint32_t page)
 	shadow_reprotect(sh, page);
 }
 
-enum shadow_fault_kind shadow_fault(struct cpu *cpu, uint32_t va, bool write, uint32_t *gpa,
-				    uint32_t *error)
+enum shadow_fault_kind shadow_fault(struct shadow *sh, const struct vcpu_state *s, uint32_t va,
+				    bool write, uint32_t *gpa, uint32_t *error)
 {
-	struct shadow *sh = cpu->sh;
 	uint32_t page;
 	if (sh->current == &sh->identity) {
 		*gpa = va;
@@ -721,7 +710,7 @@ enum shadow_fault_kind shadow_fault(struct cpu *cpu, uint32_t va, bool write, ui
 		return SHADOW_TRACED;
 	}
 	struct shadow_window *w = (struct shadow_window *)sh->current;
-	struct paging_regs pr = { cpu->s.cr0, cpu->s.cr3, cpu->s.cr4 };
+	struct paging_regs pr = { s->cr0, s->cr3, s->cr4 };
 	struct walk wk;
 	unsigned access = (write ? ACCESS_WRITE : 0) | (w->user ? ACCESS_USER : 0);
 	if (!paging_walk(sh->ram, &pr, va, access, &wk, error)) {

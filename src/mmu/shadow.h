@@ -16,7 +16,7 @@
 #include "mmu/paging.h"
 #include "mmu/window.h"
 
-struct cpu;
+struct vcpu_state;
 
 #define SHADOW_MAX_WINDOWS 48u
 /* Single-page mappings across all windows before the least recently used
@@ -142,9 +142,9 @@ unsigned shadow_ram_harvest(struct shadow *sh, uint8_t *bitmap);
 void shadow_destroy(struct shadow *sh);
 /* Drops every paging window (CR0.PG/WP or CR4.PSE/PGE changed, reset). */
 void shadow_flush(struct shadow *sh);
-/* Makes the window for the vCPU's paging state and CPL current (and GS
- * point at it). Returns 0 or a negative errno. */
-int shadow_select(struct cpu *cpu);
+/* Makes the window for the vCPU's paging state and CPL (s) current, GS
+ * point at it, and *win name it. Returns 0 or a negative errno. */
+int shadow_select(struct shadow *sh, const struct vcpu_state *s, struct window **win);
 
 enum shadow_fault_kind {
 	SHADOW_FILLED,      /* hidden: mapped, run the instruction again */
@@ -156,8 +156,8 @@ enum shadow_fault_kind {
 /* A host fault at linear address va of the current window. Safe to call
  * from the SIGSEGV handler: it interrupted translated code, never the
  * monitor. */
-enum shadow_fault_kind shadow_fault(struct cpu *cpu, uint32_t va, bool write, uint32_t *gpa,
-				    uint32_t *error);
+enum shadow_fault_kind shadow_fault(struct shadow *sh, const struct vcpu_state *s, uint32_t va,
+				    bool write, uint32_t *gpa, uint32_t *error);
 /* The current paging window's host address for [va, va + len) when that
  * lies in one page the window maps (writable, for a write: not traced):
  * the monitor then reaches guest memory through the same alias as
@@ -173,12 +173,9 @@ void shadow_retire_global(struct shadow *sh);
 /* Makes room after SHADOW_NO_ROOM: evicts windows, the current one last. */
 void shadow_make_room(struct shadow *sh);
 
-/* The monitor is about to write [gpa, gpa+len) of RAM through its own
- * mapping: translations of those pages are dropped. */
-void shadow_note_write(struct cpu *cpu, uint32_t gpa, unsigned len);
-/* It has written them: shadow entries derived from page-table entries
- * there are dropped. */
-void shadow_after_write(struct cpu *cpu, uint32_t gpa, unsigned len);
+/* The monitor has written [gpa, gpa+len) of RAM through its own mapping:
+ * shadow entries derived from page-table entries there are dropped. */
+void shadow_after_write(struct shadow *sh, uint32_t gpa, unsigned len);
 /* Page-table entries of page gpa_page that differ from old (4 KiB) were
  * written: drop what was derived from them. */
 void shadow_table_changed(struct shadow *sh, uint32_t gpa_page, const uint32_t *old);

@@ -1,5 +1,5 @@
 /* The instruction allowlist. An instruction is translated only when its
- * ISA set is in the table below and the CPUID model (cpu/cpuid.c)
+ * ISA set is in the table below and the CPUID model (isa/cpuid.c)
  * advertises what the set needs; everything else is #UD in the guest,
  * whatever the host runs. The translator then copies an allowed
  * instruction as it is only when each of its memory accesses is an
@@ -48,7 +48,7 @@
 
 #include <string.h>
 
-#include "cpu/cpuid.h"
+#include "isa/cpuid.h"
 
 int64_t allowlist_set_needs(ZydisISASet set)
 {

@@ -1,5 +1,5 @@
 /* Which guest instructions btvm runs: the allowlist that follows the
- * CPUID model (cpu/cpuid.h), not the host CPU. */
+ * CPUID model (isa/cpuid.h), not the host CPU. */
 #ifndef BTVM_TRANSLATOR_ALLOWLIST_H
 #define BTVM_TRANSLATOR_ALLOWLIST_H
 

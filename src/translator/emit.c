@@ -94,14 +94,6 @@ void emit1(struct emitter *e, ZydisMnemonic mnemonic, ZydisEncoderOperand a)
 	emit_insn(e, mnemonic, 1, &a, 0);
 }
 
-void patch_rel32(uint8_t *field, const void *target)
-{
-	int64_t rel = (const uint8_t *)target - (field + 4);
-	assert(rel == (int32_t)rel);
-	int32_t r = (int32_t)rel;
-	memcpy(field, &r, 4);
-}
-
 void patch_rel8(uint8_t *field, const void *target)
 {
 	int64_t rel = (const uint8_t *)target - (field + 1);

@@ -9,6 +9,8 @@
 
 #include <Zydis/Zydis.h>
 
+#include "cache/patch.h"   /* patch_rel32, for the rel32 forms below */
+
 struct emitter {
 	uint8_t *start;
 	uint8_t *pos;
@@ -40,6 +42,5 @@ uint8_t *emit_jcc_rel32(struct emitter *e, unsigned cc, const void *target);
 /* jrcxz rel8 (or jecxz with addr32); returns the rel8 field's address. */
 uint8_t *emit_jrcxz(struct emitter *e, bool ecx);
 void patch_rel8(uint8_t *field, const void *target);
-void patch_rel32(uint8_t *field, const void *target);
 
 #endif

@@ -13,7 +13,7 @@
 
 #include "cache/tcache.h"
 #include "cpu/cpu.h"
-#include "cpu/sensitive.h"
+#include "isa/sensitive.h"
 #include "mmu/paging.h"
 #include "mmu/shadow.h"
 #include "mmu/window.h"
@@ -248,7 +248,7 @@ static uint8_t *emit_ibl_probe(struct tctx *c, int32_t tags)
 static void emit_ibl_lookup_tags(struct tctx *c, int32_t first, int32_t second)
 {
 	struct emitter *e = &c->e;
-	if (c->cpu->ibl_mix) {
+	if (c->cpu->ibl_table.mix) {
 		/* ibl_index(): target + ror(target, 16), low 16 bits. */
 		ZydisEncoderOperand ror[3] = { op_reg(ZYDIS_REGISTER_R14D), op_reg(ZYDIS_REGISTER_R13D),
 					       op_imm(16) };

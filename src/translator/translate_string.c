@@ -4,7 +4,7 @@
  * between iterations. */
 #include "translator/translate_internal.h"
 
-#include "cpu/cpu.h"
+#include "translator/cpu_layout.h"
 
 static ZydisRegister acc(unsigned size)
 {

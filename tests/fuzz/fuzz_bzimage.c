@@ -13,7 +13,7 @@
 #include "fuzz.h"
 
 #include "boot/linux.h"
-#include "cpu/vcpu.h"
+#include "isa/vcpu.h"
 #include "mmu/guest_ram.h"
 
 #define RAM_BYTES (8u << 20)

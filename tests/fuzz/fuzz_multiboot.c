@@ -6,7 +6,7 @@
 #include "fuzz.h"
 
 #include "boot/multiboot.h"
-#include "cpu/vcpu.h"
+#include "isa/vcpu.h"
 #include "mmu/guest_ram.h"
 
 #define RAM_BYTES (8u << 20)

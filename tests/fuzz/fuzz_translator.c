@@ -264,7 +264,7 @@ static void translate_one(struct rig *r, const struct attempt *a, unsigned max)
 	struct tblock *tb = NULL;
 	int err = translate_block(&r->tr, cpu, p->eip, p->gpa, a->mode, &tb);
 	if (err == -ENOSPC) {
-		tcache_flush(&r->tc, cpu);
+		tcache_flush(&r->tc, &cpu->ibl_table);
 		err = translate_block(&r->tr, cpu, p->eip, p->gpa, a->mode, &tb);
 		if (err == -ENOSPC)
 			fail(a, "a block does not fit in an empty cache");
@@ -295,7 +295,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t code_len = size - HEADER_BYTES;
 
 	r->tc.selfcheck_all = (env & ENV_SELFCHECK) != 0;
-	r->cpu.ibl_mix = (env & ENV_IBL_MIX) != 0;
+	r->cpu.ibl_table.mix = (env & ENV_IBL_MIX) != 0;
 	r->cpu.tsc_native = (env & ENV_TSC_NATIVE) != 0;
 	r->tr.single_insn = (env & ENV_ONE_INSN) != 0;
 	r->tr.trace = env & ENV_TRACE ? r->null : NULL;

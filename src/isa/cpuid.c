@@ -2,7 +2,7 @@
  * stepping 3 (a Pentium III), with SSE2 added, the same on every host.
  * Unknown leaves answer as Intel CPUs do: a leaf above the highest basic
  * or extended one returns the highest basic leaf's data. */
-#include "cpu/cpuid.h"
+#include "isa/cpuid.h"
 
 #include <cpuid.h>
 #include <errno.h>

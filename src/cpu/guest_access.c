@@ -88,16 +88,25 @@ void cpu_read_phys(struct cpu *cpu, uint32_t gpa, void *dst, unsigned len)
 	}
 }
 
+/* Translations of the pages about to be written go first: the write
+ * through the monitor's mapping trips no trace. */
+static void drop_translations(struct cpu *cpu, uint32_t gpa, unsigned len)
+{
+	for (uint32_t p = gpa / GUEST_PAGE_SIZE; p <= (gpa + len - 1) / GUEST_PAGE_SIZE; p++)
+		if (tcache_page_traced(cpu->tc, p))
+			tcache_invalidate_page(cpu->tc, &cpu->ibl_table, p);
+}
+
 void cpu_write_phys(struct cpu *cpu, uint32_t gpa, const void *src, unsigned len)
 {
 	const struct guest_ram *ram = cpu->sh->ram;
 	if (guest_ram_contains(ram, gpa, len)) {
 		/* The monitor writes through its own mapping, which no trace
 		 * protects: tell the shadow and the cache by hand. */
-		shadow_note_write(cpu, gpa, len);
+		drop_translations(cpu, gpa, len);
 		memcpy(ram->host + gpa, src, len);
 		guest_ram_written(ram, gpa, len);
-		shadow_after_write(cpu, gpa, len);
+		shadow_after_write(cpu->sh, gpa, len);
 		return;
 	}
 	const uint8_t *s = src;

@@ -1,8 +1,8 @@
 /* btvm's CPUID model: the one virtual CPU every guest sees, whatever the
  * host is. The translator's allowlist (translator/allowlist.c) follows the
  * same feature bits, so what the model does not advertise is #UD. */
-#ifndef BTVM_CPU_CPUID_H
-#define BTVM_CPU_CPUID_H
+#ifndef BTVM_ISA_CPUID_H
+#define BTVM_ISA_CPUID_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -2,8 +2,8 @@
  * depends on or changes privileged state, with its Popek-Goldberg class
  * and how btvm runs it. The translator and the teaching listing
  * (btvm --list-sensitive) both read this one table. */
-#ifndef BTVM_CPU_SENSITIVE_H
-#define BTVM_CPU_SENSITIVE_H
+#ifndef BTVM_ISA_SENSITIVE_H
+#define BTVM_ISA_SENSITIVE_H
 
 #include <stdbool.h>
 #include <stdio.h>

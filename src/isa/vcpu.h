@@ -1,8 +1,8 @@
 /* The architectural state of one guest IA-32 CPU as the monitor keeps it
  * between runs of translated code. While translated code runs, the general
  * registers and arithmetic flags live in host registers instead. */
-#ifndef BTVM_CPU_VCPU_H
-#define BTVM_CPU_VCPU_H
+#ifndef BTVM_ISA_VCPU_H
+#define BTVM_ISA_VCPU_H
 
 #include <stdint.h>
 

@@ -2,7 +2,7 @@
  * Irvine (USENIX Security 2000) sensitive-but-unprivileged set is: SGDT,
  * SIDT, SLDT, SMSW, PUSHF, POPF, LAR, LSL, VERR, VERW, POP/PUSH segment,
  * far CALL, far JMP, INT n, RET far, STR, MOV segment. */
-#include "cpu/sensitive.h"
+#include "isa/sensitive.h"
 
 static const struct sensitive_insn table[] = {
 	{ ZYDIS_MNEMONIC_CLI, "CLI", SENS_IOPL, HANDLE_INLINE, END_NONE, "store to the virtual IF; a callout at CPL 3 (#GP if CPL > IOPL)" },

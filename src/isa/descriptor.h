@@ -3,8 +3,8 @@
  * packed into the two dwords. Shared by the segment loads (exception.c)
  * and the segmentation callouts. struct segment's flags hold bits 8..23 of
  * the high dword, so DESC_* >> 8 tests them there. */
-#ifndef BTVM_CPU_DESCRIPTOR_H
-#define BTVM_CPU_DESCRIPTOR_H
+#ifndef BTVM_ISA_DESCRIPTOR_H
+#define BTVM_ISA_DESCRIPTOR_H
 
 #include <stdint.h>
 

@@ -1,9 +1,10 @@
-/* Byte offsets into struct cpu that hand-written assembly (entry.S) and
- * emitted code rely on. cpu.h checks each one with a static assertion, so
- * the two can never drift apart. Plain #defines: this file is included
- * from assembly too. */
-#ifndef BTVM_CPU_CPU_LAYOUT_H
-#define BTVM_CPU_CPU_LAYOUT_H
+/* Byte offsets into struct cpu that emitted code and hand-written assembly
+ * (cpu/entry.S) rely on. The translator owns them because the code it
+ * emits is what depends on them; struct cpu, a layer up, follows them and
+ * cpu.h checks each one with a static assertion, so the two can never
+ * drift apart. Plain #defines: this file is included from assembly too. */
+#ifndef BTVM_TRANSLATOR_CPU_LAYOUT_H
+#define BTVM_TRANSLATOR_CPU_LAYOUT_H
 
 #define CPU_OFF_REGS 0x00          /* uint32_t[8]: eax..edi while outside translated code */
 #define CPU_OFF_RFLAGS 0x20        /* uint64_t: host RFLAGS image holding guest arith flags */

@@ -1,0 +1,58 @@
+/* The indirect-branch lookup table: what translated code probes, inline,
+ * for the host code of a guest branch target before it leaves to the run
+ * loop. This pair owns the entries' layout, the slot a target takes, and
+ * filling, forgetting and clearing them; the vCPU keeps the table's
+ * address where the emitted lookup finds it (CPU_OFF_IBL) and the tags per
+ * address space (mmu/shadow.c hands those out). */
+#ifndef BTVM_CACHE_IBL_H
+#define BTVM_CACHE_IBL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define IBL_ENTRIES 65536u
+
+/* An entry: tag is (address-space tag | mode << 32 | guest eip); a tag no
+ * lookup computes (~0) marks it empty. The emitted lookup reads tag at
+ * offset 0 and host at 8. */
+struct ibl_entry {
+	uint64_t tag;
+	uint64_t host;
+};
+
+struct ibl_table {
+	struct ibl_entry *entries;   /* IBL_ENTRIES of them */
+	bool mix;                    /* ibl_index() mixes the high bits in (BMI2) */
+};
+
+/* The lookup table's slot for a guest address: its low 16 bits plus its
+ * high 16 (the lookup computes the same with RORX and LEA, which leave the
+ * guest's flags alone), so kernel and user code that share low bits, and
+ * kernel functions 64 KiB apart, do not take each other's slots. Without
+ * BMI2 on the host, the low 16 bits alone. */
+static inline uint32_t ibl_index(uint32_t eip, bool mix)
+{
+	return (mix ? eip + (eip >> 16 | eip << 16) : eip) & (IBL_ENTRIES - 1);
+}
+
+static inline struct ibl_entry *ibl_slot(const struct ibl_table *t, uint32_t eip)
+{
+	return &t->entries[ibl_index(eip, t->mix)];
+}
+
+/* 0, or -ENOMEM. The table starts empty. */
+int ibl_init(struct ibl_table *t);
+void ibl_destroy(struct ibl_table *t);
+/* Empties every entry (a flush, a reset, address-space tags wrapped). */
+void ibl_clear(struct ibl_table *t);
+/* The translation at host for guest eip is gone: its entry, if it still
+ * points there, is emptied. Inline, as it was in the cache's invalidation
+ * loop before the table had a file of its own. */
+static inline void ibl_forget(struct ibl_table *t, uint32_t eip, const void *host)
+{
+	struct ibl_entry *e = ibl_slot(t, eip);
+	if (e->host == (uint64_t)(uintptr_t)host)
+		e->tag = ~0ULL;
+}
+
+#endif
