@@ -282,12 +282,6 @@ static bool page_has_data(struct extent_cursor *c, uint64_t off)
 	return off >= c->start && off < c->end;
 }
 
-static bool page_is_zero(const uint8_t *p)
-{
-	static const uint8_t zero[PAGE];
-	return !memcmp(p, zero, PAGE);
-}
-
 static void save_memory(const struct board *board, struct snap_writer *w)
 {
 	const struct guest_ram *ram = &board->ram;
@@ -301,7 +295,7 @@ static void save_memory(const struct board *board, struct snap_writer *w)
 		unsigned n = 0;
 		for (unsigned i = 0; i < MEM_CHUNK_PAGES && chunk + (uint64_t)i * PAGE < total; i++) {
 			uint64_t off = chunk + (uint64_t)i * PAGE;
-			if (page_has_data(&cur, off) && !page_is_zero(ram->host + off)) {
+			if (page_has_data(&cur, off) && !guest_page_is_zero(ram->host + off)) {
 				bitmap[i / 8] |= (uint8_t)(1u << (i % 8));
 				n++;
 			}

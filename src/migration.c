@@ -138,12 +138,6 @@ static int send_file(int fd, uint32_t kind, const char *path, uint64_t *bytes)
 	return ret;
 }
 
-static bool page_is_zero(const uint8_t *p)
-{
-	static const uint8_t zero[PAGE];
-	return !memcmp(p, zero, PAGE);
-}
-
 /* Sends the pages set in bitmap (bit n: memfd page n), in records. */
 static int send_pages(struct migration *m, const uint8_t *bitmap, uint32_t first, uint32_t count)
 {
@@ -158,7 +152,7 @@ static int send_pages(struct migration *m, const uint8_t *bitmap, uint32_t first
 		if (bitmap && !(bitmap[p / 8] & (1u << (p % 8))))
 			continue;
 		const uint8_t *src = ram->host + (uint64_t)p * PAGE;
-		uint32_t flag = page_is_zero(src) ? PAGE_ZERO : PAGE_DATA;
+		uint32_t flag = guest_page_is_zero(src) ? PAGE_ZERO : PAGE_DATA;
 		memcpy(rec + len, &p, 4);
 		memcpy(rec + len + 4, &flag, 4);
 		len += 8;

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define GUEST_RAM_MIN_MIB 4u
 /* Leave the top of the 32-bit physical space to MMIO (LAPIC, IOAPIC, PCI). */
@@ -91,6 +92,14 @@ static inline void guest_ram_written(const struct guest_ram *ram, uint64_t gpa, 
 	uint64_t last = gpa + len - 1 < ram->size ? gpa + len - 1 : ram->size - 1;
 	for (uint64_t p = gpa >> 12; p <= last >> 12; p++)
 		__atomic_store_n(&log[p], 1, __ATOMIC_RELAXED);
+}
+
+/* Whether the 4 KiB page at p is all zeros: snapshots and live migration
+ * send such pages as a mark only. */
+static inline bool guest_page_is_zero(const uint8_t *p)
+{
+	static const uint8_t zero[4096];
+	return !memcmp(p, zero, sizeof(zero));
 }
 
 /* The monitor's pointer to device memory at offset off. */
