@@ -127,24 +127,13 @@ static void reply_error(struct gdbstub *g, int err)
 	reply(g, buf);
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* A hex number of at most 8 digits at *p, which moves past it. */
 static bool parse_hex(const char **p, uint32_t *v)
 {
 	const char *s = *p;
 	uint32_t x = 0;
 	unsigned n = 0;
-	for (int d; (d = hex_value(*s)) >= 0; s++, n++) {
+	for (int d; (d = gdb_hex_value(*s)) >= 0; s++, n++) {
 		if (n == 8)
 			return false;
 		x = x << 4 | (uint32_t)d;
@@ -162,7 +151,7 @@ static bool unhex(const char *hex, size_t hex_len, uint8_t *out, size_t len)
 	if (hex_len != 2 * len)
 		return false;
 	for (size_t i = 0; i < len; i++) {
-		int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+		int hi = gdb_hex_value(hex[2 * i]), lo = gdb_hex_value(hex[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return false;
 		out[i] = (uint8_t)(hi << 4 | lo);

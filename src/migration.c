@@ -36,6 +36,7 @@
 
 #include "board.h"
 #include "board_snapshot.h"
+#include "host/thread.h"
 
 #define MAGIC "BTVMMIG1"
 #define PAGE 4096u
@@ -194,12 +195,8 @@ static void *sender_main(void *arg)
 
 static int start_round(struct migration *m)
 {
-	sigset_t all, old;
-	sigfillset(&all);
 	atomic_store(&m->round_done, false);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	int ret = -pthread_create(&m->thread, NULL, sender_main, m);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	int ret = host_thread_create(&m->thread, sender_main, m);
 	m->thread_running = ret == 0;
 	return ret;
 }

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "devices/virtio_blk.h"
 #include "host/snapfile.h"
+#include "host/thread.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -853,7 +854,6 @@ int virtio_blk_attach(struct virtio_blk *b, uint8_t devfn, const struct guest_ra
 {
 	uint64_t features = 1ull << VIRTIO_BLK_F_SIZE_MAX | 1ull << VIRTIO_BLK_F_SEG_MAX |
 			    1ull << VIRTIO_BLK_F_BLK_SIZE | 1ull << VIRTIO_BLK_F_FLUSH;
-	sigset_t all, saved;
 	int err;
 
 	if (b->fd < 0 || b->thread_running)
@@ -889,14 +889,9 @@ int virtio_blk_attach(struct virtio_blk *b, uint8_t devfn, const struct guest_ra
 		b->reqs[i].next = b->free_reqs;
 		b->free_reqs = &b->reqs[i];
 	}
-	/* The I/O thread takes no signals: the board's timer and console
-	 * signals are for the vCPU thread. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &saved);
-	err = pthread_create(&b->thread, NULL, io_thread, b);
-	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	err = host_thread_create(&b->thread, io_thread, b);
 	if (err)
-		return -err;
+		return err;
 	b->thread_running = true;
 	return 0;
 }

@@ -4,6 +4,7 @@
  * escape keys and the monitor's line editor, and writes to stdout. */
 #define _GNU_SOURCE
 #include "host/console.h"
+#include "host/thread.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -446,7 +447,6 @@ static void close_wake_pipe(void)
 static int start_reader(void)
 {
 	int flags = fcntl(STDIN_FILENO, F_GETFL);
-	sigset_t mask, old_mask;
 	int err;
 
 	/* A closed or write-only stdin has nothing to read; the console
@@ -458,17 +458,7 @@ static int start_reader(void)
 	if (pipe2(wake_pipe, O_CLOEXEC))
 		return -errno;
 
-	/* Signals meant for the process (timers, kicks to the vCPU thread)
-	 * must not land on the reader; faults still must. */
-	sigfillset(&mask);
-	sigdelset(&mask, SIGSEGV);
-	sigdelset(&mask, SIGBUS);
-	sigdelset(&mask, SIGFPE);
-	sigdelset(&mask, SIGILL);
-	sigdelset(&mask, SIGABRT);
-	pthread_sigmask(SIG_SETMASK, &mask, &old_mask);
-	err = pthread_create(&reader, NULL, reader_main, NULL);
-	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+	err = -host_thread_create(&reader, reader_main, NULL);
 	if (err) {
 		close_wake_pipe();
 		return -err;

@@ -6,6 +6,7 @@
  * thread. */
 #define _GNU_SOURCE
 #include "host/display.h"
+#include "host/thread.h"
 
 #include <SDL2/SDL.h>
 #include <errno.h>
@@ -424,7 +425,6 @@ int display_open(struct display **out, const char *name, const struct display_op
 		 char *err, size_t err_len)
 {
 	struct display *d = calloc(1, sizeof(*d));
-	sigset_t mask, old_mask;
 	if (!d) {
 		snprintf(err, err_len, "out of memory for the display");
 		return -ENOMEM;
@@ -441,17 +441,7 @@ int display_open(struct display **out, const char *name, const struct display_op
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->started_cond, NULL);
 
-	/* Signals meant for the vCPU thread (its timer, the screenshot
-	 * request) must not land here; faults still must. */
-	sigfillset(&mask);
-	sigdelset(&mask, SIGSEGV);
-	sigdelset(&mask, SIGBUS);
-	sigdelset(&mask, SIGFPE);
-	sigdelset(&mask, SIGILL);
-	sigdelset(&mask, SIGABRT);
-	pthread_sigmask(SIG_SETMASK, &mask, &old_mask);
-	int rc = pthread_create(&d->thread, NULL, display_main, d);
-	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+	int rc = -host_thread_create(&d->thread, display_main, d);
 	if (rc) {
 		snprintf(err, err_len, "cannot start the display thread: %s", strerror(rc));
 		goto fail;

@@ -2,6 +2,7 @@
  * packet framing and acknowledgments (gdb_socket.h). */
 #define _GNU_SOURCE
 #include "host/gdb_socket.h"
+#include "host/thread.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,7 +44,7 @@ struct gdb_socket {
 	unsigned sum_digits;
 };
 
-static int hex_digit(char c)
+int gdb_hex_value(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -174,7 +175,7 @@ static void rx_byte(struct gdb_socket *s, char c)
 		break;
 	case RX_SUM1:
 	case RX_SUM2: {
-		int d = hex_digit(c);
+		int d = gdb_hex_value(c);
 		if (d < 0) {
 			s->rx = RX_IDLE;
 			send_ack(s, '-');
@@ -308,7 +309,7 @@ int gdb_socket_open(struct gdb_socket **out, const char *host, uint16_t port,
 		snprintf(err, err_len, "--gdb: %s", strerror(errno));
 		goto fail;
 	}
-	ret = -pthread_create(&s->thread, NULL, socket_thread, s);
+	ret = host_thread_create(&s->thread, socket_thread, s);
 	if (ret) {
 		snprintf(err, err_len, "--gdb: cannot start its thread: %s", strerror(-ret));
 		goto fail;

@@ -42,5 +42,7 @@ void gdb_socket_send(struct gdb_socket *s, const char *payload, size_t len);
 void gdb_socket_no_ack(struct gdb_socket *s);
 /* Stops the thread and closes everything. NULL is fine. */
 void gdb_socket_close(struct gdb_socket *s);
+/* The value of one hex digit of the protocol (either case), or -1. */
+int gdb_hex_value(char c);
 
 #endif

@@ -3,6 +3,7 @@
  * (monitor_socket.h). */
 #define _GNU_SOURCE
 #include "host/monitor_socket.h"
+#include "host/thread.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -219,17 +220,7 @@ int monitor_socket_open(struct monitor_socket **out, const char *path,
 		ret = -errno;
 		goto fail_unlink;
 	}
-	/* Timer and kick signals are for the vCPU thread. */
-	sigset_t mask, old;
-	sigfillset(&mask);
-	sigdelset(&mask, SIGSEGV);
-	sigdelset(&mask, SIGBUS);
-	sigdelset(&mask, SIGFPE);
-	sigdelset(&mask, SIGILL);
-	sigdelset(&mask, SIGABRT);
-	pthread_sigmask(SIG_SETMASK, &mask, &old);
-	ret = -pthread_create(&s->thread, NULL, socket_main, s);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	ret = host_thread_create(&s->thread, socket_main, s);
 	if (ret)
 		goto fail_unlink;
 	s->thread_running = true;

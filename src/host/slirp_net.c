@@ -3,6 +3,7 @@
  * feeds it the guest's frames. See slirp_net.h. */
 #define _GNU_SOURCE
 #include "host/slirp_net.h"
+#include "host/thread.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -467,17 +468,11 @@ int slirp_net_open(struct slirp_net **out, const struct slirp_net_config *cfg,
 
 int slirp_net_start(struct slirp_net *s)
 {
-	sigset_t all, saved;
-
 	if (s->thread_running)
 		return -EINVAL;
-	/* The thread takes no signals: the board's are for the vCPU thread. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &saved);
-	int err = pthread_create(&s->thread, NULL, net_thread, s);
-	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	int err = host_thread_create(&s->thread, net_thread, s);
 	if (err)
-		return -err;
+		return err;
 	s->thread_running = true;
 	return 0;
 }

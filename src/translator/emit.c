@@ -39,34 +39,25 @@ void emit_request(struct emitter *e, ZydisEncoderRequest *req)
 
 ZydisEncoderOperand op_reg(ZydisRegister reg)
 {
-	ZydisEncoderOperand op;
-	memset(&op, 0, sizeof(op));
-	op.type = ZYDIS_OPERAND_TYPE_REGISTER;
-	op.reg.value = reg;
-	return op;
+	return (ZydisEncoderOperand){ .type = ZYDIS_OPERAND_TYPE_REGISTER, .reg.value = reg };
 }
 
 ZydisEncoderOperand op_imm(int64_t value)
 {
-	ZydisEncoderOperand op;
-	memset(&op, 0, sizeof(op));
-	op.type = ZYDIS_OPERAND_TYPE_IMMEDIATE;
-	op.imm.s = value;
-	return op;
+	return (ZydisEncoderOperand){ .type = ZYDIS_OPERAND_TYPE_IMMEDIATE, .imm.s = value };
 }
 
 ZydisEncoderOperand op_mem(unsigned size, ZydisRegister base, ZydisRegister index, unsigned scale,
 			   int64_t disp)
 {
-	ZydisEncoderOperand op;
-	memset(&op, 0, sizeof(op));
-	op.type = ZYDIS_OPERAND_TYPE_MEMORY;
-	op.mem.size = (ZyanU16)size;
-	op.mem.base = base;
-	op.mem.index = index;
-	op.mem.scale = (ZyanU8)(index == ZYDIS_REGISTER_NONE ? 0 : scale);
-	op.mem.displacement = disp;
-	return op;
+	return (ZydisEncoderOperand){
+		.type = ZYDIS_OPERAND_TYPE_MEMORY,
+		.mem.size = (ZyanU16)size,
+		.mem.base = base,
+		.mem.index = index,
+		.mem.scale = (ZyanU8)(index == ZYDIS_REGISTER_NONE ? 0 : scale),
+		.mem.displacement = disp,
+	};
 }
 
 void emit_insn(struct emitter *e, ZydisMnemonic mnemonic, unsigned count,

@@ -1,0 +1,23 @@
+/* Helper threads that leave the process's signals to the vCPU thread. */
+#include "host/thread.h"
+
+#include <signal.h>
+
+int host_thread_create(pthread_t *thread, void *(*start)(void *), void *arg)
+{
+	sigset_t mask, old_mask;
+
+	/* The new thread inherits the creator's mask; fault signals stay open
+	 * because blocking a synchronous fault only turns a report into a
+	 * silent kill. */
+	sigfillset(&mask);
+	sigdelset(&mask, SIGSEGV);
+	sigdelset(&mask, SIGBUS);
+	sigdelset(&mask, SIGFPE);
+	sigdelset(&mask, SIGILL);
+	sigdelset(&mask, SIGABRT);
+	pthread_sigmask(SIG_SETMASK, &mask, &old_mask);
+	int err = pthread_create(thread, NULL, start, arg);
+	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+	return -err;
+}
