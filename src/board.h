@@ -72,7 +72,7 @@ struct board_config {
 	struct slirp_net_config net;   /* --net: user (libslirp) or none */
 	const char *monitor_path;      /* --monitor unix:PATH, or NULL */
 	bool gdb;                      /* --gdb tcp:[HOST]:PORT */
-	const char *gdb_host;          /* NULL: 127.0.0.1 */
+	char gdb_host[256];
 	uint16_t gdb_port;
 	bool start_paused;             /* -S: stopped until gdb (or the monitor) continues */
 	/* --restore: the machine comes from this snapshot; no kernel is

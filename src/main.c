@@ -14,6 +14,7 @@
 #include "board.h"
 #include "board_snapshot.h"
 #include "boot/disk_boot.h"
+#include "host/tcp_address.h"
 #include "isa/cpuid.h"
 #include "isa/sensitive.h"
 #include "migration.h"
@@ -176,30 +177,13 @@ static int parse_vga(const char *s, struct board_config *cfg)
 	return 0;
 }
 
-/* "tcp:[HOST]:PORT": HOST up to the last colon (empty: 127.0.0.1, never
- * every interface unless asked), PORT 1 to 65535. */
-static int parse_gdb(char *s, struct board_config *cfg)
+/* --gdb tcp:[HOST]:PORT: an empty HOST is 127.0.0.1, never every interface
+ * unless asked. */
+static int parse_gdb(const char *s, struct board_config *cfg)
 {
-	if (strncmp(s, "tcp:", 4))
+	if (tcp_address_parse(s, "127.0.0.1", cfg->gdb_host, sizeof(cfg->gdb_host), &cfg->gdb_port))
 		return -EINVAL;
-	char *host = s + 4;
-	char *colon = strrchr(host, ':');
-	if (!colon || colon[1] < '0' || colon[1] > '9')
-		return -EINVAL;
-	char *end;
-	errno = 0;
-	unsigned long port = strtoul(colon + 1, &end, 10);
-	if (errno || *end || port < 1 || port > 65535)
-		return -EINVAL;
-	*colon = '\0';
-	/* [::1] as in URLs. */
-	if (host[0] == '[' && colon > host + 1 && colon[-1] == ']') {
-		colon[-1] = '\0';
-		host++;
-	}
 	cfg->gdb = true;
-	cfg->gdb_host = *host ? host : NULL;
-	cfg->gdb_port = (uint16_t)port;
 	return 0;
 }
 
@@ -408,12 +392,15 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 		case 'S':
 			cfg->start_paused = true;
 			break;
-		case OPT_INCOMING:
-			if (strncmp(optarg, "tcp:", 4) || !strchr(optarg + 4, ':'))
+		case OPT_INCOMING: {
+			char host[256];
+			uint16_t port;
+			if (tcp_address_parse(optarg, "127.0.0.1", host, sizeof(host), &port))
 				return usage_error("invalid --incoming '%s' (expected tcp:[ADDR]:PORT)",
 						   optarg);
 			given->incoming = optarg;
 			break;
+		}
 		case OPT_RESTORE:
 			if (!*optarg)
 				return usage_error("--restore needs a file name");

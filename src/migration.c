@@ -36,6 +36,7 @@
 
 #include "board.h"
 #include "board_snapshot.h"
+#include "host/tcp_address.h"
 #include "host/thread.h"
 
 #define MAGIC "BTVMMIG1"
@@ -208,26 +209,6 @@ static void join_sender(struct migration *m)
 	m->thread_running = false;
 }
 
-/* tcp:HOST:PORT; HOST may be empty (then def). */
-static int parse_uri(const char *uri, const char *def, char *host, size_t host_len, char *port,
-		     size_t port_len)
-{
-	if (strncmp(uri, "tcp:", 4))
-		return -EINVAL;
-	const char *h = uri + 4, *colon = strrchr(h, ':');
-	if (!colon || !colon[1] || (size_t)(colon - h) >= host_len || strlen(colon + 1) >= port_len)
-		return -EINVAL;
-	for (const char *c = colon + 1; *c; c++)
-		if (*c < '0' || *c > '9')
-			return -EINVAL;
-	if (colon == h)
-		snprintf(host, host_len, "%s", def);
-	else
-		snprintf(host, host_len, "%.*s", (int)(colon - h), h);
-	snprintf(port, port_len, "%s", colon + 1);
-	return 0;
-}
-
 static int connect_to(const char *host, const char *port, char *err, size_t err_len)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res;
@@ -289,16 +270,18 @@ static void fail(struct migration *m, const char *what, int err)
 
 int migration_start(struct board *board, const char *uri, char *err, size_t err_len)
 {
-	char host[256], port[16];
+	char host[256], port[8];
+	uint16_t port_number;
 	struct migration *m = board->migration;
 	if (m && m->state == MIG_ACTIVE) {
 		snprintf(err, err_len, "migrate: a migration is under way");
 		return -EBUSY;
 	}
-	if (parse_uri(uri, "127.0.0.1", host, sizeof(host), port, sizeof(port))) {
+	if (tcp_address_parse(uri, "127.0.0.1", host, sizeof(host), &port_number)) {
 		snprintf(err, err_len, "migrate: '%s' is not tcp:HOST:PORT", uri);
 		return -EINVAL;
 	}
+	snprintf(port, sizeof(port), "%u", port_number);
 	if (board->cfg.ndisks) {
 		snprintf(err, err_len, "migrate: a machine with disks cannot migrate live yet "
 				       "(both sides would need the image); use savevm");
@@ -491,11 +474,13 @@ static int receive_file(int fd, uint64_t len, const char *path)
 
 int migration_listen(const char *uri, const char *config_path, char *err, size_t err_len)
 {
-	char host[256], port[16];
-	if (parse_uri(uri, "127.0.0.1", host, sizeof(host), port, sizeof(port))) {
+	char host[256], port[8];
+	uint16_t port_number;
+	if (tcp_address_parse(uri, "127.0.0.1", host, sizeof(host), &port_number)) {
 		snprintf(err, err_len, "--incoming: '%s' is not tcp:[ADDR]:PORT", uri);
 		return -EINVAL;
 	}
+	snprintf(port, sizeof(port), "%u", port_number);
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_PASSIVE }, *res;
 	int gai = getaddrinfo(host, port, &hints, &res);

@@ -95,6 +95,8 @@ expect 2 "--net" run --kernel "$hello" --net user,hostfwd=sctp::80-:80
 # Live migration's destination: a malformed --incoming is a usage error, so
 # is giving the machine twice; a port in use is one line, status 1.
 expect 2 "invalid --incoming 'udp:1:2'" run --incoming udp:1:2
+expect 2 "invalid --incoming 'tcp::99999'" run --incoming tcp::99999
+expect 2 "invalid --incoming 'tcp:localhost:'" run --incoming tcp:localhost:
 expect 2 "--incoming and --restore both" run --incoming tcp::1 --restore "$work/x.snap"
 python3 -c 'import socket, time; s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1); print(s.getsockname()[1], flush=True); time.sleep(30)' >"$work/inport" &
 inholder=$!
