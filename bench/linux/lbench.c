@@ -92,7 +92,7 @@ static const struct workload workloads[] = {
 
 static bool pin = true;
 
-void bench_putchar(char c)
+void rt_putchar(char c)
 {
 	putchar(c);
 }

@@ -14,16 +14,8 @@
  * Layout and selectors: nano.h; handlers and ring changes: nano_start.S. */
 #include <stdbool.h>
 
-#include "bench.h"
+#include "guest.h"
 #include "nano.h"
-
-#define COM1 0x3f8
-#define DEBUG_EXIT_PORT 0xf4
-#define MB_BOOT_MAGIC 0x2BADB002u
-#define MBI_FLAG_MEM (1u << 0)
-#define MBI_FLAG_CMDLINE (1u << 2)
-#define GUEST_PASS 0x10u
-#define GUEST_FAIL 0x11u
 
 #define PIT_HZ 1193182u
 #define PIT_CAL_LATCH (PIT_HZ / 40)   /* 25 ms */
@@ -34,12 +26,7 @@
 #define MSR_SYSENTER_ESP 0x175
 #define MSR_SYSENTER_EIP 0x176
 
-void nano_main(uint32_t magic, const uint32_t *info);
-void nano_exception(const uint32_t *frame);
-
 /* nano_start.S */
-extern const uint32_t nano_catchers[32];
-extern uint64_t nano_gdt[];
 extern char nano_ring0_stack_top[];
 void nano_int80_entry(void);
 void nano_sysenter_entry(void);
@@ -54,23 +41,6 @@ volatile uint32_t nano_pf_count;
 static const char *current_op = "start-up";
 
 /* ------------------------------------------------------------ hardware */
-
-static inline void outb(uint16_t port, uint8_t v)
-{
-	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static inline void outl(uint16_t port, uint32_t v)
-{
-	__asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static inline uint8_t inb(uint16_t port)
-{
-	uint8_t v;
-	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
 
 static inline uint64_t rdtsc(void)
 {
@@ -118,92 +88,60 @@ static inline uint32_t tag(uint32_t phys)
 
 /* -------------------------------------------------------------- output */
 
-void bench_putchar(char c)
-{
-	while (!(inb(COM1 + 5) & 0x20))
-		;
-	outb(COM1, (uint8_t)c);
-}
-
-static void put_u64(uint64_t v)
-{
-	char buf[20];
-	int n = 0;
-	do {
-		buf[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n)
-		bench_putchar(buf[--n]);
-}
-
 /* num / den with two decimals. */
 static void put_ratio(uint64_t num, uint64_t den)
 {
 	uint64_t hundredths = (num * 100 + den / 2) / den;
-	put_u64(hundredths / 100);
-	bench_putchar('.');
-	bench_putchar((char)('0' + hundredths / 10 % 10));
-	bench_putchar((char)('0' + hundredths % 10));
-}
-
-static __attribute__((noreturn)) void guest_exit(uint32_t code)
-{
-	outl(DEBUG_EXIT_PORT, code);
-	for (;;)
-		__asm__ volatile("cli; hlt");
+	rt_putdec(hundredths / 100);
+	rt_putchar('.');
+	rt_putchar((char)('0' + hundredths / 10 % 10));
+	rt_putchar((char)('0' + hundredths % 10));
 }
 
 static __attribute__((noreturn)) void fail(const char *why)
 {
-	bench_puts("nano FAIL ");
-	bench_puts(current_op);
-	bench_puts(": ");
-	bench_puts(why);
-	bench_putchar('\n');
-	guest_exit(GUEST_FAIL);
+	rt_puts("nano FAIL ");
+	rt_puts(current_op);
+	rt_puts(": ");
+	rt_puts(why);
+	rt_putchar('\n');
+	rt_exit(RT_EXIT_FAIL);
 }
 
 /* A failed comparison: "<what>: got 0x.. expected 0x..". */
 static __attribute__((noreturn)) void fail_value(const char *what, uint32_t got, uint32_t want)
 {
-	bench_puts("nano FAIL ");
-	bench_puts(current_op);
-	bench_puts(": ");
-	bench_puts(what);
-	bench_puts(": got 0x");
-	bench_puthex(got);
-	bench_puts(" expected 0x");
-	bench_puthex(want);
-	bench_putchar('\n');
-	guest_exit(GUEST_FAIL);
+	rt_puts("nano FAIL ");
+	rt_puts(current_op);
+	rt_puts(": ");
+	rt_puts(what);
+	rt_puts(": got 0x");
+	rt_puthex(got);
+	rt_puts(" expected 0x");
+	rt_puthex(want);
+	rt_putchar('\n');
+	rt_exit(RT_EXIT_FAIL);
 }
 
-void nano_exception(const uint32_t *frame)
+void rt_exception(const uint32_t *frame)
 {
-	bench_puts("nano FAIL ");
-	bench_puts(current_op);
-	bench_puts(": exception ");
-	bench_putdec(frame[0]);
-	bench_puts(" error 0x");
-	bench_puthex(frame[1]);
-	bench_puts(" at EIP 0x");
-	bench_puthex(frame[2]);
-	bench_puts(" CS 0x");
-	bench_puthex(frame[3]);
+	rt_puts("nano FAIL ");
+	rt_puts(current_op);
+	rt_puts(": ");
+	rt_put_exception(frame);
+	rt_puts(" CS 0x");
+	rt_puthex(frame[3]);
 	if (frame[0] == VEC_PF) {
 		uint32_t cr2;
 		__asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
-		bench_puts(" CR2 0x");
-		bench_puthex(cr2);
+		rt_puts(" CR2 0x");
+		rt_puthex(cr2);
 	}
-	bench_putchar('\n');
-	guest_exit(GUEST_FAIL);
+	rt_putchar('\n');
+	rt_exit(RT_EXIT_FAIL);
 }
 
 /* --------------------------------------------------------------- set-up */
-
-static uint64_t idt[IDT_ENTRIES];
 
 static struct __attribute__((packed)) {
 	uint32_t link, esp0, ss0, esp1, ss1, esp2, ss2, cr3, eip, eflags;
@@ -214,31 +152,19 @@ static struct __attribute__((packed)) {
 
 _Static_assert(sizeof(tss) == 104, "32-bit TSS");
 
-static void set_gate(unsigned vec, void (*handler)(void), unsigned dpl)
-{
-	uint32_t off = (uint32_t)handler;
-	uint32_t lo = (off & 0xffff) | (uint32_t)SEL_KCODE << 16;
-	uint32_t hi = (off & 0xffff0000) | 0x8e00 | dpl << 13;   /* 32-bit interrupt gate */
-	idt[vec] = (uint64_t)hi << 32 | lo;
-}
-
 static void setup_cpu(void)
 {
-	for (unsigned v = 0; v < 32; v++)
-		set_gate(v, (void (*)(void))nano_catchers[v], 0);
-	set_gate(VEC_PF, nano_pf_entry, 0);
-	set_gate(VEC_SYSCALL, nano_int80_entry, 3);
-	set_gate(VEC_LEAVE_USER, nano_leave_user_entry, 3);
-	struct __attribute__((packed)) { uint16_t limit; uint32_t base; } idtr = {
-		sizeof(idt) - 1, (uint32_t)idt
-	};
-	__asm__ volatile("lidt %0" : : "m"(idtr));
+	rt_idt_catch_exceptions();
+	rt_idt_set(VEC_PF, (uint32_t)nano_pf_entry, 0);
+	rt_idt_set(VEC_SYSCALL, (uint32_t)nano_int80_entry, 3);
+	rt_idt_set(VEC_LEAVE_USER, (uint32_t)nano_leave_user_entry, 3);
+	rt_idt_load(IDT_ENTRIES);
 
 	tss.ss0 = SEL_KDATA;
 	tss.esp0 = (uint32_t)nano_ring0_stack_top;
 	tss.iomap = sizeof(tss);             /* no I/O bitmap */
 	uint32_t base = (uint32_t)&tss, limit = sizeof(tss) - 1;
-	nano_gdt[SEL_TSS / 8] = (uint64_t)(limit & 0xffff) | (uint64_t)(base & 0xffffff) << 16 |
+	rt_gdt[SEL_TSS / 8] = (uint64_t)(limit & 0xffff) | (uint64_t)(base & 0xffffff) << 16 |
 				(uint64_t)0x89 << 40 |       /* present, DPL 0, available 32-bit TSS */
 				(uint64_t)(base >> 24) << 56;
 	__asm__ volatile("ltr %w0" : : "r"(SEL_TSS));
@@ -358,11 +284,11 @@ static uint32_t calibrate_tsc_khz(void)
 			}
 	uint64_t ticks = n ? good[(n - 1) / 2] : best;
 	if (!n) {
-		bench_puts("nano warn TSC calibration disturbed: PIT window ends known to ");
-		put_u64(best_slack);
-		bench_puts(" of ");
-		put_u64(best);
-		bench_puts(" TSC ticks\n");
+		rt_puts("nano warn TSC calibration disturbed: PIT window ends known to ");
+		rt_putdec(best_slack);
+		rt_puts(" of ");
+		rt_putdec(best);
+		rt_puts(" TSC ticks\n");
 	}
 	uint64_t khz = ticks * PIT_HZ / PIT_CAL_LATCH / 1000;
 	if (khz == 0 || khz > 0xffffffffu)
@@ -637,13 +563,13 @@ static const struct op ops[] = {
 static void run_op(const struct op *op, uint32_t tsc_khz)
 {
 	current_op = op->name;
-	bench_puts("nano begin ");
-	bench_puts(op->name);
-	bench_putchar('\n');
+	rt_puts("nano begin ");
+	rt_puts(op->name);
+	rt_putchar('\n');
 	if (op->needs_sep && !cpu_has_sep()) {
-		bench_puts("nano skip ");
-		bench_puts(op->name);
-		bench_puts(" CPUID does not offer SEP (SYSENTER/SYSEXIT)\n");
+		rt_puts("nano skip ");
+		rt_puts(op->name);
+		rt_puts(" CPUID does not offer SEP (SYSENTER/SYSEXIT)\n");
 		return;
 	}
 	uint64_t best = ~0ull;
@@ -654,33 +580,18 @@ static void run_op(const struct op *op, uint32_t tsc_khz)
 	}
 	if (best > (1ull << 36))                 /* keeps put_ratio's products in range */
 		fail("one repetition took longer than 2^36 TSC ticks");
-	bench_puts("nano op ");
-	bench_puts(op->name);
-	bench_puts(" iters ");
-	bench_putdec(op->iters);
-	bench_puts(" ticks/op ");
+	rt_puts("nano op ");
+	rt_puts(op->name);
+	rt_puts(" iters ");
+	rt_putdec(op->iters);
+	rt_puts(" ticks/op ");
 	put_ratio(best, op->iters);
-	bench_puts(" ns/op ");
+	rt_puts(" ns/op ");
 	put_ratio(best * 1000000, (uint64_t)op->iters * tsc_khz);
-	bench_putchar('\n');
+	rt_putchar('\n');
 }
 
 /* ------------------------------------------------------------ main */
-
-/* The value of "key=" in the command line, up to the next space, or NULL. */
-static const char *cmdline_value(const char *cmdline, const char *key)
-{
-	for (const char *p = cmdline; *p; p++) {
-		if (p != cmdline && p[-1] != ' ')
-			continue;
-		size_t i = 0;
-		while (key[i] && p[i] == key[i])
-			i++;
-		if (!key[i])
-			return p + i;
-	}
-	return NULL;
-}
 
 static const struct op *find_op(const char *s, size_t len)
 {
@@ -694,7 +605,7 @@ static const struct op *find_op(const char *s, size_t len)
 	return NULL;
 }
 
-void nano_main(uint32_t magic, const uint32_t *info)
+void guest_main(uint32_t magic, const uint32_t *info)
 {
 	if (magic != MB_BOOT_MAGIC)
 		fail_value("Multiboot magic", magic, MB_BOOT_MAGIC);
@@ -704,14 +615,12 @@ void nano_main(uint32_t magic, const uint32_t *info)
 		fail("CPUID does not offer a TSC");
 	setup_cpu();
 
-	const char *list = NULL;
-	if (info[0] & MBI_FLAG_CMDLINE)
-		list = cmdline_value((const char *)info[4], "ops=");
+	const char *list = rt_cmdline_value(info, "ops=");
 
 	uint32_t khz = calibrate_tsc_khz();
-	bench_puts("nano tsc-khz ");
-	bench_putdec(khz);
-	bench_putchar('\n');
+	rt_puts("nano tsc-khz ");
+	rt_putdec(khz);
+	rt_putchar('\n');
 
 	if (!list) {
 		for (size_t i = 0; i < NOPS; i++)
@@ -733,6 +642,6 @@ void nano_main(uint32_t magic, const uint32_t *info)
 		}
 	}
 	current_op = "end";
-	bench_puts("nano done\n");
-	guest_exit(GUEST_PASS);
+	rt_puts("nano done\n");
+	rt_exit(RT_EXIT_PASS);
 }

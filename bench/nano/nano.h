@@ -5,13 +5,14 @@
 #ifndef NANO_H
 #define NANO_H
 
-/* GDT selectors. SYSENTER/SYSEXIT need this order: kernel code, kernel
- * data (+8), user code (+16), user data (+24). */
-#define SEL_KCODE 0x08
-#define SEL_KDATA 0x10
-#define SEL_UCODE 0x1b          /* 0x18 | RPL 3 */
-#define SEL_UDATA 0x23          /* 0x20 | RPL 3 */
-#define SEL_TSS 0x28
+#include "guest.h"
+
+/* The guest runtime's GDT selectors, in the order SYSENTER/SYSEXIT need. */
+#define SEL_KCODE RT_SEL_KCODE
+#define SEL_KDATA RT_SEL_KDATA
+#define SEL_UCODE RT_SEL_UCODE
+#define SEL_UDATA RT_SEL_UDATA
+#define SEL_TSS RT_SEL_TSS
 
 #define VEC_PF 14
 #define VEC_SYSCALL 0x80        /* the timed system call: EAX + 1, IRET */

@@ -1,6 +1,7 @@
-/* The interface between a benchmark workload and the two runtimes it is
- * linked with: the freestanding Multiboot guest (rt/guest.c,
- * rt/guest_start.S) and the native 32-bit Linux program (rt/native.c).
+/* The interface between a benchmark workload and the two programs it is
+ * linked into: the freestanding Multiboot guest (rt/bench_guest.c on the
+ * guest runtime, rt/guest.h) and the native 32-bit Linux program
+ * (rt/native.c).
  *
  * A workload is one C file under workloads/ that defines
  *
@@ -9,13 +10,15 @@
  * where run(iters) does the work iters times and returns a 32-bit checksum.
  * The workload object is compiled once and linked into both programs, so
  * native and guest execute the same machine code for the measured part.
- * Workloads use nothing from a C library: only what this header declares
- * (implemented in rt/lib.c, also shared by both programs). */
+ * Workloads use nothing from a C library: only what this header and rt/rt.h
+ * declare (rt.h's functions are rt/lib.c, linked into both programs). */
 #ifndef BENCH_H
 #define BENCH_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "rt.h"
 
 struct bench_workload {
 	const char *name;
@@ -25,29 +28,18 @@ struct bench_workload {
 
 extern const struct bench_workload bench_workload;
 
-/* Provided by each runtime. */
-void bench_putchar(char c);
-
-/* rt/lib.c: output. */
-void bench_puts(const char *s);
-void bench_puthex(uint32_t v);
-void bench_putdec(uint32_t v);
-
-/* rt/lib.c: the result line both programs print, which the runner compares:
+/* The result line both programs print, which the runner compares:
  *	bench <name> iters <n> checksum 0x<8 hex digits> */
-void bench_report(const struct bench_workload *w, uint32_t iters, uint32_t sum);
-
-/* rt/lib.c: a decimal number, 0 when s is not one. */
-uint32_t bench_parse_u32(const char *s);
-
-/* rt/lib.c: the memory routines. memcpy and memset align the destination
- * and move whole words with REP MOVSD/STOSD, as many kernels do; the
- * compiler may also call these (structure copies), so both programs get
- * the same code for them. */
-void *memcpy(void *restrict dst, const void *restrict src, size_t n);
-void *memset(void *dst, int c, size_t n);
-void *memmove(void *dst, const void *src, size_t n);
-int memcmp(const void *a, const void *b, size_t n);
+static inline void bench_report(const struct bench_workload *w, uint32_t iters, uint32_t sum)
+{
+	rt_puts("bench ");
+	rt_puts(w->name);
+	rt_puts(" iters ");
+	rt_putdec(iters);
+	rt_puts(" checksum 0x");
+	rt_puthex(sum);
+	rt_putchar('\n');
+}
 
 /* Checksum helpers. */
 static inline uint32_t bench_mix(uint32_t h, uint32_t v)

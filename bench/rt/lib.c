@@ -1,43 +1,39 @@
-/* Code shared by the guest and the native programs: output formatting and
- * the memory routines. Compiled with the workload flags. */
-#include "bench.h"
+/* rt.h's shared code, for guest and native programs alike: output
+ * formatting, number parsing and the memory routines. Compiled with each
+ * user's flags plus -fno-tree-loop-distribute-patterns (below). */
+#include "rt.h"
 
-void bench_puts(const char *s)
+void rt_write(const char *s, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		rt_putchar(s[i]);
+}
+
+void rt_puts(const char *s)
 {
 	while (*s)
-		bench_putchar(*s++);
+		rt_putchar(*s++);
 }
 
-void bench_puthex(uint32_t v)
+void rt_puthex(uint32_t v)
 {
 	for (int shift = 28; shift >= 0; shift -= 4)
-		bench_putchar("0123456789abcdef"[(v >> shift) & 0xf]);
+		rt_putchar("0123456789abcdef"[(v >> shift) & 0xf]);
 }
 
-void bench_putdec(uint32_t v)
+void rt_putdec(uint64_t v)
 {
-	char buf[10];
+	char buf[20];
 	int n = 0;
 	do {
 		buf[n++] = (char)('0' + v % 10);
 		v /= 10;
 	} while (v);
 	while (n)
-		bench_putchar(buf[--n]);
+		rt_putchar(buf[--n]);
 }
 
-void bench_report(const struct bench_workload *w, uint32_t iters, uint32_t sum)
-{
-	bench_puts("bench ");
-	bench_puts(w->name);
-	bench_puts(" iters ");
-	bench_putdec(iters);
-	bench_puts(" checksum 0x");
-	bench_puthex(sum);
-	bench_putchar('\n');
-}
-
-uint32_t bench_parse_u32(const char *s)
+uint32_t rt_parse_u32(const char *s)
 {
 	uint32_t v = 0;
 	if (*s < '0' || *s > '9')

@@ -8,7 +8,7 @@
 
 #include "bench.h"
 
-void bench_putchar(char c)
+void rt_putchar(char c)
 {
 	putchar(c);
 }
@@ -16,7 +16,7 @@ void bench_putchar(char c)
 int main(int argc, char **argv)
 {
 	uint32_t iters = bench_workload.default_iters;
-	if (argc > 2 || (argc == 2 && !(iters = bench_parse_u32(argv[1])))) {
+	if (argc > 2 || (argc == 2 && !(iters = rt_parse_u32(argv[1])))) {
 		fprintf(stderr, "usage: %s [ITERS]   (ITERS a positive number)\n", argv[0]);
 		return 2;
 	}
