@@ -47,7 +47,7 @@ RTC_TRIES	equ 10			; second boundaries to find one unstalled
 
 guest_start
 	call lib_install_idt
-	call timer_pic_init
+	call lib_pic_init
 	mov eax, 0x20
 	mov edx, pit_isr
 	mov cl, 0x8e

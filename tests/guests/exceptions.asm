@@ -15,46 +15,14 @@
 ; real processors raise it at the faulting instruction.
 %define GUEST_NAME "exceptions"
 %include "lib.inc"
+%define EXC_RECORD_OWN			; exc_record below: also CS, EFLAGS, #DB
+%include "exc_record.inc"
 
 SEL_SYS		equ 0x28		; an LDT descriptor: not loadable into DS
 SEL_NP		equ 0x30		; data segment, not present
 
-; arm label: clear the record and set where a fault resumes
-%macro arm 1
-	mov dword [x_count], 0
-	mov dword [x_vec], -1
-	mov dword [x_err], -1
-	mov dword [x_eip], -1
-	mov dword [resume_eip], %1
-%endmacro
-
-; expect vector, eip, error: exactly one exception with these values
-%macro expect 3
-	check dword [x_count], 1
-	check dword [x_vec], %1
-	check dword [x_eip], %2
-	check dword [x_err], %3
-%endmacro
-
 guest_start
-	; PIC: remap to 0x20/0x28 and mask everything, so that STI is harmless
-	mov al, 0x11
-	out 0x20, al
-	out 0xa0, al
-	mov al, 0x20
-	out 0x21, al
-	mov al, 0x28
-	out 0xa1, al
-	mov al, 4
-	out 0x21, al
-	mov al, 2
-	out 0xa1, al
-	mov al, 1
-	out 0x21, al
-	out 0xa1, al
-	mov al, 0xff
-	out 0x21, al
-	out 0xa1, al
+	call lib_pic_init			; so that STI is harmless
 
 	call lib_install_idt
 	mov dword [lib_exc_hook], exc_record
@@ -537,14 +505,9 @@ zero:		dd 0
 
 section .bss
 alignb 4
-x_count:	resd 1
-x_vec:		resd 1
-x_err:		resd 1
-x_eip:		resd 1
 x_cs:		resd 1
 x_eflags:	resd 1
 h_eflags:	resd 1
-resume_eip:	resd 1
 tf_steps:	resd 1
 step_n:		resd 1
 step_log:	resd 8

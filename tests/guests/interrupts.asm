@@ -21,24 +21,7 @@ SPIN_LIMIT	equ 200000000		; bounded waits: far longer than a tick
 
 guest_start
 	call lib_install_idt			; unexpected exceptions fail the guest
-	; PIC: ICW1..ICW4, vectors 0x20/0x28, only IRQ0 unmasked
-	mov al, 0x11
-	out 0x20, al
-	out 0xa0, al
-	mov al, 0x20
-	out 0x21, al
-	mov al, 0x28
-	out 0xa1, al
-	mov al, 4
-	out 0x21, al
-	mov al, 2
-	out 0xa1, al
-	mov al, 1
-	out 0x21, al
-	out 0xa1, al
-	mov al, 0xff				; all masked while we set up
-	out 0x21, al
-	out 0xa1, al
+	call lib_pic_init			; all masked while we set up
 	; gates: 0x20 timer, 0x21..0x2f stray
 	mov eax, 0x20
 	mov edx, timer_isr

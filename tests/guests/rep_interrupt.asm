@@ -52,7 +52,7 @@ LODS_LEN	equ 0x02800000		; 40 MiB read by LODSB
 
 guest_start
 	call lib_install_idt
-	call timer_pic_init
+	call lib_pic_init
 	mov eax, 0x20
 	mov edx, tick_isr
 	mov cl, 0x8e

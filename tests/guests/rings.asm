@@ -27,6 +27,8 @@
 %define GUEST_NAME "rings"
 %include "lib.inc"
 %include "rings.inc"
+%define EXC_RECORD_OWN			; exc_record below: a fault with no
+%include "exc_record.inc"		; resume label fails the guest
 
 SEL_TSS2	equ 0x30		; rings_tss again, limit inside the bitmap
 SEL_KNP		equ 0x30		; later: ring-0 writable data, not present
@@ -54,24 +56,6 @@ RETURN_SS_NP	equ 12
 INNER_SS_NP	equ 12
 %endif
 PIT_DIVISOR	equ 1193		; ~1 kHz
-
-; arm label: clear the fault record and set where a fault resumes (0: any
-; fault fails the guest)
-%macro arm 1
-	mov dword [x_count], 0
-	mov dword [x_vec], -1
-	mov dword [x_err], -1
-	mov dword [x_eip], -1
-	mov dword [resume_eip], %1
-%endmacro
-
-; expect vector, eip, error: exactly one exception with these values
-%macro expect 3
-	check dword [x_count], 1
-	check dword [x_vec], %1
-	check dword [x_eip], %2
-	check dword [x_err], %3
-%endmacro
 
 ; faults vector, error, instruction: it faults at its own EIP with these
 %macro faults 3+
@@ -114,24 +98,7 @@ PIT_DIVISOR	equ 1193		; ~1 kHz
 %endmacro
 
 guest_start
-	; PIC: vectors 0x20/0x28, everything masked until the irq group
-	mov al, 0x11
-	out 0x20, al
-	out 0xa0, al
-	mov al, 0x20
-	out 0x21, al
-	mov al, 0x28
-	out 0xa1, al
-	mov al, 4
-	out 0x21, al
-	mov al, 2
-	out 0xa1, al
-	mov al, 1
-	out 0x21, al
-	out 0xa1, al
-	mov al, 0xff
-	out 0x21, al
-	out 0xa1, al
+	call lib_pic_init			; everything masked until the irq group
 
 	call lib_install_idt
 	call rings_setup
@@ -1104,10 +1071,6 @@ s_user_handler_fault: db "FAIL rings: unexpected exception in a handler at CPL 3
 
 section .bss
 alignb 4
-x_count:	resd 1
-x_vec:		resd 1
-x_err:		resd 1
-x_eip:		resd 1
 x_cs:		resd 1
 x_eflags:	resd 1
 x_esp:		resd 1
@@ -1116,7 +1079,6 @@ h_esp:		resd 1
 h_cs:		resd 1
 h_ss:		resd 1
 h_eflags:	resd 1
-resume_eip:	resd 1
 s_frame:	resd 5
 u_esp:		resd 1
 u_seen:		resd 4

@@ -10,6 +10,7 @@
 ; faults of segment loads, far transfers, ltr/lldt, rdmsr and bound.
 %define GUEST_NAME "segments"
 %include "lib.inc"
+%include "exc_record.inc"
 
 SEL_LDT		equ 0x28
 SEL_TSS		equ 0x30
@@ -26,23 +27,6 @@ LOW16		equ 0x7000		; where low16_blob runs
 ; Offsets in SEL_CB, whose base is the start of this file's .text
 ; (assemble-time constants: no 16-bit relocations needed).
 %define CB(x) ((x) - $$)
-
-; arm label: clear the fault record and set where a fault resumes
-%macro arm 1
-	mov dword [x_count], 0
-	mov dword [x_vec], -1
-	mov dword [x_err], -1
-	mov dword [x_eip], -1
-	mov dword [resume_eip], %1
-%endmacro
-
-; expect vector, eip, error: exactly one exception with these values
-%macro expect 3
-	check dword [x_count], 1
-	check dword [x_vec], %1
-	check dword [x_eip], %2
-	check dword [x_err], %3
-%endmacro
 
 guest_start
 	call lib_install_idt			; loads the GDT and reloads segments
@@ -661,7 +645,7 @@ group "msr"
 
 ; ---------------------------------------------------------------- faults
 group "faults"
-	mov dword [lib_exc_hook], seg_exc
+	mov dword [lib_exc_hook], exc_record
 	arm .r1
 .f1:
 	lds eax, [fptr_sys]			; a system descriptor: #GP(sel)
@@ -828,23 +812,6 @@ far32_fn:
 	mov ebx, [esp]
 	retf
 
-; seg_exc: the lib_exc_hook of the faults group. Records the vector, error
-; code and EIP, and resumes at resume_eip.
-seg_exc:
-	push eax
-	mov eax, [esp + 4]
-	mov [x_vec], eax
-	mov eax, [esp + 8]
-	mov [x_err], eax
-	mov eax, [esp + 12]
-	mov [x_eip], eax
-	inc dword [x_count]
-	mov eax, [resume_eip]
-	mov [esp + 12], eax
-	pop eax
-	add esp, 8
-	iretd
-
 ; ss_fn: runs on the based stack; records its return address
 ss_fn:
 	mov ecx, [esp]
@@ -891,11 +858,6 @@ flat_buf:	resd 4
 fptr16:		resw 6
 low_res:	resd 4
 low_esp:	resd 4
-x_count:	resd 1
-x_vec:		resd 1
-x_err:		resd 1
-x_eip:		resd 1
-resume_eip:	resd 1
 alignb 16
 tss_area:	resb 104
 alignb 16

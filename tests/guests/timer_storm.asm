@@ -16,7 +16,7 @@ MIN_TICKS	equ 10
 
 guest_start
 	call lib_install_idt
-	call timer_pic_init
+	call lib_pic_init
 	mov eax, 0x20
 	mov edx, pit_isr
 	mov cl, 0x8e
