@@ -35,7 +35,7 @@ PCI_DATA	equ 0xcfc
 
 guest_start
 	call lib_install_idt
-	call hl_pic_quiet
+	call lib_pic_init
 
 ; ---------------------------------------------- keyboard controller
 group "i8042"
@@ -178,7 +178,7 @@ t_pic:
 	add esi, 2
 	jmp .port
 .out:
-	call hl_pic_quiet
+	call lib_pic_init
 	mov dx, 0x4d0			; ELCR: every line edge-triggered again
 	xor ax, ax
 	out dx, ax

@@ -62,11 +62,7 @@ D_SYS		equ 0x00008000		; system, present, DPL 0: | type << 8
 
 ; arm: clear the record; a fault resumes at the label.
 %macro arm 1
-	mov dword [x_count], 0
-	mov dword [x_vec], -1
-	mov dword [x_err], -1
-	mov dword [x_eip], -1
-	mov dword [x_resume], %1
+	hl_arm %1
 	mov dword [back], %1
 	mov dword [landed], 0
 %endmacro
@@ -267,10 +263,10 @@ D_SYS		equ 0x00008000		; system, present, DPL 0: | type << 8
 
 guest_start
 	call lib_install_idt
-	call hl_pic_quiet
+	call lib_pic_init
 	call hl_pci_off
 	call rings_setup
-	mov dword [lib_exc_hook], exc_hook
+	mov dword [lib_exc_hook], hl_exc_hook
 	mov dword [back + 4], SEL_CODE
 
 ; ------------------------------------------------- null and absent
@@ -669,41 +665,6 @@ u_land:
 	mov dword [ss:u_landed], 1	; DS was nulled on the way out
 	leave_user
 
-; exc_hook: records vector, error code, EIP, CS and the ESP the fault
-; left (pushed by the CPU when it came from ring 3), resumes at x_resume
-; at the level it came from.
-exc_hook:
-	push eax
-	inc dword [ss:x_count]
-	mov eax, [ss:esp + 4]
-	mov [ss:x_vec], eax
-	mov eax, [ss:esp + 8]
-	mov [ss:x_err], eax
-	mov eax, [ss:esp + 12]
-	mov [ss:x_eip], eax
-	mov eax, [ss:esp + 16]
-	mov [ss:x_cs], eax
-	test eax, 3
-	jz .same_level
-	mov eax, [ss:esp + 24]
-	jmp .esp
-.same_level:
-	lea eax, [esp + 24]
-.esp:
-	mov [ss:x_esp], eax
-	mov eax, [ss:x_resume]
-	test eax, eax
-	jz .lost
-	mov [ss:esp + 12], eax
-	mov dword [ss:x_resume], 0
-	pop eax
-	add esp, 8
-	iretd
-.lost:
-	pop eax
-	mov dword [ss:lib_exc_hook], 0	; reported and failed by lib.inc
-	jmp lib_catch_common
-
 section .data
 align 4
 	dw 0
@@ -723,10 +684,3 @@ landed:		resd 1
 landed_cs:	resd 1
 u_landed:	resd 1
 u_done:		resd 1
-x_count:	resd 1
-x_vec:		resd 1
-x_err:		resd 1
-x_eip:		resd 1
-x_cs:		resd 1
-x_esp:		resd 1
-x_resume:	resd 1

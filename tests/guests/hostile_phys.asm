@@ -43,7 +43,7 @@ guest_start
 	mov [ram_top], eax
 	call lib_install_idt
 	call rings_setup
-	mov dword [lib_exc_hook], exc_hook
+	mov dword [lib_exc_hook], hl_exc_hook
 	call build_tables
 
 ; ---------------------------------------------------- paging off
@@ -360,30 +360,6 @@ user_code:
 .resume:
 	leave_user
 
-; exc_hook: records the exception ([esp] vector, [esp+4] error code) and
-; CR2, and resumes at x_resume, at the level it came from.
-exc_hook:
-	push eax
-	inc dword [ss:x_count]
-	mov eax, [ss:esp + 4]
-	mov [ss:x_vec], eax
-	mov eax, [ss:esp + 8]
-	mov [ss:x_err], eax
-	mov eax, cr2
-	mov [ss:x_cr2], eax
-	mov eax, [ss:x_resume]
-	test eax, eax
-	jz .lost
-	mov [ss:esp + 12], eax
-	mov dword [ss:x_resume], 0
-	pop eax
-	add esp, 8
-	iretd
-.lost:
-	pop eax
-	mov dword [lib_exc_hook], 0	; reported and failed by lib.inc
-	jmp lib_catch_common
-
 section .rodata
 align 4
 ; Pages next to a boundary: the devices' neighbours and the last pages
@@ -399,10 +375,6 @@ device_pages:
 	dd 0xfebf0000, 0xfec00000, 0xfee00000
 	dd 0
 
-section .data
-align 4
-x_resume:	dd 0
-
 section .bss
 alignb 4096
 pd_identity:	resd 1024
@@ -414,10 +386,6 @@ batch_n:	resd 1
 ram_top:	resd 1
 probe_fn:	resd 1
 seen:		resd 8
-x_count:	resd 1
-x_vec:		resd 1
-x_err:		resd 1
-x_cr2:		resd 1
 u_byte:		resd 1
 u_word:		resd 1
 u_dword:	resd 1

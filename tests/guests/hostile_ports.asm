@@ -27,7 +27,7 @@ UNCLAIMED_MMIO	equ 0xe0000000		; no RAM, no device
 
 guest_start
 	call lib_install_idt
-	call hl_pic_quiet
+	call lib_pic_init
 	call hl_pci_off
 	mov esi, claimed_map
 	mov edi, claimed_ports
@@ -382,7 +382,7 @@ mask_width:
 calm_devices:
 	push eax
 	call hl_com1_init
-	call hl_pic_quiet
+	call lib_pic_init
 	mov al, 0x30			; channel 0, lobyte/hibyte, mode 0
 	out 0x43, al
 	xor al, al

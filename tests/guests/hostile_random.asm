@@ -239,7 +239,7 @@ guest_start
 	jmp .paged
 .paged:
 	; the 8259s at 0x20/0x28, only IRQ 0 open
-	call hl_pic_quiet
+	call lib_pic_init
 	mov al, 0xfe
 	out 0x21, al
 	call damage_hash
@@ -867,8 +867,8 @@ stub_common:
 	cmp dword [in_seq], 0
 	je guest_fault
 	mov dword [in_seq], 0
-	mov [x_vec], eax
-	mov [x_esp], edx
+	mov [fault_vec], eax
+	mov [fault_esp], edx
 	cmp eax, VEC_IRQ0
 	jne .no_eoi
 	push eax
@@ -878,20 +878,20 @@ stub_common:
 .no_eoi:
 	; the frame, if it lies where the guest maps memory (the random
 	; code's stack may be anywhere: then the frame went there, or nowhere)
-	mov dword [x_frame], -1
-	mov dword [x_frame + 4], -1
-	mov dword [x_frame + 8], -1
-	mov dword [x_frame + 12], -1
+	mov dword [fault_frame], -1
+	mov dword [fault_frame + 4], -1
+	mov dword [fault_frame + 8], -1
+	mov dword [fault_frame + 12], -1
 	cmp edx, HOME_MAPPED - 16
 	ja .landed
 	mov ecx, [edx]
-	mov [x_frame], ecx
+	mov [fault_frame], ecx
 	mov ecx, [edx + 4]
-	mov [x_frame + 4], ecx
+	mov [fault_frame + 4], ecx
 	mov ecx, [edx + 8]
-	mov [x_frame + 8], ecx
+	mov [fault_frame + 8], ecx
 	mov ecx, [edx + 12]
-	mov [x_frame + 12], ecx
+	mov [fault_frame + 12], ecx
 .landed:
 	call rec_check
 	; which end: `int VEC_DONE` just after the bytes, or anything else
@@ -899,11 +899,11 @@ stub_common:
 	jne .count
 	mov ecx, [seq_len]
 	add ecx, CODE_AT + 2
-	cmp [x_frame], ecx
+	cmp [fault_frame], ecx
 	jne .count
 	mov eax, S_DONE
 .count:
-	mov [x_vec], eax
+	mov [fault_vec], eax
 	call count_slot
 	mov dword [REC_A + R_RUNNING], 0
 	inc dword [REC_A + R_SEQ]
@@ -936,7 +936,7 @@ tick_guest:
 
 ; An exception in the guest's own code: a bug here, not in the monitor.
 guest_fault:
-	mov [x_vec], eax
+	mov [fault_vec], eax
 	fatal "exception in the guest's own code"
 
 ; gen_seq: the sequence cur_seq of cur_mode: code page, terminator,
@@ -1113,13 +1113,13 @@ print_seq:
 print_end:
 	pushad
 	puts "  -> "
-	mov eax, [x_vec]
+	mov eax, [fault_vec]
 	call put_slot
 	puts " at ESP "
-	mov eax, [x_esp]
+	mov eax, [fault_esp]
 	call lib_puthex
 	puts ":"
-	mov esi, x_frame
+	mov esi, fault_frame
 	mov ecx, 4
 .f:
 	mov al, ' '
@@ -1405,9 +1405,9 @@ seq_regs:	resd 8
 seq_eflags:	resd 1
 seq_cr0:	resd 1
 ptr_mask:	resd 1
-x_vec:		resd 1
-x_frame:	resd 4
-x_esp:		resd 1
+fault_vec:	resd 1
+fault_frame:	resd 4
+fault_esp:	resd 1
 alignb 4096
 pt_block:
 home_pd:	resb 4096

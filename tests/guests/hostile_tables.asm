@@ -33,18 +33,9 @@ PT_LINEAR	equ 0x40000000		; mapped through a page table outside RAM
 CR0_PG		equ 0x80000000
 CR4_PSE		equ 0x10
 
-; arm label: clear the record; a fault resumes at the label.
-%macro arm 1
-	mov dword [x_count], 0
-	mov dword [x_vec], -1
-	mov dword [x_err], -1
-	mov dword [x_eip], -1
-	mov dword [x_resume], %1
-%endmacro
-
 ; faults vector, error, instruction: it must raise exactly that.
 %macro faults 3+
-	arm %%r
+	hl_arm %%r
 %%f:
 	%3
 %%r:
@@ -57,7 +48,7 @@ CR4_PSE		equ 0x10
 ; no_fault instruction: it must complete without an exception (one would
 ; resume after it, so a wrong #PF fails the checks instead of looping).
 %macro no_fault 1+
-	arm %%r
+	hl_arm %%r
 	%1
 %%r:
 	check dword [x_count], 0
@@ -97,10 +88,10 @@ CR4_PSE		equ 0x10
 
 guest_start
 	call lib_install_idt
-	call hl_pic_quiet
+	call lib_pic_init
 	call hl_pci_off
 	call rings_setup
-	mov dword [lib_exc_hook], exc_hook
+	mov dword [lib_exc_hook], hl_exc_hook
 	mov word [sel_word_0x10], 0x10
 	mov word [sel_word_0x07], 0x07
 
@@ -165,8 +156,9 @@ t_gdt_device:
 	mov ss, ax
 	mov ax, SEL_FS
 	mov fs, ax
-	arm 0
-	int3				; the gate's CS is looked up there
+	hl_arm .after_int3_1		; where the trap returns anyway
+	int3
+.after_int3_1:				; the gate's CS is looked up there
 	check dword [x_count], 1
 	check dword [x_vec], 3
 	mov ebx, 0x28			; an empty entry: not a data segment
@@ -197,8 +189,9 @@ t_gdt_wrap:
 	mov ax, SEL_DATA
 	mov ds, ax
 	mov ss, ax
-	arm 0
+	hl_arm .after_int3_2		; where the trap returns anyway
 	int3
+.after_int3_2:
 	check dword [x_count], 1
 	check dword [x_vec], 3
 	mov ebx, 0x18			; beyond its limit
@@ -214,8 +207,9 @@ t_idt_device:
 	mov ecx, 64
 	call copy_dwords
 	lidt [idtr_device]
-	arm 0
+	hl_arm .after_int3_3		; where the trap returns anyway
 	int3
+.after_int3_3:
 	check dword [x_count], 1
 	check dword [x_vec], 3
 	faults 6, 0, ud2
@@ -284,8 +278,9 @@ t_mmio_operands:
 	lidt [TD + 0x48]
 	mov ax, SEL_DATA
 	mov ds, ax
-	arm 0
+	hl_arm .after_int3_4		; where the trap returns anyway
 	int3
+.after_int3_4:
 	check dword [x_count], 1
 	check dword [x_vec], 3
 	; from memory nobody claims: limit 0xffff, base 0xffffffff
@@ -450,29 +445,6 @@ wrap_handler:
 	inc dword [wrapped]
 	iretd
 
-; exc_hook: records the exception and resumes at x_resume (a trap with no
-; x_resume returns where it would).
-exc_hook:
-	push eax
-	inc dword [ss:x_count]
-	mov eax, [ss:esp + 4]
-	mov [ss:x_vec], eax
-	mov eax, [ss:esp + 8]
-	mov [ss:x_err], eax
-	mov eax, [ss:esp + 12]
-	mov [ss:x_eip], eax
-	mov eax, [ss:esp + 16]
-	mov [ss:x_cs], eax
-	mov eax, [ss:x_resume]
-	test eax, eax
-	jz .out
-	mov [ss:esp + 12], eax
-	mov dword [ss:x_resume], 0
-.out:
-	pop eax
-	add esp, 8
-	iretd
-
 section .data
 align 4
 	dw 0
@@ -495,7 +467,6 @@ idtr_device:
 idtr_wrap:
 	dw 33 * 8 - 1
 	dd 0xffffff00
-x_resume:	dd 0
 
 section .bss
 alignb 4096
@@ -510,8 +481,4 @@ sel_word_0x07:	resw 1
 u_in80:		resd 1
 sgdt_out:	resd 2
 wrapped:	resd 1
-x_count:	resd 1
-x_vec:		resd 1
-x_err:		resd 1
-x_eip:		resd 1
-x_cs:		resd 1
+
