@@ -326,9 +326,7 @@ guest_start
 	mov edi, eax
 	xor esi, esi
 	call pg_map_identity
-	mov esi, TD_LINEAR
-	mov eax, TD_PHYS | PG_P | PG_RW | PG_PCD | PG_PWT
-	call pg_map
+	pg_map_page TD_LINEAR, TD_PHYS | PG_P | PG_RW | PG_PCD | PG_PWT
 	mov eax, edi
 	call pg_enable
 	mov eax, SEL_A16

@@ -116,9 +116,7 @@ CPUID_PSE36	equ 1 << 17
 	push esi
 	push eax
 	mov edi, [dir0]
-	mov esi, %1
-	mov eax, %2
-	call pg_map
+	pg_map_page %1, %2
 	pop eax
 	pop esi
 	pop edi
@@ -294,17 +292,9 @@ t_pse_rsvd:
 	mov eax, BIG0 | PG_P | PG_RW | (1 << 21)
 	call pg_map_large
 	mov eax, 0x77
-	pf_arm .r1
-.f1:
-	mov eax, [L_BIG_RSVD + 0x10]
-.r1:
-	pf_expect L_BIG_RSVD + 0x10, PF_RSVD | PF_P, .f1
+	pf_faults L_BIG_RSVD + 0x10, PF_RSVD | PF_P, mov eax, [L_BIG_RSVD + 0x10]
 	check eax, 0x77
-	pf_arm .r2
-.f2:
-	mov [L_BIG_RSVD + 0x3ff000], eax
-.r2:
-	pf_expect L_BIG_RSVD + 0x3ff000, PF_RSVD | PF_W | PF_P, .f2
+	pf_faults L_BIG_RSVD + 0x3ff000, PF_RSVD | PF_W | PF_P, mov [L_BIG_RSVD + 0x3ff000], eax
 	; bits 20:13 hold physical address bits 39:32 with PSE-36; without it
 	; (btvm does not offer it) bit 13 is reserved too
 	mov eax, [cpuid1_edx]
@@ -313,11 +303,7 @@ t_pse_rsvd:
 	mov esi, L_BIG_RSVD13
 	mov eax, BIG0 | PG_P | PG_RW | (1 << 13)
 	call pg_map_large
-	pf_arm .r3
-.f3:
-	mov eax, [L_BIG_RSVD13 + 0x123456]
-.r3:
-	pf_expect L_BIG_RSVD13 + 0x123456, PF_RSVD | PF_P, .f3
+	pf_faults L_BIG_RSVD13 + 0x123456, PF_RSVD | PF_P, mov eax, [L_BIG_RSVD13 + 0x123456]
 pse_done:
 
 ; ---------------------------------------------------------------- #PF basics
@@ -325,34 +311,14 @@ group "pf"
 t_pf:
 	; not-present PTE (its page table exists: L_ON's)
 	mov eax, 0x11111111
-	pf_arm .r1
-.f1:
-	mov eax, [L_NP + 0x234]			; in the middle of the page
-.r1:
-	pf_expect L_NP + 0x234, 0, .f1
+	pf_faults L_NP + 0x234, 0, mov eax, [L_NP + 0x234]			; in the middle of the page
 	check eax, 0x11111111			; destination untouched
 	mov ebx, 0x2222
-	pf_arm .r2
-.f2:
-	mov [L_NP + 0x238], ebx
-.r2:
-	pf_expect L_NP + 0x238, PF_W, .f2
-	pf_arm .r3
-.f3:
-	mov byte [L_NP + 0xfff], 1		; last byte of the page
-.r3:
-	pf_expect L_NP + 0xfff, PF_W, .f3
+	pf_faults L_NP + 0x238, PF_W, mov [L_NP + 0x238], ebx
+	pf_faults L_NP + 0xfff, PF_W, mov byte [L_NP + 0xfff], 1		; last byte of the page
 	; not-present PDE
-	pf_arm .r4
-.f4:
-	mov eax, [L_NOPDE + 0x10]
-.r4:
-	pf_expect L_NOPDE + 0x10, 0, .f4
-	pf_arm .r5
-.f5:
-	mov word [L_NOPDE + 0x3ffffe], 5
-.r5:
-	pf_expect L_NOPDE + 0x3ffffe, PF_W, .f5
+	pf_faults L_NOPDE + 0x10, 0, mov eax, [L_NOPDE + 0x10]
+	pf_faults L_NOPDE + 0x3ffffe, PF_W, mov word [L_NOPDE + 0x3ffffe], 5
 	; instruction fetch: the fault belongs to the target instruction, so
 	; CR2 = EIP = the target, and a CALL has already pushed its return
 	; address. I/D (bit 4) is reported only with NX or SMEP: 0 here.
@@ -383,11 +349,7 @@ t_pf:
 .r8:
 	pf_none
 	check eax, 0x0000aaaa
-	pf_arm .r9
-.f9:
-	mov dword [L_RO + 8], 0x5555
-.r9:
-	pf_expect L_RO + 8, PF_W | PF_P, .f9
+	pf_faults L_RO + 8, PF_W | PF_P, mov dword [L_RO + 8], 0x5555
 	check dword [FRAME(2) + 8], 0
 	; a read-modify-write: neither memory nor flags change
 	mov eax, 1
@@ -400,22 +362,14 @@ t_pf:
 	pf_expect L_RO, PF_W | PF_P, .f10
 	check dword [FRAME(2)], 0x0000aaaa
 	mov eax, 0x12
-	pf_arm .r11
-.f11:
-	xchg [L_RO], eax
-.r11:
-	pf_expect L_RO, PF_W | PF_P, .f11
+	pf_faults L_RO, PF_W | PF_P, xchg [L_RO], eax
 	check eax, 0x12
 	check dword [FRAME(2)], 0x0000aaaa
 	; read-only PDE over a writable PTE: the stricter level wins
 	map0 L_PDE_RO, FRAME(5) | PG_P | PG_RW
 	pde_of L_PDE_RO
 	and dword [eax], ~PG_RW
-	pf_arm .r12
-.f12:
-	mov dword [L_PDE_RO + 0x20], 0x12
-.r12:
-	pf_expect L_PDE_RO + 0x20, PF_W | PF_P, .f12
+	pf_faults L_PDE_RO + 0x20, PF_W | PF_P, mov dword [L_PDE_RO + 0x20], 0x12
 	check dword [FRAME(5) + 0x20], 0
 	; CR0.WP = 0: supervisor writes ignore R/W at both levels
 	mov eax, CR0_WP
@@ -437,34 +391,18 @@ t_pf:
 	map0 L_SPLIT, FRAME(3) | PG_P | PG_RW
 	mov dword [FRAME(3) + 0xffc], 0x12345678
 	mov eax, 0x77
-	pf_arm .r14
-.f14:
-	mov eax, [L_SPLIT + 0xffe]
-.r14:
-	pf_expect L_SPLIT + 0x1000, 0, .f14
+	pf_faults L_SPLIT + 0x1000, 0, mov eax, [L_SPLIT + 0xffe]
 	check eax, 0x77
-	pf_arm .r15
-.f15:
-	mov dword [L_SPLIT + 0xffe], 0xdeadbeef
-.r15:
-	pf_expect L_SPLIT + 0x1000, PF_W, .f15
+	pf_faults L_SPLIT + 0x1000, PF_W, mov dword [L_SPLIT + 0xffe], 0xdeadbeef
 	check dword [FRAME(3) + 0xffc], 0x12345678	; no half-done store
 	; the first page not present: CR2 is the access's own address
 	map0 L_SPLIT2 + 0x1000, FRAME(6) | PG_P | PG_RW
-	pf_arm .r16
-.f16:
-	mov eax, [L_SPLIT2 + 0xffe]
-.r16:
-	pf_expect L_SPLIT2 + 0xffe, 0, .f16
+	pf_faults L_SPLIT2 + 0xffe, 0, mov eax, [L_SPLIT2 + 0xffe]
 	; read-only second page: the write faults with P, the first page
 	; (writable) keeps its bytes
 	map0 L_SPLIT + 0x1000, FRAME(4) | PG_P
 	invlpg [L_SPLIT + 0x1000]
-	pf_arm .r17
-.f17:
-	mov dword [L_SPLIT + 0xffd], 0xdeadbeef
-.r17:
-	pf_expect L_SPLIT + 0x1000, PF_W | PF_P, .f17
+	pf_faults L_SPLIT + 0x1000, PF_W | PF_P, mov dword [L_SPLIT + 0xffd], 0xdeadbeef
 	check dword [FRAME(3) + 0xffc], 0x12345678
 	pte_of L_SPLIT + 0x1000
 	mov dword [eax], 0
@@ -595,11 +533,7 @@ t_ad:
 	invlpg [L_AD]
 	mov eax, CR0_WP
 	call pg_set_cr0
-	pf_arm .r1
-.f1:
-	mov dword [L_AD], 2
-.r1:
-	pf_expect L_AD, PF_W | PF_P, .f1
+	pf_faults L_AD, PF_W | PF_P, mov dword [L_AD], 2
 	mov eax, [edx]
 	and eax, PG_D
 	check eax, 0
@@ -745,12 +679,8 @@ t_spaces:
 	map0 L_SP_DATA, FRAME(20) | PG_P | PG_RW
 	map0 L_SP_CODE, FRAME(22) | PG_P | PG_RW
 	mov edi, [dir1]
-	mov esi, L_SP_DATA
-	mov eax, FRAME(21) | PG_P | PG_RW
-	call pg_map
-	mov esi, L_SP_CODE
-	mov eax, FRAME(23) | PG_P | PG_RW
-	call pg_map
+	pg_map_page L_SP_DATA, FRAME(21) | PG_P | PG_RW
+	pg_map_page L_SP_CODE, FRAME(23) | PG_P | PG_RW
 	; back and forth, so that both spaces' code is translated and cached
 	xor ecx, ecx
 	xor ebp, ebp				; mismatches
@@ -837,11 +767,7 @@ t_pt_alias:
 	check eax, 0x14141414
 	mov dword [RECURSIVE + 0x3ff000 + (L_NOPDE >> 22) * 4], 0
 	invlpg [L_NOPDE + (L_PTW - L_ON)]
-	pf_arm .r1
-.f1:
-	mov eax, [L_NOPDE + (L_PTW - L_ON)]
-.r1:
-	pf_expect L_NOPDE + (L_PTW - L_ON), 0, .f1
+	pf_faults L_NOPDE + (L_PTW - L_ON), 0, mov eax, [L_NOPDE + (L_PTW - L_ON)]
 	mov eax, [dir0]
 	mov dword [eax + 1023 * 4], 0
 	call pg_flush_tlb
@@ -890,11 +816,7 @@ t_smc_alias:
 	; the code is unchanged
 	mov eax, CR0_WP
 	call pg_set_cr0
-	pf_arm .r3
-.f3:
-	mov byte [L_X + 0x100], 0xc3
-.r3:
-	pf_expect L_X + 0x100, PF_W | PF_P, .f3
+	pf_faults L_X + 0x100, PF_W | PF_P, mov byte [L_X + 0x100], 0xc3
 	call L_X + 0x100
 	check eax, 2
 	mov eax, CR0_WP
@@ -915,11 +837,7 @@ t_string:
 	mov edi, L_STR + 0xff8
 	mov ecx, 6
 	mov eax, 0xa5a5a5a5
-	pf_arm .r1
-.f1:
-	rep stosd
-.r1:
-	pf_expect L_STR_NEXT, PF_W, .f1
+	pf_faults L_STR_NEXT, PF_W, rep stosd
 	check ecx, 4
 	check edi, L_STR_NEXT
 	check dword [FRAME(17) + 0xff8], 0xa5a5a5a5
@@ -931,11 +849,7 @@ t_string:
 	mov esi, L_STR + 0xff8
 	mov edi, str_buf
 	mov ecx, 4
-	pf_arm .r2
-.f2:
-	rep movsd
-.r2:
-	pf_expect L_STR_NEXT, 0, .f2
+	pf_faults L_STR_NEXT, 0, rep movsd
 	check ecx, 2
 	check esi, L_STR_NEXT
 	check edi, str_buf + 8
@@ -946,11 +860,7 @@ t_string:
 	mov esi, str_buf
 	mov edi, L_STR + 0xffc
 	mov ecx, 3
-	pf_arm .r3
-.f3:
-	rep movsd
-.r3:
-	pf_expect L_STR_NEXT, PF_W, .f3
+	pf_faults L_STR_NEXT, PF_W, rep movsd
 	check ecx, 2
 	check esi, str_buf + 4
 	check edi, L_STR_NEXT
@@ -995,62 +905,26 @@ t_forms:
 	; base + index * scale + disp32
 	mov ebx, L_FORMS - 0x100
 	mov esi, 0x20
-	pf_arm .r1
-.f1:
-	mov eax, [ebx + esi * 4 + 0x123]
-.r1:
-	pf_expect L_FORMS + 0x0a3, 0, .f1
+	pf_faults L_FORMS + 0x0a3, 0, mov eax, [ebx + esi * 4 + 0x123]
 	; base + index * 8 + disp8 (negative)
 	mov esi, 0x40
-	pf_arm .r2
-.f2:
-	mov [ebx + esi * 8 - 0x10], eax
-.r2:
-	pf_expect L_FORMS + 0xf0, PF_W, .f2
+	pf_faults L_FORMS + 0xf0, PF_W, mov [ebx + esi * 8 - 0x10], eax
 	; index only, disp32
-	pf_arm .r3
-.f3:
-	mov ax, [esi * 2 + L_FORMS]
-.r3:
-	pf_expect L_FORMS + 0x80, 0, .f3
+	pf_faults L_FORMS + 0x80, 0, mov ax, [esi * 2 + L_FORMS]
 	; EBP and ESP bases
 	mov ebp, L_FORMS + 0x1000
-	pf_arm .r4
-.f4:
-	movzx eax, byte [ebp + 0x55]
-.r4:
-	pf_expect L_FORMS + 0x1055, 0, .f4
+	pf_faults L_FORMS + 0x1055, 0, movzx eax, byte [ebp + 0x55]
 	mov ecx, L_FORMS + 0x2000
 	sub ecx, esp
-	pf_arm .r5
-.f5:
-	movsx eax, word [esp + ecx + 6]
-.r5:
-	pf_expect L_FORMS + 0x2006, 0, .f5
+	pf_faults L_FORMS + 0x2006, 0, movsx eax, word [esp + ecx + 6]
 	; moffs (A1)
-	pf_arm .r6
-.f6:
-	mov eax, [L_FORMS + 0x44]
-.r6:
-	pf_expect L_FORMS + 0x44, 0, .f6
+	pf_faults L_FORMS + 0x44, 0, mov eax, [L_FORMS + 0x44]
 	; CMP and TEST with memory
-	pf_arm .r7
-.f7:
-	cmp dword [ebx + 0x200], 0x1234
-.r7:
-	pf_expect L_FORMS + 0x100, 0, .f7
-	pf_arm .r8
-.f8:
-	test [ebx + esi + 0x100], ecx
-.r8:
-	pf_expect L_FORMS + 0x40, 0, .f8
+	pf_faults L_FORMS + 0x100, 0, cmp dword [ebx + 0x200], 0x1234
+	pf_faults L_FORMS + 0x40, 0, test [ebx + esi + 0x100], ecx
 	; BT with a register bit offset reaches ebx + 4 * (offset >> 5)
 	mov ecx, (0x100 + 0x80) * 8 + 3
-	pf_arm .r9
-.f9:
-	bt [ebx], ecx
-.r9:
-	pf_expect L_FORMS + 0x80, 0, .f9
+	pf_faults L_FORMS + 0x80, 0, bt [ebx], ecx
 	pf_arm .r10
 .f10:
 	bts [ebx], ecx
@@ -1058,11 +932,7 @@ t_forms:
 	pf_expect_rmw L_FORMS + 0x80, .f10
 	; a segment base: FS (base FS_BASE) + offset
 	mov edx, L_FORMS + 0x3000 - FS_BASE
-	pf_arm .r11
-.f11:
-	mov eax, [fs:edx + 8]
-.r11:
-	pf_expect L_FORMS + 0x3008, 0, .f11
+	pf_faults L_FORMS + 0x3008, 0, mov eax, [fs:edx + 8]
 	; 16-bit addressing: the offset wraps at 64 KiB before the segment
 	; base is added; without the wrap the access would land on the
 	; present page at L_FORMS_HI and not fault
@@ -1075,18 +945,10 @@ t_forms:
 	mov es, ax
 	mov ebx, 0xfff0
 	mov esi, 0x0020
-	pf_arm .r12
-.f12:
-	a16 mov eax, [es:bx + si + 0x10]	; (0xfff0 + 0x20 + 0x10) & 0xffff
-.r12:
-	pf_expect L_FORMS + 0x20, 0, .f12
+	pf_faults L_FORMS + 0x20, 0, a16 mov eax, [es:bx + si + 0x10]	; (0xfff0 + 0x20 + 0x10) & 0xffff
 	xor ebp, ebp
 	mov edi, 1
-	pf_arm .r13
-.f13:
-	a16 mov [es:bp + di - 2], ax		; offset 0xffff, a word
-.r13:
-	pf_expect L_FORMS + 0xffff, PF_W, .f13
+	pf_faults L_FORMS + 0xffff, PF_W, a16 mov [es:bp + di - 2], ax		; offset 0xffff, a word
 	mov eax, 0x20
 	mov ebx, 0x8020
 	pf_arm .r14
@@ -1100,49 +962,21 @@ t_forms:
 	mov eax, CR4_OSFXSR
 	call pg_set_cr4
 	mov ebx, L_FORMS - 0x100
-	pf_arm .r15
-.f15:
-	fld dword [ebx + 0x104]
-.r15:
-	pf_expect L_FORMS + 4, 0, .f15
+	pf_faults L_FORMS + 4, 0, fld dword [ebx + 0x104]
 	fninit
-	pf_arm .r16
-.f16:
-	movups xmm0, [ebx + 0x1100]
-.r16:
-	pf_expect L_FORMS + 0x1000, 0, .f16
-	pf_arm .r17
-.f17:
-	movq [ebx + 0x1200], xmm0
-.r17:
-	pf_expect L_FORMS + 0x1100, PF_W, .f17
+	pf_faults L_FORMS + 0x1000, 0, movups xmm0, [ebx + 0x1100]
+	pf_faults L_FORMS + 0x1100, PF_W, movq [ebx + 0x1200], xmm0
 	; indirect CALL/JMP through memory, PUSH/POP m: ESP unchanged
 	mov edx, esp
-	pf_arm .r18
-.f18:
-	call [ebx + 0x300]
-.r18:
-	pf_expect L_FORMS + 0x200, 0, .f18
+	pf_faults L_FORMS + 0x200, 0, call [ebx + 0x300]
 	mov eax, esp				; check pushes: no ESP operand
 	check eax, edx
-	pf_arm .r19
-.f19:
-	jmp [ebx + 0x304]
-.r19:
-	pf_expect L_FORMS + 0x204, 0, .f19
-	pf_arm .r20
-.f20:
-	push dword [ebx + 0x308]
-.r20:
-	pf_expect L_FORMS + 0x208, 0, .f20
+	pf_faults L_FORMS + 0x204, 0, jmp [ebx + 0x304]
+	pf_faults L_FORMS + 0x208, 0, push dword [ebx + 0x308]
 	mov eax, esp				; check pushes: no ESP operand
 	check eax, edx
 	push dword 0x1234
-	pf_arm .r21
-.f21:
-	pop dword [ebx + 0x30c]
-.r21:
-	pf_expect L_FORMS + 0x20c, PF_W, .f21
+	pf_faults L_FORMS + 0x20c, PF_W, pop dword [ebx + 0x30c]
 	mov eax, esp				; as before the faulting POP
 	add esp, 4
 	add eax, 4
@@ -1165,9 +999,7 @@ t_off:
 	mov eax, [dir1]
 	call pg_enable
 	mov edi, [dir1]
-	mov esi, L_ON
-	mov eax, FRAME(0) | PG_P | PG_RW
-	call pg_map
+	pg_map_page L_ON, FRAME(0) | PG_P | PG_RW
 	mov eax, [L_ON + 0x14]
 	check eax, 0x0ff0ff02
 	call pg_disable

@@ -160,6 +160,20 @@ UPF_LIMIT	equ 4
 	call pg_pte_addr
 %endmacro
 
+; task_space task, code, data, stack: a fresh page directory for the task
+; (EDI, and in its T_CR3) with the kernel identity-mapped and the given
+; frames at U_CODE (read-only), U_DATA and U_STACK, all user pages.
+%macro task_space 4
+	call pg_alloc
+	mov edi, eax
+	mov [%1 + T_CR3], eax
+	xor esi, esi
+	call pg_map_identity
+	pg_map_page U_CODE, %2 | PG_P | PG_US
+	pg_map_page U_DATA, %3 | PG_P | PG_RW | PG_US
+	pg_map_page U_STACK, %4 | PG_P | PG_RW | PG_US
+%endmacro
+
 	guest_start
 	call lib_install_idt
 	call rings_setup
@@ -418,53 +432,15 @@ build_spaces:
 	mov dword [F_NPR + 0x10], 0x5e5e0004
 	mov dword [F_AD], 0x5e5e000a
 	; task A
-	call pg_alloc
-	mov edi, eax
-	mov [task_a + T_CR3], eax
-	xor esi, esi
-	call pg_map_identity
-	mov esi, U_CODE
-	mov eax, F_ACODE | PG_P | PG_US
-	call pg_map
-	mov esi, U_DATA
-	mov eax, F_ADATA | PG_P | PG_RW | PG_US
-	call pg_map
-	mov esi, U_STACK
-	mov eax, F_ASTACK | PG_P | PG_RW | PG_US
-	call pg_map
-	mov esi, P_SUPR
-	mov eax, F_SUPR | PG_P | PG_RW
-	call pg_map
-	mov esi, P_SUPW
-	mov eax, F_SUPW | PG_P | PG_RW
-	call pg_map
-	mov esi, P_RO
-	mov eax, F_RO | PG_P | PG_US
-	call pg_map
-	mov esi, P_SUPX
-	mov eax, F_ACODE | PG_P | PG_RW
-	call pg_map
-	mov esi, P_ROK
-	mov eax, F_ROK | PG_P | PG_US
-	call pg_map
-	mov esi, P_AD
-	mov eax, F_AD | PG_P | PG_RW | PG_US
-	call pg_map
+	task_space task_a, F_ACODE, F_ADATA, F_ASTACK
+	pg_map_page P_SUPR, F_SUPR | PG_P | PG_RW
+	pg_map_page P_SUPW, F_SUPW | PG_P | PG_RW
+	pg_map_page P_RO, F_RO | PG_P | PG_US
+	pg_map_page P_SUPX, F_ACODE | PG_P | PG_RW
+	pg_map_page P_ROK, F_ROK | PG_P | PG_US
+	pg_map_page P_AD, F_AD | PG_P | PG_RW | PG_US
 	; task B: the same user linear addresses, its own frames
-	call pg_alloc
-	mov edi, eax
-	mov [task_b + T_CR3], eax
-	xor esi, esi
-	call pg_map_identity
-	mov esi, U_CODE
-	mov eax, F_BCODE | PG_P | PG_US
-	call pg_map
-	mov esi, U_DATA
-	mov eax, F_BDATA | PG_P | PG_RW | PG_US
-	call pg_map
-	mov esi, U_STACK
-	mov eax, F_BSTACK | PG_P | PG_RW | PG_US
-	call pg_map
+	task_space task_b, F_BCODE, F_BDATA, F_BSTACK
 	; the tasks' first entries
 	mov dword [task_a + T_EIP], U(ua_start)
 	mov dword [task_a + T_ESP], U_STACK_TOP
