@@ -48,10 +48,7 @@ RTC_TRIES	equ 10			; second boundaries to find one unstalled
 guest_start
 	call lib_install_idt
 	call lib_pic_init
-	mov eax, 0x20
-	mov edx, pit_isr
-	mov cl, 0x8e
-	call lib_set_gate
+	gate 0x20, pit_isr, 0x8e
 	mov eax, 0x28
 	mov edx, rtc_isr
 	call lib_set_gate
@@ -470,9 +467,9 @@ tsc_pm_pair:
 	pop ebx
 	ret
 
-; pit2_pm_pair: EAX = PIT channel 2's latched count, EDX = the PM reading
-; at its middle, the closest of five tries.
-pit2_pm_pair:
+; pm_pair_body read: the body of pit2_pm_pair and apic_pm_pair, with the
+; macro that reads their counter into EBX between two PM readings.
+%macro pm_pair_body 1
 	push ebx
 	push ecx
 	push esi
@@ -480,9 +477,35 @@ pit2_pm_pair:
 	push ebp
 	mov ebp, 5
 	mov esi, 0xffffffff
-.try:
+%%try:
 	call timer_pm_read
 	mov ecx, eax
+	%1
+	call timer_pm_read
+	sub eax, ecx
+	and eax, 0xffffff			; gap
+	cmp eax, esi
+	jae %%worse
+	mov esi, eax
+	shr eax, 1
+	add eax, ecx
+	and eax, 0xffffff
+	mov edi, eax
+	mov [pair_count], ebx
+%%worse:
+	dec ebp
+	jnz %%try
+	mov eax, [pair_count]
+	mov edx, edi
+	pop ebp
+	pop edi
+	pop esi
+	pop ecx
+	pop ebx
+	ret
+%endmacro
+
+%macro read_pit2_count 0
 	mov al, 0x80				; latch channel 2
 	out 0x43, al
 	in al, 0x42
@@ -490,64 +513,20 @@ pit2_pm_pair:
 	in al, 0x42
 	mov bh, al
 	movzx ebx, bx
-	call timer_pm_read
-	sub eax, ecx
-	and eax, 0xffffff			; gap
-	cmp eax, esi
-	jae .worse
-	mov esi, eax
-	shr eax, 1
-	add eax, ecx
-	and eax, 0xffffff
-	mov edi, eax
-	mov [pair_count], ebx
-.worse:
-	dec ebp
-	jnz .try
-	mov eax, [pair_count]
-	mov edx, edi
-	pop ebp
-	pop edi
-	pop esi
-	pop ecx
-	pop ebx
-	ret
+%endmacro
+
+%macro read_apic_count 0
+	mov ebx, [APIC_TIMER_CUR]
+%endmacro
+
+; pit2_pm_pair: EAX = PIT channel 2's latched count, EDX = the PM reading
+; at its middle, the closest of five tries.
+pit2_pm_pair:
+	pm_pair_body read_pit2_count
 
 ; apic_pm_pair: as pit2_pm_pair for the APIC timer's current count.
 apic_pm_pair:
-	push ebx
-	push ecx
-	push esi
-	push edi
-	push ebp
-	mov ebp, 5
-	mov esi, 0xffffffff
-.try:
-	call timer_pm_read
-	mov ecx, eax
-	mov ebx, [APIC_TIMER_CUR]
-	call timer_pm_read
-	sub eax, ecx
-	and eax, 0xffffff
-	cmp eax, esi
-	jae .worse
-	mov esi, eax
-	shr eax, 1
-	add eax, ecx
-	and eax, 0xffffff
-	mov edi, eax
-	mov [pair_count], ebx
-.worse:
-	dec ebp
-	jnz .try
-	mov eax, [pair_count]
-	mov edx, edi
-	pop ebp
-	pop edi
-	pop esi
-	pop ecx
-	pop ebx
-	ret
+	pm_pair_body read_apic_count
 
 ; rtc_edge: waits for the RTC's seconds register to change. EAX = the
 ; midpoint of the PM readings (pm_total) around the change (the one before

@@ -26,18 +26,9 @@ guest_start
 
 	call lib_install_idt
 	mov dword [lib_exc_hook], exc_record
-	mov eax, 0x30
-	mov edx, soft_int_30
-	mov cl, 0x8e				; interrupt gate, DPL 0
-	call lib_set_gate
-	mov eax, 0x31
-	mov edx, soft_int_31
-	mov cl, 0x8f				; trap gate, DPL 0
-	call lib_set_gate
-	mov eax, 0x40
-	mov edx, soft_int_31
-	mov cl, 0x0e				; interrupt gate, not present
-	call lib_set_gate
+	gate 0x30, soft_int_30, 0x8e		; interrupt gate, DPL 0
+	gate 0x31, soft_int_31, 0x8f		; trap gate, DPL 0
+	gate 0x40, soft_int_31, 0x0e		; interrupt gate, not present
 	; descriptors for the segment faults
 	mov eax, SEL_SYS
 	mov ebx, lib_gdt

@@ -530,10 +530,7 @@ t_gates:
 	ud2
 .r_ext:
 	expect 11, 6 * 8 + 2 + 1, .f_ext, [saved_esp]
-	mov eax, 6
-	mov edx, lib_catch_6
-	mov cl, 0x8e
-	call lib_set_gate
+	gate 6, lib_catch_6, 0x8e
 	; a fault delivering a fault: #NP, then #NP's own gate fails (#GP),
 	; two contributory exceptions make #DF (error code 0)
 	set_gate 11, BEYOND, 0x8e
@@ -544,18 +541,12 @@ t_gates:
 	check dword [x_count], 1
 	check dword [x_vec], 8
 	check dword [x_err], 0
-	mov eax, 11
-	mov edx, lib_catch_11
-	mov cl, 0x8e
-	call lib_set_gate
+	gate 11, lib_catch_11, 0x8e
 	; INT 13 through its gate not present: #NP, no #DF (a software
 	; interrupt is not an exception, whatever its vector)
 	set_gate 13, SEL_CODE, 0x0e
 	int_bad 13, 11, 13 * 8 + 2
-	mov eax, 13
-	mov edx, lib_catch_13
-	mov cl, 0x8e
-	call lib_set_gate
+	gate 13, lib_catch_13, 0x8e
 	; what the rules allow lands: a trap gate, conforming code of DPL 0
 	set_gate VEC, SEL_CODE, 0x8f
 	arm .r_ok1

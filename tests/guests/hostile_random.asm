@@ -524,10 +524,7 @@ setup_idt:
 	inc eax
 	cmp eax, 256
 	jb .gate
-	mov eax, VEC_IRQ0
-	mov edx, tick_guest
-	mov cl, 0x8e
-	call lib_set_gate
+	gate VEC_IRQ0, tick_guest, 0x8e
 	popad
 	ret
 
@@ -746,10 +743,7 @@ next_seq:
 	call restore_machine
 	; into the random code
 	cli
-	mov eax, VEC_IRQ0
-	mov edx, [stub_table + VEC_IRQ0 * 4]
-	mov cl, 0x8e
-	call lib_set_gate
+	gate VEC_IRQ0, [stub_table + VEC_IRQ0 * 4], 0x8e
 	mov al, 0x30			; channel 0, LSB then MSB, mode 0
 	out 0x43, al
 	mov al, WATCHDOG_TICKS & 0xff

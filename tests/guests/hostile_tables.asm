@@ -293,10 +293,7 @@ t_mmio_operands:
 	; an interrupt's frame pushed into the device and IRETD's pops from
 	; there (the handler is IRETD alone: no instruction of its own
 	; touches the stack)
-	mov eax, 0x30
-	mov edx, bare_iret
-	mov cl, 0x8e
-	call lib_set_gate
+	gate 0x30, bare_iret, 0x8e
 	mov ebp, esp
 	mov esp, TD + 0x80
 	int 0x30

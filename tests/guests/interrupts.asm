@@ -23,10 +23,7 @@ guest_start
 	call lib_install_idt			; unexpected exceptions fail the guest
 	call lib_pic_init			; all masked while we set up
 	; gates: 0x20 timer, 0x21..0x2f stray
-	mov eax, 0x20
-	mov edx, timer_isr
-	mov cl, 0x8e
-	call lib_set_gate
+	gate 0x20, timer_isr, 0x8e
 	mov eax, 0x21
 	mov edx, stray_master_isr
 .stray_master:

@@ -53,10 +53,7 @@ LODS_LEN	equ 0x02800000		; 40 MiB read by LODSB
 guest_start
 	call lib_install_idt
 	call lib_pic_init
-	mov eax, 0x20
-	mov edx, tick_isr
-	mov cl, 0x8e
-	call lib_set_gate
+	gate 0x20, tick_isr, 0x8e
 	mov eax, PIT_DIVISOR
 	call timer_pit_periodic
 	mov al, 0xfe

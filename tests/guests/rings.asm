@@ -117,10 +117,7 @@ guest_start
 	call rings_io_allow
 	; gates ring 3 may use: 0x80 interrupt gate, 0x82 trap gate, 0x40 not
 	; present; 0x42 not present and DPL 0; 0x30 DPL 0; 0x41 left empty
-	mov eax, 0x80
-	mov edx, sys_handler
-	mov cl, 0xee
-	call lib_set_gate
+	gate 0x80, sys_handler, 0xee
 	mov eax, 0x82
 	mov cl, 0xef
 	call lib_set_gate
@@ -211,10 +208,7 @@ group "exceptions"
 	mov cl, 0xee
 	call lib_set_gate
 	user u_exc, 0
-	mov eax, 3
-	mov edx, [lib_catch_table + 3 * 4]
-	mov cl, 0x8e
-	call lib_set_gate
+	gate 3, [lib_catch_table + 3 * 4], 0x8e
 
 ; ---------------------------------------------------------------- privileged
 group "privileged"
@@ -396,10 +390,7 @@ group "tss"
 	user u_tss, 0				; and the good one again
 	check dword [x_count], 0
 	check dword [h_cs], SEL_CODE
-	mov eax, EXC_TS
-	mov edx, [lib_catch_table + EXC_TS * 4]
-	mov cl, 0x8e
-	call lib_set_gate
+	gate EXC_TS, [lib_catch_table + EXC_TS * 4], 0x8e
 	mov eax, EXC_SS
 	mov edx, [lib_catch_table + EXC_SS * 4]
 	call lib_set_gate

@@ -17,10 +17,7 @@ MIN_TICKS	equ 10
 guest_start
 	call lib_install_idt
 	call lib_pic_init
-	mov eax, 0x20
-	mov edx, pit_isr
-	mov cl, 0x8e
-	call lib_set_gate
+	gate 0x20, pit_isr, 0x8e
 	mov eax, TIMER_APIC_VECTOR
 	mov edx, apic_isr
 	call lib_set_gate

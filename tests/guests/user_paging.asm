@@ -177,14 +177,8 @@ UPF_LIMIT	equ 4
 	guest_start
 	call lib_install_idt
 	call rings_setup
-	mov eax, VEC_SYSCALL
-	mov edx, int80_entry
-	mov cl, 0xee			; interrupt gate, DPL 3
-	call lib_set_gate
-	mov eax, 14
-	mov edx, upf_entry
-	mov cl, 0x8e
-	call lib_set_gate
+	gate VEC_SYSCALL, int80_entry, 0xee	; interrupt gate, DPL 3
+	gate 14, upf_entry, 0x8e
 	call build_spaces
 	mov eax, [task_a + T_CR3]
 	call pg_enable
@@ -705,34 +699,47 @@ upf_entry:
 ; kernel (its pages are supervisor-only).
 ucode:
 
-; task A: INT 0x80, resumed with IRETD
-ua_start:
-	mov esi, 0x5a5a0001
-.loop:
+; round_begin: log the task's ID in the round's UD_LOG slot, count the
+; round and keep the count on the stack, for round_end.
+%macro round_begin 0
 	mov ebx, [U_DATA + UD_COUNT]
 	mov eax, [U_DATA + UD_ID]
 	mov [U_DATA + UD_LOG + ebx * 4], eax
 	inc dword [U_DATA + UD_COUNT]
 	push ebx
-	mov eax, SYS_YIELD
-	int VEC_SYSCALL
+%endmacro
+
+; round_end esi: after a task's yield (its count pushed before it): count
+; in UD_BAD what the switch lost (the count, ESI, ESP), and go round again
+; (.loop) until N_ROUNDS.
+%macro round_end 1
 	pop ebx
 	inc ebx
 	cmp ebx, [U_DATA + UD_COUNT]
-	je .count_ok
+	je %%count_ok
 	inc dword [U_DATA + UD_BAD]
-.count_ok:
-	cmp esi, 0x5a5a0001
-	je .esi_ok
+%%count_ok:
+	cmp esi, %1
+	je %%esi_ok
 	inc dword [U_DATA + UD_BAD]
-.esi_ok:
+%%esi_ok:
 	mov eax, esp
 	cmp eax, U_STACK_TOP
-	je .esp_ok
+	je %%esp_ok
 	inc dword [U_DATA + UD_BAD]
-.esp_ok:
+%%esp_ok:
 	cmp dword [U_DATA + UD_COUNT], N_ROUNDS
 	jb .loop
+%endmacro
+
+; task A: INT 0x80, resumed with IRETD
+ua_start:
+	mov esi, 0x5a5a0001
+.loop:
+	round_begin
+	mov eax, SYS_YIELD
+	int VEC_SYSCALL
+	round_end 0x5a5a0001
 	mov eax, SYS_DONE
 	int VEC_SYSCALL
 	jmp $
@@ -741,33 +748,13 @@ ua_start:
 ub_start:
 	mov esi, 0x5b5b0001
 .loop:
-	mov ebx, [U_DATA + UD_COUNT]
-	mov eax, [U_DATA + UD_ID]
-	mov [U_DATA + UD_LOG + ebx * 4], eax
-	inc dword [U_DATA + UD_COUNT]
-	push ebx
+	round_begin
 	mov eax, SYS_YIELD
 	mov ecx, esp
 	mov edx, U(.back)
 	sysenter
 .back:
-	pop ebx
-	inc ebx
-	cmp ebx, [U_DATA + UD_COUNT]
-	je .count_ok
-	inc dword [U_DATA + UD_BAD]
-.count_ok:
-	cmp esi, 0x5b5b0001
-	je .esi_ok
-	inc dword [U_DATA + UD_BAD]
-.esi_ok:
-	mov eax, esp
-	cmp eax, U_STACK_TOP
-	je .esp_ok
-	inc dword [U_DATA + UD_BAD]
-.esp_ok:
-	cmp dword [U_DATA + UD_COUNT], N_ROUNDS
-	jb .loop
+	round_end 0x5b5b0001
 	mov eax, SYS_DONE
 	mov ecx, esp
 	mov edx, U(.end)
