@@ -449,23 +449,9 @@ exc_record:
 	pushfd
 	pop eax
 	mov [h_eflags], eax
-	mov eax, [esp + 4]
-	mov [x_vec], eax
-	mov eax, [esp + 8]
-	mov [x_err], eax
-	mov eax, [esp + 12]
-	mov [x_eip], eax
-	mov eax, [esp + 16]
-	and eax, 0xffff
-	mov [x_cs], eax
-	mov eax, [esp + 20]
-	mov [x_eflags], eax
+	x_record_frame
 	inc dword [x_count]
-	mov eax, [resume_eip]
-	test eax, eax
-	jz .no_resume
-	mov [esp + 12], eax
-	mov dword [resume_eip], 0
+	x_resume .no_resume
 .no_resume:
 	cmp dword [esp + 4], 1
 	jne .out
@@ -496,8 +482,6 @@ zero:		dd 0
 
 section .bss
 alignb 4
-x_cs:		resd 1
-x_eflags:	resd 1
 h_eflags:	resd 1
 tf_steps:	resd 1
 step_n:		resd 1

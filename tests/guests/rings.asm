@@ -977,17 +977,7 @@ exc_record:
 	mov [h_cs], eax
 	mov ax, ss
 	mov [h_ss], eax
-	mov eax, [esp + 4]
-	mov [x_vec], eax
-	mov eax, [esp + 8]
-	mov [x_err], eax
-	mov eax, [esp + 12]
-	mov [x_eip], eax
-	mov eax, [esp + 16]
-	and eax, 0xffff
-	mov [x_cs], eax
-	mov eax, [esp + 20]
-	mov [x_eflags], eax
+	x_record_frame
 	mov dword [x_esp], -1
 	mov dword [x_ss], -1
 	mov eax, [esp + 16]
@@ -1001,11 +991,7 @@ exc_record:
 	mov [x_ss], eax
 .same_level:
 	inc dword [x_count]
-	mov eax, [resume_eip]
-	test eax, eax
-	jz .unexpected
-	mov [esp + 12], eax
-	mov dword [resume_eip], 0
+	x_resume .unexpected
 	pop eax
 	add esp, 8
 	iretd
@@ -1062,8 +1048,6 @@ s_user_handler_fault: db "FAIL rings: unexpected exception in a handler at CPL 3
 
 section .bss
 alignb 4
-x_cs:		resd 1
-x_eflags:	resd 1
 x_esp:		resd 1
 x_ss:		resd 1
 h_esp:		resd 1
