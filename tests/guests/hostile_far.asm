@@ -262,11 +262,7 @@ D_SYS		equ 0x00008000		; system, present, DPL 0: | type << 8
 %endmacro
 
 guest_start
-	call lib_install_idt
-	call lib_pic_init
-	call hl_pci_off
-	call rings_setup
-	mov dword [lib_exc_hook], hl_exc_hook
+	hl_setup
 	mov dword [back + 4], SEL_CODE
 
 ; ------------------------------------------------- null and absent

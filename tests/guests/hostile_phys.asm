@@ -23,8 +23,6 @@ PG_P		equ 0x001
 PG_RW		equ 0x002
 PG_US		equ 0x004
 PG_PS		equ 0x080
-CR0_PG		equ 0x80000000
-CR4_PSE		equ 0x10
 ALIAS		equ 0x00400000		; the 4 KiB alias window: PDE 1
 STRIDE		equ 0x10000
 SUPER_ONLY	equ 0xe0400000		; a 4 MiB region ring 3 may not touch
@@ -65,11 +63,7 @@ group "on_4m"
 t_on_4m:
 	mov eax, CR4_PSE
 	mov cr4, eax
-	mov eax, pd_identity
-	mov cr3, eax
-	mov eax, cr0
-	or eax, CR0_PG
-	mov cr0, eax
+	hl_paging_on pd_identity
 	jmp .on
 .on:
 	hl_begin

@@ -30,8 +30,6 @@ SLOT_LDT	equ 0x60		; an LDT descriptor
 SLOT_TSS	equ 0x68		; a TSS descriptor
 SEL_TD_TSS	equ 0x30		; a TSS descriptor in the device's GDT
 PT_LINEAR	equ 0x40000000		; mapped through a page table outside RAM
-CR0_PG		equ 0x80000000
-CR4_PSE		equ 0x10
 
 ; faults vector, error, instruction: it must raise exactly that.
 %macro faults 3+
@@ -87,11 +85,7 @@ CR4_PSE		equ 0x10
 %endmacro
 
 guest_start
-	call lib_install_idt
-	call lib_pic_init
-	call hl_pci_off
-	call rings_setup
-	mov dword [lib_exc_hook], hl_exc_hook
+	hl_setup
 	mov word [sel_word_0x10], 0x10
 	mov word [sel_word_0x07], 0x07
 
@@ -308,11 +302,7 @@ t_mmio_operands:
 group "pt_unclaimed"
 t_pt_unclaimed:
 	call build_tables
-	mov eax, pd
-	mov cr3, eax
-	mov eax, cr0
-	or eax, CR0_PG
-	mov cr0, eax
+	hl_paging_on pd
 	jmp .on
 .on:
 	; the directory entry points at a table outside RAM: its entries

@@ -25,8 +25,6 @@ KINDS		equ 11
 ROUNDS		equ 2
 UNCLAIMED	equ 0xe0000000
 SLOT_TSS	equ 0x68
-CR0_PG		equ 0x80000000
-CR4_PSE		equ 0x10
 
 guest_start
 	call hl_pci_off
@@ -120,11 +118,7 @@ kind_stack_not_present:
 	mov dword [pd], 0 | 0x83	; 0-4 MiB, a 4 MiB page; the rest absent
 	mov eax, CR4_PSE
 	mov cr4, eax
-	mov eax, pd
-	mov cr3, eax
-	mov eax, cr0
-	or eax, CR0_PG
-	mov cr0, eax
+	hl_paging_on pd
 	jmp .on
 .on:
 	mov esp, 0x00800000
@@ -179,11 +173,7 @@ kind_cr3_unclaimed:
 	call lib_install_idt
 	mov eax, CR4_PSE
 	mov cr4, eax
-	mov eax, UNCLAIMED
-	mov cr3, eax
-	mov eax, cr0
-	or eax, CR0_PG
-	mov cr0, eax
+	hl_paging_on UNCLAIMED
 	jmp still_here
 
 ; The same without CR4.PSE: every entry is present and points at the
@@ -194,11 +184,7 @@ kind_cr3_unclaimed_4k:
 	call lib_install_idt
 	xor eax, eax
 	mov cr4, eax
-	mov eax, UNCLAIMED
-	mov cr3, eax
-	mov eax, cr0
-	or eax, CR0_PG
-	mov cr0, eax
+	hl_paging_on UNCLAIMED
 	jmp still_here
 
 ; A kind whose reset did not come: the monitor went on where a PC stops.

@@ -23,15 +23,21 @@
 MON_ADDR	equ 0x7fff8000
 BUF		equ 0x00400000		; guest RAM, 4 MiB: a plausible host address too
 
-; ud_case bytes...: run the bytes with EAX=ECX=EDX=ESI=EDI=MON_ADDR and
-; expect exactly one #UD at them.
-%macro ud_case 1+
-	arm %%r
+; mon_regs: EAX, ECX, EDX, ESI and EDI all MON_ADDR, so that whatever an
+; undefined encoding might read or write through them lands there.
+%macro mon_regs 0
 	mov eax, MON_ADDR
 	mov ecx, eax
 	mov edx, eax
 	mov esi, eax
 	mov edi, eax
+%endmacro
+
+; ud_case bytes...: run the bytes with EAX=ECX=EDX=ESI=EDI=MON_ADDR and
+; expect exactly one #UD at them.
+%macro ud_case 1+
+	arm %%r
+	mon_regs
 %%f:
 	db %1
 %%r:
@@ -48,11 +54,7 @@ BUF		equ 0x00400000		; guest RAM, 4 MiB: a plausible host address too
 	mov dword [x_vec], -1
 	mov dword [x_eip], -1
 	mov dword [resume_eip], %%r
-	mov eax, MON_ADDR
-	mov ecx, eax
-	mov edx, eax
-	mov esi, eax
-	mov edi, eax
+	mon_regs
 %%f:
 	db %1
 %%r:
