@@ -49,15 +49,9 @@ guest_start
 	call lib_install_idt
 	call lib_pic_init
 	gate 0x20, pit_isr, 0x8e
-	mov eax, 0x28
-	mov edx, rtc_isr
-	call lib_set_gate
-	mov eax, TIMER_APIC_VECTOR
-	mov edx, apic_isr
-	call lib_set_gate
-	mov eax, TIMER_APIC_SPURIOUS
-	mov edx, spurious_isr
-	call lib_set_gate
+	gate 0x28, rtc_isr, 0x8e
+	gate TIMER_APIC_VECTOR, apic_isr, 0x8e
+	gate TIMER_APIC_SPURIOUS, spurious_isr, 0x8e
 	call timer_apic_on
 	; RTC: 32.768 kHz time base, periodic interrupt at 1024 Hz
 	mov al, 0x0a
@@ -180,11 +174,7 @@ group "ticks"
 	mov ebx, [win_pm + edi * 4]
 	mov ecx, [win_tsc]
 	mov edx, [win_pm]
-	push 10
-	call timer_ratio_ok
-	setz al
-	movzx eax, al
-	check eax, 1
+	check_ratio 10
 	mov eax, [win_tsc + edi * 4]
 	xor edx, edx
 	div dword [win_pm + edi * 4]
@@ -281,11 +271,7 @@ group "countdown"
 	mov ebx, [cd_count]
 	mov ecx, PM_HZ
 	mov edx, PIT_HZ
-	push 9
-	call timer_ratio_ok
-	setz al
-	movzx eax, al
-	check eax, 1
+	check_ratio 9
 	jmp .again
 .wide:
 	mov al, '-'
@@ -324,11 +310,7 @@ group "pit_counter"
 	and ebx, 0xffffff
 	mov ecx, PIT_HZ
 	mov edx, PM_HZ
-	push 9
-	call timer_ratio_ok
-	setz al
-	movzx eax, al
-	check eax, 1
+	check_ratio 9
 
 ; ---------------------------------------------------------------- apic_counter
 group "apic_counter"
@@ -348,11 +330,7 @@ group "apic_counter"
 	and ebx, 0xffffff
 	mov ecx, APIC_BUS_HZ
 	mov edx, PM_HZ
-	push 9
-	call timer_ratio_ok
-	setz al
-	movzx eax, al
-	check eax, 1
+	check_ratio 9
 	call timer_apic_stop
 
 ; ---------------------------------------------------------------- rtc_seconds
@@ -396,11 +374,7 @@ group "rtc_seconds"
 	pop eax
 	mov ecx, PM_HZ
 	mov edx, 1
-	push 9
-	call timer_ratio_ok
-	setz al
-	movzx eax, al
-	check eax, 1
+	check_ratio 9
 
 	guest_finish
 

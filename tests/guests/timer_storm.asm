@@ -18,12 +18,8 @@ guest_start
 	call lib_install_idt
 	call lib_pic_init
 	gate 0x20, pit_isr, 0x8e
-	mov eax, TIMER_APIC_VECTOR
-	mov edx, apic_isr
-	call lib_set_gate
-	mov eax, TIMER_APIC_SPURIOUS
-	mov edx, spurious_isr
-	call lib_set_gate
+	gate TIMER_APIC_VECTOR, apic_isr, 0x8e
+	gate TIMER_APIC_SPURIOUS, spurious_isr, 0x8e
 
 ; ---------------------------------------------------------------- PIT
 group "pit"
