@@ -370,16 +370,22 @@ t_segfault:
 	mov gs, ax
 
 ; ---------------------------------------------------------------- single step
-group "step"
-t_step:
-	xor eax, eax
-	mov dr6, eax
-	mov dword [tf_steps], 1
+; step_on n: arm the recorder (no resume label) for n single-step traps,
+; logged in step_log, after which the handler clears TF, and set TF.
+%macro step_on 1
+	mov dword [tf_steps], %1
 	mov dword [step_n], 0
 	arm 0
 	pushfd
 	or dword [esp], F_TF
 	popfd
+%endmacro
+
+group "step"
+t_step:
+	xor eax, eax
+	mov dr6, eax
+	step_on 1
 	mov eax, 1				; completes, then #DB
 .s1:
 	nop
@@ -395,12 +401,7 @@ t_step:
 	and eax, 0x4000
 	check eax, 0x4000			; DR6.BS
 	; three steps, then the handler clears TF
-	mov dword [tf_steps], 3
-	mov dword [step_n], 0
-	arm 0
-	pushfd
-	or dword [esp], F_TF
-	popfd
+	step_on 3
 	nop
 .t1:
 	inc eax
@@ -415,12 +416,7 @@ t_step:
 	check dword [step_log + 4], .t2
 	check dword [step_log + 8], .t3
 	; a taken jump is one step; its trap reports the target
-	mov dword [tf_steps], 1
-	mov dword [step_n], 0
-	arm 0
-	pushfd
-	or dword [esp], F_TF
-	popfd
+	step_on 1
 	jmp .j_target
 	nop
 .j_target:

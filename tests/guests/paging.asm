@@ -478,6 +478,14 @@ t_restart:
 	invlpg [L_CODE + 0x1000]
 
 ; ---------------------------------------------------------------- accessed/dirty
+; check_ad reg, bits: one check of the A and D bits of the page-table
+; entry at [reg].
+%macro check_ad 2
+	mov eax, [%1]
+	and eax, PG_A | PG_D
+	check eax, %2
+%endmacro
+
 group "ad"
 t_ad:
 	map0 L_AD, FRAME(10) | PG_P | PG_RW
@@ -492,42 +500,27 @@ t_ad:
 	and dword [ebx], ~(PG_A | PG_D)
 	invlpg [L_AD]
 	mov eax, [L_AD]
-	mov eax, [edx]
-	and eax, PG_A | PG_D
-	check eax, PG_A
-	mov eax, [ebx]
-	and eax, PG_A | PG_D			; bit 6 of a PDE that points to a
-	check eax, PG_A				; table is ignored: never set
+	check_ad edx, PG_A
+	check_ad ebx, PG_A			; bit 6 of a PDE that points to a
+						; table is ignored: never set
 	; a write after a read (the TLB holds a clean entry): D set
 	mov dword [L_AD + 4], 1
-	mov eax, [edx]
-	and eax, PG_A | PG_D
-	check eax, PG_A | PG_D
-	mov eax, [ebx]
-	and eax, PG_A | PG_D
-	check eax, PG_A
+	check_ad edx, PG_A | PG_D
+	check_ad ebx, PG_A
 	; cleared, invalidated, written first: both set again
 	and dword [edx], ~(PG_A | PG_D)
 	and dword [ebx], ~(PG_A | PG_D)
 	invlpg [L_AD]
 	mov byte [L_AD + 8], 1
-	mov eax, [edx]
-	and eax, PG_A | PG_D
-	check eax, PG_A | PG_D
-	mov eax, [ebx]
-	and eax, PG_A | PG_D
-	check eax, PG_A
+	check_ad edx, PG_A | PG_D
+	check_ad ebx, PG_A
 	; D cleared, A kept: a read leaves D clear, the next write sets it
 	and dword [edx], ~PG_D
 	invlpg [L_AD]
 	mov eax, [L_AD + 12]
-	mov eax, [edx]
-	and eax, PG_A | PG_D
-	check eax, PG_A
+	check_ad edx, PG_A
 	inc dword [L_AD + 12]
-	mov eax, [edx]
-	and eax, PG_A | PG_D
-	check eax, PG_A | PG_D
+	check_ad edx, PG_A | PG_D
 	; a write that faults (read-only, WP = 1) does not set D
 	mov dword [edx], FRAME(10) | PG_P
 	invlpg [L_AD]
@@ -549,9 +542,7 @@ t_ad:
 	mov eax, L_AD_CODE + 0x40
 	call eax
 	check eax, 0x0000adad
-	mov eax, [edx]
-	and eax, PG_A | PG_D
-	check eax, PG_A
+	check_ad edx, PG_A
 	mov eax, [ebx]
 	and eax, PG_A
 	check eax, PG_A
@@ -564,19 +555,13 @@ t_ad:
 	and dword [ebx], ~(PG_A | PG_D)
 	invlpg [L_BIG]
 	mov eax, [L_BIG + 0x100]
-	mov eax, [ebx]
-	and eax, PG_A | PG_D
-	check eax, PG_A
+	check_ad ebx, PG_A
 	mov dword [L_BIG + 0x100], 0
-	mov eax, [ebx]
-	and eax, PG_A | PG_D
-	check eax, PG_A | PG_D
+	check_ad ebx, PG_A | PG_D
 	and dword [ebx], ~(PG_A | PG_D)
 	invlpg [L_BIG + 0x200000]		; any address inside the page
 	mov dword [L_BIG + 0x300000], 0
-	mov eax, [ebx]
-	and eax, PG_A | PG_D
-	check eax, PG_A | PG_D
+	check_ad ebx, PG_A | PG_D
 .no_pse:
 
 ; ---------------------------------------------------------------- TLB
