@@ -20,9 +20,7 @@ ALIAS		equ 0x80000000		; alias_page here, alias_data one page up
 section .text align=4096
 global _start, bp_main, step1, step2, step3, bump, spin, alias_page, code_sum
 _start:
-	cmp eax, 0x2BADB002
-	jne fail
-	mov esp, stack_top
+	guest_check_magic
 	call code_sum
 	mov [sum_before], eax
 	mov eax, 0x12345678
@@ -79,11 +77,7 @@ spin:
 	add eax, esi
 	add eax, [alias_calls]
 	out 0xf4, al
-fail:
-	mov al, GUEST_FAIL
-	out 0xf4, al
-	hlt
-	jmp fail
+	guest_fail_exit
 
 ; EAX = the sum of the code's dwords, _start to code_end.
 code_sum:

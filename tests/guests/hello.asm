@@ -7,9 +7,7 @@ multiboot_header
 section .text
 global _start
 _start:
-	cmp eax, 0x2BADB002
-	jne fail
-	mov esp, stack_top
+	guest_check_magic
 	mov esi, message
 .next:
 	lodsb
@@ -28,11 +26,7 @@ _start:
 .done:
 	mov al, GUEST_PASS
 	out 0xf4, al
-fail:
-	mov al, GUEST_FAIL
-	out 0xf4, al
-	hlt
-	jmp fail
+	guest_fail_exit
 
 section .rodata
 message: db "hello from a btvm guest", 10, 0

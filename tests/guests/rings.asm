@@ -939,16 +939,23 @@ retf_to_user:
 	push dword u_retf
 	retf 8
 
-; sys_handler: INT 0x80/0x82 from ring 3. Records its own ESP, CS, SS and
-; EFLAGS and the frame; returns EAX + 1.
-sys_handler:
-	mov [h_esp], esp
+; push_level esp_var, cs_var, ss_var: at a handler's entry, record its
+; own ESP, CS and SS (which level it runs at, on which stack), then push
+; EAX.
+%macro push_level 3
+	mov [%1], esp
 	push eax
 	xor eax, eax
 	mov ax, cs
-	mov [h_cs], eax
+	mov [%2], eax
 	mov ax, ss
-	mov [h_ss], eax
+	mov [%3], eax
+%endmacro
+
+; sys_handler: INT 0x80/0x82 from ring 3. Records its own ESP, CS, SS and
+; EFLAGS and the frame; returns EAX + 1.
+sys_handler:
+	push_level h_esp, h_cs, h_ss
 	pushfd
 	pop eax
 	mov [h_eflags], eax
@@ -970,13 +977,7 @@ sys_handler:
 ; from ring 3, ESP, SS. Records them with the handler's ESP/CS/SS and
 ; resumes at resume_eip; with none armed the exception fails the guest.
 exc_record:
-	mov [h_esp], esp
-	push eax
-	xor eax, eax
-	mov ax, cs
-	mov [h_cs], eax
-	mov ax, ss
-	mov [h_ss], eax
+	push_level h_esp, h_cs, h_ss
 	x_record_frame
 	mov dword [x_esp], -1
 	mov dword [x_ss], -1
@@ -1010,13 +1011,7 @@ exc_record:
 	jmp $
 
 sysenter_entry:
-	mov [se_esp], esp
-	push eax
-	xor eax, eax
-	mov ax, cs
-	mov [se_cs], eax
-	mov ax, ss
-	mov [se_ss], eax
+	push_level se_esp, se_cs, se_ss
 	pushfd
 	pop eax
 	mov [se_eflags], eax
