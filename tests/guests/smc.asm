@@ -18,6 +18,15 @@
 
 ROUNDS equ 8
 
+; next_round loop: EAX is this round's result (ECX = the round); go round
+; again from loop until ROUNDS.
+%macro next_round 1
+	mov [results + ecx * 4], eax
+	inc ecx
+	cmp ecx, ROUNDS
+	jb %1
+%endmacro
+
 guest_start
 
 ; ---------------------------------------------------------------- immediates
@@ -44,10 +53,7 @@ rmw_loop:
 rmw_site:
 	mov eax, strict dword 0
 	inc dword [rmw_site + 1]
-	mov [results + ecx * 4], eax
-	inc ecx
-	cmp ecx, ROUNDS
-	jb rmw_loop
+	next_round rmw_loop
 	check dword [results], 0
 	check dword [results + 4], 1
 	check dword [results + 28], 7
@@ -63,10 +69,7 @@ sb_loop:
 sb_site:
 	mov al, 0x00
 	movzx eax, al
-	mov [results + ecx * 4], eax
-	inc ecx
-	cmp ecx, ROUNDS
-	jb sb_loop
+	next_round sb_loop
 	check dword [results], 0
 	check dword [results + 4], 1
 	check dword [results + 12], 3
@@ -84,10 +87,7 @@ op_store:
 	mov [op_site], dl
 op_site:
 	inc eax
-	mov [results + ecx * 4], eax
-	inc ecx
-	cmp ecx, ROUNDS
-	jb op_loop
+	next_round op_loop
 	check dword [results], 9
 	check dword [results + 4], 11
 	check dword [results + 8], 9
@@ -106,10 +106,7 @@ w_restore:
 	mov dword [w_site + 1], 1
 w_site:
 	mov eax, strict dword 1
-	mov [results + ecx * 4], eax
-	inc ecx
-	cmp ecx, ROUNDS
-	jb w_loop
+	next_round w_loop
 	check dword [results], 104
 	check dword [results + 4], 1
 	check dword [results + 24], 104
@@ -161,10 +158,7 @@ cr_loop:
 	mov [cr_site + 1], edx
 cr_site:
 	call target_one
-	mov [results + ecx * 4], eax
-	inc ecx
-	cmp ecx, ROUNDS
-	jb cr_loop
+	next_round cr_loop
 	check dword [results], 1
 	check dword [results + 4], 2
 	check dword [results + 8], 1
@@ -186,10 +180,7 @@ js_a:
 js_b:
 	mov eax, 0xb
 js_done:
-	mov [results + ecx * 4], eax
-	inc ecx
-	cmp ecx, ROUNDS
-	jb js_loop
+	next_round js_loop
 	check dword [results], 0xa
 	check dword [results + 4], 0xb
 	check dword [results + 24], 0xa
