@@ -7,8 +7,9 @@
 
 /* An entry outside RAM reads as what a PC's bus gives for an address no
  * device claims: all ones (a present entry pointing at the top page; with
- * CR4.PSE a 4 MiB PDE with reserved bits set). Device registers are not
- * consulted: the walk has no bus, and no OS keeps its tables there. */
+ * CR4.PSE an entry with reserved bits set, at either level). Device
+ * registers are not consulted: the walk has no bus, and no OS keeps its
+ * tables there. */
 static uint32_t read_entry(const struct guest_ram *ram, uint32_t gpa)
 {
 	const void *p = guest_ram_ptr(ram, gpa, 4);
@@ -55,6 +56,10 @@ bool paging_walk(const struct guest_ram *ram, const struct paging_regs *pr, uint
 		pte = read_entry(ram, pte_gpa);
 		if (!(pte & PTE_P))
 			goto fault;
+		if ((pte & PTE_RSVD) && (pr->cr4 & CR4_PSE)) {
+			err |= PFERR_P | PFERR_RSVD;
+			goto fault;
+		}
 		flags = pde & pte;   /* both levels must allow */
 		flags = (flags & (PTE_W | PTE_U)) | (pte & ~(PTE_W | PTE_U));
 	}
