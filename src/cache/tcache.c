@@ -216,6 +216,19 @@ static void drop_block(struct tcache *tc, struct ibl_table *ibl, struct tblock *
 	tc->stats.invalidated_blocks++;
 }
 
+/* Takes a dropped block off its pages' lists; a page left without blocks
+ * is no longer traced (its write protection for code goes). */
+static void unlink_pages(struct tcache *tc, struct tblock *tb)
+{
+	for (int i = 0; i < 2; i++) {
+		if (i == 1 && tb->pages[1] == tb->pages[0])
+			break;
+		unlink_page(tc, tb, i);
+		if (tb->pages[i] < tc->npages && !tc->page_heads[tb->pages[i]])
+			trace_page(tc, tb->pages[i], false);
+	}
+}
+
 unsigned tcache_invalidate_page(struct tcache *tc, struct ibl_table *ibl, uint32_t page)
 {
 	unsigned n = 0;
@@ -223,9 +236,7 @@ unsigned tcache_invalidate_page(struct tcache *tc, struct ibl_table *ibl, uint32
 		return 0;
 	while (tc->page_heads[page]) {
 		struct tblock *tb = tc->page_heads[page];
-		unlink_page(tc, tb, 0);
-		if (tb->pages[1] != tb->pages[0])
-			unlink_page(tc, tb, 1);
+		unlink_pages(tc, tb);
 		drop_block(tc, ibl, tb);
 		n++;
 	}
@@ -245,9 +256,7 @@ unsigned tcache_invalidate_linear(struct tcache *tc, struct ibl_table *ibl, uint
 		uint32_t len = tb->guest_len ? tb->guest_len : 1;
 		if (!tb->valid || eip - tb->eip >= len)
 			continue;
-		unlink_page(tc, tb, 0);
-		if (tb->pages[1] != tb->pages[0])
-			unlink_page(tc, tb, 1);
+		unlink_pages(tc, tb);
 		drop_block(tc, ibl, tb);
 		n++;
 	}

@@ -1,0 +1,616 @@
+/* The translation cache (cache/tcache.c) and the indirect-branch lookup
+ * table (cache/ibl.[ch]) on their own, with the real shadow below them
+ * (the cache write-protects the pages it holds code from through it, and
+ * the shadow hands out the table's tags per address space): blocks are
+ * made by hand in the space the cache gives, with a rel32 jump per exit
+ * to chain, and are never run. The table's fill is the vCPU's (ibl_enter
+ * in cpu/cpu.c); here it is done the way ibl.h documents the entry. */
+#include "check.h"
+#include "cache/ibl.h"
+#include "cache/patch.h"
+#include "cache/tcache.h"
+#include "isa/vcpu.h"
+#include "mmu/guest_ram.h"
+#include "mmu/shadow.h"
+
+#include <stddef.h>
+
+static struct guest_ram ram;
+static struct shadow sh;
+static struct tcache tc;
+static struct ibl_table ibl;
+
+#define CODE_SIZE (256u * 1024)
+
+/* Where a rel32 field points. */
+static const uint8_t *rel32_target(const uint8_t *field)
+{
+	int32_t r;
+	memcpy(&r, field, 4);
+	return field + 4 + r;
+}
+
+/* A block of guest_len bytes at linear eip, physical gpa, with nexits
+ * direct exits: each a JMP rel32 aimed at its own stub (an INT3) until
+ * chained, the way the translator leaves them. host_len bytes of host code
+ * (at least 16). Committed unless commit is false. */
+static struct tblock *make_block_ex(uint32_t eip, uint32_t gpa, uint32_t mode, uint32_t guest_len,
+				    unsigned nexits, uint32_t host_len, bool commit)
+{
+	uint8_t *code, *limit;
+	struct tblock *tb = tcache_new_block(&tc, &code, &limit);
+	if (!tb)
+		return NULL;
+	CHECK(limit - code >= (ptrdiff_t)host_len);
+	memset(code, 0xcc, host_len);
+	tb->eip = eip;
+	tb->gpa = gpa;
+	tb->mode = mode;
+	tb->guest_len = guest_len;
+	tb->ninsns = 1;
+	tb->host = code;
+	tb->host_len = host_len;
+	tb->code_len = host_len;
+	uint32_t last = guest_len ? gpa + guest_len - 1 : gpa;
+	tb->pages[0] = gpa / GUEST_PAGE_SIZE;
+	tb->pages[1] = last / GUEST_PAGE_SIZE;
+	for (unsigned i = 0; i < nexits; i++) {
+		struct exit_desc *ex = &tb->exits[i];
+		uint8_t *jmp = code + 1 + i * 6;   /* E9 rel32, then the stub */
+		jmp[0] = 0xe9;
+		ex->patch = jmp + 1;
+		ex->stub = jmp + 5;
+		ex->kind = EXIT_KIND_BRANCH;
+		ex->from = tb;
+		ex->target_eip = eip + guest_len + i;
+		patch_rel32(ex->patch, ex->stub);
+	}
+	if (commit)
+		tcache_commit(&tc, tb);
+	return tb;
+}
+
+static struct tblock *make_block(uint32_t eip, uint32_t gpa, uint32_t mode, uint32_t guest_len,
+				 unsigned nexits)
+{
+	return make_block_ex(eip, gpa, mode, guest_len, nexits, 48, true);
+}
+
+static void reset(void)
+{
+	tcache_flush(&tc, &ibl);
+	memset(&tc.stats, 0, sizeof(tc.stats));
+}
+
+static void test_alloc(void)
+{
+	reset();
+	uint8_t *code, *limit;
+	struct tblock *tb = tcache_new_block(&tc, &code, &limit);
+	CHECK(tb == &tc.blocks[0]);
+	CHECK(code == tc.code);
+	CHECK(limit > code);
+	/* Not committed: the same space is handed out again. */
+	struct tblock *again = tcache_new_block(&tc, &code, &limit);
+	CHECK(again == tb);
+	CHECK(code == tc.code);
+	CHECK_EQ(tc.nblocks, 0);
+
+	struct tblock *a = make_block_ex(0x1000, 0x1000, 0, 10, 0, 40, true);
+	struct tblock *b = make_block_ex(0x1010, 0x1010, 0, 10, 0, 17, true);
+	struct tblock *c = make_block(0x1020, 0x1020, 0, 10, 0);
+	CHECK(a && b && c);
+	if (!a || !b || !c)
+		return;
+	CHECK_EQ(tc.nblocks, 3);
+	CHECK_EQ(tc.stats.blocks, 3);
+	CHECK_EQ(tc.stats.guest_insns, 3);
+	/* Host order, each block's code 16-byte aligned after the last. */
+	CHECK(a->host == tc.code);
+	CHECK(b->host == tc.code + 48);
+	CHECK(c->host == tc.code + 48 + 32);
+	CHECK_EQ(tc.code_used, 48 + 32 + 48);
+	CHECK(a->valid && b->valid && c->valid);
+	/* The block holding a host address. */
+	CHECK(tcache_find_host(&tc, a->host) == a);
+	CHECK(tcache_find_host(&tc, a->host + 39) == a);
+	CHECK(tcache_find_host(&tc, a->host + 40) == NULL);   /* alignment padding */
+	CHECK(tcache_find_host(&tc, b->host + 16) == b);
+	CHECK(tcache_find_host(&tc, c->host + 47) == c);
+	CHECK(tcache_find_host(&tc, c->host + 48) == NULL);   /* past code_used */
+	CHECK(tcache_find_host(&tc, tc.code - 1) == NULL);
+	CHECK(tcache_find_host(&tc, &tc) == NULL);
+	/* The maps (host offset to guest offset) come from their own pool. */
+	uint16_t *m1 = tcache_alloc_map(&tc, 10), *m2 = tcache_alloc_map(&tc, 3);
+	CHECK(m2 == m1 + 10);
+	CHECK_EQ(tc.map_used, 13);
+}
+
+/* The key is (linear eip, physical gpa, mode): the same code seen at
+ * another linear address, or in another mode, is another block; another
+ * address space maps the linear address elsewhere, so it differs in gpa. */
+static void test_lookup(void)
+{
+	reset();
+	struct tblock *a = make_block(0x00401000, 0x5000, 0, 16, 0);
+	struct tblock *a_mode = make_block(0x00401000, 0x5000, 3, 16, 0);
+	struct tblock *alias = make_block(0xc0005000, 0x5000, 0, 16, 0);
+	struct tblock *other_as = make_block(0x00401000, 0x9000, 0, 16, 0);
+	CHECK(tcache_lookup(&tc, 0x00401000, 0x5000, 0) == a);
+	CHECK(tcache_lookup(&tc, 0x00401000, 0x5000, 3) == a_mode);
+	CHECK(tcache_lookup(&tc, 0xc0005000, 0x5000, 0) == alias);
+	CHECK(tcache_lookup(&tc, 0x00401000, 0x9000, 0) == other_as);
+	CHECK(tcache_lookup(&tc, 0x00401000, 0x5000, 1) == NULL);
+	CHECK(tcache_lookup(&tc, 0x00401001, 0x5000, 0) == NULL);
+	CHECK(tcache_lookup(&tc, 0x00401000, 0x5001, 0) == NULL);
+	CHECK(tcache_lookup(&tc, 0xc0005000, 0x9000, 0) == NULL);
+	CHECK_EQ(tc.stats.lookups, 8);
+	CHECK_EQ(tc.stats.hits, 4);
+
+	/* Many blocks in the same hash chains: each still found. */
+	reset();
+	struct tblock *blocks[600];
+	for (unsigned i = 0; i < 600; i++)
+		blocks[i] = make_block(0x10000 + i * 4, 0x10000 + i * 4, i % 5, 4, 0);
+	unsigned found = 0;
+	for (unsigned i = 0; i < 600; i++)
+		found += tcache_lookup(&tc, 0x10000 + i * 4, 0x10000 + i * 4, i % 5) == blocks[i];
+	CHECK_EQ(found, 600);
+}
+
+/* Dropping every block that covers a guest page, blocks that straddle two
+ * pages found from either; the page's write protection (for code) goes
+ * with its last block. */
+static void test_invalidate_page(void)
+{
+	reset();
+	struct tblock *a = make_block(0x5010, 0x5010, 0, 16, 0);         /* page 5 */
+	struct tblock *b = make_block(0x5ff8, 0x5ff8, 0, 16, 0);         /* pages 5 and 6 */
+	struct tblock *c = make_block(0x7000, 0x7000, 0, 16, 0);         /* page 7 */
+	struct tblock *d = make_block(0x00405010, 0x5010, 1, 16, 0);     /* page 5 again */
+	CHECK_EQ(b->pages[0], 5);
+	CHECK_EQ(b->pages[1], 6);
+	for (uint32_t p = 5; p <= 7; p++) {
+		CHECK(tcache_page_traced(&tc, p));
+		CHECK_EQ(sh.code_protect[p], 1);
+	}
+	CHECK(!tcache_page_traced(&tc, 8));
+	CHECK_EQ(sh.code_protect[8], 0);
+
+	CHECK_EQ(tcache_invalidate_page(&tc, &ibl, 6), 1);
+	CHECK(!b->valid);
+	CHECK(a->valid && c->valid && d->valid);
+	CHECK(tcache_lookup(&tc, 0x5ff8, 0x5ff8, 0) == NULL);
+	CHECK(!tcache_page_traced(&tc, 6));
+	CHECK_EQ(sh.code_protect[6], 0);
+	CHECK(tcache_page_traced(&tc, 5));   /* a and d still there */
+	CHECK_EQ(sh.code_protect[5], 1);
+	/* b left page 5's list too: only a and d go now. */
+	CHECK_EQ(tcache_invalidate_page(&tc, &ibl, 5), 2);
+	CHECK(!a->valid && !d->valid && c->valid);
+	CHECK(tcache_lookup(&tc, 0x5010, 0x5010, 0) == NULL);
+	CHECK(tcache_lookup(&tc, 0x00405010, 0x5010, 1) == NULL);
+	CHECK(tcache_lookup(&tc, 0x7000, 0x7000, 0) == c);
+	CHECK_EQ(sh.code_protect[5], 0);
+	CHECK_EQ(tcache_invalidate_page(&tc, &ibl, 5), 0);
+	CHECK_EQ(tcache_invalidate_page(&tc, &ibl, tc.npages + 10), 0);   /* beyond RAM */
+	CHECK_EQ(tc.stats.invalidated_blocks, 3);
+	/* Invalidation frees no code: the dropped blocks' bytes stay. */
+	CHECK(tcache_find_host(&tc, a->host) == a);
+
+	/* A block that straddles found from its second page; its first page,
+	 * left without blocks, is no longer write-protected either. */
+	struct tblock *e = make_block(0x8ffc, 0x8ffc, 0, 8, 0);
+	CHECK_EQ(tcache_invalidate_page(&tc, &ibl, 9), 1);
+	CHECK(!e->valid);
+	CHECK(!tcache_page_traced(&tc, 8) && !tcache_page_traced(&tc, 9));
+	CHECK_EQ(sh.code_protect[8], 0);
+	/* ... but one that still holds a block stays protected. */
+	struct tblock *f = make_block(0x8ffc, 0x8ffc, 0, 8, 0);
+	struct tblock *g = make_block(0x8100, 0x8100, 0, 8, 0);
+	CHECK_EQ(tcache_invalidate_page(&tc, &ibl, 9), 1);
+	CHECK(!f->valid && g->valid);
+	CHECK(tcache_page_traced(&tc, 8));
+	CHECK_EQ(sh.code_protect[8], 1);
+	CHECK_EQ(tcache_invalidate_page(&tc, &ibl, 8), 1);
+
+	/* By linear address: every block covering it, in every address
+	 * space; a block of no guest bytes covers its own address. */
+	reset();
+	struct tblock *l1 = make_block(0x00401000, 0x5000, 0, 16, 0);
+	struct tblock *l2 = make_block(0x00401008, 0x9008, 0, 16, 0);
+	struct tblock *l3 = make_block(0x00401010, 0xa010, 0, 16, 0);
+	struct tblock *brk = make_block(0x00401009, 0xb009, 0, 0, 0);
+	CHECK_EQ(tcache_invalidate_linear(&tc, &ibl, 0x00401009), 3);
+	CHECK(!l1->valid && !l2->valid && !brk->valid && l3->valid);
+	CHECK(tcache_lookup(&tc, 0x00401010, 0xa010, 0) == l3);
+	/* Their pages hold nothing now: not traced; l3's still is. */
+	CHECK(!tcache_page_traced(&tc, 5) && !tcache_page_traced(&tc, 9) &&
+	      !tcache_page_traced(&tc, 0xb));
+	CHECK(tcache_page_traced(&tc, 0xa));
+	/* and the page lists lost them: page 5 has nothing left to drop */
+	CHECK_EQ(tcache_invalidate_page(&tc, &ibl, 5), 0);
+	CHECK_EQ(tcache_invalidate_page(&tc, &ibl, 0xa), 1);
+}
+
+/* Direct exits chained to their targets, and pointed back at their stubs
+ * when the target goes. */
+static void test_chaining(void)
+{
+	reset();
+	/* Paging off: any target is jumped to directly. */
+	struct tblock *a = make_block(0x5000, 0x5000, 0, 16, 2);
+	struct tblock *b = make_block(0x6000, 0x6000, 0, 16, 1);
+	struct tblock *c = make_block(0x7000, 0x7000, 0, 16, 0);
+	tcache_chain(&tc, &a->exits[0], b, false);
+	tcache_chain(&tc, &a->exits[1], c, false);
+	tcache_chain(&tc, &b->exits[0], c, false);
+	CHECK(rel32_target(a->exits[0].patch) == b->host);
+	CHECK(rel32_target(a->exits[1].patch) == c->host);
+	CHECK(rel32_target(b->exits[0].patch) == c->host);
+	CHECK(a->exits[0].to == b && a->exits[1].to == c && b->exits[0].to == c);
+	CHECK(b->incoming == &a->exits[0]);
+	CHECK_EQ(tc.stats.chains, 3);
+	/* Chained already: nothing changes. */
+	tcache_chain(&tc, &a->exits[0], c, false);
+	CHECK(rel32_target(a->exits[0].patch) == b->host);
+	CHECK_EQ(tc.stats.chains, 3);
+
+	/* c goes: both exits into it back at their stubs. */
+	CHECK_EQ(tcache_invalidate_page(&tc, &ibl, 7), 1);
+	CHECK(rel32_target(a->exits[1].patch) == a->exits[1].stub);
+	CHECK(rel32_target(b->exits[0].patch) == b->exits[0].stub);
+	CHECK(a->exits[1].to == NULL && b->exits[0].to == NULL);
+	CHECK(rel32_target(a->exits[0].patch) == b->host);   /* a -> b stays */
+	CHECK_EQ(tc.stats.unchains, 2);
+	/* Not into a dropped block. */
+	tcache_chain(&tc, &a->exits[1], c, false);
+	CHECK(rel32_target(a->exits[1].patch) == a->exits[1].stub);
+	/* Into its retranslation. */
+	struct tblock *c2 = make_block(0x7000, 0x7000, 0, 16, 0);
+	tcache_chain(&tc, &a->exits[1], c2, false);
+	CHECK(rel32_target(a->exits[1].patch) == c2->host);
+
+	/* A block that goes leaves the incoming lists of its targets: when
+	 * the target goes later, the dead block's code is not patched. */
+	uint8_t before[4];
+	memcpy(before, a->exits[1].patch, 4);
+	CHECK_EQ(tcache_invalidate_page(&tc, &ibl, 5), 1);   /* a */
+	CHECK(b->incoming == NULL);
+	CHECK(c2->incoming == NULL);
+	CHECK_EQ(tcache_invalidate_page(&tc, &ibl, 7), 1);   /* c2 */
+	CHECK(!memcmp(before, a->exits[1].patch, 4));
+	/* A dropped block is not chained from either. */
+	tcache_chain(&tc, &a->exits[0], b, false);
+	CHECK(b->incoming == NULL);
+
+	/* A block chained to itself (a loop) goes cleanly. */
+	struct tblock *loop = make_block(0x8000, 0x8000, 0, 16, 1);
+	tcache_chain(&tc, &loop->exits[0], loop, false);
+	CHECK(rel32_target(loop->exits[0].patch) == loop->host);
+	CHECK_EQ(tcache_invalidate_page(&tc, &ibl, 8), 1);
+	CHECK(loop->incoming == NULL && loop->exits[0].to == NULL);
+
+	/* Paging on: the same page is jumped to directly; another page (its
+	 * mapping may change without the source's) through the exit's
+	 * lookup-table stub, for good. */
+	reset();
+	struct tblock *p = make_block(0x00401000, 0x5000, 0, 16, 2);
+	struct tblock *same = make_block(0x00401800, 0x5800, 0, 16, 0);
+	struct tblock *far = make_block(0x00402000, 0x6000, 0, 16, 0);
+	uint8_t *ibl_stub = p->host + 32;
+	p->exits[1].ibl_stub = ibl_stub;
+	tcache_chain(&tc, &p->exits[0], same, true);
+	CHECK(rel32_target(p->exits[0].patch) == same->host);
+	uint8_t *field = p->exits[1].patch;
+	tcache_chain(&tc, &p->exits[1], far, true);
+	CHECK(rel32_target(field) == ibl_stub);
+	CHECK(p->exits[1].patch == NULL);
+	CHECK(p->exits[1].to == NULL);
+	CHECK(far->incoming == NULL);
+	CHECK_EQ(tc.stats.ibl_links, 1);
+	CHECK_EQ(tc.stats.chains, 1);
+	/* Dropping far touches nothing of p's. */
+	CHECK_EQ(tcache_invalidate_page(&tc, &ibl, 6), 1);
+	CHECK(rel32_target(field) == ibl_stub);
+	/* A target straddling two pages is not chained directly either. */
+	struct tblock *straddle = make_block(0x00401ff8, 0x5ff8, 0, 16, 0);
+	struct tblock *q = make_block(0x00401100, 0x5100, 0, 16, 1);
+	tcache_chain(&tc, &q->exits[0], straddle, true);
+	CHECK(rel32_target(q->exits[0].patch) == q->exits[0].stub);   /* no ibl_stub: left alone */
+	CHECK(straddle->incoming == NULL);
+	/* Nor one on the same physical page at another linear page. */
+	struct tblock *alias = make_block(0x00801100, 0x5100, 0, 16, 0);
+	tcache_chain(&tc, &q->exits[0], alias, true);
+	CHECK(alias->incoming == NULL);
+}
+
+/* The buffer or the arena full: tcache_new_block says so, the caller
+ * flushes and asks again. The flush empties everything. */
+static void test_full(void)
+{
+	reset();
+	/* The arena: CODE_SIZE / 64 blocks. */
+	unsigned n = 0;
+	while (make_block_ex(0x1000 + n * 4, 0x1000 + n * 4, 0, 4, 0, 16, true))
+		n++;
+	CHECK_EQ(n, CODE_SIZE / 64);
+	CHECK_EQ(tc.nblocks, n);
+	CHECK(tcache_lookup(&tc, 0x1000, 0x1000, 0) != NULL);
+	CHECK(tcache_page_traced(&tc, 1));
+	struct ibl_entry *e = ibl_slot(&ibl, 0x1000);
+	e->tag = 0x1000;
+	e->host = (uint64_t)(uintptr_t)tc.blocks[0].host;
+	tcache_flush(&tc, &ibl);
+	CHECK_EQ(tc.nblocks, 0);
+	CHECK_EQ(tc.code_used, 0);
+	CHECK_EQ(tc.map_used, 0);
+	CHECK_EQ(tc.stats.flushes, 1);
+	CHECK(tcache_lookup(&tc, 0x1000, 0x1000, 0) == NULL);
+	CHECK(!tcache_page_traced(&tc, 1));
+	CHECK_EQ(sh.code_protect[1], 0);
+	CHECK_EQ(e->tag, ~0ULL);
+	CHECK(tcache_find_host(&tc, tc.code) == NULL);
+	struct tblock *first = make_block(0x2000, 0x2000, 0, 4, 0);
+	CHECK(first && first->host == tc.code);
+
+	/* The code buffer: blocks of 4 KiB, until less than the worst case
+	 * one block may need is left. */
+	reset();
+	n = 0;
+	while (make_block_ex(0x1000 + n * 16, 0x1000 + n * 16, 0, 16, 0, 4096, true))
+		n++;
+	CHECK(n > 0 && n < CODE_SIZE / 4096);
+	CHECK(tc.code_size - tc.code_used < 8192);
+	CHECK(tc.nblocks < tc.max_blocks);
+	tcache_flush(&tc, &ibl);
+	CHECK(make_block(0x1000, 0x1000, 0, 16, 0) != NULL);
+
+	/* The map pool: a new block needs room for two maps of the most one
+	 * block may take. */
+	reset();
+	n = 0;
+	for (;;) {
+		struct tblock *tb = make_block_ex(0x1000 + n * 16, 0x1000 + n * 16, 0, 16, 0, 16, false);
+		if (!tb)
+			break;
+		tb->map_host = tcache_alloc_map(&tc, 256);
+		tb->map_guest = tcache_alloc_map(&tc, 256);
+		tcache_commit(&tc, tb);
+		n++;
+	}
+	CHECK_EQ(n, tc.map_size / 512);
+	CHECK(tc.nblocks < tc.max_blocks);
+	tcache_flush(&tc, &ibl);
+	CHECK(make_block(0x1000, 0x1000, 0, 16, 0) != NULL);
+}
+
+/* Self-checking pages: written too often while holding code, a page is
+ * left writable and its blocks check their bytes instead; reprotecting
+ * drops its blocks and protects it again. */
+static void test_selfcheck(void)
+{
+	reset();
+	struct tblock *a = make_block(0x5000, 0x5000, 0, 16, 0);
+	CHECK_EQ(sh.code_protect[5], 1);
+	unsigned writes = 0;
+	while (!tcache_page_selfcheck(&tc, 5) && writes < 1000) {
+		tcache_note_code_write(&tc, 5);
+		writes++;
+	}
+	CHECK_EQ(writes, 32);
+	CHECK_EQ(sh.code_protect[5], 0);
+	CHECK_EQ(tc.selfcheck_count, 1);
+	CHECK(a->valid);   /* its blocks stay; new ones are made self-checking */
+	/* Invalidating a self-checking page leaves its protection off. */
+	CHECK_EQ(tcache_invalidate_page(&tc, &ibl, 5), 1);
+	make_block(0x5000, 0x5000, 0, 16, 0);
+	CHECK_EQ(sh.code_protect[5], 0);
+	tcache_reprotect_selfcheck(&tc, &ibl);
+	CHECK(!tcache_page_selfcheck(&tc, 5));
+	CHECK_EQ(tc.selfcheck_count, 0);
+	CHECK(!tcache_page_traced(&tc, 5));   /* its blocks were dropped */
+	make_block(0x5000, 0x5000, 0, 16, 0);
+	CHECK_EQ(sh.code_protect[5], 1);
+	CHECK_EQ(tc.stats.selfcheck_pages, 1);
+	CHECK_EQ(tc.stats.selfcheck_reprotected, 1);
+}
+
+/* The lookup the emitted code makes (translate.c's emit_ibl_lookup): the
+ * slot of the target, its tag against the address space's tag for the
+ * mode, then against the global-page tag. */
+static const uint8_t *ibl_lookup(const uint64_t *tags, const uint64_t *global_tags, uint32_t mode,
+				 uint32_t eip)
+{
+	const struct ibl_entry *e = ibl_slot(&ibl, eip);
+	if (e->tag == (tags[mode] | eip) || e->tag == (global_tags[mode] | eip))
+		return (const uint8_t *)(uintptr_t)e->host;
+	return NULL;
+}
+
+static void ibl_fill(uint64_t tag_base, uint32_t eip, const struct tblock *tb)
+{
+	struct ibl_entry *e = ibl_slot(&ibl, eip);
+	e->tag = tag_base | eip;
+	e->host = (uint64_t)(uintptr_t)tb->host;
+}
+
+static void test_ibl(void)
+{
+	/* Empty to start with, and the slot a target takes. */
+	unsigned empty = 0;
+	for (unsigned i = 0; i < IBL_ENTRIES; i++)
+		empty += ibl.entries[i].tag == ~0ULL;
+	CHECK_EQ(empty, IBL_ENTRIES);
+	CHECK_EQ(ibl_index(0x00401234, false), 0x1234);
+	CHECK_EQ(ibl_index(0xc0401234, false), 0x1234);
+	CHECK_EQ(ibl_index(0x00401234, true), (0x1234 + 0x0040) & 0xffff);
+	CHECK_EQ(ibl_index(0xc0401234, true), (0x1234 + 0xc040) & 0xffff);
+	CHECK(ibl_index(0xc0101000, true) != ibl_index(0xc0111000, true));   /* 64 KiB apart */
+	CHECK(ibl_slot(&ibl, 0x00401234) == &ibl.entries[ibl_index(0x00401234, ibl.mix)]);
+
+	/* The tags: the shadow writes the current address space's into the
+	 * vCPU's array on each window switch, asid << 40 | mode << 32. */
+	uint64_t tags[SHADOW_IBL_MODES], global = 0, global_tags[SHADOW_IBL_MODES];
+	memset(tags, 0xff, sizeof(tags));
+	sh.ibl_tags = tags;
+	sh.ibl_global = &global;
+	sh.ibl_global_tags = global_tags;
+	shadow_retire_global(&sh);
+	uint64_t g0 = global;
+	CHECK(g0 != 0 && (g0 & 0xffffffffffull) == 0);
+	for (uint32_t m = 0; m < SHADOW_IBL_MODES; m++)
+		CHECK_EQ(global_tags[m], g0 | (uint64_t)m << 32);
+
+	struct vcpu_state s;
+	memset(&s, 0, sizeof(s));
+	struct window *win;
+	s.cr0 = CR0_PE;
+	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
+	CHECK(win == &sh.identity);
+	for (uint32_t m = 0; m < SHADOW_IBL_MODES; m++)
+		CHECK_EQ(tags[m], (uint64_t)m << 32);   /* paging off: asid 0 */
+	uint64_t flat[SHADOW_IBL_MODES];
+	memcpy(flat, tags, sizeof(flat));
+
+	/* Two address spaces (page directories at 0x10000 and 0x11000, empty:
+	 * nothing is walked here) and the user view of the first. */
+	s.cr0 = CR0_PE | CR0_PG;
+	s.cr3 = 0x10000;
+	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
+	uint64_t as1[SHADOW_IBL_MODES];
+	memcpy(as1, tags, sizeof(as1));
+	s.cr3 = 0x11000;
+	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
+	uint64_t as2[SHADOW_IBL_MODES];
+	memcpy(as2, tags, sizeof(as2));
+	s.cr3 = 0x10000;
+	s.cpl = 3;
+	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
+	uint64_t as1u[SHADOW_IBL_MODES];
+	memcpy(as1u, tags, sizeof(as1u));
+	for (uint32_t m = 0; m < SHADOW_IBL_MODES; m++) {
+		CHECK_EQ(as1[m] & 0xffffffffffull, (uint64_t)m << 32);
+		CHECK_EQ(as2[m] & 0xffffffffffull, (uint64_t)m << 32);
+	}
+	uint64_t t1 = as1[0] >> 40, t2 = as2[0] >> 40, t1u = as1u[0] >> 40, tg = g0 >> 40;
+	CHECK(t1 && t2 && t1u);
+	CHECK(t1 != t2 && t1 != t1u && t2 != t1u && t1 != tg && t2 != tg && t1u != tg);
+	/* Back to the first: the window is cached, and so is its tag. */
+	s.cpl = 0;
+	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
+	CHECK(!memcmp(tags, as1, sizeof(as1)));
+
+	/* Fill and look up: the entry answers its own address space and mode
+	 * only. */
+	reset();
+	struct tblock *k = make_block(0x00401000, 0x5000, 2, 16, 0);
+	struct tblock *u = make_block(0x00401000, 0x9000, 2, 16, 0);
+	ibl_fill(as1[2], 0x00401000, k);
+	CHECK(ibl_lookup(as1, global_tags, 2, 0x00401000) == k->host);
+	CHECK(ibl_lookup(as2, global_tags, 2, 0x00401000) == NULL);
+	CHECK(ibl_lookup(as1u, global_tags, 2, 0x00401000) == NULL);
+	CHECK(ibl_lookup(flat, global_tags, 2, 0x00401000) == NULL);
+	CHECK(ibl_lookup(as1, global_tags, 3, 0x00401000) == NULL);
+	/* Another target in the same slot: a miss, then it takes the slot. */
+	uint32_t rival = ibl.mix ? 0x00401000 + 0x10000 - 1 : 0x00411000;
+	CHECK(ibl_slot(&ibl, rival) == ibl_slot(&ibl, 0x00401000));
+	CHECK(ibl_lookup(as1, global_tags, 2, rival) == NULL);
+	/* The other space's block in the same slot replaces it. */
+	ibl_fill(as2[2], 0x00401000, u);
+	CHECK(ibl_lookup(as2, global_tags, 2, 0x00401000) == u->host);
+	CHECK(ibl_lookup(as1, global_tags, 2, 0x00401000) == NULL);
+
+	/* Invalidation: the entry goes with the block it points at, and only
+	 * then (the slot may point at another block by now). */
+	CHECK_EQ(tcache_invalidate_page(&tc, &ibl, 5), 1);   /* k */
+	CHECK(ibl_lookup(as2, global_tags, 2, 0x00401000) == u->host);
+	CHECK_EQ(tcache_invalidate_page(&tc, &ibl, 9), 1);   /* u */
+	CHECK(ibl_lookup(as2, global_tags, 2, 0x00401000) == NULL);
+	CHECK_EQ(ibl_slot(&ibl, 0x00401000)->tag, ~0ULL);
+	/* ibl_forget of another host leaves the entry. */
+	struct tblock *v = make_block(0x00401000, 0x5000, 2, 16, 0);
+	ibl_fill(as1[2], 0x00401000, v);
+	ibl_forget(&ibl, 0x00401000, v->host + 1);
+	CHECK(ibl_lookup(as1, global_tags, 2, 0x00401000) == v->host);
+	/* By linear address too. */
+	CHECK_EQ(tcache_invalidate_linear(&tc, &ibl, 0x00401004), 1);
+	CHECK(ibl_lookup(as1, global_tags, 2, 0x00401000) == NULL);
+
+	/* Global pages: an entry under the global tag answers every address
+	 * space, until the guest invalidates a page it was made from
+	 * (INVLPG): then the global tag is retired and every global entry
+	 * misses. INVLPG of another page keeps it. */
+	struct tblock *gk = make_block(0xc0100000, 0x100000, 2, 16, 0);
+	ibl_fill(global_tags[2], 0xc0100000, gk);
+	shadow_note_global_code(&sh, 0xc0100000);
+	CHECK(ibl_lookup(as1, global_tags, 2, 0xc0100000) == gk->host);
+	CHECK(ibl_lookup(as2, global_tags, 2, 0xc0100000) == gk->host);
+	CHECK(ibl_lookup(as1u, global_tags, 2, 0xc0100000) == gk->host);
+	CHECK(ibl_lookup(as1, global_tags, 1, 0xc0100000) == NULL);
+	shadow_invlpg(&sh, 0xc0200000);
+	CHECK_EQ(global, g0);
+	CHECK(ibl_lookup(as2, global_tags, 2, 0xc0100000) == gk->host);
+	shadow_invlpg(&sh, 0xc0100abc);
+	CHECK(global != g0);
+	CHECK(global >> 40 != t1 && global >> 40 != t2 && global >> 40 != t1u);
+	CHECK_EQ(global_tags[2], global | 2ull << 32);
+	CHECK(ibl_lookup(as1, global_tags, 2, 0xc0100000) == NULL);
+	CHECK(ibl_lookup(as2, global_tags, 2, 0xc0100000) == NULL);
+	/* The notes went with the tag: INVLPG of the page again retires
+	 * nothing more. */
+	uint64_t g1 = global;
+	shadow_invlpg(&sh, 0xc0100000);
+	CHECK_EQ(global, g1);
+
+	/* ibl_clear empties every entry. */
+	ibl_fill(as1[0], 0x1234, gk);
+	ibl_fill(as2[0], 0x5678, gk);
+	ibl_clear(&ibl);
+	empty = 0;
+	for (unsigned i = 0; i < IBL_ENTRIES; i++)
+		empty += ibl.entries[i].tag == ~0ULL;
+	CHECK_EQ(empty, IBL_ENTRIES);
+
+	/* The tags run out: every window and the global entries get new
+	 * ones, still all different, and the vCPU is told to clear its table
+	 * (an old entry's tag may be handed out again). */
+	CHECK(!sh.ibl_flush);
+	for (unsigned i = 0; i < (1u << 23) && !sh.ibl_flush; i++)
+		shadow_retire_global(&sh);
+	CHECK(sh.ibl_flush);
+	s.cr3 = 0x11000;
+	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
+	uint64_t n2 = tags[0] >> 40;
+	s.cr3 = 0x10000;
+	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
+	uint64_t n1 = tags[0] >> 40;
+	CHECK(n1 != n2 && n1 != global >> 40 && n2 != global >> 40);
+
+	s.cr0 = CR0_PE;
+	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
+	sh.ibl_tags = NULL;
+	sh.ibl_global = NULL;
+	sh.ibl_global_tags = NULL;
+}
+
+int main(void)
+{
+	if (guest_ram_init(&ram, 16, 0) || shadow_init(&sh, &ram) ||
+	    tcache_init(&tc, CODE_SIZE, ram.size, &sh) || ibl_init(&ibl)) {
+		fprintf(stderr, "setup failed\n");
+		return 1;
+	}
+	test_ibl();
+	test_alloc();
+	test_lookup();
+	test_invalidate_page();
+	test_chaining();
+	test_full();
+	test_selfcheck();
+	ibl_destroy(&ibl);
+	tcache_destroy(&tc);
+	shadow_destroy(&sh);
+	guest_ram_destroy(&ram);
+	return check_report("test_tcache");
+}
