@@ -1085,8 +1085,7 @@ void board_pause(struct board *board, unsigned hold)
 		return;
 	board->paused = true;
 	board->paused_count = host_count(&board->clk);
-	if (board->screen.display)
-		display_set_state(board->screen.display, "paused");
+	board_screen_set_state(board, "paused");
 	monitor_event(board->monitor, "STOP");
 }
 
@@ -1104,8 +1103,7 @@ void board_resume(struct board *board, unsigned hold)
 	/* The TSC counts in the clock's host counts (TSC ticks, or ns). */
 	board->cpu.tsc_offset += now - board->paused_count;
 	board->paused = false;
-	if (board->screen.display)
-		display_set_state(board->screen.display, "running");
+	board_screen_set_state(board, "running");
 	monitor_event(board->monitor, "RESUME");
 	board_arm_timer(board);
 }

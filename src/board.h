@@ -83,6 +83,9 @@ struct board_config {
 	 * instead of reading kernel_path/initrd_path, which then name them. */
 	const uint8_t *kernel_data, *initrd_data;
 	size_t kernel_size, initrd_size;
+	/* The window's code (display_sdl, host/display.c), which main.c
+	 * gives: only it links SDL2. NULL: no window (DISPLAY_SDL fails). */
+	const struct display_backend *window;
 };
 
 /* Guest time: one host counter behind every guest clock (board.c,

@@ -113,8 +113,13 @@ int board_screen_open(struct board *board, void (*notify)(void *opaque), char *e
 		shot_board = board;
 		sigaction(SIGUSR2, &sa, NULL);
 	}
+	scr->win = board->cfg.window;
+	if (board->cfg.display == DISPLAY_SDL && !scr->win) {
+		snprintf(err, err_len, "this program has no window (no display backend)");
+		return -ENOTSUP;
+	}
 	bool want = board->cfg.display == DISPLAY_SDL ||
-		    (board->cfg.display == DISPLAY_DEFAULT && display_server_named());
+		    (board->cfg.display == DISPLAY_DEFAULT && scr->win && scr->win->server_named());
 	if (!want)
 		return 0;
 	struct display_ops ops = {
@@ -123,7 +128,7 @@ int board_screen_open(struct board *board, void (*notify)(void *opaque), char *e
 		.close = screen_close,
 		.opaque = board,
 	};
-	ret = display_open(&scr->display, base_name(board->cfg.kernel_path), &ops, err, err_len);
+	ret = scr->win->open(&scr->display, base_name(board->cfg.kernel_path), &ops, err, err_len);
 	if (!ret)
 		shadow_devmem_log(&board->sh, true);   /* the window redraws written pages only */
 	if (ret && board->cfg.display == DISPLAY_DEFAULT) {
@@ -252,7 +257,7 @@ static void take_lfb_snapshot(struct board *board, uint64_t now_ns)
 	scr->snap_lfb = true;
 	scr->snap_gen++;
 	pthread_mutex_unlock(&scr->lock);
-	display_frame_ready(scr->display);
+	scr->win->frame_ready(scr->display);
 }
 
 /* A snapshot for the window when the picture changed. Text mode: the
@@ -280,7 +285,7 @@ static void take_snapshot(struct board *board, uint64_t now_ns)
 	scr->snap_lfb = false;
 	scr->snap_gen++;
 	pthread_mutex_unlock(&scr->lock);
-	display_frame_ready(scr->display);
+	scr->win->frame_ready(scr->display);
 }
 
 static bool deliver_event(struct board *board, const struct display_event *ev)
@@ -372,9 +377,9 @@ void board_screen_poll(struct board *board, uint64_t now_ns)
 	}
 	struct display_event ev;
 	scr->input_backlog = false;
-	while (display_next_event(scr->display, &ev)) {
+	while (scr->win->next_event(scr->display, &ev)) {
 		if (!deliver_event(board, &ev)) {
-			display_unread_event(scr->display, &ev);
+			scr->win->unread_event(scr->display, &ev);
 			scr->input_backlog = true;
 			scr->input_retry_ns = now_ns + INPUT_RETRY_NS;
 			break;
@@ -410,8 +415,16 @@ void board_screen_close(struct board *board)
 {
 	struct board_screen *scr = &board->screen;
 	write_screenshots(board);
-	display_close(scr->display);
+	if (scr->display)
+		scr->win->close(scr->display);
 	scr->display = NULL;
+}
+
+void board_screen_set_state(struct board *board, const char *state)
+{
+	struct board_screen *scr = &board->screen;
+	if (scr->display)
+		scr->win->set_state(scr->display, state);
 }
 
 void board_screen_destroy(struct board *board)
@@ -421,7 +434,8 @@ void board_screen_destroy(struct board *board)
 		signal(SIGUSR2, SIG_DFL);
 		shot_board = NULL;
 	}
-	display_close(scr->display);
+	if (scr->display)
+		scr->win->close(scr->display);
 	scr->display = NULL;
 	free(scr->snap_window);
 	free(scr->shot_pixels);

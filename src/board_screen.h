@@ -20,6 +20,7 @@ struct board;
 
 struct board_screen {
 	struct display *display;      /* NULL: no window */
+	const struct display_backend *win;   /* its functions (board_config.window) */
 	/* The picture the window draws from, copied from the live VGA and
 	 * its legacy window on the vCPU thread; the display thread renders
 	 * it under the lock. */
@@ -77,6 +78,8 @@ bool board_screen_input_possible(const struct board *board);
 int board_screen_write(struct board *board, const char *path);
 /* At the end of the run: the --screenshot file, then the window closes. */
 void board_screen_close(struct board *board);
+/* The guest's state in the window's title, if there is a window. */
+void board_screen_set_state(struct board *board, const char *state);
 void board_screen_destroy(struct board *board);
 
 #endif

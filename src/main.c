@@ -260,6 +260,7 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 		.ram_mib = 256,
 		.tcache_mib = 64,
 		.display = DISPLAY_DEFAULT,
+		.window = &display_sdl,
 		.serial = SERIAL_STDIO,
 		/* A card on user-mode NAT unless --net none, as QEMU and
 		 * VirtualBox give one: it needs no privileges and no host port. */

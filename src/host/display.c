@@ -482,3 +482,13 @@ void display_close(struct display *d)
 	free(d->pixels);
 	free(d);
 }
+
+const struct display_backend display_sdl = {
+	.server_named = display_server_named,
+	.open = display_open,
+	.close = display_close,
+	.next_event = display_next_event,
+	.unread_event = display_unread_event,
+	.frame_ready = display_frame_ready,
+	.set_state = display_set_state,
+};

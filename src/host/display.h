@@ -78,4 +78,20 @@ void display_frame_ready(struct display *d);
  * "powered off"). state must stay valid. */
 void display_set_state(struct display *d, const char *state);
 
+/* The functions above as the board calls them. This file (display.c) is
+ * the only code that links SDL2, in a library of its own (btvmwindow):
+ * main.c hands display_sdl to the board (board_config.window), and a
+ * board without it, as in the unit tests, has no window. */
+struct display_backend {
+	bool (*server_named)(void);
+	int (*open)(struct display **out, const char *name, const struct display_ops *ops,
+		    char *err, size_t err_len);
+	void (*close)(struct display *d);
+	bool (*next_event)(struct display *d, struct display_event *ev);
+	void (*unread_event)(struct display *d, const struct display_event *ev);
+	void (*frame_ready)(struct display *d);
+	void (*set_state)(struct display *d, const char *state);
+};
+extern const struct display_backend display_sdl;
+
 #endif
