@@ -236,7 +236,7 @@ static unsigned isa_irq_pin(unsigned irq)
 static void isa_irq_set(void *opaque, unsigned irq, int level)
 {
 	struct board *board = opaque;
-	pic_set_irq(&board->pic, irq, level);
+	pic8259_set_irq(&board->pic, irq, level);
 	ioapic_set_irq(&board->ioapic, isa_irq_pin(irq), level);
 }
 
@@ -267,9 +267,9 @@ static uint64_t next_device_event(const struct board *board, uint64_t now, bool 
 {
 	uint64_t deadline = UINT64_MAX;
 	if (!only_unmasked || irq_unmasked(board, PIT_IRQ))
-		deadline = earlier(deadline, pit_next_event_ns(&board->pit, now));
+		deadline = earlier(deadline, pit8254_next_event_ns(&board->pit, now));
 	if (!only_unmasked || irq_unmasked(board, RTC_IRQ))
-		deadline = earlier(deadline, rtc_next_event_ns(&board->rtc, now));
+		deadline = earlier(deadline, mc146818_next_event_ns(&board->rtc, now));
 	if (!only_unmasked || irq_unmasked(board, ACPI_PM_SCI_IRQ))
 		deadline = earlier(deadline, acpi_pm_next_event_ns(&board->pm, now));
 	deadline = earlier(deadline, lapic_next_event_ns(&board->lapic, now));
@@ -412,12 +412,12 @@ static void platform_poll(void *opaque)
 		board->last_reprotect_ns = now;
 		tcache_reprotect_selfcheck(&board->tc, &board->cpu.ibl_table);
 	}
-	pit_update(&board->pit, now);
+	pit8254_update(&board->pit, now);
 	if (!irq_unmasked(board, PIT_IRQ))
-		pit_drop_backlog(&board->pit);
-	rtc_update(&board->rtc, now);
+		pit8254_drop_backlog(&board->pit);
+	mc146818_update(&board->rtc, now);
 	if (!irq_unmasked(board, RTC_IRQ))
-		rtc_drop_backlog(&board->rtc);
+		mc146818_drop_backlog(&board->rtc);
 	acpi_pm_update(&board->pm, now);
 	lapic_update(&board->lapic, now);
 	if (board->cfg.serial == SERIAL_STDIO)
@@ -436,7 +436,7 @@ static bool platform_intr(void *opaque)
 {
 	const struct board *board = opaque;
 	return lapic_has_interrupt(&board->lapic) ||
-	       (lapic_accepts_pic(&board->lapic) && pic_has_interrupt(&board->pic));
+	       (lapic_accepts_pic(&board->lapic) && pic8259_has_interrupt(&board->pic));
 }
 
 static int platform_inta(void *opaque)
@@ -447,13 +447,13 @@ static int platform_inta(void *opaque)
 	if (!from_pic)
 		vector = lapic_acknowledge(&board->lapic);
 	else
-		vector = pic_acknowledge(&board->pic);
+		vector = pic8259_acknowledge(&board->pic);
 	/* IRQ 0 taken, through the 8259 or the I/O APIC (pin 2): a PIT edge
 	 * held back for it may follow. */
 	uint64_t pin2 = board->ioapic.redir[isa_irq_pin(PIT_IRQ)];
 	if (from_pic ? vector == board->pic.chip[0].vector_base + PIT_IRQ
 		     : !(pin2 & IOAPIC_MASKED) && vector == (int)(pin2 & IOAPIC_VECTOR_MASK))
-		pit_irq_taken(&board->pit);
+		pit8254_irq_taken(&board->pit);
 	return vector;
 }
 
@@ -539,7 +539,7 @@ static uint64_t port_b_read(void *opaque, uint64_t offset, unsigned width)
 	board->refresh_toggle = !board->refresh_toggle;
 	uint64_t now = board_clock_ns(board);
 	return (board->port_b & 3) | (board->refresh_toggle ? 0x10 : 0) |
-	       (pit_get_output(&board->pit, 2, now) ? 0x20 : 0);
+	       (pit8254_get_output(&board->pit, 2, now) ? 0x20 : 0);
 }
 
 static void port_b_write(void *opaque, uint64_t offset, unsigned width, uint64_t value)
@@ -548,7 +548,7 @@ static void port_b_write(void *opaque, uint64_t offset, unsigned width, uint64_t
 	(void)offset;
 	(void)width;
 	board->port_b = (uint8_t)(value & 3);
-	pit_set_gate(&board->pit, 2, (int)(value & 1), board_clock_ns(board));
+	pit8254_set_gate(&board->pit, 2, (int)(value & 1), board_clock_ns(board));
 }
 
 static const struct bus_ops port_b_ops = {
@@ -626,7 +626,7 @@ static const struct bus_ops post_ops = {
 static void pci_isa_irq_set(void *opaque, unsigned irq, int level)
 {
 	struct board *board = opaque;
-	pic_set_irq(&board->pic, irq, level);
+	pic8259_set_irq(&board->pic, irq, level);
 	if (irq == PCI_IRQ_A || irq == PCI_IRQ_B)
 		ioapic_set_irq(&board->ioapic, irq, !level);
 }
@@ -681,13 +681,13 @@ static void board_reset_devices(struct board *board)
 	/* The PCI interrupt wires idle high (active low). */
 	ioapic_set_irq(&board->ioapic, PCI_IRQ_A, 1);
 	ioapic_set_irq(&board->ioapic, PCI_IRQ_B, 1);
-	pic_init(&board->pic, pic_output_changed, board);
-	pit_init(&board->pit, &pit_irq, board_clock_ns, board);
+	pic8259_init(&board->pic, pic_output_changed, board);
+	pit8254_init(&board->pit, &pit_irq, board_clock_ns, board);
 	board->pit.deadline_changed = device_deadline_changed;
 	board->pit.irq_min_interval_ns = TIMER_IRQ_MIN_INTERVAL_NS;
 	board->pit.irq_backlog_max_ns = TIMER_IRQ_BACKLOG_MAX_NS;
 	board->pit.irq_pending = pit_irq_pending;
-	rtc_reset(&board->rtc, board_clock_ns(board));
+	mc146818_reset(&board->rtc, board_clock_ns(board));
 	acpi_pm_init(&board->pm, &sci_irq, board_clock_ns, board);
 	board->pm.power_off = board_power_off;
 	board->pm.deadline_changed = device_deadline_changed;
@@ -719,11 +719,11 @@ static int board_wire_devices(struct board *board)
 
 	/* The CMOS clock is battery-backed: set once, only reset after. */
 	struct irq_line rtc_irq = { .set_level = isa_irq_set, .opaque = board, .line = RTC_IRQ };
-	rtc_init(&board->rtc, &rtc_irq, (int64_t)time(NULL), board_clock_ns, board);
+	mc146818_init(&board->rtc, &rtc_irq, (int64_t)time(NULL), board_clock_ns, board);
 	board->rtc.deadline_changed = device_deadline_changed;
 	board->rtc.irq_min_interval_ns = TIMER_IRQ_MIN_INTERVAL_NS;
 	board->rtc.irq_backlog_max_ns = TIMER_IRQ_BACKLOG_MAX_NS;
-	rtc_set_memory_size(&board->rtc, board->ram.size);
+	mc146818_set_memory_size(&board->rtc, board->ram.size);
 	/* PCI at power-on, and the display's function with its VRAM: the
 	 * device memory after RAM in the guest's memfd. */
 	pci_host_init(&board->pci);
@@ -734,7 +734,7 @@ static int board_wire_devices(struct board *board)
 	board->bochs.vram_moved = board_vram_moved;
 	board->bochs.opaque = board;
 	board_reset_devices(board);
-	err = rtc_attach(&board->rtc, &board->bus);
+	err = mc146818_attach(&board->rtc, &board->bus);
 	if (err)
 		return err;
 	err = acpi_pm_attach(&board->pm, &board->bus, ACPI_PM_BASE_PORT);
@@ -755,10 +755,10 @@ static int board_wire_devices(struct board *board)
 	err = pci_host_attach(&board->pci, &board->bus);
 	if (err)
 		return err;
-	err = pic_attach(&board->pic, &board->bus);
+	err = pic8259_attach(&board->pic, &board->bus);
 	if (err)
 		return err;
-	err = pit_attach(&board->pit, &board->bus);
+	err = pit8254_attach(&board->pit, &board->bus);
 	if (err)
 		return err;
 	err = bus_register(&board->bus, BUS_SPACE_PIO, "port-b", PORT_B, 1, &port_b_ops, board);
@@ -782,8 +782,8 @@ static int board_wire_devices(struct board *board)
 	};
 	for (unsigned i = 0; i < board->cfg.ndisks; i++) {
 		struct virtio_blk *disk = &board->disks[i];
-		err = virtio_blk_attach(disk, (uint8_t)pci_devfn(PCI_DISK_SLOT + i, 0), &board->ram,
-					&board->bus, &disk_host);
+		err = virtio_blk_attach(disk, (uint8_t)pci_host_devfn(PCI_DISK_SLOT + i, 0),
+					&board->ram, &board->bus, &disk_host);
 		if (!err)
 			err = pci_host_add(&board->pci, &disk->vp.pci);
 		if (err)
@@ -797,7 +797,7 @@ static int board_wire_devices(struct board *board)
 			.opaque = board,
 		};
 		const struct virtio_net_backend backend = { .transmit = net_transmit, .opaque = board };
-		err = virtio_net_attach(&board->net, (uint8_t)pci_devfn(PCI_NET_SLOT, 0), mac,
+		err = virtio_net_attach(&board->net, (uint8_t)pci_host_devfn(PCI_NET_SLOT, 0), mac,
 					&board->ram, &board->bus, &net_host, &backend);
 		if (!err)
 			err = pci_host_add(&board->pci, &board->net.vp.pci);

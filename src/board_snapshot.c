@@ -420,8 +420,8 @@ int board_snapshot_save_state(struct board *board, const char *path, bool memory
 		pci_host_save(&board->pci, &w);
 		vga_save(&board->vga, &w);
 		uart16550_save(&board->com1, &w);
-		rtc_save(&board->rtc, &w);
-		pit_save(&board->pit, &w);
+		mc146818_save(&board->rtc, &w);
+		pit8254_save(&board->pit, &w);
 		acpi_pm_save(&board->pm, &w);
 		i8042_save(&board->kbc, &w);
 		ps2_mouse_save(&board->kbc.mouse, &w);
@@ -430,7 +430,7 @@ int board_snapshot_save_state(struct board *board, const char *path, bool memory
 		save_board(board, &w);
 		ioapic_save(&board->ioapic, &w);
 		lapic_save(&board->lapic, &w);
-		pic_save(&board->pic, &w);
+		pic8259_save(&board->pic, &w);
 	}
 	int ret = snapw_close(&w);
 	if (ret)
@@ -492,9 +492,9 @@ static int load_section(struct board *board, struct snap_reader *r, enum section
 	case S_UART:
 		return uart16550_load(&board->com1, r);
 	case S_RTC:
-		return rtc_load(&board->rtc, r);
+		return mc146818_load(&board->rtc, r);
 	case S_PIT:
-		return pit_load(&board->pit, r);
+		return pit8254_load(&board->pit, r);
 	case S_APM:
 		return acpi_pm_load(&board->pm, r);
 	case S_KBC:
@@ -512,7 +512,7 @@ static int load_section(struct board *board, struct snap_reader *r, enum section
 	case S_LAPC:
 		return lapic_load(&board->lapic, r);
 	case S_PIC:
-		return pic_load(&board->pic, r);
+		return pic8259_load(&board->pic, r);
 	default:
 		return virtio_blk_load(&board->disks[s - S_BLK0], r);
 	}

@@ -125,9 +125,9 @@ static void test_identification(void)
 		CHECK_EQ(cfg_read(0, 0x08, reg, 4), 0);
 	}
 	/* The same through the direct interface. */
-	CHECK_EQ(pci_host_config_read(&pci, 0, pci_devfn(1, 0), 0x00, 4), 0x70008086);
-	CHECK_EQ(pci_host_config_read(&pci, 0, pci_devfn(0, 0), 0xfe, 2), 0);
-	CHECK_EQ(pci_host_config_read(&pci, 0, pci_devfn(0, 0), 0xfe, 4), 0xffffffff);
+	CHECK_EQ(pci_host_config_read(&pci, 0, pci_host_devfn(1, 0), 0x00, 4), 0x70008086);
+	CHECK_EQ(pci_host_config_read(&pci, 0, pci_host_devfn(0, 0), 0xfe, 2), 0);
+	CHECK_EQ(pci_host_config_read(&pci, 0, pci_host_devfn(0, 0), 0xfe, 4), 0xffffffff);
 }
 
 static void test_absent(void)
@@ -146,15 +146,15 @@ static void test_absent(void)
 	CHECK_EQ(found, 2);
 
 	/* Functions 1-7 of both devices, device 2, and another bus. */
-	CHECK_EQ(cfg_read(0, pci_devfn(0, 1), 0x00, 4), 0xffffffff);
-	CHECK_EQ(cfg_read(0, pci_devfn(1, 1), 0x00, 4), 0xffffffff);
-	CHECK_EQ(cfg_read(0, pci_devfn(2, 0), 0x00, 2), 0xffff);
-	CHECK_EQ(cfg_read(0, pci_devfn(31, 7), 0x0e, 1), 0xff);
+	CHECK_EQ(cfg_read(0, pci_host_devfn(0, 1), 0x00, 4), 0xffffffff);
+	CHECK_EQ(cfg_read(0, pci_host_devfn(1, 1), 0x00, 4), 0xffffffff);
+	CHECK_EQ(cfg_read(0, pci_host_devfn(2, 0), 0x00, 2), 0xffff);
+	CHECK_EQ(cfg_read(0, pci_host_devfn(31, 7), 0x0e, 1), 0xff);
 	CHECK_EQ(cfg_read(1, 0x00, 0x00, 4), 0xffffffff);
 	CHECK_EQ(cfg_read(1, 0x00, 0x0a, 2), 0xffff);
 	/* Writes there go nowhere and disturb nothing. */
 	cfg_write(1, 0x00, 0x04, 2, 0x0000);
-	cfg_write(0, pci_devfn(2, 0), 0x3c, 1, 0x0b);
+	cfg_write(0, pci_host_devfn(2, 0), 0x3c, 1, 0x0b);
 	CHECK_EQ(cfg_read(0, 0x00, 0x04, 2), 0x0006);
 
 	/* With bit 31 clear nothing answers and writes are dropped. */
@@ -358,7 +358,7 @@ static unsigned linux_scan_bus(struct scanned *out, unsigned max)
 	unsigned n = 0;
 	for (unsigned slot = 0; slot < 32; slot++) {
 		for (unsigned f = 0; f < 8; f++) {
-			unsigned devfn = pci_devfn(slot, f);
+			unsigned devfn = pci_host_devfn(slot, f);
 			uint32_t id = cfg_read(0, devfn, 0x00, 4);
 			if (id == 0xffffffff || id == 0 || id == 0x0000ffff || id == 0xffff0000) {
 				if (f == 0)
@@ -411,11 +411,11 @@ struct machine {
 static void plug_machine(struct machine *m)
 {
 	setup();
-	make_vga(&m->vga, pci_devfn(2, 0));
-	make_virtio(&m->virtio, pci_devfn(3, 0));
-	make_io_dev(&m->multi0, pci_devfn(4, 0), PCI_HEADER_MULTIFUNCTION, PCI_PIN_INTB);
-	make_io_dev(&m->multi1, pci_devfn(4, 1), 0, PCI_PIN_INTA);
-	make_io_dev(&m->lonely, pci_devfn(5, 1), 0, PCI_PIN_INTA);
+	make_vga(&m->vga, pci_host_devfn(2, 0));
+	make_virtio(&m->virtio, pci_host_devfn(3, 0));
+	make_io_dev(&m->multi0, pci_host_devfn(4, 0), PCI_HEADER_MULTIFUNCTION, PCI_PIN_INTB);
+	make_io_dev(&m->multi1, pci_host_devfn(4, 1), 0, PCI_PIN_INTA);
+	make_io_dev(&m->lonely, pci_host_devfn(5, 1), 0, PCI_PIN_INTA);
 	CHECK_EQ(pci_host_add(&pci, &m->vga.fn), 0);
 	CHECK_EQ(pci_host_add(&pci, &m->virtio.fn), 0);
 	CHECK_EQ(pci_host_add(&pci, &m->multi0.fn), 0);
@@ -432,7 +432,7 @@ static void test_plugged_scan(void)
 	struct dev dup;
 	make_vga(&dup, PCI_HOST_BRIDGE_DEVFN);
 	CHECK_EQ(pci_host_add(&pci, &dup.fn), -EEXIST);
-	make_vga(&dup, pci_devfn(3, 0));
+	make_vga(&dup, pci_host_devfn(3, 0));
 	CHECK_EQ(pci_host_add(&pci, &dup.fn), -EEXIST);
 
 	struct scanned found[16];
@@ -490,7 +490,7 @@ static void test_plugged_scan(void)
 	CHECK_EQ(found[4].pin, 2);
 	CHECK_EQ(found[5].header, 0x00);
 	CHECK_EQ(found[5].pin, 1);
-	CHECK_EQ(cfg_read(0, pci_devfn(5, 1), 0x00, 4), 0x100e8086);
+	CHECK_EQ(cfg_read(0, pci_host_devfn(5, 1), 0x00, 4), 0x100e8086);
 
 	/* Decoding was never on, so no BAR was ever mapped. */
 	CHECK_EQ(m.vga.mapped_calls + m.virtio.mapped_calls + m.multi0.mapped_calls, 0);
@@ -524,17 +524,17 @@ static void test_intx_routing(void)
 	setup();
 	pci.set_isa_irq = isa_irq_set;
 	pci.irq_opaque = &irqs;
-	make_virtio(&virtio, pci_devfn(3, 0));			/* INTA: PIRQC */
-	make_virtio(&other, pci_devfn(7, 0));			/* INTA: PIRQC too */
-	make_io_dev(&multi, pci_devfn(4, 0), 0, PCI_PIN_INTB);	/* INTB: PIRQA */
+	make_virtio(&virtio, pci_host_devfn(3, 0));			/* INTA: PIRQC */
+	make_virtio(&other, pci_host_devfn(7, 0));			/* INTA: PIRQC too */
+	make_io_dev(&multi, pci_host_devfn(4, 0), 0, PCI_PIN_INTB);	/* INTB: PIRQA */
 	CHECK_EQ(pci_host_add(&pci, &virtio.fn), 0);
 	CHECK_EQ(pci_host_add(&pci, &other.fn), 0);
 	CHECK_EQ(pci_host_add(&pci, &multi.fn), 0);
-	CHECK_EQ(pci_pirq(1, PCI_PIN_INTA), 0);
-	CHECK_EQ(pci_pirq(2, PCI_PIN_INTA), 1);
-	CHECK_EQ(pci_pirq(3, PCI_PIN_INTA), 2);
-	CHECK_EQ(pci_pirq(0, PCI_PIN_INTA), 3);
-	CHECK_EQ(pci_pirq(3, PCI_PIN_INTD), 1);
+	CHECK_EQ(pci_host_pirq(1, PCI_PIN_INTA), 0);
+	CHECK_EQ(pci_host_pirq(2, PCI_PIN_INTA), 1);
+	CHECK_EQ(pci_host_pirq(3, PCI_PIN_INTA), 2);
+	CHECK_EQ(pci_host_pirq(0, PCI_PIN_INTA), 3);
+	CHECK_EQ(pci_host_pirq(3, PCI_PIN_INTD), 1);
 
 	/* Routes disabled from reset: a request goes nowhere... */
 	pci_function_set_irq(&virtio.fn, true);

@@ -49,9 +49,9 @@ static void setup(struct harness *h, int64_t epoch)
 	struct irq_line irq = { .set_level = probe_irq, .opaque = h, .line = RTC_IRQ };
 	bus_init(&h->bus);
 	h->p.now = T0;
-	rtc_init(&h->rtc, &irq, epoch, probe_clock, h);
+	mc146818_init(&h->rtc, &irq, epoch, probe_clock, h);
 	h->rtc.deadline_changed = probe_deadline;
-	CHECK_EQ(rtc_attach(&h->rtc, &h->bus), 0);
+	CHECK_EQ(mc146818_attach(&h->rtc, &h->bus), 0);
 }
 
 static void outb(struct harness *h, uint16_t port, uint8_t value)
@@ -272,7 +272,7 @@ static void test_set_freezes(void)
 	h.p.now = T0 + NS / 4;
 	cmos_write(&h, REG_B, 0x92);
 	CHECK_EQ(cmos_read(&h, REG_B), 0x82);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), UINT64_MAX);
+	CHECK_EQ(mc146818_next_event_ns(&h.rtc, h.p.now), UINT64_MAX);
 
 	/* Three seconds go by with the clock frozen, and no update flag. */
 	h.p.now = T0 + 3 * NS + NS / 2;
@@ -281,16 +281,16 @@ static void test_set_freezes(void)
 	/* UIE can be set again while SET is up; it just has nothing to do. */
 	cmos_write(&h, REG_B, 0x92);
 	CHECK_EQ(cmos_read(&h, REG_B), 0x92);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), UINT64_MAX);
+	CHECK_EQ(mc146818_next_event_ns(&h.rtc, h.p.now), UINT64_MAX);
 
 	/* Released mid-second: the next update is on the old grid, and the
 	 * clock goes on from where it stood. */
 	cmos_write(&h, REG_B, 0x12);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), T0 + 4 * NS);
+	CHECK_EQ(mc146818_next_event_ns(&h.rtc, h.p.now), T0 + 4 * NS);
 	h.p.now = T0 + 4 * NS - 1;
 	CHECK_EQ(cmos_read(&h, SEC), 0x59);
 	h.p.now = T0 + 4 * NS;
-	rtc_update(&h.rtc, h.p.now);
+	mc146818_update(&h.rtc, h.p.now);
 	CHECK_EQ(h.p.rises, 1);
 	check_clock(&h, (struct when){ 0x00, 0x00, 0x00, 6, 0x01, 0x03, 0x24, 0x20 }, __LINE__);
 }
@@ -347,7 +347,7 @@ static void test_guest_sets_time(void)
 	check_clock(&h, (struct when){ 0, 0, 12, 4, 1, 1, 25, 20 }, __LINE__);
 
 	/* The board's writes go the same way. */
-	rtc_set_cmos(&h.rtc, CENTURY, 21);
+	mc146818_set_cmos(&h.rtc, CENTURY, 21);
 	CHECK_EQ(cmos_read(&h, CENTURY), 21);
 	CHECK_EQ(cmos_read(&h, YEAR), 25);
 }
@@ -358,12 +358,12 @@ static void test_divider(void)
 	setup(&h, LEAP_EVE);
 
 	cmos_write(&h, REG_B, 0x52);	/* PIE and UIE */
-	CHECK(rtc_next_event_ns(&h.rtc, h.p.now) != UINT64_MAX);
+	CHECK(mc146818_next_event_ns(&h.rtc, h.p.now) != UINT64_MAX);
 	/* Holding the chain in reset stops time and every interrupt. */
 	unsigned changes = h.p.deadline_changes;
 	cmos_write(&h, REG_A, 0x76);
 	CHECK(h.p.deadline_changes > changes);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), UINT64_MAX);
+	CHECK_EQ(mc146818_next_event_ns(&h.rtc, h.p.now), UINT64_MAX);
 	h.p.now = T0 + 10 * NS;
 	CHECK_EQ(cmos_read(&h, SEC), 0x59);
 	CHECK_EQ(cmos_read(&h, REG_A), 0x76);
@@ -373,22 +373,22 @@ static void test_divider(void)
 	/* Released, the first update comes half a second later, and the
 	 * periodic ticks run on the restarted chain. */
 	cmos_write(&h, REG_A, 0x2f);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), h.p.now + NS / 2);
+	CHECK_EQ(mc146818_next_event_ns(&h.rtc, h.p.now), h.p.now + NS / 2);
 	h.p.now += NS / 2 - 1;
 	CHECK_EQ(cmos_read(&h, SEC), 0x59);
 	h.p.now += 1;
-	rtc_update(&h.rtc, h.p.now);
+	mc146818_update(&h.rtc, h.p.now);
 	CHECK_EQ(h.p.rises, 1);
 	/* Midnight also matches the alarm bytes, all zero since power-on. */
 	CHECK_EQ(cmos_read(&h, REG_C), 0xf0);
 	CHECK_EQ(cmos_read(&h, SEC), 0x00);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), h.p.now + NS / 2);
+	CHECK_EQ(mc146818_next_event_ns(&h.rtc, h.p.now), h.p.now + NS / 2);
 
 	/* Other divider settings do not run the clock either. */
 	cmos_write(&h, REG_A, 0x06);
 	h.p.now += 5 * NS;
 	CHECK_EQ(cmos_read(&h, SEC), 0x00);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), UINT64_MAX);
+	CHECK_EQ(mc146818_next_event_ns(&h.rtc, h.p.now), UINT64_MAX);
 }
 
 static void test_periodic_1024hz(void)
@@ -397,21 +397,21 @@ static void test_periodic_1024hz(void)
 	setup(&h, LEAP_EVE);
 
 	/* Rate 6 is 1024 Hz: 32 ticks, 976562.5 ns. Nothing is enabled yet. */
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), UINT64_MAX);
+	CHECK_EQ(mc146818_next_event_ns(&h.rtc, h.p.now), UINT64_MAX);
 	unsigned changes = h.p.deadline_changes;
 	cmos_write(&h, REG_B, 0x42);
 	CHECK_EQ(h.p.deadline_changes, changes + 1);
-	uint64_t next = rtc_next_event_ns(&h.rtc, h.p.now);
+	uint64_t next = mc146818_next_event_ns(&h.rtc, h.p.now);
 	CHECK_EQ(next, ns_at(32));
 	CHECK_EQ(next - T0, 976563);
 
-	rtc_update(&h.rtc, next - 1);
+	mc146818_update(&h.rtc, next - 1);
 	CHECK_EQ(h.p.rises, 0);
-	rtc_update(&h.rtc, next);
+	mc146818_update(&h.rtc, next);
 	CHECK_EQ(h.p.rises, 1);
 	CHECK_EQ(h.p.level, 1);
 	/* While the line is up there is nothing more to deliver. */
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, next), UINT64_MAX);
+	CHECK_EQ(mc146818_next_event_ns(&h.rtc, next), UINT64_MAX);
 	h.p.now = next + 1000;
 	changes = h.p.deadline_changes;
 	CHECK_EQ(cmos_read(&h, REG_C), 0xc0);
@@ -421,13 +421,13 @@ static void test_periodic_1024hz(void)
 
 	/* One interrupt per period, each on the grid, no drift. */
 	for (unsigned i = 2; i <= 2000; i++) {
-		next = rtc_next_event_ns(&h.rtc, h.p.now);
+		next = mc146818_next_event_ns(&h.rtc, h.p.now);
 		if (next != ns_at(32ull * i)) {
 			CHECK_EQ(next, ns_at(32ull * i));
 			break;
 		}
 		h.p.now = next;
-		rtc_update(&h.rtc, h.p.now);
+		mc146818_update(&h.rtc, h.p.now);
 		CHECK_EQ(cmos_read(&h, REG_C) & 0xc0, 0xc0);
 	}
 	CHECK_EQ(h.p.rises, 2000);
@@ -436,20 +436,20 @@ static void test_periodic_1024hz(void)
 	CHECK_EQ(h.p.level, 0);
 	/* Due but not yet delivered: the deadline is now. */
 	h.p.now = ns_at(32 * 2001) + 7;
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), h.p.now);
+	CHECK_EQ(mc146818_next_event_ns(&h.rtc, h.p.now), h.p.now);
 
 	/* Turning PIE off lowers the line and ends the deadlines, though
 	 * PF keeps being set. */
-	rtc_update(&h.rtc, h.p.now);
+	mc146818_update(&h.rtc, h.p.now);
 	CHECK_EQ(h.p.level, 1);
 	cmos_write(&h, REG_B, 0x02);
 	CHECK_EQ(h.p.level, 0);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), UINT64_MAX);
+	CHECK_EQ(mc146818_next_event_ns(&h.rtc, h.p.now), UINT64_MAX);
 	h.p.now = ns_at(32 * 2010);
 	CHECK_EQ(cmos_read(&h, REG_C), 0x40);
 	/* PIE back on with PF already set raises IRQ 8 at once. */
 	h.p.now = ns_at(32 * 2011);
-	rtc_update(&h.rtc, h.p.now);
+	mc146818_update(&h.rtc, h.p.now);
 	cmos_write(&h, REG_B, 0x42);
 	CHECK_EQ(h.p.level, 1);
 	CHECK_EQ(cmos_read(&h, REG_C), 0xc0);
@@ -464,35 +464,35 @@ static void test_periodic_2hz(void)
 	/* Rate 15 is 2 Hz. */
 	cmos_write(&h, REG_A, 0x2f);
 	cmos_write(&h, REG_B, 0x42);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), T0 + NS / 2);
+	CHECK_EQ(mc146818_next_event_ns(&h.rtc, h.p.now), T0 + NS / 2);
 	h.p.now = T0 + NS / 2;
-	rtc_update(&h.rtc, h.p.now);
+	mc146818_update(&h.rtc, h.p.now);
 	CHECK_EQ(h.p.level, 1);
 	CHECK_EQ(cmos_read(&h, REG_C), 0xc0);
 	CHECK_EQ(h.p.level, 0);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), T0 + NS);
+	CHECK_EQ(mc146818_next_event_ns(&h.rtc, h.p.now), T0 + NS);
 	/* At the second the update flag comes with it, its enable off, and
 	 * the alarm flag, as the zero alarm bytes match midnight. */
 	h.p.now = T0 + NS;
-	rtc_update(&h.rtc, h.p.now);
+	mc146818_update(&h.rtc, h.p.now);
 	CHECK_EQ(cmos_read(&h, REG_C), 0xf0);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), T0 + NS + NS / 2);
+	CHECK_EQ(mc146818_next_event_ns(&h.rtc, h.p.now), T0 + NS + NS / 2);
 
 	/* A new rate applies from the chain's next tap edge. */
 	h.p.now = T0 + NS + NS / 8;
 	cmos_write(&h, REG_A, 0x2e);	/* 4 Hz */
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), T0 + NS + NS / 4);
+	CHECK_EQ(mc146818_next_event_ns(&h.rtc, h.p.now), T0 + NS + NS / 4);
 	/* Rate 1 is 256 Hz and rate 2 128 Hz, not 32 and 16 kHz. */
 	cmos_write(&h, REG_A, 0x21);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), T0 + NS + NS / 8 + NS / 256);
+	CHECK_EQ(mc146818_next_event_ns(&h.rtc, h.p.now), T0 + NS + NS / 8 + NS / 256);
 	cmos_write(&h, REG_A, 0x22);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), T0 + NS + NS / 8 + NS / 128);
+	CHECK_EQ(mc146818_next_event_ns(&h.rtc, h.p.now), T0 + NS + NS / 8 + NS / 128);
 	/* Rate 3, the fastest, is 8192 Hz. */
 	cmos_write(&h, REG_A, 0x23);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), ns_at(TICKS + TICKS / 8 + 4));
+	CHECK_EQ(mc146818_next_event_ns(&h.rtc, h.p.now), ns_at(TICKS + TICKS / 8 + 4));
 	/* Rate 0 is none. */
 	cmos_write(&h, REG_A, 0x20);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), UINT64_MAX);
+	CHECK_EQ(mc146818_next_event_ns(&h.rtc, h.p.now), UINT64_MAX);
 	h.p.now = T0 + 3 * NS / 2;
 	CHECK_EQ(cmos_read(&h, REG_C) & 0x40, 0);
 }
@@ -504,19 +504,19 @@ static void test_lost_periods(void)
 
 	cmos_write(&h, REG_B, 0x42);
 	/* 5.5 periods late: one interrupt, four periods lost. */
-	rtc_update(&h.rtc, ns_at(32 * 5 + 16));
+	mc146818_update(&h.rtc, ns_at(32 * 5 + 16));
 	CHECK_EQ(h.p.rises, 1);
 	CHECK_EQ(h.rtc.irqs, 1);
 	CHECK_EQ(h.rtc.lost_irqs, 4);
 	/* The guest has not read C: three more periods find PF still set. */
 	h.p.now = ns_at(32 * 8 + 1);
-	rtc_update(&h.rtc, h.p.now);
+	mc146818_update(&h.rtc, h.p.now);
 	CHECK_EQ(h.p.rises, 1);
 	CHECK_EQ(h.rtc.lost_irqs, 7);
 	CHECK_EQ(cmos_read(&h, REG_C), 0xc0);
 	/* Back on the grid. */
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), ns_at(32 * 9));
-	rtc_update(&h.rtc, ns_at(32 * 9));
+	CHECK_EQ(mc146818_next_event_ns(&h.rtc, h.p.now), ns_at(32 * 9));
+	mc146818_update(&h.rtc, ns_at(32 * 9));
 	CHECK_EQ(h.p.rises, 2);
 	CHECK_EQ(h.rtc.lost_irqs, 7);
 
@@ -525,7 +525,7 @@ static void test_lost_periods(void)
 	cmos_read(&h, REG_C);
 	cmos_write(&h, REG_B, 0x02);
 	h.p.now = ns_at(32 * 100);
-	rtc_update(&h.rtc, h.p.now);
+	mc146818_update(&h.rtc, h.p.now);
 	CHECK_EQ(h.rtc.lost_irqs, 7);
 }
 
@@ -541,15 +541,15 @@ static void test_period_backlog(void)
 	cmos_write(&h, REG_B, 0x42);
 	/* 5.5 periods late (1024 Hz): one interrupt, four periods queued. */
 	h.p.now = ns_at(32 * 5 + 16);
-	rtc_update(&h.rtc, h.p.now);
+	mc146818_update(&h.rtc, h.p.now);
 	CHECK_EQ(h.p.rises, 1);
 	CHECK_EQ(h.rtc.pf_backlog, 4);
 	CHECK_EQ(h.rtc.lost_irqs, 0);
 	for (unsigned i = 0; i < 4; i++) {
 		CHECK_EQ(cmos_read(&h, REG_C), 0xc0);
-		uint64_t next = rtc_next_event_ns(&h.rtc, h.p.now);
+		uint64_t next = mc146818_next_event_ns(&h.rtc, h.p.now);
 		CHECK(next >= h.p.now + 100000);
-		rtc_update(&h.rtc, next);
+		mc146818_update(&h.rtc, next);
 		h.p.now = next;
 	}
 	CHECK_EQ(h.p.rises, 5);
@@ -570,24 +570,24 @@ static void test_update_interrupt(void)
 	cmos_write(&h, HOUR_ALARM, 0x12);
 	h.p.now = T0 + NS / 3;
 	cmos_write(&h, REG_B, 0x12);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), T0 + NS);
+	CHECK_EQ(mc146818_next_event_ns(&h.rtc, h.p.now), T0 + NS);
 	for (unsigned i = 1; i <= 5; i++) {
-		h.p.now = rtc_next_event_ns(&h.rtc, h.p.now);
+		h.p.now = mc146818_next_event_ns(&h.rtc, h.p.now);
 		CHECK_EQ(h.p.now, T0 + i * NS);
-		rtc_update(&h.rtc, h.p.now);
+		mc146818_update(&h.rtc, h.p.now);
 		CHECK_EQ(h.p.rises, i);
 		/* The time is already the new second in the handler. */
 		CHECK_EQ(cmos_read(&h, SEC), i - 1);
 		CHECK_EQ(cmos_read(&h, REG_C), 0x90);
 		CHECK_EQ(h.p.level, 0);
-		CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), T0 + (i + 1) * NS);
+		CHECK_EQ(mc146818_next_event_ns(&h.rtc, h.p.now), T0 + (i + 1) * NS);
 	}
 	/* Nothing in between. */
-	rtc_update(&h.rtc, T0 + 6 * NS - 1);
+	mc146818_update(&h.rtc, T0 + 6 * NS - 1);
 	CHECK_EQ(h.p.rises, 5);
 	/* Late by 2.5 s: one interrupt for three updates, clock exact. */
 	h.p.now = T0 + 8 * NS + NS / 2;
-	rtc_update(&h.rtc, h.p.now);
+	mc146818_update(&h.rtc, h.p.now);
 	CHECK_EQ(h.p.rises, 6);
 	CHECK_EQ(cmos_read(&h, SEC), 0x07);
 	CHECK_EQ(cmos_read(&h, REG_C), 0x90);
@@ -614,9 +614,9 @@ static void test_alarm(void)
 
 	/* With AIE: the deadline is the matching update, one day on. */
 	cmos_write(&h, REG_B, 0x22);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), T0 + (6 + 86400) * NS);
+	CHECK_EQ(mc146818_next_event_ns(&h.rtc, h.p.now), T0 + (6 + 86400) * NS);
 	h.p.now = T0 + (6 + 86400) * NS;
-	rtc_update(&h.rtc, h.p.now);
+	mc146818_update(&h.rtc, h.p.now);
 	CHECK_EQ(h.p.rises, 1);
 	CHECK_EQ(cmos_read(&h, REG_C), 0xb0);
 	CHECK_EQ(cmos_read(&h, MDAY), 0x02);
@@ -627,35 +627,35 @@ static void test_alarm(void)
 	cmos_write(&h, MIN_ALARM, 0xc0);
 	cmos_write(&h, HOUR_ALARM, 0xff);
 	uint64_t base = T0 + (6 + 86400) * NS;
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), base + 25 * NS);
+	CHECK_EQ(mc146818_next_event_ns(&h.rtc, h.p.now), base + 25 * NS);
 	h.p.now = base + 25 * NS;
-	rtc_update(&h.rtc, h.p.now);
+	mc146818_update(&h.rtc, h.p.now);
 	CHECK_EQ(h.p.rises, 2);
 	CHECK_EQ(cmos_read(&h, REG_C), 0xb0);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), base + 85 * NS);
+	CHECK_EQ(mc146818_next_event_ns(&h.rtc, h.p.now), base + 85 * NS);
 
 	/* All three don't-care: every second. */
 	cmos_write(&h, SEC_ALARM, 0xc0);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), base + 26 * NS);
+	CHECK_EQ(mc146818_next_event_ns(&h.rtc, h.p.now), base + 26 * NS);
 
 	/* A specific hour, don't-care minutes: the next second in 01:xx. */
 	cmos_write(&h, HOUR_ALARM, 0x01);
 	cmos_write(&h, MIN_ALARM, 0xc0);
 	cmos_write(&h, SEC_ALARM, 0x00);
 	/* Now 00:00:30 on March 2: 01:00:00 is 3570 s away. */
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), base + (25 + 3570) * NS);
+	CHECK_EQ(mc146818_next_event_ns(&h.rtc, h.p.now), base + (25 + 3570) * NS);
 	h.p.now = base + (25 + 3570) * NS;
-	rtc_update(&h.rtc, h.p.now);
+	mc146818_update(&h.rtc, h.p.now);
 	CHECK_EQ(cmos_read(&h, HOUR), 0x01);
 	CHECK_EQ(cmos_read(&h, REG_C), 0xb0);
 	/* 01:01:00 is next. */
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), h.p.now + 60 * NS);
+	CHECK_EQ(mc146818_next_event_ns(&h.rtc, h.p.now), h.p.now + 60 * NS);
 
 	/* An alarm byte no clock byte can equal never fires. */
 	cmos_write(&h, SEC_ALARM, 0x60);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), UINT64_MAX);
+	CHECK_EQ(mc146818_next_event_ns(&h.rtc, h.p.now), UINT64_MAX);
 	cmos_write(&h, SEC_ALARM, 0x0a);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), UINT64_MAX);
+	CHECK_EQ(mc146818_next_event_ns(&h.rtc, h.p.now), UINT64_MAX);
 
 	/* 12-hour mode: 0x81 is 1 PM; the clock is 01:00:00 AM. */
 	cmos_write(&h, REG_B, 0x20);
@@ -663,15 +663,15 @@ static void test_alarm(void)
 	cmos_write(&h, HOUR_ALARM, 0x81);
 	cmos_write(&h, MIN_ALARM, 0x00);
 	cmos_write(&h, SEC_ALARM, 0x00);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), h.p.now + 12 * 3600 * NS);
+	CHECK_EQ(mc146818_next_event_ns(&h.rtc, h.p.now), h.p.now + 12 * 3600 * NS);
 	/* Hour 0 does not exist in 12-hour mode. */
 	cmos_write(&h, HOUR_ALARM, 0x00);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), UINT64_MAX);
+	CHECK_EQ(mc146818_next_event_ns(&h.rtc, h.p.now), UINT64_MAX);
 	/* Back to 24-hour: the alarm bytes follow the format. */
 	cmos_write(&h, HOUR_ALARM, 0x92);	/* 12 PM */
 	cmos_write(&h, REG_B, 0x22);
 	CHECK_EQ(cmos_read(&h, HOUR_ALARM), 0x12);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), h.p.now + 11 * 3600 * NS);
+	CHECK_EQ(mc146818_next_event_ns(&h.rtc, h.p.now), h.p.now + 11 * 3600 * NS);
 }
 
 static void test_nmi_and_index(void)
@@ -711,16 +711,16 @@ static void test_reset(void)
 	setup(&h, LEAP_EVE);
 
 	cmos_write(&h, REG_B, 0x7a);
-	rtc_update(&h.rtc, T0 + NS);
+	mc146818_update(&h.rtc, T0 + NS);
 	CHECK_EQ(h.p.level, 1);
 	h.p.now = T0 + NS;
-	rtc_reset(&h.rtc, h.p.now);
+	mc146818_reset(&h.rtc, h.p.now);
 	CHECK_EQ(h.p.level, 0);
 	CHECK_EQ(cmos_read(&h, REG_B), 0x02);
 	CHECK_EQ(cmos_read(&h, REG_C), 0x00);
 	CHECK_EQ(cmos_read(&h, REG_A), 0x26);
 	CHECK_EQ(cmos_read(&h, SEC), 0x00);
-	CHECK_EQ(rtc_next_event_ns(&h.rtc, h.p.now), UINT64_MAX);
+	CHECK_EQ(mc146818_next_event_ns(&h.rtc, h.p.now), UINT64_MAX);
 }
 
 static unsigned word_at(struct harness *h, uint8_t index)
@@ -741,7 +741,7 @@ static void test_memory_size(void)
 	struct harness h;
 	setup(&h, LEAP_EVE);
 
-	rtc_set_memory_size(&h.rtc, 256ull << 20);
+	mc146818_set_memory_size(&h.rtc, 256ull << 20);
 	CHECK_EQ(word_at(&h, 0x15), 640);
 	/* 255 MiB above 1 MiB does not fit 16 bits of KiB. */
 	CHECK_EQ(word_at(&h, 0x17), 0xffff);
@@ -751,7 +751,7 @@ static void test_memory_size(void)
 	CHECK_EQ(cmos_read(&h, 0x14), 0x02);
 	CHECK_EQ(cmos_read(&h, 0x2e) << 8 | cmos_read(&h, 0x2f), checksum(&h));
 
-	rtc_set_memory_size(&h.rtc, 3ull << 30);
+	mc146818_set_memory_size(&h.rtc, 3ull << 30);
 	CHECK_EQ(word_at(&h, 0x15), 640);
 	CHECK_EQ(word_at(&h, 0x17), 0xffff);
 	CHECK_EQ(word_at(&h, 0x30), 0xffff);
@@ -759,17 +759,17 @@ static void test_memory_size(void)
 	CHECK_EQ(cmos_read(&h, 0x2e) << 8 | cmos_read(&h, 0x2f), checksum(&h));
 
 	/* 32 MiB fits: 31 MiB in KiB. */
-	rtc_set_memory_size(&h.rtc, 32ull << 20);
+	mc146818_set_memory_size(&h.rtc, 32ull << 20);
 	CHECK_EQ(word_at(&h, 0x17), 31 * 1024);
 	CHECK_EQ(word_at(&h, 0x30), 31 * 1024);
 	CHECK_EQ(word_at(&h, 0x34), 16 * 16);
 	/* Under 16 MiB there is nothing above it. */
-	rtc_set_memory_size(&h.rtc, 8ull << 20);
+	mc146818_set_memory_size(&h.rtc, 8ull << 20);
 	CHECK_EQ(word_at(&h, 0x17), 7 * 1024);
 	CHECK_EQ(word_at(&h, 0x34), 0);
 
 	/* A board write in the checksummed range keeps the checksum. */
-	rtc_set_cmos(&h.rtc, 0x12, 0xf0);
+	mc146818_set_cmos(&h.rtc, 0x12, 0xf0);
 	CHECK_EQ(cmos_read(&h, 0x12), 0xf0);
 	CHECK_EQ(cmos_read(&h, 0x2e) << 8 | cmos_read(&h, 0x2f), checksum(&h));
 	/* None of it touched the clock or IRQ 8. */

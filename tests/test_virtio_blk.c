@@ -241,7 +241,7 @@ static int setup(struct harness *h, bool readonly, bool snapshot)
 	CHECK_EQ(virtio_blk_attach(&h->blk, DEVFN, &h->ram, &h->bus, &host), 0);
 	CHECK_EQ(pci_host_add(&h->pci, &h->blk.vp.pci), 0);
 	/* What firmware does: PIRQ route, BAR, decoding and mastering. */
-	unsigned pirq = pci_pirq(SLOT, PCI_PIN_INTA);
+	unsigned pirq = pci_host_pirq(SLOT, PCI_PIN_INTA);
 	pci_host_config_write(&h->pci, 0, PCI_ISA_BRIDGE_DEVFN, PCI_PIIX_PIRQ_ROUTE + pirq, 1, IRQ);
 	cfg_wr(h, PCI_REG_BAR0 + 4 * VIRTIO_PCI_BAR, 4, BAR_ADDR);
 	cfg_wr(h, PCI_REG_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);

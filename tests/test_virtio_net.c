@@ -185,7 +185,7 @@ static void setup(struct harness *h)
 	struct virtio_net_backend backend = { .transmit = on_transmit, .opaque = h };
 	CHECK_EQ(virtio_net_attach(&h->net, DEVFN, test_mac, &h->ram, &h->bus, &host, &backend), 0);
 	CHECK_EQ(pci_host_add(&h->pci, &h->net.vp.pci), 0);
-	unsigned pirq = pci_pirq(SLOT, PCI_PIN_INTA);
+	unsigned pirq = pci_host_pirq(SLOT, PCI_PIN_INTA);
 	pci_host_config_write(&h->pci, 0, PCI_ISA_BRIDGE_DEVFN, PCI_PIIX_PIRQ_ROUTE + pirq, 1, IRQ);
 	cfg_wr(h, PCI_REG_BAR0 + 4 * VIRTIO_PCI_BAR, 4, BAR_ADDR);
 	cfg_wr(h, PCI_REG_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);

@@ -143,7 +143,7 @@ int pci_firmware_setup(struct pci_host *pci, const struct pci_firmware_config *c
 			continue;
 		unsigned pin = pci_function_read(f, PCI_REG_INTERRUPT_PIN, 1);
 		if (pin >= PCI_PIN_INTA && pin <= PCI_PIN_INTD) {
-			unsigned pirq = pci_pirq(devfn >> 3, (enum pci_pin)pin);
+			unsigned pirq = pci_host_pirq(devfn >> 3, (enum pci_pin)pin);
 			pci_function_write(f, PCI_REG_INTERRUPT_LINE, 1, cfg->pirq_irq[pirq]);
 		}
 		/* Both decoders on, as SeaBIOS leaves every device: a VGA

@@ -48,9 +48,9 @@
  *   LAPIC_DEFAULT_BASE.
  * - Interrupt priority at an instruction boundary: lapic_has_interrupt()
  *   first (lapic_acknowledge() for the vector), otherwise, if
- *   lapic_accepts_pic(), the 8259's INTR (pic_acknowledge()). ExtINT
+ *   lapic_accepts_pic(), the 8259's INTR (pic8259_acknowledge()). ExtINT
  *   bypasses IRR/ISR/TPR, as on hardware.
- * - Timer: call lapic_update(now) wherever the PIT's pit_update() is called,
+ * - Timer: call lapic_update(now) wherever the PIT's pit8254_update() is called,
  *   and fold lapic_next_event_ns() into the host timer deadline (and into
  *   the HLT sleep); deadline_changed asks for a re-arm.
  * - output_changed (level 1) asks for the vCPU's attention.

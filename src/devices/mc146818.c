@@ -563,7 +563,7 @@ static uint64_t rtc_read(void *opaque, uint64_t offset, unsigned width)
 	if (offset == 0)
 		return 0xff;
 	uint64_t now = clock_now(rtc);
-	rtc_update(rtc, now);
+	mc146818_update(rtc, now);
 	uint64_t before = rtc->next_tick;
 	uint8_t v = read_reg(rtc, rtc->index, now);
 	deadline_check(rtc, before);
@@ -583,7 +583,7 @@ static void rtc_write(void *opaque, uint64_t offset, unsigned width, uint64_t va
 	}
 	uint64_t now = clock_now(rtc);
 	/* What was due before this write happened first. */
-	rtc_update(rtc, now);
+	mc146818_update(rtc, now);
 	uint64_t before = rtc->next_tick;
 	write_reg(rtc, rtc->index, value, now);
 	deadline_check(rtc, before);
@@ -595,8 +595,8 @@ static const struct bus_ops rtc_ops = {
 	.max_width = 1,
 };
 
-void rtc_init(struct mc146818 *rtc, const struct irq_line *irq8, int64_t epoch_seconds,
-	      uint64_t (*clock_ns)(void *opaque), void *clock_opaque)
+void mc146818_init(struct mc146818 *rtc, const struct irq_line *irq8, int64_t epoch_seconds,
+		   uint64_t (*clock_ns)(void *opaque), void *clock_opaque)
 {
 	memset(rtc, 0, sizeof(*rtc));
 	if (irq8)
@@ -611,19 +611,19 @@ void rtc_init(struct mc146818 *rtc, const struct irq_line *irq8, int64_t epoch_s
 	rtc->next_tick = compute_next_tick(rtc);
 }
 
-int rtc_attach(struct mc146818 *rtc, struct bus *bus)
+int mc146818_attach(struct mc146818 *rtc, struct bus *bus)
 {
 	assert(rtc->clock_ns);
 	return bus_register(bus, BUS_SPACE_PIO, "mc146818", RTC_PORT, 2, &rtc_ops, rtc);
 }
 
-void rtc_update(struct mc146818 *rtc, uint64_t now_ns)
+void mc146818_update(struct mc146818 *rtc, uint64_t now_ns)
 {
 	run_chain(rtc, now_ns);
 	rtc->next_tick = compute_next_tick(rtc);
 }
 
-uint64_t rtc_next_event_ns(const struct mc146818 *rtc, uint64_t now_ns)
+uint64_t mc146818_next_event_ns(const struct mc146818 *rtc, uint64_t now_ns)
 {
 	if (rtc->next_tick == NONE)
 		return UINT64_MAX;
@@ -632,14 +632,14 @@ uint64_t rtc_next_event_ns(const struct mc146818 *rtc, uint64_t now_ns)
 	return ns_of(rtc, rtc->next_tick);
 }
 
-void rtc_drop_backlog(struct mc146818 *rtc)
+void mc146818_drop_backlog(struct mc146818 *rtc)
 {
 	rtc->pf_backlog = 0;
 }
 
-void rtc_reset(struct mc146818 *rtc, uint64_t now_ns)
+void mc146818_reset(struct mc146818 *rtc, uint64_t now_ns)
 {
-	rtc_update(rtc, now_ns);
+	mc146818_update(rtc, now_ns);
 	uint64_t before = rtc->next_tick;
 	rtc->cmos[REG_B] &= (uint8_t)~(B_ENABLES | B_SQWE);
 	rtc->flags = 0;
@@ -658,12 +658,12 @@ static void update_checksum(struct mc146818 *rtc)
 	rtc->cmos[CMOS_CHECKSUM + 1] = (uint8_t)sum;
 }
 
-void rtc_set_cmos(struct mc146818 *rtc, unsigned index, uint8_t value)
+void mc146818_set_cmos(struct mc146818 *rtc, unsigned index, uint8_t value)
 {
 	assert(index < RTC_CMOS_SIZE);
 	uint64_t now = clock_now(rtc);
 
-	rtc_update(rtc, now);
+	mc146818_update(rtc, now);
 	uint64_t before = rtc->next_tick;
 	write_reg(rtc, index, value, now);
 	if (index >= CMOS_CHECKSUM_FIRST && index <= CMOS_CHECKSUM_LAST)
@@ -679,7 +679,7 @@ static void set_word(struct mc146818 *rtc, unsigned index, uint64_t value)
 	rtc->cmos[index + 1] = (uint8_t)(w >> 8);
 }
 
-void rtc_set_memory_size(struct mc146818 *rtc, uint64_t ram_bytes)
+void mc146818_set_memory_size(struct mc146818 *rtc, uint64_t ram_bytes)
 {
 	uint64_t ext_kib = ram_bytes > ONE_MIB ? (ram_bytes - ONE_MIB) >> 10 : 0;
 	uint64_t high_64k = ram_bytes > SIXTEEN_MIB ? (ram_bytes - SIXTEEN_MIB) >> 16 : 0;
@@ -697,7 +697,7 @@ void rtc_set_memory_size(struct mc146818 *rtc, uint64_t ram_bytes)
 
 #define RTC_SNAP_VERSION 1u
 
-void rtc_save(const struct mc146818 *rtc, struct snap_writer *w)
+void mc146818_save(const struct mc146818 *rtc, struct snap_writer *w)
 {
 	snapw_begin(w, "RTC ", RTC_SNAP_VERSION, false);
 	snapw_bytes(w, rtc->cmos, sizeof(rtc->cmos));
@@ -714,7 +714,7 @@ void rtc_save(const struct mc146818 *rtc, struct snap_writer *w)
 	snapw_end(w);
 }
 
-int rtc_load(struct mc146818 *rtc, struct snap_reader *r)
+int mc146818_load(struct mc146818 *rtc, struct snap_reader *r)
 {
 	if (r->version != RTC_SNAP_VERSION)
 		return snapr_fail(r, "version %u, this btvm reads %u", r->version, RTC_SNAP_VERSION);

@@ -3,28 +3,28 @@
  * interrupts on IRQ 8 through a struct irq_line, the NMI mask bit that
  * PCs put on port 0x70, and the battery-backed bytes whose meaning comes
  * from PC firmware (memory size, equipment, shutdown status), which the
- * board fills with rtc_set_cmos() and rtc_set_memory_size().
+ * board fills with mc146818_set_cmos() and mc146818_set_memory_size().
  *
  * Time is virtual, as for the PIT: the device never reads a host clock.
  * Entry points take now_ns from the caller's monotonic nanosecond clock
  * and the register handlers, which the bus calls without a time, ask the
- * clock_ns callback given to rtc_init(). The 32.768 kHz divider chain has
+ * clock_ns callback given to mc146818_init(). The 32.768 kHz divider chain has
  * its ticks at fixed points of that clock, so the once-a-second update
  * cycles and the periodic interrupt never drift however often the caller
  * looks. The time of day starts from the epoch_seconds given to
- * rtc_init() (UTC; the guest sees UTC) and counts whole seconds from
+ * mc146818_init() (UTC; the guest sees UTC) and counts whole seconds from
  * there; a guest that writes the clock registers moves it, and the
  * update cycles carry on from what it wrote.
  *
  * IRQ 8 as the PIC sees it: the line is raised when a flag of register C
  * whose enable bit in register B is on gets set, and lowered when the
  * guest reads register C, which clears the flags. While the line is up
- * nothing new can reach the (edge-triggered) PIC, so rtc_next_event_ns()
- * has no deadline until the guest reads C. The caller runs rtc_update() at
- * or after rtc_next_event_ns(); periods of the periodic interrupt that
+ * nothing new can reach the (edge-triggered) PIC, so mc146818_next_event_ns()
+ * has no deadline until the guest reads C. The caller runs mc146818_update() at
+ * or after mc146818_next_event_ns(); periods of the periodic interrupt that
  * end while PF is still set (the caller was late, or the guest has not
  * read C yet) are counted as lost, or with irq_backlog_max_ns set queued
- * and delivered after the guest reads C (rtc_drop_backlog() is for a
+ * and delivered after the guest reads C (mc146818_drop_backlog() is for a
  * masked IRQ 8).
  *
  * Daylight saving (register B bit 0) is stored and ignored, and the square
@@ -62,12 +62,12 @@ struct mc146818 {
 	uint64_t next_tick;	/* next tick that raises IRQ 8, or UINT64_MAX */
 	uint64_t (*clock_ns)(void *opaque);
 	void *clock_opaque;
-	/* Optional, set after rtc_init(): called with clock_opaque when a
-	 * register access or board call moved rtc_next_event_ns() (reading
+	/* Optional, set after mc146818_init(): called with clock_opaque when a
+	 * register access or board call moved mc146818_next_event_ns() (reading
 	 * register C, enabling an interrupt, changing the rate), so a board
 	 * sleeping until the old deadline can re-arm its timer. */
 	void (*deadline_changed)(void *opaque);
-	/* Set after rtc_init() (0: none): periods of the periodic interrupt
+	/* Set after mc146818_init() (0: none): periods of the periodic interrupt
 	 * that found PF still set are delivered later, as far as
 	 * irq_backlog_max_ns of them, each at least irq_min_interval_ns after
 	 * the guest read C (so that a guest the host stalled still counts
@@ -83,45 +83,45 @@ struct mc146818 {
 
 /* Forgets the periods queued for late delivery: IRQ 8 is masked where it
  * goes, so they would never have been taken (the caller tells). */
-void rtc_drop_backlog(struct mc146818 *rtc);
+void mc146818_drop_backlog(struct mc146818 *rtc);
 /* Powers the clock on at epoch_seconds (UTC unix time) as a PC BIOS leaves
  * it: register A 0x26 (32.768 kHz, 1024 Hz rate, interrupts off), register
  * B 0x02 (24-hour BCD), the other CMOS bytes zero. The clock is read once
  * here: that instant is epoch_seconds, and the first update cycle comes
  * one second later. */
-void rtc_init(struct mc146818 *rtc, const struct irq_line *irq8, int64_t epoch_seconds,
-	      uint64_t (*clock_ns)(void *opaque), void *clock_opaque);
+void mc146818_init(struct mc146818 *rtc, const struct irq_line *irq8, int64_t epoch_seconds,
+		   uint64_t (*clock_ns)(void *opaque), void *clock_opaque);
 /* Ports 0x70-0x71. */
-int rtc_attach(struct mc146818 *rtc, struct bus *bus);
+int mc146818_attach(struct mc146818 *rtc, struct bus *bus);
 /* Runs the update cycles and periodic ticks up to now_ns and delivers what
  * they raise on IRQ 8. */
-void rtc_update(struct mc146818 *rtc, uint64_t now_ns);
-/* When rtc_update() next has an interrupt to raise: now_ns if one is
+void mc146818_update(struct mc146818 *rtc, uint64_t now_ns);
+/* When mc146818_update() next has an interrupt to raise: now_ns if one is
  * already due, UINT64_MAX if no enabled source will raise IRQ 8 (none is
  * enabled, the divider is stopped, or the line is still up waiting for the
  * guest to read register C). */
-uint64_t rtc_next_event_ns(const struct mc146818 *rtc, uint64_t now_ns);
+uint64_t mc146818_next_event_ns(const struct mc146818 *rtc, uint64_t now_ns);
 /* The chip's RESET pin, for a board that ties it to system reset:
  * interrupt enables, SQWE and the flags are cleared and IRQ 8 drops; the
  * time, the rate, the format and the memory bytes stay, as the chip is
- * battery-backed (so a board reset should call this, not rtc_init()). */
-void rtc_reset(struct mc146818 *rtc, uint64_t now_ns);
+ * battery-backed (so a board reset should call this, not mc146818_init()). */
+void mc146818_reset(struct mc146818 *rtc, uint64_t now_ns);
 /* Stores CMOS byte index (0-127) as firmware would: like a guest write to
  * port 0x71, except that bytes 0x10-0x2d also update the standard checksum
  * at 0x2e-0x2f that firmware keeps over them. */
-void rtc_set_cmos(struct mc146818 *rtc, unsigned index, uint8_t value);
+void mc146818_set_cmos(struct mc146818 *rtc, unsigned index, uint8_t value);
 /* Fills the bytes PC firmware reports memory and equipment in: base memory
  * (640 KiB) at 0x15-0x16, KiB above 1 MiB at 0x17-0x18 and 0x30-0x31
  * (at most 0xffff), 64 KiB units above 16 MiB at 0x34-0x35 (at most
  * 0xffff), no floppy at 0x10 and the equipment byte at 0x14 (coprocessor,
  * no floppy). */
-void rtc_set_memory_size(struct mc146818 *rtc, uint64_t ram_bytes);
+void mc146818_set_memory_size(struct mc146818 *rtc, uint64_t ram_bytes);
 
 struct snap_writer;
 struct snap_reader;
 /* Snapshots (host/snapfile.h): section "RTC ", CMOS and the divider chain
  * (guest time, so the clock carries on from the saved moment). */
-void rtc_save(const struct mc146818 *rtc, struct snap_writer *w);
-int rtc_load(struct mc146818 *rtc, struct snap_reader *r);
+void mc146818_save(const struct mc146818 *rtc, struct snap_writer *w);
+int mc146818_load(struct mc146818 *rtc, struct snap_reader *r);
 
 #endif

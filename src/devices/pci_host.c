@@ -72,7 +72,7 @@ static void route_update(struct pci_host *pci)
 		const struct pci_function *f = pci->slot[devfn];
 		unsigned pin = f ? f->config[PCI_REG_INTERRUPT_PIN] : 0;
 		if (f && f->intx_level && pin >= PCI_PIN_INTA && pin <= PCI_PIN_INTD)
-			pirq[pci_pirq(devfn >> 3, (enum pci_pin)pin)] = true;
+			pirq[pci_host_pirq(devfn >> 3, (enum pci_pin)pin)] = true;
 	}
 
 	const uint8_t *route = &pci->fn[1].config[PCI_PIIX_PIRQ_ROUTE];

@@ -52,7 +52,7 @@
  * reset to control.
  *
  * PCI interrupts: pin INTx of device slot S drives PIRQ line
- * pci_pirq(S, pin) (the 440FX board wiring QEMU and SeaBIOS use: slot 1
+ * pci_host_pirq(S, pin) (the 440FX board wiring QEMU and SeaBIOS use: slot 1
  * INTA on PIRQA, slot 2 INTA on PIRQB, ...); a PIRQ line is asserted while
  * any function on it drives its INTx (wired-OR), and the PIIX3 steers it
  * to the ISA IRQ its route control register names, when enabled and a
@@ -95,14 +95,14 @@ struct pci_host {
 	void *irq_opaque;
 };
 
-static inline unsigned pci_devfn(unsigned device, unsigned function)
+static inline unsigned pci_host_devfn(unsigned device, unsigned function)
 {
 	return (device & 0x1f) << 3 | (function & 7);
 }
 
 /* The PIRQ line (0-3 for PIRQA-D) that pin (PCI_PIN_INTA to _INTD) of
  * device slot drives. */
-static inline unsigned pci_pirq(unsigned slot, enum pci_pin pin)
+static inline unsigned pci_host_pirq(unsigned slot, enum pci_pin pin)
 {
 	return (slot + (unsigned)pin - 2) & 3;
 }

@@ -328,8 +328,8 @@ static const struct bus_ops elcr_ops = {
 	.max_width = 1,
 };
 
-void pic_init(struct pic8259_pair *pic, void (*output_changed)(void *opaque, int level),
-	      void *opaque)
+void pic8259_init(struct pic8259_pair *pic, void (*output_changed)(void *opaque, int level),
+		  void *opaque)
 {
 	memset(pic, 0, sizeof(*pic));
 	pic->output_changed = output_changed;
@@ -348,7 +348,7 @@ void pic_init(struct pic8259_pair *pic, void (*output_changed)(void *opaque, int
 	pic->chip[SLAVE].imr = 0xff;
 }
 
-int pic_attach(struct pic8259_pair *pic, struct bus *bus)
+int pic8259_attach(struct pic8259_pair *pic, struct bus *bus)
 {
 	int err = bus_register(bus, BUS_SPACE_PIO, "pic-master", PIC_MASTER_PORT, 2,
 			       &master_ops, pic);
@@ -360,7 +360,7 @@ int pic_attach(struct pic8259_pair *pic, struct bus *bus)
 	return bus_register(bus, BUS_SPACE_PIO, "elcr", PIC_ELCR_PORT, 2, &elcr_ops, pic);
 }
 
-void pic_set_irq(struct pic8259_pair *pic, unsigned irq, int level)
+void pic8259_set_irq(struct pic8259_pair *pic, unsigned irq, int level)
 {
 	assert(irq < 16);
 	if (irq == PIC_CASCADE_IRQ)
@@ -369,17 +369,17 @@ void pic_set_irq(struct pic8259_pair *pic, unsigned irq, int level)
 	update(pic);
 }
 
-void pic_irq_line_set(void *opaque, unsigned line, int level)
+void pic8259_irq_line_set(void *opaque, unsigned line, int level)
 {
-	pic_set_irq(opaque, line, level);
+	pic8259_set_irq(opaque, line, level);
 }
 
-bool pic_has_interrupt(const struct pic8259_pair *pic)
+bool pic8259_has_interrupt(const struct pic8259_pair *pic)
 {
 	return pic->output;
 }
 
-int pic_acknowledge(struct pic8259_pair *pic)
+int pic8259_acknowledge(struct pic8259_pair *pic)
 {
 	struct pic8259 *master = &pic->chip[MASTER], *slave = &pic->chip[SLAVE];
 	int irq = chip_pending(pic, master);
@@ -413,7 +413,7 @@ int pic_acknowledge(struct pic8259_pair *pic)
 
 #define PIC_SNAP_VERSION 1u
 
-void pic_save(const struct pic8259_pair *pic, struct snap_writer *w)
+void pic8259_save(const struct pic8259_pair *pic, struct snap_writer *w)
 {
 	snapw_begin(w, "PIC ", PIC_SNAP_VERSION, false);
 	for (unsigned i = 0; i < 2; i++) {
@@ -442,7 +442,7 @@ void pic_save(const struct pic8259_pair *pic, struct snap_writer *w)
 	snapw_end(w);
 }
 
-int pic_load(struct pic8259_pair *pic, struct snap_reader *r)
+int pic8259_load(struct pic8259_pair *pic, struct snap_reader *r)
 {
 	if (r->version != PIC_SNAP_VERSION)
 		return snapr_fail(r, "version %u, this btvm reads %u", r->version, PIC_SNAP_VERSION);

@@ -45,25 +45,25 @@ struct pic8259_pair {
  * IRQ 2, everything but the cascade masked, all inputs edge-triggered),
  * since a Multiboot kernel starts from that state without a BIOS having
  * run. output_changed may be NULL. */
-void pic_init(struct pic8259_pair *pic, void (*output_changed)(void *opaque, int level),
-	      void *opaque);
-int pic_attach(struct pic8259_pair *pic, struct bus *bus);
+void pic8259_init(struct pic8259_pair *pic, void (*output_changed)(void *opaque, int level),
+		  void *opaque);
+int pic8259_attach(struct pic8259_pair *pic, struct bus *bus);
 /* Drives ISA IRQ 0-15. IRQ 2 is the cascade, not a pin, and is ignored. */
-void pic_set_irq(struct pic8259_pair *pic, unsigned irq, int level);
+void pic8259_set_irq(struct pic8259_pair *pic, unsigned irq, int level);
 /* The same with struct irq_line's set_level shape; opaque is the pair. */
-void pic_irq_line_set(void *opaque, unsigned line, int level);
+void pic8259_irq_line_set(void *opaque, unsigned line, int level);
 /* The master's INT output. */
-bool pic_has_interrupt(const struct pic8259_pair *pic);
+bool pic8259_has_interrupt(const struct pic8259_pair *pic);
 /* The CPU's INTA cycle: returns the vector, moves the request from IRR to
  * ISR on each chip involved (not with AEOI), and gives the spurious vector
  * of the chip asked (its IR7) when nothing is pending any more. */
-int pic_acknowledge(struct pic8259_pair *pic);
+int pic8259_acknowledge(struct pic8259_pair *pic);
 
 struct snap_writer;
 struct snap_reader;
 /* Snapshots (host/snapfile.h): section "PIC ", both chips and the ELCRs
  * field by field; load checks what it reads and leaves the callback. */
-void pic_save(const struct pic8259_pair *pic, struct snap_writer *w);
-int pic_load(struct pic8259_pair *pic, struct snap_reader *r);
+void pic8259_save(const struct pic8259_pair *pic, struct snap_writer *w);
+int pic8259_load(struct pic8259_pair *pic, struct snap_reader *r);
 
 #endif

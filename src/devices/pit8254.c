@@ -393,7 +393,7 @@ static uint64_t pit_read(void *opaque, uint64_t offset, unsigned width)
 	/* The control register cannot be read back on an 8254. */
 	if (offset == 3)
 		return 0xff;
-	pit_update(pit, now);
+	pit8254_update(pit, now);
 	return read_channel(&pit->ch[offset], tick_of(now));
 }
 
@@ -406,7 +406,7 @@ static void pit_write(void *opaque, uint64_t offset, unsigned width, uint64_t va
 	(void)width;
 
 	/* Edges that were due before this write happened first. */
-	pit_update(pit, now);
+	pit8254_update(pit, now);
 	if (offset == 3)
 		write_command(pit, byte, t);
 	else
@@ -420,8 +420,8 @@ static const struct bus_ops pit_ops = {
 	.max_width = 1,
 };
 
-void pit_init(struct pit8254 *pit, const struct irq_line *irq0,
-	      uint64_t (*clock_ns)(void *opaque), void *clock_opaque)
+void pit8254_init(struct pit8254 *pit, const struct irq_line *irq0,
+		  uint64_t (*clock_ns)(void *opaque), void *clock_opaque)
 {
 	memset(pit, 0, sizeof(*pit));
 	if (irq0)
@@ -444,7 +444,7 @@ void pit_init(struct pit8254 *pit, const struct irq_line *irq0,
 	pit->irq_edge_tick = pit->irq_next_tick = next_edge(&pit->ch[0], t);
 }
 
-int pit_attach(struct pit8254 *pit, struct bus *bus)
+int pit8254_attach(struct pit8254 *pit, struct bus *bus)
 {
 	assert(pit->clock_ns);
 	return bus_register(bus, BUS_SPACE_PIO, "pit8254", PIT_PORT, 4, &pit_ops, pit);
@@ -457,7 +457,7 @@ int pit_attach(struct pit8254 *pit, struct bus *bus)
  * no longer pending where it went (irq_pending): sent before the CPU took
  * it, the new one would merge into it and be lost after all. While it is
  * pending the backlog looks again a period (a holdoff at least) later, or
- * as soon as the caller says the CPU took it (pit_irq_taken()). This is
+ * as soon as the caller says the CPU took it (pit8254_irq_taken()). This is
  * how KVM's PIT reinjects ticks. */
 static void update_periodic(struct pit8254 *pit, uint64_t t)
 {
@@ -486,7 +486,7 @@ static void update_periodic(struct pit8254 *pit, uint64_t t)
 	pit->irq_next_tick = next_delivery(pit);
 }
 
-void pit_drop_backlog(struct pit8254 *pit)
+void pit8254_drop_backlog(struct pit8254 *pit)
 {
 	pit->irq_backlog = 0;
 	pit->irq_recheck_tick = 0;
@@ -494,7 +494,7 @@ void pit_drop_backlog(struct pit8254 *pit)
 		pit->irq_next_tick = next_delivery(pit);
 }
 
-void pit_update(struct pit8254 *pit, uint64_t now_ns)
+void pit8254_update(struct pit8254 *pit, uint64_t now_ns)
 {
 	struct pit_channel *c = &pit->ch[0];
 	uint64_t t = tick_of(now_ns);
@@ -516,7 +516,7 @@ void pit_update(struct pit8254 *pit, uint64_t now_ns)
 	pit->irq_edge_tick = pit->irq_next_tick = next_edge(c, t);
 }
 
-void pit_irq_taken(struct pit8254 *pit)
+void pit8254_irq_taken(struct pit8254 *pit)
 {
 	if (!pit->irq_backlog || !pit->irq_recheck_tick)
 		return;
@@ -528,7 +528,7 @@ void pit_irq_taken(struct pit8254 *pit)
 		pit->deadline_changed(pit->clock_opaque);
 }
 
-uint64_t pit_next_event_ns(const struct pit8254 *pit, uint64_t now_ns)
+uint64_t pit8254_next_event_ns(const struct pit8254 *pit, uint64_t now_ns)
 {
 	if (pit->irq_next_tick == NONE)
 		return UINT64_MAX;
@@ -537,7 +537,7 @@ uint64_t pit_next_event_ns(const struct pit8254 *pit, uint64_t now_ns)
 	return ns_of(pit->irq_next_tick);
 }
 
-void pit_set_gate(struct pit8254 *pit, unsigned ch, int level, uint64_t now_ns)
+void pit8254_set_gate(struct pit8254 *pit, unsigned ch, int level, uint64_t now_ns)
 {
 	assert(ch < PIT_CHANNELS);
 	struct pit_channel *c = &pit->ch[ch];
@@ -547,7 +547,7 @@ void pit_set_gate(struct pit8254 *pit, unsigned ch, int level, uint64_t now_ns)
 	if (!level == !c->gate)
 		return;
 	if (ch == 0)
-		pit_update(pit, now_ns);
+		pit8254_update(pit, now_ns);
 	normalize(c, t);
 	c->gate = level;
 	switch (c->mode) {
@@ -586,7 +586,7 @@ void pit_set_gate(struct pit8254 *pit, unsigned ch, int level, uint64_t now_ns)
 		channel0_changed(pit, t);
 }
 
-int pit_get_output(const struct pit8254 *pit, unsigned ch, uint64_t now_ns)
+int pit8254_get_output(const struct pit8254 *pit, unsigned ch, uint64_t now_ns)
 {
 	assert(ch < PIT_CHANNELS);
 	return output(&pit->ch[ch], tick_of(now_ns));
@@ -596,7 +596,7 @@ int pit_get_output(const struct pit8254 *pit, unsigned ch, uint64_t now_ns)
 
 #define PIT_SNAP_VERSION 1u
 
-void pit_save(const struct pit8254 *pit, struct snap_writer *w)
+void pit8254_save(const struct pit8254 *pit, struct snap_writer *w)
 {
 	snapw_begin(w, "PIT ", PIT_SNAP_VERSION, false);
 	for (unsigned i = 0; i < PIT_CHANNELS; i++) {
@@ -632,7 +632,7 @@ void pit_save(const struct pit8254 *pit, struct snap_writer *w)
 	snapw_end(w);
 }
 
-int pit_load(struct pit8254 *pit, struct snap_reader *r)
+int pit8254_load(struct pit8254 *pit, struct snap_reader *r)
 {
 	if (r->version != PIT_SNAP_VERSION)
 		return snapr_fail(r, "version %u, this btvm reads %u", r->version, PIT_SNAP_VERSION);

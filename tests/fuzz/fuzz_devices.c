@@ -140,14 +140,14 @@ static uint64_t machine_clock(void *opaque)
 static void isa_irq_set(void *opaque, unsigned irq, int level)
 {
 	struct machine *m = opaque;
-	pic_set_irq(&m->pic, irq, level);
+	pic8259_set_irq(&m->pic, irq, level);
 	ioapic_set_irq(&m->ioapic, irq == PIT_IRQ ? 2 : irq, level);
 }
 
 static uint64_t next_device_event(const struct machine *m)
 {
-	uint64_t deadline = pit_next_event_ns(&m->pit, m->now);
-	uint64_t d = rtc_next_event_ns(&m->rtc, m->now);
+	uint64_t deadline = pit8254_next_event_ns(&m->pit, m->now);
+	uint64_t d = mc146818_next_event_ns(&m->rtc, m->now);
 	deadline = d < deadline ? d : deadline;
 	d = acpi_pm_next_event_ns(&m->pm, m->now);
 	deadline = d < deadline ? d : deadline;
@@ -247,10 +247,10 @@ static void reset_devices(struct machine *m)
 	m->lapic.eoi_broadcast = ioapic_eoi_broadcast;
 	m->lapic.eoi_opaque = &m->ioapic;
 	ioapic_init(&m->ioapic, lapic_deliver_message, &m->lapic);
-	pic_init(&m->pic, output_changed, m);
-	pit_init(&m->pit, &pit_irq, machine_clock, m);
+	pic8259_init(&m->pic, output_changed, m);
+	pit8254_init(&m->pit, &pit_irq, machine_clock, m);
 	m->pit.deadline_changed = deadline_changed;
-	rtc_reset(&m->rtc, m->now);
+	mc146818_reset(&m->rtc, m->now);
 	acpi_pm_init(&m->pm, &sci_irq, machine_clock, m);
 	m->pm.power_off = power_off;
 	m->pm.sleep_request = sleep_request;
@@ -288,9 +288,9 @@ static void machine_init(struct machine *m)
 	bus_init(&m->bus);
 	struct irq_line rtc_irq = { .set_level = isa_irq_set, .opaque = m, .line = RTC_IRQ };
 	/* 2024-01-01: a fixed date keeps every run of an input the same. */
-	rtc_init(&m->rtc, &rtc_irq, 1704067200, machine_clock, m);
+	mc146818_init(&m->rtc, &rtc_irq, 1704067200, machine_clock, m);
 	m->rtc.deadline_changed = deadline_changed;
-	rtc_set_memory_size(&m->rtc, 256ull << 20);
+	mc146818_set_memory_size(&m->rtc, 256ull << 20);
 	bochs_display_init(&m->display, DISPLAY_DEVFN, display_vram, NULL);
 	m->display.vram_moved = vram_moved;
 	m->display.opaque = m;
@@ -302,11 +302,11 @@ static void machine_init(struct machine *m)
 	unsigned pio = bus->count[BUS_SPACE_PIO];
 	note_span(m, DEV_UART, BUS_SPACE_PIO, pio, uart16550_attach(&m->uart, bus, COM1_PORT));
 	pio = bus->count[BUS_SPACE_PIO];
-	note_span(m, DEV_PIT, BUS_SPACE_PIO, pio, pit_attach(&m->pit, bus));
+	note_span(m, DEV_PIT, BUS_SPACE_PIO, pio, pit8254_attach(&m->pit, bus));
 	pio = bus->count[BUS_SPACE_PIO];
-	note_span(m, DEV_PIC, BUS_SPACE_PIO, pio, pic_attach(&m->pic, bus));
+	note_span(m, DEV_PIC, BUS_SPACE_PIO, pio, pic8259_attach(&m->pic, bus));
 	pio = bus->count[BUS_SPACE_PIO];
-	note_span(m, DEV_RTC, BUS_SPACE_PIO, pio, rtc_attach(&m->rtc, bus));
+	note_span(m, DEV_RTC, BUS_SPACE_PIO, pio, mc146818_attach(&m->rtc, bus));
 	pio = bus->count[BUS_SPACE_PIO];
 	note_span(m, DEV_I8042, BUS_SPACE_PIO, pio, i8042_attach(&m->kbc, bus));
 	unsigned mmio = bus->count[BUS_SPACE_MMIO];
@@ -415,12 +415,14 @@ static void device_access(struct machine *m, enum device_id id, bool write, unsi
  * the earliest deadline, would poll again at once and forever. */
 static void poll_timers(struct machine *m)
 {
-	pit_update(&m->pit, m->now);
-	rtc_update(&m->rtc, m->now);
+	pit8254_update(&m->pit, m->now);
+	mc146818_update(&m->rtc, m->now);
 	acpi_pm_update(&m->pm, m->now);
 	lapic_update(&m->lapic, m->now);
-	fuzz_require(pit_next_event_ns(&m->pit, m->now) > m->now, "the PIT is due again at once");
-	fuzz_require(rtc_next_event_ns(&m->rtc, m->now) > m->now, "the RTC is due again at once");
+	fuzz_require(pit8254_next_event_ns(&m->pit, m->now) > m->now,
+		     "the PIT is due again at once");
+	fuzz_require(mc146818_next_event_ns(&m->rtc, m->now) > m->now,
+		     "the RTC is due again at once");
 	fuzz_require(acpi_pm_next_event_ns(&m->pm, m->now) > m->now,
 		     "the PM timer is due again at once");
 	fuzz_require(lapic_next_event_ns(&m->lapic, m->now) > m->now,
@@ -445,8 +447,8 @@ static void acknowledge(struct machine *m)
 {
 	if (lapic_has_interrupt(&m->lapic))
 		m->sink += (uint64_t)lapic_acknowledge(&m->lapic);
-	else if (lapic_accepts_pic(&m->lapic) && pic_has_interrupt(&m->pic))
-		m->sink += (uint64_t)pic_acknowledge(&m->pic);
+	else if (lapic_accepts_pic(&m->lapic) && pic8259_has_interrupt(&m->pic))
+		m->sink += (uint64_t)pic8259_acknowledge(&m->pic);
 }
 
 static void board_op(struct machine *m, enum board_op op, unsigned flags, uint64_t offset,
@@ -474,7 +476,7 @@ static void board_op(struct machine *m, enum board_op op, unsigned flags, uint64
 		m->sink += (uint64_t)lapic_set_base_msr(&m->lapic, value);
 		break;
 	case OP_PIT_GATE:
-		pit_set_gate(&m->pit, (unsigned)(offset % PIT_CHANNELS), flag, m->now);
+		pit8254_set_gate(&m->pit, (unsigned)(offset % PIT_CHANNELS), flag, m->now);
 		break;
 	case OP_POWER_BUTTON:
 		acpi_pm_power_button(&m->pm);
