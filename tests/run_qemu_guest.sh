@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs one test guest under qemu-system-i386 (TCG) as a reference for the
-# guests that btvm cannot run yet. Passes when the guest exits with status
+# Runs one test guest under qemu-system-i386 (TCG) as a reference that
+# keeps the guest itself right (it runs under btvm too). Passes when the
+# guest exits with status
 # 33 and reports no failure, or when every failure it reports is in one of
 # the groups named after the kernel: groups whose checks follow the SDM
 # where QEMU does not (the guest's source says why at each such group).
