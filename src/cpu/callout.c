@@ -1,11 +1,11 @@
 /* Callouts: the monitor's half of every sensitive instruction and of the
  * few that have no 64-bit host form. Translated code calls cpu_callout
  * with guest state saved in struct cpu; the handler works on that state
- * and says whether translated code goes on after the call (0) or the run
- * loop takes over at cpu->s.eip (1). This file owns the dispatch (with
- * the #GP(0) for privileged instructions outside ring 0), the helpers the
- * handlers share (callout_internal.h), port I/O, flags, INT,
- * descriptor-table and control registers, CPUID/RDTSC and ENTER;
+ * and says whether translated code goes on after the call (CALLOUT_GO_ON)
+ * or the run loop takes over at cpu->s.eip (CALLOUT_STOP). This file owns
+ * the dispatch (with the #GP(0) for privileged instructions outside ring
+ * 0), the helpers the handlers share (callout_internal.h), port I/O,
+ * flags, INT, descriptor-table and control registers, CPUID/RDTSC and ENTER;
  * callout_legacy.c, callout_priv.c and callout_segment.c hold the rest. */
 #include <stdio.h>
 #include <string.h>
@@ -95,8 +95,8 @@ bool read_rm16(struct cpu *cpu, const ZydisDecodedInstruction *in, const ZydisDe
 	return cpu_read_guest(cpu, linear_address(cpu, in, op), v, 2);
 }
 
-static int do_io(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
-		 const ZydisDecodedOperand *ops)
+static enum callout_result do_io(struct cpu *cpu, const struct callout_desc *d,
+				 const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
 	bool is_in = in->mnemonic == ZYDIS_MNEMONIC_IN;
 	const ZydisDecodedOperand *port_op = is_in ? &ops[1] : &ops[0];
@@ -106,21 +106,21 @@ static int do_io(struct cpu *cpu, const struct callout_desc *d, const ZydisDecod
 	unsigned width = data_op->size / 8;
 	if (!io_permitted(cpu, port, width)) {
 		raise_fault(cpu, d, EXC_GP, true, 0);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	if (is_in) {
 		reg_write(cpu, data_op->reg.value, (uint32_t)bus_read(cpu->bus, BUS_SPACE_PIO, port, width));
-		return GO_ON;
+		return CALLOUT_GO_ON;
 	}
 	bus_write(cpu->bus, BUS_SPACE_PIO, port, width, reg_read(cpu, data_op->reg.value));
 	if (cpu->stop) {
 		cpu->s.eip = d->next_eip;
-		return STOP;
+		return CALLOUT_STOP;
 	}
-	return GO_ON;
+	return CALLOUT_GO_ON;
 }
 
-static int do_pushf(struct cpu *cpu, const ZydisDecodedInstruction *in)
+static enum callout_result do_pushf(struct cpu *cpu, const ZydisDecodedInstruction *in)
 {
 	uint32_t f = cpu_get_eflags(cpu) & ~(EFLAGS_VM | EFLAGS_RF);
 	unsigned size = in->operand_width / 8;
@@ -131,7 +131,7 @@ static int do_pushf(struct cpu *cpu, const ZydisDecodedInstruction *in)
 	return 0;
 }
 
-static int do_popf(struct cpu *cpu, const ZydisDecodedInstruction *in)
+static enum callout_result do_popf(struct cpu *cpu, const ZydisDecodedInstruction *in)
 {
 	uint32_t f = 0;
 	unsigned size = in->operand_width / 8;
@@ -181,8 +181,9 @@ static uint32_t *control_reg(struct cpu *cpu, ZydisRegister r)
 	}
 }
 
-static int do_mov_special(struct cpu *cpu, const struct callout_desc *d,
-			  const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
+static enum callout_result do_mov_special(struct cpu *cpu, const struct callout_desc *d,
+					  const ZydisDecodedInstruction *in,
+					  const ZydisDecodedOperand *ops)
 {
 	ZydisRegisterClass c0 = ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER ? ZydisRegisterGetClass(ops[0].reg.value) : ZYDIS_REGCLASS_INVALID;
 	ZydisRegisterClass c1 = ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER ? ZydisRegisterGetClass(ops[1].reg.value) : ZYDIS_REGCLASS_INVALID;
@@ -191,13 +192,13 @@ static int do_mov_special(struct cpu *cpu, const struct callout_desc *d,
 		uint32_t *cr = control_reg(cpu, to_cr ? ops[0].reg.value : ops[1].reg.value);
 		if (!cr) {
 			raise_fault(cpu, d, EXC_UD, false, 0);
-			return STOP;
+			return CALLOUT_STOP;
 		}
 		if (to_cr) {
 			uint32_t v = reg_read(cpu, ops[1].reg.value);
 			if (cr == &cpu->s.cr0 && (v & CR0_PG) && !(v & CR0_PE)) {
 				raise_fault(cpu, d, EXC_GP, true, 0);   /* paging without protection */
-				return STOP;
+				return CALLOUT_STOP;
 			}
 			uint32_t old_cr0 = cpu->s.cr0, old_cr4 = cpu->s.cr4;
 			*cr = cr == &cpu->s.cr0 ? (v | CR0_ET) : v;
@@ -206,19 +207,19 @@ static int do_mov_special(struct cpu *cpu, const struct callout_desc *d,
 				 * picks the window before going on. */
 				cpu_paging_changed(cpu, old_cr0, old_cr4);
 				cpu->s.eip = d->next_eip;
-				return STOP;
+				return CALLOUT_STOP;
 			}
 		} else {
 			reg_write(cpu, ops[0].reg.value, *cr);
 		}
-		return GO_ON;
+		return CALLOUT_GO_ON;
 	}
 	if (c0 == ZYDIS_REGCLASS_DEBUG || c1 == ZYDIS_REGCLASS_DEBUG) {
 		if (c0 == ZYDIS_REGCLASS_DEBUG)
 			cpu->s.dr[ZydisRegisterGetId(ops[0].reg.value) & 7] = reg_read(cpu, ops[1].reg.value);
 		else
 			reg_write(cpu, ops[0].reg.value, cpu->s.dr[ZydisRegisterGetId(ops[1].reg.value) & 7]);
-		return GO_ON;
+		return CALLOUT_GO_ON;
 	}
 	/* Segment registers. */
 	if (c1 == ZYDIS_REGCLASS_SEGMENT) {
@@ -227,32 +228,32 @@ static int do_mov_special(struct cpu *cpu, const struct callout_desc *d,
 			reg_write(cpu, ops[0].reg.value, ZydisRegisterGetClass(ops[0].reg.value) == ZYDIS_REGCLASS_GPR32 ? sel : sel);
 		} else if (!cpu_write_guest(cpu, linear_address(cpu, in, &ops[0]), &sel, 2)) {
 			raise_fault(cpu, d, EXC_GP, true, 0);
-			return STOP;
+			return CALLOUT_STOP;
 		}
-		return GO_ON;
+		return CALLOUT_GO_ON;
 	}
 	uint16_t sel = 0;
 	if (ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER)
 		sel = (uint16_t)reg_read(cpu, ops[1].reg.value);
 	else if (!cpu_read_guest(cpu, linear_address(cpu, in, &ops[1]), &sel, 2)) {
 		raise_fault(cpu, d, EXC_GP, true, 0);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	unsigned seg = cpu_seg_index(ops[0].reg.value);
 	if (seg == SEG_CS) {
 		raise_fault(cpu, d, EXC_UD, false, 0);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	int vec = cpu_load_segment(cpu, seg, sel);
 	if (vec) {
 		raise_fault(cpu, d, (unsigned)vec, true, sel & 0xfffc);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	/* The instruction after a load of SS runs before any interrupt, so a
 	 * MOV ESP that follows completes the stack switch. */
 	if (seg == SEG_SS)
 		cpu->shadow = true;
-	return GO_ON;
+	return CALLOUT_GO_ON;
 }
 
 static void do_cpuid(struct cpu *cpu)
@@ -311,8 +312,9 @@ bool host_tsc_is_constant(void)
  * writes go to a local image first so a fault leaves ESP/EBP untouched. */
 /* ENTER with a nesting level; a 16-bit operand size pushes words and sets
  * only BP (the stack pointer stays 32-bit). */
-static int do_enter_nested(struct cpu *cpu, const struct callout_desc *d,
-			   const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
+static enum callout_result do_enter_nested(struct cpu *cpu, const struct callout_desc *d,
+					   const ZydisDecodedInstruction *in,
+					   const ZydisDecodedOperand *ops)
 {
 	uint32_t size = (uint32_t)ops[0].imm.value.u & 0xffff;
 	unsigned level = (unsigned)ops[1].imm.value.u & 31;
@@ -338,10 +340,10 @@ static int do_enter_nested(struct cpu *cpu, const struct callout_desc *d,
 		goto fault;
 	cpu->regs[REG_EBP] = w == 2 ? (cpu->regs[REG_EBP] & 0xffff0000u) | (frame & 0xffff) : frame;
 	cpu->regs[REG_ESP] = esp - size;
-	return GO_ON;
+	return CALLOUT_GO_ON;
 fault:
 	raise_fault(cpu, d, EXC_SS, true, 0);
-	return STOP;
+	return CALLOUT_STOP;
 }
 
 /* Mnemonics that are sensitive only with some operands (see
@@ -362,8 +364,9 @@ static bool sensitive_by_operands(ZydisMnemonic m)
 	}
 }
 
-static int dispatch(struct cpu *cpu, const struct callout_desc *d,
-		    const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
+static enum callout_result dispatch(struct cpu *cpu, const struct callout_desc *d,
+				    const ZydisDecodedInstruction *in,
+				    const ZydisDecodedOperand *ops)
 {
 	switch (in->mnemonic) {
 	case ZYDIS_MNEMONIC_IN:
@@ -373,112 +376,112 @@ static int dispatch(struct cpu *cpu, const struct callout_desc *d,
 		cpu->halted = true;
 		cpu->stats.halts++;
 		cpu->s.eip = d->next_eip;
-		return STOP;
+		return CALLOUT_STOP;
 	case ZYDIS_MNEMONIC_CLI:   /* a callout at CPL 3 only (IOPL check) */
 	case ZYDIS_MNEMONIC_STI:
-		return do_cli_sti(cpu, d, in);
+		return do_cli_sti(cpu, d, in, ops);
 	case ZYDIS_MNEMONIC_CLD:
 		cpu->s.eflags &= ~EFLAGS_DF;
-		return GO_ON;
+		return CALLOUT_GO_ON;
 	case ZYDIS_MNEMONIC_STD:
 		cpu->s.eflags |= EFLAGS_DF;
-		return GO_ON;
+		return CALLOUT_GO_ON;
 	case ZYDIS_MNEMONIC_PUSHF:
 	case ZYDIS_MNEMONIC_PUSHFD:
 		if (do_pushf(cpu, in)) {
 			raise_fault(cpu, d, EXC_SS, true, 0);
-			return STOP;
+			return CALLOUT_STOP;
 		}
-		return GO_ON;
+		return CALLOUT_GO_ON;
 	case ZYDIS_MNEMONIC_POPF:
 	case ZYDIS_MNEMONIC_POPFD:
 		if (do_popf(cpu, in)) {
 			raise_fault(cpu, d, EXC_SS, true, 0);
-			return STOP;
+			return CALLOUT_STOP;
 		}
-		return GO_ON;
+		return CALLOUT_GO_ON;
 	case ZYDIS_MNEMONIC_IRET:
 	case ZYDIS_MNEMONIC_IRETD:
-		return do_iret(cpu, d, in);
+		return do_iret(cpu, d, in, ops);
 	case ZYDIS_MNEMONIC_SYSENTER:
-		return do_sysenter(cpu, d);
+		return do_sysenter(cpu, d, in, ops);
 	case ZYDIS_MNEMONIC_SYSEXIT:
-		return do_sysexit(cpu, d);
+		return do_sysexit(cpu, d, in, ops);
 	case ZYDIS_MNEMONIC_RDPMC:
 		/* There are no performance counters: no ECX names a valid one. */
 		raise_fault(cpu, d, EXC_GP, true, 0);
-		return STOP;
+		return CALLOUT_STOP;
 	case ZYDIS_MNEMONIC_INT:
 		cpu->soft_int_eip = d->eip;
 		cpu->s.eip = d->next_eip;
 		cpu_deliver(cpu, (unsigned)ops[0].imm.value.u & 0xff, false, 0, true);
-		return STOP;
+		return CALLOUT_STOP;
 	case ZYDIS_MNEMONIC_INT1:
 		/* ICEBP: a #DB trap delivered like a hardware exception (no gate
 		 * DPL check), with EIP after the instruction. */
 		cpu->s.eip = d->next_eip;
 		cpu_deliver(cpu, EXC_DB, false, 0, false);
-		return STOP;
+		return CALLOUT_STOP;
 	case ZYDIS_MNEMONIC_INVLPG:
 		/* Shadows follow every page-table write (traces), so no stale
 		 * shadow entry is left for INVLPG to drop; only the table's
 		 * global-page entries live until the guest invalidates. */
 		shadow_invlpg(cpu->sh, linear_address(cpu, in, &ops[0]));
-		return GO_ON;
+		return CALLOUT_GO_ON;
 	case ZYDIS_MNEMONIC_INT3:
 		cpu->soft_int_eip = d->eip;
 		cpu->s.eip = d->next_eip;
 		cpu_deliver(cpu, EXC_BP, false, 0, true);
-		return STOP;
+		return CALLOUT_STOP;
 	case ZYDIS_MNEMONIC_INTO:
 		if (!(cpu->rflags & EFLAGS_OF))
-			return GO_ON;
+			return CALLOUT_GO_ON;
 		cpu->soft_int_eip = d->eip;
 		cpu->s.eip = d->next_eip;
 		cpu_deliver(cpu, EXC_OF, false, 0, true);
-		return STOP;
+		return CALLOUT_STOP;
 	case ZYDIS_MNEMONIC_LGDT:
 	case ZYDIS_MNEMONIC_LIDT: {
 		struct table_reg t;
 		if (!read_table_operand(cpu, in, &ops[0], &t)) {
 			raise_fault(cpu, d, EXC_GP, true, 0);
-			return STOP;
+			return CALLOUT_STOP;
 		}
 		*(in->mnemonic == ZYDIS_MNEMONIC_LGDT ? &cpu->s.gdtr : &cpu->s.idtr) = t;
-		return GO_ON;
+		return CALLOUT_GO_ON;
 	}
 	case ZYDIS_MNEMONIC_SGDT:
 	case ZYDIS_MNEMONIC_SIDT:
 		if (!write_table_operand(cpu, in, &ops[0], in->mnemonic == ZYDIS_MNEMONIC_SGDT ? &cpu->s.gdtr : &cpu->s.idtr)) {
 			raise_fault(cpu, d, EXC_GP, true, 0);
-			return STOP;
+			return CALLOUT_STOP;
 		}
-		return GO_ON;
+		return CALLOUT_GO_ON;
 	case ZYDIS_MNEMONIC_MOV:
 		return do_mov_special(cpu, d, in, ops);
 	case ZYDIS_MNEMONIC_JMP:
 		return do_far_jmp(cpu, d, in, ops);
 	case ZYDIS_MNEMONIC_CPUID:
 		do_cpuid(cpu);
-		return GO_ON;
+		return CALLOUT_GO_ON;
 	case ZYDIS_MNEMONIC_RDTSC: {
 		if ((cpu->s.cr4 & CR4_TSD) && cpu->s.cpl != 0) {
 			raise_fault(cpu, d, EXC_GP, true, 0);
-			return STOP;
+			return CALLOUT_STOP;
 		}
 		uint64_t tsc = guest_tsc(cpu);
 		cpu->regs[REG_EAX] = (uint32_t)tsc;
 		cpu->regs[REG_EDX] = (uint32_t)(tsc >> 32);
-		return GO_ON;
+		return CALLOUT_GO_ON;
 	}
 	case ZYDIS_MNEMONIC_WBINVD:
 	case ZYDIS_MNEMONIC_INVD:
-		return GO_ON;
+		return CALLOUT_GO_ON;
 	case ZYDIS_MNEMONIC_ENTER:
 		return do_enter_nested(cpu, d, in, ops);
 	case ZYDIS_MNEMONIC_CLTS:
 		cpu->s.cr0 &= ~CR0_TS;
-		return GO_ON;
+		return CALLOUT_GO_ON;
 	case ZYDIS_MNEMONIC_INSB:
 	case ZYDIS_MNEMONIC_INSW:
 	case ZYDIS_MNEMONIC_INSD:
@@ -498,7 +501,7 @@ static int dispatch(struct cpu *cpu, const struct callout_desc *d,
 		return do_bound(cpu, d, in, ops);
 	case ZYDIS_MNEMONIC_RDMSR:
 	case ZYDIS_MNEMONIC_WRMSR:
-		return do_msr(cpu, d, in);
+		return do_msr(cpu, d, in, ops);
 	case ZYDIS_MNEMONIC_FXSAVE:
 		return do_fxsave(cpu, d, in, ops);
 	case ZYDIS_MNEMONIC_MASKMOVQ:
@@ -546,7 +549,7 @@ static int dispatch(struct cpu *cpu, const struct callout_desc *d,
 		/* No translation and no monitor support: #UD, as a CPU that does
 		 * not implement it would. */
 		raise_fault(cpu, d, EXC_UD, false, 0);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 }
 
@@ -571,7 +574,7 @@ static const struct callout_decoded *decode_desc(struct cpu *cpu, const struct c
 	return c->ok ? c : NULL;
 }
 
-static int run_callout(struct cpu *cpu, const struct callout_desc *d);
+static enum callout_result run_callout(struct cpu *cpu, const struct callout_desc *d);
 
 /* An external interrupt the run loop would take now. */
 static bool interrupt_due(const struct cpu *cpu)
@@ -612,67 +615,68 @@ static bool may_stay_after_transfer(struct cpu *cpu)
 	return true;
 }
 
-int cpu_callout(struct cpu *cpu, const struct callout_desc *d)
+enum callout_result cpu_callout(struct cpu *cpu, const struct callout_desc *d)
 {
-	int r = run_callout(cpu, d);
+	enum callout_result r = run_callout(cpu, d);
 	if (d->flags & CALLOUT_TRANSFER)
-		return r == STOP && may_stay_after_transfer(cpu) ? GO_ON : r;
-	if (r != GO_ON || !(d->flags & CALLOUT_RESUMABLE))
+		return r == CALLOUT_STOP && may_stay_after_transfer(cpu) ? CALLOUT_GO_ON : r;
+	if (r != CALLOUT_GO_ON || !(d->flags & CALLOUT_RESUMABLE))
 		return r;
 	if (!may_resume(cpu, d)) {
 		/* STI's interrupt shadow (cpu->shadow) is the run loop's now. */
 		cpu->s.eip = d->next_eip;
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	cpu->shadow = false;   /* nothing to hold off */
 	sync_seg_bases(cpu);   /* a segment load may have moved FS or GS */
-	return GO_ON;
+	return CALLOUT_GO_ON;
 }
 
-static int run_callout(struct cpu *cpu, const struct callout_desc *d)
+static enum callout_result run_callout(struct cpu *cpu, const struct callout_desc *d)
 {
 	cpu->stats.callouts++;
-	cpu->exit = 1;
+	cpu->exit = CPU_EXIT_CALLOUT;
 	cpu->pf.pending = false;
 	if (d->kind == CALLOUT_UD) {
 		/* Not in the CPUID model: whatever the host CPU would do. */
 		cpu->callouts_by_class[SENS_MONITOR]++;
 		raise_fault(cpu, d, EXC_UD, false, 0);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	const struct callout_decoded *dec = decode_desc(cpu, d);
 	if (!dec) {
 		raise_fault(cpu, d, EXC_UD, false, 0);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	const ZydisDecodedInstruction *in = &dec->in;
 	const ZydisDecodedOperand *ops = dec->ops;
 	if (d->kind == CALLOUT_STACK) {
 		cpu->callouts_by_class[SENS_MONITOR]++;
-		return do_stack_insn(cpu, d, in, ops);   /* always STOP: EIP is set */
+		return do_stack_insn(cpu, d, in, ops);   /* always CALLOUT_STOP: EIP is set */
 	}
 	if (d->kind != CALLOUT_INSN) {
 		uint64_t before = cpu->tc->stats.invalidated_blocks;
-		int r = do_mem_callout(cpu, d, in, ops);
+		enum callout_result r = do_mem_callout(cpu, d, in, ops);
 		/* A store that dropped translations: maybe this very block's. */
-		if (r == GO_ON && d->kind == CALLOUT_MEM_FINISH && cpu->tc->stats.invalidated_blocks != before) {
+		if (r == CALLOUT_GO_ON && d->kind == CALLOUT_MEM_FINISH &&
+		    cpu->tc->stats.invalidated_blocks != before) {
 			cpu->s.eip = d->next_eip;
-			r = STOP;
+			r = CALLOUT_STOP;
 		}
 		return r;
 	}
 	if (dec->writes_via_cs) {
 		raise_fault(cpu, d, EXC_GP, true, 0);   /* code segments are not writable */
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	int fpu_vector = cpu_fpu_unavailable(cpu, in);
 	if (fpu_vector >= 0 || in->mnemonic == ZYDIS_MNEMONIC_FWAIT) {
 		/* Translated as a callout only while CR0.TS/EM may make it trap. */
 		cpu->callouts_by_class[SENS_MONITOR]++;
 		if (fpu_vector < 0)
-			return GO_ON;   /* WAIT without MP: nothing to do */
+			return CALLOUT_GO_ON;   /* WAIT without MP: nothing to do */
 		raise_fault(cpu, d, (unsigned)fpu_vector, false, 0);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	const struct sensitive_insn *sens = dec->sens;
 	if (sens)
@@ -682,24 +686,24 @@ static int run_callout(struct cpu *cpu, const struct callout_desc *d)
 	if (cpu->s.cpl != 0 && sens && sensitive_cpl0_only(sens, in, ops)) {
 		/* The privileged class: ring 0 only, whatever IOPL says. */
 		raise_fault(cpu, d, EXC_GP, true, 0);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	if (!sens && sensitive_by_operands(in->mnemonic)) {
 		/* A near branch or a plain PUSH/POP/MOV the translator had no
 		 * translation for: the far and segment handlers would misread
 		 * it, so it is #UD, as on a CPU that does not implement it. */
 		raise_fault(cpu, d, EXC_UD, false, 0);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 
 	/* A monitor write into a page holding translations drops them, and
 	 * the block running now may be among them: going on in it could run
 	 * stale code, so the run loop takes over after the instruction. */
 	uint64_t dropped = cpu->tc->stats.invalidated_blocks;
-	int r = dispatch(cpu, d, in, ops);
-	if (r == GO_ON && cpu->tc->stats.invalidated_blocks != dropped) {
+	enum callout_result r = dispatch(cpu, d, in, ops);
+	if (r == CALLOUT_GO_ON && cpu->tc->stats.invalidated_blocks != dropped) {
 		cpu->s.eip = d->next_eip;
-		r = STOP;
+		r = CALLOUT_STOP;
 	}
 	return r;
 }

@@ -1,9 +1,8 @@
 /* Shared by the callout files (callout.c dispatches; callout_legacy.c,
  * callout_priv.c, callout_segment.c and the others hold the handlers):
  * the guest register, address and fault helpers, and each handler's
- * entry point. A handler returns GO_ON
- * (translated code goes on after the instruction) or STOP (the run loop
- * takes over at cpu->s.eip, which the handler has set). */
+ * entry point. Every handler has one signature (callout_handler), so
+ * callout.c can bind them to the sensitive-instruction table. */
 #ifndef BTVM_CPU_CALLOUT_INTERNAL_H
 #define BTVM_CPU_CALLOUT_INTERNAL_H
 
@@ -14,7 +13,12 @@
 
 #include <Zydis/Zydis.h>
 
-enum { GO_ON = 0, STOP = 1 };
+/* The monitor's half of one instruction: returns CALLOUT_GO_ON
+ * (translated code goes on after the instruction) or CALLOUT_STOP (the
+ * run loop takes over at cpu->s.eip, which the handler has set). */
+typedef enum callout_result callout_handler(struct cpu *cpu, const struct callout_desc *d,
+					    const ZydisDecodedInstruction *in,
+					    const ZydisDecodedOperand *ops);
 
 uint32_t reg_read(const struct cpu *cpu, ZydisRegister r);
 /* 32-bit registers take v whole, 16- and 8-bit ones only their part. */
@@ -43,39 +47,31 @@ void set_guest_tsc(struct cpu *cpu, uint64_t value);
 uint16_t legacy_bcd(ZydisMnemonic m, unsigned imm, uint16_t ax, uint32_t *flags);
 
 /* callout_legacy.c */
-int do_bcd(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
-	   const ZydisDecodedOperand *ops);
-int do_bound(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
-	     const ZydisDecodedOperand *ops);
-int do_string_io(struct cpu *cpu, const struct callout_desc *d,
-		 const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops);
-int do_msr(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in);
-int do_maskmov(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
-	       const ZydisDecodedOperand *ops);
-int do_fxsave(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
-	      const ZydisDecodedOperand *ops);
+callout_handler do_bcd;
+callout_handler do_bound;
+callout_handler do_string_io;
+callout_handler do_msr;
+callout_handler do_maskmov;
+callout_handler do_fxsave;
 
 /* callout_string.c: MOVS, STOS, LODS, CMPS, SCAS that reached MMIO. */
-int do_string_mem(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
-		  const ZydisDecodedOperand *ops);
+callout_handler do_string_mem;
 
 /* callout_stack.c: CALLOUT_STACK, a PUSH, POP, PUSHA, POPA, LEAVE, ENTER,
  * near CALL or RET whose stack or memory operand reached MMIO. */
-int do_stack_insn(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
-		  const ZydisDecodedOperand *ops);
+callout_handler do_stack_insn;
 
 /* callout_mem.c: CALLOUT_MEM_PREPARE and CALLOUT_MEM_FINISH. */
-int do_mem_callout(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
-		   const ZydisDecodedOperand *ops);
+callout_handler do_mem_callout;
 
 /* callout_priv.c */
 /* Whether port I/O of width bytes at port is allowed: CPL <= IOPL, or
  * else the TSS's I/O permission bitmap clears every bit of the access. */
 bool io_permitted(struct cpu *cpu, uint16_t port, unsigned width);
-int do_cli_sti(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in);
-int do_iret(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in);
-int do_sysenter(struct cpu *cpu, const struct callout_desc *d);
-int do_sysexit(struct cpu *cpu, const struct callout_desc *d);
+callout_handler do_cli_sti;
+callout_handler do_iret;
+callout_handler do_sysenter;
+callout_handler do_sysexit;
 
 /* callout_segment.c */
 /* The segment half of a far RET or IRET to cs: checks the return code
@@ -84,31 +80,18 @@ int do_sysexit(struct cpu *cpu, const struct callout_desc *d);
  * segments the outer level may not keep). Returns 0, or the vector with
  * its error code in *err, having changed nothing. */
 int far_return_segments(struct cpu *cpu, uint16_t cs, uint16_t ss, uint32_t *err);
-int do_far_jmp(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
-	       const ZydisDecodedOperand *ops);
-int do_far_call(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
-		const ZydisDecodedOperand *ops);
-int do_far_ret(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
-	       const ZydisDecodedOperand *ops);
-int do_load_far_pointer(struct cpu *cpu, const struct callout_desc *d,
-			const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops);
-int do_push_seg(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
-		const ZydisDecodedOperand *ops);
-int do_pop_seg(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
-	       const ZydisDecodedOperand *ops);
-int do_lar_lsl(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
-	       const ZydisDecodedOperand *ops);
-int do_verr_verw(struct cpu *cpu, const struct callout_desc *d,
-		 const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops);
-int do_arpl(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
-	    const ZydisDecodedOperand *ops);
-int do_store_sysreg(struct cpu *cpu, const struct callout_desc *d,
-		    const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops);
-int do_lldt(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
-	    const ZydisDecodedOperand *ops);
-int do_ltr(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
-	   const ZydisDecodedOperand *ops);
-int do_lmsw(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
-	    const ZydisDecodedOperand *ops);
+callout_handler do_far_jmp;
+callout_handler do_far_call;
+callout_handler do_far_ret;
+callout_handler do_load_far_pointer;
+callout_handler do_push_seg;
+callout_handler do_pop_seg;
+callout_handler do_lar_lsl;
+callout_handler do_verr_verw;
+callout_handler do_arpl;
+callout_handler do_store_sysreg;
+callout_handler do_lldt;
+callout_handler do_ltr;
+callout_handler do_lmsw;
 
 #endif

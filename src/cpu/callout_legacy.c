@@ -98,30 +98,30 @@ uint16_t legacy_bcd(ZydisMnemonic m, unsigned imm, uint16_t ax, uint32_t *flags)
 	return (uint16_t)(ah << 8 | al);
 }
 
-int do_bcd(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
-	   const ZydisDecodedOperand *ops)
+enum callout_result do_bcd(struct cpu *cpu, const struct callout_desc *d,
+			   const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
 	uint32_t *eax = &cpu->regs[REG_EAX];
 	if (in->mnemonic == ZYDIS_MNEMONIC_SALC) {
 		*eax = (*eax & ~0xffu) | (cpu->rflags & EFLAGS_CF ? 0xff : 0);
-		return GO_ON;
+		return CALLOUT_GO_ON;
 	}
 	unsigned imm = 0;
 	if (in->mnemonic == ZYDIS_MNEMONIC_AAM || in->mnemonic == ZYDIS_MNEMONIC_AAD)
 		imm = (unsigned)ops[0].imm.value.u & 0xff;
 	if (in->mnemonic == ZYDIS_MNEMONIC_AAM && imm == 0) {
 		raise_fault(cpu, d, EXC_DE, false, 0);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	uint32_t flags = (uint32_t)cpu->rflags & EFLAGS_ARITH;
 	uint16_t ax = legacy_bcd(in->mnemonic, imm, (uint16_t)*eax, &flags);
 	*eax = (*eax & 0xffff0000u) | ax;
 	cpu->rflags = (cpu->rflags & ~(uint64_t)EFLAGS_ARITH) | flags;
-	return GO_ON;
+	return CALLOUT_GO_ON;
 }
 
-int do_bound(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
-	     const ZydisDecodedOperand *ops)
+enum callout_result do_bound(struct cpu *cpu, const struct callout_desc *d,
+			     const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
 	uint32_t addr = linear_address(cpu, in, &ops[1]);
 	int32_t index, lower, upper;
@@ -142,12 +142,12 @@ int do_bound(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedIn
 	}
 	if (index < lower || index > upper) {
 		raise_fault(cpu, d, EXC_BR, false, 0);
-		return STOP;
+		return CALLOUT_STOP;
 	}
-	return GO_ON;
+	return CALLOUT_GO_ON;
 fault:
 	raise_fault(cpu, d, mem_fault_vector(&ops[1]), true, 0);
-	return STOP;
+	return CALLOUT_STOP;
 }
 
 /* Elements one callout moves before the run loop gets a turn: REP INS/OUTS
@@ -156,8 +156,8 @@ fault:
  * registers it left. */
 #define STRING_IO_CHUNK 4096u
 
-int do_string_io(struct cpu *cpu, const struct callout_desc *d,
-		 const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
+enum callout_result do_string_io(struct cpu *cpu, const struct callout_desc *d,
+				 const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
 	bool is_in = in->mnemonic == ZYDIS_MNEMONIC_INSB || in->mnemonic == ZYDIS_MNEMONIC_INSW ||
 		     in->mnemonic == ZYDIS_MNEMONIC_INSD;
@@ -176,7 +176,7 @@ int do_string_io(struct cpu *cpu, const struct callout_desc *d,
 	/* Checked even when REP has nothing to move, as hardware does. */
 	if (!io_permitted(cpu, port, width)) {
 		raise_fault(cpu, d, EXC_GP, true, 0);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 
 	for (unsigned n = 0; count && n < STRING_IO_CHUNK && !cpu->stop; n++) {
@@ -187,7 +187,7 @@ int do_string_io(struct cpu *cpu, const struct callout_desc *d,
 		 * not lose a byte the device already handed over. */
 		if (!cpu_read_guest(cpu, addr, &v, width)) {
 			raise_fault(cpu, d, seg == SEG_SS ? EXC_SS : EXC_GP, true, 0);
-			return STOP;
+			return CALLOUT_STOP;
 		}
 		if (is_in) {
 			v = (uint32_t)bus_read(cpu->bus, BUS_SPACE_PIO, port, width);
@@ -202,13 +202,13 @@ int do_string_io(struct cpu *cpu, const struct callout_desc *d,
 	}
 	if (count) {
 		cpu->s.eip = d->eip;
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	if (cpu->stop) {
 		cpu->s.eip = d->next_eip;
-		return STOP;
+		return CALLOUT_STOP;
 	}
-	return GO_ON;
+	return CALLOUT_GO_ON;
 }
 
 #define MSR_PLATFORM_ID 0x17u
@@ -221,8 +221,10 @@ int do_string_io(struct cpu *cpu, const struct callout_desc *d,
 /* The local APIC at its default base, enabled, this CPU the BSP. */
 #define APIC_BASE_VALUE 0xfee00900u
 
-int do_msr(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in)
+enum callout_result do_msr(struct cpu *cpu, const struct callout_desc *d,
+			   const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
+	(void)ops;
 	uint32_t msr = cpu->regs[REG_ECX];
 	bool write = in->mnemonic == ZYDIS_MNEMONIC_WRMSR;
 	uint64_t v = (uint64_t)cpu->regs[REG_EDX] << 32 | cpu->regs[REG_EAX];
@@ -235,7 +237,7 @@ int do_msr(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInst
 				cpu->regs[REG_EAX] = (uint32_t)v;
 				cpu->regs[REG_EDX] = (uint32_t)(v >> 32);
 			}
-			return GO_ON;
+			return CALLOUT_GO_ON;
 		}
 	}
 	if (!write) {
@@ -251,7 +253,7 @@ int do_msr(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInst
 		}
 		cpu->regs[REG_EAX] = (uint32_t)v;
 		cpu->regs[REG_EDX] = (uint32_t)(v >> 32);
-		return GO_ON;
+		return CALLOUT_GO_ON;
 	}
 	switch (msr) {
 	case MSR_BIOS_SIGN_ID:
@@ -270,37 +272,37 @@ int do_msr(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInst
 	case MSR_SYSENTER_EIP: cpu->s.sysenter_eip = (uint32_t)v; break;
 	default: goto gp;
 	}
-	return GO_ON;
+	return CALLOUT_GO_ON;
 gp:
 	raise_fault(cpu, d, EXC_GP, true, 0);
-	return STOP;
+	return CALLOUT_STOP;
 }
 
 /* FXSAVE runs here because the host, in 64-bit mode, would also store
  * XMM8-15 over bytes 288-415, which a 32-bit processor leaves alone. The
  * guest's state is put together in cpu->fxsave first. */
-int do_fxsave(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
-	      const ZydisDecodedOperand *ops)
+enum callout_result do_fxsave(struct cpu *cpu, const struct callout_desc *d,
+			      const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
 	uint32_t addr = linear_address(cpu, in, &ops[0]);
 	if (addr & 15) {
 		raise_fault(cpu, d, EXC_GP, true, 0);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	cpu_fpu_materialize(cpu);
 	if (!cpu_write_guest(cpu, addr, cpu->fxsave, 288)) {
 		raise_fault(cpu, d, mem_fault_vector(&ops[0]), true, 0);
-		return STOP;
+		return CALLOUT_STOP;
 	}
-	return GO_ON;
+	return CALLOUT_GO_ON;
 }
 
 /* MASKMOVQ/MASKMOVDQU whose hidden DS:EDI store needs a segment base or
  * 16-bit addressing, or reached MMIO (the flat 32-bit form runs as host
  * code otherwise): the bytes whose mask byte has its top bit set are
  * stored, one by one. */
-int do_maskmov(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
-	       const ZydisDecodedOperand *ops)
+enum callout_result do_maskmov(struct cpu *cpu, const struct callout_desc *d,
+			       const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
 	bool mmx = in->mnemonic == ZYDIS_MNEMONIC_MASKMOVQ;
 	unsigned n = mmx ? 8 : 16;
@@ -309,7 +311,7 @@ int do_maskmov(struct cpu *cpu, const struct callout_desc *d, const ZydisDecoded
 		/* An MMX instruction first takes a pending unmasked x87
 		 * exception (FSW.ES), as the host form would. */
 		raise_fault(cpu, d, EXC_MF, false, 0);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	unsigned src = (unsigned)ZydisRegisterGetId(ops[0].reg.value) & 7;
 	unsigned msk = (unsigned)ZydisRegisterGetId(ops[1].reg.value) & 7;
@@ -325,7 +327,7 @@ int do_maskmov(struct cpu *cpu, const struct callout_desc *d, const ZydisDecoded
 			mem = &ops[i];
 	if (!mem) {
 		raise_fault(cpu, d, EXC_UD, false, 0);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	uint32_t addr = linear_address(cpu, in, mem);
 	for (unsigned i = 0; i < n; i++) {
@@ -333,7 +335,7 @@ int do_maskmov(struct cpu *cpu, const struct callout_desc *d, const ZydisDecoded
 			continue;
 		if (!cpu_write_guest(cpu, addr + i, &data[i], 1)) {
 			raise_fault(cpu, d, mem_fault_vector(mem), true, 0);
-			return STOP;
+			return CALLOUT_STOP;
 		}
 	}
 	if (mmx && top) {
@@ -346,5 +348,5 @@ int do_maskmov(struct cpu *cpu, const struct callout_desc *d, const ZydisDecoded
 	}
 	if (mmx)
 		cpu->fxsave[4] = 0xff;   /* every register tagged valid */
-	return GO_ON;
+	return CALLOUT_GO_ON;
 }

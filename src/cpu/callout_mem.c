@@ -27,27 +27,28 @@ static bool is_mmio(const struct cpu *cpu, uint32_t gpa, unsigned len)
 	return !guest_ram_contains(cpu->sh->ram, gpa, len);
 }
 
-static int mem_prepare(struct cpu *cpu, const struct callout_desc *d,
-		       const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
+static enum callout_result mem_prepare(struct cpu *cpu, const struct callout_desc *d,
+				       const ZydisDecodedInstruction *in,
+				       const ZydisDecodedOperand *ops)
 {
 	const ZydisDecodedOperand *op = memory_operand(in, ops);
 	unsigned len = op ? op->size / 8 : 0;
 	if (!len || len > sizeof(cpu->memop.buf)) {
 		cpu->fatal = "adaptive memory callout on an instruction without a plain memory operand";
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	uint32_t linear = (uint32_t)cpu->scratch[1];
 	if ((uint64_t)linear + len > 1ull << 32) {
 		/* Past the top of 4 GiB: beyond a flat segment's limit. */
 		cpu->stats.wrap_faults++;
 		raise_fault(cpu, d, mem_fault_vector(op), true, 0);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	bool write = (op->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) != 0;
 	struct guest_span *span = &cpu->memop.span;
 	if (!cpu_translate_span(cpu, linear, len, write ? ACCESS_WRITE : ACCESS_READ, span)) {
 		raise_fault(cpu, d, mem_fault_vector(op), true, 0);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	cpu->memop.write = write;
 	memset(cpu->memop.buf, 0, len);
@@ -66,13 +67,13 @@ static int mem_prepare(struct cpu *cpu, const struct callout_desc *d,
 	if (mmio)
 		cpu->sh->stats.mmio_accesses++;
 	cpu->scratch[1] = (uint64_t)(uintptr_t)cpu->memop.buf;
-	return GO_ON;
+	return CALLOUT_GO_ON;
 }
 
-static int mem_finish(struct cpu *cpu)
+static enum callout_result mem_finish(struct cpu *cpu)
 {
 	if (!cpu->memop.write)
-		return GO_ON;
+		return CALLOUT_GO_ON;
 	const struct guest_span *span = &cpu->memop.span;
 	for (unsigned i = 0, at = 0; i < span->n; at += span->len[i], i++) {
 		uint32_t gpa = span->gpa[i];
@@ -83,11 +84,12 @@ static int mem_finish(struct cpu *cpu)
 			continue;
 		cpu_write_phys(cpu, gpa, cpu->memop.buf + at, n);
 	}
-	return GO_ON;
+	return CALLOUT_GO_ON;
 }
 
-int do_mem_callout(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
-		   const ZydisDecodedOperand *ops)
+enum callout_result do_mem_callout(struct cpu *cpu, const struct callout_desc *d,
+				   const ZydisDecodedInstruction *in,
+				   const ZydisDecodedOperand *ops)
 {
 	if (d->kind == CALLOUT_MEM_PREPARE)
 		return mem_prepare(cpu, d, in, ops);

@@ -2,7 +2,7 @@
  * and the TSS I/O permission bitmap behind IN/OUT/INS/OUTS, CLI/STI, IRET
  * (same level and back to an outer level), and SYSENTER/SYSEXIT. The
  * blanket #GP(0) for privileged instructions outside ring 0 is in
- * cpu_callout; each handler here that changes the CPL returns STOP, so
+ * cpu_callout; each handler here that changes the CPL returns CALLOUT_STOP, so
  * the run loop picks the translation mode (MODE_CPL3) for the new level. */
 #include <string.h>
 
@@ -43,35 +43,39 @@ bool io_permitted(struct cpu *cpu, uint16_t port, unsigned width)
 
 /* CLI and STI at CPL > IOPL: #GP(0) (CR4.VME/PVI, which would let them
  * change a virtual flag instead, are not offered). */
-int do_cli_sti(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in)
+enum callout_result do_cli_sti(struct cpu *cpu, const struct callout_desc *d,
+			       const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
+	(void)ops;
 	if (cpu->s.cpl > iopl(cpu)) {
 		raise_fault(cpu, d, EXC_GP, true, 0);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	if (in->mnemonic == ZYDIS_MNEMONIC_CLI) {
 		cpu->vif = 0;
-		return GO_ON;
+		return CALLOUT_GO_ON;
 	}
 	/* STI that sets IF: the next instruction runs before any interrupt. */
 	if (!cpu->vif)
 		cpu->shadow = true;
 	cpu->vif = 1;
-	return GO_ON;
+	return CALLOUT_GO_ON;
 }
 
 /* IRET in protected mode without NT (no task return) and without
  * returning to virtual-8086 mode: pops EIP, CS and EFLAGS, and for a
  * return to an outer level ESP and SS too. */
-int do_iret(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in)
+enum callout_result do_iret(struct cpu *cpu, const struct callout_desc *d,
+			    const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
+	(void)ops;
 	unsigned size = in->operand_width == 16 ? 2 : 4;
 	uint32_t ss_base = cpu->s.seg[SEG_SS].base, esp = cpu->regs[REG_ESP];
 	uint32_t eip = 0, cs = 0, flags = 0, outer_esp = 0, outer_ss = 0;
 	uint8_t b[12];
 	if (!cpu_read_guest(cpu, ss_base + esp, b, 3 * size)) {
 		raise_fault(cpu, d, EXC_SS, true, 0);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	memcpy(&eip, b, size);
 	memcpy(&cs, b + size, 2);
@@ -80,7 +84,7 @@ int do_iret(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedIns
 	if (outer) {
 		if (!cpu_read_guest(cpu, ss_base + esp + 3 * size, b, 2 * size)) {
 			raise_fault(cpu, d, EXC_SS, true, 0);
-			return STOP;
+			return CALLOUT_STOP;
 		}
 		memcpy(&outer_esp, b, size);
 		memcpy(&outer_ss, b + size, 2);
@@ -102,12 +106,12 @@ int do_iret(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedIns
 	int vec = far_return_segments(cpu, (uint16_t)cs, (uint16_t)outer_ss, &err);
 	if (vec) {
 		raise_fault(cpu, d, (unsigned)vec, true, err);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	cpu->regs[REG_ESP] = outer ? outer_esp : esp + 3 * size;
 	cpu->s.eip = size == 2 ? eip & 0xffff : eip;
 	cpu_set_eflags(cpu, flags, writable);
-	return STOP;
+	return CALLOUT_STOP;
 }
 
 /* The flat 4 GiB segments SYSENTER and SYSEXIT load without reading any
@@ -123,12 +127,15 @@ static struct segment flat_segment(uint16_t sel, bool code, unsigned dpl)
 
 /* SYSENTER from any level: ring 0 at SYSENTER_EIP on SYSENTER_ESP, CS from
  * SYSENTER_CS and SS the descriptor after it; VM, IF and RF cleared. */
-int do_sysenter(struct cpu *cpu, const struct callout_desc *d)
+enum callout_result do_sysenter(struct cpu *cpu, const struct callout_desc *d,
+				const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
+	(void)in;
+	(void)ops;
 	uint16_t cs = (uint16_t)(cpu->s.sysenter_cs & 0xfffc);
 	if (!cs) {
 		raise_fault(cpu, d, EXC_GP, true, 0);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	cpu_set_eflags(cpu, 0, EFLAGS_VM | EFLAGS_IF | EFLAGS_RF);
 	struct segment ncs = flat_segment(cs, true, 0), nss = flat_segment((uint16_t)(cs + 8), false, 0);
@@ -136,18 +143,21 @@ int do_sysenter(struct cpu *cpu, const struct callout_desc *d)
 	cpu_set_segment(cpu, SEG_SS, &nss);
 	cpu->regs[REG_ESP] = cpu->s.sysenter_esp;
 	cpu->s.eip = cpu->s.sysenter_eip;
-	return STOP;
+	return CALLOUT_STOP;
 }
 
 /* SYSEXIT (ring 0 only, checked by cpu_callout): ring 3 at EDX on ECX,
  * CS = SYSENTER_CS + 16 and SS = SYSENTER_CS + 24, both with RPL 3.
  * EFLAGS stay as they are. */
-int do_sysexit(struct cpu *cpu, const struct callout_desc *d)
+enum callout_result do_sysexit(struct cpu *cpu, const struct callout_desc *d,
+			       const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
+	(void)in;
+	(void)ops;
 	uint16_t base = (uint16_t)(cpu->s.sysenter_cs & 0xfffc);
 	if (!base) {
 		raise_fault(cpu, d, EXC_GP, true, 0);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	struct segment ncs = flat_segment((uint16_t)((base + 16) | 3), true, 3);
 	struct segment nss = flat_segment((uint16_t)((base + 24) | 3), false, 3);
@@ -155,5 +165,5 @@ int do_sysexit(struct cpu *cpu, const struct callout_desc *d)
 	cpu_set_segment(cpu, SEG_SS, &nss);
 	cpu->regs[REG_ESP] = cpu->regs[REG_ECX];
 	cpu->s.eip = cpu->regs[REG_EDX];
-	return STOP;
+	return CALLOUT_STOP;
 }

@@ -3,7 +3,7 @@
  * queries (LAR/LSL/VERR/VERW, ARPL), and the system registers behind
  * STR/SLDT/SMSW, LLDT/LTR and LMSW. Every segment register load goes
  * through cpu_check_segment (exception.c), and every handler that changes
- * one returns STOP: segment bases are part of the translation mode
+ * one returns CALLOUT_STOP: segment bases are part of the translation mode
  * (MODE_FLAT), and a new CS may change the CPL (MODE_CPL3). */
 #include <string.h>
 
@@ -38,40 +38,40 @@ static bool far_pointer(struct cpu *cpu, const ZydisDecodedInstruction *in,
 	return true;
 }
 
-int do_far_jmp(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
-	       const ZydisDecodedOperand *ops)
+enum callout_result do_far_jmp(struct cpu *cpu, const struct callout_desc *d,
+			       const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
 	uint16_t sel;
 	uint32_t off;
 	if (!far_pointer(cpu, in, &ops[0], &off, &sel)) {
 		raise_fault(cpu, d, mem_fault_vector(&ops[0]), true, 0);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	int vec = cpu_load_segment(cpu, SEG_CS, sel);
 	if (vec) {
 		raise_fault(cpu, d, (unsigned)vec, true, sel & 0xfffc);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	cpu->s.eip = in->operand_width == 16 ? off & 0xffff : off;
-	return STOP;
+	return CALLOUT_STOP;
 }
 
 /* Call gates and task switches are not modelled: a system descriptor is
  * refused with #GP(selector), as for a bad code segment. */
-int do_far_call(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
-		const ZydisDecodedOperand *ops)
+enum callout_result do_far_call(struct cpu *cpu, const struct callout_desc *d,
+				const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
 	uint16_t sel;
 	uint32_t off;
 	struct segment cs;
 	if (!far_pointer(cpu, in, &ops[0], &off, &sel)) {
 		raise_fault(cpu, d, mem_fault_vector(&ops[0]), true, 0);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	int vec = cpu_check_segment(cpu, sel, SEG_USE_JUMP, cpu->s.cpl, &cs);
 	if (vec) {
 		raise_fault(cpu, d, (unsigned)vec, true, sel & 0xfffc);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	/* Return address below the caller's CS, the selector zero-extended
 	 * in a 32-bit push. Nothing is written unless both fit. */
@@ -83,12 +83,12 @@ int do_far_call(struct cpu *cpu, const struct callout_desc *d, const ZydisDecode
 	uint32_t esp = cpu->regs[REG_ESP] - 2 * size;
 	if (!cpu_write_guest(cpu, cpu->s.seg[SEG_SS].base + esp, frame, 2 * size)) {
 		raise_fault(cpu, d, EXC_SS, true, 0);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	cpu_set_segment(cpu, SEG_CS, &cs);
 	cpu->regs[REG_ESP] = esp;
 	cpu->s.eip = size == 2 ? off & 0xffff : off;
-	return STOP;
+	return CALLOUT_STOP;
 }
 
 int far_return_segments(struct cpu *cpu, uint16_t cs, uint16_t ss, uint32_t *err)
@@ -114,8 +114,8 @@ int far_return_segments(struct cpu *cpu, uint16_t cs, uint16_t ss, uint32_t *err
 	return 0;
 }
 
-int do_far_ret(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
-	       const ZydisDecodedOperand *ops)
+enum callout_result do_far_ret(struct cpu *cpu, const struct callout_desc *d,
+			       const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
 	unsigned size = in->operand_width == 16 ? 2 : 4;
 	uint32_t imm = in->operand_count_visible ? (uint32_t)ops[0].imm.value.u & 0xffff : 0;
@@ -124,7 +124,7 @@ int do_far_ret(struct cpu *cpu, const struct callout_desc *d, const ZydisDecoded
 	uint8_t frame[8];
 	if (!cpu_read_guest(cpu, ss_base + esp, frame, 2 * size)) {
 		raise_fault(cpu, d, EXC_SS, true, 0);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	memcpy(&eip, frame, size);
 	memcpy(&cs, frame + size, 2);
@@ -134,7 +134,7 @@ int do_far_ret(struct cpu *cpu, const struct callout_desc *d, const ZydisDecoded
 		/* The caller's SS:ESP sit above the parameters RET n drops. */
 		if (!cpu_read_guest(cpu, ss_base + new_esp, frame, 2 * size)) {
 			raise_fault(cpu, d, EXC_SS, true, 0);
-			return STOP;
+			return CALLOUT_STOP;
 		}
 		memcpy(&outer_esp, frame, size);
 		memcpy(&outer_ss, frame + size, 2);
@@ -144,15 +144,16 @@ int do_far_ret(struct cpu *cpu, const struct callout_desc *d, const ZydisDecoded
 	int vec = far_return_segments(cpu, (uint16_t)cs, (uint16_t)outer_ss, &err);
 	if (vec) {
 		raise_fault(cpu, d, (unsigned)vec, true, err);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	cpu->regs[REG_ESP] = new_esp;
 	cpu->s.eip = size == 2 ? eip & 0xffff : eip;
-	return STOP;
+	return CALLOUT_STOP;
 }
 
-int do_load_far_pointer(struct cpu *cpu, const struct callout_desc *d,
-			const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
+enum callout_result do_load_far_pointer(struct cpu *cpu, const struct callout_desc *d,
+					const ZydisDecodedInstruction *in,
+					const ZydisDecodedOperand *ops)
 {
 	unsigned seg;
 	switch (in->mnemonic) {
@@ -166,24 +167,24 @@ int do_load_far_pointer(struct cpu *cpu, const struct callout_desc *d,
 	uint32_t off;
 	if (ops[1].type != ZYDIS_OPERAND_TYPE_MEMORY) {
 		raise_fault(cpu, d, EXC_UD, false, 0);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	if (!far_pointer(cpu, in, &ops[1], &off, &sel)) {
 		raise_fault(cpu, d, mem_fault_vector(&ops[1]), true, 0);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	int vec = cpu_load_segment(cpu, seg, sel);
 	if (vec) {
 		raise_fault(cpu, d, (unsigned)vec, true, sel & 0xfffc);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	reg_write(cpu, ops[0].reg.value, off);
 	cpu->s.eip = d->next_eip;
-	return STOP;
+	return CALLOUT_STOP;
 }
 
-int do_push_seg(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
-		const ZydisDecodedOperand *ops)
+enum callout_result do_push_seg(struct cpu *cpu, const struct callout_desc *d,
+				const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
 	uint32_t sel = cpu->s.seg[cpu_seg_index(ops[0].reg.value)].selector;
 	unsigned size = in->operand_width == 16 ? 2 : 4;
@@ -201,36 +202,36 @@ int do_push_seg(struct cpu *cpu, const struct callout_desc *d, const ZydisDecode
 	if (!cpu_write_guest(cpu, addr, &v, size))
 		goto fault;
 	cpu->regs[REG_ESP] = esp;
-	return GO_ON;
+	return CALLOUT_GO_ON;
 fault:
 	raise_fault(cpu, d, EXC_SS, true, 0);
-	return STOP;
+	return CALLOUT_STOP;
 }
 
-int do_pop_seg(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
-	       const ZydisDecodedOperand *ops)
+enum callout_result do_pop_seg(struct cpu *cpu, const struct callout_desc *d,
+			       const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
 	unsigned seg = cpu_seg_index(ops[0].reg.value);
 	unsigned size = in->operand_width == 16 ? 2 : 4;
 	uint16_t sel;
 	if (seg == SEG_CS) {
 		raise_fault(cpu, d, EXC_UD, false, 0);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	if (!cpu_read_guest(cpu, cpu->s.seg[SEG_SS].base + cpu->regs[REG_ESP], &sel, 2)) {
 		raise_fault(cpu, d, EXC_SS, true, 0);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	int vec = cpu_load_segment(cpu, seg, sel);
 	if (vec) {
 		raise_fault(cpu, d, (unsigned)vec, true, sel & 0xfffc);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	cpu->regs[REG_ESP] += size;
 	if (seg == SEG_SS)
 		cpu->shadow = true;   /* as MOV SS: the next instruction runs first */
 	cpu->s.eip = d->next_eip;
-	return STOP;
+	return CALLOUT_STOP;
 }
 
 /* The descriptor a query instruction looks at, if the selector names one
@@ -246,14 +247,14 @@ static bool visible_descriptor(struct cpu *cpu, uint16_t sel, uint32_t *lo, uint
 	return dpl >= cpu->s.cpl && dpl >= (sel & 3u);
 }
 
-int do_lar_lsl(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
-	       const ZydisDecodedOperand *ops)
+enum callout_result do_lar_lsl(struct cpu *cpu, const struct callout_desc *d,
+			       const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
 	uint16_t sel;
 	uint32_t lo, hi;
 	if (!read_rm16(cpu, in, &ops[1], &sel)) {
 		raise_fault(cpu, d, mem_fault_vector(&ops[1]), true, 0);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	bool lar = in->mnemonic == ZYDIS_MNEMONIC_LAR;
 	bool ok = visible_descriptor(cpu, sel, &lo, &hi);
@@ -273,22 +274,22 @@ int do_lar_lsl(struct cpu *cpu, const struct callout_desc *d, const ZydisDecoded
 	}
 	set_zf(cpu, ok);
 	if (!ok)
-		return GO_ON;
+		return CALLOUT_GO_ON;
 	/* LAR's bits 19:16 are the SDM's "undefined" X: Intel hardware (and
 	 * Bochs) return the descriptor's limit bits there. */
 	uint32_t v = lar ? hi & 0x00ffff00u : desc_limit(lo, hi);
 	reg_write(cpu, ops[0].reg.value, v);
-	return GO_ON;
+	return CALLOUT_GO_ON;
 }
 
-int do_verr_verw(struct cpu *cpu, const struct callout_desc *d,
-		 const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
+enum callout_result do_verr_verw(struct cpu *cpu, const struct callout_desc *d,
+				 const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
 	uint16_t sel;
 	uint32_t lo, hi;
 	if (!read_rm16(cpu, in, &ops[0], &sel)) {
 		raise_fault(cpu, d, mem_fault_vector(&ops[0]), true, 0);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	bool ok = visible_descriptor(cpu, sel, &lo, &hi) && (hi & DESC_S);
 	if (ok && in->mnemonic == ZYDIS_MNEMONIC_VERR)
@@ -296,38 +297,39 @@ int do_verr_verw(struct cpu *cpu, const struct callout_desc *d,
 	else if (ok)
 		ok = !(hi & DESC_CODE) && (hi & DESC_WRITABLE);
 	set_zf(cpu, ok);
-	return GO_ON;
+	return CALLOUT_GO_ON;
 }
 
 /* 0x63 is MOVSXD in 64-bit mode, so ARPL cannot run on the host. */
-int do_arpl(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
-	    const ZydisDecodedOperand *ops)
+enum callout_result do_arpl(struct cpu *cpu, const struct callout_desc *d,
+			    const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
 	uint16_t dst, src = (uint16_t)reg_read(cpu, ops[1].reg.value);
 	if (!read_rm16(cpu, in, &ops[0], &dst)) {
 		raise_fault(cpu, d, mem_fault_vector(&ops[0]), true, 0);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	if ((dst & 3) >= (src & 3)) {
 		set_zf(cpu, false);
-		return GO_ON;
+		return CALLOUT_GO_ON;
 	}
 	dst = (uint16_t)((dst & ~3u) | (src & 3u));
 	if (ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER) {
 		reg_write(cpu, ops[0].reg.value, dst);
 	} else if (!cpu_write_guest(cpu, linear_address(cpu, in, &ops[0]), &dst, 2)) {
 		raise_fault(cpu, d, mem_fault_vector(&ops[0]), true, 0);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	set_zf(cpu, true);
-	return GO_ON;
+	return CALLOUT_GO_ON;
 }
 
 /* STR, SLDT and SMSW: a 32-bit register gets the selector zero-extended
  * (SMSW: all of CR0, as P6 and later do), a 16-bit register or memory
  * only the word. */
-int do_store_sysreg(struct cpu *cpu, const struct callout_desc *d,
-		    const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
+enum callout_result do_store_sysreg(struct cpu *cpu, const struct callout_desc *d,
+				    const ZydisDecodedInstruction *in,
+				    const ZydisDecodedOperand *ops)
 {
 	uint32_t v;
 	switch (in->mnemonic) {
@@ -337,14 +339,14 @@ int do_store_sysreg(struct cpu *cpu, const struct callout_desc *d,
 	}
 	if (ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER) {
 		reg_write(cpu, ops[0].reg.value, v);
-		return GO_ON;
+		return CALLOUT_GO_ON;
 	}
 	uint16_t w = (uint16_t)v;
 	if (!cpu_write_guest(cpu, linear_address(cpu, in, &ops[0]), &w, 2)) {
 		raise_fault(cpu, d, mem_fault_vector(&ops[0]), true, 0);
-		return STOP;
+		return CALLOUT_STOP;
 	}
-	return GO_ON;
+	return CALLOUT_GO_ON;
 }
 
 /* The r/m16 operand of LLDT, LTR and LMSW (cpu_callout has refused them
@@ -391,58 +393,58 @@ static bool is_available_tss(unsigned type)
 	return type == SYS_TSS16 || type == SYS_TSS32;
 }
 
-int do_lldt(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
-	    const ZydisDecodedOperand *ops)
+enum callout_result do_lldt(struct cpu *cpu, const struct callout_desc *d,
+			    const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
 	uint16_t sel;
 	uint32_t lo, hi;
 	if (!privileged_rm16(cpu, d, in, &ops[0], &sel))
-		return STOP;
+		return CALLOUT_STOP;
 	if (!(sel & ~3u)) {
 		/* A null LDTR: every later TI=1 selector faults (limit 0). */
 		cpu->s.ldtr = (struct segment){ .selector = sel };
-		return GO_ON;
+		return CALLOUT_GO_ON;
 	}
 	int vec = system_descriptor(cpu, sel, &lo, &hi, is_ldt_type);
 	if (vec) {
 		raise_fault(cpu, d, (unsigned)vec, true, sel & 0xfffc);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	load_system_segment(&cpu->s.ldtr, sel, lo, hi);
-	return GO_ON;
+	return CALLOUT_GO_ON;
 }
 
-int do_ltr(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
-	   const ZydisDecodedOperand *ops)
+enum callout_result do_ltr(struct cpu *cpu, const struct callout_desc *d,
+			   const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
 	uint16_t sel;
 	uint32_t lo, hi;
 	if (!privileged_rm16(cpu, d, in, &ops[0], &sel))
-		return STOP;
+		return CALLOUT_STOP;
 	int vec = !(sel & ~3u) ? EXC_GP : system_descriptor(cpu, sel, &lo, &hi, is_available_tss);
 	if (vec) {
 		raise_fault(cpu, d, (unsigned)vec, true, sel & 0xfffc);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	/* The TSS is marked busy in the guest's GDT, where the guest (and a
 	 * later LTR of the same selector, which then faults) can see it. */
 	hi |= DESC_TSS_BUSY;
 	if (!cpu_write_sys(cpu, cpu->s.gdtr.base + (sel & ~7u) + 4, &hi, 4)) {
 		raise_fault(cpu, d, EXC_GP, true, sel & 0xfffc);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	load_system_segment(&cpu->s.tr, sel, lo, hi);
-	return GO_ON;
+	return CALLOUT_GO_ON;
 }
 
-int do_lmsw(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
-	    const ZydisDecodedOperand *ops)
+enum callout_result do_lmsw(struct cpu *cpu, const struct callout_desc *d,
+			    const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
 	uint16_t v;
 	if (!privileged_rm16(cpu, d, in, &ops[0], &v))
-		return STOP;
+		return CALLOUT_STOP;
 	/* Only PE, MP, EM and TS; PE can be set here but not cleared. */
 	uint32_t cr0 = cpu->s.cr0;
 	cpu->s.cr0 = (cr0 & ~0xfu) | (v & 0xfu) | (cr0 & CR0_PE);
-	return GO_ON;
+	return CALLOUT_GO_ON;
 }

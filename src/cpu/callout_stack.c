@@ -65,8 +65,8 @@ static bool source_value(struct cpu *cpu, const ZydisDecodedInstruction *in,
 static const uint8_t pusha_order[8] = { REG_EAX, REG_ECX, REG_EDX, REG_EBX,
 					REG_ESP, REG_EBP, REG_ESI, REG_EDI };
 
-int do_stack_insn(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
-		  const ZydisDecodedOperand *ops)
+enum callout_result do_stack_insn(struct cpu *cpu, const struct callout_desc *d,
+				  const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
 	unsigned w = in->operand_width == 16 ? 2 : 4;
 	uint32_t esp = cpu->regs[REG_ESP];
@@ -171,14 +171,14 @@ int do_stack_insn(struct cpu *cpu, const struct callout_desc *d, const ZydisDeco
 	}
 	cpu->regs[REG_ESP] = esp;
 	cpu->s.eip = next;
-	return STOP;
+	return CALLOUT_STOP;
 stack_fault:
 	raise_fault(cpu, d, EXC_SS, true, 0);
-	return STOP;
+	return CALLOUT_STOP;
 mem_fault:
 	raise_fault(cpu, d, mem_fault_vector(&ops[0]), true, 0);
-	return STOP;
+	return CALLOUT_STOP;
 undefined:
 	raise_fault(cpu, d, EXC_UD, false, 0);
-	return STOP;
+	return CALLOUT_STOP;
 }

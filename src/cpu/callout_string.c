@@ -29,14 +29,14 @@ static uint64_t compare_flags(uint32_t a, uint32_t b, unsigned width)
 	return f;
 }
 
-int do_string_mem(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedInstruction *in,
-		  const ZydisDecodedOperand *ops)
+enum callout_result do_string_mem(struct cpu *cpu, const struct callout_desc *d,
+				  const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
 	ZydisMnemonic m = in->mnemonic;
 	if (in->opcode_map != ZYDIS_OPCODE_MAP_DEFAULT) {
 		/* SSE2's MOVSD and CMPSD share the names: never meant here. */
 		raise_fault(cpu, d, EXC_UD, false, 0);
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	bool movs = m == ZYDIS_MNEMONIC_MOVSB || m == ZYDIS_MNEMONIC_MOVSW || m == ZYDIS_MNEMONIC_MOVSD;
 	bool stos = m == ZYDIS_MNEMONIC_STOSB || m == ZYDIS_MNEMONIC_STOSW || m == ZYDIS_MNEMONIC_STOSD;
@@ -67,17 +67,17 @@ int do_string_mem(struct cpu *cpu, const struct callout_desc *d, const ZydisDeco
 		uint32_t a = 0, b = 0;
 		if (reads_src && !cpu_read_guest(cpu, src, &a, width)) {
 			raise_fault(cpu, d, src_seg == SEG_SS ? EXC_SS : EXC_GP, true, 0);
-			return STOP;
+			return CALLOUT_STOP;
 		}
 		if (stos)
 			a = *eax & value_mask;
 		if (reads_dst && !cpu_read_guest(cpu, dst, &b, width)) {
 			raise_fault(cpu, d, EXC_GP, true, 0);
-			return STOP;
+			return CALLOUT_STOP;
 		}
 		if (writes_dst && !cpu_write_guest(cpu, dst, &a, width)) {
 			raise_fault(cpu, d, EXC_GP, true, 0);
-			return STOP;
+			return CALLOUT_STOP;
 		}
 		if (lods)
 			reg_write(cpu, width == 1 ? ZYDIS_REGISTER_AL : width == 2 ? ZYDIS_REGISTER_AX
@@ -102,11 +102,11 @@ int do_string_mem(struct cpu *cpu, const struct callout_desc *d, const ZydisDeco
 	}
 	if (count) {
 		cpu->s.eip = d->eip;   /* more to do: the instruction runs again */
-		return STOP;
+		return CALLOUT_STOP;
 	}
 	if (cpu->stop) {
 		cpu->s.eip = d->next_eip;
-		return STOP;
+		return CALLOUT_STOP;
 	}
-	return GO_ON;
+	return CALLOUT_GO_ON;
 }

@@ -201,7 +201,7 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
 	unswap_high_bytes(cpu, tb->host + tb->map_host[i], (const uint8_t *)g[REG_RIP]);
 	last_fault.kind = kind;
 	last_fault.host_rip = (uintptr_t)g[REG_RIP];
-	cpu->exit = 0;
+	cpu->exit = CPU_EXIT_INDIRECT;   /* not read: last_fault says why */
 	cpu->stats.exits[EXIT_FAULT]++;
 	g[REG_RIP] = (greg_t)(uintptr_t)btvm_fault_leave;
 	g[REG_R15] = (greg_t)(uintptr_t)cpu;
@@ -449,13 +449,12 @@ static bool handle_trace(struct cpu *cpu, struct translator *t)
 		last_fault.kind = FAULT_NONE;
 		return deliver_host_fault(cpu, t, k);
 	}
-	const struct exit_desc *ex = (const struct exit_desc *)(uintptr_t)cpu->exit;
-	if (!ex)
-		cpu->s.eip = (uint32_t)cpu->scratch[0];   /* an indirect branch (never looked up) */
-	else if ((uintptr_t)ex == 1)
-		;                                          /* a callout left EIP */
-	else
+	const struct exit_desc *ex = cpu_exit_desc(cpu->exit);
+	if (ex)
 		cpu->s.eip = ex->target_eip;
+	else if (cpu->exit == CPU_EXIT_INDIRECT)
+		cpu->s.eip = (uint32_t)cpu->scratch[0];   /* never looked up */
+	/* else CPU_EXIT_CALLOUT: the callout left EIP */
 	return true;
 }
 
@@ -778,10 +777,10 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 			if (!completed)
 				continue;
 		} else {
-			const struct exit_desc *ex = (const struct exit_desc *)(uintptr_t)cpu->exit;
-			if (!ex) {
+			const struct exit_desc *ex = cpu_exit_desc(cpu->exit);
+			if (cpu->exit == CPU_EXIT_INDIRECT) {
 				fill_indirect(cpu, t);
-			} else if ((uintptr_t)ex == 1) {
+			} else if (cpu->exit == CPU_EXIT_CALLOUT) {
 				/* A callout stopped; it left EIP in cpu->s. */
 				cpu->stats.exits[EXIT_CALLOUT]++;
 			} else {

@@ -95,12 +95,27 @@ struct cpu_stats {
 	uint64_t ibl_fast_fills;    /* lookup misses filled without leaving translated code */
 };
 
+/* What cpu->exit says when translated code came back through a door
+ * (not a host fault): one of these codes, or else the address of the
+ * struct exit_desc whose stub was taken (btvm_exit). btvm_ibl_miss in
+ * entry.S stores CPU_EXIT_INDIRECT itself. */
+enum cpu_exit_code {
+	CPU_EXIT_INDIRECT = 0,  /* the lookup table missed an indirect branch: target in scratch[0] */
+	CPU_EXIT_CALLOUT = 1,   /* a callout stopped, leaving EIP in cpu->s */
+};
+/* The exit stub cpu->exit names, or NULL for one of the codes. */
+static inline const struct exit_desc *cpu_exit_desc(uint64_t exit)
+{
+	return exit == CPU_EXIT_INDIRECT || exit == CPU_EXIT_CALLOUT
+		       ? NULL : (const struct exit_desc *)(uintptr_t)exit;
+}
+
 struct cpu {
 	/* --- translated code's view, fixed offsets (translator/cpu_layout.h) --- */
 	uint32_t regs[REG_COUNT];
 	uint64_t rflags;
 	uint64_t host_rsp;
-	uint64_t exit;
+	uint64_t exit;            /* enum cpu_exit_code, or a struct exit_desc * */
 	uint64_t exit_fn;
 	uint64_t callout_fn;
 	volatile uint32_t attention;   /* the run loop must poll: see cpu_request_attention() */
@@ -337,8 +352,14 @@ bool cpu_translate_span(struct cpu *cpu, uint32_t linear, unsigned len, unsigned
 /* Takes a pending #PF: sets CR2, gives its error code. false if none. */
 bool cpu_take_page_fault(struct cpu *cpu, uint32_t *error);
 
-/* callout.c: called from entry.S; 0 = go on in translated code. */
-int cpu_callout(struct cpu *cpu, const struct callout_desc *d);
+/* What a callout tells the door it was called through (btvm_callout in
+ * entry.S, which tests it against zero). */
+enum callout_result {
+	CALLOUT_GO_ON = 0,  /* translated code goes on after the instruction */
+	CALLOUT_STOP = 1,   /* leave translated code: the run loop takes over at cpu->s.eip */
+};
+/* callout.c: called from entry.S. */
+enum callout_result cpu_callout(struct cpu *cpu, const struct callout_desc *d);
 /* Makes cpu->fxsave hold the guest's whole x87/SSE state (the door out
  * saved only part of it), for monitor code that reads or changes it.
  * Valid until translated code runs again. */

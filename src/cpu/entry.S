@@ -146,16 +146,16 @@ btvm_ibl_miss:
 	LOAD_FPU
 	LOAD_GPRS
 	jmp r13
-	/* Exit descriptor 0: an indirect-branch miss for the run loop. */
+	/* CPU_EXIT_INDIRECT (cpu.h): an indirect-branch miss for the run loop. */
 1:	mov qword ptr [r15 + CPU_OFF_EXIT], 0
 	jmp btvm_leave
 	.size btvm_ibl_miss, . - btvm_ibl_miss
 
 
 /* Reached by a call from translated code with r13 = callout descriptor.
- * int cpu_callout(struct cpu *, const void *desc) returns 0 to go on
- * after the call, non-zero to leave translated code (cpu state is then
- * what the monitor left in struct cpu). */
+ * enum callout_result cpu_callout(struct cpu *, const void *desc) returns
+ * CALLOUT_GO_ON (0) to go on after the call, CALLOUT_STOP to leave
+ * translated code (cpu state is then what the monitor left in struct cpu). */
 	.globl btvm_callout
 	.type btvm_callout, @function
 btvm_callout:
