@@ -120,23 +120,31 @@ static enum callout_result do_io(struct cpu *cpu, const struct callout_desc *d,
 	return CALLOUT_GO_ON;
 }
 
-static enum callout_result do_pushf(struct cpu *cpu, const ZydisDecodedInstruction *in)
+static enum callout_result do_pushf(struct cpu *cpu, const struct callout_desc *d,
+				    const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
+	(void)ops;
 	uint32_t f = cpu_get_eflags(cpu) & ~(EFLAGS_VM | EFLAGS_RF);
 	unsigned size = in->operand_width / 8;
 	uint32_t esp = cpu->regs[REG_ESP] - size;
-	if (!cpu_write_guest(cpu, cpu->s.seg[SEG_SS].base + esp, &f, size))
-		return -1;
+	if (!cpu_write_guest(cpu, cpu->s.seg[SEG_SS].base + esp, &f, size)) {
+		raise_fault(cpu, d, EXC_SS, true, 0);
+		return CALLOUT_STOP;
+	}
 	cpu->regs[REG_ESP] = esp;
-	return 0;
+	return CALLOUT_GO_ON;
 }
 
-static enum callout_result do_popf(struct cpu *cpu, const ZydisDecodedInstruction *in)
+static enum callout_result do_popf(struct cpu *cpu, const struct callout_desc *d,
+				   const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
+	(void)ops;
 	uint32_t f = 0;
 	unsigned size = in->operand_width / 8;
-	if (!cpu_read_guest(cpu, cpu->s.seg[SEG_SS].base + cpu->regs[REG_ESP], &f, size))
-		return -1;
+	if (!cpu_read_guest(cpu, cpu->s.seg[SEG_SS].base + cpu->regs[REG_ESP], &f, size)) {
+		raise_fault(cpu, d, EXC_SS, true, 0);
+		return CALLOUT_STOP;
+	}
 	cpu->regs[REG_ESP] += size;
 	uint32_t writable = EFLAGS_ARITH | EFLAGS_TF | EFLAGS_DF | EFLAGS_NT;
 	if (size == 4)
@@ -146,7 +154,7 @@ static enum callout_result do_popf(struct cpu *cpu, const ZydisDecodedInstructio
 	else if (cpu->s.cpl <= ((cpu_get_eflags(cpu) >> 12) & 3))
 		writable |= EFLAGS_IF;
 	cpu_set_eflags(cpu, f, writable);
-	return 0;
+	return CALLOUT_GO_ON;
 }
 
 static bool read_table_operand(struct cpu *cpu, const ZydisDecodedInstruction *in,
@@ -256,14 +264,17 @@ static enum callout_result do_mov_special(struct cpu *cpu, const struct callout_
 	return CALLOUT_GO_ON;
 }
 
-static void do_cpuid(struct cpu *cpu)
+static enum callout_result do_cpuid(struct cpu *cpu, const struct callout_desc *d,
+				    const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
+	(void)d, (void)in, (void)ops;
 	bool apic = cpu->plat && cpu->plat->apic_enabled && cpu->plat->apic_enabled(cpu->plat->opaque);
 	struct cpuid_result r = cpuid_model(cpu->regs[REG_EAX], apic);
 	cpu->regs[REG_EAX] = r.eax;
 	cpu->regs[REG_EBX] = r.ebx;
 	cpu->regs[REG_ECX] = r.ecx;
 	cpu->regs[REG_EDX] = r.edx;
+	return CALLOUT_GO_ON;
 }
 
 static uint64_t host_ns(void)
@@ -309,9 +320,9 @@ bool host_tsc_is_constant(void)
 }
 
 /* ENTER with a nesting level: copies the enclosing frame pointers. All
- * writes go to a local image first so a fault leaves ESP/EBP untouched. */
-/* ENTER with a nesting level; a 16-bit operand size pushes words and sets
- * only BP (the stack pointer stays 32-bit). */
+ * writes go to a local image first so a fault leaves ESP/EBP untouched.
+ * A 16-bit operand size pushes words and sets only BP (the stack pointer
+ * stays 32-bit). */
 static enum callout_result do_enter_nested(struct cpu *cpu, const struct callout_desc *d,
 					   const ZydisDecodedInstruction *in,
 					   const ZydisDecodedOperand *ops)
@@ -346,164 +357,229 @@ fault:
 	return CALLOUT_STOP;
 }
 
-/* Mnemonics that are sensitive only with some operands (see
- * sensitive_classify). */
-static bool sensitive_by_operands(ZydisMnemonic m)
+/* The handlers too short for a function elsewhere. */
+
+static enum callout_result do_ud(struct cpu *cpu, const struct callout_desc *d,
+				 const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
-	switch (m) {
-	case ZYDIS_MNEMONIC_MOV:
-	case ZYDIS_MNEMONIC_PUSH:
-	case ZYDIS_MNEMONIC_POP:
-	case ZYDIS_MNEMONIC_JMP:
-	case ZYDIS_MNEMONIC_CALL:
-	case ZYDIS_MNEMONIC_RET:
-	case ZYDIS_MNEMONIC_ENTER:
-		return true;
-	default:
-		return false;
-	}
+	(void)in, (void)ops;
+	/* Not in the CPUID model, or no instruction at all: #UD, as a CPU
+	 * that does not implement it raises. */
+	raise_fault(cpu, d, EXC_UD, false, 0);
+	return CALLOUT_STOP;
 }
 
-static enum callout_result dispatch(struct cpu *cpu, const struct callout_desc *d,
-				    const ZydisDecodedInstruction *in,
-				    const ZydisDecodedOperand *ops)
+static enum callout_result do_nothing(struct cpu *cpu, const struct callout_desc *d,
+				      const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
-	switch (in->mnemonic) {
-	case ZYDIS_MNEMONIC_IN:
-	case ZYDIS_MNEMONIC_OUT:
-		return do_io(cpu, d, in, ops);
-	case ZYDIS_MNEMONIC_HLT:
-		cpu->halted = true;
-		cpu->stats.halts++;
-		cpu->s.eip = d->next_eip;
-		return CALLOUT_STOP;
-	case ZYDIS_MNEMONIC_CLI:   /* a callout at CPL 3 only (IOPL check) */
-	case ZYDIS_MNEMONIC_STI:
-		return do_cli_sti(cpu, d, in, ops);
-	case ZYDIS_MNEMONIC_CLD:
-		cpu->s.eflags &= ~EFLAGS_DF;
+	(void)cpu, (void)d, (void)in, (void)ops;
+	return CALLOUT_GO_ON;
+}
+
+static enum callout_result do_hlt(struct cpu *cpu, const struct callout_desc *d,
+				  const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
+{
+	(void)in, (void)ops;
+	cpu->halted = true;
+	cpu->stats.halts++;
+	cpu->s.eip = d->next_eip;
+	return CALLOUT_STOP;
+}
+
+static enum callout_result do_cld(struct cpu *cpu, const struct callout_desc *d,
+				  const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
+{
+	(void)d, (void)in, (void)ops;
+	cpu->s.eflags &= ~EFLAGS_DF;
+	return CALLOUT_GO_ON;
+}
+
+static enum callout_result do_std(struct cpu *cpu, const struct callout_desc *d,
+				  const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
+{
+	(void)d, (void)in, (void)ops;
+	cpu->s.eflags |= EFLAGS_DF;
+	return CALLOUT_GO_ON;
+}
+
+static enum callout_result do_rdpmc(struct cpu *cpu, const struct callout_desc *d,
+				    const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
+{
+	(void)in, (void)ops;
+	/* There are no performance counters: no ECX names a valid one. */
+	raise_fault(cpu, d, EXC_GP, true, 0);
+	return CALLOUT_STOP;
+}
+
+/* A software interrupt: EIP after it, and where a fault delivering it
+ * lands. */
+static enum callout_result soft_int(struct cpu *cpu, const struct callout_desc *d, unsigned vector)
+{
+	cpu->soft_int_eip = d->eip;
+	cpu->s.eip = d->next_eip;
+	cpu_deliver(cpu, vector, false, 0, true);
+	return CALLOUT_STOP;
+}
+
+static enum callout_result do_int(struct cpu *cpu, const struct callout_desc *d,
+				  const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
+{
+	(void)in;
+	return soft_int(cpu, d, (unsigned)ops[0].imm.value.u & 0xff);
+}
+
+static enum callout_result do_int3(struct cpu *cpu, const struct callout_desc *d,
+				   const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
+{
+	(void)in, (void)ops;
+	return soft_int(cpu, d, EXC_BP);
+}
+
+static enum callout_result do_into(struct cpu *cpu, const struct callout_desc *d,
+				   const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
+{
+	(void)in, (void)ops;
+	if (!(cpu->rflags & EFLAGS_OF))
 		return CALLOUT_GO_ON;
-	case ZYDIS_MNEMONIC_STD:
-		cpu->s.eflags |= EFLAGS_DF;
-		return CALLOUT_GO_ON;
-	case ZYDIS_MNEMONIC_PUSHF:
-	case ZYDIS_MNEMONIC_PUSHFD:
-		if (do_pushf(cpu, in)) {
-			raise_fault(cpu, d, EXC_SS, true, 0);
-			return CALLOUT_STOP;
-		}
-		return CALLOUT_GO_ON;
-	case ZYDIS_MNEMONIC_POPF:
-	case ZYDIS_MNEMONIC_POPFD:
-		if (do_popf(cpu, in)) {
-			raise_fault(cpu, d, EXC_SS, true, 0);
-			return CALLOUT_STOP;
-		}
-		return CALLOUT_GO_ON;
-	case ZYDIS_MNEMONIC_IRET:
-	case ZYDIS_MNEMONIC_IRETD:
-		return do_iret(cpu, d, in, ops);
-	case ZYDIS_MNEMONIC_SYSENTER:
-		return do_sysenter(cpu, d, in, ops);
-	case ZYDIS_MNEMONIC_SYSEXIT:
-		return do_sysexit(cpu, d, in, ops);
-	case ZYDIS_MNEMONIC_RDPMC:
-		/* There are no performance counters: no ECX names a valid one. */
+	return soft_int(cpu, d, EXC_OF);
+}
+
+static enum callout_result do_int1(struct cpu *cpu, const struct callout_desc *d,
+				   const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
+{
+	(void)in, (void)ops;
+	/* ICEBP: a #DB trap delivered like a hardware exception (no gate
+	 * DPL check), with EIP after the instruction. */
+	cpu->s.eip = d->next_eip;
+	cpu_deliver(cpu, EXC_DB, false, 0, false);
+	return CALLOUT_STOP;
+}
+
+static enum callout_result do_invlpg(struct cpu *cpu, const struct callout_desc *d,
+				     const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
+{
+	(void)d;
+	/* Shadows follow every page-table write (traces), so no stale
+	 * shadow entry is left for INVLPG to drop; only the table's
+	 * global-page entries live until the guest invalidates. */
+	shadow_invlpg(cpu->sh, linear_address(cpu, in, &ops[0]));
+	return CALLOUT_GO_ON;
+}
+
+static enum callout_result do_load_table(struct cpu *cpu, const struct callout_desc *d,
+					 const ZydisDecodedInstruction *in,
+					 const ZydisDecodedOperand *ops)
+{
+	struct table_reg t;
+	if (!read_table_operand(cpu, in, &ops[0], &t)) {
 		raise_fault(cpu, d, EXC_GP, true, 0);
 		return CALLOUT_STOP;
-	case ZYDIS_MNEMONIC_INT:
-		cpu->soft_int_eip = d->eip;
-		cpu->s.eip = d->next_eip;
-		cpu_deliver(cpu, (unsigned)ops[0].imm.value.u & 0xff, false, 0, true);
-		return CALLOUT_STOP;
-	case ZYDIS_MNEMONIC_INT1:
-		/* ICEBP: a #DB trap delivered like a hardware exception (no gate
-		 * DPL check), with EIP after the instruction. */
-		cpu->s.eip = d->next_eip;
-		cpu_deliver(cpu, EXC_DB, false, 0, false);
-		return CALLOUT_STOP;
-	case ZYDIS_MNEMONIC_INVLPG:
-		/* Shadows follow every page-table write (traces), so no stale
-		 * shadow entry is left for INVLPG to drop; only the table's
-		 * global-page entries live until the guest invalidates. */
-		shadow_invlpg(cpu->sh, linear_address(cpu, in, &ops[0]));
-		return CALLOUT_GO_ON;
-	case ZYDIS_MNEMONIC_INT3:
-		cpu->soft_int_eip = d->eip;
-		cpu->s.eip = d->next_eip;
-		cpu_deliver(cpu, EXC_BP, false, 0, true);
-		return CALLOUT_STOP;
-	case ZYDIS_MNEMONIC_INTO:
-		if (!(cpu->rflags & EFLAGS_OF))
-			return CALLOUT_GO_ON;
-		cpu->soft_int_eip = d->eip;
-		cpu->s.eip = d->next_eip;
-		cpu_deliver(cpu, EXC_OF, false, 0, true);
-		return CALLOUT_STOP;
-	case ZYDIS_MNEMONIC_LGDT:
-	case ZYDIS_MNEMONIC_LIDT: {
-		struct table_reg t;
-		if (!read_table_operand(cpu, in, &ops[0], &t)) {
-			raise_fault(cpu, d, EXC_GP, true, 0);
-			return CALLOUT_STOP;
-		}
-		*(in->mnemonic == ZYDIS_MNEMONIC_LGDT ? &cpu->s.gdtr : &cpu->s.idtr) = t;
-		return CALLOUT_GO_ON;
 	}
-	case ZYDIS_MNEMONIC_SGDT:
-	case ZYDIS_MNEMONIC_SIDT:
-		if (!write_table_operand(cpu, in, &ops[0], in->mnemonic == ZYDIS_MNEMONIC_SGDT ? &cpu->s.gdtr : &cpu->s.idtr)) {
-			raise_fault(cpu, d, EXC_GP, true, 0);
-			return CALLOUT_STOP;
-		}
-		return CALLOUT_GO_ON;
-	case ZYDIS_MNEMONIC_MOV:
-		return do_mov_special(cpu, d, in, ops);
-	case ZYDIS_MNEMONIC_JMP:
-		return do_far_jmp(cpu, d, in, ops);
-	case ZYDIS_MNEMONIC_CPUID:
-		do_cpuid(cpu);
-		return CALLOUT_GO_ON;
-	case ZYDIS_MNEMONIC_RDTSC: {
-		if ((cpu->s.cr4 & CR4_TSD) && cpu->s.cpl != 0) {
-			raise_fault(cpu, d, EXC_GP, true, 0);
-			return CALLOUT_STOP;
-		}
-		uint64_t tsc = guest_tsc(cpu);
-		cpu->regs[REG_EAX] = (uint32_t)tsc;
-		cpu->regs[REG_EDX] = (uint32_t)(tsc >> 32);
-		return CALLOUT_GO_ON;
+	*(in->mnemonic == ZYDIS_MNEMONIC_LGDT ? &cpu->s.gdtr : &cpu->s.idtr) = t;
+	return CALLOUT_GO_ON;
+}
+
+static enum callout_result do_store_table(struct cpu *cpu, const struct callout_desc *d,
+					  const ZydisDecodedInstruction *in,
+					  const ZydisDecodedOperand *ops)
+{
+	const struct table_reg *t = in->mnemonic == ZYDIS_MNEMONIC_SGDT ? &cpu->s.gdtr : &cpu->s.idtr;
+	if (!write_table_operand(cpu, in, &ops[0], t)) {
+		raise_fault(cpu, d, EXC_GP, true, 0);
+		return CALLOUT_STOP;
 	}
-	case ZYDIS_MNEMONIC_WBINVD:
-	case ZYDIS_MNEMONIC_INVD:
-		return CALLOUT_GO_ON;
-	case ZYDIS_MNEMONIC_ENTER:
-		return do_enter_nested(cpu, d, in, ops);
-	case ZYDIS_MNEMONIC_CLTS:
-		cpu->s.cr0 &= ~CR0_TS;
-		return CALLOUT_GO_ON;
-	case ZYDIS_MNEMONIC_INSB:
-	case ZYDIS_MNEMONIC_INSW:
-	case ZYDIS_MNEMONIC_INSD:
-	case ZYDIS_MNEMONIC_OUTSB:
-	case ZYDIS_MNEMONIC_OUTSW:
-	case ZYDIS_MNEMONIC_OUTSD:
-		return do_string_io(cpu, d, in, ops);
-	case ZYDIS_MNEMONIC_DAA:
-	case ZYDIS_MNEMONIC_DAS:
-	case ZYDIS_MNEMONIC_AAA:
-	case ZYDIS_MNEMONIC_AAS:
-	case ZYDIS_MNEMONIC_AAM:
-	case ZYDIS_MNEMONIC_AAD:
-	case ZYDIS_MNEMONIC_SALC:
-		return do_bcd(cpu, d, in, ops);
-	case ZYDIS_MNEMONIC_BOUND:
-		return do_bound(cpu, d, in, ops);
-	case ZYDIS_MNEMONIC_RDMSR:
-	case ZYDIS_MNEMONIC_WRMSR:
-		return do_msr(cpu, d, in, ops);
-	case ZYDIS_MNEMONIC_FXSAVE:
-		return do_fxsave(cpu, d, in, ops);
+	return CALLOUT_GO_ON;
+}
+
+static enum callout_result do_rdtsc(struct cpu *cpu, const struct callout_desc *d,
+				    const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
+{
+	(void)in, (void)ops;
+	if ((cpu->s.cr4 & CR4_TSD) && cpu->s.cpl != 0) {
+		raise_fault(cpu, d, EXC_GP, true, 0);
+		return CALLOUT_STOP;
+	}
+	uint64_t tsc = guest_tsc(cpu);
+	cpu->regs[REG_EAX] = (uint32_t)tsc;
+	cpu->regs[REG_EDX] = (uint32_t)(tsc >> 32);
+	return CALLOUT_GO_ON;
+}
+
+static enum callout_result do_clts(struct cpu *cpu, const struct callout_desc *d,
+				   const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
+{
+	(void)d, (void)in, (void)ops;
+	cpu->s.cr0 &= ~CR0_TS;
+	return CALLOUT_GO_ON;
+}
+
+/* The handler of each row of the sensitive-instruction table (isa/sensitive.c
+ * names the id, this binds it). cpu_init checks that none is missing. */
+static callout_handler *const handlers[SH_COUNT] = {
+	[SH_UD] = do_ud,
+	[SH_NOTHING] = do_nothing,
+	[SH_IO] = do_io,
+	[SH_STRING_IO] = do_string_io,
+	[SH_HLT] = do_hlt,
+	[SH_CLI_STI] = do_cli_sti,
+	[SH_CLD] = do_cld,
+	[SH_STD] = do_std,
+	[SH_PUSHF] = do_pushf,
+	[SH_POPF] = do_popf,
+	[SH_IRET] = do_iret,
+	[SH_INT] = do_int,
+	[SH_INT1] = do_int1,
+	[SH_INT3] = do_int3,
+	[SH_INTO] = do_into,
+	[SH_SYSENTER] = do_sysenter,
+	[SH_SYSEXIT] = do_sysexit,
+	[SH_LOAD_TABLE] = do_load_table,
+	[SH_STORE_TABLE] = do_store_table,
+	[SH_LLDT] = do_lldt,
+	[SH_LTR] = do_ltr,
+	[SH_STORE_SYSREG] = do_store_sysreg,
+	[SH_LMSW] = do_lmsw,
+	[SH_CLTS] = do_clts,
+	[SH_MOV_SPECIAL] = do_mov_special,
+	[SH_PUSH_SEG] = do_push_seg,
+	[SH_POP_SEG] = do_pop_seg,
+	[SH_LOAD_FAR_POINTER] = do_load_far_pointer,
+	[SH_FAR_JMP] = do_far_jmp,
+	[SH_FAR_CALL] = do_far_call,
+	[SH_FAR_RET] = do_far_ret,
+	[SH_LAR_LSL] = do_lar_lsl,
+	[SH_VERR_VERW] = do_verr_verw,
+	[SH_ARPL] = do_arpl,
+	[SH_CPUID] = do_cpuid,
+	[SH_RDTSC] = do_rdtsc,
+	[SH_RDPMC] = do_rdpmc,
+	[SH_MSR] = do_msr,
+	[SH_INVLPG] = do_invlpg,
+	[SH_FXSAVE] = do_fxsave,
+	[SH_BCD] = do_bcd,
+	[SH_BOUND] = do_bound,
+	[SH_ENTER_NESTED] = do_enter_nested,
+};
+
+bool callout_handlers_complete(void)
+{
+	for (unsigned i = 0; i < SH_COUNT; i++)
+		if (!handlers[i])
+			return false;
+	return true;
+}
+
+/* A callout for an instruction that is not sensitive: the translator
+ * hands the monitor a string instruction or MASKMOVQ/MASKMOVDQU whose
+ * memory is MMIO, which no host form reaches. Anything else it had no
+ * translation for (a near branch or a plain PUSH, POP or MOV included,
+ * which the far and segment handlers would misread) is #UD, as on a CPU
+ * that does not implement it. */
+static enum callout_result run_unlisted(struct cpu *cpu, const struct callout_desc *d,
+					const ZydisDecodedInstruction *in,
+					const ZydisDecodedOperand *ops)
+{
+	switch (in->mnemonic) {
 	case ZYDIS_MNEMONIC_MASKMOVQ:
 	case ZYDIS_MNEMONIC_MASKMOVDQU:
 		return do_maskmov(cpu, d, in, ops);
@@ -513,43 +589,8 @@ static enum callout_result dispatch(struct cpu *cpu, const struct callout_desc *
 	case ZYDIS_MNEMONIC_CMPSB: case ZYDIS_MNEMONIC_CMPSW: case ZYDIS_MNEMONIC_CMPSD:
 	case ZYDIS_MNEMONIC_SCASB: case ZYDIS_MNEMONIC_SCASW: case ZYDIS_MNEMONIC_SCASD:
 		return do_string_mem(cpu, d, in, ops);
-	case ZYDIS_MNEMONIC_CALL:
-		return do_far_call(cpu, d, in, ops);
-	case ZYDIS_MNEMONIC_RET:
-		return do_far_ret(cpu, d, in, ops);
-	case ZYDIS_MNEMONIC_LDS:
-	case ZYDIS_MNEMONIC_LES:
-	case ZYDIS_MNEMONIC_LFS:
-	case ZYDIS_MNEMONIC_LGS:
-	case ZYDIS_MNEMONIC_LSS:
-		return do_load_far_pointer(cpu, d, in, ops);
-	case ZYDIS_MNEMONIC_PUSH:
-		return do_push_seg(cpu, d, in, ops);
-	case ZYDIS_MNEMONIC_POP:
-		return do_pop_seg(cpu, d, in, ops);
-	case ZYDIS_MNEMONIC_LAR:
-	case ZYDIS_MNEMONIC_LSL:
-		return do_lar_lsl(cpu, d, in, ops);
-	case ZYDIS_MNEMONIC_VERR:
-	case ZYDIS_MNEMONIC_VERW:
-		return do_verr_verw(cpu, d, in, ops);
-	case ZYDIS_MNEMONIC_ARPL:
-		return do_arpl(cpu, d, in, ops);
-	case ZYDIS_MNEMONIC_STR:
-	case ZYDIS_MNEMONIC_SLDT:
-	case ZYDIS_MNEMONIC_SMSW:
-		return do_store_sysreg(cpu, d, in, ops);
-	case ZYDIS_MNEMONIC_LLDT:
-		return do_lldt(cpu, d, in, ops);
-	case ZYDIS_MNEMONIC_LTR:
-		return do_ltr(cpu, d, in, ops);
-	case ZYDIS_MNEMONIC_LMSW:
-		return do_lmsw(cpu, d, in, ops);
 	default:
-		/* No translation and no monitor support: #UD, as a CPU that does
-		 * not implement it would. */
-		raise_fault(cpu, d, EXC_UD, false, 0);
-		return CALLOUT_STOP;
+		return do_ud(cpu, d, in, ops);
 	}
 }
 
@@ -688,19 +729,13 @@ static enum callout_result run_callout(struct cpu *cpu, const struct callout_des
 		raise_fault(cpu, d, EXC_GP, true, 0);
 		return CALLOUT_STOP;
 	}
-	if (!sens && sensitive_by_operands(in->mnemonic)) {
-		/* A near branch or a plain PUSH/POP/MOV the translator had no
-		 * translation for: the far and segment handlers would misread
-		 * it, so it is #UD, as on a CPU that does not implement it. */
-		raise_fault(cpu, d, EXC_UD, false, 0);
-		return CALLOUT_STOP;
-	}
 
 	/* A monitor write into a page holding translations drops them, and
 	 * the block running now may be among them: going on in it could run
 	 * stale code, so the run loop takes over after the instruction. */
 	uint64_t dropped = cpu->tc->stats.invalidated_blocks;
-	enum callout_result r = dispatch(cpu, d, in, ops);
+	enum callout_result r = sens ? handlers[sens->handler](cpu, d, in, ops)
+				     : run_unlisted(cpu, d, in, ops);
 	if (r == CALLOUT_GO_ON && cpu->tc->stats.invalidated_blocks != dropped) {
 		cpu->s.eip = d->next_eip;
 		r = CALLOUT_STOP;

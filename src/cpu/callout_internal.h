@@ -46,6 +46,10 @@ void set_guest_tsc(struct cpu *cpu, uint64_t value);
  * base; AAM with 0 is #DE, which the caller raises before getting here. */
 uint16_t legacy_bcd(ZydisMnemonic m, unsigned imm, uint16_t ax, uint32_t *flags);
 
+/* callout.c: whether every id of enum sensitive_handler has its
+ * function (cpu_init asserts it). */
+bool callout_handlers_complete(void);
+
 /* callout_legacy.c */
 callout_handler do_bcd;
 callout_handler do_bound;

@@ -9,6 +9,7 @@
 #include "cpu/callout_internal.h"
 #include "cpu/cpu.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -246,6 +247,7 @@ static void load_boot_state(struct cpu *cpu, const struct vcpu_state *boot)
 int cpu_init(struct cpu *cpu, const struct vcpu_state *boot, struct shadow *sh,
 	     struct tcache *tc, struct bus *bus)
 {
+	assert(callout_handlers_complete());
 	memset(cpu, 0, sizeof(*cpu));
 	cpu->sh = sh;
 	cpu->win = &sh->identity;

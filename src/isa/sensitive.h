@@ -40,14 +40,79 @@ enum block_end {
 			 * block ends with a lookup of the new EIP in the new mode */
 };
 
+/* The monitor's handler for the instruction's callout (SH_: sensitive
+ * handler). cpu/callout.c binds each id to one function; a new id needs
+ * a function there, which cpu_init checks. */
+enum sensitive_handler {
+	SH_UD,               /* #UD: not in the CPUID model (or no such instruction) */
+	SH_NOTHING,          /* nothing to do (caches are coherent) */
+	SH_IO,               /* IN, OUT */
+	SH_STRING_IO,        /* INS, OUTS */
+	SH_HLT,
+	SH_CLI_STI,
+	SH_CLD,
+	SH_STD,
+	SH_PUSHF,
+	SH_POPF,
+	SH_IRET,
+	SH_INT,
+	SH_INT1,
+	SH_INT3,
+	SH_INTO,
+	SH_SYSENTER,
+	SH_SYSEXIT,
+	SH_LOAD_TABLE,       /* LGDT, LIDT */
+	SH_STORE_TABLE,      /* SGDT, SIDT */
+	SH_LLDT,
+	SH_LTR,
+	SH_STORE_SYSREG,     /* SLDT, STR, SMSW */
+	SH_LMSW,
+	SH_CLTS,
+	SH_MOV_SPECIAL,      /* MOV to or from a segment, control or debug register */
+	SH_PUSH_SEG,
+	SH_POP_SEG,
+	SH_LOAD_FAR_POINTER, /* LDS, LES, LFS, LGS, LSS */
+	SH_FAR_JMP,
+	SH_FAR_CALL,
+	SH_FAR_RET,
+	SH_LAR_LSL,
+	SH_VERR_VERW,
+	SH_ARPL,
+	SH_CPUID,
+	SH_RDTSC,
+	SH_RDPMC,
+	SH_MSR,              /* RDMSR, WRMSR */
+	SH_INVLPG,
+	SH_FXSAVE,
+	SH_BCD,              /* DAA, DAS, AAA, AAS, AAM, AAD, SALC */
+	SH_BOUND,
+	SH_ENTER_NESTED,
+	SH_COUNT
+};
+
+/* A translation that keeps the instruction out of the monitor in the
+ * common case; translator/translate.c binds each to an emitter, which may
+ * decline (the instruction is then a callout like any other). */
+enum sensitive_inline {
+	INLINE_NONE,
+	INLINE_CLI,            /* at CPL 0: a store to the virtual IF */
+	INLINE_SEGMENT_READ,   /* MOV r, Sreg and PUSH Sreg: the selector from struct cpu */
+	INLINE_RDTSC,          /* at CPL 0 with a constant-rate host TSC */
+	INLINE_COUNT
+};
+
+/* One row per sensitive instruction: everything the translator, the
+ * monitor and the listing need to know about it. */
 struct sensitive_insn {
 	ZydisMnemonic mnemonic;
 	const char *name;
 	enum sensitive_class cls;
-	enum sensitive_handling handling;
+	enum sensitive_handling handling;   /* as the listing describes it */
 	/* For MOV and POP of a segment register the translator refines this
 	 * by operand (sensitive_block_end). */
 	enum block_end end;
+	enum sensitive_handler handler;
+	enum sensitive_inline inline_form;
 	const char *note;
 };
 

@@ -891,6 +891,32 @@ static void emit_rdtsc(struct tctx *c)
 	emit_insn(e, ZYDIS_MNEMONIC_POPFQ, 0, NULL, 0);
 }
 
+/* CLI at CPL 0 is a plain store to the virtual IF. In user mode CPL >
+ * IOPL makes it #GP (IOPL is not in the key): the callout. */
+static bool translate_cli(struct tctx *c)
+{
+	if (c->mode & MODE_CPL3)
+		return false;
+	emit2(&c->e, ZYDIS_MNEMONIC_MOV, cpu_field(1, CPU_OFF_VIF), op_imm(0));
+	return true;
+}
+
+static bool translate_rdtsc(struct tctx *c)
+{
+	if ((c->mode & MODE_CPL3) || !c->cpu->tsc_native)
+		return false;
+	emit_rdtsc(c);
+	return true;
+}
+
+/* The inline forms the sensitive-instruction table names (isa/sensitive.h);
+ * each may decline, leaving the instruction to a callout. */
+static bool (*const inline_forms[INLINE_COUNT])(struct tctx *c) = {
+	[INLINE_CLI] = translate_cli,
+	[INLINE_SEGMENT_READ] = translate_segment_read,
+	[INLINE_RDTSC] = translate_rdtsc,
+};
+
 /* Returns false when the instruction has no translation; the caller then
  * makes it a callout, which raises #UD for what the monitor cannot run. */
 static bool translate_insn(struct tctx *c, const struct sensitive_insn *sens)
@@ -909,18 +935,8 @@ static bool translate_insn(struct tctx *c, const struct sensitive_insn *sens)
 		return true;
 	}
 	if (sens) {
-		/* CLI is a plain store to the virtual IF, except in user mode,
-		 * where CPL > IOPL makes it #GP (IOPL is not in the key). */
-		if (m == ZYDIS_MNEMONIC_CLI && !(c->mode & MODE_CPL3)) {
-			emit2(&c->e, ZYDIS_MNEMONIC_MOV, cpu_field(1, CPU_OFF_VIF), op_imm(0));
+		if (sens->inline_form != INLINE_NONE && inline_forms[sens->inline_form](c))
 			return true;
-		}
-		if (translate_segment_read(c))
-			return true;
-		if (m == ZYDIS_MNEMONIC_RDTSC && !(c->mode & MODE_CPL3) && c->cpu->tsc_native) {
-			emit_rdtsc(c);
-			return true;
-		}
 		emit_callout(c);
 		/* The table says how the block goes on (sensitive.h's block_end):
 		 * the kernel runs POPF and STI around every lock and loads its
