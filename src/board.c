@@ -61,16 +61,14 @@
  * reinjects lost ticks and QEMU's RTC slews. Past it they are lost. */
 #define TIMER_IRQ_BACKLOG_MAX_NS 1000000000ull
 
-/* The vCPU the host timer pokes. Signal handlers take no argument, and a
- * process runs one board. */
-static struct cpu *volatile alarm_cpu;
-
-static void on_alarm(int sig)
+/* The host timer's signal: the timer names the vCPU it pokes in its
+ * sigevent's value (board_start_timer), so no global says which. A
+ * SIGALRM from elsewhere (kill, alarm()) carries none and is ignored. */
+static void on_alarm(int sig, siginfo_t *si, void *uctx)
 {
-	(void)sig;
-	struct cpu *cpu = alarm_cpu;
-	if (cpu)
-		cpu_request_attention(cpu);
+	(void)sig, (void)uctx;
+	if (si->si_code == SI_TIMER && si->si_value.sival_ptr)
+		cpu_request_attention(si->si_value.sival_ptr);
 }
 
 /* ------------------------------------------------------------ guest time
@@ -1027,6 +1025,7 @@ close_trace:
 	if (board->trace)
 		fclose(board->trace);
 	cpu_destroy(&board->cpu);
+	translator_destroy(&board->tr);
 destroy_tcache:
 	tcache_destroy(&board->tc);
 destroy_window:
@@ -1048,8 +1047,8 @@ static int board_start_timer(struct board *board)
 {
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_alarm;
-	sa.sa_flags = SA_RESTART;
+	sa.sa_sigaction = on_alarm;
+	sa.sa_flags = SA_RESTART | SA_SIGINFO;
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGALRM, &sa, NULL) < 0)
 		return -errno;
@@ -1057,9 +1056,9 @@ static int board_start_timer(struct board *board)
 	memset(&sev, 0, sizeof(sev));
 	sev.sigev_notify = SIGEV_SIGNAL;
 	sev.sigev_signo = SIGALRM;
+	sev.sigev_value.sival_ptr = &board->cpu;
 	if (timer_create(CLOCK_MONOTONIC, &sev, &board->timer) < 0)
 		return -errno;
-	alarm_cpu = &board->cpu;
 	board->timer_ready = true;
 	board->timer_deadline = UINT64_MAX;
 
@@ -1075,7 +1074,6 @@ static void board_stop_timer(struct board *board)
 		return;
 	timer_delete(board->timer);
 	board->timer_ready = false;
-	alarm_cpu = NULL;
 }
 
 void board_pause(struct board *board, unsigned hold)

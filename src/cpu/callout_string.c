@@ -1,7 +1,7 @@
 /* String instructions run by the monitor: MOVS, STOS, LODS, CMPS and SCAS
  * whose translation reached MMIO. Translated code runs strings as host
  * loops through the window, which has no mapping for a device; once such
- * an instruction has faulted there (cpu.c's handle_mmio marks it
+ * an instruction has faulted there (trace_mmio.c's cpu_handle_mmio marks it
  * adaptive), it is retranslated as this callout, which moves one element
  * at a time through the monitor's accesses (RAM or the bus), with ESI,
  * EDI and ECX stepping after each, so a fault leaves them precise. */

@@ -79,6 +79,29 @@ struct cpu_debug {
 	enum debug_event event; /* why cpu_run stopped for the debugger */
 };
 
+/* Why the last exit through the host fault handler happened
+ * (host_fault.c), for the run loop to act on. */
+enum host_fault_kind {
+	FAULT_NONE, FAULT_TRACED, FAULT_PAGE, FAULT_MMIO, FAULT_NO_ROOM, FAULT_DIVIDE, FAULT_X87,
+	FAULT_SIMD, FAULT_INVALID, FAULT_PROTECTION, FAULT_OUTSIDE, FAULT_ATTENTION
+};
+struct host_fault {
+	enum host_fault_kind kind;
+	uint32_t gpa;      /* TRACED, MMIO */
+	uint32_t va;       /* linear address of a window fault (CR2 for PAGE) */
+	uint32_t error;    /* #PF error code */
+	uintptr_t host_rip;
+};
+
+/* Page-table write faults per writing instruction (by its physical
+ * address, hashed), until it is retranslated to write through a callout
+ * (trace_mmio.c). */
+#define CPU_TABLE_WRITE_COUNTS 256u
+struct table_write_count {
+	uint32_t key;      /* the instruction's physical address + 1; 0 free */
+	uint32_t n;
+};
+
 struct cpu_stats {
 	uint64_t exits[EXIT_REASON_COUNT];
 	uint64_t blocks_run;
@@ -198,6 +221,14 @@ struct cpu {
 	bool tsc_native;
 	uint32_t poll_ok;         /* what poll_ptr points at when all is quiet */
 	void *poll_guard;         /* a PROT_NONE page */
+	/* The last host fault in translated code, set by the signal handler
+	 * on this vCPU's thread. */
+	struct host_fault fault;
+	ZydisDecoder host_decoder;   /* 64-bit: looks back at a faulting block */
+	struct table_write_count table_writes[CPU_TABLE_WRITE_COUNTS];
+	/* The page tables a traced write changes, as they were before it
+	 * (shadow_table_changed compares); a write spans two pages at most. */
+	uint32_t trace_snapshot[2][1024];
 };
 
 _Static_assert(offsetof(struct cpu, regs) == CPU_OFF_REGS, "layout");

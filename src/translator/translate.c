@@ -9,6 +9,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cache/tcache.h"
@@ -1110,7 +1111,7 @@ static void emit_selfcheck(struct tctx *c, const uint8_t *guest, uint32_t eip, u
  * room for their 128 descriptors (3.5 KiB), nor 64 15-byte adaptive loads
  * in a self-checking block for the check of their 960 bytes (3.8 KiB);
  * such a block failed with -ENOSPC even in an empty cache, which ends the
- * guest (get_block in cpu.c). */
+ * guest (cpu_get_block in cpu/run.c). */
 static size_t tail_room(const struct tctx *c, uint32_t guest_len)
 {
 	size_t room = (size_t)(c->ncallouts + 2) * sizeof(struct callout_desc) + 15;
@@ -1155,8 +1156,7 @@ int translate_block(struct translator *t, struct cpu *cpu, uint32_t eip, uint32_
 {
 	const struct guest_ram *ram = cpu->sh->ram;
 	uint8_t *code, *limit;
-	static struct tctx ctx;   /* large; one vCPU translates at a time */
-	struct tctx *c = &ctx;
+	struct tctx *c = t->ctx;
 
 	if (!guest_ram_contains(ram, gpa, 1))
 		return -EFAULT;
@@ -1327,10 +1327,12 @@ int translator_init(struct translator *t, bool single_insn, FILE *trace)
 	t->max_insns = BLOCK_MAX_INSNS;
 	if (ZYAN_FAILED(ZydisDecoderInit(&t->decoder, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32)))
 		return -EINVAL;
-	return 0;
+	t->ctx = calloc(1, sizeof(*t->ctx));
+	return t->ctx ? 0 : -ENOMEM;
 }
 
 void translator_destroy(struct translator *t)
 {
-	(void)t;
+	free(t->ctx);
+	t->ctx = NULL;
 }

@@ -53,14 +53,21 @@ enum {
 	CALLOUT_STACK,         /* adaptive stack instruction: the monitor runs it */
 };
 
+struct tctx;
+
 struct translator {
 	ZydisDecoder decoder;
 	bool single_insn;  /* --one-insn-blocks */
 	FILE *trace;       /* --trace: every block translated, disassembled */
 	unsigned max_insns;
 	char error[128];   /* what the last -ENOTSUP was about */
+	/* The block being translated (translate_internal.h): large, so
+	 * allocated once, and one per translator, so a vCPU with a
+	 * translator of its own translates beside the others. */
+	struct tctx *ctx;
 };
 
+/* 0, or -EINVAL (no decoder) or -ENOMEM. */
 int translator_init(struct translator *t, bool single_insn, FILE *trace);
 void translator_destroy(struct translator *t);
 /* Translates the block at guest linear address eip (physical gpa) for the

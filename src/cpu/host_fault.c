@@ -1,0 +1,197 @@
+/* Host faults in translated code: SIGSEGV inside a window (a hidden
+ * shadow fault, filled on the spot; a write to a traced page; an access
+ * outside RAM), the poll guard's fault (attention), SIGFPE (#DE, #MF,
+ * #XM), SIGILL (#UD) and the host's #GP. The handler takes the guest's
+ * registers from the signal frame at the guest instruction's boundary,
+ * notes what happened in cpu->fault and leaves through btvm_fault_leave;
+ * the run loop then turns that into the guest event
+ * (cpu_deliver_host_fault). */
+#define _GNU_SOURCE
+#include "cpu/cpu.h"
+#include "cpu/run_internal.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <ucontext.h>
+
+#include "cache/tcache.h"
+#include "mmu/shadow.h"
+#include "mmu/window.h"
+
+/* The vCPU whose translated code runs on this thread, for the handler:
+ * signal handlers take no argument. Per thread, so each vCPU thread has
+ * its own; process-wide is only the handler itself. */
+static _Thread_local struct cpu *current_cpu;
+
+void cpu_bind_thread(struct cpu *cpu)
+{
+	current_cpu = cpu;
+}
+
+/* A fault inside the window: a hidden fault is filled right here and the
+ * instruction runs again; anything else leaves translated code. */
+static enum host_fault_kind window_fault(struct cpu *cpu, const siginfo_t *si, const greg_t *g)
+{
+	uintptr_t a = (uintptr_t)si->si_addr, base = (uintptr_t)cpu->win->base;
+	if (a - base >= WINDOW_SIZE)
+		return FAULT_OUTSIDE;   /* the guard above 4 GiB: an access that wrapped */
+	cpu->fault.va = (uint32_t)(a - base);
+	bool write = (g[REG_ERR] & 2) != 0;
+	switch (shadow_fault(cpu->sh, &cpu->s, cpu->fault.va, write, &cpu->fault.gpa, &cpu->fault.error)) {
+	case SHADOW_FILLED:
+		return FAULT_NONE;
+	case SHADOW_PAGE_FAULT:
+		return FAULT_PAGE;
+	case SHADOW_TRACED:
+		return FAULT_TRACED;
+	case SHADOW_MMIO:
+		return FAULT_MMIO;
+	default:
+		return FAULT_NO_ROOM;
+	}
+}
+
+/* A guest instruction on AH..DH beside a register that needs REX runs
+ * between two XCHGs of the high byte with a low one; a fault between
+ * them must not leave the bytes swapped in the guest's registers. */
+static void unswap_high_bytes(struct cpu *cpu, const uint8_t *from, const uint8_t *rip)
+{
+	while (from < rip) {
+		ZydisDecodedInstruction in;
+		ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+		if (ZYAN_FAILED(ZydisDecoderDecodeFull(&cpu->host_decoder, from, (ZyanUSize)(rip - from), &in, ops)))
+			return;
+		if (in.mnemonic == ZYDIS_MNEMONIC_XCHG && ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+		    ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+		    ZydisRegisterGetClass(ops[0].reg.value) == ZYDIS_REGCLASS_GPR8 &&
+		    ZydisRegisterGetClass(ops[1].reg.value) == ZYDIS_REGCLASS_GPR8) {
+			/* Ids 0-3 are AL..BL, 4-7 AH..BH without REX. */
+			unsigned a = (unsigned)ZydisRegisterGetId(ops[0].reg.value);
+			unsigned b = (unsigned)ZydisRegisterGetId(ops[1].reg.value);
+			uint32_t *ra = &cpu->regs[a & 3], *rb = &cpu->regs[b & 3];
+			unsigned sa = a >= 4 ? 8 : 0, sb = b >= 4 ? 8 : 0;
+			uint32_t va = (*ra >> sa) & 0xff, vb = (*rb >> sb) & 0xff;
+			*ra = (*ra & ~(0xffu << sa)) | (vb << sa);
+			*rb = (*rb & ~(0xffu << sb)) | (va << sb);
+		}
+		from += in.length;
+	}
+}
+
+static void on_fault(int sig, siginfo_t *si, void *uctx)
+{
+	ucontext_t *uc = uctx;
+	greg_t *g = uc->uc_mcontext.gregs;
+	struct cpu *cpu = current_cpu;
+	struct tblock *tb = cpu ? tcache_find_host(cpu->tc, (void *)g[REG_RIP]) : NULL;
+
+	if (!tb) {
+		/* Not translated code: a monitor bug. Die with the default action. */
+		signal(sig, SIG_DFL);
+		return;
+	}
+	enum host_fault_kind kind;
+	if (sig == SIGILL) {
+		/* The host has no such instruction: neither has the guest's CPU. */
+		kind = FAULT_INVALID;
+	} else if (sig == SIGFPE) {
+		/* The host's own vector tells #DE, #MF and #XM apart. */
+		greg_t trapno = g[REG_TRAPNO];
+		kind = trapno == 16 ? FAULT_X87 : trapno == 19 ? FAULT_SIMD : FAULT_DIVIDE;
+	} else if (g[REG_TRAPNO] == 13) {
+		/* The host's #GP (a misaligned SSE access, reserved MXCSR bits):
+		 * the guest's processor raises #GP(0) for the same instruction. */
+		kind = FAULT_PROTECTION;
+	} else if ((uintptr_t)si->si_addr - (uintptr_t)cpu->poll_guard < 4096) {
+		/* A block entry's poll, or a REP iteration's (translate_string.c):
+		 * attention was asked for. The registers are the guest's as of
+		 * that boundary, EIP the instruction's. */
+		kind = FAULT_ATTENTION;
+	} else {
+		kind = window_fault(cpu, si, g);
+		if (kind == FAULT_NONE)
+			return;   /* hidden fault filled: run the instruction again */
+	}
+	uint32_t off = (uint32_t)((uint8_t *)g[REG_RIP] - tb->host);
+	unsigned i = 0;
+	while (i + 1 < tb->ninsns && tb->map_host[i + 1] <= off)
+		i++;
+	cpu->regs[REG_EAX] = (uint32_t)g[REG_RAX];
+	cpu->regs[REG_ECX] = (uint32_t)g[REG_RCX];
+	cpu->regs[REG_EDX] = (uint32_t)g[REG_RDX];
+	cpu->regs[REG_EBX] = (uint32_t)g[REG_RBX];
+	cpu->regs[REG_ESP] = (uint32_t)g[REG_R12];
+	cpu->regs[REG_EBP] = (uint32_t)g[REG_RBP];
+	cpu->regs[REG_ESI] = (uint32_t)g[REG_RSI];
+	cpu->regs[REG_EDI] = (uint32_t)g[REG_RDI];
+	cpu->rflags = (uint64_t)g[REG_EFL];
+	cpu->s.eip = tb->eip + tb->map_guest[i];
+	unswap_high_bytes(cpu, tb->host + tb->map_host[i], (const uint8_t *)g[REG_RIP]);
+	cpu->fault.kind = kind;
+	cpu->fault.host_rip = (uintptr_t)g[REG_RIP];
+	cpu->exit = CPU_EXIT_INDIRECT;   /* not read: last_fault says why */
+	cpu->stats.exits[EXIT_FAULT]++;
+	g[REG_RIP] = (greg_t)(uintptr_t)btvm_fault_leave;
+	g[REG_R15] = (greg_t)(uintptr_t)cpu;
+}
+
+int cpu_install_fault_handlers(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_fault;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSEGV, &sa, NULL) < 0 || sigaction(SIGBUS, &sa, NULL) < 0 ||
+	    sigaction(SIGFPE, &sa, NULL) < 0 || sigaction(SIGILL, &sa, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Turns a host fault into its guest event; true only when it was a write
+ * to a code page that then completed (single-stepping must trap after it). */
+bool cpu_deliver_host_fault(struct cpu *cpu, struct translator *t, enum host_fault_kind k)
+{
+	switch (k) {
+	case FAULT_TRACED:
+		return cpu_handle_trace(cpu, t);
+	case FAULT_PAGE:
+		cpu->s.cr2 = cpu->fault.va;
+		cpu_deliver(cpu, EXC_PF, true, cpu->fault.error, false);
+		break;
+	case FAULT_MMIO:
+		cpu_handle_mmio(cpu);
+		break;
+	case FAULT_NO_ROOM:
+		shadow_make_room(cpu->sh);
+		break;
+	case FAULT_ATTENTION:
+		cpu->stats.exits[EXIT_ATTENTION]++;
+		break;
+	case FAULT_DIVIDE:
+		cpu_deliver(cpu, EXC_DE, false, 0, false);
+		break;
+	case FAULT_X87:
+		cpu_deliver(cpu, EXC_MF, false, 0, false);
+		break;
+	case FAULT_INVALID:
+		cpu_deliver(cpu, EXC_UD, false, 0, false);
+		break;
+	case FAULT_PROTECTION:
+		cpu_deliver(cpu, EXC_GP, true, 0, false);
+		break;
+	case FAULT_SIMD:
+		/* Without CR4.OSXMMEXCPT the guest said it cannot take #XM. */
+		cpu_deliver(cpu, (cpu->s.cr4 & CR4_OSXMMEXCPT) ? EXC_XM : EXC_UD, false, 0, false);
+		break;
+	default:
+		/* An access running past 4 GiB (into the window's guard):
+		 * beyond a flat segment's limit, which is #GP(0) (#SS(0) for
+		 * a stack access on hardware; the fault does not say which). */
+		cpu->stats.wrap_faults++;
+		cpu_deliver(cpu, EXC_GP, true, 0, false);
+		break;
+	}
+	return false;
+}

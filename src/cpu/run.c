@@ -1,0 +1,371 @@
+/* The vCPU run loop: look up or translate the block at EIP, chain it to
+ * the exit that led here, enter translated code, and handle what made it
+ * come back (a branch not chained yet, an indirect-branch miss, a callout
+ * that stopped, a host fault turned into a guest event: host_fault.c).
+ * Also the lookup table's fills, interrupts and HLT between blocks, and
+ * the debugger's breakpoints and steps. */
+#include "cpu/cpu.h"
+#include "cpu/run_internal.h"
+
+#include <errno.h>
+
+#include "cache/tcache.h"
+#include "mmu/paging.h"
+#include "mmu/shadow.h"
+#include "translator/translate.h"
+
+/* Delivers the #PF a failed guest access left pending; false if none. */
+static bool deliver_pending_page_fault(struct cpu *cpu)
+{
+	uint32_t err;
+	if (!cpu_take_page_fault(cpu, &err))
+		return false;
+	cpu_deliver(cpu, EXC_PF, true, err, false);
+	return true;
+}
+
+/* Where the instruction at eip is in guest physical memory; false after
+ * raising the #PF its fetch takes. */
+bool cpu_fetch_address(struct cpu *cpu, uint32_t eip, uint32_t *gpa)
+{
+	if (cpu_translate(cpu, eip, ACCESS_READ, gpa))
+		return true;
+	deliver_pending_page_fault(cpu);
+	return false;
+}
+
+/* The block at eip for mode, translated if need be. NULL when the fetch
+ * faulted (the #PF is delivered, EIP moved) or the guest cannot go on
+ * (cpu->fatal). */
+struct tblock *cpu_get_block(struct cpu *cpu, struct translator *t, uint32_t eip,
+			     uint32_t mode)
+{
+	uint32_t gpa;
+	if (!cpu_fetch_address(cpu, eip, &gpa))
+		return NULL;
+	struct tblock *tb = tcache_lookup(cpu->tc, eip, gpa, mode);
+	if (tb && tb->pages[1] != tb->pages[0]) {
+		/* Its last instruction runs into the next page, which may be
+		 * mapped elsewhere in this address space. */
+		uint32_t next;
+		if (!cpu_fetch_address(cpu, (eip | (GUEST_PAGE_SIZE - 1)) + 1, &next))
+			return NULL;
+		if (next / GUEST_PAGE_SIZE != tb->pages[1]) {
+			tcache_invalidate_page(cpu->tc, &cpu->ibl_table, tb->pages[1]);
+			tb = NULL;
+		}
+	}
+	if (tb)
+		return tb;
+	int err = translate_block(t, cpu, eip, gpa, mode, &tb);
+	if (err == -ENOSPC) {
+		tcache_flush(cpu->tc, &cpu->ibl_table);
+		err = translate_block(t, cpu, eip, gpa, mode, &tb);
+	}
+	if (err == -EFAULT) {
+		/* Code at a physical address without RAM: an unclaimed bus
+		 * reads all ones, and FF FF is FF /7, an invalid opcode. */
+		if (!deliver_pending_page_fault(cpu)) {
+			cpu->stats.fetch_outside_ram++;
+			cpu_deliver(cpu, EXC_UD, false, 0, false);
+		}
+		return NULL;
+	}
+	if (err == -ENOTSUP) {
+		cpu->fatal = t->error;
+		return NULL;
+	}
+	if (err) {
+		cpu->fatal = "a single guest block does not fit in the translation cache";
+		return NULL;
+	}
+	return tb;
+}
+
+/* Whether linear page va is mapped global (G with CR4.PGE) right now. */
+static bool page_is_global(struct cpu *cpu, uint32_t va)
+{
+	struct paging_regs pr = { cpu->s.cr0, cpu->s.cr3, cpu->s.cr4 };
+	struct walk w;
+	uint32_t error;
+	return paging_walk(cpu->sh->ram, &pr, va, ACCESS_PEEK, &w, &error) && w.global;
+}
+
+/* A block whose pages are all mapped global may be entered from any
+ * address space until the guest invalidates those translations. */
+static bool block_is_global(struct cpu *cpu, const struct tblock *tb)
+{
+	if (!(cpu->s.cr0 & CR0_PG) || !(cpu->s.cr4 & CR4_PGE) || !page_is_global(cpu, tb->eip))
+		return false;
+	if (tb->pages[1] == tb->pages[0])
+		return true;
+	return page_is_global(cpu, (tb->eip | (GUEST_PAGE_SIZE - 1)) + 1);
+}
+
+/* Enters a block's translation in the lookup table, under the global-page
+ * tag when all its pages are mapped global. */
+static void ibl_enter(struct cpu *cpu, uint32_t target, uint32_t mode, const struct tblock *to,
+		      bool global)
+{
+	struct ibl_entry *e = ibl_slot(&cpu->ibl_table, target);
+	if (global) {
+		shadow_note_global_code(cpu->sh, target);
+		if (to->pages[1] != to->pages[0])
+			shadow_note_global_code(cpu->sh, (target | (GUEST_PAGE_SIZE - 1)) + 1);
+		e->tag = (cpu->ibl_global | (uint64_t)mode << 32) | target;
+		cpu->tc->stats.ibl_global_fills++;
+	} else {
+		e->tag = cpu->ibl_tags[mode] | target;
+	}
+	e->host = (uint64_t)(uintptr_t)to->host;
+	cpu->tc->stats.ibl_fills++;
+}
+
+uint64_t cpu_ibl_fast(struct cpu *cpu)
+{
+	uint32_t target = (uint32_t)cpu->scratch[0];
+	uint32_t mode = cpu_mode(cpu);
+	if ((mode & MODE_SINGLE) || cpu->sh->ibl_flush)
+		return 0;
+	uint32_t gpa = target;
+	bool global = false;
+	if (cpu->s.cr0 & CR0_PG) {
+		/* A look only: a walk that would set an accessed bit or fault
+		 * is the run loop's to make. */
+		struct paging_regs pr = { cpu->s.cr0, cpu->s.cr3, cpu->s.cr4 };
+		struct walk w;
+		uint32_t error;
+		unsigned access = ACCESS_PEEK | (cpu->s.cpl == 3 ? ACCESS_USER : 0);
+		if (!paging_walk(cpu->sh->ram, &pr, target, access, &w, &error))
+			return 0;
+		gpa = w.gpa;
+		global = w.global;
+	}
+	const struct tblock *tb = tcache_lookup(cpu->tc, target, gpa, mode);
+	if (!tb || tb->pages[1] != tb->pages[0])
+		return 0;   /* one page only: the walk above is its page's */
+	ibl_enter(cpu, target, mode, tb, global);
+	cpu->stats.ibl_fast_fills++;
+	return (uint64_t)(uintptr_t)tb->host;
+}
+
+/* An indirect branch the lookup table missed: fill the entry in. */
+static void fill_indirect(struct cpu *cpu, struct translator *t)
+{
+	uint32_t target = (uint32_t)cpu->scratch[0];
+	/* The mode now: a transfer callout may have changed it before its
+	 * block's lookup missed. */
+	uint32_t mode = cpu_mode(cpu);
+	cpu->stats.exits[EXIT_INDIRECT]++;
+	cpu->s.eip = target;
+	struct tblock *to = cpu_get_block(cpu, t, target, mode);
+	if (!to || cpu->s.eip != target)
+		return;
+	ibl_enter(cpu, target, mode, to, block_is_global(cpu, to));
+}
+
+/* Takes a pending external interrupt if IF allows; true if one was taken. */
+static bool take_interrupt(struct cpu *cpu)
+{
+	const struct cpu_platform *p = cpu->plat;
+	if (!p || !cpu->vif || !p->intr(p->opaque))
+		return false;
+	int vector = p->inta(p->opaque);
+	cpu->stats.interrupts++;
+	cpu_deliver(cpu, (unsigned)vector & 0xff, false, 0, false);
+	return true;
+}
+
+/* HLT: sleep until an interrupt can be taken. false ends the run. */
+static bool halt_wait(struct cpu *cpu)
+{
+	const struct cpu_platform *p = cpu->plat;
+	if (!cpu->vif) {
+		cpu->fatal = "guest halted with interrupts disabled: nothing can wake it";
+		return false;
+	}
+	if (!p || !p->wait(p->opaque)) {
+		cpu->fatal = "guest halted waiting for an interrupt that no device will raise";
+		return false;
+	}
+	p->poll(p->opaque);
+	return true;
+}
+
+/* A block run for the debugger (a step, or the instruction at the
+ * breakpoint it resumed from) is over; ran: its instruction ran, or raised
+ * its event. */
+static void debug_after_single(struct cpu *cpu, bool ran)
+{
+	struct cpu_debug *dbg = &cpu->debug;
+	if (!ran)
+		return;
+	dbg->skip = false;
+	if (dbg->step) {
+		dbg->step = false;
+		dbg->event = DEBUG_EVENT_STEP;
+		cpu->stop = true;
+	}
+}
+
+int cpu_breakpoint_set(struct cpu *cpu, uint32_t eip)
+{
+	struct cpu_debug *dbg = &cpu->debug;
+	if (cpu_breakpoint_at(cpu, eip))
+		return 0;
+	if (dbg->nbp == CPU_MAX_BREAKPOINTS)
+		return -ENOSPC;
+	dbg->bp[dbg->nbp++] = eip;
+	tcache_invalidate_linear(cpu->tc, &cpu->ibl_table, eip);
+	return 0;
+}
+
+void cpu_breakpoint_clear(struct cpu *cpu, uint32_t eip)
+{
+	struct cpu_debug *dbg = &cpu->debug;
+	for (unsigned i = 0; i < dbg->nbp; i++) {
+		if (dbg->bp[i] != eip)
+			continue;
+		dbg->bp[i] = dbg->bp[--dbg->nbp];
+		/* The block that ended before it stays: it is still right. */
+		tcache_invalidate_linear(cpu->tc, &cpu->ibl_table, eip);
+		return;
+	}
+}
+
+void cpu_debug_resume(struct cpu *cpu, bool step)
+{
+	struct cpu_debug *dbg = &cpu->debug;
+	dbg->step = step;
+	dbg->skip = cpu_breakpoint_at(cpu, cpu->s.eip);
+	dbg->skip_eip = cpu->s.eip;
+	dbg->event = DEBUG_EVENT_NONE;
+}
+
+void cpu_run(struct cpu *cpu, struct translator *t)
+{
+	struct exit_desc *chain_from = NULL;
+	uint32_t chain_mode = 0;
+
+	cpu_bind_thread(cpu);
+	cpu->sh->cur_view = -2;   /* GS may have been changed by anyone */
+	while (!cpu->stop && !cpu->fatal) {
+		if (shadow_select(cpu->sh, &cpu->s, &cpu->win) < 0) {
+			cpu->fatal = "cannot reserve a window for the guest's address space";
+			break;
+		}
+		if (cpu->sh->ibl_flush) {
+			cpu->sh->ibl_flush = false;
+			ibl_clear(&cpu->ibl_table);
+		}
+		if (cpu->attention) {
+			/* Pointer first: an alarm between the two stores sets both
+			 * again, and the next block entry then faults. */
+			cpu->poll_ptr = (uint64_t)(uintptr_t)&cpu->poll_ok;
+			cpu->attention = 0;
+			if (cpu->plat)
+				cpu->plat->poll(cpu->plat->opaque);
+			if (cpu->stop)
+				break;   /* before a HLT sleeps again */
+		}
+		/* After STI (or MOV/POP SS) one more instruction runs before any
+		 * interrupt: run it alone. A debugger's step, and the
+		 * instruction at the breakpoint it resumes from, run alone too,
+		 * and before interrupts (QEMU's gdb stub steps with interrupts
+		 * held off as well), unless the CPU is halted: only one can
+		 * end the HLT. */
+		struct cpu_debug *dbg = &cpu->debug;
+		bool shadow = cpu->shadow;
+		bool skip = dbg->skip && dbg->skip_eip == cpu->s.eip;
+		bool debug_single = skip || dbg->step;
+		cpu->shadow = false;
+		if (!shadow && !(debug_single && !cpu->halted) && take_interrupt(cpu)) {
+			chain_from = NULL;
+			dbg->skip = false;
+			continue;
+		}
+		if (cpu->halted) {
+			if (!halt_wait(cpu))
+				break;
+			continue;
+		}
+		if (dbg->nbp && !skip && cpu_breakpoint_at(cpu, cpu->s.eip)) {
+			/* Reached other than through a translated branch (an
+			 * event, a MODE_SINGLE block, the loop itself). */
+			dbg->event = DEBUG_EVENT_BREAK;
+			cpu->stop = true;
+			break;
+		}
+		uint32_t mode = cpu_mode(cpu);
+		bool stepping = (cpu->s.eflags & EFLAGS_TF) != 0;
+		if (shadow || debug_single)
+			mode |= MODE_SINGLE;
+		struct tblock *tb = cpu_get_block(cpu, t, cpu->s.eip, mode);
+		if (!tb) {
+			chain_from = NULL;
+			continue;   /* fatal, or the fetch's #PF was delivered */
+		}
+		if (chain_from && chain_mode == mode && !(mode & MODE_SINGLE) && chain_from->from->valid)
+			tcache_chain(cpu->tc, chain_from, tb, (cpu->s.cr0 & CR0_PG) != 0);
+		chain_from = NULL;
+		sync_seg_bases(cpu);
+		cpu->stats.blocks_run++;
+		cpu->fault.kind = FAULT_NONE;
+		uint64_t deliveries = cpu->deliveries;
+		btvm_enter(cpu, tb->host);
+
+		if (cpu->fault.kind != FAULT_NONE) {
+			enum host_fault_kind k = cpu->fault.kind;
+			cpu->fault.kind = FAULT_NONE;
+			bool completed = cpu_deliver_host_fault(cpu, t, k);
+			/* An event it raised ends the instruction too; an
+			 * attention or a retranslation ran nothing of it. */
+			if (debug_single)
+				debug_after_single(cpu, completed || cpu->deliveries != deliveries ||
+							cpu->fatal);
+			if (!completed)
+				continue;
+		} else {
+			const struct exit_desc *ex = cpu_exit_desc(cpu->exit);
+			if (cpu->exit == CPU_EXIT_INDIRECT) {
+				fill_indirect(cpu, t);
+			} else if (cpu->exit == CPU_EXIT_CALLOUT) {
+				/* A callout stopped; it left EIP in cpu->s. */
+				cpu->stats.exits[EXIT_CALLOUT]++;
+			} else {
+				cpu->s.eip = ex->target_eip;
+				if (ex->kind == EXIT_KIND_BREAK) {
+					/* Nothing ran: no trap for TF either. */
+					dbg->event = DEBUG_EVENT_BREAK;
+					cpu->stop = true;
+					continue;
+				}
+				if (ex->kind == EXIT_KIND_STALE) {
+					/* Its guest bytes changed under it: retranslate. */
+					cpu->tc->stats.selfcheck_stale++;
+					const struct tblock *from = ex->from;
+					tcache_invalidate_page(cpu->tc, &cpu->ibl_table, from->pages[0]);
+					if (from->pages[1] != from->pages[0])
+						tcache_invalidate_page(cpu->tc, &cpu->ibl_table, from->pages[1]);
+					continue;
+				}
+				cpu->stats.exits[EXIT_BRANCH]++;
+				if (ex->kind == EXIT_KIND_BRANCH) {
+					chain_from = (struct exit_desc *)ex;
+					chain_mode = ex->from->mode;
+				}
+			}
+		}
+		if (debug_single)
+			debug_after_single(cpu, true);
+		/* EFLAGS.TF at the start of the instruction: a trap after it,
+		 * unless it ended in an exception or interrupt of its own. */
+		if (stepping && cpu->deliveries == deliveries && !cpu->fatal) {
+			cpu->s.dr[6] |= DR6_BS;
+			cpu->stats.single_steps++;
+			chain_from = NULL;
+			cpu_deliver(cpu, EXC_DB, false, 0, false);
+		}
+	}
+	cpu_bind_thread(NULL);
+}

@@ -1,0 +1,43 @@
+/* Shared by the files of the run loop (run.c), its host faults
+ * (host_fault.c) and its traced writes and MMIO (trace_mmio.c), and by
+ * cpu.c, which installs the fault handler. */
+#ifndef BTVM_CPU_RUN_INTERNAL_H
+#define BTVM_CPU_RUN_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cpu/cpu.h"
+
+struct tblock;
+struct translator;
+
+/* run.c */
+/* Where the instruction at eip is in guest physical memory; false after
+ * raising the #PF its fetch takes. */
+bool cpu_fetch_address(struct cpu *cpu, uint32_t eip, uint32_t *gpa);
+/* The block at eip for mode, translated if need be. NULL when the fetch
+ * faulted (the #PF is delivered, EIP moved) or the guest cannot go on
+ * (cpu->fatal). */
+struct tblock *cpu_get_block(struct cpu *cpu, struct translator *t, uint32_t eip,
+			     uint32_t mode);
+
+/* host_fault.c */
+/* Installs the process's handlers for SIGSEGV, SIGBUS, SIGFPE and SIGILL;
+ * 0 or -errno. */
+int cpu_install_fault_handlers(void);
+/* Makes cpu the one whose translated code this thread runs (NULL: none). */
+void cpu_bind_thread(struct cpu *cpu);
+/* Turns a host fault into its guest event; true only when it was a write
+ * to a code page that then completed (single-stepping must trap after it). */
+bool cpu_deliver_host_fault(struct cpu *cpu, struct translator *t, enum host_fault_kind k);
+
+/* trace_mmio.c */
+/* A guest write to a traced page (cpu->fault): runs the writer alone with
+ * the page writable and drops what it changed. True when it completed. */
+bool cpu_handle_trace(struct cpu *cpu, struct translator *t);
+/* An access to guest physical memory without RAM: its instruction is
+ * retranslated to go through the memory callouts. */
+void cpu_handle_mmio(struct cpu *cpu);
+
+#endif

@@ -1,0 +1,121 @@
+/* Guest writes to traced pages and guest accesses to MMIO, the two host
+ * faults that need more than an event: a write to a page table or to
+ * translated code runs alone with its page writable, and the shadow
+ * entries or translations it changed are dropped after; an access to a
+ * physical address without RAM gets its instruction retranslated through
+ * the memory callouts, which reach the bus (adaptive translation). */
+#include "cpu/cpu.h"
+#include "cpu/run_internal.h"
+
+#include <string.h>
+
+#include "cache/tcache.h"
+#include "mmu/shadow.h"
+#include "translator/translate.h"
+
+/* Write faults an instruction may take on page tables before it is
+ * retranslated to write through a callout (adaptive translation). */
+#define ADAPT_AFTER_FAULTS 4u
+
+_Static_assert(CPU_TABLE_WRITE_COUNTS == 256, "count_table_write hashes to 8 bits");
+
+static bool count_table_write(struct cpu *cpu, uint32_t insn_gpa)
+{
+	struct table_write_count *c = &cpu->table_writes[(insn_gpa * 0x9e3779b1u) >> 24];
+	if (c->key != insn_gpa + 1) {
+		c->key = insn_gpa + 1;
+		c->n = 0;
+	}
+	return ++c->n >= ADAPT_AFTER_FAULTS;
+}
+
+/* A guest write to a traced page: a page table (the shadow entries
+ * derived from what it changes must go) or translated code (dropped). The
+ * writing instruction runs alone with that one mapping writable; a write
+ * that spans two traced pages opens both. True when it completed (a
+ * single step traps after it). */
+bool cpu_handle_trace(struct cpu *cpu, struct translator *t)
+{
+	struct shadow *sh = cpu->sh;
+	uint32_t pages[2], vas[2];
+	bool table[2];
+	unsigned n = 0;
+	struct tblock *tb = NULL;
+
+	for (;;) {
+		uint32_t page = cpu->fault.gpa / GUEST_PAGE_SIZE;
+		if (n == 2 || (n == 1 && pages[0] == page)) {
+			cpu->fatal = "a guest write keeps faulting on traced pages";
+			break;
+		}
+		pages[n] = page;
+		vas[n] = cpu->fault.va;
+		table[n] = shadow_page_is_table(sh, page);
+		if (table[n]) {
+			memcpy(cpu->trace_snapshot[n], sh->ram->host + (uint64_t)page * GUEST_PAGE_SIZE,
+			       GUEST_PAGE_SIZE);
+			sh->stats.trace_faults++;
+		}
+		if (tcache_page_traced(cpu->tc, page)) {
+			tcache_invalidate_page(cpu->tc, &cpu->ibl_table, page);
+			tcache_note_code_write(cpu->tc, page);
+			if (!table[n] && tcache_page_selfcheck(cpu->tc, page))
+				return false;   /* writable from now on: the writer just runs again */
+		}
+		n++;
+		tb = cpu_get_block(cpu, t, cpu->s.eip, cpu_mode(cpu) | MODE_SINGLE);
+		if (!tb)
+			break;
+		/* Translating the writer may have traced its page again. */
+		for (unsigned i = 0; i < n; i++)
+			(void)shadow_unprotect_current(sh, vas[i]);
+		sync_seg_bases(cpu);
+		cpu->fault.kind = FAULT_NONE;
+		btvm_enter(cpu, tb->host);
+		if (cpu->fault.kind != FAULT_TRACED)
+			break;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		shadow_reprotect(sh, pages[i]);
+		if (table[i])
+			shadow_table_changed(sh, pages[i], cpu->trace_snapshot[i]);
+		tcache_invalidate_page(cpu->tc, &cpu->ibl_table, pages[i]);
+	}
+	if (!tb || cpu->fatal)
+		return false;
+	/* Only a newly adaptive writer needs its page retranslated: one that
+	 * is adaptive already and still trapped (a string store) would
+	 * otherwise throw its neighbours' translations away on every write. */
+	if (table[0] && !shadow_is_adaptive(sh, tb->gpa) && count_table_write(cpu, tb->gpa)) {
+		shadow_mark_adaptive(sh, tb->gpa);
+		tcache_invalidate_page(cpu->tc, &cpu->ibl_table, tb->gpa / GUEST_PAGE_SIZE);
+	}
+	if (cpu->fault.kind != FAULT_NONE) {
+		enum host_fault_kind k = cpu->fault.kind;
+		cpu->fault.kind = FAULT_NONE;
+		return cpu_deliver_host_fault(cpu, t, k);
+	}
+	const struct exit_desc *ex = cpu_exit_desc(cpu->exit);
+	if (ex)
+		cpu->s.eip = ex->target_eip;
+	else if (cpu->exit == CPU_EXIT_INDIRECT)
+		cpu->s.eip = (uint32_t)cpu->scratch[0];   /* never looked up */
+	/* else CPU_EXIT_CALLOUT: the callout left EIP */
+	return true;
+}
+
+/* An access to guest physical memory without RAM: the instruction is
+ * retranslated to go through the memory callouts, which reach the bus. */
+void cpu_handle_mmio(struct cpu *cpu)
+{
+	uint32_t insn_gpa;
+	if (!cpu_fetch_address(cpu, cpu->s.eip, &insn_gpa))
+		return;
+	if (shadow_is_adaptive(cpu->sh, insn_gpa)) {
+		cpu->fatal = "guest reaches MMIO with an instruction form the monitor cannot forward "
+			     "(stack or implicit memory operand)";
+		return;
+	}
+	shadow_mark_adaptive(cpu->sh, insn_gpa);
+	tcache_invalidate_page(cpu->tc, &cpu->ibl_table, insn_gpa / GUEST_PAGE_SIZE);
+}
