@@ -53,10 +53,10 @@ static void audit_one(struct board *b, const uint8_t *bytes, uint32_t at, uint32
 {
 	memcpy(b->ram.host + at, bytes, 16);
 	struct tblock *tb;
-	int err = translate_block(&b->tr, &b->cpu, at, at, mode, &tb);
+	int err = cpu_translate_block(&b->cpu, &b->tr, at, at, mode, &tb);
 	if (err == -ENOSPC) {
 		tcache_flush(&b->tc, &b->cpu.ibl_table);
-		err = translate_block(&b->tr, &b->cpu, at, at, mode, &tb);
+		err = cpu_translate_block(&b->cpu, &b->tr, at, at, mode, &tb);
 	}
 	ZydisDecodedInstruction in;
 	unsigned glen = ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&guest_decoder, NULL, bytes, 16, &in))

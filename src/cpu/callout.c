@@ -15,6 +15,7 @@
 #include "cache/tcache.h"
 #include "cpu/callout_internal.h"
 #include "isa/cpuid.h"
+#include "isa/insn.h"
 #include "isa/sensitive.h"
 #include "mmu/shadow.h"
 #include "devices/bus.h"
@@ -65,7 +66,7 @@ uint32_t linear_address(const struct cpu *cpu, const ZydisDecodedInstruction *in
 		ea += reg_read(cpu, op->mem.index) * op->mem.scale;
 	if (in->address_width == 16)
 		ea &= 0xffff;
-	return ea + cpu->s.seg[cpu_seg_index(op->mem.segment)].base;
+	return ea + cpu->s.seg[seg_reg_index(op->mem.segment)].base;
 }
 
 void raise_fault(struct cpu *cpu, const struct callout_desc *d, unsigned vector, bool has_err,
@@ -231,7 +232,7 @@ static enum callout_result do_mov_special(struct cpu *cpu, const struct callout_
 	}
 	/* Segment registers. */
 	if (c1 == ZYDIS_REGCLASS_SEGMENT) {
-		uint16_t sel = cpu->s.seg[cpu_seg_index(ops[1].reg.value)].selector;
+		uint16_t sel = cpu->s.seg[seg_reg_index(ops[1].reg.value)].selector;
 		if (ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER) {
 			reg_write(cpu, ops[0].reg.value, ZydisRegisterGetClass(ops[0].reg.value) == ZYDIS_REGCLASS_GPR32 ? sel : sel);
 		} else if (!cpu_write_guest(cpu, linear_address(cpu, in, &ops[0]), &sel, 2)) {
@@ -247,7 +248,7 @@ static enum callout_result do_mov_special(struct cpu *cpu, const struct callout_
 		raise_fault(cpu, d, EXC_GP, true, 0);
 		return CALLOUT_STOP;
 	}
-	unsigned seg = cpu_seg_index(ops[0].reg.value);
+	unsigned seg = seg_reg_index(ops[0].reg.value);
 	if (seg == SEG_CS) {
 		raise_fault(cpu, d, EXC_UD, false, 0);
 		return CALLOUT_STOP;

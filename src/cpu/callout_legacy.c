@@ -163,7 +163,7 @@ enum callout_result do_string_io(struct cpu *cpu, const struct callout_desc *d,
 		     in->mnemonic == ZYDIS_MNEMONIC_INSD;
 	const ZydisDecodedOperand *mem = is_in ? &ops[0] : &ops[1];
 	/* INS always stores through ES; OUTS reads through DS or the override. */
-	unsigned seg = is_in ? SEG_ES : cpu_seg_index(mem->mem.segment);
+	unsigned seg = is_in ? SEG_ES : seg_reg_index(mem->mem.segment);
 	unsigned width = in->operand_width / 8;
 	uint32_t mask = in->address_width == 16 ? 0xffffu : 0xffffffffu;
 	uint32_t step = cpu->s.eflags & EFLAGS_DF ? (uint32_t)-width : width;

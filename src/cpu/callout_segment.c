@@ -186,7 +186,7 @@ enum callout_result do_load_far_pointer(struct cpu *cpu, const struct callout_de
 enum callout_result do_push_seg(struct cpu *cpu, const struct callout_desc *d,
 				const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
-	uint32_t sel = cpu->s.seg[cpu_seg_index(ops[0].reg.value)].selector;
+	uint32_t sel = cpu->s.seg[seg_reg_index(ops[0].reg.value)].selector;
 	unsigned size = in->operand_width == 16 ? 2 : 4;
 	uint32_t esp = cpu->regs[REG_ESP] - size;
 	uint32_t addr = cpu->s.seg[SEG_SS].base + esp;
@@ -211,7 +211,7 @@ fault:
 enum callout_result do_pop_seg(struct cpu *cpu, const struct callout_desc *d,
 			       const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
-	unsigned seg = cpu_seg_index(ops[0].reg.value);
+	unsigned seg = seg_reg_index(ops[0].reg.value);
 	unsigned size = in->operand_width == 16 ? 2 : 4;
 	uint16_t sel;
 	if (seg == SEG_CS) {

@@ -55,7 +55,7 @@ enum callout_result do_string_mem(struct cpu *cpu, const struct callout_desc *d,
 	for (unsigned i = 0; i < in->operand_count; i++)
 		if (ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && ops[i].mem.base != ZYDIS_REGISTER_EDI &&
 		    ops[i].mem.base != ZYDIS_REGISTER_DI)
-			src_seg = cpu_seg_index(ops[i].mem.segment);
+			src_seg = seg_reg_index(ops[i].mem.segment);
 	uint32_t *esi = &cpu->regs[REG_ESI], *edi = &cpu->regs[REG_EDI], *ecx = &cpu->regs[REG_ECX];
 	uint32_t *eax = &cpu->regs[REG_EAX];
 	uint32_t count = rep ? *ecx & mask : 1;

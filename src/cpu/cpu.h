@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "cache/ibl.h"
+#include "isa/seg_reg.h"
 #include "isa/vcpu.h"
 #include "translator/cpu_layout.h"
 
@@ -251,7 +252,9 @@ _Static_assert(offsetof(struct cpu, fpu_full) == CPU_OFF_FPU_FULL, "layout");
 _Static_assert(offsetof(struct cpu, ibl_global_tags) == CPU_OFF_IBL_GLOBAL_TAGS, "layout");
 _Static_assert(offsetof(struct cpu, ibl_tags) == CPU_OFF_IBL_TAGS, "layout");
 _Static_assert(offsetof(struct cpu, fxsave) == CPU_OFF_FXSAVE, "layout");
+_Static_assert(offsetof(struct cpu, s) == CPU_OFF_STATE, "layout");
 
+struct tblock;
 struct translator;
 struct bus;
 struct callout_desc;
@@ -279,6 +282,11 @@ void cpu_destroy(struct cpu *cpu);
 /* The processor's RESET: state from boot, caches of translated code
  * dropped; statistics kept across resets. */
 void cpu_reset(struct cpu *cpu, const struct vcpu_state *boot);
+/* translate_block for this vCPU: its cache, shadow, paging mode, TSC and
+ * breakpoints, and its page walk for the fetch (a #PF left pending in
+ * cpu->pf). Returns what translate_block does. */
+int cpu_translate_block(struct cpu *cpu, struct translator *t, uint32_t eip, uint32_t gpa,
+			uint32_t mode, struct tblock **out);
 /* Runs translated guest code until cpu->stop is set or the guest cannot go
  * on (cpu->fatal says why). */
 void cpu_run(struct cpu *cpu, struct translator *t);
@@ -300,19 +308,6 @@ void cpu_breakpoint_clear(struct cpu *cpu, uint32_t eip);
  * breakpoint or cpu->stop; the instruction at EIP runs even when it is a
  * breakpoint's. */
 void cpu_debug_resume(struct cpu *cpu, bool step);
-/* Zydis segment register -> SEG_* index (DS for anything else). */
-static inline unsigned cpu_seg_index(ZydisRegister seg)
-{
-	switch (seg) {
-	case ZYDIS_REGISTER_ES: return SEG_ES;
-	case ZYDIS_REGISTER_CS: return SEG_CS;
-	case ZYDIS_REGISTER_SS: return SEG_SS;
-	case ZYDIS_REGISTER_FS: return SEG_FS;
-	case ZYDIS_REGISTER_GS: return SEG_GS;
-	default: return SEG_DS;
-	}
-}
-
 uint32_t cpu_get_eflags(const struct cpu *cpu);
 void cpu_set_eflags(struct cpu *cpu, uint32_t eflags, uint32_t writable);
 uint32_t cpu_mode(const struct cpu *cpu);
@@ -351,12 +346,6 @@ void cpu_null_inner_segments(struct cpu *cpu);
 /* The exception an x87/MMX/SSE instruction raises because of CR0.EM/TS/MP
  * (#NM, or #UD for MMX/SSE under EM), or -1 if it runs. */
 int cpu_fpu_unavailable(const struct cpu *cpu, const ZydisDecodedInstruction *in);
-/* Whether CR0.TS/EM can make the instruction trap (it touches x87, MMX or
- * SSE state): such instructions become callouts while MODE_FPU_OFF. */
-bool insn_uses_fpu(const ZydisDecodedInstruction *in);
-/* A store through a CS override: #GP, since code segments are never
- * writable in protected mode. */
-bool insn_writes_via_cs(const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops);
 /* The 8-byte descriptor a selector names in the GDT or LDT; false if it
  * lies beyond the table's limit or outside guest RAM. */
 bool cpu_read_descriptor(struct cpu *cpu, uint16_t selector, uint32_t *lo, uint32_t *hi);

@@ -7,6 +7,7 @@
 #include "cache/tcache.h"
 #include "cpu/cpu.h"
 #include "isa/descriptor.h"
+#include "isa/insn.h"
 #include "mmu/window.h"
 
 bool cpu_read_descriptor(struct cpu *cpu, uint16_t selector, uint32_t *lo, uint32_t *hi)
@@ -285,23 +286,6 @@ void cpu_deliver(struct cpu *cpu, unsigned vector, bool has_error, uint32_t erro
 	cpu->triple_fault = true;
 }
 
-bool insn_uses_fpu(const ZydisDecodedInstruction *in)
-{
-	switch (in->meta.isa_ext) {
-	case ZYDIS_ISA_EXT_X87:
-	case ZYDIS_ISA_EXT_MMX:
-	case ZYDIS_ISA_EXT_SSE:
-	case ZYDIS_ISA_EXT_SSE2:
-	case ZYDIS_ISA_EXT_SSE3:
-	case ZYDIS_ISA_EXT_SSSE3:
-	case ZYDIS_ISA_EXT_SSE4:
-		return true;
-	default:
-		return in->mnemonic == ZYDIS_MNEMONIC_FWAIT || in->mnemonic == ZYDIS_MNEMONIC_FXSAVE ||
-		       in->mnemonic == ZYDIS_MNEMONIC_FXRSTOR;
-	}
-}
-
 int cpu_fpu_unavailable(const struct cpu *cpu, const ZydisDecodedInstruction *in)
 {
 	uint32_t cr0 = cpu->s.cr0;
@@ -315,13 +299,4 @@ int cpu_fpu_unavailable(const struct cpu *cpu, const ZydisDecodedInstruction *in
 	if (cr0 & CR0_EM)
 		return x87 ? EXC_NM : EXC_UD;
 	return (cr0 & CR0_TS) ? EXC_NM : -1;
-}
-
-bool insn_writes_via_cs(const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
-{
-	for (unsigned i = 0; i < in->operand_count; i++)
-		if (ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && ops[i].mem.segment == ZYDIS_REGISTER_CS &&
-		    (ops[i].actions & ZYDIS_OPERAND_ACTION_MASK_WRITE))
-			return true;
-	return false;
 }

@@ -14,6 +14,40 @@
 #include "mmu/shadow.h"
 #include "translator/translate.h"
 
+/* The translator's view of the vCPU (struct translate_env). */
+static bool env_fetch_gpa(void *opaque, uint32_t linear, uint32_t *gpa)
+{
+	return cpu_translate(opaque, linear, ACCESS_READ, gpa);
+}
+
+static void env_drop_fault(void *opaque)
+{
+	struct cpu *cpu = opaque;
+	cpu->pf.pending = false;
+}
+
+static bool env_breakpoint_at(void *opaque, uint32_t eip)
+{
+	return cpu_breakpoint_at(opaque, eip);
+}
+
+int cpu_translate_block(struct cpu *cpu, struct translator *t, uint32_t eip, uint32_t gpa,
+			uint32_t mode, struct tblock **out)
+{
+	const struct translate_env env = {
+		.sh = cpu->sh,
+		.tc = cpu->tc,
+		.ibl = &cpu->ibl_table,
+		.paging = (cpu->s.cr0 & CR0_PG) != 0,
+		.tsc_native = cpu->tsc_native,
+		.fetch_gpa = env_fetch_gpa,
+		.drop_fault = env_drop_fault,
+		.breakpoint_at = cpu->debug.nbp ? env_breakpoint_at : NULL,
+		.opaque = cpu,
+	};
+	return translate_block(t, &env, eip, gpa, mode, out);
+}
+
 /* Delivers the #PF a failed guest access left pending; false if none. */
 static bool deliver_pending_page_fault(struct cpu *cpu)
 {
@@ -57,10 +91,10 @@ struct tblock *cpu_get_block(struct cpu *cpu, struct translator *t, uint32_t eip
 	}
 	if (tb)
 		return tb;
-	int err = translate_block(t, cpu, eip, gpa, mode, &tb);
+	int err = cpu_translate_block(cpu, t, eip, gpa, mode, &tb);
 	if (err == -ENOSPC) {
 		tcache_flush(cpu->tc, &cpu->ibl_table);
-		err = translate_block(t, cpu, eip, gpa, mode, &tb);
+		err = cpu_translate_block(cpu, t, eip, gpa, mode, &tb);
 	}
 	if (err == -EFAULT) {
 		/* Code at a physical address without RAM: an unclaimed bus

@@ -12,13 +12,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache/ibl.h"
 #include "cache/tcache.h"
-#include "cpu/cpu.h"
+#include "isa/insn.h"
+#include "isa/seg_reg.h"
 #include "isa/sensitive.h"
 #include "mmu/paging.h"
 #include "mmu/shadow.h"
 #include "mmu/window.h"
 #include "translator/allowlist.h"
+#include "translator/cpu_layout.h"
 #include "translator/disasm.h"
 #include "translator/emit.h"
 
@@ -110,7 +113,7 @@ ZydisEncoderOperand guest_mem(struct tctx *c, const ZydisDecodedOperand *op, int
 		emit2(&c->e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_R14D), op_reg(ZYDIS_REGISTER_R14W));
 	if (need_base) {
 		emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R10D),
-		      cpu_field(4, CPU_OFF_SEG_BASE + 4 * cpu_seg_index(op->mem.segment)));
+		      cpu_field(4, CPU_OFF_SEG_BASE + 4 * seg_reg_index(op->mem.segment)));
 		emit_lea32(c, ZYDIS_REGISTER_R14D, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R10, 1, 0);
 	}
 	return op_mem(size, ZYDIS_REGISTER_R14D, ZYDIS_REGISTER_NONE, 0, 0);
@@ -249,7 +252,7 @@ static uint8_t *emit_ibl_probe(struct tctx *c, int32_t tags)
 static void emit_ibl_lookup_tags(struct tctx *c, int32_t first, int32_t second)
 {
 	struct emitter *e = &c->e;
-	if (c->cpu->ibl_table.mix) {
+	if (c->env->ibl->mix) {
 		/* ibl_index(): target + ror(target, 16), low 16 bits. */
 		ZydisEncoderOperand ror[3] = { op_reg(ZYDIS_REGISTER_R14D), op_reg(ZYDIS_REGISTER_R13D),
 					       op_imm(16) };
@@ -344,7 +347,7 @@ static bool stores_fpu_pointers(const struct tctx *c)
  * writing page tables). */
 static bool insn_is_adaptive(const struct tctx *c)
 {
-	return shadow_is_adaptive(c->cpu->sh, c->gpa + (c->eip - c->tb->eip));
+	return shadow_is_adaptive(c->env->sh, c->gpa + (c->eip - c->tb->eip));
 }
 
 static bool adaptive_candidate(const struct tctx *c)
@@ -824,8 +827,8 @@ static bool uses_stack(ZydisMnemonic m)
 /* The monitor's copy of a segment register's selector, as a cpu field. */
 static ZydisEncoderOperand selector_field(ZydisRegister seg)
 {
-	size_t off = offsetof(struct cpu, s) + offsetof(struct vcpu_state, seg) +
-		     cpu_seg_index(seg) * sizeof(struct segment) + offsetof(struct segment, selector);
+	size_t off = CPU_OFF_STATE + offsetof(struct vcpu_state, seg) +
+		     seg_reg_index(seg) * sizeof(struct segment) + offsetof(struct segment, selector);
 	return cpu_field(2, (unsigned)off);
 }
 
@@ -904,7 +907,7 @@ static bool translate_cli(struct tctx *c)
 
 static bool translate_rdtsc(struct tctx *c)
 {
-	if ((c->mode & MODE_CPL3) || !c->cpu->tsc_native)
+	if ((c->mode & MODE_CPL3) || !c->env->tsc_native)
 		return false;
 	emit_rdtsc(c);
 	return true;
@@ -1127,7 +1130,7 @@ static size_t tail_room(const struct tctx *c, uint32_t guest_len)
  * pending only when the block has no instruction yet to end before it). */
 static unsigned fetch_insn(struct tctx *c, uint32_t *next_gpa)
 {
-	const struct guest_ram *ram = c->cpu->sh->ram;
+	const struct guest_ram *ram = c->env->sh->ram;
 	uint32_t off = c->eip % GUEST_PAGE_SIZE;
 	uint32_t in_page = GUEST_PAGE_SIZE - off;
 	uint32_t here = (c->gpa & ~(GUEST_PAGE_SIZE - 1)) + off;
@@ -1142,59 +1145,60 @@ static unsigned fetch_insn(struct tctx *c, uint32_t *next_gpa)
 	uint32_t next_linear = c->eip + in_page, gpa;
 	if (c->tb->ninsns > 0)
 		return in_page;   /* a crossing instruction starts a block of its own */
-	bool ok = cpu_translate(c->cpu, next_linear, ACCESS_READ, &gpa);
+	bool ok = c->env->fetch_gpa(c->env->opaque, next_linear, &gpa);
 	if (!ok || !guest_ram_contains(ram, gpa, ZYDIS_MAX_INSTRUCTION_LENGTH - in_page))
 		return in_page;
-	c->cpu->pf.pending = false;
+	c->env->drop_fault(c->env->opaque);
 	memcpy(c->insn_buf + in_page, ram->host + gpa, ZYDIS_MAX_INSTRUCTION_LENGTH - in_page);
 	*next_gpa = gpa;
 	return ZYDIS_MAX_INSTRUCTION_LENGTH;
 }
 
-int translate_block(struct translator *t, struct cpu *cpu, uint32_t eip, uint32_t gpa,
-		    uint32_t mode, struct tblock **out)
+int translate_block(struct translator *t, const struct translate_env *env, uint32_t eip,
+		    uint32_t gpa, uint32_t mode, struct tblock **out)
 {
-	const struct guest_ram *ram = cpu->sh->ram;
+	const struct guest_ram *ram = env->sh->ram;
 	uint8_t *code, *limit;
 	struct tctx *c = t->ctx;
 
 	if (!guest_ram_contains(ram, gpa, 1))
 		return -EFAULT;
-	struct tblock *tb = tcache_new_block(cpu->tc, &code, &limit);
+	struct tblock *tb = tcache_new_block(env->tc, &code, &limit);
 	if (!tb)
 		return -ENOSPC;
 	memset(c, 0, offsetof(struct tctx, callouts));
 	c->t = t;
-	c->cpu = cpu;
+	c->env = env;
 	c->tb = tb;
 	c->mode = mode;
 	c->gpa = gpa;
-	c->paging = (cpu->s.cr0 & CR0_PG) != 0;
+	c->paging = env->paging;
 	tb->eip = eip;
 	tb->gpa = gpa;
 	tb->mode = mode;
 	tb->host = code;
 	tb->pages[0] = tb->pages[1] = gpa / GUEST_PAGE_SIZE;
-	tb->map_host = tcache_alloc_map(cpu->tc, BLOCK_MAX_INSNS);
-	tb->map_guest = tcache_alloc_map(cpu->tc, BLOCK_MAX_INSNS);
+	tb->map_host = tcache_alloc_map(env->tc, BLOCK_MAX_INSNS);
+	tb->map_guest = tcache_alloc_map(env->tc, BLOCK_MAX_INSNS);
 	emit_init(&c->e, code, limit);
 	uint32_t first_page = gpa / GUEST_PAGE_SIZE;
-	c->selfcheck = tcache_page_selfcheck(cpu->tc, first_page);
+	c->selfcheck = tcache_page_selfcheck(env->tc, first_page);
 	if (eip % GUEST_PAGE_SIZE > GUEST_PAGE_SIZE - ZYDIS_MAX_INSTRUCTION_LENGTH) {
 		/* The first instruction may run onto the next page: a
 		 * self-checking one there makes this block check itself too. */
 		uint32_t next = (eip | (GUEST_PAGE_SIZE - 1)) + 1, g2;
-		bool ok = cpu_translate(cpu, next, ACCESS_READ, &g2);
-		cpu->pf.pending = false;
+		bool ok = env->fetch_gpa(env->opaque, next, &g2);
+		env->drop_fault(env->opaque);
 		if (ok)
-			c->selfcheck = c->selfcheck || tcache_page_selfcheck(cpu->tc, g2 / GUEST_PAGE_SIZE);
+			c->selfcheck = c->selfcheck || tcache_page_selfcheck(env->tc, g2 / GUEST_PAGE_SIZE);
 	}
 	emit_block_entry(c);
 
 	unsigned max = (t->single_insn || (mode & MODE_SINGLE)) ? 1 : t->max_insns;
 	c->eip = eip;
 	while (!c->ended) {
-		if (cpu->debug.nbp && !(mode & MODE_SINGLE) && cpu_breakpoint_at(cpu, c->eip)) {
+		if (env->breakpoint_at && !(mode & MODE_SINGLE) &&
+		    env->breakpoint_at(env->opaque, c->eip)) {
 			/* A debugger's breakpoint: the block ends before it, and
 			 * the block that starts there only leaves to report it
 			 * (chained and looked-up branches reach it too). Resuming
@@ -1312,7 +1316,7 @@ int translate_block(struct translator *t, struct cpu *cpu, uint32_t eip, uint32_
 		return -ENOSPC;
 	tb->guest_len = c->eip - eip;
 	tb->host_len = (uint32_t)(p - (uintptr_t)code);
-	tcache_commit(cpu->tc, tb);
+	tcache_commit(env->tc, tb);
 	if (t->trace)
 		disasm_trace_block(t->trace, tb, guest);
 	*out = tb;

@@ -10,8 +10,10 @@
 
 #include <Zydis/Zydis.h>
 
-struct cpu;
+struct ibl_table;
+struct shadow;
 struct tblock;
+struct tcache;
 
 /* Mode bits of the translation key: whatever changes how a guest byte
  * sequence must be translated. */
@@ -67,16 +69,37 @@ struct translator {
 	struct tctx *ctx;
 };
 
+/* What the translator needs of the vCPU it translates for, filled in by
+ * cpu/ for each block (the translator sits below struct cpu and never
+ * sees it; the code it emits reaches the vCPU's fields through R15 at the
+ * offsets of translator/cpu_layout.h). */
+struct translate_env {
+	struct shadow *sh;          /* guest RAM, and which instructions are adaptive */
+	struct tcache *tc;          /* where the block goes */
+	const struct ibl_table *ibl;   /* the lookup table whose index the code computes */
+	bool paging;                /* CR0.PG now: cross-page exits look up */
+	bool tsc_native;            /* RDTSC may be inline (struct cpu's tsc_offset) */
+	/* The physical address of a linear one for an instruction fetch;
+	 * false leaves the fetch's #PF pending in the vCPU. */
+	bool (*fetch_gpa)(void *opaque, uint32_t linear, uint32_t *gpa);
+	/* Drops a #PF fetch_gpa left pending: the fetch was only a look. */
+	void (*drop_fault)(void *opaque);
+	/* Whether a debugger's breakpoint is at linear eip; NULL when none
+	 * is set. */
+	bool (*breakpoint_at)(void *opaque, uint32_t eip);
+	void *opaque;
+};
+
 /* 0, or -EINVAL (no decoder) or -ENOMEM. */
 int translator_init(struct translator *t, bool single_insn, FILE *trace);
 void translator_destroy(struct translator *t);
 /* Translates the block at guest linear address eip (physical gpa) for the
- * given mode into the cache. Returns 0 and the block, -ENOSPC when the
+ * given mode into env's cache. Returns 0 and the block, -ENOSPC when the
  * cache must be flushed first, -EFAULT when the code is not in guest RAM
  * or its only instruction runs into a page that cannot be fetched (a #PF
- * pending in cpu->pf says which), or -ENOTSUP (a translator bug,
- * described in t->error). */
-int translate_block(struct translator *t, struct cpu *cpu, uint32_t eip, uint32_t gpa,
-		    uint32_t mode, struct tblock **out);
+ * left pending by env's fetch_gpa says which), or -ENOTSUP (a translator
+ * bug, described in t->error). */
+int translate_block(struct translator *t, const struct translate_env *env, uint32_t eip,
+		    uint32_t gpa, uint32_t mode, struct tblock **out);
 
 #endif

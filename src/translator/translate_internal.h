@@ -20,7 +20,7 @@
 
 struct tctx {
 	struct translator *t;
-	struct cpu *cpu;
+	const struct translate_env *env;
 	struct tblock *tb;
 	struct emitter e;
 	uint32_t mode;

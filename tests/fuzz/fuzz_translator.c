@@ -262,10 +262,10 @@ static void translate_one(struct rig *r, const struct attempt *a, unsigned max)
 	cpu->s.cpl = a->mode & MODE_CPL3 ? 3 : 0;
 	cpu->s.cr0 = CR0_PE | CR0_ET | (a->paging ? CR0_PG : 0) | (a->mode & MODE_FPU_OFF ? CR0_TS : 0);
 	struct tblock *tb = NULL;
-	int err = translate_block(&r->tr, cpu, p->eip, p->gpa, a->mode, &tb);
+	int err = cpu_translate_block(cpu, &r->tr, p->eip, p->gpa, a->mode, &tb);
 	if (err == -ENOSPC) {
 		tcache_flush(&r->tc, &cpu->ibl_table);
-		err = translate_block(&r->tr, cpu, p->eip, p->gpa, a->mode, &tb);
+		err = cpu_translate_block(cpu, &r->tr, p->eip, p->gpa, a->mode, &tb);
 		if (err == -ENOSPC)
 			fail(a, "a block does not fit in an empty cache");
 	}
