@@ -122,7 +122,8 @@ static enum callout_result do_io(struct cpu *cpu, const struct callout_desc *d,
 }
 
 static enum callout_result do_pushf(struct cpu *cpu, const struct callout_desc *d,
-				    const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
+				    const ZydisDecodedInstruction *in,
+				    const ZydisDecodedOperand *ops)
 {
 	(void)ops;
 	uint32_t f = cpu_get_eflags(cpu) & ~(EFLAGS_VM | EFLAGS_RF);
@@ -137,7 +138,8 @@ static enum callout_result do_pushf(struct cpu *cpu, const struct callout_desc *
 }
 
 static enum callout_result do_popf(struct cpu *cpu, const struct callout_desc *d,
-				   const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
+				   const ZydisDecodedInstruction *in,
+				   const ZydisDecodedOperand *ops)
 {
 	(void)ops;
 	uint32_t f = 0;
@@ -266,7 +268,8 @@ static enum callout_result do_mov_special(struct cpu *cpu, const struct callout_
 }
 
 static enum callout_result do_cpuid(struct cpu *cpu, const struct callout_desc *d,
-				    const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
+				    const ZydisDecodedInstruction *in,
+				    const ZydisDecodedOperand *ops)
 {
 	(void)d, (void)in, (void)ops;
 	bool apic = cpu->plat && cpu->plat->apic_enabled && cpu->plat->apic_enabled(cpu->plat->opaque);
@@ -371,7 +374,8 @@ static enum callout_result do_ud(struct cpu *cpu, const struct callout_desc *d,
 }
 
 static enum callout_result do_nothing(struct cpu *cpu, const struct callout_desc *d,
-				      const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
+				      const ZydisDecodedInstruction *in,
+				      const ZydisDecodedOperand *ops)
 {
 	(void)cpu, (void)d, (void)in, (void)ops;
 	return CALLOUT_GO_ON;
@@ -404,7 +408,8 @@ static enum callout_result do_std(struct cpu *cpu, const struct callout_desc *d,
 }
 
 static enum callout_result do_rdpmc(struct cpu *cpu, const struct callout_desc *d,
-				    const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
+				    const ZydisDecodedInstruction *in,
+				    const ZydisDecodedOperand *ops)
 {
 	(void)in, (void)ops;
 	/* There are no performance counters: no ECX names a valid one. */
@@ -430,14 +435,16 @@ static enum callout_result do_int(struct cpu *cpu, const struct callout_desc *d,
 }
 
 static enum callout_result do_int3(struct cpu *cpu, const struct callout_desc *d,
-				   const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
+				   const ZydisDecodedInstruction *in,
+				   const ZydisDecodedOperand *ops)
 {
 	(void)in, (void)ops;
 	return soft_int(cpu, d, EXC_BP);
 }
 
 static enum callout_result do_into(struct cpu *cpu, const struct callout_desc *d,
-				   const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
+				   const ZydisDecodedInstruction *in,
+				   const ZydisDecodedOperand *ops)
 {
 	(void)in, (void)ops;
 	if (!(cpu->rflags & EFLAGS_OF))
@@ -446,7 +453,8 @@ static enum callout_result do_into(struct cpu *cpu, const struct callout_desc *d
 }
 
 static enum callout_result do_int1(struct cpu *cpu, const struct callout_desc *d,
-				   const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
+				   const ZydisDecodedInstruction *in,
+				   const ZydisDecodedOperand *ops)
 {
 	(void)in, (void)ops;
 	/* ICEBP: a #DB trap delivered like a hardware exception (no gate
@@ -457,7 +465,8 @@ static enum callout_result do_int1(struct cpu *cpu, const struct callout_desc *d
 }
 
 static enum callout_result do_invlpg(struct cpu *cpu, const struct callout_desc *d,
-				     const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
+				     const ZydisDecodedInstruction *in,
+				     const ZydisDecodedOperand *ops)
 {
 	(void)d;
 	/* Shadows follow every page-table write (traces), so no stale
@@ -484,7 +493,8 @@ static enum callout_result do_store_table(struct cpu *cpu, const struct callout_
 					  const ZydisDecodedInstruction *in,
 					  const ZydisDecodedOperand *ops)
 {
-	const struct table_reg *t = in->mnemonic == ZYDIS_MNEMONIC_SGDT ? &cpu->s.gdtr : &cpu->s.idtr;
+	bool gdt = in->mnemonic == ZYDIS_MNEMONIC_SGDT;
+	const struct table_reg *t = gdt ? &cpu->s.gdtr : &cpu->s.idtr;
 	if (!write_table_operand(cpu, in, &ops[0], t)) {
 		raise_fault(cpu, d, EXC_GP, true, 0);
 		return CALLOUT_STOP;
@@ -493,7 +503,8 @@ static enum callout_result do_store_table(struct cpu *cpu, const struct callout_
 }
 
 static enum callout_result do_rdtsc(struct cpu *cpu, const struct callout_desc *d,
-				    const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
+				    const ZydisDecodedInstruction *in,
+				    const ZydisDecodedOperand *ops)
 {
 	(void)in, (void)ops;
 	if ((cpu->s.cr4 & CR4_TSD) && cpu->s.cpl != 0) {
@@ -507,7 +518,8 @@ static enum callout_result do_rdtsc(struct cpu *cpu, const struct callout_desc *
 }
 
 static enum callout_result do_clts(struct cpu *cpu, const struct callout_desc *d,
-				   const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
+				   const ZydisDecodedInstruction *in,
+				   const ZydisDecodedOperand *ops)
 {
 	(void)d, (void)in, (void)ops;
 	cpu->s.cr0 &= ~CR0_TS;

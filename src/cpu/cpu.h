@@ -124,7 +124,8 @@ struct cpu_stats {
  * struct exit_desc whose stub was taken (btvm_exit). btvm_ibl_miss in
  * entry.S stores CPU_EXIT_INDIRECT itself. */
 enum cpu_exit_code {
-	CPU_EXIT_INDIRECT = 0,  /* the lookup table missed an indirect branch: target in scratch[0] */
+	/* The lookup table missed an indirect branch (target in scratch[0]). */
+	CPU_EXIT_INDIRECT = 0,
 	CPU_EXIT_CALLOUT = 1,   /* a callout stopped, leaving EIP in cpu->s */
 };
 /* The exit stub cpu->exit names, or NULL for one of the codes. */

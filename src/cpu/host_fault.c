@@ -38,7 +38,8 @@ static enum host_fault_kind window_fault(struct cpu *cpu, const siginfo_t *si, c
 		return FAULT_OUTSIDE;   /* the guard above 4 GiB: an access that wrapped */
 	cpu->fault.va = (uint32_t)(a - base);
 	bool write = (g[REG_ERR] & 2) != 0;
-	switch (shadow_fault(cpu->sh, &cpu->s, cpu->fault.va, write, &cpu->fault.gpa, &cpu->fault.error)) {
+	struct host_fault *f = &cpu->fault;
+	switch (shadow_fault(cpu->sh, &cpu->s, f->va, write, &f->gpa, &f->error)) {
 	case SHADOW_FILLED:
 		return FAULT_NONE;
 	case SHADOW_PAGE_FAULT:
@@ -60,7 +61,8 @@ static void unswap_high_bytes(struct cpu *cpu, const uint8_t *from, const uint8_
 	while (from < rip) {
 		ZydisDecodedInstruction in;
 		ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
-		if (ZYAN_FAILED(ZydisDecoderDecodeFull(&cpu->host_decoder, from, (ZyanUSize)(rip - from), &in, ops)))
+		ZyanUSize len = (ZyanUSize)(rip - from);
+		if (ZYAN_FAILED(ZydisDecoderDecodeFull(&cpu->host_decoder, from, len, &in, ops)))
 			return;
 		if (in.mnemonic == ZYDIS_MNEMONIC_XCHG && ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
 		    ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&

@@ -101,6 +101,17 @@ enum sensitive_inline {
 	INLINE_COUNT
 };
 
+/* The forms of a mnemonic that are sensitive, when not all of them are. */
+enum sensitive_operands {
+	OPS_ANY,          /* every form */
+	OPS_SPECIAL_REG,  /* MOV to or from a segment, control or debug register;
+			   * only the control and debug forms are privileged */
+	OPS_PUSH_SEG,     /* PUSH of a segment register */
+	OPS_POP_SEG,      /* POP into a segment register */
+	OPS_FAR,          /* JMP, CALL, RET: the far forms */
+	OPS_NESTED,       /* ENTER with a nesting level (modulo 32) */
+};
+
 /* One row per sensitive instruction: everything the translator, the
  * monitor and the listing need to know about it. */
 struct sensitive_insn {
@@ -108,11 +119,12 @@ struct sensitive_insn {
 	const char *name;
 	enum sensitive_class cls;
 	enum sensitive_handling handling;   /* as the listing describes it */
-	/* For MOV and POP of a segment register the translator refines this
-	 * by operand (sensitive_block_end). */
+	/* For the segment loads of OPS_SPECIAL_REG and OPS_POP_SEG the
+	 * translator refines this by operand (sensitive_block_end). */
 	enum block_end end;
 	enum sensitive_handler handler;
 	enum sensitive_inline inline_form;
+	enum sensitive_operands operands;
 	const char *note;
 };
 
