@@ -132,7 +132,7 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
 	unswap_high_bytes(cpu, tb->host + tb->map_host[i], (const uint8_t *)g[REG_RIP]);
 	cpu->fault.kind = kind;
 	cpu->fault.host_rip = (uintptr_t)g[REG_RIP];
-	cpu->exit = CPU_EXIT_INDIRECT;   /* not read: last_fault says why */
+	cpu->exit = CPU_EXIT_INDIRECT;   /* not read: cpu->fault says why */
 	cpu->stats.exits[EXIT_FAULT]++;
 	g[REG_RIP] = (greg_t)(uintptr_t)btvm_fault_leave;
 	g[REG_R15] = (greg_t)(uintptr_t)cpu;

@@ -333,10 +333,8 @@ void sensitive_print_table(FILE *out)
 	}
 }
 
-enum block_end sensitive_block_end(const struct sensitive_insn *s, const ZydisDecodedInstruction *in,
-				   const ZydisDecodedOperand *ops)
+enum block_end sensitive_block_end(const struct sensitive_insn *s, const ZydisDecodedOperand *ops)
 {
-	(void)in;
 	if ((s->operands != OPS_SPECIAL_REG && s->operands != OPS_POP_SEG) ||
 	    ops[0].type != ZYDIS_OPERAND_TYPE_REGISTER)
 		return s->end;

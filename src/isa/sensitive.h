@@ -1,7 +1,10 @@
 /* The sensitive-instruction table: every IA-32 instruction whose behaviour
  * depends on or changes privileged state, with its Popek-Goldberg class
- * and how btvm runs it. The translator and the teaching listing
- * (btvm --list-sensitive) both read this one table. */
+ * and how btvm runs it. The translator (block end, inline form), the
+ * monitor (handler, the #GP(0) of the privileged class) and the teaching
+ * listing (btvm --list-sensitive) all read this one table: adding or
+ * changing an instruction is one row here, plus its handler's function
+ * in cpu/callout.c when it needs a new one. */
 #ifndef BTVM_ISA_SENSITIVE_H
 #define BTVM_ISA_SENSITIVE_H
 
@@ -138,12 +141,12 @@ bool sensitive_cpl0_only(const struct sensitive_insn *s, const ZydisDecodedInstr
 			 const ZydisDecodedOperand *ops);
 const char *sensitive_class_name(enum sensitive_class cls);
 void sensitive_print_table(FILE *out);
-/* The block end for this instruction: the table's, refined by operand for
- * the segment forms of MOV and POP (loads of DS/ES/FS/GS and reads into a
- * general register go on; SS, whose load holds interrupts off for one
- * instruction, and control registers do not). */
-enum block_end sensitive_block_end(const struct sensitive_insn *s, const ZydisDecodedInstruction *in,
-				   const ZydisDecodedOperand *ops);
+/* The block end for this instruction (s its row, ops its operands): the
+ * table's, refined by operand for the segment forms of MOV and POP (loads
+ * of DS/ES/FS/GS and reads into a general register go on; SS, whose load
+ * holds interrupts off for one instruction, and control registers do
+ * not). */
+enum block_end sensitive_block_end(const struct sensitive_insn *s, const ZydisDecodedOperand *ops);
 unsigned sensitive_table_size(void);
 const struct sensitive_insn *sensitive_table_entry(unsigned i);
 

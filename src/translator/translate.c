@@ -948,7 +948,7 @@ static bool translate_insn(struct tctx *c, const struct sensitive_insn *sens)
 		 * time cost more than the rest of a system call; SYSENTER,
 		 * SYSEXIT, INT and IRET look their target up themselves. A
 		 * one-instruction block always goes back to the run loop. */
-		enum block_end end = sensitive_block_end(sens, &c->in, c->ops);
+		enum block_end end = sensitive_block_end(sens, c->ops);
 		if ((end == END_IF_NEEDED || end == END_TRANSFER) && (c->mode & MODE_SINGLE))
 			end = END_ALWAYS;
 		struct callout_desc *d = &c->callouts[c->ncallouts - 1].desc;
