@@ -2,6 +2,7 @@
  * guest loader, and the run loop. Only this file knows the PC's port map. */
 #define _GNU_SOURCE
 #include "board.h"
+#include "board_explain.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -1010,7 +1011,9 @@ int board_create(struct board *board, const struct board_config *cfg, char *err,
 		goto close_trace;
 	}
 	board->cpu_ready = true;
-	ret = board_screen_open(board, board_console_notify, err, err_len);
+	ret = board_explain_init(board, err, err_len);
+	if (!ret)
+		ret = board_screen_open(board, board_console_notify, err, err_len);
 	if (!ret)
 		ret = monitor_open(&board->monitor, board, cfg->monitor_path, err, err_len);
 	if (!ret && cfg->gdb)
@@ -1229,6 +1232,7 @@ void board_destroy(struct board *board)
 	board->monitor = NULL;
 	board_screen_destroy(board);
 	if (board->cpu_ready) {
+		board_explain_destroy(board);
 		cpu_destroy(&board->cpu);
 		translator_destroy(&board->tr);
 		tcache_destroy(&board->tc);

@@ -53,6 +53,9 @@ struct board_config {
 	enum display_mode display;
 	enum serial_mode serial;
 	bool stats;
+	bool explain;                   /* --explain: the sensitive instructions executed */
+	bool trap_emulate;              /* --trap-and-emulate: a deprivileged guest kernel */
+	const char *symbols_path;       /* --symbols FILE, or NULL */
 	const char *stats_json_path;    /* --stats-json FILE, or NULL */
 	unsigned stats_interval_ms;     /* --stats-interval MS; 0: no series */
 	bool no_reboot;
@@ -102,6 +105,7 @@ struct guest_clock {
 
 struct board {
 	struct board_config cfg;
+	struct symbols *symbols;        /* the guest's, for --explain; NULL if none */
 	struct guest_ram ram;
 	struct bus bus;
 	struct pic8259_pair pic;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "board.h"
+#include "board_explain.h"
 #include "isa/sensitive.h"
 
 enum stats_section { SEC_DEVICES, SEC_TCACHE, SEC_MMU, SEC_EXITS, SEC_EVENTS, SEC_CALLOUTS };
@@ -450,6 +451,8 @@ static json_t *stats_document(const struct board *board, const char *reason)
 	uint64_t elapsed = board->stats_start_mono ? mono_ns() - board->stats_start_mono : 0;
 	bad |= json_object_set_new(doc, "elapsed_ms", json_integer((json_int_t)(elapsed / 1000000u)));
 	bad |= json_object_set_new(doc, "counters", counters_object(board, NULL));
+	if (board->cfg.explain)
+		bad |= json_object_set_new(doc, "sensitive", board_explain_json(board));
 	if (s->interval_ns) {
 		bad |= json_object_set_new(doc, "interval_ms",
 					   json_integer((json_int_t)(s->interval_ns / 1000000u)));
@@ -550,7 +553,7 @@ void board_stats_start(struct board *board)
 	s->interval_ns = board->cfg.stats_interval_ms * 1000000ull;
 	s->ncols = 1 + count_columns(board);
 	s->next_guest_ns = 0;
-	if (!board->cfg.stats && !board->cfg.stats_json_path)
+	if (!board->cfg.stats && !board->cfg.stats_json_path && !board->cpu.explain)
 		return;
 	struct sigaction sa = { .sa_handler = on_stats_signal, .sa_flags = SA_RESTART };
 	sigemptyset(&sa.sa_mask);
@@ -601,6 +604,7 @@ int board_stats_finish(struct board *board)
 			fprintf(stderr, "btvm: SIGTERM: the statistics, then the end\n");
 		board_print_stats(board, stderr);
 	}
+	board_explain_print(board, stderr);
 	if (board->cfg.stats_json_path)
 		return write_json(board, board->stats_sigterm ? "SIGTERM" : "exit");
 	return 0;

@@ -96,6 +96,17 @@ static void print_usage(FILE *out)
 	      "                        at SIGUSR1), through FILE.tmp and a rename\n"
 	      "  --stats-interval MS   with --stats-json: a sample of every counter every\n"
 	      "                        MS ms (1 to 3600000), the file's \"series\"\n"
+	      "  --explain             at exit, a table of the sensitive instructions the\n"
+	      "                        guest executed, at CPL 0 and 3, where first, what\n"
+	      "                        a deprivileged kernel would see and what btvm does\n"
+	      "                        (docs/TEACHING.md; --stats-json's \"sensitive\")\n"
+	      "  --trap-and-emulate    run the guest kernel as a classic trap-and-emulate\n"
+	      "                        monitor would on pre-VT x86: its sensitive but\n"
+	      "                        unprivileged instructions act as at CPL 3; at exit,\n"
+	      "                        every place where its view differed\n"
+	      "  --symbols FILE        the guest's symbols for those reports: a System.map,\n"
+	      "                        a copy of /proc/kallsyms or an ELF file (default:\n"
+	      "                        a Multiboot kernel's own)\n"
 	      "  --incoming tcp:[ADDR]:PORT  wait there (ADDR default 127.0.0.1) for a\n"
 	      "                        live migration from another btvm (its monitor's\n"
 	      "                        migrate tcp:HOST:PORT); the machine is the\n"
@@ -212,6 +223,9 @@ enum {
 	OPT_GDB,
 	OPT_RESTORE,
 	OPT_INCOMING,
+	OPT_EXPLAIN,
+	OPT_TRAP_EMULATE,
+	OPT_SYMBOLS,
 };
 
 /* The machine options the command line gave, for --restore: the
@@ -246,6 +260,9 @@ static const struct option run_options[] = {
 	{ "gdb", required_argument, NULL, OPT_GDB },
 	{ "restore", required_argument, NULL, OPT_RESTORE },
 	{ "incoming", required_argument, NULL, OPT_INCOMING },
+	{ "explain", no_argument, NULL, OPT_EXPLAIN },
+	{ "trap-and-emulate", no_argument, NULL, OPT_TRAP_EMULATE },
+	{ "symbols", required_argument, NULL, OPT_SYMBOLS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -309,6 +326,17 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 			break;
 		case OPT_STATS:
 			cfg->stats = true;
+			break;
+		case OPT_EXPLAIN:
+			cfg->explain = true;
+			break;
+		case OPT_TRAP_EMULATE:
+			cfg->trap_emulate = true;
+			break;
+		case OPT_SYMBOLS:
+			if (!*optarg)
+				return usage_error("--symbols needs a file name");
+			cfg->symbols_path = optarg;
 			break;
 		case OPT_STATS_JSON:
 			if (!*optarg)

@@ -14,6 +14,8 @@
 
 #include "cache/tcache.h"
 #include "cpu/callout_internal.h"
+#include "cpu/deprivilege.h"
+#include "cpu/explain.h"
 #include "isa/cpuid.h"
 #include "isa/insn.h"
 #include "isa/sensitive.h"
@@ -127,6 +129,8 @@ static enum callout_result do_pushf(struct cpu *cpu, const struct callout_desc *
 {
 	(void)ops;
 	uint32_t f = cpu_get_eflags(cpu) & ~(EFLAGS_VM | EFLAGS_RF);
+	if (cpu->deprivileged)
+		f = deprivilege_pushf(cpu, d->eip, f);
 	unsigned size = in->operand_width / 8;
 	uint32_t esp = cpu->regs[REG_ESP] - size;
 	if (!cpu_write_guest(cpu, cpu->s.seg[SEG_SS].base + esp, &f, size)) {
@@ -156,6 +160,8 @@ static enum callout_result do_popf(struct cpu *cpu, const struct callout_desc *d
 		writable |= EFLAGS_IOPL | EFLAGS_IF;
 	else if (cpu->s.cpl <= ((cpu_get_eflags(cpu) >> 12) & 3))
 		writable |= EFLAGS_IF;
+	if (cpu->deprivileged)
+		writable = deprivilege_popf(cpu, d->eip, f, writable);
 	cpu_set_eflags(cpu, f, writable);
 	return CALLOUT_GO_ON;
 }
@@ -234,9 +240,12 @@ static enum callout_result do_mov_special(struct cpu *cpu, const struct callout_
 	}
 	/* Segment registers. */
 	if (c1 == ZYDIS_REGCLASS_SEGMENT) {
-		uint16_t sel = cpu->s.seg[seg_reg_index(ops[1].reg.value)].selector;
+		unsigned seg = seg_reg_index(ops[1].reg.value);
+		uint16_t sel = cpu->s.seg[seg].selector;
+		if (cpu->deprivileged)
+			sel = deprivilege_selector(cpu, d->eip, seg, sel);
 		if (ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER) {
-			reg_write(cpu, ops[0].reg.value, ZydisRegisterGetClass(ops[0].reg.value) == ZYDIS_REGCLASS_GPR32 ? sel : sel);
+			reg_write(cpu, ops[0].reg.value, sel);
 		} else if (!cpu_write_guest(cpu, linear_address(cpu, in, &ops[0]), &sel, 2)) {
 			raise_fault(cpu, d, EXC_GP, true, 0);
 			return CALLOUT_STOP;
@@ -494,8 +503,10 @@ static enum callout_result do_store_table(struct cpu *cpu, const struct callout_
 					  const ZydisDecodedOperand *ops)
 {
 	bool gdt = in->mnemonic == ZYDIS_MNEMONIC_SGDT;
-	const struct table_reg *t = gdt ? &cpu->s.gdtr : &cpu->s.idtr;
-	if (!write_table_operand(cpu, in, &ops[0], t)) {
+	struct table_reg t = gdt ? cpu->s.gdtr : cpu->s.idtr;
+	if (cpu->deprivileged)
+		t = deprivilege_table(cpu, d->eip, gdt, t);
+	if (!write_table_operand(cpu, in, &ops[0], &t)) {
 		raise_fault(cpu, d, EXC_GP, true, 0);
 		return CALLOUT_STOP;
 	}
@@ -737,6 +748,12 @@ static enum callout_result run_callout(struct cpu *cpu, const struct callout_des
 		cpu->callouts_by_class[sens->cls]++;
 	else
 		cpu->callouts_by_class[SENS_MONITOR]++;
+	if (cpu->explain && sens) {
+		/* Under --explain every sensitive instruction is a callout
+		 * (no inline forms), so this counts executions. */
+		explain_count(cpu->explain, sens, sensitive_cpl0_only(sens, in, ops), cpu->s.cpl,
+			      d->eip);
+	}
 	if (cpu->s.cpl != 0 && sens && sensitive_cpl0_only(sens, in, ops)) {
 		/* The privileged class: ring 0 only, whatever IOPL says. */
 		raise_fault(cpu, d, EXC_GP, true, 0);
@@ -747,8 +764,11 @@ static enum callout_result run_callout(struct cpu *cpu, const struct callout_des
 	 * the block running now may be among them: going on in it could run
 	 * stale code, so the run loop takes over after the instruction. */
 	uint64_t dropped = cpu->tc->stats.invalidated_blocks;
+	cpu->deprivileged = cpu->trap_emulate && sens && cpu->s.cpl == 0;
+	cpu->deprivileged_sens = sens;
 	enum callout_result r = sens ? handlers[sens->handler](cpu, d, in, ops)
 				     : run_unlisted(cpu, d, in, ops);
+	cpu->deprivileged = false;
 	if (r == CALLOUT_GO_ON && cpu->tc->stats.invalidated_blocks != dropped) {
 		cpu->s.eip = d->next_eip;
 		r = CALLOUT_STOP;

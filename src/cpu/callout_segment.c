@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cpu/callout_internal.h"
+#include "cpu/deprivilege.h"
 #include "isa/descriptor.h"
 
 static void set_zf(struct cpu *cpu, bool on)
@@ -186,7 +187,10 @@ enum callout_result do_load_far_pointer(struct cpu *cpu, const struct callout_de
 enum callout_result do_push_seg(struct cpu *cpu, const struct callout_desc *d,
 				const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
-	uint32_t sel = cpu->s.seg[seg_reg_index(ops[0].reg.value)].selector;
+	unsigned seg = seg_reg_index(ops[0].reg.value);
+	uint32_t sel = cpu->s.seg[seg].selector;
+	if (cpu->deprivileged)
+		sel = deprivilege_selector(cpu, d->eip, seg, (uint16_t)sel);
 	unsigned size = in->operand_width == 16 ? 2 : 4;
 	uint32_t esp = cpu->regs[REG_ESP] - size;
 	uint32_t addr = cpu->s.seg[SEG_SS].base + esp;
@@ -278,6 +282,8 @@ enum callout_result do_lar_lsl(struct cpu *cpu, const struct callout_desc *d,
 	/* LAR's bits 19:16 are the SDM's "undefined" X: Intel hardware (and
 	 * Bochs) return the descriptor's limit bits there. */
 	uint32_t v = lar ? hi & 0x00ffff00u : desc_limit(lo, hi);
+	if (lar && cpu->deprivileged)
+		v = deprivilege_lar(cpu, d->eip, v);
 	reg_write(cpu, ops[0].reg.value, v);
 	return CALLOUT_GO_ON;
 }
@@ -337,6 +343,8 @@ enum callout_result do_store_sysreg(struct cpu *cpu, const struct callout_desc *
 	case ZYDIS_MNEMONIC_SLDT: v = cpu->s.ldtr.selector; break;
 	default: v = cpu->s.cr0; break;
 	}
+	if (cpu->deprivileged)
+		v = deprivilege_sysreg(cpu, d->eip, in->mnemonic, v);
 	if (ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER) {
 		reg_write(cpu, ops[0].reg.value, v);
 		return CALLOUT_GO_ON;

@@ -231,6 +231,15 @@ struct cpu {
 	/* The page tables a traced write changes, as they were before it
 	 * (shadow_table_changed compares); a write spans two pages at most. */
 	uint32_t trace_snapshot[2][1024];
+	/* --explain and --trap-and-emulate (cpu/explain.h): NULL when both
+	 * are off. Under --trap-and-emulate the sensitive-unprivileged
+	 * instructions of CPL 0 code act as they would for a kernel
+	 * deprivileged to CPL 3 on real hardware (cpu/deprivilege.c);
+	 * deprivileged is set around one such callout, sens is its row. */
+	struct explain *explain;
+	bool trap_emulate;
+	bool deprivileged;
+	const struct sensitive_insn *deprivileged_sens;
 };
 
 _Static_assert(offsetof(struct cpu, regs) == CPU_OFF_REGS, "layout");

@@ -40,6 +40,9 @@ int cpu_translate_block(struct cpu *cpu, struct translator *t, uint32_t eip, uin
 		.ibl = &cpu->ibl_table,
 		.paging = (cpu->s.cr0 & CR0_PG) != 0,
 		.tsc_native = cpu->tsc_native,
+		/* Counting executions and the deprivileged view both need
+		 * every sensitive instruction in the monitor. */
+		.sensitive_callouts = cpu->explain != NULL || cpu->trap_emulate,
 		.fetch_gpa = env_fetch_gpa,
 		.drop_fault = env_drop_fault,
 		.breakpoint_at = cpu->debug.nbp ? env_breakpoint_at : NULL,

@@ -115,6 +115,15 @@ enum sensitive_operands {
 	OPS_NESTED,       /* ENTER with a nesting level (modulo 32) */
 };
 
+/* Robin and Irvine's terms: a control-sensitive instruction changes the
+ * machine's configuration, a behaviour-sensitive one acts differently
+ * depending on it (the privilege level, the descriptor tables). */
+enum sensitive_kind {
+	KIND_CONTROL,
+	KIND_BEHAVIOUR,
+	KIND_BOTH,
+};
+
 /* One row per sensitive instruction: everything the translator, the
  * monitor and the listing need to know about it. */
 struct sensitive_insn {
@@ -129,6 +138,11 @@ struct sensitive_insn {
 	enum sensitive_inline inline_form;
 	enum sensitive_operands operands;
 	const char *note;
+	enum sensitive_kind kind;
+	/* What a guest kernel deprivileged to CPL 3 would see running it on
+	 * real hardware, as a classic trap-and-emulate monitor runs it (the
+	 * --explain table); NULL for the rows the monitor only needs to see. */
+	const char *native;
 };
 
 /* NULL if the instruction is not sensitive. Looks at operands too: a MOV,
@@ -149,5 +163,8 @@ void sensitive_print_table(FILE *out);
 enum block_end sensitive_block_end(const struct sensitive_insn *s, const ZydisDecodedOperand *ops);
 unsigned sensitive_table_size(void);
 const struct sensitive_insn *sensitive_table_entry(unsigned i);
+/* The row's place in the table (sensitive_table_entry's i). */
+unsigned sensitive_table_index(const struct sensitive_insn *s);
+const char *sensitive_kind_name(enum sensitive_kind kind);
 
 #endif

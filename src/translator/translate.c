@@ -939,7 +939,8 @@ static bool translate_insn(struct tctx *c, const struct sensitive_insn *sens)
 		return true;
 	}
 	if (sens) {
-		if (sens->inline_form != INLINE_NONE && inline_forms[sens->inline_form](c))
+		if (sens->inline_form != INLINE_NONE && !c->env->sensitive_callouts &&
+		    inline_forms[sens->inline_form](c))
 			return true;
 		emit_callout(c);
 		/* The table says how the block goes on (sensitive.h's block_end):

@@ -79,6 +79,7 @@ struct translate_env {
 	const struct ibl_table *ibl;   /* the lookup table whose index the code computes */
 	bool paging;                /* CR0.PG now: cross-page exits look up */
 	bool tsc_native;            /* RDTSC may be inline (struct cpu's tsc_offset) */
+	bool sensitive_callouts;    /* no inline forms: every sensitive instruction calls out */
 	/* The physical address of a linear one for an instruction fetch;
 	 * false leaves the fetch's #PF pending in the vCPU. */
 	bool (*fetch_gpa)(void *opaque, uint32_t linear, uint32_t *gpa);

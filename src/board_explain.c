@@ -1,0 +1,176 @@
+/* The --explain table and the --trap-and-emulate report: the vCPU's
+ * counts and notes (cpu/explain.h) named with the guest's symbols, as text
+ * at exit (and on SIGTERM) and as the "sensitive" array of --stats-json. */
+#include "board_explain.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "board.h"
+#include "boot/symbols.h"
+#include "cpu/explain.h"
+
+int board_explain_init(struct board *board, char *err, size_t err_len)
+{
+	const struct board_config *cfg = &board->cfg;
+	if (!cfg->explain && !cfg->trap_emulate)
+		return 0;
+	board->cpu.explain = explain_new();
+	if (!board->cpu.explain) {
+		snprintf(err, err_len, "--explain: out of memory");
+		return -1;
+	}
+	board->cpu.trap_emulate = cfg->trap_emulate;
+	/* --symbols names them; a Multiboot kernel's own ELF symbols do
+	 * otherwise (a bzImage has none: the table then shows addresses). */
+	const char *path = cfg->symbols_path;
+	if (!path && cfg->kernel_path && !cfg->restore_path) {
+		char ignored[256];
+		symbols_load(cfg->kernel_path, &board->symbols, ignored, sizeof(ignored));
+		return 0;
+	}
+	if (path && symbols_load(path, &board->symbols, err, err_len) < 0)
+		return -1;
+	if (path && !board->symbols) {
+		snprintf(err, err_len, "--symbols %s: no symbols in it", path);
+		return -1;
+	}
+	return 0;
+}
+
+void board_explain_destroy(struct board *board)
+{
+	symbols_free(board->symbols);
+	board->symbols = NULL;
+	explain_free(board->cpu.explain);
+	board->cpu.explain = NULL;
+}
+
+static const char *where(const struct board *board, uint32_t eip, char *buf, size_t len)
+{
+	if (!symbols_name(board->symbols, eip, buf, len))
+		snprintf(buf, len, "-");
+	return buf;
+}
+
+/* What btvm does instead of trusting the hardware (the table's handling
+ * and note). */
+static void btvm_text(const struct sensitive_insn *s, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s: %s", s->handling == HANDLE_INLINE ? "inline" : "callout", s->note);
+}
+
+/* One line of the table: a row seen executing; MOV's segment and
+ * control/debug register forms apart. */
+struct explain_line {
+	const struct sensitive_insn *sens;
+	bool privileged_form;
+	const struct explain_count *count;
+};
+
+/* The lines in table order. */
+static unsigned collect(const struct explain *e, struct explain_line *out, unsigned max)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < sensitive_table_size() && i < EXPLAIN_MAX_ROWS; i++) {
+		const struct sensitive_insn *s = sensitive_table_entry(i);
+		if (s->cls == SENS_MONITOR)
+			continue;   /* not sensitive in Popek and Goldberg's sense */
+		for (unsigned form = 0; form < 2 && n < max; form++) {
+			const struct explain_count *c = &e->counts[i][form];
+			if (c->seen)
+				out[n++] = (struct explain_line){ s, form == 1, c };
+		}
+	}
+	return n;
+}
+
+static const char *line_name(const struct explain_line *l)
+{
+	if (l->sens->operands == OPS_SPECIAL_REG)
+		return l->privileged_form ? "MOV CRn/DRn" : "MOV seg";
+	return l->sens->name;
+}
+
+static const char *line_native(const struct explain_line *l)
+{
+	if (l->sens->operands == OPS_SPECIAL_REG)
+		return l->privileged_form ? "#GP: traps, the monitor emulates it"
+					  : "MOV from CS/SS shows RPL 3; loads check CPL 3; no trap";
+	return l->sens->native ? l->sens->native : "-";
+}
+
+void board_explain_print(const struct board *board, FILE *out)
+{
+	const struct explain *e = board->cpu.explain;
+	if (!e)
+		return;
+	char sym[160], btvm[200];
+	if (board->cfg.explain) {
+		struct explain_line lines[EXPLAIN_MAX_ROWS * 2];
+		unsigned n = collect(e, lines, EXPLAIN_MAX_ROWS * 2);
+		fprintf(out, "btvm explain: the sensitive instructions the guest executed (%u kinds)\n", n);
+		fprintf(out, "  %-12s %-22s %-17s %12s %12s  %-8s %s\n", "instruction", "class", "sensitivity",
+			"at CPL 0", "at CPL 3", "first at", "symbol");
+		for (unsigned i = 0; i < n; i++) {
+			const struct explain_line *l = &lines[i];
+			fprintf(out, "  %-12s %-22s %-17s %12llu %12llu  %08x %s\n", line_name(l),
+				explain_class_name(l->sens, l->privileged_form),
+				sensitive_kind_name(l->sens->kind), (unsigned long long)l->count->cpl0,
+				(unsigned long long)l->count->cpl3, l->count->first_eip,
+				where(board, l->count->first_eip, sym, sizeof(sym)));
+			btvm_text(l->sens, btvm, sizeof(btvm));
+			fprintf(out, "      a kernel deprivileged to CPL 3: %s\n", line_native(l));
+			fprintf(out, "      btvm instead: %s\n", btvm);
+		}
+		fprintf(out, "  (executions, counted in the monitor: under --explain every sensitive\n"
+			     "  instruction is a callout; CPL 1 and 2 count under CPL 3)\n");
+	}
+	if (board->cfg.trap_emulate) {
+		fprintf(out, "btvm trap-and-emulate: %llu times at %u places the deprivileged guest kernel "
+			     "saw what a real CPU at CPL 0 would not have shown it, and nothing trapped\n",
+			(unsigned long long)e->notes_total, e->nnotes);
+		for (unsigned i = 0; i < e->nnotes; i++) {
+			const struct explain_note *nt = &e->notes[i];
+			const struct explain_line l = { nt->sens, false, NULL };
+			fprintf(out, "  %-10s at %08x %-32s %8llu times; first: %s\n", line_name(&l),
+				nt->eip, where(board, nt->eip, sym, sizeof(sym)),
+				(unsigned long long)nt->count, nt->what);
+		}
+		if (e->notes_unlisted)
+			fprintf(out, "  (%llu more at places past the first %u)\n",
+				(unsigned long long)e->notes_unlisted, EXPLAIN_MAX_NOTES);
+	}
+}
+
+json_t *board_explain_json(const struct board *board)
+{
+	const struct explain *e = board->cpu.explain;
+	json_t *arr = json_array();
+	if (!arr || !e || !board->cfg.explain)
+		return arr;
+	struct explain_line lines[EXPLAIN_MAX_ROWS * 2];
+	unsigned n = collect(e, lines, EXPLAIN_MAX_ROWS * 2);
+	char sym[160], btvm[200];
+	for (unsigned i = 0; i < n; i++) {
+		const struct explain_line *l = &lines[i];
+		json_t *o = json_object();
+		if (!o || json_array_append_new(arr, o))
+			break;
+		btvm_text(l->sens, btvm, sizeof(btvm));
+		json_object_set_new(o, "mnemonic", json_string(line_name(l)));
+		json_object_set_new(o, "class", json_string(explain_class_name(l->sens, l->privileged_form)));
+		json_object_set_new(o, "sensitivity", json_string(sensitive_kind_name(l->sens->kind)));
+		json_object_set_new(o, "cpl0", json_integer((json_int_t)l->count->cpl0));
+		json_object_set_new(o, "cpl3", json_integer((json_int_t)l->count->cpl3));
+		json_object_set_new(o, "first_eip", json_integer(l->count->first_eip));
+		json_object_set_new(o, "symbol", symbols_name(board->symbols, l->count->first_eip, sym,
+							      sizeof(sym))
+							     ? json_string(sym)
+							     : json_null());
+		json_object_set_new(o, "native", json_string(line_native(l)));
+		json_object_set_new(o, "btvm", json_string(btvm));
+	}
+	return arr;
+}
