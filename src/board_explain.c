@@ -30,8 +30,11 @@ int board_explain_init(struct board *board, char *err, size_t err_len)
 		symbols_load(cfg->kernel_path, &board->symbols, ignored, sizeof(ignored));
 		return 0;
 	}
-	if (path && symbols_load(path, &board->symbols, err, err_len) < 0)
+	char why[300];
+	if (path && symbols_load(path, &board->symbols, why, sizeof(why)) < 0) {
+		snprintf(err, err_len, "--symbols %s", why);
 		return -1;
+	}
 	if (path && !board->symbols) {
 		snprintf(err, err_len, "--symbols %s: no symbols in it", path);
 		return -1;

@@ -84,6 +84,11 @@ expect 2 "at most 4 --screenshot files" run --kernel "$hello" --screenshot a --s
 expect 2 "disk needs a file name" run --kernel "$hello" --disk ''
 expect 2 "at most 4 --disk images" run --kernel "$hello" --disk a --disk b --disk c --disk d --disk e
 expect 1 "$work/nodisk.img" run --kernel "$hello" --disk "$work/nodisk.img"
+# --symbols: a missing file or one that is no symbol map is one line, status 1.
+expect 1 "--symbols $work/nosyms: No such file" run --kernel "$hello" --explain --symbols "$work/nosyms"
+printf 'not a map\n' >"$work/badsyms"
+expect 1 "--symbols $work/badsyms:1: not a symbol map line" run --kernel "$hello" --explain --symbols "$work/badsyms"
+expect 2 "--symbols needs a file name" run --kernel "$hello" --explain --symbols ""
 expect 1 "$work/nodisk.img" run --disk "$work/nodisk.img"
 expect 1 "$work: " run --kernel "$hello" --disk "$work"
 head -c 1048576 /dev/zero >"$work/blank.img"

@@ -38,12 +38,13 @@ class Pty:
 
     def expect(self, pattern, timeout=STEP_TIMEOUT):
         """Waits for a regular expression; returns its match and drops
-        what came before it."""
+        what came before it (kept in last_before until the next call)."""
         rx = re.compile(pattern.encode())
         end = time.time() + timeout
         while True:
             m = rx.search(self.buf)
             if m:
+                self.last_before = self.buf[:m.start()]
                 self.buf = self.buf[m.end():]
                 return m
             left = end - time.time()

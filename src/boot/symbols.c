@@ -20,8 +20,9 @@ struct symbols {
 	size_t n, cap;
 };
 
-/* A symbol farther than this from the address names nothing useful. */
-#define SYMBOL_MAX_OFFSET 0x100000u
+/* A symbol farther than this from the address names nothing useful (a
+ * map may hold only some of the functions). */
+#define SYMBOL_MAX_OFFSET 0x10000u
 
 static int add(struct symbols *s, uint32_t addr, const char *name)
 {
