@@ -1004,8 +1004,12 @@ int board_create(struct board *board, const struct board_config *cfg, char *err,
 		}
 	}
 	ret = translator_init(&board->tr, cfg->one_insn_blocks, board->trace);
+	if (!ret && cfg->max_block_insns)
+		board->tr.max_insns = cfg->max_block_insns;
 	if (!ret)
 		ret = cpu_init(&board->cpu, &board->boot, &board->sh, &board->tc, &board->bus);
+	board->cpu.no_chain = cfg->no_chain;
+	board->cpu.no_ibl = cfg->no_ibl;
 	if (ret) {
 		snprintf(err, err_len, "cannot set up the vCPU: %s", strerror(-ret));
 		goto close_trace;

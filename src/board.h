@@ -45,6 +45,9 @@ enum serial_mode { SERIAL_STDIO, SERIAL_NONE };
 #define BOARD_FB_MAX_WIDTH 2560u
 #define BOARD_FB_MAX_HEIGHT 1600u
 
+/* The translator's own block size limit (translate_internal.h's). */
+#define BOARD_MAX_BLOCK_INSNS 64u
+
 struct board_config {
 	const char *kernel_path;
 	const char *initrd_path;
@@ -60,6 +63,10 @@ struct board_config {
 	unsigned stats_interval_ms;     /* --stats-interval MS; 0: no series */
 	bool no_reboot;
 	bool one_insn_blocks;   /* debug: every block is one guest instruction */
+	/* Cache studies (bench/cache): no chaining, no indirect-branch
+	 * table, a smaller block size limit (0: the translator's). */
+	bool no_chain, no_ibl;
+	unsigned max_block_insns;
 	bool selfcheck_blocks;  /* debug: every block self-checking, no page protection */
 	const char *trace_path; /* --trace: list every translated block here */
 	uint64_t tcache_mib;

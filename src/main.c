@@ -120,6 +120,12 @@ static void print_usage(FILE *out)
 	      "  --no-reboot           a guest reboot ends btvm (status 0), a triple fault\n"
 	      "                        too (status 1), instead of restarting the guest\n"
 	      "  --tcache MIB          translation cache size (default 64; 1 to 1024)\n"
+	      "  --no-chain            cache studies: never link a block's exit to the\n"
+	      "                        next block; every block ends in the monitor\n"
+	      "  --no-ibl              cache studies: no indirect-branch table; every\n"
+	      "                        indirect branch goes through the monitor\n"
+	      "  --max-block-insns N   cache studies: at most N guest instructions a\n"
+	      "                        block (1 to 64, the default)\n"
 	      "  --trace FILE          write every translated block, disassembled, to FILE\n"
 	      "  --one-insn-blocks     debug: translate one guest instruction per block,\n"
 	      "                        to bisect a translation bug to one instruction\n"
@@ -226,6 +232,9 @@ enum {
 	OPT_EXPLAIN,
 	OPT_TRAP_EMULATE,
 	OPT_SYMBOLS,
+	OPT_NO_CHAIN,
+	OPT_NO_IBL,
+	OPT_MAX_BLOCK_INSNS,
 };
 
 /* The machine options the command line gave, for --restore: the
@@ -263,6 +272,9 @@ static const struct option run_options[] = {
 	{ "explain", no_argument, NULL, OPT_EXPLAIN },
 	{ "trap-and-emulate", no_argument, NULL, OPT_TRAP_EMULATE },
 	{ "symbols", required_argument, NULL, OPT_SYMBOLS },
+	{ "no-chain", no_argument, NULL, OPT_NO_CHAIN },
+	{ "no-ibl", no_argument, NULL, OPT_NO_IBL },
+	{ "max-block-insns", required_argument, NULL, OPT_MAX_BLOCK_INSNS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -373,6 +385,22 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 			if (parse_mib(optarg, &cfg->tcache_mib) || cfg->tcache_mib < 1 || cfg->tcache_mib > 1024)
 				return usage_error("invalid translation cache size '%s' (1 to 1024 MiB)", optarg);
 			break;
+		case OPT_NO_CHAIN:
+			cfg->no_chain = true;
+			break;
+		case OPT_NO_IBL:
+			cfg->no_ibl = true;
+			break;
+		case OPT_MAX_BLOCK_INSNS: {
+			char *end;
+			errno = 0;
+			unsigned long n = strtoul(optarg, &end, 10);
+			if (errno || *end || !*optarg || n < 1 || n > BOARD_MAX_BLOCK_INSNS)
+				return usage_error("invalid --max-block-insns '%s' (1 to %u)", optarg,
+						   BOARD_MAX_BLOCK_INSNS);
+			cfg->max_block_insns = (unsigned)n;
+			break;
+		}
 		case OPT_SCREENSHOT:
 			if (!*optarg)
 				return usage_error("--screenshot needs a file name");

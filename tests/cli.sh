@@ -84,6 +84,10 @@ expect 2 "at most 4 --screenshot files" run --kernel "$hello" --screenshot a --s
 expect 2 "disk needs a file name" run --kernel "$hello" --disk ''
 expect 2 "at most 4 --disk images" run --kernel "$hello" --disk a --disk b --disk c --disk d --disk e
 expect 1 "$work/nodisk.img" run --kernel "$hello" --disk "$work/nodisk.img"
+# The cache-study knobs: --max-block-insns takes 1 to 64.
+expect 2 "invalid --max-block-insns '0'" run --kernel "$hello" --max-block-insns 0
+expect 2 "invalid --max-block-insns '65'" run --kernel "$hello" --max-block-insns 65
+expect 2 "invalid --max-block-insns 'x'" run --kernel "$hello" --max-block-insns x
 # --symbols: a missing file or one that is no symbol map is one line, status 1.
 expect 1 "--symbols $work/nosyms: No such file" run --kernel "$hello" --explain --symbols "$work/nosyms"
 printf 'not a map\n' >"$work/badsyms"

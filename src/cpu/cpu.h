@@ -238,6 +238,9 @@ struct cpu {
 	 * deprivileged is set around one such callout, sens is its row. */
 	struct explain *explain;
 	bool trap_emulate;
+	/* Cache studies: blocks never chained; the indirect-branch table
+	 * never filled, so every lookup misses into the monitor. */
+	bool no_chain, no_ibl;
 	bool deprivileged;
 	const struct sensitive_insn *deprivileged_sens;
 };

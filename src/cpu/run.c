@@ -144,6 +144,8 @@ static bool block_is_global(struct cpu *cpu, const struct tblock *tb)
 static void ibl_enter(struct cpu *cpu, uint32_t target, uint32_t mode, const struct tblock *to,
 		      bool global)
 {
+	if (cpu->no_ibl)
+		return;
 	struct ibl_entry *e = ibl_slot(&cpu->ibl_table, target);
 	if (global) {
 		shadow_note_global_code(cpu->sh, target);
@@ -162,7 +164,7 @@ uint64_t cpu_ibl_fast(struct cpu *cpu)
 {
 	uint32_t target = (uint32_t)cpu->scratch[0];
 	uint32_t mode = cpu_mode(cpu);
-	if ((mode & MODE_SINGLE) || cpu->sh->ibl_flush)
+	if ((mode & MODE_SINGLE) || cpu->sh->ibl_flush || cpu->no_ibl)
 		return 0;
 	uint32_t gpa = target;
 	bool global = false;
@@ -342,7 +344,8 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 			chain_from = NULL;
 			continue;   /* fatal, or the fetch's #PF was delivered */
 		}
-		if (chain_from && chain_mode == mode && !(mode & MODE_SINGLE) && chain_from->from->valid)
+		if (chain_from && chain_mode == mode && !(mode & MODE_SINGLE) && chain_from->from->valid &&
+		    !cpu->no_chain)
 			tcache_chain(cpu->tc, chain_from, tb, (cpu->s.cr0 & CR0_PG) != 0);
 		chain_from = NULL;
 		sync_seg_bases(cpu);

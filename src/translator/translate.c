@@ -1195,6 +1195,7 @@ int translate_block(struct translator *t, const struct translate_env *env, uint3
 	}
 	emit_block_entry(c);
 
+	assert(t->max_insns >= 1 && t->max_insns <= BLOCK_MAX_INSNS);
 	unsigned max = (t->single_insn || (mode & MODE_SINGLE)) ? 1 : t->max_insns;
 	c->eip = eip;
 	while (!c->ended) {

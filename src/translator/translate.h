@@ -61,7 +61,7 @@ struct translator {
 	ZydisDecoder decoder;
 	bool single_insn;  /* --one-insn-blocks */
 	FILE *trace;       /* --trace: every block translated, disassembled */
-	unsigned max_insns;
+	unsigned max_insns;  /* a block's limit, 1 to 64 (--max-block-insns) */
 	char error[128];   /* what the last -ENOTSUP was about */
 	/* The block being translated (translate_internal.h): large, so
 	 * allocated once, and one per translator, so a vCPU with a
