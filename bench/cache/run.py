@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """The translation-cache study (issue 15): runs one workload under btvm
 across translation cache sizes and the cache knobs (--no-chain, --no-ibl,
 --max-block-insns), with --stats-json, and tabulates and plots host time,
