@@ -67,6 +67,7 @@ struct board_config {
 	 * table, a smaller block size limit (0: the translator's). */
 	bool no_chain, no_ibl;
 	unsigned max_block_insns;
+	unsigned profile_top;   /* --profile N: list the N hottest blocks; 0: off */
 	bool selfcheck_blocks;  /* debug: every block self-checking, no page protection */
 	const char *trace_path; /* --trace: list every translated block here */
 	uint64_t tcache_mib;

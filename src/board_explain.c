@@ -10,10 +10,20 @@
 #include "board.h"
 #include "boot/symbols.h"
 #include "cpu/explain.h"
+#include "cpu/profile.h"
 
 int board_explain_init(struct board *board, char *err, size_t err_len)
 {
 	const struct board_config *cfg = &board->cfg;
+	/* The sampler also splits the vCPU's time for --stats. */
+	if (cfg->profile_top || cfg->stats || cfg->stats_json_path) {
+		int ret = profile_start(&board->cpu, cfg->profile_top);
+		if (ret < 0) {
+			snprintf(err, err_len, "--profile: cannot start the sampling timer: %s",
+				 strerror(-ret));
+			return -1;
+		}
+	}
 	if (!cfg->explain && !cfg->trap_emulate)
 		return 0;
 	board->cpu.explain = explain_new();
@@ -44,6 +54,7 @@ int board_explain_init(struct board *board, char *err, size_t err_len)
 
 void board_explain_destroy(struct board *board)
 {
+	profile_stop(&board->cpu);
 	symbols_free(board->symbols);
 	board->symbols = NULL;
 	explain_free(board->cpu.explain);
@@ -104,8 +115,9 @@ static const char *line_native(const struct explain_line *l)
 	return l->sens->native ? l->sens->native : "-";
 }
 
-void board_explain_print(const struct board *board, FILE *out)
+void board_explain_print(struct board *board, FILE *out)
 {
+	profile_print(&board->cpu, out);
 	const struct explain *e = board->cpu.explain;
 	if (!e)
 		return;

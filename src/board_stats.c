@@ -14,6 +14,7 @@
 
 #include "board.h"
 #include "board_explain.h"
+#include "cpu/profile.h"
 #include "isa/sensitive.h"
 
 enum stats_section { SEC_DEVICES, SEC_TCACHE, SEC_MMU, SEC_EXITS, SEC_EVENTS, SEC_CALLOUTS };
@@ -44,6 +45,38 @@ static const char *const class_keys[NCLASSES] = { "privileged", "iopl", "unprivi
 						  "monitor" };
 _Static_assert(SENS_PRIVILEGED == 0 && SENS_IOPL == 1 && SENS_UNPRIVILEGED == 2 &&
 		       SENS_MONITOR == 3, "class_keys follows enum sensitive_class");
+
+/* The host-time split, sampled (cpu/profile.h). */
+static uint64_t get_time_translated(const struct board *b, unsigned i)
+{
+	(void)i;
+	return profile_phase_ms(&b->cpu, PHASE_TRANSLATED);
+}
+static uint64_t get_time_translating(const struct board *b, unsigned i)
+{
+	(void)i;
+	return profile_phase_ms(&b->cpu, PHASE_TRANSLATE);
+}
+static uint64_t get_time_callouts(const struct board *b, unsigned i)
+{
+	(void)i;
+	return profile_phase_ms(&b->cpu, PHASE_CALLOUT);
+}
+static uint64_t get_time_faults(const struct board *b, unsigned i)
+{
+	(void)i;
+	return profile_phase_ms(&b->cpu, PHASE_FAULT);
+}
+static uint64_t get_time_monitor(const struct board *b, unsigned i)
+{
+	(void)i;
+	return profile_phase_ms(&b->cpu, PHASE_MONITOR);
+}
+static uint64_t get_time_idle(const struct board *b, unsigned i)
+{
+	(void)i;
+	return profile_phase_ms(&b->cpu, PHASE_COUNT);
+}
 
 static uint64_t get_ram_mib(const struct board *b, unsigned i)
 {
@@ -145,6 +178,13 @@ static const struct stats_counter counters[] = {
 	{ "vga.modes_not_shown", "VGA modes not shown", SEC_DEVICES, FN(get_vga_unshown) },
 	{ "screen.screenshots", "screenshots written", SEC_DEVICES, FN(get_screenshots) },
 	{ "screen.fb_compares", "framebuffer compare spells", SEC_DEVICES, FN(get_lfb_compares) },
+
+	{ "time.translated_ms", "vCPU ms in translated code", SEC_EVENTS, FN(get_time_translated) },
+	{ "time.translating_ms", "vCPU ms translating", SEC_EVENTS, FN(get_time_translating) },
+	{ "time.callouts_ms", "vCPU ms in callouts", SEC_EVENTS, FN(get_time_callouts) },
+	{ "time.host_faults_ms", "vCPU ms in host faults", SEC_EVENTS, FN(get_time_faults) },
+	{ "time.monitor_ms", "vCPU ms elsewhere in the monitor", SEC_EVENTS, FN(get_time_monitor) },
+	{ "time.idle_ms", "vCPU ms idle (not running)", SEC_EVENTS, FN(get_time_idle) },
 
 	{ "tcache.blocks", "blocks translated", SEC_TCACHE, TC(blocks) },
 	{ "tcache.guest_insns", "guest instructions translated", SEC_TCACHE, TC(guest_insns) },
@@ -553,7 +593,8 @@ void board_stats_start(struct board *board)
 	s->interval_ns = board->cfg.stats_interval_ms * 1000000ull;
 	s->ncols = 1 + count_columns(board);
 	s->next_guest_ns = 0;
-	if (!board->cfg.stats && !board->cfg.stats_json_path && !board->cpu.explain)
+	if (!board->cfg.stats && !board->cfg.stats_json_path && !board->cpu.explain &&
+	    !board->cpu.profile)
 		return;
 	struct sigaction sa = { .sa_handler = on_stats_signal, .sa_flags = SA_RESTART };
 	sigemptyset(&sa.sa_mask);

@@ -120,6 +120,9 @@ static void print_usage(FILE *out)
 	      "  --no-reboot           a guest reboot ends btvm (status 0), a triple fault\n"
 	      "                        too (status 1), instead of restarting the guest\n"
 	      "  --tcache MIB          translation cache size (default 64; 1 to 1024)\n"
+	      "  --profile N           at exit, the N hottest translated blocks (a\n"
+	      "                        sampling profile of the vCPU's CPU time): guest\n"
+	      "                        code and translation, expansion, exits\n"
 	      "  --no-chain            cache studies: never link a block's exit to the\n"
 	      "                        next block; every block ends in the monitor\n"
 	      "  --no-ibl              cache studies: no indirect-branch table; every\n"
@@ -234,6 +237,7 @@ enum {
 	OPT_SYMBOLS,
 	OPT_NO_CHAIN,
 	OPT_NO_IBL,
+	OPT_PROFILE,
 	OPT_MAX_BLOCK_INSNS,
 };
 
@@ -273,6 +277,7 @@ static const struct option run_options[] = {
 	{ "trap-and-emulate", no_argument, NULL, OPT_TRAP_EMULATE },
 	{ "symbols", required_argument, NULL, OPT_SYMBOLS },
 	{ "no-chain", no_argument, NULL, OPT_NO_CHAIN },
+	{ "profile", required_argument, NULL, OPT_PROFILE },
 	{ "no-ibl", no_argument, NULL, OPT_NO_IBL },
 	{ "max-block-insns", required_argument, NULL, OPT_MAX_BLOCK_INSNS },
 	{ NULL, 0, NULL, 0 },
@@ -385,6 +390,15 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 			if (parse_mib(optarg, &cfg->tcache_mib) || cfg->tcache_mib < 1 || cfg->tcache_mib > 1024)
 				return usage_error("invalid translation cache size '%s' (1 to 1024 MiB)", optarg);
 			break;
+		case OPT_PROFILE: {
+			char *end;
+			errno = 0;
+			unsigned long n = strtoul(optarg, &end, 10);
+			if (errno || *end || !*optarg || n < 1 || n > 1000)
+				return usage_error("invalid --profile '%s' (1 to 1000 blocks)", optarg);
+			cfg->profile_top = (unsigned)n;
+			break;
+		}
 		case OPT_NO_CHAIN:
 			cfg->no_chain = true;
 			break;

@@ -84,6 +84,7 @@ expect 2 "at most 4 --screenshot files" run --kernel "$hello" --screenshot a --s
 expect 2 "disk needs a file name" run --kernel "$hello" --disk ''
 expect 2 "at most 4 --disk images" run --kernel "$hello" --disk a --disk b --disk c --disk d --disk e
 expect 1 "$work/nodisk.img" run --kernel "$hello" --disk "$work/nodisk.img"
+expect 2 "invalid --profile '0'" run --kernel "$hello" --profile 0
 # The cache-study knobs: --max-block-insns takes 1 to 64.
 expect 2 "invalid --max-block-insns '0'" run --kernel "$hello" --max-block-insns 0
 expect 2 "invalid --max-block-insns '65'" run --kernel "$hello" --max-block-insns 65

@@ -16,6 +16,7 @@
 #include "cpu/callout_internal.h"
 #include "cpu/deprivilege.h"
 #include "cpu/explain.h"
+#include "cpu/profile.h"
 #include "isa/cpuid.h"
 #include "isa/insn.h"
 #include "isa/sensitive.h"
@@ -680,7 +681,17 @@ static bool may_stay_after_transfer(struct cpu *cpu)
 	return true;
 }
 
+static enum callout_result callout_and_resume(struct cpu *cpu, const struct callout_desc *d);
+
 enum callout_result cpu_callout(struct cpu *cpu, const struct callout_desc *d)
+{
+	cpu->phase = PHASE_CALLOUT;   /* the host-time split (profile.h) */
+	enum callout_result r = callout_and_resume(cpu, d);
+	cpu->phase = PHASE_MONITOR;
+	return r;
+}
+
+static enum callout_result callout_and_resume(struct cpu *cpu, const struct callout_desc *d)
 {
 	enum callout_result r = run_callout(cpu, d);
 	if (d->flags & CALLOUT_TRANSFER)

@@ -237,6 +237,8 @@ struct cpu {
 	 * deprivileged to CPL 3 on real hardware (cpu/deprivilege.c);
 	 * deprivileged is set around one such callout, sens is its row. */
 	struct explain *explain;
+	struct profile *profile;   /* --profile, --stats (cpu/profile.h), or NULL */
+	volatile uint8_t phase;    /* enum cpu_phase, read by the profile's sampler */
 	bool trap_emulate;
 	/* Cache studies: blocks never chained; the indirect-branch table
 	 * never filled, so every lookup misses into the monitor. */

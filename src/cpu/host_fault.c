@@ -8,6 +8,7 @@
  * (cpu_deliver_host_fault). */
 #define _GNU_SOURCE
 #include "cpu/cpu.h"
+#include "cpu/profile.h"
 #include "cpu/run_internal.h"
 
 #include <errno.h>
@@ -93,6 +94,9 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
 		signal(sig, SIG_DFL);
 		return;
 	}
+	/* For the host-time split (profile.h): the sampler may land here. */
+	uint8_t phase = cpu->phase;
+	cpu->phase = PHASE_FAULT;
 	enum host_fault_kind kind;
 	if (sig == SIGILL) {
 		/* The host has no such instruction: neither has the guest's CPU. */
@@ -112,8 +116,10 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
 		kind = FAULT_ATTENTION;
 	} else {
 		kind = window_fault(cpu, si, g);
-		if (kind == FAULT_NONE)
+		if (kind == FAULT_NONE) {
+			cpu->phase = phase;
 			return;   /* hidden fault filled: run the instruction again */
+		}
 	}
 	uint32_t off = (uint32_t)((uint8_t *)g[REG_RIP] - tb->host);
 	unsigned i = 0;
@@ -136,6 +142,7 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
 	cpu->stats.exits[EXIT_FAULT]++;
 	g[REG_RIP] = (greg_t)(uintptr_t)btvm_fault_leave;
 	g[REG_R15] = (greg_t)(uintptr_t)cpu;
+	cpu->phase = phase;
 }
 
 int cpu_install_fault_handlers(void)

@@ -6,6 +6,7 @@
  * the debugger's breakpoints and steps. */
 #include "cpu/cpu.h"
 #include "cpu/run_internal.h"
+#include "cpu/profile.h"
 
 #include <errno.h>
 
@@ -48,7 +49,11 @@ int cpu_translate_block(struct cpu *cpu, struct translator *t, uint32_t eip, uin
 		.breakpoint_at = cpu->debug.nbp ? env_breakpoint_at : NULL,
 		.opaque = cpu,
 	};
-	return translate_block(t, &env, eip, gpa, mode, out);
+	uint8_t phase = cpu->phase;
+	cpu->phase = PHASE_TRANSLATE;   /* the host-time split (profile.h) */
+	int ret = translate_block(t, &env, eip, gpa, mode, out);
+	cpu->phase = phase;
+	return ret;
 }
 
 /* Delivers the #PF a failed guest access left pending; false if none. */
@@ -304,6 +309,8 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 			cpu->attention = 0;
 			if (cpu->plat)
 				cpu->plat->poll(cpu->plat->opaque);
+			if (cpu->profile)
+				profile_drain(cpu);
 			if (cpu->stop)
 				break;   /* before a HLT sleeps again */
 		}

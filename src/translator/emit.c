@@ -92,11 +92,13 @@ void patch_rel8(uint8_t *field, const void *target)
 	*field = (uint8_t)(int8_t)rel;
 }
 
-uint8_t *emit_jmp_rel32(struct emitter *e, const void *target)
+/* A jump's opcode bytes and a rel32 to target, or to be patched later
+ * (target NULL); returns the rel32 field, NULL if the buffer ran out. */
+static uint8_t *emit_rel32_jump(struct emitter *e, const uint8_t *op, unsigned oplen,
+				const void *target)
 {
-	static const uint8_t op = 0xe9;
 	static const uint8_t zero[4];
-	emit_bytes(e, &op, 1);
+	emit_bytes(e, op, oplen);
 	emit_bytes(e, zero, 4);
 	if (e->failed)
 		return NULL;
@@ -106,18 +108,16 @@ uint8_t *emit_jmp_rel32(struct emitter *e, const void *target)
 	return field;
 }
 
+uint8_t *emit_jmp_rel32(struct emitter *e, const void *target)
+{
+	static const uint8_t op = 0xe9;
+	return emit_rel32_jump(e, &op, 1, target);
+}
+
 uint8_t *emit_jcc_rel32(struct emitter *e, unsigned cc, const void *target)
 {
 	uint8_t op[2] = { 0x0f, (uint8_t)(0x80 | (cc & 15)) };
-	static const uint8_t zero[4];
-	emit_bytes(e, op, 2);
-	emit_bytes(e, zero, 4);
-	if (e->failed)
-		return NULL;
-	uint8_t *field = e->pos - 4;
-	if (target)
-		patch_rel32(field, target);
-	return field;
+	return emit_rel32_jump(e, op, 2, target);
 }
 
 uint8_t *emit_jrcxz(struct emitter *e, bool ecx)
