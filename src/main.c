@@ -153,6 +153,18 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
 }
 
 /* Accepts "256", "256M", "1G"; rejects anything else, including overflow. */
+/* A decimal number from lo to hi, the whole of s. */
+static bool parse_count(const char *s, unsigned long lo, unsigned long hi, unsigned *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long n = strtoul(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || n < lo || n > hi)
+		return false;
+	*out = (unsigned)n;
+	return true;
+}
+
 static int parse_mib(const char *s, uint64_t *mib)
 {
 	char *end;
@@ -360,17 +372,11 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 				return usage_error("--stats-json needs a file name");
 			cfg->stats_json_path = optarg;
 			break;
-		case OPT_STATS_INTERVAL: {
-			char *end;
-			errno = 0;
-			unsigned long ms = strtoul(optarg, &end, 10);
-			if (errno || end == optarg || *end || optarg[0] == '-' || ms < 1 ||
-			    ms > 3600000)
+		case OPT_STATS_INTERVAL:
+			if (!parse_count(optarg, 1, 3600000, &cfg->stats_interval_ms))
 				return usage_error("invalid --stats-interval '%s' (1 to 3600000 ms)",
 						   optarg);
-			cfg->stats_interval_ms = (unsigned)ms;
 			break;
-		}
 		case OPT_NO_REBOOT:
 			cfg->no_reboot = true;
 			break;
@@ -390,31 +396,21 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 			if (parse_mib(optarg, &cfg->tcache_mib) || cfg->tcache_mib < 1 || cfg->tcache_mib > 1024)
 				return usage_error("invalid translation cache size '%s' (1 to 1024 MiB)", optarg);
 			break;
-		case OPT_PROFILE: {
-			char *end;
-			errno = 0;
-			unsigned long n = strtoul(optarg, &end, 10);
-			if (errno || *end || !*optarg || n < 1 || n > 1000)
+		case OPT_PROFILE:
+			if (!parse_count(optarg, 1, 1000, &cfg->profile_top))
 				return usage_error("invalid --profile '%s' (1 to 1000 blocks)", optarg);
-			cfg->profile_top = (unsigned)n;
 			break;
-		}
 		case OPT_NO_CHAIN:
 			cfg->no_chain = true;
 			break;
 		case OPT_NO_IBL:
 			cfg->no_ibl = true;
 			break;
-		case OPT_MAX_BLOCK_INSNS: {
-			char *end;
-			errno = 0;
-			unsigned long n = strtoul(optarg, &end, 10);
-			if (errno || *end || !*optarg || n < 1 || n > BOARD_MAX_BLOCK_INSNS)
+		case OPT_MAX_BLOCK_INSNS:
+			if (!parse_count(optarg, 1, BOARD_MAX_BLOCK_INSNS, &cfg->max_block_insns))
 				return usage_error("invalid --max-block-insns '%s' (1 to %u)", optarg,
 						   BOARD_MAX_BLOCK_INSNS);
-			cfg->max_block_insns = (unsigned)n;
 			break;
-		}
 		case OPT_SCREENSHOT:
 			if (!*optarg)
 				return usage_error("--screenshot needs a file name");
