@@ -435,6 +435,24 @@ static void ibl_fill(uint64_t tag_base, uint32_t eip, const struct tblock *tb)
 	e->host = (uint64_t)(uintptr_t)tb->host;
 }
 
+
+/* The vCPU's side of the shadow's address-space reports, as cpu.c keeps
+ * it: the lookup tags per mode, for the current space and global pages. */
+struct test_tags {
+	uint64_t tags[IBL_MODES], global, global_tags[IBL_MODES];
+};
+
+static void test_space_changed(void *opaque, bool global, uint32_t asid)
+{
+	struct test_tags *t = opaque;
+	if (global) {
+		t->global = ibl_space_tag(asid, 0);
+		ibl_set_space_tags(t->global_tags, asid);
+	} else {
+		ibl_set_space_tags(t->tags, asid);
+	}
+}
+
 static void test_ibl(void)
 {
 	/* Empty to start with, and the slot a target takes. */
@@ -449,17 +467,19 @@ static void test_ibl(void)
 	CHECK(ibl_index(0xc0101000, true) != ibl_index(0xc0111000, true));   /* 64 KiB apart */
 	CHECK(ibl_slot(&ibl, 0x00401234) == &ibl.entries[ibl_index(0x00401234, ibl.mix)]);
 
-	/* The tags: the shadow writes the current address space's into the
-	 * vCPU's array on each window switch, asid << 40 | mode << 32. */
-	uint64_t tags[SHADOW_IBL_MODES], global = 0, global_tags[SHADOW_IBL_MODES];
-	memset(tags, 0xff, sizeof(tags));
-	sh.ibl_tags = tags;
-	sh.ibl_global = &global;
-	sh.ibl_global_tags = global_tags;
+	/* The tags: the shadow reports the current address space's number on
+	 * each window switch, and the vCPU's tags (here, test_space_changed's,
+	 * which keeps them as cpu.c does) become asid << 40 | mode << 32. */
+	struct test_tags tt;
+	memset(&tt, 0xff, sizeof(tt));
+	tt.global = 0;
+	uint64_t *tags = tt.tags, *global_tags = tt.global_tags;
+	sh.space_changed = test_space_changed;
+	sh.space_opaque = &tt;
 	shadow_retire_global(&sh);
-	uint64_t g0 = global;
+	uint64_t g0 = tt.global;
 	CHECK(g0 != 0 && (g0 & 0xffffffffffull) == 0);
-	for (uint32_t m = 0; m < SHADOW_IBL_MODES; m++)
+	for (uint32_t m = 0; m < IBL_MODES; m++)
 		CHECK_EQ(global_tags[m], g0 | (uint64_t)m << 32);
 
 	struct vcpu_state s;
@@ -468,9 +488,9 @@ static void test_ibl(void)
 	s.cr0 = CR0_PE;
 	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
 	CHECK(win == &sh.identity);
-	for (uint32_t m = 0; m < SHADOW_IBL_MODES; m++)
+	for (uint32_t m = 0; m < IBL_MODES; m++)
 		CHECK_EQ(tags[m], (uint64_t)m << 32);   /* paging off: asid 0 */
-	uint64_t flat[SHADOW_IBL_MODES];
+	uint64_t flat[IBL_MODES];
 	memcpy(flat, tags, sizeof(flat));
 
 	/* Two address spaces (page directories at 0x10000 and 0x11000, empty:
@@ -478,18 +498,18 @@ static void test_ibl(void)
 	s.cr0 = CR0_PE | CR0_PG;
 	s.cr3 = 0x10000;
 	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
-	uint64_t as1[SHADOW_IBL_MODES];
+	uint64_t as1[IBL_MODES];
 	memcpy(as1, tags, sizeof(as1));
 	s.cr3 = 0x11000;
 	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
-	uint64_t as2[SHADOW_IBL_MODES];
+	uint64_t as2[IBL_MODES];
 	memcpy(as2, tags, sizeof(as2));
 	s.cr3 = 0x10000;
 	s.cpl = 3;
 	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
-	uint64_t as1u[SHADOW_IBL_MODES];
+	uint64_t as1u[IBL_MODES];
 	memcpy(as1u, tags, sizeof(as1u));
-	for (uint32_t m = 0; m < SHADOW_IBL_MODES; m++) {
+	for (uint32_t m = 0; m < IBL_MODES; m++) {
 		CHECK_EQ(as1[m] & 0xffffffffffull, (uint64_t)m << 32);
 		CHECK_EQ(as2[m] & 0xffffffffffull, (uint64_t)m << 32);
 	}
@@ -549,19 +569,19 @@ static void test_ibl(void)
 	CHECK(ibl_lookup(as1u, global_tags, 2, 0xc0100000) == gk->host);
 	CHECK(ibl_lookup(as1, global_tags, 1, 0xc0100000) == NULL);
 	shadow_invlpg(&sh, 0xc0200000);
-	CHECK_EQ(global, g0);
+	CHECK_EQ(tt.global, g0);
 	CHECK(ibl_lookup(as2, global_tags, 2, 0xc0100000) == gk->host);
 	shadow_invlpg(&sh, 0xc0100abc);
-	CHECK(global != g0);
-	CHECK(global >> 40 != t1 && global >> 40 != t2 && global >> 40 != t1u);
-	CHECK_EQ(global_tags[2], global | 2ull << 32);
+	CHECK(tt.global != g0);
+	CHECK(tt.global >> 40 != t1 && tt.global >> 40 != t2 && tt.global >> 40 != t1u);
+	CHECK_EQ(global_tags[2], tt.global | 2ull << 32);
 	CHECK(ibl_lookup(as1, global_tags, 2, 0xc0100000) == NULL);
 	CHECK(ibl_lookup(as2, global_tags, 2, 0xc0100000) == NULL);
 	/* The notes went with the tag: INVLPG of the page again retires
 	 * nothing more. */
-	uint64_t g1 = global;
+	uint64_t g1 = tt.global;
 	shadow_invlpg(&sh, 0xc0100000);
-	CHECK_EQ(global, g1);
+	CHECK_EQ(tt.global, g1);
 
 	/* ibl_clear empties every entry. */
 	ibl_fill(as1[0], 0x1234, gk);
@@ -585,13 +605,12 @@ static void test_ibl(void)
 	s.cr3 = 0x10000;
 	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
 	uint64_t n1 = tags[0] >> 40;
-	CHECK(n1 != n2 && n1 != global >> 40 && n2 != global >> 40);
+	CHECK(n1 != n2 && n1 != tt.global >> 40 && n2 != tt.global >> 40);
 
 	s.cr0 = CR0_PE;
 	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
-	sh.ibl_tags = NULL;
-	sh.ibl_global = NULL;
-	sh.ibl_global_tags = NULL;
+	sh.space_changed = NULL;
+	sh.space_opaque = NULL;
 }
 
 int main(void)

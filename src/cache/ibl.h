@@ -1,9 +1,10 @@
 /* The indirect-branch lookup table: what translated code probes, inline,
  * for the host code of a guest branch target before it leaves to the run
  * loop. This pair owns the entries' layout, the slot a target takes, and
- * filling, forgetting and clearing them; the vCPU keeps the table's
- * address where the emitted lookup finds it (CPU_OFF_IBL) and the tags per
- * address space (mmu/shadow.c hands those out). */
+ * filling, forgetting and clearing them, and the tags' layout; the vCPU
+ * keeps the table's address where the emitted lookup finds it (CPU_OFF_IBL)
+ * and its current tags, set from the address-space numbers mmu/shadow.c
+ * reports (its space_changed callback). */
 #ifndef BTVM_CACHE_IBL_H
 #define BTVM_CACHE_IBL_H
 
@@ -11,6 +12,9 @@
 #include <stdint.h>
 
 #define IBL_ENTRIES 65536u
+
+/* Translation modes (MODE_* bits) a tag distinguishes. */
+#define IBL_MODES 32u
 
 /* An entry: tag is (address-space tag | mode << 32 | guest eip); a tag no
  * lookup computes (~0) marks it empty. The emitted lookup reads tag at
@@ -38,6 +42,20 @@ static inline uint32_t ibl_index(uint32_t eip, bool mix)
 static inline struct ibl_entry *ibl_slot(const struct ibl_table *t, uint32_t eip)
 {
 	return &t->entries[ibl_index(eip, t->mix)];
+}
+
+/* The tag base of an address space (the shadow's asid) for code
+ * translated in mode: the emitted lookup ORs the guest address in. */
+static inline uint64_t ibl_space_tag(uint32_t asid, uint32_t mode)
+{
+	return (uint64_t)asid << 40 | (uint64_t)mode << 32;
+}
+
+/* Fills a vCPU's tag bases, one per mode (IBL_MODES), for an asid. */
+static inline void ibl_set_space_tags(uint64_t *tags, uint32_t asid)
+{
+	for (uint32_t m = 0; m < IBL_MODES; m++)
+		tags[m] = ibl_space_tag(asid, m);
 }
 
 /* 0, or -ENOMEM. The table starts empty. */

@@ -97,6 +97,19 @@ static void load_boot_state(struct cpu *cpu, const struct vcpu_state *boot)
 	cpu->attention = 0;
 }
 
+/* The shadow's report of a new address-space number: the lookup tags
+ * translated code probes under (cache/ibl.h owns their layout). */
+static void cpu_space_changed(void *opaque, bool global, uint32_t asid)
+{
+	struct cpu *cpu = opaque;
+	if (global) {
+		cpu->ibl_global = ibl_space_tag(asid, 0);
+		ibl_set_space_tags(cpu->ibl_global_tags, asid);
+	} else {
+		ibl_set_space_tags(cpu->ibl_tags, asid);
+	}
+}
+
 int cpu_init(struct cpu *cpu, const struct vcpu_state *boot, struct shadow *sh,
 	     struct tcache *tc, struct bus *bus)
 {
@@ -104,9 +117,8 @@ int cpu_init(struct cpu *cpu, const struct vcpu_state *boot, struct shadow *sh,
 	memset(cpu, 0, sizeof(*cpu));
 	cpu->sh = sh;
 	cpu->win = &sh->identity;
-	sh->ibl_tags = cpu->ibl_tags;
-	sh->ibl_global = &cpu->ibl_global;
-	sh->ibl_global_tags = cpu->ibl_global_tags;
+	sh->space_changed = cpu_space_changed;
+	sh->space_opaque = cpu;
 	shadow_retire_global(sh);
 	cpu->tc = tc;
 	cpu->bus = bus;

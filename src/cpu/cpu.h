@@ -170,7 +170,7 @@ struct cpu {
 	uint8_t fxsave[512] __attribute__((aligned(16)));
 	/* Indirect-branch table tag base per mode: the window's tag << 40 |
 	 * mode << 32 (translated code adds the guest address). */
-	uint64_t ibl_tags[32];
+	uint64_t ibl_tags[IBL_MODES];
 	/* The doors out of translated code save only XMM0-7 and MXCSR here,
 	 * not the whole x87/SSE state: the monitor's C code leaves the x87
 	 * registers alone and libc only clobbers vector registers. Whatever
@@ -182,7 +182,7 @@ struct cpu {
 	uint8_t pad3[CPU_OFF_IBL_GLOBAL_TAGS - CPU_OFF_FPU_FULL - 1];
 	/* The global-page tag as a base per mode (ibl_global | mode << 32),
 	 * for the lookup's probe under it. */
-	uint64_t ibl_global_tags[32];
+	uint64_t ibl_global_tags[IBL_MODES];
 	/* --- monitor's view --- */
 	struct vcpu_state s;
 	struct board *board;

@@ -156,7 +156,7 @@ static void ibl_enter(struct cpu *cpu, uint32_t target, uint32_t mode, const str
 		shadow_note_global_code(cpu->sh, target);
 		if (to->pages[1] != to->pages[0])
 			shadow_note_global_code(cpu->sh, (target | (GUEST_PAGE_SIZE - 1)) + 1);
-		e->tag = (cpu->ibl_global | (uint64_t)mode << 32) | target;
+		e->tag = cpu->ibl_global_tags[mode] | target;
 		cpu->tc->stats.ibl_global_fills++;
 	} else {
 		e->tag = cpu->ibl_tags[mode] | target;

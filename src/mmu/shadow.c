@@ -143,23 +143,18 @@ int shadow_unprotect_current(struct shadow *sh, uint32_t va)
 
 /* --- dropping shadow entries -------------------------------------------- */
 
-/* The vCPU's table tags, one per mode: asid << 40 | mode << 32, so that
- * translated code loads its tag base in one instruction. */
+/* The current window's address space is another now: the vCPU's lookup
+ * tags follow at once (before translated code runs again). */
 static void set_ibl_tag(struct shadow *sh, uint32_t asid)
 {
-	if (!sh->ibl_tags)
-		return;
-	for (uint64_t m = 0; m < SHADOW_IBL_MODES; m++)
-		sh->ibl_tags[m] = (uint64_t)asid << 40 | m << 32;
+	if (sh->space_changed)
+		sh->space_changed(sh->space_opaque, false, asid);
 }
 
 static void set_global_tag(struct shadow *sh, uint32_t asid)
 {
-	if (sh->ibl_global)
-		*sh->ibl_global = (uint64_t)asid << 40;
-	if (sh->ibl_global_tags)
-		for (uint64_t m = 0; m < SHADOW_IBL_MODES; m++)
-			sh->ibl_global_tags[m] = (uint64_t)asid << 40 | m << 32;
+	if (sh->space_changed)
+		sh->space_changed(sh->space_opaque, true, asid);
 	if (sh->global_code_any) {
 		memset(sh->global_code, 0, (1u << 20) / 8);
 		sh->global_code_any = false;

@@ -26,7 +26,6 @@ struct vcpu_state;
 #define SHADOW_REGIONS 1024u       /* 4 MiB regions of a 4 GiB window */
 #define SHADOW_NO_PT 0xffffffffu   /* region with no page table behind it yet */
 #define SHADOW_LARGE 0xfffffffeu   /* region mapped by a 4 MiB page */
-#define SHADOW_IBL_MODES 32u       /* translation modes (MODE_* bits) */
 
 struct shadow_window {
 	struct window win;
@@ -92,12 +91,13 @@ struct shadow {
 	uint32_t next_asid;
 	unsigned total_mapped;
 	bool gsbase_insn;             /* WRGSBASE usable: no system call per switch */
-	/* Where the current window's indirect-branch tag goes (the vCPU's),
-	 * and which pages hold translations (the cache's): dropping the
-	 * mapping of such a page retires the window's table entries. */
-	uint64_t *ibl_tags;           /* SHADOW_IBL_MODES of them */
-	uint64_t *ibl_global;         /* the vCPU's global-page tag (asid << 40) */
-	uint64_t *ibl_global_tags;    /* and per mode, SHADOW_IBL_MODES of them */
+	/* Told the address-space number (asid) of the current window, or of
+	 * the global pages (global), whenever it changes: the vCPU keeps its
+	 * indirect-branch tags from them (cache/ibl.h). And which pages hold
+	 * translations (the cache's): dropping the mapping of such a page
+	 * retires the window's table entries. */
+	void (*space_changed)(void *opaque, bool global, uint32_t asid);
+	void *space_opaque;
 	uint8_t *global_code;         /* bit per linear page: global entries made */
 	bool global_code_any;
 	const uint8_t *code_pages;

@@ -284,7 +284,7 @@ static void emit_ibl_lookup_tags(struct tctx *c, int32_t first, int32_t second)
 
 static void emit_ibl_lookup(struct tctx *c)
 {
-	assert(c->mode < SHADOW_IBL_MODES);
+	assert(c->mode < IBL_MODES);
 	int32_t own = CPU_OFF_IBL_TAGS + 8 * (int32_t)c->mode;
 	int32_t global = CPU_OFF_IBL_GLOBAL_TAGS + 8 * (int32_t)c->mode;
 	if (c->mode & MODE_CPL3)
