@@ -1,10 +1,10 @@
 /* The translation cache (cache/tcache.c) and the indirect-branch lookup
  * table (cache/ibl.[ch]) on their own, with the real shadow below them
  * (the cache write-protects the pages it holds code from through it, and
- * the shadow hands out the table's tags per address space): blocks are
+ * the shadow reports the address spaces the table's tags follow): blocks are
  * made by hand in the space the cache gives, with a rel32 jump per exit
- * to chain, and are never run. The table's fill is the vCPU's (ibl_enter
- * in cpu/cpu.c); here it is done the way ibl.h documents the entry. */
+ * to chain, and are never run. The table is filled through ibl_enter, as
+ * the vCPU's run loop fills it. */
 #include "check.h"
 #include "cache/ibl.h"
 #include "cache/patch.h"
@@ -430,9 +430,7 @@ static const uint8_t *ibl_lookup(const uint64_t *tags, const uint64_t *global_ta
 
 static void ibl_fill(uint64_t tag_base, uint32_t eip, const struct tblock *tb)
 {
-	struct ibl_entry *e = ibl_slot(&ibl, eip);
-	e->tag = tag_base | eip;
-	e->host = (uint64_t)(uintptr_t)tb->host;
+	ibl_enter(&ibl, tag_base, eip, tb->host);
 }
 
 

@@ -58,6 +58,15 @@ static inline void ibl_set_space_tags(uint64_t *tags, uint32_t asid)
 		tags[m] = ibl_space_tag(asid, m);
 }
 
+/* Enters the translation at host for guest eip under a tag base (one of
+ * the vCPU's, for its mode: its address space's or the global pages'). */
+static inline void ibl_enter(struct ibl_table *t, uint64_t tag_base, uint32_t eip, const void *host)
+{
+	struct ibl_entry *e = ibl_slot(t, eip);
+	e->tag = tag_base | eip;
+	e->host = (uint64_t)(uintptr_t)host;
+}
+
 /* 0, or -ENOMEM. The table starts empty. */
 int ibl_init(struct ibl_table *t);
 void ibl_destroy(struct ibl_table *t);

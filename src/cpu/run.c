@@ -146,22 +146,20 @@ static bool block_is_global(struct cpu *cpu, const struct tblock *tb)
 
 /* Enters a block's translation in the lookup table, under the global-page
  * tag when all its pages are mapped global. */
-static void ibl_enter(struct cpu *cpu, uint32_t target, uint32_t mode, const struct tblock *to,
-		      bool global)
+static void fill_lookup(struct cpu *cpu, uint32_t target, uint32_t mode, const struct tblock *to,
+			bool global)
 {
 	if (cpu->no_ibl)
 		return;
-	struct ibl_entry *e = ibl_slot(&cpu->ibl_table, target);
 	if (global) {
 		shadow_note_global_code(cpu->sh, target);
 		if (to->pages[1] != to->pages[0])
 			shadow_note_global_code(cpu->sh, (target | (GUEST_PAGE_SIZE - 1)) + 1);
-		e->tag = cpu->ibl_global_tags[mode] | target;
+		ibl_enter(&cpu->ibl_table, cpu->ibl_global_tags[mode], target, to->host);
 		cpu->tc->stats.ibl_global_fills++;
 	} else {
-		e->tag = cpu->ibl_tags[mode] | target;
+		ibl_enter(&cpu->ibl_table, cpu->ibl_tags[mode], target, to->host);
 	}
-	e->host = (uint64_t)(uintptr_t)to->host;
 	cpu->tc->stats.ibl_fills++;
 }
 
@@ -188,7 +186,7 @@ uint64_t cpu_ibl_fast(struct cpu *cpu)
 	const struct tblock *tb = tcache_lookup(cpu->tc, target, gpa, mode);
 	if (!tb || tb->pages[1] != tb->pages[0])
 		return 0;   /* one page only: the walk above is its page's */
-	ibl_enter(cpu, target, mode, tb, global);
+	fill_lookup(cpu, target, mode, tb, global);
 	cpu->stats.ibl_fast_fills++;
 	return (uint64_t)(uintptr_t)tb->host;
 }
@@ -205,7 +203,7 @@ static void fill_indirect(struct cpu *cpu, struct translator *t)
 	struct tblock *to = cpu_get_block(cpu, t, target, mode);
 	if (!to || cpu->s.eip != target)
 		return;
-	ibl_enter(cpu, target, mode, to, block_is_global(cpu, to));
+	fill_lookup(cpu, target, mode, to, block_is_global(cpu, to));
 }
 
 /* Takes a pending external interrupt if IF allows; true if one was taken. */
