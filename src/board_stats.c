@@ -46,38 +46,6 @@ static const char *const class_keys[NCLASSES] = { "privileged", "iopl", "unprivi
 _Static_assert(SENS_PRIVILEGED == 0 && SENS_IOPL == 1 && SENS_UNPRIVILEGED == 2 &&
 		       SENS_MONITOR == 3, "class_keys follows enum sensitive_class");
 
-/* The host-time split, sampled (cpu/profile.h). */
-static uint64_t get_time_translated(const struct board *b, unsigned i)
-{
-	(void)i;
-	return profile_phase_ms(&b->cpu, PHASE_TRANSLATED);
-}
-static uint64_t get_time_translating(const struct board *b, unsigned i)
-{
-	(void)i;
-	return profile_phase_ms(&b->cpu, PHASE_TRANSLATE);
-}
-static uint64_t get_time_callouts(const struct board *b, unsigned i)
-{
-	(void)i;
-	return profile_phase_ms(&b->cpu, PHASE_CALLOUT);
-}
-static uint64_t get_time_faults(const struct board *b, unsigned i)
-{
-	(void)i;
-	return profile_phase_ms(&b->cpu, PHASE_FAULT);
-}
-static uint64_t get_time_monitor(const struct board *b, unsigned i)
-{
-	(void)i;
-	return profile_phase_ms(&b->cpu, PHASE_MONITOR);
-}
-static uint64_t get_time_idle(const struct board *b, unsigned i)
-{
-	(void)i;
-	return profile_phase_ms(&b->cpu, PHASE_COUNT);
-}
-
 static uint64_t get_ram_mib(const struct board *b, unsigned i)
 {
 	(void)i;
@@ -127,6 +95,13 @@ FIELD_GETTER(get_pit_lost, b->pit.lost_irqs)
 FIELD_GETTER(get_pic_spurious, b->pic.spurious)
 FIELD_GETTER(get_rtc_irqs, b->rtc.irqs)
 FIELD_GETTER(get_rtc_lost, b->rtc.lost_irqs)
+/* The host-time split, sampled (cpu/profile.h). */
+FIELD_GETTER(get_time_translated, profile_phase_ms(&b->cpu, PHASE_TRANSLATED))
+FIELD_GETTER(get_time_translating, profile_phase_ms(&b->cpu, PHASE_TRANSLATE))
+FIELD_GETTER(get_time_callouts, profile_phase_ms(&b->cpu, PHASE_CALLOUT))
+FIELD_GETTER(get_time_faults, profile_phase_ms(&b->cpu, PHASE_FAULT))
+FIELD_GETTER(get_time_monitor, profile_phase_ms(&b->cpu, PHASE_MONITOR))
+FIELD_GETTER(get_time_idle, profile_phase_ms(&b->cpu, PHASE_COUNT))
 FIELD_GETTER(get_apic_irqs, b->lapic.timer_irqs)
 FIELD_GETTER(get_apic_lost, b->lapic.timer_lost_irqs)
 FIELD_GETTER(get_scis, b->pm.scis)
