@@ -89,6 +89,8 @@ FIELD_GETTER(get_code_used, b->tc.code_used)
 FIELD_GETTER(get_code_size, b->tc.code_size)
 FIELD_GETTER(get_ibl_misses, b->cpu.stats.exits[EXIT_INDIRECT] + b->cpu.stats.ibl_fast_fills)
 FIELD_GETTER(get_pages_mapped, b->sh.total_mapped)
+FIELD_GETTER(get_host_mappings, (uint64_t)b->sh.segments)
+FIELD_GETTER(get_host_mapping_budget, (uint64_t)b->sh.segment_budget)
 FIELD_GETTER(get_clock_hz, b->clk.tsc ? b->clk.hz : 0)
 FIELD_GETTER(get_pit_irqs, b->pit.irqs)
 FIELD_GETTER(get_pit_lost, b->pit.lost_irqs)
@@ -197,6 +199,10 @@ static const struct stats_counter counters[] = {
 	{ "shadow.window_evictions", "windows evicted", SEC_MMU, SH(window_evictions) },
 	{ "shadow.flushes", "shadow flushes", SEC_MMU, SH(flushes) },
 	{ "shadow.pages_mapped", "pages mapped now", SEC_MMU, FN(get_pages_mapped) },
+	{ "shadow.host_mappings", "host mappings now", SEC_MMU, FN(get_host_mappings) },
+	{ "shadow.host_mapping_budget", "host mapping budget", SEC_MMU, FN(get_host_mapping_budget) },
+	{ "shadow.replacements", "budget reached", SEC_MMU, SH(replacements) },
+	{ "shadow.replaced_regions", "regions replaced", SEC_MMU, SH(replaced_regions) },
 
 	{ "exits.%s", "%s", SEC_EXITS, .from = FROM_CPU, .each = EACH_EXIT,
 	  .off = offsetof(struct cpu_stats, exits) },

@@ -117,8 +117,8 @@ static void info_mmu(struct board *board, FILE *out)
 		code += sh->code_protect[p] != 0;
 	}
 	fprintf(out, "traced page-table pages %u, write-protected code pages %u, pages mapped %u "
-		     "(budget %u)\n",
-		traced, code, sh->total_mapped, SHADOW_MAP_BUDGET);
+		     "in %ld host mappings (budget %ld)\n",
+		traced, code, sh->total_mapped, sh->segments, sh->segment_budget);
 	fprintf(out, "windows (shadow address spaces):\n");
 	for (unsigned i = 0; i < SHADOW_MAX_WINDOWS; i++) {
 		const struct shadow_window *w = &sh->windows[i];

@@ -173,7 +173,9 @@ bool cpu_deliver_host_fault(struct cpu *cpu, struct translator *t, enum host_fau
 		cpu_handle_mmio(cpu);
 		break;
 	case FAULT_NO_ROOM:
-		shadow_make_room(cpu->sh);
+		if (!shadow_make_room(cpu->sh))
+			cpu->fatal = "the host refuses to map guest memory (mmap failed with nothing left "
+				     "to unmap)";
 		break;
 	case FAULT_ATTENTION:
 		cpu->stats.exits[EXIT_ATTENTION]++;

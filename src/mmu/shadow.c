@@ -10,11 +10,13 @@
 #include <sys/auxv.h>
 #include <sys/mman.h>
 
+#include "host/map_limit.h"
 #include "isa/vcpu.h"
 #include "mmu/paging.h"
 
 #define SHADOW_E_MAPPED 0x1u
 #define SHADOW_E_WRITABLE 0x2u   /* the guest allows the write and D is set */
+#define SHADOW_E_HOST_RW 0x4u    /* the host mapping is writable now */
 #ifndef HWCAP2_FSGSBASE
 #define HWCAP2_FSGSBASE (1 << 1)
 #endif
@@ -104,6 +106,58 @@ static uint32_t *entry_of(struct shadow_window *w, uint32_t vpage)
 	return r ? &r[vpage & 1023] : NULL;
 }
 
+/* e with its host-protection bit as prot says. */
+static uint32_t entry_with_prot(uint32_t e, int prot)
+{
+	return (e & ~SHADOW_E_HOST_RW) | ((prot & PROT_WRITE) ? SHADOW_E_HOST_RW : 0);
+}
+
+/* --- host mappings ------------------------------------------------------ */
+
+/* Neighbouring entries that one host mapping holds: the kernel merges
+ * adjacent mappings of consecutive memfd pages with one protection. */
+static bool entries_merge(uint32_t left, uint32_t right)
+{
+	return left && right && (right >> 12) == (left >> 12) + 1 &&
+	       ((left ^ right) & SHADOW_E_HOST_RW) == 0;
+}
+
+/* The host mappings entry i of a region adds: one, less one for each
+ * neighbour it merges with (-1 when it joins two). Region edges count as
+ * breaks, which over-counts by at most one a region: the safe side. */
+static int entry_segments(const uint32_t *reg, uint32_t i)
+{
+	return 1 - (i > 0 && entries_merge(reg[i - 1], reg[i])) -
+	       (i < 1023 && entries_merge(reg[i], reg[i + 1]));
+}
+
+/* Every write of a shadow entry goes through here, so the count of host
+ * mappings stays exact. */
+static void entry_set(struct shadow *sh, struct shadow_window *w, uint32_t vpage, uint32_t e)
+{
+	uint32_t r = vpage >> 10, i = vpage & 1023;
+	uint32_t *reg = w->regions[r];
+	int d = 0;
+	if (reg[i])
+		d -= entry_segments(reg, i);
+	reg[i] = e;
+	if (e)
+		d += entry_segments(reg, i);
+	w->region_segments[r] += d;
+	sh->segments += d;
+	assert(w->region_segments[r] >= 0 && sh->segments >= 0);
+}
+
+/* Sets the host protection of a mapped entry (its bit, then the page). */
+static void entry_protect(struct shadow *sh, struct shadow_window *w, uint32_t vpage, int prot)
+{
+	uint32_t *e = entry_of(w, vpage);
+	uint32_t now = entry_with_prot(*e, prot);
+	if (now != *e)
+		entry_set(sh, w, vpage, now);
+	(void)mprotect(w->win.base + (uint64_t)vpage * GUEST_PAGE_SIZE, GUEST_PAGE_SIZE, prot);
+}
+
 static void flush_pending_unmap(struct shadow *sh);
 
 void shadow_reprotect(struct shadow *sh, uint32_t page)
@@ -122,8 +176,7 @@ void shadow_reprotect(struct shadow *sh, uint32_t page)
 		struct shadow_window *w = &sh->windows[n->win];
 		uint32_t *e = entry_of(w, n->key);
 		assert(e && (*e >> 12) == page);
-		(void)mprotect(w->win.base + (uint64_t)n->key * GUEST_PAGE_SIZE, GUEST_PAGE_SIZE,
-			       entry_prot(sh, *e));
+		entry_protect(sh, w, n->key, entry_prot(sh, *e));
 	}
 }
 
@@ -227,7 +280,7 @@ static void forget_entry(struct shadow *sh, struct shadow_window *w, uint32_t vp
 	list_remove(sh, &sh->map_head[page], (uint16_t)(w - sh->windows), vpage);
 	if (sh->code_pages && page < sh->ram_pages && sh->code_pages[page])
 		retire_asid(sh, w);   /* table entries may lead to blocks of the old page */
-	*e = 0;
+	entry_set(sh, w, vpage, 0);
 	w->mapped--;
 	sh->total_mapped--;
 }
@@ -297,6 +350,7 @@ static void drop_region(struct shadow *sh, struct shadow_window *w, uint32_t r, 
 			flush_pending_unmap(sh);
 		unmap_range(w, r * 1024, 1024);
 	}
+	assert(w->region_segments[r] == 0);
 	uint32_t pt = w->region_pt[r];
 	if (pt != SHADOW_NO_PT && pt != SHADOW_LARGE)
 		release_table(sh, pt, (uint16_t)(w - sh->windows), r);
@@ -330,32 +384,67 @@ void shadow_flush(struct shadow *sh)
 	sh->stats.flushes++;
 }
 
-void shadow_make_room(struct shadow *sh)
+/* Replacement: drops the regions (of any window) that the guest faulted
+ * into longest ago, until the windows' host mappings are down to target,
+ * sparing the region (keep, keep_r) being filled. A clock of fills, not of
+ * uses: the host MMU does not say which mappings the guest uses, so this is
+ * FIFO among regions, and a region dropped while in use refills on its
+ * next faults. Regions, not pages: one unmap each, and the run of a 4 MiB
+ * page or of a sweep goes as it came. Ages are put into 64 buckets, so
+ * two passes over the regions pick the victims without sorting. Returns
+ * how many regions went. */
+#define AGE_BUCKETS 64u
+
+static unsigned replace_regions(struct shadow *sh, long target, const struct shadow_window *keep,
+				uint32_t keep_r)
 {
-	/* Least recently used first; the current window only when it is
-	 * the last one holding mappings. */
-	struct shadow_window *victim = NULL;
+	uint64_t oldest = UINT64_MAX, newest = 0;
+	for (unsigned i = 0; i < SHADOW_MAX_WINDOWS; i++) {
+		const struct shadow_window *w = &sh->windows[i];
+		for (uint32_t r = 0; w->used && w->mapped && r < SHADOW_REGIONS; r++) {
+			if (!w->regions[r] || (w == keep && r == keep_r))
+				continue;
+			oldest = w->region_tick[r] < oldest ? w->region_tick[r] : oldest;
+			newest = w->region_tick[r] > newest ? w->region_tick[r] : newest;
+		}
+	}
+	if (oldest > newest)
+		return 0;
+	uint64_t width = (newest - oldest) / AGE_BUCKETS + 1;
+	long freed[AGE_BUCKETS] = { 0 };
+	for (unsigned i = 0; i < SHADOW_MAX_WINDOWS; i++) {
+		const struct shadow_window *w = &sh->windows[i];
+		for (uint32_t r = 0; w->used && w->mapped && r < SHADOW_REGIONS; r++)
+			if (w->regions[r] && !(w == keep && r == keep_r))
+				freed[(w->region_tick[r] - oldest) / width] += w->region_segments[r];
+	}
+	unsigned cut = 0;
+	for (long need = sh->segments - target - freed[0]; need > 0 && cut + 1 < AGE_BUCKETS; cut++)
+		need -= freed[cut + 1];
+	unsigned dropped = 0;
 	for (unsigned i = 0; i < SHADOW_MAX_WINDOWS; i++) {
 		struct shadow_window *w = &sh->windows[i];
-		if (!w->used || !w->mapped || &w->win == sh->current)
-			continue;
-		if (!victim || w->last_used < victim->last_used)
-			victim = w;
+		for (uint32_t r = 0; w->used && w->mapped && r < SHADOW_REGIONS; r++) {
+			if (!w->regions[r] || (w == keep && r == keep_r) ||
+			    (w->region_tick[r] - oldest) / width > cut)
+				continue;
+			drop_region(sh, w, r, true);
+			dropped++;
+		}
 	}
-	if (!victim) {
-		for (unsigned i = 0; i < SHADOW_MAX_WINDOWS; i++)
-			if (&sh->windows[i].win == sh->current)
-				victim = &sh->windows[i];
-		if (!victim)
-			return;
-		/* Keep the window, empty its shadow: it refills on demand. */
-		for (uint32_t r = 0; r < SHADOW_REGIONS; r++)
-			drop_region(sh, victim, r, true);
-		sh->stats.window_evictions++;
-		return;
-	}
-	drop_window(sh, victim);
-	sh->stats.window_evictions++;
+	sh->stats.replacements++;
+	sh->stats.replaced_regions += dropped;
+	return dropped;
+}
+
+bool shadow_make_room(struct shadow *sh)
+{
+	/* The host refused a mapping before the budget was reached (the
+	 * process holds more mappings of its own than reserved): the budget
+	 * follows what the host allows. */
+	long lower = sh->segments - sh->segments / 4;
+	sh->segment_budget = lower > SHADOW_MAP_MIN_SEGMENTS ? lower : SHADOW_MAP_MIN_SEGMENTS;
+	return replace_regions(sh, sh->segment_budget - sh->segment_budget / 8, NULL, 0) > 0;
 }
 
 /* --- the tables changed --------------------------------------------------- */
@@ -547,6 +636,7 @@ static int map_run(struct shadow *sh, struct shadow_window *w, uint32_t vpage, u
 	uint16_t id = (uint16_t)(w - sh->windows);
 	uint8_t *host = w->win.base + (uint64_t)vpage * GUEST_PAGE_SIZE;
 	int prot = entry_prot(sh, page << 12 | flags);
+	assert((vpage & 1023) + count <= 1024);   /* one region: entry_segments' unit */
 	if (sh->pending_unmap.w == w)
 		flush_pending_unmap(sh);   /* it may cover the run */
 	if (mmap(host, (size_t)count * GUEST_PAGE_SIZE, prot, MAP_SHARED | MAP_FIXED, sh->ram->memfd,
@@ -561,7 +651,7 @@ static int map_run(struct shadow *sh, struct shadow_window *w, uint32_t vpage, u
 			unmap_range(w, vpage + i, count - i);
 			return err;
 		}
-		w->regions[(vpage + i) >> 10][(vpage + i) & 1023] = (page + i) << 12 | flags;
+		entry_set(sh, w, vpage + i, entry_with_prot((page + i) << 12 | flags, prot));
 		w->mapped++;
 		sh->total_mapped++;
 	}
@@ -596,14 +686,16 @@ static int map_page(struct shadow *sh, struct shadow_window *w, uint32_t va, con
 	uint32_t *e = &w->regions[r][vpage & 1023];
 	uint32_t flags = SHADOW_E_MAPPED | (wk->writable && wk->dirty ? SHADOW_E_WRITABLE : 0);
 	if (*e && (*e >> 12) == page) {
-		*e = page << 12 | flags;
+		int prot = entry_prot(sh, page << 12 | flags);
+		entry_set(sh, w, vpage, entry_with_prot(page << 12 | flags, prot));
 		uint8_t *host = w->win.base + (uint64_t)vpage * GUEST_PAGE_SIZE;
-		return mprotect(host, GUEST_PAGE_SIZE, entry_prot(sh, *e)) < 0 ? -errno : 0;
+		return mprotect(host, GUEST_PAGE_SIZE, prot) < 0 ? -errno : 0;
 	}
 	if (*e)
 		drop_entry(sh, w, vpage);
-	if (sh->total_mapped >= SHADOW_MAP_BUDGET)
-		return -ENOMEM;
+	w->region_tick[r] = ++sh->tick;
+	if (sh->segments >= sh->segment_budget)
+		(void)replace_regions(sh, sh->segment_budget - sh->segment_budget / 8, w, r);
 	return map_run(sh, w, vpage, page, 1, flags);
 }
 
@@ -634,7 +726,7 @@ static void prefetch_around(struct shadow *sh, struct shadow_window *w,
 		bool ok = false;
 		uint32_t page = 0, flags = 0;
 		if (vpage < first + PREFETCH_PAGES && !w->regions[r][vpage & 1023] &&
-		    sh->total_mapped + run_len + 1 < SHADOW_MAP_BUDGET) {
+		    sh->segments + runs + 1 < sh->segment_budget) {
 			struct walk wk;
 			uint32_t err;
 			uint32_t table;
@@ -665,6 +757,47 @@ static void prefetch_around(struct shadow *sh, struct shadow_window *w,
 			run_flags = flags;
 		}
 		run_len++;
+	}
+}
+
+/* Runs a fill of a 4 MiB page may map: the region's pages at one
+ * protection go as one host mapping, and traced or code pages break it. */
+#define LARGE_MAX_RUNS 8u
+
+/* After a hidden fault on a 4 MiB page: the rest of it is what one TLB
+ * entry of the page already holds (A set in its directory entry, D too for
+ * a writable mapping), so it is mapped at once, outward from the faulting
+ * page, in runs of pages at one protection. A guest sweeping its direct
+ * map or a large heap then takes one host fault per 4 MiB instead of one
+ * per 64 pages, and the host keeps each run as one mapping. */
+static void prefetch_large(struct shadow *sh, struct shadow_window *w, const struct walk *wk,
+			   uint32_t va)
+{
+	uint32_t vpage = va >> 12, r = vpage >> 10, first = r << 10;
+	uint32_t frame0 = (wk->gpa >> 12) - (vpage & 1023);   /* the frame of page first */
+	uint32_t flags = SHADOW_E_MAPPED | (wk->writable && wk->dirty ? SHADOW_E_WRITABLE : 0);
+	unsigned runs = 0;
+	for (int dir = 1; dir >= -1; dir -= 2) {
+		uint32_t run_start = 0, run_len = 0;
+		for (uint32_t i = (vpage & 1023) + (uint32_t)dir;; i += (uint32_t)dir) {
+			bool ok = i < 1024 && !w->regions[r][i] && frame0 + i < sh->ram_pages &&
+				  sh->segments + runs + 1 < sh->segment_budget;
+			if (run_len && (!ok || entry_prot(sh, (frame0 + i) << 12 | flags) !=
+						       entry_prot(sh, (frame0 + run_start) << 12 | flags))) {
+				uint32_t lo = dir > 0 ? run_start : run_start - run_len + 1;
+				if (map_run(sh, w, first + lo, frame0 + lo, run_len, flags))
+					return;
+				sh->stats.prefetched += run_len;
+				if (++runs == LARGE_MAX_RUNS)
+					return;
+				run_len = 0;
+			}
+			if (!ok)
+				break;
+			if (!run_len)
+				run_start = i;
+			run_len++;
+		}
 	}
 }
 
@@ -730,7 +863,10 @@ enum shadow_fault_kind shadow_fault(struct shadow *sh, const struct vcpu_state *
 	if (map_page(sh, w, va, &wk) < 0)
 		return SHADOW_NO_ROOM;
 	sh->stats.hidden_faults++;
-	prefetch_around(sh, w, &pr, va);
+	if (wk.large)
+		prefetch_large(sh, w, &wk, va);
+	else
+		prefetch_around(sh, w, &pr, va);
 	return SHADOW_FILLED;
 }
 
@@ -851,9 +987,7 @@ static void reprotect_ram(struct shadow *sh)
 		for (uint32_t id = sh->map_head[page]; id; id = sh->nodes[id - 1].next) {
 			const struct shadow_node *n = &sh->nodes[id - 1];
 			struct shadow_window *w = &sh->windows[n->win];
-			uint32_t *e = entry_of(w, n->key);
-			(void)mprotect(w->win.base + (uint64_t)n->key * GUEST_PAGE_SIZE,
-				       GUEST_PAGE_SIZE, entry_prot(sh, *e));
+			entry_protect(sh, w, n->key, entry_prot(sh, *entry_of(w, n->key)));
 		}
 	}
 }
@@ -903,6 +1037,8 @@ int shadow_init(struct shadow *sh, const struct guest_ram *ram)
 	sh->cur_view = -2;
 	sh->next_asid = 0;
 	sh->adaptive_mask = 4095;
+	long segments = (host_max_map_count() - SHADOW_MAP_RESERVE) / 2;
+	sh->segment_budget = segments > SHADOW_MAP_MIN_SEGMENTS ? segments : SHADOW_MAP_MIN_SEGMENTS;
 	int err = window_create(&sh->identity, ram);
 	if (err)
 		return err;

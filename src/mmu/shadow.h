@@ -19,10 +19,14 @@
 struct vcpu_state;
 
 #define SHADOW_MAX_WINDOWS 48u
-/* Single-page mappings across all windows before the least recently used
- * window is evicted: each can cost the host a VMA, and vm.max_map_count
- * is 65530 by default. */
-#define SHADOW_MAP_BUDGET 24000u
+/* Host mappings (VMAs) the windows may use, as a share of the host's
+ * vm.max_map_count: the rest is the process's own (libraries, heaps,
+ * threads, the sanitizers') and head-room, because an mprotect or unmap
+ * that splits a mapping fails at the limit, and a trace must never be
+ * left unprotected. Each shadow segment (a run of entries the kernel
+ * holds in one VMA) is counted as two: itself and the gap after it. */
+#define SHADOW_MAP_RESERVE 4096L
+#define SHADOW_MAP_MIN_SEGMENTS 2048L
 #define SHADOW_REGIONS 1024u       /* 4 MiB regions of a 4 GiB window */
 #define SHADOW_NO_PT 0xffffffffu   /* region with no page table behind it yet */
 #define SHADOW_LARGE 0xfffffffeu   /* region mapped by a 4 MiB page */
@@ -39,6 +43,11 @@ struct shadow_window {
 	 * page << 12 | SHADOW_E_*), and the page table the region came from. */
 	uint32_t *regions[SHADOW_REGIONS];
 	uint32_t region_pt[SHADOW_REGIONS];
+	/* Per region: host mappings its entries make (runs of consecutive
+	 * frames at one protection), and when the guest last faulted a page
+	 * into it (the shadow's clock): replacement takes the oldest. */
+	int32_t region_segments[SHADOW_REGIONS];
+	uint64_t region_tick[SHADOW_REGIONS];
 };
 
 struct shadow_stats {
@@ -53,6 +62,8 @@ struct shadow_stats {
 	uint64_t adaptive_forgotten; /* times the full set was emptied */
 	uint64_t mmio_accesses;
 	uint64_t window_switches, window_creates, window_evictions, flushes;
+	uint64_t replacements;     /* times the host-mapping budget was reached */
+	uint64_t replaced_regions; /* 4 MiB regions of windows dropped then */
 };
 
 /* A node of the per-page lists: a window mapping (key = linear page) or a
@@ -89,7 +100,9 @@ struct shadow {
 	uint32_t nodes_cap, nodes_free;  /* free list head (index + 1) */
 	uint64_t tick;
 	uint32_t next_asid;
-	unsigned total_mapped;
+	unsigned total_mapped;        /* pages, all windows */
+	long segments;                /* host mappings (VMAs) they make, all windows */
+	long segment_budget;          /* segments replacement keeps below */
 	bool gsbase_insn;             /* WRGSBASE usable: no system call per switch */
 	/* Told the address-space number (asid) of the current window, or of
 	 * the global pages (global), whenever it changes: the vCPU keeps its
@@ -170,8 +183,10 @@ void *shadow_current_ptr(struct shadow *sh, uint32_t va, unsigned len, bool writ
 void shadow_note_global_code(struct shadow *sh, uint32_t va);
 void shadow_invlpg(struct shadow *sh, uint32_t va);
 void shadow_retire_global(struct shadow *sh);
-/* Makes room after SHADOW_NO_ROOM: evicts windows, the current one last. */
-void shadow_make_room(struct shadow *sh);
+/* Makes room after SHADOW_NO_ROOM (the host refused a mapping): lowers the
+ * budget to what the host allows and replaces regions down to it. False
+ * when nothing could be dropped. */
+bool shadow_make_room(struct shadow *sh);
 
 /* The monitor has written [gpa, gpa+len) of RAM through its own mapping:
  * shadow entries derived from page-table entries there are dropped. */
