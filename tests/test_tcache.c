@@ -65,8 +65,10 @@ static struct tblock *make_block_ex(uint32_t eip, uint32_t gpa, uint32_t mode, u
 		ex->target_eip = eip + guest_len + i;
 		patch_rel32(ex->patch, ex->stub);
 	}
-	if (commit)
+	if (commit) {
+		tcache_alloc_maps(&tc, tb, 64);
 		tcache_commit(&tc, tb);
+	}
 	return tb;
 }
 
@@ -120,10 +122,28 @@ static void test_alloc(void)
 	CHECK(tcache_find_host(&tc, c->host + 48) == NULL);   /* past code_used */
 	CHECK(tcache_find_host(&tc, tc.code - 1) == NULL);
 	CHECK(tcache_find_host(&tc, &tc) == NULL);
-	/* The maps (host offset to guest offset) come from their own pool. */
-	uint16_t *m1 = tcache_alloc_map(&tc, 10), *m2 = tcache_alloc_map(&tc, 3);
-	CHECK(m2 == m1 + 10);
-	CHECK_EQ(tc.map_used, 13);
+	/* The maps (host offset to guest offset) come from their own pool,
+	 * room for 64 instructions each while a block is made, and a
+	 * committed block keeps what its one instruction used: the guest
+	 * map moved down beside the host map. */
+	CHECK(b->map_host == a->map_host + 2 && c->map_host == b->map_host + 2);
+	CHECK(a->map_guest == a->map_host + 1);
+	CHECK_EQ(tc.map_used, 6);
+	struct tblock *d = make_block_ex(0x1030, 0x1030, 0, 10, 0, 16, false);
+	CHECK(d != NULL);
+	if (!d)
+		return;
+	tcache_alloc_maps(&tc, d, 64);
+	CHECK(d->map_guest == d->map_host + 64);
+	for (uint16_t i = 0; i < 3; i++) {
+		d->map_host[i] = (uint16_t)(10 + i);
+		d->map_guest[i] = (uint16_t)(20 + i);
+	}
+	d->ninsns = 3;
+	tcache_commit(&tc, d);
+	CHECK_EQ(tc.map_used, 12);
+	CHECK(d->map_guest == d->map_host + 3);
+	CHECK(d->map_host[2] == 12 && d->map_guest[0] == 20 && d->map_guest[2] == 22);
 }
 
 /* The key is (linear eip, physical gpa, mode): the same code seen at
@@ -374,8 +394,8 @@ static void test_full(void)
 		struct tblock *tb = make_block_ex(0x1000 + n * 16, 0x1000 + n * 16, 0, 16, 0, 16, false);
 		if (!tb)
 			break;
-		tb->map_host = tcache_alloc_map(&tc, 256);
-		tb->map_guest = tcache_alloc_map(&tc, 256);
+		tcache_alloc_maps(&tc, tb, 256);
+		tb->ninsns = 256;   /* uses all it had */
 		tcache_commit(&tc, tb);
 		n++;
 	}

@@ -90,7 +90,9 @@ struct tblock *tcache_lookup(struct tcache *tc, uint32_t eip, uint32_t gpa, uint
 /* Space for one new block; NULL when the buffer or arena is full (the
  * caller flushes and asks again). */
 struct tblock *tcache_new_block(struct tcache *tc, uint8_t **code, uint8_t **limit);
-uint16_t *tcache_alloc_map(struct tcache *tc, unsigned n);
+/* A new block's instruction maps (host and guest offsets), room for
+ * max_insns; commit keeps only what the block used. */
+void tcache_alloc_maps(struct tcache *tc, struct tblock *tb, unsigned max_insns);
 /* Publishes a block built in the space tcache_new_block gave. */
 void tcache_commit(struct tcache *tc, struct tblock *tb);
 /* Points a direct exit at its target block. With paging on only a target

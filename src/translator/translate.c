@@ -1179,8 +1179,7 @@ int translate_block(struct translator *t, const struct translate_env *env, uint3
 	tb->mode = mode;
 	tb->host = code;
 	tb->pages[0] = tb->pages[1] = gpa / GUEST_PAGE_SIZE;
-	tb->map_host = tcache_alloc_map(env->tc, BLOCK_MAX_INSNS);
-	tb->map_guest = tcache_alloc_map(env->tc, BLOCK_MAX_INSNS);
+	tcache_alloc_maps(env->tc, tb, BLOCK_MAX_INSNS);
 	emit_init(&c->e, code, limit);
 	uint32_t first_page = gpa / GUEST_PAGE_SIZE;
 	c->selfcheck = tcache_page_selfcheck(env->tc, first_page);
