@@ -118,7 +118,7 @@ static void info_mmu(struct board *board, FILE *out)
 	}
 	fprintf(out, "traced page-table pages %u, write-protected code pages %u, pages mapped %u "
 		     "in %ld host mappings (budget %ld)\n",
-		traced, code, sh->total_mapped, sh->segments, sh->segment_budget);
+		traced, code, sh->total_mapped, sh->host_maps, sh->map_budget);
 	fprintf(out, "windows (shadow address spaces):\n");
 	for (unsigned i = 0; i < SHADOW_MAX_WINDOWS; i++) {
 		const struct shadow_window *w = &sh->windows[i];

@@ -122,30 +122,50 @@ static bool entries_merge(uint32_t left, uint32_t right)
 	       ((left ^ right) & SHADOW_E_HOST_RW) == 0;
 }
 
-/* The host mappings entry i of a region adds: one, less one for each
- * neighbour it merges with (-1 when it joins two). Region edges count as
- * breaks, which over-counts by at most one a region: the safe side. */
-static int entry_segments(const uint32_t *reg, uint32_t i)
+/* A boundary between host mappings: unmapped neighbours are one PROT_NONE
+ * mapping together, mapped ones one mapping when they merge. */
+static bool entries_break(uint32_t left, uint32_t right)
 {
-	return 1 - (i > 0 && entries_merge(reg[i - 1], reg[i])) -
-	       (i < 1023 && entries_merge(reg[i], reg[i + 1]));
+	return (left || right) && !entries_merge(left, right);
+}
+
+/* The boundaries on either side of entry i of a region. Beyond a region's
+ * edge counts as unmapped: a mapped edge entry always counts its edge,
+ * which over-counts by one where the next region's entry merges with it
+ * (the safe side) and never misses a boundary. */
+static int entry_breaks(const uint32_t *reg, uint32_t i)
+{
+	return entries_break(i > 0 ? reg[i - 1] : 0, reg[i]) +
+	       entries_break(reg[i], i < 1023 ? reg[i + 1] : 0);
 }
 
 /* Every write of a shadow entry goes through here, so the count of host
- * mappings stays exact. */
+ * mappings stays exact: each boundary between entries splits one more. */
 static void entry_set(struct shadow *sh, struct shadow_window *w, uint32_t vpage, uint32_t e)
 {
 	uint32_t r = vpage >> 10, i = vpage & 1023;
 	uint32_t *reg = w->regions[r];
-	int d = 0;
-	if (reg[i])
-		d -= entry_segments(reg, i);
+	int d = -entry_breaks(reg, i);
 	reg[i] = e;
-	if (e)
-		d += entry_segments(reg, i);
-	w->region_segments[r] += d;
-	sh->segments += d;
-	assert(w->region_segments[r] >= 0 && sh->segments >= 0);
+	d += entry_breaks(reg, i);
+	w->region_maps[r] += d;
+	sh->host_maps += d;
+	assert(w->region_maps[r] >= 0 && sh->host_maps >= 0);
+}
+
+/* The identity window maps all of RAM in one go; each page it holds at
+ * another protection than its neighbour splits it once more. */
+static bool identity_break(const struct shadow *sh, uint32_t a, uint32_t b)
+{
+	return b < sh->npages && sh->identity_ro[a] != sh->identity_ro[b];
+}
+
+static void identity_set(struct shadow *sh, uint32_t page, bool read_only)
+{
+	int d = -(page > 0 && identity_break(sh, page - 1, page)) - identity_break(sh, page, page + 1);
+	sh->identity_ro[page] = read_only;
+	d += (page > 0 && identity_break(sh, page - 1, page)) + identity_break(sh, page, page + 1);
+	sh->host_maps += d;
 }
 
 /* Sets the host protection of a mapped entry (its bit, then the page). */
@@ -167,10 +187,11 @@ void shadow_reprotect(struct shadow *sh, uint32_t page)
 	flush_pending_unmap(sh);   /* a held-back mapping of page must not stay writable */
 	uint64_t gpa = guest_mem_page_gpa(sh->ram, page);
 	/* (Device memory the guest put over RAM is not seen there.) */
-	if (gpa != GUEST_DEVMEM_UNMAPPED && (page < sh->ram_pages || gpa >= sh->ram->size))
-		(void)window_protect_page(&sh->identity, (uint32_t)gpa,
-					  !sh->code_protect[page] && !devmem_clean(sh, page) &&
-						  !ram_clean(sh, page));
+	if (gpa != GUEST_DEVMEM_UNMAPPED && (page < sh->ram_pages || gpa >= sh->ram->size)) {
+		bool writable = !sh->code_protect[page] && !devmem_clean(sh, page) && !ram_clean(sh, page);
+		identity_set(sh, page, !writable);
+		(void)window_protect_page(&sh->identity, (uint32_t)gpa, writable);
+	}
 	for (uint32_t id = sh->map_head[page]; id; id = sh->nodes[id - 1].next) {
 		const struct shadow_node *n = &sh->nodes[id - 1];
 		struct shadow_window *w = &sh->windows[n->win];
@@ -350,7 +371,7 @@ static void drop_region(struct shadow *sh, struct shadow_window *w, uint32_t r, 
 			flush_pending_unmap(sh);
 		unmap_range(w, r * 1024, 1024);
 	}
-	assert(w->region_segments[r] == 0);
+	assert(w->region_maps[r] == 0);
 	uint32_t pt = w->region_pt[r];
 	if (pt != SHADOW_NO_PT && pt != SHADOW_LARGE)
 		release_table(sh, pt, (uint16_t)(w - sh->windows), r);
@@ -416,10 +437,10 @@ static unsigned replace_regions(struct shadow *sh, long target, const struct sha
 		const struct shadow_window *w = &sh->windows[i];
 		for (uint32_t r = 0; w->used && w->mapped && r < SHADOW_REGIONS; r++)
 			if (w->regions[r] && !(w == keep && r == keep_r))
-				freed[(w->region_tick[r] - oldest) / width] += w->region_segments[r];
+				freed[(w->region_tick[r] - oldest) / width] += w->region_maps[r];
 	}
 	unsigned cut = 0;
-	for (long need = sh->segments - target - freed[0]; need > 0 && cut + 1 < AGE_BUCKETS; cut++)
+	for (long need = sh->host_maps - target - freed[0]; need > 0 && cut + 1 < AGE_BUCKETS; cut++)
 		need -= freed[cut + 1];
 	unsigned dropped = 0;
 	for (unsigned i = 0; i < SHADOW_MAX_WINDOWS; i++) {
@@ -442,9 +463,9 @@ bool shadow_make_room(struct shadow *sh)
 	/* The host refused a mapping before the budget was reached (the
 	 * process holds more mappings of its own than reserved): the budget
 	 * follows what the host allows. */
-	long lower = sh->segments - sh->segments / 4;
-	sh->segment_budget = lower > SHADOW_MAP_MIN_SEGMENTS ? lower : SHADOW_MAP_MIN_SEGMENTS;
-	return replace_regions(sh, sh->segment_budget - sh->segment_budget / 8, NULL, 0) > 0;
+	long lower = sh->host_maps - sh->host_maps / 4;
+	sh->map_budget = lower > SHADOW_MAP_MIN ? lower : SHADOW_MAP_MIN;
+	return replace_regions(sh, sh->map_budget - sh->map_budget / 8, NULL, 0) > 0;
 }
 
 /* --- the tables changed --------------------------------------------------- */
@@ -636,7 +657,7 @@ static int map_run(struct shadow *sh, struct shadow_window *w, uint32_t vpage, u
 	uint16_t id = (uint16_t)(w - sh->windows);
 	uint8_t *host = w->win.base + (uint64_t)vpage * GUEST_PAGE_SIZE;
 	int prot = entry_prot(sh, page << 12 | flags);
-	assert((vpage & 1023) + count <= 1024);   /* one region: entry_segments' unit */
+	assert((vpage & 1023) + count <= 1024);   /* one region: entry_breaks' unit */
 	if (sh->pending_unmap.w == w)
 		flush_pending_unmap(sh);   /* it may cover the run */
 	if (mmap(host, (size_t)count * GUEST_PAGE_SIZE, prot, MAP_SHARED | MAP_FIXED, sh->ram->memfd,
@@ -694,8 +715,8 @@ static int map_page(struct shadow *sh, struct shadow_window *w, uint32_t va, con
 	if (*e)
 		drop_entry(sh, w, vpage);
 	w->region_tick[r] = ++sh->tick;
-	if (sh->segments >= sh->segment_budget)
-		(void)replace_regions(sh, sh->segment_budget - sh->segment_budget / 8, w, r);
+	if (sh->host_maps >= sh->map_budget)
+		(void)replace_regions(sh, sh->map_budget - sh->map_budget / 8, w, r);
 	return map_run(sh, w, vpage, page, 1, flags);
 }
 
@@ -726,7 +747,7 @@ static void prefetch_around(struct shadow *sh, struct shadow_window *w,
 		bool ok = false;
 		uint32_t page = 0, flags = 0;
 		if (vpage < first + PREFETCH_PAGES && !w->regions[r][vpage & 1023] &&
-		    sh->segments + runs + 1 < sh->segment_budget) {
+		    sh->host_maps + 2 * (runs + 1) < sh->map_budget) {
 			struct walk wk;
 			uint32_t err;
 			uint32_t table;
@@ -781,7 +802,7 @@ static void prefetch_large(struct shadow *sh, struct shadow_window *w, const str
 		uint32_t run_start = 0, run_len = 0;
 		for (uint32_t i = (vpage & 1023) + (uint32_t)dir;; i += (uint32_t)dir) {
 			bool ok = i < 1024 && !w->regions[r][i] && frame0 + i < sh->ram_pages &&
-				  sh->segments + runs + 1 < sh->segment_budget;
+				  sh->host_maps + 2 * (runs + 1) < sh->map_budget;
 			if (run_len && (!ok || entry_prot(sh, (frame0 + i) << 12 | flags) !=
 						       entry_prot(sh, (frame0 + run_start) << 12 | flags))) {
 				uint32_t lo = dir > 0 ? run_start : run_start - run_len + 1;
@@ -980,10 +1001,14 @@ static void reprotect_ram(struct shadow *sh)
 	flush_pending_unmap(sh);
 	bool logging = sh->ram->written != NULL;
 	/* The identity window in one go, then the pages that differ. */
+	for (uint32_t page = 0; page < sh->ram_pages; page++)
+		identity_set(sh, page, logging);
 	(void)mprotect(sh->identity.base, sh->ram->size, PROT_READ | (logging ? 0 : PROT_WRITE));
 	for (uint32_t page = 0; page < sh->ram_pages; page++) {
-		if (!logging && sh->code_protect[page])
+		if (!logging && sh->code_protect[page]) {
+			identity_set(sh, page, true);
 			(void)window_protect_page(&sh->identity, page * GUEST_PAGE_SIZE, false);
+		}
 		for (uint32_t id = sh->map_head[page]; id; id = sh->nodes[id - 1].next) {
 			const struct shadow_node *n = &sh->nodes[id - 1];
 			struct shadow_window *w = &sh->windows[n->win];
@@ -1037,8 +1062,8 @@ int shadow_init(struct shadow *sh, const struct guest_ram *ram)
 	sh->cur_view = -2;
 	sh->next_asid = 0;
 	sh->adaptive_mask = 4095;
-	long segments = (host_max_map_count() - SHADOW_MAP_RESERVE) / 2;
-	sh->segment_budget = segments > SHADOW_MAP_MIN_SEGMENTS ? segments : SHADOW_MAP_MIN_SEGMENTS;
+	long budget = host_max_map_count() - SHADOW_MAP_RESERVE;
+	sh->map_budget = budget > SHADOW_MAP_MIN ? budget : SHADOW_MAP_MIN;
 	int err = window_create(&sh->identity, ram);
 	if (err)
 		return err;
@@ -1048,10 +1073,11 @@ int shadow_init(struct shadow *sh, const struct guest_ram *ram)
 	sh->pt_refs = calloc(sh->npages, sizeof(uint16_t));
 	sh->code_protect = calloc(sh->npages, 1);
 	sh->devmem_dirty = calloc(sh->npages - sh->ram_pages + 1, 1);
+	sh->identity_ro = calloc(sh->npages, 1);
 	sh->adaptive = calloc(sh->adaptive_mask + 1, sizeof(uint32_t));
 	sh->global_code = calloc((1u << 20) / 8, 1);
 	if (!sh->windows || !sh->map_head || !sh->deriv_head || !sh->pt_refs || !sh->code_protect ||
-	    !sh->devmem_dirty || !sh->adaptive || !sh->global_code) {
+	    !sh->devmem_dirty || !sh->identity_ro || !sh->adaptive || !sh->global_code) {
 		shadow_destroy(sh);
 		return -ENOMEM;
 	}
@@ -1082,6 +1108,7 @@ void shadow_destroy(struct shadow *sh)
 	free(sh->pt_refs);
 	free(sh->code_protect);
 	free(sh->devmem_dirty);
+	free(sh->identity_ro);
 	free(sh->global_code);
 	free(sh->adaptive);
 	free(sh->nodes);

@@ -19,14 +19,13 @@
 struct vcpu_state;
 
 #define SHADOW_MAX_WINDOWS 48u
-/* Host mappings (VMAs) the windows may use, as a share of the host's
- * vm.max_map_count: the rest is the process's own (libraries, heaps,
- * threads, the sanitizers') and head-room, because an mprotect or unmap
- * that splits a mapping fails at the limit, and a trace must never be
- * left unprotected. Each shadow segment (a run of entries the kernel
- * holds in one VMA) is counted as two: itself and the gap after it. */
+/* Host mappings (VMAs) the windows may use: the host's vm.max_map_count
+ * less a reserve for the process's own (libraries, heaps, threads, the
+ * sanitizers': about 460 under ASan) and head-room, because an mprotect
+ * or unmap that splits a mapping fails at the limit, and a trace must
+ * never be left unprotected. */
 #define SHADOW_MAP_RESERVE 4096L
-#define SHADOW_MAP_MIN_SEGMENTS 2048L
+#define SHADOW_MAP_MIN 4096L
 #define SHADOW_REGIONS 1024u       /* 4 MiB regions of a 4 GiB window */
 #define SHADOW_NO_PT 0xffffffffu   /* region with no page table behind it yet */
 #define SHADOW_LARGE 0xfffffffeu   /* region mapped by a 4 MiB page */
@@ -43,10 +42,11 @@ struct shadow_window {
 	 * page << 12 | SHADOW_E_*), and the page table the region came from. */
 	uint32_t *regions[SHADOW_REGIONS];
 	uint32_t region_pt[SHADOW_REGIONS];
-	/* Per region: host mappings its entries make (runs of consecutive
-	 * frames at one protection), and when the guest last faulted a page
-	 * into it (the shadow's clock): replacement takes the oldest. */
-	int32_t region_segments[SHADOW_REGIONS];
+	/* Per region: host mappings its entries add (runs of consecutive
+	 * frames at one protection, and the unmapped gaps between them), and
+	 * when the guest last faulted a page into it (the shadow's clock):
+	 * replacement takes the oldest. */
+	int32_t region_maps[SHADOW_REGIONS];
 	uint64_t region_tick[SHADOW_REGIONS];
 };
 
@@ -101,8 +101,9 @@ struct shadow {
 	uint64_t tick;
 	uint32_t next_asid;
 	unsigned total_mapped;        /* pages, all windows */
-	long segments;                /* host mappings (VMAs) they make, all windows */
-	long segment_budget;          /* segments replacement keeps below */
+	long host_maps;               /* host mappings (VMAs) the windows add */
+	long map_budget;              /* host_maps replacement keeps below */
+	uint8_t *identity_ro;         /* per page: read-only in the identity window */
 	bool gsbase_insn;             /* WRGSBASE usable: no system call per switch */
 	/* Told the address-space number (asid) of the current window, or of
 	 * the global pages (global), whenever it changes: the vCPU keeps its
