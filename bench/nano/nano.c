@@ -59,6 +59,30 @@ static inline void write_cr3(uint32_t v)
 	__asm__ volatile("mov %0, %%cr3" : : "r"(v) : "memory");
 }
 
+static inline uint32_t read_cr0(void)
+{
+	uint32_t v;
+	__asm__ volatile("mov %%cr0, %0" : "=r"(v));
+	return v;
+}
+
+static inline void write_cr0(uint32_t v)
+{
+	__asm__ volatile("mov %0, %%cr0" : : "r"(v) : "memory");
+}
+
+static inline uint32_t read_cr4(void)
+{
+	uint32_t v;
+	__asm__ volatile("mov %%cr4, %0" : "=r"(v));
+	return v;
+}
+
+static inline void write_cr4(uint32_t v)
+{
+	__asm__ volatile("mov %0, %%cr4" : : "r"(v) : "memory");
+}
+
 static inline void invlpg(uint32_t va)
 {
 	__asm__ volatile("invlpg (%0)" : : "r"(va) : "memory");
@@ -181,16 +205,12 @@ static uint32_t cpuid1_edx(void)
 	return d;
 }
 
-static bool cpu_has_sep(void)
-{
-	return cpuid1_edx() & (1u << 11);
-}
-
 static bool paging_on;
 
-/* Identity map 0-32 MiB; PD_MAIN and PD_ALT differ only at PROBE_VA. The
- * FAULT_VA table starts empty, HIDDEN_VA is mapped through PT_WARM. Every
- * data frame gets its tag. */
+/* Identity map 0-32 MiB (global pages, as a Linux kernel's; G means
+ * nothing until an operation sets CR4.PGE); PD_MAIN and PD_ALT differ only
+ * at PROBE_VA. The FAULT_VA table starts empty, HIDDEN_VA is mapped
+ * through PT_WARM, RO_VA is read-only. Every data frame gets its tag. */
 static void setup_paging(void)
 {
 	if (paging_on)
@@ -198,7 +218,7 @@ static void setup_paging(void)
 	memset(table(PD_MAIN), 0, PAGE * 14);   /* PD_MAIN up to PT_PROBE_B */
 	for (uint32_t t = 0; t < KPT_COUNT; t++) {
 		for (uint32_t i = 0; i < 1024; i++)
-			table(KPT_BASE + t * PAGE)[i] = (t * 1024 + i) * PAGE | PTE_PUW;
+			table(KPT_BASE + t * PAGE)[i] = (t * 1024 + i) * PAGE | PTE_PUW | PTE_G;
 		table(PD_MAIN)[t] = (KPT_BASE + t * PAGE) | PTE_PUW;
 	}
 	table(PD_MAIN)[FAULT_VA >> 22] = PT_FAULT | PTE_PUW;
@@ -208,6 +228,7 @@ static void setup_paging(void)
 		table(PT_WARM)[i] = (HIDDEN_PHYS + i * PAGE) | PTE_PUW;
 	table(PT_PROBE_A)[0] = FRAME_A | PTE_PUW;
 	table(PT_PROBE_A)[1] = FRAME_C | PTE_PUW;
+	table(PT_PROBE_A)[2] = FRAME_E | PTE_PU;
 	table(PT_PROBE_B)[0] = FRAME_B | PTE_PUW;
 	memcpy(table(PD_ALT), table(PD_MAIN), PAGE);
 	table(PD_ALT)[PROBE_VA >> 22] = PT_PROBE_B | PTE_PUW;
@@ -216,13 +237,11 @@ static void setup_paging(void)
 		write32(FAULT_PHYS + i * PAGE, tag(FAULT_PHYS + i * PAGE));
 	for (uint32_t i = 0; i < HIDDEN_PAGES; i++)
 		write32(HIDDEN_PHYS + i * PAGE, tag(HIDDEN_PHYS + i * PAGE));
-	for (uint32_t f = FRAME_A; f <= FRAME_D; f += PAGE)
+	for (uint32_t f = FRAME_A; f <= FRAME_E; f += PAGE)
 		write32(f, tag(f));
 
 	write_cr3(PD_MAIN);
-	uint32_t cr0;
-	__asm__ volatile("mov %%cr0, %0" : "=r"(cr0));
-	__asm__ volatile("mov %0, %%cr0" : : "r"(cr0 | 0x80000000u) : "memory");
+	write_cr0(read_cr0() | 0x80000000u);
 	paging_on = true;
 	if (read32(PROBE_VA) != tag(FRAME_A))
 		fail_value("read through the new page tables", read32(PROBE_VA), tag(FRAME_A));
@@ -536,27 +555,113 @@ static uint64_t op_cr3(uint32_t n)
 	return t;
 }
 
+/* Reads the TOUCH_PAGES pages, as a kernel goes on after a flush (on
+ * hardware: TLB misses; for a VMM: whatever it dropped, filled again).
+ * Returns how many read a wrong value. */
+static uint32_t touch_spread(void)
+{
+	uint32_t bad = 0;
+	for (uint32_t i = 0; i < TOUCH_PAGES; i++) {
+		uint32_t off = i * TOUCH_STRIDE * PAGE;
+		bad += read32(HIDDEN_VA + off) != tag(HIDDEN_PHYS + off);
+	}
+	return bad;
+}
+
+/* CR3 loaded with its own value (a non-global TLB flush, as Linux's
+ * flush_tlb_local), then the touches. */
+static uint64_t op_cr3_reload(uint32_t n)
+{
+	setup_paging();
+	uint32_t bad = 0;
+	uint64_t t0 = rdtsc();
+	for (uint32_t i = 0; i < n; i++) {
+		write_cr3(PD_MAIN);
+		bad += touch_spread();
+	}
+	uint64_t t = rdtsc() - t0;
+	if (bad)
+		fail_value("touches that read a wrong value", bad, 0);
+	return t;
+}
+
+/* CR0.WP cleared, a supervisor write to the read-only RO_VA (allowed with
+ * WP clear: how a kernel patches its read-only data), CR0.WP set again,
+ * then the touches and a read of what was written. */
+static uint64_t op_cr0_wp(uint32_t n)
+{
+	setup_paging();
+	uint32_t was = read_cr0(), cr0 = was | CR0_WP, bad = 0;
+	write_cr0(cr0);
+	uint64_t t0 = rdtsc();
+	for (uint32_t i = 0; i < n; i++) {
+		write_cr0(cr0 & ~CR0_WP);
+		write32(RO_VA, i);
+		write_cr0(cr0);
+		bad += touch_spread();
+		bad += read32(RO_VA) != i;
+	}
+	uint64_t t = rdtsc() - t0;
+	write_cr0(cr0 & ~CR0_WP);
+	write32(RO_VA, tag(FRAME_E));
+	write_cr0(was);
+	if (bad)
+		fail_value("reads that saw a wrong value", bad, 0);
+	return t;
+}
+
+/* CR4.PGE cleared and set again, which flushes every TLB entry, global
+ * ones included (Linux's __flush_tlb_all without INVPCID), with the
+ * kernel map global, then the touches. */
+static uint64_t op_cr4_pge(uint32_t n)
+{
+	setup_paging();
+	uint32_t cr4 = read_cr4(), bad = 0;
+	write_cr4(cr4 | CR4_PGE);
+	uint64_t t0 = rdtsc();
+	for (uint32_t i = 0; i < n; i++) {
+		write_cr4(cr4 & ~CR4_PGE);
+		write_cr4(cr4 | CR4_PGE);
+		bad += touch_spread();
+	}
+	uint64_t t = rdtsc() - t0;
+	write_cr4(cr4);
+	if (bad)
+		fail_value("touches that read a wrong value", bad, 0);
+	return t;
+}
+
 struct op {
 	const char *name;
 	uint32_t iters;          /* operations per repetition */
 	uint32_t reps;           /* the fastest repetition counts */
 	uint64_t (*run)(uint32_t n);
-	bool needs_sep;          /* skipped when CPUID lacks SYSENTER/SYSEXIT */
+	uint32_t needs;          /* CPUID.1:EDX bits the operation needs */
+	const char *needs_what;
 };
+
+#define CPUID_SEP (1u << 11)
+#define CPUID_PGE (1u << 13)
+#define NEEDS_SEP CPUID_SEP, "CPUID does not offer SEP (SYSENTER/SYSEXIT)"
+#define NEEDS_PGE CPUID_PGE, "CPUID does not offer PGE (global pages)"
+#define NEEDS_NONE 0, NULL
 
 /* Iteration counts keep each platform's whole run to a few seconds. */
 static const struct op ops[] = {
-	{ "cli-sti", 100000, 5, op_cli_sti, false },
-	{ "in-61", 20000, 5, op_in_61, false },
-	{ "int80", 20000, 5, op_int80, false },
-	{ "sysenter", 20000, 5, op_sysenter, true },
-	{ "pf-ring0", FAULT_PAGES, 8, op_pf_ring0, false },
-	{ "pf-ring3", FAULT_PAGES, 8, op_pf_ring3, false },
-	{ "hidden", HIDDEN_PAGES, HIDDEN_ROUNDS, op_hidden, false },
-	{ "touch-warm", HIDDEN_PAGES, 5, op_touch_warm, false },
-	{ "pte-invlpg", 20000, 5, op_pte_invlpg, false },
-	{ "pte-invlpg-read", 20000, 5, op_pte_invlpg_read, false },
-	{ "cr3", 10000, 3, op_cr3, false },
+	{ "cli-sti", 100000, 5, op_cli_sti, NEEDS_NONE },
+	{ "in-61", 20000, 5, op_in_61, NEEDS_NONE },
+	{ "int80", 20000, 5, op_int80, NEEDS_NONE },
+	{ "sysenter", 20000, 5, op_sysenter, NEEDS_SEP },
+	{ "pf-ring0", FAULT_PAGES, 8, op_pf_ring0, NEEDS_NONE },
+	{ "pf-ring3", FAULT_PAGES, 8, op_pf_ring3, NEEDS_NONE },
+	{ "hidden", HIDDEN_PAGES, HIDDEN_ROUNDS, op_hidden, NEEDS_NONE },
+	{ "touch-warm", HIDDEN_PAGES, 5, op_touch_warm, NEEDS_NONE },
+	{ "pte-invlpg", 20000, 5, op_pte_invlpg, NEEDS_NONE },
+	{ "pte-invlpg-read", 20000, 5, op_pte_invlpg_read, NEEDS_NONE },
+	{ "cr3", 10000, 3, op_cr3, NEEDS_NONE },
+	{ "cr3-reload", 5000, 3, op_cr3_reload, NEEDS_NONE },
+	{ "cr0-wp", 2000, 3, op_cr0_wp, NEEDS_NONE },
+	{ "cr4-pge", 2000, 3, op_cr4_pge, NEEDS_PGE },
 };
 #define NOPS (sizeof(ops) / sizeof(ops[0]))
 
@@ -566,10 +671,12 @@ static void run_op(const struct op *op, uint32_t tsc_khz)
 	rt_puts("nano begin ");
 	rt_puts(op->name);
 	rt_putchar('\n');
-	if (op->needs_sep && !cpu_has_sep()) {
+	if ((cpuid1_edx() & op->needs) != op->needs) {
 		rt_puts("nano skip ");
 		rt_puts(op->name);
-		rt_puts(" CPUID does not offer SEP (SYSENTER/SYSEXIT)\n");
+		rt_putchar(' ');
+		rt_puts(op->needs_what);
+		rt_putchar('\n');
 		return;
 	}
 	uint64_t best = ~0ull;

@@ -250,6 +250,9 @@ int main(int argc, char **argv)
 	skip("pte-invlpg", "privileged: no user-mode equivalent");
 	skip("pte-invlpg-read", "privileged: no user-mode equivalent");
 	skip("cr3", "privileged: no user-mode equivalent");
+	skip("cr3-reload", "privileged: no user-mode equivalent");
+	skip("cr0-wp", "privileged: no user-mode equivalent");
+	skip("cr4-pge", "privileged: no user-mode equivalent");
 	if (fflush(stdout))
 		return 1;
 	if (!all_sane) {

@@ -60,7 +60,7 @@ done
 
 # The operations, in table order, with their labels. The names are the
 # kernel's (nano.c) and nano-native's.
-ops=(cli-sti in-61 int80 sysenter pf-ring0 pf-ring3 hidden touch-warm pte-invlpg pte-invlpg-read cr3)
+ops=(cli-sti in-61 int80 sysenter pf-ring0 pf-ring3 hidden touch-warm pte-invlpg pte-invlpg-read cr3 cr3-reload cr0-wp cr4-pge)
 declare -A label=(
 	[cli-sti]="CLI + STI"
 	[in-61]="IN from port 0x61"
@@ -73,6 +73,9 @@ declare -A label=(
 	[pte-invlpg]="PTE write + INVLPG"
 	[pte-invlpg-read]="PTE write + INVLPG + read"
 	[cr3]="CR3 switch + read"
+	[cr3-reload]="CR3 reload + 8 touches"
+	[cr0-wp]="CR0.WP toggle + 8 touches"
+	[cr4-pge]="CR4.PGE toggle + 8 touches"
 )
 
 qemu=
