@@ -124,8 +124,9 @@ static void info_mmu(struct board *board, FILE *out)
 		const struct shadow_window *w = &sh->windows[i];
 		if (!w->used)
 			continue;
-		fprintf(out, "  %c cr3 %08x %-10s tag %u, %u pages mapped\n",
-			sh->current == &w->win ? '*' : ' ', w->cr3, w->user ? "user" : "supervisor",
+		fprintf(out, "  %c cr3 %08x %-17s tag %u, %u pages mapped\n",
+			sh->current == &w->win ? '*' : ' ', w->cr3,
+			w->user ? "user" : w->no_wp ? "supervisor, WP=0" : "supervisor",
 			w->asid, w->mapped);
 	}
 	if (sh->current == &sh->identity)

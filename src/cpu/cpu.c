@@ -175,7 +175,16 @@ void cpu_paging_changed(struct cpu *cpu, uint32_t old_cr0, uint32_t old_cr4)
 		/* Blocks chained across pages assumed one fixed mapping. */
 		tcache_flush(cpu->tc, &cpu->ibl_table);
 		shadow_flush(cpu->sh);
-	} else if ((cr0_diff & CR0_WP) || (cr4_diff & (CR4_PSE | CR4_PGE))) {
-		shadow_flush(cpu->sh);
+	} else if (cr4_diff & CR4_PSE) {
+		shadow_flush(cpu->sh);   /* every directory entry reads otherwise */
+	} else if (cr4_diff & CR4_PGE) {
+		/* The SDM flushes global translations too. The windows hold
+		 * none that could be stale (table writes are traced, and they
+		 * do not look at G): only the lookup table's global entries,
+		 * reachable from every address space, must go. */
+		shadow_retire_global(cpu->sh);
 	}
+	/* A CR0.WP change needs nothing here: it is part of the window's
+	 * view (shadow_view), and the run loop selects the window before
+	 * the next block. */
 }

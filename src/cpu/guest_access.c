@@ -152,7 +152,7 @@ static bool access_write(struct cpu *cpu, uint32_t linear, const void *src, unsi
 static void *window_ptr(struct cpu *cpu, uint32_t linear, unsigned len, bool write)
 {
 	const struct shadow *sh = cpu->sh;
-	if (!(cpu->s.cr0 & CR0_PG) || sh->cur_view != (cpu->s.cpl == 3) ||
+	if (!(cpu->s.cr0 & CR0_PG) || sh->cur_view != shadow_view(&cpu->s) ||
 	    sh->cur_key_cr3 != (cpu->s.cr3 & 0xfffff000u))
 		return NULL;
 	return shadow_current_ptr(cpu->sh, linear, len, write);

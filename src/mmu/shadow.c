@@ -229,10 +229,9 @@ static void set_global_tag(struct shadow *sh, uint32_t asid)
 {
 	if (sh->space_changed)
 		sh->space_changed(sh->space_opaque, true, asid);
-	if (sh->global_code_any) {
-		memset(sh->global_code, 0, (1u << 20) / 8);
-		sh->global_code_any = false;
-	}
+	if (sh->global_code_lo < sh->global_code_hi)
+		memset(sh->global_code + sh->global_code_lo, 0, sh->global_code_hi - sh->global_code_lo);
+	sh->global_code_lo = sh->global_code_hi = 0;
 }
 
 /* The next unused tag; when they run out, every window and the global
@@ -283,8 +282,16 @@ void *shadow_current_ptr(struct shadow *sh, uint32_t va, unsigned len, bool writ
 
 void shadow_note_global_code(struct shadow *sh, uint32_t va)
 {
-	sh->global_code[va >> 15] |= (uint8_t)(1u << ((va >> 12) & 7));
-	sh->global_code_any = true;
+	uint32_t byte = va >> 15;
+	sh->global_code[byte] |= (uint8_t)(1u << ((va >> 12) & 7));
+	if (sh->global_code_lo >= sh->global_code_hi) {
+		sh->global_code_lo = byte;
+		sh->global_code_hi = byte + 1;
+	} else if (byte < sh->global_code_lo) {
+		sh->global_code_lo = byte;
+	} else if (byte >= sh->global_code_hi) {
+		sh->global_code_hi = byte + 1;
+	}
 }
 
 void shadow_invlpg(struct shadow *sh, uint32_t va)
@@ -470,6 +477,14 @@ bool shadow_make_room(struct shadow *sh)
 
 /* --- the tables changed --------------------------------------------------- */
 
+/* Walks for window w follow its own CR0.WP (its view), so that a window
+ * never holds a mapping another WP would give. For a user window WP
+ * changes nothing. */
+static void window_wp(const struct shadow_window *w, struct paging_regs *pr)
+{
+	pr->cr0 = w->no_wp ? pr->cr0 & ~CR0_WP : pr->cr0 | CR0_WP;
+}
+
 static int map_page(struct shadow *sh, struct shadow_window *w, uint32_t va, const struct walk *wk);
 
 /* A page-table entry behind this shadow entry changed: map what it says
@@ -489,6 +504,7 @@ static void refresh_entry(struct shadow *sh, struct shadow_window *w, uint32_t v
 		return;
 	struct paging_regs pr = sh->regs;
 	pr.cr3 = w->cr3;
+	window_wp(w, &pr);   /* the current window's CR0.WP may be the other */
 	struct walk wk;
 	uint32_t err;
 	uint32_t va = vpage << 12;
@@ -556,17 +572,26 @@ static void set_gs(struct shadow *sh, struct window *win)
 		(void)window_activate(win);
 }
 
-static struct shadow_window *find_window(struct shadow *sh, uint32_t cr3, bool user)
+int shadow_view(const struct vcpu_state *s)
+{
+	if (!(s->cr0 & CR0_PG))
+		return -1;
+	if (s->cpl == 3)
+		return 1;
+	return s->cr0 & CR0_WP ? 0 : 2;
+}
+
+static struct shadow_window *find_window(struct shadow *sh, uint32_t cr3, int view)
 {
 	for (unsigned i = 0; i < SHADOW_MAX_WINDOWS; i++) {
 		struct shadow_window *w = &sh->windows[i];
-		if (w->used && w->cr3 == cr3 && w->user == user)
+		if (w->used && w->cr3 == cr3 && w->user == (view == 1) && w->no_wp == (view == 2))
 			return w;
 	}
 	return NULL;
 }
 
-static int new_window(struct shadow *sh, uint32_t cr3, bool user, struct shadow_window **out)
+static int new_window(struct shadow *sh, uint32_t cr3, int view, struct shadow_window **out)
 {
 	struct shadow_window *w = NULL, *lru = NULL;
 	for (unsigned i = 0; i < SHADOW_MAX_WINDOWS && !w; i++) {
@@ -597,7 +622,8 @@ static int new_window(struct shadow *sh, uint32_t cr3, bool user, struct shadow_
 			shadow_reprotect(sh, pd);
 	}
 	w->used = true;
-	w->user = user;
+	w->user = view == 1;
+	w->no_wp = view == 2;
 	w->cr3 = cr3;
 	w->mapped = 0;
 	for (uint32_t r = 0; r < SHADOW_REGIONS; r++)
@@ -617,17 +643,17 @@ int shadow_select(struct shadow *sh, const struct vcpu_state *s, struct window *
 		apply_devmem_move(sh, sh->devmem_old_gpa);
 	}
 	flush_pending_unmap(sh);
-	bool paging = s->cr0 & CR0_PG;
-	int view = paging ? (s->cpl == 3) : -1;
+	int view = shadow_view(s);
+	bool paging = view >= 0;
 	uint32_t cr3 = s->cr3 & 0xfffff000u;
 	if (view == sh->cur_view && (!paging || cr3 == sh->cur_key_cr3) && sh->current)
 		return 0;
 	struct window *win = &sh->identity;
 	uint32_t tag = 0;
 	if (paging) {
-		struct shadow_window *w = find_window(sh, cr3, view == 1);
+		struct shadow_window *w = find_window(sh, cr3, view);
 		if (!w) {
-			int err = new_window(sh, cr3, view == 1, &w);
+			int err = new_window(sh, cr3, view, &w);
 			if (err)
 				return err;
 		}
@@ -860,6 +886,7 @@ enum shadow_fault_kind shadow_fault(struct shadow *sh, const struct vcpu_state *
 	}
 	struct shadow_window *w = (struct shadow_window *)sh->current;
 	struct paging_regs pr = { s->cr0, s->cr3, s->cr4 };
+	window_wp(w, &pr);   /* the same as s's: the window was selected for it */
 	struct walk wk;
 	unsigned access = (write ? ACCESS_WRITE : 0) | (w->user ? ACCESS_USER : 0);
 	if (!paging_walk(sh->ram, &pr, va, access, &wk, error)) {

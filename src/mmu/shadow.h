@@ -34,6 +34,7 @@ struct shadow_window {
 	struct window win;
 	bool used;
 	bool user;                 /* the user-mode view: only user pages */
+	bool no_wp;                /* a supervisor view with CR0.WP clear */
 	uint32_t cr3;              /* guest physical page directory */
 	uint64_t last_used;
 	uint32_t asid;             /* indirect-branch table tag of this window */
@@ -81,7 +82,7 @@ struct shadow {
 	struct shadow_window *windows;
 	struct window *current;
 	uint32_t cur_key_cr3;
-	int cur_view;                 /* -1 identity, 0 supervisor, 1 user */
+	int cur_view;                 /* shadow_view of the current window */
 	uint32_t npages;              /* memfd pages: RAM, then device memory */
 	uint32_t ram_pages;
 	uint32_t *map_head;           /* per guest page: its window mappings */
@@ -113,7 +114,10 @@ struct shadow {
 	void (*space_changed)(void *opaque, bool global, uint32_t asid);
 	void *space_opaque;
 	uint8_t *global_code;         /* bit per linear page: global entries made */
-	bool global_code_any;
+	/* The bytes of global_code with bits set lie in [lo, hi): a CR4.PGE
+	 * toggle (Linux's global flush) clears a kernel's few hundred bytes,
+	 * not all 128 KiB. */
+	uint32_t global_code_lo, global_code_hi;
 	const uint8_t *code_pages;
 	bool ibl_flush;               /* tags wrapped: the vCPU clears its table */
 	struct paging_regs regs;      /* CR0/CR4 as of the last window switch */
@@ -154,8 +158,15 @@ int shadow_ram_log(struct shadow *sh, bool on);
  * many. */
 unsigned shadow_ram_harvest(struct shadow *sh, uint8_t *bitmap);
 void shadow_destroy(struct shadow *sh);
-/* Drops every paging window (CR0.PG/WP or CR4.PSE/PGE changed, reset). */
+/* Drops every paging window (CR0.PG or CR4.PSE changed, reset). */
 void shadow_flush(struct shadow *sh);
+/* Which window the vCPU's state s runs in: -1 the identity window (paging
+ * off); with paging on, per CR3, 0 the supervisor view (CPL 0-2) with
+ * CR0.WP set, 1 the user view (CPL 3), 2 the supervisor view with CR0.WP
+ * clear. CR0.WP is part of the view because it decides which pages a
+ * supervisor write may reach and the user view does not depend on it:
+ * toggling it switches windows instead of emptying them. */
+int shadow_view(const struct vcpu_state *s);
 /* Makes the window for the vCPU's paging state and CPL (s) current, GS
  * point at it, and *win name it. Returns 0 or a negative errno. */
 int shadow_select(struct shadow *sh, const struct vcpu_state *s, struct window **win);
