@@ -4,8 +4,16 @@
  * an instruction has faulted there (trace_mmio.c's cpu_handle_mmio marks it
  * adaptive), it is retranslated as this callout, which moves one element
  * at a time through the monitor's accesses (RAM or the bus), with ESI,
- * EDI and ECX stepping after each, so a fault leaves them precise. */
+ * EDI and ECX stepping after each, so a fault leaves them precise. Forward
+ * MOVS and STOS between RAM pages go a page at a time instead: such an
+ * instruction is often the kernel's memset or memcpy, marked once for a
+ * device and then run on every page the kernel clears or copies. */
+#include <string.h>
+
 #include "cpu/callout_internal.h"
+#include "mmu/guest_ram.h"
+#include "mmu/paging.h"
+#include "mmu/shadow.h"
 
 /* Elements one callout moves before the run loop gets a turn, as for
  * INS/OUTS: REP is interruptible between elements on hardware too. */
@@ -27,6 +35,54 @@ static uint64_t compare_flags(uint32_t a, uint32_t b, unsigned width)
 		break;
 	}
 	return f;
+}
+
+static uint32_t min_u32(uint32_t a, uint32_t b)
+{
+	return a < b ? a : b;
+}
+
+/* Up to max elements of a forward MOVS or STOS (width 1, 2 or 4, 32-bit
+ * addressing) that stay inside one page of the destination and of the
+ * source, when both are RAM and neither access faults: the whole piece is
+ * translated first (accessed and dirty bits as the elements would set
+ * them), read, and written once through cpu_write_phys, which keeps the
+ * traces and the translations. Overlapping MOVS pieces (a pattern copied
+ * onto itself element by element) are left to the element loop, as is
+ * anything that would fault: it raises the fault at the exact element.
+ * Returns the elements moved, 0 if none. */
+static uint32_t string_bulk(struct cpu *cpu, bool movs, uint32_t src, uint32_t dst, uint32_t value,
+			    unsigned width, uint32_t max)
+{
+	uint8_t buf[GUEST_PAGE_SIZE];
+	uint32_t room = (GUEST_PAGE_SIZE - (dst & (GUEST_PAGE_SIZE - 1))) / width;
+	if (movs)
+		room = min_u32(room, (GUEST_PAGE_SIZE - (src & (GUEST_PAGE_SIZE - 1))) / width);
+	uint32_t n = min_u32(room, max);
+	unsigned len = n * width;
+	if (n < 2)
+		return 0;
+	struct guest_span from = { 0 }, to;
+	const struct guest_ram *ram = cpu->sh->ram;
+	if (movs && (!cpu_translate_span(cpu, src, len, ACCESS_READ, &from) ||
+		     !guest_ram_contains(ram, from.gpa[0], len)))
+		goto element;
+	if (!cpu_translate_span(cpu, dst, len, ACCESS_WRITE, &to) ||
+	    !guest_ram_contains(ram, to.gpa[0], len))
+		goto element;
+	if (movs) {
+		if (from.gpa[0] != to.gpa[0] && from.gpa[0] < to.gpa[0] + len && to.gpa[0] < from.gpa[0] + len)
+			return 0;
+		cpu_read_phys(cpu, from.gpa[0], buf, len);
+	} else {
+		for (unsigned at = 0; at < len; at += width)
+			memcpy(buf + at, &value, width);
+	}
+	cpu_write_phys(cpu, to.gpa[0], buf, len);
+	return n;
+element:
+	cpu->pf.pending = false;   /* the element loop faults at the right element */
+	return 0;
 }
 
 enum callout_result do_string_mem(struct cpu *cpu, const struct callout_desc *d,
@@ -60,11 +116,24 @@ enum callout_result do_string_mem(struct cpu *cpu, const struct callout_desc *d,
 	uint32_t *eax = &cpu->regs[REG_EAX];
 	uint32_t count = rep ? *ecx & mask : 1;
 	uint32_t value_mask = width == 4 ? 0xffffffffu : (1u << (8 * width)) - 1;
+	bool bulk = (movs || stos) && mask == 0xffffffffu && (int32_t)step > 0 && (cpu->s.cr0 & CR0_PG);
 
 	for (unsigned n = 0; count && n < STRING_MEM_CHUNK && !cpu->stop; n++) {
 		uint32_t src = cpu->s.seg[src_seg].base + (*esi & mask);
 		uint32_t dst = cpu->s.seg[SEG_ES].base + (*edi & mask);
 		uint32_t a = 0, b = 0;
+		uint32_t moved = bulk ? string_bulk(cpu, movs, src, dst, *eax & value_mask, width,
+						    min_u32(count, STRING_MEM_CHUNK - n)) : 0;
+		if (moved) {
+			if (movs)
+				*esi += moved * width;
+			*edi += moved * width;
+			count -= moved;
+			if (rep)
+				*ecx = count;
+			n += moved - 1;
+			continue;
+		}
 		if (reads_src && !cpu_read_guest(cpu, src, &a, width)) {
 			raise_fault(cpu, d, src_seg == SEG_SS ? EXC_SS : EXC_GP, true, 0);
 			return CALLOUT_STOP;
