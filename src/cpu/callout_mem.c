@@ -9,6 +9,7 @@
  * fault, and every addressing form and width reaches the bus. */
 #include <string.h>
 
+#include "cache/tcache.h"
 #include "cpu/callout_internal.h"
 #include "mmu/paging.h"
 #include "mmu/shadow.h"
@@ -66,6 +67,15 @@ static enum callout_result mem_prepare(struct cpu *cpu, const struct callout_des
 	cpu->sh->stats.adaptive_accesses++;
 	if (mmio)
 		cpu->sh->stats.mmio_accesses++;
+	bool table = false;
+	for (unsigned i = 0; write && i < span->n; i++)
+		table = table || shadow_page_is_table(cpu->sh, span->gpa[i] / GUEST_PAGE_SIZE);
+	if (mmio || table)
+		shadow_adaptive_needed(cpu->sh, d->gpa);
+	else if (shadow_adaptive_plain(cpu->sh, d->gpa))
+		/* Released: retranslated plain at its next lookup. This
+		 * block's code stays where it is until it leaves. */
+		tcache_invalidate_page(cpu->tc, &cpu->ibl_table, d->gpa / GUEST_PAGE_SIZE);
 	cpu->scratch[1] = (uint64_t)(uintptr_t)cpu->memop.buf;
 	return CALLOUT_GO_ON;
 }

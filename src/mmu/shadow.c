@@ -920,27 +920,56 @@ enum shadow_fault_kind shadow_fault(struct shadow *sh, const struct vcpu_state *
 
 /* --- adaptive set --------------------------------------------------------- */
 
-bool shadow_is_adaptive(const struct shadow *sh, uint32_t insn_gpa)
+/* Most instructions marked for a table write are the kernel's general
+ * stores (memset, list and page-structure updates) that met a page table
+ * once or a few times and ordinary RAM millions of times after (a Debian
+ * boot: 13 million adaptive accesses, a few thousand of them to tables),
+ * each paying two callouts. A run of ADAPTIVE_RUN << level ordinary
+ * accesses releases one; marked again (after more trace faults), its
+ * level rises, so one that keeps meeting tables stays adaptive longer. */
+#define ADAPTIVE_RUN 64u
+#define ADAPTIVE_RELEASED 0x80u
+#define ADAPTIVE_LEVEL_MAX 20u
+
+static bool adaptive_slot(const struct shadow *sh, uint32_t insn_gpa, uint32_t *slot)
 {
 	uint32_t key = insn_gpa + 1;
 	for (uint32_t i = (insn_gpa * 0x9e3779b1u) & sh->adaptive_mask;; i = (i + 1) & sh->adaptive_mask) {
-		if (sh->adaptive[i] == key)
+		if (sh->adaptive[i] == key) {
+			*slot = i;
 			return true;
+		}
 		if (!sh->adaptive[i])
 			return false;
 	}
 }
 
+bool shadow_is_adaptive(const struct shadow *sh, uint32_t insn_gpa)
+{
+	uint32_t i;
+	return adaptive_slot(sh, insn_gpa, &i) && !(sh->adaptive_state[i] & ADAPTIVE_RELEASED);
+}
+
 void shadow_forget_adaptive(struct shadow *sh)
 {
 	memset(sh->adaptive, 0, (sh->adaptive_mask + 1) * sizeof(uint32_t));
+	memset(sh->adaptive_plain, 0, (sh->adaptive_mask + 1) * sizeof(uint32_t));
+	memset(sh->adaptive_state, 0, sh->adaptive_mask + 1);
 	sh->adaptive_count = 0;
 }
 
 void shadow_mark_adaptive(struct shadow *sh, uint32_t insn_gpa)
 {
-	if (shadow_is_adaptive(sh, insn_gpa))
+	uint32_t i;
+	if (adaptive_slot(sh, insn_gpa, &i)) {
+		if (sh->adaptive_state[i] & ADAPTIVE_RELEASED) {
+			uint8_t level = sh->adaptive_state[i] & ~ADAPTIVE_RELEASED;
+			sh->adaptive_state[i] = level < ADAPTIVE_LEVEL_MAX ? level + 1 : level;
+			sh->adaptive_plain[i] = 0;
+			sh->stats.adaptive_insns++;
+		}
 		return;
+	}
 	if (sh->adaptive_count * 2 >= sh->adaptive_mask) {
 		/* Full: start over rather than refuse. Translations made
 		 * adaptive stay so; a forgotten instruction that reaches
@@ -948,12 +977,33 @@ void shadow_mark_adaptive(struct shadow *sh, uint32_t insn_gpa)
 		shadow_forget_adaptive(sh);
 		sh->stats.adaptive_forgotten++;
 	}
-	uint32_t i = (insn_gpa * 0x9e3779b1u) & sh->adaptive_mask;
+	i = (insn_gpa * 0x9e3779b1u) & sh->adaptive_mask;
 	while (sh->adaptive[i])
 		i = (i + 1) & sh->adaptive_mask;
 	sh->adaptive[i] = insn_gpa + 1;
+	sh->adaptive_plain[i] = 0;
+	sh->adaptive_state[i] = 0;
 	sh->adaptive_count++;
 	sh->stats.adaptive_insns++;
+}
+
+bool shadow_adaptive_plain(struct shadow *sh, uint32_t insn_gpa)
+{
+	uint32_t i;
+	if (!adaptive_slot(sh, insn_gpa, &i) || (sh->adaptive_state[i] & ADAPTIVE_RELEASED))
+		return false;
+	if (++sh->adaptive_plain[i] < ADAPTIVE_RUN << sh->adaptive_state[i])
+		return false;
+	sh->adaptive_state[i] |= ADAPTIVE_RELEASED;
+	sh->stats.adaptive_released++;
+	return true;
+}
+
+void shadow_adaptive_needed(struct shadow *sh, uint32_t insn_gpa)
+{
+	uint32_t i;
+	if (adaptive_slot(sh, insn_gpa, &i))
+		sh->adaptive_plain[i] = 0;
 }
 
 /* --- device memory ---------------------------------------------------------- */
@@ -1102,9 +1152,12 @@ int shadow_init(struct shadow *sh, const struct guest_ram *ram)
 	sh->devmem_dirty = calloc(sh->npages - sh->ram_pages + 1, 1);
 	sh->identity_ro = calloc(sh->npages, 1);
 	sh->adaptive = calloc(sh->adaptive_mask + 1, sizeof(uint32_t));
+	sh->adaptive_plain = calloc(sh->adaptive_mask + 1, sizeof(uint32_t));
+	sh->adaptive_state = calloc(sh->adaptive_mask + 1, 1);
 	sh->global_code = calloc((1u << 20) / 8, 1);
 	if (!sh->windows || !sh->map_head || !sh->deriv_head || !sh->pt_refs || !sh->code_protect ||
-	    !sh->devmem_dirty || !sh->identity_ro || !sh->adaptive || !sh->global_code) {
+	    !sh->devmem_dirty || !sh->identity_ro || !sh->adaptive || !sh->adaptive_plain ||
+	    !sh->adaptive_state || !sh->global_code) {
 		shadow_destroy(sh);
 		return -ENOMEM;
 	}
@@ -1138,6 +1191,8 @@ void shadow_destroy(struct shadow *sh)
 	free(sh->identity_ro);
 	free(sh->global_code);
 	free(sh->adaptive);
+	free(sh->adaptive_plain);
+	free(sh->adaptive_state);
 	free(sh->nodes);
 	memset(sh, 0, sizeof(*sh));
 }

@@ -61,6 +61,7 @@ struct shadow_stats {
 	uint64_t adaptive_insns;   /* instructions retranslated as memory callouts */
 	uint64_t adaptive_accesses; /* accesses those callouts performed */
 	uint64_t adaptive_forgotten; /* times the full set was emptied */
+	uint64_t adaptive_released; /* returned to their plain translation */
 	uint64_t mmio_accesses;
 	uint64_t window_switches, window_creates, window_evictions, flushes;
 	uint64_t replacements;     /* times the host-mapping budget was reached */
@@ -135,6 +136,11 @@ struct shadow {
 	 * keep writing traced pages or touch MMIO, and fault counts toward it. */
 	uint32_t *adaptive;
 	unsigned adaptive_mask, adaptive_count;
+	/* Per slot: ordinary-RAM accesses in a row since the instruction last
+	 * needed the callouts, and how often it was marked again after a
+	 * release (its run must be longer each time), with a released flag. */
+	uint32_t *adaptive_plain;
+	uint8_t *adaptive_state;
 	struct shadow_stats stats;
 };
 
@@ -219,6 +225,13 @@ void shadow_protect_code(struct shadow *sh, uint32_t gpa_page, bool protect);
 bool shadow_is_adaptive(const struct shadow *sh, uint32_t insn_gpa);
 /* A full set is emptied first: bounded by replacement, never refused. */
 void shadow_mark_adaptive(struct shadow *sh, uint32_t insn_gpa);
+/* An adaptive instruction's access touched only ordinary RAM (no device,
+ * no traced page table for a write). True when that made a long enough
+ * run to release it: it is no longer adaptive, and the caller drops its
+ * translations so it runs plain again. */
+bool shadow_adaptive_plain(struct shadow *sh, uint32_t insn_gpa);
+/* It touched a device or wrote a traced table: the run starts over. */
+void shadow_adaptive_needed(struct shadow *sh, uint32_t insn_gpa);
 /* Empties the set (a reset: the next guest's code is not this one's). */
 void shadow_forget_adaptive(struct shadow *sh);
 

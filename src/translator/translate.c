@@ -321,6 +321,7 @@ static void emit_callout(struct tctx *c)
 	struct callout_desc *d = &c->callouts[c->ncallouts].desc;
 	d->eip = c->eip;
 	d->next_eip = c->next_eip;
+	d->gpa = c->gpa + (c->eip - c->tb->eip);
 	d->len = c->in.length;
 	d->kind = CALLOUT_INSN;
 	d->flags = 0;

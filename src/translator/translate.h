@@ -28,6 +28,7 @@ struct tcache;
 struct callout_desc {
 	uint32_t eip;
 	uint32_t next_eip;
+	uint32_t gpa;      /* of the instruction, as the adaptive set keys it */
 	uint8_t len;
 	uint8_t kind;      /* CALLOUT_* */
 	uint8_t bytes[15];

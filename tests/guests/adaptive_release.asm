@@ -1,0 +1,137 @@
+; Adaptive translation marks an instruction that keeps writing page tables
+; (4 trace faults) so it runs on the memory callouts, and releases it back
+; to its plain translation after a run of accesses to ordinary RAM (64 the
+; first time, twice as many after each new mark). One store instruction
+; (store_at) is driven through every phase, and each of its page-table
+; writes must take effect at once whichever translation it has:
+;  mark      PTE rewrites through store_at, each read back through the
+;            mapping (the frame's tag), a cleared PTE faults
+;  release   stores to ordinary RAM through store_at, read back
+;  again     PTE rewrites again (a released instruction is plain: its
+;            writes trace-fault and it is marked again), then RAM again,
+;            then tables again: the mapping follows every write
+; tests/run_adaptive_release.sh checks from --stats-json that it was
+; released and marked again (this guest alone cannot see which it ran).
+%define GUEST_NAME "adaptive_release"
+%include "lib.inc"
+%include "paging.inc"
+
+FRAME_A		equ 0x00d00000		; tagged frames
+FRAME_B		equ 0x00d01000
+DATA		equ 0x00d10000		; ordinary RAM: 4 pages
+L_WIN		equ 0x40000000		; remapped between FRAME_A and FRAME_B
+TAG_A		equ 0xaaaa0001
+TAG_B		equ 0xbbbb0002
+
+; store_at: [EDI] = EAX. The instruction under test: one guest physical
+; address, whatever it writes.
+section .text
+store_at:
+	mov [edi], eax
+	ret
+
+; remap n: rewrite L_WIN's PTE n times through store_at, alternating the
+; frames, and read the tag back through the mapping after each INVLPG.
+%macro remap 1
+	mov ebx, %1
+%%next:
+	mov eax, FRAME_A | PG_P | PG_RW
+	mov ecx, TAG_A
+	test ebx, 1
+	jz %%set
+	mov eax, FRAME_B | PG_P | PG_RW
+	mov ecx, TAG_B
+%%set:
+	mov edi, [pte_win]
+	call store_at
+	invlpg [L_WIN]
+	mov edx, [L_WIN]
+	cmp edx, ecx
+	jne %%bad
+	dec ebx
+	jnz %%next
+	jmp %%done
+%%bad:
+	check edx, ecx
+%%done:
+%endmacro
+
+; plain n: n stores to ordinary RAM through store_at, each read back.
+%macro plain 1
+	mov ebx, %1
+%%next:
+	mov edi, ebx
+	and edi, 0xfff
+	shl edi, 2
+	and edi, 0x3ffc
+	add edi, DATA
+	lea eax, [ebx + 0x5000]
+	call store_at
+	cmp [edi], eax
+	jne %%bad
+	dec ebx
+	jnz %%next
+	jmp %%done
+%%bad:
+	check dword [edi], eax
+%%done:
+%endmacro
+
+guest_start
+	call lib_install_idt
+	call pg_install_pf
+	mov dword [FRAME_A], TAG_A
+	mov dword [FRAME_B], TAG_B
+	call pg_alloc
+	mov [dir], eax
+	mov edi, eax
+	xor esi, esi
+	call pg_map_identity
+	mov esi, L_WIN
+	mov eax, FRAME_A | PG_P | PG_RW
+	call pg_map
+	call pg_pte_addr
+	mov [pte_win], eax
+	mov eax, [dir]
+	call pg_enable
+
+group "mark"
+	check dword [L_WIN], TAG_A
+	remap 12
+	; a cleared entry faults at once
+	mov edi, [pte_win]
+	xor eax, eax
+	call store_at
+	invlpg [L_WIN]
+	pf_arm .m_resume
+.m_fault:
+	mov eax, [L_WIN]
+.m_resume:
+	pf_expect L_WIN, 0, .m_fault
+	remap 2
+
+group "release"
+	plain 300
+
+group "again"
+	remap 12
+	plain 600
+	remap 12
+	mov edi, [pte_win]
+	xor eax, eax
+	call store_at
+	invlpg [L_WIN]
+	pf_arm .a_resume
+.a_fault:
+	mov eax, [L_WIN]
+.a_resume:
+	pf_expect L_WIN, 0, .a_fault
+	remap 3
+	check dword [L_WIN], TAG_B
+
+	call pg_disable
+guest_finish
+
+section .bss
+dir:		resd 1
+pte_win:	resd 1
