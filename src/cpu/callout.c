@@ -612,8 +612,12 @@ static enum callout_result run_unlisted(struct cpu *cpu, const struct callout_de
 	case ZYDIS_MNEMONIC_STOSB: case ZYDIS_MNEMONIC_STOSW: case ZYDIS_MNEMONIC_STOSD:
 	case ZYDIS_MNEMONIC_LODSB: case ZYDIS_MNEMONIC_LODSW: case ZYDIS_MNEMONIC_LODSD:
 	case ZYDIS_MNEMONIC_CMPSB: case ZYDIS_MNEMONIC_CMPSW: case ZYDIS_MNEMONIC_CMPSD:
-	case ZYDIS_MNEMONIC_SCASB: case ZYDIS_MNEMONIC_SCASW: case ZYDIS_MNEMONIC_SCASD:
-		return do_string_mem(cpu, d, in, ops);
+	case ZYDIS_MNEMONIC_SCASB: case ZYDIS_MNEMONIC_SCASW: case ZYDIS_MNEMONIC_SCASD: {
+		cpu->adaptive_needed = false;
+		enum callout_result r = do_string_mem(cpu, d, in, ops);
+		adaptive_account(cpu, d, cpu->adaptive_needed);
+		return r;
+	}
 	default:
 		return do_ud(cpu, d, in, ops);
 	}
@@ -728,7 +732,10 @@ static enum callout_result run_callout(struct cpu *cpu, const struct callout_des
 	const ZydisDecodedOperand *ops = dec->ops;
 	if (d->kind == CALLOUT_STACK) {
 		cpu->callouts_by_class[SENS_MONITOR]++;
-		return do_stack_insn(cpu, d, in, ops);   /* always CALLOUT_STOP: EIP is set */
+		cpu->adaptive_needed = false;
+		enum callout_result r = do_stack_insn(cpu, d, in, ops);   /* CALLOUT_STOP: EIP is set */
+		adaptive_account(cpu, d, cpu->adaptive_needed);
+		return r;
 	}
 	if (d->kind != CALLOUT_INSN) {
 		uint64_t before = cpu->tc->stats.invalidated_blocks;

@@ -67,6 +67,12 @@ callout_handler do_stack_insn;
 
 /* callout_mem.c: CALLOUT_MEM_PREPARE and CALLOUT_MEM_FINISH. */
 callout_handler do_mem_callout;
+/* After a callout that runs only because its instruction is adaptive
+ * (the memory, string and stack callouts): needed says it reached a
+ * device or wrote a traced table; a run of uses that did not releases the
+ * instruction, whose translations then go so that it is retranslated
+ * plain. */
+void adaptive_account(struct cpu *cpu, const struct callout_desc *d, bool needed);
 
 /* callout_priv.c */
 /* Whether port I/O of width bytes at port is allowed: CPL <= IOPL, or

@@ -70,12 +70,7 @@ static enum callout_result mem_prepare(struct cpu *cpu, const struct callout_des
 	bool table = false;
 	for (unsigned i = 0; write && i < span->n; i++)
 		table = table || shadow_page_is_table(cpu->sh, span->gpa[i] / GUEST_PAGE_SIZE);
-	if (mmio || table)
-		shadow_adaptive_needed(cpu->sh, d->gpa);
-	else if (shadow_adaptive_plain(cpu->sh, d->gpa))
-		/* Released: retranslated plain at its next lookup. This
-		 * block's code stays where it is until it leaves. */
-		tcache_invalidate_page(cpu->tc, &cpu->ibl_table, d->gpa / GUEST_PAGE_SIZE);
+	adaptive_account(cpu, d, mmio || table);
 	cpu->scratch[1] = (uint64_t)(uintptr_t)cpu->memop.buf;
 	return CALLOUT_GO_ON;
 }
@@ -95,6 +90,16 @@ static enum callout_result mem_finish(struct cpu *cpu)
 		cpu_write_phys(cpu, gpa, cpu->memop.buf + at, n);
 	}
 	return CALLOUT_GO_ON;
+}
+
+void adaptive_account(struct cpu *cpu, const struct callout_desc *d, bool needed)
+{
+	if (needed)
+		shadow_adaptive_needed(cpu->sh, d->gpa);
+	else if (shadow_adaptive_plain(cpu->sh, d->gpa))
+		/* Released: retranslated plain at its next lookup. The code
+		 * running now stays where it is until it leaves. */
+		tcache_invalidate_page(cpu->tc, &cpu->ibl_table, d->gpa / GUEST_PAGE_SIZE);
 }
 
 enum callout_result do_mem_callout(struct cpu *cpu, const struct callout_desc *d,

@@ -244,6 +244,10 @@ struct cpu {
 	 * never filled, so every lookup misses into the monitor. */
 	bool no_chain, no_ibl;
 	bool deprivileged;
+	/* Set by a monitor access that reached a device or wrote a traced
+	 * page table: what an adaptive instruction's callout needed the
+	 * monitor for (cpu_adaptive_account). */
+	bool adaptive_needed;
 	const struct sensitive_insn *deprivileged_sens;
 };
 

@@ -80,6 +80,7 @@ void cpu_read_phys(struct cpu *cpu, uint32_t gpa, void *dst, unsigned len)
 		memcpy(dst, ram->host + gpa, len);
 		return;
 	}
+	cpu->adaptive_needed = true;
 	uint8_t *d = dst;
 	for (unsigned at = 0, w; at < len; at += w) {
 		w = mmio_piece(len - at);
@@ -106,9 +107,12 @@ void cpu_write_phys(struct cpu *cpu, uint32_t gpa, const void *src, unsigned len
 		drop_translations(cpu, gpa, len);
 		memcpy(ram->host + gpa, src, len);
 		guest_ram_written(ram, gpa, len);
+		for (uint32_t p = gpa / GUEST_PAGE_SIZE; p <= (gpa + len - 1) / GUEST_PAGE_SIZE; p++)
+			cpu->adaptive_needed = cpu->adaptive_needed || shadow_page_is_table(cpu->sh, p);
 		shadow_after_write(cpu->sh, gpa, len);
 		return;
 	}
+	cpu->adaptive_needed = true;
 	const uint8_t *s = src;
 	for (unsigned at = 0, w; at < len; at += w) {
 		w = mmio_piece(len - at);

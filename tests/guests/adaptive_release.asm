@@ -1,9 +1,11 @@
 ; Adaptive translation marks an instruction that keeps writing page tables
-; (4 trace faults) so it runs on the memory callouts, and releases it back
-; to its plain translation after a run of accesses to ordinary RAM (64 the
-; first time, twice as many after each new mark). One store instruction
-; (store_at) is driven through every phase, and each of its page-table
-; writes must take effect at once whichever translation it has:
+; (4 trace faults) so it runs on callouts (the memory callouts for a MOV,
+; the monitor's stack and string callouts for a PUSH and a STOSD), and
+; releases it back to its plain translation after a run of accesses to
+; ordinary RAM (64 the first time, twice as many after each new mark).
+; Three store instructions (store_mov, store_push, store_stos) are each
+; driven through every phase, and each of their page-table writes must
+; take effect at once whichever translation they have:
 ;  mark      PTE rewrites through store_at, each read back through the
 ;            mapping (the frame's tag), a cleared PTE faults
 ;  release   stores to ordinary RAM through store_at, read back
@@ -23,12 +25,27 @@ L_WIN		equ 0x40000000		; remapped between FRAME_A and FRAME_B
 TAG_A		equ 0xaaaa0001
 TAG_B		equ 0xbbbb0002
 
-; store_at: [EDI] = EAX. The instruction under test: one guest physical
-; address, whatever it writes.
+; The stores under test, each [EDI] = EAX by one instruction (one guest
+; physical address, whatever it writes); store_at calls the one in
+; [store_fn]. Interrupts are off, so store_push may borrow ESP.
 section .text
-store_at:
+store_mov:
 	mov [edi], eax
 	ret
+store_push:
+	mov [saved_esp], esp
+	lea esp, [edi + 4]
+	push eax
+	mov esp, [saved_esp]
+	ret
+store_stos:
+	push edi
+	cld
+	stosd
+	pop edi
+	ret
+store_at:
+	jmp [store_fn]
 
 ; remap n: rewrite L_WIN's PTE n times through store_at, alternating the
 ; frames, and read the tag back through the mapping after each INVLPG.
@@ -95,25 +112,26 @@ guest_start
 	mov eax, [dir]
 	call pg_enable
 
-group "mark"
-	check dword [L_WIN], TAG_A
+%macro phases 2
+	mov dword [store_fn], %1
+group {%2, "_mark"}
 	remap 12
 	; a cleared entry faults at once
 	mov edi, [pte_win]
 	xor eax, eax
 	call store_at
 	invlpg [L_WIN]
-	pf_arm .m_resume
-.m_fault:
+	pf_arm %%m_resume
+%%m_fault:
 	mov eax, [L_WIN]
-.m_resume:
-	pf_expect L_WIN, 0, .m_fault
+%%m_resume:
+	pf_expect L_WIN, 0, %%m_fault
 	remap 2
 
-group "release"
+group {%2, "_release"}
 	plain 300
 
-group "again"
+group {%2, "_again"}
 	remap 12
 	plain 600
 	remap 12
@@ -121,17 +139,25 @@ group "again"
 	xor eax, eax
 	call store_at
 	invlpg [L_WIN]
-	pf_arm .a_resume
-.a_fault:
+	pf_arm %%a_resume
+%%a_fault:
 	mov eax, [L_WIN]
-.a_resume:
-	pf_expect L_WIN, 0, .a_fault
+%%a_resume:
+	pf_expect L_WIN, 0, %%a_fault
 	remap 3
 	check dword [L_WIN], TAG_B
 
+%endmacro
+
+	check dword [L_WIN], TAG_A
+	phases store_mov, "mov"
+	phases store_push, "push"
+	phases store_stos, "stos"
 	call pg_disable
 guest_finish
 
 section .bss
 dir:		resd 1
 pte_win:	resd 1
+store_fn:	resd 1
+saved_esp:	resd 1
