@@ -41,10 +41,21 @@ bool cpu_handle_trace(struct cpu *cpu, struct translator *t)
 	bool table[2];
 	unsigned n = 0;
 	struct tblock *tb = NULL;
+	bool again = false;
 
 	for (;;) {
 		uint32_t page = cpu->fault.gpa / GUEST_PAGE_SIZE;
 		if (n == 2 || (n == 1 && pages[0] == page)) {
+			/* More traced pages than a step opens: a REP string
+			 * instruction writing across page tables (the kernel's
+			 * memset of a new directory). Its progress so far is in
+			 * its registers; it runs again adaptive (the string or
+			 * memory callouts write any number of traced pages). */
+			if (tb && !shadow_is_adaptive(sh, tb->gpa)) {
+				again = true;
+				cpu->fault.kind = FAULT_NONE;
+				break;
+			}
 			cpu->fatal = "a guest write keeps faulting on traced pages";
 			break;
 		}
@@ -83,6 +94,11 @@ bool cpu_handle_trace(struct cpu *cpu, struct translator *t)
 	}
 	if (!tb || cpu->fatal)
 		return false;
+	if (again) {
+		shadow_mark_adaptive(sh, tb->gpa);
+		tcache_invalidate_page(cpu->tc, &cpu->ibl_table, tb->gpa / GUEST_PAGE_SIZE);
+		return false;   /* EIP is still the writer's */
+	}
 	/* Only a newly adaptive writer needs its page retranslated: one that
 	 * is adaptive already and still trapped (a string store) would
 	 * otherwise throw its neighbours' translations away on every write. */

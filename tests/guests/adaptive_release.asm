@@ -12,6 +12,9 @@
 ;  again     PTE rewrites again (a released instruction is plain: its
 ;            writes trace-fault and it is marked again), then RAM again,
 ;            then tables again: the mapping follows every write
+;  wide      one plain REP STOSD over three page tables in use, more traced
+;            pages than the monitor opens for one step: it goes on as an
+;            adaptive instruction and every entry takes effect
 ; tests/run_adaptive_release.sh checks from --stats-json that it was
 ; released and marked again (this guest alone cannot see which it ran).
 %define GUEST_NAME "adaptive_release"
@@ -22,6 +25,7 @@ FRAME_A		equ 0x00d00000		; tagged frames
 FRAME_B		equ 0x00d01000
 DATA		equ 0x00d10000		; ordinary RAM: 4 pages
 L_WIN		equ 0x40000000		; remapped between FRAME_A and FRAME_B
+L_WIDE		equ 0x48000000		; 12 MiB through three consecutive tables
 TAG_A		equ 0xaaaa0001
 TAG_B		equ 0xbbbb0002
 
@@ -109,6 +113,24 @@ guest_start
 	call pg_map
 	call pg_pte_addr
 	mov [pte_win], eax
+	; three page tables side by side for L_WIDE, each entry 0 -> FRAME_B
+	call pg_alloc
+	mov [wide_pt], eax
+	call pg_alloc
+	call pg_alloc
+	mov ebx, [wide_pt]
+	lea eax, [ebx + 2 * 0x1000]
+	mov ecx, 3
+	mov esi, L_WIDE
+.wide_pde:
+	mov dword [ebx], FRAME_B | PG_P | PG_RW
+	mov edi, [dir]
+	call pg_pde_addr
+	lea edx, [ebx + PG_P + PG_RW]
+	mov [eax], edx
+	add ebx, 0x1000
+	add esi, 0x400000
+	loop .wide_pde
 	mov eax, [dir]
 	call pg_enable
 
@@ -153,6 +175,28 @@ group {%2, "_again"}
 	phases store_mov, "mov"
 	phases store_push, "push"
 	phases store_stos, "stos"
+
+group "wide"
+	check dword [L_WIDE], TAG_B		; the three tables now traced
+	check dword [L_WIDE + 0x400000], TAG_B
+	check dword [L_WIDE + 0x800000], TAG_B
+	mov edi, [wide_pt]
+	mov ecx, 3 * 1024
+	mov eax, FRAME_A | PG_P | PG_RW
+	cld
+	rep stosd				; every entry of the three -> FRAME_A
+	check ecx, 0
+	mov eax, [wide_pt]
+	add eax, 3 * 0x1000
+	check edi, eax
+	invlpg [L_WIDE]
+	invlpg [L_WIDE + 0x400000]
+	invlpg [L_WIDE + 0x800000]
+	invlpg [L_WIDE + 0xbff000]
+	check dword [L_WIDE], TAG_A
+	check dword [L_WIDE + 0x400000], TAG_A
+	check dword [L_WIDE + 0x800000], TAG_A
+	check dword [L_WIDE + 0xbff000], TAG_A
 	call pg_disable
 guest_finish
 
@@ -160,4 +204,5 @@ section .bss
 dir:		resd 1
 pte_win:	resd 1
 store_fn:	resd 1
+wide_pt:	resd 1
 saved_esp:	resd 1
