@@ -3,7 +3,60 @@
 #include "translator/emit.h"
 
 #include <assert.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* Encodings already made. The translator asks for the same host
+ * instructions over and over (its lookup sequence, exit stubs, register
+ * moves, the same guest instruction in every process), and Zydis's encoder
+ * searches its tables for each: 17% of a Linux boot went to it. The
+ * request as a whole is the key (encoder requests are zeroed before they
+ * are filled in), so a hit is the same bytes the encoder would give, and
+ * the bytes are position-independent (relative operands are given, not
+ * computed). Direct-mapped. */
+#define EMIT_CACHE_SLOTS 4096u
+
+struct emit_cache_slot {
+	ZydisEncoderRequest req;
+	uint8_t len;   /* 0: empty */
+	uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
+};
+
+struct emit_cache {
+	struct emit_cache_slot slots[EMIT_CACHE_SLOTS];
+};
+
+struct emit_cache *emit_cache_new(void)
+{
+	return calloc(1, sizeof(struct emit_cache));
+}
+
+void emit_cache_free(struct emit_cache *cache)
+{
+	free(cache);
+}
+
+static unsigned request_hash(const ZydisEncoderRequest *req)
+{
+	/* The fields before the operands and the operands in use: one-cycle
+	 * steps and one multiply (hashing all 400 bytes with a multiply a
+	 * word cost more than the encodings it saved). Collisions only cost
+	 * a miss: the whole request is compared. */
+	const uint8_t *p = (const uint8_t *)req;
+	size_t n = offsetof(ZydisEncoderRequest, operands) +
+		   (size_t)(req->operand_count < ZYDIS_ENCODER_MAX_OPERANDS ? req->operand_count
+									   : ZYDIS_ENCODER_MAX_OPERANDS) *
+			   sizeof(ZydisEncoderOperand);
+	uint64_t h = 0;
+	for (size_t i = 0; i + 8 <= n; i += 8) {
+		uint64_t w;
+		memcpy(&w, p + i, 8);
+		h = ((h << 7) | (h >> 57)) ^ w;
+	}
+	h *= 0x9e3779b97f4a7c15ull;
+	return (unsigned)(h >> 52) & (EMIT_CACHE_SLOTS - 1);
+}
 
 void emit_init(struct emitter *e, uint8_t *start, uint8_t *limit)
 {
@@ -30,9 +83,19 @@ void emit_request(struct emitter *e, ZydisEncoderRequest *req)
 	if (e->failed)
 		return;
 	req->machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
+	struct emit_cache_slot *slot = e->cache ? &e->cache->slots[request_hash(req)] : NULL;
+	if (slot && slot->len && !memcmp(&slot->req, req, sizeof(*req))) {
+		emit_bytes(e, slot->bytes, slot->len);
+		return;
+	}
 	if (ZYAN_FAILED(ZydisEncoderEncodeInstruction(req, buf, &len))) {
 		e->failed = true;
 		return;
+	}
+	if (slot) {
+		slot->req = *req;
+		slot->len = (uint8_t)len;
+		memcpy(slot->bytes, buf, len);
 	}
 	emit_bytes(e, buf, (unsigned)len);
 }

@@ -11,14 +11,21 @@
 
 #include "cache/patch.h"   /* patch_rel32, for the rel32 forms below */
 
+struct emit_cache;
+
 struct emitter {
 	uint8_t *start;
 	uint8_t *pos;
 	uint8_t *limit;
 	bool failed;   /* out of space or an encoding the encoder refused */
+	struct emit_cache *cache;   /* encodings already made, or NULL */
 };
 
+/* Starts emitting into [start, limit); the cache stays as it was set. */
 void emit_init(struct emitter *e, uint8_t *start, uint8_t *limit);
+/* A cache of encodings for emit_request, owned by the caller. */
+struct emit_cache *emit_cache_new(void);
+void emit_cache_free(struct emit_cache *cache);
 void emit_bytes(struct emitter *e, const void *bytes, unsigned n);
 /* Emits a complete encoder request (machine mode is set to 64-bit here). */
 void emit_request(struct emitter *e, ZydisEncoderRequest *req);

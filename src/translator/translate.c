@@ -1168,7 +1168,9 @@ int translate_block(struct translator *t, const struct translate_env *env, uint3
 	struct tblock *tb = tcache_new_block(env->tc, &code, &limit);
 	if (!tb)
 		return -ENOSPC;
+	struct emit_cache *cache = c->e.cache;
 	memset(c, 0, offsetof(struct tctx, callouts));
+	c->e.cache = cache;
 	c->t = t;
 	c->env = env;
 	c->tb = tb;
@@ -1334,11 +1336,21 @@ int translator_init(struct translator *t, bool single_insn, FILE *trace)
 	if (ZYAN_FAILED(ZydisDecoderInit(&t->decoder, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32)))
 		return -EINVAL;
 	t->ctx = calloc(1, sizeof(*t->ctx));
-	return t->ctx ? 0 : -ENOMEM;
+	if (!t->ctx)
+		return -ENOMEM;
+	t->ctx->e.cache = emit_cache_new();
+	if (!t->ctx->e.cache) {
+		free(t->ctx);
+		t->ctx = NULL;
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 void translator_destroy(struct translator *t)
 {
+	if (t->ctx)
+		emit_cache_free(t->ctx->e.cache);
 	free(t->ctx);
 	t->ctx = NULL;
 }
