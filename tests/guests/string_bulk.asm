@@ -36,7 +36,8 @@
 ;  traced   REP MOVSD/STOSD rewriting PTEs of the table in use (to other
 ;           frames, cleared, not present to present without INVLPG); REP
 ;           MOVSB/MOVSD/STOSB/STOSW over code that already ran, directly
-;           and through a writable alias: the next call runs the new code
+;           and through a writable alias: the next call runs the new code;
+;           a REP STOSB (marked) rewriting the MOV right after it
 ;  user     at CPL 3, REP STOSD in a user page (no fault) and running into
 ;           a supervisor page (#PF U|W|P, exact progress)
 ;  off      paging off: the same subroutines on physical memory
@@ -79,6 +80,7 @@ L_G		equ 0x40040000		; 4 pages -> FRAME(28..31), PTEs rewritten
 L_X		equ 0x40050000		; -> FRAME(40), writable alias of the code page
 L_U		equ 0x40060000		; -> FRAME(41) user; next -> FRAME(42) supervisor
 CODE		equ FRAME(40)		; code rewritten by string instructions
+CODE2		equ FRAME(46)		; a REP STOSB rewriting the next instruction
 
 ; put_ret_imm addr, imm: writes "mov eax, imm32; ret" at addr (6 bytes).
 %macro put_ret_imm 2
@@ -817,6 +819,27 @@ group "traced"
 	mov ebx, CODE
 	call ebx
 	check eax, 1
+	; a REP STOSB (in RAM, marked too) that rewrites the immediate of the
+	; MOV right after it: the MOV runs as rewritten (SDM Vol. 3A 11.6)
+	mov dword [CODE2], 0x01b8aaf3		; rep stosb; mov eax, 1
+	mov dword [CODE2 + 4], 0xc3000000	; ret
+	mov ebx, CODE2
+	run ebx, 0, CODE2 + 0x100, 0
+	check eax, 1
+	cmp dword [TESTDEV_ID], TESTDEV_MAGIC
+	jne .nodev
+	mov ebx, CODE2
+	run ebx, 0, TESTDEV + 0xc0, 4
+	check eax, 1
+	mov ebx, CODE2
+	run ebx, 0, CODE2 + 0x100, 0
+.nodev:
+	mov eax, 2
+	mov ebx, CODE2
+	run ebx, 0, CODE2 + 3, 4
+	check eax, 0x02020202
+	check ecx, 0
+	check edi, CODE2 + 7
 
 ; ---------------------------------------------------------------- user
 group "user"
