@@ -1,6 +1,7 @@
 ; String instructions btvm has made adaptive (src/cpu/callout_string.c):
 ; each instruction under test lives in a subroutine of its own (REP
-; STOSD/STOSW/STOSB, REP MOVSD/MOVSW/MOVSB, plain STOSD and MOVSD), is run
+; STOSD/STOSW/STOSB, REP MOVSD/MOVSW/MOVSB, REP FS MOVSD, plain STOSD and
+; MOVSD), is run
 ; once on the btvm test device so that btvm marks it and retranslates it as
 ; the string callout, and is then run on RAM, where forward MOVS and STOS
 ; with paging on go a page at a time (string_bulk) and everything else
@@ -17,6 +18,7 @@
 ;  copy     REP MOVSD/MOVSW/MOVSB between such regions with different page
 ;           offsets (source and destination straddling), ECX = 0, a plain
 ;           MOVSD; the source left as it was
+;  segs     REP STOSD with a based ES, REP MOVSD with an FS source too
 ;  overlap  dst = src + 1 and src + 3 (MOVSB, MOVSW, MOVSD): the pattern
 ;           replicated element by element as hardware does (checked against
 ;           a MOV loop and, for MOVSB, against the one byte it must be);
@@ -297,6 +299,17 @@ group "mark"
 	sub eax, ebp
 	check eax, 4 + 6 + 5 + 4 + 3 + 7 + 1 + 1
 %endrep
+	; REP MOVSD with an FS source and a based ES (SEL_GS)
+	set_seq L_B, 0x40, 0
+	push es
+	push SEL_GS
+	pop es
+	run s_fs_rep_movsd, L_B - FS_BASE, TESTDEV + 0xc0 - GS_BASE, 4
+	pop es
+	check ecx, 0
+	check esi, L_B - FS_BASE + 16
+	check edi, TESTDEV + 0xd0 - GS_BASE
+	check dword [TESTDEV + 0xcc], 0x0f0e0d0c
 	; what the device holds, compared with the source through MOV
 	want_same src_buf, TESTDEV + 0x40, 16
 	want_same src_buf, TESTDEV + 0x60, 6
@@ -420,6 +433,36 @@ group "copy"
 	want_bg L_A + 0x1001, 0xfff
 	; the source is as it was
 	want_seq L_B, 0x8000, 0
+
+; ---------------------------------------------------------------- segs
+group "segs"
+	; the same with segment bases: ES = SEL_GS (base GS_BASE) for the
+	; destination, an FS (base FS_BASE) source
+	set_bg L_A, 0x8000
+	push es
+	push SEL_GS
+	pop es
+	mov eax, 0x13579bdf
+	run s_rep_stosd, 0, L_A + 0x7fe - GS_BASE, 0x500
+	pop es
+	check ecx, 0
+	check edi, L_A + 0x7fe + 0x1400 - GS_BASE
+	want_bg L_A, 0x7fe
+	want_pat L_A + 0x7fe, 0x1400, 0x13579bdf, 4
+	want_bg L_A + 0x1bfe, 0x8000 - 0x1bfe
+	set_seq L_B, 0x8000, 0
+	set_bg L_A, 0x8000
+	push es
+	push SEL_GS
+	pop es
+	run s_fs_rep_movsd, L_B + 0x123 - FS_BASE, L_A + 0xffd - GS_BASE, 0x900
+	pop es
+	check ecx, 0
+	check esi, L_B + 0x123 + 0x2400 - FS_BASE
+	check edi, L_A + 0xffd + 0x2400 - GS_BASE
+	want_bg L_A, 0xffd
+	want_seq L_A + 0xffd, 0x2400, 0x123
+	want_bg L_A + 0x33fd, 0x8000 - 0x33fd
 
 ; ---------------------------------------------------------------- overlap
 group "overlap"
@@ -1068,6 +1111,7 @@ align 16
 	strop s_rep_movsb, rep movsb
 	strop s_stosd, stosd
 	strop s_movsd, movsd
+	strop s_fs_rep_movsd, rep fs movsd
 
 section .rodata
 s_dev:		db "INFO string_bulk: test device present, instructions marked", 0
