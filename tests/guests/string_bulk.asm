@@ -22,7 +22,8 @@
 ;  overlap  dst = src + 1 and src + 3 (MOVSB, MOVSW, MOVSD): the pattern
 ;           replicated element by element as hardware does (checked against
 ;           a MOV loop and, for MOVSB, against the one byte it must be);
-;           dst < src (a forward memmove); DF = 1 with dst > src
+;           dst < src (a forward memmove); DF = 1 with dst > src, and a
+;           fill and a copy downwards (DF = 1 goes element by element)
 ;  alias    source and destination two linear aliases of the same frames:
 ;           the same bytes, physically dst = src + 1, + 3, + 0x800, and
 ;           dst < src
@@ -539,6 +540,28 @@ group "overlap"
 	want_seq L_A + 0x3008, 0x5000 - 8, 0x3008
 	ref 4, -4, L_B + 0x3000, L_B + 0x3004, 0x800
 	want_same L_A, L_B, 0x8000
+	; DF = 1 without overlap: a fill and a copy downwards across pages
+	set_bg L_A, 0x8000
+	mov eax, 0x24681357
+	std
+	run s_rep_stosd, 0, L_A + 0x2ffe, 0x900
+	cld
+	check ecx, 0
+	check edi, L_A + 0x2ffe - 0x2400
+	want_bg L_A, 0xc02
+	want_pat L_A + 0xc02, 0x2400, 0x24681357, 4
+	want_bg L_A + 0x3002, 0x8000 - 0x3002
+	set_seq L_B, 0x8000, 0
+	set_bg L_A, 0x8000
+	std
+	run s_rep_movsd, L_B + 0x4ffd, L_A + 0x3ff1, 0x700
+	cld
+	check ecx, 0
+	check esi, L_B + 0x4ffd - 0x1c00
+	check edi, L_A + 0x3ff1 - 0x1c00
+	want_bg L_A, 0x23f5
+	want_seq L_A + 0x23f5, 0x1c00, 0x3401
+	want_bg L_A + 0x3ff5, 0x8000 - 0x3ff5
 
 ; ---------------------------------------------------------------- alias
 group "alias"
