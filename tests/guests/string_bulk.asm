@@ -18,6 +18,7 @@
 ;  copy     REP MOVSD/MOVSW/MOVSB between such regions with different page
 ;           offsets (source and destination straddling), ECX = 0, a plain
 ;           MOVSD; the source left as it was
+;  large    a fill and a copy inside a 4 MiB page (CR4.PSE), its A and D
 ;  segs     REP STOSD with a based ES, REP MOVSD with an FS source too
 ;  overlap  dst = src + 1 and src + 3 (MOVSB, MOVSW, MOVSD): the pattern
 ;           replicated element by element as hardware does (checked against
@@ -81,6 +82,9 @@ L_C2		equ 0x40034000		; 2 pages -> FRAME(26, 27): reference pair
 L_D2		equ 0x40036000		; 2 pages -> FRAME(26, 27)
 L_G		equ 0x40040000		; 4 pages -> FRAME(28..31), PTEs rewritten
 L_X		equ 0x40050000		; -> FRAME(40), writable alias of the code page
+L_BIG		equ 0x80000000		; a 4 MiB page -> BIG
+BIG		equ 0x00400000
+CPUID_PSE	equ 1 << 3
 L_U		equ 0x40060000		; -> FRAME(41) user; next -> FRAME(42) supervisor
 CODE		equ FRAME(40)		; code rewritten by string instructions
 CODE2		equ FRAME(46)		; a REP STOSB rewriting the next instruction
@@ -90,6 +94,17 @@ CODE2		equ FRAME(46)		; a REP STOSB rewriting the next instruction
 	mov byte [%1], 0xb8
 	mov dword [%1 + 1], %2
 	mov byte [%1 + 5], 0xc3
+%endmacro
+
+; pde_of linear: EAX = address of the PDE of linear in dir0.
+%macro pde_of 1
+	push edi
+	push esi
+	mov edi, [dir0]
+	mov esi, %1
+	call pg_pde_addr
+	pop esi
+	pop edi
 %endmacro
 
 ; pte_of linear: EAX = address of the PTE of linear in dir0.
@@ -464,6 +479,47 @@ group "segs"
 	want_bg L_A, 0xffd
 	want_seq L_A + 0xffd, 0x2400, 0x123
 	want_bg L_A + 0x33fd, 0x8000 - 0x33fd
+
+; ---------------------------------------------------------------- large
+group "large"
+	; a 4 MiB page (CR4.PSE) at L_BIG -> BIG: a fill across several of
+	; its 4 KiB pieces, a copy from 4 KiB pages into it; its PDE's A and D
+	mov eax, 1
+	cpuid
+	and edx, CPUID_PSE
+	check edx, CPUID_PSE
+	jz large_done
+	mov eax, CR4_PSE
+	call pg_set_cr4
+	set_bg BIG, 0x8000
+	mov edi, [dir0]
+	mov esi, L_BIG
+	mov eax, BIG | PG_P | PG_RW
+	call pg_map_large
+	mov eax, 0x31415926
+	run s_rep_stosd, 0, L_BIG + 0xffe, 0x1000
+	check ecx, 0
+	check edi, L_BIG + 0x4ffe
+	want_bg BIG, 0xffe
+	want_pat BIG + 0xffe, 0x4000, 0x31415926, 4
+	want_bg BIG + 0x4ffe, 0x3002
+	set_seq L_B, 0x8000, 0
+	run s_rep_movsb, L_B + 0x345, L_BIG + 0x5003, 0x2abc
+	check ecx, 0
+	check esi, L_B + 0x345 + 0x2abc
+	check edi, L_BIG + 0x5003 + 0x2abc
+	want_bg BIG + 0x4ffe, 5
+	want_seq BIG + 0x5003, 0x2abc, 0x345
+	want_bg BIG + 0x7abf, 0x541
+	pde_of L_BIG
+	mov eax, [eax]
+	check eax, BIG | PG_P | PG_RW | PG_PS | PG_A | PG_D
+	pde_of L_BIG
+	mov dword [eax], 0
+	invlpg [L_BIG]
+	mov eax, CR4_PSE
+	call pg_clear_cr4
+large_done:
 
 ; ---------------------------------------------------------------- overlap
 group "overlap"
