@@ -1,12 +1,11 @@
 ; String instructions btvm has made adaptive (src/cpu/callout_string.c):
 ; each instruction under test lives in a subroutine of its own (REP
 ; STOSD/STOSW/STOSB, REP MOVSD/MOVSW/MOVSB, REP FS MOVSD, plain STOSD and
-; MOVSD), is run
-; once on the btvm test device so that btvm marks it and retranslates it as
-; the string callout, and is then run on RAM, where forward MOVS and STOS
-; with paging on go a page at a time (string_bulk) and everything else
-; element by element. Every result is checked exactly against the SDM
-; (Vol. 2B MOVS/STOS/REP, Vol. 3A 4.10 and 6.15 #PF):
+; MOVSD), is run once on the btvm test device so that btvm marks it and
+; retranslates it as the string callout, and is then run on RAM, where
+; forward MOVS and STOS with paging on go a page at a time (string_bulk)
+; and everything else element by element. Every result is checked exactly
+; against the SDM (Vol. 2B MOVS/STOS/REP, Vol. 3A 4.10 and 6.15 #PF):
 ;  mark     the device gets each element (one write each), the registers
 ;           step as on RAM; skipped when the device's ID register does not
 ;           read TESTDEV_MAGIC (QEMU has no such device): the btvm tests
