@@ -119,7 +119,7 @@ static void print_usage(FILE *out)
 	      "                        rules replace the saved ones)\n"
 	      "  --no-reboot           a guest reboot ends btvm (status 0), a triple fault\n"
 	      "                        too (status 1), instead of restarting the guest\n"
-	      "  --tcache MIB          translation cache size (default 64; 1 to 1024)\n"
+	      "  --tcache MIB          translation cache size (default 128; 1 to 1024)\n"
 	      "  --profile N           at exit, the N hottest translated blocks (a\n"
 	      "                        sampling profile of the vCPU's CPU time): guest\n"
 	      "                        code and translation, expansion, exits\n"
@@ -304,7 +304,7 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 	*given = (struct run_given){ 0 };
 	*cfg = (struct board_config){
 		.ram_mib = 256,
-		.tcache_mib = 64,
+		.tcache_mib = 128,
 		.display = DISPLAY_DEFAULT,
 		.window = &display_sdl,
 		.serial = SERIAL_STDIO,

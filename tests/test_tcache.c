@@ -350,11 +350,11 @@ static void test_chaining(void)
 static void test_full(void)
 {
 	reset();
-	/* The arena: CODE_SIZE / 64 blocks. */
+	/* The arena: CODE_SIZE / 128 blocks. */
 	unsigned n = 0;
 	while (make_block_ex(0x1000 + n * 4, 0x1000 + n * 4, 0, 4, 0, 16, true))
 		n++;
-	CHECK_EQ(n, CODE_SIZE / 64);
+	CHECK_EQ(n, CODE_SIZE / 128);
 	CHECK_EQ(tc.nblocks, n);
 	CHECK(tcache_lookup(&tc, 0x1000, 0x1000, 0) != NULL);
 	CHECK(tcache_page_traced(&tc, 1));

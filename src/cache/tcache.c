@@ -44,12 +44,15 @@ int tcache_init(struct tcache *tc, uint64_t code_size, uint64_t ram_size, struct
 		return -errno;
 	}
 	tc->code_size = code_size;
-	tc->max_blocks = (unsigned)(code_size / 64);
+	/* Blocks average about 240 host bytes (a Debian boot): room for
+	 * twice as many as fit, and instruction maps for ~8 instructions a
+	 * block on average (a block keeps only what it uses). */
+	tc->max_blocks = (unsigned)(code_size / 128);
 	tc->hash_mask = 1;
 	while (tc->hash_mask < tc->max_blocks)
 		tc->hash_mask <<= 1;
 	tc->hash_mask -= 1;
-	tc->map_size = (unsigned)(code_size / 4);
+	tc->map_size = (unsigned)(code_size / 8);
 	tc->npages = (unsigned)(ram_size / GUEST_PAGE_SIZE);
 	tc->hash = calloc((size_t)tc->hash_mask + 1, sizeof(*tc->hash));
 	tc->blocks = calloc(tc->max_blocks, sizeof(*tc->blocks));
