@@ -54,12 +54,6 @@ CPUID_PGE	equ 1 << 13
 	pg_map_page %2, %3
 %endmacro
 
-; put_ret_imm addr, imm: writes "mov eax, imm32; ret" at addr (6 bytes).
-%macro put_ret_imm 2
-	mov byte [%1], 0xb8
-	mov dword [%1 + 1], %2
-	mov byte [%1 + 5], 0xc3
-%endmacro
 
 guest_start
 	call lib_install_idt

@@ -81,34 +81,8 @@ CPUID_PSE	equ 1 << 3
 CPUID_PGE	equ 1 << 13
 CPUID_PSE36	equ 1 << 17
 
-; put_ret_imm addr, imm: writes "mov eax, imm32; ret" at addr (6 bytes).
-%macro put_ret_imm 2
-	mov byte [%1], 0xb8
-	mov dword [%1 + 1], %2
-	mov byte [%1 + 5], 0xc3
-%endmacro
 
-; pte_of linear: EAX = address of the PTE of linear in dir0.
-%macro pte_of 1
-	push edi
-	push esi
-	mov edi, [dir0]
-	mov esi, %1
-	call pg_pte_addr
-	pop esi
-	pop edi
-%endmacro
 
-; pde_of linear: EAX = address of the PDE of linear in dir0.
-%macro pde_of 1
-	push edi
-	push esi
-	mov edi, [dir0]
-	mov esi, %1
-	call pg_pde_addr
-	pop esi
-	pop edi
-%endmacro
 
 ; map0 linear, pte: map one page in dir0 (no invalidation).
 %macro map0 2

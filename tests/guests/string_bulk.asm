@@ -88,34 +88,8 @@ L_U		equ 0x40060000		; -> FRAME(41) user; next -> FRAME(42) supervisor
 CODE		equ FRAME(40)		; code rewritten by string instructions
 CODE2		equ FRAME(46)		; a REP STOSB rewriting the next instruction
 
-; put_ret_imm addr, imm: writes "mov eax, imm32; ret" at addr (6 bytes).
-%macro put_ret_imm 2
-	mov byte [%1], 0xb8
-	mov dword [%1 + 1], %2
-	mov byte [%1 + 5], 0xc3
-%endmacro
 
-; pde_of linear: EAX = address of the PDE of linear in dir0.
-%macro pde_of 1
-	push edi
-	push esi
-	mov edi, [dir0]
-	mov esi, %1
-	call pg_pde_addr
-	pop esi
-	pop edi
-%endmacro
 
-; pte_of linear: EAX = address of the PTE of linear in dir0.
-%macro pte_of 1
-	push edi
-	push esi
-	mov edi, [dir0]
-	mov esi, %1
-	call pg_pte_addr
-	pop esi
-	pop edi
-%endmacro
 
 ; map0 linear, pte: map one page in dir0 and invalidate it.
 %macro map0 2

@@ -153,8 +153,8 @@ UPF_LIMIT	equ 4
 	check dword [rings_exit_frame], U(%1)
 %endmacro
 
-; pte_of linear: EAX = address of its PTE in task A's directory.
-%macro pte_of 1
+; pte_of_a linear: EAX = address of its PTE in task A's directory.
+%macro pte_of_a 1
 	mov edi, [task_a + T_CR3]
 	mov esi, %1
 	call pg_pte_addr
@@ -251,7 +251,7 @@ group "remap"
 %endrep
 	check dword [F_ADATA2 + UD_LOG + N_ROUNDS * 4], 0
 	; A's PTE as the kernel left it, plus A and D from A's accesses
-	pte_of U_DATA
+	pte_of_a U_DATA
 	mov eax, [eax]
 	check eax, F_ADATA2 | PG_P | PG_RW | PG_US | PG_A | PG_D
 	; ring 3 in A's space now reads the new frame
@@ -361,7 +361,7 @@ group "ustack"
 
 ; ---------------------------------------------------------------- ad
 group "ad"
-	pte_of P_AD
+	pte_of_a P_AD
 	mov ebx, eax
 	urun u_rd_ad, U_STACK_TOP
 	check eax, 0x5e5e000a
@@ -378,16 +378,16 @@ group "ad"
 	mov eax, [ebx]
 	check eax, F_AD | PG_P | PG_RW | PG_US | PG_A | PG_D
 	; and the other pages ring 3 used
-	pte_of U_CODE
+	pte_of_a U_CODE
 	mov eax, [eax]
 	check eax, F_ACODE | PG_P | PG_US | PG_A
-	pte_of P_NPR
+	pte_of_a P_NPR
 	mov eax, [eax]
 	check eax, F_NPR | PG_P | PG_US | PG_A
-	pte_of P_STK2
+	pte_of_a P_STK2
 	mov eax, [eax]
 	check eax, F_STK2 | PG_P | PG_RW | PG_US | PG_A | PG_D
-	pte_of P_SUPX
+	pte_of_a P_SUPX
 	mov eax, [eax]
 	check eax, F_ACODE | PG_P | PG_RW | PG_US | PG_A
 	mov edi, [task_a + T_CR3]
@@ -569,7 +569,7 @@ remap_a:
 	mov ecx, 1024
 	rep movsd
 	mov dword [F_ADATA2 + UD_ID], ID_A2
-	pte_of U_DATA
+	pte_of_a U_DATA
 	mov dword [eax], F_ADATA2 | PG_P | PG_RW | PG_US
 	mov dword [remap_done], 1
 	popad
