@@ -202,6 +202,7 @@ static const struct stats_counter counters[] = {
 	{ "shadow.pages_mapped", "pages mapped now", SEC_MMU, FN(get_pages_mapped) },
 	{ "shadow.host_mappings", "host mappings now", SEC_MMU, FN(get_host_mappings) },
 	{ "shadow.host_mapping_budget", "host mapping budget", SEC_MMU, FN(get_host_mapping_budget) },
+	{ "shadow.tables_unshadowed", "tables unshadowed", SEC_MMU, SH(tables_unshadowed) },
 	{ "shadow.replacements", "budget reached", SEC_MMU, SH(replacements) },
 	{ "shadow.replaced_regions", "regions replaced", SEC_MMU, SH(replaced_regions) },
 

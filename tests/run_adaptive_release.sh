@@ -3,7 +3,8 @@
 # btvm with --stats-json: it must pass, and each of its three store
 # instructions (MOV, PUSH, STOSD) must have been marked adaptive, released
 # to its plain translation and marked again, twice (3 marks and 2 releases
-# each: shadow.adaptive_insns >= 9, shadow.adaptive_released >= 6).
+# each: shadow.adaptive_insns >= 9, shadow.adaptive_released >= 6), and
+# the table its 'flood' group writes unseen must have been unshadowed.
 # Usage: run_adaptive_release.sh BTVM GUEST_ELF [btvm options]
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -16,8 +17,11 @@ bash "$here/run_guest.sh" "$btvm" "$guest" --stats-json "$json" "$@" || exit 1
 import json, sys
 c = json.load(open(sys.argv[1]))["counters"]
 marked, released = c["shadow.adaptive_insns"], c["shadow.adaptive_released"]
-print("adaptive marks %d, releases %d" % (marked, released))
+flooded = c["shadow.tables_unshadowed"]
+print("adaptive marks %d, releases %d; tables unshadowed %d" % (marked, released, flooded))
 if marked < 9 or released < 6:
     sys.exit("run_adaptive_release: want each store marked, released and marked again "
              "(>= 9 marks and >= 6 releases)")
+if flooded < 1:
+    sys.exit("run_adaptive_release: want the flooded table's shadows dropped")
 PY

@@ -516,6 +516,32 @@ static void refresh_entry(struct shadow *sh, struct shadow_window *w, uint32_t v
 
 #define SLOT_USERS_MAX 512u
 
+/* Writes to a page table with no fill through it in between after which
+ * its shadows are dropped (KVM calls it write flooding): a table written
+ * that often unseen is being torn down (an exiting process clears 1024
+ * entries), or is no table any more (freed, and reused as a kernel stack
+ * while a cached window of its old process still derives from it, every
+ * stack write then trapping). Untraced, the writes run at full speed; a
+ * table still in use is traced again by the next fill through it. */
+#define TABLE_FLOOD_WRITES 32u
+
+static void unshadow_table(struct shadow *sh, uint32_t page)
+{
+	struct shadow_node users[SLOT_USERS_MAX];
+	unsigned n = 0;
+	for (uint32_t id = sh->deriv_head[page]; id && n < SLOT_USERS_MAX; id = sh->nodes[id - 1].next)
+		users[n++] = sh->nodes[id - 1];
+	bool dropped = false;
+	for (unsigned i = 0; i < n; i++) {
+		if (users[i].key != SHADOW_KEY_PD) {
+			drop_region(sh, &sh->windows[users[i].win], users[i].key, true);
+			dropped = true;
+		}
+	}
+	sh->table_writes[page] = 0;
+	sh->stats.tables_unshadowed += dropped;
+}
+
 static void table_slot_written(struct shadow *sh, uint32_t page, uint32_t slot)
 {
 	/* Dropping a region can unlink nodes of this very list (a directory
@@ -536,6 +562,8 @@ static void table_slot_written(struct shadow *sh, uint32_t page, uint32_t slot)
 		else
 			refresh_entry(sh, w, users[i].key * 1024 + slot);
 	}
+	if (shadow_page_is_table(sh, page) && ++sh->table_writes[page] >= TABLE_FLOOD_WRITES)
+		unshadow_table(sh, page);
 }
 
 bool shadow_page_is_table(const struct shadow *sh, uint32_t page)
@@ -730,6 +758,8 @@ static int map_page(struct shadow *sh, struct shadow_window *w, uint32_t va, con
 				shadow_reprotect(sh, table);
 		}
 	}
+	if (table < sh->ram_pages)
+		sh->table_writes[table] = 0;   /* in use: a fill went through it */
 	uint32_t *e = &w->regions[r][vpage & 1023];
 	uint32_t flags = SHADOW_E_MAPPED | (wk->writable && wk->dirty ? SHADOW_E_WRITABLE : 0);
 	if (*e && (*e >> 12) == page) {
@@ -1148,6 +1178,7 @@ int shadow_init(struct shadow *sh, const struct guest_ram *ram)
 	sh->map_head = calloc(sh->npages, sizeof(uint32_t));
 	sh->deriv_head = calloc(sh->npages, sizeof(uint32_t));
 	sh->pt_refs = calloc(sh->npages, sizeof(uint16_t));
+	sh->table_writes = calloc(sh->npages, sizeof(uint16_t));
 	sh->code_protect = calloc(sh->npages, 1);
 	sh->devmem_dirty = calloc(sh->npages - sh->ram_pages + 1, 1);
 	sh->identity_ro = calloc(sh->npages, 1);
@@ -1155,7 +1186,8 @@ int shadow_init(struct shadow *sh, const struct guest_ram *ram)
 	sh->adaptive_plain = calloc(sh->adaptive_mask + 1, sizeof(uint32_t));
 	sh->adaptive_state = calloc(sh->adaptive_mask + 1, 1);
 	sh->global_code = calloc((1u << 20) / 8, 1);
-	if (!sh->windows || !sh->map_head || !sh->deriv_head || !sh->pt_refs || !sh->code_protect ||
+	if (!sh->windows || !sh->map_head || !sh->deriv_head || !sh->pt_refs || !sh->table_writes ||
+	    !sh->code_protect ||
 	    !sh->devmem_dirty || !sh->identity_ro || !sh->adaptive || !sh->adaptive_plain ||
 	    !sh->adaptive_state || !sh->global_code) {
 		shadow_destroy(sh);
@@ -1186,6 +1218,7 @@ void shadow_destroy(struct shadow *sh)
 	free(sh->map_head);
 	free(sh->deriv_head);
 	free(sh->pt_refs);
+	free(sh->table_writes);
 	free(sh->code_protect);
 	free(sh->devmem_dirty);
 	free(sh->identity_ro);

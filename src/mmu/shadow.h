@@ -64,6 +64,7 @@ struct shadow_stats {
 	uint64_t adaptive_released; /* returned to their plain translation */
 	uint64_t mmio_accesses;
 	uint64_t window_switches, window_creates, window_evictions, flushes;
+	uint64_t tables_unshadowed; /* page tables whose shadows went after a write flood */
 	uint64_t replacements;     /* times the host-mapping budget was reached */
 	uint64_t replaced_regions; /* 4 MiB regions of windows dropped then */
 };
@@ -89,6 +90,7 @@ struct shadow {
 	uint32_t *map_head;           /* per guest page: its window mappings */
 	uint32_t *deriv_head;         /* per guest page: shadows derived from it */
 	uint16_t *pt_refs;            /* derivations per page: traced while > 0 */
+	uint16_t *table_writes;       /* per table: writes since a fill went through it */
 	uint8_t *code_protect;        /* the cache wants the page read-only */
 	/* Dirty logging of device memory (a display's VRAM): while on, a
 	 * device page is mapped read-only until its first write, which marks

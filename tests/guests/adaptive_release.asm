@@ -15,6 +15,10 @@
 ;  wide      one plain REP STOSD over three page tables in use, more traced
 ;            pages than the monitor opens for one step: it goes on as an
 ;            adaptive instruction and every entry takes effect
+;  flood     48 writes to a table in use with no access through it (the
+;            monitor then drops its shadows and stops tracing it), then
+;            the mapping must show the last entry written, and the table,
+;            traced again, must still be followed
 ; tests/run_adaptive_release.sh checks from --stats-json that it was
 ; released and marked again (this guest alone cannot see which it ran).
 %define GUEST_NAME "adaptive_release"
@@ -197,6 +201,35 @@ group "wide"
 	check dword [L_WIDE + 0x400000], TAG_A
 	check dword [L_WIDE + 0x800000], TAG_A
 	check dword [L_WIDE + 0xbff000], TAG_A
+
+group "flood"
+	mov esi, [pte_win]
+	mov ebx, 48
+.flood:
+	mov eax, FRAME_A | PG_P | PG_RW
+	test ebx, 1
+	jz .flood_set
+	mov eax, FRAME_B | PG_P | PG_RW
+.flood_set:
+	mov [esi], eax				; no INVLPG, no access between
+	dec ebx
+	jnz .flood
+	invlpg [L_WIN]
+	check dword [L_WIN], TAG_B		; the last write (EBX = 1: odd)
+	mov dword [esi], FRAME_A | PG_P | PG_RW
+	invlpg [L_WIN]
+	check dword [L_WIN], TAG_A
+	mov dword [esi], 0
+	invlpg [L_WIN]
+	pf_arm .fl_resume
+.fl_fault:
+	mov eax, [L_WIN]
+.fl_resume:
+	pf_expect L_WIN, 0, .fl_fault
+	mov dword [esi], FRAME_B | PG_P | PG_RW
+	invlpg [L_WIN]
+	check dword [L_WIN], TAG_B
+
 	call pg_disable
 guest_finish
 
