@@ -108,7 +108,11 @@ def main():
         check(mon.cmd("qmp_capabilities") == {"return": {}}, "qmp_capabilities")
         check(mon.cmd("query-status")["return"]["status"] == "running", "query-status: running")
         regs = mon.cmd("query-registers")["return"]
-        check(regs["cr0"] & 0x80000000 and regs["eip"] >= 0xc0000000, "query-registers")
+        # Paging on, and kernel code at CPL 0 (the guest may be in a user
+        # process at that moment: then CPL 3 below the kernel's 3 GiB).
+        check(regs["cr0"] & 0x80000000 and
+              (regs["eip"] >= 0xc0000000) == (regs["cpl"] == 0),
+              "query-registers (cr0 %#x, cpl %d, eip %#x)" % (regs["cr0"], regs["cpl"], regs["eip"]))
         data = mon.cmd("read-memory", address=0x100000, size=16, physical=True)["return"]["data"]
         check(len(data) == 32, "read-memory reads guest RAM")
         check("error" in mon.cmd("read-memory", address=0xfffff000, size=16, physical=True),
