@@ -59,6 +59,8 @@ static void put_le(uint8_t *p, uint64_t value, unsigned bytes)
 
 /* ---- The image ---------------------------------------------------------- */
 
+/* The overlay map is shared by the I/O threads: map_lock keeps one
+ * thread's bits from undoing another's in the same byte. */
 static bool in_overlay(const struct virtio_blk *b, uint64_t sector)
 {
 	return b->overlay_map[sector / 8] & (1u << (sector % 8));
@@ -68,6 +70,7 @@ static void mark_overlay(struct virtio_blk *b, uint64_t sector, uint64_t count)
 {
 	uint64_t s = sector, end = sector + count;
 
+	pthread_mutex_lock(&b->map_lock);
 	/* Bit by bit to a byte boundary, then whole bytes, then bits again. */
 	for (; s < end && s % 8; s++)
 		b->overlay_map[s / 8] |= (uint8_t)(1u << (s % 8));
@@ -77,6 +80,21 @@ static void mark_overlay(struct virtio_blk *b, uint64_t sector, uint64_t count)
 	}
 	for (; s < end; s++)
 		b->overlay_map[s / 8] |= (uint8_t)(1u << (s % 8));
+	pthread_mutex_unlock(&b->map_lock);
+}
+
+/* How many sectors from first (at most count) lie all in the overlay or
+ * all in the image, and which. */
+static uint64_t overlay_run(struct virtio_blk *b, uint64_t first, uint64_t count, bool *overlay)
+{
+	uint64_t j = 1;
+
+	pthread_mutex_lock(&b->map_lock);
+	*overlay = in_overlay(b, first);
+	while (j < count && in_overlay(b, first + j) == *overlay)
+		j++;
+	pthread_mutex_unlock(&b->map_lock);
+	return j;
 }
 
 /* Copies the bytes [off, off + len) of iov into out (at most as many
@@ -101,17 +119,41 @@ static unsigned iov_window(const struct iovec *iov, unsigned n, uint64_t off, ui
 	return count;
 }
 
-/* preadv/pwritev until all of iov (which it consumes) is done. A read
- * past the end of the file (one shrunk under us) gives zeros, as a hole
- * would. */
-static int full_io(int fd, bool write, struct iovec *iov, unsigned n, uint64_t off)
+/* Whether O_DIRECT takes this transfer: every buffer's address, and the
+ * offset and every length, aligned as the filesystem asks. */
+static bool direct_aligned(const struct virtio_blk *b, const struct iovec *iov, unsigned n,
+			   uint64_t off)
+{
+	if (b->direct_fd < 0 || off % b->dio_off_align)
+		return false;
+	for (unsigned i = 0; i < n; i++)
+		if ((uintptr_t)iov[i].iov_base % b->dio_mem_align ||
+		    iov[i].iov_len % b->dio_off_align)
+			return false;
+	return true;
+}
+
+/* preadv/pwritev until all of iov (which it consumes) is done: through
+ * direct (an O_DIRECT descriptor of the same file, or -1) while it takes
+ * the transfer, else through fd, the page cache. The kernel keeps the two
+ * coherent (a direct read writes dirty cached pages back first, a direct
+ * write drops them), so a request may move from one to the other: one
+ * the alignment refuses (EINVAL), or whose rest became unaligned after a
+ * short transfer, goes on through fd. A read past the end of the file
+ * (one shrunk under us) gives zeros, as a hole would. */
+static int full_io(int fd, int direct, bool write, struct iovec *iov, unsigned n, uint64_t off)
 {
 	while (n) {
-		ssize_t r = write ? pwritev(fd, iov, (int)n, (off_t)off)
-				  : preadv(fd, iov, (int)n, (off_t)off);
+		int use = direct >= 0 ? direct : fd;
+		ssize_t r = write ? pwritev(use, iov, (int)n, (off_t)off)
+				  : preadv(use, iov, (int)n, (off_t)off);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
+			if (errno == EINVAL && use == direct) {
+				direct = -1;
+				continue;
+			}
 			return -errno;
 		}
 		if (r == 0) {
@@ -136,38 +178,49 @@ static int full_io(int fd, bool write, struct iovec *iov, unsigned n, uint64_t o
 	return 0;
 }
 
-static int image_read(struct virtio_blk *b, const struct virtio_blk_req *req)
+/* The image's own data, directly when the request allows it. */
+static int image_io(struct virtio_blk *b, bool write, struct iovec *iov, unsigned n, uint64_t off)
+{
+	int direct = direct_aligned(b, iov, n, off) ? b->direct_fd : -1;
+	return full_io(b->fd, direct, write, iov, n, off);
+}
+
+static int image_read(struct virtio_blk *b, struct virtio_blk_worker *w,
+		      const struct virtio_blk_req *req)
 {
 	uint64_t first = req->sector, count = req->data_len / VIRTIO_BLK_SECTOR_SIZE;
 
 	if (!b->snapshot) {
-		unsigned n = iov_window(req->iov, req->niov, 0, req->data_len, b->scratch);
-		return full_io(b->fd, false, b->scratch, n, first * VIRTIO_BLK_SECTOR_SIZE);
+		unsigned n = iov_window(req->iov, req->niov, 0, req->data_len, w->scratch);
+		return image_io(b, false, w->scratch, n, first * VIRTIO_BLK_SECTOR_SIZE);
 	}
-	/* Runs of sectors that are all in the overlay or all in the image. */
+	/* Runs of sectors that are all in the overlay or all in the image;
+	 * the overlay (perhaps on tmpfs) goes through the page cache. */
 	for (uint64_t i = 0; i < count;) {
-		bool overlay = in_overlay(b, first + i);
-		uint64_t j = i + 1;
-		while (j < count && in_overlay(b, first + j) == overlay)
-			j++;
+		bool overlay;
+		uint64_t run = overlay_run(b, first + i, count - i, &overlay);
 		unsigned n = iov_window(req->iov, req->niov, i * VIRTIO_BLK_SECTOR_SIZE,
-					(j - i) * VIRTIO_BLK_SECTOR_SIZE, b->scratch);
-		int err = full_io(overlay ? b->overlay_fd : b->fd, false, b->scratch, n,
-				  (first + i) * VIRTIO_BLK_SECTOR_SIZE);
+					run * VIRTIO_BLK_SECTOR_SIZE, w->scratch);
+		uint64_t off = (first + i) * VIRTIO_BLK_SECTOR_SIZE;
+		int err = overlay ? full_io(b->overlay_fd, -1, false, w->scratch, n, off)
+				  : image_io(b, false, w->scratch, n, off);
 		if (err)
 			return err;
-		i = j;
+		i += run;
 	}
 	return 0;
 }
 
-static int image_write(struct virtio_blk *b, const struct virtio_blk_req *req)
+static int image_write(struct virtio_blk *b, struct virtio_blk_worker *w,
+		       const struct virtio_blk_req *req)
 {
-	unsigned n = iov_window(req->iov, req->niov, 0, req->data_len, b->scratch);
-	int err = full_io(b->snapshot ? b->overlay_fd : b->fd, true, b->scratch, n,
-			  req->sector * VIRTIO_BLK_SECTOR_SIZE);
+	unsigned n = iov_window(req->iov, req->niov, 0, req->data_len, w->scratch);
+	uint64_t off = req->sector * VIRTIO_BLK_SECTOR_SIZE;
 
-	if (!err && b->snapshot)
+	if (!b->snapshot)
+		return image_io(b, true, w->scratch, n, off);
+	int err = full_io(b->overlay_fd, -1, true, w->scratch, n, off);
+	if (!err)
 		mark_overlay(b, req->sector, req->data_len / VIRTIO_BLK_SECTOR_SIZE);
 	return err;
 }
@@ -232,18 +285,19 @@ static int image_sync(struct virtio_blk *b)
 
 /* ---- The I/O thread ------------------------------------------------------ */
 
-static uint8_t serve(struct virtio_blk *b, struct virtio_blk_req *req)
+static uint8_t serve(struct virtio_blk *b, struct virtio_blk_worker *w,
+		     struct virtio_blk_req *req)
 {
 	int err = 0;
 
 	switch (req->type) {
 	case VIRTIO_BLK_T_IN:
-		err = image_read(b, req);
+		err = image_read(b, w, req);
 		if (!err)
 			req->bytes = req->data_len;
 		break;
 	case VIRTIO_BLK_T_OUT:
-		err = image_write(b, req);
+		err = image_write(b, w, req);
 		if (!err && req->writethrough)
 			err = image_sync(b);
 		if (!err)
@@ -269,9 +323,14 @@ static uint8_t serve(struct virtio_blk *b, struct virtio_blk_req *req)
 	return err ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
 }
 
+/* Each of the I/O threads takes the oldest queued request; so requests
+ * finish in any order, which virtio allows (a driver that needs one write
+ * before another waits for its completion, and FLUSH covers completed
+ * writes only). */
 static void *io_thread(void *arg)
 {
-	struct virtio_blk *b = arg;
+	struct virtio_blk_worker *w = arg;
+	struct virtio_blk *b = w->blk;
 
 	pthread_mutex_lock(&b->lock);
 	for (;;) {
@@ -288,7 +347,7 @@ static void *io_thread(void *arg)
 
 		/* Guest RAM is written here, off the vCPU thread; the guest
 		 * looks at it only once poll publishes the used index. */
-		*req->status = serve(b, req);
+		*req->status = serve(b, w, req);
 
 		pthread_mutex_lock(&b->lock);
 		b->serving--;
@@ -563,6 +622,7 @@ static void process_queue(struct virtio_blk *b)
 {
 	do {
 		struct virtio_blk_req *io = NULL, *io_tail = NULL, *done = NULL;
+		unsigned nio = 0;
 		b->starved = false;
 		while (virtio_pci_running(&b->vp)) {
 			struct virtq_chain chain;
@@ -586,6 +646,7 @@ static void process_queue(struct virtio_blk *b)
 				else
 					io = req;
 				io_tail = req;
+				nio++;
 			} else {
 				req->next = done;
 				done = req;
@@ -598,7 +659,11 @@ static void process_queue(struct virtio_blk *b)
 			else
 				b->queued = io;
 			b->queued_tail = io_tail;
-			pthread_cond_signal(&b->work);
+			/* A thread for each request, as far as there are. */
+			if (nio > 1)
+				pthread_cond_broadcast(&b->work);
+			else
+				pthread_cond_signal(&b->work);
 			pthread_mutex_unlock(&b->lock);
 		}
 		publish(b, done);
@@ -744,6 +809,41 @@ static int open_fail(char *err, size_t errlen, const char *path, int e, const ch
 	return -e;
 }
 
+/* The image once more with O_DIRECT, so reads and writes of guest RAM
+ * skip the host's page cache (the guest has its own): the data goes
+ * between the disk and guest RAM with no copy on this side, which is most
+ * of the cost of a large request. A filesystem that refuses O_DIRECT
+ * (tmpfs before Linux 6.6), or a name that no longer leads to the file
+ * opened, leaves direct_fd at -1 and every request on fd. */
+static void open_direct(struct virtio_blk *b, const struct stat *st)
+{
+	struct stat again;
+	int fd = open(b->path, (b->readonly || b->snapshot ? O_RDONLY : O_RDWR) | O_DIRECT |
+				       O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (fstat(fd, &again) || again.st_dev != st->st_dev || again.st_ino != st->st_ino) {
+		close(fd);
+		return;
+	}
+	/* The alignment O_DIRECT needs, where the kernel says (6.1 on);
+	 * else a page for memory and offsets, which any device accepts. */
+	b->dio_mem_align = b->dio_off_align = 4096;
+#ifdef STATX_DIOALIGN
+	struct statx sx;
+	if (!statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) && (sx.stx_mask & STATX_DIOALIGN)) {
+		if (!sx.stx_dio_mem_align || !sx.stx_dio_offset_align) {
+			close(fd);	/* the kernel says this file has no direct I/O */
+			return;
+		}
+		b->dio_mem_align = sx.stx_dio_mem_align;
+		b->dio_off_align = sx.stx_dio_offset_align;
+	}
+#endif
+	b->direct_fd = fd;
+}
+
 static int open_image(struct virtio_blk *b, const char *path, bool readonly, bool snapshot,
 		      char *err, size_t errlen)
 {
@@ -787,6 +887,7 @@ static int open_image(struct virtio_blk *b, const char *path, bool readonly, boo
 	b->sectors = (uint64_t)end / VIRTIO_BLK_SECTOR_SIZE;
 	const char *base = strrchr(path, '/');
 	virtio_blk_set_serial(b, base ? base + 1 : path);
+	open_direct(b, &st);
 	if (!snapshot)
 		return 0;
 
@@ -814,8 +915,9 @@ int virtio_blk_open(struct virtio_blk *b, const char *path, bool readonly, bool 
 		    char *err, size_t errlen)
 {
 	memset(b, 0, sizeof(*b));
-	b->fd = b->overlay_fd = -1;
+	b->fd = b->overlay_fd = b->direct_fd = -1;
 	pthread_mutex_init(&b->lock, NULL);
+	pthread_mutex_init(&b->map_lock, NULL);
 	pthread_cond_init(&b->work, NULL);
 	pthread_cond_init(&b->idle, NULL);
 	atomic_init(&b->done_ready, false);
@@ -847,6 +949,17 @@ static void fill_config(struct virtio_blk *b)
 	put_le(c + VIRTIO_BLK_CFG_MAX_WRITE_ZEROES_SECTORS, VIRTIO_BLK_MAX_DISCARD_SECTORS, 4);
 	put_le(c + VIRTIO_BLK_CFG_MAX_WRITE_ZEROES_SEG, VIRTIO_BLK_MAX_DISCARD_SEG, 4);
 	c[VIRTIO_BLK_CFG_WRITE_ZEROES_MAY_UNMAP] = 1;
+}
+
+static void stop_workers(struct virtio_blk *b)
+{
+	pthread_mutex_lock(&b->lock);
+	b->stop = true;
+	pthread_cond_broadcast(&b->work);
+	pthread_mutex_unlock(&b->lock);
+	for (unsigned i = 0; i < b->nworkers; i++)
+		pthread_join(b->workers[i].thread, NULL);
+	b->nworkers = 0;
 }
 
 int virtio_blk_attach(struct virtio_blk *b, uint8_t devfn, const struct guest_ram *ram,
@@ -889,9 +1002,16 @@ int virtio_blk_attach(struct virtio_blk *b, uint8_t devfn, const struct guest_ra
 		b->reqs[i].next = b->free_reqs;
 		b->free_reqs = &b->reqs[i];
 	}
-	err = host_thread_create(&b->thread, io_thread, b);
-	if (err)
-		return err;
+	for (unsigned i = 0; i < VIRTIO_BLK_IO_THREADS; i++) {
+		struct virtio_blk_worker *w = &b->workers[i];
+		w->blk = b;
+		err = host_thread_create(&w->thread, io_thread, w);
+		if (err) {
+			stop_workers(b);
+			return err;
+		}
+		b->nworkers++;
+	}
 	b->thread_running = true;
 	return 0;
 }
@@ -901,11 +1021,7 @@ void virtio_blk_close(struct virtio_blk *b)
 	if (!b->opened)
 		return;
 	if (b->thread_running) {
-		pthread_mutex_lock(&b->lock);
-		b->stop = true;
-		pthread_cond_broadcast(&b->work);
-		pthread_mutex_unlock(&b->lock);
-		pthread_join(b->thread, NULL);
+		stop_workers(b);
 		b->thread_running = false;
 		pci_region_place(&b->vp.region, PCI_BAR_UNMAPPED);
 	}
@@ -916,13 +1032,16 @@ void virtio_blk_close(struct virtio_blk *b)
 	b->overlay_map = NULL;
 	if (b->overlay_fd >= 0)
 		close(b->overlay_fd);
+	if (b->direct_fd >= 0)
+		close(b->direct_fd);
 	if (b->fd >= 0)
 		close(b->fd);
-	b->fd = b->overlay_fd = -1;
+	b->fd = b->overlay_fd = b->direct_fd = -1;
 	free(b->path);
 	b->path = NULL;
 	pthread_cond_destroy(&b->idle);
 	pthread_cond_destroy(&b->work);
+	pthread_mutex_destroy(&b->map_lock);
 	pthread_mutex_destroy(&b->lock);
 	b->opened = false;
 }

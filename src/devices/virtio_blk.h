@@ -37,7 +37,13 @@
  * drops the others, so nothing writes guest RAM after it.
  *
  * The image: opened O_RDWR, or O_RDONLY when read-only or under
- * --snapshot, and locked as QEMU locks its images (an OFD lock on the
+ * --snapshot, and once more with O_DIRECT where the filesystem allows it:
+ * a request whose offset, lengths and guest buffers are aligned as statx
+ * says goes between the disk and guest RAM without the host's page cache
+ * (no copy; the guest caches for itself), any other, or one the kernel
+ * refuses with EINVAL, through the page cache; the kernel keeps the two
+ * coherent. The overlay is always read and written through the page
+ * cache. The image is locked as QEMU locks its images (an OFD lock on the
  * whole file: a write lock for read-write, a read lock otherwise), so two
  * VMMs never write one image. Raw format only; its size is rounded down to
  * a whole sector. With snapshot, writes go to an unlinked sparse overlay
@@ -94,6 +100,15 @@
 /* Chain segments kept while parsing: header, the data, status, with room
  * for drivers that split the header or the status off differently. */
 #define VIRTIO_BLK_CHAIN_SEGS	(VIRTIO_BLK_SEG_MAX + 8u)
+/* Requests served at once, each by an I/O thread of its own. Linux splits
+ * a sequential reader's 1 MiB into several requests it sends together,
+ * which the host's disk serves faster side by side; but with four, a
+ * Debian guest's random reads (bench/disk) now and then crawl: a page
+ * still traced as a page table of an exited process, reused as a kernel
+ * stack, faults on every stack write (mmu/shadow.c keeps tracing a table
+ * while any cached window derives from it). Until the shadow drops a
+ * flooded table, one. */
+#define VIRTIO_BLK_IO_THREADS	1u
 
 /* Device configuration (struct virtio_blk_config) up to
  * write_zeroes_may_unmap and its padding. */
@@ -137,6 +152,14 @@ struct virtio_blk_host {
 };
 
 struct virtio_blk_req;
+struct virtio_blk;
+
+/* One I/O thread and what it owns. */
+struct virtio_blk_worker {
+	struct virtio_blk *blk;
+	pthread_t thread;
+	struct iovec scratch[VIRTIO_BLK_SEG_MAX];
+};
 
 struct virtio_blk {
 	struct virtio_pci vp;	/* vp.pci goes to pci_host_add */
@@ -148,9 +171,14 @@ struct virtio_blk {
 	/* The image. */
 	char *path;
 	int fd, overlay_fd;	/* overlay_fd: --snapshot's writes, else -1 */
+	/* The image again with O_DIRECT, or -1 where the filesystem refuses
+	 * it; used for requests aligned as dio_* say (statx's DIOALIGN). */
+	int direct_fd;
+	uint32_t dio_mem_align, dio_off_align;
 	bool readonly, snapshot;
 	uint64_t sectors;
-	uint8_t *overlay_map;	/* a bit per sector in the overlay */
+	uint8_t *overlay_map;	/* a bit per sector in the overlay, under map_lock */
+	pthread_mutex_t map_lock;
 	size_t overlay_map_len;
 	char serial[VIRTIO_BLK_ID_BYTES + 1];
 
@@ -173,10 +201,10 @@ struct virtio_blk {
 	struct virtio_blk_stats io_stats;	/* counted by the I/O thread */
 	atomic_bool done_ready;	/* done is not empty: poll's lock-free check */
 
-	/* The I/O thread's own. */
-	pthread_t thread;
+	/* The I/O threads; running (all of them) between attach and close. */
+	struct virtio_blk_worker workers[VIRTIO_BLK_IO_THREADS];
+	unsigned nworkers;
 	bool thread_running;
-	struct iovec scratch[VIRTIO_BLK_SEG_MAX];
 };
 
 /* Opens and locks the image (see above) into a fresh b, not yet a device.
