@@ -375,13 +375,21 @@ static uint16_t used_idx(struct harness *h)
 	return __atomic_load_n((uint16_t *)(void *)(h->ram.host + USED + 2), __ATOMIC_ACQUIRE);
 }
 
-/* What the board does: sleep on the eventfd, poll the device when woken. */
+/* What the board does: sleep on the eventfd, poll the device when woken.
+ * Gives up after 500 wake-ups in a row with no request returned: a device
+ * serving one request per wake-up (direct I/O, slower than the page
+ * cache) makes progress on each. */
 static bool wait_used(struct harness *h, uint16_t want)
 {
+	uint16_t seen = used_idx(h);
 	for (int tries = 0; tries < 500; tries++) {
 		virtio_blk_poll(&h->blk);
 		if ((uint16_t)(used_idx(h) - want) < 0x8000)
 			return true;
+		if (used_idx(h) != seen) {
+			seen = used_idx(h);
+			tries = 0;
+		}
 		struct pollfd pfd = { .fd = h->efd, .events = POLLIN };
 		if (poll(&pfd, 1, 20) > 0) {
 			uint64_t count;
