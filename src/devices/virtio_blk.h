@@ -102,13 +102,13 @@
 #define VIRTIO_BLK_CHAIN_SEGS	(VIRTIO_BLK_SEG_MAX + 8u)
 /* Requests served at once, each by an I/O thread of its own. Linux splits
  * a sequential reader's 1 MiB into several requests it sends together,
- * which the host's disk serves faster side by side; but with four, a
- * Debian guest's random reads (bench/disk) now and then crawl: a page
- * still traced as a page table of an exited process, reused as a kernel
- * stack, faults on every stack write (mmu/shadow.c keeps tracing a table
- * while any cached window derives from it). Until the shadow drops a
- * flooded table, one. */
-#define VIRTIO_BLK_IO_THREADS	1u
+ * which the host's disk serves faster side by side (bench/disk: 1.5 of the
+ * host's own direct read with four, 0.8-1.3 with one). With four, a Debian
+ * guest's random reads once crawled now and then: a page still traced as a
+ * page table of an exited process, reused as a kernel stack, faulted on
+ * every stack write; the shadow now drops a table written that often
+ * unseen (mmu/shadow.c, unshadow_table). */
+#define VIRTIO_BLK_IO_THREADS	4u
 
 /* Device configuration (struct virtio_blk_config) up to
  * write_zeroes_may_unmap and its padding. */
