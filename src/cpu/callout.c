@@ -594,6 +594,19 @@ bool callout_handlers_complete(void)
 	return true;
 }
 
+/* A callout that exists only because its instruction is adaptive (the
+ * string and stack forms): whether the monitor's accesses reached a device
+ * or wrote a traced table decides whether it stays so. */
+static enum callout_result run_adaptive(struct cpu *cpu, const struct callout_desc *d,
+					const ZydisDecodedInstruction *in,
+					const ZydisDecodedOperand *ops, callout_handler *handler)
+{
+	cpu->adaptive_needed = false;
+	enum callout_result r = handler(cpu, d, in, ops);
+	adaptive_account(cpu, d, cpu->adaptive_needed);
+	return r;
+}
+
 /* A callout for an instruction that is not sensitive: the translator
  * hands the monitor a string instruction or MASKMOVQ/MASKMOVDQU whose
  * memory is MMIO, which no host form reaches. Anything else it had no
@@ -612,12 +625,8 @@ static enum callout_result run_unlisted(struct cpu *cpu, const struct callout_de
 	case ZYDIS_MNEMONIC_STOSB: case ZYDIS_MNEMONIC_STOSW: case ZYDIS_MNEMONIC_STOSD:
 	case ZYDIS_MNEMONIC_LODSB: case ZYDIS_MNEMONIC_LODSW: case ZYDIS_MNEMONIC_LODSD:
 	case ZYDIS_MNEMONIC_CMPSB: case ZYDIS_MNEMONIC_CMPSW: case ZYDIS_MNEMONIC_CMPSD:
-	case ZYDIS_MNEMONIC_SCASB: case ZYDIS_MNEMONIC_SCASW: case ZYDIS_MNEMONIC_SCASD: {
-		cpu->adaptive_needed = false;
-		enum callout_result r = do_string_mem(cpu, d, in, ops);
-		adaptive_account(cpu, d, cpu->adaptive_needed);
-		return r;
-	}
+	case ZYDIS_MNEMONIC_SCASB: case ZYDIS_MNEMONIC_SCASW: case ZYDIS_MNEMONIC_SCASD:
+		return run_adaptive(cpu, d, in, ops, do_string_mem);
 	default:
 		return do_ud(cpu, d, in, ops);
 	}
@@ -732,10 +741,7 @@ static enum callout_result run_callout(struct cpu *cpu, const struct callout_des
 	const ZydisDecodedOperand *ops = dec->ops;
 	if (d->kind == CALLOUT_STACK) {
 		cpu->callouts_by_class[SENS_MONITOR]++;
-		cpu->adaptive_needed = false;
-		enum callout_result r = do_stack_insn(cpu, d, in, ops);   /* CALLOUT_STOP: EIP is set */
-		adaptive_account(cpu, d, cpu->adaptive_needed);
-		return r;
+		return run_adaptive(cpu, d, in, ops, do_stack_insn);   /* CALLOUT_STOP: EIP is set */
 	}
 	if (d->kind != CALLOUT_INSN) {
 		uint64_t before = cpu->tc->stats.invalidated_blocks;

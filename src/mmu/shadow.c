@@ -525,12 +525,26 @@ static void refresh_entry(struct shadow *sh, struct shadow_window *w, uint32_t v
  * table still in use is traced again by the next fill through it. */
 #define TABLE_FLOOD_WRITES 32u
 
+/* The shadows derived from page, copied: dropping a region can unlink
+ * nodes of this very list (a directory that maps itself). False when
+ * there are more than SLOT_USERS_MAX. */
+static bool table_users(const struct shadow *sh, uint32_t page, struct shadow_node *users,
+			unsigned *n)
+{
+	*n = 0;
+	for (uint32_t id = sh->deriv_head[page]; id; id = sh->nodes[id - 1].next) {
+		if (*n == SLOT_USERS_MAX)
+			return false;
+		users[(*n)++] = sh->nodes[id - 1];
+	}
+	return true;
+}
+
 static void unshadow_table(struct shadow *sh, uint32_t page)
 {
 	struct shadow_node users[SLOT_USERS_MAX];
-	unsigned n = 0;
-	for (uint32_t id = sh->deriv_head[page]; id && n < SLOT_USERS_MAX; id = sh->nodes[id - 1].next)
-		users[n++] = sh->nodes[id - 1];
+	unsigned n;
+	(void)table_users(sh, page, users, &n);   /* the first ones at least */
 	bool dropped = false;
 	for (unsigned i = 0; i < n; i++) {
 		if (users[i].key != SHADOW_KEY_PD) {
@@ -544,16 +558,12 @@ static void unshadow_table(struct shadow *sh, uint32_t page)
 
 static void table_slot_written(struct shadow *sh, uint32_t page, uint32_t slot)
 {
-	/* Dropping a region can unlink nodes of this very list (a directory
-	 * that maps itself): act on a copy. Each action is idempotent. */
+	/* On a copy; each action is idempotent. */
 	struct shadow_node users[SLOT_USERS_MAX];
-	unsigned n = 0;
-	for (uint32_t id = sh->deriv_head[page]; id; id = sh->nodes[id - 1].next) {
-		if (n == SLOT_USERS_MAX) {
-			shadow_flush(sh);   /* absurdly shared: start every window over */
-			return;
-		}
-		users[n++] = sh->nodes[id - 1];
+	unsigned n;
+	if (!table_users(sh, page, users, &n)) {
+		shadow_flush(sh);   /* absurdly shared: start every window over */
+		return;
 	}
 	for (unsigned i = 0; i < n; i++) {
 		struct shadow_window *w = &sh->windows[users[i].win];

@@ -1168,9 +1168,8 @@ int translate_block(struct translator *t, const struct translate_env *env, uint3
 	struct tblock *tb = tcache_new_block(env->tc, &code, &limit);
 	if (!tb)
 		return -ENOSPC;
-	struct emit_cache *cache = c->e.cache;
 	memset(c, 0, offsetof(struct tctx, callouts));
-	c->e.cache = cache;
+	c->e.cache = t->emit_cache;
 	c->t = t;
 	c->env = env;
 	c->tb = tb;
@@ -1336,12 +1335,9 @@ int translator_init(struct translator *t, bool single_insn, FILE *trace)
 	if (ZYAN_FAILED(ZydisDecoderInit(&t->decoder, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32)))
 		return -EINVAL;
 	t->ctx = calloc(1, sizeof(*t->ctx));
-	if (!t->ctx)
-		return -ENOMEM;
-	t->ctx->e.cache = emit_cache_new();
-	if (!t->ctx->e.cache) {
-		free(t->ctx);
-		t->ctx = NULL;
+	t->emit_cache = emit_cache_new();
+	if (!t->ctx || !t->emit_cache) {
+		translator_destroy(t);
 		return -ENOMEM;
 	}
 	return 0;
@@ -1349,8 +1345,8 @@ int translator_init(struct translator *t, bool single_insn, FILE *trace)
 
 void translator_destroy(struct translator *t)
 {
-	if (t->ctx)
-		emit_cache_free(t->ctx->e.cache);
 	free(t->ctx);
 	t->ctx = NULL;
+	emit_cache_free(t->emit_cache);
+	t->emit_cache = NULL;
 }

@@ -68,6 +68,7 @@ struct translator {
 	 * allocated once, and one per translator, so a vCPU with a
 	 * translator of its own translates beside the others. */
 	struct tctx *ctx;
+	struct emit_cache *emit_cache;   /* encodings already made (emit.c) */
 };
 
 /* What the translator needs of the vCPU it translates for, filled in by
