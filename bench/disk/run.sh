@@ -396,7 +396,7 @@ guest_disk() { # guest_disk KIND
 echo "btvm disk benchmark: Debian 12 i386 ($(basename "$kernel" .vmlinuz), $(du -h --apparent-size "$boot_img" | cut -f1) disk), -m $mem"
 echo "host: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at start (other work running adds noise)"
 echo "btvm: $btvm run --display none -m $mem --stats --net none --disk COPY --snapshot (the disk's own kernel)"
-echo "compared: the guest's direct I/O with the host's (same scratch file, dd bs=1M, rread 4 KiB); btvm reads the image with O_DIRECT, writes it through the page cache and fdatasyncs at the guest's fsync"
+echo "compared: the guest's direct I/O with the host's (same scratch file, dd bs=1M, rread 4 KiB); btvm reads and writes the image with O_DIRECT and fdatasyncs at the guest's fsync"
 [ -n "$qemu" ] && echo "qemu: $($qemu --version | head -n 1), TCG, -kernel/-initrd of the image, -append 'console=ttyS0 root=/dev/vda ro', -nic none"
 started=$SECONDS
 

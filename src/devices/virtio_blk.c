@@ -217,13 +217,14 @@ static int image_write(struct virtio_blk *b, struct virtio_blk_worker *w,
 	unsigned n = iov_window(req->iov, req->niov, 0, req->data_len, w->scratch);
 	uint64_t off = req->sector * VIRTIO_BLK_SECTOR_SIZE;
 
-	/* Writes stay in the page cache until FLUSH (or the kernel) writes
-	 * them back: with one I/O thread, a direct write would hold each
-	 * request for the disk's latency (bench/disk: 949 MB/s against 1437
-	 * written back at the guest's fsync). A direct read of what is still
-	 * dirty there has the kernel write it first. */
+	/* Direct like reads: through the page cache, every written byte
+	 * needed a host page of its own, and on a host that is itself a
+	 * virtual machine a page its hypervisor never backed costs a fault
+	 * there (bench/disk: 0.1 of the host's direct write buffered, 0.8
+	 * direct, with the I/O threads serving a dd call's requests side by
+	 * side). FLUSH still fdatasyncs, for the disk's own cache. */
 	if (!b->snapshot)
-		return full_io(b->fd, -1, true, w->scratch, n, off);
+		return image_io(b, true, w->scratch, n, off);
 	int err = full_io(b->overlay_fd, -1, true, w->scratch, n, off);
 	if (!err)
 		mark_overlay(b, req->sector, req->data_len / VIRTIO_BLK_SECTOR_SIZE);

@@ -38,12 +38,11 @@
  *
  * The image: opened O_RDWR, or O_RDONLY when read-only or under
  * --snapshot, and once more with O_DIRECT where the filesystem allows it:
- * a read whose offset, lengths and guest buffers are aligned as statx
- * says goes from the disk to guest RAM without the host's page cache (no
- * copy; the guest caches for itself), any other, or one the kernel
- * refuses with EINVAL, through the page cache; the kernel keeps the two
- * coherent. Writes, and the overlay, go through the page cache (written
- * back at FLUSH). The image is locked as QEMU locks its images (an OFD lock on the
+ * a read or write whose offset, lengths and guest buffers are aligned as
+ * statx says goes between the disk and guest RAM without the host's page
+ * cache (no copy; the guest caches for itself), any other, or one the
+ * kernel refuses with EINVAL, through the page cache; the kernel keeps the
+ * two coherent. The overlay goes through the page cache. The image is locked as QEMU locks its images (an OFD lock on the
  * whole file: a write lock for read-write, a read lock otherwise), so two
  * VMMs never write one image. Raw format only; its size is rounded down to
  * a whole sector. With snapshot, writes go to an unlinked sparse overlay
