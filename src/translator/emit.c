@@ -23,13 +23,52 @@ struct emit_cache_slot {
 	uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
 };
 
+/* The translator's own instructions (emit_insn: a mnemonic, prefixes and
+ * at most two operands, the rest of the request zero) have a compact key
+ * of their own: 48 bytes, each operand by the fields the encoder reads for
+ * its type. A slot is one cache line, where a whole request is seven: a
+ * hit in the big table above cost about as much as the L2 misses of
+ * comparing 400 bytes (a Debian boot asks for 46 million encodings). */
+#define EMIT_SHORT_SLOTS 8192u
+#define EMIT_SHORT_OPERANDS 2u
+
+struct emit_short_operand {
+	uint16_t reg;      /* register; memory base; pointer segment */
+	uint16_t index;    /* memory index */
+	uint8_t type;
+	uint8_t scale;     /* memory scale; register is4 */
+	uint16_t size;     /* memory size */
+	uint64_t value;    /* immediate, displacement or pointer offset */
+};
+
+struct emit_short_key {
+	uint16_t mnemonic;
+	uint8_t count;
+	uint8_t pad[5];
+	uint64_t prefixes;
+	struct emit_short_operand ops[EMIT_SHORT_OPERANDS];
+};
+
+struct emit_short_slot {
+	struct emit_short_key key;
+	uint8_t len;   /* 0: empty */
+	uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
+};
+
 struct emit_cache {
+	struct emit_short_slot short_slots[EMIT_SHORT_SLOTS];
 	struct emit_cache_slot slots[EMIT_CACHE_SLOTS];
 };
 
+_Static_assert(sizeof(struct emit_short_key) == 48, "a short key is 48 bytes");
+_Static_assert(sizeof(struct emit_short_slot) == 64, "a short slot is one cache line");
+
 struct emit_cache *emit_cache_new(void)
 {
-	return calloc(1, sizeof(struct emit_cache));
+	struct emit_cache *cache = aligned_alloc(64, sizeof(struct emit_cache));
+	if (cache)
+		memset(cache, 0, sizeof(*cache));
+	return cache;
 }
 
 void emit_cache_free(struct emit_cache *cache)
@@ -58,6 +97,53 @@ static unsigned request_hash(const ZydisEncoderRequest *req)
 	return (unsigned)(h >> 52) & (EMIT_CACHE_SLOTS - 1);
 }
 
+/* The compact key of an emit_insn request; false for an operand kind it
+ * has no room for (that request takes the whole-request path). */
+static bool short_key(struct emit_short_key *k, ZydisMnemonic mnemonic, unsigned count,
+		      const ZydisEncoderOperand *ops, ZydisInstructionAttributes prefixes)
+{
+	if (count > EMIT_SHORT_OPERANDS || (unsigned)mnemonic > UINT16_MAX)
+		return false;
+	memset(k, 0, sizeof(*k));
+	k->mnemonic = (uint16_t)mnemonic;
+	k->count = (uint8_t)count;
+	k->prefixes = prefixes;
+	for (unsigned i = 0; i < count; i++) {
+		const ZydisEncoderOperand *op = &ops[i];
+		struct emit_short_operand *o = &k->ops[i];
+		o->type = (uint8_t)op->type;
+		switch (op->type) {
+		case ZYDIS_OPERAND_TYPE_REGISTER:
+			o->reg = (uint16_t)op->reg.value;
+			o->scale = op->reg.is4;
+			break;
+		case ZYDIS_OPERAND_TYPE_MEMORY:
+			o->reg = (uint16_t)op->mem.base;
+			o->index = (uint16_t)op->mem.index;
+			o->scale = op->mem.scale;
+			o->size = op->mem.size;
+			o->value = (uint64_t)op->mem.displacement;
+			break;
+		case ZYDIS_OPERAND_TYPE_IMMEDIATE:
+			o->value = op->imm.u;
+			break;
+		default:
+			return false;
+		}
+	}
+	return true;
+}
+
+static unsigned short_hash(const struct emit_short_key *k)
+{
+	uint64_t w[6];
+	memcpy(w, k, sizeof(w));
+	uint64_t h = w[0] ^ (w[1] << 1);
+	h = (h ^ w[2] ^ (w[3] << 3)) * 0x9e3779b97f4a7c15ull;
+	h = (h ^ w[4] ^ (w[5] << 5)) * 0xc2b2ae3d27d4eb4full;
+	return (unsigned)(h >> 40) & (EMIT_SHORT_SLOTS - 1);
+}
+
 void emit_init(struct emitter *e, uint8_t *start, uint8_t *limit)
 {
 	e->start = start;
@@ -74,6 +160,21 @@ void emit_bytes(struct emitter *e, const void *bytes, unsigned n)
 	}
 	memcpy(e->pos, bytes, n);
 	e->pos += n;
+}
+
+/* Encodes req with Zydis itself, no cache. */
+static void emit_encoded(struct emitter *e, ZydisEncoderRequest *req)
+{
+	uint8_t buf[ZYDIS_MAX_INSTRUCTION_LENGTH];
+	ZyanUSize len = sizeof(buf);
+	if (e->failed)
+		return;
+	req->machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
+	if (ZYAN_FAILED(ZydisEncoderEncodeInstruction(req, buf, &len))) {
+		e->failed = true;
+		return;
+	}
+	emit_bytes(e, buf, (unsigned)len);
 }
 
 void emit_request(struct emitter *e, ZydisEncoderRequest *req)
@@ -127,14 +228,35 @@ void emit_insn(struct emitter *e, ZydisMnemonic mnemonic, unsigned count,
 	       const ZydisEncoderOperand *ops, ZydisInstructionAttributes prefixes)
 {
 	ZydisEncoderRequest req;
+	struct emit_short_key key;
+	struct emit_short_slot *slot = NULL;
 	assert(count <= ZYDIS_ENCODER_MAX_OPERANDS);
+	if (e->failed)
+		return;
+	if (e->cache && short_key(&key, mnemonic, count, ops, prefixes)) {
+		slot = &e->cache->short_slots[short_hash(&key)];
+		if (slot->len && !memcmp(&slot->key, &key, sizeof(key))) {
+			emit_bytes(e, slot->bytes, slot->len);
+			return;
+		}
+	}
 	memset(&req, 0, sizeof(req));
 	req.mnemonic = mnemonic;
 	req.prefixes = prefixes;
 	req.operand_count = (ZyanU8)count;
 	for (unsigned i = 0; i < count; i++)
 		req.operands[i] = ops[i];
-	emit_request(e, &req);
+	if (!slot) {
+		emit_request(e, &req);
+		return;
+	}
+	uint8_t *at = e->pos;
+	emit_encoded(e, &req);
+	if (!e->failed) {
+		slot->key = key;
+		slot->len = (uint8_t)(e->pos - at);
+		memcpy(slot->bytes, at, slot->len);
+	}
 }
 
 void emit2(struct emitter *e, ZydisMnemonic mnemonic, ZydisEncoderOperand a, ZydisEncoderOperand b)
