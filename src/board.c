@@ -1006,6 +1006,8 @@ int board_create(struct board *board, const struct board_config *cfg, char *err,
 	ret = translator_init(&board->tr, cfg->one_insn_blocks, board->trace);
 	if (!ret && cfg->max_block_insns)
 		board->tr.max_insns = cfg->max_block_insns;
+	board->tr.clone = !cfg->no_clone;
+	board->tr.clone_check = cfg->clone_check;
 	if (!ret)
 		ret = cpu_init(&board->cpu, &board->boot, &board->sh, &board->tc, &board->bus);
 	board->cpu.no_chain = cfg->no_chain;

@@ -66,9 +66,11 @@ struct board_config {
 	/* Cache studies (bench/cache): no chaining, no indirect-branch
 	 * table, a smaller block size limit (0: the translator's). */
 	bool no_chain, no_ibl;
+	bool no_clone;          /* every block translated, none copied */
 	unsigned max_block_insns;
 	unsigned profile_top;   /* --profile N: list the N hottest blocks; 0: off */
 	bool selfcheck_blocks;  /* debug: every block self-checking, no page protection */
+	bool clone_check;       /* debug: each copied block translated anew and compared */
 	const char *trace_path; /* --trace: list every translated block here */
 	uint64_t tcache_mib;
 	/* --screenshot, each written at exit and on SIGUSR2 */

@@ -165,6 +165,7 @@ static const struct stats_counter counters[] = {
 
 	{ "tcache.blocks", "blocks translated", SEC_TCACHE, TC(blocks) },
 	{ "tcache.guest_insns", "guest instructions translated", SEC_TCACHE, TC(guest_insns) },
+	{ "tcache.clones", "of the blocks, copies of the same code elsewhere", SEC_TCACHE, TC(clones) },
 	{ "tcache.code_bytes", "buffer bytes used", SEC_TCACHE, FN(get_code_used) },
 	{ "tcache.code_capacity", "buffer bytes in all", SEC_TCACHE, FN(get_code_size) },
 	{ "tcache.lookups", "lookups", SEC_TCACHE, TC(lookups) },

@@ -127,6 +127,8 @@ static void print_usage(FILE *out)
 	      "                        next block; every block ends in the monitor\n"
 	      "  --no-ibl              cache studies: no indirect-branch table; every\n"
 	      "                        indirect branch goes through the monitor\n"
+	      "  --no-clone            cache studies: translate the same code at every\n"
+	      "                        linear address anew, never copying a block\n"
 	      "  --max-block-insns N   cache studies: at most N guest instructions a\n"
 	      "                        block (1 to 64, the default)\n"
 	      "  --trace FILE          write every translated block, disassembled, to FILE\n"
@@ -134,6 +136,8 @@ static void print_usage(FILE *out)
 	      "                        to bisect a translation bug to one instruction\n"
 	      "  --selfcheck-blocks    debug: no write protection of code pages; every\n"
 	      "                        block compares its guest bytes at entry instead\n"
+	      "  --clone-check         debug: translate every copied block anew as well\n"
+	      "                        and stop with an error if the two differ\n"
 	      "\n"
 	      "Exit status: 0 when the guest powers off (ACPI S5, Linux's poweroff);\n"
 	      "what it wrote to isa-debug-exit (port 0xf4) as (value << 1) | 1; 1 for a\n"
@@ -251,6 +255,8 @@ enum {
 	OPT_NO_IBL,
 	OPT_PROFILE,
 	OPT_MAX_BLOCK_INSNS,
+	OPT_NO_CLONE,
+	OPT_CLONE_CHECK,
 };
 
 /* The machine options the command line gave, for --restore: the
@@ -292,6 +298,8 @@ static const struct option run_options[] = {
 	{ "profile", required_argument, NULL, OPT_PROFILE },
 	{ "no-ibl", no_argument, NULL, OPT_NO_IBL },
 	{ "max-block-insns", required_argument, NULL, OPT_MAX_BLOCK_INSNS },
+	{ "no-clone", no_argument, NULL, OPT_NO_CLONE },
+	{ "clone-check", no_argument, NULL, OPT_CLONE_CHECK },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -405,6 +413,12 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 			break;
 		case OPT_NO_IBL:
 			cfg->no_ibl = true;
+			break;
+		case OPT_NO_CLONE:
+			cfg->no_clone = true;
+			break;
+		case OPT_CLONE_CHECK:
+			cfg->clone_check = true;
 			break;
 		case OPT_MAX_BLOCK_INSNS:
 			if (!parse_count(optarg, 1, BOARD_MAX_BLOCK_INSNS, &cfg->max_block_insns))

@@ -14,6 +14,9 @@
 #      install installs its package; a file is written, and poweroff
 #      (systemd's, clean) ends btvm with status 0;
 #   2. the second boot reads the file the first wrote; poweroff again;
+#      this boot runs with --clone-check: every block copied from the same
+#      code at another linear address (a shared library in each process)
+#      is translated anew too, and a copy that differs ends the run;
 # then e2fsck -fn finds the image clean.
 #
 # Usage: run_debian.sh BTVM CONSOLE_EXPECT [--log DIR]
@@ -88,11 +91,11 @@ trap 'kill $http_pid 2>/dev/null; cleanup' EXIT
 # which the test must not reach.
 apt_opts="-o Dir::Etc::SourceList=/root/btvm-test.list -o Dir::Etc::SourceParts=/nonexistent"
 
-boot() { # boot NAME: one boot driven by $work/NAME.expect
+boot() { # boot NAME [BTVM OPTION]...: one boot driven by $work/NAME.expect
 	local start=$SECONDS
 	"$expect_bin" -t 300 -l "$work/$1.log" "$work/$1.expect" "$btvm" run --display none \
 		-m 512 --no-reboot --disk "$disk" --net "user,hostfwd=tcp:127.0.0.1:$ssh_port-:22" \
-		>/dev/null 2>&1 &
+		"${@:2}" >/dev/null 2>&1 &
 	local run=$!
 	if [ "$1" = first ]; then
 		# The guest waits for the host's ssh login: log in when it says.
@@ -162,7 +165,7 @@ expect root@debian-btvm:~#
 send poweroff
 expect_exit 0
 EOF
-boot second
+boot second --clone-check
 
 # The guest's requests reached the host's server (slirp connects from the
 # host's loopback): the lists, then the package.

@@ -23,6 +23,9 @@
 #define TCACHE_BLOCK_RESERVE 8192u
 #define TCACHE_MAP_RESERVE 256u
 
+_Static_assert(TCACHE_BLOCK_RESERVE - 1 <= TCACHE_RELOC_OFFSET, "a reloc offset covers a block");
+_Static_assert(2 * 64 + TCACHE_MAX_RELOCS <= 2 * TCACHE_MAP_RESERVE, "maps and relocs fit the reserve");
+
 /* The whole key goes in: the same physical code at many linear
  * addresses (a shared library under ASLR in every process) would
  * otherwise share one chain; hashed by gpa and mode only, a Debian boot
@@ -30,6 +33,12 @@
 static unsigned hash_key(uint32_t eip, uint32_t gpa, uint32_t mode, unsigned mask)
 {
 	uint32_t h = gpa * 0x9e3779b1u ^ (eip >> 12) * 0xc2b2ae35u ^ mode * 0x85ebca6bu;
+	return (h ^ (h >> 15)) & mask;
+}
+
+static unsigned twin_key(uint32_t gpa, uint32_t mode, unsigned mask)
+{
+	uint32_t h = gpa * 0x9e3779b1u ^ mode * 0x85ebca6bu;
 	return (h ^ (h >> 15)) & mask;
 }
 
@@ -55,13 +64,14 @@ int tcache_init(struct tcache *tc, uint64_t code_size, uint64_t ram_size, struct
 	tc->map_size = (unsigned)(code_size / 8);
 	tc->npages = (unsigned)(ram_size / GUEST_PAGE_SIZE);
 	tc->hash = calloc((size_t)tc->hash_mask + 1, sizeof(*tc->hash));
+	tc->twins = calloc((size_t)tc->hash_mask + 1, sizeof(*tc->twins));
 	tc->blocks = calloc(tc->max_blocks, sizeof(*tc->blocks));
 	tc->map_pool = calloc(tc->map_size, sizeof(*tc->map_pool));
 	tc->page_heads = calloc(tc->npages, sizeof(*tc->page_heads));
 	tc->page_traced = calloc(tc->npages, 1);
 	tc->page_selfcheck = calloc(tc->npages, 1);
 	tc->page_code_writes = calloc(tc->npages, sizeof(*tc->page_code_writes));
-	if (!tc->hash || !tc->blocks || !tc->map_pool || !tc->page_heads || !tc->page_traced ||
+	if (!tc->hash || !tc->twins || !tc->blocks || !tc->map_pool || !tc->page_heads || !tc->page_traced ||
 	    !tc->page_selfcheck || !tc->page_code_writes) {
 		tcache_destroy(tc);
 		return -ENOMEM;
@@ -74,6 +84,7 @@ void tcache_destroy(struct tcache *tc)
 	if (tc->code)
 		munmap(tc->code, tc->code_size);
 	free(tc->hash);
+	free(tc->twins);
 	free(tc->blocks);
 	free(tc->map_pool);
 	free(tc->page_heads);
@@ -92,6 +103,16 @@ struct tblock *tcache_lookup(struct tcache *tc, uint32_t eip, uint32_t gpa, uint
 			return tb;
 		}
 	}
+	return NULL;
+}
+
+struct tblock *tcache_twin(struct tcache *tc, uint32_t gpa, uint32_t mode)
+{
+	/* A dropped block stays in the arena until the flush, which empties
+	 * this table: the pointer is always safe to look at. */
+	struct tblock *tb = tc->twins[twin_key(gpa, mode, tc->hash_mask)];
+	if (tb && tb->valid && tb->gpa == gpa && tb->mode == mode)
+		return tb;
 	return NULL;
 }
 
@@ -139,12 +160,23 @@ void tcache_commit(struct tcache *tc, struct tblock *tb)
 	memmove(tb->map_host + tb->ninsns, tb->map_guest, tb->ninsns * sizeof(*tb->map_guest));
 	tb->map_guest = tb->map_host + tb->ninsns;
 	tc->map_used = (unsigned)(tb->map_guest + tb->ninsns - tc->map_pool);
+	if (tb->nrelocs) {
+		assert(tb->nrelocs <= TCACHE_MAX_RELOCS);
+		uint16_t *own = tc->map_pool + tc->map_used;
+		memcpy(own, tb->relocs, tb->nrelocs * sizeof(*own));
+		tb->relocs = own;
+		tc->map_used += tb->nrelocs;
+	} else {
+		tb->relocs = NULL;
+	}
 	tc->nblocks++;
 	tc->code_used += (tb->host_len + 15) & ~15u;
 	tb->valid = true;
 	unsigned h = hash_key(tb->eip, tb->gpa, tb->mode, tc->hash_mask);
 	tb->hash_next = tc->hash[h];
 	tc->hash[h] = tb;
+	if (tb->clonable)
+		tc->twins[twin_key(tb->gpa, tb->mode, tc->hash_mask)] = tb;
 	for (int i = 0; i < 2; i++) {
 		if (i == 1 && tb->pages[1] == tb->pages[0])
 			break;
@@ -286,6 +318,7 @@ void tcache_flush(struct tcache *tc, struct ibl_table *ibl)
 		trace_page(tc, p, false);
 	}
 	memset(tc->hash, 0, ((size_t)tc->hash_mask + 1) * sizeof(*tc->hash));
+	memset(tc->twins, 0, ((size_t)tc->hash_mask + 1) * sizeof(*tc->twins));
 	ibl_clear(ibl);
 	tc->nblocks = 0;
 	tc->code_used = 0;

@@ -24,6 +24,7 @@ struct exit_desc {
 	uint32_t target_eip;
 	uint8_t kind;
 	uint8_t *patch;          /* rel32 to rewrite, NULL if not chainable */
+	uint8_t *branch;         /* the exit's rel32 field, whatever it points at now */
 	uint8_t *stub;           /* where patch points while unchained */
 	uint8_t *ibl_stub;       /* paging: a lookup-table jump to target_eip */
 	struct tblock *from;
@@ -32,6 +33,13 @@ struct exit_desc {
 };
 
 #define TBLOCK_MAX_EXITS 2
+
+/* A relocation: the offset of an address field in a block's code, and
+ * its kind in the top bits. */
+#define TCACHE_RELOC_OFFSET 0x1fffu
+#define TCACHE_RELOC_EIP32 0x0000u    /* imm32 holding a guest linear address */
+#define TCACHE_RELOC_PTR64 0x2000u    /* imm64 holding a host address */
+#define TCACHE_MAX_RELOCS 256u
 
 struct tblock {
 	uint32_t eip;            /* guest linear address of the first instruction */
@@ -43,6 +51,14 @@ struct tblock {
 	uint32_t code_len;       /* of host_len, the code before the callout descriptors */
 	uint16_t ninsns;
 	bool valid;
+	/* A copy of it may serve the same code at another linear address
+	 * (translator/translate_clone.c): every field of its code that holds
+	 * an address is in relocs (offset | TCACHE_RELOC_*), and clone_env
+	 * says under what translation settings it was made. */
+	bool clonable;
+	uint8_t clone_env;
+	uint16_t nrelocs;
+	uint16_t *relocs;
 	uint32_t pages[2];       /* guest page numbers it covers (equal if one) */
 	struct tblock *hash_next;
 	struct tblock *page_next[2];
@@ -58,6 +74,7 @@ struct tcache_stats {
 	uint64_t blocks, guest_insns, lookups, hits, chains, unchains, ibl_links;
 	uint64_t invalidations, invalidated_blocks, flushes, ibl_fills, ibl_global_fills;
 	uint64_t selfcheck_pages, selfcheck_stale, selfcheck_reprotected;
+	uint64_t clones;
 };
 
 struct tcache {
@@ -66,6 +83,8 @@ struct tcache {
 	uint64_t code_used;
 	struct tblock **hash;
 	unsigned hash_mask;
+	/* By (gpa, mode) alone: the last clonable block of each key. */
+	struct tblock **twins;
 	struct tblock *blocks;   /* arena, in host address order */
 	unsigned nblocks, max_blocks;
 	uint16_t *map_pool;
@@ -87,13 +106,17 @@ int tcache_init(struct tcache *tc, uint64_t code_size, uint64_t ram_size, struct
 void tcache_destroy(struct tcache *tc);
 /* The block translated from linear eip at physical gpa in mode. */
 struct tblock *tcache_lookup(struct tcache *tc, uint32_t eip, uint32_t gpa, uint32_t mode);
+/* A valid clonable block translated from physical gpa in mode, at any
+ * linear address, or NULL. */
+struct tblock *tcache_twin(struct tcache *tc, uint32_t gpa, uint32_t mode);
 /* Space for one new block; NULL when the buffer or arena is full (the
  * caller flushes and asks again). */
 struct tblock *tcache_new_block(struct tcache *tc, uint8_t **code, uint8_t **limit);
 /* A new block's instruction maps (host and guest offsets), room for
  * max_insns; commit keeps only what the block used. */
 void tcache_alloc_maps(struct tcache *tc, struct tblock *tb, unsigned max_insns);
-/* Publishes a block built in the space tcache_new_block gave. */
+/* Publishes a block built in the space tcache_new_block gave (its relocs,
+ * if any, are copied into the cache's own memory). */
 void tcache_commit(struct tcache *tc, struct tblock *tb);
 /* Points a direct exit at its target block. With paging on only a target
  * on the same page is jumped to directly (its mapping is the source's);

@@ -165,6 +165,23 @@ static void address_in_r14(struct tctx *c, ZydisEncoderOperand *m)
 	m->mem.displacement = 0;
 }
 
+void note_reloc(struct tctx *c, uint16_t kind, uint64_t value)
+{
+	unsigned width = kind == TCACHE_RELOC_EIP32 ? 4 : 8;
+	uint64_t field = 0;
+	if (c->e.failed)
+		return;
+	size_t at = (size_t)(c->e.pos - c->tb->host) - width;
+	memcpy(&field, c->e.pos - width, width);
+	/* The encoder chose a shorter immediate form, or the list is full:
+	 * the block is only ever translated, never copied. */
+	if (field != (width == 4 ? (uint32_t)value : value) || c->nrelocs == TCACHE_MAX_RELOCS) {
+		c->no_clone = true;
+		return;
+	}
+	c->relocs[c->nrelocs++] = (uint16_t)(at | kind);
+}
+
 static void record_insn(struct tctx *c)
 {
 	struct tblock *tb = c->tb;
@@ -190,12 +207,14 @@ void emit_branch_exit(struct tctx *c, uint32_t target, enum exit_kind kind)
 {
 	struct exit_desc *ex = new_exit(c, target, kind);
 	ex->patch = emit_jmp_rel32(&c->e, NULL);
+	ex->branch = ex->patch;
 }
 
 void emit_jcc_exit(struct tctx *c, unsigned cc, uint32_t target)
 {
 	struct exit_desc *ex = new_exit(c, target, EXIT_KIND_BRANCH);
 	ex->patch = emit_jcc_rel32(&c->e, cc, NULL);
+	ex->branch = ex->patch;
 }
 
 static void emit_ibl_lookup(struct tctx *c);
@@ -204,6 +223,7 @@ static void emit_stub(struct tctx *c, struct exit_desc *ex)
 {
 	ex->stub = c->e.pos;
 	emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(R_T), op_imm((int64_t)(uintptr_t)ex));
+	note_reloc(c, TCACHE_RELOC_PTR64, (uint64_t)(uintptr_t)ex);
 	emit1(&c->e, ZYDIS_MNEMONIC_JMP, cpu_field(8, CPU_OFF_EXIT_FN));
 	if (!c->e.failed && ex->patch)
 		patch_rel32(ex->patch, ex->stub);
@@ -215,6 +235,7 @@ static void emit_stub(struct tctx *c, struct exit_desc *ex)
 		 * whose tags belong to one window. */
 		ex->ibl_stub = c->e.pos;
 		emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R13D), op_imm((int32_t)ex->target_eip));
+		note_reloc(c, TCACHE_RELOC_EIP32, ex->target_eip);
 		emit_ibl_lookup(c);
 	}
 }
@@ -319,6 +340,7 @@ static void emit_callout(struct tctx *c)
 {
 	assert(c->ncallouts < 2 * BLOCK_MAX_INSNS);
 	struct callout_desc *d = &c->callouts[c->ncallouts].desc;
+	memset(d, 0, sizeof(*d));   /* the same code, the same bytes (translate_clone.c) */
 	d->eip = c->eip;
 	d->next_eip = c->next_eip;
 	d->gpa = c->gpa + (c->eip - c->tb->eip);
@@ -330,6 +352,7 @@ static void emit_callout(struct tctx *c)
 	/* A placeholder that forces the 10-byte movabs form; patched later. */
 	emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(R_T), op_imm(0x1122334455667788LL));
 	c->callouts[c->ncallouts++].imm_field = c->e.failed ? NULL : c->e.pos - 8;
+	note_reloc(c, TCACHE_RELOC_PTR64, 0x1122334455667788ull);   /* the descriptor, later */
 	emit1(&c->e, ZYDIS_MNEMONIC_CALL, cpu_field(8, CPU_OFF_CALLOUT_FN));
 }
 
@@ -492,12 +515,12 @@ static bool translate_branch(struct tctx *c)
 		return true;
 	case ZYDIS_MNEMONIC_CALL:
 		if (rel) {
-			emit_push_value(c, op_imm((int32_t)c->next_eip), 4);
+			emit_push_eip(c, c->next_eip);
 			emit_branch_exit(c, branch_target(c), EXIT_KIND_BRANCH);
 			c->ended = true;
 		} else {
 			load_indirect_target(c);
-			emit_push_value(c, op_imm((int32_t)c->next_eip), 4);
+			emit_push_eip(c, c->next_eip);
 			emit_indirect(c);
 		}
 		return true;
@@ -1102,6 +1125,7 @@ static void emit_selfcheck(struct tctx *c, const uint8_t *guest, uint32_t eip, u
 	ex->target_eip = eip;
 	ex->from = c->tb;
 	ex->patch = emit_jmp_rel32(e, NULL);
+	ex->branch = ex->patch;
 	emit_stub(c, ex);
 }
 
@@ -1156,8 +1180,8 @@ static unsigned fetch_insn(struct tctx *c, uint32_t *next_gpa)
 	return ZYDIS_MAX_INSTRUCTION_LENGTH;
 }
 
-int translate_block(struct translator *t, const struct translate_env *env, uint32_t eip,
-		    uint32_t gpa, uint32_t mode, struct tblock **out)
+static int translate_fresh(struct translator *t, const struct translate_env *env, uint32_t eip,
+			   uint32_t gpa, uint32_t mode, struct tblock **out)
 {
 	const struct guest_ram *ram = env->sh->ram;
 	uint8_t *code, *limit;
@@ -1250,7 +1274,7 @@ int translate_block(struct translator *t, const struct translate_env *env, uint3
 		c->next_eip = c->eip + len;
 		record_insn(c);
 		uint8_t *insn_start = c->e.pos;
-		unsigned nexits = c->nexits, ncallouts = c->ncallouts;
+		unsigned nexits = c->nexits, ncallouts = c->ncallouts, nrelocs = c->nrelocs;
 		enum allow_verdict verdict = !decoded ? ALLOW_UD
 					     : nop_space ? ALLOW_NOP
 					     : allowlist_verdict(&c->in);
@@ -1269,6 +1293,7 @@ int translate_block(struct translator *t, const struct translate_env *env, uint3
 			c->e.failed = false;
 			c->nexits = nexits;
 			c->ncallouts = ncallouts;
+			c->nrelocs = nrelocs;
 			emit_callout(c);
 			emit_branch_exit(c, c->next_eip, EXIT_KIND_NOCHAIN);
 			c->ended = true;
@@ -1306,6 +1331,8 @@ int translate_block(struct translator *t, const struct translate_env *env, uint3
 		emit_selfcheck(c, guest, eip, c->eip - eip);
 	tb->code_len = (uint32_t)(c->e.pos - code);
 	uintptr_t p = ((uintptr_t)c->e.pos + 15) & ~(uintptr_t)15;
+	if (!c->e.failed)
+		memset(c->e.pos, 0, p - (uintptr_t)c->e.pos);   /* the same code, the same bytes */
 	for (unsigned i = 0; i < c->ncallouts; i++) {
 		struct callout_desc *d = (struct callout_desc *)p;
 		if ((uint8_t *)(d + 1) > c->e.limit)
@@ -1319,11 +1346,45 @@ int translate_block(struct translator *t, const struct translate_env *env, uint3
 		return -ENOSPC;
 	tb->guest_len = c->eip - eip;
 	tb->host_len = (uint32_t)(p - (uintptr_t)code);
+	/* One page, no self-check, no breakpoint: the same code elsewhere
+	 * differs only in the recorded fields. */
+	tb->clonable = !c->no_clone && !c->selfcheck && tb->pages[1] == tb->pages[0] &&
+		       !env->breakpoint_at && !t->trace;
+	tb->clone_env = clone_env(env);
+	tb->nrelocs = (uint16_t)c->nrelocs;
+	tb->relocs = c->relocs;
 	tcache_commit(env->tc, tb);
 	if (t->trace)
 		disasm_trace_block(t->trace, tb, guest);
 	*out = tb;
 	return 0;
+}
+
+/* The same physical code at another linear address (a shared library
+ * under ASLR, in every process) is a copy of a block already made, with
+ * its addresses moved (translate_clone.c): half the blocks of a Debian
+ * boot were such code. */
+int translate_block(struct translator *t, const struct translate_env *env, uint32_t eip,
+		    uint32_t gpa, uint32_t mode, struct tblock **out)
+{
+	const struct tblock *twin = clone_source(t, env, eip, gpa, mode);
+	if (!twin)
+		return translate_fresh(t, env, eip, gpa, mode, out);
+	int err = clone_block(env->tc, twin, eip, out);
+	if (err || !t->clone_check)
+		return err;
+	const struct tblock *copy = *out;
+	err = translate_fresh(t, env, eip, gpa, mode, out);
+	if (!err) {
+		const char *why = clone_differs(copy, *out);
+		if (why) {
+			snprintf(t->error, sizeof(t->error),
+				 "the copy of the block at 0x%08x (from 0x%08x) differs from its "
+				 "translation: %s", eip, twin->eip, why);
+			return -ENOTSUP;
+		}
+	}
+	return err;
 }
 
 int translator_init(struct translator *t, bool single_insn, FILE *trace)
@@ -1332,6 +1393,7 @@ int translator_init(struct translator *t, bool single_insn, FILE *trace)
 	t->single_insn = single_insn;
 	t->trace = trace;
 	t->max_insns = BLOCK_MAX_INSNS;
+	t->clone = true;
 	if (ZYAN_FAILED(ZydisDecoderInit(&t->decoder, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32)))
 		return -EINVAL;
 	t->ctx = calloc(1, sizeof(*t->ctx));

@@ -63,6 +63,8 @@ struct translator {
 	bool single_insn;  /* --one-insn-blocks */
 	FILE *trace;       /* --trace: every block translated, disassembled */
 	unsigned max_insns;  /* a block's limit, 1 to 64 (--max-block-insns) */
+	bool clone;        /* copy blocks of the same code elsewhere (not --no-clone) */
+	bool clone_check;  /* --clone-check: translate each copy anew too, and compare */
 	char error[128];   /* what the last -ENOTSUP was about */
 	/* The block being translated (translate_internal.h): large, so
 	 * allocated once, and one per translator, so a vCPU with a

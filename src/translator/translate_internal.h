@@ -42,12 +42,18 @@ struct tctx {
 	bool selfcheck;
 	uint8_t *check_jmp;
 	uint8_t *body;
+	/* The fields of the code that hold addresses (relocs below), for
+	 * copies of the block at another linear address; no_clone when one
+	 * could not be found where it was expected. */
+	unsigned nrelocs;
+	bool no_clone;
 	/* Last, and not cleared per block (large): callout descriptors to
 	 * place after the code, with the field each one patches. */
 	struct {
 		uint8_t *imm_field;
 		struct callout_desc desc;
 	} callouts[2 * BLOCK_MAX_INSNS];   /* adaptive instructions take two */
+	uint16_t relocs[TCACHE_MAX_RELOCS];   /* tcache.h: offset | kind */
 };
 
 /* Host registers: guest eax..edi are themselves, guest esp is r12. */
@@ -62,6 +68,10 @@ struct tctx {
 enum string_op { STR_MOVS, STR_STOS, STR_LODS, STR_CMPS, STR_SCAS };
 
 /* translate.c */
+/* Records the address field that ends the code emitted so far: an imm32
+ * holding a guest linear address (TCACHE_RELOC_EIP32) or an imm64 holding
+ * a host address (TCACHE_RELOC_PTR64), whose value is value. */
+void note_reloc(struct tctx *c, uint16_t kind, uint64_t value);
 ZydisRegister map_reg(ZydisRegister r);
 ZydisRegister reg64(ZydisRegister r);
 ZydisRegister reg_sized(ZydisRegister r64, unsigned bytes);
@@ -76,12 +86,25 @@ void emit_mem_insn(struct tctx *c, ZydisMnemonic m, unsigned n, ZydisEncoderOper
 		   ZydisInstructionAttributes prefixes);
 void emit_branch_exit(struct tctx *c, uint32_t target, enum exit_kind kind);
 void emit_jcc_exit(struct tctx *c, unsigned cc, uint32_t target);
+/* translate_clone.c */
+/* The translation settings a copy of a block must share with it. */
+uint8_t clone_env(const struct translate_env *env);
+/* A block to copy for linear eip at gpa in mode, or NULL to translate. */
+const struct tblock *clone_source(const struct translator *t, const struct translate_env *env,
+				  uint32_t eip, uint32_t gpa, uint32_t mode);
+/* The copy of twin for linear eip, published; 0 or -ENOSPC. */
+int clone_block(struct tcache *tc, const struct tblock *twin, uint32_t eip, struct tblock **out);
+/* NULL when copy and fresh are the same block (code, exits, maps, with
+ * their host addresses each relative to its own block), else what differs. */
+const char *clone_differs(const struct tblock *copy, const struct tblock *fresh);
 /* A flag-free test of CX for zero, and putting RCX back after it. */
 uint8_t *emit_cx_zero_test(struct tctx *c);
 void restore_rcx(struct tctx *c);
 
 /* translate_stack.c: PUSH, POP, PUSHA, POPA, LEAVE, ENTER 0 */
 void emit_push_value(struct tctx *c, ZydisEncoderOperand value, unsigned size);
+/* A CALL's return address: the push of a guest linear address. */
+void emit_push_eip(struct tctx *c, uint32_t eip);
 /* For an instruction the monitor marked adaptive (it reached MMIO), turns
  * the guest memory operand *m into the memory callouts' buffer (a
  * CALLOUT_MEM_PREPARE first, which clobbers the scratch registers but

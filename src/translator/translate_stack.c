@@ -4,12 +4,24 @@
  * so a fault leaves the guest as it was. */
 #include "translator/translate_internal.h"
 
-void emit_push_value(struct tctx *c, ZydisEncoderOperand value, unsigned size)
+static void emit_push_store(struct tctx *c, ZydisEncoderOperand value, unsigned size)
 {
 	ZydisEncoderOperand ops[2] = { guest_mem_at(c, ZYDIS_REGISTER_ESP, -(int32_t)size,
 						    ZYDIS_REGISTER_SS, size), value };
 	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ops, 0);
+}
+
+void emit_push_value(struct tctx *c, ZydisEncoderOperand value, unsigned size)
+{
+	emit_push_store(c, value, size);
 	emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, -(int32_t)size);
+}
+
+void emit_push_eip(struct tctx *c, uint32_t eip)
+{
+	emit_push_store(c, op_imm((int32_t)eip), 4);
+	note_reloc(c, TCACHE_RELOC_EIP32, eip);   /* the store's imm32 ends it */
+	emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, -4);
 }
 
 bool translate_push(struct tctx *c)
