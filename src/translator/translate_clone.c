@@ -155,7 +155,7 @@ const char *clone_differs(const struct tblock *copy, const struct tblock *fresh)
 	    memcmp(copy->map_guest, fresh->map_guest, copy->ninsns * sizeof(*copy->map_guest)))
 		return "instruction maps";
 	if (!fresh->clonable || copy->nrelocs != fresh->nrelocs ||
-	    memcmp(copy->relocs, fresh->relocs, copy->nrelocs * sizeof(*copy->relocs)))
+	    (copy->nrelocs && memcmp(copy->relocs, fresh->relocs, copy->nrelocs * sizeof(*copy->relocs))))
 		return "relocations";
 	for (unsigned i = 0; i < TBLOCK_MAX_EXITS + 1; i++) {
 		const struct exit_desc *a = &copy->exits[i], *b = &fresh->exits[i];
