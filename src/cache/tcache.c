@@ -292,6 +292,28 @@ unsigned tcache_invalidate_page(struct tcache *tc, struct ibl_table *ibl, uint32
 	return n;
 }
 
+unsigned tcache_invalidate_gpa(struct tcache *tc, struct ibl_table *ibl, uint32_t gpa)
+{
+	uint32_t page = gpa / GUEST_PAGE_SIZE;
+	unsigned n = 0;
+	if (page >= tc->npages)
+		return 0;
+	struct tblock **pp = &tc->page_heads[page];
+	while (*pp) {
+		struct tblock *tb = *pp;
+		uint32_t len = tb->guest_len ? tb->guest_len : 1;
+		if (tb->pages[0] == tb->pages[1] && gpa - tb->gpa >= len) {
+			pp = &tb->page_next[0];
+			continue;
+		}
+		unlink_pages(tc, tb);   /* *pp is the next block now */
+		drop_block(tc, ibl, tb);
+		n++;
+	}
+	tc->stats.invalidations++;
+	return n;
+}
+
 unsigned tcache_invalidate_linear(struct tcache *tc, struct ibl_table *ibl, uint32_t eip)
 {
 	/* Blocks are found by physical page, and the same linear address

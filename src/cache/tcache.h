@@ -126,6 +126,12 @@ void tcache_chain(struct tcache *tc, struct exit_desc *exit, struct tblock *to, 
  * (ibl) of the blocks they drop. */
 /* Drops every block that covers guest physical page 'page'; returns how many. */
 unsigned tcache_invalidate_page(struct tcache *tc, struct ibl_table *ibl, uint32_t page);
+/* Drops every block whose guest bytes cover physical address gpa (one on
+ * two pages, any that touches gpa's page); returns how many. An
+ * instruction marked or released as adaptive needs only its own blocks
+ * made again: dropping its whole page made a Debian boot retranslate
+ * 80k blocks of kernel code beside it. */
+unsigned tcache_invalidate_gpa(struct tcache *tc, struct ibl_table *ibl, uint32_t gpa);
 /* Drops every block whose guest bytes cover linear address eip (a block
  * of no instruction, a breakpoint's, covers its own address), whatever
  * its physical page or address space; returns how many. */

@@ -99,7 +99,7 @@ void adaptive_account(struct cpu *cpu, const struct callout_desc *d, bool needed
 	else if (shadow_adaptive_plain(cpu->sh, d->gpa))
 		/* Released: retranslated plain at its next lookup. The code
 		 * running now stays where it is until it leaves. */
-		tcache_invalidate_page(cpu->tc, &cpu->ibl_table, d->gpa / GUEST_PAGE_SIZE);
+		tcache_invalidate_gpa(cpu->tc, &cpu->ibl_table, d->gpa);
 }
 
 enum callout_result do_mem_callout(struct cpu *cpu, const struct callout_desc *d,

@@ -96,15 +96,15 @@ bool cpu_handle_trace(struct cpu *cpu, struct translator *t)
 		return false;
 	if (again) {
 		shadow_mark_adaptive(sh, tb->gpa);
-		tcache_invalidate_page(cpu->tc, &cpu->ibl_table, tb->gpa / GUEST_PAGE_SIZE);
+		tcache_invalidate_gpa(cpu->tc, &cpu->ibl_table, tb->gpa);
 		return false;   /* EIP is still the writer's */
 	}
-	/* Only a newly adaptive writer needs its page retranslated: one that
+	/* Only a newly adaptive writer needs its blocks retranslated: one that
 	 * is adaptive already and still trapped (a string store) would
 	 * otherwise throw its neighbours' translations away on every write. */
 	if (table[0] && !shadow_is_adaptive(sh, tb->gpa) && count_table_write(cpu, tb->gpa)) {
 		shadow_mark_adaptive(sh, tb->gpa);
-		tcache_invalidate_page(cpu->tc, &cpu->ibl_table, tb->gpa / GUEST_PAGE_SIZE);
+		tcache_invalidate_gpa(cpu->tc, &cpu->ibl_table, tb->gpa);
 	}
 	if (cpu->fault.kind != FAULT_NONE) {
 		enum host_fault_kind k = cpu->fault.kind;
@@ -133,5 +133,5 @@ void cpu_handle_mmio(struct cpu *cpu)
 		return;
 	}
 	shadow_mark_adaptive(cpu->sh, insn_gpa);
-	tcache_invalidate_page(cpu->tc, &cpu->ibl_table, insn_gpa / GUEST_PAGE_SIZE);
+	tcache_invalidate_gpa(cpu->tc, &cpu->ibl_table, insn_gpa);
 }
