@@ -101,6 +101,8 @@ enum sensitive_inline {
 	INLINE_CLI,            /* at CPL 0: a store to the virtual IF */
 	INLINE_SEGMENT_READ,   /* MOV r, Sreg and PUSH Sreg: the selector from struct cpu */
 	INLINE_RDTSC,          /* at CPL 0 with a constant-rate host TSC */
+	INLINE_PUSHF,          /* PUSHFD at CPL 0, flat stack: flags composed in place */
+	INLINE_DF,             /* CLD/STD that leave DF as the translation mode has it: nothing */
 	INLINE_COUNT
 };
 

@@ -929,6 +929,53 @@ static bool translate_cli(struct tctx *c)
 	return true;
 }
 
+/* PUSHF at CPL 0 on a flat 32-bit stack: EFLAGS as cpu_get_eflags makes
+ * them (the host's arithmetic flags, the virtual IF, the rest from struct
+ * cpu), without VM and RF, as the callout pushes them; the kernel runs it
+ * around every lock (2.6M callouts in a Debian boot). The slot is written
+ * with zero first, so a stack fault comes before any flag is touched; the
+ * guest's flags come back with POPFQ. */
+static bool translate_pushf(struct tctx *c)
+{
+	struct emitter *e = &c->e;
+	if ((c->mode & MODE_CPL3) || !(c->mode & MODE_FLAT) || c->in.operand_width != 32 ||
+	    insn_is_adaptive(c))
+		return false;
+	ZydisEncoderOperand slot[2] = { guest_mem_at(c, ZYDIS_REGISTER_ESP, -4, ZYDIS_REGISTER_SS, 4),
+					op_imm(0) };
+	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, slot, 0);
+	emit_insn(e, ZYDIS_MNEMONIC_PUSHFQ, 0, NULL, 0);
+	emit1(e, ZYDIS_MNEMONIC_POP, op_reg(R_T));
+	emit_insn(e, ZYDIS_MNEMONIC_PUSHFQ, 0, NULL, 0);
+	emit2(e, ZYDIS_MNEMONIC_AND, op_reg(ZYDIS_REGISTER_R13D), op_imm(EFLAGS_ARITH));
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11D),
+	      cpu_field(4, CPU_OFF_STATE + offsetof(struct vcpu_state, eflags)));
+	emit2(e, ZYDIS_MNEMONIC_AND, op_reg(ZYDIS_REGISTER_R11D),
+	      op_imm((int32_t)~(EFLAGS_ARITH | EFLAGS_IF | EFLAGS_VM | EFLAGS_RF)));
+	emit2(e, ZYDIS_MNEMONIC_OR, op_reg(ZYDIS_REGISTER_R13D), op_reg(ZYDIS_REGISTER_R11D));
+	emit2(e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_R11D), cpu_field(1, CPU_OFF_VIF));
+	emit2(e, ZYDIS_MNEMONIC_SHL, op_reg(ZYDIS_REGISTER_R11D), op_imm(9));   /* IF is bit 9 */
+	emit2(e, ZYDIS_MNEMONIC_OR, op_reg(ZYDIS_REGISTER_R13D), op_reg(ZYDIS_REGISTER_R11D));
+	emit2(e, ZYDIS_MNEMONIC_OR, op_reg(ZYDIS_REGISTER_R13D), op_imm(EFLAGS_FIXED1));
+	slot[0] = guest_mem_at(c, ZYDIS_REGISTER_ESP, -4, ZYDIS_REGISTER_SS, 4);
+	slot[1] = op_reg(ZYDIS_REGISTER_R13D);
+	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, slot, 0);
+	emit_insn(e, ZYDIS_MNEMONIC_POPFQ, 0, NULL, 0);
+	emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, -4);
+	return true;
+}
+
+/* CLD with DF clear, STD with DF set: DF is part of the translation mode,
+ * so the block knows it already has that value, and the instruction is
+ * nothing (0.7M callouts in a Debian boot, the kernel's entry code and
+ * the C library's string functions). Else the callout, which changes
+ * the mode. */
+static bool translate_df(struct tctx *c)
+{
+	bool set = c->in.mnemonic == ZYDIS_MNEMONIC_STD;
+	return set == ((c->mode & MODE_DF) != 0);
+}
+
 static bool translate_rdtsc(struct tctx *c)
 {
 	if ((c->mode & MODE_CPL3) || !c->env->tsc_native)
@@ -943,6 +990,8 @@ static bool (*const inline_forms[INLINE_COUNT])(struct tctx *c) = {
 	[INLINE_CLI] = translate_cli,
 	[INLINE_SEGMENT_READ] = translate_segment_read,
 	[INLINE_RDTSC] = translate_rdtsc,
+	[INLINE_PUSHF] = translate_pushf,
+	[INLINE_DF] = translate_df,
 };
 
 /* Returns false when the instruction has no translation; the caller then
