@@ -136,8 +136,9 @@ int cpu_init(struct cpu *cpu, const struct vcpu_state *boot, struct shadow *sh,
 	if (err)
 		return err;
 	cpu->ibl = (uint64_t)(uintptr_t)cpu->ibl_table.entries;
-	cpu->decoded = calloc(CALLOUT_DECODE_CACHE, sizeof(*cpu->decoded));
-	if (!cpu->decoded)
+	cpu->decoded = calloc(2 * CALLOUT_DECODE_SETS, sizeof(*cpu->decoded));
+	cpu->decoded_older = calloc(CALLOUT_DECODE_SETS, 1);
+	if (!cpu->decoded || !cpu->decoded_older)
 		return -ENOMEM;
 	load_boot_state(cpu, boot);
 	if (ZYAN_FAILED(ZydisDecoderInit(&cpu->decoder, ZYDIS_MACHINE_MODE_LEGACY_32,
@@ -166,6 +167,8 @@ void cpu_destroy(struct cpu *cpu)
 	ibl_destroy(&cpu->ibl_table);
 	free(cpu->decoded);
 	cpu->decoded = NULL;
+	free(cpu->decoded_older);
+	cpu->decoded_older = NULL;
 }
 
 void cpu_paging_changed(struct cpu *cpu, uint32_t old_cr0, uint32_t old_cr4)

@@ -145,7 +145,11 @@ struct cpu {
 	uint64_t callout_fn;
 	volatile uint32_t attention;   /* the run loop must poll: see cpu_request_attention() */
 	uint8_t vif;
-	uint8_t pad0[3];
+	/* The run loop found an interrupt pending but IF clear: an inline
+	 * STI must call out (the interrupt comes after the next instruction).
+	 * Set at each look; one raised since is asked for with attention. */
+	uint8_t irq_held;
+	uint8_t pad0[2];
 	uint64_t scratch[4];
 	uint32_t seg_base[SEG_COUNT];
 	uint64_t ibl;
@@ -193,7 +197,8 @@ struct cpu {
 	struct bus *bus;
 	const struct cpu_platform *plat;  /* NULL: no interrupt sources */
 	ZydisDecoder decoder;     /* for callouts */
-	struct callout_decoded *decoded;   /* CALLOUT_DECODE_CACHE of them */
+	struct callout_decoded *decoded;   /* 2 * CALLOUT_DECODE_SETS of them */
+	uint8_t *decoded_older;            /* per set: the way to replace next */
 	bool halted;
 	bool shadow;              /* STI / MOV SS interrupt shadow pending */
 	bool stop;                /* leave cpu_run: the board asked to */
@@ -258,6 +263,7 @@ _Static_assert(offsetof(struct cpu, exit) == CPU_OFF_EXIT, "layout");
 _Static_assert(offsetof(struct cpu, exit_fn) == CPU_OFF_EXIT_FN, "layout");
 _Static_assert(offsetof(struct cpu, callout_fn) == CPU_OFF_CALLOUT_FN, "layout");
 _Static_assert(offsetof(struct cpu, vif) == CPU_OFF_VIF, "layout");
+_Static_assert(offsetof(struct cpu, irq_held) == CPU_OFF_IRQ_HELD, "layout");
 _Static_assert(offsetof(struct cpu, scratch) == CPU_OFF_SCRATCH, "layout");
 _Static_assert(offsetof(struct cpu, seg_base) == CPU_OFF_SEG_BASE, "layout");
 _Static_assert(offsetof(struct cpu, ibl) == CPU_OFF_IBL, "layout");
@@ -279,7 +285,7 @@ struct bus;
 struct callout_desc;
 
 /* A callout descriptor's instruction, decoded once (callout.c). */
-#define CALLOUT_DECODE_CACHE 256u
+#define CALLOUT_DECODE_SETS 256u   /* two ways each */
 struct callout_decoded {
 	const struct callout_desc *d;
 	uint32_t eip;

@@ -210,7 +210,14 @@ static void fill_indirect(struct cpu *cpu, struct translator *t)
 static bool take_interrupt(struct cpu *cpu)
 {
 	const struct cpu_platform *p = cpu->plat;
-	if (!p || !cpu->vif || !p->intr(p->opaque))
+	if (!p)
+		return false;
+	if (!cpu->vif) {
+		cpu->irq_held = p->intr(p->opaque);
+		return false;
+	}
+	cpu->irq_held = 0;
+	if (!p->intr(p->opaque))
 		return false;
 	int vector = p->inta(p->opaque);
 	cpu->stats.interrupts++;

@@ -102,6 +102,7 @@ enum sensitive_inline {
 	INLINE_SEGMENT_READ,   /* MOV r, Sreg and PUSH Sreg: the selector from struct cpu */
 	INLINE_RDTSC,          /* at CPL 0 with a constant-rate host TSC */
 	INLINE_PUSHF,          /* PUSHFD at CPL 0, flat stack: flags composed in place */
+	INLINE_STI,            /* at CPL 0: the virtual IF set, unless an interrupt waits */
 	INLINE_DF,             /* CLD/STD that leave DF as the translation mode has it: nothing */
 	INLINE_COUNT
 };

@@ -13,6 +13,7 @@
 #define CPU_OFF_EXIT_FN 0x38       /* uint64_t: address of btvm_exit */
 #define CPU_OFF_CALLOUT_FN 0x40    /* uint64_t: address of btvm_callout */
 #define CPU_OFF_VIF 0x4c           /* uint8_t: the guest's virtual IF */
+#define CPU_OFF_IRQ_HELD 0x4d      /* uint8_t: an interrupt waited on IF at the run loop's last look */
 #define CPU_OFF_SCRATCH 0x50       /* uint64_t[4] */
 #define CPU_OFF_SEG_BASE 0x70      /* uint32_t[6]: segment bases, ES CS SS DS FS GS order */
 #define CPU_OFF_IBL 0x88           /* uint64_t: address of the indirect-branch table */

@@ -965,6 +965,47 @@ static bool translate_pushf(struct tctx *c)
 	return true;
 }
 
+static size_t tail_room(const struct tctx *c, uint32_t guest_len);
+
+/* STI at CPL 0: the virtual IF set in place, unless the run loop last saw
+ * an interrupt waiting on IF (cpu->irq_held), when the callout lets it in
+ * after the next instruction. One raised since asked for attention and
+ * is taken at the next block entry: the block must therefore go on past
+ * the next instruction, which keeps STI's one-instruction shadow (STI;
+ * HLT), so STI near the block's end stays a callout. 2M callouts in a
+ * Debian boot, four in each page fault. */
+static bool translate_sti(struct tctx *c)
+{
+	const struct translate_env *env = c->env;
+	unsigned max = c->t->single_insn ? 1 : c->t->max_insns;
+	uint32_t page_end = (c->eip / GUEST_PAGE_SIZE + 1) * GUEST_PAGE_SIZE;
+	if ((c->mode & (MODE_CPL3 | MODE_SINGLE)) || c->tb->ninsns >= max ||
+	    c->next_eip + ZYDIS_MAX_INSTRUCTION_LENGTH > page_end ||
+	    (size_t)(c->e.limit - c->e.pos) <
+		    2 * INSN_HEADROOM + tail_room(c, BLOCK_MAX_INSNS * ZYDIS_MAX_INSTRUCTION_LENGTH) ||
+	    (env->breakpoint_at && env->breakpoint_at(env->opaque, c->next_eip)))
+		return false;
+	struct emitter *e = &c->e;
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8), op_reg(ZYDIS_REGISTER_RCX));
+	emit2(e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_ECX), cpu_field(1, CPU_OFF_IRQ_HELD));
+	uint8_t *fast = emit_jrcxz(e, false);
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
+	emit_callout(c);
+	struct callout_desc *d = &c->callouts[c->ncallouts - 1].desc;
+	d->flags = CALLOUT_RESUMABLE;
+	d->mode = (uint8_t)c->mode;
+	static const uint8_t jmp_rel8[2] = { 0xeb, 0x00 };
+	emit_bytes(e, jmp_rel8, 2);
+	uint8_t *done = e->failed ? NULL : e->pos - 1;
+	if (fast)
+		patch_rel8(fast, e->pos);
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
+	emit2(e, ZYDIS_MNEMONIC_MOV, cpu_field(1, CPU_OFF_VIF), op_imm(1));
+	if (done)
+		patch_rel8(done, e->pos);
+	return true;
+}
+
 /* CLD with DF clear, STD with DF set: DF is part of the translation mode,
  * so the block knows it already has that value, and the instruction is
  * nothing (0.7M callouts in a Debian boot, the kernel's entry code and
@@ -991,6 +1032,7 @@ static bool (*const inline_forms[INLINE_COUNT])(struct tctx *c) = {
 	[INLINE_SEGMENT_READ] = translate_segment_read,
 	[INLINE_RDTSC] = translate_rdtsc,
 	[INLINE_PUSHF] = translate_pushf,
+	[INLINE_STI] = translate_sti,
 	[INLINE_DF] = translate_df,
 };
 
