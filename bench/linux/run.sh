@@ -332,14 +332,14 @@ done
 [ -n "$qemu" ] || echo "qemu: skipped (not installed or --no-qemu)"
 kernel_list=$(printf '%s, ' "${kernel_bq[@]/ /: }")
 if [ -n "$qemu" ]; then
-	boot_text="btvm $(cell btvm boot) s vs qemu $(cell qemu boot) s (btvm/qemu $boot_bq)"
+	boot_text="btvm $(cell btvm boot) s vs qemu $(cell qemu boot) s (btvm/qemu $boot_bq, target <= 0.33)"
 	kernel_text="${kernel_list%, } (geomean $kern_bq, target <= 0.5)"
 else
 	boot_text="btvm $(cell btvm boot) s (no QEMU to compare)"
 	kernel_text="- (no QEMU; target <= 0.5)"
 fi
 echo "summary: boot to shell $boot_text; compute geomean btvm/native $compute_bn" \
-	"(target <= 1.3); kernel-heavy btvm/qemu $kernel_text"
+	"(target <= 1.10, none above 1.3); kernel-heavy btvm/qemu $kernel_text"
 
 failed=0
 if [ -s "$tmp/failures" ]; then
