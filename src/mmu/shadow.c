@@ -722,8 +722,16 @@ static int map_run(struct shadow *sh, struct shadow_window *w, uint32_t vpage, u
 	uint8_t *host = w->win.base + (uint64_t)vpage * GUEST_PAGE_SIZE;
 	int prot = entry_prot(sh, page << 12 | flags);
 	assert((vpage & 1023) + count <= 1024);   /* one region: entry_breaks' unit */
-	if (sh->pending_unmap.w == w)
-		flush_pending_unmap(sh);   /* it may cover the run */
+	if (sh->pending_unmap.w == w) {
+		/* A held-back unmap inside the run is done by the run's own
+		 * MAP_FIXED (or its unmap on failure): a PTE changed to another
+		 * frame (a copy-on-write break) is mapped again at once
+		 * (refresh_entry), and cost two mmap calls. */
+		if (sh->pending_unmap.start >= vpage && sh->pending_unmap.end <= vpage + count)
+			sh->pending_unmap.w = NULL;
+		else
+			flush_pending_unmap(sh);   /* it may overlap the run */
+	}
 	if (mmap(host, (size_t)count * GUEST_PAGE_SIZE, prot, MAP_SHARED | MAP_FIXED, sh->ram->memfd,
 		 (off_t)page * GUEST_PAGE_SIZE) == MAP_FAILED) {
 		int err = -errno;
