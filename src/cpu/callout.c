@@ -496,6 +496,7 @@ static enum callout_result do_load_table(struct cpu *cpu, const struct callout_d
 		return CALLOUT_STOP;
 	}
 	*(in->mnemonic == ZYDIS_MNEMONIC_LGDT ? &cpu->s.gdtr : &cpu->s.idtr) = t;
+	cpu_seg_cache_clear(cpu);   /* the cached descriptors' addresses were in the old GDT */
 	return CALLOUT_GO_ON;
 }
 
@@ -736,6 +737,8 @@ static enum callout_result callout_and_resume(struct cpu *cpu, const struct call
 		return CALLOUT_STOP;
 	}
 	cpu->shadow = false;   /* nothing to hold off */
+	if (cpu->vif)
+		cpu->irq_held = 0;   /* none due now; one raised later asks for attention */
 	sync_seg_bases(cpu);   /* a segment load may have moved FS or GS */
 	return CALLOUT_GO_ON;
 }

@@ -77,6 +77,7 @@ void sync_seg_bases(struct cpu *cpu)
 static void load_boot_state(struct cpu *cpu, const struct vcpu_state *boot)
 {
 	cpu->s = *boot;
+	cpu_seg_cache_clear(cpu);
 	memcpy(cpu->regs, boot->regs, sizeof(cpu->regs));
 	cpu->rflags = 0x202;   /* host IF stays set; popfq cannot change it anyway */
 	cpu->s.eflags = 0;

@@ -168,7 +168,18 @@ struct cpu {
 	 * constant rate that never stops (tsc_native), the host's counter;
 	 * otherwise host nanoseconds (a 1 GHz TSC) and RDTSC a callout. */
 	uint64_t tsc_offset;
-	uint8_t pad2[CPU_OFF_FXSAVE - CPU_OFF_TSC_OFFSET - 8];
+	/* The last descriptor load of ES, DS, FS and GS at CPL 0 from the GDT
+	 * while it holds: the selector (CPU_SEG_CACHE_NONE once the register
+	 * changed otherwise), the descriptor's linear address and its bytes.
+	 * Translated MOV Sreg and POP Sreg that load the same selector again
+	 * compare the GDT's bytes with these and, when equal, change nothing
+	 * (the kernel reloads DS and ES at every entry and exit). */
+	struct {
+		uint32_t selector;
+		uint32_t addr;
+		uint64_t desc;
+	} seg_cache[4];
+	uint8_t pad2[CPU_OFF_FXSAVE - CPU_OFF_SEG_CACHE - 4 * CPU_SEG_CACHE_ENTRY];
 	/* Guest x87/MMX/SSE state while the monitor runs: its C code (and
 	 * libc) may use these registers between exits. */
 	uint8_t fxsave[512] __attribute__((aligned(16)));
@@ -264,6 +275,8 @@ _Static_assert(offsetof(struct cpu, exit_fn) == CPU_OFF_EXIT_FN, "layout");
 _Static_assert(offsetof(struct cpu, callout_fn) == CPU_OFF_CALLOUT_FN, "layout");
 _Static_assert(offsetof(struct cpu, vif) == CPU_OFF_VIF, "layout");
 _Static_assert(offsetof(struct cpu, irq_held) == CPU_OFF_IRQ_HELD, "layout");
+_Static_assert(offsetof(struct cpu, seg_cache) == CPU_OFF_SEG_CACHE, "layout");
+_Static_assert(sizeof(((struct cpu *)0)->seg_cache[0]) == CPU_SEG_CACHE_ENTRY, "layout");
 _Static_assert(offsetof(struct cpu, scratch) == CPU_OFF_SCRATCH, "layout");
 _Static_assert(offsetof(struct cpu, seg_base) == CPU_OFF_SEG_BASE, "layout");
 _Static_assert(offsetof(struct cpu, ibl) == CPU_OFF_IBL, "layout");
@@ -362,6 +375,9 @@ int cpu_check_segment(struct cpu *cpu, uint16_t sel, enum seg_use use, unsigned 
 		      struct segment *out);
 /* Puts a checked segment into a register; CS sets the CPL from its RPL. */
 void cpu_set_segment(struct cpu *cpu, unsigned seg, const struct segment *s);
+/* Forgets every descriptor load translated reloads compare against
+ * (seg_cache): a new GDT, a new state. */
+void cpu_seg_cache_clear(struct cpu *cpu);
 /* cpu_check_segment at the current CPL (JUMP rules for CS, STACK for SS,
  * DATA otherwise), then cpu_set_segment. Returns 0 or the vector. */
 int cpu_load_segment(struct cpu *cpu, unsigned seg, uint16_t selector);

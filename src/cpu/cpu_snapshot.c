@@ -115,6 +115,7 @@ int cpu_load(struct cpu *cpu, struct snap_reader *r)
 	ibl_clear(&cpu->ibl_table);
 	uint32_t eflags = s.eflags;
 	cpu->s = s;
+	cpu_seg_cache_clear(cpu);
 	memcpy(cpu->s.regs, regs, sizeof(regs));
 	memcpy(cpu->regs, regs, sizeof(regs));
 	cpu->rflags = 0x202;   /* the host's IF stays set */

@@ -93,8 +93,25 @@ int cpu_check_segment(struct cpu *cpu, uint16_t sel, enum seg_use use, unsigned 
 	return 0;
 }
 
+/* A segment register's entry in cpu->seg_cache, or -1. */
+static int seg_cache_slot(unsigned seg)
+{
+	static const int8_t slot[SEG_COUNT] = { [SEG_ES] = 0, [SEG_CS] = -1, [SEG_SS] = -1,
+						[SEG_DS] = 1, [SEG_FS] = 2, [SEG_GS] = 3 };
+	return slot[seg];
+}
+
+void cpu_seg_cache_clear(struct cpu *cpu)
+{
+	for (unsigned i = 0; i < 4; i++)
+		cpu->seg_cache[i].selector = CPU_SEG_CACHE_NONE;
+}
+
 void cpu_set_segment(struct cpu *cpu, unsigned seg, const struct segment *s)
 {
+	int slot = seg_cache_slot(seg);
+	if (slot >= 0)
+		cpu->seg_cache[slot].selector = CPU_SEG_CACHE_NONE;
 	cpu->s.seg[seg] = *s;
 	cpu->seg_base[seg] = s->base;
 	if (seg == SEG_CS)
@@ -106,9 +123,20 @@ int cpu_load_segment(struct cpu *cpu, unsigned seg, uint16_t selector)
 	enum seg_use use = seg == SEG_CS ? SEG_USE_JUMP : seg == SEG_SS ? SEG_USE_STACK : SEG_USE_DATA;
 	struct segment s;
 	int vec = cpu_check_segment(cpu, selector, use, cpu->s.cpl, &s);
-	if (!vec)
-		cpu_set_segment(cpu, seg, &s);
-	return vec;
+	if (vec)
+		return vec;
+	cpu_set_segment(cpu, seg, &s);
+	/* At CPL 0 the checks of the same selector and descriptor pass again
+	 * (DPL >= RPL): what a translated reload compares (seg_cache). */
+	int slot = seg_cache_slot(seg);
+	uint32_t lo, hi;
+	if (slot >= 0 && cpu->s.cpl == 0 && !(selector & 4) && (selector & ~3u) &&
+	    cpu_read_descriptor(cpu, selector, &lo, &hi)) {
+		cpu->seg_cache[slot].selector = selector;
+		cpu->seg_cache[slot].addr = cpu->s.gdtr.base + (selector & ~7u);
+		cpu->seg_cache[slot].desc = (uint64_t)hi << 32 | lo;
+	}
+	return 0;
 }
 
 void cpu_null_inner_segments(struct cpu *cpu)
@@ -121,6 +149,7 @@ void cpu_null_inner_segments(struct cpu *cpu)
 		if ((s->selector & ~3u) && !conforming_code && DESC_DPL(hi) < cpu->s.cpl) {
 			*s = (struct segment){ 0 };
 			cpu->seg_base[segs[i]] = 0;
+			cpu->seg_cache[seg_cache_slot(segs[i])].selector = CPU_SEG_CACHE_NONE;
 		}
 	}
 }

@@ -103,6 +103,7 @@ enum sensitive_inline {
 	INLINE_RDTSC,          /* at CPL 0 with a constant-rate host TSC */
 	INLINE_PUSHF,          /* PUSHFD at CPL 0, flat stack: flags composed in place */
 	INLINE_STI,            /* at CPL 0: the virtual IF set, unless an interrupt waits */
+	INLINE_SEGMENT_LOAD,   /* POP Sreg at CPL 0: a reload of an unchanged descriptor is nothing */
 	INLINE_DF,             /* CLD/STD that leave DF as the translation mode has it: nothing */
 	INLINE_COUNT
 };

@@ -862,8 +862,97 @@ static ZydisEncoderOperand selector_field(ZydisRegister seg)
  * upper half keeping what it had (as current Intel CPUs do, and as the
  * callout does: read the slot, replace the low word, write it back). The
  * kernel saves its segments this way at every entry. */
+/* The slow path of a translated segment reload: the callout, resumable
+ * (a load of DS, ES, FS or GS goes on in the block unless the mode
+ * changed), then a jump over the rest; returns the jump's rel8 field. */
+static uint8_t *emit_seg_load_callout(struct tctx *c)
+{
+	static const uint8_t jmp_rel8[2] = { 0xeb, 0x00 };
+	emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
+	emit_callout(c);
+	struct callout_desc *d = &c->callouts[c->ncallouts - 1].desc;
+	d->flags = CALLOUT_RESUMABLE;
+	d->mode = (uint8_t)c->mode;
+	emit_bytes(&c->e, jmp_rel8, 2);
+	return c->e.failed ? NULL : c->e.pos - 1;
+}
+
+/* rcx = rcx - r11 with the guest's flags alone (NOT and LEA), to test with
+ * JRCXZ; the guest's RCX is in r8 meanwhile. */
+static void emit_rcx_minus_r11(struct emitter *e)
+{
+	emit1(e, ZYDIS_MNEMONIC_NOT, op_reg(ZYDIS_REGISTER_R11));
+	ZydisEncoderOperand ops[2] = { op_reg(ZYDIS_REGISTER_RCX),
+				       op_mem(8, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R11, 1, 1) };
+	emit_insn(e, ZYDIS_MNEMONIC_LEA, 2, ops, 0);
+}
+
+/* MOV Sreg, r and POP Sreg (ES, DS, FS, GS) at CPL 0 in a flat mode: a
+ * reload of the selector the register got from its last load, whose GDT
+ * descriptor still has the bytes it had then (cpu->seg_cache), changes
+ * nothing but ESP; anything else is the callout. The kernel reloads DS and
+ * ES at every entry and exit: 540k callouts in a Debian boot, each ending
+ * its block, and four in every page fault. The descriptor is read through
+ * the window as the CPU reads it; a fault there is the instruction's. */
+static bool translate_segment_load(struct tctx *c)
+{
+	bool pop = c->in.mnemonic == ZYDIS_MNEMONIC_POP;
+	int slot;
+	switch (c->ops[0].reg.value) {
+	case ZYDIS_REGISTER_ES: slot = 0; break;
+	case ZYDIS_REGISTER_DS: slot = 1; break;
+	case ZYDIS_REGISTER_FS: slot = 2; break;
+	case ZYDIS_REGISTER_GS: slot = 3; break;
+	default: return false;
+	}
+	if ((c->mode & (MODE_CPL3 | MODE_SINGLE)) || !(c->mode & MODE_FLAT) || insn_is_adaptive(c) ||
+	    (pop ? c->in.operand_width != 32 : c->ops[1].type != ZYDIS_OPERAND_TYPE_REGISTER))
+		return false;
+	struct emitter *e = &c->e;
+	unsigned entry = CPU_OFF_SEG_CACHE + (unsigned)slot * CPU_SEG_CACHE_ENTRY;
+	if (pop) {
+		ZydisEncoderOperand ld[2] = { op_reg(ZYDIS_REGISTER_R13D),
+					      guest_mem_at(c, ZYDIS_REGISTER_ESP, 0, ZYDIS_REGISTER_SS, 2) };
+		emit_mem_insn(c, ZYDIS_MNEMONIC_MOVZX, 2, ld, 0);
+	} else {
+		ZydisRegister src = reg_sized(reg64(map_reg(c->ops[1].reg.value)), 2);
+		emit2(e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_R13D), op_reg(src));
+	}
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8), op_reg(ZYDIS_REGISTER_RCX));
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_ECX), cpu_field(4, entry));
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11D), op_reg(ZYDIS_REGISTER_R13D));
+	emit_rcx_minus_r11(e);
+	uint8_t *same_selector = emit_jrcxz(e, false);
+	uint8_t *done1 = emit_seg_load_callout(c);
+	if (same_selector)
+		patch_rel8(same_selector, e->pos);
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R14D), cpu_field(4, entry + 4));
+	ZydisEncoderOperand rd[2] = { op_reg(ZYDIS_REGISTER_R11),
+				      op_mem(8, ZYDIS_REGISTER_R14D, ZYDIS_REGISTER_NONE, 0, 0) };
+	emit_insn(e, ZYDIS_MNEMONIC_MOV, 2, rd, ZYDIS_ATTRIB_HAS_SEGMENT_GS);
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8), op_reg(ZYDIS_REGISTER_RCX));
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), cpu_field(8, entry + 8));
+	emit_rcx_minus_r11(e);
+	uint8_t *same_descriptor = emit_jrcxz(e, false);
+	uint8_t *done2 = emit_seg_load_callout(c);
+	if (same_descriptor)
+		patch_rel8(same_descriptor, e->pos);
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
+	if (pop)
+		emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, 4);
+	if (done1)
+		patch_rel8(done1, e->pos);
+	if (done2)
+		patch_rel8(done2, e->pos);
+	return true;
+}
+
 static bool translate_segment_read(struct tctx *c)
 {
+	if (c->in.mnemonic == ZYDIS_MNEMONIC_MOV && c->ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+	    ZydisRegisterGetClass(c->ops[0].reg.value) == ZYDIS_REGCLASS_SEGMENT)
+		return translate_segment_load(c);
 	ZydisMnemonic m = c->in.mnemonic;
 	if (m == ZYDIS_MNEMONIC_MOV && c->ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
 	    c->ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
@@ -1033,6 +1122,7 @@ static bool (*const inline_forms[INLINE_COUNT])(struct tctx *c) = {
 	[INLINE_RDTSC] = translate_rdtsc,
 	[INLINE_PUSHF] = translate_pushf,
 	[INLINE_STI] = translate_sti,
+	[INLINE_SEGMENT_LOAD] = translate_segment_load,
 	[INLINE_DF] = translate_df,
 };
 
