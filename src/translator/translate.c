@@ -877,14 +877,26 @@ static uint8_t *emit_seg_load_callout(struct tctx *c)
 	return c->e.failed ? NULL : c->e.pos - 1;
 }
 
-/* rcx = rcx - r11 with the guest's flags alone (NOT and LEA), to test with
- * JRCXZ; the guest's RCX is in r8 meanwhile. */
-static void emit_rcx_minus_r11(struct emitter *e)
+/* Compares r11 with the cpu field of size bytes at offset, the guest's
+ * flags left alone (rcx = field + ~r11 + 1 by NOT and LEA, tested with
+ * JRCXZ; the guest's RCX in r8 meanwhile): on a difference the reload's
+ * callout. Returns the callout's jump over the rest, to patch. */
+static uint8_t *emit_same_or_callout(struct tctx *c, unsigned size, unsigned offset)
 {
+	struct emitter *e = &c->e;
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8), op_reg(ZYDIS_REGISTER_RCX));
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(size == 4 ? ZYDIS_REGISTER_ECX : ZYDIS_REGISTER_RCX),
+	      cpu_field(size, offset));
 	emit1(e, ZYDIS_MNEMONIC_NOT, op_reg(ZYDIS_REGISTER_R11));
 	ZydisEncoderOperand ops[2] = { op_reg(ZYDIS_REGISTER_RCX),
 				       op_mem(8, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R11, 1, 1) };
 	emit_insn(e, ZYDIS_MNEMONIC_LEA, 2, ops, 0);
+	uint8_t *same = emit_jrcxz(e, false);
+	uint8_t *done = emit_seg_load_callout(c);
+	if (same)
+		patch_rel8(same, e->pos);
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
+	return done;
 }
 
 /* MOV Sreg, r and POP Sreg (ES, DS, FS, GS) at CPL 0 in a flat mode: a
@@ -918,27 +930,15 @@ static bool translate_segment_load(struct tctx *c)
 		ZydisRegister src = reg_sized(reg64(map_reg(c->ops[1].reg.value)), 2);
 		emit2(e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_R13D), op_reg(src));
 	}
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8), op_reg(ZYDIS_REGISTER_RCX));
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_ECX), cpu_field(4, entry));
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11D), op_reg(ZYDIS_REGISTER_R13D));
-	emit_rcx_minus_r11(e);
-	uint8_t *same_selector = emit_jrcxz(e, false);
-	uint8_t *done1 = emit_seg_load_callout(c);
-	if (same_selector)
-		patch_rel8(same_selector, e->pos);
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
+	uint8_t *done1 = emit_same_or_callout(c, 4, entry);   /* the selector */
+	/* The descriptor now, read before RCX is borrowed: a fault here
+	 * finds the guest's registers in place. */
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R14D), cpu_field(4, entry + 4));
 	ZydisEncoderOperand rd[2] = { op_reg(ZYDIS_REGISTER_R11),
 				      op_mem(8, ZYDIS_REGISTER_R14D, ZYDIS_REGISTER_NONE, 0, 0) };
 	emit_insn(e, ZYDIS_MNEMONIC_MOV, 2, rd, ZYDIS_ATTRIB_HAS_SEGMENT_GS);
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8), op_reg(ZYDIS_REGISTER_RCX));
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), cpu_field(8, entry + 8));
-	emit_rcx_minus_r11(e);
-	uint8_t *same_descriptor = emit_jrcxz(e, false);
-	uint8_t *done2 = emit_seg_load_callout(c);
-	if (same_descriptor)
-		patch_rel8(same_descriptor, e->pos);
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
+	uint8_t *done2 = emit_same_or_callout(c, 8, entry + 8);   /* its bytes */
 	if (pop)
 		emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, 4);
 	if (done1)
