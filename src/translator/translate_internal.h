@@ -5,11 +5,13 @@
 #define BTVM_TRANSLATOR_TRANSLATE_INTERNAL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <Zydis/Zydis.h>
 
 #include "cache/tcache.h"
+#include "isa/sensitive.h"
 #include "translator/emit.h"
 #include "translator/translate.h"
 
@@ -86,6 +88,13 @@ void emit_mem_insn(struct tctx *c, ZydisMnemonic m, unsigned n, ZydisEncoderOper
 		   ZydisInstructionAttributes prefixes);
 void emit_branch_exit(struct tctx *c, uint32_t target, enum exit_kind kind);
 void emit_jcc_exit(struct tctx *c, unsigned cc, uint32_t target);
+void emit_callout(struct tctx *c);
+bool insn_is_adaptive(const struct tctx *c);
+/* Host bytes a block needs after its code: stubs and descriptors. */
+size_t tail_room(const struct tctx *c, uint32_t guest_len);
+/* translate_sensitive.c */
+/* The inline form of a sensitive instruction; false when it declines. */
+bool translate_inline_form(struct tctx *c, enum sensitive_inline form);
 /* translate_clone.c */
 /* The translation settings a copy of a block must share with it. */
 uint8_t clone_env(const struct translate_env *env);

@@ -1,0 +1,294 @@
+/* The inline forms of sensitive instructions (isa/sensitive.h names one
+ * per row): short sequences on the virtual state that keep the commonest
+ * of a kernel's sensitive instructions out of the monitor. Each may
+ * decline, leaving the instruction to its callout. */
+#include "translator/translate_internal.h"
+
+#include <stddef.h>
+
+#include "isa/insn.h"
+#include "isa/seg_reg.h"
+#include "isa/sensitive.h"
+#include "isa/vcpu.h"
+#include "mmu/window.h"
+#include "translator/cpu_layout.h"
+#include "translator/emit.h"
+
+/* The monitor's copy of a segment register's selector, as a cpu field. */
+static ZydisEncoderOperand selector_field(ZydisRegister seg)
+{
+	size_t off = CPU_OFF_STATE + offsetof(struct vcpu_state, seg) +
+		     seg_reg_index(seg) * sizeof(struct segment) + offsetof(struct segment, selector);
+	return cpu_field(2, (unsigned)off);
+}
+
+/* The slow path of a translated segment reload: the callout, resumable
+ * (a load of DS, ES, FS or GS goes on in the block unless the mode
+ * changed), then a jump over the rest; returns the jump's rel8 field. */
+static uint8_t *emit_seg_load_callout(struct tctx *c)
+{
+	static const uint8_t jmp_rel8[2] = { 0xeb, 0x00 };
+	emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
+	emit_callout(c);
+	struct callout_desc *d = &c->callouts[c->ncallouts - 1].desc;
+	d->flags = CALLOUT_RESUMABLE;
+	d->mode = (uint8_t)c->mode;
+	emit_bytes(&c->e, jmp_rel8, 2);
+	return c->e.failed ? NULL : c->e.pos - 1;
+}
+
+/* Compares r11 with the cpu field of size bytes at offset, the guest's
+ * flags left alone (rcx = field + ~r11 + 1 by NOT and LEA, tested with
+ * JRCXZ; the guest's RCX in r8 meanwhile): on a difference the reload's
+ * callout. Returns the callout's jump over the rest, to patch. */
+static uint8_t *emit_same_or_callout(struct tctx *c, unsigned size, unsigned offset)
+{
+	struct emitter *e = &c->e;
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8), op_reg(ZYDIS_REGISTER_RCX));
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(size == 4 ? ZYDIS_REGISTER_ECX : ZYDIS_REGISTER_RCX),
+	      cpu_field(size, offset));
+	emit1(e, ZYDIS_MNEMONIC_NOT, op_reg(ZYDIS_REGISTER_R11));
+	ZydisEncoderOperand ops[2] = { op_reg(ZYDIS_REGISTER_RCX),
+				       op_mem(8, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R11, 1, 1) };
+	emit_insn(e, ZYDIS_MNEMONIC_LEA, 2, ops, 0);
+	uint8_t *same = emit_jrcxz(e, false);
+	uint8_t *done = emit_seg_load_callout(c);
+	if (same)
+		patch_rel8(same, e->pos);
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
+	return done;
+}
+
+/* MOV Sreg, r and POP Sreg (ES, DS, FS, GS) at CPL 0 in a flat mode: a
+ * reload of the selector the register got from its last load, whose GDT
+ * descriptor still has the bytes it had then (cpu->seg_cache), changes
+ * nothing but ESP; anything else is the callout. The kernel reloads DS and
+ * ES at every entry and exit: 540k callouts in a Debian boot, each ending
+ * its block, and four in every page fault. The descriptor is read through
+ * the window as the CPU reads it; a fault there is the instruction's. */
+static bool translate_segment_load(struct tctx *c)
+{
+	bool pop = c->in.mnemonic == ZYDIS_MNEMONIC_POP;
+	int slot;
+	switch (c->ops[0].reg.value) {
+	case ZYDIS_REGISTER_ES: slot = 0; break;
+	case ZYDIS_REGISTER_DS: slot = 1; break;
+	case ZYDIS_REGISTER_FS: slot = 2; break;
+	case ZYDIS_REGISTER_GS: slot = 3; break;
+	default: return false;
+	}
+	if ((c->mode & (MODE_CPL3 | MODE_SINGLE)) || !(c->mode & MODE_FLAT) || insn_is_adaptive(c) ||
+	    (pop ? c->in.operand_width != 32 : c->ops[1].type != ZYDIS_OPERAND_TYPE_REGISTER))
+		return false;
+	struct emitter *e = &c->e;
+	unsigned entry = CPU_OFF_SEG_CACHE + (unsigned)slot * CPU_SEG_CACHE_ENTRY;
+	if (pop) {
+		ZydisEncoderOperand ld[2] = { op_reg(ZYDIS_REGISTER_R13D),
+					      guest_mem_at(c, ZYDIS_REGISTER_ESP, 0, ZYDIS_REGISTER_SS, 2) };
+		emit_mem_insn(c, ZYDIS_MNEMONIC_MOVZX, 2, ld, 0);
+	} else {
+		ZydisRegister src = reg_sized(reg64(map_reg(c->ops[1].reg.value)), 2);
+		emit2(e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_R13D), op_reg(src));
+	}
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11D), op_reg(ZYDIS_REGISTER_R13D));
+	uint8_t *done1 = emit_same_or_callout(c, 4, entry);   /* the selector */
+	/* The descriptor now, read before RCX is borrowed: a fault here
+	 * finds the guest's registers in place. */
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R14D), cpu_field(4, entry + 4));
+	ZydisEncoderOperand rd[2] = { op_reg(ZYDIS_REGISTER_R11),
+				      op_mem(8, ZYDIS_REGISTER_R14D, ZYDIS_REGISTER_NONE, 0, 0) };
+	emit_insn(e, ZYDIS_MNEMONIC_MOV, 2, rd, ZYDIS_ATTRIB_HAS_SEGMENT_GS);
+	uint8_t *done2 = emit_same_or_callout(c, 8, entry + 8);   /* its bytes */
+	if (pop)
+		emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, 4);
+	if (done1)
+		patch_rel8(done1, e->pos);
+	if (done2)
+		patch_rel8(done2, e->pos);
+	return true;
+}
+
+/* Reads of a segment register without a callout: MOV to a general
+ * register (zero-extended at 32 bits, as P6 and later do) and PUSH, which
+ * at 32 bits takes a whole slot but writes only the selector's word, the
+ * upper half keeping what it had (as current Intel CPUs do, and as the
+ * callout does: read the slot, replace the low word, write it back). The
+ * kernel saves its segments this way at every entry. */
+static bool translate_segment_read(struct tctx *c)
+{
+	if (c->in.mnemonic == ZYDIS_MNEMONIC_MOV && c->ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+	    ZydisRegisterGetClass(c->ops[0].reg.value) == ZYDIS_REGCLASS_SEGMENT)
+		return translate_segment_load(c);
+	ZydisMnemonic m = c->in.mnemonic;
+	if (m == ZYDIS_MNEMONIC_MOV && c->ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+	    c->ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+	    ZydisRegisterGetClass(c->ops[1].reg.value) == ZYDIS_REGCLASS_SEGMENT) {
+		ZydisRegisterClass cls = ZydisRegisterGetClass(c->ops[0].reg.value);
+		ZydisRegister dst = map_reg(c->ops[0].reg.value);
+		if (cls == ZYDIS_REGCLASS_GPR32)
+			emit2(&c->e, ZYDIS_MNEMONIC_MOVZX, op_reg(dst), selector_field(c->ops[1].reg.value));
+		else if (cls == ZYDIS_REGCLASS_GPR16)
+			emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(dst), selector_field(c->ops[1].reg.value));
+		else
+			return false;
+		return true;
+	}
+	/* A stack that reached MMIO (the monitor marked it): the callout,
+	 * which goes through the bus. */
+	if (m == ZYDIS_MNEMONIC_PUSH && c->ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+	    ZydisRegisterGetClass(c->ops[0].reg.value) == ZYDIS_REGCLASS_SEGMENT && !insn_is_adaptive(c)) {
+		struct emitter *e = &c->e;
+		emit2(e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_R11D), selector_field(c->ops[0].reg.value));
+		if (c->in.operand_width == 16) {
+			emit_push_value(c, op_reg(ZYDIS_REGISTER_R11W), 2);
+			return true;
+		}
+		if (c->in.operand_width != 32)
+			return false;
+		ZydisEncoderOperand ld[2] = { op_reg(ZYDIS_REGISTER_R8D),
+					      guest_mem_at(c, ZYDIS_REGISTER_ESP, -4, ZYDIS_REGISTER_SS, 4) };
+		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ld, 0);
+		emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8W), op_reg(ZYDIS_REGISTER_R11W));
+		emit_push_value(c, op_reg(ZYDIS_REGISTER_R8D), 4);
+		return true;
+	}
+	return false;
+}
+
+/* RDTSC at CPL 0 with a constant-rate host TSC: the host's counter less
+ * the guest's offset, without leaving translated code (Linux reads the TSC
+ * a dozen times per system call). CR4.TSD only matters at CPL 3, which
+ * keeps the callout. The guest's flags are live in RFLAGS, hence the
+ * PUSHFQ around the arithmetic. */
+static void emit_rdtsc(struct tctx *c)
+{
+	struct emitter *e = &c->e;
+	emit_insn(e, ZYDIS_MNEMONIC_PUSHFQ, 0, NULL, 0);
+	emit_insn(e, ZYDIS_MNEMONIC_RDTSC, 0, NULL, 0);
+	emit2(e, ZYDIS_MNEMONIC_SHL, op_reg(ZYDIS_REGISTER_RDX), op_imm(32));
+	emit2(e, ZYDIS_MNEMONIC_OR, op_reg(ZYDIS_REGISTER_RAX), op_reg(ZYDIS_REGISTER_RDX));
+	emit2(e, ZYDIS_MNEMONIC_SUB, op_reg(ZYDIS_REGISTER_RAX), cpu_field(8, CPU_OFF_TSC_OFFSET));
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RDX), op_reg(ZYDIS_REGISTER_RAX));
+	emit2(e, ZYDIS_MNEMONIC_SHR, op_reg(ZYDIS_REGISTER_RDX), op_imm(32));
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_EAX), op_reg(ZYDIS_REGISTER_EAX));
+	emit_insn(e, ZYDIS_MNEMONIC_POPFQ, 0, NULL, 0);
+}
+
+/* CLI at CPL 0 is a plain store to the virtual IF. In user mode CPL >
+ * IOPL makes it #GP (IOPL is not in the key): the callout. */
+static bool translate_cli(struct tctx *c)
+{
+	if (c->mode & MODE_CPL3)
+		return false;
+	emit2(&c->e, ZYDIS_MNEMONIC_MOV, cpu_field(1, CPU_OFF_VIF), op_imm(0));
+	return true;
+}
+
+/* PUSHF at CPL 0 on a flat 32-bit stack: EFLAGS as cpu_get_eflags makes
+ * them (the host's arithmetic flags, the virtual IF, the rest from struct
+ * cpu), without VM and RF, as the callout pushes them; the kernel runs it
+ * around every lock (2.6M callouts in a Debian boot). The slot is written
+ * with zero first, so a stack fault comes before any flag is touched; the
+ * guest's flags come back with POPFQ. */
+static bool translate_pushf(struct tctx *c)
+{
+	struct emitter *e = &c->e;
+	if ((c->mode & MODE_CPL3) || !(c->mode & MODE_FLAT) || c->in.operand_width != 32 ||
+	    insn_is_adaptive(c))
+		return false;
+	ZydisEncoderOperand slot[2] = { guest_mem_at(c, ZYDIS_REGISTER_ESP, -4, ZYDIS_REGISTER_SS, 4),
+					op_imm(0) };
+	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, slot, 0);
+	emit_insn(e, ZYDIS_MNEMONIC_PUSHFQ, 0, NULL, 0);
+	emit1(e, ZYDIS_MNEMONIC_POP, op_reg(R_T));
+	emit_insn(e, ZYDIS_MNEMONIC_PUSHFQ, 0, NULL, 0);
+	emit2(e, ZYDIS_MNEMONIC_AND, op_reg(ZYDIS_REGISTER_R13D), op_imm(EFLAGS_ARITH));
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11D),
+	      cpu_field(4, CPU_OFF_STATE + offsetof(struct vcpu_state, eflags)));
+	emit2(e, ZYDIS_MNEMONIC_AND, op_reg(ZYDIS_REGISTER_R11D),
+	      op_imm((int32_t)~(EFLAGS_ARITH | EFLAGS_IF | EFLAGS_VM | EFLAGS_RF)));
+	emit2(e, ZYDIS_MNEMONIC_OR, op_reg(ZYDIS_REGISTER_R13D), op_reg(ZYDIS_REGISTER_R11D));
+	emit2(e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_R11D), cpu_field(1, CPU_OFF_VIF));
+	emit2(e, ZYDIS_MNEMONIC_SHL, op_reg(ZYDIS_REGISTER_R11D), op_imm(9));   /* IF is bit 9 */
+	emit2(e, ZYDIS_MNEMONIC_OR, op_reg(ZYDIS_REGISTER_R13D), op_reg(ZYDIS_REGISTER_R11D));
+	emit2(e, ZYDIS_MNEMONIC_OR, op_reg(ZYDIS_REGISTER_R13D), op_imm(EFLAGS_FIXED1));
+	slot[0] = guest_mem_at(c, ZYDIS_REGISTER_ESP, -4, ZYDIS_REGISTER_SS, 4);
+	slot[1] = op_reg(ZYDIS_REGISTER_R13D);
+	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, slot, 0);
+	emit_insn(e, ZYDIS_MNEMONIC_POPFQ, 0, NULL, 0);
+	emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, -4);
+	return true;
+}
+
+/* STI at CPL 0: the virtual IF set in place, unless the run loop last saw
+ * an interrupt waiting on IF (cpu->irq_held), when the callout lets it in
+ * after the next instruction. One raised since asked for attention and
+ * is taken at the next block entry: the block must therefore go on past
+ * the next instruction, which keeps STI's one-instruction shadow (STI;
+ * HLT), so STI near the block's end stays a callout. 2M callouts in a
+ * Debian boot, four in each page fault. */
+static bool translate_sti(struct tctx *c)
+{
+	const struct translate_env *env = c->env;
+	unsigned max = c->t->single_insn ? 1 : c->t->max_insns;
+	uint32_t page_end = (c->eip / GUEST_PAGE_SIZE + 1) * GUEST_PAGE_SIZE;
+	if ((c->mode & (MODE_CPL3 | MODE_SINGLE)) || c->tb->ninsns >= max ||
+	    c->next_eip + ZYDIS_MAX_INSTRUCTION_LENGTH > page_end ||
+	    (size_t)(c->e.limit - c->e.pos) <
+		    2 * INSN_HEADROOM + tail_room(c, BLOCK_MAX_INSNS * ZYDIS_MAX_INSTRUCTION_LENGTH) ||
+	    (env->breakpoint_at && env->breakpoint_at(env->opaque, c->next_eip)))
+		return false;
+	struct emitter *e = &c->e;
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8), op_reg(ZYDIS_REGISTER_RCX));
+	emit2(e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_ECX), cpu_field(1, CPU_OFF_IRQ_HELD));
+	uint8_t *fast = emit_jrcxz(e, false);
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
+	emit_callout(c);
+	struct callout_desc *d = &c->callouts[c->ncallouts - 1].desc;
+	d->flags = CALLOUT_RESUMABLE;
+	d->mode = (uint8_t)c->mode;
+	static const uint8_t jmp_rel8[2] = { 0xeb, 0x00 };
+	emit_bytes(e, jmp_rel8, 2);
+	uint8_t *done = e->failed ? NULL : e->pos - 1;
+	if (fast)
+		patch_rel8(fast, e->pos);
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
+	emit2(e, ZYDIS_MNEMONIC_MOV, cpu_field(1, CPU_OFF_VIF), op_imm(1));
+	if (done)
+		patch_rel8(done, e->pos);
+	return true;
+}
+
+/* CLD with DF clear, STD with DF set: DF is part of the translation mode,
+ * so the block knows it already has that value, and the instruction is
+ * nothing (0.7M callouts in a Debian boot, the kernel's entry code and
+ * the C library's string functions). Else the callout, which changes
+ * the mode. */
+static bool translate_df(struct tctx *c)
+{
+	bool set = c->in.mnemonic == ZYDIS_MNEMONIC_STD;
+	return set == ((c->mode & MODE_DF) != 0);
+}
+
+static bool translate_rdtsc(struct tctx *c)
+{
+	if ((c->mode & MODE_CPL3) || !c->env->tsc_native)
+		return false;
+	emit_rdtsc(c);
+	return true;
+}
+
+static bool (*const inline_forms[INLINE_COUNT])(struct tctx *c) = {
+	[INLINE_CLI] = translate_cli,
+	[INLINE_SEGMENT_READ] = translate_segment_read,
+	[INLINE_RDTSC] = translate_rdtsc,
+	[INLINE_PUSHF] = translate_pushf,
+	[INLINE_STI] = translate_sti,
+	[INLINE_SEGMENT_LOAD] = translate_segment_load,
+	[INLINE_DF] = translate_df,
+};
+
+bool translate_inline_form(struct tctx *c, enum sensitive_inline form)
+{
+	return inline_forms[form](c);
+}
