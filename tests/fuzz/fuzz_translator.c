@@ -1,7 +1,9 @@
 /* Fuzzing harness for the translator (src/translator/): the input is a
  * guest code block and where it lies, translated (never run) under every
- * translation mode the run loop can ask for, with paging off and on, and
- * the host code of each translation checked as tests/test_isa_audit.c
+ * translation mode the run loop can ask for, with paging off, on, and on
+ * at a second linear address (where the blocks are copies of the first
+ * address's, each compared with a fresh translation as --clone-check
+ * does), and the host code of each translation checked as tests/test_isa_audit.c
  * checks it (tests/isa_check.c): memory only through GS with 32-bit
  * addressing or through r15/r14/r11/rsp, no system call, only the model's
  * ISA sets. The input is
@@ -57,6 +59,10 @@
 #define CODE_PHYS 0x100000u
 #define NEXT_PHYS 0x180000u
 #define CODE_LINEAR 0x40000000u
+/* The same two physical pages at a second linear address (a shared library
+ * in another process): translated there, blocks are copies of the first
+ * address's (translate_clone.c), checked against a fresh translation. */
+#define CODE_ALIAS 0x40010000u
 /* Past a page's end the first instruction may run: the longest is 15. */
 #define MAX_INSN 15u
 #define MODE_COUNT 32u
@@ -67,6 +73,12 @@ enum {
 	AT_PAGE_END = 0x20,
 	AT_NEXT_NO_RAM = 0x40,
 	AT_NEXT_ABSENT = 0x80,
+};
+
+enum {
+	PAGING_OFF,
+	PAGING_ON,
+	PAGING_ALIAS,
 };
 
 enum {
@@ -182,7 +194,7 @@ static void put_code(struct rig *r, uint32_t gpa, const uint8_t *code, size_t le
 
 /* Writes the block's two pages (the code, then HLT) and, with paging, the
  * tables that map them; *p says where the block starts. */
-static void place(struct rig *r, struct placement *p, uint8_t at, uint8_t env, bool paging,
+static void place(struct rig *r, struct placement *p, uint8_t at, uint8_t env, unsigned paging,
 		  const uint8_t *code, size_t len)
 {
 	memset(p, 0, sizeof(*p));
@@ -203,15 +215,16 @@ static void place(struct rig *r, struct placement *p, uint8_t at, uint8_t env, b
 	} else {
 		first = env & ENV_CODE_NO_RAM ? ram_end + GUEST_PAGE_SIZE : CODE_PHYS;
 		next = at & AT_NEXT_NO_RAM ? ram_end : NEXT_PHYS;
-		p->eip = CODE_LINEAR + p->offset;
+		uint32_t linear = paging == PAGING_ALIAS ? CODE_ALIAS : CODE_LINEAR;
+		p->eip = linear + p->offset;
 		uint32_t pte_next = next | PTE_P | PTE_W | (env & ENV_NEXT_SUPERVISOR ? 0 : PTE_U);
 		if (at & AT_NEXT_ABSENT)
 			pte_next = 0;
 		memset(r->ram.host + PAGE_DIR, 0, GUEST_PAGE_SIZE);
 		memset(r->ram.host + PAGE_TABLE, 0, GUEST_PAGE_SIZE);
 		put32(r, PAGE_DIR + 4 * (CODE_LINEAR >> 22), PAGE_TABLE | PTE_P | PTE_W | PTE_U);
-		put32(r, PAGE_TABLE + 4 * ((CODE_LINEAR >> 12) & 1023), first | PTE_P | PTE_W | PTE_U);
-		put32(r, PAGE_TABLE + 4 * (((CODE_LINEAR >> 12) + 1) & 1023), pte_next);
+		put32(r, PAGE_TABLE + 4 * ((linear >> 12) & 1023), first | PTE_P | PTE_W | PTE_U);
+		put32(r, PAGE_TABLE + 4 * (((linear >> 12) + 1) & 1023), pte_next);
 		bool present = pte_next != 0 && guest_ram_contains(&r->ram, next, MAX_INSN);
 		p->next_fetchable[0] = present;
 		p->next_fetchable[1] = present && !(env & ENV_NEXT_SUPERVISOR);
@@ -303,7 +316,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r->cpu.s.cr3 = PAGE_DIR;
 	r->cpu.s.cr4 = 0;
 
-	for (unsigned paging = 0; paging < 2; paging++) {
+	/* Paging off, on, then on at the alias, where the blocks of the same
+	 * physical code and mode are copies of the pass before (checked). */
+	for (unsigned paging = PAGING_OFF; paging <= PAGING_ALIAS; paging++) {
 		struct placement p;
 		place(r, &p, at, env, paging, code, code_len);
 		shadow_forget_adaptive(&r->sh);
