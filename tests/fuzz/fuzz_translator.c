@@ -315,6 +315,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r->tr.max_insns = insns ? 1 + insns % r->max_insns : r->max_insns;
 	r->cpu.s.cr3 = PAGE_DIR;
 	r->cpu.s.cr4 = 0;
+	/* The code is written behind the cache's back: the blocks of the
+	 * last input, which a copy could start from, go. */
+	tcache_flush(&r->tc, &r->cpu.ibl_table);
 
 	/* Paging off, on, then on at the alias, where the blocks of the same
 	 * physical code and mode are copies of the pass before (checked). */
