@@ -98,18 +98,40 @@ static void drop_translations(struct cpu *cpu, uint32_t gpa, unsigned len)
 			tcache_invalidate_page(cpu->tc, &cpu->ibl_table, p);
 }
 
+/* Writes [gpa, gpa+len) of RAM through the monitor's own mapping, which no
+ * trace protects: the shadow hears of the page-table entries that changed. */
+static void write_ram(struct cpu *cpu, uint32_t gpa, const uint8_t *src, unsigned len)
+{
+	const struct guest_ram *ram = cpu->sh->ram;
+	while (len) {
+		unsigned n = GUEST_PAGE_SIZE - gpa % GUEST_PAGE_SIZE;
+		if (n > len)
+			n = len;
+		if (!shadow_page_is_table(cpu->sh, gpa / GUEST_PAGE_SIZE)) {
+			memcpy(ram->host + gpa, src, n);
+		} else {
+			/* The words the piece touches (a page ends on a word). */
+			uint32_t lo = gpa & ~3u, hi = (gpa + n + 3) & ~3u;
+			uint32_t old[GUEST_PAGE_SIZE / 4];
+			memcpy(old, ram->host + lo, hi - lo);
+			memcpy(ram->host + gpa, src, n);
+			cpu->adaptive_needed = true;
+			shadow_after_write(cpu->sh, lo, old, (hi - lo) / 4);
+		}
+		gpa += n;
+		src += n;
+		len -= n;
+	}
+}
+
 void cpu_write_phys(struct cpu *cpu, uint32_t gpa, const void *src, unsigned len)
 {
 	const struct guest_ram *ram = cpu->sh->ram;
 	if (guest_ram_contains(ram, gpa, len)) {
-		/* The monitor writes through its own mapping, which no trace
-		 * protects: tell the shadow and the cache by hand. */
+		/* Tell the cache by hand too. */
 		drop_translations(cpu, gpa, len);
-		memcpy(ram->host + gpa, src, len);
+		write_ram(cpu, gpa, src, len);
 		guest_ram_written(ram, gpa, len);
-		for (uint32_t p = gpa / GUEST_PAGE_SIZE; p <= (gpa + len - 1) / GUEST_PAGE_SIZE; p++)
-			cpu->adaptive_needed = cpu->adaptive_needed || shadow_page_is_table(cpu->sh, p);
-		shadow_after_write(cpu->sh, gpa, len);
 		return;
 	}
 	cpu->adaptive_needed = true;

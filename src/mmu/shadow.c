@@ -385,6 +385,7 @@ static void drop_region(struct shadow *sh, struct shadow_window *w, uint32_t r, 
 	free(reg);
 	w->regions[r] = NULL;
 	w->region_pt[r] = SHADOW_NO_PT;
+	w->suspect[r / 64] &= ~(1ull << (r % 64));
 }
 
 static void drop_window(struct shadow *sh, struct shadow_window *w)
@@ -397,6 +398,7 @@ static void drop_window(struct shadow *sh, struct shadow_window *w)
 		drop_region(sh, w, r, false);
 	unmap_range(w, 0, SHADOW_REGIONS * 1024);
 	release_table(sh, w->cr3 >> 12, (uint16_t)(w - sh->windows), SHADOW_KEY_PD);
+	w->any_suspect = false;
 	w->used = false;
 	if (sh->current == &w->win)
 		sh->current = NULL;
@@ -556,7 +558,46 @@ static void unshadow_table(struct shadow *sh, uint32_t page)
 	sh->stats.tables_unshadowed += dropped;
 }
 
-static void table_slot_written(struct shadow *sh, uint32_t page, uint32_t slot)
+/* A directory entry of a window not in use changed from old: its region
+ * is checked when the window is selected again, and dropped only if the
+ * entry is not old then. A new process's directory is often the page of
+ * an exited one, whose windows are still cached: the kernel zeroes it and
+ * copies its own kernel half in (pgd_ctor), and dropping those regions
+ * re-faulted the kernel in every new process (about 20 hidden faults a
+ * fork). Nothing runs in the window meanwhile, so no access can see its
+ * stale mappings. A region with nothing mapped goes at once: so does its
+ * page table's trace (an exiting process clears its tables, then the
+ * directory entries, and frees the tables). */
+static void suspect_region(struct shadow *sh, struct shadow_window *w, uint32_t r, uint32_t old)
+{
+	uint64_t bit = 1ull << (r % 64);
+	if (!w->regions[r] || w->region_maps[r] == 0) {
+		drop_region(sh, w, r, true);
+		return;
+	}
+	if (!(w->suspect[r / 64] & bit)) {
+		w->suspect[r / 64] |= bit;
+		w->suspect_pde[r] = old;
+		w->any_suspect = true;
+	}
+}
+
+static void check_suspects(struct shadow *sh, struct shadow_window *w)
+{
+	assert(w->cr3 / GUEST_PAGE_SIZE < sh->ram_pages);   /* written, so a table in RAM */
+	const uint32_t *pd = (const uint32_t *)(sh->ram->host + (uint64_t)w->cr3);
+	w->any_suspect = false;
+	for (uint32_t i = 0; i < SHADOW_REGIONS / 64; i++) {
+		while (w->suspect[i]) {
+			uint32_t r = i * 64 + (uint32_t)__builtin_ctzll(w->suspect[i]);
+			w->suspect[i] &= w->suspect[i] - 1;
+			if (pd[r] != w->suspect_pde[r])
+				drop_region(sh, w, r, true);
+		}
+	}
+}
+
+static void table_slot_written(struct shadow *sh, uint32_t page, uint32_t slot, uint32_t old)
 {
 	/* On a copy; each action is idempotent. */
 	struct shadow_node users[SLOT_USERS_MAX];
@@ -567,10 +608,12 @@ static void table_slot_written(struct shadow *sh, uint32_t page, uint32_t slot)
 	}
 	for (unsigned i = 0; i < n; i++) {
 		struct shadow_window *w = &sh->windows[users[i].win];
-		if (users[i].key == SHADOW_KEY_PD)
+		if (users[i].key != SHADOW_KEY_PD)
+			refresh_entry(sh, w, users[i].key * 1024 + slot);
+		else if (&w->win == sh->current)
 			drop_region(sh, w, slot, true);   /* a directory entry: its 4 MiB */
 		else
-			refresh_entry(sh, w, users[i].key * 1024 + slot);
+			suspect_region(sh, w, slot, old);
 	}
 	if (shadow_page_is_table(sh, page) && ++sh->table_writes[page] >= TABLE_FLOOD_WRITES)
 		unshadow_table(sh, page);
@@ -588,16 +631,22 @@ void shadow_table_changed(struct shadow *sh, uint32_t page, const uint32_t *old)
 	const uint32_t *now = (const uint32_t *)(sh->ram->host + (uint64_t)page * GUEST_PAGE_SIZE);
 	for (uint32_t i = 0; i < 1024 && shadow_page_is_table(sh, page); i++)
 		if (now[i] != old[i])
-			table_slot_written(sh, page, i);
+			table_slot_written(sh, page, i, old[i]);
 }
 
-void shadow_after_write(struct shadow *sh, uint32_t gpa, unsigned len)
+void shadow_after_write(struct shadow *sh, uint32_t gpa, const uint32_t *old, unsigned nwords)
 {
-	for (uint32_t a = gpa & ~3u; a < gpa + len; a += 4) {
-		uint32_t page = a / GUEST_PAGE_SIZE;
-		if (shadow_page_is_table(sh, page))
-			table_slot_written(sh, page, (a % GUEST_PAGE_SIZE) / 4);
-	}
+	/* Entries written with the value they had change nothing: the kernel
+	 * copies the kernel half of every new page directory from its own
+	 * (pgd_ctor), into a page that may have been a directory before with
+	 * the same entries, and dropping those regions re-faulted the kernel
+	 * in every new process (about 20 hidden faults a fork). */
+	uint32_t page = gpa / GUEST_PAGE_SIZE, slot = (gpa % GUEST_PAGE_SIZE) / 4;
+	assert(gpa % 4 == 0 && slot + nwords <= GUEST_PAGE_SIZE / 4);
+	const uint32_t *now = (const uint32_t *)(sh->ram->host + (uint64_t)page * GUEST_PAGE_SIZE);
+	for (unsigned i = 0; i < nwords && shadow_page_is_table(sh, page); i++)
+		if (now[slot + i] != old[i])
+			table_slot_written(sh, page, slot + i, old[i]);
 }
 
 /* --- windows ---------------------------------------------------------- */
@@ -695,6 +744,8 @@ int shadow_select(struct shadow *sh, const struct vcpu_state *s, struct window *
 			if (err)
 				return err;
 		}
+		if (w->any_suspect)
+			check_suspects(sh, w);
 		w->last_used = ++sh->tick;
 		win = &w->win;
 		tag = w->asid;

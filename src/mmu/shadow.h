@@ -49,6 +49,12 @@ struct shadow_window {
 	 * replacement takes the oldest. */
 	int32_t region_maps[SHADOW_REGIONS];
 	uint64_t region_tick[SHADOW_REGIONS];
+	/* Regions whose directory entry was written while the window was not
+	 * in use, and the entry's value before: checked when it is selected
+	 * again (a directory page zeroed and given the same kernel half). */
+	uint64_t suspect[SHADOW_REGIONS / 64];
+	uint32_t suspect_pde[SHADOW_REGIONS];
+	bool any_suspect;
 };
 
 struct shadow_stats {
@@ -208,9 +214,10 @@ void shadow_retire_global(struct shadow *sh);
  * when nothing could be dropped. */
 bool shadow_make_room(struct shadow *sh);
 
-/* The monitor has written [gpa, gpa+len) of RAM through its own mapping:
- * shadow entries derived from page-table entries there are dropped. */
-void shadow_after_write(struct shadow *sh, uint32_t gpa, unsigned len);
+/* The monitor has written the nwords 32-bit words from gpa (aligned, in
+ * one page) of RAM through its own mapping, which held old before: shadow
+ * entries derived from the page-table entries that changed are dropped. */
+void shadow_after_write(struct shadow *sh, uint32_t gpa, const uint32_t *old, unsigned nwords);
 /* Page-table entries of page gpa_page that differ from old (4 KiB) were
  * written: drop what was derived from them. */
 void shadow_table_changed(struct shadow *sh, uint32_t gpa_page, const uint32_t *old);

@@ -16,6 +16,11 @@
 ;  tlb         INVLPG, CR3 reload, global pages (CR4.PGE), a 4 MiB page
 ;  spaces      two page directories, same linear address, different
 ;              physical data and code
+;  offline     a directory written while another is in use: zeroed and
+;              copied back (a new process's directory in an exited one's
+;              page), an entry pointed at another table, an entry cleared
+;              and restored while a PTE under it changed; each seen at the
+;              next switch to it
 ;  pt_alias    page-table writes through an alias and through a recursive
 ;              page-directory slot
 ;  smc_alias   code rewritten through a second (writable) linear alias
@@ -686,6 +691,74 @@ t_spaces:
 	call L_SP_CODE
 	check eax, 0xc0de0000
 
+; ---------------------------------------------------------------- directories not in use
+group "offline"
+t_offline:
+	mov eax, [dir1]
+	mov cr3, eax
+	check dword [L_SP_DATA], 0xbbbb1111	; dir1's mappings in use
+	mov edi, [dir1]
+	mov esi, L_SP_DATA
+	call pg_pde_addr
+	mov ebx, eax				; dir1's PDE of L_SP_DATA
+	mov edx, [ebx]				; and its own value
+	call pg_pte_addr
+	mov [offline_pte], eax			; the PTE under it
+	mov eax, [dir0]
+	mov cr3, eax
+	; zeroed and copied back whole, dir0 in use
+	cld
+	mov esi, [dir1]
+	mov edi, FRAME(25)
+	mov ecx, 1024
+	rep movsd
+	mov edi, [dir1]
+	xor eax, eax
+	mov ecx, 1024
+	rep stosd
+	mov esi, FRAME(25)
+	mov edi, [dir1]
+	mov ecx, 1024
+	rep movsd
+	mov eax, [dir1]
+	mov cr3, eax
+	check dword [L_SP_DATA], 0xbbbb1111
+	call L_SP_CODE
+	check eax, 0xc0de1111
+	; the entry pointed at dir0's table meanwhile
+	mov eax, [dir0]
+	mov cr3, eax
+	pde_of L_SP_DATA
+	mov eax, [eax]
+	mov [ebx], eax
+	mov eax, [dir1]
+	mov cr3, eax
+	check dword [L_SP_DATA], 0xaaaa0000
+	call L_SP_CODE
+	check eax, 0xc0de0000
+	; its own table again, then cleared and restored with the PTE under
+	; it changed in between
+	mov eax, [dir0]
+	mov cr3, eax
+	mov [ebx], edx
+	mov eax, [dir1]
+	mov cr3, eax
+	check dword [L_SP_DATA], 0xbbbb1111
+	mov eax, [dir0]
+	mov cr3, eax
+	mov dword [FRAME(26)], 0x26262626
+	mov dword [ebx], 0
+	mov eax, [offline_pte]
+	mov dword [eax], FRAME(26) | PG_P | PG_RW
+	mov [ebx], edx
+	mov eax, [dir1]
+	mov cr3, eax
+	check dword [L_SP_DATA], 0x26262626
+	mov eax, [dir0]
+	mov cr3, eax
+	mov eax, [offline_pte]
+	mov dword [eax], FRAME(21) | PG_P | PG_RW
+
 ; ---------------------------------------------------------------- page tables through aliases
 group "pt_alias"
 t_pt_alias:
@@ -985,6 +1058,7 @@ alignb 4
 cpuid1_edx:	resd 1
 dir0:		resd 1
 dir1:		resd 1
+offline_pte:	resd 1
 ad_pte:		resd 1
 ad_pde:		resd 1
 str_buf:	resd 4
