@@ -769,7 +769,7 @@ static enum callout_result run_callout(struct cpu *cpu, const struct callout_des
 		uint64_t before = cpu->tc->stats.invalidated_blocks;
 		enum callout_result r = do_mem_callout(cpu, d, in, ops);
 		/* A store that dropped translations: maybe this very block's. */
-		if (r == CALLOUT_GO_ON && d->kind == CALLOUT_MEM_FINISH &&
+		if (r == CALLOUT_GO_ON && (d->kind == CALLOUT_MEM_FINISH || d->kind == CALLOUT_MEM_STORE) &&
 		    cpu->tc->stats.invalidated_blocks != before) {
 			cpu->s.eip = d->next_eip;
 			r = CALLOUT_STOP;

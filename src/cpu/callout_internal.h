@@ -65,7 +65,7 @@ callout_handler do_string_mem;
  * near CALL or RET whose stack or memory operand reached MMIO. */
 callout_handler do_stack_insn;
 
-/* callout_mem.c: CALLOUT_MEM_PREPARE and CALLOUT_MEM_FINISH. */
+/* callout_mem.c: CALLOUT_MEM_PREPARE, CALLOUT_MEM_FINISH and CALLOUT_MEM_STORE. */
 callout_handler do_mem_callout;
 /* After a callout that runs only because its instruction is adaptive
  * (the memory, string and stack callouts): needed says it reached a

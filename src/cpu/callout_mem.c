@@ -6,7 +6,9 @@
  * buffer, and CALLOUT_MEM_FINISH stores what it wrote back, through the
  * monitor's path that keeps shadows and translations in step, or to the
  * device. Thus a page-table update costs two callouts instead of a host
- * fault, and every addressing form and width reaches the bus. */
+ * fault, and every addressing form and width reaches the bus. A plain MOV
+ * store takes one: CALLOUT_MEM_STORE writes what it stored in a scratch
+ * slot. */
 #include <string.h>
 
 #include "cache/tcache.h"
@@ -28,6 +30,38 @@ static bool is_mmio(const struct cpu *cpu, uint32_t gpa, unsigned len)
 	return !guest_ram_contains(cpu->sh->ram, gpa, len);
 }
 
+/* The operand's span in guest memory (scratch[1] its linear address), or
+ * false with the fault raised. */
+static bool operand_span(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedOperand *op,
+			 unsigned len, bool write, struct guest_span *span)
+{
+	uint32_t linear = (uint32_t)cpu->scratch[1];
+	if ((uint64_t)linear + len > 1ull << 32) {
+		/* Past the top of 4 GiB: beyond a flat segment's limit. */
+		cpu->stats.wrap_faults++;
+		raise_fault(cpu, d, mem_fault_vector(op), true, 0);
+		return false;
+	}
+	if (!cpu_translate_span(cpu, linear, len, write ? ACCESS_WRITE : ACCESS_READ, span)) {
+		raise_fault(cpu, d, mem_fault_vector(op), true, 0);
+		return false;
+	}
+	return true;
+}
+
+/* Counts an access and tells the adaptive set whether it was needed. */
+static void account_access(struct cpu *cpu, const struct callout_desc *d, const struct guest_span *span,
+			   bool write, bool mmio)
+{
+	cpu->sh->stats.adaptive_accesses++;
+	if (mmio)
+		cpu->sh->stats.mmio_accesses++;
+	bool table = false;
+	for (unsigned i = 0; write && i < span->n; i++)
+		table = table || shadow_page_is_table(cpu->sh, span->gpa[i] / GUEST_PAGE_SIZE);
+	adaptive_account(cpu, d, mmio || table);
+}
+
 static enum callout_result mem_prepare(struct cpu *cpu, const struct callout_desc *d,
 				       const ZydisDecodedInstruction *in,
 				       const ZydisDecodedOperand *ops)
@@ -38,19 +72,10 @@ static enum callout_result mem_prepare(struct cpu *cpu, const struct callout_des
 		cpu->fatal = "adaptive memory callout on an instruction without a plain memory operand";
 		return CALLOUT_STOP;
 	}
-	uint32_t linear = (uint32_t)cpu->scratch[1];
-	if ((uint64_t)linear + len > 1ull << 32) {
-		/* Past the top of 4 GiB: beyond a flat segment's limit. */
-		cpu->stats.wrap_faults++;
-		raise_fault(cpu, d, mem_fault_vector(op), true, 0);
-		return CALLOUT_STOP;
-	}
 	bool write = (op->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) != 0;
 	struct guest_span *span = &cpu->memop.span;
-	if (!cpu_translate_span(cpu, linear, len, write ? ACCESS_WRITE : ACCESS_READ, span)) {
-		raise_fault(cpu, d, mem_fault_vector(op), true, 0);
+	if (!operand_span(cpu, d, op, len, write, span))
 		return CALLOUT_STOP;
-	}
 	cpu->memop.write = write;
 	memset(cpu->memop.buf, 0, len);
 	bool mmio = false;
@@ -64,14 +89,36 @@ static enum callout_result mem_prepare(struct cpu *cpu, const struct callout_des
 		cpu_read_phys(cpu, span->gpa[i], cpu->memop.buf + at, span->len[i]);
 	}
 	memcpy(cpu->memop.old, cpu->memop.buf, len);
-	cpu->sh->stats.adaptive_accesses++;
-	if (mmio)
-		cpu->sh->stats.mmio_accesses++;
-	bool table = false;
-	for (unsigned i = 0; write && i < span->n; i++)
-		table = table || shadow_page_is_table(cpu->sh, span->gpa[i] / GUEST_PAGE_SIZE);
-	adaptive_account(cpu, d, mmio || table);
+	account_access(cpu, d, span, write, mmio);
 	cpu->scratch[1] = (uint64_t)(uintptr_t)cpu->memop.buf;
+	return CALLOUT_GO_ON;
+}
+
+static enum callout_result mem_store(struct cpu *cpu, const struct callout_desc *d,
+				     const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
+{
+	const ZydisDecodedOperand *op = memory_operand(in, ops);
+	unsigned len = op ? op->size / 8 : 0;
+	if (!len || len > sizeof(cpu->scratch[3])) {
+		cpu->fatal = "adaptive store callout on an instruction without a plain memory operand";
+		return CALLOUT_STOP;
+	}
+	struct guest_span span;
+	if (!operand_span(cpu, d, op, len, true, &span))
+		return CALLOUT_STOP;   /* the MOV changed nothing but the slot */
+	uint8_t value[sizeof(cpu->scratch[3])];
+	memcpy(value, &cpu->scratch[3], sizeof(value));
+	bool mmio = false;
+	for (unsigned i = 0; i < span.n; i++)
+		mmio = mmio || is_mmio(cpu, span.gpa[i], span.len[i]);
+	account_access(cpu, d, &span, true, mmio);   /* before the store may untrace a table */
+	for (unsigned i = 0, at = 0; i < span.n; at += span.len[i], i++) {
+		uint32_t gpa = span.gpa[i];
+		unsigned n = span.len[i];
+		/* The same value in RAM: nothing for the traces; a device sees every write. */
+		if (is_mmio(cpu, gpa, n) || memcmp(cpu->sh->ram->host + gpa, value + at, n))
+			cpu_write_phys(cpu, gpa, value + at, n);
+	}
 	return CALLOUT_GO_ON;
 }
 
@@ -108,5 +155,7 @@ enum callout_result do_mem_callout(struct cpu *cpu, const struct callout_desc *d
 {
 	if (d->kind == CALLOUT_MEM_PREPARE)
 		return mem_prepare(cpu, d, in, ops);
+	if (d->kind == CALLOUT_MEM_STORE)
+		return mem_store(cpu, d, in, ops);
 	return mem_finish(cpu);
 }

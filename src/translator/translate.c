@@ -386,6 +386,29 @@ static bool adaptive_candidate(const struct tctx *c)
 	       c->in.mnemonic != ZYDIS_MNEMONIC_MASKMOVQ && c->in.mnemonic != ZYDIS_MNEMONIC_MASKMOVDQU;
 }
 
+/* An adaptive MOV to memory from a general register or an immediate: it
+ * changes nothing but its operand, so it can store into a scratch slot
+ * first and one callout (CALLOUT_MEM_STORE) writes that out, walk and
+ * faults included, where the buffer's pair took two. Such stores were
+ * half of a fork's adaptive accesses (the kernel's PTE writes). */
+static bool adaptive_plain_store(const struct tctx *c)
+{
+	if (c->in.mnemonic != ZYDIS_MNEMONIC_MOV)
+		return false;
+	bool store = false;
+	for (unsigned i = 0; i < c->in.operand_count_visible; i++) {
+		const ZydisDecodedOperand *o = &c->ops[i];
+		if (o->type == ZYDIS_OPERAND_TYPE_MEMORY)
+			store = o->actions == ZYDIS_OPERAND_ACTION_WRITE && o->size <= 64;
+		else if (o->type == ZYDIS_OPERAND_TYPE_REGISTER &&
+			 ZydisRegisterGetClass(o->reg.value) != ZYDIS_REGCLASS_GPR8 &&
+			 ZydisRegisterGetClass(o->reg.value) != ZYDIS_REGCLASS_GPR16 &&
+			 ZydisRegisterGetClass(o->reg.value) != ZYDIS_REGCLASS_GPR32)
+			return false;
+	}
+	return store;
+}
+
 static void emit_callout_kind(struct tctx *c, uint8_t kind)
 {
 	emit_callout(c);
@@ -749,6 +772,7 @@ static bool translate_ident(struct tctx *c)
 		ZYDIS_ATTRIB_HAS_SEGMENT_FS | ZYDIS_ATTRIB_HAS_SEGMENT_GS);
 	bool is_lea = c->in.mnemonic == ZYDIS_MNEMONIC_LEA;
 	bool adaptive = adaptive_candidate(c);
+	bool plain_store = adaptive && adaptive_plain_store(c);
 	/* An address-size prefix on an instruction without a memory operand
 	 * means nothing; a 16-bit hint would not encode in 64-bit mode. */
 	req.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_NONE;
@@ -789,6 +813,11 @@ static bool translate_ident(struct tctx *c)
 				address_in_r14(c, &m);
 				emit2(&c->e, ZYDIS_MNEMONIC_MOV, cpu_field(8, CPU_OFF_SCRATCH + 8),
 				      op_reg(ZYDIS_REGISTER_R14));
+				if (plain_store) {
+					*o = cpu_field(o->mem.size, CPU_OFF_SCRATCH + 24);
+					req.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_NONE;
+					continue;
+				}
 				emit_callout_kind(c, CALLOUT_MEM_PREPARE);
 				emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R14),
 				      cpu_field(8, CPU_OFF_SCRATCH + 8));
@@ -813,7 +842,7 @@ static bool translate_ident(struct tctx *c)
 	if (ok && adaptive && stores_fpu_pointers(c))
 		emit_clear_fpu_pointers(c);
 	if (ok && adaptive)
-		emit_callout_kind(c, CALLOUT_MEM_FINISH);
+		emit_callout_kind(c, plain_store ? CALLOUT_MEM_STORE : CALLOUT_MEM_FINISH);
 	return ok && !c->e.failed;
 }
 

@@ -54,6 +54,7 @@ enum {
 	CALLOUT_MEM_FINISH,    /* adaptive: store the buffer back */
 	CALLOUT_UD,            /* not in the CPUID model, or undecodable: #UD */
 	CALLOUT_STACK,         /* adaptive stack instruction: the monitor runs it */
+	CALLOUT_MEM_STORE,     /* adaptive MOV store: write scratch[3] to its operand */
 };
 
 struct tctx;
