@@ -220,6 +220,74 @@ static bool translate_pushf(struct tctx *c)
 	return true;
 }
 
+/* Emits a rel8 jump (opcode op) to be patched; returns its field. */
+static uint8_t *emit_jump8(struct emitter *e, uint8_t op)
+{
+	const uint8_t jump[2] = { op, 0x00 };
+	emit_bytes(e, jump, 2);
+	return e->failed ? NULL : e->pos - 1;
+}
+
+#define JUMP8_JMP 0xeb
+#define JUMP8_JNZ 0x75
+#define JUMP8_JNC 0x73
+
+/* POPFD at CPL 0 on a flat stack that changes only the arithmetic flags
+ * and IF, with no interrupt waiting on IF (cpu->irq_held) if it sets IF:
+ * the arithmetic flags into the host's, IF into the virtual IF, ESP up;
+ * the rest (TF, DF, NT, IOPL, AC, ID, which may change the mode) and an
+ * interrupt to let in are the resumable callout's. The kernel's
+ * local_irq_restore: two callouts in every system call. The value is read
+ * first, so a stack fault comes before anything changed; the guest's
+ * flags are saved with PUSHFQ while the test clobbers them. */
+static bool translate_popf(struct tctx *c)
+{
+	if ((c->mode & (MODE_CPL3 | MODE_SINGLE)) || !(c->mode & MODE_FLAT) || c->in.operand_width != 32 ||
+	    insn_is_adaptive(c))
+		return false;
+	struct emitter *e = &c->e;
+	const uint32_t others = EFLAGS_TF | EFLAGS_DF | EFLAGS_NT | EFLAGS_IOPL | EFLAGS_AC | EFLAGS_ID;
+	ZydisEncoderOperand ld[2] = { op_reg(ZYDIS_REGISTER_R13D),
+				      guest_mem_at(c, ZYDIS_REGISTER_ESP, 0, ZYDIS_REGISTER_SS, 4) };
+	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ld, 0);
+	emit_insn(e, ZYDIS_MNEMONIC_PUSHFQ, 0, NULL, 0);
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11D), op_reg(ZYDIS_REGISTER_R13D));
+	emit2(e, ZYDIS_MNEMONIC_XOR, op_reg(ZYDIS_REGISTER_R11D),
+	      cpu_field(4, CPU_OFF_STATE + offsetof(struct vcpu_state, eflags)));
+	emit2(e, ZYDIS_MNEMONIC_TEST, op_reg(ZYDIS_REGISTER_R11D), op_imm((int32_t)others));
+	uint8_t *slow1 = emit_jump8(e, JUMP8_JNZ);
+	emit2(e, ZYDIS_MNEMONIC_BT, op_reg(ZYDIS_REGISTER_R13D), op_imm(9));   /* IF */
+	uint8_t *no_if = emit_jump8(e, JUMP8_JNC);
+	emit2(e, ZYDIS_MNEMONIC_CMP, cpu_field(1, CPU_OFF_IRQ_HELD), op_imm(0));
+	uint8_t *slow2 = emit_jump8(e, JUMP8_JNZ);
+	if (no_if)
+		patch_rel8(no_if, e->pos);
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11D), op_reg(ZYDIS_REGISTER_R13D));
+	emit2(e, ZYDIS_MNEMONIC_SHR, op_reg(ZYDIS_REGISTER_R11D), op_imm(9));
+	emit2(e, ZYDIS_MNEMONIC_AND, op_reg(ZYDIS_REGISTER_R11D), op_imm(1));
+	emit2(e, ZYDIS_MNEMONIC_MOV, cpu_field(1, CPU_OFF_VIF), op_reg(ZYDIS_REGISTER_R11B));
+	emit1(e, ZYDIS_MNEMONIC_POP, op_reg(ZYDIS_REGISTER_R11));
+	emit2(e, ZYDIS_MNEMONIC_AND, op_reg(ZYDIS_REGISTER_R11), op_imm((int32_t)~EFLAGS_ARITH));
+	emit2(e, ZYDIS_MNEMONIC_AND, op_reg(ZYDIS_REGISTER_R13D), op_imm(EFLAGS_ARITH));
+	emit2(e, ZYDIS_MNEMONIC_OR, op_reg(ZYDIS_REGISTER_R11), op_reg(ZYDIS_REGISTER_R13));
+	emit1(e, ZYDIS_MNEMONIC_PUSH, op_reg(ZYDIS_REGISTER_R11));
+	emit_insn(e, ZYDIS_MNEMONIC_POPFQ, 0, NULL, 0);
+	emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, 4);
+	uint8_t *done = emit_jump8(e, JUMP8_JMP);
+	if (slow1)
+		patch_rel8(slow1, e->pos);
+	if (slow2)
+		patch_rel8(slow2, e->pos);
+	emit_insn(e, ZYDIS_MNEMONIC_POPFQ, 0, NULL, 0);
+	emit_callout(c);
+	struct callout_desc *d = &c->callouts[c->ncallouts - 1].desc;
+	d->flags = CALLOUT_RESUMABLE;
+	d->mode = (uint8_t)c->mode;
+	if (done)
+		patch_rel8(done, e->pos);
+	return true;
+}
+
 /* STI at CPL 0: the virtual IF set in place, unless the run loop last saw
  * an interrupt waiting on IF (cpu->irq_held), when the callout lets it in
  * after the next instruction. One raised since asked for attention and
@@ -286,6 +354,7 @@ static bool (*const inline_forms[INLINE_COUNT])(struct tctx *c) = {
 	[INLINE_STI] = translate_sti,
 	[INLINE_SEGMENT_LOAD] = translate_segment_load,
 	[INLINE_DF] = translate_df,
+	[INLINE_POPF] = translate_popf,
 };
 
 bool translate_inline_form(struct tctx *c, enum sensitive_inline form)

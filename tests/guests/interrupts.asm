@@ -113,6 +113,64 @@ t_cli:
 	check eax, 0
 	check dword [isr_marker], 1
 
+; ---------------------------------------------------------------- popf
+; POPFD at CPL 0 (inline in btvm when only the arithmetic flags and IF
+; change and no interrupt waits): an IRQ pending while IF = 0 is taken
+; right after a POPFD that sets IF (no shadow), the arithmetic flags as
+; popped; a POPFD that changes DF, and one that clears IF.
+group "popf"
+t_popf:
+	cli
+	mov ecx, SPIN_LIMIT
+.poll:
+	read_irr
+	test al, 1
+	jnz .pending
+	dec ecx
+	jnz .poll
+	fatal "IRQ0 never became pending in the IRR"
+.pending:
+	mov ecx, 100000				; the run loop sees it wait on IF
+.spin:
+	dec ecx
+	jnz .spin
+	mov ebx, [ticks]
+	mov dword [shadow_marker], 0
+	mov dword [isr_marker], -1
+	push dword 0x202 | 0x41			; IF, ZF, CF
+	popfd
+	mov dword [shadow_marker], 1		; after the interrupt
+	pushfd
+	pop edx
+	cli
+	check dword [isr_marker], 0
+	mov eax, [ticks]
+	sub eax, ebx
+	dec eax
+	shr eax, 1				; the pending tick, maybe one more
+	check eax, 0
+	and edx, 0x8d5 | 0x200			; OF SF ZF AF PF CF, IF
+	check edx, 0x241
+	push dword 0x202 | 0x884		; IF, OF, SF, PF: no interrupt waits
+	popfd
+	pushfd
+	pop edx
+	cli
+	and edx, 0xfd7
+	check edx, 0xa86
+	push dword 0x002 | 0x400 | 0x01		; DF, CF, IF clear: the mode changes
+	popfd
+	pushfd
+	pop edx
+	mov esi, popf_bytes + 1
+	lodsb					; backwards
+	cld
+	and edx, 0xfd7
+	check edx, 0x403
+	check esi, popf_bytes
+	movzx eax, al
+	check eax, 0x5b
+
 ; ---------------------------------------------------------------- mask
 group "mask"
 t_mask:
@@ -179,6 +237,7 @@ t_regs:
 guest_finish
 
 ; ---------------------------------------------------------------- handlers
+popf_bytes:	db 0x5a, 0x5b
 timer_isr:
 	push eax
 	inc dword [ticks]
