@@ -303,6 +303,13 @@ enum callout_result do_verr_verw(struct cpu *cpu, const struct callout_desc *d,
 	else if (ok)
 		ok = !(hi & DESC_CODE) && (hi & DESC_WRITABLE);
 	set_zf(cpu, ok);
+	if (ok && in->mnemonic == ZYDIS_MNEMONIC_VERW && cpu->s.cpl == 0 && !(sel & 4)) {
+		/* The same selector and bytes at CPL 0 pass again: translated
+		 * VERW compares them (seg_cache). */
+		cpu->seg_cache[CPU_SEG_CACHE_VERW].selector = sel;
+		cpu->seg_cache[CPU_SEG_CACHE_VERW].addr = cpu->s.gdtr.base + (sel & ~7u);
+		cpu->seg_cache[CPU_SEG_CACHE_VERW].desc = (uint64_t)hi << 32 | lo;
+	}
 	return CALLOUT_GO_ON;
 }
 

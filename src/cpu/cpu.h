@@ -173,13 +173,16 @@ struct cpu {
 	 * changed otherwise), the descriptor's linear address and its bytes.
 	 * Translated MOV Sreg and POP Sreg that load the same selector again
 	 * compare the GDT's bytes with these and, when equal, change nothing
-	 * (the kernel reloads DS and ES at every entry and exit). */
+	 * (the kernel reloads DS and ES at every entry and exit). The fifth
+	 * entry (CPU_SEG_CACHE_VERW) is the last VERW at CPL 0 of a GDT
+	 * selector that found it writable: translated VERW of the same
+	 * selector and bytes sets ZF (the kernel's buffer clearing before
+	 * every return to user mode). */
 	struct {
 		uint32_t selector;
 		uint32_t addr;
 		uint64_t desc;
-	} seg_cache[4];
-	uint8_t pad2[CPU_OFF_FXSAVE - CPU_OFF_SEG_CACHE - 4 * CPU_SEG_CACHE_ENTRY];
+	} seg_cache[CPU_SEG_CACHE_COUNT];
 	/* Guest x87/MMX/SSE state while the monitor runs: its C code (and
 	 * libc) may use these registers between exits. */
 	uint8_t fxsave[512] __attribute__((aligned(16)));
@@ -277,6 +280,7 @@ _Static_assert(offsetof(struct cpu, vif) == CPU_OFF_VIF, "layout");
 _Static_assert(offsetof(struct cpu, irq_held) == CPU_OFF_IRQ_HELD, "layout");
 _Static_assert(offsetof(struct cpu, seg_cache) == CPU_OFF_SEG_CACHE, "layout");
 _Static_assert(sizeof(((struct cpu *)0)->seg_cache[0]) == CPU_SEG_CACHE_ENTRY, "layout");
+_Static_assert(CPU_OFF_SEG_CACHE + CPU_SEG_CACHE_COUNT * CPU_SEG_CACHE_ENTRY == CPU_OFF_FXSAVE, "layout");
 _Static_assert(offsetof(struct cpu, scratch) == CPU_OFF_SCRATCH, "layout");
 _Static_assert(offsetof(struct cpu, seg_base) == CPU_OFF_SEG_BASE, "layout");
 _Static_assert(offsetof(struct cpu, ibl) == CPU_OFF_IBL, "layout");

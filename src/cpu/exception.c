@@ -103,7 +103,7 @@ static int seg_cache_slot(unsigned seg)
 
 void cpu_seg_cache_clear(struct cpu *cpu)
 {
-	for (unsigned i = 0; i < 4; i++)
+	for (unsigned i = 0; i < CPU_SEG_CACHE_COUNT; i++)
 		cpu->seg_cache[i].selector = CPU_SEG_CACHE_NONE;
 }
 

@@ -106,6 +106,7 @@ enum sensitive_inline {
 	INLINE_SEGMENT_LOAD,   /* POP Sreg at CPL 0: a reload of an unchanged descriptor is nothing */
 	INLINE_DF,             /* CLD/STD that leave DF as the translation mode has it: nothing */
 	INLINE_POPF,           /* POPFD at CPL 0, flat stack, changing only arithmetic flags and IF */
+	INLINE_VERW,           /* VERW at CPL 0 of the selector last found writable, bytes unchanged */
 	INLINE_COUNT
 };
 

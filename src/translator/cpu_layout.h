@@ -21,8 +21,10 @@
 #define CPU_OFF_POLL_PTR 0x98      /* uint64_t: what block entries read; unmapped = attention */
 #define CPU_OFF_IBL_GLOBAL 0xa0    /* uint64_t: tag of global-page entries (asid << 40) */
 #define CPU_OFF_TSC_OFFSET 0xa8    /* uint64_t: host TSC - guest TSC (native TSC only) */
-#define CPU_OFF_SEG_CACHE 0xb0     /* 4 x {u32 selector, u32 GDT address, u64 descriptor}: ES DS FS GS */
+#define CPU_OFF_SEG_CACHE 0xb0     /* 5 x {u32 selector, u32 GDT address, u64 descriptor}: ES DS FS GS, VERW */
 #define CPU_SEG_CACHE_ENTRY 16
+#define CPU_SEG_CACHE_COUNT 5
+#define CPU_SEG_CACHE_VERW 4
 #define CPU_SEG_CACHE_NONE 0xffffffffu  /* no selector: the entry matches nothing */
 #define CPU_OFF_FXSAVE 0x100       /* 512 bytes, 16-aligned: guest x87/SSE state */
 #define CPU_OFF_IBL_TAGS 0x300     /* uint64_t[32]: table tag base per mode */

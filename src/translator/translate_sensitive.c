@@ -108,6 +108,46 @@ static bool translate_segment_load(struct tctx *c)
 	return true;
 }
 
+/* VERW at CPL 0 in a flat mode of the selector the last VERW callout
+ * found writable there, whose GDT descriptor still has the bytes it had
+ * (cpu->seg_cache's VERW entry): ZF set, the other flags kept; anything
+ * else the callout. The kernel clears the CPU's buffers with it before
+ * every return to user mode, a callout in every system call. */
+static bool translate_verw(struct tctx *c)
+{
+	const ZydisDecodedOperand *op = &c->ops[0];
+	if ((c->mode & (MODE_CPL3 | MODE_SINGLE)) || !(c->mode & MODE_FLAT) || insn_is_adaptive(c))
+		return false;
+	struct emitter *e = &c->e;
+	if (op->type == ZYDIS_OPERAND_TYPE_REGISTER) {
+		ZydisRegister src = reg_sized(reg64(map_reg(op->reg.value)), 2);
+		emit2(e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_R13D), op_reg(src));
+	} else if (op->type == ZYDIS_OPERAND_TYPE_MEMORY && c->in.address_width == 32 &&
+		   op->mem.segment != ZYDIS_REGISTER_FS && op->mem.segment != ZYDIS_REGISTER_GS) {
+		ZydisEncoderOperand ld[2] = { op_reg(ZYDIS_REGISTER_R13D), guest_mem(c, op, 0, 2) };
+		emit_mem_insn(c, ZYDIS_MNEMONIC_MOVZX, 2, ld, 0);
+	} else {
+		return false;
+	}
+	unsigned entry = CPU_OFF_SEG_CACHE + CPU_SEG_CACHE_VERW * CPU_SEG_CACHE_ENTRY;
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11D), op_reg(ZYDIS_REGISTER_R13D));
+	uint8_t *done1 = emit_same_or_callout(c, 4, entry);   /* the selector */
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R14D), cpu_field(4, entry + 4));
+	ZydisEncoderOperand rd[2] = { op_reg(ZYDIS_REGISTER_R11),
+				      op_mem(8, ZYDIS_REGISTER_R14D, ZYDIS_REGISTER_NONE, 0, 0) };
+	emit_insn(e, ZYDIS_MNEMONIC_MOV, 2, rd, ZYDIS_ATTRIB_HAS_SEGMENT_GS);
+	uint8_t *done2 = emit_same_or_callout(c, 8, entry + 8);   /* its bytes */
+	emit_insn(e, ZYDIS_MNEMONIC_PUSHFQ, 0, NULL, 0);
+	emit2(e, ZYDIS_MNEMONIC_OR, op_mem(8, ZYDIS_REGISTER_RSP, ZYDIS_REGISTER_NONE, 0, 0),
+	      op_imm(EFLAGS_ZF));
+	emit_insn(e, ZYDIS_MNEMONIC_POPFQ, 0, NULL, 0);
+	if (done1)
+		patch_rel8(done1, e->pos);
+	if (done2)
+		patch_rel8(done2, e->pos);
+	return true;
+}
+
 /* Reads of a segment register without a callout: MOV to a general
  * register (zero-extended at 32 bits, as P6 and later do) and PUSH, which
  * at 32 bits takes a whole slot but writes only the selector's word, the
@@ -355,6 +395,7 @@ static bool (*const inline_forms[INLINE_COUNT])(struct tctx *c) = {
 	[INLINE_SEGMENT_LOAD] = translate_segment_load,
 	[INLINE_DF] = translate_df,
 	[INLINE_POPF] = translate_popf,
+	[INLINE_VERW] = translate_verw,
 };
 
 bool translate_inline_form(struct tctx *c, enum sensitive_inline form)

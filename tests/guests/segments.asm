@@ -610,6 +610,53 @@ group "desc"
 	xor edx, 9 ^ 3
 	check esi, edx
 
+; ---------------------------------------------------------------- VERW again
+; The same VERW run again and again (btvm: inline at CPL 0 once a callout
+; found the selector writable): ZF set, the other flags kept; the
+; descriptor made read-only in the GDT between two runs: ZF clear; made
+; writable again: set; RPL 3 above DPL 0: clear.
+group "verw"
+	mov eax, SEL_NP
+	mov ebx, 0
+	mov ecx, 0xfffff
+	mov edx, 0x0c92				; writable data, present
+	call lib_set_desc
+	mov dword [mem0], SEL_NP
+	mov ebx, verw_expect
+	mov esi, 0
+.again:
+	mov al, [ebx + esi]
+	mov [lib_gdt + SEL_NP + 5], al		; the type byte: 0x92 or read-only 0x90
+	mov dx, SEL_NP
+	xor ecx, ecx				; ZF set, CF clear
+	stc					; CF set
+	verw dx
+	pushfd
+	pop edi
+	and edi, F_ZF | F_CF
+	xor eax, eax
+	inc eax					; ZF clear
+	verw [mem0]
+	pushfd
+	pop ecx
+	and ecx, F_ZF | F_CF
+	movzx eax, byte [ebx + esi + 4]		; the ZF expected
+	or eax, F_CF
+	check edi, eax
+	and eax, F_ZF
+	check ecx, eax
+	inc esi
+	cmp esi, 4
+	jb .again
+	mov dx, SEL_NP | 3
+	verw dx
+	check_flags F_ZF, 0
+	mov eax, SEL_NP
+	mov ebx, 0
+	mov ecx, 0xfffff
+	mov edx, 0x0c12				; back to P = 0
+	call lib_set_desc
+
 ; ---------------------------------------------------------------- MSRs
 group "msr"
 	mov ecx, 0x174				; SYSENTER_CS/ESP/EIP read back
@@ -819,6 +866,8 @@ ss_fn:
 	ret
 
 section .rodata
+verw_expect:	db 0x92, 0x92, 0x90, 0x92	; the type byte per run
+		db F_ZF, F_ZF, 0, F_ZF		; and ZF after VERW
 far_ptr:	dd _start.via_mem
 		dw SEL_CODE
 far_fn_ptr:	dd far_fn_ret8
