@@ -636,11 +636,8 @@ void shadow_table_changed(struct shadow *sh, uint32_t page, const uint32_t *old)
 
 void shadow_after_write(struct shadow *sh, uint32_t gpa, const uint32_t *old, unsigned nwords)
 {
-	/* Entries written with the value they had change nothing: the kernel
-	 * copies the kernel half of every new page directory from its own
-	 * (pgd_ctor), into a page that may have been a directory before with
-	 * the same entries, and dropping those regions re-faulted the kernel
-	 * in every new process (about 20 hidden faults a fork). */
+	/* Entries written with the value they had change nothing (a string
+	 * copy over a table, a store of the value an entry holds). */
 	uint32_t page = gpa / GUEST_PAGE_SIZE, slot = (gpa % GUEST_PAGE_SIZE) / 4;
 	assert(gpa % 4 == 0 && slot + nwords <= GUEST_PAGE_SIZE / 4);
 	const uint32_t *now = (const uint32_t *)(sh->ram->host + (uint64_t)page * GUEST_PAGE_SIZE);
