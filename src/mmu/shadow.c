@@ -180,6 +180,36 @@ static void entry_protect(struct shadow *sh, struct shadow_window *w, uint32_t v
 
 static void flush_pending_unmap(struct shadow *sh);
 
+/* Each mapping of page in w gets the protection its entry calls for now,
+ * where the host has another. */
+static void apply_reprotect(struct shadow *sh, struct shadow_window *w, uint32_t page)
+{
+	uint16_t id = (uint16_t)(w - sh->windows);
+	for (uint32_t n = sh->map_head[page]; n; n = sh->nodes[n - 1].next) {
+		const struct shadow_node *node = &sh->nodes[n - 1];
+		if (node->win != id)
+			continue;
+		uint32_t *e = entry_of(w, node->key);
+		int prot = entry_prot(sh, *e);
+		if (entry_with_prot(*e, prot) != *e)
+			entry_protect(sh, w, node->key, prot);
+	}
+}
+
+static void flush_reprotects(struct shadow *sh, struct shadow_window *w)
+{
+	unsigned n = w->nreprotect;
+	w->nreprotect = 0;
+	for (unsigned i = 0; i < n; i++)
+		apply_reprotect(sh, w, w->reprotect[i]);
+}
+
+/* A page turned a table (or code), or back, changes its protection in
+ * every window that maps it: the kernel's direct map holds every page
+ * table, so each one a fork makes and an exit frees was an mprotect in
+ * every cached window (about 65 a fork). Only the current window can
+ * run, so the others are held back until selected (shadow_select), and a
+ * page protected and released meanwhile costs nothing there. */
 void shadow_reprotect(struct shadow *sh, uint32_t page)
 {
 	if (page >= sh->npages)
@@ -197,7 +227,17 @@ void shadow_reprotect(struct shadow *sh, uint32_t page)
 		struct shadow_window *w = &sh->windows[n->win];
 		uint32_t *e = entry_of(w, n->key);
 		assert(e && (*e >> 12) == page);
-		entry_protect(sh, w, n->key, entry_prot(sh, *e));
+		int prot = entry_prot(sh, *e);
+		if (&w->win == sh->current) {
+			entry_protect(sh, w, n->key, prot);   /* also after shadow_unprotect_current */
+			continue;
+		}
+		if (entry_with_prot(*e, prot) == *e ||
+		    (w->nreprotect && w->reprotect[w->nreprotect - 1] == page))
+			continue;
+		if (w->nreprotect == SHADOW_REPROTECT_MAX)
+			flush_reprotects(sh, w);
+		w->reprotect[w->nreprotect++] = page;
 	}
 }
 
@@ -399,6 +439,7 @@ static void drop_window(struct shadow *sh, struct shadow_window *w)
 	unmap_range(w, 0, SHADOW_REGIONS * 1024);
 	release_table(sh, w->cr3 >> 12, (uint16_t)(w - sh->windows), SHADOW_KEY_PD);
 	w->any_suspect = false;
+	w->nreprotect = 0;
 	w->used = false;
 	if (sh->current == &w->win)
 		sh->current = NULL;
@@ -743,6 +784,8 @@ int shadow_select(struct shadow *sh, const struct vcpu_state *s, struct window *
 		}
 		if (w->any_suspect)
 			check_suspects(sh, w);
+		if (w->nreprotect)
+			flush_reprotects(sh, w);
 		w->last_used = ++sh->tick;
 		win = &w->win;
 		tag = w->asid;

@@ -27,6 +27,7 @@ struct vcpu_state;
 #define SHADOW_MAP_RESERVE 4096L
 #define SHADOW_MAP_MIN 4096L
 #define SHADOW_REGIONS 1024u       /* 4 MiB regions of a 4 GiB window */
+#define SHADOW_REPROTECT_MAX 256u  /* pages a window not in use holds back */
 #define SHADOW_NO_PT 0xffffffffu   /* region with no page table behind it yet */
 #define SHADOW_LARGE 0xfffffffeu   /* region mapped by a 4 MiB page */
 
@@ -55,6 +56,11 @@ struct shadow_window {
 	uint64_t suspect[SHADOW_REGIONS / 64];
 	uint32_t suspect_pde[SHADOW_REGIONS];
 	bool any_suspect;
+	/* Guest pages whose host protection here is to follow their entries'
+	 * when the window is selected again (shadow_reprotect while it was
+	 * not in use). */
+	uint32_t reprotect[SHADOW_REPROTECT_MAX];
+	unsigned nreprotect;
 };
 
 struct shadow_stats {

@@ -20,7 +20,8 @@
 ;              copied back (a new process's directory in an exited one's
 ;              page), an entry pointed at another table, an entry cleared
 ;              and restored while a PTE under it changed; each seen at the
-;              next switch to it
+;              next switch to it; a page written through one space made a
+;              table of another, then written through the first again
 ;  pt_alias    page-table writes through an alias and through a recursive
 ;              page-directory slot
 ;  smc_alias   code rewritten through a second (writable) linear alias
@@ -72,6 +73,9 @@ L_AD_CODE	equ 0x40801000		; -> FRAME(11), code
 ; PDE 0x103: the two address spaces
 L_SP_DATA	equ 0x40c00000		; dir0 -> FRAME(20), dir1 -> FRAME(21)
 L_SP_CODE	equ 0x40c01000		; dir0 -> FRAME(22), dir1 -> FRAME(23)
+; PDEs 0x104 and 0x105: a page written through dir1, then a table of dir0
+L_OFF_X		equ 0x41000000		; dir1 -> FRAME(27)
+L_OFF_Y		equ 0x41400000		; dir0, its table FRAME(27) -> FRAME(28), then (29)
 L_NOPDE		equ 0x50000000		; PDE not present
 L_BIG		equ 0x80000000		; 4 MiB page -> BIG0
 L_BIG_RSVD	equ 0x84000000		; 4 MiB PDE with bit 21 set
@@ -758,6 +762,31 @@ t_offline:
 	mov cr3, eax
 	mov eax, [offline_pte]
 	mov dword [eax], FRAME(21) | PG_P | PG_RW
+	; a page dir1 wrote through its mapping, then made a table of dir0
+	; while dir1 was not in use: written through dir1 again, the change
+	; is a table write that dir0 sees
+	mov dword [FRAME(28)], 0x28282828
+	mov dword [FRAME(29)], 0x29292929
+	mov edi, [dir1]
+	pg_map_page L_OFF_X, FRAME(27) | PG_P | PG_RW
+	mov eax, [dir1]
+	mov cr3, eax
+	mov dword [L_OFF_X], FRAME(28) | PG_P | PG_RW
+	mov eax, [dir0]
+	mov cr3, eax
+	pde_of L_OFF_Y
+	mov dword [eax], FRAME(27) | PG_P | PG_RW
+	check dword [L_OFF_Y], 0x28282828
+	mov eax, [dir1]
+	mov cr3, eax
+	mov dword [L_OFF_X], FRAME(29) | PG_P | PG_RW
+	mov eax, [dir0]
+	mov cr3, eax
+	check dword [L_OFF_Y], 0x29292929
+	pde_of L_OFF_Y
+	mov dword [eax], 0
+	mov eax, cr3
+	mov cr3, eax
 
 ; ---------------------------------------------------------------- page tables through aliases
 group "pt_alias"
