@@ -59,6 +59,31 @@ static uint8_t *emit_same_or_callout(struct tctx *c, unsigned size, unsigned off
 	return done;
 }
 
+/* Compares the selector in r13d, then the GDT's bytes at the address the
+ * seg_cache entry at offset entry holds, with the entry; on a difference
+ * the instruction's callout. The descriptor is read through the window as
+ * the CPU reads it, before RCX is borrowed: a fault there is the
+ * instruction's, the guest's registers in place. done[] gets the
+ * callouts' jumps over the rest, to patch. */
+static void emit_cache_entry_check(struct tctx *c, unsigned entry, uint8_t *done[2])
+{
+	struct emitter *e = &c->e;
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11D), op_reg(ZYDIS_REGISTER_R13D));
+	done[0] = emit_same_or_callout(c, 4, entry);   /* the selector */
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R14D), cpu_field(4, entry + 4));
+	ZydisEncoderOperand rd[2] = { op_reg(ZYDIS_REGISTER_R11),
+				      op_mem(8, ZYDIS_REGISTER_R14D, ZYDIS_REGISTER_NONE, 0, 0) };
+	emit_insn(e, ZYDIS_MNEMONIC_MOV, 2, rd, ZYDIS_ATTRIB_HAS_SEGMENT_GS);
+	done[1] = emit_same_or_callout(c, 8, entry + 8);   /* its bytes */
+}
+
+static void patch_done(struct emitter *e, uint8_t *done[2])
+{
+	for (int i = 0; i < 2; i++)
+		if (done[i])
+			patch_rel8(done[i], e->pos);
+}
+
 /* MOV Sreg, r and POP Sreg (ES, DS, FS, GS) at CPL 0 in a flat mode: a
  * reload of the selector the register got from its last load, whose GDT
  * descriptor still has the bytes it had then (cpu->seg_cache), changes
@@ -90,21 +115,11 @@ static bool translate_segment_load(struct tctx *c)
 		ZydisRegister src = reg_sized(reg64(map_reg(c->ops[1].reg.value)), 2);
 		emit2(e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_R13D), op_reg(src));
 	}
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11D), op_reg(ZYDIS_REGISTER_R13D));
-	uint8_t *done1 = emit_same_or_callout(c, 4, entry);   /* the selector */
-	/* The descriptor now, read before RCX is borrowed: a fault here
-	 * finds the guest's registers in place. */
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R14D), cpu_field(4, entry + 4));
-	ZydisEncoderOperand rd[2] = { op_reg(ZYDIS_REGISTER_R11),
-				      op_mem(8, ZYDIS_REGISTER_R14D, ZYDIS_REGISTER_NONE, 0, 0) };
-	emit_insn(e, ZYDIS_MNEMONIC_MOV, 2, rd, ZYDIS_ATTRIB_HAS_SEGMENT_GS);
-	uint8_t *done2 = emit_same_or_callout(c, 8, entry + 8);   /* its bytes */
+	uint8_t *done[2];
+	emit_cache_entry_check(c, entry, done);
 	if (pop)
 		emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, 4);
-	if (done1)
-		patch_rel8(done1, e->pos);
-	if (done2)
-		patch_rel8(done2, e->pos);
+	patch_done(e, done);
 	return true;
 }
 
@@ -129,22 +144,13 @@ static bool translate_verw(struct tctx *c)
 	} else {
 		return false;
 	}
-	unsigned entry = CPU_OFF_SEG_CACHE + CPU_SEG_CACHE_VERW * CPU_SEG_CACHE_ENTRY;
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11D), op_reg(ZYDIS_REGISTER_R13D));
-	uint8_t *done1 = emit_same_or_callout(c, 4, entry);   /* the selector */
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R14D), cpu_field(4, entry + 4));
-	ZydisEncoderOperand rd[2] = { op_reg(ZYDIS_REGISTER_R11),
-				      op_mem(8, ZYDIS_REGISTER_R14D, ZYDIS_REGISTER_NONE, 0, 0) };
-	emit_insn(e, ZYDIS_MNEMONIC_MOV, 2, rd, ZYDIS_ATTRIB_HAS_SEGMENT_GS);
-	uint8_t *done2 = emit_same_or_callout(c, 8, entry + 8);   /* its bytes */
+	uint8_t *done[2];
+	emit_cache_entry_check(c, CPU_OFF_SEG_CACHE + CPU_SEG_CACHE_VERW * CPU_SEG_CACHE_ENTRY, done);
 	emit_insn(e, ZYDIS_MNEMONIC_PUSHFQ, 0, NULL, 0);
 	emit2(e, ZYDIS_MNEMONIC_OR, op_mem(8, ZYDIS_REGISTER_RSP, ZYDIS_REGISTER_NONE, 0, 0),
 	      op_imm(EFLAGS_ZF));
 	emit_insn(e, ZYDIS_MNEMONIC_POPFQ, 0, NULL, 0);
-	if (done1)
-		patch_rel8(done1, e->pos);
-	if (done2)
-		patch_rel8(done2, e->pos);
+	patch_done(e, done);
 	return true;
 }
 

@@ -83,15 +83,7 @@ group "cli"
 t_cli:
 	cli
 	mov ebx, [ticks]
-	mov ecx, SPIN_LIMIT
-.poll:
-	read_irr
-	test al, 1
-	jnz .pending
-	dec ecx
-	jnz .poll
-	fatal "IRQ0 never became pending in the IRR"
-.pending:
+	call wait_irq0_pending
 	mov ecx, 100000				; keep IF=0 a while longer
 .spin:
 	dec ecx
@@ -121,15 +113,7 @@ t_cli:
 group "popf"
 t_popf:
 	cli
-	mov ecx, SPIN_LIMIT
-.poll:
-	read_irr
-	test al, 1
-	jnz .pending
-	dec ecx
-	jnz .poll
-	fatal "IRQ0 never became pending in the IRR"
-.pending:
+	call wait_irq0_pending
 	mov ecx, 100000				; the run loop sees it wait on IF
 .spin:
 	dec ecx
@@ -237,6 +221,19 @@ t_regs:
 guest_finish
 
 ; ---------------------------------------------------------------- handlers
+; wait_irq0_pending: with IF clear, until IRQ0 shows in the master's IRR.
+wait_irq0_pending:
+	mov ecx, SPIN_LIMIT
+.poll:
+	read_irr
+	test al, 1
+	jnz .pending
+	dec ecx
+	jnz .poll
+	fatal "IRQ0 never became pending in the IRR"
+.pending:
+	ret
+
 popf_bytes:	db 0x5a, 0x5b
 timer_isr:
 	push eax
