@@ -14,6 +14,7 @@ import termios
 import time
 
 STEP_TIMEOUT = 300
+SEARCH_BACK = 65536   # bytes before new output that a match may start at
 
 
 class Fail(Exception):
@@ -30,7 +31,7 @@ class Pty:
             env = dict(os.environ, PS1="bash$ ", TERM="dumb")
             argv = argv or ["bash", "--norc", "--noprofile", "-i"]
             os.execvpe(argv[0], argv, env)
-        self.buf = b""
+        self.buf = bytearray()
         self.log = log
 
     def send(self, data):
@@ -41,16 +42,24 @@ class Pty:
         what came before it (kept in last_before until the next call)."""
         rx = re.compile(pattern.encode())
         end = time.time() + timeout
+        start = 0
         while True:
-            m = rx.search(self.buf)
+            m = rx.search(self.buf, start)
             if m:
-                self.last_before = self.buf[:m.start()]
+                self.last_before = bytes(self.buf[:m.start()])
                 self.buf = self.buf[m.end():]
                 return m
+            # A later match ends in bytes yet to come, so it starts at most
+            # SEARCH_BACK bytes before them (the patterns are short). The
+            # whole buffer searched after every read made a long output
+            # quadratic: an ASan guest's 700 KB kallsyms listing arrives a
+            # few bytes a read, and the teaching test waited 300 s for the
+            # prompt after it, one run in four beside two busy loops.
+            start = max(0, len(self.buf) - SEARCH_BACK)
             left = end - time.time()
             r = select.select([self.fd], [], [], max(0, left))[0] if left > 0 else []
             if not r:
-                raise Fail("timed out waiting for %r; last output: %r" % (pattern, self.buf[-400:]))
+                raise Fail("timed out waiting for %r; last output: %r" % (pattern, bytes(self.buf[-400:])))
             try:
                 data = os.read(self.fd, 65536)
             except OSError:
