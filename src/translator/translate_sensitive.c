@@ -22,19 +22,36 @@ static ZydisEncoderOperand selector_field(ZydisRegister seg)
 	return cpu_field(2, (unsigned)off);
 }
 
+/* Emits a rel8 jump (opcode op) to be patched; returns its field. */
+static uint8_t *emit_jump8(struct emitter *e, uint8_t op)
+{
+	const uint8_t jump[2] = { op, 0x00 };
+	emit_bytes(e, jump, 2);
+	return e->failed ? NULL : e->pos - 1;
+}
+
+#define JUMP8_JMP 0xeb
+#define JUMP8_JNZ 0x75
+#define JUMP8_JNC 0x73
+
+/* The instruction's callout, resumable: the block goes on after it unless
+ * the mode changed or an interrupt became due (callout_and_resume). */
+static void emit_resumable_callout(struct tctx *c)
+{
+	emit_callout(c);
+	struct callout_desc *d = &c->callouts[c->ncallouts - 1].desc;
+	d->flags = CALLOUT_RESUMABLE;
+	d->mode = (uint8_t)c->mode;
+}
+
 /* The slow path of a translated segment reload: the callout, resumable
  * (a load of DS, ES, FS or GS goes on in the block unless the mode
  * changed), then a jump over the rest; returns the jump's rel8 field. */
 static uint8_t *emit_seg_load_callout(struct tctx *c)
 {
-	static const uint8_t jmp_rel8[2] = { 0xeb, 0x00 };
 	emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
-	emit_callout(c);
-	struct callout_desc *d = &c->callouts[c->ncallouts - 1].desc;
-	d->flags = CALLOUT_RESUMABLE;
-	d->mode = (uint8_t)c->mode;
-	emit_bytes(&c->e, jmp_rel8, 2);
-	return c->e.failed ? NULL : c->e.pos - 1;
+	emit_resumable_callout(c);
+	return emit_jump8(&c->e, JUMP8_JMP);
 }
 
 /* Compares r11 with the cpu field of size bytes at offset, the guest's
@@ -266,18 +283,6 @@ static bool translate_pushf(struct tctx *c)
 	return true;
 }
 
-/* Emits a rel8 jump (opcode op) to be patched; returns its field. */
-static uint8_t *emit_jump8(struct emitter *e, uint8_t op)
-{
-	const uint8_t jump[2] = { op, 0x00 };
-	emit_bytes(e, jump, 2);
-	return e->failed ? NULL : e->pos - 1;
-}
-
-#define JUMP8_JMP 0xeb
-#define JUMP8_JNZ 0x75
-#define JUMP8_JNC 0x73
-
 /* POPFD at CPL 0 on a flat stack that changes only the arithmetic flags
  * and IF, with no interrupt waiting on IF (cpu->irq_held) if it sets IF:
  * the arithmetic flags into the host's, IF into the virtual IF, ESP up;
@@ -325,10 +330,7 @@ static bool translate_popf(struct tctx *c)
 	if (slow2)
 		patch_rel8(slow2, e->pos);
 	emit_insn(e, ZYDIS_MNEMONIC_POPFQ, 0, NULL, 0);
-	emit_callout(c);
-	struct callout_desc *d = &c->callouts[c->ncallouts - 1].desc;
-	d->flags = CALLOUT_RESUMABLE;
-	d->mode = (uint8_t)c->mode;
+	emit_resumable_callout(c);
 	if (done)
 		patch_rel8(done, e->pos);
 	return true;
@@ -357,13 +359,8 @@ static bool translate_sti(struct tctx *c)
 	emit2(e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_ECX), cpu_field(1, CPU_OFF_IRQ_HELD));
 	uint8_t *fast = emit_jrcxz(e, false);
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
-	emit_callout(c);
-	struct callout_desc *d = &c->callouts[c->ncallouts - 1].desc;
-	d->flags = CALLOUT_RESUMABLE;
-	d->mode = (uint8_t)c->mode;
-	static const uint8_t jmp_rel8[2] = { 0xeb, 0x00 };
-	emit_bytes(e, jmp_rel8, 2);
-	uint8_t *done = e->failed ? NULL : e->pos - 1;
+	emit_resumable_callout(c);
+	uint8_t *done = emit_jump8(e, JUMP8_JMP);
 	if (fast)
 		patch_rel8(fast, e->pos);
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
