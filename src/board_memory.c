@@ -82,7 +82,10 @@ bool board_write_memory(struct board *board, uint32_t linear, const uint8_t *src
 		uint32_t chunk = GUEST_PAGE_SIZE - (addr & (GUEST_PAGE_SIZE - 1));
 		if (chunk > len - at)
 			chunk = len - at;
-		board_linear_to_phys(board, addr, &gpa);
+		if (!board_linear_to_phys(board, addr, &gpa)) {
+			*bad = addr;   /* not after the check above; a Release build must see it set */
+			return false;
+		}
 		/* As the monitor's own stores: page-table traces and code
 		 * translations see it. */
 		cpu_write_phys(&board->cpu, gpa, src + at, chunk);

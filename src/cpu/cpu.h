@@ -437,6 +437,23 @@ static inline void cpu_request_attention(struct cpu *cpu)
 	cpu->poll_ptr = (uint64_t)(uintptr_t)cpu->poll_guard;
 }
 
+/* The run loop's side: true if attention was asked for, the request then
+ * taken (the caller polls). A request's two stores may interleave with
+ * these two, from a signal handler on this thread or from another
+ * thread, and can leave the pointer at the guard with attention clear:
+ * that counts as a request too, or every block entry would fault and
+ * come back here for ever (the guest stalled until some other request
+ * came). Every other interleaving leaves a request made before the poll,
+ * which sees what it asked for. */
+static inline bool cpu_take_attention(struct cpu *cpu)
+{
+	if (!cpu->attention && cpu->poll_ptr == (uint64_t)(uintptr_t)&cpu->poll_ok)
+		return false;
+	cpu->poll_ptr = (uint64_t)(uintptr_t)&cpu->poll_ok;
+	cpu->attention = 0;
+	return true;
+}
+
 /* Copies the segment bases into the fields translated code reads. */
 void sync_seg_bases(struct cpu *cpu);
 

@@ -307,11 +307,7 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 			cpu->sh->ibl_flush = false;
 			ibl_clear(&cpu->ibl_table);
 		}
-		if (cpu->attention) {
-			/* Pointer first: an alarm between the two stores sets both
-			 * again, and the next block entry then faults. */
-			cpu->poll_ptr = (uint64_t)(uintptr_t)&cpu->poll_ok;
-			cpu->attention = 0;
+		if (cpu_take_attention(cpu)) {
 			if (cpu->plat)
 				cpu->plat->poll(cpu->plat->opaque);
 			if (cpu->profile)
