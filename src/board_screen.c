@@ -234,6 +234,11 @@ static void take_lfb_snapshot(struct board *board, uint64_t now_ns)
 	 * snapshot rate (a harvest is cheap at any rate). */
 	if (scr->lfb_compare && now_ns - scr->lfb_compared_ns < SNAPSHOT_INTERVAL_NS)
 		return;
+	/* The window draws from the copy while comparing: it changes under
+	 * the lock, or at the next poll if the window is drawing. */
+	bool locked = scr->lfb_compare;
+	if (locked && pthread_mutex_trylock(&scr->lock))
+		return;
 	scr->lfb_compared_ns = now_ns;
 	if (shown_pages(&board->bochs, &first, &npages)) {
 		uint32_t changed = scr->lfb_compare ? compare_shown(board, first, npages)
@@ -244,13 +249,21 @@ static void take_lfb_snapshot(struct board *board, uint64_t now_ns)
 	}
 	bochs_display_take_dirty(&board->bochs, scr->pending_dirty);
 	if (scr->snap_lfb && board->bochs.generation == scr->snap_bochs.generation &&
-	    !any_bit(scr->pending_dirty, sizeof(scr->pending_dirty)))
+	    !any_bit(scr->pending_dirty, sizeof(scr->pending_dirty))) {
+		if (locked)
+			pthread_mutex_unlock(&scr->lock);
 		return;
-	if (pthread_mutex_trylock(&scr->lock))
+	}
+	if (!locked && pthread_mutex_trylock(&scr->lock))
 		return;
 	struct bochs_shown shown = scr->snap_bochs.shown;   /* the window's, not the device's */
 	scr->snap_bochs = board->bochs;
 	scr->snap_bochs.shown = shown;
+	/* Compared just now (choose_tracking may have stopped comparing
+	 * since): the window draws what was compared, and a page that
+	 * differs from it later is marked at the next compare. */
+	if (locked)
+		scr->snap_bochs.vram = scr->lfb_copy;
 	for (size_t i = 0; i < sizeof(scr->snap_dirty); i++)
 		scr->snap_dirty[i] |= scr->pending_dirty[i];
 	memset(scr->pending_dirty, 0, sizeof(scr->pending_dirty));

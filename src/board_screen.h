@@ -29,8 +29,12 @@ struct board_screen {
 	uint8_t *snap_window;         /* VGA_LEGACY_SIZE bytes */
 	uint64_t snap_gen;            /* bumped at each new snapshot */
 	/* The framebuffer (the std VGA's DISPI modes) instead of text: its
-	 * registers, and the VRAM pages written since the window last drew
-	 * (VRAM itself is read live, as a display's scan-out reads it). */
+	 * registers, and the VRAM pages written since the window last drew.
+	 * Its vram points at live VRAM (as a display's scan-out reads it)
+	 * while written pages are found by protection, and at lfb_copy while
+	 * they are found by comparing: what the window drew is then what the
+	 * compare compares with, so a page changed and changed back between
+	 * two snapshots cannot leave the window showing the bytes between. */
 	bool snap_lfb;
 	struct bochs_display snap_bochs;
 	uint8_t snap_dirty[BOCHS_DIRTY_BYTES];
@@ -42,7 +46,8 @@ struct board_screen {
 	 * (free while little changes, a fault per page per frame when much
 	 * does), or, while a large share of the picture keeps changing, by
 	 * comparing the shown bytes with a copy (lfb_copy, the bytes of
-	 * VRAM as of the last snapshot, valid from lfb_copy_gen's mode). */
+	 * VRAM as of the last snapshot, valid from lfb_copy_gen's mode;
+	 * written and read under lock, as the window draws from it). */
 	bool lfb_compare;
 	uint32_t lfb_share;           /* changed share, moving average (board_screen.c) */
 	bool lfb_switched;            /* the mode just changed: the next share is not the guest's */
