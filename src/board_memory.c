@@ -83,7 +83,7 @@ bool board_write_memory(struct board *board, uint32_t linear, const uint8_t *src
 		if (chunk > len - at)
 			chunk = len - at;
 		if (!board_linear_to_phys(board, addr, &gpa)) {
-			*bad = addr;   /* not after the check above; a Release build must see it set */
+			*bad = addr;   /* the check above saw it map: never taken */
 			return false;
 		}
 		/* As the monitor's own stores: page-table traces and code
