@@ -311,6 +311,28 @@ static void test_chaining(void)
 	CHECK_EQ(tcache_invalidate_page(&tc, &ibl, 8), 1);
 	CHECK(loop->incoming == NULL && loop->exits[0].to == NULL);
 
+	/* A branch forward within the page enters past the target's poll; a
+	 * branch back (a loop), one to another page or one into its own
+	 * block's bytes enters through it, so every cycle polls. */
+	reset();
+	struct tblock *src = make_block(0x00403100, 0x3100, 0, 16, 2);
+	struct tblock *ahead = make_block(0x00403110, 0x3110, 0, 16, 0);
+	struct tblock *behind = make_block(0x00403000, 0x3000, 0, 16, 0);
+	struct tblock *next_page = make_block(0x00404000, 0x4000, 0, 16, 0);
+	ahead->poll_len = behind->poll_len = next_page->poll_len = src->poll_len = 10;
+	tcache_chain(&tc, &src->exits[0], ahead, false);
+	CHECK(rel32_target(src->exits[0].patch) == ahead->host + 10);
+	tcache_chain(&tc, &src->exits[1], behind, false);
+	CHECK(rel32_target(src->exits[1].patch) == behind->host);
+	struct tblock *src2 = make_block(0x00403f00, 0x3f00, 0, 16, 2);
+	tcache_chain(&tc, &src2->exits[0], next_page, false);
+	CHECK(rel32_target(src2->exits[0].patch) == next_page->host);
+	tcache_chain(&tc, &src2->exits[1], src2, false);
+	CHECK(rel32_target(src2->exits[1].patch) == src2->host);
+	/* Unchained, the exits go back to their stubs. */
+	CHECK_EQ(tcache_invalidate_page(&tc, &ibl, 3), 4);
+	CHECK(rel32_target(src->exits[0].patch) == src->exits[0].stub);
+
 	/* Paging on: the same page is jumped to directly; another page (its
 	 * mapping may change without the source's) through the exit's
 	 * lookup-table stub, for good. */
@@ -358,9 +380,9 @@ static void test_full(void)
 	CHECK_EQ(tc.nblocks, n);
 	CHECK(tcache_lookup(&tc, 0x1000, 0x1000, 0) != NULL);
 	CHECK(tcache_page_traced(&tc, 1));
-	struct ibl_entry *e = ibl_slot(&ibl, 0x1000);
-	e->tag = 0x1000;
-	e->host = (uint64_t)(uintptr_t)tc.blocks[0].host;
+	ibl_enter(&ibl, 0, 0x1000, tc.blocks[0].host);
+	uint32_t slot = ibl_index(0x1000, ibl.mix);
+	CHECK_EQ(ibl_tag_at(&ibl, slot), 0x1000);
 	tcache_flush(&tc, &ibl);
 	CHECK_EQ(tc.nblocks, 0);
 	CHECK_EQ(tc.code_used, 0);
@@ -369,7 +391,7 @@ static void test_full(void)
 	CHECK(tcache_lookup(&tc, 0x1000, 0x1000, 0) == NULL);
 	CHECK(!tcache_page_traced(&tc, 1));
 	CHECK_EQ(sh.code_protect[1], 0);
-	CHECK_EQ(e->tag, ~0ULL);
+	CHECK_EQ(ibl_tag_at(&ibl, slot), ~0ULL);
 	CHECK(tcache_find_host(&tc, tc.code) == NULL);
 	struct tblock *first = make_block(0x2000, 0x2000, 0, 4, 0);
 	CHECK(first && first->host == tc.code);
@@ -442,9 +464,10 @@ static void test_selfcheck(void)
 static const uint8_t *ibl_lookup(const uint64_t *tags, const uint64_t *global_tags, uint32_t mode,
 				 uint32_t eip)
 {
-	const struct ibl_entry *e = ibl_slot(&ibl, eip);
-	if (e->tag == (tags[mode] | eip) || e->tag == (global_tags[mode] | eip))
-		return (const uint8_t *)(uintptr_t)e->host;
+	uint32_t i = ibl_index(eip, ibl.mix);
+	uint64_t tag = ibl_tag_at(&ibl, i);
+	if (tag == (tags[mode] | eip) || tag == (global_tags[mode] | eip))
+		return (const uint8_t *)(uintptr_t)ibl_host_at(&ibl, i);
 	return NULL;
 }
 
@@ -476,14 +499,20 @@ static void test_ibl(void)
 	/* Empty to start with, and the slot a target takes. */
 	unsigned empty = 0;
 	for (unsigned i = 0; i < IBL_ENTRIES; i++)
-		empty += ibl.entries[i].tag == ~0ULL;
+		empty += ibl_tag_at(&ibl, i) == ~0ULL;
 	CHECK_EQ(empty, IBL_ENTRIES);
 	CHECK_EQ(ibl_index(0x00401234, false), 0x1234);
 	CHECK_EQ(ibl_index(0xc0401234, false), 0x1234);
 	CHECK_EQ(ibl_index(0x00401234, true), (0x1234 + 0x0040) & 0xffff);
 	CHECK_EQ(ibl_index(0xc0401234, true), (0x1234 + 0xc040) & 0xffff);
 	CHECK(ibl_index(0xc0101000, true) != ibl_index(0xc0111000, true));   /* 64 KiB apart */
-	CHECK(ibl_slot(&ibl, 0x00401234) == &ibl.entries[ibl_index(0x00401234, ibl.mix)]);
+	/* A filled slot: the tag complemented, the host address in the
+	 * second array, where the emitted lookup reads them. */
+	ibl_enter(&ibl, 0x0000050700000000ull, 0x00401234, (const void *)0x7f0012345678ull);
+	uint32_t at = ibl_index(0x00401234, ibl.mix);
+	CHECK_EQ(ibl.slots[at], ~0x0000050700401234ull);
+	CHECK_EQ(ibl.slots[at + IBL_HOST_OFFSET / 8], 0x7f0012345678ull);
+	ibl_clear(&ibl);
 
 	/* The tags: the shadow reports the current address space's number on
 	 * each window switch, and the vCPU's tags (here, test_space_changed's,
@@ -552,7 +581,7 @@ static void test_ibl(void)
 	CHECK(ibl_lookup(as1, global_tags, 3, 0x00401000) == NULL);
 	/* Another target in the same slot: a miss, then it takes the slot. */
 	uint32_t rival = ibl.mix ? 0x00401000 + 0x10000 - 1 : 0x00411000;
-	CHECK(ibl_slot(&ibl, rival) == ibl_slot(&ibl, 0x00401000));
+	CHECK_EQ(ibl_index(rival, ibl.mix), ibl_index(0x00401000, ibl.mix));
 	CHECK(ibl_lookup(as1, global_tags, 2, rival) == NULL);
 	/* The other space's block in the same slot replaces it. */
 	ibl_fill(as2[2], 0x00401000, u);
@@ -565,7 +594,7 @@ static void test_ibl(void)
 	CHECK(ibl_lookup(as2, global_tags, 2, 0x00401000) == u->host);
 	CHECK_EQ(tcache_invalidate_page(&tc, &ibl, 9), 1);   /* u */
 	CHECK(ibl_lookup(as2, global_tags, 2, 0x00401000) == NULL);
-	CHECK_EQ(ibl_slot(&ibl, 0x00401000)->tag, ~0ULL);
+	CHECK_EQ(ibl_tag_at(&ibl, ibl_index(0x00401000, ibl.mix)), ~0ULL);
 	/* ibl_forget of another host leaves the entry. */
 	struct tblock *v = make_block(0x00401000, 0x5000, 2, 16, 0);
 	ibl_fill(as1[2], 0x00401000, v);
@@ -607,7 +636,7 @@ static void test_ibl(void)
 	ibl_clear(&ibl);
 	empty = 0;
 	for (unsigned i = 0; i < IBL_ENTRIES; i++)
-		empty += ibl.entries[i].tag == ~0ULL;
+		empty += ibl_tag_at(&ibl, i) == ~0ULL;
 	CHECK_EQ(empty, IBL_ENTRIES);
 
 	/* The tags run out: every window and the global entries get new

@@ -3,12 +3,13 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 int ibl_init(struct ibl_table *t)
 {
 	t->mix = __builtin_cpu_supports("bmi2");
-	t->entries = malloc(IBL_ENTRIES * sizeof(*t->entries));
-	if (!t->entries)
+	t->slots = malloc(2 * IBL_ENTRIES * sizeof(*t->slots));
+	if (!t->slots)
 		return -ENOMEM;
 	ibl_clear(t);
 	return 0;
@@ -16,12 +17,11 @@ int ibl_init(struct ibl_table *t)
 
 void ibl_destroy(struct ibl_table *t)
 {
-	free(t->entries);
-	t->entries = NULL;
+	free(t->slots);
+	t->slots = NULL;
 }
 
 void ibl_clear(struct ibl_table *t)
 {
-	for (unsigned i = 0; i < IBL_ENTRIES; i++)
-		t->entries[i].tag = ~0ULL;
+	memset(t->slots, 0, IBL_ENTRIES * sizeof(*t->slots));   /* the tags: empty */
 }

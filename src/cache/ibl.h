@@ -16,18 +16,20 @@
 /* Translation modes (MODE_* bits) a tag distinguishes. */
 #define IBL_MODES 32u
 
-/* An entry: tag is (address-space tag | mode << 32 | guest eip); a tag no
- * lookup computes (~0) marks it empty. The emitted lookup reads tag at
- * offset 0 and host at 8. */
-struct ibl_entry {
-	uint64_t tag;
-	uint64_t host;
-};
-
+/* The table is two arrays of IBL_ENTRIES words, side by side: the tags,
+ * then the host addresses, so that the emitted lookup reaches both with
+ * one register holding the slot scaled by 8 (IBL_HOST_OFFSET apart). A
+ * tag is (address-space tag | mode << 32 | guest eip), stored
+ * complemented: the lookup adds the stored word and one to the tag it
+ * wants, which is zero exactly on a match, an instruction fewer than
+ * complementing in the lookup. An empty slot holds 0: the complement of
+ * ~0, a tag no lookup computes. */
 struct ibl_table {
-	struct ibl_entry *entries;   /* IBL_ENTRIES of them */
+	uint64_t *slots;             /* 2 * IBL_ENTRIES words */
 	bool mix;                    /* ibl_index() mixes the high bits in (BMI2) */
 };
+
+#define IBL_HOST_OFFSET (IBL_ENTRIES * 8)
 
 /* The lookup table's slot for a guest address: its low 16 bits plus its
  * high 16 (the lookup computes the same with RORX and LEA, which leave the
@@ -39,9 +41,15 @@ static inline uint32_t ibl_index(uint32_t eip, bool mix)
 	return (mix ? eip + (eip >> 16 | eip << 16) : eip) & (IBL_ENTRIES - 1);
 }
 
-static inline struct ibl_entry *ibl_slot(const struct ibl_table *t, uint32_t eip)
+/* The tag in slot i (~0 if empty) and the host address beside it. */
+static inline uint64_t ibl_tag_at(const struct ibl_table *t, uint32_t i)
 {
-	return &t->entries[ibl_index(eip, t->mix)];
+	return ~t->slots[i];
+}
+
+static inline uint64_t ibl_host_at(const struct ibl_table *t, uint32_t i)
+{
+	return t->slots[IBL_ENTRIES + i];
 }
 
 /* The tag base of an address space (the shadow's asid) for code
@@ -62,9 +70,9 @@ static inline void ibl_set_space_tags(uint64_t *tags, uint32_t asid)
  * the vCPU's, for its mode: its address space's or the global pages'). */
 static inline void ibl_enter(struct ibl_table *t, uint64_t tag_base, uint32_t eip, const void *host)
 {
-	struct ibl_entry *e = ibl_slot(t, eip);
-	e->tag = tag_base | eip;
-	e->host = (uint64_t)(uintptr_t)host;
+	uint32_t i = ibl_index(eip, t->mix);
+	t->slots[i] = ~(tag_base | eip);
+	t->slots[IBL_ENTRIES + i] = (uint64_t)(uintptr_t)host;
 }
 
 /* 0, or -ENOMEM. The table starts empty. */
@@ -77,9 +85,9 @@ void ibl_clear(struct ibl_table *t);
  * loop before the table had a file of its own. */
 static inline void ibl_forget(struct ibl_table *t, uint32_t eip, const void *host)
 {
-	struct ibl_entry *e = ibl_slot(t, eip);
-	if (e->host == (uint64_t)(uintptr_t)host)
-		e->tag = ~0ULL;
+	uint32_t i = ibl_index(eip, t->mix);
+	if (ibl_host_at(t, i) == (uint64_t)(uintptr_t)host)
+		t->slots[i] = 0;
 }
 
 #endif

@@ -191,6 +191,19 @@ void tcache_commit(struct tcache *tc, struct tblock *tb)
 	tc->stats.guest_insns += tb->ninsns;
 }
 
+/* Whether to starts past the end of from, in the same guest page. The
+ * attention poll is at every block entry, but a chained branch of this
+ * kind skips it: any loop of guest code still takes some other edge (a
+ * branch backward or to another page, an indirect branch or a lookup,
+ * all of which enter through the poll), and a run of forward branches
+ * within one page ends within that page, so attention waits at most a
+ * page's worth of instructions. */
+static bool forward_in_page(const struct tblock *from, const struct tblock *to)
+{
+	uint32_t end = from->eip + from->guest_len;
+	return end > from->eip && to->eip >= end && to->eip / GUEST_PAGE_SIZE == from->eip / GUEST_PAGE_SIZE;
+}
+
 void tcache_chain(struct tcache *tc, struct exit_desc *exit, struct tblock *to, bool paging)
 {
 	if (!exit->patch || exit->to || !to->valid || !exit->from->valid)
@@ -205,7 +218,7 @@ void tcache_chain(struct tcache *tc, struct exit_desc *exit, struct tblock *to, 
 		}
 		return;
 	}
-	patch_rel32(exit->patch, to->host);
+	patch_rel32(exit->patch, forward_in_page(from, to) ? to->host + to->poll_len : to->host);
 	exit->to = to;
 	exit->next_in = to->incoming;
 	to->incoming = exit;

@@ -47,6 +47,9 @@ struct tblock {
 	uint32_t mode;           /* the translation key's mode bits */
 	uint32_t guest_len;
 	uint8_t *host;           /* entry, with the attention check */
+	/* Bytes of that check at host: a direct branch forward within the
+	 * page is chained past it (tcache_chain says why that is enough). */
+	uint8_t poll_len;
 	uint32_t host_len;
 	uint32_t code_len;       /* of host_len, the code before the callout descriptors */
 	uint16_t ninsns;

@@ -136,7 +136,7 @@ int cpu_init(struct cpu *cpu, const struct vcpu_state *boot, struct shadow *sh,
 	int err = ibl_init(&cpu->ibl_table);
 	if (err)
 		return err;
-	cpu->ibl = (uint64_t)(uintptr_t)cpu->ibl_table.entries;
+	cpu->ibl = (uint64_t)(uintptr_t)cpu->ibl_table.slots;
 	cpu->decoded = calloc(2 * CALLOUT_DECODE_SETS, sizeof(*cpu->decoded));
 	cpu->decoded_older = calloc(CALLOUT_DECODE_SETS, 1);
 	if (!cpu->decoded || !cpu->decoded_older)

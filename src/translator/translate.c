@@ -240,24 +240,23 @@ static void emit_stub(struct tctx *c, struct exit_desc *ex)
 	}
 }
 
-/* Compares the slot at r14 with the tag base at cpu offset tags, plus the
- * target (r13); rcx is free (the guest's is in r8). Returns the jrcxz to
- * patch to the hit path. */
+/* Compares the tag in the slot r14 indexes (table at r11) with the tag
+ * base at cpu offset tags plus the target (r13); rcx is free (the
+ * guest's is in r8). Returns the jrcxz to patch to the hit path. */
 static uint8_t *emit_ibl_probe(struct tctx *c, int32_t tags)
 {
 	struct emitter *e = &c->e;
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11), cpu_field(8, tags));
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R10), cpu_field(8, tags));
 	{
-		ZydisEncoderOperand ops[2] = { op_reg(ZYDIS_REGISTER_R11),
-					       op_mem(8, ZYDIS_REGISTER_R11, ZYDIS_REGISTER_R13, 1, 0) };
-		emit_insn(e, ZYDIS_MNEMONIC_LEA, 2, ops, 0);   /* r11 = tag wanted */
+		ZydisEncoderOperand ops[2] = { op_reg(ZYDIS_REGISTER_R10),
+					       op_mem(8, ZYDIS_REGISTER_R10, ZYDIS_REGISTER_R13, 1, 0) };
+		emit_insn(e, ZYDIS_MNEMONIC_LEA, 2, ops, 0);   /* r10 = tag wanted */
 	}
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX),
-	      op_mem(8, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_NONE, 0, 0));
-	emit1(e, ZYDIS_MNEMONIC_NOT, op_reg(ZYDIS_REGISTER_RCX));
+	      op_mem(8, ZYDIS_REGISTER_R11, ZYDIS_REGISTER_R14, 8, 0));   /* ~tag */
 	{
 		ZydisEncoderOperand ops[2] = { op_reg(ZYDIS_REGISTER_RCX),
-					       op_mem(8, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R11, 1, 1) };
+					       op_mem(8, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R10, 1, 1) };
 		emit_insn(e, ZYDIS_MNEMONIC_LEA, 2, ops, 0);   /* rcx = wanted - tag */
 	}
 	return emit_jrcxz(e, false);
@@ -284,12 +283,6 @@ static void emit_ibl_lookup_tags(struct tctx *c, int32_t first, int32_t second)
 		emit2(e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_R14D), op_reg(ZYDIS_REGISTER_R13W));
 	}
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11), cpu_field(8, CPU_OFF_IBL));
-	emit_lea32(c, ZYDIS_REGISTER_R14D, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R14, 1, 0);
-	{
-		ZydisEncoderOperand ops[2] = { op_reg(ZYDIS_REGISTER_R14),
-					       op_mem(8, ZYDIS_REGISTER_R11, ZYDIS_REGISTER_R14, 8, 0) };
-		emit_insn(e, ZYDIS_MNEMONIC_LEA, 2, ops, 0);   /* r14 = table + index*16 */
-	}
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8), op_reg(ZYDIS_REGISTER_RCX));
 	uint8_t *hit1 = emit_ibl_probe(c, first);
 	uint8_t *hit2 = emit_ibl_probe(c, second);
@@ -300,7 +293,7 @@ static void emit_ibl_lookup_tags(struct tctx *c, int32_t first, int32_t second)
 	if (hit2)
 		patch_rel8(hit2, e->pos);
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
-	emit1(e, ZYDIS_MNEMONIC_JMP, op_mem(8, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_NONE, 0, 8));
+	emit1(e, ZYDIS_MNEMONIC_JMP, op_mem(8, ZYDIS_REGISTER_R11, ZYDIS_REGISTER_R14, 8, IBL_HOST_OFFSET));
 }
 
 static void emit_ibl_lookup(struct tctx *c)
@@ -990,6 +983,7 @@ static void emit_block_entry(struct tctx *c)
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11), cpu_field(8, CPU_OFF_POLL_PTR));
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11D),
 	      op_mem(4, ZYDIS_REGISTER_R11, ZYDIS_REGISTER_NONE, 0, 0));
+	c->tb->poll_len = (uint8_t)(e->pos - c->tb->host);
 	if (c->selfcheck) {
 		c->check_jmp = emit_jmp_rel32(e, NULL);
 		c->body = e->pos;

@@ -59,18 +59,22 @@ bool translate_pop(struct tctx *c)
 	const ZydisDecodedOperand *dst = &c->ops[0];
 	unsigned size = c->in.operand_width / 8;
 	ZydisRegister t = size == 4 ? ZYDIS_REGISTER_R13D : ZYDIS_REGISTER_R13W;
-	ZydisEncoderOperand ld[2] = { op_reg(t), guest_mem_at(c, ZYDIS_REGISTER_ESP, 0, ZYDIS_REGISTER_SS, size) };
-	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ld, 0);
 	if (dst->type == ZYDIS_OPERAND_TYPE_REGISTER) {
 		ZydisRegister r = map_reg(dst->reg.value);
-		if (r == R_ESP || r == ZYDIS_REGISTER_R12W) {
+		bool to_esp = r == R_ESP || r == ZYDIS_REGISTER_R12W;
+		/* Straight into the register: a faulting load changes nothing. */
+		ZydisEncoderOperand ld[2] = { op_reg(to_esp ? t : r),
+					      guest_mem_at(c, ZYDIS_REGISTER_ESP, 0, ZYDIS_REGISTER_SS, size) };
+		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ld, 0);
+		if (to_esp) {
 			emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(r), op_reg(t));
 			return true;
 		}
 		emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, (int32_t)size);
-		emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(r), op_reg(t));
 		return true;
 	}
+	ZydisEncoderOperand ld[2] = { op_reg(t), guest_mem_at(c, ZYDIS_REGISTER_ESP, 0, ZYDIS_REGISTER_SS, size) };
+	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ld, 0);
 	if (dst->type != ZYDIS_OPERAND_TYPE_MEMORY)
 		return false;
 	/* POP m computes its address with ESP already incremented. */
