@@ -4,7 +4,12 @@
 # instructions (MOV, PUSH, STOSD) must have been marked adaptive, released
 # to its plain translation and marked again, twice (3 marks and 2 releases
 # each: shadow.adaptive_insns >= 9, shadow.adaptive_released >= 6), and
-# the table its 'flood' group writes unseen must have been unshadowed.
+# the table its 'flood' group writes unseen must have been unshadowed;
+# and its 'dead_dir' group's 20000 PUSHes into the directory of an
+# address space no longer in use must not keep trapping: an adaptive PUSH
+# leaves translated code each time (one callout exit a PUSH), so fewer
+# than 5000 callout exits in all (a few hundred when the monitor drops
+# the dead window; more than 20000 when it kept tracing the page).
 # Usage: run_adaptive_release.sh BTVM GUEST_ELF [btvm options]
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,10 +23,15 @@ import json, sys
 c = json.load(open(sys.argv[1]))["counters"]
 marked, released = c["shadow.adaptive_insns"], c["shadow.adaptive_released"]
 flooded = c["shadow.tables_unshadowed"]
-print("adaptive marks %d, releases %d; tables unshadowed %d" % (marked, released, flooded))
+stops = c["exits.callout"]
+print("adaptive marks %d, releases %d; tables unshadowed %d; callout exits %d"
+      % (marked, released, flooded, stops))
 if marked < 9 or released < 6:
     sys.exit("run_adaptive_release: want each store marked, released and marked again "
              "(>= 9 marks and >= 6 releases)")
 if flooded < 1:
     sys.exit("run_adaptive_release: want the flooded table's shadows dropped")
+if stops >= 5000:
+    sys.exit("run_adaptive_release: the dead directory kept trapping its writes "
+             "(%d callout exits, want < 5000)" % stops)
 PY

@@ -590,8 +590,17 @@ static void unshadow_table(struct shadow *sh, uint32_t page)
 	(void)table_users(sh, page, users, &n);   /* the first ones at least */
 	bool dropped = false;
 	for (unsigned i = 0; i < n; i++) {
+		struct shadow_window *w = &sh->windows[users[i].win];
 		if (users[i].key != SHADOW_KEY_PD) {
-			drop_region(sh, &sh->windows[users[i].win], users[i].key, true);
+			drop_region(sh, w, users[i].key, true);
+			dropped = true;
+		} else if (&w->win != sh->current) {
+			/* The directory of a cached window, written that often
+			 * with no fill through it: its process is gone and the
+			 * page serves as something else (a kernel stack: every
+			 * push trapped and ran in the monitor, 4 million exits
+			 * in one Debian boot of three). The window goes. */
+			drop_window(sh, w);
 			dropped = true;
 		}
 	}
@@ -869,6 +878,8 @@ static int map_page(struct shadow *sh, struct shadow_window *w, uint32_t va, con
 	}
 	if (table < sh->ram_pages)
 		sh->table_writes[table] = 0;   /* in use: a fill went through it */
+	if (w->cr3 / GUEST_PAGE_SIZE < sh->ram_pages)
+		sh->table_writes[w->cr3 / GUEST_PAGE_SIZE] = 0;   /* and through its directory */
 	uint32_t *e = &w->regions[r][vpage & 1023];
 	uint32_t flags = SHADOW_E_MAPPED | (wk->writable && wk->dirty ? SHADOW_E_WRITABLE : 0);
 	if (*e && (*e >> 12) == page) {

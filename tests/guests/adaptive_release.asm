@@ -19,6 +19,12 @@
 ;            monitor then drops its shadows and stops tracing it), then
 ;            the mapping must show the last entry written, and the table,
 ;            traced again, must still be followed
+;  dead_dir  an address space run once and left: its directory page is
+;            then reused as a stack, 20000 PUSHes into it (as a kernel's
+;            stack reuses a dead process's directory while the monitor
+;            still keeps a window for it); each must land, and the
+;            monitor must stop tracing the page (run_adaptive_release.sh
+;            counts the exits)
 ; tests/run_adaptive_release.sh checks from --stats-json that it was
 ; released and marked again (this guest alone cannot see which it ran).
 %define GUEST_NAME "adaptive_release"
@@ -230,6 +236,36 @@ group "flood"
 	invlpg [L_WIN]
 	check dword [L_WIN], TAG_B
 
+group "dead_dir"
+	call pg_alloc
+	mov [dir2], eax
+	mov edi, eax
+	xor esi, esi
+	call pg_map_identity
+	mov eax, [dir2]
+	mov cr3, eax				; a second address space, run once
+	check dword [FRAME_A], TAG_A
+	mov eax, [dir]
+	mov cr3, eax				; and left for good
+	mov dword [store_fn], store_push
+	mov ebx, 20000
+.dd_next:
+	mov edi, ebx
+	and edi, 0x3ff
+	shl edi, 2
+	add edi, [dir2]
+	lea eax, [ebx + 0x7000]
+	call store_at
+	cmp [edi], eax
+	jne .dd_bad
+	dec ebx
+	jnz .dd_next
+	jmp .dd_done
+.dd_bad:
+	check dword [edi], eax
+.dd_done:
+	check dword [L_WIN], TAG_B		; the live space is as it was
+
 	call pg_disable
 guest_finish
 
@@ -239,3 +275,4 @@ pte_win:	resd 1
 store_fn:	resd 1
 wide_pt:	resd 1
 saved_esp:	resd 1
+dir2:		resd 1
