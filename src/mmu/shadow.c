@@ -437,7 +437,9 @@ static void drop_window(struct shadow *sh, struct shadow_window *w)
 	for (uint32_t r = 0; r < SHADOW_REGIONS; r++)
 		drop_region(sh, w, r, false);
 	unmap_range(w, 0, SHADOW_REGIONS * 1024);
-	release_table(sh, w->cr3 >> 12, (uint16_t)(w - sh->windows), SHADOW_KEY_PD);
+	release_table(sh, w->cr3 >> 12, (uint16_t)(w - sh->windows), SHADOW_KEY_PD);   /* if traced */
+	w->pd_untraced = false;
+	w->pd_floods = 0;
 	w->any_suspect = false;
 	w->nreprotect = 0;
 	w->used = false;
@@ -583,6 +585,43 @@ static bool table_users(const struct shadow *sh, uint32_t page, struct shadow_no
 	return true;
 }
 
+static void suspect_region(struct shadow *sh, struct shadow_window *w, uint32_t r, uint32_t old);
+
+/* The directory of a window not in use, flooded DIRECTORY_FLOODS times
+ * since the window was last selected: its process is gone and the page
+ * serves as something else (a kernel stack: every PUSH on it trapped and
+ * ran in the monitor, 2.9-4.6 million exits in 3 Debian boots of 14). A
+ * live process's directory is written too (the kernel syncs vmalloc
+ * entries into it, a fork loop's parent twice a fork), but its window is
+ * selected again soon. The window stops tracing the page and keeps each
+ * region as a suspect with the entry it derives from, checked if the
+ * window is ever selected again, as for a single entry written meanwhile
+ * (suspect_region). */
+#define DIRECTORY_FLOODS 4u
+
+static void untrace_directory(struct shadow *sh, struct shadow_window *w)
+{
+	const uint32_t *pd = (const uint32_t *)(sh->ram->host + (uint64_t)w->cr3);
+	for (uint32_t r = 0; r < SHADOW_REGIONS; r++)
+		if (w->regions[r])
+			suspect_region(sh, w, r, pd[r]);   /* a suspect already keeps its older entry */
+	release_table(sh, w->cr3 / GUEST_PAGE_SIZE, (uint16_t)(w - sh->windows), SHADOW_KEY_PD);
+	w->pd_untraced = true;
+}
+
+/* The window is selected: its directory is traced again. */
+static int retrace_directory(struct shadow *sh, struct shadow_window *w)
+{
+	uint32_t pd = w->cr3 / GUEST_PAGE_SIZE;
+	int err = list_add(sh, &sh->deriv_head[pd], (uint16_t)(w - sh->windows), SHADOW_KEY_PD);
+	if (err)
+		return err;
+	if (sh->pt_refs[pd]++ == 0)
+		shadow_reprotect(sh, pd);
+	w->pd_untraced = false;
+	return 0;
+}
+
 static void unshadow_table(struct shadow *sh, uint32_t page)
 {
 	struct shadow_node users[SLOT_USERS_MAX];
@@ -594,13 +633,8 @@ static void unshadow_table(struct shadow *sh, uint32_t page)
 		if (users[i].key != SHADOW_KEY_PD) {
 			drop_region(sh, w, users[i].key, true);
 			dropped = true;
-		} else if (&w->win != sh->current) {
-			/* The directory of a cached window, written that often
-			 * with no fill through it: its process is gone and the
-			 * page serves as something else (a kernel stack: every
-			 * push trapped and ran in the monitor, 4 million exits
-			 * in one Debian boot of three). The window goes. */
-			drop_window(sh, w);
+		} else if (&w->win != sh->current && ++w->pd_floods >= DIRECTORY_FLOODS) {
+			untrace_directory(sh, w);
 			dropped = true;
 		}
 	}
@@ -788,6 +822,12 @@ int shadow_select(struct shadow *sh, const struct vcpu_state *s, struct window *
 		struct shadow_window *w = find_window(sh, cr3, view);
 		if (!w) {
 			int err = new_window(sh, cr3, view, &w);
+			if (err)
+				return err;
+		}
+		w->pd_floods = 0;
+		if (w->pd_untraced) {
+			int err = retrace_directory(sh, w);
 			if (err)
 				return err;
 		}

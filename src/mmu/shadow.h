@@ -56,6 +56,11 @@ struct shadow_window {
 	uint64_t suspect[SHADOW_REGIONS / 64];
 	uint32_t suspect_pde[SHADOW_REGIONS];
 	bool any_suspect;
+	/* Its directory is not traced (written as data while the window was
+	 * not in use, unshadow_table): every region is a suspect, and the
+	 * trace comes back when the window is selected. */
+	bool pd_untraced;
+	unsigned pd_floods;        /* its directory flooded since it was last selected */
 	/* Guest pages whose host protection here is to follow their entries'
 	 * when the window is selected again (shadow_reprotect while it was
 	 * not in use). */
