@@ -590,7 +590,7 @@ static void suspect_region(struct shadow *sh, struct shadow_window *w, uint32_t 
 /* The directory of a window not in use, flooded DIRECTORY_FLOODS times
  * since the window was last selected: its process is gone and the page
  * serves as something else (a kernel stack: every PUSH on it trapped and
- * ran in the monitor, 2.9-4.6 million exits in 3 Debian boots of 14). A
+ * ran in the monitor, 2.9-4.6 million exits in 4 Debian boots of 20). A
  * live process's directory is written too (the kernel syncs vmalloc
  * entries into it, a fork loop's parent twice a fork), but its window is
  * selected again soon. The window stops tracing the page and keeps each
