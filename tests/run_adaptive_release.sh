@@ -8,8 +8,8 @@
 # and its 'dead_dir' group's 20000 PUSHes into the directory of an
 # address space no longer in use must not keep trapping: an adaptive PUSH
 # leaves translated code each time (one callout exit a PUSH), so fewer
-# than 5000 callout exits in all (a few hundred when the monitor drops
-# the dead window; more than 20000 when it kept tracing the page).
+# than 5000 callout exits in all (a few hundred when the monitor stops
+# tracing the dead window's directory; more than 20000 when it kept on).
 # Usage: run_adaptive_release.sh BTVM GUEST_ELF [btvm options]
 set -u
 here=$(cd "$(dirname "$0")" && pwd)

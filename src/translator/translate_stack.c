@@ -59,24 +59,24 @@ bool translate_pop(struct tctx *c)
 	const ZydisDecodedOperand *dst = &c->ops[0];
 	unsigned size = c->in.operand_width / 8;
 	ZydisRegister t = size == 4 ? ZYDIS_REGISTER_R13D : ZYDIS_REGISTER_R13W;
-	if (dst->type == ZYDIS_OPERAND_TYPE_REGISTER) {
-		ZydisRegister r = map_reg(dst->reg.value);
-		bool to_esp = r == R_ESP || r == ZYDIS_REGISTER_R12W;
-		/* Straight into the register: a faulting load changes nothing. */
-		ZydisEncoderOperand ld[2] = { op_reg(to_esp ? t : r),
-					      guest_mem_at(c, ZYDIS_REGISTER_ESP, 0, ZYDIS_REGISTER_SS, size) };
-		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ld, 0);
-		if (to_esp) {
-			emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(r), op_reg(t));
-			return true;
-		}
+	bool to_reg = dst->type == ZYDIS_OPERAND_TYPE_REGISTER;
+	if (!to_reg && dst->type != ZYDIS_OPERAND_TYPE_MEMORY)
+		return false;
+	ZydisRegister r = to_reg ? map_reg(dst->reg.value) : t;
+	bool to_esp = r == R_ESP || r == ZYDIS_REGISTER_R12W;
+	/* A general register takes the value straight (a faulting load
+	 * changes nothing); ESP and a memory destination through r13. */
+	ZydisEncoderOperand ld[2] = { op_reg(to_reg && !to_esp ? r : t),
+				      guest_mem_at(c, ZYDIS_REGISTER_ESP, 0, ZYDIS_REGISTER_SS, size) };
+	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ld, 0);
+	if (to_esp) {
+		emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(r), op_reg(t));
+		return true;
+	}
+	if (to_reg) {
 		emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, (int32_t)size);
 		return true;
 	}
-	ZydisEncoderOperand ld[2] = { op_reg(t), guest_mem_at(c, ZYDIS_REGISTER_ESP, 0, ZYDIS_REGISTER_SS, size) };
-	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ld, 0);
-	if (dst->type != ZYDIS_OPERAND_TYPE_MEMORY)
-		return false;
 	/* POP m computes its address with ESP already incremented. */
 	int64_t extra = 0;
 	if (dst->mem.base == ZYDIS_REGISTER_ESP)
