@@ -34,6 +34,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
+# i386 programs on the host (debootstrap's chroot, tests' i386 helpers):
+# QEMU's user-mode emulator through binfmt_misc where the host runs none.
+bash scripts/host-i386.sh --setup
+
 jobs=$(nproc 2>/dev/null || echo 2)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs"
