@@ -5,6 +5,8 @@
 
 #include <stdbool.h>
 
+#include "translator/cpu_layout.h"
+
 static bool monitor_base(ZydisRegister r)
 {
 	return r == ZYDIS_REGISTER_R15 || r == ZYDIS_REGISTER_R14 || r == ZYDIS_REGISTER_R11 ||
@@ -28,6 +30,84 @@ static bool access_confined(const ZydisDecodedInstruction *hi, const ZydisDecode
 	       (op->mem.index == ZYDIS_REGISTER_NONE || op->mem.index == ZYDIS_REGISTER_R14);
 }
 
+/* One decoded host instruction, kept for the look back from a string
+ * instruction. */
+struct seen {
+	ZydisDecodedInstruction hi;
+	ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+	size_t off;
+};
+
+static bool is_reg(const struct seen *x, unsigned i, ZydisRegister r)
+{
+	return i < x->hi.operand_count && x->ops[i].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+	       x->ops[i].reg.value == r;
+}
+
+/* lea dst, [base + index*1 + disp] with nothing else in the address. */
+static bool is_lea(const struct seen *x, ZydisRegister dst, ZydisRegister base, ZydisRegister index,
+		   int64_t disp)
+{
+	const ZydisDecodedOperand *m = &x->ops[1];
+	return x->hi.mnemonic == ZYDIS_MNEMONIC_LEA && is_reg(x, 0, dst) &&
+	       m->type == ZYDIS_OPERAND_TYPE_MEMORY && m->mem.base == base && m->mem.index == index &&
+	       (index == ZYDIS_REGISTER_NONE || m->mem.scale == 1) && m->mem.disp.value == disp;
+}
+
+static bool is_mov(const struct seen *x, ZydisRegister dst, ZydisRegister src)
+{
+	return x->hi.mnemonic == ZYDIS_MNEMONIC_MOV && is_reg(x, 0, dst) && is_reg(x, 1, src);
+}
+
+/* A host string instruction with 64-bit addressing (MOVS and STOS of the
+ * guest's are never copied: such a one is the translator's own). */
+static bool is_host_string(const ZydisDecodedInstruction *hi)
+{
+	switch (hi->mnemonic) {
+	case ZYDIS_MNEMONIC_MOVSB: case ZYDIS_MNEMONIC_MOVSW: case ZYDIS_MNEMONIC_MOVSD:
+	case ZYDIS_MNEMONIC_MOVSQ: case ZYDIS_MNEMONIC_STOSB: case ZYDIS_MNEMONIC_STOSW:
+	case ZYDIS_MNEMONIC_STOSD: case ZYDIS_MNEMONIC_STOSQ:
+		return hi->meta.category == ZYDIS_CATEGORY_STRINGOP && hi->address_width == 64;
+	default:
+		return false;
+	}
+}
+
+/* The only host string instruction allowed is REP STOSB/W/D, the fast
+ * form of translate_string.c, which stays within a window and its guard
+ * only behind exactly this: movzx ecx, cx; lea ecx, [rcx+1] (at most
+ * 65,536 elements of at most 4 bytes); mov edi, edi (a 32-bit offset);
+ * mov r10, [r15 + win_base]; lea rdi, [rdi+r10]. last[0] is the
+ * instruction just before it. The caller also checks that no branch
+ * lands inside that run. */
+#define STRING_BOUNDS_LEN 5u
+static bool string_bounded(const ZydisDecodedInstruction *hi, const struct seen *const *last,
+			   unsigned nlast)
+{
+	if (!(hi->attributes & ZYDIS_ATTRIB_HAS_REP) || hi->mnemonic == ZYDIS_MNEMONIC_STOSQ ||
+	    (hi->mnemonic != ZYDIS_MNEMONIC_STOSB && hi->mnemonic != ZYDIS_MNEMONIC_STOSW &&
+	     hi->mnemonic != ZYDIS_MNEMONIC_STOSD) || nlast < STRING_BOUNDS_LEN)
+		return false;
+	if (!is_lea(last[0], ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_R10, 0))
+		return false;
+	const struct seen *b = last[1];
+	if (!(b->hi.mnemonic == ZYDIS_MNEMONIC_MOV && is_reg(b, 0, ZYDIS_REGISTER_R10) &&
+	      b->ops[1].type == ZYDIS_OPERAND_TYPE_MEMORY && b->ops[1].mem.base == ZYDIS_REGISTER_R15 &&
+	      b->ops[1].mem.index == ZYDIS_REGISTER_NONE && b->ops[1].mem.disp.value == CPU_OFF_WIN_BASE &&
+	      b->ops[1].mem.segment != ZYDIS_REGISTER_GS && b->ops[1].mem.segment != ZYDIS_REGISTER_FS))
+		return false;
+	if (!is_mov(last[2], ZYDIS_REGISTER_EDI, ZYDIS_REGISTER_EDI) ||
+	    !is_lea(last[3], ZYDIS_REGISTER_ECX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_NONE, 1))
+		return false;
+	const struct seen *z = last[4];
+	return z->hi.mnemonic == ZYDIS_MNEMONIC_MOVZX && is_reg(z, 0, ZYDIS_REGISTER_ECX) &&
+	       is_reg(z, 1, ZYDIS_REGISTER_CX);
+}
+
+#define LOOK_BACK 8u
+#define MAX_GUARDED 64u
+#define MAX_TARGETS 1024u
+
 unsigned isa_check_host_code(const uint8_t *code, size_t len, isa_check_report_fn *report, void *opaque)
 {
 	ZydisDecoder host;
@@ -35,10 +115,44 @@ unsigned isa_check_host_code(const uint8_t *code, size_t len, isa_check_report_f
 	ZydisDecodedInstruction hi;
 	ZydisDecodedOperand hops[ZYDIS_MAX_OPERAND_COUNT];
 	unsigned violations = 0;
+	/* The last instructions, newest at ring[(nseen - 1) % LOOK_BACK]. */
+	struct seen ring[LOOK_BACK];
+	unsigned nseen = 0;
+	/* Runs (start, string instruction] no branch may land in, and the
+	 * targets of the block's relative branches. */
+	size_t guarded[MAX_GUARDED][2], targets[MAX_TARGETS];
+	unsigned nguarded = 0, ntargets = 0;
 	for (size_t off = 0; off < len; off += hi.length) {
-		if (ZYAN_FAILED(ZydisDecoderDecodeFull(&host, code + off, len - off, &hi, hops))) {
+		struct seen *cur = &ring[nseen % LOOK_BACK];
+		if (ZYAN_FAILED(ZydisDecoderDecodeFull(&host, code + off, len - off, &cur->hi, cur->ops))) {
 			report(opaque, "host code does not decode", NULL, off);
 			return violations + 1;
+		}
+		cur->off = off;
+		hi = cur->hi;
+		for (unsigned i = 0; i < ZYDIS_MAX_OPERAND_COUNT; i++)
+			hops[i] = cur->ops[i];
+		nseen++;
+		if (hi.meta.branch_type != ZYDIS_BRANCH_TYPE_NONE && hi.operand_count > 0 &&
+		    hops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && hops[0].imm.is_relative) {
+			uint64_t t = off + hi.length + hops[0].imm.value.u;
+			if (ntargets < MAX_TARGETS)
+				targets[ntargets++] = (size_t)t;
+		}
+		if (is_host_string(&hi)) {
+			const struct seen *last[LOOK_BACK];
+			unsigned nlast = 0;
+			for (unsigned k = 1; k < LOOK_BACK && k < nseen; k++)
+				last[nlast++] = &ring[(nseen - 1 - k) % LOOK_BACK];
+			if (!string_bounded(&hi, last, nlast) || nguarded == MAX_GUARDED) {
+				report(opaque, "host string instruction without its bounds", &hi, off);
+				violations++;
+			} else {
+				guarded[nguarded][0] = last[STRING_BOUNDS_LEN - 1]->off;
+				guarded[nguarded][1] = off;
+				nguarded++;
+			}
+			continue;
 		}
 		if (hi.mnemonic == ZYDIS_MNEMONIC_SYSCALL || hi.mnemonic == ZYDIS_MNEMONIC_SYSENTER ||
 		    hi.meta.category == ZYDIS_CATEGORY_INTERRUPT) {
@@ -71,5 +185,15 @@ unsigned isa_check_host_code(const uint8_t *code, size_t len, isa_check_report_f
 				violations++;
 			}
 	}
+	if (ntargets == MAX_TARGETS && nguarded) {
+		report(opaque, "too many branches to check a string instruction's bounds", NULL, len);
+		violations++;
+	}
+	for (unsigned g = 0; g < nguarded; g++)
+		for (unsigned i = 0; i < ntargets; i++)
+			if (targets[i] > guarded[g][0] && targets[i] <= guarded[g][1]) {
+				report(opaque, "a branch skips a string instruction's bounds", NULL, targets[i]);
+				violations++;
+			}
 	return violations;
 }

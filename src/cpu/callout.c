@@ -698,7 +698,7 @@ static bool may_stay_after_transfer(struct cpu *cpu)
 	if (cpu->stop || cpu->fatal || cpu->halted || cpu->shadow || cpu->pf.pending ||
 	    (cpu->s.eflags & EFLAGS_TF))
 		return false;
-	if (interrupt_due(cpu) || shadow_select(cpu->sh, &cpu->s, &cpu->win) < 0 || cpu->sh->ibl_flush)
+	if (interrupt_due(cpu) || cpu_select_window(cpu) < 0 || cpu->sh->ibl_flush)
 		return false;
 	uint32_t mode = cpu_mode(cpu);
 	cpu->scratch[1] = cpu->s.eip;

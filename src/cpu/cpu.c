@@ -111,6 +111,13 @@ static void cpu_space_changed(void *opaque, bool global, uint32_t asid)
 	}
 }
 
+int cpu_select_window(struct cpu *cpu)
+{
+	int err = shadow_select(cpu->sh, &cpu->s, &cpu->win);
+	cpu->win_base = (uintptr_t)cpu->win->base;
+	return err;
+}
+
 int cpu_init(struct cpu *cpu, const struct vcpu_state *boot, struct shadow *sh,
 	     struct tcache *tc, struct bus *bus)
 {
@@ -118,6 +125,7 @@ int cpu_init(struct cpu *cpu, const struct vcpu_state *boot, struct shadow *sh,
 	memset(cpu, 0, sizeof(*cpu));
 	cpu->sh = sh;
 	cpu->win = &sh->identity;
+	cpu->win_base = (uintptr_t)sh->identity.base;
 	sh->space_changed = cpu_space_changed;
 	sh->space_opaque = cpu;
 	shadow_retire_global(sh);

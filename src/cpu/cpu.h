@@ -197,7 +197,13 @@ struct cpu {
 	uint8_t xmm_light[128] __attribute__((aligned(16)));
 	uint32_t mxcsr_light;
 	uint8_t fpu_full;
-	uint8_t pad3[CPU_OFF_IBL_GLOBAL_TAGS - CPU_OFF_FPU_FULL - 1];
+	uint8_t pad3[CPU_OFF_WIN_BASE - CPU_OFF_FPU_FULL - 1];
+	/* The current window's base, what GS.base holds: a fast REP MOVS or
+	 * STOS (translate_string.c) runs the host's own string instruction
+	 * on RSI/RDI made window addresses, which no segment prefix reaches.
+	 * Set with win by cpu_select_window. */
+	uint64_t win_base;
+	uint8_t pad4[CPU_OFF_IBL_GLOBAL_TAGS - CPU_OFF_WIN_BASE - 8];
 	/* The global-page tag as a base per mode (ibl_global | mode << 32),
 	 * for the lookup's probe under it. */
 	uint64_t ibl_global_tags[IBL_MODES];
@@ -291,6 +297,7 @@ _Static_assert(offsetof(struct cpu, tsc_offset) == CPU_OFF_TSC_OFFSET, "layout")
 _Static_assert(offsetof(struct cpu, xmm_light) == CPU_OFF_XMM_LIGHT, "layout");
 _Static_assert(offsetof(struct cpu, mxcsr_light) == CPU_OFF_MXCSR_LIGHT, "layout");
 _Static_assert(offsetof(struct cpu, fpu_full) == CPU_OFF_FPU_FULL, "layout");
+_Static_assert(offsetof(struct cpu, win_base) == CPU_OFF_WIN_BASE, "layout");
 _Static_assert(offsetof(struct cpu, ibl_global_tags) == CPU_OFF_IBL_GLOBAL_TAGS, "layout");
 _Static_assert(offsetof(struct cpu, ibl_tags) == CPU_OFF_IBL_TAGS, "layout");
 _Static_assert(offsetof(struct cpu, fxsave) == CPU_OFF_FXSAVE, "layout");
@@ -317,6 +324,9 @@ struct callout_decoded {
 
 int cpu_init(struct cpu *cpu, const struct vcpu_state *boot, struct shadow *sh,
 	     struct tcache *tc, struct bus *bus);
+/* shadow_select for this vCPU: win and win_base become the window of its
+ * CR3, CR0 and CPL. Returns what shadow_select does. */
+int cpu_select_window(struct cpu *cpu);
 /* CR0, CR3 or CR4 was written (old values given): drops shadows and
  * translations that the change made wrong. The caller stops the block. */
 void cpu_paging_changed(struct cpu *cpu, uint32_t old_cr0, uint32_t old_cr4);

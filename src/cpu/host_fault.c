@@ -82,6 +82,17 @@ static void unswap_high_bytes(struct cpu *cpu, const uint8_t *from, const uint8_
 	}
 }
 
+/* Whether the host instruction at rip is a fast REP STOS
+ * (translate_string.c): REP STOSB, REP STOSD, or REP STOSW with its
+ * operand-size prefix first. Translated code has no other host string
+ * instruction (the guest's are all translated, never copied;
+ * tests/isa_check.c holds it to that). */
+static bool fast_string_at(const uint8_t *rip)
+{
+	const uint8_t *p = rip[0] == 0x66 ? rip + 1 : rip;
+	return p[0] == 0xf3 && (p[1] == 0xaa || p[1] == 0xab);
+}
+
 static void on_fault(int sig, siginfo_t *si, void *uctx)
 {
 	ucontext_t *uc = uctx;
@@ -127,6 +138,8 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
 		i++;
 	cpu->regs[REG_EAX] = (uint32_t)g[REG_RAX];
 	cpu->regs[REG_ECX] = (uint32_t)g[REG_RCX];
+	if (fast_string_at((const uint8_t *)g[REG_RIP]))
+		cpu->regs[REG_ECX] += (uint32_t)g[REG_R11];   /* the passes still to come */
 	cpu->regs[REG_EDX] = (uint32_t)g[REG_RDX];
 	cpu->regs[REG_EBX] = (uint32_t)g[REG_RBX];
 	cpu->regs[REG_ESP] = (uint32_t)g[REG_R12];

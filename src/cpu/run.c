@@ -299,7 +299,7 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 	cpu_bind_thread(cpu);
 	cpu->sh->cur_view = -2;   /* GS may have been changed by anyone */
 	while (!cpu->stop && !cpu->fatal) {
-		if (shadow_select(cpu->sh, &cpu->s, &cpu->win) < 0) {
+		if (cpu_select_window(cpu) < 0) {
 			cpu->fatal = "cannot reserve a window for the guest's address space";
 			break;
 		}

@@ -31,6 +31,7 @@
 #define CPU_OFF_XMM_LIGHT 0x400    /* 128 bytes: guest XMM0-7 saved by a door out */
 #define CPU_OFF_MXCSR_LIGHT 0x480  /* uint32_t: guest MXCSR saved by a door out */
 #define CPU_OFF_FPU_FULL 0x484     /* uint8_t: fxsave holds (and is) the whole guest state */
+#define CPU_OFF_WIN_BASE 0x488     /* uint64_t: host address of the current window (GS.base) */
 #define CPU_OFF_IBL_GLOBAL_TAGS 0x500  /* uint64_t[32]: global-page tag base per mode */
 #define CPU_OFF_STATE 0x600        /* struct vcpu_state: the segment selectors PUSH/MOV Sreg read */
 

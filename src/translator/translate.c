@@ -61,7 +61,7 @@ ZydisRegister reg_sized(ZydisRegister r64, unsigned bytes)
 	return ZydisRegisterEncode(cls[bytes], (ZyanU8)id);
 }
 
-static bool seg_needs_base(const struct tctx *c, ZydisRegister seg)
+bool seg_needs_base(const struct tctx *c, ZydisRegister seg)
 {
 	if (seg == ZYDIS_REGISTER_FS || seg == ZYDIS_REGISTER_GS)
 		return true;

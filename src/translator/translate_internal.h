@@ -78,6 +78,9 @@ ZydisRegister map_reg(ZydisRegister r);
 ZydisRegister reg64(ZydisRegister r);
 ZydisRegister reg_sized(ZydisRegister r64, unsigned bytes);
 ZydisEncoderOperand cpu_field(unsigned size, unsigned offset);
+/* Whether an access through segment register seg must add its base (not
+ * a flat mode's CS/DS/ES/SS). */
+bool seg_needs_base(const struct tctx *c, ZydisRegister seg);
 void emit_lea32(struct tctx *c, ZydisRegister dst32, ZydisRegister base64, ZydisRegister index64,
 		unsigned scale, int64_t disp);
 ZydisEncoderOperand guest_mem(struct tctx *c, const ZydisDecodedOperand *op, int64_t extra,

@@ -150,6 +150,131 @@ static size_t element_size(struct tctx *c, const struct string_elem *s)
 	return n;
 }
 
+/* A REP MOVS or STOS of fewer elements stays the element loop: the host's
+ * string instruction takes some 30 cycles to start. */
+#define FAST_MIN_ELEMS 32u
+/* Elements per pass of the host's string instruction: a 16-bit count
+ * plus one, so a pass ends at most 256 KiB past a window's 4 GiB (in its
+ * guard) whatever the guest's registers, and a poll comes between. */
+#define FAST_PASS_BITS 16u
+
+/* REP MOVS is not among them: the host's string instruction moves whole
+ * lines when source and destination do not overlap linearly, but the
+ * guest may alias them physically (dst = src + 1 through two linear
+ * pages), where the SDM's element-by-element copy replicates the first
+ * element (string_bulk_plain's alias group). */
+static bool fast_string_ok(struct tctx *c, const struct string_elem *s)
+{
+	return s->rep && s->op == STR_STOS && s->step > 0 && s->di == ZYDIS_REGISTER_EDI &&
+	       !seg_needs_base(c, ZYDIS_REGISTER_ES);
+}
+
+/* Whether EDI plus the pass's count-1 elements in ECX runs past 4 GiB: the
+ * guest's register wraps there, and a pass does not. A jump to *wrap is
+ * emitted for that case (ECX still count - 1). */
+static void emit_wrap_check(struct tctx *c, unsigned size, uint8_t **wrap)
+{
+	struct emitter *e = &c->e;
+	/* The last byte's address in 64 bits; its upper half, byte-swapped
+	 * into the lower, is zero unless the pass wraps. */
+	emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(ZYDIS_REGISTER_R10),
+	      op_mem(8, ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_RCX, size, (int32_t)size - 1));
+	emit1(e, ZYDIS_MNEMONIC_BSWAP, op_reg(ZYDIS_REGISTER_R10));
+	emit2(e, ZYDIS_MNEMONIC_XCHG, op_reg(ZYDIS_REGISTER_R10D), op_reg(ZYDIS_REGISTER_ECX));
+	uint8_t *ok = emit_jrcxz(e, true);
+	emit2(e, ZYDIS_MNEMONIC_XCHG, op_reg(ZYDIS_REGISTER_R10D), op_reg(ZYDIS_REGISTER_ECX));
+	*wrap = emit_jmp_rel32(e, NULL);
+	if (ok && !e->failed)
+		patch_rel8(ok, e->pos);
+	emit2(e, ZYDIS_MNEMONIC_XCHG, op_reg(ZYDIS_REGISTER_R10D), op_reg(ZYDIS_REGISTER_ECX));
+}
+
+/* REP STOS forward with 32-bit addressing and a flat ES: the host's own
+ * REP STOS on RDI made a window address, in passes of up to 65,536
+ * elements with a poll between. Flag-free throughout (the guest's flags
+ * are live): MOV, MOVZX, LEA, XCHG, BSWAP and JECXZ. The pass's count is
+ * in RCX and the rest of ECX in R11, so a fault inside the string
+ * instruction leaves ECX = RCX + R11 (host_fault.c adds them); EDI is the
+ * low half of the window address, windows being 4 GiB aligned. The five
+ * instructions before it are the shape tests/isa_check.c requires of a
+ * host string instruction: a count of at most 65,536 and an address of at
+ * most 4 GiB above the window's base.
+ * Small counts, and a pass that would wrap past 4 GiB, go on to the
+ * element loop that follows; the end of the work jumps to *to_end
+ * (rel32, for the caller to patch). */
+static void emit_fast_string(struct tctx *c, const struct string_elem *s, uint8_t **to_end)
+{
+	struct emitter *e = &c->e;
+	unsigned size = s->size;
+	_Static_assert(FAST_MIN_ELEMS * 8 == 256, "the small test clears ECX * 8's low byte");
+	emit_lea32(c, ZYDIS_REGISTER_R11D, ZYDIS_REGISTER_NONE, ZYDIS_REGISTER_RCX, 8, 0);
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11B), op_imm(0));
+	emit2(e, ZYDIS_MNEMONIC_XCHG, op_reg(ZYDIS_REGISTER_R11D), op_reg(ZYDIS_REGISTER_ECX));
+	/* The small case jumps past the passes: JECXZ over a JMP to a JMP. */
+	uint8_t *small = emit_jrcxz(e, true), *over = NULL;
+	if (!e->failed) {
+		static const uint8_t jmp8[2] = { 0xeb, 0 };
+		emit_bytes(e, jmp8, 2);
+		over = e->pos - 1;
+	}
+	if (small && over)
+		patch_rel8(small, e->pos);
+	small = emit_jmp_rel32(e, NULL);
+	if (over && !e->failed)
+		patch_rel8(over, e->pos);
+	emit2(e, ZYDIS_MNEMONIC_XCHG, op_reg(ZYDIS_REGISTER_R11D), op_reg(ZYDIS_REGISTER_ECX));
+
+	/* A pass: ECX - 1 split into its low 16 bits (the pass's count less
+	 * one, in ECX) and the rest (R11). */
+	_Static_assert(FAST_PASS_BITS == 16, "the split clears R11W");
+	uint8_t *pass = e->pos;
+	emit_lea32(c, ZYDIS_REGISTER_ECX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_NONE, 0, -1);
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11D), op_reg(ZYDIS_REGISTER_ECX));
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11W), op_imm(0));
+	emit2(e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_ECX), op_reg(ZYDIS_REGISTER_CX));
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_EDI), op_reg(ZYDIS_REGISTER_EDI));
+	uint8_t *wrap = NULL;
+	emit_wrap_check(c, size, &wrap);
+
+	/* The shape isa_check.c looks for, then the string instruction. */
+	emit2(e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_ECX), op_reg(ZYDIS_REGISTER_CX));
+	emit_lea32(c, ZYDIS_REGISTER_ECX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_NONE, 0, 1);
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_EDI), op_reg(ZYDIS_REGISTER_EDI));
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R10), cpu_field(8, CPU_OFF_WIN_BASE));
+	emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(ZYDIS_REGISTER_RDI),
+	      op_mem(8, ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_R10, 1, 0));
+	/* REP STOSB, REP STOSW (66) or REP STOSD. */
+	uint8_t rep[3] = { 0x66, 0xf3, size == 1 ? 0xaa : 0xab };
+	if (size == 2)
+		emit_bytes(e, rep, 3);
+	else
+		emit_bytes(e, rep + 1, 2);
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_EDI), op_reg(ZYDIS_REGISTER_EDI));
+	emit_lea32(c, ZYDIS_REGISTER_ECX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R11, 1, 0);
+	uint8_t *done = emit_jrcxz(e, true);
+	emit_iteration_poll(c);
+	emit_jmp_rel32(e, pass);
+	if (done && !e->failed)
+		patch_rel8(done, e->pos);
+	*to_end = emit_jmp_rel32(e, NULL);
+
+	/* A pass that would wrap: ECX whole again, then the element loop. */
+	if (wrap && !e->failed)
+		patch_rel32(wrap, e->pos);
+	emit_lea32(c, ZYDIS_REGISTER_ECX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R11, 1, 1);
+	uint8_t *to_loop = NULL;
+	if (!e->failed) {
+		static const uint8_t jmp8[2] = { 0xeb, 0 };
+		emit_bytes(e, jmp8, 2);
+		to_loop = e->pos - 1;
+	}
+	if (small && !e->failed)
+		patch_rel32(small, e->pos);
+	emit2(e, ZYDIS_MNEMONIC_XCHG, op_reg(ZYDIS_REGISTER_R11D), op_reg(ZYDIS_REGISTER_ECX));
+	if (to_loop && !e->failed)
+		patch_rel8(to_loop, e->pos);
+}
+
 /* Rewritten as a host loop over window-relative accesses: in 64-bit mode
  * ES:EDI takes neither the GS override nor a base, so the instruction can
  * never run as it is. ECX/ESI/EDI step after each element's accesses, so a
@@ -180,6 +305,9 @@ bool translate_string(struct tctx *c, enum string_op op, unsigned size)
 		emit_element(c, &s, &out[0]);
 		return true;
 	}
+	uint8_t *fast_end = NULL;
+	if (fast_string_ok(c, &s))
+		emit_fast_string(c, &s, &fast_end);
 	/* A pass: per element the count test (3 bytes) and the element, then
 	 * one more count test, the poll and the JMP back to the first element:
 	 * the poll only ever sees ECX > 0, as an interrupt between iterations
@@ -208,6 +336,8 @@ bool translate_string(struct tctx *c, enum string_op op, unsigned size)
 		else if (skip[k].field)
 			patch_rel8(skip[k].field, e->pos);
 	}
+	if (fast_end)
+		patch_rel32(fast_end, e->pos);
 	if (a16)
 		restore_rcx(c);  /* reached only from the CX == 0 test */
 	for (unsigned k = 0; k < n; k++)

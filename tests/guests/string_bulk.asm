@@ -235,6 +235,14 @@ guest_start
 ; ---------------------------------------------------------------- mark
 group "mark"
 	set_seq src_buf, 64, 0
+%ifdef PLAIN
+	; string_bulk_plain: nothing marked, so every group below runs the
+	; plain translation
+	mov esi, s_plain
+	call lib_puts
+	call lib_newline
+	jmp mark_done
+%endif
 	cmp dword [TESTDEV_ID], TESTDEV_MAGIC
 	je .dev
 	mov esi, s_nodev
@@ -1168,6 +1176,7 @@ align 16
 section .rodata
 s_dev:		db "INFO string_bulk: test device present, instructions marked", 0
 s_nodev:	db "INFO string_bulk: no test device, marking skipped", 0
+s_plain:	db "INFO string_bulk: plain translation, nothing marked", 0
 ; code templates (64 bytes each): mov eax, 2 / 3; ret; the rest NOPs, but
 ; code3 has a RET at +31 too
 code2:		db 0xb8
