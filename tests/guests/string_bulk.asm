@@ -43,6 +43,9 @@
 ;           a REP STOSB (marked) rewriting the MOV right after it
 ;  user     at CPL 3, REP STOSD in a user page (no fault) and running into
 ;           a supervisor page (#PF U|W|P, exact progress)
+;  wrap     REP STOSD running past 4 GiB to linear 0 (EDI wraps); REP
+;           STOSB/STOSW of 65,536 elements and more (the plain
+;           translation's passes)
 ;  off      paging off: the same subroutines on physical memory
 ;
 ; Memory: the kernel at 1 MiB, page tables from paging.inc's pool at
@@ -87,6 +90,7 @@ CPUID_PSE	equ 1 << 3
 L_U		equ 0x40060000		; -> FRAME(41) user; next -> FRAME(42) supervisor
 CODE		equ FRAME(40)		; code rewritten by string instructions
 CODE2		equ FRAME(46)		; a REP STOSB rewriting the next instruction
+W_BIG		equ 0x00600000		; 192 KiB of the identity map (group wrap)
 
 
 
@@ -979,6 +983,46 @@ group "user"
 	want_bg FRAME(41), 0x800
 	want_pat FRAME(41) + 0x800, 0x800, 0x3c3c3c3c, 4
 	want_bg FRAME(42), 0x1000
+
+; ---------------------------------------------------------------- wrap
+group "wrap"
+	; a fill running past 4 GiB goes on at linear 0, as EDI wraps: the
+	; last page (FRAME(47)) and the first (the identity map's)
+	mov edi, [dir0]
+	pg_map_page 0xfffff000, FRAME(47) | PG_P | PG_RW
+	set_bg FRAME(47), 0x1000
+	set_bg 0, 0x400
+	mov eax, 0x5a5a1234
+	run s_rep_stosd, 0, 0xffffff00, 0x80
+	check ecx, 0
+	check edi, 0x100
+	want_bg FRAME(47), 0xf00
+	want_pat FRAME(47) + 0xf00, 0x100, 0x5a5a1234, 4
+	want_pat 0, 0x100, 0x5a5a1234, 4
+	want_bg 0x100, 0x300
+	; more elements than a pass of the plain translation takes (65,536):
+	; exactly one pass, then one element more, then two passes and a half
+	set_bg W_BIG, 0x30000
+	mov eax, 0x77777777
+	run s_rep_stosb, 0, W_BIG + 3, 0x10000
+	check ecx, 0
+	check edi, W_BIG + 3 + 0x10000
+	want_bg W_BIG, 3
+	want_pat W_BIG + 3, 0x10000, 0x77777777, 1
+	want_bg W_BIG + 3 + 0x10000, 0x10
+	mov eax, 0x66666666
+	run s_rep_stosb, 0, W_BIG + 3, 0x10001
+	check edi, W_BIG + 4 + 0x10000
+	want_pat W_BIG + 3, 0x10001, 0x66666666, 1
+	want_bg W_BIG + 4 + 0x10000, 0x10
+	set_bg W_BIG, 0x30000
+	mov eax, 0x1f2e3d4c
+	run s_rep_stosw, 0, W_BIG + 1, 0x12345
+	check ecx, 0
+	check edi, W_BIG + 1 + 0x12345 * 2
+	want_bg W_BIG, 1
+	want_pat W_BIG + 1, 0x12345 * 2, 0x3d4c3d4c, 2
+	want_bg W_BIG + 1 + 0x12345 * 2, 0x30000 - 1 - 0x12345 * 2
 
 ; ---------------------------------------------------------------- off
 group "off"
