@@ -73,35 +73,42 @@ static bool is_host_string(const ZydisDecodedInstruction *hi)
 	}
 }
 
-/* The only host string instruction allowed is REP STOSB/W/D, the fast
- * form of translate_string.c, which stays within a window and its guard
- * only behind exactly this: movzx ecx, cx; lea ecx, [rcx+1] (at most
- * 65,536 elements of at most 4 bytes); mov edi, edi (a 32-bit offset);
- * mov r10, [r15 + win_base]; lea rdi, [rdi+r10]. last[0] is the
- * instruction just before it. The caller also checks that no branch
- * lands inside that run. */
-#define STRING_BOUNDS_LEN 5u
-static bool string_bounded(const ZydisDecodedInstruction *hi, const struct seen *const *last,
-			   unsigned nlast)
+/* The only host string instructions allowed are REP STOSB/W/D and REP
+ * MOVSB/W/D, translate_string.c's fast forms, which stay within a window
+ * and its guard only behind exactly this: movzx ecx, cx; lea ecx, [rcx+1]
+ * (at most 65,536 elements of at most 4 bytes); mov edi, edi (and mov
+ * esi, esi for MOVS: 32-bit offsets); mov r10, [r15 + win_base]; lea rdi,
+ * [rdi+r10] (and lea rsi, [rsi+r10]). last[0] is the instruction just
+ * before it. Returns how many instructions the bounds take, 0 if they
+ * are not there. The caller also checks that no branch lands inside. */
+static unsigned string_bounded(const ZydisDecodedInstruction *hi, const struct seen *const *last,
+			       unsigned nlast)
 {
-	if (!(hi->attributes & ZYDIS_ATTRIB_HAS_REP) || hi->mnemonic == ZYDIS_MNEMONIC_STOSQ ||
-	    (hi->mnemonic != ZYDIS_MNEMONIC_STOSB && hi->mnemonic != ZYDIS_MNEMONIC_STOSW &&
-	     hi->mnemonic != ZYDIS_MNEMONIC_STOSD) || nlast < STRING_BOUNDS_LEN)
-		return false;
-	if (!is_lea(last[0], ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_R10, 0))
-		return false;
-	const struct seen *b = last[1];
+	bool stos = hi->mnemonic == ZYDIS_MNEMONIC_STOSB || hi->mnemonic == ZYDIS_MNEMONIC_STOSW ||
+		    hi->mnemonic == ZYDIS_MNEMONIC_STOSD;
+	bool movs = hi->mnemonic == ZYDIS_MNEMONIC_MOVSB || hi->mnemonic == ZYDIS_MNEMONIC_MOVSW ||
+		    hi->mnemonic == ZYDIS_MNEMONIC_MOVSD;
+	unsigned need = movs ? 7 : 5, k = 0;
+	if (!(hi->attributes & ZYDIS_ATTRIB_HAS_REP) || !(stos || movs) || nlast < need)
+		return 0;
+	if (movs && !is_lea(last[k++], ZYDIS_REGISTER_RSI, ZYDIS_REGISTER_RSI, ZYDIS_REGISTER_R10, 0))
+		return 0;
+	if (!is_lea(last[k++], ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_R10, 0))
+		return 0;
+	const struct seen *b = last[k++];
 	if (!(b->hi.mnemonic == ZYDIS_MNEMONIC_MOV && is_reg(b, 0, ZYDIS_REGISTER_R10) &&
 	      b->ops[1].type == ZYDIS_OPERAND_TYPE_MEMORY && b->ops[1].mem.base == ZYDIS_REGISTER_R15 &&
 	      b->ops[1].mem.index == ZYDIS_REGISTER_NONE && b->ops[1].mem.disp.value == CPU_OFF_WIN_BASE &&
 	      b->ops[1].mem.segment != ZYDIS_REGISTER_GS && b->ops[1].mem.segment != ZYDIS_REGISTER_FS))
-		return false;
-	if (!is_mov(last[2], ZYDIS_REGISTER_EDI, ZYDIS_REGISTER_EDI) ||
-	    !is_lea(last[3], ZYDIS_REGISTER_ECX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_NONE, 1))
-		return false;
-	const struct seen *z = last[4];
+		return 0;
+	if (movs && !is_mov(last[k++], ZYDIS_REGISTER_ESI, ZYDIS_REGISTER_ESI))
+		return 0;
+	if (!is_mov(last[k++], ZYDIS_REGISTER_EDI, ZYDIS_REGISTER_EDI) ||
+	    !is_lea(last[k++], ZYDIS_REGISTER_ECX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_NONE, 1))
+		return 0;
+	const struct seen *z = last[k];
 	return z->hi.mnemonic == ZYDIS_MNEMONIC_MOVZX && is_reg(z, 0, ZYDIS_REGISTER_ECX) &&
-	       is_reg(z, 1, ZYDIS_REGISTER_CX);
+	       is_reg(z, 1, ZYDIS_REGISTER_CX) ? need : 0;
 }
 
 #define LOOK_BACK 8u
@@ -144,11 +151,12 @@ unsigned isa_check_host_code(const uint8_t *code, size_t len, isa_check_report_f
 			unsigned nlast = 0;
 			for (unsigned k = 1; k < LOOK_BACK && k < nseen; k++)
 				last[nlast++] = &ring[(nseen - 1 - k) % LOOK_BACK];
-			if (!string_bounded(&hi, last, nlast) || nguarded == MAX_GUARDED) {
+			unsigned bounds = string_bounded(&hi, last, nlast);
+			if (!bounds || nguarded == MAX_GUARDED) {
 				report(opaque, "host string instruction without its bounds", &hi, off);
 				violations++;
 			} else {
-				guarded[nguarded][0] = last[STRING_BOUNDS_LEN - 1]->off;
+				guarded[nguarded][0] = last[bounds - 1]->off;
 				guarded[nguarded][1] = off;
 				nguarded++;
 			}

@@ -82,15 +82,17 @@ static void unswap_high_bytes(struct cpu *cpu, const uint8_t *from, const uint8_
 	}
 }
 
-/* Whether the host instruction at rip is a fast REP STOS
- * (translate_string.c): REP STOSB, REP STOSD, or REP STOSW with its
- * operand-size prefix first. Translated code has no other host string
- * instruction (the guest's are all translated, never copied;
+/* A fast REP STOS or MOVS of translate_string.c at rip (REP, then the
+ * opcode, byte or doubleword, or word with the operand-size prefix
+ * first): 1 for STOS, 2 for MOVS, else 0. Translated code has no other
+ * host string instruction (the guest's are all translated, never copied;
  * tests/isa_check.c holds it to that). */
-static bool fast_string_at(const uint8_t *rip)
+static int fast_string_at(const uint8_t *rip)
 {
 	const uint8_t *p = rip[0] == 0x66 ? rip + 1 : rip;
-	return p[0] == 0xf3 && (p[1] == 0xaa || p[1] == 0xab);
+	if (p[0] != 0xf3)
+		return 0;
+	return p[1] == 0xaa || p[1] == 0xab ? 1 : p[1] == 0xa4 || p[1] == 0xa5 ? 2 : 0;
 }
 
 static void on_fault(int sig, siginfo_t *si, void *uctx)
@@ -138,7 +140,8 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
 		i++;
 	cpu->regs[REG_EAX] = (uint32_t)g[REG_RAX];
 	cpu->regs[REG_ECX] = (uint32_t)g[REG_RCX];
-	if (fast_string_at((const uint8_t *)g[REG_RIP]))
+	int fast = fast_string_at((const uint8_t *)g[REG_RIP]);
+	if (fast)
 		cpu->regs[REG_ECX] += (uint32_t)g[REG_R11];   /* the passes still to come */
 	cpu->regs[REG_EDX] = (uint32_t)g[REG_RDX];
 	cpu->regs[REG_EBX] = (uint32_t)g[REG_RBX];
@@ -146,7 +149,8 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
 	cpu->regs[REG_EBP] = (uint32_t)g[REG_RBP];
 	cpu->regs[REG_ESI] = (uint32_t)g[REG_RSI];
 	cpu->regs[REG_EDI] = (uint32_t)g[REG_RDI];
-	cpu->rflags = (uint64_t)g[REG_EFL];
+	/* A fast MOVS keeps the guest's flags on the host stack meanwhile. */
+	cpu->rflags = fast == 2 ? *(const uint64_t *)g[REG_RSP] : (uint64_t)g[REG_EFL];
 	cpu->s.eip = tb->eip + tb->map_guest[i];
 	unswap_high_bytes(cpu, tb->host + tb->map_host[i], (const uint8_t *)g[REG_RIP]);
 	cpu->fault.kind = kind;

@@ -150,23 +150,91 @@ static size_t element_size(struct tctx *c, const struct string_elem *s)
 	return n;
 }
 
-/* A REP MOVS or STOS of fewer elements stays the element loop: the host's
- * string instruction takes some 30 cycles to start. */
+/* A REP STOS of fewer elements stays the element loop: the host's string
+ * instruction takes some 30 cycles to start (a REP MOVS, whose passes
+ * cost more, needs 256 bytes). */
 #define FAST_MIN_ELEMS 32u
 /* Elements per pass of the host's string instruction: a 16-bit count
  * plus one, so a pass ends at most 256 KiB past a window's 4 GiB (in its
  * guard) whatever the guest's registers, and a poll comes between. */
 #define FAST_PASS_BITS 16u
 
-/* REP MOVS is not among them: the host's string instruction moves whole
- * lines when source and destination do not overlap linearly, but the
- * guest may alias them physically (dst = src + 1 through two linear
- * pages), where the SDM's element-by-element copy replicates the first
- * element (string_bulk_plain's alias group). */
-static bool fast_string_ok(struct tctx *c, const struct string_elem *s)
+static bool fast_stos_ok(struct tctx *c, const struct string_elem *s)
 {
 	return s->rep && s->op == STR_STOS && s->step > 0 && s->di == ZYDIS_REGISTER_EDI &&
 	       !seg_needs_base(c, ZYDIS_REGISTER_ES);
+}
+
+static bool fast_movs_ok(struct tctx *c, const struct string_elem *s)
+{
+	return s->rep && s->op == STR_MOVS && s->step > 0 && s->di == ZYDIS_REGISTER_EDI &&
+	       !seg_needs_base(c, ZYDIS_REGISTER_ES) && !seg_needs_base(c, s->src_seg);
+}
+
+/* The bounds tests/isa_check.c requires right before a host string
+ * instruction, then the instruction, then EDI (and ESI) back to 32 bits:
+ * ECX holds the pass's count less one (at most 65,535 after the MOVZX). */
+static void emit_host_string(struct tctx *c, const struct string_elem *s)
+{
+	struct emitter *e = &c->e;
+	bool movs = s->op == STR_MOVS;
+	emit2(e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_ECX), op_reg(ZYDIS_REGISTER_CX));
+	emit_lea32(c, ZYDIS_REGISTER_ECX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_NONE, 0, 1);
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_EDI), op_reg(ZYDIS_REGISTER_EDI));
+	if (movs)
+		emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_ESI), op_reg(ZYDIS_REGISTER_ESI));
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R10), cpu_field(8, CPU_OFF_WIN_BASE));
+	emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(ZYDIS_REGISTER_RDI),
+	      op_mem(8, ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_R10, 1, 0));
+	if (movs)
+		emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(ZYDIS_REGISTER_RSI),
+		      op_mem(8, ZYDIS_REGISTER_RSI, ZYDIS_REGISTER_R10, 1, 0));
+	/* REP STOS/MOVS: byte, word (66 first) or doubleword. */
+	uint8_t op = movs ? 0xa4 : 0xaa;
+	uint8_t rep[3] = { 0x66, 0xf3, s->size == 1 ? op : (uint8_t)(op + 1) };
+	if (s->size == 2)
+		emit_bytes(e, rep, 3);
+	else
+		emit_bytes(e, rep + 1, 2);
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_EDI), op_reg(ZYDIS_REGISTER_EDI));
+	if (movs)
+		emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_ESI), op_reg(ZYDIS_REGISTER_ESI));
+}
+
+/* The small case: ECX * scale below 256 (the low byte of that cleared,
+ * flag-free) jumps to the returned rel32 field, JECXZ over a JMP to a
+ * JMP; with R11D and ECX swapped there, which the target swaps back. */
+static uint8_t *emit_small_test(struct tctx *c, unsigned scale)
+{
+	struct emitter *e = &c->e;
+	emit_lea32(c, ZYDIS_REGISTER_R11D, ZYDIS_REGISTER_NONE, ZYDIS_REGISTER_RCX, scale, 0);
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11B), op_imm(0));
+	emit2(e, ZYDIS_MNEMONIC_XCHG, op_reg(ZYDIS_REGISTER_R11D), op_reg(ZYDIS_REGISTER_ECX));
+	uint8_t *small = emit_jrcxz(e, true), *over = NULL;
+	if (!e->failed) {
+		static const uint8_t jmp8[2] = { 0xeb, 0 };
+		emit_bytes(e, jmp8, 2);
+		over = e->pos - 1;
+	}
+	if (small && over)
+		patch_rel8(small, e->pos);
+	small = emit_jmp_rel32(e, NULL);
+	if (over && !e->failed)
+		patch_rel8(over, e->pos);
+	emit2(e, ZYDIS_MNEMONIC_XCHG, op_reg(ZYDIS_REGISTER_R11D), op_reg(ZYDIS_REGISTER_ECX));
+	return small;
+}
+
+/* The small case's landing: R11D and ECX back, then into the element loop
+ * that follows (and a jump from *to_loop, if given, lands past the swap). */
+static void emit_small_landing(struct tctx *c, uint8_t *small, uint8_t *to_loop)
+{
+	struct emitter *e = &c->e;
+	if (small && !e->failed)
+		patch_rel32(small, e->pos);
+	emit2(e, ZYDIS_MNEMONIC_XCHG, op_reg(ZYDIS_REGISTER_R11D), op_reg(ZYDIS_REGISTER_ECX));
+	if (to_loop && !e->failed)
+		patch_rel8(to_loop, e->pos);
 }
 
 /* Whether EDI plus the pass's count-1 elements in ECX runs past 4 GiB: the
@@ -195,34 +263,16 @@ static void emit_wrap_check(struct tctx *c, unsigned size, uint8_t **wrap)
  * are live): MOV, MOVZX, LEA, XCHG, BSWAP and JECXZ. The pass's count is
  * in RCX and the rest of ECX in R11, so a fault inside the string
  * instruction leaves ECX = RCX + R11 (host_fault.c adds them); EDI is the
- * low half of the window address, windows being 4 GiB aligned. The five
- * instructions before it are the shape tests/isa_check.c requires of a
- * host string instruction: a count of at most 65,536 and an address of at
- * most 4 GiB above the window's base.
- * Small counts, and a pass that would wrap past 4 GiB, go on to the
+ * low half of the window address, windows being 4 GiB aligned
+ * (emit_host_string has the bounds tests/isa_check.c requires). Small
+ * counts, and a pass that would wrap past 4 GiB, go on to the
  * element loop that follows; the end of the work jumps to *to_end
  * (rel32, for the caller to patch). */
-static void emit_fast_string(struct tctx *c, const struct string_elem *s, uint8_t **to_end)
+static void emit_fast_stos(struct tctx *c, const struct string_elem *s, uint8_t **to_end)
 {
 	struct emitter *e = &c->e;
-	unsigned size = s->size;
 	_Static_assert(FAST_MIN_ELEMS * 8 == 256, "the small test clears ECX * 8's low byte");
-	emit_lea32(c, ZYDIS_REGISTER_R11D, ZYDIS_REGISTER_NONE, ZYDIS_REGISTER_RCX, 8, 0);
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11B), op_imm(0));
-	emit2(e, ZYDIS_MNEMONIC_XCHG, op_reg(ZYDIS_REGISTER_R11D), op_reg(ZYDIS_REGISTER_ECX));
-	/* The small case jumps past the passes: JECXZ over a JMP to a JMP. */
-	uint8_t *small = emit_jrcxz(e, true), *over = NULL;
-	if (!e->failed) {
-		static const uint8_t jmp8[2] = { 0xeb, 0 };
-		emit_bytes(e, jmp8, 2);
-		over = e->pos - 1;
-	}
-	if (small && over)
-		patch_rel8(small, e->pos);
-	small = emit_jmp_rel32(e, NULL);
-	if (over && !e->failed)
-		patch_rel8(over, e->pos);
-	emit2(e, ZYDIS_MNEMONIC_XCHG, op_reg(ZYDIS_REGISTER_R11D), op_reg(ZYDIS_REGISTER_ECX));
+	uint8_t *small = emit_small_test(c, 8);
 
 	/* A pass: ECX - 1 split into its low 16 bits (the pass's count less
 	 * one, in ECX) and the rest (R11). */
@@ -234,22 +284,8 @@ static void emit_fast_string(struct tctx *c, const struct string_elem *s, uint8_
 	emit2(e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_ECX), op_reg(ZYDIS_REGISTER_CX));
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_EDI), op_reg(ZYDIS_REGISTER_EDI));
 	uint8_t *wrap = NULL;
-	emit_wrap_check(c, size, &wrap);
-
-	/* The shape isa_check.c looks for, then the string instruction. */
-	emit2(e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_ECX), op_reg(ZYDIS_REGISTER_CX));
-	emit_lea32(c, ZYDIS_REGISTER_ECX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_NONE, 0, 1);
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_EDI), op_reg(ZYDIS_REGISTER_EDI));
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R10), cpu_field(8, CPU_OFF_WIN_BASE));
-	emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(ZYDIS_REGISTER_RDI),
-	      op_mem(8, ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_R10, 1, 0));
-	/* REP STOSB, REP STOSW (66) or REP STOSD. */
-	uint8_t rep[3] = { 0x66, 0xf3, size == 1 ? 0xaa : 0xab };
-	if (size == 2)
-		emit_bytes(e, rep, 3);
-	else
-		emit_bytes(e, rep + 1, 2);
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_EDI), op_reg(ZYDIS_REGISTER_EDI));
+	emit_wrap_check(c, s->size, &wrap);
+	emit_host_string(c, s);
 	emit_lea32(c, ZYDIS_REGISTER_ECX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R11, 1, 0);
 	uint8_t *done = emit_jrcxz(e, true);
 	emit_iteration_poll(c);
@@ -268,11 +304,86 @@ static void emit_fast_string(struct tctx *c, const struct string_elem *s, uint8_
 		emit_bytes(e, jmp8, 2);
 		to_loop = e->pos - 1;
 	}
-	if (small && !e->failed)
-		patch_rel32(small, e->pos);
-	emit2(e, ZYDIS_MNEMONIC_XCHG, op_reg(ZYDIS_REGISTER_R11D), op_reg(ZYDIS_REGISTER_ECX));
-	if (to_loop && !e->failed)
-		patch_rel8(to_loop, e->pos);
+	emit_small_landing(c, small, to_loop);
+}
+
+/* Bytes from the 32-bit register's address to the end of its page, into
+ * dst32 (1 to 4096). Writes the host flags. */
+static void emit_to_page_end(struct tctx *c, ZydisRegister dst32, ZydisRegister reg32)
+{
+	struct emitter *e = &c->e;
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(dst32), op_reg(reg32));
+	emit2(e, ZYDIS_MNEMONIC_AND, op_reg(dst32), op_imm(0xfff));
+	emit1(e, ZYDIS_MNEMONIC_NEG, op_reg(dst32));
+	emit2(e, ZYDIS_MNEMONIC_ADD, op_reg(dst32), op_imm(0x1000));
+}
+
+/* REP MOVS forward with 32-bit addressing and flat segments: the host's
+ * own REP MOVS on window addresses, a pass at a time, each pass inside one
+ * page of the source and one of the destination and no longer than the
+ * distance (EDI - ESI) mod 4096 when that is not zero. Two linear pages
+ * of one frame (the guest may alias them) then never let a pass read
+ * what it writes: the same frame puts the destination that distance
+ * ahead, and copying no more than the distance at a time is the SDM's
+ * element-by-element copy exactly; distinct frames never overlap within
+ * a page. The passes compute with the host's flags, so the guest's are
+ * pushed on the host stack meanwhile: a fault inside the host REP MOVS
+ * takes them from there (host_fault.c), with ECX = RCX + R11 as for
+ * STOS. An element that would straddle a page, or a distance shorter
+ * than an element, goes through the element code once, flags restored.
+ * Fewer than 256 bytes go to the element loop. */
+static void emit_fast_movs(struct tctx *c, const struct string_elem *s, uint8_t **to_end)
+{
+	struct emitter *e = &c->e;
+	static const uint8_t pushfq = 0x9c, popfq = 0x9d;
+	unsigned shift = s->size == 4 ? 2 : s->size == 2 ? 1 : 0;
+	uint8_t *small = emit_small_test(c, s->size);
+	emit_bytes(e, &pushfq, 1);
+
+	uint8_t *pass = e->pos;
+	emit_to_page_end(c, ZYDIS_REGISTER_R10D, ZYDIS_REGISTER_ESI);
+	emit_to_page_end(c, ZYDIS_REGISTER_R11D, ZYDIS_REGISTER_EDI);
+	emit2(e, ZYDIS_MNEMONIC_CMP, op_reg(ZYDIS_REGISTER_R11D), op_reg(ZYDIS_REGISTER_R10D));
+	emit2(e, ZYDIS_MNEMONIC_CMOVB, op_reg(ZYDIS_REGISTER_R10D), op_reg(ZYDIS_REGISTER_R11D));
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11D), op_reg(ZYDIS_REGISTER_EDI));
+	emit2(e, ZYDIS_MNEMONIC_SUB, op_reg(ZYDIS_REGISTER_R11D), op_reg(ZYDIS_REGISTER_ESI));
+	emit2(e, ZYDIS_MNEMONIC_AND, op_reg(ZYDIS_REGISTER_R11D), op_imm(0xfff));
+	uint8_t *same = emit_jcc_rel32(e, 0x4, NULL);   /* JZ: no distance to keep */
+	emit2(e, ZYDIS_MNEMONIC_CMP, op_reg(ZYDIS_REGISTER_R11D), op_reg(ZYDIS_REGISTER_R10D));
+	emit2(e, ZYDIS_MNEMONIC_CMOVB, op_reg(ZYDIS_REGISTER_R10D), op_reg(ZYDIS_REGISTER_R11D));
+	if (same && !e->failed)
+		patch_rel32(same, e->pos);
+	if (shift)
+		emit2(e, ZYDIS_MNEMONIC_SHR, op_reg(ZYDIS_REGISTER_R10D), op_imm(shift));
+	emit2(e, ZYDIS_MNEMONIC_CMP, op_reg(ZYDIS_REGISTER_ECX), op_reg(ZYDIS_REGISTER_R10D));
+	emit2(e, ZYDIS_MNEMONIC_CMOVB, op_reg(ZYDIS_REGISTER_R10D), op_reg(ZYDIS_REGISTER_ECX));
+	emit2(e, ZYDIS_MNEMONIC_TEST, op_reg(ZYDIS_REGISTER_R10D), op_reg(ZYDIS_REGISTER_R10D));
+	uint8_t *single = emit_jcc_rel32(e, 0x4, NULL);
+	/* The pass: R11 the rest, ECX the count less one. */
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11D), op_reg(ZYDIS_REGISTER_ECX));
+	emit2(e, ZYDIS_MNEMONIC_SUB, op_reg(ZYDIS_REGISTER_R11D), op_reg(ZYDIS_REGISTER_R10D));
+	emit_lea32(c, ZYDIS_REGISTER_ECX, ZYDIS_REGISTER_R10, ZYDIS_REGISTER_NONE, 0, -1);
+	emit_host_string(c, s);
+	emit_lea32(c, ZYDIS_REGISTER_ECX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R11, 1, 0);
+	emit_bytes(e, &popfq, 1);
+	uint8_t *tail = e->pos;
+	uint8_t *done = emit_jrcxz(e, true);
+	emit_iteration_poll(c);
+	emit_bytes(e, &pushfq, 1);
+	emit_jmp_rel32(e, pass);
+	if (done && !e->failed)
+		patch_rel8(done, e->pos);
+	*to_end = emit_jmp_rel32(e, NULL);
+
+	/* One element through the element code, with the guest's flags. */
+	if (single && !e->failed)
+		patch_rel32(single, e->pos);
+	emit_bytes(e, &popfq, 1);
+	uint8_t *none;
+	emit_element(c, s, &none);
+	emit_jmp_rel32(e, tail);
+
+	emit_small_landing(c, small, NULL);
 }
 
 /* Rewritten as a host loop over window-relative accesses: in 64-bit mode
@@ -306,8 +417,10 @@ bool translate_string(struct tctx *c, enum string_op op, unsigned size)
 		return true;
 	}
 	uint8_t *fast_end = NULL;
-	if (fast_string_ok(c, &s))
-		emit_fast_string(c, &s, &fast_end);
+	if (fast_stos_ok(c, &s))
+		emit_fast_stos(c, &s, &fast_end);
+	else if (fast_movs_ok(c, &s))
+		emit_fast_movs(c, &s, &fast_end);
 	/* A pass: per element the count test (3 bytes) and the element, then
 	 * one more count test, the poll and the JMP back to the first element:
 	 * the poll only ever sees ECX > 0, as an interrupt between iterations

@@ -720,6 +720,26 @@ group "fault"
 	check edi, L_A + 0x1400
 	want_seq L_A, 0x1400, 0x22
 	want_bg L_A + 0x1400, 0xc00
+	; again with the status flags set: the #PF frame and the restart
+	; carry the guest's flags (the plain translation's host REP MOVS keeps
+	; them on the host stack meanwhile)
+	pte_of L_S + 0x1000
+	mov dword [eax], 0
+	invlpg [L_S + 0x1000]
+	set_bg L_A, 0x2000
+	mov dword [pf_fix_pte], FRAME(19) | PG_P | PG_RW
+	pf_arm_fixup pg_fix_map
+	mov esi, L_S + 0x20
+	mov edi, L_A
+	mov ecx, 0x500
+	mov eax, 0x7fffffff
+	add eax, 1				; OF, SF, AF, PF set; ZF, CF clear
+	call s_rep_movsd
+	check_flags F_ALU, F_OF | F_SF | F_AF | F_PF
+	pf_expect L_S + 0x1000, 0, s_rep_movsd
+	check ecx, 0
+	check esi, L_S + 0x1420
+	want_seq L_A, 0x1400, 0x20
 	; REP MOVSB whose destination runs into the not-present page after
 	; two whole pages (L_F, L_F + 0x1000), and its fix-up
 	set_seq L_B, 0x8000, 0
