@@ -102,6 +102,28 @@ static void emit_iteration_poll(struct tctx *c)
 #define JECXZ_REACH 127
 #define PASS_TAIL 20
 
+/* A JMP rel8 to be patched; returns its field (NULL if out of room). */
+static uint8_t *emit_jmp8(struct emitter *e)
+{
+	static const uint8_t jmp8[2] = { 0xeb, 0 };
+	emit_bytes(e, jmp8, 2);
+	return e->failed ? NULL : e->pos - 1;
+}
+
+/* Makes the rel8 branch whose field is rel8 reach anywhere: it lands on a
+ * JMP rel32, which the code falling through skips. Returns the rel32
+ * field to patch. */
+static uint8_t *emit_far_landing(struct emitter *e, uint8_t *rel8)
+{
+	uint8_t *over = emit_jmp8(e);
+	if (rel8 && over)
+		patch_rel8(rel8, e->pos);
+	uint8_t *far = emit_jmp_rel32(e, NULL);
+	if (over && !e->failed)
+		patch_rel8(over, e->pos);
+	return far;
+}
+
 /* Where an ECX == 0 test jumps from, to be patched to the loop's end. */
 struct count_exit {
 	uint8_t *field;
@@ -119,18 +141,8 @@ static struct count_exit emit_count_test(struct tctx *c, bool a16, bool near)
 	if (near) {
 		x.field = f;
 	} else {
-		uint8_t *over = NULL;
-		if (!e->failed) {
-			static const uint8_t jmp8[2] = { 0xeb, 0 };
-			emit_bytes(e, jmp8, 2);
-			over = e->pos - 1;
-		}
-		if (f && over)
-			patch_rel8(f, e->pos);
-		x.field = emit_jmp_rel32(e, NULL);
+		x.field = emit_far_landing(e, f);
 		x.rel32 = true;
-		if (over && !e->failed)
-			patch_rel8(over, e->pos);
 	}
 	if (a16)
 		restore_rcx(c);
@@ -210,17 +222,7 @@ static uint8_t *emit_small_test(struct tctx *c, unsigned scale)
 	emit_lea32(c, ZYDIS_REGISTER_R11D, ZYDIS_REGISTER_NONE, ZYDIS_REGISTER_RCX, scale, 0);
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11B), op_imm(0));
 	emit2(e, ZYDIS_MNEMONIC_XCHG, op_reg(ZYDIS_REGISTER_R11D), op_reg(ZYDIS_REGISTER_ECX));
-	uint8_t *small = emit_jrcxz(e, true), *over = NULL;
-	if (!e->failed) {
-		static const uint8_t jmp8[2] = { 0xeb, 0 };
-		emit_bytes(e, jmp8, 2);
-		over = e->pos - 1;
-	}
-	if (small && over)
-		patch_rel8(small, e->pos);
-	small = emit_jmp_rel32(e, NULL);
-	if (over && !e->failed)
-		patch_rel8(over, e->pos);
+	uint8_t *small = emit_far_landing(e, emit_jrcxz(e, true));
 	emit2(e, ZYDIS_MNEMONIC_XCHG, op_reg(ZYDIS_REGISTER_R11D), op_reg(ZYDIS_REGISTER_ECX));
 	return small;
 }
@@ -298,13 +300,7 @@ static void emit_fast_stos(struct tctx *c, const struct string_elem *s, uint8_t 
 	if (wrap && !e->failed)
 		patch_rel32(wrap, e->pos);
 	emit_lea32(c, ZYDIS_REGISTER_ECX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R11, 1, 1);
-	uint8_t *to_loop = NULL;
-	if (!e->failed) {
-		static const uint8_t jmp8[2] = { 0xeb, 0 };
-		emit_bytes(e, jmp8, 2);
-		to_loop = e->pos - 1;
-	}
-	emit_small_landing(c, small, to_loop);
+	emit_small_landing(c, small, emit_jmp8(e));
 }
 
 /* Bytes from the 32-bit register's address to the end of its page, into
