@@ -213,7 +213,11 @@ def monitor_cmd(path, line):
     f.readline()   # greeting
     f.write(line + "\n")
     f.flush()
+    # Events go to every client: the STOP of -S comes first when the
+    # client connected before the board paused (a loaded host).
     reply = f.readline()
+    while reply.startswith('{"event":'):
+        reply = f.readline()
     s.close()
     return reply
 
