@@ -5,7 +5,8 @@
 # kernel (scripts/fetch-guest.sh) under btvm and under qemu-system-i386
 # -accel tcg, and prints one table of the best-of-N figures with the ratios
 # btvm/native, qemu/native and btvm/qemu, plus the boot-to-shell time of
-# both VMMs, then a summary line of the issue's targets.
+# both VMMs, the host's own costs under a page fault (bench/host/floor.c),
+# then a summary line of the issue's targets.
 #
 #	bench/linux/run.sh [--runs N] [--no-qemu] [--build DIR] [--no-build]
 #	                   [--quick] [--timeout SEC]
@@ -61,8 +62,8 @@ if [ "$do_build" = 1 ]; then
 		cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null ||
 			{ echo "run.sh: cmake configure failed" >&2; exit 1; }
 	fi
-	cmake --build "$build" -j "$(nproc)" --target btvm lbench >/dev/null ||
-		{ echo "run.sh: build failed (run: cmake --build $build --target btvm lbench)" >&2; exit 1; }
+	cmake --build "$build" -j "$(nproc)" --target btvm lbench floor >/dev/null ||
+		{ echo "run.sh: build failed (run: cmake --build $build --target btvm lbench floor)" >&2; exit 1; }
 fi
 
 btvm=$build/btvm
@@ -330,6 +331,25 @@ for k in btvm qemu; do
 	[ -n "${clock[$k]-}" ] && echo "guest clock check, $k: the workloads took ${clock[$k]}"
 done
 [ -n "$qemu" ] || echo "qemu: skipped (not installed or --no-qemu)"
+
+# The host's own costs under a guest page fault (bench/host/floor.c): a
+# fault that installs a page takes btvm at least one signal, one mmap and
+# the host's minor fault on its first touch, whatever the translator does.
+floor_prog=$build/bench/host/floor
+if [ -x "$floor_prog" ] && floor_out=$("$floor_prog"); then
+	declare -A floor
+	while read -r _ fname fns _; do floor[$fname]=$fns; done <<< "$floor_out"
+	echo "host floor (bench/host/floor, no guest): system call ${floor[syscall]} ns, signal" \
+		"${floor[signal]} ns, mmap of a page ${floor[mmap]} ns, its first touch ${floor[touch]} ns," \
+		"mprotect ${floor[mprotect]} ns"
+	pf_line="a guest page fault that maps a page costs btvm at least ${floor[pagefault]} ns here"
+	if [[ ${val[qemu,pagefault]-} =~ ^[0-9.]+$ ]]; then
+		pf_line+=" ($(ratio "${floor[pagefault]}" "${val[qemu,pagefault]}") of QEMU's whole fault)"
+	fi
+	echo "$pf_line"
+else
+	echo "host floor: $floor_prog did not run (build target floor)"
+fi
 kernel_list=$(printf '%s, ' "${kernel_bq[@]/ /: }")
 if [ -n "$qemu" ]; then
 	boot_text="btvm $(cell btvm boot) s vs qemu $(cell qemu boot) s (btvm/qemu $boot_bq, target <= 0.33)"
