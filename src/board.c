@@ -2,6 +2,7 @@
  * guest loader, and the run loop. Only this file knows the PC's port map. */
 #define _GNU_SOURCE
 #include "board.h"
+#include "host/map_limit.h"
 #include "board_explain.h"
 
 #include <errno.h>
@@ -394,6 +395,25 @@ static void board_monitor_line(void *opaque, const char *line)
 	monitor_submit(board->monitor, MONITOR_TERMINAL, line);
 }
 
+/* The first time the shadow drops mappings because the budget is reached:
+ * one line on what limits it, since a working set beyond it costs a host
+ * fault and an mmap a page touched (docs/DESIGN.md, "Host-mapping budget
+ * and replacement"). */
+static void board_map_hint(struct board *board)
+{
+	board->map_hint_shown = true;
+	if (board->cfg.map_budget) {
+		fprintf(stderr, "btvm: the guest's memory needs more than --map-budget's %ld host mappings:"
+			" pages are dropped and mapped again as they are touched (slow)\n",
+			board->sh.map_budget);
+		return;
+	}
+	fprintf(stderr, "btvm: the guest's memory needs more than the %ld host mappings vm.max_map_count (%ld)"
+		" leaves btvm: pages are dropped and mapped again as they are touched (slow);"
+		" raising it helps (sysctl vm.max_map_count=%ld)\n",
+		board->sh.map_budget, host_max_map_count(), 4 * host_max_map_count());
+}
+
 static void platform_poll(void *opaque)
 {
 	struct board *board = opaque;
@@ -411,6 +431,8 @@ static void platform_poll(void *opaque)
 		board->last_reprotect_ns = now;
 		tcache_reprotect_selfcheck(&board->tc, &board->cpu.ibl_table);
 	}
+	if (board->sh.stats.replacements && !board->map_hint_shown)
+		board_map_hint(board);
 	pit8254_update(&board->pit, now);
 	if (!irq_unmasked(board, PIT_IRQ))
 		pit8254_drop_backlog(&board->pit);
@@ -985,6 +1007,8 @@ int board_create(struct board *board, const struct board_config *cfg, char *err,
 		snprintf(err, err_len, "cannot reserve the guest's address-space window: %s", strerror(-ret));
 		goto close_disks;
 	}
+	if (cfg->map_budget)
+		shadow_set_map_budget(&board->sh, cfg->map_budget);
 	ret = tcache_init(&board->tc, cfg->tcache_mib << 20, board->ram.size, &board->sh);
 	if (!ret) {
 		board->tc.selfcheck_all = cfg->selfcheck_blocks;

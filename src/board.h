@@ -47,6 +47,9 @@ enum serial_mode { SERIAL_STDIO, SERIAL_NONE };
 
 /* The translator's own block size limit (translate_internal.h's). */
 #define BOARD_MAX_BLOCK_INSNS 64u
+/* --map-budget's range (the shadow's own floor is SHADOW_MAP_MIN). */
+#define BOARD_MAP_BUDGET_MIN 4096u
+#define BOARD_MAP_BUDGET_MAX (1u << 30)
 
 struct board_config {
 	const char *kernel_path;
@@ -68,6 +71,7 @@ struct board_config {
 	bool no_chain, no_ibl;
 	bool no_clone;          /* every block translated, none copied */
 	unsigned max_block_insns;
+	unsigned map_budget;    /* host mappings for the shadow; 0: vm.max_map_count's */
 	unsigned profile_top;   /* --profile N: list the N hottest blocks; 0: off */
 	bool selfcheck_blocks;  /* debug: every block self-checking, no page protection */
 	bool clone_check;       /* debug: each copied block translated anew and compared */
@@ -158,6 +162,7 @@ struct board {
 	int wake_fd;
 	bool rx_backlog;          /* console input waiting for UART room */
 	uint64_t last_reprotect_ns;
+	bool map_hint_shown;            /* the mapping budget's hint, printed once */
 	bool cpu_ready;
 	bool shadow_ready;
 	bool exit_requested;

@@ -131,6 +131,9 @@ static void print_usage(FILE *out)
 	      "                        linear address anew, never copying a block\n"
 	      "  --max-block-insns N   cache studies: at most N guest instructions a\n"
 	      "                        block (1 to 64, the default)\n"
+	      "  --map-budget N        cache studies: at most N host mappings for the\n"
+	      "                        shadow page tables (from 4096; the default and\n"
+	      "                        the most: vm.max_map_count less 4096)\n"
 	      "  --trace FILE          write every translated block, disassembled, to FILE\n"
 	      "  --one-insn-blocks     debug: translate one guest instruction per block,\n"
 	      "                        to bisect a translation bug to one instruction\n"
@@ -255,6 +258,7 @@ enum {
 	OPT_NO_IBL,
 	OPT_PROFILE,
 	OPT_MAX_BLOCK_INSNS,
+	OPT_MAP_BUDGET,
 	OPT_NO_CLONE,
 	OPT_CLONE_CHECK,
 };
@@ -298,6 +302,7 @@ static const struct option run_options[] = {
 	{ "profile", required_argument, NULL, OPT_PROFILE },
 	{ "no-ibl", no_argument, NULL, OPT_NO_IBL },
 	{ "max-block-insns", required_argument, NULL, OPT_MAX_BLOCK_INSNS },
+	{ "map-budget", required_argument, NULL, OPT_MAP_BUDGET },
 	{ "no-clone", no_argument, NULL, OPT_NO_CLONE },
 	{ "clone-check", no_argument, NULL, OPT_CLONE_CHECK },
 	{ NULL, 0, NULL, 0 },
@@ -424,6 +429,11 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 			if (!parse_count(optarg, 1, BOARD_MAX_BLOCK_INSNS, &cfg->max_block_insns))
 				return usage_error("invalid --max-block-insns '%s' (1 to %u)", optarg,
 						   BOARD_MAX_BLOCK_INSNS);
+			break;
+		case OPT_MAP_BUDGET:
+			if (!parse_count(optarg, BOARD_MAP_BUDGET_MIN, BOARD_MAP_BUDGET_MAX, &cfg->map_budget))
+				return usage_error("invalid --map-budget '%s' (%u to %u)", optarg,
+						   BOARD_MAP_BUDGET_MIN, BOARD_MAP_BUDGET_MAX);
 			break;
 		case OPT_SCREENSHOT:
 			if (!*optarg)

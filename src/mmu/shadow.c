@@ -510,6 +510,12 @@ static unsigned replace_regions(struct shadow *sh, long target, const struct sha
 	return dropped;
 }
 
+void shadow_set_map_budget(struct shadow *sh, long budget)
+{
+	if (budget < sh->map_budget)
+		sh->map_budget = budget > SHADOW_MAP_MIN ? budget : SHADOW_MAP_MIN;
+}
+
 bool shadow_make_room(struct shadow *sh)
 {
 	/* The host refused a mapping before the budget was reached (the

@@ -224,6 +224,10 @@ void shadow_retire_global(struct shadow *sh);
  * budget to what the host allows and replaces regions down to it. False
  * when nothing could be dropped. */
 bool shadow_make_room(struct shadow *sh);
+/* At most budget host mappings for the windows (--map-budget, a cache
+ * study), never more than the host's limit allows nor fewer than
+ * SHADOW_MAP_MIN. */
+void shadow_set_map_budget(struct shadow *sh, long budget);
 
 /* The monitor has written the nwords 32-bit words from gpa (aligned, in
  * one page) of RAM through its own mapping, which held old before: shadow
