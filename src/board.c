@@ -408,10 +408,11 @@ static void board_map_hint(struct board *board)
 			board->sh.map_budget);
 		return;
 	}
+	long limit = host_max_map_count();
 	fprintf(stderr, "btvm: the guest's memory needs more than the %ld host mappings vm.max_map_count (%ld)"
 		" leaves btvm: pages are dropped and mapped again as they are touched (slow);"
 		" raising it helps (sysctl vm.max_map_count=%ld)\n",
-		board->sh.map_budget, host_max_map_count(), 4 * host_max_map_count());
+		board->sh.map_budget, limit, 4 * limit);
 }
 
 static void platform_poll(void *opaque)

@@ -26,7 +26,7 @@ want=$(printf '0x%08x' $(( (passes * pages * (pages - 1) / 2 + pages * passes * 
 args=(run --kernel "$elf" --serial stdio --display none --net none -m 192 --stats
       --append "mib=64 passes=$passes order=rand pages=4k layout=scatter")
 
-stat() { # stat FILE LABEL: the figure of one --stats line
+figure() { # figure FILE LABEL: the figure of one --stats line
 	sed -n "s/^  $2  *\([0-9][0-9]*\)\$/\1/p" "$1"
 }
 
@@ -43,20 +43,20 @@ run() {
 
 run small --map-budget 4096
 for label in 'budget reached' 'regions replaced'; do
-	n=$(stat "$work/small.err" "$label")
+	n=$(figure "$work/small.err" "$label")
 	[ "${n:-0}" -ge 1 ] || fail "small: '$label' is ${n:-missing}, not at least 1"
 done
-[ "$(stat "$work/small.err" 'host mapping budget')" = 4096 ] ||
-	fail "small: the budget is $(stat "$work/small.err" 'host mapping budget'), not 4096"
-now=$(stat "$work/small.err" 'host mappings now')
+[ "$(figure "$work/small.err" 'host mapping budget')" = 4096 ] ||
+	fail "small: the budget is $(figure "$work/small.err" 'host mapping budget'), not 4096"
+now=$(figure "$work/small.err" 'host mappings now')
 [ "${now:-99999}" -le 4096 ] || fail "small: ${now:-no} host mappings at the end, above the budget"
 hints=$(grep -c "^btvm: the guest's memory needs more than --map-budget's 4096 host mappings" "$work/small.err")
 [ "$hints" = 1 ] || fail "small: the budget's hint was printed $hints times, not once"
 
 run host
-host_budget=$(stat "$work/host.err" 'host mapping budget')
+host_budget=$(figure "$work/host.err" 'host mapping budget')
 if [ "${host_budget:-0}" -ge $((pages + 1024)) ]; then
-	[ "$(stat "$work/host.err" 'budget reached')" = 0 ] ||
+	[ "$(figure "$work/host.err" 'budget reached')" = 0 ] ||
 		fail "host: replacement under a budget of $host_budget mappings"
 	! grep -q "^btvm: the guest's memory needs more" "$work/host.err" ||
 		fail "host: a hint without replacement: $(grep '^btvm: the guest' "$work/host.err")"
