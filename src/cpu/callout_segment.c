@@ -305,10 +305,10 @@ enum callout_result do_verr_verw(struct cpu *cpu, const struct callout_desc *d,
 	set_zf(cpu, ok);
 	if (ok && in->mnemonic == ZYDIS_MNEMONIC_VERW && cpu->s.cpl == 0 && !(sel & 4)) {
 		/* The same selector and bytes at CPL 0 pass again: translated
-		 * VERW compares them (seg_cache). */
-		cpu->seg_cache[CPU_SEG_CACHE_VERW].selector = sel;
-		cpu->seg_cache[CPU_SEG_CACHE_VERW].addr = cpu->s.gdtr.base + (sel & ~7u);
-		cpu->seg_cache[CPU_SEG_CACHE_VERW].desc = (uint64_t)hi << 32 | lo;
+		 * VERW compares them (verw_cache). */
+		cpu->verw_cache.selector = sel;
+		cpu->verw_cache.addr = cpu->s.gdtr.base + (sel & ~7u);
+		cpu->verw_cache.desc = (uint64_t)hi << 32 | lo;
 	}
 	return CALLOUT_GO_ON;
 }

@@ -135,6 +135,17 @@ static inline const struct exit_desc *cpu_exit_desc(uint64_t exit)
 		       ? NULL : (const struct exit_desc *)(uintptr_t)exit;
 }
 
+/* What translated code compares a segment load or VERW with. */
+struct seg_cache_entry {
+	uint32_t selector;
+	uint32_t addr;
+	uint64_t desc;
+};
+struct seg_load {
+	struct seg_cache_entry key;
+	struct segment seg;
+};
+
 struct cpu {
 	/* --- translated code's view, fixed offsets (translator/cpu_layout.h) --- */
 	uint32_t regs[REG_COUNT];
@@ -168,21 +179,13 @@ struct cpu {
 	 * constant rate that never stops (tsc_native), the host's counter;
 	 * otherwise host nanoseconds (a 1 GHz TSC) and RDTSC a callout. */
 	uint64_t tsc_offset;
-	/* The last descriptor load of ES, DS, FS and GS at CPL 0 from the GDT
-	 * while it holds: the selector (CPU_SEG_CACHE_NONE once the register
-	 * changed otherwise), the descriptor's linear address and its bytes.
-	 * Translated MOV Sreg and POP Sreg that load the same selector again
-	 * compare the GDT's bytes with these and, when equal, change nothing
-	 * (the kernel reloads DS and ES at every entry and exit). The fifth
-	 * entry (CPU_SEG_CACHE_VERW) is the last VERW at CPL 0 of a GDT
-	 * selector that found it writable: translated VERW of the same
-	 * selector and bytes sets ZF (the kernel's buffer clearing before
-	 * every return to user mode). */
-	struct {
-		uint32_t selector;
-		uint32_t addr;
-		uint64_t desc;
-	} seg_cache[CPU_SEG_CACHE_COUNT];
+	/* The last VERW at CPL 0 of a GDT selector that found it writable:
+	 * the selector (CPU_SEG_CACHE_NONE: none), the descriptor's linear
+	 * address and its bytes. Translated VERW of the same selector, the
+	 * GDT still holding the same bytes, sets ZF (the kernel clears the
+	 * CPU's buffers with it before every return to user mode). */
+	struct seg_cache_entry verw_cache;
+	uint8_t pad1[CPU_OFF_FXSAVE - CPU_OFF_VERW_CACHE - sizeof(struct seg_cache_entry)];
 	/* Guest x87/MMX/SSE state while the monitor runs: its C code (and
 	 * libc) may use these registers between exits. */
 	uint8_t fxsave[512] __attribute__((aligned(16)));
@@ -207,6 +210,19 @@ struct cpu {
 	/* The global-page tag as a base per mode (ibl_global | mode << 32),
 	 * for the lookup's probe under it. */
 	uint64_t ibl_global_tags[IBL_MODES];
+	/* Descriptor loads of ES, DS, FS and GS at CPL 0, two per register
+	 * (the kernel switches FS between its per-CPU segment and the user's
+	 * null or TLS selector at every entry and exit): what the load of
+	 * that selector gave while the GDT held those bytes at that address
+	 * (address 0: the null selector, which reads no descriptor). A
+	 * translated MOV Sreg or POP Sreg of a cached selector whose GDT
+	 * bytes are unchanged puts the cached segment in the register without
+	 * a callout. The outcome depends on nothing else at CPL 0 in
+	 * protected mode with the same GDTR: LGDT, a change of CR0.PE and an
+	 * entry to CPL 1 or 2 (whose blocks are translated as CPL 0's) clear
+	 * them. DS and ES hold only flat segments, so a hit never changes the
+	 * block's mode (MODE_FLAT). */
+	struct seg_load seg_loads[4][CPU_SEG_LOAD_WAYS];
 	/* --- monitor's view --- */
 	struct vcpu_state s;
 	struct board *board;
@@ -284,9 +300,11 @@ _Static_assert(offsetof(struct cpu, exit_fn) == CPU_OFF_EXIT_FN, "layout");
 _Static_assert(offsetof(struct cpu, callout_fn) == CPU_OFF_CALLOUT_FN, "layout");
 _Static_assert(offsetof(struct cpu, vif) == CPU_OFF_VIF, "layout");
 _Static_assert(offsetof(struct cpu, irq_held) == CPU_OFF_IRQ_HELD, "layout");
-_Static_assert(offsetof(struct cpu, seg_cache) == CPU_OFF_SEG_CACHE, "layout");
-_Static_assert(sizeof(((struct cpu *)0)->seg_cache[0]) == CPU_SEG_CACHE_ENTRY, "layout");
-_Static_assert(CPU_OFF_SEG_CACHE + CPU_SEG_CACHE_COUNT * CPU_SEG_CACHE_ENTRY == CPU_OFF_FXSAVE, "layout");
+_Static_assert(offsetof(struct cpu, verw_cache) == CPU_OFF_VERW_CACHE, "layout");
+_Static_assert(offsetof(struct cpu, seg_loads) == CPU_OFF_SEG_LOADS, "layout");
+_Static_assert(sizeof(struct seg_load) == CPU_SEG_LOAD_SIZE, "layout");
+_Static_assert(offsetof(struct seg_load, seg) == CPU_SEG_LOAD_SEGMENT, "layout");
+_Static_assert(sizeof(struct segment) == 16 && offsetof(struct segment, base) == 4, "layout");
 _Static_assert(offsetof(struct cpu, scratch) == CPU_OFF_SCRATCH, "layout");
 _Static_assert(offsetof(struct cpu, seg_base) == CPU_OFF_SEG_BASE, "layout");
 _Static_assert(offsetof(struct cpu, ibl) == CPU_OFF_IBL, "layout");
@@ -389,8 +407,8 @@ int cpu_check_segment(struct cpu *cpu, uint16_t sel, enum seg_use use, unsigned 
 		      struct segment *out);
 /* Puts a checked segment into a register; CS sets the CPL from its RPL. */
 void cpu_set_segment(struct cpu *cpu, unsigned seg, const struct segment *s);
-/* Forgets every descriptor load translated reloads compare against
- * (seg_cache): a new GDT, a new state. */
+/* Forgets every descriptor load translated loads and VERW compare
+ * against (seg_loads, verw_cache): a new GDT, a new state. */
 void cpu_seg_cache_clear(struct cpu *cpu);
 /* cpu_check_segment at the current CPL (JUMP rules for CS, STACK for SS,
  * DATA otherwise), then cpu_set_segment. Returns 0 or the vector. */

@@ -31,11 +31,14 @@ bool cpu_read_descriptor(struct cpu *cpu, uint16_t selector, uint32_t *lo, uint3
 	return true;
 }
 
-int cpu_check_segment(struct cpu *cpu, uint16_t sel, enum seg_use use, unsigned cpl,
-		      struct segment *out)
+/* cpu_check_segment, giving also the descriptor's bytes (0 for a null
+ * selector). */
+static int check_segment(struct cpu *cpu, uint16_t sel, enum seg_use use, unsigned cpl,
+			 struct segment *out, uint64_t *desc)
 {
 	unsigned rpl = sel & 3u;
 	uint32_t lo, hi;
+	*desc = 0;
 	if (!(sel & ~3u)) {
 		/* A null selector may sit in a data segment register (the SDM
 		 * faults its use, which btvm does not check); CS and SS must
@@ -47,6 +50,7 @@ int cpu_check_segment(struct cpu *cpu, uint16_t sel, enum seg_use use, unsigned 
 	}
 	if (!cpu_read_descriptor(cpu, sel, &lo, &hi) || !(hi & DESC_S))
 		return EXC_GP;
+	*desc = (uint64_t)hi << 32 | lo;
 	unsigned dpl = DESC_DPL(hi);
 	bool code = hi & DESC_CODE, conforming = code && (hi & DESC_CONFORMING);
 	switch (use) {
@@ -93,49 +97,72 @@ int cpu_check_segment(struct cpu *cpu, uint16_t sel, enum seg_use use, unsigned 
 	return 0;
 }
 
-/* A segment register's entry in cpu->seg_cache, or -1. */
-static int seg_cache_slot(unsigned seg)
+int cpu_check_segment(struct cpu *cpu, uint16_t sel, enum seg_use use, unsigned cpl,
+		      struct segment *out)
 {
-	static const int8_t slot[SEG_COUNT] = { [SEG_ES] = 0, [SEG_CS] = -1, [SEG_SS] = -1,
-						[SEG_DS] = 1, [SEG_FS] = 2, [SEG_GS] = 3 };
-	return slot[seg];
+	uint64_t desc;
+	return check_segment(cpu, sel, use, cpl, out, &desc);
+}
+
+/* A data segment register's row in cpu->seg_loads, or -1. */
+static int seg_load_row(unsigned seg)
+{
+	static const int8_t row[SEG_COUNT] = { [SEG_ES] = 0, [SEG_CS] = -1, [SEG_SS] = -1,
+					       [SEG_DS] = 1, [SEG_FS] = 2, [SEG_GS] = 3 };
+	return row[seg];
 }
 
 void cpu_seg_cache_clear(struct cpu *cpu)
 {
-	for (unsigned i = 0; i < CPU_SEG_CACHE_COUNT; i++)
-		cpu->seg_cache[i].selector = CPU_SEG_CACHE_NONE;
+	cpu->verw_cache.selector = CPU_SEG_CACHE_NONE;
+	for (unsigned r = 0; r < 4; r++)
+		for (unsigned w = 0; w < CPU_SEG_LOAD_WAYS; w++)
+			cpu->seg_loads[r][w].key.selector = CPU_SEG_CACHE_NONE;
 }
 
 void cpu_set_segment(struct cpu *cpu, unsigned seg, const struct segment *s)
 {
-	int slot = seg_cache_slot(seg);
-	if (slot >= 0)
-		cpu->seg_cache[slot].selector = CPU_SEG_CACHE_NONE;
 	cpu->s.seg[seg] = *s;
 	cpu->seg_base[seg] = s->base;
-	if (seg == SEG_CS)
+	if (seg == SEG_CS) {
 		cpu->s.cpl = s->selector & 3u;
+		/* Blocks at CPL 1 and 2 are translated as CPL 0's, where the
+		 * cached loads would skip the DPL checks against the CPL. */
+		if (cpu->s.cpl == 1 || cpu->s.cpl == 2)
+			cpu_seg_cache_clear(cpu);
+	}
+}
+
+/* Remembers a load at CPL 0 of a data segment register for translated
+ * loads of the same selector (seg_loads): the most recent first. A load
+ * from the LDT is not kept (LLDT would have to clear them), nor a DS or
+ * ES that is not flat (a hit must not change the block's mode), nor a
+ * descriptor at linear address 0 (the null selector's mark). */
+static void remember_load(struct cpu *cpu, unsigned seg, const struct segment *s, uint64_t desc)
+{
+	int row = seg_load_row(seg);
+	uint16_t sel = s->selector;
+	bool null = !(sel & ~3u);
+	uint32_t addr = null ? 0 : cpu->s.gdtr.base + (sel & ~7u);
+	if (row < 0 || cpu->s.cpl != 0 || (sel & 4) || (!null && addr == 0) ||
+	    ((seg == SEG_DS || seg == SEG_ES) && s->base != 0))
+		return;
+	struct seg_load *ways = cpu->seg_loads[row];
+	if (ways[0].key.selector != sel)
+		ways[1] = ways[0];
+	ways[0] = (struct seg_load){ .key = { .selector = sel, .addr = addr, .desc = desc }, .seg = *s };
 }
 
 int cpu_load_segment(struct cpu *cpu, unsigned seg, uint16_t selector)
 {
 	enum seg_use use = seg == SEG_CS ? SEG_USE_JUMP : seg == SEG_SS ? SEG_USE_STACK : SEG_USE_DATA;
 	struct segment s;
-	int vec = cpu_check_segment(cpu, selector, use, cpu->s.cpl, &s);
+	uint64_t desc;
+	int vec = check_segment(cpu, selector, use, cpu->s.cpl, &s, &desc);
 	if (vec)
 		return vec;
 	cpu_set_segment(cpu, seg, &s);
-	/* At CPL 0 the checks of the same selector and descriptor pass again
-	 * (DPL >= RPL): what a translated reload compares (seg_cache). */
-	int slot = seg_cache_slot(seg);
-	uint32_t lo, hi;
-	if (slot >= 0 && cpu->s.cpl == 0 && !(selector & 4) && (selector & ~3u) &&
-	    cpu_read_descriptor(cpu, selector, &lo, &hi)) {
-		cpu->seg_cache[slot].selector = selector;
-		cpu->seg_cache[slot].addr = cpu->s.gdtr.base + (selector & ~7u);
-		cpu->seg_cache[slot].desc = (uint64_t)hi << 32 | lo;
-	}
+	remember_load(cpu, seg, &s, desc);
 	return 0;
 }
 
@@ -149,7 +176,6 @@ void cpu_null_inner_segments(struct cpu *cpu)
 		if ((s->selector & ~3u) && !conforming_code && DESC_DPL(hi) < cpu->s.cpl) {
 			*s = (struct segment){ 0 };
 			cpu->seg_base[segs[i]] = 0;
-			cpu->seg_cache[seg_cache_slot(segs[i])].selector = CPU_SEG_CACHE_NONE;
 		}
 	}
 }

@@ -21,10 +21,7 @@
 #define CPU_OFF_POLL_PTR 0x98      /* uint64_t: what block entries read; unmapped = attention */
 #define CPU_OFF_IBL_GLOBAL 0xa0    /* uint64_t: tag of global-page entries (asid << 40) */
 #define CPU_OFF_TSC_OFFSET 0xa8    /* uint64_t: host TSC - guest TSC (native TSC only) */
-#define CPU_OFF_SEG_CACHE 0xb0     /* 5 x {u32 selector, u32 GDT address, u64 descriptor}: ES DS FS GS, VERW */
-#define CPU_SEG_CACHE_ENTRY 16
-#define CPU_SEG_CACHE_COUNT 5
-#define CPU_SEG_CACHE_VERW 4
+#define CPU_OFF_VERW_CACHE 0xb0    /* {u32 selector, u32 GDT address, u64 descriptor} */
 #define CPU_SEG_CACHE_NONE 0xffffffffu  /* no selector: the entry matches nothing */
 #define CPU_OFF_FXSAVE 0x100       /* 512 bytes, 16-aligned: guest x87/SSE state */
 #define CPU_OFF_IBL_TAGS 0x300     /* uint64_t[32]: table tag base per mode */
@@ -33,6 +30,11 @@
 #define CPU_OFF_FPU_FULL 0x484     /* uint8_t: fxsave holds (and is) the whole guest state */
 #define CPU_OFF_WIN_BASE 0x488     /* uint64_t: host address of the current window (GS.base) */
 #define CPU_OFF_IBL_GLOBAL_TAGS 0x500  /* uint64_t[32]: global-page tag base per mode */
-#define CPU_OFF_STATE 0x600        /* struct vcpu_state: the segment selectors PUSH/MOV Sreg read */
+#define CPU_OFF_SEG_LOADS 0x600    /* 4 registers (ES DS FS GS) x 2 ways x CPU_SEG_LOAD_SIZE */
+#define CPU_SEG_LOAD_WAYS 2
+#define CPU_SEG_LOAD_SIZE 32       /* u32 selector, u32 GDT address (0: null), u64 descriptor,
+				      struct segment (16 bytes) at 16 */
+#define CPU_SEG_LOAD_SEGMENT 16
+#define CPU_OFF_STATE 0x700        /* struct vcpu_state: the segment selectors PUSH/MOV Sreg read */
 
 #endif

@@ -77,7 +77,7 @@ static uint8_t *emit_same_or_callout(struct tctx *c, unsigned size, unsigned off
 }
 
 /* Compares the selector in r13d, then the GDT's bytes at the address the
- * seg_cache entry at offset entry holds, with the entry; on a difference
+ * cache entry at offset entry holds, with the entry; on a difference
  * the instruction's callout. The descriptor is read through the window as
  * the CPU reads it, before RCX is borrowed: a fault there is the
  * instruction's, the guest's registers in place. done[] gets the
@@ -101,48 +101,144 @@ static void patch_done(struct emitter *e, uint8_t *done[2])
 			patch_rel8(done[i], e->pos);
 }
 
-/* MOV Sreg, r and POP Sreg (ES, DS, FS, GS) at CPL 0 in a flat mode: a
- * reload of the selector the register got from its last load, whose GDT
- * descriptor still has the bytes it had then (cpu->seg_cache), changes
- * nothing but ESP; anything else is the callout. The kernel reloads DS and
- * ES at every entry and exit: 540k callouts in a Debian boot, each ending
- * its block, and four in every page fault. The descriptor is read through
- * the window as the CPU reads it; a fault there is the instruction's. */
+/* Compares r11 with the cpu field of size bytes at offset, the guest's
+ * flags and RCX left alone (as emit_same_or_callout); returns the rel8
+ * field of the jump taken on a difference, to patch. */
+static uint8_t *emit_jump_if_differs(struct tctx *c, unsigned size, unsigned offset)
+{
+	struct emitter *e = &c->e;
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8), op_reg(ZYDIS_REGISTER_RCX));
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(size == 4 ? ZYDIS_REGISTER_ECX : ZYDIS_REGISTER_RCX),
+	      cpu_field(size, offset));
+	emit1(e, ZYDIS_MNEMONIC_NOT, op_reg(ZYDIS_REGISTER_R11));
+	ZydisEncoderOperand ops[2] = { op_reg(ZYDIS_REGISTER_RCX),
+				       op_mem(8, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R11, 1, 1) };
+	emit_insn(e, ZYDIS_MNEMONIC_LEA, 2, ops, 0);
+	uint8_t *same = emit_jrcxz(e, false);
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
+	uint8_t *differs = emit_jump8(e, JUMP8_JMP);
+	if (same)
+		patch_rel8(same, e->pos);
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
+	return differs;
+}
+
+/* One way of a register's cached loads (cpu->seg_loads) against the
+ * selector in r13d: miss[0..1] get the jumps taken when the selector or
+ * the GDT's bytes differ; *null the jump taken for a cached null selector
+ * (address 0, no descriptor to compare); a match of a descriptor falls
+ * through. The descriptor is read through the window as the CPU reads
+ * it, RCX the guest's: a fault there is the instruction's. */
+static void emit_seg_load_way(struct tctx *c, unsigned way, uint8_t *miss[2], uint8_t **null)
+{
+	struct emitter *e = &c->e;
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11D), op_reg(ZYDIS_REGISTER_R13D));
+	miss[0] = emit_jump_if_differs(c, 4, way);   /* the selector */
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8), op_reg(ZYDIS_REGISTER_RCX));
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_ECX), cpu_field(4, way + 4));
+	uint8_t *is_null = emit_jrcxz(e, false);
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
+	uint8_t *has_desc = emit_jump8(e, JUMP8_JMP);
+	if (is_null)
+		patch_rel8(is_null, e->pos);
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
+	*null = emit_jump8(e, JUMP8_JMP);
+	if (has_desc)
+		patch_rel8(has_desc, e->pos);
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R14D), cpu_field(4, way + 4));
+	ZydisEncoderOperand rd[2] = { op_reg(ZYDIS_REGISTER_R11),
+				      op_mem(8, ZYDIS_REGISTER_R14D, ZYDIS_REGISTER_NONE, 0, 0) };
+	emit_insn(e, ZYDIS_MNEMONIC_MOV, 2, rd, ZYDIS_ATTRIB_HAS_SEGMENT_GS);
+	miss[1] = emit_jump_if_differs(c, 8, way + 8);   /* its bytes */
+}
+
+static void patch_all(uint8_t *const *fields, unsigned n, const void *target)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (fields[i])
+			patch_rel8(fields[i], target);
+}
+
+/* MOV Sreg, r/m and POP Sreg (ES, DS, FS, GS) at CPL 0 in a flat mode: a
+ * load of one of the two selectors the register last loaded through the
+ * monitor there (cpu->seg_loads), whose GDT descriptor still has the
+ * bytes it had then, puts the segment the monitor made of it in the
+ * register (and ESP moves for POP); anything else is the callout. The
+ * kernel reloads DS and ES at every entry and exit, and switches FS
+ * between its per-CPU segment and the user's at both: without this, a
+ * callout each, two in every system call. */
 static bool translate_segment_load(struct tctx *c)
 {
 	bool pop = c->in.mnemonic == ZYDIS_MNEMONIC_POP;
-	int slot;
+	int row;
 	switch (c->ops[0].reg.value) {
-	case ZYDIS_REGISTER_ES: slot = 0; break;
-	case ZYDIS_REGISTER_DS: slot = 1; break;
-	case ZYDIS_REGISTER_FS: slot = 2; break;
-	case ZYDIS_REGISTER_GS: slot = 3; break;
+	case ZYDIS_REGISTER_ES: row = 0; break;
+	case ZYDIS_REGISTER_DS: row = 1; break;
+	case ZYDIS_REGISTER_FS: row = 2; break;
+	case ZYDIS_REGISTER_GS: row = 3; break;
 	default: return false;
 	}
+	const ZydisDecodedOperand *from = &c->ops[1];
+	bool from_mem = !pop && from->type == ZYDIS_OPERAND_TYPE_MEMORY;
 	if ((c->mode & (MODE_CPL3 | MODE_SINGLE)) || !(c->mode & MODE_FLAT) || insn_is_adaptive(c) ||
-	    (pop ? c->in.operand_width != 32 : c->ops[1].type != ZYDIS_OPERAND_TYPE_REGISTER))
+	    (pop ? c->in.operand_width != 32
+		 : from->type != ZYDIS_OPERAND_TYPE_REGISTER &&
+			   !(from_mem && c->in.address_width == 32 &&
+			     from->mem.segment != ZYDIS_REGISTER_FS && from->mem.segment != ZYDIS_REGISTER_GS)))
 		return false;
 	struct emitter *e = &c->e;
-	unsigned entry = CPU_OFF_SEG_CACHE + (unsigned)slot * CPU_SEG_CACHE_ENTRY;
+	unsigned ways = CPU_OFF_SEG_LOADS + (unsigned)row * CPU_SEG_LOAD_WAYS * CPU_SEG_LOAD_SIZE;
 	if (pop) {
 		ZydisEncoderOperand ld[2] = { op_reg(ZYDIS_REGISTER_R13D),
 					      guest_mem_at(c, ZYDIS_REGISTER_ESP, 0, ZYDIS_REGISTER_SS, 2) };
 		emit_mem_insn(c, ZYDIS_MNEMONIC_MOVZX, 2, ld, 0);
+	} else if (from_mem) {
+		ZydisEncoderOperand ld[2] = { op_reg(ZYDIS_REGISTER_R13D), guest_mem(c, from, 0, 2) };
+		emit_mem_insn(c, ZYDIS_MNEMONIC_MOVZX, 2, ld, 0);
 	} else {
-		ZydisRegister src = reg_sized(reg64(map_reg(c->ops[1].reg.value)), 2);
+		ZydisRegister src = reg_sized(reg64(map_reg(from->reg.value)), 2);
 		emit2(e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_R13D), op_reg(src));
 	}
-	uint8_t *done[2];
-	emit_cache_entry_check(c, entry, done);
+	/* r14 = the matching way's offset from the first, for the copy. */
+	uint8_t *miss0[2], *null0, *miss1[2], *null1;
+	emit_seg_load_way(c, ways, miss0, &null0);
+	if (null0)
+		patch_rel8(null0, e->pos);
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R14D), op_imm(0));
+	uint8_t *to_copy = emit_jump8(e, JUMP8_JMP);
+	patch_all(miss0, 2, e->pos);
+	emit_seg_load_way(c, ways + CPU_SEG_LOAD_SIZE, miss1, &null1);
+	if (null1)
+		patch_rel8(null1, e->pos);
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R14D), op_imm(CPU_SEG_LOAD_SIZE));
+	if (to_copy)
+		patch_rel8(to_copy, e->pos);
+	unsigned seg = seg_reg_index(c->ops[0].reg.value);
+	unsigned dst = CPU_OFF_STATE + (unsigned)offsetof(struct vcpu_state, seg) +
+		       seg * (unsigned)sizeof(struct segment);
+	unsigned src = ways + CPU_SEG_LOAD_SEGMENT;
+	for (unsigned half = 0; half < 2; half++) {
+		emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11),
+		      op_mem(8, ZYDIS_REGISTER_R15, ZYDIS_REGISTER_R14, 1, (int64_t)(src + 8 * half)));
+		emit2(e, ZYDIS_MNEMONIC_MOV, cpu_field(8, dst + 8 * half), op_reg(ZYDIS_REGISTER_R11));
+	}
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11D),
+	      op_mem(4, ZYDIS_REGISTER_R15, ZYDIS_REGISTER_R14, 1,
+		     (int64_t)(src + offsetof(struct segment, base))));
+	emit2(e, ZYDIS_MNEMONIC_MOV, cpu_field(4, CPU_OFF_SEG_BASE + 4 * seg), op_reg(ZYDIS_REGISTER_R11D));
 	if (pop)
 		emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, 4);
-	patch_done(e, done);
+	uint8_t *done = emit_jump8(e, JUMP8_JMP);
+	patch_all(miss1, 2, e->pos);
+	emit_resumable_callout(c);
+	if (done)
+		patch_rel8(done, e->pos);
 	return true;
 }
 
 /* VERW at CPL 0 in a flat mode of the selector the last VERW callout
  * found writable there, whose GDT descriptor still has the bytes it had
- * (cpu->seg_cache's VERW entry): ZF set, the other flags kept; anything
+ * (cpu->verw_cache): ZF set, the other flags kept; anything
  * else the callout. The kernel clears the CPU's buffers with it before
  * every return to user mode, a callout in every system call. */
 static bool translate_verw(struct tctx *c)
@@ -162,7 +258,7 @@ static bool translate_verw(struct tctx *c)
 		return false;
 	}
 	uint8_t *done[2];
-	emit_cache_entry_check(c, CPU_OFF_SEG_CACHE + CPU_SEG_CACHE_VERW * CPU_SEG_CACHE_ENTRY, done);
+	emit_cache_entry_check(c, CPU_OFF_VERW_CACHE, done);
 	emit_insn(e, ZYDIS_MNEMONIC_PUSHFQ, 0, NULL, 0);
 	emit2(e, ZYDIS_MNEMONIC_OR, op_mem(8, ZYDIS_REGISTER_RSP, ZYDIS_REGISTER_NONE, 0, 0),
 	      op_imm(EFLAGS_ZF));

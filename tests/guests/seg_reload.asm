@@ -17,6 +17,12 @@
 ;             has base 0x280000, and after LGDT of the original
 ;  not_present SEL_FS marked not present: the reload raises #NP with the
 ;             selector as error code, the earlier reloads did not
+;  switch_fs  FS switched between two selectors, as a kernel does at every
+;             entry and exit (translate_segment_load keeps two per
+;             register): SEL_GS from memory and the null selector from a
+;             register, then SEL_FS by POP and SEL_GS from a register;
+;             SEL_GS's entry rewritten meanwhile: the next switch to it
+;             takes the new base; then three selectors in turn
 %define GUEST_NAME "seg_reload"
 %include "lib.inc"
 
@@ -162,7 +168,69 @@ not_present_b:	call reload_fs
 	loop not_present_b
 	check dword [np_count], 1
 
+group "switch_fs"
+	mov ecx, 40
+switch_fs_a:	call fs_gs_null
+	check ebx, MARK_A + 1
+	check esi, 0
+	loop switch_fs_a
+	mov eax, SEL_GS
+	mov ebx, GS_BASE + 0x80000
+	call set_data_desc
+	mov ecx, 40
+switch_fs_b:	call fs_gs_null
+	check ebx, MARK_B + 1
+	check esi, 0
+	loop switch_fs_b
+	mov ecx, 40
+switch_fs_c:	call fs_fs_gs
+	check edx, MARK_A
+	check ebx, MARK_B + 1
+	loop switch_fs_c
+	mov eax, SEL_GS
+	mov ebx, GS_BASE
+	call set_data_desc
+	mov ecx, 40
+switch_fs_d:	call fs_fs_gs
+	check edx, MARK_A
+	check ebx, MARK_A + 1
+	loop switch_fs_d
+	mov ecx, 40
+switch_fs_e:	call fs_gs_null
+	check ebx, MARK_A + 1
+	check esi, 0
+	call fs_fs_gs
+	check edx, MARK_A
+	check ebx, MARK_A + 1
+	dec ecx
+	jnz switch_fs_e
+	mov ax, SEL_FS
+	mov fs, ax
+
 	guest_finish
+
+; fs_gs_null: FS = SEL_GS from memory, EBX = [FS:0]; then FS = null from a
+; register, ESI = FS.
+fs_gs_null:
+	mov word [sel_in_memory], SEL_GS
+	mov fs, [sel_in_memory]
+	mov ebx, [fs:0]
+	xor eax, eax
+	mov fs, ax
+	mov esi, -1
+	mov esi, fs
+	ret
+
+; fs_fs_gs: FS = SEL_FS by POP, EDX = [FS:0]; then FS = SEL_GS from a
+; register, EBX = [FS:0].
+fs_fs_gs:
+	push dword SEL_FS
+	pop fs
+	mov edx, [fs:0]
+	mov ax, SEL_GS
+	mov fs, ax
+	mov ebx, [fs:0]
+	ret
 
 ; reload_fs: FS = SEL_FS again; EBX = [FS:0].
 reload_fs:
@@ -232,5 +300,7 @@ gdt_copy_reg:
 	dd gdt_copy
 
 section .bss
+sel_in_memory:	resw 1
+	resw 1
 np_count:	resd 1
 np_error:	resd 1
