@@ -4,7 +4,8 @@
 # guest exits with status
 # 33 and reports no failure, or when every failure it reports is in one of
 # the groups named after the kernel: groups whose checks follow the SDM
-# where QEMU does not (the guest's source says why at each such group).
+# where QEMU does not, or that need btvm's test device (the guest's source
+# says why at each such group).
 # Usage: run_qemu_guest.sh QEMU KERNEL [GUEST.GROUP...]
 set -u
 qemu=$1

@@ -111,7 +111,13 @@ static enum callout_result mem_store(struct cpu *cpu, const struct callout_desc 
 	bool mmio = false;
 	for (unsigned i = 0; i < span.n; i++)
 		mmio = mmio || is_mmio(cpu, span.gpa[i], span.len[i]);
+	bool table = false;
+	for (unsigned i = 0; i < span.n; i++)
+		table = table || shadow_page_is_table(cpu->sh, span.gpa[i] / GUEST_PAGE_SIZE);
 	account_access(cpu, d, &span, true, mmio);   /* before the store may untrace a table */
+	/* Ordinary RAM: the next store to this page goes straight (store_hints). */
+	cpu->store_hints[d->hint % CPU_STORE_HINTS] =
+		mmio || table ? CPU_STORE_HINT_NONE : (uint32_t)cpu->scratch[1] & ~(GUEST_PAGE_SIZE - 1);
 	for (unsigned i = 0, at = 0; i < span.n; at += span.len[i], i++) {
 		uint32_t gpa = span.gpa[i];
 		unsigned n = span.len[i];

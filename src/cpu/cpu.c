@@ -78,6 +78,7 @@ static void load_boot_state(struct cpu *cpu, const struct vcpu_state *boot)
 {
 	cpu->s = *boot;
 	cpu_seg_cache_clear(cpu);
+	cpu_store_hints_clear(cpu);
 	memcpy(cpu->regs, boot->regs, sizeof(cpu->regs));
 	cpu->rflags = 0x202;   /* host IF stays set; popfq cannot change it anyway */
 	cpu->s.eflags = 0;
@@ -111,8 +112,17 @@ static void cpu_space_changed(void *opaque, bool global, uint32_t asid)
 	}
 }
 
+void cpu_store_hints_clear(struct cpu *cpu)
+{
+	for (unsigned i = 0; i < CPU_STORE_HINTS; i++)
+		cpu->store_hints[i] = CPU_STORE_HINT_NONE;
+}
+
 int cpu_select_window(struct cpu *cpu)
 {
+	/* Another address space: the pages found plain may be anything there. */
+	if (cpu->win != cpu->sh->current)
+		cpu_store_hints_clear(cpu);
 	int err = shadow_select(cpu->sh, &cpu->s, &cpu->win);
 	cpu->win_base = (uintptr_t)cpu->win->base;
 	return err;

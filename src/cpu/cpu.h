@@ -185,7 +185,15 @@ struct cpu {
 	 * GDT still holding the same bytes, sets ZF (the kernel clears the
 	 * CPU's buffers with it before every return to user mode). */
 	struct seg_cache_entry verw_cache;
-	uint8_t pad1[CPU_OFF_FXSAVE - CPU_OFF_VERW_CACHE - sizeof(struct seg_cache_entry)];
+	/* Where a marked MOV store (CALLOUT_MEM_STORE) last found ordinary
+	 * RAM: the linear page, in the slot its callout descriptor names
+	 * (hint), or CPU_STORE_HINT_NONE. A store to the same page again
+	 * goes straight through the window, as an unmarked one does: the
+	 * window's protections still catch a traced table, code or MMIO
+	 * there, so a stale hint costs a host fault, never a missed write.
+	 * The kernel clears an exiting process's page tables with one such
+	 * store, a callout per entry before: 1,600 a fork in lbench. */
+	uint32_t store_hints[CPU_STORE_HINTS];
 	/* Guest x87/MMX/SSE state while the monitor runs: its C code (and
 	 * libc) may use these registers between exits. */
 	uint8_t fxsave[512] __attribute__((aligned(16)));
@@ -301,6 +309,8 @@ _Static_assert(offsetof(struct cpu, callout_fn) == CPU_OFF_CALLOUT_FN, "layout")
 _Static_assert(offsetof(struct cpu, vif) == CPU_OFF_VIF, "layout");
 _Static_assert(offsetof(struct cpu, irq_held) == CPU_OFF_IRQ_HELD, "layout");
 _Static_assert(offsetof(struct cpu, verw_cache) == CPU_OFF_VERW_CACHE, "layout");
+_Static_assert(offsetof(struct cpu, store_hints) == CPU_OFF_STORE_HINTS, "layout");
+_Static_assert(CPU_OFF_STORE_HINTS + 4 * CPU_STORE_HINTS == CPU_OFF_FXSAVE, "layout");
 _Static_assert(offsetof(struct cpu, seg_loads) == CPU_OFF_SEG_LOADS, "layout");
 _Static_assert(sizeof(struct seg_load) == CPU_SEG_LOAD_SIZE, "layout");
 _Static_assert(offsetof(struct seg_load, seg) == CPU_SEG_LOAD_SEGMENT, "layout");
@@ -410,6 +420,8 @@ void cpu_set_segment(struct cpu *cpu, unsigned seg, const struct segment *s);
 /* Forgets every descriptor load translated loads and VERW compare
  * against (seg_loads, verw_cache): a new GDT, a new state. */
 void cpu_seg_cache_clear(struct cpu *cpu);
+/* Forgets every page adaptive stores found plain (store_hints). */
+void cpu_store_hints_clear(struct cpu *cpu);
 /* cpu_check_segment at the current CPL (JUMP rules for CS, STACK for SS,
  * DATA otherwise), then cpu_set_segment. Returns 0 or the vector. */
 int cpu_load_segment(struct cpu *cpu, unsigned seg, uint16_t selector);

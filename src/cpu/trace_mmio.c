@@ -43,6 +43,11 @@ bool cpu_handle_trace(struct cpu *cpu, struct translator *t)
 	struct tblock *tb = NULL;
 	bool again = false;
 
+	/* A marked store that went straight on a stale hint: the page is
+	 * a table now. */
+	uint32_t insn_gpa;
+	if (cpu_fetch_address(cpu, cpu->s.eip, &insn_gpa) && shadow_is_adaptive(sh, insn_gpa))
+		cpu_store_hints_clear(cpu);
 	for (;;) {
 		uint32_t page = cpu->fault.gpa / GUEST_PAGE_SIZE;
 		if (n == 2 || (n == 1 && pages[0] == page)) {
@@ -120,6 +125,14 @@ bool cpu_handle_trace(struct cpu *cpu, struct translator *t)
 	return true;
 }
 
+static bool store_hints_any(const struct cpu *cpu)
+{
+	for (unsigned i = 0; i < CPU_STORE_HINTS; i++)
+		if (cpu->store_hints[i] != CPU_STORE_HINT_NONE)
+			return true;
+	return false;
+}
+
 /* An access to guest physical memory without RAM: the instruction is
  * retranslated to go through the memory callouts, which reach the bus. */
 void cpu_handle_mmio(struct cpu *cpu)
@@ -127,6 +140,13 @@ void cpu_handle_mmio(struct cpu *cpu)
 	uint32_t insn_gpa;
 	if (!cpu_fetch_address(cpu, cpu->s.eip, &insn_gpa))
 		return;
+	if (shadow_is_adaptive(cpu->sh, insn_gpa) && store_hints_any(cpu)) {
+		/* A marked store that went straight on a stale hint (its page
+		 * is a device's in this address space now): it runs again
+		 * through its callout. */
+		cpu_store_hints_clear(cpu);
+		return;
+	}
 	if (shadow_is_adaptive(cpu->sh, insn_gpa)) {
 		cpu->fatal = "guest reaches MMIO with an instruction form the monitor cannot forward "
 			     "(stack or implicit memory operand)";

@@ -23,6 +23,9 @@
 #define CPU_OFF_TSC_OFFSET 0xa8    /* uint64_t: host TSC - guest TSC (native TSC only) */
 #define CPU_OFF_VERW_CACHE 0xb0    /* {u32 selector, u32 GDT address, u64 descriptor} */
 #define CPU_SEG_CACHE_NONE 0xffffffffu  /* no selector: the entry matches nothing */
+#define CPU_OFF_STORE_HINTS 0xc0   /* uint32_t[16]: linear pages adaptive stores found plain */
+#define CPU_STORE_HINTS 16
+#define CPU_STORE_HINT_NONE 1u     /* no page: never equal to a page's address */
 #define CPU_OFF_FXSAVE 0x100       /* 512 bytes, 16-aligned: guest x87/SSE state */
 #define CPU_OFF_IBL_TAGS 0x300     /* uint64_t[32]: table tag base per mode */
 #define CPU_OFF_XMM_LIGHT 0x400    /* 128 bytes: guest XMM0-7 saved by a door out */

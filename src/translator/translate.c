@@ -749,6 +749,45 @@ static void emit_clear_fpu_pointers(struct tctx *c)
 	}
 }
 
+/* Emits req, with AH..DH swapped around it where the encoder needs. */
+static bool emit_request_any(struct tctx *c, ZydisEncoderRequest *req)
+{
+	uint8_t *start = c->e.pos;
+	emit_request(&c->e, req);
+	if (!c->e.failed)
+		return true;
+	if ((size_t)(c->e.limit - c->e.pos) < INSN_HEADROOM)
+		return false;
+	c->e.pos = start;
+	c->e.failed = false;
+	return emit_high_byte_swapped(c, req);
+}
+
+static uint8_t *emit_jump_rel8(struct emitter *e)
+{
+	static const uint8_t jmp[2] = { 0xeb, 0x00 };
+	emit_bytes(e, jmp, 2);
+	return e->failed ? NULL : e->pos - 1;
+}
+
+/* Compares the page of the linear address in r14 with store hint slot:
+ * equal, it goes on with the guest's flags back; different, it jumps to
+ * the returned rel8 field's target with them still saved (POPFQ there). */
+static uint8_t *emit_hint_check(struct tctx *c, uint8_t slot)
+{
+	struct emitter *e = &c->e;
+	emit_insn(e, ZYDIS_MNEMONIC_PUSHFQ, 0, NULL, 0);
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11D), op_reg(ZYDIS_REGISTER_R14D));
+	emit2(e, ZYDIS_MNEMONIC_AND, op_reg(ZYDIS_REGISTER_R11D), op_imm(-(int64_t)GUEST_PAGE_SIZE));
+	emit2(e, ZYDIS_MNEMONIC_CMP, op_reg(ZYDIS_REGISTER_R11D),
+	      cpu_field(4, CPU_OFF_STORE_HINTS + 4u * slot));
+	static const uint8_t jne[2] = { 0x75, 0x00 };
+	emit_bytes(e, jne, 2);
+	uint8_t *differs = e->failed ? NULL : e->pos - 1;
+	emit_insn(e, ZYDIS_MNEMONIC_POPFQ, 0, NULL, 0);
+	return differs;
+}
+
 static bool translate_ident(struct tctx *c)
 {
 	ZydisEncoderRequest req;
@@ -766,6 +805,7 @@ static bool translate_ident(struct tctx *c)
 	bool is_lea = c->in.mnemonic == ZYDIS_MNEMONIC_LEA;
 	bool adaptive = adaptive_candidate(c);
 	bool plain_store = adaptive && adaptive_plain_store(c);
+	unsigned direct = ZYDIS_ENCODER_MAX_OPERANDS;   /* plain_store: its memory operand */
 	/* An address-size prefix on an instruction without a memory operand
 	 * means nothing; a 16-bit hint would not encode in 64-bit mode. */
 	req.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_NONE;
@@ -807,6 +847,7 @@ static bool translate_ident(struct tctx *c)
 				emit2(&c->e, ZYDIS_MNEMONIC_MOV, cpu_field(8, CPU_OFF_SCRATCH + 8),
 				      op_reg(ZYDIS_REGISTER_R14));
 				if (plain_store) {
+					direct = i;
 					*o = cpu_field(o->mem.size, CPU_OFF_SCRATCH + 24);
 					req.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_NONE;
 					continue;
@@ -824,18 +865,34 @@ static bool translate_ident(struct tctx *c)
 			req.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_32;
 		}
 	}
-	uint8_t *start = c->e.pos;
-	emit_request(&c->e, &req);
-	bool ok = !c->e.failed;
-	if (c->e.failed && (size_t)(c->e.limit - c->e.pos) >= INSN_HEADROOM) {
-		c->e.pos = start;
-		c->e.failed = false;
-		ok = emit_high_byte_swapped(c, &req);
+	uint8_t *to_store = NULL, *done = NULL;
+	bool ok = true;
+	if (plain_store && direct < req.operand_count) {
+		/* The page the store's callout last found plain: straight
+		 * through the window (cpu->store_hints). */
+		uint8_t slot = store_hint_slot(c->eip);
+		ZydisEncoderRequest straight = req;
+		straight.operands[direct] = op_mem(req.operands[direct].mem.size, ZYDIS_REGISTER_R14D,
+						   ZYDIS_REGISTER_NONE, 0, 0);
+		straight.prefixes |= ZYDIS_ATTRIB_HAS_SEGMENT_GS;
+		straight.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_32;
+		to_store = emit_hint_check(c, slot);
+		ok = emit_request_any(c, &straight);
+		done = emit_jump_rel8(&c->e);
+		if (to_store)
+			patch_rel8(to_store, c->e.pos);
+		emit_insn(&c->e, ZYDIS_MNEMONIC_POPFQ, 0, NULL, 0);
 	}
+	ok = ok && emit_request_any(c, &req);
 	if (ok && adaptive && stores_fpu_pointers(c))
 		emit_clear_fpu_pointers(c);
-	if (ok && adaptive)
+	if (ok && adaptive) {
 		emit_callout_kind(c, plain_store ? CALLOUT_MEM_STORE : CALLOUT_MEM_FINISH);
+		if (plain_store)
+			c->callouts[c->ncallouts - 1].desc.hint = store_hint_slot(c->eip);
+	}
+	if (done && !c->e.failed)
+		patch_rel8(done, c->e.pos);
 	return ok && !c->e.failed;
 }
 

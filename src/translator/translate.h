@@ -10,6 +10,8 @@
 
 #include <Zydis/Zydis.h>
 
+#include "translator/cpu_layout.h"
+
 struct ibl_table;
 struct shadow;
 struct tblock;
@@ -39,7 +41,15 @@ struct callout_desc {
 	 * became deliverable. */
 	uint8_t flags;
 	uint8_t mode;
+	uint8_t hint;      /* CALLOUT_MEM_STORE: its slot in cpu->store_hints */
 };
+
+/* The slot in cpu->store_hints of an adaptive MOV store at eip: a few
+ * stores of one kernel path rarely share one. */
+static inline uint8_t store_hint_slot(uint32_t eip)
+{
+	return (uint8_t)((eip ^ eip >> 4 ^ eip >> 8) % CPU_STORE_HINTS);
+}
 
 #define CALLOUT_RESUMABLE 0x1u
 /* CALLOUT_TRANSFER: a control transfer (SYSENTER, SYSEXIT, INT n, IRET)

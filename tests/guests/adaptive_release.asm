@@ -19,6 +19,14 @@
 ;            monitor then drops its shadows and stops tracing it), then
 ;            the mapping must show the last entry written, and the table,
 ;            traced again, must still be followed
+;  hint_table the marked MOV stores to a page of ordinary RAM (so it
+;            goes straight to that page from then on), the page becomes a
+;            page table in use, and the same MOV's entry writes there must
+;            take effect (the stale hint costs a trace fault, not a write)
+;  hint_mmio  the same with L_WIN's page: RAM when the MOV last stored
+;            there, the test device's page after a remap: the next store
+;            must reach the device (the stale hint is dropped); btvm's
+;            test device only, so not under QEMU
 ;  dead_dir  an address space run once and left: its directory page is
 ;            then reused as a stack, 20000 PUSHes into it (as a kernel's
 ;            stack reuses a dead process's directory while the monitor
@@ -36,6 +44,9 @@ FRAME_B		equ 0x00d01000
 DATA		equ 0x00d10000		; ordinary RAM: 4 pages
 L_WIN		equ 0x40000000		; remapped between FRAME_A and FRAME_B
 L_WIDE		equ 0x48000000		; 12 MiB through three consecutive tables
+L_HINT		equ 0x50000000		; through the page hint_table makes a table
+TD		equ 0xfebf0000		; btvm's test device: 256 bytes of scratch
+
 TAG_A		equ 0xaaaa0001
 TAG_B		equ 0xbbbb0002
 
@@ -87,15 +98,20 @@ store_at:
 %%done:
 %endmacro
 
-; plain n: n stores to ordinary RAM through store_at, each read back.
+; plain n: n stores to ordinary RAM through store_at, each read back,
+; each on another of the four pages than the last (a marked MOV that
+; stores to the page its callout last found plain goes straight, without
+; the callout that counts towards its release: cpu->store_hints).
 %macro plain 1
 	mov ebx, %1
 %%next:
 	mov edi, ebx
-	and edi, 0xfff
-	shl edi, 2
-	and edi, 0x3ffc
-	add edi, DATA
+	and edi, 3
+	shl edi, 12
+	mov eax, ebx
+	shr eax, 2
+	and eax, 0x3ff
+	lea edi, [edi + eax * 4 + DATA]
 	lea eax, [ebx + 0x5000]
 	call store_at
 	cmp [edi], eax
@@ -236,6 +252,85 @@ group "flood"
 	invlpg [L_WIN]
 	check dword [L_WIN], TAG_B
 
+; The hint groups change tables through store_push, marked too, so that
+; no plain instruction's trace fault (which forgets every hint) comes
+; between the MOV's last store and the one on a stale hint.
+group "hint_table"
+	mov dword [store_fn], store_push
+	remap 12				; PUSH marked (again)
+	mov dword [store_fn], store_mov
+	remap 12				; MOV marked (again)
+	call pg_alloc
+	mov [hint_pt], eax
+	mov edi, eax
+	mov eax, 0x1234
+	call store_at				; plain RAM: the MOV's hint
+	mov eax, 0x5678
+	call store_at				; straight
+	check dword [edi], 0x5678
+	mov dword [edi], FRAME_A | PG_P | PG_RW	; entry 0: not a table yet
+	mov esi, L_HINT
+	mov edi, [dir]
+	call pg_pde_addr
+	mov edi, eax
+	mov eax, [hint_pt]
+	add eax, PG_P + PG_RW
+	mov dword [store_fn], store_push
+	call store_at				; the directory entry
+	mov dword [store_fn], store_mov
+	check dword [L_HINT], TAG_A		; a fill through it: traced
+	mov ebx, 6
+.ht_next:
+	mov edi, [hint_pt]
+	mov eax, FRAME_B | PG_P | PG_RW
+	mov ecx, TAG_B
+	test ebx, 1
+	jz .ht_set
+	mov eax, FRAME_A | PG_P | PG_RW
+	mov ecx, TAG_A
+.ht_set:
+	call store_at
+	invlpg [L_HINT]
+	mov edx, [L_HINT]
+	cmp edx, ecx
+	jne .ht_bad
+	dec ebx
+	jnz .ht_next
+	jmp .ht_done
+.ht_bad:
+	check edx, ecx
+.ht_done:
+
+group "hint_mmio"
+	mov dword [store_fn], store_push
+	remap 12				; PUSH marked; L_WIN -> FRAME_A or B
+	mov dword [store_fn], store_mov
+	remap 12				; MOV marked
+	mov edi, L_WIN + 0x40
+	mov eax, 0x600d
+	call store_at				; RAM: the hint is L_WIN's page
+	mov eax, 0x700d
+	call store_at
+	check dword [L_WIN + 0x40], 0x700d
+	mov edi, [pte_win]
+	mov eax, TD | PG_P | PG_RW | PG_PCD
+	mov dword [store_fn], store_push
+	call store_at
+	mov dword [store_fn], store_mov
+	invlpg [L_WIN]
+	mov esi, [L_WIN + 0x100]		; the device's write count
+	mov edi, L_WIN + 0x40
+	mov eax, 0xdef1ce
+	call store_at				; the device's page now
+	check dword [L_WIN + 0x40], 0xdef1ce
+	mov eax, [L_WIN + 0x100]
+	sub eax, esi
+	check eax, 1
+	mov edi, [pte_win]
+	mov dword [edi], FRAME_B | PG_P | PG_RW
+	invlpg [L_WIN]
+	check dword [L_WIN], TAG_B
+
 group "dead_dir"
 	call pg_alloc
 	mov [dir2], eax
@@ -276,3 +371,4 @@ store_fn:	resd 1
 wide_pt:	resd 1
 saved_esp:	resd 1
 dir2:		resd 1
+hint_pt:	resd 1
