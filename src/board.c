@@ -18,7 +18,9 @@
 
 #include "boot/acpi.h"
 #include "boot/boot.h"
+#include "boot/mptable.h"
 #include "boot/pci_firmware.h"
+#include "isa/cpuid.h"
 #include "isa/sensitive.h"
 #include "gdbstub.h"
 #include "host/console.h"
@@ -893,7 +895,8 @@ static void board_boot_config(struct board *board, struct boot_config *boot,
 
 /* The ACPI tables a BIOS would leave at 0xE0000 (reserved in the memory
  * map): the MADT, and the FADT with the PM registers Linux powers off
- * through. Written again on reset, as firmware would. */
+ * through; and the MP tables at the start of the EBDA (boot/mptable.h).
+ * Written again on reset, as firmware would. */
 static int board_write_acpi(struct board *board)
 {
 	struct acpi_config cfg;
@@ -907,6 +910,13 @@ static int board_write_acpi(struct board *board)
 	if (n < 0)
 		return n;
 	memcpy(board->ram.host + ACPI_TABLES_BASE, buf, (size_t)n);
+	/* The MP tables beside them: what a kernel looks for first. */
+	struct cpuid_result leaf1 = cpuid_model(1, true);
+	uint8_t mp[MPTABLE_MAX_LEN];
+	n = mptable_build(mp, sizeof(mp), MPTABLE_BASE, &cfg, leaf1.eax, leaf1.edx);
+	if (n < 0)
+		return n;
+	memcpy(board->ram.host + MPTABLE_BASE, mp, (size_t)n);
 	return 0;
 }
 
