@@ -13,35 +13,13 @@
 #include "boot/acpi.h"
 #include "check.h"
 #include "devices/acpi_pm.h"
+#include "le_bytes.h"
 
 #define AREA_BASE 0xe0000u
 #define AREA_LEN 0x20000u	/* 0xE0000-0xFFFFF */
 #define FILLER 0xa5u
 
 static uint8_t area[AREA_LEN];
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return get16(p) | (uint32_t)get16(p + 2) << 16;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
-static bool sums_to_zero(const uint8_t *p, size_t len)
-{
-	uint8_t sum = 0;
-	for (size_t i = 0; i < len; i++)
-		sum = (uint8_t)(sum + p[i]);
-	return sum == 0;
-}
 
 /* The table at a physical address, or NULL if it is outside the area. */
 static const uint8_t *at_phys(uint64_t addr, size_t len)

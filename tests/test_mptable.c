@@ -15,6 +15,7 @@
 #include "check.h"
 #include "devices/ioapic.h"
 #include "devices/lapic.h"
+#include "le_bytes.h"
 
 #define EBDA_BASE 0x9fc00u
 #define EBDA_LEN 0x400u
@@ -22,24 +23,6 @@
 #define FEATURES 0x0383fbffu
 
 static uint8_t ebda[EBDA_LEN];
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return get16(p) | (uint32_t)get16(p + 2) << 16;
-}
-
-static bool sums_to_zero(const uint8_t *p, size_t len)
-{
-	uint8_t sum = 0;
-	for (size_t i = 0; i < len; i++)
-		sum = (uint8_t)(sum + p[i]);
-	return sum == 0;
-}
 
 /* The floating pointer as smp_scan_config finds it, or NULL. */
 static const uint8_t *scan(void)

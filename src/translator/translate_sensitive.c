@@ -55,10 +55,10 @@ static uint8_t *emit_seg_load_callout(struct tctx *c)
 }
 
 /* Compares r11 with the cpu field of size bytes at offset, the guest's
- * flags left alone (rcx = field + ~r11 + 1 by NOT and LEA, tested with
- * JRCXZ; the guest's RCX in r8 meanwhile): on a difference the reload's
- * callout. Returns the callout's jump over the rest, to patch. */
-static uint8_t *emit_same_or_callout(struct tctx *c, unsigned size, unsigned offset)
+ * flags left alone: rcx = field + ~r11 + 1 by NOT and LEA, the guest's
+ * RCX in r8 meanwhile. Returns the rel8 field of the JRCXZ taken when
+ * they are equal; both ways go on with RCX still in r8. */
+static uint8_t *emit_compare_field(struct tctx *c, unsigned size, unsigned offset)
 {
 	struct emitter *e = &c->e;
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8), op_reg(ZYDIS_REGISTER_RCX));
@@ -68,7 +68,15 @@ static uint8_t *emit_same_or_callout(struct tctx *c, unsigned size, unsigned off
 	ZydisEncoderOperand ops[2] = { op_reg(ZYDIS_REGISTER_RCX),
 				       op_mem(8, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R11, 1, 1) };
 	emit_insn(e, ZYDIS_MNEMONIC_LEA, 2, ops, 0);
-	uint8_t *same = emit_jrcxz(e, false);
+	return emit_jrcxz(e, false);
+}
+
+/* emit_compare_field, with the reload's callout on a difference. Returns
+ * the callout's jump over the rest, to patch. */
+static uint8_t *emit_same_or_callout(struct tctx *c, unsigned size, unsigned offset)
+{
+	struct emitter *e = &c->e;
+	uint8_t *same = emit_compare_field(c, size, offset);
 	uint8_t *done = emit_seg_load_callout(c);
 	if (same)
 		patch_rel8(same, e->pos);
@@ -107,14 +115,7 @@ static void patch_done(struct emitter *e, uint8_t *done[2])
 static uint8_t *emit_jump_if_differs(struct tctx *c, unsigned size, unsigned offset)
 {
 	struct emitter *e = &c->e;
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8), op_reg(ZYDIS_REGISTER_RCX));
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(size == 4 ? ZYDIS_REGISTER_ECX : ZYDIS_REGISTER_RCX),
-	      cpu_field(size, offset));
-	emit1(e, ZYDIS_MNEMONIC_NOT, op_reg(ZYDIS_REGISTER_R11));
-	ZydisEncoderOperand ops[2] = { op_reg(ZYDIS_REGISTER_RCX),
-				       op_mem(8, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R11, 1, 1) };
-	emit_insn(e, ZYDIS_MNEMONIC_LEA, 2, ops, 0);
-	uint8_t *same = emit_jrcxz(e, false);
+	uint8_t *same = emit_compare_field(c, size, offset);
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
 	uint8_t *differs = emit_jump8(e, JUMP8_JMP);
 	if (same)
