@@ -23,12 +23,19 @@
 ;             register, then SEL_FS by POP and SEL_GS from a register;
 ;             SEL_GS's entry rewritten meanwhile: the next switch to it
 ;             takes the new base; then three selectors in turn
+;  ring1      FS loaded with SEL_FS at CPL 0 (cached), then at CPL 1 in a
+;             loop: SEL_FS's DPL is 0, so each load raises #GP (blocks at
+;             CPL 1 are translated as CPL 0's: entering CPL 1 must forget
+;             the loads cached at CPL 0)
 %define GUEST_NAME "seg_reload"
 %include "lib.inc"
+%include "rings.inc"
 
 MARK_A	equ 0x11111111
 MARK_B	equ 0x22222222
 SEL_FLAT2 equ 0x28
+SEL_R1CODE equ 0x60 | 1
+SEL_R1DATA equ 0x68 | 1
 
 guest_start
 	call lib_load_gdt
@@ -207,7 +214,60 @@ switch_fs_e:	call fs_gs_null
 	mov ax, SEL_FS
 	mov fs, ax
 
+group "ring1"
+	call rings_setup
+	mov eax, SEL_R1CODE & ~3
+	xor ebx, ebx
+	mov ecx, 0xfffff
+	mov edx, 0x0cba				; DPL 1 code
+	call lib_set_desc
+	mov eax, SEL_R1DATA & ~3
+	mov edx, 0x0cb2				; DPL 1 data
+	call lib_set_desc
+	gate 13, gp_handler, 0x8E
+	mov dword [gp_count], 0
+	mov ecx, 40
+ring1_warm:	call reload_fs
+	check ebx, MARK_A
+	loop ring1_warm
+	call enter_ring1
+	check dword [gp_count], 40
+	check dword [gp_error], SEL_FS
+	call reload_fs
+	check ebx, MARK_A
+
 	guest_finish
+
+; enter_ring1: IRETD to ring1_code at CPL 1, which comes back through
+; leave_user (rings.inc's exit gate returns to this call's caller).
+enter_ring1:
+	pushfd
+	mov [ss:rings_k_esp], esp
+	push dword SEL_R1DATA			; SS
+	push dword ring1_stack_top		; ESP
+	push dword 2				; EFLAGS, IF clear
+	push dword SEL_R1CODE			; CS
+	push dword ring1_code			; EIP
+	iretd
+
+ring1_code:
+	mov ax, SEL_R1DATA
+	mov ds, ax
+	mov es, ax
+	mov ecx, 40
+.next:
+	mov ax, SEL_FS
+	mov fs, ax				; DPL 0 at CPL 1: #GP, stepped over
+	dec ecx
+	jnz .next
+	leave_user
+
+; #GP: count it, keep the error code, return past the MOV FS (8E E0).
+gp_handler:
+	inc dword [ss:gp_count]
+	pop dword [ss:gp_error]
+	add dword [ss:esp], 2
+	iretd
 
 ; fs_gs_null: FS = SEL_GS from memory, EBX = [FS:0]; then FS = null from a
 ; register, ESI = FS.
@@ -300,6 +360,11 @@ gdt_copy_reg:
 	dd gdt_copy
 
 section .bss
+gp_count:	resd 1
+gp_error:	resd 1
+alignb 16
+ring1_stack:	resb 1024
+ring1_stack_top:
 sel_in_memory:	resw 1
 	resw 1
 np_count:	resd 1
