@@ -545,11 +545,16 @@ static int map_page(struct shadow *sh, struct shadow_window *w, uint32_t va, con
  * last #PF in this address space (both views): the guest's handler
  * installing the page the faulting instruction is about to touch again.
  * Others (fault-around, a kernel table shared by every window) would cost
- * a host mapping each, mostly never used. */
+ * a host mapping each, mostly never used. An entry dropped but still held
+ * back in the pending unmap counts as mapped: mapping it again replaces
+ * the unmap (map_run), where leaving it would cost that unmap and a hidden
+ * fault later (the kernel's text_poke clears its alias in its own address
+ * space, switches back, and sets the next one from there). */
 static void refresh_entry(struct shadow *sh, struct shadow_window *w, uint32_t vpage)
 {
 	uint32_t *e = entry_of(w, vpage);
-	bool was = e && *e;
+	bool was = (e && *e) || (sh->pending_unmap.w == w && vpage >= sh->pending_unmap.start &&
+				 vpage < sh->pending_unmap.end);
 	drop_entry(sh, w, vpage);
 	if ((!was && (w->cr3 != sh->pf_cr3 || vpage != sh->pf_vpage)) || !w->regions[vpage >> 10])
 		return;
@@ -816,16 +821,25 @@ int shadow_select(struct shadow *sh, const struct vcpu_state *s, struct window *
 		sh->devmem_move_pending = false;
 		apply_devmem_move(sh, sh->devmem_old_gpa);
 	}
-	flush_pending_unmap(sh);
+	/* A held-back unmap waits while its window is not in use (nothing
+	 * reaches a window but through GS as the current one), and is done
+	 * before that window runs again: as a TLB that a CR3 load flushed. */
 	int view = shadow_view(s);
 	bool paging = view >= 0;
 	uint32_t cr3 = s->cr3 & 0xfffff000u;
-	if (view == sh->cur_view && (!paging || cr3 == sh->cur_key_cr3) && sh->current)
+	if (view == sh->cur_view && (!paging || cr3 == sh->cur_key_cr3) && sh->current) {
+		if (sh->pending_unmap.w && &sh->pending_unmap.w->win == sh->current)
+			flush_pending_unmap(sh);
 		return 0;
+	}
+	if (!paging)
+		flush_pending_unmap(sh);
 	struct window *win = &sh->identity;
 	uint32_t tag = 0;
 	if (paging) {
 		struct shadow_window *w = find_window(sh, cr3, view);
+		if (w && sh->pending_unmap.w == w)
+			flush_pending_unmap(sh);
 		if (!w) {
 			int err = new_window(sh, cr3, view, &w);
 			if (err)

@@ -16,6 +16,11 @@
 ;  tlb         INVLPG, CR3 reload, global pages (CR4.PGE), a 4 MiB page
 ;  spaces      two page directories, same linear address, different
 ;              physical data and code
+;  held_unmap  an entry of dir1 cleared without INVLPG, then CR3 to dir0
+;              and back: the page faults (the monitor may hold the host
+;              unmap back while dir1 is not in use, never past its return);
+;              and cleared, CR3 to dir0, set to another frame from there,
+;              back to dir1: the new frame, each way several times
 ;  offline     a directory written while another is in use: zeroed and
 ;              copied back (a new process's directory in an exited one's
 ;              page), an entry pointed at another table, an entry cleared
@@ -695,6 +700,48 @@ t_spaces:
 	call L_SP_CODE
 	check eax, 0xc0de0000
 
+group "held_unmap"
+	mov edi, [dir1]
+	mov esi, L_SP_DATA
+	call pg_pte_addr
+	mov [held_pte], eax
+	mov ebx, 6
+.hu_round:
+	mov eax, [dir1]
+	mov cr3, eax
+	mov edi, [held_pte]
+	mov dword [edi], FRAME(21) | PG_P | PG_RW
+	invlpg [L_SP_DATA]
+	check dword [L_SP_DATA], 0xbbbb1111
+	mov dword [edi], 0			; cleared, no INVLPG
+	mov eax, [dir0]
+	mov cr3, eax
+	check dword [L_SP_DATA], 0xaaaa0000	; dir0's own page
+	mov eax, [dir1]
+	mov cr3, eax				; the TLB is flushed: it must fault
+	pf_arm .hu_resume
+.hu_fault:
+	mov eax, [L_SP_DATA]
+.hu_resume:
+	pf_expect L_SP_DATA, 0, .hu_fault
+	; mapped, cleared, and set to FRAME(20) while dir0 is in use
+	mov dword [edi], FRAME(21) | PG_P | PG_RW
+	check dword [L_SP_DATA], 0xbbbb1111
+	mov dword [edi], 0
+	mov eax, [dir0]
+	mov cr3, eax
+	mov dword [edi], FRAME(20) | PG_P | PG_RW
+	mov eax, [dir1]
+	mov cr3, eax
+	check dword [L_SP_DATA], 0xaaaa0000
+	dec ebx
+	jnz .hu_round
+	mov dword [edi], FRAME(21) | PG_P | PG_RW
+	invlpg [L_SP_DATA]
+	check dword [L_SP_DATA], 0xbbbb1111
+	mov eax, [dir0]
+	mov cr3, eax
+
 ; ---------------------------------------------------------------- directories not in use
 group "offline"
 t_offline:
@@ -1083,6 +1130,7 @@ align 4
 hh_data:	dd 0
 
 section .bss
+held_pte:	resd 1
 alignb 4
 cpuid1_edx:	resd 1
 dir0:		resd 1
