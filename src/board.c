@@ -2,7 +2,6 @@
  * guest loader, and the run loop. Only this file knows the PC's port map. */
 #define _GNU_SOURCE
 #include "board.h"
-#include "host/map_limit.h"
 #include "board_explain.h"
 
 #include <errno.h>
@@ -24,6 +23,7 @@
 #include "isa/sensitive.h"
 #include "gdbstub.h"
 #include "host/console.h"
+#include "host/map_limit.h"
 #include "migration.h"
 #include "monitor.h"
 

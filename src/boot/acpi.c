@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "boot/table_bytes.h"
 #include "devices/acpi_pm.h"
 
 #define SDT_HEADER_LEN 36u
@@ -123,14 +124,6 @@
 
 /* The byte that makes the len bytes at p sum to zero, with itself zero
  * while summing. */
-static uint8_t checksum(const uint8_t *p, size_t len)
-{
-	uint8_t sum = 0;
-	for (size_t i = 0; i < len; i++)
-		sum = (uint8_t)(sum + p[i]);
-	return (uint8_t)(0x100 - sum);
-}
-
 /* An AML byte stream being written. Running out of room is remembered
  * rather than returned, so the emitters read as the ASL they encode and
  * the caller checks once at the end. */
@@ -410,24 +403,6 @@ struct layout {
 static uint32_t align16(uint32_t x)
 {
 	return (x + 15u) & ~15u;
-}
-
-static void put16(uint8_t *p, uint32_t off, uint16_t v)
-{
-	p[off] = (uint8_t)v;
-	p[off + 1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t off, uint32_t v)
-{
-	put16(p, off, (uint16_t)v);
-	put16(p, off + 2, (uint16_t)(v >> 16));
-}
-
-static void put64(uint8_t *p, uint32_t off, uint64_t v)
-{
-	put32(p, off, (uint32_t)v);
-	put32(p, off + 4, (uint32_t)(v >> 32));
 }
 
 static void put_bytes(uint8_t *p, uint32_t off, const char *s, size_t len)

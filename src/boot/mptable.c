@@ -6,12 +6,12 @@
 #include <errno.h>
 #include <string.h>
 
+#include "boot/table_bytes.h"
 #include "devices/ioapic.h"
 #include "devices/lapic.h"
 
 #define MPF_LEN 16u
 #define MPF_SPEC_REV 4u         /* 1.4 */
-#define MPF_IMCR_PRESENT 0x80u  /* feature byte 2: PIC mode; clear: virtual wire */
 
 #define MPC_HEADER_LEN 44u
 #define MPC_PROCESSOR 0u
@@ -39,26 +39,6 @@
 #define ISA_TIMER_PIN 2u        /* IRQ 0's I/O APIC input, as the MADT overrides it */
 #define ISA_CASCADE_IRQ 2u      /* the 8259 cascade: no line of its own */
 #define ALL_LAPICS 0xffu
-
-static void put16(uint8_t *p, uint32_t off, uint16_t v)
-{
-	p[off] = (uint8_t)v;
-	p[off + 1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t off, uint32_t v)
-{
-	for (unsigned i = 0; i < 4; i++)
-		p[off + i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint8_t checksum(const uint8_t *p, size_t len)
-{
-	uint8_t sum = 0;
-	for (size_t i = 0; i < len; i++)
-		sum = (uint8_t)(sum + p[i]);
-	return (uint8_t)-sum;
-}
 
 /* An interrupt assignment entry (I/O or local: the same eight bytes). */
 static uint32_t put_int(uint8_t *t, uint32_t off, uint8_t entry, uint8_t type, uint16_t flags,

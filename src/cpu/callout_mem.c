@@ -49,8 +49,9 @@ static bool operand_span(struct cpu *cpu, const struct callout_desc *d, const Zy
 	return true;
 }
 
-/* Counts an access and tells the adaptive set whether it was needed. */
-static void account_access(struct cpu *cpu, const struct callout_desc *d, const struct guest_span *span,
+/* Counts an access and tells the adaptive set whether it was needed (a
+ * device, or a write to a table in use); returns that. */
+static bool account_access(struct cpu *cpu, const struct callout_desc *d, const struct guest_span *span,
 			   bool write, bool mmio)
 {
 	cpu->sh->stats.adaptive_accesses++;
@@ -60,6 +61,7 @@ static void account_access(struct cpu *cpu, const struct callout_desc *d, const 
 	for (unsigned i = 0; write && i < span->n; i++)
 		table = table || shadow_page_is_table(cpu->sh, span->gpa[i] / GUEST_PAGE_SIZE);
 	adaptive_account(cpu, d, mmio || table);
+	return mmio || table;
 }
 
 static enum callout_result mem_prepare(struct cpu *cpu, const struct callout_desc *d,
@@ -111,13 +113,11 @@ static enum callout_result mem_store(struct cpu *cpu, const struct callout_desc 
 	bool mmio = false;
 	for (unsigned i = 0; i < span.n; i++)
 		mmio = mmio || is_mmio(cpu, span.gpa[i], span.len[i]);
-	bool table = false;
-	for (unsigned i = 0; i < span.n; i++)
-		table = table || shadow_page_is_table(cpu->sh, span.gpa[i] / GUEST_PAGE_SIZE);
-	account_access(cpu, d, &span, true, mmio);   /* before the store may untrace a table */
-	/* Ordinary RAM: the next store to this page goes straight (store_hints). */
+	/* Accounted before the store may untrace a table. Ordinary RAM: the
+	 * next store to this page goes straight (store_hints). */
+	bool needed = account_access(cpu, d, &span, true, mmio);
 	cpu->store_hints[d->hint % CPU_STORE_HINTS] =
-		mmio || table ? CPU_STORE_HINT_NONE : (uint32_t)cpu->scratch[1] & ~(GUEST_PAGE_SIZE - 1);
+		needed ? CPU_STORE_HINT_NONE : (uint32_t)cpu->scratch[1] & ~(GUEST_PAGE_SIZE - 1);
 	for (unsigned i = 0, at = 0; i < span.n; at += span.len[i], i++) {
 		uint32_t gpa = span.gpa[i];
 		unsigned n = span.len[i];

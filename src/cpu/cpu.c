@@ -120,9 +120,6 @@ void cpu_store_hints_clear(struct cpu *cpu)
 
 int cpu_select_window(struct cpu *cpu)
 {
-	/* Another address space: the pages found plain may be anything there. */
-	if (cpu->win != cpu->sh->current)
-		cpu_store_hints_clear(cpu);
 	int err = shadow_select(cpu->sh, &cpu->s, &cpu->win);
 	cpu->win_base = (uintptr_t)cpu->win->base;
 	return err;

@@ -190,7 +190,9 @@ struct cpu {
 	 * (hint), or CPU_STORE_HINT_NONE. A store to the same page again
 	 * goes straight through the window, as an unmarked one does: the
 	 * window's protections still catch a traced table, code or MMIO
-	 * there, so a stale hint costs a host fault, never a missed write.
+	 * there, so a stale hint costs a host fault, never a missed write;
+	 * hints outlive a switch of address space for that reason (the
+	 * kernel's pages are the same in every one).
 	 * The kernel clears an exiting process's page tables with one such
 	 * store, a callout per entry before: 1,600 a fork in lbench. */
 	uint32_t store_hints[CPU_STORE_HINTS];
@@ -225,8 +227,8 @@ struct cpu {
 	 * (address 0: the null selector, which reads no descriptor). A
 	 * translated MOV Sreg or POP Sreg of a cached selector whose GDT
 	 * bytes are unchanged puts the cached segment in the register without
-	 * a callout. The outcome depends on nothing else at CPL 0 in
-	 * protected mode with the same GDTR: LGDT, a change of CR0.PE and an
+	 * a callout. The outcome depends on nothing else at CPL 0 with the
+	 * same GDTR (btvm has no real mode): LGDT, a reset, a restore and an
 	 * entry to CPL 1 or 2 (whose blocks are translated as CPL 0's) clear
 	 * them. DS and ES hold only flat segments, so a hit never changes the
 	 * block's mode (MODE_FLAT). */

@@ -140,14 +140,14 @@ void cpu_handle_mmio(struct cpu *cpu)
 	uint32_t insn_gpa;
 	if (!cpu_fetch_address(cpu, cpu->s.eip, &insn_gpa))
 		return;
-	if (shadow_is_adaptive(cpu->sh, insn_gpa) && store_hints_any(cpu)) {
-		/* A marked store that went straight on a stale hint (its page
-		 * is a device's in this address space now): it runs again
-		 * through its callout. */
-		cpu_store_hints_clear(cpu);
-		return;
-	}
 	if (shadow_is_adaptive(cpu->sh, insn_gpa)) {
+		if (store_hints_any(cpu)) {
+			/* A marked store that went straight on a stale hint
+			 * (its page is a device's now): it runs again through
+			 * its callout. */
+			cpu_store_hints_clear(cpu);
+			return;
+		}
 		cpu->fatal = "guest reaches MMIO with an instruction form the monitor cannot forward "
 			     "(stack or implicit memory operand)";
 		return;

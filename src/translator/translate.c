@@ -870,13 +870,12 @@ static bool translate_ident(struct tctx *c)
 	if (plain_store && direct < req.operand_count) {
 		/* The page the store's callout last found plain: straight
 		 * through the window (cpu->store_hints). */
-		uint8_t slot = store_hint_slot(c->eip);
 		ZydisEncoderRequest straight = req;
 		straight.operands[direct] = op_mem(req.operands[direct].mem.size, ZYDIS_REGISTER_R14D,
 						   ZYDIS_REGISTER_NONE, 0, 0);
 		straight.prefixes |= ZYDIS_ATTRIB_HAS_SEGMENT_GS;
 		straight.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_32;
-		to_store = emit_hint_check(c, slot);
+		to_store = emit_hint_check(c, store_hint_slot(c->eip));
 		ok = emit_request_any(c, &straight);
 		done = emit_jump_rel8(&c->e);
 		if (to_store)
