@@ -11,7 +11,7 @@
 static const struct sensitive_insn table[] = {
 	{ ZYDIS_MNEMONIC_CLI, "CLI", SENS_IOPL, HANDLE_INLINE, END_NONE,
 	  SH_CLI_STI, INLINE_CLI, OPS_ANY,
-	  "store to the virtual IF; a callout at CPL 3 (#GP if CPL > IOPL)",
+	  "store to the virtual IF at CPL 0; a callout above it (#GP if CPL > IOPL)",
 	  KIND_CONTROL, "#GP at CPL 3 (IOPL 0): traps, the monitor emulates it" },
 	{ ZYDIS_MNEMONIC_STI, "STI", SENS_IOPL, HANDLE_INLINE, END_IF_NEEDED,
 	  SH_CLI_STI, INLINE_STI, OPS_ANY,

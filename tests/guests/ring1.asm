@@ -1,0 +1,260 @@
+; The instructions btvm translates inline at CPL 0, run by the same code at
+; CPL 1, where the processor checks them against CPL and IOPL. Blocks at
+; CPL 1 and 2 have the translation mode of CPL 0's (only CPL 3 has a mode
+; bit), so code first run at CPL 0 must not keep its inline forms at CPL 1.
+; Each group calls one subroutine REPS times at CPL 0, then REPS times at
+; CPL 1 (entered by IRETD, left by rings.inc's exit gate):
+;  cli_sti  CLI and STI: at CPL 1 with IOPL 0 each raises #GP(0); with
+;           IOPL 1 they set and clear IF
+;  popf     POPFD of IF=1 (and of IF=1, IOPL=3) at CPL 1 with IOPL 0: the
+;           arithmetic flags change, IF and IOPL do not
+;  rdtsc    CR4.TSD set: RDTSC at CPL 0 runs, at CPL 1 raises #GP(0)
+;  verw     VERW of SEL_DATA (DPL 0): ZF=1 at CPL 0, ZF=0 at CPL 1; of a
+;           DPL 1 data selector: ZF=1 at CPL 1
+; The exception handlers count and step over the faulting instruction.
+%define GUEST_NAME "ring1"
+%include "lib.inc"
+%include "rings.inc"
+
+SEL_R1CODE equ 0x60 | 1
+SEL_R1DATA equ 0x68 | 1
+REPS	equ 40
+IOPL1	equ 0x1000
+IOPL3	equ 0x3000
+CR4_TSD	equ 0x4
+
+guest_start
+	call lib_load_gdt
+	call lib_install_idt			; a stray exception is reported
+	call lib_pic_init			; STI lets nothing in
+	call rings_setup
+	mov eax, SEL_R1CODE & ~3
+	xor ebx, ebx
+	mov ecx, 0xfffff
+	mov edx, 0x0cba				; DPL 1 code
+	call lib_set_desc
+	mov eax, SEL_R1DATA & ~3
+	mov edx, 0x0cb2				; DPL 1 data
+	call lib_set_desc
+	gate 13, gp_handler, 0x8E
+
+group "cli_sti"
+	mov dword [gp_count], 0
+	mov ecx, REPS
+cli_sti_warm:
+	call do_sti
+	call do_cli
+	loop cli_sti_warm
+	check dword [gp_count], 0
+	mov dword [skip_bytes], 1
+	mov eax, r1_cli_sti
+	xor ecx, ecx				; IOPL 0
+	call run_ring1
+	check dword [gp_count], 2 * REPS
+	check dword [gp_error], 0
+	mov dword [gp_count], 0
+	mov eax, r1_cli_sti_counted
+	mov ecx, IOPL1
+	call run_ring1
+	check dword [gp_count], 0
+	check esi, REPS				; IF seen set after STI
+	check edi, REPS				; IF seen clear after CLI
+
+group "popf"
+	mov ecx, REPS
+popf_warm:
+	mov eax, F_IF | F_CF | 2
+	call do_popf
+	mov ebx, eax
+	mov eax, 2
+	call do_popf
+	loop popf_warm
+	and ebx, F_IF | F_CF | IOPL3
+	check ebx, F_IF | F_CF
+	and eax, F_IF | F_CF
+	check eax, 0
+	mov dword [gp_count], 0
+	mov eax, r1_popf
+	xor ecx, ecx				; IOPL 0, IF 0
+	call run_ring1
+	check dword [gp_count], 0
+	check esi, F_CF				; OR of the results: CF set, IF and IOPL never
+	check edi, REPS				; results with CF
+
+group "rdtsc"
+	mov eax, cr4
+	or eax, CR4_TSD
+	mov cr4, eax
+	mov dword [gp_count], 0
+	mov ecx, REPS
+rdtsc_warm:
+	call do_rdtsc
+	loop rdtsc_warm
+	check dword [gp_count], 0
+	mov dword [skip_bytes], 2
+	mov eax, r1_rdtsc
+	xor ecx, ecx
+	call run_ring1
+	check dword [gp_count], REPS
+	check dword [gp_error], 0
+	mov eax, cr4
+	and eax, ~CR4_TSD
+	mov cr4, eax
+
+group "verw"
+	xor esi, esi
+	mov ecx, REPS
+verw_warm:
+	mov eax, SEL_DATA
+	call do_verw
+	add esi, eax
+	loop verw_warm
+	check esi, REPS
+	mov dword [gp_count], 0
+	mov eax, r1_verw
+	xor ecx, ecx
+	call run_ring1
+	check dword [gp_count], 0
+	check esi, 0				; SEL_DATA: DPL 0 < CPL 1
+	check edi, REPS				; SEL_R1DATA: DPL 1
+
+	guest_finish
+
+; The subroutines both rings call.
+do_cli:
+	cli
+	ret
+
+do_sti:
+	sti
+	ret
+
+; do_popf: EFLAGS = EAX through POPFD; EAX = EFLAGS after.
+do_popf:
+	push eax
+	popfd
+	pushfd
+	pop eax
+	ret
+
+do_rdtsc:
+	rdtsc
+	ret
+
+; do_verw: EAX = 1 if VERW of selector AX sets ZF, else 0.
+do_verw:
+	verw ax
+	setz al
+	movzx eax, al
+	ret
+
+; run_ring1: IRETD to EAX at CPL 1 with EFLAGS = ECX | 2, which comes back
+; through leave_user (rings.inc's exit gate returns to this call's caller
+; with the general registers ring 1 left).
+run_ring1:
+	pushfd
+	mov [ss:rings_k_esp], esp
+	push dword SEL_R1DATA			; SS
+	push dword ring1_stack_top		; ESP
+	or ecx, 2
+	push ecx				; EFLAGS
+	push dword SEL_R1CODE			; CS
+	push eax				; EIP
+	iretd
+
+; The ring-1 sides. IRETD to an outer ring left DS and ES null.
+%macro ring1_data 0
+	mov dx, SEL_R1DATA
+	mov ds, dx
+	mov es, dx
+%endmacro
+
+r1_cli_sti:
+	ring1_data
+	mov ecx, REPS
+.next:	call do_cli				; #GP, stepped over
+	call do_sti				; #GP, stepped over
+	loop .next
+	leave_user
+
+; ESI = how often IF was set after STI, EDI = how often clear after CLI.
+r1_cli_sti_counted:
+	ring1_data
+	xor esi, esi
+	xor edi, edi
+	mov ecx, REPS
+.next:	call do_sti
+	pushfd
+	pop eax
+	test eax, F_IF
+	jz .cli
+	inc esi
+.cli:	call do_cli
+	pushfd
+	pop eax
+	test eax, F_IF
+	jnz .again
+	inc edi
+.again:	loop .next
+	leave_user
+
+; ESI = the OR of every POPFD's result, EDI = how many had CF.
+r1_popf:
+	ring1_data
+	xor esi, esi
+	xor edi, edi
+	mov ecx, REPS
+.next:	mov eax, F_IF | F_CF | 2
+	test ecx, 1
+	jz .go
+	or eax, IOPL3
+.go:	call do_popf
+	or esi, eax
+	test eax, F_CF
+	jz .again
+	inc edi
+.again:	mov eax, 2				; CF clear again between rounds
+	call do_popf
+	loop .next
+	and esi, F_IF | F_CF | IOPL3
+	leave_user
+
+r1_rdtsc:
+	ring1_data
+	mov ecx, REPS
+.next:	call do_rdtsc				; #GP, stepped over
+	loop .next
+	leave_user
+
+; ESI = VERW hits for SEL_DATA, EDI = for SEL_R1DATA.
+r1_verw:
+	ring1_data
+	xor esi, esi
+	xor edi, edi
+	mov ecx, REPS
+.next:	mov eax, SEL_DATA
+	call do_verw
+	add esi, eax
+	mov eax, SEL_R1DATA
+	call do_verw
+	add edi, eax
+	loop .next
+	leave_user
+
+; #GP: count it, keep the error code, step over skip_bytes.
+gp_handler:
+	inc dword [ss:gp_count]
+	pop dword [ss:gp_error]
+	push eax
+	mov eax, [ss:skip_bytes]
+	add [ss:esp + 4], eax
+	pop eax
+	iretd
+
+section .bss
+gp_count:	resd 1
+gp_error:	resd 1
+skip_bytes:	resd 1
+alignb 16
+ring1_stack:	resb 1024
+ring1_stack_top:
