@@ -41,7 +41,9 @@ struct shadow_window {
 	uint32_t asid;             /* indirect-branch table tag of this window */
 	unsigned mapped;
 	/* Per 4 MiB region: NULL, or 1024 shadow entries (guest physical
-	 * page << 12 | SHADOW_E_*), and the page table the region came from. */
+	 * page << 12 | SHADOW_E_*) followed by, for each mapped one, its node
+	 * in the frame's list (index + 1), and the page table the region
+	 * came from. */
 	uint32_t *regions[SHADOW_REGIONS];
 	uint32_t region_pt[SHADOW_REGIONS];
 	/* Per region: host mappings its entries add (runs of consecutive
@@ -90,6 +92,7 @@ struct shadow_stats {
  * derivation (key = region a page table serves, or SHADOW_KEY_PD). */
 struct shadow_node {
 	uint32_t next;   /* index + 1, 0 ends the list */
+	uint32_t prev;   /* index + 1, 0 at the head */
 	uint16_t win;
 	uint32_t key;
 };
