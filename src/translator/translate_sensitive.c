@@ -343,33 +343,37 @@ static ZydisEncoderOperand cpl_field(void)
 /* The forms of CLI, STI, POPF and RDTSC below are CPL 0's, but blocks at
  * CPL 1 and 2 have CPL 0's translation mode (only CPL 3 has a mode bit),
  * and there the processor checks these against IOPL (CR4.TSD for RDTSC).
- * So the form first looks at the CPL and takes the resumable callout
- * unless it is 0. emit_cpl0_check emits that, flag-free (the guest's RCX
- * in r8 meanwhile), and returns the rel8 of the jump over the form; the
- * form follows at CPL 0 with RCX back. */
-static uint8_t *emit_cpl0_check(struct tctx *c)
+ * So the form first looks at the CPL (and STI at cpu->irq_held too) and
+ * takes the resumable callout unless it is 0. emit_inline_guard emits
+ * that, flag-free (the guest's RCX in r8 meanwhile), and returns the rel8
+ * of the jump over the form; the form follows with RCX back. */
+static uint8_t *emit_inline_guard(struct tctx *c, bool irq_held)
 {
 	struct emitter *e = &c->e;
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8), op_reg(ZYDIS_REGISTER_RCX));
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_ECX), cpl_field());
-	uint8_t *cpl0 = emit_jrcxz(e, false);
+	if (irq_held) {
+		emit2(e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_R11D), cpu_field(1, CPU_OFF_IRQ_HELD));
+		emit_lea32(c, ZYDIS_REGISTER_ECX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R11, 1, 0);
+	}
+	uint8_t *inline_ok = emit_jrcxz(e, false);
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
 	emit_resumable_callout(c);
 	uint8_t *done = emit_jump8(e, JUMP8_JMP);
-	if (cpl0)
-		patch_rel8(cpl0, e->pos);
+	if (inline_ok)
+		patch_rel8(inline_ok, e->pos);
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
 	return done;
 }
 
 /* CLI at CPL 0 is a plain store to the virtual IF. In user mode CPL >
  * IOPL makes it #GP (IOPL is not in the key): the callout; at CPL 1 and 2
- * too (emit_cpl0_check). */
+ * too (emit_inline_guard). */
 static bool translate_cli(struct tctx *c)
 {
 	if (c->mode & (MODE_CPL3 | MODE_SINGLE))
 		return false;
-	uint8_t *done = emit_cpl0_check(c);
+	uint8_t *done = emit_inline_guard(c, false);
 	emit2(&c->e, ZYDIS_MNEMONIC_MOV, cpu_field(1, CPU_OFF_VIF), op_imm(0));
 	if (done)
 		patch_rel8(done, c->e.pos);
@@ -431,7 +435,7 @@ static bool translate_popf(struct tctx *c)
 				      guest_mem_at(c, ZYDIS_REGISTER_ESP, 0, ZYDIS_REGISTER_SS, 4) };
 	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ld, 0);
 	emit_insn(e, ZYDIS_MNEMONIC_PUSHFQ, 0, NULL, 0);
-	emit2(e, ZYDIS_MNEMONIC_CMP, cpl_field(), op_imm(0));   /* emit_cpl0_check says why */
+	emit2(e, ZYDIS_MNEMONIC_CMP, cpl_field(), op_imm(0));   /* emit_inline_guard says why */
 	uint8_t *slow0 = emit_jump8(e, JUMP8_JNZ);
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11D), op_reg(ZYDIS_REGISTER_R13D));
 	emit2(e, ZYDIS_MNEMONIC_XOR, op_reg(ZYDIS_REGISTER_R11D),
@@ -471,7 +475,7 @@ static bool translate_popf(struct tctx *c)
 
 /* STI at CPL 0: the virtual IF set in place, unless the run loop last saw
  * an interrupt waiting on IF (cpu->irq_held), when the callout lets it in
- * after the next instruction, or the CPL is not 0 (emit_cpl0_check). One raised since asked for attention and
+ * after the next instruction, or the CPL is not 0 (emit_inline_guard). One raised since asked for attention and
  * is taken at the next block entry: the block must therefore go on past
  * the next instruction, which keeps STI's one-instruction shadow (STI;
  * HLT), so STI near the block's end stays a callout. 2M callouts in a
@@ -487,22 +491,10 @@ static bool translate_sti(struct tctx *c)
 		    2 * INSN_HEADROOM + tail_room(c, BLOCK_MAX_INSNS * ZYDIS_MAX_INSTRUCTION_LENGTH) ||
 	    (env->breakpoint_at && env->breakpoint_at(env->opaque, c->next_eip)))
 		return false;
-	struct emitter *e = &c->e;
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8), op_reg(ZYDIS_REGISTER_RCX));
-	emit2(e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_ECX), cpu_field(1, CPU_OFF_IRQ_HELD));
-	/* and the CPL, which must be 0 (emit_cpl0_check says why) */
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11D), cpl_field());
-	emit_lea32(c, ZYDIS_REGISTER_ECX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R11, 1, 0);
-	uint8_t *fast = emit_jrcxz(e, false);
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
-	emit_resumable_callout(c);
-	uint8_t *done = emit_jump8(e, JUMP8_JMP);
-	if (fast)
-		patch_rel8(fast, e->pos);
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
-	emit2(e, ZYDIS_MNEMONIC_MOV, cpu_field(1, CPU_OFF_VIF), op_imm(1));
+	uint8_t *done = emit_inline_guard(c, true);
+	emit2(&c->e, ZYDIS_MNEMONIC_MOV, cpu_field(1, CPU_OFF_VIF), op_imm(1));
 	if (done)
-		patch_rel8(done, e->pos);
+		patch_rel8(done, c->e.pos);
 	return true;
 }
 
@@ -517,12 +509,12 @@ static bool translate_df(struct tctx *c)
 	return set == ((c->mode & MODE_DF) != 0);
 }
 
-/* RDTSC at CPL 0 (CR4.TSD matters only above it: emit_cpl0_check). */
+/* RDTSC at CPL 0 (CR4.TSD matters only above it: emit_inline_guard). */
 static bool translate_rdtsc(struct tctx *c)
 {
 	if ((c->mode & (MODE_CPL3 | MODE_SINGLE)) || !c->env->tsc_native)
 		return false;
-	uint8_t *done = emit_cpl0_check(c);
+	uint8_t *done = emit_inline_guard(c, false);
 	emit_rdtsc(c);
 	if (done)
 		patch_rel8(done, c->e.pos);

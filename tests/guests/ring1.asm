@@ -15,9 +15,8 @@
 %define GUEST_NAME "ring1"
 %include "lib.inc"
 %include "rings.inc"
+%include "ring1.inc"
 
-SEL_R1CODE equ 0x60 | 1
-SEL_R1DATA equ 0x68 | 1
 REPS	equ 40
 IOPL1	equ 0x1000
 IOPL3	equ 0x3000
@@ -28,14 +27,7 @@ guest_start
 	call lib_install_idt			; a stray exception is reported
 	call lib_pic_init			; STI lets nothing in
 	call rings_setup
-	mov eax, SEL_R1CODE & ~3
-	xor ebx, ebx
-	mov ecx, 0xfffff
-	mov edx, 0x0cba				; DPL 1 code
-	call lib_set_desc
-	mov eax, SEL_R1DATA & ~3
-	mov edx, 0x0cb2				; DPL 1 data
-	call lib_set_desc
+	call ring1_setup
 	gate 13, gp_handler, 0x8E
 
 group "cli_sti"
@@ -49,13 +41,13 @@ cli_sti_warm:
 	mov dword [skip_bytes], 1
 	mov eax, r1_cli_sti
 	xor ecx, ecx				; IOPL 0
-	call run_ring1
+	call ring1_run
 	check dword [gp_count], 2 * REPS
 	check dword [gp_error], 0
 	mov dword [gp_count], 0
 	mov eax, r1_cli_sti_counted
 	mov ecx, IOPL1
-	call run_ring1
+	call ring1_run
 	check dword [gp_count], 0
 	check esi, REPS				; IF seen set after STI
 	check edi, REPS				; IF seen clear after CLI
@@ -76,7 +68,7 @@ popf_warm:
 	mov dword [gp_count], 0
 	mov eax, r1_popf
 	xor ecx, ecx				; IOPL 0, IF 0
-	call run_ring1
+	call ring1_run
 	check dword [gp_count], 0
 	check esi, F_CF				; OR of the results: CF set, IF and IOPL never
 	check edi, REPS				; results with CF
@@ -94,7 +86,7 @@ rdtsc_warm:
 	mov dword [skip_bytes], 2
 	mov eax, r1_rdtsc
 	xor ecx, ecx
-	call run_ring1
+	call ring1_run
 	check dword [gp_count], REPS
 	check dword [gp_error], 0
 	mov eax, cr4
@@ -113,10 +105,10 @@ verw_warm:
 	mov dword [gp_count], 0
 	mov eax, r1_verw
 	xor ecx, ecx
-	call run_ring1
+	call ring1_run
 	check dword [gp_count], 0
 	check esi, 0				; SEL_DATA: DPL 0 < CPL 1
-	check edi, REPS				; SEL_R1DATA: DPL 1
+	check edi, REPS				; RING_SEL_R1DATA: DPL 1
 
 	guest_finish
 
@@ -148,23 +140,9 @@ do_verw:
 	movzx eax, al
 	ret
 
-; run_ring1: IRETD to EAX at CPL 1 with EFLAGS = ECX | 2, which comes back
-; through leave_user (rings.inc's exit gate returns to this call's caller
-; with the general registers ring 1 left).
-run_ring1:
-	pushfd
-	mov [ss:rings_k_esp], esp
-	push dword SEL_R1DATA			; SS
-	push dword ring1_stack_top		; ESP
-	or ecx, 2
-	push ecx				; EFLAGS
-	push dword SEL_R1CODE			; CS
-	push eax				; EIP
-	iretd
-
 ; The ring-1 sides. IRETD to an outer ring left DS and ES null.
 %macro ring1_data 0
-	mov dx, SEL_R1DATA
+	mov dx, RING_SEL_R1DATA
 	mov ds, dx
 	mov es, dx
 %endmacro
@@ -226,7 +204,7 @@ r1_rdtsc:
 	loop .next
 	leave_user
 
-; ESI = VERW hits for SEL_DATA, EDI = for SEL_R1DATA.
+; ESI = VERW hits for SEL_DATA, EDI = for RING_SEL_R1DATA.
 r1_verw:
 	ring1_data
 	xor esi, esi
@@ -235,7 +213,7 @@ r1_verw:
 .next:	mov eax, SEL_DATA
 	call do_verw
 	add esi, eax
-	mov eax, SEL_R1DATA
+	mov eax, RING_SEL_R1DATA
 	call do_verw
 	add edi, eax
 	loop .next
@@ -255,6 +233,3 @@ section .bss
 gp_count:	resd 1
 gp_error:	resd 1
 skip_bytes:	resd 1
-alignb 16
-ring1_stack:	resb 1024
-ring1_stack_top:

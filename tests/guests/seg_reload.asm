@@ -30,12 +30,11 @@
 %define GUEST_NAME "seg_reload"
 %include "lib.inc"
 %include "rings.inc"
+%include "ring1.inc"
 
 MARK_A	equ 0x11111111
 MARK_B	equ 0x22222222
 SEL_FLAT2 equ 0x28
-SEL_R1CODE equ 0x60 | 1
-SEL_R1DATA equ 0x68 | 1
 
 guest_start
 	call lib_load_gdt
@@ -216,21 +215,16 @@ switch_fs_e:	call fs_gs_null
 
 group "ring1"
 	call rings_setup
-	mov eax, SEL_R1CODE & ~3
-	xor ebx, ebx
-	mov ecx, 0xfffff
-	mov edx, 0x0cba				; DPL 1 code
-	call lib_set_desc
-	mov eax, SEL_R1DATA & ~3
-	mov edx, 0x0cb2				; DPL 1 data
-	call lib_set_desc
+	call ring1_setup
 	gate 13, gp_handler, 0x8E
 	mov dword [gp_count], 0
 	mov ecx, 40
 ring1_warm:	call reload_fs
 	check ebx, MARK_A
 	loop ring1_warm
-	call enter_ring1
+	mov eax, ring1_code
+	mov ecx, 0				; IF clear
+	call ring1_run
 	check dword [gp_count], 40
 	check dword [gp_error], SEL_FS
 	call reload_fs
@@ -238,20 +232,9 @@ ring1_warm:	call reload_fs
 
 	guest_finish
 
-; enter_ring1: IRETD to ring1_code at CPL 1, which comes back through
-; leave_user (rings.inc's exit gate returns to this call's caller).
-enter_ring1:
-	pushfd
-	mov [ss:rings_k_esp], esp
-	push dword SEL_R1DATA			; SS
-	push dword ring1_stack_top		; ESP
-	push dword 2				; EFLAGS, IF clear
-	push dword SEL_R1CODE			; CS
-	push dword ring1_code			; EIP
-	iretd
-
+; ring1_code: at CPL 1 (ring1.inc), back by leave_user.
 ring1_code:
-	mov ax, SEL_R1DATA
+	mov ax, RING_SEL_R1DATA
 	mov ds, ax
 	mov es, ax
 	mov ecx, 40
@@ -362,9 +345,6 @@ gdt_copy_reg:
 section .bss
 gp_count:	resd 1
 gp_error:	resd 1
-alignb 16
-ring1_stack:	resb 1024
-ring1_stack_top:
 sel_in_memory:	resw 1
 	resw 1
 np_count:	resd 1
