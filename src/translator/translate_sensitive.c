@@ -475,11 +475,12 @@ static bool translate_popf(struct tctx *c)
 
 /* STI at CPL 0: the virtual IF set in place, unless the run loop last saw
  * an interrupt waiting on IF (cpu->irq_held), when the callout lets it in
- * after the next instruction, or the CPL is not 0 (emit_inline_guard). One raised since asked for attention and
- * is taken at the next block entry: the block must therefore go on past
- * the next instruction, which keeps STI's one-instruction shadow (STI;
- * HLT), so STI near the block's end stays a callout. 2M callouts in a
- * Debian boot, four in each page fault. */
+ * after the next instruction, or the CPL is not 0 (emit_inline_guard).
+ * One raised since asked for attention and is taken at the next block
+ * entry: the block must therefore go on past the next instruction, which
+ * keeps STI's one-instruction shadow (STI; HLT), so STI near the block's
+ * end stays a callout. 2M callouts in a Debian boot, four in each page
+ * fault. */
 static bool translate_sti(struct tctx *c)
 {
 	const struct translate_env *env = c->env;
