@@ -702,7 +702,7 @@ static bool may_stay_after_transfer(struct cpu *cpu)
 		return false;
 	uint32_t mode = cpu_mode(cpu);
 	cpu->scratch[1] = cpu->s.eip;
-	if (mode & MODE_CPL3) {
+	if ((mode & MODE_CPL3) || !(cpu->s.cr0 & CR0_PG)) {   /* global pages need paging */
 		cpu->scratch[2] = cpu->ibl_tags[mode];
 		cpu->scratch[3] = cpu->ibl_global_tags[mode];
 	} else {

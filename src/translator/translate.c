@@ -268,7 +268,8 @@ static uint8_t *emit_ibl_probe(struct tctx *c, int32_t tags)
  * window's address-space tag, or the global-page tag shared by all
  * windows, with the mode and the address: kernel code (CPL 0) is mostly
  * on global pages and user code never, so the likelier tag is tried
- * first. */
+ * first; without paging there are no global pages, and the window's own
+ * tag goes first at every CPL. */
 static void emit_ibl_lookup_tags(struct tctx *c, int32_t first, int32_t second)
 {
 	struct emitter *e = &c->e;
@@ -301,7 +302,7 @@ static void emit_ibl_lookup(struct tctx *c)
 	assert(c->mode < IBL_MODES);
 	int32_t own = CPU_OFF_IBL_TAGS + 8 * (int32_t)c->mode;
 	int32_t global = CPU_OFF_IBL_GLOBAL_TAGS + 8 * (int32_t)c->mode;
-	if (c->mode & MODE_CPL3)
+	if ((c->mode & MODE_CPL3) || !c->paging)   /* no global pages without paging */
 		emit_ibl_lookup_tags(c, own, global);
 	else
 		emit_ibl_lookup_tags(c, global, own);
