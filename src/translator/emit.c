@@ -305,6 +305,13 @@ uint8_t *emit_jcc_rel32(struct emitter *e, unsigned cc, const void *target)
 	return emit_rel32_jump(e, op, 2, target);
 }
 
+uint8_t *emit_jump8(struct emitter *e, uint8_t op)
+{
+	const uint8_t jump[2] = { op, 0x00 };
+	emit_bytes(e, jump, 2);
+	return e->failed ? NULL : e->pos - 1;
+}
+
 uint8_t *emit_jrcxz(struct emitter *e, bool ecx)
 {
 	static const uint8_t jecxz[3] = { 0x67, 0xe3, 0x00 };

@@ -48,6 +48,12 @@ uint8_t *emit_jmp_rel32(struct emitter *e, const void *target);
 uint8_t *emit_jcc_rel32(struct emitter *e, unsigned cc, const void *target);
 /* jrcxz rel8 (or jecxz with addr32); returns the rel8 field's address. */
 uint8_t *emit_jrcxz(struct emitter *e, bool ecx);
+/* A rel8 jump of one-byte opcode op (JUMP8_*) to be patched; returns the
+ * rel8 field's address. */
+uint8_t *emit_jump8(struct emitter *e, uint8_t op);
+#define JUMP8_JMP 0xeb
+#define JUMP8_JNZ 0x75
+#define JUMP8_JNC 0x73
 void patch_rel8(uint8_t *field, const void *target);
 
 #endif

@@ -764,13 +764,6 @@ static bool emit_request_any(struct tctx *c, ZydisEncoderRequest *req)
 	return emit_high_byte_swapped(c, req);
 }
 
-static uint8_t *emit_jump_rel8(struct emitter *e)
-{
-	static const uint8_t jmp[2] = { 0xeb, 0x00 };
-	emit_bytes(e, jmp, 2);
-	return e->failed ? NULL : e->pos - 1;
-}
-
 /* Compares the page of the linear address in r14 with store hint slot:
  * equal, it goes on with the guest's flags back; different, it jumps to
  * the returned rel8 field's target with them still saved (POPFQ there). */
@@ -782,9 +775,7 @@ static uint8_t *emit_hint_check(struct tctx *c, uint8_t slot)
 	emit2(e, ZYDIS_MNEMONIC_AND, op_reg(ZYDIS_REGISTER_R11D), op_imm(-(int64_t)GUEST_PAGE_SIZE));
 	emit2(e, ZYDIS_MNEMONIC_CMP, op_reg(ZYDIS_REGISTER_R11D),
 	      cpu_field(4, CPU_OFF_STORE_HINTS + 4u * slot));
-	static const uint8_t jne[2] = { 0x75, 0x00 };
-	emit_bytes(e, jne, 2);
-	uint8_t *differs = e->failed ? NULL : e->pos - 1;
+	uint8_t *differs = emit_jump8(e, JUMP8_JNZ);
 	emit_insn(e, ZYDIS_MNEMONIC_POPFQ, 0, NULL, 0);
 	return differs;
 }
@@ -878,7 +869,7 @@ static bool translate_ident(struct tctx *c)
 		straight.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_32;
 		to_store = emit_hint_check(c, store_hint_slot(c->eip));
 		ok = emit_request_any(c, &straight);
-		done = emit_jump_rel8(&c->e);
+		done = emit_jump8(&c->e, JUMP8_JMP);
 		if (to_store)
 			patch_rel8(to_store, c->e.pos);
 		emit_insn(&c->e, ZYDIS_MNEMONIC_POPFQ, 0, NULL, 0);

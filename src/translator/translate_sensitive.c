@@ -22,18 +22,6 @@ static ZydisEncoderOperand selector_field(ZydisRegister seg)
 	return cpu_field(2, (unsigned)off);
 }
 
-/* Emits a rel8 jump (opcode op) to be patched; returns its field. */
-static uint8_t *emit_jump8(struct emitter *e, uint8_t op)
-{
-	const uint8_t jump[2] = { op, 0x00 };
-	emit_bytes(e, jump, 2);
-	return e->failed ? NULL : e->pos - 1;
-}
-
-#define JUMP8_JMP 0xeb
-#define JUMP8_JNZ 0x75
-#define JUMP8_JNC 0x73
-
 /* The instruction's callout, resumable: the block goes on after it unless
  * the mode changed or an interrupt became due (callout_and_resume). */
 static void emit_resumable_callout(struct tctx *c)

@@ -102,20 +102,12 @@ static void emit_iteration_poll(struct tctx *c)
 #define JECXZ_REACH 127
 #define PASS_TAIL 20
 
-/* A JMP rel8 to be patched; returns its field (NULL if out of room). */
-static uint8_t *emit_jmp8(struct emitter *e)
-{
-	static const uint8_t jmp8[2] = { 0xeb, 0 };
-	emit_bytes(e, jmp8, 2);
-	return e->failed ? NULL : e->pos - 1;
-}
-
 /* Makes the rel8 branch whose field is rel8 reach anywhere: it lands on a
  * JMP rel32, which the code falling through skips. Returns the rel32
  * field to patch. */
 static uint8_t *emit_far_landing(struct emitter *e, uint8_t *rel8)
 {
-	uint8_t *over = emit_jmp8(e);
+	uint8_t *over = emit_jump8(e, JUMP8_JMP);
 	if (rel8 && over)
 		patch_rel8(rel8, e->pos);
 	uint8_t *far = emit_jmp_rel32(e, NULL);
@@ -300,7 +292,7 @@ static void emit_fast_stos(struct tctx *c, const struct string_elem *s, uint8_t 
 	if (wrap && !e->failed)
 		patch_rel32(wrap, e->pos);
 	emit_lea32(c, ZYDIS_REGISTER_ECX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R11, 1, 1);
-	emit_small_landing(c, small, emit_jmp8(e));
+	emit_small_landing(c, small, emit_jump8(e, JUMP8_JMP));
 }
 
 /* Bytes from the 32-bit register's address to the end of its page, into
