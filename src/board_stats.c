@@ -187,6 +187,7 @@ static const struct stats_counter counters[] = {
 
 	{ "shadow.hidden_faults", "hidden faults", SEC_MMU, SH(hidden_faults) },
 	{ "shadow.prefetched", "pages mapped beside them", SEC_MMU, SH(prefetched) },
+	{ "shadow.map_calls", "host mmap calls", SEC_MMU, SH(map_calls) },
 	{ "shadow.true_faults", "true faults (#PF)", SEC_MMU, SH(true_faults) },
 	{ "shadow.trace_faults", "trace faults (table writes)", SEC_MMU, SH(trace_faults) },
 	{ "shadow.drops", "shadow entries dropped", SEC_MMU, SH(shadow_drops) },
@@ -206,6 +207,8 @@ static const struct stats_counter counters[] = {
 	{ "shadow.tables_unshadowed", "tables unshadowed", SEC_MMU, SH(tables_unshadowed) },
 	{ "shadow.replacements", "budget reached", SEC_MMU, SH(replacements) },
 	{ "shadow.replaced_regions", "regions replaced", SEC_MMU, SH(replaced_regions) },
+	{ "shadow.global_kept", "global flushes, entries kept", SEC_MMU, SH(global_kept) },
+	{ "shadow.global_retired", "global flushes, entries retired", SEC_MMU, SH(global_retired) },
 
 	{ "exits.%s", "%s", SEC_EXITS, .from = FROM_CPU, .each = EACH_EXIT,
 	  .off = offsetof(struct cpu_stats, exits) },

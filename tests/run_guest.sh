@@ -3,12 +3,19 @@
 # (GUEST_PASS through isa-debug-exit), no FAIL line on its console, and at
 # least one PASS line (or, for guests that print none, the status alone).
 # Each --want LINE before the arguments must also be a whole line of the
-# console (a guest that may end early on its own states how far it got).
-# Usage: run_guest.sh [--want LINE]... BTVM GUEST [btvm options]
+# console (a guest that may end early on its own states how far it got),
+# and each --match REGEX (extended) must match some line of the console or
+# of what btvm printed (a --stats counter the test is about).
+# Usage: run_guest.sh [--want LINE | --match REGEX]... BTVM GUEST [btvm options]
 set -u
 wants=()
-while [ "${1:-}" = --want ]; do
-	wants+=("$2")
+matches=()
+while [ "${1:-}" = --want ] || [ "${1:-}" = --match ]; do
+	if [ "$1" = --want ]; then
+		wants+=("$2")
+	else
+		matches+=("$2")
+	fi
 	shift 2
 done
 btvm=$1
@@ -30,6 +37,12 @@ fi
 for want in ${wants[@]+"${wants[@]}"}; do
 	if ! grep -qxF -- "$want" "$log"; then
 		echo "run_guest: $(basename "$guest") printed no line \"$want\""
+		exit 1
+	fi
+done
+for match in ${matches[@]+"${matches[@]}"}; do
+	if ! grep -qE -- "$match" "$log"; then
+		echo "run_guest: $(basename "$guest") printed no line matching \"$match\""
 		exit 1
 	fi
 done

@@ -610,7 +610,7 @@ static void test_ibl(void)
 	 * misses. INVLPG of another page keeps it. */
 	struct tblock *gk = make_block(0xc0100000, 0x100000, 2, 16, 0);
 	ibl_fill(global_tags[2], 0xc0100000, gk);
-	shadow_note_global_code(&sh, 0xc0100000);
+	shadow_note_global_code(&sh, 0xc0100000, 0x100, false);
 	CHECK(ibl_lookup(as1, global_tags, 2, 0xc0100000) == gk->host);
 	CHECK(ibl_lookup(as2, global_tags, 2, 0xc0100000) == gk->host);
 	CHECK(ibl_lookup(as1u, global_tags, 2, 0xc0100000) == gk->host);

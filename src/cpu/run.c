@@ -152,9 +152,11 @@ static void fill_lookup(struct cpu *cpu, uint32_t target, uint32_t mode, const s
 	if (cpu->no_ibl)
 		return;
 	if (global) {
-		shadow_note_global_code(cpu->sh, target);
+		bool user = mode & MODE_CPL3;
+		shadow_note_global_code(cpu->sh, target, to->pages[0], user);
 		if (to->pages[1] != to->pages[0])
-			shadow_note_global_code(cpu->sh, (target | (GUEST_PAGE_SIZE - 1)) + 1);
+			shadow_note_global_code(cpu->sh, (target | (GUEST_PAGE_SIZE - 1)) + 1,
+						to->pages[1], user);
 		ibl_enter(&cpu->ibl_table, cpu->ibl_global_tags[mode], target, to->host);
 		cpu->tc->stats.ibl_global_fills++;
 	} else {

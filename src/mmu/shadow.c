@@ -296,9 +296,7 @@ static void set_global_tag(struct shadow *sh, uint32_t asid)
 {
 	if (sh->space_changed)
 		sh->space_changed(sh->space_opaque, true, asid);
-	if (sh->global_code_lo < sh->global_code_hi)
-		memset(sh->global_code + sh->global_code_lo, 0, sh->global_code_hi - sh->global_code_lo);
-	sh->global_code_lo = sh->global_code_hi = 0;
+	global_pages_clear(&sh->global);
 }
 
 /* The next unused tag; when they run out, every window and the global
@@ -347,25 +345,26 @@ void *shadow_current_ptr(struct shadow *sh, uint32_t va, unsigned len, bool writ
 	return w->win.base + va;
 }
 
-void shadow_note_global_code(struct shadow *sh, uint32_t va)
+void shadow_note_global_code(struct shadow *sh, uint32_t va, uint32_t frame, bool user)
 {
-	uint32_t byte = va >> 15;
-	sh->global_code[byte] |= (uint8_t)(1u << ((va >> 12) & 7));
-	if (sh->global_code_lo >= sh->global_code_hi) {
-		sh->global_code_lo = byte;
-		sh->global_code_hi = byte + 1;
-	} else if (byte < sh->global_code_lo) {
-		sh->global_code_lo = byte;
-	} else if (byte >= sh->global_code_hi) {
-		sh->global_code_hi = byte + 1;
-	}
+	global_pages_note(&sh->global, va, frame, user);
 }
 
 void shadow_invlpg(struct shadow *sh, uint32_t va)
 {
 	flush_pending_unmap(sh);
-	if (sh->global_code[va >> 15] & (1u << ((va >> 12) & 7)))
+	if (global_pages_holds(&sh->global, va))
 		shadow_retire_global(sh);
+}
+
+void shadow_flush_global(struct shadow *sh, const struct paging_regs *pr)
+{
+	if (!global_pages_empty(&sh->global) && !global_pages_unchanged(&sh->global, sh->ram, pr)) {
+		shadow_retire_global(sh);
+		sh->stats.global_retired++;
+	} else if (!global_pages_empty(&sh->global)) {
+		sh->stats.global_kept++;
+	}
 }
 
 /* Forgets one entry; the host mapping is the caller's to remove. */
@@ -567,7 +566,12 @@ static void window_wp(const struct shadow_window *w, struct paging_regs *pr)
 	pr->cr0 = w->no_wp ? pr->cr0 & ~CR0_WP : pr->cr0 | CR0_WP;
 }
 
-static int map_page(struct shadow *sh, struct shadow_window *w, uint32_t va, const struct walk *wk);
+struct fault_run {
+	uint32_t start;   /* linear page */
+	unsigned count;
+};
+static int map_page(struct shadow *sh, struct shadow_window *w, uint32_t va, const struct walk *wk,
+		    const struct paging_regs *pr, struct fault_run *run);
 
 /* A page-table entry behind this shadow entry changed: map what it says
  * now if that needs no accessed bit set (the guest's next touch would
@@ -597,7 +601,7 @@ static void refresh_entry(struct shadow *sh, struct shadow_window *w, uint32_t v
 	uint32_t va = vpage << 12;
 	uint32_t page;
 	if (paging_walk(sh->ram, &pr, va, ACCESS_PEEK | (w->user ? ACCESS_USER : 0), &wk, &err) &&
-	    guest_mem_page(sh->ram, wk.gpa, &page) && map_page(sh, w, va, &wk) == 0)
+	    guest_mem_page(sh->ram, wk.gpa, &page) && map_page(sh, w, va, &wk, NULL, NULL) == 0)
 		sh->stats.shadow_updates++;
 }
 
@@ -923,6 +927,7 @@ static int map_run(struct shadow *sh, struct shadow_window *w, uint32_t vpage, u
 		else
 			flush_pending_unmap(sh);   /* it may overlap the run */
 	}
+	sh->stats.map_calls++;
 	if (mmap(host, (size_t)count * GUEST_PAGE_SIZE, prot, MAP_SHARED | MAP_FIXED, sh->ram->memfd,
 		 (off_t)page * GUEST_PAGE_SIZE) == MAP_FAILED) {
 		int err = -errno;
@@ -942,7 +947,64 @@ static int map_run(struct shadow *sh, struct shadow_window *w, uint32_t vpage, u
 	return 0;
 }
 
-static int map_page(struct shadow *sh, struct shadow_window *w, uint32_t va, const struct walk *wk)
+/* Pages around a hidden fault that are mapped in one go. */
+#define PREFETCH_PAGES 64u
+
+/* Whether linear page vpage of w, not mapped, would map (under pr) to
+ * frame through the same table as its region, with flags and at prot. */
+static bool maps_alike(struct shadow *sh, struct shadow_window *w, const struct paging_regs *pr,
+		       uint32_t vpage, uint32_t frame, uint32_t flags, int prot)
+{
+	uint32_t r = vpage >> 10;
+	if (w->regions[r][vpage & 1023])
+		return false;
+	struct walk wk;
+	uint32_t err;
+	if (!paging_walk(sh->ram, pr, vpage << 12, ACCESS_PEEK | (w->user ? ACCESS_USER : 0), &wk, &err) ||
+	    wk.gpa >> 12 != frame || !guest_ram_contains(sh->ram, wk.gpa, 1))
+		return false;
+	uint32_t table = wk.large ? SHADOW_LARGE : wk.pte_gpa >> 12;
+	uint32_t f = SHADOW_E_MAPPED | (wk.writable && wk.dirty ? SHADOW_E_WRITABLE : 0);
+	return table == w->region_pt[r] && f == flags && entry_prot(sh, frame << 12 | flags) == prot;
+}
+
+/* A hidden fault's page goes in one host mapping with the neighbours the
+ * prefetch would map anyway when they follow it in frame as in address
+ * (a 4 MiB page's, over its whole region; a table's, over the prefetch
+ * chunk): one mmap instead of three where the two runs beside it met it
+ * (a Debian boot made 2.8 mmap calls a hidden fault). */
+static void grow_fault_run(struct shadow *sh, struct shadow_window *w, const struct paging_regs *pr,
+			   bool large, uint32_t page, uint32_t flags, struct fault_run *run)
+{
+	uint32_t vpage = run->start;
+	uint32_t span = large ? 1024u : PREFETCH_PAGES;
+	uint32_t first = vpage & ~(span - 1);
+	uint32_t r = vpage >> 10;
+	int prot = entry_prot(sh, page << 12 | flags);
+	for (uint32_t v = vpage + 1; v < first + span; v++) {
+		uint32_t frame = page + (v - vpage);
+		if (large ? w->regions[r][v & 1023] || frame >= sh->ram_pages ||
+				    entry_prot(sh, frame << 12 | flags) != prot
+			  : !maps_alike(sh, w, pr, v, frame, flags, prot))
+			break;
+		run->count++;
+	}
+	for (uint32_t v = vpage; v-- > first;) {
+		uint32_t frame = page - (vpage - v);
+		if (page < vpage - v ||
+		    (large ? w->regions[r][v & 1023] || entry_prot(sh, frame << 12 | flags) != prot
+			   : !maps_alike(sh, w, pr, v, frame, flags, prot)))
+			break;
+		run->start--;
+		run->count++;
+	}
+}
+
+/* Maps linear page va of w as walked in wk; with run, a hidden fault's,
+ * together with the neighbours grow_fault_run finds under pr, which run
+ * tells. */
+static int map_page(struct shadow *sh, struct shadow_window *w, uint32_t va, const struct walk *wk,
+		    const struct paging_regs *pr, struct fault_run *run)
 {
 	uint32_t vpage = va >> 12, r = vpage >> 10, page;
 	uint16_t id = (uint16_t)(w - sh->windows);
@@ -951,6 +1013,8 @@ static int map_page(struct shadow *sh, struct shadow_window *w, uint32_t va, con
 
 	if (!guest_mem_page(sh->ram, wk->gpa, &page))
 		return -EFAULT;
+	if (run)
+		*run = (struct fault_run){ vpage, 1 };
 
 	if (w->regions[r] && w->region_pt[r] != table)
 		drop_region(sh, w, r, true);   /* the directory entry moved under us */
@@ -984,11 +1048,12 @@ static int map_page(struct shadow *sh, struct shadow_window *w, uint32_t va, con
 	w->region_tick[r] = ++sh->tick;
 	if (sh->host_maps >= sh->map_budget)
 		(void)replace_regions(sh, sh->map_budget - sh->map_budget / 8, w, r);
-	return map_run(sh, w, vpage, page, 1, flags);
+	if (!run)
+		return map_run(sh, w, vpage, page, 1, flags);
+	grow_fault_run(sh, w, pr, wk->large, page, flags, run);
+	return map_run(sh, w, run->start, page - (vpage - run->start), run->count, flags);
 }
 
-/* Pages around a hidden fault that are mapped in one go. */
-#define PREFETCH_PAGES 64u
 /* Separate host mappings a prefetch may make: physically scattered pages
  * cost a system call each, so only a few are worth guessing at (a fork
  * loop ran fastest with 2 runs of a 64-page chunk; 1, 4 and chunks of 16,
@@ -1059,7 +1124,7 @@ static void prefetch_around(struct shadow *sh, struct shadow_window *w,
  * map or a large heap then takes one host fault per 4 MiB instead of one
  * per 64 pages, and the host keeps each run as one mapping. */
 static void prefetch_large(struct shadow *sh, struct shadow_window *w, const struct walk *wk,
-			   uint32_t va)
+			   uint32_t va, const struct fault_run *fault)
 {
 	uint32_t vpage = va >> 12, r = vpage >> 10, first = r << 10;
 	uint32_t frame0 = (wk->gpa >> 12) - (vpage & 1023);   /* the frame of page first */
@@ -1067,7 +1132,8 @@ static void prefetch_large(struct shadow *sh, struct shadow_window *w, const str
 	unsigned runs = 0;
 	for (int dir = 1; dir >= -1; dir -= 2) {
 		uint32_t run_start = 0, run_len = 0;
-		for (uint32_t i = (vpage & 1023) + (uint32_t)dir;; i += (uint32_t)dir) {
+		uint32_t edge = (fault->start & 1023) + (dir > 0 ? fault->count : (uint32_t)-1);
+		for (uint32_t i = edge;; i += (uint32_t)dir) {
 			bool ok = i < 1024 && !w->regions[r][i] && frame0 + i < sh->ram_pages &&
 				  sh->host_maps + 2 * (runs + 1) < sh->map_budget;
 			if (run_len && (!ok || entry_prot(sh, (frame0 + i) << 12 | flags) !=
@@ -1145,15 +1211,17 @@ enum shadow_fault_kind shadow_fault(struct shadow *sh, const struct vcpu_state *
 		mark_ram_written(sh, page);
 	if (write && page_read_only(sh, page)) {
 		/* Map it (read-only) so the slow path's single step can find it. */
-		if (map_page(sh, w, va, &wk) < 0)
+		if (map_page(sh, w, va, &wk, NULL, NULL) < 0)
 			return SHADOW_NO_ROOM;
 		return SHADOW_TRACED;
 	}
-	if (map_page(sh, w, va, &wk) < 0)
+	struct fault_run run;
+	if (map_page(sh, w, va, &wk, &pr, &run) < 0)
 		return SHADOW_NO_ROOM;
 	sh->stats.hidden_faults++;
+	sh->stats.prefetched += run.count - 1;
 	if (wk.large)
-		prefetch_large(sh, w, &wk, va);
+		prefetch_large(sh, w, &wk, va, &run);
 	else
 		prefetch_around(sh, w, &pr, va);
 	return SHADOW_FILLED;
@@ -1396,11 +1464,10 @@ int shadow_init(struct shadow *sh, const struct guest_ram *ram)
 	sh->adaptive = calloc(sh->adaptive_mask + 1, sizeof(uint32_t));
 	sh->adaptive_plain = calloc(sh->adaptive_mask + 1, sizeof(uint32_t));
 	sh->adaptive_state = calloc(sh->adaptive_mask + 1, 1);
-	sh->global_code = calloc((1u << 20) / 8, 1);
 	if (!sh->windows || !sh->map_head || !sh->deriv_head || !sh->pt_refs || !sh->table_writes ||
 	    !sh->code_protect ||
 	    !sh->devmem_dirty || !sh->identity_ro || !sh->adaptive || !sh->adaptive_plain ||
-	    !sh->adaptive_state || !sh->global_code) {
+	    !sh->adaptive_state || global_pages_init(&sh->global)) {
 		shadow_destroy(sh);
 		return -ENOMEM;
 	}
@@ -1433,7 +1500,7 @@ void shadow_destroy(struct shadow *sh)
 	free(sh->code_protect);
 	free(sh->devmem_dirty);
 	free(sh->identity_ro);
-	free(sh->global_code);
+	global_pages_destroy(&sh->global);
 	free(sh->adaptive);
 	free(sh->adaptive_plain);
 	free(sh->adaptive_state);

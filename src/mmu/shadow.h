@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "mmu/global_pages.h"
 #include "mmu/paging.h"
 #include "mmu/window.h"
 
@@ -73,6 +74,7 @@ struct shadow_window {
 struct shadow_stats {
 	uint64_t hidden_faults;    /* host faults the shadow filled */
 	uint64_t prefetched;       /* pages mapped beside them in the same go */
+	uint64_t map_calls;        /* host mmap calls that mapped guest pages */
 	uint64_t true_faults;      /* #PF raised in the guest */
 	uint64_t trace_faults;     /* guest writes to traced page-table pages */
 	uint64_t shadow_drops;     /* shadow entries dropped after table writes */
@@ -86,6 +88,8 @@ struct shadow_stats {
 	uint64_t tables_unshadowed; /* page tables whose shadows went after a write flood */
 	uint64_t replacements;     /* times the host-mapping budget was reached */
 	uint64_t replaced_regions; /* 4 MiB regions of windows dropped then */
+	uint64_t global_kept;      /* global flushes that kept the global entries */
+	uint64_t global_retired;   /* global flushes that found a page moved */
 };
 
 /* A node of the per-page lists: a window mapping (key = linear page) or a
@@ -136,11 +140,7 @@ struct shadow {
 	 * retires the window's table entries. */
 	void (*space_changed)(void *opaque, bool global, uint32_t asid);
 	void *space_opaque;
-	uint8_t *global_code;         /* bit per linear page: global entries made */
-	/* The bytes of global_code with bits set lie in [lo, hi): a CR4.PGE
-	 * toggle (Linux's global flush) clears a kernel's few hundred bytes,
-	 * not all 128 KiB. */
-	uint32_t global_code_lo, global_code_hi;
+	struct global_pages global;   /* pages with global entries made */
 	const uint8_t *code_pages;
 	bool ibl_flush;               /* tags wrapped: the vCPU clears its table */
 	struct paging_regs regs;      /* CR0/CR4 as of the last window switch */
@@ -218,10 +218,14 @@ enum shadow_fault_kind shadow_fault(struct shadow *sh, const struct vcpu_state *
  * aliases would make the host CPU pay for. NULL otherwise. */
 void *shadow_current_ptr(struct shadow *sh, uint32_t va, unsigned len, bool write);
 /* Global-page entries of the indirect-branch table: note the linear page
- * of one made, and drop them all (a new tag) when the guest invalidates
- * such a page (INVLPG) or all global translations (shadow_flush). */
-void shadow_note_global_code(struct shadow *sh, uint32_t va);
+ * of one made (its frame, and whether it was made for CPL 3), and drop
+ * them all (a new tag) when the guest invalidates such a page (INVLPG),
+ * or flushes all global translations (shadow_flush_global, after a
+ * CR4.PGE toggle, or any control-register write while PGE is off) and one
+ * of those pages maps elsewhere under pr now. */
+void shadow_note_global_code(struct shadow *sh, uint32_t va, uint32_t frame, bool user);
 void shadow_invlpg(struct shadow *sh, uint32_t va);
+void shadow_flush_global(struct shadow *sh, const struct paging_regs *pr);
 void shadow_retire_global(struct shadow *sh);
 /* Makes room after SHADOW_NO_ROOM (the host refused a mapping): lowers the
  * budget to what the host allows and replaces regions down to it. False

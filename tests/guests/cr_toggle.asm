@@ -18,7 +18,9 @@
 ;              and code (called indirectly) on global pages that differ
 ;              between the directories; after a toggle the current
 ;              directory's are seen (the toggle flushes global entries),
-;              as after a PTE change flushed by a toggle instead of INVLPG
+;              as after a PTE change flushed by a toggle instead of INVLPG;
+;              global code whose PTE changes, flushed by a toggle, and with
+;              PGE clear by a CR3 reload
 ;
 ; Memory: the kernel at 1 MiB; page tables from paging.inc's pool at 12 MiB;
 ; test frames at 13 MiB (FRAME(n)). Both directories map the low 16 MiB
@@ -290,6 +292,36 @@ t_pge:
 	inc dword [round]
 	cmp dword [round], ROUNDS
 	jbe .round
+	; global code whose PTE changes, flushed by a toggle alone; toggles
+	; that change nothing may keep translations (a VMM's or a TLB's) of
+	; pages that did not move, never one of a page that did
+	call call_gcode
+	check eax, 12
+	mov eax, CR4_PGE
+	call pg_clear_cr4
+	call pg_set_cr4
+	call call_gcode
+	check eax, 12
+	map_in dir0, L_GCODE, FRAME(13) | PG_P | PG_G
+	mov eax, CR4_PGE
+	call pg_clear_cr4
+	call pg_set_cr4
+	call call_gcode
+	check eax, 13
+	; with PGE clear, a PTE change flushed by a CR3 reload
+	mov eax, CR4_PGE
+	call pg_clear_cr4
+	call call_gcode
+	check eax, 13
+	map_in dir0, L_GCODE, FRAME(12) | PG_P | PG_G
+	mov eax, cr3
+	mov cr3, eax
+	call call_gcode
+	check eax, 12
+	mov eax, CR4_PGE
+	call pg_set_cr4
+	call call_gcode
+	check eax, 12
 	mov eax, CR4_PGE
 	call pg_clear_cr4
 .no_pge:

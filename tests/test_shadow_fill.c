@@ -1,0 +1,122 @@
+/* The shadow's hidden-fault fill (mmu/shadow.c) on its own, with page
+ * tables written by hand into guest RAM: how many host mmap calls a fault
+ * takes and what they map. The faulting page goes in one host mapping
+ * with the neighbours that follow it in frame as in address, and the
+ * prefetch maps the rest of what the guest already touched. */
+#include "check.h"
+#include "isa/vcpu.h"
+#include "mmu/guest_ram.h"
+#include "mmu/paging.h"
+#include "mmu/shadow.h"
+
+static struct guest_ram ram;
+static struct shadow sh;
+
+#define PD 0x1000u
+#define PT 0x2000u
+#define BASE 0x00400000u    /* the table's 4 MiB region */
+#define LARGE 0x00800000u   /* a 4 MiB page there, onto physical 4 MiB */
+
+static void put32(uint32_t gpa, uint32_t v)
+{
+	memcpy(ram.host + gpa, &v, 4);
+}
+
+/* Linear page i of the table's region onto frame, accessed (and dirty). */
+static void map4k(unsigned i, uint32_t frame)
+{
+	put32(PT + i * 4, frame << 12 | PTE_P | PTE_W | PTE_A | PTE_D);
+}
+
+static bool mapped(uint32_t va)
+{
+	return shadow_current_ptr(&sh, va, 4, false) != NULL;
+}
+
+static enum shadow_fault_kind fault(const struct vcpu_state *s, uint32_t va)
+{
+	uint32_t gpa, err;
+	return shadow_fault(&sh, s, va, false, &gpa, &err);
+}
+
+int main(void)
+{
+	if (guest_ram_init(&ram, 16, 0) || shadow_init(&sh, &ram)) {
+		fprintf(stderr, "setup failed\n");
+		return 1;
+	}
+	put32(PD + (BASE >> 22) * 4, PT | PTE_P | PTE_W | PTE_A);
+	put32(PD + (LARGE >> 22) * 4, 0x00400000u | PDE_PS | PTE_P | PTE_W | PTE_A | PTE_D);
+	/* Pages 0-15: frames 0x100-0x10f. Page 16 is not accessed. Pages
+	 * 20, 21, 22: frames 0x200, 0x300, 0x301. */
+	for (unsigned i = 0; i < 16; i++)
+		map4k(i, 0x100 + i);
+	put32(PT + 16 * 4, 0x110u << 12 | PTE_P | PTE_W);
+	map4k(20, 0x200);
+	map4k(21, 0x300);
+	map4k(22, 0x301);
+
+	struct vcpu_state s;
+	memset(&s, 0, sizeof(s));
+	s.cr0 = CR0_PE | CR0_PG | CR0_WP;
+	s.cr3 = PD;
+	s.cr4 = CR4_PSE;
+	struct window *win;
+	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
+
+	/* A fault in the middle of the run: one mmap maps all 16 pages, the
+	 * page without its accessed bit stays out, and what is mapped reads
+	 * the right frame. */
+	CHECK_EQ(fault(&s, BASE + 5 * 4096 + 8), SHADOW_FILLED);
+	CHECK_EQ(sh.stats.hidden_faults, 1);
+	for (unsigned i = 0; i < 16; i++)
+		CHECK(mapped(BASE + i * 4096));
+	CHECK(!mapped(BASE + 16 * 4096));
+	put32(0x10a000 + 12, 0x5a5a1234);
+	CHECK_EQ(*(uint32_t *)(win->base + BASE + 10 * 4096 + 12), 0x5a5a1234);
+	/* Pages 20-22 were in the same prefetch chunk: two more runs. */
+	CHECK_EQ(sh.stats.map_calls, 3);
+	CHECK(mapped(BASE + 20 * 4096) && mapped(BASE + 21 * 4096) && mapped(BASE + 22 * 4096));
+
+	/* Frames that do not follow each other are separate mappings: page
+	 * 22's fault (after its entries went) maps 21-22 together, 20 apart. */
+	shadow_flush(&sh);
+	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
+	for (unsigned i = 0; i < 16; i++)
+		put32(PT + i * 4, 0);
+	uint64_t calls = sh.stats.map_calls;
+	CHECK_EQ(fault(&s, BASE + 22 * 4096), SHADOW_FILLED);
+	CHECK_EQ(sh.stats.map_calls - calls, 2);
+	CHECK(mapped(BASE + 20 * 4096) && mapped(BASE + 21 * 4096) && mapped(BASE + 22 * 4096));
+	CHECK(!mapped(BASE + 5 * 4096));
+	put32(0x200000, 0x200);
+	put32(0x300000, 0x300);
+	put32(0x301000, 0x301);
+	CHECK_EQ(*(uint32_t *)(win->base + BASE + 20 * 4096), 0x200);
+	CHECK_EQ(*(uint32_t *)(win->base + BASE + 21 * 4096), 0x300);
+	CHECK_EQ(*(uint32_t *)(win->base + BASE + 22 * 4096), 0x301);
+
+	/* A 4 MiB page: one mmap for all of it, from a fault in its middle. */
+	calls = sh.stats.map_calls;
+	CHECK_EQ(fault(&s, LARGE + 0x123456), SHADOW_FILLED);
+	CHECK_EQ(sh.stats.map_calls - calls, 1);
+	CHECK(mapped(LARGE) && mapped(LARGE + 0x3ff000));
+	put32(0x7ff000, 0x7ff);
+	CHECK_EQ(*(uint32_t *)(win->base + LARGE + 0x3ff000), 0x7ff);
+
+	/* A page that must stay read-only splits the 4 MiB page's fill: the
+	 * page table is traced, so it and the fault's run are apart. */
+	shadow_flush(&sh);
+	put32(PD + (LARGE >> 22) * 4, 0x00000000u | PDE_PS | PTE_P | PTE_W | PTE_A | PTE_D);
+	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
+	calls = sh.stats.map_calls;
+	CHECK_EQ(fault(&s, LARGE + 0x3000), SHADOW_FILLED);   /* the directory at 0x1000 */
+	CHECK_EQ(sh.stats.map_calls - calls, 3);
+	CHECK(mapped(LARGE) && mapped(LARGE + 0x3ff000));
+	CHECK(mapped(LARGE + PD) && shadow_current_ptr(&sh, LARGE + PD, 4, true) == NULL);
+	CHECK(shadow_current_ptr(&sh, LARGE + 0x3000, 4, true) != NULL);
+
+	shadow_destroy(&sh);
+	guest_ram_destroy(&ram);
+	return check_report("test_shadow_fill");
+}
