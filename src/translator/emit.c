@@ -44,7 +44,8 @@ struct emit_short_operand {
 struct emit_short_key {
 	uint16_t mnemonic;
 	uint8_t count;
-	uint8_t pad[5];
+	uint8_t imm_tail;   /* a MOV reg, imm keyed without its value: bytes of it at the end */
+	uint8_t pad[4];
 	uint64_t prefixes;
 	struct emit_short_operand ops[EMIT_SHORT_OPERANDS];
 };
@@ -162,6 +163,23 @@ void emit_bytes(struct emitter *e, const void *bytes, unsigned n)
 	e->pos += n;
 }
 
+bool emit_seq_replay(struct emitter *e, const struct emit_seq *s)
+{
+	if (!s->len)
+		return false;
+	emit_bytes(e, s->bytes, s->len);
+	return true;
+}
+
+void emit_seq_record(const struct emitter *e, struct emit_seq *s, const uint8_t *from)
+{
+	size_t len = (size_t)(e->pos - from);
+	if (e->failed || !len || len > EMIT_SEQ_MAX)
+		return;
+	memcpy(s->bytes, from, len);
+	s->len = (uint8_t)len;
+}
+
 /* Encodes req with Zydis itself, no cache. */
 static void emit_encoded(struct emitter *e, ZydisEncoderRequest *req)
 {
@@ -224,6 +242,26 @@ ZydisEncoderOperand op_mem(unsigned size, ZydisRegister base, ZydisRegister inde
 	};
 }
 
+/* How many bytes at the end of MOV reg, imm's encoding hold the immediate
+ * whatever its value (so one encoding serves every value), or 0: a 32-bit
+ * register always takes an imm32, a 64-bit one an imm64 when the value
+ * fits neither 32-bit form. A stub's exit pointer and a branch's guest
+ * target are such immediates, different in every block: each was a full
+ * encoding. */
+static unsigned imm_tail(ZydisMnemonic mnemonic, unsigned count, const ZydisEncoderOperand *ops)
+{
+	if (mnemonic != ZYDIS_MNEMONIC_MOV || count != 2 || ops[0].type != ZYDIS_OPERAND_TYPE_REGISTER ||
+	    ops[1].type != ZYDIS_OPERAND_TYPE_IMMEDIATE)
+		return 0;
+	ZydisRegisterWidth width = ZydisRegisterGetWidth(ZYDIS_MACHINE_MODE_LONG_64, ops[0].reg.value);
+	uint64_t v = ops[1].imm.u;
+	if (width == 32 && (uint64_t)(int64_t)(int32_t)v == v)
+		return 4;   /* another value is refused, as the encoder does */
+	if (width == 64 && (uint64_t)(int64_t)(int32_t)v != v && (uint64_t)(uint32_t)v != v)
+		return 8;
+	return 0;
+}
+
 void emit_insn(struct emitter *e, ZydisMnemonic mnemonic, unsigned count,
 	       const ZydisEncoderOperand *ops, ZydisInstructionAttributes prefixes)
 {
@@ -233,10 +271,18 @@ void emit_insn(struct emitter *e, ZydisMnemonic mnemonic, unsigned count,
 	assert(count <= ZYDIS_ENCODER_MAX_OPERANDS);
 	if (e->failed)
 		return;
+	unsigned tail = 0;
 	if (e->cache && short_key(&key, mnemonic, count, ops, prefixes)) {
+		tail = imm_tail(mnemonic, count, ops);
+		if (tail) {
+			key.imm_tail = (uint8_t)tail;
+			key.ops[1].value = 0;
+		}
 		slot = &e->cache->short_slots[short_hash(&key)];
 		if (slot->len && !memcmp(&slot->key, &key, sizeof(key))) {
 			emit_bytes(e, slot->bytes, slot->len);
+			if (tail && !e->failed)
+				memcpy(e->pos - tail, &ops[1].imm.u, tail);
 			return;
 		}
 	}
@@ -252,7 +298,9 @@ void emit_insn(struct emitter *e, ZydisMnemonic mnemonic, unsigned count,
 	}
 	uint8_t *at = e->pos;
 	emit_encoded(e, &req);
-	if (!e->failed) {
+	/* Kept keyed without the value only if the value is where it must be. */
+	if (!e->failed && (!tail || ((unsigned)(e->pos - at) > tail &&
+				     !memcmp(e->pos - tail, &ops[1].imm.u, tail)))) {
 		slot->key = key;
 		slot->len = (uint8_t)(e->pos - at);
 		memcpy(slot->bytes, at, slot->len);

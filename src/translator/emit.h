@@ -30,6 +30,20 @@ void emit_bytes(struct emitter *e, const void *bytes, unsigned n);
 /* Emits a complete encoder request (machine mode is set to 64-bit here). */
 void emit_request(struct emitter *e, ZydisEncoderRequest *req);
 
+/* A run of instructions emitted the same way many times and
+ * position-independent (its jumps stay inside it or go through registers
+ * and memory): encoded once, then copied. */
+#define EMIT_SEQ_MAX 128u
+struct emit_seq {
+	uint8_t len;   /* 0: not recorded */
+	uint8_t bytes[EMIT_SEQ_MAX];
+};
+/* Copies s if it was recorded; false if it was not (the caller emits the
+ * run, then records it). */
+bool emit_seq_replay(struct emitter *e, const struct emit_seq *s);
+/* Records what was emitted since from as s, if it fits and nothing failed. */
+void emit_seq_record(const struct emitter *e, struct emit_seq *s, const uint8_t *from);
+
 /* Operand builders. */
 ZydisEncoderOperand op_reg(ZydisRegister reg);
 ZydisEncoderOperand op_imm(int64_t value);

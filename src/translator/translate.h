@@ -82,6 +82,7 @@ struct translator {
 	 * translator of its own translates beside the others. */
 	struct tctx *ctx;
 	struct emit_cache *emit_cache;   /* encodings already made (emit.c) */
+	struct lookup_seq *lookup_seqs;  /* the lookup sequences made (translate.c) */
 };
 
 /* What the translator needs of the vCPU it translates for, filled in by
