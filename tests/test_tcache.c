@@ -176,6 +176,33 @@ static void test_lookup(void)
 	for (unsigned i = 0; i < 600; i++)
 		found += tcache_lookup(&tc, 0x10000 + i * 4, 0x10000 + i * 4, i % 5) == blocks[i];
 	CHECK_EQ(found, 600);
+	/* The host code alone, from a bucket's head or deeper in its chain. */
+	found = 0;
+	for (unsigned i = 0; i < 600; i++)
+		found += tcache_lookup_host(&tc, 0x10000 + i * 4, 0x10000 + i * 4, i % 5) == blocks[i]->host;
+	CHECK_EQ(found, 600);
+	/* Dropping every other block (whichever place in its chain each had)
+	 * leaves the others found, and the dropped not. */
+	for (unsigned i = 1; i < 600; i += 2)
+		tcache_invalidate_gpa(&tc, &ibl, 0x10000 + i * 4);
+	unsigned kept = 0, gone = 0;
+	for (unsigned i = 0; i < 600; i++) {
+		struct tblock *tb = tcache_lookup(&tc, 0x10000 + i * 4, 0x10000 + i * 4, i % 5);
+		uint8_t *host = tcache_lookup_host(&tc, 0x10000 + i * 4, 0x10000 + i * 4, i % 5);
+		if (blocks[i]->valid) {
+			kept += tb == blocks[i] && host == blocks[i]->host;
+		} else {
+			gone += !tb && !host;
+		}
+	}
+	CHECK_EQ(kept, 300);
+	CHECK_EQ(gone, 300);
+	/* A block over two pages is found, but has no host code for a lookup
+	 * that walked only its first page. */
+	struct tblock *two = make_block(0x00402ffc, 0x7ffc, 0, 8, 0);
+	CHECK(tcache_lookup(&tc, 0x00402ffc, 0x7ffc, 0) == two);
+	CHECK(tcache_lookup_host(&tc, 0x00402ffc, 0x7ffc, 0) == NULL);
+	CHECK(tcache_lookup_host(&tc, 0x00402ffc, 0x7ffc, 1) == NULL);
 }
 
 /* Dropping every block that covers a guest page, blocks that straddle two

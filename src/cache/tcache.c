@@ -94,16 +94,50 @@ void tcache_destroy(struct tcache *tc)
 	memset(tc, 0, sizeof(*tc));
 }
 
+/* Two DRAM misses a lookup, the bucket and then the block, made this 6%
+ * of a Debian boot's host samples (4.6 million lookups, most of them
+ * the indirect-branch table's fills, which want only the host code). */
+static void bucket_set(struct tcache_bucket *b, struct tblock *tb)
+{
+	if (!tb) {
+		memset(b, 0, sizeof(*b));
+		return;
+	}
+	*b = (struct tcache_bucket){ tb, tb->host, tb->eip, tb->gpa, tb->mode, tb->pages[0] == tb->pages[1] };
+}
+
+static bool bucket_holds(const struct tcache_bucket *b, uint32_t eip, uint32_t gpa, uint32_t mode)
+{
+	return b->tb && b->gpa == gpa && b->eip == eip && b->mode == mode;
+}
+
 struct tblock *tcache_lookup(struct tcache *tc, uint32_t eip, uint32_t gpa, uint32_t mode)
 {
 	tc->stats.lookups++;
-	for (struct tblock *tb = tc->hash[hash_key(eip, gpa, mode, tc->hash_mask)]; tb; tb = tb->hash_next) {
+	struct tcache_bucket *b = &tc->hash[hash_key(eip, gpa, mode, tc->hash_mask)];
+	if (bucket_holds(b, eip, gpa, mode)) {
+		tc->stats.hits++;
+		return b->tb;
+	}
+	for (struct tblock *tb = b->tb ? b->tb->hash_next : NULL; tb; tb = tb->hash_next) {
 		if (tb->gpa == gpa && tb->eip == eip && tb->mode == mode) {
 			tc->stats.hits++;
 			return tb;
 		}
 	}
 	return NULL;
+}
+
+uint8_t *tcache_lookup_host(struct tcache *tc, uint32_t eip, uint32_t gpa, uint32_t mode)
+{
+	struct tcache_bucket *b = &tc->hash[hash_key(eip, gpa, mode, tc->hash_mask)];
+	if (bucket_holds(b, eip, gpa, mode)) {
+		tc->stats.lookups++;
+		tc->stats.hits++;
+		return b->one_page ? b->host : NULL;
+	}
+	struct tblock *tb = tcache_lookup(tc, eip, gpa, mode);
+	return tb && tb->pages[0] == tb->pages[1] ? tb->host : NULL;
 }
 
 struct tblock *tcache_twin(struct tcache *tc, uint32_t gpa, uint32_t mode)
@@ -172,9 +206,9 @@ void tcache_commit(struct tcache *tc, struct tblock *tb)
 	tc->nblocks++;
 	tc->code_used += (tb->host_len + 15) & ~15u;
 	tb->valid = true;
-	unsigned h = hash_key(tb->eip, tb->gpa, tb->mode, tc->hash_mask);
-	tb->hash_next = tc->hash[h];
-	tc->hash[h] = tb;
+	struct tcache_bucket *b = &tc->hash[hash_key(tb->eip, tb->gpa, tb->mode, tc->hash_mask)];
+	tb->hash_next = b->tb;
+	bucket_set(b, tb);
 	if (tb->clonable)
 		tc->twins[twin_key(tb->gpa, tb->mode, tc->hash_mask)] = tb;
 	for (int i = 0; i < 2; i++) {
@@ -227,10 +261,15 @@ void tcache_chain(struct tcache *tc, struct exit_desc *exit, struct tblock *to, 
 
 static void unlink_hash(struct tcache *tc, struct tblock *tb)
 {
-	struct tblock **pp = &tc->hash[hash_key(tb->eip, tb->gpa, tb->mode, tc->hash_mask)];
-	while (*pp && *pp != tb)
+	struct tcache_bucket *b = &tc->hash[hash_key(tb->eip, tb->gpa, tb->mode, tc->hash_mask)];
+	if (b->tb == tb) {
+		bucket_set(b, tb->hash_next);
+		return;
+	}
+	struct tblock **pp = b->tb ? &b->tb->hash_next : NULL;
+	while (pp && *pp && *pp != tb)
 		pp = &(*pp)->hash_next;
-	if (*pp)
+	if (pp && *pp)
 		*pp = tb->hash_next;
 }
 
@@ -352,7 +391,7 @@ void tcache_flush(struct tcache *tc, struct ibl_table *ibl)
 		tc->page_heads[p] = NULL;
 		trace_page(tc, p, false);
 	}
-	memset(tc->hash, 0, ((size_t)tc->hash_mask + 1) * sizeof(*tc->hash));
+	memset(tc->hash, 0, ((size_t)tc->hash_mask + 1) * sizeof(*tc->hash));   /* 32 MiB at most */
 	memset(tc->twins, 0, ((size_t)tc->hash_mask + 1) * sizeof(*tc->twins));
 	ibl_clear(ibl);
 	tc->nblocks = 0;

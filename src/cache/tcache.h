@@ -80,11 +80,22 @@ struct tcache_stats {
 	uint64_t clones;
 };
 
+/* A lookup bucket: the first block of its chain with that block's key and
+ * entry beside it, so that a lookup that wants only the host code (the
+ * indirect-branch table's fill) reads one cache line and not the block
+ * too. The rest of the chain goes on through the blocks' hash_next. */
+struct tcache_bucket {
+	struct tblock *tb;       /* NULL: empty */
+	uint8_t *host;
+	uint32_t eip, gpa, mode;
+	bool one_page;           /* the block's guest bytes are on one page */
+};
+
 struct tcache {
 	uint8_t *code;
 	uint64_t code_size;
 	uint64_t code_used;
-	struct tblock **hash;
+	struct tcache_bucket *hash;
 	unsigned hash_mask;
 	/* By (gpa, mode) alone: the last clonable block of each key. */
 	struct tblock **twins;
@@ -109,6 +120,9 @@ int tcache_init(struct tcache *tc, uint64_t code_size, uint64_t ram_size, struct
 void tcache_destroy(struct tcache *tc);
 /* The block translated from linear eip at physical gpa in mode. */
 struct tblock *tcache_lookup(struct tcache *tc, uint32_t eip, uint32_t gpa, uint32_t mode);
+/* The host entry of that block if its guest bytes are on one page, else
+ * NULL; reads the block itself only when it is not first in its bucket. */
+uint8_t *tcache_lookup_host(struct tcache *tc, uint32_t eip, uint32_t gpa, uint32_t mode);
 /* A valid clonable block translated from physical gpa in mode, at any
  * linear address, or NULL. */
 struct tblock *tcache_twin(struct tcache *tc, uint32_t gpa, uint32_t mode);

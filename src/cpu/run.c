@@ -146,21 +146,21 @@ static bool block_is_global(struct cpu *cpu, const struct tblock *tb)
 
 /* Enters a block's translation in the lookup table, under the global-page
  * tag when all its pages are mapped global. */
-static void fill_lookup(struct cpu *cpu, uint32_t target, uint32_t mode, const struct tblock *to,
-			bool global)
+static void fill_lookup(struct cpu *cpu, uint32_t target, uint32_t mode, const uint8_t *host,
+			const uint32_t pages[2], bool global)
 {
 	if (cpu->no_ibl)
 		return;
 	if (global) {
 		bool user = mode & MODE_CPL3;
-		shadow_note_global_code(cpu->sh, target, to->pages[0], user);
-		if (to->pages[1] != to->pages[0])
-			shadow_note_global_code(cpu->sh, (target | (GUEST_PAGE_SIZE - 1)) + 1,
-						to->pages[1], user);
-		ibl_enter(&cpu->ibl_table, cpu->ibl_global_tags[mode], target, to->host);
+		shadow_note_global_code(cpu->sh, target, pages[0], user);
+		if (pages[1] != pages[0])
+			shadow_note_global_code(cpu->sh, (target | (GUEST_PAGE_SIZE - 1)) + 1, pages[1],
+						user);
+		ibl_enter(&cpu->ibl_table, cpu->ibl_global_tags[mode], target, host);
 		cpu->tc->stats.ibl_global_fills++;
 	} else {
-		ibl_enter(&cpu->ibl_table, cpu->ibl_tags[mode], target, to->host);
+		ibl_enter(&cpu->ibl_table, cpu->ibl_tags[mode], target, host);
 	}
 	cpu->tc->stats.ibl_fills++;
 }
@@ -185,12 +185,14 @@ uint64_t cpu_ibl_fast(struct cpu *cpu)
 		gpa = w.gpa;
 		global = w.global;
 	}
-	const struct tblock *tb = tcache_lookup(cpu->tc, target, gpa, mode);
-	if (!tb || tb->pages[1] != tb->pages[0])
-		return 0;   /* one page only: the walk above is its page's */
-	fill_lookup(cpu, target, mode, tb, global);
+	/* A block on one page only: the walk above is its page's. */
+	uint8_t *host = tcache_lookup_host(cpu->tc, target, gpa, mode);
+	if (!host)
+		return 0;
+	const uint32_t pages[2] = { gpa >> 12, gpa >> 12 };
+	fill_lookup(cpu, target, mode, host, pages, global);
 	cpu->stats.ibl_fast_fills++;
-	return (uint64_t)(uintptr_t)tb->host;
+	return (uint64_t)(uintptr_t)host;
 }
 
 /* An indirect branch the lookup table missed: fill the entry in. */
@@ -205,7 +207,7 @@ static void fill_indirect(struct cpu *cpu, struct translator *t)
 	struct tblock *to = cpu_get_block(cpu, t, target, mode);
 	if (!to || cpu->s.eip != target)
 		return;
-	fill_lookup(cpu, target, mode, to, block_is_global(cpu, to));
+	fill_lookup(cpu, target, mode, to->host, to->pages, block_is_global(cpu, to));
 }
 
 /* Takes a pending external interrupt if IF allows; true if one was taken. */
