@@ -160,6 +160,9 @@ static void fill_lookup(struct cpu *cpu, uint32_t target, uint32_t mode, const u
 		ibl_enter(&cpu->ibl_table, cpu->ibl_global_tags[mode], target, host);
 		cpu->tc->stats.ibl_global_fills++;
 	} else {
+		if (!shadow_hold_code(cpu->sh, target) ||
+		    (pages[1] != pages[0] && !shadow_hold_code(cpu->sh, (target | (GUEST_PAGE_SIZE - 1)) + 1)))
+			return;
 		ibl_enter(&cpu->ibl_table, cpu->ibl_tags[mode], target, host);
 	}
 	cpu->tc->stats.ibl_fills++;

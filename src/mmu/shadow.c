@@ -907,6 +907,26 @@ int shadow_select(struct shadow *sh, const struct vcpu_state *s, struct window *
 
 /* --- filling ------------------------------------------------------------ */
 
+bool shadow_hold_code(struct shadow *sh, uint32_t va)
+{
+	if (!sh->current || sh->current == &sh->identity)
+		return true;   /* no paging: nothing to change under it */
+	struct shadow_window *w = (struct shadow_window *)sh->current;
+	const uint32_t *e = entry_of(w, va >> 12);
+	if (e && *e)
+		return true;
+	struct paging_regs pr = sh->regs;
+	pr.cr3 = w->cr3;
+	window_wp(w, &pr);
+	struct walk wk;
+	uint32_t err, page;
+	if (!paging_walk(sh->ram, &pr, va, ACCESS_PEEK | (w->user ? ACCESS_USER : 0), &wk, &err) ||
+	    !guest_mem_page(sh->ram, wk.gpa, &page) || page >= sh->ram_pages)
+		return false;
+	sh->stats.code_holds++;
+	return map_page(sh, w, va & ~(GUEST_PAGE_SIZE - 1), &wk, NULL, NULL) == 0;
+}
+
 /* Maps count pages from vpage to guest pages from page on, already
  * checked and not mapped in w, with one host mapping and their reverse-map
  * entries. 0, or a negative errno with nothing of the run left mapped. */

@@ -75,6 +75,7 @@ struct shadow_stats {
 	uint64_t hidden_faults;    /* host faults the shadow filled */
 	uint64_t prefetched;       /* pages mapped beside them in the same go */
 	uint64_t map_calls;        /* host mmap calls that mapped guest pages */
+	uint64_t code_holds;       /* code pages mapped for the lookup table's sake */
 	uint64_t true_faults;      /* #PF raised in the guest */
 	uint64_t trace_faults;     /* guest writes to traced page-table pages */
 	uint64_t shadow_drops;     /* shadow entries dropped after table writes */
@@ -217,6 +218,12 @@ enum shadow_fault_kind shadow_fault(struct shadow *sh, const struct vcpu_state *
  * translated code, which a store and a load of the same word through two
  * aliases would make the host CPU pay for. NULL otherwise. */
 void *shadow_current_ptr(struct shadow *sh, uint32_t va, unsigned len, bool write);
+/* The indirect-branch table is to hold an entry under the current
+ * window's tag for code on linear page va: the window maps that page (as
+ * code, read-only), so that a change of its page-table entry reaches the
+ * shadow and retires the tag, as the TLB entry would go at INVLPG or a
+ * CR3 load. False when it cannot: then no such entry may be made. */
+bool shadow_hold_code(struct shadow *sh, uint32_t va);
 /* Global-page entries of the indirect-branch table: note the linear page
  * of one made (its frame, and whether it was made for CPL 3), and drop
  * them all (a new tag) when the guest invalidates such a page (INVLPG),

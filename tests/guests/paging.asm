@@ -16,6 +16,8 @@
 ;  tlb         INVLPG, CR3 reload, global pages (CR4.PGE), a 4 MiB page
 ;  spaces      two page directories, same linear address, different
 ;              physical data and code
+;  remap_code  code alone in its 4 MiB, remapped after its translation ran:
+;              after INVLPG, and after a CR3 reload, calls run the new code
 ;  held_unmap  an entry of dir1 cleared without INVLPG, then CR3 to dir0
 ;              and back: the page faults (the monitor may hold the host
 ;              unmap back while dir1 is not in use, never past its return);
@@ -81,6 +83,8 @@ L_SP_CODE	equ 0x40c01000		; dir0 -> FRAME(22), dir1 -> FRAME(23)
 ; PDEs 0x104 and 0x105: a page written through dir1, then a table of dir0
 L_OFF_X		equ 0x41000000		; dir1 -> FRAME(27)
 L_OFF_Y		equ 0x41400000		; dir0, its table FRAME(27) -> FRAME(28), then (29)
+; PDE 0x106: code only, remapped
+L_RC_CODE	equ 0x41800000		; -> FRAME(30), then FRAME(31)
 L_NOPDE		equ 0x50000000		; PDE not present
 L_BIG		equ 0x80000000		; 4 MiB page -> BIG0
 L_BIG_RSVD	equ 0x84000000		; 4 MiB PDE with bit 21 set
@@ -1092,6 +1096,45 @@ t_forms:
 	; the access right after all these faults goes through
 	mov eax, [L_FORMS_HI]
 	check eax, 0x24242424
+
+; ---------------------------------------------------------------- code remapped
+group "remap_code"
+t_remap_code:
+	; code alone in its 4 MiB (no data access there), called until its
+	; translation is cached, then its PTE pointed at other code: after
+	; INVLPG the call runs the new code, indirect and direct alike
+	mov eax, [dir0]
+	mov cr3, eax
+	put_ret_imm FRAME(30), 0x30303030
+	put_ret_imm FRAME(31), 0x31313131
+	map0 L_RC_CODE, FRAME(30) | PG_P
+	invlpg [L_RC_CODE]
+	xor ecx, ecx
+.warm:
+	mov edx, L_RC_CODE
+	call edx
+	check eax, 0x30303030
+	call L_RC_CODE
+	check eax, 0x30303030
+	inc ecx
+	cmp ecx, 8
+	jb .warm
+	map0 L_RC_CODE, FRAME(31) | PG_P
+	invlpg [L_RC_CODE]
+	mov edx, L_RC_CODE
+	call edx
+	check eax, 0x31313131
+	call L_RC_CODE
+	check eax, 0x31313131
+	; and back, flushed by a CR3 reload this time
+	map0 L_RC_CODE, FRAME(30) | PG_P
+	mov eax, cr3
+	mov cr3, eax
+	mov edx, L_RC_CODE
+	call edx
+	check eax, 0x30303030
+	call L_RC_CODE
+	check eax, 0x30303030
 
 ; ---------------------------------------------------------------- paging off
 group "off"
