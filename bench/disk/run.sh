@@ -288,11 +288,13 @@ mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.1f", b / s / 1e6 }'; }
 iops() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", n / s }'; }
 
 # seconds_of TEST FILE: the time the program itself reports in FILE (one
-# run's output): dd's "copied, S s", rread's "RREAD N reads S s".
+# run's output): dd's "copied, S s", rread's "RREAD N reads S s". Whole
+# lines (L records) only: a P record is a line cut where the console's
+# output paused, and "RREAD" alone once made a run of the random test fail.
 seconds_of() {
 	case $1 in
-	rand) awk '{ sub(/^[0-9.]* [LP] /, "") } $1 == "RREAD" { print $4; exit }' "$2" ;;
-	*) awk '/ copied, / { sub(/.* copied, /, ""); print $1; exit }' "$2" ;;
+	rand) awk '/^[0-9.]* P / { next } { sub(/^[0-9.]* L /, "") } $1 == "RREAD" { print $4; exit }' "$2" ;;
+	*) awk '/^[0-9.]* P / { next } / copied, / { sub(/.* copied, /, ""); print $1; exit }' "$2" ;;
 	esac
 }
 
