@@ -118,5 +118,27 @@ int main(void)
 
 	shadow_destroy(&sh);
 	guest_ram_destroy(&ram);
+
+	/* Device memory inside a 4 MiB page, after a hole: a fault on its
+	 * first page maps that page, never RAM at the hole's addresses (RAM's
+	 * frames come before device memory's in the memfd, not before its
+	 * guest address). */
+	if (guest_ram_init(&ram, 16, 1u << 20)) {
+		fprintf(stderr, "setup failed\n");
+		return 1;
+	}
+	ram.devmem_gpa = 0x02100000;
+	if (shadow_init(&sh, &ram)) {
+		fprintf(stderr, "setup failed\n");
+		return 1;
+	}
+	put32(PD + (LARGE >> 22) * 4, 0x02000000u | PDE_PS | PTE_P | PTE_W | PTE_A | PTE_D);
+	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
+	CHECK_EQ(fault(&s, LARGE + 0x100000), SHADOW_FILLED);
+	CHECK(mapped(LARGE + 0x100000));
+	CHECK(!mapped(LARGE + 0xff000) && !mapped(LARGE));
+	CHECK(!mapped(LARGE + 0x200000));
+	shadow_destroy(&sh);
+	guest_ram_destroy(&ram);
 	return check_report("test_shadow_fill");
 }

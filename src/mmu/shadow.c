@@ -977,6 +977,8 @@ static void grow_fault_run(struct shadow *sh, struct shadow_window *w, const str
 			   bool large, uint32_t page, uint32_t flags, struct fault_run *run)
 {
 	uint32_t vpage = run->start;
+	if (page >= sh->ram_pages)
+		return;   /* device memory: its frames follow RAM's in the memfd, not in the guest */
 	uint32_t span = large ? 1024u : PREFETCH_PAGES;
 	uint32_t first = vpage & ~(span - 1);
 	uint32_t r = vpage >> 10;
