@@ -1171,6 +1171,23 @@ static void mark_ram_written(struct shadow *sh, uint32_t page)
 	shadow_reprotect(sh, page);
 }
 
+/* Maps linear page va of w as walked in wk under pr, in one run with the
+ * neighbours that follow it, then what the prefetch finds around it. */
+static int fill_around(struct shadow *sh, struct shadow_window *w, const struct paging_regs *pr,
+		       uint32_t va, const struct walk *wk)
+{
+	struct fault_run run;
+	int err = map_page(sh, w, va, wk, pr, &run);
+	if (err < 0)
+		return err;
+	sh->stats.prefetched += run.count - 1;
+	if (wk->large)
+		prefetch_large(sh, w, wk, va, &run);
+	else
+		prefetch_around(sh, w, pr, va);
+	return 0;
+}
+
 /* With the neighbours a hidden fault would map (a library's code is
  * consecutive pages: 37,000 holds in a Debian boot one page each, fewer
  * so, and fewer hidden faults after). */
@@ -1191,15 +1208,7 @@ bool shadow_hold_code(struct shadow *sh, uint32_t va)
 	    !guest_mem_page(sh->ram, wk.gpa, &page) || page >= sh->ram_pages)
 		return false;
 	sh->stats.code_holds++;
-	struct fault_run run;
-	if (map_page(sh, w, va, &wk, &pr, &run) < 0)
-		return false;
-	sh->stats.prefetched += run.count - 1;
-	if (wk.large)
-		prefetch_large(sh, w, &wk, va, &run);
-	else
-		prefetch_around(sh, w, &pr, va);
-	return true;
+	return fill_around(sh, w, &pr, va, &wk) == 0;
 }
 
 enum shadow_fault_kind shadow_fault(struct shadow *sh, const struct vcpu_state *s, uint32_t va,
@@ -1248,104 +1257,10 @@ enum shadow_fault_kind shadow_fault(struct shadow *sh, const struct vcpu_state *
 			return SHADOW_NO_ROOM;
 		return SHADOW_TRACED;
 	}
-	struct fault_run run;
-	if (map_page(sh, w, va, &wk, &pr, &run) < 0)
+	if (fill_around(sh, w, &pr, va, &wk) < 0)
 		return SHADOW_NO_ROOM;
 	sh->stats.hidden_faults++;
-	sh->stats.prefetched += run.count - 1;
-	if (wk.large)
-		prefetch_large(sh, w, &wk, va, &run);
-	else
-		prefetch_around(sh, w, &pr, va);
 	return SHADOW_FILLED;
-}
-
-/* --- adaptive set --------------------------------------------------------- */
-
-/* Most instructions marked for a table write are the kernel's general
- * stores (memset, list and page-structure updates) that met a page table
- * once or a few times and ordinary RAM millions of times after (a Debian
- * boot: 13 million adaptive accesses, a few thousand of them to tables),
- * each paying two callouts. A run of ADAPTIVE_RUN << level ordinary
- * accesses releases one; marked again (after more trace faults), its
- * level rises, so one that keeps meeting tables stays adaptive longer. */
-#define ADAPTIVE_RUN 64u
-#define ADAPTIVE_RELEASED 0x80u
-#define ADAPTIVE_LEVEL_MAX 20u
-
-static bool adaptive_slot(const struct shadow *sh, uint32_t insn_gpa, uint32_t *slot)
-{
-	uint32_t key = insn_gpa + 1;
-	for (uint32_t i = (insn_gpa * 0x9e3779b1u) & sh->adaptive_mask;; i = (i + 1) & sh->adaptive_mask) {
-		if (sh->adaptive[i] == key) {
-			*slot = i;
-			return true;
-		}
-		if (!sh->adaptive[i])
-			return false;
-	}
-}
-
-bool shadow_is_adaptive(const struct shadow *sh, uint32_t insn_gpa)
-{
-	uint32_t i;
-	return adaptive_slot(sh, insn_gpa, &i) && !(sh->adaptive_state[i] & ADAPTIVE_RELEASED);
-}
-
-void shadow_forget_adaptive(struct shadow *sh)
-{
-	memset(sh->adaptive, 0, (sh->adaptive_mask + 1) * sizeof(uint32_t));
-	memset(sh->adaptive_plain, 0, (sh->adaptive_mask + 1) * sizeof(uint32_t));
-	memset(sh->adaptive_state, 0, sh->adaptive_mask + 1);
-	sh->adaptive_count = 0;
-}
-
-void shadow_mark_adaptive(struct shadow *sh, uint32_t insn_gpa)
-{
-	uint32_t i;
-	if (adaptive_slot(sh, insn_gpa, &i)) {
-		if (sh->adaptive_state[i] & ADAPTIVE_RELEASED) {
-			uint8_t level = sh->adaptive_state[i] & ~ADAPTIVE_RELEASED;
-			sh->adaptive_state[i] = level < ADAPTIVE_LEVEL_MAX ? level + 1 : level;
-			sh->adaptive_plain[i] = 0;
-			sh->stats.adaptive_insns++;
-		}
-		return;
-	}
-	if (sh->adaptive_count * 2 >= sh->adaptive_mask) {
-		/* Full: start over rather than refuse. Translations made
-		 * adaptive stay so; a forgotten instruction that reaches
-		 * MMIO again is simply marked again. */
-		shadow_forget_adaptive(sh);
-		sh->stats.adaptive_forgotten++;
-	}
-	i = (insn_gpa * 0x9e3779b1u) & sh->adaptive_mask;
-	while (sh->adaptive[i])
-		i = (i + 1) & sh->adaptive_mask;
-	sh->adaptive[i] = insn_gpa + 1;
-	sh->adaptive_plain[i] = 0;
-	sh->adaptive_state[i] = 0;
-	sh->adaptive_count++;
-	sh->stats.adaptive_insns++;
-}
-
-bool shadow_adaptive_plain(struct shadow *sh, uint32_t insn_gpa)
-{
-	uint32_t i;
-	if (!adaptive_slot(sh, insn_gpa, &i) || (sh->adaptive_state[i] & ADAPTIVE_RELEASED))
-		return false;
-	if (++sh->adaptive_plain[i] < ADAPTIVE_RUN << sh->adaptive_state[i])
-		return false;
-	sh->adaptive_state[i] |= ADAPTIVE_RELEASED;
-	sh->stats.adaptive_released++;
-	return true;
-}
-
-void shadow_adaptive_needed(struct shadow *sh, uint32_t insn_gpa)
-{
-	uint32_t i;
-	if (adaptive_slot(sh, insn_gpa, &i))
-		sh->adaptive_plain[i] = 0;
 }
 
 /* --- device memory ---------------------------------------------------------- */
