@@ -145,7 +145,9 @@ static bool block_is_global(struct cpu *cpu, const struct tblock *tb)
 }
 
 /* Enters a block's translation in the lookup table, under the global-page
- * tag when all its pages are mapped global. */
+ * tag when all its pages are mapped global; under the window's own tag
+ * only once the window maps its pages (shadow_hold_code), or a change of
+ * their page-table entries would not reach the entry. */
 static void fill_lookup(struct cpu *cpu, uint32_t target, uint32_t mode, const uint8_t *host,
 			const uint32_t pages[2], bool global)
 {
