@@ -196,15 +196,20 @@ void cpu_paging_changed(struct cpu *cpu, uint32_t old_cr0, uint32_t old_cr4)
 		shadow_flush(cpu->sh);
 	} else if (cr4_diff & CR4_PSE) {
 		shadow_flush(cpu->sh);   /* every directory entry reads otherwise */
-	} else if ((cr4_diff & CR4_PGE) || !(cpu->s.cr4 & CR4_PGE)) {
-		/* The SDM flushes global translations too, and with PGE off a
-		 * CR3 load flushes everything. The windows hold nothing that
-		 * could be stale (table writes are traced, and they do not look
-		 * at G): only the lookup table's global entries, reachable from
-		 * every address space, might, and they stay if the pages they
-		 * came from map as they did. */
+	} else if (cr4_diff & CR4_PGE) {
+		/* The SDM flushes global translations too. The windows hold
+		 * nothing that could be stale (table writes are traced, and they
+		 * do not look at G): only the lookup table's global entries,
+		 * reachable from every address space, might, and they stay if
+		 * the pages they came from map as they did. */
 		struct paging_regs pr = { cpu->s.cr0, cpu->s.cr3, cpu->s.cr4 };
 		shadow_flush_global(cpu->sh, &pr);
+	} else if (!(cpu->s.cr4 & CR4_PGE)) {
+		/* With PGE off a CR3 load flushes everything: entries kept over
+		 * the toggle to PGE = 0 (Linux toggles it back at once) go now,
+		 * rather than be checked again at every load of a guest that
+		 * stays without PGE. */
+		shadow_drop_global(cpu->sh);
 	}
 	/* A CR0.WP change needs nothing here: it is part of the window's
 	 * view (shadow_view), and the run loop selects the window before

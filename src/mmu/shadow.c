@@ -357,6 +357,14 @@ void shadow_invlpg(struct shadow *sh, uint32_t va)
 		shadow_retire_global(sh);
 }
 
+void shadow_drop_global(struct shadow *sh)
+{
+	if (!global_pages_empty(&sh->global)) {
+		shadow_retire_global(sh);
+		sh->stats.global_retired++;
+	}
+}
+
 void shadow_flush_global(struct shadow *sh, const struct paging_regs *pr)
 {
 	if (!global_pages_empty(&sh->global) && !global_pages_unchanged(&sh->global, sh->ram, pr)) {

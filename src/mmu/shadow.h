@@ -227,12 +227,13 @@ bool shadow_hold_code(struct shadow *sh, uint32_t va);
 /* Global-page entries of the indirect-branch table: note the linear page
  * of one made (its frame, and whether it was made for CPL 3), and drop
  * them all (a new tag) when the guest invalidates such a page (INVLPG),
- * or flushes all global translations (shadow_flush_global, after a
- * CR4.PGE toggle, or any control-register write while PGE is off) and one
- * of those pages maps elsewhere under pr now. */
+ * flushes all global translations (shadow_flush_global, after a CR4.PGE
+ * toggle) and one of those pages maps elsewhere under pr now, or loads
+ * CR3 with PGE off (shadow_drop_global, if there are any). */
 void shadow_note_global_code(struct shadow *sh, uint32_t va, uint32_t frame, bool user);
 void shadow_invlpg(struct shadow *sh, uint32_t va);
 void shadow_flush_global(struct shadow *sh, const struct paging_regs *pr);
+void shadow_drop_global(struct shadow *sh);
 void shadow_retire_global(struct shadow *sh);
 /* Makes room after SHADOW_NO_ROOM (the host refused a mapping): lowers the
  * budget to what the host allows and replaces regions down to it. False
