@@ -367,12 +367,12 @@ void shadow_drop_global(struct shadow *sh)
 
 void shadow_flush_global(struct shadow *sh, const struct paging_regs *pr)
 {
-	if (!global_pages_empty(&sh->global) && !global_pages_unchanged(&sh->global, sh->ram, pr)) {
-		shadow_retire_global(sh);
-		sh->stats.global_retired++;
-	} else if (!global_pages_empty(&sh->global)) {
+	if (global_pages_empty(&sh->global))
+		return;
+	if (global_pages_unchanged(&sh->global, sh->ram, pr))
 		sh->stats.global_kept++;
-	}
+	else
+		shadow_drop_global(sh);
 }
 
 /* Forgets one entry; the host mapping is the caller's to remove. */
@@ -958,22 +958,31 @@ static int map_run(struct shadow *sh, struct shadow_window *w, uint32_t vpage, u
 /* Pages around a hidden fault that are mapped in one go. */
 #define PREFETCH_PAGES 64u
 
-/* Whether linear page vpage of w, not mapped, would map (under pr) to
- * frame through the same table as its region, with flags and at prot. */
+/* Linear page vpage of w, not mapped yet, as it would map under pr: to a
+ * RAM frame through the same table as its region, with these entry flags
+ * (a look: false where an accessed bit is clear). */
+static bool neighbour_entry(struct shadow *sh, struct shadow_window *w, const struct paging_regs *pr,
+			    uint32_t vpage, uint32_t *frame, uint32_t *flags)
+{
+	uint32_t r = vpage >> 10;
+	struct walk wk;
+	uint32_t err;
+	if (w->regions[r][vpage & 1023] ||
+	    !paging_walk(sh->ram, pr, vpage << 12, ACCESS_PEEK | (w->user ? ACCESS_USER : 0), &wk, &err) ||
+	    !guest_ram_contains(sh->ram, wk.gpa, 1))
+		return false;
+	*frame = wk.gpa >> 12;
+	*flags = SHADOW_E_MAPPED | (wk.writable && wk.dirty ? SHADOW_E_WRITABLE : 0);
+	return (wk.large ? SHADOW_LARGE : wk.pte_gpa >> 12) == w->region_pt[r];
+}
+
+/* Whether that page would map to frame with flags, at prot. */
 static bool maps_alike(struct shadow *sh, struct shadow_window *w, const struct paging_regs *pr,
 		       uint32_t vpage, uint32_t frame, uint32_t flags, int prot)
 {
-	uint32_t r = vpage >> 10;
-	if (w->regions[r][vpage & 1023])
-		return false;
-	struct walk wk;
-	uint32_t err;
-	if (!paging_walk(sh->ram, pr, vpage << 12, ACCESS_PEEK | (w->user ? ACCESS_USER : 0), &wk, &err) ||
-	    wk.gpa >> 12 != frame || !guest_ram_contains(sh->ram, wk.gpa, 1))
-		return false;
-	uint32_t table = wk.large ? SHADOW_LARGE : wk.pte_gpa >> 12;
-	uint32_t f = SHADOW_E_MAPPED | (wk.writable && wk.dirty ? SHADOW_E_WRITABLE : 0);
-	return table == w->region_pt[r] && f == flags && entry_prot(sh, frame << 12 | flags) == prot;
+	uint32_t f, fl;
+	return neighbour_entry(sh, w, pr, vpage, &f, &fl) && f == frame && fl == flags &&
+	       entry_prot(sh, frame << 12 | flags) == prot;
 }
 
 /* A hidden fault's page goes in one host mapping with the neighbours the
@@ -1086,22 +1095,9 @@ static void prefetch_around(struct shadow *sh, struct shadow_window *w,
 	uint32_t run_vpage = 0, run_page = 0, run_flags = 0;
 	unsigned run_len = 0, runs = 0;
 	for (uint32_t vpage = first; vpage <= first + PREFETCH_PAGES; vpage++) {
-		bool ok = false;
 		uint32_t page = 0, flags = 0;
-		if (vpage < first + PREFETCH_PAGES && !w->regions[r][vpage & 1023] &&
-		    sh->host_maps + 2 * (runs + 1) < sh->map_budget) {
-			struct walk wk;
-			uint32_t err;
-			uint32_t table;
-			if (paging_walk(sh->ram, pr, vpage << 12, ACCESS_PEEK | (w->user ? ACCESS_USER : 0),
-					&wk, &err) &&
-			    guest_ram_contains(sh->ram, wk.gpa, 1)) {
-				table = wk.large ? SHADOW_LARGE : wk.pte_gpa >> 12;
-				page = wk.gpa >> 12;
-				flags = SHADOW_E_MAPPED | (wk.writable && wk.dirty ? SHADOW_E_WRITABLE : 0);
-				ok = table == w->region_pt[r];
-			}
-		}
+		bool ok = vpage < first + PREFETCH_PAGES && sh->host_maps + 2 * (runs + 1) < sh->map_budget &&
+			  neighbour_entry(sh, w, pr, vpage, &page, &flags);
 		if (run_len && (!ok || page != run_page + run_len ||
 				entry_prot(sh, page << 12 | flags) != entry_prot(sh, run_page << 12 | run_flags) ||
 				flags != run_flags)) {
