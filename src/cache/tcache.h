@@ -32,7 +32,7 @@ struct exit_desc {
 	struct exit_desc *next_in;  /* next exit chained into the same block */
 };
 
-#define TBLOCK_MAX_EXITS 2
+#define TBLOCK_MAX_EXITS 4
 
 /* A relocation: the offset of an address field in a block's code, and
  * its kind in the top bits. */

@@ -595,10 +595,15 @@ static bool translate_branch(struct tctx *c)
 		c->ended = true;
 		return true;
 	default:
-		/* Jcc: the condition is the low nibble of the opcode in both forms. */
+		/* Jcc: the condition is the low nibble of the opcode in both
+		 * forms. The block goes on after it while there is room for
+		 * the exits of any instruction that may end it (two at most):
+		 * a branch not taken then costs no jump to another block. */
 		emit_jcc_exit(c, c->in.opcode & 15, branch_target(c));
-		emit_branch_exit(c, c->next_eip, EXIT_KIND_BRANCH);
-		c->ended = true;
+		if (c->nexits + 2 > TBLOCK_MAX_EXITS) {
+			emit_branch_exit(c, c->next_eip, EXIT_KIND_BRANCH);
+			c->ended = true;
+		}
 		return true;
 	}
 }
