@@ -24,7 +24,7 @@
 #define TCACHE_MAP_RESERVE 256u
 
 _Static_assert(TCACHE_BLOCK_RESERVE - 1 <= TCACHE_RELOC_OFFSET, "a reloc offset covers a block");
-_Static_assert(2 * 64 + TCACHE_MAX_RELOCS <= 2 * TCACHE_MAP_RESERVE, "maps and relocs fit the reserve");
+_Static_assert(3 * 64 + TCACHE_MAX_RELOCS <= 2 * TCACHE_MAP_RESERVE, "maps and relocs fit the reserve");
 
 /* The whole key goes in: the same physical code at many linear
  * addresses (a shared library under ASLR in every process) would
@@ -202,6 +202,12 @@ void tcache_commit(struct tcache *tc, struct tblock *tb)
 		tc->map_used += tb->nrelocs;
 	} else {
 		tb->relocs = NULL;
+	}
+	if (tb->map_esp) {
+		int16_t *own = (int16_t *)(tc->map_pool + tc->map_used);
+		memcpy(own, tb->map_esp, tb->ninsns * sizeof(*own));
+		tb->map_esp = own;
+		tc->map_used += tb->ninsns;
 	}
 	tc->nblocks++;
 	tc->code_used += (tb->host_len + 15) & ~15u;

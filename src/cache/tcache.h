@@ -71,6 +71,9 @@ struct tblock {
 	/* host offset -> guest offset per guest instruction, for faults */
 	uint16_t *map_host;
 	uint16_t *map_guest;
+	/* Per guest instruction, what guest ESP is beyond r12 at its start
+	 * (a run of PUSH and POP moves r12 once); NULL when always 0. */
+	int16_t *map_esp;
 };
 
 struct tcache_stats {

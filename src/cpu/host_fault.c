@@ -145,7 +145,7 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
 		cpu->regs[REG_ECX] += (uint32_t)g[REG_R11];   /* the passes still to come */
 	cpu->regs[REG_EDX] = (uint32_t)g[REG_RDX];
 	cpu->regs[REG_EBX] = (uint32_t)g[REG_RBX];
-	cpu->regs[REG_ESP] = (uint32_t)g[REG_R12];
+	cpu->regs[REG_ESP] = (uint32_t)g[REG_R12] + (uint32_t)(tb->map_esp ? tb->map_esp[i] : 0);
 	cpu->regs[REG_EBP] = (uint32_t)g[REG_RBP];
 	cpu->regs[REG_ESI] = (uint32_t)g[REG_RSI];
 	cpu->regs[REG_EDI] = (uint32_t)g[REG_RDI];

@@ -187,6 +187,8 @@ static void record_insn(struct tctx *c)
 	struct tblock *tb = c->tb;
 	tb->map_host[tb->ninsns] = (uint16_t)(c->e.pos - tb->host);
 	tb->map_guest[tb->ninsns] = (uint16_t)(c->eip - tb->eip);
+	c->esp_at[tb->ninsns] = (int16_t)c->esp_delta;
+	c->esp_any = c->esp_any || c->esp_delta;
 	tb->ninsns++;
 }
 
@@ -194,6 +196,7 @@ static void record_insn(struct tctx *c)
 
 static struct exit_desc *new_exit(struct tctx *c, uint32_t target, enum exit_kind kind)
 {
+	esp_settle(c);   /* the next block, or the monitor, takes r12 as ESP */
 	assert(c->nexits < TBLOCK_MAX_EXITS);
 	struct exit_desc *ex = &c->tb->exits[c->nexits++];
 	ex->target_eip = target;
@@ -1282,9 +1285,12 @@ static int translate_fresh(struct translator *t, const struct translate_env *env
 			tb->pages[1] = next_gpa / GUEST_PAGE_SIZE;
 		}
 		c->next_eip = c->eip + len;
+		if (!decoded || !esp_may_lag(c))
+			esp_settle(c);
 		record_insn(c);
 		uint8_t *insn_start = c->e.pos;
 		unsigned nexits = c->nexits, ncallouts = c->ncallouts, nrelocs = c->nrelocs;
+		int32_t esp_delta = c->esp_delta;
 		enum allow_verdict verdict = !decoded ? ALLOW_UD
 					     : nop_space ? ALLOW_NOP
 					     : allowlist_verdict(&c->in);
@@ -1304,6 +1310,8 @@ static int translate_fresh(struct translator *t, const struct translate_env *env
 			c->nexits = nexits;
 			c->ncallouts = ncallouts;
 			c->nrelocs = nrelocs;
+			c->esp_delta = esp_delta;
+			esp_settle(c);
 			emit_callout(c);
 			emit_branch_exit(c, c->next_eip, EXIT_KIND_NOCHAIN);
 			c->ended = true;
@@ -1363,6 +1371,7 @@ static int translate_fresh(struct translator *t, const struct translate_env *env
 	tb->clone_env = clone_env(env);
 	tb->nrelocs = (uint16_t)c->nrelocs;
 	tb->relocs = c->relocs;
+	tb->map_esp = c->esp_any ? c->esp_at : NULL;
 	tcache_commit(env->tc, tb);
 	if (t->trace)
 		disasm_trace_block(t->trace, tb, guest);

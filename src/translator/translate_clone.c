@@ -73,6 +73,7 @@ int clone_block(struct tcache *tc, const struct tblock *twin, uint32_t eip, stru
 	tb->clone_env = twin->clone_env;
 	tb->nrelocs = twin->nrelocs;
 	tb->relocs = twin->relocs;
+	tb->map_esp = twin->map_esp;   /* commit copies it, as the relocs */
 	tcache_alloc_maps(tc, tb, twin->ninsns);
 	memcpy(tb->map_host, twin->map_host, twin->ninsns * sizeof(*tb->map_host));
 	memcpy(tb->map_guest, twin->map_guest, twin->ninsns * sizeof(*tb->map_guest));
@@ -153,7 +154,9 @@ const char *clone_differs(const struct tblock *copy, const struct tblock *fresh)
 	    copy->pages[0] != fresh->pages[0] || copy->pages[1] != fresh->pages[1])
 		return "guest extent";
 	if (memcmp(copy->map_host, fresh->map_host, copy->ninsns * sizeof(*copy->map_host)) ||
-	    memcmp(copy->map_guest, fresh->map_guest, copy->ninsns * sizeof(*copy->map_guest)))
+	    memcmp(copy->map_guest, fresh->map_guest, copy->ninsns * sizeof(*copy->map_guest)) ||
+	    !copy->map_esp != !fresh->map_esp ||
+	    (copy->map_esp && memcmp(copy->map_esp, fresh->map_esp, copy->ninsns * sizeof(*copy->map_esp))))
 		return "instruction maps";
 	if (!fresh->clonable || copy->nrelocs != fresh->nrelocs ||
 	    (copy->nrelocs && memcmp(copy->relocs, fresh->relocs, copy->nrelocs * sizeof(*copy->relocs))))

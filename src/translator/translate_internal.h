@@ -49,6 +49,13 @@ struct tctx {
 	 * could not be found where it was expected. */
 	unsigned nrelocs;
 	bool no_clone;
+	/* PUSH and POP of a register leave r12 behind the guest's ESP by
+	 * esp_delta until an instruction that needs it exact (esp_settle):
+	 * a run of them moves r12 once. esp_at[i] is the delta at guest
+	 * instruction i's start, where a fault finds ESP (tblock.map_esp). */
+	int32_t esp_delta;
+	bool esp_any;
+	int16_t esp_at[BLOCK_MAX_INSNS];
 	/* Last, and not cleared per block (large): callout descriptors to
 	 * place after the code, with the field each one patches. */
 	struct {
@@ -58,7 +65,8 @@ struct tctx {
 	uint16_t relocs[TCACHE_MAX_RELOCS];   /* tcache.h: offset | kind */
 };
 
-/* Host registers: guest eax..edi are themselves, guest esp is r12. */
+/* Host registers: guest eax..edi are themselves, guest esp is r12 (plus
+ * tctx.esp_delta while a run of PUSH and POP is being translated). */
 #define R_ESP ZYDIS_REGISTER_R12D
 #define R_CPU ZYDIS_REGISTER_R15
 #define R_T ZYDIS_REGISTER_R13    /* value scratch, door argument */
@@ -127,6 +135,11 @@ bool emit_adaptive_operand(struct tctx *c, ZydisEncoderOperand *m, ZydisRegister
 void emit_adaptive_finish(struct tctx *c);
 bool translate_push(struct tctx *c);
 bool translate_pop(struct tctx *c);
+/* Whether the instruction decoded in c may run with r12 behind ESP (a
+ * 32-bit PUSH of a register other than ESP or of an immediate, a POP
+ * into such a register), and the catching up of r12 before any other. */
+bool esp_may_lag(const struct tctx *c);
+void esp_settle(struct tctx *c);
 bool translate_pusha(struct tctx *c);
 bool translate_popa(struct tctx *c);
 bool translate_leave(struct tctx *c);

@@ -1,8 +1,55 @@
 /* Stack instructions as host code on the guest stack through the window:
  * PUSH, POP (including the ESP-relative and POP ESP forms), PUSHA, POPA,
  * LEAVE and ENTER with nesting level 0. Stores go before the ESP update
- * so a fault leaves the guest as it was. */
+ * so a fault leaves the guest as it was. A run of PUSH and POP of
+ * registers moves r12 once, at its end (esp_may_lag). */
 #include "translator/translate_internal.h"
+
+bool esp_may_lag(const struct tctx *c)
+{
+	ZydisMnemonic m = c->in.mnemonic;
+	if ((m != ZYDIS_MNEMONIC_PUSH && m != ZYDIS_MNEMONIC_POP) || c->in.operand_width != 32 ||
+	    c->in.stack_width != 32 || insn_is_adaptive(c))
+		return false;
+	const ZydisDecodedOperand *op = &c->ops[0];
+	if (op->type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
+		return m == ZYDIS_MNEMONIC_PUSH;
+	return op->type == ZYDIS_OPERAND_TYPE_REGISTER &&
+	       ZydisRegisterGetClass(op->reg.value) == ZYDIS_REGCLASS_GPR32 &&
+	       op->reg.value != ZYDIS_REGISTER_ESP;
+}
+
+void esp_settle(struct tctx *c)
+{
+	if (!c->esp_delta)
+		return;
+	emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, c->esp_delta);
+	c->esp_delta = 0;
+}
+
+/* The lagging forms: the access at ESP's true place, r12 left alone. */
+static bool translate_push_lagging(struct tctx *c)
+{
+	const ZydisDecodedOperand *src = &c->ops[0];
+	ZydisEncoderOperand value = src->type == ZYDIS_OPERAND_TYPE_REGISTER
+					    ? op_reg(map_reg(src->reg.value))
+					    : op_imm((int32_t)src->imm.value.s);
+	ZydisEncoderOperand ops[2] = { guest_mem_at(c, ZYDIS_REGISTER_ESP, c->esp_delta - 4,
+						    ZYDIS_REGISTER_SS, 4), value };
+	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ops, 0);
+	c->esp_delta -= 4;
+	return true;
+}
+
+static bool translate_pop_lagging(struct tctx *c)
+{
+	ZydisEncoderOperand ld[2] = { op_reg(map_reg(c->ops[0].reg.value)),
+				      guest_mem_at(c, ZYDIS_REGISTER_ESP, c->esp_delta,
+						   ZYDIS_REGISTER_SS, 4) };
+	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ld, 0);
+	c->esp_delta += 4;
+	return true;
+}
 
 static void emit_push_store(struct tctx *c, ZydisEncoderOperand value, unsigned size)
 {
@@ -26,6 +73,8 @@ void emit_push_eip(struct tctx *c, uint32_t eip)
 
 bool translate_push(struct tctx *c)
 {
+	if (esp_may_lag(c))
+		return translate_push_lagging(c);
 	const ZydisDecodedOperand *src = &c->ops[0];
 	unsigned size = c->in.operand_width / 8;
 	switch (src->type) {
@@ -56,6 +105,8 @@ bool translate_push(struct tctx *c)
 
 bool translate_pop(struct tctx *c)
 {
+	if (esp_may_lag(c))
+		return translate_pop_lagging(c);
 	const ZydisDecodedOperand *dst = &c->ops[0];
 	unsigned size = c->in.operand_width / 8;
 	ZydisRegister t = size == 4 ? ZYDIS_REGISTER_R13D : ZYDIS_REGISTER_R13W;

@@ -21,6 +21,10 @@
 ;   #PF error 3 with CR0.WP=1.
 ; - ustack: a PUSH to a not-present user stack page: error 6, CR2 = ESP-4,
 ;   frame ESP unchanged; mapped by the handler, the PUSH completes.
+; - ustack_run: the third PUSH of a run (and the third POP of one) meets a
+;   not-present page: the frame's ESP is that of the instruction that
+;   faulted, the two before it done (the translator moves ESP once for a
+;   run: the fault must still see each instruction's own).
 ; - ad: accessed and dirty bits of user PTEs set by ring-3 reads/writes.
 ; Under QEMU:
 ;	qemu-system-i386 -accel tcg -kernel user_paging.elf -serial stdio
@@ -48,6 +52,10 @@ P_ROK		equ 0x40017000		; user read-only: supervisor write
 P_AD		equ 0x40018000		; user RW, A = D = 0
 P_STK2		equ 0x40020000		; not present: a user stack page
 P_STK2_TOP	equ 0x40021000
+P_STK3		equ 0x40022000		; not present: a push run meets it
+P_STK3_UP	equ 0x40023000		; user RW: where the push run starts
+P_STK4		equ 0x40024000		; user RW: where the pop run starts
+P_STK4_UP	equ 0x40025000		; not present: the pop run meets it
 KERN_ADDR	equ 0x00100000		; the kernel image: supervisor
 
 ; Physical frames (inside the identity map, above the page-table pool).
@@ -66,6 +74,10 @@ F_NPW		equ 0x00d14000
 F_ROK		equ 0x00d17000
 F_AD		equ 0x00d18000
 F_STK2		equ 0x00d20000
+F_STK3		equ 0x00d21000
+F_STK3_UP	equ 0x00d22000
+F_STK4		equ 0x00d23000
+F_STK4_UP	equ 0x00d24000
 
 ; The data page of a task.
 UD_COUNT	equ 0			; rounds done
@@ -359,6 +371,29 @@ group "ustack"
 	check dword [F_STK2 + 0xffc], 0x5051ab1e
 	check eax, P_STK2_TOP - 4
 
+; ---------------------------------------------------------------- ustack_run
+group "ustack_run"
+	upf_arm ACT_MAP, F_STK3 | PG_P | PG_RW | PG_US
+	urun u_push_run, P_STK3_UP + 8
+	upf_user P_STK3 + 0xffc, PF_W | PF_U, U(u_push_run.f), P_STK3_UP
+	exited u_push_run.x
+	check eax, P_STK3_UP
+	check esi, 0x44
+	check edi, 0x33
+	check dword [F_STK3_UP + 4], 0x11
+	check dword [F_STK3_UP], 0x22
+	check dword [F_STK3 + 0xffc], 0x33
+	check dword [F_STK3 + 0xff8], 0x44
+	upf_arm ACT_MAP, F_STK4_UP | PG_P | PG_RW | PG_US
+	urun u_pop_run, P_STK4 + 0xff8
+	upf_user P_STK4_UP, PF_U, U(u_pop_run.f), P_STK4_UP
+	exited u_pop_run.x
+	check eax, P_STK4_UP + 8
+	check ebx, 0x61
+	check ecx, 0x62
+	check edx, 0x63
+	check esi, 0x64
+
 ; ---------------------------------------------------------------- ad
 group "ad"
 	pte_of_a P_AD
@@ -408,7 +443,7 @@ build_spaces:
 	cld
 	; the frames: zero, then what the tests expect in them
 	mov edi, F_ACODE
-	mov ecx, (F_STK2 + 0x1000 - F_ACODE) / 4
+	mov ecx, (F_STK4_UP + 0x1000 - F_ACODE) / 4
 	xor eax, eax
 	rep stosd
 	mov esi, ucode
@@ -425,6 +460,10 @@ build_spaces:
 	mov dword [F_RO], 0x5e5e0003
 	mov dword [F_NPR + 0x10], 0x5e5e0004
 	mov dword [F_AD], 0x5e5e000a
+	mov dword [F_STK4 + 0xff8], 0x61
+	mov dword [F_STK4 + 0xffc], 0x62
+	mov dword [F_STK4_UP], 0x63
+	mov dword [F_STK4_UP + 4], 0x64
 	; task A
 	task_space task_a, F_ACODE, F_ADATA, F_ASTACK
 	pg_map_page P_SUPR, F_SUPR | PG_P | PG_RW
@@ -433,6 +472,8 @@ build_spaces:
 	pg_map_page P_SUPX, F_ACODE | PG_P | PG_RW
 	pg_map_page P_ROK, F_ROK | PG_P | PG_US
 	pg_map_page P_AD, F_AD | PG_P | PG_RW | PG_US
+	pg_map_page P_STK3_UP, F_STK3_UP | PG_P | PG_RW | PG_US
+	pg_map_page P_STK4, F_STK4 | PG_P | PG_RW | PG_US
 	; task B: the same user linear addresses, its own frames
 	task_space task_b, F_BCODE, F_BDATA, F_BSTACK
 	; the tasks' first entries
@@ -822,6 +863,29 @@ u_wr_rok:
 
 u_push:
 	push dword 0x5051ab1e
+	mov eax, esp
+	leave_user
+.x:
+
+u_push_run:
+	mov ebx, 0x11
+	mov ecx, 0x22
+	mov edx, 0x33
+	push ebx
+	push ecx
+.f:	push edx				; into P_STK3: #PF
+	push dword 0x44
+	pop esi
+	pop edi
+	mov eax, esp
+	leave_user
+.x:
+
+u_pop_run:
+	pop ebx
+	pop ecx
+.f:	pop edx					; from P_STK4_UP: #PF
+	pop esi
 	mov eax, esp
 	leave_user
 .x:
