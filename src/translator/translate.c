@@ -366,6 +366,7 @@ static void emit_indirect(struct tctx *c)
 
 void emit_callout(struct tctx *c)
 {
+	esp_settle(c);   /* the monitor reads ESP from r12 */
 	assert(c->ncallouts < 2 * BLOCK_MAX_INSNS);
 	struct callout_desc *d = &c->callouts[c->ncallouts].desc;
 	memset(d, 0, sizeof(*d));   /* the same code, the same bytes (translate_clone.c) */
@@ -576,13 +577,16 @@ static bool translate_branch(struct tctx *c)
 		}
 		return true;
 	case ZYDIS_MNEMONIC_RET: {
+		/* A run of POPs before it may have left r12 behind (esp_delta). */
 		ZydisEncoderOperand ld[2] = { op_reg(ZYDIS_REGISTER_R13D),
-					      guest_mem_at(c, ZYDIS_REGISTER_ESP, 0, ZYDIS_REGISTER_SS, 4) };
+					      guest_mem_at(c, ZYDIS_REGISTER_ESP, c->esp_delta,
+							   ZYDIS_REGISTER_SS, 4) };
 		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ld, 0);
 		int32_t pop = 4;
 		if (c->in.operand_count_visible > 0 && c->ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
 			pop += (int32_t)(c->ops[0].imm.value.u & 0xffff);
-		emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, pop);
+		emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, pop + c->esp_delta);
+		c->esp_delta = 0;
 		emit_indirect(c);
 		return true;
 	}

@@ -8,10 +8,19 @@
 bool esp_may_lag(const struct tctx *c)
 {
 	ZydisMnemonic m = c->in.mnemonic;
-	if ((m != ZYDIS_MNEMONIC_PUSH && m != ZYDIS_MNEMONIC_POP) || c->in.operand_width != 32 ||
-	    c->in.stack_width != 32 || insn_is_adaptive(c))
+	if (c->in.operand_width != 32 || c->in.stack_width != 32 || insn_is_adaptive(c) ||
+	    c->in.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR)
 		return false;
 	const ZydisDecodedOperand *op = &c->ops[0];
+	/* A near RET, and a CALL to a label or through a register: their
+	 * stack access and ESP update take the delta in (translate.c). */
+	if (m == ZYDIS_MNEMONIC_RET)
+		return true;
+	if (m == ZYDIS_MNEMONIC_CALL)
+		return op->type == ZYDIS_OPERAND_TYPE_IMMEDIATE ||
+		       (op->type == ZYDIS_OPERAND_TYPE_REGISTER && op->reg.value != ZYDIS_REGISTER_ESP);
+	if (m != ZYDIS_MNEMONIC_PUSH && m != ZYDIS_MNEMONIC_POP)
+		return false;
 	if (op->type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
 		return m == ZYDIS_MNEMONIC_PUSH;
 	return op->type == ZYDIS_OPERAND_TYPE_REGISTER &&
@@ -66,9 +75,12 @@ void emit_push_value(struct tctx *c, ZydisEncoderOperand value, unsigned size)
 
 void emit_push_eip(struct tctx *c, uint32_t eip)
 {
-	emit_push_store(c, op_imm((int32_t)eip), 4);
+	ZydisEncoderOperand ops[2] = { guest_mem_at(c, ZYDIS_REGISTER_ESP, c->esp_delta - 4,
+						    ZYDIS_REGISTER_SS, 4), op_imm((int32_t)eip) };
+	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ops, 0);
 	note_reloc(c, TCACHE_RELOC_EIP32, eip);   /* the store's imm32 ends it */
-	emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, -4);
+	emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, c->esp_delta - 4);
+	c->esp_delta = 0;
 }
 
 bool translate_push(struct tctx *c)

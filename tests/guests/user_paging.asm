@@ -21,10 +21,11 @@
 ;   #PF error 3 with CR0.WP=1.
 ; - ustack: a PUSH to a not-present user stack page: error 6, CR2 = ESP-4,
 ;   frame ESP unchanged; mapped by the handler, the PUSH completes.
-; - ustack_run: the third PUSH of a run (and the third POP of one) meets a
-;   not-present page: the frame's ESP is that of the instruction that
-;   faulted, the two before it done (the translator moves ESP once for a
-;   run: the fault must still see each instruction's own).
+; - ustack_run: the third PUSH of a run (and the third POP of one, a CALL
+;   after two PUSHes, a RET after two POPs) meets a not-present page: the
+;   frame's ESP is that of the instruction that faulted, the two before it
+;   done (the translator moves ESP once for a run: the fault must still
+;   see each instruction's own).
 ; - ad: accessed and dirty bits of user PTEs set by ring-3 reads/writes.
 ; Under QEMU:
 ;	qemu-system-i386 -accel tcg -kernel user_paging.elf -serial stdio
@@ -56,6 +57,10 @@ P_STK3		equ 0x40022000		; not present: a push run meets it
 P_STK3_UP	equ 0x40023000		; user RW: where the push run starts
 P_STK4		equ 0x40024000		; user RW: where the pop run starts
 P_STK4_UP	equ 0x40025000		; not present: the pop run meets it
+P_STK5		equ 0x40026000		; not present: a CALL after pushes meets it
+P_STK5_UP	equ 0x40027000		; user RW
+P_STK6		equ 0x40028000		; user RW
+P_STK6_UP	equ 0x40029000		; not present: a RET after pops meets it
 KERN_ADDR	equ 0x00100000		; the kernel image: supervisor
 
 ; Physical frames (inside the identity map, above the page-table pool).
@@ -78,6 +83,10 @@ F_STK3		equ 0x00d21000
 F_STK3_UP	equ 0x00d22000
 F_STK4		equ 0x00d23000
 F_STK4_UP	equ 0x00d24000
+F_STK5		equ 0x00d25000
+F_STK5_UP	equ 0x00d26000
+F_STK6		equ 0x00d27000
+F_STK6_UP	equ 0x00d28000
 
 ; The data page of a task.
 UD_COUNT	equ 0			; rounds done
@@ -393,6 +402,20 @@ group "ustack_run"
 	check ecx, 0x62
 	check edx, 0x63
 	check esi, 0x64
+	upf_arm ACT_MAP, F_STK5 | PG_P | PG_RW | PG_US
+	urun u_call_run, P_STK5_UP + 8
+	upf_user P_STK5 + 0xffc, PF_W | PF_U, U(u_call_run.f), P_STK5_UP
+	exited u_call_run.x
+	check eax, P_STK5_UP
+	check edx, U(u_call_run.next)
+	check dword [F_STK5 + 0xffc], U(u_call_run.next)
+	upf_arm ACT_MAP, F_STK6_UP | PG_P | PG_RW | PG_US
+	urun u_ret_run, P_STK6 + 0xff8
+	upf_user P_STK6_UP, PF_U, U(u_ret_run.f), P_STK6_UP
+	exited u_ret_run.x
+	check eax, P_STK6_UP + 4
+	check ebx, 0x71
+	check ecx, 0x72
 
 ; ---------------------------------------------------------------- ad
 group "ad"
@@ -443,7 +466,7 @@ build_spaces:
 	cld
 	; the frames: zero, then what the tests expect in them
 	mov edi, F_ACODE
-	mov ecx, (F_STK4_UP + 0x1000 - F_ACODE) / 4
+	mov ecx, (F_STK6_UP + 0x1000 - F_ACODE) / 4
 	xor eax, eax
 	rep stosd
 	mov esi, ucode
@@ -464,6 +487,9 @@ build_spaces:
 	mov dword [F_STK4 + 0xffc], 0x62
 	mov dword [F_STK4_UP], 0x63
 	mov dword [F_STK4_UP + 4], 0x64
+	mov dword [F_STK6 + 0xff8], 0x71
+	mov dword [F_STK6 + 0xffc], 0x72
+	mov dword [F_STK6_UP], U(u_ret_run.back)
 	; task A
 	task_space task_a, F_ACODE, F_ADATA, F_ASTACK
 	pg_map_page P_SUPR, F_SUPR | PG_P | PG_RW
@@ -474,6 +500,8 @@ build_spaces:
 	pg_map_page P_AD, F_AD | PG_P | PG_RW | PG_US
 	pg_map_page P_STK3_UP, F_STK3_UP | PG_P | PG_RW | PG_US
 	pg_map_page P_STK4, F_STK4 | PG_P | PG_RW | PG_US
+	pg_map_page P_STK5_UP, F_STK5_UP | PG_P | PG_RW | PG_US
+	pg_map_page P_STK6, F_STK6 | PG_P | PG_RW | PG_US
 	; task B: the same user linear addresses, its own frames
 	task_space task_b, F_BCODE, F_BDATA, F_BSTACK
 	; the tasks' first entries
@@ -886,6 +914,25 @@ u_pop_run:
 	pop ecx
 .f:	pop edx					; from P_STK4_UP: #PF
 	pop esi
+	mov eax, esp
+	leave_user
+.x:
+
+u_call_run:
+	push ebx
+	push ecx
+.f:	call .next				; its push into P_STK5: #PF
+.next:
+	pop edx
+	mov eax, esp
+	leave_user
+.x:
+
+u_ret_run:
+	pop ebx
+	pop ecx
+.f:	ret					; from P_STK6_UP: #PF
+.back:
 	mov eax, esp
 	leave_user
 .x:
