@@ -397,10 +397,11 @@ static bool stores_fpu_pointers(const struct tctx *c)
 }
 
 /* Whether the monitor marked this instruction (it reached MMIO, or kept
- * writing page tables). */
+ * writing page tables): looked up once per instruction, when decoded (a
+ * probe of the shadow's table, asked up to a dozen times otherwise). */
 bool insn_is_adaptive(const struct tctx *c)
 {
-	return shadow_is_adaptive(c->env->sh, c->gpa + (c->eip - c->tb->eip));
+	return c->adaptive;
 }
 
 static bool adaptive_candidate(const struct tctx *c)
@@ -1197,6 +1198,95 @@ static unsigned fetch_insn(struct tctx *c, uint32_t *next_gpa)
 	return ZYDIS_MAX_INSTRUCTION_LENGTH;
 }
 
+/* One instruction at c->eip (avail bytes of it fetched), decoded and
+ * translated: 0 when it is in the block, 1 when the block ends before it
+ * (an exit to it is made), or -EFAULT, -ENOTSUP, -ENOSPC as
+ * translate_block. */
+static int translate_one(struct translator *t, struct tctx *c, unsigned avail, uint32_t page_end,
+			 uint32_t next_gpa)
+{
+	struct tblock *tb = c->tb;
+	bool nop_space = allowlist_reserved_nop(c->bytes, avail, c->nop_buf);
+	ZyanStatus st = ZydisDecoderDecodeFull(&t->decoder, nop_space ? c->nop_buf : c->bytes,
+					       avail, &c->in, c->ops);
+	if (st == ZYDIS_STATUS_NO_MORE_DATA && avail < ZYDIS_MAX_INSTRUCTION_LENGTH) {
+		/* It runs into a page that cannot be fetched now. */
+		if (tb->ninsns > 0) {
+			emit_branch_exit(c, c->eip, EXIT_KIND_BRANCH);
+			return 1;
+		}
+		return -EFAULT;
+	}
+	bool decoded = ZYAN_SUCCESS(st);
+	unsigned len = decoded ? c->in.length : 1;
+	unsigned older_len = decoded ? allowlist_older_form(&c->in, c->bytes, c->nop_buf) : 0;
+	if (older_len) {
+		/* Translated (and given to callouts) as the older form;
+		 * the guest's length stays len. */
+		c->bytes = c->nop_buf;
+		decoded = ZYAN_SUCCESS(ZydisDecoderDecodeFull(&t->decoder, c->bytes, older_len, &c->in, c->ops));
+		assert(decoded);
+	}
+	/* An instruction that crosses into the next page starts its own
+	 * block, so each block's bytes are traced on at most two pages. */
+	if (c->eip + len > page_end) {
+		if (tb->ninsns > 0) {
+			emit_branch_exit(c, c->eip, EXIT_KIND_BRANCH);
+			return 1;
+		}
+		tb->pages[1] = next_gpa / GUEST_PAGE_SIZE;
+	}
+	c->next_eip = c->eip + len;
+	c->adaptive = shadow_is_adaptive(c->env->sh, c->gpa + (c->eip - tb->eip));
+	if (!decoded || !esp_may_lag(c))
+		esp_settle(c);
+	record_insn(c);
+	uint8_t *insn_start = c->e.pos;
+	unsigned nexits = c->nexits, ncallouts = c->ncallouts, nrelocs = c->nrelocs;
+	int32_t esp_delta = c->esp_delta;
+	enum allow_verdict verdict = !decoded ? ALLOW_UD
+				     : nop_space ? ALLOW_NOP
+				     : allowlist_verdict(&c->in);
+	if (verdict == ALLOW_UD) {
+		if (!decoded) {
+			memset(&c->in, 0, sizeof(c->in));
+			c->in.length = (ZyanU8)len;
+		}
+		emit_callout_kind(c, CALLOUT_UD);
+		emit_branch_exit(c, c->next_eip, EXIT_KIND_NOCHAIN);
+		c->ended = true;
+	} else if (verdict == ALLOW_TRANSLATE &&
+		   !translate_insn(c, sensitive_classify(&c->in, c->ops))) {
+		/* No translation: the monitor runs it, or raises #UD. */
+		c->e.pos = insn_start;
+		c->e.failed = false;
+		c->nexits = nexits;
+		c->ncallouts = ncallouts;
+		c->nrelocs = nrelocs;
+		c->esp_delta = esp_delta;
+		esp_settle(c);
+		emit_callout(c);
+		emit_branch_exit(c, c->next_eip, EXIT_KIND_NOCHAIN);
+		c->ended = true;
+	}
+	if (c->e.failed) {
+		if ((size_t)(c->e.limit - c->e.pos) >= INSN_HEADROOM) {
+			/* Room was there: the encoder refused a form we built. */
+			snprintf(t->error, sizeof(t->error), "no host encoding for '%s' at 0x%08x",
+				 ZydisMnemonicGetString(c->in.mnemonic), c->eip);
+			return -ENOTSUP;
+		}
+		return -ENOSPC;
+	}
+	if (c->selfcheck && !c->ended && insn_writes_memory(c)) {
+		/* The write may hit this block's own bytes: the next
+		 * block entry's check must come right after it. */
+		emit_branch_exit(c, c->next_eip, EXIT_KIND_BRANCH);
+		c->ended = true;
+	}
+	return 0;
+}
+
 static int translate_fresh(struct translator *t, const struct translate_env *env, uint32_t eip,
 			   uint32_t gpa, uint32_t mode, struct tblock **out)
 {
@@ -1258,83 +1348,11 @@ static int translate_fresh(struct translator *t, const struct translate_env *env
 		uint32_t page_end = (c->eip / GUEST_PAGE_SIZE + 1) * GUEST_PAGE_SIZE;
 		uint32_t next_gpa;
 		unsigned avail = fetch_insn(c, &next_gpa);
-		bool nop_space = allowlist_reserved_nop(c->bytes, avail, c->nop_buf);
-		ZyanStatus st = ZydisDecoderDecodeFull(&t->decoder, nop_space ? c->nop_buf : c->bytes,
-						       avail, &c->in, c->ops);
-		if (st == ZYDIS_STATUS_NO_MORE_DATA && avail < ZYDIS_MAX_INSTRUCTION_LENGTH) {
-			/* It runs into a page that cannot be fetched now. */
-			if (tb->ninsns > 0) {
-				emit_branch_exit(c, c->eip, EXIT_KIND_BRANCH);
-				break;
-			}
-			return -EFAULT;
-		}
-		bool decoded = ZYAN_SUCCESS(st);
-		unsigned len = decoded ? c->in.length : 1;
-		unsigned older_len = decoded ? allowlist_older_form(&c->in, c->bytes, c->nop_buf) : 0;
-		if (older_len) {
-			/* Translated (and given to callouts) as the older form;
-			 * the guest's length stays len. */
-			c->bytes = c->nop_buf;
-			decoded = ZYAN_SUCCESS(ZydisDecoderDecodeFull(&t->decoder, c->bytes, older_len, &c->in, c->ops));
-			assert(decoded);
-		}
-		/* An instruction that crosses into the next page starts its own
-		 * block, so each block's bytes are traced on at most two pages. */
-		if (c->eip + len > page_end) {
-			if (tb->ninsns > 0) {
-				emit_branch_exit(c, c->eip, EXIT_KIND_BRANCH);
-				break;
-			}
-			tb->pages[1] = next_gpa / GUEST_PAGE_SIZE;
-		}
-		c->next_eip = c->eip + len;
-		if (!decoded || !esp_may_lag(c))
-			esp_settle(c);
-		record_insn(c);
-		uint8_t *insn_start = c->e.pos;
-		unsigned nexits = c->nexits, ncallouts = c->ncallouts, nrelocs = c->nrelocs;
-		int32_t esp_delta = c->esp_delta;
-		enum allow_verdict verdict = !decoded ? ALLOW_UD
-					     : nop_space ? ALLOW_NOP
-					     : allowlist_verdict(&c->in);
-		if (verdict == ALLOW_UD) {
-			if (!decoded) {
-				memset(&c->in, 0, sizeof(c->in));
-				c->in.length = (ZyanU8)len;
-			}
-			emit_callout_kind(c, CALLOUT_UD);
-			emit_branch_exit(c, c->next_eip, EXIT_KIND_NOCHAIN);
-			c->ended = true;
-		} else if (verdict == ALLOW_TRANSLATE &&
-			   !translate_insn(c, sensitive_classify(&c->in, c->ops))) {
-			/* No translation: the monitor runs it, or raises #UD. */
-			c->e.pos = insn_start;
-			c->e.failed = false;
-			c->nexits = nexits;
-			c->ncallouts = ncallouts;
-			c->nrelocs = nrelocs;
-			c->esp_delta = esp_delta;
-			esp_settle(c);
-			emit_callout(c);
-			emit_branch_exit(c, c->next_eip, EXIT_KIND_NOCHAIN);
-			c->ended = true;
-		}
-		if (c->e.failed) {
-			if ((size_t)(c->e.limit - c->e.pos) >= INSN_HEADROOM) {
-				/* Room was there: the encoder refused a form we built. */
-				snprintf(t->error, sizeof(t->error), "no host encoding for '%s' at 0x%08x",
-					 ZydisMnemonicGetString(c->in.mnemonic), c->eip);
-				return -ENOTSUP;
-			}
-			return -ENOSPC;
-		}
-		if (c->selfcheck && !c->ended && insn_writes_memory(c)) {
-			/* The write may hit this block's own bytes: the next
-			 * block entry's check must come right after it. */
-			emit_branch_exit(c, c->next_eip, EXIT_KIND_BRANCH);
-			c->ended = true;
-		}
+		int r = translate_one(t, c, avail, page_end, next_gpa);
+		if (r < 0)
+			return r;
+		if (r > 0)
+			break;   /* the block ends before it */
 		c->eip = c->next_eip;
 		if (c->ended)
 			break;

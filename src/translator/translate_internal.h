@@ -34,6 +34,7 @@ struct tctx {
 	unsigned nexits;
 	unsigned ncallouts;
 	bool ended;
+	bool adaptive;         /* the instruction's mark (insn_is_adaptive) */
 	bool paging;           /* CR0.PG at translation: cross-page exits look up */
 	uint32_t gpa;          /* guest physical address of the block's first byte */
 	uint8_t insn_buf[ZYDIS_MAX_INSTRUCTION_LENGTH];  /* an instruction across pages */

@@ -8,7 +8,9 @@
 bool esp_may_lag(const struct tctx *c)
 {
 	ZydisMnemonic m = c->in.mnemonic;
-	if (c->in.operand_width != 32 || c->in.stack_width != 32 || insn_is_adaptive(c) ||
+	if ((m != ZYDIS_MNEMONIC_PUSH && m != ZYDIS_MNEMONIC_POP && m != ZYDIS_MNEMONIC_RET &&
+	     m != ZYDIS_MNEMONIC_CALL) ||
+	    c->in.operand_width != 32 || c->in.stack_width != 32 || insn_is_adaptive(c) ||
 	    c->in.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR)
 		return false;
 	const ZydisDecodedOperand *op = &c->ops[0];
