@@ -1037,6 +1037,8 @@ static bool translate_insn(struct tctx *c, const struct sensitive_insn *sens)
 		return true;
 	}
 	switch (m) {
+	case ZYDIS_MNEMONIC_MOV:
+		return esp_may_lag(c) ? translate_mov_from_esp(c) : translate_ident(c);
 	case ZYDIS_MNEMONIC_PUSH:
 		return translate_push(c);
 	case ZYDIS_MNEMONIC_POP:

@@ -141,6 +141,8 @@ bool translate_pop(struct tctx *c);
  * into such a register), and the catching up of r12 before any other. */
 bool esp_may_lag(const struct tctx *c);
 void esp_settle(struct tctx *c);
+/* MOV r32, ESP while r12 lags: an LEA of ESP's true value. */
+bool translate_mov_from_esp(struct tctx *c);
 bool translate_pusha(struct tctx *c);
 bool translate_popa(struct tctx *c);
 bool translate_leave(struct tctx *c);

@@ -9,11 +9,18 @@ bool esp_may_lag(const struct tctx *c)
 {
 	ZydisMnemonic m = c->in.mnemonic;
 	if ((m != ZYDIS_MNEMONIC_PUSH && m != ZYDIS_MNEMONIC_POP && m != ZYDIS_MNEMONIC_RET &&
-	     m != ZYDIS_MNEMONIC_CALL) ||
+	     m != ZYDIS_MNEMONIC_CALL && m != ZYDIS_MNEMONIC_MOV) ||
 	    c->in.operand_width != 32 || c->in.stack_width != 32 || insn_is_adaptive(c) ||
 	    c->in.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR)
 		return false;
 	const ZydisDecodedOperand *op = &c->ops[0];
+	/* MOV r32, ESP (a frame pointer's set-up after PUSH EBP): an LEA. */
+	if (m == ZYDIS_MNEMONIC_MOV)
+		return op->type == ZYDIS_OPERAND_TYPE_REGISTER &&
+		       ZydisRegisterGetClass(op->reg.value) == ZYDIS_REGCLASS_GPR32 &&
+		       op->reg.value != ZYDIS_REGISTER_ESP &&
+		       c->ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+		       c->ops[1].reg.value == ZYDIS_REGISTER_ESP;
 	/* A near RET, and a CALL to a label or through a register: their
 	 * stack access and ESP update take the delta in (translate.c). */
 	if (m == ZYDIS_MNEMONIC_RET)
@@ -36,6 +43,13 @@ void esp_settle(struct tctx *c)
 		return;
 	emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, c->esp_delta);
 	c->esp_delta = 0;
+}
+
+bool translate_mov_from_esp(struct tctx *c)
+{
+	emit_lea32(c, map_reg(c->ops[0].reg.value), ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0,
+		   c->esp_delta);
+	return true;
 }
 
 /* The lagging forms: the access at ESP's true place, r12 left alone. */

@@ -387,6 +387,7 @@ group "ustack_run"
 	upf_user P_STK3 + 0xffc, PF_W | PF_U, U(u_push_run.f), P_STK3_UP
 	exited u_push_run.x
 	check eax, P_STK3_UP
+	check ebp, P_STK3_UP
 	check esi, 0x44
 	check edi, 0x33
 	check dword [F_STK3_UP + 4], 0x11
@@ -901,6 +902,7 @@ u_push_run:
 	mov edx, 0x33
 	push ebx
 	push ecx
+	mov ebp, esp				; ESP's own value, mid-run
 .f:	push edx				; into P_STK3: #PF
 	push dword 0x44
 	pop esi
