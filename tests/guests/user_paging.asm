@@ -169,6 +169,16 @@ UPF_LIMIT	equ 4
 	call rings_run_user_at
 %endmacro
 
+; stack_fault frame, label, esp, cr2, error, frame_esp: run ucode's label
+; (its .f faults once, its .x follows its leave_user) with this ESP; the
+; handler maps frame where the fault was; the #PF frame's ESP is frame_esp.
+%macro stack_fault 6
+	upf_arm ACT_MAP, %1 | PG_P | PG_RW | PG_US
+	urun %2, %3
+	upf_user %4, %5, U(%2 %+ .f), %6
+	exited %2 %+ .x
+%endmacro
+
 ; exited label: ring 3 left through the leave_user right before label.
 %macro exited 1
 	check dword [rings_exit_frame], U(%1)
@@ -382,10 +392,7 @@ group "ustack"
 
 ; ---------------------------------------------------------------- ustack_run
 group "ustack_run"
-	upf_arm ACT_MAP, F_STK3 | PG_P | PG_RW | PG_US
-	urun u_push_run, P_STK3_UP + 8
-	upf_user P_STK3 + 0xffc, PF_W | PF_U, U(u_push_run.f), P_STK3_UP
-	exited u_push_run.x
+	stack_fault F_STK3, u_push_run, P_STK3_UP + 8, P_STK3 + 0xffc, PF_W | PF_U, P_STK3_UP
 	check eax, P_STK3_UP
 	check ebp, P_STK3_UP
 	check esi, 0x44
@@ -394,26 +401,17 @@ group "ustack_run"
 	check dword [F_STK3_UP], 0x22
 	check dword [F_STK3 + 0xffc], 0x33
 	check dword [F_STK3 + 0xff8], 0x44
-	upf_arm ACT_MAP, F_STK4_UP | PG_P | PG_RW | PG_US
-	urun u_pop_run, P_STK4 + 0xff8
-	upf_user P_STK4_UP, PF_U, U(u_pop_run.f), P_STK4_UP
-	exited u_pop_run.x
+	stack_fault F_STK4_UP, u_pop_run, P_STK4 + 0xff8, P_STK4_UP, PF_U, P_STK4_UP
 	check eax, P_STK4_UP + 8
 	check ebx, 0x61
 	check ecx, 0x62
 	check edx, 0x63
 	check esi, 0x64
-	upf_arm ACT_MAP, F_STK5 | PG_P | PG_RW | PG_US
-	urun u_call_run, P_STK5_UP + 8
-	upf_user P_STK5 + 0xffc, PF_W | PF_U, U(u_call_run.f), P_STK5_UP
-	exited u_call_run.x
+	stack_fault F_STK5, u_call_run, P_STK5_UP + 8, P_STK5 + 0xffc, PF_W | PF_U, P_STK5_UP
 	check eax, P_STK5_UP
 	check edx, U(u_call_run.next)
 	check dword [F_STK5 + 0xffc], U(u_call_run.next)
-	upf_arm ACT_MAP, F_STK6_UP | PG_P | PG_RW | PG_US
-	urun u_ret_run, P_STK6 + 0xff8
-	upf_user P_STK6_UP, PF_U, U(u_ret_run.f), P_STK6_UP
-	exited u_ret_run.x
+	stack_fault F_STK6_UP, u_ret_run, P_STK6 + 0xff8, P_STK6_UP, PF_U, P_STK6_UP
 	check eax, P_STK6_UP + 4
 	check ebx, 0x71
 	check ecx, 0x72
