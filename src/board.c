@@ -1086,7 +1086,7 @@ close_disks:
 }
 
 /* The host timer: SIGALRM to this process (the console's reader thread
- * blocks it, so it lands on the vCPU thread), asking for attention. */
+ * blocks it, so it lands on the vCPU thread), raising cpu->attention. */
 static int board_start_timer(struct board *board)
 {
 	struct sigaction sa;

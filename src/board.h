@@ -152,9 +152,8 @@ struct board {
 	struct cpu cpu;
 	struct cpu_platform plat;
 	FILE *trace;
-	/* Time and wake-ups: guest time, the host timer whose signal asks
-	 * for attention (cpu_request_attention), and the eventfd HLT sleeps
-	 * on. */
+	/* Time and wake-ups: guest time, the host timer that raises
+	 * cpu.attention, and the eventfd HLT sleeps on. */
 	struct guest_clock clk;
 	timer_t timer;
 	bool timer_ready;

@@ -95,6 +95,8 @@ static void load_boot_state(struct cpu *cpu, const struct vcpu_state *boot)
 	cpu->halted = cpu->shadow = cpu->stop = cpu->triple_fault = false;
 	cpu->fatal = NULL;
 	cpu->exc_depth = 0;
+	cpu->poll_ptr = (uint64_t)(uintptr_t)&cpu->poll_ok;
+	cpu->attention = 0;
 }
 
 /* The shadow's report of a new address-space number: the lookup tags
@@ -141,10 +143,11 @@ int cpu_init(struct cpu *cpu, const struct vcpu_state *boot, struct shadow *sh,
 	cpu->ibl_miss_fn = (uint64_t)(uintptr_t)btvm_ibl_miss;
 	cpu->tsc_native = host_tsc_is_constant();
 	set_guest_tsc(cpu, 0);   /* the TSC counts from power-on */
-	void *poll = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (poll == MAP_FAILED)
+	cpu->poll_guard = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (cpu->poll_guard == MAP_FAILED) {
+		cpu->poll_guard = NULL;
 		return -errno;
-	cpu->poll_page = (uint64_t)(uintptr_t)poll;
+	}
 	int err = ibl_init(&cpu->ibl_table);
 	if (err)
 		return err;
@@ -174,9 +177,9 @@ void cpu_reset(struct cpu *cpu, const struct vcpu_state *boot)
 
 void cpu_destroy(struct cpu *cpu)
 {
-	if (cpu->poll_page)
-		munmap((void *)(uintptr_t)cpu->poll_page, 4096);
-	cpu->poll_page = 0;
+	if (cpu->poll_guard)
+		munmap(cpu->poll_guard, 4096);
+	cpu->poll_guard = NULL;
 	ibl_destroy(&cpu->ibl_table);
 	free(cpu->decoded);
 	cpu->decoded = NULL;

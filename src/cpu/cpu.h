@@ -7,7 +7,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/mman.h>
 
 #include "cache/ibl.h"
 #include "isa/seg_reg.h"
@@ -20,7 +19,7 @@ struct board;
 struct tcache;
 
 /* What the vCPU needs from the machine around it, all called on the vCPU's
- * thread: bring devices up to date after attention was asked for, the
+ * thread: bring devices up to date after cpu->attention was raised, the
  * interrupt controller's INTR line and INTA cycle, and a sleep for HLT. */
 struct cpu_platform {
 	void (*poll)(void *opaque);
@@ -155,7 +154,7 @@ struct cpu {
 	uint64_t exit;            /* enum cpu_exit_code, or a struct exit_desc * */
 	uint64_t exit_fn;
 	uint64_t callout_fn;
-	uint32_t pad_a;
+	volatile uint32_t attention;   /* the run loop must poll: see cpu_request_attention() */
 	uint8_t vif;
 	/* The run loop found an interrupt pending but IF clear: an inline
 	 * STI must call out (the interrupt comes after the next instruction).
@@ -166,14 +165,12 @@ struct cpu {
 	uint32_t seg_base[SEG_COUNT];
 	uint64_t ibl;
 	uint64_t ibl_miss_fn;
-	/* Every block entry loads from this page, whose address the doors
-	 * keep in r9: readable normally, PROT_NONE once attention is asked
-	 * for, so the load faults and the fault handler leaves translated
-	 * code at that block boundary. One load instead of a test and branch
-	 * that would have to keep off the guest's live flags (and instead of
-	 * two, through a pointer swapped to a guard: a tight loop's poll was
-	 * two dependent loads). A page of its own: mprotect never splits it. */
-	uint64_t poll_page;
+	/* Every block entry loads through this pointer: it points at
+	 * poll_ok normally and at the unmapped poll_guard page once attention
+	 * is asked for, so the load faults and the fault handler leaves
+	 * translated code at that block boundary. One load instead of a test
+	 * and branch that would have to keep off the guest's live flags. */
+	volatile uint64_t poll_ptr;
 	/* Blocks on global pages (G with CR4.PGE) are entered in the table
 	 * under this tag, shared by every address space, as a TLB keeps
 	 * global translations across CR3 loads. */
@@ -275,10 +272,8 @@ struct cpu {
 	struct cpu_stats stats;
 	uint64_t callouts_by_class[8];
 	bool tsc_native;
-	/* Attention requests made and taken (cpu_request_attention). */
-	volatile uint32_t attention_asked;
-	uint32_t attention_taken;
-	bool attention_fault;     /* the last exit was the poll page's fault */
+	uint32_t poll_ok;         /* what poll_ptr points at when all is quiet */
+	void *poll_guard;         /* a PROT_NONE page */
 	/* The last host fault in translated code, set by the signal handler
 	 * on this vCPU's thread. */
 	struct host_fault fault;
@@ -327,7 +322,7 @@ _Static_assert(offsetof(struct cpu, seg_base) == CPU_OFF_SEG_BASE, "layout");
 _Static_assert(offsetof(struct cpu, ibl) == CPU_OFF_IBL, "layout");
 _Static_assert(offsetof(struct cpu, ibl_miss_fn) == CPU_OFF_IBL_MISS_FN, "layout");
 _Static_assert(offsetof(struct cpu, ibl_global) == CPU_OFF_IBL_GLOBAL, "layout");
-_Static_assert(offsetof(struct cpu, poll_page) == CPU_OFF_POLL_PAGE, "layout");
+_Static_assert(offsetof(struct cpu, poll_ptr) == CPU_OFF_POLL_PTR, "layout");
 _Static_assert(offsetof(struct cpu, tsc_offset) == CPU_OFF_TSC_OFFSET, "layout");
 _Static_assert(offsetof(struct cpu, xmm_light) == CPU_OFF_XMM_LIGHT, "layout");
 _Static_assert(offsetof(struct cpu, mxcsr_light) == CPU_OFF_MXCSR_LIGHT, "layout");
@@ -477,33 +472,27 @@ enum callout_result cpu_callout(struct cpu *cpu, const struct callout_desc *d);
  * Valid until translated code runs again. */
 void cpu_fpu_materialize(struct cpu *cpu);
 /* Asks the vCPU to come back to the run loop at the next block boundary;
- * safe from a signal handler and from another thread: the count first,
- * then the page (mprotect calls are ordered among themselves). */
+ * safe from a signal handler and from another thread. */
 static inline void cpu_request_attention(struct cpu *cpu)
 {
-	__atomic_add_fetch(&cpu->attention_asked, 1, __ATOMIC_SEQ_CST);
-	mprotect((void *)(uintptr_t)cpu->poll_page, 4096, PROT_NONE);
+	cpu->attention = 1;
+	cpu->poll_ptr = (uint64_t)(uintptr_t)cpu->poll_guard;
 }
 
-/* The run loop's side: true if attention was asked for since the last
- * time, or the poll page faulted (the caller polls). The page is made
- * readable again, then the count read once more: a request that came
- * meanwhile may have protected the page before that, so it is protected
- * again. A request counted before the first read and protecting the page
- * after the unprotect leaves it protected with nothing new counted: its
- * fault comes back here (attention_fault) and is taken as a request, or
- * every block entry would fault for ever. tests/test_attention.c plays
- * every interleaving. */
+/* The run loop's side: true if attention was asked for, the request then
+ * taken (the caller polls). A request's two stores may interleave with
+ * these two, from a signal handler on this thread or from another
+ * thread, and can leave the pointer at the guard with attention clear:
+ * that counts as a request too, or every block entry would fault and
+ * come back here for ever (the guest stalled until some other request
+ * came). Every other interleaving leaves a request made before the poll,
+ * which sees what it asked for. */
 static inline bool cpu_take_attention(struct cpu *cpu)
 {
-	uint32_t asked = __atomic_load_n(&cpu->attention_asked, __ATOMIC_SEQ_CST);
-	if (asked == cpu->attention_taken && !cpu->attention_fault)
+	if (!cpu->attention && cpu->poll_ptr == (uint64_t)(uintptr_t)&cpu->poll_ok)
 		return false;
-	cpu->attention_taken = asked;
-	cpu->attention_fault = false;
-	mprotect((void *)(uintptr_t)cpu->poll_page, 4096, PROT_READ);
-	if (__atomic_load_n(&cpu->attention_asked, __ATOMIC_SEQ_CST) != asked)
-		mprotect((void *)(uintptr_t)cpu->poll_page, 4096, PROT_NONE);
+	cpu->poll_ptr = (uint64_t)(uintptr_t)&cpu->poll_ok;
+	cpu->attention = 0;
 	return true;
 }
 

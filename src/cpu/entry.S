@@ -5,8 +5,7 @@
  *
  * Register convention inside translated code:
  *   eax ecx edx ebx ebp esi edi = the guest's own, r12d = guest esp,
- *   r15 = struct cpu *, r9 = the poll page (cpu->poll_page, reloaded by
- *   every door after C code), r13 = argument to the doors, r8 r10 r11 r13 r14 scratch,
+ *   r15 = struct cpu *, r13 = argument to the doors, r8-r11 r13 r14 scratch,
  *   host rsp = the monitor's stack, guest arithmetic flags in RFLAGS,
  *   GS.base = the active window. */
 #include "translator/cpu_layout.h"
@@ -94,7 +93,6 @@ btvm_enter:
 	mov r15, rdi
 	mov [r15 + CPU_OFF_HOST_RSP], rsp
 	mov r13, rsi
-	mov r9, [r15 + CPU_OFF_POLL_PAGE]
 	LOAD_FPU
 	LOAD_GPRS
 	jmp r13
@@ -145,7 +143,6 @@ btvm_ibl_miss:
 	test rax, rax
 	jz 1f
 	mov r13, rax
-	mov r9, [r15 + CPU_OFF_POLL_PAGE]
 	LOAD_FPU
 	LOAD_GPRS
 	jmp r13
@@ -172,7 +169,6 @@ btvm_callout:
 	add rsp, 8
 	test eax, eax
 	jnz 1f
-	mov r9, [r15 + CPU_OFF_POLL_PAGE]
 	LOAD_FPU
 	LOAD_GPRS
 	ret

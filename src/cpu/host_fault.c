@@ -1,6 +1,6 @@
 /* Host faults in translated code: SIGSEGV inside a window (a hidden
  * shadow fault, filled on the spot; a write to a traced page; an access
- * outside RAM), the poll page's fault (attention), SIGFPE (#DE, #MF,
+ * outside RAM), the poll guard's fault (attention), SIGFPE (#DE, #MF,
  * #XM), SIGILL (#UD) and the host's #GP. The handler takes the guest's
  * registers from the signal frame at the guest instruction's boundary,
  * notes what happened in cpu->fault and leaves through btvm_fault_leave;
@@ -122,7 +122,7 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
 		/* The host's #GP (a misaligned SSE access, reserved MXCSR bits):
 		 * the guest's processor raises #GP(0) for the same instruction. */
 		kind = FAULT_PROTECTION;
-	} else if ((uintptr_t)si->si_addr - (uintptr_t)cpu->poll_page < 4096) {
+	} else if ((uintptr_t)si->si_addr - (uintptr_t)cpu->poll_guard < 4096) {
 		/* A block entry's poll, or a REP iteration's (translate_string.c):
 		 * attention was asked for. The registers are the guest's as of
 		 * that boundary, EIP the instruction's. */
@@ -196,7 +196,6 @@ bool cpu_deliver_host_fault(struct cpu *cpu, struct translator *t, enum host_fau
 		break;
 	case FAULT_ATTENTION:
 		cpu->stats.exits[EXIT_ATTENTION]++;
-		cpu->attention_fault = true;   /* cpu_take_attention unprotects the page */
 		break;
 	case FAULT_DIVIDE:
 		cpu_deliver(cpu, EXC_DE, false, 0, false);
