@@ -1038,7 +1038,7 @@ static bool translate_insn(struct tctx *c, const struct sensitive_insn *sens)
 	}
 	switch (m) {
 	case ZYDIS_MNEMONIC_MOV:
-		return esp_may_lag(c) ? translate_mov_from_esp(c) : translate_ident(c);
+		return c->esp_lags ? translate_mov_from_esp(c) : translate_ident(c);
 	case ZYDIS_MNEMONIC_PUSH:
 		return translate_push(c);
 	case ZYDIS_MNEMONIC_POP:
@@ -1240,7 +1240,8 @@ static int translate_one(struct translator *t, struct tctx *c, unsigned avail, u
 	}
 	c->next_eip = c->eip + len;
 	c->adaptive = shadow_is_adaptive(c->env->sh, c->gpa + (c->eip - tb->eip));
-	if (!decoded || !esp_may_lag(c))
+	c->esp_lags = decoded && esp_may_lag(c);
+	if (!c->esp_lags)
 		esp_settle(c);
 	record_insn(c);
 	uint8_t *insn_start = c->e.pos;

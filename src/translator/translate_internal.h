@@ -55,6 +55,7 @@ struct tctx {
 	 * a run of them moves r12 once. esp_at[i] is the delta at guest
 	 * instruction i's start, where a fault finds ESP (tblock.map_esp). */
 	int32_t esp_delta;
+	bool esp_lags;         /* esp_may_lag of the instruction being translated */
 	bool esp_any;
 	int16_t esp_at[BLOCK_MAX_INSNS];
 	/* Last, and not cleared per block (large): callout descriptors to

@@ -52,16 +52,22 @@ bool translate_mov_from_esp(struct tctx *c)
 	return true;
 }
 
+/* The store of a push at ESP's true place (r12 + esp_delta, which is 0
+ * but in a run of PUSH and POP) less size. */
+static void emit_push_store(struct tctx *c, ZydisEncoderOperand value, unsigned size)
+{
+	ZydisEncoderOperand ops[2] = { guest_mem_at(c, ZYDIS_REGISTER_ESP, c->esp_delta - (int32_t)size,
+						    ZYDIS_REGISTER_SS, size), value };
+	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ops, 0);
+}
+
 /* The lagging forms: the access at ESP's true place, r12 left alone. */
 static bool translate_push_lagging(struct tctx *c)
 {
 	const ZydisDecodedOperand *src = &c->ops[0];
-	ZydisEncoderOperand value = src->type == ZYDIS_OPERAND_TYPE_REGISTER
-					    ? op_reg(map_reg(src->reg.value))
-					    : op_imm((int32_t)src->imm.value.s);
-	ZydisEncoderOperand ops[2] = { guest_mem_at(c, ZYDIS_REGISTER_ESP, c->esp_delta - 4,
-						    ZYDIS_REGISTER_SS, 4), value };
-	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ops, 0);
+	emit_push_store(c, src->type == ZYDIS_OPERAND_TYPE_REGISTER ? op_reg(map_reg(src->reg.value))
+								    : op_imm((int32_t)src->imm.value.s),
+			4);
 	c->esp_delta -= 4;
 	return true;
 }
@@ -76,24 +82,16 @@ static bool translate_pop_lagging(struct tctx *c)
 	return true;
 }
 
-static void emit_push_store(struct tctx *c, ZydisEncoderOperand value, unsigned size)
-{
-	ZydisEncoderOperand ops[2] = { guest_mem_at(c, ZYDIS_REGISTER_ESP, -(int32_t)size,
-						    ZYDIS_REGISTER_SS, size), value };
-	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ops, 0);
-}
-
 void emit_push_value(struct tctx *c, ZydisEncoderOperand value, unsigned size)
 {
 	emit_push_store(c, value, size);
-	emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, -(int32_t)size);
+	emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, c->esp_delta - (int32_t)size);
+	c->esp_delta = 0;
 }
 
 void emit_push_eip(struct tctx *c, uint32_t eip)
 {
-	ZydisEncoderOperand ops[2] = { guest_mem_at(c, ZYDIS_REGISTER_ESP, c->esp_delta - 4,
-						    ZYDIS_REGISTER_SS, 4), op_imm((int32_t)eip) };
-	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ops, 0);
+	emit_push_store(c, op_imm((int32_t)eip), 4);
 	note_reloc(c, TCACHE_RELOC_EIP32, eip);   /* the store's imm32 ends it */
 	emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, c->esp_delta - 4);
 	c->esp_delta = 0;
@@ -101,7 +99,7 @@ void emit_push_eip(struct tctx *c, uint32_t eip)
 
 bool translate_push(struct tctx *c)
 {
-	if (esp_may_lag(c))
+	if (c->esp_lags)
 		return translate_push_lagging(c);
 	const ZydisDecodedOperand *src = &c->ops[0];
 	unsigned size = c->in.operand_width / 8;
@@ -133,7 +131,7 @@ bool translate_push(struct tctx *c)
 
 bool translate_pop(struct tctx *c)
 {
-	if (esp_may_lag(c))
+	if (c->esp_lags)
 		return translate_pop_lagging(c);
 	const ZydisDecodedOperand *dst = &c->ops[0];
 	unsigned size = c->in.operand_width / 8;
