@@ -24,6 +24,7 @@
 #include "gdbstub.h"
 #include "host/console.h"
 #include "host/map_limit.h"
+#include "host/thread.h"
 #include "migration.h"
 #include "monitor.h"
 
@@ -64,16 +65,6 @@
  * which its clocksource watchdog checks the TSC against), as KVM's PIT
  * reinjects lost ticks and QEMU's RTC slews. Past it they are lost. */
 #define TIMER_IRQ_BACKLOG_MAX_NS 1000000000ull
-
-/* The host timer's signal: the timer names the vCPU it pokes in its
- * sigevent's value (board_start_timer), so no global says which. A
- * SIGALRM from elsewhere (kill, alarm()) carries none and is ignored. */
-static void on_alarm(int sig, siginfo_t *si, void *uctx)
-{
-	(void)sig, (void)uctx;
-	if (si->si_code == SI_TIMER && si->si_value.sival_ptr)
-		cpu_request_attention(si->si_value.sival_ptr);
-}
 
 /* ------------------------------------------------------------ guest time
  *
@@ -1085,21 +1076,15 @@ close_disks:
 	return ret;
 }
 
-/* The host timer: SIGALRM to this process (the console's reader thread
- * blocks it, so it lands on the vCPU thread), raising cpu->attention. */
+/* The host timer: HOST_ATTENTION_SIGNAL to this process (helper threads
+ * block it, so it lands on the vCPU thread) naming the vCPU in its value;
+ * the cpu's handler (cpu_install_fault_handlers) asks it for attention. */
 static int board_start_timer(struct board *board)
 {
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = on_alarm;
-	sa.sa_flags = SA_RESTART | SA_SIGINFO;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGALRM, &sa, NULL) < 0)
-		return -errno;
 	struct sigevent sev;
 	memset(&sev, 0, sizeof(sev));
 	sev.sigev_notify = SIGEV_SIGNAL;
-	sev.sigev_signo = SIGALRM;
+	sev.sigev_signo = HOST_ATTENTION_SIGNAL;
 	sev.sigev_value.sival_ptr = &board->cpu;
 	if (timer_create(CLOCK_MONOTONIC, &sev, &board->timer) < 0)
 		return -errno;

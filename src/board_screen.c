@@ -14,6 +14,7 @@
 #include "board.h"
 #include "host/keymap.h"
 #include "host/screenshot.h"
+#include "host/thread.h"
 
 /* 60 Hz: no window redraws faster. */
 #define SNAPSHOT_INTERVAL_NS 16666667ull
@@ -27,15 +28,15 @@
 static struct board *volatile shot_board;
 static volatile sig_atomic_t shot_requested;
 
-static void on_screenshot_signal(int sig)
+static void on_screenshot_signal(int sig, siginfo_t *si, void *uctx)
 {
-	(void)sig;
+	(void)sig, (void)si;
 	struct board *board = shot_board;
 	uint64_t one = 1;
 	shot_requested = 1;
 	if (!board)
 		return;
-	cpu_request_attention(&board->cpu);
+	cpu_request_attention_signal(&board->cpu, uctx);
 	if (board->wake_fd >= 0 && write(board->wake_fd, &one, sizeof(one)) < 0) {
 		/* Saturated: a wake-up is pending anyway. */
 	}
@@ -108,8 +109,9 @@ int board_screen_open(struct board *board, void (*notify)(void *opaque), char *e
 		return -ENOMEM;
 	}
 	if (board->cfg.screenshot_count) {
-		struct sigaction sa = { .sa_handler = on_screenshot_signal, .sa_flags = SA_RESTART };
-		sigemptyset(&sa.sa_mask);
+		struct sigaction sa = { .sa_sigaction = on_screenshot_signal,
+					.sa_flags = SA_RESTART | SA_SIGINFO };
+		host_handler_mask(&sa.sa_mask);
 		shot_board = board;
 		sigaction(SIGUSR2, &sa, NULL);
 	}

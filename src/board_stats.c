@@ -15,6 +15,7 @@
 #include "board.h"
 #include "board_explain.h"
 #include "cpu/profile.h"
+#include "host/thread.h"
 #include "isa/sensitive.h"
 
 enum stats_section { SEC_DEVICES, SEC_TCACHE, SEC_MMU, SEC_EXITS, SEC_EVENTS, SEC_CALLOUTS };
@@ -585,7 +586,7 @@ void board_stats_start(struct board *board)
 	    !board->cpu.profile)
 		return;
 	struct sigaction sa = { .sa_handler = on_stats_signal, .sa_flags = SA_RESTART };
-	sigemptyset(&sa.sa_mask);
+	host_handler_mask(&sa.sa_mask);
 	dump_requested = term_requested = 0;
 	signal_board = board;
 	sigaction(SIGUSR1, &sa, &old_usr1);

@@ -26,8 +26,24 @@ static bool access_confined(const ZydisDecodedInstruction *hi, const ZydisDecode
 	    op->mem.index == ZYDIS_REGISTER_NONE && op->mem.disp.value >= 0 &&
 	    op->mem.disp.value < 0x80000000ll)
 		return true;
+	/* The block entry's poll: a read through r9, the doors' copy of
+	 * cpu->poll_ptr (no translated instruction writes r9: checked below). */
+	if (hi->address_width == 64 && op->mem.base == ZYDIS_REGISTER_R9 &&
+	    op->mem.index == ZYDIS_REGISTER_NONE && op->mem.disp.value == 0 &&
+	    !(op->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE))
+		return true;
 	return hi->address_width == 64 && monitor_base(op->mem.base) &&
 	       (op->mem.index == ZYDIS_REGISTER_NONE || op->mem.index == ZYDIS_REGISTER_R14);
+}
+
+/* Whether an operand writes r9, which must hold the poll pointer wherever
+ * translated code runs. */
+static bool writes_r9(const ZydisDecodedOperand *op)
+{
+	return op->type == ZYDIS_OPERAND_TYPE_REGISTER &&
+	       (op->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) &&
+	       ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, op->reg.value) ==
+		       ZYDIS_REGISTER_R9;
 }
 
 /* One decoded host instruction, kept for the look back from a string
@@ -185,6 +201,11 @@ unsigned isa_check_host_code(const uint8_t *code, size_t len, isa_check_report_f
 			report(opaque, "host code outside the model's sets", &hi, off);
 			violations++;
 		}
+		for (unsigned i = 0; i < hi.operand_count; i++)
+			if (writes_r9(&hops[i])) {
+				report(opaque, "host code writes r9 (the poll pointer)", &hi, off);
+				violations++;
+			}
 		if (hi.mnemonic == ZYDIS_MNEMONIC_LEA || hi.meta.category == ZYDIS_CATEGORY_NOP)
 			continue;
 		for (unsigned i = 0; i < hi.operand_count; i++)

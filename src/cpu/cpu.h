@@ -165,9 +165,10 @@ struct cpu {
 	uint32_t seg_base[SEG_COUNT];
 	uint64_t ibl;
 	uint64_t ibl_miss_fn;
-	/* Every block entry loads through this pointer: it points at
-	 * poll_ok normally and at the unmapped poll_guard page once attention
-	 * is asked for, so the load faults and the fault handler leaves
+	/* Every block entry loads through this pointer, kept in r9 by
+	 * translated code (each door reloads it): it points at poll_ok
+	 * normally and at the unmapped poll_guard page once attention is
+	 * asked for, so the load faults and the fault handler leaves
 	 * translated code at that block boundary. One load instead of a test
 	 * and branch that would have to keep off the guest's live flags. */
 	volatile uint64_t poll_ptr;
@@ -274,6 +275,9 @@ struct cpu {
 	bool tsc_native;
 	uint32_t poll_ok;         /* what poll_ptr points at when all is quiet */
 	void *poll_guard;         /* a PROT_NONE page */
+	/* The thread running this vCPU (0 before its first cpu_run): where
+	 * another thread's attention request sends its signal. */
+	volatile int tid;
 	/* The last host fault in translated code, set by the signal handler
 	 * on this vCPU's thread. */
 	struct host_fault fault;
@@ -471,13 +475,17 @@ enum callout_result cpu_callout(struct cpu *cpu, const struct callout_desc *d);
  * saved only part of it), for monitor code that reads or changes it.
  * Valid until translated code runs again. */
 void cpu_fpu_materialize(struct cpu *cpu);
-/* Asks the vCPU to come back to the run loop at the next block boundary;
- * safe from a signal handler and from another thread. */
-static inline void cpu_request_attention(struct cpu *cpu)
-{
-	cpu->attention = 1;
-	cpu->poll_ptr = (uint64_t)(uintptr_t)cpu->poll_guard;
-}
+/* Asks the vCPU to come back to the run loop at the next block boundary.
+ * Translated code polls through its copy of poll_ptr in r9, which a
+ * request cannot reach from where it is made, so: on the vCPU's own
+ * thread in monitor code (a callout, a device, the run loop) the doors
+ * reload r9 before translated code runs again; from another thread the
+ * request then sends HOST_ATTENTION_SIGNAL (host/thread.h) to the vCPU
+ * thread, whose handler rewrites r9 in the context it interrupted. A
+ * signal handler must use cpu_request_attention_signal instead: on the
+ * vCPU thread it may have interrupted translated code. */
+void cpu_request_attention(struct cpu *cpu);
+void cpu_request_attention_signal(struct cpu *cpu, void *uctx);
 
 /* The run loop's side: true if attention was asked for, the request then
  * taken (the caller polls). A request's two stores may interleave with

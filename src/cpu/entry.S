@@ -5,13 +5,21 @@
  *
  * Register convention inside translated code:
  *   eax ecx edx ebx ebp esi edi = the guest's own, r12d = guest esp,
- *   r15 = struct cpu *, r13 = argument to the doors, r8-r11 r13 r14 scratch,
+ *   r15 = struct cpu *, r9 = a copy of cpu->poll_ptr (reloaded by every door
+ *   on the way in; an attention request's signal handler rewrites it in
+ *   the context it interrupted: cpu_request_attention_signal), r13 =
+ *   argument to the doors, r8 r10 r11 r13 r14 scratch,
  *   host rsp = the monitor's stack, guest arithmetic flags in RFLAGS,
  *   GS.base = the active window. */
 #include "translator/cpu_layout.h"
 
 	.intel_syntax noprefix
 	.text
+/* The doors, from here to btvm_doors_end: a signal handler that finds a
+ * context here may rewrite its r9 (each door reloads it before it enters
+ * translated code, and nothing else here uses it). */
+	.globl btvm_doors_begin
+btvm_doors_begin:
 
 .macro SAVE_GPRS
 	mov [r15 + CPU_OFF_REGS + 0], eax
@@ -29,6 +37,7 @@
 .macro LOAD_GPRS
 	push qword ptr [r15 + CPU_OFF_RFLAGS]
 	popfq
+	mov r9, [r15 + CPU_OFF_POLL_PTR]
 	mov eax, [r15 + CPU_OFF_REGS + 0]
 	mov ecx, [r15 + CPU_OFF_REGS + 4]
 	mov edx, [r15 + CPU_OFF_REGS + 8]
@@ -175,6 +184,9 @@ btvm_callout:
 1:
 	jmp btvm_leave
 	.size btvm_callout, . - btvm_callout
+
+	.globl btvm_doors_end
+btvm_doors_end:
 
 	.section .rodata
 	.balign 4

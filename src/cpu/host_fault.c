@@ -5,7 +5,10 @@
  * registers from the signal frame at the guest instruction's boundary,
  * notes what happened in cpu->fault and leaves through btvm_fault_leave;
  * the run loop then turns that into the guest event
- * (cpu_deliver_host_fault). */
+ * (cpu_deliver_host_fault). And attention requests, which must reach the
+ * copy of the poll pointer translated code keeps in r9: from the vCPU
+ * thread's signal handlers in the context they interrupted, from other
+ * threads through HOST_ATTENTION_SIGNAL. */
 #define _GNU_SOURCE
 #include "cpu/cpu.h"
 #include "cpu/profile.h"
@@ -14,9 +17,12 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 #include "cache/tcache.h"
+#include "host/thread.h"
 #include "mmu/shadow.h"
 #include "mmu/window.h"
 
@@ -25,9 +31,96 @@
  * its own; process-wide is only the handler itself. */
 static _Thread_local struct cpu *current_cpu;
 
+/* This thread's id, looked up once (gettid is a system call, and devices
+ * on the vCPU thread ask for attention often). */
+static _Thread_local int this_tid;
+
 void cpu_bind_thread(struct cpu *cpu)
 {
 	current_cpu = cpu;
+	if (cpu) {
+		if (!this_tid)
+			this_tid = (int)gettid();
+		cpu->tid = this_tid;
+	}
+}
+
+/* The doors (entry.S): from btvm_doors_begin to btvm_doors_end. */
+extern const uint8_t btvm_doors_begin[], btvm_doors_end[];
+
+/* Whether a context of the vCPU thread at rip keeps cpu->poll_ptr's copy
+ * in r9: translated code, or a door (which reloads it on the way in and
+ * uses it for nothing else). Monitor C code uses r9 as it likes. */
+static bool rip_polls_r9(const struct cpu *cpu, uintptr_t rip)
+{
+	return rip - (uintptr_t)cpu->tc->code < cpu->tc->code_size ||
+	       rip - (uintptr_t)btvm_doors_begin < (uintptr_t)(btvm_doors_end - btvm_doors_begin);
+}
+
+/* From another thread: the vCPU thread's handler must see the request in
+ * the context it interrupts. rt_tgsigqueueinfo carries the cpu, as the
+ * board's timer does (async-signal-safe: one system call). */
+static void kick_vcpu_thread(struct cpu *cpu)
+{
+	int tid = cpu->tid;
+	if (!tid)
+		return;   /* not running yet: cpu_run polls before the first block */
+	siginfo_t si;
+	memset(&si, 0, sizeof(si));
+	si.si_signo = HOST_ATTENTION_SIGNAL;
+	si.si_code = SI_QUEUE;
+	si.si_pid = getpid();
+	si.si_uid = getuid();
+	si.si_value.sival_ptr = cpu;
+	(void)syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, HOST_ATTENTION_SIGNAL, &si);
+}
+
+static void note_request(struct cpu *cpu)
+{
+	cpu->attention = 1;
+	cpu->poll_ptr = (uint64_t)(uintptr_t)cpu->poll_guard;
+}
+
+/* Whether this is cpu's thread: the one that last ran it, inside cpu_run
+ * or not (the board's control loop, a snapshot between two runs), where a
+ * request needs no signal. */
+static bool on_vcpu_thread(const struct cpu *cpu)
+{
+	if (!this_tid)
+		this_tid = (int)gettid();
+	return this_tid == cpu->tid;
+}
+
+void cpu_request_attention(struct cpu *cpu)
+{
+	note_request(cpu);
+	if (!on_vcpu_thread(cpu))
+		kick_vcpu_thread(cpu);
+}
+
+void cpu_request_attention_signal(struct cpu *cpu, void *uctx)
+{
+	note_request(cpu);
+	if (!on_vcpu_thread(cpu)) {
+		kick_vcpu_thread(cpu);
+		return;
+	}
+	/* Translated code runs only inside cpu_run, which binds the cpu. */
+	greg_t *g = ((ucontext_t *)uctx)->uc_mcontext.gregs;
+	if (current_cpu == cpu && rip_polls_r9(cpu, (uintptr_t)g[REG_RIP]))
+		g[REG_R9] = (greg_t)cpu->poll_ptr;
+}
+
+/* HOST_ATTENTION_SIGNAL: the board's timer (SI_TIMER) or another thread's
+ * request (SI_QUEUE from this process), each naming the vCPU in its
+ * value. The same signal from elsewhere (kill, alarm()) names none and is
+ * ignored. */
+static void on_attention(int sig, siginfo_t *si, void *uctx)
+{
+	(void)sig;
+	bool ours = si->si_code == SI_TIMER || (si->si_code == SI_QUEUE && si->si_pid == getpid());
+	if (ours && si->si_value.sival_ptr)
+		cpu_request_attention_signal(si->si_value.sival_ptr, uctx);
 }
 
 /* A fault inside the window: a hidden fault is filled right here and the
@@ -168,9 +261,15 @@ int cpu_install_fault_handlers(void)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_fault;
 	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
-	sigemptyset(&sa.sa_mask);
+	/* An attention request waits until the handler has returned into
+	 * translated code (or left it), whose r9 it must find. */
+	host_handler_mask(&sa.sa_mask);
 	if (sigaction(SIGSEGV, &sa, NULL) < 0 || sigaction(SIGBUS, &sa, NULL) < 0 ||
 	    sigaction(SIGFPE, &sa, NULL) < 0 || sigaction(SIGILL, &sa, NULL) < 0)
+		return -errno;
+	sa.sa_sigaction = on_attention;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	if (sigaction(HOST_ATTENTION_SIGNAL, &sa, NULL) < 0)
 		return -errno;
 	return 0;
 }

@@ -10,6 +10,7 @@
 
 #include "cache/tcache.h"
 #include "cpu/cpu.h"
+#include "host/thread.h"
 #include "mmu/guest_ram.h"
 #include "mmu/shadow.h"
 #include "mmu/window.h"
@@ -58,7 +59,7 @@ int profile_start(struct cpu *cpu, unsigned top)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_prof;
 	sa.sa_flags = SA_RESTART | SA_SIGINFO;
-	sigemptyset(&sa.sa_mask);
+	host_handler_mask(&sa.sa_mask);
 	struct sigevent sev;
 	memset(&sev, 0, sizeof(sev));
 	sev.sigev_notify = SIGEV_SIGNAL;

@@ -171,8 +171,8 @@ static void install_job_handlers(void)
 	struct sigaction cont = { .sa_handler = on_continue, .sa_flags = SA_RESTART };
 	/* SA_NODEFER: the raise() inside must stop us, not wait for the end. */
 	struct sigaction tstp = { .sa_handler = on_terminal_stop, .sa_flags = SA_RESTART | SA_NODEFER };
-	sigemptyset(&cont.sa_mask);
-	sigemptyset(&tstp.sa_mask);
+	host_handler_mask(&cont.sa_mask);
+	host_handler_mask(&tstp.sa_mask);
 	if (!isatty(STDIN_FILENO))
 		return;
 	sigaction(SIGCONT, &cont, &old_cont);

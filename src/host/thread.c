@@ -1,7 +1,6 @@
-/* Helper threads that leave the process's signals to the vCPU thread. */
+/* Helper threads that leave the process's signals to the vCPU thread, and
+ * the mask of the handlers that run there. */
 #include "host/thread.h"
-
-#include <signal.h>
 
 int host_thread_create(pthread_t *thread, void *(*start)(void *), void *arg)
 {
@@ -20,4 +19,10 @@ int host_thread_create(pthread_t *thread, void *(*start)(void *), void *arg)
 	int err = pthread_create(thread, NULL, start, arg);
 	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
 	return -err;
+}
+
+void host_handler_mask(sigset_t *mask)
+{
+	sigemptyset(mask);
+	sigaddset(mask, HOST_ATTENTION_SIGNAL);
 }

@@ -5,9 +5,21 @@
 #define BTVM_HOST_THREAD_H
 
 #include <pthread.h>
+#include <signal.h>
+
+/* The signal that asks the vCPU thread for attention: the board's timer
+ * sends it, and so does a request made on another thread
+ * (cpu_request_attention). */
+#define HOST_ATTENTION_SIGNAL SIGALRM
+
+/* Fills mask with what a signal handler that can run on the vCPU thread
+ * keeps blocked (its sa_mask): the attention signal, whose handler must
+ * interrupt the code the vCPU was running, not another handler (it
+ * rewrites a register of the context it finds). */
+void host_handler_mask(sigset_t *mask);
 
 /* pthread_create with every asynchronous signal blocked in the new thread
- * (the board's timer, kicks, SIGUSR1/SIGTERM dumps are for the vCPU thread);
+ * (the attention signal, SIGUSR1/SIGTERM dumps are for the vCPU thread);
  * faults stay unblocked so a bug in the thread still reports. Returns 0 or
  * a negative errno. */
 int host_thread_create(pthread_t *thread, void *(*start)(void *), void *arg);

@@ -18,7 +18,7 @@
 #define CPU_OFF_SEG_BASE 0x70      /* uint32_t[6]: segment bases, ES CS SS DS FS GS order */
 #define CPU_OFF_IBL 0x88           /* uint64_t: address of the indirect-branch table */
 #define CPU_OFF_IBL_MISS_FN 0x90   /* uint64_t: address of btvm_ibl_miss */
-#define CPU_OFF_POLL_PTR 0x98      /* uint64_t: what block entries read; unmapped = attention */
+#define CPU_OFF_POLL_PTR 0x98      /* uint64_t: what block entries read (through r9); unmapped = attention */
 #define CPU_OFF_IBL_GLOBAL 0xa0    /* uint64_t: tag of global-page entries (asid << 40) */
 #define CPU_OFF_TSC_OFFSET 0xa8    /* uint64_t: host TSC - guest TSC (native TSC only) */
 #define CPU_OFF_VERW_CACHE 0xb0    /* {u32 selector, u32 GDT address, u64 descriptor} */

@@ -1070,13 +1070,13 @@ static bool translate_insn(struct tctx *c, const struct sensitive_insn *sens)
 
 static void emit_block_entry(struct tctx *c)
 {
-	/* Interrupts are taken at block boundaries. Two loads, no flags: the
-	 * second faults when attention was asked for (cpu->poll_ptr), and the
-	 * fault handler leaves here with nothing of the block run. */
+	/* Interrupts are taken at block boundaries. One load, no flags,
+	 * through r9 (the doors' copy of cpu->poll_ptr): it faults when
+	 * attention was asked for, and the fault handler leaves here with
+	 * nothing of the block run. */
 	struct emitter *e = &c->e;
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11), cpu_field(8, CPU_OFF_POLL_PTR));
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11D),
-	      op_mem(4, ZYDIS_REGISTER_R11, ZYDIS_REGISTER_NONE, 0, 0));
+	      op_mem(4, ZYDIS_REGISTER_R9, ZYDIS_REGISTER_NONE, 0, 0));
 	c->tb->poll_len = (uint8_t)(e->pos - c->tb->host);
 	if (c->selfcheck) {
 		c->check_jmp = emit_jmp_rel32(e, NULL);

@@ -77,17 +77,16 @@ static void emit_element(struct tctx *c, const struct string_elem *s, uint8_t **
 }
 
 /* A REP loop is interruptible between iterations, as on hardware: the
- * loop polls as block entries do (two loads through cpu->poll_ptr, no
- * flags), so a pending attention request faults there and the handler
+ * loop polls as block entries do (a load through r9, the copy of
+ * cpu->poll_ptr, no flags), so a pending attention request faults there and the handler
  * leaves with EIP at this instruction and ECX/ESI/EDI counting the
  * elements done; the run loop takes the interrupt and the instruction
  * resumes. */
 static void emit_iteration_poll(struct tctx *c)
 {
 	struct emitter *e = &c->e;
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11), cpu_field(8, CPU_OFF_POLL_PTR));
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11D),
-	      op_mem(4, ZYDIS_REGISTER_R11, ZYDIS_REGISTER_NONE, 0, 0));
+	      op_mem(4, ZYDIS_REGISTER_R9, ZYDIS_REGISTER_NONE, 0, 0));
 }
 
 /* Elements per pass of a REP loop. A poll per element made 20 million
