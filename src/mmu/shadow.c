@@ -596,20 +596,34 @@ static int map_page(struct shadow *sh, struct shadow_window *w, uint32_t va, con
 static void refresh_entry(struct shadow *sh, struct shadow_window *w, uint32_t vpage)
 {
 	uint32_t *e = entry_of(w, vpage);
-	bool was = (e && *e) || (sh->pending_unmap.w == w && vpage >= sh->pending_unmap.start &&
-				 vpage < sh->pending_unmap.end);
-	drop_entry(sh, w, vpage);
-	if ((!was && (w->cr3 != sh->pf_cr3 || vpage != sh->pf_vpage)) || !w->regions[vpage >> 10])
-		return;
+	uint32_t old = e ? *e : 0;
+	bool was = old || (sh->pending_unmap.w == w && vpage >= sh->pending_unmap.start &&
+			   vpage < sh->pending_unmap.end);
+	bool wanted = was || (w->cr3 == sh->pf_cr3 && vpage == sh->pf_vpage);
 	struct paging_regs pr = sh->regs;
 	pr.cr3 = w->cr3;
 	window_wp(w, &pr);   /* the current window's CR0.WP may be the other */
 	struct walk wk;
 	uint32_t err;
 	uint32_t va = vpage << 12;
-	uint32_t page;
-	if (paging_walk(sh->ram, &pr, va, ACCESS_PEEK | (w->user ? ACCESS_USER : 0), &wk, &err) &&
-	    guest_mem_page(sh->ram, wk.gpa, &page) && map_page(sh, w, va, &wk, NULL, NULL) == 0)
+	uint32_t page = 0;
+	bool now = wanted && w->regions[vpage >> 10] &&
+		   paging_walk(sh->ram, &pr, va, ACCESS_PEEK | (w->user ? ACCESS_USER : 0), &wk, &err) &&
+		   guest_mem_page(sh->ram, wk.gpa, &page);
+	/* The same frame as before (fork write-protecting for copy-on-write, a
+	 * dirty bit cleared, a page made writable): map_page changes the
+	 * protection in place, which keeps the host's page-table entry, where
+	 * an unmap and a map would cost a second system call and a minor
+	 * fault at the next touch. */
+	if (now && old && (old >> 12) == page) {
+		if (map_page(sh, w, va, &wk, NULL, NULL) == 0) {
+			sh->stats.shadow_updates++;
+			return;
+		}
+		now = false;   /* no room to split the mapping: drop it */
+	}
+	drop_entry(sh, w, vpage);
+	if (now && map_page(sh, w, va, &wk, NULL, NULL) == 0)
 		sh->stats.shadow_updates++;
 }
 
