@@ -9,7 +9,9 @@
  * registers a 32-bit guest cannot name): isa_check.c, which the
  * translator's fuzzing harness shares. An instruction copied with an
  * implicit access (CLZERO's [rAX], VMASKMOVDQU's [rDI], MONITOR's [rAX])
- * fails here. Also checks the verdicts the model promises. */
+ * fails here. Also checks the verdicts the model promises, and that a
+ * small loop (a block branching back to its own start) is placed at the
+ * start of a 64-byte host line whatever came before it. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,6 +187,48 @@ static void check_verdicts(void)
 	CHECK_EQ(older[1], 0xbc);
 }
 
+/* Blocks of a NOP and a HLT, each a multiple of 16 bytes, until the
+ * cache's next place is 48 bytes into a line; each goes where it is. */
+static void fill_to_48(struct board *b, uint32_t at)
+{
+	static const uint8_t nop[] = { 0x90, 0xf4 };
+	struct tblock *tb;
+	for (uint32_t end = at + 64 * 16; b->tc.code_used % 64 != 48 && at < end; at += 16) {
+		memcpy(b->ram.host + at, nop, sizeof(nop));
+		uint64_t before = b->tc.code_used;
+		CHECK_EQ(cpu_translate_block(&b->cpu, &b->tr, at, at, MODE_FLAT, &tb), 0);
+		CHECK_EQ((uintptr_t)(tb->host - b->tc.code), before);
+	}
+	CHECK_EQ(b->tc.code_used % 64, 48);
+}
+
+/* A loop of six instructions where the cache's next place is 48 bytes
+ * into a 64-byte line, so that the loop would straddle two lines: it
+ * starts the next line instead, and so does a copy of it. */
+static void check_loop_alignment(struct board *b, unsigned max_insns)
+{
+	static const uint8_t loop[] = { 0x83, 0xc0, 0x01, 0x83, 0xc0, 0x01, 0x83, 0xc0, 0x01,
+					0x83, 0xc0, 0x01, 0x39, 0xc8, 0x75, 0xf0, 0xf4 };
+	unsigned saved = b->tr.max_insns;
+	b->tr.max_insns = max_insns;
+	tcache_flush(&b->tc, &b->cpu.ibl_table);
+	memcpy(b->ram.host + 0x201000, loop, sizeof(loop));
+	struct tblock *tb;
+	fill_to_48(b, 0x200000);
+	CHECK_EQ(cpu_translate_block(&b->cpu, &b->tr, 0x201000, 0x201000, MODE_FLAT, &tb), 0);
+	CHECK_EQ((uintptr_t)tb->host % 64, 0);
+	CHECK_EQ(tb->ninsns, 7);   /* the block goes on after the JNE not taken */
+	CHECK(tb->exits[0].target_eip == 0x201000 && tb->exits[0].branch - tb->host < 64);
+	/* The same code at another linear address is a copy of that block,
+	 * and starts a line too. */
+	fill_to_48(b, 0x202000);
+	uint64_t copies = b->tc.stats.clones;
+	CHECK_EQ(cpu_translate_block(&b->cpu, &b->tr, 0x301000, 0x201000, MODE_FLAT, &tb), 0);
+	CHECK_EQ(b->tc.stats.clones, copies + 1);
+	CHECK_EQ((uintptr_t)tb->host % 64, 0);
+	b->tr.max_insns = saved;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -202,6 +246,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "test_isa_audit: %s\n", err);
 		return 1;
 	}
+	check_loop_alignment(&b, b.tr.max_insns);
 	b.tr.max_insns = 1;
 	audit_encodings(&b);
 	CHECK(translated > 100000);

@@ -170,6 +170,38 @@ void tcache_alloc_maps(struct tcache *tc, struct tblock *tb, unsigned max_insns)
 	tc->map_used += 2 * max_insns;
 }
 
+/* A loop's code on as few host lines as it can be: Zen 4 fetches and
+ * caches decoded instructions by 64-byte line, and a loop of a few
+ * instructions that straddled two ran a fifth slower (bare-metal matmul
+ * 0.80 s against 0.65). Only loops move: every block on a line's start
+ * made a Debian boot slower (8.87 s against 8.40, its code 13% larger). */
+#define LOOP_LINE 64u
+#define LOOP_MAX_LEN 256u
+
+bool tcache_loop_straddles(const struct tblock *tb, uintptr_t at)
+{
+	unsigned off = (unsigned)(at & (LOOP_LINE - 1));
+	if (!off)
+		return false;
+	for (unsigned i = 0; i < TBLOCK_MAX_EXITS; i++) {
+		const struct exit_desc *x = &tb->exits[i];
+		if (!x->branch || x->kind != EXIT_KIND_BRANCH || x->target_eip != tb->eip)
+			continue;
+		size_t len = (size_t)(x->branch + 4 - tb->host);
+		if (len <= LOOP_MAX_LEN && (off + len + LOOP_LINE - 1) / LOOP_LINE > (len + LOOP_LINE - 1) / LOOP_LINE)
+			return true;
+	}
+	return false;
+}
+
+void tcache_restart_aligned(struct tcache *tc, struct tblock *tb)
+{
+	assert(tb == &tc->blocks[tc->nblocks]);
+	if (tb->map_host)
+		tc->map_used = (unsigned)(tb->map_host - tc->map_pool);
+	tc->code_used = (tc->code_used + LOOP_LINE - 1) & ~(uint64_t)(LOOP_LINE - 1);
+}
+
 /* Write faults on one code page before it turns self-checking. */
 #define TCACHE_SELFCHECK_WRITES 32
 

@@ -135,6 +135,13 @@ struct tblock *tcache_new_block(struct tcache *tc, uint8_t **code, uint8_t **lim
 /* A new block's instruction maps (host and guest offsets), room for
  * max_insns; commit keeps only what the block used. */
 void tcache_alloc_maps(struct tcache *tc, struct tblock *tb, unsigned max_insns);
+/* Whether tb, a block that branches back to its own start, would touch
+ * more 64-byte host lines with its loop at address at than at a line's
+ * start. */
+bool tcache_loop_straddles(const struct tblock *tb, uintptr_t at);
+/* Gives up the block being built in the space tcache_new_block gave
+ * (its maps too, if it has them) and makes the next block start a line. */
+void tcache_restart_aligned(struct tcache *tc, struct tblock *tb);
 /* Publishes a block built in the space tcache_new_block gave (its relocs,
  * if any, are copied into the cache's own memory). */
 void tcache_commit(struct tcache *tc, struct tblock *tb);

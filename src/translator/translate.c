@@ -1291,7 +1291,7 @@ static int translate_one(struct translator *t, struct tctx *c, unsigned avail, u
 }
 
 static int translate_fresh(struct translator *t, const struct translate_env *env, uint32_t eip,
-			   uint32_t gpa, uint32_t mode, struct tblock **out)
+			   uint32_t gpa, uint32_t mode, bool aligned, struct tblock **out)
 {
 	const struct guest_ram *ram = env->sh->ram;
 	uint8_t *code, *limit;
@@ -1366,6 +1366,11 @@ static int translate_fresh(struct translator *t, const struct translate_env *env
 			break;
 		}
 	}
+	if (!aligned && !c->e.failed && tcache_loop_straddles(tb, (uintptr_t)code)) {
+		/* Translations are deterministic: the same block again. */
+		tcache_restart_aligned(env->tc, tb);
+		return translate_fresh(t, env, eip, gpa, mode, true, out);
+	}
 	/* Stubs, then callout descriptors, after the code. */
 	for (unsigned i = 0; i < c->nexits; i++)
 		emit_stub(c, &tb->exits[i]);
@@ -1413,12 +1418,12 @@ int translate_block(struct translator *t, const struct translate_env *env, uint3
 {
 	const struct tblock *twin = clone_source(t, env, eip, gpa, mode);
 	if (!twin)
-		return translate_fresh(t, env, eip, gpa, mode, out);
+		return translate_fresh(t, env, eip, gpa, mode, false, out);
 	int err = clone_block(env->tc, twin, eip, out);
 	if (err || !t->clone_check)
 		return err;
 	const struct tblock *copy = *out;
-	err = translate_fresh(t, env, eip, gpa, mode, out);
+	err = translate_fresh(t, env, eip, gpa, mode, false, out);
 	if (!err) {
 		const char *why = clone_differs(copy, *out);
 		if (why) {

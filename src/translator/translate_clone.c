@@ -51,6 +51,11 @@ int clone_block(struct tcache *tc, const struct tblock *twin, uint32_t eip, stru
 {
 	uint8_t *code, *limit;
 	struct tblock *tb = tcache_new_block(tc, &code, &limit);
+	if (tb && tcache_loop_straddles(twin, (uintptr_t)code)) {
+		/* A loop starts a line, as its translation did. */
+		tcache_restart_aligned(tc, tb);
+		tb = tcache_new_block(tc, &code, &limit);
+	}
 	if (!tb)
 		return -ENOSPC;
 	assert(twin->host_len <= (size_t)(limit - code));
