@@ -357,20 +357,32 @@ static void board_pump_input(struct board *board)
 	}
 }
 
-/* Runs on the console's reader thread: only a flag and an eventfd write. */
-static void board_console_notify(void *opaque)
+static void wake_sleeper(struct board *board)
 {
-	struct board *board = opaque;
 	uint64_t one = 1;
-	cpu_request_attention(&board->cpu);
 	if (write(board->wake_fd, &one, sizeof(one)) < 0) {
 		/* The counter is saturated: a wake-up is pending anyway. */
 	}
 }
 
+/* Runs on the console's reader thread (and the disks' I/O threads): only
+ * a flag, a signal to the vCPU thread and an eventfd write. */
+static void board_console_notify(void *opaque)
+{
+	struct board *board = opaque;
+	cpu_request_attention(&board->cpu);
+	wake_sleeper(board);
+}
+
 void board_wake(struct board *board)
 {
 	board_console_notify(board);
+}
+
+void board_wake_from_signal(struct board *board, void *uctx)
+{
+	cpu_request_attention_signal(&board->cpu, uctx);
+	wake_sleeper(board);
 }
 
 /* Console thread: Ctrl-A x. */

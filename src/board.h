@@ -203,6 +203,9 @@ void board_pause(struct board *board, unsigned hold);
 void board_resume(struct board *board, unsigned hold);
 /* Any thread: gets the vCPU to the run loop soon (out of a HLT sleep too). */
 void board_wake(struct board *board);
+/* The same from a signal handler, uctx its context (it may have
+ * interrupted the vCPU's translated code: cpu_request_attention_signal). */
+void board_wake_from_signal(struct board *board, void *uctx);
 /* Guest memory for the monitor and the debugger (board_memory.c), vCPU
  * thread, guest stopped. A linear address goes through the guest's page
  * tables as they are, raising nothing: false where nothing is mapped. */

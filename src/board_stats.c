@@ -564,15 +564,16 @@ static struct board *volatile signal_board;
 static volatile sig_atomic_t dump_requested, term_requested;
 static struct sigaction old_usr1, old_term;
 
-static void on_stats_signal(int sig)
+static void on_stats_signal(int sig, siginfo_t *si, void *uctx)
 {
+	(void)si;
 	if (sig == SIGTERM)
 		term_requested = 1;
 	else
 		dump_requested = 1;
 	struct board *board = signal_board;
 	if (board)
-		board_wake(board);
+		board_wake_from_signal(board, uctx);
 }
 
 void board_stats_start(struct board *board)
@@ -585,7 +586,7 @@ void board_stats_start(struct board *board)
 	if (!board->cfg.stats && !board->cfg.stats_json_path && !board->cpu.explain &&
 	    !board->cpu.profile)
 		return;
-	struct sigaction sa = { .sa_handler = on_stats_signal, .sa_flags = SA_RESTART };
+	struct sigaction sa = { .sa_sigaction = on_stats_signal, .sa_flags = SA_RESTART | SA_SIGINFO };
 	host_handler_mask(&sa.sa_mask);
 	dump_requested = term_requested = 0;
 	signal_board = board;
