@@ -360,7 +360,7 @@ static void board_pump_input(struct board *board)
 static void wake_sleeper(struct board *board)
 {
 	uint64_t one = 1;
-	if (write(board->wake_fd, &one, sizeof(one)) < 0) {
+	if (board->wake_fd >= 0 && write(board->wake_fd, &one, sizeof(one)) < 0) {
 		/* The counter is saturated: a wake-up is pending anyway. */
 	}
 }

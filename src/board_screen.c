@@ -32,14 +32,9 @@ static void on_screenshot_signal(int sig, siginfo_t *si, void *uctx)
 {
 	(void)sig, (void)si;
 	struct board *board = shot_board;
-	uint64_t one = 1;
 	shot_requested = 1;
-	if (!board)
-		return;
-	cpu_request_attention_signal(&board->cpu, uctx);
-	if (board->wake_fd >= 0 && write(board->wake_fd, &one, sizeof(one)) < 0) {
-		/* Saturated: a wake-up is pending anyway. */
-	}
+	if (board)
+		board_wake_from_signal(board, uctx);
 }
 
 /* Display thread: draws the newest snapshot when it is new, or when the
@@ -82,11 +77,7 @@ static void screen_close(void *opaque, bool again)
 		atomic_store(&board->screen.quit, true);
 	else
 		atomic_store(&board->screen.power_button, true);
-	cpu_request_attention(&board->cpu);
-	uint64_t one = 1;
-	if (write(board->wake_fd, &one, sizeof(one)) < 0) {
-		/* Saturated: a wake-up is pending anyway. */
-	}
+	board_wake(board);
 }
 
 static const char *base_name(const char *path)

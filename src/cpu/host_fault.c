@@ -35,14 +35,18 @@ static _Thread_local struct cpu *current_cpu;
  * on the vCPU thread ask for attention often). */
 static _Thread_local int this_tid;
 
+static int thread_id(void)
+{
+	if (!this_tid)
+		this_tid = (int)gettid();
+	return this_tid;
+}
+
 void cpu_bind_thread(struct cpu *cpu)
 {
 	current_cpu = cpu;
-	if (cpu) {
-		if (!this_tid)
-			this_tid = (int)gettid();
-		cpu->tid = this_tid;
-	}
+	if (cpu)
+		cpu->tid = thread_id();
 }
 
 /* The doors (entry.S): from btvm_doors_begin to btvm_doors_end. */
@@ -86,9 +90,7 @@ static void note_request(struct cpu *cpu)
  * request needs no signal. */
 static bool on_vcpu_thread(const struct cpu *cpu)
 {
-	if (!this_tid)
-		this_tid = (int)gettid();
-	return this_tid == cpu->tid;
+	return thread_id() == cpu->tid;
 }
 
 void cpu_request_attention(struct cpu *cpu)
