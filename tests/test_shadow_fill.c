@@ -116,6 +116,35 @@ int main(void)
 	CHECK(mapped(LARGE + PD) && shadow_current_ptr(&sh, LARGE + PD, 4, true) == NULL);
 	CHECK(shadow_current_ptr(&sh, LARGE + 0x3000, 4, true) != NULL);
 
+	/* A user page installed by the #PF handler is mapped at once in the
+	 * view that took the #PF (user mode) only: the kernel's view of the
+	 * same address space fills it if the kernel ever touches it. Both
+	 * views have filled through the table, so both derive from it. */
+	shadow_flush(&sh);
+	for (unsigned i = 0; i < 16; i++)
+		put32(PT + i * 4, (0x100 + i) << 12 | PTE_P | PTE_W | PTE_U | PTE_A | PTE_D);
+	put32(PT + 30 * 4, 0);
+	put32(PD + (BASE >> 22) * 4, PT | PTE_P | PTE_W | PTE_U | PTE_A);
+	struct vcpu_state user = s;
+	user.cpl = 3;
+	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
+	CHECK_EQ(fault(&s, BASE), SHADOW_FILLED);
+	CHECK_EQ(shadow_select(&sh, &user, &win), 0);
+	CHECK_EQ(fault(&user, BASE), SHADOW_FILLED);
+	CHECK_EQ(fault(&user, BASE + 30 * 4096), SHADOW_PAGE_FAULT);
+	CHECK_EQ(shadow_select(&sh, &s, &win), 0);   /* the guest's handler */
+	uint32_t old_pte = 0;
+	put32(PT + 30 * 4, 0x130u << 12 | PTE_P | PTE_W | PTE_U | PTE_A | PTE_D);
+	calls = sh.stats.map_calls;
+	shadow_after_write(&sh, PT + 30 * 4, &old_pte, 1);
+	CHECK_EQ(sh.stats.map_calls - calls, 1);
+	CHECK(!mapped(BASE + 30 * 4096));
+	CHECK_EQ(shadow_select(&sh, &user, &win), 0);   /* its IRET */
+	CHECK(mapped(BASE + 30 * 4096));
+	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
+	CHECK_EQ(fault(&s, BASE + 30 * 4096), SHADOW_FILLED);
+	CHECK(mapped(BASE + 30 * 4096));
+
 	shadow_destroy(&sh);
 	guest_ram_destroy(&ram);
 

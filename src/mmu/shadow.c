@@ -585,10 +585,11 @@ static int map_page(struct shadow *sh, struct shadow_window *w, uint32_t va, con
  * now if that needs no accessed bit set (the guest's next touch would
  * otherwise take a hidden fault just to get here), else leave it unmapped.
  * An entry that was not mapped is mapped only when it is the page of the
- * last #PF in this address space (both views): the guest's handler
+ * last #PF, in the window (view) that took it: the guest's handler
  * installing the page the faulting instruction is about to touch again.
- * Others (fault-around, a kernel table shared by every window) would cost
- * a host mapping each, mostly never used. An entry dropped but still held
+ * Others (fault-around, a kernel table shared by every window, the other
+ * view of the same address space: a user page the kernel may never touch)
+ * would cost a host mapping each, mostly never used. An entry dropped but still held
  * back in the pending unmap counts as mapped: mapping it again replaces
  * the unmap (map_run), where leaving it would cost that unmap and a hidden
  * fault later (the kernel's text_poke clears its alias in its own address
@@ -599,7 +600,7 @@ static void refresh_entry(struct shadow *sh, struct shadow_window *w, uint32_t v
 	uint32_t old = e ? *e : 0;
 	bool was = old || (sh->pending_unmap.w == w && vpage >= sh->pending_unmap.start &&
 			   vpage < sh->pending_unmap.end);
-	bool wanted = was || (w->cr3 == sh->pf_cr3 && vpage == sh->pf_vpage);
+	bool wanted = was || (w == sh->pf_window && w->cr3 == sh->pf_cr3 && vpage == sh->pf_vpage);
 	struct paging_regs pr = sh->regs;
 	pr.cr3 = w->cr3;
 	window_wp(w, &pr);   /* the current window's CR0.WP may be the other */
@@ -1258,6 +1259,7 @@ enum shadow_fault_kind shadow_fault(struct shadow *sh, const struct vcpu_state *
 	unsigned access = (write ? ACCESS_WRITE : 0) | (w->user ? ACCESS_USER : 0);
 	if (!paging_walk(sh->ram, &pr, va, access, &wk, error)) {
 		sh->stats.true_faults++;
+		sh->pf_window = w;
 		sh->pf_cr3 = w->cr3;
 		sh->pf_vpage = va >> 12;
 		return SHADOW_PAGE_FAULT;

@@ -145,7 +145,10 @@ struct shadow {
 	const uint8_t *code_pages;
 	bool ibl_flush;               /* tags wrapped: the vCPU clears its table */
 	struct paging_regs regs;      /* CR0/CR4 as of the last window switch */
-	uint32_t pf_cr3, pf_vpage;    /* where the last true #PF was */
+	/* Where the last true #PF was: its window (one view of one address
+	 * space) and page. */
+	const struct shadow_window *pf_window;
+	uint32_t pf_cr3, pf_vpage;
 	/* Host unmaps of dropped entries, held back and merged while the
 	 * guest clears a run of page-table entries (munmap, exit): a TLB may
 	 * keep translations until INVLPG or a CR3 load, so the host mappings
