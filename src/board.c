@@ -502,6 +502,16 @@ static bool platform_apic_enabled(void *opaque)
 	return lapic_hw_enabled(&board->lapic);
 }
 
+/* The rate at which the guest TSC runs against the board's own clock,
+ * which the PIT and the APIC timer run by: CPUID leaf 0x15 gives it with
+ * the APIC timer's input clock as the crystal. */
+_Static_assert(CPUID_CRYSTAL_HZ == LAPIC_BUS_HZ, "leaf 0x15's crystal is the APIC timer's clock");
+static uint64_t platform_tsc_hz(void *opaque)
+{
+	const struct board *board = opaque;
+	return board->clk.hz;
+}
+
 /* HLT: sleeps until the next timer event that can reach the CPU or
  * console input, whichever comes first; false when neither can ever come. */
 static bool platform_wait(void *opaque)
@@ -914,7 +924,7 @@ static int board_write_acpi(struct board *board)
 		return n;
 	memcpy(board->ram.host + ACPI_TABLES_BASE, buf, (size_t)n);
 	/* The MP tables beside them: what a kernel looks for first. */
-	struct cpuid_result leaf1 = cpuid_model(1, true);
+	struct cpuid_result leaf1 = cpuid_model(1, true, 0);
 	uint8_t mp[MPTABLE_MAX_LEN];
 	n = mptable_build(mp, sizeof(mp), MPTABLE_BASE, &cfg, leaf1.eax, leaf1.edx);
 	if (n < 0)
@@ -1212,6 +1222,7 @@ int board_run(struct board *board)
 		.wait = platform_wait,
 		.msr = platform_msr,
 		.apic_enabled = platform_apic_enabled,
+		.tsc_hz = platform_tsc_hz,
 		.opaque = board,
 	};
 	board->cpu.plat = &board->plat;

@@ -55,7 +55,8 @@ static const char *const tags[S_COUNT] = {
 /* ------------------------------------------------------------ identity */
 
 /* The guest-visible CPU: every leaf of btvm's model. A snapshot restored
- * under another model would show the guest a CPU changing under it. */
+ * under another model would show the guest a CPU changing under it. The
+ * TSC's rate (leaves 0x15 and 0x16) is the host's, checked on its own. */
 struct cpu_identity {
 	char vendor[13];
 	uint32_t signature, features;
@@ -64,12 +65,13 @@ struct cpu_identity {
 
 static void cpu_identity(struct cpu_identity *id)
 {
-	static const uint32_t leaves[] = { 0, 1, 2, 0x80000000u, 0x80000001u,
-					   0x80000002u, 0x80000003u, 0x80000004u };
+	static const uint32_t leaves[] = { 0,	    1,		 2,	      0x15,	   0x16,
+					   0x80000000u, 0x80000001u, 0x80000002u, 0x80000003u,
+					   0x80000004u };
 	uint32_t crc = 0;
 	memset(id, 0, sizeof(*id));
 	for (unsigned i = 0; i < sizeof(leaves) / sizeof(leaves[0]); i++) {
-		struct cpuid_result c = cpuid_model(leaves[i], true);
+		struct cpuid_result c = cpuid_model(leaves[i], true, 0);
 		uint32_t v[4] = { c.eax, c.ebx, c.ecx, c.edx };
 		for (unsigned j = 0; j < 4; j++)
 			for (unsigned b = 0; b < 4; b++)

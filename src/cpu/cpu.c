@@ -122,6 +122,7 @@ int cpu_select_window(struct cpu *cpu)
 {
 	int err = shadow_select(cpu->sh, &cpu->s, &cpu->win);
 	cpu->win_base = (uintptr_t)cpu->win->base;
+	cpu->win_entries = shadow_current_entries(cpu->sh);
 	return err;
 }
 
@@ -133,6 +134,7 @@ int cpu_init(struct cpu *cpu, const struct vcpu_state *boot, struct shadow *sh,
 	cpu->sh = sh;
 	cpu->win = &sh->identity;
 	cpu->win_base = (uintptr_t)sh->identity.base;
+	cpu->win_entries = NULL;
 	sh->space_changed = cpu_space_changed;
 	sh->space_opaque = cpu;
 	shadow_retire_global(sh);

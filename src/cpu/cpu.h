@@ -33,6 +33,9 @@ struct cpu_platform {
 	int (*msr)(void *opaque, uint32_t index, bool write, uint64_t *value);
 	/* CPUID.1:EDX.APIC, which follows IA32_APIC_BASE's enable bit. */
 	bool (*apic_enabled)(void *opaque);
+	/* The guest TSC's rate in Hz, for CPUID leaves 0x15 and 0x16. May be
+	 * NULL (those leaves answer zeros). */
+	uint64_t (*tsc_hz)(void *opaque);
 	void *opaque;
 };
 struct window;
@@ -217,7 +220,11 @@ struct cpu {
 	 * on RSI/RDI made window addresses, which no segment prefix reaches.
 	 * Set with win by cpu_select_window. */
 	uint64_t win_base;
-	uint8_t pad4[CPU_OFF_IBL_GLOBAL_TAGS - CPU_OFF_WIN_BASE - 8];
+	/* Its shadow entries (shadow_current_entries), also set with win:
+	 * a fast REP MOVS keeps a pass short of the distance between source
+	 * and destination only when their pages share a frame. */
+	uint32_t *const *win_entries;
+	uint8_t pad4[CPU_OFF_IBL_GLOBAL_TAGS - CPU_OFF_WIN_ENTRIES - 8];
 	/* The global-page tag as a base per mode (ibl_global | mode << 32),
 	 * for the lookup's probe under it. */
 	uint64_t ibl_global_tags[IBL_MODES];
@@ -332,6 +339,7 @@ _Static_assert(offsetof(struct cpu, xmm_light) == CPU_OFF_XMM_LIGHT, "layout");
 _Static_assert(offsetof(struct cpu, mxcsr_light) == CPU_OFF_MXCSR_LIGHT, "layout");
 _Static_assert(offsetof(struct cpu, fpu_full) == CPU_OFF_FPU_FULL, "layout");
 _Static_assert(offsetof(struct cpu, win_base) == CPU_OFF_WIN_BASE, "layout");
+_Static_assert(offsetof(struct cpu, win_entries) == CPU_OFF_WIN_ENTRIES, "layout");
 _Static_assert(offsetof(struct cpu, ibl_global_tags) == CPU_OFF_IBL_GLOBAL_TAGS, "layout");
 _Static_assert(offsetof(struct cpu, ibl_tags) == CPU_OFF_IBL_TAGS, "layout");
 _Static_assert(offsetof(struct cpu, fxsave) == CPU_OFF_FXSAVE, "layout");

@@ -1,5 +1,8 @@
 /* btvm's CPUID model: a P6-class "GenuineIntel" CPU, family 6 model 8
  * stepping 3 (a Pentium III), with SSE2 added, the same on every host.
+ * Its one host-dependent answer is the guest TSC's rate (leaves 0x15 and
+ * 0x16), which the guest would otherwise measure: a kernel told it skips
+ * its calibration loops against the PIT and the APIC timer.
  * Unknown leaves answer as Intel CPUs do: a leaf above the highest basic
  * or extended one returns the highest basic leaf's data. */
 #include "isa/cpuid.h"
@@ -9,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MAX_BASIC 2u
+#define MAX_BASIC 0x16u
 #define MAX_EXTENDED 0x80000004u
 
 static uint32_t chars4(const char *s)
@@ -22,7 +25,35 @@ static uint32_t chars4(const char *s)
 /* "btvm virtual CPU (P6 family)", padded with NULs to 48 bytes. */
 static const char brand[48] = "btvm virtual CPU (P6 family)";
 
-static struct cpuid_result basic_leaf(uint32_t leaf, bool apic_enabled)
+/* The TSC's rate over the crystal's as num / den. Linux computes the
+ * crystal's kHz times num in 32 bits, so num stays below 2^32 / 100,000:
+ * the closest such fraction, within 0.1 ppm at today's rates. 0 / 0 when
+ * there is none (no rate, or one the fraction cannot reach). */
+static void tsc_ratio(uint64_t tsc_hz, uint32_t *num, uint32_t *den)
+{
+	const uint64_t num_max = UINT32_MAX / (CPUID_CRYSTAL_HZ / 1000);
+	uint64_t best_q = 0, best_diff = 0;
+	*num = *den = 0;
+	for (uint64_t q = 1; q <= num_max; q++) {
+		uint64_t p = (tsc_hz * q + CPUID_CRYSTAL_HZ / 2) / CPUID_CRYSTAL_HZ;
+		if (p > num_max)
+			break;
+		if (!p)
+			continue;
+		/* The error of p / q is diff / (q * crystal): compare
+		 * diff / q with the best one's without dividing. */
+		uint64_t a = tsc_hz * q, b = p * CPUID_CRYSTAL_HZ;
+		uint64_t diff = a > b ? a - b : b - a;
+		if (!best_q || (unsigned __int128)diff * best_q < (unsigned __int128)best_diff * q) {
+			best_q = q;
+			best_diff = diff;
+			*num = (uint32_t)p;
+			*den = (uint32_t)q;
+		}
+	}
+}
+
+static struct cpuid_result basic_leaf(uint32_t leaf, bool apic_enabled, uint64_t tsc_hz)
 {
 	struct cpuid_result r = { 0, 0, 0, 0 };
 	switch (leaf) {
@@ -45,17 +76,34 @@ static struct cpuid_result basic_leaf(uint32_t leaf, bool apic_enabled)
 		r.eax = 0x03020101;
 		r.edx = 0x0c040882;
 		break;
+	case 0x15:
+		/* The core crystal is the APIC timer's input clock, and the
+		 * TSC runs at ECX * EBX / EAX Hz: Linux then takes both rates
+		 * from here (native_calibrate_tsc) instead of measuring them
+		 * for about 0.1 s. */
+		tsc_ratio(tsc_hz, &r.ebx, &r.eax);
+		if (r.eax)
+			r.ecx = CPUID_CRYSTAL_HZ;
+		break;
+	case 0x16:
+		/* Base and maximum frequency, and the bus's, in MHz. */
+		if (tsc_hz / 1000 && tsc_hz / 1000 <= UINT32_MAX) {
+			r.eax = (uint32_t)(tsc_hz / 1000000);
+			r.ebx = r.eax;
+			r.ecx = CPUID_CRYSTAL_HZ / 1000000;
+		}
+		break;
 	}
 	return r;
 }
 
-struct cpuid_result cpuid_model(uint32_t leaf, bool apic_enabled)
+struct cpuid_result cpuid_model(uint32_t leaf, bool apic_enabled, uint64_t tsc_hz)
 {
 	struct cpuid_result r = { 0, 0, 0, 0 };
 	if (leaf <= MAX_BASIC)
-		return basic_leaf(leaf, apic_enabled);
+		return basic_leaf(leaf, apic_enabled, tsc_hz);
 	if (leaf < 0x80000000u || leaf > MAX_EXTENDED)
-		return basic_leaf(MAX_BASIC, apic_enabled);
+		return basic_leaf(MAX_BASIC, apic_enabled, tsc_hz);
 	switch (leaf) {
 	case 0x80000000u:
 		r.eax = MAX_EXTENDED;

@@ -38,14 +38,19 @@ enum {
 	(CPUID_1D_FPU | CPUID_1D_CX8 | CPUID_1D_CMOV | CPUID_1D_MMX | CPUID_1D_FXSR |           \
 	 CPUID_1D_SSE | CPUID_1D_SSE2)
 
+/* The core crystal clock of leaf 0x15: the local APIC timer's input
+ * (devices/lapic.h's LAPIC_BUS_HZ must be the same). */
+#define CPUID_CRYSTAL_HZ 100000000u
+
 struct cpuid_result {
 	uint32_t eax, ebx, ecx, edx;
 };
 
 /* The model's answer to CPUID with EAX = leaf (ECX is not looked at: no
  * leaf of the model has subleaves). apic_enabled: the APIC base MSR's
- * enable bit, which CPUID.1:EDX.APIC follows. */
-struct cpuid_result cpuid_model(uint32_t leaf, bool apic_enabled);
+ * enable bit, which CPUID.1:EDX.APIC follows. tsc_hz: the guest TSC's
+ * rate for leaves 0x15 and 0x16 (0: unknown, and they answer zeros). */
+struct cpuid_result cpuid_model(uint32_t leaf, bool apic_enabled, uint64_t tsc_hz);
 
 /* 0 if the host CPU has what the model needs; otherwise -ENOTSUP with a
  * one-line message naming the missing features. */

@@ -327,6 +327,13 @@ void shadow_retire_global(struct shadow *sh)
 	set_global_tag(sh, new_asid(sh));
 }
 
+uint32_t *const *shadow_current_entries(const struct shadow *sh)
+{
+	if (!sh->current || sh->current == &sh->identity)
+		return NULL;
+	return ((const struct shadow_window *)sh->current)->regions;
+}
+
 void *shadow_current_ptr(struct shadow *sh, uint32_t va, unsigned len, bool write)
 {
 	if ((va & (GUEST_PAGE_SIZE - 1)) + len > GUEST_PAGE_SIZE || !sh->current ||

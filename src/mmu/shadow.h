@@ -215,6 +215,12 @@ enum shadow_fault_kind {
  * monitor. */
 enum shadow_fault_kind shadow_fault(struct shadow *sh, const struct vcpu_state *s, uint32_t va,
 				    bool write, uint32_t *gpa, uint32_t *error);
+/* The current window's shadow entries by 4 MiB region (each NULL or 1024
+ * entries, guest frame << 12 | flags, 0 where nothing is mapped), for
+ * translated code to tell whether two linear pages share a frame; NULL
+ * for the identity window, where distinct pages never do. Valid while the
+ * window stays current. */
+uint32_t *const *shadow_current_entries(const struct shadow *sh);
 /* The current paging window's host address for [va, va + len) when that
  * lies in one page the window maps (writable, for a write: not traced):
  * the monitor then reaches guest memory through the same alias as

@@ -32,6 +32,7 @@
 #define CPU_OFF_MXCSR_LIGHT 0x480  /* uint32_t: guest MXCSR saved by a door out */
 #define CPU_OFF_FPU_FULL 0x484     /* uint8_t: fxsave holds (and is) the whole guest state */
 #define CPU_OFF_WIN_BASE 0x488     /* uint64_t: host address of the current window (GS.base) */
+#define CPU_OFF_WIN_ENTRIES 0x490  /* uint32_t **: its shadow entries per 4 MiB region, or NULL */
 #define CPU_OFF_IBL_GLOBAL_TAGS 0x500  /* uint64_t[32]: global-page tag base per mode */
 #define CPU_OFF_SEG_LOADS 0x600    /* 4 registers (ES DS FS GS) x 2 ways x CPU_SEG_LOAD_SIZE */
 #define CPU_SEG_LOAD_WAYS 2

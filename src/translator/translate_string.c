@@ -305,10 +305,68 @@ static void emit_to_page_end(struct tctx *c, ZydisRegister dst32, ZydisRegister 
 	emit2(e, ZYDIS_MNEMONIC_ADD, op_reg(dst32), op_imm(0x1000));
 }
 
+/* The distance matters only when the pass's source and destination pages
+ * are two linear pages of one frame: the same linear page overlaps only
+ * linearly, which the host's REP MOVS copies exactly as the SDM says
+ * (its fast mode checks linear addresses), and distinct frames never
+ * overlap. With R11D the distance, ESI and EDI the pass's start: emits
+ * jumps (apart[], rel32, for the caller to patch to past the distance's
+ * bound) taken when the pages cannot share a frame: the same linear page,
+ * the identity window, or the two entries of the current window
+ * (cpu->win_entries) naming different frames. Falls through with R11D the
+ * distance again when they may (an unmapped page counts as any frame: the
+ * pass then faults on it before it copies anything). Clobbers R8, R13,
+ * R14 and the host flags. */
+static void emit_frames_apart(struct tctx *c, uint8_t *apart[3])
+{
+	struct emitter *e = &c->e;
+	const ZydisRegister r11 = ZYDIS_REGISTER_R11, r14 = ZYDIS_REGISTER_R14;
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8D), op_reg(ZYDIS_REGISTER_R11D));
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R14D), op_reg(ZYDIS_REGISTER_ESI));
+	emit2(e, ZYDIS_MNEMONIC_SHR, op_reg(ZYDIS_REGISTER_R14D), op_imm(12));
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R13D), op_reg(ZYDIS_REGISTER_EDI));
+	emit2(e, ZYDIS_MNEMONIC_SHR, op_reg(ZYDIS_REGISTER_R13D), op_imm(12));
+	emit2(e, ZYDIS_MNEMONIC_CMP, op_reg(ZYDIS_REGISTER_R14D), op_reg(ZYDIS_REGISTER_R13D));
+	apart[0] = emit_jcc_rel32(e, 0x4, NULL);   /* JE: one linear page */
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(r11), cpu_field(8, CPU_OFF_WIN_ENTRIES));
+	emit2(e, ZYDIS_MNEMONIC_TEST, op_reg(r11), op_reg(r11));
+	apart[1] = emit_jcc_rel32(e, 0x4, NULL);   /* JZ: the identity window */
+	/* The source's entry into R13D. */
+	emit2(e, ZYDIS_MNEMONIC_SHR, op_reg(ZYDIS_REGISTER_R14D), op_imm(10));
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(r11), op_mem(8, r11, r14, 8, 0));
+	emit2(e, ZYDIS_MNEMONIC_TEST, op_reg(r11), op_reg(r11));
+	uint8_t *unknown_src = emit_jcc_rel32(e, 0x4, NULL);
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R14D), op_reg(ZYDIS_REGISTER_ESI));
+	emit2(e, ZYDIS_MNEMONIC_SHR, op_reg(ZYDIS_REGISTER_R14D), op_imm(12));
+	emit2(e, ZYDIS_MNEMONIC_AND, op_reg(ZYDIS_REGISTER_R14D), op_imm(0x3ff));
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R13D), op_mem(4, r11, r14, 4, 0));
+	/* The destination's, compared above the flag bits. */
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(r11), cpu_field(8, CPU_OFF_WIN_ENTRIES));
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R14D), op_reg(ZYDIS_REGISTER_EDI));
+	emit2(e, ZYDIS_MNEMONIC_SHR, op_reg(ZYDIS_REGISTER_R14D), op_imm(22));
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(r11), op_mem(8, r11, r14, 8, 0));
+	emit2(e, ZYDIS_MNEMONIC_TEST, op_reg(r11), op_reg(r11));
+	uint8_t *unknown_dst = emit_jcc_rel32(e, 0x4, NULL);
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R14D), op_reg(ZYDIS_REGISTER_EDI));
+	emit2(e, ZYDIS_MNEMONIC_SHR, op_reg(ZYDIS_REGISTER_R14D), op_imm(12));
+	emit2(e, ZYDIS_MNEMONIC_AND, op_reg(ZYDIS_REGISTER_R14D), op_imm(0x3ff));
+	emit2(e, ZYDIS_MNEMONIC_XOR, op_reg(ZYDIS_REGISTER_R13D), op_mem(4, r11, r14, 4, 0));
+	emit2(e, ZYDIS_MNEMONIC_SHR, op_reg(ZYDIS_REGISTER_R13D), op_imm(12));
+	apart[2] = emit_jcc_rel32(e, 0x5, NULL);   /* JNZ: different frames */
+	if (!e->failed) {
+		if (unknown_src)
+			patch_rel32(unknown_src, e->pos);
+		if (unknown_dst)
+			patch_rel32(unknown_dst, e->pos);
+	}
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11D), op_reg(ZYDIS_REGISTER_R8D));
+}
+
 /* REP MOVS forward with 32-bit addressing and flat segments: the host's
  * own REP MOVS on window addresses, a pass at a time, each pass inside one
- * page of the source and one of the destination and no longer than the
- * distance (EDI - ESI) mod 4096 when that is not zero. Two linear pages
+ * page of the source and one of the destination and, when those may be
+ * one frame (emit_frames_apart), no longer than the distance
+ * (EDI - ESI) mod 4096 when that is not zero. Two linear pages
  * of one frame (the guest may alias them) then never let a pass read
  * what it writes: the same frame puts the destination that distance
  * ahead, and copying no more than the distance at a time is the SDM's
@@ -336,10 +394,15 @@ static void emit_fast_movs(struct tctx *c, const struct string_elem *s, uint8_t 
 	emit2(e, ZYDIS_MNEMONIC_SUB, op_reg(ZYDIS_REGISTER_R11D), op_reg(ZYDIS_REGISTER_ESI));
 	emit2(e, ZYDIS_MNEMONIC_AND, op_reg(ZYDIS_REGISTER_R11D), op_imm(0xfff));
 	uint8_t *same = emit_jcc_rel32(e, 0x4, NULL);   /* JZ: no distance to keep */
+	uint8_t *apart[3];
+	emit_frames_apart(c, apart);
 	emit2(e, ZYDIS_MNEMONIC_CMP, op_reg(ZYDIS_REGISTER_R11D), op_reg(ZYDIS_REGISTER_R10D));
 	emit2(e, ZYDIS_MNEMONIC_CMOVB, op_reg(ZYDIS_REGISTER_R10D), op_reg(ZYDIS_REGISTER_R11D));
 	if (same && !e->failed)
 		patch_rel32(same, e->pos);
+	for (unsigned i = 0; i < 3; i++)
+		if (apart[i] && !e->failed)
+			patch_rel32(apart[i], e->pos);
 	if (shift)
 		emit2(e, ZYDIS_MNEMONIC_SHR, op_reg(ZYDIS_REGISTER_R10D), op_imm(shift));
 	emit2(e, ZYDIS_MNEMONIC_CMP, op_reg(ZYDIS_REGISTER_ECX), op_reg(ZYDIS_REGISTER_R10D));

@@ -197,6 +197,41 @@ group "ticks"
 	jb .ratio
 	call lib_newline
 
+; ---------------------------------------------------------------- tsc_cpuid
+; CPUID leaf 0x15 gives the TSC's rate as crystal * EBX / EAX with the
+; APIC timer's input clock as the crystal (Linux takes it from there and
+; calibrates nothing), and leaf 0x16 the same in MHz: the rate the first
+; busy stretch measured against the PM timer, to 2^-10.
+group "tsc_cpuid"
+	xor eax, eax
+	cpuid
+	check eax, 0x16
+	mov eax, 0x15
+	cpuid
+	check ecx, APIC_BUS_HZ
+	mov esi, eax				; the denominator
+	mov eax, ebx
+	mov ecx, APIC_BUS_HZ / 1000
+	mul ecx					; crystal kHz * numerator, as Linux
+	check edx, 0				; ... computes it: in 32 bits
+	div esi
+	mov [tsc_khz], eax
+	mov ecx, eax
+	mov edx, PM_HZ
+	mov eax, [win_tsc]
+	imul ebx, [win_pm], 1000
+	check_ratio 10				; TSC/PM tick against kHz/PM Hz
+	mov eax, 0x16
+	cpuid
+	mov esi, eax
+	mov edi, ecx
+	mov eax, [tsc_khz]
+	xor edx, edx
+	mov ecx, 1000
+	div ecx
+	check esi, eax
+	check edi, APIC_BUS_HZ / 1000000
+
 ; ---------------------------------------------------------------- countdown
 ; PIT channel 2 counts 32768-65535 down in mode 0 and its OUT is polled on port
 ; 0x61, the PM timer read before and after the count starts and before
@@ -610,6 +645,7 @@ w_tsc0:		resd 1
 w_pm0:		resd 1
 win_tsc:	resd WINDOWS
 win_pm:		resd WINDOWS
+tsc_khz:	resd 1
 pair_pm:	resd 1
 pair_count:	resd 1
 cd_good:	resd 1

@@ -138,7 +138,7 @@ group "ud_user"
 group "cpuid"
 	xor eax, eax
 	cpuid
-	check eax, 2
+	check eax, 0x16
 	check ebx, 'Genu'
 	check edx, 'ineI'
 	check ecx, 'ntel'
@@ -152,10 +152,20 @@ group "cpuid"
 	cpuid
 	mov esi, eax
 	mov edi, edx
-	mov eax, 7				; above the highest basic leaf
+	mov eax, 7				; no structured extended features
+	cpuid
+	check eax, 0
+	check ebx, 0
+	check ecx, 0
+	check edx, 0
+	mov eax, 0x16
+	cpuid
+	mov esi, eax
+	mov edi, ecx
+	mov eax, 0x17				; above the highest basic leaf
 	cpuid
 	check eax, esi
-	check edx, edi
+	check ecx, edi
 	mov eax, 0x80000000
 	cpuid
 	check eax, 0x80000004
