@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 #include <x86intrin.h>
@@ -894,6 +895,13 @@ static void board_boot_config(struct board *board, struct boot_config *boot,
 		.acpi_rsdp = board->acpi_rsdp,
 		.vga_text = true,
 	};
+	/* A fresh seed for every boot (a reboot too): the host's random
+	 * bytes, as a boot loader would pass from its firmware's. */
+	if (getrandom(board->rng_seed, sizeof(board->rng_seed), GRND_NONBLOCK) ==
+	    (ssize_t)sizeof(board->rng_seed)) {
+		boot->rng_seed = board->rng_seed;
+		boot->rng_seed_len = sizeof(board->rng_seed);
+	}
 	if (board->cfg.fb_width && !bochs_display_screen_info(&board->bochs, &si)) {
 		*fb = (struct boot_framebuffer){
 			.base = si.lfb_base,

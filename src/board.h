@@ -140,6 +140,7 @@ struct board {
 	struct board_screen screen;   /* the window, input, screenshots */
 	bool reset_requested;     /* keyboard controller or port 0x92 reset */
 	uint32_t acpi_rsdp;       /* where the ACPI tables' RSDP is */
+	uint8_t rng_seed[32];     /* the host's random bytes for the boot loader to pass */
 	uint8_t port_b;           /* port 0x61 bits 0-1 as written */
 	bool refresh_toggle;      /* port 0x61 bit 4 */
 	struct isa_debug_exit debug_exit;

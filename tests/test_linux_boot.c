@@ -225,6 +225,48 @@ static void test_no_initrd(struct guest_ram *ram)
 	CHECK_EQ(ram->host[LINUX_CMDLINE_ADDR], 0);
 }
 
+/* The RNG seed: one setup_data entry (type 9, the bytes as given) at
+ * LINUX_SETUP_DATA_ADDR, named by the header's setup_data pointer, which
+ * any value in the image file could not survive; none without a seed, and
+ * the field left alone under protocol 2.08 and older, which lack it. */
+static void test_rng_seed(struct guest_ram *ram)
+{
+	struct bz_spec s = default_spec();
+	uint8_t *image;
+	size_t size = build_image(&s, &image);
+	memset(image + 0x250, 0xee, 8);   /* a stray pointer in the file */
+	uint8_t seed[32];
+	for (size_t i = 0; i < sizeof(seed); i++)
+		seed[i] = (uint8_t)(i * 11 + 5);
+	struct boot_config cfg = { .kernel_path = "bz-seed", .kernel_data = image,
+				   .kernel_size = size, .rng_seed = seed, .rng_seed_len = sizeof(seed) };
+	struct vcpu_state cpu;
+	enum boot_kind kind;
+	char err[256];
+	memset(ram->host, 0xcc, ram->size);
+	CHECK_EQ(boot_load(ram, &cfg, &cpu, &kind, err, sizeof(err)), 0);
+	CHECK_EQ(rd64(ram, BP + 0x250), LINUX_SETUP_DATA_ADDR);
+	CHECK_EQ(rd64(ram, LINUX_SETUP_DATA_ADDR), 0);          /* the last entry */
+	CHECK_EQ(rd32(ram, LINUX_SETUP_DATA_ADDR + 8), 9);      /* SETUP_RNG_SEED */
+	CHECK_EQ(rd32(ram, LINUX_SETUP_DATA_ADDR + 12), sizeof(seed));
+	CHECK(memcmp(ram->host + LINUX_SETUP_DATA_ADDR + 16, seed, sizeof(seed)) == 0);
+
+	cfg.rng_seed = NULL;
+	cfg.rng_seed_len = 0;
+	CHECK_EQ(boot_load(ram, &cfg, &cpu, &kind, err, sizeof(err)), 0);
+	CHECK_EQ(rd64(ram, BP + 0x250), 0);
+
+	put16(image + 0x206, 0x0208);
+	memset(image + 0x250, 0, 8);
+	cfg.rng_seed = seed;
+	cfg.rng_seed_len = sizeof(seed);
+	memset(ram->host, 0xcc, ram->size);
+	CHECK_EQ(boot_load(ram, &cfg, &cpu, &kind, err, sizeof(err)), 0);
+	CHECK_EQ(rd64(ram, BP + 0x250), 0);
+	CHECK_EQ(ram->host[LINUX_SETUP_DATA_ADDR + 8], 0xcc);   /* nothing written */
+	free(image);
+}
+
 /* Kernel and initrd already in memory (read from a disk image): loaded as
  * from files, the paths only naming them in messages. */
 static void test_in_memory(struct guest_ram *ram)
@@ -355,6 +397,7 @@ int main(void)
 	test_happy_path(&ram);
 	test_no_initrd(&ram);
 	test_in_memory(&ram);
+	test_rng_seed(&ram);
 	test_refusals(&ram);
 	test_corruption(&ram);
 	guest_ram_destroy(&ram);

@@ -32,7 +32,12 @@ struct boot_config {
 	uint32_t acpi_rsdp;       /* physical address of the RSDP, 0 if none */
 	bool vga_text;            /* a VGA in 80x25 colour text mode is there */
 	const struct boot_framebuffer *fb;  /* the screen is this instead, or NULL */
+	/* Random bytes for the kernel's entropy pool (a Linux kernel takes
+	 * them as a bootloader's seed), or NULL. */
+	const uint8_t *rng_seed;
+	size_t rng_seed_len;      /* at most BOOT_RNG_SEED_MAX */
 };
+#define BOOT_RNG_SEED_MAX 64u
 
 /* Formats "path: message" into err (when err_len > 0), with control
  * characters replaced so it prints as one line, and returns code. */

@@ -10,6 +10,7 @@
  * Guest physical memory as the loader leaves it:
  *   0x1000   GDT: null, null, __BOOT_CS, __BOOT_DS
  *   0x10000  boot_params (the zero page)
+ *   0x11000  setup_data: the RNG seed, when there is one
  *   0x20000  kernel command line
  *   0x9fc00-0xa0000, 0xe0000-0x100000 reserved (EBDA, ACPI tables, "BIOS")
  *   0x100000 the protected-mode kernel, which decompresses itself to its
@@ -18,6 +19,7 @@
  *            32-bit kernel's direct map) and below initrd_addr_max */
 #include "boot/linux.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -41,6 +43,7 @@ enum {
 	HDR_INITRD_ADDR_MAX = 0x22c,
 	HDR_XLOADFLAGS = 0x236,
 	HDR_CMDLINE_SIZE = 0x238,
+	HDR_SETUP_DATA = 0x250,
 	HDR_PREF_ADDRESS = 0x258,
 	HDR_INIT_SIZE = 0x260,
 };
@@ -77,6 +80,9 @@ enum {
 #define LOADED_HIGH 0x01u
 #define XLF_KERNEL_64 0x01u
 #define LOADER_UNDEFINED 0xffu   /* type_of_loader: no assigned ID */
+#define SETUP_DATA_VERSION 0x0209u  /* the header's setup_data pointer */
+#define SETUP_RNG_SEED 9u        /* setup_data type: bytes for the entropy pool */
+#define SETUP_DATA_HEADER 16u    /* u64 next, u32 type, u32 len */
 
 #define E820_RAM 1u
 #define E820_RESERVED 2u
@@ -113,6 +119,7 @@ struct linux_image {
 	uint64_t decompress_end;  /* where the kernel's working area ends */
 	uint32_t initrd_max;
 	uint32_t cmdline_max;
+	bool setup_data;          /* the header has the setup_data pointer */
 };
 
 /* Every field is read only once the bytes under it are known to be in the
@@ -151,6 +158,7 @@ static int parse_header(const uint8_t *image, size_t size, struct linux_image *l
 	li->code32_start = boot_get32(image + HDR_CODE32_START);
 	li->cmdline_max = boot_get32(image + HDR_CMDLINE_SIZE);
 	li->initrd_max = boot_get32(image + HDR_INITRD_ADDR_MAX);
+	li->setup_data = version >= SETUP_DATA_VERSION && li->header_end >= HDR_SETUP_DATA + 8;
 	uint64_t pref = HIGH_MEM_START;
 	uint64_t init_size = li->kernel_size;
 	if (version >= 0x020a) {
@@ -263,6 +271,25 @@ static void write_boot_params(const struct linux_image *li, struct guest_ram *ra
 	const char *cmdline = cfg->cmdline ? cfg->cmdline : "";
 	size_t len = strlen(cmdline);
 	memcpy(ram->host + LINUX_CMDLINE_ADDR, cmdline, len + 1);
+
+	/* The seed as one setup_data entry: the kernel mixes it into its
+	 * entropy pool before anything asks for random bytes, and credits it
+	 * when it trusts the boot loader (Debian's does), so it need not
+	 * wait for timer jitter to seed its generator (systemd-random-seed
+	 * waited about a second for that in a Debian boot). */
+	if (!li->setup_data)
+		return;
+	boot_put64(bp + HDR_SETUP_DATA, 0);
+	size_t seed_len = cfg->rng_seed_len;
+	if (!cfg->rng_seed || !seed_len)
+		return;
+	assert(seed_len <= BOOT_RNG_SEED_MAX);
+	uint8_t *sd = ram->host + LINUX_SETUP_DATA_ADDR;
+	boot_put64(sd, 0);
+	boot_put32(sd + 8, SETUP_RNG_SEED);
+	boot_put32(sd + 12, (uint32_t)seed_len);
+	memcpy(sd + SETUP_DATA_HEADER, cfg->rng_seed, seed_len);
+	boot_put64(bp + HDR_SETUP_DATA, LINUX_SETUP_DATA_ADDR);
 }
 
 static void write_gdt(struct guest_ram *ram)

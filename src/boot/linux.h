@@ -1,8 +1,8 @@
 /* The Linux/x86 boot protocol's 32-bit entry for bzImage kernels: the
  * setup header checks, the protected-mode kernel at 1 MiB, the initrd near
  * the top of low RAM, the zero page (boot_params with the e820 map, the
- * command line and the ACPI RSDP address) and the vCPU state at
- * code32_start. */
+ * command line, the ACPI RSDP address and an RNG seed in setup_data) and
+ * the vCPU state at code32_start. */
 #ifndef BTVM_BOOT_LINUX_H
 #define BTVM_BOOT_LINUX_H
 
@@ -17,6 +17,7 @@
 /* Where the loader puts its own structures; all below the EBDA. */
 #define LINUX_GDT_ADDR 0x1000u
 #define LINUX_BOOT_PARAMS_ADDR 0x10000u
+#define LINUX_SETUP_DATA_ADDR 0x11000u   /* the setup_data list: an RNG seed */
 #define LINUX_CMDLINE_ADDR 0x20000u
 #define LINUX_CMDLINE_MAX 0x8000u
 
