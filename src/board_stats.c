@@ -94,6 +94,7 @@ FIELD_GETTER(get_host_mappings, (uint64_t)b->sh.host_maps)
 FIELD_GETTER(get_host_mapping_budget, (uint64_t)b->sh.map_budget)
 FIELD_GETTER(get_clock_hz, b->clk.tsc ? b->clk.hz : 0)
 FIELD_GETTER(get_pit_irqs, b->pit.irqs)
+FIELD_GETTER(get_kicks, cpu_kicks(&b->cpu))
 FIELD_GETTER(get_pit_lost, b->pit.lost_irqs)
 FIELD_GETTER(get_pic_spurious, b->pic.spurious)
 FIELD_GETTER(get_rtc_irqs, b->rtc.irqs)
@@ -229,6 +230,7 @@ static const struct stats_counter counters[] = {
 	{ "cpu.halt_sleeps", "HLT sleeps", SEC_EVENTS, CPU(halt_sleeps) },
 	{ "cpu.single_steps", "single-step traps", SEC_EVENTS, CPU(single_steps) },
 	{ "cpu.transfers_inline", "transfers kept in code", SEC_EVENTS, CPU(transfers_inline) },
+	{ "cpu.kicks", "signals from other threads", SEC_EVENTS, FN(get_kicks) },
 	{ "cpu.resets", "resets (triple faults)", SEC_EVENTS, CPU(resets) },
 	{ "cpu.fetch_outside_ram", "fetches outside RAM (#UD)", SEC_EVENTS,
 	  CPU(fetch_outside_ram) },

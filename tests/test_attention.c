@@ -134,6 +134,7 @@ static void check_kick(struct cpu *cpu)
 	sigaddset(&set, HOST_ATTENTION_SIGNAL);
 	pthread_sigmask(SIG_BLOCK, &set, &old);
 	/* On this, the vCPU thread, in monitor code: no signal. */
+	uint64_t kicks = cpu_kicks(cpu);
 	cpu_request_attention(cpu);
 	CHECK(cpu_take_attention(cpu));
 	struct timespec none = { 0, 0 }, wait = { 5, 0 };
@@ -148,6 +149,7 @@ static void check_kick(struct cpu *cpu)
 	cpu_request_attention_signal(cpu, &uc);
 	CHECK(cpu_take_attention(cpu));
 	CHECK(sigtimedwait(&set, &si, &none) < 0);
+	CHECK_EQ(cpu_kicks(cpu), kicks);
 	cpu_bind_thread(cpu);
 	/* From another thread: the signal, to this thread. */
 	pthread_t helper;
@@ -158,6 +160,7 @@ static void check_kick(struct cpu *cpu)
 	CHECK_EQ(si.si_pid, getpid());
 	CHECK_EQ((uintptr_t)si.si_value.sival_ptr, (uintptr_t)cpu);
 	CHECK(cpu_take_attention(cpu));
+	CHECK_EQ(cpu_kicks(cpu), kicks + 1);   /* counted for --stats */
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 

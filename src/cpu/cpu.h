@@ -285,6 +285,10 @@ struct cpu {
 	/* The thread running this vCPU (0 before its first cpu_run): where
 	 * another thread's attention request sends its signal. */
 	volatile int tid;
+	/* Signals other threads' requests sent that thread (disk and network
+	 * completions, console input, gdb, the monitor socket); written by
+	 * them atomically, read with cpu_kicks. */
+	uint64_t kicks;
 	/* The last host fault in translated code, set by the signal handler
 	 * on this vCPU's thread. */
 	struct host_fault fault;
@@ -493,6 +497,8 @@ void cpu_fpu_materialize(struct cpu *cpu);
  * signal handler must use cpu_request_attention_signal instead: on the
  * vCPU thread it may have interrupted translated code. */
 void cpu_request_attention(struct cpu *cpu);
+/* How many signals other threads' attention requests have sent. */
+uint64_t cpu_kicks(const struct cpu *cpu);
 void cpu_request_attention_signal(struct cpu *cpu, void *uctx);
 
 /* The run loop's side: true if attention was asked for, the request then

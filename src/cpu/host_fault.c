@@ -76,7 +76,13 @@ static void kick_vcpu_thread(struct cpu *cpu)
 	si.si_pid = getpid();
 	si.si_uid = getuid();
 	si.si_value.sival_ptr = cpu;
-	(void)syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, HOST_ATTENTION_SIGNAL, &si);
+	if (syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, HOST_ATTENTION_SIGNAL, &si) == 0)
+		__atomic_fetch_add(&cpu->kicks, 1, __ATOMIC_RELAXED);
+}
+
+uint64_t cpu_kicks(const struct cpu *cpu)
+{
+	return __atomic_load_n(&cpu->kicks, __ATOMIC_RELAXED);
 }
 
 static void note_request(struct cpu *cpu)
