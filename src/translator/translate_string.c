@@ -305,6 +305,25 @@ static void emit_to_page_end(struct tctx *c, ZydisRegister dst32, ZydisRegister 
 	emit2(e, ZYDIS_MNEMONIC_ADD, op_reg(dst32), op_imm(0x1000));
 }
 
+/* R11 the current window's entries for the 4 MiB region of the address in
+ * addr32 and R14D the page's index in it; a NULL region (no entries yet)
+ * jumps to the returned rel32 field instead. */
+static uint8_t *emit_entry_address(struct tctx *c, ZydisRegister addr32)
+{
+	struct emitter *e = &c->e;
+	const ZydisRegister r11 = ZYDIS_REGISTER_R11, r14 = ZYDIS_REGISTER_R14;
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(r11), cpu_field(8, CPU_OFF_WIN_ENTRIES));
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R14D), op_reg(addr32));
+	emit2(e, ZYDIS_MNEMONIC_SHR, op_reg(ZYDIS_REGISTER_R14D), op_imm(22));
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(r11), op_mem(8, r11, r14, 8, 0));
+	emit2(e, ZYDIS_MNEMONIC_TEST, op_reg(r11), op_reg(r11));
+	uint8_t *none = emit_jcc_rel32(e, 0x4, NULL);
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R14D), op_reg(addr32));
+	emit2(e, ZYDIS_MNEMONIC_SHR, op_reg(ZYDIS_REGISTER_R14D), op_imm(12));
+	emit2(e, ZYDIS_MNEMONIC_AND, op_reg(ZYDIS_REGISTER_R14D), op_imm(0x3ff));
+	return none;
+}
+
 /* The distance matters only when the pass's source and destination pages
  * are two linear pages of one frame: the same linear page overlaps only
  * linearly, which the host's REP MOVS copies exactly as the SDM says
@@ -314,9 +333,8 @@ static void emit_to_page_end(struct tctx *c, ZydisRegister dst32, ZydisRegister 
  * bound) taken when the pages cannot share a frame: the same linear page,
  * the identity window, or the two entries of the current window
  * (cpu->win_entries) naming different frames. Falls through with R11D the
- * distance again when they may (an unmapped page counts as any frame: the
- * pass then faults on it before it copies anything). Clobbers R8, R13,
- * R14 and the host flags. */
+ * distance again when they may, or when an entry is missing. Clobbers R8,
+ * R13, R14 and the host flags. */
 static void emit_frames_apart(struct tctx *c, uint8_t *apart[3])
 {
 	struct emitter *e = &c->e;
@@ -328,37 +346,27 @@ static void emit_frames_apart(struct tctx *c, uint8_t *apart[3])
 	emit2(e, ZYDIS_MNEMONIC_SHR, op_reg(ZYDIS_REGISTER_R13D), op_imm(12));
 	emit2(e, ZYDIS_MNEMONIC_CMP, op_reg(ZYDIS_REGISTER_R14D), op_reg(ZYDIS_REGISTER_R13D));
 	apart[0] = emit_jcc_rel32(e, 0x4, NULL);   /* JE: one linear page */
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(r11), cpu_field(8, CPU_OFF_WIN_ENTRIES));
-	emit2(e, ZYDIS_MNEMONIC_TEST, op_reg(r11), op_reg(r11));
-	apart[1] = emit_jcc_rel32(e, 0x4, NULL);   /* JZ: the identity window */
-	/* The source's entry into R13D. */
-	emit2(e, ZYDIS_MNEMONIC_SHR, op_reg(ZYDIS_REGISTER_R14D), op_imm(10));
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(r11), op_mem(8, r11, r14, 8, 0));
-	emit2(e, ZYDIS_MNEMONIC_TEST, op_reg(r11), op_reg(r11));
-	uint8_t *unknown_src = emit_jcc_rel32(e, 0x4, NULL);
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R14D), op_reg(ZYDIS_REGISTER_ESI));
-	emit2(e, ZYDIS_MNEMONIC_SHR, op_reg(ZYDIS_REGISTER_R14D), op_imm(12));
-	emit2(e, ZYDIS_MNEMONIC_AND, op_reg(ZYDIS_REGISTER_R14D), op_imm(0x3ff));
+	emit2(e, ZYDIS_MNEMONIC_CMP, cpu_field(8, CPU_OFF_WIN_ENTRIES), op_imm(0));
+	apart[1] = emit_jcc_rel32(e, 0x4, NULL);   /* JE: the identity window */
+	/* Each entry, or the bound kept: no entries there, or none for the
+	 * page (a page unmapped, or one whose unmap is still held back and
+	 * maps its old frame meanwhile, as a TLB would). */
+	uint8_t *unknown[4];
+	unknown[0] = emit_entry_address(c, ZYDIS_REGISTER_ESI);
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R13D), op_mem(4, r11, r14, 4, 0));
-	/* The destination's, compared above the flag bits. */
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(r11), cpu_field(8, CPU_OFF_WIN_ENTRIES));
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R14D), op_reg(ZYDIS_REGISTER_EDI));
-	emit2(e, ZYDIS_MNEMONIC_SHR, op_reg(ZYDIS_REGISTER_R14D), op_imm(22));
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(r11), op_mem(8, r11, r14, 8, 0));
-	emit2(e, ZYDIS_MNEMONIC_TEST, op_reg(r11), op_reg(r11));
-	uint8_t *unknown_dst = emit_jcc_rel32(e, 0x4, NULL);
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R14D), op_reg(ZYDIS_REGISTER_EDI));
-	emit2(e, ZYDIS_MNEMONIC_SHR, op_reg(ZYDIS_REGISTER_R14D), op_imm(12));
-	emit2(e, ZYDIS_MNEMONIC_AND, op_reg(ZYDIS_REGISTER_R14D), op_imm(0x3ff));
-	emit2(e, ZYDIS_MNEMONIC_XOR, op_reg(ZYDIS_REGISTER_R13D), op_mem(4, r11, r14, 4, 0));
+	emit2(e, ZYDIS_MNEMONIC_TEST, op_reg(ZYDIS_REGISTER_R13D), op_reg(ZYDIS_REGISTER_R13D));
+	unknown[1] = emit_jcc_rel32(e, 0x4, NULL);
+	unknown[2] = emit_entry_address(c, ZYDIS_REGISTER_EDI);
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R14D), op_mem(4, r11, r14, 4, 0));
+	emit2(e, ZYDIS_MNEMONIC_TEST, op_reg(ZYDIS_REGISTER_R14D), op_reg(ZYDIS_REGISTER_R14D));
+	unknown[3] = emit_jcc_rel32(e, 0x4, NULL);
+	/* The two entries compared above their flag bits. */
+	emit2(e, ZYDIS_MNEMONIC_XOR, op_reg(ZYDIS_REGISTER_R13D), op_reg(ZYDIS_REGISTER_R14D));
 	emit2(e, ZYDIS_MNEMONIC_SHR, op_reg(ZYDIS_REGISTER_R13D), op_imm(12));
 	apart[2] = emit_jcc_rel32(e, 0x5, NULL);   /* JNZ: different frames */
-	if (!e->failed) {
-		if (unknown_src)
-			patch_rel32(unknown_src, e->pos);
-		if (unknown_dst)
-			patch_rel32(unknown_dst, e->pos);
-	}
+	for (unsigned i = 0; i < 4; i++)
+		if (unknown[i] && !e->failed)
+			patch_rel32(unknown[i], e->pos);
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11D), op_reg(ZYDIS_REGISTER_R8D));
 }
 
