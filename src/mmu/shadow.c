@@ -596,11 +596,11 @@ static int map_page(struct shadow *sh, struct shadow_window *w, uint32_t va, con
  * installing the page the faulting instruction is about to touch again.
  * Others (fault-around, a kernel table shared by every window, the other
  * view of the same address space: a user page the kernel may never touch)
- * would cost a host mapping each, mostly never used. An entry dropped but still held
- * back in the pending unmap counts as mapped: mapping it again replaces
- * the unmap (map_run), where leaving it would cost that unmap and a hidden
- * fault later (the kernel's text_poke clears its alias in its own address
- * space, switches back, and sets the next one from there). */
+ * would cost a host mapping each, mostly never used. An entry dropped but
+ * still held back in the pending unmap counts as mapped: mapping it again
+ * replaces the unmap (map_run), where leaving it would cost that unmap and
+ * a hidden fault later (the kernel's text_poke clears its alias in its own
+ * address space, switches back, and sets the next one from there). */
 static void refresh_entry(struct shadow *sh, struct shadow_window *w, uint32_t vpage)
 {
 	uint32_t *e = entry_of(w, vpage);
