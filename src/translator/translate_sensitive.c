@@ -262,11 +262,16 @@ static bool translate_verw(struct tctx *c)
  * upper half keeping what it had (as current Intel CPUs do, and as the
  * callout does: read the slot, replace the low word, write it back). The
  * kernel saves its segments this way at every entry. */
+static bool translate_cr_read(struct tctx *c);
+
 static bool translate_segment_read(struct tctx *c)
 {
 	if (c->in.mnemonic == ZYDIS_MNEMONIC_MOV && c->ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
 	    ZydisRegisterGetClass(c->ops[0].reg.value) == ZYDIS_REGCLASS_SEGMENT)
 		return translate_segment_load(c);
+	if (c->in.mnemonic == ZYDIS_MNEMONIC_MOV && c->ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+	    ZydisRegisterGetClass(c->ops[1].reg.value) == ZYDIS_REGCLASS_CONTROL)
+		return translate_cr_read(c);
 	ZydisMnemonic m = c->in.mnemonic;
 	if (m == ZYDIS_MNEMONIC_MOV && c->ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
 	    c->ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
@@ -363,6 +368,32 @@ static bool translate_cli(struct tctx *c)
 		return false;
 	uint8_t *done = emit_inline_guard(c, false);
 	emit2(&c->e, ZYDIS_MNEMONIC_MOV, cpu_field(1, CPU_OFF_VIF), op_imm(0));
+	if (done)
+		patch_rel8(done, c->e.pos);
+	return true;
+}
+
+/* MOV r32, CR0/CR2/CR3/CR4 at CPL 0: a load of the register from struct
+ * cpu (the callout reads the same fields). The #PF handler reads CR2 once
+ * per fault, where the callout cost a door out and back. At CPL 1 and 2
+ * the guard takes the callout, which raises #GP (a privileged
+ * instruction); at CPL 3 the callout is all there is. */
+static bool translate_cr_read(struct tctx *c)
+{
+	if (c->mode & (MODE_CPL3 | MODE_SINGLE) || c->ops[0].type != ZYDIS_OPERAND_TYPE_REGISTER ||
+	    ZydisRegisterGetClass(c->ops[0].reg.value) != ZYDIS_REGCLASS_GPR32)
+		return false;
+	size_t off;
+	switch (c->ops[1].reg.value) {
+	case ZYDIS_REGISTER_CR0: off = offsetof(struct vcpu_state, cr0); break;
+	case ZYDIS_REGISTER_CR2: off = offsetof(struct vcpu_state, cr2); break;
+	case ZYDIS_REGISTER_CR3: off = offsetof(struct vcpu_state, cr3); break;
+	case ZYDIS_REGISTER_CR4: off = offsetof(struct vcpu_state, cr4); break;
+	default: return false;
+	}
+	uint8_t *done = emit_inline_guard(c, false);
+	emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(map_reg(c->ops[0].reg.value)),
+	      cpu_field(4, CPU_OFF_STATE + (unsigned)off));
 	if (done)
 		patch_rel8(done, c->e.pos);
 	return true;

@@ -11,6 +11,9 @@
 ;  rdtsc    CR4.TSD set: RDTSC at CPL 0 runs, at CPL 1 raises #GP(0)
 ;  verw     VERW of SEL_DATA (DPL 0): ZF=1 at CPL 0, ZF=0 at CPL 1; of a
 ;           DPL 1 data selector: ZF=1 at CPL 1
+;  mov_cr   MOV EAX, CR2 / EDX, CR0 / EBX, CR4 read what was written (CR2,
+;           CR4.TSD) at CPL 0; at CPL 1 each raises #GP(0) and writes
+;           nothing
 ; The exception handlers count and step over the faulting instruction.
 %define GUEST_NAME "ring1"
 %include "lib.inc"
@@ -110,6 +113,40 @@ verw_warm:
 	check esi, 0				; SEL_DATA: DPL 0 < CPL 1
 	check edi, REPS				; RING_SEL_R1DATA: DPL 1
 
+group "mov_cr"
+	mov eax, cr4
+	or eax, CR4_TSD
+	mov cr4, eax
+	mov ecx, REPS
+	xor esi, esi
+mov_cr_warm:
+	mov eax, 0x12345000
+	add eax, ecx
+	mov cr2, eax
+	call do_mov_cr
+	sub eax, ecx
+	xor eax, 0x12345000			; zero when CR2 read back right
+	or esi, eax
+	and edx, 1				; CR0.PE
+	xor edx, 1
+	or esi, edx
+	and ebx, CR4_TSD
+	xor ebx, CR4_TSD
+	or esi, ebx
+	loop mov_cr_warm
+	check esi, 0
+	mov dword [gp_count], 0
+	mov dword [skip_bytes], 3
+	mov eax, r1_mov_cr
+	xor ecx, ecx
+	call ring1_run
+	check dword [gp_count], 3 * REPS
+	check dword [gp_error], 0
+	check esi, 0				; nothing written by the reads
+	mov eax, cr4
+	and eax, ~CR4_TSD
+	mov cr4, eax
+
 	guest_finish
 
 ; The subroutines both rings call.
@@ -131,6 +168,13 @@ do_popf:
 
 do_rdtsc:
 	rdtsc
+	ret
+
+; do_mov_cr: EAX = CR2, EDX = CR0, EBX = CR4 (three 3-byte instructions).
+do_mov_cr:
+	mov eax, cr2
+	mov edx, cr0
+	mov ebx, cr4
 	ret
 
 ; do_verw: EAX = 1 if VERW of selector AX sets ZF, else 0.
@@ -201,6 +245,21 @@ r1_rdtsc:
 	ring1_data
 	mov ecx, REPS
 .next:	call do_rdtsc				; #GP, stepped over
+	loop .next
+	leave_user
+
+; ESI = the OR of what the reads left in EAX, EDX and EBX (zero before).
+r1_mov_cr:
+	ring1_data
+	xor esi, esi
+	mov ecx, REPS
+.next:	xor eax, eax
+	xor edx, edx
+	xor ebx, ebx
+	call do_mov_cr				; three #GP, stepped over
+	or esi, eax
+	or esi, edx
+	or esi, ebx
 	loop .next
 	leave_user
 
