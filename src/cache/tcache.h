@@ -54,6 +54,10 @@ struct tblock {
 	uint32_t code_len;       /* of host_len, the code before the callout descriptors */
 	uint16_t ninsns;
 	bool valid;
+	/* Some instruction runs on a low byte register between two XCHGs
+	 * with AH..DH: a host fault there must swap them back (host_fault.c
+	 * looks back only in such blocks). */
+	bool byte_swaps;
 	/* A copy of it may serve the same code at another linear address
 	 * (translator/translate_clone.c): every field of its code that holds
 	 * an address is in relocs (offset | TCACHE_RELOC_*), and clone_env

@@ -497,9 +497,9 @@ void cpu_fpu_materialize(struct cpu *cpu);
  * signal handler must use cpu_request_attention_signal instead: on the
  * vCPU thread it may have interrupted translated code. */
 void cpu_request_attention(struct cpu *cpu);
+void cpu_request_attention_signal(struct cpu *cpu, void *uctx);
 /* How many signals other threads' attention requests have sent. */
 uint64_t cpu_kicks(const struct cpu *cpu);
-void cpu_request_attention_signal(struct cpu *cpu, void *uctx);
 
 /* The run loop's side: true if attention was asked for, the request then
  * taken (the caller polls). A request's two stores may interleave with

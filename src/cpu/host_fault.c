@@ -253,11 +253,10 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
 	/* A fast MOVS keeps the guest's flags on the host stack meanwhile. */
 	cpu->rflags = fast == 2 ? *(const uint64_t *)g[REG_RSP] : (uint64_t)g[REG_EFL];
 	cpu->s.eip = tb->eip + tb->map_guest[i];
-	/* A string instruction's code swaps no byte registers, and the fast
-	 * ones' is long (their bounds, the REP MOVS frame check): a fault in
-	 * the host's REP STOS or MOVS (a first touch of each page a memset
-	 * or a copy reaches) skips the look back. */
-	if (!fast)
+	/* The look back decodes the instruction's host code up to the fault
+	 * (30-60 instructions for a fast REP STOS or MOVS): only blocks that
+	 * swap byte registers at all need it. */
+	if (tb->byte_swaps)
 		unswap_high_bytes(cpu, tb->host + tb->map_host[i], (const uint8_t *)g[REG_RIP]);
 	cpu->fault.kind = kind;
 	cpu->fault.host_rip = (uintptr_t)g[REG_RIP];

@@ -755,6 +755,7 @@ static bool emit_high_byte_swapped(struct tctx *c, ZydisEncoderRequest *req)
 	emit2(&c->e, ZYDIS_MNEMONIC_XCHG, op_reg(high), op_reg(low));
 	emit_request(&c->e, req);
 	emit2(&c->e, ZYDIS_MNEMONIC_XCHG, op_reg(high), op_reg(low));
+	c->tb->byte_swaps = true;
 	return !c->e.failed;
 }
 

@@ -72,6 +72,7 @@ int clone_block(struct tcache *tc, const struct tblock *twin, uint32_t eip, stru
 	tb->host_len = twin->host_len;
 	tb->code_len = twin->code_len;
 	tb->ninsns = twin->ninsns;
+	tb->byte_swaps = twin->byte_swaps;
 	tb->pages[0] = twin->pages[0];
 	tb->pages[1] = twin->pages[1];
 	tb->clonable = true;
@@ -158,6 +159,8 @@ const char *clone_differs(const struct tblock *copy, const struct tblock *fresh)
 	if (copy->guest_len != fresh->guest_len || copy->ninsns != fresh->ninsns ||
 	    copy->pages[0] != fresh->pages[0] || copy->pages[1] != fresh->pages[1])
 		return "guest extent";
+	if (copy->byte_swaps != fresh->byte_swaps)
+		return "byte swaps";
 	if (memcmp(copy->map_host, fresh->map_host, copy->ninsns * sizeof(*copy->map_host)) ||
 	    memcmp(copy->map_guest, fresh->map_guest, copy->ninsns * sizeof(*copy->map_guest)) ||
 	    !copy->map_esp != !fresh->map_esp ||

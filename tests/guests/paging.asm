@@ -7,7 +7,8 @@
 ;              with RSVD|P), PS ignored while CR4.PSE = 0
 ;  pf          #PF CR2/error code/EIP: not-present PTE and PDE (read, write,
 ;              fetch), CR0.WP on a read-only PTE or PDE, accesses straddling
-;              two pages, state (registers, flags, memory) left untouched
+;              two pages, state (registers, flags, memory) left untouched,
+;              AH too where the store ran on AL between two swaps
 ;  restart     a fix-up maps the page, IRET restarts the instruction and it
 ;              completes (load, read-modify-write, MOVS, POP m, an
 ;              instruction straddling two code pages)
@@ -308,6 +309,15 @@ t_pf:
 	mov ebx, 0x2222
 	pf_faults L_NP + 0x238, PF_W, mov [L_NP + 0x238], ebx
 	pf_faults L_NP + 0xfff, PF_W, mov byte [L_NP + 0xfff], 1		; last byte of the page
+	; AH with an FS-based address (the base in r14, which needs REX, so
+	; the store runs on AL between two swaps): the fault leaves AH and AL
+	; as they were
+	mov eax, 0x1234abcd
+	mov ebx, L_NP + 0x40 - FS_BASE
+	pf_faults L_NP + 0x40, PF_W, mov [fs:ebx], ah
+	check eax, 0x1234abcd
+	pf_faults L_NP + 0x44, 0, add ah, [fs:ebx + 4]
+	check eax, 0x1234abcd
 	; not-present PDE
 	pf_faults L_NOPDE + 0x10, 0, mov eax, [L_NOPDE + 0x10]
 	pf_faults L_NOPDE + 0x3ffffe, PF_W, mov word [L_NOPDE + 0x3ffffe], 5
