@@ -513,6 +513,31 @@ static uint64_t platform_tsc_hz(void *opaque)
 	return board->clk.hz;
 }
 
+/* How long HLT spins before it sleeps while a disk request is in flight:
+ * KVM's default halt-polling limit. A 1 MiB direct write is served in
+ * 100-400 us; a read from the host's page cache in tens. */
+#define HALT_POLL_NS 200000ull
+
+/* HLT with a disk request in flight: spins until something asks for
+ * attention (the request's completion, a timer) for at most HALT_POLL_NS
+ * or span ns, as KVM's halt polling does: a sleep in ppoll and the wake
+ * from it cost more than the completion takes to come (bench/disk: a
+ * guest's dd of 1 MiB direct writes, 7-10% faster). True if a request
+ * came. */
+static bool halt_poll(struct board *board, uint64_t span)
+{
+	uint64_t start = mono_ns();
+	if (span > HALT_POLL_NS)
+		span = HALT_POLL_NS;
+	for (unsigned i = 0;; i++) {
+		if (board->cpu.attention)
+			return true;
+		if (i % 64 == 63 && mono_ns() - start >= span)
+			return false;
+		__builtin_ia32_pause();
+	}
+}
+
 /* HLT: sleeps until the next timer event that can reach the CPU or
  * console input, whichever comes first; false when neither can ever come. */
 static bool platform_wait(void *opaque)
@@ -529,9 +554,10 @@ static bool platform_wait(void *opaque)
 	     irq_unmasked(board, ACPI_PM_SCI_IRQ)))
 		input_possible = true;
 	/* A disk request in flight ends in an interrupt (its thread wakes us). */
+	bool disk_busy = false;
 	for (unsigned i = 0; i < board->cfg.ndisks; i++)
 		if (virtio_blk_busy(&board->disks[i]))
-			input_possible = true;
+			disk_busy = input_possible = true;
 	/* So may a network frame, at any time while the driver runs. */
 	if (virtio_net_busy(&board->net))
 		input_possible = true;
@@ -547,9 +573,19 @@ static bool platform_wait(void *opaque)
 		return false;
 	/* A sample wakes the sleep too, but cannot end the guest's wait. */
 	deadline = earlier(deadline, board_stats_deadline(board));
-	board->cpu.stats.halt_sleeps++;
 	if (deadline <= now)
 		return true;
+	if (disk_busy) {
+		board->cpu.stats.halt_polls++;
+		if (halt_poll(board, deadline - now)) {
+			board->cpu.stats.halt_poll_wakes++;
+			return true;
+		}
+		now = board_clock_ns(board);
+		if (deadline <= now)
+			return true;
+	}
+	board->cpu.stats.halt_sleeps++;
 	struct pollfd pfd = { .fd = board->wake_fd, .events = POLLIN };
 	struct timespec ts, *tsp = NULL;
 	if (deadline != UINT64_MAX) {

@@ -228,6 +228,8 @@ static const struct stats_counter counters[] = {
 	{ "acpi.scis", "ACPI SCIs", SEC_EVENTS, FN(get_scis) },
 	{ "cpu.halts", "HLT", SEC_EVENTS, CPU(halts) },
 	{ "cpu.halt_sleeps", "HLT sleeps", SEC_EVENTS, CPU(halt_sleeps) },
+	{ "cpu.halt_polls", "HLT polls", SEC_EVENTS, CPU(halt_polls) },
+	{ "cpu.halt_poll_wakes", "HLT polls woken", SEC_EVENTS, CPU(halt_poll_wakes) },
 	{ "cpu.single_steps", "single-step traps", SEC_EVENTS, CPU(single_steps) },
 	{ "cpu.transfers_inline", "transfers kept in code", SEC_EVENTS, CPU(transfers_inline) },
 	{ "cpu.kicks", "signals from other threads", SEC_EVENTS, FN(get_kicks) },

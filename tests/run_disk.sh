@@ -5,7 +5,8 @@
 #   1. the guest mounts /dev/vda, reads a payload the host put there
 #      (sha256 compared), writes a file and its checksum, syncs, unmounts
 #      and powers off; then e2fsck -fn is clean and debugfs reads the file
-#      with the checksum the guest computed;
+#      with the checksum the guest computed; --stats-json shows HLT
+#      polls (a request in flight) that its completion ended;
 #   2. --snapshot: the guest writes and reads back, the image stays byte
 #      for byte what it was;
 #   3. a second btvm cannot open an image in use (one line, status 1),
@@ -81,13 +82,22 @@ expect_exit 0
 EOF
 "$expect_bin" -t 300 -l "$work/rw.log" "$work/rw.expect" "$btvm" run --display none \
 	--kernel "$kernel" --initrd "$initrd" --append "console=ttyS0" -m 256 --no-reboot \
-	--disk "$work/disk.img" --stats >/dev/null 2>&1 || fail "the guest's read/write run failed (log: rw.log)"
+	--disk "$work/disk.img" --stats --stats-json "$work/rw.json" >/dev/null 2>&1 ||
+	fail "the guest's read/write run failed (log: rw.log)"
 new_sum=$(grep -a -o '^[0-9a-f]\{64\}  /mnt/new.bin' "$work/rw.log" | head -1 | cut -d' ' -f1)
 [ -n "$new_sum" ] || fail "no checksum of new.bin in the guest's log"
 e2fsck -fn "$work/disk.img" >"$work/e2fsck.log" 2>&1 || fail "e2fsck -fn found problems: $(tail -3 "$work/e2fsck.log")"
 host_sum=$(debugfs -R 'cat /new.bin' "$work/disk.img" 2>/dev/null | sha256sum | cut -d' ' -f1)
 [ "$host_sum" = "$new_sum" ] || fail "new.bin on the image ($host_sum) is not what the guest wrote ($new_sum)"
 echo "run_disk: the guest read the payload, wrote 2 MiB; e2fsck clean, debugfs reads it back"
+# HLT with a request in flight spins a while before it sleeps: some of
+# those spins must have seen the completion come.
+polls=$(python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))["counters"]; print(c["cpu.halt_polls"], c["cpu.halt_poll_wakes"])' "$work/rw.json") ||
+	fail "no halt-poll counters in the --stats-json file"
+read -r npolls nwakes <<<"$polls"
+[ "$nwakes" -gt 0 ] && [ "$nwakes" -le "$npolls" ] ||
+	fail "HLT polls $npolls, woken $nwakes: no wait for the disk ended while polling"
+echo "run_disk: $nwakes of $npolls HLT polls with a disk request in flight saw it complete"
 
 # 2. --snapshot leaves the image as it was.
 before=$(sha256sum <"$work/disk.img")

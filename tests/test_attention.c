@@ -15,7 +15,8 @@
  * r9, which a request must reach where it is. A context in translated
  * code or in a door gets its r9 rewritten by a signal handler's request,
  * one in monitor code does not; a request from another thread sends the
- * attention signal to the vCPU thread, naming the cpu. And end to end:
+ * attention signal to the vCPU thread, naming the cpu, unless that
+ * thread waits in HLT (cpu->waiting). And end to end:
  * this thread spins in a poll loop like a translated block's, placed in
  * the translation cache's buffer, with r9 at poll_ok; a request from
  * another thread, and the board's kind of timer, each make its next poll
@@ -161,6 +162,15 @@ static void check_kick(struct cpu *cpu)
 	CHECK_EQ((uintptr_t)si.si_value.sival_ptr, (uintptr_t)cpu);
 	CHECK(cpu_take_attention(cpu));
 	CHECK_EQ(cpu_kicks(cpu), kicks + 1);   /* counted for --stats */
+	/* While the vCPU thread waits in HLT (the platform's wait, which the
+	 * requester ends itself): the request, but no signal. */
+	atomic_store(&cpu->waiting, true);
+	CHECK(host_thread_create(&helper, request_from_thread, cpu) == 0);
+	pthread_join(helper, NULL);
+	atomic_store(&cpu->waiting, false);
+	CHECK(sigtimedwait(&set, &si, &none) < 0);
+	CHECK_EQ(cpu_kicks(cpu), kicks + 1);
+	CHECK(cpu_take_attention(cpu));
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 

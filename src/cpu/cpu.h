@@ -26,7 +26,10 @@ struct cpu_platform {
 	bool (*intr)(void *opaque);
 	int (*inta)(void *opaque);
 	/* HLT with IF set and nothing pending: sleeps until an interrupt may
-	 * be due. false if no device can ever raise one (the guest is stuck). */
+	 * be due. false if no device can ever raise one (the guest is stuck).
+	 * Meanwhile another thread's attention request sends no signal (it
+	 * could only cut the sleep short): whatever the platform sleeps on,
+	 * its requesters must end that sleep themselves. */
 	bool (*wait)(void *opaque);
 	/* Model-specific registers that belong to the board's devices (the
 	 * APIC base): 0 handled, -1 #GP, 1 not the board's. May be NULL. */
@@ -118,6 +121,8 @@ struct cpu_stats {
 	uint64_t wrap_faults;        /* accesses run past 4 GiB: #GP */
 	uint64_t halts;
 	uint64_t halt_sleeps;
+	uint64_t halt_polls;        /* HLTs that spun a while first (a disk request in flight) */
+	uint64_t halt_poll_wakes;   /* of them, ended by a request while spinning */
 	uint64_t transfers_inline;  /* SYSENTER/SYSEXIT/INT/IRET that stayed in translated code */
 	uint64_t ibl_fast_fills;    /* lookup misses filled without leaving translated code */
 };
@@ -289,6 +294,10 @@ struct cpu {
 	 * completions, console input, gdb, the monitor socket); written by
 	 * them atomically, read with cpu_kicks. */
 	uint64_t kicks;
+	/* Set while the vCPU thread is in the platform's wait (HLT): other
+	 * threads' requests then send no signal. Sequentially consistent
+	 * with attention, as cpu_request_attention explains. */
+	_Atomic bool waiting;
 	/* The last host fault in translated code, set by the signal handler
 	 * on this vCPU's thread. */
 	struct host_fault fault;

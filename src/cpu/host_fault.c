@@ -15,6 +15,7 @@
 #include "cpu/run_internal.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -99,10 +100,20 @@ static bool on_vcpu_thread(const struct cpu *cpu)
 	return thread_id() == cpu->tid;
 }
 
+/* From another thread, no signal while the vCPU thread waits in HLT (the
+ * platform's wait, which such a request ends another way): the one
+ * interrupted ppoll cost a signal delivery and a restart on every disk
+ * completion. The request's stores come before the load of waiting, and
+ * halt_wait's clearing of waiting before its next look at attention
+ * (both sequentially consistent): either this sees waiting clear and
+ * signals, or the vCPU thread sees the request. */
 void cpu_request_attention(struct cpu *cpu)
 {
 	note_request(cpu);
-	if (!on_vcpu_thread(cpu))
+	if (on_vcpu_thread(cpu))
+		return;
+	atomic_thread_fence(memory_order_seq_cst);
+	if (!atomic_load(&cpu->waiting))
 		kick_vcpu_thread(cpu);
 }
 

@@ -9,6 +9,7 @@
 #include "cpu/profile.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 
 #include "cache/tcache.h"
 #include "mmu/paging.h"
@@ -242,7 +243,14 @@ static bool halt_wait(struct cpu *cpu)
 		cpu->fatal = "guest halted with interrupts disabled: nothing can wake it";
 		return false;
 	}
-	if (!p || !p->wait(p->opaque)) {
+	if (!p) {
+		cpu->fatal = "guest halted waiting for an interrupt that no device will raise";
+		return false;
+	}
+	atomic_store(&cpu->waiting, true);
+	bool woken = p->wait(p->opaque);
+	atomic_store(&cpu->waiting, false);   /* before poll looks at devices */
+	if (!woken) {
 		cpu->fatal = "guest halted waiting for an interrupt that no device will raise";
 		return false;
 	}
