@@ -203,6 +203,7 @@ static const struct stats_counter counters[] = {
 	{ "shadow.window_switches", "window switches", SEC_MMU, SH(window_switches) },
 	{ "shadow.window_creates", "windows made", SEC_MMU, SH(window_creates) },
 	{ "shadow.window_evictions", "windows evicted", SEC_MMU, SH(window_evictions) },
+	{ "shadow.window_recycles", "windows recycled", SEC_MMU, SH(window_recycles) },
 	{ "shadow.flushes", "shadow flushes", SEC_MMU, SH(flushes) },
 	{ "shadow.pages_mapped", "pages mapped now", SEC_MMU, FN(get_pages_mapped) },
 	{ "shadow.host_mappings", "host mappings now", SEC_MMU, FN(get_host_mappings) },

@@ -145,6 +145,58 @@ int main(void)
 	CHECK_EQ(fault(&s, BASE + 30 * 4096), SHADOW_FILLED);
 	CHECK(mapped(BASE + 30 * 4096));
 
+	/* Recycling: with every window in use, a new directory's supervisor
+	 * view takes the least recently used supervisor window and keeps the
+	 * regions whose directory entry the new directory holds unchanged
+	 * (the kernel half), mapped without a fault; a region whose entry
+	 * differs goes. The new directory is traced, the old one no more.
+	 * A user view is never recycled. */
+	shadow_flush(&sh);
+	const uint32_t kva = 0xc0000000u, kpde = 0u | PDE_PS | PTE_P | PTE_W | PTE_A | PTE_D;
+	for (uint32_t i = 0; i <= SHADOW_MAX_WINDOWS + 1; i++) {
+		uint32_t pd = 0x800000u + i * 0x1000u;
+		memset(ram.host + pd, 0, 4096);
+		put32(pd + (kva >> 22) * 4, kpde);
+		put32(pd + (BASE >> 22) * 4, (i == SHADOW_MAX_WINDOWS ? 0x3000u : PT) | PTE_P | PTE_W | PTE_A);
+	}
+	for (unsigned i = 0; i < 16; i++)
+		map4k(i, 0x100 + i);
+	struct vcpu_state k = s;
+	for (uint32_t i = 0; i < SHADOW_MAX_WINDOWS; i++) {
+		k.cr3 = 0x800000u + i * 0x1000u;
+		CHECK_EQ(shadow_select(&sh, &k, &win), 0);
+		if (i == 0) {
+			CHECK_EQ(fault(&k, kva + 0x5000), SHADOW_FILLED);
+			CHECK_EQ(fault(&k, BASE), SHADOW_FILLED);
+			CHECK(mapped(kva + 0x5000) && mapped(BASE));
+		}
+	}
+	CHECK_EQ(sh.stats.window_evictions, 0);
+	uint64_t faults = sh.stats.hidden_faults;
+	k.cr3 = 0x800000u + SHADOW_MAX_WINDOWS * 0x1000u;
+	CHECK_EQ(shadow_select(&sh, &k, &win), 0);
+	CHECK_EQ(sh.stats.window_evictions, 1);
+	CHECK_EQ(sh.stats.window_recycles, 1);
+	CHECK(mapped(kva + 0x5000));
+	CHECK(!mapped(BASE));
+	CHECK_EQ(sh.stats.hidden_faults, faults);
+	CHECK(shadow_page_is_table(&sh, k.cr3 >> 12));
+	CHECK(!shadow_page_is_table(&sh, 0x800));
+	put32(0x10a000 + 12, 0x13572468);   /* the kept region reads physical memory */
+	CHECK(mapped(kva + 0x10a000));
+	if (mapped(kva + 0x10a000))
+		CHECK_EQ(*(uint32_t *)(win->base + kva + 0x10a000 + 12), 0x13572468);
+	uint32_t old_pde = kpde;
+	put32(k.cr3 + (kva >> 22) * 4, 0);
+	shadow_after_write(&sh, k.cr3 + (kva >> 22) * 4, &old_pde, 1);
+	CHECK(!mapped(kva + 0x5000));
+	struct vcpu_state u = k;
+	u.cpl = 3;
+	u.cr3 = 0x800000u + (SHADOW_MAX_WINDOWS + 1) * 0x1000u;
+	CHECK_EQ(shadow_select(&sh, &u, &win), 0);
+	CHECK_EQ(sh.stats.window_evictions, 2);
+	CHECK_EQ(sh.stats.window_recycles, 1);
+
 	shadow_destroy(&sh);
 	guest_ram_destroy(&ram);
 

@@ -1,7 +1,9 @@
-/* Shadow paging: window cache, fill on host faults, reverse map, traces of
- * page-table and code pages, and the adaptive-translation set. */
+/* Shadow paging: the window cache (recycling evicted windows), fill on
+ * host faults, reverse map, traces of page-table and code pages.
+ * Replacement is shadow_replace.c's, the adaptive set shadow_adaptive.c's. */
 #define _GNU_SOURCE
 #include "mmu/shadow.h"
+#include "mmu/shadow_internal.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -450,7 +452,7 @@ static void release_table(struct shadow *sh, uint32_t page, uint16_t win, uint32
 		shadow_reprotect(sh, page);
 }
 
-static void drop_region(struct shadow *sh, struct shadow_window *w, uint32_t r, bool unmap)
+void shadow__drop_region(struct shadow *sh, struct shadow_window *w, uint32_t r, bool unmap)
 {
 	uint32_t *reg = w->regions[r];
 	if (!reg)
@@ -480,7 +482,7 @@ static void drop_window(struct shadow *sh, struct shadow_window *w)
 	if (sh->pending_unmap.w == w)
 		sh->pending_unmap.w = NULL;   /* the whole window goes below */
 	for (uint32_t r = 0; r < SHADOW_REGIONS; r++)
-		drop_region(sh, w, r, false);
+		shadow__drop_region(sh, w, r, false);
 	unmap_range(w, 0, SHADOW_REGIONS * 1024);
 	release_table(sh, w->cr3 >> 12, (uint16_t)(w - sh->windows), SHADOW_KEY_PD);   /* if traced */
 	w->pd_untraced = false;
@@ -500,75 +502,6 @@ void shadow_flush(struct shadow *sh)
 	sh->cur_view = -2;
 	shadow_retire_global(sh);
 	sh->stats.flushes++;
-}
-
-/* Replacement: drops the regions (of any window) that the guest faulted
- * into longest ago, until the windows' host mappings are down to target,
- * sparing the region (keep, keep_r) being filled. A clock of fills, not of
- * uses: the host MMU does not say which mappings the guest uses, so this is
- * FIFO among regions, and a region dropped while in use refills on its
- * next faults. Regions, not pages: one unmap each, and the run of a 4 MiB
- * page or of a sweep goes as it came. Ages are put into 64 buckets, so
- * two passes over the regions pick the victims without sorting. Returns
- * how many regions went. */
-#define AGE_BUCKETS 64u
-
-static unsigned replace_regions(struct shadow *sh, long target, const struct shadow_window *keep,
-				uint32_t keep_r)
-{
-	uint64_t oldest = UINT64_MAX, newest = 0;
-	for (unsigned i = 0; i < SHADOW_MAX_WINDOWS; i++) {
-		const struct shadow_window *w = &sh->windows[i];
-		for (uint32_t r = 0; w->used && w->mapped && r < SHADOW_REGIONS; r++) {
-			if (!w->regions[r] || (w == keep && r == keep_r))
-				continue;
-			oldest = w->region_tick[r] < oldest ? w->region_tick[r] : oldest;
-			newest = w->region_tick[r] > newest ? w->region_tick[r] : newest;
-		}
-	}
-	if (oldest > newest)
-		return 0;
-	uint64_t width = (newest - oldest) / AGE_BUCKETS + 1;
-	long freed[AGE_BUCKETS] = { 0 };
-	for (unsigned i = 0; i < SHADOW_MAX_WINDOWS; i++) {
-		const struct shadow_window *w = &sh->windows[i];
-		for (uint32_t r = 0; w->used && w->mapped && r < SHADOW_REGIONS; r++)
-			if (w->regions[r] && !(w == keep && r == keep_r))
-				freed[(w->region_tick[r] - oldest) / width] += w->region_maps[r];
-	}
-	unsigned cut = 0;
-	for (long need = sh->host_maps - target - freed[0]; need > 0 && cut + 1 < AGE_BUCKETS; cut++)
-		need -= freed[cut + 1];
-	unsigned dropped = 0;
-	for (unsigned i = 0; i < SHADOW_MAX_WINDOWS; i++) {
-		struct shadow_window *w = &sh->windows[i];
-		for (uint32_t r = 0; w->used && w->mapped && r < SHADOW_REGIONS; r++) {
-			if (!w->regions[r] || (w == keep && r == keep_r) ||
-			    (w->region_tick[r] - oldest) / width > cut)
-				continue;
-			drop_region(sh, w, r, true);
-			dropped++;
-		}
-	}
-	sh->stats.replacements++;
-	sh->stats.replaced_regions += dropped;
-	return dropped;
-}
-
-void shadow_set_map_budget(struct shadow *sh, long budget)
-{
-	if (budget < sh->map_budget)
-		sh->map_budget = budget > SHADOW_MAP_MIN ? budget : SHADOW_MAP_MIN;
-}
-
-bool shadow_make_room(struct shadow *sh)
-{
-	/* The host refused a mapping before the budget was reached (the
-	 * process holds more mappings of its own than reserved): the budget
-	 * follows what the host allows. */
-	long lower = sh->host_maps - sh->host_maps / 4;
-	sh->map_budget = lower > SHADOW_MAP_MIN ? lower : SHADOW_MAP_MIN;
-	return replace_regions(sh, sh->map_budget - sh->map_budget / 8, NULL, 0) > 0;
 }
 
 /* --- the tables changed --------------------------------------------------- */
@@ -707,7 +640,7 @@ static void unshadow_table(struct shadow *sh, uint32_t page)
 	for (unsigned i = 0; i < n; i++) {
 		struct shadow_window *w = &sh->windows[users[i].win];
 		if (users[i].key != SHADOW_KEY_PD) {
-			drop_region(sh, w, users[i].key, true);
+			shadow__drop_region(sh, w, users[i].key, true);
 			dropped = true;
 		} else if (&w->win != sh->current && ++w->pd_floods >= DIRECTORY_FLOODS) {
 			untrace_directory(sh, w);
@@ -732,7 +665,7 @@ static void suspect_region(struct shadow *sh, struct shadow_window *w, uint32_t 
 {
 	uint64_t bit = 1ull << (r % 64);
 	if (!w->regions[r] || w->region_maps[r] == 0) {
-		drop_region(sh, w, r, true);
+		shadow__drop_region(sh, w, r, true);
 		return;
 	}
 	if (!(w->suspect[r / 64] & bit)) {
@@ -752,7 +685,7 @@ static void check_suspects(struct shadow *sh, struct shadow_window *w)
 			uint32_t r = i * 64 + (uint32_t)__builtin_ctzll(w->suspect[i]);
 			w->suspect[i] &= w->suspect[i] - 1;
 			if (pd[r] != w->suspect_pde[r])
-				drop_region(sh, w, r, true);
+				shadow__drop_region(sh, w, r, true);
 		}
 	}
 }
@@ -771,7 +704,7 @@ static void table_slot_written(struct shadow *sh, uint32_t page, uint32_t slot, 
 		if (users[i].key != SHADOW_KEY_PD)
 			refresh_entry(sh, w, users[i].key * 1024 + slot);
 		else if (&w->win == sh->current)
-			drop_region(sh, w, slot, true);   /* a directory entry: its 4 MiB */
+			shadow__drop_region(sh, w, slot, true);   /* a directory entry: its 4 MiB */
 		else
 			suspect_region(sh, w, slot, old);
 	}
@@ -835,20 +768,88 @@ static struct shadow_window *find_window(struct shadow *sh, uint32_t cr3, int vi
 	return NULL;
 }
 
+/* The least recently used supervisor window, evicted for another
+ * directory of the same view, keeps the regions whose directory entry
+ * the new directory holds too, unchanged: a region derives only from that
+ * entry and the table it names, whose writes still reach the region
+ * (entry for entry, accessed and dirty bits included, so the new entry
+ * already has the bits a walk would set). The kernel half, which every
+ * process's directory copies from the kernel's, then stays mapped instead
+ * of faulting in again (a Debian boot made 47% of its mmap calls there).
+ * A user view has no region another process's directory would share.
+ * The rest goes, in as few unmaps as the kept regions allow. */
+static bool recycle_window(struct shadow *sh, struct shadow_window *w, uint32_t cr3, int view)
+{
+	uint32_t old_page = w->cr3 / GUEST_PAGE_SIZE, new_page = cr3 / GUEST_PAGE_SIZE;
+	if (view == 1 || w->user || w->no_wp != (view == 2) || old_page >= sh->ram_pages ||
+	    new_page >= sh->ram_pages)
+		return false;
+	uint16_t id = (uint16_t)(w - sh->windows);
+	int err = list_add(sh, &sh->deriv_head[new_page], id, SHADOW_KEY_PD, NULL);
+	if (err)
+		return false;
+	if (sh->pt_refs[new_page]++ == 0)
+		shadow_reprotect(sh, new_page);
+	if (sh->pending_unmap.w == w)
+		flush_pending_unmap(sh);
+	const uint32_t *old_pd = (const uint32_t *)(sh->ram->host + (uint64_t)w->cr3);
+	const uint32_t *new_pd = (const uint32_t *)(sh->ram->host + (uint64_t)cr3);
+	uint32_t gone_from = 0;
+	for (uint32_t r = 0; r <= SHADOW_REGIONS; r++) {
+		bool keep = false;
+		if (r < SHADOW_REGIONS && w->regions[r]) {
+			/* A suspect's entry changed while the window was not in
+			 * use (or its directory went untraced): the region
+			 * derives from the entry it had before. */
+			bool suspect = w->suspect[r / 64] & (1ull << (r % 64));
+			keep = new_pd[r] == (suspect ? w->suspect_pde[r] : old_pd[r]) &&
+			       w->region_maps[r] > 0;
+			if (!keep)
+				shadow__drop_region(sh, w, r, false);
+		}
+		if (keep || r == SHADOW_REGIONS) {
+			if (r > gone_from)
+				unmap_range(w, gone_from * 1024, (r - gone_from) * 1024);
+			gone_from = r + 1;
+		}
+	}
+	memset(w->suspect, 0, sizeof(w->suspect));
+	w->any_suspect = false;
+	if (!w->pd_untraced)
+		release_table(sh, old_page, id, SHADOW_KEY_PD);
+	w->pd_untraced = false;
+	w->pd_floods = 0;
+	w->cr3 = cr3;
+	retire_asid(sh, w);
+	sh->stats.window_recycles++;
+	sh->stats.window_creates++;
+	return true;
+}
+
 static int new_window(struct shadow *sh, uint32_t cr3, int view, struct shadow_window **out)
 {
-	struct shadow_window *w = NULL, *lru = NULL;
+	/* The least recently used window, and of the same view. */
+	struct shadow_window *w = NULL, *lru = NULL, *lru_alike = NULL;
 	for (unsigned i = 0; i < SHADOW_MAX_WINDOWS && !w; i++) {
 		struct shadow_window *c = &sh->windows[i];
-		if (!c->used)
+		if (!c->used) {
 			w = c;
-		else if (&c->win != sh->current && (!lru || c->last_used < lru->last_used))
-			lru = c;
+		} else if (&c->win != sh->current) {
+			if (!lru || c->last_used < lru->last_used)
+				lru = c;
+			if (c->user == (view == 1) && c->no_wp == (view == 2) &&
+			    (!lru_alike || c->last_used < lru_alike->last_used))
+				lru_alike = c;
+		}
 	}
 	if (!w) {
 		assert(lru);
-		drop_window(sh, lru);
 		sh->stats.window_evictions++;
+		if (lru_alike && recycle_window(sh, lru_alike, cr3, view)) {
+			*out = lru_alike;
+			return 0;
+		}
+		drop_window(sh, lru);
 		w = lru;
 	}
 	if (!w->win.base) {
@@ -1058,7 +1059,7 @@ static int map_page(struct shadow *sh, struct shadow_window *w, uint32_t va, con
 		*run = (struct fault_run){ vpage, 1 };
 
 	if (w->regions[r] && w->region_pt[r] != table)
-		drop_region(sh, w, r, true);   /* the directory entry moved under us */
+		shadow__drop_region(sh, w, r, true);   /* the directory entry moved under us */
 	if (!w->regions[r]) {
 		w->regions[r] = calloc(2 * 1024, sizeof(uint32_t));   /* entries, nodes */
 		if (!w->regions[r])
@@ -1088,7 +1089,7 @@ static int map_page(struct shadow *sh, struct shadow_window *w, uint32_t va, con
 		drop_entry(sh, w, vpage);
 	w->region_tick[r] = ++sh->tick;
 	if (sh->host_maps >= sh->map_budget)
-		(void)replace_regions(sh, sh->map_budget - sh->map_budget / 8, w, r);
+		(void)shadow__replace_regions(sh, sh->map_budget - sh->map_budget / 8, w, r);
 	if (!run)
 		return map_run(sh, w, vpage, page, 1, flags);
 	grow_fault_run(sh, w, pr, wk->large, page, flags, run);

@@ -86,6 +86,7 @@ struct shadow_stats {
 	uint64_t adaptive_released; /* returned to their plain translation */
 	uint64_t mmio_accesses;
 	uint64_t window_switches, window_creates, window_evictions, flushes;
+	uint64_t window_recycles;   /* of the evictions, windows kept for another directory */
 	uint64_t tables_unshadowed; /* page tables whose shadows went after a write flood */
 	uint64_t replacements;     /* times the host-mapping budget was reached */
 	uint64_t replaced_regions; /* 4 MiB regions of windows dropped then */
