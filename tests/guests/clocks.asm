@@ -36,6 +36,11 @@ IDLE_PM		equ PM_HZ / 20		; 50 ms
 COUNTDOWNS	equ 10			; measurements wanted
 COUNTDOWN_TRIES	equ 100
 COUNTDOWN_BRACKET equ 512		; PM ticks (143 us) of uncertainty at most
+; A countdown judged to 0.2% may be off by half its two brackets: at the
+; shortest count (32768 PIT clocks, 98,304 PM ticks) 0.2% is 196 ticks, so
+; its brackets stay under 2 x 196 (a run under load measured 0.197% over
+; with brackets inside 512 and failed, btvm's clocks being right).
+COUNTDOWN_EDGE_BRACKET equ 256
 RTC_TRIES	equ 10			; second boundaries to find one unstalled
 
 ; rtc_read REG: AL = CMOS register REG (NMI left enabled).
@@ -292,7 +297,7 @@ group "countdown"
 	sub ebp, ebx
 	and ebp, 0xffffff
 	add edx, ebp
-	cmp edx, COUNTDOWN_BRACKET
+	cmp edx, COUNTDOWN_EDGE_BRACKET
 	ja .wide
 	; duration: from the start's midpoint to the edge's,
 	; ((after - before) + (lastlow - after start)) / 2
