@@ -243,13 +243,12 @@ static bool halt_wait(struct cpu *cpu)
 		cpu->fatal = "guest halted with interrupts disabled: nothing can wake it";
 		return false;
 	}
-	if (!p) {
-		cpu->fatal = "guest halted waiting for an interrupt that no device will raise";
-		return false;
+	bool woken = false;
+	if (p) {
+		atomic_store(&cpu->waiting, true);
+		woken = p->wait(p->opaque);
+		atomic_store(&cpu->waiting, false);   /* before poll looks at devices */
 	}
-	atomic_store(&cpu->waiting, true);
-	bool woken = p->wait(p->opaque);
-	atomic_store(&cpu->waiting, false);   /* before poll looks at devices */
 	if (!woken) {
 		cpu->fatal = "guest halted waiting for an interrupt that no device will raise";
 		return false;

@@ -781,8 +781,8 @@ static struct shadow_window *find_window(struct shadow *sh, uint32_t cr3, int vi
 static bool recycle_window(struct shadow *sh, struct shadow_window *w, uint32_t cr3, int view)
 {
 	uint32_t old_page = w->cr3 / GUEST_PAGE_SIZE, new_page = cr3 / GUEST_PAGE_SIZE;
-	if (view == 1 || w->user || w->no_wp != (view == 2) || old_page >= sh->ram_pages ||
-	    new_page >= sh->ram_pages)
+	assert(w->user == (view == 1) && w->no_wp == (view == 2));   /* new_window's pick */
+	if (view == 1 || old_page >= sh->ram_pages || new_page >= sh->ram_pages)
 		return false;
 	uint16_t id = (uint16_t)(w - sh->windows);
 	int err = list_add(sh, &sh->deriv_head[new_page], id, SHADOW_KEY_PD, NULL);
