@@ -178,6 +178,7 @@ static const struct stats_counter counters[] = {
 	{ "tcache.ibl_fills", "indirect table fills", SEC_TCACHE, TC(ibl_fills) },
 	{ "tcache.ibl_global_fills", "of them global pages", SEC_TCACHE, TC(ibl_global_fills) },
 	{ "tcache.ibl_fast_fills", "misses without an exit", SEC_TCACHE, CPU(ibl_fast_fills) },
+	{ "tcache.ibl_reuses", "of them, the slot's block under a new tag", SEC_TCACHE, CPU(ibl_reuses) },
 	{ "tcache.invalidations", "invalidations", SEC_TCACHE, TC(invalidations) },
 	{ "tcache.invalidated_blocks", "blocks invalidated", SEC_TCACHE, TC(invalidated_blocks) },
 	{ "tcache.flushes", "flushes", SEC_TCACHE, TC(flushes) },

@@ -407,7 +407,7 @@ static void test_full(void)
 	CHECK_EQ(tc.nblocks, n);
 	CHECK(tcache_lookup(&tc, 0x1000, 0x1000, 0) != NULL);
 	CHECK(tcache_page_traced(&tc, 1));
-	ibl_enter(&ibl, 0, 0x1000, tc.blocks[0].host);
+	ibl_enter(&ibl, 0, 0x1000, tc.blocks[0].host, 0x1000);
 	uint32_t slot = ibl_index(0x1000, ibl.mix);
 	CHECK_EQ(ibl_tag_at(&ibl, slot), 0x1000);
 	tcache_flush(&tc, &ibl);
@@ -500,7 +500,7 @@ static const uint8_t *ibl_lookup(const uint64_t *tags, const uint64_t *global_ta
 
 static void ibl_fill(uint64_t tag_base, uint32_t eip, const struct tblock *tb)
 {
-	ibl_enter(&ibl, tag_base, eip, tb->host);
+	ibl_enter(&ibl, tag_base, eip, tb->host, tb->pages[1] == tb->pages[0] ? tb->gpa : IBL_GPA_NONE);
 }
 
 
@@ -535,11 +535,26 @@ static void test_ibl(void)
 	CHECK(ibl_index(0xc0101000, true) != ibl_index(0xc0111000, true));   /* 64 KiB apart */
 	/* A filled slot: the tag complemented, the host address in the
 	 * second array, where the emitted lookup reads them. */
-	ibl_enter(&ibl, 0x0000050700000000ull, 0x00401234, (const void *)0x7f0012345678ull);
+	ibl_enter(&ibl, 0x0000050700000000ull, 0x00401234, (const void *)0x7f0012345678ull, 0x9234);
 	uint32_t at = ibl_index(0x00401234, ibl.mix);
 	CHECK_EQ(ibl.slots[at], ~0x0000050700401234ull);
 	CHECK_EQ(ibl.slots[at + IBL_HOST_OFFSET / 8], 0x7f0012345678ull);
+	/* The entry's block serves a miss under any other tag (asid), for
+	 * the same address, mode and physical address only. */
+	CHECK_EQ((uintptr_t)ibl_same_block(&ibl, 0x00401234, 7, 0x9234), 0x7f0012345678ull);
+	CHECK(ibl_same_block(&ibl, 0x00401234, 7, 0xa234) == NULL);   /* mapped elsewhere */
+	CHECK(ibl_same_block(&ibl, 0x00401234, 6, 0x9234) == NULL);   /* another mode */
+	uint32_t other = ibl.mix ? 0x00411233 : 0x00411234;   /* another address, the same slot */
+	CHECK_EQ(ibl_index(other, ibl.mix), at);
+	CHECK(ibl_same_block(&ibl, other, 7, 0x9234) == NULL);
+	ibl_forget(&ibl, 0x00401234, (const void *)0x7f0012345678ull);
+	CHECK(ibl_same_block(&ibl, 0x00401234, 7, 0x9234) == NULL);   /* its block dropped */
+	ibl_enter(&ibl, 0x0000050700000000ull, 0x00401234, (const void *)0x7f0012345678ull, IBL_GPA_NONE);
+	CHECK(ibl_same_block(&ibl, 0x00401234, 7, 0x9234) == NULL);   /* a block on two pages */
+	CHECK(ibl_same_block(&ibl, 0x00401234, 7, IBL_GPA_NONE) == NULL);
+	ibl_enter(&ibl, 0x0000050700000000ull, 0x00401234, (const void *)0x7f0012345678ull, 0x9234);
 	ibl_clear(&ibl);
+	CHECK(ibl_same_block(&ibl, 0x00401234, 7, 0x9234) == NULL);   /* cleared */
 
 	/* The tags: the shadow reports the current address space's number on
 	 * each window switch, and the vCPU's tags (here, test_space_changed's,

@@ -9,8 +9,11 @@ int ibl_init(struct ibl_table *t)
 {
 	t->mix = __builtin_cpu_supports("bmi2");
 	t->slots = malloc(2 * IBL_ENTRIES * sizeof(*t->slots));
-	if (!t->slots)
+	t->gpas = malloc(IBL_ENTRIES * sizeof(*t->gpas));
+	if (!t->slots || !t->gpas) {
+		ibl_destroy(t);
 		return -ENOMEM;
+	}
 	ibl_clear(t);
 	return 0;
 }
@@ -18,7 +21,9 @@ int ibl_init(struct ibl_table *t)
 void ibl_destroy(struct ibl_table *t)
 {
 	free(t->slots);
+	free(t->gpas);
 	t->slots = NULL;
+	t->gpas = NULL;
 }
 
 void ibl_clear(struct ibl_table *t)

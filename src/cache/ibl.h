@@ -9,6 +9,7 @@
 #define BTVM_CACHE_IBL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define IBL_ENTRIES 65536u
@@ -26,8 +27,17 @@
  * ~0, a tag no lookup computes. */
 struct ibl_table {
 	uint64_t *slots;             /* 2 * IBL_ENTRIES words */
+	/* Beside each entry, for the monitor only: the guest physical
+	 * address its block starts at, when the block is on one page, else
+	 * IBL_GPA_NONE. A miss whose slot holds the same address and mode
+	 * under another tag (a forked child running its parent's code) and
+	 * whose walk finds that same physical address reuses the entry's
+	 * host code instead of looking the block up in the cache. */
+	uint32_t *gpas;
 	bool mix;                    /* ibl_index() mixes the high bits in (BMI2) */
 };
+
+#define IBL_GPA_NONE 0xffffffffu
 
 #define IBL_HOST_OFFSET (IBL_ENTRIES * 8)
 
@@ -67,12 +77,31 @@ static inline void ibl_set_space_tags(uint64_t *tags, uint32_t asid)
 }
 
 /* Enters the translation at host for guest eip under a tag base (one of
- * the vCPU's, for its mode: its address space's or the global pages'). */
-static inline void ibl_enter(struct ibl_table *t, uint64_t tag_base, uint32_t eip, const void *host)
+ * the vCPU's, for its mode: its address space's or the global pages'),
+ * with its block's physical address if the block is on one page (else
+ * IBL_GPA_NONE). */
+static inline void ibl_enter(struct ibl_table *t, uint64_t tag_base, uint32_t eip, const void *host,
+			     uint32_t one_page_gpa)
 {
 	uint32_t i = ibl_index(eip, t->mix);
 	t->slots[i] = ~(tag_base | eip);
 	t->slots[IBL_ENTRIES + i] = (uint64_t)(uintptr_t)host;
+	t->gpas[i] = one_page_gpa;
+}
+
+/* The host code of a live entry for guest eip in mode, under any tag,
+ * whose block starts at physical gpa on one page; NULL if the slot holds
+ * no such entry. A live entry's block is live (dropping a block forgets
+ * its entry), so the code is the translation of (eip, gpa, mode). */
+static inline const void *ibl_same_block(const struct ibl_table *t, uint32_t eip, uint32_t mode,
+					 uint32_t gpa)
+{
+	uint32_t i = ibl_index(eip, t->mix);
+	uint64_t tag = ibl_tag_at(t, i);
+	if (tag == ~0ull || (uint32_t)tag != eip || (uint32_t)(tag >> 32 & 0xff) != mode ||
+	    t->gpas[i] != gpa || gpa == IBL_GPA_NONE)
+		return NULL;
+	return (const void *)(uintptr_t)ibl_host_at(t, i);
 }
 
 /* 0, or -ENOMEM. The table starts empty. */

@@ -125,6 +125,7 @@ struct cpu_stats {
 	uint64_t halt_poll_wakes;   /* of them, ended by a request while spinning */
 	uint64_t transfers_inline;  /* SYSENTER/SYSEXIT/INT/IRET that stayed in translated code */
 	uint64_t ibl_fast_fills;    /* lookup misses filled without leaving translated code */
+	uint64_t ibl_reuses;        /* of them, with the host code the slot held under another tag */
 };
 
 /* What cpu->exit says when translated code came back through a door

@@ -150,8 +150,9 @@ static bool block_is_global(struct cpu *cpu, const struct tblock *tb)
  * only once the window maps its pages (shadow_hold_code), or a change of
  * their page-table entries would not reach the entry. */
 static void fill_lookup(struct cpu *cpu, uint32_t target, uint32_t mode, const uint8_t *host,
-			const uint32_t pages[2], bool global)
+			uint32_t gpa, const uint32_t pages[2], bool global)
 {
+	uint32_t one_page_gpa = pages[1] == pages[0] ? gpa : IBL_GPA_NONE;
 	if (cpu->no_ibl)
 		return;
 	if (global) {
@@ -160,13 +161,13 @@ static void fill_lookup(struct cpu *cpu, uint32_t target, uint32_t mode, const u
 		if (pages[1] != pages[0])
 			shadow_note_global_code(cpu->sh, (target | (GUEST_PAGE_SIZE - 1)) + 1, pages[1],
 						user);
-		ibl_enter(&cpu->ibl_table, cpu->ibl_global_tags[mode], target, host);
+		ibl_enter(&cpu->ibl_table, cpu->ibl_global_tags[mode], target, host, one_page_gpa);
 		cpu->tc->stats.ibl_global_fills++;
 	} else {
 		if (!shadow_hold_code(cpu->sh, target) ||
 		    (pages[1] != pages[0] && !shadow_hold_code(cpu->sh, (target | (GUEST_PAGE_SIZE - 1)) + 1)))
 			return;
-		ibl_enter(&cpu->ibl_table, cpu->ibl_tags[mode], target, host);
+		ibl_enter(&cpu->ibl_table, cpu->ibl_tags[mode], target, host, one_page_gpa);
 	}
 	cpu->tc->stats.ibl_fills++;
 }
@@ -191,12 +192,19 @@ uint64_t cpu_ibl_fast(struct cpu *cpu)
 		gpa = w.gpa;
 		global = w.global;
 	}
-	/* A block on one page only: the walk above is its page's. */
-	uint8_t *host = tcache_lookup_host(cpu->tc, target, gpa, mode);
+	/* A block on one page only: the walk above is its page's. Most
+	 * misses find the slot holding this very block under another tag
+	 * (every fork and exec starts a new one), and the cache's lookup
+	 * is a miss in host memory too. */
+	uint8_t *host = (uint8_t *)ibl_same_block(&cpu->ibl_table, target, mode, gpa);
+	if (host)
+		cpu->stats.ibl_reuses++;
+	else
+		host = tcache_lookup_host(cpu->tc, target, gpa, mode);
 	if (!host)
 		return 0;
 	const uint32_t pages[2] = { gpa >> 12, gpa >> 12 };
-	fill_lookup(cpu, target, mode, host, pages, global);
+	fill_lookup(cpu, target, mode, host, gpa, pages, global);
 	cpu->stats.ibl_fast_fills++;
 	return (uint64_t)(uintptr_t)host;
 }
@@ -213,7 +221,7 @@ static void fill_indirect(struct cpu *cpu, struct translator *t)
 	struct tblock *to = cpu_get_block(cpu, t, target, mode);
 	if (!to || cpu->s.eip != target)
 		return;
-	fill_lookup(cpu, target, mode, to->host, to->pages, block_is_global(cpu, to));
+	fill_lookup(cpu, target, mode, to->host, to->gpa, to->pages, block_is_global(cpu, to));
 }
 
 /* Takes a pending external interrupt if IF allows; true if one was taken. */
