@@ -23,6 +23,11 @@
  *   timeout SECONDS    per-step timeout for the steps that follow
  *   fail_on TEXT       from here on, fail at once when TEXT appears (e.g.
  *                      "Kernel panic") rather than waiting for a timeout
+ *   run COMMAND        run COMMAND on the host (/bin/sh -c, its output
+ *                      where console_expect's goes unless it redirects it)
+ *                      and fail unless it exits 0; the program's output is
+ *                      read again after it (a benchmark measures the host
+ *                      between two steps of the guest, in the same minute)
  * TEXT may use the escapes \\ \n \r \t \e \s (space) and \xHH.
  *
  * Exit status: 0 when every step passed, 1 when one failed, 2 on bad usage
@@ -45,11 +50,11 @@
 #include <time.h>
 #include <unistd.h>
 
-enum step_kind { STEP_EXPECT, STEP_SEND, STEP_SENDRAW, STEP_EXPECT_EXIT, STEP_TIMEOUT, STEP_FAIL_ON };
+enum step_kind { STEP_EXPECT, STEP_SEND, STEP_SENDRAW, STEP_EXPECT_EXIT, STEP_TIMEOUT, STEP_FAIL_ON, STEP_RUN };
 
 struct step {
 	enum step_kind kind;
-	char *text;   /* decoded TEXT (STEP_EXPECT, STEP_SEND*, STEP_FAIL_ON) */
+	char *text;   /* decoded TEXT (STEP_EXPECT, STEP_SEND*, STEP_FAIL_ON); COMMAND (STEP_RUN) */
 	size_t len;
 	long number;  /* STEP_EXPECT_EXIT, STEP_TIMEOUT */
 	int line;     /* in the script */
@@ -204,6 +209,7 @@ static struct step *parse_script(const char *path, size_t *count)
 		{ "expect", STEP_EXPECT },           { "send", STEP_SEND },
 		{ "sendraw", STEP_SENDRAW },         { "expect_exit", STEP_EXPECT_EXIT },
 		{ "timeout", STEP_TIMEOUT },         { "fail_on", STEP_FAIL_ON },
+		{ "run", STEP_RUN },
 	};
 	while ((got = getline(&line, &cap, f)) >= 0) {
 		lineno++;
@@ -243,6 +249,11 @@ static struct step *parse_script(const char *path, size_t *count)
 			break;
 		case STEP_TIMEOUT:
 			ok = parse_number(arg, 1, 86400, &s.number);
+			break;
+		case STEP_RUN:
+			s.text = strdup(arg);   /* for the shell as written: no escapes */
+			s.len = strlen(arg);
+			ok = s.len > 0;
 			break;
 		}
 		if (!ok) {
@@ -601,7 +612,7 @@ static void usage(FILE *out)
 		"  -v, --verbose          copy the console to stdout as it arrives\n"
 		"  -p, --pipe             run COMMAND on pipes instead of a pseudo-terminal\n"
 		"script steps: expect TEXT | send TEXT | sendraw TEXT | expect_exit STATUS |\n"
-		"              timeout SECONDS | fail_on TEXT   (see the source's top comment)\n");
+		"              timeout SECONDS | fail_on TEXT | run COMMAND   (see the source's top comment)\n");
 }
 
 int main(int argc, char **argv)
@@ -704,6 +715,16 @@ int main(int argc, char **argv)
 				}
 			}
 			free(buf);
+			break;
+		}
+		case STEP_RUN: {
+			fflush(stdout);
+			int status = system(s->text);
+			if (status == -1)
+				fail(s, "cannot run the host command: %s", strerror(errno));
+			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+				fail(s, "the host command %s %d", WIFEXITED(status) ? "exited with status" : "was killed by signal",
+				     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 			break;
 		}
 		case STEP_EXPECT_EXIT: {

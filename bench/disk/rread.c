@@ -19,6 +19,7 @@
  * clock, as for dd); this line is a cross-check.
  * Exit status: 0 done, 1 an I/O error or a short read, 2 bad usage. */
 #define _GNU_SOURCE
+#define _FILE_OFFSET_BITS 64   /* a 32-bit process, and scratch files past 2 GiB */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>

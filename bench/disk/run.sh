@@ -13,8 +13,10 @@
 #     and a scratch image as /dev/vdb: sequential direct-I/O reads and
 #     writes with dd (bs=1M) and random 4 KiB direct reads (rread.c, the
 #     same static i386 program on both sides), each --reps times (the
-#     best counts), against the host doing the same on the same scratch
-#     file, with O_DIRECT and buffered.
+#     best counts); right after each of the guest's tests, while it waits
+#     at its prompt, the host does the same on other regions of the same
+#     scratch file, with O_DIRECT and buffered (console_expect's `run`),
+#     so that host and guest are measured in the same minute.
 #
 #	bench/disk/run.sh [--runs N] [--no-qemu] [--no-boot] [--no-disk]
 #	                  [--mib N] [--reads N] [--reps N] [--build DIR]
@@ -39,7 +41,7 @@ do_boot=1
 do_disk=1
 mib=256
 reads=8192
-reps=2
+reps=3
 limit=300
 mem=512
 prompt='root@debian-btvm:~#'
@@ -270,16 +272,19 @@ boot_once() { # boot_once KIND RUN
 # ---- Part 2: disk throughput ------------------------------------------------
 
 scratch=$tmp/scratch.img
-declare -A io           # io[KIND,TEST] the best MB/s or reads/s; KIND host-direct, host-buffered, btvm, qemu
+declare -A io           # io[KIND,TEST] the best MB/s or reads/s; KIND btvm, qemu,
+                        # host-direct-VMM, host-buffered-VMM (the host's, in VMM's session)
 declare -A whole        # whole[KIND,TEST] "program's seconds (whole command's)" of each repetition
 seq_bytes=$((mib * 1048576))
 
-# The scratch image: 2 * REPS regions of MIB MiB of random data, on disk
-# and out of the host's page cache. Repetition j (0-based) reads region j
-# sequentially (then writes it), and reads its random blocks from region
-# REPS + j: no read finds its data in a cache that an earlier test filled.
+# The scratch image: 4 * REPS regions of MIB MiB of random data, on disk
+# and out of the host's page cache. Repetition j (0-based) of the guest
+# reads region j sequentially (then writes it) and reads its random
+# blocks from region 2 * REPS + j; the host's repetition j, run right
+# after the guest's test, uses regions REPS + j and 3 * REPS + j: no read
+# finds its data in a cache that an earlier test filled.
 fresh_scratch() {
-	dd if=/dev/urandom of="$scratch" bs=1M count=$((2 * reps * mib)) conv=fsync status=none &&
+	dd if=/dev/urandom of="$scratch" bs=1M count=$((4 * reps * mib)) conv=fsync status=none &&
 		evict
 }
 evict() { dd if="$scratch" iflag=nocache count=0 status=none; }
@@ -313,53 +318,75 @@ record() {
 	fi
 }
 
-# host_test KIND TEST CMD...: one test on the host, by the program's own
-# clock (as in the guest), then the scratch image out of the page cache.
-host_test() {
-	local k=$1 t=$2
-	shift 2
-	"$@" > "$tmp/host.out" 2>&1 && record "$k" "$t" "$(seconds_of "$t" "$tmp/host.out")" ||
-		{ io[$k,$t]=FAILED; echo "--- host $t ($k):$(printf ' %q' "$@")"; sed 's/^/    /' "$tmp/host.out"; } >> "$tmp/failures"
-	{ echo "== $k $t:$(printf ' %q' "$@")"; cat "$tmp/host.out"; } >> "$logs/host.log"
-	evict
-}
-
-host_disk() {
-	local j seqr seqw rand
-	fresh_scratch || { echo "--- host: cannot write the scratch image" >> "$tmp/failures"; return; }
-	for ((j = 0; j < reps; j++)); do
-		seqr=(dd if="$scratch" of=/dev/null bs=1M count="$mib" skip=$((j * mib)))
-		seqw=(dd if=/dev/zero of="$scratch" bs=1M count="$mib" seek=$((j * mib)) conv=notrunc,fsync)
-		rand=("$scratch" $(((reps + j) * seq_bytes)) "$seq_bytes" "$reads")
-		host_test host-direct seqr "${seqr[@]}" iflag=direct
-		host_test host-buffered seqr "${seqr[@]}"
-		host_test host-direct rand "$rread" "${rand[@]}"
-		host_test host-buffered rand "$rread" --buffered "${rand[@]}"
-		host_test host-direct seqw "${seqw[@]}" oflag=direct
-		host_test host-buffered seqw "${seqw[@]}"
-	done
-}
+# The host's side of each test, run by console_expect (its `run` step)
+# right after the guest's, while the guest waits at its prompt: the host
+# and the guest measured in the same minute, as the host's own disk speed
+# drifts (its direct writes moved 1.1-4.0 GB/s between runs). Each
+# writes "== TEST REP MODE" and the program's output to the session's
+# host log, then drops the scratch image from the page cache.
+# host_test.sh SCRATCH RREAD MIB READS REPS LOG TEST REP (REP 1-based)
+host_script=$tmp/host_test.sh
+cat > "$host_script" <<'HOST'
+set -u
+scratch=$1 rread=$2 mib=$3 reads=$4 reps=$5 log=$6 t=$7 n=$8
+j=$((n - 1)) bytes=$((mib * 1048576))
+for mode in direct buffered; do
+	flag=
+	case $t in
+	seqr)
+		[ "$mode" = direct ] && flag=iflag=direct
+		cmd=(dd if="$scratch" of=/dev/null bs=1M count="$mib" skip=$(((reps + j) * mib)) $flag) ;;
+	seqw)
+		[ "$mode" = direct ] && flag=oflag=direct
+		cmd=(dd if=/dev/zero of="$scratch" bs=1M count="$mib" seek=$(((reps + j) * mib)) conv=notrunc,fsync $flag) ;;
+	rand)
+		[ "$mode" = buffered ] && flag=--buffered
+		cmd=("$rread" $flag "$scratch" $(((3 * reps + j) * bytes)) "$bytes" "$reads") ;;
+	esac
+	{ echo "== $t $n $mode:$(printf ' %q' "${cmd[@]}")"; "${cmd[@]}" 2>&1; echo "== status $?"; } >> "$log"
+	dd if="$scratch" iflag=nocache count=0 status=none
+done
+HOST
 
 # The guest's side: each test between two marker lines whose arrival the
-# stamper times ($((N)) keeps the typed command from matching).
-disk_script=$tmp/disk.expect
-{
+# stamper times ($((N)) keeps the typed command from matching), then the
+# host's (disk_script KIND: the script for KIND's session).
+disk_script() {
+	local k=$1 j n t
 	echo "$common_head"
 	for ((j = 0; j < reps; j++)); do
 		n=$((j + 1))
 		echo "send echo SEQR-\$(($n))BEGIN; dd if=/dev/vdb of=/dev/null bs=1M count=$mib skip=$((j * mib)) iflag=direct; echo SEQR-\$(($n))END \$?"
 		echo "expect SEQR-${n}END 0"
 		echo "expect $prompt"
-		echo "send echo RAND-\$(($n))BEGIN; /usr/local/bin/rread /dev/vdb $(((reps + j) * seq_bytes)) $seq_bytes $reads; echo RAND-\$(($n))END \$?"
+		echo "run bash $host_script $scratch $rread $mib $reads $reps $logs/host-$k.log seqr $n"
+		echo "send echo RAND-\$(($n))BEGIN; /usr/local/bin/rread /dev/vdb $(((2 * reps + j) * seq_bytes)) $seq_bytes $reads; echo RAND-\$(($n))END \$?"
 		echo "expect RAND-${n}END 0"
 		echo "expect $prompt"
+		echo "run bash $host_script $scratch $rread $mib $reads $reps $logs/host-$k.log rand $n"
 		echo "send echo SEQW-\$(($n))BEGIN; dd if=/dev/zero of=/dev/vdb bs=1M count=$mib seek=$((j * mib)) oflag=direct conv=fsync; echo SEQW-\$(($n))END \$?"
 		echo "expect SEQW-${n}END 0"
 		echo "expect $prompt"
+		echo "run bash $host_script $scratch $rread $mib $reads $reps $logs/host-$k.log seqw $n"
 	done
 	echo "send poweroff"
 	echo "expect_exit 0"
-} > "$disk_script"
+}
+
+# host_results KIND: the host's figures of KIND's session, from its log.
+host_results() {
+	local k=$1 log=$logs/host-$1.log t n mode
+	for ((n = 1; n <= reps; n++)); do
+		for t in seqr rand seqw; do
+			for mode in direct buffered; do
+				awk -v head="== $t $n $mode:" 'index($0, head) == 1 { on = 1; next } on && /^== status / { exit } on' \
+					"$log" > "$tmp/host.out" 2>/dev/null
+				record "host-$mode-$k" "$t" "$(seconds_of "$t" "$tmp/host.out")" ||
+					echo "--- host $t $n ($mode, in the $k session): no time in its output (see $log)" >> "$tmp/failures"
+			done
+		done
+	done
+}
 
 guest_disk() { # guest_disk KIND
 	local k=$1 name=disk-$1 img=$tmp/disk-$1.img log t a b s n
@@ -369,9 +396,12 @@ guest_disk() { # guest_disk KIND
 		debugfs -R "stat /usr/local/bin/rread" "$img" 2>/dev/null | grep -q 'Mode: *0755' ||
 		{ echo "--- $name: cannot make the disk with rread on it" >> "$tmp/failures"; return 1; }
 	fresh_scratch || { echo "--- $name: cannot write the scratch image" >> "$tmp/failures"; return 1; }
+	: > "$logs/host-$k.log"
+	disk_script "$k" > "$tmp/disk-$k.expect"
 	vmm_cmd "$k" 0 "$img" "$scratch"
-	session "$name" "$disk_script" "${cmd[@]}"
+	session "$name" "$tmp/disk-$k.expect" "${cmd[@]}"
 	rm -f "$img"
+	host_results "$k"
 	log=$logs/$name.log
 	# Each test's output is what the log holds between its markers; the
 	# figure is by the program's own clock (the guest's), the markers'
@@ -411,11 +441,8 @@ if [ "$do_boot" = 1 ]; then
 	done
 fi
 if [ "$do_disk" = 1 ]; then
-	echo "disk: host ..." >&2
-	: > "$logs/host.log"
-	host_disk
 	for k in "${kinds[@]}"; do
-		echo "disk: $k ..." >&2
+		echo "disk: $k, and the host beside it ..." >&2
 		guest_disk "$k"
 	done
 fi
@@ -469,8 +496,9 @@ fi
 
 seq_ratio=- seqw_ratio=-
 if [ "$do_disk" = 1 ]; then
-	echo "Disk throughput, the best of $reps: a $((2 * reps * mib)) MiB scratch image of random data, /dev/vdb in"
-	echo "the guest, out of the host's page cache before each session (host: before each test);"
+	echo "Disk throughput, the best of $reps: a $((4 * reps * mib)) MiB scratch image of random data, /dev/vdb in"
+	echo "the guest, out of the host's page cache before each session; the host runs each test on"
+	echo "other regions of the same file right after the guest's, in the same session (evicted after each);"
 	echo "sequential $mib MiB with dd bs=1M, direct I/O (oflag=direct conv=fsync for writes);"
 	echo "$reads random 4 KiB reads (rread, O_DIRECT) at queue depth 1"
 	out() { printf '%-18s %-5s %9s %9s %9s %9s %9s %9s\n' "$@"; }
@@ -479,12 +507,16 @@ if [ "$do_disk" = 1 ]; then
 	out ---- ---- ------ -------- ---- ---- --------- ---------
 	for t in seqr:"seq read":MB/s seqw:"seq write":MB/s rand:"random 4K read":IOPS; do
 		IFS=: read -r key label unit <<< "$t"
-		hd=${io[host-direct,$key]-} hb=${io[host-buffered,$key]-} bv=${io[btvm,$key]-} qv=${io[qemu,$key]-}
+		hd=${io[host-direct-btvm,$key]-} hb=${io[host-buffered-btvm,$key]-} bv=${io[btvm,$key]-} qv=${io[qemu,$key]-}
 		out "$label" "$unit" "$(fmt "$hd" 0)" "$(fmt "$hb" 0)" "$(fmt "$bv" 0)" "$(fmt "$qv" 0)" \
-			"$(ratio "$bv" "$hd")" "$(ratio "$qv" "$hd")"
+			"$(ratio "$bv" "$hd")" "$(ratio "$qv" "${io[host-direct-qemu,$key]-}")"
 	done
-	seq_ratio=$(ratio "${io[btvm,seqr]-}" "${io[host-direct,seqr]-}")
-	seqw_ratio=$(ratio "${io[btvm,seqw]-}" "${io[host-direct,seqw]-}")
+	echo "host: the figures of btvm's session"
+	[ -n "$qemu" ] && echo "qemu/host: against the host's in QEMU's session, direct" \
+		"$(fmt "${io[host-direct-qemu,seqr]-}" 0) / $(fmt "${io[host-direct-qemu,seqw]-}" 0) MB/s read / write," \
+		"$(fmt "${io[host-direct-qemu,rand]-}" 0) IOPS"
+	seq_ratio=$(ratio "${io[btvm,seqr]-}" "${io[host-direct-btvm,seqr]-}")
+	seqw_ratio=$(ratio "${io[btvm,seqw]-}" "${io[host-direct-btvm,seqw]-}")
 	echo "seconds by the guest's clock (the whole command by the host's):"
 	for k in "${kinds[@]}"; do
 		echo "  $k: seq read ${whole[$k,seqr]-}; random ${whole[$k,rand]-}; seq write ${whole[$k,seqw]-}"
