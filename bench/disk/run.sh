@@ -349,25 +349,29 @@ done
 HOST
 
 # The guest's side: each test between two marker lines whose arrival the
-# stamper times ($((N)) keeps the typed command from matching), then the
-# host's (disk_script KIND: the script for KIND's session).
+# stamper times ($((N)) keeps the typed command from matching), and the
+# host's beside it (disk_script KIND: the script for KIND's session). The
+# order alternates, the guest first in odd repetitions and the host in
+# even ones: a disk that slows down or speeds up over the session (this
+# host's, just after the scratch file was written) favours neither side.
 disk_script() {
-	local k=$1 j n t
+	local k=$1 j n t guest host
 	echo "$common_head"
 	for ((j = 0; j < reps; j++)); do
 		n=$((j + 1))
-		echo "send echo SEQR-\$(($n))BEGIN; dd if=/dev/vdb of=/dev/null bs=1M count=$mib skip=$((j * mib)) iflag=direct; echo SEQR-\$(($n))END \$?"
-		echo "expect SEQR-${n}END 0"
-		echo "expect $prompt"
-		echo "run bash $host_script $scratch $rread $mib $reads $reps $logs/host-$k.log seqr $n"
-		echo "send echo RAND-\$(($n))BEGIN; /usr/local/bin/rread /dev/vdb $(((2 * reps + j) * seq_bytes)) $seq_bytes $reads; echo RAND-\$(($n))END \$?"
-		echo "expect RAND-${n}END 0"
-		echo "expect $prompt"
-		echo "run bash $host_script $scratch $rread $mib $reads $reps $logs/host-$k.log rand $n"
-		echo "send echo SEQW-\$(($n))BEGIN; dd if=/dev/zero of=/dev/vdb bs=1M count=$mib seek=$((j * mib)) oflag=direct conv=fsync; echo SEQW-\$(($n))END \$?"
-		echo "expect SEQW-${n}END 0"
-		echo "expect $prompt"
-		echo "run bash $host_script $scratch $rread $mib $reads $reps $logs/host-$k.log seqw $n"
+		for t in seqr rand seqw; do
+			case $t in
+			seqr) guest="dd if=/dev/vdb of=/dev/null bs=1M count=$mib skip=$((j * mib)) iflag=direct" ;;
+			rand) guest="/usr/local/bin/rread /dev/vdb $(((2 * reps + j) * seq_bytes)) $seq_bytes $reads" ;;
+			seqw) guest="dd if=/dev/zero of=/dev/vdb bs=1M count=$mib seek=$((j * mib)) oflag=direct conv=fsync" ;;
+			esac
+			host="run bash $host_script $scratch $rread $mib $reads $reps $logs/host-$k.log $t $n"
+			[ $((n % 2)) = 0 ] && echo "$host"
+			echo "send echo ${t^^}-\$(($n))BEGIN; $guest; echo ${t^^}-\$(($n))END \$?"
+			echo "expect ${t^^}-${n}END 0"
+			echo "expect $prompt"
+			[ $((n % 2)) = 1 ] && echo "$host"
+		done
 	done
 	echo "send poweroff"
 	echo "expect_exit 0"
