@@ -91,11 +91,14 @@ e2fsck -fn "$work/disk.img" >"$work/e2fsck.log" 2>&1 || fail "e2fsck -fn found p
 host_sum=$(debugfs -R 'cat /new.bin' "$work/disk.img" 2>/dev/null | sha256sum | cut -d' ' -f1)
 [ "$host_sum" = "$new_sum" ] || fail "new.bin on the image ($host_sum) is not what the guest wrote ($new_sum)"
 echo "run_disk: the guest read the payload, wrote 2 MiB; e2fsck clean, debugfs reads it back"
+# counters NAME...: those counters of the run's --stats-json file, on one line.
+counters() {
+	python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))["counters"]; print(*(c[n] for n in sys.argv[2:]))' \
+		"$work/rw.json" "$@" || fail "no $* in the --stats-json file"
+}
 # HLT with a request in flight spins a while before it sleeps: some of
 # those spins must have seen the completion come.
-polls=$(python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))["counters"]; print(c["cpu.halt_polls"], c["cpu.halt_poll_wakes"])' "$work/rw.json") ||
-	fail "no halt-poll counters in the --stats-json file"
-read -r npolls nwakes <<<"$polls"
+read -r npolls nwakes <<<"$(counters cpu.halt_polls cpu.halt_poll_wakes)"
 [ "$nwakes" -gt 0 ] && [ "$nwakes" -le "$npolls" ] ||
 	fail "HLT polls $npolls, woken $nwakes: no wait for the disk ended while polling"
 echo "run_disk: $nwakes of $npolls HLT polls with a disk request in flight saw it complete"
@@ -103,9 +106,7 @@ echo "run_disk: $nwakes of $npolls HLT polls with a disk request in flight saw i
 # address-space tag: some indirect-branch misses must have been filled
 # with the block their slot already held (tcache.ibl_reuses), and that
 # is a part of the misses filled without an exit.
-reuses=$(python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))["counters"]; print(c["tcache.ibl_reuses"], c["tcache.ibl_fast_fills"])' "$work/rw.json") ||
-	fail "no tcache.ibl_reuses in the --stats-json file"
-read -r nreuses nfast <<<"$reuses"
+read -r nreuses nfast <<<"$(counters tcache.ibl_reuses tcache.ibl_fast_fills)"
 [ "$nreuses" -gt 0 ] && [ "$nreuses" -le "$nfast" ] ||
 	fail "indirect-branch fills reusing their slot's block: $nreuses of $nfast"
 echo "run_disk: $nreuses of $nfast indirect-branch fills reused the block their slot held"
