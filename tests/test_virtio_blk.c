@@ -618,6 +618,51 @@ static void test_read_write(struct harness *h)
 	teardown(h);
 }
 
+/* Whether an I/O thread spins for the next request now; waits up to 2 s
+ * for one to start. */
+static bool wait_polling(struct harness *h)
+{
+	for (int i = 0; i < 2000; i++) {
+		pthread_mutex_lock(&h->blk.lock);
+		bool polling = h->blk.polling;
+		pthread_mutex_unlock(&h->blk.lock);
+		if (polling)
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
+/* After serving a request an I/O thread spins for the next one, which it
+ * then takes with no wake-up; with no spinning, the next request still
+ * wakes a thread. */
+static void test_poll(struct harness *h)
+{
+	CHECK_EQ(setup(h, false, false), 0);
+	CHECK(driver_start(h, all_features, 256));
+	CHECK_EQ(h->blk.poll_ns, VIRTIO_BLK_POLL_NS);
+	virtio_blk_set_poll_ns(&h->blk, 10ull * 1000000000u);   /* longer than the test */
+	CHECK_EQ(run(h, VIRTIO_BLK_T_IN, 5, DATA, 4096, true), VIRTIO_BLK_S_OK);
+	CHECK_EQ(virtio_blk_get_stats(&h->blk).polled, 0);
+	CHECK(wait_polling(h));
+	CHECK_EQ(run(h, VIRTIO_BLK_T_IN, 6, DATA, 4096, true), VIRTIO_BLK_S_OK);
+	CHECK(h->ram.host[DATA + 7] == image_byte(6 * 512 + 7));
+	CHECK_EQ(virtio_blk_get_stats(&h->blk).polled, 1);
+	CHECK(wait_polling(h));
+	virtio_blk_set_poll_ns(&h->blk, 0);
+	CHECK_EQ(run(h, VIRTIO_BLK_T_IN, 7, DATA, 4096, true), VIRTIO_BLK_S_OK);   /* taken spinning */
+	CHECK_EQ(virtio_blk_get_stats(&h->blk).polled, 2);
+	for (uint64_t sector = 8; sector < 12; sector++) {   /* woken */
+		CHECK_EQ(run(h, VIRTIO_BLK_T_IN, sector, DATA, 4096, true), VIRTIO_BLK_S_OK);
+		CHECK(h->ram.host[DATA + 9] == image_byte(sector * 512 + 9));
+	}
+	CHECK_EQ(virtio_blk_get_stats(&h->blk).polled, 2);
+	pthread_mutex_lock(&h->blk.lock);
+	CHECK(!h->blk.polling);
+	pthread_mutex_unlock(&h->blk.lock);
+	teardown(h);   /* ends no spin: none left */
+}
+
 /* Many requests in one notify, served in order by the I/O thread and all
  * returned; and one through an indirect table. */
 static void test_batch_and_indirect(struct harness *h)
@@ -1259,6 +1304,7 @@ int main(void)
 	test_identity(&h);
 	test_negotiation(&h);
 	test_read_write(&h);
+	test_poll(&h);
 	test_batch_and_indirect(&h);
 	test_reposted_chain(&h);
 	test_discard_write_zeroes(&h);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define HEADER_SIZE	16u
@@ -333,22 +334,60 @@ static uint8_t serve(struct virtio_blk *b, struct virtio_blk_worker *w,
  * finish in any order, which virtio allows (a driver that needs one write
  * before another waits for its completion, and FLUSH covers completed
  * writes only). */
+static uint64_t monotonic_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* Called with b->lock held, by a thread that has just served a request
+ * and found nothing queued: spins up to VIRTIO_BLK_POLL_NS, the lock
+ * released, for the next request, unless another thread spins already.
+ * process_queue wakes no thread while one spins; the spinner looks at
+ * queued again under the lock when it stops, so nothing is missed. True
+ * when a request (or stop) came. */
+static bool poll_queue(struct virtio_blk *b)
+{
+	if (b->polling || !b->poll_ns)
+		return false;
+	b->polling = true;
+	uint64_t deadline = monotonic_ns() + b->poll_ns;
+	pthread_mutex_unlock(&b->lock);
+	for (unsigned spins = 1;; spins++) {
+		if (atomic_load_explicit(&b->queued_ready, memory_order_acquire))
+			break;
+		if (spins % 64 == 0 && monotonic_ns() >= deadline)
+			break;
+		__builtin_ia32_pause();
+	}
+	pthread_mutex_lock(&b->lock);
+	b->polling = false;
+	return b->queued || b->stop;
+}
+
 static void *io_thread(void *arg)
 {
 	struct virtio_blk_worker *w = arg;
 	struct virtio_blk *b = w->blk;
+	bool served = false;
 
 	pthread_mutex_lock(&b->lock);
 	for (;;) {
+		if (served && !b->queued && !b->stop && poll_queue(b) && b->queued)
+			b->io_stats.polled++;
 		while (!b->queued && !b->stop)
 			pthread_cond_wait(&b->work, &b->lock);
 		if (b->stop)
 			break;
 		struct virtio_blk_req *req = b->queued;
 		b->queued = req->next;
-		if (!b->queued)
+		if (!b->queued) {
 			b->queued_tail = NULL;
+			atomic_store_explicit(&b->queued_ready, false, memory_order_relaxed);
+		}
 		b->serving++;
+		served = true;
 		pthread_mutex_unlock(&b->lock);
 
 		/* Guest RAM is written here, off the vCPU thread; the guest
@@ -665,10 +704,12 @@ static void process_queue(struct virtio_blk *b)
 			else
 				b->queued = io;
 			b->queued_tail = io_tail;
-			/* A thread for each request, as far as there are. */
+			atomic_store_explicit(&b->queued_ready, true, memory_order_release);
+			/* A thread for each request, as far as there are; one
+			 * request, a thread that spins for it takes it. */
 			if (nio > 1)
 				pthread_cond_broadcast(&b->work);
-			else
+			else if (!b->polling)
 				pthread_cond_signal(&b->work);
 			pthread_mutex_unlock(&b->lock);
 		}
@@ -701,6 +742,7 @@ static void blk_reset(void *opaque)
 	pthread_mutex_lock(&b->lock);
 	free_list(b, b->queued);
 	b->queued = b->queued_tail = NULL;
+	atomic_store_explicit(&b->queued_ready, false, memory_order_relaxed);
 	while (b->serving)
 		pthread_cond_wait(&b->idle, &b->lock);
 	free_list(b, b->done);
@@ -756,6 +798,7 @@ struct virtio_blk_stats virtio_blk_get_stats(struct virtio_blk *b)
 	s.bytes_written += io.bytes_written;
 	s.io_errors += io.io_errors;
 	s.host_errors += io.host_errors;
+	s.polled = io.polled;
 	s.device_errors = b->vp.stats.device_errors;
 	return s;
 }
@@ -927,6 +970,8 @@ int virtio_blk_open(struct virtio_blk *b, const char *path, bool readonly, bool 
 	pthread_cond_init(&b->work, NULL);
 	pthread_cond_init(&b->idle, NULL);
 	atomic_init(&b->done_ready, false);
+	atomic_init(&b->queued_ready, false);
+	b->poll_ns = VIRTIO_BLK_POLL_NS;
 	b->opened = true;
 	int ret = open_image(b, path, readonly, snapshot, err, errlen);
 	/* Whatever was opened goes again: a failed open leaves nothing. */
@@ -938,6 +983,13 @@ int virtio_blk_open(struct virtio_blk *b, const char *path, bool readonly, bool 
 void virtio_blk_set_serial(struct virtio_blk *b, const char *serial)
 {
 	snprintf(b->serial, sizeof(b->serial), "%s", serial);
+}
+
+void virtio_blk_set_poll_ns(struct virtio_blk *b, uint64_t ns)
+{
+	pthread_mutex_lock(&b->lock);
+	b->poll_ns = ns;
+	pthread_mutex_unlock(&b->lock);
 }
 
 static void fill_config(struct virtio_blk *b)
@@ -961,6 +1013,7 @@ static void stop_workers(struct virtio_blk *b)
 {
 	pthread_mutex_lock(&b->lock);
 	b->stop = true;
+	atomic_store_explicit(&b->queued_ready, true, memory_order_release);   /* ends a spin */
 	pthread_cond_broadcast(&b->work);
 	pthread_mutex_unlock(&b->lock);
 	for (unsigned i = 0; i < b->nworkers; i++)
