@@ -275,6 +275,7 @@ scratch=$tmp/scratch.img
 declare -A io           # io[KIND,TEST] the best MB/s or reads/s; KIND btvm, qemu,
                         # host-direct-VMM, host-buffered-VMM (the host's, in VMM's session)
 declare -A whole        # whole[KIND,TEST] "program's seconds (whole command's)" of each repetition
+declare -A secs         # secs[KIND,TEST,REP] the program's seconds, for the paired ratios
 seq_bytes=$((mib * 1048576))
 
 # The scratch image: 4 * REPS regions of MIB MiB of random data, on disk
@@ -385,7 +386,8 @@ host_results() {
 			for mode in direct buffered; do
 				awk -v head="== $t $n $mode:" 'index($0, head) == 1 { on = 1; next } on && /^== status / { exit } on' \
 					"$log" > "$tmp/host.out" 2>/dev/null
-				record "host-$mode-$k" "$t" "$(seconds_of "$t" "$tmp/host.out")" ||
+				secs[host-$mode-$k,$t,$n]=$(seconds_of "$t" "$tmp/host.out")
+				record "host-$mode-$k" "$t" "${secs[host-$mode-$k,$t,$n]}" ||
 					echo "--- host $t $n ($mode, in the $k session): no time in its output (see $log)" >> "$tmp/failures"
 			done
 		done
@@ -420,6 +422,7 @@ guest_disk() { # guest_disk KIND
 			fi
 			awk -v a="$a" -v b="$b" '$1 > a && $1 <= b' "$log" > "$tmp/$t.out"
 			s=$(seconds_of "$t" "$tmp/$t.out")
+			secs[$k,$t,$n]=$s
 			record "$k" "$t" "$s" ||
 				echo "--- $name: no time in the output of the $t test $n (see $log)" >> "$tmp/failures"
 			whole[$k,$t]+="${whole[$k,$t]:+, }$(fmt "$s" 3) ($(diff_s "$a" "$b"))"
@@ -452,6 +455,20 @@ if [ "$do_disk" = 1 ]; then
 fi
 
 # ---- The report -------------------------------------------------------------
+
+# paired KIND TEST: the median over the repetitions of KIND's figure
+# over the host's direct one measured beside it (host seconds / guest
+# seconds), '-' when any is missing.
+paired() {
+	local k=$1 t=$2 n list=
+	for ((n = 1; n <= reps; n++)); do
+		[[ ${secs[$k,$t,$n]-} =~ ^[0-9.]+$ && ${secs[host-direct-$k,$t,$n]-} =~ ^[0-9.]+$ ]] || { echo -; return; }
+		list+="${secs[host-direct-$k,$t,$n]} ${secs[$k,$t,$n]}"$'\n'
+	done
+	printf '%s' "$list" | awk '$2 > 0 { printf "%.6f\n", $1 / $2 }' | sort -g |
+		awk '{ r[NR] = $1 } END { if (NR == 0) { print "-"; exit }
+			printf "%.2f", NR % 2 ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2 }'
+}
 
 ratio() { # ratio A B: A/B of two figures, '-' unless both are numbers
 	[[ $1 =~ ^[0-9.]+$ && $2 =~ ^[0-9.]+$ ]] || { echo -; return; }
@@ -505,22 +522,26 @@ if [ "$do_disk" = 1 ]; then
 	echo "other regions of the same file right after the guest's, in the same session (evicted after each);"
 	echo "sequential $mib MiB with dd bs=1M, direct I/O (oflag=direct conv=fsync for writes);"
 	echo "$reads random 4 KiB reads (rread, O_DIRECT) at queue depth 1"
-	out() { printf '%-18s %-5s %9s %9s %9s %9s %9s %9s\n' "$@"; }
-	out test unit host host btvm qemu btvm/host qemu/host
-	out "" "" direct buffered "" "" "(direct)" "(direct)"
-	out ---- ---- ------ -------- ---- ---- --------- ---------
+	out() { printf '%-18s %-5s %9s %9s %9s %9s %9s %9s %9s %9s\n' "$@"; }
+	out test unit host host btvm qemu btvm/host qemu/host btvm/host qemu/host
+	out "" "" direct buffered "" "" "(direct)" "(direct)" "(paired)" "(paired)"
+	out ---- ---- ------ -------- ---- ---- --------- --------- --------- ---------
 	for t in seqr:"seq read":MB/s seqw:"seq write":MB/s rand:"random 4K read":IOPS; do
 		IFS=: read -r key label unit <<< "$t"
 		hd=${io[host-direct-btvm,$key]-} hb=${io[host-buffered-btvm,$key]-} bv=${io[btvm,$key]-} qv=${io[qemu,$key]-}
+		qp=-
+		[ -n "$qemu" ] && qp=$(paired qemu "$key")
 		out "$label" "$unit" "$(fmt "$hd" 0)" "$(fmt "$hb" 0)" "$(fmt "$bv" 0)" "$(fmt "$qv" 0)" \
-			"$(ratio "$bv" "$hd")" "$(ratio "$qv" "${io[host-direct-qemu,$key]-}")"
+			"$(ratio "$bv" "$hd")" "$(ratio "$qv" "${io[host-direct-qemu,$key]-}")" "$(paired btvm "$key")" "$qp"
 	done
+	echo "(direct): the best figure of each side; (paired): the median, over the repetitions, of each"
+	echo "repetition's figure against the host's direct one measured beside it"
 	echo "host: the figures of btvm's session"
 	[ -n "$qemu" ] && echo "qemu/host: against the host's in QEMU's session, direct" \
 		"$(fmt "${io[host-direct-qemu,seqr]-}" 0) / $(fmt "${io[host-direct-qemu,seqw]-}" 0) MB/s read / write," \
 		"$(fmt "${io[host-direct-qemu,rand]-}" 0) IOPS"
-	seq_ratio=$(ratio "${io[btvm,seqr]-}" "${io[host-direct-btvm,seqr]-}")
-	seqw_ratio=$(ratio "${io[btvm,seqw]-}" "${io[host-direct-btvm,seqw]-}")
+	seq_ratio="$(ratio "${io[btvm,seqr]-}" "${io[host-direct-btvm,seqr]-}") (paired $(paired btvm seqr))"
+	seqw_ratio="$(ratio "${io[btvm,seqw]-}" "${io[host-direct-btvm,seqw]-}") (paired $(paired btvm seqw))"
 	echo "seconds by the guest's clock (the whole command by the host's):"
 	for k in "${kinds[@]}"; do
 		echo "  $k: seq read ${whole[$k,seqr]-}; random ${whole[$k,rand]-}; seq write ${whole[$k,seqw]-}"
