@@ -330,10 +330,6 @@ static uint8_t serve(struct virtio_blk *b, struct virtio_blk_worker *w,
 	return err ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
 }
 
-/* Each of the I/O threads takes the oldest queued request; so requests
- * finish in any order, which virtio allows (a driver that needs one write
- * before another waits for its completion, and FLUSH covers completed
- * writes only). */
 static uint64_t monotonic_ns(void)
 {
 	struct timespec t;
@@ -366,6 +362,10 @@ static bool poll_queue(struct virtio_blk *b)
 	return b->queued || b->stop;
 }
 
+/* Each of the I/O threads takes the oldest queued request; so requests
+ * finish in any order, which virtio allows (a driver that needs one write
+ * before another waits for its completion, and FLUSH covers completed
+ * writes only). */
 static void *io_thread(void *arg)
 {
 	struct virtio_blk_worker *w = arg;
