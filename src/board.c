@@ -515,7 +515,9 @@ static uint64_t platform_tsc_hz(void *opaque)
 
 /* How long HLT spins before it sleeps while a disk request is in flight:
  * KVM's default halt-polling limit. A 1 MiB direct write is served in
- * 100-400 us; a read from the host's page cache in tens. */
+ * 100-400 us; a read from the host's page cache in tens. Not at all when
+ * the process may run on one CPU only (board->halt_poll): the spin would
+ * keep the I/O thread from finishing. */
 #define HALT_POLL_NS 200000ull
 
 /* HLT with a disk request in flight: spins until something asks for
@@ -575,7 +577,7 @@ static bool platform_wait(void *opaque)
 	deadline = earlier(deadline, board_stats_deadline(board));
 	if (deadline <= now)
 		return true;
-	if (disk_busy) {
+	if (disk_busy && board->halt_poll) {
 		board->cpu.stats.halt_polls++;
 		if (halt_poll(board, deadline - now)) {
 			board->cpu.stats.halt_poll_wakes++;
@@ -1241,6 +1243,7 @@ static void board_control(struct board *board)
 int board_run(struct board *board)
 {
 	board->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	board->halt_poll = host_cpus_allowed() > 1;
 	int err = board->wake_fd < 0 ? -errno : board_start_timer(board);
 	if (err) {
 		fprintf(stderr, "btvm: cannot set up the guest's timer: %s\n", strerror(-err));

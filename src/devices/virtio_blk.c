@@ -971,7 +971,7 @@ int virtio_blk_open(struct virtio_blk *b, const char *path, bool readonly, bool 
 	pthread_cond_init(&b->idle, NULL);
 	atomic_init(&b->done_ready, false);
 	atomic_init(&b->queued_ready, false);
-	b->poll_ns = VIRTIO_BLK_POLL_NS;
+	b->poll_ns = host_cpus_allowed() > 1 ? VIRTIO_BLK_POLL_NS : 0;
 	b->opened = true;
 	int ret = open_image(b, path, readonly, snapshot, err, errlen);
 	/* Whatever was opened goes again: a failed open leaves nothing. */

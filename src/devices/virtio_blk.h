@@ -115,7 +115,8 @@
  * next request of a sequential dd came about 110 us after the last one
  * was done: with the wake, each 1 MiB direct write took 490 us against
  * the host's own 260. One thread at a time spins (the one that finished
- * last); the others sleep. */
+ * last); the others sleep. None spins when the process may run on one CPU
+ * only (the spin would keep the vCPU from making the request). */
 #define VIRTIO_BLK_POLL_NS	200000u
 
 /* Device configuration (struct virtio_blk_config) up to

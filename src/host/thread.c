@@ -1,6 +1,10 @@
 /* Helper threads that leave the process's signals to the vCPU thread, and
- * the mask of the handlers that run there. */
+ * the mask of the handlers that run there; the CPUs they may share. */
+#define _GNU_SOURCE
 #include "host/thread.h"
+
+#include <sched.h>
+#include <unistd.h>
 
 int host_thread_create(pthread_t *thread, void *(*start)(void *), void *arg)
 {
@@ -25,4 +29,13 @@ void host_handler_mask(sigset_t *mask)
 {
 	sigemptyset(mask);
 	sigaddset(mask, HOST_ATTENTION_SIGNAL);
+}
+
+int host_cpus_allowed(void)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		return CPU_COUNT(&set);
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (int)n : 1;
 }

@@ -24,4 +24,9 @@ void host_handler_mask(sigset_t *mask);
  * a negative errno. */
 int host_thread_create(pthread_t *thread, void *(*start)(void *), void *arg);
 
+/* How many CPUs this process may run on (its affinity mask). A thread
+ * that spins waiting for another's work (HLT polling, an I/O thread
+ * waiting for the next request) only delays that work with one. */
+int host_cpus_allowed(void);
+
 #endif
