@@ -23,6 +23,7 @@
 #include "isa/cpuid.h"
 #include "isa/sensitive.h"
 #include "gdbstub.h"
+#include "host/clock.h"
 #include "host/console.h"
 #include "host/map_limit.h"
 #include "host/thread.h"
@@ -98,16 +99,9 @@
 #define CLOCK_CALIBRATE_NS 5000000ull
 #define CLOCK_REFINE_NS 1000000000ull
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
-}
-
 static uint64_t host_count(const struct guest_clock *k)
 {
-	return k->tsc ? __rdtsc() : mono_ns();
+	return k->tsc ? __rdtsc() : host_monotonic_ns();
 }
 
 /* CLOCK_MONOTONIC and the counter at one instant, for the rate: the count
@@ -117,9 +111,9 @@ static uint64_t host_count(const struct guest_clock *k)
 static bool read_pair(const struct guest_clock *k, uint64_t *mono, uint64_t *count)
 {
 	for (int i = 0; i < 1000; i++) {
-		uint64_t a = mono_ns();
+		uint64_t a = host_monotonic_ns();
 		uint64_t c = host_count(k);
-		uint64_t b = mono_ns();
+		uint64_t b = host_monotonic_ns();
 		if (b - a <= PAIR_NS) {
 			*mono = a + (b - a) / 2;
 			*count = c;
@@ -204,7 +198,7 @@ static void guest_clock_init(struct guest_clock *k)
 static void guest_clock_refine(struct guest_clock *k)
 {
 	uint64_t m, c;
-	if (!k->tsc || mono_ns() - k->refined_mono < CLOCK_REFINE_NS || !read_pair(k, &m, &c))
+	if (!k->tsc || host_monotonic_ns() - k->refined_mono < CLOCK_REFINE_NS || !read_pair(k, &m, &c))
 		return;
 	k->refined_mono = m;
 	k->base_ns = guest_ns_at(k, c);
@@ -297,7 +291,7 @@ static void arm_timer(struct board *board, bool just_polled)
 	}
 	if (deadline <= now)
 		deadline = now + POLL_GAP_NS;
-	uint64_t mono = mono_ns();
+	uint64_t mono = host_monotonic_ns();
 	if (deadline == board->timer_deadline && mono < board->timer_fires_mono)
 		return;
 	board->timer_deadline = deadline;
@@ -516,7 +510,7 @@ static uint64_t platform_tsc_hz(void *opaque)
 /* How long HLT spins before it sleeps while a disk request is in flight:
  * KVM's default halt-polling limit. A 1 MiB direct write is served in
  * 100-400 us; a read from the host's page cache in tens. Not at all when
- * the process may run on one CPU only (board->halt_poll): the spin would
+ * the process may run on one CPU only (board->halt_poll_allowed): the spin would
  * keep the I/O thread from finishing. */
 #define HALT_POLL_NS 200000ull
 
@@ -528,13 +522,13 @@ static uint64_t platform_tsc_hz(void *opaque)
  * came. */
 static bool halt_poll(struct board *board, uint64_t span)
 {
-	uint64_t start = mono_ns();
+	uint64_t start = host_monotonic_ns();
 	if (span > HALT_POLL_NS)
 		span = HALT_POLL_NS;
 	for (unsigned i = 0;; i++) {
 		if (board->cpu.attention)
 			return true;
-		if (i % 64 == 63 && mono_ns() - start >= span)
+		if (i % 64 == 63 && host_monotonic_ns() - start >= span)
 			return false;
 		__builtin_ia32_pause();
 	}
@@ -577,7 +571,7 @@ static bool platform_wait(void *opaque)
 	deadline = earlier(deadline, board_stats_deadline(board));
 	if (deadline <= now)
 		return true;
-	if (disk_busy && board->halt_poll) {
+	if (disk_busy && board->halt_poll_allowed) {
 		board->cpu.stats.halt_polls++;
 		if (halt_poll(board, deadline - now)) {
 			board->cpu.stats.halt_poll_wakes++;
@@ -1243,7 +1237,7 @@ static void board_control(struct board *board)
 int board_run(struct board *board)
 {
 	board->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	board->halt_poll = host_cpus_allowed() > 1;
+	board->halt_poll_allowed = host_cpus_allowed() > 1;
 	int err = board->wake_fd < 0 ? -errno : board_start_timer(board);
 	if (err) {
 		fprintf(stderr, "btvm: cannot set up the guest's timer: %s\n", strerror(-err));

@@ -161,7 +161,7 @@ struct board {
 	uint64_t timer_deadline;  /* guest time it is armed for; UINT64_MAX: disarmed */
 	uint64_t timer_fires_mono;  /* CLOCK_MONOTONIC it fires at */
 	int wake_fd;
-	bool halt_poll;         /* HLT may spin for a disk request: the process has 2+ CPUs */
+	bool halt_poll_allowed;  /* HLT may spin for a disk request: the process has 2+ CPUs */
 	bool rx_backlog;          /* console input waiting for UART room */
 	uint64_t last_reprotect_ns;
 	bool map_hint_shown;            /* the mapping budget's hint, printed once */

@@ -9,12 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "board.h"
 #include "board_explain.h"
 #include "cpu/profile.h"
+#include "host/clock.h"
 #include "host/thread.h"
 #include "isa/sensitive.h"
 
@@ -398,13 +398,6 @@ void board_print_stats(const struct board *board, FILE *out)
 
 /* ------------------------------------------------------------ the series */
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static unsigned count_columns(const struct board *board)
 {
 	unsigned n = 0;
@@ -484,7 +477,7 @@ static json_t *stats_document(const struct board *board, const char *reason)
 								    board->cfg.kernel_path : ""));
 	bad |= json_object_set_new(doc, "reason", json_string(reason));
 	/* 0 when the run never started (its timer could not be set up). */
-	uint64_t elapsed = board->stats_start_mono ? mono_ns() - board->stats_start_mono : 0;
+	uint64_t elapsed = board->stats_start_mono ? host_monotonic_ns() - board->stats_start_mono : 0;
 	bad |= json_object_set_new(doc, "elapsed_ms", json_integer((json_int_t)(elapsed / 1000000u)));
 	bad |= json_object_set_new(doc, "counters", counters_object(board, NULL));
 	if (board->cfg.explain)
@@ -585,7 +578,7 @@ static void on_stats_signal(int sig, siginfo_t *si, void *uctx)
 
 void board_stats_start(struct board *board)
 {
-	board->stats_start_mono = mono_ns();
+	board->stats_start_mono = host_monotonic_ns();
 	struct stats_series *s = &board->series;
 	s->interval_ns = board->cfg.stats_interval_ms * 1000000ull;
 	s->ncols = 1 + count_columns(board);
@@ -626,7 +619,7 @@ void board_stats_poll(struct board *board, uint64_t guest_now)
 	struct stats_series *s = &board->series;
 	if (!s->interval_ns || guest_now < s->next_guest_ns)
 		return;
-	take_sample(board, mono_ns());
+	take_sample(board, host_monotonic_ns());
 	/* A late poll does not bunch samples up: the next is an interval on. */
 	s->next_guest_ns = guest_now - s->next_guest_ns >= s->interval_ns
 				   ? guest_now + s->interval_ns
@@ -636,7 +629,7 @@ void board_stats_poll(struct board *board, uint64_t guest_now)
 int board_stats_finish(struct board *board)
 {
 	if (board->series.interval_ns)
-		take_sample(board, mono_ns());
+		take_sample(board, host_monotonic_ns());
 	if (board->cfg.stats) {
 		if (board->stats_sigterm)
 			fprintf(stderr, "btvm: SIGTERM: the statistics, then the end\n");

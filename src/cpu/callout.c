@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <x86intrin.h>
-#include <time.h>
 
 #include "cache/tcache.h"
 #include "cpu/callout_internal.h"
@@ -22,6 +21,7 @@
 #include "isa/sensitive.h"
 #include "mmu/shadow.h"
 #include "devices/bus.h"
+#include "host/clock.h"
 
 uint32_t reg_read(const struct cpu *cpu, ZydisRegister r)
 {
@@ -293,16 +293,9 @@ static enum callout_result do_cpuid(struct cpu *cpu, const struct callout_desc *
 	return CALLOUT_GO_ON;
 }
 
-static uint64_t host_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static uint64_t host_tsc(const struct cpu *cpu)
 {
-	return cpu->tsc_native ? __rdtsc() : host_ns();
+	return cpu->tsc_native ? __rdtsc() : host_monotonic_ns();
 }
 
 uint64_t guest_tsc(const struct cpu *cpu)

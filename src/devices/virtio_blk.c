@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "devices/virtio_blk.h"
 #include "host/snapfile.h"
+#include "host/clock.h"
 #include "host/thread.h"
 
 #include <errno.h>
@@ -15,7 +16,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #define HEADER_SIZE	16u
@@ -330,13 +330,6 @@ static uint8_t serve(struct virtio_blk *b, struct virtio_blk_worker *w,
 	return err ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
 }
 
-static uint64_t monotonic_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
 /* Called with b->lock held, by a thread that has just served a request
  * and found nothing queued: spins up to VIRTIO_BLK_POLL_NS, the lock
  * released, for the next request, unless another thread spins already.
@@ -348,12 +341,12 @@ static bool poll_queue(struct virtio_blk *b)
 	if (b->polling || !b->poll_ns)
 		return false;
 	b->polling = true;
-	uint64_t deadline = monotonic_ns() + b->poll_ns;
+	uint64_t deadline = host_monotonic_ns() + b->poll_ns;
 	pthread_mutex_unlock(&b->lock);
 	for (unsigned spins = 1;; spins++) {
 		if (atomic_load_explicit(&b->queued_ready, memory_order_acquire))
 			break;
-		if (spins % 64 == 0 && monotonic_ns() >= deadline)
+		if (spins % 64 == 0 && host_monotonic_ns() >= deadline)
 			break;
 		__builtin_ia32_pause();
 	}
