@@ -143,6 +143,7 @@ static const struct stats_counter counters[] = {
 	{ "disk%u.bad_requests", "disk %u bad requests", SEC_DEVICES, DISK(bad_requests) },
 	{ "disk%u.device_errors", "disk %u device errors", SEC_DEVICES, DISK(device_errors) },
 	{ "disk%u.polled", "disk %u requests found spinning", SEC_DEVICES, DISK(polled) },
+	{ "disk%u.bounced", "disk %u transfers bounced", SEC_DEVICES, DISK(bounced) },
 	{ "net.tx_frames", "net tx frames", SEC_DEVICES, NET(tx_packets) },
 	{ "net.tx_bytes", "net tx bytes", SEC_DEVICES, NET(tx_bytes) },
 	{ "net.rx_frames", "net rx frames", SEC_DEVICES, NET(rx_packets) },

@@ -7,7 +7,9 @@
 #      and powers off; then e2fsck -fn is clean and debugfs reads the file
 #      with the checksum the guest computed; --stats-json shows HLT
 #      polls (a request in flight) that its completion ended, and
-#      indirect-branch fills that reused their slot's block;
+#      indirect-branch fills that reused their slot's block, and reads and
+#      writes through the I/O threads' bounce buffers (where the host's
+#      filesystem takes O_DIRECT);
 #   2. --snapshot: the guest writes and reads back, the image stays byte
 #      for byte what it was;
 #   3. a second btvm cannot open an image in use (one line, status 1),
@@ -123,6 +125,17 @@ read -r npolled nwrites nreads <<<"$(counters disk0.polled disk0.writes disk0.re
 [ "$npolled" -le $((nwrites + nreads)) ] ||
 	fail "more disk requests found spinning ($npolled) than requests ($((nwrites + nreads)))"
 echo "run_disk: $npolled of $((nwrites + nreads)) disk requests found by a spinning I/O thread"
+# Reads and writes go through an I/O thread's bounce buffer where the
+# image's filesystem takes O_DIRECT, and only there.
+nbounced=$(counters disk0.bounced)
+if dd if=/dev/zero of="$work/direct.probe" bs=4096 count=1 oflag=direct status=none 2>/dev/null; then
+	[ "$nbounced" -gt 0 ] && [ "$nbounced" -le $((nwrites + nreads)) ] ||
+		fail "disk transfers bounced: $nbounced of $((nwrites + nreads))"
+else
+	[ "$nbounced" -eq 0 ] || fail "disk transfers bounced without O_DIRECT: $nbounced"
+fi
+rm -f "$work/direct.probe"
+echo "run_disk: $nbounced of $((nwrites + nreads)) disk requests bounced"
 
 # 2. --snapshot leaves the image as it was.
 before=$(sha256sum <"$work/disk.img")

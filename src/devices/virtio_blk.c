@@ -43,6 +43,7 @@ struct virtio_blk_req {
 	bool host_error;
 	uint64_t bytes;
 	uint64_t data_len;
+	bool bounced;
 	unsigned niov;
 	struct iovec iov[VIRTIO_BLK_SEG_MAX];
 	unsigned nranges;
@@ -179,21 +180,76 @@ static int full_io(int fd, int direct, bool write, struct iovec *iov, unsigned n
 	return 0;
 }
 
-/* The image's own data, directly when the request allows it. */
-static int image_io(struct virtio_blk *b, bool write, struct iovec *iov, unsigned n, uint64_t off)
+/* Copies len bytes between buf and iov's bytes from off on: into iov if
+ * to_iov, else out of it. */
+static void iov_copy(const struct iovec *iov, unsigned n, uint64_t off, uint8_t *buf,
+		     uint64_t len, bool to_iov)
 {
+	for (unsigned i = 0; i < n && len; i++) {
+		if (off >= iov[i].iov_len) {
+			off -= iov[i].iov_len;
+			continue;
+		}
+		uint8_t *p = (uint8_t *)iov[i].iov_base + off;
+		size_t take = iov[i].iov_len - off < len ? iov[i].iov_len - off : (size_t)len;
+		if (to_iov)
+			memcpy(p, buf, take);
+		else
+			memcpy(buf, p, take);
+		buf += take;
+		len -= take;
+		off = 0;
+	}
+}
+
+/* A direct transfer of iov's len bytes at off through the thread's bounce
+ * buffer, a buffer at a time. */
+static int bounce_io(struct virtio_blk *b, struct virtio_blk_worker *w, bool write,
+		     const struct iovec *iov, unsigned n, uint64_t len, uint64_t off)
+{
+	for (uint64_t done = 0; done < len;) {
+		uint64_t chunk = len - done < VIRTIO_BLK_BOUNCE_BYTES ? len - done
+								      : VIRTIO_BLK_BOUNCE_BYTES;
+		struct iovec one = { w->bounce, (size_t)chunk };
+		if (write)
+			iov_copy(iov, n, done, w->bounce, chunk, false);
+		int err = full_io(b->fd, b->direct_fd, write, &one, 1, off + done);
+		if (err)
+			return err;
+		if (!write)
+			iov_copy(iov, n, done, w->bounce, chunk, true);
+		done += chunk;
+	}
+	return 0;
+}
+
+/* The image's own data: directly when the request allows it, through the
+ * bounce buffer when there is one (then only the offset and the length
+ * need the alignment). */
+static int image_io(struct virtio_blk *b, struct virtio_blk_worker *w, bool write,
+		    struct virtio_blk_req *req, struct iovec *iov, unsigned n, uint64_t off)
+{
+	uint64_t len = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		len += iov[i].iov_len;
+	if (w->bounce && b->direct_fd >= 0 && off % b->dio_off_align == 0 &&
+	    len % b->dio_off_align == 0 && VIRTIO_BLK_BOUNCE_BYTES % b->dio_off_align == 0) {
+		req->bounced = true;
+		return bounce_io(b, w, write, iov, n, len, off);
+	}
 	int direct = direct_aligned(b, iov, n, off) ? b->direct_fd : -1;
 	return full_io(b->fd, direct, write, iov, n, off);
 }
 
 static int image_read(struct virtio_blk *b, struct virtio_blk_worker *w,
-		      const struct virtio_blk_req *req)
+		      struct virtio_blk_req *req)
 {
 	uint64_t first = req->sector, count = req->data_len / VIRTIO_BLK_SECTOR_SIZE;
 
 	if (!b->snapshot) {
 		unsigned n = iov_window(req->iov, req->niov, 0, req->data_len, w->scratch);
-		return image_io(b, false, w->scratch, n, first * VIRTIO_BLK_SECTOR_SIZE);
+		return image_io(b, w, false, req, w->scratch, n, first * VIRTIO_BLK_SECTOR_SIZE);
 	}
 	/* Runs of sectors that are all in the overlay or all in the image;
 	 * the overlay (perhaps on tmpfs) goes through the page cache. */
@@ -204,7 +260,7 @@ static int image_read(struct virtio_blk *b, struct virtio_blk_worker *w,
 					run * VIRTIO_BLK_SECTOR_SIZE, w->scratch);
 		uint64_t off = (first + i) * VIRTIO_BLK_SECTOR_SIZE;
 		int err = overlay ? full_io(b->overlay_fd, -1, false, w->scratch, n, off)
-				  : image_io(b, false, w->scratch, n, off);
+				  : image_io(b, w, false, req, w->scratch, n, off);
 		if (err)
 			return err;
 		i += run;
@@ -213,7 +269,7 @@ static int image_read(struct virtio_blk *b, struct virtio_blk_worker *w,
 }
 
 static int image_write(struct virtio_blk *b, struct virtio_blk_worker *w,
-		       const struct virtio_blk_req *req)
+		       struct virtio_blk_req *req)
 {
 	unsigned n = iov_window(req->iov, req->niov, 0, req->data_len, w->scratch);
 	uint64_t off = req->sector * VIRTIO_BLK_SECTOR_SIZE;
@@ -225,7 +281,7 @@ static int image_write(struct virtio_blk *b, struct virtio_blk_worker *w,
 	 * direct, with the I/O threads serving a dd call's requests side by
 	 * side). FLUSH still fdatasyncs, for the disk's own cache. */
 	if (!b->snapshot)
-		return image_io(b, true, w->scratch, n, off);
+		return image_io(b, w, true, req, w->scratch, n, off);
 	int err = full_io(b->overlay_fd, -1, true, w->scratch, n, off);
 	if (!err)
 		mark_overlay(b, req->sector, req->data_len / VIRTIO_BLK_SECTOR_SIZE);
@@ -297,6 +353,7 @@ static uint8_t serve(struct virtio_blk *b, struct virtio_blk_worker *w,
 {
 	int err = 0;
 
+	req->bounced = false;
 	switch (req->type) {
 	case VIRTIO_BLK_T_IN:
 		err = image_read(b, w, req);
@@ -365,6 +422,9 @@ static void *io_thread(void *arg)
 	struct virtio_blk *b = w->blk;
 	bool served = false;
 
+	w->bounce = aligned_alloc(VIRTIO_BLK_BOUNCE_BYTES, VIRTIO_BLK_BOUNCE_BYTES);
+	if (w->bounce)
+		madvise(w->bounce, VIRTIO_BLK_BOUNCE_BYTES, MADV_HUGEPAGE);
 	pthread_mutex_lock(&b->lock);
 	for (;;) {
 		if (served && !b->queued && !b->stop && poll_queue(b) && b->queued)
@@ -393,6 +453,7 @@ static void *io_thread(void *arg)
 			b->io_stats.bytes_read += req->bytes;
 		else
 			b->io_stats.bytes_written += req->bytes;
+		b->io_stats.bounced += req->bounced;
 		if (req->host_error) {
 			b->io_stats.host_errors++;
 			b->io_stats.io_errors++;
@@ -413,6 +474,8 @@ static void *io_thread(void *arg)
 		pthread_mutex_lock(&b->lock);
 	}
 	pthread_mutex_unlock(&b->lock);
+	free(w->bounce);
+	w->bounce = NULL;
 	return NULL;
 }
 
@@ -792,6 +855,7 @@ struct virtio_blk_stats virtio_blk_get_stats(struct virtio_blk *b)
 	s.io_errors += io.io_errors;
 	s.host_errors += io.host_errors;
 	s.polled = io.polled;
+	s.bounced = io.bounced;
 	s.device_errors = b->vp.stats.device_errors;
 	return s;
 }
