@@ -507,12 +507,16 @@ static uint64_t platform_tsc_hz(void *opaque)
 	return board->clk.hz;
 }
 
-/* How long HLT spins before it sleeps while a disk request is in flight:
- * KVM's default halt-polling limit. A 1 MiB direct write is served in
- * 100-400 us; a read from the host's page cache in tens. Not at all when
- * the process may run on one CPU only (board->halt_poll_allowed): the spin would
- * keep the I/O thread from finishing. */
-#define HALT_POLL_NS 200000ull
+/* How long HLT spins before it sleeps while a disk request is in flight.
+ * A 1 MiB direct write is served in 210-360 us (the middle 80%), a read
+ * from the host's page cache in tens; a vCPU woken from its sleep took
+ * about 170 us to come back on the benchmark host, itself a virtual
+ * machine. With 200 us (KVM's default halt-polling limit) a quarter of a
+ * guest dd's 1 MiB direct writes waited for that wake; with 500 us, 5%.
+ * Not at all when the process may run on one CPU only
+ * (board->halt_poll_allowed): the spin would keep the I/O thread from
+ * finishing. */
+#define HALT_POLL_NS 500000ull
 
 /* HLT with a disk request in flight: spins until something asks for
  * attention (the request's completion, a timer) for at most HALT_POLL_NS

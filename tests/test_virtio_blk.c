@@ -619,19 +619,24 @@ static void test_read_write(struct harness *h)
 	teardown(h);
 }
 
-/* Whether an I/O thread spins for the next request now; waits up to 2 s
- * for one to start. */
-static bool wait_polling(struct harness *h)
+/* Whether an I/O thread spins for the next request (or, with want false,
+ * none does) now; waits up to 2 s for it. */
+static bool wait_polling_is(struct harness *h, bool want)
 {
 	for (int i = 0; i < 2000; i++) {
 		pthread_mutex_lock(&h->blk.lock);
 		bool polling = h->blk.polling;
 		pthread_mutex_unlock(&h->blk.lock);
-		if (polling)
+		if (polling == want)
 			return true;
 		usleep(1000);
 	}
 	return false;
+}
+
+static bool wait_polling(struct harness *h)
+{
+	return wait_polling_is(h, true);
 }
 
 /* After serving a request an I/O thread spins for the next one, which it
@@ -664,6 +669,57 @@ static void test_poll(struct harness *h)
 	CHECK(!h->blk.polling);
 	pthread_mutex_unlock(&h->blk.lock);
 	teardown(h);   /* ends no spin: none left */
+}
+
+static uint64_t poll_window(struct harness *h)
+{
+	pthread_mutex_lock(&h->blk.lock);
+	uint64_t w = h->blk.poll_window;
+	pthread_mutex_unlock(&h->blk.lock);
+	return w;
+}
+
+/* The spin's window halves with each request that comes later than the
+ * longest spin after the last completion, to none; one that comes soon
+ * after a completion brings the whole window back. */
+static void test_poll_adapts(struct harness *h)
+{
+	const uint64_t max = 10000000;	/* 10 ms */
+	uint64_t want = max;
+
+	CHECK_EQ(setup(h, false, false), 0);
+	CHECK(driver_start(h, all_features, 256));
+	virtio_blk_set_poll_ns(&h->blk, max);
+	CHECK_EQ(run(h, VIRTIO_BLK_T_IN, 5, DATA, 4096, true), VIRTIO_BLK_S_OK);
+	CHECK_EQ(poll_window(h), max);   /* the first request: nothing to go by */
+	unsigned halvings = 0;
+	while (want) {
+		/* The spin over (90 ms to spare for a thread slow to start
+		 * it), and the gap longer than max. */
+		usleep(100000);
+		CHECK(wait_polling_is(h, false));
+		CHECK_EQ(run(h, VIRTIO_BLK_T_IN, 6 + halvings, DATA, 4096, true), VIRTIO_BLK_S_OK);
+		want = want / 2 >= VIRTIO_BLK_POLL_MIN_NS ? want / 2 : 0;
+		CHECK_EQ(poll_window(h), want);
+		halvings++;
+		CHECK(halvings < 20);
+	}
+	CHECK_EQ(halvings, 10);	/* 10 ms / 2^10 = 9.8 us, below the minimum: none */
+	pthread_mutex_lock(&h->blk.lock);
+	CHECK(!h->blk.polling);
+	pthread_mutex_unlock(&h->blk.lock);
+	/* A request soon after the last completion brings the whole window
+	 * back, and the thread that serves it spins again afterwards. "Soon"
+	 * here is within 10 s, however loaded the machine. */
+	virtio_blk_set_poll_ns(&h->blk, 10ull * 1000000000u);
+	pthread_mutex_lock(&h->blk.lock);
+	h->blk.poll_window = 0;
+	pthread_mutex_unlock(&h->blk.lock);
+	CHECK_EQ(run(h, VIRTIO_BLK_T_IN, 40, DATA, 4096, true), VIRTIO_BLK_S_OK);
+	CHECK_EQ(poll_window(h), 10ull * 1000000000u);
+	CHECK(wait_polling(h));
+	CHECK(h->ram.host[DATA + 3] == image_byte(40 * 512 + 3));
+	teardown(h);   /* ends the spin */
 }
 
 /* A transfer longer than the bounce buffer, from pieces of guest RAM at
@@ -1373,6 +1429,7 @@ int main(void)
 	test_negotiation(&h);
 	test_read_write(&h);
 	test_poll(&h);
+	test_poll_adapts(&h);
 	test_bounce(&h);
 	test_batch_and_indirect(&h);
 	test_reposted_chain(&h);

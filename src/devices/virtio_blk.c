@@ -388,17 +388,17 @@ static uint8_t serve(struct virtio_blk *b, struct virtio_blk_worker *w,
 }
 
 /* Called with b->lock held, by a thread that has just served a request
- * and found nothing queued: spins up to VIRTIO_BLK_POLL_NS, the lock
+ * and found nothing queued: spins up to b->poll_window ns, the lock
  * released, for the next request, unless another thread spins already.
  * process_queue wakes no thread while one spins; the spinner looks at
  * queued again under the lock when it stops, so nothing is missed. True
  * when a request (or stop) came. */
 static bool poll_queue(struct virtio_blk *b)
 {
-	if (b->polling || !b->poll_ns)
+	if (b->polling || !b->poll_window)
 		return false;
 	b->polling = true;
-	uint64_t deadline = host_monotonic_ns() + b->poll_ns;
+	uint64_t deadline = host_monotonic_ns() + b->poll_window;
 	pthread_mutex_unlock(&b->lock);
 	for (unsigned spins = 1;; spins++) {
 		if (atomic_load_explicit(&b->queued_ready, memory_order_acquire))
@@ -449,6 +449,7 @@ static void *io_thread(void *arg)
 
 		pthread_mutex_lock(&b->lock);
 		b->serving--;
+		b->last_done_ns = host_monotonic_ns();
 		if (req->type == VIRTIO_BLK_T_IN)
 			b->io_stats.bytes_read += req->bytes;
 		else
@@ -719,6 +720,20 @@ static bool parse(struct virtio_blk *b, struct virtio_blk_req *req, const struct
  * answered at once, the rest go to the I/O thread in one batch. Stops
  * short when every request is out (a driver re-posting chains it has not
  * got back yet); poll comes back here when some return. */
+/* With b->lock held, as requests are queued: the spin's window (see
+ * VIRTIO_BLK_POLL_MIN_NS). A spinning thread takes them: nothing to learn. */
+static void adapt_poll_window(struct virtio_blk *b)
+{
+	if (b->polling || !b->last_done_ns)
+		return;
+	if (host_monotonic_ns() - b->last_done_ns <= b->poll_ns)
+		b->poll_window = b->poll_ns;
+	else if (b->poll_window / 2 >= VIRTIO_BLK_POLL_MIN_NS)
+		b->poll_window /= 2;
+	else
+		b->poll_window = 0;
+}
+
 static void process_queue(struct virtio_blk *b)
 {
 	do {
@@ -755,6 +770,7 @@ static void process_queue(struct virtio_blk *b)
 		}
 		if (io) {
 			pthread_mutex_lock(&b->lock);
+			adapt_poll_window(b);
 			if (b->queued_tail)
 				b->queued_tail->next = io;
 			else
@@ -1028,7 +1044,7 @@ int virtio_blk_open(struct virtio_blk *b, const char *path, bool readonly, bool 
 	pthread_cond_init(&b->idle, NULL);
 	atomic_init(&b->done_ready, false);
 	atomic_init(&b->queued_ready, false);
-	b->poll_ns = host_cpus_allowed() > 1 ? VIRTIO_BLK_POLL_NS : 0;
+	b->poll_ns = b->poll_window = host_cpus_allowed() > 1 ? VIRTIO_BLK_POLL_NS : 0;
 	b->opened = true;
 	int ret = open_image(b, path, readonly, snapshot, err, errlen);
 	/* Whatever was opened goes again: a failed open leaves nothing. */
@@ -1045,7 +1061,7 @@ void virtio_blk_set_serial(struct virtio_blk *b, const char *serial)
 void virtio_blk_set_poll_ns(struct virtio_blk *b, uint64_t ns)
 {
 	pthread_mutex_lock(&b->lock);
-	b->poll_ns = ns;
+	b->poll_ns = b->poll_window = ns;
 	pthread_mutex_unlock(&b->lock);
 }
 
