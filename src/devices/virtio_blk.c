@@ -716,10 +716,6 @@ static bool parse(struct virtio_blk *b, struct virtio_blk_req *req, const struct
 	}
 }
 
-/* Takes every chain the driver made available: bad and trivial ones are
- * answered at once, the rest go to the I/O thread in one batch. Stops
- * short when every request is out (a driver re-posting chains it has not
- * got back yet); poll comes back here when some return. */
 /* With b->lock held, as requests are queued: the spin's window (see
  * VIRTIO_BLK_POLL_MIN_NS). A spinning thread takes them: nothing to learn. */
 static void adapt_poll_window(struct virtio_blk *b)
@@ -734,6 +730,10 @@ static void adapt_poll_window(struct virtio_blk *b)
 		b->poll_window = 0;
 }
 
+/* Takes every chain the driver made available: bad and trivial ones are
+ * answered at once, the rest go to the I/O thread in one batch. Stops
+ * short when every request is out (a driver re-posting chains it has not
+ * got back yet); poll comes back here when some return. */
 static void process_queue(struct virtio_blk *b)
 {
 	do {
