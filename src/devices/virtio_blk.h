@@ -38,21 +38,22 @@
  *
  * The image: opened O_RDWR, or O_RDONLY when read-only or under
  * --snapshot, and once more with O_DIRECT where the filesystem allows it:
- * a read or write whose offset, lengths and guest buffers are aligned as
- * statx says goes between the disk and the I/O thread's bounce buffer
- * without the host's page cache (the guest caches for itself), any other,
- * or one the kernel refuses with EINVAL, through the page cache; the
- * kernel keeps the two coherent. The bounce buffer (VIRTIO_BLK_BOUNCE_BYTES,
- * huge pages where the host gives them) stands between the disk and guest
- * RAM because direct I/O to and from guest RAM, a shared memfd of pages
- * the host scattered, was slower than a copy through it. The overlay goes through the page cache. The image is locked as QEMU locks its images (an OFD lock on the
- * whole file: a write lock for read-write, a read lock otherwise), so two
- * VMMs never write one image. Raw format only; its size is rounded down to
- * a whole sector. With snapshot, writes go to an unlinked sparse overlay
- * file in $TMPDIR (else the image's directory, else /tmp) and a bitmap of
- * the sectors it holds; reads take each sector from wherever it is newest;
- * the image itself is never written, and the overlay goes with the
- * process. */
+ * a read or write whose offset and length are aligned as statx says goes
+ * between the disk and the I/O thread's bounce buffer without the host's
+ * page cache (the guest caches for itself), any other, or one the kernel
+ * refuses with EINVAL, through the page cache; the kernel keeps the two
+ * coherent. The bounce buffer (VIRTIO_BLK_BOUNCE_BYTES, huge pages where
+ * the host gives them) stands between the disk and guest RAM because
+ * direct I/O to and from guest RAM, a shared memfd of pages the host
+ * scattered, was slower than a copy through it. The overlay goes through
+ * the page cache. The image is locked as QEMU locks its images (an OFD
+ * lock on the whole file: a write lock for read-write, a read lock
+ * otherwise), so two VMMs never write one image. Raw format only; its size
+ * is rounded down to a whole sector. With snapshot, writes go to an
+ * unlinked sparse overlay file in $TMPDIR (else the image's directory,
+ * else /tmp) and a bitmap of the sectors it holds; reads take each sector
+ * from wherever it is newest; the image itself is never written, and the
+ * overlay goes with the process. */
 #ifndef BTVM_DEVICES_VIRTIO_BLK_H
 #define BTVM_DEVICES_VIRTIO_BLK_H
 
@@ -124,9 +125,7 @@
  * is itself a virtual machine, is halted in its hypervisor), and a guest's
  * dd of 1 MiB direct writes sends its next request 100-300 us after the
  * last one is done. With a 200 us spin, 10-23% of its requests still
- * waited for a wake; with 500 us, 4% (and the dd ran at 0.85 of the
- * host's own instead of 0.61-0.68, with HLT polling 500 us too). One
- * thread at a time spins (the one that finished last); the others sleep.
+ * waited for a wake; with 500 us, 4-8%. One thread at a time spins (the one that finished last); the others sleep.
  * None spins when the process may run on one CPU only (the spin would
  * keep the vCPU from making the request). */
 #define VIRTIO_BLK_POLL_NS	500000u
