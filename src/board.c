@@ -508,15 +508,19 @@ static uint64_t platform_tsc_hz(void *opaque)
 }
 
 /* How long HLT spins before it sleeps while a disk request is in flight.
- * A 1 MiB direct write is served in 210-360 us (the middle 80%), a read
+ * A 1 MiB direct write is served in 210-450 us (the middle 80%), a read
  * from the host's page cache in tens; a vCPU woken from its sleep took
  * about 170 us to come back on the benchmark host, itself a virtual
- * machine. With 200 us (KVM's default halt-polling limit) a quarter of a
- * guest dd's 1 MiB direct writes waited for that wake; with 500 us, 5%.
+ * machine, and 256-512 us when that host had let the CPU idle a while.
+ * With 200 us (KVM's default halt-polling limit) a quarter of a guest
+ * dd's 1 MiB direct writes waited for that wake, with 500 us 2-6%; with
+ * 1 ms the dd ran at 0.62-0.76 of the host's own against 0.51-0.67, in six
+ * alternated pairs of runs (each pair's figure higher). The spin ends at
+ * the completion, so it costs only while a request is slower than that.
  * Not at all when the process may run on one CPU only
  * (board->halt_poll_allowed): the spin would keep the I/O thread from
  * finishing. */
-#define HALT_POLL_NS 500000ull
+#define HALT_POLL_NS 1000000ull
 
 /* HLT with a disk request in flight: spins until something asks for
  * attention (the request's completion, a timer) for at most HALT_POLL_NS
