@@ -536,8 +536,11 @@ static bool halt_poll(struct board *board, uint64_t span)
 	for (unsigned i = 0;; i++) {
 		if (board->cpu.attention)
 			return true;
-		if (i % 64 == 63 && host_monotonic_ns() - start >= span)
-			return false;
+		if (i % 64 == 63) {
+			if (host_monotonic_ns() - start >= span)
+				return false;
+			host_spin_yield();
+		}
 		__builtin_ia32_pause();
 	}
 }

@@ -403,8 +403,11 @@ static bool poll_queue(struct virtio_blk *b)
 	for (unsigned spins = 1;; spins++) {
 		if (atomic_load_explicit(&b->queued_ready, memory_order_acquire))
 			break;
-		if (spins % 64 == 0 && host_monotonic_ns() >= deadline)
-			break;
+		if (spins % 64 == 0) {
+			if (host_monotonic_ns() >= deadline)
+				break;
+			host_spin_yield();
+		}
 		__builtin_ia32_pause();
 	}
 	pthread_mutex_lock(&b->lock);

@@ -1,5 +1,6 @@
 /* Helper threads that leave the process's signals to the vCPU thread, and
- * the mask of the handlers that run there; the CPUs they may share. */
+ * the mask of the handlers that run there; the CPUs they may share, and
+ * how a spinning one shares its CPU. */
 #define _GNU_SOURCE
 #include "host/thread.h"
 
@@ -38,4 +39,9 @@ int host_cpus_allowed(void)
 		return CPU_COUNT(&set);
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	return n > 0 ? (int)n : 1;
+}
+
+void host_spin_yield(void)
+{
+	sched_yield();
 }
