@@ -530,19 +530,11 @@ static uint64_t platform_tsc_hz(void *opaque)
  * came. */
 static bool halt_poll(struct board *board, uint64_t span)
 {
-	uint64_t start = host_monotonic_ns();
-	if (span > HALT_POLL_NS)
-		span = HALT_POLL_NS;
-	for (unsigned i = 0;; i++) {
-		if (board->cpu.attention)
-			return true;
-		if (i % 64 == 63) {
-			if (host_monotonic_ns() - start >= span)
-				return false;
-			host_spin_yield();
-		}
-		__builtin_ia32_pause();
-	}
+	uint64_t deadline = host_monotonic_ns() + (span < HALT_POLL_NS ? span : HALT_POLL_NS);
+	for (unsigned turn = 0; !board->cpu.attention; turn++)
+		if (!host_spin_turn(turn, deadline))
+			return false;
+	return true;
 }
 
 /* HLT: sleeps until the next timer event that can reach the CPU or

@@ -185,20 +185,15 @@ static int full_io(int fd, int direct, bool write, struct iovec *iov, unsigned n
 static void iov_copy(const struct iovec *iov, unsigned n, uint64_t off, uint8_t *buf,
 		     uint64_t len, bool to_iov)
 {
-	for (unsigned i = 0; i < n && len; i++) {
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		uint8_t *p = (uint8_t *)iov[i].iov_base + off;
-		size_t take = iov[i].iov_len - off < len ? iov[i].iov_len - off : (size_t)len;
+	struct iovec piece[VIRTIO_BLK_SEG_MAX];
+	unsigned count = iov_window(iov, n, off, len, piece);
+
+	for (unsigned i = 0; i < count; i++) {
 		if (to_iov)
-			memcpy(p, buf, take);
+			memcpy(piece[i].iov_base, buf, piece[i].iov_len);
 		else
-			memcpy(buf, p, take);
-		buf += take;
-		len -= take;
-		off = 0;
+			memcpy(buf, piece[i].iov_base, piece[i].iov_len);
+		buf += piece[i].iov_len;
 	}
 }
 
@@ -400,16 +395,9 @@ static bool poll_queue(struct virtio_blk *b)
 	b->polling = true;
 	uint64_t deadline = host_monotonic_ns() + b->poll_window;
 	pthread_mutex_unlock(&b->lock);
-	for (unsigned spins = 1;; spins++) {
-		if (atomic_load_explicit(&b->queued_ready, memory_order_acquire))
+	for (unsigned turn = 0; !atomic_load_explicit(&b->queued_ready, memory_order_acquire); turn++)
+		if (!host_spin_turn(turn, deadline))
 			break;
-		if (spins % 64 == 0) {
-			if (host_monotonic_ns() >= deadline)
-				break;
-			host_spin_yield();
-		}
-		__builtin_ia32_pause();
-	}
 	pthread_mutex_lock(&b->lock);
 	b->polling = false;
 	return b->queued || b->stop;

@@ -3,6 +3,7 @@
  * how a spinning one shares its CPU. */
 #define _GNU_SOURCE
 #include "host/thread.h"
+#include "host/clock.h"
 
 #include <sched.h>
 #include <unistd.h>
@@ -41,7 +42,13 @@ int host_cpus_allowed(void)
 	return n > 0 ? (int)n : 1;
 }
 
-void host_spin_yield(void)
+bool host_spin_turn(unsigned turn, uint64_t deadline)
 {
-	sched_yield();
+	if (turn % 64 == 63) {
+		if (host_monotonic_ns() >= deadline)
+			return false;
+		sched_yield();
+	}
+	__builtin_ia32_pause();
+	return true;
 }

@@ -6,6 +6,8 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 /* The signal that asks the vCPU thread for attention: the board's timer
  * sends it, and so does a request made on another thread
@@ -29,13 +31,16 @@ int host_thread_create(pthread_t *thread, void *(*start)(void *), void *arg);
  * waiting for the next request) only delays that work with one. */
 int host_cpus_allowed(void);
 
-/* What a thread spinning for another's work does every so often (HLT
- * polling and an I/O thread's spin, every 64 turns): gives its CPU to a
- * thread ready to run there, often the one it waits for. Without it, on
- * the two-CPU benchmark host, the two spins kept an I/O thread with a
- * finished write to hand in, or the vCPU, waiting 0.5-2.7 ms for the
- * scheduler's next turn: 1-8% of a guest dd's 1 MiB direct writes, in
- * runs after the guest idled; with it, none. */
-void host_spin_yield(void);
+/* One turn of a thread spinning for another's work (HLT polling, an I/O
+ * thread waiting for the next request), whose caller checks what it waits
+ * for between turns: a PAUSE, and every 64th turn a look at the clock
+ * (false once deadline, host_monotonic_ns time, has passed) and a
+ * sched_yield, which gives the CPU to a thread ready to run there, often
+ * the one the spinner waits for. Without the yield, on the two-CPU
+ * benchmark host, the two spins kept an I/O thread with a finished write
+ * to hand in, or the vCPU, waiting 0.5-2.7 ms for the scheduler's next
+ * turn: 1-8% of a guest dd's 1 MiB direct writes, in runs after the
+ * guest idled; with it, none. */
+bool host_spin_turn(unsigned turn, uint64_t deadline);
 
 #endif
