@@ -7,8 +7,8 @@
 #     copy, booted with --snapshot / snapshot=on, so every boot is the
 #     same first boot), -m 512, from start to the autologin shell prompt on
 #     ttyS0 and from `poweroff` to the VMM's exit, N runs each (btvm and
-#     QEMU alternating), with the phases (kernel, initramfs, systemd) taken
-#     from the console as it arrives.
+#     QEMU alternating), with the phases (kernel, initramfs, systemd, login)
+#     taken from the console as it arrives.
 #  2. Disk throughput: one more boot each, with a fresh copy (no snapshot)
 #     and a scratch image as /dev/vdb: sequential direct-I/O reads and
 #     writes with dd (bs=1M) and random 4 KiB direct reads (rread.c, the
@@ -34,7 +34,7 @@ export LC_ALL=C     # '.' decimals in EPOCHREALTIME, printf and awk
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 build=$repo/build
-runs=2
+runs=3
 use_qemu=1
 do_build=1
 do_boot=1
@@ -242,12 +242,13 @@ boot_script=$tmp/boot.expect
 printf '%s\nsend poweroff\nexpect_exit 0\n' "$common_head" > "$boot_script"
 
 boot_once() { # boot_once KIND RUN
-	local k=$1 i=$2 name=boot-$1-$2 log t_init t_sys t_prompt t_off
+	local k=$1 i=$2 name=boot-$1-$2 log t_init t_sys t_login t_prompt t_off
 	vmm_cmd "$k" 1 "$boot_img"
 	session "$name" "$boot_script" "${cmd[@]}" || return
 	log=$logs/$name.log
 	t_init=$(first_stamp "$log" L 'Run /init as init process')
 	t_sys=$(first_stamp "$log" L 'running in system mode')
+	t_login=$(first_stamp "$log" L 'login: root (automatic login)')
 	t_prompt=$(first_stamp "$log" PL "$prompt")
 	t_off=$(first_stamp "$log" L "$prompt poweroff")
 	if [ -z "$t_prompt" ]; then
@@ -258,10 +259,11 @@ boot_once() { # boot_once KIND RUN
 	boot[$k,$i,prompt]=$(diff_s "$t0" "$t_prompt")
 	boot[$k,$i,off]=$(diff_s "$t_off" "$t_end")
 	boot[$k,$i,total]=$(diff_s "$t0" "$t_end")
-	if [ -n "$t_init" ] && [ -n "$t_sys" ]; then
+	if [ -n "$t_init" ] && [ -n "$t_sys" ] && [ -n "$t_login" ]; then
 		boot[$k,$i,kernel]=$(diff_s "$t0" "$t_init")
 		boot[$k,$i,initramfs]=$(diff_s "$t_init" "$t_sys")
-		boot[$k,$i,systemd]=$(diff_s "$t_sys" "$t_prompt")
+		boot[$k,$i,systemd]=$(diff_s "$t_sys" "$t_login")
+		boot[$k,$i,login]=$(diff_s "$t_login" "$t_prompt")
 	fi
 	if [ "$k" = btvm ]; then
 		sed -n '/^[0-9.]* P /d; s/^[0-9.]* L //; /^btvm stats:/,$p' "$log" | grep -v '^console_expect:' > "$logs/$name.stats"
@@ -496,7 +498,8 @@ if [ "$do_boot" = 1 ]; then
 	out phase btvm qemu btvm/qemu
 	out ----- ---- ---- ---------
 	for p in kernel:"kernel (start to /init)" initramfs:"initramfs (/init to systemd)" \
-		 systemd:"systemd (to the shell prompt)" prompt:"= boot to the shell prompt" \
+		 systemd:"systemd (to the autologin)" login:"login (to the shell prompt)" \
+		 prompt:"= boot to the shell prompt" \
 		 off:"poweroff (command to exit)" total:"start to exit"; do
 		key=${p%%:*} label=${p#*:}
 		bv=${boot[btvm,$bb,$key]-} qv=
@@ -507,9 +510,9 @@ if [ "$do_boot" = 1 ]; then
 	for k in "${kinds[@]}"; do
 		line=
 		for ((i = 1; i <= runs; i++)); do
-			line+="$(fmt "${boot[$k,$i,prompt]-FAILED}") + $(fmt "${boot[$k,$i,off]-}"), "
+			line+="$(fmt "${boot[$k,$i,prompt]-FAILED}") + $(fmt "${boot[$k,$i,off]-}") (login $(fmt "${boot[$k,$i,login]-}")), "
 		done
-		echo "runs, $k (to the prompt + poweroff): ${line%, }"
+		echo "runs, $k (to the prompt + poweroff, the login phase in brackets): ${line%, }"
 	done
 	[ -n "$bb" ] && echo "btvm --stats at power-off (best run): $logs/boot-btvm-$bb.stats"
 	echo
