@@ -259,9 +259,11 @@ boot_once() { # boot_once KIND RUN
 	boot[$k,$i,prompt]=$(diff_s "$t0" "$t_prompt")
 	boot[$k,$i,off]=$(diff_s "$t_off" "$t_end")
 	boot[$k,$i,total]=$(diff_s "$t0" "$t_end")
-	if [ -n "$t_init" ] && [ -n "$t_sys" ] && [ -n "$t_login" ]; then
+	if [ -n "$t_init" ] && [ -n "$t_sys" ]; then
 		boot[$k,$i,kernel]=$(diff_s "$t0" "$t_init")
 		boot[$k,$i,initramfs]=$(diff_s "$t_init" "$t_sys")
+	fi
+	if [ -n "$t_sys" ] && [ -n "$t_login" ]; then
 		boot[$k,$i,systemd]=$(diff_s "$t_sys" "$t_login")
 		boot[$k,$i,login]=$(diff_s "$t_login" "$t_prompt")
 	fi
