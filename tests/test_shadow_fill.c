@@ -39,6 +39,72 @@ static enum shadow_fault_kind fault(const struct vcpu_state *s, uint32_t va)
 	return shadow_fault(&sh, s, va, false, &gpa, &err);
 }
 
+/* The host's own protection of addr, from /proc/self/maps: 'w' or not,
+ * '?' where nothing maps it. */
+static char host_write(const uint8_t *addr)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512], perms[8], result = '?';
+	unsigned long lo, hi;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 && (uintptr_t)addr >= lo &&
+		    (uintptr_t)addr < hi)
+			result = perms[1];
+	if (f)
+		fclose(f);
+	return result;
+}
+
+/* Pages that turn code while a window is not in use are read-only there
+ * from when it is selected again (held back until then, and applied in
+ * address order, neighbours in one call), and one protected and released
+ * meanwhile stays writable. */
+static void test_held_back_protection(void)
+{
+	const uint32_t pd2 = 0x3000;
+	if (guest_ram_init(&ram, 16, 0) || shadow_init(&sh, &ram)) {
+		fprintf(stderr, "setup failed\n");
+		CHECK(false);
+		return;
+	}
+	put32(PD + (BASE >> 22) * 4, PT | PTE_P | PTE_W | PTE_A);
+	put32(pd2 + (BASE >> 22) * 4, PT | PTE_P | PTE_W | PTE_A);
+	for (unsigned i = 0; i < 16; i++)
+		map4k(i, 0x100 + i);
+	struct vcpu_state a, b;
+	memset(&a, 0, sizeof(a));
+	a.cr0 = CR0_PE | CR0_PG | CR0_WP;
+	a.cr3 = PD;
+	a.cr4 = CR4_PSE;
+	b = a;
+	b.cr3 = pd2;
+	struct window *wa, *wb;
+	CHECK_EQ(shadow_select(&sh, &b, &wb), 0);
+	CHECK_EQ(fault(&b, BASE), SHADOW_FILLED);
+	CHECK_EQ(shadow_select(&sh, &a, &wa), 0);
+	CHECK_EQ(fault(&a, BASE), SHADOW_FILLED);
+	CHECK(wa != wb);
+	for (unsigned i = 0; i < 16; i++)
+		CHECK_EQ(host_write(wb->base + BASE + i * 4096), 'w');
+
+	/* Pages 3, 4 and 8 turn code, 10 turns code and back. */
+	const unsigned code[] = { 8, 4, 10, 3 };
+	for (unsigned i = 0; i < 4; i++)
+		shadow_protect_code(&sh, 0x100 + code[i], true);
+	shadow_protect_code(&sh, 0x10a, false);
+	CHECK_EQ(host_write(wa->base + BASE + 3 * 4096), '-');
+	CHECK_EQ(host_write(wa->base + BASE + 8 * 4096), '-');
+	CHECK_EQ(host_write(wb->base + BASE + 3 * 4096), 'w');   /* held back */
+
+	CHECK_EQ(shadow_select(&sh, &b, &wb), 0);
+	for (unsigned i = 0; i < 16; i++)
+		CHECK_EQ(host_write(wb->base + BASE + i * 4096), (i == 3 || i == 4 || i == 8) ? '-' : 'w');
+	put32(0x105000, 0x105);
+	CHECK_EQ(*(uint32_t *)(wb->base + BASE + 5 * 4096), 0x105);
+	shadow_destroy(&sh);
+	guest_ram_destroy(&ram);
+}
+
 int main(void)
 {
 	if (guest_ram_init(&ram, 16, 0) || shadow_init(&sh, &ram)) {
@@ -221,5 +287,6 @@ int main(void)
 	CHECK(!mapped(LARGE + 0x200000));
 	shadow_destroy(&sh);
 	guest_ram_destroy(&ram);
+	test_held_back_protection();
 	return check_report("test_shadow_fill");
 }

@@ -64,9 +64,9 @@ struct shadow_window {
 	 * trace comes back when the window is selected. */
 	bool pd_untraced;
 	unsigned pd_floods;        /* its directory flooded since it was last selected */
-	/* Guest pages whose host protection here is to follow their entries'
-	 * when the window is selected again (shadow_reprotect while it was
-	 * not in use). */
+	/* Linear pages whose host protection here is to follow their
+	 * entries' when the window is selected again (shadow_reprotect while
+	 * it was not in use). */
 	uint32_t reprotect[SHADOW_REPROTECT_MAX];
 	unsigned nreprotect;
 };
