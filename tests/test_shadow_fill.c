@@ -58,7 +58,8 @@ static char host_write(const uint8_t *addr)
 /* Pages that turn code while a window is not in use are read-only there
  * from when it is selected again (held back until then, and applied in
  * address order, neighbours in one call), and one protected and released
- * meanwhile stays writable. */
+ * meanwhile stays writable; in the paging windows and in the identity
+ * window alike. */
 static void test_held_back_protection(void)
 {
 	const uint32_t pd2 = 0x3000;
@@ -101,6 +102,26 @@ static void test_held_back_protection(void)
 		CHECK_EQ(host_write(wb->base + BASE + i * 4096), (i == 3 || i == 4 || i == 8) ? '-' : 'w');
 	put32(0x105000, 0x105);
 	CHECK_EQ(*(uint32_t *)(wb->base + BASE + 5 * 4096), 0x105);
+
+	/* The identity window (paging off) the same: at once while it is in
+	 * use, else from when it is selected again. */
+	struct vcpu_state off = a;
+	off.cr0 = CR0_PE;
+	struct window *id;
+	CHECK_EQ(shadow_select(&sh, &off, &id), 0);
+	CHECK_EQ(host_write(id->base + 0x108000), '-');   /* turned code while paging was on */
+	CHECK_EQ(host_write(id->base + 0x10a000), 'w');
+	shadow_protect_code(&sh, 0x120, true);
+	CHECK_EQ(host_write(id->base + 0x120000), '-');
+	CHECK_EQ(shadow_select(&sh, &a, &wa), 0);
+	shadow_protect_code(&sh, 0x120, false);
+	shadow_protect_code(&sh, 0x121, true);
+	CHECK_EQ(host_write(id->base + 0x120000), '-');   /* held back */
+	CHECK_EQ(host_write(id->base + 0x121000), 'w');
+	CHECK_EQ(shadow_select(&sh, &off, &id), 0);
+	CHECK_EQ(host_write(id->base + 0x120000), 'w');
+	CHECK_EQ(host_write(id->base + 0x121000), '-');
+	CHECK_EQ(host_write(id->base + 0x108000), '-');
 	shadow_destroy(&sh);
 	guest_ram_destroy(&ram);
 }

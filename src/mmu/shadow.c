@@ -268,24 +268,49 @@ static void flush_reprotects(struct shadow *sh, struct shadow_window *w)
 	}
 }
 
+/* The identity window's protection of page as its state calls for; only
+ * where it has another unless always (the current window's page may be
+ * writable for a moment, shadow_unprotect_current, whatever its bit). */
+static void identity_protect(struct shadow *sh, uint32_t page, bool always)
+{
+	uint64_t gpa = guest_mem_page_gpa(sh->ram, page);
+	/* (Device memory the guest put over RAM is not seen there.) */
+	if (gpa == GUEST_DEVMEM_UNMAPPED || (page >= sh->ram_pages && gpa < sh->ram->size))
+		return;
+	bool writable = !sh->code_protect[page] && !devmem_clean(sh, page) && !ram_clean(sh, page);
+	if (!always && sh->identity_ro[page] == !writable)
+		return;
+	identity_set(sh, page, !writable);
+	(void)window_protect_page(&sh->identity, (uint32_t)gpa, writable);
+}
+
+/* The identity window as every page's state calls for, when it is
+ * selected after changes held back while paging was on. */
+static void sync_identity(struct shadow *sh)
+{
+	sh->identity_stale = false;
+	for (uint32_t page = 0; page < sh->npages; page++)
+		identity_protect(sh, page, false);
+}
+
 /* A page turned a table (or code), or back, changes its protection in
  * every window that maps it: the kernel's direct map holds every page
  * table, so each one a fork makes and an exit frees was an mprotect in
  * every cached window (about 65 a fork). Only the current window can
  * run, so the others are held back until selected (shadow_select), and a
- * page protected and released meanwhile costs nothing there. */
+ * page protected and released meanwhile costs nothing there. So is the
+ * identity window's, which paging leaves unused after the boot's first
+ * steps (16,000 mprotect calls of a Debian boot, on its one mapping of
+ * all RAM). */
 void shadow_reprotect(struct shadow *sh, uint32_t page)
 {
 	if (page >= sh->npages)
 		return;
 	flush_pending_unmap(sh);   /* a held-back mapping of page must not stay writable */
-	uint64_t gpa = guest_mem_page_gpa(sh->ram, page);
-	/* (Device memory the guest put over RAM is not seen there.) */
-	if (gpa != GUEST_DEVMEM_UNMAPPED && (page < sh->ram_pages || gpa >= sh->ram->size)) {
-		bool writable = !sh->code_protect[page] && !devmem_clean(sh, page) && !ram_clean(sh, page);
-		identity_set(sh, page, !writable);
-		(void)window_protect_page(&sh->identity, (uint32_t)gpa, writable);
-	}
+	if (sh->current == &sh->identity)
+		identity_protect(sh, page, true);
+	else
+		sh->identity_stale = true;
 	for (uint32_t id = sh->map_head[page]; id; id = sh->nodes[id - 1].next) {
 		const struct shadow_node *n = &sh->nodes[id - 1];
 		struct shadow_window *w = &sh->windows[n->win];
@@ -933,8 +958,11 @@ int shadow_select(struct shadow *sh, const struct vcpu_state *s, struct window *
 			flush_pending_unmap(sh);
 		return 0;
 	}
-	if (!paging)
+	if (!paging) {
 		flush_pending_unmap(sh);
+		if (sh->identity_stale)
+			sync_identity(sh);
+	}
 	struct window *win = &sh->identity;
 	uint32_t tag = 0;
 	if (paging) {

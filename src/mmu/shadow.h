@@ -134,6 +134,7 @@ struct shadow {
 	long host_maps;               /* host mappings (VMAs) the windows add */
 	long map_budget;              /* host_maps replacement keeps below */
 	uint8_t *identity_ro;         /* per page: read-only in the identity window */
+	bool identity_stale;          /* protections held back while it was not in use */
 	bool gsbase_insn;             /* WRGSBASE usable: no system call per switch */
 	/* Told the address-space number (asid) of the current window, or of
 	 * the global pages (global), whenever it changes: the vCPU keeps its
