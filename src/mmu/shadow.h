@@ -28,7 +28,7 @@ struct vcpu_state;
 #define SHADOW_MAP_RESERVE 4096L
 #define SHADOW_MAP_MIN 4096L
 #define SHADOW_REGIONS 1024u       /* 4 MiB regions of a 4 GiB window */
-#define SHADOW_REPROTECT_MAX 256u  /* pages a window not in use holds back */
+#define SHADOW_REPROTECT_MAX 4096u /* pages a window not in use holds back */
 #define SHADOW_NO_PT 0xffffffffu   /* region with no page table behind it yet */
 #define SHADOW_LARGE 0xfffffffeu   /* region mapped by a 4 MiB page */
 
