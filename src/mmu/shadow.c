@@ -1,6 +1,7 @@
 /* Shadow paging: the window cache (recycling evicted windows), fill on
  * host faults, reverse map, traces of page-table and code pages.
- * Replacement is shadow_replace.c's, the adaptive set shadow_adaptive.c's. */
+ * Replacement is shadow_replace.c's, the adaptive set shadow_adaptive.c's,
+ * the reverse map's node lists shadow_nodes.c's. */
 #define _GNU_SOURCE
 #include "mmu/shadow.h"
 #include "mmu/shadow_internal.h"
@@ -23,77 +24,6 @@
 #define HWCAP2_FSGSBASE (1 << 1)
 #endif
 #define ASID_LIMIT (1u << 23)
-
-/* --- per-page node lists ------------------------------------------------ */
-
-static int node_alloc(struct shadow *sh, uint32_t *out)
-{
-	if (!sh->nodes_free) {
-		uint32_t cap = sh->nodes_cap ? sh->nodes_cap * 2 : 4096;
-		/* realloc from the fault handler is safe: the signal interrupted
-		 * translated code on this thread, never the allocator. */
-		struct shadow_node *n = realloc(sh->nodes, cap * sizeof(*n));
-		if (!n)
-			return -ENOMEM;
-		for (uint32_t i = sh->nodes_cap; i < cap; i++)
-			n[i].next = i + 1 < cap ? i + 2 : 0;
-		sh->nodes = n;
-		sh->nodes_free = sh->nodes_cap + 1;
-		sh->nodes_cap = cap;
-	}
-	*out = sh->nodes_free;
-	sh->nodes_free = sh->nodes[*out - 1].next;
-	return 0;
-}
-
-/* Adds (win, key) at the head; *out (if not NULL) is its node. */
-static int list_add(struct shadow *sh, uint32_t *head, uint16_t win, uint32_t key, uint32_t *out)
-{
-	uint32_t id;
-	int err = node_alloc(sh, &id);
-	if (err)
-		return err;
-	struct shadow_node *n = &sh->nodes[id - 1];
-	n->win = win;
-	n->key = key;
-	n->next = *head;
-	n->prev = 0;
-	if (*head)
-		sh->nodes[*head - 1].prev = id;
-	*head = id;
-	if (out)
-		*out = id;
-	return 0;
-}
-
-/* Takes node id off the list at head, in constant time: a frame the
- * kernel maps in every address space (its own pages) has a node per
- * window, and a window's eviction takes thousands of them off such
- * lists (a Debian boot: 3M removals that walked 14 nodes on average). */
-static void list_unlink(struct shadow *sh, uint32_t *head, uint32_t id)
-{
-	struct shadow_node *n = &sh->nodes[id - 1];
-	if (n->prev)
-		sh->nodes[n->prev - 1].next = n->next;
-	else
-		*head = n->next;
-	if (n->next)
-		sh->nodes[n->next - 1].prev = n->prev;
-	n->next = sh->nodes_free;
-	sh->nodes_free = id;
-}
-
-static bool list_remove(struct shadow *sh, uint32_t *head, uint16_t win, uint32_t key)
-{
-	for (uint32_t id = *head; id; id = sh->nodes[id - 1].next) {
-		const struct shadow_node *n = &sh->nodes[id - 1];
-		if (n->win == win && n->key == key) {
-			list_unlink(sh, head, id);
-			return true;
-		}
-	}
-	return false;
-}
 
 /* --- protection ------------------------------------------------------- */
 
@@ -451,7 +381,7 @@ static void forget_entry(struct shadow *sh, struct shadow_window *w, uint32_t vp
 	uint32_t *node = node_slot(w, vpage);
 	assert(*node && sh->nodes[*node - 1].win == (uint16_t)(w - sh->windows) &&
 	       sh->nodes[*node - 1].key == vpage);
-	list_unlink(sh, &sh->map_head[page], *node);
+	shadow__list_unlink(sh, &sh->map_head[page], *node);
 	*node = 0;
 	if (sh->code_pages && page < sh->ram_pages && sh->code_pages[page])
 		retire_asid(sh, w);   /* table entries may lead to blocks of the old page */
@@ -506,7 +436,7 @@ static void drop_entry(struct shadow *sh, struct shadow_window *w, uint32_t vpag
 
 static void release_table(struct shadow *sh, uint32_t page, uint16_t win, uint32_t key)
 {
-	if (page >= sh->ram_pages || !list_remove(sh, &sh->deriv_head[page], win, key))
+	if (page >= sh->ram_pages || !shadow__list_remove(sh, &sh->deriv_head[page], win, key))
 		return;
 	if (--sh->pt_refs[page] == 0)
 		shadow_reprotect(sh, page);
@@ -682,7 +612,7 @@ static void untrace_directory(struct shadow *sh, struct shadow_window *w)
 static int retrace_directory(struct shadow *sh, struct shadow_window *w)
 {
 	uint32_t pd = w->cr3 / GUEST_PAGE_SIZE;
-	int err = list_add(sh, &sh->deriv_head[pd], (uint16_t)(w - sh->windows), SHADOW_KEY_PD, NULL);
+	int err = shadow__list_add(sh, &sh->deriv_head[pd], (uint16_t)(w - sh->windows), SHADOW_KEY_PD, NULL);
 	if (err)
 		return err;
 	if (sh->pt_refs[pd]++ == 0)
@@ -845,7 +775,7 @@ static bool recycle_window(struct shadow *sh, struct shadow_window *w, uint32_t 
 	if (view == 1 || old_page >= sh->ram_pages || new_page >= sh->ram_pages)
 		return false;
 	uint16_t id = (uint16_t)(w - sh->windows);
-	int err = list_add(sh, &sh->deriv_head[new_page], id, SHADOW_KEY_PD, NULL);
+	int err = shadow__list_add(sh, &sh->deriv_head[new_page], id, SHADOW_KEY_PD, NULL);
 	if (err)
 		return false;
 	if (sh->pt_refs[new_page]++ == 0)
@@ -920,7 +850,7 @@ static int new_window(struct shadow *sh, uint32_t cr3, int view, struct shadow_w
 	uint16_t id = (uint16_t)(w - sh->windows);
 	uint32_t pd = cr3 >> 12;
 	if (pd < sh->ram_pages) {
-		int err = list_add(sh, &sh->deriv_head[pd], id, SHADOW_KEY_PD, NULL);
+		int err = shadow__list_add(sh, &sh->deriv_head[pd], id, SHADOW_KEY_PD, NULL);
 		if (err)
 			return err;
 		if (sh->pt_refs[pd]++ == 0)
@@ -1029,7 +959,7 @@ static int map_run(struct shadow *sh, struct shadow_window *w, uint32_t vpage, u
 		return err;
 	}
 	for (unsigned i = 0; i < count; i++) {
-		int err = list_add(sh, &sh->map_head[page + i], id, vpage + i, node_slot(w, vpage + i));
+		int err = shadow__list_add(sh, &sh->map_head[page + i], id, vpage + i, node_slot(w, vpage + i));
 		if (err) {
 			unmap_range(w, vpage + i, count - i);
 			return err;
@@ -1129,7 +1059,7 @@ static int map_page(struct shadow *sh, struct shadow_window *w, uint32_t va, con
 			return -ENOMEM;
 		w->region_pt[r] = table;
 		if (table != SHADOW_LARGE && table < sh->ram_pages) {
-			err = list_add(sh, &sh->deriv_head[table], id, r, NULL);
+			err = shadow__list_add(sh, &sh->deriv_head[table], id, r, NULL);
 			if (err)
 				return err;
 			if (sh->pt_refs[table]++ == 0)

@@ -1,5 +1,5 @@
-/* What shadow.c and shadow_replace.c share and nothing else sees: dropping
- * a region, and replacement. */
+/* What shadow.c, shadow_replace.c and shadow_nodes.c share and nothing
+ * else sees: dropping a region, replacement, the reverse map's lists. */
 #ifndef BTVM_MMU_SHADOW_INTERNAL_H
 #define BTVM_MMU_SHADOW_INTERNAL_H
 
@@ -16,5 +16,16 @@ void shadow__drop_region(struct shadow *sh, struct shadow_window *w, uint32_t r,
  * windows' host mappings are down to target; how many went. */
 unsigned shadow__replace_regions(struct shadow *sh, long target, const struct shadow_window *keep,
 				 uint32_t keep_r);
+
+/* Adds (win, key) at the head of the list at head; *out (if not NULL)
+ * is its node. 0 or -ENOMEM. */
+int shadow__list_add(struct shadow *sh, uint32_t *head, uint16_t win, uint32_t key, uint32_t *out);
+/* Takes node id off the list at head, in constant time: a frame the
+ * kernel maps in every address space (its own pages) has a node per
+ * window, and a window's eviction takes thousands of them off such lists
+ * (a Debian boot: 3M removals that walked 14 nodes on average). */
+void shadow__list_unlink(struct shadow *sh, uint32_t *head, uint32_t id);
+/* Takes (win, key) off the list at head; false if it is not there. */
+bool shadow__list_remove(struct shadow *sh, uint32_t *head, uint16_t win, uint32_t key);
 
 #endif
