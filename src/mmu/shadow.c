@@ -127,28 +127,22 @@ static void identity_set(struct shadow *sh, uint32_t page, bool read_only)
 	sh->host_maps += d;
 }
 
-/* Sets the host protection of a mapped entry (its bit, then the page). */
-static void entry_protect(struct shadow *sh, struct shadow_window *w, uint32_t vpage, int prot)
+/* Sets the host protection of mapped entries vpage.. (count): their bits,
+ * then the pages, in one system call. */
+static void entry_protect(struct shadow *sh, struct shadow_window *w, uint32_t vpage, uint32_t count,
+			  int prot)
 {
-	uint32_t *e = entry_of(w, vpage);
-	uint32_t now = entry_with_prot(*e, prot);
-	if (now != *e)
-		entry_set(sh, w, vpage, now);
-	(void)mprotect(w->win.base + (uint64_t)vpage * GUEST_PAGE_SIZE, GUEST_PAGE_SIZE, prot);
-}
-
-static void flush_pending_unmap(struct shadow *sh);
-
-/* Entries vpage.. (count, all mapped) get host protection prot, in one
- * system call. */
-static void protect_run(struct shadow *sh, struct shadow_window *w, uint32_t vpage, uint32_t count,
-			int prot)
-{
-	for (uint32_t i = 0; i < count; i++)
-		entry_set(sh, w, vpage + i, entry_with_prot(*entry_of(w, vpage + i), prot));
+	for (uint32_t i = 0; i < count; i++) {
+		uint32_t *e = entry_of(w, vpage + i);
+		uint32_t now = entry_with_prot(*e, prot);
+		if (now != *e)
+			entry_set(sh, w, vpage + i, now);
+	}
 	(void)mprotect(w->win.base + (uint64_t)vpage * GUEST_PAGE_SIZE, (size_t)count * GUEST_PAGE_SIZE,
 		       prot);
 }
+
+static void flush_pending_unmap(struct shadow *sh);
 
 static int compare_vpages(const void *a, const void *b)
 {
@@ -185,7 +179,7 @@ static void flush_reprotects(struct shadow *sh, struct shadow_window *w)
 			}
 		}
 		if (run_len && (!change || vpage != run_start + run_len || prot != run_prot)) {
-			protect_run(sh, w, run_start, run_len, run_prot);
+			entry_protect(sh, w, run_start, run_len, run_prot);
 			run_len = 0;
 		}
 		if (change) {
@@ -248,7 +242,7 @@ void shadow_reprotect(struct shadow *sh, uint32_t page)
 		assert(e && (*e >> 12) == page);
 		int prot = entry_prot(sh, *e);
 		if (&w->win == sh->current) {
-			entry_protect(sh, w, n->key, prot);   /* also after shadow_unprotect_current */
+			entry_protect(sh, w, n->key, 1, prot);   /* also after shadow_unprotect_current */
 			continue;
 		}
 		if (entry_with_prot(*e, prot) == *e ||
@@ -1367,7 +1361,7 @@ static void reprotect_ram(struct shadow *sh)
 		for (uint32_t id = sh->map_head[page]; id; id = sh->nodes[id - 1].next) {
 			const struct shadow_node *n = &sh->nodes[id - 1];
 			struct shadow_window *w = &sh->windows[n->win];
-			entry_protect(sh, w, n->key, entry_prot(sh, *entry_of(w, n->key)));
+			entry_protect(sh, w, n->key, 1, entry_prot(sh, *entry_of(w, n->key)));
 		}
 	}
 }
