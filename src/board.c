@@ -26,6 +26,7 @@
 #include "host/clock.h"
 #include "host/console.h"
 #include "host/map_limit.h"
+#include "host/outfile.h"
 #include "host/thread.h"
 #include "migration.h"
 #include "monitor.h"
@@ -1087,10 +1088,11 @@ int board_create(struct board *board, const struct board_config *cfg, char *err,
 		goto destroy_window;
 	}
 	if (cfg->trace_path) {
-		board->trace = fopen(cfg->trace_path, "w");
+		char why[512];
+		board->trace = outfile_open_stream(cfg->trace_path, why, sizeof(why));
 		if (!board->trace) {
-			ret = -errno;
-			snprintf(err, err_len, "%s: cannot open trace file: %s", cfg->trace_path, strerror(errno));
+			ret = -EIO;
+			snprintf(err, err_len, "--trace %s", why);
 			goto destroy_tcache;
 		}
 	}

@@ -13,6 +13,7 @@
 
 #include "board.h"
 #include "host/keymap.h"
+#include "host/outfile.h"
 #include "host/screenshot.h"
 #include "host/thread.h"
 
@@ -307,7 +308,7 @@ static bool deliver_event(struct board *board, const struct display_event *ev)
 	return true;
 }
 
-int board_screen_write(struct board *board, const char *path)
+int board_screen_write(struct board *board, const char *path, char *err, size_t err_len)
 {
 	struct board_screen *scr = &board->screen;
 	const uint8_t *live = board->ram.host + VGA_LEGACY_BASE;
@@ -318,19 +319,16 @@ int board_screen_write(struct board *board, const char *path)
 		/* Through a temporary file, as the PNG is: a reader polling the
 		 * file never sees half a screen. */
 		char *text = malloc(VGA_TEXT_DUMP_MAX);
-		char tmp[4096];
+		struct outfile out;
 		ret = -ENOMEM;
-		if (text && (size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) < sizeof(tmp)) {
+		snprintf(err, err_len, "out of memory");
+		if (text && !(ret = outfile_open(&out, path, err, err_len))) {
 			/* A framebuffer has no text to dump. */
 			size_t n = bochs_display_active(&board->bochs, NULL, NULL)
 					   ? 0
 					   : vga_text_dump(&board->vga, live, text, VGA_TEXT_DUMP_MAX);
-			FILE *f = fopen(tmp, "w");
-			ret = f ? 0 : -errno;
-			if (f && (fwrite(text, 1, n, f) != n) + (fclose(f) != 0))
-				ret = -EIO;
-			if (!ret && rename(tmp, path))
-				ret = -errno;
+			fwrite(text, 1, n, out.f);
+			ret = outfile_commit(&out, false, err, err_len);
 		}
 		free(text);
 	} else {
@@ -338,13 +336,15 @@ int board_screen_write(struct board *board, const char *path)
 		if (!scr->shot_pixels)
 			scr->shot_pixels = malloc(SHOT_MAX_PIXELS * 4);
 		ret = -ENOMEM;
+		snprintf(err, err_len, "out of memory");
 		if (scr->shot_pixels) {
 			if (!bochs_display_active(&board->bochs, NULL, NULL))
 				vga_render(&board->vga, live, 0, scr->shot_pixels, &width, &height);
 			else if (!bochs_display_render(&board->bochs, NULL, true, scr->shot_pixels, &width,
 						       &height) && width && height)
 				memset(scr->shot_pixels, 0, (size_t)width * height * 4);
-			ret = screenshot_write_png(path, scr->shot_pixels, width, height);
+			ret = screenshot_write_png(path, scr->shot_pixels, width, height, err,
+						   err_len);
 		}
 	}
 	if (!ret)
@@ -356,10 +356,9 @@ static void write_screenshots(struct board *board)
 {
 	for (unsigned i = 0; i < board->cfg.screenshot_count; i++) {
 		const char *path = board->cfg.screenshot_paths[i];
-		int ret = board_screen_write(board, path);
-		if (ret)
-			fprintf(stderr, "btvm: cannot write the screenshot %s: %s\n", path,
-				strerror(-ret));
+		char why[512];
+		if (board_screen_write(board, path, why, sizeof(why)))
+			fprintf(stderr, "btvm: cannot write the screenshot: %s\n", why);
 	}
 }
 

@@ -79,8 +79,8 @@ uint64_t board_screen_deadline(const struct board *board);
 /* Whether the window can still send the guest input that wakes a HLT. */
 bool board_screen_input_possible(const struct board *board);
 /* vCPU thread: the screen into path now, PNG or text as --screenshot
- * writes it. Returns 0 or a negative errno. */
-int board_screen_write(struct board *board, const char *path);
+ * writes it. Returns 0, or a negative errno with a one-line reason in err. */
+int board_screen_write(struct board *board, const char *path, char *err, size_t err_len);
 /* At the end of the run: the --screenshot file, then the window closes. */
 void board_screen_close(struct board *board);
 /* The guest's state in the window's title, if there is a window. */

@@ -226,13 +226,14 @@ static int load_config(struct snap_reader *r, struct board_snapshot_config *sc,
 	return 0;
 }
 
-int board_snapshot_read_config(const char *path, struct board_snapshot_config *sc, char *err,
-			       size_t err_len)
+/* From path, or from fd when path is NULL. */
+static int read_config(const char *path, int fd, struct board_snapshot_config *sc, char *err,
+		       size_t err_len)
 {
 	struct snap_reader r;
 	uint64_t ram_size, devmem_size;
 	memset(sc, 0, sizeof(*sc));
-	int ret = snapr_open(&r, path);
+	int ret = path ? snapr_open(&r, path) : snapr_open_fd(&r, fd, "the migration's configuration");
 	if (!ret)
 		ret = snapr_next(&r);
 	if (ret == 1)
@@ -249,6 +250,18 @@ int board_snapshot_read_config(const char *path, struct board_snapshot_config *s
 		snprintf(err, err_len, "%s", r.msg);
 	snapr_close(&r);
 	return ret;
+}
+
+int board_snapshot_read_config(const char *path, struct board_snapshot_config *sc, char *err,
+			       size_t err_len)
+{
+	return read_config(path, -1, sc, err, err_len);
+}
+
+int board_snapshot_read_config_fd(int fd, struct board_snapshot_config *sc, char *err,
+				  size_t err_len)
+{
+	return read_config(NULL, fd, sc, err, err_len);
 }
 
 /* --------------------------------------------------------------- memory */
@@ -374,13 +387,9 @@ static int load_board(struct board *board, struct snap_reader *r)
 
 /* ------------------------------------------------------------------ save */
 
-int board_snapshot_save(struct board *board, const char *path, char *err, size_t err_len)
-{
-	return board_snapshot_save_state(board, path, true, err, err_len);
-}
-
-int board_snapshot_save_state(struct board *board, const char *path, bool memory, char *err,
-			      size_t err_len)
+/* To path, or to fd when path is NULL. */
+static int save_state(struct board *board, const char *path, int fd, bool memory, char *err,
+		      size_t err_len)
 {
 	struct snap_writer w;
 	sigset_t async, old;
@@ -401,7 +410,8 @@ int board_snapshot_save_state(struct board *board, const char *path, bool memory
 	uint64_t guest_ns, tsc;
 	board_guest_time(board, &guest_ns, &tsc);
 
-	if (!snapw_open(&w, path, SNAP_ZSTD_LEVEL)) {
+	if (!(path ? snapw_open(&w, path, SNAP_ZSTD_LEVEL)
+		   : snapw_open_fd(&w, fd, "the migration's state", SNAP_ZSTD_LEVEL))) {
 		save_config(board, &w);
 		save_cpu_identity(&w);
 		snapw_begin(&w, tags[S_CLCK], CLCK_VERSION, false);
@@ -442,6 +452,17 @@ int board_snapshot_save_state(struct board *board, const char *path, bool memory
 	cpu_request_attention(&board->cpu);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return ret;
+}
+
+int board_snapshot_save(struct board *board, const char *path, char *err, size_t err_len)
+{
+	return save_state(board, path, -1, true, err, err_len);
+}
+
+int board_snapshot_save_state_fd(struct board *board, int fd, bool memory, char *err,
+				 size_t err_len)
+{
+	return save_state(board, NULL, fd, memory, err, err_len);
 }
 
 /* --------------------------------------------------------------- restore */
@@ -532,18 +553,14 @@ static bool section_expected(const struct board *board, enum section s, bool mem
 	return true;
 }
 
-int board_snapshot_restore(struct board *board, const char *path, char *err, size_t err_len)
-{
-	return board_snapshot_restore_state(board, path, true, err, err_len);
-}
-
-int board_snapshot_restore_state(struct board *board, const char *path, bool memory, char *err,
-				 size_t err_len)
+/* From path, or from fd when path is NULL. */
+static int restore_state(struct board *board, const char *path, int fd, bool memory, char *err,
+			 size_t err_len)
 {
 	struct snap_reader r;
 	bool seen[S_COUNT] = { false };
 	uint64_t guest_ns = 0, tsc = 0, hz = 0;
-	int ret = snapr_open(&r, path);
+	int ret = path ? snapr_open(&r, path) : snapr_open_fd(&r, fd, "the migration's state");
 
 	/* No BAR stays where the power-on firmware put it while the saved
 	 * ones are placed: none lands on one that has not moved yet. */
@@ -591,4 +608,15 @@ int board_snapshot_restore_state(struct board *board, const char *path, bool mem
 				(unsigned long long)(b / 1000), (unsigned long long)(a / 1000));
 	}
 	return 0;
+}
+
+int board_snapshot_restore(struct board *board, const char *path, char *err, size_t err_len)
+{
+	return restore_state(board, path, -1, true, err, err_len);
+}
+
+int board_snapshot_restore_state_fd(struct board *board, int fd, bool memory, char *err,
+				    size_t err_len)
+{
+	return restore_state(board, NULL, fd, memory, err, err_len);
 }

@@ -15,6 +15,7 @@
 #include "board_explain.h"
 #include "cpu/profile.h"
 #include "host/clock.h"
+#include "host/outfile.h"
 #include "host/thread.h"
 #include "isa/sensitive.h"
 
@@ -518,22 +519,24 @@ static json_t *stats_document(const struct board *board, const char *reason)
 static int write_json(const struct board *board, const char *reason)
 {
 	const char *path = board->cfg.stats_json_path;
-	char tmp[4096];
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
-		fprintf(stderr, "btvm: --stats-json %s: the path is too long\n", path);
-		return 1;
-	}
 	json_t *doc = stats_document(board, reason);
 	if (!doc) {
 		fprintf(stderr, "btvm: --stats-json %s: out of memory\n", path);
 		return 1;
 	}
-	int ret = json_dump_file(doc, tmp, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+	struct outfile out;
+	char why[512];
+	int ret = outfile_open(&out, path, why, sizeof(why));
+	if (!ret && json_dumpf(doc, out.f, JSON_INDENT(1) | JSON_PRESERVE_ORDER)) {
+		outfile_discard(&out);
+		snprintf(why, sizeof(why), "%s: cannot write it", path);
+		ret = -EIO;
+	} else if (!ret) {
+		ret = outfile_commit(&out, false, why, sizeof(why));
+	}
 	json_decref(doc);
-	if (ret || rename(tmp, path)) {
-		fprintf(stderr, "btvm: --stats-json %s: cannot write it: %s\n", path,
-			strerror(errno));
-		unlink(tmp);
+	if (ret) {
+		fprintf(stderr, "btvm: --stats-json %s\n", why);
 		return 1;
 	}
 	return 0;
@@ -541,19 +544,15 @@ static int write_json(const struct board *board, const char *reason)
 
 int board_stats_check_path(const char *path, char *err, size_t err_len)
 {
-	char tmp[4096];
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
-		snprintf(err, err_len, "--stats-json %s: the path is too long", path);
-		return -ENAMETOOLONG;
+	/* A file made and dropped: the directory takes one. */
+	struct outfile out;
+	char why[512];
+	int ret = outfile_open(&out, path, why, sizeof(why));
+	if (ret) {
+		snprintf(err, err_len, "--stats-json %s", why);
+		return ret;
 	}
-	FILE *f = fopen(tmp, "w");
-	if (!f) {
-		int e = errno;
-		snprintf(err, err_len, "--stats-json %s: cannot write there: %s", path, strerror(e));
-		return -e;
-	}
-	fclose(f);
-	unlink(tmp);
+	outfile_discard(&out);
 	return 0;
 }
 

@@ -14,6 +14,7 @@
 #include "board.h"
 #include "board_snapshot.h"
 #include "boot/disk_boot.h"
+#include "host/outfile.h"
 #include "host/tcp_address.h"
 #include "isa/cpuid.h"
 #include "isa/sensitive.h"
@@ -107,10 +108,12 @@ static void print_usage(FILE *out)
 	      "  --symbols FILE        the guest's symbols for those reports: a System.map,\n"
 	      "                        a copy of /proc/kallsyms or an ELF file (default:\n"
 	      "                        a Multiboot kernel's own)\n"
-	      "  --incoming tcp:[ADDR]:PORT  wait there (ADDR default 127.0.0.1) for a\n"
-	      "                        live migration from another btvm (its monitor's\n"
-	      "                        migrate tcp:HOST:PORT); the machine is the\n"
-	      "                        source's, as with --restore\n"
+	      "  --incoming tcp:[ADDR]:PORT,key=FILE | unix:PATH[,key=FILE]\n"
+	      "                        wait there (ADDR default 127.0.0.1) for a live\n"
+	      "                        migration from another btvm (its monitor's\n"
+	      "                        migrate with the same key); the machine is the\n"
+	      "                        source's, as with --restore. FILE: a secret of\n"
+	      "                        16 to 4096 bytes only its owner may read\n"
 	      "  --restore FILE        resume the machine saved in FILE (the monitor's\n"
 	      "                        savevm): its RAM, disks, network card and screen\n"
 	      "                        come from the snapshot, so --kernel, --disk and\n"
@@ -484,10 +487,15 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 			cfg->start_paused = true;
 			break;
 		case OPT_INCOMING: {
-			char host[256];
-			uint16_t port;
-			if (tcp_address_parse(optarg, "127.0.0.1", host, sizeof(host), &port))
-				return usage_error("invalid --incoming '%s' (expected tcp:[ADDR]:PORT)",
+			struct migration_uri u;
+			int ret = migration_uri_parse(optarg, &u);
+			if (ret == -ENOKEY)
+				return usage_error("--incoming '%s': a TCP port needs key=FILE (a "
+						   "secret the source's migrate names too), or use "
+						   "unix:PATH", optarg);
+			if (ret)
+				return usage_error("invalid --incoming '%s' (expected "
+						   "tcp:[ADDR]:PORT,key=FILE or unix:PATH[,key=FILE])",
 						   optarg);
 			given->incoming = optarg;
 			break;
@@ -578,34 +586,42 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "btvm: %s\n", err);
 		return EXIT_FAILURE;
 	}
-	/* A live migration's destination: the stream starts with the
-	 * machine's configuration, a snapshot without memory. */
-	int incoming_fd = -1;
-	char config_path[64] = "", state_path[64] = "";
-	if (given.incoming) {
-		snprintf(config_path, sizeof(config_path), "/tmp/btvm-incoming-%d.conf", (int)getpid());
-		snprintf(state_path, sizeof(state_path), "/tmp/btvm-incoming-%d.state", (int)getpid());
-		incoming_fd = migration_listen(given.incoming, config_path, err, sizeof(err));
-		if (incoming_fd < 0) {
-			fprintf(stderr, "btvm: %s\n", err);
-			unlink(config_path);
+	for (unsigned i = 0; i < cfg.screenshot_count; i++) {
+		char why[512];
+		if (outfile_check(cfg.screenshot_paths[i], why, sizeof(why))) {
+			fprintf(stderr, "btvm: --screenshot %s\n", why);
 			return EXIT_FAILURE;
 		}
-		cfg.restore_path = config_path;
+	}
+	/* A live migration's destination: the stream starts with the
+	 * machine's configuration, a snapshot without memory. */
+	struct migration_incoming *incoming = NULL;
+	if (given.incoming) {
+		if (migration_listen(given.incoming, &incoming, err, sizeof(err))) {
+			fprintf(stderr, "btvm: %s\n", err);
+			return EXIT_FAILURE;
+		}
+		/* Restored as a snapshot is; the name only says from where. */
+		cfg.restore_path = "the migration's configuration";
 	}
 	if (cfg.restore_path) {
 		sc = malloc(sizeof(*sc));
-		if (!sc) {
-			fprintf(stderr, "btvm: out of memory\n");
-			return EXIT_FAILURE;
-		}
-		if (board_snapshot_read_config(cfg.restore_path, sc, err, sizeof(err))) {
+		int ret = sc ? 0 : -ENOMEM;
+		snprintf(err, sizeof(err), "out of memory");
+		if (!ret)
+			ret = incoming ? board_snapshot_read_config_fd(migration_incoming_config(incoming),
+								       sc, err, sizeof(err))
+				       : board_snapshot_read_config(cfg.restore_path, sc, err,
+								    sizeof(err));
+		if (ret) {
 			fprintf(stderr, "btvm: %s\n", err);
+			migration_incoming_free(incoming);
 			free(sc);
 			return EXIT_FAILURE;
 		}
 		status = take_snapshot_config(&cfg, &given, sc);
 		if (status >= 0) {
+			migration_incoming_free(incoming);
 			free(sc);
 			return status;
 		}
@@ -616,6 +632,7 @@ static int cmd_run(int argc, char **argv)
 	if (cfg.restore_path && cfg.kernel_from_disk) {
 		if (disk_boot_find(cfg.disks[0].path, &db, err, sizeof(err))) {
 			fprintf(stderr, "btvm: %s\n", err);
+			migration_incoming_free(incoming);
 			free(sc);
 			return EXIT_FAILURE;
 		}
@@ -652,20 +669,21 @@ static int cmd_run(int argc, char **argv)
 	 * the host CPU: without them there is nothing to run the guest on. */
 	if (cpuid_check_host(err, sizeof(err))) {
 		fprintf(stderr, "btvm: %s\n", err);
+		migration_incoming_free(incoming);
 		disk_boot_free(&db);
 		free(sc);
 		return EXIT_FAILURE;
 	}
 	if (board_create(&board, &cfg, err, sizeof(err))) {
 		fprintf(stderr, "btvm: %s\n", err);
+		migration_incoming_free(incoming);
 		disk_boot_free(&db);
 		free(sc);
 		return EXIT_FAILURE;
 	}
-	if (incoming_fd >= 0) {
-		int ret = migration_receive(&board, incoming_fd, state_path, err, sizeof(err));
-		unlink(config_path);
-		unlink(state_path);
+	if (incoming) {
+		int ret = migration_receive(&board, incoming, err, sizeof(err));
+		incoming = NULL;
 		if (ret) {
 			fprintf(stderr, "btvm: %s\n", err);
 			board_destroy(&board);

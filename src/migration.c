@@ -1,13 +1,20 @@
-/* Live migration (migration.h). The stream, all numbers little-endian:
- * the magic "BTVMMIG1", then records of a u32 kind and a u64 length:
+/* Live migration (migration.h). The stream is host/sealed_stream.h's:
+ * after the two greetings (magic "BTVMMIG2"), records of a u32 kind and
+ * a u64 length, each with an HMAC tag when the two ends share a key:
  *   CONFIG  a snapshot without memory, for the machine's configuration;
  *   PAGES   up to PAGES_PER_RECORD pages: u32 count, then per page a u32
  *           memfd page number (RAM, then device memory) and a u32 flag,
  *           PAGE_DATA followed by the page's 4096 bytes or PAGE_ZERO;
  *   STATE   the final snapshot without memory (CPU, devices, clocks);
  *   DONE    the end.
- * The destination answers one byte once the machine is restored: 'K', or
- * 'E' when it could not take it.
+ * The destination answers with an ACK record once the machine is
+ * restored: 'K', or 'E' when it could not take it. Every record is read
+ * whole and its tag checked before any of it is used; the snapshots
+ * travel through memfds, never through a file.
+ *
+ * A TCP endpoint needs a key (anyone who can reach a port can connect);
+ * a Unix socket, made 0600, lets only its owner in, so there a key is
+ * optional.
  *
  * The source sends every page while the guest runs, on a thread of its
  * own, RAM's write log on (shadow_ram_log); each round then sends the
@@ -30,16 +37,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "board.h"
 #include "board_snapshot.h"
+#include "host/sealed_stream.h"
 #include "host/tcp_address.h"
 #include "host/thread.h"
 
-#define MAGIC "BTVMMIG1"
+static const char MAGIC[SEALED_MAGIC_BYTES] = { 'B', 'T', 'V', 'M', 'M', 'I', 'G', '2' };
 #define PAGE 4096u
 #define PAGES_PER_RECORD 64u
 #define PAGE_DATA 0u
@@ -49,14 +60,20 @@
 #define MAX_ROUNDS 30u
 #define MAX_STATE_BYTES (64ull << 20)
 #define CONNECT_TIMEOUT_MS 5000
+/* How long either end waits for the other's greeting (and the
+ * destination for the configuration after it). */
+#define HANDSHAKE_TIMEOUT_S 10
 #define ACK_TIMEOUT_S 60
+/* Refused connections the destination reports, one line each. */
+#define MAX_REFUSALS_SHOWN 16u
 
-enum record_kind { REC_CONFIG = 1, REC_PAGES, REC_STATE, REC_DONE };
+enum record_kind { REC_CONFIG = 1, REC_PAGES, REC_STATE, REC_DONE, REC_ACK };
 enum mig_state { MIG_NONE, MIG_ACTIVE, MIG_COMPLETED, MIG_FAILED };
 
 struct migration {
 	struct board *board;
 	int fd;
+	struct sealed_stream ss;
 	enum mig_state state;
 	uint32_t pages;           /* RAM pages */
 	uint8_t *round;           /* the pages the sender sends now (bitmap) */
@@ -68,7 +85,6 @@ struct migration {
 	uint64_t pages_sent, bytes_sent;
 	uint64_t start_ns, stop_ns, end_ns;
 	char error[256];
-	char tmp_path[64];
 };
 
 static uint64_t now_ns(void)
@@ -78,66 +94,51 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static int send_all(int fd, const void *buf, size_t len)
+static int send_record(struct sealed_stream *ss, uint32_t kind, const void *data, size_t len)
 {
-	const uint8_t *p = buf;
-	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EPIPE;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	int ret = sealed_send_begin(ss, kind, len);
+	if (!ret && len)
+		ret = sealed_send(ss, data, len);
+	return ret ? ret : sealed_send_end(ss);
 }
 
-static int recv_all(int fd, void *buf, size_t len)
+/* A memfd's bytes as one record. */
+static int send_memfd(struct sealed_stream *ss, uint32_t kind, int fd, uint64_t *bytes)
 {
-	uint8_t *p = buf;
-	while (len) {
-		ssize_t n = recv(fd, p, len, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -ECONNRESET;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int send_record_header(int fd, uint32_t kind, uint64_t len)
-{
-	uint8_t h[12];
-	memcpy(h, &kind, 4);
-	memcpy(h + 4, &len, 8);
-	return send_all(fd, h, sizeof(h));
-}
-
-/* A whole file as one record. */
-static int send_file(int fd, uint32_t kind, const char *path, uint64_t *bytes)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
+	struct stat st;
+	if (fstat(fd, &st))
 		return -errno;
-	int ret = fseek(f, 0, SEEK_END) ? -errno : 0;
-	long len = ret ? 0 : ftell(f);
-	if (!ret && (len < 0 || fseek(f, 0, SEEK_SET)))
-		ret = -EIO;
-	if (!ret)
-		ret = send_record_header(fd, kind, (uint64_t)len);
+	int ret = sealed_send_begin(ss, kind, (uint64_t)st.st_size);
 	char buf[65536];
-	size_t n;
-	while (!ret && (n = fread(buf, 1, sizeof(buf), f)) > 0) {
-		ret = send_all(fd, buf, n);
-		*bytes += n;
+	for (off_t off = 0; !ret && off < st.st_size;) {
+		ssize_t n = pread(fd, buf, sizeof(buf), off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		ret = sealed_send(ss, buf, (size_t)n);
+		off += n;
+		*bytes += (uint64_t)n;
 	}
-	if (!ret && ferror(f))
-		ret = -EIO;
-	fclose(f);
-	return ret;
+	return ret ? ret : sealed_send_end(ss);
+}
+
+/* The machine without its memory, as a snapshot in a new memfd: the fd,
+ * or a negative errno with a one-line reason in err. */
+static int state_snapshot(struct board *board, char *err, size_t err_len)
+{
+	int fd = memfd_create("btvm-migration-state", MFD_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		snprintf(err, err_len, "cannot make a memfd: %s", strerror(e));
+		return -e;
+	}
+	int ret = board_snapshot_save_state_fd(board, fd, false, err, err_len);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	return fd;
 }
 
 /* Sends the pages set in bitmap (bit n: memfd page n), in records. */
@@ -164,11 +165,9 @@ static int send_pages(struct migration *m, const uint8_t *bitmap, uint32_t first
 		}
 		n++;
 		m->pages_sent++;
-		if (n == PAGES_PER_RECORD || p + 1 == first + count) {
+		if (n == PAGES_PER_RECORD) {
 			memcpy(rec, &n, 4);
-			ret = send_record_header(m->fd, REC_PAGES, len);
-			if (!ret)
-				ret = send_all(m->fd, rec, len);
+			ret = send_record(&m->ss, REC_PAGES, rec, len);
 			m->bytes_sent += len + 12;
 			n = 0;
 			len = 4;
@@ -176,9 +175,7 @@ static int send_pages(struct migration *m, const uint8_t *bitmap, uint32_t first
 	}
 	if (!ret && n) {
 		memcpy(rec, &n, 4);
-		ret = send_record_header(m->fd, REC_PAGES, len);
-		if (!ret)
-			ret = send_all(m->fd, rec, len);
+		ret = send_record(&m->ss, REC_PAGES, rec, len);
 		m->bytes_sent += len + 12;
 	}
 	free(rec);
@@ -209,8 +206,69 @@ static void join_sender(struct migration *m)
 	m->thread_running = false;
 }
 
-static int connect_to(const char *host, const char *port, char *err, size_t err_len)
+int migration_uri_parse(const char *text, struct migration_uri *u)
 {
+	memset(u, 0, sizeof(*u));
+	char where[512];
+	const char *key = strstr(text, ",key=");
+	size_t len = key ? (size_t)(key - text) : strlen(text);
+	if (len >= sizeof(where))
+		return -EINVAL;
+	memcpy(where, text, len);
+	where[len] = '\0';
+	if (key) {
+		key += strlen(",key=");
+		if (!*key || strlen(key) >= sizeof(u->key_path))
+			return -EINVAL;
+		snprintf(u->key_path, sizeof(u->key_path), "%s", key);
+	}
+	if (!strncmp(where, "unix:", 5)) {
+		if (!where[5] || strlen(where + 5) >= sizeof(u->path))
+			return -EINVAL;
+		u->is_unix = true;
+		snprintf(u->path, sizeof(u->path), "%s", where + 5);
+		return 0;
+	}
+	if (tcp_address_parse(where, "127.0.0.1", u->host, sizeof(u->host), &u->port))
+		return -EINVAL;
+	/* A TCP port takes a connection from anyone who can reach it. */
+	return key ? 0 : -ENOKEY;
+}
+
+/* The URI's key, or NULL when it names none. */
+static int load_key(const struct migration_uri *u, uint8_t key[SEALED_KEY_BYTES], bool *keyed,
+		    char *err, size_t err_len)
+{
+	*keyed = u->key_path[0] != '\0';
+	return *keyed ? sealed_key_load(u->key_path, key, err, err_len) : 0;
+}
+
+static void set_timeout(int fd, unsigned seconds)
+{
+	struct timeval tv = { .tv_sec = seconds };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+static int connect_unix(const char *path, char *err, size_t err_len)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (const struct sockaddr *)&addr, sizeof(addr))) {
+		int e = errno;
+		snprintf(err, err_len, "migrate: cannot connect to %s: %s", path, strerror(e));
+		if (fd >= 0)
+			close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+static int connect_tcp(const char *host, uint16_t port_number, char *err, size_t err_len)
+{
+	char port[8];
+	snprintf(port, sizeof(port), "%u", port_number);
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res;
 	int gai = getaddrinfo(host, port, &hints, &res);
 	if (gai) {
@@ -256,32 +314,71 @@ static int connect_to(const char *host, const char *port, char *err, size_t err_
 
 static void fail(struct migration *m, const char *what, int err)
 {
-	snprintf(m->error, sizeof(m->error), "%s: %s", what, strerror(-err));
+	snprintf(m->error, sizeof(m->error), "%s: %s", what,
+		 err == -EBADMSG ? "the destination's answer does not carry the key"
+				 : strerror(-err));
 	m->state = MIG_FAILED;
 	join_sender(m);
 	shadow_ram_log(&m->board->sh, false);
 	if (m->fd >= 0)
 		close(m->fd);
 	m->fd = -1;
+	sealed_close(&m->ss);
 	free(m->round);
 	m->round = NULL;
 	fprintf(stderr, "btvm: migration failed: %s; the guest goes on here\n", m->error);
 }
 
+/* Connects and greets the destination: the fd, or a negative errno with
+ * a one-line reason in err. */
+static int connect_destination(struct migration *m, const char *uri, char *err, size_t err_len)
+{
+	struct migration_uri u;
+	uint8_t key[SEALED_KEY_BYTES];
+	bool keyed;
+	int ret = migration_uri_parse(uri, &u);
+	if (ret == -ENOKEY) {
+		snprintf(err, err_len, "migrate: tcp: needs key=FILE (a secret the destination's "
+				       "--incoming has too), or use unix:PATH");
+		return ret;
+	}
+	if (ret) {
+		snprintf(err, err_len, "migrate: '%s' is not tcp:HOST:PORT,key=FILE or unix:PATH",
+			 uri);
+		return ret;
+	}
+	char why[300];
+	ret = load_key(&u, key, &keyed, why, sizeof(why));
+	if (ret) {
+		snprintf(err, err_len, "migrate: %s", why);
+		return ret;
+	}
+	int fd = u.is_unix ? connect_unix(u.path, err, err_len)
+			   : connect_tcp(u.host, u.port, err, err_len);
+	if (fd >= 0) {
+		/* Something that is not a btvm may listen there and never
+		 * speak: the vCPU waits for the greeting only so long. */
+		set_timeout(fd, HANDSHAKE_TIMEOUT_S);
+		ret = sealed_connect(&m->ss, fd, MAGIC, keyed ? key : NULL, why, sizeof(why));
+		set_timeout(fd, 0);
+		if (ret) {
+			snprintf(err, err_len, "migrate: %s", why);
+			sealed_close(&m->ss);
+			close(fd);
+			fd = ret;
+		}
+	}
+	sodium_memzero(key, sizeof(key));
+	return fd;
+}
+
 int migration_start(struct board *board, const char *uri, char *err, size_t err_len)
 {
-	char host[256], port[8];
-	uint16_t port_number;
 	struct migration *m = board->migration;
 	if (m && m->state == MIG_ACTIVE) {
 		snprintf(err, err_len, "migrate: a migration is under way");
 		return -EBUSY;
 	}
-	if (tcp_address_parse(uri, "127.0.0.1", host, sizeof(host), &port_number)) {
-		snprintf(err, err_len, "migrate: '%s' is not tcp:HOST:PORT", uri);
-		return -EINVAL;
-	}
-	snprintf(port, sizeof(port), "%u", port_number);
 	if (board->cfg.ndisks) {
 		snprintf(err, err_len, "migrate: a machine with disks cannot migrate live yet "
 				       "(both sides would need the image); use savevm");
@@ -300,19 +397,19 @@ int migration_start(struct board *board, const char *uri, char *err, size_t err_
 	m->fd = -1;
 	m->pages = (uint32_t)(board->ram.size / PAGE);
 	m->start_ns = now_ns();
-	int fd = connect_to(host, port, err, err_len);
+	int fd = connect_destination(m, uri, err, err_len);
 	if (fd < 0)
 		return fd;
 	m->fd = fd;
 	/* The configuration first: the destination builds its machine. */
-	snprintf(m->tmp_path, sizeof(m->tmp_path), "/tmp/btvm-migrate-%d.snap", (int)getpid());
-	char serr[300];
-	int ret = send_all(fd, MAGIC, 8);
-	if (!ret)
-		ret = board_snapshot_save_state(board, m->tmp_path, false, serr, sizeof(serr));
-	if (!ret)
-		ret = send_file(fd, REC_CONFIG, m->tmp_path, &m->bytes_sent);
-	unlink(m->tmp_path);
+	char serr[400];
+	int ret = 0, state = state_snapshot(board, serr, sizeof(serr));
+	if (state < 0)
+		ret = state;
+	else
+		ret = send_memfd(&m->ss, REC_CONFIG, state, &m->bytes_sent);
+	if (state >= 0)
+		close(state);
 	m->round = malloc((m->pages + 7) / 8);
 	if (!ret && !m->round)
 		ret = -ENOMEM;
@@ -323,10 +420,14 @@ int migration_start(struct board *board, const char *uri, char *err, size_t err_
 		ret = start_round(m);
 	}
 	if (ret) {
-		snprintf(err, err_len, "migrate: cannot start: %s", strerror(-ret));
+		if (state < 0)
+			snprintf(err, err_len, "migrate: %s", serr);
+		else
+			snprintf(err, err_len, "migrate: cannot start: %s", strerror(-ret));
 		shadow_ram_log(&board->sh, false);
 		close(fd);
 		m->fd = -1;
+		sealed_close(&m->ss);
 		free(m->round);
 		m->round = NULL;
 		m->state = MIG_FAILED;
@@ -357,10 +458,29 @@ bool migration_poll(struct board *board)
 	return false;
 }
 
+/* The destination's answer: 'K' when it runs the machine. */
+static int receive_ack(struct migration *m)
+{
+	uint32_t kind;
+	uint64_t len;
+	char ack = 0;
+	set_timeout(m->fd, ACK_TIMEOUT_S);
+	int ret = sealed_recv_begin(&m->ss, &kind, &len);
+	if (!ret && (kind != REC_ACK || len != 1))
+		ret = -EPROTO;
+	if (!ret)
+		ret = sealed_recv(&m->ss, &ack, 1);
+	if (!ret)
+		ret = sealed_recv_end(&m->ss);
+	if (!ret && ack != 'K')
+		ret = -EPROTO;
+	return ret;
+}
+
 void migration_finish(struct board *board)
 {
 	struct migration *m = board->migration;
-	char serr[300];
+	char serr[400];
 	if (!m || m->state != MIG_ACTIVE)
 		return;
 	m->stop_ns = now_ns();
@@ -370,24 +490,21 @@ void migration_finish(struct board *board)
 	/* The display's memory, whole: its own log belongs to the window. */
 	if (!ret && board->ram.devmem_size)
 		ret = send_pages(m, NULL, m->pages, (uint32_t)(board->ram.devmem_size / PAGE));
+	int state = -1;
 	if (!ret) {
-		ret = board_snapshot_save_state(board, m->tmp_path, false, serr, sizeof(serr));
+		state = state_snapshot(board, serr, sizeof(serr));
+		ret = state < 0 ? state : 0;
 		if (ret)
 			fprintf(stderr, "btvm: %s\n", serr);
 	}
 	if (!ret)
-		ret = send_file(m->fd, REC_STATE, m->tmp_path, &m->bytes_sent);
-	unlink(m->tmp_path);
+		ret = send_memfd(&m->ss, REC_STATE, state, &m->bytes_sent);
+	if (state >= 0)
+		close(state);
 	if (!ret)
-		ret = send_record_header(m->fd, REC_DONE, 0);
-	char ack = 0;
-	if (!ret) {
-		struct timeval tv = { .tv_sec = ACK_TIMEOUT_S };
-		setsockopt(m->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		ret = recv_all(m->fd, &ack, 1);
-		if (!ret && ack != 'K')
-			ret = -EPROTO;
-	}
+		ret = send_record(&m->ss, REC_DONE, NULL, 0);
+	if (!ret)
+		ret = receive_ack(m);
 	if (ret) {
 		fail(m, "the last round", ret);
 		return;
@@ -397,6 +514,7 @@ void migration_finish(struct board *board)
 	shadow_ram_log(&board->sh, false);
 	close(m->fd);
 	m->fd = -1;
+	sealed_close(&m->ss);
 	fprintf(stderr, "btvm: migrated in %llu ms (%u rounds, %llu pages, the guest stopped "
 			"for %llu ms); it runs on at the destination\n",
 		(unsigned long long)((m->end_ns - m->start_ns) / 1000000), m->rounds,
@@ -434,6 +552,7 @@ void migration_destroy(struct board *board)
 	join_sender(m);
 	if (m->fd >= 0)
 		close(m->fd);
+	sealed_close(&m->ss);
 	free(m->round);
 	free(m);
 	board->migration = NULL;
@@ -441,101 +560,227 @@ void migration_destroy(struct board *board)
 
 /* --- the destination ---------------------------------------------------- */
 
-static int read_record_header(int fd, uint32_t *kind, uint64_t *len)
-{
-	uint8_t h[12];
-	int ret = recv_all(fd, h, sizeof(h));
-	memcpy(kind, h, 4);
-	memcpy(len, h + 4, 8);
-	return ret;
-}
+struct migration_incoming {
+	int fd;                   /* the source's connection */
+	int config;               /* a memfd: the configuration, vouched for */
+	struct sealed_stream ss;
+};
 
-/* A record's payload into a file. */
-static int receive_file(int fd, uint64_t len, const char *path)
+/* A record's payload into a new memfd, used only once its tag is good. */
+static int receive_memfd(struct sealed_stream *ss, uint64_t len, int *out)
 {
 	if (len > MAX_STATE_BYTES)
 		return -EFBIG;
-	FILE *f = fopen(path, "wb");
-	if (!f)
+	int fd = memfd_create("btvm-migration-in", MFD_CLOEXEC);
+	if (fd < 0)
 		return -errno;
 	char buf[65536];
 	int ret = 0;
-	while (len && !ret) {
-		size_t n = len < sizeof(buf) ? (size_t)len : sizeof(buf);
-		ret = recv_all(fd, buf, n);
-		if (!ret && fwrite(buf, 1, n, f) != n)
+	for (uint64_t off = 0; off < len && !ret;) {
+		size_t n = len - off < sizeof(buf) ? (size_t)(len - off) : sizeof(buf);
+		ret = sealed_recv(ss, buf, n);
+		if (!ret && pwrite(fd, buf, n, (off_t)off) != (ssize_t)n)
 			ret = -EIO;
-		len -= n;
+		off += n;
 	}
-	if (fclose(f) && !ret)
-		ret = -EIO;
-	return ret;
+	if (!ret)
+		ret = sealed_recv_end(ss);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	*out = fd;
+	return 0;
 }
 
-int migration_listen(const char *uri, const char *config_path, char *err, size_t err_len)
+/* The listening socket for u: 0600 for a Unix one, so that only this
+ * user can connect. The fd, or a negative errno with a reason in err. */
+static int listen_on(const struct migration_uri *u, char *where, size_t where_len, char *err,
+		     size_t err_len)
 {
-	char host[256], port[8];
-	uint16_t port_number;
-	if (tcp_address_parse(uri, "127.0.0.1", host, sizeof(host), &port_number)) {
-		snprintf(err, err_len, "--incoming: '%s' is not tcp:[ADDR]:PORT", uri);
-		return -EINVAL;
+	int lfd, ret = 0;
+	if (u->is_unix) {
+		struct sockaddr_un addr = { .sun_family = AF_UNIX };
+		struct stat st;
+		snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", u->path);
+		snprintf(where, where_len, "%s", u->path);
+		if (!lstat(u->path, &st)) {
+			snprintf(err, err_len, "--incoming: %s is there already; give a new name",
+				 u->path);
+			return -EEXIST;
+		}
+		lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		/* Only this thread runs yet: the umask covers just the bind. */
+		mode_t old = umask(077);
+		if (lfd < 0 || bind(lfd, (const struct sockaddr *)&addr, sizeof(addr)))
+			ret = -errno;
+		umask(old);
+		if (!ret && (chmod(u->path, 0600) || listen(lfd, 1)))
+			ret = -errno;
+		if (ret && lfd >= 0 && !lstat(u->path, &st))
+			unlink(u->path);
+	} else {
+		char port[8];
+		snprintf(port, sizeof(port), "%u", u->port);
+		snprintf(where, where_len, "%s:%s", u->host, port);
+		struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+					  .ai_flags = AI_PASSIVE }, *res;
+		int gai = getaddrinfo(u->host, port, &hints, &res);
+		if (gai) {
+			snprintf(err, err_len, "--incoming: %s: %s", where, gai_strerror(gai));
+			return -EINVAL;
+		}
+		lfd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		int one = 1;
+		if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+		    bind(lfd, res->ai_addr, res->ai_addrlen) || listen(lfd, 1))
+			ret = -errno;
+		freeaddrinfo(res);
 	}
-	snprintf(port, sizeof(port), "%u", port_number);
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_PASSIVE }, *res;
-	int gai = getaddrinfo(host, port, &hints, &res);
-	if (gai) {
-		snprintf(err, err_len, "--incoming: %s:%s: %s", host, port, gai_strerror(gai));
-		return -EINVAL;
-	}
-	int lfd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), ret = 0;
-	int one = 1;
-	if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    bind(lfd, res->ai_addr, res->ai_addrlen) || listen(lfd, 1))
-		ret = -errno;
-	freeaddrinfo(res);
 	if (ret) {
-		snprintf(err, err_len, "--incoming: cannot listen on %s:%s: %s", host, port,
-			 strerror(-ret));
+		snprintf(err, err_len, "--incoming: cannot listen on %s: %s", where, strerror(-ret));
 		if (lfd >= 0)
 			close(lfd);
 		return ret;
 	}
-	fprintf(stderr, "btvm: waiting for a migration on %s:%s\n", host, port);
-	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	ret = fd < 0 ? -errno : 0;
-	close(lfd);
-	char magic[8];
+	return lfd;
+}
+
+/* A connection's greeting and configuration: 0 when both came with the
+ * key (or, without one, in the protocol), else a reason in why. */
+static int take_source(struct migration_incoming *in, const uint8_t *key, char *why,
+		       size_t why_len)
+{
 	uint32_t kind = 0;
 	uint64_t len = 0;
-	if (!ret)
-		ret = recv_all(fd, magic, 8);
-	if (!ret && memcmp(magic, MAGIC, 8))
-		ret = -EPROTO;
-	if (!ret)
-		ret = read_record_header(fd, &kind, &len);
+	set_timeout(in->fd, HANDSHAKE_TIMEOUT_S);
+	int ret = sealed_accept(&in->ss, in->fd, MAGIC, key, why, why_len);
+	if (ret)
+		return ret;
+	ret = sealed_recv_begin(&in->ss, &kind, &len);
 	if (!ret && kind != REC_CONFIG)
 		ret = -EPROTO;
 	if (!ret)
-		ret = receive_file(fd, len, config_path);
-	if (ret) {
-		snprintf(err, err_len, "--incoming: the source's stream: %s",
-			 ret == -EPROTO ? "not a btvm migration" : strerror(-ret));
-		if (fd >= 0)
-			close(fd);
-		return ret;
-	}
-	return fd;
+		ret = receive_memfd(&in->ss, len, &in->config);
+	if (ret)
+		snprintf(why, why_len, "%s",
+			 ret == -EBADMSG ? "the stream does not carry the key"
+			 : ret == -EPROTO ? "not a btvm migration"
+					  : strerror(-ret));
+	set_timeout(in->fd, 0);
+	return ret;
 }
 
-/* One PAGES record into memory; every number is checked. */
-static int receive_pages(struct board *board, int fd, uint64_t len, uint8_t *buf)
+static void describe_peer(int fd, char *out, size_t len)
+{
+	struct sockaddr_storage sa;
+	socklen_t sl = sizeof(sa);
+	char host[64], serv[8];
+	if (getpeername(fd, (struct sockaddr *)&sa, &sl) || sa.ss_family == AF_UNIX ||
+	    getnameinfo((struct sockaddr *)&sa, sl, host, sizeof(host), serv, sizeof(serv),
+			NI_NUMERICHOST | NI_NUMERICSERV))
+		snprintf(out, len, "a connection");
+	else
+		snprintf(out, len, "a connection from %s port %s", host, serv);
+}
+
+int migration_listen(const char *uri, struct migration_incoming **out, char *err, size_t err_len)
+{
+	struct migration_uri u;
+	uint8_t key[SEALED_KEY_BYTES];
+	bool keyed;
+	char where[300], why[300];
+	*out = NULL;
+	int ret = migration_uri_parse(uri, &u);
+	if (ret) {
+		snprintf(err, err_len, "--incoming: '%s' is not tcp:[ADDR]:PORT,key=FILE or unix:PATH",
+			 uri);
+		return ret;
+	}
+	ret = load_key(&u, key, &keyed, why, sizeof(why));
+	if (ret) {
+		snprintf(err, err_len, "--incoming: %s", why);
+		return ret;
+	}
+	struct migration_incoming *in = calloc(1, sizeof(*in));
+	if (!in) {
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	in->fd = in->config = -1;
+	int lfd = listen_on(&u, where, sizeof(where), err, err_len);
+	if (lfd < 0) {
+		free(in);
+		sodium_memzero(key, sizeof(key));
+		return lfd;
+	}
+	fprintf(stderr, "btvm: waiting for a migration on %s\n", where);
+	/* The first connection that brings a configuration with the key
+	 * wins; one that does not is refused and the next one is waited
+	 * for, so that nobody can end the wait by connecting first. */
+	unsigned refused = 0;
+	for (;;) {
+		in->fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (in->fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			ret = -errno;
+			snprintf(err, err_len, "--incoming: %s: %s", where, strerror(-ret));
+			break;
+		}
+		ret = take_source(in, keyed ? key : NULL, why, sizeof(why));
+		if (!ret)
+			break;
+		char peer[128];
+		describe_peer(in->fd, peer, sizeof(peer));
+		sealed_close(&in->ss);
+		close(in->fd);
+		in->fd = -1;
+		if (refused++ < MAX_REFUSALS_SHOWN)
+			fprintf(stderr, "btvm: --incoming: refused %s: %s%s\n", peer, why,
+				refused == MAX_REFUSALS_SHOWN ? " (no more such lines)" : "");
+	}
+	close(lfd);
+	if (u.is_unix)
+		unlink(u.path);   /* one connection: nobody else needs the name */
+	sodium_memzero(key, sizeof(key));
+	if (ret) {
+		migration_incoming_free(in);
+		return ret;
+	}
+	*out = in;
+	return 0;
+}
+
+int migration_incoming_config(const struct migration_incoming *in)
+{
+	return in->config;
+}
+
+void migration_incoming_free(struct migration_incoming *in)
+{
+	if (!in)
+		return;
+	if (in->fd >= 0)
+		close(in->fd);
+	if (in->config >= 0)
+		close(in->config);
+	sealed_close(&in->ss);
+	free(in);
+}
+
+/* One PAGES record into memory, once its tag is good; every number is
+ * checked. */
+static int receive_pages(struct board *board, struct sealed_stream *ss, uint64_t len,
+			 uint8_t *buf)
 {
 	struct guest_ram *ram = &board->ram;
 	uint64_t total = (ram->size + ram->devmem_size) / PAGE;
 	if (len < 4 || len > 4 + PAGES_PER_RECORD * (8 + PAGE))
 		return -EPROTO;
-	int ret = recv_all(fd, buf, len);
+	int ret = sealed_recv(ss, buf, len);
+	if (!ret)
+		ret = sealed_recv_end(ss);
 	if (ret)
 		return ret;
 	uint32_t n;
@@ -563,7 +808,7 @@ static int receive_pages(struct board *board, int fd, uint64_t len, uint8_t *buf
 	return at == len ? 0 : -EPROTO;
 }
 
-int migration_receive(struct board *board, int fd, const char *state_path, char *err,
+int migration_receive(struct board *board, struct migration_incoming *in, char *err,
 		      size_t err_len)
 {
 	uint8_t *buf = malloc(4 + PAGES_PER_RECORD * (8 + PAGE));
@@ -573,17 +818,22 @@ int migration_receive(struct board *board, int fd, const char *state_path, char 
 	while (!ret) {
 		uint32_t kind;
 		uint64_t len;
-		ret = read_record_header(fd, &kind, &len);
+		ret = sealed_recv_begin(&in->ss, &kind, &len);
 		if (ret)
 			break;
 		if (kind == REC_PAGES) {
-			ret = receive_pages(board, fd, len, buf);
+			ret = receive_pages(board, &in->ss, len, buf);
 		} else if (kind == REC_STATE && !have_state) {
-			ret = receive_file(fd, len, state_path);
+			int state = -1;
+			ret = receive_memfd(&in->ss, len, &state);
 			if (!ret)
-				ret = board_snapshot_restore_state(board, state_path, false, serr, sizeof(serr));
+				ret = board_snapshot_restore_state_fd(board, state, false, serr,
+								      sizeof(serr));
+			if (state >= 0)
+				close(state);
 			have_state = ret == 0;
 		} else if (kind == REC_DONE && have_state && !len) {
+			ret = sealed_recv_end(&in->ss);
 			break;
 		} else {
 			ret = -EPROTO;
@@ -591,12 +841,14 @@ int migration_receive(struct board *board, int fd, const char *state_path, char 
 	}
 	free(buf);
 	char ack = ret ? 'E' : 'K';
-	(void)send_all(fd, &ack, 1);
-	close(fd);
+	(void)send_record(&in->ss, REC_ACK, &ack, 1);
 	if (ret && *serr)
 		snprintf(err, err_len, "--incoming: %s", serr);
 	else if (ret)
 		snprintf(err, err_len, "--incoming: the source's stream: %s",
-			 ret == -EPROTO ? "malformed" : strerror(-ret));
+			 ret == -EPROTO    ? "malformed"
+			 : ret == -EBADMSG ? "a record does not carry the key"
+					   : strerror(-ret));
+	migration_incoming_free(in);
 	return ret;
 }

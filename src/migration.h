@@ -1,4 +1,4 @@
-/* Live migration over TCP (migration.c): the source's pre-copy of RAM in
+/* Live migration over TCP or a Unix socket (migration.c): the source's pre-copy of RAM in
  * rounds while the guest runs (the pages written meanwhile found through
  * the shadow's write log), then a short stop to send the last pages and the
  * machine's state as a snapshot without memory; the destination's side,
@@ -23,8 +23,8 @@ struct migration_status {
 	char error[256];
 };
 
-/* vCPU thread: connects to tcp:HOST:PORT and starts the pre-copy, the
- * guest running on. Returns 0, or a negative errno with a one-line reason
+/* vCPU thread: connects to a destination (migration_uri) and starts the
+ * pre-copy, the guest running on. Returns 0, or a negative errno with a one-line reason
  * in err (bad address, refused, a migration already under way, disks
  * attached). */
 int migration_start(struct board *board, const char *uri, char *err, size_t err_len);
@@ -39,14 +39,32 @@ void migration_get_status(const struct board *board, struct migration_status *st
 /* At exit: stops a pre-copy under way. */
 void migration_destroy(struct board *board);
 
-/* Destination. migration_listen waits for a source on tcp:[ADDR]:PORT
- * (ADDR default 127.0.0.1) and reads the machine's configuration into
- * config_path (a snapshot file for board_snapshot_read_config); returns
- * the connection, or a negative errno with a one-line reason. */
-int migration_listen(const char *uri, const char *config_path, char *err, size_t err_len);
+/* A migration endpoint: tcp:[HOST]:PORT,key=FILE or unix:PATH[,key=FILE]. */
+struct migration_uri {
+	bool is_unix;
+	char host[256];
+	uint16_t port;
+	char path[108];           /* sun_path's size */
+	char key_path[4096];      /* empty: no key */
+};
+/* 0; -ENOKEY for a TCP endpoint without a key; -EINVAL for anything
+ * else that is not an endpoint. */
+int migration_uri_parse(const char *text, struct migration_uri *u);
+
+/* Destination. migration_listen listens on uri (tcp: on ADDR, default
+ * 127.0.0.1; unix: a new socket file only this user may open) and waits
+ * for the first source whose greeting and configuration come with the
+ * key; anyone else is refused with a line on stderr and the wait goes on.
+ * 0 with *out, or a negative errno with a one-line reason in err. */
+struct migration_incoming;
+int migration_listen(const char *uri, struct migration_incoming **out, char *err, size_t err_len);
+/* The configuration received: a memfd for board_snapshot_read_config_fd. */
+int migration_incoming_config(const struct migration_incoming *in);
 /* Reads the memory and the state into a board built from that
- * configuration, and acknowledges. state_path: a scratch file. */
-int migration_receive(struct board *board, int fd, const char *state_path, char *err,
+ * configuration, acknowledges, and frees in. */
+int migration_receive(struct board *board, struct migration_incoming *in, char *err,
 		      size_t err_len);
+/* Frees in without receiving (NULL is fine). */
+void migration_incoming_free(struct migration_incoming *in);
 
 #endif

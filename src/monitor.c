@@ -461,9 +461,9 @@ static int run_human(struct monitor *m, char *line, FILE *out)
 			fputs("error: usage: screendump FILE\n", out);
 			return -1;
 		}
-		int ret = board_screen_write(board, argv[1]);
-		if (ret) {
-			fprintf(out, "error: cannot write %s: %s\n", argv[1], strerror(-ret));
+		char why[512];
+		if (board_screen_write(board, argv[1], why, sizeof(why))) {
+			fprintf(out, "error: cannot write the screen: %s\n", why);
 			return -1;
 		}
 	} else if (!strcmp(cmd, "savevm")) {
@@ -631,8 +631,9 @@ static json_t *run_json(struct monitor *m, const char *line)
 		if (!args || json_unpack(args, "{s:s}", "filename", &file)) {
 			res = json_error("screendump needs \"filename\"");
 		} else {
-			int ret = board_screen_write(board, file);
-			res = ret ? json_error(strerror(-ret)) : json_pack("{s:o}", "return", empty);
+			char why[512];
+			int ret = board_screen_write(board, file, why, sizeof(why));
+			res = ret ? json_error(why) : json_pack("{s:o}", "return", empty);
 			if (!ret)
 				empty = NULL;
 		}

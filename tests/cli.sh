@@ -81,6 +81,32 @@ expect 2 "screenshot needs a file name" run --kernel "$hello" --screenshot ''
 expect 2 "at most 4 --screenshot files" run --kernel "$hello" --screenshot a --screenshot b \
 	--screenshot c --screenshot d --screenshot e
 # Disks: bad options (2), images that cannot be used (1, one line).
+# Output files: never written through a link, never over anything but a
+# regular file; a link planted at the name a temporary file once had is
+# left alone; what is written is the user's alone (0600).
+echo untouched >"$work/victim"
+ln -sf "$work/victim" "$work/link"
+expect 1 "--stats-json /dev/null: is a device" run --kernel "$hello" --stats-json /dev/null
+expect 1 "--stats-json $work/link: is a symbolic link" run --kernel "$hello" --stats-json "$work/link"
+expect 1 "--stats-json $work: is a directory" run --kernel "$hello" --stats-json "$work"
+expect 1 "--screenshot $work/link: is a symbolic link" run --kernel "$hello" --screenshot "$work/link"
+expect 1 "--screenshot /dev/null: is a device" run --kernel "$hello" --screenshot /dev/null
+expect 1 "--trace $work/link: is a symbolic link" run --kernel "$hello" --trace "$work/link"
+expect 1 "--trace /dev/null: is a device" run --kernel "$hello" --trace /dev/null
+rm -f "$work/out.json" "$work/out.png" "$work/out.txt"
+for name in out.json.tmp out.png.tmp out.txt.tmp; do ln -sf "$work/victim" "$work/$name"; done
+expect 33 "" run --kernel "$hello" --display none --stats-json "$work/out.json" \
+	--screenshot "$work/out.png" --screenshot "$work/out.txt"
+for f in out.json out.png out.txt; do
+	if [ -L "$work/$f" ] || [ ! -f "$work/$f" ] || [ "$(stat -c %a "$work/$f")" != 600 ]; then
+		echo "FAIL: $work/$f is not a new regular file of mode 600"
+		failed=$((failed + 1))
+	fi
+done
+if [ "$(cat "$work/victim")" != untouched ] || [ -n "$(find "$work" -maxdepth 1 -name 'out.*.??????')" ]; then
+	echo "FAIL: an output file was written through a planted link, or a temporary file was left"
+	failed=$((failed + 1))
+fi
 expect 2 "disk needs a file name" run --kernel "$hello" --disk ''
 expect 2 "at most 4 --disk images" run --kernel "$hello" --disk a --disk b --disk c --disk d --disk e
 expect 1 "$work/nodisk.img" run --kernel "$hello" --disk "$work/nodisk.img"
@@ -107,11 +133,22 @@ expect 2 "--net" run --kernel "$hello" --net user,hostfwd=sctp::80-:80
 expect 2 "invalid --incoming 'udp:1:2'" run --incoming udp:1:2
 expect 2 "invalid --incoming 'tcp::99999'" run --incoming tcp::99999
 expect 2 "invalid --incoming 'tcp:localhost:'" run --incoming tcp:localhost:
-expect 2 "--incoming and --restore both" run --incoming tcp::1 --restore "$work/x.snap"
+expect 2 "--incoming and --restore both" run --incoming "unix:$work/in.sock" --restore "$work/x.snap"
+# A TCP endpoint takes anyone's connection: it needs a key; a key others
+# may read is refused, and so is a Unix socket name already taken.
+expect 2 "--incoming 'tcp::1234': a TCP port needs key=FILE" run --incoming tcp::1234
+head -c 32 /dev/urandom >"$work/mig.key"
+chmod 644 "$work/mig.key"
+expect 1 "key $work/mig.key: other users may read or change it" run --incoming "tcp::1234,key=$work/mig.key"
+chmod 600 "$work/mig.key"
+head -c 8 /dev/urandom >"$work/short.key"
+chmod 600 "$work/short.key"
+expect 1 "key $work/short.key: 8 bytes; a key has 16 to 4096" run --incoming "tcp::1234,key=$work/short.key"
+expect 1 "--incoming: $work/blank.img is there already" run --incoming "unix:$work/blank.img"
 python3 -c 'import socket, time; s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1); print(s.getsockname()[1], flush=True); time.sleep(30)' >"$work/inport" &
 inholder=$!
 for _ in $(seq 100); do [ -s "$work/inport" ] && break; sleep 0.1; done
-expect 1 "--incoming: cannot listen on 127.0.0.1:$(cat "$work/inport"): Address already in use" run --incoming "tcp:127.0.0.1:$(cat "$work/inport")"
+expect 1 "--incoming: cannot listen on 127.0.0.1:$(cat "$work/inport"): Address already in use" run --incoming "tcp:127.0.0.1:$(cat "$work/inport"),key=$work/mig.key"
 kill "$inholder"
 wait "$inholder" 2>/dev/null
 # The monitor socket: a malformed --monitor is a usage error; a path that
@@ -171,7 +208,7 @@ DISPLAY= WAYLAND_DISPLAY= expect 1 "cannot open the display window" run --kernel
 DISPLAY=:97531 expect 1 "cannot open the display window" run --kernel "$hello" --display sdl
 # A screenshot to a place that cannot take it: said, and the run's own
 # status (hello's exit through isa-debug-exit, 33) is kept.
-expect 33 "cannot write the screenshot $work/no/such/dir/s.png" run --kernel "$hello" --display none --screenshot "$work/no/such/dir/s.png"
+expect 33 "cannot write the screenshot: $work/no/such/dir/s.png: cannot create a file beside it" run --kernel "$hello" --display none --screenshot "$work/no/such/dir/s.png"
 expect 2 "unexpected argument 'extra'" run --kernel "$hello" extra
 # Snapshots that are not there or not snapshots: one line, status 1 (the
 # corrupt ones are tests/snapshot_corrupt.sh's).
@@ -250,7 +287,7 @@ else
 	echo "FAIL: hello guest with --one-insn-blocks --trace: status $status, output '$out'"
 	failed=$((failed + 1))
 fi
-expect 1 "$work/no/such/dir/trace: cannot open trace file" run --kernel "$hello" --trace "$work/no/such/dir/trace"
+expect 1 "--trace $work/no/such/dir/trace: No such file" run --kernel "$hello" --trace "$work/no/such/dir/trace"
 expect 2 "invalid translation cache size '0'" run --kernel "$hello" --tcache 0
 
 # A triple fault resets the guest (it boots three times and passes), or
@@ -277,7 +314,7 @@ expect 2 "invalid --stats-interval 'fast'" run --kernel "$hello" --stats-json "$
 expect 2 "invalid --stats-interval '-5'" run --kernel "$hello" --stats-json "$work/s.json" --stats-interval -5
 expect 2 "--stats-interval needs --stats-json" run --kernel "$hello" --stats-interval 100
 expect 2 "--stats-json needs a file name" run --kernel "$hello" --stats-json ""
-expect 1 "--stats-json $work/missing/s.json: cannot write there" \
+expect 1 "--stats-json $work/missing/s.json: cannot create a file beside it" \
 	run --kernel "$hello" --stats-json "$work/missing/s.json"
 # The guest's own status, a file with its counters, no FILE.tmp left; a
 # guest that can never wake still ends, samples or not.

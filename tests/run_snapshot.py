@@ -19,9 +19,11 @@ socket:
 Usage: run_snapshot.py BTVM
 Exit status: 0 passed, 1 failed, 77 the guest could not be downloaded.
 """
+import glob
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -98,8 +100,9 @@ def save(vm, path, human):
     else:
         r = vm.cmd("savevm", file=path)
         check(r == {"return": {}}, "savevm answers {}")
-    check(os.path.getsize(path) > 1 << 20 and not os.path.exists(path + ".tmp"),
-          "the snapshot is there, and no .tmp beside it")
+    left = [f for f in glob.glob(glob.escape(path) + ".*") if not os.path.islink(f)]
+    check(os.path.getsize(path) > 1 << 20 and not left,
+          "the snapshot is there, and no temporary file beside it (%s)" % left)
 
 
 def refused(btvm, path, what):
@@ -133,7 +136,24 @@ def main():
         r = vm.cmd("human-monitor-command", **{"command-line": "savevm"})
         check(r.get("return", "").startswith("error: usage: savevm FILE"),
               "the human savevm without a file is an error")
-        check(not os.path.exists(bad + ".tmp"), "a failed save leaves no file")
+        check(not glob.glob(glob.escape(bad) + "*"), "a failed save leaves no file")
+        # Only a new or a regular file is written, never through a link.
+        victim = os.path.join(work, "victim")
+        with open(victim, "w") as f:
+            f.write("untouched\n")
+        link = os.path.join(work, "link.snap")
+        os.symlink(victim, link)
+        for target, why in (("/dev/full", "is a device"), ("/dev/null", "is a device"),
+                            (work, "is a directory"), (link, "is a symbolic link")):
+            r = vm.cmd("savevm", file=target)
+            check("error" in r and why in r["error"]["desc"],
+                  "savevm %s is refused: %s (%s)" % (target, why, r))
+        check(os.path.islink(link) and open(victim).read() == "untouched\n",
+              "the link and the file it names are untouched")
+        check(stat.S_ISCHR(os.stat("/dev/full").st_mode) and stat.S_ISCHR(os.stat("/dev/null").st_mode),
+              "/dev/full and /dev/null are still devices")
+        # The temporary name the save once used, planted as a link.
+        os.symlink(victim, snap + ".tmp")
         up0, t_up0 = uptime(vm), time.time()
 
         # 1. Save in the middle of a workload, restore in a new btvm.
@@ -142,6 +162,11 @@ def main():
         wall0 = time.time()
         save(vm, snap, human=False)
         check(b"SUM-" not in vm.buf, "the workload was still running at the save")
+        check(open(victim).read() == "untouched\n" and os.path.islink(snap + ".tmp"),
+              "the save did not write through the link planted at its old temporary name")
+        st = os.lstat(snap)
+        check(stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600,
+              "the snapshot is a regular file only its owner may read (%o)" % st.st_mode)
         vm.kill()
         time.sleep(3)   # the snapshot sits on disk: the guest must not see it
         wall1 = time.time()

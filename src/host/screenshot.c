@@ -1,5 +1,5 @@
 /* PNG screenshots with libpng: rows converted from XRGB8888 to RGB one at
- * a time, written to PATH.tmp and renamed over PATH. */
+ * a time, into a private file renamed over PATH (host/outfile.h). */
 #define _GNU_SOURCE
 #include "host/screenshot.h"
 
@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "host/outfile.h"
 
 struct png_job {
 	FILE *file;
@@ -43,36 +45,37 @@ static int write_rows(struct png_job *job, const uint32_t *pixels, unsigned widt
 }
 
 int screenshot_write_png(const char *path, const uint32_t *pixels, unsigned width,
-			 unsigned height)
+			 unsigned height, char *err, size_t err_len)
 {
 	struct png_job job = { 0 };
-	char tmp[4096];
-	int err;
+	struct outfile out;
+	int ret;
 
-	if (!width || !height || width > 16384 || height > 16384)
+	if (!width || !height || width > 16384 || height > 16384) {
+		snprintf(err, err_len, "%s: no picture to write (%ux%u)", path, width, height);
 		return -EINVAL;
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	job.row = malloc((size_t)width * 3);
-	if (!job.row)
-		return -ENOMEM;
-	job.file = fopen(tmp, "wb");
-	if (!job.file) {
-		err = -errno;
-		goto out;
 	}
+	job.row = malloc((size_t)width * 3);
+	if (!job.row) {
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	ret = outfile_open(&out, path, err, err_len);
+	if (ret)
+		goto out;
+	job.file = out.f;
 	job.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
 	job.info = job.png ? png_create_info_struct(job.png) : NULL;
-	err = job.info ? write_rows(&job, pixels, width, height) : -ENOMEM;
+	ret = job.info ? write_rows(&job, pixels, width, height) : -ENOMEM;
 	if (job.png)
 		png_destroy_write_struct(&job.png, job.info ? &job.info : NULL);
-	if (fclose(job.file) && !err)
-		err = -errno;
-	if (!err && rename(tmp, path))
-		err = -errno;
-	if (err)
-		unlink(tmp);
+	if (ret) {
+		snprintf(err, err_len, "%s: cannot write the picture: %s", path, strerror(-ret));
+		outfile_discard(&out);
+	} else {
+		ret = outfile_commit(&out, false, err, err_len);
+	}
 out:
 	free(job.row);
-	return err;
+	return ret;
 }

@@ -1,8 +1,10 @@
 /* Snapshot files' container format (snapfile.h): the header, section
- * framing with CRC-32s, zstd streaming in both directions, FILE.tmp and
- * the rename. */
+ * framing with CRC-32s, zstd streaming in both directions; the file put in
+ * place by host/outfile.h. */
 #define _GNU_SOURCE
 #include "host/snapfile.h"
+
+#include "host/outfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -115,27 +117,16 @@ static void put_payload(struct snap_writer *w, const void *data, size_t len)
 	put_file(w, data, len);
 }
 
-int snapw_open(struct snap_writer *w, const char *path, int level)
+/* What both kinds of writer share: buffers, the compressor, the header. */
+static int writer_start(struct snap_writer *w)
 {
-	memset(w, 0, sizeof(*w));
-	w->fd = -1;
-	w->level = level;
-	w->path = strdup(path);
-	if (w->path && asprintf(&w->tmp_path, "%s.tmp", path) < 0)
-		w->tmp_path = NULL;
 	w->obuf = malloc(IO_CHUNK);
 	w->ibuf = malloc(IO_CHUNK);
 	w->zcap = ZSTD_CStreamOutSize();
 	w->zbuf = malloc(w->zcap);
 	w->zc = ZSTD_createCCtx();
-	if (!w->path || !w->tmp_path || !w->obuf || !w->ibuf || !w->zbuf || !w->zc) {
+	if (!w->obuf || !w->ibuf || !w->zbuf || !w->zc) {
 		snapw_fail(w, -ENOMEM, "out of memory");
-		return w->err;
-	}
-	w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (w->fd < 0) {
-		int e = errno;
-		snapw_fail(w, -e, "cannot create %s: %s", w->tmp_path, strerror(e));
 		return w->err;
 	}
 	uint8_t h[FILE_HEADER_LEN];
@@ -144,6 +135,40 @@ int snapw_open(struct snap_writer *w, const char *path, int level)
 	put_le(h + 12, crc_of(0, h, 12), 4);
 	put_file(w, h, sizeof(h));
 	return w->err;
+}
+
+int snapw_open(struct snap_writer *w, const char *path, int level)
+{
+	memset(w, 0, sizeof(*w));
+	w->fd = -1;
+	w->level = level;
+	w->path = strdup(path);
+	if (!w->path) {
+		snapw_fail(w, -ENOMEM, "out of memory");
+		return w->err;
+	}
+	char why[SNAP_MSG_LEN];
+	int ret = outfile_open(&w->out, path, why, sizeof(why));
+	if (ret) {
+		w->err = ret;
+		snprintf(w->msg, sizeof(w->msg), "%s", why);
+		return ret;
+	}
+	w->fd = fileno(w->out.f);
+	return writer_start(w);
+}
+
+int snapw_open_fd(struct snap_writer *w, int fd, const char *name, int level)
+{
+	memset(w, 0, sizeof(*w));
+	w->fd = fd;
+	w->level = level;
+	w->path = strdup(name);
+	if (!w->path) {
+		snapw_fail(w, -ENOMEM, "out of memory");
+		return w->err;
+	}
+	return writer_start(w);
 }
 
 void snapw_begin(struct snap_writer *w, const char *tag, uint32_t version, bool compressed)
@@ -290,30 +315,23 @@ int snapw_close(struct snap_writer *w)
 		snapw_end(w);
 		flush_file(w);
 	}
-	if (!w->err && fsync(w->fd)) {
-		int e = errno;
-		snapw_fail(w, -e, "cannot sync: %s", strerror(e));
-	}
-	if (w->fd >= 0 && close(w->fd) && !w->err) {
-		int e = errno;
-		snapw_fail(w, -e, "cannot write: %s", strerror(e));
+	if (w->out.f) {
+		char why[SNAP_MSG_LEN];
+		if (!w->err && outfile_commit(&w->out, true, why, sizeof(why))) {
+			w->err = -EIO;
+			snprintf(w->msg, sizeof(w->msg), "%s", why);
+		}
+		outfile_discard(&w->out);
 	}
 	w->fd = -1;
-	if (!w->err && rename(w->tmp_path, w->path)) {
-		int e = errno;
-		snapw_fail(w, -e, "cannot rename %s: %s", w->tmp_path, strerror(e));
-	}
-	if (w->err && w->tmp_path)
-		unlink(w->tmp_path);
 	ZSTD_freeCCtx(w->zc);
 	free(w->zbuf);
 	free(w->ibuf);
 	free(w->obuf);
-	free(w->tmp_path);
 	free(w->path);
 	w->zc = NULL;
 	w->zbuf = w->ibuf = w->obuf = NULL;
-	w->tmp_path = w->path = NULL;
+	w->path = NULL;
 	return w->err;
 }
 
@@ -381,18 +399,18 @@ static bool read_file(struct snap_reader *r, void *dst, size_t len)
 	return !r->err;
 }
 
-int snapr_open(struct snap_reader *r, const char *path)
+/* Opens the reader on fd (its own: closed by snapr_close), from offset 0. */
+static int reader_start(struct snap_reader *r, int fd, const char *name)
 {
 	memset(r, 0, sizeof(*r));
-	r->fd = -1;
-	r->path = strdup(path);
+	r->fd = fd;
+	r->path = strdup(name);
 	r->rbuf = malloc(IO_CHUNK);
 	r->dcap = ZSTD_DStreamOutSize();
 	r->dbuf = malloc(r->dcap);
 	r->zd = ZSTD_createDCtx();
 	if (!r->path || !r->rbuf || !r->dbuf || !r->zd)
 		return rfail(r, -ENOMEM, "out of memory");
-	r->fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	if (r->fd < 0 || fstat(r->fd, &st)) {
 		int e = errno;
@@ -400,6 +418,8 @@ int snapr_open(struct snap_reader *r, const char *path)
 	}
 	if (!S_ISREG(st.st_mode))
 		return rfail(r, -EINVAL, "not a snapshot file (not a regular file)");
+	if (lseek(r->fd, 0, SEEK_SET))
+		return rfail(r, -errno, "cannot open snapshot: %s", strerror(errno));
 	r->file_size = (uint64_t)st.st_size;
 	uint8_t h[FILE_HEADER_LEN];
 	if (r->file_size < sizeof(h) || !read_file(r, h, sizeof(h)) || memcmp(magic, h, 8)) {
@@ -413,6 +433,34 @@ int snapr_open(struct snap_reader *r, const char *path)
 		return rfail(r, -EINVAL, "snapshot format version %u, this btvm reads version %u",
 			     version, SNAP_FORMAT_VERSION);
 	return 0;
+}
+
+int snapr_open(struct snap_reader *r, const char *path)
+{
+	/* O_NONBLOCK: a FIFO given as the snapshot does not hang the open
+	 * (reader_start refuses it). */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	int e = errno;
+	int ret = reader_start(r, fd, path);
+	if (fd < 0) {
+		r->err = 0;
+		return rfail(r, -e, "cannot open snapshot: %s", strerror(e));
+	}
+	if (!ret && fcntl(fd, F_SETFL, 0))
+		return rfail(r, -errno, "cannot open snapshot: %s", strerror(errno));
+	return ret;
+}
+
+int snapr_open_fd(struct snap_reader *r, int fd, const char *name)
+{
+	int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	int e = errno;
+	int ret = reader_start(r, own, name);
+	if (own < 0) {
+		r->err = 0;
+		return rfail(r, -e, "cannot open snapshot: %s", strerror(e));
+	}
+	return ret;
 }
 
 /* More payload bytes into rbuf (and the CRC), as much as fits. */

@@ -4,9 +4,10 @@
  * payload, the payload stored or compressed with zstd (streamed in chunks),
  * and an END section last. Numbers are little-endian.
  *
- * The writer goes to PATH.tmp and renames it over PATH only once every
- * byte is on disk, so a failed save never leaves a half file under the
- * name. Errors, the writer's and the reader's, are latched: the first one
+ * The writer goes to a private file beside PATH and renames it over PATH
+ * only once every byte is on disk (host/outfile.h), so a failed save never
+ * leaves a half file under the name; or it writes to a file the caller
+ * opened (a live migration's memfd). Errors, the writer's and the reader's, are latched: the first one
  * is kept with a one-line message, later calls do nothing (reads give
  * zeros), so that a device's save or load writes or reads field after
  * field and its caller checks once. A reader never trusts a byte: reads
@@ -19,12 +20,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "host/outfile.h"
+
 #define SNAP_FORMAT_VERSION 1u
 #define SNAP_MSG_LEN 320
 
 struct snap_writer {
 	int fd;
-	char *path, *tmp_path;
+	struct outfile out;       /* the file snapw_open made; out.f NULL with snapw_open_fd */
+	char *path;               /* for messages */
 	int err;                  /* first error, a negative errno; 0 */
 	char msg[SNAP_MSG_LEN];
 	uint8_t *obuf;            /* file bytes not written yet */
@@ -67,8 +71,11 @@ struct snap_reader {
 	bool frame_done;
 };
 
-/* Creates PATH.tmp for writing; level is zstd's (1: fast). */
+/* Creates the file that becomes PATH; level is zstd's (1: fast). */
 int snapw_open(struct snap_writer *w, const char *path, int level);
+/* Writes to fd, an empty regular file of the caller's (left open);
+ * name is for messages. */
+int snapw_open_fd(struct snap_writer *w, int fd, const char *name, int level);
 /* Starts a section (tag: four characters) of the given version. */
 void snapw_begin(struct snap_writer *w, const char *tag, uint32_t version, bool compressed);
 void snapw_bytes(struct snap_writer *w, const void *data, size_t len);
@@ -80,8 +87,8 @@ void snapw_bool(struct snap_writer *w, bool v);
 /* A string (NULL is written as the empty one) as a length and its bytes. */
 void snapw_str(struct snap_writer *w, const char *s);
 void snapw_end(struct snap_writer *w);
-/* Writes END, syncs and renames PATH.tmp to PATH; on any error (also one
- * latched before) removes PATH.tmp instead. Frees the writer either way.
+/* Writes END; with snapw_open, syncs and renames the file to PATH, on
+ * any error (also one latched before) removing it instead. Frees the writer either way.
  * Returns 0 or the error, w->msg saying what went wrong. */
 int snapw_close(struct snap_writer *w);
 /* Sets the writer's error (a device that cannot be saved). */
@@ -90,6 +97,8 @@ void snapw_fail(struct snap_writer *w, int err, const char *fmt, ...)
 
 /* Opens PATH and checks the header. 0, or the error with r->msg. */
 int snapr_open(struct snap_reader *r, const char *path);
+/* The same from fd's start (the caller keeps fd); name is for messages. */
+int snapr_open_fd(struct snap_reader *r, int fd, const char *name);
 /* The next section: 1 with r->tag and r->version set, 0 at END, or the
  * error. A section not read to its end is skipped (its CRC still checked). */
 int snapr_next(struct snap_reader *r);
