@@ -22,12 +22,16 @@ from vmtools import Fail, Monitor, Pty, fetch_guest, free_port, wait_exit  # noq
 def one(btvm, kernel, initrd, mib, filled, churn, work):
     sock = os.path.join(work, "src.sock")
     port = free_port()
+    key = os.path.join(work, "mig.key")
+    with open(key, "wb") as f:
+        f.write(os.urandom(32))
+    os.chmod(key, 0o600)
     common = ["--display", "none", "--net", "none", "-m", str(mib)]
     src = Pty(open(os.path.join(work, "src.log"), "wb"),
               [btvm, "run", "--kernel", kernel, "--initrd", initrd, "--append",
                "console=ttyS0 quiet", "--monitor", "unix:" + sock] + common)
     dst = Pty(open(os.path.join(work, "dst.log"), "wb"),
-              [btvm, "run", "--incoming", "tcp:127.0.0.1:%d" % port] + common)
+              [btvm, "run", "--incoming", "tcp:127.0.0.1:%d,key=%s" % (port, key)] + common)
     try:
         dst.expect(r"waiting for a migration")
         src.expect(r"# ")
@@ -43,7 +47,7 @@ def one(btvm, kernel, initrd, mib, filled, churn, work):
             time.sleep(1)
         mon = Monitor(sock)
         mon.line()
-        if mon.cmd("migrate", uri="tcp:127.0.0.1:%d" % port) != {"return": {}}:
+        if mon.cmd("migrate", uri="tcp:127.0.0.1:%d,key=%s" % (port, key)) != {"return": {}}:
             raise Fail("migrate refused")
         m = src.expect(r"migrated in (\d+) ms \((\d+) rounds, (\d+) pages, the guest stopped "
                        r"for (\d+) ms\)", timeout=600)

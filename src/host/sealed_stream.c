@@ -158,13 +158,15 @@ int sealed_connect(struct sealed_stream *s, int fd, const char magic[SEALED_MAGI
 		return ret;
 	}
 	ret = hello_take(s, magic, s->nonces, err, err_len);
-	if (ret)
+	if (ret && ret != -EKEYREJECTED)
 		return ret;
+	/* Greeted even when the keys disagree: the other end then says so
+	 * too, instead of waiting for a greeting that never comes. */
 	hello_make(hello, magic, s->keyed, s->nonces + SEALED_NONCE_BYTES);
-	ret = send_all(fd, hello, sizeof(hello));
-	if (ret)
-		snprintf(err, err_len, "greeting the peer: %s", strerror(-ret));
-	return ret;
+	int sent = send_all(fd, hello, sizeof(hello));
+	if (!ret && sent)
+		snprintf(err, err_len, "greeting the peer: %s", strerror(-sent));
+	return ret ? ret : sent;
 }
 
 /* The tag's state for a record: the session (both nonces), who sent it
