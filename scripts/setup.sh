@@ -14,7 +14,7 @@ packages=(build-essential cmake pkg-config nasm gcc-multilib
 	gdb # the gdb stub's tests (tests/run_gdb.py) drive Debian's gdb
 	python3-matplotlib python3-jsonschema chromium # scripts/btvm-plot; tests/run_stats.py checks its report
 	libzstd-dev # snapshots: guest RAM compressed with zstd
-	libsodium-dev # live migration: the stream sealed with HMAC-SHA-256
+	libsodium-dev # live migration: the stream sealed with XChaCha20-Poly1305
 	libext2fs-dev e2fsprogs fdisk # --disk: the kernel from an ext4 image; tests build images (mke2fs, sfdisk)
 	libpng-dev libx11-dev xvfb xauth xdotool netpbm # screenshots; the window's test (tests/run_window.sh)
 	python3 procps openssh-client # the end-to-end tests' HTTP/UDP peers, pgrep, ssh into the guest

@@ -1,6 +1,6 @@
 /* Live migration (migration.h). The stream is host/sealed_stream.h's:
  * after the two greetings (magic "BTVMMIG2"), records of a u32 kind and
- * a u64 length, each with an HMAC tag when the two ends share a key:
+ * a u64 length, its payload sealed in chunks when the two ends share a key:
  *   CONFIG  a snapshot without memory, for the machine's configuration;
  *   PAGES   up to PAGES_PER_RECORD pages: u32 count, then per page a u32
  *           memfd page number (RAM, then device memory) and a u32 flag,
@@ -9,7 +9,7 @@
  *   DONE    the end.
  * The destination answers with an ACK record once the machine is
  * restored: 'K', or 'E' when it could not take it. Every record is read
- * whole and its tag checked before any of it is used; the snapshots
+ * whole, every chunk opened, before any of it is used; the snapshots
  * travel through memfds, never through a file.
  *
  * A TCP endpoint needs a key (anyone who can reach a port can connect);
@@ -566,7 +566,7 @@ struct migration_incoming {
 	struct sealed_stream ss;
 };
 
-/* A record's payload into a new memfd, used only once its tag is good. */
+/* A record's payload into a new memfd, used only once all of it has opened. */
 static int receive_memfd(struct sealed_stream *ss, uint64_t len, int *out)
 {
 	if (len > MAX_STATE_BYTES)
@@ -769,7 +769,7 @@ void migration_incoming_free(struct migration_incoming *in)
 	free(in);
 }
 
-/* One PAGES record into memory, once its tag is good; every number is
+/* One PAGES record into memory, once all of it has opened; every number is
  * checked. */
 static int receive_pages(struct board *board, struct sealed_stream *ss, uint64_t len,
 			 uint8_t *buf)

@@ -1,8 +1,10 @@
 /* host/sealed_stream.c over a socketpair, with a man in the middle where
- * the test needs one: records with the key go through; a flipped bit, a
- * wrong key, a record replayed in another place or sent back the other
- * way, and a peer without a key are each refused; key files that are too
- * short or readable by others are refused. */
+ * the test needs one: records with the key go through, large and empty
+ * ones included, and the wire does not show the payload; a flipped bit, a
+ * changed header, a wrong key, a record replayed in another place, in
+ * another connection or sent back the other way, and a peer without a
+ * key are each refused; key files that are too short or readable by
+ * others are refused. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -76,10 +78,10 @@ static int recv_one(struct sealed_stream *s, uint32_t *kind, void *data, size_t 
 	return ret ? ret : sealed_recv_end(s);
 }
 
-/* The raw bytes of one keyed record of n payload bytes. */
+/* The raw bytes of one keyed record of n payload bytes (one chunk). */
 static size_t raw_record(int fd, uint8_t *buf, size_t n)
 {
-	size_t want = 12 + n + 32, got = 0;
+	size_t want = SEALED_HEADER_BYTES + n + crypto_aead_xchacha20poly1305_ietf_ABYTES, got = 0;
 	while (got < want) {
 		ssize_t k = read(fd, buf + got, want - got);
 		if (k <= 0)
@@ -87,6 +89,100 @@ static size_t raw_record(int fd, uint8_t *buf, size_t n)
 		got += (size_t)k;
 	}
 	return got;
+}
+
+struct big_sender {
+	struct sealed_stream *s;
+	const uint8_t *data;
+	size_t len;
+	int ret;
+};
+
+static void *big_main(void *arg)
+{
+	struct big_sender *b = arg;
+	/* In uneven pieces: the chunks do not follow the caller's writes. */
+	int ret = sealed_send_begin(b->s, 5, b->len);
+	for (size_t off = 0, k = 1000; !ret && off < b->len; off += k, k = k * 3 % 70001 + 1)
+		ret = sealed_send(b->s, b->data + off, k < b->len - off ? k : b->len - off);
+	b->ret = ret ? ret : sealed_send_end(b->s);
+	return NULL;
+}
+
+/* A record's two chunks swapped on the wire. */
+static void test_chunk_order(const uint8_t *key)
+{
+	struct peer a, c;
+	const size_t n = 2 * SEALED_CHUNK_BYTES, sealed = SEALED_CHUNK_BYTES + 16;
+	uint8_t *data = calloc(1, n), *wire = malloc(SEALED_HEADER_BYTES + 2 * sealed);
+	CHECK_EQ(pair(&a, &c, key, key), 0);
+	struct big_sender b = { .s = &c.ss, .data = data, .len = n };
+	pthread_t t;
+	pthread_create(&t, NULL, big_main, &b);
+	size_t got = 0, want = SEALED_HEADER_BYTES + 2 * sealed;
+	while (got < want) {
+		ssize_t k = read(a.fd, wire + got, want - got);
+		if (k <= 0)
+			break;
+		got += (size_t)k;
+	}
+	pthread_join(t, NULL);
+	CHECK_EQ(got, want);
+	uint8_t *tmp = malloc(sealed);
+	memcpy(tmp, wire + SEALED_HEADER_BYTES, sealed);
+	memmove(wire + SEALED_HEADER_BYTES, wire + SEALED_HEADER_BYTES + sealed, sealed);
+	memcpy(wire + SEALED_HEADER_BYTES + sealed, tmp, sealed);
+	int sv[2];
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	int real_fd = a.ss.fd;
+	a.ss.fd = sv[0];
+	/* The socket buffer takes the first chunk and the header at least. */
+	CHECK_EQ(write(sv[1], wire, SEALED_HEADER_BYTES + sealed),
+		 (ssize_t)(SEALED_HEADER_BYTES + sealed));
+	uint32_t kind;
+	uint64_t len;
+	CHECK_EQ(sealed_recv_begin(&a.ss, &kind, &len), 0);
+	CHECK_EQ(sealed_recv(&a.ss, data, 16), -EBADMSG);
+	a.ss.fd = real_fd;
+	close(sv[0]);
+	close(sv[1]);
+	unpair(&a, &c);
+	free(tmp);
+	free(wire);
+	free(data);
+}
+
+/* Records of many chunks, of exactly a chunk, and empty. */
+static void test_sizes(const uint8_t *key)
+{
+	static const size_t sizes[] = { 3 * SEALED_CHUNK_BYTES + 17, SEALED_CHUNK_BYTES, 0, 1 };
+	for (unsigned keyed = 0; keyed < 2; keyed++) {
+		for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+			struct peer a, c;
+			size_t n = sizes[i];
+			uint8_t *data = malloc(n + 1), *got = malloc(n + 1);
+			for (size_t j = 0; j < n; j++)
+				data[j] = (uint8_t)(j * 131 + 7);
+			CHECK_EQ(pair(&a, &c, keyed ? key : NULL, keyed ? key : NULL), 0);
+			struct big_sender b = { .s = &c.ss, .data = data, .len = n };
+			pthread_t t;
+			pthread_create(&t, NULL, big_main, &b);
+			uint32_t kind = 0;
+			uint64_t len = 0;
+			int ret = sealed_recv_begin(&a.ss, &kind, &len);
+			for (size_t off = 0, k = 777; !ret && off < n; off += k, k = k * 5 % 90001 + 1)
+				ret = sealed_recv(&a.ss, got + off, k < n - off ? k : n - off);
+			if (!ret)
+				ret = sealed_recv_end(&a.ss);
+			pthread_join(t, NULL);
+			CHECK_EQ(b.ret, 0);
+			CHECK_EQ(ret, 0);
+			CHECK(kind == 5 && len == n && !memcmp(data, got, n));
+			unpair(&a, &c);
+			free(data);
+			free(got);
+		}
+	}
 }
 
 static void test_round_trip(const uint8_t *key)
@@ -114,7 +210,7 @@ static void test_tampering(const uint8_t *key, const uint8_t *other_key)
 	struct peer a, c, mitm_a, mitm_c;
 	uint32_t kind;
 	char buf[64];
-	uint8_t raw[2][12 + 6 + 32];
+	uint8_t raw[2][SEALED_HEADER_BYTES + 6 + crypto_aead_xchacha20poly1305_ietf_ABYTES];
 
 	/* A flipped payload bit. */
 	CHECK_EQ(pair(&a, &c, key, key), 0);
@@ -125,6 +221,21 @@ static void test_tampering(const uint8_t *key, const uint8_t *other_key)
 	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	CHECK_EQ(write(sv[1], raw[0], sizeof(raw[0])), (ssize_t)sizeof(raw[0]));
 	int real_fd = a.ss.fd;
+	a.ss.fd = sv[0];
+	CHECK_EQ(recv_one(&a.ss, &kind, buf, sizeof(buf)), -EBADMSG);
+	a.ss.fd = real_fd;
+	close(sv[0]);
+	close(sv[1]);
+	unpair(&a, &c);
+
+	/* A changed header: the same payload claimed as another kind. */
+	CHECK_EQ(pair(&a, &c, key, key), 0);
+	CHECK_EQ(send_one(&c.ss, 7, "hello", 6), 0);
+	CHECK_EQ(raw_record(a.fd, raw[0], 6), sizeof(raw[0]));
+	CHECK(memmem(raw[0], sizeof(raw[0]), "hello", 5) == NULL);
+	raw[0][0] ^= 1;
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	CHECK_EQ(write(sv[1], raw[0], sizeof(raw[0])), (ssize_t)sizeof(raw[0]));
 	a.ss.fd = sv[0];
 	CHECK_EQ(recv_one(&a.ss, &kind, buf, sizeof(buf)), -EBADMSG);
 	a.ss.fd = real_fd;
@@ -248,6 +359,8 @@ int main(void)
 	uint8_t key[SEALED_KEY_BYTES], other[SEALED_KEY_BYTES];
 	test_key_files(key, other);
 	test_round_trip(key);
+	test_sizes(key);
+	test_chunk_order(key);
 	test_tampering(key, other);
 	test_handshake(key);
 	return check_report("test_sealed_stream");

@@ -1,11 +1,13 @@
 /* Sealed records over a socket (sealed_stream.h): the handshake, the
- * framing and the HMAC-SHA-256 tags, all through libsodium. */
+ * framing, and chunks sealed with XChaCha20-Poly1305, all through
+ * libsodium. */
 #define _GNU_SOURCE
 #include "host/sealed_stream.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -13,7 +15,6 @@
 
 #define KEY_FILE_MIN 16
 #define KEY_FILE_MAX 4096
-#define RECORD_HEADER_BYTES 12u
 /* The magic, the key flag, the nonce. */
 #define HELLO_BYTES (SEALED_MAGIC_BYTES + 1u + SEALED_NONCE_BYTES)
 
@@ -125,9 +126,26 @@ static int start(struct sealed_stream *s, int fd, bool accepting, const uint8_t 
 	s->fd = fd;
 	s->accepting = accepting;
 	s->keyed = key != NULL;
-	if (key)
-		memcpy(s->key, key, SEALED_KEY_BYTES);
+	if (!key)
+		return 0;
+	memcpy(s->key, key, SEALED_KEY_BYTES);
+	s->buf = malloc(SEALED_CHUNK_BYTES);
+	s->wire = malloc(SEALED_CHUNK_BYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES);
+	if (!s->buf || !s->wire)
+		return -ENOMEM;
 	return sodium_init() < 0 ? -EIO : 0;
+}
+
+/* This connection's own key: the shared one's keyed BLAKE2b of both
+ * nonces, so that nothing recorded from another connection opens here. */
+static void session_key(struct sealed_stream *s)
+{
+	uint8_t k[SEALED_KEY_BYTES];
+	if (!s->keyed)
+		return;
+	crypto_generichash(k, sizeof(k), s->nonces, sizeof(s->nonces), s->key, sizeof(s->key));
+	memcpy(s->key, k, sizeof(k));
+	sodium_memzero(k, sizeof(k));
 }
 
 int sealed_accept(struct sealed_stream *s, int fd, const char magic[SEALED_MAGIC_BYTES],
@@ -136,7 +154,7 @@ int sealed_accept(struct sealed_stream *s, int fd, const char magic[SEALED_MAGIC
 	uint8_t hello[HELLO_BYTES];
 	int ret = start(s, fd, true, key);
 	if (ret) {
-		snprintf(err, err_len, "libsodium does not start");
+		snprintf(err, err_len, "%s", ret == -ENOMEM ? "out of memory" : "libsodium does not start");
 		return ret;
 	}
 	hello_make(hello, magic, s->keyed, s->nonces);
@@ -145,7 +163,10 @@ int sealed_accept(struct sealed_stream *s, int fd, const char magic[SEALED_MAGIC
 		snprintf(err, err_len, "greeting the peer: %s", strerror(-ret));
 		return ret;
 	}
-	return hello_take(s, magic, s->nonces + SEALED_NONCE_BYTES, err, err_len);
+	ret = hello_take(s, magic, s->nonces + SEALED_NONCE_BYTES, err, err_len);
+	if (!ret)
+		session_key(s);
+	return ret;
 }
 
 int sealed_connect(struct sealed_stream *s, int fd, const char magic[SEALED_MAGIC_BYTES],
@@ -154,7 +175,7 @@ int sealed_connect(struct sealed_stream *s, int fd, const char magic[SEALED_MAGI
 	uint8_t hello[HELLO_BYTES];
 	int ret = start(s, fd, false, key);
 	if (ret) {
-		snprintf(err, err_len, "libsodium does not start");
+		snprintf(err, err_len, "%s", ret == -ENOMEM ? "out of memory" : "libsodium does not start");
 		return ret;
 	}
 	ret = hello_take(s, magic, s->nonces, err, err_len);
@@ -166,35 +187,70 @@ int sealed_connect(struct sealed_stream *s, int fd, const char magic[SEALED_MAGI
 	int sent = send_all(fd, hello, sizeof(hello));
 	if (!ret && sent)
 		snprintf(err, err_len, "greeting the peer: %s", strerror(-sent));
+	if (!ret && !sent)
+		session_key(s);
 	return ret ? ret : sent;
 }
 
-/* The tag's state for a record: the session (both nonces), who sent it
- * and its number, then its header. */
-static void mac_start(struct sealed_stream *s, bool from_acceptor, uint64_t seq,
-		      const uint8_t header[RECORD_HEADER_BYTES])
+/* Chunk c of record seq, from this end or the other: its nonce. The
+ * session key is new for every connection, so the nonce need only be
+ * unique within it. */
+static void chunk_nonce(const struct sealed_stream *s, bool from_acceptor, uint64_t seq,
+			uint64_t chunk, uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES])
 {
-	uint8_t context[2 * SEALED_NONCE_BYTES + 1 + 8];
-	memcpy(context, s->nonces, sizeof(s->nonces));
-	context[sizeof(s->nonces)] = from_acceptor;
-	for (unsigned i = 0; i < 8; i++)
-		context[sizeof(s->nonces) + 1 + i] = (uint8_t)(seq >> (8 * i));
-	crypto_auth_hmacsha256_init(&s->mac, s->key, sizeof(s->key));
-	crypto_auth_hmacsha256_update(&s->mac, context, sizeof(context));
-	crypto_auth_hmacsha256_update(&s->mac, header, RECORD_HEADER_BYTES);
+	memset(nonce, 0, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+	nonce[0] = from_acceptor;
+	for (unsigned i = 0; i < 8; i++) {
+		nonce[1 + i] = (uint8_t)(seq >> (8 * i));
+		nonce[9 + i] = (uint8_t)(chunk >> (8 * i));
+	}
+	(void)s;
+}
+
+/* The chunk in buf, sealed and sent. */
+static int seal_chunk(struct sealed_stream *s)
+{
+	uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
+	unsigned long long clen;
+	chunk_nonce(s, s->accepting, s->sent, s->chunk++, nonce);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(s->wire, &clen, s->buf, s->fill, s->header,
+						   SEALED_HEADER_BYTES, NULL, nonce, s->key);
+	s->fill = 0;
+	return send_all(s->fd, s->wire, (size_t)clen);
+}
+
+/* The record's next chunk into buf, once it has proved to be sealed
+ * with this session's key, in this place. */
+static int open_chunk(struct sealed_stream *s)
+{
+	uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
+	unsigned long long mlen;
+	size_t n = s->unread < SEALED_CHUNK_BYTES ? (size_t)s->unread : SEALED_CHUNK_BYTES;
+	int ret = recv_all(s->fd, s->wire, n + crypto_aead_xchacha20poly1305_ietf_ABYTES);
+	if (ret)
+		return ret;
+	chunk_nonce(s, !s->accepting, s->received, s->chunk++, nonce);
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(s->buf, &mlen, NULL, s->wire,
+						       n + crypto_aead_xchacha20poly1305_ietf_ABYTES,
+						       s->header, SEALED_HEADER_BYTES, nonce, s->key))
+		return -EBADMSG;
+	s->unread -= n;
+	s->pos = 0;
+	s->fill = n;
+	return 0;
 }
 
 int sealed_send_begin(struct sealed_stream *s, uint32_t kind, uint64_t len)
 {
-	uint8_t h[RECORD_HEADER_BYTES];
+	uint8_t *h = s->header;
 	for (unsigned i = 0; i < 4; i++)
 		h[i] = (uint8_t)(kind >> (8 * i));
 	for (unsigned i = 0; i < 8; i++)
 		h[4 + i] = (uint8_t)(len >> (8 * i));
-	if (s->keyed)
-		mac_start(s, s->accepting, s->sent, h);
 	s->left = len;
-	return send_all(s->fd, h, sizeof(h));
+	s->chunk = 0;
+	s->fill = 0;
+	return send_all(s->fd, h, SEALED_HEADER_BYTES);
 }
 
 int sealed_send(struct sealed_stream *s, const void *data, size_t len)
@@ -202,27 +258,38 @@ int sealed_send(struct sealed_stream *s, const void *data, size_t len)
 	if (len > s->left)
 		return -EINVAL;
 	s->left -= len;
-	if (s->keyed)
-		crypto_auth_hmacsha256_update(&s->mac, data, len);
-	return send_all(s->fd, data, len);
+	if (!s->keyed)
+		return send_all(s->fd, data, len);
+	const uint8_t *p = data;
+	int ret = 0;
+	while (len && !ret) {
+		size_t k = SEALED_CHUNK_BYTES - s->fill < len ? SEALED_CHUNK_BYTES - s->fill : len;
+		memcpy(s->buf + s->fill, p, k);
+		s->fill += k;
+		p += k;
+		len -= k;
+		if (s->fill == SEALED_CHUNK_BYTES)
+			ret = seal_chunk(s);
+	}
+	return ret;
 }
 
 int sealed_send_end(struct sealed_stream *s)
 {
 	if (s->left)
 		return -EINVAL;
+	int ret = 0;
+	/* The last, partial chunk; an empty record is one empty chunk. */
+	if (s->keyed && (s->fill || !s->chunk))
+		ret = seal_chunk(s);
 	s->sent++;
-	if (!s->keyed)
-		return 0;
-	uint8_t tag[crypto_auth_hmacsha256_BYTES];
-	crypto_auth_hmacsha256_final(&s->mac, tag);
-	return send_all(s->fd, tag, sizeof(tag));
+	return ret;
 }
 
 int sealed_recv_begin(struct sealed_stream *s, uint32_t *kind, uint64_t *len)
 {
-	uint8_t h[RECORD_HEADER_BYTES];
-	int ret = recv_all(s->fd, h, sizeof(h));
+	uint8_t *h = s->header;
+	int ret = recv_all(s->fd, h, SEALED_HEADER_BYTES);
 	if (ret)
 		return ret;
 	*kind = 0;
@@ -231,9 +298,9 @@ int sealed_recv_begin(struct sealed_stream *s, uint32_t *kind, uint64_t *len)
 		*kind |= (uint32_t)h[i] << (8 * i);
 	for (unsigned i = 0; i < 8; i++)
 		*len |= (uint64_t)h[4 + i] << (8 * i);
-	if (s->keyed)
-		mac_start(s, !s->accepting, s->received, h);
-	s->left = *len;
+	s->left = s->unread = *len;
+	s->chunk = 0;
+	s->pos = s->fill = 0;
 	return 0;
 }
 
@@ -241,12 +308,22 @@ int sealed_recv(struct sealed_stream *s, void *data, size_t len)
 {
 	if (len > s->left)
 		return -EPROTO;
-	int ret = recv_all(s->fd, data, len);
-	if (ret)
-		return ret;
 	s->left -= len;
-	if (s->keyed)
-		crypto_auth_hmacsha256_update(&s->mac, data, len);
+	if (!s->keyed)
+		return recv_all(s->fd, data, len);
+	uint8_t *p = data;
+	while (len) {
+		if (s->pos == s->fill) {
+			int ret = open_chunk(s);
+			if (ret)
+				return ret;
+		}
+		size_t k = s->fill - s->pos < len ? s->fill - s->pos : len;
+		memcpy(p, s->buf + s->pos, k);
+		s->pos += k;
+		p += k;
+		len -= k;
+	}
 	return 0;
 }
 
@@ -254,19 +331,20 @@ int sealed_recv_end(struct sealed_stream *s)
 {
 	if (s->left)
 		return -EPROTO;
+	int ret = 0;
+	/* An empty record's one chunk, which vouches for its header. */
+	if (s->keyed && !s->chunk)
+		ret = open_chunk(s);
 	s->received++;
-	if (!s->keyed)
-		return 0;
-	uint8_t tag[crypto_auth_hmacsha256_BYTES], want[crypto_auth_hmacsha256_BYTES];
-	int ret = recv_all(s->fd, tag, sizeof(tag));
-	if (ret)
-		return ret;
-	crypto_auth_hmacsha256_final(&s->mac, want);
-	return crypto_verify_32(tag, want) ? -EBADMSG : 0;
+	return ret;
 }
 
 void sealed_close(struct sealed_stream *s)
 {
 	sodium_memzero(s->key, sizeof(s->key));
-	sodium_memzero(&s->mac, sizeof(s->mac));
+	if (s->buf)
+		sodium_memzero(s->buf, SEALED_CHUNK_BYTES);
+	free(s->buf);
+	free(s->wire);
+	s->buf = s->wire = NULL;
 }
