@@ -39,7 +39,7 @@ from vmtools import Fail, check  # noqa: E402
 TIMEOUT = 120
 RSS_GROWTH_MAX = 64 << 20
 QUEUE_MAX = 64        # src/monitor.h, MONITOR_QUEUE_MAX
-DUMP = b"x /16384xw 0x100000\n"   # some 180 KB of text each
+DUMP = b"x /65536xb 0x100000\n"   # some 360 KB of text each
 
 
 class Guest:
@@ -165,10 +165,13 @@ def run_clients(guest):
     # A stops the guest, queues dumps it never reads and goes. What it
     # queued is dropped or answered to it alone: the client after it gets
     # its own answers first and only.
-    for round_no in range(3):
+    for round_no in range(5):
         a = Client(guest.sock_path)
         a.send(b"stop\n" + DUMP * (QUEUE_MAX - 2))
         a.close()
+        # Not a threshold: time for btvm to see a go (and free its slot)
+        # while the dumps would still be running, as when the bug was seen.
+        time.sleep(0.1)
         c = Client(guest.sock_path)
         c.send(query("c-first") + b"info status\n" + query("c-second"))
         first = c.line()
@@ -185,8 +188,9 @@ def run_clients(guest):
     guest.wait_count(count + 3)
     print("ok: the guest counts on after the clients' cont")
 
-    # Over the bound. The dumps' answers fill the client's socket, so
-    # that its commands wait for it to read: the lines past the bound get
+    # Over the bound. The dumps' answers fill the client's socket (Linux
+    # gives a Unix socket some 200 KB, a dump is 360 KB), so that its
+    # commands wait for it to read: the lines past the bound get
     # an error each at once, in their own language, the JSON ones with
     # their ids; every line gets one answer.
     d = Client(guest.sock_path)
