@@ -92,8 +92,21 @@ class Guest:
                     return int(line.split()[1]) * 1024
         raise Fail("no VmRSS for btvm")
 
+    def quit(self):
+        """quit through the monitor: btvm must end with status 0 (under
+        ASan, no leak at exit either)."""
+        c = Client(self.sock_path)
+        c.send(b"quit\n")
+        try:
+            status = self.proc.wait(TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise Fail("btvm did not end on quit")
+        c.close()
+        check(status == 0, "btvm ends with status 0 on quit (got %d)" % status)
+
     def close(self):
-        self.proc.kill()
+        if self.proc.poll() is None:
+            self.proc.kill()
         self.proc.wait()
 
 
@@ -316,6 +329,7 @@ def main():
             {"clients": run_clients, "flood": run_flood, "nul": run_nul}[what](guest)
             if guest.proc.poll() is not None:
                 raise Fail("btvm ended (status %d)" % guest.proc.returncode)
+            guest.quit()
         except (Fail, OSError, ValueError, KeyError) as e:
             print("FAIL:", e)
             sys.exit(1)
