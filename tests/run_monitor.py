@@ -5,10 +5,11 @@ guest that prints "count N" ten times a second of guest time):
  clients  Replies go to the client that sent the command. Two clients
           queue at once and each reads only its own answers. A client
           stops the guest, queues big memory dumps and disconnects without
-          reading: a client connecting next (into the freed slot) gets
-          its own answers only, never the dumps, and the guest counts on
-          after its cont. A client over the queue's bound gets one error
-          answer for each line refused, with the JSON command's id.
+          reading, five times: a client connecting next (into the freed
+          slot) gets its own answers only, never the dumps, and the guest
+          counts on after its cont. A client over the queue's bound gets
+          one error answer for each line refused, with the JSON command's
+          id, and one answer for every line.
  flood    A client that floods query-status and never reads (reconnecting
           whenever btvm disconnects it) does not stop the guest: its
           count goes on during the flood, another client's command is
@@ -18,7 +19,8 @@ guest that prints "count N" ten times a second of guest time):
           that start with, hold or are a NUL byte, human or JSON.
 
 No wall-clock threshold: each step has only a generous timeout, and what
-is checked is an order or an amount, so it holds on a loaded host.
+is checked is an order or an amount, so it holds on a loaded host. Each
+part ends btvm with the monitor's quit and wants status 0.
 
 Usage: run_monitor.py clients|flood|nul BTVM COUNTER_ELF
 Exit status: 0 passed, 1 failed.
