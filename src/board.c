@@ -46,6 +46,11 @@
 #define PORT_B 0x61        /* system control port B: PIT channel 2, speaker */
 /* How soon to look again when the UART had no room for console input. */
 #define RX_RETRY_NS 1000000ull
+/* The guest time the guest runs at least between two runs of the
+ * monitor's commands while some wait: a client that floods the monitor
+ * slows the guest down by half at most (monitor_run_pending's batch is as
+ * long at most). */
+#define MONITOR_SLICE_NS 2000000ull
 /* How often a paused machine looks at its window. */
 #define PAUSED_POLL_NS 20000000ull
 /* How often self-checking code pages get their write protection back. */
@@ -170,6 +175,7 @@ void board_set_guest_time(struct board *board, uint64_t guest_ns, uint64_t tsc)
 	board->timer_deadline = UINT64_MAX;
 	board->timer_fires_mono = 0;
 	board->last_reprotect_ns = guest_ns;
+	board->monitor_slice_end_ns = guest_ns;
 	board->screen.last_snapshot_ns = 0;
 	board->screen.input_retry_ns = guest_ns;
 }
@@ -284,6 +290,8 @@ static void arm_timer(struct board *board, bool just_polled)
 	if (board->tc.selfcheck_count && deadline > board->last_reprotect_ns + REPROTECT_NS)
 		deadline = board->last_reprotect_ns + REPROTECT_NS;
 	deadline = earlier(deadline, board_stats_deadline(board));
+	if (monitor_pending(board->monitor))
+		deadline = earlier(deadline, board->monitor_slice_end_ns);
 	if (!board->timer_ready)
 		return;
 	if (deadline <= now && !just_polled) {
@@ -393,7 +401,7 @@ static void board_quit_key(void *opaque)
 static void board_monitor_line(void *opaque, const char *line)
 {
 	struct board *board = opaque;
-	monitor_submit(board->monitor, MONITOR_TERMINAL, line);
+	monitor_submit(board->monitor, MONITOR_TERMINAL, line, strlen(line));
 }
 
 /* The first time the shadow drops mappings because the budget is reached:
@@ -419,9 +427,13 @@ static void board_map_hint(struct board *board)
 static void platform_poll(void *opaque)
 {
 	struct board *board = opaque;
-	/* The run loop takes these with the guest stopped (board_control). */
-	if (monitor_pending(board->monitor) || gdbstub_pending(board->gdb) ||
-	    atomic_load(&board->quit_key))
+	/* The run loop takes these with the guest stopped (board_control);
+	 * the monitor's after the guest's slice, or at once when it has
+	 * nothing to do (HLT). */
+	if (monitor_pending(board->monitor) &&
+	    (board->cpu.halted || board_clock_ns(board) >= board->monitor_slice_end_ns))
+		board->cpu.stop = true;
+	if (gdbstub_pending(board->gdb) || atomic_load(&board->quit_key))
 		board->cpu.stop = true;
 	if (migration_poll(board)) {
 		board->migrate_final = true;
@@ -569,6 +581,9 @@ static bool platform_wait(void *opaque)
 	board_screen_flush(board, now);
 	if (board->rx_backlog && deadline > now + RX_RETRY_NS)
 		deadline = now + RX_RETRY_NS;
+	/* Commands wait: a halted guest loses nothing while they run. */
+	if (monitor_pending(board->monitor))
+		return true;
 	if (deadline == UINT64_MAX && !input_possible)
 		return false;
 	/* A sample wakes the sleep too, but cannot end the guest's wait. */
@@ -1213,7 +1228,7 @@ static void board_control(struct board *board)
 			board->exit_requested = true;
 			board->exit_status = 0;
 		}
-		monitor_run_pending(board->monitor);
+		bool monitor_more = monitor_run_pending(board->monitor);
 		gdbstub_run_pending(board->gdb);
 		/* SIGUSR1 and SIGTERM while paused; no samples (guest time
 		 * stands still). */
@@ -1223,10 +1238,17 @@ static void board_control(struct board *board)
 			board->migrate_final = false;
 			migration_finish(board);
 		}
-		if (!board->paused || board->exit_requested || board->reset_requested)
+		if (!board->paused || board->exit_requested || board->reset_requested) {
+			/* The rest after the guest's slice (arm_timer sees it). */
+			board->monitor_slice_end_ns = board_clock_ns(board) + MONITOR_SLICE_NS;
+			if (monitor_more)
+				board_arm_timer(board);
 			break;
+		}
 		struct pollfd pfd = { .fd = board->wake_fd, .events = POLLIN };
-		struct timespec ts = ns_to_timespec(PAUSED_POLL_NS);
+		/* More commands wait: guest time stands still, so no slice to
+		 * give it; only a look at the window between. */
+		struct timespec ts = ns_to_timespec(monitor_more ? 0 : PAUSED_POLL_NS);
 		if (ppoll(&pfd, 1, &ts, NULL) > 0) {
 			uint64_t count;
 			if (read(board->wake_fd, &count, sizeof(count)) < 0) {

@@ -174,6 +174,9 @@ struct board {
 	 * host count) until the resume. Each holds the guest stopped on its
 	 * own (holds, BOARD_HOLD_*); it runs when neither does. */
 	struct monitor *monitor;
+	/* Guest time before which the monitor's waiting commands do not stop
+	 * the guest: each run of them is followed by a slice of guest time. */
+	uint64_t monitor_slice_end_ns;
 	struct gdbstub *gdb;
 	unsigned holds;
 	struct migration *migration;   /* a live migration's source side, or NULL */

@@ -21,6 +21,7 @@
 #include "board.h"
 #include "gdbstub.h"
 #include "board_snapshot.h"
+#include "host/clock.h"
 #include "host/console.h"
 #include "host/monitor_socket.h"
 #include "migration.h"
@@ -32,26 +33,52 @@
 /* The longest instruction, for x /i. */
 #define INSN_MAX_BYTES 15u
 
+/* One run of the queue: at most this many commands, and no more once this
+ * much host time went on them, before the guest runs again. */
+#define BATCH_COMMANDS 16u
+#define BATCH_NS 2000000ull
+/* The terminal and each socket client. */
+#define MAX_CLIENTS (1u + MONITOR_SOCKET_MAX_CLIENTS)
+
 struct request {
 	struct request *next;
-	unsigned client;
+	uint64_t client;
+	size_t len;       /* of line, which may hold NUL bytes */
 	char line[];
+};
+
+/* A client's commands, in the order it sent them. */
+struct client_queue {
+	bool used;
+	uint64_t client;
+	struct request *head, *tail;
+	unsigned queued;
+	unsigned refused;   /* lines refused since the last one queued */
 };
 
 struct monitor {
 	struct board *board;
 	struct monitor_socket *sock;
+	/* Guards the queues; taken before the socket's own lock. */
 	pthread_mutex_t lock;
-	struct request *head, *tail;
+	struct client_queue queues[MAX_CLIENTS];   /* [0]: the terminal's */
+	unsigned next_turn;   /* the queue the next run looks at first */
+	/* Some queue has a command that can run now (its client reads its
+	 * answers): the board stops the guest for it. */
 	atomic_bool pending;
 };
 
-static void reply(struct monitor *m, unsigned client, const char *text)
+static void reply_len(struct monitor *m, uint64_t client, const char *text, size_t len)
 {
 	if (client == MONITOR_TERMINAL)
-		console_write(text, strlen(text));
+		console_write(text, len);
 	else
-		monitor_socket_send(m->sock, client, text);
+		monitor_socket_send(m->sock, client, text, len);
+}
+
+static void reply(struct monitor *m, uint64_t client, const char *text)
+{
+	reply_len(m, client, text, strlen(text));
 }
 
 /* --- human commands --- */
@@ -692,20 +719,65 @@ done:
 	return res;
 }
 
+/* A JSON answer as one line, in one write: nothing sent to the client
+ * from another thread (an event, a refusal) lands inside it. Takes res. */
+static void reply_json(struct monitor *m, uint64_t client, json_t *res)
+{
+	char *text = res ? json_dumps(res, JSON_COMPACT) : NULL;
+	json_decref(res);
+	if (!text)
+		return;
+	size_t len = strlen(text);
+	text[len] = '\n';   /* over its NUL: the length says where it ends */
+	reply_len(m, client, text, len + 1);
+	free(text);
+}
+
+/* Where a line's command starts, and whether it is a JSON one. */
+static const char *line_start(const char *line, bool *json)
+{
+	while (*line == ' ' || *line == '\t')
+		line++;
+	*json = *line == '{';
+	return line;
+}
+
+/* An error answer in the line's own language, with the JSON command's id
+ * if it has one. */
+static void reply_error(struct monitor *m, uint64_t client, const char *line, size_t len,
+			const char *desc)
+{
+	bool json;
+	line_start(line, &json);
+	if (!json) {
+		char text[256];
+		snprintf(text, sizeof(text), "error: %s\n", desc);
+		reply(m, client, text);
+		return;
+	}
+	json_t *req = memchr(line, 0, len) ? NULL : json_loadb(line, len, 0, NULL);
+	json_t *res = json_error(desc);
+	json_t *id = json_is_object(req) ? json_object_get(req, "id") : NULL;
+	if (res && id)
+		json_object_set(res, "id", id);
+	json_decref(req);
+	reply_json(m, client, res);
+}
+
 static void run_request(struct monitor *m, const struct request *r)
 {
-	const char *p = r->line;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (*p == '{') {
-		json_t *res = run_json(m, p);
-		char *text = res ? json_dumps(res, JSON_COMPACT) : NULL;
-		json_decref(res);
-		if (text) {
-			reply(m, r->client, text);
-			reply(m, r->client, "\n");
-		}
-		free(text);
+	bool json;
+	const char *p = line_start(r->line, &json);
+	if (memchr(r->line, 0, r->len)) {
+		/* Whatever came after it would be lost to the C strings below:
+		 * the line is refused whole, and says why. */
+		reply_error(m, r->client, r->line, r->len, "the line has a NUL byte");
+		if (r->client == MONITOR_TERMINAL)
+			console_prompt();
+		return;
+	}
+	if (json) {
+		reply_json(m, r->client, run_json(m, p));
 		return;
 	}
 	bool failed;
@@ -730,32 +802,117 @@ void monitor_event(struct monitor *m, const char *name)
 	char *text = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
 	json_decref(ev);
 	if (text) {
-		monitor_socket_send(m->sock, 0, text);
-		monitor_socket_send(m->sock, 0, "\n");
+		size_t len = strlen(text);
+		text[len] = '\n';   /* over the NUL: one write, not split by another */
+		monitor_socket_broadcast(m->sock, text, len + 1);
 	}
 	free(text);
 }
 
 /* --- the queue --- */
 
-void monitor_submit(struct monitor *m, unsigned client, const char *line)
+/* Lock held: the client's queue, or a free one for it (NULL: none free,
+ * which the socket's own bound on clients rules out). */
+static struct client_queue *queue_of(struct monitor *m, uint64_t client, bool make)
 {
-	size_t len = strlen(line);
+	struct client_queue *free_q = NULL;
+	for (unsigned i = 0; i < MAX_CLIENTS; i++) {
+		struct client_queue *q = &m->queues[i];
+		if (q->used && q->client == client)
+			return q;
+		if (!q->used && !free_q)
+			free_q = q;
+	}
+	if (!make || !free_q)
+		return NULL;
+	*free_q = (struct client_queue){ .used = true, .client = client };
+	return free_q;
+}
+
+/* Lock held: whether q's next command can run now. A client that has not
+ * read its last answers waits: what it would be sent could only pile up. */
+static bool queue_ready(struct monitor *m, const struct client_queue *q)
+{
+	return q->used && q->head &&
+	       (q->client == MONITOR_TERMINAL || !monitor_socket_backlogged(m->sock, q->client));
+}
+
+/* Lock held: whether any queue can run now. */
+static bool any_ready(struct monitor *m)
+{
+	for (unsigned i = 0; i < MAX_CLIENTS; i++)
+		if (queue_ready(m, &m->queues[i]))
+			return true;
+	return false;
+}
+
+/* Lock held: the next command to run, the queues taken in turn so that
+ * one client's flood does not hold up another's. */
+static struct request *take_next(struct monitor *m)
+{
+	for (unsigned n = 0; n < MAX_CLIENTS; n++) {
+		unsigned i = (m->next_turn + n) % MAX_CLIENTS;
+		struct client_queue *q = &m->queues[i];
+		if (!queue_ready(m, q))
+			continue;
+		struct request *r = q->head;
+		q->head = r->next;
+		if (!q->head)
+			q->tail = NULL;
+		q->queued--;
+		m->next_turn = (i + 1) % MAX_CLIENTS;
+		return r;
+	}
+	return NULL;
+}
+
+/* Lock held: the vCPU learns of work that can run. Returns whether it
+ * must be woken (it thought there was none). */
+static bool set_pending(struct monitor *m)
+{
+	return !atomic_exchange(&m->pending, true);
+}
+
+bool monitor_submit(struct monitor *m, uint64_t client, const char *line, size_t len)
+{
 	struct request *r = malloc(sizeof(*r) + len + 1);
-	if (!r)
-		return;
+	bool wake = false, keep = true;
+	pthread_mutex_lock(&m->lock);
+	struct client_queue *q = queue_of(m, client, true);
+	if (!q || q->queued >= MONITOR_QUEUE_MAX || !r) {
+		if (q && q->refused < UINT32_MAX)
+			q->refused++;
+		keep = client == MONITOR_TERMINAL || !q || q->refused < MONITOR_REFUSED_MAX;
+		pthread_mutex_unlock(&m->lock);
+		free(r);
+		char desc[128];
+		if (!r)
+			snprintf(desc, sizeof(desc), "out of memory: the line is dropped");
+		else
+			snprintf(desc, sizeof(desc),
+				 "%u commands wait already: the line is dropped (send fewer at once)",
+				 MONITOR_QUEUE_MAX);
+		reply_error(m, client, line, len, desc);
+		return keep;
+	}
 	r->next = NULL;
 	r->client = client;
-	memcpy(r->line, line, len + 1);
-	pthread_mutex_lock(&m->lock);
-	if (m->tail)
-		m->tail->next = r;
+	r->len = len;
+	memcpy(r->line, line, len);
+	r->line[len] = '\0';
+	if (q->tail)
+		q->tail->next = r;
 	else
-		m->head = r;
-	m->tail = r;
-	atomic_store(&m->pending, true);
+		q->head = r;
+	q->tail = r;
+	q->queued++;
+	q->refused = 0;
+	if (queue_ready(m, q))
+		wake = set_pending(m);
 	pthread_mutex_unlock(&m->lock);
-	board_wake(m->board);
+	if (wake)
+		board_wake(m->board);
+	return true;
 }
 
 bool monitor_pending(struct monitor *m)
@@ -763,31 +920,65 @@ bool monitor_pending(struct monitor *m)
 	return m && atomic_load(&m->pending);
 }
 
-void monitor_run_pending(struct monitor *m)
+bool monitor_run_pending(struct monitor *m)
 {
 	if (!m)
-		return;
-	for (;;) {
+		return false;
+	uint64_t start = host_monotonic_ns();
+	for (unsigned n = 0; n < BATCH_COMMANDS; n++) {
 		pthread_mutex_lock(&m->lock);
-		struct request *r = m->head;
-		if (r) {
-			m->head = r->next;
-			if (!m->head)
-				m->tail = NULL;
-		} else {
-			atomic_store(&m->pending, false);
-		}
+		struct request *r = take_next(m);
 		pthread_mutex_unlock(&m->lock);
 		if (!r)
-			return;
+			break;
 		run_request(m, r);
 		free(r);
+		if (host_monotonic_ns() - start >= BATCH_NS)
+			break;
+	}
+	/* Under the lock, so that a client's backlog drained meanwhile sets
+	 * it again after this (monitor_socket's drained callback). */
+	pthread_mutex_lock(&m->lock);
+	bool more = any_ready(m);
+	atomic_store(&m->pending, more);
+	pthread_mutex_unlock(&m->lock);
+	return more;
+}
+
+/* Socket thread: the client has gone; what it queued is not run. */
+static void socket_gone(void *opaque, uint64_t client)
+{
+	struct monitor *m = opaque;
+	pthread_mutex_lock(&m->lock);
+	struct client_queue *q = queue_of(m, client, false);
+	struct request *r = q ? q->head : NULL;
+	if (q)
+		*q = (struct client_queue){ .used = false };
+	pthread_mutex_unlock(&m->lock);
+	while (r) {
+		struct request *next = r->next;
+		free(r);
+		r = next;
 	}
 }
 
-static void socket_line(void *opaque, unsigned client, const char *line)
+/* Socket thread: the client read its answers; its commands may run. */
+static void socket_drained(void *opaque, uint64_t client)
 {
-	monitor_submit(opaque, client, line);
+	struct monitor *m = opaque;
+	bool wake = false;
+	pthread_mutex_lock(&m->lock);
+	struct client_queue *q = queue_of(m, client, false);
+	if (q && queue_ready(m, q))
+		wake = set_pending(m);
+	pthread_mutex_unlock(&m->lock);
+	if (wake)
+		board_wake(m->board);
+}
+
+static bool socket_line(void *opaque, uint64_t client, const char *line, size_t len)
+{
+	return monitor_submit(opaque, client, line, len);
 }
 
 int monitor_open(struct monitor **out, struct board *board, const char *socket_path, char *err,
@@ -801,11 +992,15 @@ int monitor_open(struct monitor **out, struct board *board, const char *socket_p
 	}
 	m->board = board;
 	pthread_mutex_init(&m->lock, NULL);
+	atomic_init(&m->pending, false);
+	m->queues[0] = (struct client_queue){ .used = true, .client = MONITOR_TERMINAL };
 	if (socket_path) {
 		const struct monitor_socket_ops ops = {
 			.greeting = "{\"QMP\":{\"version\":{\"btvm\":\"" BTVM_VERSION "\"},"
 				    "\"capabilities\":[]}}\n",
 			.line = socket_line,
+			.gone = socket_gone,
+			.drained = socket_drained,
 			.opaque = m,
 		};
 		int ret = monitor_socket_open(&m->sock, socket_path, &ops, err, err_len);
@@ -824,10 +1019,12 @@ void monitor_close(struct monitor *m)
 	if (!m)
 		return;
 	monitor_socket_close(m->sock);
-	while (m->head) {
-		struct request *r = m->head;
-		m->head = r->next;
-		free(r);
+	for (unsigned i = 0; i < MAX_CLIENTS; i++) {
+		while (m->queues[i].head) {
+			struct request *r = m->queues[i].head;
+			m->queues[i].head = r->next;
+			free(r);
+		}
 	}
 	pthread_mutex_destroy(&m->lock);
 	free(m);
