@@ -217,7 +217,8 @@ static void print_help(FILE *out)
 	      "                          b h w (e.g. x /16xb 0xc0100000, x /5i $eip)\n"
 	      "xp /FMT ADDR              the same at a physical address\n"
 	      "translation ADDR          the translated block at a linear address\n"
-	      "migrate tcp:HOST:PORT     live migration to a btvm run --incoming there\n"
+	      "migrate tcp:HOST:PORT,key=FILE | unix:PATH\n"
+	      "                          live migration to a btvm run --incoming there\n"
 	      "info migrate              how it goes\n"
 	      "Over the socket, a line that starts with '{' is a JSON command:\n"
 	      "  {\"execute\": NAME, \"arguments\": {...}}; see docs/MONITOR.md.\n",
@@ -510,7 +511,7 @@ static int run_human(struct monitor *m, char *line, FILE *out)
 	} else if (!strcmp(cmd, "migrate")) {
 		char err[300];
 		if (argc != 2) {
-			fputs("error: usage: migrate tcp:HOST:PORT\n", out);
+			fputs("error: usage: migrate tcp:HOST:PORT,key=FILE | unix:PATH\n", out);
 			return -1;
 		}
 		if (migration_start(board, argv[1], err, sizeof(err))) {

@@ -29,6 +29,7 @@ import json
 import os
 import select
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -300,6 +301,9 @@ def run_flood(guest):
 
 def run_nul(guest):
     guest.wait_count(1)
+    # Whoever connects controls the machine: the socket is its owner's.
+    mode = stat.S_IMODE(os.lstat(guest.sock_path).st_mode)
+    check(mode == 0o600, "the monitor socket is 0600 (%o)" % mode)
     c = Client(guest.sock_path)
     lines = [b"\0", b"\0info status", b"info\0 status", b"  {\0",
              b'{"execute": "query-status", "id": 1}\0',

@@ -335,10 +335,20 @@ int monitor_socket_open(struct monitor_socket **out, const char *path,
 		ret = s->path ? -errno : -ENOMEM;
 		goto fail;
 	}
-	if (bind(s->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) ||
-	    listen(s->listen_fd, 4)) {
+	/* Whoever can connect controls the machine (and writes files as
+	 * this user through savevm): the socket is this user's alone. The
+	 * umask covers the window between bind and chmod; a file another
+	 * thread makes meanwhile is only the more private for it. */
+	mode_t old_umask = umask(077);
+	int bound = bind(s->listen_fd, (struct sockaddr *)&addr, sizeof(addr));
+	umask(old_umask);
+	if (bound) {
 		ret = -errno;
 		goto fail;
+	}
+	if (chmod(path, 0600) || listen(s->listen_fd, 4)) {
+		ret = -errno;
+		goto fail_unlink;
 	}
 	if (pipe2(s->wake, O_CLOEXEC | O_NONBLOCK)) {
 		ret = -errno;
