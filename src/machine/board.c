@@ -1,8 +1,8 @@
 /* Wires the PC together: guest RAM, the bus and every device on it, the
  * guest loader, and the run loop. Only this file knows the PC's port map. */
 #define _GNU_SOURCE
-#include "board.h"
-#include "board_explain.h"
+#include "machine/board.h"
+#include "frontend/board_explain.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -20,16 +20,16 @@
 #include "boot/boot.h"
 #include "boot/mptable.h"
 #include "boot/pci_firmware.h"
-#include "isa/cpuid.h"
-#include "isa/sensitive.h"
-#include "gdbstub.h"
+#include "frontend/gdbstub.h"
+#include "frontend/migration.h"
+#include "frontend/monitor.h"
 #include "host/clock.h"
 #include "host/console.h"
 #include "host/map_limit.h"
 #include "host/outfile.h"
 #include "host/thread.h"
-#include "migration.h"
-#include "monitor.h"
+#include "isa/cpuid.h"
+#include "isa/sensitive.h"
 
 #define COM1_PORT 0x3f8
 #define COM1_IRQ 4
