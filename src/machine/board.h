@@ -105,8 +105,8 @@ struct board_config {
 	const struct display_backend *window;
 };
 
-/* Guest time: one host counter behind every guest clock (board.c,
- * "guest time"). */
+/* Guest time: one host counter behind every guest clock
+ * (guest_time.c). */
 struct guest_clock {
 	bool tsc;                 /* counts are host TSC ticks, else host ns */
 	uint64_t hz;              /* counts per second */

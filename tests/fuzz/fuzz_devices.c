@@ -1,5 +1,5 @@
 /* Fuzzing harness for the devices' register interfaces (src/devices/):
- * every device on one bus, wired as src/machine/board.c wires the PC (the
+ * every device on one bus, wired as src/machine/wiring.c wires the PC (the
  * ISA lines to both interrupt controllers, the I/O APIC to the local APIC and
  * its EOIs back, a deadline change re-reading every timer as the board's
  * re-arm does), driven by a program in the input. Each 12-byte record is
