@@ -11,14 +11,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "board.h"
-#include "board_snapshot.h"
 #include "boot/disk_boot.h"
+#include "frontend/migration.h"
 #include "host/outfile.h"
 #include "host/tcp_address.h"
 #include "isa/cpuid.h"
 #include "isa/sensitive.h"
-#include "migration.h"
+#include "machine/board.h"
+#include "machine/board_snapshot.h"
 
 #define EXIT_USAGE 2
 

@@ -41,7 +41,7 @@ from vmtools import Fail, check  # noqa: E402
 
 TIMEOUT = 120
 RSS_GROWTH_MAX = 64 << 20
-QUEUE_MAX = 64        # src/monitor.h, MONITOR_QUEUE_MAX
+QUEUE_MAX = 64        # src/frontend/monitor.h, MONITOR_QUEUE_MAX
 DUMP = b"x /65536xb 0x100000\n"   # some 360 KB of text each
 
 

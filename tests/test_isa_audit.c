@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "board.h"
 #include "check.h"
 #include "isa_check.h"
+#include "machine/board.h"
 #include "translator/allowlist.h"
 
 static ZydisDecoder guest_decoder;

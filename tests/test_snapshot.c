@@ -14,10 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "board.h"
-#include "board_snapshot.h"
 #include "check.h"
 #include "host/snapfile.h"
+#include "machine/board.h"
+#include "machine/board_snapshot.h"
 
 static char work[] = "/tmp/btvm-test-snapshot-XXXXXX";
 

@@ -1,8 +1,8 @@
 /* Fuzzing harness for the devices' register interfaces (src/devices/):
- * every device on one bus, wired as src/board.c wires the PC (the ISA lines
- * to both interrupt controllers, the I/O APIC to the local APIC and its EOIs
- * back, a deadline change re-reading every timer as the board's re-arm
- * does), driven by a program in the input. Each 12-byte record is
+ * every device on one bus, wired as src/machine/wiring.c wires the PC (the
+ * ISA lines to both interrupt controllers, the I/O APIC to the local APIC and
+ * its EOIs back, a deadline change re-reading every timer as the board's
+ * re-arm does), driven by a program in the input. Each 12-byte record is
  *
  *   byte 0     target: a device (an access), or a board-side operation
  *   byte 1     bit 0 write (or level, or pressed), bits 1-2 log2 of the width

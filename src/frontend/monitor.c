@@ -3,7 +3,7 @@
  * goes. Commands run on the vCPU thread with the guest stopped between two
  * instructions, so they see and change the machine as a whole. */
 #define _GNU_SOURCE
-#include "monitor.h"
+#include "frontend/monitor.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -18,13 +18,13 @@
 
 #include <capstone/capstone.h>
 
-#include "board.h"
-#include "gdbstub.h"
-#include "board_snapshot.h"
+#include "frontend/gdbstub.h"
+#include "frontend/migration.h"
 #include "host/clock.h"
 #include "host/console.h"
 #include "host/monitor_socket.h"
-#include "migration.h"
+#include "machine/board.h"
+#include "machine/board_snapshot.h"
 #include "translator/disasm.h"
 
 #define MAX_ARGS 8

@@ -11,13 +11,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "board.h"
-#include "board_explain.h"
 #include "cpu/profile.h"
+#include "frontend/board_explain.h"
 #include "host/clock.h"
 #include "host/outfile.h"
 #include "host/thread.h"
 #include "isa/sensitive.h"
+#include "machine/board.h"
 
 enum stats_section { SEC_DEVICES, SEC_TCACHE, SEC_MMU, SEC_EXITS, SEC_EVENTS, SEC_CALLOUTS };
 

@@ -2,7 +2,7 @@
  * (--monitor unix:PATH; human commands, or one JSON object per line in the
  * spirit of QEMU's QMP), queued by the threads that read them and run on
  * the vCPU's thread between two guest instructions, where the machine's
- * state is whole. Part of the board: board.c runs it. */
+ * state is whole. The machine's run loop (machine/run_loop.c) runs it. */
 #ifndef BTVM_MONITOR_H
 #define BTVM_MONITOR_H
 

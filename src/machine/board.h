@@ -9,12 +9,9 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "board_screen.h"
-#include "board_stats.h"
 #include "boot/boot.h"
 #include "cache/tcache.h"
 #include "cpu/cpu.h"
-#include "isa/vcpu.h"
 #include "devices/acpi_pm.h"
 #include "devices/bochs_display.h"
 #include "devices/bus.h"
@@ -29,10 +26,13 @@
 #include "devices/port92.h"
 #include "devices/testdev.h"
 #include "devices/uart16550.h"
+#include "devices/vga.h"
 #include "devices/virtio_blk.h"
 #include "devices/virtio_net.h"
+#include "frontend/board_screen.h"
+#include "frontend/board_stats.h"
 #include "host/slirp_net.h"
-#include "devices/vga.h"
+#include "isa/vcpu.h"
 #include "mmu/guest_ram.h"
 #include "mmu/shadow.h"
 #include "translator/translate.h"
@@ -105,8 +105,8 @@ struct board_config {
 	const struct display_backend *window;
 };
 
-/* Guest time: one host counter behind every guest clock (board.c,
- * "guest time"). */
+/* Guest time: one host counter behind every guest clock
+ * (guest_time.c). */
 struct guest_clock {
 	bool tsc;                 /* counts are host TSC ticks, else host ns */
 	uint64_t hz;              /* counts per second */

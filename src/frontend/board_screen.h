@@ -2,7 +2,8 @@
  * (host/display.c) from a snapshot the vCPU thread takes at most 60 times
  * a second when something changed, the window's keys and mouse into the
  * i8042, the window's close button into the ACPI power button, and
- * screenshots. Part of the board: only board.c calls it. */
+ * screenshots. The machine (machine/board.c, run_loop.c) runs it; the
+ * monitor's screendump writes its shots. */
 #ifndef BTVM_BOARD_SCREEN_H
 #define BTVM_BOARD_SCREEN_H
 

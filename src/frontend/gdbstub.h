@@ -1,8 +1,8 @@
 /* The gdb stub (--gdb tcp:HOST:PORT): gdb's remote protocol for an i386
  * target, its packets queued by the socket's thread (host/gdb_socket.c)
  * and run on the vCPU's thread with the guest stopped at an instruction
- * boundary, like the monitor's commands. Part of the board: board.c runs
- * it. While gdb holds the guest stopped, the board is paused (guest time
+ * boundary, like the monitor's commands. The machine's run loop
+ * (machine/run_loop.c) runs it. While gdb holds the guest stopped, the board is paused (guest time
  * stands still). */
 #ifndef BTVM_GDBSTUB_H
 #define BTVM_GDBSTUB_H

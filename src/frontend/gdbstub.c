@@ -10,7 +10,7 @@
  * monitor's stop is a hold of its own, and the guest runs only when
  * neither holds it (board.h). */
 #define _GNU_SOURCE
-#include "gdbstub.h"
+#include "frontend/gdbstub.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -20,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "board.h"
 #include "host/gdb_socket.h"
+#include "machine/board.h"
 
 /* Signals in stop replies, as gdb numbers them. */
 #define GDB_SIGINT 2

@@ -5,7 +5,7 @@
  * file). The order matters on restore: devices that drive interrupt
  * lines come before the controllers, whose saved state then stands. */
 #define _GNU_SOURCE
-#include "board_snapshot.h"
+#include "machine/board_snapshot.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,8 +17,8 @@
 #include <unistd.h>
 
 #include "cpu/cpu_snapshot.h"
-#include "isa/cpuid.h"
 #include "host/snapfile.h"
+#include "isa/cpuid.h"
 
 #define CONF_VERSION 1u
 #define CPUM_VERSION 1u

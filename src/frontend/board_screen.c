@@ -2,7 +2,7 @@
  * the window, input from the window to the i8042 and its mouse, the close
  * button, and --screenshot. */
 #define _GNU_SOURCE
-#include "board_screen.h"
+#include "frontend/board_screen.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -11,11 +11,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "board.h"
 #include "host/keymap.h"
 #include "host/outfile.h"
 #include "host/screenshot.h"
 #include "host/thread.h"
+#include "machine/board.h"
 
 /* 60 Hz: no window redraws faster. */
 #define SNAPSHOT_INTERVAL_NS 16666667ull

@@ -2,7 +2,7 @@
  * through the guest's page tables as they are (no fault raised, no
  * translation cached), reads of RAM and device memory, and writes to RAM
  * that keep the shadow's traces and drop the translations they change. */
-#include "board.h"
+#include "machine/board.h"
 
 #include <string.h>
 

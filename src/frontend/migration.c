@@ -23,7 +23,7 @@
  * memory and the state go, and once the destination has it all this btvm
  * ends: the guest runs on there. */
 #define _GNU_SOURCE
-#include "migration.h"
+#include "frontend/migration.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -44,11 +44,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "board.h"
-#include "board_snapshot.h"
 #include "host/sealed_stream.h"
 #include "host/tcp_address.h"
 #include "host/thread.h"
+#include "machine/board.h"
+#include "machine/board_snapshot.h"
 
 static const char MAGIC[SEALED_MAGIC_BYTES] = { 'B', 'T', 'V', 'M', 'M', 'I', 'G', '2' };
 #define PAGE 4096u

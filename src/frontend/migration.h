@@ -2,8 +2,8 @@
  * rounds while the guest runs (the pages written meanwhile found through
  * the shadow's write log), then a short stop to send the last pages and the
  * machine's state as a snapshot without memory; the destination's side,
- * which builds the machine from the stream and resumes it. Part of the
- * board: the monitor starts it, board.c drives it. */
+ * which builds the machine from the stream and resumes it. The monitor
+ * starts it, the machine's run loop (machine/run_loop.c) drives it. */
 #ifndef BTVM_MIGRATION_H
 #define BTVM_MIGRATION_H
 
@@ -29,7 +29,7 @@ struct migration_status {
  * attached). */
 int migration_start(struct board *board, const char *uri, char *err, size_t err_len);
 /* vCPU thread, at every poll: true when the pre-copy is done and the
- * guest must stop for the last round (board.c then calls
+ * guest must stop for the last round (the run loop then calls
  * migration_finish with the guest stopped). */
 bool migration_poll(struct board *board);
 /* vCPU thread, guest stopped: the last pages and the state. On success

@@ -1,16 +1,16 @@
 /* The --explain table and the --trap-and-emulate report: the vCPU's
  * counts and notes (cpu/explain.h) named with the guest's symbols, as text
  * at exit (and on SIGTERM) and as the "sensitive" array of --stats-json. */
-#include "board_explain.h"
+#include "frontend/board_explain.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "board.h"
 #include "boot/symbols.h"
 #include "cpu/explain.h"
 #include "cpu/profile.h"
+#include "machine/board.h"
 
 int board_explain_init(struct board *board, char *err, size_t err_len)
 {

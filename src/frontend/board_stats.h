@@ -15,7 +15,7 @@
 #define STATS_MAX_SAMPLES 2048u
 struct stats_series {
 	uint64_t interval_ns;     /* 0: no series */
-	/* Guest time (board.c) of the next sample: the host timer is armed
+	/* Guest time (machine/guest_time.c) of the next sample: the host timer is armed
 	 * for it as for a device's deadline, and it stands still while the
 	 * guest is paused, so a paused guest is not sampled. */
 	uint64_t next_guest_ns;

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "board.h"
+#include "machine/board.h"
 
 /* The machine configuration a snapshot was taken with, and the strings
  * its board_config points into. */

@@ -1,0 +1,561 @@
+/* The run loop: the vCPU runs, and between its blocks it calls the
+ * platform (struct cpu_platform): the poll that brings every device to the
+ * present and re-arms the host timer, interrupt delivery, HLT's sleep (and
+ * its spin while a disk request is in flight). The guest stops here for
+ * the monitor and gdb, whose commands run at an instruction boundary, and
+ * stays paused while either holds it. Which ISA lines can reach the CPU is
+ * asked here rather than in wiring.c: the poll and HLT ask it every time. */
+#define _GNU_SOURCE
+#include "machine/board_internal.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "frontend/gdbstub.h"
+#include "frontend/migration.h"
+#include "frontend/monitor.h"
+#include "host/clock.h"
+#include "host/console.h"
+#include "host/map_limit.h"
+#include "host/thread.h"
+#include "isa/cpuid.h"
+
+#define CASCADE_IRQ 2
+
+/* How soon to look again when the UART had no room for console input. */
+#define RX_RETRY_NS 1000000ull
+
+/* The guest time the guest runs at least between two runs of the
+ * monitor's commands while some wait: a client that floods the monitor
+ * slows the guest down by half at most (monitor_run_pending's batch is as
+ * long at most). */
+#define MONITOR_SLICE_NS 2000000ull
+
+/* How often a paused machine looks at its window. */
+#define PAUSED_POLL_NS 20000000ull
+
+/* How often self-checking code pages get their write protection back. */
+#define REPROTECT_NS 100000000ull
+
+static struct timespec ns_to_timespec(uint64_t ns)
+{
+	return (struct timespec){ .tv_sec = (time_t)(ns / 1000000000ull),
+				  .tv_nsec = (long)(ns % 1000000000ull) };
+}
+
+/* Whether ISA IRQ irq can reach the CPU: through the 8259 pair (while the
+ * local APIC passes ExtINT on) or through an unmasked I/O APIC pin. */
+static bool irq_unmasked(const struct board *board, unsigned irq)
+{
+	const struct pic8259_pair *pic = &board->pic;
+	if (!(board->ioapic.redir[board__isa_irq_pin(irq)] & IOAPIC_MASKED) &&
+	    lapic_hw_enabled(&board->lapic))
+		return true;
+	if (!lapic_accepts_pic(&board->lapic))
+		return false;
+	if (irq < 8)
+		return !(pic->chip[0].imr & (1u << irq));
+	return !(pic->chip[0].imr & (1u << CASCADE_IRQ)) && !(pic->chip[1].imr & (1u << (irq - 8)));
+}
+
+static uint64_t earlier(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* The next moment a timer device has an interrupt to deliver; with
+ * only_unmasked, only those that can reach the CPU (the ones that can end
+ * a HLT). */
+static uint64_t next_device_event(const struct board *board, uint64_t now, bool only_unmasked)
+{
+	uint64_t deadline = UINT64_MAX;
+	if (!only_unmasked || irq_unmasked(board, PIT_IRQ))
+		deadline = earlier(deadline, pit8254_next_event_ns(&board->pit, now));
+	if (!only_unmasked || irq_unmasked(board, RTC_IRQ))
+		deadline = earlier(deadline, mc146818_next_event_ns(&board->rtc, now));
+	if (!only_unmasked || irq_unmasked(board, ACPI_PM_SCI_IRQ))
+		deadline = earlier(deadline, acpi_pm_next_event_ns(&board->pm, now));
+	deadline = earlier(deadline, lapic_next_event_ns(&board->lapic, now));
+	return deadline;
+}
+
+/* Points the host timer at the next moment a device needs the vCPU's
+ * attention (a timer interrupt, or a retry for queued input). A deadline
+ * already due asks for attention without a timer, and a timer already
+ * armed for the same deadline is left alone, so that a poll costs no
+ * timer_settime when nothing changed. Right after a poll a deadline still
+ * due is a device that did not act on it: the timer then comes back
+ * POLL_GAP_NS later, so that the guest runs meanwhile rather than the
+ * next block entry polling again at once, for ever. */
+#define POLL_GAP_NS 20000ull
+static void arm_timer(struct board *board, bool just_polled)
+{
+	uint64_t now = board__clock_ns(board);
+	uint64_t deadline = next_device_event(board, now, false);
+	if (board->rx_backlog && deadline > now + RX_RETRY_NS)
+		deadline = now + RX_RETRY_NS;
+	deadline = earlier(deadline, board_screen_deadline(board));
+	if (board->tc.selfcheck_count && deadline > board->last_reprotect_ns + REPROTECT_NS)
+		deadline = board->last_reprotect_ns + REPROTECT_NS;
+	deadline = earlier(deadline, board_stats_deadline(board));
+	if (monitor_pending(board->monitor))
+		deadline = earlier(deadline, board->monitor_slice_end_ns);
+	if (!board->timer_ready)
+		return;
+	if (deadline <= now && !just_polled) {
+		cpu_request_attention(&board->cpu);
+		return;
+	}
+	if (deadline <= now)
+		deadline = now + POLL_GAP_NS;
+	uint64_t mono = host_monotonic_ns();
+	if (deadline == board->timer_deadline && mono < board->timer_fires_mono)
+		return;
+	board->timer_deadline = deadline;
+	struct itimerspec its = { 0 };
+	if (deadline != UINT64_MAX) {
+		/* Guest time runs at the host's rate. */
+		board->timer_fires_mono = mono + (deadline - now);
+		its.it_value = ns_to_timespec(board->timer_fires_mono);
+	} else {
+		board->timer_fires_mono = UINT64_MAX;
+	}
+	timer_settime(board->timer, TIMER_ABSTIME, &its, NULL);
+}
+
+static void board_arm_timer(struct board *board)
+{
+	arm_timer(board, false);
+}
+
+void board__deadline_changed(void *opaque)
+{
+	board_arm_timer(opaque);
+}
+
+/* Console input into COM1 as far as its FIFO has room; the rest stays in
+ * the console's queue (nothing typed is dropped). */
+static void board_pump_input(struct board *board)
+{
+	uint8_t byte;
+	board->rx_backlog = false;
+	while (console_read_byte(&byte)) {
+		if (!uart16550_receive(&board->com1, byte)) {
+			console_unread_byte(byte);
+			board->rx_backlog = true;
+			break;
+		}
+	}
+}
+
+static void wake_sleeper(struct board *board)
+{
+	uint64_t one = 1;
+	if (board->wake_fd >= 0 && write(board->wake_fd, &one, sizeof(one)) < 0) {
+		/* The counter is saturated: a wake-up is pending anyway. */
+	}
+}
+
+/* Runs on the console's reader thread (and the disks' I/O threads): only
+ * a flag, a signal to the vCPU thread and an eventfd write. */
+void board__console_notify(void *opaque)
+{
+	struct board *board = opaque;
+	cpu_request_attention(&board->cpu);
+	wake_sleeper(board);
+}
+
+void board_wake(struct board *board)
+{
+	board__console_notify(board);
+}
+
+void board_wake_from_signal(struct board *board, void *uctx)
+{
+	cpu_request_attention_signal(&board->cpu, uctx);
+	wake_sleeper(board);
+}
+
+/* Console thread: Ctrl-A x. */
+static void board_quit_key(void *opaque)
+{
+	struct board *board = opaque;
+	atomic_store(&board->quit_key, true);
+	board_wake(board);
+}
+
+/* Console thread: a line typed at the monitor's prompt. */
+static void board_monitor_line(void *opaque, const char *line)
+{
+	struct board *board = opaque;
+	monitor_submit(board->monitor, MONITOR_TERMINAL, line, strlen(line));
+}
+
+/* The first time the shadow drops mappings because the budget is reached:
+ * one line on what limits it, since a working set beyond it costs a host
+ * fault and an mmap a page touched (docs/DESIGN.md, "Host-mapping budget
+ * and replacement"). */
+static void board_map_hint(struct board *board)
+{
+	board->map_hint_shown = true;
+	if (board->cfg.map_budget) {
+		fprintf(stderr, "btvm: the guest's memory needs more than --map-budget's %ld host mappings:"
+			" pages are dropped and mapped again as they are touched (slow)\n",
+			board->sh.map_budget);
+		return;
+	}
+	long limit = host_max_map_count();
+	fprintf(stderr, "btvm: the guest's memory needs more than the %ld host mappings vm.max_map_count (%ld)"
+		" leaves btvm: pages are dropped and mapped again as they are touched (slow);"
+		" raising it helps (sysctl vm.max_map_count=%ld)\n",
+		board->sh.map_budget, limit, 4 * limit);
+}
+
+void board__platform_poll(void *opaque)
+{
+	struct board *board = opaque;
+	/* The run loop takes these with the guest stopped (board_control);
+	 * the monitor's after the guest's slice, or at once when it has
+	 * nothing to do (HLT). */
+	if (monitor_pending(board->monitor) &&
+	    (board->cpu.halted || board__clock_ns(board) >= board->monitor_slice_end_ns))
+		board->cpu.stop = true;
+	if (gdbstub_pending(board->gdb) || atomic_load(&board->quit_key))
+		board->cpu.stop = true;
+	if (migration_poll(board)) {
+		board->migrate_final = true;
+		board->cpu.stop = true;
+	}
+	board__clock_refine(&board->clk);
+	uint64_t now = board__clock_ns(board);
+	if (now - board->last_reprotect_ns >= REPROTECT_NS) {
+		board->last_reprotect_ns = now;
+		tcache_reprotect_selfcheck(&board->tc, &board->cpu.ibl_table);
+	}
+	if (board->sh.stats.replacements && !board->map_hint_shown)
+		board_map_hint(board);
+	pit8254_update(&board->pit, now);
+	if (!irq_unmasked(board, PIT_IRQ))
+		pit8254_drop_backlog(&board->pit);
+	mc146818_update(&board->rtc, now);
+	if (!irq_unmasked(board, RTC_IRQ))
+		mc146818_drop_backlog(&board->rtc);
+	acpi_pm_update(&board->pm, now);
+	lapic_update(&board->lapic, now);
+	if (board->cfg.serial == SERIAL_STDIO)
+		board_pump_input(board);
+	board_screen_poll(board, now);
+	for (unsigned i = 0; i < board->cfg.ndisks; i++)
+		virtio_blk_poll(&board->disks[i]);
+	virtio_net_poll(&board->net);
+	board_stats_poll(board, now);
+	arm_timer(board, true);
+}
+
+/* The local APIC's own requests come first; the 8259's INT reaches the
+ * CPU as ExtINT through LINT0 (or directly with the APIC off). */
+static bool platform_intr(void *opaque)
+{
+	const struct board *board = opaque;
+	return lapic_has_interrupt(&board->lapic) ||
+	       (lapic_accepts_pic(&board->lapic) && pic8259_has_interrupt(&board->pic));
+}
+
+static int platform_inta(void *opaque)
+{
+	struct board *board = opaque;
+	int vector;
+	bool from_pic = !lapic_has_interrupt(&board->lapic);
+	if (!from_pic)
+		vector = lapic_acknowledge(&board->lapic);
+	else
+		vector = pic8259_acknowledge(&board->pic);
+	/* IRQ 0 taken, through the 8259 or the I/O APIC (pin 2): a PIT edge
+	 * held back for it may follow. */
+	uint64_t pin2 = board->ioapic.redir[board__isa_irq_pin(PIT_IRQ)];
+	if (from_pic ? vector == board->pic.chip[0].vector_base + PIT_IRQ
+		     : !(pin2 & IOAPIC_MASKED) && vector == (int)(pin2 & IOAPIC_VECTOR_MASK))
+		pit8254_irq_taken(&board->pit);
+	return vector;
+}
+
+static int platform_msr(void *opaque, uint32_t index, bool write, uint64_t *value)
+{
+	struct board *board = opaque;
+	if (index != LAPIC_MSR_APIC_BASE)
+		return 1;
+	if (!write) {
+		*value = lapic_get_base_msr(&board->lapic);
+		return 0;
+	}
+	return lapic_set_base_msr(&board->lapic, *value) < 0 ? -1 : 0;
+}
+
+static bool platform_apic_enabled(void *opaque)
+{
+	const struct board *board = opaque;
+	return lapic_hw_enabled(&board->lapic);
+}
+
+/* The rate at which the guest TSC runs against the board's own clock,
+ * which the PIT and the APIC timer run by: CPUID leaf 0x15 gives it with
+ * the APIC timer's input clock as the crystal. */
+_Static_assert(CPUID_CRYSTAL_HZ == LAPIC_BUS_HZ, "leaf 0x15's crystal is the APIC timer's clock");
+static uint64_t platform_tsc_hz(void *opaque)
+{
+	const struct board *board = opaque;
+	return board->clk.hz;
+}
+
+/* How long HLT spins before it sleeps while a disk request is in flight.
+ * A 1 MiB direct write is served in 210-450 us (the middle 80%), a read
+ * from the host's page cache in tens; a vCPU woken from its sleep took
+ * about 170 us to come back on the benchmark host, itself a virtual
+ * machine, and 256-512 us when that host had let the CPU idle a while.
+ * With 200 us (KVM's default halt-polling limit) a quarter of a guest
+ * dd's 1 MiB direct writes waited for that wake, with 500 us 2-6%; with
+ * 1 ms the dd ran at 0.62-0.76 of the host's own against 0.51-0.67, in six
+ * alternated pairs of runs (each pair's figure higher). The spin ends at
+ * the completion, so it costs only while a request is slower than that.
+ * Not at all when the process may run on one CPU only
+ * (board->halt_poll_allowed): the spin would keep the I/O thread from
+ * finishing. */
+#define HALT_POLL_NS 1000000ull
+
+/* HLT with a disk request in flight: spins until something asks for
+ * attention (the request's completion, a timer) for at most HALT_POLL_NS
+ * or span ns, as KVM's halt polling does: a sleep in ppoll and the wake
+ * from it cost more than the completion takes to come (bench/disk: a
+ * guest's dd of 1 MiB direct writes, 7-10% faster). True if a request
+ * came. */
+static bool halt_poll(struct board *board, uint64_t span)
+{
+	uint64_t deadline = host_monotonic_ns() + (span < HALT_POLL_NS ? span : HALT_POLL_NS);
+	for (unsigned turn = 0; !board->cpu.attention; turn++)
+		if (!host_spin_turn(turn, deadline))
+			return false;
+	return true;
+}
+
+/* HLT: sleeps until the next timer event that can reach the CPU or
+ * console input, whichever comes first; false when neither can ever come. */
+static bool platform_wait(void *opaque)
+{
+	struct board *board = opaque;
+	uint64_t now = board__clock_ns(board);
+	/* Only sources the PIC lets through can end the sleep. */
+	uint64_t deadline = next_device_event(board, now, true);
+	bool input_possible = board->cfg.serial == SERIAL_STDIO && irq_unmasked(board, COM1_IRQ) &&
+			      (!console_input_ended() || board->rx_backlog);
+	/* The window's keys and mouse, and its close button (the ACPI SCI). */
+	if (board_screen_input_possible(board) &&
+	    (irq_unmasked(board, I8042_KBD_IRQ) || irq_unmasked(board, I8042_AUX_IRQ) ||
+	     irq_unmasked(board, ACPI_PM_SCI_IRQ)))
+		input_possible = true;
+	/* A disk request in flight ends in an interrupt (its thread wakes us). */
+	bool disk_busy = false;
+	for (unsigned i = 0; i < board->cfg.ndisks; i++)
+		if (virtio_blk_busy(&board->disks[i]))
+			disk_busy = input_possible = true;
+	/* So may a network frame, at any time while the driver runs. */
+	if (virtio_net_busy(&board->net))
+		input_possible = true;
+	/* A debugger may stop it (Ctrl-C) to look. */
+	if (gdbstub_attached(board->gdb))
+		input_possible = true;
+	if (board->screen.input_backlog && deadline > board->screen.input_retry_ns)
+		deadline = board->screen.input_retry_ns;
+	board_screen_flush(board, now);
+	if (board->rx_backlog && deadline > now + RX_RETRY_NS)
+		deadline = now + RX_RETRY_NS;
+	/* Commands wait: a halted guest loses nothing while they run. */
+	if (monitor_pending(board->monitor))
+		return true;
+	if (deadline == UINT64_MAX && !input_possible)
+		return false;
+	/* A sample wakes the sleep too, but cannot end the guest's wait. */
+	deadline = earlier(deadline, board_stats_deadline(board));
+	if (deadline <= now)
+		return true;
+	if (disk_busy && board->halt_poll_allowed) {
+		board->cpu.stats.halt_polls++;
+		if (halt_poll(board, deadline - now)) {
+			board->cpu.stats.halt_poll_wakes++;
+			return true;
+		}
+		now = board__clock_ns(board);
+		if (deadline <= now)
+			return true;
+	}
+	board->cpu.stats.halt_sleeps++;
+	struct pollfd pfd = { .fd = board->wake_fd, .events = POLLIN };
+	struct timespec ts, *tsp = NULL;
+	if (deadline != UINT64_MAX) {
+		ts = ns_to_timespec(deadline - now);
+		tsp = &ts;
+	}
+	if (ppoll(&pfd, 1, tsp, NULL) > 0) {
+		uint64_t count;
+		if (read(board->wake_fd, &count, sizeof(count)) < 0) {
+			/* Nothing to drain: another read got it first. */
+		}
+	}
+	return true;
+}
+
+void board_pause(struct board *board, unsigned hold)
+{
+	board->holds |= hold;
+	if (board->paused)
+		return;
+	board->paused = true;
+	board->paused_count = board__host_count(&board->clk);
+	board_screen_set_state(board, "paused");
+	monitor_event(board->monitor, "STOP");
+}
+
+/* Guest time carries on from where it stood: the clock's base and the
+ * TSC's offset move by the host time the pause took. */
+void board_resume(struct board *board, unsigned hold)
+{
+	board->holds &= ~hold;
+	if (!board->paused || board->holds)
+		return;
+	struct guest_clock *k = &board->clk;
+	uint64_t now = board__host_count(k);
+	k->base_ns = board__guest_ns_at(k, board->paused_count);
+	k->base_count = now;
+	/* The TSC counts in the clock's host counts (TSC ticks, or ns). */
+	board->cpu.tsc_offset += now - board->paused_count;
+	board->paused = false;
+	board_screen_set_state(board, "running");
+	monitor_event(board->monitor, "RESUME");
+	board_arm_timer(board);
+}
+
+/* The guest stopped for the monitor, gdb (a command, a breakpoint, a
+ * step) or Ctrl-A x: runs their commands, and while paused waits for
+ * more, keeping the window alive. */
+static void board_control(struct board *board)
+{
+	board->cpu.stop = false;
+	for (;;) {
+		if (atomic_exchange(&board->quit_key, false)) {
+			board->exit_requested = true;
+			board->exit_status = 0;
+		}
+		bool monitor_more = monitor_run_pending(board->monitor);
+		gdbstub_run_pending(board->gdb);
+		/* SIGUSR1 and SIGTERM while paused; no samples (guest time
+		 * stands still). */
+		board_stats_poll(board, board->paused ? board__guest_ns_at(&board->clk, board->paused_count)
+						      : board__clock_ns(board));
+		if (board->migrate_final) {
+			board->migrate_final = false;
+			migration_finish(board);
+		}
+		if (!board->paused || board->exit_requested || board->reset_requested) {
+			/* The rest after the guest's slice (arm_timer sees it). */
+			board->monitor_slice_end_ns = board__clock_ns(board) + MONITOR_SLICE_NS;
+			if (monitor_more)
+				board_arm_timer(board);
+			break;
+		}
+		struct pollfd pfd = { .fd = board->wake_fd, .events = POLLIN };
+		/* More commands wait: guest time stands still, so no slice to
+		 * give it; only a look at the window between. */
+		struct timespec ts = ns_to_timespec(monitor_more ? 0 : PAUSED_POLL_NS);
+		if (ppoll(&pfd, 1, &ts, NULL) > 0) {
+			uint64_t count;
+			if (read(board->wake_fd, &count, sizeof(count)) < 0) {
+				/* Drained by someone else. */
+			}
+		}
+		/* The window's close button and screenshots work while paused;
+		 * its input waits for the guest. */
+		board_screen_poll(board, board__guest_ns_at(&board->clk, board->paused_count));
+	}
+}
+
+int board_run(struct board *board)
+{
+	board->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	board->halt_poll_allowed = host_cpus_allowed() > 1;
+	int err = board->wake_fd < 0 ? -errno : board__start_timer(board);
+	if (err) {
+		fprintf(stderr, "btvm: cannot set up the guest's timer: %s\n", strerror(-err));
+		if (board->wake_fd >= 0)
+			close(board->wake_fd);
+		board->wake_fd = -1;
+		return 1;
+	}
+	/* Before the console, which leaves a SIGTERM taken over alone. */
+	board_stats_start(board);
+	const struct console_ops console_ops = {
+		.input = board__console_notify,
+		.quit = board_quit_key,
+		.monitor_line = board_monitor_line,
+		.opaque = board,
+	};
+	if (board->cfg.serial == SERIAL_STDIO && console_open(&console_ops) < 0)
+		fprintf(stderr, "btvm: warning: cannot read the console; guest input is off\n");
+	board->plat = (struct cpu_platform){
+		.poll = board__platform_poll,
+		.intr = platform_intr,
+		.inta = platform_inta,
+		.wait = platform_wait,
+		.msr = platform_msr,
+		.apic_enabled = platform_apic_enabled,
+		.tsc_hz = platform_tsc_hz,
+		.opaque = board,
+	};
+	board->cpu.plat = &board->plat;
+	board__platform_poll(board);
+	if (board->cfg.start_paused) {
+		/* Not one instruction before someone continues it. */
+		board_pause(board, board->cfg.gdb ? BOARD_HOLD_GDB : BOARD_HOLD_MONITOR);
+		board->cpu.stop = true;
+	}
+	for (;;) {
+		cpu_run(&board->cpu, &board->tr);
+		if (!board->exit_requested && !board->reset_requested && !board->cpu.fatal &&
+		    board->cpu.stop) {
+			board_control(board);
+			if (!board->exit_requested && !board->reset_requested)
+				continue;
+		}
+		if (board->exit_requested)
+			break;
+		if (board->reset_requested && board->cfg.no_reboot) {
+			/* The guest asked for the reboot: a clean end, as QEMU's
+			 * -no-reboot gives. */
+			fprintf(stderr, "btvm: the guest rebooted; --no-reboot ends here\n");
+			board->exit_requested = true;
+			board->exit_status = 0;
+			break;
+		}
+		if (!(board->reset_requested || board->cpu.triple_fault) || board->cfg.no_reboot ||
+		    board__reset(board))
+			break;
+		monitor_event(board->monitor, "RESET");
+	}
+	monitor_event(board->monitor, "SHUTDOWN");
+	board_screen_close(board);
+	board__stop_timer(board);
+	console_close();
+	close(board->wake_fd);
+	board->wake_fd = -1;
+	int status = 1;
+	if (board->exit_requested)
+		status = board->exit_status;
+	else
+		fprintf(stderr, "btvm: %s: %s (eip 0x%08x)\n", board->cfg.kernel_path,
+			board->cpu.fatal ? board->cpu.fatal : "stopped", board->cpu.s.eip);
+	gdbstub_exited(board->gdb, status);
+	return status;
+}

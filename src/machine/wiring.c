@@ -1,0 +1,486 @@
+/* Wires the PC together: which device answers at which port, MMIO page
+ * and PCI slot, where each interrupt line goes (the ISA lines to both
+ * interrupt controllers, PCI's PIRQs, the I/O APIC to the local APIC),
+ * every device's reset, and what firmware leaves behind (PCI BARs, the
+ * display's mode, the ACPI and MP tables, the loaded kernel), at power-on
+ * and at a reset. Only this file knows the PC's port map. */
+#define _GNU_SOURCE
+#include "machine/board_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "boot/acpi.h"
+#include "boot/boot.h"
+#include "boot/mptable.h"
+#include "boot/pci_firmware.h"
+#include "host/console.h"
+#include "isa/cpuid.h"
+
+#define COM1_PORT 0x3f8
+#define POST_PORT 0x80
+#define PCI_DISPLAY_DEVFN 0x10  /* 00:02.0, where QEMU puts its VGA */
+#define PCI_DISK_SLOT 4         /* disks at 00:04.0 on */
+#define PCI_NET_SLOT 3          /* the network card at 00:03.0, where QEMU puts its first */
+/* The ISA IRQs the firmware routes PCI's PIRQ lines to (A, B: 10; C, D:
+ * 11; pci_firmware_config_default). */
+#define PCI_IRQ_A 10
+#define PCI_IRQ_B 11
+#define PORT_B 0x61        /* system control port B: PIT channel 2, speaker */
+
+/* The least time between two periodic timer interrupts (PIT, local APIC).
+ * An interrupt costs the guest its handler plus the monitor's round trip
+ * (host timer signal, the poll fault, delivery, the EOI and IRET
+ * callouts): 5-30 us depending on the host. A guest whose timer period is
+ * shorter than that would only ever run its handler, so faster periodic
+ * timers are coalesced to one interrupt per 100 us (10 kHz): at most a
+ * few tenths of the guest's time go to interrupts, however fast the timer
+ * was programmed. Counter reads keep the programmed rate, and every rate
+ * a PC OS uses for its tick (up to the RTC's 8 kHz) is untouched. KVM
+ * clamps periodic timers the same way (min_timer_period_us, 200 us). */
+#define TIMER_IRQ_MIN_INTERVAL_NS 100000ull
+/* Periodic timer interrupts (PIT, local APIC, RTC) that came due while
+ * the guest could not take them (a host stall it saw, or the previous one
+ * not acknowledged yet) are delivered late, one per holdoff, rather than
+ * lost, up to this much of them: PC OSes count ticks (Linux's jiffies,
+ * which its clocksource watchdog checks the TSC against), as KVM's PIT
+ * reinjects lost ticks and QEMU's RTC slews. Past it they are lost. */
+#define TIMER_IRQ_BACKLOG_MAX_NS 1000000000ull
+
+/* An ISA interrupt line goes to both controllers; the guest chooses which
+ * one it listens to by masking the other. */
+static void isa_irq_set(void *opaque, unsigned irq, int level)
+{
+	struct board *board = opaque;
+	pic8259_set_irq(&board->pic, irq, level);
+	ioapic_set_irq(&board->ioapic, board__isa_irq_pin(irq), level);
+}
+
+/* Whether the PIT's last IRQ 0 pulse still waits where it went: in the
+ * 8259's IRR (IRQ 0 unmasked, the APIC passing the 8259 on), or through
+ * I/O APIC pin 2 in the local APIC's IRR. */
+static bool pit_irq_pending(void *opaque)
+{
+	const struct board *board = opaque;
+	const struct pic8259 *master = &board->pic.chip[0];
+	uint64_t pin = board->ioapic.redir[board__isa_irq_pin(PIT_IRQ)];
+	if (lapic_accepts_pic(&board->lapic) && (master->irr & ~master->imr & (1u << PIT_IRQ)))
+		return true;
+	return !(pin & IOAPIC_MASKED) && lapic_hw_enabled(&board->lapic) &&
+	       lapic_vector_pending(&board->lapic, (uint8_t)(pin & IOAPIC_VECTOR_MASK));
+}
+
+static void pic_output_changed(void *opaque, int level)
+{
+	struct board *board = opaque;
+	if (level)
+		cpu_request_attention(&board->cpu);
+}
+
+/* Port 0x61: bit 0 gates PIT channel 2, bit 1 enables the speaker, bit 4
+ * toggles with DRAM refresh (firmware and Linux use it to pace delays),
+ * bit 5 shows channel 2's output. */
+static uint64_t port_b_read(void *opaque, uint64_t offset, unsigned width)
+{
+	struct board *board = opaque;
+	(void)offset;
+	(void)width;
+	board->refresh_toggle = !board->refresh_toggle;
+	uint64_t now = board__clock_ns(board);
+	return (board->port_b & 3) | (board->refresh_toggle ? 0x10 : 0) |
+	       (pit8254_get_output(&board->pit, 2, now) ? 0x20 : 0);
+}
+
+static void port_b_write(void *opaque, uint64_t offset, unsigned width, uint64_t value)
+{
+	struct board *board = opaque;
+	(void)offset;
+	(void)width;
+	board->port_b = (uint8_t)(value & 3);
+	pit8254_set_gate(&board->pit, 2, (int)(value & 1), board__clock_ns(board));
+}
+
+static const struct bus_ops port_b_ops = {
+	.read = port_b_read,
+	.write = port_b_write,
+	.max_width = 1,
+};
+
+static void board_request_exit(void *opaque, int status)
+{
+	struct board *board = opaque;
+	board->exit_requested = true;
+	board->exit_status = status;
+	board->cpu.stop = true;
+}
+
+/* The keyboard controller's reset line or port 0x92's fast reset: the
+ * run loop restarts the PC once the access has returned. */
+static void board_reset_request(void *opaque)
+{
+	struct board *board = opaque;
+	board->reset_requested = true;
+	board->cpu.stop = true;
+}
+
+static void lapic_output_changed(void *opaque, int level)
+{
+	struct board *board = opaque;
+	if (level)
+		cpu_request_attention(&board->cpu);
+}
+
+/* ACPI S5 (what Linux's poweroff does): the machine is off, btvm ends
+ * with status 0. */
+static void board_power_off(void *opaque)
+{
+	board_request_exit(opaque, 0);
+}
+
+static void com1_transmit(void *opaque, uint8_t byte)
+{
+	struct board *board = opaque;
+	if (board->cfg.serial == SERIAL_STDIO)
+		console_write(&byte, 1);
+}
+
+/* The POST diagnostic port: firmware and Linux (as an I/O delay) write it;
+ * nothing is there to answer. */
+static uint64_t post_read(void *opaque, uint64_t offset, unsigned width)
+{
+	(void)opaque;
+	(void)offset;
+	(void)width;
+	return ~0ULL;
+}
+
+static void post_write(void *opaque, uint64_t offset, unsigned width, uint64_t value)
+{
+	(void)opaque;
+	(void)offset;
+	(void)width;
+	(void)value;
+}
+
+static const struct bus_ops post_ops = {
+	.read = post_read,
+	.write = post_write,
+	.max_width = 4,
+};
+
+/* A PCI interrupt routed (PIIX3 PIRQ) to ISA IRQ irq. PCI's INTx# wires
+ * are level-triggered and active low: the 8259 (its ELCR set by the OS)
+ * takes the level as asserted-high, the I/O APIC pin the wire itself,
+ * which the OS programs active low (ACPI's default for PCI). */
+static void pci_isa_irq_set(void *opaque, unsigned irq, int level)
+{
+	struct board *board = opaque;
+	pic8259_set_irq(&board->pic, irq, level);
+	if (irq == PCI_IRQ_A || irq == PCI_IRQ_B)
+		ioapic_set_irq(&board->ioapic, irq, !level);
+}
+
+/* A disk's I/O thread read into guest RAM behind the write protection of
+ * code pages: drop the translations made from those pages. */
+static void disk_guest_written(void *opaque, uint64_t gpa, uint64_t len)
+{
+	struct board *board = opaque;
+	if (!len)
+		return;
+	guest_ram_written(&board->ram, gpa, len);
+	for (uint64_t p = gpa / GUEST_PAGE_SIZE; p <= (gpa + len - 1) / GUEST_PAGE_SIZE; p++)
+		if (tcache_page_traced(&board->tc, (uint32_t)p))
+			tcache_invalidate_page(&board->tc, &board->cpu.ibl_table, (uint32_t)p);
+}
+
+/* The network backend's frames for the guest, on its thread. */
+void board__net_receive(void *opaque, const uint8_t *frame, size_t len)
+{
+	struct board *board = opaque;
+	virtio_net_receive(&board->net, frame, len);
+}
+
+/* The guest's frames, on the vCPU thread: slirp_net copies them. */
+static void net_transmit(void *opaque, const uint8_t *frame, size_t len)
+{
+	struct board *board = opaque;
+	slirp_net_transmit(board->slirp, frame, len);
+}
+
+/* Every device to its power-on state; also the reset path, so it only
+ * initializes: the bus regions stay registered. */
+static void board_reset_devices(struct board *board)
+{
+	struct irq_line com1_irq = { .set_level = isa_irq_set, .opaque = board, .line = COM1_IRQ };
+	struct irq_line pit_irq = { .set_level = isa_irq_set, .opaque = board, .line = PIT_IRQ };
+	struct irq_line sci_irq = { .set_level = isa_irq_set, .opaque = board, .line = ACPI_PM_SCI_IRQ };
+	struct irq_line kbd_irq = { .set_level = isa_irq_set, .opaque = board, .line = I8042_KBD_IRQ };
+	struct irq_line aux_irq = { .set_level = isa_irq_set, .opaque = board, .line = I8042_AUX_IRQ };
+
+	/* The interrupt controllers first: the devices below drive lines. */
+	lapic_init(&board->lapic, board__clock_ns, board);
+	lapic_virtual_wire(&board->lapic);
+	board->lapic.deadline_changed = board__deadline_changed;
+	board->lapic.output_changed = lapic_output_changed;
+	board->lapic.eoi_broadcast = ioapic_eoi_broadcast;
+	board->lapic.eoi_opaque = &board->ioapic;
+	board->lapic.irq_min_interval_ns = TIMER_IRQ_MIN_INTERVAL_NS;
+	board->lapic.irq_backlog_max_ns = TIMER_IRQ_BACKLOG_MAX_NS;
+	ioapic_init(&board->ioapic, lapic_deliver_message, &board->lapic);
+	/* The PCI interrupt wires idle high (active low). */
+	ioapic_set_irq(&board->ioapic, PCI_IRQ_A, 1);
+	ioapic_set_irq(&board->ioapic, PCI_IRQ_B, 1);
+	pic8259_init(&board->pic, pic_output_changed, board);
+	pit8254_init(&board->pit, &pit_irq, board__clock_ns, board);
+	board->pit.deadline_changed = board__deadline_changed;
+	board->pit.irq_min_interval_ns = TIMER_IRQ_MIN_INTERVAL_NS;
+	board->pit.irq_backlog_max_ns = TIMER_IRQ_BACKLOG_MAX_NS;
+	board->pit.irq_pending = pit_irq_pending;
+	mc146818_reset(&board->rtc, board__clock_ns(board));
+	acpi_pm_init(&board->pm, &sci_irq, board__clock_ns, board);
+	board->pm.power_off = board_power_off;
+	board->pm.deadline_changed = board__deadline_changed;
+	uart16550_init(&board->com1, &com1_irq, com1_transmit, board);
+	/* A20 is reported by both devices, never applied: RAM does not wrap
+	 * at 1 MiB, so the board has nothing to do when it changes. */
+	i8042_init(&board->kbc, &kbd_irq, &aux_irq, NULL, board_reset_request, board);
+	port92_init(&board->port92, NULL, board_reset_request, board);
+	pci_host_reset(&board->pci);
+	vga_init(&board->vga);
+	bochs_display_reset(&board->bochs);
+	for (unsigned i = 0; i < board->cfg.ndisks; i++)
+		virtio_blk_reset(&board->disks[i]);
+	virtio_net_reset(&board->net);
+	/* What the VGA BIOS leaves in video memory: its font in plane 2 and
+	 * a blank screen (0xa0000-0xbffff is guest RAM, see vga.h). */
+	vga_init_memory(board->ram.host + VGA_LEGACY_BASE);
+	board->reset_requested = false;
+	board->port_b = 0;
+	board->refresh_toggle = false;
+	testdev_init(&board->testdev);
+}
+
+static void board_vram_moved(void *opaque, uint64_t gpa);
+
+int board__wire_devices(struct board *board)
+{
+	int err;
+
+	/* The CMOS clock is battery-backed: set once, only reset after. */
+	struct irq_line rtc_irq = { .set_level = isa_irq_set, .opaque = board, .line = RTC_IRQ };
+	mc146818_init(&board->rtc, &rtc_irq, (int64_t)time(NULL), board__clock_ns, board);
+	board->rtc.deadline_changed = board__deadline_changed;
+	board->rtc.irq_min_interval_ns = TIMER_IRQ_MIN_INTERVAL_NS;
+	board->rtc.irq_backlog_max_ns = TIMER_IRQ_BACKLOG_MAX_NS;
+	mc146818_set_memory_size(&board->rtc, board->ram.size);
+	/* PCI at power-on, and the display's function with its VRAM: the
+	 * device memory after RAM in the guest's memfd. */
+	pci_host_init(&board->pci);
+	board->pci.set_isa_irq = pci_isa_irq_set;
+	board->pci.irq_opaque = board;
+	bochs_display_init(&board->bochs, PCI_DISPLAY_DEVFN, guest_devmem_ptr(&board->ram, 0),
+			   &board->vga);
+	board->bochs.vram_moved = board_vram_moved;
+	board->bochs.opaque = board;
+	board_reset_devices(board);
+	err = mc146818_attach(&board->rtc, &board->bus);
+	if (err)
+		return err;
+	err = acpi_pm_attach(&board->pm, &board->bus, ACPI_PM_BASE_PORT);
+	if (err)
+		return err;
+	err = lapic_attach(&board->lapic, &board->bus, LAPIC_DEFAULT_BASE);
+	if (err)
+		return err;
+	err = ioapic_attach(&board->ioapic, &board->bus, IOAPIC_DEFAULT_BASE);
+	if (err)
+		return err;
+	err = i8042_attach(&board->kbc, &board->bus);
+	if (err)
+		return err;
+	err = port92_attach(&board->port92, &board->bus);
+	if (err)
+		return err;
+	err = pci_host_attach(&board->pci, &board->bus);
+	if (err)
+		return err;
+	err = pic8259_attach(&board->pic, &board->bus);
+	if (err)
+		return err;
+	err = pit8254_attach(&board->pit, &board->bus);
+	if (err)
+		return err;
+	err = bus_register(&board->bus, BUS_SPACE_PIO, "port-b", PORT_B, 1, &port_b_ops, board);
+	if (err)
+		return err;
+	err = uart16550_attach(&board->com1, &board->bus, COM1_PORT);
+	if (err)
+		return err;
+	err = vga_attach(&board->vga, &board->bus);
+	if (err)
+		return err;
+	err = bochs_display_attach(&board->bochs, &board->bus);
+	if (!err)
+		err = pci_host_add(&board->pci, &board->bochs.pci);
+	if (err)
+		return err;
+	const struct virtio_blk_host disk_host = {
+		.notify = board__console_notify,
+		.guest_written = disk_guest_written,
+		.opaque = board,
+	};
+	for (unsigned i = 0; i < board->cfg.ndisks; i++) {
+		struct virtio_blk *disk = &board->disks[i];
+		err = virtio_blk_attach(disk, (uint8_t)pci_host_devfn(PCI_DISK_SLOT + i, 0),
+					&board->ram, &board->bus, &disk_host);
+		if (!err)
+			err = pci_host_add(&board->pci, &disk->vp.pci);
+		if (err)
+			return err;
+	}
+	if (board->slirp) {
+		static const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+		const struct virtio_net_host net_host = {
+			.notify = board__console_notify,
+			.guest_written = disk_guest_written,
+			.opaque = board,
+		};
+		const struct virtio_net_backend backend = { .transmit = net_transmit, .opaque = board };
+		err = virtio_net_attach(&board->net, (uint8_t)pci_host_devfn(PCI_NET_SLOT, 0), mac,
+					&board->ram, &board->bus, &net_host, &backend);
+		if (!err)
+			err = pci_host_add(&board->pci, &board->net.vp.pci);
+		if (err)
+			return err;
+	}
+	board->debug_exit.request_exit = board_request_exit;
+	board->debug_exit.opaque = board;
+	err = isa_debug_exit_attach(&board->debug_exit, &board->bus, ISA_DEBUG_EXIT_PORT);
+	if (err)
+		return err;
+	err = testdev_attach(&board->testdev, &board->bus, TESTDEV_BASE);
+	if (err)
+		return err;
+	return bus_register(&board->bus, BUS_SPACE_PIO, "post", POST_PORT, 1, &post_ops, NULL);
+}
+
+/* BAR0 of the display decodes somewhere else now: its VRAM follows in
+ * the guest's physical space (translated code reaches it there). */
+static void board_vram_moved(void *opaque, uint64_t gpa)
+{
+	struct board *board = opaque;
+	uint64_t old = board->ram.devmem_gpa;
+	board->ram.devmem_gpa = gpa == PCI_BAR_UNMAPPED ? GUEST_DEVMEM_UNMAPPED : gpa;
+	if (board->shadow_ready && old != board->ram.devmem_gpa) {
+		shadow_devmem_moved(&board->sh, old);
+		cpu_request_attention(&board->cpu);
+	}
+}
+
+/* What a BIOS does after the devices' reset: PCI BARs placed and decoding
+ * (SeaBIOS's pciinit), and with --vga WxH the VBE mode set. */
+int board__firmware(struct board *board)
+{
+	struct pci_firmware_config pcfg;
+	pci_firmware_config_default(&pcfg);
+	int err = pci_firmware_setup(&board->pci, &pcfg);
+	if (err || !board->cfg.fb_width)
+		return err;
+	return bochs_display_set_mode(&board->bochs, board->cfg.fb_width, board->cfg.fb_height, 32);
+}
+
+/* The loader's view of the machine: the kernel, and the screen as a BIOS
+ * would report it (VGA text, or the framebuffer board__firmware set). */
+void board__boot_config(struct board *board, struct boot_config *boot,
+			struct boot_framebuffer *fb)
+{
+	struct bochs_screen_info si;
+	*boot = (struct boot_config){
+		.kernel_path = board->cfg.kernel_path,
+		.initrd_path = board->cfg.initrd_path,
+		.kernel_data = board->cfg.kernel_data,
+		.kernel_size = board->cfg.kernel_size,
+		.initrd_data = board->cfg.initrd_data,
+		.initrd_size = board->cfg.initrd_size,
+		.cmdline = board->cfg.cmdline,
+		.acpi_rsdp = board->acpi_rsdp,
+		.vga_text = true,
+	};
+	/* A fresh seed for every boot (a reboot too): the host's random
+	 * bytes, as a boot loader would pass from its firmware's. */
+	if (getrandom(board->rng_seed, sizeof(board->rng_seed), GRND_NONBLOCK) ==
+	    (ssize_t)sizeof(board->rng_seed)) {
+		boot->rng_seed = board->rng_seed;
+		boot->rng_seed_len = sizeof(board->rng_seed);
+	}
+	if (board->cfg.fb_width && !bochs_display_screen_info(&board->bochs, &si)) {
+		*fb = (struct boot_framebuffer){
+			.base = si.lfb_base,
+			.size = (uint32_t)si.lfb_size << 16,
+			.width = si.lfb_width,
+			.height = si.lfb_height,
+			.line_length = si.lfb_linelength,
+		};
+		boot->fb = fb;
+	}
+}
+
+/* The ACPI tables a BIOS would leave at 0xE0000 (reserved in the memory
+ * map): the MADT, and the FADT with the PM registers Linux powers off
+ * through; and the MP tables at the start of the EBDA (boot/mptable.h).
+ * Written again on reset, as firmware would. */
+int board__write_acpi(struct board *board)
+{
+	struct acpi_config cfg;
+	acpi_config_default(&cfg);
+	/* PCI memory from the top of RAM (rounded to 256 MiB) up to the APICs. */
+	uint64_t top = (board->ram.size + 0xfffffffull) & ~0xfffffffull;
+	if (top < cfg.pci_mem_start)
+		cfg.pci_mem_start = (uint32_t)top;
+	uint8_t buf[ACPI_TABLES_MAX_LEN];
+	int n = acpi_build(buf, sizeof(buf), ACPI_TABLES_BASE, &cfg, &board->acpi_rsdp);
+	if (n < 0)
+		return n;
+	memcpy(board->ram.host + ACPI_TABLES_BASE, buf, (size_t)n);
+	/* The MP tables beside them: what a kernel looks for first. */
+	struct cpuid_result leaf1 = cpuid_model(1, true, 0);
+	uint8_t mp[MPTABLE_MAX_LEN];
+	n = mptable_build(mp, sizeof(mp), MPTABLE_BASE, &cfg, leaf1.eax, leaf1.edx);
+	if (n < 0)
+		return n;
+	memcpy(board->ram.host + MPTABLE_BASE, mp, (size_t)n);
+	return 0;
+}
+
+/* A triple fault resets the PC: devices and the processor start over and
+ * the kernel image is loaded again. RAM outside the image keeps its
+ * contents, as a warm reset leaves DRAM. */
+int board__reset(struct board *board)
+{
+	char err[256];
+	struct boot_config boot;
+	struct boot_framebuffer fb;
+	int ret = board__write_acpi(board);
+	if (ret) {
+		fprintf(stderr, "btvm: cannot reset the guest: ACPI tables: %s\n", strerror(-ret));
+		return ret;
+	}
+	board_reset_devices(board);
+	ret = board__firmware(board);
+	if (ret) {
+		fprintf(stderr, "btvm: cannot reset the guest: firmware: %s\n", strerror(-ret));
+		return ret;
+	}
+	board__boot_config(board, &boot, &fb);
+	ret = boot_load(&board->ram, &boot, &board->boot, &board->boot_kind, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "btvm: cannot reset the guest: %s\n", err);
+		return ret;
+	}
+	cpu_reset(&board->cpu, &board->boot);
+	board->timer_deadline = UINT64_MAX;   /* re-arm for the fresh PIT */
+	board__platform_poll(board);
+	return 0;
+}
