@@ -7,6 +7,8 @@
 # and each --match REGEX (extended) must match some line of the console or
 # of what btvm printed (a --stats counter the test is about).
 # Usage: run_guest.sh [--want LINE | --match REGEX]... BTVM GUEST [btvm options]
+# The timeout only catches a hang: a guest under ASan, with one instruction
+# per block, on a loaded host takes many times its usual second or two.
 set -u
 wants=()
 matches=()
@@ -23,7 +25,7 @@ guest=$2
 shift 2
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-timeout 60 "$btvm" run --kernel "$guest" -m 64 "$@" </dev/null >"$log" 2>&1
+timeout 600 "$btvm" run --kernel "$guest" -m 64 "$@" </dev/null >"$log" 2>&1
 status=$?
 cat "$log"
 if [ "$status" != 33 ]; then
