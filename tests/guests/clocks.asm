@@ -16,7 +16,9 @@
 ; - pit_counter, apic_counter: counter reads against the PM timer, 30 ms
 ;   apart, each read between two PM reads: rates within 0.2%.
 ; - rtc_seconds: RTC second boundaries 2 s or more apart against the PM
-;   timer (0.2%), bracketed as the countdown's edges are.
+;   timer (0.2%), bracketed as the countdown's edges are; each try costs a
+;   second, so when every edge found fell in a host stall the last one is
+;   judged all the same, within 0.2% plus its brackets' uncertainty.
 ; The host may be loaded meanwhile (CTest's guest_clocks_loaded runs it
 ; beside two busy loops): a stall of the vCPU moves every clock alike, and
 ; the ticks that came due meanwhile are delivered late, not lost.
@@ -34,7 +36,7 @@ SETTLE_WAKEUPS	equ 300			; about 0.3 s of APIC ticks
 BUSY_PM		equ PM_HZ / 10		; 100 ms
 IDLE_PM		equ PM_HZ / 20		; 50 ms
 COUNTDOWNS	equ 10			; measurements wanted
-COUNTDOWN_TRIES	equ 100
+COUNTDOWN_TRIES	equ 200			; under load 1 in 5 may be unstalled
 COUNTDOWN_BRACKET equ 512		; PM ticks (143 us) of uncertainty at most
 ; A countdown judged to 0.2% may be off by half its two brackets: at the
 ; shortest count (32768 PIT clocks, 98,304 PM ticks) 0.2% is 196 ticks, so
@@ -386,7 +388,13 @@ group "apic_counter"
 
 ; ---------------------------------------------------------------- rtc_seconds
 ; Second boundaries of the RTC, each bracketed by PM readings as the
-; countdown's edge is; one with a wide bracket is not used.
+; countdown's edge is; one with a wide bracket is passed over while tries
+; remain. On a host loaded enough that all RTC_TRIES fell in a stall (as
+; often as the vCPU is off its CPU: under ASan with one instruction per
+; block beside a CPU hog, most of them), the last is used: the edge is
+; somewhere in its bracket, so the time measured is off by up to half of
+; the two brackets, and it is the closest point of that range to the
+; right time that must be within 0.2%.
 group "rtc_seconds"
 	call pm_start
 	mov ecx, RTC_TRIES
@@ -395,9 +403,9 @@ group "rtc_seconds"
 	cmp edx, COUNTDOWN_BRACKET
 	jbe .have_first
 	loop .first
-	fatal "no RTC second boundary without a host stall"
 .have_first:
 	mov [c_pm0], eax
+	mov [c_bracket0], edx
 	xor ebx, ebx				; seconds since
 .next:
 	call rtc_edge
@@ -408,9 +416,10 @@ group "rtc_seconds"
 	jbe .have_last
 	cmp ebx, RTC_TRIES
 	jb .next
-	fatal "no RTC second boundary without a host stall"
 .have_last:
 	sub eax, [c_pm0]
+	add edx, [c_bracket0]
+	shr edx, 1				; the uncertainty
 	push esi
 	mov esi, s_rtc_seconds
 	call lib_puts
@@ -421,8 +430,35 @@ group "rtc_seconds"
 	call lib_putc
 	mov eax, ebx
 	call lib_putdec
+	mov al, ' '
+	call lib_putc
+	mov al, '~'
+	call lib_putc
+	mov eax, edx
+	call lib_putdec
 	call lib_newline
 	pop eax
+	; EAX moved toward the expected EBX * PM_HZ by at most EDX
+	mov ecx, ebx
+	imul ecx, ecx, PM_HZ
+	cmp eax, ecx
+	jbe .below
+	mov edi, eax
+	sub edi, ecx
+	cmp edi, edx
+	jbe .within
+	sub eax, edx
+	jmp .judge
+.below:
+	mov edi, ecx
+	sub edi, eax
+	cmp edi, edx
+	jbe .within
+	add eax, edx
+	jmp .judge
+.within:
+	mov eax, ecx
+.judge:
 	mov ecx, PM_HZ
 	mov edx, 1
 	check_ratio 9
@@ -635,7 +671,7 @@ s_apic:		db "APIC timer interrupts ", 0
 s_rtc:		db "RTC interrupts ", 0
 s_expected:	db ", PM time says ", 0
 s_tsc:		db "TSC ticks per PM tick: ", 0
-s_rtc_seconds:	db "PM ticks / RTC seconds: ", 0
+s_rtc_seconds:	db "PM ticks / RTC seconds (~ the uncertainty): ", 0
 s_countdown:	db "PIT countdowns, PM ticks per 65536 PIT clocks (196608 expected; -N: a host stall of N PM ticks in a bracket, not judged): ", 0
 
 section .bss
@@ -659,3 +695,4 @@ cd_count:	resd 1
 settle_left:	resd 1
 c_count0:	resd 1
 c_pm0:		resd 1
+c_bracket0:	resd 1
