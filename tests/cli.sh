@@ -18,7 +18,7 @@ expect() {
 	local want=$1 regex=$2
 	shift 2
 	local out err status
-	out=$(timeout 30 "$btvm" "$@" </dev/null 2>"$work/stderr")
+	out=$(timeout 300 "$btvm" "$@" </dev/null 2>"$work/stderr")
 	status=$?
 	err=$(cat "$work/stderr")
 	local text=$err
@@ -256,7 +256,7 @@ expect 2 "invalid translation cache size '0'" run --kernel "$hello" --tcache 0
 # A triple fault resets the guest (it boots three times and passes), or
 # ends btvm under --no-reboot.
 expect 1 "triple.elf: triple fault" run --kernel "$guests/triple.elf" --no-reboot
-out=$(timeout 30 "$btvm" run --kernel "$guests/triple.elf" </dev/null 2>&1)
+out=$(timeout 300 "$btvm" run --kernel "$guests/triple.elf" </dev/null 2>&1)
 status=$?
 if [ "$status" = 33 ] && [ "$(grep -c '^boot [123]' <<<"$out")" = 3 ]; then
 	passed=$((passed + 1))
