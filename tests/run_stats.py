@@ -202,7 +202,22 @@ def main():
                                "--net", "none", "--serial", "none", "--no-reboot",
                                "--stats-json", dense, "--stats-interval", "1"],
                               stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(5)
+
+        # Until a live dump shows the series past 4.5 s (not a fixed sleep:
+        # a loaded host may take seconds to start the sanitized btvm); the
+        # first SIGUSR1 once btvm catches it (before, it would end btvm).
+        def catches_usr1():
+            with open("/proc/%d/status" % vm.pid) as f:
+                caught = re.search(r"^SigCgt:\s*([0-9a-f]+)$", f.read(), re.M)
+            return caught and int(caught.group(1), 16) >> (signal.SIGUSR1 - 1) & 1
+        wait_for(catches_usr1, "btvm to catch SIGUSR1", timeout=300)
+
+        def dumped_past(ms):
+            vm.send_signal(signal.SIGUSR1)
+            time.sleep(0.5)
+            d = read_json(dense)
+            return d if d and d["series"] and d["series"][-1]["t_ms"] >= ms else None
+        wait_for(lambda: dumped_past(4500), "a 1 ms series past 4.5 s", timeout=300)
         vm.send_signal(signal.SIGTERM)
         check(vm.wait(timeout=60) == -signal.SIGTERM, "a 1 ms series ends on SIGTERM too")
         doc = read_json(dense)
