@@ -9,6 +9,8 @@
 # Usage: run_guest.sh [--want LINE | --match REGEX]... BTVM GUEST [btvm options]
 # The timeout only catches a hang: a guest under ASan, with one instruction
 # per block, on a loaded host takes many times its usual second or two.
+# (--foreground: btvm stays in the test's process group, which whatever
+# stops a test, as tests/soak_load.sh does, ends at once.)
 set -u
 wants=()
 matches=()
@@ -25,7 +27,7 @@ guest=$2
 shift 2
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-timeout 600 "$btvm" run --kernel "$guest" -m 64 "$@" </dev/null >"$log" 2>&1
+timeout --foreground 600 "$btvm" run --kernel "$guest" -m 64 "$@" </dev/null >"$log" 2>&1
 status=$?
 cat "$log"
 if [ "$status" != 33 ]; then

@@ -38,19 +38,27 @@ done
 mkdir -p "$logdir"
 
 jobs=$(nproc 2>/dev/null || echo 2)
+# The hog and each ctest run in process groups of their own (setsid), so
+# that one kill ends what is left of a group (tests under timeout(1) have
+# groups of their own, which ctest itself ends on SIGTERM); ctest runs in the
+# background and is waited for, so that a signal to this script is acted
+# on at once (bash runs traps only once a foreground child is done).
 hog=
-stop_hog() {
-	if [ -n "$hog" ]; then
-		# Its own process group (setsid): the group is the hog and its workers.
-		kill -TERM -- "-$hog" 2>/dev/null
-		wait "$hog" 2>/dev/null
-		hog=
-	fi
+run=
+stop_group() {
+	kill -TERM "$1" 2>/dev/null	# ctest ends the tests it runs
+	wait "$1" 2>/dev/null
+	kill -TERM -- "-$1" 2>/dev/null	# and whatever is left of the group
 }
-trap stop_hog EXIT
+stop_all() {
+	[ -z "$run" ] || stop_group "$run"
+	[ -z "$hog" ] || stop_group "$hog"
+	run= hog=
+}
+trap stop_all EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM HUP
-setsid stress-ng --cpu "$jobs" --quiet &
+setsid stress-ng --cpu "$jobs" --quiet >/dev/null 2>&1 &
 hog=$!
 echo "soak_load: stress-ng --cpu $jobs (pid $hog), $runs run(s) of: $builds"
 
@@ -68,9 +76,12 @@ for ((i = 1; i <= runs; i++)); do
 			     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 			     LSAN_OPTIONS=suppressions=$root/tests/lsan_display.supp:print_suppressions=0)
 		fi
-		env ${env[@]+"${env[@]}"} ctest --test-dir "$b" --output-on-failure -j"$jobs" \
-			${ctest_args[@]+"${ctest_args[@]}"} >"$log" 2>&1
+		setsid env ${env[@]+"${env[@]}"} ctest --test-dir "$b" --output-on-failure -j"$jobs" \
+			${ctest_args[@]+"${ctest_args[@]}"} >"$log" 2>&1 </dev/null &
+		run=$!
+		wait "$run"
 		status=$?
+		run=
 		total_runs=$((total_runs + 1))
 		# ctest's closing list: "  12 - guest_clocks_one_insn (Failed)"
 		failed=$(sed -n '/^The following tests FAILED:/,$p' "$log" |
