@@ -110,7 +110,7 @@ expect 2 "invalid --incoming 'tcp:localhost:'" run --incoming tcp:localhost:
 expect 2 "--incoming and --restore both" run --incoming tcp::1 --restore "$work/x.snap"
 python3 -c 'import socket, time; s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1); print(s.getsockname()[1], flush=True); time.sleep(30)' >"$work/inport" &
 inholder=$!
-for _ in $(seq 100); do [ -s "$work/inport" ] && break; sleep 0.1; done
+for _ in $(seq 1200); do [ -s "$work/inport" ] && break; sleep 0.1; done
 expect 1 "--incoming: cannot listen on 127.0.0.1:$(cat "$work/inport"): Address already in use" run --incoming "tcp:127.0.0.1:$(cat "$work/inport")"
 kill "$inholder"
 wait "$inholder" 2>/dev/null
@@ -139,10 +139,13 @@ s.bind(("127.0.0.1", 0))
 if sys.argv[1] == "tcp":
     s.listen(1)
 print(s.getsockname()[1], flush=True)
-time.sleep(60)' "$proto" >"$work/port" &
+time.sleep(60)' "$proto" >"$work/port-$proto" &
 	holder=$!
-	for _ in $(seq 1200); do [ -s "$work/port" ] && break; sleep 0.1; done   # a loaded host starts python3 slowly
-	port=$(cat "$work/port")
+	# (A file of its own: the shell truncates the file in the child, so a
+	# loaded host could show this loop the last holder's port in a shared
+	# one, then an empty file to cat.)
+	for _ in $(seq 1200); do [ -s "$work/port-$proto" ] && break; sleep 0.1; done   # a loaded host starts python3 slowly
+	port=$(cat "$work/port-$proto")
 	if [ -z "$port" ]; then
 		echo "FAIL: the $proto port holder (python3) did not start"
 		failed=$((failed + 1))
