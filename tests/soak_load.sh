@@ -5,9 +5,10 @@
 # and stops (on every way out, Ctrl-C included). A test that fails here
 # assumes something of the host's timing that a loaded machine breaks, or
 # hides a race in btvm. Prints each run's failed tests and at the end how
-# many runs failed; the exit status is 1 if any did. Each run's whole
-# ctest output is kept in the log directory. Not part of CI: ten runs of
-# both builds take hours on two cores.
+# many runs failed; the exit status is 1 if any did (2 for a usage error,
+# 130/143 when interrupted). Each run's whole ctest output is kept in the
+# log directory (soak-logs/ by default). Not part of CI: ten runs of both
+# builds take two hours or more on two cores.
 # Usage: tests/soak_load.sh [--runs N] [--builds "build build-asan"]
 #                           [--log-dir DIR] [-- CTEST-ARG...]
 set -u
