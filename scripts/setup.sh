@@ -19,6 +19,7 @@ packages=(build-essential cmake pkg-config nasm gcc-multilib
 	libpng-dev libx11-dev xvfb xauth xdotool netpbm # screenshots; the window's test (tests/run_window.sh)
 	python3 procps openssh-client # the end-to-end tests' HTTP/UDP peers, pgrep, ssh into the guest
 	iproute2 util-linux # run_net_dns.sh: a network namespace's loopback (ip), unshare and mount
+	stress-ng # tests/soak_load.sh: the CPU hog the suite is soaked beside
 	clang libclang-rt-14-dev llvm) # libFuzzer (tests/fuzz), llvm-symbolizer
 
 missing=()

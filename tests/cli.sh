@@ -18,7 +18,7 @@ expect() {
 	local want=$1 regex=$2
 	shift 2
 	local out err status
-	out=$(timeout 30 "$btvm" "$@" </dev/null 2>"$work/stderr")
+	out=$(timeout 300 "$btvm" "$@" </dev/null 2>"$work/stderr")
 	status=$?
 	err=$(cat "$work/stderr")
 	local text=$err
@@ -147,7 +147,7 @@ expect 1 "key $work/short.key: 8 bytes; a key has 16 to 4096" run --incoming "tc
 expect 1 "--incoming: $work/blank.img is there already" run --incoming "unix:$work/blank.img"
 python3 -c 'import socket, time; s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1); print(s.getsockname()[1], flush=True); time.sleep(30)' >"$work/inport" &
 inholder=$!
-for _ in $(seq 100); do [ -s "$work/inport" ] && break; sleep 0.1; done
+for _ in $(seq 1200); do [ -s "$work/inport" ] && break; sleep 0.1; done
 expect 1 "--incoming: cannot listen on 127.0.0.1:$(cat "$work/inport"): Address already in use" run --incoming "tcp:127.0.0.1:$(cat "$work/inport"),key=$work/mig.key"
 kill "$inholder"
 wait "$inholder" 2>/dev/null
@@ -176,10 +176,13 @@ s.bind(("127.0.0.1", 0))
 if sys.argv[1] == "tcp":
     s.listen(1)
 print(s.getsockname()[1], flush=True)
-time.sleep(60)' "$proto" >"$work/port" &
+time.sleep(60)' "$proto" >"$work/port-$proto" &
 	holder=$!
-	for _ in $(seq 1200); do [ -s "$work/port" ] && break; sleep 0.1; done   # a loaded host starts python3 slowly
-	port=$(cat "$work/port")
+	# (A file of its own: the shell truncates the file in the child, so a
+	# loaded host could show this loop the last holder's port in a shared
+	# one, then an empty file to cat.)
+	for _ in $(seq 1200); do [ -s "$work/port-$proto" ] && break; sleep 0.1; done   # a loaded host starts python3 slowly
+	port=$(cat "$work/port-$proto")
 	if [ -z "$port" ]; then
 		echo "FAIL: the $proto port holder (python3) did not start"
 		failed=$((failed + 1))
@@ -293,7 +296,7 @@ expect 2 "invalid translation cache size '0'" run --kernel "$hello" --tcache 0
 # A triple fault resets the guest (it boots three times and passes), or
 # ends btvm under --no-reboot.
 expect 1 "triple.elf: triple fault" run --kernel "$guests/triple.elf" --no-reboot
-out=$(timeout 30 "$btvm" run --kernel "$guests/triple.elf" </dev/null 2>&1)
+out=$(timeout 300 "$btvm" run --kernel "$guests/triple.elf" </dev/null 2>&1)
 status=$?
 if [ "$status" = 33 ] && [ "$(grep -c '^boot [123]' <<<"$out")" = 3 ]; then
 	passed=$((passed + 1))

@@ -162,8 +162,15 @@ echo "run_disk: --snapshot: the guest saw its writes, the image is unchanged"
 "$btvm" run --display none --serial none --kernel "$kernel" --initrd "$initrd" \
 	--append "console=ttyS0" -m 64 --disk "$work/disk.img" </dev/null >/dev/null 2>&1 &
 bg_pid=$!
-sleep 1
-kill -0 "$bg_pid" 2>/dev/null || fail "the first btvm did not stay up"
+# Until it holds the image's lock (an OFD lock on its inode in /proc/locks),
+# not for a second: a loaded host may take longer to start it.
+ino=$(stat -c %i "$work/disk.img")
+for _ in $(seq 3000); do
+	grep -q "OFDLCK.*:$ino " /proc/locks && break
+	kill -0 "$bg_pid" 2>/dev/null || fail "the first btvm did not stay up"
+	sleep 0.1
+done
+grep -q "OFDLCK.*:$ino " /proc/locks || fail "the first btvm never locked the image"
 for mode in "" ",readonly"; do
 	set +e
 	"$btvm" run --display none --kernel "$kernel" --disk "$work/disk.img$mode" \

@@ -146,7 +146,7 @@ capture() { # the window and btvm's own screenshot, now (at exit the power-off m
 	[ -n "$btvm_pid" ] || fail "cannot find btvm under console_expect"
 	rm -f "$work/screen.png"
 	kill -USR2 "$btvm_pid"
-	for _ in $(seq 50); do
+	for _ in $(seq 600); do	# a hang detector: 1920x1080 under ASan on a loaded host
 		[ -s "$work/screen.png" ] && break
 		sleep 0.1
 	done

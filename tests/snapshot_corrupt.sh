@@ -18,7 +18,7 @@ runs=0
 refused() {
 	local file=$1 what=$2 status
 	runs=$((runs + 1))
-	timeout 30 "$btvm" run --restore "$file" --display none --serial none \
+	timeout 300 "$btvm" run --restore "$file" --display none --serial none \
 		</dev/null >"$work/out" 2>"$work/err"
 	status=$?
 	local lines
@@ -37,7 +37,7 @@ size=$(stat -c %s "$snap")
 # The intact snapshot restores: it was taken after the guest wrote its
 # pass status to isa-debug-exit, and the guest resumes at the very next
 # instruction, its "not reached" jump to the fail exit (status 35).
-timeout 30 "$btvm" run --restore "$snap" --display none --serial none </dev/null 2>"$work/err"
+timeout 300 "$btvm" run --restore "$snap" --display none --serial none </dev/null 2>"$work/err"
 status=$?
 if [ "$status" != 35 ] || [ -s "$work/err" ]; then
 	echo "snapshot_corrupt: the intact snapshot: status $status (want 35):"
@@ -48,7 +48,7 @@ fi
 # that agree with it are fine.
 usage() {
 	runs=$((runs + 1))
-	timeout 30 "$btvm" run --restore "$snap" --display none --serial none "$@" \
+	timeout 300 "$btvm" run --restore "$snap" --display none --serial none "$@" \
 		</dev/null >/dev/null 2>"$work/err"
 	local status=$?
 	if [ "$status" != 2 ] || ! grep -q -- "$want" "$work/err"; then
@@ -62,7 +62,7 @@ want="no --disk" usage --disk "$snap"
 want="conflicts with the snapshot's 64 MiB" usage -m 128
 want="--net user conflicts" usage --net user
 want="--snapshot conflicts" usage --snapshot
-timeout 30 "$btvm" run --restore "$snap" --display none --serial none -m 64 --net none \
+timeout 300 "$btvm" run --restore "$snap" --display none --serial none -m 64 --net none \
 	</dev/null 2>/dev/null
 status=$?
 if [ "$status" != 35 ]; then

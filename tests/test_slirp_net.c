@@ -41,13 +41,13 @@ static void on_receive(void *opaque, const uint8_t *frame, size_t len)
 	pthread_mutex_unlock(&g->lock);
 }
 
-/* Waits up to 5 s for a frame of this ethertype from index *from on;
- * returns its index or -1. */
+/* Waits up to 60 s (a hang detector, not a speed check) for a frame of
+ * this ethertype from index *from on; returns its index or -1. */
 static int wait_frame(struct guest *g, unsigned *from, uint16_t ethertype)
 {
 	struct timespec deadline;
 	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += 5;
+	deadline.tv_sec += 60;
 	pthread_mutex_lock(&g->lock);
 	for (;;) {
 		for (; *from < g->n; (*from)++) {

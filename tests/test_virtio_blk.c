@@ -620,10 +620,11 @@ static void test_read_write(struct harness *h)
 }
 
 /* Whether an I/O thread spins for the next request (or, with want false,
- * none does) now; waits up to 2 s for it. */
+ * none does) now; waits up to 60 s for it (a hang detector: on a loaded
+ * host the thread may wait long for a CPU). */
 static bool wait_polling_is(struct harness *h, bool want)
 {
-	for (int i = 0; i < 2000; i++) {
+	for (int i = 0; i < 60000; i++) {
 		pthread_mutex_lock(&h->blk.lock);
 		bool polling = h->blk.polling;
 		pthread_mutex_unlock(&h->blk.lock);
@@ -639,6 +640,25 @@ static bool wait_polling(struct harness *h)
 	return wait_polling_is(h, true);
 }
 
+/* Reads sector while a thread spins, until the spinner takes a request:
+ * a thread woken for the first request that found it taken (by one still
+ * starting up) goes back to wait, but on a loaded machine it may get its
+ * CPU late, however long we wait, and take the next request instead of
+ * the spinner (which may then find nothing and stop spinning; the thread
+ * that served the request spins next). No request wakes a thread while
+ * one spins, so only such a leftover can: one of a few requests, each
+ * made while a thread spins, must be the spinner's. */
+static void run_spun(struct harness *h, uint64_t sector)
+{
+	uint64_t polled = virtio_blk_get_stats(&h->blk).polled;
+	unsigned tries = 0;
+	do {
+		CHECK(wait_polling(h));
+		CHECK_EQ(run(h, VIRTIO_BLK_T_IN, sector, DATA, 4096, true), VIRTIO_BLK_S_OK);
+		CHECK(h->ram.host[DATA + 7] == image_byte(sector * 512 + 7));
+	} while (virtio_blk_get_stats(&h->blk).polled == polled && ++tries < 8);
+}
+
 /* After serving a request an I/O thread spins for the next one, which it
  * then takes with no wake-up; with no spinning, the next request still
  * wakes a thread. */
@@ -652,28 +672,56 @@ static void test_poll(struct harness *h)
 	virtio_blk_set_poll_ns(&h->blk, 10ull * 1000000000u);   /* longer than the test */
 	CHECK_EQ(run(h, VIRTIO_BLK_T_IN, 5, DATA, 4096, true), VIRTIO_BLK_S_OK);
 	CHECK_EQ(virtio_blk_get_stats(&h->blk).polled, 0);
-	CHECK(wait_polling(h));
-	/* A thread woken for the first request that found it taken (by one
-	 * still starting up) goes back to wait; on a loaded machine it may
-	 * get its CPU late, and would take the next request instead of the
-	 * spinner. */
-	usleep(100000);
-	CHECK_EQ(run(h, VIRTIO_BLK_T_IN, 6, DATA, 4096, true), VIRTIO_BLK_S_OK);
-	CHECK(h->ram.host[DATA + 7] == image_byte(6 * 512 + 7));
+	run_spun(h, 6);
 	CHECK_EQ(virtio_blk_get_stats(&h->blk).polled, 1);
+	/* With spinning turned off, one that spins already (10 s) still
+	 * takes the next request, then none spins. A leftover thread as in
+	 * run_spun's may take it instead, and the spinner stop: then a
+	 * request with spinning on again has its server spin, and again. */
 	CHECK(wait_polling(h));
 	virtio_blk_set_poll_ns(&h->blk, 0);
-	CHECK_EQ(run(h, VIRTIO_BLK_T_IN, 7, DATA, 4096, true), VIRTIO_BLK_S_OK);   /* taken spinning */
-	CHECK_EQ(virtio_blk_get_stats(&h->blk).polled, 2);
+	bool spun = false;
+	for (unsigned tries = 0; !spun && tries < 8; tries++) {
+		if (tries) {
+			virtio_blk_set_poll_ns(&h->blk, 10ull * 1000000000u);
+			pthread_mutex_lock(&h->blk.lock);
+			bool polling = h->blk.polling;
+			pthread_mutex_unlock(&h->blk.lock);
+			if (!polling)
+				CHECK_EQ(run(h, VIRTIO_BLK_T_IN, 7, DATA, 4096, true), VIRTIO_BLK_S_OK);
+			CHECK(wait_polling(h));
+			virtio_blk_set_poll_ns(&h->blk, 0);
+		}
+		uint64_t polled = virtio_blk_get_stats(&h->blk).polled;
+		CHECK_EQ(run(h, VIRTIO_BLK_T_IN, 7, DATA, 4096, true), VIRTIO_BLK_S_OK);
+		spun = virtio_blk_get_stats(&h->blk).polled == polled + 1;
+	}
+	CHECK(spun);
+	CHECK(h->ram.host[DATA + 7] == image_byte(7 * 512 + 7));
+	uint64_t polled = virtio_blk_get_stats(&h->blk).polled;
 	for (uint64_t sector = 8; sector < 12; sector++) {   /* woken */
 		CHECK_EQ(run(h, VIRTIO_BLK_T_IN, sector, DATA, 4096, true), VIRTIO_BLK_S_OK);
 		CHECK(h->ram.host[DATA + 9] == image_byte(sector * 512 + 9));
 	}
-	CHECK_EQ(virtio_blk_get_stats(&h->blk).polled, 2);
+	CHECK_EQ(virtio_blk_get_stats(&h->blk).polled, polled);
 	pthread_mutex_lock(&h->blk.lock);
 	CHECK(!h->blk.polling);
 	pthread_mutex_unlock(&h->blk.lock);
 	teardown(h);   /* ends no spin: none left */
+}
+
+/* Waits up to 60 s (a hang detector) for the n-th spin to be over. */
+static bool wait_spins_ended(struct harness *h, uint64_t n)
+{
+	for (int i = 0; i < 60000; i++) {
+		pthread_mutex_lock(&h->blk.lock);
+		uint64_t ended = h->blk.spins_ended;
+		pthread_mutex_unlock(&h->blk.lock);
+		if (ended >= n)
+			return true;
+		usleep(1000);
+	}
+	return false;
 }
 
 static uint64_t poll_window(struct harness *h)
@@ -699,9 +747,12 @@ static void test_poll_adapts(struct harness *h)
 	CHECK_EQ(poll_window(h), max);   /* the first request: nothing to go by */
 	unsigned halvings = 0;
 	while (want) {
-		/* The spin over (90 ms to spare for a thread slow to start
-		 * it), and the gap longer than max. */
-		usleep(100000);
+		/* The spin after the last request over (however late a
+		 * loaded host lets its thread start it: a request queued
+		 * before would find it spinning and adapt nothing), and the
+		 * gap longer than max. */
+		CHECK(wait_spins_ended(h, halvings + 1));   /* none before setup */
+		usleep(20000);
 		CHECK(wait_polling_is(h, false));
 		CHECK_EQ(run(h, VIRTIO_BLK_T_IN, 6 + halvings, DATA, 4096, true), VIRTIO_BLK_S_OK);
 		want = want / 2 >= VIRTIO_BLK_POLL_MIN_NS ? want / 2 : 0;

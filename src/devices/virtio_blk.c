@@ -400,6 +400,7 @@ static bool poll_queue(struct virtio_blk *b)
 			break;
 	pthread_mutex_lock(&b->lock);
 	b->polling = false;
+	b->spins_ended++;
 	return b->queued || b->stop;
 }
 

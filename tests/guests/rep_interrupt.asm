@@ -6,7 +6,11 @@
 ; done (the SDM's state between iterations); afterwards the final
 ; registers, flags and memory are checked. Each operation is repeated
 ; until it has run for REPEAT_MS of PM-timer time, so the number of
-; interrupts expected does not depend on the host's speed.
+; interrupts expected does not depend on the host's speed, and then until
+; MIN_MID interrupts came inside it: a host stall outside the instruction
+; (in the PM-timer read between two runs) may use up the REPEAT_MS, its
+; queued ticks landing after the last run. Only REPEAT_CAP runs with too
+; few (a monitor that never interrupts the instruction) end the loop.
 %define GUEST_NAME "rep_interrupt"
 %include "lib.inc"
 %include "timer.inc"
@@ -14,6 +18,7 @@
 PIT_DIVISOR	equ 1193		; 1 kHz
 REPEAT_MS	equ 60			; per operation: about 60 ticks
 MIN_MID		equ 10			; interrupts inside the instruction, at least
+REPEAT_CAP	equ 500			; runs at most (up to 20 GiB moved: a hang guard)
 BUF_A		equ 0x00400000		; 4 MiB..
 BUF_B		equ 0x01800000		; 24 MiB..
 LEN		equ 0x01000000		; 16 MiB per operand (RAM is 64 MiB)
@@ -32,22 +37,30 @@ LODS_LEN	equ 0x02800000		; 40 MiB read by LODSB
 %endmacro
 
 ; repeat_start / repeat_until: the body between them runs until REPEAT_MS
-; of PM time has passed since repeat_start (at least once). repeat_until
-; changes EAX and the flags.
+; of PM time has passed since repeat_start and MIN_MID interrupts came
+; inside the instruction (at least once, at most REPEAT_CAP times).
+; repeat_until changes EAX and the flags.
 %macro repeat_start 0
 	call timer_pm_read
 	mov [rep_start_pm], eax
+	mov dword [rep_runs], 0
 %%again:
 %define repeat_label %%again
 %endmacro
 
 %macro repeat_until 0
+	inc dword [rep_runs]
+	cmp dword [rep_runs], REPEAT_CAP
+	jae %%done				; op_end tells whether enough came
 	push ebx
 	mov ebx, [rep_start_pm]
 	call timer_pm_since
 	pop ebx
 	cmp eax, REPEAT_MS * (PM_HZ / 1000)
 	jb repeat_label
+	cmp dword [mid], MIN_MID
+	jb repeat_label
+%%done:
 %endmacro
 
 guest_start
@@ -326,3 +339,4 @@ op_step:	resd 1
 op_uses_si:	resd 1
 op_uses_di:	resd 1
 rep_start_pm:	resd 1
+rep_runs:	resd 1
