@@ -265,13 +265,11 @@ static void test_tampering(const uint8_t *key, const uint8_t *other_key)
 	c.ss.fd = sv[0];
 	CHECK_EQ(write(sv[1], raw[0], sizeof(raw[0])), (ssize_t)sizeof(raw[0]));
 	CHECK_EQ(recv_one(&c.ss, &kind, buf, sizeof(buf)), -EBADMSG);
-	c.ss.fd = -1;
+	c.ss.fd = c.fd;
 	a.ss.fd = real_fd;
 	close(sv[0]);
 	close(sv[1]);
-	sealed_close(&a.ss);
-	close(a.fd);
-	close(c.fd);
+	unpair(&a, &c);
 
 	/* A record from another session (same key, other nonces). */
 	CHECK_EQ(pair(&a, &c, key, key), 0);
