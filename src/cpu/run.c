@@ -392,11 +392,16 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 			bool completed = cpu_deliver_host_fault(cpu, t, k);
 			/* An event it raised ends the instruction too; an
 			 * attention or a retranslation ran nothing of it. */
+			bool ran = completed || cpu->deliveries != deliveries || cpu->fatal;
 			if (debug_single)
-				debug_after_single(cpu, completed || cpu->deliveries != deliveries ||
-							cpu->fatal);
-			if (!completed)
+				debug_after_single(cpu, ran);
+			if (!completed) {
+				/* Nothing ran: the instruction in the shadow is
+				 * still the one to run before any interrupt. */
+				if (!ran)
+					cpu->shadow = shadow;
 				continue;
+			}
 		} else {
 			const struct exit_desc *ex = cpu_exit_desc(cpu->exit);
 			if (cpu->exit == CPU_EXIT_INDIRECT) {
@@ -419,6 +424,7 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 					tcache_invalidate_page(cpu->tc, &cpu->ibl_table, from->pages[0]);
 					if (from->pages[1] != from->pages[0])
 						tcache_invalidate_page(cpu->tc, &cpu->ibl_table, from->pages[1]);
+					cpu->shadow = shadow;   /* nothing ran */
 					continue;
 				}
 				cpu->stats.exits[EXIT_BRANCH]++;
