@@ -195,8 +195,8 @@ int sealed_connect(struct sealed_stream *s, int fd, const char magic[SEALED_MAGI
 /* Chunk c of record seq, from this end or the other: its nonce. The
  * session key is new for every connection, so the nonce need only be
  * unique within it. */
-static void chunk_nonce(const struct sealed_stream *s, bool from_acceptor, uint64_t seq,
-			uint64_t chunk, uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES])
+static void chunk_nonce(bool from_acceptor, uint64_t seq, uint64_t chunk,
+			uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES])
 {
 	memset(nonce, 0, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
 	nonce[0] = from_acceptor;
@@ -204,7 +204,6 @@ static void chunk_nonce(const struct sealed_stream *s, bool from_acceptor, uint6
 		nonce[1 + i] = (uint8_t)(seq >> (8 * i));
 		nonce[9 + i] = (uint8_t)(chunk >> (8 * i));
 	}
-	(void)s;
 }
 
 /* The chunk in buf, sealed and sent. */
@@ -212,7 +211,7 @@ static int seal_chunk(struct sealed_stream *s)
 {
 	uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
 	unsigned long long clen;
-	chunk_nonce(s, s->accepting, s->sent, s->chunk++, nonce);
+	chunk_nonce(s->accepting, s->sent, s->chunk++, nonce);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(s->wire, &clen, s->buf, s->fill, s->header,
 						   SEALED_HEADER_BYTES, NULL, nonce, s->key);
 	s->fill = 0;
@@ -229,7 +228,7 @@ static int open_chunk(struct sealed_stream *s)
 	int ret = recv_all(s->fd, s->wire, n + crypto_aead_xchacha20poly1305_ietf_ABYTES);
 	if (ret)
 		return ret;
-	chunk_nonce(s, !s->accepting, s->received, s->chunk++, nonce);
+	chunk_nonce(!s->accepting, s->received, s->chunk++, nonce);
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(s->buf, &mlen, NULL, s->wire,
 						       n + crypto_aead_xchacha20poly1305_ietf_ABYTES,
 						       s->header, SEALED_HEADER_BYTES, nonce, s->key))
