@@ -22,6 +22,7 @@
 #define RAM_MIB 16u
 #define INFO_AREA_START 0x9000u
 #define INFO_AREA_END 0xB000u
+#define CMDLINE_MAX (INFO_AREA_END - 0x9400u)   /* the loader's: its command line to the end */
 
 static char tmpdir[256];
 
@@ -284,7 +285,10 @@ static void test_happy_path(void)
 	CHECK_EQ(rd32(&ram, mbi + 12), 0);
 	uint32_t cmd = rd32(&ram, mbi + 16);
 	CHECK(cmd >= INFO_AREA_START && cmd < INFO_AREA_END);
-	CHECK(strcmp(ram_str(&ram, cmd), cmdline) == 0);
+	/* The kernel's path first, as GRUB and QEMU pass it. */
+	char want_cmd[600];
+	snprintf(want_cmd, sizeof(want_cmd), "%s %s", kernel, cmdline);
+	CHECK(strcmp(ram_str(&ram, cmd), want_cmd) == 0);
 	for (uint32_t off = 28; off < 44; off += 4)
 		CHECK_EQ(rd32(&ram, mbi + off), 0);  /* syms */
 	CHECK_EQ(rd32(&ram, mbi + 52), 0);           /* drives */
@@ -376,7 +380,7 @@ static void test_minimal(void)
 	CHECK_EQ(rd32(&ram, mbi), (1u << 0) | (1u << 2) | (1u << 6) | (1u << 9));
 	CHECK_EQ(rd32(&ram, mbi + 8), 3 * 1024);
 	CHECK_EQ(rd32(&ram, mbi + 20), 0);
-	CHECK(strcmp(ram_str(&ram, rd32(&ram, mbi + 16)), "") == 0);
+	CHECK(strcmp(ram_str(&ram, rd32(&ram, mbi + 16)), kernel) == 0);   /* no --append */
 	uint32_t last = rd32(&ram, mbi + 48) + 3 * 24;
 	CHECK_EQ(rd64(&ram, last + 12), 3u << 20);
 	guest_ram_destroy(&ram);
@@ -403,6 +407,25 @@ static void test_higher_half(void)
 	kernel = write_spec("higher-half-2.elf", &k);
 	CHECK_EQ(load(&ram, kernel, NULL, NULL, &cpu, err, sizeof(err)), 0);
 	CHECK_EQ(cpu.eip, 0x201000);
+	/* An entry point in no virtual range but in a loaded physical one is
+	 * physical already (ENTRY naming the start's load address, as GRUB
+	 * Legacy and QEMU take it). */
+	k.entry = 0x100010;
+	kernel = write_spec("higher-half-phys.elf", &k);
+	CHECK_EQ(load(&ram, kernel, NULL, NULL, &cpu, err, sizeof(err)), 0);
+	CHECK_EQ(cpu.eip, 0x100010);
+	k.entry = 0x202fff;   /* the last byte of the second segment's bss */
+	kernel = write_spec("higher-half-phys-2.elf", &k);
+	CHECK_EQ(load(&ram, kernel, NULL, NULL, &cpu, err, sizeof(err)), 0);
+	CHECK_EQ(cpu.eip, 0x202fff);
+	/* Where a virtual range holds it, the virtual reading wins (GRUB 2's):
+	 * an entry that is in seg[1]'s virtual range and seg[0]'s physical. */
+	k.seg[1].vaddr = 0x100000;    /* seg[0]'s load address */
+	k.seg[1].paddr = 0x300000;
+	k.entry = 0x100800;
+	kernel = write_spec("higher-half-both.elf", &k);
+	CHECK_EQ(load(&ram, kernel, NULL, NULL, &cpu, err, sizeof(err)), 0);
+	CHECK_EQ(cpu.eip, 0x300800);
 	free(img.data);
 	guest_ram_destroy(&ram);
 }
@@ -546,12 +569,14 @@ static void test_elf_errors(struct guest_ram *ram)
 	k = default_kernel();
 	k.entry = 0x500000;
 	expect_failure(ram, write_spec("entry.elf", &k), "entry point", -ENOEXEC);
-	/* Higher-half: the physical address of the entry is not the entry. */
+	/* Higher-half: an entry inside neither a virtual nor a physical
+	 * range (here the virtual range's bss end, the physical one's gap). */
 	k = default_kernel();
 	k.seg[0].vaddr = 0xC0100000;
 	k.seg[1].vaddr = 0xC0200000;
-	k.entry = 0x100010;
-	expect_failure(ram, write_spec("entry-physical.elf", &k), "entry point", -ENOEXEC);
+	k.entry = 0x180000;
+	expect_failure(ram, write_spec("entry-nowhere.elf", &k), "entry point 0x180000 is inside no",
+		       -ENOEXEC);
 }
 
 static void test_multiboot_header_errors(struct guest_ram *ram)
@@ -638,7 +663,23 @@ static void test_odd_arguments(struct guest_ram *ram)
 	char err[256];
 	CHECK_EQ(load(ram, kernel, NULL, longcmd, &cpu, err, sizeof(err)), -E2BIG);
 	CHECK_STR_CONTAINS(err, "command line too long");
+	/* With the path and its space it must still fit: the longest that
+	 * does, and one byte more. */
+	size_t room = CMDLINE_MAX - 1 - strlen(kernel) - 1;
+	longcmd[room] = 0;
+	CHECK_EQ(load(ram, kernel, NULL, longcmd, &cpu, err, sizeof(err)), 0);
+	uint32_t mbi = cpu.regs[REG_EBX];
+	CHECK_EQ(strlen(ram_str(ram, rd32(ram, mbi + 16))), CMDLINE_MAX - 1);
+	longcmd[room] = 'a';
+	longcmd[room + 1] = 0;
+	CHECK_EQ(load(ram, kernel, NULL, longcmd, &cpu, err, sizeof(err)), -E2BIG);
+	CHECK_STR_CONTAINS(err, "with the kernel's path");
 	free(longcmd);
+	/* No --append: the path alone, no trailing space. */
+	CHECK_EQ(load(ram, kernel, NULL, "", &cpu, err, sizeof(err)), 0);
+	CHECK(strcmp(ram_str(ram, rd32(ram, cpu.regs[REG_EBX] + 16)), kernel) == 0);
+	CHECK_EQ(load(ram, kernel, NULL, NULL, &cpu, err, sizeof(err)), 0);
+	CHECK(strcmp(ram_str(ram, rd32(ram, cpu.regs[REG_EBX] + 16)), kernel) == 0);
 
 	/* A newline in the path does not make two lines. */
 	const char *odd = tmp_path("odd\nname.elf");

@@ -13,6 +13,14 @@
  *   files, which are loaded from their program headers; non-ELF kernels,
  *   the only ones that need those fields, are refused.
  * - The module string is the initrd's file name without its directory.
+ * - The command line is the kernel's path, a space and --append's text
+ *   (the path alone without one), as GRUB and QEMU pass it: kernels that
+ *   parse it take the first word for their own name.
+ * - The entry point is a virtual address translated through the segment
+ *   whose virtual range holds it (GRUB 2's reading); one that no virtual
+ *   range holds but a loaded segment's physical range does is taken as
+ *   physical (GRUB Legacy's and QEMU's: a kernel linked high and loaded
+ *   low, ENTRY naming the physical address of its start).
  *
  * The image is parsed in memory (libelf's elf_memory), so a file is read
  * once; every field the loader reads is checked against the image's size
@@ -407,9 +415,9 @@ static int check_segments(struct loader *ld)
 	if (loads == 0)
 		return fail(ld, ld->path, -ENOEXEC, "no PT_LOAD segments with contents");
 
-	/* The entry point is a virtual address; higher-half kernels link at
-	 * one address and load (AT()) at another, so translate it through
-	 * the segment that holds it. */
+	/* Higher-half kernels link at one address and load (AT()) at
+	 * another: the entry point translates through the segment whose
+	 * virtual range holds it, else it is already physical. */
 	uint32_t e = ld->ehdr.e_entry;
 	for (size_t i = 0; i < ld->phnum; i++) {
 		const Elf32_Phdr *p = &ld->phdr[i];
@@ -418,7 +426,15 @@ static int check_segments(struct loader *ld)
 			return 0;
 		}
 	}
-	return fail(ld, ld->path, -ENOEXEC, "entry point 0x%" PRIx32 " is not inside a loaded segment",
+	for (size_t i = 0; i < ld->phnum; i++) {
+		const Elf32_Phdr *p = &ld->phdr[i];
+		if (loadable(p) && e >= p->p_paddr && e - p->p_paddr < p->p_memsz) {
+			ld->entry = e;
+			return 0;
+		}
+	}
+	return fail(ld, ld->path, -ENOEXEC,
+		    "entry point 0x%" PRIx32 " is inside no loaded segment (by virtual or physical address)",
 		    e);
 }
 
@@ -514,10 +530,32 @@ static void put_mmap_entry(struct guest_ram *ram, unsigned index, uint64_t base,
 	put32(ram, a + 20, type);
 }
 
+/* The command line the kernel gets: its path, then --append's text. */
+static size_t cmdline_length(const struct boot_config *cfg)
+{
+	size_t n = strlen(cfg->kernel_path);
+	if (cfg->cmdline && cfg->cmdline[0])
+		n += 1 + strlen(cfg->cmdline);
+	return n;
+}
+
+/* check_request made sure it fits. */
+static void put_cmdline(struct guest_ram *ram, const struct boot_config *cfg)
+{
+	char *dst = (char *)ram->host + CMDLINE_ADDR;
+	size_t n = strlen(cfg->kernel_path);
+	memcpy(dst, cfg->kernel_path, n);
+	if (cfg->cmdline && cfg->cmdline[0]) {
+		dst[n++] = ' ';
+		memcpy(dst + n, cfg->cmdline, strlen(cfg->cmdline));
+		n += strlen(cfg->cmdline);
+	}
+	dst[n] = 0;
+}
+
 static void write_info(struct loader *ld)
 {
 	struct guest_ram *ram = ld->ram;
-	const char *cmdline = ld->cfg->cmdline ? ld->cfg->cmdline : "";
 	uint32_t flags = MBI_FLAG_MEM | MBI_FLAG_CMDLINE | MBI_FLAG_MMAP | MBI_FLAG_LOADER_NAME;
 
 	/* Every field we do not fill (syms, drives, config table, APM, VBE,
@@ -527,7 +565,7 @@ static void write_info(struct loader *ld)
 	put32(ram, INFO_ADDR + MBI_MEM_LOWER, EBDA_START / 1024);
 	put32(ram, INFO_ADDR + MBI_MEM_UPPER, (uint32_t)((ram->size - HIGH_MEM_START) / 1024));
 
-	put_string(ram, CMDLINE_ADDR, cmdline, CMDLINE_MAX);
+	put_cmdline(ram, ld->cfg);
 	put32(ram, INFO_ADDR + MBI_CMDLINE, CMDLINE_ADDR);
 
 	if (has_initrd(ld->cfg)) {
@@ -589,10 +627,10 @@ static int check_request(struct loader *ld, const struct vcpu_state *cpu)
 		return fail(ld, ld->path, -EINVAL, "no kernel or no guest RAM to load it into");
 	if (ld->ram->size < (uint64_t)GUEST_RAM_MIN_MIB << 20)
 		return fail(ld, ld->path, -EINVAL, "guest RAM smaller than %u MiB", GUEST_RAM_MIN_MIB);
-	const char *cmdline = cfg->cmdline ? cfg->cmdline : "";
-	if (strlen(cmdline) >= CMDLINE_MAX)
-		return fail(ld, ld->path, -E2BIG, "command line too long (%zu bytes, at most %u)",
-			    strlen(cmdline), CMDLINE_MAX - 1);
+	if (cmdline_length(cfg) >= CMDLINE_MAX)
+		return fail(ld, ld->path, -E2BIG,
+			    "command line too long (%zu bytes with the kernel's path, at most %u)",
+			    cmdline_length(cfg), CMDLINE_MAX - 1);
 	return 0;
 }
 
