@@ -20,6 +20,7 @@ packages=(build-essential cmake pkg-config nasm gcc-multilib
 	python3 procps openssh-client # the end-to-end tests' HTTP/UDP peers, pgrep, ssh into the guest
 	iproute2 util-linux # run_net_dns.sh: a network namespace's loopback (ip), unshare and mount
 	stress-ng # tests/soak_load.sh: the CPU hog the suite is soaked beside
+	qemu-system-x86 # the cross-checks: test guests and the Linux guest under QEMU TCG (guest_*_qemu, linux_boot_qemu)
 	clang libclang-rt-14-dev llvm) # libFuzzer (tests/fuzz), llvm-symbolizer
 
 missing=()
