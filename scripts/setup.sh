@@ -11,12 +11,12 @@ packages=(build-essential cmake pkg-config nasm gcc-multilib
 	console-data zlib1g-dev # the VGA's default font (default8x16.psf.gz) and its generator
 	libslirp-dev # --net user: libslirp's user-mode network
 	libjansson-dev socat # the monitor's JSON protocol; a client for it in tests
-	gdb # the gdb stub's tests (tests/run_gdb.py) drive Debian's gdb
-	python3-matplotlib python3-jsonschema chromium # scripts/btvm-plot; tests/run_stats.py checks its report
+	gdb # the gdb stub's tests (tests/system/run_gdb.py) drive Debian's gdb
+	python3-matplotlib python3-jsonschema chromium # scripts/btvm-plot; tests/system/run_stats.py checks its report
 	libzstd-dev # snapshots: guest RAM compressed with zstd
 	libsodium-dev # live migration: the stream sealed with XChaCha20-Poly1305
 	libext2fs-dev e2fsprogs fdisk # --disk: the kernel from an ext4 image; tests build images (mke2fs, sfdisk)
-	libpng-dev libx11-dev xvfb xauth xdotool netpbm # screenshots; the window's test (tests/run_window.sh)
+	libpng-dev libx11-dev xvfb xauth xdotool netpbm # screenshots; the window's test (tests/system/run_window.sh)
 	python3 procps openssh-client # the end-to-end tests' HTTP/UDP peers, pgrep, ssh into the guest
 	iproute2 util-linux # run_net_dns.sh: a network namespace's loopback (ip), unshare and mount
 	stress-ng # tests/soak_load.sh: the CPU hog the suite is soaked beside

@@ -11,7 +11,7 @@ ctest --test-dir build --output-on-failure -j"$jobs"
 echo "== tests: build-asan/ (AddressSanitizer + UBSan)"
 # (The suppressions name only SDL2's and libdbus's own allocations.)
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	LSAN_OPTIONS=suppressions=$PWD/tests/lsan_display.supp:print_suppressions=0 \
+	LSAN_OPTIONS=suppressions=$PWD/tests/system/lsan_display.supp:print_suppressions=0 \
 	ctest --test-dir build-asan --output-on-failure -j"$jobs"
 echo "== tests: build-fuzz/ (libFuzzer: the regression inputs, then 20 s a target)"
 ctest --test-dir build-fuzz --output-on-failure -L 'fuzz-replay|libfuzzer'

@@ -75,7 +75,7 @@ for ((i = 1; i <= runs; i++)); do
 			# As scripts/test.sh runs the sanitized build.
 			env=(ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 			     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-			     LSAN_OPTIONS=suppressions=$root/tests/lsan_display.supp:print_suppressions=0)
+			     LSAN_OPTIONS=suppressions=$root/tests/system/lsan_display.supp:print_suppressions=0)
 		fi
 		setsid env ${env[@]+"${env[@]}"} ctest --test-dir "$b" --output-on-failure -j"$jobs" \
 			${ctest_args[@]+"${ctest_args[@]}"} >"$log" 2>&1 </dev/null &

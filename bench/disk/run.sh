@@ -84,7 +84,7 @@ if [ "$do_build" = 1 ]; then
 fi
 
 btvm=$build/btvm
-expect_bin=$build/tests/console_expect
+expect_bin=$build/tests/system/console_expect
 rread=$build/bench/disk/rread
 for f in "$btvm" "$expect_bin" "$rread"; do
 	[ -x "$f" ] || { echo "run.sh: $f not found (build first, or drop --no-build)" >&2; exit 1; }

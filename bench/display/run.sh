@@ -5,7 +5,7 @@
 # (--display none), in VGA text mode and on a boot-time framebuffer
 # (--vga WxH, vesafb), and in each boot measures from inside the guest
 # (bench/display/guest.sh, driven from the serial console by
-# tests/console_expect and display.expect):
+# tests/system/console_expect and display.expect):
 #   idle    btvm's host CPU (utime+stime of all its threads, from
 #           /proc/PID/stat) while the guest sleeps, as % of one core;
 #   print   `yes | head -n N >/dev/tty1`: text at full speed on the VGA
@@ -86,7 +86,7 @@ if [ "$do_build" = 1 ]; then
 fi
 
 btvm=$build/btvm
-expect_bin=$build/tests/console_expect
+expect_bin=$build/tests/system/console_expect
 fbfill=$build/bench/display/fbfill
 for f in "$btvm" "$expect_bin"; do
 	[ -x "$f" ] || { echo "run.sh: $f not found (build first, or drop --no-build)" >&2; exit 1; }

@@ -198,7 +198,7 @@ static void unswap_high_bytes(struct cpu *cpu, const uint8_t *from, const uint8_
  * opcode, byte or doubleword, or word with the operand-size prefix
  * first): 1 for STOS, 2 for MOVS, else 0. Translated code has no other
  * host string instruction (the guest's are all translated, never copied;
- * tests/isa_check.c holds it to that). */
+ * tests/unit/isa_check.c holds it to that). */
 static int fast_string_at(const uint8_t *rip)
 {
 	const uint8_t *p = rip[0] == 0x66 ? rip + 1 : rip;

@@ -1,8 +1,8 @@
 /* Code page 437 as a VGA's ROM font draws it, to Unicode: used by the font
  * generator to pick glyphs out of a Unicode-indexed console font and by the
- * text dump. 0x80-0xff is IBM's CP437 (as iconv's IBM437 maps it; tests/
- * test_vga.c checks that), 0x01-0x1f and 0x7f the glyphs the ROM font has
- * where ASCII has control codes. */
+ * text dump. 0x80-0xff is IBM's CP437 (as iconv's IBM437 maps it;
+ * tests/unit/test_vga.c checks that), 0x01-0x1f and 0x7f the glyphs the
+ * ROM font has where ASCII has control codes. */
 #include "devices/vga_font.h"
 
 const uint16_t vga_cp437_unicode[256] = {

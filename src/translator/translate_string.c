@@ -174,7 +174,7 @@ static bool fast_movs_ok(struct tctx *c, const struct string_elem *s)
 	       !seg_needs_base(c, ZYDIS_REGISTER_ES) && !seg_needs_base(c, s->src_seg);
 }
 
-/* The bounds tests/isa_check.c requires right before a host string
+/* The bounds tests/unit/isa_check.c requires right before a host string
  * instruction, then the instruction, then EDI (and ESI) back to 32 bits:
  * ECX holds the pass's count less one (at most 65,535 after the MOVZX). */
 static void emit_host_string(struct tctx *c, const struct string_elem *s)
@@ -257,7 +257,7 @@ static void emit_wrap_check(struct tctx *c, unsigned size, uint8_t **wrap)
  * in RCX and the rest of ECX in R11, so a fault inside the string
  * instruction leaves ECX = RCX + R11 (host_fault.c adds them); EDI is the
  * low half of the window address, windows being 4 GiB aligned
- * (emit_host_string has the bounds tests/isa_check.c requires). Small
+ * (emit_host_string has the bounds tests/unit/isa_check.c requires). Small
  * counts, and a pass that would wrap past 4 GiB, go on to the
  * element loop that follows; the end of the work jumps to *to_end
  * (rel32, for the caller to patch). */

@@ -3,10 +3,10 @@
  * translation mode the run loop can ask for, with paging off, on, and on
  * at a second linear address (where the blocks are copies of the first
  * address's, each compared with a fresh translation as --clone-check
- * does), and the host code of each translation checked as tests/test_isa_audit.c
- * checks it (tests/isa_check.c): memory only through GS with 32-bit
- * addressing or through r15/r14/r11/rsp, no system call, only the model's
- * ISA sets. The input is
+ * does), and the host code of each translation checked as
+ * tests/unit/test_isa_audit.c checks it (tests/unit/isa_check.c): memory
+ * only through GS with 32-bit addressing or through r15/r14/r11/rsp, no
+ * system call, only the model's ISA sets. The input is
  *
  *   byte 0     where the block starts: bits 0-4 n, bit 5 set: n bytes
  *              into the last 32 of a page (the first instruction may cross

@@ -33,7 +33,7 @@
 ;            still keeps a window for it); each must land, and the
 ;            monitor must stop tracing the page (run_adaptive_release.sh
 ;            counts the exits)
-; tests/run_adaptive_release.sh checks from --stats-json that it was
+; tests/guests/run_adaptive_release.sh checks from --stats-json that it was
 ; released and marked again (this guest alone cannot see which it ran).
 %define GUEST_NAME "adaptive_release"
 %include "lib.inc"

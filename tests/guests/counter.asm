@@ -1,5 +1,5 @@
 ; A guest that counts for ever on COM1, for the monitor's tests
-; (tests/run_monitor.py): "count N" ten times a second of guest time, on
+; (tests/system/run_monitor.py): "count N" ten times a second of guest time, on
 ; the PIT's interrupts at 100 Hz, waiting for them alternately in HLT and
 ; in a busy loop, so that both ways the vCPU spends a guest's time are
 ; seen to go on while clients talk to the monitor.

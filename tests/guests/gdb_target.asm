@@ -1,4 +1,4 @@
-; The gdb stub's test guest (tests/run_gdb.py): known code, data and
+; The gdb stub's test guest (tests/system/run_gdb.py): known code, data and
 ; registers for a debugger to stop at, read, step through and change,
 ; first with paging off, then on with code and data at a second linear
 ; address (0x80000000) that only the page tables give. It checksums its

@@ -104,7 +104,7 @@
 %include "rings.inc"
 
 DEFAULT_SEED	equ 0x1d872b41
-DEFAULT_COUNT	equ 10000		; tests/CMakeLists.txt wants it per mode
+DEFAULT_COUNT	equ 10000		; tests/guests/CMakeLists.txt wants it per mode
 NMODES		equ 4
 MODE_PAGING	equ 1			; mode bits
 MODE_CPL0	equ 2

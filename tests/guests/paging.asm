@@ -273,7 +273,7 @@ pse_basic_done:
 ; it treats bits 20:13 as physical address bits 39:32 even when CPUID does
 ; not offer PSE-36, so bit 13 does not fault there. The SDM (table 4-4
 ; and its note: without PSE-36, M = 32 and bits 21:13 are reserved) is
-; followed; tests/run_qemu_guest.sh knows this group may fail under QEMU.
+; followed; tests/guests/run_qemu_guest.sh knows this group may fail under QEMU.
 group "pse_rsvd"
 t_pse_rsvd:
 	mov eax, [cpuid1_edx]

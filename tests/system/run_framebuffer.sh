@@ -2,7 +2,7 @@
 # End-to-end check of the linear framebuffer in the window: an X server
 # (Xvfb), btvm with --display sdl booting Debian's i386 kernel with the
 # busybox initramfs and its console on the display, driven from the serial
-# console by tests/linux/framebuffer.expect, in one of two ways:
+# console by tests/system/linux/framebuffer.expect, in one of two ways:
 #   vesa WxH   the boot-time framebuffer (--vga WxH: the display set up as
 #              a VBE BIOS would, announced in screen_info), which the
 #              kernel's built-in vesafb and fbcon take;
@@ -21,7 +21,7 @@
 # Exit status: 0 passed, 1 failed, 77 the guest could not be downloaded.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(dirname "$here")
+root=$(cd "$here/../.." && pwd)
 btvm=$1 probe=$2 expect_bin=$3 kind=$4 mode=$5
 shift 5
 logdir=
@@ -52,7 +52,7 @@ paths=$(bash "$root/scripts/fetch-guest.sh" --print) || exit 77
 kernel=$(sed -n 1p <<<"$paths")
 initrd=$(sed -n 2p <<<"$paths")
 
-# shellcheck source=tests/xvfb.sh
+# shellcheck source=tests/system/xvfb.sh
 . "$here/xvfb.sh"
 xvfb_start "$work" 2560x1600x24 || fail "Xvfb did not start"
 

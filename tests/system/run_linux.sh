@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # End-to-end check: boots Debian 12's i386 kernel with the busybox initramfs
 # (both from scripts/fetch-guest.sh) under btvm or qemu-system-i386 on a
-# pseudo-terminal, and drives the serial console with tests/console_expect
-# through tests/linux/boot.expect: shell prompt, the PS/2 mouse, uname,
-# /proc, 300 forks, dd, then poweroff, which must end the VMM with status 0.
+# pseudo-terminal, and drives the serial console with
+# tests/system/console_expect through tests/system/linux/boot.expect: shell
+# prompt, the PS/2 mouse, uname, /proc, 300 forks, dd, then poweroff, which
+# must end the VMM with status 0.
 #
 # Usage: run_linux.sh [options] btvm BTVM-BINARY [EXTRA-ARG...]
 #        run_linux.sh [options] qemu [QEMU-BINARY [EXTRA-ARG...]]
@@ -14,11 +15,11 @@
 #   --append STRING    kernel command line (default: console=ttyS0)
 #   -m MIB             guest RAM (default 256)
 #   --timeout SECONDS  per-step timeout (default 300)
-#   --script FILE      console script (default tests/linux/boot.expect)
+#   --script FILE      console script (default tests/system/linux/boot.expect)
 #   --log FILE         keep the console log there (default: a temporary
 #                      file, kept and named only when the run fails)
 #   --expect-bin PATH  console_expect binary (default build/tests/console_expect,
-#                      else compiled from tests/console_expect.c)
+#                      else compiled from tests/system/console_expect.c)
 #   --reboot           let a guest reboot restart the VMM's machine (no
 #                      --no-reboot / -no-reboot)
 #   -v, --verbose      show the console as it runs
@@ -26,7 +27,7 @@
 # downloaded (no network and no cache; CTest counts that as skipped).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(dirname "$here")
+root=$(cd "$here/../.." && pwd)
 
 help_text() { sed -n '8,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
 usage() {
@@ -73,7 +74,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 if [ -z "$expect_bin" ]; then
-	expect_bin=$root/build/tests/console_expect
+	expect_bin=$root/build/tests/system/console_expect
 	if [ ! -x "$expect_bin" ] || [ "$here/console_expect.c" -nt "$expect_bin" ]; then
 		expect_bin=$tmp/console_expect
 		cc -std=gnu17 -O2 -Wall -Wextra -o "$expect_bin" "$here/console_expect.c"

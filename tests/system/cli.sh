@@ -214,7 +214,7 @@ DISPLAY=:97531 expect 1 "cannot open the display window" run --kernel "$hello" -
 expect 33 "cannot write the screenshot: $work/no/such/dir/s.png: cannot create a file beside it" run --kernel "$hello" --display none --screenshot "$work/no/such/dir/s.png"
 expect 2 "unexpected argument 'extra'" run --kernel "$hello" extra
 # Snapshots that are not there or not snapshots: one line, status 1 (the
-# corrupt ones are tests/snapshot_corrupt.sh's).
+# corrupt ones are tests/system/snapshot_corrupt.sh's).
 expect 2 "option '--restore' needs a value" run --restore
 expect 1 "$work/missing.snap: cannot open snapshot: No such file" run --restore "$work/missing.snap"
 expect 1 "$hello: not a btvm snapshot \\(bad magic\\)" run --restore "$hello"

@@ -118,7 +118,7 @@ def check(cond, what):
 def fetch_guest():
     """The test kernel and initramfs (scripts/fetch-guest.sh); exits 77
     when they cannot be had (no network and no cache)."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     try:
         paths = subprocess.run(["bash", os.path.join(root, "scripts/fetch-guest.sh"), "--print"],
                                check=True, capture_output=True, text=True).stdout.split("\n")

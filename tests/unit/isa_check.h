@@ -1,5 +1,5 @@
 /* The confinement check on translated host code, shared by the allowlist
- * audit (tests/test_isa_audit.c) and the translator's fuzzing harness
+ * audit (tests/unit/test_isa_audit.c) and the translator's fuzzing harness
  * (tests/fuzz/fuzz_translator.c): every memory access the host code makes,
  * explicit or hidden, goes through the window (GS with 32-bit addressing,
  * or GS and a bare disp32 below 2 GiB) or to the monitor's own structure,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs a test guest through tests/run_guest.sh while the host is loaded:
+# Runs a test guest through tests/guests/run_guest.sh while the host is loaded:
 # two busy shell loops compete with the vCPU for the whole run. Each loop
 # ends by itself after LOAD_SECONDS (so that a killed test cannot leave
 # them behind) and is killed when the guest is done.

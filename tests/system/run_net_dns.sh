@@ -23,7 +23,7 @@
 # Exit status: 0 passed, 1 failed, 77 the guest could not be downloaded.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(dirname "$here")
+root=$(cd "$here/../.." && pwd)
 
 fail() {
 	echo "run_net_dns: FAIL: $*" >&2

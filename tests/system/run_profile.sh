@@ -2,7 +2,8 @@
 # --profile N end to end: a compute guest (bench's qsort) runs with its
 # three hottest blocks listed at exit; each must show its samples, its
 # guest instructions and their translation (Capstone), the expansion ratio
-# and its exits, and the samples must mostly fall in translated code.
+# and its exits, and the samples add up (the hot blocks' within translated
+# code's, within the total).
 # Usage: run_profile.sh BTVM GUEST_ELF
 set -u
 btvm=$1
@@ -20,8 +21,16 @@ for n in 1 2 3; do
 done
 [ "$(grep -c '^  host:$' "$out")" = 3 ] || fail "not three translations listed"
 grep -Eq '^  exit [0-9]: branch to [0-9a-f]{8}, (chained|through the monitor)' "$out" || fail "no exits listed"
-# Samples: the guest computes, so most of its time is translated code.
+# Samples: the hot blocks' are translated code's, which the total holds.
+# (How much of the time translated code takes is a figure for bench/, not
+# a check: beside a CPU hog the guest's timer work, which follows the
+# wall clock, takes a larger share of its CPU time; the share fell below
+# half 1 run in 12 beside stress-ng.)
 read -r total translated < <(sed -n 's/^btvm profile: \([0-9]*\) samples .*: \([0-9]*\) in translated code.*/\1 \2/p' "$out")
 [ -n "${total:-}" ] && [ "$total" -ge 20 ] || fail "too few samples: ${total:-none}"
-[ $((translated * 2)) -gt "$total" ] || fail "only $translated of $total samples in translated code"
-echo "profile: $total samples, $translated in translated code; 3 hot blocks listed"
+hot=$(sed -n 's/^#[123]: \([0-9]*\) samples .*/\1/p' "$out" | awk '{ s += $1 } END { print s + 0 }')
+top=$(sed -n 's/^#1: \([0-9]*\) samples .*/\1/p' "$out")
+[ "${top:-0}" -ge 1 ] || fail "the hottest block has no samples"
+[ "$translated" -ge "$hot" ] && [ "$translated" -le "$total" ] ||
+	fail "$translated samples in translated code, but the hot blocks have $hot of $total"
+echo "profile: $total samples, $translated in translated code, $hot in the 3 hot blocks"

@@ -24,7 +24,7 @@
 # want of the network (nothing cached).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(dirname "$here")
+root=$(cd "$here/../.." && pwd)
 btvm=$1 expect_bin=$2
 shift 2
 logdir=

@@ -14,7 +14,7 @@
 # Exit status: 0 passed, 1 failed, 77 the guest could not be downloaded.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(dirname "$here")
+root=$(cd "$here/../.." && pwd)
 btvm=$1 expect_bin=$2
 shift 2
 logdir=

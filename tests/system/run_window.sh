@@ -3,7 +3,7 @@
 # server (Xvfb), btvm with --display sdl booting Debian's i386 kernel and
 # the busybox initramfs (scripts/fetch-guest.sh) with its console on the
 # VGA (console=tty0), and the test's hands through xdotool and
-# tests/x11_probe:
+# tests/system/x11_probe:
 #   1. the window appears, titled "btvm - vmlinuz - running";
 #   2. the shell prompt shows on the guest's screen (read through
 #      --screenshot's text dump, taken on SIGUSR2);
@@ -20,7 +20,7 @@
 # (no network and no cache; CTest counts that as skipped).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(dirname "$here")
+root=$(cd "$here/../.." && pwd)
 btvm=$1
 probe=$2
 shift 2
@@ -55,7 +55,7 @@ paths=$(bash "$root/scripts/fetch-guest.sh" --print) || exit 77
 kernel=$(sed -n 1p <<<"$paths")
 initrd=$(sed -n 2p <<<"$paths")
 
-# shellcheck source=tests/xvfb.sh
+# shellcheck source=tests/system/xvfb.sh
 . "$here/xvfb.sh"
 xvfb_start "$work" 1280x1024x24 || fail "Xvfb did not start"
 

@@ -6,7 +6,7 @@
  * and incompatible files.
  *
  * Usage: test_snapshot GUEST.elf [OUT.snap]: with OUT, the first snapshot
- * is kept there for tests/snapshot_corrupt.sh. */
+ * is kept there for tests/system/snapshot_corrupt.sh. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
