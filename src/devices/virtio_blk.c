@@ -1,6 +1,6 @@
-/* virtio-blk: the image file (open, lock, snapshot overlay), request
- * parsing on the vCPU thread, host I/O on the device's I/O thread, and
- * completion through virtio_blk_poll. See virtio_blk.h. */
+/* virtio-blk: request parsing on the vCPU thread, host I/O on the
+ * device's I/O threads through the shared disk image (host/disk_image.h),
+ * and completion through virtio_blk_poll. See virtio_blk.h. */
 #define _GNU_SOURCE
 #include "devices/virtio_blk.h"
 #include "host/snapfile.h"
@@ -8,19 +8,14 @@
 #include "host/thread.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define HEADER_SIZE	16u
 #define RANGE_SIZE	16u
-#define ZERO_CHUNK	65536u
 
 /* struct virtio_blk_discard_write_zeroes, as it lies in guest RAM. */
 struct blk_range {
@@ -50,295 +45,10 @@ struct virtio_blk_req {
 	struct blk_range ranges[VIRTIO_BLK_MAX_DISCARD_SEG];
 };
 
-/* What WRITE_ZEROES writes where fallocate cannot zero. */
-static const uint8_t zero_chunk[ZERO_CHUNK];
-
 static void put_le(uint8_t *p, uint64_t value, unsigned bytes)
 {
 	for (unsigned i = 0; i < bytes; i++)
 		p[i] = (uint8_t)(value >> (8 * i));
-}
-
-/* ---- The image ---------------------------------------------------------- */
-
-/* The overlay map is shared by the I/O threads: map_lock keeps one
- * thread's bits from undoing another's in the same byte. */
-static bool in_overlay(const struct virtio_blk *b, uint64_t sector)
-{
-	return b->overlay_map[sector / 8] & (1u << (sector % 8));
-}
-
-static void mark_overlay(struct virtio_blk *b, uint64_t sector, uint64_t count)
-{
-	uint64_t s = sector, end = sector + count;
-
-	pthread_mutex_lock(&b->map_lock);
-	/* Bit by bit to a byte boundary, then whole bytes, then bits again. */
-	for (; s < end && s % 8; s++)
-		b->overlay_map[s / 8] |= (uint8_t)(1u << (s % 8));
-	if (end - s >= 8) {
-		memset(b->overlay_map + s / 8, 0xff, (size_t)((end - s) / 8));
-		s += (end - s) / 8 * 8;
-	}
-	for (; s < end; s++)
-		b->overlay_map[s / 8] |= (uint8_t)(1u << (s % 8));
-	pthread_mutex_unlock(&b->map_lock);
-}
-
-/* How many sectors from first (at most count) lie all in the overlay or
- * all in the image, and which. */
-static uint64_t overlay_run(struct virtio_blk *b, uint64_t first, uint64_t count, bool *overlay)
-{
-	uint64_t j = 1;
-
-	pthread_mutex_lock(&b->map_lock);
-	*overlay = in_overlay(b, first);
-	while (j < count && in_overlay(b, first + j) == *overlay)
-		j++;
-	pthread_mutex_unlock(&b->map_lock);
-	return j;
-}
-
-/* Copies the bytes [off, off + len) of iov into out (at most as many
- * entries as iov has). */
-static unsigned iov_window(const struct iovec *iov, unsigned n, uint64_t off, uint64_t len,
-			   struct iovec *out)
-{
-	unsigned count = 0;
-
-	for (unsigned i = 0; i < n && len; i++) {
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		uint64_t take = iov[i].iov_len - off;
-		if (take > len)
-			take = len;
-		out[count++] = (struct iovec){ (uint8_t *)iov[i].iov_base + off, take };
-		len -= take;
-		off = 0;
-	}
-	return count;
-}
-
-/* Whether O_DIRECT takes this transfer: every buffer's address, and the
- * offset and every length, aligned as the filesystem asks. */
-static bool direct_aligned(const struct virtio_blk *b, const struct iovec *iov, unsigned n,
-			   uint64_t off)
-{
-	if (b->direct_fd < 0 || off % b->dio_off_align)
-		return false;
-	for (unsigned i = 0; i < n; i++)
-		if ((uintptr_t)iov[i].iov_base % b->dio_mem_align ||
-		    iov[i].iov_len % b->dio_off_align)
-			return false;
-	return true;
-}
-
-/* preadv/pwritev until all of iov (which it consumes) is done: through
- * direct (an O_DIRECT descriptor of the same file, or -1) while it takes
- * the transfer, else through fd, the page cache. The kernel keeps the two
- * coherent (a direct read writes dirty cached pages back first, a direct
- * write drops them), so a request may move from one to the other: one
- * the alignment refuses (EINVAL), or whose rest became unaligned after a
- * short transfer, goes on through fd. A read past the end of the file
- * (one shrunk under us) gives zeros, as a hole would. */
-static int full_io(int fd, int direct, bool write, struct iovec *iov, unsigned n, uint64_t off)
-{
-	while (n) {
-		int use = direct >= 0 ? direct : fd;
-		ssize_t r = write ? pwritev(use, iov, (int)n, (off_t)off)
-				  : preadv(use, iov, (int)n, (off_t)off);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EINVAL && use == direct) {
-				direct = -1;
-				continue;
-			}
-			return -errno;
-		}
-		if (r == 0) {
-			if (write)
-				return -EIO;
-			for (unsigned i = 0; i < n; i++)
-				memset(iov[i].iov_base, 0, iov[i].iov_len);
-			return 0;
-		}
-		size_t done = (size_t)r;
-		off += done;
-		while (n && done >= iov->iov_len) {
-			done -= iov->iov_len;
-			iov++;
-			n--;
-		}
-		if (n) {
-			iov->iov_base = (uint8_t *)iov->iov_base + done;
-			iov->iov_len -= done;
-		}
-	}
-	return 0;
-}
-
-/* Copies len bytes between buf and iov's bytes from off on: into iov if
- * to_iov, else out of it. */
-static void iov_copy(const struct iovec *iov, unsigned n, uint64_t off, uint8_t *buf,
-		     uint64_t len, bool to_iov)
-{
-	struct iovec piece[VIRTIO_BLK_SEG_MAX];
-	unsigned count = iov_window(iov, n, off, len, piece);
-
-	for (unsigned i = 0; i < count; i++) {
-		if (to_iov)
-			memcpy(piece[i].iov_base, buf, piece[i].iov_len);
-		else
-			memcpy(buf, piece[i].iov_base, piece[i].iov_len);
-		buf += piece[i].iov_len;
-	}
-}
-
-/* A direct transfer of iov's len bytes at off through the thread's bounce
- * buffer, a buffer at a time. */
-static int bounce_io(struct virtio_blk *b, struct virtio_blk_worker *w, bool write,
-		     const struct iovec *iov, unsigned n, uint64_t len, uint64_t off)
-{
-	for (uint64_t done = 0; done < len;) {
-		uint64_t chunk = len - done < VIRTIO_BLK_BOUNCE_BYTES ? len - done
-								      : VIRTIO_BLK_BOUNCE_BYTES;
-		struct iovec one = { w->bounce, (size_t)chunk };
-		if (write)
-			iov_copy(iov, n, done, w->bounce, chunk, false);
-		int err = full_io(b->fd, b->direct_fd, write, &one, 1, off + done);
-		if (err)
-			return err;
-		if (!write)
-			iov_copy(iov, n, done, w->bounce, chunk, true);
-		done += chunk;
-	}
-	return 0;
-}
-
-/* The image's own data: directly when the request allows it, through the
- * bounce buffer when there is one (then only the offset and the length
- * need the alignment). */
-static int image_io(struct virtio_blk *b, struct virtio_blk_worker *w, bool write,
-		    struct virtio_blk_req *req, struct iovec *iov, unsigned n, uint64_t off)
-{
-	uint64_t len = 0;
-
-	for (unsigned i = 0; i < n; i++)
-		len += iov[i].iov_len;
-	if (w->bounce && b->direct_fd >= 0 && off % b->dio_off_align == 0 &&
-	    len % b->dio_off_align == 0 && VIRTIO_BLK_BOUNCE_BYTES % b->dio_off_align == 0) {
-		req->bounced = true;
-		return bounce_io(b, w, write, iov, n, len, off);
-	}
-	int direct = direct_aligned(b, iov, n, off) ? b->direct_fd : -1;
-	return full_io(b->fd, direct, write, iov, n, off);
-}
-
-static int image_read(struct virtio_blk *b, struct virtio_blk_worker *w,
-		      struct virtio_blk_req *req)
-{
-	uint64_t first = req->sector, count = req->data_len / VIRTIO_BLK_SECTOR_SIZE;
-
-	if (!b->snapshot) {
-		unsigned n = iov_window(req->iov, req->niov, 0, req->data_len, w->scratch);
-		return image_io(b, w, false, req, w->scratch, n, first * VIRTIO_BLK_SECTOR_SIZE);
-	}
-	/* Runs of sectors that are all in the overlay or all in the image;
-	 * the overlay (perhaps on tmpfs) goes through the page cache. */
-	for (uint64_t i = 0; i < count;) {
-		bool overlay;
-		uint64_t run = overlay_run(b, first + i, count - i, &overlay);
-		unsigned n = iov_window(req->iov, req->niov, i * VIRTIO_BLK_SECTOR_SIZE,
-					run * VIRTIO_BLK_SECTOR_SIZE, w->scratch);
-		uint64_t off = (first + i) * VIRTIO_BLK_SECTOR_SIZE;
-		int err = overlay ? full_io(b->overlay_fd, -1, false, w->scratch, n, off)
-				  : image_io(b, w, false, req, w->scratch, n, off);
-		if (err)
-			return err;
-		i += run;
-	}
-	return 0;
-}
-
-static int image_write(struct virtio_blk *b, struct virtio_blk_worker *w,
-		       struct virtio_blk_req *req)
-{
-	unsigned n = iov_window(req->iov, req->niov, 0, req->data_len, w->scratch);
-	uint64_t off = req->sector * VIRTIO_BLK_SECTOR_SIZE;
-
-	/* Direct like reads: through the page cache, every written byte
-	 * needed a host page of its own, and on a host that is itself a
-	 * virtual machine a page its hypervisor never backed costs a fault
-	 * there (bench/disk: 0.1 of the host's direct write buffered, 0.8
-	 * direct, with the I/O threads serving a dd call's requests side by
-	 * side). FLUSH still fdatasyncs, for the disk's own cache. */
-	if (!b->snapshot)
-		return image_io(b, w, true, req, w->scratch, n, off);
-	int err = full_io(b->overlay_fd, -1, true, w->scratch, n, off);
-	if (!err)
-		mark_overlay(b, req->sector, req->data_len / VIRTIO_BLK_SECTOR_SIZE);
-	return err;
-}
-
-static int write_zero_bytes(int fd, uint64_t off, uint64_t len)
-{
-	while (len) {
-		size_t chunk = len < ZERO_CHUNK ? (size_t)len : ZERO_CHUNK;
-		ssize_t r = pwrite(fd, zero_chunk, chunk, (off_t)off);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return r < 0 ? -errno : -EIO;
-		off += (uint64_t)r;
-		len -= (uint64_t)r;
-	}
-	return 0;
-}
-
-/* Zeroes a range keeping the file sparse: a hole when the driver allows
- * unmapping, else zeroed extents in place; whichever the filesystem does
- * not support, the other, and plain zeros as the last resort. In snapshot
- * mode the overlay gets the zeros (its holes read as zeros). */
-static int image_write_zeroes(struct virtio_blk *b, const struct blk_range *r)
-{
-	int fd = b->snapshot ? b->overlay_fd : b->fd;
-	off_t off = (off_t)(r->sector * VIRTIO_BLK_SECTOR_SIZE);
-	off_t len = (off_t)((uint64_t)r->num_sectors * VIRTIO_BLK_SECTOR_SIZE);
-	int punch = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
-	int zero = FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
-	bool unmap = r->flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP;
-	int err = 0;
-
-	if (fallocate(fd, unmap ? punch : zero, off, len) &&
-	    fallocate(fd, unmap ? zero : punch, off, len))
-		err = write_zero_bytes(fd, (uint64_t)off, (uint64_t)len);
-	if (!err && b->snapshot)
-		mark_overlay(b, r->sector, r->num_sectors);
-	return err;
-}
-
-/* Discarding is a hint: the data after it is unspecified, so a filesystem
- * without holes, or a snapshot (whose image must not change), keeps it. */
-static void image_discard(struct virtio_blk *b, const struct blk_range *r)
-{
-	if (b->snapshot)
-		return;
-	if (fallocate(b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-		      (off_t)(r->sector * VIRTIO_BLK_SECTOR_SIZE),
-		      (off_t)((uint64_t)r->num_sectors * VIRTIO_BLK_SECTOR_SIZE))) {
-		/* Not supported here: nothing was discarded, which is allowed. */
-	}
-}
-
-static int image_sync(struct virtio_blk *b)
-{
-	/* The overlay is thrown away at exit: nothing to make durable. */
-	if (b->snapshot)
-		return 0;
-	return fdatasync(b->fd) ? -errno : 0;
 }
 
 /* ---- The I/O thread ------------------------------------------------------ */
@@ -346,34 +56,38 @@ static int image_sync(struct virtio_blk *b)
 static uint8_t serve(struct virtio_blk *b, struct virtio_blk_worker *w,
 		     struct virtio_blk_req *req)
 {
+	struct disk_image *d = &b->disk;
 	int err = 0;
 
 	req->bounced = false;
 	switch (req->type) {
 	case VIRTIO_BLK_T_IN:
-		err = image_read(b, w, req);
+		err = disk_image_read(d, &w->io, req->iov, req->niov, req->sector, &req->bounced);
 		if (!err)
 			req->bytes = req->data_len;
 		break;
 	case VIRTIO_BLK_T_OUT:
-		err = image_write(b, w, req);
+		err = disk_image_write(d, &w->io, req->iov, req->niov, req->sector, &req->bounced);
 		if (!err && req->writethrough)
-			err = image_sync(b);
+			err = disk_image_sync(d);
 		if (!err)
 			req->bytes = req->data_len;
 		break;
 	case VIRTIO_BLK_T_FLUSH:
-		err = image_sync(b);
+		err = disk_image_sync(d);
 		break;
 	case VIRTIO_BLK_T_DISCARD:
 		for (unsigned i = 0; i < req->nranges; i++)
-			image_discard(b, &req->ranges[i]);
+			disk_image_discard(d, req->ranges[i].sector, req->ranges[i].num_sectors);
 		break;
 	case VIRTIO_BLK_T_WRITE_ZEROES:
 		for (unsigned i = 0; i < req->nranges && !err; i++)
-			err = image_write_zeroes(b, &req->ranges[i]);
+			err = disk_image_write_zeroes(d, req->ranges[i].sector,
+						      req->ranges[i].num_sectors,
+						      req->ranges[i].flags &
+							      VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP);
 		if (!err && req->writethrough)
-			err = image_sync(b);
+			err = disk_image_sync(d);
 		break;
 	default:
 		break;
@@ -414,9 +128,7 @@ static void *io_thread(void *arg)
 	struct virtio_blk *b = w->blk;
 	bool served = false;
 
-	w->bounce = aligned_alloc(VIRTIO_BLK_BOUNCE_BYTES, VIRTIO_BLK_BOUNCE_BYTES);
-	if (w->bounce)
-		madvise(w->bounce, VIRTIO_BLK_BOUNCE_BYTES, MADV_HUGEPAGE);
+	disk_io_init(&w->io, true);
 	pthread_mutex_lock(&b->lock);
 	for (;;) {
 		if (served && !b->queued && !b->stop && poll_queue(b) && b->queued)
@@ -467,8 +179,7 @@ static void *io_thread(void *arg)
 		pthread_mutex_lock(&b->lock);
 	}
 	pthread_mutex_unlock(&b->lock);
-	free(w->bounce);
-	w->bounce = NULL;
+	disk_io_destroy(&w->io);
 	return NULL;
 }
 
@@ -560,7 +271,7 @@ static bool build_iov(struct virtio_blk_req *req, const struct virtq_seg *seg, u
 
 static bool sectors_ok(const struct virtio_blk *b, uint64_t sector, uint64_t count)
 {
-	return sector <= b->sectors && count <= b->sectors - sector;
+	return sector <= b->disk.sectors && count <= b->disk.sectors - sector;
 }
 
 /* Finishes a request on the spot; false (nothing for the I/O thread). */
@@ -591,7 +302,7 @@ static bool parse_rw(struct virtio_blk *b, struct virtio_blk_req *req, const str
 		b->cpu_stats.reads++;
 	else
 		b->cpu_stats.writes++;
-	if (!in && b->readonly)
+	if (!in && b->disk.readonly)
 		return bad(b, req);
 	if (!build_iov(req, b->segs, c->nseg, in, in ? 0 : HEADER_SIZE, len) ||
 	    len % VIRTIO_BLK_SECTOR_SIZE ||
@@ -614,7 +325,7 @@ static bool parse_ranges(struct virtio_blk *b, struct virtio_blk_req *req,
 		b->cpu_stats.discards++;
 	else
 		b->cpu_stats.write_zeroes++;
-	if (b->readonly)
+	if (b->disk.readonly)
 		return bad(b, req);
 	if (!virtio_pci_negotiated(&b->vp, feature))
 		return answer(b, req, VIRTIO_BLK_S_UNSUPP);
@@ -870,179 +581,26 @@ struct virtio_blk_stats virtio_blk_get_stats(struct virtio_blk *b)
 
 /* ---- Opening, attaching, closing ---------------------------------------- */
 
-/* An unlinked file for --snapshot's writes, where temporary files go:
- * $TMPDIR if set, else beside the image, else /tmp. */
-static int open_overlay(const char *image, char *err, size_t errlen)
-{
-	char image_dir[PATH_MAX];
-	const char *dirs[3];
-	unsigned ndirs = 0;
-	const char *tmpdir = getenv("TMPDIR");
-	int last_errno = ENOENT;
-
-	if (tmpdir && *tmpdir)
-		dirs[ndirs++] = tmpdir;
-	snprintf(image_dir, sizeof(image_dir), "%s", image);
-	char *slash = strrchr(image_dir, '/');
-	if (!slash)
-		snprintf(image_dir, sizeof(image_dir), ".");
-	else if (slash == image_dir)
-		slash[1] = '\0';
-	else
-		*slash = '\0';
-	dirs[ndirs++] = image_dir;
-	dirs[ndirs++] = "/tmp";
-	for (unsigned i = 0; i < ndirs; i++) {
-		int fd = open(dirs[i], O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-		if (fd >= 0)
-			return fd;
-		last_errno = errno;
-		/* A filesystem without O_TMPFILE: create and unlink at once. */
-		if (errno == EOPNOTSUPP || errno == EISDIR) {
-			char name[PATH_MAX];
-			snprintf(name, sizeof(name), "%s/btvm-snapshot-XXXXXX", dirs[i]);
-			fd = mkostemp(name, O_CLOEXEC);
-			if (fd >= 0) {
-				unlink(name);
-				return fd;
-			}
-			last_errno = errno;
-		}
-	}
-	snprintf(err, errlen, "%s: cannot create a snapshot overlay: %s", image,
-		 strerror(last_errno));
-	return -last_errno;
-}
-
-static int open_fail(char *err, size_t errlen, const char *path, int e, const char *what)
-{
-	if (what)
-		snprintf(err, errlen, "%s: %s: %s", path, what, strerror(e));
-	else
-		snprintf(err, errlen, "%s: %s", path, strerror(e));
-	return -e;
-}
-
-/* The image once more with O_DIRECT, so reads and writes of guest RAM
- * skip the host's page cache (the guest has its own): the data goes
- * between the disk and guest RAM with no copy on this side, which is most
- * of the cost of a large request. A filesystem that refuses O_DIRECT
- * (tmpfs before Linux 6.6), or a name that no longer leads to the file
- * opened, leaves direct_fd at -1 and every request on fd. */
-static void open_direct(struct virtio_blk *b, const struct stat *st)
-{
-	struct stat again;
-	int fd = open(b->path, (b->readonly || b->snapshot ? O_RDONLY : O_RDWR) | O_DIRECT |
-				       O_CLOEXEC);
-
-	if (fd < 0)
-		return;
-	if (fstat(fd, &again) || again.st_dev != st->st_dev || again.st_ino != st->st_ino) {
-		close(fd);
-		return;
-	}
-	/* The alignment O_DIRECT needs, where the kernel says (6.1 on);
-	 * else a page for memory and offsets, which any device accepts. */
-	b->dio_mem_align = b->dio_off_align = 4096;
-#ifdef STATX_DIOALIGN
-	struct statx sx;
-	if (!statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) && (sx.stx_mask & STATX_DIOALIGN)) {
-		if (!sx.stx_dio_mem_align || !sx.stx_dio_offset_align) {
-			close(fd);	/* the kernel says this file has no direct I/O */
-			return;
-		}
-		b->dio_mem_align = sx.stx_dio_mem_align;
-		b->dio_off_align = sx.stx_dio_offset_align;
-	}
-#endif
-	b->direct_fd = fd;
-}
-
-static int open_image(struct virtio_blk *b, const char *path, bool readonly, bool snapshot,
-		      char *err, size_t errlen)
-{
-	struct stat st;
-
-	b->readonly = readonly;
-	b->snapshot = snapshot;
-	b->path = strdup(path);
-	if (!b->path)
-		return open_fail(err, errlen, path, ENOMEM, NULL);
-	/* The image is only read under --snapshot. */
-	b->fd = open(path, (readonly || snapshot ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	if (b->fd < 0)
-		return open_fail(err, errlen, path, errno, NULL);
-	if (fstat(b->fd, &st))
-		return open_fail(err, errlen, path, errno, NULL);
-	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file or block device", path);
-		return -EINVAL;
-	}
-	/* An open file description lock, like QEMU's: it conflicts with any
-	 * other open of the file, in this process or another, so two
-	 * machines never write one image. */
-	struct flock fl = {
-		.l_type = readonly || snapshot ? F_RDLCK : F_WRLCK,
-		.l_whence = SEEK_SET,
-	};
-	if (fcntl(b->fd, F_OFD_SETLK, &fl)) {
-		if (errno == EAGAIN || errno == EACCES) {
-			snprintf(err, errlen, "image %s is in use by another process", path);
-			return -EBUSY;
-		}
-		return open_fail(err, errlen, path, errno, "cannot lock");
-	}
-	/* lseek also sizes block devices. A size that is not a whole number
-	 * of sectors leaves its tail invisible to the guest: the device
-	 * counts in 512-byte sectors. */
-	off_t end = lseek(b->fd, 0, SEEK_END);
-	if (end < 0)
-		return open_fail(err, errlen, path, errno, "cannot size");
-	b->sectors = (uint64_t)end / VIRTIO_BLK_SECTOR_SIZE;
-	const char *base = strrchr(path, '/');
-	virtio_blk_set_serial(b, base ? base + 1 : path);
-	open_direct(b, &st);
-	if (!snapshot)
-		return 0;
-
-	int fd = open_overlay(path, err, errlen);
-	if (fd < 0)
-		return fd;
-	b->overlay_fd = fd;
-	/* As large as the image and all holes: only what the guest writes
-	 * takes space. */
-	if (ftruncate(fd, end))
-		return open_fail(err, errlen, path, errno, "cannot size the snapshot overlay");
-	/* A bit a sector, in pages the kernel supplies when first touched. */
-	b->overlay_map_len = (size_t)(b->sectors / 8 + 1);
-	void *map = mmap(NULL, b->overlay_map_len, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (map == MAP_FAILED) {
-		b->overlay_map_len = 0;
-		return open_fail(err, errlen, path, errno, "snapshot map");
-	}
-	b->overlay_map = map;
-	return 0;
-}
-
 int virtio_blk_open(struct virtio_blk *b, const char *path, bool readonly, bool snapshot,
 		    char *err, size_t errlen)
 {
 	memset(b, 0, sizeof(*b));
-	b->fd = b->overlay_fd = b->direct_fd = -1;
 	pthread_mutex_init(&b->lock, NULL);
-	pthread_mutex_init(&b->map_lock, NULL);
 	pthread_cond_init(&b->work, NULL);
 	pthread_cond_init(&b->idle, NULL);
 	atomic_init(&b->done_ready, false);
 	atomic_init(&b->queued_ready, false);
 	b->poll_ns = b->poll_window = host_cpus_allowed() > 1 ? VIRTIO_BLK_POLL_NS : 0;
 	b->opened = true;
-	int ret = open_image(b, path, readonly, snapshot, err, errlen);
+	int ret = disk_image_open(&b->disk, path, readonly, snapshot, err, errlen);
 	/* Whatever was opened goes again: a failed open leaves nothing. */
-	if (ret)
+	if (ret) {
 		virtio_blk_close(b);
-	return ret;
+		return ret;
+	}
+	const char *base = strrchr(path, '/');
+	virtio_blk_set_serial(b, base ? base + 1 : path);
+	return 0;
 }
 
 void virtio_blk_set_serial(struct virtio_blk *b, const char *serial)
@@ -1062,7 +620,7 @@ static void fill_config(struct virtio_blk *b)
 	uint8_t *c = b->config;
 
 	memset(c, 0, sizeof(b->config));
-	put_le(c + VIRTIO_BLK_CFG_CAPACITY, b->sectors, 8);
+	put_le(c + VIRTIO_BLK_CFG_CAPACITY, b->disk.sectors, 8);
 	put_le(c + VIRTIO_BLK_CFG_SIZE_MAX, VIRTIO_BLK_SIZE_MAX, 4);
 	put_le(c + VIRTIO_BLK_CFG_SEG_MAX, VIRTIO_BLK_SEG_MAX, 4);
 	put_le(c + VIRTIO_BLK_CFG_BLK_SIZE, VIRTIO_BLK_SECTOR_SIZE, 4);
@@ -1093,9 +651,9 @@ int virtio_blk_attach(struct virtio_blk *b, uint8_t devfn, const struct guest_ra
 			    1ull << VIRTIO_BLK_F_BLK_SIZE | 1ull << VIRTIO_BLK_F_FLUSH;
 	int err;
 
-	if (b->fd < 0 || b->thread_running)
+	if (b->disk.fd < 0 || b->thread_running)
 		return -EINVAL;
-	if (b->readonly)
+	if (b->disk.readonly)
 		features |= 1ull << VIRTIO_BLK_F_RO;
 	else
 		features |= 1ull << VIRTIO_BLK_F_DISCARD | 1ull << VIRTIO_BLK_F_WRITE_ZEROES;
@@ -1151,21 +709,9 @@ void virtio_blk_close(struct virtio_blk *b)
 	}
 	free(b->reqs);
 	b->reqs = b->free_reqs = NULL;
-	if (b->overlay_map)
-		munmap(b->overlay_map, b->overlay_map_len);
-	b->overlay_map = NULL;
-	if (b->overlay_fd >= 0)
-		close(b->overlay_fd);
-	if (b->direct_fd >= 0)
-		close(b->direct_fd);
-	if (b->fd >= 0)
-		close(b->fd);
-	b->fd = b->overlay_fd = b->direct_fd = -1;
-	free(b->path);
-	b->path = NULL;
+	disk_image_close(&b->disk);
 	pthread_cond_destroy(&b->idle);
 	pthread_cond_destroy(&b->work);
-	pthread_mutex_destroy(&b->map_lock);
 	pthread_mutex_destroy(&b->lock);
 	b->opened = false;
 }
@@ -1173,8 +719,6 @@ void virtio_blk_close(struct virtio_blk *b)
 /* ---- Snapshots ---------------------------------------------------------- */
 
 #define VIRTIO_BLK_SNAP_VERSION 1u
-/* Overlay data moves through a buffer this large. */
-#define SNAP_CHUNK_SECTORS 2048u
 
 void virtio_blk_quiesce(struct virtio_blk *b)
 {
@@ -1192,84 +736,15 @@ void virtio_blk_quiesce(struct virtio_blk *b)
 	}
 }
 
-/* The overlay's runs of written sectors, each as start, count, data. */
-static void save_overlay(struct virtio_blk *b, struct snap_writer *w)
-{
-	uint8_t *buf = malloc((size_t)SNAP_CHUNK_SECTORS * VIRTIO_BLK_SECTOR_SIZE);
-	if (!buf) {
-		snapw_fail(w, -ENOMEM, "out of memory for the disk overlay");
-		return;
-	}
-	uint64_t s = 0;
-	while (s < b->sectors && !w->err) {
-		/* Whole zero bytes of the map are skipped at once. */
-		if (!(s % 8) && !b->overlay_map[s / 8]) {
-			s += 8;
-			continue;
-		}
-		if (!in_overlay(b, s)) {
-			s++;
-			continue;
-		}
-		uint64_t n = 0;
-		while (s + n < b->sectors && n < SNAP_CHUNK_SECTORS && in_overlay(b, s + n))
-			n++;
-		size_t len = (size_t)n * VIRTIO_BLK_SECTOR_SIZE;
-		ssize_t got = pread(b->overlay_fd, buf, len, (off_t)(s * VIRTIO_BLK_SECTOR_SIZE));
-		if (got != (ssize_t)len) {
-			snapw_fail(w, got < 0 ? -errno : -EIO, "%s: cannot read the snapshot overlay",
-				   b->path);
-			break;
-		}
-		snapw_u64(w, s);
-		snapw_u64(w, n);
-		snapw_bytes(w, buf, len);
-		s += n;
-	}
-	snapw_u64(w, 0);
-	snapw_u64(w, 0);   /* no more runs */
-	free(buf);
-}
-
-static int load_overlay(struct virtio_blk *b, struct snap_reader *r)
-{
-	uint8_t *buf = malloc((size_t)SNAP_CHUNK_SECTORS * VIRTIO_BLK_SECTOR_SIZE);
-	if (!buf)
-		return snapr_fail(r, "out of memory for the disk overlay");
-	while (!r->err) {
-		uint64_t s = snapr_u64(r), n = snapr_u64(r);
-		if (r->err || !n)
-			break;
-		if (n > SNAP_CHUNK_SECTORS || s >= b->sectors || n > b->sectors - s) {
-			snapr_fail(r, "overlay run of %llu sectors at %llu outside the disk",
-				   (unsigned long long)n, (unsigned long long)s);
-			break;
-		}
-		size_t len = (size_t)n * VIRTIO_BLK_SECTOR_SIZE;
-		snapr_bytes(r, buf, len);
-		if (r->err)
-			break;
-		if (pwrite(b->overlay_fd, buf, len, (off_t)(s * VIRTIO_BLK_SECTOR_SIZE)) !=
-		    (ssize_t)len) {
-			snapr_fail(r, "cannot write the snapshot overlay: %s", strerror(errno));
-			break;
-		}
-		mark_overlay(b, s, n);
-	}
-	free(buf);
-	return r->err;
-}
-
 void virtio_blk_save(struct virtio_blk *b, const char *tag, struct snap_writer *w)
 {
 	snapw_begin(w, tag, VIRTIO_BLK_SNAP_VERSION, true);
-	snapw_str(w, b->path);
-	snapw_u64(w, b->sectors);
-	snapw_bool(w, b->readonly);
-	snapw_bool(w, b->snapshot);
+	snapw_str(w, b->disk.path);
+	snapw_u64(w, b->disk.sectors);
+	snapw_bool(w, b->disk.readonly);
+	snapw_bool(w, b->disk.snapshot);
 	virtio_pci_save(&b->vp, w);
-	if (b->snapshot)
-		save_overlay(b, w);
+	disk_image_save_overlay(&b->disk, w);
 	snapw_end(w);
 }
 
@@ -1284,14 +759,14 @@ int virtio_blk_load(struct virtio_blk *b, struct snap_reader *r)
 	bool readonly = snapr_bool(r), snapshot = snapr_bool(r);
 	if (r->err)
 		return r->err;
-	if (sectors != b->sectors)
+	if (sectors != b->disk.sectors)
 		return snapr_fail(r, "disk %s has %llu sectors now, %llu when the snapshot was taken",
-				  b->path, (unsigned long long)b->sectors,
+				  b->disk.path, (unsigned long long)b->disk.sectors,
 				  (unsigned long long)sectors);
-	if (readonly != b->readonly || snapshot != b->snapshot)
-		return snapr_fail(r, "disk %s is opened differently (readonly, --snapshot)", b->path);
+	if (readonly != b->disk.readonly || snapshot != b->disk.snapshot)
+		return snapr_fail(r, "disk %s is opened differently (readonly, --snapshot)",
+				  b->disk.path);
 	virtio_pci_load(&b->vp, r);
-	if (snapshot)
-		load_overlay(b, r);
+	disk_image_load_overlay(&b->disk, r);
 	return snapr_end(r);
 }

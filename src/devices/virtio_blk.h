@@ -36,24 +36,12 @@
  * virtio_blk_reset) waits for the request the I/O thread is serving and
  * drops the others, so nothing writes guest RAM after it.
  *
- * The image: opened O_RDWR, or O_RDONLY when read-only or under
- * --snapshot, and once more with O_DIRECT where the filesystem allows it:
- * a read or write whose offset and length are aligned as statx says goes
- * between the disk and the I/O thread's bounce buffer without the host's
- * page cache (the guest caches for itself), any other, or one the kernel
- * refuses with EINVAL, through the page cache; the kernel keeps the two
- * coherent. The bounce buffer (VIRTIO_BLK_BOUNCE_BYTES, huge pages where
- * the host gives them) stands between the disk and guest RAM because
- * direct I/O to and from guest RAM, a shared memfd of pages the host
- * scattered, was slower than a copy through it. The overlay goes through
- * the page cache. The image is locked as QEMU locks its images (an OFD
- * lock on the whole file: a write lock for read-write, a read lock
- * otherwise), so two VMMs never write one image. Raw format only; its size
- * is rounded down to a whole sector. With snapshot, writes go to an
- * unlinked sparse overlay file in $TMPDIR (else the image's directory,
- * else /tmp) and a bitmap of the sectors it holds; reads take each sector
- * from wherever it is newest; the image itself is never written, and the
- * overlay goes with the process. */
+ * The image is a struct disk_image (host/disk_image.h), which every disk
+ * device shares: opened and locked as QEMU locks its images, transfers
+ * direct where the filesystem takes O_DIRECT (through the I/O thread's
+ * bounce buffer, VIRTIO_BLK_BOUNCE_BYTES, where the transfer is aligned),
+ * and under --snapshot an overlay that takes every write, the image
+ * itself never written. */
 #ifndef BTVM_DEVICES_VIRTIO_BLK_H
 #define BTVM_DEVICES_VIRTIO_BLK_H
 
@@ -67,6 +55,7 @@
 #include "devices/bus.h"
 #include "devices/virtio_pci.h"
 #include "devices/virtio_queue.h"
+#include "host/disk_image.h"
 #include "mmu/guest_ram.h"
 
 #define VIRTIO_ID_BLOCK		2
@@ -112,13 +101,10 @@
  * every stack write; the shadow now drops a table written that often
  * unseen (mmu/shadow.c, unshadow_table). */
 #define VIRTIO_BLK_IO_THREADS	4u
-/* Each I/O thread's bounce buffer, through which direct transfers go (a
- * longer one a buffer at a time). On the benchmark host (a virtual
- * machine) a 1 MiB O_DIRECT write from guest RAM took 270-380 us, the
- * same from an anonymous buffer 190-220 us, with the copy into that buffer
- * 230-320 us; reads 550-880 us against 410-550 us; 4 KiB reads 62-70 us
- * against 55-59 us. Huge-page aligned so the host can back it with one. */
-#define VIRTIO_BLK_BOUNCE_BYTES	(2u << 20)
+/* Each I/O thread's bounce buffer (host/disk_image.h says why). */
+#define VIRTIO_BLK_BOUNCE_BYTES	DISK_IMAGE_BOUNCE_BYTES
+_Static_assert(VIRTIO_BLK_SEG_MAX <= DISK_IMAGE_MAX_IOV, "a request's data fits one transfer");
+_Static_assert(VIRTIO_BLK_SECTOR_SIZE == DISK_IMAGE_SECTOR_SIZE, "one sector size");
 /* How long at most an I/O thread that has just served a request spins for
  * the next one before it sleeps. A sleeping thread took 125-230 us to
  * start on a request (a futex wake of a thread whose CPU, on a host that
@@ -189,10 +175,10 @@ struct virtio_blk;
 struct virtio_blk_worker {
 	struct virtio_blk *blk;
 	pthread_t thread;
-	struct iovec scratch[VIRTIO_BLK_SEG_MAX];
-	/* VIRTIO_BLK_BOUNCE_BYTES, the thread's own; NULL if allocation
-	 * failed (then direct transfers go straight to guest RAM). */
-	uint8_t *bounce;
+	/* The thread's own transfer context and bounce buffer (NULL if
+	 * allocation failed: direct transfers then go straight to guest
+	 * RAM). */
+	struct disk_io io;
 };
 
 struct virtio_blk {
@@ -202,18 +188,7 @@ struct virtio_blk {
 	const struct guest_ram *ram;
 	struct virtio_blk_host host;
 
-	/* The image. */
-	char *path;
-	int fd, overlay_fd;	/* overlay_fd: --snapshot's writes, else -1 */
-	/* The image again with O_DIRECT, or -1 where the filesystem refuses
-	 * it; used for requests aligned as dio_* say (statx's DIOALIGN). */
-	int direct_fd;
-	uint32_t dio_mem_align, dio_off_align;
-	bool readonly, snapshot;
-	uint64_t sectors;
-	uint8_t *overlay_map;	/* a bit per sector in the overlay, under map_lock */
-	pthread_mutex_t map_lock;
-	size_t overlay_map_len;
+	struct disk_image disk;
 	char serial[VIRTIO_BLK_ID_BYTES + 1];
 
 	bool opened;

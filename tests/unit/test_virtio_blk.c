@@ -833,10 +833,10 @@ static void test_bounce(struct harness *h)
 	free(file);
 	/* Where the filesystem refuses O_DIRECT, the page cache serves both. */
 	struct virtio_blk_stats s = virtio_blk_get_stats(&h->blk);
-	CHECK_EQ(s.bounced, h->blk.direct_fd >= 0 ? 2u : 0u);
+	CHECK_EQ(s.bounced, h->blk.disk.direct_fd >= 0 ? 2u : 0u);
 	CHECK_EQ(s.bytes_written, total);
 	CHECK_EQ(s.bytes_read, total);
-	if (h->blk.direct_fd < 0)
+	if (h->blk.disk.direct_fd < 0)
 		printf("test_bounce: %s takes no O_DIRECT; checked the page-cache path\n", h->path);
 	teardown(h);
 	unlink(h->path);
@@ -965,7 +965,7 @@ static void test_discard_write_zeroes(struct harness *h)
 	uint32_t num[33], flags[33] = { 0 };
 
 	/* WRITE_ZEROES with unmap over 256 KiB: zeros, a hole, same size. */
-	fsync(h->blk.fd);
+	fsync(h->blk.disk.fd);
 	CHECK_EQ(stat(h->path, &before), 0);
 	sec[0] = 512;
 	num[0] = 512;
@@ -1438,7 +1438,7 @@ static void test_open_and_lock(struct harness *h)
 	virtio_blk_close(&b);
 	virtio_blk_close(&a);
 	CHECK_EQ(virtio_blk_open(&a, h->path, false, false, err, sizeof(err)), 0);
-	CHECK_EQ(a.sectors, IMAGE_SECTORS);
+	CHECK_EQ(a.disk.sectors, IMAGE_SECTORS);
 	virtio_blk_close(&a);
 
 	/* Missing, a directory. */
@@ -1465,7 +1465,7 @@ static void test_open_and_lock(struct harness *h)
 	CHECK(fd >= 0 && ftruncate(fd, 1000) == 0);
 	close(fd);
 	CHECK_EQ(virtio_blk_open(&a, odd, false, false, err, sizeof(err)), 0);
-	CHECK_EQ(a.sectors, 1);
+	CHECK_EQ(a.disk.sectors, 1);
 	virtio_blk_close(&a);
 	unlink(odd);
 }
