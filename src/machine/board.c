@@ -69,8 +69,8 @@ int board_create(struct board **out, const struct board_config *cfg, char *err, 
 {
 	int ret;
 
-	/* Cache-line aligned: struct cpu's hot fields stay on lines of
-	 * their own whatever the allocator returns. */
+	/* 64-byte aligned: where the vCPUs' fields fall on cache lines does
+	 * not depend on the allocator. */
 	struct board *board = NULL;
 	*out = NULL;
 	if (posix_memalign((void **)&board, 64, sizeof(*board))) {

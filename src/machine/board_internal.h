@@ -159,6 +159,15 @@ static inline struct board_vcpu *board__bsp(struct board *board)
 	return &board->vcpus[0];
 }
 
+/* The board of the bootstrap processor's slot, without a load: the slot
+ * is vcpus[0]. Its interrupt path asks the 8259 at every instruction
+ * boundary an interrupt could be taken at, and v->board would add a
+ * dependent load there. */
+static inline struct board *board__of_bsp(struct board_vcpu *v)
+{
+	return (struct board *)((char *)v - offsetof(struct board, vcpus));
+}
+
 /* The ISA lines both the wiring and the run loop name. */
 #define COM1_IRQ 4
 #define PIT_IRQ 0

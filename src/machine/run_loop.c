@@ -259,18 +259,19 @@ void board__platform_poll(void *opaque)
 }
 
 /* The local APIC's own requests come first; the 8259's INT reaches the
- * CPU as ExtINT through LINT0 (or directly with the APIC off). */
-static bool platform_intr(void *opaque)
-{
-	const struct board_vcpu *v = opaque;
-	return lapic_has_interrupt(&v->lapic) ||
-	       (lapic_accepts_pic(&v->lapic) && pic8259_has_interrupt(&v->board->pic));
-}
-
-static int platform_inta(void *opaque)
+ * bootstrap processor as ExtINT through LINT0 (or directly with the APIC
+ * off). */
+static bool bsp_intr(void *opaque)
 {
 	struct board_vcpu *v = opaque;
-	struct board *board = v->board;
+	return lapic_has_interrupt(&v->lapic) ||
+	       (lapic_accepts_pic(&v->lapic) && pic8259_has_interrupt(&board__of_bsp(v)->pic));
+}
+
+static int bsp_inta(void *opaque)
+{
+	struct board_vcpu *v = opaque;
+	struct board *board = board__of_bsp(v);
 	int vector;
 	bool from_pic = !lapic_has_interrupt(&v->lapic);
 	if (!from_pic)
@@ -284,6 +285,20 @@ static int platform_inta(void *opaque)
 		     : !(pin2 & IOAPIC_MASKED) && vector == (int)(pin2 & IOAPIC_VECTOR_MASK))
 		pit8254_irq_taken(&board->pit);
 	return vector;
+}
+
+/* Any other vCPU hears its LAPIC only: the 8259 and the I/O APIC's
+ * messages go to the bootstrap processor. */
+static bool ap_intr(void *opaque)
+{
+	const struct board_vcpu *v = opaque;
+	return lapic_has_interrupt(&v->lapic);
+}
+
+static int ap_inta(void *opaque)
+{
+	struct board_vcpu *v = opaque;
+	return lapic_acknowledge(&v->lapic);
 }
 
 static int platform_msr(void *opaque, uint32_t index, bool write, uint64_t *value)
@@ -521,10 +536,11 @@ int board_run(struct board *board)
 /* Each vCPU's platform: its slot is the callbacks' opaque. */
 void board__vcpu_platform(struct board_vcpu *v)
 {
+	bool bsp = v->index == 0;
 	v->plat = (struct cpu_platform){
 		.poll = board__platform_poll,
-		.intr = platform_intr,
-		.inta = platform_inta,
+		.intr = bsp ? bsp_intr : ap_intr,
+		.inta = bsp ? bsp_inta : ap_inta,
 		.wait = platform_wait,
 		.msr = platform_msr,
 		.apic_enabled = platform_apic_enabled,
