@@ -12,13 +12,20 @@
 #include <unistd.h>
 
 #include "boot/disk_boot.h"
+#include "frontend/board_explain.h"
+#include "frontend/board_screen.h"
+#include "frontend/board_stats.h"
+#include "frontend/gdbstub.h"
 #include "frontend/migration.h"
+#include "frontend/monitor.h"
+#include "host/display.h"
 #include "host/outfile.h"
 #include "host/tcp_address.h"
 #include "isa/cpuid.h"
 #include "isa/sensitive.h"
 #include "machine/board.h"
 #include "machine/board_snapshot.h"
+#include "mmu/guest_ram.h"
 
 #define EXIT_USAGE 2
 
@@ -569,12 +576,59 @@ static int take_snapshot_config(struct board_config *cfg, const struct run_given
 	return -1;
 }
 
+/* The front ends (machine/control.h): opened after the board is built,
+ * closed before it is taken down. */
+struct frontends {
+	struct board_explain *explain;
+	struct board_screen *screen;
+	struct board_stats *stats;
+	struct monitor *monitor;
+	struct gdbstub *gdb;
+};
+
+/* The statistics first: they give back SIGUSR1 and SIGTERM. The monitor
+ * stops a migration it started. */
+static void close_frontends(struct frontends *fe)
+{
+	board_stats_close(fe->stats);
+	gdbstub_close(fe->gdb);
+	monitor_close(fe->monitor);
+	board_screen_close(fe->screen);
+	board_explain_close(fe->explain);
+	*fe = (struct frontends){ 0 };
+}
+
+/* Each registers with the board as it opens, and the board calls them in
+ * that order. 0, or a negative errno with a one-line message in err. */
+static int open_frontends(struct frontends *fe, struct board *board,
+			  const struct board_config *cfg, char *err, size_t err_len)
+{
+	*fe = (struct frontends){ 0 };
+	int ret = board_explain_open(&fe->explain, board, err, err_len);
+	if (!ret)
+		ret = board_screen_open(&fe->screen, board, err, err_len);
+	if (!ret)
+		ret = board_stats_open(&fe->stats, board, fe->screen, fe->explain, err, err_len);
+	if (!ret)
+		ret = monitor_open(&fe->monitor, board, cfg->monitor_path, fe->screen, fe->stats, err,
+				   err_len);
+	if (!ret && cfg->gdb)
+		ret = gdbstub_open(&fe->gdb, board, cfg->gdb_host, cfg->gdb_port, err, err_len);
+	if (ret) {
+		close_frontends(fe);
+		return ret;
+	}
+	monitor_set_gdb(fe->monitor, fe->gdb);
+	return 0;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	struct run_given given;
 	struct board_snapshot_config *sc = NULL;
 	struct board_config cfg;
-	struct board board;
+	struct board *board;
+	struct frontends fe;
 	struct disk_boot db = { 0 };
 	char err[512];
 	char cmdline[4096];
@@ -681,29 +735,40 @@ static int cmd_run(int argc, char **argv)
 		free(sc);
 		return EXIT_FAILURE;
 	}
+	if (open_frontends(&fe, board, &cfg, err, sizeof(err))) {
+		fprintf(stderr, "btvm: %s\n", err);
+		board_destroy(board);
+		migration_incoming_free(incoming);
+		disk_boot_free(&db);
+		free(sc);
+		return EXIT_FAILURE;
+	}
 	if (incoming) {
-		int ret = migration_receive(&board, incoming, err, sizeof(err));
+		int ret = migration_receive(board, incoming, err, sizeof(err));
 		incoming = NULL;
 		if (ret) {
 			fprintf(stderr, "btvm: %s\n", err);
-			board_destroy(&board);
+			close_frontends(&fe);
+			board_destroy(board);
 			disk_boot_free(&db);
 			free(sc);
 			return EXIT_FAILURE;
 		}
 	} else if (cfg.restore_path &&
-		   board_snapshot_restore(&board, cfg.restore_path, err, sizeof(err))) {
+		   board_snapshot_restore(board, cfg.restore_path, err, sizeof(err))) {
 		fprintf(stderr, "btvm: %s\n", err);
-		board_destroy(&board);
+		close_frontends(&fe);
+		board_destroy(board);
 		disk_boot_free(&db);
 		free(sc);
 		return EXIT_FAILURE;
 	}
-	status = board_run(&board);
-	if (board_stats_finish(&board) && status == 0)
+	status = board_run(board);
+	if (board_stats_finish(fe.stats) && status == 0)
 		status = EXIT_FAILURE;
-	bool terminated = board_stats_terminated(&board);
-	board_destroy(&board);
+	bool terminated = board_stats_terminated(fe.stats);
+	close_frontends(&fe);
+	board_destroy(board);
 	disk_boot_free(&db);
 	free(sc);
 	if (terminated) {

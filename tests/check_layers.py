@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """The folder dependency check: reads every #include "..." in src/ and fails
 when a file includes a header of a folder that is not below its own in the
-order tests/layers.txt declares (the one place the order lives), unless that
-include is one of the file's listed exceptions there. It also keeps the
-layer diagram in docs/DESIGN.md equal to what the code says.
+order tests/layers.txt declares (the one place the order lives), or a
+header that file declares private to its folder from another folder,
+unless that include is one of the file's listed exceptions there. It also
+keeps the layer diagram in docs/DESIGN.md equal to what the code says.
 
   check_layers.py SRC_DIR LAYERS_FILE [DESIGN_MD]  check (the CTest test)
   check_layers.py --diagram SRC_DIR LAYERS_FILE    print the text diagram
@@ -21,9 +22,10 @@ DOC_END = "<!-- end of layers -->"
 
 
 def read_layers(path):
-    """Layers lowest first (each a list of folders beside each other) and
-    the allowed exceptions as (file, header) pairs."""
-    layers, exceptions = [], set()
+    """Layers lowest first (each a list of folders beside each other), the
+    allowed exceptions as (file, header) pairs, and the headers private to
+    their folder."""
+    layers, exceptions, private = [], set(), set()
     with open(path) as f:
         for n, raw in enumerate(f, 1):
             line = raw.split("#", 1)[0].strip()
@@ -34,9 +36,14 @@ def read_layers(path):
                 if len(parts) != 4 or parts[2] != "->":
                     sys.exit(f"{path}:{n}: want 'except FILE -> HEADER'")
                 exceptions.add((parts[1], parts[3]))
+            elif line.startswith("private "):
+                parts = line.split()
+                if len(parts) != 2 or folder_of(parts[1]) == TOP:
+                    sys.exit(f"{path}:{n}: want 'private FOLDER/HEADER'")
+                private.add(parts[1])
             else:
                 layers.append(line.split())
-    return layers, exceptions
+    return layers, exceptions, private
 
 
 def folder_of(rel):
@@ -83,12 +90,14 @@ def edges(found):
     return counts
 
 
-def violations(found, ranks):
+def violations(found, ranks, private=frozenset()):
     bad = []
     for rel, a, hdr, b in found:
         if a == b:
             continue
-        if a not in ranks or b not in ranks:
+        if hdr in private:
+            bad.append((rel, hdr, f"the header is private to {b}/"))
+        elif a not in ranks or b not in ranks:
             bad.append((rel, hdr, f"folder {a if a not in ranks else b}/ has no layer"))
         elif ranks[b] >= ranks[a]:
             where = "beside" if ranks[b] == ranks[a] else "above"
@@ -96,9 +105,10 @@ def violations(found, ranks):
     return bad
 
 
-def diagram(layers, found, exceptions):
+def diagram(layers, found, exceptions, private=frozenset()):
     """Layers top down, each with the lower folders it uses (how many
-    includes), then the exceptions still standing."""
+    includes), then the private headers and the exceptions still
+    standing."""
     counts = edges(found)
     ranks = rank_map(layers)
     out = ["top of the order (may use anything below it)"]
@@ -112,6 +122,9 @@ def diagram(layers, found, exceptions):
             note = f"  [beside {', '.join(g + '/' for g in beside)}]" if beside else ""
             out.append(f"  {name:<20} uses {used}{note}")
     out.append("bottom of the order")
+    if private:
+        out.append("private to their folder (tests/layers.txt):")
+        out.extend(f"  {h}" for h in sorted(private))
     standing = sorted(e for e in exceptions if e in {(r, h) for r, _, h, _ in found})
     if standing:
         out.append("exceptions (tests/layers.txt):")
@@ -142,9 +155,11 @@ def self_test():
         src = os.path.join(tmp, "src")
         files = {
             "lo/a.h": "",
-            "lo/a.c": '#include "lo/a.h"\n#include "b.h"\n',   # own folder, both spellings
+            "lo/a.c": '#include "lo/a.h"\n#include "b.h"\n#include "p.h"\n',  # own folder
             "lo/b.h": "",
+            "lo/p.h": "",                                       # private to lo/
             "mid/m.c": '#include "lo/a.h"\n',                   # down: fine
+            "mid/q.c": '#include "lo/p.h"\n',                   # down, but private: bad
             "side/s.c": '#include "mid/m.h"\n',                 # beside: bad
             "mid/m.h": '#  include "hi/h.h"\n',                 # up: bad
             "mid/ok.c": '#include "hi/h.h"\n',                  # up, but excepted
@@ -159,22 +174,25 @@ def self_test():
         layers = os.path.join(tmp, "layers.txt")
         with open(layers, "w") as f:
             f.write("lo\nmid side  # beside\nhi\n.\n"
-                    "except mid/ok.c -> hi/h.h\nexcept lo/a.c -> hi/h.h\n")
-        lay, exc = read_layers(layers)
+                    "except mid/ok.c -> hi/h.h\nexcept lo/a.c -> hi/h.h\nprivate lo/p.h\n")
+        lay, exc, priv = read_layers(layers)
         found = scan(src)
-        bad = {(r, h) for r, h, _ in violations(found, rank_map(lay))}
+        bad = {(r, h) for r, h, _ in violations(found, rank_map(lay), priv)}
         want = {("side/s.c", "mid/m.h"), ("mid/m.h", "hi/h.h"), ("mid/ok.c", "hi/h.h"),
-                ("hi/h.h", "main.h")}
-        if bad != want or len(found) != 8 or exc != {("mid/ok.c", "hi/h.h"), ("lo/a.c", "hi/h.h")}:
+                ("hi/h.h", "main.h"), ("mid/q.c", "lo/p.h")}
+        if (bad != want or len(found) != 10 or priv != {"lo/p.h"} or
+                exc != {("mid/ok.c", "hi/h.h"), ("lo/a.c", "hi/h.h")}):
             print(f"self-test failed: violations {sorted(bad)}, {len(found)} includes")
             return 1
-        # The real run must fail here: three new violations, one stale exception.
+        # The real run must fail here: four new violations (one of them
+        # the private header's), one stale exception.
         import io, contextlib
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             status = main([src, layers])
         text = out.getvalue()
-        if status != 1 or text.count('#include "') != 3 or "lo/a.c -> hi/h.h' no longer" not in text:
+        if (status != 1 or text.count('#include "') != 4 or "private to lo/" not in text or
+                "lo/a.c -> hi/h.h' no longer" not in text):
             print("self-test failed: the check's verdict was\n" + text)
             return 1
     return 0
@@ -189,21 +207,26 @@ def main(argv):
     if len(argv) not in (2, 3):
         sys.exit(__doc__)
     src, layers_file = argv[0], argv[1]
-    layers, exceptions = read_layers(layers_file)
+    layers, exceptions, private = read_layers(layers_file)
     found = scan(src)
     if mode == "--diagram":
-        print(diagram(layers, found, exceptions))
+        print(diagram(layers, found, exceptions, private))
         return 0
     if mode == "--dot":
         print(dot(layers, found))
         return 0
     ranks = rank_map(layers)
-    bad = violations(found, ranks)
+    bad = violations(found, ranks, private)
     new = [v for v in bad if (v[0], v[1]) not in exceptions]
     present = {(r, h) for r, h, _ in bad}
     stale = sorted(e for e in exceptions if e not in present)
     order = " < ".join("|".join(layer) for layer in layers)
     status = 0
+    for hdr in sorted(private):
+        # A private header that is gone would guard nothing.
+        if not os.path.exists(os.path.join(src, hdr)):
+            print(f"tests/layers.txt: 'private {hdr}': no such header in {src}")
+            status = 1
     for rel, hdr, why in new:
         print(f"src/{rel}: #include \"{hdr}\": {why}")
         status = 1
@@ -215,7 +238,8 @@ def main(argv):
     if len(argv) == 3:
         with open(argv[2]) as f:
             doc = f.read()
-        want = DOC_BEGIN + "\n```\n" + diagram(layers, found, exceptions) + "\n```\n" + DOC_END
+        want = (DOC_BEGIN + "\n```\n" + diagram(layers, found, exceptions, private) + "\n```\n" +
+                DOC_END)
         if want not in doc:
             print(f"{argv[2]}: the layer diagram is not what the code says; regenerate it with\n"
                   f"  tests/check_layers.py --diagram src tests/layers.txt")

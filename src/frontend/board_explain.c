@@ -3,67 +3,71 @@
  * at exit (and on SIGTERM) and as the "sensitive" array of --stats-json. */
 #include "frontend/board_explain.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "boot/symbols.h"
 #include "cpu/explain.h"
-#include "cpu/profile.h"
-#include "machine/board.h"
+#include "machine/control.h"
 
-int board_explain_init(struct board *board, char *err, size_t err_len)
+struct board_explain {
+	struct board *board;
+	const struct board_config *cfg;
+	struct symbols *symbols;        /* the guest's; NULL if none */
+};
+
+int board_explain_open(struct board_explain **out, struct board *board, char *err,
+		       size_t err_len)
 {
-	const struct board_config *cfg = &board->cfg;
-	/* The sampler also splits the vCPU's time for --stats. */
-	if (cfg->profile_top || cfg->stats || cfg->stats_json_path) {
-		int ret = profile_start(&board->cpu, cfg->profile_top);
-		if (ret < 0) {
-			snprintf(err, err_len, "--profile: cannot start the sampling timer: %s",
-				 strerror(-ret));
-			return -1;
-		}
+	struct board_explain *ex = calloc(1, sizeof(*ex));
+	*out = NULL;
+	if (!ex) {
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
 	}
+	ex->board = board;
+	ex->cfg = board_config(board);
+	*out = ex;
+	const struct board_config *cfg = ex->cfg;
 	if (!cfg->explain && !cfg->trap_emulate)
 		return 0;
-	board->cpu.explain = explain_new();
-	if (!board->cpu.explain) {
-		snprintf(err, err_len, "--explain: out of memory");
-		return -1;
-	}
-	board->cpu.trap_emulate = cfg->trap_emulate;
 	/* --symbols names them; a Multiboot kernel's own ELF symbols do
 	 * otherwise (a bzImage has none: the table then shows addresses). */
 	const char *path = cfg->symbols_path;
 	if (!path && cfg->kernel_path && !cfg->restore_path) {
 		char ignored[256];
-		symbols_load(cfg->kernel_path, &board->symbols, ignored, sizeof(ignored));
+		symbols_load(cfg->kernel_path, &ex->symbols, ignored, sizeof(ignored));
 		return 0;
 	}
 	char why[300];
-	if (path && symbols_load(path, &board->symbols, why, sizeof(why)) < 0) {
+	int ret = 0;
+	if (path && symbols_load(path, &ex->symbols, why, sizeof(why)) < 0) {
 		snprintf(err, err_len, "--symbols %s", why);
-		return -1;
-	}
-	if (path && !board->symbols) {
+		ret = -EINVAL;
+	} else if (path && !ex->symbols) {
 		snprintf(err, err_len, "--symbols %s: no symbols in it", path);
-		return -1;
+		ret = -ENOENT;
 	}
-	return 0;
+	if (ret) {
+		board_explain_close(ex);
+		*out = NULL;
+	}
+	return ret;
 }
 
-void board_explain_destroy(struct board *board)
+void board_explain_close(struct board_explain *ex)
 {
-	profile_stop(&board->cpu);
-	symbols_free(board->symbols);
-	board->symbols = NULL;
-	explain_free(board->cpu.explain);
-	board->cpu.explain = NULL;
+	if (!ex)
+		return;
+	symbols_free(ex->symbols);
+	free(ex);
 }
 
-static const char *where(const struct board *board, uint32_t eip, char *buf, size_t len)
+static const char *where(const struct board_explain *ex, uint32_t eip, char *buf, size_t len)
 {
-	if (!symbols_name(board->symbols, eip, buf, len))
+	if (!symbols_name(ex->symbols, eip, buf, len))
 		snprintf(buf, len, "-");
 	return buf;
 }
@@ -115,14 +119,15 @@ static const char *line_native(const struct explain_line *l)
 	return l->sens->native ? l->sens->native : "-";
 }
 
-void board_explain_print(struct board *board, FILE *out)
+/* The reports are vCPU 0's, the one vCPU there is. */
+void board_explain_print(struct board_explain *ex, FILE *out)
 {
-	profile_print(&board->cpu, out);
-	const struct explain *e = board->cpu.explain;
+	board_vcpu_print_profile(ex->board, 0, out);
+	const struct explain *e = board_vcpu_explain(ex->board, 0);
 	if (!e)
 		return;
 	char sym[160], btvm[200];
-	if (board->cfg.explain) {
+	if (ex->cfg->explain) {
 		struct explain_line lines[EXPLAIN_MAX_ROWS * 2];
 		unsigned n = collect(e, lines, EXPLAIN_MAX_ROWS * 2);
 		fprintf(out, "btvm explain: the sensitive instructions the guest executed (%u kinds)\n", n);
@@ -134,7 +139,7 @@ void board_explain_print(struct board *board, FILE *out)
 				explain_class_name(l->sens, l->privileged_form),
 				sensitive_kind_name(l->sens->kind), (unsigned long long)l->count->cpl0,
 				(unsigned long long)l->count->cpl3, l->count->first_eip,
-				where(board, l->count->first_eip, sym, sizeof(sym)));
+				where(ex, l->count->first_eip, sym, sizeof(sym)));
 			btvm_text(l->sens, btvm, sizeof(btvm));
 			fprintf(out, "      a kernel deprivileged to CPL 3: %s\n", line_native(l));
 			fprintf(out, "      btvm instead: %s\n", btvm);
@@ -142,7 +147,7 @@ void board_explain_print(struct board *board, FILE *out)
 		fprintf(out, "  (executions, counted in the monitor: under --explain every sensitive\n"
 			     "  instruction is a callout; CPL 1 and 2 count under CPL 3)\n");
 	}
-	if (board->cfg.trap_emulate) {
+	if (ex->cfg->trap_emulate) {
 		fprintf(out, "btvm trap-and-emulate: %llu times at %u places the deprivileged guest kernel "
 			     "saw what a real CPU at CPL 0 would not have shown it, and nothing trapped\n",
 			(unsigned long long)e->notes_total, e->nnotes);
@@ -150,7 +155,7 @@ void board_explain_print(struct board *board, FILE *out)
 			const struct explain_note *nt = &e->notes[i];
 			const struct explain_line l = { nt->sens, false, NULL };
 			fprintf(out, "  %-10s at %08x %-32s %8llu times; first: %s\n", line_name(&l),
-				nt->eip, where(board, nt->eip, sym, sizeof(sym)),
+				nt->eip, where(ex, nt->eip, sym, sizeof(sym)),
 				(unsigned long long)nt->count, nt->what);
 		}
 		if (e->notes_unlisted)
@@ -159,11 +164,13 @@ void board_explain_print(struct board *board, FILE *out)
 	}
 }
 
-json_t *board_explain_json(const struct board *board)
+json_t *board_explain_json(const struct board_explain *ex)
 {
-	const struct explain *e = board->cpu.explain;
 	json_t *arr = json_array();
-	if (!arr || !e || !board->cfg.explain)
+	if (!arr || !ex)
+		return arr;
+	const struct explain *e = board_vcpu_explain(ex->board, 0);
+	if (!e || !ex->cfg->explain)
 		return arr;
 	struct explain_line lines[EXPLAIN_MAX_ROWS * 2];
 	unsigned n = collect(e, lines, EXPLAIN_MAX_ROWS * 2);
@@ -180,7 +187,7 @@ json_t *board_explain_json(const struct board *board)
 		json_object_set_new(o, "cpl0", json_integer((json_int_t)l->count->cpl0));
 		json_object_set_new(o, "cpl3", json_integer((json_int_t)l->count->cpl3));
 		json_object_set_new(o, "first_eip", json_integer(l->count->first_eip));
-		json_object_set_new(o, "symbol", symbols_name(board->symbols, l->count->first_eip, sym,
+		json_object_set_new(o, "symbol", symbols_name(ex->symbols, l->count->first_eip, sym,
 							      sizeof(sym))
 							     ? json_string(sym)
 							     : json_null());

@@ -1,5 +1,7 @@
-/* --explain, --trap-and-emulate and --profile on the board: set-up (with
- * the guest's symbols), the text reports and the JSON form. */
+/* --explain, --trap-and-emulate and --profile on the board: the guest's
+ * symbols that name places, the text reports and the JSON form. The
+ * vCPUs keep the counts (machine/board.c sets them up from the
+ * configuration); this front end only reads them. */
 #ifndef BTVM_BOARD_EXPLAIN_H
 #define BTVM_BOARD_EXPLAIN_H
 
@@ -9,14 +11,17 @@
 #include <jansson.h>
 
 struct board;
+struct board_explain;
 
-/* Does nothing unless cfg asks; 0, or -1 with one line in err. */
-int board_explain_init(struct board *board, char *err, size_t err_len);
-void board_explain_destroy(struct board *board);
+/* Loads the symbols the configuration names (--symbols, or a Multiboot
+ * kernel's own). 0, or a negative errno with one line in err. */
+int board_explain_open(struct board_explain **out, struct board *board, char *err,
+		       size_t err_len);
+void board_explain_close(struct board_explain *ex);
 /* The reports asked for: --profile's hot blocks, --explain's table,
  * --trap-and-emulate's differences. */
-void board_explain_print(struct board *board, FILE *out);
+void board_explain_print(struct board_explain *ex, FILE *out);
 /* The "sensitive" array of --stats-json (empty without --explain). */
-json_t *board_explain_json(const struct board *board);
+json_t *board_explain_json(const struct board_explain *ex);
 
 #endif

@@ -1,7 +1,11 @@
 /* --stats, --stats-json and --stats-interval, and the monitor's info
  * commands: one table of the board's counters (stable name, label, where
  * the value is) drives the text report, the JSON file and the samples.
- * docs/STATS.md documents each name; docs/stats.schema.json the file. */
+ * docs/STATS.md documents each name; docs/stats.schema.json the file. A
+ * front end of the machine: it owns the samples, SIGUSR1 and SIGTERM;
+ * the values come from board_read_counters and the screen. */
+#include "frontend/board_stats.h"
+
 #include <errno.h>
 #include <jansson.h>
 #include <signal.h>
@@ -13,17 +17,62 @@
 
 #include "cpu/profile.h"
 #include "frontend/board_explain.h"
+#include "frontend/board_screen.h"
 #include "host/clock.h"
 #include "host/outfile.h"
 #include "host/thread.h"
 #include "isa/sensitive.h"
-#include "machine/board.h"
+#include "machine/control.h"
+
+/* --stats-interval's samples: rows of (ms since the run began, then every
+ * counter in table order), appended on the vCPU thread. Bounded: when
+ * STATS_MAX_SAMPLES rows are held every other one goes and the interval
+ * doubles, so a long run keeps its whole timeline at a coarser grain. */
+#define STATS_MAX_SAMPLES 2048u
+struct stats_series {
+	uint64_t interval_ns;     /* 0: no series */
+	/* Guest time of the next sample: the host timer is armed for it as
+	 * for a device's deadline, and it stands still while the guest is
+	 * paused, so a paused guest is not sampled. */
+	uint64_t next_guest_ns;
+	uint64_t *rows;
+	size_t nrows, cap_rows;
+	unsigned ncols;           /* 1 + the number of counters */
+	unsigned halvings;        /* times the interval doubled */
+	bool out_of_memory;       /* sampling stopped there */
+};
+
+struct board_stats {
+	struct board *board;
+	const struct board_config *cfg;
+	const struct board_screen *screen;   /* NULL: no screen counters */
+	struct board_explain *explain;       /* NULL: no --explain reports */
+	struct stats_series series;
+	uint64_t start_mono;      /* when the run began; 0: it did not */
+	bool sigterm;             /* SIGTERM ended the run */
+	bool registered;
+};
+
+/* Every value the table reads, copied out at one moment. */
+struct values {
+	struct board_counters m;             /* the machine's */
+	struct board_screen_counters screen;
+};
+
+static void read_values(const struct board_stats *st, struct values *v)
+{
+	board_read_counters(st->board, &v->m);
+	v->screen = (struct board_screen_counters){ 0 };
+	if (st->screen)
+		board_screen_counters(st->screen, &v->screen);
+}
 
 enum stats_section { SEC_DEVICES, SEC_TCACHE, SEC_MMU, SEC_EXITS, SEC_EVENTS, SEC_CALLOUTS };
 
-/* Where a value is. The three structs read by offset hold only uint64_t
- * counters; anything else has a getter. */
-enum stats_from { FROM_FN, FROM_TCACHE, FROM_SHADOW, FROM_CPU, FROM_DISK, FROM_NET };
+/* Where a value is: a uint64_t of struct values (FROM_VALUE), or of one
+ * of the stats structs in it, which hold only uint64_t counters, read by
+ * offset; anything computed has a getter. */
+enum stats_from { FROM_FN, FROM_VALUE, FROM_TCACHE, FROM_SHADOW, FROM_CPU, FROM_DISK, FROM_NET };
 
 /* Counters that come once per disk, per exit reason or per callout class:
  * the name and label have a %u (disk) or %s (reason, class) for it. */
@@ -37,7 +86,7 @@ struct stats_counter {
 	enum stats_each each;
 	bool net_only;            /* shown in the text only with --net user */
 	size_t off;
-	uint64_t (*get)(const struct board *board, unsigned i);
+	uint64_t (*get)(const struct values *v, unsigned i);
 };
 
 static const char *const exit_keys[EXIT_REASON_COUNT] = { "branch", "indirect", "callout",
@@ -48,74 +97,27 @@ static const char *const class_keys[NCLASSES] = { "privileged", "iopl", "unprivi
 _Static_assert(SENS_PRIVILEGED == 0 && SENS_IOPL == 1 && SENS_UNPRIVILEGED == 2 &&
 		       SENS_MONITOR == 3, "class_keys follows enum sensitive_class");
 
-static uint64_t get_ram_mib(const struct board *b, unsigned i)
+static uint64_t get_ram_mib(const struct values *v, unsigned i)
 {
 	(void)i;
-	return b->ram.size >> 20;
+	return v->m.ram_bytes >> 20;
 }
-static uint64_t get_pio_reads(const struct board *b, unsigned i)
+
+/* Every lookup the table missed: those that left translated code and
+ * those filled without leaving it. */
+static uint64_t get_ibl_misses(const struct values *v, unsigned i)
 {
 	(void)i;
-	return b->bus.unclaimed_reads[BUS_SPACE_PIO];
+	return v->m.cpu.exits[EXIT_INDIRECT] + v->m.cpu.ibl_fast_fills;
 }
-static uint64_t get_pio_writes(const struct board *b, unsigned i)
+
+static uint64_t get_class_callouts(const struct values *v, unsigned i)
 {
-	(void)i;
-	return b->bus.unclaimed_writes[BUS_SPACE_PIO];
-}
-static uint64_t get_mmio_reads(const struct board *b, unsigned i)
-{
-	(void)i;
-	return b->bus.unclaimed_reads[BUS_SPACE_MMIO];
-}
-static uint64_t get_mmio_writes(const struct board *b, unsigned i)
-{
-	(void)i;
-	return b->bus.unclaimed_writes[BUS_SPACE_MMIO];
-}
-#define FIELD_GETTER(fn, expr)                                     \
-	static uint64_t fn(const struct board *b, unsigned i)      \
-	{                                                          \
-		(void)i;                                           \
-		return (expr);                                     \
-	}
-FIELD_GETTER(get_serial_tx, b->com1.tx_bytes)
-FIELD_GETTER(get_serial_rx, b->com1.rx_bytes)
-FIELD_GETTER(get_mouse_events, b->kbc.mouse.events)
-FIELD_GETTER(get_mouse_packets, b->kbc.mouse.packets)
-FIELD_GETTER(get_slirp_tx_dropped, b->slirp ? slirp_net_get_stats(b->slirp).tx_dropped : 0)
-FIELD_GETTER(get_vga_unshown, b->vga.unsupported_renders)
-FIELD_GETTER(get_screenshots, b->screen.screenshots)
-FIELD_GETTER(get_lfb_compares, b->screen.lfb_compare_entries)
-FIELD_GETTER(get_code_used, b->tc.code_used)
-FIELD_GETTER(get_code_size, b->tc.code_size)
-FIELD_GETTER(get_ibl_misses, b->cpu.stats.exits[EXIT_INDIRECT] + b->cpu.stats.ibl_fast_fills)
-FIELD_GETTER(get_pages_mapped, b->sh.total_mapped)
-FIELD_GETTER(get_host_mappings, (uint64_t)b->sh.host_maps)
-FIELD_GETTER(get_host_mapping_budget, (uint64_t)b->sh.map_budget)
-FIELD_GETTER(get_clock_hz, b->clk.tsc ? b->clk.hz : 0)
-FIELD_GETTER(get_pit_irqs, b->pit.irqs)
-FIELD_GETTER(get_kicks, cpu_kicks(&b->cpu))
-FIELD_GETTER(get_pit_lost, b->pit.lost_irqs)
-FIELD_GETTER(get_pic_spurious, b->pic.spurious)
-FIELD_GETTER(get_rtc_irqs, b->rtc.irqs)
-FIELD_GETTER(get_rtc_lost, b->rtc.lost_irqs)
-/* The host-time split, sampled (cpu/profile.h). */
-FIELD_GETTER(get_time_translated, profile_phase_ms(&b->cpu, PHASE_TRANSLATED))
-FIELD_GETTER(get_time_translating, profile_phase_ms(&b->cpu, PHASE_TRANSLATE))
-FIELD_GETTER(get_time_callouts, profile_phase_ms(&b->cpu, PHASE_CALLOUT))
-FIELD_GETTER(get_time_faults, profile_phase_ms(&b->cpu, PHASE_FAULT))
-FIELD_GETTER(get_time_monitor, profile_phase_ms(&b->cpu, PHASE_MONITOR))
-FIELD_GETTER(get_time_idle, profile_phase_ms(&b->cpu, PHASE_COUNT))
-FIELD_GETTER(get_apic_irqs, b->lapic.timer_irqs)
-FIELD_GETTER(get_apic_lost, b->lapic.timer_lost_irqs)
-FIELD_GETTER(get_scis, b->pm.scis)
-static uint64_t get_class_callouts(const struct board *b, unsigned i)
-{
-	return b->cpu.callouts_by_class[i];
+	return v->m.callouts_by_class[i];
 }
 
 #define FN(f) .from = FROM_FN, .get = (f)
+#define VAL(f) .from = FROM_VALUE, .off = offsetof(struct values, f)
 #define TC(f) .from = FROM_TCACHE, .off = offsetof(struct tcache_stats, f)
 #define SH(f) .from = FROM_SHADOW, .off = offsetof(struct shadow_stats, f)
 #define CPU(f) .from = FROM_CPU, .off = offsetof(struct cpu_stats, f)
@@ -126,14 +128,14 @@ static uint64_t get_class_callouts(const struct board *b, unsigned i)
  * column order. Renaming a name breaks users' scripts: add, do not rename. */
 static const struct stats_counter counters[] = {
 	{ "ram.mib", "guest RAM (MiB)", SEC_DEVICES, FN(get_ram_mib) },
-	{ "bus.pio_unclaimed_reads", "unclaimed port reads", SEC_DEVICES, FN(get_pio_reads) },
-	{ "bus.pio_unclaimed_writes", "unclaimed port writes", SEC_DEVICES, FN(get_pio_writes) },
-	{ "bus.mmio_unclaimed_reads", "unclaimed MMIO reads", SEC_DEVICES, FN(get_mmio_reads) },
-	{ "bus.mmio_unclaimed_writes", "unclaimed MMIO writes", SEC_DEVICES, FN(get_mmio_writes) },
-	{ "serial.tx_bytes", "serial bytes out", SEC_DEVICES, FN(get_serial_tx) },
-	{ "serial.rx_bytes", "serial bytes in", SEC_DEVICES, FN(get_serial_rx) },
-	{ "mouse.events", "mouse events", SEC_DEVICES, FN(get_mouse_events) },
-	{ "mouse.packets", "mouse packets", SEC_DEVICES, FN(get_mouse_packets) },
+	{ "bus.pio_unclaimed_reads", "unclaimed port reads", SEC_DEVICES, VAL(m.unclaimed_reads[BUS_SPACE_PIO]) },
+	{ "bus.pio_unclaimed_writes", "unclaimed port writes", SEC_DEVICES, VAL(m.unclaimed_writes[BUS_SPACE_PIO]) },
+	{ "bus.mmio_unclaimed_reads", "unclaimed MMIO reads", SEC_DEVICES, VAL(m.unclaimed_reads[BUS_SPACE_MMIO]) },
+	{ "bus.mmio_unclaimed_writes", "unclaimed MMIO writes", SEC_DEVICES, VAL(m.unclaimed_writes[BUS_SPACE_MMIO]) },
+	{ "serial.tx_bytes", "serial bytes out", SEC_DEVICES, VAL(m.serial_tx_bytes) },
+	{ "serial.rx_bytes", "serial bytes in", SEC_DEVICES, VAL(m.serial_rx_bytes) },
+	{ "mouse.events", "mouse events", SEC_DEVICES, VAL(m.mouse_events) },
+	{ "mouse.packets", "mouse packets", SEC_DEVICES, VAL(m.mouse_packets) },
 	{ "disk%u.reads", "disk %u reads", SEC_DEVICES, DISK(reads) },
 	{ "disk%u.writes", "disk %u writes", SEC_DEVICES, DISK(writes) },
 	{ "disk%u.bytes_read", "disk %u bytes read", SEC_DEVICES, DISK(bytes_read) },
@@ -151,28 +153,28 @@ static const struct stats_counter counters[] = {
 	{ "net.rx_bytes", "net rx bytes", SEC_DEVICES, NET(rx_bytes) },
 	{ "net.tx_bad", "net dropped: tx bad", SEC_DEVICES, NET(tx_dropped) },
 	{ "net.tx_queue_full", "net dropped: tx queue full", SEC_DEVICES,
-	  .from = FROM_FN, .get = get_slirp_tx_dropped, .net_only = true },
+	  VAL(m.net_tx_queue_full), .net_only = true },
 	{ "net.rx_backlog_full", "net dropped: rx backlog", SEC_DEVICES, NET(rx_backlog_full) },
 	{ "net.rx_oversized", "net dropped: rx size", SEC_DEVICES, NET(rx_oversized) },
 	{ "net.rx_not_running", "net dropped: rx down", SEC_DEVICES, NET(rx_not_running) },
 	{ "net.rx_bad_buffers", "net bad buffers", SEC_DEVICES, NET(rx_bad_buffers) },
 	{ "net.device_errors", "net device errors", SEC_DEVICES, NET(device_errors) },
-	{ "vga.modes_not_shown", "VGA modes not shown", SEC_DEVICES, FN(get_vga_unshown) },
-	{ "screen.screenshots", "screenshots written", SEC_DEVICES, FN(get_screenshots) },
-	{ "screen.fb_compares", "framebuffer compare spells", SEC_DEVICES, FN(get_lfb_compares) },
+	{ "vga.modes_not_shown", "VGA modes not shown", SEC_DEVICES, VAL(m.vga_modes_not_shown) },
+	{ "screen.screenshots", "screenshots written", SEC_DEVICES, VAL(screen.screenshots) },
+	{ "screen.fb_compares", "framebuffer compare spells", SEC_DEVICES, VAL(screen.fb_compares) },
 
-	{ "time.translated_ms", "vCPU ms in translated code", SEC_EVENTS, FN(get_time_translated) },
-	{ "time.translating_ms", "vCPU ms translating", SEC_EVENTS, FN(get_time_translating) },
-	{ "time.callouts_ms", "vCPU ms in callouts", SEC_EVENTS, FN(get_time_callouts) },
-	{ "time.host_faults_ms", "vCPU ms in host faults", SEC_EVENTS, FN(get_time_faults) },
-	{ "time.monitor_ms", "vCPU ms elsewhere in the monitor", SEC_EVENTS, FN(get_time_monitor) },
-	{ "time.idle_ms", "vCPU ms idle (not running)", SEC_EVENTS, FN(get_time_idle) },
+	{ "time.translated_ms", "vCPU ms in translated code", SEC_EVENTS, VAL(m.phase_ms[PHASE_TRANSLATED]) },
+	{ "time.translating_ms", "vCPU ms translating", SEC_EVENTS, VAL(m.phase_ms[PHASE_TRANSLATE]) },
+	{ "time.callouts_ms", "vCPU ms in callouts", SEC_EVENTS, VAL(m.phase_ms[PHASE_CALLOUT]) },
+	{ "time.host_faults_ms", "vCPU ms in host faults", SEC_EVENTS, VAL(m.phase_ms[PHASE_FAULT]) },
+	{ "time.monitor_ms", "vCPU ms elsewhere in the monitor", SEC_EVENTS, VAL(m.phase_ms[PHASE_MONITOR]) },
+	{ "time.idle_ms", "vCPU ms idle (not running)", SEC_EVENTS, VAL(m.phase_ms[PHASE_COUNT]) },
 
 	{ "tcache.blocks", "blocks translated", SEC_TCACHE, TC(blocks) },
 	{ "tcache.guest_insns", "guest instructions translated", SEC_TCACHE, TC(guest_insns) },
 	{ "tcache.clones", "of the blocks, copies of the same code elsewhere", SEC_TCACHE, TC(clones) },
-	{ "tcache.code_bytes", "buffer bytes used", SEC_TCACHE, FN(get_code_used) },
-	{ "tcache.code_capacity", "buffer bytes in all", SEC_TCACHE, FN(get_code_size) },
+	{ "tcache.code_bytes", "buffer bytes used", SEC_TCACHE, VAL(m.code_used) },
+	{ "tcache.code_capacity", "buffer bytes in all", SEC_TCACHE, VAL(m.code_size) },
 	{ "tcache.lookups", "lookups", SEC_TCACHE, TC(lookups) },
 	{ "tcache.hits", "lookup hits", SEC_TCACHE, TC(hits) },
 	{ "tcache.chains", "chains made", SEC_TCACHE, TC(chains) },
@@ -209,9 +211,9 @@ static const struct stats_counter counters[] = {
 	{ "shadow.window_evictions", "windows evicted", SEC_MMU, SH(window_evictions) },
 	{ "shadow.window_recycles", "windows recycled", SEC_MMU, SH(window_recycles) },
 	{ "shadow.flushes", "shadow flushes", SEC_MMU, SH(flushes) },
-	{ "shadow.pages_mapped", "pages mapped now", SEC_MMU, FN(get_pages_mapped) },
-	{ "shadow.host_mappings", "host mappings now", SEC_MMU, FN(get_host_mappings) },
-	{ "shadow.host_mapping_budget", "host mapping budget", SEC_MMU, FN(get_host_mapping_budget) },
+	{ "shadow.pages_mapped", "pages mapped now", SEC_MMU, VAL(m.pages_mapped) },
+	{ "shadow.host_mappings", "host mappings now", SEC_MMU, VAL(m.host_mappings) },
+	{ "shadow.host_mapping_budget", "host mapping budget", SEC_MMU, VAL(m.host_mapping_budget) },
 	{ "shadow.tables_unshadowed", "tables unshadowed", SEC_MMU, SH(tables_unshadowed) },
 	{ "shadow.replacements", "budget reached", SEC_MMU, SH(replacements) },
 	{ "shadow.replaced_regions", "regions replaced", SEC_MMU, SH(replaced_regions) },
@@ -221,23 +223,23 @@ static const struct stats_counter counters[] = {
 	{ "exits.%s", "%s", SEC_EXITS, .from = FROM_CPU, .each = EACH_EXIT,
 	  .off = offsetof(struct cpu_stats, exits) },
 
-	{ "clock.tsc_hz", "guest TSC Hz (0: 1 GHz, monotonic)", SEC_EVENTS, FN(get_clock_hz) },
+	{ "clock.tsc_hz", "guest TSC Hz (0: 1 GHz, monotonic)", SEC_EVENTS, VAL(m.clock_hz) },
 	{ "cpu.interrupts", "interrupts taken", SEC_EVENTS, CPU(interrupts) },
-	{ "pit.irqs", "PIT IRQ 0 pulses", SEC_EVENTS, FN(get_pit_irqs) },
-	{ "pit.lost_irqs", "PIT IRQ 0 lost", SEC_EVENTS, FN(get_pit_lost) },
-	{ "pic.spurious", "PIC spurious", SEC_EVENTS, FN(get_pic_spurious) },
-	{ "rtc.irqs", "RTC IRQ 8", SEC_EVENTS, FN(get_rtc_irqs) },
-	{ "rtc.lost_irqs", "RTC IRQ 8 lost", SEC_EVENTS, FN(get_rtc_lost) },
-	{ "lapic.timer_irqs", "APIC timer", SEC_EVENTS, FN(get_apic_irqs) },
-	{ "lapic.timer_lost_irqs", "APIC timer lost", SEC_EVENTS, FN(get_apic_lost) },
-	{ "acpi.scis", "ACPI SCIs", SEC_EVENTS, FN(get_scis) },
+	{ "pit.irqs", "PIT IRQ 0 pulses", SEC_EVENTS, VAL(m.pit_irqs) },
+	{ "pit.lost_irqs", "PIT IRQ 0 lost", SEC_EVENTS, VAL(m.pit_lost_irqs) },
+	{ "pic.spurious", "PIC spurious", SEC_EVENTS, VAL(m.pic_spurious) },
+	{ "rtc.irqs", "RTC IRQ 8", SEC_EVENTS, VAL(m.rtc_irqs) },
+	{ "rtc.lost_irqs", "RTC IRQ 8 lost", SEC_EVENTS, VAL(m.rtc_lost_irqs) },
+	{ "lapic.timer_irqs", "APIC timer", SEC_EVENTS, VAL(m.lapic_timer_irqs) },
+	{ "lapic.timer_lost_irqs", "APIC timer lost", SEC_EVENTS, VAL(m.lapic_timer_lost_irqs) },
+	{ "acpi.scis", "ACPI SCIs", SEC_EVENTS, VAL(m.acpi_scis) },
 	{ "cpu.halts", "HLT", SEC_EVENTS, CPU(halts) },
 	{ "cpu.halt_sleeps", "HLT sleeps", SEC_EVENTS, CPU(halt_sleeps) },
 	{ "cpu.halt_polls", "HLT polls", SEC_EVENTS, CPU(halt_polls) },
 	{ "cpu.halt_poll_wakes", "HLT polls woken", SEC_EVENTS, CPU(halt_poll_wakes) },
 	{ "cpu.single_steps", "single-step traps", SEC_EVENTS, CPU(single_steps) },
 	{ "cpu.transfers_inline", "transfers kept in code", SEC_EVENTS, CPU(transfers_inline) },
-	{ "cpu.kicks", "signals from other threads", SEC_EVENTS, FN(get_kicks) },
+	{ "cpu.kicks", "signals from other threads", SEC_EVENTS, VAL(m.kicks) },
 	{ "cpu.resets", "resets (triple faults)", SEC_EVENTS, CPU(resets) },
 	{ "cpu.fetch_outside_ram", "fetches outside RAM (#UD)", SEC_EVENTS,
 	  CPU(fetch_outside_ram) },
@@ -258,11 +260,11 @@ static const char *const section_titles[] = {
 	[SEC_CALLOUTS] = "callouts by class:",
 };
 
-static unsigned instances(const struct board *board, const struct stats_counter *c)
+static unsigned instances(const struct values *v, const struct stats_counter *c)
 {
 	switch (c->each) {
 	case EACH_DISK:
-		return board->cfg.ndisks;
+		return v->m.ndisks;
 	case EACH_EXIT:
 		return EXIT_REASON_COUNT;
 	case EACH_CLASS:
@@ -280,27 +282,23 @@ static uint64_t read_u64(const void *base, size_t off)
 	return v;
 }
 
-static uint64_t counter_value(const struct board *board, const struct stats_counter *c,
-			      unsigned i)
+static uint64_t counter_value(const struct values *v, const struct stats_counter *c, unsigned i)
 {
 	switch (c->from) {
 	case FROM_FN:
-		return c->get(board, i);
+		return c->get(v, i);
+	case FROM_VALUE:
+		return read_u64(v, c->off);
 	case FROM_TCACHE:
-		return read_u64(&board->tc.stats, c->off);
+		return read_u64(&v->m.tcache, c->off);
 	case FROM_SHADOW:
-		return read_u64(&board->sh.stats, c->off);
+		return read_u64(&v->m.shadow, c->off);
 	case FROM_CPU:
-		return read_u64(&board->cpu.stats, c->off + (size_t)i * sizeof(uint64_t));
-	case FROM_DISK: {
-		struct virtio_blk_stats d =
-			virtio_blk_get_stats((struct virtio_blk *)&board->disks[i]);
-		return read_u64(&d, c->off);
-	}
-	case FROM_NET: {
-		struct virtio_net_stats n = virtio_net_get_stats((struct virtio_net *)&board->net);
-		return read_u64(&n, c->off);
-	}
+		return read_u64(&v->m.cpu, c->off + (size_t)i * sizeof(uint64_t));
+	case FROM_DISK:
+		return read_u64(&v->m.disks[i], c->off);
+	case FROM_NET:
+		return read_u64(&v->m.net_stats, c->off);
 	}
 	return 0;
 }
@@ -338,9 +336,9 @@ static double percent(uint64_t part, uint64_t whole)
 	return whole ? 100.0 * (double)part / (double)whole : 0.0;
 }
 
-static void print_section(const struct board *board, enum stats_section sec, FILE *out)
+static void print_section(const struct values *v, enum stats_section sec, FILE *out)
 {
-	if (sec != SEC_DEVICES && !board->cpu_ready)
+	if (sec != SEC_DEVICES && !v->m.cpu_ready)
 		return;
 	fprintf(out, "%s\n", section_titles[sec]);
 	if (sec == SEC_DEVICES)
@@ -349,18 +347,18 @@ static void print_section(const struct board *board, enum stats_section sec, FIL
 			     "line\n");
 	for (size_t k = 0; k < NCOUNTERS; k++) {
 		const struct stats_counter *c = &counters[k];
-		if (c->section != sec || (c->net_only && !board->slirp))
+		if (c->section != sec || (c->net_only && !v->m.net))
 			continue;
-		for (unsigned i = 0, n = instances(board, c); i < n; i++) {
+		for (unsigned i = 0, n = instances(v, c); i < n; i++) {
 			char label[64];
 			format_instance(label, sizeof(label), c->label, c, i, true);
 			fprintf(out, "  %-34s %llu\n", label,
-				(unsigned long long)counter_value(board, c, i));
+				(unsigned long long)counter_value(v, c, i));
 		}
 	}
 	if (sec == SEC_TCACHE) {
-		const struct tcache_stats *t = &board->tc.stats;
-		uint64_t branch_exits = board->cpu.stats.exits[EXIT_BRANCH];
+		const struct tcache_stats *t = &v->m.tcache;
+		uint64_t branch_exits = v->m.cpu.exits[EXIT_BRANCH];
 		fprintf(out, "  %-34s %.1f%%\n", "lookup hit rate (hits/lookups)",
 			percent(t->hits, t->lookups));
 		fprintf(out, "  %-34s %.1f%%\n", "chain rate (chains/branch exits)",
@@ -368,58 +366,71 @@ static void print_section(const struct board *board, enum stats_section sec, FIL
 	}
 }
 
-void board_print_device_stats(const struct board *board, FILE *out)
+/* The sections in their order, each of the values read at one moment. */
+static void print_sections(const struct board_stats *st, const enum stats_section *secs,
+			   unsigned n, FILE *out)
 {
-	print_section(board, SEC_DEVICES, out);
+	struct values v;
+	read_values(st, &v);
+	for (unsigned i = 0; i < n; i++)
+		print_section(&v, secs[i], out);
 }
 
-void board_print_tcache_stats(const struct board *board, FILE *out)
+void board_stats_print_devices(const struct board_stats *st, FILE *out)
 {
-	print_section(board, SEC_TCACHE, out);
+	static const enum stats_section secs[] = { SEC_DEVICES };
+	print_sections(st, secs, 1, out);
 }
 
-void board_print_mmu_stats(const struct board *board, FILE *out)
+void board_stats_print_tcache(const struct board_stats *st, FILE *out)
 {
-	print_section(board, SEC_MMU, out);
+	static const enum stats_section secs[] = { SEC_TCACHE };
+	print_sections(st, secs, 1, out);
 }
 
-void board_print_cpu_stats(const struct board *board, FILE *out)
+void board_stats_print_mmu(const struct board_stats *st, FILE *out)
 {
-	print_section(board, SEC_EXITS, out);
-	print_section(board, SEC_EVENTS, out);
-	print_section(board, SEC_CALLOUTS, out);
+	static const enum stats_section secs[] = { SEC_MMU };
+	print_sections(st, secs, 1, out);
 }
 
-void board_print_stats(const struct board *board, FILE *out)
+void board_stats_print_cpu(const struct board_stats *st, FILE *out)
 {
-	board_print_device_stats(board, out);
-	board_print_tcache_stats(board, out);
-	board_print_mmu_stats(board, out);
-	board_print_cpu_stats(board, out);
+	static const enum stats_section secs[] = { SEC_EXITS, SEC_EVENTS, SEC_CALLOUTS };
+	print_sections(st, secs, 3, out);
+}
+
+void board_stats_print(const struct board_stats *st, FILE *out)
+{
+	static const enum stats_section secs[] = { SEC_DEVICES, SEC_TCACHE, SEC_MMU,
+						   SEC_EXITS,   SEC_EVENTS, SEC_CALLOUTS };
+	print_sections(st, secs, 6, out);
 }
 
 /* ------------------------------------------------------------ the series */
 
-static unsigned count_columns(const struct board *board)
+static unsigned count_columns(const struct values *v)
 {
 	unsigned n = 0;
 	for (size_t k = 0; k < NCOUNTERS; k++)
-		n += instances(board, &counters[k]);
+		n += instances(v, &counters[k]);
 	return n;
 }
 
-static void fill_row(const struct board *board, uint64_t *row, uint64_t now)
+static void fill_row(const struct board_stats *st, uint64_t *row, uint64_t now)
 {
-	row[0] = (now - board->stats_start_mono) / 1000000u;
+	struct values v;
+	read_values(st, &v);
+	row[0] = (now - st->start_mono) / 1000000u;
 	unsigned col = 1;
 	for (size_t k = 0; k < NCOUNTERS; k++)
-		for (unsigned i = 0, n = instances(board, &counters[k]); i < n; i++)
-			row[col++] = counter_value(board, &counters[k], i);
+		for (unsigned i = 0, n = instances(&v, &counters[k]); i < n; i++)
+			row[col++] = counter_value(&v, &counters[k], i);
 }
 
-static void take_sample(struct board *board, uint64_t now)
+static void take_sample(struct board_stats *st, uint64_t now)
 {
-	struct stats_series *s = &board->series;
+	struct stats_series *s = &st->series;
 	if (s->out_of_memory)
 		return;
 	if (s->nrows == STATS_MAX_SAMPLES) {
@@ -442,23 +453,24 @@ static void take_sample(struct board *board, uint64_t now)
 		s->rows = rows;
 		s->cap_rows = cap;
 	}
-	fill_row(board, &s->rows[s->nrows * s->ncols], now);
+	fill_row(st, &s->rows[s->nrows * s->ncols], now);
 	s->nrows++;
 }
 
 /* ------------------------------------------------------------ the JSON file */
 
-static json_t *counters_object(const struct board *board, const uint64_t *row)
+/* Row's values, or the values now (row NULL). */
+static json_t *counters_object(const struct values *v, const uint64_t *row)
 {
 	json_t *obj = json_object();
 	unsigned col = 0;
 	for (size_t k = 0; obj && k < NCOUNTERS; k++) {
 		const struct stats_counter *c = &counters[k];
-		for (unsigned i = 0, n = instances(board, c); i < n; i++) {
+		for (unsigned i = 0, n = instances(v, c); i < n; i++) {
 			char name[64];
 			format_instance(name, sizeof(name), c->name, c, i, false);
-			uint64_t v = row ? row[col++] : counter_value(board, c, i);
-			if (json_object_set_new(obj, name, json_integer((json_int_t)v))) {
+			uint64_t x = row ? row[col++] : counter_value(v, c, i);
+			if (json_object_set_new(obj, name, json_integer((json_int_t)x))) {
 				json_decref(obj);
 				return NULL;
 			}
@@ -467,23 +479,26 @@ static json_t *counters_object(const struct board *board, const uint64_t *row)
 	return obj;
 }
 
-static json_t *stats_document(const struct board *board, const char *reason)
+static json_t *stats_document(const struct board_stats *st, const char *reason)
 {
-	const struct stats_series *s = &board->series;
+	const struct stats_series *s = &st->series;
+	const struct board_config *cfg = st->cfg;
+	struct values v;
 	json_t *doc = json_object();
 	if (!doc)
 		return NULL;
+	read_values(st, &v);
 	int bad = json_object_set_new(doc, "format", json_string("btvm-stats"));
 	bad |= json_object_set_new(doc, "version", json_integer(1));
-	bad |= json_object_set_new(doc, "kernel", json_string(board->cfg.kernel_path ?
-								    board->cfg.kernel_path : ""));
+	bad |= json_object_set_new(doc, "kernel", json_string(cfg->kernel_path ?
+								    cfg->kernel_path : ""));
 	bad |= json_object_set_new(doc, "reason", json_string(reason));
 	/* 0 when the run never started (its timer could not be set up). */
-	uint64_t elapsed = board->stats_start_mono ? host_monotonic_ns() - board->stats_start_mono : 0;
+	uint64_t elapsed = st->start_mono ? host_monotonic_ns() - st->start_mono : 0;
 	bad |= json_object_set_new(doc, "elapsed_ms", json_integer((json_int_t)(elapsed / 1000000u)));
-	bad |= json_object_set_new(doc, "counters", counters_object(board, NULL));
-	if (board->cfg.explain)
-		bad |= json_object_set_new(doc, "sensitive", board_explain_json(board));
+	bad |= json_object_set_new(doc, "counters", counters_object(&v, NULL));
+	if (cfg->explain)
+		bad |= json_object_set_new(doc, "sensitive", board_explain_json(st->explain));
 	if (s->interval_ns) {
 		bad |= json_object_set_new(doc, "interval_ms",
 					   json_integer((json_int_t)(s->interval_ns / 1000000u)));
@@ -494,8 +509,7 @@ static json_t *stats_document(const struct board *board, const char *reason)
 			json_t *sample = json_object();
 			bad |= json_array_append_new(series, sample);
 			bad |= json_object_set_new(sample, "t_ms", json_integer((json_int_t)row[0]));
-			bad |= json_object_set_new(sample, "counters",
-						   counters_object(board, row + 1));
+			bad |= json_object_set_new(sample, "counters", counters_object(&v, row + 1));
 		}
 		if (s->halvings) {
 			char note[160];
@@ -516,10 +530,10 @@ static json_t *stats_document(const struct board *board, const char *reason)
 	return doc;
 }
 
-static int write_json(const struct board *board, const char *reason)
+static int write_json(const struct board_stats *st, const char *reason)
 {
-	const char *path = board->cfg.stats_json_path;
-	json_t *doc = stats_document(board, reason);
+	const char *path = st->cfg->stats_json_path;
+	json_t *doc = stats_document(st, reason);
 	if (!doc) {
 		fprintf(stderr, "btvm: --stats-json %s: out of memory\n", path);
 		return 1;
@@ -558,9 +572,9 @@ int board_stats_check_path(const char *path, char *err, size_t err_len)
 
 /* ------------------------------------------------------------ signals */
 
-/* The board SIGUSR1 and SIGTERM ask about. Signal handlers take no
+/* The statistics SIGUSR1 and SIGTERM ask about. Signal handlers take no
  * argument, and a process runs one board. */
-static struct board *volatile signal_board;
+static struct board_stats *volatile signal_stats;
 static volatile sig_atomic_t dump_requested, term_requested;
 static struct sigaction old_usr1, old_term;
 
@@ -571,88 +585,164 @@ static void on_stats_signal(int sig, siginfo_t *si, void *uctx)
 		term_requested = 1;
 	else
 		dump_requested = 1;
-	struct board *board = signal_board;
-	if (board)
-		board_wake_from_signal(board, uctx);
+	struct board_stats *st = signal_stats;
+	if (st)
+		board_wake_from_signal(st->board, uctx);
 }
 
-void board_stats_start(struct board *board)
+/* The run begins: the clock samples count from, and SIGUSR1/SIGTERM taken
+ * over when a report is asked for. Before the console opens, which leaves
+ * a SIGTERM taken over alone. */
+static void stats_start(struct board_stats *st)
 {
-	board->stats_start_mono = host_monotonic_ns();
-	struct stats_series *s = &board->series;
-	s->interval_ns = board->cfg.stats_interval_ms * 1000000ull;
-	s->ncols = 1 + count_columns(board);
+	const struct board_config *cfg = st->cfg;
+	struct values v;
+	st->start_mono = host_monotonic_ns();
+	struct stats_series *s = &st->series;
+	s->interval_ns = cfg->stats_interval_ms * 1000000ull;
+	read_values(st, &v);
+	s->ncols = 1 + count_columns(&v);
 	s->next_guest_ns = 0;
-	if (!board->cfg.stats && !board->cfg.stats_json_path && !board->cpu.explain &&
-	    !board->cpu.profile)
+	/* The reports a dump writes: --stats, --stats-json, and the
+	 * --explain, --trap-and-emulate and --profile ones at the end. */
+	if (!cfg->stats && !cfg->stats_json_path && !cfg->explain && !cfg->trap_emulate &&
+	    !cfg->profile_top)
 		return;
 	struct sigaction sa = { .sa_sigaction = on_stats_signal, .sa_flags = SA_RESTART | SA_SIGINFO };
 	host_handler_mask(&sa.sa_mask);
 	dump_requested = term_requested = 0;
-	signal_board = board;
+	signal_stats = st;
 	sigaction(SIGUSR1, &sa, &old_usr1);
 	sigaction(SIGTERM, &sa, &old_term);
 }
 
-uint64_t board_stats_deadline(const struct board *board)
+/* Guest time of the next sample, UINT64_MAX without a series. */
+static uint64_t stats_deadline(void *opaque)
 {
-	return board->series.interval_ns ? board->series.next_guest_ns : UINT64_MAX;
+	const struct board_stats *st = opaque;
+	return st->series.interval_ns ? st->series.next_guest_ns : UINT64_MAX;
 }
 
-void board_stats_poll(struct board *board, uint64_t guest_now)
+/* Acts on SIGUSR1/SIGTERM and takes a sample when one is due (guest_now:
+ * guest time now). Costs a compare when neither. */
+static bool stats_poll(void *opaque, uint64_t guest_now)
 {
+	struct board_stats *st = opaque;
 	if (dump_requested) {
 		dump_requested = 0;
-		if (board->cfg.stats) {
+		if (st->cfg->stats) {
 			fprintf(stderr, "btvm: SIGUSR1: the statistics so far (the guest runs on)\n");
-			board_print_stats(board, stderr);
+			board_stats_print(st, stderr);
 		}
-		if (board->cfg.stats_json_path)
-			write_json(board, "SIGUSR1");
+		if (st->cfg->stats_json_path)
+			write_json(st, "SIGUSR1");
 	}
-	if (term_requested && !board->stats_sigterm) {
-		board->stats_sigterm = true;
-		board->exit_requested = true;
-		board->exit_status = 128 + SIGTERM;
-		board->cpu.stop = true;
+	if (term_requested && !st->sigterm) {
+		st->sigterm = true;
+		board_request_exit(st->board, 128 + SIGTERM);
 	}
-	struct stats_series *s = &board->series;
+	struct stats_series *s = &st->series;
 	if (!s->interval_ns || guest_now < s->next_guest_ns)
-		return;
-	take_sample(board, host_monotonic_ns());
+		return false;
+	take_sample(st, host_monotonic_ns());
 	/* A late poll does not bunch samples up: the next is an interval on. */
 	s->next_guest_ns = guest_now - s->next_guest_ns >= s->interval_ns
 				   ? guest_now + s->interval_ns
 				   : s->next_guest_ns + s->interval_ns;
+	return false;
 }
 
-int board_stats_finish(struct board *board)
+/* At the control point: SIGUSR1 and SIGTERM while paused, with the guest
+ * time the pause stands at (no samples: guest time stands still). */
+static bool stats_run_stopped(void *opaque)
 {
-	if (board->series.interval_ns)
-		take_sample(board, host_monotonic_ns());
-	if (board->cfg.stats) {
-		if (board->stats_sigterm)
-			fprintf(stderr, "btvm: SIGTERM: the statistics, then the end\n");
-		board_print_stats(board, stderr);
+	struct board_stats *st = opaque;
+	uint64_t guest_ns, tsc;
+	board_guest_time(st->board, &guest_ns, &tsc);
+	stats_poll(st, guest_ns);
+	return false;
+}
+
+/* A sample wakes a halted vCPU too, but cannot end the guest's wait. */
+static void stats_halt(void *opaque, uint64_t guest_ns, struct board_halt *h)
+{
+	(void)guest_ns;
+	uint64_t due = stats_deadline(opaque);
+	if (due < h->own_ns)
+		h->own_ns = due;
+}
+
+static void stats_event(void *opaque, enum board_event event)
+{
+	if (event == BOARD_EVENT_START)
+		stats_start(opaque);
+}
+
+static const struct board_frontend_ops stats_ops = {
+	.poll = stats_poll,
+	.deadline = stats_deadline,
+	.halt = stats_halt,
+	.run_stopped = stats_run_stopped,
+	.event = stats_event,
+};
+
+int board_stats_open(struct board_stats **out, struct board *board,
+		     const struct board_screen *screen, struct board_explain *explain, char *err,
+		     size_t err_len)
+{
+	struct board_stats *st = calloc(1, sizeof(*st));
+	*out = NULL;
+	if (!st) {
+		snprintf(err, err_len, "out of memory for the statistics");
+		return -ENOMEM;
 	}
-	board_explain_print(board, stderr);
-	if (board->cfg.stats_json_path)
-		return write_json(board, board->stats_sigterm ? "SIGTERM" : "exit");
+	st->board = board;
+	st->cfg = board_config(board);
+	st->screen = screen;
+	st->explain = explain;
+	int ret = board_add_frontend(board, &stats_ops, st);
+	if (ret) {
+		snprintf(err, err_len, "too many front ends for the machine");
+		free(st);
+		return ret;
+	}
+	st->registered = true;
+	*out = st;
 	return 0;
 }
 
-bool board_stats_terminated(const struct board *board)
+int board_stats_finish(struct board_stats *st)
 {
-	return board->stats_sigterm;
+	if (st->series.interval_ns)
+		take_sample(st, host_monotonic_ns());
+	if (st->cfg->stats) {
+		if (st->sigterm)
+			fprintf(stderr, "btvm: SIGTERM: the statistics, then the end\n");
+		board_stats_print(st, stderr);
+	}
+	if (st->explain)
+		board_explain_print(st->explain, stderr);
+	if (st->cfg->stats_json_path)
+		return write_json(st, st->sigterm ? "SIGTERM" : "exit");
+	return 0;
 }
 
-void board_stats_stop(struct board *board)
+bool board_stats_terminated(const struct board_stats *st)
 {
-	if (signal_board == board) {
+	return st->sigterm;
+}
+
+void board_stats_close(struct board_stats *st)
+{
+	if (!st)
+		return;
+	if (st->registered)
+		board_remove_frontend(st->board, st);
+	if (signal_stats == st) {
 		sigaction(SIGUSR1, &old_usr1, NULL);
 		sigaction(SIGTERM, &old_term, NULL);
-		signal_board = NULL;
+		signal_stats = NULL;
 	}
-	free(board->series.rows);
-	board->series = (struct stats_series){ 0 };
+	free(st->series.rows);
+	free(st);
 }

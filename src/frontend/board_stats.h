@@ -1,52 +1,47 @@
-/* The board's statistics (board_stats.c): the one table of counters that
- * --stats prints, --stats-json writes and --stats-interval samples, and
- * the SIGUSR1 (live dump) and SIGTERM (dump, then die) requests for them. */
+/* The board's statistics (board_stats.c), a front end of the machine: the
+ * one table of counters that --stats prints, --stats-json writes and
+ * --stats-interval samples, the monitor's info commands, and the SIGUSR1
+ * (live dump) and SIGTERM (dump, then die) requests for them. */
 #ifndef BTVM_BOARD_STATS_H
 #define BTVM_BOARD_STATS_H
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
-
-/* --stats-interval's samples: rows of (ms since the run began, then every
- * counter in table order), appended on the vCPU thread. Bounded: when
- * STATS_MAX_SAMPLES rows are held every other one goes and the interval
- * doubles, so a long run keeps its whole timeline at a coarser grain. */
-#define STATS_MAX_SAMPLES 2048u
-struct stats_series {
-	uint64_t interval_ns;     /* 0: no series */
-	/* Guest time (machine/guest_time.c) of the next sample: the host timer is armed
-	 * for it as for a device's deadline, and it stands still while the
-	 * guest is paused, so a paused guest is not sampled. */
-	uint64_t next_guest_ns;
-	uint64_t *rows;
-	size_t nrows, cap_rows;
-	unsigned ncols;           /* 1 + the number of counters */
-	unsigned halvings;        /* times the interval doubled */
-	bool out_of_memory;       /* sampling stopped there */
-};
+#include <stdio.h>
 
 struct board;
+struct board_explain;
+struct board_screen;
+struct board_stats;
 
 /* Whether a --stats-json FILE can be written (FILE.tmp created and removed
  * in its directory): checked at start-up so a bad path costs no run. */
 int board_stats_check_path(const char *path, char *err, size_t err_len);
-/* vCPU thread, before the guest runs: the clock samples count from, and
- * SIGUSR1/SIGTERM taken over when --stats or --stats-json asks for them. */
-void board_stats_start(struct board *board);
-/* vCPU thread, from the board's poll (guest_now: guest time now): acts on
- * SIGUSR1/SIGTERM and takes a sample when one is due. Costs a compare when
- * neither. */
-void board_stats_poll(struct board *board, uint64_t guest_now);
-/* Guest time of the next sample, UINT64_MAX without a series. */
-uint64_t board_stats_deadline(const struct board *board);
+/* Registers with the board (machine/control.h): when the run starts, the
+ * clock samples count from, and SIGUSR1/SIGTERM taken over when --stats
+ * or --stats-json asks for them; at every poll (and at the control point,
+ * with the guest time the pause stands at) SIGUSR1/SIGTERM acted on and a
+ * sample taken when one is due. The screen's counters and the --explain
+ * reports (either NULL) go into the reports too. Returns 0, or a negative
+ * errno with a one-line message. */
+int board_stats_open(struct board_stats **out, struct board *board,
+		     const struct board_screen *screen, struct board_explain *explain, char *err,
+		     size_t err_len);
+/* The --stats report, whole or by section (vCPU thread, guest stopped). */
+void board_stats_print(const struct board_stats *st, FILE *out);
+void board_stats_print_devices(const struct board_stats *st, FILE *out);
+void board_stats_print_tcache(const struct board_stats *st, FILE *out);
+void board_stats_print_mmu(const struct board_stats *st, FILE *out);
+void board_stats_print_cpu(const struct board_stats *st, FILE *out);
 /* At exit (the guest ended or SIGTERM): a last sample, the text report
- * with --stats and the JSON file with --stats-json. Returns 0, or 1 when
- * the file could not be written (said on stderr). */
-int board_stats_finish(struct board *board);
+ * with --stats, the --explain and --profile reports, and the JSON file
+ * with --stats-json. Returns 0, or 1 when the file could not be written
+ * (said on stderr). */
+int board_stats_finish(struct board_stats *st);
 /* Whether SIGTERM ended the run: main then dies of it once cleaned up. */
-bool board_stats_terminated(const struct board *board);
-/* Gives SIGUSR1/SIGTERM back and frees the samples. */
-void board_stats_stop(struct board *board);
+bool board_stats_terminated(const struct board_stats *st);
+/* Unregisters, gives SIGUSR1/SIGTERM back and frees the samples (NULL is
+ * fine). */
+void board_stats_close(struct board_stats *st);
 
 #endif

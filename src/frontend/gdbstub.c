@@ -8,7 +8,10 @@
  * Who stops the guest: gdb holds it stopped (BOARD_HOLD_GDB) from its
  * connection and from every stop it is told of until it resumes; the
  * monitor's stop is a hold of its own, and the guest runs only when
- * neither holds it (board.h). */
+ * neither holds it (machine/control.h). A front end of the machine: its
+ * queue stops the guest at the next poll, and a connected gdb keeps a
+ * halted guest waiting rather than stuck. The one thread gdb sees is
+ * vCPU 0. */
 #define _GNU_SOURCE
 #include "frontend/gdbstub.h"
 
@@ -21,7 +24,7 @@
 #include <string.h>
 
 #include "host/gdb_socket.h"
-#include "machine/board.h"
+#include "machine/control.h"
 
 /* Signals in stop replies, as gdb numbers them. */
 #define GDB_SIGINT 2
@@ -37,6 +40,8 @@
 #define GDB_REGS_BYTES (16u * 4 + 8 * 10 + 8 * 4)
 /* What one m packet reads: its hex reply fits GDB_PACKET_MAX. */
 #define GDB_READ_MAX (GDB_PACKET_MAX / 2 - 16)
+/* The vCPU gdb's thread 1 is. */
+#define GDB_VCPU 0u
 /* EFLAGS bits a debugger may set: the status flags, TF, IF, DF, IOPL, NT,
  * AC and ID (not VM or RF, which this CPU has no use for). */
 #define GDB_EFLAGS_WRITABLE (EFLAGS_ARITH | EFLAGS_TF | EFLAGS_IF | EFLAGS_DF | EFLAGS_IOPL | \
@@ -61,6 +66,7 @@ struct gdbstub {
 	bool attached;     /* a gdb is connected */
 	bool running;      /* gdb resumed the guest and waits for a stop reply */
 	int last_signal;   /* of the last stop, for '?' */
+	bool registered;   /* with the board */
 };
 
 static const char target_xml[] =
@@ -204,21 +210,21 @@ static uint16_t full_tag_word(const uint8_t *fx)
 	return tags;
 }
 
-static void read_reg(struct board *board, unsigned n, uint8_t *out)
+/* Register n from the registers r and, for the x87 ones, the vCPU's
+ * FXSAVE image fx (fetched only for those: fetching it moves the guest's
+ * x87 state out of the host's registers). */
+static void read_reg(const struct board_regs *r, const uint8_t *fx, unsigned n, uint8_t *out)
 {
-	struct cpu *cpu = &board->cpu;
 	uint32_t v = 0;
 	if (n < REG_COUNT) {
-		v = cpu->regs[n];
+		v = r->regs[n];
 	} else if (n == GDB_REG_EIP) {
-		v = cpu->s.eip;
+		v = r->s.eip;
 	} else if (n == GDB_REG_EFLAGS) {
-		v = cpu_get_eflags(cpu);
+		v = r->eflags;
 	} else if (n < GDB_REG_ST0) {
-		v = cpu->s.seg[gdb_segs[n - GDB_REG_SEG]].selector;
+		v = r->s.seg[gdb_segs[n - GDB_REG_SEG]].selector;
 	} else {
-		cpu_fpu_materialize(cpu);
-		const uint8_t *fx = cpu->fxsave;
 		if (n < GDB_REG_FCTRL) {
 			memcpy(out, fx + 32 + 16 * (n - GDB_REG_ST0), 10);
 			return;
@@ -240,23 +246,24 @@ static void read_reg(struct board *board, unsigned n, uint8_t *out)
  * one loaded: loading one takes a descriptor, which gdb does not give). */
 static bool write_reg(struct board *board, unsigned n, const uint8_t *in)
 {
-	struct cpu *cpu = &board->cpu;
 	uint32_t v;
 	memcpy(&v, in, 4);
 	if (n < REG_COUNT) {
-		cpu->regs[n] = v;
+		board_vcpu_set_gpr(board, GDB_VCPU, n, v);
 	} else if (n == GDB_REG_EIP) {
-		cpu->s.eip = v;
-		cpu->halted = false;   /* somewhere else to go on from */
+		board_vcpu_set_eip(board, GDB_VCPU, v);   /* somewhere else to go on from */
 	} else if (n == GDB_REG_EFLAGS) {
-		cpu_set_eflags(cpu, v, GDB_EFLAGS_WRITABLE);
+		board_vcpu_set_eflags(board, GDB_VCPU, v, GDB_EFLAGS_WRITABLE);
 	} else if (n < GDB_REG_ST0) {
-		return v == cpu->s.seg[gdb_segs[n - GDB_REG_SEG]].selector;
+		struct board_regs r;
+		board_vcpu_get_regs(board, GDB_VCPU, &r);
+		return v == r.s.seg[gdb_segs[n - GDB_REG_SEG]].selector;
 	} else {
-		cpu_fpu_materialize(cpu);   /* the way back in loads all of fxsave */
-		uint8_t *fx = cpu->fxsave;
+		uint8_t fx[512];
+		board_vcpu_get_fpu(board, GDB_VCPU, fx);
 		if (n < GDB_REG_FCTRL) {
 			memcpy(fx + 32 + 16 * (n - GDB_REG_ST0), in, 10);
+			board_vcpu_set_fpu(board, GDB_VCPU, fx);
 			return true;
 		}
 		switch (n - GDB_REG_FCTRL) {
@@ -270,6 +277,7 @@ static bool write_reg(struct board *board, unsigned n, const uint8_t *in)
 			break;
 		default: break;   /* pointers and opcode: not kept (read_reg) */
 		}
+		board_vcpu_set_fpu(board, GDB_VCPU, fx);
 	}
 	return true;
 }
@@ -278,9 +286,13 @@ static void cmd_read_registers(struct gdbstub *g)
 {
 	uint8_t bytes[GDB_REGS_BYTES];
 	char hex[2 * GDB_REGS_BYTES + 1];
+	struct board_regs r;
+	uint8_t fx[512];
 	size_t at = 0;
+	board_vcpu_get_regs(g->board, GDB_VCPU, &r);
+	board_vcpu_get_fpu(g->board, GDB_VCPU, fx);
 	for (unsigned n = 0; n < GDB_NREGS; n++) {
-		read_reg(g->board, n, bytes + at);
+		read_reg(&r, fx, n, bytes + at);
 		at += reg_size(n);
 	}
 	to_hex(hex, bytes, at);
@@ -316,7 +328,12 @@ static void cmd_read_register(struct gdbstub *g, const char *args)
 		reply(g, "");   /* "not available": gdb shows it as such */
 		return;
 	}
-	read_reg(g->board, n, bytes);
+	struct board_regs r;
+	uint8_t fx[512];
+	board_vcpu_get_regs(g->board, GDB_VCPU, &r);
+	if (n >= GDB_REG_ST0)
+		board_vcpu_get_fpu(g->board, GDB_VCPU, fx);
+	read_reg(&r, fx, n, bytes);
 	to_hex(hex, bytes, reg_size(n));
 	reply(g, hex);
 }
@@ -352,7 +369,7 @@ static void cmd_read_memory(struct gdbstub *g, const char *args)
 	char *hex = malloc(2 * (size_t)len + 1);
 	if (!buf || !hex)
 		reply_error(g, ENOMEM);
-	else if (!board_read_memory(g->board, addr, false, buf, len, &bad))
+	else if (!board_read_memory(g->board, GDB_VCPU, addr, false, buf, len, &bad))
 		reply_error(g, EFAULT);   /* nothing mapped there: no fault for the guest */
 	else {
 		to_hex(hex, buf, len);
@@ -382,7 +399,7 @@ static void cmd_write_memory(struct gdbstub *g, const char *args, size_t len, bo
 		memcpy(buf, args, n);
 	if (!ok)
 		reply_error(g, EINVAL);
-	else if (n && !board_write_memory(g->board, addr, buf, n, &bad))
+	else if (n && !board_write_memory(g->board, GDB_VCPU, addr, buf, n, &bad))
 		reply_error(g, EFAULT);
 	else
 		reply(g, "OK");
@@ -411,7 +428,7 @@ static void stopped(struct gdbstub *g, int signal, bool breakpoint)
 
 static void resume(struct gdbstub *g, bool step)
 {
-	cpu_debug_resume(&g->board->cpu, step);
+	board_vcpu_debug_resume(g->board, GDB_VCPU, step);
 	g->running = true;
 	board_resume(g->board, BOARD_HOLD_GDB);
 }
@@ -438,8 +455,7 @@ static void cmd_resume(struct gdbstub *g, const char *args, bool step, bool with
 			reply_error(g, EINVAL);
 			return;
 		}
-		g->board->cpu.s.eip = addr;
-		g->board->cpu.halted = false;
+		board_vcpu_set_eip(g->board, GDB_VCPU, addr);
 	}
 	resume(g, step);
 }
@@ -495,23 +511,18 @@ static void cmd_breakpoint(struct gdbstub *g, const char *args, bool insert)
 		return;
 	}
 	if (!insert) {
-		cpu_breakpoint_clear(&g->board->cpu, addr);
+		board_vcpu_clear_breakpoint(g->board, GDB_VCPU, addr);
 		reply(g, "OK");
 		return;
 	}
-	reply(g, cpu_breakpoint_set(&g->board->cpu, addr) ? "E1c" : "OK");
+	reply(g, board_vcpu_set_breakpoint(g->board, GDB_VCPU, addr) ? "E1c" : "OK");
 }
 
 /* gdb has gone (D, or the connection closed): no breakpoint or step of
  * its stays, and the guest runs unless the monitor holds it. */
 static void detach(struct gdbstub *g)
 {
-	struct cpu *cpu = &g->board->cpu;
-	while (cpu->debug.nbp)
-		cpu_breakpoint_clear(cpu, cpu->debug.bp[0]);
-	cpu->debug.step = false;
-	cpu->debug.skip = false;
-	cpu->debug.event = DEBUG_EVENT_NONE;
+	board_vcpu_debug_detach(g->board, GDB_VCPU);
 	g->running = false;
 	board_resume(g->board, BOARD_HOLD_GDB);
 }
@@ -621,9 +632,7 @@ static void run_packet(struct gdbstub *g, const char *p, size_t len)
 		break;
 	case 'k':
 		/* As QEMU's stub: kill ends the VMM. No reply is expected. */
-		board->exit_requested = true;
-		board->exit_status = 0;
-		board->cpu.stop = true;
+		board_request_exit(board, 0);
 		break;
 	case 'q':
 	case 'Q':
@@ -687,9 +696,12 @@ static void on_disconnected(void *opaque)
 	queue(opaque, ITEM_DISCONNECTED, NULL, 0);
 }
 
-bool gdbstub_pending(struct gdbstub *g)
+/* Any thread: packets (or a connection, a Ctrl-C) wait to be handled:
+ * the guest stops at the next poll. */
+static enum board_want gdbstub_wants(void *opaque)
 {
-	return g && atomic_load(&g->pending);
+	struct gdbstub *g = opaque;
+	return atomic_load(&g->pending) ? BOARD_WANT_STOP : BOARD_WANT_NOTHING;
 }
 
 bool gdbstub_attached(const struct gdbstub *g)
@@ -697,16 +709,14 @@ bool gdbstub_attached(const struct gdbstub *g)
 	return g && g->attached;
 }
 
-void gdbstub_run_pending(struct gdbstub *g)
+/* Guest stopped: reports a breakpoint or a finished step the run loop
+ * stopped for, then handles what is queued. */
+static bool gdbstub_run_stopped(void *opaque)
 {
-	if (!g)
-		return;
-	struct cpu_debug *dbg = &g->board->cpu.debug;
-	if (dbg->event != DEBUG_EVENT_NONE) {
-		bool bp = dbg->event == DEBUG_EVENT_BREAK;
-		dbg->event = DEBUG_EVENT_NONE;
-		stopped(g, GDB_SIGTRAP, bp);
-	}
+	struct gdbstub *g = opaque;
+	enum debug_event event = board_vcpu_take_debug_event(g->board, GDB_VCPU);
+	if (event != DEBUG_EVENT_NONE)
+		stopped(g, GDB_SIGTRAP, event == DEBUG_EVENT_BREAK);
 	for (;;) {
 		pthread_mutex_lock(&g->lock);
 		struct item *it = g->head;
@@ -719,7 +729,7 @@ void gdbstub_run_pending(struct gdbstub *g)
 		}
 		pthread_mutex_unlock(&g->lock);
 		if (!it)
-			return;
+			return false;
 		switch (it->kind) {
 		case ITEM_CONNECTED:
 			/* gdb expects a stopped target to attach to. */
@@ -748,14 +758,32 @@ void gdbstub_run_pending(struct gdbstub *g)
 	}
 }
 
-void gdbstub_exited(struct gdbstub *g, int status)
+/* A halted guest waits for a connected gdb, which may stop it (Ctrl-C)
+ * to look, rather than being stuck. */
+static void gdbstub_halt(void *opaque, uint64_t guest_ns, struct board_halt *h)
 {
+	(void)guest_ns;
+	if (gdbstub_attached(opaque))
+		h->wakes |= BOARD_WAKE_STOP;
+}
+
+/* The run is over: a connected gdb hears that the program exited. */
+static void gdbstub_exited(void *opaque, int status)
+{
+	struct gdbstub *g = opaque;
 	char buf[8];
-	if (!g || !g->attached)
+	if (!g->attached)
 		return;
 	snprintf(buf, sizeof(buf), "W%02x", (unsigned)status & 0xff);
 	reply(g, buf);
 }
+
+static const struct board_frontend_ops gdbstub_ops = {
+	.wants = gdbstub_wants,
+	.halt = gdbstub_halt,
+	.run_stopped = gdbstub_run_stopped,
+	.exited = gdbstub_exited,
+};
 
 int gdbstub_open(struct gdbstub **out, struct board *board, const char *host, uint16_t port,
 		 char *err, size_t err_len)
@@ -782,6 +810,13 @@ int gdbstub_open(struct gdbstub **out, struct board *board, const char *host, ui
 		free(g);
 		return ret;
 	}
+	ret = board_add_frontend(board, &gdbstub_ops, g);
+	if (ret) {
+		snprintf(err, err_len, "too many front ends for the machine");
+		gdbstub_close(g);
+		return ret;
+	}
+	g->registered = true;
 	*out = g;
 	return 0;
 }
@@ -790,6 +825,8 @@ void gdbstub_close(struct gdbstub *g)
 {
 	if (!g)
 		return;
+	if (g->registered)
+		board_remove_frontend(g->board, g);
 	gdb_socket_close(g->sock);
 	while (g->head) {
 		struct item *it = g->head;

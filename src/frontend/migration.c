@@ -21,7 +21,9 @@
  * pages written during the last one. When a round is small enough (or
  * there have been too many) the guest stops, the last pages, the display's
  * memory and the state go, and once the destination has it all this btvm
- * ends: the guest runs on there. */
+ * ends: the guest runs on there. The source side is a front end of the
+ * machine (machine/control.h), registered by its first start: polled for
+ * its rounds, its last round run at the control point. */
 #define _GNU_SOURCE
 #include "frontend/migration.h"
 
@@ -47,8 +49,8 @@
 #include "host/sealed_stream.h"
 #include "host/tcp_address.h"
 #include "host/thread.h"
-#include "machine/board.h"
 #include "machine/board_snapshot.h"
+#include "machine/control.h"
 
 static const char MAGIC[SEALED_MAGIC_BYTES] = { 'B', 'T', 'V', 'M', 'M', 'I', 'G', '2' };
 #define PAGE 4096u
@@ -72,6 +74,9 @@ enum mig_state { MIG_NONE, MIG_ACTIVE, MIG_COMPLETED, MIG_FAILED };
 
 struct migration {
 	struct board *board;
+	struct board_memory mem;  /* guest memory, copied from here */
+	bool registered;          /* with the board: kept across starts */
+	bool final_due;           /* the pre-copy is done: the last round, guest stopped */
 	int fd;
 	struct sealed_stream ss;
 	enum mig_state state;
@@ -144,7 +149,7 @@ static int state_snapshot(struct board *board, char *err, size_t err_len)
 /* Sends the pages set in bitmap (bit n: memfd page n), in records. */
 static int send_pages(struct migration *m, const uint8_t *bitmap, uint32_t first, uint32_t count)
 {
-	const struct guest_ram *ram = &m->board->ram;
+	const struct board_memory *mem = &m->mem;
 	uint8_t *rec = malloc(4 + PAGES_PER_RECORD * (8 + PAGE));
 	if (!rec)
 		return -ENOMEM;
@@ -154,7 +159,7 @@ static int send_pages(struct migration *m, const uint8_t *bitmap, uint32_t first
 	for (uint32_t p = first; p < first + count && !ret; p++) {
 		if (bitmap && !(bitmap[p / 8] & (1u << (p % 8))))
 			continue;
-		const uint8_t *src = ram->host + (uint64_t)p * PAGE;
+		const uint8_t *src = mem->host + (uint64_t)p * PAGE;
 		uint32_t flag = guest_page_is_zero(src) ? PAGE_ZERO : PAGE_DATA;
 		memcpy(rec + len, &p, 4);
 		memcpy(rec + len + 4, &flag, 4);
@@ -319,7 +324,7 @@ static void fail(struct migration *m, const char *what, int err)
 				 : strerror(-err));
 	m->state = MIG_FAILED;
 	join_sender(m);
-	shadow_ram_log(&m->board->sh, false);
+	board_ram_log(m->board, false);
 	if (m->fd >= 0)
 		close(m->fd);
 	m->fd = -1;
@@ -372,14 +377,17 @@ static int connect_destination(struct migration *m, const char *uri, char *err, 
 	return fd;
 }
 
-int migration_start(struct board *board, const char *uri, char *err, size_t err_len)
+static const struct board_frontend_ops migration_ops;
+
+int migration_start(struct migration **mp, struct board *board, const char *uri, char *err,
+		    size_t err_len)
 {
-	struct migration *m = board->migration;
+	struct migration *m = *mp;
 	if (m && m->state == MIG_ACTIVE) {
 		snprintf(err, err_len, "migrate: a migration is under way");
 		return -EBUSY;
 	}
-	if (board->cfg.ndisks) {
+	if (board_config(board)->ndisks) {
 		snprintf(err, err_len, "migrate: a machine with disks cannot migrate live yet "
 				       "(both sides would need the image); use savevm");
 		return -EOPNOTSUPP;
@@ -390,12 +398,19 @@ int migration_start(struct board *board, const char *uri, char *err, size_t err_
 			snprintf(err, err_len, "out of memory");
 			return -ENOMEM;
 		}
-		board->migration = m;
+		if (board_add_frontend(board, &migration_ops, m)) {
+			snprintf(err, err_len, "migrate: too many front ends for the machine");
+			free(m);
+			return -ENOSPC;
+		}
+		*mp = m;
 	}
 	memset(m, 0, sizeof(*m));
+	m->registered = true;
 	m->board = board;
+	board_memory(board, &m->mem);
 	m->fd = -1;
-	m->pages = (uint32_t)(board->ram.size / PAGE);
+	m->pages = (uint32_t)(m->mem.ram_size / PAGE);
 	m->start_ns = now_ns();
 	int fd = connect_destination(m, uri, err, err_len);
 	if (fd < 0)
@@ -414,7 +429,7 @@ int migration_start(struct board *board, const char *uri, char *err, size_t err_
 	if (!ret && !m->round)
 		ret = -ENOMEM;
 	if (!ret)
-		ret = shadow_ram_log(&board->sh, true);
+		ret = board_ram_log(board, true);
 	if (!ret) {
 		memset(m->round, 0xff, (m->pages + 7) / 8);   /* round 0: everything */
 		ret = start_round(m);
@@ -424,7 +439,7 @@ int migration_start(struct board *board, const char *uri, char *err, size_t err_
 			snprintf(err, err_len, "migrate: %s", serr);
 		else
 			snprintf(err, err_len, "migrate: cannot start: %s", strerror(-ret));
-		shadow_ram_log(&board->sh, false);
+		board_ram_log(board, false);
 		close(fd);
 		m->fd = -1;
 		sealed_close(&m->ss);
@@ -437,10 +452,15 @@ int migration_start(struct board *board, const char *uri, char *err, size_t err_
 	return 0;
 }
 
-bool migration_poll(struct board *board)
+/* vCPU thread, at every poll: a round's end, and the next one started;
+ * true when the pre-copy is done and the guest must stop for the last
+ * round (migration_run_stopped then finishes it). */
+static bool migration_poll(void *opaque, uint64_t guest_ns)
 {
-	struct migration *m = board->migration;
-	if (!m || m->state != MIG_ACTIVE || !atomic_load(&m->round_done))
+	struct migration *m = opaque;
+	struct board *board = m->board;
+	(void)guest_ns;
+	if (m->state != MIG_ACTIVE || !atomic_load(&m->round_done))
 		return false;
 	join_sender(m);
 	if (m->send_err) {
@@ -448,10 +468,12 @@ bool migration_poll(struct board *board)
 		return false;
 	}
 	memset(m->round, 0, (m->pages + 7) / 8);
-	unsigned n = shadow_ram_harvest(&board->sh, m->round);
+	unsigned n = board_ram_harvest(board, m->round);
 	m->rounds++;
-	if (n <= FINAL_ROUND_PAGES || m->rounds >= MAX_ROUNDS)
+	if (n <= FINAL_ROUND_PAGES || m->rounds >= MAX_ROUNDS) {
+		m->final_due = true;
 		return true;   /* the rest with the guest stopped */
+	}
 	int ret = start_round(m);
 	if (ret)
 		fail(m, "cannot start a round", ret);
@@ -477,19 +499,21 @@ static int receive_ack(struct migration *m)
 	return ret;
 }
 
-void migration_finish(struct board *board)
+/* Guest stopped: the last pages and the state. On success btvm's run
+ * ends (status 0); on failure the guest goes on here. */
+static void migration_finish(struct migration *m)
 {
-	struct migration *m = board->migration;
+	struct board *board = m->board;
 	char serr[400];
-	if (!m || m->state != MIG_ACTIVE)
+	if (m->state != MIG_ACTIVE)
 		return;
 	m->stop_ns = now_ns();
 	/* What was written since the last harvest joins what it found. */
-	shadow_ram_harvest(&board->sh, m->round);
+	board_ram_harvest(board, m->round);
 	int ret = send_pages(m, m->round, 0, m->pages);
 	/* The display's memory, whole: its own log belongs to the window. */
-	if (!ret && board->ram.devmem_size)
-		ret = send_pages(m, NULL, m->pages, (uint32_t)(board->ram.devmem_size / PAGE));
+	if (!ret && m->mem.devmem_size)
+		ret = send_pages(m, NULL, m->pages, (uint32_t)(m->mem.devmem_size / PAGE));
 	int state = -1;
 	if (!ret) {
 		state = state_snapshot(board, serr, sizeof(serr));
@@ -511,7 +535,7 @@ void migration_finish(struct board *board)
 	}
 	m->end_ns = now_ns();
 	m->state = MIG_COMPLETED;
-	shadow_ram_log(&board->sh, false);
+	board_ram_log(board, false);
 	close(m->fd);
 	m->fd = -1;
 	sealed_close(&m->ss);
@@ -520,15 +544,27 @@ void migration_finish(struct board *board)
 		(unsigned long long)((m->end_ns - m->start_ns) / 1000000), m->rounds,
 		(unsigned long long)m->pages_sent,
 		(unsigned long long)((m->end_ns - m->stop_ns) / 1000000));
-	board->exit_requested = true;
-	board->exit_status = 0;
-	board->cpu.stop = true;
+	board_request_exit(board, 0);
 }
 
-void migration_get_status(const struct board *board, struct migration_status *st)
+static bool migration_run_stopped(void *opaque)
+{
+	struct migration *m = opaque;
+	if (m->final_due) {
+		m->final_due = false;
+		migration_finish(m);
+	}
+	return false;
+}
+
+static const struct board_frontend_ops migration_ops = {
+	.poll = migration_poll,
+	.run_stopped = migration_run_stopped,
+};
+
+void migration_get_status(const struct migration *m, struct migration_status *st)
 {
 	static const char *const names[] = { "none", "active", "completed", "failed" };
-	const struct migration *m = board->migration;
 	memset(st, 0, sizeof(*st));
 	st->state = names[m ? m->state : MIG_NONE];
 	if (!m)
@@ -542,11 +578,12 @@ void migration_get_status(const struct board *board, struct migration_status *st
 	snprintf(st->error, sizeof(st->error), "%s", m->error);
 }
 
-void migration_destroy(struct board *board)
+void migration_destroy(struct migration *m)
 {
-	struct migration *m = board->migration;
 	if (!m)
 		return;
+	if (m->registered)
+		board_remove_frontend(m->board, m);
 	if (m->fd >= 0)
 		shutdown(m->fd, SHUT_RDWR);   /* a sender blocked in send() returns */
 	join_sender(m);
@@ -555,7 +592,6 @@ void migration_destroy(struct board *board)
 	sealed_close(&m->ss);
 	free(m->round);
 	free(m);
-	board->migration = NULL;
 }
 
 /* --- the destination ---------------------------------------------------- */
@@ -774,8 +810,9 @@ void migration_incoming_free(struct migration_incoming *in)
 static int receive_pages(struct board *board, struct sealed_stream *ss, uint64_t len,
 			 uint8_t *buf)
 {
-	struct guest_ram *ram = &board->ram;
-	uint64_t total = (ram->size + ram->devmem_size) / PAGE;
+	struct board_memory mem;
+	board_memory(board, &mem);
+	uint64_t total = (mem.ram_size + mem.devmem_size) / PAGE;
 	if (len < 4 || len > 4 + PAGES_PER_RECORD * (8 + PAGE))
 		return -EPROTO;
 	int ret = sealed_recv(ss, buf, len);
@@ -797,7 +834,7 @@ static int receive_pages(struct board *board, struct sealed_stream *ss, uint64_t
 		at += 8;
 		if (page >= total || flag > PAGE_ZERO || (flag == PAGE_DATA && at + PAGE > len))
 			return -EPROTO;
-		uint8_t *dst = ram->host + (uint64_t)page * PAGE;
+		uint8_t *dst = mem.host + (uint64_t)page * PAGE;
 		if (flag == PAGE_ZERO) {
 			memset(dst, 0, PAGE);
 		} else {

@@ -3,7 +3,8 @@
  * the shadow's write log), then a short stop to send the last pages and the
  * machine's state as a snapshot without memory; the destination's side,
  * which builds the machine from the stream and resumes it. The monitor
- * starts it, the machine's run loop (machine/run_loop.c) drives it. */
+ * starts it and owns it; as a front end of the machine
+ * (machine/control.h) the run loop's polls and control point drive it. */
 #ifndef BTVM_MIGRATION_H
 #define BTVM_MIGRATION_H
 
@@ -23,21 +24,20 @@ struct migration_status {
 	char error[256];
 };
 
-/* vCPU thread: connects to a destination (migration_uri) and starts the
- * pre-copy, the guest running on. Returns 0, or a negative errno with a one-line reason
- * in err (bad address, refused, a migration already under way, disks
- * attached). */
-int migration_start(struct board *board, const char *uri, char *err, size_t err_len);
-/* vCPU thread, at every poll: true when the pre-copy is done and the
- * guest must stop for the last round (the run loop then calls
- * migration_finish with the guest stopped). */
-bool migration_poll(struct board *board);
-/* vCPU thread, guest stopped: the last pages and the state. On success
- * btvm's run ends (status 0); on failure the guest goes on here. */
-void migration_finish(struct board *board);
-void migration_get_status(const struct board *board, struct migration_status *st);
-/* At exit: stops a pre-copy under way. */
-void migration_destroy(struct board *board);
+/* vCPU thread, guest stopped: connects to a destination (migration_uri)
+ * and starts the pre-copy, the guest running on; *m is the migration,
+ * made (and registered with the board) by the first start and used again
+ * by the next. When the pre-copy is done the guest stops for the last
+ * round; on success btvm's run ends (status 0), on failure the guest goes
+ * on here. Returns 0, or a negative errno with a one-line reason in err
+ * (bad address, refused, a migration already under way, disks attached). */
+int migration_start(struct migration **m, struct board *board, const char *uri, char *err,
+		    size_t err_len);
+/* NULL: "none". */
+void migration_get_status(const struct migration *m, struct migration_status *st);
+/* At exit: stops a pre-copy under way, unregisters and frees (NULL is
+ * fine). */
+void migration_destroy(struct migration *m);
 
 /* A migration endpoint: tcp:[HOST]:PORT,key=FILE or unix:PATH[,key=FILE]. */
 struct migration_uri {

@@ -1,7 +1,10 @@
 /* The monitor (monitor.h): the queue of command lines from the terminal and
  * the socket, the human commands and the JSON ones, and where each answer
  * goes. Commands run on the vCPU thread with the guest stopped between two
- * instructions, so they see and change the machine as a whole. */
+ * instructions, so they see and change the machine as a whole: a front
+ * end of the machine (machine/control.h), whose waiting commands stop the
+ * guest once it has had its slice. It owns the live migration it starts.
+ * The registers and linear addresses it shows are vCPU 0's. */
 #define _GNU_SOURCE
 #include "frontend/monitor.h"
 
@@ -18,13 +21,15 @@
 
 #include <capstone/capstone.h>
 
+#include "frontend/board_screen.h"
+#include "frontend/board_stats.h"
 #include "frontend/gdbstub.h"
 #include "frontend/migration.h"
 #include "host/clock.h"
 #include "host/console.h"
 #include "host/monitor_socket.h"
-#include "machine/board.h"
 #include "machine/board_snapshot.h"
+#include "machine/control.h"
 #include "translator/disasm.h"
 
 #define MAX_ARGS 8
@@ -39,6 +44,8 @@
 #define BATCH_NS 2000000ull
 /* The terminal and each socket client. */
 #define MAX_CLIENTS (1u + MONITOR_SOCKET_MAX_CLIENTS)
+/* The vCPU whose registers and linear addresses the commands show. */
+#define MONITOR_VCPU 0u
 
 struct request {
 	struct request *next;
@@ -58,6 +65,11 @@ struct client_queue {
 
 struct monitor {
 	struct board *board;
+	struct board_screen *screen;     /* screendump; NULL: none */
+	const struct board_stats *stats; /* info stats, tcache, mmu; NULL: none */
+	const struct gdbstub *gdb;       /* whose stop cont leaves alone; NULL: none */
+	struct migration *migration;     /* the live migration started, or NULL */
+	bool registered;                 /* with the board */
 	struct monitor_socket *sock;
 	/* Guards the queues; taken before the socket's own lock. */
 	pthread_mutex_t lock;
@@ -103,13 +115,12 @@ static void print_segment(FILE *out, const char *name, const struct segment *g)
 
 static void info_registers(struct board *board, FILE *out)
 {
-	struct cpu *cpu = &board->cpu;
-	const struct vcpu_state *s = &cpu->s;
+	struct board_regs regs;
+	board_vcpu_get_regs(board, MONITOR_VCPU, &regs);
+	const struct vcpu_state *s = &regs.s;
 	static const char *const seg_names[SEG_COUNT] = { "ES", "CS", "SS", "DS", "FS", "GS" };
-	uint32_t fl = cpu_get_eflags(cpu);
-	/* The general registers live in cpu->regs (translated code's view);
-	 * s->regs is only the boot state. */
-	const uint32_t *r = cpu->regs;
+	uint32_t fl = regs.eflags;
+	const uint32_t *r = regs.regs;
 	fprintf(out, "EAX=%08x EBX=%08x ECX=%08x EDX=%08x\n", r[REG_EAX], r[REG_EBX], r[REG_ECX],
 		r[REG_EDX]);
 	fprintf(out, "ESI=%08x EDI=%08x EBP=%08x ESP=%08x\n", r[REG_ESI], r[REG_EDI], r[REG_EBP],
@@ -117,7 +128,7 @@ static void info_registers(struct board *board, FILE *out)
 	fprintf(out, "EIP=%08x EFL=%08x [%c%c%c%c%c%c%c] CPL=%u IF=%u HLT=%d\n", s->eip, fl,
 		fl & EFLAGS_OF ? 'O' : '-', fl & EFLAGS_DF ? 'D' : '-', fl & EFLAGS_SF ? 'S' : '-',
 		fl & EFLAGS_ZF ? 'Z' : '-', fl & EFLAGS_AF ? 'A' : '-', fl & EFLAGS_PF ? 'P' : '-',
-		fl & EFLAGS_CF ? 'C' : '-', s->cpl, (fl & EFLAGS_IF) ? 1u : 0u, cpu->halted);
+		fl & EFLAGS_CF ? 'C' : '-', s->cpl, (fl & EFLAGS_IF) ? 1u : 0u, regs.halted);
 	for (unsigned i = 0; i < SEG_COUNT; i++)
 		print_segment(out, seg_names[i], &s->seg[i]);
 	print_segment(out, "LDT", &s->ldtr);
@@ -131,10 +142,12 @@ static void info_registers(struct board *board, FILE *out)
 		s->sysenter_esp, s->sysenter_eip);
 }
 
-static void info_mmu(struct board *board, FILE *out)
+static void info_mmu(struct monitor *m, FILE *out)
 {
-	const struct vcpu_state *s = &board->cpu.s;
-	const struct shadow *sh = &board->sh;
+	struct board_regs regs;
+	board_vcpu_get_regs(m->board, MONITOR_VCPU, &regs);
+	const struct vcpu_state *s = &regs.s;
+	const struct shadow *sh = board_shadow(m->board);
 	fprintf(out, "paging %s, CR3=%08x, PSE %s, PGE %s, WP %s\n",
 		(s->cr0 & CR0_PG) ? "on" : "off", s->cr3, (s->cr4 & CR4_PSE) ? "on" : "off",
 		(s->cr4 & CR4_PGE) ? "on" : "off", (s->cr0 & CR0_WP) ? "on" : "off");
@@ -158,23 +171,26 @@ static void info_mmu(struct board *board, FILE *out)
 	}
 	if (sh->current == &sh->identity)
 		fprintf(out, "  * identity window (paging off)\n");
-	board_print_mmu_stats(board, out);
+	if (m->stats)
+		board_stats_print_mmu(m->stats, out);
 }
 
 static void info_devices(struct board *board, FILE *out)
 {
 	static const char *const spaces[BUS_SPACE_COUNT] = { "port I/O", "MMIO" };
+	const struct bus *bus = board_bus(board);
+	const struct pci_host *pci = board_pci(board);
 	for (unsigned sp = 0; sp < BUS_SPACE_COUNT; sp++) {
 		fprintf(out, "%s:\n", spaces[sp]);
-		for (unsigned i = 0; i < board->bus.count[sp]; i++) {
-			const struct bus_region *r = &board->bus.regions[sp][i];
+		for (unsigned i = 0; i < bus->count[sp]; i++) {
+			const struct bus_region *r = &bus->regions[sp][i];
 			fprintf(out, "  %08" PRIx64 "-%08" PRIx64 "  %s\n", r->base,
 				r->base + r->length - 1, r->name);
 		}
 	}
 	fprintf(out, "PCI bus 0:\n");
 	for (unsigned devfn = 0; devfn < PCI_DEVFNS; devfn++) {
-		const struct pci_function *f = board->pci.slot[devfn];
+		const struct pci_function *f = pci->slot[devfn];
 		if (!f)
 			continue;
 		const uint8_t *c = f->config;
@@ -183,10 +199,10 @@ static void info_devices(struct board *board, FILE *out)
 	}
 }
 
-static void info_migrate(struct board *board, FILE *out)
+static void info_migrate(const struct monitor *m, FILE *out)
 {
 	struct migration_status st;
-	migration_get_status(board, &st);
+	migration_get_status(m->migration, &st);
 	fprintf(out, "migration: %s", st.state);
 	if (strcmp(st.state, "none"))
 		fprintf(out, ", %u rounds, %llu pages (%llu bytes), %llu ms, stopped %llu ms%s%s",
@@ -264,13 +280,15 @@ static bool parse_address(struct board *board, const char *s, uint32_t *addr)
 	static const char *const regs[REG_COUNT] = { "eax", "ecx", "edx", "ebx",
 						     "esp", "ebp", "esi", "edi" };
 	if (s && s[0] == '$') {
+		struct board_regs r;
+		board_vcpu_get_regs(board, MONITOR_VCPU, &r);
 		if (!strcmp(s + 1, "eip")) {
-			*addr = board->cpu.s.eip;
+			*addr = r.s.eip;
 			return true;
 		}
 		for (unsigned i = 0; i < REG_COUNT; i++)
 			if (!strcmp(s + 1, regs[i])) {
-				*addr = board->cpu.regs[i];
+				*addr = r.regs[i];
 				return true;
 			}
 		return false;
@@ -323,7 +341,7 @@ static int cmd_dump(struct board *board, bool physical, int argc, char **argv, F
 	if (fmt == 'i') {
 		/* Instructions near the end of mapped memory: as many bytes as
 		 * there are. */
-		while (len && !board_read_memory(board, addr, physical, buf, len, &bad))
+		while (len && !board_read_memory(board, MONITOR_VCPU, addr, physical, buf, len, &bad))
 			len = bad > addr ? bad - addr : 0;
 		if (!len) {
 			fprintf(out, "error: %s address %08x is not in memory\n",
@@ -335,7 +353,7 @@ static int cmd_dump(struct board *board, bool physical, int argc, char **argv, F
 		free(buf);
 		return 0;
 	}
-	if (!board_read_memory(board, addr, physical, buf, len, &bad)) {
+	if (!board_read_memory(board, MONITOR_VCPU, addr, physical, buf, len, &bad)) {
 		fprintf(out, "error: %s address %08x is not in memory\n", physical ? "physical" : "linear",
 			bad);
 		free(buf);
@@ -369,18 +387,19 @@ static int cmd_translation(struct board *board, int argc, char **argv, FILE *out
 		fputs("error: usage: translation ADDR (a linear address, or $eip)\n", out);
 		return -1;
 	}
-	if (!board_linear_to_phys(board, eip, &gpa) || !board_phys_ptr(board, gpa, 1)) {
+	if (!board_linear_to_phys(board, MONITOR_VCPU, eip, &gpa) || !board_phys_ptr(board, gpa, 1)) {
 		fprintf(out, "error: linear address %08x is not in memory\n", eip);
 		return -1;
 	}
-	uint32_t mode = cpu_mode(&board->cpu);
-	struct tblock *tb = tcache_lookup(&board->tc, eip, gpa, mode);
+	uint32_t mode;
+	const struct tblock *tb = board_vcpu_translation(board, MONITOR_VCPU, eip, gpa, &mode);
 	if (!tb) {
 		fprintf(out, "no translation of %08x (physical %08x) in mode %x yet\n", eip, gpa, mode);
 		return 0;
 	}
 	uint8_t *code = malloc(tb->guest_len);
-	if (!code || !board_read_memory(board, tb->eip, false, code, tb->guest_len, &bad)) {
+	if (!code || !board_read_memory(board, MONITOR_VCPU, tb->eip, false, code, tb->guest_len,
+					&bad)) {
 		fputs("error: the block's guest code cannot be read\n", out);
 		free(code);
 		return -1;
@@ -401,8 +420,8 @@ static void do_stop(struct monitor *m)
 static const char *do_cont(struct monitor *m)
 {
 	struct board *board = m->board;
-	bool gdb = gdbstub_attached(board->gdb);
-	if (gdb && (board->holds & BOARD_HOLD_GDB)) {
+	bool gdb = gdbstub_attached(m->gdb);
+	if (gdb && (board_holds(board) & BOARD_HOLD_GDB)) {
 		board_resume(board, BOARD_HOLD_MONITOR);
 		return "the guest is stopped by gdb: continue it there, or detach gdb";
 	}
@@ -410,24 +429,32 @@ static const char *do_cont(struct monitor *m)
 	return NULL;
 }
 
+static void monitor_event(struct monitor *m, const char *name);
+
 static void do_powerdown(struct monitor *m)
 {
-	acpi_pm_power_button(&m->board->pm);
+	board_power_button(m->board);
 	monitor_event(m, "POWERDOWN");
 }
 
 static void do_quit(struct monitor *m)
 {
-	struct board *board = m->board;
-	board->exit_requested = true;
-	board->exit_status = 0;
-	board->cpu.stop = true;
+	board_request_exit(m->board, 0);
 }
 
 static void do_reset(struct monitor *m)
 {
-	m->board->reset_requested = true;
-	m->board->cpu.stop = true;
+	board_request_reset(m->board);
+}
+
+/* The screen into path; 0, or a negative errno with the reason in err. */
+static int do_screendump(struct monitor *m, const char *path, char *err, size_t err_len)
+{
+	if (!m->screen) {
+		snprintf(err, err_len, "this machine has no screen to dump");
+		return -ENODEV;
+	}
+	return board_screen_write(m->screen, path, err, err_len);
 }
 
 /* One human command; its answer (or "error: ...") goes to out. */
@@ -453,19 +480,19 @@ static int run_human(struct monitor *m, char *line, FILE *out)
 		const char *what = argc == 2 ? argv[1] : "";
 		if (!strcmp(what, "registers"))
 			info_registers(board, out);
-		else if (!strcmp(what, "stats"))
-			board_print_stats(board, out);
-		else if (!strcmp(what, "tcache"))
-			board_print_tcache_stats(board, out);
+		else if (!strcmp(what, "stats") && m->stats)
+			board_stats_print(m->stats, out);
+		else if (!strcmp(what, "tcache") && m->stats)
+			board_stats_print_tcache(m->stats, out);
 		else if (!strcmp(what, "mmu"))
-			info_mmu(board, out);
+			info_mmu(m, out);
 		else if (!strcmp(what, "devices"))
 			info_devices(board, out);
 		else if (!strcmp(what, "status"))
-			fprintf(out, "VM status: %s%s\n", board->paused ? "paused" : "running",
-				(board->holds & BOARD_HOLD_GDB) ? " (by gdb)" : "");
+			fprintf(out, "VM status: %s%s\n", board_paused(board) ? "paused" : "running",
+				(board_holds(board) & BOARD_HOLD_GDB) ? " (by gdb)" : "");
 		else if (!strcmp(what, "migrate"))
-			info_migrate(board, out);
+			info_migrate(m, out);
 		else {
 			fputs("error: info registers|stats|tcache|mmu|devices|status|migrate\n", out);
 			return -1;
@@ -490,7 +517,7 @@ static int run_human(struct monitor *m, char *line, FILE *out)
 			return -1;
 		}
 		char why[512];
-		if (board_screen_write(board, argv[1], why, sizeof(why))) {
+		if (do_screendump(m, argv[1], why, sizeof(why))) {
 			fprintf(out, "error: cannot write the screen: %s\n", why);
 			return -1;
 		}
@@ -514,7 +541,7 @@ static int run_human(struct monitor *m, char *line, FILE *out)
 			fputs("error: usage: migrate tcp:HOST:PORT,key=FILE | unix:PATH\n", out);
 			return -1;
 		}
-		if (migration_start(board, argv[1], err, sizeof(err))) {
+		if (migration_start(&m->migration, board, argv[1], err, sizeof(err))) {
 			fprintf(out, "error: %s\n", err);
 			return -1;
 		}
@@ -555,24 +582,25 @@ static json_t *json_error(const char *desc)
 
 static json_t *query_registers(struct board *board)
 {
-	struct cpu *cpu = &board->cpu;
-	const struct vcpu_state *s = &cpu->s;
+	struct board_regs regs;
+	board_vcpu_get_regs(board, MONITOR_VCPU, &regs);
+	const struct vcpu_state *s = &regs.s;
 	static const char *const names[REG_COUNT] = { "eax", "ecx", "edx", "ebx",
 						      "esp", "ebp", "esi", "edi" };
 	static const char *const segs[SEG_COUNT] = { "es", "cs", "ss", "ds", "fs", "gs" };
 	json_t *r = json_object();
 	for (unsigned i = 0; i < REG_COUNT; i++)
-		json_object_set_new(r, names[i], json_integer(cpu->regs[i]));
+		json_object_set_new(r, names[i], json_integer(regs.regs[i]));
 	for (unsigned i = 0; i < SEG_COUNT; i++)
 		json_object_set_new(r, segs[i], json_integer(s->seg[i].selector));
 	json_object_set_new(r, "eip", json_integer(s->eip));
-	json_object_set_new(r, "eflags", json_integer(cpu_get_eflags(cpu)));
+	json_object_set_new(r, "eflags", json_integer(regs.eflags));
 	json_object_set_new(r, "cr0", json_integer(s->cr0));
 	json_object_set_new(r, "cr2", json_integer(s->cr2));
 	json_object_set_new(r, "cr3", json_integer(s->cr3));
 	json_object_set_new(r, "cr4", json_integer(s->cr4));
 	json_object_set_new(r, "cpl", json_integer(s->cpl));
-	json_object_set_new(r, "halted", json_boolean(cpu->halted));
+	json_object_set_new(r, "halted", json_boolean(regs.halted));
 	return r;
 }
 
@@ -591,7 +619,8 @@ static json_t *read_memory_json(struct board *board, json_t *args)
 	json_t *res;
 	if (!buf || !hex) {
 		res = json_error("out of memory");
-	} else if (!board_read_memory(board, (uint32_t)addr, physical, buf, (uint32_t)size, &bad)) {
+	} else if (!board_read_memory(board, MONITOR_VCPU, (uint32_t)addr, physical, buf,
+				      (uint32_t)size, &bad)) {
 		char desc[96];
 		snprintf(desc, sizeof(desc), "%s address %08x is not in memory",
 			 physical ? "physical" : "linear", bad);
@@ -629,8 +658,9 @@ static json_t *run_json(struct monitor *m, const char *line)
 		res = json_pack("{s:o}", "return", empty);
 		empty = NULL;
 	} else if (!strcmp(cmd, "query-status")) {
-		res = json_pack("{s:{s:b,s:s}}", "return", "running", !board->paused, "status",
-				board->paused ? "paused" : "running");
+		bool paused = board_paused(board);
+		res = json_pack("{s:{s:b,s:s}}", "return", "running", !paused, "status",
+				paused ? "paused" : "running");
 	} else if (!strcmp(cmd, "stop") || !strcmp(cmd, "cont") || !strcmp(cmd, "quit") ||
 		   !strcmp(cmd, "system_powerdown") || !strcmp(cmd, "system_reset")) {
 		const char *why = NULL;
@@ -660,7 +690,7 @@ static json_t *run_json(struct monitor *m, const char *line)
 			res = json_error("screendump needs \"filename\"");
 		} else {
 			char why[512];
-			int ret = board_screen_write(board, file, why, sizeof(why));
+			int ret = do_screendump(m, file, why, sizeof(why));
 			res = ret ? json_error(why) : json_pack("{s:o}", "return", empty);
 			if (!ret)
 				empty = NULL;
@@ -681,7 +711,7 @@ static json_t *run_json(struct monitor *m, const char *line)
 		char err[300];
 		if (!args || json_unpack(args, "{s:s}", "uri", &uri))
 			res = json_error("migrate needs \"uri\" (tcp:HOST:PORT)");
-		else if (migration_start(board, uri, err, sizeof(err)))
+		else if (migration_start(&m->migration, board, uri, err, sizeof(err)))
 			res = json_error(err);
 		else {
 			res = json_pack("{s:o}", "return", empty);
@@ -689,7 +719,7 @@ static json_t *run_json(struct monitor *m, const char *line)
 		}
 	} else if (!strcmp(cmd, "query-migrate")) {
 		struct migration_status st;
-		migration_get_status(board, &st);
+		migration_get_status(m->migration, &st);
 		res = json_pack("{s:{s:s,s:I,s:I,s:I,s:I,s:I,s:s}}", "return", "status", st.state,
 				"rounds", (json_int_t)st.rounds, "pages", (json_int_t)st.pages_sent,
 				"bytes", (json_int_t)st.bytes_sent, "total-ms", (json_int_t)st.total_ms,
@@ -792,7 +822,9 @@ static void run_request(struct monitor *m, const struct request *r)
 		console_prompt();
 }
 
-void monitor_event(struct monitor *m, const char *name)
+/* Tells the socket's clients that something happened ("STOP", "RESUME",
+ * "RESET", "POWERDOWN", "SHUTDOWN"). */
+static void monitor_event(struct monitor *m, const char *name)
 {
 	struct timeval tv;
 	if (!m || !m->sock)
@@ -874,7 +906,10 @@ static bool set_pending(struct monitor *m)
 	return !atomic_exchange(&m->pending, true);
 }
 
-bool monitor_submit(struct monitor *m, uint64_t client, const char *line, size_t len)
+/* Any thread: queues a command line of len bytes from a client and wakes
+ * the vCPU, or refuses it (the client has MONITOR_QUEUE_MAX waiting) with
+ * an error answer. false: the client is to be disconnected. */
+static bool monitor_submit(struct monitor *m, uint64_t client, const char *line, size_t len)
 {
 	struct request *r = malloc(sizeof(*r) + len + 1);
 	bool wake = false, keep = true;
@@ -916,15 +951,23 @@ bool monitor_submit(struct monitor *m, uint64_t client, const char *line, size_t
 	return true;
 }
 
-bool monitor_pending(struct monitor *m)
+/* Commands wait that can run now: the guest stops for them once it has
+ * had its slice (a client that floods the monitor slows the guest down
+ * by half at most: a run of the queue is BATCH_NS at most, the slice as
+ * long), or at once if it is halted. */
+static enum board_want monitor_wants(void *opaque)
 {
-	return m && atomic_load(&m->pending);
+	struct monitor *m = opaque;
+	return atomic_load(&m->pending) ? BOARD_WANT_STOP_AFTER_SLICE : BOARD_WANT_NOTHING;
 }
 
-bool monitor_run_pending(struct monitor *m)
+/* Guest stopped at an instruction boundary: runs a few of the queued
+ * commands, taking the clients in turn, and answers each client. Returns
+ * whether more wait. Bounded so that no client holds up the guest by
+ * talking: the board lets the guest run between. */
+static bool monitor_run_stopped(void *opaque)
 {
-	if (!m)
-		return false;
+	struct monitor *m = opaque;
 	uint64_t start = host_monotonic_ns();
 	for (unsigned n = 0; n < BATCH_COMMANDS; n++) {
 		pthread_mutex_lock(&m->lock);
@@ -982,7 +1025,33 @@ static bool socket_line(void *opaque, uint64_t client, const char *line, size_t 
 	return monitor_submit(opaque, client, line, len);
 }
 
-int monitor_open(struct monitor **out, struct board *board, const char *socket_path, char *err,
+/* Console thread: a line typed at the monitor's prompt (Ctrl-A c). */
+static void monitor_terminal_line(void *opaque, const char *line)
+{
+	monitor_submit(opaque, MONITOR_TERMINAL, line, strlen(line));
+}
+
+static void monitor_board_event(void *opaque, enum board_event event)
+{
+	static const char *const names[] = {
+		[BOARD_EVENT_STOP] = "STOP",
+		[BOARD_EVENT_RESUME] = "RESUME",
+		[BOARD_EVENT_RESET] = "RESET",
+		[BOARD_EVENT_SHUTDOWN] = "SHUTDOWN",
+	};
+	if ((size_t)event < sizeof(names) / sizeof(names[0]) && names[event])
+		monitor_event(opaque, names[event]);
+}
+
+static const struct board_frontend_ops monitor_ops = {
+	.wants = monitor_wants,
+	.run_stopped = monitor_run_stopped,
+	.terminal_line = monitor_terminal_line,
+	.event = monitor_board_event,
+};
+
+int monitor_open(struct monitor **out, struct board *board, const char *socket_path,
+		 struct board_screen *screen, const struct board_stats *stats, char *err,
 		 size_t err_len)
 {
 	struct monitor *m = calloc(1, sizeof(*m));
@@ -992,6 +1061,8 @@ int monitor_open(struct monitor **out, struct board *board, const char *socket_p
 		return -ENOMEM;
 	}
 	m->board = board;
+	m->screen = screen;
+	m->stats = stats;
 	pthread_mutex_init(&m->lock, NULL);
 	atomic_init(&m->pending, false);
 	m->queues[0] = (struct client_queue){ .used = true, .client = MONITOR_TERMINAL };
@@ -1011,14 +1082,30 @@ int monitor_open(struct monitor **out, struct board *board, const char *socket_p
 			return ret;
 		}
 	}
+	int ret = board_add_frontend(board, &monitor_ops, m);
+	if (ret) {
+		snprintf(err, err_len, "too many front ends for the machine");
+		monitor_close(m);
+		return ret;
+	}
+	m->registered = true;
 	*out = m;
 	return 0;
+}
+
+void monitor_set_gdb(struct monitor *m, const struct gdbstub *gdb)
+{
+	m->gdb = gdb;
 }
 
 void monitor_close(struct monitor *m)
 {
 	if (!m)
 		return;
+	/* A pre-copy under way stops first: its thread reads guest memory. */
+	migration_destroy(m->migration);
+	if (m->registered)
+		board_remove_frontend(m->board, m);
 	monitor_socket_close(m->sock);
 	for (unsigned i = 0; i < MAX_CLIENTS; i++) {
 		while (m->queues[i].head) {

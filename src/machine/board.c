@@ -1,25 +1,82 @@
 /* The machine's life: board_create builds the PC (guest RAM, the disks
  * and the network's backend, the devices as wiring.c wires them, the
  * firmware's tables, the guest loaded, the shadow MMU, the translation
- * cache, the translator and the vCPU, then the front ends), and
- * board_destroy takes it down again. */
+ * cache, then each vCPU's slot: its translator and its CPU, with what
+ * --explain, --trap-and-emulate and --profile ask of it), and
+ * board_destroy takes it down again. The front ends open after it and
+ * close before it (main.c). */
 #define _GNU_SOURCE
 #include "machine/board_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "frontend/board_explain.h"
-#include "frontend/gdbstub.h"
-#include "frontend/migration.h"
-#include "frontend/monitor.h"
+#include "cpu/explain.h"
+#include "cpu/profile.h"
 #include "host/outfile.h"
 
-int board_create(struct board *board, const struct board_config *cfg, char *err, size_t err_len)
+/* A vCPU's translator and CPU, and what the reports ask of it: the
+ * sampler (which also splits the vCPU's time for --stats) and the
+ * sensitive instructions' counts. 0, or a negative errno with a one-line
+ * message; the slot is taken down by vcpu_destroy either way. */
+static int vcpu_create(struct board *board, struct board_vcpu *v, char *err, size_t err_len)
+{
+	const struct board_config *cfg = &board->cfg;
+	int ret = translator_init(&v->tr, cfg->one_insn_blocks, board->trace);
+	if (!ret && cfg->max_block_insns)
+		v->tr.max_insns = cfg->max_block_insns;
+	v->tr.clone = !cfg->no_clone;
+	v->tr.clone_check = cfg->clone_check;
+	if (!ret)
+		ret = cpu_init(&v->cpu, &board->boot, &board->sh, &board->tc, &board->bus);
+	v->cpu.no_chain = cfg->no_chain;
+	v->cpu.no_ibl = cfg->no_ibl;
+	if (ret) {
+		snprintf(err, err_len, "cannot set up the vCPU: %s", strerror(-ret));
+		return ret;
+	}
+	if (cfg->profile_top || cfg->stats || cfg->stats_json_path) {
+		ret = profile_start(&v->cpu, cfg->profile_top);
+		if (ret < 0) {
+			snprintf(err, err_len, "--profile: cannot start the sampling timer: %s",
+				 strerror(-ret));
+			return ret;
+		}
+	}
+	if (cfg->explain || cfg->trap_emulate) {
+		v->cpu.explain = explain_new();
+		if (!v->cpu.explain) {
+			snprintf(err, err_len, "--explain: out of memory");
+			return -ENOMEM;
+		}
+		v->cpu.trap_emulate = cfg->trap_emulate;
+	}
+	return 0;
+}
+
+static void vcpu_destroy(struct board_vcpu *v)
+{
+	profile_stop(&v->cpu);
+	explain_free(v->cpu.explain);
+	v->cpu.explain = NULL;
+	cpu_destroy(&v->cpu);
+	translator_destroy(&v->tr);
+}
+
+int board_create(struct board **out, const struct board_config *cfg, char *err, size_t err_len)
 {
 	int ret;
 
+	/* 64-byte aligned: where the vCPUs' fields fall on cache lines does
+	 * not depend on the allocator. */
+	struct board *board = NULL;
+	*out = NULL;
+	if (posix_memalign((void **)&board, 64, sizeof(*board))) {
+		snprintf(err, err_len, "out of memory for the machine");
+		return -ENOMEM;
+	}
 	memset(board, 0, sizeof(*board));
 	board->cfg = *cfg;
 	board->wake_fd = -1;
@@ -43,6 +100,11 @@ int board_create(struct board *board, const struct board_config *cfg, char *err,
 				      cfg->snapshot, err, err_len);
 		if (ret)
 			goto close_disks;
+	}
+	board->nvcpus = 1;
+	for (unsigned i = 0; i < board->nvcpus; i++) {
+		board->vcpus[i].board = board;
+		board->vcpus[i].index = i;
 	}
 	if (cfg->net.enabled) {
 		/* Before the devices: a host port in use is the user's error. */
@@ -104,38 +166,20 @@ int board_create(struct board *board, const struct board_config *cfg, char *err,
 			goto destroy_tcache;
 		}
 	}
-	ret = translator_init(&board->tr, cfg->one_insn_blocks, board->trace);
-	if (!ret && cfg->max_block_insns)
-		board->tr.max_insns = cfg->max_block_insns;
-	board->tr.clone = !cfg->no_clone;
-	board->tr.clone_check = cfg->clone_check;
-	if (!ret)
-		ret = cpu_init(&board->cpu, &board->boot, &board->sh, &board->tc, &board->bus);
-	board->cpu.no_chain = cfg->no_chain;
-	board->cpu.no_ibl = cfg->no_ibl;
-	if (ret) {
-		snprintf(err, err_len, "cannot set up the vCPU: %s", strerror(-ret));
-		goto close_trace;
-	}
+	unsigned made = 0;
+	for (ret = 0; !ret && made < board->nvcpus; made++)
+		ret = vcpu_create(board, &board->vcpus[made], err, err_len);
+	if (ret)
+		goto destroy_vcpus;
 	board->cpu_ready = true;
-	ret = board_explain_init(board, err, err_len);
-	if (!ret)
-		ret = board_screen_open(board, board__console_notify, err, err_len);
-	if (!ret)
-		ret = monitor_open(&board->monitor, board, cfg->monitor_path, err, err_len);
-	if (!ret && cfg->gdb)
-		ret = gdbstub_open(&board->gdb, board, cfg->gdb_host, cfg->gdb_port, err, err_len);
-	if (ret) {
-		board_destroy(board);
-		return ret;
-	}
+	*out = board;
 	return 0;
 
-close_trace:
+destroy_vcpus:
+	while (made)
+		vcpu_destroy(&board->vcpus[--made]);
 	if (board->trace)
 		fclose(board->trace);
-	cpu_destroy(&board->cpu);
-	translator_destroy(&board->tr);
 destroy_tcache:
 	tcache_destroy(&board->tc);
 destroy_window:
@@ -148,22 +192,17 @@ close_disks:
 	for (unsigned i = 0; i < cfg->ndisks; i++)
 		virtio_blk_close(&board->disks[i]);
 	guest_ram_destroy(&board->ram);
+	free(board);
 	return ret;
 }
 
 void board_destroy(struct board *board)
 {
-	board_stats_stop(board);
-	gdbstub_close(board->gdb);
-	board->gdb = NULL;
-	migration_destroy(board);
-	monitor_close(board->monitor);
-	board->monitor = NULL;
-	board_screen_destroy(board);
+	if (!board)
+		return;
 	if (board->cpu_ready) {
-		board_explain_destroy(board);
-		cpu_destroy(&board->cpu);
-		translator_destroy(&board->tr);
+		for (unsigned i = board->nvcpus; i-- > 0;)
+			vcpu_destroy(&board->vcpus[i]);
 		tcache_destroy(&board->tc);
 		shadow_destroy(&board->sh);
 		if (board->trace)
@@ -176,4 +215,5 @@ void board_destroy(struct board *board)
 	for (unsigned i = 0; i < board->cfg.ndisks; i++)
 		virtio_blk_close(&board->disks[i]);
 	guest_ram_destroy(&board->ram);
+	free(board);
 }

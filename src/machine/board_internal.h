@@ -1,19 +1,172 @@
-/* What the machine's files (board.c, guest_time.c, wiring.c, run_loop.c)
- * share and nothing else sees. Guest time's reads are static inline here,
- * not calls into guest_time.c: the devices' clock callback runs at each of
- * their register accesses and the run loop reads the clock at every poll,
- * and a call across files would add to each. */
+/* What the machine's files share and nothing else sees: struct board
+ * itself (one machine: its shared parts, and a slot for each vCPU),
+ * guest time's inline reads, and the steps of building, running and
+ * resetting the PC. Front ends reach the machine through
+ * machine/control.h only, main.c through machine/board.h; tests/layers.txt
+ * declares this header private to machine/. Guest time's reads are static
+ * inline here, not calls into guest_time.c: the devices' clock callback
+ * runs at each of their register accesses and the run loop reads the
+ * clock at every poll, and a call across files would add to each. */
 #ifndef BTVM_MACHINE_BOARD_INTERNAL_H
 #define BTVM_MACHINE_BOARD_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <time.h>
 #include <x86intrin.h>
 
 #include "boot/boot.h"
+#include "cache/tcache.h"
+#include "cpu/cpu.h"
+#include "devices/acpi_pm.h"
+#include "devices/bochs_display.h"
+#include "devices/bus.h"
+#include "devices/i8042.h"
+#include "devices/ioapic.h"
+#include "devices/isa_debug_exit.h"
+#include "devices/lapic.h"
+#include "devices/mc146818.h"
+#include "devices/pci_host.h"
+#include "devices/pic8259.h"
+#include "devices/pit8254.h"
+#include "devices/port92.h"
+#include "devices/testdev.h"
+#include "devices/uart16550.h"
+#include "devices/vga.h"
+#include "devices/virtio_blk.h"
+#include "devices/virtio_net.h"
 #include "host/clock.h"
+#include "host/slirp_net.h"
+#include "isa/vcpu.h"
 #include "machine/board.h"
+#include "machine/control.h"
+#include "mmu/guest_ram.h"
+#include "mmu/shadow.h"
+#include "translator/translate.h"
+
+/* ------------------------------------------------------------ the board */
+
+/* Guest time: one host counter behind every guest clock
+ * (guest_time.c). */
+struct guest_clock {
+	bool tsc;                 /* counts are host TSC ticks, else host ns */
+	uint64_t hz;              /* counts per second */
+	uint64_t mult;            /* ns per count << 32 */
+	uint64_t base_count;      /* a count, and the guest time there */
+	uint64_t base_ns;
+	uint64_t cal_count, cal_mono;   /* where the TSC's rate is measured from */
+	uint64_t refined_mono;
+};
+
+/* The vCPUs a board can hold; one runs today (board_run runs vCPU 0 on
+ * the thread that calls it). docs/DESIGN.md, "One machine, several
+ * vCPUs", says what each would share and how. */
+#define BOARD_MAX_VCPUS 1u
+
+/* A vCPU's slot: everything that is per CPU. The platform's callbacks
+ * (plat, the LAPIC's) get the slot as their opaque and reach the shared
+ * parts through board. */
+struct board_vcpu {
+	struct board *board;
+	unsigned index;               /* the APIC ID too */
+	struct cpu cpu;               /* with its profile, explain counts and statistics */
+	struct lapic lapic;
+	struct translator tr;
+	struct cpu_platform plat;
+};
+
+/* A registered front end (machine/control.h). */
+struct board_frontend {
+	const struct board_frontend_ops *ops;
+	void *opaque;
+};
+
+struct board {
+	struct board_config cfg;
+	/* Shared by the vCPUs: memory, the bus and the devices on it. */
+	struct guest_ram ram;
+	struct bus bus;
+	struct pic8259_pair pic;
+	struct pit8254 pit;
+	struct uart16550 com1;
+	struct mc146818 rtc;
+	struct acpi_pm pm;
+	struct ioapic ioapic;
+	struct i8042 kbc;
+	struct port92 port92;
+	struct pci_host pci;
+	struct vga vga;
+	struct bochs_display bochs;   /* the PCI std VGA: framebuffer modes */
+	struct virtio_blk disks[BOARD_MAX_DISKS];
+	struct virtio_net net;        /* with cfg.net.enabled: 00:03.0 */
+	struct slirp_net *slirp;      /* its backend; NULL without --net user */
+	bool reset_requested;     /* keyboard controller or port 0x92 reset */
+	uint32_t acpi_rsdp;       /* where the ACPI tables' RSDP is */
+	uint8_t rng_seed[32];     /* the host's random bytes for the boot loader to pass */
+	uint8_t port_b;           /* port 0x61 bits 0-1 as written */
+	bool refresh_toggle;      /* port 0x61 bit 4 */
+	struct isa_debug_exit debug_exit;
+	struct testdev testdev;   /* MMIO page for the test guests */
+	struct vcpu_state boot;   /* machine state the loader set up */
+	enum boot_kind boot_kind;
+	/* Shared by the vCPUs: the shadow MMU and the translation cache. */
+	struct shadow sh;
+	struct tcache tc;
+	FILE *trace;              /* --trace: every vCPU's translator writes it */
+	struct board_vcpu vcpus[BOARD_MAX_VCPUS];
+	unsigned nvcpus;
+	/* Time and wake-ups: guest time, the host timer that raises the
+	 * polling vCPU's attention, and the eventfd HLT sleeps on. */
+	struct guest_clock clk;
+	timer_t timer;
+	bool timer_ready;
+	uint64_t timer_deadline;  /* guest time it is armed for; UINT64_MAX: disarmed */
+	uint64_t timer_fires_mono;  /* CLOCK_MONOTONIC it fires at */
+	int wake_fd;
+	bool halt_poll_allowed;  /* HLT may spin for a disk request: the process has 2+ CPUs */
+	bool rx_backlog;          /* console input waiting for UART room */
+	uint64_t last_reprotect_ns;
+	bool map_hint_shown;            /* the mapping budget's hint, printed once */
+	bool cpu_ready;
+	bool shadow_ready;
+	bool exit_requested;
+	int exit_status;
+	/* The pause the front ends control: guest time stands still from
+	 * paused_count (a host count) until the resume. Each front end holds
+	 * the guest stopped on its own (holds, BOARD_HOLD_*); it runs when
+	 * none does. */
+	unsigned holds;
+	bool paused;              /* holds != 0 */
+	uint64_t paused_count;
+	/* Guest time before which BOARD_WANT_STOP_AFTER_SLICE does not stop
+	 * the guest: each stop at the control point is followed by a slice. */
+	uint64_t control_slice_end_ns;
+	atomic_bool quit_key;     /* Ctrl-A x, from the console's thread */
+	/* The console's thread reads them (terminal_line) while the vCPU
+	 * thread may add one: the count is published after the entry. */
+	struct board_frontend frontends[BOARD_MAX_FRONTENDS];
+	atomic_uint nfrontends;
+};
+
+/* The vCPU that polls the devices and takes the PC's interrupts (the
+ * 8259's INTR, the I/O APIC's messages, the host timer's signal): the
+ * bootstrap processor. */
+static inline struct board_vcpu *board__bsp(struct board *board)
+{
+	return &board->vcpus[0];
+}
+
+/* The board of the bootstrap processor's slot, without a load: the slot
+ * is vcpus[0]. Its interrupt path asks the 8259 at every instruction
+ * boundary an interrupt could be taken at, and v->board would add a
+ * dependent load there. */
+static inline struct board *board__of_bsp(struct board_vcpu *v)
+{
+	return (struct board *)((char *)v - offsetof(struct board, vcpus));
+}
 
 /* The ISA lines both the wiring and the run loop name. */
 #define COM1_IRQ 4
@@ -59,6 +212,13 @@ static inline uint64_t board__clock_ns(void *opaque)
 {
 	const struct board *board = opaque;
 	return board__guest_ns_at(&board->clk, board__host_count(&board->clk));
+}
+
+/* The same for a vCPU's own devices (its LAPIC), opaque its slot. */
+static inline uint64_t board__vcpu_clock_ns(void *opaque)
+{
+	const struct board_vcpu *v = opaque;
+	return board__clock_ns(v->board);
 }
 
 void board__clock_init(struct guest_clock *k);
@@ -113,10 +273,40 @@ void board__net_receive(void *opaque, const uint8_t *frame, size_t len);
 /* The platform's poll (cpu_platform.poll): every device brought to the
  * present, the host timer armed for the next deadline. */
 void board__platform_poll(void *opaque);
-/* A device's next deadline moved (its deadline_changed callback). */
+/* A device's next deadline moved (its deadline_changed callback); the
+ * same for a vCPU's own devices, opaque its slot. */
 void board__deadline_changed(void *opaque);
-/* Any thread: the vCPU to the run loop soon, out of a HLT sleep too (the
+void board__vcpu_deadline_changed(void *opaque);
+/* Any thread: the vCPUs to the run loop soon, out of a HLT sleep too (the
  * console's, the disks' and the network's notify callback). */
 void board__console_notify(void *opaque);
+/* The platform a vCPU runs on (its cpu_platform), opaque its slot. */
+void board__vcpu_platform(struct board_vcpu *v);
+/* The host timer armed for the earliest deadline (run_loop.c). */
+void board__arm_timer(struct board *board);
+
+/* ------------------------------------------------------------ front ends
+ * (control.c) Each calls the registered front ends' callback of that
+ * name, in registration order. */
+
+static inline unsigned board__nfrontends(const struct board *board)
+{
+	return atomic_load_explicit(&board->nfrontends, memory_order_acquire);
+}
+void board__event(struct board *board, enum board_event event);
+/* The poll's question: whether a front end wants the guest stopped now
+ * (at once, or its slice over or the vCPU halted). */
+bool board__frontends_want_stop(struct board *board, bool halted);
+/* Whether one waits for the guest's slice to end (that deadline counts). */
+bool board__frontends_want_slice(struct board *board);
+/* poll: whether one wants the guest stopped; deadline: the earliest. */
+bool board__frontends_poll(struct board *board, uint64_t guest_ns);
+uint64_t board__frontends_deadline(struct board *board);
+void board__frontends_halt(struct board *board, uint64_t guest_ns, struct board_halt *h);
+/* Whether more waits that could run at once. */
+bool board__frontends_run_stopped(struct board *board);
+void board__frontends_paused(struct board *board, uint64_t guest_ns);
+void board__frontends_terminal_line(struct board *board, const char *line);
+void board__frontends_exited(struct board *board, int status);
 
 #endif

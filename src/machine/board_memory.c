@@ -1,16 +1,18 @@
-/* Guest memory as the monitor and the debugger see it: linear addresses
- * through the guest's page tables as they are (no fault raised, no
- * translation cached), reads of RAM and device memory, and writes to RAM
- * that keep the shadow's traces and drop the translations they change. */
-#include "machine/board.h"
+/* Guest memory as the monitor, the debugger and a live migration see it
+ * (machine/control.h): linear addresses through a vCPU's page tables as
+ * they are (no fault raised, no translation cached), reads of RAM and
+ * device memory, writes to RAM that keep the shadow's traces and drop the
+ * translations they change, and all of memory with RAM's write log for
+ * copying it whole. */
+#include "machine/board_internal.h"
 
 #include <string.h>
 
 #include "mmu/paging.h"
 
-bool board_linear_to_phys(struct board *board, uint32_t linear, uint32_t *gpa)
+bool board_linear_to_phys(struct board *board, unsigned vcpu, uint32_t linear, uint32_t *gpa)
 {
-	const struct vcpu_state *s = &board->cpu.s;
+	const struct vcpu_state *s = &board->vcpus[vcpu].cpu.s;
 	if (!(s->cr0 & CR0_PG)) {
 		*gpa = linear;
 		return true;
@@ -38,8 +40,8 @@ const uint8_t *board_phys_ptr(struct board *board, uint64_t gpa, uint64_t len)
 	return NULL;
 }
 
-bool board_read_memory(struct board *board, uint32_t addr, bool physical, uint8_t *dst,
-		       uint32_t len, uint32_t *bad)
+bool board_read_memory(struct board *board, unsigned vcpu, uint32_t addr, bool physical,
+		       uint8_t *dst, uint32_t len, uint32_t *bad)
 {
 	while (len) {
 		uint32_t chunk = GUEST_PAGE_SIZE - (addr & (GUEST_PAGE_SIZE - 1));
@@ -47,7 +49,7 @@ bool board_read_memory(struct board *board, uint32_t addr, bool physical, uint8_
 		if (chunk > len)
 			chunk = len;
 		const uint8_t *p = NULL;
-		if (physical || board_linear_to_phys(board, addr, &gpa))
+		if (physical || board_linear_to_phys(board, vcpu, addr, &gpa))
 			p = board_phys_ptr(board, gpa, chunk);
 		if (!p) {
 			*bad = addr;
@@ -61,8 +63,8 @@ bool board_read_memory(struct board *board, uint32_t addr, bool physical, uint8_
 	return true;
 }
 
-bool board_write_memory(struct board *board, uint32_t linear, const uint8_t *src, uint32_t len,
-			uint32_t *bad)
+bool board_write_memory(struct board *board, unsigned vcpu, uint32_t linear, const uint8_t *src,
+			uint32_t len, uint32_t *bad)
 {
 	/* Every page first: a write that cannot be whole changes nothing. */
 	for (uint32_t at = 0; at < len;) {
@@ -70,7 +72,7 @@ bool board_write_memory(struct board *board, uint32_t linear, const uint8_t *src
 		uint32_t chunk = GUEST_PAGE_SIZE - (addr & (GUEST_PAGE_SIZE - 1));
 		if (chunk > len - at)
 			chunk = len - at;
-		if (!board_linear_to_phys(board, addr, &gpa) ||
+		if (!board_linear_to_phys(board, vcpu, addr, &gpa) ||
 		    !guest_ram_contains(&board->ram, gpa, chunk)) {
 			*bad = addr;
 			return false;
@@ -82,14 +84,31 @@ bool board_write_memory(struct board *board, uint32_t linear, const uint8_t *src
 		uint32_t chunk = GUEST_PAGE_SIZE - (addr & (GUEST_PAGE_SIZE - 1));
 		if (chunk > len - at)
 			chunk = len - at;
-		if (!board_linear_to_phys(board, addr, &gpa)) {
+		if (!board_linear_to_phys(board, vcpu, addr, &gpa)) {
 			*bad = addr;   /* the check above saw it map: never taken */
 			return false;
 		}
 		/* As the monitor's own stores: page-table traces and code
 		 * translations see it. */
-		cpu_write_phys(&board->cpu, gpa, src + at, chunk);
+		cpu_write_phys(&board->vcpus[vcpu].cpu, gpa, src + at, chunk);
 		at += chunk;
 	}
 	return true;
+}
+
+void board_memory(struct board *board, struct board_memory *mem)
+{
+	mem->host = board->ram.host;
+	mem->ram_size = board->ram.size;
+	mem->devmem_size = board->ram.devmem_size;
+}
+
+int board_ram_log(struct board *board, bool on)
+{
+	return shadow_ram_log(&board->sh, on);
+}
+
+unsigned board_ram_harvest(struct board *board, uint8_t *bitmap)
+{
+	return shadow_ram_harvest(&board->sh, bitmap);
 }

@@ -7,6 +7,8 @@
 #define _GNU_SOURCE
 #include "machine/board_snapshot.h"
 
+#include "machine/board_internal.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -420,7 +422,9 @@ static int save_state(struct board *board, const char *path, int fd, bool memory
 		snapw_bool(&w, board->clk.tsc);
 		snapw_u64(&w, board->clk.hz);
 		snapw_end(&w);
-		cpu_save(&board->cpu, &w);
+		/* One vCPU's CPU and LAPIC sections: the format has no
+		 * others (docs/DESIGN.md, "One machine, several vCPUs"). */
+		cpu_save(&board__bsp(board)->cpu, &w);
 		if (memory)
 			save_memory(board, &w);
 		/* Interrupt sources before the controllers (see the top). */
@@ -441,7 +445,7 @@ static int save_state(struct board *board, const char *path, int fd, bool memory
 		testdev_save(&board->testdev, &w);
 		save_board(board, &w);
 		ioapic_save(&board->ioapic, &w);
-		lapic_save(&board->lapic, &w);
+		lapic_save(&board__bsp(board)->lapic, &w);
 		pic8259_save(&board->pic, &w);
 	}
 	int ret = snapw_close(&w);
@@ -449,7 +453,8 @@ static int save_state(struct board *board, const char *path, int fd, bool memory
 		snprintf(err, err_len, "cannot save the snapshot: %s", w.msg);
 	/* The guest goes on from where the snapshot has it. */
 	board_set_guest_time(board, guest_ns, tsc);
-	cpu_request_attention(&board->cpu);
+	for (unsigned i = 0; i < board->nvcpus; i++)
+		cpu_request_attention(&board->vcpus[i].cpu);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return ret;
 }
@@ -501,7 +506,7 @@ static int load_section(struct board *board, struct snap_reader *r, enum section
 		*hz = snapr_u64(r);
 		return snapr_end(r);
 	case S_CPU:
-		return cpu_load(&board->cpu, r);
+		return cpu_load(&board__bsp(board)->cpu, r);
 	case S_MEM:
 		return load_memory(board, r);
 	case S_BOCH:
@@ -533,7 +538,7 @@ static int load_section(struct board *board, struct snap_reader *r, enum section
 	case S_IOAP:
 		return ioapic_load(&board->ioapic, r);
 	case S_LAPC:
-		return lapic_load(&board->lapic, r);
+		return lapic_load(&board__bsp(board)->lapic, r);
 	case S_PIC:
 		return pic8259_load(&board->pic, r);
 	default:

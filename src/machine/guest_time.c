@@ -59,7 +59,9 @@ void board_guest_time(const struct board *board, uint64_t *guest_ns, uint64_t *t
 {
 	uint64_t count = board->paused ? board->paused_count : board__host_count(&board->clk);
 	*guest_ns = board__guest_ns_at(&board->clk, count);
-	*tsc = count - board->cpu.tsc_offset;
+	/* Every vCPU's TSC has the same offset (they start and stop
+	 * together): the first one's. */
+	*tsc = count - board->vcpus[0].cpu.tsc_offset;
 }
 
 /* Guest time and the TSC go on from the given moment (a restore, or the
@@ -71,15 +73,15 @@ void board_set_guest_time(struct board *board, uint64_t guest_ns, uint64_t tsc)
 	uint64_t now = board__host_count(k);
 	k->base_count = now;
 	k->base_ns = guest_ns;
-	board->cpu.tsc_offset = now - tsc;
+	for (unsigned i = 0; i < board->nvcpus; i++)
+		board->vcpus[i].cpu.tsc_offset = now - tsc;
 	if (board->paused)
 		board->paused_count = now;
 	board->timer_deadline = UINT64_MAX;
 	board->timer_fires_mono = 0;
 	board->last_reprotect_ns = guest_ns;
-	board->monitor_slice_end_ns = guest_ns;
-	board->screen.last_snapshot_ns = 0;
-	board->screen.input_retry_ns = guest_ns;
+	board->control_slice_end_ns = guest_ns;
+	board__event(board, BOARD_EVENT_CLOCK_SET);
 }
 
 void board__clock_init(struct guest_clock *k)
@@ -103,7 +105,8 @@ void board__clock_init(struct guest_clock *k)
 }
 
 /* The host timer: HOST_ATTENTION_SIGNAL to this process (helper threads
- * block it, so it lands on the vCPU thread) naming the vCPU in its value;
+ * block it, so it lands on the vCPU thread) naming the vCPU that polls
+ * the devices (board__bsp) in its value;
  * the cpu's handler (cpu_install_fault_handlers) asks it for attention. */
 int board__start_timer(struct board *board)
 {
@@ -111,7 +114,7 @@ int board__start_timer(struct board *board)
 	memset(&sev, 0, sizeof(sev));
 	sev.sigev_notify = SIGEV_SIGNAL;
 	sev.sigev_signo = HOST_ATTENTION_SIGNAL;
-	sev.sigev_value.sival_ptr = &board->cpu;
+	sev.sigev_value.sival_ptr = &board__bsp(board)->cpu;
 	if (timer_create(CLOCK_MONOTONIC, &sev, &board->timer) < 0)
 		return -errno;
 	board->timer_ready = true;

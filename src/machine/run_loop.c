@@ -1,10 +1,13 @@
 /* The run loop: the vCPU runs, and between its blocks it calls the
- * platform (struct cpu_platform): the poll that brings every device to the
- * present and re-arms the host timer, interrupt delivery, HLT's sleep (and
- * its spin while a disk request is in flight). The guest stops here for
- * the monitor and gdb, whose commands run at an instruction boundary, and
- * stays paused while either holds it. Which ISA lines can reach the CPU is
- * asked here rather than in wiring.c: the poll and HLT ask it every time. */
+ * platform (struct cpu_platform, its opaque the vCPU's slot): the poll
+ * that brings every device and front end to the present and re-arms the
+ * host timer, interrupt delivery, HLT's sleep (and its spin while a disk
+ * request is in flight). The guest stops at the control point for what the
+ * front ends have waiting (the monitor's commands, gdb's packets, the
+ * migration's last round), which runs at an instruction boundary, and
+ * stays there while a front end holds it paused. Which ISA lines can reach
+ * the CPU is asked here rather than in wiring.c: the poll and HLT ask it
+ * every time. */
 #define _GNU_SOURCE
 #include "machine/board_internal.h"
 
@@ -16,9 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "frontend/gdbstub.h"
-#include "frontend/migration.h"
-#include "frontend/monitor.h"
 #include "host/clock.h"
 #include "host/console.h"
 #include "host/map_limit.h"
@@ -29,12 +29,6 @@
 
 /* How soon to look again when the UART had no room for console input. */
 #define RX_RETRY_NS 1000000ull
-
-/* The guest time the guest runs at least between two runs of the
- * monitor's commands while some wait: a client that floods the monitor
- * slows the guest down by half at most (monitor_run_pending's batch is as
- * long at most). */
-#define MONITOR_SLICE_NS 2000000ull
 
 /* How often a paused machine looks at its window. */
 #define PAUSED_POLL_NS 20000000ull
@@ -53,10 +47,12 @@ static struct timespec ns_to_timespec(uint64_t ns)
 static bool irq_unmasked(const struct board *board, unsigned irq)
 {
 	const struct pic8259_pair *pic = &board->pic;
+	/* Both controllers reach the bootstrap processor (board__bsp). */
+	const struct lapic *lapic = &board->vcpus[0].lapic;
 	if (!(board->ioapic.redir[board__isa_irq_pin(irq)] & IOAPIC_MASKED) &&
-	    lapic_hw_enabled(&board->lapic))
+	    lapic_hw_enabled(lapic))
 		return true;
-	if (!lapic_accepts_pic(&board->lapic))
+	if (!lapic_accepts_pic(lapic))
 		return false;
 	if (irq < 8)
 		return !(pic->chip[0].imr & (1u << irq));
@@ -80,7 +76,8 @@ static uint64_t next_device_event(const struct board *board, uint64_t now, bool 
 		deadline = earlier(deadline, mc146818_next_event_ns(&board->rtc, now));
 	if (!only_unmasked || irq_unmasked(board, ACPI_PM_SCI_IRQ))
 		deadline = earlier(deadline, acpi_pm_next_event_ns(&board->pm, now));
-	deadline = earlier(deadline, lapic_next_event_ns(&board->lapic, now));
+	for (unsigned i = 0; i < board->nvcpus; i++)
+		deadline = earlier(deadline, lapic_next_event_ns(&board->vcpus[i].lapic, now));
 	return deadline;
 }
 
@@ -99,16 +96,15 @@ static void arm_timer(struct board *board, bool just_polled)
 	uint64_t deadline = next_device_event(board, now, false);
 	if (board->rx_backlog && deadline > now + RX_RETRY_NS)
 		deadline = now + RX_RETRY_NS;
-	deadline = earlier(deadline, board_screen_deadline(board));
 	if (board->tc.selfcheck_count && deadline > board->last_reprotect_ns + REPROTECT_NS)
 		deadline = board->last_reprotect_ns + REPROTECT_NS;
-	deadline = earlier(deadline, board_stats_deadline(board));
-	if (monitor_pending(board->monitor))
-		deadline = earlier(deadline, board->monitor_slice_end_ns);
+	deadline = earlier(deadline, board__frontends_deadline(board));
+	if (board__frontends_want_slice(board))
+		deadline = earlier(deadline, board->control_slice_end_ns);
 	if (!board->timer_ready)
 		return;
 	if (deadline <= now && !just_polled) {
-		cpu_request_attention(&board->cpu);
+		cpu_request_attention(&board__bsp(board)->cpu);
 		return;
 	}
 	if (deadline <= now)
@@ -128,14 +124,20 @@ static void arm_timer(struct board *board, bool just_polled)
 	timer_settime(board->timer, TIMER_ABSTIME, &its, NULL);
 }
 
-static void board_arm_timer(struct board *board)
+void board__arm_timer(struct board *board)
 {
 	arm_timer(board, false);
 }
 
 void board__deadline_changed(void *opaque)
 {
-	board_arm_timer(opaque);
+	board__arm_timer(opaque);
+}
+
+void board__vcpu_deadline_changed(void *opaque)
+{
+	const struct board_vcpu *v = opaque;
+	board__arm_timer(v->board);
 }
 
 /* Console input into COM1 as far as its FIFO has room; the rest stays in
@@ -166,7 +168,8 @@ static void wake_sleeper(struct board *board)
 void board__console_notify(void *opaque)
 {
 	struct board *board = opaque;
-	cpu_request_attention(&board->cpu);
+	for (unsigned i = 0; i < board->nvcpus; i++)
+		cpu_request_attention(&board->vcpus[i].cpu);
 	wake_sleeper(board);
 }
 
@@ -177,7 +180,8 @@ void board_wake(struct board *board)
 
 void board_wake_from_signal(struct board *board, void *uctx)
 {
-	cpu_request_attention_signal(&board->cpu, uctx);
+	for (unsigned i = 0; i < board->nvcpus; i++)
+		cpu_request_attention_signal(&board->vcpus[i].cpu, uctx);
 	wake_sleeper(board);
 }
 
@@ -189,11 +193,11 @@ static void board_quit_key(void *opaque)
 	board_wake(board);
 }
 
-/* Console thread: a line typed at the monitor's prompt. */
+/* Console thread: a line typed at the monitor's prompt, for the front
+ * end that takes them. */
 static void board_monitor_line(void *opaque, const char *line)
 {
-	struct board *board = opaque;
-	monitor_submit(board->monitor, MONITOR_TERMINAL, line, strlen(line));
+	board__frontends_terminal_line(opaque, line);
 }
 
 /* The first time the shadow drops mappings because the budget is reached:
@@ -218,24 +222,18 @@ static void board_map_hint(struct board *board)
 
 void board__platform_poll(void *opaque)
 {
-	struct board *board = opaque;
-	/* The run loop takes these with the guest stopped (board_control);
-	 * the monitor's after the guest's slice, or at once when it has
-	 * nothing to do (HLT). */
-	if (monitor_pending(board->monitor) &&
-	    (board->cpu.halted || board__clock_ns(board) >= board->monitor_slice_end_ns))
-		board->cpu.stop = true;
-	if (gdbstub_pending(board->gdb) || atomic_load(&board->quit_key))
-		board->cpu.stop = true;
-	if (migration_poll(board)) {
-		board->migrate_final = true;
-		board->cpu.stop = true;
-	}
+	struct board_vcpu *v = opaque;
+	struct board *board = v->board;
+	/* The run loop takes these with the guest stopped (control_point):
+	 * some after the guest's slice, or at once when it has nothing to do
+	 * (HLT). */
+	if (board__frontends_want_stop(board, v->cpu.halted) || atomic_load(&board->quit_key))
+		v->cpu.stop = true;
 	board__clock_refine(&board->clk);
 	uint64_t now = board__clock_ns(board);
 	if (now - board->last_reprotect_ns >= REPROTECT_NS) {
 		board->last_reprotect_ns = now;
-		tcache_reprotect_selfcheck(&board->tc, &board->cpu.ibl_table);
+		tcache_reprotect_selfcheck(&board->tc, &v->cpu.ibl_table);
 	}
 	if (board->sh.stats.replacements && !board->map_hint_shown)
 		board_map_hint(board);
@@ -246,33 +244,38 @@ void board__platform_poll(void *opaque)
 	if (!irq_unmasked(board, RTC_IRQ))
 		mc146818_drop_backlog(&board->rtc);
 	acpi_pm_update(&board->pm, now);
-	lapic_update(&board->lapic, now);
+	for (unsigned i = 0; i < board->nvcpus; i++)
+		lapic_update(&board->vcpus[i].lapic, now);
 	if (board->cfg.serial == SERIAL_STDIO)
 		board_pump_input(board);
-	board_screen_poll(board, now);
 	for (unsigned i = 0; i < board->cfg.ndisks; i++)
 		virtio_blk_poll(&board->disks[i]);
 	virtio_net_poll(&board->net);
-	board_stats_poll(board, now);
+	/* The window's input and pictures, the statistics' samples, the
+	 * migration's rounds. */
+	if (board__frontends_poll(board, now))
+		v->cpu.stop = true;
 	arm_timer(board, true);
 }
 
 /* The local APIC's own requests come first; the 8259's INT reaches the
- * CPU as ExtINT through LINT0 (or directly with the APIC off). */
-static bool platform_intr(void *opaque)
+ * bootstrap processor as ExtINT through LINT0 (or directly with the APIC
+ * off). */
+static bool bsp_intr(void *opaque)
 {
-	const struct board *board = opaque;
-	return lapic_has_interrupt(&board->lapic) ||
-	       (lapic_accepts_pic(&board->lapic) && pic8259_has_interrupt(&board->pic));
+	struct board_vcpu *v = opaque;
+	return lapic_has_interrupt(&v->lapic) ||
+	       (lapic_accepts_pic(&v->lapic) && pic8259_has_interrupt(&board__of_bsp(v)->pic));
 }
 
-static int platform_inta(void *opaque)
+static int bsp_inta(void *opaque)
 {
-	struct board *board = opaque;
+	struct board_vcpu *v = opaque;
+	struct board *board = board__of_bsp(v);
 	int vector;
-	bool from_pic = !lapic_has_interrupt(&board->lapic);
+	bool from_pic = !lapic_has_interrupt(&v->lapic);
 	if (!from_pic)
-		vector = lapic_acknowledge(&board->lapic);
+		vector = lapic_acknowledge(&v->lapic);
 	else
 		vector = pic8259_acknowledge(&board->pic);
 	/* IRQ 0 taken, through the 8259 or the I/O APIC (pin 2): a PIT edge
@@ -284,22 +287,36 @@ static int platform_inta(void *opaque)
 	return vector;
 }
 
+/* Any other vCPU hears its LAPIC only: the 8259 and the I/O APIC's
+ * messages go to the bootstrap processor. */
+static bool ap_intr(void *opaque)
+{
+	const struct board_vcpu *v = opaque;
+	return lapic_has_interrupt(&v->lapic);
+}
+
+static int ap_inta(void *opaque)
+{
+	struct board_vcpu *v = opaque;
+	return lapic_acknowledge(&v->lapic);
+}
+
 static int platform_msr(void *opaque, uint32_t index, bool write, uint64_t *value)
 {
-	struct board *board = opaque;
+	struct board_vcpu *v = opaque;
 	if (index != LAPIC_MSR_APIC_BASE)
 		return 1;
 	if (!write) {
-		*value = lapic_get_base_msr(&board->lapic);
+		*value = lapic_get_base_msr(&v->lapic);
 		return 0;
 	}
-	return lapic_set_base_msr(&board->lapic, *value) < 0 ? -1 : 0;
+	return lapic_set_base_msr(&v->lapic, *value) < 0 ? -1 : 0;
 }
 
 static bool platform_apic_enabled(void *opaque)
 {
-	const struct board *board = opaque;
-	return lapic_hw_enabled(&board->lapic);
+	const struct board_vcpu *v = opaque;
+	return lapic_hw_enabled(&v->lapic);
 }
 
 /* The rate at which the guest TSC runs against the board's own clock,
@@ -308,8 +325,8 @@ static bool platform_apic_enabled(void *opaque)
 _Static_assert(CPUID_CRYSTAL_HZ == LAPIC_BUS_HZ, "leaf 0x15's crystal is the APIC timer's clock");
 static uint64_t platform_tsc_hz(void *opaque)
 {
-	const struct board *board = opaque;
-	return board->clk.hz;
+	const struct board_vcpu *v = opaque;
+	return v->board->clk.hz;
 }
 
 /* How long HLT spins before it sleeps while a disk request is in flight.
@@ -333,10 +350,10 @@ static uint64_t platform_tsc_hz(void *opaque)
  * from it cost more than the completion takes to come (bench/disk: a
  * guest's dd of 1 MiB direct writes, 7-10% faster). True if a request
  * came. */
-static bool halt_poll(struct board *board, uint64_t span)
+static bool halt_poll(const struct board_vcpu *v, uint64_t span)
 {
 	uint64_t deadline = host_monotonic_ns() + (span < HALT_POLL_NS ? span : HALT_POLL_NS);
-	for (unsigned turn = 0; !board->cpu.attention; turn++)
+	for (unsigned turn = 0; !v->cpu.attention; turn++)
 		if (!host_spin_turn(turn, deadline))
 			return false;
 	return true;
@@ -346,16 +363,23 @@ static bool halt_poll(struct board *board, uint64_t span)
  * console input, whichever comes first; false when neither can ever come. */
 static bool platform_wait(void *opaque)
 {
-	struct board *board = opaque;
+	struct board_vcpu *v = opaque;
+	struct board *board = v->board;
 	uint64_t now = board__clock_ns(board);
 	/* Only sources the PIC lets through can end the sleep. */
 	uint64_t deadline = next_device_event(board, now, true);
 	bool input_possible = board->cfg.serial == SERIAL_STDIO && irq_unmasked(board, COM1_IRQ) &&
 			      (!console_input_ended() || board->rx_backlog);
-	/* The window's keys and mouse, and its close button (the ACPI SCI). */
-	if (board_screen_input_possible(board) &&
-	    (irq_unmasked(board, I8042_KBD_IRQ) || irq_unmasked(board, I8042_AUX_IRQ) ||
-	     irq_unmasked(board, ACPI_PM_SCI_IRQ)))
+	/* The front ends: the window's keys and mouse and its close button
+	 * (the ACPI SCI), and its input held back; a debugger, which may stop
+	 * the guest (Ctrl-C) to look. The window shows the screen as the
+	 * guest left it. */
+	struct board_halt h = { .wakes = 0, .input_ns = UINT64_MAX, .own_ns = UINT64_MAX };
+	board__frontends_halt(board, now, &h);
+	if (((h.wakes & BOARD_WAKE_KEYBOARD) && irq_unmasked(board, I8042_KBD_IRQ)) ||
+	    ((h.wakes & BOARD_WAKE_MOUSE) && irq_unmasked(board, I8042_AUX_IRQ)) ||
+	    ((h.wakes & BOARD_WAKE_POWER_BUTTON) && irq_unmasked(board, ACPI_PM_SCI_IRQ)) ||
+	    (h.wakes & BOARD_WAKE_STOP))
 		input_possible = true;
 	/* A disk request in flight ends in an interrupt (its thread wakes us). */
 	bool disk_busy = false;
@@ -365,34 +389,30 @@ static bool platform_wait(void *opaque)
 	/* So may a network frame, at any time while the driver runs. */
 	if (virtio_net_busy(&board->net))
 		input_possible = true;
-	/* A debugger may stop it (Ctrl-C) to look. */
-	if (gdbstub_attached(board->gdb))
-		input_possible = true;
-	if (board->screen.input_backlog && deadline > board->screen.input_retry_ns)
-		deadline = board->screen.input_retry_ns;
-	board_screen_flush(board, now);
+	deadline = earlier(deadline, h.input_ns);
 	if (board->rx_backlog && deadline > now + RX_RETRY_NS)
 		deadline = now + RX_RETRY_NS;
-	/* Commands wait: a halted guest loses nothing while they run. */
-	if (monitor_pending(board->monitor))
+	/* Work waits for the control point: a halted guest loses nothing
+	 * while it runs. */
+	if (board__frontends_want_slice(board))
 		return true;
 	if (deadline == UINT64_MAX && !input_possible)
 		return false;
 	/* A sample wakes the sleep too, but cannot end the guest's wait. */
-	deadline = earlier(deadline, board_stats_deadline(board));
+	deadline = earlier(deadline, h.own_ns);
 	if (deadline <= now)
 		return true;
 	if (disk_busy && board->halt_poll_allowed) {
-		board->cpu.stats.halt_polls++;
-		if (halt_poll(board, deadline - now)) {
-			board->cpu.stats.halt_poll_wakes++;
+		v->cpu.stats.halt_polls++;
+		if (halt_poll(v, deadline - now)) {
+			v->cpu.stats.halt_poll_wakes++;
 			return true;
 		}
 		now = board__clock_ns(board);
 		if (deadline <= now)
 			return true;
 	}
-	board->cpu.stats.halt_sleeps++;
+	v->cpu.stats.halt_sleeps++;
 	struct pollfd pfd = { .fd = board->wake_fd, .events = POLLIN };
 	struct timespec ts, *tsp = NULL;
 	if (deadline != UINT64_MAX) {
@@ -408,82 +428,44 @@ static bool platform_wait(void *opaque)
 	return true;
 }
 
-void board_pause(struct board *board, unsigned hold)
+/* The guest stopped at an instruction boundary for what the front ends
+ * have waiting (a monitor command, a gdb packet, a breakpoint or a step,
+ * the migration's last round) or Ctrl-A x: runs it, and while paused
+ * waits for more, keeping the front ends alive (the window's close button
+ * and screenshots work while paused; its input waits for the guest). */
+static void control_point(struct board *board, struct board_vcpu *v)
 {
-	board->holds |= hold;
-	if (board->paused)
-		return;
-	board->paused = true;
-	board->paused_count = board__host_count(&board->clk);
-	board_screen_set_state(board, "paused");
-	monitor_event(board->monitor, "STOP");
-}
-
-/* Guest time carries on from where it stood: the clock's base and the
- * TSC's offset move by the host time the pause took. */
-void board_resume(struct board *board, unsigned hold)
-{
-	board->holds &= ~hold;
-	if (!board->paused || board->holds)
-		return;
-	struct guest_clock *k = &board->clk;
-	uint64_t now = board__host_count(k);
-	k->base_ns = board__guest_ns_at(k, board->paused_count);
-	k->base_count = now;
-	/* The TSC counts in the clock's host counts (TSC ticks, or ns). */
-	board->cpu.tsc_offset += now - board->paused_count;
-	board->paused = false;
-	board_screen_set_state(board, "running");
-	monitor_event(board->monitor, "RESUME");
-	board_arm_timer(board);
-}
-
-/* The guest stopped for the monitor, gdb (a command, a breakpoint, a
- * step) or Ctrl-A x: runs their commands, and while paused waits for
- * more, keeping the window alive. */
-static void board_control(struct board *board)
-{
-	board->cpu.stop = false;
+	v->cpu.stop = false;
 	for (;;) {
 		if (atomic_exchange(&board->quit_key, false)) {
 			board->exit_requested = true;
 			board->exit_status = 0;
 		}
-		bool monitor_more = monitor_run_pending(board->monitor);
-		gdbstub_run_pending(board->gdb);
-		/* SIGUSR1 and SIGTERM while paused; no samples (guest time
-		 * stands still). */
-		board_stats_poll(board, board->paused ? board__guest_ns_at(&board->clk, board->paused_count)
-						      : board__clock_ns(board));
-		if (board->migrate_final) {
-			board->migrate_final = false;
-			migration_finish(board);
-		}
+		bool more = board__frontends_run_stopped(board);
 		if (!board->paused || board->exit_requested || board->reset_requested) {
 			/* The rest after the guest's slice (arm_timer sees it). */
-			board->monitor_slice_end_ns = board__clock_ns(board) + MONITOR_SLICE_NS;
-			if (monitor_more)
-				board_arm_timer(board);
+			board->control_slice_end_ns = board__clock_ns(board) + BOARD_CONTROL_SLICE_NS;
+			if (more)
+				board__arm_timer(board);
 			break;
 		}
 		struct pollfd pfd = { .fd = board->wake_fd, .events = POLLIN };
-		/* More commands wait: guest time stands still, so no slice to
-		 * give it; only a look at the window between. */
-		struct timespec ts = ns_to_timespec(monitor_more ? 0 : PAUSED_POLL_NS);
+		/* More work waits: guest time stands still, so no slice to give
+		 * it; only a look at the front ends between. */
+		struct timespec ts = ns_to_timespec(more ? 0 : PAUSED_POLL_NS);
 		if (ppoll(&pfd, 1, &ts, NULL) > 0) {
 			uint64_t count;
 			if (read(board->wake_fd, &count, sizeof(count)) < 0) {
 				/* Drained by someone else. */
 			}
 		}
-		/* The window's close button and screenshots work while paused;
-		 * its input waits for the guest. */
-		board_screen_poll(board, board__guest_ns_at(&board->clk, board->paused_count));
+		board__frontends_paused(board, board__guest_ns_at(&board->clk, board->paused_count));
 	}
 }
 
 int board_run(struct board *board)
 {
+	struct board_vcpu *v = board__bsp(board);
 	board->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	board->halt_poll_allowed = host_cpus_allowed() > 1;
 	int err = board->wake_fd < 0 ? -errno : board__start_timer(board);
@@ -495,7 +477,7 @@ int board_run(struct board *board)
 		return 1;
 	}
 	/* Before the console, which leaves a SIGTERM taken over alone. */
-	board_stats_start(board);
+	board__event(board, BOARD_EVENT_START);
 	const struct console_ops console_ops = {
 		.input = board__console_notify,
 		.quit = board_quit_key,
@@ -504,28 +486,19 @@ int board_run(struct board *board)
 	};
 	if (board->cfg.serial == SERIAL_STDIO && console_open(&console_ops) < 0)
 		fprintf(stderr, "btvm: warning: cannot read the console; guest input is off\n");
-	board->plat = (struct cpu_platform){
-		.poll = board__platform_poll,
-		.intr = platform_intr,
-		.inta = platform_inta,
-		.wait = platform_wait,
-		.msr = platform_msr,
-		.apic_enabled = platform_apic_enabled,
-		.tsc_hz = platform_tsc_hz,
-		.opaque = board,
-	};
-	board->cpu.plat = &board->plat;
-	board__platform_poll(board);
+	for (unsigned i = 0; i < board->nvcpus; i++)
+		board__vcpu_platform(&board->vcpus[i]);
+	board__platform_poll(v);
 	if (board->cfg.start_paused) {
 		/* Not one instruction before someone continues it. */
 		board_pause(board, board->cfg.gdb ? BOARD_HOLD_GDB : BOARD_HOLD_MONITOR);
-		board->cpu.stop = true;
+		v->cpu.stop = true;
 	}
 	for (;;) {
-		cpu_run(&board->cpu, &board->tr);
-		if (!board->exit_requested && !board->reset_requested && !board->cpu.fatal &&
-		    board->cpu.stop) {
-			board_control(board);
+		cpu_run(&v->cpu, &v->tr);
+		if (!board->exit_requested && !board->reset_requested && !v->cpu.fatal &&
+		    v->cpu.stop) {
+			control_point(board, v);
 			if (!board->exit_requested && !board->reset_requested)
 				continue;
 		}
@@ -539,13 +512,13 @@ int board_run(struct board *board)
 			board->exit_status = 0;
 			break;
 		}
-		if (!(board->reset_requested || board->cpu.triple_fault) || board->cfg.no_reboot ||
+		if (!(board->reset_requested || v->cpu.triple_fault) || board->cfg.no_reboot ||
 		    board__reset(board))
 			break;
-		monitor_event(board->monitor, "RESET");
+		board__event(board, BOARD_EVENT_RESET);
 	}
-	monitor_event(board->monitor, "SHUTDOWN");
-	board_screen_close(board);
+	/* The window writes its --screenshot files and closes. */
+	board__event(board, BOARD_EVENT_SHUTDOWN);
 	board__stop_timer(board);
 	console_close();
 	close(board->wake_fd);
@@ -555,7 +528,24 @@ int board_run(struct board *board)
 		status = board->exit_status;
 	else
 		fprintf(stderr, "btvm: %s: %s (eip 0x%08x)\n", board->cfg.kernel_path,
-			board->cpu.fatal ? board->cpu.fatal : "stopped", board->cpu.s.eip);
-	gdbstub_exited(board->gdb, status);
+			v->cpu.fatal ? v->cpu.fatal : "stopped", v->cpu.s.eip);
+	board__frontends_exited(board, status);
 	return status;
+}
+
+/* Each vCPU's platform: its slot is the callbacks' opaque. */
+void board__vcpu_platform(struct board_vcpu *v)
+{
+	bool bsp = v->index == 0;
+	v->plat = (struct cpu_platform){
+		.poll = board__platform_poll,
+		.intr = bsp ? bsp_intr : ap_intr,
+		.inta = bsp ? bsp_inta : ap_inta,
+		.wait = platform_wait,
+		.msr = platform_msr,
+		.apic_enabled = platform_apic_enabled,
+		.tsc_hz = platform_tsc_hz,
+		.opaque = v,
+	};
+	v->cpu.plat = &v->plat;
 }

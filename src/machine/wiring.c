@@ -65,18 +65,20 @@ static bool pit_irq_pending(void *opaque)
 {
 	const struct board *board = opaque;
 	const struct pic8259 *master = &board->pic.chip[0];
+	const struct lapic *lapic = &board->vcpus[0].lapic;   /* both controllers' CPU: board__bsp */
 	uint64_t pin = board->ioapic.redir[board__isa_irq_pin(PIT_IRQ)];
-	if (lapic_accepts_pic(&board->lapic) && (master->irr & ~master->imr & (1u << PIT_IRQ)))
+	if (lapic_accepts_pic(lapic) && (master->irr & ~master->imr & (1u << PIT_IRQ)))
 		return true;
-	return !(pin & IOAPIC_MASKED) && lapic_hw_enabled(&board->lapic) &&
-	       lapic_vector_pending(&board->lapic, (uint8_t)(pin & IOAPIC_VECTOR_MASK));
+	return !(pin & IOAPIC_MASKED) && lapic_hw_enabled(lapic) &&
+	       lapic_vector_pending(lapic, (uint8_t)(pin & IOAPIC_VECTOR_MASK));
 }
 
+/* The 8259's INT goes to the bootstrap processor's LINT0. */
 static void pic_output_changed(void *opaque, int level)
 {
 	struct board *board = opaque;
 	if (level)
-		cpu_request_attention(&board->cpu);
+		cpu_request_attention(&board__bsp(board)->cpu);
 }
 
 /* Port 0x61: bit 0 gates PIT channel 2, bit 1 enables the speaker, bit 4
@@ -108,28 +110,25 @@ static const struct bus_ops port_b_ops = {
 	.max_width = 1,
 };
 
-static void board_request_exit(void *opaque, int status)
+/* isa-debug-exit: the run ends with the status the guest wrote. */
+static void debug_exit_request(void *opaque, int status)
 {
-	struct board *board = opaque;
-	board->exit_requested = true;
-	board->exit_status = status;
-	board->cpu.stop = true;
+	board_request_exit(opaque, status);
 }
 
 /* The keyboard controller's reset line or port 0x92's fast reset: the
  * run loop restarts the PC once the access has returned. */
-static void board_reset_request(void *opaque)
+static void reset_line(void *opaque)
 {
-	struct board *board = opaque;
-	board->reset_requested = true;
-	board->cpu.stop = true;
+	board_request_reset(opaque);
 }
 
+/* A vCPU's own LAPIC has an interrupt for it (opaque: its slot). */
 static void lapic_output_changed(void *opaque, int level)
 {
-	struct board *board = opaque;
+	struct board_vcpu *v = opaque;
 	if (level)
-		cpu_request_attention(&board->cpu);
+		cpu_request_attention(&v->cpu);
 }
 
 /* ACPI S5 (what Linux's poweroff does): the machine is off, btvm ends
@@ -190,9 +189,12 @@ static void disk_guest_written(void *opaque, uint64_t gpa, uint64_t len)
 	if (!len)
 		return;
 	guest_ram_written(&board->ram, gpa, len);
+	/* The lookup table is the bootstrap processor's: the only one yet
+	 * (docs/DESIGN.md, "One machine, several vCPUs"). */
 	for (uint64_t p = gpa / GUEST_PAGE_SIZE; p <= (gpa + len - 1) / GUEST_PAGE_SIZE; p++)
 		if (tcache_page_traced(&board->tc, (uint32_t)p))
-			tcache_invalidate_page(&board->tc, &board->cpu.ibl_table, (uint32_t)p);
+			tcache_invalidate_page(&board->tc, &board__bsp(board)->cpu.ibl_table,
+					       (uint32_t)p);
 }
 
 /* The network backend's frames for the guest, on its thread. */
@@ -219,16 +221,22 @@ static void board_reset_devices(struct board *board)
 	struct irq_line kbd_irq = { .set_level = isa_irq_set, .opaque = board, .line = I8042_KBD_IRQ };
 	struct irq_line aux_irq = { .set_level = isa_irq_set, .opaque = board, .line = I8042_AUX_IRQ };
 
-	/* The interrupt controllers first: the devices below drive lines. */
-	lapic_init(&board->lapic, board__clock_ns, board);
-	lapic_virtual_wire(&board->lapic);
-	board->lapic.deadline_changed = board__deadline_changed;
-	board->lapic.output_changed = lapic_output_changed;
-	board->lapic.eoi_broadcast = ioapic_eoi_broadcast;
-	board->lapic.eoi_opaque = &board->ioapic;
-	board->lapic.irq_min_interval_ns = TIMER_IRQ_MIN_INTERVAL_NS;
-	board->lapic.irq_backlog_max_ns = TIMER_IRQ_BACKLOG_MAX_NS;
-	ioapic_init(&board->ioapic, lapic_deliver_message, &board->lapic);
+	/* The interrupt controllers first: the devices below drive lines.
+	 * Each vCPU's LAPIC calls back with its slot. */
+	for (unsigned i = 0; i < board->nvcpus; i++) {
+		struct board_vcpu *v = &board->vcpus[i];
+		lapic_init(&v->lapic, board__vcpu_clock_ns, v);
+		lapic_virtual_wire(&v->lapic);
+		v->lapic.deadline_changed = board__vcpu_deadline_changed;
+		v->lapic.output_changed = lapic_output_changed;
+		v->lapic.eoi_broadcast = ioapic_eoi_broadcast;
+		v->lapic.eoi_opaque = &board->ioapic;
+		v->lapic.irq_min_interval_ns = TIMER_IRQ_MIN_INTERVAL_NS;
+		v->lapic.irq_backlog_max_ns = TIMER_IRQ_BACKLOG_MAX_NS;
+	}
+	/* The I/O APIC's messages go to the bootstrap processor, the one CPU
+	 * of the MP table and the MADT. */
+	ioapic_init(&board->ioapic, lapic_deliver_message, &board__bsp(board)->lapic);
 	/* The PCI interrupt wires idle high (active low). */
 	ioapic_set_irq(&board->ioapic, PCI_IRQ_A, 1);
 	ioapic_set_irq(&board->ioapic, PCI_IRQ_B, 1);
@@ -245,8 +253,8 @@ static void board_reset_devices(struct board *board)
 	uart16550_init(&board->com1, &com1_irq, com1_transmit, board);
 	/* A20 is reported by both devices, never applied: RAM does not wrap
 	 * at 1 MiB, so the board has nothing to do when it changes. */
-	i8042_init(&board->kbc, &kbd_irq, &aux_irq, NULL, board_reset_request, board);
-	port92_init(&board->port92, NULL, board_reset_request, board);
+	i8042_init(&board->kbc, &kbd_irq, &aux_irq, NULL, reset_line, board);
+	port92_init(&board->port92, NULL, reset_line, board);
 	pci_host_reset(&board->pci);
 	vga_init(&board->vga);
 	bochs_display_reset(&board->bochs);
@@ -291,7 +299,10 @@ int board__wire_devices(struct board *board)
 	err = acpi_pm_attach(&board->pm, &board->bus, ACPI_PM_BASE_PORT);
 	if (err)
 		return err;
-	err = lapic_attach(&board->lapic, &board->bus, LAPIC_DEFAULT_BASE);
+	/* One MMIO page for the one vCPU: several would each need their own
+	 * view of LAPIC_DEFAULT_BASE (docs/DESIGN.md, "One machine, several
+	 * vCPUs"). */
+	err = lapic_attach(&board__bsp(board)->lapic, &board->bus, LAPIC_DEFAULT_BASE);
 	if (err)
 		return err;
 	err = ioapic_attach(&board->ioapic, &board->bus, IOAPIC_DEFAULT_BASE);
@@ -355,7 +366,7 @@ int board__wire_devices(struct board *board)
 		if (err)
 			return err;
 	}
-	board->debug_exit.request_exit = board_request_exit;
+	board->debug_exit.request_exit = debug_exit_request;
 	board->debug_exit.opaque = board;
 	err = isa_debug_exit_attach(&board->debug_exit, &board->bus, ISA_DEBUG_EXIT_PORT);
 	if (err)
@@ -375,7 +386,8 @@ static void board_vram_moved(void *opaque, uint64_t gpa)
 	board->ram.devmem_gpa = gpa == PCI_BAR_UNMAPPED ? GUEST_DEVMEM_UNMAPPED : gpa;
 	if (board->shadow_ready && old != board->ram.devmem_gpa) {
 		shadow_devmem_moved(&board->sh, old);
-		cpu_request_attention(&board->cpu);
+		for (unsigned i = 0; i < board->nvcpus; i++)
+			cpu_request_attention(&board->vcpus[i].cpu);
 	}
 }
 
@@ -479,8 +491,9 @@ int board__reset(struct board *board)
 		fprintf(stderr, "btvm: cannot reset the guest: %s\n", err);
 		return ret;
 	}
-	cpu_reset(&board->cpu, &board->boot);
+	for (unsigned i = 0; i < board->nvcpus; i++)
+		cpu_reset(&board->vcpus[i].cpu, &board->boot);
 	board->timer_deadline = UINT64_MAX;   /* re-arm for the fresh PIT */
-	board__platform_poll(board);
+	board__platform_poll(board__bsp(board));
 	return 0;
 }

@@ -18,7 +18,8 @@
 
 #include "check.h"
 #include "isa_check.h"
-#include "machine/board.h"
+/* White-box: the test translates on the board's vCPU directly. */
+#include "machine/board_internal.h"
 #include "translator/allowlist.h"
 
 static ZydisDecoder guest_decoder;
@@ -53,18 +54,19 @@ static void report_host(void *opaque, const char *what, const ZydisDecodedInstru
  * block at guest physical (and linear) address at. */
 static void audit_one(struct board *b, const uint8_t *bytes, uint32_t at, uint32_t mode)
 {
+	struct board_vcpu *v = &b->vcpus[0];
 	memcpy(b->ram.host + at, bytes, 16);
 	struct tblock *tb;
-	int err = cpu_translate_block(&b->cpu, &b->tr, at, at, mode, &tb);
+	int err = cpu_translate_block(&v->cpu, &v->tr, at, at, mode, &tb);
 	if (err == -ENOSPC) {
-		tcache_flush(&b->tc, &b->cpu.ibl_table);
-		err = cpu_translate_block(&b->cpu, &b->tr, at, at, mode, &tb);
+		tcache_flush(&b->tc, &v->cpu.ibl_table);
+		err = cpu_translate_block(&v->cpu, &v->tr, at, at, mode, &tb);
 	}
 	ZydisDecodedInstruction in;
 	unsigned glen = ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&guest_decoder, NULL, bytes, 16, &in))
 				? in.length : 1;
 	if (err) {
-		report(bytes, glen, mode, b->tr.error[0] ? b->tr.error : "translation failed", NULL);
+		report(bytes, glen, mode, v->tr.error[0] ? v->tr.error : "translation failed", NULL);
 		return;
 	}
 	translated++;
@@ -192,11 +194,12 @@ static void check_verdicts(void)
 static void fill_to_48(struct board *b, uint32_t at)
 {
 	static const uint8_t nop[] = { 0x90, 0xf4 };
+	struct board_vcpu *v = &b->vcpus[0];
 	struct tblock *tb;
 	for (uint32_t end = at + 64 * 16; b->tc.code_used % 64 != 48 && at < end; at += 16) {
 		memcpy(b->ram.host + at, nop, sizeof(nop));
 		uint64_t before = b->tc.code_used;
-		CHECK_EQ(cpu_translate_block(&b->cpu, &b->tr, at, at, MODE_FLAT, &tb), 0);
+		CHECK_EQ(cpu_translate_block(&v->cpu, &v->tr, at, at, MODE_FLAT, &tb), 0);
 		CHECK_EQ((uintptr_t)(tb->host - b->tc.code), before);
 	}
 	CHECK_EQ(b->tc.code_used % 64, 48);
@@ -209,13 +212,14 @@ static void check_loop_alignment(struct board *b, unsigned max_insns)
 {
 	static const uint8_t loop[] = { 0x83, 0xc0, 0x01, 0x83, 0xc0, 0x01, 0x83, 0xc0, 0x01,
 					0x83, 0xc0, 0x01, 0x39, 0xc8, 0x75, 0xf0, 0xf4 };
-	unsigned saved = b->tr.max_insns;
-	b->tr.max_insns = max_insns;
-	tcache_flush(&b->tc, &b->cpu.ibl_table);
+	struct board_vcpu *v = &b->vcpus[0];
+	unsigned saved = v->tr.max_insns;
+	v->tr.max_insns = max_insns;
+	tcache_flush(&b->tc, &v->cpu.ibl_table);
 	memcpy(b->ram.host + 0x201000, loop, sizeof(loop));
 	struct tblock *tb;
 	fill_to_48(b, 0x200000);
-	CHECK_EQ(cpu_translate_block(&b->cpu, &b->tr, 0x201000, 0x201000, MODE_FLAT, &tb), 0);
+	CHECK_EQ(cpu_translate_block(&v->cpu, &v->tr, 0x201000, 0x201000, MODE_FLAT, &tb), 0);
 	CHECK_EQ((uintptr_t)tb->host % 64, 0);
 	CHECK_EQ(tb->ninsns, 7);   /* the block goes on after the JNE not taken */
 	CHECK(tb->exits[0].target_eip == 0x201000 && tb->exits[0].branch - tb->host < 64);
@@ -223,10 +227,10 @@ static void check_loop_alignment(struct board *b, unsigned max_insns)
 	 * and starts a line too. */
 	fill_to_48(b, 0x202000);
 	uint64_t copies = b->tc.stats.clones;
-	CHECK_EQ(cpu_translate_block(&b->cpu, &b->tr, 0x301000, 0x201000, MODE_FLAT, &tb), 0);
+	CHECK_EQ(cpu_translate_block(&v->cpu, &v->tr, 0x301000, 0x201000, MODE_FLAT, &tb), 0);
 	CHECK_EQ(b->tc.stats.clones, copies + 1);
 	CHECK_EQ((uintptr_t)tb->host % 64, 0);
-	b->tr.max_insns = saved;
+	v->tr.max_insns = saved;
 }
 
 int main(int argc, char **argv)
@@ -238,7 +242,7 @@ int main(int argc, char **argv)
 	ZydisDecoderInit(&guest_decoder, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
 	check_verdicts();
 
-	static struct board b;
+	struct board *b;
 	struct board_config cfg = { .kernel_path = argv[1], .ram_mib = 64, .serial = SERIAL_NONE,
 				    .tcache_mib = 16 };
 	char err[256];
@@ -246,13 +250,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "test_isa_audit: %s\n", err);
 		return 1;
 	}
-	check_loop_alignment(&b, b.tr.max_insns);
-	b.tr.max_insns = 1;
-	audit_encodings(&b);
+	check_loop_alignment(b, b->vcpus[0].tr.max_insns);
+	b->vcpus[0].tr.max_insns = 1;
+	audit_encodings(b);
 	CHECK(translated > 100000);
 	CHECK_EQ(violations, 0);
 	printf("test_isa_audit: %u translations audited, %u violations\n", translated, violations);
-	board_destroy(&b);
+	board_destroy(b);
 	printf("test_isa_audit: %d checks, %d failed\n", check_count, check_failures);
 	return check_failures ? 1 : 0;
 }

@@ -18,6 +18,7 @@
 #include "host/snapfile.h"
 #include "machine/board.h"
 #include "machine/board_snapshot.h"
+#include "machine/control.h"
 
 static char work[] = "/tmp/btvm-test-snapshot-XXXXXX";
 
@@ -177,14 +178,13 @@ static int write_sections(const char *path, const struct section_copy *s, unsign
 
 static struct board *new_board(const char *kernel, const char *restore)
 {
-	struct board *b = calloc(1, sizeof(*b));
+	struct board *b;
 	struct board_config cfg = { .kernel_path = kernel, .ram_mib = 64, .serial = SERIAL_NONE,
 				    .display = DISPLAY_NONE, .tcache_mib = 16, .no_reboot = true,
 				    .restore_path = restore };
 	char err[512];
-	if (board_create(b, &cfg, err, sizeof(err))) {
+	if (board_create(&b, &cfg, err, sizeof(err))) {
 		fprintf(stderr, "test_snapshot: %s\n", err);
-		free(b);
 		return NULL;
 	}
 	return b;
@@ -193,7 +193,6 @@ static struct board *new_board(const char *kernel, const char *restore)
 static void free_board(struct board *b)
 {
 	board_destroy(b);
-	free(b);
 }
 
 /* Restores path into a fresh board: 0, or the error with its message. */
@@ -221,7 +220,9 @@ static void test_machine(const char *kernel, const char *keep)
 	if (!b)
 		return;
 	CHECK_EQ(board_run(b), 33);
-	uint32_t eip = b->cpu.s.eip, esp = b->cpu.regs[REG_ESP];
+	struct board_regs regs;
+	board_vcpu_get_regs(b, 0, &regs);
+	uint32_t eip = regs.s.eip, esp = regs.regs[REG_ESP];
 	int ret = board_snapshot_save(b, first, err, sizeof(err));
 	CHECK_EQ(ret, 0);
 	if (ret)
@@ -237,8 +238,9 @@ static void test_machine(const char *kernel, const char *keep)
 	CHECK_EQ(ret, 0);
 	if (ret)
 		fprintf(stderr, "test_snapshot: %s\n", err);
-	CHECK_EQ(b->cpu.s.eip, eip);
-	CHECK_EQ(b->cpu.regs[REG_ESP], esp);
+	board_vcpu_get_regs(b, 0, &regs);
+	CHECK_EQ(regs.s.eip, eip);
+	CHECK_EQ(regs.regs[REG_ESP], esp);
 	CHECK_EQ(board_snapshot_save(b, second, err, sizeof(err)), 0);
 	free_board(b);
 
