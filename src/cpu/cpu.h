@@ -241,8 +241,10 @@ struct cpu {
 	 * (address 0: the null selector, which reads no descriptor). A
 	 * translated MOV Sreg or POP Sreg of a cached selector whose GDT
 	 * bytes are unchanged puts the cached segment in the register without
-	 * a callout. The outcome depends on nothing else at CPL 0 with the
-	 * same GDTR (btvm has no real mode): LGDT, a reset, a restore and an
+	 * a callout. The outcome depends on nothing else at CPL 0 in
+	 * protected mode with the same GDTR (real-mode blocks are never
+	 * flat, and real-mode loads read no descriptor): LGDT, a reset, a
+	 * restore and an
 	 * entry to CPL 1 or 2 (whose blocks are translated as CPL 0's) clear
 	 * them. DS and ES hold only flat segments, so a hit never changes the
 	 * block's mode (MODE_FLAT). */

@@ -1,4 +1,4 @@
-/* The translator: decodes a guest block with Zydis (32-bit mode),
+/* The translator: decodes a guest block with Zydis (16- or 32-bit code),
  * classifies each instruction (IDENT, control flow, expanded, sensitive)
  * and emits host code into the translation cache. */
 #ifndef BTVM_TRANSLATOR_TRANSLATE_H
