@@ -17,6 +17,7 @@
 #include "cpu/explain.h"
 #include "cpu/profile.h"
 #include "isa/cpuid.h"
+#include "isa/descriptor.h"
 #include "isa/insn.h"
 #include "isa/sensitive.h"
 #include "mmu/shadow.h"
@@ -133,8 +134,8 @@ static enum callout_result do_pushf(struct cpu *cpu, const struct callout_desc *
 	if (cpu->deprivileged)
 		f = deprivilege_pushf(cpu, d->eip, f);
 	unsigned size = in->operand_width / 8;
-	uint32_t esp = cpu->regs[REG_ESP] - size;
-	if (!cpu_write_guest(cpu, cpu->s.seg[SEG_SS].base + esp, &f, size)) {
+	uint32_t esp = cpu->regs[REG_ESP];
+	if (!cpu_stack_push(cpu, &cpu->s.seg[SEG_SS], &esp, &f, size, false)) {
 		raise_fault(cpu, d, EXC_SS, true, 0);
 		return CALLOUT_STOP;
 	}
@@ -149,11 +150,12 @@ static enum callout_result do_popf(struct cpu *cpu, const struct callout_desc *d
 	(void)ops;
 	uint32_t f = 0;
 	unsigned size = in->operand_width / 8;
-	if (!cpu_read_guest(cpu, cpu->s.seg[SEG_SS].base + cpu->regs[REG_ESP], &f, size)) {
+	const struct segment *ss = &cpu->s.seg[SEG_SS];
+	if (!cpu_stack_read(cpu, ss, cpu->regs[REG_ESP], 0, &f, size)) {
 		raise_fault(cpu, d, EXC_SS, true, 0);
 		return CALLOUT_STOP;
 	}
-	cpu->regs[REG_ESP] += size;
+	cpu->regs[REG_ESP] = cpu_stack_move(ss, cpu->regs[REG_ESP], (int32_t)size);
 	uint32_t writable = EFLAGS_ARITH | EFLAGS_TF | EFLAGS_DF | EFLAGS_NT;
 	if (size == 4)
 		writable |= EFLAGS_AC | EFLAGS_ID;
@@ -328,10 +330,10 @@ bool host_tsc_is_constant(void)
 	return constant && nonstop;
 }
 
-/* ENTER with a nesting level: copies the enclosing frame pointers. All
- * writes go to a local image first so a fault leaves ESP/EBP untouched.
- * A 16-bit operand size pushes words and sets only BP (the stack pointer
- * stays 32-bit). */
+/* ENTER with a nesting level: copies the enclosing frame pointers. The
+ * registers change only once every access succeeded, so a fault leaves
+ * ESP/EBP untouched. A 16-bit operand size pushes words and sets only BP;
+ * a 16-bit stack (SS.B clear) moves SP and reads the frames at BP. */
 static enum callout_result do_enter_nested(struct cpu *cpu, const struct callout_desc *d,
 					   const ZydisDecodedInstruction *in,
 					   const ZydisDecodedOperand *ops)
@@ -339,27 +341,24 @@ static enum callout_result do_enter_nested(struct cpu *cpu, const struct callout
 	uint32_t size = (uint32_t)ops[0].imm.value.u & 0xffff;
 	unsigned level = (unsigned)ops[1].imm.value.u & 31;
 	unsigned w = in->operand_width == 16 ? 2 : 4;
-	uint32_t ss = cpu->s.seg[SEG_SS].base;
+	const struct segment *ss = &cpu->s.seg[SEG_SS];
 	uint32_t esp = cpu->regs[REG_ESP], ebp = cpu->regs[REG_EBP];
 	uint32_t v = ebp;
-	esp -= w;
-	if (!cpu_write_guest(cpu, ss + esp, &v, w))
+	if (!cpu_stack_push(cpu, ss, &esp, &v, w, false))
 		goto fault;
 	uint32_t frame = esp;
 	for (unsigned i = 1; i < level; i++) {
-		ebp -= w;
+		ebp = cpu_stack_move(ss, ebp, -(int32_t)w);
 		v = 0;
-		if (!cpu_read_guest(cpu, ss + ebp, &v, w))
-			goto fault;
-		esp -= w;
-		if (!cpu_write_guest(cpu, ss + esp, &v, w))
+		if (!cpu_stack_read(cpu, ss, ebp, 0, &v, w) || !cpu_stack_push(cpu, ss, &esp, &v, w, false))
 			goto fault;
 	}
-	esp -= w;
-	if (!cpu_write_guest(cpu, ss + esp, &frame, w))
+	if (!cpu_stack_push(cpu, ss, &esp, &frame, w, false))
 		goto fault;
+	if (!(ss->flags & (DESC_DB >> 8)))
+		frame &= 0xffff;   /* FrameTemp is SP */
 	cpu->regs[REG_EBP] = w == 2 ? (cpu->regs[REG_EBP] & 0xffff0000u) | (frame & 0xffff) : frame;
-	cpu->regs[REG_ESP] = esp - size;
+	cpu->regs[REG_ESP] = cpu_stack_move(ss, esp, -(int32_t)size);
 	return CALLOUT_GO_ON;
 fault:
 	raise_fault(cpu, d, EXC_SS, true, 0);
@@ -630,7 +629,8 @@ static enum callout_result run_unlisted(struct cpu *cpu, const struct callout_de
 
 static bool decoded_holds(const struct callout_decoded *c, const struct callout_desc *d)
 {
-	return c->d == d && c->eip == d->eip && c->len == d->len && !memcmp(c->bytes, d->bytes, d->len);
+	return c->d == d && c->eip == d->eip && c->len == d->len && c->mode == d->mode &&
+	       !memcmp(c->bytes, d->bytes, d->len);
 }
 
 /* The decode of a descriptor's instruction, from the cache when the same
@@ -660,7 +660,9 @@ static const struct callout_decoded *decode_desc(struct cpu *cpu, const struct c
 	c->eip = d->eip;
 	c->len = d->len;
 	memcpy(c->bytes, d->bytes, d->len);
-	c->ok = ZYAN_SUCCESS(ZydisDecoderDecodeFull(&cpu->decoder, d->bytes, d->len, &c->in, c->ops));
+	c->mode = d->mode;
+	c->ok = ZYAN_SUCCESS(ZydisDecoderDecodeFull(&cpu->decoders[decoder_index(d->mode)], d->bytes,
+						    d->len, &c->in, c->ops));
 	if (c->ok) {
 		c->writes_via_cs = insn_writes_via_cs(&c->in, c->ops);
 		c->sens = sensitive_classify(&c->in, c->ops);
@@ -696,6 +698,8 @@ static bool may_stay_after_transfer(struct cpu *cpu)
 	if (interrupt_due(cpu) || cpu_select_window(cpu) < 0 || cpu->sh->ibl_flush)
 		return false;
 	uint32_t mode = cpu_mode(cpu);
+	if (!mode_uses_ibl(mode))
+		return false;   /* no table entries (and no tags) for its mode */
 	cpu->scratch[1] = cpu->s.eip;
 	if ((mode & MODE_CPL3) || !(cpu->s.cr0 & CR0_PG)) {   /* global pages need paging */
 		cpu->scratch[2] = cpu->ibl_tags[mode];
@@ -771,7 +775,7 @@ static enum callout_result run_callout(struct cpu *cpu, const struct callout_des
 		}
 		return r;
 	}
-	if (dec->writes_via_cs) {
+	if (dec->writes_via_cs && !cpu_real_mode(cpu)) {
 		raise_fault(cpu, d, EXC_GP, true, 0);   /* code segments are not writable */
 		return CALLOUT_STOP;
 	}
@@ -798,6 +802,10 @@ static enum callout_result run_callout(struct cpu *cpu, const struct callout_des
 	if (cpu->s.cpl != 0 && sens && sensitive_cpl0_only(sens, in, ops)) {
 		/* The privileged class: ring 0 only, whatever IOPL says. */
 		raise_fault(cpu, d, EXC_GP, true, 0);
+		return CALLOUT_STOP;
+	}
+	if (sens && cpu_real_mode(cpu) && real_mode_ud(sens, in)) {
+		raise_fault(cpu, d, EXC_UD, false, 0);
 		return CALLOUT_STOP;
 	}
 

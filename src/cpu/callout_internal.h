@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "cpu/cpu.h"
+#include "isa/sensitive.h"
 #include "translator/translate.h"
 
 #include <Zydis/Zydis.h>
@@ -82,6 +83,18 @@ callout_handler do_cli_sti;
 callout_handler do_iret;
 callout_handler do_sysenter;
 callout_handler do_sysexit;
+
+/* realmode.c: the real-address-mode forms of far CALL (to sel:off), far
+ * RET (RET n's imm) and IRET, each leaving EIP set (CALLOUT_STOP); and
+ * whether an instruction is #UD in real mode (LAR, LSL, VERR, VERW, ARPL,
+ * LLDT, LTR, SLDT, STR). */
+enum callout_result real_far_call(struct cpu *cpu, const struct callout_desc *d,
+				  const ZydisDecodedInstruction *in, uint16_t sel, uint32_t off);
+enum callout_result real_far_ret(struct cpu *cpu, const struct callout_desc *d,
+				 const ZydisDecodedInstruction *in, uint32_t imm);
+enum callout_result real_iret(struct cpu *cpu, const struct callout_desc *d,
+			      const ZydisDecodedInstruction *in);
+bool real_mode_ud(const struct sensitive_insn *sens, const ZydisDecodedInstruction *in);
 
 /* callout_segment.c */
 /* The segment half of a far RET or IRET to cs: checks the return code

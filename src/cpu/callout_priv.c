@@ -69,11 +69,14 @@ enum callout_result do_iret(struct cpu *cpu, const struct callout_desc *d,
 			    const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
 	(void)ops;
+	if (cpu_real_mode(cpu))
+		return real_iret(cpu, d, in);
 	unsigned size = in->operand_width == 16 ? 2 : 4;
-	uint32_t ss_base = cpu->s.seg[SEG_SS].base, esp = cpu->regs[REG_ESP];
+	const struct segment *ss = &cpu->s.seg[SEG_SS];
+	uint32_t esp = cpu->regs[REG_ESP];
 	uint32_t eip = 0, cs = 0, flags = 0, outer_esp = 0, outer_ss = 0;
 	uint8_t b[12];
-	if (!cpu_read_guest(cpu, ss_base + esp, b, 3 * size)) {
+	if (!cpu_stack_read(cpu, ss, esp, 0, b, 3 * size)) {
 		raise_fault(cpu, d, EXC_SS, true, 0);
 		return CALLOUT_STOP;
 	}
@@ -82,7 +85,7 @@ enum callout_result do_iret(struct cpu *cpu, const struct callout_desc *d,
 	memcpy(&flags, b + 2 * size, size);
 	bool outer = (cs & 3u) > cpu->s.cpl;
 	if (outer) {
-		if (!cpu_read_guest(cpu, ss_base + esp + 3 * size, b, 2 * size)) {
+		if (!cpu_stack_read(cpu, ss, esp, 3 * size, b, 2 * size)) {
 			raise_fault(cpu, d, EXC_SS, true, 0);
 			return CALLOUT_STOP;
 		}
@@ -108,7 +111,7 @@ enum callout_result do_iret(struct cpu *cpu, const struct callout_desc *d,
 		raise_fault(cpu, d, (unsigned)vec, true, err);
 		return CALLOUT_STOP;
 	}
-	cpu->regs[REG_ESP] = outer ? outer_esp : esp + 3 * size;
+	cpu->regs[REG_ESP] = outer ? outer_esp : cpu_stack_move(ss, esp, (int32_t)(3 * size));
 	cpu->s.eip = size == 2 ? eip & 0xffff : eip;
 	cpu_set_eflags(cpu, flags, writable);
 	return CALLOUT_STOP;
@@ -133,7 +136,7 @@ enum callout_result do_sysenter(struct cpu *cpu, const struct callout_desc *d,
 	(void)in;
 	(void)ops;
 	uint16_t cs = (uint16_t)(cpu->s.sysenter_cs & 0xfffc);
-	if (!cs) {
+	if (!cs || cpu_real_mode(cpu)) {
 		raise_fault(cpu, d, EXC_GP, true, 0);
 		return CALLOUT_STOP;
 	}
@@ -155,7 +158,7 @@ enum callout_result do_sysexit(struct cpu *cpu, const struct callout_desc *d,
 	(void)in;
 	(void)ops;
 	uint16_t base = (uint16_t)(cpu->s.sysenter_cs & 0xfffc);
-	if (!base) {
+	if (!base || cpu_real_mode(cpu)) {
 		raise_fault(cpu, d, EXC_GP, true, 0);
 		return CALLOUT_STOP;
 	}

@@ -2,9 +2,11 @@
  * (LDS/LES/LFS/LGS/LSS), PUSH/POP of segment registers, the descriptor
  * queries (LAR/LSL/VERR/VERW, ARPL), and the system registers behind
  * STR/SLDT/SMSW, LLDT/LTR and LMSW. Every segment register load goes
- * through cpu_check_segment (exception.c), and every handler that changes
- * one returns CALLOUT_STOP: segment bases are part of the translation mode
- * (MODE_FLAT), and a new CS may change the CPL (MODE_CPL3). */
+ * through cpu_check_segment (exception.c), or in real mode cpu_real_load
+ * (realmode.c), and every handler that changes one returns CALLOUT_STOP:
+ * segment bases and CS.D/SS.B are part of the translation mode (MODE_FLAT,
+ * MODE_SEGCS, MODE_CODE16, MODE_STACK16), and a new CS may change the CPL
+ * (MODE_CPL3). Stack accesses follow SS.B (cpu_stack_push and friends). */
 #include <string.h>
 
 #include "cpu/callout_internal.h"
@@ -69,6 +71,8 @@ enum callout_result do_far_call(struct cpu *cpu, const struct callout_desc *d,
 		raise_fault(cpu, d, mem_fault_vector(&ops[0]), true, 0);
 		return CALLOUT_STOP;
 	}
+	if (cpu_real_mode(cpu))
+		return real_far_call(cpu, d, in, sel, off);
 	int vec = cpu_check_segment(cpu, sel, SEG_USE_JUMP, cpu->s.cpl, &cs);
 	if (vec) {
 		raise_fault(cpu, d, (unsigned)vec, true, sel & 0xfffc);
@@ -81,8 +85,8 @@ enum callout_result do_far_call(struct cpu *cpu, const struct callout_desc *d,
 	uint32_t ret = d->next_eip, old_cs = cpu->s.seg[SEG_CS].selector;
 	memcpy(frame, &ret, size);
 	memcpy(frame + size, &old_cs, size);
-	uint32_t esp = cpu->regs[REG_ESP] - 2 * size;
-	if (!cpu_write_guest(cpu, cpu->s.seg[SEG_SS].base + esp, frame, 2 * size)) {
+	uint32_t esp = cpu->regs[REG_ESP];
+	if (!cpu_stack_push(cpu, &cpu->s.seg[SEG_SS], &esp, frame, 2 * size, false)) {
 		raise_fault(cpu, d, EXC_SS, true, 0);
 		return CALLOUT_STOP;
 	}
@@ -120,20 +124,23 @@ enum callout_result do_far_ret(struct cpu *cpu, const struct callout_desc *d,
 {
 	unsigned size = in->operand_width == 16 ? 2 : 4;
 	uint32_t imm = in->operand_count_visible ? (uint32_t)ops[0].imm.value.u & 0xffff : 0;
-	uint32_t ss_base = cpu->s.seg[SEG_SS].base, esp = cpu->regs[REG_ESP];
+	if (cpu_real_mode(cpu))
+		return real_far_ret(cpu, d, in, imm);
+	const struct segment *ss = &cpu->s.seg[SEG_SS];
+	uint32_t esp = cpu->regs[REG_ESP];
 	uint32_t eip = 0, cs = 0, outer_esp = 0, outer_ss = 0;
 	uint8_t frame[8];
-	if (!cpu_read_guest(cpu, ss_base + esp, frame, 2 * size)) {
+	if (!cpu_stack_read(cpu, ss, esp, 0, frame, 2 * size)) {
 		raise_fault(cpu, d, EXC_SS, true, 0);
 		return CALLOUT_STOP;
 	}
 	memcpy(&eip, frame, size);
 	memcpy(&cs, frame + size, 2);
 	bool outer = (cs & 3u) > cpu->s.cpl;
-	uint32_t new_esp = esp + 2 * size + imm;
+	uint32_t new_esp = cpu_stack_move(ss, esp, (int32_t)(2 * size + imm));
 	if (outer) {
 		/* The caller's SS:ESP sit above the parameters RET n drops. */
-		if (!cpu_read_guest(cpu, ss_base + new_esp, frame, 2 * size)) {
+		if (!cpu_stack_read(cpu, ss, new_esp, 0, frame, 2 * size)) {
 			raise_fault(cpu, d, EXC_SS, true, 0);
 			return CALLOUT_STOP;
 		}
@@ -192,18 +199,18 @@ enum callout_result do_push_seg(struct cpu *cpu, const struct callout_desc *d,
 	if (cpu->deprivileged)
 		sel = deprivilege_selector(cpu, d->eip, seg, (uint16_t)sel);
 	unsigned size = in->operand_width == 16 ? 2 : 4;
-	uint32_t esp = cpu->regs[REG_ESP] - size;
-	uint32_t addr = cpu->s.seg[SEG_SS].base + esp;
+	const struct segment *ss = &cpu->s.seg[SEG_SS];
+	uint32_t esp = cpu->regs[REG_ESP];
 	uint32_t v = sel;
 	/* A 32-bit push takes a whole stack slot but, on current Intel CPUs,
 	 * writes only the selector's word: the upper half keeps what it had. */
 	if (size == 4) {
 		uint32_t old;
-		if (!cpu_read_guest(cpu, addr, &old, 4))
+		if (!cpu_stack_read(cpu, ss, esp, (uint32_t)-4, &old, 4))
 			goto fault;
 		v = (old & 0xffff0000u) | sel;
 	}
-	if (!cpu_write_guest(cpu, addr, &v, size))
+	if (!cpu_stack_push(cpu, ss, &esp, &v, size, false))
 		goto fault;
 	cpu->regs[REG_ESP] = esp;
 	return CALLOUT_GO_ON;
@@ -222,7 +229,9 @@ enum callout_result do_pop_seg(struct cpu *cpu, const struct callout_desc *d,
 		raise_fault(cpu, d, EXC_UD, false, 0);
 		return CALLOUT_STOP;
 	}
-	if (!cpu_read_guest(cpu, cpu->s.seg[SEG_SS].base + cpu->regs[REG_ESP], &sel, 2)) {
+	/* The stack as it is before the load (POP SS moves the new one). */
+	struct segment ss = cpu->s.seg[SEG_SS];
+	if (!cpu_stack_read(cpu, &ss, cpu->regs[REG_ESP], 0, &sel, 2)) {
 		raise_fault(cpu, d, EXC_SS, true, 0);
 		return CALLOUT_STOP;
 	}
@@ -231,7 +240,7 @@ enum callout_result do_pop_seg(struct cpu *cpu, const struct callout_desc *d,
 		raise_fault(cpu, d, (unsigned)vec, true, sel & 0xfffc);
 		return CALLOUT_STOP;
 	}
-	cpu->regs[REG_ESP] += size;
+	cpu->regs[REG_ESP] = cpu_stack_move(&ss, cpu->regs[REG_ESP], (int32_t)size);
 	if (seg == SEG_SS)
 		cpu->shadow = true;   /* as MOV SS: the next instruction runs first */
 	cpu->s.eip = d->next_eip;

@@ -10,28 +10,41 @@
  * through cpu_read_guest and cpu_write_guest, which reach the bus; a
  * failed one changes no register. */
 #include "cpu/callout_internal.h"
+#include "isa/descriptor.h"
 
-static uint32_t ss_base(const struct cpu *cpu)
+static const struct segment *ss_of(const struct cpu *cpu)
 {
-	return cpu->s.seg[SEG_SS].base;
+	return &cpu->s.seg[SEG_SS];
 }
 
-/* An access of w bytes at offset at in SS, within its 4 GiB limit (the
- * stack is always 32-bit here, as in translated code). */
+static bool stack_32(const struct cpu *cpu)
+{
+	return (ss_of(cpu)->flags & (DESC_DB >> 8)) != 0;
+}
+
+/* An access of w bytes at offset at in SS: on a 32-bit stack within its
+ * 4 GiB limit, on a 16-bit one at SP's offset, wrapping at 64 KiB as
+ * translated code's accesses do. */
 static bool stack_write(struct cpu *cpu, uint32_t at, uint32_t v, unsigned w)
 {
-	if ((uint64_t)at + w > 1ull << 32)
+	if (stack_32(cpu) && (uint64_t)at + w > 1ull << 32)
 		return false;
-	return cpu_write_guest(cpu, ss_base(cpu) + at, &v, w);
+	return cpu_stack_write(cpu, ss_of(cpu), at, 0, &v, w);
 }
 
 static bool stack_read(struct cpu *cpu, uint32_t at, uint32_t *v, unsigned w)
 {
 	uint32_t x = 0;
-	if ((uint64_t)at + w > 1ull << 32 || !cpu_read_guest(cpu, ss_base(cpu) + at, &x, w))
+	if ((stack_32(cpu) && (uint64_t)at + w > 1ull << 32) || !cpu_stack_read(cpu, ss_of(cpu), at, 0, &x, w))
 		return false;
 	*v = x;
 	return true;
+}
+
+/* The stack pointer moved by delta: ESP, or SP alone on a 16-bit stack. */
+static uint32_t sp_move(const struct cpu *cpu, uint32_t sp, int32_t delta)
+{
+	return cpu_stack_move(ss_of(cpu), sp, delta);
 }
 
 static uint32_t width_mask(unsigned w)
@@ -75,14 +88,14 @@ enum callout_result do_stack_insn(struct cpu *cpu, const struct callout_desc *d,
 	case ZYDIS_MNEMONIC_PUSH:
 		if (!source_value(cpu, in, &ops[0], w, &v))
 			goto mem_fault;
-		esp -= w;
+		esp = sp_move(cpu, esp, -(int32_t)w);
 		if (!stack_write(cpu, esp, v, w))
 			goto stack_fault;
 		break;
 	case ZYDIS_MNEMONIC_POP:
 		if (!stack_read(cpu, esp, &v, w))
 			goto stack_fault;
-		esp += w;
+		esp = sp_move(cpu, esp, (int32_t)w);
 		if (ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER) {
 			/* POP ESP (or SP) loads what it popped. */
 			cpu->regs[REG_ESP] = esp;
@@ -101,7 +114,7 @@ enum callout_result do_stack_insn(struct cpu *cpu, const struct callout_desc *d,
 	case ZYDIS_MNEMONIC_PUSHA:
 	case ZYDIS_MNEMONIC_PUSHAD:
 		for (unsigned i = 0; i < 8; i++) {
-			esp -= w;
+			esp = sp_move(cpu, esp, -(int32_t)w);
 			if (!stack_write(cpu, esp, cpu->regs[pusha_order[i]], w))
 				goto stack_fault;
 		}
@@ -109,7 +122,7 @@ enum callout_result do_stack_insn(struct cpu *cpu, const struct callout_desc *d,
 	case ZYDIS_MNEMONIC_POPA:
 	case ZYDIS_MNEMONIC_POPAD: {
 		uint32_t img[8];
-		for (int i = 7; i >= 0; i--, esp += w)
+		for (int i = 7; i >= 0; i--, esp = sp_move(cpu, esp, (int32_t)w))
 			if (!stack_read(cpu, esp, &img[i], w))
 				goto stack_fault;
 		for (unsigned i = 0; i < 8; i++) {
@@ -123,48 +136,51 @@ enum callout_result do_stack_insn(struct cpu *cpu, const struct callout_desc *d,
 		break;
 	}
 	case ZYDIS_MNEMONIC_LEAVE:
-		esp = cpu->regs[REG_EBP];
+		/* ESP = EBP, or SP = BP on a 16-bit stack. */
+		esp = stack_32(cpu) ? cpu->regs[REG_EBP]
+				    : (esp & 0xffff0000u) | (cpu->regs[REG_EBP] & 0xffff);
 		if (!stack_read(cpu, esp, &v, w))
 			goto stack_fault;
-		esp += w;
+		esp = sp_move(cpu, esp, (int32_t)w);
 		if (w == 4)
 			cpu->regs[REG_EBP] = v;
 		else
 			cpu->regs[REG_EBP] = (cpu->regs[REG_EBP] & 0xffff0000u) | v;
 		break;
 	case ZYDIS_MNEMONIC_ENTER: {
-		/* Level 0 only: a nesting level makes it a callout of its own. */
-		esp -= w;
+		/* Level 0 only: a nesting level makes it a callout of its own.
+		 * The frame pointer is ESP, or SP on a 16-bit stack. */
+		esp = sp_move(cpu, esp, -(int32_t)w);
 		if (!stack_write(cpu, esp, cpu->regs[REG_EBP], w))
 			goto stack_fault;
+		uint32_t frame = stack_32(cpu) ? esp : esp & 0xffff;
 		if (w == 4)
-			cpu->regs[REG_EBP] = esp;
+			cpu->regs[REG_EBP] = frame;
 		else
-			cpu->regs[REG_EBP] = (cpu->regs[REG_EBP] & 0xffff0000u) | (esp & 0xffff);
-		esp -= (uint32_t)ops[0].imm.value.u & 0xffff;
+			cpu->regs[REG_EBP] = (cpu->regs[REG_EBP] & 0xffff0000u) | (frame & 0xffff);
+		esp = sp_move(cpu, esp, -(int32_t)((uint32_t)ops[0].imm.value.u & 0xffff));
 		break;
 	}
 	case ZYDIS_MNEMONIC_CALL:
 	case ZYDIS_MNEMONIC_RET:
-		/* 16-bit near branches have no translation: #UD, as there. */
-		if (w == 2)
-			goto undefined;
+		/* A 16-bit operand size pushes and pops a word of IP, and a
+		 * target cut to 16 bits (translate_flow.c does the same). */
 		if (in->mnemonic == ZYDIS_MNEMONIC_CALL) {
 			if (ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
-				v = d->next_eip + (uint32_t)ops[0].imm.value.s;
-			else if (!source_value(cpu, in, &ops[0], 4, &v))
+				v = (d->next_eip + (uint32_t)ops[0].imm.value.s) & width_mask(w);
+			else if (!source_value(cpu, in, &ops[0], w, &v))
 				goto mem_fault;
-			esp -= 4;
-			if (!stack_write(cpu, esp, d->next_eip, 4))
+			esp = sp_move(cpu, esp, -(int32_t)w);
+			if (!stack_write(cpu, esp, d->next_eip, w))
 				goto stack_fault;
 		} else {
-			if (!stack_read(cpu, esp, &v, 4))
+			if (!stack_read(cpu, esp, &v, w))
 				goto stack_fault;
-			esp += 4;
+			esp = sp_move(cpu, esp, (int32_t)w);
 			if (in->operand_count_visible && ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
-				esp += (uint32_t)ops[0].imm.value.u & 0xffff;
+				esp = sp_move(cpu, esp, (int32_t)(ops[0].imm.value.u & 0xffff));
 		}
-		next = v;
+		next = v & width_mask(w);
 		break;
 	default:
 		goto undefined;

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "cache/tcache.h"
+#include "isa/descriptor.h"
 #include "mmu/shadow.h"
 
 uint32_t cpu_get_eflags(const struct cpu *cpu)
@@ -39,10 +40,14 @@ void cpu_set_eflags(struct cpu *cpu, uint32_t eflags, uint32_t writable)
 uint32_t cpu_mode(const struct cpu *cpu)
 {
 	uint32_t mode = 0;
+	const struct segment *seg = cpu->s.seg;
 	if (cpu->s.eflags & EFLAGS_DF)
 		mode |= MODE_DF;
-	if (!cpu->s.seg[SEG_ES].base && !cpu->s.seg[SEG_CS].base && !cpu->s.seg[SEG_SS].base &&
-	    !cpu->s.seg[SEG_DS].base)
+	/* Real mode is never flat: the inline forms that flat modes allow
+	 * (descriptor caches, VERW) are protected mode's. */
+	if (!(cpu->s.cr0 & CR0_PE))
+		mode |= MODE_REAL;
+	else if (!seg[SEG_ES].base && !seg[SEG_CS].base && !seg[SEG_SS].base && !seg[SEG_DS].base)
 		mode |= MODE_FLAT;
 	if (cpu->s.eflags & EFLAGS_TF)
 		mode |= MODE_SINGLE;
@@ -50,6 +55,14 @@ uint32_t cpu_mode(const struct cpu *cpu)
 		mode |= MODE_CPL3;
 	if (cpu->s.cr0 & (CR0_TS | CR0_EM))
 		mode |= MODE_FPU_OFF;
+	/* The hidden attributes, in real mode too: what the last
+	 * protected-mode load left there. */
+	if (!(seg[SEG_CS].flags & (DESC_DB >> 8)))
+		mode |= MODE_CODE16;
+	if (!(seg[SEG_SS].flags & (DESC_DB >> 8)))
+		mode |= MODE_STACK16;
+	if (seg[SEG_CS].base)
+		mode |= MODE_SEGCS;
 	return mode;
 }
 
@@ -159,9 +172,17 @@ int cpu_init(struct cpu *cpu, const struct vcpu_state *boot, struct shadow *sh,
 	if (!cpu->decoded || !cpu->decoded_older)
 		return -ENOMEM;
 	load_boot_state(cpu, boot);
-	if (ZYAN_FAILED(ZydisDecoderInit(&cpu->decoder, ZYDIS_MACHINE_MODE_LEGACY_32,
-					 ZYDIS_STACK_WIDTH_32)) ||
-	    ZYAN_FAILED(ZydisDecoderInit(&cpu->host_decoder, ZYDIS_MACHINE_MODE_LONG_64,
+	for (uint32_t i = 0; i < 4; i++) {
+		uint32_t mode = (i & 1 ? MODE_CODE16 : 0) | (i & 2 ? MODE_STACK16 : 0);
+		assert(decoder_index(mode) == i);
+		if (ZYAN_FAILED(ZydisDecoderInit(&cpu->decoders[i],
+						 mode & MODE_CODE16 ? ZYDIS_MACHINE_MODE_LEGACY_16
+								    : ZYDIS_MACHINE_MODE_LEGACY_32,
+						 mode & MODE_STACK16 ? ZYDIS_STACK_WIDTH_16
+								     : ZYDIS_STACK_WIDTH_32)))
+			return -EINVAL;
+	}
+	if (ZYAN_FAILED(ZydisDecoderInit(&cpu->host_decoder, ZYDIS_MACHINE_MODE_LONG_64,
 					 ZYDIS_STACK_WIDTH_64)))
 		return -EINVAL;
 	return cpu_install_fault_handlers();

@@ -241,8 +241,10 @@ struct cpu {
 	 * (address 0: the null selector, which reads no descriptor). A
 	 * translated MOV Sreg or POP Sreg of a cached selector whose GDT
 	 * bytes are unchanged puts the cached segment in the register without
-	 * a callout. The outcome depends on nothing else at CPL 0 with the
-	 * same GDTR (btvm has no real mode): LGDT, a reset, a restore and an
+	 * a callout. The outcome depends on nothing else at CPL 0 in
+	 * protected mode with the same GDTR (real-mode blocks are never
+	 * flat, and real-mode loads read no descriptor): LGDT, a reset, a
+	 * restore and an
 	 * entry to CPL 1 or 2 (whose blocks are translated as CPL 0's) clear
 	 * them. DS and ES hold only flat segments, so a hit never changes the
 	 * block's mode (MODE_FLAT). */
@@ -256,7 +258,9 @@ struct cpu {
 	struct ibl_table ibl_table;  /* its address is also in ibl, for the lookup */
 	struct bus *bus;
 	const struct cpu_platform *plat;  /* NULL: no interrupt sources */
-	ZydisDecoder decoder;     /* for callouts */
+	/* For callouts, by decoder_index of the block's mode (16- or 32-bit
+	 * code and stack, translator/translate.h). */
+	ZydisDecoder decoders[4];
 	struct callout_decoded *decoded;   /* 2 * CALLOUT_DECODE_SETS of them */
 	uint8_t *decoded_older;            /* per set: the way to replace next */
 	bool halted;
@@ -369,6 +373,7 @@ struct callout_desc;
 struct callout_decoded {
 	const struct callout_desc *d;
 	uint32_t eip;
+	uint16_t mode;     /* the descriptor's: which decoder */
 	uint8_t len;
 	bool ok;
 	uint8_t bytes[15];
@@ -484,6 +489,40 @@ bool cpu_translate_span(struct cpu *cpu, uint32_t linear, unsigned len, unsigned
 			struct guest_span *span);
 /* Takes a pending #PF: sets CR2, gives its error code. false if none. */
 bool cpu_take_page_fault(struct cpu *cpu, uint32_t *error);
+/* The stack of segment ss (SS, or an inner one being switched to) as its
+ * B bit says: a 32-bit stack moves ESP; a 16-bit one moves SP alone,
+ * which wraps at 64 KiB, and a multi-byte access across that wrap takes
+ * its bytes from the top and the bottom of the segment, as pushes and
+ * pops one at a time would. sp is the whole ESP. */
+uint32_t cpu_stack_move(const struct segment *ss, uint32_t sp, int32_t delta);
+/* Writes len bytes below *sp as pushes leave them (lowest address first)
+ * and moves *sp down; sys: as the processor's implicit supervisor access
+ * (an inner stack). false after a failed access, *sp unchanged. */
+bool cpu_stack_push(struct cpu *cpu, const struct segment *ss, uint32_t *sp, const void *data,
+		    unsigned len, bool sys);
+/* len bytes at sp moved by off, read or written with the CPL's privilege. */
+bool cpu_stack_read(struct cpu *cpu, const struct segment *ss, uint32_t sp, uint32_t off,
+		    void *data, unsigned len);
+bool cpu_stack_write(struct cpu *cpu, const struct segment *ss, uint32_t sp, uint32_t off,
+		     const void *data, unsigned len);
+
+/* realmode.c: real-address mode (CR0.PE clear). */
+static inline bool cpu_real_mode(const struct cpu *cpu)
+{
+	return !(cpu->s.cr0 & CR0_PE);
+}
+/* A segment register load in real mode: base = selector << 4, the hidden
+ * limit and attributes kept. */
+void cpu_real_load(struct cpu *cpu, unsigned seg, uint16_t sel);
+/* One attempt at delivering vector through the interrupt vector table
+ * (IDTR), with cpu->s.eip as the return address: 0, or the exception the
+ * attempt raised (#GP past the table's limit, #SS for the frame). */
+unsigned cpu_deliver_real(struct cpu *cpu, unsigned vector);
+/* The linear address of EIP eip: CS.base + eip. */
+static inline uint32_t cpu_code_linear(const struct cpu *cpu, uint32_t eip)
+{
+	return cpu->s.seg[SEG_CS].base + eip;
+}
 
 /* What a callout tells the door it was called through (btvm_callout in
  * entry.S, which tests it against zero). */

@@ -1,7 +1,7 @@
 /* Descriptor loads from the guest GDT/LDT with the protection checks of
  * segment register loads, and delivery of exceptions and interrupts
  * through the guest IDT, with the stack switch (from the TSS) to a more
- * privileged handler. */
+ * privileged handler; in real mode through the IVT (realmode.c). */
 #include <string.h>
 
 #include "cache/tcache.h"
@@ -124,7 +124,7 @@ void cpu_set_segment(struct cpu *cpu, unsigned seg, const struct segment *s)
 {
 	cpu->s.seg[seg] = *s;
 	cpu->seg_base[seg] = s->base;
-	if (seg == SEG_CS) {
+	if (seg == SEG_CS && !cpu_real_mode(cpu)) {
 		cpu->s.cpl = s->selector & 3u;
 		/* Blocks at CPL 1 and 2 are translated as CPL 0's, where the
 		 * cached loads would skip the DPL checks against the CPL. */
@@ -155,6 +155,10 @@ static void remember_load(struct cpu *cpu, unsigned seg, const struct segment *s
 
 int cpu_load_segment(struct cpu *cpu, unsigned seg, uint16_t selector)
 {
+	if (cpu_real_mode(cpu)) {
+		cpu_real_load(cpu, seg, selector);
+		return 0;
+	}
 	enum seg_use use = seg == SEG_CS ? SEG_USE_JUMP : seg == SEG_SS ? SEG_USE_STACK : SEG_USE_DATA;
 	struct segment s;
 	uint64_t desc;
@@ -228,6 +232,10 @@ static unsigned deliver_once(struct cpu *cpu, unsigned vector, bool has_error, u
 {
 	/* EXT: the event came from outside the program (not INT n/INT3/INTO). */
 	uint32_t ext = software ? 0 : 1;
+	if (cpu_real_mode(cpu)) {
+		*fault_error = 0;
+		return cpu_deliver_real(cpu, vector);
+	}
 	uint32_t gate[2];
 	*fault_error = vector * 8 + 2 + ext;   /* IDT entry: an IDT reference */
 	if (vector * 8 + 7 > cpu->s.idtr.limit || !cpu_read_sys(cpu, cpu->s.idtr.base + vector * 8, gate, 8))
@@ -269,12 +277,10 @@ static unsigned deliver_once(struct cpu *cpu, unsigned vector, bool has_error, u
 		if (f)
 			return f;
 	}
-	esp -= 4 * n;
 	/* The inner stack is written with the handler's (supervisor)
-	 * privilege; a same-level frame with the current one. */
-	bool ok = inward ? cpu_write_sys(cpu, ss.base + esp, frame, 4 * n)
-			 : cpu_write_guest(cpu, ss.base + esp, frame, 4 * n);
-	if (!ok) {
+	 * privilege; a same-level frame with the current one. Either way
+	 * through SP alone when that stack's B bit is clear. */
+	if (!cpu_stack_push(cpu, &ss, &esp, frame, 4 * n, inward)) {
 		*fault_error = inward ? (ss.selector & 0xfffcu) | ext : ext;
 		return EXC_SS;
 	}

@@ -11,6 +11,7 @@
 #include "cache/tcache.h"
 #include "cpu/cpu.h"
 #include "devices/bus.h"
+#include "isa/descriptor.h"
 #include "mmu/paging.h"
 #include "mmu/shadow.h"
 #include "mmu/window.h"
@@ -212,4 +213,67 @@ bool cpu_read_sys(struct cpu *cpu, uint32_t linear, void *dst, unsigned len)
 bool cpu_write_sys(struct cpu *cpu, uint32_t linear, const void *src, unsigned len)
 {
 	return access_write(cpu, linear, src, len, ACCESS_READ);
+}
+
+/* --- the stack, as SS.B says ------------------------------------------ */
+
+static bool stack_is_32(const struct segment *ss)
+{
+	return (ss->flags & (DESC_DB >> 8)) != 0;
+}
+
+/* len bytes at offset off of the stack segment ss: one access at
+ * ss->base + off on a 32-bit stack; on a 16-bit one off is SP's and the
+ * bytes past 0xFFFF are at offset 0 onwards, as pushes and pops that
+ * wrap leave them. sys: an implicit supervisor access (an inner stack). */
+static bool stack_access(struct cpu *cpu, const struct segment *ss, uint32_t off, void *data,
+			 unsigned len, bool write, bool sys)
+{
+	uint8_t *p = data;
+	unsigned first = len;
+	if (!stack_is_32(ss)) {
+		off &= 0xffffu;
+		if (off + len > 0x10000u)
+			first = 0x10000u - off;
+	}
+	for (unsigned done = 0, n = first; done < len; done += n, n = len - done) {
+		uint32_t linear = ss->base + (done ? 0 : off);
+		bool ok = write ? (sys ? cpu_write_sys(cpu, linear, p + done, n)
+				       : cpu_write_guest(cpu, linear, p + done, n))
+				: (sys ? cpu_read_sys(cpu, linear, p + done, n)
+				       : cpu_read_guest(cpu, linear, p + done, n));
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+uint32_t cpu_stack_move(const struct segment *ss, uint32_t sp, int32_t delta)
+{
+	if (stack_is_32(ss))
+		return sp + (uint32_t)delta;
+	return (sp & 0xffff0000u) | ((sp + (uint32_t)delta) & 0xffffu);
+}
+
+bool cpu_stack_push(struct cpu *cpu, const struct segment *ss, uint32_t *sp, const void *data,
+		    unsigned len, bool sys)
+{
+	uint32_t to = cpu_stack_move(ss, *sp, -(int32_t)len);
+	if (!stack_access(cpu, ss, to, (void *)(uintptr_t)data, len, true, sys))
+		return false;
+	*sp = to;
+	return true;
+}
+
+bool cpu_stack_read(struct cpu *cpu, const struct segment *ss, uint32_t sp, uint32_t off,
+		    void *data, unsigned len)
+{
+	return stack_access(cpu, ss, cpu_stack_move(ss, sp, (int32_t)off), data, len, false, false);
+}
+
+bool cpu_stack_write(struct cpu *cpu, const struct segment *ss, uint32_t sp, uint32_t off,
+		     const void *data, unsigned len)
+{
+	return stack_access(cpu, ss, cpu_stack_move(ss, sp, (int32_t)off), (void *)(uintptr_t)data,
+			    len, true, false);
 }

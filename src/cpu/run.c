@@ -45,6 +45,7 @@ int cpu_translate_block(struct cpu *cpu, struct translator *t, uint32_t eip, uin
 		/* Counting executions and the deprivileged view both need
 		 * every sensitive instruction in the monitor. */
 		.sensitive_callouts = cpu->explain != NULL || cpu->trap_emulate,
+		.cs_base = cpu->s.seg[SEG_CS].base,
 		.fetch_gpa = env_fetch_gpa,
 		.drop_fault = env_drop_fault,
 		.breakpoint_at = cpu->debug.nbp ? env_breakpoint_at : NULL,
@@ -67,11 +68,11 @@ static bool deliver_pending_page_fault(struct cpu *cpu)
 	return true;
 }
 
-/* Where the instruction at eip is in guest physical memory; false after
- * raising the #PF its fetch takes. */
-bool cpu_fetch_address(struct cpu *cpu, uint32_t eip, uint32_t *gpa)
+/* Where the instruction at linear address linear is in guest physical
+ * memory; false after raising the #PF its fetch takes. */
+bool cpu_fetch_address(struct cpu *cpu, uint32_t linear, uint32_t *gpa)
 {
-	if (cpu_translate(cpu, eip, ACCESS_READ, gpa))
+	if (cpu_translate(cpu, linear, ACCESS_READ, gpa))
 		return true;
 	deliver_pending_page_fault(cpu);
 	return false;
@@ -83,15 +84,15 @@ bool cpu_fetch_address(struct cpu *cpu, uint32_t eip, uint32_t *gpa)
 struct tblock *cpu_get_block(struct cpu *cpu, struct translator *t, uint32_t eip,
 			     uint32_t mode)
 {
-	uint32_t gpa;
-	if (!cpu_fetch_address(cpu, eip, &gpa))
+	uint32_t gpa, linear = cpu_code_linear(cpu, eip);
+	if (!cpu_fetch_address(cpu, linear, &gpa))
 		return NULL;
 	struct tblock *tb = tcache_lookup(cpu->tc, eip, gpa, mode);
 	if (tb && tb->pages[1] != tb->pages[0]) {
 		/* Its last instruction runs into the next page, which may be
 		 * mapped elsewhere in this address space. */
 		uint32_t next;
-		if (!cpu_fetch_address(cpu, (eip | (GUEST_PAGE_SIZE - 1)) + 1, &next))
+		if (!cpu_fetch_address(cpu, (linear | (GUEST_PAGE_SIZE - 1)) + 1, &next))
 			return NULL;
 		if (next / GUEST_PAGE_SIZE != tb->pages[1]) {
 			tcache_invalidate_page(cpu->tc, &cpu->ibl_table, tb->pages[1]);
@@ -153,7 +154,7 @@ static void fill_lookup(struct cpu *cpu, uint32_t target, uint32_t mode, const u
 			uint32_t gpa, const uint32_t pages[2], bool global)
 {
 	uint32_t one_page_gpa = pages[1] == pages[0] ? gpa : IBL_GPA_NONE;
-	if (cpu->no_ibl)
+	if (cpu->no_ibl || !mode_uses_ibl(mode))
 		return;
 	if (global) {
 		bool user = mode & MODE_CPL3;
@@ -178,7 +179,10 @@ uint64_t cpu_ibl_fast(struct cpu *cpu)
 	uint32_t mode = cpu_mode(cpu);
 	if ((mode & MODE_SINGLE) || cpu->sh->ibl_flush || cpu->no_ibl)
 		return 0;
-	uint32_t gpa = target;
+	/* Legacy modes have no table entries: every indirect branch comes
+	 * here, and the block is looked up at CS.base + EIP, never filled. */
+	uint32_t linear = cpu_code_linear(cpu, target);
+	uint32_t gpa = linear;
 	bool global = false;
 	if (cpu->s.cr0 & CR0_PG) {
 		/* A look only: a walk that would set an accessed bit or fault
@@ -187,11 +191,13 @@ uint64_t cpu_ibl_fast(struct cpu *cpu)
 		struct walk w;
 		uint32_t error;
 		unsigned access = ACCESS_PEEK | (cpu->s.cpl == 3 ? ACCESS_USER : 0);
-		if (!paging_walk(cpu->sh->ram, &pr, target, access, &w, &error))
+		if (!paging_walk(cpu->sh->ram, &pr, linear, access, &w, &error))
 			return 0;
 		gpa = w.gpa;
 		global = w.global;
 	}
+	if (!mode_uses_ibl(mode))
+		return (uint64_t)(uintptr_t)tcache_lookup_host(cpu->tc, target, gpa, mode);
 	/* A block on one page only: the walk above is its page's. Most
 	 * misses find the slot holding this very block under another tag
 	 * (every fork and exec starts a new one), and the cache's lookup
@@ -281,6 +287,16 @@ static void debug_after_single(struct cpu *cpu, bool ran)
 	}
 }
 
+/* Drops the translations covering a breakpoint's linear address eip:
+ * blocks keyed by it (those of code at CS.base 0), and with paging off
+ * those of its physical byte, which code at another CS.base reaches. */
+static void drop_at_breakpoint(struct cpu *cpu, uint32_t eip)
+{
+	tcache_invalidate_linear(cpu->tc, &cpu->ibl_table, eip);
+	if (!(cpu->s.cr0 & CR0_PG))
+		tcache_invalidate_gpa(cpu->tc, &cpu->ibl_table, eip);
+}
+
 int cpu_breakpoint_set(struct cpu *cpu, uint32_t eip)
 {
 	struct cpu_debug *dbg = &cpu->debug;
@@ -289,7 +305,7 @@ int cpu_breakpoint_set(struct cpu *cpu, uint32_t eip)
 	if (dbg->nbp == CPU_MAX_BREAKPOINTS)
 		return -ENOSPC;
 	dbg->bp[dbg->nbp++] = eip;
-	tcache_invalidate_linear(cpu->tc, &cpu->ibl_table, eip);
+	drop_at_breakpoint(cpu, eip);
 	return 0;
 }
 
@@ -301,7 +317,7 @@ void cpu_breakpoint_clear(struct cpu *cpu, uint32_t eip)
 			continue;
 		dbg->bp[i] = dbg->bp[--dbg->nbp];
 		/* The block that ended before it stays: it is still right. */
-		tcache_invalidate_linear(cpu->tc, &cpu->ibl_table, eip);
+		drop_at_breakpoint(cpu, eip);
 		return;
 	}
 }
@@ -310,7 +326,7 @@ void cpu_debug_resume(struct cpu *cpu, bool step)
 {
 	struct cpu_debug *dbg = &cpu->debug;
 	dbg->step = step;
-	dbg->skip = cpu_breakpoint_at(cpu, cpu->s.eip);
+	dbg->skip = cpu_breakpoint_at(cpu, cpu_code_linear(cpu, cpu->s.eip));
 	dbg->skip_eip = cpu->s.eip;
 	dbg->event = DEBUG_EVENT_NONE;
 }
@@ -360,7 +376,7 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 				break;
 			continue;
 		}
-		if (dbg->nbp && !skip && cpu_breakpoint_at(cpu, cpu->s.eip)) {
+		if (dbg->nbp && !skip && cpu_breakpoint_at(cpu, cpu_code_linear(cpu, cpu->s.eip))) {
 			/* Reached other than through a translated branch (an
 			 * event, a MODE_SINGLE block, the loop itself). */
 			dbg->event = DEBUG_EVENT_BREAK;
@@ -376,9 +392,13 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 			chain_from = NULL;
 			continue;   /* fatal, or the fetch's #PF was delivered */
 		}
+		/* With paging, code at another CS.base may reach the same
+		 * physical block at the same EIP, and its branch target be on
+		 * another page: a CS based elsewhere is not chained then. */
+		bool paging = (cpu->s.cr0 & CR0_PG) != 0;
 		if (chain_from && chain_mode == mode && !(mode & MODE_SINGLE) && chain_from->from->valid &&
-		    !cpu->no_chain)
-			tcache_chain(cpu->tc, chain_from, tb, (cpu->s.cr0 & CR0_PG) != 0);
+		    !cpu->no_chain && !(paging && (mode & MODE_SEGCS)))
+			tcache_chain(cpu->tc, chain_from, tb, paging);
 		chain_from = NULL;
 		sync_seg_bases(cpu);
 		cpu->stats.blocks_run++;

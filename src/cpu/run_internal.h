@@ -13,10 +13,11 @@ struct tblock;
 struct translator;
 
 /* run.c */
-/* Where the instruction at eip is in guest physical memory; false after
- * raising the #PF its fetch takes. */
-bool cpu_fetch_address(struct cpu *cpu, uint32_t eip, uint32_t *gpa);
-/* The block at eip for mode, translated if need be. NULL when the fetch
+/* Where the instruction at linear address linear (cpu_code_linear of its
+ * EIP) is in guest physical memory; false after raising the #PF its fetch
+ * takes. */
+bool cpu_fetch_address(struct cpu *cpu, uint32_t linear, uint32_t *gpa);
+/* The block at EIP eip (in CS) for mode, translated if need be. NULL when the fetch
  * faulted (the #PF is delivered, EIP moved) or the guest cannot go on
  * (cpu->fatal). */
 struct tblock *cpu_get_block(struct cpu *cpu, struct translator *t, uint32_t eip,

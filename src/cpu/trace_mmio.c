@@ -46,7 +46,7 @@ bool cpu_handle_trace(struct cpu *cpu, struct translator *t)
 	/* A marked store that went straight on a stale hint: the page is
 	 * a table now. */
 	uint32_t insn_gpa;
-	if (cpu_fetch_address(cpu, cpu->s.eip, &insn_gpa) && shadow_is_adaptive(sh, insn_gpa))
+	if (cpu_fetch_address(cpu, cpu_code_linear(cpu, cpu->s.eip), &insn_gpa) && shadow_is_adaptive(sh, insn_gpa))
 		cpu_store_hints_clear(cpu);
 	for (;;) {
 		uint32_t page = cpu->fault.gpa / GUEST_PAGE_SIZE;
@@ -138,7 +138,7 @@ static bool store_hints_any(const struct cpu *cpu)
 void cpu_handle_mmio(struct cpu *cpu)
 {
 	uint32_t insn_gpa;
-	if (!cpu_fetch_address(cpu, cpu->s.eip, &insn_gpa))
+	if (!cpu_fetch_address(cpu, cpu_code_linear(cpu, cpu->s.eip), &insn_gpa))
 		return;
 	if (shadow_is_adaptive(cpu->sh, insn_gpa)) {
 		if (store_hints_any(cpu)) {

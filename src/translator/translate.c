@@ -333,6 +333,12 @@ static void emit_ibl_lookup_tags(struct tctx *c, int32_t first, int32_t second)
 
 static void emit_ibl_lookup(struct tctx *c)
 {
+	if (!mode_uses_ibl(c->mode)) {
+		/* The table holds no entries of this mode: the monitor looks
+		 * the target in r13d up (cpu_ibl_fast). */
+		emit1(&c->e, ZYDIS_MNEMONIC_JMP, cpu_field(8, CPU_OFF_IBL_MISS_FN));
+		return;
+	}
 	assert(c->mode < IBL_MODES);
 	int32_t own = CPU_OFF_IBL_TAGS + 8 * (int32_t)c->mode;
 	int32_t global = CPU_OFF_IBL_GLOBAL_TAGS + 8 * (int32_t)c->mode;
@@ -353,7 +359,7 @@ static void emit_transfer_lookup(struct tctx *c)
 /* Indirect branch to the guest address in r13d. A one-instruction block
  * always goes back to the run loop (single-stepping must trap after it,
  * the traced-write path must see where it went). */
-static void emit_indirect(struct tctx *c)
+void emit_indirect(struct tctx *c)
 {
 	if (c->mode & MODE_SINGLE)
 		emit1(&c->e, ZYDIS_MNEMONIC_JMP, cpu_field(8, CPU_OFF_IBL_MISS_FN));
@@ -373,10 +379,10 @@ void emit_callout(struct tctx *c)
 	d->eip = c->eip;
 	d->next_eip = c->next_eip;
 	d->gpa = c->gpa + (c->eip - c->tb->eip);
-	d->len = c->in.length;
+	d->len = c->in.length & 15;
 	d->kind = CALLOUT_INSN;
 	d->flags = 0;
-	d->mode = 0;
+	d->mode = (uint16_t)c->mode;   /* the monitor decodes by it */
 	memcpy(d->bytes, c->bytes, c->in.length);
 	/* A placeholder that forces the 10-byte movabs form; patched later. */
 	emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(R_T), op_imm(0x1122334455667788LL));
@@ -464,156 +470,6 @@ bool emit_adaptive_operand(struct tctx *c, ZydisEncoderOperand *m, ZydisRegister
 void emit_adaptive_finish(struct tctx *c)
 {
 	emit_callout_kind(c, CALLOUT_MEM_FINISH);
-}
-
-/* --- control flow ----------------------------------------------------- */
-
-static uint32_t branch_target(const struct tctx *c)
-{
-	return c->next_eip + (uint32_t)c->ops[0].imm.value.s;
-}
-
-/* Loads the target of an indirect JMP/CALL r/m32 into r13d. */
-static void load_indirect_target(struct tctx *c)
-{
-	const ZydisDecodedOperand *op = &c->ops[0];
-	if (op->type == ZYDIS_OPERAND_TYPE_REGISTER) {
-		emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R13D), op_reg(map_reg(op->reg.value)));
-	} else {
-		ZydisEncoderOperand ops[2] = { op_reg(ZYDIS_REGISTER_R13D), guest_mem(c, op, 0, 4) };
-		if (emit_adaptive_operand(c, &ops[1], ZYDIS_REGISTER_NONE))
-			emit_insn(&c->e, ZYDIS_MNEMONIC_MOV, 2, ops, 0);   /* from the buffer */
-		else
-			emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ops, 0);
-	}
-}
-
-/* jrcxz on CX alone: RCX is parked in r8 and zero-extended from CX, so the
- * test stays flag-free. Both paths must put RCX back (restore_rcx). */
-uint8_t *emit_cx_zero_test(struct tctx *c)
-{
-	emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8), op_reg(ZYDIS_REGISTER_RCX));
-	emit2(&c->e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_ECX), op_reg(ZYDIS_REGISTER_CX));
-	return emit_jrcxz(&c->e, false);
-}
-
-void restore_rcx(struct tctx *c)
-{
-	emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
-}
-
-/* JECXZ/LOOPcc with 32-bit addressing: the host's own forms with addr32. */
-static void translate_loop32(struct tctx *c)
-{
-	static const uint8_t opc[] = { 0xe3, 0xe2, 0xe1, 0xe0 };
-	ZydisMnemonic m = c->in.mnemonic;
-	unsigned k = m == ZYDIS_MNEMONIC_JECXZ ? 0 : m == ZYDIS_MNEMONIC_LOOP ? 1 :
-		     m == ZYDIS_MNEMONIC_LOOPE ? 2 : 3;
-	uint8_t code[3] = { 0x67, opc[k], 0 };
-	emit_bytes(&c->e, code, 3);
-	uint8_t *taken = c->e.failed ? NULL : c->e.pos - 1;
-	emit_branch_exit(c, c->next_eip, EXIT_KIND_BRANCH);
-	if (taken)
-		patch_rel8(taken, c->e.pos);
-	emit_branch_exit(c, branch_target(c), EXIT_KIND_BRANCH);
-}
-
-/* JCXZ/LOOPcc with 16-bit addressing count in CX only; the host has no such
- * form, so CX is decremented with a 16-bit LEA and tested through
- * emit_cx_zero_test. LOOPE/LOOPNE then look at ZF, which LEA left alone. */
-static void translate_loop16(struct tctx *c)
-{
-	ZydisMnemonic m = c->in.mnemonic;
-	bool is_jcxz = m == ZYDIS_MNEMONIC_JCXZ;
-	if (!is_jcxz)
-		emit_lea32(c, ZYDIS_REGISTER_CX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_NONE, 0, -1);
-	uint8_t *zero = emit_cx_zero_test(c);
-	restore_rcx(c);
-	/* CX != 0 here: JCXZ falls through, LOOPcc branches if ZF agrees. */
-	uint8_t *nz_out = NULL;
-	if (m == ZYDIS_MNEMONIC_LOOPE || m == ZYDIS_MNEMONIC_LOOPNE) {
-		uint8_t jcc[2] = { (uint8_t)(m == ZYDIS_MNEMONIC_LOOPE ? 0x75 : 0x74), 0 };
-		emit_bytes(&c->e, jcc, 2);
-		nz_out = c->e.failed ? NULL : c->e.pos - 1;
-	}
-	emit_branch_exit(c, is_jcxz ? c->next_eip : branch_target(c), EXIT_KIND_BRANCH);
-	if (zero)
-		patch_rel8(zero, c->e.pos);
-	restore_rcx(c);
-	if (is_jcxz) {
-		emit_branch_exit(c, branch_target(c), EXIT_KIND_BRANCH);
-		return;
-	}
-	if (nz_out)
-		patch_rel8(nz_out, c->e.pos);
-	emit_branch_exit(c, c->next_eip, EXIT_KIND_BRANCH);
-}
-
-static bool translate_branch(struct tctx *c)
-{
-	ZydisMnemonic m = c->in.mnemonic;
-	bool rel = c->ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE;
-	if (c->in.operand_width != 32)
-		return false;   /* 16-bit IP branches: not translated yet */
-
-	switch (m) {
-	case ZYDIS_MNEMONIC_JMP:
-		if (rel) {
-			emit_branch_exit(c, branch_target(c), EXIT_KIND_BRANCH);
-			c->ended = true;
-		} else {
-			load_indirect_target(c);
-			emit_indirect(c);
-		}
-		return true;
-	case ZYDIS_MNEMONIC_CALL:
-		if (rel) {
-			emit_push_eip(c, c->next_eip);
-			emit_branch_exit(c, branch_target(c), EXIT_KIND_BRANCH);
-			c->ended = true;
-		} else {
-			load_indirect_target(c);
-			emit_push_eip(c, c->next_eip);
-			emit_indirect(c);
-		}
-		return true;
-	case ZYDIS_MNEMONIC_RET: {
-		/* A run of POPs before it may have left r12 behind (esp_delta). */
-		ZydisEncoderOperand ld[2] = { op_reg(ZYDIS_REGISTER_R13D),
-					      guest_mem_at(c, ZYDIS_REGISTER_ESP, c->esp_delta,
-							   ZYDIS_REGISTER_SS, 4) };
-		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ld, 0);
-		int32_t pop = 4;
-		if (c->in.operand_count_visible > 0 && c->ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
-			pop += (int32_t)(c->ops[0].imm.value.u & 0xffff);
-		emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, pop + c->esp_delta);
-		c->esp_delta = 0;
-		emit_indirect(c);
-		return true;
-	}
-	case ZYDIS_MNEMONIC_JCXZ:
-	case ZYDIS_MNEMONIC_JECXZ:
-	case ZYDIS_MNEMONIC_LOOP:
-	case ZYDIS_MNEMONIC_LOOPE:
-	case ZYDIS_MNEMONIC_LOOPNE:
-		if (c->in.address_width == 16)
-			translate_loop16(c);
-		else
-			translate_loop32(c);
-		c->ended = true;
-		return true;
-	default:
-		/* Jcc: the condition is the low nibble of the opcode in both
-		 * forms. The block goes on after it while there is room for
-		 * the exits of any instruction that may end it (two at most):
-		 * a branch not taken then costs no jump to another block. */
-		emit_jcc_exit(c, c->in.opcode & 15, branch_target(c));
-		if (c->nexits + 2 > TBLOCK_MAX_EXITS) {
-			emit_branch_exit(c, c->next_eip, EXIT_KIND_BRANCH);
-			c->ended = true;
-		}
-		return true;
-	}
 }
 
 /* --- IDENT ------------------------------------------------------------ */
@@ -971,10 +827,11 @@ static bool translate_insn(struct tctx *c, const struct sensitive_insn *sens)
 	enum string_op sop;
 	unsigned ssize;
 
-	if (!sens && (insn_writes_via_cs(&c->in, c->ops) ||
+	if (!sens && ((!(c->mode & MODE_REAL) && insn_writes_via_cs(&c->in, c->ops)) ||
 		      ((c->mode & MODE_FPU_OFF) && insn_uses_fpu(&c->in)))) {
 		/* CR0.TS/EM: the callout raises #NM (or #UD); a store through CS
-		 * raises #GP. */
+		 * raises #GP in protected mode (real mode checks no segment's
+		 * type, and firmware keeps variables in its code segment). */
 		emit_callout(c);
 		emit_branch_exit(c, c->next_eip, EXIT_KIND_NOCHAIN);
 		c->ended = true;
@@ -994,17 +851,19 @@ static bool translate_insn(struct tctx *c, const struct sensitive_insn *sens)
 		enum block_end end = sensitive_block_end(sens, c->ops);
 		if ((end == END_IF_NEEDED || end == END_TRANSFER) && (c->mode & MODE_SINGLE))
 			end = END_ALWAYS;
+		/* A transfer's lookup probes the table, which legacy modes
+		 * never enter. */
+		if (end == END_TRANSFER && !mode_uses_ibl(c->mode))
+			end = END_ALWAYS;
 		struct callout_desc *d = &c->callouts[c->ncallouts - 1].desc;
 		switch (end) {
 		case END_NONE:
 			break;
 		case END_IF_NEEDED:
 			d->flags = CALLOUT_RESUMABLE;
-			d->mode = (uint8_t)c->mode;
 			break;
 		case END_TRANSFER:
 			d->flags = CALLOUT_TRANSFER;
-			d->mode = (uint8_t)c->mode;
 			emit_transfer_lookup(c);
 			c->ended = true;
 			break;
@@ -1114,8 +973,18 @@ static void emit_selfcheck(struct tctx *c, const uint8_t *guest, uint32_t eip, u
 			off = len - 8;   /* overlap the tail rather than split it */
 		uint64_t v = 0;
 		memcpy(&v, guest + off, n);
-		/* Through ECX: a bare disp32 would be sign-extended. */
-		emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_ECX), op_imm((int32_t)(eip + off)));
+		/* Through ECX: a bare disp32 would be sign-extended. With a
+		 * code segment based elsewhere, its base as the block runs:
+		 * the same physical code may run under another base (paging),
+		 * and the bytes to compare are those this CS fetches. */
+		if (c->mode & MODE_SEGCS) {
+			emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_ECX),
+			      cpu_field(4, CPU_OFF_SEG_BASE + 4 * SEG_CS));
+			emit_lea32(c, ZYDIS_REGISTER_ECX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_NONE, 0,
+				   (int32_t)(eip + off));
+		} else {
+			emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_ECX), op_imm((int32_t)(eip + off)));
+		}
 		ZydisEncoderOperand mem = op_mem(n, ZYDIS_REGISTER_ECX, ZYDIS_REGISTER_NONE, 0, 0);
 		/* Zero-extended load of exactly n guest bytes into RCX. */
 		ZydisEncoderOperand ld[2] = {
@@ -1178,7 +1047,8 @@ size_t tail_room(const struct tctx *c, uint32_t guest_len)
 static unsigned fetch_insn(struct tctx *c, uint32_t *next_gpa)
 {
 	const struct guest_ram *ram = c->env->sh->ram;
-	uint32_t off = c->eip % GUEST_PAGE_SIZE;
+	uint32_t lin = code_linear(c, c->eip);
+	uint32_t off = lin % GUEST_PAGE_SIZE;
 	uint32_t in_page = GUEST_PAGE_SIZE - off;
 	uint32_t here = (c->gpa & ~(GUEST_PAGE_SIZE - 1)) + off;
 	*next_gpa = ~0u;
@@ -1189,7 +1059,7 @@ static unsigned fetch_insn(struct tctx *c, uint32_t *next_gpa)
 	}
 	memcpy(c->insn_buf, ram->host + here, in_page);
 	c->bytes = c->insn_buf;
-	uint32_t next_linear = c->eip + in_page, gpa;
+	uint32_t next_linear = lin + in_page, gpa;
 	if (c->tb->ninsns > 0)
 		return in_page;   /* a crossing instruction starts a block of its own */
 	bool ok = c->env->fetch_gpa(c->env->opaque, next_linear, &gpa);
@@ -1210,7 +1080,8 @@ static int translate_one(struct translator *t, struct tctx *c, unsigned avail, u
 {
 	struct tblock *tb = c->tb;
 	bool nop_space = allowlist_reserved_nop(c->bytes, avail, c->nop_buf);
-	ZyanStatus st = ZydisDecoderDecodeFull(&t->decoder, nop_space ? c->nop_buf : c->bytes,
+	const ZydisDecoder *decoder = &t->decoders[decoder_index(c->mode)];
+	ZyanStatus st = ZydisDecoderDecodeFull(decoder, nop_space ? c->nop_buf : c->bytes,
 					       avail, &c->in, c->ops);
 	if (st == ZYDIS_STATUS_NO_MORE_DATA && avail < ZYDIS_MAX_INSTRUCTION_LENGTH) {
 		/* It runs into a page that cannot be fetched now. */
@@ -1227,7 +1098,7 @@ static int translate_one(struct translator *t, struct tctx *c, unsigned avail, u
 		/* Translated (and given to callouts) as the older form;
 		 * the guest's length stays len. */
 		c->bytes = c->nop_buf;
-		decoded = ZYAN_SUCCESS(ZydisDecoderDecodeFull(&t->decoder, c->bytes, older_len, &c->in, c->ops));
+		decoded = ZYAN_SUCCESS(ZydisDecoderDecodeFull(decoder, c->bytes, older_len, &c->in, c->ops));
 		assert(decoded);
 	}
 	/* An instruction that crosses into the next page starts its own
@@ -1310,6 +1181,7 @@ static int translate_fresh(struct translator *t, const struct translate_env *env
 	c->tb = tb;
 	c->mode = mode;
 	c->gpa = gpa;
+	c->cs_base = (mode & MODE_SEGCS) ? env->cs_base : 0;
 	c->paging = env->paging;
 	tb->eip = eip;
 	tb->gpa = gpa;
@@ -1320,10 +1192,11 @@ static int translate_fresh(struct translator *t, const struct translate_env *env
 	emit_init(&c->e, code, limit);
 	uint32_t first_page = gpa / GUEST_PAGE_SIZE;
 	c->selfcheck = tcache_page_selfcheck(env->tc, first_page);
-	if (eip % GUEST_PAGE_SIZE > GUEST_PAGE_SIZE - ZYDIS_MAX_INSTRUCTION_LENGTH) {
+	uint32_t lin = code_linear(c, eip);
+	if (lin % GUEST_PAGE_SIZE > GUEST_PAGE_SIZE - ZYDIS_MAX_INSTRUCTION_LENGTH) {
 		/* The first instruction may run onto the next page: a
 		 * self-checking one there makes this block check itself too. */
-		uint32_t next = (eip | (GUEST_PAGE_SIZE - 1)) + 1, g2;
+		uint32_t next = (lin | (GUEST_PAGE_SIZE - 1)) + 1, g2;
 		bool ok = env->fetch_gpa(env->opaque, next, &g2);
 		env->drop_fault(env->opaque);
 		if (ok)
@@ -1336,7 +1209,7 @@ static int translate_fresh(struct translator *t, const struct translate_env *env
 	c->eip = eip;
 	while (!c->ended) {
 		if (env->breakpoint_at && !(mode & MODE_SINGLE) &&
-		    env->breakpoint_at(env->opaque, c->eip)) {
+		    env->breakpoint_at(env->opaque, code_linear(c, c->eip))) {
 			/* A debugger's breakpoint: the block ends before it, and
 			 * the block that starts there only leaves to report it
 			 * (chained and looked-up branches reach it too). Resuming
@@ -1349,7 +1222,7 @@ static int translate_fresh(struct translator *t, const struct translate_env *env
 			emit_branch_exit(c, c->eip, tb->ninsns ? EXIT_KIND_BRANCH : EXIT_KIND_BREAK);
 			break;
 		}
-		uint32_t page_end = (c->eip / GUEST_PAGE_SIZE + 1) * GUEST_PAGE_SIZE;
+		uint32_t page_end = page_end_of(c, c->eip);
 		uint32_t next_gpa;
 		unsigned avail = fetch_insn(c, &next_gpa);
 		int r = translate_one(t, c, avail, page_end, next_gpa);
@@ -1398,7 +1271,7 @@ static int translate_fresh(struct translator *t, const struct translate_env *env
 	/* One page, no self-check, no breakpoint: the same code elsewhere
 	 * differs only in the recorded fields. */
 	tb->clonable = !c->no_clone && !c->selfcheck && tb->pages[1] == tb->pages[0] &&
-		       !env->breakpoint_at && !t->trace;
+		       !env->breakpoint_at && !t->trace && mode_uses_ibl(mode);
 	tb->clone_env = clone_env(env);
 	tb->nrelocs = (uint16_t)c->nrelocs;
 	tb->relocs = c->relocs;
@@ -1444,8 +1317,16 @@ int translator_init(struct translator *t, bool single_insn, FILE *trace)
 	t->trace = trace;
 	t->max_insns = BLOCK_MAX_INSNS;
 	t->clone = true;
-	if (ZYAN_FAILED(ZydisDecoderInit(&t->decoder, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32)))
-		return -EINVAL;
+	for (uint32_t i = 0; i < 4; i++) {
+		uint32_t mode = (i & 1 ? MODE_CODE16 : 0) | (i & 2 ? MODE_STACK16 : 0);
+		assert(decoder_index(mode) == i);
+		if (ZYAN_FAILED(ZydisDecoderInit(&t->decoders[i],
+						 mode & MODE_CODE16 ? ZYDIS_MACHINE_MODE_LEGACY_16
+								    : ZYDIS_MACHINE_MODE_LEGACY_32,
+						 mode & MODE_STACK16 ? ZYDIS_STACK_WIDTH_16
+								     : ZYDIS_STACK_WIDTH_32)))
+			return -EINVAL;
+	}
 	t->ctx = calloc(1, sizeof(*t->ctx));
 	t->emit_cache = emit_cache_new();
 	t->lookup_seqs = calloc(LOOKUP_SEQ_SLOTS, sizeof(*t->lookup_seqs));

@@ -1,4 +1,4 @@
-/* The translator: decodes a guest block with Zydis (32-bit mode),
+/* The translator: decodes a guest block with Zydis (16- or 32-bit code),
  * classifies each instruction (IDENT, control flow, expanded, sensitive)
  * and emits host code into the translation cache. */
 #ifndef BTVM_TRANSLATOR_TRANSLATE_H
@@ -20,10 +20,27 @@ struct tcache;
 /* Mode bits of the translation key: whatever changes how a guest byte
  * sequence must be translated. */
 #define MODE_DF 0x1u      /* EFLAGS.DF: string instructions step down */
-#define MODE_FLAT 0x2u    /* ES, CS, SS, DS bases are all zero */
+#define MODE_FLAT 0x2u    /* protected mode, ES, CS, SS, DS bases all zero */
 #define MODE_SINGLE 0x4u  /* one guest instruction per block */
 #define MODE_CPL3 0x8u    /* CPL 3: user mode */
 #define MODE_FPU_OFF 0x10u /* CR0.TS or CR0.EM: x87/MMX/SSE instructions trap */
+/* The legacy bits (docs/DESIGN.md, "Real mode and 16-bit code"): code
+ * with any of them set is keyed by its offset in CS, as all code is, but
+ * never enters the indirect-branch table, whose tags have room for the
+ * five bits above only (IBL_MODES): its indirect branches and returns go
+ * through the miss door to the monitor's lookup. */
+#define MODE_CODE16 0x20u  /* CS.D clear: 16-bit operands and addresses, IP */
+#define MODE_STACK16 0x40u /* SS.B clear: the stack is SS:SP, wrapping at 64 KiB */
+#define MODE_SEGCS 0x80u   /* CS.base is not 0: code at CS.base + EIP */
+#define MODE_REAL 0x100u   /* CR0.PE clear: real-address mode */
+#define MODE_LEGACY (MODE_CODE16 | MODE_STACK16 | MODE_SEGCS | MODE_REAL)
+
+/* Whether code of this mode probes and fills the indirect-branch table:
+ * 32-bit code on a 32-bit stack at CS.base 0 in protected mode. */
+static inline bool mode_uses_ibl(uint32_t mode)
+{
+	return !(mode & MODE_LEGACY);
+}
 
 /* What a callout descriptor holds: the instruction's bytes, re-decoded by
  * the monitor, and where it is. Lives in the code buffer after its block. */
@@ -31,8 +48,8 @@ struct callout_desc {
 	uint32_t eip;
 	uint32_t next_eip;
 	uint32_t gpa;      /* of the instruction, as the adaptive set keys it */
-	uint8_t len;
-	uint8_t kind;      /* CALLOUT_* */
+	uint8_t len : 4;   /* at most 15 */
+	uint8_t kind : 4;  /* CALLOUT_* */
 	uint8_t bytes[15];
 	/* CALLOUT_RESUMABLE: the block goes on after the instruction (STI,
 	 * POPF, CLD, STD, OUT, INVLPG, loads of DS/ES/FS/GS, reads of
@@ -40,9 +57,12 @@ struct callout_desc {
 	 * that the translation mode changed from mode, or that an interrupt
 	 * became deliverable. */
 	uint8_t flags;
-	uint8_t mode;
 	uint8_t hint;      /* CALLOUT_MEM_STORE: its slot in cpu->store_hints */
+	/* The block's mode, in every descriptor: the monitor decodes the
+	 * bytes as 16- or 32-bit code by it (MODE_CODE16, MODE_STACK16). */
+	uint16_t mode;
 };
+_Static_assert(sizeof(struct callout_desc) == 32, "descriptors stay two to a line");
 
 /* The slot in cpu->store_hints of an adaptive MOV store at eip: a few
  * stores of one kernel path rarely share one. */
@@ -69,8 +89,15 @@ enum {
 
 struct tctx;
 
+/* The decoder for a mode: 16- or 32-bit code (CS.D), and the stack
+ * width Zydis shows implicit stack operands with (SS.B). */
+static inline unsigned decoder_index(uint32_t mode)
+{
+	return (mode & MODE_CODE16 ? 1u : 0u) | (mode & MODE_STACK16 ? 2u : 0u);
+}
+
 struct translator {
-	ZydisDecoder decoder;
+	ZydisDecoder decoders[4];   /* by decoder_index */
 	bool single_insn;  /* --one-insn-blocks */
 	FILE *trace;       /* --trace: every block translated, disassembled */
 	unsigned max_insns;  /* a block's limit, 1 to 64 (--max-block-insns) */
@@ -96,6 +123,9 @@ struct translate_env {
 	bool paging;                /* CR0.PG now: cross-page exits look up */
 	bool tsc_native;            /* RDTSC may be inline (struct cpu's tsc_offset) */
 	bool sensitive_callouts;    /* no inline forms: every sensitive instruction calls out */
+	/* CS.base, for a block of MODE_SEGCS: its code is fetched at
+	 * cs_base + EIP (blocks are keyed by EIP, CS's offset). */
+	uint32_t cs_base;
 	/* The physical address of a linear one for an instruction fetch;
 	 * false leaves the fetch's #PF pending in the vCPU. */
 	bool (*fetch_gpa)(void *opaque, uint32_t linear, uint32_t *gpa);
@@ -110,8 +140,9 @@ struct translate_env {
 /* 0, or -EINVAL (no decoder) or -ENOMEM. */
 int translator_init(struct translator *t, bool single_insn, FILE *trace);
 void translator_destroy(struct translator *t);
-/* Translates the block at guest linear address eip (physical gpa) for the
- * given mode into env's cache. Returns 0 and the block, -ENOSPC when the
+/* Translates the block at EIP eip (linear env->cs_base + eip in a
+ * MODE_SEGCS mode, else eip itself; physical gpa) for the given mode
+ * into env's cache. Returns 0 and the block, -ENOSPC when the
  * cache must be flushed first, -EFAULT when the code is not in guest RAM
  * or its only instruction runs into a page that cannot be fetched (a #PF
  * left pending by env's fetch_gpa says which), or -ENOTSUP (a translator

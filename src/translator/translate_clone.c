@@ -31,7 +31,7 @@ const struct tblock *clone_source(const struct translator *t, const struct trans
 {
 	/* A first instruction near the page end may run onto the next page,
 	 * which maps differently here (translate_block looks at it). */
-	if (!t->clone || t->trace || env->breakpoint_at ||
+	if (!t->clone || t->trace || env->breakpoint_at || !mode_uses_ibl(mode) ||
 	    eip % GUEST_PAGE_SIZE > GUEST_PAGE_SIZE - ZYDIS_MAX_INSTRUCTION_LENGTH ||
 	    tcache_page_selfcheck(env->tc, gpa / GUEST_PAGE_SIZE))
 		return NULL;

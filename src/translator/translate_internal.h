@@ -12,6 +12,7 @@
 
 #include "cache/tcache.h"
 #include "isa/sensitive.h"
+#include "mmu/window.h"
 #include "translator/emit.h"
 #include "translator/translate.h"
 
@@ -37,6 +38,9 @@ struct tctx {
 	bool adaptive;         /* the instruction's mark (insn_is_adaptive) */
 	bool paging;           /* CR0.PG at translation: cross-page exits look up */
 	uint32_t gpa;          /* guest physical address of the block's first byte */
+	/* What to add to an EIP for its linear address: CS.base in a
+	 * MODE_SEGCS block, else 0. */
+	uint32_t cs_base;
 	uint8_t insn_buf[ZYDIS_MAX_INSTRUCTION_LENGTH];  /* an instruction across pages */
 	/* A reserved NOP as 0F 1F, or TZCNT/LZCNT as BSF/BSR, to decode. */
 	uint8_t nop_buf[ZYDIS_MAX_INSTRUCTION_LENGTH];
@@ -102,6 +106,21 @@ void emit_mem_insn(struct tctx *c, ZydisMnemonic m, unsigned n, ZydisEncoderOper
 void emit_branch_exit(struct tctx *c, uint32_t target, enum exit_kind kind);
 void emit_jcc_exit(struct tctx *c, unsigned cc, uint32_t target);
 void emit_callout(struct tctx *c);
+/* The indirect branch to the EIP in r13d: the lookup table's probe, or
+ * the miss door where the mode has no table entries (mode_uses_ibl) or
+ * the block is one instruction. Ends the block. */
+void emit_indirect(struct tctx *c);
+/* The linear address of EIP eip in this block's code segment. */
+static inline uint32_t code_linear(const struct tctx *c, uint32_t eip)
+{
+	return c->cs_base + eip;
+}
+/* The EIP where the linear page holding eip ends (0 past 4 GiB): blocks
+ * stay on one page of linear addresses, whatever CS.base is. */
+static inline uint32_t page_end_of(const struct tctx *c, uint32_t eip)
+{
+	return eip + (GUEST_PAGE_SIZE - code_linear(c, eip) % GUEST_PAGE_SIZE);
+}
 bool insn_is_adaptive(const struct tctx *c);
 /* Host bytes a block needs after its code: stubs and descriptors. */
 size_t tail_room(const struct tctx *c, uint32_t guest_len);
@@ -123,9 +142,19 @@ const char *clone_differs(const struct tblock *copy, const struct tblock *fresh)
 uint8_t *emit_cx_zero_test(struct tctx *c);
 void restore_rcx(struct tctx *c);
 
+/* translate_flow.c: near JMP, CALL, RET, Jcc, LOOPcc, JCXZ/JECXZ */
+bool translate_branch(struct tctx *c);
+
 /* translate_stack.c: PUSH, POP, PUSHA, POPA, LEAVE, ENTER 0 */
+/* The stack pointer as the guest names it: SP on a 16-bit stack
+ * (MODE_STACK16: SS.B clear), where every access wraps at 64 KiB and
+ * ESP's upper half stays as it is, else ESP. */
+ZydisRegister stack_ptr(const struct tctx *c);
+/* The stack pointer moved by delta: LEA into r12d, or r12w alone. */
+void emit_sp_add(struct tctx *c, int32_t delta);
 void emit_push_value(struct tctx *c, ZydisEncoderOperand value, unsigned size);
-/* A CALL's return address: the push of a guest linear address. */
+/* A CALL's return address: the push of its EIP, a word of it with a
+ * 16-bit operand size. */
 void emit_push_eip(struct tctx *c, uint32_t eip);
 /* For an instruction the monitor marked adaptive (it reached MMIO), turns
  * the guest memory operand *m into the memory callouts' buffer (a

@@ -27,9 +27,7 @@ static ZydisEncoderOperand selector_field(ZydisRegister seg)
 static void emit_resumable_callout(struct tctx *c)
 {
 	emit_callout(c);
-	struct callout_desc *d = &c->callouts[c->ncallouts - 1].desc;
-	d->flags = CALLOUT_RESUMABLE;
-	d->mode = (uint8_t)c->mode;
+	c->callouts[c->ncallouts - 1].desc.flags = CALLOUT_RESUMABLE;
 }
 
 /* The slow path of a translated segment reload: the callout, resumable
@@ -169,7 +167,8 @@ static bool translate_segment_load(struct tctx *c)
 	}
 	const ZydisDecodedOperand *from = &c->ops[1];
 	bool from_mem = !pop && from->type == ZYDIS_OPERAND_TYPE_MEMORY;
-	if ((c->mode & (MODE_CPL3 | MODE_SINGLE)) || !(c->mode & MODE_FLAT) || insn_is_adaptive(c) ||
+	if ((c->mode & (MODE_CPL3 | MODE_SINGLE | MODE_LEGACY)) || !(c->mode & MODE_FLAT) ||
+	    insn_is_adaptive(c) ||
 	    (pop ? c->in.operand_width != 32
 		 : from->type != ZYDIS_OPERAND_TYPE_REGISTER &&
 			   !(from_mem && c->in.address_width == 32 &&
@@ -233,7 +232,8 @@ static bool translate_segment_load(struct tctx *c)
 static bool translate_verw(struct tctx *c)
 {
 	const ZydisDecodedOperand *op = &c->ops[0];
-	if ((c->mode & (MODE_CPL3 | MODE_SINGLE)) || !(c->mode & MODE_FLAT) || insn_is_adaptive(c))
+	if ((c->mode & (MODE_CPL3 | MODE_SINGLE | MODE_LEGACY)) || !(c->mode & MODE_FLAT) ||
+	    insn_is_adaptive(c))
 		return false;
 	struct emitter *e = &c->e;
 	if (op->type == ZYDIS_OPERAND_TYPE_REGISTER) {
@@ -299,7 +299,7 @@ static bool translate_segment_read(struct tctx *c)
 		if (c->in.operand_width != 32)
 			return false;
 		ZydisEncoderOperand ld[2] = { op_reg(ZYDIS_REGISTER_R8D),
-					      guest_mem_at(c, ZYDIS_REGISTER_ESP, -4, ZYDIS_REGISTER_SS, 4) };
+					      guest_mem_at(c, stack_ptr(c), -4, ZYDIS_REGISTER_SS, 4) };
 		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ld, 0);
 		emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8W), op_reg(ZYDIS_REGISTER_R11W));
 		emit_push_value(c, op_reg(ZYDIS_REGISTER_R8D), 4);
@@ -408,8 +408,8 @@ static bool translate_cr_read(struct tctx *c)
 static bool translate_pushf(struct tctx *c)
 {
 	struct emitter *e = &c->e;
-	if ((c->mode & MODE_CPL3) || !(c->mode & MODE_FLAT) || c->in.operand_width != 32 ||
-	    insn_is_adaptive(c))
+	if ((c->mode & (MODE_CPL3 | MODE_LEGACY)) || !(c->mode & MODE_FLAT) ||
+	    c->in.operand_width != 32 || insn_is_adaptive(c))
 		return false;
 	ZydisEncoderOperand slot[2] = { guest_mem_at(c, ZYDIS_REGISTER_ESP, -4, ZYDIS_REGISTER_SS, 4),
 					op_imm(0) };
@@ -445,8 +445,8 @@ static bool translate_pushf(struct tctx *c)
  * flags are saved with PUSHFQ while the test clobbers them. */
 static bool translate_popf(struct tctx *c)
 {
-	if ((c->mode & (MODE_CPL3 | MODE_SINGLE)) || !(c->mode & MODE_FLAT) || c->in.operand_width != 32 ||
-	    insn_is_adaptive(c))
+	if ((c->mode & (MODE_CPL3 | MODE_SINGLE | MODE_LEGACY)) || !(c->mode & MODE_FLAT) ||
+	    c->in.operand_width != 32 || insn_is_adaptive(c))
 		return false;
 	struct emitter *e = &c->e;
 	const uint32_t others = EFLAGS_TF | EFLAGS_DF | EFLAGS_NT | EFLAGS_IOPL | EFLAGS_AC | EFLAGS_ID;
@@ -504,7 +504,7 @@ static bool translate_sti(struct tctx *c)
 {
 	const struct translate_env *env = c->env;
 	unsigned max = c->t->single_insn ? 1 : c->t->max_insns;
-	uint32_t page_end = (c->eip / GUEST_PAGE_SIZE + 1) * GUEST_PAGE_SIZE;
+	uint32_t page_end = page_end_of(c, c->eip);
 	if ((c->mode & (MODE_CPL3 | MODE_SINGLE)) || c->tb->ninsns >= max ||
 	    c->next_eip + ZYDIS_MAX_INSTRUCTION_LENGTH > page_end ||
 	    (size_t)(c->e.limit - c->e.pos) <

@@ -1,16 +1,42 @@
 /* Stack instructions as host code on the guest stack through the window:
  * PUSH, POP (including the ESP-relative and POP ESP forms), PUSHA, POPA,
- * LEAVE and ENTER with nesting level 0. Stores go before the ESP update
- * so a fault leaves the guest as it was. A run of PUSH and POP of
- * registers moves r12 once, at its end (esp_may_lag). */
+ * LEAVE and ENTER with nesting level 0, and the stack pointer's updates
+ * for every translated instruction: ESP, or SP on a 16-bit stack (SS.B
+ * clear), where each access wraps at 64 KiB and ESP's upper half stays.
+ * Stores go before the stack pointer's update so a fault leaves the guest
+ * as it was. A run of 32-bit PUSH and POP of registers on a 32-bit stack
+ * moves r12 once, at its end (esp_may_lag). */
 #include "translator/translate_internal.h"
+
+ZydisRegister stack_ptr(const struct tctx *c)
+{
+	return (c->mode & MODE_STACK16) ? ZYDIS_REGISTER_SP : ZYDIS_REGISTER_ESP;
+}
+
+/* SP or ESP = base64 + delta: a 32-bit LEA into r12d, or on a 16-bit
+ * stack one into r14d whose low word goes to r12w alone (flag-free both;
+ * r14 is free once the instruction's accesses are made). */
+static void emit_sp_set(struct tctx *c, ZydisRegister base64, int32_t delta)
+{
+	if (!(c->mode & MODE_STACK16)) {
+		emit_lea32(c, R_ESP, base64, ZYDIS_REGISTER_NONE, 0, delta);
+		return;
+	}
+	emit_lea32(c, ZYDIS_REGISTER_R14D, base64, ZYDIS_REGISTER_NONE, 0, delta);
+	emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R12W), op_reg(ZYDIS_REGISTER_R14W));
+}
+
+void emit_sp_add(struct tctx *c, int32_t delta)
+{
+	emit_sp_set(c, ZYDIS_REGISTER_R12, delta);
+}
 
 bool esp_may_lag(const struct tctx *c)
 {
 	ZydisMnemonic m = c->in.mnemonic;
 	if ((m != ZYDIS_MNEMONIC_PUSH && m != ZYDIS_MNEMONIC_POP && m != ZYDIS_MNEMONIC_RET &&
 	     m != ZYDIS_MNEMONIC_CALL && m != ZYDIS_MNEMONIC_MOV) ||
-	    c->in.operand_width != 32 || c->in.stack_width != 32 || insn_is_adaptive(c) ||
+	    c->in.operand_width != 32 || (c->mode & MODE_STACK16) || insn_is_adaptive(c) ||
 	    c->in.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR)
 		return false;
 	const ZydisDecodedOperand *op = &c->ops[0];
@@ -56,7 +82,7 @@ bool translate_mov_from_esp(struct tctx *c)
  * but in a run of PUSH and POP) less size. */
 static void emit_push_store(struct tctx *c, ZydisEncoderOperand value, unsigned size)
 {
-	ZydisEncoderOperand ops[2] = { guest_mem_at(c, ZYDIS_REGISTER_ESP, c->esp_delta - (int32_t)size,
+	ZydisEncoderOperand ops[2] = { guest_mem_at(c, stack_ptr(c), c->esp_delta - (int32_t)size,
 						    ZYDIS_REGISTER_SS, size), value };
 	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ops, 0);
 }
@@ -85,15 +111,19 @@ static bool translate_pop_lagging(struct tctx *c)
 void emit_push_value(struct tctx *c, ZydisEncoderOperand value, unsigned size)
 {
 	emit_push_store(c, value, size);
-	emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, c->esp_delta - (int32_t)size);
+	emit_sp_add(c, c->esp_delta - (int32_t)size);
 	c->esp_delta = 0;
 }
 
 void emit_push_eip(struct tctx *c, uint32_t eip)
 {
+	if (c->in.operand_width == 16) {
+		emit_push_value(c, op_imm((int16_t)eip), 2);
+		return;
+	}
 	emit_push_store(c, op_imm((int32_t)eip), 4);
 	note_reloc(c, TCACHE_RELOC_EIP32, eip);   /* the store's imm32 ends it */
-	emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, c->esp_delta - 4);
+	emit_sp_add(c, c->esp_delta - 4);
 	c->esp_delta = 0;
 }
 
@@ -144,14 +174,14 @@ bool translate_pop(struct tctx *c)
 	/* A general register takes the value straight (a faulting load
 	 * changes nothing); ESP and a memory destination through r13. */
 	ZydisEncoderOperand ld[2] = { op_reg(to_reg && !to_esp ? r : t),
-				      guest_mem_at(c, ZYDIS_REGISTER_ESP, 0, ZYDIS_REGISTER_SS, size) };
+				      guest_mem_at(c, stack_ptr(c), 0, ZYDIS_REGISTER_SS, size) };
 	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ld, 0);
 	if (to_esp) {
 		emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(r), op_reg(t));
 		return true;
 	}
 	if (to_reg) {
-		emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, (int32_t)size);
+		emit_sp_add(c, (int32_t)size);
 		return true;
 	}
 	/* POP m computes its address with ESP already incremented. */
@@ -166,7 +196,7 @@ bool translate_pop(struct tctx *c)
 	} else {
 		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, st, 0);
 	}
-	emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, (int32_t)size);
+	emit_sp_add(c, (int32_t)size);
 	return true;
 }
 
@@ -181,13 +211,13 @@ bool translate_pusha(struct tctx *c)
 	for (int i = 0; i < 8; i++) {
 		ZydisRegister r = map_reg(gpr32[i]);
 		ZydisEncoderOperand ops[2] = {
-			guest_mem_at(c, ZYDIS_REGISTER_ESP, -(int32_t)(size * (unsigned)(i + 1)),
+			guest_mem_at(c, stack_ptr(c), -(int32_t)(size * (unsigned)(i + 1)),
 				     ZYDIS_REGISTER_SS, size),
 			op_reg(size == 4 ? r : reg_sized(ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, r), 2)),
 		};
 		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ops, 0);
 	}
-	emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, -(int32_t)(8 * size));
+	emit_sp_add(c, -(int32_t)(8 * size));
 	return true;
 }
 
@@ -196,9 +226,9 @@ bool translate_popa(struct tctx *c)
 	unsigned size = c->in.operand_width / 8;
 	/* Touch both ends first: a fault then leaves every register intact. */
 	ZydisRegister t = size == 4 ? ZYDIS_REGISTER_R13D : ZYDIS_REGISTER_R13W;
-	ZydisEncoderOperand p0[2] = { op_reg(t), guest_mem_at(c, ZYDIS_REGISTER_ESP, 0, ZYDIS_REGISTER_SS, size) };
+	ZydisEncoderOperand p0[2] = { op_reg(t), guest_mem_at(c, stack_ptr(c), 0, ZYDIS_REGISTER_SS, size) };
 	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, p0, 0);
-	ZydisEncoderOperand p1[2] = { op_reg(t), guest_mem_at(c, ZYDIS_REGISTER_ESP, (int32_t)(7 * size), ZYDIS_REGISTER_SS, size) };
+	ZydisEncoderOperand p1[2] = { op_reg(t), guest_mem_at(c, stack_ptr(c), (int32_t)(7 * size), ZYDIS_REGISTER_SS, size) };
 	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, p1, 0);
 	for (int i = 7; i >= 0; i--) {
 		if (i == 4)
@@ -206,23 +236,26 @@ bool translate_popa(struct tctx *c)
 		ZydisRegister r64 = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, gpr32[i]);
 		ZydisEncoderOperand ops[2] = {
 			op_reg(reg_sized(r64, size)),
-			guest_mem_at(c, ZYDIS_REGISTER_ESP, (int32_t)(size * (unsigned)(7 - i)), ZYDIS_REGISTER_SS, size),
+			guest_mem_at(c, stack_ptr(c), (int32_t)(size * (unsigned)(7 - i)), ZYDIS_REGISTER_SS, size),
 		};
 		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ops, 0);
 	}
-	emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, (int32_t)(8 * size));
+	emit_sp_add(c, (int32_t)(8 * size));
 	return true;
 }
 
-/* LEAVE and ENTER 0 with a 16-bit operand size (66 prefix) move only BP and
- * a word of stack; the stack pointer itself stays 32-bit (SS.B = 1). */
+/* LEAVE and ENTER 0: the operand size says how much of BP and the stack
+ * they move, SS.B whether the stack pointer is SP or ESP (LEAVE: SP = BP
+ * or ESP = EBP, then the pop; ENTER: the frame pointer is SP or ESP). */
 bool translate_leave(struct tctx *c)
 {
 	unsigned size = c->in.operand_width == 16 ? 2 : 4;
+	bool s16 = c->mode & MODE_STACK16;
 	ZydisEncoderOperand ld[2] = { op_reg(size == 2 ? ZYDIS_REGISTER_R13W : ZYDIS_REGISTER_R13D),
-				      guest_mem_at(c, ZYDIS_REGISTER_EBP, 0, ZYDIS_REGISTER_SS, size) };
+				      guest_mem_at(c, s16 ? ZYDIS_REGISTER_BP : ZYDIS_REGISTER_EBP, 0,
+						   ZYDIS_REGISTER_SS, size) };
 	emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ld, 0);
-	emit_lea32(c, R_ESP, ZYDIS_REGISTER_RBP, ZYDIS_REGISTER_NONE, 0, size);
+	emit_sp_set(c, ZYDIS_REGISTER_RBP, (int32_t)size);
 	emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(size == 2 ? ZYDIS_REGISTER_BP : ZYDIS_REGISTER_EBP),
 	      op_reg(size == 2 ? ZYDIS_REGISTER_R13W : ZYDIS_REGISTER_R13D));
 	return true;
@@ -233,9 +266,13 @@ bool translate_enter0(struct tctx *c)
 	uint32_t frame = (uint32_t)c->ops[0].imm.value.u & 0xffff;
 	bool o16 = c->in.operand_width == 16;
 	emit_push_value(c, op_reg(o16 ? ZYDIS_REGISTER_BP : ZYDIS_REGISTER_EBP), o16 ? 2 : 4);
-	emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(o16 ? ZYDIS_REGISTER_BP : ZYDIS_REGISTER_EBP),
-	      op_reg(o16 ? ZYDIS_REGISTER_R12W : R_ESP));
+	if (o16)
+		emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_BP), op_reg(ZYDIS_REGISTER_R12W));
+	else if (c->mode & MODE_STACK16)
+		emit2(&c->e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_EBP), op_reg(ZYDIS_REGISTER_R12W));
+	else
+		emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_EBP), op_reg(R_ESP));
 	if (frame)
-		emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, -(int32_t)frame);
+		emit_sp_add(c, -(int32_t)frame);
 	return true;
 }

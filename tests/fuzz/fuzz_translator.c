@@ -21,10 +21,11 @@
  *              1 + n % the default
  *   the rest   the guest code; HLT after it up to the end of the next page
  *
- * The modes are every combination of the translation key's bits (DF, FLAT,
- * SINGLE, CPL3, FPU_OFF). The translator has one decoder, for 32-bit code
- * segments (the key has no code-size bit); 16-bit operand and address
- * sizes come from prefixes in the input. Promises checked: the host code
+ * The modes are every combination of the translation key's first five bits
+ * (DF, FLAT, SINGLE, CPL3, FPU_OFF), then the legacy ones (16-bit code and
+ * stack, a based CS, real mode: LEGACY_MODES) with DF, SINGLE or FPU_OFF;
+ * 16-bit operand and address sizes come from the 16-bit decoder there
+ * and from prefixes in the input. Promises checked: the host code
  * passes the check; -ENOTSUP (a form the encoder refused) never happens;
  * -ENOSPC only with a full cache; -EFAULT only for code outside RAM or a
  * first instruction running into a page that cannot be fetched; a block
@@ -66,6 +67,12 @@
 /* Past a page's end the first instruction may run: the longest is 15. */
 #define MAX_INSN 15u
 #define MODE_COUNT 32u
+/* The legacy modes tried, each also with DF, SINGLE and FPU_OFF. */
+static const uint32_t LEGACY_MODES[] = {
+	MODE_REAL | MODE_CODE16 | MODE_STACK16 | MODE_SEGCS, MODE_REAL | MODE_STACK16,
+	MODE_CODE16 | MODE_STACK16 | MODE_SEGCS, MODE_CODE16 | MODE_STACK16, MODE_STACK16 | MODE_SEGCS,
+};
+static const uint32_t LEGACY_WITH[] = { 0, MODE_DF, MODE_SINGLE, MODE_FPU_OFF };
 #define HLT 0xf4u
 
 enum {
@@ -273,7 +280,8 @@ static void translate_one(struct rig *r, const struct attempt *a, unsigned max)
 	const struct placement *p = a->at;
 	struct cpu *cpu = &r->cpu;
 	cpu->s.cpl = a->mode & MODE_CPL3 ? 3 : 0;
-	cpu->s.cr0 = CR0_PE | CR0_ET | (a->paging ? CR0_PG : 0) | (a->mode & MODE_FPU_OFF ? CR0_TS : 0);
+	cpu->s.cr0 = (a->mode & MODE_REAL ? 0 : CR0_PE) | CR0_ET | (a->paging ? CR0_PG : 0) |
+		     (a->mode & MODE_FPU_OFF ? CR0_TS : 0);
 	struct tblock *tb = NULL;
 	int err = cpu_translate_block(cpu, &r->tr, p->eip, p->gpa, a->mode, &tb);
 	if (err == -ENOSPC) {
@@ -332,7 +340,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			for (uint32_t off = p.offset; off < end && off < GUEST_PAGE_SIZE; off++)
 				shadow_mark_adaptive(&r->sh, p.gpa - p.offset + off);
 		}
-		for (uint32_t mode = 0; mode < MODE_COUNT; mode++) {
+		uint32_t nlegacy = sizeof(LEGACY_MODES) / sizeof(LEGACY_MODES[0]);
+		uint32_t nwith = sizeof(LEGACY_WITH) / sizeof(LEGACY_WITH[0]);
+		for (uint32_t i = 0; i < MODE_COUNT + nlegacy * nwith; i++) {
+			uint32_t mode = i < MODE_COUNT ? i
+					: LEGACY_MODES[(i - MODE_COUNT) / nwith] | LEGACY_WITH[(i - MODE_COUNT) % nwith];
+			/* Real mode has no paging. */
+			if ((mode & MODE_REAL) && paging != PAGING_OFF)
+				continue;
 			struct attempt a = { &p, code, code_len, mode, paging != 0 };
 			bool single = (mode & MODE_SINGLE) || r->tr.single_insn;
 			translate_one(r, &a, single ? 1 : r->tr.max_insns);

@@ -2,7 +2,9 @@
  * (every opcode of the one-byte, 0F, 0F38 and 0F3A maps under each
  * mandatory prefix and a spread of ModRM bytes, and a sample of the VEX
  * space) is translated as a block of its own, in flat, segmented and
- * user mode, and the host code checked: every memory access it makes,
+ * user mode, and the same bytes as 16-bit code (real mode, 16-bit
+ * protected mode, 32-bit code on a 16-bit stack), and the host code
+ * checked: every memory access it makes,
  * explicit or hidden, must go through the window (GS with 32-bit
  * addressing) or to the monitor's own structure, the indirect-branch
  * table or the host stack (r15, r14, r11, rsp with 64-bit addressing,
@@ -74,8 +76,11 @@ static void audit_one(struct board *b, const uint8_t *bytes, uint32_t at, uint32
 	isa_check_host_code(tb->host, tb->code_len, report_host, &a);
 }
 
-/* Register forms use the first two. */
-static const uint32_t modes[] = { MODE_FLAT, MODE_FLAT | MODE_CPL3, 0, MODE_FLAT | MODE_DF };
+/* Register forms use the first three. */
+static const uint32_t modes[] = {
+	MODE_FLAT, MODE_FLAT | MODE_CPL3, MODE_REAL | MODE_CODE16 | MODE_STACK16 | MODE_SEGCS,
+	0, MODE_FLAT | MODE_DF, MODE_CODE16 | MODE_STACK16, MODE_STACK16,
+};
 
 static void audit_encodings(struct board *b)
 {
@@ -116,7 +121,7 @@ static void audit_encodings(struct board *b)
 						continue;
 					if (!mem && (prefixes[p][0] == 0x67 || prefixes[p][0] == 0x64))
 						continue;
-					unsigned nmodes = mem ? sizeof(modes) / sizeof(modes[0]) : 2;
+					unsigned nmodes = mem ? sizeof(modes) / sizeof(modes[0]) : 3;
 					for (unsigned m = 0; m < nmodes; m++)
 						audit_one(b, bytes, at, modes[m]);
 				}

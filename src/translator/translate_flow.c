@@ -1,0 +1,165 @@
+/* Near control flow: JMP, CALL and RET (direct, through a register or
+ * memory), Jcc, LOOP/LOOPcc and JCXZ/JECXZ, with a 32- or a 16-bit
+ * operand size: a 16-bit one cuts the target to IP (IP wraps at 64 KiB)
+ * and pushes or pops a word of it. Direct branches end the block in
+ * patchable exits, indirect ones look their target up (emit_indirect);
+ * the stack is SS:ESP or SS:SP as SS.B says (translate_stack.c). */
+#include "translator/translate_internal.h"
+
+#include "translator/emit.h"
+
+/* The target of a direct branch: with a 16-bit operand size the upper
+ * half of EIP is cleared (the SDM's JMP, CALL, Jcc, LOOP), so IP wraps at
+ * 64 KiB; with a 32-bit one it is EIP + the displacement, also in 16-bit
+ * code. */
+static uint32_t branch_target(const struct tctx *c)
+{
+	uint32_t target = c->next_eip + (uint32_t)c->ops[0].imm.value.s;
+	return c->in.operand_width == 16 ? target & 0xffffu : target;
+}
+
+/* Loads the target of an indirect JMP/CALL r/m into r13d: a word,
+ * zero-extended, with a 16-bit operand size. */
+static void load_indirect_target(struct tctx *c)
+{
+	const ZydisDecodedOperand *op = &c->ops[0];
+	bool o16 = c->in.operand_width == 16;
+	ZydisMnemonic m = o16 ? ZYDIS_MNEMONIC_MOVZX : ZYDIS_MNEMONIC_MOV;
+	if (op->type == ZYDIS_OPERAND_TYPE_REGISTER) {
+		emit2(&c->e, m, op_reg(ZYDIS_REGISTER_R13D), op_reg(map_reg(op->reg.value)));
+	} else {
+		ZydisEncoderOperand ops[2] = { op_reg(ZYDIS_REGISTER_R13D), guest_mem(c, op, 0, o16 ? 2 : 4) };
+		if (emit_adaptive_operand(c, &ops[1], ZYDIS_REGISTER_NONE))
+			emit_insn(&c->e, m, 2, ops, 0);   /* from the buffer */
+		else
+			emit_mem_insn(c, m, 2, ops, 0);
+	}
+}
+
+/* jrcxz on CX alone: RCX is parked in r8 and zero-extended from CX, so the
+ * test stays flag-free. Both paths must put RCX back (restore_rcx). */
+uint8_t *emit_cx_zero_test(struct tctx *c)
+{
+	emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8), op_reg(ZYDIS_REGISTER_RCX));
+	emit2(&c->e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_ECX), op_reg(ZYDIS_REGISTER_CX));
+	return emit_jrcxz(&c->e, false);
+}
+
+void restore_rcx(struct tctx *c)
+{
+	emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
+}
+
+/* JECXZ/LOOPcc with 32-bit addressing: the host's own forms with addr32. */
+static void translate_loop32(struct tctx *c)
+{
+	static const uint8_t opc[] = { 0xe3, 0xe2, 0xe1, 0xe0 };
+	ZydisMnemonic m = c->in.mnemonic;
+	unsigned k = m == ZYDIS_MNEMONIC_JECXZ ? 0 : m == ZYDIS_MNEMONIC_LOOP ? 1 :
+		     m == ZYDIS_MNEMONIC_LOOPE ? 2 : 3;
+	uint8_t code[3] = { 0x67, opc[k], 0 };
+	emit_bytes(&c->e, code, 3);
+	uint8_t *taken = c->e.failed ? NULL : c->e.pos - 1;
+	emit_branch_exit(c, c->next_eip, EXIT_KIND_BRANCH);
+	if (taken)
+		patch_rel8(taken, c->e.pos);
+	emit_branch_exit(c, branch_target(c), EXIT_KIND_BRANCH);
+}
+
+/* JCXZ/LOOPcc with 16-bit addressing count in CX only; the host has no such
+ * form, so CX is decremented with a 16-bit LEA and tested through
+ * emit_cx_zero_test. LOOPE/LOOPNE then look at ZF, which LEA left alone. */
+static void translate_loop16(struct tctx *c)
+{
+	ZydisMnemonic m = c->in.mnemonic;
+	bool is_jcxz = m == ZYDIS_MNEMONIC_JCXZ;
+	if (!is_jcxz)
+		emit_lea32(c, ZYDIS_REGISTER_CX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_NONE, 0, -1);
+	uint8_t *zero = emit_cx_zero_test(c);
+	restore_rcx(c);
+	/* CX != 0 here: JCXZ falls through, LOOPcc branches if ZF agrees. */
+	uint8_t *nz_out = NULL;
+	if (m == ZYDIS_MNEMONIC_LOOPE || m == ZYDIS_MNEMONIC_LOOPNE) {
+		uint8_t jcc[2] = { (uint8_t)(m == ZYDIS_MNEMONIC_LOOPE ? 0x75 : 0x74), 0 };
+		emit_bytes(&c->e, jcc, 2);
+		nz_out = c->e.failed ? NULL : c->e.pos - 1;
+	}
+	emit_branch_exit(c, is_jcxz ? c->next_eip : branch_target(c), EXIT_KIND_BRANCH);
+	if (zero)
+		patch_rel8(zero, c->e.pos);
+	restore_rcx(c);
+	if (is_jcxz) {
+		emit_branch_exit(c, branch_target(c), EXIT_KIND_BRANCH);
+		return;
+	}
+	if (nz_out)
+		patch_rel8(nz_out, c->e.pos);
+	emit_branch_exit(c, c->next_eip, EXIT_KIND_BRANCH);
+}
+
+bool translate_branch(struct tctx *c)
+{
+	ZydisMnemonic m = c->in.mnemonic;
+	bool rel = c->ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE;
+
+	switch (m) {
+	case ZYDIS_MNEMONIC_JMP:
+		if (rel) {
+			emit_branch_exit(c, branch_target(c), EXIT_KIND_BRANCH);
+			c->ended = true;
+		} else {
+			load_indirect_target(c);
+			emit_indirect(c);
+		}
+		return true;
+	case ZYDIS_MNEMONIC_CALL:
+		if (rel) {
+			emit_push_eip(c, c->next_eip);
+			emit_branch_exit(c, branch_target(c), EXIT_KIND_BRANCH);
+			c->ended = true;
+		} else {
+			load_indirect_target(c);
+			emit_push_eip(c, c->next_eip);
+			emit_indirect(c);
+		}
+		return true;
+	case ZYDIS_MNEMONIC_RET: {
+		/* A run of POPs before it may have left r12 behind (esp_delta).
+		 * A 16-bit operand size pops a word of IP. */
+		bool o16 = c->in.operand_width == 16;
+		ZydisEncoderOperand ld[2] = { op_reg(ZYDIS_REGISTER_R13D),
+					      guest_mem_at(c, stack_ptr(c), c->esp_delta,
+							   ZYDIS_REGISTER_SS, o16 ? 2 : 4) };
+		emit_mem_insn(c, o16 ? ZYDIS_MNEMONIC_MOVZX : ZYDIS_MNEMONIC_MOV, 2, ld, 0);
+		int32_t pop = o16 ? 2 : 4;
+		if (c->in.operand_count_visible > 0 && c->ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
+			pop += (int32_t)(c->ops[0].imm.value.u & 0xffff);
+		emit_sp_add(c, pop + c->esp_delta);
+		c->esp_delta = 0;
+		emit_indirect(c);
+		return true;
+	}
+	case ZYDIS_MNEMONIC_JCXZ:
+	case ZYDIS_MNEMONIC_JECXZ:
+	case ZYDIS_MNEMONIC_LOOP:
+	case ZYDIS_MNEMONIC_LOOPE:
+	case ZYDIS_MNEMONIC_LOOPNE:
+		if (c->in.address_width == 16)
+			translate_loop16(c);
+		else
+			translate_loop32(c);
+		c->ended = true;
+		return true;
+	default:
+		/* Jcc: the condition is the low nibble of the opcode in both
+		 * forms. The block goes on after it while there is room for
+		 * the exits of any instruction that may end it (two at most):
+		 * a branch not taken then costs no jump to another block. */
+		emit_jcc_exit(c, c->in.opcode & 15, branch_target(c));
+		if (c->nexits + 2 > TBLOCK_MAX_EXITS) {
+			emit_branch_exit(c, c->next_eip, EXIT_KIND_BRANCH);
+			c->ended = true;
+		}
+		return true;
+	}
+}
