@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "boot/disk_boot.h"
+#include "boot/firmware.h"
 #include "frontend/board_explain.h"
 #include "frontend/board_screen.h"
 #include "frontend/board_stats.h"
@@ -49,6 +50,13 @@ static void print_usage(FILE *out)
 	      "                        the newest /boot/vmlinuz-*), with the command line\n"
 	      "                        'console=ttyS0 root=... ro' and --append after it.\n"
 	      "                        An image is locked while in use\n"
+	      "  --firmware bios|direct bios: boot through SeaBIOS from the reset vector,\n"
+	      "                        as a PC does (its boot loader, from the disks);\n"
+	      "                        direct (the default): load --kernel, or the first\n"
+	      "                        disk's kernel, and enter it in protected mode\n"
+	      "  --bios FILE           the firmware's ROM image (64 to 256 KiB; default\n"
+	      "                        " FIRMWARE_DEFAULT_PATH ");\n"
+	      "                        implies --firmware bios\n"
 	      "  --snapshot            disk writes go to a temporary overlay, dropped at\n"
 	      "                        exit: the images stay as they were\n"
 	      "  --net user[,hostfwd=tcp|udp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...\n"
@@ -271,12 +279,15 @@ enum {
 	OPT_MAP_BUDGET,
 	OPT_NO_CLONE,
 	OPT_CLONE_CHECK,
+	OPT_FIRMWARE,
+	OPT_BIOS,
 };
 
 /* The machine options the command line gave, for --restore: the
  * snapshot has its own. */
 struct run_given {
 	bool kernel, initrd, append, memory, vga, disk, snapshot, net;
+	bool firmware_direct;   /* --firmware direct */
 	const char *incoming;   /* --incoming tcp:[ADDR]:PORT */
 };
 
@@ -315,6 +326,8 @@ static const struct option run_options[] = {
 	{ "map-budget", required_argument, NULL, OPT_MAP_BUDGET },
 	{ "no-clone", no_argument, NULL, OPT_NO_CLONE },
 	{ "clone-check", no_argument, NULL, OPT_CLONE_CHECK },
+	{ "firmware", required_argument, NULL, OPT_FIRMWARE },
+	{ "bios", required_argument, NULL, OPT_BIOS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -435,6 +448,22 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 		case OPT_CLONE_CHECK:
 			cfg->clone_check = true;
 			break;
+		case OPT_FIRMWARE:
+			if (!strcmp(optarg, "bios")) {
+				if (!cfg->bios_path)
+					cfg->bios_path = FIRMWARE_DEFAULT_PATH;
+				given->firmware_direct = false;
+			} else if (!strcmp(optarg, "direct")) {
+				cfg->bios_path = NULL;
+				given->firmware_direct = true;
+			} else {
+				return usage_error("--firmware takes bios or direct, not '%s'", optarg);
+			}
+			break;
+		case OPT_BIOS:
+			cfg->bios_path = optarg;
+			given->firmware_direct = false;
+			break;
 		case OPT_MAX_BLOCK_INSNS:
 			if (!parse_count(optarg, 1, BOARD_MAX_BLOCK_INSNS, &cfg->max_block_insns))
 				return usage_error("invalid --max-block-insns '%s' (1 to %u)", optarg,
@@ -529,7 +558,12 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 		return usage_error("unexpected argument '%s'", argv[optind]);
 	if (given->incoming && cfg->restore_path)
 		return usage_error("--incoming and --restore both give the machine: one of them");
-	if (!cfg->kernel_path && !cfg->ndisks && !cfg->restore_path && !given->incoming)
+	if (cfg->bios_path && cfg->kernel_path)
+		return usage_error("--kernel boots a kernel directly: not with --firmware bios or --bios");
+	if (cfg->bios_path && (cfg->restore_path || given->incoming))
+		return usage_error("--restore and --incoming take the snapshot's firmware (no --bios)");
+	if (!cfg->kernel_path && !cfg->ndisks && !cfg->restore_path && !given->incoming &&
+	    !cfg->bios_path)
 		return usage_error("run: no guest given (--kernel FILE or --disk FILE is required)");
 	if (cfg->stats_interval_ms && !cfg->stats_json_path)
 		return usage_error("--stats-interval needs --stats-json FILE (the samples go there)");
@@ -697,8 +731,9 @@ static int cmd_run(int argc, char **argv)
 			cfg.initrd_size = db.initrd_size;
 		}
 	}
-	/* No kernel given: boot the first disk as a PC would. */
-	if (!cfg.kernel_path) {
+	/* No kernel given: boot the first disk's kernel directly, unless the
+	 * firmware boots the PC. */
+	if (!cfg.kernel_path && !cfg.bios_path) {
 		cfg.kernel_from_disk = true;
 		if (disk_boot_find(cfg.disks[0].path, &db, err, sizeof(err))) {
 			fprintf(stderr, "btvm: %s\n", err);

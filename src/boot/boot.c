@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 
+#include "boot/firmware.h"
 #include "boot/linux.h"
 #include "boot/multiboot.h"
 
@@ -16,6 +17,11 @@ int boot_load(struct guest_ram *ram, const struct boot_config *cfg, struct vcpu_
 	uint8_t *owned = NULL;
 	size_t size;
 	int rc;
+	if (cfg && cfg->firmware_data && ram && ram->host) {
+		*kind = BOOT_FIRMWARE;
+		firmware_load(ram, cfg->firmware_data, cfg->firmware_size, cfg->cpu_signature, cpu);
+		return 0;
+	}
 	if (!cfg || !cfg->kernel_path || !ram || !ram->host)
 		return boot_fail(err, err_len, "(no kernel)", -EINVAL,
 				 "no kernel or no guest RAM to load it into");

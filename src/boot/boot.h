@@ -1,5 +1,6 @@
-/* Loading the guest: picks the loader by the kernel image's format
- * (a bzImage's setup header, else a Multiboot ELF). */
+/* Loading the guest: the firmware ROM when the configuration has one,
+ * else the loader the kernel image's format picks (a bzImage's setup
+ * header, else a Multiboot ELF). */
 #ifndef BTVM_BOOT_BOOT_H
 #define BTVM_BOOT_BOOT_H
 
@@ -9,7 +10,7 @@
 #include "isa/vcpu.h"
 #include "mmu/guest_ram.h"
 
-enum boot_kind { BOOT_MULTIBOOT, BOOT_LINUX };
+enum boot_kind { BOOT_MULTIBOOT, BOOT_LINUX, BOOT_FIRMWARE };
 
 /* Returns 0 with *kind set, or a negative errno with a one-line message. */
 int boot_load(struct guest_ram *ram, const struct boot_config *cfg, struct vcpu_state *cpu,

@@ -36,6 +36,12 @@ struct boot_config {
 	 * them as a bootloader's seed), or NULL. */
 	const uint8_t *rng_seed;
 	size_t rng_seed_len;      /* at most BOOT_RNG_SEED_MAX */
+	/* A firmware ROM image (boot/firmware.h) to boot through instead of
+	 * a kernel, or NULL; cpu_signature is CPUID leaf 1's EAX, which the
+	 * processor leaves in EDX at RESET. */
+	const uint8_t *firmware_data;
+	size_t firmware_size;
+	uint32_t cpu_signature;
 };
 #define BOOT_RNG_SEED_MAX 64u
 

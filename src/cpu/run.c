@@ -17,9 +17,19 @@
 #include "translator/translate.h"
 
 /* The translator's view of the vCPU (struct translate_env). */
+/* Code in the firmware's ROM is translated from the RAM it aliases
+ * (guest_rom_alias), so blocks need no physical memory beyond RAM. */
+static bool code_address(struct cpu *cpu, uint32_t linear, uint32_t *gpa)
+{
+	if (!cpu_translate(cpu, linear, ACCESS_READ, gpa))
+		return false;
+	(void)guest_rom_alias(cpu->sh->ram, *gpa, gpa);
+	return true;
+}
+
 static bool env_fetch_gpa(void *opaque, uint32_t linear, uint32_t *gpa)
 {
-	return cpu_translate(opaque, linear, ACCESS_READ, gpa);
+	return code_address(opaque, linear, gpa);
 }
 
 static void env_drop_fault(void *opaque)
@@ -72,7 +82,7 @@ static bool deliver_pending_page_fault(struct cpu *cpu)
  * memory; false after raising the #PF its fetch takes. */
 bool cpu_fetch_address(struct cpu *cpu, uint32_t linear, uint32_t *gpa)
 {
-	if (cpu_translate(cpu, linear, ACCESS_READ, gpa))
+	if (code_address(cpu, linear, gpa))
 		return true;
 	deliver_pending_page_fault(cpu);
 	return false;
@@ -196,6 +206,7 @@ uint64_t cpu_ibl_fast(struct cpu *cpu)
 		gpa = w.gpa;
 		global = w.global;
 	}
+	(void)guest_rom_alias(cpu->sh->ram, gpa, &gpa);
 	if (!mode_uses_ibl(mode))
 		return (uint64_t)(uintptr_t)tcache_lookup_host(cpu->tc, target, gpa, mode);
 	/* A block on one page only: the walk above is its page's. Most

@@ -33,8 +33,12 @@ struct chipset_function {
 
 static const struct chipset_function host_bridge = {
 	.devfn = PCI_HOST_BRIDGE_DEVFN,
+	/* The subsystem IDs are QEMU's (Red Hat, "QEMU virtual machine"):
+	 * SeaBIOS recognizes the platform by them and only then reads
+	 * fw_cfg. */
 	.id = { .vendor = 0x8086, .device = 0x1237, .revision = 0x02,
-		.class_code = 0x060000, .header_type = 0x00 },
+		.class_code = 0x060000, .header_type = 0x00,
+		.subsystem_vendor = 0x1af4, .subsystem = 0x1100 },
 	/* The host bridge decodes memory and masters the bus from reset. */
 	.command = PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER,
 	.status = STS_FAST_B2B | STS_DEVSEL_MEDIUM,
@@ -113,6 +117,13 @@ static void chipset_init(struct pci_host *pci)
 	chipset_function_init(host, &host_bridge);
 	/* The 82441FX's master latency timer: the count in bits 7-3. */
 	host->wmask[PCI_REG_LATENCY] = 0xf8;
+	/* The PAM registers: read and write enables of the BIOS area's
+	 * shadow RAM, 0xF0000 in PAM0's high nibble, then two 16 KiB pieces
+	 * of 0xC0000-0xEFFFF a register. Stored: that area is always RAM
+	 * here (docs/DESIGN.md, "Firmware"). */
+	host->wmask[PCI_I440FX_PAM0] = 0x30;
+	for (unsigned i = 1; i < PCI_I440FX_PAMS; i++)
+		host->wmask[PCI_I440FX_PAM0 + i] = 0x33;
 
 	struct pci_function *isa = &pci->fn[1];
 	chipset_function_init(isa, &isa_bridge);

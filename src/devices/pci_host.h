@@ -80,6 +80,8 @@
 #define PCI_DEVFNS 256
 #define PCI_PIRQS 4			/* PIRQA-D */
 #define PCI_PIIX_PIRQ_ROUTE 0x60	/* the ISA bridge's route control, one byte per PIRQ */
+#define PCI_I440FX_PAM0 0x59		/* the host bridge's first of 7 PAM registers */
+#define PCI_I440FX_PAMS 7
 #define PCI_PIIX_PIRQ_DISABLED 0x80
 /* The ISA IRQs a PIRQ may be steered to, one bit each: not 0, 1, 2, 8, 13. */
 #define PCI_PIIX_PIRQ_VALID_IRQS 0xdef8u

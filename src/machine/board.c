@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "boot/firmware.h"
 #include "cpu/explain.h"
 #include "cpu/profile.h"
 #include "host/outfile.h"
@@ -95,6 +96,12 @@ int board_create(struct board **out, const struct board_config *cfg, char *err, 
 			 (unsigned long long)cfg->ram_mib, strerror(-ret));
 		return ret;
 	}
+	if (cfg->bios_path) {
+		ret = firmware_read(cfg->bios_path, &board->firmware, &board->firmware_size, err,
+				    err_len);
+		if (ret)
+			goto close_disks;
+	}
 	for (unsigned i = 0; i < cfg->ndisks; i++) {
 		ret = virtio_blk_open(&board->disks[i], cfg->disks[i].path, cfg->disks[i].readonly,
 				      cfg->snapshot, err, err_len);
@@ -119,12 +126,12 @@ int board_create(struct board **out, const struct board_config *cfg, char *err, 
 		snprintf(err, err_len, "cannot wire the PC's devices: %s", strerror(-ret));
 		goto close_disks;
 	}
-	ret = board__write_acpi(board);
+	ret = board->firmware ? 0 : board__write_acpi(board);
 	if (ret) {
 		snprintf(err, err_len, "cannot build the ACPI tables: %s", strerror(-ret));
 		goto close_disks;
 	}
-	ret = board__firmware(board);
+	ret = board->firmware ? 0 : board__firmware(board);
 	if (ret) {
 		snprintf(err, err_len, "cannot set up the PCI devices and the display: %s",
 			 strerror(-ret));
@@ -191,6 +198,8 @@ close_disks:
 	virtio_net_close(&board->net);
 	for (unsigned i = 0; i < cfg->ndisks; i++)
 		virtio_blk_close(&board->disks[i]);
+	fw_cfg_destroy(&board->fw_cfg);
+	free(board->firmware);
 	guest_ram_destroy(&board->ram);
 	free(board);
 	return ret;
@@ -214,6 +223,8 @@ void board_destroy(struct board *board)
 	virtio_net_close(&board->net);
 	for (unsigned i = 0; i < board->cfg.ndisks; i++)
 		virtio_blk_close(&board->disks[i]);
+	fw_cfg_destroy(&board->fw_cfg);
+	free(board->firmware);
 	guest_ram_destroy(&board->ram);
 	free(board);
 }

@@ -32,6 +32,9 @@ enum serial_mode { SERIAL_STDIO, SERIAL_NONE };
 struct board_config {
 	const char *kernel_path;
 	const char *initrd_path;
+	/* --firmware bios: this ROM image (SeaBIOS) boots the PC from the
+	 * reset vector instead of a kernel loaded directly; NULL: direct. */
+	const char *bios_path;
 	const char *cmdline;
 	uint64_t ram_mib;
 	enum display_mode display;

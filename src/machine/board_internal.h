@@ -24,6 +24,7 @@
 #include "devices/acpi_pm.h"
 #include "devices/bochs_display.h"
 #include "devices/bus.h"
+#include "devices/fw_cfg.h"
 #include "devices/i8042.h"
 #include "devices/ioapic.h"
 #include "devices/isa_debug_exit.h"
@@ -110,6 +111,11 @@ struct board {
 	bool refresh_toggle;      /* port 0x61 bit 4 */
 	struct isa_debug_exit debug_exit;
 	struct testdev testdev;   /* MMIO page for the test guests */
+	/* Booting through firmware (cfg.bios_path): its ROM image, copied
+	 * into place at every reset, and the configuration it reads. */
+	uint8_t *firmware;
+	size_t firmware_size;
+	struct fw_cfg fw_cfg;
 	struct vcpu_state boot;   /* machine state the loader set up */
 	enum boot_kind boot_kind;
 	/* Shared by the vCPUs: the shadow MMU and the translation cache. */

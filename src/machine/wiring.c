@@ -8,9 +8,12 @@
 #include "machine/board_internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+
+#include <linux/qemu_fw_cfg.h>
 
 #include "boot/acpi.h"
 #include "boot/boot.h"
@@ -169,6 +172,83 @@ static const struct bus_ops post_ops = {
 	.max_width = 4,
 };
 
+/* The firmware ROM below 4 GiB, for the monitor's accesses (translated
+ * code reads it through the window's alias): the bytes of the RAM it
+ * aliases (guest_rom_alias), writes ignored as a ROM ignores them. */
+static uint64_t rom_read(void *opaque, uint64_t offset, unsigned width)
+{
+	const struct board *board = opaque;
+	uint32_t gpa;
+	uint64_t value = 0;
+	if (!guest_rom_alias(&board->ram, (1ull << 32) - board->ram.rom_size + offset, &gpa))
+		return ~0ull;
+	memcpy(&value, board->ram.host + gpa, width);
+	return value;
+}
+
+static void rom_write(void *opaque, uint64_t offset, unsigned width, uint64_t value)
+{
+	(void)opaque;
+	(void)offset;
+	(void)width;
+	(void)value;
+}
+
+static const struct bus_ops rom_ops = {
+	.read = rom_read,
+	.write = rom_write,
+	.max_width = 8,
+};
+
+static uint64_t debugcon_read(void *opaque, uint64_t offset, unsigned width)
+{
+	(void)opaque; (void)offset; (void)width;
+	return 0xe9;
+}
+
+static void debugcon_write(void *opaque, uint64_t offset, unsigned width, uint64_t value)
+{
+	(void)opaque; (void)offset; (void)width;
+	if (getenv("BTVM_DEBUGCON"))
+		fputc((int)(value & 0xff), stderr);
+}
+
+static const struct bus_ops debugcon_ops = {
+	.read = debugcon_read,
+	.write = debugcon_write,
+	.max_width = 1,
+};
+
+/* fw_cfg's DMA wrote guest RAM: as a disk's DMA does. */
+static void disk_guest_written(void *opaque, uint64_t gpa, uint64_t len);
+
+/* What SeaBIOS reads through fw_cfg (QEMU's names and layouts): the RAM
+ * and the e820 map, the CPU count, the boot menu. */
+static int firmware_config(struct board *board)
+{
+	struct fw_cfg *fw = &board->fw_cfg;
+	fw_cfg_init(fw, &board->ram, disk_guest_written, board);
+	int err = fw_cfg_set_u64(fw, FW_CFG_RAM_SIZE, board->ram.size);
+	if (!err)
+		err = fw_cfg_set_u16(fw, FW_CFG_NB_CPUS, (uint16_t)board->nvcpus);
+	if (!err)
+		err = fw_cfg_set_u16(fw, FW_CFG_MAX_CPUS, (uint16_t)board->nvcpus);
+	if (!err)
+		err = fw_cfg_set_u16(fw, FW_CFG_BOOT_MENU, 0);
+	/* One RAM range; the firmware reserves its own areas. Packed as
+	 * QEMU's struct e820_entry: u64 address, u64 length, u32 type. */
+	uint8_t e820[20] = { 0 };
+	uint64_t len = board->ram.size;
+	uint32_t type = 1;   /* E820_RAM */
+	memcpy(e820 + 8, &len, 8);
+	memcpy(e820 + 16, &type, 4);
+	if (!err)
+		err = fw_cfg_add_file(fw, "etc/e820", e820, sizeof(e820), NULL);
+	if (!err)
+		err = fw_cfg_attach(fw, &board->bus);
+	return err;
+}
+
 /* A PCI interrupt routed (PIIX3 PIRQ) to ISA IRQ irq. PCI's INTx# wires
  * are level-triggered and active low: the 8259 (its ELCR set by the OS)
  * takes the level as asserted-high, the I/O APIC pin the wire itself,
@@ -264,6 +344,8 @@ static void board_reset_devices(struct board *board)
 	/* What the VGA BIOS leaves in video memory: its font in plane 2 and
 	 * a blank screen (0xa0000-0xbffff is guest RAM, see vga.h). */
 	vga_init_memory(board->ram.host + VGA_LEGACY_BASE);
+	if (board->firmware)
+		fw_cfg_reset(&board->fw_cfg);
 	board->reset_requested = false;
 	board->port_b = 0;
 	board->refresh_toggle = false;
@@ -374,6 +456,17 @@ int board__wire_devices(struct board *board)
 	err = testdev_attach(&board->testdev, &board->bus, TESTDEV_BASE);
 	if (err)
 		return err;
+	if (board->firmware) {
+		err = firmware_config(board);
+		if (!err)
+			err = bus_register(&board->bus, BUS_SPACE_MMIO, "firmware-rom",
+					   (1ull << 32) - board->firmware_size,
+					   board->firmware_size, &rom_ops, board);
+		if (!err)
+			err = bus_register(&board->bus, BUS_SPACE_PIO, "debugcon", 0x402, 1, &debugcon_ops, board);
+		if (err)
+			return err;
+	}
 	return bus_register(&board->bus, BUS_SPACE_PIO, "post", POST_PORT, 1, &post_ops, NULL);
 }
 
@@ -419,6 +512,9 @@ void board__boot_config(struct board *board, struct boot_config *boot,
 		.cmdline = board->cfg.cmdline,
 		.acpi_rsdp = board->acpi_rsdp,
 		.vga_text = true,
+		.firmware_data = board->firmware,
+		.firmware_size = board->firmware_size,
+		.cpu_signature = cpuid_model(1, true, 0).eax,
 	};
 	/* A fresh seed for every boot (a reboot too): the host's random
 	 * bytes, as a boot loader would pass from its firmware's. */
@@ -474,13 +570,14 @@ int board__reset(struct board *board)
 	char err[256];
 	struct boot_config boot;
 	struct boot_framebuffer fb;
-	int ret = board__write_acpi(board);
+	/* Firmware makes its own tables and sets PCI up itself. */
+	int ret = board->firmware ? 0 : board__write_acpi(board);
 	if (ret) {
 		fprintf(stderr, "btvm: cannot reset the guest: ACPI tables: %s\n", strerror(-ret));
 		return ret;
 	}
 	board_reset_devices(board);
-	ret = board__firmware(board);
+	ret = board->firmware ? 0 : board__firmware(board);
 	if (ret) {
 		fprintf(stderr, "btvm: cannot reset the guest: firmware: %s\n", strerror(-ret));
 		return ret;

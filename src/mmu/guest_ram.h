@@ -35,6 +35,11 @@ struct guest_ram {
 	 * writes (page walks' A/D bits, callouts, devices' DMA, from any
 	 * thread). NULL when not logging. */
 	uint8_t *written;
+	/* Firmware booted from a ROM (boot/firmware.h): the last rom_size
+	 * bytes below 4 GiB read what RAM holds in the last rom_size bytes
+	 * below 1 MiB, where the ROM image is copied at every reset, and
+	 * ignore writes. 0: no such alias (a directly booted kernel). */
+	uint32_t rom_size;
 };
 
 /* Returns 0 or a negative errno; -EINVAL for a size outside the limits.
@@ -80,6 +85,20 @@ static inline uint64_t guest_mem_page_gpa(const struct guest_ram *ram, uint32_t 
 	if (ram->devmem_gpa == GUEST_DEVMEM_UNMAPPED)
 		return GUEST_DEVMEM_UNMAPPED;
 	return ram->devmem_gpa + (off - ram->size);
+}
+
+#define GUEST_ROM_ALIAS_END 0x100000u   /* the alias's RAM ends at 1 MiB */
+
+/* The firmware ROM at the top of the 32-bit physical space is an alias of
+ * the top of the first MiB of RAM, as a PC shows its BIOS at both places
+ * after reset: true with the RAM address behind gpa, false outside it. */
+static inline bool guest_rom_alias(const struct guest_ram *ram, uint64_t gpa, uint32_t *ram_gpa)
+{
+	uint64_t start = (1ull << 32) - ram->rom_size;
+	if (!ram->rom_size || gpa < start || gpa >= (1ull << 32))
+		return false;
+	*ram_gpa = (uint32_t)(GUEST_ROM_ALIAS_END - ram->rom_size + (gpa - start));
+	return true;
 }
 
 /* Any thread: the monitor wrote [gpa, gpa+len) of RAM behind the windows'

@@ -42,6 +42,16 @@ int window_create(struct window *win, const struct guest_ram *ram)
 		window_destroy(win);
 		return err;
 	}
+	/* The firmware's ROM alias, read-only: a write faults and goes to
+	 * the bus, where the ROM's region drops it. */
+	if (ram->rom_size &&
+	    mmap(base + ((1ull << 32) - ram->rom_size), ram->rom_size, PROT_READ,
+		 MAP_SHARED | MAP_FIXED, ram->memfd,
+		 (off_t)(GUEST_ROM_ALIAS_END - ram->rom_size)) == MAP_FAILED) {
+		err = -errno;
+		window_destroy(win);
+		return err;
+	}
 	return 0;
 }
 
