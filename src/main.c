@@ -57,6 +57,8 @@ static void print_usage(FILE *out)
 	      "  --bios FILE           the firmware's ROM image (64 to 256 KiB; default\n"
 	      "                        " FIRMWARE_DEFAULT_PATH ");\n"
 	      "                        implies --firmware bios\n"
+	      "  --debugcon FILE       write what the guest sends to the debug console\n"
+	      "                        (port 0x402, QEMU's: SeaBIOS's log) to FILE\n"
 	      "  --snapshot            disk writes go to a temporary overlay, dropped at\n"
 	      "                        exit: the images stay as they were\n"
 	      "  --net user[,hostfwd=tcp|udp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...\n"
@@ -281,13 +283,13 @@ enum {
 	OPT_CLONE_CHECK,
 	OPT_FIRMWARE,
 	OPT_BIOS,
+	OPT_DEBUGCON,
 };
 
 /* The machine options the command line gave, for --restore: the
  * snapshot has its own. */
 struct run_given {
 	bool kernel, initrd, append, memory, vga, disk, snapshot, net;
-	bool firmware_direct;   /* --firmware direct */
 	const char *incoming;   /* --incoming tcp:[ADDR]:PORT */
 };
 
@@ -328,6 +330,7 @@ static const struct option run_options[] = {
 	{ "clone-check", no_argument, NULL, OPT_CLONE_CHECK },
 	{ "firmware", required_argument, NULL, OPT_FIRMWARE },
 	{ "bios", required_argument, NULL, OPT_BIOS },
+	{ "debugcon", required_argument, NULL, OPT_DEBUGCON },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -452,17 +455,17 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 			if (!strcmp(optarg, "bios")) {
 				if (!cfg->bios_path)
 					cfg->bios_path = FIRMWARE_DEFAULT_PATH;
-				given->firmware_direct = false;
 			} else if (!strcmp(optarg, "direct")) {
 				cfg->bios_path = NULL;
-				given->firmware_direct = true;
 			} else {
 				return usage_error("--firmware takes bios or direct, not '%s'", optarg);
 			}
 			break;
 		case OPT_BIOS:
 			cfg->bios_path = optarg;
-			given->firmware_direct = false;
+			break;
+		case OPT_DEBUGCON:
+			cfg->debugcon_path = optarg;
 			break;
 		case OPT_MAX_BLOCK_INSNS:
 			if (!parse_count(optarg, 1, BOARD_MAX_BLOCK_INSNS, &cfg->max_block_insns))

@@ -15,6 +15,10 @@
 #define FIRMWARE_MIN_SIZE 0x10000u
 #define FIRMWARE_MAX_SIZE 0x40000u
 #define FIRMWARE_DEFAULT_PATH "/usr/share/seabios/bios-256k.bin"
+/* The VGA BIOS for the std VGA (1234:1111), which SeaBIOS finds as the
+ * fw_cfg file "pci1234,1111.rom" and runs as the display's option ROM. */
+#define FIRMWARE_VGA_ROM_PATH "/usr/share/seabios/vgabios-stdvga.bin"
+#define FIRMWARE_OPTION_ROM_MAX 0x20000u
 
 /* Reads a ROM image into a malloc'd buffer. Returns 0, or a negative
  * errno with a one-line message naming the file. */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "boot/bootfile.h"
 #include "boot/firmware.h"
 #include "cpu/explain.h"
 #include "cpu/profile.h"
@@ -96,9 +97,23 @@ int board_create(struct board **out, const struct board_config *cfg, char *err, 
 			 (unsigned long long)cfg->ram_mib, strerror(-ret));
 		return ret;
 	}
+	if (cfg->debugcon_path) {
+		char why[512];
+		board->debugcon_file = outfile_open_stream(cfg->debugcon_path, why, sizeof(why));
+		if (!board->debugcon_file) {
+			ret = -EIO;
+			snprintf(err, err_len, "--debugcon %s", why);
+			goto close_disks;
+		}
+		/* A line at a time: the log is read while the guest runs. */
+		setvbuf(board->debugcon_file, NULL, _IOLBF, 0);
+	}
 	if (cfg->bios_path) {
 		ret = firmware_read(cfg->bios_path, &board->firmware, &board->firmware_size, err,
 				    err_len);
+		if (!ret)
+			ret = boot_read_file(FIRMWARE_VGA_ROM_PATH, "VGA BIOS", FIRMWARE_OPTION_ROM_MAX,
+					     &board->vga_rom, &board->vga_rom_size, err, err_len);
 		if (ret)
 			goto close_disks;
 	}
@@ -200,6 +215,9 @@ close_disks:
 		virtio_blk_close(&board->disks[i]);
 	fw_cfg_destroy(&board->fw_cfg);
 	free(board->firmware);
+	free(board->vga_rom);
+	if (board->debugcon_file)
+		fclose(board->debugcon_file);
 	guest_ram_destroy(&board->ram);
 	free(board);
 	return ret;
@@ -225,6 +243,9 @@ void board_destroy(struct board *board)
 		virtio_blk_close(&board->disks[i]);
 	fw_cfg_destroy(&board->fw_cfg);
 	free(board->firmware);
+	free(board->vga_rom);
+	if (board->debugcon_file)
+		fclose(board->debugcon_file);
 	guest_ram_destroy(&board->ram);
 	free(board);
 }

@@ -35,6 +35,7 @@ struct board_config {
 	/* --firmware bios: this ROM image (SeaBIOS) boots the PC from the
 	 * reset vector instead of a kernel loaded directly; NULL: direct. */
 	const char *bios_path;
+	const char *debugcon_path;   /* --debugcon FILE: port 0x402's bytes, or NULL */
 	const char *cmdline;
 	uint64_t ram_mib;
 	enum display_mode display;

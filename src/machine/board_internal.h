@@ -24,6 +24,7 @@
 #include "devices/acpi_pm.h"
 #include "devices/bochs_display.h"
 #include "devices/bus.h"
+#include "devices/debugcon.h"
 #include "devices/fw_cfg.h"
 #include "devices/i8042.h"
 #include "devices/ioapic.h"
@@ -115,7 +116,11 @@ struct board {
 	 * into place at every reset, and the configuration it reads. */
 	uint8_t *firmware;
 	size_t firmware_size;
+	uint8_t *vga_rom;         /* the display's option ROM, for fw_cfg */
+	size_t vga_rom_size;
 	struct fw_cfg fw_cfg;
+	struct debugcon debugcon;   /* port 0x402: the firmware's log */
+	FILE *debugcon_file;        /* --debugcon FILE, or NULL */
 	struct vcpu_state boot;   /* machine state the loader set up */
 	enum boot_kind boot_kind;
 	/* Shared by the vCPUs: the shadow MMU and the translation cache. */

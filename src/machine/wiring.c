@@ -8,7 +8,6 @@
 #include "machine/board_internal.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -200,24 +199,12 @@ static const struct bus_ops rom_ops = {
 	.max_width = 8,
 };
 
-static uint64_t debugcon_read(void *opaque, uint64_t offset, unsigned width)
+/* --debugcon FILE: the firmware's log, as it comes. */
+static void debugcon_output(void *opaque, uint8_t byte)
 {
-	(void)opaque; (void)offset; (void)width;
-	return 0xe9;
+	struct board *board = opaque;
+	fputc(byte, board->debugcon_file);
 }
-
-static void debugcon_write(void *opaque, uint64_t offset, unsigned width, uint64_t value)
-{
-	(void)opaque; (void)offset; (void)width;
-	if (getenv("BTVM_DEBUGCON"))
-		fputc((int)(value & 0xff), stderr);
-}
-
-static const struct bus_ops debugcon_ops = {
-	.read = debugcon_read,
-	.write = debugcon_write,
-	.max_width = 1,
-};
 
 /* fw_cfg's DMA wrote guest RAM: as a disk's DMA does. */
 static void disk_guest_written(void *opaque, uint64_t gpa, uint64_t len);
@@ -244,6 +231,11 @@ static int firmware_config(struct board *board)
 	memcpy(e820 + 16, &type, 4);
 	if (!err)
 		err = fw_cfg_add_file(fw, "etc/e820", e820, sizeof(e820), NULL);
+	/* The display's option ROM, by the name SeaBIOS looks for before it
+	 * reads a ROM BAR (the std VGA here has none). */
+	if (!err)
+		err = fw_cfg_add_file(fw, "pci1234,1111.rom", board->vga_rom, board->vga_rom_size,
+				      NULL);
 	if (!err)
 		err = fw_cfg_attach(fw, &board->bus);
 	return err;
@@ -456,14 +448,17 @@ int board__wire_devices(struct board *board)
 	err = testdev_attach(&board->testdev, &board->bus, TESTDEV_BASE);
 	if (err)
 		return err;
+	board->debugcon.output = board->debugcon_file ? debugcon_output : NULL;
+	board->debugcon.opaque = board;
+	err = debugcon_attach(&board->debugcon, &board->bus, DEBUGCON_PORT);
+	if (err)
+		return err;
 	if (board->firmware) {
 		err = firmware_config(board);
 		if (!err)
 			err = bus_register(&board->bus, BUS_SPACE_MMIO, "firmware-rom",
 					   (1ull << 32) - board->firmware_size,
 					   board->firmware_size, &rom_ops, board);
-		if (!err)
-			err = bus_register(&board->bus, BUS_SPACE_PIO, "debugcon", 0x402, 1, &debugcon_ops, board);
 		if (err)
 			return err;
 	}
