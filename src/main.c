@@ -57,6 +57,10 @@ static void print_usage(FILE *out)
 	      "  --bios FILE           the firmware's ROM image (64 to 256 KiB; default\n"
 	      "                        " FIRMWARE_DEFAULT_PATH ");\n"
 	      "                        implies --firmware bios\n"
+	      "  --boot menu=on|off[,splash-time=MS]\n"
+	      "                        with --firmware bios: offer the firmware's boot\n"
+	      "                        menu (ESC or F12, in the window or on the serial\n"
+	      "                        console), waiting MS ms for the key\n"
 	      "  --debugcon FILE       write what the guest sends to the debug console\n"
 	      "                        (port 0x402, QEMU's: SeaBIOS's log) to FILE\n"
 	      "  --snapshot            disk writes go to a temporary overlay, dropped at\n"
@@ -284,6 +288,7 @@ enum {
 	OPT_FIRMWARE,
 	OPT_BIOS,
 	OPT_DEBUGCON,
+	OPT_BOOT,
 };
 
 /* The machine options the command line gave, for --restore: the
@@ -331,14 +336,39 @@ static const struct option run_options[] = {
 	{ "firmware", required_argument, NULL, OPT_FIRMWARE },
 	{ "bios", required_argument, NULL, OPT_BIOS },
 	{ "debugcon", required_argument, NULL, OPT_DEBUGCON },
+	{ "boot", required_argument, NULL, OPT_BOOT },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* --boot menu=on|off[,splash-time=MS]: the firmware's boot menu. Returns
+ * -1 when it parsed, else the exit status. */
+static int parse_boot(const char *arg, struct board_config *cfg)
+{
+	char buf[128];
+	if (strlen(arg) >= sizeof(buf))
+		return usage_error("--boot: '%s' is too long", arg);
+	strcpy(buf, arg);
+	char *save = NULL;
+	for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(item, "menu=on"))
+			cfg->boot_menu = true;
+		else if (!strcmp(item, "menu=off"))
+			cfg->boot_menu = false;
+		else if (!strncmp(item, "splash-time=", 12)) {
+			if (!parse_count(item + 12, 1, 65535, &cfg->boot_menu_ms))
+				return usage_error("--boot: splash-time takes 1 to 65535 ms, not '%s'",
+						   item + 12);
+		} else
+			return usage_error("--boot: unknown '%s' (menu=on|off, splash-time=MS)", item);
+	}
+	return -1;
+}
 
 /* Returns -1 when parsing succeeded, else the exit status to leave with. */
 static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 			     struct run_given *given)
 {
-	int opt;
+	int opt, status;
 
 	*given = (struct run_given){ 0 };
 	*cfg = (struct board_config){
@@ -466,6 +496,11 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 			break;
 		case OPT_DEBUGCON:
 			cfg->debugcon_path = optarg;
+			break;
+		case OPT_BOOT:
+			status = parse_boot(optarg, cfg);
+			if (status >= 0)
+				return status;
 			break;
 		case OPT_MAX_BLOCK_INSNS:
 			if (!parse_count(optarg, 1, BOARD_MAX_BLOCK_INSNS, &cfg->max_block_insns))

@@ -146,6 +146,7 @@ void pci_host_init(struct pci_host *pci)
 void pci_host_reset(struct pci_host *pci)
 {
 	pci->address = 0;
+	pci->reset_control = 0;
 	chipset_init(pci);
 	for (unsigned devfn = 0; devfn < PCI_DEVFNS; devfn++) {
 		struct pci_function *f = pci->slot[devfn];
@@ -193,10 +194,17 @@ void pci_host_config_write(struct pci_host *pci, unsigned bus, unsigned devfn, u
 		pci_function_write(f, reg, width, value);
 }
 
+#define RESET_CONTROL_OFFSET 1	/* 0xcf9 */
+#define RC_SYS_RST		0x02
+#define RC_RST_CPU		0x04
+#define RC_FULL_RESET		0x08	/* PIIX4's; stored */
+
 static uint64_t address_read(void *opaque, uint64_t offset, unsigned width)
 {
 	const struct pci_host *pci = opaque;
 
+	if (offset == RESET_CONTROL_OFFSET && width == 1)
+		return pci->reset_control;
 	/* Only a dword access at 0xcf8 is a CONFIG_ADDRESS cycle; anything
 	 * narrower goes out as ordinary I/O and nobody answers. */
 	if (offset != 0 || width != 4)
@@ -208,6 +216,12 @@ static void address_write(void *opaque, uint64_t offset, unsigned width, uint64_
 {
 	struct pci_host *pci = opaque;
 
+	if (offset == RESET_CONTROL_OFFSET && width == 1) {
+		pci->reset_control = (uint8_t)(value & (RC_SYS_RST | RC_FULL_RESET));
+		if ((value & RC_RST_CPU) && pci->reset_request)
+			pci->reset_request(pci->irq_opaque);
+		return;
+	}
 	if (offset != 0 || width != 4)
 		return;
 	pci->address = (uint32_t)value & ADDR_RESERVED_CLEAR;

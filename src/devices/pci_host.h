@@ -95,6 +95,11 @@ struct pci_host {
 	 * after pci_host_init, may stay NULL. */
 	void (*set_isa_irq)(void *opaque, unsigned irq, int level);
 	void *irq_opaque;
+	/* The PIIX3's reset control register at 0xcf9: a write with RST_CPU
+	 * (bit 2) resets the PC (SYS_RST, bit 1, hard or soft: both the
+	 * same here); the other bits read back as written. */
+	void (*reset_request)(void *opaque);
+	uint8_t reset_control;
 };
 
 static inline unsigned pci_host_devfn(unsigned device, unsigned function)

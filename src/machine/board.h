@@ -36,6 +36,8 @@ struct board_config {
 	 * reset vector instead of a kernel loaded directly; NULL: direct. */
 	const char *bios_path;
 	const char *debugcon_path;   /* --debugcon FILE: port 0x402's bytes, or NULL */
+	bool boot_menu;              /* --boot menu=on: the firmware offers its boot menu */
+	unsigned boot_menu_ms;       /* --boot splash-time=MS: how long it waits for ESC; 0: its default */
 	const char *cmdline;
 	uint64_t ram_mib;
 	enum display_mode display;

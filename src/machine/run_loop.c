@@ -527,7 +527,8 @@ int board_run(struct board *board)
 	if (board->exit_requested)
 		status = board->exit_status;
 	else
-		fprintf(stderr, "btvm: %s: %s (eip 0x%08x)\n", board->cfg.kernel_path,
+		fprintf(stderr, "btvm: %s: %s (eip 0x%08x)\n",
+			board->cfg.kernel_path ? board->cfg.kernel_path : board->cfg.bios_path,
 			v->cpu.fatal ? v->cpu.fatal : "stopped", v->cpu.s.eip);
 	board__frontends_exited(board, status);
 	return status;

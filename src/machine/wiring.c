@@ -221,7 +221,24 @@ static int firmware_config(struct board *board)
 	if (!err)
 		err = fw_cfg_set_u16(fw, FW_CFG_MAX_CPUS, (uint16_t)board->nvcpus);
 	if (!err)
-		err = fw_cfg_set_u16(fw, FW_CFG_BOOT_MENU, 0);
+		err = fw_cfg_set_u16(fw, FW_CFG_BOOT_MENU, board->cfg.boot_menu);
+	if (!err && board->cfg.boot_menu_ms) {
+		uint16_t ms = (uint16_t)board->cfg.boot_menu_ms;
+		err = fw_cfg_add_file(fw, "etc/boot-menu-wait", &ms, sizeof(ms), NULL);
+	}
+	/* The text screen on the serial console too (SeaBIOS's sercon: its
+	 * own messages, the boot menu, a boot loader's INT 10h output), and
+	 * keys typed there taken as the keyboard's. */
+	uint16_t sercon = COM1_PORT;
+	if (!err && board->cfg.serial == SERIAL_STDIO)
+		err = fw_cfg_add_file(fw, "etc/sercon-port", &sercon, sizeof(sercon), NULL);
+	/* Nothing to boot: SeaBIOS says so and restarts after this many ms
+	 * (its default: a minute); under --no-reboot at once, so that btvm
+	 * ends with the message on the console rather than wait. */
+	uint32_t fail_wait_ms = 0;
+	if (!err && board->cfg.no_reboot)
+		err = fw_cfg_add_file(fw, "etc/boot-fail-wait", &fail_wait_ms, sizeof(fail_wait_ms),
+				      NULL);
 	/* One RAM range; the firmware reserves its own areas. Packed as
 	 * QEMU's struct e820_entry: u64 address, u64 length, u32 type. */
 	uint8_t e820[20] = { 0 };
@@ -362,6 +379,7 @@ int board__wire_devices(struct board *board)
 	pci_host_init(&board->pci);
 	board->pci.set_isa_irq = pci_isa_irq_set;
 	board->pci.irq_opaque = board;
+	board->pci.reset_request = reset_line;
 	bochs_display_init(&board->bochs, PCI_DISPLAY_DEVFN, guest_devmem_ptr(&board->ram, 0),
 			   &board->vga);
 	board->bochs.vram_moved = board_vram_moved;

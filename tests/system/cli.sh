@@ -48,7 +48,7 @@ hello=$guests/hello.elf
 
 # Help and version; --help must mention every option.
 expect 0 'Usage: btvm run' --help
-for opt in --kernel --initrd --append -m --memory --display --serial --stats --stats-json --stats-interval --no-reboot --trace --one-insn-blocks --tcache --screenshot --vga --disk --snapshot --net --monitor --restore --incoming --gdb; do
+for opt in --kernel --initrd --append -m --memory --display --serial --stats --stats-json --stats-interval --no-reboot --trace --one-insn-blocks --tcache --screenshot --vga --disk --snapshot --net --monitor --restore --incoming --gdb --firmware --bios --boot --debugcon; do
 	expect 0 "$opt" --help
 done
 expect 0 '^btvm [0-9]+\.[0-9]+' --version
@@ -78,6 +78,20 @@ for v in 1024xx768 1024x768x x768 1023x768 2568x1600 100x100 -1x5 text1; do
 	expect 2 "invalid --vga '$v'" run --kernel "$hello" --vga "$v"
 done
 expect 2 "screenshot needs a file name" run --kernel "$hello" --screenshot ''
+# Firmware: bad choices are usage errors, a bad ROM image one line (1).
+expect 2 "--firmware takes bios or direct, not 'uefi'" run --firmware uefi
+expect 2 "--kernel boots a kernel directly: not with --firmware bios" run --kernel "$hello" --firmware bios
+expect 2 "--kernel boots a kernel directly" run --kernel "$hello" --bios "$hello"
+expect 2 "--boot: unknown 'order=x'" run --firmware bios --boot order=x
+expect 2 "--boot: splash-time takes 1 to 65535 ms, not '0'" run --firmware bios --boot menu=on,splash-time=0
+expect 1 "$work/nothing.bin: cannot open firmware: No such file" run --bios "$work/nothing.bin"
+head -c 1000 /dev/zero >"$work/short.bin"
+expect 1 "short.bin: firmware is 1000 bytes: a ROM image is 64, 128, 192 or 256 KiB" run --bios "$work/short.bin"
+head -c 524288 /dev/zero >"$work/big.bin"
+expect 1 "big.bin: firmware is too large" run --bios "$work/big.bin"
+expect 1 "$work: firmware is not a regular file" run --bios "$work"
+expect 1 "--debugcon $work/missing/d.log: No such file or directory" \
+	run --firmware bios --debugcon "$work/missing/d.log"
 expect 2 "at most 4 --screenshot files" run --kernel "$hello" --screenshot a --screenshot b \
 	--screenshot c --screenshot d --screenshot e
 # Disks: bad options (2), images that cannot be used (1, one line).
