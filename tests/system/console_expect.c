@@ -16,8 +16,15 @@
  *   expect TEXT        wait until TEXT appears in the output after the
  *                      previous match (raw bytes; CR, LF and escape
  *                      sequences are not interpreted)
+ *   expect_text TEXT   the same, in the output with its terminal escape
+ *                      sequences taken out (a firmware's serial console
+ *                      moves the cursor inside words)
  *   send TEXT          type TEXT and Enter (CR on a terminal, LF on a pipe)
  *   sendraw TEXT       type TEXT alone (e.g. "sendraw \x01x" for QEMU's C-a x)
+ *   type TEXT          type TEXT a character at a time, each once the one
+ *                      before it has been echoed, then Enter: for programs
+ *                      that drop keys typed faster than they read them
+ *                      (a BIOS's keyboard buffer fed from a serial port)
  *   expect_exit STATUS wait for the program to end with exit status STATUS
  *                      (a program killed by signal N counts as 128+N)
  *   timeout SECONDS    per-step timeout for the steps that follow
@@ -50,7 +57,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum step_kind { STEP_EXPECT, STEP_SEND, STEP_SENDRAW, STEP_EXPECT_EXIT, STEP_TIMEOUT, STEP_FAIL_ON, STEP_RUN };
+enum step_kind { STEP_EXPECT, STEP_EXPECT_TEXT, STEP_SEND, STEP_SENDRAW, STEP_TYPE, STEP_EXPECT_EXIT, STEP_TIMEOUT, STEP_FAIL_ON, STEP_RUN };
 
 struct step {
 	enum step_kind kind;
@@ -71,6 +78,12 @@ struct fail_pattern {
 /* The console log, whole, in memory. */
 static char *log_buf;
 static size_t log_len, log_cap;
+/* The log without escape sequences (ESC [ parameters final-byte, and
+ * ESC with one more byte), each byte with its offset in log_buf. */
+static char *text_buf;
+static size_t *text_at;
+static size_t text_len, text_cap;
+static int text_state;   /* 0: plain, 1: after ESC, 2: inside ESC [ */
 static FILE *log_file;
 static bool verbose;
 
@@ -209,7 +222,8 @@ static struct step *parse_script(const char *path, size_t *count)
 		{ "expect", STEP_EXPECT },           { "send", STEP_SEND },
 		{ "sendraw", STEP_SENDRAW },         { "expect_exit", STEP_EXPECT_EXIT },
 		{ "timeout", STEP_TIMEOUT },         { "fail_on", STEP_FAIL_ON },
-		{ "run", STEP_RUN },
+		{ "run", STEP_RUN },                 { "type", STEP_TYPE },
+		{ "expect_text", STEP_EXPECT_TEXT },
 	};
 	while ((got = getline(&line, &cap, f)) >= 0) {
 		lineno++;
@@ -237,11 +251,13 @@ static struct step *parse_script(const char *path, size_t *count)
 		bool ok = true;
 		switch (s.kind) {
 		case STEP_EXPECT:
+		case STEP_EXPECT_TEXT:
 		case STEP_FAIL_ON:
 			ok = decode(arg, &s.text, &s.len) && s.len > 0;
 			break;
 		case STEP_SEND:
 		case STEP_SENDRAW:
+		case STEP_TYPE:
 			ok = decode(arg, &s.text, &s.len);
 			break;
 		case STEP_EXPECT_EXIT:
@@ -277,6 +293,29 @@ static void log_append(const char *data, size_t n)
 		log_buf = xrealloc(log_buf, log_cap);
 	}
 	memcpy(log_buf + log_len, data, n);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)data[i];
+		if (text_state == 1) {
+			text_state = c == '[' ? 2 : 0;
+			continue;
+		}
+		if (text_state == 2) {
+			if (c >= 0x40 && c <= 0x7e)
+				text_state = 0;
+			continue;
+		}
+		if (c == 0x1b) {
+			text_state = 1;
+			continue;
+		}
+		if (text_len == text_cap) {
+			text_cap = text_cap * 2 + 65536;
+			text_buf = xrealloc(text_buf, text_cap);
+			text_at = xrealloc(text_at, text_cap * sizeof(*text_at));
+		}
+		text_buf[text_len] = (char)c;
+		text_at[text_len++] = log_len + i;
+	}
 	log_len += n;
 	if (log_file) {
 		fwrite(data, 1, n, log_file);
@@ -302,6 +341,25 @@ static bool log_find(const char *text, size_t len, size_t *from, size_t *match_e
 	if (log_len >= len && log_len - len + 1 > *from)
 		*from = log_len - len + 1;
 	return false;
+}
+
+/* log_find on the text without escape sequences: TEXT at or after log
+ * offset from; *match_end gets the log offset after its last byte. */
+static bool text_find(const char *text, size_t len, size_t from, size_t *match_end)
+{
+	size_t lo = 0, hi = text_len;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (text_at[mid] < from)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	const char *hit = lo < text_len ? memmem(text_buf + lo, text_len - lo, text, len) : NULL;
+	if (!hit)
+		return false;
+	*match_end = text_at[(size_t)(hit - text_buf) + len - 1] + 1;
+	return true;
 }
 
 static void check_fail_patterns(void)
@@ -601,6 +659,8 @@ static void free_all(void)
 	free(steps);
 	free(fail_patterns);
 	free(log_buf);
+	free(text_buf);
+	free(text_at);
 }
 
 static void usage(FILE *out)
@@ -715,6 +775,44 @@ int main(int argc, char **argv)
 				}
 			}
 			free(buf);
+			break;
+		}
+		case STEP_EXPECT_TEXT: {
+			size_t end;
+			while (!text_find(s->text, s->len, match_pos, &end)) {
+				if (fail_hit)
+					check_wait(s, PUMP_PROGRESS, timeout_s);
+				if (output_ended) {
+					wait_exit_briefly();
+					char how[128];
+					describe_exit(how, sizeof how);
+					fail(s, "the program's output ended (it %s) before the text appeared", how);
+				}
+				check_wait(s, pump(deadline, NULL, NULL), timeout_s);
+			}
+			match_pos = end;
+			break;
+		}
+		case STEP_TYPE: {
+			for (size_t k = 0; k <= s->len; k++) {
+				char key = k < s->len ? s->text[k] : use_pipe ? '\n' : '\r';
+				const char *p = &key;
+				size_t len = 1;
+				while (len) {
+					if (child_exited || output_ended)
+						fail(s, "the program ended while being typed to");
+					check_wait(s, pump(deadline, &p, &len), timeout_s);
+				}
+				if (k == s->len)
+					break;
+				size_t from = match_pos, end;
+				while (!log_find(&key, 1, &from, &end)) {
+					if (output_ended)
+						fail(s, "the program's output ended before it echoed '%c'", key);
+					check_wait(s, pump(deadline, NULL, NULL), timeout_s);
+				}
+				match_pos = end;
+			}
 			break;
 		}
 		case STEP_RUN: {
