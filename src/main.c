@@ -633,6 +633,7 @@ static int take_snapshot_config(struct board_config *cfg, const struct run_given
 				   "%s a network card", cfg->net.enabled ? "user" : "none",
 				   s->net.enabled ? "has" : "has no");
 	cfg->kernel_path = s->kernel_path;
+	cfg->bios_path = s->bios_path;
 	cfg->initrd_path = s->initrd_path;
 	cfg->cmdline = s->cmdline;
 	cfg->kernel_from_disk = s->kernel_from_disk;

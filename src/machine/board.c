@@ -156,9 +156,11 @@ int board_create(struct board **out, const struct board_config *cfg, char *err, 
 	struct boot_framebuffer fb;
 	board__boot_config(board, &boot, &fb);
 	/* A restored guest's kernel is in its saved RAM; the loader runs
-	 * again only if it reboots. */
+	 * again only if it reboots. Its firmware's ROM alias is the board's. */
 	if (!cfg->restore_path)
 		ret = boot_load(&board->ram, &boot, &board->boot, &board->boot_kind, err, err_len);
+	else if (board->firmware)
+		board->ram.rom_size = (uint32_t)board->firmware_size;
 	if (ret)
 		goto close_disks;
 	ret = shadow_init(&board->sh, &board->ram);

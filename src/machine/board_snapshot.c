@@ -22,7 +22,8 @@
 #include "host/snapfile.h"
 #include "isa/cpuid.h"
 
-#define CONF_VERSION 1u
+/* 2: the firmware's ROM image (version 1, without one, still loads). */
+#define CONF_VERSION 2u
 #define CPUM_VERSION 1u
 #define CLCK_VERSION 1u
 #define MEM_VERSION 1u
@@ -42,7 +43,7 @@
 enum section {
 	S_CONF, S_CPUM, S_CLCK, S_CPU, S_MEM, S_BOCH, S_BLK0, S_VNET = S_BLK0 + BOARD_MAX_DISKS,
 	S_PCI, S_VGA, S_UART, S_RTC, S_PIT, S_APM, S_KBC, S_MOUS, S_P92, S_TDEV, S_BORD, S_IOAP,
-	S_LAPC, S_PIC, S_COUNT
+	S_LAPC, S_PIC, S_FWCF, S_COUNT
 };
 
 static const char *const tags[S_COUNT] = {
@@ -52,6 +53,7 @@ static const char *const tags[S_COUNT] = {
 	[S_VGA] = "VGA ", [S_UART] = "UART", [S_RTC] = "RTC ", [S_PIT] = "PIT ", [S_APM] = "APM ",
 	[S_KBC] = "KBC ", [S_MOUS] = "MOUS", [S_P92] = "P92 ", [S_TDEV] = "TDEV",
 	[S_BORD] = "BORD", [S_IOAP] = "IOAP", [S_LAPC] = "LAPC", [S_PIC] = "PIC ",
+	[S_FWCF] = "FWCF",
 };
 
 /* ------------------------------------------------------------ identity */
@@ -170,6 +172,9 @@ static void save_config(const struct board *board, struct snap_writer *w)
 		snapw_u32(w, f->guest_addr.s_addr);
 		snapw_u16(w, f->guest_port);
 	}
+	/* Booted through firmware: its ROM image, read again for a reset. */
+	snapw_bool(w, c->bios_path != NULL);
+	save_path(w, c->bios_path);
 	snapw_end(w);
 }
 
@@ -177,8 +182,8 @@ static int load_config(struct snap_reader *r, struct board_snapshot_config *sc,
 		       uint64_t *ram_size, uint64_t *devmem_size)
 {
 	struct board_config *c = &sc->cfg;
-	if (r->version != CONF_VERSION)
-		return snapr_fail(r, "version %u, this btvm reads %u", r->version, CONF_VERSION);
+	if (r->version < 1 || r->version > CONF_VERSION)
+		return snapr_fail(r, "version %u, this btvm reads 1 to %u", r->version, CONF_VERSION);
 	*ram_size = snapr_u64(r);
 	*devmem_size = snapr_u64(r);
 	snapr_str(r, sc->kernel, sizeof(sc->kernel));
@@ -210,6 +215,9 @@ static int load_config(struct snap_reader *r, struct board_snapshot_config *sc,
 		f->guest_addr.s_addr = snapr_u32(r);
 		f->guest_port = snapr_u16(r);
 	}
+	bool firmware = r->version >= 2 && snapr_bool(r);
+	if (r->version >= 2)
+		snapr_str(r, sc->bios, sizeof(sc->bios));
 	if (snapr_end(r))
 		return r->err;
 	if (*ram_size % (1u << 20) || *ram_size / (1u << 20) < GUEST_RAM_MIN_MIB ||
@@ -219,10 +227,13 @@ static int load_config(struct snap_reader *r, struct board_snapshot_config *sc,
 	if (c->fb_width > BOARD_FB_MAX_WIDTH || c->fb_height > BOARD_FB_MAX_HEIGHT)
 		return snapr_fail(r, "a %ux%u framebuffer is not supported", c->fb_width,
 				  c->fb_height);
-	if (!sc->kernel[0] || (c->kernel_from_disk && !c->ndisks))
+	if (firmware && !sc->bios[0])
+		return snapr_fail(r, "no firmware named");
+	if (!firmware && (!sc->kernel[0] || (c->kernel_from_disk && !c->ndisks)))
 		return snapr_fail(r, "no kernel named");
 	c->ram_mib = *ram_size >> 20;
-	c->kernel_path = sc->kernel;
+	c->bios_path = firmware ? sc->bios : NULL;
+	c->kernel_path = firmware ? NULL : sc->kernel;
 	c->initrd_path = sc->has_initrd ? sc->initrd : NULL;
 	c->cmdline = sc->has_cmdline ? sc->cmdline : NULL;
 	return 0;
@@ -381,7 +392,7 @@ static int load_board(struct board *board, struct snap_reader *r)
 	board->port_b = snapr_u8(r) & 3;
 	board->refresh_toggle = snapr_bool(r);
 	uint8_t kind = snapr_u8(r);
-	if (!r->err && kind > BOOT_LINUX)
+	if (!r->err && kind > BOOT_FIRMWARE)
 		return snapr_fail(r, "boot kind %u", kind);
 	board->boot_kind = (enum boot_kind)kind;
 	return snapr_end(r);
@@ -447,6 +458,8 @@ static int save_state(struct board *board, const char *path, int fd, bool memory
 		ioapic_save(&board->ioapic, &w);
 		lapic_save(&board__bsp(board)->lapic, &w);
 		pic8259_save(&board->pic, &w);
+		if (board->firmware)
+			fw_cfg_save(&board->fw_cfg, &w);
 	}
 	int ret = snapw_close(&w);
 	if (ret)
@@ -483,7 +496,8 @@ static int check_config(const struct board *board, struct snap_reader *r)
 	if (!ret && (ram_size != board->ram.size || devmem_size != board->ram.devmem_size ||
 		     sc->cfg.ndisks != board->cfg.ndisks ||
 		     sc->cfg.net.enabled != board->cfg.net.enabled ||
-		     sc->cfg.snapshot != board->cfg.snapshot))
+		     sc->cfg.snapshot != board->cfg.snapshot ||
+		     !sc->cfg.bios_path != !board->cfg.bios_path))
 		ret = snapr_fail(r, "this machine is configured differently (RAM, disks, network)");
 	free(sc);
 	return ret;
@@ -541,6 +555,8 @@ static int load_section(struct board *board, struct snap_reader *r, enum section
 		return lapic_load(&board__bsp(board)->lapic, r);
 	case S_PIC:
 		return pic8259_load(&board->pic, r);
+	case S_FWCF:
+		return fw_cfg_load(&board->fw_cfg, r);
 	default:
 		return virtio_blk_load(&board->disks[s - S_BLK0], r);
 	}
@@ -555,6 +571,8 @@ static bool section_expected(const struct board *board, enum section s, bool mem
 		return (unsigned)(s - S_BLK0) < board->cfg.ndisks;
 	if (s == S_VNET)
 		return board->slirp != NULL;
+	if (s == S_FWCF)
+		return board->firmware != NULL;
 	return true;
 }
 

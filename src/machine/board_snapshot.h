@@ -15,6 +15,7 @@ struct board_snapshot_config {
 	struct board_config cfg;  /* machine fields only; the rest zero */
 	char kernel[4096], initrd[4096], cmdline[4096];
 	char disks[BOARD_MAX_DISKS][4096];
+	char bios[4096];   /* the firmware's ROM image, if it booted through one */
 	bool has_initrd, has_cmdline;
 };
 
