@@ -260,14 +260,21 @@ static int firmware_config(struct board *board)
 
 /* A PCI interrupt routed (PIIX3 PIRQ) to ISA IRQ irq. PCI's INTx# wires
  * are level-triggered and active low: the 8259 (its ELCR set by the OS)
- * takes the level as asserted-high, the I/O APIC pin the wire itself,
- * which the OS programs active low (ACPI's default for PCI). */
+ * takes the level as asserted-high. The I/O APIC pin has the polarity the
+ * firmware's tables give it: btvm's own (direct boot: ACPI and MP tables)
+ * say active low, the wire itself; SeaBIOS's MP table says active high,
+ * as QEMU's PC has it, where the PIIX inverts the wire. */
+static int pci_ioapic_level(const struct board *board, int level)
+{
+	return board->firmware ? level : !level;
+}
+
 static void pci_isa_irq_set(void *opaque, unsigned irq, int level)
 {
 	struct board *board = opaque;
 	pic8259_set_irq(&board->pic, irq, level);
 	if (irq == PCI_IRQ_A || irq == PCI_IRQ_B)
-		ioapic_set_irq(&board->ioapic, irq, !level);
+		ioapic_set_irq(&board->ioapic, irq, pci_ioapic_level(board, level));
 }
 
 /* A disk's I/O thread read into guest RAM behind the write protection of
@@ -326,9 +333,9 @@ static void board_reset_devices(struct board *board)
 	/* The I/O APIC's messages go to the bootstrap processor, the one CPU
 	 * of the MP table and the MADT. */
 	ioapic_init(&board->ioapic, lapic_deliver_message, &board__bsp(board)->lapic);
-	/* The PCI interrupt wires idle high (active low). */
-	ioapic_set_irq(&board->ioapic, PCI_IRQ_A, 1);
-	ioapic_set_irq(&board->ioapic, PCI_IRQ_B, 1);
+	/* The PCI interrupt lines at rest. */
+	ioapic_set_irq(&board->ioapic, PCI_IRQ_A, pci_ioapic_level(board, 0));
+	ioapic_set_irq(&board->ioapic, PCI_IRQ_B, pci_ioapic_level(board, 0));
 	pic8259_init(&board->pic, pic_output_changed, board);
 	pit8254_init(&board->pit, &pit_irq, board__clock_ns, board);
 	board->pit.deadline_changed = board__deadline_changed;

@@ -17,8 +17,9 @@
  *                      previous match (raw bytes; CR, LF and escape
  *                      sequences are not interpreted)
  *   expect_text TEXT   the same, in the output with its terminal escape
- *                      sequences taken out (a firmware's serial console
- *                      moves the cursor inside words)
+ *                      sequences and carriage returns taken out (a
+ *                      firmware's serial console moves the cursor inside
+ *                      words)
  *   send TEXT          type TEXT and Enter (CR on a terminal, LF on a pipe)
  *   sendraw TEXT       type TEXT alone (e.g. "sendraw \x01x" for QEMU's C-a x)
  *   type TEXT          type TEXT a character at a time, each once the one
@@ -79,7 +80,8 @@ struct fail_pattern {
 static char *log_buf;
 static size_t log_len, log_cap;
 /* The log without escape sequences (ESC [ parameters final-byte, and
- * ESC with one more byte), each byte with its offset in log_buf. */
+ * ESC with one more byte) and carriage returns, each byte with its offset
+ * in log_buf. */
 static char *text_buf;
 static size_t *text_at;
 static size_t text_len, text_cap;
@@ -308,6 +310,8 @@ static void log_append(const char *data, size_t n)
 			text_state = 1;
 			continue;
 		}
+		if (c == '\r')
+			continue;   /* a cursor movement too */
 		if (text_len == text_cap) {
 			text_cap = text_cap * 2 + 65536;
 			text_buf = xrealloc(text_buf, text_cap);
