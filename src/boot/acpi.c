@@ -357,6 +357,21 @@ static uint32_t build_pci0_crs(uint8_t *buf, uint32_t cap, const struct acpi_con
  * a disassembled and recompiled DSDT be compared byte for byte (all but
  * the _CRS end tag's checksum, which compilers leave 0). Returns
  * the length, or 0 if aml_cap is too small. */
+/* Device(NAME) { Name(_HID, EisaId(HID)) Name(_CRS, Buffer {CRS}) } */
+static void aml_isa_device(struct aml *a, const char *name, const char *hid, const uint8_t *crs,
+			   uint32_t crs_len)
+{
+	aml_byte(a, AML_EXT_OP_PREFIX);
+	aml_byte(a, AML_DEVICE_OP);
+	uint32_t dev = aml_open(a);
+	aml_nameseg(a, name);
+	aml_byte(a, AML_NAME_OP);
+	aml_nameseg(a, "_HID");
+	aml_eisa_id(a, hid);
+	aml_name_buffer(a, "_CRS", crs, crs_len);
+	aml_close(a, dev);
+}
+
 static uint32_t build_dsdt_aml(uint8_t *aml_buf, uint32_t aml_cap, const struct acpi_config *cfg)
 {
 	struct aml a = { .buf = aml_buf, .len = 0, .cap = aml_cap, .overflow = false };
@@ -390,6 +405,22 @@ static uint32_t build_dsdt_aml(uint8_t *aml_buf, uint32_t aml_cap, const struct 
 	aml_name_integer(&a, "_BBN", 0);
 	aml_name_buffer(&a, "_CRS", crs, crs_len);
 	aml_close(&a, dev);
+
+	/* The i8042's keyboard and mouse, as QEMU's DSDT has them: firmware
+	 * that reads the DSDT (SeaBIOS) sets up a PS/2 keyboard only when
+	 * PNP0303 is declared, and an OS takes their resources from here. */
+	static const uint8_t kbd_crs[] = {
+		0x47, 0x01, 0x60, 0x00, 0x60, 0x00, 0x01, 0x01,	/* IO 0x60 */
+		0x47, 0x01, 0x64, 0x00, 0x64, 0x00, 0x01, 0x01,	/* IO 0x64 */
+		0x22, 0x02, 0x00,				/* IRQ 1 */
+		0x79, 0x00,					/* end */
+	};
+	static const uint8_t mouse_crs[] = {
+		0x22, 0x00, 0x10,				/* IRQ 12 */
+		0x79, 0x00,
+	};
+	aml_isa_device(&a, "KBD_", "PNP0303", kbd_crs, sizeof(kbd_crs));
+	aml_isa_device(&a, "MOU_", "PNP0F13", mouse_crs, sizeof(mouse_crs));
 
 	aml_close(&a, sb);
 	return a.overflow || crs_overflow ? 0 : a.len;

@@ -7,7 +7,9 @@
 #define _GNU_SOURCE
 #include "machine/board_internal.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -15,6 +17,7 @@
 #include <linux/qemu_fw_cfg.h>
 
 #include "boot/acpi.h"
+#include "boot/acpi_loader.h"
 #include "boot/boot.h"
 #include "boot/mptable.h"
 #include "boot/pci_firmware.h"
@@ -209,13 +212,39 @@ static void debugcon_output(void *opaque, uint8_t byte)
 /* fw_cfg's DMA wrote guest RAM: as a disk's DMA does. */
 static void disk_guest_written(void *opaque, uint64_t gpa, uint64_t len);
 
+static void board_acpi_config(const struct board *board, struct acpi_config *cfg);
+
+/* The ACPI tables through fw_cfg's table loader: SeaBIOS places them. */
+static int firmware_acpi(struct board *board)
+{
+	struct acpi_config cfg;
+	board_acpi_config(board, &cfg);
+	struct acpi_loader_files *files = malloc(sizeof(*files));
+	if (!files)
+		return -ENOMEM;
+	int err = acpi_loader_build(&cfg, files);
+	if (!err)
+		err = fw_cfg_add_file(&board->fw_cfg, "etc/acpi/tables", files->tables,
+				      files->tables_len, NULL);
+	if (!err)
+		err = fw_cfg_add_file(&board->fw_cfg, "etc/acpi/rsdp", files->rsdp,
+				      sizeof(files->rsdp), NULL);
+	if (!err)
+		err = fw_cfg_add_file(&board->fw_cfg, "etc/table-loader", files->loader,
+				      files->loader_len, NULL);
+	free(files);
+	return err;
+}
+
 /* What SeaBIOS reads through fw_cfg (QEMU's names and layouts): the RAM
- * and the e820 map, the CPU count, the boot menu. */
+ * and the e820 map, the CPU count, the boot menu, the ACPI tables. */
 static int firmware_config(struct board *board)
 {
 	struct fw_cfg *fw = &board->fw_cfg;
 	fw_cfg_init(fw, &board->ram, disk_guest_written, board);
 	int err = fw_cfg_set_u64(fw, FW_CFG_RAM_SIZE, board->ram.size);
+	if (!err)
+		err = firmware_acpi(board);
 	if (!err)
 		err = fw_cfg_set_u16(fw, FW_CFG_NB_CPUS, (uint16_t)board->nvcpus);
 	if (!err)
@@ -260,21 +289,17 @@ static int firmware_config(struct board *board)
 
 /* A PCI interrupt routed (PIIX3 PIRQ) to ISA IRQ irq. PCI's INTx# wires
  * are level-triggered and active low: the 8259 (its ELCR set by the OS)
- * takes the level as asserted-high. The I/O APIC pin has the polarity the
- * firmware's tables give it: btvm's own (direct boot: ACPI and MP tables)
- * say active low, the wire itself; SeaBIOS's MP table says active high,
- * as QEMU's PC has it, where the PIIX inverts the wire. */
-static int pci_ioapic_level(const struct board *board, int level)
-{
-	return board->firmware ? level : !level;
-}
-
+ * takes the level as asserted-high, the I/O APIC pin the wire itself, as
+ * btvm's ACPI tables describe it (for a direct boot, and for firmware's
+ * through the table loader). SeaBIOS's own MP table says active high, as
+ * QEMU's PC has it: an OS that ignores ACPI and reads the MP table
+ * misreads these two pins (docs/DESIGN.md, "Known gaps"). */
 static void pci_isa_irq_set(void *opaque, unsigned irq, int level)
 {
 	struct board *board = opaque;
 	pic8259_set_irq(&board->pic, irq, level);
 	if (irq == PCI_IRQ_A || irq == PCI_IRQ_B)
-		ioapic_set_irq(&board->ioapic, irq, pci_ioapic_level(board, level));
+		ioapic_set_irq(&board->ioapic, irq, !level);
 }
 
 /* A disk's I/O thread read into guest RAM behind the write protection of
@@ -333,9 +358,9 @@ static void board_reset_devices(struct board *board)
 	/* The I/O APIC's messages go to the bootstrap processor, the one CPU
 	 * of the MP table and the MADT. */
 	ioapic_init(&board->ioapic, lapic_deliver_message, &board__bsp(board)->lapic);
-	/* The PCI interrupt lines at rest. */
-	ioapic_set_irq(&board->ioapic, PCI_IRQ_A, pci_ioapic_level(board, 0));
-	ioapic_set_irq(&board->ioapic, PCI_IRQ_B, pci_ioapic_level(board, 0));
+	/* The PCI interrupt wires idle high (active low). */
+	ioapic_set_irq(&board->ioapic, PCI_IRQ_A, 1);
+	ioapic_set_irq(&board->ioapic, PCI_IRQ_B, 1);
 	pic8259_init(&board->pic, pic_output_changed, board);
 	pit8254_init(&board->pit, &pit_irq, board__clock_ns, board);
 	board->pit.deadline_changed = board__deadline_changed;
@@ -559,14 +584,20 @@ void board__boot_config(struct board *board, struct boot_config *boot,
  * map): the MADT, and the FADT with the PM registers Linux powers off
  * through; and the MP tables at the start of the EBDA (boot/mptable.h).
  * Written again on reset, as firmware would. */
+/* The tables' description of this board. */
+static void board_acpi_config(const struct board *board, struct acpi_config *cfg)
+{
+	acpi_config_default(cfg);
+	/* PCI memory from the top of RAM (rounded to 256 MiB) up to the APICs. */
+	uint64_t top = (board->ram.size + 0xfffffffull) & ~0xfffffffull;
+	if (top < cfg->pci_mem_start)
+		cfg->pci_mem_start = (uint32_t)top;
+}
+
 int board__write_acpi(struct board *board)
 {
 	struct acpi_config cfg;
-	acpi_config_default(&cfg);
-	/* PCI memory from the top of RAM (rounded to 256 MiB) up to the APICs. */
-	uint64_t top = (board->ram.size + 0xfffffffull) & ~0xfffffffull;
-	if (top < cfg.pci_mem_start)
-		cfg.pci_mem_start = (uint32_t)top;
+	board_acpi_config(board, &cfg);
 	uint8_t buf[ACPI_TABLES_MAX_LEN];
 	int n = acpi_build(buf, sizeof(buf), ACPI_TABLES_BASE, &cfg, &board->acpi_rsdp);
 	if (n < 0)
