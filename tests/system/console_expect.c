@@ -739,12 +739,14 @@ int main(int argc, char **argv)
 			check_fail_patterns();
 			check_wait(s, PUMP_PROGRESS, timeout_s);
 			break;
-		case STEP_EXPECT: {
+		case STEP_EXPECT:
+		case STEP_EXPECT_TEXT: {
 			size_t from = match_pos, end;
 			for (;;) {
 				if (fail_hit)
 					check_wait(s, PUMP_PROGRESS, timeout_s);
-				if (log_find(s->text, s->len, &from, &end)) {
+				if (s->kind == STEP_EXPECT ? log_find(s->text, s->len, &from, &end)
+							   : text_find(s->text, s->len, match_pos, &end)) {
 					match_pos = end;
 					break;
 				}
@@ -779,22 +781,6 @@ int main(int argc, char **argv)
 				}
 			}
 			free(buf);
-			break;
-		}
-		case STEP_EXPECT_TEXT: {
-			size_t end;
-			while (!text_find(s->text, s->len, match_pos, &end)) {
-				if (fail_hit)
-					check_wait(s, PUMP_PROGRESS, timeout_s);
-				if (output_ended) {
-					wait_exit_briefly();
-					char how[128];
-					describe_exit(how, sizeof how);
-					fail(s, "the program's output ended (it %s) before the text appeared", how);
-				}
-				check_wait(s, pump(deadline, NULL, NULL), timeout_s);
-			}
-			match_pos = end;
 			break;
 		}
 		case STEP_TYPE: {
