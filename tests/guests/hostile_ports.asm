@@ -415,6 +415,7 @@ claimed_ports:
 	dd 0x1ce, 3			; Bochs display DISPI index, data (and the byte after)
 	dd 0x3b0, 0x30		; VGA (mono and colour CRTC, sequencer, GC, attribute, DAC)
 	dd 0x3f8, 8			; COM1
+	dd 0x402, 1			; debug console (SeaBIOS's log)
 	dd 0x4d0, 2			; ELCR
 	dd 0x600, 12			; ACPI PM1a event/control, PM timer
 	dd 0xcf8, 8			; PCI configuration mechanism #1

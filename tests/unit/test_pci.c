@@ -119,11 +119,14 @@ static void test_identification(void)
 	CHECK_EQ(cfg_read(0, 0x08, 0x3d, 1), 0x00);
 	CHECK_EQ(cfg_read(0, 0x08, 0x60, 4), 0x80808080);
 
-	/* No BARs, no ROM, no capabilities. */
+	/* No BARs, no ROM, no capabilities; the host bridge carries QEMU's
+	 * subsystem IDs, which SeaBIOS checks to know its platform. */
 	for (unsigned reg = 0x10; reg <= 0x34; reg += 4) {
-		CHECK_EQ(cfg_read(0, 0x00, reg, 4), 0);
+		CHECK_EQ(cfg_read(0, 0x00, reg, 4), reg == 0x2c ? 0x11001af4u : 0);
 		CHECK_EQ(cfg_read(0, 0x08, reg, 4), 0);
 	}
+	cfg_write(0, 0x00, 0x2c, 4, 0x12345678);
+	CHECK_EQ(cfg_read(0, 0x00, 0x2c, 4), 0x11001af4);
 	/* The same through the direct interface. */
 	CHECK_EQ(pci_host_config_read(&pci, 0, pci_host_devfn(1, 0), 0x00, 4), 0x70008086);
 	CHECK_EQ(pci_host_config_read(&pci, 0, pci_host_devfn(0, 0), 0xfe, 2), 0);
@@ -230,8 +233,14 @@ static void test_registers(void)
 	/* Other chipset registers read 0 and keep it. */
 	cfg_write(0, 0x08, 0x82, 1, 0x02);
 	CHECK_EQ(cfg_read(0, 0x08, 0x82, 1), 0);
+	/* The host bridge's PAM registers (0x59-0x5f) store what the
+	 * firmware writes (two 2-bit fields a byte); 0x58 and 0x60 do not. */
 	cfg_write(0, 0x00, 0x59, 1, 0x30);
-	CHECK_EQ(cfg_read(0, 0x00, 0x59, 1), 0);
+	CHECK_EQ(cfg_read(0, 0x00, 0x59, 1), 0x30);
+	cfg_write(0, 0x00, 0x5c, 4, 0xffffffff);
+	CHECK_EQ(cfg_read(0, 0x00, 0x5c, 4), 0x33333333);
+	cfg_write(0, 0x00, 0x58, 1, 0xff);
+	CHECK_EQ(cfg_read(0, 0x00, 0x58, 1), 0);
 	/* The host bridge has no PIRQ registers. */
 	cfg_write(0, 0x00, 0x60, 1, 0x05);
 	CHECK_EQ(cfg_read(0, 0x00, 0x60, 1), 0);
