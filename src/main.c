@@ -570,6 +570,9 @@ static int take_snapshot_config(struct board_config *cfg, const struct run_given
 	cfg->ndisks = s->ndisks;
 	for (unsigned i = 0; i < s->ndisks; i++)
 		cfg->disks[i] = s->disks[i];
+	for (unsigned slot = 0; slot < BOARD_IDE_SLOTS; slot++)
+		cfg->ide[slot] = s->ide[slot];
+	cfg->kernel_disk = s->kernel_disk;
 	cfg->snapshot = s->snapshot;
 	if (!given->net)
 		cfg->net = s->net;
@@ -684,7 +687,7 @@ static int cmd_run(int argc, char **argv)
 	/* A disk's kernel: found again on restore, for a reboot (the one
 	 * running is in the saved RAM). */
 	if (cfg.restore_path && cfg.kernel_from_disk) {
-		if (disk_boot_find(cfg.disks[0].path, &db, err, sizeof(err))) {
+		if (disk_boot_find(cfg.kernel_disk, &db, err, sizeof(err))) {
 			fprintf(stderr, "btvm: %s\n", err);
 			migration_incoming_free(incoming);
 			free(sc);
@@ -700,7 +703,8 @@ static int cmd_run(int argc, char **argv)
 	/* No kernel given: boot the first disk as a PC would. */
 	if (!cfg.kernel_path) {
 		cfg.kernel_from_disk = true;
-		if (disk_boot_find(cfg.disks[0].path, &db, err, sizeof(err))) {
+		cfg.kernel_disk = cfg.disks[0].path;
+		if (disk_boot_find(cfg.kernel_disk, &db, err, sizeof(err))) {
 			fprintf(stderr, "btvm: %s\n", err);
 			return EXIT_FAILURE;
 		}

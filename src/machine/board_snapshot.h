@@ -15,6 +15,7 @@ struct board_snapshot_config {
 	struct board_config cfg;  /* machine fields only; the rest zero */
 	char kernel[4096], initrd[4096], cmdline[4096];
 	char disks[BOARD_MAX_DISKS][4096];
+	char ide[BOARD_IDE_SLOTS][4096], kernel_disk[4096];
 	bool has_initrd, has_cmdline;
 };
 
