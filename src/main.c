@@ -41,14 +41,25 @@ static void print_usage(FILE *out)
 	      "Options of 'run':\n"
 	      "  --kernel FILE         guest kernel: a Linux bzImage or a Multiboot v1 ELF\n"
 	      "                        image, told apart by its header (required)\n"
-	      "  --disk FILE[,readonly] a raw disk image as a virtio-blk disk (repeatable,\n"
-	      "                        up to 4; the first is /dev/vda). Without --kernel\n"
-	      "                        the first disk is booted as a PC would: its ext2/3/4\n"
+	      "  --disk FILE[,readonly][,if=virtio|ide]\n"
+	      "                        a raw disk image (repeatable): if=virtio (the\n"
+	      "                        default) a virtio-blk disk, up to 4, the first\n"
+	      "                        /dev/vda; if=ide a disk on the PIIX3 IDE\n"
+	      "                        controller (00:01.1), taking the IDE slots in\n"
+	      "                        order: primary master, primary slave, secondary\n"
+	      "                        master, secondary slave. Without --kernel the\n"
+	      "                        first --disk is booted as a PC would: its ext2/3/4\n"
 	      "                        filesystem (whole disk, or the first Linux MBR/GPT\n"
 	      "                        partition) gives /vmlinuz and /initrd.img (else\n"
 	      "                        the newest /boot/vmlinuz-*), with the command line\n"
 	      "                        'console=ttyS0 root=... ro' and --append after it.\n"
 	      "                        An image is locked while in use\n"
+	      "  --cdrom FILE          an ISO 9660 image in an IDE CD/DVD-ROM drive, read-\n"
+	      "                        only: the secondary master (as QEMU's -cdrom), or\n"
+	      "                        the first free IDE slot when if=ide disks took it.\n"
+	      "                        At most 4 IDE drives, the CD-ROM counted. The\n"
+	      "                        monitor's 'change cdrom FILE' and 'eject cdrom'\n"
+	      "                        swap the disc\n"
 	      "  --snapshot            disk writes go to a temporary overlay, dropped at\n"
 	      "                        exit: the images stay as they were\n"
 	      "  --net user[,hostfwd=tcp|udp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...\n"
@@ -255,6 +266,7 @@ enum {
 	OPT_SCREENSHOT,
 	OPT_VGA,
 	OPT_DISK,
+	OPT_CDROM,
 	OPT_SNAPSHOT,
 	OPT_NET,
 	OPT_MONITOR,
@@ -278,6 +290,12 @@ enum {
 struct run_given {
 	bool kernel, initrd, append, memory, vga, disk, snapshot, net;
 	const char *incoming;   /* --incoming tcp:[ADDR]:PORT */
+	const char *first_disk; /* the first --disk, either interface: a kernel may be on it */
+	/* --disk FILE,if=ide in the order given, and --cdrom: their IDE
+	 * slots are chosen once all are known (assign_ide_slots). */
+	struct board_ide_drive ide_disks[BOARD_IDE_SLOTS];
+	unsigned nide_disks;
+	const char *cdrom;
 };
 
 static const struct option run_options[] = {
@@ -299,6 +317,7 @@ static const struct option run_options[] = {
 	{ "screenshot", required_argument, NULL, OPT_SCREENSHOT },
 	{ "vga", required_argument, NULL, OPT_VGA },
 	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "cdrom", required_argument, NULL, OPT_CDROM },
 	{ "snapshot", no_argument, NULL, OPT_SNAPSHOT },
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "monitor", required_argument, NULL, OPT_MONITOR },
@@ -317,6 +336,67 @@ static const struct option run_options[] = {
 	{ "clone-check", no_argument, NULL, OPT_CLONE_CHECK },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* --disk FILE[,readonly][,if=virtio|ide]: the options are taken off the
+ * end, in any order, as long as the last comma starts one; anything else
+ * is part of the file name (a name may hold commas). */
+static int parse_disk(struct board_config *cfg, struct run_given *given, char *arg)
+{
+	bool readonly = false, ide = false;
+	char *comma;
+	while ((comma = strrchr(arg, ','))) {
+		const char *o = comma + 1;
+		if (!strcmp(o, "readonly") || !strcmp(o, "ro"))
+			readonly = true;
+		else if (!strcmp(o, "if=ide"))
+			ide = true;
+		else if (!strcmp(o, "if=virtio"))
+			ide = false;
+		else if (!strncmp(o, "if=", 3))
+			return usage_error("--disk: unknown interface '%s' (expected if=virtio or "
+					   "if=ide)", o + 3);
+		else
+			break;
+		*comma = '\0';
+	}
+	if (!*arg)
+		return usage_error("--disk needs a file name");
+	if (ide) {
+		if (given->nide_disks + (given->cdrom != NULL) == BOARD_IDE_SLOTS)
+			return usage_error("at most %u IDE drives (--disk FILE,if=ide and --cdrom "
+					   "together)", BOARD_IDE_SLOTS);
+		given->ide_disks[given->nide_disks++] =
+			(struct board_ide_drive){ .kind = BOARD_IDE_DISK, .path = arg, .readonly = readonly };
+	} else {
+		if (cfg->ndisks == BOARD_MAX_DISKS)
+			return usage_error("at most %u --disk images with if=virtio", BOARD_MAX_DISKS);
+		cfg->disks[cfg->ndisks].path = arg;
+		cfg->disks[cfg->ndisks].readonly = readonly;
+		cfg->ndisks++;
+	}
+	if (!given->first_disk)
+		given->first_disk = arg;
+	given->disk = true;
+	return -1;
+}
+
+/* The IDE disks take the slots in the order given, as QEMU's if=ide
+ * drives without an index do; the CD-ROM then takes the secondary master
+ * (slot 2), QEMU's -cdrom, unless a disk has it, else the first free
+ * slot. */
+static void assign_ide_slots(struct board_config *cfg, const struct run_given *given)
+{
+	for (unsigned i = 0; i < given->nide_disks; i++)
+		cfg->ide[i] = given->ide_disks[i];
+	if (!given->cdrom)
+		return;
+	unsigned slot = 2;
+	while (cfg->ide[slot].kind != BOARD_IDE_NONE)
+		slot = (slot + 1) % BOARD_IDE_SLOTS;   /* parse_disk left one free */
+	cfg->ide[slot] = (struct board_ide_drive){
+		.kind = BOARD_IDE_CDROM, .path = given->cdrom, .readonly = true
+	};
+}
 
 /* Returns -1 when parsing succeeded, else the exit status to leave with. */
 static int parse_run_options(int argc, char **argv, struct board_config *cfg,
@@ -453,22 +533,22 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 			cfg->screenshot_paths[cfg->screenshot_count++] = optarg;
 			break;
 		case OPT_DISK: {
-			given->disk = true;
-			if (cfg->ndisks == BOARD_MAX_DISKS)
-				return usage_error("at most %u --disk images", BOARD_MAX_DISKS);
-			char *comma = strrchr(optarg, ',');
-			bool readonly = false;
-			if (comma && (!strcmp(comma, ",readonly") || !strcmp(comma, ",ro"))) {
-				*comma = '\0';
-				readonly = true;
-			}
-			if (!*optarg)
-				return usage_error("--disk needs a file name");
-			cfg->disks[cfg->ndisks].path = optarg;
-			cfg->disks[cfg->ndisks].readonly = readonly;
-			cfg->ndisks++;
+			int ret = parse_disk(cfg, given, optarg);
+			if (ret >= 0)
+				return ret;
 			break;
 		}
+		case OPT_CDROM:
+			if (!*optarg)
+				return usage_error("--cdrom needs a file name");
+			if (given->cdrom)
+				return usage_error("one --cdrom only (the monitor's 'change cdrom FILE' "
+						   "swaps the disc)");
+			if (given->nide_disks == BOARD_IDE_SLOTS)
+				return usage_error("at most %u IDE drives (--disk FILE,if=ide and --cdrom "
+						   "together)", BOARD_IDE_SLOTS);
+			given->cdrom = optarg;
+			break;
 		case OPT_SNAPSHOT:
 			given->snapshot = true;
 			cfg->snapshot = true;
@@ -529,8 +609,9 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 		return usage_error("unexpected argument '%s'", argv[optind]);
 	if (given->incoming && cfg->restore_path)
 		return usage_error("--incoming and --restore both give the machine: one of them");
-	if (!cfg->kernel_path && !cfg->ndisks && !cfg->restore_path && !given->incoming)
+	if (!cfg->kernel_path && !given->first_disk && !cfg->restore_path && !given->incoming)
 		return usage_error("run: no guest given (--kernel FILE or --disk FILE is required)");
+	assign_ide_slots(cfg, given);
 	if (cfg->stats_interval_ms && !cfg->stats_json_path)
 		return usage_error("--stats-interval needs --stats-json FILE (the samples go there)");
 	return -1;
@@ -546,8 +627,8 @@ static int take_snapshot_config(struct board_config *cfg, const struct run_given
 	if (given->kernel || given->initrd || given->append)
 		return usage_error("--restore: the kernel, initrd and command line are the snapshot's "
 				   "(no --kernel, --initrd or --append)");
-	if (given->disk)
-		return usage_error("--restore: the snapshot names its disks (no --disk)");
+	if (given->disk || given->cdrom)
+		return usage_error("--restore: the snapshot names its disks (no --disk or --cdrom)");
 	if (given->memory && cfg->ram_mib != s->ram_mib)
 		return usage_error("--restore: -m %llu conflicts with the snapshot's %llu MiB",
 				   (unsigned long long)cfg->ram_mib, (unsigned long long)s->ram_mib);
@@ -700,10 +781,12 @@ static int cmd_run(int argc, char **argv)
 			cfg.initrd_size = db.initrd_size;
 		}
 	}
-	/* No kernel given: boot the first disk as a PC would. */
+	/* No kernel given: boot the first disk as a PC would, whichever
+	 * controller it is on (root= names the filesystem's UUID, which the
+	 * guest's initramfs finds on either). */
 	if (!cfg.kernel_path) {
 		cfg.kernel_from_disk = true;
-		cfg.kernel_disk = cfg.disks[0].path;
+		cfg.kernel_disk = given.first_disk;
 		if (disk_boot_find(cfg.kernel_disk, &db, err, sizeof(err))) {
 			fprintf(stderr, "btvm: %s\n", err);
 			return EXIT_FAILURE;
