@@ -22,7 +22,7 @@ monitor socket beside it:
     drive, its tray still locked); the image is unchanged afterwards;
     --restore with --cdrom is a usage error.
  3. The 8259 (noapic): two disks on the primary channel and the CD-ROM:
-    /dev/sda, /dev/sdb (the slave, its bytes checked) and /dev/sr0, IRQ
+    two sd disks (the slave's bytes checked) and /dev/sr0, IRQ
     14 and 15 counted on the XT-PIC.
  4. Without ACPI (the MP table's I/O APIC entries): only the CD-ROM, the
     primary channel empty: no /dev/sda, the disc read, IRQ 15 counted;
@@ -30,6 +30,9 @@ monitor socket beside it:
  5. The monitor without Linux (tests/guests/counter.elf): three if=ide
     disks push the CD-ROM to the secondary slave; a machine without a
     CD-ROM drive refuses change and eject.
+ 6. No --kernel: an IDE disk with /vmlinuz and /initrd.img boots, root=
+    naming its filesystem, which the guest finds on /dev/sda; saved and
+    restored, the guest reboots and the kernel comes from the disk again.
 
 Usage: run_ide.py BTVM COUNTER_ELF
 Exit status: 0 passed, 1 failed, 77 the guest could not be downloaded.
@@ -311,11 +314,13 @@ def part3(btvm, kernel, initrd, work, log, vms):
                                      "--cdrom", iso], os.path.join(work, "m4.sock"), log,
               append=APPEND + " noapic")
     vms.append(vm)
-    sdb = vm.run("readlink -f /sys/block/sdb/device")
-    check("/ata1/" in sdb and sdb.strip().endswith("/0:0:1:0"),
-          "/dev/sdb is the primary slave (%s)" % sdb.strip())
-    check(guest_sum(vm, "/dev/sdb") == hashlib.sha256(slave).hexdigest(),
-          "the guest reads the slave's bytes")
+    # The primary slave is SCSI 0:0:1:0 (ata1, target 1); which sdX it
+    # became depends on the order sd's asynchronous probes ran in.
+    out = vm.run("ls /sys/bus/scsi/devices/0:0:1:0/block")
+    names = [w for w in out.split() if w.startswith("sd")]
+    check(len(names) == 1, "the primary slave is a disk (%s)" % names)
+    check(guest_sum(vm, "/dev/" + names[0]) == hashlib.sha256(slave).hexdigest(),
+          "the guest reads the slave's bytes from /dev/%s" % names[0])
     vm.run("mkdir -p /cd; mount -t iso9660 /dev/sr0 /cd")
     check(guest_sum(vm, "/cd/cd.bin") == hashlib.sha256(cd).hexdigest(), "and the disc")
     for irq in (14, 15):
@@ -400,6 +405,49 @@ def part5(btvm, counter, work):
                 p.wait()
 
 
+def part6(btvm, kernel, initrd, work, log, vms):
+    tree = os.path.join(work, "boot.d")
+    os.makedirs(os.path.join(tree, "boot"))
+    shutil.copy(kernel, os.path.join(tree, "boot", "vmlinuz-6.1-test"))
+    shutil.copy(initrd, os.path.join(tree, "boot", "initrd.img-6.1-test"))
+    os.symlink("boot/vmlinuz-6.1-test", os.path.join(tree, "vmlinuz"))
+    os.symlink("boot/initrd.img-6.1-test", os.path.join(tree, "initrd.img"))
+    img = os.path.join(work, "boot.img")
+    subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-d", tree, img, "64M"], check=True,
+                   capture_output=True)
+    uuid = subprocess.run(["blkid", "-o", "value", "-s", "UUID", img], check=True,
+                          capture_output=True, text=True).stdout.strip()
+    snap = os.path.join(work, "boot.snap")
+    vm = Vm([btvm, "run", "--disk", img + ",if=ide", "--append", "btvm.ide", "-m", "256",
+             "--snapshot"], os.path.join(work, "m7.sock"), log)
+    vms.append(vm)
+    vm.expect(r"guest:~ #")
+    check("root=UUID=%s" % uuid in vm.run("cat /proc/cmdline"),
+          "no --kernel: the kernel came from the IDE disk, root= names its filesystem")
+    # The superblock's UUID (bytes 1128-1143 of the filesystem).
+    out = vm.run("dd if=/dev/sda bs=8 skip=141 count=2 2>/dev/null | od -An -tx1")
+    check(uuid.replace("-", "") in "".join(out.split()),
+          "and the guest finds that filesystem on /dev/sda")
+    r = vm.cmd("savevm", file=snap)
+    check(r == {"return": {}}, "savevm of a machine booted from an IDE disk")
+    vm.kill()
+    vms.remove(vm)
+    # Restored without --no-reboot: the reboot loads the kernel again
+    # from the IDE disk the snapshot names.
+    vm = Vm([btvm, "run", "--restore", snap], os.path.join(work, "m8.sock"), log)
+    vms.append(vm)
+    vm.connect()
+    check("RESTORED-77" in vm.run("echo RESTORED-$((7*11))"), "the restored guest runs")
+    vm.send("reboot -f")
+    vm.expect(r"=== btvm test guest: Linux")
+    vm.expect(r"guest:~ #")
+    check("root=UUID=%s" % uuid in vm.run("cat /proc/cmdline"),
+          "after the restored guest's reboot, the kernel came from the IDE disk again")
+    vm.send("poweroff -f")
+    check(vm.wait() == 0, "powered off")
+    vms.remove(vm)
+
+
 def main():
     btvm = os.path.abspath(sys.argv[1])
     counter = os.path.abspath(sys.argv[2])
@@ -416,6 +464,7 @@ def main():
         part2(btvm, kernel, initrd, work, log, vms)
         part3(btvm, kernel, initrd, work, log, vms)
         part4(btvm, kernel, initrd, work, log, vms)
+        part6(btvm, kernel, initrd, work, log, vms)
     except (Fail, subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
         print("run_ide: FAIL:", e)
         print("run_ide: console log in", os.path.join(work, "console.log"))
