@@ -32,7 +32,8 @@ monitor socket beside it:
     CD-ROM drive refuses change and eject.
  6. No --kernel: an IDE disk with /vmlinuz and /initrd.img boots, root=
     naming its filesystem, which the guest finds on /dev/sda; saved and
-    restored, the guest reboots and the kernel comes from the disk again.
+    restored, the guest reboots and the kernel comes from the disk again,
+    and the controller, reset and set up by the firmware again, has it.
 
 Usage: run_ide.py BTVM COUNTER_ELF
 Exit status: 0 passed, 1 failed, 77 the guest could not be downloaded.
@@ -443,6 +444,10 @@ def part6(btvm, kernel, initrd, work, log, vms):
     vm.expect(r"guest:~ #")
     check("root=UUID=%s" % uuid in vm.run("cat /proc/cmdline"),
           "after the restored guest's reboot, the kernel came from the IDE disk again")
+    # The reset took the controller back to power-on, and the firmware
+    # set its decode bits again: ata_piix finds the disk.
+    out = vm.run("dd if=/dev/sda bs=8 skip=141 count=2 2>/dev/null | od -An -tx1")
+    check(uuid.replace("-", "") in "".join(out.split()), "after the reset /dev/sda is there again")
     vm.send("poweroff -f")
     check(vm.wait() == 0, "powered off")
     vms.remove(vm)
