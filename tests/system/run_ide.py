@@ -28,8 +28,10 @@ monitor socket beside it:
     primary channel empty: no /dev/sda, the disc read, IRQ 15 counted;
     a reboot ends the run (--no-reboot), as nothing powers off.
  5. The monitor without Linux (tests/guests/counter.elf): three if=ide
-    disks push the CD-ROM to the secondary slave; a machine without a
-    CD-ROM drive refuses change and eject.
+    disks push the CD-ROM to the secondary slave; meanwhile a second btvm
+    is refused the IDE disk (read-write, read-only, as a CD) and shares
+    the CD image (hello.elf); a machine without a CD-ROM drive refuses
+    change and eject.
  6. No --kernel: an IDE disk with /vmlinuz and /initrd.img boots, root=
     naming its filesystem, which the guest finds on /dev/sda; saved and
     restored, the guest reboots and the kernel comes from the disk again,
@@ -356,6 +358,26 @@ def part4(btvm, kernel, initrd, work, log, vms):
     vms.remove(vm)
 
 
+def locks(btvm, counter, work, iso):
+    """While a btvm holds small0.img as an IDE disk and iso as its CD: a
+    second one is refused the disk, as a disk and as a CD (one line,
+    status 1), and shares the read-only CD image."""
+    hello = os.path.join(os.path.dirname(counter), "hello.elf")
+    disk = os.path.join(work, "small0.img")
+    for args in (["--disk", disk + ",if=ide"], ["--disk", disk + ",if=ide,readonly"],
+                 ["--cdrom", disk]):
+        p = subprocess.run([btvm, "run", "--kernel", hello, "--display", "none", "--serial", "none"]
+                           + args, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           timeout=300)
+        lines = p.stderr.splitlines()
+        check(p.returncode == 1 and len(lines) == 1 and "in use" in lines[0],
+              "a second btvm is refused the IDE disk in use (%s: %s)" % (args[0], p.stderr.strip()))
+    p = subprocess.run([btvm, "run", "--kernel", hello, "--display", "none", "--serial", "none",
+                        "--cdrom", iso], stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
+    check(p.returncode == 33, "a second btvm shares the CD image (hello.elf's status %d)"
+          % p.returncode)
+
+
 def part5(btvm, counter, work):
     imgs = []
     for i in range(3):
@@ -365,6 +387,7 @@ def part5(btvm, counter, work):
     iso = make_iso(work, "slot", {"x.bin": b"x"})
     for args, cd_slot in ((imgs + ["--cdrom", iso], 3), (["--cdrom", iso] + imgs, 3),
                           ([], None)):
+        first = args[:1] == ["--disk"]   # the locks are looked at once
         sock = os.path.join(work, "m6.sock")
         p = subprocess.Popen([btvm, "run", "--kernel", counter, "--display", "none", "--serial",
                               "none", "--monitor", "unix:" + sock] + args,
@@ -398,6 +421,8 @@ def part5(btvm, counter, work):
                 check(slots == {"ide0-hd0": 0, "ide0-hd1": 1, "ide1-hd0": 2, "ide1-cd1": 3},
                       "three if=ide disks take slots 0-2, the CD-ROM the secondary slave "
                       "whatever the order of the options (%s)" % slots)
+                if first:
+                    locks(btvm, counter, work, iso)
             mon.send(json.dumps({"execute": "quit"}))
             check(p.wait(timeout=300) == 0, "quit ends btvm with status 0")
         finally:
