@@ -1,6 +1,7 @@
 /* The btvm command line: parses options in the manner of qemu and kvmtool,
  * builds the board, runs it, and maps every outcome to an exit status
  * (guest's own via isa-debug-exit, 1 for a host error, 2 for bad usage). */
+#include <assert.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -391,8 +392,10 @@ static void assign_ide_slots(struct board_config *cfg, const struct run_given *g
 	if (!given->cdrom)
 		return;
 	unsigned slot = 2;
-	while (cfg->ide[slot].kind != BOARD_IDE_NONE)
-		slot = (slot + 1) % BOARD_IDE_SLOTS;   /* parse_disk left one free */
+	for (unsigned tries = 0; cfg->ide[slot].kind != BOARD_IDE_NONE; tries++) {
+		assert(tries < BOARD_IDE_SLOTS);   /* parsing left a slot free for it */
+		slot = (slot + 1) % BOARD_IDE_SLOTS;
+	}
 	cfg->ide[slot] = (struct board_ide_drive){
 		.kind = BOARD_IDE_CDROM, .path = given->cdrom, .readonly = true
 	};
