@@ -6,7 +6,9 @@
 # configuration, lists and dpkg architectures are not touched). It extracts
 # the kernel to <cache>/vmlinuz and builds <cache>/initramfs-N.cpio.gz: the
 # static busybox, the few kernel modules a desktop VM needs that Debian
-# builds as modules (the PS/2 mouse, the ACPI power button), and an /init
+# builds as modules (the PS/2 mouse, the ACPI power button, virtio disks
+# and network, ext4; with btvm.ide on the kernel command line IDE disks
+# and CD-ROMs with ISO 9660 too), and an /init
 # that mounts proc, sys and devtmpfs, loads those modules, and starts an
 # interactive shell on the console (prompt "guest:~ # ") and, when the
 # kernel has a VGA console, another on tty1 (the window's screen).
@@ -28,7 +30,7 @@ set -euo pipefail
 
 # Bump when the initramfs's layout changes in a way the /init text below
 # does not show (the /init text is hashed into the stamp by itself).
-RECIPE_VERSION=5
+RECIPE_VERSION=6
 
 # Modules from the kernel's package put into the initramfs (paths under
 # lib/modules/RELEASE/kernel/), loaded by /init in this order.
@@ -38,6 +40,17 @@ drivers/virtio/virtio_pci_modern_dev.ko drivers/virtio/virtio_pci_legacy_dev.ko
 drivers/virtio/virtio_pci.ko drivers/block/virtio_blk.ko
 net/core/failover.ko drivers/net/net_failover.ko drivers/net/virtio_net.ko
 lib/crc16.ko crypto/crc32c_generic.ko fs/mbcache.ko fs/jbd2/jbd2.ko fs/ext4/ext4.ko"
+# IDE and what it needs, in load order, under lib/modules/ide/: the PIIX's
+# libata driver, SCSI disks and CD-ROMs (sd_mod's T10 protection
+# information wants the CRCs, whose crypto drivers come first so that
+# crc-t10dif and crc64-rocksoft find them without a modprobe), ISO 9660.
+# Loaded only with btvm.ide on the kernel command line, so that the
+# other tests' boots stay as they were (the controller is always there;
+# without the driver Linux leaves it alone).
+GUEST_IDE_MODULES="drivers/scsi/scsi_common.ko drivers/scsi/scsi_mod.ko drivers/ata/libata.ko
+drivers/ata/ata_piix.ko lib/crc64.ko crypto/crc64_rocksoft_generic.ko lib/crc64-rocksoft.ko
+crypto/crct10dif_common.ko crypto/crct10dif_generic.ko lib/crc-t10dif.ko block/t10-pi.ko
+drivers/scsi/sd_mod.ko drivers/cdrom/cdrom.ko drivers/scsi/sr_mod.ko fs/isofs/isofs.ko"
 # The bochs DRM driver and what it needs, in load order, under
 # lib/modules/drm/: loaded only with btvm.drm on the kernel command line,
 # since it moves the console from the VGA's text mode to a framebuffer.
@@ -106,6 +119,12 @@ if grep -qw btvm.drm /proc/cmdline; then
 		insmod "$m"
 	done
 fi
+# btvm.ide: IDE disks (/dev/sdX) and CD-ROMs (/dev/srN) on the PIIX.
+if grep -qw btvm.ide /proc/cmdline; then
+	for m in /lib/modules/ide/*.ko; do
+		insmod "$m"
+	done
+fi
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 chmod 1777 /tmp
@@ -138,7 +157,7 @@ sync
 poweroff -f
 EOF
 
-recipe_id="recipe-$RECIPE_VERSION-$(printf '%s\n' "$init_script" "$GUEST_MODULES" "$GUEST_DRM_MODULES" | sha256sum | cut -c1-16)"
+recipe_id="recipe-$RECIPE_VERSION-$(printf '%s\n' "$init_script" "$GUEST_MODULES" "$GUEST_DRM_MODULES" "$GUEST_IDE_MODULES" | sha256sum | cut -c1-16)"
 
 mkdir -p "$cache"
 exec 9>"$cache/.lock"
@@ -299,7 +318,7 @@ if [ ! -s "$initrd_out" ] || [ "$(cat "$initrd_stamp" 2>/dev/null)" != "$stamp" 
 	cp "$tmp/busybox/bin/busybox" "$root/bin/busybox"
 	# The modules, numbered so that /init loads them in the list's order.
 	dpkg-deb -x "$kdeb" "$tmp/modules"
-	mkdir -p "$root/lib/modules/drm"
+	mkdir -p "$root/lib/modules/drm" "$root/lib/modules/ide"
 	copy_modules() { # copy_modules DIR MODULE...: numbered, in order
 		local dir=$1 m f n=10
 		shift
@@ -314,6 +333,8 @@ if [ ! -s "$initrd_out" ] || [ "$(cat "$initrd_stamp" 2>/dev/null)" != "$stamp" 
 	copy_modules "$root/lib/modules" $GUEST_MODULES
 	# shellcheck disable=SC2086
 	copy_modules "$root/lib/modules/drm" $GUEST_DRM_MODULES
+	# shellcheck disable=SC2086
+	copy_modules "$root/lib/modules/ide" $GUEST_IDE_MODULES
 	printf '%s\n' "$init_script" >"$root/init"
 	chmod 755 "$root/init" "$root/bin/busybox"
 	chmod 1777 "$root/tmp"

@@ -16,6 +16,7 @@ packages=(build-essential cmake pkg-config nasm gcc-multilib
 	libzstd-dev # snapshots: guest RAM compressed with zstd
 	libsodium-dev # live migration: the stream sealed with XChaCha20-Poly1305
 	libext2fs-dev e2fsprogs fdisk # --disk: the kernel from an ext4 image; tests build images (mke2fs, sfdisk)
+	xorriso # tests/system/run_ide.py: the ISO 9660 images for --cdrom
 	libpng-dev libx11-dev xvfb xauth xdotool netpbm # screenshots; the window's test (tests/system/run_window.sh)
 	python3 procps openssh-client # the end-to-end tests' HTTP/UDP peers, pgrep, ssh into the guest
 	iproute2 util-linux # run_net_dns.sh: a network namespace's loopback (ip), unshare and mount

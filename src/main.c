@@ -1,6 +1,7 @@
 /* The btvm command line: parses options in the manner of qemu and kvmtool,
  * builds the board, runs it, and maps every outcome to an exit status
  * (guest's own via isa-debug-exit, 1 for a host error, 2 for bad usage). */
+#include <assert.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -42,14 +43,25 @@ static void print_usage(FILE *out)
 	      "Options of 'run':\n"
 	      "  --kernel FILE         guest kernel: a Linux bzImage or a Multiboot v1 ELF\n"
 	      "                        image, told apart by its header (required)\n"
-	      "  --disk FILE[,readonly] a raw disk image as a virtio-blk disk (repeatable,\n"
-	      "                        up to 4; the first is /dev/vda). Without --kernel\n"
-	      "                        the first disk is booted as a PC would: its ext2/3/4\n"
+	      "  --disk FILE[,readonly][,if=virtio|ide]\n"
+	      "                        a raw disk image (repeatable): if=virtio (the\n"
+	      "                        default) a virtio-blk disk, up to 4, the first\n"
+	      "                        /dev/vda; if=ide a disk on the PIIX3 IDE\n"
+	      "                        controller (00:01.1), taking the IDE slots in\n"
+	      "                        order: primary master, primary slave, secondary\n"
+	      "                        master, secondary slave. Without --kernel the\n"
+	      "                        first --disk is booted as a PC would: its ext2/3/4\n"
 	      "                        filesystem (whole disk, or the first Linux MBR/GPT\n"
 	      "                        partition) gives /vmlinuz and /initrd.img (else\n"
 	      "                        the newest /boot/vmlinuz-*), with the command line\n"
 	      "                        'console=ttyS0 root=... ro' and --append after it.\n"
 	      "                        An image is locked while in use\n"
+	      "  --cdrom FILE          an ISO 9660 image in an IDE CD/DVD-ROM drive, read-\n"
+	      "                        only: the secondary master (as QEMU's -cdrom), or\n"
+	      "                        the first free IDE slot when if=ide disks took it.\n"
+	      "                        At most 4 IDE drives, the CD-ROM counted. The\n"
+	      "                        monitor's 'change cdrom FILE' and 'eject cdrom'\n"
+	      "                        swap the disc\n"
 	      "  --firmware bios|direct bios: boot through SeaBIOS from the reset vector,\n"
 	      "                        as a PC does (its boot loader, from the disks);\n"
 	      "                        direct (the default): load --kernel, or the first\n"
@@ -269,6 +281,7 @@ enum {
 	OPT_SCREENSHOT,
 	OPT_VGA,
 	OPT_DISK,
+	OPT_CDROM,
 	OPT_SNAPSHOT,
 	OPT_NET,
 	OPT_MONITOR,
@@ -296,6 +309,12 @@ enum {
 struct run_given {
 	bool kernel, initrd, append, memory, vga, disk, snapshot, net;
 	const char *incoming;   /* --incoming tcp:[ADDR]:PORT */
+	const char *first_disk; /* the first --disk, either interface: a kernel may be on it */
+	/* --disk FILE,if=ide in the order given, and --cdrom: their IDE
+	 * slots are chosen once all are known (assign_ide_slots). */
+	struct board_ide_drive ide_disks[BOARD_IDE_SLOTS];
+	unsigned nide_disks;
+	const char *cdrom;
 };
 
 static const struct option run_options[] = {
@@ -317,6 +336,7 @@ static const struct option run_options[] = {
 	{ "screenshot", required_argument, NULL, OPT_SCREENSHOT },
 	{ "vga", required_argument, NULL, OPT_VGA },
 	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "cdrom", required_argument, NULL, OPT_CDROM },
 	{ "snapshot", no_argument, NULL, OPT_SNAPSHOT },
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "monitor", required_argument, NULL, OPT_MONITOR },
@@ -362,6 +382,69 @@ static int parse_boot(const char *arg, struct board_config *cfg)
 			return usage_error("--boot: unknown '%s' (menu=on|off, splash-time=MS)", item);
 	}
 	return -1;
+}
+
+/* --disk FILE[,readonly][,if=virtio|ide]: the options are taken off the
+ * end, in any order, as long as the last comma starts one; anything else
+ * is part of the file name (a name may hold commas). */
+static int parse_disk(struct board_config *cfg, struct run_given *given, char *arg)
+{
+	bool readonly = false, ide = false;
+	char *comma;
+	while ((comma = strrchr(arg, ','))) {
+		const char *o = comma + 1;
+		if (!strcmp(o, "readonly") || !strcmp(o, "ro"))
+			readonly = true;
+		else if (!strcmp(o, "if=ide"))
+			ide = true;
+		else if (!strcmp(o, "if=virtio"))
+			ide = false;
+		else if (!strncmp(o, "if=", 3))
+			return usage_error("--disk: unknown interface '%s' (expected if=virtio or "
+					   "if=ide)", o + 3);
+		else
+			break;
+		*comma = '\0';
+	}
+	if (!*arg)
+		return usage_error("--disk needs a file name");
+	if (ide) {
+		if (given->nide_disks + (given->cdrom != NULL) == BOARD_IDE_SLOTS)
+			return usage_error("at most %u IDE drives (--disk FILE,if=ide and --cdrom "
+					   "together)", BOARD_IDE_SLOTS);
+		given->ide_disks[given->nide_disks++] =
+			(struct board_ide_drive){ .kind = BOARD_IDE_DISK, .path = arg, .readonly = readonly };
+	} else {
+		if (cfg->ndisks == BOARD_MAX_DISKS)
+			return usage_error("at most %u --disk images with if=virtio", BOARD_MAX_DISKS);
+		cfg->disks[cfg->ndisks].path = arg;
+		cfg->disks[cfg->ndisks].readonly = readonly;
+		cfg->ndisks++;
+	}
+	if (!given->first_disk)
+		given->first_disk = arg;
+	given->disk = true;
+	return -1;
+}
+
+/* The IDE disks take the slots in the order given, as QEMU's if=ide
+ * drives without an index do; the CD-ROM then takes the secondary master
+ * (slot 2), QEMU's -cdrom, unless a disk has it, else the first free
+ * slot. */
+static void assign_ide_slots(struct board_config *cfg, const struct run_given *given)
+{
+	for (unsigned i = 0; i < given->nide_disks; i++)
+		cfg->ide[i] = given->ide_disks[i];
+	if (!given->cdrom)
+		return;
+	unsigned slot = 2;
+	for (unsigned tries = 0; cfg->ide[slot].kind != BOARD_IDE_NONE; tries++) {
+		assert(tries < BOARD_IDE_SLOTS);   /* parsing left a slot free for it */
+		slot = (slot + 1) % BOARD_IDE_SLOTS;
+	}
+	cfg->ide[slot] = (struct board_ide_drive){
+		.kind = BOARD_IDE_CDROM, .path = given->cdrom, .readonly = true
+	};
 }
 
 /* Returns -1 when parsing succeeded, else the exit status to leave with. */
@@ -520,22 +603,22 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 			cfg->screenshot_paths[cfg->screenshot_count++] = optarg;
 			break;
 		case OPT_DISK: {
-			given->disk = true;
-			if (cfg->ndisks == BOARD_MAX_DISKS)
-				return usage_error("at most %u --disk images", BOARD_MAX_DISKS);
-			char *comma = strrchr(optarg, ',');
-			bool readonly = false;
-			if (comma && (!strcmp(comma, ",readonly") || !strcmp(comma, ",ro"))) {
-				*comma = '\0';
-				readonly = true;
-			}
-			if (!*optarg)
-				return usage_error("--disk needs a file name");
-			cfg->disks[cfg->ndisks].path = optarg;
-			cfg->disks[cfg->ndisks].readonly = readonly;
-			cfg->ndisks++;
+			int ret = parse_disk(cfg, given, optarg);
+			if (ret >= 0)
+				return ret;
 			break;
 		}
+		case OPT_CDROM:
+			if (!*optarg)
+				return usage_error("--cdrom needs a file name");
+			if (given->cdrom)
+				return usage_error("one --cdrom only (the monitor's 'change cdrom FILE' "
+						   "swaps the disc)");
+			if (given->nide_disks == BOARD_IDE_SLOTS)
+				return usage_error("at most %u IDE drives (--disk FILE,if=ide and --cdrom "
+						   "together)", BOARD_IDE_SLOTS);
+			given->cdrom = optarg;
+			break;
 		case OPT_SNAPSHOT:
 			given->snapshot = true;
 			cfg->snapshot = true;
@@ -600,9 +683,10 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 		return usage_error("--kernel boots a kernel directly: not with --firmware bios or --bios");
 	if (cfg->bios_path && (cfg->restore_path || given->incoming))
 		return usage_error("--restore and --incoming take the snapshot's firmware (no --bios)");
-	if (!cfg->kernel_path && !cfg->ndisks && !cfg->restore_path && !given->incoming &&
+	if (!cfg->kernel_path && !given->first_disk && !cfg->restore_path && !given->incoming &&
 	    !cfg->bios_path)
 		return usage_error("run: no guest given (--kernel FILE or --disk FILE is required)");
+	assign_ide_slots(cfg, given);
 	if (cfg->stats_interval_ms && !cfg->stats_json_path)
 		return usage_error("--stats-interval needs --stats-json FILE (the samples go there)");
 	return -1;
@@ -618,8 +702,8 @@ static int take_snapshot_config(struct board_config *cfg, const struct run_given
 	if (given->kernel || given->initrd || given->append)
 		return usage_error("--restore: the kernel, initrd and command line are the snapshot's "
 				   "(no --kernel, --initrd or --append)");
-	if (given->disk)
-		return usage_error("--restore: the snapshot names its disks (no --disk)");
+	if (given->disk || given->cdrom)
+		return usage_error("--restore: the snapshot names its disks (no --disk or --cdrom)");
 	if (given->memory && cfg->ram_mib != s->ram_mib)
 		return usage_error("--restore: -m %llu conflicts with the snapshot's %llu MiB",
 				   (unsigned long long)cfg->ram_mib, (unsigned long long)s->ram_mib);
@@ -643,6 +727,9 @@ static int take_snapshot_config(struct board_config *cfg, const struct run_given
 	cfg->ndisks = s->ndisks;
 	for (unsigned i = 0; i < s->ndisks; i++)
 		cfg->disks[i] = s->disks[i];
+	for (unsigned slot = 0; slot < BOARD_IDE_SLOTS; slot++)
+		cfg->ide[slot] = s->ide[slot];
+	cfg->kernel_disk = s->kernel_disk;
 	cfg->snapshot = s->snapshot;
 	if (!given->net)
 		cfg->net = s->net;
@@ -757,7 +844,7 @@ static int cmd_run(int argc, char **argv)
 	/* A disk's kernel: found again on restore, for a reboot (the one
 	 * running is in the saved RAM). */
 	if (cfg.restore_path && cfg.kernel_from_disk) {
-		if (disk_boot_find(cfg.disks[0].path, &db, err, sizeof(err))) {
+		if (disk_boot_find(cfg.kernel_disk, &db, err, sizeof(err))) {
 			fprintf(stderr, "btvm: %s\n", err);
 			migration_incoming_free(incoming);
 			free(sc);
@@ -770,11 +857,13 @@ static int cmd_run(int argc, char **argv)
 			cfg.initrd_size = db.initrd_size;
 		}
 	}
-	/* No kernel given: boot the first disk's kernel directly, unless the
-	 * firmware boots the PC. */
+	/* No kernel given: boot the first disk's kernel directly, whichever
+	 * controller it is on (root= names the filesystem's UUID, which the
+	 * guest's initramfs finds on either), unless the firmware boots the PC. */
 	if (!cfg.kernel_path && !cfg.bios_path) {
 		cfg.kernel_from_disk = true;
-		if (disk_boot_find(cfg.disks[0].path, &db, err, sizeof(err))) {
+		cfg.kernel_disk = given.first_disk;
+		if (disk_boot_find(cfg.kernel_disk, &db, err, sizeof(err))) {
 			fprintf(stderr, "btvm: %s\n", err);
 			return EXIT_FAILURE;
 		}

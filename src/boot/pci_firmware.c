@@ -12,6 +12,41 @@
 /* SeaBIOS's choice on a 440FX (pci_irqs in src/fw/pciinit.c). */
 static const uint8_t default_pirq_irq[PCI_PIRQS] = { 10, 10, 11, 11 };
 
+/* The PIIX3's IDE timing registers (IDETIM, primary at 0x40, secondary
+ * at 0x42) and their decode enable bit: a channel's legacy ports answer
+ * on the PIIX only with it set, and Linux's ata_piix leaves a channel
+ * whose bit is clear alone ("port disabled"). */
+#define PIIX_IDETIM_PRIMARY 0x40u
+#define PIIX_IDETIM_SECONDARY 0x42u
+#define PIIX_IDETIM_DECODE 0x8000u
+
+/* SeaBIOS's piix_ide_setup: both channels' decode enabled, nothing else
+ * timed (the drives are not real ones). */
+static void piix_ide_setup(struct pci_function *f)
+{
+	pci_function_write(f, PIIX_IDETIM_PRIMARY, 2, PIIX_IDETIM_DECODE);
+	pci_function_write(f, PIIX_IDETIM_SECONDARY, 2, PIIX_IDETIM_DECODE);
+}
+
+/* What SeaBIOS's pci_device_tbl does to particular functions besides
+ * their BARs, by vendor and device ID. */
+static const struct {
+	uint16_t vendor, device;
+	void (*setup)(struct pci_function *f);
+} device_setups[] = {
+	{ 0x8086, 0x7010, piix_ide_setup },	/* 82371SB PIIX3 IDE */
+	{ 0x8086, 0x7111, piix_ide_setup },	/* 82371AB PIIX4 IDE */
+};
+
+static void device_setup(struct pci_function *f)
+{
+	uint32_t vendor = pci_function_read(f, PCI_REG_VENDOR, 2);
+	uint32_t device = pci_function_read(f, PCI_REG_DEVICE, 2);
+	for (size_t i = 0; i < sizeof(device_setups) / sizeof(device_setups[0]); i++)
+		if (device_setups[i].vendor == vendor && device_setups[i].device == device)
+			device_setups[i].setup(f);
+}
+
 void pci_firmware_config_default(struct pci_firmware_config *cfg)
 {
 	*cfg = (struct pci_firmware_config){
@@ -151,6 +186,7 @@ int pci_firmware_setup(struct pci_host *pci, const struct pci_firmware_config *c
 		uint32_t command = pci_function_read(f, PCI_REG_COMMAND, 2);
 		pci_function_write(f, PCI_REG_COMMAND, 2,
 				   command | PCI_COMMAND_IO | PCI_COMMAND_MEMORY);
+		device_setup(f);
 	}
 	err = 0;
 out:

@@ -2,8 +2,11 @@
  * guests that btvm starts without one: every BAR of every plugged function
  * gets an address, I/O and memory decoding are enabled, the PIIX3 steers
  * PIRQA-D to ISA IRQs, and each function with an interrupt pin has its
- * interrupt line register set to the ISA IRQ that pin reaches. The board
- * runs it after every reset, as the BIOS would run again.
+ * interrupt line register set to the ISA IRQ that pin reaches, and the
+ * few functions SeaBIOS sets up by ID get the same (the PIIX3/PIIX4 IDE:
+ * both channels' decode enable bits in the timing registers 0x40 and
+ * 0x42, 0x8000 each). The board runs it after every reset, as the BIOS
+ * would run again.
  *
  * Why the guest needs it: Linux keeps a BAR assignment it can claim (one
  * inside a window of the root bridge's _CRS that overlaps nothing) and

@@ -47,8 +47,8 @@ static const struct chipset_function host_bridge = {
 static const struct chipset_function isa_bridge = {
 	.devfn = PCI_ISA_BRIDGE_DEVFN,
 	/* Bit 7 of the header type: the PIIX3 has IDE and USB functions
-	 * behind function 0; here they are absent, but the bit stays so the
-	 * layout is the familiar one. */
+	 * behind function 0. The board plugs the IDE function in at 00:01.1
+	 * (devices/ide.h); USB is absent. */
 	.id = { .vendor = 0x8086, .device = 0x7000, .revision = 0x00,
 		.class_code = 0x060100, .header_type = PCI_HEADER_MULTIFUNCTION },
 	/* Positive decode of ISA ranges and DMA mastering from reset. */

@@ -4,8 +4,9 @@
  *   00:00.0  host bridge modelled on the Intel 82441FX (440FX PMC):
  *            8086:1237, revision 02, class 060000, header type 00
  *   00:01.0  PCI-to-ISA bridge modelled on the Intel 82371SB (PIIX3):
- *            8086:7000, class 060100, header type 80 (multifunction; its
- *            functions 1-7 are absent)
+ *            8086:7000, class 060100, header type 80 (multifunction: the
+ *            board plugs the PIIX3's IDE function, devices/ide.h, in at
+ *            00:01.1; the others are absent)
  *
  * Further functions (the display, virtio devices) are plugged into bus 0
  * with pci_host_add, each a struct pci_function (devices/pci.h) at the

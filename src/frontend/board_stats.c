@@ -72,7 +72,9 @@ enum stats_section { SEC_DEVICES, SEC_TCACHE, SEC_MMU, SEC_EXITS, SEC_EVENTS, SE
 /* Where a value is: a uint64_t of struct values (FROM_VALUE), or of one
  * of the stats structs in it, which hold only uint64_t counters, read by
  * offset; anything computed has a getter. */
-enum stats_from { FROM_FN, FROM_VALUE, FROM_TCACHE, FROM_SHADOW, FROM_CPU, FROM_DISK, FROM_NET };
+enum stats_from {
+	FROM_FN, FROM_VALUE, FROM_TCACHE, FROM_SHADOW, FROM_CPU, FROM_DISK, FROM_NET, FROM_IDE
+};
 
 /* Counters that come once per disk, per exit reason or per callout class:
  * the name and label have a %u (disk) or %s (reason, class) for it. */
@@ -85,6 +87,7 @@ struct stats_counter {
 	enum stats_from from;
 	enum stats_each each;
 	bool net_only;            /* shown in the text only with --net user */
+	bool ide_only;            /* shown in the text only with IDE drives */
 	size_t off;
 	uint64_t (*get)(const struct values *v, unsigned i);
 };
@@ -123,6 +126,7 @@ static uint64_t get_class_callouts(const struct values *v, unsigned i)
 #define CPU(f) .from = FROM_CPU, .off = offsetof(struct cpu_stats, f)
 #define DISK(f) .from = FROM_DISK, .each = EACH_DISK, .off = offsetof(struct virtio_blk_stats, f)
 #define NET(f) .from = FROM_NET, .net_only = true, .off = offsetof(struct virtio_net_stats, f)
+#define IDE(f) .from = FROM_IDE, .ide_only = true, .off = offsetof(struct ide_stats, f)
 
 /* Table order is the text report's order, the JSON's and the samples'
  * column order. Renaming a name breaks users' scripts: add, do not rename. */
@@ -147,6 +151,16 @@ static const struct stats_counter counters[] = {
 	{ "disk%u.device_errors", "disk %u device errors", SEC_DEVICES, DISK(device_errors) },
 	{ "disk%u.polled", "disk %u requests found spinning", SEC_DEVICES, DISK(polled) },
 	{ "disk%u.bounced", "disk %u transfers bounced", SEC_DEVICES, DISK(bounced) },
+	{ "ide.commands", "IDE ATA commands", SEC_DEVICES, IDE(commands) },
+	{ "ide.packets", "IDE ATAPI packet commands", SEC_DEVICES, IDE(packets) },
+	{ "ide.sectors_read", "IDE sectors read", SEC_DEVICES, IDE(sectors_read) },
+	{ "ide.sectors_written", "IDE sectors written", SEC_DEVICES, IDE(sectors_written) },
+	{ "ide.dma_transfers", "IDE DMA transfers", SEC_DEVICES, IDE(dma_transfers) },
+	{ "ide.flushes", "IDE flushes", SEC_DEVICES, IDE(flushes) },
+	{ "ide.errors", "IDE commands failed", SEC_DEVICES, IDE(errors) },
+	{ "ide.dma_errors", "IDE bad PRD tables", SEC_DEVICES, IDE(dma_errors) },
+	{ "ide.host_errors", "IDE host I/O errors", SEC_DEVICES, IDE(host_errors) },
+	{ "ide.media_changes", "IDE media changes", SEC_DEVICES, IDE(media_changes) },
 	{ "net.tx_frames", "net tx frames", SEC_DEVICES, NET(tx_packets) },
 	{ "net.tx_bytes", "net tx bytes", SEC_DEVICES, NET(tx_bytes) },
 	{ "net.rx_frames", "net rx frames", SEC_DEVICES, NET(rx_packets) },
@@ -299,6 +313,8 @@ static uint64_t counter_value(const struct values *v, const struct stats_counter
 		return read_u64(&v->m.disks[i], c->off);
 	case FROM_NET:
 		return read_u64(&v->m.net_stats, c->off);
+	case FROM_IDE:
+		return read_u64(&v->m.ide, c->off);
 	}
 	return 0;
 }
@@ -347,7 +363,8 @@ static void print_section(const struct values *v, enum stats_section sec, FILE *
 			     "line\n");
 	for (size_t k = 0; k < NCOUNTERS; k++) {
 		const struct stats_counter *c = &counters[k];
-		if (c->section != sec || (c->net_only && !v->m.net))
+		if (c->section != sec || (c->net_only && !v->m.net) ||
+		    (c->ide_only && !v->m.ide_drives))
 			continue;
 		for (unsigned i = 0, n = instances(v, c); i < n; i++) {
 			char label[64];

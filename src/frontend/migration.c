@@ -387,9 +387,13 @@ int migration_start(struct migration **mp, struct board *board, const char *uri,
 		snprintf(err, err_len, "migrate: a migration is under way");
 		return -EBUSY;
 	}
-	if (board_config(board)->ndisks) {
-		snprintf(err, err_len, "migrate: a machine with disks cannot migrate live yet "
-				       "(both sides would need the image); use savevm");
+	const struct board_config *cfg = board_config(board);
+	bool ide_drives = false;
+	for (unsigned slot = 0; slot < BOARD_IDE_SLOTS; slot++)
+		ide_drives |= cfg->ide[slot].kind != BOARD_IDE_NONE;
+	if (cfg->ndisks || ide_drives) {
+		snprintf(err, err_len, "migrate: a machine with disks or CD-ROM drives cannot migrate "
+				       "live yet (both sides would need the image); use savevm");
 		return -EOPNOTSUPP;
 	}
 	if (!m) {

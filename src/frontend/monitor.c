@@ -25,6 +25,7 @@
 #include "frontend/board_stats.h"
 #include "frontend/gdbstub.h"
 #include "frontend/migration.h"
+#include "frontend/monitor_block.h"
 #include "host/clock.h"
 #include "host/console.h"
 #include "host/monitor_socket.h"
@@ -235,8 +236,10 @@ static void print_help(FILE *out)
 	      "translation ADDR          the translated block at a linear address\n"
 	      "migrate tcp:HOST:PORT,key=FILE | unix:PATH\n"
 	      "                          live migration to a btvm run --incoming there\n"
-	      "info migrate              how it goes\n"
-	      "Over the socket, a line that starts with '{' is a JSON command:\n"
+	      "info migrate              how it goes\n",
+	      out);
+	monitor_block_help(out);
+	fputs("Over the socket, a line that starts with '{' is a JSON command:\n"
 	      "  {\"execute\": NAME, \"arguments\": {...}}; see docs/MONITOR.md.\n",
 	      out);
 }
@@ -472,6 +475,9 @@ static int run_human(struct monitor *m, char *line, FILE *out)
 	}
 	if (!argc)
 		return 0;
+	int status;
+	if (monitor_block_human(board, argc, argv, out, &status))
+		return status;
 	const char *cmd = argv[0];
 	bool no_args = argc == 1;
 	if (!strcmp(cmd, "help") || !strcmp(cmd, "?")) {
@@ -494,7 +500,7 @@ static int run_human(struct monitor *m, char *line, FILE *out)
 		else if (!strcmp(what, "migrate"))
 			info_migrate(m, out);
 		else {
-			fputs("error: info registers|stats|tcache|mmu|devices|status|migrate\n", out);
+			fputs("error: info registers|stats|tcache|mmu|devices|block|status|migrate\n", out);
 			return -1;
 		}
 	} else if (!strcmp(cmd, "stop") && no_args) {
@@ -737,7 +743,7 @@ static json_t *run_json(struct monitor *m, const char *line)
 			res = json_pack("{s:s}", "return", text);
 			free(text);
 		}
-	} else {
+	} else if (!(res = monitor_block_json(board, cmd, args))) {
 		char desc[160];
 		snprintf(desc, sizeof(desc), "unknown command '%.100s'", cmd);
 		res = json_error(desc);

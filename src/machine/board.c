@@ -67,6 +67,26 @@ static void vcpu_destroy(struct board_vcpu *v)
 	translator_destroy(&v->tr);
 }
 
+/* The IDE drives the configuration names, each image opened and locked
+ * (a CD's with a read lock) before the controller is wired: 0, or the
+ * image's error with its one line. */
+static int open_ide_drives(struct board *board, char *err, size_t err_len)
+{
+	const struct board_config *cfg = &board->cfg;
+	for (unsigned slot = 0; slot < BOARD_IDE_SLOTS; slot++) {
+		const struct board_ide_drive *d = &cfg->ide[slot];
+		int ret = 0;
+		if (d->kind == BOARD_IDE_DISK)
+			ret = ide_open_disk(&board->ide, slot, d->path, d->readonly, cfg->snapshot, err,
+					    err_len);
+		else if (d->kind == BOARD_IDE_CDROM)
+			ret = ide_open_cdrom(&board->ide, slot, d->path, err, err_len);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 int board_create(struct board **out, const struct board_config *cfg, char *err, size_t err_len)
 {
 	int ret;
@@ -85,6 +105,7 @@ int board_create(struct board **out, const struct board_config *cfg, char *err, 
 	board->timer_deadline = UINT64_MAX;
 	board__clock_init(&board->clk);
 	bus_init(&board->bus);
+	ide_init(&board->ide);
 
 	ret = guest_ram_init(&board->ram, cfg->ram_mib, BOCHS_VRAM_SIZE);
 	if (ret == -EINVAL) {
@@ -123,6 +144,9 @@ int board_create(struct board **out, const struct board_config *cfg, char *err, 
 		if (ret)
 			goto close_disks;
 	}
+	ret = open_ide_drives(board, err, err_len);
+	if (ret)
+		goto close_disks;
 	board->nvcpus = 1;
 	for (unsigned i = 0; i < board->nvcpus; i++) {
 		board->vcpus[i].board = board;
@@ -215,6 +239,7 @@ close_disks:
 	virtio_net_close(&board->net);
 	for (unsigned i = 0; i < cfg->ndisks; i++)
 		virtio_blk_close(&board->disks[i]);
+	ide_close(&board->ide);
 	fw_cfg_destroy(&board->fw_cfg);
 	free(board->firmware);
 	free(board->vga_rom);
@@ -243,6 +268,7 @@ void board_destroy(struct board *board)
 	virtio_net_close(&board->net);
 	for (unsigned i = 0; i < board->cfg.ndisks; i++)
 		virtio_blk_close(&board->disks[i]);
+	ide_close(&board->ide);
 	fw_cfg_destroy(&board->fw_cfg);
 	free(board->firmware);
 	free(board->vga_rom);

@@ -18,8 +18,23 @@ struct display_backend;
 /* DISPLAY_DEFAULT: a window when a display server answers, else none. */
 enum display_mode { DISPLAY_DEFAULT, DISPLAY_NONE, DISPLAY_SDL };
 enum serial_mode { SERIAL_STDIO, SERIAL_NONE };
+enum board_ide_kind { BOARD_IDE_NONE, BOARD_IDE_DISK, BOARD_IDE_CDROM };
+
+/* A drive on the IDE controller: a disk (--disk FILE,if=ide), or a
+ * CD/DVD-ROM (--cdrom FILE: an ISO image, read-only; path NULL for an
+ * empty drive, which only a restored snapshot makes). */
+struct board_ide_drive {
+	enum board_ide_kind kind;
+	const char *path;
+	bool readonly;
+};
+
 #define BOARD_MAX_SCREENSHOTS 4u
 #define BOARD_MAX_DISKS 4u          /* virtio-blk in PCI slots 4-7 */
+/* The PIIX3 IDE controller's drives (00:01.1, always there): slot 0
+ * primary master, 1 primary slave, 2 secondary master, 3 secondary
+ * slave, QEMU's index order. */
+#define BOARD_IDE_SLOTS 4u
 #define BOARD_FB_MAX_WIDTH 2560u
 #define BOARD_FB_MAX_HEIGHT 1600u
 
@@ -69,7 +84,9 @@ struct board_config {
 	/* --disk FILE[,readonly]: virtio-blk disks, the first /dev/vda */
 	struct { const char *path; bool readonly; } disks[BOARD_MAX_DISKS];
 	unsigned ndisks;
-	bool snapshot;            /* --snapshot: disk writes go to a temporary overlay */
+	/* --disk FILE,if=ide and --cdrom FILE, by IDE slot */
+	struct board_ide_drive ide[BOARD_IDE_SLOTS];
+	bool snapshot;            /* --snapshot: disk writes go to a temporary overlay (IDE disks too) */
 	struct slirp_net_config net;   /* --net: user (libslirp) or none */
 	const char *monitor_path;      /* --monitor unix:PATH, or NULL */
 	bool gdb;                      /* --gdb tcp:[HOST]:PORT */
@@ -79,7 +96,10 @@ struct board_config {
 	/* --restore: the machine comes from this snapshot; no kernel is
 	 * loaded (it is in the saved RAM) and devices get the saved state. */
 	const char *restore_path;
-	bool kernel_from_disk;    /* the kernel is the first disk's (saved in snapshots) */
+	bool kernel_from_disk;    /* the kernel is kernel_disk's (saved in snapshots) */
+	/* The image whose filesystem the kernel comes from: the first --disk
+	 * given, virtio or IDE; NULL unless kernel_from_disk. */
+	const char *kernel_disk;
 	/* A kernel and initrd already in memory (found on a disk), used
 	 * instead of reading kernel_path/initrd_path, which then name them. */
 	const uint8_t *kernel_data, *initrd_data;

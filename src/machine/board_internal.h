@@ -27,6 +27,7 @@
 #include "devices/debugcon.h"
 #include "devices/fw_cfg.h"
 #include "devices/i8042.h"
+#include "devices/ide.h"
 #include "devices/ioapic.h"
 #include "devices/isa_debug_exit.h"
 #include "devices/lapic.h"
@@ -103,6 +104,7 @@ struct board {
 	struct vga vga;
 	struct bochs_display bochs;   /* the PCI std VGA: framebuffer modes */
 	struct virtio_blk disks[BOARD_MAX_DISKS];
+	struct ide ide;               /* the PIIX3's IDE function, 00:01.1, with or without drives */
 	struct virtio_net net;        /* with cfg.net.enabled: 00:03.0 */
 	struct slirp_net *slirp;      /* its backend; NULL without --net user */
 	bool reset_requested;     /* keyboard controller or port 0x92 reset */
@@ -182,6 +184,8 @@ static inline struct board *board__of_bsp(struct board_vcpu *v)
 /* The ISA lines both the wiring and the run loop name. */
 #define COM1_IRQ 4
 #define PIT_IRQ 0
+
+_Static_assert(BOARD_IDE_SLOTS == IDE_SLOTS, "board_config's IDE slots are the controller's");
 
 /* ------------------------------------------------------------ guest time
  * (guest_time.c) */

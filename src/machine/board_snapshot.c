@@ -22,7 +22,9 @@
 #include "host/snapfile.h"
 #include "isa/cpuid.h"
 
-/* 2: the firmware's ROM image (version 1, without one, still loads). */
+/* 2: the IDE drives, the disk a kernel came from and the firmware's ROM
+ * image (a btvm without them wrote 1; its snapshots have no IDE section
+ * and are refused). */
 #define CONF_VERSION 2u
 #define CPUM_VERSION 1u
 #define CLCK_VERSION 1u
@@ -42,14 +44,14 @@
  * configured. */
 enum section {
 	S_CONF, S_CPUM, S_CLCK, S_CPU, S_MEM, S_BOCH, S_BLK0, S_VNET = S_BLK0 + BOARD_MAX_DISKS,
-	S_PCI, S_VGA, S_UART, S_RTC, S_PIT, S_APM, S_KBC, S_MOUS, S_P92, S_TDEV, S_BORD, S_IOAP,
+	S_IDE, S_PCI, S_VGA, S_UART, S_RTC, S_PIT, S_APM, S_KBC, S_MOUS, S_P92, S_TDEV, S_BORD, S_IOAP,
 	S_LAPC, S_PIC, S_FWCF, S_COUNT
 };
 
 static const char *const tags[S_COUNT] = {
 	[S_CONF] = "CONF", [S_CPUM] = "CPUM", [S_CLCK] = "CLCK", [S_CPU] = "CPU ",
 	[S_MEM] = "MEM ", [S_BOCH] = "BOCH", [S_BLK0] = "BLK0", [S_BLK0 + 1] = "BLK1",
-	[S_BLK0 + 2] = "BLK2", [S_BLK0 + 3] = "BLK3", [S_VNET] = "VNET", [S_PCI] = "PCI ",
+	[S_BLK0 + 2] = "BLK2", [S_BLK0 + 3] = "BLK3", [S_VNET] = "VNET", [S_IDE] = "IDE ", [S_PCI] = "PCI ",
 	[S_VGA] = "VGA ", [S_UART] = "UART", [S_RTC] = "RTC ", [S_PIT] = "PIT ", [S_APM] = "APM ",
 	[S_KBC] = "KBC ", [S_MOUS] = "MOUS", [S_P92] = "P92 ", [S_TDEV] = "TDEV",
 	[S_BORD] = "BORD", [S_IOAP] = "IOAP", [S_LAPC] = "LAPC", [S_PIC] = "PIC ",
@@ -161,6 +163,21 @@ static void save_config(const struct board *board, struct snap_writer *w)
 		save_path(w, c->disks[i].path);
 		snapw_bool(w, c->disks[i].readonly);
 	}
+	/* The IDE drives; a CD drive's medium as it is now (the monitor may
+	 * have changed it), so that the restoring btvm opens that one. */
+	for (unsigned slot = 0; slot < BOARD_IDE_SLOTS; slot++) {
+		const struct ide_drive *d = &board->ide.ch[slot / IDE_UNITS].drive[slot % IDE_UNITS];
+		snapw_u8(w, (uint8_t)c->ide[slot].kind);
+		if (c->ide[slot].kind == BOARD_IDE_NONE)
+			continue;
+		snapw_bool(w, d->image != NULL);
+		if (d->image)
+			save_path(w, d->image->path);
+		snapw_bool(w, c->ide[slot].readonly);
+	}
+	snapw_bool(w, c->kernel_disk != NULL);
+	if (c->kernel_disk)
+		save_path(w, c->kernel_disk);
 	snapw_bool(w, c->snapshot);
 	snapw_bool(w, c->net.enabled);
 	snapw_u32(w, c->net.nfwd);
@@ -182,8 +199,8 @@ static int load_config(struct snap_reader *r, struct board_snapshot_config *sc,
 		       uint64_t *ram_size, uint64_t *devmem_size)
 {
 	struct board_config *c = &sc->cfg;
-	if (r->version < 1 || r->version > CONF_VERSION)
-		return snapr_fail(r, "version %u, this btvm reads 1 to %u", r->version, CONF_VERSION);
+	if (r->version != CONF_VERSION)
+		return snapr_fail(r, "version %u, this btvm reads %u", r->version, CONF_VERSION);
 	*ram_size = snapr_u64(r);
 	*devmem_size = snapr_u64(r);
 	snapr_str(r, sc->kernel, sizeof(sc->kernel));
@@ -202,6 +219,26 @@ static int load_config(struct snap_reader *r, struct board_snapshot_config *sc,
 		c->disks[i].path = sc->disks[i];
 		c->disks[i].readonly = snapr_bool(r);
 	}
+	for (unsigned slot = 0; slot < BOARD_IDE_SLOTS && !r->err; slot++) {
+		struct board_ide_drive *d = &c->ide[slot];
+		uint8_t kind = snapr_u8(r);
+		if (!r->err && kind > BOARD_IDE_CDROM)
+			return snapr_fail(r, "IDE slot %u of kind %u", slot, kind);
+		d->kind = (enum board_ide_kind)kind;
+		if (d->kind == BOARD_IDE_NONE)
+			continue;
+		if (snapr_bool(r)) {
+			snapr_str(r, sc->ide[slot], sizeof(sc->ide[slot]));
+			d->path = sc->ide[slot];
+		}
+		d->readonly = snapr_bool(r);
+		if (!r->err && d->kind == BOARD_IDE_DISK && !d->path)
+			return snapr_fail(r, "IDE disk %u has no image", slot);
+	}
+	if (snapr_bool(r)) {
+		snapr_str(r, sc->kernel_disk, sizeof(sc->kernel_disk));
+		c->kernel_disk = sc->kernel_disk;
+	}
 	c->snapshot = snapr_bool(r);
 	c->net.enabled = snapr_bool(r);
 	c->net.nfwd = snapr_u32(r);
@@ -215,9 +252,8 @@ static int load_config(struct snap_reader *r, struct board_snapshot_config *sc,
 		f->guest_addr.s_addr = snapr_u32(r);
 		f->guest_port = snapr_u16(r);
 	}
-	bool firmware = r->version >= 2 && snapr_bool(r);
-	if (r->version >= 2)
-		snapr_str(r, sc->bios, sizeof(sc->bios));
+	bool firmware = snapr_bool(r);
+	snapr_str(r, sc->bios, sizeof(sc->bios));
 	if (snapr_end(r))
 		return r->err;
 	if (*ram_size % (1u << 20) || *ram_size / (1u << 20) < GUEST_RAM_MIN_MIB ||
@@ -229,7 +265,7 @@ static int load_config(struct snap_reader *r, struct board_snapshot_config *sc,
 				  c->fb_height);
 	if (firmware && !sc->bios[0])
 		return snapr_fail(r, "no firmware named");
-	if (!firmware && (!sc->kernel[0] || (c->kernel_from_disk && !c->ndisks)))
+	if (!firmware && (!sc->kernel[0] || (c->kernel_from_disk && !c->kernel_disk)))
 		return snapr_fail(r, "no kernel named");
 	c->ram_mib = *ram_size >> 20;
 	c->bios_path = firmware ? sc->bios : NULL;
@@ -444,6 +480,7 @@ static int save_state(struct board *board, const char *path, int fd, bool memory
 			virtio_blk_save(&board->disks[i], tags[S_BLK0 + i], &w);
 		if (board->slirp)
 			virtio_net_save(&board->net, &w);
+		ide_save(&board->ide, tags[S_IDE], &w);
 		pci_host_save(&board->pci, &w);
 		vga_save(&board->vga, &w);
 		uart16550_save(&board->com1, &w);
@@ -493,8 +530,11 @@ static int check_config(const struct board *board, struct snap_reader *r)
 		return snapr_fail(r, "out of memory");
 	memset(sc, 0, sizeof(*sc));
 	int ret = load_config(r, sc, &ram_size, &devmem_size);
+	bool same_ide = true;
+	for (unsigned slot = 0; slot < BOARD_IDE_SLOTS; slot++)
+		same_ide &= sc->cfg.ide[slot].kind == board->cfg.ide[slot].kind;
 	if (!ret && (ram_size != board->ram.size || devmem_size != board->ram.devmem_size ||
-		     sc->cfg.ndisks != board->cfg.ndisks ||
+		     sc->cfg.ndisks != board->cfg.ndisks || !same_ide ||
 		     sc->cfg.net.enabled != board->cfg.net.enabled ||
 		     sc->cfg.snapshot != board->cfg.snapshot ||
 		     !sc->cfg.bios_path != !board->cfg.bios_path))
@@ -527,6 +567,8 @@ static int load_section(struct board *board, struct snap_reader *r, enum section
 		return bochs_display_load(&board->bochs, r);
 	case S_VNET:
 		return virtio_net_load(&board->net, r);
+	case S_IDE:
+		return ide_load(&board->ide, r);
 	case S_PCI:
 		return pci_host_load(&board->pci, r);
 	case S_VGA:
@@ -588,6 +630,7 @@ static int restore_state(struct board *board, const char *path, int fd, bool mem
 	/* No BAR stays where the power-on firmware put it while the saved
 	 * ones are placed: none lands on one that has not moved yet. */
 	pci_function_unmap(&board->bochs.pci);
+	pci_function_unmap(&board->ide.pci);
 	for (unsigned i = 0; i < board->cfg.ndisks; i++)
 		pci_function_unmap(&board->disks[i].vp.pci);
 	if (board->slirp)

@@ -16,6 +16,7 @@ struct board_snapshot_config {
 	char kernel[4096], initrd[4096], cmdline[4096];
 	char disks[BOARD_MAX_DISKS][4096];
 	char bios[4096];   /* the firmware's ROM image, if it booted through one */
+	char ide[BOARD_IDE_SLOTS][4096], kernel_disk[4096];
 	bool has_initrd, has_cmdline;
 };
 

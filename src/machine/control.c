@@ -1,10 +1,12 @@
 /* The control interface's machine side (machine/control.h): the front
  * ends' registration and the calls into them, the pause and its holds,
- * the requests that end or reset the run, the counters copied out, and
- * read-only views of the machine for the monitor. */
+ * the requests that end or reset the run, the counters copied out, the
+ * IDE drives' media, and read-only views of the machine for the monitor. */
 #include "machine/board_internal.h"
 
+#include <assert.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 /* ------------------------------------------------------------ front ends */
@@ -238,6 +240,9 @@ void board_read_counters(const struct board *board, struct board_counters *c)
 	/* The getters take the devices' locks, which change nothing. */
 	for (unsigned i = 0; i < board->cfg.ndisks; i++)
 		c->disks[i] = virtio_blk_get_stats((struct virtio_blk *)&board->disks[i]);
+	for (unsigned slot = 0; slot < BOARD_IDE_SLOTS; slot++)
+		c->ide_drives += board->cfg.ide[slot].kind != BOARD_IDE_NONE;
+	c->ide = ide_get_stats(&board->ide);
 	c->net = board->slirp != NULL;
 	c->net_stats = virtio_net_get_stats((struct virtio_net *)&board->net);
 	c->net_tx_queue_full = board->slirp ? slirp_net_get_stats(board->slirp).tx_dropped : 0;
@@ -267,6 +272,50 @@ void board_read_counters(const struct board *board, struct board_counters *c)
 	c->rtc_irqs = board->rtc.irqs;
 	c->rtc_lost_irqs = board->rtc.lost_irqs;
 	c->acpi_scis = board->pm.scis;
+}
+
+/* ------------------------------------------------------- the IDE drives */
+
+static const struct ide_drive *ide_drive(const struct board *board, unsigned slot)
+{
+	assert(slot < BOARD_IDE_SLOTS);
+	return &board->ide.ch[slot / IDE_UNITS].drive[slot % IDE_UNITS];
+}
+
+void board_ide_info(const struct board *board, unsigned slot, struct board_ide_info *info)
+{
+	const struct ide_drive *d = ide_drive(board, slot);
+	*info = (struct board_ide_info){
+		.kind = d->kind == IDE_KIND_DISK    ? BOARD_IDE_DISK
+			: d->kind == IDE_KIND_CDROM ? BOARD_IDE_CDROM
+						    : BOARD_IDE_NONE,
+		.path = d->image ? d->image->path : NULL,
+		.readonly = d->image && d->image->readonly,
+		.tray_open = d->kind == IDE_KIND_CDROM && d->atapi.tray_open,
+		.locked = d->kind == IDE_KIND_CDROM && d->atapi.locked,
+	};
+}
+
+static int cdrom_check(const struct board *board, unsigned slot, char *err, size_t err_len)
+{
+	if (slot >= BOARD_IDE_SLOTS || ide_drive(board, slot)->kind != IDE_KIND_CDROM) {
+		snprintf(err, err_len, "no CD-ROM drive there (btvm run --cdrom FILE gives one)");
+		return -ENODEV;
+	}
+	return 0;
+}
+
+int board_cdrom_change(struct board *board, unsigned slot, const char *path, bool force,
+		       char *err, size_t err_len)
+{
+	int ret = cdrom_check(board, slot, err, err_len);
+	return ret ? ret : ide_cdrom_change(&board->ide, slot, path, force, err, err_len);
+}
+
+int board_cdrom_eject(struct board *board, unsigned slot, bool force, char *err, size_t err_len)
+{
+	int ret = cdrom_check(board, slot, err, err_len);
+	return ret ? ret : ide_cdrom_eject(&board->ide, slot, force, err, err_len);
 }
 
 /* ------------------------------------------- the machine, as it is built */

@@ -24,6 +24,7 @@
 #include "cpu/profile.h"
 #include "devices/bochs_display.h"
 #include "devices/bus.h"
+#include "devices/ide.h"
 #include "devices/pci_host.h"
 #include "devices/vga.h"
 #include "devices/virtio_blk.h"
@@ -114,6 +115,8 @@ struct board_counters {
 	uint64_t mouse_events, mouse_packets;
 	unsigned ndisks;
 	struct virtio_blk_stats disks[BOARD_MAX_DISKS];
+	unsigned ide_drives;            /* drives on the IDE controller (CD drives included) */
+	struct ide_stats ide;           /* the IDE controller's, all its drives together */
 	bool net;                       /* a network card with its backend (--net user) */
 	struct virtio_net_stats net_stats;
 	uint64_t net_tx_queue_full;     /* the backend's drops */
@@ -179,6 +182,31 @@ void board_vcpu_print_profile(struct board *board, unsigned vcpu, FILE *out);
 const struct bus *board_bus(const struct board *board);
 const struct pci_host *board_pci(const struct board *board);
 const struct shadow *board_shadow(const struct board *board);
+
+/* ----------------------------------------------------- the IDE drives
+ * (control.c) Guest stopped. slot: 0-3, primary master and slave, then
+ * secondary master and slave (BOARD_IDE_SLOTS). */
+
+/* A drive as it is now: kind (BOARD_IDE_NONE: no drive there), the image
+ * (NULL for an empty CD drive) and whether it is read-only, and for a CD
+ * drive its tray. path stays valid until the medium changes. */
+struct board_ide_info {
+	enum board_ide_kind kind;
+	const char *path;
+	bool readonly;
+	bool tray_open, locked;   /* the CD drive's tray: open, locked by the guest */
+};
+void board_ide_info(const struct board *board, unsigned slot, struct board_ide_info *info);
+/* The monitor's "change": the image at path (read-only, a read lock) into
+ * slot's CD drive, the tray closed; the guest sees the old medium go and
+ * the new one come. "eject": the medium out, the tray open. A tray the
+ * guest locked refuses unless force (-EBUSY; the guest is asked to eject
+ * it, as QEMU does). 0, -ENODEV when slot has no CD drive, or the image's
+ * error; a one-line message in err; on an error the drive keeps what it
+ * had. */
+int board_cdrom_change(struct board *board, unsigned slot, const char *path, bool force,
+		       char *err, size_t err_len);
+int board_cdrom_eject(struct board *board, unsigned slot, bool force, char *err, size_t err_len);
 
 /* ---------------------------------------------------- display and input
  * (board_display.c) For the window and screenshots. */

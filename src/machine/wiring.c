@@ -1,6 +1,7 @@
 /* Wires the PC together: which device answers at which port, MMIO page
- * and PCI slot, where each interrupt line goes (the ISA lines to both
- * interrupt controllers, PCI's PIRQs, the I/O APIC to the local APIC),
+ * and PCI slot, where each interrupt line goes (the ISA lines, the IDE
+ * channels' IRQ 14 and 15 among them, to both interrupt controllers,
+ * PCI's PIRQs, the I/O APIC to the local APIC),
  * every device's reset, and what firmware leaves behind (PCI BARs, the
  * display's mode, the ACPI and MP tables, the loaded kernel), at power-on
  * and at a reset. Only this file knows the PC's port map. */
@@ -302,20 +303,37 @@ static void pci_isa_irq_set(void *opaque, unsigned irq, int level)
 		ioapic_set_irq(&board->ioapic, irq, !level);
 }
 
-/* A disk's I/O thread read into guest RAM behind the write protection of
- * code pages: drop the translations made from those pages. */
-static void disk_guest_written(void *opaque, uint64_t gpa, uint64_t len)
+/* A device wrote guest RAM behind the write protection of code pages:
+ * drop the translations made from those pages. */
+static void drop_translations(struct board *board, uint64_t gpa, uint64_t len)
 {
-	struct board *board = opaque;
-	if (!len)
-		return;
-	guest_ram_written(&board->ram, gpa, len);
 	/* The lookup table is the bootstrap processor's: the only one yet
 	 * (docs/DESIGN.md, "One machine, several vCPUs"). */
 	for (uint64_t p = gpa / GUEST_PAGE_SIZE; p <= (gpa + len - 1) / GUEST_PAGE_SIZE; p++)
 		if (tcache_page_traced(&board->tc, (uint32_t)p))
 			tcache_invalidate_page(&board->tc, &board__bsp(board)->cpu.ibl_table,
 					       (uint32_t)p);
+}
+
+/* A disk's I/O thread read into guest RAM: logged for the write log, and
+ * its pages' translations dropped. */
+static void disk_guest_written(void *opaque, uint64_t gpa, uint64_t len)
+{
+	struct board *board = opaque;
+	if (!len)
+		return;
+	guest_ram_written(&board->ram, gpa, len);
+	drop_translations(board, gpa, len);
+}
+
+/* The IDE bus master wrote guest RAM, inside the port write that started
+ * it (the vCPU thread, in a callout: one that drops translations sends
+ * the vCPU back to the run loop after the instruction). The device logs
+ * the write itself. */
+static void ide_guest_written(void *opaque, uint64_t gpa, uint64_t len)
+{
+	if (len)
+		drop_translations(opaque, gpa, len);
 }
 
 /* The network backend's frames for the guest, on its thread. */
@@ -381,6 +399,9 @@ static void board_reset_devices(struct board *board)
 	bochs_display_reset(&board->bochs);
 	for (unsigned i = 0; i < board->cfg.ndisks; i++)
 		virtio_blk_reset(&board->disks[i]);
+	/* Attaching resets it too (the first call here comes before that). */
+	if (board->ide.attached)
+		ide_reset(&board->ide);
 	virtio_net_reset(&board->net);
 	/* What the VGA BIOS leaves in video memory: its font in plane 2 and
 	 * a blank screen (0xa0000-0xbffff is guest RAM, see vga.h). */
@@ -475,6 +496,20 @@ int board__wire_devices(struct board *board)
 		if (err)
 			return err;
 	}
+	/* The PIIX3's IDE function beside its ISA bridge, whatever drives
+	 * there are: as on QEMU's pc machine, firmware and the OS find the
+	 * same chipset with or without them (an empty channel reads 0). Its
+	 * channels are ISA devices on IRQ 14 and 15, to both controllers. */
+	const struct irq_line ide_irq[IDE_CHANNELS] = {
+		{ .set_level = isa_irq_set, .opaque = board, .line = IDE_PRIMARY_IRQ },
+		{ .set_level = isa_irq_set, .opaque = board, .line = IDE_SECONDARY_IRQ },
+	};
+	const struct ide_host ide_host = { .guest_written = ide_guest_written, .opaque = board };
+	err = ide_attach(&board->ide, &board->ram, &board->bus, ide_irq, &ide_host);
+	if (!err)
+		err = pci_host_add(&board->pci, &board->ide.pci);
+	if (err)
+		return err;
 	if (board->slirp) {
 		static const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 		const struct virtio_net_host net_host = {

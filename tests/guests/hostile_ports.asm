@@ -412,8 +412,12 @@ claimed_ports:
 	dd 0x92, 1			; system control port A
 	dd 0xa0, 2			; 8259 slave
 	dd 0xf4, 4			; isa-debug-exit
+	dd 0x170, 8			; IDE secondary channel (decoded whatever PCI says)
+	dd 0x1f0, 8			; IDE primary channel
 	dd 0x1ce, 3			; Bochs display DISPI index, data (and the byte after)
+	dd 0x376, 1			; IDE secondary device control
 	dd 0x3b0, 0x30		; VGA (mono and colour CRTC, sequencer, GC, attribute, DAC)
+	dd 0x3f6, 1			; IDE primary device control
 	dd 0x3f8, 8			; COM1
 	dd 0x402, 1			; debug console (SeaBIOS's log)
 	dd 0x4d0, 2			; ELCR

@@ -48,7 +48,7 @@ hello=$guests/hello.elf
 
 # Help and version; --help must mention every option.
 expect 0 'Usage: btvm run' --help
-for opt in --kernel --initrd --append -m --memory --display --serial --stats --stats-json --stats-interval --no-reboot --trace --one-insn-blocks --tcache --screenshot --vga --disk --snapshot --net --monitor --restore --incoming --gdb --firmware --bios --boot --debugcon; do
+for opt in --kernel --initrd --append -m --memory --display --serial --stats --stats-json --stats-interval --no-reboot --trace --one-insn-blocks --tcache --screenshot --vga --disk --cdrom if=ide --snapshot --net --monitor --restore --incoming --gdb --firmware --bios --boot --debugcon; do
 	expect 0 "$opt" --help
 done
 expect 0 '^btvm [0-9]+\.[0-9]+' --version
@@ -138,6 +138,44 @@ expect 1 "$work/nodisk.img" run --disk "$work/nodisk.img"
 expect 1 "$work: " run --kernel "$hello" --disk "$work"
 head -c 1048576 /dev/zero >"$work/blank.img"
 expect 1 "$work/blank.img: no ext2/3/4 filesystem" run --disk "$work/blank.img"
+# IDE: --disk FILE,if=ide and --cdrom. At most 4 drives, the CD-ROM
+# counted, whichever comes first; an unknown interface, an empty name and
+# a second --cdrom are usage errors; a missing or unusable image is one
+# line, status 1; the images are locked as virtio's are; a machine with
+# four drives runs the guest; the first --disk gives the kernel whatever
+# its interface; --restore names its own drives.
+head -c 4096 /dev/zero >"$work/cd.iso"
+head -c 1000 /dev/zero >"$work/short.iso"
+for i in 1 2 3 4 5; do head -c 65536 /dev/zero >"$work/ide$i.img"; done
+expect 2 "at most 4 IDE drives" run --kernel "$hello" --disk "$work/ide1.img,if=ide" \
+	--disk "$work/ide2.img,if=ide" --disk "$work/ide3.img,if=ide" --disk "$work/ide4.img,if=ide" \
+	--disk "$work/ide5.img,if=ide"
+expect 2 "at most 4 IDE drives" run --kernel "$hello" --disk "$work/ide1.img,if=ide" \
+	--disk "$work/ide2.img,if=ide" --disk "$work/ide3.img,if=ide" --disk "$work/ide4.img,if=ide" \
+	--cdrom "$work/cd.iso"
+expect 2 "at most 4 IDE drives" run --kernel "$hello" --cdrom "$work/cd.iso" \
+	--disk "$work/ide1.img,if=ide" --disk "$work/ide2.img,if=ide" --disk "$work/ide3.img,if=ide" \
+	--disk "$work/ide4.img,ro,if=ide"
+expect 2 "--disk: unknown interface 'scsi' \(expected if=virtio or if=ide\)" run --kernel "$hello" \
+	--disk "$work/ide1.img,if=scsi"
+expect 2 "--disk: unknown interface ''" run --kernel "$hello" --disk "$work/ide1.img,readonly,if="
+expect 2 "disk needs a file name" run --kernel "$hello" --disk ",if=ide"
+expect 2 "cdrom needs a file name" run --kernel "$hello" --cdrom ''
+expect 2 "one --cdrom only" run --kernel "$hello" --cdrom "$work/cd.iso" --cdrom "$work/cd.iso"
+expect 2 "no guest given" run --cdrom "$work/cd.iso"
+expect 1 "$work/nodisk.img" run --kernel "$hello" --disk "$work/nodisk.img,if=ide"
+expect 1 "$work/nocd.iso" run --kernel "$hello" --cdrom "$work/nocd.iso"
+expect 1 "$work/short.iso: smaller than one 2048-byte sector" run --kernel "$hello" --cdrom "$work/short.iso"
+expect 1 "$work: " run --kernel "$hello" --cdrom "$work"
+expect 1 "in use" run --kernel "$hello" --disk "$work/ide1.img" --disk "$work/ide1.img,if=ide"
+expect 1 "in use" run --kernel "$hello" --disk "$work/ide1.img,if=ide" --cdrom "$work/ide1.img"
+expect 1 "$work/blank.img: no ext2/3/4 filesystem" run --disk "$work/blank.img,if=ide" --disk "$work/ide1.img"
+# hello.elf's exit (status 33) with every IDE slot taken, readonly and
+# --snapshot among them: the machine was built and ran.
+expect 33 "" run --kernel "$hello" --display none --serial none --snapshot --cdrom "$work/cd.iso" \
+	--disk "$work/ide1.img,if=ide" --disk "$work/ide2.img,ro,if=ide" --disk "$work/ide3.img,if=ide"
+expect 33 "" run --kernel "$hello" --display none --serial none --disk "$work/ide1.img,if=virtio" \
+	--disk "$work/ide2.img,if=ide,readonly"
 # The network: a malformed --net is a usage error.
 expect 2 "--net" run --kernel "$hello" --net bogus
 expect 2 "--net" run --kernel "$hello" --net user,hostfwd=tcp:1.2.3.4:99999-:22

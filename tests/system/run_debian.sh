@@ -17,6 +17,8 @@
 #      this boot runs with --clone-check: every block copied from the same
 #      code at another linear address (a shared library in each process)
 #      is translated anew too, and a copy that differs ends the run;
+#   3. the same disk as an IDE disk (--disk FILE,if=ide): Debian's own
+#      initramfs loads ata_piix and mounts its root from /dev/sda;
 # then e2fsck -fn finds the image clean.
 #
 # Usage: run_debian.sh BTVM CONSOLE_EXPECT [--log DIR]
@@ -94,7 +96,7 @@ apt_opts="-o Dir::Etc::SourceList=/root/btvm-test.list -o Dir::Etc::SourceParts=
 boot() { # boot NAME [BTVM OPTION]...: one boot driven by $work/NAME.expect
 	local start=$SECONDS
 	"$expect_bin" -t 300 -l "$work/$1.log" "$work/$1.expect" "$btvm" run --display none \
-		-m 512 --no-reboot --disk "$disk" --net "user,hostfwd=tcp:127.0.0.1:$ssh_port-:22" \
+		-m 512 --no-reboot --disk "$disk${disk_if:-}" --net "user,hostfwd=tcp:127.0.0.1:$ssh_port-:22" \
 		"${@:2}" >/dev/null 2>&1 &
 	local run=$!
 	if [ "$1" = first ]; then
@@ -167,6 +169,18 @@ expect_exit 0
 EOF
 boot second --clone-check
 
+# The same disk on the IDE controller: Debian's initramfs loads ata_piix
+# (udev, by the PCI ID) and finds its root on /dev/sda.
+cat >"$work/third.expect" <<EOF
+$common_head
+send echo ROOT=\$(findmnt -n -o SOURCE /)-\$(lsmod | grep -c '^ata_piix ')-\$(cat /root/persist.txt)
+expect ROOT=/dev/sda-1-written-in-the-first-boot
+expect root@debian-btvm:~#
+send poweroff
+expect_exit 0
+EOF
+disk_if=,if=ide boot third
+
 # The guest's requests reached the host's server (slirp connects from the
 # host's loopback): the lists, then the package.
 grep -q '"GET /\(\./\)\?Packages' "$work/http.log" ||
@@ -176,4 +190,4 @@ grep -q '"GET /\(\./\)\?btvm-net-check_1.0_all.deb HTTP/1.1" 200' "$work/http.lo
 echo "run_debian: apt-get update and install from http://10.0.2.2:$apt_port/ (the host's loopback through the NAT)"
 
 e2fsck -fn "$disk" >"$work/e2fsck.log" 2>&1 || fail "e2fsck -fn: $(tail -3 "$work/e2fsck.log")"
-echo "run_debian: PASS (systemd to multi-user twice, DHCP and ssh by key through a hostfwd, apt-get update and install from the host through the NAT, the file persisted, e2fsck clean)"
+echo "run_debian: PASS (systemd to multi-user three times, the third from an IDE disk, DHCP and ssh by key through a hostfwd, apt-get update and install from the host through the NAT, the file persisted, e2fsck clean)"

@@ -1,5 +1,6 @@
 /* The PIIX3 IDE controller and its ATA disks, driven as a driver drives
- * them: PCI configuration cycles, the legacy ports and the bus master
+ * them: PCI configuration cycles (and what the direct-boot firmware
+ * writes there), the legacy ports and the bus master
  * through the bus, PRD tables and data in a real guest_ram, disk images
  * in a temporary directory checked with pread. IDENTIFY, PIO reads and
  * writes (single, multiple, 16- and 32-bit, LBA28, LBA48, CHS), DMA,
@@ -8,6 +9,8 @@
  * table can be wrong; --snapshot, the snapshot round trip, the image
  * lock, and a hostile guest's random accesses. (ATAPI: test_atapi.c.) */
 #include "ide_harness.h"
+
+#include "boot/pci_firmware.h"
 
 #define SECTORS_A	8192u	/* 4 MiB, read-write, primary master */
 #define SECTORS_B	2048u	/* 1 MiB, read-only, primary slave */
@@ -1189,6 +1192,31 @@ static void test_hostile(struct harness *h)
 	unlink(cd);
 }
 
+/* What btvm's direct-boot firmware (boot/pci_firmware.c) does to the
+ * controller after a machine reset, as SeaBIOS's pciinit does: BAR 4 in
+ * the I/O window, decoding on, both channels' IDETIM decode bits. */
+static void test_firmware(struct harness *h)
+{
+	struct pci_firmware_config cfg;
+
+	setup(h);
+	pci_host_reset(&h->pci);
+	ide_reset(&h->ide);
+	CHECK_EQ(cfg_rd(h, 0x40, 4), 0);
+	CHECK_EQ(cfg_rd(h, PCI_REG_BAR0 + 4 * IDE_BM_BAR, 4), 1);
+	pci_firmware_config_default(&cfg);
+	CHECK_EQ(pci_firmware_setup(&h->pci, &cfg), 0);
+	CHECK_EQ(cfg_rd(h, 0x40, 4), 0x80008000);
+	CHECK_EQ(cfg_rd(h, 0x44, 1), 0);
+	CHECK_EQ(cfg_rd(h, PCI_REG_BAR0 + 4 * IDE_BM_BAR, 4), PCI_FIRMWARE_IO_START | 1);
+	CHECK(cfg_rd(h, PCI_REG_COMMAND, 2) & PCI_COMMAND_IO);
+	CHECK_EQ(cfg_rd(h, PCI_REG_INTERRUPT_PIN, 1), 0);	/* no INTx: IRQ 14 and 15 */
+	/* The bus master answers where the firmware put it. */
+	h_out(h, PCI_FIRMWARE_IO_START + 8 + IDE_BM_PRDT, 4, 0x2000);
+	CHECK_EQ(h_in(h, PCI_FIRMWARE_IO_START + 8 + IDE_BM_PRDT, 4), 0x2000);
+	h_end(h);
+}
+
 int main(void)
 {
 	static struct harness h;
@@ -1199,6 +1227,7 @@ int main(void)
 	make_disk(path_a, SECTORS_A * 512ull);
 	make_disk(path_b, SECTORS_B * 512ull);
 	test_pci(&h);
+	test_firmware(&h);
 	test_signature_and_reset(&h);
 	test_identify(&h);
 	test_pio(&h);

@@ -125,6 +125,9 @@ static void check_tables(unsigned cpus)
 	CHECK_EQ(bus, 1);
 	CHECK_EQ(ioapic, 1);
 	CHECK_EQ(ioint, 15);
+	/* The IDE channels' IRQ 14 and 15 among them, edge and active high
+	 * (conforming, checked above), as Linux takes them without ACPI. */
+	CHECK(pins[14] && pins[15]);
 	CHECK_EQ(localint, 2);
 	/* Nothing past the block was touched. */
 	for (size_t i = (size_t)n; i < sizeof(ebda); i++)
