@@ -7,6 +7,7 @@
 # boot from the hard disk, and the text screen its banner and the
 # guest's INT 10h B.
 # Usage: run_mbr.sh btvm BTVM MBR.BIN [BTVM-ARG...]
+#        run_mbr.sh btvm-ide BTVM MBR.BIN [BTVM-ARG...]  (the disk on IDE)
 #        run_mbr.sh qemu QEMU MBR.BIN
 set -u
 kind=$1
@@ -25,7 +26,9 @@ if [ "$kind" = qemu ]; then
 		-no-reboot </dev/null >"$work/out.txt" 2>&1
 	status=$?
 else
-	timeout 120 "$bin" run --firmware bios --disk "$work/disk.img" --net none --display none \
+	disk="$work/disk.img"
+	[ "$kind" = btvm-ide ] && disk="$disk,if=ide"
+	timeout 120 "$bin" run --firmware bios --disk "$disk" --net none --display none \
 		-m 64 --no-reboot --debugcon "$work/debugcon.txt" --screenshot "$work/screen.txt" \
 		"$@" </dev/null >"$work/serial.txt" 2>"$work/out.txt"
 	status=$?
