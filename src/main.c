@@ -50,12 +50,14 @@ static void print_usage(FILE *out)
 	      "                        controller (00:01.1), taking the IDE slots in\n"
 	      "                        order: primary master, primary slave, secondary\n"
 	      "                        master, secondary slave. Without --kernel the\n"
-	      "                        first --disk is booted as a PC would: its ext2/3/4\n"
-	      "                        filesystem (whole disk, or the first Linux MBR/GPT\n"
-	      "                        partition) gives /vmlinuz and /initrd.img (else\n"
-	      "                        the newest /boot/vmlinuz-*), with the command line\n"
-	      "                        'console=ttyS0 root=... ro' and --append after it.\n"
-	      "                        An image is locked while in use\n"
+	      "                        first --disk is booted as a PC would: through the\n"
+	      "                        firmware when it has a boot loader (or a --cdrom is\n"
+	      "                        given); else its ext2/3/4 filesystem (whole disk,\n"
+	      "                        or the first Linux MBR/GPT partition) gives\n"
+	      "                        /vmlinuz and /initrd.img (else the newest\n"
+	      "                        /boot/vmlinuz-*), loaded directly with the command\n"
+	      "                        line 'console=ttyS0 root=... ro' and --append after\n"
+	      "                        it. An image is locked while in use\n"
 	      "  --cdrom FILE          an ISO 9660 image in an IDE CD/DVD-ROM drive, read-\n"
 	      "                        only: the secondary master (as QEMU's -cdrom), or\n"
 	      "                        the first free IDE slot when if=ide disks took it.\n"
@@ -63,14 +65,17 @@ static void print_usage(FILE *out)
 	      "                        monitor's 'change cdrom FILE' and 'eject cdrom'\n"
 	      "                        swap the disc\n"
 	      "  --firmware bios|direct bios: boot through SeaBIOS from the reset vector,\n"
-	      "                        as a PC does (its boot loader, from the disks);\n"
-	      "                        direct (the default): load --kernel, or the first\n"
-	      "                        disk's kernel, and enter it in protected mode\n"
+	      "                        as a PC does (a boot loader from the CD or disks);\n"
+	      "                        direct: load --kernel, or the first disk's kernel,\n"
+	      "                        and enter it in protected mode. Default: direct\n"
+	      "                        with --kernel, else as --disk says\n"
 	      "  --bios FILE           the firmware's ROM image (64 to 256 KiB; default\n"
 	      "                        " FIRMWARE_DEFAULT_PATH ");\n"
 	      "                        implies --firmware bios\n"
-	      "  --boot menu=on|off[,splash-time=MS]\n"
-	      "                        with --firmware bios: offer the firmware's boot\n"
+	      "  --boot [order=DRIVES][,menu=on|off][,splash-time=MS]\n"
+	      "                        through the firmware: try DRIVES in this order, d\n"
+	      "                        the CD-ROM, c the disks (the first --disk first);\n"
+	      "                        default dc. menu=on offers the firmware's boot\n"
 	      "                        menu (ESC or F12, in the window or on the serial\n"
 	      "                        console), waiting MS ms for the key\n"
 	      "  --debugcon FILE       write what the guest sends to the debug console\n"
@@ -306,8 +311,13 @@ enum {
 
 /* The machine options the command line gave, for --restore: the
  * snapshot has its own. */
+/* How the PC boots: --firmware bios (or --bios), --firmware direct, or
+ * neither, when the devices decide (choose_boot). */
+enum boot_choice { BOOT_CHOICE_AUTO, BOOT_CHOICE_BIOS, BOOT_CHOICE_DIRECT };
+
 struct run_given {
 	bool kernel, initrd, append, memory, vga, disk, snapshot, net;
+	enum boot_choice boot;
 	const char *incoming;   /* --incoming tcp:[ADDR]:PORT */
 	const char *first_disk; /* the first --disk, either interface: a kernel may be on it */
 	/* --disk FILE,if=ide in the order given, and --cdrom: their IDE
@@ -360,8 +370,9 @@ static const struct option run_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* --boot menu=on|off[,splash-time=MS]: the firmware's boot menu. Returns
- * -1 when it parsed, else the exit status. */
+/* --boot [order=DRIVES][,menu=on|off][,splash-time=MS]: the firmware's
+ * boot order (QEMU's letters: c the disks, d the CD-ROM) and boot menu.
+ * Returns -1 when it parsed, else the exit status. */
 static int parse_boot(const char *arg, struct board_config *cfg)
 {
 	char buf[128];
@@ -378,8 +389,17 @@ static int parse_boot(const char *arg, struct board_config *cfg)
 			if (!parse_count(item + 12, 1, 65535, &cfg->boot_menu_ms))
 				return usage_error("--boot: splash-time takes 1 to 65535 ms, not '%s'",
 						   item + 12);
+		} else if (!strncmp(item, "order=", 6)) {
+			const char *order = item + 6;
+			size_t n = strlen(order);
+			if (!n || n > BOARD_BOOT_ORDER_MAX || strspn(order, "cd") != n ||
+			    (n == 2 && order[0] == order[1]))
+				return usage_error("--boot: order takes the drives c (disks) and d "
+						   "(CD-ROM), each once, not '%s'", order);
+			memcpy(cfg->boot_order, order, n + 1);
 		} else
-			return usage_error("--boot: unknown '%s' (menu=on|off, splash-time=MS)", item);
+			return usage_error("--boot: unknown '%s' (order=DRIVES, menu=on|off, "
+					   "splash-time=MS)", item);
 	}
 	return -1;
 }
@@ -421,8 +441,10 @@ static int parse_disk(struct board_config *cfg, struct run_given *given, char *a
 		cfg->disks[cfg->ndisks].readonly = readonly;
 		cfg->ndisks++;
 	}
-	if (!given->first_disk)
+	if (!given->first_disk) {
 		given->first_disk = arg;
+		cfg->first_disk_ide = ide;
+	}
 	given->disk = true;
 	return -1;
 }
@@ -568,14 +590,17 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 			if (!strcmp(optarg, "bios")) {
 				if (!cfg->bios_path)
 					cfg->bios_path = FIRMWARE_DEFAULT_PATH;
+				given->boot = BOOT_CHOICE_BIOS;
 			} else if (!strcmp(optarg, "direct")) {
 				cfg->bios_path = NULL;
+				given->boot = BOOT_CHOICE_DIRECT;
 			} else {
 				return usage_error("--firmware takes bios or direct, not '%s'", optarg);
 			}
 			break;
 		case OPT_BIOS:
 			cfg->bios_path = optarg;
+			given->boot = BOOT_CHOICE_BIOS;
 			break;
 		case OPT_DEBUGCON:
 			cfg->debugcon_path = optarg;
@@ -683,9 +708,13 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 		return usage_error("--kernel boots a kernel directly: not with --firmware bios or --bios");
 	if (cfg->bios_path && (cfg->restore_path || given->incoming))
 		return usage_error("--restore and --incoming take the snapshot's firmware (no --bios)");
-	if (!cfg->kernel_path && !given->first_disk && !cfg->restore_path && !given->incoming &&
-	    !cfg->bios_path)
-		return usage_error("run: no guest given (--kernel FILE or --disk FILE is required)");
+	if (!cfg->kernel_path && !given->first_disk && !given->cdrom && !cfg->restore_path &&
+	    !given->incoming && !cfg->bios_path)
+		return usage_error("run: no guest given (--kernel FILE, --disk FILE or --cdrom FILE "
+				   "is required)");
+	if (given->boot == BOOT_CHOICE_DIRECT && !cfg->kernel_path && !given->first_disk &&
+	    !cfg->restore_path && !given->incoming)
+		return usage_error("--firmware direct needs --kernel FILE or a --disk with a kernel");
 	assign_ide_slots(cfg, given);
 	if (cfg->stats_interval_ms && !cfg->stats_json_path)
 		return usage_error("--stats-interval needs --stats-json FILE (the samples go there)");
@@ -718,6 +747,8 @@ static int take_snapshot_config(struct board_config *cfg, const struct run_given
 				   s->net.enabled ? "has" : "has no");
 	cfg->kernel_path = s->kernel_path;
 	cfg->bios_path = s->bios_path;
+	memcpy(cfg->boot_order, s->boot_order, sizeof(cfg->boot_order));
+	cfg->first_disk_ide = s->first_disk_ide;
 	cfg->initrd_path = s->initrd_path;
 	cfg->cmdline = s->cmdline;
 	cfg->kernel_from_disk = s->kernel_from_disk;
@@ -780,6 +811,40 @@ static int open_frontends(struct frontends *fe, struct board *board,
 	}
 	monitor_set_gdb(fe->monitor, fe->gdb);
 	return 0;
+}
+
+/* The way to boot when no --kernel is given, as a PC's user expects it:
+ * a CD in the drive boots first, through the firmware; a disk with a boot
+ * loader boots through the firmware; a disk without one whose filesystem
+ * holds a kernel has it loaded directly (faster, and what btvm did before
+ * it had firmware; its kernel then sits in *db); anything else goes to the
+ * firmware, which says it found nothing to boot. --firmware bios|direct
+ * decides instead. Says on stderr which way it went, and why, when the
+ * choice was btvm's. */
+static enum boot_choice choose_boot(struct board_config *cfg, const struct run_given *given,
+				    struct disk_boot *db)
+{
+	const char *why;
+	char err[512], line[600];
+	if (given->boot != BOOT_CHOICE_AUTO)
+		return given->boot;
+	int loader = given->cdrom ? 0 : disk_boot_has_loader(given->first_disk);
+	if (given->cdrom)
+		why = "a CD-ROM in the drive boots first";
+	else if (loader < 0)
+		return BOOT_CHOICE_DIRECT; /* which says why it cannot open the disk */
+	else if (loader)
+		why = "the disk has a boot loader";
+	else if (!disk_boot_find(given->first_disk, db, err, sizeof(err)))
+		return BOOT_CHOICE_DIRECT;
+	else {
+		snprintf(line, sizeof(line), "no boot loader on the disk, and no kernel to load "
+			 "directly (%s)", err);
+		why = line;
+	}
+	cfg->bios_path = FIRMWARE_DEFAULT_PATH;
+	fprintf(stderr, "btvm: booting through the firmware (SeaBIOS): %s\n", why);
+	return BOOT_CHOICE_BIOS;
 }
 
 static int cmd_run(int argc, char **argv)
@@ -857,16 +922,22 @@ static int cmd_run(int argc, char **argv)
 			cfg.initrd_size = db.initrd_size;
 		}
 	}
-	/* No kernel given: boot the first disk's kernel directly, whichever
-	 * controller it is on (root= names the filesystem's UUID, which the
-	 * guest's initramfs finds on either), unless the firmware boots the PC. */
-	if (!cfg.kernel_path && !cfg.bios_path) {
+	/* No kernel given: the firmware boots the PC, or btvm boots the
+	 * first disk's kernel directly, whichever controller it is on
+	 * (root= names the filesystem's UUID, which the guest's initramfs
+	 * finds on either). */
+	if (!cfg.kernel_path && !cfg.restore_path && !given.incoming &&
+	    choose_boot(&cfg, &given, &db) == BOOT_CHOICE_DIRECT) {
 		cfg.kernel_from_disk = true;
 		cfg.kernel_disk = given.first_disk;
-		if (disk_boot_find(cfg.kernel_disk, &db, err, sizeof(err))) {
+		if (!db.kernel && disk_boot_find(cfg.kernel_disk, &db, err, sizeof(err))) {
 			fprintf(stderr, "btvm: %s\n", err);
 			return EXIT_FAILURE;
 		}
+		fprintf(stderr, "btvm: booting %s directly%s\n", db.kernel_name,
+			given.boot == BOOT_CHOICE_AUTO
+				? " (the disk has no boot loader; --firmware bios boots it through SeaBIOS)"
+				: "");
 		if (disk_boot_cmdline(&db, cfg.cmdline, cmdline, sizeof(cmdline))) {
 			disk_boot_free(&db);
 			return usage_error("--append: the command line is too long");

@@ -30,6 +30,7 @@
 #define HEAD_SIZE 2048u          /* the MBR, the GPT header and an ext superblock */
 
 #define MBR_TABLE 446u
+#define MBR_DISK_SIGNATURE 440u  /* the boot code ends here */
 #define MBR_ENTRY_SIZE 16u
 #define MBR_ENTRIES 4u
 #define MBR_TYPE_LINUX 0x83u
@@ -261,6 +262,21 @@ static int find_gpt(int fd, const char *image, uint64_t image_size, const uint8_
 out:
 	free(array);
 	return rc;
+}
+
+int disk_boot_has_loader(const char *image_path)
+{
+	int fd = open(image_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	uint8_t sector[512] = { 0 };
+	bool signed_sector = !read_at(fd, sector, sizeof(sector), 0) && sector[510] == 0x55 &&
+			     sector[511] == 0xaa;
+	close(fd);
+	bool code = false;
+	for (unsigned i = 0; i < MBR_DISK_SIGNATURE && !code; i++)
+		code = sector[i] != 0;
+	return signed_sector && code;
 }
 
 /* Finds the filesystem's place; the image is open only in here. */

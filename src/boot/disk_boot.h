@@ -70,6 +70,13 @@ struct disk_boot {
  * journal that still needs replaying is not replayed. */
 int disk_boot_find(const char *image_path, struct disk_boot *out, char *err, size_t err_len);
 
+/* Whether the image's first sector holds a boot loader a BIOS would run:
+ * the 0x55 0xAA signature and code (a byte other than zero) before the
+ * partition table, where a partitioning tool alone writes zeros, as it
+ * does on a filesystem made over the whole disk. Returns 1 or 0 (a short
+ * image has none), or -errno when the image cannot be opened. */
+int disk_boot_has_loader(const char *image_path);
+
 /* Frees the buffers and empties *db; safe on an empty or freed one. */
 void disk_boot_free(struct disk_boot *db);
 

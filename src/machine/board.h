@@ -35,6 +35,7 @@ struct board_ide_drive {
  * primary master, 1 primary slave, 2 secondary master, 3 secondary
  * slave, QEMU's index order. */
 #define BOARD_IDE_SLOTS 4u
+#define BOARD_BOOT_ORDER_MAX 2u     /* c and d */
 #define BOARD_FB_MAX_WIDTH 2560u
 #define BOARD_FB_MAX_HEIGHT 1600u
 
@@ -52,6 +53,10 @@ struct board_config {
 	const char *bios_path;
 	const char *debugcon_path;   /* --debugcon FILE: port 0x402's bytes, or NULL */
 	bool boot_menu;              /* --boot menu=on: the firmware offers its boot menu */
+	/* --boot order=: the firmware's boot order, QEMU's letters ('c' the
+	 * disks, 'd' the CD-ROM); empty: "dc" */
+	char boot_order[BOARD_BOOT_ORDER_MAX + 1];
+	bool first_disk_ide;         /* the first --disk is an IDE one: it boots first of the disks */
 	unsigned boot_menu_ms;       /* --boot splash-time=MS: how long it waits for ESC; 0: its default */
 	const char *cmdline;
 	uint64_t ram_mib;

@@ -22,9 +22,9 @@
 #include "host/snapfile.h"
 #include "isa/cpuid.h"
 
-/* 2: the IDE drives, the disk a kernel came from and the firmware's ROM
- * image (a btvm without them wrote 1; its snapshots have no IDE section
- * and are refused). */
+/* 2: the IDE drives, the disk a kernel came from, the firmware's ROM
+ * image and boot order (a btvm without them wrote 1; its snapshots have
+ * no IDE section and are refused). */
 #define CONF_VERSION 2u
 #define CPUM_VERSION 1u
 #define CLCK_VERSION 1u
@@ -192,6 +192,8 @@ static void save_config(const struct board *board, struct snap_writer *w)
 	/* Booted through firmware: its ROM image, read again for a reset. */
 	snapw_bool(w, c->bios_path != NULL);
 	save_path(w, c->bios_path);
+	snapw_str(w, c->boot_order);
+	snapw_bool(w, c->first_disk_ide);
 	snapw_end(w);
 }
 
@@ -254,6 +256,8 @@ static int load_config(struct snap_reader *r, struct board_snapshot_config *sc,
 	}
 	bool firmware = snapr_bool(r);
 	snapr_str(r, sc->bios, sizeof(sc->bios));
+	snapr_str(r, c->boot_order, sizeof(c->boot_order));
+	c->first_disk_ide = snapr_bool(r);
 	if (snapr_end(r))
 		return r->err;
 	if (*ram_size % (1u << 20) || *ram_size / (1u << 20) < GUEST_RAM_MIN_MIB ||
@@ -263,6 +267,8 @@ static int load_config(struct snap_reader *r, struct board_snapshot_config *sc,
 	if (c->fb_width > BOARD_FB_MAX_WIDTH || c->fb_height > BOARD_FB_MAX_HEIGHT)
 		return snapr_fail(r, "a %ux%u framebuffer is not supported", c->fb_width,
 				  c->fb_height);
+	if (strspn(c->boot_order, "cd") != strlen(c->boot_order))
+		return snapr_fail(r, "a boot order of drives other than c and d");
 	if (firmware && !sc->bios[0])
 		return snapr_fail(r, "no firmware named");
 	if (!firmware && (!sc->kernel[0] || (c->kernel_from_disk && !c->kernel_disk)))

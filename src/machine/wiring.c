@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include "machine/board_internal.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -237,6 +238,48 @@ static int firmware_acpi(struct board *board)
 	return err;
 }
 
+/* SeaBIOS's bootorder file: the drives' device paths (Open Firmware
+ * style, as QEMU writes them for bootindex) in the order --boot order=
+ * gives, "dc" by default (the CD-ROM, then the disks); SeaBIOS tries
+ * them in that order, then whatever it found and the list leaves out.
+ * Of the disks the first --disk comes first, as a PC user expects. */
+static size_t bootorder_ide(char *out, size_t len, size_t out_len, unsigned slot)
+{
+	return len + (size_t)snprintf(out + len, out_len - len, "/pci@i0cf8/ide@1,1/drive@%u/disk@%u\n",
+				      slot / IDE_UNITS, slot % IDE_UNITS);
+}
+
+static size_t firmware_bootorder(const struct board *board, char *out, size_t out_len)
+{
+	const struct board_config *c = &board->cfg;
+	const char *order = c->boot_order[0] ? c->boot_order : "dc";
+	size_t len = 0;
+	for (const char *o = order; *o; o++) {
+		if (*o == 'd') {
+			for (unsigned slot = 0; slot < BOARD_IDE_SLOTS; slot++)
+				if (c->ide[slot].kind == BOARD_IDE_CDROM)
+					len = bootorder_ide(out, len, out_len, slot);
+			continue;
+		}
+		/* The disks: an IDE first disk is the lowest IDE disk slot
+		 * (they take the slots in the order given). */
+		unsigned first_ide = BOARD_IDE_SLOTS;
+		for (unsigned slot = 0; c->first_disk_ide && slot < first_ide; slot++)
+			if (c->ide[slot].kind == BOARD_IDE_DISK)
+				first_ide = slot;
+		if (first_ide < BOARD_IDE_SLOTS)
+			len = bootorder_ide(out, len, out_len, first_ide);
+		for (unsigned i = 0; i < c->ndisks; i++)
+			len += (size_t)snprintf(out + len, out_len - len, "/pci@i0cf8/scsi@%x/disk@0,0\n",
+						PCI_DISK_SLOT + i);
+		for (unsigned slot = 0; slot < BOARD_IDE_SLOTS; slot++)
+			if (c->ide[slot].kind == BOARD_IDE_DISK && slot != first_ide)
+				len = bootorder_ide(out, len, out_len, slot);
+	}
+	assert(len < out_len);
+	return len;
+}
+
 /* What SeaBIOS reads through fw_cfg (QEMU's names and layouts): the RAM
  * and the e820 map, the CPU count, the boot menu, the ACPI tables. */
 static int firmware_config(struct board *board)
@@ -256,6 +299,10 @@ static int firmware_config(struct board *board)
 		uint16_t ms = (uint16_t)board->cfg.boot_menu_ms;
 		err = fw_cfg_add_file(fw, "etc/boot-menu-wait", &ms, sizeof(ms), NULL);
 	}
+	char bootorder[(BOARD_IDE_SLOTS + BOARD_MAX_DISKS) * 48];
+	size_t bootorder_len = firmware_bootorder(board, bootorder, sizeof(bootorder));
+	if (!err && bootorder_len)
+		err = fw_cfg_add_file(fw, "bootorder", bootorder, bootorder_len, NULL);
 	/* The text screen on the serial console too (SeaBIOS's sercon: its
 	 * own messages, the boot menu, a boot loader's INT 10h output), and
 	 * keys typed there taken as the keyboard's. */

@@ -64,7 +64,7 @@ expect 2 'no command given'
 expect 2 "unknown command 'frobnicate'" frobnicate
 expect 2 "unknown option '--bogus'" --bogus
 expect 2 "unknown option '--bogus'" run --kernel "$hello" --bogus
-expect 2 'no guest given \(--kernel FILE or --disk FILE is required\)' run
+expect 2 'no guest given \(--kernel FILE, --disk FILE or --cdrom FILE is required\)' run
 expect 2 "option '--kernel' needs a value" run --kernel
 expect 2 "invalid memory size 'lots'" run --kernel "$hello" -m lots
 expect 2 "invalid memory size '12x'" run --kernel "$hello" -m 12x
@@ -82,7 +82,11 @@ expect 2 "screenshot needs a file name" run --kernel "$hello" --screenshot ''
 expect 2 "--firmware takes bios or direct, not 'uefi'" run --firmware uefi
 expect 2 "--kernel boots a kernel directly: not with --firmware bios" run --kernel "$hello" --firmware bios
 expect 2 "--kernel boots a kernel directly" run --kernel "$hello" --bios "$hello"
-expect 2 "--boot: unknown 'order=x'" run --firmware bios --boot order=x
+for order in x cc cdd dcd ''; do
+	expect 2 "--boot: order takes the drives c \(disks\) and d \(CD-ROM\), each once, not '$order'" \
+		run --firmware bios --boot "order=$order"
+done
+expect 2 "--boot: unknown 'boot=c'" run --firmware bios --boot boot=c
 expect 2 "--boot: splash-time takes 1 to 65535 ms, not '0'" run --firmware bios --boot menu=on,splash-time=0
 expect 1 "$work/nothing.bin: cannot open firmware: No such file" run --bios "$work/nothing.bin"
 head -c 1000 /dev/zero >"$work/short.bin"
@@ -137,7 +141,7 @@ expect 2 "--symbols needs a file name" run --kernel "$hello" --explain --symbols
 expect 1 "$work/nodisk.img" run --disk "$work/nodisk.img"
 expect 1 "$work: " run --kernel "$hello" --disk "$work"
 head -c 1048576 /dev/zero >"$work/blank.img"
-expect 1 "$work/blank.img: no ext2/3/4 filesystem" run --disk "$work/blank.img"
+expect 1 "$work/blank.img: no ext2/3/4 filesystem" run --firmware direct --disk "$work/blank.img"
 # IDE: --disk FILE,if=ide and --cdrom. At most 4 drives, the CD-ROM
 # counted, whichever comes first; an unknown interface, an empty name and
 # a second --cdrom are usage errors; a missing or unusable image is one
@@ -162,14 +166,16 @@ expect 2 "--disk: unknown interface ''" run --kernel "$hello" --disk "$work/ide1
 expect 2 "disk needs a file name" run --kernel "$hello" --disk ",if=ide"
 expect 2 "cdrom needs a file name" run --kernel "$hello" --cdrom ''
 expect 2 "one --cdrom only" run --kernel "$hello" --cdrom "$work/cd.iso" --cdrom "$work/cd.iso"
-expect 2 "no guest given" run --cdrom "$work/cd.iso"
+expect 2 "--firmware direct needs --kernel FILE or a --disk with a kernel" run --firmware direct \
+	--cdrom "$work/cd.iso"
 expect 1 "$work/nodisk.img" run --kernel "$hello" --disk "$work/nodisk.img,if=ide"
 expect 1 "$work/nocd.iso" run --kernel "$hello" --cdrom "$work/nocd.iso"
 expect 1 "$work/short.iso: smaller than one 2048-byte sector" run --kernel "$hello" --cdrom "$work/short.iso"
 expect 1 "$work: " run --kernel "$hello" --cdrom "$work"
 expect 1 "in use" run --kernel "$hello" --disk "$work/ide1.img" --disk "$work/ide1.img,if=ide"
 expect 1 "in use" run --kernel "$hello" --disk "$work/ide1.img,if=ide" --cdrom "$work/ide1.img"
-expect 1 "$work/blank.img: no ext2/3/4 filesystem" run --disk "$work/blank.img,if=ide" --disk "$work/ide1.img"
+expect 1 "$work/blank.img: no ext2/3/4 filesystem" run --firmware direct --disk "$work/blank.img,if=ide" \
+	--disk "$work/ide1.img"
 # hello.elf's exit (status 33) with every IDE slot taken, readonly and
 # --snapshot among them: the machine was built and ran.
 expect 33 "" run --kernel "$hello" --display none --serial none --snapshot --cdrom "$work/cd.iso" \

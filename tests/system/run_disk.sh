@@ -186,7 +186,8 @@ wait "$bg_pid" 2>/dev/null || true
 bg_pid=
 echo "run_disk: a second btvm is refused the image in use: $(cat "$work/lock.log")"
 
-# 4. Boot from the disk: /vmlinuz and /initrd.img in its filesystem.
+# 4. Boot from the disk: /vmlinuz and /initrd.img in its filesystem, loaded
+# directly (the disk has no boot loader), as btvm's console line says.
 mkdir -p "$work/boot/boot"
 cp "$kernel" "$work/boot/boot/vmlinuz-6.1-test"
 cp "$initrd" "$work/boot/boot/initrd.img-6.1-test"
@@ -195,6 +196,7 @@ ln -s boot/initrd.img-6.1-test "$work/boot/initrd.img"
 mke2fs -q -F -t ext4 -d "$work/boot" "$work/boot.img" 64M || fail "mke2fs cannot make the boot image"
 cat >"$work/boot.expect" <<EOF
 fail_on Kernel panic
+expect btvm: booting $work/boot.img:/boot/vmlinuz-6.1-test directly (the disk has no boot loader
 expect === btvm test guest: Linux 6.1.
 expect guest:~ #
 send cat /proc/cmdline; echo CMD-\$((7*7))
