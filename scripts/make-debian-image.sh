@@ -400,7 +400,11 @@ report() {
 		if [ "$bios" = 1 ]; then
 			[ -z "$copy_dest" ] || echo "        (a copy of the pristine $bios_image)"
 			echo "        (MBR and GRUB 2; the file system in partition 1 from 1 MiB, root=UUID=$(fs_uuid "$image"))"
-			echo "boot:   btvm run --firmware bios --disk $disk"
+			if [ -n "$copy_dest" ]; then
+				echo "boot:   btvm run --firmware bios --disk $disk"
+			else # the pristine disk: boot it unchanged, or a copy
+				echo "boot:   btvm run --firmware bios --disk $disk --snapshot (or make the guest's own disk with --copy DEST)"
+			fi
 		else
 			[ -z "$copy_dest" ] || echo "        (a copy of the pristine $image)"
 			echo "kernel: $kernel"
