@@ -18,12 +18,21 @@
 # next to the image and the command line "root=/dev/vda console=ttyS0"
 # (add console=tty0 first for the window).
 #
-# Usage: make-debian-image.sh [--print] [--refresh] [--size SIZE] [--copy DEST]
+# Usage: make-debian-image.sh [--bios] [--print] [--refresh] [--size SIZE] [--copy DEST]
 #   (no option)   build the image if it is missing or its recipe changed,
 #                 then say where things are
+#   --bios        the disk for booting through firmware (btvm run
+#                 --firmware bios --disk DISK): an MBR partition table,
+#                 the same file system in one partition from 1 MiB to the
+#                 end (its /dev/vda1, found by UUID), and GRUB 2 from
+#                 Debian's grub-pc-bin in the MBR and the gap after it,
+#                 which loads /vmlinuz and /initrd.img from the partition
+#                 (see "The BIOS disk" below); made from the pristine image
+#                 without root, loop devices or mounts, and cached too
 #   --print       print just three lines: the disk image's path (DEST with
 #                 --copy), the kernel's and the initramfs's (progress, if
-#                 any, goes to stderr)
+#                 any, goes to stderr); with --bios, the BIOS disk's path
+#                 (the kernel and initramfs are the same files)
 #   --refresh     download the newest packages and rebuild even when cached
 #   --size SIZE   the image's size (default 2G; K, M, G, T suffixes, powers
 #                 of 1024); a new size rebuilds the image
@@ -44,6 +53,10 @@
 #   debian-12-i386.vmlinuz  its kernel (/boot/vmlinuz-*), for btvm --kernel
 #   debian-12-i386.initrd   its initramfs (/boot/initrd.img-*), --initrd
 #   debian-12-i386.stamp    the recipe id, size, key and .debs it was built from
+#   debian-12-i386-bios.img    the BIOS disk (--bios; about 500 MB used)
+#   debian-12-i386-bios.stamp  its recipe id, the GRUB files', the file
+#                           system's UUID and the pristine image's stamp
+#   build-bios.log          the last BIOS disk's log
 #   debootstrap-*.tgz       the downloaded .debs (debootstrap --make-tarball,
 #                           about 115 MB), keyed by the package list, and
 #                           *.tgz.mirror, the archive they came from
@@ -60,6 +73,23 @@
 # on a busy machine); the cache then holds about 630 MB.
 # The archive can be changed with BTVM_DEBIAN_MIRROR (the guest's own
 # sources.list always names deb.debian.org).
+#
+# The BIOS disk (--bios): the pristine image's file system, shrunk by
+# resize2fs to leave the first MiB to the partition table and GRUB, is
+# written into partition 1 (sfdisk on the file; dd); debugfs writes into it
+# /boot/grub (grub.cfg and the i386-pc modules) and an /etc/fstab naming
+# the root by UUID. grub-mkimage makes core.img (diskboot.img, then the
+# kernel with biosdisk, part_msdos and ext2; prefix (,msdos1)/boot/grub:
+# the first partition of whatever BIOS drive it was loaded from), written
+# from sector 1: diskboot's block list, as grub-mkimage fills it, loads the
+# rest from sector 2 on, and boot.img, whose first 440 bytes are the MBR's
+# code (the disk signature and partition table stay), loads sector 1 as
+# built. That is what grub-install does for such a disk, without a device
+# to look at. GRUB shows its menu (1 s) on the BIOS's text screen only:
+# SeaBIOS's sercon copies it to the serial port (btvm with --serial stdio,
+# QEMU with -nographic). The kernel's command line: root=UUID=...
+# console=tty0 console=ttyS0 ro. A change of the pristine image (a rebuild
+# gives a new UUID), of Debian's GRUB files or of the recipe below remakes it.
 # Exit status: 0 done, 1 failed, 2 bad usage, 3 cannot download (no network
 # and nothing cached), with one line on stderr saying so.
 set -euo pipefail
@@ -79,6 +109,27 @@ e2fsprogs procps less"
 # Modules listed in /etc/initramfs-tools/modules: the initramfs loads them
 # (besides MODULES=most, Debian's default, putting most drivers in it).
 INITRAMFS_MODULES="virtio_pci virtio_blk virtio_net ext4"
+
+# --bios: GRUB's files (Debian's grub-pc-bin), the modules core.img holds
+# (enough to read its prefix: the rest load from /boot/grub/i386-pc), and
+# the partition's first sector: 1 MiB, as fdisk aligns it, leaves the gap
+# core.img is written into.
+GRUB_DIR=/usr/lib/grub/i386-pc
+GRUB_CORE_MODULES="biosdisk part_msdos ext2"
+PART_START_SECTOR=2048
+# The disk's grub.cfg; @UUID@ becomes the root file system's UUID. No
+# "terminal_output serial": SeaBIOS's sercon already copies GRUB's screen
+# to the serial port, and GRUB's own serial output beside it would print
+# every line twice there.
+IFS= read -r -d '' GRUB_CFG <<'EOF' || true
+# btvm's test image (scripts/make-debian-image.sh --bios).
+set timeout=1
+set default=0
+menuentry 'Debian GNU/Linux 12 (bookworm) i386, btvm test image' {
+	linux /vmlinuz root=UUID=@UUID@ console=tty0 console=ttyS0 ro
+	initrd /initrd.img
+}
+EOF
 
 # Files written into the image: "=== PATH MODE" then the file's lines.
 IFS= read -r -d '' IMAGE_FILES <<'EOF' || true
@@ -130,6 +181,7 @@ FSTYPE=ext4
 EOF
 
 print_only=0
+bios=0
 refresh=0
 size=2G
 copy_dest=
@@ -140,6 +192,7 @@ usage_error() {
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--print) print_only=1 ;;
+	--bios) bios=1 ;;
 	--refresh) refresh=1 ;;
 	--size | --copy)
 		if [ $# -lt 2 ] || [ -z "$2" ]; then usage_error "$1 needs an argument"; fi
@@ -302,13 +355,24 @@ cached() { # the image, kernel and initramfs of this recipe are all there
 		[ "$(cut -d' ' -f1-3 "$stamp_file" 2>/dev/null)" = "$want_stamp" ]
 }
 
-copy_out() { # --copy: DEST once, from the pristine image
+# --bios: the BIOS disk's files (its id, bios_recipe_id, is computed
+# below, once the functions that make it are defined).
+bios_image=$cache/debian-12-i386-bios.img
+bios_stamp_file=$cache/debian-12-i386-bios.stamp
+part_offset=$((PART_START_SECTOR * 512))
+
+copy_out() { # --copy: DEST once, from the pristine image or the BIOS disk
 	[ -n "$copy_dest" ] || return 0
+	local source=$image fs=$copy_dest want=$recipe_id
+	if [ "$bios" = 1 ]; then
+		source=$bios_image fs="$copy_dest?offset=$part_offset" want="$recipe_id $bios_recipe_id"
+	fi
 	if [ -e "$copy_dest" ]; then
 		local made
-		made=$(debugfs -R 'cat /etc/btvm-image' "$copy_dest" 2>/dev/null | sed -n 's/^recipe //p') || true
-		if [ -n "$made" ] && [ "$made" != "$recipe_id" ]; then
-			say "note: $copy_dest was copied from an older build of the image ($made, now $recipe_id); delete it to start again from the new one"
+		made=$(debugfs -R 'cat /etc/btvm-image' "$fs" 2>/dev/null |
+			sed -n 's/^recipe //p; s/^bios //p' | paste -sd' ') || true
+		if [ -n "$made" ] && [ "$made" != "$want" ]; then
+			say "note: $copy_dest was copied from an older build of the image ($made, now $want); delete it to start again from the new one"
 		fi
 		return 0
 	fi
@@ -317,7 +381,7 @@ copy_out() { # --copy: DEST once, from the pristine image
 	local part
 	part="$(dirname "$copy_dest")/.$(basename "$copy_dest").part"
 	local err
-	err=$(cp --sparse=always "$image" "$part" 2>&1) || {
+	err=$(cp --sparse=always "$source" "$part" 2>&1) || {
 		rm -f "$part"
 		die "cannot copy the image to $copy_dest: ${err##*: }"
 	}
@@ -327,17 +391,158 @@ copy_out() { # --copy: DEST once, from the pristine image
 
 report() {
 	local disk=$image
+	[ "$bios" = 0 ] || disk=$bios_image
 	[ -n "$copy_dest" ] && disk=$copy_dest
 	if [ "$print_only" = 1 ]; then
 		printf '%s\n%s\n%s\n' "$disk" "$kernel" "$initrd"
 	else
 		echo "image:  $disk ($(du -h --apparent-size "$disk" | cut -f1) sparse, $(du -h "$disk" | cut -f1) used; Debian 12 i386, Linux $(cut -d' ' -f5 "$stamp_file" | sed 's/^linux=//'))"
-		[ -z "$copy_dest" ] || echo "        (a copy of the pristine $image)"
-		echo "kernel: $kernel"
-		echo "initrd: $initrd"
-		echo "append: root=/dev/vda console=ttyS0"
+		if [ "$bios" = 1 ]; then
+			[ -z "$copy_dest" ] || echo "        (a copy of the pristine $bios_image)"
+			echo "        (MBR and GRUB 2; the file system in partition 1 from 1 MiB, root=UUID=$(fs_uuid "$image"))"
+			if [ -n "$copy_dest" ]; then
+				echo "boot:   btvm run --firmware bios --disk $disk"
+			else # the pristine disk: boot it unchanged, or a copy
+				echo "boot:   btvm run --firmware bios --disk $disk --snapshot (or make the guest's own disk with --copy DEST)"
+			fi
+		else
+			[ -z "$copy_dest" ] || echo "        (a copy of the pristine $image)"
+			echo "kernel: $kernel"
+			echo "initrd: $initrd"
+			echo "append: root=/dev/vda console=ttyS0"
+		fi
 		echo "ssh:    ssh -i $cache/id_ed25519 root@GUEST"
 	fi
+}
+
+fs_uuid() { # the UUID of the ext4 file system in the file $1
+	dumpe2fs -h "$1" 2>/dev/null | sed -n 's/^Filesystem UUID: *//p'
+}
+
+bios_want_stamp() { # what the BIOS disk made from the pristine image now is made of
+	local grub_id
+	grub_id=$(cat "$GRUB_DIR"/* | sha256sum | cut -c1-16)
+	echo "$bios_recipe_id grub=$grub_id fs=$(fs_uuid "$image") $(cat "$stamp_file")"
+}
+
+bios_cached() {
+	[ -s "$bios_image" ] && [ "$(cat "$bios_stamp_file" 2>/dev/null)" = "$(bios_want_stamp)" ]
+}
+
+# Writes into the file system $1 (a file) what the BIOS disk's needs:
+# GRUB's modules and grub.cfg in /boot/grub, an fstab naming the root by
+# its UUID $2 (/dev/vda1 under virtio, /dev/sda1 on IDE), and the recipe
+# line in /etc/btvm-image. Files go in with debugfs as root's (it gives a
+# written file the host file's mode and owner 0).
+bios_fs() {
+	local fs=$1 uuid=$2 dir=$3 f name
+	sed "s/@UUID@/$uuid/" <<<"${GRUB_CFG%$'\n'}" >"$dir/grub.cfg"
+	printf '%s\n' "# btvm's test image (--bios): the root file system, partition 1 of the disk." \
+		"UUID=$uuid / ext4 errors=remount-ro 0 1" >"$dir/fstab"
+	debugfs -R 'cat /etc/btvm-image' "$fs" >"$dir/btvm-image" 2>/dev/null
+	grep -q '^recipe ' "$dir/btvm-image" || die "the pristine image has no /etc/btvm-image"
+	echo "bios $bios_recipe_id" >>"$dir/btvm-image"
+	chmod 0644 "$dir/grub.cfg" "$dir/fstab" "$dir/btvm-image"
+	{
+		for name in etc/fstab etc/btvm-image; do
+			echo "rm /$name"
+		done
+		echo "write $dir/fstab /etc/fstab"
+		echo "write $dir/btvm-image /etc/btvm-image"
+		echo "mkdir /boot/grub"
+		echo "mkdir /boot/grub/i386-pc"
+		for f in "$GRUB_DIR"/*.mod "$GRUB_DIR"/*.lst; do
+			echo "write $f /boot/grub/i386-pc/${f##*/}"
+		done
+		echo "write $dir/grub.cfg /boot/grub/grub.cfg"
+	} >"$dir/debugfs.cmd"
+	debugfs -w -f "$dir/debugfs.cmd" "$fs" >>"$log" 2>&1 || die "debugfs cannot write into the file system (see $log)"
+	# debugfs goes on past a command that fails: check what it wrote.
+	[ "$(debugfs -R 'cat /boot/grub/grub.cfg' "$fs" 2>/dev/null)" = "$(cat "$dir/grub.cfg")" ] ||
+		die "debugfs did not write /boot/grub/grub.cfg (see $log)"
+	[ "$(debugfs -R 'cat /etc/fstab' "$fs" 2>/dev/null)" = "$(cat "$dir/fstab")" ] ||
+		die "debugfs did not write /etc/fstab (see $log)"
+	local want have
+	want=$(cd "$GRUB_DIR" && ls -- *.mod *.lst | sort)
+	have=$(debugfs -R 'ls -p /boot/grub/i386-pc' "$fs" 2>/dev/null | awk -F/ 'NF > 5 && $6 != "." && $6 != ".." { print $6 }' | sort)
+	[ "$want" = "$have" ] || die "debugfs did not write all of GRUB's modules into /boot/grub/i386-pc (see $log)"
+}
+
+# Makes the BIOS disk from the pristine image (see "The BIOS disk" above),
+# in a temporary directory of the cache; its last step moves it into place.
+make_bios_image() {
+	need_tools grub-mkimage:grub-common "$GRUB_DIR/boot.img:grub-pc-bin" sfdisk:fdisk \
+		resize2fs:e2fsprogs debugfs:e2fsprogs
+	local want uuid part_bytes core_sectors
+	want=$(bios_want_stamp)
+	uuid=$(fs_uuid "$image")
+	[ -n "$uuid" ] || die "cannot read the file system's UUID in $image"
+	bios_tmp=$(mktemp -d "$cache/tmp-bios.XXXXXX")
+	trap 'rm -rf -- "$bios_tmp"' EXIT
+	local t=$bios_tmp
+	# Its own log: the pristine build's stays.
+	local log=$cache/build-bios.log
+	: >"$log"
+	say "making the BIOS disk (MBR, GRUB 2, the file system in partition 1)"
+
+	# The file system, 1 MiB smaller: the partition from 1 MiB to the end.
+	part_bytes=$((size_bytes - part_offset))
+	cp --sparse=always "$image" "$t/fs"
+	resize2fs "$t/fs" "$((part_bytes >> 10))K" >>"$log" 2>&1 || die "resize2fs cannot shrink the file system (see $log)"
+	bios_fs "$t/fs" "$uuid" "$t"
+	e2fsck -fn "$t/fs" >>"$log" 2>&1 || die "e2fsck finds the BIOS disk's file system broken (see $log)"
+	[ "$(stat -c %s "$t/fs")" = "$part_bytes" ] || die "resize2fs left the file system $(stat -c %s "$t/fs") bytes, not $part_bytes"
+
+	# The partition table: one Linux partition, bootable (some BIOSes want
+	# an active partition), a fixed disk signature ("btvm").
+	truncate -s "$size_bytes" "$t/disk"
+	printf '%s
+' 'label: dos' 'label-id: 0x6274766d' 'unit: sectors' '' \
+		"start=$PART_START_SECTOR, size=$((part_bytes / 512)), type=83, bootable" |
+		sfdisk -q "$t/disk" >>"$log" 2>&1 || die "sfdisk cannot write the partition table (see $log)"
+	dd if="$t/fs" of="$t/disk" bs=1M seek=$((part_offset >> 20)) conv=sparse,notrunc status=none
+	rm -f "$t/fs"
+
+	# GRUB: core.img into the gap, boot.img's code into the MBR. Like
+	# grub-bios-setup, NOP boot.img's jump at 0x66 so that a drive number
+	# in DL that looks like a floppy's is taken for the first hard disk
+	# (buggy BIOSes).
+	grub-mkimage -O i386-pc -d "$GRUB_DIR" -o "$t/core.img" -p '(,msdos1)/boot/grub' \
+		$GRUB_CORE_MODULES >>"$log" 2>&1 || die "grub-mkimage failed (see $log)"
+	core_sectors=$((($(stat -c %s "$t/core.img") + 511) / 512))
+	[ "$core_sectors" -lt "$PART_START_SECTOR" ] ||
+		die "GRUB's core.img ($core_sectors sectors) does not fit before the partition"
+	dd if="$t/core.img" of="$t/disk" bs=512 seek=1 conv=notrunc status=none
+	dd if="$GRUB_DIR/boot.img" of="$t/disk" bs=440 count=1 conv=notrunc status=none
+	printf '\x90\x90' | dd of="$t/disk" bs=1 seek=$((0x66)) conv=notrunc status=none
+
+	# The checks a boot depends on: the table as written, the boot
+	# signature, the file system at the partition's offset.
+	sfdisk --dump "$t/disk" 2>>"$log" | grep -q "^$t/disk1 : start= *$PART_START_SECTOR, size= *$((part_bytes / 512)), type=83, bootable" ||
+		die "the BIOS disk's partition table is not as written"
+	[ "$(od -An -tx1 -j510 -N2 "$t/disk" | tr -d ' ')" = 55aa ] || die "the BIOS disk's MBR has no boot signature"
+	[ "$(fs_uuid "$t/disk?offset=$part_offset")" = "$uuid" ] || die "no file system at partition 1's offset"
+
+	rm -f "$bios_stamp_file"
+	mv -f "$t/disk" "$bios_image"
+	echo "$want" >"$bios_stamp_file"
+	if [ -n "${BTVM_IMAGE_OWNER:-}" ]; then chown "$BTVM_IMAGE_OWNER" "$bios_image" "$bios_stamp_file" "$log"; fi
+	rm -rf -- "$bios_tmp"
+	trap - EXIT
+	say "made $bios_image in $SECONDS s"
+}
+
+# The BIOS disk's recipe id: the grub.cfg, the core modules and the code
+# of the functions that make it, hashed like recipe_id.
+bios_recipe_id="bios-1-$(printf '%s\n' "$GRUB_CFG" "$GRUB_CORE_MODULES" "$PART_START_SECTOR" \
+	"$(declare -f make_bios_image bios_fs)" | sha256sum | cut -c1-16)"
+
+# The end of every path: the BIOS disk when asked for, the copy, the report.
+finish() {
+	if [ "$bios" = 1 ] && ! bios_cached; then make_bios_image; fi
+	copy_out
+	report
+	exit 0
 }
 
 # Takes away what debootstrap may have left mounted under $1 (a killed
@@ -360,7 +565,10 @@ remove_tree() {
 }
 
 # What a killed build left (the lock is ours): with root, whatever a build
-# may have left mounted goes too.
+# may have left mounted goes too. A BIOS disk's build mounts nothing.
+for old in "$cache"/tmp-bios.*; do
+	[ -d "$old" ] && { rm -rf --one-file-system -- "$old" || say "cannot remove $old"; }
+done
 if [ "$(id -u)" = 0 ]; then
 	for old in "$cache"/tmp.*; do
 		[ -d "$old" ] && remove_tree "$old"
@@ -369,9 +577,7 @@ fi
 
 # The warm-cache path: no debootstrap, no network.
 if [ "$refresh" = 0 ] && cached; then
-	copy_out
-	report
-	exit 0
+	finish
 fi
 
 # Building needs root: the rest runs again through sudo, and the results
@@ -387,9 +593,7 @@ if [ "$(id -u)" != 0 ]; then
 	exec 9>>"$cache/.lock"
 	flock 9
 	cached || die "the build through sudo made no image"
-	copy_out
-	report
-	exit 0
+	finish
 fi
 
 need_tools debootstrap:debootstrap mke2fs:e2fsprogs "$keyring:debian-archive-keyring"
@@ -480,5 +684,6 @@ if [ -n "${BTVM_IMAGE_OWNER:-}" ]; then
 fi
 logmark "done"
 say "built $image (Linux $release) in $SECONDS s"
-copy_out
-report
+remove_tree "$tmp"
+trap - EXIT
+finish
