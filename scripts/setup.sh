@@ -24,6 +24,7 @@ packages=(build-essential cmake pkg-config nasm gcc-multilib
 	qemu-system-x86 # the cross-checks: test guests and the Linux guest under QEMU TCG (guest_*_qemu, linux_boot_qemu)
 	seabios # --firmware bios: the PC's firmware (bios-256k.bin) and the std VGA's BIOS (vgabios-stdvga.bin)
 	grub-rescue-pc # tests/firmware: GRUB 2's rescue floppy and CD images booted through SeaBIOS
+	memtest86+ # tests/firmware/run_memtest.sh: its ISO booted from the DVD-ROM drive
 	clang libclang-rt-14-dev llvm) # libFuzzer (tests/fuzz), llvm-symbolizer
 
 missing=()
