@@ -25,6 +25,7 @@ packages=(build-essential cmake pkg-config nasm gcc-multilib
 	seabios # --firmware bios: the PC's firmware (bios-256k.bin) and the std VGA's BIOS (vgabios-stdvga.bin)
 	grub-rescue-pc # tests/firmware: GRUB 2's rescue floppy and CD images booted through SeaBIOS
 	grub-pc-bin # make-debian-image.sh --bios: GRUB 2's i386-pc images and modules, grub-mkimage (grub-common)
+	memtest86+ # tests/firmware/run_memtest.sh: its ISO booted from the DVD-ROM drive
 	clang libclang-rt-14-dev llvm) # libFuzzer (tests/fuzz), llvm-symbolizer
 
 missing=()

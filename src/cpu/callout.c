@@ -287,7 +287,7 @@ static enum callout_result do_cpuid(struct cpu *cpu, const struct callout_desc *
 	const struct cpu_platform *p = cpu->plat;
 	bool apic = p && p->apic_enabled && p->apic_enabled(p->opaque);
 	uint64_t tsc_hz = p && p->tsc_hz ? p->tsc_hz(p->opaque) : 0;
-	struct cpuid_result r = cpuid_model(cpu->regs[REG_EAX], apic, tsc_hz);
+	struct cpuid_result r = cpuid_model(cpu->regs[REG_EAX], cpu->regs[REG_ECX], apic, tsc_hz);
 	cpu->regs[REG_EAX] = r.eax;
 	cpu->regs[REG_EBX] = r.ebx;
 	cpu->regs[REG_ECX] = r.ecx;

@@ -55,7 +55,27 @@ static void tsc_ratio(uint64_t tsc_hz, uint32_t *num, uint32_t *den)
 	}
 }
 
-static struct cpuid_result basic_leaf(uint32_t leaf, bool apic_enabled, uint64_t tsc_hz)
+/* Leaf 4 (deterministic cache parameters), subleaf by subleaf: the same
+ * three caches leaf 2's descriptors name, then a null one that ends the
+ * list. A CPU whose highest basic leaf is 4 or more has this leaf, and
+ * software that finds it reads the caches from it alone, not from leaf 2
+ * (Memtest86+ showed "N/A" for every cache while this leaf was zeros).
+ * EAX: type (1 data, 2 code, 3 unified) | level << 5 | self-initializing
+ * (bit 8); one core and one thread share each (bits 14-31 zero).
+ * EBX: ways - 1 << 22 | partitions - 1 << 12 | line size - 1; ECX: sets - 1. */
+static struct cpuid_result cache_leaf(uint32_t subleaf)
+{
+	static const struct cpuid_result caches[] = {
+		{ 0x121, (3u << 22) | 31, 16384 / (4 * 32) - 1, 0 },   /* L1 data: 16 KiB, 4-way */
+		{ 0x122, (3u << 22) | 31, 16384 / (4 * 32) - 1, 0 },   /* L1 code: 16 KiB, 4-way */
+		{ 0x143, (7u << 22) | 31, 262144 / (8 * 32) - 1, 0 },  /* L2: 256 KiB, 8-way */
+	};
+	struct cpuid_result none = { 0, 0, 0, 0 };
+	return subleaf < sizeof(caches) / sizeof(caches[0]) ? caches[subleaf] : none;
+}
+
+static struct cpuid_result basic_leaf(uint32_t leaf, uint32_t subleaf, bool apic_enabled,
+				      uint64_t tsc_hz)
 {
 	struct cpuid_result r = { 0, 0, 0, 0 };
 	switch (leaf) {
@@ -78,6 +98,9 @@ static struct cpuid_result basic_leaf(uint32_t leaf, bool apic_enabled, uint64_t
 		r.eax = 0x03020101;
 		r.edx = 0x0c040882;
 		break;
+	case 4:
+		r = cache_leaf(subleaf);
+		break;
 	case 0x15:
 		/* The core crystal is the APIC timer's input clock, and the
 		 * TSC runs at ECX * EBX / EAX Hz: Linux then takes both rates
@@ -99,13 +122,14 @@ static struct cpuid_result basic_leaf(uint32_t leaf, bool apic_enabled, uint64_t
 	return r;
 }
 
-struct cpuid_result cpuid_model(uint32_t leaf, bool apic_enabled, uint64_t tsc_hz)
+struct cpuid_result cpuid_model(uint32_t leaf, uint32_t subleaf, bool apic_enabled,
+				uint64_t tsc_hz)
 {
 	struct cpuid_result r = { 0, 0, 0, 0 };
 	if (leaf <= MAX_BASIC)
-		return basic_leaf(leaf, apic_enabled, tsc_hz);
+		return basic_leaf(leaf, subleaf, apic_enabled, tsc_hz);
 	if (leaf < 0x80000000u || leaf > MAX_EXTENDED)
-		return basic_leaf(MAX_BASIC, apic_enabled, tsc_hz);
+		return basic_leaf(MAX_BASIC, subleaf, apic_enabled, tsc_hz);
 	switch (leaf) {
 	case 0x80000000u:
 		r.eax = MAX_EXTENDED;

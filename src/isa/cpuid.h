@@ -46,11 +46,13 @@ struct cpuid_result {
 	uint32_t eax, ebx, ecx, edx;
 };
 
-/* The model's answer to CPUID with EAX = leaf (ECX is not looked at: no
- * leaf of the model has subleaves). apic_enabled: the APIC base MSR's
- * enable bit, which CPUID.1:EDX.APIC follows. tsc_hz: the guest TSC's
- * rate for leaves 0x15 and 0x16 (0: unknown, and they answer zeros). */
-struct cpuid_result cpuid_model(uint32_t leaf, bool apic_enabled, uint64_t tsc_hz);
+/* The model's answer to CPUID with EAX = leaf and ECX = subleaf (only
+ * leaf 4, the caches, has subleaves; the others ignore ECX).
+ * apic_enabled: the APIC base MSR's enable bit, which CPUID.1:EDX.APIC
+ * follows. tsc_hz: the guest TSC's rate for leaves 0x15 and 0x16 (0:
+ * unknown, and they answer zeros). */
+struct cpuid_result cpuid_model(uint32_t leaf, uint32_t subleaf, bool apic_enabled,
+				uint64_t tsc_hz);
 
 /* 0 if the host CPU has what the model needs; otherwise -ENOTSUP with a
  * one-line message naming the missing features. */

@@ -71,22 +71,26 @@ struct cpu_identity {
 
 static void cpu_identity(struct cpu_identity *id)
 {
-	static const uint32_t leaves[] = { 0,	    1,		 2,	      0x15,	   0x16,
-					   0x80000000u, 0x80000001u, 0x80000002u, 0x80000003u,
-					   0x80000004u };
+	/* Leaf and subleaf: leaf 4's caches up to the null one that ends
+	 * them. */
+	static const uint32_t leaves[][2] = {
+		{ 0, 0 }, { 1, 0 }, { 2, 0 }, { 4, 0 }, { 4, 1 }, { 4, 2 }, { 4, 3 },
+		{ 0x15, 0 }, { 0x16, 0 }, { 0x80000000u, 0 }, { 0x80000001u, 0 },
+		{ 0x80000002u, 0 }, { 0x80000003u, 0 }, { 0x80000004u, 0 },
+	};
 	uint32_t crc = 0;
 	memset(id, 0, sizeof(*id));
 	for (unsigned i = 0; i < sizeof(leaves) / sizeof(leaves[0]); i++) {
-		struct cpuid_result c = cpuid_model(leaves[i], true, 0);
+		struct cpuid_result c = cpuid_model(leaves[i][0], leaves[i][1], true, 0);
 		uint32_t v[4] = { c.eax, c.ebx, c.ecx, c.edx };
 		for (unsigned j = 0; j < 4; j++)
 			for (unsigned b = 0; b < 4; b++)
 				crc = (crc ^ (uint8_t)(v[j] >> (8 * b))) * 0x01000193u;  /* FNV-1a */
-		if (leaves[i] == 0) {
+		if (leaves[i][0] == 0) {
 			memcpy(id->vendor, &c.ebx, 4);
 			memcpy(id->vendor + 4, &c.edx, 4);
 			memcpy(id->vendor + 8, &c.ecx, 4);
-		} else if (leaves[i] == 1) {
+		} else if (leaves[i][0] == 1) {
 			id->signature = c.eax;
 			id->features = c.edx;
 		}

@@ -641,7 +641,7 @@ void board__boot_config(struct board *board, struct boot_config *boot,
 		.vga_text = true,
 		.firmware_data = board->firmware,
 		.firmware_size = board->firmware_size,
-		.cpu_signature = cpuid_model(1, true, 0).eax,
+		.cpu_signature = cpuid_model(1, 0, true, 0).eax,
 	};
 	/* A fresh seed for every boot (a reboot too): the host's random
 	 * bytes, as a boot loader would pass from its firmware's. */
@@ -686,7 +686,7 @@ int board__write_acpi(struct board *board)
 		return n;
 	memcpy(board->ram.host + ACPI_TABLES_BASE, buf, (size_t)n);
 	/* The MP tables beside them: what a kernel looks for first. */
-	struct cpuid_result leaf1 = cpuid_model(1, true, 0);
+	struct cpuid_result leaf1 = cpuid_model(1, 0, true, 0);
 	uint8_t mp[MPTABLE_MAX_LEN];
 	n = mptable_build(mp, sizeof(mp), MPTABLE_BASE, &cfg, leaf1.eax, leaf1.edx);
 	if (n < 0)

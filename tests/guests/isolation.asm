@@ -152,7 +152,40 @@ group "cpuid"
 	cpuid
 	mov esi, eax
 	mov edi, edx
+	; Leaf 4 (ECX the subleaf): the caches leaf 2 names (16 KiB 4-way L1
+	; data and code, 256 KiB 8-way L2, 32-byte lines), then a null one.
+	mov eax, 4
+	xor ecx, ecx
+	cpuid
+	check eax, 0x121
+	check ebx, 0x00c0001f
+	check ecx, 127
+	check edx, 0
+	mov eax, 4
+	mov ecx, 1
+	cpuid
+	check eax, 0x122
+	check ebx, 0x00c0001f
+	check ecx, 127
+	mov eax, 4
+	mov ecx, 2
+	cpuid
+	check eax, 0x143
+	check ebx, 0x01c0001f
+	check ecx, 1023
+	mov eax, 4
+	mov ecx, 3
+	cpuid
+	check eax, 0
+	check ebx, 0
+	check ecx, 0
+	mov eax, 2				; other leaves ignore ECX
+	mov ecx, 3
+	cpuid
+	check eax, esi
+	check edx, edi
 	mov eax, 7				; no structured extended features
+	xor ecx, ecx
 	cpuid
 	check eax, 0
 	check ebx, 0
