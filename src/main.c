@@ -42,7 +42,9 @@ static void print_usage(FILE *out)
 	      "\n"
 	      "Options of 'run':\n"
 	      "  --kernel FILE         guest kernel: a Linux bzImage or a Multiboot v1 ELF\n"
-	      "                        image, told apart by its header (required)\n"
+	      "                        image, told apart by its header; with --firmware\n"
+	      "                        bios a bzImage that the firmware boots through\n"
+	      "                        its real-mode setup code, as QEMU's -kernel\n"
 	      "  --disk FILE[,readonly][,if=virtio|ide]\n"
 	      "                        a raw disk image (repeatable): if=virtio (the\n"
 	      "                        default) a virtio-blk disk, up to 4, the first\n"
@@ -63,7 +65,9 @@ static void print_usage(FILE *out)
 	      "                        monitor's 'change cdrom FILE' and 'eject cdrom'\n"
 	      "                        swap the disc\n"
 	      "  --firmware bios|direct bios: boot through SeaBIOS from the reset vector,\n"
-	      "                        as a PC does (its boot loader, from the disks);\n"
+	      "                        as a PC does (its boot loader, from the disks;\n"
+	      "                        or --kernel, --initrd, --append through fw_cfg\n"
+	      "                        and QEMU's linuxboot_dma.bin option ROM);\n"
 	      "                        direct (the default): load --kernel, or the first\n"
 	      "                        disk's kernel, and enter it in protected mode\n"
 	      "  --bios FILE           the firmware's ROM image (64 to 256 KiB; default\n"
@@ -679,8 +683,11 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 		return usage_error("unexpected argument '%s'", argv[optind]);
 	if (given->incoming && cfg->restore_path)
 		return usage_error("--incoming and --restore both give the machine: one of them");
-	if (cfg->bios_path && cfg->kernel_path)
-		return usage_error("--kernel boots a kernel directly: not with --firmware bios or --bios");
+	/* Through the firmware a kernel boots as from a boot loader; without
+	 * one the firmware boots the disks, which have their own. */
+	if (cfg->bios_path && !cfg->kernel_path && (given->initrd || given->append))
+		return usage_error("--initrd and --append go with --kernel (with --firmware bios "
+				   "the disks' boot loader has its own)");
 	if (cfg->bios_path && (cfg->restore_path || given->incoming))
 		return usage_error("--restore and --incoming take the snapshot's firmware (no --bios)");
 	if (!cfg->kernel_path && !given->first_disk && !cfg->restore_path && !given->incoming &&
