@@ -24,6 +24,8 @@ packages=(build-essential cmake pkg-config nasm gcc-multilib
 	qemu-system-x86 # the cross-checks: test guests and the Linux guest under QEMU TCG (guest_*_qemu, linux_boot_qemu)
 	seabios # --firmware bios: the PC's firmware (bios-256k.bin) and the std VGA's BIOS (vgabios-stdvga.bin)
 	grub-rescue-pc # tests/firmware: GRUB 2's rescue floppy and CD images booted through SeaBIOS
+	qemu-system-data # --firmware bios --kernel: QEMU's option ROM linuxboot_dma.bin
+	ipxe # tests/firmware: iPXE's ipxe.lkrn and ipxe.iso booted through SeaBIOS
 	clang libclang-rt-14-dev llvm) # libFuzzer (tests/fuzz), llvm-symbolizer
 
 missing=()
