@@ -113,11 +113,14 @@ int linux_fwcfg_prepare(const uint8_t *image, size_t size, const char *path,
 	memset(out, 0, sizeof(*out));
 	if (!cmdline)
 		cmdline = "";
-	if (size < HDR_VERSION + 2 || boot_get16(image + HDR_BOOT_FLAG) != BOOT_FLAG ||
+	if (size < HDR_MAGIC + 4 || boot_get16(image + HDR_BOOT_FLAG) != BOOT_FLAG ||
 	    boot_get32(image + HDR_MAGIC) != HDRS_MAGIC)
 		return boot_fail(err, err_len, path, -ENOEXEC,
 				 "not a Linux kernel image (no \"HdrS\" setup header): --firmware bios "
 				 "boots bzImages; a Multiboot kernel boots with --firmware direct");
+	if (size < HDR_VERSION + 2)
+		return boot_fail(err, err_len, path, -ENOEXEC,
+				 "truncated setup header (%zu bytes)", size);
 	uint16_t version = boot_get16(image + HDR_VERSION);
 	out->protocol = version;
 	if (version < 0x0200)
