@@ -13,11 +13,15 @@
 # interactive shell on the console (prompt "guest:~ # ") and, when the
 # kernel has a VGA console, another on tty1 (the window's screen).
 #
-# Usage: fetch-guest.sh [--print] [--refresh]
+# Usage: fetch-guest.sh [--print] [--refresh] [--pae]
 #   (no option)  fetch or build what is missing, then say where things are
 #   --print      print just two lines, the kernel's path and the initramfs's
 #                path (progress, if any, goes to stderr)
 #   --refresh    ask the archive for the newest packages even when cached
+#   --pae        instead: fetch Debian's 686-pae kernel (linux-image-686-pae,
+#                for a CPU with PAE; tests/firmware boots it on btvm's CPU,
+#                which has none, for its setup code's refusal) and print
+#                just its path, <cache>/vmlinuz-pae
 #
 # Cache: ${BTVM_GUEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/btvm/guest}.
 # A warm cache needs no network: apt is not run at all when vmlinuz and an
@@ -61,10 +65,12 @@ drivers/gpu/drm/ttm/ttm.ko drivers/gpu/drm/drm_ttm_helper.ko
 drivers/gpu/drm/drm_vram_helper.ko drivers/gpu/drm/tiny/bochs.ko"
 
 print_only=0
+pae=0
 refresh=0
 for arg in "$@"; do
 	case "$arg" in
 	--print) print_only=1 ;;
+	--pae) pae=1 ;;
 	--refresh) refresh=1 ;;
 	-h | --help)
 		sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"
@@ -179,7 +185,7 @@ report() {
 }
 
 # The warm-cache path: no apt, no network.
-if [ "$refresh" = 0 ] && [ -s "$kernel_out" ] && [ -s "$initrd_out" ] &&
+if [ "$pae" = 0 ] && [ "$refresh" = 0 ] && [ -s "$kernel_out" ] && [ -s "$initrd_out" ] &&
 	[ "$(cut -d' ' -f1 "$initrd_stamp" 2>/dev/null)" = "$recipe_id" ]; then
 	report
 	exit 0
@@ -215,7 +221,8 @@ find_deb() { # find_deb GLOB: the one cached .deb matching GLOB, if any
 	return 1
 }
 
-download() {
+# The private apt state's options (opts) and its log (log), emptied.
+apt_setup() {
 	local apt=$cache/apt
 	mkdir -p "$apt/lists/partial" "$apt/archives/partial" "$apt/sources.list.d" "$apt/preferences.d"
 	: >"$apt/status"
@@ -224,7 +231,7 @@ download() {
 		deb [arch=i386 signed-by=$keyring] $mirror bookworm-updates main
 		deb [arch=i386 signed-by=$keyring] $security_mirror bookworm-security main
 	EOS
-	local opts=(
+	opts=(
 		-o Dir::State="$apt" -o Dir::State::Lists="$apt/lists"
 		-o Dir::State::status="$apt/status" -o Dir::State::extended_states="$apt/extended_states"
 		-o Dir::Cache="$apt" -o Dir::Cache::archives="$apt/archives"
@@ -236,8 +243,12 @@ download() {
 	# apt drops to the _apt user to download, which cannot write into a
 	# cache under root's home.
 	[ "$(id -u)" = 0 ] && opts+=(-o APT::Sandbox::User=root)
-	local log=$cache/apt.log
+	log=$cache/apt.log
 	: >"$log"
+}
+
+download() {
+	apt_setup
 	# update may fail on one briefly out-of-sync index (security, say) while
 	# the packages are reachable: the download below is the real test.
 	apt-get "${opts[@]}" update -q >>"$log" 2>&1 || true
@@ -285,6 +296,28 @@ download() {
 	done
 	say "downloaded $kpkg and busybox-static"
 }
+
+# --pae: the 686-pae kernel alone, cached as vmlinuz-pae.
+if [ "$pae" = 1 ]; then
+	pae_out=$cache/vmlinuz-pae
+	if [ "$refresh" = 1 ] || [ ! -s "$pae_out" ]; then
+		apt_setup
+		apt-get "${opts[@]}" update -q >>"$log" 2>&1 || true
+		ppkg=$(apt-cache "${opts[@]}" depends linux-image-686-pae 2>>"$log" |
+			sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-686-pae\)$/\1/p' | head -n1) || true
+		[ -n "$ppkg" ] || cannot_download "no linux-image-686-pae for i386 from $mirror (no network? apt's log: $log)"
+		say "downloading $ppkg (i386) from $mirror"
+		mkdir -p "$tmp/pae"
+		(cd "$tmp/pae" && apt-get "${opts[@]}" download "$ppkg" >>"$log" 2>&1) ||
+			cannot_download "cannot download $ppkg from $mirror (apt's log: $log)"
+		dpkg-deb --fsys-tarfile "$tmp/pae"/*.deb | tar -x -C "$tmp/pae" --wildcards './boot/vmlinuz-*' ||
+			die "$ppkg has no boot/vmlinuz-*"
+		cp "$tmp/pae"/boot/vmlinuz-* "$pae_out.tmp"
+		mv -f "$pae_out.tmp" "$pae_out"
+	fi
+	echo "$pae_out"
+	exit 0
+fi
 
 kdeb=$(find_deb 'linux-image-*-686_*_i386.deb') || kdeb=
 bdeb=$(find_deb 'busybox-static_*_i386.deb') || bdeb=

@@ -26,6 +26,8 @@ packages=(build-essential cmake pkg-config nasm gcc-multilib
 	grub-rescue-pc # tests/firmware: GRUB 2's rescue floppy and CD images booted through SeaBIOS
 	grub-pc-bin # make-debian-image.sh --bios: GRUB 2's i386-pc images and modules, grub-mkimage (grub-common)
 	memtest86+ # tests/firmware/run_memtest.sh: its ISO booted from the DVD-ROM drive
+	qemu-system-data # --firmware bios --kernel: QEMU's option ROM linuxboot_dma.bin
+	ipxe # tests/firmware: iPXE's ipxe.lkrn and ipxe.iso booted through SeaBIOS
 	clang libclang-rt-14-dev llvm) # libFuzzer (tests/fuzz), llvm-symbolizer
 
 missing=()

@@ -42,7 +42,9 @@ static void print_usage(FILE *out)
 	      "\n"
 	      "Options of 'run':\n"
 	      "  --kernel FILE         guest kernel: a Linux bzImage or a Multiboot v1 ELF\n"
-	      "                        image, told apart by its header (required)\n"
+	      "                        image, told apart by its header; with --firmware\n"
+	      "                        bios a bzImage that the firmware boots through\n"
+	      "                        its real-mode setup code, as QEMU's -kernel\n"
 	      "  --disk FILE[,readonly][,if=virtio|ide]\n"
 	      "                        a raw disk image (repeatable): if=virtio (the\n"
 	      "                        default) a virtio-blk disk, up to 4, the first\n"
@@ -65,7 +67,9 @@ static void print_usage(FILE *out)
 	      "                        monitor's 'change cdrom FILE' and 'eject cdrom'\n"
 	      "                        swap the disc\n"
 	      "  --firmware bios|direct bios: boot through SeaBIOS from the reset vector,\n"
-	      "                        as a PC does (a boot loader from the CD or disks);\n"
+	      "                        as a PC does (a boot loader from the CD or disks;\n"
+	      "                        or --kernel, --initrd, --append through fw_cfg\n"
+	      "                        and QEMU's linuxboot_dma.bin option ROM);\n"
 	      "                        direct: load --kernel, or the first disk's kernel,\n"
 	      "                        and enter it in protected mode. Default: direct\n"
 	      "                        with --kernel, else as --disk says\n"
@@ -704,8 +708,11 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 		return usage_error("unexpected argument '%s'", argv[optind]);
 	if (given->incoming && cfg->restore_path)
 		return usage_error("--incoming and --restore both give the machine: one of them");
-	if (cfg->bios_path && cfg->kernel_path)
-		return usage_error("--kernel boots a kernel directly: not with --firmware bios or --bios");
+	/* Through the firmware a kernel boots as from a boot loader; without
+	 * one the firmware boots the disks, which have their own. */
+	if (cfg->bios_path && !cfg->kernel_path && (given->initrd || given->append))
+		return usage_error("--initrd and --append go with --kernel (with --firmware bios "
+				   "the disks' boot loader has its own)");
 	if (cfg->bios_path && (cfg->restore_path || given->incoming))
 		return usage_error("--restore and --incoming take the snapshot's firmware (no --bios)");
 	if (!cfg->kernel_path && !given->first_disk && !given->cdrom && !cfg->restore_path &&
@@ -926,8 +933,15 @@ static int cmd_run(int argc, char **argv)
 	 * first disk's kernel directly, whichever controller it is on
 	 * (root= names the filesystem's UUID, which the guest's initramfs
 	 * finds on either). */
-	if (!cfg.kernel_path && !cfg.restore_path && !given.incoming &&
-	    choose_boot(&cfg, &given, &db) == BOOT_CHOICE_DIRECT) {
+	enum boot_choice boot = BOOT_CHOICE_AUTO;
+	if (!cfg.kernel_path && !cfg.restore_path && !given.incoming)
+		boot = choose_boot(&cfg, &given, &db);
+	if (boot == BOOT_CHOICE_BIOS && (given.initrd || given.append)) {
+		disk_boot_free(&db);
+		return usage_error("--initrd and --append go with a kernel btvm loads, and this PC "
+				   "boots through the firmware");
+	}
+	if (boot == BOOT_CHOICE_DIRECT) {
 		cfg.kernel_from_disk = true;
 		cfg.kernel_disk = given.first_disk;
 		if (!db.kernel && disk_boot_find(cfg.kernel_disk, &db, err, sizeof(err))) {

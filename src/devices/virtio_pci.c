@@ -16,6 +16,8 @@
 #define CAP_OFFSET	8u
 #define CAP_LENGTH	12u
 #define CAP_MULTIPLIER	16u
+#define CFG_CAP_LEN	20u	/* struct virtio_pci_cfg_cap: the cap, then pci_cfg_data */
+#define CFG_CAP_DATA	16u
 
 /* The common configuration's fields; the 64-bit queue addresses are two
  * 32-bit halves, as the spec has drivers access them. */
@@ -399,9 +401,59 @@ static void bar_mapped(void *opaque, unsigned bar, uint64_t addr)
 		pci_region_place(&vp->region, addr);
 }
 
+/* The PCI configuration access window (cfg_type 5): the BAR access its
+ * bar, offset and length describe, when they describe one this BAR takes;
+ * false for any other. */
+static bool cfg_window(const struct virtio_pci *vp, unsigned *offset, unsigned *width)
+{
+	unsigned reg = vp->cfg_cap;
+	uint32_t off = pci_function_get(&vp->pci, reg + CAP_OFFSET, 4);
+	uint32_t len = pci_function_get(&vp->pci, reg + CAP_LENGTH, 4);
+	if (pci_function_get(&vp->pci, reg + CAP_BAR, 1) != VIRTIO_PCI_BAR ||
+	    (len != 1 && len != 2 && len != 4) || off % len || off >= VIRTIO_PCI_BAR_SIZE ||
+	    VIRTIO_PCI_BAR_SIZE - off < len)
+		return false;
+	*offset = off;
+	*width = len;
+	return true;
+}
+
+/* Whether [reg, reg + width) touches the window's pci_cfg_data. */
+static bool cfg_data_access(const struct virtio_pci *vp, unsigned reg, unsigned width)
+{
+	unsigned data = vp->cfg_cap + CFG_CAP_DATA;
+	return vp->cfg_cap && reg < data + 4 && reg + width > data;
+}
+
+static uint64_t bar_read(void *opaque, uint64_t offset, unsigned width);
+static void bar_write(void *opaque, uint64_t offset, unsigned width, uint64_t value);
+
+/* A read of pci_cfg_data reads the BAR through the window first. */
+static void config_read(void *opaque, unsigned reg, unsigned width)
+{
+	struct virtio_pci *vp = opaque;
+	unsigned off, len;
+	if (cfg_data_access(vp, reg, width) && cfg_window(vp, &off, &len))
+		pci_function_set(&vp->pci, vp->cfg_cap + CFG_CAP_DATA, 4,
+				 (uint32_t)bar_read(vp, off, len));
+}
+
+/* A write of pci_cfg_data writes its first length bytes to the BAR. */
+static void config_written(void *opaque, unsigned reg, unsigned width)
+{
+	struct virtio_pci *vp = opaque;
+	unsigned off, len;
+	if (cfg_data_access(vp, reg, width) && cfg_window(vp, &off, &len)) {
+		uint32_t data = pci_function_get(&vp->pci, vp->cfg_cap + CFG_CAP_DATA, 4);
+		bar_write(vp, off, len, len == 4 ? data : data & ((1u << (8 * len)) - 1));
+	}
+}
+
 static int add_cap(struct virtio_pci *vp, uint8_t cfg_type, uint32_t offset, uint32_t length)
 {
-	unsigned len = cfg_type == VIRTIO_PCI_CAP_NOTIFY_CFG ? NOTIFY_CAP_LEN : CAP_LEN;
+	unsigned len = cfg_type == VIRTIO_PCI_CAP_NOTIFY_CFG ? NOTIFY_CAP_LEN
+		       : cfg_type == VIRTIO_PCI_CAP_PCI_CFG ? CFG_CAP_LEN
+							     : CAP_LEN;
 	int at = pci_function_add_capability(&vp->pci, PCI_CAP_ID_VENDOR, len);
 
 	if (at < 0)
@@ -409,11 +461,20 @@ static int add_cap(struct virtio_pci *vp, uint8_t cfg_type, uint32_t offset, uin
 	unsigned reg = (unsigned)at;
 	pci_function_set(&vp->pci, reg + 2, 1, len);
 	pci_function_set(&vp->pci, reg + CAP_CFG_TYPE, 1, cfg_type);
-	pci_function_set(&vp->pci, reg + CAP_BAR, 1, VIRTIO_PCI_BAR);
+	/* The access window points nowhere until the driver aims it. */
+	pci_function_set(&vp->pci, reg + CAP_BAR, 1,
+			 cfg_type == VIRTIO_PCI_CAP_PCI_CFG ? 0 : VIRTIO_PCI_BAR);
 	pci_function_set(&vp->pci, reg + CAP_OFFSET, 4, offset);
 	pci_function_set(&vp->pci, reg + CAP_LENGTH, 4, length);
 	if (cfg_type == VIRTIO_PCI_CAP_NOTIFY_CFG)
 		pci_function_set(&vp->pci, reg + CAP_MULTIPLIER, 4, VIRTIO_PCI_NOTIFY_MULTIPLIER);
+	if (cfg_type == VIRTIO_PCI_CAP_PCI_CFG) {
+		/* The window: the driver points it (bar, offset, length)
+		 * and moves data through pci_cfg_data. */
+		vp->cfg_cap = (uint8_t)reg;
+		memset(vp->pci.wmask + reg + CAP_BAR, 0xff, 1);
+		memset(vp->pci.wmask + reg + CAP_OFFSET, 0xff, 4 + 4 + 4);
+	}
 	return 0;
 }
 
@@ -454,8 +515,12 @@ int virtio_pci_init(struct virtio_pci *vp, const struct virtio_pci_params *p,
 	if (!err)
 		err = add_cap(vp, VIRTIO_PCI_CAP_NOTIFY_CFG, VIRTIO_PCI_NOTIFY_OFFSET,
 			      p->num_queues * VIRTIO_PCI_NOTIFY_MULTIPLIER);
+	if (!err)
+		err = add_cap(vp, VIRTIO_PCI_CAP_PCI_CFG, 0, 0);
 	if (err)
 		return err;
+	vp->pci.config_read = config_read;
+	vp->pci.config_written = config_written;
 	vp->pci.bar_mapped = bar_mapped;
 	vp->pci.opaque = vp;
 	pci_region_init(&vp->region, bus, BUS_SPACE_MMIO, "virtio-pci", VIRTIO_PCI_BAR_SIZE,

@@ -13,9 +13,16 @@
  *     0x3000 notifications (cfg_type 2), queue q at 0x3000 + 4 q
  *            (queue_notify_off = q, notify_off_multiplier = 4).
  *
+ *   and the PCI configuration access capability (cfg_type 5, 20 bytes):
+ *   its bar, offset and length are writable, and a read or write of its
+ *   pci_cfg_data dword reads or writes BAR 4 at offset through that
+ *   window (length 1, 2 or 4, offset aligned to it, inside the BAR; any
+ *   other window, or another BAR, does nothing and the data bytes keep
+ *   what they held). iPXE's virtio-net driver will not take a modern
+ *   device without this capability, though it reaches the BAR directly.
+ *
  * Not provided: MSI-X (the vector registers read VIRTIO_MSI_NO_VECTOR and
- * ignore writes: interrupts are INTx only), the PCI configuration access
- * capability (cfg_type 5, optional; drivers use the BAR), 64-bit BARs,
+ * ignore writes: interrupts are INTx only), 64-bit BARs,
  * VIRTIO_F_NOTIFICATION_DATA, VIRTIO_F_RING_RESET (queue_enable cannot be
  * cleared) and packed rings. Bus mastering is not checked: the device
  * reaches guest RAM whatever the command register's master bit says.
@@ -78,6 +85,7 @@
 #define VIRTIO_PCI_CAP_NOTIFY_CFG 2
 #define VIRTIO_PCI_CAP_ISR_CFG	3
 #define VIRTIO_PCI_CAP_DEVICE_CFG 4
+#define VIRTIO_PCI_CAP_PCI_CFG	5
 
 /* device_status bits. */
 #define VIRTIO_STATUS_ACKNOWLEDGE	0x01
@@ -159,6 +167,7 @@ struct virtio_pci {
 	uint32_t device_feature_select, driver_feature_select;
 	uint16_t queue_select;
 	uint8_t status, config_generation, isr;
+	uint8_t cfg_cap;		/* the PCI configuration access capability's offset */
 	struct virtio_pci_stats stats;
 };
 

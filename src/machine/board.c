@@ -87,6 +87,37 @@ static int open_ide_drives(struct board *board, char *err, size_t err_len)
 	return 0;
 }
 
+/* --kernel with --firmware bios: the kernel (a bzImage, checked and its
+ * header patched), the initrd and QEMU's option ROM that boots them, for
+ * firmware_config to give fw_cfg. 0, or a negative errno with one line. */
+static int read_fw_kernel(struct board *board, char *err, size_t err_len)
+{
+	const struct board_config *cfg = &board->cfg;
+	struct board_fw_kernel *k = &board->fw_kernel;
+	int ret = boot_read_file(cfg->kernel_path, "kernel", board->ram.size, &k->image,
+				 &k->image_size, err, err_len);
+	if (!ret && cfg->initrd_path)
+		ret = boot_read_file(cfg->initrd_path, "initrd", board->ram.size, &k->initrd,
+				     &k->initrd_size, err, err_len);
+	if (!ret)
+		ret = linux_fwcfg_prepare(k->image, k->image_size, cfg->kernel_path, k->initrd_size,
+					  cfg->cmdline, board->ram.size, &k->parts, err, err_len);
+	if (!ret)
+		ret = boot_read_file(LINUX_FWCFG_ROM_PATH, "option ROM", LINUX_FWCFG_ROM_MAX, &k->rom,
+				     &k->rom_size, err, err_len);
+	return ret;
+}
+
+static void free_fw_kernel(struct board *board)
+{
+	struct board_fw_kernel *k = &board->fw_kernel;
+	linux_fwcfg_free(&k->parts);
+	free(k->image);
+	free(k->initrd);
+	free(k->rom);
+	*k = (struct board_fw_kernel){ 0 };
+}
+
 int board_create(struct board **out, const struct board_config *cfg, char *err, size_t err_len)
 {
 	int ret;
@@ -135,6 +166,8 @@ int board_create(struct board **out, const struct board_config *cfg, char *err, 
 		if (!ret)
 			ret = boot_read_file(FIRMWARE_VGA_ROM_PATH, "VGA BIOS", FIRMWARE_OPTION_ROM_MAX,
 					     &board->vga_rom, &board->vga_rom_size, err, err_len);
+		if (!ret && cfg->kernel_path)
+			ret = read_fw_kernel(board, err, err_len);
 		if (ret)
 			goto close_disks;
 	}
@@ -159,6 +192,7 @@ int board_create(struct board **out, const struct board_config *cfg, char *err, 
 			goto close_disks;
 	}
 	ret = board__wire_devices(board);
+	free_fw_kernel(board);   /* fw_cfg has its copies */
 	if (!ret && board->slirp)
 		ret = slirp_net_start(board->slirp);
 	if (ret) {
@@ -241,6 +275,7 @@ close_disks:
 		virtio_blk_close(&board->disks[i]);
 	ide_close(&board->ide);
 	fw_cfg_destroy(&board->fw_cfg);
+	free_fw_kernel(board);
 	free(board->firmware);
 	free(board->vga_rom);
 	if (board->debugcon_file)

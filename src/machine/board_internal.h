@@ -19,6 +19,7 @@
 #include <x86intrin.h>
 
 #include "boot/boot.h"
+#include "boot/linux_fwcfg.h"
 #include "cache/tcache.h"
 #include "cpu/cpu.h"
 #include "devices/acpi_pm.h"
@@ -120,6 +121,14 @@ struct board {
 	size_t firmware_size;
 	uint8_t *vga_rom;         /* the display's option ROM, for fw_cfg */
 	size_t vga_rom_size;
+	/* --kernel with --firmware bios: the kernel's parts for fw_cfg and
+	 * the option ROM that boots them (boot/linux_fwcfg.h). Only while
+	 * the board is built: fw_cfg keeps copies, read again by every boot. */
+	struct board_fw_kernel {
+		uint8_t *image, *initrd, *rom;
+		size_t image_size, initrd_size, rom_size;
+		struct linux_fwcfg parts;
+	} fw_kernel;
 	struct fw_cfg fw_cfg;
 	struct debugcon debugcon;   /* port 0x402: the firmware's log */
 	FILE *debugcon_file;        /* --debugcon FILE, or NULL */

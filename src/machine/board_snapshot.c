@@ -279,7 +279,10 @@ static int load_config(struct snap_reader *r, struct board_snapshot_config *sc,
 		return snapr_fail(r, "no kernel named");
 	c->ram_mib = *ram_size >> 20;
 	c->bios_path = firmware ? sc->bios : NULL;
-	c->kernel_path = firmware ? NULL : sc->kernel;
+	/* Through the firmware the kernel is optional (--kernel booted by
+	 * the firmware, or the disks' boot loader); restored, the board
+	 * reads it again for fw_cfg, as the firmware's ROM. */
+	c->kernel_path = firmware && !sc->kernel[0] ? NULL : sc->kernel;
 	c->initrd_path = sc->has_initrd ? sc->initrd : NULL;
 	c->cmdline = sc->has_cmdline ? sc->cmdline : NULL;
 	return 0;
@@ -547,7 +550,8 @@ static int check_config(const struct board *board, struct snap_reader *r)
 		     sc->cfg.ndisks != board->cfg.ndisks || !same_ide ||
 		     sc->cfg.net.enabled != board->cfg.net.enabled ||
 		     sc->cfg.snapshot != board->cfg.snapshot ||
-		     !sc->cfg.bios_path != !board->cfg.bios_path))
+		     !sc->cfg.bios_path != !board->cfg.bios_path ||
+		     !sc->cfg.kernel_path != !board->cfg.kernel_path))
 		ret = snapr_fail(r, "this machine is configured differently (RAM, disks, network)");
 	free(sc);
 	return ret;

@@ -254,6 +254,10 @@ static size_t firmware_bootorder(const struct board *board, char *out, size_t ou
 	const struct board_config *c = &board->cfg;
 	const char *order = c->boot_order[0] ? c->boot_order : "dc";
 	size_t len = 0;
+	/* --kernel through the firmware: its ROM's boot entry before any
+	 * drive, as QEMU's bootindex 0 puts it. */
+	if (board->fw_kernel.image)
+		len += (size_t)snprintf(out, out_len, "/rom@%s\n", LINUX_FWCFG_ROM_NAME);
 	for (const char *o = order; *o; o++) {
 		if (*o == 'd') {
 			for (unsigned slot = 0; slot < BOARD_IDE_SLOTS; slot++)
@@ -280,6 +284,45 @@ static size_t firmware_bootorder(const struct board *board, char *out, size_t ou
 	return len;
 }
 
+/* --kernel through the firmware, as QEMU's -kernel: the kernel's parts
+ * with their addresses in the legacy keys linuxboot_dma.bin reads, and the
+ * ROM as a "genroms/" file, which SeaBIOS runs as an option ROM whose boot
+ * entry (its PnP BEV) firmware_bootorder puts first: the kernel boots
+ * ahead of any disk. */
+static int firmware_kernel(struct board *board)
+{
+	struct fw_cfg *fw = &board->fw_cfg;
+	const struct board_fw_kernel *k = &board->fw_kernel;
+	const struct linux_fwcfg *p = &k->parts;
+	int err = fw_cfg_set_u32(fw, FW_CFG_SETUP_ADDR, p->setup_addr);
+	if (!err)
+		err = fw_cfg_set_u32(fw, FW_CFG_SETUP_SIZE, (uint32_t)p->setup_size);
+	if (!err)
+		err = fw_cfg_set_item(fw, FW_CFG_SETUP_DATA, p->setup, p->setup_size);
+	if (!err)
+		err = fw_cfg_set_u32(fw, FW_CFG_KERNEL_ADDR, p->kernel_addr);
+	if (!err)
+		err = fw_cfg_set_u32(fw, FW_CFG_KERNEL_SIZE, (uint32_t)p->kernel_size);
+	if (!err)
+		err = fw_cfg_set_item(fw, FW_CFG_KERNEL_DATA, p->kernel, p->kernel_size);
+	if (!err)
+		err = fw_cfg_set_u32(fw, FW_CFG_CMDLINE_ADDR, p->cmdline_addr);
+	if (!err)
+		err = fw_cfg_set_u32(fw, FW_CFG_CMDLINE_SIZE, (uint32_t)p->cmdline_size);
+	if (!err)
+		err = fw_cfg_set_item(fw, FW_CFG_CMDLINE_DATA, p->cmdline, p->cmdline_size);
+	if (!err && k->initrd_size) {
+		err = fw_cfg_set_u32(fw, FW_CFG_INITRD_ADDR, p->initrd_addr);
+		if (!err)
+			err = fw_cfg_set_u32(fw, FW_CFG_INITRD_SIZE, (uint32_t)k->initrd_size);
+		if (!err)
+			err = fw_cfg_set_item(fw, FW_CFG_INITRD_DATA, k->initrd, k->initrd_size);
+	}
+	if (!err)
+		err = fw_cfg_add_file(fw, LINUX_FWCFG_ROM_NAME, k->rom, k->rom_size, NULL);
+	return err;
+}
+
 /* What SeaBIOS reads through fw_cfg (QEMU's names and layouts): the RAM
  * and the e820 map, the CPU count, the boot menu, the ACPI tables. */
 static int firmware_config(struct board *board)
@@ -299,7 +342,7 @@ static int firmware_config(struct board *board)
 		uint16_t ms = (uint16_t)board->cfg.boot_menu_ms;
 		err = fw_cfg_add_file(fw, "etc/boot-menu-wait", &ms, sizeof(ms), NULL);
 	}
-	char bootorder[(BOARD_IDE_SLOTS + BOARD_MAX_DISKS) * 48];
+	char bootorder[(BOARD_IDE_SLOTS + BOARD_MAX_DISKS + 1) * 48];
 	size_t bootorder_len = firmware_bootorder(board, bootorder, sizeof(bootorder));
 	if (!err && bootorder_len)
 		err = fw_cfg_add_file(fw, "bootorder", bootorder, bootorder_len, NULL);
@@ -330,6 +373,8 @@ static int firmware_config(struct board *board)
 	if (!err)
 		err = fw_cfg_add_file(fw, "pci1234,1111.rom", board->vga_rom, board->vga_rom_size,
 				      NULL);
+	if (!err && board->fw_kernel.image)
+		err = firmware_kernel(board);
 	if (!err)
 		err = fw_cfg_attach(fw, &board->bus);
 	return err;

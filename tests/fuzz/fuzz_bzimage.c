@@ -5,14 +5,17 @@
  * exact-size heap block, so a sanitizer sees any write that leaves it. A
  * refusal must be one clean line; a load must leave the protocol's entry
  * state, the kernel's bytes at 1 MiB and the initrd intact, page-aligned
- * and inside RAM where the zero page says. */
+ * and inside RAM where the zero page says. The same image is then
+ * prepared for the firmware's boot (firmware_prepare). */
 #define _GNU_SOURCE
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "fuzz.h"
 
+#include "boot/bootfile.h"
 #include "boot/linux.h"
+#include "boot/linux_fwcfg.h"
 #include "isa/vcpu.h"
 #include "mmu/guest_ram.h"
 
@@ -104,9 +107,48 @@ static void load(const uint8_t *data, size_t size, const char *initrd)
 		fuzz_require(ram->host[start + i] == initrd_byte(i), "the initrd is not intact");
 }
 
+/* The same image for the firmware to boot (boot/linux_fwcfg.c): a
+ * refusal is one clean line; otherwise the parts are the image's, every
+ * place is inside RAM and clear of the others, and the patched header
+ * says where they are. */
+static void firmware_prepare(const uint8_t *data, size_t size, size_t initrd_size)
+{
+	struct linux_fwcfg lf;
+	char err[256];
+	int rc = linux_fwcfg_prepare(data, size, KERNEL_PATH, initrd_size, CMDLINE, RAM_BYTES, &lf,
+				     err, sizeof(err));
+	if (rc != 0) {
+		fuzz_require_clean_error(rc, err, KERNEL_PATH);
+		return;
+	}
+	fuzz_require(lf.setup_size + lf.kernel_size == size && lf.kernel == data + lf.setup_size &&
+		     lf.kernel_size > 0 && memcmp(lf.setup + 0x230, data + 0x230,
+						  lf.setup_size - 0x230) == 0,
+		     "the setup and kernel are not the image's");
+	fuzz_require(lf.setup_addr + lf.setup_size <= lf.cmdline_addr &&
+		     lf.cmdline_addr + lf.cmdline_size <= 0xa0000u, "the setup or command line misplaced");
+	uint64_t kernel_end = (uint64_t)lf.kernel_addr + lf.kernel_size;
+	fuzz_require(kernel_end <= RAM_BYTES && (lf.kernel_addr >= 0x100000u || kernel_end <= lf.setup_addr),
+		     "the kernel is misplaced");
+	fuzz_require(strcmp(lf.cmdline, CMDLINE) == 0 && lf.cmdline_size == strlen(CMDLINE) + 1,
+		     "the command line is not the one given");
+	fuzz_require(lf.setup[0x210] == LINUX_FWCFG_LOADER_TYPE, "type_of_loader is not QEMU's");
+	if (lf.protocol >= 0x0202)
+		fuzz_require(boot_get32(lf.setup + 0x228) == lf.cmdline_addr, "cmd_line_ptr is wrong");
+	fuzz_require(boot_get32(lf.setup + 0x218) == lf.initrd_addr &&
+		     boot_get32(lf.setup + 0x21c) == initrd_size, "the header's initrd is wrong");
+	if (initrd_size)
+		fuzz_require(lf.initrd_addr % 4096 == 0 && lf.initrd_addr >= kernel_end &&
+			     (uint64_t)lf.initrd_addr + initrd_size <= RAM_BYTES,
+			     "the initrd is misplaced");
+	linux_fwcfg_free(&lf);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	load(data, size, NULL);
 	load(data, size, initrd_path());
+	firmware_prepare(data, size, 0);
+	firmware_prepare(data, size, INITRD_BYTES);
 	return 0;
 }

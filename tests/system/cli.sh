@@ -80,8 +80,12 @@ done
 expect 2 "screenshot needs a file name" run --kernel "$hello" --screenshot ''
 # Firmware: bad choices are usage errors, a bad ROM image one line (1).
 expect 2 "--firmware takes bios or direct, not 'uefi'" run --firmware uefi
-expect 2 "--kernel boots a kernel directly: not with --firmware bios" run --kernel "$hello" --firmware bios
-expect 2 "--kernel boots a kernel directly" run --kernel "$hello" --bios "$hello"
+expect 2 "--initrd and --append go with --kernel" run --firmware bios --initrd "$hello"
+expect 2 "--initrd and --append go with --kernel" run --firmware bios --append quiet
+# Without --firmware, a disk or CD that boots through the firmware takes
+# no --append either (its boot loader has its own command line).
+cp /usr/lib/grub-rescue/grub-rescue-floppy.img "$work/loader.img"
+expect 2 "--initrd and --append go with a kernel btvm loads" run --disk "$work/loader.img" --append quiet
 for order in x cc cdd dcd ''; do
 	expect 2 "--boot: order takes the drives c \(disks\) and d \(CD-ROM\), each once, not '$order'" \
 		run --firmware bios --boot "order=$order"
@@ -306,6 +310,21 @@ head -c $((0x206)) "$work/old.bz" >"$work/cut.bz"
 expect 1 "$work/cut.bz: .*truncated" run --kernel "$work/cut.bz"
 expect 1 "/bin/true: .*(32-bit|class)" run --kernel /bin/true
 expect 1 "$work/missing.img: " run --kernel "$hello" --initrd "$work/missing.img"
+# The same through the firmware (--firmware bios --kernel): what its
+# loader refuses before the machine starts, one line naming the file.
+expect 1 "hello.elf: not a Linux kernel image .*--firmware direct" run --firmware bios --kernel "$hello"
+bzimage 01 05 00 "$work/ancient.bz"
+expect 1 "$work/ancient.bz: Linux boot protocol 1.05 is too old" run --firmware bios --kernel "$work/ancient.bz"
+expect 1 "$work/cut.bz: truncated setup header" run --firmware bios --kernel "$work/cut.bz"
+printf '\x01' | dd of="$work/old.bz" bs=1 seek=$((0x201)) conv=notrunc status=none   # header ends at 0x203
+expect 1 "$work/old.bz: truncated or corrupt setup header" run --firmware bios --kernel "$work/old.bz"
+bzimage 02 01 00 "$work/legacy.bz"
+expect 1 "$work/legacy.bz: the command line is 300 bytes; this kernel takes at most 255" \
+	run --firmware bios --kernel "$work/legacy.bz" --append "$(printf 'x%.0s' $(seq 300))"
+bzimage 02 0f 00 "$work/big.bz"
+printf '\x00\x00\x00\x40' | dd of="$work/big.bz" bs=1 seek=$((0x260)) conv=notrunc status=none
+expect 1 "$work/big.bz: the kernel needs 1025 MiB of RAM" run --firmware bios --kernel "$work/big.bz" -m 64
+expect 1 "$work/missing.img: " run --firmware bios --kernel "$work/legacy.bz" --initrd "$work/missing.img"
 
 # The smallest guest runs as translated code and exits through port 0xf4.
 out=$("$btvm" run --kernel "$hello" --stats </dev/null 2>"$work/stats")

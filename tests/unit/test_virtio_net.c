@@ -46,6 +46,7 @@ struct harness {
 	size_t sent_len[MAX_SENT];
 	uint8_t sent[MAX_SENT][2048];
 	uint32_t common, isr, device, notify, mult;
+	unsigned window;	/* the PCI configuration access capability */
 	uint16_t qsize;
 	uint16_t avail_idx[2], next_desc[2];
 };
@@ -165,9 +166,13 @@ static void find_caps(struct harness *h)
 			CHECK(len >= VIRTIO_NET_CONFIG_SIZE);
 			h->device = off;
 			break;
+		case VIRTIO_PCI_CAP_PCI_CFG:
+			CHECK_EQ(cfg_rd(h, at + 2, 1), 20);
+			h->window = at;
+			break;
 		}
 	}
-	CHECK_EQ(seen, 0x1e);
+	CHECK_EQ(seen, 0x3e);
 }
 
 static void setup(struct harness *h)
@@ -350,6 +355,48 @@ static void test_identity_and_config(struct harness *h)
 	CHECK(driver_start(h, mrg_features, 64));
 	CHECK(virtio_pci_negotiated(&h->net.vp, VIRTIO_NET_F_MRG_RXBUF));
 	CHECK(virtio_net_busy(&h->net));
+	virtio_net_close(&h->net);
+}
+
+/* The PCI configuration access capability (what iPXE's driver insists
+ * on): aimed at BAR 4 by bar, offset and length, its data dword reads
+ * and writes the BAR; a window that is not a valid one moves nothing. */
+static void test_config_window(struct harness *h)
+{
+	setup(h);
+	unsigned w = h->window, data = w + 16;
+	CHECK(w != 0);
+	cfg_wr(h, w + 4, 1, 4);
+	cfg_wr(h, w + 8, 4, h->device + VIRTIO_NET_CFG_MAC);
+	cfg_wr(h, w + 12, 4, 4);
+	CHECK_EQ(cfg_rd(h, data, 4), (uint32_t)test_mac[0] | (uint32_t)test_mac[1] << 8 |
+					     (uint32_t)test_mac[2] << 16 | (uint32_t)test_mac[3] << 24);
+	cfg_wr(h, w + 8, 4, h->device + VIRTIO_NET_CFG_MTU);
+	cfg_wr(h, w + 12, 4, 2);
+	CHECK_EQ(cfg_rd(h, data, 2), 1500);
+	/* A write: queue_select through the window, read back directly. */
+	cfg_wr(h, w + 8, 4, h->common + VIRTIO_PCI_QUEUE_SELECT);
+	cfg_wr(h, data, 4, 0xffff0001);   /* only length (2) bytes go */
+	CHECK_EQ(common_rd(h, VIRTIO_PCI_QUEUE_SELECT, 2), 1);
+	/* Invalid windows: misaligned, a length of 3, another BAR, past the
+	 * BAR's end. The data keeps what it held, the BAR is not touched. */
+	cfg_wr(h, w + 8, 4, h->device + 1);
+	cfg_wr(h, data, 4, 0x5a5a5a5a);
+	CHECK_EQ(common_rd(h, VIRTIO_PCI_QUEUE_SELECT, 2), 1);
+	CHECK_EQ(cfg_rd(h, data, 4), 0x5a5a5a5a);
+	cfg_wr(h, w + 8, 4, h->device);
+	cfg_wr(h, w + 12, 4, 3);
+	CHECK_EQ(cfg_rd(h, data, 4), 0x5a5a5a5a);
+	cfg_wr(h, w + 12, 4, 4);
+	cfg_wr(h, w + 4, 1, 0);
+	CHECK_EQ(cfg_rd(h, data, 4), 0x5a5a5a5a);
+	cfg_wr(h, w + 4, 1, 4);
+	cfg_wr(h, w + 8, 4, VIRTIO_PCI_BAR_SIZE);
+	CHECK_EQ(cfg_rd(h, data, 4), 0x5a5a5a5a);
+	cfg_wr(h, w + 8, 4, h->common + VIRTIO_PCI_QUEUE_SELECT + 1);
+	cfg_wr(h, w + 12, 4, 2);
+	cfg_wr(h, data, 4, 0);
+	CHECK_EQ(common_rd(h, VIRTIO_PCI_QUEUE_SELECT, 2), 1);
 	virtio_net_close(&h->net);
 }
 
@@ -672,6 +719,7 @@ int main(void)
 		return 1;
 	}
 	test_identity_and_config(&h);
+	test_config_window(&h);
 	test_transmit(&h);
 	test_bad_transmit(&h);
 	test_receive(&h);

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# savevm and --restore of a machine whose kernel the firmware booted
+# (--firmware bios --kernel): saved at the shell of Debian's kernel, the
+# snapshot names the kernel, initrd and command line with the firmware;
+# restored, the shell takes commands, and a reboot there runs SeaBIOS
+# again, which boots the same kernel through fw_cfg (rebuilt from those
+# files on restore) with the same command line.
+# Usage: run_kernel_snapshot.sh BTVM CONSOLE_EXPECT
+set -u
+btvm=$1
+expect_bin=$2
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "run_kernel_snapshot: FAIL: $*"; exit 1; }
+mapfile -t guest < <(bash "$here/../../scripts/fetch-guest.sh" --print) || fail "no Linux guest"
+
+# One JSON command to the monitor (SOCK EXECUTE [ARGUMENTS]); it must
+# succeed.
+cat >"$work/qmp.py" <<'EOS'
+import json, socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+for _ in range(600):
+    try:
+        s.connect(sys.argv[1])
+        break
+    except OSError:
+        time.sleep(0.1)
+f = s.makefile("rw")
+f.readline()   # the greeting
+cmd = {"execute": sys.argv[2]}
+if len(sys.argv) > 3:
+    cmd["arguments"] = json.loads(sys.argv[3])
+f.write(json.dumps(cmd) + "\n")
+f.flush()
+for line in f:
+    r = json.loads(line)
+    if "return" in r or "error" in r:
+        sys.exit(0 if "return" in r else 1)
+sys.exit(1)
+EOS
+cat >"$work/save.expect" <<EOS
+timeout 180
+fail_on Kernel panic
+expect_text Booting from ROM...
+expect guest:~ #
+send echo saved > /tmp/mark; echo MARK-\$((6*7))
+expect MARK-42
+expect guest:~ #
+run python3 $work/qmp.py $work/mon.sock savevm '{"file": "$work/k.snap"}' && test -s $work/k.snap
+send poweroff -f
+expect_exit 0
+EOS
+cat >"$work/restore.expect" <<EOS
+timeout 180
+fail_on Kernel panic
+run python3 $work/qmp.py $work/mon2.sock query-status
+send echo \$(cat /tmp/mark)-restored-\$(grep -c btvm-snap-marker /proc/cmdline)
+expect saved-restored-1
+expect guest:~ #
+send reboot -f
+expect_text SeaBIOS (version
+expect_text Booting from ROM...
+expect_text Probing EDD
+expect guest:~ #
+send echo REBOOTED-\$(grep -c btvm-snap-marker /proc/cmdline)-\$(cat /tmp/mark 2>/dev/null || echo fresh)
+expect REBOOTED-1-fresh
+expect guest:~ #
+send poweroff -f
+expect_exit 0
+EOS
+"$expect_bin" -t 180 "$work/save.expect" "$btvm" run --firmware bios --kernel "${guest[0]}" \
+	--initrd "${guest[1]}" --append "console=ttyS0 panic=-1 btvm-snap-marker" --net none \
+	--display none -m 256 --monitor unix:"$work/mon.sock" || fail "the run that saves at the shell"
+"$expect_bin" -t 180 "$work/restore.expect" "$btvm" run --restore "$work/k.snap" \
+	--display none --monitor unix:"$work/mon2.sock" || fail "the restored run"
+echo "run_kernel_snapshot: the shell saved and restored; a reboot booted the kernel through the firmware again"
