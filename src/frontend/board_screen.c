@@ -148,6 +148,28 @@ static const char *base_name(const char *path)
 	return slash && slash[1] ? slash + 1 : path;
 }
 
+/* What the window's title names: the kernel btvm loaded, else the drive
+ * the firmware boots first (the CD unless --boot order= puts the disks
+ * first), else the firmware's image. */
+static const char *guest_name(const struct board_config *cfg)
+{
+	if (cfg->kernel_path)
+		return base_name(cfg->kernel_path);
+	const char *cdrom = NULL, *ide_disk = NULL;
+	for (unsigned slot = BOARD_IDE_SLOTS; slot-- > 0;) {
+		if (cfg->ide[slot].kind == BOARD_IDE_CDROM)
+			cdrom = cfg->ide[slot].path;
+		if (cfg->ide[slot].kind == BOARD_IDE_DISK)
+			ide_disk = cfg->ide[slot].path;
+	}
+	const char *disk = cfg->ndisks && !cfg->first_disk_ide ? cfg->disks[0].path : ide_disk;
+	const char *first = cfg->boot_order[0] == 'c' ? (disk ? disk : cdrom)
+						      : (cdrom ? cdrom : disk);
+	if (first)
+		return base_name(first);
+	return cfg->bios_path ? base_name(cfg->bios_path) : "btvm";
+}
+
 /* Sets up the window the configuration asks for; 0, or a negative errno
  * with a one-line message (the open is undone by board_screen_close). */
 static int open_window(struct board_screen *scr, char *err, size_t err_len)
@@ -168,7 +190,7 @@ static int open_window(struct board_screen *scr, char *err, size_t err_len)
 		.close = screen_close,
 		.opaque = scr,
 	};
-	int ret = scr->win->open(&scr->display, base_name(cfg->kernel_path), &ops, err, err_len);
+	int ret = scr->win->open(&scr->display, guest_name(cfg), &ops, err, err_len);
 	if (!ret)
 		board_vram_log(scr->board, true);   /* the window redraws written pages only */
 	if (ret && cfg->display == DISPLAY_DEFAULT) {

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# SeaBIOS's boot menu in the window, as a person at a desktop uses it: an
+# X server (Xvfb), btvm with --display sdl and no serial console (so the
+# firmware's screen and keyboard are the VGA and the PS/2 keyboard alone),
+# and the test's hands through xdotool. The screen is read through
+# --screenshot's text dump (taken on SIGUSR2):
+#   0. the window is titled after the drive booted first, the CD;
+#   1. "Press ESC for boot menu." on the screen; ESC pressed in the window
+#      (Debian's SeaBIOS 1.16 takes only the key it names: F12 does
+#      nothing there, under QEMU too);
+#   2. the menu lists the CD-ROM and the disk; 2 picks the disk;
+#   3. the disk's boot sector (tests/firmware/mbr.asm) passes and exits
+#      with status 33, although the CD (GRUB's rescue CD) came first in
+#      the boot order.
+# Usage: run_boot_menu_window.sh BTVM MBR.BIN
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+btvm=$1
+mbr=$2
+work=$(mktemp -d)
+xvfb_pid=
+btvm_pid=
+cleanup() {
+	[ -n "$btvm_pid" ] && kill -9 "$btvm_pid" 2>/dev/null || true
+	[ -n "$xvfb_pid" ] && kill "$xvfb_pid" 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+fail() {
+	echo "run_boot_menu_window: FAIL: $*" >&2
+	echo "--- btvm stderr:" >&2
+	cat "$work/stderr.log" >&2 || true
+	echo "--- guest screen:" >&2
+	cat "$work/screen.txt" >&2 || true
+	exit 1
+}
+cp "$mbr" "$work/disk.img"
+truncate -s 1M "$work/disk.img"
+
+# shellcheck source=tests/system/xvfb.sh
+. "$here/../system/xvfb.sh"
+xvfb_start "$work" 1024x768x24 || fail "Xvfb did not start"
+
+"$btvm" run --display sdl --serial none --net none -m 64 --no-reboot \
+	--cdrom /usr/lib/grub-rescue/grub-rescue-cdrom.iso --disk "$work/disk.img" \
+	--boot menu=on,splash-time=60000 --debugcon "$work/debugcon.log" \
+	--screenshot "$work/screen.txt" </dev/null >/dev/null 2>"$work/stderr.log" &
+btvm_pid=$!
+
+# Waits until the guest's screen text matches an extended regex.
+wait_screen() {
+	local pattern=$1 timeout=$2 start=$SECONDS
+	while [ $((SECONDS - start)) -lt "$timeout" ]; do
+		kill -0 "$btvm_pid" 2>/dev/null || fail "btvm ended while waiting for /$pattern/"
+		kill -USR2 "$btvm_pid"
+		sleep 0.5
+		grep -Eq "$pattern" "$work/screen.txt" 2>/dev/null && return 0
+	done
+	fail "the guest's screen never showed /$pattern/ in ${timeout}s"
+}
+
+win=
+for _ in $(seq 300); do
+	win=$(xdotool search --name '^btvm' 2>/dev/null | head -1) || true
+	[ -n "$win" ] && break
+	kill -0 "$btvm_pid" 2>/dev/null || fail "btvm ended before its window appeared"
+	sleep 0.1
+done
+[ -n "$win" ] || fail "no btvm window"
+title=$(xdotool getwindowname "$win")
+[ "$title" = "btvm - grub-rescue-cdrom.iso - running" ] || fail "window title is '$title'"
+
+# 1. The prompt, then ESC typed into the window.
+wait_screen 'Press ESC for boot menu' 120
+xdotool windowfocus --sync "$win"
+xdotool key Escape
+echo "run_boot_menu_window: pressed ESC at SeaBIOS's prompt"
+
+# 2. The menu, with both drives; the disk is the second entry.
+wait_screen 'Select boot device' 60
+wait_screen '^2\. .*(Virtio disk|Hard)' 10
+grep -Eq '^1\. .*(DVD|CD)' "$work/screen.txt" || fail "the menu does not list the CD-ROM first"
+xdotool key 2
+echo "run_boot_menu_window: the menu listed the CD-ROM and the disk; pressed 2"
+
+# 3. The disk's boot sector runs and ends btvm with its status.
+status=0
+for _ in $(seq 600); do
+	kill -0 "$btvm_pid" 2>/dev/null || break
+	sleep 0.1
+done
+kill -0 "$btvm_pid" 2>/dev/null && fail "btvm still runs 60 s after the disk was picked"
+wait "$btvm_pid" || status=$?
+btvm_pid=
+[ "$status" = 33 ] || fail "btvm exited with $status, want 33 (the boot sector's PASS)"
+grep -q "^Booting from Hard Disk" "$work/debugcon.log" || fail "SeaBIOS's log does not boot the hard disk"
+echo "run_boot_menu_window: the boot sector picked from the menu passed"
