@@ -662,6 +662,9 @@ static int restore_state(struct board *board, const char *path, int fd, bool mem
 		return ret;
 	}
 	snapr_close(&r);
+	/* The A20 gate is the devices' registers, which the sections above
+	 * hold (KBC, P92): the processor's pin follows them. */
+	board__a20_update(board);
 	board_set_guest_time(board, guest_ns, tsc);
 	/* The guest calibrated its TSC on the saving host; a TSC of another
 	 * rate here makes its clock run fast or slow. */

@@ -59,7 +59,7 @@ static void map4k(uint32_t linear, uint32_t pde_flags, uint32_t pte_flags)
 static bool walk(uint32_t cr0, uint32_t cr4, uint32_t linear, unsigned access, struct walk *w,
 		 uint32_t *err)
 {
-	struct paging_regs pr = { CR0_PE | CR0_PG | cr0, PD, cr4 };
+	struct paging_regs pr = { CR0_PE | CR0_PG | cr0, PD, cr4, 0 };
 	*err = 0xdeadu;
 	return paging_walk(&ram, &pr, linear, access, w, err);
 }
@@ -110,7 +110,7 @@ static void test_4k_translation(void)
 	CHECK(!w.user);
 
 	/* CR3's low 12 bits (PWT, PCD) do not move the directory. */
-	struct paging_regs pr = { CR0_PE | CR0_PG, PD | 0x18, 0 };
+	struct paging_regs pr = { CR0_PE | CR0_PG, PD | 0x18, 0, 0 };
 	CHECK(paging_walk(&ram, &pr, lin, ACCESS_READ, &w, &err));
 	CHECK_EQ(w.gpa, FRAME | 0x123);
 
@@ -411,7 +411,7 @@ static void test_outside_ram(void)
 
 	/* The directory outside RAM: a present PDE of all ones. Without
 	 * PSE it references a table at 0xfffff000, also all ones. */
-	struct paging_regs pr = { CR0_PE | CR0_PG, 0xc0000000u, 0 };
+	struct paging_regs pr = { CR0_PE | CR0_PG, 0xc0000000u, 0, 0 };
 	CHECK(paging_walk(&ram, &pr, lin, ACCESS_WRITE | ACCESS_USER, &w, &err));
 	CHECK_EQ(w.pde_gpa, 0xc0000000u + 4);
 	CHECK_EQ(w.pte_gpa, 0xfffff000u + 5 * 4);
@@ -428,7 +428,7 @@ static void test_outside_ram(void)
 	memset(ram.host + top, 0, 4096);
 	uint32_t e = 0x80000000u | PTE_P | PTE_W;
 	memcpy(ram.host + top + 4092, &e, 4);
-	pr = (struct paging_regs){ CR0_PE | CR0_PG, top, 0 };
+	pr = (struct paging_regs){ CR0_PE | CR0_PG, top, 0, 0 };
 	CHECK(paging_walk(&ram, &pr, 0xffc00123u, ACCESS_WRITE, &w, &err));
 	CHECK_EQ(w.pde_gpa, top + 4092);
 	CHECK_EQ(w.pte_gpa, 0x80000000u);
