@@ -171,7 +171,26 @@ pm_back:
 	check dword [B(res_pg_probe_closed)], FOLDED
 	check dword [B(res_pg_reopen)], 0xaaaa0001
 	check dword [B(res_pg_probe_reopen)], OPEN
-	guest_finish
+
+	; The end: a failure ends as usual; a pass prints lib_finish's line
+	; and exits from the blob with the gate closed, so that a snapshot
+	; of the machine as it ends holds a closed gate (test_snapshot_a20).
+	push 0
+	call lib_group
+	cmp dword [lib_fails], 0
+	jne lib_finish
+	mov esi, lib_s_pass
+	call lib_puts
+	mov esi, lib_guest_name
+	call lib_puts
+	mov esi, lib_s_lparen
+	call lib_puts
+	mov eax, [lib_checks]
+	call lib_putdec
+	mov esi, lib_s_checks
+	call lib_puts
+	call lib_newline
+	jmp SEL_CODE32B:R(exit_closed)
 
 kernel_end_ptr:	dd kernel_end
 
@@ -390,6 +409,18 @@ pm_again:
 	call kbc_cmd
 	mov dword [B(res_done)], 1
 	jmp SEL_CODE:pm_back
+
+; exit_closed: GUEST_PASS through isa-debug-exit with the gate closed.
+exit_closed:
+	mov esp, STACK_TOP
+	xor al, al
+	call set92
+	mov al, 0xdd
+	call kbc_cmd
+	mov al, GUEST_PASS
+	out 0xf4, al
+	hlt
+	jmp exit_closed
 
 ; probe: writes OPEN below 1 MiB and FOLDED 1 MiB above it, and returns
 ; what the first address holds then (FOLDED when the gate is closed).
