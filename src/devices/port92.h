@@ -38,7 +38,7 @@ struct port92 {
 };
 
 /* Leaves the port at 0 (bit 1 clear, the gate left to the keyboard
- * controller's, which opens it), as QEMU's and the PIIX's power on; the
+ * controller's, which opens it), as QEMU's powers on; the
  * board sets bit 1 for a directly booted kernel, as SeaBIOS leaves it.
  * Either callback may be NULL. */
 void port92_init(struct port92 *port, void (*a20_changed)(void *opaque, bool enabled),

@@ -131,8 +131,8 @@ static void reset_line(void *opaque)
 
 /* The PC's A20 gate is open while either source opens it: the chipset ORs
  * the keyboard controller's A20GATE output (its output port's bit 1) with
- * port 0x92's bit 1 (Intel's PIIX/ICH: A20M# is asserted only when both
- * are low). QEMU's pc lets the last write of either device set the line
+ * port 0x92's bit 1 (Intel's ICH datasheets: ALT_A20_GATE "is OR'd with
+ * the A20GATE input signal to generate A20M#"). QEMU's pc lets the last write of either device set the line
  * instead ("add logic to handle multiple A20 line sources", hw/i386/pc.c);
  * the two agree whenever the other source is closed, which is how
  * firmware and operating systems use them (SeaBIOS only ever writes port

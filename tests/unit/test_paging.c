@@ -462,6 +462,38 @@ static void test_write_log(void)
 	free(log);
 }
 
+/* With the A20 gate closed every physical address the walk makes has bit
+ * 20 cleared, as the processor's under A20M# (and QEMU's): CR3, the
+ * directory entry's table address, the result; with paging off it is the
+ * identity with the bit cleared. */
+static void test_a20(void)
+{
+	struct paging_regs pr = { CR0_PE | CR0_PG, PD | A20_ADDRESS_BIT, 0, A20_ADDRESS_BIT };
+	struct walk w;
+	uint32_t err;
+	clear_tables();
+	put(pde_of(0x00400000), (PT + A20_ADDRESS_BIT) | PTE_P | PTE_W);
+	put(pte_of(PT, 0x00400000), (FRAME + A20_ADDRESS_BIT) | PTE_P | PTE_W);
+	CHECK(paging_walk(&ram, &pr, 0x00400123, ACCESS_READ, &w, &err));
+	CHECK_EQ(w.gpa, FRAME + 0x123);
+	CHECK_EQ(w.pde_gpa, pde_of(0x00400000));
+	CHECK_EQ(w.pte_gpa, pte_of(PT, 0x00400000));
+	CHECK(get(pde_of(0x00400000)) & PTE_A);   /* set where it was read */
+	/* Open, the directory entry leads 1 MiB up, to a table of zeros. */
+	pr.a20_cleared = 0;
+	pr.cr3 = PD;
+	CHECK(!paging_walk(&ram, &pr, 0x00400123, ACCESS_READ, &w, &err));
+	CHECK_EQ(err, 0);   /* not present, a supervisor read */
+	/* Paging off. */
+	pr = (struct paging_regs){ CR0_PE, 0, 0, A20_ADDRESS_BIT };
+	CHECK(paging_walk(&ram, &pr, 0x00134567, ACCESS_WRITE | ACCESS_USER, &w, &err));
+	CHECK_EQ(w.gpa, 0x00034567);
+	CHECK(w.writable && w.user && !w.large);
+	pr.a20_cleared = 0;
+	CHECK(paging_walk(&ram, &pr, 0x00134567, ACCESS_READ, &w, &err));
+	CHECK_EQ(w.gpa, 0x00134567);
+}
+
 int main(void)
 {
 	if (guest_ram_init(&ram, GUEST_RAM_MIN_MIB, 0)) {
@@ -477,6 +509,7 @@ int main(void)
 	test_global();
 	test_outside_ram();
 	test_write_log();
+	test_a20();
 	guest_ram_destroy(&ram);
 	return check_report("test_paging");
 }
