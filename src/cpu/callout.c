@@ -679,11 +679,13 @@ static bool interrupt_due(const struct cpu *cpu)
 }
 
 /* After a resumable instruction: whether the rest of its block may run as
- * translated (the mode it was translated for still holds and no interrupt
- * was let in). */
+ * translated (the mode it was translated for still holds, no interrupt
+ * was let in, and the A20 gate did not move: the run loop applies that
+ * before the next instruction, which may touch memory through it). */
 static bool may_resume(struct cpu *cpu, const struct callout_desc *d)
 {
-	return cpu_mode(cpu) == d->mode && !cpu->stop && !interrupt_due(cpu);
+	return cpu_mode(cpu) == d->mode && !cpu->stop && !interrupt_due(cpu) &&
+	       cpu->a20_line == cpu->s.a20_cleared;
 }
 
 /* After a control transfer (or an exception it raised): whether the new
@@ -693,7 +695,7 @@ static bool may_resume(struct cpu *cpu, const struct callout_desc *d)
 static bool may_stay_after_transfer(struct cpu *cpu)
 {
 	if (cpu->stop || cpu->fatal || cpu->halted || cpu->shadow || cpu->pf.pending ||
-	    (cpu->s.eflags & EFLAGS_TF))
+	    (cpu->s.eflags & EFLAGS_TF) || cpu->a20_line != cpu->s.a20_cleared)
 		return false;
 	if (interrupt_due(cpu) || cpu_select_window(cpu) < 0 || cpu->sh->ibl_flush)
 		return false;

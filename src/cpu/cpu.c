@@ -210,6 +210,29 @@ void cpu_destroy(struct cpu *cpu)
 	cpu->decoded_older = NULL;
 }
 
+void cpu_set_a20(struct cpu *cpu, bool enabled)
+{
+	uint32_t line = enabled ? 0 : A20_ADDRESS_BIT;
+	if (cpu->a20_line == line)
+		return;
+	cpu->a20_line = line;
+	cpu_request_attention(cpu);
+}
+
+/* Blocks are keyed by physical address, so a block translated with the
+ * gate open is never found for the other map; but chains and the lookup
+ * table lead from linear targets straight to blocks, and shadow entries
+ * name frames by the old map. The gate changes a few times a boot at
+ * most (none in a SeaBIOS boot, whose port 0x92 writes leave the
+ * keyboard controller's gate open; one in a DOS-style toggle), so it
+ * drops everything, as a CR0.PG change does. */
+void cpu_apply_a20(struct cpu *cpu)
+{
+	cpu->s.a20_cleared = cpu->a20_line;
+	tcache_flush(cpu->tc, &cpu->ibl_table);
+	shadow_flush(cpu->sh);
+}
+
 void cpu_paging_changed(struct cpu *cpu, uint32_t old_cr0, uint32_t old_cr4)
 {
 	uint32_t cr0_diff = old_cr0 ^ cpu->s.cr0, cr4_diff = old_cr4 ^ cpu->s.cr4;
@@ -225,7 +248,7 @@ void cpu_paging_changed(struct cpu *cpu, uint32_t old_cr0, uint32_t old_cr4)
 		 * do not look at G): only the lookup table's global entries,
 		 * reachable from every address space, might, and they stay if
 		 * the pages they came from map as they did. */
-		struct paging_regs pr = { cpu->s.cr0, cpu->s.cr3, cpu->s.cr4 };
+		struct paging_regs pr = paging_regs_of(&cpu->s);
 		shadow_flush_global(cpu->sh, &pr);
 	} else if (!(cpu->s.cr4 & CR4_PGE)) {
 		/* With PGE off a CR3 load flushes everything: entries kept over

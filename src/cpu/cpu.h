@@ -264,6 +264,10 @@ struct cpu {
 	struct callout_decoded *decoded;   /* 2 * CALLOUT_DECODE_SETS of them */
 	uint8_t *decoded_older;            /* per set: the way to replace next */
 	bool halted;
+	/* The A20M# pin as the board drives it (cpu_set_a20): the address
+	 * bits to clear, which the run loop applies to s.a20_cleared at the
+	 * next block boundary. */
+	uint32_t a20_line;
 	bool shadow;              /* STI / MOV SS interrupt shadow pending */
 	bool stop;                /* leave cpu_run: the board asked to */
 	struct cpu_debug debug;
@@ -391,6 +395,17 @@ int cpu_select_window(struct cpu *cpu);
 /* CR0, CR3 or CR4 was written (old values given): drops shadows and
  * translations that the change made wrong. The caller stops the block. */
 void cpu_paging_changed(struct cpu *cpu, uint32_t old_cr0, uint32_t old_cr4);
+/* The board's A20 gate: closed (enabled false), every physical address the
+ * vCPU makes (fetch, data, page walks, descriptor tables) has bit 20
+ * cleared. Takes effect from the instruction after the one that wrote the
+ * gate (an OUT: its callout ends the block there, may_resume), as QEMU
+ * applies its new mask to the next access: the run loop then drops every
+ * translation and shadow mapping (cpu_apply_a20) and goes on. Any thread;
+ * from another one it takes effect at the vCPU's next block boundary. */
+void cpu_set_a20(struct cpu *cpu, bool enabled);
+/* The run loop's side: s.a20_cleared takes the pin's value, and what was
+ * made for the other address map goes. */
+void cpu_apply_a20(struct cpu *cpu);
 void cpu_destroy(struct cpu *cpu);
 /* The processor's RESET: state from boot, caches of translated code
  * dropped; statistics kept across resets. */

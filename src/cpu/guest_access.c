@@ -20,10 +20,10 @@
 static bool translate(struct cpu *cpu, uint32_t linear, unsigned access, uint32_t *gpa)
 {
 	if (!(cpu->s.cr0 & CR0_PG)) {
-		*gpa = linear;
+		*gpa = linear & ~cpu->s.a20_cleared;
 		return true;
 	}
-	struct paging_regs pr = { cpu->s.cr0, cpu->s.cr3, cpu->s.cr4 };
+	struct paging_regs pr = paging_regs_of(&cpu->s);
 	struct walk w;
 	uint32_t error;
 	if (!paging_walk(cpu->sh->ram, &pr, linear, access, &w, &error)) {

@@ -139,7 +139,7 @@ struct tblock *cpu_get_block(struct cpu *cpu, struct translator *t, uint32_t eip
 /* Whether linear page va is mapped global (G with CR4.PGE) right now. */
 static bool page_is_global(struct cpu *cpu, uint32_t va)
 {
-	struct paging_regs pr = { cpu->s.cr0, cpu->s.cr3, cpu->s.cr4 };
+	struct paging_regs pr = paging_regs_of(&cpu->s);
 	struct walk w;
 	uint32_t error;
 	return paging_walk(cpu->sh->ram, &pr, va, ACCESS_PEEK, &w, &error) && w.global;
@@ -192,12 +192,12 @@ uint64_t cpu_ibl_fast(struct cpu *cpu)
 	/* Legacy modes have no table entries: every indirect branch comes
 	 * here, and the block is looked up at CS.base + EIP, never filled. */
 	uint32_t linear = cpu_code_linear(cpu, target);
-	uint32_t gpa = linear;
+	uint32_t gpa = linear & ~cpu->s.a20_cleared;
 	bool global = false;
 	if (cpu->s.cr0 & CR0_PG) {
 		/* A look only: a walk that would set an accessed bit or fault
 		 * is the run loop's to make. */
-		struct paging_regs pr = { cpu->s.cr0, cpu->s.cr3, cpu->s.cr4 };
+		struct paging_regs pr = paging_regs_of(&cpu->s);
 		struct walk w;
 		uint32_t error;
 		unsigned access = ACCESS_PEEK | (cpu->s.cpl == 3 ? ACCESS_USER : 0);
@@ -305,7 +305,7 @@ static void drop_at_breakpoint(struct cpu *cpu, uint32_t eip)
 {
 	tcache_invalidate_linear(cpu->tc, &cpu->ibl_table, eip);
 	if (!(cpu->s.cr0 & CR0_PG))
-		tcache_invalidate_gpa(cpu->tc, &cpu->ibl_table, eip);
+		tcache_invalidate_gpa(cpu->tc, &cpu->ibl_table, eip & ~cpu->s.a20_cleared);
 }
 
 int cpu_breakpoint_set(struct cpu *cpu, uint32_t eip)
@@ -350,6 +350,10 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 	cpu_bind_thread(cpu);
 	cpu->sh->cur_view = -2;   /* GS may have been changed by anyone */
 	while (!cpu->stop && !cpu->fatal) {
+		if (cpu->a20_line != cpu->s.a20_cleared) {
+			cpu_apply_a20(cpu);   /* before the window is chosen by it */
+			chain_from = NULL;
+		}
 		if (cpu_select_window(cpu) < 0) {
 			cpu->fatal = "cannot reserve a window for the guest's address space";
 			break;

@@ -65,9 +65,9 @@
  * Output port (0xd0/0xd1): bit 0 processor reset (active low: writing 0
  * requests a reset), bit 1 A20 gate, bits 4 and 5 read the IRQ 1 and IRQ 12
  * outputs, the other bits read back as written; it starts as 0xcf with A20
- * enabled, the state a Multiboot kernel is entered in. btvm never wraps
- * RAM at 1 MiB; the gate is only reported through a20_changed (the board
- * ORs it with port 0x92's).
+ * enabled, as QEMU's does. The gate is reported through a20_changed, after
+ * the register changed; the board ORs it with port 0x92's and applies it
+ * to the processor (machine/wiring.c, board__a20_update).
  *
  * The keyboard: 0xff reset (0xfa, then 0xaa), 0xf2 identify (0xfa 0xab
  * 0x83, which translation turns into 0xab 0x41 as Linux expects), 0xf0

@@ -1,5 +1,5 @@
 /* System control port A: the fast A20 gate and the fast reset bit. See
- * port92.h for what btvm does with A20. */
+ * port92.h for what the board does with A20. */
 #include "devices/port92.h"
 #include "host/snapfile.h"
 
@@ -47,7 +47,7 @@ void port92_init(struct port92 *port, void (*a20_changed)(void *opaque, bool ena
 		 void (*reset_request)(void *opaque), void *opaque)
 {
 	memset(port, 0, sizeof(*port));
-	port->value = PORT92_A20;
+	port->value = 0;
 	port->a20_changed = a20_changed;
 	port->reset_request = reset_request;
 	port->opaque = opaque;

@@ -4,12 +4,10 @@
  * only the register; what the gate and the reset mean is the board's, and
  * it hears about both through callbacks.
  *
- * A20: btvm keeps A20 enabled in the memory map whatever the gate says.
- * Guest RAM is never wrapped at 1 MiB, because every guest btvm runs is
- * in protected mode already and wants the whole address space; the gate's
- * state is only reported (a20_changed) so the board can log or count it.
- * The PC ORs this gate with the keyboard controller's (i8042 output port
- * bit 1), so the board combines the two reports.
+ * A20: the board ORs this bit with the keyboard controller's gate (i8042
+ * output port bit 1), as the PC's chipset does, and applies the result
+ * to the processor (machine/wiring.c, board__a20_update): with both
+ * closed, physical-address bit 20 is cleared on every CPU access.
  *
  * There is no locking: the caller serializes register accesses, and the
  * callbacks run under that serialization. A callback must not call back
@@ -39,8 +37,10 @@ struct port92 {
 	uint64_t resets;	/* reset requests made */
 };
 
-/* Leaves the port with A20 enabled and bit 0 clear, the state a Multiboot
- * kernel starts in (the loader enabled A20). Either callback may be NULL. */
+/* Leaves the port at 0 (bit 1 clear, the gate left to the keyboard
+ * controller's, which opens it), as QEMU's powers on; the
+ * board sets bit 1 for a directly booted kernel, as SeaBIOS leaves it.
+ * Either callback may be NULL. */
 void port92_init(struct port92 *port, void (*a20_changed)(void *opaque, bool enabled),
 		 void (*reset_request)(void *opaque), void *opaque);
 int port92_attach(struct port92 *port, struct bus *bus);

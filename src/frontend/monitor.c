@@ -149,9 +149,10 @@ static void info_mmu(struct monitor *m, FILE *out)
 	board_vcpu_get_regs(m->board, MONITOR_VCPU, &regs);
 	const struct vcpu_state *s = &regs.s;
 	const struct shadow *sh = board_shadow(m->board);
-	fprintf(out, "paging %s, CR3=%08x, PSE %s, PGE %s, WP %s\n",
+	fprintf(out, "paging %s, CR3=%08x, PSE %s, PGE %s, WP %s, A20 %s\n",
 		(s->cr0 & CR0_PG) ? "on" : "off", s->cr3, (s->cr4 & CR4_PSE) ? "on" : "off",
-		(s->cr4 & CR4_PGE) ? "on" : "off", (s->cr0 & CR0_WP) ? "on" : "off");
+		(s->cr4 & CR4_PGE) ? "on" : "off", (s->cr0 & CR0_WP) ? "on" : "off",
+		s->a20_cleared ? "masked" : "on");
 	unsigned traced = 0, code = 0;
 	for (uint32_t p = 0; p < sh->ram_pages; p++) {
 		traced += sh->pt_refs[p] > 0;
@@ -167,7 +168,8 @@ static void info_mmu(struct monitor *m, FILE *out)
 			continue;
 		fprintf(out, "  %c cr3 %08x %-17s tag %u, %u pages mapped\n",
 			sh->current == &w->win ? '*' : ' ', w->cr3,
-			w->user ? "user" : w->no_wp ? "supervisor, WP=0" : "supervisor",
+			w->unpaged ? "paging off, A20" : w->user ? "user" : w->no_wp ? "supervisor, WP=0"
+									     : "supervisor",
 			w->asid, w->mapped);
 	}
 	if (sh->current == &sh->identity)

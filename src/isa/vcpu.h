@@ -68,6 +68,9 @@ struct table_reg {
 
 #define DR6_BS 0x00004000u  /* single-step trap */
 
+/* Physical-address bit 20, which the A20 gate masks (A20M#). */
+#define A20_ADDRESS_BIT 0x00100000u
+
 struct vcpu_state {
 	uint32_t regs[REG_COUNT];
 	uint32_t eip;
@@ -80,6 +83,11 @@ struct vcpu_state {
 	unsigned cpl;
 	/* The model-specific registers the virtual CPU has (RDMSR/WRMSR). */
 	uint32_t sysenter_cs, sysenter_esp, sysenter_eip;
+	/* The A20M# pin as the run loop last applied it: the physical-address
+	 * bits forced to 0 on every access the CPU makes (A20_ADDRESS_BIT
+	 * while the board's A20 gate is closed, else 0). Not saved with the
+	 * registers: the board drives it from its devices (cpu_set_a20). */
+	uint32_t a20_cleared;
 };
 
 #endif

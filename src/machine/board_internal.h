@@ -283,6 +283,9 @@ static inline unsigned board__isa_irq_pin(unsigned irq)
 int board__wire_devices(struct board *board);
 int board__write_acpi(struct board *board);
 int board__firmware(struct board *board);
+/* The A20 gate as the devices drive it now, to the bootstrap processor's
+ * A20M# pin (wiring.c). */
+void board__a20_update(struct board *board);
 void board__boot_config(struct board *board, struct boot_config *boot,
 			struct boot_framebuffer *fb);
 /* A reset of the whole PC (the run loop's, after a triple fault or the

@@ -14,10 +14,10 @@ bool board_linear_to_phys(struct board *board, unsigned vcpu, uint32_t linear, u
 {
 	const struct vcpu_state *s = &board->vcpus[vcpu].cpu.s;
 	if (!(s->cr0 & CR0_PG)) {
-		*gpa = linear;
+		*gpa = linear & ~s->a20_cleared;
 		return true;
 	}
-	struct paging_regs pr = { s->cr0, s->cr3, s->cr4 };
+	struct paging_regs pr = paging_regs_of(s);
 	struct walk w;
 	uint32_t error;
 	/* PEEK fails where an accessed bit is clear: walk for real then, as

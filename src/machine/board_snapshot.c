@@ -676,6 +676,13 @@ static int restore_state(struct board *board, const char *path, int fd, bool mem
 		return ret;
 	}
 	snapr_close(&r);
+	/* The A20 gate is the devices' registers, which the sections above
+	 * hold (KBC, P92): the processor's pin follows them, at once, since
+	 * the vCPU is not running (the monitor and gdb see it meanwhile). */
+	board__a20_update(board);
+	struct cpu *bsp = &board__bsp(board)->cpu;
+	if (bsp->a20_line != bsp->s.a20_cleared)
+		cpu_apply_a20(bsp);
 	board_set_guest_time(board, guest_ns, tsc);
 	/* The guest calibrated its TSC on the saving host; a TSC of another
 	 * rate here makes its clock run fast or slow. */

@@ -130,6 +130,30 @@ static void reset_line(void *opaque)
 	board_request_reset(opaque);
 }
 
+/* The PC's A20 gate is open while either source opens it: the chipset ORs
+ * the keyboard controller's A20GATE output (its output port's bit 1) with
+ * port 0x92's bit 1 (Intel's ICH datasheets: ALT_A20_GATE "is OR'd with
+ * the A20GATE input signal to generate A20M#"). QEMU's pc lets the last write of either device set the line
+ * instead ("add logic to handle multiple A20 line sources", hw/i386/pc.c);
+ * the two agree whenever the other source is closed, which is how
+ * firmware and operating systems use them (SeaBIOS only ever writes port
+ * 0x92, over a keyboard controller that keeps the gate open). The gate is
+ * the bootstrap processor's A20M# pin, as QEMU wires it to its first CPU:
+ * A20 masking is a real-mode matter, before the other processors start. */
+void board__a20_update(struct board *board)
+{
+	if (!board->cpu_ready)
+		return;   /* cpu_init leaves the pin open, as the devices' reset does */
+	bool open = i8042_a20_enabled(&board->kbc) || port92_a20_enabled(&board->port92);
+	cpu_set_a20(&board__bsp(board)->cpu, open);
+}
+
+static void a20_changed(void *opaque, bool enabled)
+{
+	(void)enabled;   /* the other source may hold the gate open */
+	board__a20_update(opaque);
+}
+
 /* A vCPU's own LAPIC has an interrupt for it (opaque: its slot). */
 static void lapic_output_changed(void *opaque, int level)
 {
@@ -482,10 +506,11 @@ static void board_reset_devices(struct board *board)
 	board->pm.power_off = board_power_off;
 	board->pm.deadline_changed = board__deadline_changed;
 	uart16550_init(&board->com1, &com1_irq, com1_transmit, board);
-	/* A20 is reported by both devices, never applied: RAM does not wrap
-	 * at 1 MiB, so the board has nothing to do when it changes. */
-	i8042_init(&board->kbc, &kbd_irq, &aux_irq, NULL, reset_line, board);
-	port92_init(&board->port92, NULL, reset_line, board);
+	/* Both drive the A20 gate (board__a20_update); their reset opens it
+	 * through the keyboard controller's output port. */
+	i8042_init(&board->kbc, &kbd_irq, &aux_irq, a20_changed, reset_line, board);
+	port92_init(&board->port92, a20_changed, reset_line, board);
+	board__a20_update(board);
 	pci_host_reset(&board->pci);
 	vga_init(&board->vga);
 	bochs_display_reset(&board->bochs);
@@ -660,6 +685,10 @@ static void board_vram_moved(void *opaque, uint64_t gpa)
  * (SeaBIOS's pciinit), and with --vga WxH the VBE mode set. */
 int board__firmware(struct board *board)
 {
+	/* SeaBIOS opens A20 through port 0x92 on its way into 32-bit mode
+	 * (transition32), so a kernel QEMU boots with -kernel finds bit 1 set
+	 * there; the gate itself was open already. */
+	board->port92.value |= PORT92_A20;
 	struct pci_firmware_config pcfg;
 	pci_firmware_config_default(&pcfg);
 	int err = pci_firmware_setup(&board->pci, &pcfg);

@@ -38,7 +38,13 @@ bool paging_walk(const struct guest_ram *ram, const struct paging_regs *pr, uint
 {
 	bool write = access & ACCESS_WRITE, user = access & ACCESS_USER;
 	uint32_t err = (write ? PFERR_W : 0) | (user ? PFERR_U : 0);
-	uint32_t pde_gpa = (pr->cr3 & 0xfffff000u) + (linear >> 22) * 4;
+	uint32_t a20 = ~pr->a20_cleared;
+	if (!(pr->cr0 & CR0_PG)) {
+		*w = (struct walk){ .gpa = linear & a20, .pde_gpa = ~0u, .pte_gpa = ~0u,
+				    .writable = true, .user = true, .dirty = true };
+		return true;
+	}
+	uint32_t pde_gpa = ((pr->cr3 & 0xfffff000u) + (linear >> 22) * 4) & a20;
 	uint32_t pde = read_entry(ram, pde_gpa), pte = 0;
 
 	if (!(pde & PTE_P))
@@ -52,7 +58,7 @@ bool paging_walk(const struct guest_ram *ram, const struct paging_regs *pr, uint
 		}
 		flags = pde;
 	} else {
-		pte_gpa = (pde & 0xfffff000u) + ((linear >> 12) & 0x3ff) * 4;
+		pte_gpa = ((pde & 0xfffff000u) + ((linear >> 12) & 0x3ff) * 4) & a20;
 		pte = read_entry(ram, pte_gpa);
 		if (!(pte & PTE_P))
 			goto fault;
@@ -77,7 +83,8 @@ bool paging_walk(const struct guest_ram *ram, const struct paging_regs *pr, uint
 	if (!large)
 		set_bits(ram, pte_gpa, pte, PTE_A | (write ? PTE_D : 0));
 	uint32_t leaf = large ? pde : pte;
-	w->gpa = large ? (pde & 0xffc00000u) | (linear & 0x3fffff) : (pte & 0xfffff000u) | (linear & 0xfff);
+	w->gpa = (large ? (pde & 0xffc00000u) | (linear & 0x3fffff) : (pte & 0xfffff000u) | (linear & 0xfff)) &
+		 a20;
 	w->pde_gpa = pde_gpa;
 	w->pte_gpa = pte_gpa;
 	w->writable = writable;

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "isa/vcpu.h"
 #include "mmu/guest_ram.h"
 
 #define PTE_P 0x001u
@@ -54,11 +55,22 @@ struct walk {
 
 struct paging_regs {
 	uint32_t cr0, cr3, cr4;
+	uint32_t a20_cleared;   /* vcpu_state's: address bits the A20 gate forces to 0 */
 };
+
+static inline struct paging_regs paging_regs_of(const struct vcpu_state *s)
+{
+	return (struct paging_regs){ s->cr0, s->cr3, s->cr4, s->a20_cleared };
+}
 
 /* Walks for one access. true and *w filled (accessed, and on a write dirty,
  * bits set in guest memory), or false with the #PF error code in *error.
- * An entry outside RAM reads as all ones, as an unclaimed bus read. */
+ * An entry outside RAM reads as all ones, as an unclaimed bus read.
+ * Every physical address it makes, the entries' and the byte's, has the
+ * A20 gate's bits cleared, as the processor's own walk has under A20M#
+ * (and QEMU's). With CR0.PG clear it is the identity, A20 applied: a
+ * writable user page without tables (pde_gpa and pte_gpa ~0, not large),
+ * which the shadow's window for unpaged code with A20 masked fills from. */
 bool paging_walk(const struct guest_ram *ram, const struct paging_regs *pr, uint32_t linear,
 		 unsigned access, struct walk *w, uint32_t *error);
 

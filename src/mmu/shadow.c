@@ -24,6 +24,8 @@
 #define HWCAP2_FSGSBASE (1 << 1)
 #endif
 #define ASID_LIMIT (1u << 23)
+_Static_assert(((uint64_t)GUEST_RAM_MAX_MIB << 8) < (SHADOW_UNPAGED_CR3 >> 12),
+	       "the unpaged window's key names no RAM page");
 
 /* --- protection ------------------------------------------------------- */
 
@@ -532,6 +534,7 @@ static void refresh_entry(struct shadow *sh, struct shadow_window *w, uint32_t v
 	uint32_t err;
 	uint32_t va = vpage << 12;
 	uint32_t page = 0;
+	assert(!w->unpaged);   /* it derives from no table */
 	bool now = wanted && w->regions[vpage >> 10] &&
 		   paging_walk(sh->ram, &pr, va, ACCESS_PEEK | (w->user ? ACCESS_USER : 0), &wk, &err) &&
 		   guest_mem_page(sh->ram, wk.gpa, &page);
@@ -736,7 +739,7 @@ static void set_gs(struct shadow *sh, struct window *win)
 int shadow_view(const struct vcpu_state *s)
 {
 	if (!(s->cr0 & CR0_PG))
-		return -1;
+		return s->a20_cleared ? SHADOW_VIEW_UNPAGED_A20 : -1;
 	if (s->cpl == 3)
 		return 1;
 	return s->cr0 & CR0_WP ? 0 : 2;
@@ -746,7 +749,8 @@ static struct shadow_window *find_window(struct shadow *sh, uint32_t cr3, int vi
 {
 	for (unsigned i = 0; i < SHADOW_MAX_WINDOWS; i++) {
 		struct shadow_window *w = &sh->windows[i];
-		if (w->used && w->cr3 == cr3 && w->user == (view == 1) && w->no_wp == (view == 2))
+		if (w->used && w->cr3 == cr3 && w->user == (view == 1) && w->no_wp == (view == 2) &&
+		    w->unpaged == (view == SHADOW_VIEW_UNPAGED_A20))
 			return w;
 	}
 	return NULL;
@@ -765,8 +769,10 @@ static struct shadow_window *find_window(struct shadow *sh, uint32_t cr3, int vi
 static bool recycle_window(struct shadow *sh, struct shadow_window *w, uint32_t cr3, int view)
 {
 	uint32_t old_page = w->cr3 / GUEST_PAGE_SIZE, new_page = cr3 / GUEST_PAGE_SIZE;
-	assert(w->user == (view == 1) && w->no_wp == (view == 2));   /* new_window's pick */
-	if (view == 1 || old_page >= sh->ram_pages || new_page >= sh->ram_pages)
+	assert(w->user == (view == 1) && w->no_wp == (view == 2) &&
+	       w->unpaged == (view == SHADOW_VIEW_UNPAGED_A20));   /* new_window's pick */
+	if (view == 1 || view == SHADOW_VIEW_UNPAGED_A20 || old_page >= sh->ram_pages ||
+	    new_page >= sh->ram_pages)
 		return false;
 	uint16_t id = (uint16_t)(w - sh->windows);
 	int err = shadow__list_add(sh, &sh->deriv_head[new_page], id, SHADOW_KEY_PD, NULL);
@@ -822,6 +828,7 @@ static int new_window(struct shadow *sh, uint32_t cr3, int view, struct shadow_w
 			if (!lru || c->last_used < lru->last_used)
 				lru = c;
 			if (c->user == (view == 1) && c->no_wp == (view == 2) &&
+			    c->unpaged == (view == SHADOW_VIEW_UNPAGED_A20) &&
 			    (!lru_alike || c->last_used < lru_alike->last_used))
 				lru_alike = c;
 		}
@@ -853,6 +860,7 @@ static int new_window(struct shadow *sh, uint32_t cr3, int view, struct shadow_w
 	w->used = true;
 	w->user = view == 1;
 	w->no_wp = view == 2;
+	w->unpaged = view == SHADOW_VIEW_UNPAGED_A20;
 	w->cr3 = cr3;
 	w->mapped = 0;
 	for (uint32_t r = 0; r < SHADOW_REGIONS; r++)
@@ -875,8 +883,8 @@ int shadow_select(struct shadow *sh, const struct vcpu_state *s, struct window *
 	 * reaches a window but through GS as the current one), and is done
 	 * before that window runs again: as a TLB that a CR3 load flushed. */
 	int view = shadow_view(s);
-	bool paging = view >= 0;
-	uint32_t cr3 = s->cr3 & 0xfffff000u;
+	bool paging = view >= 0;   /* a window of the cache: paging, or A20 masked */
+	uint32_t cr3 = view == SHADOW_VIEW_UNPAGED_A20 ? SHADOW_UNPAGED_CR3 : s->cr3 & 0xfffff000u;
 	if (view == sh->cur_view && (!paging || cr3 == sh->cur_key_cr3) && sh->current) {
 		if (sh->pending_unmap.w && &sh->pending_unmap.w->win == sh->current)
 			flush_pending_unmap(sh);
@@ -915,7 +923,7 @@ int shadow_select(struct shadow *sh, const struct vcpu_state *s, struct window *
 	sh->current = win;
 	sh->cur_view = view;
 	sh->cur_key_cr3 = cr3;
-	sh->regs = (struct paging_regs){ s->cr0, s->cr3, s->cr4 };
+	sh->regs = paging_regs_of(s);
 	*win_out = win;
 	set_ibl_tag(sh, tag);
 	set_gs(sh, win);
@@ -1248,7 +1256,7 @@ enum shadow_fault_kind shadow_fault(struct shadow *sh, const struct vcpu_state *
 		return SHADOW_TRACED;
 	}
 	struct shadow_window *w = (struct shadow_window *)sh->current;
-	struct paging_regs pr = { s->cr0, s->cr3, s->cr4 };
+	struct paging_regs pr = paging_regs_of(s);
 	window_wp(w, &pr);   /* the same as s's: the window was selected for it */
 	struct walk wk;
 	unsigned access = (write ? ACCESS_WRITE : 0) | (w->user ? ACCESS_USER : 0);

@@ -37,6 +37,7 @@ struct shadow_window {
 	bool used;
 	bool user;                 /* the user-mode view: only user pages */
 	bool no_wp;                /* a supervisor view with CR0.WP clear */
+	bool unpaged;              /* paging off with A20 masked (SHADOW_VIEW_UNPAGED_A20) */
 	uint32_t cr3;              /* guest physical page directory */
 	uint64_t last_used;
 	uint32_t asid;             /* indirect-branch table tag of this window */
@@ -199,7 +200,17 @@ void shadow_flush(struct shadow *sh);
  * CR0.WP set, 1 the user view (CPL 3), 2 the supervisor view with CR0.WP
  * clear. CR0.WP is part of the view because it decides which pages a
  * supervisor write may reach and the user view does not depend on it:
- * toggling it switches windows instead of emptying them. */
+ * toggling it switches windows instead of emptying them.
+ * SHADOW_VIEW_UNPAGED_A20: paging off with the A20 gate closed
+ * (s->a20_cleared). The identity window maps RAM 1:1 in one go and cannot
+ * show two linear pages on one frame, so such code runs in a window of
+ * the cache like a paging one, filled on faults from paging_walk's
+ * identity with bit 20 cleared: the reverse map then keeps both aliases
+ * of a page traced, code-protected and logged, and the REP MOVS alias
+ * check sees its entries. Its key is SHADOW_UNPAGED_CR3, a page no RAM
+ * has, so it traces no directory. */
+#define SHADOW_VIEW_UNPAGED_A20 3
+#define SHADOW_UNPAGED_CR3 0xfffff000u
 int shadow_view(const struct vcpu_state *s);
 /* Makes the window for the vCPU's paging state and CPL (s) current, GS
  * point at it, and *win name it. Returns 0 or a negative errno. */

@@ -59,7 +59,7 @@ static void map4k(uint32_t linear, uint32_t pde_flags, uint32_t pte_flags)
 static bool walk(uint32_t cr0, uint32_t cr4, uint32_t linear, unsigned access, struct walk *w,
 		 uint32_t *err)
 {
-	struct paging_regs pr = { CR0_PE | CR0_PG | cr0, PD, cr4 };
+	struct paging_regs pr = { CR0_PE | CR0_PG | cr0, PD, cr4, 0 };
 	*err = 0xdeadu;
 	return paging_walk(&ram, &pr, linear, access, w, err);
 }
@@ -110,7 +110,7 @@ static void test_4k_translation(void)
 	CHECK(!w.user);
 
 	/* CR3's low 12 bits (PWT, PCD) do not move the directory. */
-	struct paging_regs pr = { CR0_PE | CR0_PG, PD | 0x18, 0 };
+	struct paging_regs pr = { CR0_PE | CR0_PG, PD | 0x18, 0, 0 };
 	CHECK(paging_walk(&ram, &pr, lin, ACCESS_READ, &w, &err));
 	CHECK_EQ(w.gpa, FRAME | 0x123);
 
@@ -411,7 +411,7 @@ static void test_outside_ram(void)
 
 	/* The directory outside RAM: a present PDE of all ones. Without
 	 * PSE it references a table at 0xfffff000, also all ones. */
-	struct paging_regs pr = { CR0_PE | CR0_PG, 0xc0000000u, 0 };
+	struct paging_regs pr = { CR0_PE | CR0_PG, 0xc0000000u, 0, 0 };
 	CHECK(paging_walk(&ram, &pr, lin, ACCESS_WRITE | ACCESS_USER, &w, &err));
 	CHECK_EQ(w.pde_gpa, 0xc0000000u + 4);
 	CHECK_EQ(w.pte_gpa, 0xfffff000u + 5 * 4);
@@ -428,7 +428,7 @@ static void test_outside_ram(void)
 	memset(ram.host + top, 0, 4096);
 	uint32_t e = 0x80000000u | PTE_P | PTE_W;
 	memcpy(ram.host + top + 4092, &e, 4);
-	pr = (struct paging_regs){ CR0_PE | CR0_PG, top, 0 };
+	pr = (struct paging_regs){ CR0_PE | CR0_PG, top, 0, 0 };
 	CHECK(paging_walk(&ram, &pr, 0xffc00123u, ACCESS_WRITE, &w, &err));
 	CHECK_EQ(w.pde_gpa, top + 4092);
 	CHECK_EQ(w.pte_gpa, 0x80000000u);
@@ -462,6 +462,38 @@ static void test_write_log(void)
 	free(log);
 }
 
+/* With the A20 gate closed every physical address the walk makes has bit
+ * 20 cleared, as the processor's under A20M# (and QEMU's): CR3, the
+ * directory entry's table address, the result; with paging off it is the
+ * identity with the bit cleared. */
+static void test_a20(void)
+{
+	struct paging_regs pr = { CR0_PE | CR0_PG, PD | A20_ADDRESS_BIT, 0, A20_ADDRESS_BIT };
+	struct walk w;
+	uint32_t err;
+	clear_tables();
+	put(pde_of(0x00400000), (PT + A20_ADDRESS_BIT) | PTE_P | PTE_W);
+	put(pte_of(PT, 0x00400000), (FRAME + A20_ADDRESS_BIT) | PTE_P | PTE_W);
+	CHECK(paging_walk(&ram, &pr, 0x00400123, ACCESS_READ, &w, &err));
+	CHECK_EQ(w.gpa, FRAME + 0x123);
+	CHECK_EQ(w.pde_gpa, pde_of(0x00400000));
+	CHECK_EQ(w.pte_gpa, pte_of(PT, 0x00400000));
+	CHECK(get(pde_of(0x00400000)) & PTE_A);   /* set where it was read */
+	/* Open, the directory entry leads 1 MiB up, to a table of zeros. */
+	pr.a20_cleared = 0;
+	pr.cr3 = PD;
+	CHECK(!paging_walk(&ram, &pr, 0x00400123, ACCESS_READ, &w, &err));
+	CHECK_EQ(err, 0);   /* not present, a supervisor read */
+	/* Paging off. */
+	pr = (struct paging_regs){ CR0_PE, 0, 0, A20_ADDRESS_BIT };
+	CHECK(paging_walk(&ram, &pr, 0x00134567, ACCESS_WRITE | ACCESS_USER, &w, &err));
+	CHECK_EQ(w.gpa, 0x00034567);
+	CHECK(w.writable && w.user && !w.large);
+	pr.a20_cleared = 0;
+	CHECK(paging_walk(&ram, &pr, 0x00134567, ACCESS_READ, &w, &err));
+	CHECK_EQ(w.gpa, 0x00134567);
+}
+
 int main(void)
 {
 	if (guest_ram_init(&ram, GUEST_RAM_MIN_MIB, 0)) {
@@ -477,6 +509,7 @@ int main(void)
 	test_global();
 	test_outside_ram();
 	test_write_log();
+	test_a20();
 	guest_ram_destroy(&ram);
 	return check_report("test_paging");
 }

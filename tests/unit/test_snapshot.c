@@ -6,7 +6,9 @@
  * and incompatible files.
  *
  * Usage: test_snapshot GUEST.elf [OUT.snap]: with OUT, the first snapshot
- * is kept there for tests/system/snapshot_corrupt.sh. */
+ * is kept there for tests/system/snapshot_corrupt.sh.
+ * test_snapshot --a20 A20.elf: the A20 gate across a save and a restore
+ * (tests/guests/a20.asm ends with it closed). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
@@ -306,6 +308,62 @@ static void test_machine(const char *kernel, const char *keep)
 	free_sections(c, nc);
 }
 
+/* The A20 gate is in the snapshot (as the KBC's and port 0x92's
+ * registers): a machine saved with it closed is restored closed, its
+ * processor's pin applied before it runs again, and saved again the same. */
+static void test_a20(const char *kernel)
+{
+	char err[512];
+	const char *first = work_path("a20-first.snap");
+	const char *second = work_path("a20-second.snap");
+	struct board_regs regs;
+	uint32_t gpa = 0;
+
+	struct board *b = new_board(kernel, NULL);
+	CHECK(b != NULL);
+	if (!b)
+		return;
+	CHECK(board_linear_to_phys(b, 0, 0x130000, &gpa));
+	CHECK_EQ(gpa, 0x130000);   /* open at power-on */
+	CHECK_EQ(board_run(b), 33);
+	board_vcpu_get_regs(b, 0, &regs);
+	CHECK_EQ(regs.s.a20_cleared, A20_ADDRESS_BIT);
+	CHECK(board_linear_to_phys(b, 0, 0x130000, &gpa));
+	CHECK_EQ(gpa, 0x30000);
+	int ret = board_snapshot_save(b, first, err, sizeof(err));
+	CHECK_EQ(ret, 0);
+	if (ret)
+		fprintf(stderr, "test_snapshot: %s\n", err);
+	free_board(b);
+
+	b = new_board(kernel, first);
+	CHECK(b != NULL);
+	if (!b)
+		return;
+	ret = board_snapshot_restore(b, first, err, sizeof(err));
+	CHECK_EQ(ret, 0);
+	if (ret)
+		fprintf(stderr, "test_snapshot: %s\n", err);
+	board_vcpu_get_regs(b, 0, &regs);
+	CHECK_EQ(regs.s.a20_cleared, A20_ADDRESS_BIT);
+	CHECK(board_linear_to_phys(b, 0, 0x130000, &gpa));
+	CHECK_EQ(gpa, 0x30000);
+	CHECK_EQ(board_snapshot_save(b, second, err, sizeof(err)), 0);
+	free_board(b);
+
+	struct section_copy a[MAX_SECTIONS], c[MAX_SECTIONS];
+	unsigned na = read_sections(first, a, MAX_SECTIONS);
+	unsigned nc = read_sections(second, c, MAX_SECTIONS);
+	CHECK_EQ(na, nc);
+	for (unsigned i = 0; i < na && i < nc; i++) {
+		if (!strcmp(a[i].tag, "CLCK"))
+			continue;
+		CHECK(a[i].len == c[i].len && !memcmp(a[i].data, c[i].data, a[i].len));
+	}
+	free_sections(a, na);
+	free_sections(c, nc);
+}
+
 static void remove_work(void)
 {
 	char cmd[600];
@@ -316,13 +374,18 @@ static void remove_work(void)
 
 int main(int argc, char **argv)
 {
-	if (argc < 2) {
-		fprintf(stderr, "usage: test_snapshot GUEST.elf [OUT.snap]\n");
+	if (argc < 2 || (!strcmp(argv[1], "--a20") && argc != 3)) {
+		fprintf(stderr, "usage: test_snapshot GUEST.elf [OUT.snap] | --a20 A20.elf\n");
 		return 2;
 	}
 	if (!mkdtemp(work)) {
 		perror("test_snapshot: mkdtemp");
 		return 1;
+	}
+	if (!strcmp(argv[1], "--a20")) {
+		test_a20(argv[2]);
+		remove_work();
+		return check_report("test_snapshot");
 	}
 	test_format_round_trip();
 	test_format_refusals();
