@@ -47,17 +47,6 @@ xvfb_start "$work" 1024x768x24 || fail "Xvfb did not start"
 	--screenshot "$work/screen.txt" </dev/null >/dev/null 2>"$work/stderr.log" &
 btvm_pid=$!
 
-# Waits until the guest's screen text matches an extended regex.
-wait_screen() {
-	local pattern=$1 timeout=$2 start=$SECONDS
-	while [ $((SECONDS - start)) -lt "$timeout" ]; do
-		kill -0 "$btvm_pid" 2>/dev/null || fail "btvm ended while waiting for /$pattern/"
-		kill -USR2 "$btvm_pid"
-		sleep 0.5
-		grep -Eq "$pattern" "$work/screen.txt" 2>/dev/null && return 0
-	done
-	fail "the guest's screen never showed /$pattern/ in ${timeout}s"
-}
 
 win=
 for _ in $(seq 300); do

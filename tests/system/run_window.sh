@@ -65,17 +65,6 @@ xvfb_start "$work" 1280x1024x24 || fail "Xvfb did not start"
 	</dev/null >"$work/serial.log" 2>"$work/stderr.log" &
 btvm_pid=$!
 
-# Waits until the guest's screen text matches an extended regex.
-wait_screen() {
-	local pattern=$1 timeout=$2 start=$SECONDS
-	while [ $((SECONDS - start)) -lt "$timeout" ]; do
-		kill -0 "$btvm_pid" 2>/dev/null || fail "btvm ended while waiting for /$pattern/"
-		kill -USR2 "$btvm_pid"
-		sleep 1
-		grep -Eq "$pattern" "$work/screen.txt" 2>/dev/null && return 0
-	done
-	fail "the guest's screen never showed /$pattern/ in ${timeout}s"
-}
 
 win=
 for _ in $(seq 300); do

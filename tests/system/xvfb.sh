@@ -1,5 +1,6 @@
-# Sourced by the window tests (run_window.sh, run_framebuffer.sh): starts
-# an X server of their own. xvfb_start WORKDIR WxHxD sets xvfb_pid and
+# Sourced by the window tests (run_window.sh, run_framebuffer.sh,
+# tests/firmware/run_boot_menu_window.sh): starts an X server of their own,
+# and reads the guest's screen. xvfb_start WORKDIR WxHxD sets xvfb_pid and
 # DISPLAY (a number the server picks itself, so parallel tests never
 # collide) and unsets WAYLAND_DISPLAY; it returns 1 if the server did not
 # come up within 10 s. The caller kills xvfb_pid when done.
@@ -16,4 +17,19 @@ xvfb_start() {
 	[ -s "$dir/display" ] || return 1
 	export DISPLAY=":$(head -1 "$dir/display")"
 	unset WAYLAND_DISPLAY
+}
+
+# wait_screen PATTERN SECONDS: waits until the guest's screen text (btvm's
+# --screenshot "$work/screen.txt", asked for with SIGUSR2) matches an
+# extended regex; the caller's fail() ends the test otherwise, or when
+# btvm (btvm_pid) ends first.
+wait_screen() {
+	local pattern=$1 timeout=$2 start=$SECONDS
+	while [ $((SECONDS - start)) -lt "$timeout" ]; do
+		kill -0 "$btvm_pid" 2>/dev/null || fail "btvm ended while waiting for /$pattern/"
+		kill -USR2 "$btvm_pid"
+		sleep 0.5
+		grep -Eq "$pattern" "$work/screen.txt" 2>/dev/null && return 0
+	done
+	fail "the guest's screen never showed /$pattern/ in ${timeout}s"
 }
