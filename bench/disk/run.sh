@@ -26,7 +26,8 @@
 #     --cdrom / -cdrom); sequential direct-I/O dd reads and writes of
 #     both disks and reads of the CD, --reps times (the best counts);
 #     btvm's counters (--stats-json, dumped by SIGUSR1 around each test)
-#     give callouts, exits and IDE commands per MiB of each test.
+#     give callouts, exits and IDE commands per MiB of each test. --runs
+#     sets the number of sessions per VMM (btvm and QEMU alternate).
 #
 #	bench/disk/run.sh [--runs N] [--no-qemu] [--no-boot] [--no-disk]
 #	                  [--ide] [--mib N] [--reads N] [--reps N] [--build DIR]
@@ -513,8 +514,8 @@ SNAP
 # three devices (udev loads ata_piix and sr_mod after the root mount),
 # check their sizes, then each test between marker lines as in
 # disk_script, with btvm's counters dumped before and after each.
-ide_script() {
-	local k=$1 j n t dev op guest tag
+ide_script() { # ide_script KIND RUN
+	local k=$1 r=$2 j n t dev op guest tag
 	echo "$common_head"
 	echo "send for i in \$(seq 120); do [ -b /dev/sda ] && [ -b /dev/sr0 ] && [ -b /dev/vdb ] && break; sleep 1; done; echo DEVS=\$(blockdev --getsize64 /dev/vdb)-\$(blockdev --getsize64 /dev/sda)-\$((6*7))"
 	echo "expect DEVS=$((reps * seq_bytes))-$((reps * seq_bytes))-42"
@@ -528,18 +529,18 @@ ide_script() {
 			seqw) guest="dd if=/dev/zero of=/dev/$dev bs=1M count=$mib seek=$((j * mib)) oflag=direct conv=fsync" ;;
 			esac
 			tag=${dev^^}-${op^^}-$n
-			[ "$k" = btvm ] && echo "run bash $snap_script $tmp/ide-btvm.json $logs/ide-btvm-$tag-a.json"
+			[ "$k" = btvm ] && echo "run bash $snap_script $tmp/ide-btvm.json $logs/ide-btvm-$r-$tag-a.json"
 			echo "send echo $tag-\$((0))BEGIN; $guest; echo $tag-\$((0))END \$?"
 			echo "expect $tag-0END 0"
 			echo "expect $prompt"
-			[ "$k" = btvm ] && echo "run bash $snap_script $tmp/ide-btvm.json $logs/ide-btvm-$tag-b.json"
+			[ "$k" = btvm ] && echo "run bash $snap_script $tmp/ide-btvm.json $logs/ide-btvm-$r-$tag-b.json"
 		done
 	done
 	echo "send poweroff"
 	echo "expect_exit 0"
 }
 
-# cost TAG MIB: btvm's counters over one test (the dumps around it), per
+# cost RUN-TAG MIB: btvm's counters over one test (the dumps around it), per
 # MiB moved: callouts, exits to the monitor, vCPU ms in callouts, IDE
 # commands and DMA transfers, interrupts.
 cost() {
@@ -553,13 +554,14 @@ cost() {
 		"interrupts \(d("cpu.interrupts") / $mib | floor), host ms between the dumps \(($b[0].elapsed_ms - $a[0].elapsed_ms) / $mib * 100 | round / 100) (vCPU idle \(d("time.idle_ms") / $mib * 100 | round / 100))"'
 }
 
-guest_ide() { # guest_ide KIND
-	local k=$1 name=ide-$1 img=$tmp/ide-boot-$1.img log t n a b s tag best dev op
+guest_ide() { # guest_ide KIND RUN
+	local k=$1 r=$2 name=ide-$1-$2 img=$tmp/ide-boot-$1.img log t n a b s tag best dev op
 	rm -f "$img"
 	bash "$repo/scripts/make-debian-image.sh" --print --copy "$img" > /dev/null ||
 		{ echo "--- $name: cannot copy the boot disk" >> "$tmp/failures"; return 1; }
 	fresh_ide_media || { echo "--- $name: cannot write the scratch images and the ISO" >> "$tmp/failures"; return 1; }
-	ide_script "$k" > "$tmp/$name.expect"
+	ide_script "$k" "$r" > "$tmp/$name.expect"
+	rm -f "$tmp/ide-btvm.json"
 	case $k in
 	btvm)
 		# --firmware direct: with a --cdrom btvm would boot through the
@@ -596,7 +598,7 @@ guest_ide() { # guest_ide KIND
 			[[ $s =~ ^[0-9.]+$ ]] || continue
 			whole[$k,$t]+="${whole[$k,$t]:+, }$(mbps "$seq_bytes" "$s")"
 			# btvm's counters of the best repetition so far
-			[ "$k" = btvm ] && [ "${io[$k,$t]}" != "$best" ] && ide_cost[$t]=$(cost "$tag" "$mib")
+			[ "$k" = btvm ] && [ "${io[$k,$t]}" != "$best" ] && ide_cost[$t]=$(cost "$r-$tag" "$mib")
 		done
 	done
 }
@@ -630,9 +632,13 @@ if [ "$do_disk" = 1 ]; then
 	done
 fi
 if [ "$do_ide" = 1 ]; then
-	for k in "${kinds[@]}"; do
-		echo "ide: $k, virtio, IDE disk and ATAPI CD ..." >&2
-		guest_ide "$k"
+	# Sessions alternate, btvm then QEMU, RUNS times: the host's disk
+	# speed drifts by 2x over minutes here, and that favours neither.
+	for ((i = 1; i <= runs; i++)); do
+		for k in "${kinds[@]}"; do
+			echo "ide session $i/$runs: $k, virtio, IDE disk and ATAPI CD ..." >&2
+			guest_ide "$k" "$i"
+		done
 	done
 fi
 
@@ -733,7 +739,7 @@ if [ "$do_disk" = 1 ]; then
 fi
 
 if [ "$do_ide" = 1 ]; then
-	echo "IDE and ATAPI against virtio, MB/s, the best of $reps: sequential $mib MiB with dd bs=1M, direct I/O"
+	echo "IDE and ATAPI against virtio, MB/s, the best of $runs sessions x $reps: sequential $mib MiB with dd bs=1M, direct I/O"
 	echo "(oflag=direct conv=fsync for writes); scratch images of random data and an ISO 9660 image, written anew"
 	echo "and out of the host's page cache before each session; the CD read raw from /dev/sr0"
 	out() { printf '%-24s %-6s %9s %9s %10s\n' "$@"; }
@@ -747,7 +753,7 @@ if [ "$do_ide" = 1 ]; then
 	for t in "${ide_tests[@]}"; do
 		echo "  ratio to virtio's, ${t/:/ }: btvm $(ratio "${io[btvm,$t]-}" "${io[btvm,vdb:${t#*:}]-}"), qemu $(ratio "${io[qemu,$t]-}" "${io[qemu,vdb:${t#*:}]-}")"
 	done
-	echo "each repetition's MB/s:"
+	echo "each repetition's MB/s (sessions in order):"
 	for k in "${kinds[@]}"; do
 		line=
 		for t in "${ide_tests[@]}"; do line+="${t/:/ } ${whole[$k,$t]-}; "; done
@@ -755,7 +761,7 @@ if [ "$do_ide" = 1 ]; then
 	done
 	echo "btvm's counters per MiB in each test's best repetition (SIGUSR1 dumps of --stats-json around it):"
 	for t in "${ide_tests[@]}"; do echo "  ${t/:/ }: ${ide_cost[$t]:--}"; done
-	echo "btvm --stats at power-off: $logs/ide-btvm.stats"
+	echo "btvm --stats at power-off: $logs/ide-btvm-N.stats"
 	echo
 	echo "summary (--ide): MB/s btvm/qemu: virtio read $(fmt "${io[btvm,vdb:seqr]-}" 0)/$(fmt "${io[qemu,vdb:seqr]-}" 0)," \
 		"write $(fmt "${io[btvm,vdb:seqw]-}" 0)/$(fmt "${io[qemu,vdb:seqw]-}" 0); IDE read" \
