@@ -17,9 +17,20 @@
 #     at its prompt, the host does the same on other regions of the same
 #     scratch file, with O_DIRECT and buffered (console_expect's `run`),
 #     so that host and guest are measured in the same minute.
+#  3. --ide, instead of 1 and 2 (issue 43): IDE and ATAPI against virtio,
+#     btvm and QEMU side by side: one boot each (a fresh copy, no
+#     snapshot) with three more drives, a scratch image on virtio
+#     (/dev/vdb), another on the IDE controller's primary master
+#     (/dev/sda: btvm --disk FILE,if=ide, QEMU -drive if=ide) and an ISO
+#     9660 image in the CD-ROM drive, the secondary master (/dev/sr0:
+#     --cdrom / -cdrom); sequential direct-I/O dd reads and writes of
+#     both disks and reads of the CD, --reps times (the best counts);
+#     btvm's counters (--stats-json, dumped by SIGUSR1 around each test)
+#     give callouts, exits and IDE commands per MiB of each test. --runs
+#     sets the number of sessions per VMM (btvm and QEMU alternate).
 #
 #	bench/disk/run.sh [--runs N] [--no-qemu] [--no-boot] [--no-disk]
-#	                  [--mib N] [--reads N] [--reps N] [--build DIR]
+#	                  [--ide] [--mib N] [--reads N] [--reps N] [--build DIR]
 #	                  [--no-build] [--timeout SEC]
 #
 # Figures, not thresholds: the summary line states the issue's targets
@@ -39,6 +50,7 @@ use_qemu=1
 do_build=1
 do_boot=1
 do_disk=1
+do_ide=0
 mib=256
 reads=8192
 reps=3
@@ -47,8 +59,8 @@ mem=512
 prompt='root@debian-btvm:~#'
 
 usage() {
-	echo "usage: bench/disk/run.sh [--runs N] [--no-qemu] [--no-boot] [--no-disk]" >&2
-	echo "                         [--mib N] [--reads N] [--build DIR] [--no-build] [--timeout SEC]" >&2
+	echo "usage: bench/disk/run.sh [--runs N] [--no-qemu] [--no-boot] [--no-disk] [--ide]" >&2
+	echo "                         [--mib N] [--reads N] [--reps N] [--build DIR] [--no-build] [--timeout SEC]" >&2
 	exit 2
 }
 
@@ -58,6 +70,7 @@ while [ $# -gt 0 ]; do
 	--no-qemu) use_qemu=0; shift ;;
 	--no-boot) do_boot=0; shift ;;
 	--no-disk) do_disk=0; shift ;;
+	--ide) do_ide=1; shift ;;
 	--mib) [ $# -ge 2 ] || usage; mib=$2; shift 2 ;;
 	--reads) [ $# -ge 2 ] || usage; reads=$2; shift 2 ;;
 	--reps) [ $# -ge 2 ] || usage; reps=$2; shift 2 ;;
@@ -73,6 +86,9 @@ for n in "$runs" "$mib" "$reads" "$reps" "$limit"; do
 done
 [ "$reads" -le $((mib * 256)) ] || { echo "run.sh: --reads is at most --mib * 256" >&2; exit 2; }
 build=$(realpath -m "$build")
+# --ide is its own benchmark: the boots and the virtio-against-host tests
+# would only lengthen the run (run the script again without it for them).
+[ "$do_ide" = 1 ] && do_boot=0 do_disk=0
 
 if [ "$do_build" = 1 ]; then
 	if [ ! -f "$build/CMakeCache.txt" ]; then
@@ -89,7 +105,9 @@ rread=$build/bench/disk/rread
 for f in "$btvm" "$expect_bin" "$rread"; do
 	[ -x "$f" ] || { echo "run.sh: $f not found (build first, or drop --no-build)" >&2; exit 1; }
 done
-command -v debugfs >/dev/null || { echo "run.sh: debugfs (e2fsprogs) is needed to put rread on the guest's disk" >&2; exit 1; }
+[ "$do_disk" = 0 ] || command -v debugfs >/dev/null || { echo "run.sh: debugfs (e2fsprogs) is needed to put rread on the guest's disk" >&2; exit 1; }
+[ "$do_ide" = 0 ] || command -v xorriso >/dev/null || { echo "run.sh: xorriso is needed to make the CD's ISO 9660 image for --ide" >&2; exit 1; }
+[ "$do_ide" = 0 ] || command -v jq >/dev/null || { echo "run.sh: jq is needed to read btvm's --stats-json for --ide" >&2; exit 1; }
 
 qemu=
 if [ "$use_qemu" = 1 ]; then
@@ -434,13 +452,169 @@ guest_disk() { # guest_disk KIND
 	done
 }
 
+# ---- Part 3 (--ide): IDE and ATAPI against virtio ---------------------------
+
+# The drives of the session: two scratch disks of REPS regions of MIB MiB
+# of random data (repetition j reads region j, then writes it) and an ISO
+# 9660 image holding one file of as much random data (the CD's sectors
+# are read raw, from /dev/sr0, region j as for the disks). All three are
+# written anew before each session and dropped from the host's page cache,
+# so every read comes from the host's disk (QEMU reads through the page
+# cache, btvm with O_DIRECT: a cached region would favour QEMU).
+ide_virtio=$tmp/ide-virtio.img
+ide_disk=$tmp/ide-disk.img
+ide_iso=$tmp/ide-cd.iso
+ide_devs=(vdb sda sr0)
+ide_tests=(vdb:seqr sda:seqr sr0:seqr vdb:seqw sda:seqw)
+declare -A ide_label=([vdb]="virtio disk (/dev/vdb)" [sda]="IDE disk (/dev/sda)" [sr0]="ATAPI CD (/dev/sr0)")
+declare -A ide_cost     # ide_cost[TEST] btvm's counters per MiB over that test's best repetition
+
+fresh_ide_media() {
+	local f d=$tmp/iso-root
+	for f in "$ide_virtio" "$ide_disk"; do
+		dd if=/dev/urandom of="$f" bs=1M count=$((reps * mib)) conv=fsync status=none || return 1
+	done
+	rm -rf "$d" "$ide_iso"
+	mkdir -p "$d" &&
+		dd if=/dev/urandom of="$d/data.bin" bs=1M count=$((reps * mib)) status=none &&
+		xorriso -as mkisofs -quiet -R -V BTVMBENCH -o "$ide_iso" "$d" > "$logs/xorriso.log" 2>&1 &&
+		rm -rf "$d" && sync "$ide_iso" || return 1
+	for f in "$ide_virtio" "$ide_disk" "$ide_iso"; do
+		dd if="$f" iflag=nocache count=0 status=none || return 1
+	done
+}
+
+# stats_snap.sh JSON DEST: btvm writes its counters to JSON (--stats-json)
+# on SIGUSR1, through JSON.tmp and a rename; copy the new file to DEST.
+# Run by console_expect between two of the guest's steps (`run`), with
+# the guest idle at its prompt. btvm is found by its own --stats-json
+# path, which names this run's temporary directory and nothing else.
+snap_script=$tmp/stats_snap.sh
+cat > "$snap_script" <<'SNAP'
+set -u
+json=$1 dest=$2
+# (console_expect's own command line holds the path too: keep btvm's.)
+pid=
+for p in $(pgrep -f -- "--stats-json $json"); do
+	[ "$(cat /proc/$p/comm 2>/dev/null)" = btvm ] && pid=$p
+done
+[ -n "$pid" ] || { echo "stats_snap: no btvm with --stats-json $json" >&2; exit 1; }
+old=$(stat -c %i "$json" 2>/dev/null || echo none)
+kill -USR1 $pid || exit 1
+for i in $(seq 200); do
+	new=$(stat -c %i "$json" 2>/dev/null || echo none)
+	[ "$new" != "$old" ] && [ "$new" != none ] && { cp "$json" "$dest"; exit; }
+	sleep 0.05
+done
+echo "stats_snap: btvm did not write $json in 10 s" >&2
+exit 1
+SNAP
+
+# ide_script KIND: the session's console_expect script: wait for the
+# three devices (udev loads ata_piix and sr_mod after the root mount),
+# check their sizes, then each test between marker lines as in
+# disk_script, with btvm's counters dumped before and after each.
+ide_script() { # ide_script KIND RUN
+	local k=$1 r=$2 j n t dev op guest tag
+	echo "$common_head"
+	echo "send for i in \$(seq 120); do [ -b /dev/sda ] && [ -b /dev/sr0 ] && [ -b /dev/vdb ] && break; sleep 1; done; echo DEVS=\$(blockdev --getsize64 /dev/vdb)-\$(blockdev --getsize64 /dev/sda)-\$((6*7))"
+	echo "expect DEVS=$((reps * seq_bytes))-$((reps * seq_bytes))-42"
+	echo "expect $prompt"
+	for ((j = 0; j < reps; j++)); do
+		n=$((j + 1))
+		for t in "${ide_tests[@]}"; do
+			dev=${t%%:*} op=${t#*:}
+			case $op in
+			seqr) guest="dd if=/dev/$dev of=/dev/null bs=1M count=$mib skip=$((j * mib)) iflag=direct" ;;
+			seqw) guest="dd if=/dev/zero of=/dev/$dev bs=1M count=$mib seek=$((j * mib)) oflag=direct conv=fsync" ;;
+			esac
+			tag=${dev^^}-${op^^}-$n
+			[ "$k" = btvm ] && echo "run bash $snap_script $tmp/ide-btvm.json $logs/ide-btvm-$r-$tag-a.json"
+			echo "send echo $tag-\$((0))BEGIN; $guest; echo $tag-\$((0))END \$?"
+			echo "expect $tag-0END 0"
+			echo "expect $prompt"
+			[ "$k" = btvm ] && echo "run bash $snap_script $tmp/ide-btvm.json $logs/ide-btvm-$r-$tag-b.json"
+		done
+	done
+	echo "send poweroff"
+	echo "expect_exit 0"
+}
+
+# cost RUN-TAG MIB: btvm's counters over one test (the dumps around it), per
+# MiB moved: callouts, exits to the monitor, vCPU ms in callouts, IDE
+# commands and DMA transfers, interrupts.
+cost() {
+	local a=$logs/ide-btvm-$1-a.json b=$logs/ide-btvm-$1-b.json
+	[ -s "$a" ] && [ -s "$b" ] || { echo -; return; }
+	jq -r -n --slurpfile a "$a" --slurpfile b "$b" --argjson mib "$2" '
+		def d(k): ($b[0].counters[k] // 0) - ($a[0].counters[k] // 0);
+		def ex: [$b[0].counters | to_entries[] | select(.key | startswith("exits.")) | .key] | map(d(.)) | add;
+		"callouts \(d("callouts.total") / $mib | floor), exits \(ex / $mib | floor), ms in callouts \(d("time.callouts_ms") / $mib * 100 | round / 100), " +
+		"IDE commands \(d("ide.commands") / $mib * 10 | round / 10), DMA transfers \(d("ide.dma_transfers") / $mib * 10 | round / 10), " +
+		"interrupts \(d("cpu.interrupts") / $mib | floor), host ms between the dumps \(($b[0].elapsed_ms - $a[0].elapsed_ms) / $mib * 100 | round / 100) (vCPU idle \(d("time.idle_ms") / $mib * 100 | round / 100))"'
+}
+
+guest_ide() { # guest_ide KIND RUN
+	local k=$1 r=$2 name=ide-$1-$2 img=$tmp/ide-boot-$1.img log t n a b s tag best dev op
+	rm -f "$img"
+	bash "$repo/scripts/make-debian-image.sh" --print --copy "$img" > /dev/null ||
+		{ echo "--- $name: cannot copy the boot disk" >> "$tmp/failures"; return 1; }
+	fresh_ide_media || { echo "--- $name: cannot write the scratch images and the ISO" >> "$tmp/failures"; return 1; }
+	ide_script "$k" "$r" > "$tmp/$name.expect"
+	rm -f "$tmp/ide-btvm.json"
+	case $k in
+	btvm)
+		# --firmware direct: with a --cdrom btvm would boot through the
+		# firmware (the CD first); the disk's own kernel, as part 1.
+		cmd=("$btvm" run --display none -m "$mem" --net none --firmware direct
+		     --stats --stats-json "$tmp/ide-btvm.json"
+		     --disk "$img" --disk "$ide_virtio" --disk "$ide_disk,if=ide" --cdrom "$ide_iso") ;;
+	qemu)
+		cmd=("$qemu" -m "$mem" -kernel "$kernel" -initrd "$initrd"
+		     -append "console=ttyS0 root=/dev/vda ro" -nic none -nographic -no-reboot
+		     -drive "file=$img,if=virtio,format=raw" -drive "file=$ide_virtio,if=virtio,format=raw"
+		     -drive "file=$ide_disk,if=ide,format=raw" -cdrom "$ide_iso") ;;
+	esac
+	session "$name" "$tmp/$name.expect" "${cmd[@]}"
+	rm -f "$img"
+	[ "$k" = btvm ] && sed -n '/^[0-9.]* P /d; s/^[0-9.]* L //; /^btvm stats:/,$p' "$logs/$name.log" |
+		grep -v '^console_expect:' > "$logs/$name.stats"
+	log=$logs/$name.log
+	for ((n = 1; n <= reps; n++)); do
+		for t in "${ide_tests[@]}"; do
+			dev=${t%%:*} op=${t#*:}
+			tag=${dev^^}-${op^^}-$n
+			a=$(line_stamp "$log" "$tag-0BEGIN")
+			b=$(line_stamp "$log" "$tag-0END 0")
+			if [ -z "$a" ] || [ -z "$b" ]; then
+				io[$k,$t]=FAILED
+				continue
+			fi
+			awk -v a="$a" -v b="$b" '$1 > a && $1 <= b' "$log" > "$tmp/ide.out"
+			s=$(seconds_of seq "$tmp/ide.out")
+			best=${io[$k,$t]-}
+			record "$k" "$t" "$s" ||
+				echo "--- $name: no time in the output of $t, repetition $n (see $log)" >> "$tmp/failures"
+			[[ $s =~ ^[0-9.]+$ ]] || continue
+			whole[$k,$t]+="${whole[$k,$t]:+, }$(mbps "$seq_bytes" "$s")"
+			# btvm's counters of the best repetition so far
+			[ "$k" = btvm ] && [ "${io[$k,$t]}" != "$best" ] && ide_cost[$t]=$(cost "$r-$tag" "$mib")
+		done
+	done
+}
+
 # ---- The run ----------------------------------------------------------------
 
 echo "btvm disk benchmark: Debian 12 i386 ($(basename "$kernel" .vmlinuz), $(du -h --apparent-size "$boot_img" | cut -f1) disk), -m $mem"
-echo "host: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at start (other work running adds noise)"
-echo "btvm: $btvm run --display none -m $mem --stats --net none --disk COPY --snapshot (the disk's own kernel)"
-echo "compared: the guest's direct I/O with the host's (same scratch file, dd bs=1M, rread 4 KiB); btvm reads and writes the image with O_DIRECT and fdatasyncs at the guest's fsync"
-[ -n "$qemu" ] && echo "qemu: $($qemu --version | head -n 1), TCG, -kernel/-initrd of the image, -append 'console=ttyS0 root=/dev/vda ro', -nic none"
+echo "host: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at start (other work running adds noise)"
+if [ "$do_ide" = 1 ]; then
+	echo "btvm: $btvm run --display none -m $mem --net none --firmware direct --disk COPY --disk VIRTIO --disk IDE,if=ide --cdrom ISO (the disk's own kernel)"
+	[ -n "$qemu" ] && echo "qemu: $($qemu --version | head -n 1), TCG, -kernel/-initrd of the image, -drive COPY,if=virtio -drive VIRTIO,if=virtio -drive IDE,if=ide -cdrom ISO, -nic none"
+else
+	echo "btvm: $btvm run --display none -m $mem --stats --net none --disk COPY --snapshot (the disk's own kernel)"
+	echo "compared: the guest's direct I/O with the host's (same scratch file, dd bs=1M, rread 4 KiB); btvm reads and writes the image with O_DIRECT and fdatasyncs at the guest's fsync"
+	[ -n "$qemu" ] && echo "qemu: $($qemu --version | head -n 1), TCG, -kernel/-initrd of the image, -append 'console=ttyS0 root=/dev/vda ro', -nic none"
+fi
 started=$SECONDS
 
 if [ "$do_boot" = 1 ]; then
@@ -455,6 +629,16 @@ if [ "$do_disk" = 1 ]; then
 	for k in "${kinds[@]}"; do
 		echo "disk: $k, and the host beside it ..." >&2
 		guest_disk "$k"
+	done
+fi
+if [ "$do_ide" = 1 ]; then
+	# Sessions alternate, btvm then QEMU, RUNS times: the host's disk
+	# speed drifts by 2x over minutes here, and that favours neither.
+	for ((i = 1; i <= runs; i++)); do
+		for k in "${kinds[@]}"; do
+			echo "ide session $i/$runs: $k, virtio, IDE disk and ATAPI CD ..." >&2
+			guest_ide "$k" "$i"
+		done
 	done
 fi
 
@@ -554,9 +738,41 @@ if [ "$do_disk" = 1 ]; then
 	echo
 fi
 
+if [ "$do_ide" = 1 ]; then
+	echo "IDE and ATAPI against virtio, MB/s, the best of $runs sessions x $reps: sequential $mib MiB with dd bs=1M, direct I/O"
+	echo "(oflag=direct conv=fsync for writes); scratch images of random data and an ISO 9660 image, written anew"
+	echo "and out of the host's page cache before each session; the CD read raw from /dev/sr0"
+	out() { printf '%-24s %-6s %9s %9s %10s\n' "$@"; }
+	out drive test btvm qemu btvm/qemu
+	out ----- ---- ---- ---- ---------
+	for t in "${ide_tests[@]}"; do
+		dev=${t%%:*} op=${t#*:}
+		[ "$op" = seqr ] && op=read || op=write
+		out "${ide_label[$dev]}" "$op" "$(fmt "${io[btvm,$t]-}" 0)" "$(fmt "${io[qemu,$t]-}" 0)" "$(ratio "${io[btvm,$t]-}" "${io[qemu,$t]-}")"
+	done
+	for t in "${ide_tests[@]}"; do
+		echo "  ratio to virtio's, ${t/:/ }: btvm $(ratio "${io[btvm,$t]-}" "${io[btvm,vdb:${t#*:}]-}"), qemu $(ratio "${io[qemu,$t]-}" "${io[qemu,vdb:${t#*:}]-}")"
+	done
+	echo "each repetition's MB/s (sessions in order):"
+	for k in "${kinds[@]}"; do
+		line=
+		for t in "${ide_tests[@]}"; do line+="${t/:/ } ${whole[$k,$t]-}; "; done
+		echo "  $k: ${line%; }"
+	done
+	echo "btvm's counters per MiB in each test's best repetition (SIGUSR1 dumps of --stats-json around it):"
+	for t in "${ide_tests[@]}"; do echo "  ${t/:/ }: ${ide_cost[$t]:--}"; done
+	echo "btvm --stats at power-off: $logs/ide-btvm-N.stats"
+	echo
+	echo "summary (--ide): MB/s btvm/qemu: virtio read $(fmt "${io[btvm,vdb:seqr]-}" 0)/$(fmt "${io[qemu,vdb:seqr]-}" 0)," \
+		"write $(fmt "${io[btvm,vdb:seqw]-}" 0)/$(fmt "${io[qemu,vdb:seqw]-}" 0); IDE read" \
+		"$(fmt "${io[btvm,sda:seqr]-}" 0)/$(fmt "${io[qemu,sda:seqr]-}" 0), write $(fmt "${io[btvm,sda:seqw]-}" 0)/$(fmt "${io[qemu,sda:seqw]-}" 0);" \
+		"ATAPI read $(fmt "${io[btvm,sr0:seqr]-}" 0)/$(fmt "${io[qemu,sr0:seqr]-}" 0); $((SECONDS - started)) s in all," \
+		"load average $(cut -d' ' -f1-3 /proc/loadavg) at the end; logs in $logs"
+else
 echo "summary: boot to shell btvm/qemu $boot_ratio (target <= 0.33); sequential btvm/host read" \
 	"$seq_ratio, write $seqw_ratio (target >= 0.80); $((SECONDS - started)) s in all," \
 	"load average $(cut -d' ' -f1-3 /proc/loadavg) at the end; logs in $logs"
+fi
 
 failed=0
 if [ -s "$tmp/failures" ]; then
