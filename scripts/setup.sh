@@ -24,6 +24,7 @@ packages=(build-essential cmake pkg-config nasm gcc-multilib
 	qemu-system-x86 # the cross-checks: test guests and the Linux guest under QEMU TCG (guest_*_qemu, linux_boot_qemu)
 	seabios # --firmware bios: the PC's firmware (bios-256k.bin) and the std VGA's BIOS (vgabios-stdvga.bin)
 	grub-rescue-pc # tests/firmware: GRUB 2's rescue floppy and CD images booted through SeaBIOS
+	debian-installer-12-netboot-i386 grub-pc-bin grub-common mtools # tests/firmware/run_installer.sh, bench/install.sh: scripts/make-installer-iso.sh's installer CD (grub-mkrescue, with xorriso)
 	clang libclang-rt-14-dev llvm) # libFuzzer (tests/fuzz), llvm-symbolizer
 
 missing=()
