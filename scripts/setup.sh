@@ -28,6 +28,7 @@ packages=(build-essential cmake pkg-config nasm gcc-multilib
 	memtest86+ # tests/firmware/run_memtest.sh: its ISO booted from the DVD-ROM drive
 	qemu-system-data # --firmware bios --kernel: QEMU's option ROM linuxboot_dma.bin
 	ipxe # tests/firmware: iPXE's ipxe.lkrn and ipxe.iso booted through SeaBIOS
+	debian-installer-12-netboot-i386 grub-common mtools # tests/firmware/run_installer.sh, bench/install.sh: scripts/make-installer-iso.sh's installer CD (grub-mkrescue, with xorriso)
 	clang libclang-rt-14-dev llvm) # libFuzzer (tests/fuzz), llvm-symbolizer
 
 missing=()
