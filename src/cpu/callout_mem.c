@@ -58,8 +58,10 @@ static bool account_access(struct cpu *cpu, const struct callout_desc *d, const 
 	if (mmio)
 		cpu->sh->stats.mmio_accesses++;
 	bool table = false;
+	/* A write the chipset drops (PAM) needs the callout as a device does. */
 	for (unsigned i = 0; write && i < span->n; i++)
-		table = table || shadow_page_is_table(cpu->sh, span->gpa[i] / GUEST_PAGE_SIZE);
+		table = table || shadow_page_is_table(cpu->sh, span->gpa[i] / GUEST_PAGE_SIZE) ||
+			guest_ram_page_locked(cpu->sh->ram, span->gpa[i] / GUEST_PAGE_SIZE);
 	adaptive_account(cpu, d, mmio || table);
 	return mmio || table;
 }

@@ -492,9 +492,14 @@ bool cpu_read_guest(struct cpu *cpu, uint32_t linear, void *dst, unsigned len);
 bool cpu_write_guest(struct cpu *cpu, uint32_t linear, const void *src, unsigned len);
 bool cpu_read_sys(struct cpu *cpu, uint32_t linear, void *dst, unsigned len);
 bool cpu_write_sys(struct cpu *cpu, uint32_t linear, const void *src, unsigned len);
-/* Physical RAM or MMIO, for the adaptive memory callouts. */
+/* Physical RAM or MMIO, for the adaptive memory callouts. A write drops
+ * the bytes bound for pages the chipset's PAM registers lock, as the
+ * processor's own write would be dropped; the _debug form (the debugger's
+ * and the monitor's writes) writes them, as QEMU's debug accesses write
+ * ROM. */
 void cpu_read_phys(struct cpu *cpu, uint32_t gpa, void *dst, unsigned len);
 void cpu_write_phys(struct cpu *cpu, uint32_t gpa, const void *src, unsigned len);
+void cpu_write_phys_debug(struct cpu *cpu, uint32_t gpa, const void *src, unsigned len);
 /* Guest physical address of a linear one for an access of this kind
  * (ACCESS_* of mmu/paging.h, user added at CPL 3), or false with cpu->pf. */
 bool cpu_translate(struct cpu *cpu, uint32_t linear, unsigned access, uint32_t *gpa);

@@ -125,10 +125,22 @@ static void write_ram(struct cpu *cpu, uint32_t gpa, const uint8_t *src, unsigne
 	}
 }
 
-void cpu_write_phys(struct cpu *cpu, uint32_t gpa, const void *src, unsigned len)
+static void write_phys(struct cpu *cpu, uint32_t gpa, const void *src, unsigned len, bool pam)
 {
 	const struct guest_ram *ram = cpu->sh->ram;
 	if (guest_ram_contains(ram, gpa, len)) {
+		if (pam && guest_ram_range_locked(ram, gpa, len)) {
+			/* The chipset drops the bytes bound for locked pages
+			 * (PAM): the rest go on, page by page. */
+			const uint8_t *s = src;
+			for (unsigned n; len; gpa += n, s += n, len -= n) {
+				n = GUEST_PAGE_SIZE - gpa % GUEST_PAGE_SIZE;
+				n = n < len ? n : len;
+				if (!guest_ram_page_locked(ram, gpa / GUEST_PAGE_SIZE))
+					write_phys(cpu, gpa, s, n, false);
+			}
+			return;
+		}
 		/* Tell the cache by hand too. */
 		drop_translations(cpu, gpa, len);
 		write_ram(cpu, gpa, src, len);
@@ -143,6 +155,16 @@ void cpu_write_phys(struct cpu *cpu, uint32_t gpa, const void *src, unsigned len
 		memcpy(&v, s + at, w);
 		bus_write(cpu->bus, BUS_SPACE_MMIO, gpa + at, w, v);
 	}
+}
+
+void cpu_write_phys(struct cpu *cpu, uint32_t gpa, const void *src, unsigned len)
+{
+	write_phys(cpu, gpa, src, len, true);
+}
+
+void cpu_write_phys_debug(struct cpu *cpu, uint32_t gpa, const void *src, unsigned len)
+{
+	write_phys(cpu, gpa, src, len, false);
 }
 
 static bool access_read(struct cpu *cpu, uint32_t linear, void *dst, unsigned len, unsigned access)

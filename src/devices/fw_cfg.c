@@ -221,6 +221,17 @@ static void dma_wrote(struct fw_cfg *fw, uint64_t gpa, uint64_t len)
 		fw->guest_written(fw->opaque, gpa, len);
 }
 
+/* Zeros to [gpa, gpa + len) of RAM, the caller checked; through
+ * guest_ram_dma_write, which drops what the PAM registers lock. */
+static void dma_zero(const struct fw_cfg *fw, uint64_t gpa, uint64_t len)
+{
+	static const uint8_t zero[4096];
+	for (uint64_t n; len; gpa += n, len -= n) {
+		n = len < sizeof(zero) ? len : sizeof(zero);
+		guest_ram_dma_write(fw->ram, gpa, zero, n);
+	}
+}
+
 /* One transfer as the descriptor at gpa asks (fw_cfg.h); false on error. */
 static bool dma_run(struct fw_cfg *fw, uint32_t control, uint32_t length, uint64_t address)
 {
@@ -235,12 +246,11 @@ static bool dma_run(struct fw_cfg *fw, uint32_t control, uint32_t length, uint64
 	uint32_t have = b && fw->offset < b->len ? b->len - fw->offset : 0;
 	uint32_t from_item = length < have ? length : have;
 	if (read) {
-		uint8_t *dst = dma_target(fw, address, length);
-		if (!dst)
+		if (!dma_target(fw, address, length))
 			return false;
 		if (from_item)
-			memcpy(dst, b->data + fw->offset, from_item);
-		memset(dst + from_item, 0, length - from_item);
+			guest_ram_dma_write(fw->ram, address, b->data + fw->offset, from_item);
+		dma_zero(fw, address + from_item, length - from_item);
 		dma_wrote(fw, address, length);
 		fw->stats.bytes_dma += length;
 	}
@@ -266,7 +276,8 @@ static void dma_start(struct fw_cfg *fw, uint32_t low)
 	uint32_t control = htobe32(ok ? 0 : FW_CFG_DMA_CTL_ERROR);
 	/* The buffer may have covered the descriptor: write the field again
 	 * where it is now. */
-	memcpy(desc + offsetof(struct fw_cfg_dma_access, control), &control, sizeof(control));
+	guest_ram_dma_write(fw->ram, gpa + offsetof(struct fw_cfg_dma_access, control), &control,
+			    sizeof(control));
 	dma_wrote(fw, gpa + offsetof(struct fw_cfg_dma_access, control), sizeof(control));
 }
 

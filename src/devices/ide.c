@@ -251,7 +251,8 @@ bool ide_dma_move(struct ide_drive *d, uint8_t *buf, uint32_t len, bool to_guest
 		if (!ram)
 			return false;
 		if (to_guest) {
-			memcpy(ram, buf, piece);
+			/* Dropped where the PAM registers lock the BIOS area. */
+			guest_ram_dma_write(ide->ram, w->addr, buf, piece);
 			guest_ram_written(ide->ram, w->addr, piece);
 			if (ide->host.guest_written)
 				ide->host.guest_written(ide->host.opaque, w->addr, piece);

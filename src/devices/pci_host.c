@@ -111,6 +111,33 @@ static void isa_bridge_written(void *opaque, unsigned reg, unsigned width)
 		route_update(opaque);
 }
 
+/* PAM attribute bits of a nibble (82441FX datasheet, 3.2.18). */
+#define PAM_WE 0x2
+
+static void host_bridge_written(void *opaque, unsigned reg, unsigned width)
+{
+	struct pci_host *pci = opaque;
+	if (reg < PCI_I440FX_PAM0 + PCI_I440FX_PAMS && PCI_I440FX_PAM0 < reg + width &&
+	    pci->pam_changed)
+		pci->pam_changed(pci->irq_opaque);
+}
+
+uint64_t pci_host_pam_write_locked(const struct pci_host *pci)
+{
+	const uint8_t *pam = &pci->fn[0].config[PCI_I440FX_PAM0];
+	uint64_t locked = 0;
+	/* 0xC0000-0xEFFFF: twelve 16 KiB segments of 4 pages each. */
+	for (unsigned seg = 0; seg < 12; seg++) {
+		unsigned nibble = pam[1 + seg / 2] >> (seg % 2 * 4);
+		if (!(nibble & PAM_WE))
+			locked |= 0xfull << (seg * 4);
+	}
+	/* 0xF0000-0xFFFFF: PAM0's high nibble, the last 16 pages. */
+	if (!(pam[0] >> 4 & PAM_WE))
+		locked |= 0xffffull << 48;
+	return locked;
+}
+
 static void chipset_init(struct pci_host *pci)
 {
 	struct pci_function *host = &pci->fn[0];
@@ -119,11 +146,12 @@ static void chipset_init(struct pci_host *pci)
 	host->wmask[PCI_REG_LATENCY] = 0xf8;
 	/* The PAM registers: read and write enables of the BIOS area's
 	 * shadow RAM, 0xF0000 in PAM0's high nibble, then two 16 KiB pieces
-	 * of 0xC0000-0xEFFFF a register. Stored: that area is always RAM
-	 * here (docs/DESIGN.md, "Firmware"). */
+	 * of 0xC0000-0xEFFFF a register (pci_host.h). */
 	host->wmask[PCI_I440FX_PAM0] = 0x30;
 	for (unsigned i = 1; i < PCI_I440FX_PAMS; i++)
 		host->wmask[PCI_I440FX_PAM0 + i] = 0x33;
+	host->config_written = host_bridge_written;
+	host->opaque = pci;
 
 	struct pci_function *isa = &pci->fn[1];
 	chipset_function_init(isa, &isa_bridge);

@@ -46,11 +46,22 @@
  * nothing in btvm gates on them; the status register's error bits are
  * write-1-to-clear and the rest read-only; the interrupt line register is
  * writable; BARs, the ROM BAR and the capability pointer read 0. Of the
- * chipset-specific registers only the PIIX3's PIRQ route control
- * (0x60-0x63: bit 7 disables the route, bits 3-0 the ISA IRQ; default
- * 0x80) is modelled; the others (PAM, SMRAM, the 0xcf9 reset control...)
- * read 0 and ignore writes, because btvm has no shadow ROM, SMM or chipset
- * reset to control.
+ * chipset-specific registers the PIIX3's PIRQ route control (0x60-0x63:
+ * bit 7 disables the route, bits 3-0 the ISA IRQ; default 0x80), the
+ * 82441FX's PAM registers (below) and the PIIX3's reset control at 0xcf9
+ * are modelled; the others (SMRAM...) read 0 and ignore writes, because
+ * btvm has no SMM to control.
+ *
+ * PAM (Programmable Attribute Map, 0x59-0x5f, 0 at reset): PAM0's high
+ * nibble is 0xF0000-0xFFFFF, then each nibble of PAM1-PAM6 a 16 KiB
+ * segment of 0xC0000-0xEFFFF, the low nibble the lower one; in a nibble
+ * bit 0 is RE (reads from DRAM) and bit 1 WE (writes to DRAM), the others
+ * reserved (read 0). With WE clear the 82441FX forwards writes to PCI,
+ * where the ROM ignores them: pci_host_pam_write_locked says which pages
+ * that is, and pam_changed tells the board each time a PAM register is
+ * written. RE is stored only: the BIOS area's RAM holds the ROM's image
+ * (docs/DESIGN.md, "Firmware"), so a read from DRAM and one from the ROM
+ * give the same bytes until the area is written.
  *
  * PCI interrupts: pin INTx of device slot S drives PIRQ line
  * pci_host_pirq(S, pin) (the 440FX board wiring QEMU and SeaBIOS use: slot 1
@@ -101,6 +112,9 @@ struct pci_host {
 	 * same here); the other bits read back as written. */
 	void (*reset_request)(void *opaque);
 	uint8_t reset_control;
+	/* A PAM register was written (irq_opaque): the board applies
+	 * pci_host_pam_write_locked. May stay NULL. */
+	void (*pam_changed)(void *opaque);
 };
 
 static inline unsigned pci_host_devfn(unsigned device, unsigned function)
@@ -139,6 +153,10 @@ uint32_t pci_host_config_read(const struct pci_host *pci, unsigned bus, unsigned
 			      unsigned reg, unsigned width);
 void pci_host_config_write(struct pci_host *pci, unsigned bus, unsigned devfn, unsigned reg,
 			   unsigned width, uint32_t value);
+
+/* The pages of 0xC0000-0xFFFFF whose writes the PAM registers drop (WE
+ * clear): bit n for the 4 KiB page at 0xC0000 + n * 4 KiB. */
+uint64_t pci_host_pam_write_locked(const struct pci_host *pci);
 
 struct snap_writer;
 struct snap_reader;

@@ -163,7 +163,11 @@ static int walk_chain(struct virtq *vq, const struct guest_ram *ram, uint16_t he
 		seen_writable |= writable;
 		if (d.len) {
 			uint8_t *p = guest_ram_ptr(ram, d.addr, d.len);
-			if (!p)
+			/* A buffer the device would write in the BIOS area
+			 * while the PAM registers lock it: the chipset would
+			 * drop the data, but the I/O threads write buffers
+			 * directly, so the device refuses it instead. */
+			if (!p || (writable && guest_ram_range_locked(ram, d.addr, d.len)))
 				return fail(vq, VIRTQ_ERR_BUFFER);
 			add_seg(chain, seg, cap, p, d.len, writable);
 		}

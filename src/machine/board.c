@@ -227,6 +227,7 @@ int board_create(struct board **out, const struct board_config *cfg, char *err, 
 		snprintf(err, err_len, "cannot reserve the guest's address-space window: %s", strerror(-ret));
 		goto close_disks;
 	}
+	board__pam_reprotect(board, board->ram.pam_locked);   /* the firmware's reset state */
 	if (cfg->map_budget)
 		shadow_set_map_budget(&board->sh, cfg->map_budget);
 	ret = tcache_init(&board->tc, cfg->tcache_mib << 20, board->ram.size, &board->sh);

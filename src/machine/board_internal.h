@@ -286,6 +286,13 @@ int board__firmware(struct board *board);
 /* The A20 gate as the devices drive it now, to the bootstrap processor's
  * A20M# pin (wiring.c). */
 void board__a20_update(struct board *board);
+/* The host bridge's PAM registers as they are now: guest_ram's
+ * pam_locked follows them and the shadow write-protects the pages that
+ * changed (wiring.c). Any time on the vCPU thread, a callout included. */
+void board__pam_update(struct board *board);
+/* The shadow write-protects pages (a pam_locked mask) as pam_locked
+ * says: for the pages locked before the shadow existed. */
+void board__pam_reprotect(struct board *board, uint64_t pages);
 void board__boot_config(struct board *board, struct boot_config *boot,
 			struct boot_framebuffer *fb);
 /* A reset of the whole PC (the run loop's, after a triple fault or the

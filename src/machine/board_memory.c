@@ -89,8 +89,10 @@ bool board_write_memory(struct board *board, unsigned vcpu, uint32_t linear, con
 			return false;
 		}
 		/* As the monitor's own stores: page-table traces and code
-		 * translations see it. */
-		cpu_write_phys(&board->vcpus[vcpu].cpu, gpa, src + at, chunk);
+		 * translations see it. A debugger writes the BIOS area
+		 * whatever the PAM registers say (a breakpoint's INT3 in
+		 * the firmware's code), as QEMU's gdb stub writes ROM. */
+		cpu_write_phys_debug(&board->vcpus[vcpu].cpu, gpa, src + at, chunk);
 		at += chunk;
 	}
 	return true;

@@ -680,6 +680,9 @@ static int restore_state(struct board *board, const char *path, int fd, bool mem
 	 * hold (KBC, P92): the processor's pin follows them, at once, since
 	 * the vCPU is not running (the monitor and gdb see it meanwhile). */
 	board__a20_update(board);
+	/* So are the PAM registers (section PCI): the BIOS area's write
+	 * protection follows them. */
+	board__pam_update(board);
 	struct cpu *bsp = &board__bsp(board)->cpu;
 	if (bsp->a20_line != bsp->s.a20_cleared)
 		cpu_apply_a20(bsp);

@@ -154,6 +154,36 @@ static void a20_changed(void *opaque, bool enabled)
 	board__a20_update(opaque);
 }
 
+/* PAM (devices/pci_host.h): a write the CPU, the monitor's callouts or
+ * a device's DMA makes to a page whose write enable is clear is dropped,
+ * as the 82441FX sends it to PCI where the ROM ignores it. The paths read
+ * ram.pam_locked; the shadow maps such pages read-only in every window,
+ * so translated code still reads and runs them natively and only a write
+ * faults (shadow_fault sends it to the memory callouts, which drop it).
+ * Nothing else changes: reads come from RAM in every state, so no
+ * translation or shadow entry goes stale. */
+void board__pam_reprotect(struct board *board, uint64_t pages)
+{
+	if (!board->shadow_ready)
+		return;   /* shadow_init's caller applies what is locked by then */
+	for (unsigned i = 0; i < GUEST_PAM_PAGES; i++)
+		if (pages >> i & 1)
+			shadow_reprotect(&board->sh, GUEST_PAM_BASE / GUEST_PAGE_SIZE + i);
+}
+
+void board__pam_update(struct board *board)
+{
+	uint64_t locked = pci_host_pam_write_locked(&board->pci);
+	uint64_t changed = locked ^ board->ram.pam_locked;
+	board->ram.pam_locked = locked;
+	board__pam_reprotect(board, changed);
+}
+
+static void pam_changed(void *opaque)
+{
+	board__pam_update(opaque);
+}
+
 /* A vCPU's own LAPIC has an interrupt for it (opaque: its slot). */
 static void lapic_output_changed(void *opaque, int level)
 {
@@ -511,7 +541,10 @@ static void board_reset_devices(struct board *board)
 	i8042_init(&board->kbc, &kbd_irq, &aux_irq, a20_changed, reset_line, board);
 	port92_init(&board->port92, a20_changed, reset_line, board);
 	board__a20_update(board);
+	/* The PAM registers at 0: the BIOS area drops writes until the
+	 * firmware opens it (or board__firmware, for a direct boot). */
 	pci_host_reset(&board->pci);
+	board__pam_update(board);
 	vga_init(&board->vga);
 	bochs_display_reset(&board->bochs);
 	for (unsigned i = 0; i < board->cfg.ndisks; i++)
@@ -550,6 +583,7 @@ int board__wire_devices(struct board *board)
 	board->pci.set_isa_irq = pci_isa_irq_set;
 	board->pci.irq_opaque = board;
 	board->pci.reset_request = reset_line;
+	board->pci.pam_changed = pam_changed;
 	bochs_display_init(&board->bochs, PCI_DISPLAY_DEVFN, guest_devmem_ptr(&board->ram, 0),
 			   &board->vga);
 	board->bochs.vram_moved = board_vram_moved;
@@ -689,6 +723,12 @@ int board__firmware(struct board *board)
 	 * (transition32), so a kernel QEMU boots with -kernel finds bit 1 set
 	 * there; the gate itself was open already. */
 	board->port92.value |= PORT92_A20;
+	/* No ROM: the BIOS area is RAM that holds btvm's tables (ACPI, MP),
+	 * readable and writable, as a BIOS that shadowed it and left it
+	 * open would say in its PAM registers. */
+	for (unsigned i = 0; i < PCI_I440FX_PAMS; i++)
+		pci_host_config_write(&board->pci, 0, PCI_HOST_BRIDGE_DEVFN, PCI_I440FX_PAM0 + i, 1,
+				      i ? 0x33 : 0x30);
 	struct pci_firmware_config pcfg;
 	pci_firmware_config_default(&pcfg);
 	int err = pci_firmware_setup(&board->pci, &pcfg);

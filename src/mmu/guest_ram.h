@@ -40,6 +40,12 @@ struct guest_ram {
 	 * below 1 MiB, where the ROM image is copied at every reset, and
 	 * ignore writes. 0: no such alias (a directly booted kernel). */
 	uint32_t rom_size;
+	/* The BIOS area's pages whose writes the chipset drops (the host
+	 * bridge's PAM registers with their write enable clear): bit n for
+	 * the page at GUEST_PAM_BASE + n * 4 KiB. Set by the board only
+	 * (board__pam_update), which tells the shadow of every change; read
+	 * by every path that writes RAM for the CPU or a device. */
+	uint64_t pam_locked;
 };
 
 /* Returns 0 or a negative errno; -EINVAL for a size outside the limits.
@@ -98,6 +104,54 @@ static inline bool guest_rom_alias(const struct guest_ram *ram, uint64_t gpa, ui
 	if (!ram->rom_size || gpa < start || gpa >= (1ull << 32))
 		return false;
 	*ram_gpa = (uint32_t)(GUEST_ROM_ALIAS_END - ram->rom_size + (gpa - start));
+	return true;
+}
+
+/* The BIOS area the PAM registers control: 0xC0000-0xFFFFF, 64 pages. */
+#define GUEST_PAM_BASE 0xc0000u
+#define GUEST_PAM_PAGES 64u
+
+/* Whether the chipset drops writes to RAM page page (PAM write enable
+ * clear). One subtraction and a compare for any page outside the area. */
+static inline bool guest_ram_page_locked(const struct guest_ram *ram, uint64_t page)
+{
+	uint64_t i = page - GUEST_PAM_BASE / 4096;
+	return i < GUEST_PAM_PAGES && (ram->pam_locked >> i & 1);
+}
+
+/* Whether any page of [gpa, gpa+len) is locked (len > 0). */
+static inline bool guest_ram_range_locked(const struct guest_ram *ram, uint64_t gpa, uint64_t len)
+{
+	if (!ram->pam_locked || gpa >= GUEST_ROM_ALIAS_END || gpa + len <= GUEST_PAM_BASE)
+		return false;
+	for (uint64_t p = gpa / 4096; p <= (gpa + len - 1) / 4096; p++)
+		if (guest_ram_page_locked(ram, p))
+			return true;
+	return false;
+}
+
+/* A device's DMA write of [gpa, gpa+len) of RAM (the caller checked it
+ * is RAM): copied, except into locked pages, whose bytes the chipset
+ * drops as it drops the CPU's (QEMU's DMA goes through the same PAM
+ * regions). Returns whether anything was dropped. */
+static inline bool guest_ram_dma_write(const struct guest_ram *ram, uint64_t gpa,
+				       const void *src, uint64_t len)
+{
+	if (!guest_ram_range_locked(ram, gpa, len)) {
+		memcpy(ram->host + gpa, src, len);
+		return false;
+	}
+	const uint8_t *s = src;
+	while (len) {
+		uint64_t n = 4096 - gpa % 4096;
+		if (n > len)
+			n = len;
+		if (!guest_ram_page_locked(ram, gpa / 4096))
+			memcpy(ram->host + gpa, s, n);
+		gpa += n;
+		s += n;
+		len -= n;
+	}
 	return true;
 }
 

@@ -44,7 +44,7 @@ static bool ram_clean(const struct shadow *sh, uint32_t page)
 static bool page_read_only(const struct shadow *sh, uint32_t page)
 {
 	return sh->pt_refs[page] > 0 || sh->code_protect[page] || devmem_clean(sh, page) ||
-	       ram_clean(sh, page);
+	       ram_clean(sh, page) || guest_ram_page_locked(sh->ram, page);
 }
 
 static int entry_prot(const struct shadow *sh, uint32_t e)
@@ -203,7 +203,8 @@ static void identity_protect(struct shadow *sh, uint32_t page, bool always)
 	/* (Device memory the guest put over RAM is not seen there.) */
 	if (gpa == GUEST_DEVMEM_UNMAPPED || (page >= sh->ram_pages && gpa < sh->ram->size))
 		return;
-	bool writable = !sh->code_protect[page] && !devmem_clean(sh, page) && !ram_clean(sh, page);
+	bool writable = !sh->code_protect[page] && !devmem_clean(sh, page) && !ram_clean(sh, page) &&
+			!guest_ram_page_locked(sh->ram, page);
 	if (!always && sh->identity_ro[page] == !writable)
 		return;
 	identity_set(sh, page, !writable);
@@ -1239,7 +1240,8 @@ enum shadow_fault_kind shadow_fault(struct shadow *sh, const struct vcpu_state *
 	uint32_t page;
 	if (sh->current == &sh->identity) {
 		*gpa = va;
-		if (!guest_mem_page(sh->ram, va, &page))
+		/* A page whose writes the chipset drops (PAM): the callouts drop them. */
+		if (!guest_mem_page(sh->ram, va, &page) || (write && guest_ram_page_locked(sh->ram, page)))
 			return SHADOW_MMIO;
 		if (write && devmem_clean(sh, page)) {
 			mark_devmem_dirty(sh, page);
@@ -1278,7 +1280,7 @@ enum shadow_fault_kind shadow_fault(struct shadow *sh, const struct vcpu_state *
 		/* Map it (read-only) so the slow path's single step can find it. */
 		if (map_page(sh, w, va, &wk, NULL, NULL) < 0)
 			return SHADOW_NO_ROOM;
-		return SHADOW_TRACED;
+		return guest_ram_page_locked(sh->ram, page) ? SHADOW_MMIO : SHADOW_TRACED;
 	}
 	if (fill_around(sh, w, &pr, va, &wk) < 0)
 		return SHADOW_NO_ROOM;
@@ -1362,7 +1364,7 @@ static void reprotect_ram(struct shadow *sh)
 		identity_set(sh, page, logging);
 	(void)mprotect(sh->identity.base, sh->ram->size, PROT_READ | (logging ? 0 : PROT_WRITE));
 	for (uint32_t page = 0; page < sh->ram_pages; page++) {
-		if (!logging && sh->code_protect[page]) {
+		if (!logging && (sh->code_protect[page] || guest_ram_page_locked(sh->ram, page))) {
 			identity_set(sh, page, true);
 			(void)window_protect_page(&sh->identity, page * GUEST_PAGE_SIZE, false);
 		}

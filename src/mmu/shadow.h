@@ -220,7 +220,7 @@ enum shadow_fault_kind {
 	SHADOW_FILLED,      /* hidden: mapped, run the instruction again */
 	SHADOW_PAGE_FAULT,  /* true: #PF with *error */
 	SHADOW_TRACED,      /* a write to a traced page at *gpa */
-	SHADOW_MMIO,        /* no RAM at *gpa */
+	SHADOW_MMIO,        /* no RAM at *gpa, or a write to a PAM-locked page */
 	SHADOW_NO_ROOM,     /* mapping refused by the host: evict and retry */
 };
 /* A host fault at linear address va of the current window. Safe to call

@@ -787,6 +787,55 @@ static void test_firmware_limits(void)
 	CHECK_EQ(cfg_read(0, 0x00, 0x04, 4), 0x02800006);
 }
 
+static unsigned pam_calls;
+
+static void count_pam(void *opaque)
+{
+	(void)opaque;
+	pam_calls++;
+}
+
+/* The PAM registers' decoding (82441FX datasheet: PAM0's high nibble is
+ * 0xF0000-0xFFFFF, PAM1-6 two 16 KiB segments each from 0xC0000, the
+ * low nibble first; WE is bit 1 of a nibble) into the pages whose writes
+ * are dropped, and the board's callback on each PAM write, through the
+ * ports as SeaBIOS writes them. */
+static void test_pam(void)
+{
+	setup();
+	pci.pam_changed = count_pam;
+	/* Reset: every nibble 0, every page of 0xC0000-0xFFFFF locked. */
+	CHECK_EQ(pci_host_pam_write_locked(&pci), UINT64_MAX);
+	/* SeaBIOS's make_bios_writable: dwords at 0x58 and 0x5c. */
+	cfg_write(0, 0x00, 0x58, 4, 0x33333000);
+	cfg_write(0, 0x00, 0x5c, 4, 0x33333333);
+	CHECK_EQ(pam_calls, 2);
+	CHECK_EQ(pci_host_pam_write_locked(&pci), 0);
+	/* make_bios_readonly with the VGA BIOS in 0xC0000-0xC7FFF and more
+	 * ROMs up to 0xCC000: PAM1 0x11, PAM2 0x31 (0xCC000-0xCFFFF open),
+	 * the rest open, PAM0 RE only. */
+	cfg_write(0, 0x00, 0x58, 4, 0x31111000);
+	CHECK_EQ(cfg_read(0, 0x00, 0x59, 1), 0x10);
+	CHECK_EQ(pci_host_pam_write_locked(&pci), 0xffffull << 48 | 0xfffull);
+	/* Write-only (WE without RE) writes RAM; RE without WE does not. */
+	cfg_write(0, 0x00, 0x5f, 1, 0x21);
+	CHECK_EQ(pci_host_pam_write_locked(&pci),
+		 0xffffull << 48 | 0xfull << 40 | 0xfffull);
+	CHECK_EQ(pam_calls, 4);
+	/* Neither nibble of PAM0's low half exists; registers beside PAM do
+	 * not call back. */
+	cfg_write(0, 0x00, 0x59, 1, 0x2f);
+	CHECK_EQ(cfg_read(0, 0x00, 0x59, 1), 0x20);
+	CHECK_EQ(pci_host_pam_write_locked(&pci), 0xfull << 40 | 0xfffull);
+	cfg_write(0, 0x00, 0x60, 1, 0x05);
+	cfg_write(0, 0x00, 0x56, 2, 0xffff);
+	CHECK_EQ(pam_calls, 5);
+	/* A reset locks it all again. */
+	pci_host_reset(&pci);
+	CHECK_EQ(pci_host_pam_write_locked(&pci), UINT64_MAX);
+	pci.pam_changed = NULL;
+}
+
 int main(void)
 {
 	test_detection();
@@ -797,5 +846,6 @@ int main(void)
 	test_intx_routing();
 	test_firmware();
 	test_firmware_limits();
+	test_pam();
 	return check_report("test_pci");
 }
