@@ -53,12 +53,12 @@ btvm_pid=$!
 
 win=
 for _ in $(seq 300); do
-	win=$(xdotool search --name '^btvm' 2>/dev/null | head -1) || true
+	win=$(xdotool search --name '^btvm - ' 2>/dev/null | head -1) || true
 	[ -n "$win" ] && break
 	kill -0 "$btvm_pid" 2>/dev/null || fail "btvm ended before its window appeared"
 	sleep 0.1
 done
-[ -n "$win" ] || fail "no btvm window"
+[ -n "$win" ] || fail "no window titled 'btvm - ...'"
 title=$(xdotool getwindowname "$win")
 [ "$title" = "btvm - grub-rescue-cdrom.iso - running" ] || fail "window title is '$title'"
 
