@@ -20,11 +20,16 @@ mapfile -t guest < <(bash "$here/../../scripts/fetch-guest.sh" --print) || fail 
 cat >"$work/qmp.py" <<'EOS'
 import json, socket, sys, time
 s = socket.socket(socket.AF_UNIX)
-for _ in range(600):
+# btvm makes the socket once its machine is built (a restore reads the
+# whole snapshot first): wait for it as long as a loaded host may need.
+deadline = time.monotonic() + 300
+while True:
     try:
         s.connect(sys.argv[1])
         break
-    except OSError:
+    except OSError as e:
+        if time.monotonic() > deadline:
+            sys.exit(f"qmp.py: cannot connect to {sys.argv[1]}: {e}")
         time.sleep(0.1)
 f = s.makefile("rw")
 f.readline()   # the greeting
