@@ -18,14 +18,19 @@ cp /usr/lib/grub-rescue/grub-rescue-floppy.img "$work/floppy.img" || fail "no gr
 # thread answers, so an answer also says that the run loop has put the
 # terminal in raw mode (the pseudo-terminal echoes keys typed before).
 cat >"$work/qmp.py" <<'EOS'
-import json, socket, sys
+import json, socket, sys, time
 s = socket.socket(socket.AF_UNIX)
-for _ in range(600):
+# btvm makes the socket once its machine is built (a restore reads the
+# whole snapshot first): wait for it as long as a loaded host may need.
+deadline = time.monotonic() + 300
+while True:
     try:
         s.connect(sys.argv[1])
         break
-    except OSError:
-        __import__("time").sleep(0.1)
+    except OSError as e:
+        if time.monotonic() > deadline:
+            sys.exit(f"qmp.py: cannot connect to {sys.argv[1]}: {e}")
+        time.sleep(0.1)
 f = s.makefile("rw")
 f.readline()   # the greeting
 cmd = {"execute": sys.argv[2]}
