@@ -15,35 +15,6 @@ trap 'rm -rf "$work"' EXIT
 fail() { echo "run_kernel_snapshot: FAIL: $*"; exit 1; }
 mapfile -t guest < <(bash "$here/../../scripts/fetch-guest.sh" --print) || fail "no Linux guest"
 
-# One JSON command to the monitor (SOCK EXECUTE [ARGUMENTS]); it must
-# succeed.
-cat >"$work/qmp.py" <<'EOS'
-import json, socket, sys, time
-s = socket.socket(socket.AF_UNIX)
-# btvm makes the socket once its machine is built (a restore reads the
-# whole snapshot first): wait for it as long as a loaded host may need.
-deadline = time.monotonic() + 300
-while True:
-    try:
-        s.connect(sys.argv[1])
-        break
-    except OSError as e:
-        if time.monotonic() > deadline:
-            sys.exit(f"qmp.py: cannot connect to {sys.argv[1]}: {e}")
-        time.sleep(0.1)
-f = s.makefile("rw")
-f.readline()   # the greeting
-cmd = {"execute": sys.argv[2]}
-if len(sys.argv) > 3:
-    cmd["arguments"] = json.loads(sys.argv[3])
-f.write(json.dumps(cmd) + "\n")
-f.flush()
-for line in f:
-    r = json.loads(line)
-    if "return" in r or "error" in r:
-        sys.exit(0 if "return" in r else 1)
-sys.exit(1)
-EOS
 cat >"$work/save.expect" <<EOS
 timeout 180
 fail_on Kernel panic
@@ -52,14 +23,14 @@ expect guest:~ #
 send echo saved > /tmp/mark; echo MARK-\$((6*7))
 expect MARK-42
 expect guest:~ #
-run python3 $work/qmp.py $work/mon.sock savevm '{"file": "$work/k.snap"}' && test -s $work/k.snap
+run python3 $here/monitor_command.py $work/mon.sock savevm '{"file": "$work/k.snap"}' && test -s $work/k.snap
 send poweroff -f
 expect_exit 0
 EOS
 cat >"$work/restore.expect" <<EOS
 timeout 180
 fail_on Kernel panic
-run python3 $work/qmp.py $work/mon2.sock query-status
+run python3 $here/monitor_command.py $work/mon2.sock query-status
 send echo \$(cat /tmp/mark)-restored-\$(grep -c btvm-snap-marker /proc/cmdline)
 expect saved-restored-1
 expect guest:~ #

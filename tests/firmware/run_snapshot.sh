@@ -8,42 +8,16 @@
 set -u
 btvm=$1
 expect_bin=$2
+here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "run_snapshot: FAIL: $*"; exit 1; }
 cp /usr/lib/grub-rescue/grub-rescue-floppy.img "$work/floppy.img" || fail "no grub-rescue-pc"
 
-# One JSON command to the monitor (SOCK EXECUTE [ARGUMENTS]), its
-# connection open until the answer, which must be a success. The vCPU
-# thread answers, so an answer also says that the run loop has put the
-# terminal in raw mode (the pseudo-terminal echoes keys typed before).
-cat >"$work/qmp.py" <<'EOS'
-import json, socket, sys, time
-s = socket.socket(socket.AF_UNIX)
-# btvm makes the socket once its machine is built (a restore reads the
-# whole snapshot first): wait for it as long as a loaded host may need.
-deadline = time.monotonic() + 300
-while True:
-    try:
-        s.connect(sys.argv[1])
-        break
-    except OSError as e:
-        if time.monotonic() > deadline:
-            sys.exit(f"qmp.py: cannot connect to {sys.argv[1]}: {e}")
-        time.sleep(0.1)
-f = s.makefile("rw")
-f.readline()   # the greeting
-cmd = {"execute": sys.argv[2]}
-if len(sys.argv) > 3:
-    cmd["arguments"] = json.loads(sys.argv[3])
-f.write(json.dumps(cmd) + "\n")
-f.flush()
-for line in f:
-    r = json.loads(line)
-    if "return" in r or "error" in r:
-        sys.exit(0 if "return" in r else 1)
-sys.exit(1)
-EOS
+# Monitor commands go through monitor_command.py, its connection open
+# until the answer, which must be a success. The vCPU thread answers, so
+# an answer also says that the run loop has put the terminal in raw mode
+# (the pseudo-terminal echoes keys typed before).
 cat >"$work/save.expect" <<EOS
 timeout 120
 expect_text will be executed automatically in
@@ -51,13 +25,13 @@ sendraw c
 expect_text grub>
 type set saved=before-savevm
 expect_text grub>
-run python3 $work/qmp.py $work/mon.sock savevm '{"file": "$work/grub.snap"}' && test -s $work/grub.snap
+run python3 $here/monitor_command.py $work/mon.sock savevm '{"file": "$work/grub.snap"}' && test -s $work/grub.snap
 type outb 0xf4 0x10
 expect_exit 33
 EOS
 cat >"$work/restore.expect" <<EOS
 timeout 120
-run python3 $work/qmp.py $work/mon2.sock query-status
+run python3 $here/monitor_command.py $work/mon2.sock query-status
 type echo \${saved}-restored
 expect_text before-savevm-restored
 expect_text grub>
