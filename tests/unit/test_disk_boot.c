@@ -190,6 +190,24 @@ static void patch(const char *path, uint64_t offset, const void *bytes, size_t l
 	close(fd);
 }
 
+/* Inverts one byte, so that the damage is certain whatever was there
+ * (a random GUID's byte may already hold any fixed value). */
+static void flip(const char *path, uint64_t offset)
+{
+	uint8_t byte;
+	int fd = open(path, O_RDWR);
+	if (fd < 0 || pread(fd, &byte, 1, (off_t)offset) != 1) {
+		perror(path);
+		exit(2);
+	}
+	byte = (uint8_t)~byte;
+	if (pwrite(fd, &byte, 1, (off_t)offset) != 1) {
+		perror(path);
+		exit(2);
+	}
+	close(fd);
+}
+
 static void truncate_to(const char *path, uint64_t size)
 {
 	if (truncate(path, (off_t)size) != 0) {
@@ -575,7 +593,7 @@ static void test_bad_gpt(void)
 	const char *img = tmp("badgpt.img");
 
 	make_disk(img, 8, script, 2048, 6);
-	patch(img, 512 + 56, "\x01", 1);   /* the disk GUID: the header's CRC no longer matches */
+	flip(img, 512 + 56);   /* the disk GUID: the header's CRC no longer matches */
 	expect_failure(img, -EUCLEAN, "GPT header: bad CRC32");
 
 	make_disk(img, 8, script, 2048, 6);
