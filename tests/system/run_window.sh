@@ -65,15 +65,7 @@ xvfb_start "$work" 1280x1024x24 || fail "Xvfb did not start"
 	</dev/null >"$work/serial.log" 2>"$work/stderr.log" &
 btvm_pid=$!
 
-
-win=
-for _ in $(seq 300); do
-	win=$(xdotool search --name '^btvm - ' 2>/dev/null | head -1) || true
-	[ -n "$win" ] && break
-	kill -0 "$btvm_pid" 2>/dev/null || fail "btvm ended before its window appeared"
-	sleep 0.1
-done
-[ -n "$win" ] || fail "no window titled 'btvm - ...'"
+wait_window 60
 title=$(xdotool getwindowname "$win")
 [ "$title" = "btvm - $(basename "$kernel") - running" ] || fail "window title is '$title'"
 echo "run_window: window $win '$title'"
