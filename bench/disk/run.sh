@@ -43,6 +43,8 @@ set -u -o pipefail
 export LC_ALL=C     # '.' decimals in EPOCHREALTIME, printf and awk
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=bench/lib.sh
+. "$here/../lib.sh"
 repo=$(cd "$here/../.." && pwd)
 build=$repo/build
 runs=3
@@ -158,30 +160,6 @@ esac
 [ -s "$boot_img" ] && [ -s "$kernel" ] && [ -s "$initrd" ] ||
 	{ echo "run.sh: make-debian-image.sh --print gave no image, kernel or initramfs" >&2; exit 1; }
 
-# stamp_console: each line of stdin with the host time of its arrival in
-# front and an L; a line still incomplete after 50 ms (a shell prompt)
-# also as a P record of what has come so far. CRs are dropped.
-stamp_console() {
-	local part line=
-	while :; do
-		IFS= read -r -t 0.05 part
-		case $? in
-		0)
-			line+=$part
-			printf '%s L %s\n' "$EPOCHREALTIME" "${line//$'\r'/}"
-			line= ;;
-		1)
-			line+=$part
-			[ -z "$line" ] || printf '%s L %s\n' "$EPOCHREALTIME" "${line//$'\r'/}"
-			return ;;
-		*)
-			[ -z "$part" ] && continue
-			line+=$part
-			printf '%s P %s\n' "$EPOCHREALTIME" "${line//$'\r'/}" ;;
-		esac
-	done
-}
-
 # first_stamp LOG KIND TEXT: the time of the first record of KIND (L, or
 # PL for either) containing TEXT (fixed string), or nothing.
 first_stamp() {
@@ -194,8 +172,6 @@ line_stamp() {
 	awk -v text="$2" '$2 == "L" { s = substr($0, length($1) + 4); gsub(/\033\[[0-9;?]*[A-Za-z]/, "", s); if (s == text || index(s, text " ") == 1) { print $1; exit } }' "$1"
 }
 
-fmt() { [[ $1 =~ ^[0-9.]+$ ]] && printf "%.${2:-2}f" "$1" || echo "${1:--}"; }
-diff_s() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
 # session NAME SCRIPT CMD...: one VMM run driven by console_expect from
 # SCRIPT, its console stamped into $logs/NAME.log; sets t0 (the start),
@@ -658,10 +634,6 @@ paired() {
 			printf "%.2f", NR % 2 ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2 }'
 }
 
-ratio() { # ratio A B: A/B of two figures, '-' unless both are numbers
-	[[ $1 =~ ^[0-9.]+$ && $2 =~ ^[0-9.]+$ ]] || { echo -; return; }
-	awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'
-}
 
 best_run() { # best_run KIND: the run with the shortest boot to the prompt
 	local k=$1 i best=

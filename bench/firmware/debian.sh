@@ -42,6 +42,8 @@ set -u -o pipefail
 export LC_ALL=C     # '.' decimals in EPOCHREALTIME, printf and awk
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=bench/lib.sh
+. "$here/../lib.sh"
 repo=$(cd "$here/../.." && pwd)
 build=$repo/build
 runs=3
@@ -129,32 +131,6 @@ esac
 disk=$(sed -n 1p <<< "$paths")
 [ -s "$disk" ] || { echo "debian.sh: make-debian-image.sh --bios --print gave no image" >&2; exit 1; }
 
-# stamp_console (as bench/disk/run.sh's): each line of stdin with the
-# host time of its arrival in front and an L; a line still incomplete
-# after 50 ms (a shell prompt, or SeaBIOS's sercon drawing GRUB's menu
-# with cursor moves and no newline) also as a P record of what has come
-# so far. CRs are dropped.
-stamp_console() {
-	local part line=
-	while :; do
-		IFS= read -r -t 0.05 part
-		case $? in
-		0)
-			line+=$part
-			printf '%s L %s\n' "$EPOCHREALTIME" "${line//$'\r'/}"
-			line= ;;
-		1)
-			line+=$part
-			[ -z "$line" ] || printf '%s L %s\n' "$EPOCHREALTIME" "${line//$'\r'/}"
-			return ;;
-		*)
-			[ -z "$part" ] && continue
-			line+=$part
-			printf '%s P %s\n' "$EPOCHREALTIME" "${line//$'\r'/}" ;;
-		esac
-	done
-}
-
 # first_stamp LOG TEXT: the arrival time of the first record (whole or
 # partial line) that holds TEXT once the terminal's escape sequences are
 # taken out (sercon moves the cursor between GRUB's words), or nothing.
@@ -171,12 +147,6 @@ console_enabled() {
 		s = substr($0, RSTART + 1, RLENGTH - 2); gsub(/ /, "", s); print s; exit } }' "$1"
 }
 
-diff_s() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
-fmt() { [[ ${1-} =~ ^[0-9.]+$ ]] && printf "%.${2:-2}f" "$1" || echo "${1:--}"; }
-ratio() {
-	[[ $1 =~ ^[0-9.]+$ && $2 =~ ^[0-9.]+$ ]] || { echo -; return; }
-	awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'
-}
 median() { # median V...: of the numbers among the arguments, '-' if none
 	printf '%s\n' "$@" | grep -E '^[0-9.]+$' | sort -g |
 		awk '{ a[NR] = $1 } END { if (NR == 0) { print "-"; exit }

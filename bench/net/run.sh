@@ -35,6 +35,8 @@ set -u -o pipefail
 export LC_ALL=C
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=bench/lib.sh
+. "$here/../lib.sh"
 repo=$(cd "$here/../.." && pwd)
 build=$repo/build
 runs=3
@@ -308,11 +310,6 @@ for ((i = 1; i <= runs; i++)); do
 	done
 done
 
-fmt() { [[ $1 =~ ^[0-9.]+$ ]] && printf "%.${2:-1}f" "$1" || echo "${1:--}"; }
-ratio() {
-	[[ $1 =~ ^[0-9.]+$ && $2 =~ ^[0-9.]+$ ]] || { echo -; return; }
-	awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'
-}
 
 echo
 echo "TCP through user-mode networking, the best of $runs boots each (throughput: highest; round trips: lowest)"
@@ -325,7 +322,7 @@ for t in g2h:"guest -> host throughput":Mbit/s h2g:"host -> guest throughput (ho
 	 rt_g2h_guest:"round trip guest -> host, median (guest)":us; do
 	IFS=: read -r key label unit <<< "$t"
 	bv=${val[btvm,$key]-} qv=${val[qemu,$key]-} hv=${val[host,$key]-}
-	out "$label" "$unit" "$(fmt "$bv")" "$(fmt "$qv")" "$(ratio "$bv" "$qv")" "$(fmt "$hv")"
+	out "$label" "$unit" "$(fmt "$bv" 1)" "$(fmt "$qv" 1)" "$(ratio "$bv" "$qv")" "$(fmt "$hv" 1)"
 done
 echo "every run (btvm; qemu):"
 for t in g2h h2g rt_h2g rt_g2h; do
