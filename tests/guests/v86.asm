@@ -35,6 +35,12 @@
 ;	            SMSW runs
 ;	pf          #PF from v86 code: not present (read 4, write 6),
 ;	            supervisor page (5), CR2, restarted after the fix-up
+;	snapshot    v86 code writes isa-debug-exit's port: with "v86-snap" on
+;	            the command line the port is allowed and the machine
+;	            stops there, in v86 mode, for tests/unit/test_snapshot.c
+;	            (--v86) to save, restore and run on; without, the port is
+;	            denied (#GP, skipped). Either way the code after it runs
+;	            with its segments and stack intact.
 
 %define GUEST_NAME "v86"
 %include "lib.inc"
@@ -56,6 +62,8 @@ F_IOPL3		equ 0x3000
 SEL_UCODE16	equ 0x50		; rings.inc's RING_SEL_UCODE without RPL
 COM1_SCR	equ 0x3ff		; COM1's scratch register: allowed
 DENIED_PORT	equ 0x3fe		; denied: a word OUT there covers both
+ISA_DEBUG_EXIT	equ 0xf4
+ISA_DEBUG_EXIT_STOP equ 0x22		; exit status 0x45: test_snapshot's stop
 
 %define R(x) ((x) - v86_start)
 
@@ -281,7 +289,54 @@ group "pf"
 	mov eax, [rec + 16]
 	and eax, F_VM
 	check eax, F_VM
+
+group "snapshot"
+	call cmdline_snap
+	mov ebx, eax
+	test eax, eax
+	jz .denied
+	mov edx, ISA_DEBUG_EXIT
+	call rings_io_allow
+.denied:
+	mov eax, R(v86_snap)
+	xor ecx, ecx
+	call v86_run
+	add ebx, [ev_count]
+	check ebx, 2					; the #GP, or the stop
+	movzx eax, word [RESULTS + 0x50]
+	check eax, 0x600d
+	movzx eax, word [RESULTS + 0x52]
+	check eax, V86_CS
+	movzx eax, word [RESULTS + 0x54]
+	check eax, 0x6b2d
+	movzx eax, word [RESULTS + 0x56]
+	check eax, V86_SP
+	check dword [rec + 8], R(v86_snap.exit)
 guest_finish
+
+; cmdline_snap: EAX = 1 when the Multiboot command line holds "v86-snap".
+cmdline_snap:
+	push esi
+	xor eax, eax
+	mov esi, [lib_entry_ebx]
+	test dword [esi], 1 << 2		; the command line field is valid
+	jz .done
+	mov esi, [esi + 16]
+.scan:
+	cmp byte [esi], 0
+	je .done
+	cmp dword [esi], 'v86-'
+	jne .next
+	cmp dword [esi + 4], 'snap'
+	jne .next
+	mov eax, 1
+	jmp .done
+.next:
+	inc esi
+	jmp .scan
+.done:
+	pop esi
+	ret
 
 ; paging_on: 0-4 MiB identity through pt0, user and writable, but pages
 ; 0x50 and 0x51 absent and 0x52 supervisor-only.
@@ -644,6 +699,18 @@ v86_pf:
 .write:	mov word [0x1020], 0x3c5a
 .super:	mov ax, [0x2030]
 	mov [es:0x32], ax
+.exit:	hlt
+
+v86_snap:
+	mov word [es:0x50], 0
+	mov al, ISA_DEBUG_EXIT_STOP
+.out:	out ISA_DEBUG_EXIT, al
+	mov word [es:0x50], 0x600d
+	mov ax, cs
+	mov [es:0x52], ax
+	mov ax, [cs:R(v86_cs_const)]
+	mov [es:0x54], ax
+	mov [es:0x56], sp
 .exit:	hlt
 
 v86_cs_const:	dw 0x6b2d
