@@ -35,6 +35,10 @@
 ;	            SMSW runs
 ;	pf          #PF from v86 code: not present (read 4, write 6),
 ;	            supervisor page (5), CR2, restarted after the fix-up
+;	irq         the PIT's IRQ 0 taken in v86 code that spins with IF set
+;	            (as soon as IRETD enters it, if the tick came first):
+;	            through the IDT with the v86 frame (VM and IF in its
+;	            EFLAGS), the handler's IF clear, back to the code
 ;	snapshot    v86 code writes isa-debug-exit's port: with "v86-snap" on
 ;	            the command line the port is allowed and the machine
 ;	            stops there, in v86 mode, for tests/unit/test_snapshot.c
@@ -63,6 +67,7 @@ SEL_UCODE16	equ 0x50		; rings.inc's RING_SEL_UCODE without RPL
 COM1_SCR	equ 0x3ff		; COM1's scratch register: allowed
 DENIED_PORT	equ 0x3fe		; denied: a word OUT there covers both
 ISA_DEBUG_EXIT	equ 0xf4
+PIT_1MS		equ 1193
 ISA_DEBUG_EXIT_STOP equ 0x22		; exit status 0x45: test_snapshot's stop
 
 %define R(x) ((x) - v86_start)
@@ -92,6 +97,7 @@ guest_start
 	gate 0x30, v86_stub_30, 0xee
 	gate 0x31, v86_stub_31, 0x8e
 	gate 0x32, v86_stub_32, 0xee
+	gate 0x20, v86_stub_20, 0x8e
 	mov word [lib_idt + 0x32 * 8 + 2], RING_SEL_UCODE
 	; the blob, the IVT entry INT 0x40 reflects through, the data
 	cld
@@ -290,6 +296,41 @@ group "pf"
 	and eax, F_VM
 	check eax, F_VM
 
+group "irq"
+	mov byte [RESULTS + 0x60], 0
+	mov al, 0x34				; PIT channel 0, rate generator
+	out 0x43, al
+	mov al, PIT_1MS & 0xff
+	out 0x40, al
+	mov al, PIT_1MS >> 8
+	out 0x40, al
+	mov al, 0xfe				; IRQ 0 only
+	out 0x21, al
+	mov eax, R(v86_irq)
+	mov ecx, F_IF
+	call v86_run
+	check dword [ev_count], 2
+	check dword [ev_log], 0x20
+	check dword [ev_log + 4], 0
+	mov eax, [ev_log + 8]
+	sub eax, R(v86_irq)
+	cmp eax, R(v86_irq.exit) - R(v86_irq)
+	setb al
+	movzx eax, al
+	check eax, 1					; EIP in the v86 code
+	ev 1, 13, 0, R(v86_irq.exit)
+	movzx eax, byte [RESULTS + 0x60]
+	check eax, 1
+	mov eax, [rec20 + 16]
+	and eax, F_VM | F_IF | F_IOPL3
+	check eax, F_VM | F_IF
+	check dword [rec20 + 12], V86_CS
+	check dword [rec20 + 24], V86_SS
+	check dword [rec20 + 28], V86_ES
+	mov eax, [h_eflags20]
+	and eax, F_VM | F_IF
+	check eax, 0
+
 group "snapshot"
 	call cmdline_snap
 	mov ebx, eax
@@ -400,6 +441,7 @@ v86_stub v86_stub_14, 14, 1
 v86_stub v86_stub_30, 0x30, 0
 v86_stub v86_stub_31, 0x31, 0
 v86_stub v86_stub_32, 0x32, 0
+v86_stub v86_stub_20, 0x20, 0
 
 ; [esp] vector, error, EIP, CS, EFLAGS, ESP, SS, ES, DS, FS, GS
 v86_common:
@@ -433,6 +475,20 @@ v86_common:
 	mov ecx, 11
 	rep movsd
 .not30:
+	cmp dword [rec], 0x20
+	jne .not20
+	mov esi, rec
+	mov edi, rec20
+	mov ecx, 11
+	rep movsd
+	mov eax, [h_eflags]
+	mov [h_eflags20], eax
+	mov byte [RESULTS + 0x60], 1
+	mov al, 0xff				; IRQ 0 masked again
+	out 0x21, al
+	mov al, 0x20				; EOI
+	out 0x20, al
+.not20:
 	test dword [rec + 16], F_VM
 	jnz .from_v86
 	fail_now "an event from outside v86 mode"
@@ -465,7 +521,7 @@ v86_common:
 	cmp eax, 14
 	je .pf
 	cmp eax, 6
-	jne .back				; INT3, INTO, INT 0x30: return
+	jne .back				; INT3, INTO, INT 0x30, IRQ 0: return
 	; #UD: skip the instruction (ARPL is two bytes, the 0F ones three)
 	call code_linear
 	cmp byte [esi], 0x63
@@ -701,6 +757,14 @@ v86_pf:
 	mov [es:0x32], ax
 .exit:	hlt
 
+v86_irq:
+	mov ecx, 0x08000000
+.spin:	cmp byte [es:0x60], 0
+	jne .exit
+	dec ecx
+	jnz .spin
+.exit:	hlt
+
 v86_snap:
 	mov word [es:0x50], 0
 	mov al, ISA_DEBUG_EXIT_STOP
@@ -728,6 +792,8 @@ ev_count:	resd 1
 ev_log:		resd 4 * EV_MAX
 rec:		resd 11				; vector, error, EIP .. GS
 rec30:		resd 11
+rec20:		resd 11
+h_eflags20:	resd 1
 h_segs:		resw 4				; DS, ES, FS, GS in the handler
 h_eflags:	resd 1
 h_frame:	resd 1				; where the error code slot was
