@@ -31,6 +31,11 @@
 ;	            DPL-3 gate (its frame), INT 0x31 through a DPL-0 gate
 ;	            #GP(0x18a), INT 0x32 to a DPL-3 code segment
 ;	            #GP(0x50); the denied port still #GP(0) with IOPL 3
+;	gates       INT 0x33 through a DPL-3 gate to conforming ring-0 code:
+;	            #GP(selector), not a handler at CPL 3
+;	ext         #UD delivered through a gate to that conforming code:
+;	            #GP(selector + EXT) (QEMU 7.2 leaves EXT clear there:
+;	            guest_v86_qemu lists this group)
 ;	ud          LAR, LSL, VERR, VERW, ARPL, LLDT, SLDT, LTR, STR #UD;
 ;	            SMSW runs
 ;	pf          #PF from v86 code: not present (read 4, write 6),
@@ -64,6 +69,7 @@ F_VM		equ 0x20000
 F_NT		equ 0x4000
 F_IOPL3		equ 0x3000
 SEL_UCODE16	equ 0x50		; rings.inc's RING_SEL_UCODE without RPL
+SEL_CONF0	equ 0x60		; flat conforming code, DPL 0
 COM1_SCR	equ 0x3ff		; COM1's scratch register: allowed
 DENIED_PORT	equ 0x3fe		; denied: a word OUT there covers both
 ISA_DEBUG_EXIT	equ 0xf4
@@ -253,6 +259,33 @@ group "iopl3"
 	check eax, F_IOPL3 | F_CF			; IRET of 0x0001: IOPL kept
 	movzx eax, byte [RESULTS + 0x2e]
 	check eax, 1					; IRET went where it said
+
+group "gates"
+	mov eax, SEL_CONF0
+	xor ebx, ebx
+	mov ecx, 0xfffff
+	mov edx, 0x0c9e				; present, DPL 0, code, conforming, readable
+	call lib_set_desc
+	gate 0x33, v86_stub_30, 0xee
+	mov word [lib_idt + 0x33 * 8 + 2], SEL_CONF0
+	mov eax, R(v86_gates)
+	mov ecx, F_IOPL3
+	call v86_run
+	check dword [ev_count], 2
+	ev 0, 13, SEL_CONF0, R(v86_gates.int33)
+	evop 0, 0xcd
+	ev 1, 13, 0, R(v86_gates.exit)
+
+group "ext"
+	mov word [lib_idt + 6 * 8 + 2], SEL_CONF0
+	mov eax, R(v86_ext)
+	xor ecx, ecx
+	call v86_run
+	mov word [lib_idt + 6 * 8 + 2], SEL_CODE
+	check dword [ev_count], 2
+	ev 0, 13, SEL_CONF0 | 1, R(v86_ext.lar)	; EXT: a processor event
+	evop 0, 0x0f
+	ev 1, 13, 0, R(v86_ext.exit)
 
 group "ud"
 	mov eax, R(v86_ud)
@@ -731,6 +764,14 @@ v86_iopl3:
 .int32:	int 0x32
 	mov dx, DENIED_PORT
 .denied: out dx, ax
+.exit:	hlt
+
+v86_gates:
+.int33:	int 0x33
+.exit:	hlt
+
+v86_ext:
+.lar:	lar ax, bx
 .exit:	hlt
 
 v86_ud:
