@@ -130,6 +130,10 @@ static enum callout_result do_pushf(struct cpu *cpu, const struct callout_desc *
 				    const ZydisDecodedOperand *ops)
 {
 	(void)ops;
+	if (v86_iopl_trap(cpu)) {
+		raise_fault(cpu, d, EXC_GP, true, 0);
+		return CALLOUT_STOP;
+	}
 	uint32_t f = cpu_get_eflags(cpu) & ~(EFLAGS_VM | EFLAGS_RF);
 	if (cpu->deprivileged)
 		f = deprivilege_pushf(cpu, d->eip, f);
@@ -148,6 +152,10 @@ static enum callout_result do_popf(struct cpu *cpu, const struct callout_desc *d
 				   const ZydisDecodedOperand *ops)
 {
 	(void)ops;
+	if (v86_iopl_trap(cpu)) {
+		raise_fault(cpu, d, EXC_GP, true, 0);
+		return CALLOUT_STOP;
+	}
 	uint32_t f = 0;
 	unsigned size = in->operand_width / 8;
 	const struct segment *ss = &cpu->s.seg[SEG_SS];
@@ -435,6 +443,11 @@ static enum callout_result do_int(struct cpu *cpu, const struct callout_desc *d,
 				  const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
 	(void)in;
+	/* INT n (not INT3, INTO or INT1) is IOPL-sensitive in v86 mode. */
+	if (v86_iopl_trap(cpu)) {
+		raise_fault(cpu, d, EXC_GP, true, 0);
+		return CALLOUT_STOP;
+	}
 	return soft_int(cpu, d, (unsigned)ops[0].imm.value.u & 0xff);
 }
 
@@ -777,7 +790,7 @@ static enum callout_result run_callout(struct cpu *cpu, const struct callout_des
 		}
 		return r;
 	}
-	if (dec->writes_via_cs && !cpu_real_mode(cpu)) {
+	if (dec->writes_via_cs && !cpu_segments_real(cpu)) {
 		raise_fault(cpu, d, EXC_GP, true, 0);   /* code segments are not writable */
 		return CALLOUT_STOP;
 	}
@@ -801,13 +814,15 @@ static enum callout_result run_callout(struct cpu *cpu, const struct callout_des
 		explain_count(cpu->explain, sens, sensitive_cpl0_only(sens, in, ops), cpu->s.cpl,
 			      d->eip);
 	}
+	/* Before the privilege check: LLDT and LTR are #UD, not #GP, in v86
+	 * mode. */
+	if (sens && cpu_segments_real(cpu) && real_mode_ud(sens, in)) {
+		raise_fault(cpu, d, EXC_UD, false, 0);
+		return CALLOUT_STOP;
+	}
 	if (cpu->s.cpl != 0 && sens && sensitive_cpl0_only(sens, in, ops)) {
 		/* The privileged class: ring 0 only, whatever IOPL says. */
 		raise_fault(cpu, d, EXC_GP, true, 0);
-		return CALLOUT_STOP;
-	}
-	if (sens && cpu_real_mode(cpu) && real_mode_ud(sens, in)) {
-		raise_fault(cpu, d, EXC_UD, false, 0);
 		return CALLOUT_STOP;
 	}
 

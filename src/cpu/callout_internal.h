@@ -96,6 +96,16 @@ enum callout_result real_iret(struct cpu *cpu, const struct callout_desc *d,
 			      const ZydisDecodedInstruction *in);
 bool real_mode_ud(const struct sensitive_insn *sens, const ZydisDecodedInstruction *in);
 
+/* v86.c: whether an IOPL-sensitive instruction (CLI, STI, PUSHF, POPF,
+ * INT n, IRET) is #GP(0) in v86 mode (IOPL < 3); IRET inside v86 mode;
+ * IRET from ring 0 into it, after do_iret popped EIP, CS and a 32-bit
+ * EFLAGS with VM (the rest of the frame still on the stack). */
+bool v86_iopl_trap(const struct cpu *cpu);
+enum callout_result v86_iret(struct cpu *cpu, const struct callout_desc *d,
+			     const ZydisDecodedInstruction *in);
+enum callout_result v86_enter(struct cpu *cpu, const struct callout_desc *d, uint32_t eip,
+			      uint16_t cs, uint32_t flags);
+
 /* callout_segment.c */
 /* The segment half of a far RET or IRET to cs: checks the return code
  * segment and, for a return to an outer level (RPL above CPL), the stack

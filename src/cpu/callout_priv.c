@@ -19,7 +19,8 @@ static unsigned iopl(const struct cpu *cpu)
 
 bool io_permitted(struct cpu *cpu, uint16_t port, unsigned width)
 {
-	if (cpu->s.cpl <= iopl(cpu))
+	/* v86 mode always asks the bitmap, whatever IOPL says. */
+	if (cpu->s.cpl <= iopl(cpu) && !cpu_v86_mode(cpu))
 		return true;
 	/* Only a 32-bit TSS (type 9, or 11 when busy) has a bitmap, and its
 	 * base field must lie inside the TSS. */
@@ -62,15 +63,17 @@ enum callout_result do_cli_sti(struct cpu *cpu, const struct callout_desc *d,
 	return CALLOUT_GO_ON;
 }
 
-/* IRET in protected mode without NT (no task return) and without
- * returning to virtual-8086 mode: pops EIP, CS and EFLAGS, and for a
- * return to an outer level ESP and SS too. */
+/* IRET in protected mode without NT (no task return): pops EIP, CS and
+ * EFLAGS, and for a return to an outer level ESP and SS too; a return to
+ * v86 mode, and IRET inside it, are v86.c's. */
 enum callout_result do_iret(struct cpu *cpu, const struct callout_desc *d,
 			    const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
 	(void)ops;
 	if (cpu_real_mode(cpu))
 		return real_iret(cpu, d, in);
+	if (cpu_v86_mode(cpu))
+		return v86_iret(cpu, d, in);
 	unsigned size = in->operand_width == 16 ? 2 : 4;
 	const struct segment *ss = &cpu->s.seg[SEG_SS];
 	uint32_t esp = cpu->regs[REG_ESP];
@@ -83,6 +86,10 @@ enum callout_result do_iret(struct cpu *cpu, const struct callout_desc *d,
 	memcpy(&eip, b, size);
 	memcpy(&cs, b + size, 2);
 	memcpy(&flags, b + 2 * size, size);
+	/* Only ring 0 may return to v86 mode; elsewhere VM in the image is
+	 * ignored, as every flag IRET may not change. */
+	if ((flags & EFLAGS_VM) && size == 4 && cpu->s.cpl == 0)
+		return v86_enter(cpu, d, eip, (uint16_t)cs, flags);
 	bool outer = (cs & 3u) > cpu->s.cpl;
 	if (outer) {
 		if (!cpu_stack_read(cpu, ss, esp, 3 * size, b, 2 * size)) {

@@ -71,7 +71,7 @@ enum callout_result do_far_call(struct cpu *cpu, const struct callout_desc *d,
 		raise_fault(cpu, d, mem_fault_vector(&ops[0]), true, 0);
 		return CALLOUT_STOP;
 	}
-	if (cpu_real_mode(cpu))
+	if (cpu_segments_real(cpu))
 		return real_far_call(cpu, d, in, sel, off);
 	int vec = cpu_check_segment(cpu, sel, SEG_USE_JUMP, cpu->s.cpl, &cs);
 	if (vec) {
@@ -124,7 +124,7 @@ enum callout_result do_far_ret(struct cpu *cpu, const struct callout_desc *d,
 {
 	unsigned size = in->operand_width == 16 ? 2 : 4;
 	uint32_t imm = in->operand_count_visible ? (uint32_t)ops[0].imm.value.u & 0xffff : 0;
-	if (cpu_real_mode(cpu))
+	if (cpu_segments_real(cpu))
 		return real_far_ret(cpu, d, in, imm);
 	const struct segment *ss = &cpu->s.seg[SEG_SS];
 	uint32_t esp = cpu->regs[REG_ESP];

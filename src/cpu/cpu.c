@@ -44,8 +44,10 @@ uint32_t cpu_mode(const struct cpu *cpu)
 	if (cpu->s.eflags & EFLAGS_DF)
 		mode |= MODE_DF;
 	/* Real mode is never flat: the inline forms that flat modes allow
-	 * (descriptor caches, VERW) are protected mode's. */
-	if (!(cpu->s.cr0 & CR0_PE))
+	 * (descriptor caches, VERW) are protected mode's. v86 mode shares
+	 * real mode's addressing (stores through CS) and is told apart by
+	 * MODE_CPL3. */
+	if (!(cpu->s.cr0 & CR0_PE) || (cpu->s.eflags & EFLAGS_VM))
 		mode |= MODE_REAL;
 	else if (!seg[SEG_ES].base && !seg[SEG_CS].base && !seg[SEG_SS].base && !seg[SEG_DS].base)
 		mode |= MODE_FLAT;

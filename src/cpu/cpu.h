@@ -538,6 +538,19 @@ void cpu_real_load(struct cpu *cpu, unsigned seg, uint16_t sel);
  * (IDTR), with cpu->s.eip as the return address: 0, or the exception the
  * attempt raised (#GP past the table's limit, #SS for the frame). */
 unsigned cpu_deliver_real(struct cpu *cpu, unsigned vector);
+/* v86.c: virtual-8086 mode (EFLAGS.VM under CR0.PE). */
+static inline bool cpu_v86_mode(const struct cpu *cpu)
+{
+	return (cpu->s.cr0 & CR0_PE) && (cpu->s.eflags & EFLAGS_VM);
+}
+/* Whether segment registers load as selector * 16: real or v86 mode. */
+static inline bool cpu_segments_real(const struct cpu *cpu)
+{
+	return cpu_real_mode(cpu) || cpu_v86_mode(cpu);
+}
+/* A segment register load in v86 mode: base = selector << 4, limit
+ * 0xffff, writable data at DPL 3 (CS too). */
+void cpu_v86_load(struct cpu *cpu, unsigned seg, uint16_t sel);
 /* The linear address of EIP eip: CS.base + eip. */
 static inline uint32_t cpu_code_linear(const struct cpu *cpu, uint32_t eip)
 {

@@ -107,6 +107,8 @@ int cpu_load(struct cpu *cpu, struct snap_reader *r)
 	memcpy(&mxcsr, fxsave + FXSAVE_MXCSR, sizeof(mxcsr));
 	if (s.cpl > 3 || (mxcsr & MXCSR_RESERVED))
 		return snapr_fail(r, "privilege level %u or MXCSR 0x%08x out of range", s.cpl, mxcsr);
+	if ((s.cr0 & CR0_PE) && (s.eflags & EFLAGS_VM) && s.cpl != 3)
+		return snapr_fail(r, "virtual-8086 mode at privilege level %u", s.cpl);
 
 	/* Nothing translated or mapped belongs to this memory any more. */
 	tcache_flush(cpu->tc, &cpu->ibl_table);

@@ -125,7 +125,8 @@ void cpu_set_segment(struct cpu *cpu, unsigned seg, const struct segment *s)
 	cpu->s.seg[seg] = *s;
 	cpu->seg_base[seg] = s->base;
 	if (seg == SEG_CS && !cpu_real_mode(cpu)) {
-		cpu->s.cpl = s->selector & 3u;
+		/* v86 mode runs at CPL 3 whatever CS's low bits. */
+		cpu->s.cpl = cpu_v86_mode(cpu) ? 3 : s->selector & 3u;
 		/* Blocks at CPL 1 and 2 are translated as CPL 0's, where the
 		 * cached loads would skip the DPL checks against the CPL. */
 		if (cpu->s.cpl == 1 || cpu->s.cpl == 2)
@@ -157,6 +158,10 @@ int cpu_load_segment(struct cpu *cpu, unsigned seg, uint16_t selector)
 {
 	if (cpu_real_mode(cpu)) {
 		cpu_real_load(cpu, seg, selector);
+		return 0;
+	}
+	if (cpu_v86_mode(cpu)) {
+		cpu_v86_load(cpu, seg, selector);
 		return 0;
 	}
 	enum seg_use use = seg == SEG_CS ? SEG_USE_JUMP : seg == SEG_SS ? SEG_USE_STACK : SEG_USE_DATA;
@@ -258,12 +263,20 @@ static unsigned deliver_once(struct cpu *cpu, unsigned vector, bool has_error, u
 		return vec == EXC_NP ? EXC_NP : EXC_GP;
 	}
 	unsigned new_cpl = cs.selector & 3u;
+	/* From v86 mode only to non-conforming ring-0 code (SDM INT n,
+	 * INTERRUPT-FROM-VIRTUAL-8086-MODE), which also gets the data
+	 * segment registers pushed, above the outer SS. */
+	bool v86 = cpu_v86_mode(cpu);
+	if (v86 && new_cpl != 0) {
+		*fault_error = (sel & 0xfffcu) | ext;
+		return EXC_GP;
+	}
 	bool inward = new_cpl < cpu->s.cpl;
 	uint32_t eflags = cpu_get_eflags(cpu);
 	uint32_t esp = cpu->regs[REG_ESP];
 	/* The frame from its lowest address: error code, EIP, CS, EFLAGS and,
 	 * when the handler is more privileged, the interrupted SS:ESP. */
-	uint32_t frame[6];
+	uint32_t frame[10];
 	unsigned n = 0;
 	if (has_error)
 		frame[n++] = error;
@@ -273,6 +286,12 @@ static unsigned deliver_once(struct cpu *cpu, unsigned vector, bool has_error, u
 	if (inward) {
 		frame[n++] = esp;
 		frame[n++] = cpu->s.seg[SEG_SS].selector;
+		if (v86) {
+			frame[n++] = cpu->s.seg[SEG_ES].selector;
+			frame[n++] = cpu->s.seg[SEG_DS].selector;
+			frame[n++] = cpu->s.seg[SEG_FS].selector;
+			frame[n++] = cpu->s.seg[SEG_GS].selector;
+		}
 		unsigned f = inner_stack(cpu, new_cpl, ext, &ss, &esp, fault_error);
 		if (f)
 			return f;
@@ -284,14 +303,21 @@ static unsigned deliver_once(struct cpu *cpu, unsigned vector, bool has_error, u
 		*fault_error = inward ? (ss.selector & 0xfffcu) | ext : ext;
 		return EXC_SS;
 	}
-	if (inward)
-		cpu_set_segment(cpu, SEG_SS, &ss);
-	cpu_set_segment(cpu, SEG_CS, &cs);
-	cpu->regs[REG_ESP] = esp;
+	/* EFLAGS first: VM clear makes the CS load set the handler's CPL. */
 	uint32_t clear = EFLAGS_TF | EFLAGS_NT | EFLAGS_RF | EFLAGS_VM;
 	if (type == 0x0e)
 		clear |= EFLAGS_IF;
 	cpu_set_eflags(cpu, eflags & ~clear, ~0u);
+	if (inward)
+		cpu_set_segment(cpu, SEG_SS, &ss);
+	cpu_set_segment(cpu, SEG_CS, &cs);
+	if (v86) {
+		static const struct segment null_segment;
+		static const unsigned data[] = { SEG_ES, SEG_DS, SEG_FS, SEG_GS };
+		for (unsigned i = 0; i < sizeof(data) / sizeof(data[0]); i++)
+			cpu_set_segment(cpu, data[i], &null_segment);
+	}
+	cpu->regs[REG_ESP] = esp;
 	cpu->s.eip = offset;
 	return 0;
 }

@@ -15,6 +15,10 @@
 
 void cpu_real_load(struct cpu *cpu, unsigned seg, uint16_t sel)
 {
+	if (cpu_v86_mode(cpu)) {
+		cpu_v86_load(cpu, seg, sel);   /* far CALL and RET share this file's code */
+		return;
+	}
 	struct segment s = cpu->s.seg[seg];
 	s.selector = sel;
 	s.base = (uint32_t)sel << 4;

@@ -32,7 +32,7 @@ struct tcache;
 #define MODE_CODE16 0x20u  /* CS.D clear: 16-bit operands and addresses, IP */
 #define MODE_STACK16 0x40u /* SS.B clear: the stack is SS:SP, wrapping at 64 KiB */
 #define MODE_SEGCS 0x80u   /* CS.base is not 0: code at CS.base + EIP */
-#define MODE_REAL 0x100u   /* CR0.PE clear: real-address mode */
+#define MODE_REAL 0x100u   /* CR0.PE clear, or v86 mode (with MODE_CPL3): segments are selector*16 */
 #define MODE_LEGACY (MODE_CODE16 | MODE_STACK16 | MODE_SEGCS | MODE_REAL)
 
 /* Whether code of this mode probes and fills the indirect-branch table:

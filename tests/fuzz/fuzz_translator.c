@@ -71,6 +71,7 @@
 static const uint32_t LEGACY_MODES[] = {
 	MODE_REAL | MODE_CODE16 | MODE_STACK16 | MODE_SEGCS, MODE_REAL | MODE_STACK16,
 	MODE_CODE16 | MODE_STACK16 | MODE_SEGCS, MODE_CODE16 | MODE_STACK16, MODE_STACK16 | MODE_SEGCS,
+	MODE_REAL | MODE_CPL3 | MODE_CODE16 | MODE_STACK16 | MODE_SEGCS,   /* virtual-8086 mode */
 };
 static const uint32_t LEGACY_WITH[] = { 0, MODE_DF, MODE_SINGLE, MODE_FPU_OFF };
 #define HLT 0xf4u
@@ -280,7 +281,8 @@ static void translate_one(struct rig *r, const struct attempt *a, unsigned max)
 	const struct placement *p = a->at;
 	struct cpu *cpu = &r->cpu;
 	cpu->s.cpl = a->mode & MODE_CPL3 ? 3 : 0;
-	cpu->s.cr0 = (a->mode & MODE_REAL ? 0 : CR0_PE) | CR0_ET | (a->paging ? CR0_PG : 0) |
+	bool real = (a->mode & MODE_REAL) && !(a->mode & MODE_CPL3);   /* not v86 mode */
+	cpu->s.cr0 = (real ? 0 : CR0_PE) | CR0_ET | (a->paging ? CR0_PG : 0) |
 		     (a->mode & MODE_FPU_OFF ? CR0_TS : 0);
 	struct tblock *tb = NULL;
 	int err = cpu_translate_block(cpu, &r->tr, p->eip, p->gpa, a->mode, &tb);
@@ -345,8 +347,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (uint32_t i = 0; i < MODE_COUNT + nlegacy * nwith; i++) {
 			uint32_t mode = i < MODE_COUNT ? i
 					: LEGACY_MODES[(i - MODE_COUNT) / nwith] | LEGACY_WITH[(i - MODE_COUNT) % nwith];
-			/* Real mode has no paging. */
-			if ((mode & MODE_REAL) && paging != PAGING_OFF)
+			/* Real mode has no paging (v86 mode has). */
+			if ((mode & MODE_REAL) && !(mode & MODE_CPL3) && paging != PAGING_OFF)
 				continue;
 			struct attempt a = { &p, code, code_len, mode, paging != 0 };
 			bool single = (mode & MODE_SINGLE) || r->tr.single_insn;

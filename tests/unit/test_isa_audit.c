@@ -80,6 +80,8 @@ static void audit_one(struct board *b, const uint8_t *bytes, uint32_t at, uint32
 static const uint32_t modes[] = {
 	MODE_FLAT, MODE_FLAT | MODE_CPL3, MODE_REAL | MODE_CODE16 | MODE_STACK16 | MODE_SEGCS,
 	0, MODE_FLAT | MODE_DF, MODE_CODE16 | MODE_STACK16, MODE_STACK16,
+	/* virtual-8086 mode */
+	MODE_REAL | MODE_CPL3 | MODE_CODE16 | MODE_STACK16 | MODE_SEGCS,
 };
 
 static void audit_encodings(struct board *b)
