@@ -62,8 +62,8 @@ enum callout_result do_cli_sti(struct cpu *cpu, const struct callout_desc *d,
 	return CALLOUT_GO_ON;
 }
 
-/* IRET in protected mode without NT (no task return) and without
- * returning to virtual-8086 mode: pops EIP, CS and EFLAGS, and for a
+/* IRET in protected mode without returning to virtual-8086 mode (with NT
+ * it is iret_task_return's): pops EIP, CS and EFLAGS, and for a
  * return to an outer level ESP and SS too. */
 enum callout_result do_iret(struct cpu *cpu, const struct callout_desc *d,
 			    const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
@@ -71,6 +71,8 @@ enum callout_result do_iret(struct cpu *cpu, const struct callout_desc *d,
 	(void)ops;
 	if (cpu_real_mode(cpu))
 		return real_iret(cpu, d, in);
+	if (cpu->s.eflags & EFLAGS_NT)
+		return iret_task_return(cpu, d);
 	unsigned size = in->operand_width == 16 ? 2 : 4;
 	const struct segment *ss = &cpu->s.seg[SEG_SS];
 	uint32_t esp = cpu->regs[REG_ESP];
