@@ -124,9 +124,9 @@ enum callout_result far_system_transfer(struct cpu *cpu, const struct callout_de
 	case SYS_TSS32_BUSY:
 	case SYS_TSS16:
 	case SYS_TSS16_BUSY:
-		/* Only an available 32-bit TSS of the GDT is a target; a
-		 * 16-bit one is refused as a busy one is. */
-		if (dpl < cpu->s.cpl || dpl < (sel & 3u) || (sel & 4) || type != SYS_TSS32)
+		/* Only an available TSS of the GDT is a target. */
+		if (dpl < cpu->s.cpl || dpl < (sel & 3u) || (sel & 4) ||
+		    (type != SYS_TSS32 && type != SYS_TSS16))
 			vec = EXC_GP;
 		else if (!(hi & DESC_P))
 			vec = EXC_NP;

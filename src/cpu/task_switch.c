@@ -1,27 +1,46 @@
-/* Hardware task switching (SDM vol. 3, ch. 7) between 32-bit TSSs: the
- * checks of the target TSS, the old task's dynamic state saved, the busy
- * bits, the back link and NT, CR0.TS, and the new task's state loaded
- * with its segment checks after the commit point; and the delivery of an
- * event through a task gate of the IDT. The callers (far CALL and JMP,
- * IRET with NT, event delivery) check gates and raise what this returns. */
+/* Hardware task switching (SDM vol. 3, ch. 7) between TSSs of 32 or 16
+ * bits: the checks of the target TSS, the old task's dynamic state saved,
+ * the busy bits, the back link and NT, CR0.TS, and the new task's state
+ * loaded with its segment checks after the commit point; and the
+ * delivery of an event through a task gate of the IDT. The callers (far
+ * CALL and JMP, IRET with NT, event delivery) check gates and raise what
+ * this returns. */
 #include <string.h>
 
 #include "cpu/task_switch.h"
 #include "isa/descriptor.h"
 
-/* The 32-bit TSS: the fields a switch reads or writes, by byte offset. */
-enum {
-	TSS_LINK = 0x00, TSS_CR3 = 0x1c, TSS_EIP = 0x20, TSS_EFLAGS = 0x24, TSS_EAX = 0x28,
-	TSS_ES = 0x48, TSS_LDT = 0x60,
-	TSS_DYNAMIC_END = 0x60,    /* EIP .. GS: what a switch saves */
-	TSS32_MIN_LIMIT = 0x67,    /* the smallest limit a 32-bit TSS may have */
-};
+enum { TSS_LINK = 0x00, TSS32_CR3 = 0x1c, TSS32_MIN_LIMIT = 0x67 };
 
-/* The segment registers in the TSS's order (ES, CS, SS, DS, FS, GS: the
- * order of enum guest_seg). */
-static uint32_t tss_selector_at(unsigned seg)
+/* Where a TSS keeps what a switch saves and loads: EIP, EFLAGS, the eight
+ * general registers and the segment selectors from ES on (in the order
+ * of enum guest_seg), each field as wide as the TSS; then the LDT
+ * selector. A 16-bit TSS has no FS, GS or CR3. */
+struct tss_layout {
+	uint32_t eip, eflags, regs, segs, ldt;
+	unsigned width, nsegs, min_limit;
+};
+static const struct tss_layout tss32 = { 0x20, 0x24, 0x28, 0x48, 0x60, 4, SEG_COUNT, TSS32_MIN_LIMIT };
+static const struct tss_layout tss16 = { 0x0e, 0x10, 0x12, 0x22, 0x2a, 2, 4, 0x2b };
+
+/* The layout of a TSS descriptor's type (bit 3: 32-bit). */
+static const struct tss_layout *layout_of(unsigned type)
 {
-	return TSS_ES + 4 * seg;
+	return type & 8 ? &tss32 : &tss16;
+}
+
+static bool is_tss_type(unsigned type, bool busy)
+{
+	return busy ? type == SYS_TSS32_BUSY || type == SYS_TSS16_BUSY
+		    : type == SYS_TSS32 || type == SYS_TSS16;
+}
+
+/* A field of width bytes at off in a TSS image, zero-extended. */
+static uint32_t field(const uint8_t *img, uint32_t off, unsigned width)
+{
+	uint32_t v = 0;
+	memcpy(&v, img + off, width);
+	return v;
 }
 
 unsigned task_target(struct cpu *cpu, uint16_t tss_sel, bool busy, unsigned bad_vector,
@@ -30,7 +49,7 @@ unsigned task_target(struct cpu *cpu, uint16_t tss_sel, bool busy, unsigned bad_
 	*error = (tss_sel & 0xfffcu) | ext;
 	if ((tss_sel & 4) || !(tss_sel & ~3u) || !cpu_read_descriptor(cpu, tss_sel, lo, hi))
 		return bad_vector;
-	if ((*hi & DESC_S) || DESC_TYPE(*hi) != (busy ? SYS_TSS32_BUSY : SYS_TSS32))
+	if ((*hi & DESC_S) || !is_tss_type(DESC_TYPE(*hi), busy))
 		return bad_vector;
 	return *hi & DESC_P ? 0 : EXC_NP;
 }
@@ -88,19 +107,21 @@ static unsigned load_segments(struct cpu *cpu, const uint16_t *sel, uint32_t ext
 }
 
 /* Writes the old task's EIP, EFLAGS, general and segment registers into
- * its TSS (the selector fields' upper words are left as they are). */
-static bool save_old_task(struct cpu *cpu, uint32_t eip, uint32_t eflags)
+ * its TSS, in the TSS's width (32-bit selector fields' upper words are
+ * left as they are). */
+static bool save_old_task(struct cpu *cpu, const struct tss_layout *l, uint32_t eip, uint32_t eflags)
 {
-	uint8_t dyn[TSS_DYNAMIC_END - TSS_EIP];
-	uint32_t base = cpu->s.tr.base;
-	if (!cpu_read_sys(cpu, base + TSS_EIP, dyn, sizeof(dyn)))
+	uint8_t dyn[0x60];
+	uint32_t base = cpu->s.tr.base, len = l->segs + l->width * l->nsegs - l->eip;
+	if (!cpu_read_sys(cpu, base + l->eip, dyn, len))
 		return false;
-	memcpy(dyn, &eip, 4);
-	memcpy(dyn + TSS_EFLAGS - TSS_EIP, &eflags, 4);
-	memcpy(dyn + TSS_EAX - TSS_EIP, cpu->regs, 4 * REG_COUNT);
-	for (unsigned seg = 0; seg < SEG_COUNT; seg++)
-		memcpy(dyn + tss_selector_at(seg) - TSS_EIP, &cpu->s.seg[seg].selector, 2);
-	return cpu_write_sys(cpu, base + TSS_EIP, dyn, sizeof(dyn));
+	memcpy(dyn, &eip, l->width);
+	memcpy(dyn + l->eflags - l->eip, &eflags, l->width);
+	for (unsigned r = 0; r < REG_COUNT; r++)
+		memcpy(dyn + l->regs - l->eip + l->width * r, &cpu->regs[r], l->width);
+	for (unsigned seg = 0; seg < l->nsegs; seg++)
+		memcpy(dyn + l->segs - l->eip + l->width * seg, &cpu->s.seg[seg].selector, 2);
+	return cpu_write_sys(cpu, base + l->eip, dyn, len);
 }
 
 unsigned cpu_task_switch(struct cpu *cpu, uint16_t sel, uint32_t lo, uint32_t hi,
@@ -109,29 +130,30 @@ unsigned cpu_task_switch(struct cpu *cpu, uint16_t sel, uint32_t lo, uint32_t hi
 {
 	cpu->task_switched = false;
 	*error = (sel & 0xfffcu) | ext;
+	const struct tss_layout *l = layout_of(DESC_TYPE(hi));
 	uint32_t base = desc_base(lo, hi), limit = desc_limit(lo, hi);
-	if (limit < TSS32_MIN_LIMIT)
+	if (limit < l->min_limit)
 		return EXC_TS;
-	/* The current task must be a 32-bit TSS too (LTR allows a 16-bit one,
-	 * which this CPU cannot switch from). */
+	/* The current task's TSS must be one too, large enough for what is
+	 * saved there. */
 	const struct segment *tr = &cpu->s.tr;
-	if (!(tr->selector & ~3u) || ((tr->flags & 0x1d) != SYS_TSS32) || tr->limit < TSS_DYNAMIC_END - 1)
+	unsigned old_type = tr->flags & 0x1f;
+	const struct tss_layout *old_l = layout_of(old_type);
+	if (!(tr->selector & ~3u) || !is_tss_type(old_type, true) || tr->limit < old_l->min_limit)
 		return kind == TASK_SWITCH_IRET ? EXC_TS : EXC_GP;
 	uint8_t img[TSS32_MIN_LIMIT + 1];
-	if (!cpu_read_sys(cpu, base, img, sizeof(img)))
+	if (!cpu_read_sys(cpu, base, img, l->min_limit + 1))
 		return EXC_TS;
-	uint32_t new_eflags, new_eip, new_cr3, new_regs[REG_COUNT], v;
-	uint16_t new_sel[SEG_COUNT], new_ldt;
-	memcpy(&new_eip, img + TSS_EIP, 4);
-	memcpy(&new_eflags, img + TSS_EFLAGS, 4);
-	memcpy(&new_cr3, img + TSS_CR3, 4);
-	memcpy(new_regs, img + TSS_EAX, sizeof(new_regs));
-	for (unsigned seg = 0; seg < SEG_COUNT; seg++) {
-		memcpy(&v, img + tss_selector_at(seg), 4);
-		new_sel[seg] = (uint16_t)v;
-	}
-	memcpy(&v, img + TSS_LDT, 4);
-	new_ldt = (uint16_t)v;
+	/* A 16-bit TSS loads the low words: EFLAGS' and the registers' upper
+	 * halves stay (as QEMU has it), FS and GS become null. */
+	uint32_t new_eip = field(img, l->eip, l->width), new_regs[REG_COUNT];
+	uint32_t keep = l->width == 4 ? 0 : 0xffff0000u;
+	uint32_t new_eflags = (cpu_get_eflags(cpu) & keep) | field(img, l->eflags, l->width);
+	for (unsigned r = 0; r < REG_COUNT; r++)
+		new_regs[r] = (cpu->regs[r] & keep) | field(img, l->regs + l->width * r, l->width);
+	uint16_t new_sel[SEG_COUNT] = { 0 }, new_ldt = (uint16_t)field(img, l->ldt, 2);
+	for (unsigned seg = 0; seg < l->nsegs; seg++)
+		new_sel[seg] = (uint16_t)field(img, l->segs + l->width * seg, 2);
 	/* Virtual-8086 mode is not modelled: a task whose EFLAGS has VM is
 	 * refused before anything changes. */
 	if (new_eflags & EFLAGS_VM)
@@ -143,7 +165,7 @@ unsigned cpu_task_switch(struct cpu *cpu, uint16_t sel, uint32_t lo, uint32_t hi
 	if (kind == TASK_SWITCH_IRET)
 		old_eflags &= ~EFLAGS_NT;
 	uint16_t old_sel = tr->selector;
-	if (!save_old_task(cpu, old_eip, old_eflags))
+	if (!save_old_task(cpu, old_l, old_eip, old_eflags))
 		return EXC_TS;
 	if ((kind == TASK_SWITCH_JMP || kind == TASK_SWITCH_IRET) && !set_busy(cpu, old_sel, false))
 		return EXC_TS;
@@ -165,9 +187,9 @@ unsigned cpu_task_switch(struct cpu *cpu, uint16_t sel, uint32_t lo, uint32_t hi
 				      .flags = desc_flags(hi) };
 	uint32_t old_cr0 = cpu->s.cr0, old_cr4 = cpu->s.cr4;
 	cpu->s.cr0 |= CR0_TS;
-	if (cpu->s.cr0 & CR0_PG) {
+	if ((cpu->s.cr0 & CR0_PG) && l->width == 4) {
 		/* As MOV CR3 does: the shadow follows the new address space. */
-		cpu->s.cr3 = new_cr3;
+		cpu->s.cr3 = field(img, TSS32_CR3, 4);
 		cpu_paging_changed(cpu, old_cr0, old_cr4);
 	}
 	/* Local breakpoints belong to the task (L0-L3 of DR7). */
@@ -197,10 +219,11 @@ unsigned task_gate_event(struct cpu *cpu, uint16_t tss_sel, bool has_error, uint
 				      fault_error);
 	if (vec || !has_error)
 		return vec;
-	/* The error code goes on the new task's stack, as wide as its TSS
-	 * (32-bit), with the new task's privilege. */
+	/* The error code goes on the new task's stack, as wide as its TSS,
+	 * with the new task's privilege. */
 	uint32_t esp = cpu->regs[REG_ESP];
-	if (!cpu_stack_push(cpu, &cpu->s.seg[SEG_SS], &esp, &error, 4, false)) {
+	unsigned width = DESC_TYPE(hi) & 8 ? 4 : 2;
+	if (!cpu_stack_push(cpu, &cpu->s.seg[SEG_SS], &esp, &error, width, false)) {
 		*fault_error = ext;
 		return EXC_SS;
 	}

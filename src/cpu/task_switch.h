@@ -17,7 +17,7 @@ enum task_switch_kind {
 };
 
 /* The TSS descriptor tss_sel names in the GDT, as a switch target: a
- * 32-bit TSS, available (busy for IRET), present. Returns 0 with the
+ * TSS of 16 or 32 bits, available (busy for IRET), present. Returns 0 with the
  * descriptor in *lo, *hi, or bad_vector (#GP, or #TS for IRET) for a
  * selector in the LDT, past the GDT or of another type, #NP when not
  * present; *error is then tss_sel's index | ext. */

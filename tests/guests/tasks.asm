@@ -18,6 +18,9 @@
 ;  commit     a new task whose DS names no descriptor: #TS(DS) delivered in
 ;             the new task (TR, EIP the new task's), which then IRETs back
 ;             (QEMU 7.2 pushes the CALL's EIP there: known to fail under it)
+;  tss16      far CALL to a 16-bit TSS: IP, FLAGS and the registers' low
+;             words loaded (their upper halves kept), FS and GS null, the
+;             link and NT; its IRET back saves IP and FLAGS as words
 ;  pf_task    paging on: #PF through a task gate to a task with a CR3 of
 ;             its own (a page only it maps), error code and CR2, and CR3
 ;             back to the old task's on the IRET
@@ -40,9 +43,11 @@ SEL_TSS_X	equ 0x60		; #GP task
 SEL_TSS_DF	equ 0x68		; #DF task
 SEL_LDT		equ 0x70		; one entry: a task gate to TSS_B
 SEL_TSS_PF	equ 0x78		; #PF task, its own CR3
+SEL_TSS16	equ 0x80		; 16-bit TSS
+SEL_T16CODE	equ 0x88		; its code, based at task16 (IP 0)
 SEL_LDT_TGATE	equ 0x04
 SEL_TGATE_B_RPL3 equ SEL_TGATE_B | 3
-GDT_ENTRIES	equ 24
+GDT_ENTRIES	equ 24		; up to 0xb8
 SEL_NONE	equ 0x1f8		; past the GDT's limit
 TSS_LIMIT	equ 0x67
 VEC_TASK	equ 0x40
@@ -286,6 +291,34 @@ g_commit:
 	check eax, 0xb
 	clts
 
+group "tss16"
+g_tss16:
+	mov dword [t16_runs], 0
+	mov eax, 0xabcd0000
+	call SEL_TSS16:0
+.back:
+	check dword [t16_runs], 1
+	check dword [t16_eax], 0xabcd1616
+	check dword [t16_tr], SEL_TSS16
+	check dword [t16_fs], 0
+	mov eax, [t16_eflags]
+	and eax, F_NT
+	check eax, F_NT
+	movzx eax, word [tss16]
+	check eax, SEL_TSS_MAIN
+	tss_type SEL_TSS16
+	check eax, 1				; available again
+	movzx eax, word [tss16 + 0x0e]
+	check eax, task16.again - task16	; IP saved as a word
+	movzx eax, word [tss16 + 0x10]
+	and eax, F_NT
+	check eax, 0
+	check dword [tss_main + 0x20], .back
+	mov ax, fs
+	movzx eax, ax
+	check eax, SEL_FS
+	clts
+
 group "pf_task"
 g_pf_task:
 	; two address spaces: dir0 the identity map, dir1 the same plus a
@@ -447,6 +480,24 @@ setup:
 	mov ecx, 7
 	mov edx, 0x0082
 	call set_desc
+	; the 16-bit task: code based at task16, a stack below 64 KiB
+	mov word [tss16 + 0x10], 2		; FLAGS
+	mov word [tss16 + 0x12], 0x1616		; AX
+	mov word [tss16 + 0x1a], 0x8000		; SP
+	mov word [tss16 + 0x22], SEL_DATA	; ES
+	mov word [tss16 + 0x24], SEL_T16CODE	; CS
+	mov word [tss16 + 0x26], SEL_DATA	; SS
+	mov word [tss16 + 0x28], SEL_DATA	; DS
+	mov eax, SEL_TSS16
+	mov ebx, tss16
+	mov ecx, 0x2b
+	mov edx, 0x0081
+	call set_desc
+	mov eax, SEL_T16CODE
+	mov ebx, task16
+	mov ecx, 0xffff
+	mov edx, 0x049a
+	call set_desc
 	mov ax, SEL_TSS_MAIN
 	ltr ax
 	popad
@@ -502,6 +553,23 @@ task_x:
 	iretd
 	jmp task_x
 
+; The 16-bit task, at IP 0 of its own code segment.
+task16:
+	movzx esp, sp
+	mov [t16_eax], eax
+	inc dword [t16_runs]
+	str ax
+	movzx eax, ax
+	mov [t16_tr], eax
+	mov ax, fs
+	movzx eax, ax
+	mov [t16_fs], eax
+	pushfd
+	pop dword [t16_eflags]
+	iretd
+.again:
+	jmp task16
+
 ; The #PF task, in its own address space.
 task_pf:
 	pop dword [xt_err]
@@ -542,6 +610,7 @@ ts_handler:
 	mov ax, SEL_DATA
 	mov ds, ax
 	inc dword [te_count]
+	mov dword [esp + 8], task_e		; where QEMU's frame should have pointed
 	pop eax
 	add esp, 4
 	iretd
@@ -567,6 +636,12 @@ tss_x:		resb 256
 tss_df:		resb 256
 tss_pf:		resb 256
 tss_short:	resb 256
+tss16:		resb 64
+t16_runs:	resd 1
+t16_eax:	resd 1
+t16_tr:		resd 1
+t16_fs:		resd 1
+t16_eflags:	resd 1
 idt_saved:	resq 256
 dir0:		resd 1
 dir1:		resd 1
