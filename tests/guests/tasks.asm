@@ -21,6 +21,9 @@
 ;  tss16      far CALL to a 16-bit TSS: IP, FLAGS and the registers' low
 ;             words loaded (their upper halves kept), FS and GS null, the
 ;             link and NT; its IRET back saves IP and FLAGS as words
+;  io_task    a far CALL to a ring-3 task whose TSS has an I/O permission
+;             bitmap: IN of the port it allows runs, of the next #GP(0) in
+;             that task (on its SS0:ESP0); its IRET at CPL 3 returns
 ;  pf_task    paging on: #PF through a task gate to a task with a CR3 of
 ;             its own (a page only it maps), error code and CR2, and CR3
 ;             back to the old task's on the IRET
@@ -45,9 +48,14 @@ SEL_LDT		equ 0x70		; one entry: a task gate to TSS_B
 SEL_TSS_PF	equ 0x78		; #PF task, its own CR3
 SEL_TSS16	equ 0x80		; 16-bit TSS
 SEL_T16CODE	equ 0x88		; its code, based at task16 (IP 0)
+SEL_UCODE	equ 0x90 | 3		; flat ring-3 code and data
+SEL_UDATA	equ 0x98 | 3
+SEL_TSS_IO	equ 0xa0		; a ring-3 task with an I/O bitmap
+IO_PORT		equ 0x3ff		; COM1's scratch register: allowed
+IO_BITMAP_SIZE	equ 0x400 / 8		; ports 0..0x3ff
 SEL_LDT_TGATE	equ 0x04
 SEL_TGATE_B_RPL3 equ SEL_TGATE_B | 3
-GDT_ENTRIES	equ 24		; up to 0xb8
+GDT_ENTRIES	equ 24		; 0x00..0xb8
 SEL_NONE	equ 0x1f8		; past the GDT's limit
 TSS_LIMIT	equ 0x67
 VEC_TASK	equ 0x40
@@ -319,6 +327,23 @@ g_tss16:
 	check eax, SEL_FS
 	clts
 
+group "io_task"
+g_io_task:
+	mov dword [io_ok], 0
+	call SEL_TSS_IO:0
+	check dword [io_ok], 1
+	check dword [x_count], 1
+	check dword [x_vec], 13
+	check dword [x_err], 0
+	check dword [x_eip], task_io.fault
+	check dword [x_cs], SEL_UCODE
+	str ax
+	movzx eax, ax
+	check eax, SEL_TSS_MAIN
+	tss_type SEL_TSS_IO
+	check eax, 9
+	clts
+
 group "pf_task"
 g_pf_task:
 	; two address spaces: dir0 the identity map, dir1 the same plus a
@@ -498,6 +523,39 @@ setup:
 	mov ecx, 0xffff
 	mov edx, 0x049a
 	call set_desc
+	; the ring-3 task: its own stacks, every port denied but IO_PORT
+	mov edi, tss_io
+	mov eax, task_io
+	mov edx, stack_io_top
+	call init_tss
+	mov dword [tss_io + 0x04], stack_io0_top	; ESP0
+	mov dword [tss_io + 0x08], SEL_DATA		; SS0
+	mov eax, SEL_UDATA
+	mov [tss_io + 0x48], eax
+	mov [tss_io + 0x50], eax
+	mov [tss_io + 0x54], eax
+	mov [tss_io + 0x58], eax
+	mov [tss_io + 0x5c], eax
+	mov dword [tss_io + 0x4c], SEL_UCODE
+	lea edi, [tss_io + TSS_LIMIT + 1]
+	mov ecx, IO_BITMAP_SIZE + 1
+	mov al, 0xff
+	rep stosb
+	mov edx, IO_PORT
+	btr [tss_io + TSS_LIMIT + 1], edx
+	mov eax, SEL_TSS_IO
+	mov ebx, tss_io
+	mov ecx, TSS_LIMIT + 1 + IO_BITMAP_SIZE	; the byte after the bitmap is the last
+	mov edx, 0x0089
+	call set_desc
+	mov eax, SEL_UCODE
+	xor ebx, ebx
+	mov ecx, 0xfffff
+	mov edx, 0x0cfa
+	call set_desc
+	mov eax, SEL_UDATA
+	mov edx, 0x0cf2
+	call set_desc
 	mov ax, SEL_TSS_MAIN
 	ltr ax
 	popad
@@ -570,6 +628,19 @@ task16:
 .again:
 	jmp task16
 
+; The ring-3 task: IN of the allowed port, then of the one below it.
+task_io:
+	mov edx, IO_PORT
+	in al, dx
+	mov dword [io_ok], 1
+	arm .resume
+	dec edx
+.fault:
+	in al, dx
+.resume:
+	iretd
+	jmp task_io
+
 ; The #PF task, in its own address space.
 task_pf:
 	pop dword [xt_err]
@@ -637,6 +708,8 @@ tss_df:		resb 256
 tss_pf:		resb 256
 tss_short:	resb 256
 tss16:		resb 64
+tss_io:		resb TSS_LIMIT + 1 + IO_BITMAP_SIZE + 1
+io_ok:		resd 1
 t16_runs:	resd 1
 t16_eax:	resd 1
 t16_tr:		resd 1
@@ -680,3 +753,7 @@ stack_j_top:
 stack_e_top:
 		resb 1024
 stack_x_top:
+		resb 1024
+stack_io_top:
+		resb 1024
+stack_io0_top:
