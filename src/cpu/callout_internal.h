@@ -106,6 +106,17 @@ enum callout_result v86_iret(struct cpu *cpu, const struct callout_desc *d,
 enum callout_result v86_enter(struct cpu *cpu, const struct callout_desc *d, uint32_t eip,
 			      uint16_t cs, uint32_t flags);
 
+/* callout_gate.c */
+/* Whether a far CALL or JMP to sel goes to a system descriptor (in
+ * protected mode; the descriptor in *lo, *hi): far_system_transfer's. */
+bool far_target_is_system(struct cpu *cpu, uint16_t sel, uint32_t *lo, uint32_t *hi);
+/* Far CALL (call) or JMP to the system descriptor sel names: a TSS, a
+ * task gate or a call gate; any other type is #GP(sel). */
+enum callout_result far_system_transfer(struct cpu *cpu, const struct callout_desc *d, uint16_t sel,
+					uint32_t lo, uint32_t hi, bool call);
+/* IRET with EFLAGS.NT in protected mode: back to the task of the link. */
+enum callout_result iret_task_return(struct cpu *cpu, const struct callout_desc *d);
+
 /* callout_segment.c */
 /* The segment half of a far RET or IRET to cs: checks the return code
  * segment and, for a return to an outer level (RPL above CPL), the stack

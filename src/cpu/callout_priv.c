@@ -63,9 +63,9 @@ enum callout_result do_cli_sti(struct cpu *cpu, const struct callout_desc *d,
 	return CALLOUT_GO_ON;
 }
 
-/* IRET in protected mode without NT (no task return): pops EIP, CS and
- * EFLAGS, and for a return to an outer level ESP and SS too; a return to
- * v86 mode, and IRET inside it, are v86.c's. */
+/* IRET in protected mode without NT (with NT it is iret_task_return's):
+ * pops EIP, CS and EFLAGS, and for a return to an outer level ESP and SS
+ * too; a return to v86 mode, and IRET inside it, are v86.c's. */
 enum callout_result do_iret(struct cpu *cpu, const struct callout_desc *d,
 			    const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
@@ -74,6 +74,8 @@ enum callout_result do_iret(struct cpu *cpu, const struct callout_desc *d,
 		return real_iret(cpu, d, in);
 	if (cpu_v86_mode(cpu))
 		return v86_iret(cpu, d, in);
+	if (cpu->s.eflags & EFLAGS_NT)
+		return iret_task_return(cpu, d);
 	unsigned size = in->operand_width == 16 ? 2 : 4;
 	const struct segment *ss = &cpu->s.seg[SEG_SS];
 	uint32_t esp = cpu->regs[REG_ESP];

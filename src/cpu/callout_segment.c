@@ -50,6 +50,9 @@ enum callout_result do_far_jmp(struct cpu *cpu, const struct callout_desc *d,
 		raise_fault(cpu, d, mem_fault_vector(&ops[0]), true, 0);
 		return CALLOUT_STOP;
 	}
+	uint32_t lo, hi;
+	if (far_target_is_system(cpu, sel, &lo, &hi))
+		return far_system_transfer(cpu, d, sel, lo, hi, false);
 	int vec = cpu_load_segment(cpu, SEG_CS, sel);
 	if (vec) {
 		raise_fault(cpu, d, (unsigned)vec, true, sel & 0xfffc);
@@ -59,8 +62,7 @@ enum callout_result do_far_jmp(struct cpu *cpu, const struct callout_desc *d,
 	return CALLOUT_STOP;
 }
 
-/* Call gates and task switches are not modelled: a system descriptor is
- * refused with #GP(selector), as for a bad code segment. */
+/* A system descriptor (call gate, task gate, TSS) is callout_gate.c's. */
 enum callout_result do_far_call(struct cpu *cpu, const struct callout_desc *d,
 				const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
@@ -73,6 +75,9 @@ enum callout_result do_far_call(struct cpu *cpu, const struct callout_desc *d,
 	}
 	if (cpu_segments_real(cpu))
 		return real_far_call(cpu, d, in, sel, off);
+	uint32_t lo, hi;
+	if (far_target_is_system(cpu, sel, &lo, &hi))
+		return far_system_transfer(cpu, d, sel, lo, hi, true);
 	int vec = cpu_check_segment(cpu, sel, SEG_USE_JUMP, cpu->s.cpl, &cs);
 	if (vec) {
 		raise_fault(cpu, d, (unsigned)vec, true, sel & 0xfffc);

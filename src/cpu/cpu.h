@@ -275,6 +275,9 @@ struct cpu {
 	bool triple_fault;        /* fatal is a triple fault: the board may reset */
 	uint32_t soft_int_eip;    /* INT n/INT3/INTO being delivered: where a fault of it lands */
 	unsigned exc_depth;       /* nested exception delivery, for #DF */
+	/* The last task switch (task_switch.c) passed its commit point: a
+	 * fault it returns belongs to the new task, at the new EIP. */
+	bool task_switched;
 	uint64_t deliveries;      /* events delivered, to tell a completed step */
 	/* The #PF a failed monitor access to guest memory raises. */
 	struct {
@@ -463,6 +466,12 @@ enum seg_use {
  * or SS. A failed read of the table may have left a #PF pending. */
 int cpu_check_segment(struct cpu *cpu, uint16_t sel, enum seg_use use, unsigned cpl,
 		      struct segment *out);
+/* The stack a handler or callee at the more privileged level cpl starts
+ * on: SSn:ESPn from the current TSS, checked for that level. Returns 0,
+ * or #TS (#SS for an SS not present) with *error; ext is the error
+ * codes' EXT bit. */
+unsigned cpu_inner_stack(struct cpu *cpu, unsigned cpl, uint32_t ext, struct segment *ss,
+			 uint32_t *esp, uint32_t *error);
 /* Puts a checked segment into a register; CS sets the CPL from its RPL. */
 void cpu_set_segment(struct cpu *cpu, unsigned seg, const struct segment *s);
 /* Forgets every descriptor load translated loads and VERW compare

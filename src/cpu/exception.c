@@ -6,6 +6,7 @@
 
 #include "cache/tcache.h"
 #include "cpu/cpu.h"
+#include "cpu/task_switch.h"
 #include "isa/descriptor.h"
 #include "isa/insn.h"
 #include "mmu/window.h"
@@ -205,8 +206,8 @@ bool cpu_take_page_fault(struct cpu *cpu, uint32_t *error)
  * checked as the SDM's interrupt delivery does: #TS(TSS) beyond its limit,
  * #TS(SS) for a selector that is no stack for that level, #SS(SS) when
  * not present. ext is the error codes' EXT bit. */
-static unsigned inner_stack(struct cpu *cpu, unsigned cpl, uint32_t ext, struct segment *ss,
-			    uint32_t *esp, uint32_t *error)
+unsigned cpu_inner_stack(struct cpu *cpu, unsigned cpl, uint32_t ext, struct segment *ss,
+			 uint32_t *esp, uint32_t *error)
 {
 	const struct segment *tr = &cpu->s.tr;
 	bool tss32 = (tr->flags & 8u) != 0;   /* type bit 3: the 32-bit TSS types 9, 11 */
@@ -245,17 +246,22 @@ static unsigned deliver_once(struct cpu *cpu, unsigned vector, bool has_error, u
 	*fault_error = vector * 8 + 2 + ext;   /* IDT entry: an IDT reference */
 	if (vector * 8 + 7 > cpu->s.idtr.limit || !cpu_read_sys(cpu, cpu->s.idtr.base + vector * 8, gate, 8))
 		return EXC_GP;
+	/* Interrupt and trap gates of 16 or 32 bits, task gates. */
 	unsigned type = (gate[1] >> 8) & 0x1f;
-	if (type != 0x0e && type != 0x0f)
-		return EXC_GP;   /* task gates and 16-bit gates: not supported */
+	bool gate32 = type == 0x0e || type == 0x0f;
+	if (!gate32 && type != 0x06 && type != 0x07 && type != SYS_TASK_GATE)
+		return EXC_GP;
 	/* A program may only call the gates its privilege level may use; the
 	 * processor's own events ignore the gate's DPL. */
 	if (software && DESC_DPL(gate[1]) < cpu->s.cpl)
 		return EXC_GP;
 	if (!(gate[1] & DESC_P))
 		return EXC_NP;
+	if (type == SYS_TASK_GATE)
+		return task_gate_event(cpu, (uint16_t)(gate[0] >> 16), has_error, error, ext,
+				       fault_error);
 	uint16_t sel = (uint16_t)(gate[0] >> 16);
-	uint32_t offset = (gate[0] & 0xffff) | (gate[1] & 0xffff0000);
+	uint32_t offset = (gate[0] & 0xffff) | (gate32 ? gate[1] & 0xffff0000 : 0);
 	struct segment cs, ss = cpu->s.seg[SEG_SS];
 	int vec = cpu_check_segment(cpu, sel, SEG_USE_GATE, cpu->s.cpl, &cs);
 	if (vec) {
@@ -292,20 +298,25 @@ static unsigned deliver_once(struct cpu *cpu, unsigned vector, bool has_error, u
 			frame[n++] = cpu->s.seg[SEG_FS].selector;
 			frame[n++] = cpu->s.seg[SEG_GS].selector;
 		}
-		unsigned f = inner_stack(cpu, new_cpl, ext, &ss, &esp, fault_error);
+		unsigned f = cpu_inner_stack(cpu, new_cpl, ext, &ss, &esp, fault_error);
 		if (f)
 			return f;
 	}
-	/* The inner stack is written with the handler's (supervisor)
-	 * privilege; a same-level frame with the current one. Either way
-	 * through SP alone when that stack's B bit is clear. */
-	if (!cpu_stack_push(cpu, &ss, &esp, frame, 4 * n, inward)) {
+	/* A 16-bit gate pushes the low words. The inner stack is written
+	 * with the handler's (supervisor) privilege; a same-level frame with
+	 * the current one. Either way through SP alone when that stack's B
+	 * bit is clear. */
+	unsigned width = gate32 ? 4 : 2;
+	uint8_t bytes[sizeof(frame)];
+	for (unsigned i = 0; i < n; i++)
+		memcpy(bytes + width * i, &frame[i], width);
+	if (!cpu_stack_push(cpu, &ss, &esp, bytes, width * n, inward)) {
 		*fault_error = inward ? (ss.selector & 0xfffcu) | ext : ext;
 		return EXC_SS;
 	}
 	/* EFLAGS first: VM clear makes the CS load set the handler's CPL. */
 	uint32_t clear = EFLAGS_TF | EFLAGS_NT | EFLAGS_RF | EFLAGS_VM;
-	if (type == 0x0e)
+	if (!(type & 1))   /* an interrupt gate, not a trap gate */
 		clear |= EFLAGS_IF;
 	cpu_set_eflags(cpu, eflags & ~clear, ~0u);
 	if (inward)
@@ -341,6 +352,7 @@ void cpu_deliver(struct cpu *cpu, unsigned vector, bool has_error, uint32_t erro
 		uint32_t ferr;
 		/* Whatever an earlier access left pending is not this attempt's. */
 		cpu->pf.pending = false;
+		cpu->task_switched = false;
 		unsigned fvec = deliver_once(cpu, vector, has_error, error, software, &ferr);
 		if (!fvec)
 			return;
@@ -357,8 +369,9 @@ void cpu_deliver(struct cpu *cpu, unsigned vector, bool has_error, uint32_t erro
 		if (vector == EXC_DF && first_is_exception)
 			break;
 		/* A software interrupt that cannot be delivered faults at the
-		 * INT instruction itself. */
-		if (software)
+		 * INT instruction itself (unless a task switch got past its
+		 * commit point: the new task's EIP stays). */
+		if (software && !cpu->task_switched)
 			cpu->s.eip = cpu->soft_int_eip;
 		software = false;
 		/* SDM "Conditions for Generating a Double Fault". */

@@ -14,6 +14,11 @@
 ;  mov_cr   MOV EAX, CR2 / EDX, CR0 / EBX, CR4 read what was written (CR2,
 ;           CR4.TSD) at CPL 0; at CPL 1 each raises #GP(0) and writes
 ;           nothing
+;  io       IN and OUT at CPL 1: #GP(0) with IOPL 0 and the port denied in
+;           the TSS's bitmap; allowed with IOPL 1, or by the bitmap
+;  privileged  HLT at CPL 1 with IOPL 3: #GP(0)
+;  gate_r1  a call gate from ring 3 to ring 1: the stack from SS1:ESP1 of
+;           the TSS, the parameter copied, RETF 4 back
 ; The exception handlers count and step over the faulting instruction.
 %define GUEST_NAME "ring1"
 %include "lib.inc"
@@ -24,6 +29,9 @@ REPS	equ 40
 IOPL1	equ 0x1000
 IOPL3	equ 0x3000
 CR4_TSD	equ 0x4
+IO_PORT	equ 0x3ff				; COM1's scratch register
+SEL_GATE_R1 equ 0x70			; call gate from ring 3 to ring 1
+SEL_GATE_R1_RPL3 equ SEL_GATE_R1 | 3
 
 guest_start
 	call lib_load_gdt
@@ -147,7 +155,66 @@ mov_cr_warm:
 	and eax, ~CR4_TSD
 	mov cr4, eax
 
+group "io"
+	mov ecx, REPS
+	mov edx, IO_PORT
+io_warm:
+	call do_io
+	loop io_warm
+	mov dword [gp_count], 0
+	mov dword [skip_bytes], 1
+	mov eax, r1_io
+	xor ecx, ecx				; IOPL 0, the port denied
+	call ring1_run
+	check dword [gp_count], 2 * REPS
+	check dword [gp_error], 0
+	mov dword [gp_count], 0
+	mov eax, r1_io
+	mov ecx, IOPL1				; IOPL 1: no bitmap
+	call ring1_run
+	check dword [gp_count], 0
+	mov edx, IO_PORT
+	call rings_io_allow
+	mov eax, r1_io
+	xor ecx, ecx				; IOPL 0, the port allowed
+	call ring1_run
+	check dword [gp_count], 0
+	mov edx, IO_PORT
+	call rings_io_deny
+
+group "privileged"
+	mov dword [gp_count], 0
+	mov dword [skip_bytes], 1
+	mov eax, r1_hlt
+	mov ecx, IOPL3				; IOPL does not help
+	call ring1_run
+	check dword [gp_count], REPS
+	check dword [gp_error], 0
+
+group "gate_r1"
+	mov dword [rings_tss + 0x0c], ring1_gate_stack_top	; ESP1
+	mov dword [rings_tss + 0x10], RING_SEL_R1DATA		; SS1
+	mov eax, SEL_GATE_R1
+	mov edx, r1_gate_target
+	and edx, 0xffff
+	or edx, (RING_SEL_R1CODE & ~3) << 16
+	mov [lib_gdt + eax], edx
+	mov edx, r1_gate_target
+	and edx, 0xffff0000
+	or edx, 0xec01				; 32-bit call gate, DPL 3, one parameter
+	mov [lib_gdt + eax + 4], edx
+	mov eax, r3_gate_r1
+	xor ecx, ecx
+	call rings_run_user
+	check dword [g_esp], ring1_gate_stack_top - 20
+	check dword [g_cs], RING_SEL_R1CODE
+	check dword [g_ss], RING_SEL_R1DATA
+	check dword [g_param], 0x7777
+	check dword [g_ret_cs], RING_SEL_UCODE
+	check dword [g_esp_diff], 0		; RETF 4 dropped the parameter
+
 	guest_finish
+
 
 ; The subroutines both rings call.
 do_cli:
@@ -278,6 +345,50 @@ r1_verw:
 	loop .next
 	leave_user
 
+; IN and OUT of the COM1 scratch register (one byte each).
+do_io:
+	in al, dx
+	out dx, al
+	ret
+
+r1_io:
+	ring1_data
+	mov edx, IO_PORT
+	mov ecx, REPS
+.next:	call do_io				; two #GP where denied, stepped over
+	loop .next
+	leave_user
+
+r1_hlt:
+	ring1_data
+	mov ecx, REPS
+.next:	hlt					; #GP, stepped over
+	loop .next
+	leave_user
+
+; Ring 3 calls ring 1 through a gate: the stack from SS1:ESP1.
+r3_gate_r1:
+	mov ebx, esp
+	push dword 0x7777
+	call SEL_GATE_R1_RPL3:0
+	sub ebx, esp
+	mov [g_esp_diff], ebx
+	leave_user
+
+r1_gate_target:
+	mov [ss:g_esp], esp
+	mov ax, cs
+	movzx eax, ax
+	mov [ss:g_cs], eax
+	mov ax, ss
+	movzx eax, ax
+	mov [ss:g_ss], eax
+	mov eax, [esp + 8]
+	mov [ss:g_param], eax
+	mov eax, [esp + 4]
+	mov [ss:g_ret_cs], eax
+	retf 4
+
 ; #GP: count it, keep the error code, step over skip_bytes.
 gp_handler:
 	inc dword [ss:gp_count]
@@ -289,6 +400,15 @@ gp_handler:
 	iretd
 
 section .bss
+g_esp:		resd 1
+g_cs:		resd 1
+g_ss:		resd 1
+g_param:	resd 1
+g_ret_cs:	resd 1
+g_esp_diff:	resd 1
+alignb 16
+		resb 512
+ring1_gate_stack_top:
 gp_count:	resd 1
 gp_error:	resd 1
 skip_bytes:	resd 1

@@ -1,0 +1,759 @@
+; Hardware task switching between 32-bit TSSs (SDM vol. 3, ch. 7):
+;  call_tss   far CALL to a TSS: the new task's registers, TR, NT, CR0.TS,
+;             the back link, both busy bits; its IRET back: the old task's
+;             registers, NT clear in the image it left, busy bit cleared,
+;             the EIPs saved in both TSSs
+;  jmp_tss    far JMP to a TSS and back: no nesting (NT clear, link left
+;             alone), the old task's busy bit cleared
+;  refused    CALL/JMP to a busy TSS #GP(sel), a TSS limit below 0x67
+;             #TS(sel), a TSS not present #NP(sel), a task gate called
+;             with RPL above its DPL #GP(gate): nothing changed
+;  iret_nt    IRET with NT whose link names an available TSS: #TS(link)
+;  gates      INT n through an IDT task gate, far CALL through a task gate
+;             in the GDT and in the LDT
+;  exc_task   #GP(selector) through an IDT task gate: the error code on
+;             the new task's stack, the faulting EIP saved in the old TSS
+;  df_task    #GP whose gate is not present, then #NP: #DF through a task
+;             gate with error code 0
+;  commit     a new task whose DS names no descriptor: #TS(DS) delivered in
+;             the new task (TR, EIP the new task's), which then IRETs back
+;             (QEMU 7.2 pushes the CALL's EIP there: known to fail under it)
+;  tss16      far CALL to a 16-bit TSS: IP, FLAGS and the registers' low
+;             words loaded (their upper halves kept), FS and GS null, the
+;             link and NT; its IRET back saves IP and FLAGS as words
+;  io_task    a far CALL to a ring-3 task whose TSS has an I/O permission
+;             bitmap: IN of the port it allows runs, of the next #GP(0) in
+;             that task (on its SS0:ESP0); its IRET at CPL 3 returns
+;  pf_task    paging on: #PF through a task gate to a task with a CR3 of
+;             its own (a page only it maps), error code and CR2, and CR3
+;             back to the old task's on the IRET
+%define GUEST_NAME "tasks"
+%include "lib.inc"
+%include "exc_record.inc"
+%include "paging.inc"
+
+F_NT		equ 0x4000
+CR0_TS		equ 0x8
+
+SEL_TSS_MAIN	equ 0x28
+SEL_TSS_B	equ 0x30		; called: records, IRET, again
+SEL_TSS_J	equ 0x38		; jumped to: records, JMP back, again
+SEL_TGATE_B	equ 0x40		; task gate (DPL 0) to TSS_B
+SEL_TSS_SHORT	equ 0x48		; limit 0x50
+SEL_TSS_NP	equ 0x50		; not present
+SEL_TSS_E	equ 0x58		; DS names nothing
+SEL_TSS_X	equ 0x60		; #GP task
+SEL_TSS_DF	equ 0x68		; #DF task
+SEL_LDT		equ 0x70		; one entry: a task gate to TSS_B
+SEL_TSS_PF	equ 0x78		; #PF task, its own CR3
+SEL_TSS16	equ 0x80		; 16-bit TSS
+SEL_T16CODE	equ 0x88		; its code, based at task16 (IP 0)
+SEL_UCODE	equ 0x90 | 3		; flat ring-3 code and data
+SEL_UDATA	equ 0x98 | 3
+SEL_TSS_IO	equ 0xa0		; a ring-3 task with an I/O bitmap
+IO_PORT		equ 0x3ff		; COM1's scratch register: allowed
+IO_BITMAP_SIZE	equ 0x400 / 8		; ports 0..0x3ff
+SEL_LDT_TGATE	equ 0x04
+SEL_TGATE_B_RPL3 equ SEL_TGATE_B | 3
+GDT_ENTRIES	equ 24		; 0x00..0xb8
+SEL_NONE	equ 0x1f8		; past the GDT's limit
+TSS_LIMIT	equ 0x67
+VEC_TASK	equ 0x40
+PF_LINEAR	equ 0x40000000
+PF_MARKER	equ 0xfeedface
+
+; tss_type sel: EAX = the type nibble of the TSS descriptor (9 or 0xb)
+%macro tss_type 1
+	movzx eax, byte [gdt + %1 + 5]
+	and eax, 0x0f
+%endmacro
+
+; idt_task vector, tss selector: a present task gate in the IDT
+%macro idt_task 2
+	mov dword [lib_idt + %1 * 8], %2 << 16
+	mov dword [lib_idt + %1 * 8 + 4], 0x8500
+%endmacro
+
+; save_idt vector / restore_idt vector: keep the entry in idt_saved
+%macro save_idt 1
+	mov eax, [lib_idt + %1 * 8]
+	mov [idt_saved + %1 * 8], eax
+	mov eax, [lib_idt + %1 * 8 + 4]
+	mov [idt_saved + %1 * 8 + 4], eax
+%endmacro
+%macro restore_idt 1
+	mov eax, [idt_saved + %1 * 8]
+	mov [lib_idt + %1 * 8], eax
+	mov eax, [idt_saved + %1 * 8 + 4]
+	mov [lib_idt + %1 * 8 + 4], eax
+%endmacro
+
+guest_start
+	call lib_install_idt
+	mov dword [lib_exc_hook], exc_record
+	call setup
+
+group "call_tss"
+	clts
+	mov esi, 0x5eed0001
+	mov ebp, 0x5eed0002
+	mov dword [b_runs], 0
+	mov word [tss_b], 0
+	call SEL_TSS_B:0
+call_tss_ret:
+	check esi, 0x5eed0001
+	check ebp, 0x5eed0002
+	check dword [b_runs], 1
+	check dword [b_eax], 0x11111111
+	check dword [b_tr], SEL_TSS_B
+	mov eax, [b_eflags]
+	and eax, F_NT
+	check eax, F_NT
+	mov eax, [b_cr0]
+	and eax, CR0_TS
+	check eax, CR0_TS
+	check dword [b_type_main], 0xb		; nested: the caller stays busy
+	check dword [b_type_self], 0xb
+	movzx eax, word [tss_b]
+	check eax, SEL_TSS_MAIN			; the back link
+	str ax
+	movzx eax, ax
+	check eax, SEL_TSS_MAIN
+	tss_type SEL_TSS_B
+	check eax, 9				; IRET cleared it
+	tss_type SEL_TSS_MAIN
+	check eax, 0xb
+	pushfd
+	pop eax
+	and eax, F_NT
+	check eax, 0
+	mov eax, [tss_b + 0x24]
+	and eax, F_NT
+	check eax, 0				; IRET clears NT in the image it saves
+	check dword [tss_b + 0x20], task_b_again
+	check dword [tss_main + 0x20], call_tss_ret
+	check dword [tss_main + 0x28 + 6 * 4], 0x5eed0001	; ESI saved
+	mov eax, cr0
+	and eax, CR0_TS
+	check eax, CR0_TS			; set by the switch back too
+	clts
+
+group "jmp_tss"
+	mov word [tss_j], 0x1234
+	mov esi, 0x5eed0003
+	mov dword [j_runs], 0
+	jmp SEL_TSS_J:0
+jmp_tss_ret:
+	check esi, 0x5eed0003
+	check dword [j_runs], 1
+	check dword [j_tr], SEL_TSS_J
+	mov eax, [j_eflags]
+	and eax, F_NT
+	check eax, 0
+	check dword [j_type_main], 9		; JMP cleared the old task's
+	check dword [j_type_self], 0xb
+	movzx eax, word [tss_j]
+	check eax, 0x1234			; no link written
+	tss_type SEL_TSS_J
+	check eax, 9
+	tss_type SEL_TSS_MAIN
+	check eax, 0xb
+	check dword [tss_main + 0x20], jmp_tss_ret
+	str ax
+	movzx eax, ax
+	check eax, SEL_TSS_MAIN
+
+group "refused"
+g_refused:
+	mov dword [b_runs], 0
+	arm .r1
+.f1:	call SEL_TSS_MAIN:0
+.r1:	expect 13, .f1, SEL_TSS_MAIN
+	arm .r2
+.f2:	jmp SEL_TSS_MAIN:0
+.r2:	expect 13, .f2, SEL_TSS_MAIN
+	arm .r3
+.f3:	call SEL_TSS_SHORT:0
+.r3:	expect 10, .f3, SEL_TSS_SHORT
+	tss_type SEL_TSS_SHORT
+	check eax, 9
+	arm .r4
+.f4:	jmp SEL_TSS_NP:0
+.r4:	expect 11, .f4, SEL_TSS_NP
+	arm .r5
+.f5:	call SEL_TGATE_B_RPL3:0
+.r5:	expect 13, .f5, SEL_TGATE_B
+	check dword [b_runs], 0
+	str ax
+	movzx eax, ax
+	check eax, SEL_TSS_MAIN
+	tss_type SEL_TSS_MAIN
+	check eax, 0xb
+
+group "iret_nt"
+g_iret_nt:
+	mov word [tss_main], SEL_TSS_J		; available: not a task to return to
+	mov dword [j_runs], 0
+	arm .r1
+	pushfd
+	or dword [esp], F_NT
+	popfd
+.f1:	iretd
+.r1:	push 2
+	popfd
+	expect 10, .f1, SEL_TSS_J
+	check dword [j_runs], 0
+	mov eax, [x_eflags]
+	and eax, F_NT
+	check eax, F_NT
+
+group "gates"
+g_gates:
+	mov dword [b_runs], 0
+	idt_task VEC_TASK, SEL_TSS_B
+	int VEC_TASK
+.after_int:
+	check dword [b_runs], 1
+	check dword [b_tr], SEL_TSS_B
+	check dword [tss_main + 0x20], .after_int
+	movzx eax, word [tss_b]
+	check eax, SEL_TSS_MAIN
+	call SEL_TGATE_B:0
+.after_gdt:
+	check dword [b_runs], 2
+	check dword [tss_main + 0x20], .after_gdt
+	mov ax, SEL_LDT
+	lldt ax
+	call SEL_LDT_TGATE:0
+.after_ldt:
+	check dword [b_runs], 3
+	check dword [tss_main + 0x20], .after_ldt
+	xor eax, eax
+	lldt ax
+	tss_type SEL_TSS_B
+	check eax, 9
+	clts
+
+group "exc_task"
+g_exc_task:
+	save_idt 13
+	idt_task 13, SEL_TSS_X
+	mov dword [xt_runs], 0
+	mov dword [xt_resume], .r1
+	mov ax, SEL_NONE
+.f1:	mov ds, ax
+.r1:	restore_idt 13
+	check dword [xt_runs], 1
+	check dword [xt_err], SEL_NONE
+	check dword [xt_saved_eip], .f1
+	check dword [xt_tr], SEL_TSS_X
+	check dword [xt_esp], stack_x_top - 4
+	movzx eax, word [tss_x]
+	check eax, SEL_TSS_MAIN
+	tss_type SEL_TSS_X
+	check eax, 9
+	clts
+
+group "df_task"
+g_df_task:
+	save_idt 13
+	save_idt 11
+	mov dword [lib_idt + 13 * 8 + 4], 0	; not present
+	mov dword [lib_idt + 11 * 8 + 4], 0
+	idt_task 8, SEL_TSS_DF
+	mov dword [xt_runs], 0
+	mov dword [xt_resume], .r1
+	mov ax, SEL_NONE
+.f1:	mov ds, ax
+.r1:	restore_idt 13
+	restore_idt 11
+	check dword [xt_runs], 1
+	check dword [xt_err], 0
+	check dword [xt_tr], SEL_TSS_DF
+	check dword [xt_saved_eip], .f1
+	clts
+
+group "commit"
+g_commit:
+	save_idt 10
+	mov eax, 10
+	mov edx, ts_handler
+	mov cl, 0x8e
+	call lib_set_gate
+	mov dword [te_count], 0
+	call SEL_TSS_E:0
+.back:
+	restore_idt 10
+	check dword [te_count], 1
+	check dword [te_err], SEL_NONE
+	check dword [te_eip], task_e
+	check dword [te_tr], SEL_TSS_E
+	check dword [te_ds], SEL_NONE
+	check dword [tss_main + 0x20], .back
+	str ax
+	movzx eax, ax
+	check eax, SEL_TSS_MAIN
+	tss_type SEL_TSS_E
+	check eax, 9
+	tss_type SEL_TSS_MAIN
+	check eax, 0xb
+	clts
+
+group "tss16"
+g_tss16:
+	mov dword [t16_runs], 0
+	mov eax, 0xabcd0000
+	call SEL_TSS16:0
+.back:
+	check dword [t16_runs], 1
+	check dword [t16_eax], 0xabcd1616
+	check dword [t16_tr], SEL_TSS16
+	check dword [t16_fs], 0
+	mov eax, [t16_eflags]
+	and eax, F_NT
+	check eax, F_NT
+	movzx eax, word [tss16]
+	check eax, SEL_TSS_MAIN
+	tss_type SEL_TSS16
+	check eax, 1				; available again
+	movzx eax, word [tss16 + 0x0e]
+	check eax, task16.again - task16	; IP saved as a word
+	movzx eax, word [tss16 + 0x10]
+	and eax, F_NT
+	check eax, 0
+	check dword [tss_main + 0x20], .back
+	mov ax, fs
+	movzx eax, ax
+	check eax, SEL_FS
+	clts
+
+group "io_task"
+g_io_task:
+	mov dword [io_ok], 0
+	call SEL_TSS_IO:0
+	check dword [io_ok], 1
+	check dword [x_count], 1
+	check dword [x_vec], 13
+	check dword [x_err], 0
+	check dword [x_eip], task_io.fault
+	check dword [x_cs], SEL_UCODE
+	str ax
+	movzx eax, ax
+	check eax, SEL_TSS_MAIN
+	tss_type SEL_TSS_IO
+	check eax, 9
+	clts
+
+group "pf_task"
+g_pf_task:
+	; two address spaces: dir0 the identity map, dir1 the same plus a
+	; page at PF_LINEAR holding PF_MARKER
+	call pg_alloc
+	mov [dir0], eax
+	mov edi, eax
+	xor esi, esi
+	call pg_map_identity
+	call pg_alloc
+	mov [dir1], eax
+	mov edi, eax
+	call pg_map_identity
+	call pg_alloc
+	mov dword [eax], PF_MARKER
+	or eax, PG_P | PG_RW
+	mov esi, PF_LINEAR
+	call pg_map
+	mov eax, [dir0]
+	mov [tss_main + 0x1c], eax
+	mov eax, [dir1]
+	mov [tss_pf + 0x1c], eax
+	save_idt 14
+	idt_task 14, SEL_TSS_PF
+	mov eax, [dir0]
+	call pg_enable
+	mov dword [xt_runs], 0
+	mov dword [xt_resume], .r1
+.f1:	mov dword [PF_LINEAR], 1
+.r1:	restore_idt 14
+	check dword [xt_runs], 1
+	check dword [xt_err], 2			; write, not present
+	check dword [xt_cr2], PF_LINEAR
+	mov eax, [dir1]
+	check dword [xt_cr3], eax
+	check dword [xt_marker], PF_MARKER
+	check dword [xt_saved_eip], .f1
+	mov eax, cr3
+	check eax, dword [dir0]
+	mov eax, cr0
+	and eax, ~CR0_PG
+	mov cr0, eax
+	clts
+
+	guest_finish
+
+; ------------------------------------------------------------------ setup
+
+; set_desc: EAX = selector, EBX = base, ECX = limit (20 bits), DL =
+; access byte, DH = flags nibble. Preserves registers.
+set_desc:
+	pushad
+	and eax, 0xfff8
+	lea edi, [gdt + eax]
+	mov [edi], cx
+	mov [edi + 2], bx
+	shr ebx, 16
+	mov [edi + 4], bl
+	mov [edi + 5], dl
+	shr ecx, 16
+	and cl, 0x0f
+	shl dh, 4
+	or cl, dh
+	mov [edi + 6], cl
+	mov [edi + 7], bh
+	popad
+	ret
+
+; init_tss: EDI = TSS, EAX = EIP, EDX = ESP. A task at CPL 0 on lib's flat
+; segments, EAX 0x11111111, no LDT, interrupts off. Preserves registers.
+init_tss:
+	pushad
+	push eax
+	push edi
+	mov ecx, TSS_LIMIT + 1
+	xor eax, eax
+	cld
+	rep stosb
+	pop edi
+	pop eax
+	mov [edi + 0x20], eax
+	mov dword [edi + 0x24], 2
+	mov dword [edi + 0x28], 0x11111111
+	mov [edi + 0x38], edx
+	mov eax, SEL_DATA
+	mov [edi + 0x48], eax			; ES
+	mov dword [edi + 0x4c], SEL_CODE
+	mov [edi + 0x50], eax			; SS
+	mov [edi + 0x54], eax			; DS
+	mov [edi + 0x58], eax			; FS
+	mov [edi + 0x5c], eax			; GS
+	mov word [edi + 0x66], TSS_LIMIT + 1
+	popad
+	ret
+
+; tss_desc selector, tss: a present, available 32-bit TSS descriptor
+%macro tss_desc 2
+	mov eax, %1
+	mov ebx, %2
+	mov ecx, TSS_LIMIT
+	mov edx, 0x0089
+	call set_desc
+%endmacro
+
+setup:
+	pushad
+	; lib's descriptors, then room for ours
+	mov esi, lib_gdt
+	mov edi, gdt
+	mov ecx, 5 * 8
+	cld
+	rep movsb
+	lgdt [gdtr]
+	mov edi, tss_b
+	mov eax, task_b
+	mov edx, stack_b_top
+	call init_tss
+	mov edi, tss_j
+	mov eax, task_j
+	mov edx, stack_j_top
+	call init_tss
+	mov edi, tss_e
+	mov eax, task_e
+	mov edx, stack_e_top
+	call init_tss
+	mov dword [tss_e + 0x54], SEL_NONE
+	mov edi, tss_x
+	mov eax, task_x
+	mov edx, stack_x_top
+	call init_tss
+	mov edi, tss_df
+	mov eax, task_x
+	mov edx, stack_x_top
+	call init_tss
+	mov edi, tss_pf
+	mov eax, task_pf
+	mov edx, stack_x_top
+	call init_tss
+	tss_desc SEL_TSS_MAIN, tss_main
+	tss_desc SEL_TSS_B, tss_b
+	tss_desc SEL_TSS_J, tss_j
+	tss_desc SEL_TSS_E, tss_e
+	tss_desc SEL_TSS_X, tss_x
+	tss_desc SEL_TSS_DF, tss_df
+	tss_desc SEL_TSS_PF, tss_pf
+	tss_desc SEL_TSS_SHORT, tss_short
+	mov eax, SEL_TSS_SHORT
+	mov ecx, 0x50
+	call set_desc
+	tss_desc SEL_TSS_NP, tss_short
+	mov byte [gdt + SEL_TSS_NP + 5], 0x09	; not present
+	; task gates: GDT (DPL 0) and the LDT's entry 0
+	mov dword [gdt + SEL_TGATE_B], SEL_TSS_B << 16
+	mov dword [gdt + SEL_TGATE_B + 4], 0x8500
+	mov dword [ldt], SEL_TSS_B << 16
+	mov dword [ldt + 4], 0x8500
+	mov eax, SEL_LDT
+	mov ebx, ldt
+	mov ecx, 7
+	mov edx, 0x0082
+	call set_desc
+	; the 16-bit task: code based at task16, a stack below 64 KiB
+	mov word [tss16 + 0x10], 2		; FLAGS
+	mov word [tss16 + 0x12], 0x1616		; AX
+	mov word [tss16 + 0x1a], 0x8000		; SP
+	mov word [tss16 + 0x22], SEL_DATA	; ES
+	mov word [tss16 + 0x24], SEL_T16CODE	; CS
+	mov word [tss16 + 0x26], SEL_DATA	; SS
+	mov word [tss16 + 0x28], SEL_DATA	; DS
+	mov eax, SEL_TSS16
+	mov ebx, tss16
+	mov ecx, 0x2b
+	mov edx, 0x0081
+	call set_desc
+	mov eax, SEL_T16CODE
+	mov ebx, task16
+	mov ecx, 0xffff
+	mov edx, 0x049a
+	call set_desc
+	; the ring-3 task: its own stacks, every port denied but IO_PORT
+	mov edi, tss_io
+	mov eax, task_io
+	mov edx, stack_io_top
+	call init_tss
+	mov dword [tss_io + 0x04], stack_io0_top	; ESP0
+	mov dword [tss_io + 0x08], SEL_DATA		; SS0
+	mov eax, SEL_UDATA
+	mov [tss_io + 0x48], eax
+	mov [tss_io + 0x50], eax
+	mov [tss_io + 0x54], eax
+	mov [tss_io + 0x58], eax
+	mov [tss_io + 0x5c], eax
+	mov dword [tss_io + 0x4c], SEL_UCODE
+	lea edi, [tss_io + TSS_LIMIT + 1]
+	mov ecx, IO_BITMAP_SIZE + 1
+	mov al, 0xff
+	rep stosb
+	mov edx, IO_PORT
+	btr [tss_io + TSS_LIMIT + 1], edx
+	mov eax, SEL_TSS_IO
+	mov ebx, tss_io
+	mov ecx, TSS_LIMIT + 1 + IO_BITMAP_SIZE	; the byte after the bitmap is the last
+	mov edx, 0x0089
+	call set_desc
+	mov eax, SEL_UCODE
+	xor ebx, ebx
+	mov ecx, 0xfffff
+	mov edx, 0x0cfa
+	call set_desc
+	mov eax, SEL_UDATA
+	mov edx, 0x0cf2
+	call set_desc
+	mov ax, SEL_TSS_MAIN
+	ltr ax
+	popad
+	ret
+
+; ------------------------------------------------------------------ tasks
+
+task_b:
+	mov [b_eax], eax
+	inc dword [b_runs]
+	str ax
+	movzx eax, ax
+	mov [b_tr], eax
+	pushfd
+	pop dword [b_eflags]
+	mov eax, cr0
+	mov [b_cr0], eax
+	tss_type SEL_TSS_MAIN
+	mov [b_type_main], eax
+	tss_type SEL_TSS_B
+	mov [b_type_self], eax
+	iretd
+task_b_again:
+	jmp task_b
+
+task_j:
+	inc dword [j_runs]
+	str ax
+	movzx eax, ax
+	mov [j_tr], eax
+	pushfd
+	pop dword [j_eflags]
+	tss_type SEL_TSS_MAIN
+	mov [j_type_main], eax
+	tss_type SEL_TSS_J
+	mov [j_type_self], eax
+	jmp SEL_TSS_MAIN:0
+	jmp task_j
+
+; The exception tasks (#GP, #DF): the error code on their stack; the
+; faulting task resumes at xt_resume.
+task_x:
+	mov [xt_esp], esp
+	pop dword [xt_err]
+	inc dword [xt_runs]
+	str ax
+	movzx eax, ax
+	mov [xt_tr], eax
+	mov eax, [tss_main + 0x20]
+	mov [xt_saved_eip], eax
+	mov eax, [xt_resume]
+	mov [tss_main + 0x20], eax
+	iretd
+	jmp task_x
+
+; The 16-bit task, at IP 0 of its own code segment.
+task16:
+	movzx esp, sp
+	mov [t16_eax], eax
+	inc dword [t16_runs]
+	str ax
+	movzx eax, ax
+	mov [t16_tr], eax
+	mov ax, fs
+	movzx eax, ax
+	mov [t16_fs], eax
+	pushfd
+	pop dword [t16_eflags]
+	iretd
+.again:
+	jmp task16
+
+; The ring-3 task: IN of the allowed port, then of the one below it.
+task_io:
+	mov edx, IO_PORT
+	in al, dx
+	mov dword [io_ok], 1
+	arm .resume
+	dec edx
+.fault:
+	in al, dx
+.resume:
+	iretd
+	jmp task_io
+
+; The #PF task, in its own address space.
+task_pf:
+	pop dword [xt_err]
+	inc dword [xt_runs]
+	mov eax, cr2
+	mov [xt_cr2], eax
+	mov eax, cr3
+	mov [xt_cr3], eax
+	mov eax, [PF_LINEAR]
+	mov [xt_marker], eax
+	mov eax, [tss_main + 0x20]
+	mov [xt_saved_eip], eax
+	mov eax, [xt_resume]
+	mov [tss_main + 0x20], eax
+	iretd
+	jmp task_pf
+
+; Task E starts with a DS that names nothing: the #TS its load raises is
+; taken here, in task E, before its first instruction. Its IRET (NT set)
+; goes back to the caller.
+task_e:
+	iretd
+	jmp task_e
+
+; #TS in task E: DS is unusable, so through SS.
+ts_handler:
+	push eax
+	mov eax, [esp + 4]
+	mov [ss:te_err], eax
+	mov eax, [esp + 8]
+	mov [ss:te_eip], eax
+	str ax
+	movzx eax, ax
+	mov [ss:te_tr], eax
+	mov ax, ds
+	movzx eax, ax
+	mov [ss:te_ds], eax
+	mov ax, SEL_DATA
+	mov ds, ax
+	inc dword [te_count]
+	mov dword [esp + 8], task_e		; where QEMU's frame should have pointed
+	pop eax
+	add esp, 4
+	iretd
+
+section .data
+align 8
+gdt:		times GDT_ENTRIES dq 0
+gdt_end:
+align 4
+	dw 0
+gdtr:	dw gdt_end - gdt - 1
+	dd gdt
+align 8
+ldt:		dq 0
+
+section .bss
+alignb 16
+tss_main:	resb 256
+tss_b:		resb 256
+tss_j:		resb 256
+tss_e:		resb 256
+tss_x:		resb 256
+tss_df:		resb 256
+tss_pf:		resb 256
+tss_short:	resb 256
+tss16:		resb 64
+tss_io:		resb TSS_LIMIT + 1 + IO_BITMAP_SIZE + 1
+io_ok:		resd 1
+t16_runs:	resd 1
+t16_eax:	resd 1
+t16_tr:		resd 1
+t16_fs:		resd 1
+t16_eflags:	resd 1
+idt_saved:	resq 256
+dir0:		resd 1
+dir1:		resd 1
+b_runs:		resd 1
+b_eax:		resd 1
+b_tr:		resd 1
+b_eflags:	resd 1
+b_cr0:		resd 1
+b_type_main:	resd 1
+b_type_self:	resd 1
+j_runs:		resd 1
+j_tr:		resd 1
+j_eflags:	resd 1
+j_type_main:	resd 1
+j_type_self:	resd 1
+xt_runs:	resd 1
+xt_err:		resd 1
+xt_esp:		resd 1
+xt_tr:		resd 1
+xt_saved_eip:	resd 1
+xt_resume:	resd 1
+xt_cr2:		resd 1
+xt_cr3:		resd 1
+xt_marker:	resd 1
+te_count:	resd 1
+te_err:		resd 1
+te_eip:		resd 1
+te_tr:		resd 1
+te_ds:		resd 1
+alignb 16
+		resb 1024
+stack_b_top:
+		resb 1024
+stack_j_top:
+		resb 1024
+stack_e_top:
+		resb 1024
+stack_x_top:
+		resb 1024
+stack_io_top:
+		resb 1024
+stack_io0_top:
