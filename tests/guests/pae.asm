@@ -28,6 +28,9 @@
 ;  ad          accessed and dirty bits in the PDE and PTE (the high dword,
 ;              XD, kept), a 2 MiB PDE's D on a write, none on a fault
 ;  invlpg      a PTE pointed at another frame, INVLPG, the new data
+;  user        CPL 3: supervisor PTE and PDE (U|P), read-only user page
+;              (U|W|P), not present (U, U|W), XD fetch (U|I|P with NXE,
+;              U|I not present, U without NXE); A and D of a user write
 ;  pdpte_rsvd  MOV CR3 to a PDPT whose present entry has a reserved bit:
 ;              #GP(0) at the MOV, CR3 unchanged; a not-present one with
 ;              the same bits loads (QEMU does not check PDPTEs at loads)
@@ -42,6 +45,7 @@
 %define GUEST_NAME "pae"
 %include "lib.inc"
 %include "exc_record.inc"
+%include "rings.inc"
 
 TABLES		equ 0x00a00000
 PDPT		equ TABLES		; 32-byte aligned
@@ -106,8 +110,24 @@ L_NOPDPTE	equ 0x80000000		; PDPTE 2: not present
 	wrmsr
 %endmacro
 
+; user_pf code, address, error: run code at CPL 3, where it takes one
+; #PF with that CR2 and error code, at its first instruction (a read or a
+; write) or at the address (a fetch: u_fetch).
+%macro user_pf 3
+	arm %1.done
+	mov eax, %1
+	xor ecx, ecx
+	call rings_run_user
+%ifidn %1, u_fetch
+	pf %2, %3, %2
+%else
+	pf %1, %3, %2
+%endif
+%endmacro
+
 guest_start
 	call lib_install_idt
+	call rings_setup
 	mov dword [lib_exc_hook], exc_record
 	mov eax, 1
 	cpuid
@@ -183,12 +203,12 @@ t_enable:
 	cmp ecx, 32
 	jb .frames
 	mov dword [BIG + 0x12344], 0xb16b16
-	; PD0: 8 x 2 MiB, supervisor, 1:1
+	; PD0: 8 x 2 MiB, 1:1, user too (the user group's code and stack)
 	xor ecx, ecx
 .ident:
 	mov eax, ecx
 	shl eax, 21
-	or eax, P | RW | PS
+	or eax, P | RW | US | PS
 	mov [PD0 + ecx * 8], eax
 	inc ecx
 	cmp ecx, 8
@@ -494,6 +514,41 @@ t_invlpg:
 	mov eax, [L4K(13)]
 	check eax, 13 * 0x1111
 
+group "user"
+t_user:
+	; CPL 3: a supervisor PTE, a supervisor PDE, a read-only user page,
+	; a not-present page, an XD page (with NXE), and a user page that goes
+	pte 15, FRAME(15) | P | RW, 0
+	user_pf u_read, L4K(15) + 4, 5
+	pte 15, FRAME(15) | P | US, 0
+	user_pf u_write, L4K(15) + 8, 7
+	pte 15, 0, 0
+	user_pf u_read, L4K(15) + 4, 4
+	user_pf u_write, L4K(15) + 8, 6
+	pte 15, FRAME(15) | P | RW | US, 0
+	pde 0, PT1 | P | RW, 0			; the PDE forbids CPL 3
+	invlpg [L4K(15)]
+	user_pf u_read, L4K(15) + 4, 5
+	pde 0, PT1 | P | RW | US, 0
+	invlpg [L4K(15)]
+	set_nxe 1
+	mov byte [FRAME(15) + 0x80], 0xc3	; ret... never reached
+	pte 15, FRAME(15) | P | RW | US, XD_HI
+	user_pf u_fetch, L4K(15) + 0x80, 0x15
+	pte 15, 0, 0
+	user_pf u_fetch, L4K(15) + 0x80, 0x14
+	set_nxe 0
+	user_pf u_fetch, L4K(15) + 0x80, 4
+	pte 15, FRAME(15) | P | RW | US, 0
+	arm 0
+	mov eax, u_write
+	xor ecx, ecx
+	call rings_run_user
+	check dword [x_count], 0
+	mov eax, [PT1 + 15 * 8]
+	check eax, FRAME(15) | P | RW | US | ACC | DIRTY
+	check dword [FRAME(15) + 8], 0x7777
+
 group "pdpte_rsvd"
 t_pdpte_rsvd:
 	mov dword [PDPT_B], PD0 | P
@@ -560,6 +615,21 @@ t_off:
 	check eax, 5 * 0x1111
 
 	guest_finish
+
+; The user group's ring-3 code: one access each, then back to ring 0.
+u_read:
+	mov eax, [L4K(15) + 4]
+.done:
+	leave_user
+u_write:
+	mov dword [L4K(15) + 8], 0x7777
+.done:
+	leave_user
+u_fetch:
+	mov eax, L4K(15) + 0x80
+	jmp eax
+.done:
+	leave_user
 
 section .bss
 cpuid1_edx:	resd 1
