@@ -10,7 +10,6 @@
 
 #include "cache/tcache.h"
 #include "host/snapfile.h"
-#include "mmu/paging.h"
 #include "mmu/shadow.h"
 
 /* 2 added IA32_EFER and the cached PDPTEs after the FXSAVE image; a
