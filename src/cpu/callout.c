@@ -229,7 +229,16 @@ static enum callout_result do_mov_special(struct cpu *cpu, const struct callout_
 				return CALLOUT_STOP;
 			}
 			uint32_t old_cr0 = cpu->s.cr0, old_cr4 = cpu->s.cr4;
-			*cr = cr == &cpu->s.cr0 ? (v | CR0_ET) : v;
+			if (cr == &cpu->s.cr0)
+				v |= CR0_ET;
+			unsigned crn = cr == &cpu->s.cr0 ? 0 : cr == &cpu->s.cr3 ? 3 : 4;
+			if (cr != &cpu->s.cr2 &&
+			    !cpu_load_pdptes(cpu, crn, crn == 0 ? v : old_cr0, crn == 3 ? v : cpu->s.cr3,
+					     crn == 4 ? v : old_cr4)) {
+				raise_fault(cpu, d, EXC_GP, true, 0);   /* a PDPTE with reserved bits */
+				return CALLOUT_STOP;
+			}
+			*cr = v;
 			if (cr != &cpu->s.cr2) {
 				/* The address space may be another now: the run loop
 				 * picks the window before going on. */

@@ -249,6 +249,7 @@ enum callout_result do_msr(struct cpu *cpu, const struct callout_desc *d,
 		case MSR_SYSENTER_CS: v = cpu->s.sysenter_cs; break;
 		case MSR_SYSENTER_ESP: v = cpu->s.sysenter_esp; break;
 		case MSR_SYSENTER_EIP: v = cpu->s.sysenter_eip; break;
+		case MSR_EFER: v = cpu->s.efer; break;
 		default: goto gp;
 		}
 		cpu->regs[REG_EAX] = (uint32_t)v;
@@ -270,6 +271,11 @@ enum callout_result do_msr(struct cpu *cpu, const struct callout_desc *d,
 	case MSR_SYSENTER_CS: cpu->s.sysenter_cs = (uint32_t)v & 0xffff; break;
 	case MSR_SYSENTER_ESP: cpu->s.sysenter_esp = (uint32_t)v; break;
 	case MSR_SYSENTER_EIP: cpu->s.sysenter_eip = (uint32_t)v; break;
+	case MSR_EFER:
+		if (!cpu_set_efer(cpu, v))
+			goto gp;
+		cpu->s.eip = d->next_eip;   /* the windows may have gone: reselect */
+		return CALLOUT_STOP;
 	default: goto gp;
 	}
 	return CALLOUT_GO_ON;

@@ -235,10 +235,42 @@ void cpu_apply_a20(struct cpu *cpu)
 	shadow_flush(cpu->sh);
 }
 
+bool cpu_load_pdptes(struct cpu *cpu, unsigned crn, uint32_t cr0, uint32_t cr3, uint32_t cr4)
+{
+	/* SDM 4.4.1: MOV CR3 with PAE paging on, or a MOV CR0/CR4 after which
+	 * it is on that changes PG, CD or NW, or PAE, PGE or PSE. */
+	const uint32_t cr0_bits = CR0_PG | CR0_CD | CR0_NW, cr4_bits = CR4_PAE | CR4_PGE | CR4_PSE;
+	if (!paging_pae(cr0, cr4) || (crn == 0 && !((cr0 ^ cpu->s.cr0) & cr0_bits)) ||
+	    (crn == 4 && !((cr4 ^ cpu->s.cr4) & cr4_bits)))
+		return true;
+	uint64_t pdpte[4];
+	if (!paging_load_pdptes(cpu->sh->ram, cr3, cpu->s.a20_cleared, pdpte))
+		return false;
+	if (memcmp(pdpte, cpu->s.pdpte, sizeof(pdpte)) != 0) {
+		memcpy(cpu->s.pdpte, pdpte, sizeof(pdpte));
+		shadow_pdptes_loaded(cpu->sh);
+	}
+	return true;
+}
+
+bool cpu_set_efer(struct cpu *cpu, uint64_t efer)
+{
+	if (efer & ~(uint64_t)EFER_NXE)
+		return false;   /* LME, SCE...: not offered, reserved */
+	if ((efer ^ cpu->s.efer) & EFER_NXE) {
+		/* XD turns from a reserved bit into a permission or back: every
+		 * walk reads otherwise, the fetches' too. Set once a boot. */
+		tcache_flush(cpu->tc, &cpu->ibl_table);
+		shadow_flush(cpu->sh);
+	}
+	cpu->s.efer = efer;
+	return true;
+}
+
 void cpu_paging_changed(struct cpu *cpu, uint32_t old_cr0, uint32_t old_cr4)
 {
 	uint32_t cr0_diff = old_cr0 ^ cpu->s.cr0, cr4_diff = old_cr4 ^ cpu->s.cr4;
-	if (cr0_diff & CR0_PG) {
+	if ((cr0_diff & CR0_PG) || ((cr4_diff & CR4_PAE) && (cpu->s.cr0 & CR0_PG))) {
 		/* Blocks chained across pages assumed one fixed mapping. */
 		tcache_flush(cpu->tc, &cpu->ibl_table);
 		shadow_flush(cpu->sh);

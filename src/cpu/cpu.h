@@ -398,6 +398,12 @@ int cpu_select_window(struct cpu *cpu);
 /* CR0, CR3 or CR4 was written (old values given): drops shadows and
  * translations that the change made wrong. The caller stops the block. */
 void cpu_paging_changed(struct cpu *cpu, uint32_t old_cr0, uint32_t old_cr4);
+/* A MOV to control register crn (0, 3 or 4) would leave cr0, cr3, cr4:
+ * loads the PDPTEs where the SDM says it does (4.4.1). False when a
+ * present one has reserved bits: #GP(0), and the MOV changes nothing. */
+bool cpu_load_pdptes(struct cpu *cpu, unsigned crn, uint32_t cr0, uint32_t cr3, uint32_t cr4);
+/* WRMSR to IA32_EFER: only NXE is writable; false (#GP(0)) otherwise. */
+bool cpu_set_efer(struct cpu *cpu, uint64_t efer);
 /* The board's A20 gate: closed (enabled false), every physical address the
  * vCPU makes (fetch, data, page walks, descriptor tables) has bit 20
  * cleared. Takes effect from the instruction after the one that wrote the

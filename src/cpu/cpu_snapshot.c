@@ -12,7 +12,10 @@
 #include "host/snapfile.h"
 #include "mmu/shadow.h"
 
-#define CPU_SNAP_VERSION 1u
+/* 2 added IA32_EFER and the cached PDPTEs after the FXSAVE image; a
+ * version 1 section loads with EFER 0 and the PDPTEs read again from
+ * memory (no CPU model before it offered PAE or NX). */
+#define CPU_SNAP_VERSION 2u
 /* FXSAVE's MXCSR: bits above 15 are reserved, and FXRSTOR of one set
  * would fault in the monitor. */
 #define FXSAVE_MXCSR 24
@@ -65,6 +68,9 @@ void cpu_save(struct cpu *cpu, struct snap_writer *w)
 	snapw_bool(w, cpu->halted);
 	snapw_bool(w, cpu->shadow);
 	snapw_bytes(w, cpu->fxsave, sizeof(cpu->fxsave));
+	snapw_u64(w, s->efer);
+	for (unsigned i = 0; i < 4; i++)
+		snapw_u64(w, s->pdpte[i]);
 	snapw_end(w);
 }
 
@@ -74,8 +80,8 @@ int cpu_load(struct cpu *cpu, struct snap_reader *r)
 	uint32_t regs[REG_COUNT];
 	uint8_t fxsave[sizeof(cpu->fxsave)];
 
-	if (r->version != CPU_SNAP_VERSION)
-		return snapr_fail(r, "version %u, this btvm reads %u", r->version, CPU_SNAP_VERSION);
+	if (r->version != CPU_SNAP_VERSION && r->version != 1)
+		return snapr_fail(r, "version %u, this btvm reads 1 and %u", r->version, CPU_SNAP_VERSION);
 	memset(&s, 0, sizeof(s));
 	for (unsigned i = 0; i < REG_COUNT; i++)
 		regs[i] = snapr_u32(r);
@@ -101,8 +107,17 @@ int cpu_load(struct cpu *cpu, struct snap_reader *r)
 	s.sysenter_eip = snapr_u32(r);
 	bool halted = snapr_bool(r), shadow = snapr_bool(r);
 	snapr_bytes(r, fxsave, sizeof(fxsave));
+	if (r->version >= 2) {
+		s.efer = snapr_u64(r);
+		for (unsigned i = 0; i < 4; i++)
+			s.pdpte[i] = snapr_u64(r);
+	} else if (paging_pae(s.cr0, s.cr4)) {
+		(void)paging_load_pdptes(cpu->sh->ram, s.cr3, 0, s.pdpte);
+	}
 	if (snapr_end(r))
 		return r->err;
+	if (s.efer & ~(uint64_t)EFER_NXE)
+		return snapr_fail(r, "EFER 0x%llx has bits this CPU does not have", (unsigned long long)s.efer);
 	uint32_t mxcsr;
 	memcpy(&mxcsr, fxsave + FXSAVE_MXCSR, sizeof(mxcsr));
 	if (s.cpl > 3 || (mxcsr & MXCSR_RESERVED))

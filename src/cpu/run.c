@@ -21,7 +21,7 @@
  * (guest_rom_alias), so blocks need no physical memory beyond RAM. */
 static bool code_address(struct cpu *cpu, uint32_t linear, uint32_t *gpa)
 {
-	if (!cpu_translate(cpu, linear, ACCESS_READ, gpa))
+	if (!cpu_translate(cpu, linear, ACCESS_FETCH, gpa))
 		return false;
 	(void)guest_rom_alias(cpu->sh->ram, *gpa, gpa);
 	return true;
@@ -200,7 +200,7 @@ uint64_t cpu_ibl_fast(struct cpu *cpu)
 		struct paging_regs pr = paging_regs_of(&cpu->s);
 		struct walk w;
 		uint32_t error;
-		unsigned access = ACCESS_PEEK | (cpu->s.cpl == 3 ? ACCESS_USER : 0);
+		unsigned access = ACCESS_PEEK | ACCESS_FETCH | (cpu->s.cpl == 3 ? ACCESS_USER : 0);
 		if (!paging_walk(cpu->sh->ram, &pr, linear, access, &w, &error))
 			return 0;
 		gpa = w.gpa;

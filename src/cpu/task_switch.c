@@ -186,10 +186,15 @@ unsigned cpu_task_switch(struct cpu *cpu, uint16_t sel, uint32_t lo, uint32_t hi
 	cpu->s.tr = (struct segment){ .selector = sel, .base = base, .limit = limit,
 				      .flags = desc_flags(hi) };
 	uint32_t old_cr0 = cpu->s.cr0, old_cr4 = cpu->s.cr4;
+	bool pdptes_ok = true;
 	cpu->s.cr0 |= CR0_TS;
 	if ((cpu->s.cr0 & CR0_PG) && l->width == 4) {
-		/* As MOV CR3 does: the shadow follows the new address space. */
-		cpu->s.cr3 = field(img, TSS32_CR3, 4);
+		/* As MOV CR3 does: the shadow follows the new address space,
+		 * and under PAE the new PDPTEs are loaded (SDM 4.4.1: one with
+		 * a reserved bit set is #GP(0), here in the new task). */
+		uint32_t new_cr3 = field(img, TSS32_CR3, 4);
+		pdptes_ok = cpu_load_pdptes(cpu, 3, cpu->s.cr0, new_cr3, cpu->s.cr4);
+		cpu->s.cr3 = new_cr3;
 		cpu_paging_changed(cpu, old_cr0, old_cr4);
 	}
 	/* Local breakpoints belong to the task (L0-L3 of DR7). */
@@ -206,6 +211,10 @@ unsigned cpu_task_switch(struct cpu *cpu, uint16_t sel, uint32_t lo, uint32_t hi
 	unsigned vec = load_ldtr(cpu, new_ldt, ext, error);
 	if (!vec)
 		vec = load_segments(cpu, new_sel, ext, error);
+	if (!vec && !pdptes_ok) {
+		*error = 0;
+		return EXC_GP;
+	}
 	return vec;
 }
 

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #define MAX_BASIC 0x16u
-#define MAX_EXTENDED 0x80000004u
+#define MAX_EXTENDED 0x80000008u
 
 static uint32_t chars4(const char *s)
 {
@@ -135,7 +135,18 @@ struct cpuid_result cpuid_model(uint32_t leaf, uint32_t subleaf, bool apic_enabl
 		r.eax = MAX_EXTENDED;
 		break;
 	case 0x80000001u:
-		break;   /* no LM, NX, SYSCALL, LAHF-LM: a 32-bit CPU */
+		r.edx = CPUID_80000001D_NX;   /* no LM, SYSCALL, LAHF-LM: a 32-bit CPU */
+		break;
+	case 0x80000008u:
+		/* A 32-bit physical address under PAE too, as QEMU gives a 32-bit
+		 * CPU without PSE-36 (and as a Pentium M): no address above
+		 * 4 GiB exists on the board. */
+		r.eax = CPUID_80000008A_ADDR_BITS;
+		break;
+	case 0x80000005u:
+	case 0x80000006u:
+	case 0x80000007u:
+		break;   /* reserved on Intel: zeros */
 	default: {
 		const char *p = brand + 16 * (leaf - 0x80000002u);
 		r.eax = chars4(p);

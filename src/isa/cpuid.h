@@ -14,6 +14,7 @@ enum {
 	CPUID_1D_PSE = 1u << 3,
 	CPUID_1D_TSC = 1u << 4,
 	CPUID_1D_MSR = 1u << 5,
+	CPUID_1D_PAE = 1u << 6,
 	CPUID_1D_CX8 = 1u << 8,
 	CPUID_1D_APIC = 1u << 9,
 	CPUID_1D_SEP = 1u << 11,
@@ -26,9 +27,14 @@ enum {
 	CPUID_1D_SSE2 = 1u << 26,
 };
 
+/* Leaf 0x80000001 EDX: XD (EFER.NXE and bit 63 of PAE entries). */
+#define CPUID_80000001D_NX (1u << 20)
+/* Leaf 0x80000008 EAX: 32 physical and 32 linear address bits. */
+#define CPUID_80000008A_ADDR_BITS 0x2020u
+
 /* Everything the model offers; APIC only while the local APIC is enabled. */
 #define CPUID_MODEL_1D                                                                          \
-	(CPUID_1D_FPU | CPUID_1D_PSE | CPUID_1D_TSC | CPUID_1D_MSR | CPUID_1D_CX8 |             \
+	(CPUID_1D_FPU | CPUID_1D_PSE | CPUID_1D_TSC | CPUID_1D_MSR | CPUID_1D_PAE | CPUID_1D_CX8 | \
 	 CPUID_1D_APIC | CPUID_1D_SEP | CPUID_1D_PGE | CPUID_1D_CMOV | CPUID_1D_MMX |           \
 	 CPUID_1D_FXSR | CPUID_1D_SSE | CPUID_1D_SSE2)
 

@@ -62,9 +62,15 @@ struct table_reg {
 
 #define CR4_TSD 0x00000004u
 #define CR4_PSE 0x00000010u
+#define CR4_PAE 0x00000020u
 #define CR4_PGE 0x00000080u
 #define CR4_OSFXSR 0x00000200u
 #define CR4_OSXMMEXCPT 0x00000400u
+
+/* IA32_EFER (MSR 0xC0000080): of its bits only NXE exists here (no long
+ * mode, no SYSCALL). */
+#define MSR_EFER 0xc0000080u
+#define EFER_NXE 0x00000800u
 
 #define DR6_BS 0x00004000u  /* single-step trap */
 
@@ -83,6 +89,11 @@ struct vcpu_state {
 	unsigned cpl;
 	/* The model-specific registers the virtual CPU has (RDMSR/WRMSR). */
 	uint32_t sysenter_cs, sysenter_esp, sysenter_eip;
+	uint64_t efer;
+	/* PAE paging's four page-directory-pointer-table entries as the last
+	 * load took them from memory (MOV CR3, or a MOV CR0/CR4 that turned
+	 * PAE paging on or changed it): walks use these, not memory. */
+	uint64_t pdpte[4];
 	/* The A20M# pin as the run loop last applied it: the physical-address
 	 * bits forced to 0 on every access the CPU makes (A20_ADDRESS_BIT
 	 * while the board's A20 gate is closed, else 0). Not saved with the

@@ -1,4 +1,4 @@
-/* The 32-bit page walk (SDM vol. 3, 4.3 and 4.6). */
+/* The 32-bit and PAE page walks (SDM vol. 3, 4.3, 4.4 and 4.6). */
 #include "mmu/paging.h"
 
 #include <string.h>
@@ -33,6 +33,104 @@ static void set_bits(const struct guest_ram *ram, uint32_t gpa, uint32_t e, uint
 	}
 }
 
+static uint64_t read_entry64(const struct guest_ram *ram, uint32_t gpa)
+{
+	const void *p = guest_ram_ptr(ram, gpa, 8);
+	uint64_t e = ~0ull;
+	if (p)
+		memcpy(&e, p, 8);
+	return e;
+}
+
+bool paging_load_pdptes(const struct guest_ram *ram, uint32_t cr3, uint32_t a20_cleared,
+			uint64_t pdpte[4])
+{
+	uint64_t e[4];
+	for (unsigned i = 0; i < 4; i++) {
+		e[i] = read_entry64(ram, ((cr3 & 0xffffffe0u) + i * 8) & ~a20_cleared);
+		if ((e[i] & PTE_P) && (e[i] & PAE_PDPTE_RSVD))
+			return false;
+	}
+	memcpy(pdpte, e, sizeof(e));
+	return true;
+}
+
+/* PAE paging (SDM 4.4): the cached PDPTE, then a directory and a table of
+ * 8-byte entries, or a 2 MiB page. PS of a PDE counts whatever CR4.PSE
+ * says. The accessed and dirty bits are in an entry's low dword, so their
+ * update is an atomic OR on it as on a 32-bit entry. */
+static bool pae_walk(const struct guest_ram *ram, const struct paging_regs *pr, uint32_t linear,
+		     unsigned access, struct walk *w, uint32_t *error)
+{
+	bool write = access & ACCESS_WRITE, user = access & ACCESS_USER;
+	bool fetch = access & ACCESS_FETCH;
+	uint32_t err = (write ? PFERR_W : 0) | (user ? PFERR_U : 0) | (fetch && pr->nxe ? PFERR_I : 0);
+	uint32_t a20 = ~pr->a20_cleared;
+	uint64_t rsvd = PAE_ADDR_RSVD | (pr->nxe ? 0 : PAE_XD);
+	uint64_t pdpte = pr->pdpte[linear >> 30], pte = 0;
+	if (!(pdpte & PTE_P))
+		goto fault;   /* its reserved bits were checked when it was loaded */
+	uint32_t pde_gpa = (((uint32_t)pdpte & 0xfffff000u) + ((linear >> 21) & 0x1ff) * 8) & a20;
+	uint64_t pde = read_entry64(ram, pde_gpa);
+	if (!(pde & PTE_P))
+		goto fault;
+	bool large = pde & PDE_PS;
+	if (pde & (rsvd | (large ? PAE_LARGE_RSVD : 0))) {
+		err |= PFERR_P | PFERR_RSVD;
+		goto fault;
+	}
+	uint32_t pte_gpa = ~0u;
+	uint64_t flags;
+	if (large) {
+		flags = pde;
+	} else {
+		pte_gpa = (((uint32_t)pde & 0xfffff000u) + ((linear >> 12) & 0x1ff) * 8) & a20;
+		pte = read_entry64(ram, pte_gpa);
+		if (!(pte & PTE_P))
+			goto fault;
+		if (pte & (rsvd | PAE_PTE_RSVD)) {
+			err |= PFERR_P | PFERR_RSVD;
+			goto fault;
+		}
+		/* Both levels must allow a write and a user access, either may
+		 * forbid execution. */
+		flags = ((pde & pte) & (PTE_W | PTE_U)) | (pte & ~(uint64_t)(PTE_W | PTE_U)) | (pde & PAE_XD);
+	}
+	err |= PFERR_P;
+	bool user_ok = flags & PTE_U;
+	bool writable = (flags & PTE_W) || (!user && !(pr->cr0 & CR0_WP));
+	bool no_exec = pr->nxe && (flags & PAE_XD);
+	if (user && !user_ok)
+		goto fault;
+	if (write && !writable)
+		goto fault;
+	if (fetch && no_exec)
+		goto fault;
+	if ((access & ACCESS_PEEK) && (!(pde & PTE_A) || (!large && !(pte & PTE_A))))
+		goto fault;
+
+	set_bits(ram, pde_gpa, (uint32_t)pde, PTE_A | (large && write ? PTE_D : 0));
+	if (!large)
+		set_bits(ram, pte_gpa, (uint32_t)pte, PTE_A | (write ? PTE_D : 0));
+	uint64_t leaf = large ? pde : pte;
+	w->gpa = (large ? ((uint32_t)pde & 0xffe00000u) | (linear & 0x1fffff)
+			: ((uint32_t)pte & 0xfffff000u) | (linear & 0xfff)) &
+		 a20;
+	w->pde_gpa = pde_gpa;
+	w->pte_gpa = pte_gpa;
+	w->writable = writable;
+	w->user = user_ok;
+	w->dirty = write || (leaf & PTE_D);
+	w->global = (leaf & PTE_G) && (pr->cr4 & CR4_PGE);
+	w->large = large;
+	w->no_exec = no_exec;
+	return true;
+
+fault:
+	*error = err;
+	return false;
+}
+
 bool paging_walk(const struct guest_ram *ram, const struct paging_regs *pr, uint32_t linear,
 		 unsigned access, struct walk *w, uint32_t *error)
 {
@@ -44,6 +142,8 @@ bool paging_walk(const struct guest_ram *ram, const struct paging_regs *pr, uint
 				    .writable = true, .user = true, .dirty = true };
 		return true;
 	}
+	if (pr->cr4 & CR4_PAE)
+		return pae_walk(ram, pr, linear, access, w, error);
 	uint32_t pde_gpa = ((pr->cr3 & 0xfffff000u) + (linear >> 22) * 4) & a20;
 	uint32_t pde = read_entry(ram, pde_gpa), pte = 0;
 
@@ -92,6 +192,7 @@ bool paging_walk(const struct guest_ram *ram, const struct paging_regs *pr, uint
 	w->dirty = write || (leaf & PTE_D);
 	w->global = (leaf & PTE_G) && (pr->cr4 & CR4_PGE);
 	w->large = large;
+	w->no_exec = false;
 	return true;
 
 fault:

@@ -1,7 +1,8 @@
 /* Shadow paging: the window cache (recycling evicted windows), fill on
  * host faults, reverse map, traces of page-table and code pages.
  * Replacement is shadow_replace.c's, the adaptive set shadow_adaptive.c's,
- * the reverse map's node lists shadow_nodes.c's. */
+ * the reverse map's node lists shadow_nodes.c's, device memory and the
+ * write logs shadow_log.c's. */
 #define _GNU_SOURCE
 #include "mmu/shadow.h"
 #include "mmu/shadow_internal.h"
@@ -20,6 +21,7 @@
 #define SHADOW_E_MAPPED 0x1u
 #define SHADOW_E_WRITABLE 0x2u   /* the guest allows the write and D is set */
 #define SHADOW_E_HOST_RW 0x4u    /* the host mapping is writable now */
+#define SHADOW_E_NO_EXEC 0x8u    /* XD (PAE, NXE): a change retires the window's lookup tag */
 #ifndef HWCAP2_FSGSBASE
 #define HWCAP2_FSGSBASE (1 << 1)
 #endif
@@ -65,6 +67,35 @@ static uint32_t *entry_of(struct shadow_window *w, uint32_t vpage)
 static uint32_t *node_slot(struct shadow_window *w, uint32_t vpage)
 {
 	return &w->regions[vpage >> 10][1024 + (vpage & 1023)];
+}
+
+/* Where the page table a region's entry for vpage derives from is kept:
+ * under PAE a region holds two directory entries' 2 MiB spans, each with
+ * a table of its own. */
+static uint32_t *unit_pt(struct shadow_window *w, uint32_t vpage)
+{
+	return w->pae && (vpage & 512) ? &w->region_pt_hi[vpage >> 10] : &w->region_pt[vpage >> 10];
+}
+
+/* The derivation key of that table: its directory entry's span. */
+static uint32_t unit_key(const struct shadow_window *w, uint32_t vpage)
+{
+	return w->pae ? vpage >> 9 : vpage >> 10;
+}
+
+static bool is_directory_key(uint32_t key)
+{
+	return key >= SHADOW_KEY_PAE_PD0;
+}
+
+/* The page of w's directory that maps linear page vpage; ~0 for none (a
+ * PDPTE not present). */
+static uint32_t window_pd_page(const struct shadow_window *w, uint32_t vpage)
+{
+	if (!w->pae)
+		return w->cr3 / GUEST_PAGE_SIZE;
+	uint64_t e = w->pdpte[vpage >> 18];
+	return (e & PTE_P) ? (uint32_t)e / GUEST_PAGE_SIZE : ~0u;
 }
 
 /* e with its host-protection bit as prot says. */
@@ -453,13 +484,49 @@ void shadow__drop_region(struct shadow *sh, struct shadow_window *w, uint32_t r,
 		unmap_range(w, r * 1024, 1024);
 	}
 	assert(w->region_maps[r] == 0);
+	uint16_t id = (uint16_t)(w - sh->windows);
 	uint32_t pt = w->region_pt[r];
 	if (pt != SHADOW_NO_PT && pt != SHADOW_LARGE)
-		release_table(sh, pt, (uint16_t)(w - sh->windows), r);
+		release_table(sh, pt, id, w->pae ? 2 * r : r);
+	pt = w->region_pt_hi[r];
+	if (w->pae && pt != SHADOW_NO_PT && pt != SHADOW_LARGE)
+		release_table(sh, pt, id, 2 * r + 1);
 	free(reg);
 	w->regions[r] = NULL;
 	w->region_pt[r] = SHADOW_NO_PT;
+	w->region_pt_hi[r] = SHADOW_NO_PT;
 	w->suspect[r / 64] &= ~(1ull << (r % 64));
+}
+
+/* Its directory's trace (if traced), or under PAE its directories'. */
+static void release_directories(struct shadow *sh, struct shadow_window *w)
+{
+	uint16_t id = (uint16_t)(w - sh->windows);
+	if (!w->pae) {
+		release_table(sh, w->cr3 >> 12, id, SHADOW_KEY_PD);
+		return;
+	}
+	for (uint32_t q = 0; q < 4; q++)
+		if (w->pdpte[q] & PTE_P)
+			release_table(sh, (uint32_t)w->pdpte[q] >> 12, id, SHADOW_KEY_PAE_PD0 + q);
+}
+
+/* Traces the directory (directories under PAE) w is made for. */
+static int trace_directories(struct shadow *sh, struct shadow_window *w)
+{
+	uint16_t id = (uint16_t)(w - sh->windows);
+	for (uint32_t q = 0; q < (w->pae ? 4u : 1u); q++) {
+		uint32_t pd = w->pae ? (w->pdpte[q] & PTE_P ? (uint32_t)w->pdpte[q] >> 12 : ~0u) : w->cr3 >> 12;
+		if (pd >= sh->ram_pages)
+			continue;
+		int err = shadow__list_add(sh, &sh->deriv_head[pd], id,
+					   w->pae ? SHADOW_KEY_PAE_PD0 + q : SHADOW_KEY_PD, NULL);
+		if (err)
+			return err;
+		if (sh->pt_refs[pd]++ == 0)
+			shadow_reprotect(sh, pd);
+	}
+	return 0;
 }
 
 static void drop_window(struct shadow *sh, struct shadow_window *w)
@@ -471,7 +538,7 @@ static void drop_window(struct shadow *sh, struct shadow_window *w)
 	for (uint32_t r = 0; r < SHADOW_REGIONS; r++)
 		shadow__drop_region(sh, w, r, false);
 	unmap_range(w, 0, SHADOW_REGIONS * 1024);
-	release_table(sh, w->cr3 >> 12, (uint16_t)(w - sh->windows), SHADOW_KEY_PD);   /* if traced */
+	release_directories(sh, w);
 	w->pd_untraced = false;
 	w->pd_floods = 0;
 	w->any_suspect = false;
@@ -479,6 +546,11 @@ static void drop_window(struct shadow *sh, struct shadow_window *w)
 	w->used = false;
 	if (sh->current == &w->win)
 		sh->current = NULL;
+}
+
+void shadow_pdptes_loaded(struct shadow *sh)
+{
+	sh->cur_view = -2;
 }
 
 void shadow_flush(struct shadow *sh)
@@ -499,6 +571,17 @@ void shadow_flush(struct shadow *sh)
 static void window_wp(const struct shadow_window *w, struct paging_regs *pr)
 {
 	pr->cr0 = w->no_wp ? pr->cr0 & ~CR0_WP : pr->cr0 | CR0_WP;
+}
+
+/* The paging registers a walk for window w uses: its CR3 (and PDPTEs),
+ * its view's WP, the rest as of the last switch. */
+static struct paging_regs window_regs(const struct shadow *sh, const struct shadow_window *w)
+{
+	struct paging_regs pr = sh->regs;
+	pr.cr3 = w->cr3;
+	memcpy(pr.pdpte, w->pdpte, sizeof(pr.pdpte));
+	window_wp(w, &pr);
+	return pr;
 }
 
 struct fault_run {
@@ -528,9 +611,7 @@ static void refresh_entry(struct shadow *sh, struct shadow_window *w, uint32_t v
 	bool was = old || (sh->pending_unmap.w == w && vpage >= sh->pending_unmap.start &&
 			   vpage < sh->pending_unmap.end);
 	bool wanted = was || (w == sh->pf_window && w->cr3 == sh->pf_cr3 && vpage == sh->pf_vpage);
-	struct paging_regs pr = sh->regs;
-	pr.cr3 = w->cr3;
-	window_wp(w, &pr);   /* the current window's CR0.WP may be the other */
+	struct paging_regs pr = window_regs(sh, w);   /* the current window's CR0.WP may be the other */
 	struct walk wk;
 	uint32_t err;
 	uint32_t va = vpage << 12;
@@ -627,11 +708,15 @@ static void unshadow_table(struct shadow *sh, uint32_t page)
 	bool dropped = false;
 	for (unsigned i = 0; i < n; i++) {
 		struct shadow_window *w = &sh->windows[users[i].win];
-		if (users[i].key != SHADOW_KEY_PD) {
-			shadow__drop_region(sh, w, users[i].key, true);
+		if (!is_directory_key(users[i].key)) {
+			shadow__drop_region(sh, w, w->pae ? users[i].key >> 1 : users[i].key, true);
 			dropped = true;
-		} else if (&w->win != sh->current && ++w->pd_floods >= DIRECTORY_FLOODS) {
-			untrace_directory(sh, w);
+		} else if (w->used && &w->win != sh->current && ++w->pd_floods >= DIRECTORY_FLOODS) {
+			/* Under PAE the window goes whole: no suspects there. */
+			if (w->pae)
+				drop_window(sh, w);
+			else
+				untrace_directory(sh, w);
 			dropped = true;
 		}
 	}
@@ -689,12 +774,21 @@ static void table_slot_written(struct shadow *sh, uint32_t page, uint32_t slot, 
 	}
 	for (unsigned i = 0; i < n; i++) {
 		struct shadow_window *w = &sh->windows[users[i].win];
-		if (users[i].key != SHADOW_KEY_PD)
-			refresh_entry(sh, w, users[i].key * 1024 + slot);
-		else if (&w->win == sh->current)
-			shadow__drop_region(sh, w, slot, true);   /* a directory entry: its 4 MiB */
-		else
-			suspect_region(sh, w, slot, old);
+		uint32_t key = users[i].key;
+		if (key == SHADOW_KEY_PD) {
+			if (&w->win == sh->current)
+				shadow__drop_region(sh, w, slot, true);   /* a directory entry: its 4 MiB */
+			else
+				suspect_region(sh, w, slot, old);
+		} else if (is_directory_key(key)) {
+			/* A PAE directory entry (8 bytes, either dword): the
+			 * region holding its 2 MiB. */
+			shadow__drop_region(sh, w, ((key - SHADOW_KEY_PAE_PD0) * 512 + slot / 2) >> 1, true);
+		} else if (w->pae) {
+			refresh_entry(sh, w, key * 512 + slot / 2);
+		} else {
+			refresh_entry(sh, w, key * 1024 + slot);
+		}
 	}
 	if (shadow_page_is_table(sh, page) && ++sh->table_writes[page] >= TABLE_FLOOD_WRITES)
 		unshadow_table(sh, page);
@@ -746,12 +840,15 @@ int shadow_view(const struct vcpu_state *s)
 	return s->cr0 & CR0_WP ? 0 : 2;
 }
 
-static struct shadow_window *find_window(struct shadow *sh, uint32_t cr3, int view)
+/* pdpte: NULL without PAE. */
+static struct shadow_window *find_window(struct shadow *sh, uint32_t cr3, int view,
+					 const uint64_t *pdpte)
 {
 	for (unsigned i = 0; i < SHADOW_MAX_WINDOWS; i++) {
 		struct shadow_window *w = &sh->windows[i];
 		if (w->used && w->cr3 == cr3 && w->user == (view == 1) && w->no_wp == (view == 2) &&
-		    w->unpaged == (view == SHADOW_VIEW_UNPAGED_A20))
+		    w->unpaged == (view == SHADOW_VIEW_UNPAGED_A20) && w->pae == (pdpte != NULL) &&
+		    (!pdpte || memcmp(w->pdpte, pdpte, sizeof(w->pdpte)) == 0))
 			return w;
 	}
 	return NULL;
@@ -817,7 +914,8 @@ static bool recycle_window(struct shadow *sh, struct shadow_window *w, uint32_t 
 	return true;
 }
 
-static int new_window(struct shadow *sh, uint32_t cr3, int view, struct shadow_window **out)
+static int new_window(struct shadow *sh, uint32_t cr3, int view, const uint64_t *pdpte,
+		      struct shadow_window **out)
 {
 	/* The least recently used window, and of the same view. */
 	struct shadow_window *w = NULL, *lru = NULL, *lru_alike = NULL;
@@ -837,7 +935,7 @@ static int new_window(struct shadow *sh, uint32_t cr3, int view, struct shadow_w
 	if (!w) {
 		assert(lru);
 		sh->stats.window_evictions++;
-		if (lru_alike && recycle_window(sh, lru_alike, cr3, view)) {
+		if (lru_alike && !pdpte && !lru_alike->pae && recycle_window(sh, lru_alike, cr3, view)) {
 			*out = lru_alike;
 			return 0;
 		}
@@ -849,14 +947,15 @@ static int new_window(struct shadow *sh, uint32_t cr3, int view, struct shadow_w
 		if (err)
 			return err;
 	}
-	uint16_t id = (uint16_t)(w - sh->windows);
-	uint32_t pd = cr3 >> 12;
-	if (pd < sh->ram_pages) {
-		int err = shadow__list_add(sh, &sh->deriv_head[pd], id, SHADOW_KEY_PD, NULL);
-		if (err)
-			return err;
-		if (sh->pt_refs[pd]++ == 0)
-			shadow_reprotect(sh, pd);
+	w->pae = pdpte != NULL;
+	memset(w->pdpte, 0, sizeof(w->pdpte));
+	if (pdpte)
+		memcpy(w->pdpte, pdpte, sizeof(w->pdpte));
+	w->cr3 = cr3;
+	int err = trace_directories(sh, w);
+	if (err) {
+		release_directories(sh, w);   /* those traced before the failure */
+		return err;
 	}
 	w->used = true;
 	w->user = view == 1;
@@ -865,27 +964,28 @@ static int new_window(struct shadow *sh, uint32_t cr3, int view, struct shadow_w
 	w->cr3 = cr3;
 	w->mapped = 0;
 	for (uint32_t r = 0; r < SHADOW_REGIONS; r++)
-		w->region_pt[r] = SHADOW_NO_PT;
+		w->region_pt[r] = w->region_pt_hi[r] = SHADOW_NO_PT;
 	retire_asid(sh, w);
 	sh->stats.window_creates++;
 	*out = w;
 	return 0;
 }
 
-static void apply_devmem_move(struct shadow *sh, uint64_t old_gpa);
 
 int shadow_select(struct shadow *sh, const struct vcpu_state *s, struct window **win_out)
 {
 	if (sh->devmem_move_pending) {
 		sh->devmem_move_pending = false;
-		apply_devmem_move(sh, sh->devmem_old_gpa);
+		shadow__apply_devmem_move(sh, sh->devmem_old_gpa);
 	}
 	/* A held-back unmap waits while its window is not in use (nothing
 	 * reaches a window but through GS as the current one), and is done
 	 * before that window runs again: as a TLB that a CR3 load flushed. */
 	int view = shadow_view(s);
 	bool paging = view >= 0;   /* a window of the cache: paging, or A20 masked */
-	uint32_t cr3 = view == SHADOW_VIEW_UNPAGED_A20 ? SHADOW_UNPAGED_CR3 : s->cr3 & 0xfffff000u;
+	bool pae = paging && view != SHADOW_VIEW_UNPAGED_A20 && (s->cr4 & CR4_PAE);
+	uint32_t cr3 = view == SHADOW_VIEW_UNPAGED_A20 ? SHADOW_UNPAGED_CR3
+			: s->cr3 & (pae ? 0xffffffe0u : 0xfffff000u);
 	if (view == sh->cur_view && (!paging || cr3 == sh->cur_key_cr3) && sh->current) {
 		if (sh->pending_unmap.w && &sh->pending_unmap.w->win == sh->current)
 			flush_pending_unmap(sh);
@@ -899,11 +999,11 @@ int shadow_select(struct shadow *sh, const struct vcpu_state *s, struct window *
 	struct window *win = &sh->identity;
 	uint32_t tag = 0;
 	if (paging) {
-		struct shadow_window *w = find_window(sh, cr3, view);
+		struct shadow_window *w = find_window(sh, cr3, view, pae ? s->pdpte : NULL);
 		if (w && sh->pending_unmap.w == w)
 			flush_pending_unmap(sh);
 		if (!w) {
-			int err = new_window(sh, cr3, view, &w);
+			int err = new_window(sh, cr3, view, pae ? s->pdpte : NULL, &w);
 			if (err)
 				return err;
 		}
@@ -991,8 +1091,9 @@ static bool neighbour_entry(struct shadow *sh, struct shadow_window *w, const st
 	    !guest_ram_contains(sh->ram, wk.gpa, 1))
 		return false;
 	*frame = wk.gpa >> 12;
-	*flags = SHADOW_E_MAPPED | (wk.writable && wk.dirty ? SHADOW_E_WRITABLE : 0);
-	return (wk.large ? SHADOW_LARGE : wk.pte_gpa >> 12) == w->region_pt[r];
+	*flags = SHADOW_E_MAPPED | (wk.writable && wk.dirty ? SHADOW_E_WRITABLE : 0) |
+		 (wk.no_exec ? SHADOW_E_NO_EXEC : 0);
+	return (wk.large ? SHADOW_LARGE : wk.pte_gpa >> 12) == *unit_pt(w, vpage);
 }
 
 /* Whether that page would map to frame with flags, at prot. */
@@ -1015,7 +1116,7 @@ static void grow_fault_run(struct shadow *sh, struct shadow_window *w, const str
 	uint32_t vpage = run->start;
 	if (page >= sh->ram_pages)
 		return;   /* device memory: its frames follow RAM's in the memfd, not in the guest */
-	uint32_t span = large ? 1024u : PREFETCH_PAGES;
+	uint32_t span = large ? (w->pae ? 512u : 1024u) : PREFETCH_PAGES;
 	uint32_t first = vpage & ~(span - 1);
 	uint32_t r = vpage >> 10;
 	int prot = entry_prot(sh, page << 12 | flags);
@@ -1054,15 +1155,18 @@ static int map_page(struct shadow *sh, struct shadow_window *w, uint32_t va, con
 	if (run)
 		*run = (struct fault_run){ vpage, 1 };
 
-	if (w->regions[r] && w->region_pt[r] != table)
+	uint32_t *pt = unit_pt(w, vpage);
+	if (w->regions[r] && *pt != SHADOW_NO_PT && *pt != table)
 		shadow__drop_region(sh, w, r, true);   /* the directory entry moved under us */
 	if (!w->regions[r]) {
 		w->regions[r] = calloc(2 * 1024, sizeof(uint32_t));   /* entries, nodes */
 		if (!w->regions[r])
 			return -ENOMEM;
-		w->region_pt[r] = table;
+	}
+	if (*pt == SHADOW_NO_PT) {
+		*pt = table;
 		if (table != SHADOW_LARGE && table < sh->ram_pages) {
-			err = shadow__list_add(sh, &sh->deriv_head[table], id, r, NULL);
+			err = shadow__list_add(sh, &sh->deriv_head[table], id, unit_key(w, vpage), NULL);
 			if (err)
 				return err;
 			if (sh->pt_refs[table]++ == 0)
@@ -1071,12 +1175,19 @@ static int map_page(struct shadow *sh, struct shadow_window *w, uint32_t va, con
 	}
 	if (table < sh->ram_pages)
 		sh->table_writes[table] = 0;   /* in use: a fill went through it */
-	if (w->cr3 / GUEST_PAGE_SIZE < sh->ram_pages)
-		sh->table_writes[w->cr3 / GUEST_PAGE_SIZE] = 0;   /* and through its directory */
+	uint32_t pd = window_pd_page(w, vpage);
+	if (pd < sh->ram_pages)
+		sh->table_writes[pd] = 0;   /* and through its directory */
 	uint32_t *e = &w->regions[r][vpage & 1023];
-	uint32_t flags = SHADOW_E_MAPPED | (wk->writable && wk->dirty ? SHADOW_E_WRITABLE : 0);
+	uint32_t flags = SHADOW_E_MAPPED | (wk->writable && wk->dirty ? SHADOW_E_WRITABLE : 0) |
+			 (wk->no_exec ? SHADOW_E_NO_EXEC : 0);
 	if (*e && (*e >> 12) == page) {
 		int prot = entry_prot(sh, page << 12 | flags);
+		/* XD changed on a page with translations: the lookup table's
+		 * entries for it must go, as its TLB entry would. */
+		if (((*e ^ flags) & SHADOW_E_NO_EXEC) && sh->code_pages && page < sh->ram_pages &&
+		    sh->code_pages[page])
+			retire_asid(sh, w);
 		entry_set(sh, w, vpage, entry_with_prot(page << 12 | flags, prot));
 		uint8_t *host = w->win.base + (uint64_t)vpage * GUEST_PAGE_SIZE;
 		return mprotect(host, GUEST_PAGE_SIZE, prot) < 0 ? -errno : 0;
@@ -1151,15 +1262,18 @@ static void prefetch_around(struct shadow *sh, struct shadow_window *w,
 static void prefetch_large(struct shadow *sh, struct shadow_window *w, const struct walk *wk,
 			   uint32_t va, const struct fault_run *fault)
 {
-	uint32_t vpage = va >> 12, r = vpage >> 10, first = r << 10;
-	uint32_t frame0 = (wk->gpa >> 12) - (vpage & 1023);   /* the frame of page first */
-	uint32_t flags = SHADOW_E_MAPPED | (wk->writable && wk->dirty ? SHADOW_E_WRITABLE : 0);
+	uint32_t span = w->pae ? 512u : 1024u;   /* the page's: 2 MiB under PAE */
+	uint32_t vpage = va >> 12, r = vpage >> 10, first = vpage & ~(span - 1);
+	uint32_t frame0 = (wk->gpa >> 12) - (vpage - first);   /* the frame of page first */
+	uint32_t flags = SHADOW_E_MAPPED | (wk->writable && wk->dirty ? SHADOW_E_WRITABLE : 0) |
+			 (wk->no_exec ? SHADOW_E_NO_EXEC : 0);
+	const uint32_t *reg = &w->regions[r][first & 1023];
 	unsigned runs = 0;
 	for (int dir = 1; dir >= -1; dir -= 2) {
 		uint32_t run_start = 0, run_len = 0;
-		uint32_t edge = (fault->start & 1023) + (dir > 0 ? fault->count : (uint32_t)-1);
+		uint32_t edge = (fault->start - first) + (dir > 0 ? fault->count : (uint32_t)-1);
 		for (uint32_t i = edge;; i += (uint32_t)dir) {
-			bool ok = i < 1024 && !w->regions[r][i] && frame0 + i < sh->ram_pages &&
+			bool ok = i < span && !reg[i] && frame0 + i < sh->ram_pages &&
 				  sh->host_maps + 2 * (runs + 1) < sh->map_budget;
 			if (run_len && (!ok || entry_prot(sh, (frame0 + i) << 12 | flags) !=
 						       entry_prot(sh, (frame0 + run_start) << 12 | flags))) {
@@ -1222,9 +1336,7 @@ bool shadow_hold_code(struct shadow *sh, uint32_t va)
 	const uint32_t *e = entry_of(w, va >> 12);
 	if (e && *e)
 		return true;
-	struct paging_regs pr = sh->regs;
-	pr.cr3 = w->cr3;
-	window_wp(w, &pr);
+	struct paging_regs pr = window_regs(sh, w);
 	struct walk wk;
 	uint32_t err, page;
 	if (!paging_walk(sh->ram, &pr, va, ACCESS_PEEK | (w->user ? ACCESS_USER : 0), &wk, &err) ||
@@ -1288,126 +1400,21 @@ enum shadow_fault_kind shadow_fault(struct shadow *sh, const struct vcpu_state *
 	return SHADOW_FILLED;
 }
 
-/* --- device memory ---------------------------------------------------------- */
+/* --- for shadow_log.c ------------------------------------------------------ */
 
-/* Carried out at a window selection, never inside a block's callout: a
- * port write that moves a BAR may be followed by more of the block, which
- * must still find the window GS points at. */
-static void apply_devmem_move(struct shadow *sh, uint64_t old_gpa)
-{
-	const struct guest_ram *ram = sh->ram;
-	uint8_t *base = sh->identity.base;
-	if (!ram->devmem_size)
-		return;
-	/* Paging windows: their entries name memfd pages, not addresses, so
-	 * the ones the guest made for the old place must all go. A BAR moves
-	 * once or twice a boot. */
-	shadow_flush(sh);
-	flush_pending_unmap(sh);
-	if (old_gpa != GUEST_DEVMEM_UNMAPPED && old_gpa < WINDOW_SIZE)
-		(void)mmap(base + old_gpa, ram->devmem_size, PROT_NONE,
-			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
-	/* The identity window (paging off) sees it at once, but never over
-	 * RAM: a BAR the guest put there is its own mistake, and RAM wins. */
-	if (ram->devmem_gpa == GUEST_DEVMEM_UNMAPPED || ram->devmem_gpa < ram->size ||
-	    ram->devmem_gpa + ram->devmem_size > WINDOW_SIZE)
-		return;
-	/* Everything counts as written after a move, so one writable mapping
-	 * serves, and the next harvest has the display redraw it all. */
-	if (sh->devmem_logging)
-		memset(sh->devmem_dirty, 1, sh->npages - sh->ram_pages);
-	(void)mmap(base + ram->devmem_gpa, ram->devmem_size, PROT_READ | PROT_WRITE,
-		   MAP_SHARED | MAP_FIXED, ram->memfd, (off_t)ram->size);
-}
-
-void shadow_devmem_moved(struct shadow *sh, uint64_t old_gpa)
-{
-	if (!sh->devmem_move_pending)
-		sh->devmem_old_gpa = old_gpa;   /* the first place still mapped */
-	sh->devmem_move_pending = true;
-}
-
-void shadow_devmem_log(struct shadow *sh, bool on)
-{
-	uint32_t n = sh->npages - sh->ram_pages;
-	if (sh->devmem_logging == on)
-		return;
-	memset(sh->devmem_dirty, 1, n);
-	sh->devmem_logging = on;
-}
-
-unsigned shadow_harvest_dirty(struct shadow *sh, uint8_t *bitmap)
-{
-	unsigned count = 0;
-	uint32_t n = sh->npages - sh->ram_pages;
-	if (!sh->devmem_logging)
-		return 0;
-	for (uint32_t i = 0; i < n; i++) {
-		if (!sh->devmem_dirty[i])
-			continue;
-		bitmap[i / 8] |= (uint8_t)(1u << (i % 8));
-		sh->devmem_dirty[i] = 0;
-		shadow_reprotect(sh, sh->ram_pages + i);
-		count++;
-	}
-	return count;
-}
-
-/* Every RAM page that has a mapping (or all of them in the identity
- * window) as its protection now says. */
-static void reprotect_ram(struct shadow *sh)
+void shadow__flush_pending_unmap(struct shadow *sh)
 {
 	flush_pending_unmap(sh);
-	bool logging = sh->ram->written != NULL;
-	/* The identity window in one go, then the pages that differ. */
-	for (uint32_t page = 0; page < sh->ram_pages; page++)
-		identity_set(sh, page, logging);
-	(void)mprotect(sh->identity.base, sh->ram->size, PROT_READ | (logging ? 0 : PROT_WRITE));
-	for (uint32_t page = 0; page < sh->ram_pages; page++) {
-		if (!logging && (sh->code_protect[page] || guest_ram_page_locked(sh->ram, page))) {
-			identity_set(sh, page, true);
-			(void)window_protect_page(&sh->identity, page * GUEST_PAGE_SIZE, false);
-		}
-		for (uint32_t id = sh->map_head[page]; id; id = sh->nodes[id - 1].next) {
-			const struct shadow_node *n = &sh->nodes[id - 1];
-			struct shadow_window *w = &sh->windows[n->win];
-			entry_protect(sh, w, n->key, 1, entry_prot(sh, *entry_of(w, n->key)));
-		}
-	}
 }
 
-int shadow_ram_log(struct shadow *sh, bool on)
+void shadow__identity_set(struct shadow *sh, uint32_t page, bool read_only)
 {
-	struct guest_ram *ram = (struct guest_ram *)sh->ram;
-	if (on == (ram->written != NULL))
-		return 0;
-	if (on) {
-		ram->written = calloc(sh->ram_pages, 1);
-		if (!ram->written)
-			return -ENOMEM;
-	} else {
-		free(ram->written);
-		ram->written = NULL;
-	}
-	reprotect_ram(sh);
-	return 0;
+	identity_set(sh, page, read_only);
 }
 
-unsigned shadow_ram_harvest(struct shadow *sh, uint8_t *bitmap)
+void shadow__entry_reprotect(struct shadow *sh, struct shadow_window *w, uint32_t vpage)
 {
-	unsigned count = 0;
-	uint8_t *log = sh->ram->written;
-	if (!log)
-		return 0;
-	for (uint32_t p = 0; p < sh->ram_pages; p++) {
-		if (!__atomic_load_n(&log[p], __ATOMIC_RELAXED) ||
-		    !__atomic_exchange_n(&log[p], 0, __ATOMIC_RELAXED))
-			continue;
-		bitmap[p / 8] |= (uint8_t)(1u << (p % 8));
-		shadow_reprotect(sh, p);
-		count++;
-	}
-	return count;
+	entry_protect(sh, w, vpage, 1, entry_prot(sh, *entry_of(w, vpage)));
 }
 
 /* --- life ------------------------------------------------------------------ */
@@ -1446,11 +1453,11 @@ int shadow_init(struct shadow *sh, const struct guest_ram *ram)
 	}
 	for (unsigned i = 0; i < SHADOW_MAX_WINDOWS; i++)
 		for (uint32_t r = 0; r < SHADOW_REGIONS; r++)
-			sh->windows[i].region_pt[r] = SHADOW_NO_PT;
+			sh->windows[i].region_pt[r] = sh->windows[i].region_pt_hi[r] = SHADOW_NO_PT;
 	sh->gsbase_insn = (getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE) != 0;
 	/* Device memory placed before the shadow existed (firmware's BARs). */
 	if (ram->devmem_gpa != GUEST_DEVMEM_UNMAPPED)
-		apply_devmem_move(sh, GUEST_DEVMEM_UNMAPPED);
+		shadow__apply_devmem_move(sh, GUEST_DEVMEM_UNMAPPED);
 	return 0;
 }
 

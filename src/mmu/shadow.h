@@ -38,7 +38,13 @@ struct shadow_window {
 	bool user;                 /* the user-mode view: only user pages */
 	bool no_wp;                /* a supervisor view with CR0.WP clear */
 	bool unpaged;              /* paging off with A20 masked (SHADOW_VIEW_UNPAGED_A20) */
-	uint32_t cr3;              /* guest physical page directory */
+	uint32_t cr3;              /* guest physical page directory (PDPT under PAE) */
+	/* PAE paging: the PDPTEs the window was made for (its key with CR3),
+	 * and per region the table of its upper 2 MiB (region_pt holds the
+	 * lower's): a directory entry spans 2 MiB. */
+	bool pae;
+	uint64_t pdpte[4];
+	uint32_t region_pt_hi[SHADOW_REGIONS];
 	uint64_t last_used;
 	uint32_t asid;             /* indirect-branch table tag of this window */
 	unsigned mapped;
@@ -104,6 +110,9 @@ struct shadow_node {
 	uint32_t key;
 };
 #define SHADOW_KEY_PD 0xffffffffu
+/* Under PAE: the directory PDPTE q names is derivation SHADOW_KEY_PAE_PD0 + q,
+ * and a page table's key is its 2 MiB unit (linear page >> 9). */
+#define SHADOW_KEY_PAE_PD0 0xfffffff0u
 
 struct shadow {
 	const struct guest_ram *ram;
@@ -193,6 +202,9 @@ int shadow_ram_log(struct shadow *sh, bool on);
  * many. */
 unsigned shadow_ram_harvest(struct shadow *sh, uint8_t *bitmap);
 void shadow_destroy(struct shadow *sh);
+/* The vCPU loaded other PDPTEs (s->pdpte): the next shadow_select looks
+ * for the window again, even for the same CR3. */
+void shadow_pdptes_loaded(struct shadow *sh);
 /* Drops every paging window (CR0.PG or CR4.PSE changed, reset). */
 void shadow_flush(struct shadow *sh);
 /* Which window the vCPU's state s runs in: -1 the identity window (paging

@@ -28,4 +28,13 @@ void shadow__list_unlink(struct shadow *sh, uint32_t *head, uint32_t id);
 /* Takes (win, key) off the list at head; false if it is not there. */
 bool shadow__list_remove(struct shadow *sh, uint32_t *head, uint16_t win, uint32_t key);
 
+/* shadow_log.c's: the device memory moved from old_gpa (at a selection). */
+void shadow__apply_devmem_move(struct shadow *sh, uint64_t old_gpa);
+/* shadow.c's, for shadow_log.c: the held-back unmap done now; an identity
+ * page's read-only state counted; a mapped entry's host protection as its
+ * state calls for. */
+void shadow__flush_pending_unmap(struct shadow *sh);
+void shadow__identity_set(struct shadow *sh, uint32_t page, bool read_only);
+void shadow__entry_reprotect(struct shadow *sh, struct shadow_window *w, uint32_t vpage);
+
 #endif

@@ -4,9 +4,16 @@
 # snapshot names the kernel, initrd and command line with the firmware;
 # restored, the shell takes commands, and a reboot there runs SeaBIOS
 # again, which boots the same kernel through fw_cfg (rebuilt from those
-# files on restore) with the same command line.
-# Usage: run_kernel_snapshot.sh BTVM CONSOLE_EXPECT
+# files on restore) with the same command line. With --pae, Debian's
+# 686-pae kernel: the saved vCPU has PAE paging on, EFER.NXE set and its
+# PDPTEs cached.
+# Usage: run_kernel_snapshot.sh [--pae] BTVM CONSOLE_EXPECT
 set -u
+pae=0
+if [ "${1:-}" = --pae ]; then
+	pae=1
+	shift
+fi
 btvm=$1
 expect_bin=$2
 here=$(cd "$(dirname "$0")" && pwd)
@@ -14,6 +21,9 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "run_kernel_snapshot: FAIL: $*"; exit 1; }
 mapfile -t guest < <(bash "$here/../../scripts/fetch-guest.sh" --print) || fail "no Linux guest"
+if [ "$pae" = 1 ]; then
+	guest[0]=$(bash "$here/../../scripts/fetch-guest.sh" --pae) || fail "no 686-pae kernel"
+fi
 
 cat >"$work/save.expect" <<EOS
 timeout 180
@@ -33,6 +43,9 @@ fail_on Kernel panic
 run python3 $here/monitor_command.py $work/mon2.sock query-status
 send echo \$(cat /tmp/mark)-restored-\$(grep -c btvm-snap-marker /proc/cmdline)
 expect saved-restored-1
+expect guest:~ #
+send i=0; while [ \$i -lt 100 ]; do /bin/true; i=\$((i+1)); done; echo forks=\$i
+expect forks=100
 expect guest:~ #
 send reboot -f
 expect_text SeaBIOS (version

@@ -147,7 +147,7 @@ group "cpuid"
 	check eax, 0x683
 	check ecx, 0
 	and edx, ~(1 << 9)			; APIC: follows the APIC base MSR
-	check edx, 0x0780a939
+	check edx, 0x0780a979		; with PAE (bit 6)
 	mov eax, 2
 	cpuid
 	mov esi, eax
@@ -201,11 +201,14 @@ group "cpuid"
 	check ecx, edi
 	mov eax, 0x80000000
 	cpuid
-	check eax, 0x80000004
+	check eax, 0x80000008
 	mov eax, 0x80000001
 	cpuid
-	check edx, 0
+	check edx, 1 << 20			; NX only: no LM, no SYSCALL
 	check ecx, 0
+	mov eax, 0x80000008
+	cpuid
+	check eax, 0x2020			; 32-bit physical and linear addresses
 	mov eax, 0x80000002
 	cpuid
 	check eax, 'btvm'

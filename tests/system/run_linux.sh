@@ -20,6 +20,8 @@
 #                      file, kept and named only when the run fails)
 #   --expect-bin PATH  console_expect binary (default build/tests/console_expect,
 #                      else compiled from tests/system/console_expect.c)
+#   --pae              boot Debian's 686-pae kernel (fetch-guest.sh --pae)
+#                      with the same initramfs instead of the 686 one
 #   --reboot           let a guest reboot restart the VMM's machine (no
 #                      --no-reboot / -no-reboot)
 #   -v, --verbose      show the console as it runs
@@ -43,6 +45,7 @@ log=
 expect_bin=
 verbose=()
 no_reboot=1
+pae=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--append) append=${2?}; shift 2 ;;
@@ -52,6 +55,7 @@ while [ $# -gt 0 ]; do
 	--log) log=${2?}; shift 2 ;;
 	--expect-bin) expect_bin=${2?}; shift 2 ;;
 	--reboot) no_reboot=0; shift ;;
+	--pae) pae=1; shift ;;
 	-v | --verbose) verbose=(-v); shift ;;
 	-h | --help) help_text; exit 0 ;;
 	-*) echo "run_linux: unknown option '$1'" >&2; usage ;;
@@ -96,6 +100,12 @@ fi
 	read -r kernel
 	read -r initrd
 } <<<"$paths"
+if [ "$pae" = 1 ]; then
+	if ! kernel=$(bash "$root/scripts/fetch-guest.sh" --pae); then
+		echo "run_linux: FAIL: scripts/fetch-guest.sh --pae failed"
+		exit 1
+	fi
+fi
 
 case "$mode" in
 btvm)

@@ -3,9 +3,9 @@
  * expectation taken from the manual (4.3 for the translation and the
  * reserved bits, 4.6 for the access rights, 4.7 for the #PF error code,
  * 4.8 for the accessed and dirty bits, 4.10 for global pages). The
- * virtual CPU reports PSE and PGE but not PAE, PSE-36, PAT, NX, SMEP or
- * SMAP (isa/cpuid.c), so there is no PAE walk to test, the I/D bit of the
- * error code is always 0 (4.7: only with SMEP or PAE and NXE), and with
+ * virtual CPU reports PSE and PGE but not PSE-36, PAT, SMEP or SMAP
+ * (isa/cpuid.c; the PAE walk is test_paging_pae.c's), so here the I/D bit
+ * of the error code is always 0 (4.7: only with SMEP or PAE and NXE), and with
  * CR4.PSE the PAT bits are reserved (4.3). */
 #include "check.h"
 #include "isa/vcpu.h"
@@ -59,7 +59,7 @@ static void map4k(uint32_t linear, uint32_t pde_flags, uint32_t pte_flags)
 static bool walk(uint32_t cr0, uint32_t cr4, uint32_t linear, unsigned access, struct walk *w,
 		 uint32_t *err)
 {
-	struct paging_regs pr = { CR0_PE | CR0_PG | cr0, PD, cr4, 0 };
+	struct paging_regs pr = { CR0_PE | CR0_PG | cr0, PD, cr4, 0, false, { 0 } };
 	*err = 0xdeadu;
 	return paging_walk(&ram, &pr, linear, access, w, err);
 }
@@ -110,7 +110,7 @@ static void test_4k_translation(void)
 	CHECK(!w.user);
 
 	/* CR3's low 12 bits (PWT, PCD) do not move the directory. */
-	struct paging_regs pr = { CR0_PE | CR0_PG, PD | 0x18, 0, 0 };
+	struct paging_regs pr = { CR0_PE | CR0_PG, PD | 0x18, 0, 0, false, { 0 } };
 	CHECK(paging_walk(&ram, &pr, lin, ACCESS_READ, &w, &err));
 	CHECK_EQ(w.gpa, FRAME | 0x123);
 
@@ -411,7 +411,7 @@ static void test_outside_ram(void)
 
 	/* The directory outside RAM: a present PDE of all ones. Without
 	 * PSE it references a table at 0xfffff000, also all ones. */
-	struct paging_regs pr = { CR0_PE | CR0_PG, 0xc0000000u, 0, 0 };
+	struct paging_regs pr = { CR0_PE | CR0_PG, 0xc0000000u, 0, 0, false, { 0 } };
 	CHECK(paging_walk(&ram, &pr, lin, ACCESS_WRITE | ACCESS_USER, &w, &err));
 	CHECK_EQ(w.pde_gpa, 0xc0000000u + 4);
 	CHECK_EQ(w.pte_gpa, 0xfffff000u + 5 * 4);
@@ -428,7 +428,7 @@ static void test_outside_ram(void)
 	memset(ram.host + top, 0, 4096);
 	uint32_t e = 0x80000000u | PTE_P | PTE_W;
 	memcpy(ram.host + top + 4092, &e, 4);
-	pr = (struct paging_regs){ CR0_PE | CR0_PG, top, 0, 0 };
+	pr = (struct paging_regs){ CR0_PE | CR0_PG, top, 0, 0, false, { 0 } };
 	CHECK(paging_walk(&ram, &pr, 0xffc00123u, ACCESS_WRITE, &w, &err));
 	CHECK_EQ(w.pde_gpa, top + 4092);
 	CHECK_EQ(w.pte_gpa, 0x80000000u);
@@ -468,7 +468,7 @@ static void test_write_log(void)
  * identity with the bit cleared. */
 static void test_a20(void)
 {
-	struct paging_regs pr = { CR0_PE | CR0_PG, PD | A20_ADDRESS_BIT, 0, A20_ADDRESS_BIT };
+	struct paging_regs pr = { CR0_PE | CR0_PG, PD | A20_ADDRESS_BIT, 0, A20_ADDRESS_BIT, false, { 0 } };
 	struct walk w;
 	uint32_t err;
 	clear_tables();
@@ -485,7 +485,7 @@ static void test_a20(void)
 	CHECK(!paging_walk(&ram, &pr, 0x00400123, ACCESS_READ, &w, &err));
 	CHECK_EQ(err, 0);   /* not present, a supervisor read */
 	/* Paging off. */
-	pr = (struct paging_regs){ CR0_PE, 0, 0, A20_ADDRESS_BIT };
+	pr = (struct paging_regs){ CR0_PE, 0, 0, A20_ADDRESS_BIT, false, { 0 } };
 	CHECK(paging_walk(&ram, &pr, 0x00134567, ACCESS_WRITE | ACCESS_USER, &w, &err));
 	CHECK_EQ(w.gpa, 0x00034567);
 	CHECK(w.writable && w.user && !w.large);
