@@ -31,6 +31,23 @@ bool cpu_read_descriptor(struct cpu *cpu, uint16_t selector, uint32_t *lo, uint3
 	return true;
 }
 
+/* Sets the accessed bit of the code or data descriptor sel names, as a
+ * load that finds it clear does (the SDM's locked write of the
+ * descriptor's type byte, as the processor's implicit supervisor
+ * access); *hi gets the bit. False with a #PF pending when the table's
+ * page is not writable. */
+static bool mark_accessed(struct cpu *cpu, uint16_t sel, uint32_t *hi)
+{
+	if (*hi & DESC_ACCESSED)
+		return true;
+	uint32_t table = sel & 4 ? cpu->s.ldtr.base : cpu->s.gdtr.base;
+	uint8_t type_byte = (uint8_t)((*hi | DESC_ACCESSED) >> 8);
+	if (!cpu_write_sys(cpu, table + (sel & ~7u) + 5, &type_byte, 1))
+		return false;
+	*hi |= DESC_ACCESSED;
+	return true;
+}
+
 /* cpu_check_segment, giving also the descriptor's bytes (0 for a null
  * selector). */
 static int check_segment(struct cpu *cpu, uint16_t sel, enum seg_use use, unsigned cpl,
@@ -88,6 +105,9 @@ static int check_segment(struct cpu *cpu, uint16_t sel, enum seg_use use, unsign
 	}
 	if (!(hi & DESC_P))
 		return use == SEG_USE_STACK ? EXC_SS : EXC_NP;
+	if (!mark_accessed(cpu, sel, &hi))
+		return EXC_GP;   /* the pending #PF takes its place */
+	*desc = (uint64_t)hi << 32 | lo;
 	*out = (struct segment){
 		.selector = (uint16_t)((sel & ~3u) | rpl),
 		.base = desc_base(lo, hi),

@@ -1,0 +1,393 @@
+; Segmentation as the SDM has it (issue 44, item 5), the parts btvm does:
+;  near16    16-bit operand-size near branches in 32-bit code (66h): CALL
+;            rel16 and r/m16 push a word of IP, RET and RET imm16 pop one,
+;            JMP rel16/rel8/r/m16 and Jcc rel16 cut the target to IP (a
+;            rel16 jump from 0x7000 back past 0 lands at 0xF005); from high
+;            code, an o16 JMP through AX lands at AX
+;  accessed  a segment load sets the descriptor's accessed bit in the GDT
+;            (MOV, POP, LDS/LES/LSS, far JMP/CALL, an interrupt gate's CS),
+;            again after the guest cleared it (the translator's remembered
+;            loads compare the descriptor's bytes), not on a faulting load
+;            (not present) nor for a null selector
+;  accessed_cs the same for CS: far JMP, far CALL, an interrupt gate
+;            (not under QEMU 7.2, which leaves the bit clear there)
+;  csbase    32-bit code segments based at unaligned addresses (0x200A and
+;            0x500A) at the same EIP, on two physical copies of a blob that
+;            crosses a page boundary where EIP's page does not: each base
+;            runs its own bytes; calls push offsets; the blob rewritten
+;            through its linear address runs the new bytes
+;  csbase_pg the same with paging on, plus two more bases whose linear
+;            pages are aliases of the two copies' frames (same EIP, same
+;            physical code, other CS.base; and same EIP, other frames)
+; Also under QEMU (guest_seg_access_qemu).
+%define GUEST_NAME "seg_access"
+%include "lib.inc"
+%include "exc_record.inc"
+%include "paging.inc"
+
+LOW		equ 0x7000		; where near16's blob runs
+%define LA(x) (LOW + (x) - n16_blob)
+SEL_ACC		equ 0x28		; flat data, accessed bit clear
+SEL_ACC_CODE	equ 0x30		; flat 32-bit code, accessed bit clear
+SEL_ACC_NP	equ 0x38		; data, not present
+SEL_CB1		equ 0x40		; 32-bit code based at CB_BASE1
+SEL_CB2		equ 0x48		; 32-bit code based at CB_BASE2
+SEL_CB3		equ 0x50		; CB_ALIAS + CB_BASE1 (paging: copy 1's frames)
+SEL_CB4		equ 0x58		; CB_ALIAS + CB_BASE2 (paging: copy 2's frames)
+SEL_ACC_GATE	equ 0x60		; flat 32-bit code for an interrupt gate, A clear
+CB_EIP		equ 0x5ff0		; where the blob runs in every based segment
+CB_COPY1	equ 0x7ffa		; copy 1, across the page boundary at 0x8000
+CB_COPY2	equ 0xaffa		; copy 2, across 0xb000
+CB_BASE1	equ CB_COPY1 - CB_EIP	; 0x200a
+CB_BASE2	equ CB_COPY2 - CB_EIP	; 0x500a
+CB_ALIAS	equ 0x40000000		; paging: 0x40007000.. -> copy 1's frames, 0x4000a000.. -> copy 2's
+%define ACC_BYTE(sel) byte [lib_gdt + (sel) + 5]
+
+guest_start
+	call lib_install_idt
+	mov dword [lib_exc_hook], exc_record
+
+; ---------------------------------------------------------------- near16
+group "near16"
+	mov esi, n16_blob
+	mov edi, LOW
+	mov ecx, n16_blob_end - n16_blob
+	cld
+	rep movsb
+	mov byte [0xf005], 0xb8			; mov eax, imm32 at 0xf005
+	mov dword [0xf006], LA(n16_blob.wrapped)
+	mov word [0xf00a], 0xe0ff		; jmp eax
+	mov [n16_esp], esp
+	mov eax, 0xabcd0000 | LA(n16_blob)
+	o16 jmp ax				; IP = AX
+	fail_now "o16 jmp ax fell through"
+n16_back:
+	check dword [n16_call], LA(n16_blob.r1)	; the word CALL rel16 pushed
+	check dword [n16_depth], 2		; 2 bytes pushed
+	check dword [n16_ret], 0		; o16 RET popped 2
+	check dword [n16_ret4], 0		; o16 RET 4 popped 2 + 4
+	check dword [n16_ind], LA(n16_blob.r2)	; o16 CALL AX pushed IP
+	check dword [n16_jcc], 7		; Jcc rel16, JMP rel8, JMP m16, the wrap
+	check dword [x_count], 0
+
+; ---------------------------------------------------------------- accessed
+group "accessed"
+	mov eax, SEL_ACC
+	xor ebx, ebx
+	mov ecx, 0xfffff
+	mov edx, 0x0c92				; G, B; present data, writable, A clear
+	call lib_set_desc
+	mov eax, SEL_ACC_CODE
+	mov edx, 0x0c9a				; G, D; present code, readable, A clear
+	call lib_set_desc
+	mov eax, SEL_ACC_GATE
+	call lib_set_desc
+	mov eax, SEL_ACC_NP
+	mov edx, 0x0c12				; not present data
+	call lib_set_desc
+	; MOV, many times from one instruction, the bit cleared before each
+	mov ecx, 4
+.mov_loop:
+	and ACC_BYTE(SEL_ACC), 0xfe
+	call load_fs_acc
+	movzx eax, ACC_BYTE(SEL_ACC)
+	check eax, 0x93
+	dec ecx
+	jnz .mov_loop
+	mov ax, SEL_FS
+	mov fs, ax
+	; POP GS
+	and ACC_BYTE(SEL_ACC), 0xfe
+	push dword SEL_ACC
+	pop gs
+	movzx eax, ACC_BYTE(SEL_ACC)
+	check eax, 0x93
+	mov ax, SEL_GS
+	mov gs, ax
+	; LES
+	and ACC_BYTE(SEL_ACC), 0xfe
+	les eax, [acc_fptr]
+	movzx eax, ACC_BYTE(SEL_ACC)
+	check eax, 0x93
+	; MOV SS
+	and ACC_BYTE(SEL_ACC), 0xfe
+	mov ax, SEL_ACC
+	mov ss, ax
+	movzx eax, ACC_BYTE(SEL_ACC)
+	check eax, 0x93
+	mov ax, SEL_DATA
+	mov ss, ax
+	mov es, ax
+	; a not-present segment: #NP, the bit stays clear
+	arm .np_done
+	mov ax, SEL_ACC_NP
+.np:	mov fs, ax
+.np_done:
+	expect 11, .np, SEL_ACC_NP
+	movzx eax, ACC_BYTE(SEL_ACC_NP)
+	check eax, 0x12
+	mov ax, SEL_FS
+	mov fs, ax
+	; a null selector writes nothing (the null descriptor stays 0)
+	xor eax, eax
+	mov fs, ax
+	check dword [lib_gdt + 4], 0
+	mov ax, SEL_FS
+	mov fs, ax
+
+; CS loads: QEMU 7.2 does not set the bit there (its far JMP, far CALL
+; and interrupt delivery load CS without it)
+group "accessed_cs"
+	; far JMP and far CALL
+	jmp SEL_ACC_CODE:.in_acc
+.in_acc:
+	movzx eax, ACC_BYTE(SEL_ACC_CODE)
+	check eax, 0x9b
+	jmp SEL_CODE:.back_flat
+.back_flat:
+	and ACC_BYTE(SEL_ACC_CODE), 0xfe
+	call SEL_ACC_CODE:acc_far_fn
+	movzx eax, ACC_BYTE(SEL_ACC_CODE)
+	check eax, 0x9b
+	; an interrupt gate whose CS has A clear
+	mov eax, 0x40
+	mov edx, acc_int_fn
+	mov cl, 0x8e
+	call lib_set_gate
+	mov word [lib_idt + 0x40 * 8 + 2], SEL_ACC_GATE
+	int 0x40
+	movzx eax, ACC_BYTE(SEL_ACC_GATE)
+	check eax, 0x9b
+
+; ---------------------------------------------------------------- csbase
+group "csbase"
+	call cb_setup
+	call cb_run_both
+
+group "csbase_pg"
+	call pg_install_pf
+	call pg_alloc
+	mov edi, eax
+	xor esi, esi
+	call pg_map_identity
+	mov esi, CB_ALIAS + (CB_COPY1 & ~0xfff)
+	mov eax, (CB_COPY1 & ~0xfff) | PG_P | PG_RW
+	call pg_map
+	add esi, 0x1000
+	add eax, 0x1000
+	call pg_map
+	mov esi, CB_ALIAS + (CB_COPY2 & ~0xfff)
+	mov eax, (CB_COPY2 & ~0xfff) | PG_P | PG_RW
+	call pg_map
+	add esi, 0x1000
+	add eax, 0x1000
+	call pg_map
+	mov eax, edi
+	call pg_enable
+	call cb_setup
+	call cb_run_both
+	; the aliases: same EIP, same frames, other bases
+	mov ecx, 3
+.alias:
+	push ecx
+	mov esi, SEL_CB3
+	call cb_call
+	check eax, 0x101 + 1
+	mov esi, SEL_CB1
+	call cb_call
+	check eax, 0x101 + 1
+	mov esi, SEL_CB4
+	call cb_call
+	check eax, 0x202 + 1
+	pop ecx
+	dec ecx
+	jnz .alias
+	; copy 1 rewritten through its alias: every base on its frames sees it
+	mov dword [CB_ALIAS + CB_COPY1 + cb_blob.imm - cb_blob], 0x303
+	mov esi, SEL_CB1
+	call cb_call
+	check eax, 0x303 + 1
+	mov esi, SEL_CB3
+	call cb_call
+	check eax, 0x303 + 1
+	mov esi, SEL_CB2
+	call cb_call
+	check eax, 0x202 + 1
+	call pg_disable
+	guest_finish
+
+; load_fs_acc: FS = SEL_ACC (one MOV for every call)
+load_fs_acc:
+	mov ax, SEL_ACC
+	mov fs, ax
+	ret
+
+acc_far_fn:
+	retf
+
+acc_int_fn:
+	iretd
+
+; cb_setup: the blob's two copies (imm 0x101 and 0x202) and the four
+; code segments. Preserves nothing.
+cb_setup:
+	mov esi, cb_blob
+	mov edi, CB_COPY1
+	mov ecx, cb_blob_end - cb_blob
+	rep movsb
+	mov dword [CB_COPY1 + cb_blob.imm - cb_blob], 0x101
+	mov esi, cb_blob
+	mov edi, CB_COPY2
+	mov ecx, cb_blob_end - cb_blob
+	rep movsb
+	mov dword [CB_COPY2 + cb_blob.imm - cb_blob], 0x202
+	mov ecx, 0xfffff
+	mov edx, 0x0c9a
+	mov eax, SEL_CB1
+	mov ebx, CB_BASE1
+	call lib_set_desc
+	mov eax, SEL_CB2
+	mov ebx, CB_BASE2
+	call lib_set_desc
+	mov eax, SEL_CB3
+	mov ebx, CB_ALIAS + CB_BASE1
+	call lib_set_desc
+	mov eax, SEL_CB4
+	mov ebx, CB_ALIAS + CB_BASE2
+	call lib_set_desc
+	ret
+
+; cb_call: far call ESI:CB_EIP; EAX = the blob's result. Checks the
+; offsets the blob saw (its near call's return offset, the far return
+; address), and ESP.
+cb_call:
+	mov [cb_ptr], dword CB_EIP
+	mov [cb_ptr + 4], esi
+	mov edx, esp
+	call far [cb_ptr]
+.ret:
+	check ebx, CB_EIP + cb_blob.after - cb_blob
+	check ecx, .ret
+	mov edi, esp
+	check edi, edx
+	ret
+
+; cb_run_both: both copies, in turn, several times; then copy 2 rewritten.
+cb_run_both:
+	mov ecx, 3
+.again:
+	push ecx
+	mov esi, SEL_CB1
+	call cb_call
+	check eax, 0x101 + 1
+	mov esi, SEL_CB2
+	call cb_call
+	check eax, 0x202 + 1
+	pop ecx
+	dec ecx
+	jnz .again
+	mov dword [CB_COPY2 + cb_blob.imm - cb_blob], 0x404
+	mov esi, SEL_CB2
+	call cb_call
+	check eax, 0x404 + 1
+	mov dword [CB_COPY2 + cb_blob.imm - cb_blob], 0x202
+	mov esi, SEL_CB2
+	call cb_call
+	check eax, 0x202 + 1
+	mov esi, SEL_CB1
+	call cb_call
+	check eax, 0x101 + 1
+	ret
+
+section .data
+n16_esp:	dd 0
+n16_call:	dd 0
+n16_depth:	dd 0
+n16_ret:	dd 0
+n16_ret4:	dd 0
+n16_ind:	dd 0
+n16_jcc:	dd 0
+n16_jptr:	dd 0
+acc_fptr:	dd 0
+		dw SEL_ACC
+cb_ptr:		dd 0, 0
+
+section .text
+; n16_blob: copied to LOW (32-bit code below 64 KiB), entered with an o16
+; JMP; leaves through JMP EAX to n16_back.
+n16_blob:
+	mov ebx, esp
+	db 0x66, 0xe8				; o16 call rel16
+	dw (LA(n16_fn) - LA($ + 2)) & 0xffff
+.r1:
+	sub ebx, esp
+	mov [n16_ret], ebx
+	mov ebx, esp
+	push word 0x1234
+	push word 0x1111
+	db 0x66, 0xe8
+	dw (LA(n16_fn4) - LA($ + 2)) & 0xffff
+	sub ebx, esp
+	mov [n16_ret4], ebx
+	mov eax, 0xffff0000 | LA(n16_fn_ind)
+	o16 call ax
+.r2:
+	xor eax, eax
+	inc eax
+	db 0x66, 0x0f, 0x85			; o16 jnz rel16
+	dw (LA(.t1) - LA($ + 2)) & 0xffff
+	jmp .bad
+.t1:	or dword [n16_jcc], 1
+	db 0x66, 0xeb, LA(.t2) - LA($ + 3)	; o16 jmp rel8
+.bad:	mov eax, n16_fail
+	jmp eax
+.t2:	or dword [n16_jcc], 2
+	mov dword [n16_jptr], 0xffff0000 | LA(.t3)
+	o16 jmp word [n16_jptr]
+	jmp .bad
+.t3:
+	db 0x66, 0xe9				; o16 jmp rel16 past 0: IP = 0xf005
+	dw (0x1f005 - LA($ + 2)) & 0xffff
+	jmp .bad
+.wrapped:
+	or dword [n16_jcc], 4
+	mov eax, n16_back
+	jmp eax
+n16_fn:
+	movzx eax, word [esp]
+	mov [n16_call], eax
+	mov eax, [n16_esp]
+	sub eax, esp
+	mov [n16_depth], eax
+	o16 ret
+n16_fn4:
+	o16 ret 4
+n16_fn_ind:
+	movzx eax, word [esp]
+	mov [n16_ind], eax
+	o16 ret
+n16_blob_end:
+
+n16_fail:
+	fail_now "an o16 branch went the wrong way"
+	mov esp, [n16_esp]
+	jmp n16_back
+
+; cb_blob: position-independent 32-bit code run at CB_EIP in a based code
+; segment: EAX = its immediate + 1 (through a near call), EBX = the
+; offset its call pushed, ECX = the far return EIP.
+cb_blob:
+	db 0xb8					; mov eax, imm32
+.imm:	dd 0
+	jmp short .on
+	times 6 nop				; the copies cross their page here
+.on:
+	call .inc
+.after:
+	mov ecx, [esp]
+	retf
+.inc:
+	mov ebx, [esp]
+	inc eax
+	ret
+cb_blob_end:
