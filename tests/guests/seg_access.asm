@@ -11,6 +11,9 @@
 ;            (not present) nor for a null selector
 ;  accessed_cs the same for CS: far JMP, far CALL, an interrupt gate
 ;            (not under QEMU 7.2, which leaves the bit clear there)
+;  stack16   32-bit code on a 16-bit stack (SS.B clear) in protected
+;            mode: PUSH/POP, CALL/RET, PUSHAD/POPAD and an interrupt's frame
+;            and IRETD move SP alone, wrapping at 64 KiB
 ;  csbase    32-bit code segments based at unaligned addresses (0x200A and
 ;            0x500A) at the same EIP, on two physical copies of a blob that
 ;            crosses a page boundary where EIP's page does not: each base
@@ -35,6 +38,8 @@ SEL_CB2		equ 0x48		; 32-bit code based at CB_BASE2
 SEL_CB3		equ 0x50		; CB_ALIAS + CB_BASE1 (paging: copy 1's frames)
 SEL_CB4		equ 0x58		; CB_ALIAS + CB_BASE2 (paging: copy 2's frames)
 SEL_ACC_GATE	equ 0x60		; flat 32-bit code for an interrupt gate, A clear
+SEL_STK16	equ 0x68		; 16-bit stack (B clear), base STK_BASE, limit 0xffff
+STK_BASE	equ 0x60000
 CB_EIP		equ 0x5ff0		; where the blob runs in every based segment
 CB_COPY1	equ 0x7ffa		; copy 1, across the page boundary at 0x8000
 CB_COPY2	equ 0xaffa		; copy 2, across 0xb000
@@ -159,6 +164,73 @@ group "accessed_cs"
 	movzx eax, ACC_BYTE(SEL_ACC_GATE)
 	check eax, 0x9b
 
+; ---------------------------------------------------------------- stack16
+; 32-bit code on a 16-bit stack (SS.B clear, base STK_BASE): every push
+; and pop moves SP alone, wrapping at 64 KiB, ESP's upper half kept; also
+; the frame of an interrupt taken there and its IRETD. Nothing here
+; addresses [ESP] (that is SS:ESP, all 32 bits); the results go to flat
+; memory and are checked once SS is flat again.
+group "stack16"
+	mov eax, SEL_STK16
+	mov ebx, STK_BASE
+	mov ecx, 0xffff
+	mov edx, 0x0092				; byte granular, B clear; data
+	call lib_set_desc
+	mov dword [STK_BASE + 0xfffc], 0
+	mov [stk_save], esp
+	mov ax, SEL_STK16
+	mov ss, ax
+	mov esp, 0xabcd0004
+	push dword 0x11111111			; SP 0x0000
+	push dword 0x22222222			; SP 0xfffc: wrapped
+	mov [stk_esp], esp
+	pop ebx					; SP 0x0000
+	pop ecx					; SP 0x0004
+	mov [stk_esp + 4], esp
+	mov [stk_val], ebx
+	mov [stk_val + 4], ecx
+	mov esp, 0xabcd0000
+	call stk_fn				; pushes EIP at SP 0xfffc
+.ret:
+	mov [stk_esp + 8], esp
+	mov esp, 0xabcd0008
+	mov eax, 0x40
+	mov edx, stk_int_fn
+	mov cl, 0x8e
+	call lib_set_gate
+	mov esp, 0xabcd0008			; EFLAGS at 4, CS at 0, EIP at 0xfffc
+	int 0x40
+.after_int:
+	mov [stk_esp + 12], esp
+	mov esp, 0xabcd0010
+	mov eax, 0x33333333
+	pushad					; 32 bytes: SP 0xfff0
+	mov [stk_esp + 16], esp
+	mov eax, 0
+	popad
+	mov [stk_esp + 20], esp
+	mov [stk_val + 8], eax
+	mov ax, SEL_DATA
+	mov ss, ax
+	mov esp, [stk_save]
+	check dword [stk_esp], 0xabcdfffc
+	check dword [stk_esp + 4], 0xabcd0004
+	check dword [stk_val], 0x22222222
+	check dword [stk_val + 4], 0x11111111
+	check dword [stk_fn_esp], 0xabcdfffc
+	check dword [stk_fn_ret], .ret
+	check dword [stk_esp + 8], 0xabcd0000
+	check dword [stk_int_esp], 0xabcdfffc
+	check dword [stk_int_frame], .after_int
+	check dword [stk_int_frame + 4], SEL_CODE
+	check dword [stk_esp + 12], 0xabcd0008
+	check dword [stk_esp + 16], 0xabcdfff0
+	check dword [STK_BASE + 0xc], 0x33333333	; EAX, pushed first
+	check dword [STK_BASE], 0x22222222		; EBX, the fourth
+	check dword [STK_BASE + 0xfffc], 0xabcd0010	; ESP, the fifth, wrapped
+	check dword [stk_esp + 20], 0xabcd0010
+	check dword [stk_val + 8], 0x33333333
+
 ; ---------------------------------------------------------------- csbase
 group "csbase"
 	call cb_setup
@@ -226,6 +298,22 @@ acc_far_fn:
 	retf
 
 acc_int_fn:
+	iretd
+
+; stk_fn, stk_int_fn: on the 16-bit stack; they read their frames through
+; flat DS at STK_BASE + SP.
+stk_fn:
+	mov [stk_fn_esp], esp
+	mov eax, [STK_BASE + 0xfffc]
+	mov [stk_fn_ret], eax
+	ret
+
+stk_int_fn:
+	mov [stk_int_esp], esp
+	mov eax, [STK_BASE + 0xfffc]
+	mov [stk_int_frame], eax
+	movzx eax, word [STK_BASE]
+	mov [stk_int_frame + 4], eax
 	iretd
 
 ; cb_setup: the blob's two copies (imm 0x101 and 0x202) and the four
@@ -311,6 +399,13 @@ n16_jptr:	dd 0
 acc_fptr:	dd 0
 		dw SEL_ACC
 cb_ptr:		dd 0, 0
+stk_save:	dd 0
+stk_esp:	times 6 dd 0
+stk_val:	times 3 dd 0
+stk_fn_esp:	dd 0
+stk_fn_ret:	dd 0
+stk_int_esp:	dd 0
+stk_int_frame:	dd 0, 0
 
 section .text
 ; n16_blob: copied to LOW (32-bit code below 64 KiB), entered with an o16
