@@ -156,8 +156,9 @@ void cpu_set_segment(struct cpu *cpu, unsigned seg, const struct segment *s)
 /* Remembers a load at CPL 0 of a data segment register for translated
  * loads of the same selector (seg_loads): the most recent first. A load
  * from the LDT is not kept (LLDT would have to clear them), nor a DS or
- * ES that is not flat (a hit must not change the block's mode), nor a
- * descriptor at linear address 0 (the null selector's mark). */
+ * ES that is not flat, nor a segment a MODE_LIMITS block checks (a hit
+ * must not change the block's mode), nor a descriptor at linear address
+ * 0 (the null selector's mark). */
 static void remember_load(struct cpu *cpu, unsigned seg, const struct segment *s, uint64_t desc)
 {
 	int row = seg_load_row(seg);
@@ -165,7 +166,7 @@ static void remember_load(struct cpu *cpu, unsigned seg, const struct segment *s
 	bool null = !(sel & ~3u);
 	uint32_t addr = null ? 0 : cpu->s.gdtr.base + (sel & ~7u);
 	if (row < 0 || cpu->s.cpl != 0 || (sel & 4) || (!null && addr == 0) ||
-	    ((seg == SEG_DS || seg == SEG_ES) && s->base != 0))
+	    ((seg == SEG_DS || seg == SEG_ES) && s->base != 0) || cpu_segment_restricted(s, seg))
 		return;
 	struct seg_load *ways = cpu->seg_loads[row];
 	if (ways[0].key.selector != sel)

@@ -14,6 +14,15 @@
 ;  stack16   32-bit code on a 16-bit stack (SS.B clear) in protected
 ;            mode: PUSH/POP, CALL/RET, PUSHAD/POPAD and an interrupt's frame
 ;            and IRETD move SP alone, wrapping at 64 KiB
+;  limits    a data segment with limit 0xFFF: the byte past it and accesses
+;            straddling it fault (#GP(0)) for loads, stores, read-modify-
+;            writes, LODS, STOS and REP STOSB (ECX/EDI at the element), LFS,
+;            PUSH/POP m; inside it they work; one MOV FS of it run again
+;            and again from flat code (the translator remembers loads)
+;  limits_ss the same segment as SS: POP, RET and [EBP] past it are #SS(0)
+;  expand_down expand-down data with B set (offsets above the limit up to
+;            4 GiB) and clear (up to 0xFFFF)
+;  null_seg  ES loaded null: loads and STOSB through it are #GP(0)
 ;  csbase    32-bit code segments based at unaligned addresses (0x200A and
 ;            0x500A) at the same EIP, on two physical copies of a blob that
 ;            crosses a page boundary where EIP's page does not: each base
@@ -22,7 +31,10 @@
 ;  csbase_pg the same with paging on, plus two more bases whose linear
 ;            pages are aliases of the two copies' frames (same EIP, same
 ;            physical code, other CS.base; and same EIP, other frames)
-; Also under QEMU (guest_seg_access_qemu).
+; Also under QEMU (guest_seg_access_qemu), which skips accessed_cs, limits,
+; limits_ss, expand_down and null_seg: QEMU 7.2's TCG checks no data
+; segment's limit and lets a null DS/ES be used (the groups keep a POP or
+; RET that does not fault from running off, so they fail there, not hang).
 %define GUEST_NAME "seg_access"
 %include "lib.inc"
 %include "exc_record.inc"
@@ -40,6 +52,10 @@ SEL_CB4		equ 0x58		; CB_ALIAS + CB_BASE2 (paging: copy 2's frames)
 SEL_ACC_GATE	equ 0x60		; flat 32-bit code for an interrupt gate, A clear
 SEL_STK16	equ 0x68		; 16-bit stack (B clear), base STK_BASE, limit 0xffff
 STK_BASE	equ 0x60000
+SEL_LIM		equ 0x70		; data, base LIM_BASE, limit 0xfff
+SEL_EXPD32	equ 0x78		; expand-down data, limit 0xfff, B set
+SEL_EXPD16	equ 0x38		; expand-down data, limit 0xfff, B clear (SEL_ACC_NP's slot, reused)
+LIM_BASE	equ 0x80000
 CB_EIP		equ 0x5ff0		; where the blob runs in every based segment
 CB_COPY1	equ 0x7ffa		; copy 1, across the page boundary at 0x8000
 CB_COPY2	equ 0xaffa		; copy 2, across 0xb000
@@ -231,6 +247,203 @@ group "stack16"
 	check dword [stk_esp + 20], 0xabcd0010
 	check dword [stk_val + 8], 0x33333333
 
+; ---------------------------------------------------------------- limits
+; A data segment at LIM_BASE with limit 0xFFF (byte granular): the first
+; byte past it faults, a multi-byte access straddling it too, for loads,
+; stores, read-modify-writes, string elements (REP STOSB stops at the
+; element with ECX/EDI exact), far pointers and PUSH/POP of memory.
+group "limits"
+	mov eax, SEL_LIM
+	mov ebx, LIM_BASE
+	mov ecx, 0xfff
+	mov edx, 0x0492				; B; present data, writable
+	call lib_set_desc
+	mov dword [LIM_BASE + 0xffc], 0x44332211
+	mov ax, SEL_LIM
+	mov fs, ax
+	mov eax, [fs:0xffc]			; the last dword inside
+	check eax, 0x44332211
+	movzx eax, byte [fs:0xfff]
+	check eax, 0x44
+	arm .l1
+.f1:	mov eax, [fs:0xffd]			; straddles the limit
+.l1:	expect 13, .f1, 0
+	arm .l2
+.f2:	mov byte [fs:0x1000], 1			; the first byte past it
+.l2:	expect 13, .f2, 0
+	arm .l3
+.f3:	add dword [fs:0xffe], 1
+.l3:	expect 13, .f3, 0
+	check dword [LIM_BASE + 0xffc], 0x44332211
+	mov ebx, 0xffd
+	arm .l4
+.f4:	inc word [fs:ebx + 1]			; 0xffe..0xfff: inside
+.l4:	check dword [x_count], 0
+	check dword [LIM_BASE + 0xffc], 0x44342211
+	arm .l5
+.f5:	lfs eax, [fs:0xffc]			; 6 bytes from 0xffc
+.l5:	expect 13, .f5, 0
+	mov esi, 0xffd
+	arm .l6
+.f6:	fs lodsd
+.l6:	expect 13, .f6, 0
+	check esi, 0xffd
+	arm .l7
+.f7:	push dword [fs:0xffe]
+.l7:	expect 13, .f7, 0
+	arm .l8
+.f8:	pop dword [fs:0xffe]
+.l8:	expect 13, .f8, 0
+	sub esp, 4				; the POP's slot back (it faulted first)
+	; ES limited: STOSD and REP STOSB
+	mov ax, SEL_LIM
+	mov es, ax
+	mov edi, 0xffe
+	arm .l9
+.f9:	stosd
+.l9:	expect 13, .f9, 0
+	check edi, 0xffe
+	mov edi, 0xffc
+	mov ecx, 8
+	mov al, 0x5a
+	arm .l10
+.f10:	rep stosb
+.l10:	expect 13, .f10, 0
+	check edi, 0x1000
+	check ecx, 4
+	check dword [LIM_BASE + 0xffc], 0x5a5a5a5a
+	mov ax, SEL_DATA
+	mov es, ax
+	mov ax, SEL_FS
+	mov fs, ax
+	mov dword [x_count], 0
+	mov eax, [fs:0x1000]			; flat again: no fault
+	check dword [x_count], 0
+	; one MOV FS loading SEL_LIM again and again from flat code, where
+	; the translator remembers loads: each still makes the next access
+	; checked
+	mov ecx, 3
+.again:
+	mov ax, SEL_FS
+	call load_fs_ax
+	arm .l11
+	mov ax, SEL_LIM
+	mov fs, ax				; the same block goes on
+.f11:	mov al, [fs:0x1000]
+.l11:	expect 13, .f11, 0
+	dec ecx
+	jnz .again
+	mov ax, SEL_FS
+	mov fs, ax
+
+; SS limited to 0xFFF: pops and SS-based loads past it raise #SS(0) (the
+; exception's frame goes below ESP, inside the limit)
+group "limits_ss"
+	mov [stk_save], esp
+	mov ax, SEL_LIM
+	mov ss, ax
+	mov esp, 0x800
+	push dword 0x12345678			; inside: works
+	pop eax
+	mov [lim_val], eax
+	; what a POP or RET that did not fault would take: the checks then
+	; fail on ESP instead of running off
+	mov dword [LIM_BASE + 0xffe], ..@limits_ss_no_fault
+	mov esp, 0xffe
+	arm .s1
+.g1:	pop eax					; 0xffe..0x1001
+.s1:	mov [lim_esp], esp
+	mov ebp, 0xffd
+	arm .s2
+.g2:	mov eax, [ebp]				; SS-based
+.s2:	mov [lim_esp + 4], esp
+	mov [lim_rec], eax
+	mov eax, [x_vec]
+	mov [lim_rec + 4], eax
+	mov eax, [x_eip]
+	mov [lim_rec + 8], eax
+	mov eax, [x_err]
+	mov [lim_rec + 12], eax
+	mov esp, 0xffe
+	arm .s3
+.g3:	ret
+..@limits_ss_no_fault:
+.s3:	mov [lim_esp + 8], esp
+	mov ax, SEL_DATA
+	mov ss, ax
+	mov esp, [stk_save]
+	check dword [lim_val], 0x12345678
+	check dword [lim_esp], 0xffe
+	check dword [lim_esp + 4], 0xffe
+	check dword [lim_esp + 8], 0xffe
+	check dword [lim_rec + 4], 12
+	check dword [lim_rec + 8], .g2
+	check dword [lim_rec + 12], 0
+	expect 12, .g3, 0
+
+; expand-down data: valid offsets above the limit, up to 0xFFFFFFFF (B
+; set) or 0xFFFF (B clear)
+group "expand_down"
+	mov eax, SEL_EXPD32
+	mov ebx, LIM_BASE - 0x1000
+	mov ecx, 0xfff
+	mov edx, 0x0496				; B; data, writable, expand-down
+	call lib_set_desc
+	mov eax, SEL_EXPD16
+	mov edx, 0x0096				; B clear
+	call lib_set_desc
+	mov dword [LIM_BASE], 0xcafe0001
+	mov ax, SEL_EXPD32
+	mov fs, ax
+	mov eax, [fs:0x1000]
+	check eax, 0xcafe0001
+	arm .e1
+.h1:	mov al, [fs:0xfff]
+.e1:	expect 13, .h1, 0
+	arm .e2
+.h2:	mov eax, [fs:0xffe]			; 0xffe..0x1001: its start is out
+.e2:	expect 13, .h2, 0
+	mov dword [x_count], 0
+	mov eax, [fs:0xfffffffc]		; the top dword: inside
+	check dword [x_count], 0
+	mov ax, SEL_EXPD16
+	mov fs, ax
+	mov eax, [fs:0x1000]
+	check eax, 0xcafe0001
+	mov dword [LIM_BASE - 0x1000 + 0xfffc], 0xcafe0002
+	mov eax, [fs:0xfffc]
+	check eax, 0xcafe0002
+	arm .e3
+.h3:	mov eax, [fs:0xfffe]			; past 0xFFFF
+.e3:	expect 13, .h3, 0
+	arm .e4
+.h4:	mov al, [fs:0x10000]
+.e4:	expect 13, .h4, 0
+	arm .e5
+.h5:	mov al, [fs:0xfff]
+.e5:	expect 13, .h5, 0
+	mov ax, SEL_FS
+	mov fs, ax
+
+; DS/ES loaded with a null selector: loadable, every access through them
+; is #GP(0)
+group "null_seg"
+	xor eax, eax
+	mov es, ax
+	arm .n1
+.k1:	mov eax, [es:0x100]
+.n1:	expect 13, .k1, 0
+	mov edi, 0x100
+	arm .n2
+.k2:	stosb
+.n2:	expect 13, .k2, 0
+	check edi, 0x100
+	mov ax, SEL_DATA
+	mov dword [x_count], 0
+	mov es, ax
+	mov eax, [es:0x100]
+	check dword [x_count], 0
+
 ; ---------------------------------------------------------------- csbase
 group "csbase"
 	call cb_setup
@@ -291,6 +504,11 @@ group "csbase_pg"
 ; load_fs_acc: FS = SEL_ACC (one MOV for every call)
 load_fs_acc:
 	mov ax, SEL_ACC
+	mov fs, ax
+	ret
+
+; load_fs_ax: FS = AX (one MOV for every call)
+load_fs_ax:
 	mov fs, ax
 	ret
 
@@ -400,6 +618,9 @@ acc_fptr:	dd 0
 		dw SEL_ACC
 cb_ptr:		dd 0, 0
 stk_save:	dd 0
+lim_val:	dd 0
+lim_esp:	times 3 dd 0
+lim_rec:	times 4 dd 0
 stk_esp:	times 6 dd 0
 stk_val:	times 3 dd 0
 stk_fn_esp:	dd 0
