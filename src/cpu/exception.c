@@ -57,8 +57,8 @@ static int check_segment(struct cpu *cpu, uint16_t sel, enum seg_use use, unsign
 	uint32_t lo, hi;
 	*desc = 0;
 	if (!(sel & ~3u)) {
-		/* A null selector may sit in a data segment register (the SDM
-		 * faults its use, which btvm does not check); CS and SS must
+		/* A null selector may sit in a data segment register (its
+		 * use faults: seg_limits.c, for DS and ES); CS and SS must
 		 * name a segment. */
 		if (use != SEG_USE_DATA)
 			return EXC_GP;
