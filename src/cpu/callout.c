@@ -73,6 +73,14 @@ uint32_t linear_address(const struct cpu *cpu, const ZydisDecodedInstruction *in
 	return ea + cpu->s.seg[seg_reg_index(op->mem.segment)].base;
 }
 
+bool operand_in_limit(const struct cpu *cpu, const ZydisDecodedOperand *op, uint32_t linear,
+		      unsigned len)
+{
+	unsigned seg = seg_reg_index(op->mem.segment);
+	const struct segment *s = &cpu->s.seg[seg];
+	return cpu_real_mode(cpu) || cpu_offset_in_limit(s, seg, linear - s->base, len);
+}
+
 void raise_fault(struct cpu *cpu, const struct callout_desc *d, unsigned vector, bool has_err,
 		 uint32_t err)
 {

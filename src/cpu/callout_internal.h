@@ -27,6 +27,10 @@ void reg_write(struct cpu *cpu, ZydisRegister r, uint32_t v);
 uint32_t linear_address(const struct cpu *cpu, const ZydisDecodedInstruction *in,
 			const ZydisDecodedOperand *op);
 /* Delivers a fault with the instruction's own EIP as the return address. */
+/* Whether len bytes of memory operand op at linear address linear stay
+ * inside its segment's limit (seg_limits.c; real mode is not checked). */
+bool operand_in_limit(const struct cpu *cpu, const ZydisDecodedOperand *op, uint32_t linear,
+		      unsigned len);
 void raise_fault(struct cpu *cpu, const struct callout_desc *d, unsigned vector, bool has_err,
 		 uint32_t err);
 /* The fault a failed access through this memory operand raises: #SS for

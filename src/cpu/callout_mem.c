@@ -36,6 +36,14 @@ static bool operand_span(struct cpu *cpu, const struct callout_desc *d, const Zy
 			 unsigned len, bool write, struct guest_span *span)
 {
 	uint32_t linear = (uint32_t)cpu->scratch[1];
+	if (d->mode & MODE_LIMITS) {
+		unsigned seg = seg_reg_index(op->mem.segment);
+		const struct segment *s = &cpu->s.seg[seg];
+		if (!cpu_offset_in_limit(s, seg, linear - s->base, len)) {
+			raise_fault(cpu, d, mem_fault_vector(op), true, 0);
+			return false;
+		}
+	}
 	if ((uint64_t)linear + len > 1ull << 32) {
 		/* Past the top of 4 GiB: beyond a flat segment's limit. */
 		cpu->stats.wrap_faults++;
@@ -57,6 +65,10 @@ static bool account_access(struct cpu *cpu, const struct callout_desc *d, const 
 	cpu->sh->stats.adaptive_accesses++;
 	if (mmio)
 		cpu->sh->stats.mmio_accesses++;
+	/* Adaptive by the mode, not by a mark: nothing to keep or release,
+	 * and no store may bypass the limit check (store_hints). */
+	if (d->mode & MODE_LIMITS)
+		return true;
 	bool table = false;
 	/* A write the chipset drops (PAM) needs the callout as a device does. */
 	for (unsigned i = 0; write && i < span->n; i++)

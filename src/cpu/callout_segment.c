@@ -33,7 +33,8 @@ static bool far_pointer(struct cpu *cpu, const ZydisDecodedInstruction *in,
 	}
 	uint8_t b[6];
 	unsigned osize = in->operand_width == 16 ? 2 : 4;
-	if (!cpu_read_guest(cpu, linear_address(cpu, in, op), b, osize + 2))
+	uint32_t at = linear_address(cpu, in, op);
+	if (!operand_in_limit(cpu, op, at, osize + 2) || !cpu_read_guest(cpu, at, b, osize + 2))
 		return false;
 	*off = 0;
 	memcpy(off, b, osize);

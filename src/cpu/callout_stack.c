@@ -64,8 +64,8 @@ static bool source_value(struct cpu *cpu, const ZydisDecodedInstruction *in,
 		*v = (uint32_t)op->imm.value.s & width_mask(w);
 		return true;
 	case ZYDIS_OPERAND_TYPE_MEMORY: {
-		uint32_t x = 0;
-		if (!cpu_read_guest(cpu, linear_address(cpu, in, op), &x, w))
+		uint32_t x = 0, at = linear_address(cpu, in, op);
+		if (!operand_in_limit(cpu, op, at, w) || !cpu_read_guest(cpu, at, &x, w))
 			return false;
 		*v = x;
 		return true;
@@ -107,7 +107,7 @@ enum callout_result do_stack_insn(struct cpu *cpu, const struct callout_desc *d,
 			cpu->regs[REG_ESP] = esp;
 			uint32_t at = linear_address(cpu, in, &ops[0]);
 			cpu->regs[REG_ESP] = old;
-			if (!cpu_write_guest(cpu, at, &v, w))
+			if (!operand_in_limit(cpu, &ops[0], at, w) || !cpu_write_guest(cpu, at, &v, w))
 				goto mem_fault;
 		}
 		break;

@@ -116,7 +116,8 @@ enum callout_result do_string_mem(struct cpu *cpu, const struct callout_desc *d,
 	uint32_t *eax = &cpu->regs[REG_EAX];
 	uint32_t count = rep ? *ecx & mask : 1;
 	uint32_t value_mask = width == 4 ? 0xffffffffu : (1u << (8 * width)) - 1;
-	bool bulk = (movs || stos) && mask == 0xffffffffu && (int32_t)step > 0 && (cpu->s.cr0 & CR0_PG);
+	bool bulk = (movs || stos) && mask == 0xffffffffu && (int32_t)step > 0 && (cpu->s.cr0 & CR0_PG) &&
+		    !(d->mode & MODE_LIMITS);
 
 	for (unsigned n = 0; count && n < STRING_MEM_CHUNK && !cpu->stop; n++) {
 		uint32_t src = cpu->s.seg[src_seg].base + (*esi & mask);
@@ -133,6 +134,16 @@ enum callout_result do_string_mem(struct cpu *cpu, const struct callout_desc *d,
 				*ecx = count;
 			n += moved - 1;
 			continue;
+		}
+		if (d->mode & MODE_LIMITS) {
+			/* Each element against its segment, the source first. */
+			const struct segment *ss = &cpu->s.seg[src_seg], *es = &cpu->s.seg[SEG_ES];
+			bool src_ok = !reads_src || cpu_offset_in_limit(ss, src_seg, *esi & mask, width);
+			if (!src_ok || ((reads_dst || writes_dst) &&
+					!cpu_offset_in_limit(es, SEG_ES, *edi & mask, width))) {
+				raise_fault(cpu, d, !src_ok && src_seg == SEG_SS ? EXC_SS : EXC_GP, true, 0);
+				return CALLOUT_STOP;
+			}
 		}
 		if (reads_src && !cpu_read_guest(cpu, src, &a, width)) {
 			raise_fault(cpu, d, src_seg == SEG_SS ? EXC_SS : EXC_GP, true, 0);

@@ -65,6 +65,8 @@ uint32_t cpu_mode(const struct cpu *cpu)
 		mode |= MODE_STACK16;
 	if (seg[SEG_CS].base)
 		mode |= MODE_SEGCS;
+	if (!(mode & MODE_REAL) && cpu_limits_restricted(cpu))
+		mode |= MODE_LIMITS;
 	return mode;
 }
 

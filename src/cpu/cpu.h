@@ -541,6 +541,15 @@ bool cpu_stack_read(struct cpu *cpu, const struct segment *ss, uint32_t sp, uint
 bool cpu_stack_write(struct cpu *cpu, const struct segment *ss, uint32_t sp, uint32_t off,
 		     const void *data, unsigned len);
 
+/* seg_limits.c: whether segment s in register seg is one a data or
+ * stack access must be checked against (a limit below 4 GiB, expand-down,
+ * or DS/ES unusable after a null load); whether any loaded segment is
+ * (the translation mode's MODE_LIMITS, in protected mode); whether len
+ * bytes at offset stay inside s (false: #GP(0), or #SS(0) for SS). */
+bool cpu_segment_restricted(const struct segment *s, unsigned seg);
+bool cpu_limits_restricted(const struct cpu *cpu);
+bool cpu_offset_in_limit(const struct segment *s, unsigned seg, uint32_t offset, unsigned len);
+
 /* realmode.c: real-address mode (CR0.PE clear). */
 static inline bool cpu_real_mode(const struct cpu *cpu)
 {

@@ -32,6 +32,23 @@ bool cpu_read_descriptor(struct cpu *cpu, uint16_t selector, uint32_t *lo, uint3
 	return true;
 }
 
+/* Sets the accessed bit of the code or data descriptor sel names, as a
+ * load that finds it clear does (the SDM's locked write of the
+ * descriptor's type byte, as the processor's implicit supervisor
+ * access); *hi gets the bit. False with a #PF pending when the table's
+ * page is not writable. */
+static bool mark_accessed(struct cpu *cpu, uint16_t sel, uint32_t *hi)
+{
+	if (*hi & DESC_ACCESSED)
+		return true;
+	uint32_t table = sel & 4 ? cpu->s.ldtr.base : cpu->s.gdtr.base;
+	uint8_t type_byte = (uint8_t)((*hi | DESC_ACCESSED) >> 8);
+	if (!cpu_write_sys(cpu, table + (sel & ~7u) + 5, &type_byte, 1))
+		return false;
+	*hi |= DESC_ACCESSED;
+	return true;
+}
+
 /* cpu_check_segment, giving also the descriptor's bytes (0 for a null
  * selector). */
 static int check_segment(struct cpu *cpu, uint16_t sel, enum seg_use use, unsigned cpl,
@@ -41,8 +58,8 @@ static int check_segment(struct cpu *cpu, uint16_t sel, enum seg_use use, unsign
 	uint32_t lo, hi;
 	*desc = 0;
 	if (!(sel & ~3u)) {
-		/* A null selector may sit in a data segment register (the SDM
-		 * faults its use, which btvm does not check); CS and SS must
+		/* A null selector may sit in a data segment register (its
+		 * use faults: seg_limits.c, for DS and ES); CS and SS must
 		 * name a segment. */
 		if (use != SEG_USE_DATA)
 			return EXC_GP;
@@ -89,6 +106,9 @@ static int check_segment(struct cpu *cpu, uint16_t sel, enum seg_use use, unsign
 	}
 	if (!(hi & DESC_P))
 		return use == SEG_USE_STACK ? EXC_SS : EXC_NP;
+	if (!mark_accessed(cpu, sel, &hi))
+		return EXC_GP;   /* the pending #PF takes its place */
+	*desc = (uint64_t)hi << 32 | lo;
 	*out = (struct segment){
 		.selector = (uint16_t)((sel & ~3u) | rpl),
 		.base = desc_base(lo, hi),
@@ -138,8 +158,9 @@ void cpu_set_segment(struct cpu *cpu, unsigned seg, const struct segment *s)
 /* Remembers a load at CPL 0 of a data segment register for translated
  * loads of the same selector (seg_loads): the most recent first. A load
  * from the LDT is not kept (LLDT would have to clear them), nor a DS or
- * ES that is not flat (a hit must not change the block's mode), nor a
- * descriptor at linear address 0 (the null selector's mark). */
+ * ES that is not flat, nor a segment a MODE_LIMITS block checks (a hit
+ * must not change the block's mode), nor a descriptor at linear address
+ * 0 (the null selector's mark). */
 static void remember_load(struct cpu *cpu, unsigned seg, const struct segment *s, uint64_t desc)
 {
 	int row = seg_load_row(seg);
@@ -147,7 +168,7 @@ static void remember_load(struct cpu *cpu, unsigned seg, const struct segment *s
 	bool null = !(sel & ~3u);
 	uint32_t addr = null ? 0 : cpu->s.gdtr.base + (sel & ~7u);
 	if (row < 0 || cpu->s.cpl != 0 || (sel & 4) || (!null && addr == 0) ||
-	    ((seg == SEG_DS || seg == SEG_ES) && s->base != 0))
+	    ((seg == SEG_DS || seg == SEG_ES) && s->base != 0) || cpu_segment_restricted(s, seg))
 		return;
 	struct seg_load *ways = cpu->seg_loads[row];
 	if (ways[0].key.selector != sel)

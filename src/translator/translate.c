@@ -1111,7 +1111,8 @@ static int translate_one(struct translator *t, struct tctx *c, unsigned avail, u
 		tb->pages[1] = next_gpa / GUEST_PAGE_SIZE;
 	}
 	c->next_eip = c->eip + len;
-	c->adaptive = shadow_is_adaptive(c->env->sh, c->gpa + (c->eip - tb->eip));
+	/* MODE_LIMITS: the monitor checks every access against its segment. */
+	c->adaptive = (c->mode & MODE_LIMITS) || shadow_is_adaptive(c->env->sh, c->gpa + (c->eip - tb->eip));
 	c->esp_lags = decoded && esp_may_lag(c);
 	if (!c->esp_lags)
 		esp_settle(c);

@@ -33,7 +33,12 @@ struct tcache;
 #define MODE_STACK16 0x40u /* SS.B clear: the stack is SS:SP, wrapping at 64 KiB */
 #define MODE_SEGCS 0x80u   /* CS.base is not 0: code at CS.base + EIP */
 #define MODE_REAL 0x100u   /* CR0.PE clear, or v86 mode (with MODE_CPL3): segments are selector*16 */
-#define MODE_LEGACY (MODE_CODE16 | MODE_STACK16 | MODE_SEGCS | MODE_REAL)
+/* Protected mode with a data or stack segment that has a limit below
+ * 4 GiB, is expand-down, or is a DS/ES loaded null: every memory access
+ * goes through the monitor (as adaptive instructions do), which checks it
+ * against the segment (cpu/seg_limits.c). */
+#define MODE_LIMITS 0x200u
+#define MODE_LEGACY (MODE_CODE16 | MODE_STACK16 | MODE_SEGCS | MODE_REAL | MODE_LIMITS)
 
 /* Whether code of this mode probes and fills the indirect-branch table:
  * 32-bit code on a 32-bit stack at CS.base 0 in protected mode. */

@@ -4,8 +4,8 @@
 ; operands, string instructions, the stack), segment register moves,
 ; push/pop, lfs/lgs/lss, an LDT (lldt/sldt and a data segment from it), a TSS
 ; (ltr/str, busy bit), sgdt/sidt/smsw, lar/lsl/verr/verw, control registers;
-; 16-bit far calls/returns/jumps from code copied below 64 KiB (and, with
-; -DTEST_BASED_CS, from a code segment based at .text), lds/les, 16-bit lar/lsl, lar on gates and
+; 16-bit far calls/returns/jumps from code copied below 64 KiB (and from a
+; code segment based at .text), lds/les, 16-bit lar/lsl, lar on gates and
 ; conforming code, arpl, smsw r32, lmsw, the SYSENTER/APIC/TSC MSRs, and the
 ; faults of segment loads, far transfers, ltr/lldt, rdmsr and bound.
 %define GUEST_NAME "segments"
@@ -408,9 +408,7 @@ group "far16"
 
 ; ---------------------------------------------------------------- based CS
 ; With CS based at the start of .text, EIP is an offset below 64 KiB, so
-; the 16-bit forms can push and return to it. Assemble with
-; -DTEST_BASED_CS: btvm's translator does not fetch through a CS base yet.
-%ifdef TEST_BASED_CS
+; the 16-bit forms can push and return to it.
 group "csbase"
 	mov eax, SEL_CB
 	mov ebx, $$
@@ -469,7 +467,6 @@ group "csbase"
 	xor eax, eax
 	mov ax, cs
 	check eax, SEL_CODE
-%endif
 
 ; ---------------------------------------------------------------- lds/les
 group "lxs"

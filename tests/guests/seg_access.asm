@@ -1,0 +1,709 @@
+; Segmentation as the SDM has it (issue 44, item 5), the parts btvm does:
+;  near16    16-bit operand-size near branches in 32-bit code (66h): CALL
+;            rel16 and r/m16 push a word of IP, RET and RET imm16 pop one,
+;            JMP rel16/rel8/r/m16 and Jcc rel16 cut the target to IP (a
+;            rel16 jump from 0x7000 back past 0 lands at 0xF005); from high
+;            code, an o16 JMP through AX lands at AX
+;  accessed  a segment load sets the descriptor's accessed bit in the GDT
+;            (MOV, POP, LDS/LES/LSS, far JMP/CALL, an interrupt gate's CS),
+;            again after the guest cleared it (the translator's remembered
+;            loads compare the descriptor's bytes), not on a faulting load
+;            (not present) nor for a null selector
+;  accessed_cs the same for CS: far JMP, far CALL, an interrupt gate
+;            (not under QEMU 7.2, which leaves the bit clear there)
+;  stack16   32-bit code on a 16-bit stack (SS.B clear) in protected
+;            mode: PUSH/POP, CALL/RET, PUSHAD/POPAD and an interrupt's frame
+;            and IRETD move SP alone, wrapping at 64 KiB
+;  limits    a data segment with limit 0xFFF: the byte past it and accesses
+;            straddling it fault (#GP(0)) for loads, stores, read-modify-
+;            writes, LODS, STOS and REP STOSB (ECX/EDI at the element), LFS,
+;            PUSH/POP m; inside it they work; one MOV FS of it run again
+;            and again from flat code (the translator remembers loads)
+;  limits_ss the same segment as SS: POP, RET and [EBP] past it are #SS(0)
+;  expand_down expand-down data with B set (offsets above the limit up to
+;            4 GiB) and clear (up to 0xFFFF)
+;  null_seg  ES loaded null: loads and STOSB through it are #GP(0)
+;  csbase    32-bit code segments based at unaligned addresses (0x200A and
+;            0x500A) at the same EIP, on two physical copies of a blob that
+;            crosses a page boundary where EIP's page does not: each base
+;            runs its own bytes; calls push offsets; the blob rewritten
+;            through its linear address runs the new bytes
+;  csbase_pg the same with paging on, plus two more bases whose linear
+;            pages are aliases of the two copies' frames (same EIP, same
+;            physical code, other CS.base; and same EIP, other frames)
+; Also under QEMU (guest_seg_access_qemu), which skips accessed_cs, limits,
+; limits_ss, expand_down and null_seg: QEMU 7.2's TCG checks no data
+; segment's limit and lets a null DS/ES be used (the groups keep a POP or
+; RET that does not fault from running off, so they fail there, not hang).
+%define GUEST_NAME "seg_access"
+%include "lib.inc"
+%include "exc_record.inc"
+%include "paging.inc"
+
+LOW		equ 0x7000		; where near16's blob runs
+%define LA(x) (LOW + (x) - n16_blob)
+SEL_ACC		equ 0x28		; flat data, accessed bit clear
+SEL_ACC_CODE	equ 0x30		; flat 32-bit code, accessed bit clear
+SEL_ACC_NP	equ 0x38		; data, not present
+SEL_CB1		equ 0x40		; 32-bit code based at CB_BASE1
+SEL_CB2		equ 0x48		; 32-bit code based at CB_BASE2
+SEL_CB3		equ 0x50		; CB_ALIAS + CB_BASE1 (paging: copy 1's frames)
+SEL_CB4		equ 0x58		; CB_ALIAS + CB_BASE2 (paging: copy 2's frames)
+SEL_ACC_GATE	equ 0x60		; flat 32-bit code for an interrupt gate, A clear
+SEL_STK16	equ 0x68		; 16-bit stack (B clear), base STK_BASE, limit 0xffff
+STK_BASE	equ 0x60000
+SEL_LIM		equ 0x70		; data, base LIM_BASE, limit 0xfff
+SEL_EXPD32	equ 0x78		; expand-down data, limit 0xfff, B set
+SEL_EXPD16	equ 0x38		; expand-down data, limit 0xfff, B clear (SEL_ACC_NP's slot, reused)
+LIM_BASE	equ 0x80000
+CB_EIP		equ 0x5ff0		; where the blob runs in every based segment
+CB_COPY1	equ 0x7ffa		; copy 1, across the page boundary at 0x8000
+CB_COPY2	equ 0xaffa		; copy 2, across 0xb000
+CB_BASE1	equ CB_COPY1 - CB_EIP	; 0x200a
+CB_BASE2	equ CB_COPY2 - CB_EIP	; 0x500a
+CB_ALIAS	equ 0x40000000		; paging: 0x40007000.. -> copy 1's frames, 0x4000a000.. -> copy 2's
+%define ACC_BYTE(sel) byte [lib_gdt + (sel) + 5]
+
+guest_start
+	call lib_install_idt
+	mov dword [lib_exc_hook], exc_record
+
+; ---------------------------------------------------------------- near16
+group "near16"
+	mov esi, n16_blob
+	mov edi, LOW
+	mov ecx, n16_blob_end - n16_blob
+	cld
+	rep movsb
+	mov byte [0xf005], 0xb8			; mov eax, imm32 at 0xf005
+	mov dword [0xf006], LA(n16_blob.wrapped)
+	mov word [0xf00a], 0xe0ff		; jmp eax
+	mov [n16_esp], esp
+	mov eax, 0xabcd0000 | LA(n16_blob)
+	o16 jmp ax				; IP = AX
+	fail_now "o16 jmp ax fell through"
+n16_back:
+	check dword [n16_call], LA(n16_blob.r1)	; the word CALL rel16 pushed
+	check dword [n16_depth], 2		; 2 bytes pushed
+	check dword [n16_ret], 0		; o16 RET popped 2
+	check dword [n16_ret4], 0		; o16 RET 4 popped 2 + 4
+	check dword [n16_ind], LA(n16_blob.r2)	; o16 CALL AX pushed IP
+	check dword [n16_jcc], 7		; Jcc rel16, JMP rel8, JMP m16, the wrap
+	check dword [x_count], 0
+
+; ---------------------------------------------------------------- accessed
+group "accessed"
+	mov eax, SEL_ACC
+	xor ebx, ebx
+	mov ecx, 0xfffff
+	mov edx, 0x0c92				; G, B; present data, writable, A clear
+	call lib_set_desc
+	mov eax, SEL_ACC_CODE
+	mov edx, 0x0c9a				; G, D; present code, readable, A clear
+	call lib_set_desc
+	mov eax, SEL_ACC_GATE
+	call lib_set_desc
+	mov eax, SEL_ACC_NP
+	mov edx, 0x0c12				; not present data
+	call lib_set_desc
+	; MOV, many times from one instruction, the bit cleared before each
+	mov ecx, 4
+.mov_loop:
+	and ACC_BYTE(SEL_ACC), 0xfe
+	call load_fs_acc
+	movzx eax, ACC_BYTE(SEL_ACC)
+	check eax, 0x93
+	dec ecx
+	jnz .mov_loop
+	mov ax, SEL_FS
+	mov fs, ax
+	; POP GS
+	and ACC_BYTE(SEL_ACC), 0xfe
+	push dword SEL_ACC
+	pop gs
+	movzx eax, ACC_BYTE(SEL_ACC)
+	check eax, 0x93
+	mov ax, SEL_GS
+	mov gs, ax
+	; LES
+	and ACC_BYTE(SEL_ACC), 0xfe
+	les eax, [acc_fptr]
+	movzx eax, ACC_BYTE(SEL_ACC)
+	check eax, 0x93
+	; MOV SS
+	and ACC_BYTE(SEL_ACC), 0xfe
+	mov ax, SEL_ACC
+	mov ss, ax
+	movzx eax, ACC_BYTE(SEL_ACC)
+	check eax, 0x93
+	mov ax, SEL_DATA
+	mov ss, ax
+	mov es, ax
+	; a not-present segment: #NP, the bit stays clear
+	arm .np_done
+	mov ax, SEL_ACC_NP
+.np:	mov fs, ax
+.np_done:
+	expect 11, .np, SEL_ACC_NP
+	movzx eax, ACC_BYTE(SEL_ACC_NP)
+	check eax, 0x12
+	mov ax, SEL_FS
+	mov fs, ax
+	; a null selector writes nothing (the null descriptor stays 0)
+	xor eax, eax
+	mov fs, ax
+	check dword [lib_gdt + 4], 0
+	mov ax, SEL_FS
+	mov fs, ax
+
+; CS loads: QEMU 7.2 does not set the bit there (its far JMP, far CALL
+; and interrupt delivery load CS without it)
+group "accessed_cs"
+	; far JMP and far CALL
+	jmp SEL_ACC_CODE:.in_acc
+.in_acc:
+	movzx eax, ACC_BYTE(SEL_ACC_CODE)
+	check eax, 0x9b
+	jmp SEL_CODE:.back_flat
+.back_flat:
+	and ACC_BYTE(SEL_ACC_CODE), 0xfe
+	call SEL_ACC_CODE:acc_far_fn
+	movzx eax, ACC_BYTE(SEL_ACC_CODE)
+	check eax, 0x9b
+	; an interrupt gate whose CS has A clear
+	mov eax, 0x40
+	mov edx, acc_int_fn
+	mov cl, 0x8e
+	call lib_set_gate
+	mov word [lib_idt + 0x40 * 8 + 2], SEL_ACC_GATE
+	int 0x40
+	movzx eax, ACC_BYTE(SEL_ACC_GATE)
+	check eax, 0x9b
+
+; ---------------------------------------------------------------- stack16
+; 32-bit code on a 16-bit stack (SS.B clear, base STK_BASE): every push
+; and pop moves SP alone, wrapping at 64 KiB, ESP's upper half kept; also
+; the frame of an interrupt taken there and its IRETD. Nothing here
+; addresses [ESP] (that is SS:ESP, all 32 bits); the results go to flat
+; memory and are checked once SS is flat again.
+group "stack16"
+	mov eax, SEL_STK16
+	mov ebx, STK_BASE
+	mov ecx, 0xffff
+	mov edx, 0x0092				; byte granular, B clear; data
+	call lib_set_desc
+	mov dword [STK_BASE + 0xfffc], 0
+	mov [stk_save], esp
+	mov ax, SEL_STK16
+	mov ss, ax
+	mov esp, 0xabcd0004
+	push dword 0x11111111			; SP 0x0000
+	push dword 0x22222222			; SP 0xfffc: wrapped
+	mov [stk_esp], esp
+	pop ebx					; SP 0x0000
+	pop ecx					; SP 0x0004
+	mov [stk_esp + 4], esp
+	mov [stk_val], ebx
+	mov [stk_val + 4], ecx
+	mov esp, 0xabcd0000
+	call stk_fn				; pushes EIP at SP 0xfffc
+.ret:
+	mov [stk_esp + 8], esp
+	mov esp, 0xabcd0008
+	mov eax, 0x40
+	mov edx, stk_int_fn
+	mov cl, 0x8e
+	call lib_set_gate
+	mov esp, 0xabcd0008			; EFLAGS at 4, CS at 0, EIP at 0xfffc
+	int 0x40
+.after_int:
+	mov [stk_esp + 12], esp
+	mov esp, 0xabcd0010
+	mov eax, 0x33333333
+	pushad					; 32 bytes: SP 0xfff0
+	mov [stk_esp + 16], esp
+	mov eax, 0
+	popad
+	mov [stk_esp + 20], esp
+	mov [stk_val + 8], eax
+	mov ax, SEL_DATA
+	mov ss, ax
+	mov esp, [stk_save]
+	check dword [stk_esp], 0xabcdfffc
+	check dword [stk_esp + 4], 0xabcd0004
+	check dword [stk_val], 0x22222222
+	check dword [stk_val + 4], 0x11111111
+	check dword [stk_fn_esp], 0xabcdfffc
+	check dword [stk_fn_ret], .ret
+	check dword [stk_esp + 8], 0xabcd0000
+	check dword [stk_int_esp], 0xabcdfffc
+	check dword [stk_int_frame], .after_int
+	check dword [stk_int_frame + 4], SEL_CODE
+	check dword [stk_esp + 12], 0xabcd0008
+	check dword [stk_esp + 16], 0xabcdfff0
+	check dword [STK_BASE + 0xc], 0x33333333	; EAX, pushed first
+	check dword [STK_BASE], 0x22222222		; EBX, the fourth
+	check dword [STK_BASE + 0xfffc], 0xabcd0010	; ESP, the fifth, wrapped
+	check dword [stk_esp + 20], 0xabcd0010
+	check dword [stk_val + 8], 0x33333333
+
+; ---------------------------------------------------------------- limits
+; A data segment at LIM_BASE with limit 0xFFF (byte granular): the first
+; byte past it faults, a multi-byte access straddling it too, for loads,
+; stores, read-modify-writes, string elements (REP STOSB stops at the
+; element with ECX/EDI exact), far pointers and PUSH/POP of memory.
+group "limits"
+	mov eax, SEL_LIM
+	mov ebx, LIM_BASE
+	mov ecx, 0xfff
+	mov edx, 0x0492				; B; present data, writable
+	call lib_set_desc
+	mov dword [LIM_BASE + 0xffc], 0x44332211
+	mov ax, SEL_LIM
+	mov fs, ax
+	mov eax, [fs:0xffc]			; the last dword inside
+	check eax, 0x44332211
+	movzx eax, byte [fs:0xfff]
+	check eax, 0x44
+	arm .l1
+.f1:	mov eax, [fs:0xffd]			; straddles the limit
+.l1:	expect 13, .f1, 0
+	arm .l2
+.f2:	mov byte [fs:0x1000], 1			; the first byte past it
+.l2:	expect 13, .f2, 0
+	arm .l3
+.f3:	add dword [fs:0xffe], 1
+.l3:	expect 13, .f3, 0
+	check dword [LIM_BASE + 0xffc], 0x44332211
+	mov ebx, 0xffd
+	arm .l4
+.f4:	inc word [fs:ebx + 1]			; 0xffe..0xfff: inside
+.l4:	check dword [x_count], 0
+	check dword [LIM_BASE + 0xffc], 0x44342211
+	arm .l5
+.f5:	lfs eax, [fs:0xffc]			; 6 bytes from 0xffc
+.l5:	expect 13, .f5, 0
+	mov esi, 0xffd
+	arm .l6
+.f6:	fs lodsd
+.l6:	expect 13, .f6, 0
+	check esi, 0xffd
+	arm .l7
+.f7:	push dword [fs:0xffe]
+.l7:	expect 13, .f7, 0
+	arm .l8
+.f8:	pop dword [fs:0xffe]
+.l8:	expect 13, .f8, 0
+	sub esp, 4				; the POP's slot back (it faulted first)
+	; ES limited: STOSD and REP STOSB
+	mov ax, SEL_LIM
+	mov es, ax
+	mov edi, 0xffe
+	arm .l9
+.f9:	stosd
+.l9:	expect 13, .f9, 0
+	check edi, 0xffe
+	mov edi, 0xffc
+	mov ecx, 8
+	mov al, 0x5a
+	arm .l10
+.f10:	rep stosb
+.l10:	expect 13, .f10, 0
+	check edi, 0x1000
+	check ecx, 4
+	check dword [LIM_BASE + 0xffc], 0x5a5a5a5a
+	mov ax, SEL_DATA
+	mov es, ax
+	mov ax, SEL_FS
+	mov fs, ax
+	mov dword [x_count], 0
+	mov eax, [fs:0x1000]			; flat again: no fault
+	check dword [x_count], 0
+	; one MOV FS loading SEL_LIM again and again from flat code, where
+	; the translator remembers loads: each still makes the next access
+	; checked
+	mov ecx, 3
+.again:
+	mov ax, SEL_FS
+	call load_fs_ax
+	arm .l11
+	mov ax, SEL_LIM
+	mov fs, ax				; the same block goes on
+.f11:	mov al, [fs:0x1000]
+.l11:	expect 13, .f11, 0
+	dec ecx
+	jnz .again
+	mov ax, SEL_FS
+	mov fs, ax
+
+; SS limited to 0xFFF: pops and SS-based loads past it raise #SS(0) (the
+; exception's frame goes below ESP, inside the limit)
+group "limits_ss"
+	mov [stk_save], esp
+	mov ax, SEL_LIM
+	mov ss, ax
+	mov esp, 0x800
+	push dword 0x12345678			; inside: works
+	pop eax
+	mov [lim_val], eax
+	; what a POP or RET that did not fault would take: the checks then
+	; fail on ESP instead of running off
+	mov dword [LIM_BASE + 0xffe], ..@limits_ss_no_fault
+	mov esp, 0xffe
+	arm .s1
+.g1:	pop eax					; 0xffe..0x1001
+.s1:	mov [lim_esp], esp
+	mov ebp, 0xffd
+	arm .s2
+.g2:	mov eax, [ebp]				; SS-based
+.s2:	mov [lim_esp + 4], esp
+	mov [lim_rec], eax
+	mov eax, [x_vec]
+	mov [lim_rec + 4], eax
+	mov eax, [x_eip]
+	mov [lim_rec + 8], eax
+	mov eax, [x_err]
+	mov [lim_rec + 12], eax
+	mov esp, 0xffe
+	arm .s3
+.g3:	ret
+..@limits_ss_no_fault:
+.s3:	mov [lim_esp + 8], esp
+	mov ax, SEL_DATA
+	mov ss, ax
+	mov esp, [stk_save]
+	check dword [lim_val], 0x12345678
+	check dword [lim_esp], 0xffe
+	check dword [lim_esp + 4], 0xffe
+	check dword [lim_esp + 8], 0xffe
+	check dword [lim_rec + 4], 12
+	check dword [lim_rec + 8], .g2
+	check dword [lim_rec + 12], 0
+	expect 12, .g3, 0
+
+; expand-down data: valid offsets above the limit, up to 0xFFFFFFFF (B
+; set) or 0xFFFF (B clear)
+group "expand_down"
+	mov eax, SEL_EXPD32
+	mov ebx, LIM_BASE - 0x1000
+	mov ecx, 0xfff
+	mov edx, 0x0496				; B; data, writable, expand-down
+	call lib_set_desc
+	mov eax, SEL_EXPD16
+	mov edx, 0x0096				; B clear
+	call lib_set_desc
+	mov dword [LIM_BASE], 0xcafe0001
+	mov ax, SEL_EXPD32
+	mov fs, ax
+	mov eax, [fs:0x1000]
+	check eax, 0xcafe0001
+	arm .e1
+.h1:	mov al, [fs:0xfff]
+.e1:	expect 13, .h1, 0
+	arm .e2
+.h2:	mov eax, [fs:0xffe]			; 0xffe..0x1001: its start is out
+.e2:	expect 13, .h2, 0
+	mov dword [x_count], 0
+	mov eax, [fs:0xfffffffc]		; the top dword: inside
+	check dword [x_count], 0
+	mov ax, SEL_EXPD16
+	mov fs, ax
+	mov eax, [fs:0x1000]
+	check eax, 0xcafe0001
+	mov dword [LIM_BASE - 0x1000 + 0xfffc], 0xcafe0002
+	mov eax, [fs:0xfffc]
+	check eax, 0xcafe0002
+	arm .e3
+.h3:	mov eax, [fs:0xfffe]			; past 0xFFFF
+.e3:	expect 13, .h3, 0
+	arm .e4
+.h4:	mov al, [fs:0x10000]
+.e4:	expect 13, .h4, 0
+	arm .e5
+.h5:	mov al, [fs:0xfff]
+.e5:	expect 13, .h5, 0
+	mov ax, SEL_FS
+	mov fs, ax
+
+; DS/ES loaded with a null selector: loadable, every access through them
+; is #GP(0)
+group "null_seg"
+	xor eax, eax
+	mov es, ax
+	arm .n1
+.k1:	mov eax, [es:0x100]
+.n1:	expect 13, .k1, 0
+	mov edi, 0x100
+	arm .n2
+.k2:	stosb
+.n2:	expect 13, .k2, 0
+	check edi, 0x100
+	mov ax, SEL_DATA
+	mov dword [x_count], 0
+	mov es, ax
+	mov eax, [es:0x100]
+	check dword [x_count], 0
+
+; ---------------------------------------------------------------- csbase
+group "csbase"
+	call cb_setup
+	call cb_run_both
+
+group "csbase_pg"
+	call pg_install_pf
+	call pg_alloc
+	mov edi, eax
+	xor esi, esi
+	call pg_map_identity
+	mov esi, CB_ALIAS + (CB_COPY1 & ~0xfff)
+	mov eax, (CB_COPY1 & ~0xfff) | PG_P | PG_RW
+	call pg_map
+	add esi, 0x1000
+	add eax, 0x1000
+	call pg_map
+	mov esi, CB_ALIAS + (CB_COPY2 & ~0xfff)
+	mov eax, (CB_COPY2 & ~0xfff) | PG_P | PG_RW
+	call pg_map
+	add esi, 0x1000
+	add eax, 0x1000
+	call pg_map
+	mov eax, edi
+	call pg_enable
+	call cb_setup
+	call cb_run_both
+	; the aliases: same EIP, same frames, other bases
+	mov ecx, 3
+.alias:
+	push ecx
+	mov esi, SEL_CB3
+	call cb_call
+	check eax, 0x101 + 1
+	mov esi, SEL_CB1
+	call cb_call
+	check eax, 0x101 + 1
+	mov esi, SEL_CB4
+	call cb_call
+	check eax, 0x202 + 1
+	pop ecx
+	dec ecx
+	jnz .alias
+	; copy 1 rewritten through its alias: every base on its frames sees it
+	mov dword [CB_ALIAS + CB_COPY1 + cb_blob.imm - cb_blob], 0x303
+	mov esi, SEL_CB1
+	call cb_call
+	check eax, 0x303 + 1
+	mov esi, SEL_CB3
+	call cb_call
+	check eax, 0x303 + 1
+	mov esi, SEL_CB2
+	call cb_call
+	check eax, 0x202 + 1
+	call pg_disable
+	guest_finish
+
+; load_fs_acc: FS = SEL_ACC (one MOV for every call)
+load_fs_acc:
+	mov ax, SEL_ACC
+	mov fs, ax
+	ret
+
+; load_fs_ax: FS = AX (one MOV for every call)
+load_fs_ax:
+	mov fs, ax
+	ret
+
+acc_far_fn:
+	retf
+
+acc_int_fn:
+	iretd
+
+; stk_fn, stk_int_fn: on the 16-bit stack; they read their frames through
+; flat DS at STK_BASE + SP.
+stk_fn:
+	mov [stk_fn_esp], esp
+	mov eax, [STK_BASE + 0xfffc]
+	mov [stk_fn_ret], eax
+	ret
+
+stk_int_fn:
+	mov [stk_int_esp], esp
+	mov eax, [STK_BASE + 0xfffc]
+	mov [stk_int_frame], eax
+	movzx eax, word [STK_BASE]
+	mov [stk_int_frame + 4], eax
+	iretd
+
+; cb_setup: the blob's two copies (imm 0x101 and 0x202) and the four
+; code segments. Preserves nothing.
+cb_setup:
+	mov esi, cb_blob
+	mov edi, CB_COPY1
+	mov ecx, cb_blob_end - cb_blob
+	rep movsb
+	mov dword [CB_COPY1 + cb_blob.imm - cb_blob], 0x101
+	mov esi, cb_blob
+	mov edi, CB_COPY2
+	mov ecx, cb_blob_end - cb_blob
+	rep movsb
+	mov dword [CB_COPY2 + cb_blob.imm - cb_blob], 0x202
+	mov ecx, 0xfffff
+	mov edx, 0x0c9a
+	mov eax, SEL_CB1
+	mov ebx, CB_BASE1
+	call lib_set_desc
+	mov eax, SEL_CB2
+	mov ebx, CB_BASE2
+	call lib_set_desc
+	mov eax, SEL_CB3
+	mov ebx, CB_ALIAS + CB_BASE1
+	call lib_set_desc
+	mov eax, SEL_CB4
+	mov ebx, CB_ALIAS + CB_BASE2
+	call lib_set_desc
+	ret
+
+; cb_call: far call ESI:CB_EIP; EAX = the blob's result. Checks the
+; offsets the blob saw (its near call's return offset, the far return
+; address), and ESP.
+cb_call:
+	mov [cb_ptr], dword CB_EIP
+	mov [cb_ptr + 4], esi
+	mov edx, esp
+	call far [cb_ptr]
+.ret:
+	check ebx, CB_EIP + cb_blob.after - cb_blob
+	check ecx, .ret
+	mov edi, esp
+	check edi, edx
+	ret
+
+; cb_run_both: both copies, in turn, several times; then copy 2 rewritten.
+cb_run_both:
+	mov ecx, 3
+.again:
+	push ecx
+	mov esi, SEL_CB1
+	call cb_call
+	check eax, 0x101 + 1
+	mov esi, SEL_CB2
+	call cb_call
+	check eax, 0x202 + 1
+	pop ecx
+	dec ecx
+	jnz .again
+	mov dword [CB_COPY2 + cb_blob.imm - cb_blob], 0x404
+	mov esi, SEL_CB2
+	call cb_call
+	check eax, 0x404 + 1
+	mov dword [CB_COPY2 + cb_blob.imm - cb_blob], 0x202
+	mov esi, SEL_CB2
+	call cb_call
+	check eax, 0x202 + 1
+	mov esi, SEL_CB1
+	call cb_call
+	check eax, 0x101 + 1
+	ret
+
+section .data
+n16_esp:	dd 0
+n16_call:	dd 0
+n16_depth:	dd 0
+n16_ret:	dd 0
+n16_ret4:	dd 0
+n16_ind:	dd 0
+n16_jcc:	dd 0
+n16_jptr:	dd 0
+acc_fptr:	dd 0
+		dw SEL_ACC
+cb_ptr:		dd 0, 0
+stk_save:	dd 0
+lim_val:	dd 0
+lim_esp:	times 3 dd 0
+lim_rec:	times 4 dd 0
+stk_esp:	times 6 dd 0
+stk_val:	times 3 dd 0
+stk_fn_esp:	dd 0
+stk_fn_ret:	dd 0
+stk_int_esp:	dd 0
+stk_int_frame:	dd 0, 0
+
+section .text
+; n16_blob: copied to LOW (32-bit code below 64 KiB), entered with an o16
+; JMP; leaves through JMP EAX to n16_back.
+n16_blob:
+	mov ebx, esp
+	db 0x66, 0xe8				; o16 call rel16
+	dw (LA(n16_fn) - LA($ + 2)) & 0xffff
+.r1:
+	sub ebx, esp
+	mov [n16_ret], ebx
+	mov ebx, esp
+	push word 0x1234
+	push word 0x1111
+	db 0x66, 0xe8
+	dw (LA(n16_fn4) - LA($ + 2)) & 0xffff
+	sub ebx, esp
+	mov [n16_ret4], ebx
+	mov eax, 0xffff0000 | LA(n16_fn_ind)
+	o16 call ax
+.r2:
+	xor eax, eax
+	inc eax
+	db 0x66, 0x0f, 0x85			; o16 jnz rel16
+	dw (LA(.t1) - LA($ + 2)) & 0xffff
+	jmp .bad
+.t1:	or dword [n16_jcc], 1
+	db 0x66, 0xeb, LA(.t2) - LA($ + 3)	; o16 jmp rel8
+.bad:	mov eax, n16_fail
+	jmp eax
+.t2:	or dword [n16_jcc], 2
+	mov dword [n16_jptr], 0xffff0000 | LA(.t3)
+	o16 jmp word [n16_jptr]
+	jmp .bad
+.t3:
+	db 0x66, 0xe9				; o16 jmp rel16 past 0: IP = 0xf005
+	dw (0x1f005 - LA($ + 2)) & 0xffff
+	jmp .bad
+.wrapped:
+	or dword [n16_jcc], 4
+	mov eax, n16_back
+	jmp eax
+n16_fn:
+	movzx eax, word [esp]
+	mov [n16_call], eax
+	mov eax, [n16_esp]
+	sub eax, esp
+	mov [n16_depth], eax
+	o16 ret
+n16_fn4:
+	o16 ret 4
+n16_fn_ind:
+	movzx eax, word [esp]
+	mov [n16_ind], eax
+	o16 ret
+n16_blob_end:
+
+n16_fail:
+	fail_now "an o16 branch went the wrong way"
+	mov esp, [n16_esp]
+	jmp n16_back
+
+; cb_blob: position-independent 32-bit code run at CB_EIP in a based code
+; segment: EAX = its immediate + 1 (through a near call), EBX = the
+; offset its call pushed, ECX = the far return EIP.
+cb_blob:
+	db 0xb8					; mov eax, imm32
+.imm:	dd 0
+	jmp short .on
+	times 6 nop				; the copies cross their page here
+.on:
+	call .inc
+.after:
+	mov ecx, [esp]
+	retf
+.inc:
+	mov ebx, [esp]
+	inc eax
+	ret
+cb_blob_end:
