@@ -16,7 +16,6 @@
 
 #include "cache/tcache.h"
 #include "isa/descriptor.h"
-#include "isa/msr.h"
 #include "mmu/shadow.h"
 
 uint32_t cpu_get_eflags(const struct cpu *cpu)
@@ -90,8 +89,7 @@ void sync_seg_bases(struct cpu *cpu)
 
 static void load_boot_state(struct cpu *cpu, const struct vcpu_state *boot)
 {
-	cpu->s = *boot;
-	msr_power_on(&cpu->s.msrs);
+	cpu->s = *boot;   /* the MSRs too: boot_load set them as a reset and the firmware leave them */
 	cpu_seg_cache_clear(cpu);
 	cpu_store_hints_clear(cpu);
 	memcpy(cpu->regs, boot->regs, sizeof(cpu->regs));

@@ -29,6 +29,8 @@
 #define MTRRCAP_VALUE (MTRR_VARIABLE | 1u << 8 | 1u << 10)
 /* MTRRdefType: the default type, FE (bit 10), E (bit 11). */
 #define MTRR_DEF_WRITABLE 0xcffu
+#define MTRR_DEF_FIXED_ENABLE 0x400u
+#define MTRR_DEF_ENABLE 0x800u
 #define MTRR_VALID_BIT 0x800u     /* PHYSMASKn.V */
 /* MCG_CAP: the bank count; no MCG_CTL, CMCI, threshold or extended
  * registers. */
@@ -106,6 +108,19 @@ void msr_power_on(struct msr_file *m)
 	*m = (struct msr_file){ 0 };
 	m->misc_enable = MISC_ENABLE_POWER_ON;
 	m->pat = PAT_POWER_ON;
+}
+
+void msr_firmware_mtrrs(struct msr_file *m)
+{
+	const uint64_t wb = 0x0606060606060606ull, wp = 0x0505050505050505ull;
+	m->mtrr_fixed[0] = wb;   /* 0-512 KiB */
+	m->mtrr_fixed[1] = wb;   /* 512-640 KiB */
+	m->mtrr_fixed[2] = 0;    /* 640-768 KiB: the VGA window, UC */
+	for (unsigned i = 3; i < MTRR_FIXED; i++)
+		m->mtrr_fixed[i] = wp;   /* 768 KiB-1 MiB: ROMs */
+	m->mtrr_var[0] = 0xe0000000u;   /* UC */
+	m->mtrr_var[1] = (phys_address_bits() & ~(uint64_t)0x1fffffff) | MTRR_VALID_BIT;
+	m->mtrr_def_type = MTRR_DEF_ENABLE | MTRR_DEF_FIXED_ENABLE | 6;
 }
 
 enum msr_outcome msr_read(const struct msr_file *m, uint32_t index, uint64_t *value)

@@ -24,6 +24,11 @@ enum msr_outcome {
 
 /* Every register to its power-on value (SDM vol. 3A, table 10-1). */
 void msr_power_on(struct msr_file *m);
+/* The MTRRs as PC firmware leaves them for the OS it boots (SeaBIOS's
+ * fw/mtrr.c): enabled, write-back by default, the fixed ranges WB below
+ * 640 KiB, UC for the VGA hole, WP for the ROM area, and 0xE0000000-4 GiB
+ * (devices) UC. For the boots that skip firmware. */
+void msr_firmware_mtrrs(struct msr_file *m);
 enum msr_outcome msr_read(const struct msr_file *m, uint32_t index, uint64_t *value);
 enum msr_outcome msr_write(struct msr_file *m, uint32_t index, uint64_t value);
 
