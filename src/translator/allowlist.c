@@ -34,16 +34,26 @@
  *   FAT_NOP          NOP        0F 1F, with the rest of 0F 18-1F
  *   SSE_PREFETCH     NOP        0F 18 /0-3: prefetches are NOPs
  *   AMD              #UD        SYSCALL/SYSRET: not on an Intel P6
+ *   SSE3 SSE3X87     translate  none (LDDQU, FISTTP: explicit)
+ *   SSSE3 SSSE3MMX   translate  none
+ *   SSE4 SSE42       translate  none (MOVNTDQA, PCMPxSTRx, CRC32: explicit
+ *                               memory; PCMPESTRx's EAX/EDX and PCMPxSTRI's
+ *                               ECX are the guest's own host registers)
+ *   POPCNT           translate  none
+ *   CLFSH            translate  CLFLUSH: a callout (the address checked
+ *                               as a byte load, nothing else: device
+ *                               memory is not touched)
+ *   RDTSCP           translate  callout (TSC and IA32_TSC_AUX)
  *   BMI1 LZCNT       as older TZCNT and LZCNT are F3 0F BC/BD: REP BSF and REP
  *                               BSR on a CPU without them, and run as such
- *   everything else  #UD        not advertised: SSE3 and later, AVX*,
- *                               AVX-512, FMA, BMI, ADX, AES, SHA, CLFSH,
- *                               CLFLUSHOPT, CLWB, CLZERO (stores a line
- *                               at [rAX]), MONITOR(X)/MWAIT(X) (hidden
- *                               [rAX]), VMASKMOVDQU (hidden [rDI]),
- *                               XSAVE*, RDRAND, RDSEED, RDTSCP, RDPID,
- *                               MOVBE, POPCNT, LZCNT, CET, MPX, TSX, SGX,
- *                               VMX, SVM, 3DNow!, XOP, PREFETCHW, ... */
+ *   everything else  #UD        not advertised: SSE4A, AVX*, AVX-512,
+ *                               FMA, BMI, ADX, AES, SHA, CLFLUSHOPT,
+ *                               CLWB, CLZERO (stores a line at [rAX]),
+ *                               MONITOR(X)/MWAIT(X) (hidden [rAX]),
+ *                               VMASKMOVDQU (hidden [rDI]), XSAVE*,
+ *                               RDRAND, RDSEED, RDPID, MOVBE, LZCNT, CET,
+ *                               MPX, TSX, SGX, VMX, SVM, 3DNow!, XOP,
+ *                               PREFETCHW, ... */
 #include "translator/allowlist.h"
 
 #include <string.h>
