@@ -9,6 +9,7 @@
 #include "boot/firmware.h"
 #include "boot/linux.h"
 #include "boot/multiboot.h"
+#include "isa/msr.h"
 
 int boot_load(struct guest_ram *ram, const struct boot_config *cfg, struct vcpu_state *cpu,
 	      enum boot_kind *kind, char *err, size_t err_len)
@@ -20,6 +21,7 @@ int boot_load(struct guest_ram *ram, const struct boot_config *cfg, struct vcpu_
 	if (cfg && cfg->firmware_data && ram && ram->host) {
 		*kind = BOOT_FIRMWARE;
 		firmware_load(ram, cfg->firmware_data, cfg->firmware_size, cfg->cpu_signature, cpu);
+		msr_power_on(&cpu->msrs);   /* the firmware sets up the MTRRs */
 		return 0;
 	}
 	if (!cfg || !cfg->kernel_path || !ram || !ram->host)
@@ -51,5 +53,8 @@ int boot_load(struct guest_ram *ram, const struct boot_config *cfg, struct vcpu_
 		rc = multiboot_load_image(ram, cfg, image, size, cpu, err, err_len);
 	}
 	free(owned);
+	/* The kernel starts where firmware would have left the CPU. */
+	msr_power_on(&cpu->msrs);
+	msr_firmware_mtrrs(&cpu->msrs);
 	return rc;
 }

@@ -19,6 +19,7 @@
 #include "isa/cpuid.h"
 #include "isa/descriptor.h"
 #include "isa/insn.h"
+#include "isa/msr.h"
 #include "isa/sensitive.h"
 #include "mmu/shadow.h"
 #include "devices/bus.h"
@@ -217,6 +218,20 @@ static uint32_t *control_reg(struct cpu *cpu, ZydisRegister r)
 	}
 }
 
+/* MOV to CR0 or CR4 faults on an invalid value (SDM vol. 2B, MOV
+ * control registers): CR0 with PG but not PE, or NW without CD (its
+ * reserved bits are ignored in 32-bit mode); CR4 with any bit the CPUID
+ * model's features do not make writable. CR3 of 32-bit paging has no
+ * reserved bits: its low ones other than PWT and PCD are ignored. */
+static bool control_reg_valid(const struct cpu *cpu, const uint32_t *cr, uint32_t v)
+{
+	if (cr == &cpu->s.cr0)
+		return !((v & CR0_PG) && !(v & CR0_PE)) && !((v & CR0_NW) && !(v & CR0_CD));
+	if (cr == &cpu->s.cr4)
+		return !(v & ~cpuid_cr4_writable());
+	return true;
+}
+
 static enum callout_result do_mov_special(struct cpu *cpu, const struct callout_desc *d,
 					  const ZydisDecodedInstruction *in,
 					  const ZydisDecodedOperand *ops)
@@ -232,13 +247,13 @@ static enum callout_result do_mov_special(struct cpu *cpu, const struct callout_
 		}
 		if (to_cr) {
 			uint32_t v = reg_read(cpu, ops[1].reg.value);
-			if (cr == &cpu->s.cr0 && (v & CR0_PG) && !(v & CR0_PE)) {
-				raise_fault(cpu, d, EXC_GP, true, 0);   /* paging without protection */
+			if (!control_reg_valid(cpu, cr, v)) {
+				raise_fault(cpu, d, EXC_GP, true, 0);
 				return CALLOUT_STOP;
 			}
 			uint32_t old_cr0 = cpu->s.cr0, old_cr4 = cpu->s.cr4;
 			if (cr == &cpu->s.cr0)
-				v |= CR0_ET;
+				v = (v & CR0_DEFINED) | CR0_ET;
 			unsigned crn = cr == &cpu->s.cr0 ? 0 : cr == &cpu->s.cr3 ? 3 : 4;
 			if (cr != &cpu->s.cr2 &&
 			    !cpu_load_pdptes(cpu, crn, crn == 0 ? v : old_cr0, crn == 3 ? v : cpu->s.cr3,
@@ -313,6 +328,10 @@ static enum callout_result do_cpuid(struct cpu *cpu, const struct callout_desc *
 	bool apic = p && p->apic_enabled && p->apic_enabled(p->opaque);
 	uint64_t tsc_hz = p && p->tsc_hz ? p->tsc_hz(p->opaque) : 0;
 	struct cpuid_result r = cpuid_model(cpu->regs[REG_EAX], cpu->regs[REG_ECX], apic, tsc_hz);
+	/* IA32_MISC_ENABLE's limit-CPUID-maxval bit: leaf 0 names 2 as the
+	 * highest basic leaf (the others answer as before). */
+	if (cpu->regs[REG_EAX] == 0 && (cpu->s.msrs.misc_enable & MISC_ENABLE_LIMIT_CPUID))
+		r.eax = 2;
 	cpu->regs[REG_EAX] = r.eax;
 	cpu->regs[REG_EBX] = r.ebx;
 	cpu->regs[REG_ECX] = r.ecx;
@@ -554,6 +573,32 @@ static enum callout_result do_rdtsc(struct cpu *cpu, const struct callout_desc *
 	return CALLOUT_GO_ON;
 }
 
+static enum callout_result do_rdtscp(struct cpu *cpu, const struct callout_desc *d,
+				     const ZydisDecodedInstruction *in,
+				     const ZydisDecodedOperand *ops)
+{
+	if (do_rdtsc(cpu, d, in, ops) != CALLOUT_GO_ON)
+		return CALLOUT_STOP;
+	cpu->regs[REG_ECX] = cpu->s.msrs.tsc_aux;
+	return CALLOUT_GO_ON;
+}
+
+/* CLFLUSH faults as a byte load of its operand would (SDM vol. 2A); the
+ * host's caches are coherent with every guest access, device memory
+ * included, so there is nothing to write back. A device address is not
+ * touched. */
+static enum callout_result do_clflush(struct cpu *cpu, const struct callout_desc *d,
+				      const ZydisDecodedInstruction *in,
+				      const ZydisDecodedOperand *ops)
+{
+	uint32_t gpa;
+	if (!cpu_translate(cpu, linear_address(cpu, in, &ops[0]), ACCESS_READ, &gpa)) {
+		raise_fault(cpu, d, EXC_PF, true, 0);
+		return CALLOUT_STOP;
+	}
+	return CALLOUT_GO_ON;
+}
+
 static enum callout_result do_clts(struct cpu *cpu, const struct callout_desc *d,
 				   const ZydisDecodedInstruction *in,
 				   const ZydisDecodedOperand *ops)
@@ -603,6 +648,8 @@ static callout_handler *const handlers[SH_COUNT] = {
 	[SH_CPUID] = do_cpuid,
 	[SH_RDTSC] = do_rdtsc,
 	[SH_RDPMC] = do_rdpmc,
+	[SH_RDTSCP] = do_rdtscp,
+	[SH_CLFLUSH] = do_clflush,
 	[SH_MSR] = do_msr,
 	[SH_INVLPG] = do_invlpg,
 	[SH_FXSAVE] = do_fxsave,

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cpu/callout_internal.h"
+#include "isa/msr.h"
 #include "devices/bus.h"
 
 static uint32_t szp_flags(uint8_t v)
@@ -239,6 +240,17 @@ enum callout_result do_msr(struct cpu *cpu, const struct callout_desc *d,
 			}
 			return CALLOUT_GO_ON;
 		}
+	}
+	enum msr_outcome model = write ? msr_write(&cpu->s.msrs, msr, v)
+				       : msr_read(&cpu->s.msrs, msr, &v);
+	if (model == MSR_FAULT)
+		goto gp;
+	if (model == MSR_DONE) {
+		if (!write) {
+			cpu->regs[REG_EAX] = (uint32_t)v;
+			cpu->regs[REG_EDX] = (uint32_t)(v >> 32);
+		}
+		return CALLOUT_GO_ON;
 	}
 	if (!write) {
 		switch (msr) {

@@ -93,7 +93,7 @@ void sync_seg_bases(struct cpu *cpu)
 
 static void load_boot_state(struct cpu *cpu, const struct vcpu_state *boot)
 {
-	cpu->s = *boot;
+	cpu->s = *boot;   /* the MSRs too: boot_load set them as a reset and the firmware leave them */
 	cpu_seg_cache_clear(cpu);
 	cpu_store_hints_clear(cpu);
 	memcpy(cpu->regs, boot->regs, sizeof(cpu->regs));

@@ -10,16 +10,58 @@
 
 #include "cache/tcache.h"
 #include "host/snapfile.h"
+#include "isa/msr.h"
 #include "mmu/shadow.h"
 
-/* 2 added IA32_EFER and the cached PDPTEs after the FXSAVE image; a
- * version 1 section loads with EFER 0 and the PDPTEs read again from
- * memory (no CPU model before it offered PAE or NX). */
+/* 2: the MSRs of isa/msr.c after the SYSENTER ones, IA32_EFER and the
+ * cached PDPTEs after the FXSAVE image. A version-1 snapshot came from
+ * the Pentium III model, which the CPUM section refuses first. */
 #define CPU_SNAP_VERSION 2u
 /* FXSAVE's MXCSR: bits above 15 are reserved, and FXRSTOR of one set
  * would fault in the monitor. */
 #define FXSAVE_MXCSR 24
 #define MXCSR_RESERVED 0xffff0000u
+
+static void save_msrs(struct snap_writer *w, const struct msr_file *m)
+{
+	snapw_u64(w, m->misc_enable);
+	snapw_u64(w, m->mtrr_def_type);
+	for (unsigned i = 0; i < 2 * MTRR_VARIABLE; i++)
+		snapw_u64(w, m->mtrr_var[i]);
+	for (unsigned i = 0; i < MTRR_FIXED; i++)
+		snapw_u64(w, m->mtrr_fixed[i]);
+	snapw_u64(w, m->pat);
+	snapw_u64(w, m->mcg_status);
+	for (unsigned i = 0; i < MCA_BANKS; i++)
+		snapw_u64(w, m->mc_ctl[i]);
+	snapw_u32(w, m->tsc_aux);
+}
+
+/* Each value goes back through msr_write, so one the guest could not
+ * have written (a reserved bit, an invalid memory type) is refused as
+ * the CPU would refuse it. */
+static bool load_msrs(struct snap_reader *r, struct msr_file *m)
+{
+	static const uint32_t fixed_index[MTRR_FIXED] = { 0x250, 0x258, 0x259, 0x268, 0x269, 0x26a,
+							  0x26b, 0x26c, 0x26d, 0x26e, 0x26f };
+	uint64_t misc = snapr_u64(r), def_type = snapr_u64(r);
+	bool ok = true;
+	msr_power_on(m);
+	/* MISC_ENABLE's read-only bits are the model's: only the writable
+	 * ones come from the snapshot. */
+	ok &= msr_write(m, MSR_MISC_ENABLE, misc) == MSR_DONE;
+	ok &= msr_write(m, 0x2ff, def_type) == MSR_DONE;
+	for (unsigned i = 0; i < 2 * MTRR_VARIABLE; i++)
+		ok &= msr_write(m, 0x200 + i, snapr_u64(r)) == MSR_DONE;
+	for (unsigned i = 0; i < MTRR_FIXED; i++)
+		ok &= msr_write(m, fixed_index[i], snapr_u64(r)) == MSR_DONE;
+	ok &= msr_write(m, 0x277, snapr_u64(r)) == MSR_DONE;
+	ok &= msr_write(m, 0x17a, snapr_u64(r)) == MSR_DONE;
+	for (unsigned i = 0; i < MCA_BANKS; i++)
+		ok &= msr_write(m, 0x400 + 4 * i, snapr_u64(r)) == MSR_DONE;
+	ok &= msr_write(m, MSR_TSC_AUX, snapr_u32(r)) == MSR_DONE;
+	return ok;
+}
 
 static void save_segment(struct snap_writer *w, const struct segment *s)
 {
@@ -65,6 +107,7 @@ void cpu_save(struct cpu *cpu, struct snap_writer *w)
 	snapw_u32(w, s->sysenter_cs);
 	snapw_u32(w, s->sysenter_esp);
 	snapw_u32(w, s->sysenter_eip);
+	save_msrs(w, &s->msrs);
 	snapw_bool(w, cpu->halted);
 	snapw_bool(w, cpu->shadow);
 	snapw_bytes(w, cpu->fxsave, sizeof(cpu->fxsave));
@@ -80,8 +123,11 @@ int cpu_load(struct cpu *cpu, struct snap_reader *r)
 	uint32_t regs[REG_COUNT];
 	uint8_t fxsave[sizeof(cpu->fxsave)];
 
-	if (r->version != CPU_SNAP_VERSION && r->version != 1)
-		return snapr_fail(r, "version %u, this btvm reads 1 and %u", r->version, CPU_SNAP_VERSION);
+	if (r->version != CPU_SNAP_VERSION)
+		return snapr_fail(r, "version %u (%s), this btvm reads %u", r->version,
+				  r->version < CPU_SNAP_VERSION ? "an older CPU model, without its MSRs"
+								: "a newer btvm's",
+				  CPU_SNAP_VERSION);
 	memset(&s, 0, sizeof(s));
 	for (unsigned i = 0; i < REG_COUNT; i++)
 		regs[i] = snapr_u32(r);
@@ -105,21 +151,21 @@ int cpu_load(struct cpu *cpu, struct snap_reader *r)
 	s.sysenter_cs = snapr_u32(r);
 	s.sysenter_esp = snapr_u32(r);
 	s.sysenter_eip = snapr_u32(r);
+	bool msrs_ok = load_msrs(r, &s.msrs);
 	bool halted = snapr_bool(r), shadow = snapr_bool(r);
 	snapr_bytes(r, fxsave, sizeof(fxsave));
-	if (r->version >= 2) {
-		s.efer = snapr_u64(r);
-		for (unsigned i = 0; i < 4; i++)
-			s.pdpte[i] = snapr_u64(r);
-	} else if (paging_pae(s.cr0, s.cr4)) {
-		(void)paging_load_pdptes(cpu->sh->ram, s.cr3, 0, s.pdpte);
-	}
+	s.efer = snapr_u64(r);
+	for (unsigned i = 0; i < 4; i++)
+		s.pdpte[i] = snapr_u64(r);
 	if (snapr_end(r))
 		return r->err;
 	if (s.efer & ~(uint64_t)EFER_NXE)
 		return snapr_fail(r, "EFER 0x%llx has bits this CPU does not have", (unsigned long long)s.efer);
 	uint32_t mxcsr;
 	memcpy(&mxcsr, fxsave + FXSAVE_MXCSR, sizeof(mxcsr));
+	if (!msrs_ok)
+		return snapr_fail(r, "an MSR holds a value the CPU refuses (a reserved bit or an "
+				  "invalid memory type)");
 	if (s.cpl > 3 || (mxcsr & MXCSR_RESERVED))
 		return snapr_fail(r, "privilege level %u or MXCSR 0x%08x out of range", s.cpl, mxcsr);
 	if ((s.cr0 & CR0_PE) && (s.eflags & EFLAGS_VM) && s.cpl != 3)

@@ -1,11 +1,16 @@
-/* btvm's CPUID model: a P6-class "GenuineIntel" CPU, family 6 model 8
- * stepping 3 (a Pentium III), with SSE2 added, the same on every host.
+/* btvm's CPUID model: a P6-family "GenuineIntel" CPU shaped after the
+ * first Core i7 (Nehalem, family 6 model 0x1A stepping 5): SSE3 to SSE4.2,
+ * POPCNT, CLFLUSH, RDTSCP, MTRR, PAT, MCE/MCA; no VMX, MONITOR, x2APIC,
+ * long mode or performance counters; one core, one thread; the same on
+ * every host.
  * Its one host-dependent answer is the guest TSC's rate (leaves 0x15 and
  * 0x16), which the guest would otherwise measure: a kernel told it skips
  * its calibration loops against the PIT and the APIC timer.
  * Unknown leaves answer as Intel CPUs do: a leaf above the highest basic
  * or extended one returns the highest basic leaf's data. */
 #include "isa/cpuid.h"
+
+#include "isa/vcpu.h"
 
 #include <cpuid.h>
 #include <errno.h>
@@ -15,6 +20,18 @@
 #define MAX_BASIC 0x16u
 #define MAX_EXTENDED 0x80000008u
 
+/* Family 6, model 0x1A (extended model 1, model 0xA), stepping 5. */
+#define SIGNATURE 0x000106a5u
+/* Leaf 1 EBX: CLFLUSH line size in 8-byte units (bits 15:8): 64 bytes. */
+#define CLFLUSH_LINE_8 8u
+
+/* Leaf 1 EDX bits the model does not advertise but whose CR4 bits the
+ * writable mask follows, should it advertise them. */
+#define LEAF1_EDX_VME (1u << 1)
+#define LEAF1_EDX_DE (1u << 2)
+#define LEAF1_EDX_PAE (1u << 6)
+#define LEAF1_EDX_PSE36 (1u << 17)
+
 static uint32_t chars4(const char *s)
 {
 	uint32_t v;
@@ -22,8 +39,8 @@ static uint32_t chars4(const char *s)
 	return v;
 }
 
-/* "btvm virtual CPU (P6 family)", padded with NULs to 48 bytes. */
-static const char brand[48] = "btvm virtual CPU (P6 family)";
+/* Padded with NULs to 48 bytes. */
+static const char brand[48] = "btvm virtual CPU (Core i7 class)";
 
 /* The TSC's rate over the crystal's as num / den. Linux computes the
  * crystal's kHz times num in 32 bits, so num stays below 2^32 / 100,000:
@@ -66,9 +83,11 @@ static void tsc_ratio(uint64_t tsc_hz, uint32_t *num, uint32_t *den)
 static struct cpuid_result cache_leaf(uint32_t subleaf)
 {
 	static const struct cpuid_result caches[] = {
-		{ 0x121, (3u << 22) | 31, 16384 / (4 * 32) - 1, 0 },   /* L1 data: 16 KiB, 4-way */
-		{ 0x122, (3u << 22) | 31, 16384 / (4 * 32) - 1, 0 },   /* L1 code: 16 KiB, 4-way */
-		{ 0x143, (7u << 22) | 31, 262144 / (8 * 32) - 1, 0 },  /* L2: 256 KiB, 8-way */
+		{ 0x121, (7u << 22) | 63, 32768 / (8 * 64) - 1, 0 },      /* L1 data: 32 KiB, 8-way */
+		{ 0x122, (3u << 22) | 63, 32768 / (4 * 64) - 1, 0 },      /* L1 code: 32 KiB, 4-way */
+		{ 0x143, (7u << 22) | 63, 262144 / (8 * 64) - 1, 0 },     /* L2: 256 KiB, 8-way */
+		/* L3: 8 MiB, 16-way, inclusive of the lower levels (EDX bit 1). */
+		{ 0x163, (15u << 22) | 63, 8388608 / (16 * 64) - 1, 2 },
 	};
 	struct cpuid_result none = { 0, 0, 0, 0 };
 	return subleaf < sizeof(caches) / sizeof(caches[0]) ? caches[subleaf] : none;
@@ -87,16 +106,22 @@ static struct cpuid_result basic_leaf(uint32_t leaf, uint32_t subleaf, bool apic
 		break;
 	case 1:
 		/* No PAE, PSE-36 or NX: 32-bit physical addresses only. No
-		 * CLFSH, MTRR, MCE/MCA, PAT, DS, ACPI (thermal), SS, HTT. */
-		r.eax = 0x00000683;
+		 * VME, DE, DS, ACPI (thermal), SS, HTT; no MONITOR, VMX,
+		 * EST, x2APIC, CX16 (a 64-bit instruction). EBX: the
+		 * CLFLUSH line; APIC ID 0. */
+		r.eax = SIGNATURE;
+		r.ebx = CLFLUSH_LINE_8 << 8;
+		r.ecx = CPUID_MODEL_1C;
 		r.edx = CPUID_MODEL_1D & ~(apic_enabled ? 0u : CPUID_1D_APIC);
 		break;
 	case 2:
-		/* A Pentium III's descriptors: 01 02 03 (TLBs) in EAX with
-		 * the count 01; 0c 04 08 82 in EDX: 16 KiB L1 data, 4 MiB
-		 * DTLB, 16 KiB L1 code, 256 KiB 8-way L2 with 32-byte lines. */
-		r.eax = 0x03020101;
-		r.edx = 0x0c040882;
+		/* A Core i7 920's descriptors: 5a 03 55 (TLBs) with the
+		 * count 01 in EAX; e4 (8 MiB L3) b2 f0 (64-byte prefetch)
+		 * in EBX; 2c (32 KiB L1 data) 21 (256 KiB L2) ca (shared
+		 * TLB) 09 (32 KiB L1 code) in EDX. */
+		r.eax = 0x55035a01;
+		r.ebx = 0x00f0b2e4;
+		r.edx = 0x09ca212c;
 		break;
 	case 4:
 		r = cache_leaf(subleaf);
@@ -135,7 +160,8 @@ struct cpuid_result cpuid_model(uint32_t leaf, uint32_t subleaf, bool apic_enabl
 		r.eax = MAX_EXTENDED;
 		break;
 	case 0x80000001u:
-		r.edx = CPUID_80000001D_NX;   /* no LM, SYSCALL, LAHF-LM: a 32-bit CPU */
+		/* NX and RDTSCP; no LM, SYSCALL, LAHF-LM: a 32-bit CPU. */
+		r.edx = CPUID_MODEL_81D;
 		break;
 	case 0x80000008u:
 		/* A 32-bit physical address under PAE too, as QEMU gives a 32-bit
@@ -159,25 +185,60 @@ struct cpuid_result cpuid_model(uint32_t leaf, uint32_t subleaf, bool apic_enabl
 	return r;
 }
 
+uint32_t cpuid_cr4_writable(void)
+{
+	uint32_t edx = basic_leaf(1, 0, true, 0).edx;
+	uint32_t mask = CR4_TSD | CR4_PCE;
+	if (edx & LEAF1_EDX_VME)
+		mask |= CR4_VME | CR4_PVI;
+	if (edx & LEAF1_EDX_DE)
+		mask |= CR4_DE;
+	if (edx & CPUID_1D_PSE)
+		mask |= CR4_PSE;
+	if (edx & LEAF1_EDX_PAE)
+		mask |= CR4_PAE_BIT;
+	if (edx & CPUID_1D_MCE)
+		mask |= CR4_MCE;
+	if (edx & CPUID_1D_PGE)
+		mask |= CR4_PGE;
+	if (edx & CPUID_1D_FXSR)
+		mask |= CR4_OSFXSR;
+	if (edx & CPUID_1D_SSE)
+		mask |= CR4_OSXMMEXCPT;
+	return mask;
+}
+
+unsigned cpuid_max_phys_bits(void)
+{
+	if (cpuid_model(0x80000000u, 0, true, 0).eax >= 0x80000008u)
+		return cpuid_model(0x80000008u, 0, true, 0).eax & 0xff;
+	return basic_leaf(1, 0, true, 0).edx & (LEAF1_EDX_PAE | LEAF1_EDX_PSE36) ? 36 : 32;
+}
+
 int cpuid_check_host(char *err, size_t err_len)
 {
 	static const struct {
 		uint32_t bit;
+		bool ecx;
 		const char *name;
 	} names[] = {
-		{ CPUID_1D_FPU, "fpu" }, { CPUID_1D_CX8, "cx8" },   { CPUID_1D_CMOV, "cmov" },
-		{ CPUID_1D_MMX, "mmx" }, { CPUID_1D_FXSR, "fxsr" }, { CPUID_1D_SSE, "sse" },
-		{ CPUID_1D_SSE2, "sse2" },
+		{ CPUID_1D_FPU, false, "fpu" },     { CPUID_1D_CX8, false, "cx8" },
+		{ CPUID_1D_CMOV, false, "cmov" },   { CPUID_1D_MMX, false, "mmx" },
+		{ CPUID_1D_FXSR, false, "fxsr" },   { CPUID_1D_SSE, false, "sse" },
+		{ CPUID_1D_SSE2, false, "sse2" },   { CPUID_1C_SSE3, true, "sse3" },
+		{ CPUID_1C_SSSE3, true, "ssse3" },  { CPUID_1C_SSE41, true, "sse4_1" },
+		{ CPUID_1C_SSE42, true, "sse4_2" }, { CPUID_1C_POPCNT, true, "popcnt" },
 	};
 	unsigned a, b, c, d;
 	if (!__get_cpuid(1, &a, &b, &c, &d))
-		d = 0;
-	uint32_t missing = CPUID_MODEL_HOST_NEEDS & ~d;
-	if (!missing)
+		c = d = 0;
+	uint32_t missing_d = CPUID_MODEL_HOST_NEEDS & ~d;
+	uint32_t missing_c = CPUID_MODEL_HOST_NEEDS_1C & ~c;
+	if (!missing_d && !missing_c)
 		return 0;
 	size_t n = (size_t)snprintf(err, err_len, "the host CPU lacks what the virtual CPU needs:");
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && n < err_len; i++)
-		if (missing & names[i].bit)
+		if ((names[i].ecx ? missing_c : missing_d) & names[i].bit)
 			n += (size_t)snprintf(err + n, err_len - n, " %s", names[i].name);
 	return -ENOTSUP;
 }

@@ -15,11 +15,15 @@ enum {
 	CPUID_1D_TSC = 1u << 4,
 	CPUID_1D_MSR = 1u << 5,
 	CPUID_1D_PAE = 1u << 6,
+	CPUID_1D_MCE = 1u << 7,
 	CPUID_1D_CX8 = 1u << 8,
 	CPUID_1D_APIC = 1u << 9,
 	CPUID_1D_SEP = 1u << 11,
+	CPUID_1D_MTRR = 1u << 12,
 	CPUID_1D_PGE = 1u << 13,
+	CPUID_1D_MCA = 1u << 14,
 	CPUID_1D_CMOV = 1u << 15,
+	CPUID_1D_PAT = 1u << 16,
 	CPUID_1D_CLFSH = 1u << 19,
 	CPUID_1D_MMX = 1u << 23,
 	CPUID_1D_FXSR = 1u << 24,
@@ -27,26 +31,49 @@ enum {
 	CPUID_1D_SSE2 = 1u << 26,
 };
 
-/* Leaf 0x80000001 EDX: XD (EFER.NXE and bit 63 of PAE entries). */
-#define CPUID_80000001D_NX (1u << 20)
+/* Leaf 1 ECX feature bits the model advertises. */
+enum {
+	CPUID_1C_SSE3 = 1u << 0,
+	CPUID_1C_SSSE3 = 1u << 9,
+	CPUID_1C_SSE41 = 1u << 19,
+	CPUID_1C_SSE42 = 1u << 20,
+	CPUID_1C_POPCNT = 1u << 23,
+};
+
+/* Leaf 0x80000001 EDX feature bits the model advertises. */
+enum {
+	CPUID_81D_NX = 1u << 20,   /* XD: EFER.NXE and bit 63 of PAE entries */
+	CPUID_81D_RDTSCP = 1u << 27,
+};
+
 /* Leaf 0x80000008 EAX: 32 physical and 32 linear address bits. */
 #define CPUID_80000008A_ADDR_BITS 0x2020u
 
 /* Everything the model offers; APIC only while the local APIC is enabled. */
 #define CPUID_MODEL_1D                                                                          \
-	(CPUID_1D_FPU | CPUID_1D_PSE | CPUID_1D_TSC | CPUID_1D_MSR | CPUID_1D_PAE | CPUID_1D_CX8 | \
-	 CPUID_1D_APIC | CPUID_1D_SEP | CPUID_1D_PGE | CPUID_1D_CMOV | CPUID_1D_MMX |           \
-	 CPUID_1D_FXSR | CPUID_1D_SSE | CPUID_1D_SSE2)
+	(CPUID_1D_FPU | CPUID_1D_PSE | CPUID_1D_TSC | CPUID_1D_MSR | CPUID_1D_PAE |             \
+	 CPUID_1D_MCE | CPUID_1D_CX8 | CPUID_1D_APIC | CPUID_1D_SEP | CPUID_1D_MTRR |           \
+	 CPUID_1D_PGE | CPUID_1D_MCA | CPUID_1D_CMOV | CPUID_1D_PAT | CPUID_1D_CLFSH |          \
+	 CPUID_1D_MMX | CPUID_1D_FXSR | CPUID_1D_SSE | CPUID_1D_SSE2)
+#define CPUID_MODEL_1C                                                                          \
+	(CPUID_1C_SSE3 | CPUID_1C_SSSE3 | CPUID_1C_SSE41 | CPUID_1C_SSE42 | CPUID_1C_POPCNT)
+#define CPUID_MODEL_81D (CPUID_81D_NX | CPUID_81D_RDTSCP)
 
 /* The features whose instructions translated code runs on the host CPU
- * as they are: the host must have every one. */
+ * as they are: the host must have every one (leaf 1 EDX, then ECX). */
 #define CPUID_MODEL_HOST_NEEDS                                                                  \
 	(CPUID_1D_FPU | CPUID_1D_CX8 | CPUID_1D_CMOV | CPUID_1D_MMX | CPUID_1D_FXSR |           \
 	 CPUID_1D_SSE | CPUID_1D_SSE2)
+#define CPUID_MODEL_HOST_NEEDS_1C CPUID_MODEL_1C
 
 /* The core crystal clock of leaf 0x15: the local APIC timer's input
  * (devices/lapic.h's LAPIC_BUS_HZ must be the same). */
 #define CPUID_CRYSTAL_HZ 100000000u
+
+/* Feature bits of leaf 1 (EDX, ECX) and leaf 0x80000001 (EDX). */
+struct cpuid_features {
+	uint32_t edx1, ecx1, edx81;
+};
 
 struct cpuid_result {
 	uint32_t eax, ebx, ecx, edx;
@@ -59,6 +86,15 @@ struct cpuid_result {
  * unknown, and they answer zeros). */
 struct cpuid_result cpuid_model(uint32_t leaf, uint32_t subleaf, bool apic_enabled,
 				uint64_t tsc_hz);
+
+/* The CR4 bits a MOV to CR4 may set: those of the features leaf 1
+ * advertises (VME/PVI, DE, PSE, PAE, MCE, PGE, OSFXSR, OSXMMEXCPT), TSD
+ * and PCE, which every P6 has; the rest are reserved (#GP(0)). */
+uint32_t cpuid_cr4_writable(void);
+
+/* MAXPHYADDR: leaf 0x80000008's EAX[7:0] where the model has that leaf,
+ * else 36 with PAE or PSE-36 and 32 without (SDM vol. 3A, 4.1.4). */
+unsigned cpuid_max_phys_bits(void);
 
 /* 0 if the host CPU has what the model needs; otherwise -ENOTSUP with a
  * one-line message naming the missing features. */

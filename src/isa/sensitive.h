@@ -84,6 +84,8 @@ enum sensitive_handler {
 	SH_CPUID,
 	SH_RDTSC,
 	SH_RDPMC,
+	SH_RDTSCP,
+	SH_CLFLUSH,
 	SH_MSR,              /* RDMSR, WRMSR */
 	SH_INVLPG,
 	SH_FXSAVE,

@@ -66,6 +66,18 @@ struct table_reg {
 #define CR4_PGE 0x00000080u
 #define CR4_OSFXSR 0x00000200u
 #define CR4_OSXMMEXCPT 0x00000400u
+/* The other CR4 bits of the features the CPUID model can advertise. */
+#define CR4_VME 0x00000001u
+#define CR4_PVI 0x00000002u
+#define CR4_DE 0x00000008u
+#define CR4_PAE_BIT 0x00000020u
+#define CR4_MCE 0x00000040u
+#define CR4_PCE 0x00000100u
+/* The bits CR0 has; the others are reserved, ignored on a write and read
+ * as 0 (SDM vol. 3A, 2.5). */
+#define CR0_DEFINED                                                                             \
+	(CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_ET | CR0_NE | CR0_WP | CR0_AM | CR0_NW |       \
+	 CR0_CD | CR0_PG)
 
 /* IA32_EFER (MSR 0xC0000080): of its bits only NXE exists here (no long
  * mode, no SYSCALL). */
@@ -76,6 +88,24 @@ struct table_reg {
 
 /* Physical-address bit 20, which the A20 gate masks (A20M#). */
 #define A20_ADDRESS_BIT 0x00100000u
+
+/* Machine-check banks of the model (MCG_CAP's count). */
+#define MCA_BANKS 9u
+/* Variable-range MTRR pairs (MTRRCAP's VCNT) and fixed-range MTRRs. */
+#define MTRR_VARIABLE 8u
+#define MTRR_FIXED 11u
+
+/* The MSRs of cpu/msr.c, as the guest wrote them. */
+struct msr_file {
+	uint64_t misc_enable;
+	uint64_t mtrr_def_type;
+	uint64_t mtrr_var[2 * MTRR_VARIABLE];   /* PHYSBASEn, PHYSMASKn */
+	uint64_t mtrr_fixed[MTRR_FIXED];        /* 0x250, 0x258, 0x259, 0x268-0x26F */
+	uint64_t pat;
+	uint64_t mcg_status;
+	uint64_t mc_ctl[MCA_BANKS];
+	uint32_t tsc_aux;
+};
 
 struct vcpu_state {
 	uint32_t regs[REG_COUNT];
@@ -99,6 +129,7 @@ struct vcpu_state {
 	 * while the board's A20 gate is closed, else 0). Not saved with the
 	 * registers: the board drives it from its devices (cpu_set_a20). */
 	uint32_t a20_cleared;
+	struct msr_file msrs;
 };
 
 #endif

@@ -23,10 +23,11 @@
 #define PTE_G 0x100u
 /* Reserved with CR4.PSE (SDM vol. 3, 4.3), for the features the virtual
  * CPU does not report: bits 21:13 of a 4 MiB PDE (physical address bits
- * 39:32 with PSE-36), bit 12 of a 4 MiB PDE and bit 7 of a PTE (PAT).
- * With CR4.PSE clear, 32-bit paging has no reserved bits. */
-#define PDE_LARGE_RSVD 0x003ff000u
-#define PTE_RSVD 0x080u
+ * 39:32 with PSE-36). Bit 12 of a 4 MiB PDE and bit 7 of a PTE select
+ * the PAT entry (CPUID reports PAT). With CR4.PSE clear, 32-bit paging
+ * has no reserved bits. */
+#define PDE_LARGE_RSVD 0x003fe000u
+#define PTE_RSVD 0x000u
 
 /* PAE paging (SDM vol. 3, 4.4) with a physical-address width of 32 bits
  * (CPUID 0x80000008, as QEMU gives a 32-bit CPU without PSE-36): every

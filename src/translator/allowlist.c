@@ -34,24 +34,35 @@
  *   FAT_NOP          NOP        0F 1F, with the rest of 0F 18-1F
  *   SSE_PREFETCH     NOP        0F 18 /0-3: prefetches are NOPs
  *   AMD              #UD        SYSCALL/SYSRET: not on an Intel P6
+ *   SSE3 SSE3X87     translate  none (LDDQU, FISTTP: explicit)
+ *   SSSE3 SSSE3MMX   translate  none
+ *   SSE4 SSE42       translate  none (MOVNTDQA, PCMPxSTRx, CRC32: explicit
+ *                               memory; PCMPESTRx's EAX/EDX and PCMPxSTRI's
+ *                               ECX are the guest's own host registers)
+ *   POPCNT           translate  none
+ *   CLFSH            translate  CLFLUSH: a callout (the address checked
+ *                               as a byte load, nothing else: device
+ *                               memory is not touched)
+ *   RDTSCP           translate  callout (TSC and IA32_TSC_AUX)
  *   BMI1 LZCNT       as older TZCNT and LZCNT are F3 0F BC/BD: REP BSF and REP
  *                               BSR on a CPU without them, and run as such
- *   everything else  #UD        not advertised: SSE3 and later, AVX*,
- *                               AVX-512, FMA, BMI, ADX, AES, SHA, CLFSH,
- *                               CLFLUSHOPT, CLWB, CLZERO (stores a line
- *                               at [rAX]), MONITOR(X)/MWAIT(X) (hidden
- *                               [rAX]), VMASKMOVDQU (hidden [rDI]),
- *                               XSAVE*, RDRAND, RDSEED, RDTSCP, RDPID,
- *                               MOVBE, POPCNT, LZCNT, CET, MPX, TSX, SGX,
- *                               VMX, SVM, 3DNow!, XOP, PREFETCHW, ... */
+ *   everything else  #UD        not advertised: SSE4A, AVX*, AVX-512,
+ *                               FMA, BMI, ADX, AES, SHA, CLFLUSHOPT,
+ *                               CLWB, CLZERO (stores a line at [rAX]),
+ *                               MONITOR(X)/MWAIT(X) (hidden [rAX]),
+ *                               VMASKMOVDQU (hidden [rDI]), XSAVE*,
+ *                               RDRAND, RDSEED, RDPID, MOVBE, LZCNT, CET,
+ *                               MPX, TSX, SGX, VMX, SVM, 3DNow!, XOP,
+ *                               PREFETCHW, ... */
 #include "translator/allowlist.h"
 
 #include <string.h>
 
 #include "isa/cpuid.h"
 
-int64_t allowlist_set_needs(ZydisISASet set)
+bool allowlist_set_needs(ZydisISASet set, struct cpuid_features *needs)
 {
+	*needs = (struct cpuid_features){ 0, 0, 0 };
 	switch (set) {
 	case ZYDIS_ISA_SET_I86:
 	case ZYDIS_ISA_SET_I186:
@@ -63,32 +74,62 @@ int64_t allowlist_set_needs(ZydisISASet set)
 	case ZYDIS_ISA_SET_RDPMC:
 	case ZYDIS_ISA_SET_PAUSE:
 	case ZYDIS_ISA_SET_FAT_NOP:
-		return 0;
+		return true;
 	case ZYDIS_ISA_SET_PENTIUMREAL:
-		return CPUID_1D_CX8 | CPUID_1D_TSC | CPUID_1D_MSR;
+		needs->edx1 = CPUID_1D_CX8 | CPUID_1D_TSC | CPUID_1D_MSR;
+		return true;
 	case ZYDIS_ISA_SET_PPRO:
-		return CPUID_1D_SEP;
+		needs->edx1 = CPUID_1D_SEP;
+		return true;
 	case ZYDIS_ISA_SET_CMOV:
-		return CPUID_1D_CMOV;
+		needs->edx1 = CPUID_1D_CMOV;
+		return true;
 	case ZYDIS_ISA_SET_X87:
-		return CPUID_1D_FPU;
+		needs->edx1 = CPUID_1D_FPU;
+		return true;
 	case ZYDIS_ISA_SET_FCMOV:
-		return CPUID_1D_FPU | CPUID_1D_CMOV;
+		needs->edx1 = CPUID_1D_FPU | CPUID_1D_CMOV;
+		return true;
 	case ZYDIS_ISA_SET_PENTIUMMMX:
-		return CPUID_1D_MMX;
+		needs->edx1 = CPUID_1D_MMX;
+		return true;
 	case ZYDIS_ISA_SET_SSE:
 	case ZYDIS_ISA_SET_SSEMXCSR:
 	case ZYDIS_ISA_SET_SSE_PREFETCH:
-		return CPUID_1D_SSE;
+		needs->edx1 = CPUID_1D_SSE;
+		return true;
 	case ZYDIS_ISA_SET_FXSAVE:
-		return CPUID_1D_FXSR;
+		needs->edx1 = CPUID_1D_FXSR;
+		return true;
 	case ZYDIS_ISA_SET_SSE2:
 	case ZYDIS_ISA_SET_SSE2MMX:
-		return CPUID_1D_SSE2;
+		needs->edx1 = CPUID_1D_SSE2;
+		return true;
 	case ZYDIS_ISA_SET_CLFSH:
-		return CPUID_1D_CLFSH;
+		needs->edx1 = CPUID_1D_CLFSH;
+		return true;
+	case ZYDIS_ISA_SET_SSE3:
+	case ZYDIS_ISA_SET_SSE3X87:   /* FISTTP */
+		needs->ecx1 = CPUID_1C_SSE3;
+		return true;
+	case ZYDIS_ISA_SET_SSSE3:
+	case ZYDIS_ISA_SET_SSSE3MMX:
+		needs->ecx1 = CPUID_1C_SSSE3;
+		return true;
+	case ZYDIS_ISA_SET_SSE4:
+		needs->ecx1 = CPUID_1C_SSE41;
+		return true;
+	case ZYDIS_ISA_SET_SSE42:
+		needs->ecx1 = CPUID_1C_SSE42;
+		return true;
+	case ZYDIS_ISA_SET_POPCNT:
+		needs->ecx1 = CPUID_1C_POPCNT;
+		return true;
+	case ZYDIS_ISA_SET_RDTSCP:
+		needs->edx81 = CPUID_81D_RDTSCP;
+		return true;
 	default:
-		return -1;
+		return false;
 	}
 }
 
@@ -96,8 +137,9 @@ enum allow_verdict allowlist_verdict(const ZydisDecodedInstruction *in)
 {
 	if (in->meta.isa_ext == ZYDIS_ISA_EXT_X87 && in->meta.isa_set == ZYDIS_ISA_SET_PPRO)
 		return ALLOW_TRANSLATE;   /* FCOMI and friends: P6 x87 */
-	int64_t needs = allowlist_set_needs(in->meta.isa_set);
-	if (needs < 0 || ((uint32_t)needs & ~(uint32_t)CPUID_MODEL_1D))
+	struct cpuid_features needs;
+	if (!allowlist_set_needs(in->meta.isa_set, &needs) || (needs.edx1 & ~(uint32_t)CPUID_MODEL_1D) ||
+	    (needs.ecx1 & ~(uint32_t)CPUID_MODEL_1C) || (needs.edx81 & ~(uint32_t)CPUID_MODEL_81D))
 		return ALLOW_UD;
 	/* Only legacy and 0F-map encodings with no VEX/EVEX/XOP/3DNow!
 	 * form are in the model. */

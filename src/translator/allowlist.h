@@ -8,6 +8,8 @@
 
 #include <Zydis/Zydis.h>
 
+#include "isa/cpuid.h"
+
 enum allow_verdict {
 	ALLOW_TRANSLATE,   /* in the model: translated (or a sensitive callout) */
 	ALLOW_NOP,         /* the reserved-NOP space 0F 18-1F /r: a NOP on every host */
@@ -36,8 +38,8 @@ unsigned allowlist_older_form(const ZydisDecodedInstruction *in, const uint8_t *
  * translations of their own (stack, string, XLAT, MASKMOVQ/MASKMOVDQU). */
 bool allowlist_has_hidden_memory(const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops);
 
-/* The model's requirement for an ISA set: the CPUID.1:EDX bits it needs,
- * or -1 when no model can offer it (for the audit listing). */
-int64_t allowlist_set_needs(ZydisISASet set);
+/* The model's requirement for an ISA set: the CPUID feature bits it
+ * needs, or false when no model can offer it. */
+bool allowlist_set_needs(ZydisISASet set, struct cpuid_features *needs);
 
 #endif

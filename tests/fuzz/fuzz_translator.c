@@ -42,6 +42,7 @@
 #include "cache/tcache.h"
 #include "cpu/cpu.h"
 #include "devices/bus.h"
+#include "isa/msr.h"
 #include "isa_check.h"
 #include "mmu/guest_ram.h"
 #include "mmu/paging.h"
@@ -169,6 +170,7 @@ static struct rig *rig_get(void)
 	for (unsigned i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		sigaction(sigs[i], NULL, &saved[i]);
 	static struct vcpu_state boot;
+	msr_power_on(&boot.msrs);
 	bus_init(&r.bus);
 	fuzz_require(guest_ram_init(&r.ram, RAM_MIB, 0) == 0, "no guest RAM");
 	fuzz_require(shadow_init(&r.sh, &r.ram) == 0, "no window");

@@ -10,14 +10,13 @@
 set -u
 append=()
 cpu=()
-if [ "${1:-}" = --append ]; then
-	append=(-append "$2")
+while [ "${1:-}" = --append ] || [ "${1:-}" = --cpu ]; do
+	case "$1" in
+	--append) append=(-append "$2") ;;
+	--cpu) cpu=(-cpu "$2") ;;
+	esac
 	shift 2
-fi
-if [ "${1:-}" = --cpu ]; then
-	cpu=(-cpu "$2")
-	shift 2
-fi
+done
 qemu=$1
 guest=$2
 shift 2

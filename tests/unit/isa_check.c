@@ -193,6 +193,9 @@ unsigned isa_check_host_code(const uint8_t *code, size_t len, isa_check_report_f
 		case ZYDIS_ISA_EXT_MMX:
 		case ZYDIS_ISA_EXT_SSE:
 		case ZYDIS_ISA_EXT_SSE2:
+		case ZYDIS_ISA_EXT_SSE3:    /* SSE3, FISTTP (not MONITOR: its own) */
+		case ZYDIS_ISA_EXT_SSSE3:
+		case ZYDIS_ISA_EXT_SSE4:    /* SSE4.1, SSE4.2, POPCNT (not SSE4A: its own) */
 		case ZYDIS_ISA_EXT_BMI2:
 		case ZYDIS_ISA_EXT_LONGMODE:
 		case ZYDIS_ISA_EXT_PAUSE:

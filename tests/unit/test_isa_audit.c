@@ -165,20 +165,38 @@ static void check_verdicts(void)
 			     paddq[] = { 0x66, 0x0f, 0xd4, 0xc1 }, cmov[] = { 0x0f, 0x44, 0xc1 },
 			     fxrstor[] = { 0x0f, 0xae, 0x08 }, maskmovq[] = { 0x0f, 0xf7, 0xc1 },
 			     tzcnt[] = { 0xf3, 0x0f, 0xbc, 0xc1 }, rsm[] = { 0x0f, 0xaa },
-			     prefetchw[] = { 0x0f, 0x0d, 0x08 }, fisttp[] = { 0xdb, 0x08 };
+			     prefetchw[] = { 0x0f, 0x0d, 0x08 }, fisttp[] = { 0xdb, 0x08 },
+			     lddqu[] = { 0xf2, 0x0f, 0xf0, 0x00 }, haddps[] = { 0xf2, 0x0f, 0x7c, 0xc1 },
+			     ptest[] = { 0x66, 0x0f, 0x38, 0x17, 0x00 },
+			     movntdqa[] = { 0x66, 0x0f, 0x38, 0x2a, 0x00 },
+			     pcmpistri[] = { 0x66, 0x0f, 0x3a, 0x63, 0x00, 0x0c },
+			     crc32[] = { 0xf2, 0x0f, 0x38, 0xf1, 0x00 },
+			     mwait[] = { 0x0f, 0x01, 0xc9 },
+			     sse4a_extrq[] = { 0x66, 0x0f, 0x78, 0xc0, 0x01, 0x02 },
+			     movbe[] = { 0x0f, 0x38, 0xf0, 0x00 };
 	CHECK_EQ(verdict_of(clzero, sizeof(clzero)), ALLOW_UD);
 	CHECK_EQ(verdict_of(monitor, sizeof(monitor)), ALLOW_UD);
 	CHECK_EQ(verdict_of(vmaskmovdqu, sizeof(vmaskmovdqu)), ALLOW_UD);
 	CHECK_EQ(verdict_of(rdrand, sizeof(rdrand)), ALLOW_UD);
-	CHECK_EQ(verdict_of(clflush, sizeof(clflush)), ALLOW_UD);
-	CHECK_EQ(verdict_of(popcnt, sizeof(popcnt)), ALLOW_UD);
 	CHECK_EQ(verdict_of(xsave, sizeof(xsave)), ALLOW_UD);
-	CHECK_EQ(verdict_of(pshufb, sizeof(pshufb)), ALLOW_UD);
-	CHECK_EQ(verdict_of(rdtscp, sizeof(rdtscp)), ALLOW_UD);
+	CHECK_EQ(verdict_of(mwait, sizeof(mwait)), ALLOW_UD);
+	CHECK_EQ(verdict_of(sse4a_extrq, sizeof(sse4a_extrq)), ALLOW_UD);
+	CHECK_EQ(verdict_of(movbe, sizeof(movbe)), ALLOW_UD);
+	/* The Nehalem-like model: SSE3 to SSE4.2, POPCNT, CLFLUSH, RDTSCP. */
+	CHECK_EQ(verdict_of(clflush, sizeof(clflush)), ALLOW_TRANSLATE);
+	CHECK_EQ(verdict_of(popcnt, sizeof(popcnt)), ALLOW_TRANSLATE);
+	CHECK_EQ(verdict_of(pshufb, sizeof(pshufb)), ALLOW_TRANSLATE);
+	CHECK_EQ(verdict_of(rdtscp, sizeof(rdtscp)), ALLOW_TRANSLATE);
+	CHECK_EQ(verdict_of(fisttp, sizeof(fisttp)), ALLOW_TRANSLATE);
+	CHECK_EQ(verdict_of(lddqu, sizeof(lddqu)), ALLOW_TRANSLATE);
+	CHECK_EQ(verdict_of(haddps, sizeof(haddps)), ALLOW_TRANSLATE);
+	CHECK_EQ(verdict_of(ptest, sizeof(ptest)), ALLOW_TRANSLATE);
+	CHECK_EQ(verdict_of(movntdqa, sizeof(movntdqa)), ALLOW_TRANSLATE);
+	CHECK_EQ(verdict_of(pcmpistri, sizeof(pcmpistri)), ALLOW_TRANSLATE);
+	CHECK_EQ(verdict_of(crc32, sizeof(crc32)), ALLOW_TRANSLATE);
 	CHECK_EQ(verdict_of(syscall, sizeof(syscall)), ALLOW_UD);
 	CHECK_EQ(verdict_of(rsm, sizeof(rsm)), ALLOW_UD);
 	CHECK_EQ(verdict_of(prefetchw, sizeof(prefetchw)), ALLOW_UD);
-	CHECK_EQ(verdict_of(fisttp, sizeof(fisttp)), ALLOW_UD);
 	CHECK_EQ(verdict_of(nop_reserved, sizeof(nop_reserved)), ALLOW_NOP);
 	CHECK_EQ(verdict_of(bndldx, sizeof(bndldx)), ALLOW_NOP);
 	CHECK_EQ(verdict_of(endbr32, sizeof(endbr32)), ALLOW_NOP);

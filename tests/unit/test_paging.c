@@ -329,14 +329,14 @@ static void test_accessed_dirty(void)
 
 /* SDM 4.3 (reserved bits with 32-bit paging) and 4.7 (RSVD = 1, P = 1,
  * W/R and U/S as for any fault): only with CR4.PSE. Without PSE-36, bits
- * 21:13 of a 4 MiB PDE are reserved; without the PAT (the virtual CPU
- * reports none) bit 12 of a 4 MiB PDE and bit 7 of a PTE are reserved. */
+ * 21:13 of a 4 MiB PDE are reserved; the virtual CPU reports PAT, so bit
+ * 12 of a 4 MiB PDE and bit 7 of a PTE select a PAT entry instead. */
 static void test_reserved(void)
 {
 	uint32_t lin = 0x00c00000u;
 	struct walk w;
 	uint32_t err;
-	for (unsigned bit = 12; bit <= 21; bit++) {
+	for (unsigned bit = 13; bit <= 21; bit++) {
 		clear_tables();
 		put(pde_of(lin), PDE_PS | PTE_P | PTE_W | PTE_U | 1u << bit);
 		for (unsigned access = 0; access < 4; access++)
@@ -350,13 +350,16 @@ static void test_reserved(void)
 		/* and set no accessed bit */
 		CHECK_EQ(get(pde_of(lin)) & PTE_A, 0);
 	}
-	/* The PAT bit of a PTE: reserved only with CR4.PSE (4.3: "if
-	 * CR4.PSE = 0, no bits are reserved with 32-bit paging"). */
+	/* The PAT bit of a 4 MiB PDE (bit 12) maps the page. */
+	clear_tables();
+	put(pde_of(lin), PDE_PS | PTE_P | PTE_W | PTE_U | 1u << 12);
+	CHECK(walk(0, CR4_PSE, lin | 0x1234, ACCESS_WRITE | ACCESS_USER, &w, &err));
+	CHECK_EQ(w.gpa, 0x1234u);   /* frame 0: bit 12 is no address bit */
+	/* The PAT bit of a PTE, with CR4.PSE or without. */
 	lin = 0x00405000u;
 	map4k(lin, PTE_P | PTE_W | PTE_U, PTE_P | PTE_W | PTE_U | 0x80);
-	EXPECT_FAULT(0, CR4_PSE, lin, ACCESS_READ, PFERR_P | PFERR_RSVD);
-	EXPECT_FAULT(0, CR4_PSE, lin, ACCESS_WRITE | ACCESS_USER,
-		     PFERR_P | PFERR_RSVD | PFERR_W | PFERR_U);
+	CHECK(walk(0, CR4_PSE, lin, ACCESS_WRITE | ACCESS_USER, &w, &err));
+	CHECK_EQ(w.gpa, FRAME);
 	CHECK(walk(0, 0, lin, ACCESS_READ, &w, &err));
 	CHECK_EQ(w.gpa, FRAME);
 	/* Without CR4.PSE a PDE with bits 21:12 set references a table there. */

@@ -1,0 +1,35 @@
+/* The model-specific registers of btvm's CPU model that hold guest state
+ * or describe the model (MISC_ENABLE, the MTRRs, PAT, machine check,
+ * TSC_AUX), apart from the few cpu/callout_legacy.c's do_msr keeps
+ * (TSC, APIC base, SYSENTER, microcode): their values, their reserved
+ * bits and what a write may change, as the SDM gives them. */
+#ifndef BTVM_ISA_MSR_H
+#define BTVM_ISA_MSR_H
+
+#include <stdint.h>
+
+#include "isa/vcpu.h"
+
+#define MSR_MISC_ENABLE 0x1a0u
+#define MSR_TSC_AUX 0xc0000103u
+/* IA32_MISC_ENABLE bit 22: CPUID leaf 0 reports 2 as the highest leaf. */
+#define MISC_ENABLE_LIMIT_CPUID (1ull << 22)
+
+/* What RDMSR or WRMSR of one index comes to. */
+enum msr_outcome {
+	MSR_NOT_HERE,   /* not one of this file's: the caller decides */
+	MSR_DONE,
+	MSR_FAULT,      /* #GP(0): a reserved bit, an invalid type, a read-only register */
+};
+
+/* Every register to its power-on value (SDM vol. 3A, table 10-1). */
+void msr_power_on(struct msr_file *m);
+/* The MTRRs as PC firmware leaves them for the OS it boots (SeaBIOS's
+ * fw/mtrr.c): enabled, write-back by default, the fixed ranges WB below
+ * 640 KiB, UC for the VGA hole, WP for the ROM area, and 0xE0000000-4 GiB
+ * (devices) UC. For the boots that skip firmware. */
+void msr_firmware_mtrrs(struct msr_file *m);
+enum msr_outcome msr_read(const struct msr_file *m, uint32_t index, uint64_t *value);
+enum msr_outcome msr_write(struct msr_file *m, uint32_t index, uint64_t value);
+
+#endif
