@@ -17,7 +17,7 @@
 ;   0, timer 1 one-shot and level-triggered on IRQ 8, its status bit set
 ;   until the handler clears it. Missed periods may be lost under a loaded
 ;   host (the specification promises no catching up), so the count must
-;   only not exceed the periods that passed, and reach a quarter of them.
+;   only not exceed the periods that passed, and repeat.
 ; - level_32bit: timer 2 periodic, level-triggered (edge where its pin is
 ;   below 16, shared with an ISA line), in 32-bit mode, on its
 ;   I/O APIC pin: the handler clears the status bit before the EOI, and
@@ -421,7 +421,9 @@ pair:
 
 ; within_periods: one check that the EAX interrupts of a timer at ECX Hz
 ; over EBX PM ticks are no more than the periods that passed plus 2 (and
-; 1%), and at least a quarter of them (missed periods may be lost).
+; 1%), and at least 2: periods missed in a host stall are lost (one
+; interrupt for them all; the specification promises no catching up),
+; and a stall may take most of the window.
 within_periods:
 	pushad
 	mov esi, eax
@@ -433,7 +435,7 @@ within_periods:
 	shr edi, 7
 	add edi, eax
 	add edi, 2				; upper bound
-	shr eax, 2				; lower bound
+	mov eax, 2				; lower bound: it repeats
 	cmp esi, edi
 	seta bl
 	cmp esi, eax
