@@ -186,7 +186,8 @@ uint64_t hpet_timer_next_event_ns(const struct hpet *hpet, unsigned n, uint64_t 
 			return UINT64_MAX;
 		to_match = mask + 1;	/* the 32-bit counter comes round again */
 	}
-	unsigned __int128 at = (unsigned __int128)(hpet->seen_count - hpet->count_base + to_match) *
+	/* In 128 bits: a 64-bit match that has passed is a whole wrap away. */
+	unsigned __int128 at = ((unsigned __int128)(hpet->seen_count - hpet->count_base) + to_match) *
 				       HPET_TICK_NS +
 			       hpet->ns_base;
 	uint64_t event = at > UINT64_MAX ? UINT64_MAX : (uint64_t)at;
