@@ -24,7 +24,10 @@
 #define FADT_REVISION 4u	/* ACPI 3.0: the GAS access size is defined */
 #define MADT_REVISION 2u
 #define DSDT_REVISION 2u	/* AML integers are 64 bits */
-#define TABLE_COUNT 2u		/* FADT and MADT in the RSDT and XSDT */
+#define MAX_TABLES 3u		/* FADT, MADT and HPET in the RSDT and XSDT */
+#define HPET_TABLE_LEN 56u
+#define HPET_TABLE_REVISION 1u
+#define GAS_SYSTEM_MEMORY 0u
 
 #define OEM_ID "BTVM  "
 #define OEM_TABLE_ID "BTVMACPI"
@@ -427,8 +430,9 @@ static uint32_t build_dsdt_aml(uint8_t *aml_buf, uint32_t aml_cap, const struct 
 }
 
 struct layout {
-	uint32_t rsdp, facs, rsdt, xsdt, fadt, madt, dsdt, end;
+	uint32_t rsdp, facs, rsdt, xsdt, fadt, madt, dsdt, hpet, end;
 	uint32_t madt_len;
+	uint32_t tables;	/* in the RSDT and XSDT: FADT, MADT, then HPET if there */
 };
 
 static uint32_t align16(uint32_t x)
@@ -494,22 +498,41 @@ static void build_facs(uint8_t *t)
 
 static void build_rsdt(uint8_t *t, uint32_t phys_base, const struct layout *l)
 {
-	uint32_t len = SDT_HEADER_LEN + 4 * TABLE_COUNT;
+	uint32_t len = SDT_HEADER_LEN + 4 * l->tables;
 
 	sdt_header(t, "RSDT", len, 1);
 	put32(t, SDT_HEADER_LEN, phys_base + l->fadt);
 	put32(t, SDT_HEADER_LEN + 4, phys_base + l->madt);
+	if (l->hpet)
+		put32(t, SDT_HEADER_LEN + 8, phys_base + l->hpet);
 	sdt_finish(t, len);
 }
 
 static void build_xsdt(uint8_t *t, uint32_t phys_base, const struct layout *l)
 {
-	uint32_t len = SDT_HEADER_LEN + 8 * TABLE_COUNT;
+	uint32_t len = SDT_HEADER_LEN + 8 * l->tables;
 
 	sdt_header(t, "XSDT", len, 1);
 	put64(t, SDT_HEADER_LEN, (uint64_t)phys_base + l->fadt);
 	put64(t, SDT_HEADER_LEN + 8, (uint64_t)phys_base + l->madt);
+	if (l->hpet)
+		put64(t, SDT_HEADER_LEN + 16, (uint64_t)phys_base + l->hpet);
 	sdt_finish(t, len);
+}
+
+/* The IA-PC HPET table (HPET specification 1.0a, 3.2.4): how Linux and
+ * Windows find the event timer block; no AML device is needed for that. */
+static void build_hpet(uint8_t *t, const struct acpi_config *cfg)
+{
+	sdt_header(t, "HPET", HPET_TABLE_LEN, HPET_TABLE_REVISION);
+	put32(t, 36, cfg->hpet_block_id);	/* the low half of its GCAP_ID */
+	t[40] = GAS_SYSTEM_MEMORY;
+	t[41] = 64;				/* register bit width */
+	put64(t, 44, cfg->hpet_addr);
+	t[52] = 0;				/* HPET number */
+	put16(t, 53, cfg->hpet_min_tick);
+	t[55] = 0;				/* no page protection claimed */
+	sdt_finish(t, HPET_TABLE_LEN);
 }
 
 static void build_fadt(uint8_t *t, uint32_t phys_base, const struct layout *l,
@@ -607,13 +630,19 @@ static void plan(struct layout *l, const struct acpi_config *cfg, uint32_t aml_l
 	l->rsdp = 0;
 	l->facs = 64;
 	l->rsdt = l->facs + FACS_LEN;
-	l->xsdt = align16(l->rsdt + SDT_HEADER_LEN + 4 * TABLE_COUNT);
-	l->fadt = align16(l->xsdt + SDT_HEADER_LEN + 8 * TABLE_COUNT);
+	l->tables = cfg->hpet_addr ? MAX_TABLES : MAX_TABLES - 1;
+	l->xsdt = align16(l->rsdt + SDT_HEADER_LEN + 4 * l->tables);
+	l->fadt = align16(l->xsdt + SDT_HEADER_LEN + 8 * l->tables);
 	l->madt = align16(l->fadt + FADT_LEN);
 	l->madt_len = SDT_HEADER_LEN + 8 + cfg->cpus * MADT_LAPIC_LEN + MADT_IOAPIC_LEN +
 		      MADT_ISO_COUNT * MADT_ISO_LEN + MADT_LAPIC_NMI_LEN;
 	l->dsdt = align16(l->madt + l->madt_len);
 	l->end = align16(l->dsdt + SDT_HEADER_LEN + aml_len);
+	l->hpet = 0;
+	if (cfg->hpet_addr) {
+		l->hpet = l->end;
+		l->end = align16(l->hpet + HPET_TABLE_LEN);
+	}
 }
 
 /* Whether [start, end] and the len bytes at addr share a byte. */
@@ -685,6 +714,8 @@ int acpi_build(uint8_t *buf, size_t buf_len, uint32_t phys_base, const struct ac
 	build_dsdt(buf + l.dsdt, aml, aml_len);
 	build_fadt(buf + l.fadt, phys_base, &l, cfg);
 	build_madt(buf + l.madt, &l, cfg);
+	if (l.hpet)
+		build_hpet(buf + l.hpet, cfg);
 	build_rsdt(buf + l.rsdt, phys_base, &l);
 	build_xsdt(buf + l.xsdt, phys_base, &l);
 	build_rsdp(buf + l.rsdp, phys_base, &l);

@@ -36,6 +36,7 @@
 
 #define ACPI_LAPIC_DEFAULT_ADDR 0xfee00000u
 #define ACPI_IOAPIC_DEFAULT_ADDR 0xfec00000u
+#define ACPI_HPET_DEFAULT_ADDR 0xfed00000u
 #define ACPI_CMOS_CENTURY_INDEX 0x32u
 /* The PCI memory window when RAM ends at 3 GiB or below; it stops short of
  * btvm's test device at 0xFEBF0000 and the APICs above it. */
@@ -68,6 +69,12 @@ struct acpi_config {
 	 * that is not PCI's. At or above 1 MiB, and not covering the APICs. */
 	uint32_t pci_mem_start;
 	uint32_t pci_mem_end;
+	/* The HPET's registers (devices/hpet.h), described by an HPET table
+	 * with the event timer block ID it reads there; 0: no HPET, no
+	 * table. */
+	uint32_t hpet_addr;
+	uint32_t hpet_block_id;
+	uint16_t hpet_min_tick;		/* least periodic interval, in counter ticks */
 };
 
 /* The PC defaults: one CPU, the local APIC and I/O APIC (id 0, GSI base

@@ -311,7 +311,8 @@ int pci_host_attach(struct pci_host *pci, struct bus *bus)
 
 /* ---- Snapshots ---------------------------------------------------------- */
 
-#define PCI_HOST_SNAP_VERSION 1u
+/* Version 2 added the reset control register. */
+#define PCI_HOST_SNAP_VERSION 2u
 
 void pci_host_save(const struct pci_host *pci, struct snap_writer *w)
 {
@@ -320,18 +321,20 @@ void pci_host_save(const struct pci_host *pci, struct snap_writer *w)
 	for (unsigned i = 0; i < PCI_HOST_FUNCTIONS; i++)
 		pci_function_save(&pci->fn[i], w);
 	snapw_u16(w, pci->isa_levels);
+	snapw_u8(w, pci->reset_control);
 	snapw_end(w);
 }
 
 int pci_host_load(struct pci_host *pci, struct snap_reader *r)
 {
-	if (r->version != PCI_HOST_SNAP_VERSION)
-		return snapr_fail(r, "version %u, this btvm reads %u", r->version,
+	if (r->version != PCI_HOST_SNAP_VERSION && r->version != 1)
+		return snapr_fail(r, "version %u, this btvm reads 1 and %u", r->version,
 				  PCI_HOST_SNAP_VERSION);
 	pci->address = snapr_u32(r);
 	for (unsigned i = 0; i < PCI_HOST_FUNCTIONS; i++)
 		pci_function_load(&pci->fn[i], r);
 	/* Loaded as the interrupt controllers saw it: no edges now. */
 	pci->isa_levels = snapr_u16(r);
+	pci->reset_control = r->version >= 2 ? snapr_u8(r) & (RC_SYS_RST | RC_FULL_RESET) : 0;
 	return snapr_end(r);
 }

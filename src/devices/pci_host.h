@@ -161,7 +161,8 @@ uint64_t pci_host_pam_write_locked(const struct pci_host *pci);
 struct snap_writer;
 struct snap_reader;
 /* Snapshots (host/snapfile.h): section "PCI ", CONFIG_ADDRESS, the
- * chipset's two functions and the routed levels (plugged functions are
+ * chipset's two functions, the routed levels and (version 2; a version 1
+ * section loads it as 0) the reset control register (plugged functions are
  * saved by their devices). */
 void pci_host_save(const struct pci_host *pci, struct snap_writer *w);
 int pci_host_load(struct pci_host *pci, struct snap_reader *r);

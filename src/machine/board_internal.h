@@ -23,6 +23,7 @@
 #include "cache/tcache.h"
 #include "cpu/cpu.h"
 #include "devices/acpi_pm.h"
+#include "devices/hpet.h"
 #include "devices/bochs_display.h"
 #include "devices/bus.h"
 #include "devices/debugcon.h"
@@ -98,6 +99,7 @@ struct board {
 	struct uart16550 com1;
 	struct mc146818 rtc;
 	struct acpi_pm pm;
+	struct hpet hpet;          /* in front of ISA IRQ 0 and 8: the PIT and RTC drive it */
 	struct ioapic ioapic;
 	struct i8042 kbc;
 	struct port92 port92;

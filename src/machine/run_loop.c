@@ -64,6 +64,17 @@ static uint64_t earlier(uint64_t a, uint64_t b)
 	return a < b ? a : b;
 }
 
+/* Whether HPET timer n's interrupt can reach the CPU: its ISA line under
+ * legacy replacement, else its I/O APIC pin unmasked. */
+static bool hpet_timer_unmasked(const struct board *board, unsigned n)
+{
+	unsigned irq, pin;
+	if (hpet_timer_route(&board->hpet, n, &irq, &pin))
+		return irq_unmasked(board, irq);
+	return pin < IOAPIC_PINS && !(board->ioapic.redir[pin] & IOAPIC_MASKED) &&
+	       lapic_hw_enabled(&board->vcpus[0].lapic);
+}
+
 /* The next moment a timer device has an interrupt to deliver; with
  * only_unmasked, only those that can reach the CPU (the ones that can end
  * a HLT). */
@@ -76,6 +87,9 @@ static uint64_t next_device_event(const struct board *board, uint64_t now, bool 
 		deadline = earlier(deadline, mc146818_next_event_ns(&board->rtc, now));
 	if (!only_unmasked || irq_unmasked(board, ACPI_PM_SCI_IRQ))
 		deadline = earlier(deadline, acpi_pm_next_event_ns(&board->pm, now));
+	for (unsigned n = 0; n < HPET_TIMERS; n++)
+		if (!only_unmasked || hpet_timer_unmasked(board, n))
+			deadline = earlier(deadline, hpet_timer_next_event_ns(&board->hpet, n, now));
 	for (unsigned i = 0; i < board->nvcpus; i++)
 		deadline = earlier(deadline, lapic_next_event_ns(&board->vcpus[i].lapic, now));
 	return deadline;
@@ -237,13 +251,16 @@ void board__platform_poll(void *opaque)
 	}
 	if (board->sh.stats.replacements && !board->map_hint_shown)
 		board_map_hint(board);
+	/* Under the HPET's legacy replacement the PIT and the RTC reach
+	 * no line: ticks they queued would never be taken. */
 	pit8254_update(&board->pit, now);
-	if (!irq_unmasked(board, PIT_IRQ))
+	if (!irq_unmasked(board, PIT_IRQ) || hpet_legacy(&board->hpet))
 		pit8254_drop_backlog(&board->pit);
 	mc146818_update(&board->rtc, now);
-	if (!irq_unmasked(board, RTC_IRQ))
+	if (!irq_unmasked(board, RTC_IRQ) || hpet_legacy(&board->hpet))
 		mc146818_drop_backlog(&board->rtc);
 	acpi_pm_update(&board->pm, now);
+	hpet_update(&board->hpet, now);
 	for (unsigned i = 0; i < board->nvcpus; i++)
 		lapic_update(&board->vcpus[i].lapic, now);
 	if (board->cfg.serial == SERIAL_STDIO)

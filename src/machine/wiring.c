@@ -65,6 +65,13 @@ static void isa_irq_set(void *opaque, unsigned irq, int level)
 	ioapic_set_irq(&board->ioapic, board__isa_irq_pin(irq), level);
 }
 
+/* An I/O APIC pin no ISA line reaches (the HPET's 20-23). */
+static void ioapic_pin_set(void *opaque, unsigned pin, int level)
+{
+	struct board *board = opaque;
+	ioapic_set_irq(&board->ioapic, pin, level);
+}
+
 /* Whether the PIT's last IRQ 0 pulse still waits where it went: in the
  * 8259's IRR (IRQ 0 unmasked, the APIC passing the 8259 on), or through
  * I/O APIC pin 2 in the local APIC's IRR. */
@@ -501,7 +508,10 @@ static void net_transmit(void *opaque, const uint8_t *frame, size_t len)
 static void board_reset_devices(struct board *board)
 {
 	struct irq_line com1_irq = { .set_level = isa_irq_set, .opaque = board, .line = COM1_IRQ };
-	struct irq_line pit_irq = { .set_level = isa_irq_set, .opaque = board, .line = PIT_IRQ };
+	/* The PIT's and the RTC's lines pass through the HPET's legacy
+	 * replacement multiplexer. */
+	struct irq_line pit_irq = { .set_level = hpet_isa_input, .opaque = &board->hpet,
+				    .line = PIT_IRQ };
 	struct irq_line sci_irq = { .set_level = isa_irq_set, .opaque = board, .line = ACPI_PM_SCI_IRQ };
 	struct irq_line kbd_irq = { .set_level = isa_irq_set, .opaque = board, .line = I8042_KBD_IRQ };
 	struct irq_line aux_irq = { .set_level = isa_irq_set, .opaque = board, .line = I8042_AUX_IRQ };
@@ -526,6 +536,7 @@ static void board_reset_devices(struct board *board)
 	ioapic_set_irq(&board->ioapic, PCI_IRQ_A, 1);
 	ioapic_set_irq(&board->ioapic, PCI_IRQ_B, 1);
 	pic8259_init(&board->pic, pic_output_changed, board);
+	hpet_reset(&board->hpet);
 	pit8254_init(&board->pit, &pit_irq, board__clock_ns, board);
 	board->pit.deadline_changed = board__deadline_changed;
 	board->pit.irq_min_interval_ns = TIMER_IRQ_MIN_INTERVAL_NS;
@@ -571,7 +582,11 @@ int board__wire_devices(struct board *board)
 	int err;
 
 	/* The CMOS clock is battery-backed: set once, only reset after. */
-	struct irq_line rtc_irq = { .set_level = isa_irq_set, .opaque = board, .line = RTC_IRQ };
+	hpet_init(&board->hpet, board__clock_ns, isa_irq_set, ioapic_pin_set, board);
+	board->hpet.deadline_changed = board__deadline_changed;
+	board->hpet.min_interval_ns = TIMER_IRQ_MIN_INTERVAL_NS;
+	struct irq_line rtc_irq = { .set_level = hpet_isa_input, .opaque = &board->hpet,
+				    .line = RTC_IRQ };
 	mc146818_init(&board->rtc, &rtc_irq, (int64_t)time(NULL), board__clock_ns, board);
 	board->rtc.deadline_changed = board__deadline_changed;
 	board->rtc.irq_min_interval_ns = TIMER_IRQ_MIN_INTERVAL_NS;
@@ -593,6 +608,9 @@ int board__wire_devices(struct board *board)
 	if (err)
 		return err;
 	err = acpi_pm_attach(&board->pm, &board->bus, ACPI_PM_BASE_PORT);
+	if (err)
+		return err;
+	err = hpet_attach(&board->hpet, &board->bus, HPET_BASE);
 	if (err)
 		return err;
 	/* One MMIO page for the one vCPU: several would each need their own
@@ -788,6 +806,12 @@ static void board_acpi_config(const struct board *board, struct acpi_config *cfg
 	uint64_t top = (board->ram.size + 0xfffffffull) & ~0xfffffffull;
 	if (top < cfg->pci_mem_start)
 		cfg->pci_mem_start = (uint32_t)top;
+	/* The HPET: its table gives its block ID (GCAP_ID's low half) and,
+	 * as the least periodic interval, the pace periodic timers are
+	 * coalesced to. */
+	cfg->hpet_addr = HPET_BASE;
+	cfg->hpet_block_id = (uint32_t)hpet_capabilities();
+	cfg->hpet_min_tick = (uint16_t)(TIMER_IRQ_MIN_INTERVAL_NS / HPET_TICK_NS);
 }
 
 int board__write_acpi(struct board *board)

@@ -360,13 +360,13 @@ align 4
 ; (the pages right after RAM are added at run time).
 boundary_pages:
 	dd 0xfebef000, 0xfebf1000, 0xfebff000
-	dd 0xfec01000, 0xfedff000, 0xfee01000
+	dd 0xfec01000, 0xfecff000, 0xfed01000, 0xfedff000, 0xfee01000
 	dd 0xffffe000, 0xfffff000
 	dd 0
-; The pages devices answer in: btvm's test device, the I/O APIC, the local
-; APIC.
+; The pages devices answer in: btvm's test device, the I/O APIC, the
+; HPET, the local APIC.
 device_pages:
-	dd 0xfebf0000, 0xfec00000, 0xfee00000
+	dd 0xfebf0000, 0xfec00000, 0xfed00000, 0xfee00000
 	dd 0
 
 section .bss

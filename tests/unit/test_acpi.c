@@ -430,6 +430,12 @@ static void check_dsdt(const uint8_t *dsdt, const struct acpi_config *cfg)
 		CHECK_EQ(s5->elems[1], 5);
 	}
 
+	/* No sleeping state but S5: Linux offers no "deep" suspend
+	 * (docs/DESIGN.md, "ACPI sleep states"). */
+	CHECK(aml_find(&ns, "\\_S3_", AML_PACKAGE) == NULL);
+	CHECK(aml_find(&ns, "\\_S4_", AML_PACKAGE) == NULL);
+	CHECK(aml_find(&ns, "\\_S1_", AML_PACKAGE) == NULL);
+
 	CHECK(aml_find(&ns, "\\_SB_.PCI0", AML_DEVICE) != NULL);
 	const struct aml_obj *hid = aml_find(&ns, "\\_SB_.PCI0._HID", AML_INTEGER);
 	CHECK(hid != NULL);
@@ -478,19 +484,21 @@ static void check_gas_io(const uint8_t *g, uint8_t bit_width, uint64_t port)
 }
 
 struct found {
-	const uint8_t *fadt, *madt;
+	const uint8_t *fadt, *madt, *hpet;
+	uint32_t tables;
 };
 
 static struct found walk_root(const uint8_t *rsdp)
 {
-	struct found f = { NULL, NULL };
+	struct found f = { NULL, NULL, NULL, 0 };
 
 	const uint8_t *rsdt = sdt(get32(rsdp + 16), "RSDT");
 	const uint8_t *xsdt = sdt(get64(rsdp + 24), "XSDT");
 	if (!rsdt || !xsdt)
 		return f;
 	uint32_t n = (get32(rsdt + 4) - 36) / 4;
-	CHECK_EQ(n, 2);
+	CHECK(n == 2 || n == 3);
+	f.tables = n;
 	CHECK_EQ((get32(xsdt + 4) - 36) / 8, n);
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t addr = get32(rsdt + 36 + 4 * i);
@@ -504,6 +512,8 @@ static struct found walk_root(const uint8_t *rsdp)
 			f.fadt = sdt(addr, "FACP");
 		else if (memcmp(t, "APIC", 4) == 0)
 			f.madt = sdt(addr, "APIC");
+		else if (memcmp(t, "HPET", 4) == 0)
+			f.hpet = sdt(addr, "HPET");
 		else
 			CHECK(!"unexpected table in the RSDT");
 	}
@@ -665,6 +675,43 @@ static void test_default_tables(void)
 		check_fadt(f.fadt, &cfg);
 	if (f.madt)
 		check_madt(f.madt, 1);
+	/* No HPET unless the board has one. */
+	CHECK_EQ(f.tables, 2);
+	CHECK(f.hpet == NULL);
+}
+
+/* The board's HPET: a third table in the RSDT and XSDT, as the HPET
+ * specification's 3.2.4 lays it out. */
+static void test_hpet_table(void)
+{
+	struct acpi_config cfg;
+	uint32_t rsdp_phys;
+
+	acpi_config_default(&cfg);
+	cfg.hpet_addr = ACPI_HPET_DEFAULT_ADDR;
+	cfg.hpet_block_id = 0x8086a201u;
+	cfg.hpet_min_tick = 10000;
+	int used = build_into_area(&cfg, &rsdp_phys);
+	CHECK(used > 0 && used < 1024);
+	const uint8_t *rsdp = find_rsdp();
+	CHECK(rsdp != NULL);
+	if (!rsdp)
+		return;
+	struct found f = walk_root(rsdp);
+	CHECK_EQ(f.tables, 3);
+	CHECK(f.fadt != NULL && f.madt != NULL && f.hpet != NULL);
+	if (!f.hpet)
+		return;
+	CHECK_EQ(get32(f.hpet + 4), 56);
+	CHECK_EQ(f.hpet[8], 1);
+	CHECK_EQ(get32(f.hpet + 36), 0x8086a201u);
+	CHECK_EQ(f.hpet[40], 0);		/* system memory */
+	CHECK_EQ(f.hpet[41], 64);
+	CHECK_EQ(get64(f.hpet + 44), 0xfed00000u);
+	CHECK_EQ(f.hpet[52], 0);		/* HPET number */
+	CHECK_EQ(get16(f.hpet + 53), 10000);
+	if (f.fadt)
+		check_fadt(f.fadt, &cfg);
 }
 
 static void test_reset_register(void)
@@ -788,6 +835,7 @@ static void test_bad_arguments(void)
 int main(void)
 {
 	test_default_tables();
+	test_hpet_table();
 	test_reset_register();
 	test_several_cpus();
 	test_pci_windows();

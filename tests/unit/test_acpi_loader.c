@@ -95,6 +95,19 @@ int main(void)
 	for (unsigned i = 0; i < 0x40; i++)
 		CHECK_EQ(m->tables[i], 0);
 
+	/* With the HPET's table: one more pointer in each root table, one
+	 * more checksum; its own base address is no pointer to patch. */
+	cfg.hpet_addr = ACPI_HPET_DEFAULT_ADDR;
+	cfg.hpet_block_id = 0x8086a201u;
+	CHECK_EQ(acpi_loader_build(&cfg, f), 0);
+	memset(m, 0, sizeof(*m));
+	len = acpi_build(want, sizeof(want), TABLES_AT, &cfg, &rsdp);
+	run_loader(f, m);
+	CHECK_EQ(m->pointers, 2 + 3 + 6);
+	CHECK_EQ(m->checksums, 6 + 2);
+	CHECK(memcmp(m->rsdp, want, ACPI_LOADER_RSDP_LEN) == 0);
+	CHECK(memcmp(m->tables + 0x40, want + 0x40, (size_t)len - 0x40) == 0);
+
 	/* Several CPUs: a longer MADT, the same commands. */
 	cfg.cpus = 8;
 	CHECK_EQ(acpi_loader_build(&cfg, f), 0);

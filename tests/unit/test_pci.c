@@ -5,13 +5,20 @@
  * writable command, write-1-to-clear status, absent BARs, interrupt line,
  * PIIX3 PIRQ routing). Then functions plugged in beside the chipset:
  * Linux's pci_scan_slot walk over them, INTx through the PIRQ lines to
- * ISA IRQs, reset, and the firmware's BAR placement (boot/pci_firmware.c). */
+ * ISA IRQs, reset, and the firmware's BAR placement (boot/pci_firmware.c).
+ * Last the PIIX3's reset control register at 0xcf9, also through a
+ * snapshot. */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "boot/pci_firmware.h"
 #include "check.h"
 #include "devices/bus.h"
 #include "devices/pci_host.h"
+#include "host/snapfile.h"
 
 static struct bus bus;
 static struct pci_host pci;
@@ -836,6 +843,53 @@ static void test_pam(void)
 	pci.pam_changed = NULL;
 }
 
+static unsigned resets;
+
+static void count_reset(void *opaque)
+{
+	(void)opaque;
+	resets++;
+}
+
+/* 0xcf9: SYS_RST and FULL_RESET are stored and read back, RST_CPU asks
+ * for the reset and reads 0; the bits survive a snapshot (version 2) and
+ * a machine reset clears them. */
+static void test_reset_control(void)
+{
+	setup();
+	pci.reset_request = count_reset;
+	resets = 0;
+	CHECK_EQ(in(0xcf9, 1), 0);
+	out(0xcf9, 1, 0x02);
+	CHECK_EQ(resets, 0);
+	CHECK_EQ(in(0xcf9, 1), 0x02);
+	out(0xcf9, 1, 0x0a);
+	CHECK_EQ(in(0xcf9, 1), 0x0a);
+	/* CONFIG_ADDRESS is only the dword at 0xcf8: not touched. */
+	CHECK_EQ(in(PCI_CONFIG_ADDRESS_PORT, 4), 0);
+
+	int fd = memfd_create("pci.snap", 0);
+	CHECK(fd >= 0);
+	struct snap_writer w;
+	CHECK_EQ(snapw_open_fd(&w, fd, "pci.snap", 1), 0);
+	pci_host_save(&pci, &w);
+	CHECK_EQ(snapw_close(&w), 0);
+	pci_host_reset(&pci);
+	CHECK_EQ(in(0xcf9, 1), 0);
+	struct snap_reader r;
+	CHECK_EQ(snapr_open_fd(&r, fd, "pci.snap"), 0);
+	CHECK_EQ(snapr_next(&r), 1);
+	CHECK(strcmp(r.tag, "PCI ") == 0);
+	CHECK_EQ(pci_host_load(&pci, &r), 0);
+	snapr_close(&r);
+	close(fd);
+	CHECK_EQ(in(0xcf9, 1), 0x0a);
+
+	out(0xcf9, 1, 0x06);
+	CHECK_EQ(resets, 1);
+	CHECK_EQ(in(0xcf9, 1) & 0x04, 0);
+}
+
 int main(void)
 {
 	test_detection();
@@ -847,5 +901,6 @@ int main(void)
 	test_firmware();
 	test_firmware_limits();
 	test_pam();
+	test_reset_control();
 	return check_report("test_pci");
 }
