@@ -1,5 +1,5 @@
 /* The vCPU in a snapshot (section "CPU "): the architectural state field
- * by field, the x87/SSE state as FXSAVE lays it out, the interrupt shadow,
+ * by field, the x87/SSE state as FXSAVE lays it out, the interrupt shadow, the NMI latch and its blocking,
  * and HLT (the TSC is the board's, with guest time). What is derived from that state and from guest
  * memory (translations, shadow mappings, the lookup table, the adaptive
  * set) is not saved: load drops it, as a reset does, and it is rebuilt as
@@ -12,7 +12,9 @@
 #include "host/snapfile.h"
 #include "mmu/shadow.h"
 
-#define CPU_SNAP_VERSION 1u
+/* Version 2 added the NMI latch and blocking at the end; a version 1
+ * snapshot loads with neither (no NMI was ever delivered then). */
+#define CPU_SNAP_VERSION 2u
 /* FXSAVE's MXCSR: bits above 15 are reserved, and FXRSTOR of one set
  * would fault in the monitor. */
 #define FXSAVE_MXCSR 24
@@ -65,6 +67,8 @@ void cpu_save(struct cpu *cpu, struct snap_writer *w)
 	snapw_bool(w, cpu->halted);
 	snapw_bool(w, cpu->shadow);
 	snapw_bytes(w, cpu->fxsave, sizeof(cpu->fxsave));
+	snapw_bool(w, cpu->nmi_pending);
+	snapw_bool(w, cpu->nmi_blocked);
 	snapw_end(w);
 }
 
@@ -74,8 +78,8 @@ int cpu_load(struct cpu *cpu, struct snap_reader *r)
 	uint32_t regs[REG_COUNT];
 	uint8_t fxsave[sizeof(cpu->fxsave)];
 
-	if (r->version != CPU_SNAP_VERSION)
-		return snapr_fail(r, "version %u, this btvm reads %u", r->version, CPU_SNAP_VERSION);
+	if (r->version != CPU_SNAP_VERSION && r->version != 1)
+		return snapr_fail(r, "version %u, this btvm reads 1 to %u", r->version, CPU_SNAP_VERSION);
 	memset(&s, 0, sizeof(s));
 	for (unsigned i = 0; i < REG_COUNT; i++)
 		regs[i] = snapr_u32(r);
@@ -101,6 +105,11 @@ int cpu_load(struct cpu *cpu, struct snap_reader *r)
 	s.sysenter_eip = snapr_u32(r);
 	bool halted = snapr_bool(r), shadow = snapr_bool(r);
 	snapr_bytes(r, fxsave, sizeof(fxsave));
+	bool nmi_pending = false, nmi_blocked = false;
+	if (r->version >= 2) {
+		nmi_pending = snapr_bool(r);
+		nmi_blocked = snapr_bool(r);
+	}
 	if (snapr_end(r))
 		return r->err;
 	uint32_t mxcsr;
@@ -126,6 +135,8 @@ int cpu_load(struct cpu *cpu, struct snap_reader *r)
 	sync_seg_bases(cpu);
 	cpu->halted = halted;
 	cpu->shadow = shadow;
+	cpu->nmi_pending = nmi_pending;
+	cpu->nmi_blocked = nmi_blocked;
 	cpu->stop = cpu->triple_fault = false;
 	cpu->fatal = NULL;
 	cpu->exc_depth = 0;
