@@ -692,12 +692,14 @@ static bool may_resume(struct cpu *cpu, const struct callout_desc *d)
 
 /* After a control transfer (or an exception it raised): whether the new
  * EIP can be looked up by translated code instead of the run loop, which
- * must act when the run ends, an interrupt is due, TF traps, or the
- * window's tags wrapped. Switches to the new mode's window. */
+ * must act when the run ends, an interrupt is due, TF traps, RF (an
+ * IRET's) is to be cleared as the next instruction starts (run.c: an
+ * interrupt that comes first, even at that block's entry poll, shows it),
+ * or the window's tags wrapped. Switches to the new mode's window. */
 static bool may_stay_after_transfer(struct cpu *cpu)
 {
 	if (cpu->stop || cpu->fatal || cpu->halted || cpu->shadow || cpu->pf.pending ||
-	    (cpu->s.eflags & EFLAGS_TF) || cpu->a20_line != cpu->s.a20_cleared)
+	    (cpu->s.eflags & (EFLAGS_TF | EFLAGS_RF)) || cpu->a20_line != cpu->s.a20_cleared)
 		return false;
 	if (interrupt_due(cpu) || cpu_select_window(cpu) < 0 || cpu->sh->ibl_flush)
 		return false;
@@ -714,10 +716,6 @@ static bool may_stay_after_transfer(struct cpu *cpu)
 	}
 	sync_seg_bases(cpu);
 	cpu->stats.transfers_inline++;
-	/* The next instruction starts now, with no event before it: RF (an
-	 * IRET's) is cleared at its start (SDM 17.3.1.1). An interrupt asked
-	 * for from here on lands after that start, as it may on hardware. */
-	cpu->s.eflags &= ~EFLAGS_RF;
 	return true;
 }
 

@@ -219,12 +219,12 @@ group "lint0_hlt"
 	mov al, 0xfe				; IRQ 0 only
 	out 0x21, al
 	call pit_one_shot
-	cmp dword [nmi_count], 0		; a host stall of 10 ms: it came
-	jne .g_early				; already
+lint0_hlt_insn:
 	hlt
 .g1:
-	check dword [nmi_eip], .g1
-.g_early:
+	; woken from the HLT, or (a host stall of 10 ms) taken just before it
+	; and the HLT skipped by the handler
+	check_either dword [nmi_eip], .g1, lint0_hlt_insn
 	check dword [nmi_count], 1
 	mov al, 0xff				; INT falls (IRQ 0 stays in IRR)
 	out 0x21, al
@@ -262,12 +262,10 @@ group "ioapic_hlt"
 	out 0x43, al
 	cli
 	call pit_one_shot
-	cmp dword [nmi_count], 0
-	jne .h_early
+ioapic_hlt_insn:
 	hlt
 .h1:
-	check dword [nmi_eip], .h1
-.h_early:
+	check_either dword [nmi_eip], .h1, ioapic_hlt_insn
 	check dword [nmi_count], 1
 	mov dword [IOAPIC], 0x10 + 2 * PIT_PIN
 	mov dword [IOAPIC + 0x10], APIC_MASKED
@@ -434,8 +432,8 @@ ev_log:
 	ret
 
 ; The NMI handler: counts, records the frame (the first NMI's EIP apart),
-; logs 'N' and runs a one-shot action with ESI at the frame (EIP, CS,
-; EFLAGS).
+; logs 'N', returns past a HLT it interrupted just before, and runs a
+; one-shot action with ESI at the frame (EIP, CS, EFLAGS).
 nmi_entry:
 	push eax
 	push esi
@@ -454,6 +452,12 @@ nmi_entry:
 	mov [nmi_eflags], eax
 	mov al, 'N'
 	call ev_log
+	; an NMI that came just before a HLT (IF=0) ends it: skip the HLT
+	mov eax, [esi]
+	cmp byte [eax], 0xf4
+	jne .no_hlt
+	inc dword [esi]
+.no_hlt:
 	mov eax, [nmi_action]
 	mov dword [nmi_action], 0
 	test eax, eax
