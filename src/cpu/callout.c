@@ -752,6 +752,8 @@ static enum callout_result run_callout(struct cpu *cpu, const struct callout_des
 /* An external interrupt the run loop would take now. */
 static bool interrupt_due(const struct cpu *cpu)
 {
+	if (cpu->nmi_pending && !cpu->nmi_blocked)
+		return true;
 	return cpu->vif && cpu->plat && cpu->plat->intr(cpu->plat->opaque);
 }
 
@@ -767,12 +769,14 @@ static bool may_resume(struct cpu *cpu, const struct callout_desc *d)
 
 /* After a control transfer (or an exception it raised): whether the new
  * EIP can be looked up by translated code instead of the run loop, which
- * must act when the run ends, an interrupt is due, TF traps, or the
- * window's tags wrapped. Switches to the new mode's window. */
+ * must act when the run ends, an interrupt is due, TF traps, RF (an
+ * IRET's) is to be cleared as the next instruction starts (run.c: an
+ * interrupt that comes first, even at that block's entry poll, shows it),
+ * or the window's tags wrapped. Switches to the new mode's window. */
 static bool may_stay_after_transfer(struct cpu *cpu)
 {
 	if (cpu->stop || cpu->fatal || cpu->halted || cpu->shadow || cpu->pf.pending ||
-	    (cpu->s.eflags & EFLAGS_TF) || cpu->a20_line != cpu->s.a20_cleared)
+	    (cpu->s.eflags & (EFLAGS_TF | EFLAGS_RF)) || cpu->a20_line != cpu->s.a20_cleared)
 		return false;
 	if (interrupt_due(cpu) || cpu_select_window(cpu) < 0 || cpu->sh->ibl_flush)
 		return false;

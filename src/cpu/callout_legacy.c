@@ -173,7 +173,7 @@ enum callout_result do_string_io(struct cpu *cpu, const struct callout_desc *d,
 	uint16_t port = (uint16_t)cpu->regs[REG_EDX];
 	uint32_t *index = &cpu->regs[is_in ? REG_EDI : REG_ESI];
 	uint32_t *ecx = &cpu->regs[REG_ECX];
-	uint32_t count = rep ? *ecx & mask : 1;
+	uint32_t count = rep ? *ecx & mask : 1, initial = count;
 	/* Checked even when REP has nothing to move, as hardware does. */
 	if (!io_permitted(cpu, port, width)) {
 		raise_fault(cpu, d, EXC_GP, true, 0);
@@ -202,6 +202,10 @@ enum callout_result do_string_io(struct cpu *cpu, const struct callout_desc *d,
 			*ecx = (*ecx & ~mask) | count;
 	}
 	if (count) {
+		/* Stopped between iterations: an interrupt taken here shows RF
+		 * (SDM 17.3.1.1). */
+		if (count != initial)
+			cpu->s.eflags |= EFLAGS_RF;
 		cpu->s.eip = d->eip;
 		return CALLOUT_STOP;
 	}

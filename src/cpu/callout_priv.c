@@ -70,6 +70,9 @@ enum callout_result do_iret(struct cpu *cpu, const struct callout_desc *d,
 			    const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
 	(void)ops;
+	/* IRET ends the NMI handler's blocking even when it faults (SDM
+	 * 6.7.1). */
+	cpu->nmi_blocked = false;
 	if (cpu_real_mode(cpu))
 		return real_iret(cpu, d, in);
 	if (cpu_v86_mode(cpu))
@@ -103,13 +106,13 @@ enum callout_result do_iret(struct cpu *cpu, const struct callout_desc *d,
 	}
 	/* The level IRET starts at decides which flags the frame may change:
 	 * IOPL only from ring 0, IF only at CPL <= IOPL; the others are
-	 * silently kept, with no fault (Robin & Irvine's point). RF is not
-	 * taken: it would only suppress an instruction breakpoint, which
-	 * this CPU does not have, and must be clear after the next
-	 * instruction anyway. */
+	 * silently kept, with no fault (Robin & Irvine's point). A 32-bit
+	 * IRET loads RF too, cleared as the next instruction starts (run.c,
+	 * callout.c); no instruction breakpoint exists here for it to
+	 * suppress, but an interrupt before that start shows it. */
 	uint32_t writable = EFLAGS_ARITH | EFLAGS_TF | EFLAGS_DF | EFLAGS_NT;
 	if (size == 4)
-		writable |= EFLAGS_AC | EFLAGS_ID;
+		writable |= EFLAGS_AC | EFLAGS_ID | EFLAGS_RF;
 	if (cpu->s.cpl <= iopl(cpu))
 		writable |= EFLAGS_IF;
 	if (cpu->s.cpl == 0)

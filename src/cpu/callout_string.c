@@ -114,7 +114,7 @@ enum callout_result do_string_mem(struct cpu *cpu, const struct callout_desc *d,
 			src_seg = seg_reg_index(ops[i].mem.segment);
 	uint32_t *esi = &cpu->regs[REG_ESI], *edi = &cpu->regs[REG_EDI], *ecx = &cpu->regs[REG_ECX];
 	uint32_t *eax = &cpu->regs[REG_EAX];
-	uint32_t count = rep ? *ecx & mask : 1;
+	uint32_t count = rep ? *ecx & mask : 1, initial = count;
 	uint32_t value_mask = width == 4 ? 0xffffffffu : (1u << (8 * width)) - 1;
 	bool bulk = (movs || stos) && mask == 0xffffffffu && (int32_t)step > 0 && (cpu->s.cr0 & CR0_PG) &&
 		    !(d->mode & MODE_LIMITS);
@@ -181,6 +181,10 @@ enum callout_result do_string_mem(struct cpu *cpu, const struct callout_desc *d,
 			count = 0;   /* the REPE/REPNE condition ends it */
 	}
 	if (count) {
+		/* Stopped between iterations: an interrupt taken here shows RF
+		 * (SDM 17.3.1.1). */
+		if (count != initial)
+			cpu->s.eflags |= EFLAGS_RF;
 		cpu->s.eip = d->eip;   /* more to do: the instruction runs again */
 		return CALLOUT_STOP;
 	}

@@ -110,6 +110,7 @@ static void load_boot_state(struct cpu *cpu, const struct vcpu_state *boot)
 	cpu->fpu_full = 1;   /* the next entry loads all of it */
 	sync_seg_bases(cpu);
 	cpu->halted = cpu->shadow = cpu->stop = cpu->triple_fault = false;
+	cpu->nmi_pending = cpu->nmi_blocked = false;
 	cpu->fatal = NULL;
 	cpu->exc_depth = 0;
 	cpu->poll_ptr = (uint64_t)(uintptr_t)&cpu->poll_ok;

@@ -31,6 +31,9 @@ struct cpu_platform {
 	 * could only cut the sleep short): whatever the platform sleeps on,
 	 * its requesters must end that sleep themselves. */
 	bool (*wait)(void *opaque);
+	/* Whether an NMI may still come while IF is clear (a source routed
+	 * to the NMI): HLT then waits for it. May be NULL (none can). */
+	bool (*nmi_possible)(void *opaque);
 	/* Model-specific registers that belong to the board's devices (the
 	 * APIC base): 0 handled, -1 #GP, 1 not the board's. May be NULL. */
 	int (*msr)(void *opaque, uint32_t index, bool write, uint64_t *value);
@@ -116,6 +119,7 @@ struct cpu_stats {
 	uint64_t ibl_misses;
 	uint64_t interrupts;
 	uint64_t single_steps;
+	uint64_t nmis;              /* NMIs delivered */
 	uint64_t resets;
 	uint64_t fetch_outside_ram;  /* code fetched where no RAM is: #UD */
 	uint64_t wrap_faults;        /* accesses run past 4 GiB: #GP */
@@ -269,6 +273,11 @@ struct cpu {
 	 * next block boundary. */
 	uint32_t a20_line;
 	bool shadow;              /* STI / MOV SS interrupt shadow pending */
+	/* The NMI latch (SDM 6.7.1): one NMI waiting (a second that comes
+	 * meanwhile merges into it), and NMIs blocked from the delivery of one
+	 * until the next IRET, which unblocks them even when it faults. */
+	bool nmi_pending;
+	bool nmi_blocked;
 	bool stop;                /* leave cpu_run: the board asked to */
 	struct cpu_debug debug;
 	const char *fatal;        /* why the guest cannot go on (triple fault...) */
@@ -456,6 +465,14 @@ enum { EXC_DE = 0, EXC_DB = 1, EXC_NMI = 2, EXC_BP = 3, EXC_OF = 4, EXC_BR = 5, 
 /* Delivers vector with cpu->s.eip as the return address; on failure turns
  * into #DF and then a triple fault (cpu->fatal). */
 void cpu_deliver(struct cpu *cpu, unsigned vector, bool has_error, uint32_t error, bool software);
+/* An external interrupt (INTR's vector) or the NMI (vector 2), which are
+ * neither faults nor software interrupts: cpu_deliver as the hardware event
+ * (EXT set in error codes, the gate's DPL ignored, RF as it is). */
+void cpu_deliver_external(struct cpu *cpu, unsigned vector);
+/* The NMI input saw an edge (the local APIC's NMI message, or its LINT
+ * pin with the APIC off): latched until the run loop can take it. On the
+ * vCPU's thread, as every device entry point is. */
+void cpu_raise_nmi(struct cpu *cpu);
 
 /* What a selector is loaded for: the SDM's protection checks differ. */
 enum seg_use {

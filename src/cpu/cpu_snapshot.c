@@ -1,5 +1,5 @@
 /* The vCPU in a snapshot (section "CPU "): the architectural state field
- * by field, the x87/SSE state as FXSAVE lays it out, the interrupt shadow,
+ * by field, the x87/SSE state as FXSAVE lays it out, the interrupt shadow, the NMI latch and its blocking,
  * and HLT (the TSC is the board's, with guest time). What is derived from that state and from guest
  * memory (translations, shadow mappings, the lookup table, the adaptive
  * set) is not saved: load drops it, as a reset does, and it is rebuilt as
@@ -13,9 +13,10 @@
 #include "isa/msr.h"
 #include "mmu/shadow.h"
 
-/* 2: the MSRs of isa/msr.c after the SYSENTER ones, IA32_EFER and the
- * cached PDPTEs after the FXSAVE image. A version-1 snapshot came from
- * the Pentium III model, which the CPUM section refuses first. */
+/* 2: the MSRs of isa/msr.c after the SYSENTER ones, IA32_EFER, the
+ * cached PDPTEs and the NMI latch and blocking after the FXSAVE image.
+ * A version-1 snapshot came from the Pentium III model, which the CPUM
+ * section refuses first. */
 #define CPU_SNAP_VERSION 2u
 /* FXSAVE's MXCSR: bits above 15 are reserved, and FXRSTOR of one set
  * would fault in the monitor. */
@@ -114,6 +115,8 @@ void cpu_save(struct cpu *cpu, struct snap_writer *w)
 	snapw_u64(w, s->efer);
 	for (unsigned i = 0; i < 4; i++)
 		snapw_u64(w, s->pdpte[i]);
+	snapw_bool(w, cpu->nmi_pending);
+	snapw_bool(w, cpu->nmi_blocked);
 	snapw_end(w);
 }
 
@@ -157,6 +160,7 @@ int cpu_load(struct cpu *cpu, struct snap_reader *r)
 	s.efer = snapr_u64(r);
 	for (unsigned i = 0; i < 4; i++)
 		s.pdpte[i] = snapr_u64(r);
+	bool nmi_pending = snapr_bool(r), nmi_blocked = snapr_bool(r);
 	if (snapr_end(r))
 		return r->err;
 	if (s.efer & ~(uint64_t)EFER_NXE)
@@ -189,6 +193,8 @@ int cpu_load(struct cpu *cpu, struct snap_reader *r)
 	sync_seg_bases(cpu);
 	cpu->halted = halted;
 	cpu->shadow = shadow;
+	cpu->nmi_pending = nmi_pending;
+	cpu->nmi_blocked = nmi_blocked;
 	cpu->stop = cpu->triple_fault = false;
 	cpu->fatal = NULL;
 	cpu->exc_depth = 0;

@@ -364,7 +364,23 @@ static bool contributory(unsigned vector)
 	return vector == EXC_DE || (vector >= EXC_TS && vector <= EXC_GP);
 }
 
-void cpu_deliver(struct cpu *cpu, unsigned vector, bool has_error, uint32_t error, bool software)
+/* The fault-class exceptions (SDM Table 6-1): their EFLAGS image has RF
+ * set (SDM 17.3.1.1), so that the IRET back restarts the instruction
+ * without its instruction breakpoint firing again. btvm raises #DB only as
+ * the single-step trap, and #DF is an abort. */
+static bool fault_class(unsigned vector)
+{
+	switch (vector) {
+	case EXC_DE: case EXC_BR: case EXC_UD: case EXC_NM: case EXC_TS: case EXC_NP:
+	case EXC_SS: case EXC_GP: case EXC_PF: case EXC_MF: case EXC_AC: case EXC_XM:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void deliver_event(struct cpu *cpu, unsigned vector, bool has_error, uint32_t error,
+			  bool software, bool external)
 {
 	cpu->halted = false;
 	cpu->deliveries++;
@@ -374,6 +390,12 @@ void cpu_deliver(struct cpu *cpu, unsigned vector, bool has_error, uint32_t erro
 		/* Whatever an earlier access left pending is not this attempt's. */
 		cpu->pf.pending = false;
 		cpu->task_switched = false;
+		/* A fault's image has RF set; a trap's or an interrupt's shows RF
+		 * as it is: set only when the instruction RF was loaded for has
+		 * not completed (run.c) or a REP string stopped between
+		 * iterations. Delivery clears it. */
+		if (!software && !external && fault_class(vector))
+			cpu->s.eflags |= EFLAGS_RF;
 		unsigned fvec = deliver_once(cpu, vector, has_error, error, software, &ferr);
 		if (!fvec)
 			return;
@@ -386,7 +408,7 @@ void cpu_deliver(struct cpu *cpu, unsigned vector, bool has_error, uint32_t erro
 		 * double fault (INT 8 from ring 3 through a gate of DPL 0 is
 		 * #GP, as on a PC; it was a triple fault here, and INT 13 or 14
 		 * a #DF: hostile_random found it). */
-		bool first_is_exception = !software;
+		bool first_is_exception = !software && !external;
 		if (vector == EXC_DF && first_is_exception)
 			break;
 		/* A software interrupt that cannot be delivered faults at the
@@ -394,7 +416,7 @@ void cpu_deliver(struct cpu *cpu, unsigned vector, bool has_error, uint32_t erro
 		 * commit point: the new task's EIP stays). */
 		if (software && !cpu->task_switched)
 			cpu->s.eip = cpu->soft_int_eip;
-		software = false;
+		software = external = false;
 		/* SDM "Conditions for Generating a Double Fault". */
 		bool dbl = first_is_exception &&
 			   ((contributory(vector) && contributory(fvec)) ||
@@ -405,6 +427,16 @@ void cpu_deliver(struct cpu *cpu, unsigned vector, bool has_error, uint32_t erro
 	}
 	cpu->fatal = "triple fault: the guest could not take a double fault";
 	cpu->triple_fault = true;
+}
+
+void cpu_deliver(struct cpu *cpu, unsigned vector, bool has_error, uint32_t error, bool software)
+{
+	deliver_event(cpu, vector, has_error, error, software, false);
+}
+
+void cpu_deliver_external(struct cpu *cpu, unsigned vector)
+{
+	deliver_event(cpu, vector, false, 0, false, true);
 }
 
 int cpu_fpu_unavailable(const struct cpu *cpu, const ZydisDecodedInstruction *in)

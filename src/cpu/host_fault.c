@@ -269,6 +269,10 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
 	 * swap byte registers at all need it. */
 	if (tb->byte_swaps)
 		unswap_high_bytes(cpu, tb->host + tb->map_host[i], (const uint8_t *)g[REG_RIP]);
+	/* A REP loop's poll (past the block entry's) stops it between
+	 * iterations: an interrupt taken there shows RF (SDM 17.3.1.1). */
+	if (kind == FAULT_ATTENTION && off >= tb->poll_len)
+		cpu->s.eflags |= EFLAGS_RF;
 	cpu->fault.kind = kind;
 	cpu->fault.host_rip = (uintptr_t)g[REG_RIP];
 	cpu->exit = CPU_EXIT_INDIRECT;   /* not read: cpu->fault says why */

@@ -241,10 +241,27 @@ static void fill_indirect(struct cpu *cpu, struct translator *t)
 	fill_lookup(cpu, target, mode, to->host, to->gpa, to->pages, block_is_global(cpu, to));
 }
 
-/* Takes a pending external interrupt if IF allows; true if one was taken. */
+void cpu_raise_nmi(struct cpu *cpu)
+{
+	cpu->nmi_pending = true;
+	cpu_request_attention(cpu);
+}
+
+/* Takes the NMI unless one is being handled (whatever IF says), else a
+ * pending external interrupt if IF allows: SDM 6.9's order, where both
+ * come after a trap of the previous instruction (the TF trap, delivered as
+ * soon as its instruction is done) and before anything the next
+ * instruction raises. True if one was taken. */
 static bool take_interrupt(struct cpu *cpu)
 {
 	const struct cpu_platform *p = cpu->plat;
+	if (cpu->nmi_pending && !cpu->nmi_blocked) {
+		cpu->nmi_pending = false;
+		cpu->nmi_blocked = true;
+		cpu->stats.nmis++;
+		cpu_deliver_external(cpu, EXC_NMI);
+		return true;
+	}
 	if (!p)
 		return false;
 	if (!cpu->vif) {
@@ -256,7 +273,7 @@ static bool take_interrupt(struct cpu *cpu)
 		return false;
 	int vector = p->inta(p->opaque);
 	cpu->stats.interrupts++;
-	cpu_deliver(cpu, (unsigned)vector & 0xff, false, 0, false);
+	cpu_deliver_external(cpu, (unsigned)vector & 0xff);
 	return true;
 }
 
@@ -264,7 +281,7 @@ static bool take_interrupt(struct cpu *cpu)
 static bool halt_wait(struct cpu *cpu)
 {
 	const struct cpu_platform *p = cpu->plat;
-	if (!cpu->vif) {
+	if (!cpu->vif && !(p && p->nmi_possible && p->nmi_possible(p->opaque))) {
 		cpu->fatal = "guest halted with interrupts disabled: nothing can wake it";
 		return false;
 	}
@@ -419,6 +436,11 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 		cpu->stats.blocks_run++;
 		cpu->fault.kind = FAULT_NONE;
 		uint64_t deliveries = cpu->deliveries;
+		/* RF (loaded by IRET, which then leaves through here) is for the
+		 * block's first instruction only: clear once that runs (a fault
+		 * of it sets RF in its own image), kept when nothing ran. */
+		uint32_t rf = cpu->s.eflags & EFLAGS_RF;
+		cpu->s.eflags &= ~EFLAGS_RF;
 		btvm_enter(cpu, tb->host);
 
 		if (cpu->fault.kind != FAULT_NONE) {
@@ -433,8 +455,10 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 			if (!completed) {
 				/* Nothing ran: the instruction in the shadow is
 				 * still the one to run before any interrupt. */
-				if (!ran)
+				if (!ran) {
 					cpu->shadow = shadow;
+					cpu->s.eflags |= rf;
+				}
 				continue;
 			}
 		} else {
@@ -448,6 +472,7 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 				cpu->s.eip = ex->target_eip;
 				if (ex->kind == EXIT_KIND_BREAK) {
 					/* Nothing ran: no trap for TF either. */
+					cpu->s.eflags |= rf;
 					dbg->event = DEBUG_EVENT_BREAK;
 					cpu->stop = true;
 					continue;
@@ -460,6 +485,7 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 					if (from->pages[1] != from->pages[0])
 						tcache_invalidate_page(cpu->tc, &cpu->ibl_table, from->pages[1]);
 					cpu->shadow = shadow;   /* nothing ran */
+					cpu->s.eflags |= rf;
 					continue;
 				}
 				cpu->stats.exits[EXIT_BRANCH]++;

@@ -27,6 +27,15 @@ static bool send(struct ioapic *ioapic, unsigned pin)
 	uint64_t mode = e & IOAPIC_DM_MASK;
 	bool level = e & IOAPIC_LEVEL_TRIGGER;
 
+	if (mode == IOAPIC_DM_NMI && ioapic->deliver_nmi) {
+		if (!ioapic->deliver_nmi(ioapic->opaque, (uint8_t)(e >> IOAPIC_DEST_SHIFT),
+					 e & IOAPIC_DEST_LOGICAL)) {
+			ioapic->refused++;
+			return false;
+		}
+		ioapic->delivered++;
+		return true;
+	}
 	if (mode != IOAPIC_DM_FIXED && mode != IOAPIC_DM_LOWEST) {
 		ioapic->ignored++;
 		return false;
@@ -41,12 +50,19 @@ static bool send(struct ioapic *ioapic, unsigned pin)
 	return true;
 }
 
+/* Whether the entry delivers on levels: an NMI entry is edge-triggered
+ * whatever its trigger bit. */
+static bool level_entry(uint64_t e)
+{
+	return (e & IOAPIC_LEVEL_TRIGGER) && (e & IOAPIC_DM_MASK) != IOAPIC_DM_NMI;
+}
+
 /* A level entry whose line is asserted and not yet in service. */
 static void check_level(struct ioapic *ioapic, unsigned pin)
 {
 	uint64_t e = ioapic->redir[pin];
 
-	if (!(e & IOAPIC_LEVEL_TRIGGER) || (e & (IOAPIC_MASKED | IOAPIC_REMOTE_IRR)) ||
+	if (!level_entry(e) || (e & (IOAPIC_MASKED | IOAPIC_REMOTE_IRR)) ||
 	    !pin_asserted(ioapic, pin))
 		return;
 	/* Remote IRR is set before the message goes out: the receiver may
@@ -66,7 +82,7 @@ void ioapic_set_irq(struct ioapic *ioapic, unsigned pin, int level)
 	else
 		ioapic->pins &= ~(1u << pin);
 	uint64_t e = ioapic->redir[pin];
-	if (e & IOAPIC_LEVEL_TRIGGER) {
+	if (level_entry(e)) {
 		check_level(ioapic, pin);
 		return;
 	}
@@ -122,7 +138,7 @@ static void write_redir(struct ioapic *ioapic, unsigned pin, bool high, uint32_t
 	} else {
 		e = (e & ~REDIR_LOW_WRITABLE) | (value & REDIR_LOW_WRITABLE);
 		/* Remote IRR means nothing for an edge entry. */
-		if (!(e & IOAPIC_LEVEL_TRIGGER))
+		if (!level_entry(e))
 			e &= ~IOAPIC_REMOTE_IRR;
 	}
 	ioapic->redir[pin] = e;

@@ -15,9 +15,12 @@
  * whether some local APIC took the vector; Remote IRR is only set for a
  * level-triggered entry that was taken, so an interrupt nobody accepted
  * (wrong destination, APIC disabled) is tried again on the next EOI, pin
- * change or write to the entry. SMI, NMI, INIT, ExtINT and the reserved
- * modes are not delivered (counted in `ignored`): the 8259 reaches the CPU
- * through the local APIC's LINT0, not through this chip. Delivery is
+ * change or write to the entry. An NMI entry sends (destination,
+ * destination mode) to the deliver_nmi callback, ignoring the vector, and
+ * is edge-triggered whatever its trigger bit says (the 82093AA's
+ * datasheet: NMI entries must be programmed edge). SMI, INIT, ExtINT and
+ * the reserved modes are not delivered (counted in `ignored`): the 8259
+ * reaches the CPU through the local APIC's LINT0, not through this chip. Delivery is
  * immediate, so the delivery status bit always reads 0.
  *
  * Inputs: ioapic_set_irq() takes the electrical pin level; polarity low
@@ -92,6 +95,9 @@ struct ioapic {
 	uint32_t pins;		/* electrical level of each input as last driven */
 	ioapic_deliver_fn deliver;
 	void *opaque;
+	/* NMI messages, to the same opaque (optional: without it they are
+	 * ignored). True if a local APIC took it. */
+	bool (*deliver_nmi)(void *opaque, uint8_t dest, bool logical);
 	/* Messages accepted, messages refused by every local APIC, and
 	 * deliveries skipped for a delivery mode this machine does not have. */
 	uint64_t delivered, refused, ignored;

@@ -373,10 +373,24 @@ static void write_eoi(struct lapic *lapic)
 		lapic->eoi_broadcast(lapic->eoi_opaque, (uint8_t)v);
 }
 
-/* There is no other CPU: an IPI either reaches this APIC or nobody. Only
- * fixed (and lowest-priority, which can only pick this CPU) IPIs do
- * anything; NMI, SMI, INIT and start-up to self are ignored. IPIs are edge
- * interrupts whatever the trigger bit says. */
+/* An NMI for the CPU: accepted in every software state of the APIC (SDM
+ * 10.4.7.2: a software-disabled APIC still takes NMI messages), not held
+ * in IRR: the CPU latches it. */
+static void signal_nmi(struct lapic *lapic)
+{
+	lapic->nmis++;
+	if (lapic->nmi)
+		lapic->nmi(lapic->opaque);
+}
+
+/* There is no other CPU: an IPI either reaches this APIC or nobody. Fixed
+ * (and lowest-priority, which can only pick this CPU) and NMI IPIs do
+ * something; SMI, INIT and start-up to self are ignored. IPIs are edge
+ * interrupts whatever the trigger bit says. An NMI ignores the vector
+ * field. The SDM's table of valid ICR combinations (10.6.1) lists NMI with
+ * the self and all-including-self shorthands as invalid; btvm delivers
+ * them to itself anyway, as QEMU does (Linux's NMI self-tests name their
+ * own APIC ID instead, which is valid everywhere). */
 static void send_ipi(struct lapic *lapic)
 {
 	uint32_t icr = lapic->icr_lo;
@@ -384,9 +398,9 @@ static void send_ipi(struct lapic *lapic)
 	unsigned vector = icr & LAPIC_VECTOR_MASK;
 	bool to_self;
 
-	if (mode != LAPIC_DM_FIXED && mode != LAPIC_DM_LOWEST)
+	if (mode != LAPIC_DM_FIXED && mode != LAPIC_DM_LOWEST && mode != LAPIC_DM_NMI)
 		return;
-	if (vector < 16) {
+	if (mode != LAPIC_DM_NMI && vector < 16) {
 		raise_error(lapic, LAPIC_ESR_SEND_ILLEGAL_VECTOR);
 		return;
 	}
@@ -403,7 +417,11 @@ static void send_ipi(struct lapic *lapic)
 		to_self = false;
 		break;
 	}
-	if (to_self)
+	if (!to_self)
+		return;
+	if (mode == LAPIC_DM_NMI)
+		signal_nmi(lapic);
+	else
 		accept(lapic, vector, false);
 }
 
@@ -674,6 +692,44 @@ bool lapic_deliver_message(void *opaque, uint8_t vector, bool level, uint8_t des
 	if (!lapic_matches_destination(lapic, dest, logical))
 		return false;
 	return accept(lapic, vector, level);
+}
+
+bool lapic_deliver_nmi_message(void *opaque, uint8_t dest, bool logical)
+{
+	struct lapic *lapic = opaque;
+
+	if (!lapic_hw_enabled(lapic) || !lapic_matches_destination(lapic, dest, logical))
+		return false;
+	signal_nmi(lapic);
+	return true;
+}
+
+void lapic_set_lint(struct lapic *lapic, unsigned pin, bool level)
+{
+	assert(pin < 2);
+	bool rising = level && !(lapic->lint_levels >> pin & 1);
+	uint32_t lvt = lapic->lvt[pin ? LAPIC_LVT_INDEX_LINT1 : LAPIC_LVT_INDEX_LINT0];
+
+	lapic->lint_levels = (uint8_t)((lapic->lint_levels & ~(1u << pin)) | (unsigned)level << pin);
+	if (!rising)
+		return;
+	/* Hardware-disabled, the pins are the CPU's own INTR and NMI. */
+	if (!lapic_hw_enabled(lapic)) {
+		if (pin == 1)
+			signal_nmi(lapic);
+		return;
+	}
+	if (!(lvt & LAPIC_LVT_MASKED) && (lvt & LAPIC_DM_MASK) == LAPIC_DM_NMI)
+		signal_nmi(lapic);
+}
+
+bool lapic_nmi_routed(const struct lapic *lapic, unsigned pin)
+{
+	uint32_t lvt = lapic->lvt[pin ? LAPIC_LVT_INDEX_LINT1 : LAPIC_LVT_INDEX_LINT0];
+
+	if (!lapic_hw_enabled(lapic))
+		return pin == 1;
+	return !(lvt & LAPIC_LVT_MASKED) && (lvt & LAPIC_DM_MASK) == LAPIC_DM_NMI;
 }
 
 uint64_t lapic_get_base_msr(const struct lapic *lapic)

@@ -13,8 +13,12 @@
  * timer is reserved and reads 0, so mode 10 written by a guest becomes
  * one-shot), and no EOI-broadcast suppression (version bit 24 clear, SVR bit
  * 12 reserved). Thermal and performance-counter LVTs hold what is written
- * but no source ever fires them; LINT1 (NMI) is not wired and LINT0 only
- * matters through lapic_accepts_pic().
+ * but no source ever fires them. LINT0 and LINT1 take edges through
+ * lapic_set_lint(): in NMI delivery mode (either pin; edge whatever the
+ * trigger bit) an unmasked pin's rising edge is an NMI, as are NMI IPIs
+ * and I/O APIC NMI messages; the NMI itself is the CPU's (the nmi
+ * callback), never held in IRR. ExtINT on LINT0 works through
+ * lapic_accepts_pic().
  *
  * Time is virtual, as for the 8254: the timer's bus clock runs at
  * LAPIC_BUS_HZ from time 0 of the caller's nanosecond clock, entry points
@@ -202,11 +206,18 @@ struct lapic {
 	 * for the I/O APICs' Remote IRR. */
 	void (*eoi_broadcast)(void *opaque, uint8_t vector);
 	void *eoi_opaque;
+	/* Optional: an NMI for the CPU (called with opaque). */
+	void (*nmi)(void *opaque);
+	/* LINT0 (bit 0) and LINT1 (bit 1) as last driven, for their edges;
+	 * not in snapshots: their drivers report changes only, so a level
+	 * forgotten by a load can miss no edge and make none up. */
+	uint8_t lint_levels;
 
 	/* Timer interrupts delivered, periods that went by without one (the
 	 * caller looked too late), and fixed interrupts accepted in all. */
 	uint64_t timer_irqs, timer_lost_irqs;
 	uint64_t accepted;
+	uint64_t nmis;		/* NMIs passed to the CPU */
 };
 
 /* The power-up state (SDM "Local APIC State After Power-Up or Reset"): the
@@ -255,6 +266,18 @@ bool lapic_matches_destination(const struct lapic *lapic, uint8_t dest, bool log
  * (opaque is the struct lapic): true if this APIC accepted the vector. */
 bool lapic_deliver_message(void *opaque, uint8_t vector, bool level, uint8_t dest,
 			   bool logical);
+
+/* An NMI message (I/O APIC redirection entry in NMI mode) for dest:
+ * passed to the CPU if it is this APIC's and the APIC is hardware-enabled;
+ * true then. */
+bool lapic_deliver_nmi_message(void *opaque, uint8_t dest, bool logical);
+/* Drives LINT0 (pin 0) or LINT1 (pin 1) to level. A rising edge on an
+ * unmasked pin in NMI mode is an NMI; with the APIC hardware-disabled LINT1
+ * is the CPU's NMI pin itself. Other delivery modes are left to their
+ * callers (ExtINT: lapic_accepts_pic()). */
+void lapic_set_lint(struct lapic *lapic, unsigned pin, bool level);
+/* Whether an edge on the pin would be an NMI now. */
+bool lapic_nmi_routed(const struct lapic *lapic, unsigned pin);
 
 bool lapic_hw_enabled(const struct lapic *lapic);
 uint64_t lapic_get_base_msr(const struct lapic *lapic);

@@ -239,6 +239,7 @@ static const struct stats_counter counters[] = {
 
 	{ "clock.tsc_hz", "guest TSC Hz (0: 1 GHz, monotonic)", SEC_EVENTS, VAL(m.clock_hz) },
 	{ "cpu.interrupts", "interrupts taken", SEC_EVENTS, CPU(interrupts) },
+	{ "cpu.nmis", "NMIs taken", SEC_EVENTS, CPU(nmis) },
 	{ "pit.irqs", "PIT IRQ 0 pulses", SEC_EVENTS, VAL(m.pit_irqs) },
 	{ "pit.lost_irqs", "PIT IRQ 0 lost", SEC_EVENTS, VAL(m.pit_lost_irqs) },
 	{ "pic.spurious", "PIC spurious", SEC_EVENTS, VAL(m.pic_spurious) },

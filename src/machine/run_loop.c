@@ -43,7 +43,8 @@ static struct timespec ns_to_timespec(uint64_t ns)
 }
 
 /* Whether ISA IRQ irq can reach the CPU: through the 8259 pair (while the
- * local APIC passes ExtINT on) or through an unmasked I/O APIC pin. */
+ * local APIC passes ExtINT on, or takes the 8259's INT on LINT0 as an NMI)
+ * or through an unmasked I/O APIC pin. */
 static bool irq_unmasked(const struct board *board, unsigned irq)
 {
 	const struct pic8259_pair *pic = &board->pic;
@@ -52,7 +53,7 @@ static bool irq_unmasked(const struct board *board, unsigned irq)
 	if (!(board->ioapic.redir[board__isa_irq_pin(irq)] & IOAPIC_MASKED) &&
 	    lapic_hw_enabled(lapic))
 		return true;
-	if (!lapic_accepts_pic(lapic))
+	if (!lapic_accepts_pic(lapic) && !lapic_nmi_routed(lapic, 0))
 		return false;
 	if (irq < 8)
 		return !(pic->chip[0].imr & (1u << irq));
@@ -318,6 +319,22 @@ static int ap_inta(void *opaque)
 	return lapic_acknowledge(&v->lapic);
 }
 
+/* What can still raise an NMI while IF is clear: an unmasked I/O APIC
+ * entry in NMI mode, or the 8259 through LINT0 in NMI mode. LINT1, the
+ * PC's NMI line, has no source on this board (see "Interrupts and time"),
+ * so LINT1 in NMI mode, as the BIOS leaves it, does not count. */
+static bool bsp_nmi_possible(void *opaque)
+{
+	const struct board_vcpu *v = opaque;
+	const struct board *board = v->board;
+	for (unsigned pin = 0; pin < IOAPIC_PINS; pin++) {
+		uint64_t e = board->ioapic.redir[pin];
+		if (!(e & IOAPIC_MASKED) && (e & IOAPIC_DM_MASK) == IOAPIC_DM_NMI)
+			return lapic_hw_enabled(&v->lapic);
+	}
+	return lapic_hw_enabled(&v->lapic) && lapic_nmi_routed(&v->lapic, 0);
+}
+
 static int platform_msr(void *opaque, uint32_t index, bool write, uint64_t *value)
 {
 	struct board_vcpu *v = opaque;
@@ -560,6 +577,7 @@ void board__vcpu_platform(struct board_vcpu *v)
 		.intr = bsp ? bsp_intr : ap_intr,
 		.inta = bsp ? bsp_inta : ap_inta,
 		.wait = platform_wait,
+		.nmi_possible = bsp ? bsp_nmi_possible : NULL,
 		.msr = platform_msr,
 		.apic_enabled = platform_apic_enabled,
 		.tsc_hz = platform_tsc_hz,

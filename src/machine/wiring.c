@@ -87,10 +87,12 @@ static bool pit_irq_pending(void *opaque)
 	       lapic_vector_pending(lapic, (uint8_t)(pin & IOAPIC_VECTOR_MASK));
 }
 
-/* The 8259's INT goes to the bootstrap processor's LINT0. */
+/* The 8259's INT goes to the bootstrap processor's LINT0 (ExtINT there,
+ * or an NMI for a guest that routes it so). */
 static void pic_output_changed(void *opaque, int level)
 {
 	struct board *board = opaque;
+	lapic_set_lint(&board__bsp(board)->lapic, 0, level != 0);
 	if (level)
 		cpu_request_attention(&board__bsp(board)->cpu);
 }
@@ -197,6 +199,13 @@ static void lapic_output_changed(void *opaque, int level)
 	struct board_vcpu *v = opaque;
 	if (level)
 		cpu_request_attention(&v->cpu);
+}
+
+/* A vCPU's own LAPIC passes it an NMI (opaque: its slot). */
+static void lapic_nmi(void *opaque)
+{
+	struct board_vcpu *v = opaque;
+	cpu_raise_nmi(&v->cpu);
 }
 
 /* ACPI S5 (what Linux's poweroff does): the machine is off, btvm ends
@@ -524,6 +533,7 @@ static void board_reset_devices(struct board *board)
 		lapic_virtual_wire(&v->lapic);
 		v->lapic.deadline_changed = board__vcpu_deadline_changed;
 		v->lapic.output_changed = lapic_output_changed;
+		v->lapic.nmi = lapic_nmi;
 		v->lapic.eoi_broadcast = ioapic_eoi_broadcast;
 		v->lapic.eoi_opaque = &board->ioapic;
 		v->lapic.irq_min_interval_ns = TIMER_IRQ_MIN_INTERVAL_NS;
@@ -532,6 +542,7 @@ static void board_reset_devices(struct board *board)
 	/* The I/O APIC's messages go to the bootstrap processor, the one CPU
 	 * of the MP table and the MADT. */
 	ioapic_init(&board->ioapic, lapic_deliver_message, &board__bsp(board)->lapic);
+	board->ioapic.deliver_nmi = lapic_deliver_nmi_message;
 	/* The PCI interrupt wires idle high (active low). */
 	ioapic_set_irq(&board->ioapic, PCI_IRQ_A, 1);
 	ioapic_set_irq(&board->ioapic, PCI_IRQ_B, 1);

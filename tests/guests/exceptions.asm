@@ -143,7 +143,7 @@ t_de:
 .r7:
 	check_flags F_ALU|F_DF, F_CF|F_ZF|F_SF|F_DF
 	cld
-	check dword [x_eflags], F_CF|F_ZF|F_SF|F_DF|2
+	check dword [x_eflags], F_CF|F_ZF|F_SF|F_DF|2|0x10000	; RF: a fault's image
 
 ; ---------------------------------------------------------------- #BP, #OF
 group "bp_of"

@@ -279,6 +279,47 @@ static void test_refused_and_modes(void)
 	CHECK_EQ(entry(&h.bus, 13) & IOAPIC_REMOTE_IRR, 0);
 }
 
+static bool record_nmi(void *opaque, uint8_t dest, bool logical)
+{
+	unsigned *count = opaque;
+	(void)logical;
+	if (dest != 0)
+		return false;
+	(*count)++;
+	return true;
+}
+
+/* NMI entries go to deliver_nmi, edge-triggered even when programmed
+ * level (no Remote IRR), once per edge; a destination nobody takes is
+ * refused. */
+static void test_nmi(void)
+{
+	struct bus bus;
+	struct ioapic io;
+	unsigned nmis = 0;
+	bus_init(&bus);
+	ioapic_init(&io, NULL, &nmis);
+	io.deliver_nmi = record_nmi;
+	CHECK_EQ(ioapic_attach(&io, &bus, IOAPIC_DEFAULT_BASE), 0);
+	program(&bus, 2, 0x0000000000000433ull);
+	ioapic_set_irq(&io, 2, 1);
+	ioapic_set_irq(&io, 2, 1);
+	CHECK_EQ(nmis, 1);
+	ioapic_set_irq(&io, 2, 0);
+	ioapic_set_irq(&io, 2, 1);
+	CHECK_EQ(nmis, 2);
+	ioapic_set_irq(&io, 2, 0);
+	program(&bus, 3, 0x0000000000008400ull);
+	ioapic_set_irq(&io, 3, 1);
+	CHECK_EQ(nmis, 3);
+	CHECK_EQ(entry(&bus, 3) & IOAPIC_REMOTE_IRR, 0);
+	program(&bus, 4, 0x0100000000000400ull);
+	ioapic_set_irq(&io, 4, 1);
+	CHECK_EQ(nmis, 3);
+	CHECK_EQ(io.refused, 1);
+	CHECK_EQ(io.delivered, 3);
+}
+
 /* An I/O APIC and a local APIC wired as the board wires them. */
 struct machine {
 	struct bus bus;
@@ -380,6 +421,7 @@ int main(void)
 	test_level();
 	test_level_active_low();
 	test_refused_and_modes();
+	test_nmi();
 	test_end_to_end();
 	return check_report("test_ioapic");
 }

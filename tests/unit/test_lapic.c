@@ -3,8 +3,8 @@
  * gating, IRR to ISR to EOI with nested vectors, the spurious vector, the
  * timer in one-shot and periodic mode at every divisor with lost ticks and
  * masking, the board's holdoff and backlog, self-IPIs, software disable, errors and the error LVT, the
- * EOI broadcast for level vectors, the 8259 pass-through predicate and
- * IA32_APIC_BASE. */
+ * EOI broadcast for level vectors, the 8259 pass-through predicate,
+ * IA32_APIC_BASE, and NMIs (IPIs, LINT edges and masks, messages). */
 #include "check.h"
 #include "devices/bus.h"
 #include "devices/lapic.h"
@@ -21,6 +21,7 @@ struct harness {
 	unsigned output_changes, deadline_changes;
 	unsigned eois;
 	uint8_t last_eoi;
+	unsigned nmis;
 };
 
 static uint64_t fake_clock(void *opaque)
@@ -51,6 +52,12 @@ static void record_eoi(void *opaque, uint8_t vector)
 	h->last_eoi = vector;
 }
 
+static void record_nmi(void *opaque)
+{
+	struct harness *h = opaque;
+	h->nmis++;
+}
+
 static void setup(struct harness *h)
 {
 	memset(h, 0, sizeof(*h));
@@ -61,6 +68,7 @@ static void setup(struct harness *h)
 	h->lapic.deadline_changed = record_deadline;
 	h->lapic.eoi_broadcast = record_eoi;
 	h->lapic.eoi_opaque = h;
+	h->lapic.nmi = record_nmi;
 	CHECK_EQ(lapic_attach(&h->lapic, &h->bus, BASE), 0);
 }
 
@@ -587,8 +595,9 @@ static void test_self_ipi(void)
 	wr(&h, LAPIC_ICR_LO, LAPIC_ICR_SELF | LAPIC_LEVEL_TRIGGER | LAPIC_ICR_LEVEL_ASSERT | 0x5d);
 	CHECK(vec_set(&h, LAPIC_IRR, 0x5d));
 	CHECK(!vec_set(&h, LAPIC_TMR, 0x5d));
-	/* NMI, INIT and start-up have nowhere to go. */
+	/* NMI goes to the CPU, not IRR; INIT and start-up have nowhere to go. */
 	wr(&h, LAPIC_ICR_LO, LAPIC_ICR_SELF | LAPIC_DM_NMI | 0x5e);
+	CHECK_EQ(h.nmis, 1);
 	wr(&h, LAPIC_ICR_LO, LAPIC_ICR_ALL_BUT_SELF | LAPIC_DM_INIT);
 	wr(&h, LAPIC_ICR_LO, LAPIC_ICR_ALL_BUT_SELF | LAPIC_DM_STARTUP | 0x9f);
 	CHECK(!vec_set(&h, LAPIC_IRR, 0x5e));
@@ -759,6 +768,82 @@ static void test_base_msr(void)
 	CHECK_EQ(rd(&h, LAPIC_IRR + 0x40), 0);
 }
 
+static void test_nmi(void)
+{
+	struct harness h;
+	setup(&h);
+	lapic_virtual_wire(&h.lapic);
+
+	/* IPIs: this ID, another, the shorthands; the vector field ignored
+	 * (no illegal-vector error). */
+	wr(&h, LAPIC_ICR_HI, 0);
+	wr(&h, LAPIC_ICR_LO, LAPIC_DM_NMI | 0x02);
+	CHECK_EQ(h.nmis, 1);
+	CHECK_EQ(esr(&h), 0);
+	CHECK_EQ(rd(&h, LAPIC_IRR), 0);
+	wr(&h, LAPIC_ICR_HI, 0x01000000);
+	wr(&h, LAPIC_ICR_LO, LAPIC_DM_NMI);
+	CHECK_EQ(h.nmis, 1);
+	wr(&h, LAPIC_ICR_LO, LAPIC_ICR_ALL_INCL_SELF | LAPIC_DM_NMI);
+	CHECK_EQ(h.nmis, 2);
+	wr(&h, LAPIC_ICR_LO, LAPIC_ICR_ALL_BUT_SELF | LAPIC_DM_NMI);
+	CHECK_EQ(h.nmis, 2);
+	/* Software-disabled, an NMI IPI still arrives. */
+	wr(&h, LAPIC_SVR, 0xff);
+	wr(&h, LAPIC_ICR_LO, LAPIC_ICR_SELF | LAPIC_DM_NMI);
+	CHECK_EQ(h.nmis, 3);
+	lapic_virtual_wire(&h.lapic);
+
+	/* LINT1 in NMI mode (virtual wire): rising edges only. */
+	CHECK(lapic_nmi_routed(&h.lapic, 1));
+	lapic_set_lint(&h.lapic, 1, true);
+	CHECK_EQ(h.nmis, 4);
+	lapic_set_lint(&h.lapic, 1, true);
+	lapic_set_lint(&h.lapic, 1, false);
+	CHECK_EQ(h.nmis, 4);
+	/* Level-triggered in the LVT: still an edge. */
+	wr(&h, LAPIC_LVT_LINT1, LAPIC_DM_NMI | LAPIC_LEVEL_TRIGGER);
+	lapic_set_lint(&h.lapic, 1, true);
+	lapic_set_lint(&h.lapic, 1, true);
+	CHECK_EQ(h.nmis, 5);
+	lapic_set_lint(&h.lapic, 1, false);
+	/* Masked: the edge is lost, unmasking does not bring it back. */
+	wr(&h, LAPIC_LVT_LINT1, LAPIC_DM_NMI | LAPIC_LVT_MASKED);
+	CHECK(!lapic_nmi_routed(&h.lapic, 1));
+	lapic_set_lint(&h.lapic, 1, true);
+	wr(&h, LAPIC_LVT_LINT1, LAPIC_DM_NMI);
+	CHECK_EQ(h.nmis, 5);
+	lapic_set_lint(&h.lapic, 1, false);
+	/* LINT0 (ExtINT) is no NMI until programmed so. */
+	CHECK(!lapic_nmi_routed(&h.lapic, 0));
+	lapic_set_lint(&h.lapic, 0, true);
+	lapic_set_lint(&h.lapic, 0, false);
+	CHECK_EQ(h.nmis, 5);
+	wr(&h, LAPIC_LVT_LINT0, LAPIC_DM_NMI);
+	CHECK(lapic_nmi_routed(&h.lapic, 0));
+	CHECK(!lapic_accepts_pic(&h.lapic));
+	lapic_set_lint(&h.lapic, 0, true);
+	CHECK_EQ(h.nmis, 6);
+	lapic_set_lint(&h.lapic, 0, false);
+
+	/* I/O APIC messages: by destination. */
+	CHECK(lapic_deliver_nmi_message(&h.lapic, 0, false));
+	CHECK(!lapic_deliver_nmi_message(&h.lapic, 3, false));
+	CHECK_EQ(h.nmis, 7);
+
+	/* Hardware-disabled: LINT1 is the CPU's NMI pin itself, LINT0 is not,
+	 * and messages are not taken. */
+	CHECK_EQ(lapic_set_base_msr(&h.lapic, 0xfee00100), 0);
+	CHECK(lapic_nmi_routed(&h.lapic, 1));
+	CHECK(!lapic_nmi_routed(&h.lapic, 0));
+	lapic_set_lint(&h.lapic, 1, true);
+	lapic_set_lint(&h.lapic, 0, true);
+	CHECK_EQ(h.nmis, 8);
+	CHECK(!lapic_deliver_nmi_message(&h.lapic, 0, false));
+	CHECK_EQ(h.nmis, 8);
+	CHECK_EQ(h.lapic.nmis, 8);
+}
+
 int main(void)
 {
 	test_reset_state();
@@ -777,5 +862,6 @@ int main(void)
 	test_errors();
 	test_extint();
 	test_base_msr();
+	test_nmi();
 	return check_report("test_lapic");
 }
