@@ -10,8 +10,8 @@
 #
 # It checks what memtest found and did:
 #   - its header, and the CPU it names: btvm's CPUID brand string;
-#   - the caches it read from CPUID leaf 4 (isa/cpuid.c: a Pentium III's
-#     16 KiB L1 data cache and 256 KiB L2; "N/A" while leaf 4 was zeros);
+#   - the caches it read from CPUID leaf 4 (isa/cpuid.c: the Core i7 920's
+#     32 KiB L1 data cache, 256 KiB L2 and 8 MiB L3; "N/A" while leaf 4 was zeros);
 #   - the memory it counted from SeaBIOS's E820 map (INT 15h, from its
 #     real-mode setup code): with -m 128, 639 KiB below 1 MiB and 1 MiB to
 #     128 MiB - 4 KiB (SeaBIOS reserves the last page), which it shows
@@ -87,11 +87,12 @@ echo "run_memtest: $(grep -Eo 'Memtest86\+ v[0-9.]+' "$work/screen.txt") on the 
 wait_screen 'Status: Testing' 120
 grep -q 'btvm virtual CPU' "$work/screen.txt" || fail "memtest does not name btvm's CPU"
 grep -Eq 'Memory *: *128MB' "$work/screen.txt" || fail "memtest did not count 128MB of RAM"
-grep -Eq 'L1 Cache: *16KB' "$work/screen.txt" || fail "memtest did not find the 16KB L1 data cache"
+grep -Eq 'L1 Cache: *32KB' "$work/screen.txt" || fail "memtest did not find the 32KB L1 data cache"
 grep -Eq 'L2 Cache: *256KB' "$work/screen.txt" || fail "memtest did not find the 256KB L2 cache"
+grep -Eq 'L3 Cache: *8MB' "$work/screen.txt" || fail "memtest did not find the 8MB L3 cache"
 grep -Eq 'Test #[0-9]+ ' "$work/screen.txt" || fail "no test in progress"
 echo "run_memtest: CPU '$(grep -Eo 'btvm virtual CPU[^│]*' "$work/screen.txt" | sed 's/ *$//')'," \
-	"$(grep -Eo 'Memory *: *[0-9]+MB' "$work/screen.txt"), L1 and L2 16KB and 256KB," \
+	"$(grep -Eo 'Memory *: *[0-9]+MB' "$work/screen.txt"), L1, L2 and L3 32KB, 256KB and 8MB," \
 	"$(grep -Eo 'Test #[0-9]+ *\[[^]]*\]' "$work/screen.txt")"
 # Under load the first pass's tests before bit fade take a few minutes
 # at worst (about 25 s on an idle host).
