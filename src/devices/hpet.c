@@ -232,6 +232,10 @@ void hpet_reset(struct hpet *hpet)
 {
 	hpet->config = 0;
 	hpet->isr = 0;
+	/* The PIT and the RTC are reset too, their outputs low, and they
+	 * report only changes: a level kept from before (a watchdog's fired
+	 * one-shot) would swallow their first edge after the reset. */
+	hpet->pit_in = hpet->rtc_in = false;
 	hpet->count_base = hpet->ns_base = hpet->seen_count = 0;
 	memset(hpet->timer, 0, sizeof(hpet->timer));
 	drive_lines(hpet, true);
