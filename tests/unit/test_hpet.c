@@ -3,7 +3,8 @@
  * one-shot and periodic comparators and where they interrupt (an I/O APIC
  * pin, active low; legacy replacement on ISA IRQ 0 and 8 with the PIT's
  * and the RTC's lines cut off), level mode's status bit, 32-bit mode, the
- * deadlines it reports, and its registers through a snapshot. */
+ * deadlines it reports, its registers through a snapshot, and the PIT's
+ * and the RTC's input levels through a reset. */
 #define _GNU_SOURCE
 #include <string.h>
 #include <sys/mman.h>
@@ -235,6 +236,28 @@ static void test_snapshot(void)
 	CHECK_EQ(hpet.pins_out, saved.pins_out);
 }
 
+/* The PIT's and the RTC's lines pass through the HPET; a reset of the
+ * board resets them with their outputs low, and they report only
+ * changes, so the levels the HPET held must go low with it: otherwise the
+ * PIT's first rising edge after the reset (its line high before it, as
+ * a fired one-shot leaves it) would reach no one. */
+static void test_reset_inputs(void)
+{
+	setup();
+	hpet_isa_input(&hpet, 0, 1);
+	hpet_isa_input(&hpet, 8, 1);
+	CHECK_EQ(isa_level[0], 1);
+	CHECK_EQ(isa_level[8], 1);
+	hpet_reset(&hpet);
+	CHECK_EQ(isa_level[0], 0);
+	CHECK_EQ(isa_level[8], 0);
+	unsigned rises0 = isa_rises[0], rises8 = isa_rises[8];
+	hpet_isa_input(&hpet, 0, 1);
+	hpet_isa_input(&hpet, 8, 1);
+	CHECK_EQ(isa_rises[0], rises0 + 1);
+	CHECK_EQ(isa_rises[8], rises8 + 1);
+}
+
 int main(void)
 {
 	test_counter();
@@ -242,5 +265,6 @@ int main(void)
 	test_periodic_legacy();
 	test_32bit();
 	test_snapshot();
+	test_reset_inputs();
 	return check_report("test_hpet");
 }
