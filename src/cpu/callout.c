@@ -332,6 +332,9 @@ static enum callout_result do_cpuid(struct cpu *cpu, const struct callout_desc *
 	 * highest basic leaf (the others answer as before). */
 	if (cpu->regs[REG_EAX] == 0 && (cpu->s.msrs.misc_enable & MISC_ENABLE_LIMIT_CPUID))
 		r.eax = 2;
+	/* Its XD-disable bit hides NX (EFER.NXE is then reserved). */
+	if (cpu->regs[REG_EAX] == 0x80000001u && (cpu->s.msrs.misc_enable & MISC_ENABLE_XD_DISABLE))
+		r.edx &= ~(uint32_t)CPUID_81D_NX;
 	cpu->regs[REG_EAX] = r.eax;
 	cpu->regs[REG_EBX] = r.ebx;
 	cpu->regs[REG_ECX] = r.ecx;
@@ -460,9 +463,18 @@ static enum callout_result do_rdpmc(struct cpu *cpu, const struct callout_desc *
 				    const ZydisDecodedOperand *ops)
 {
 	(void)in, (void)ops;
-	/* There are no performance counters: no ECX names a valid one. */
-	raise_fault(cpu, d, EXC_GP, true, 0);
-	return CALLOUT_STOP;
+	/* Any level with CR4.PCE, else CPL 0 (real mode is CPL 0); ECX
+	 * must name a counter. The counters are idle: the value is the
+	 * last one written. */
+	uint64_t v;
+	if (((cpu->s.cr4 & CR4_PCE) == 0 && cpu->s.cpl != 0) ||
+	    !msr_read_pmc(&cpu->s.msrs, cpu->regs[REG_ECX], &v)) {
+		raise_fault(cpu, d, EXC_GP, true, 0);
+		return CALLOUT_STOP;
+	}
+	cpu->regs[REG_EAX] = (uint32_t)v;
+	cpu->regs[REG_EDX] = (uint32_t)(v >> 32);
+	return CALLOUT_GO_ON;
 }
 
 /* A software interrupt: EIP after it, and where a fault delivering it

@@ -288,6 +288,10 @@ enum callout_result do_msr(struct cpu *cpu, const struct callout_desc *d,
 	case MSR_SYSENTER_ESP: cpu->s.sysenter_esp = (uint32_t)v; break;
 	case MSR_SYSENTER_EIP: cpu->s.sysenter_eip = (uint32_t)v; break;
 	case MSR_EFER:
+		/* IA32_MISC_ENABLE's XD-disable bit hides NX from CPUID, and
+		 * NXE is then reserved. */
+		if ((v & EFER_NXE) && (cpu->s.msrs.misc_enable & MISC_ENABLE_XD_DISABLE))
+			goto gp;
 		if (!cpu_set_efer(cpu, v))
 			goto gp;
 		cpu->s.eip = d->next_eip;   /* the windows may have gone: reselect */

@@ -15,9 +15,12 @@
 
 /* 2: the MSRs of isa/msr.c after the SYSENTER ones, IA32_EFER, the
  * cached PDPTEs and the NMI latch and blocking after the FXSAVE image.
+ * 3: the performance-monitoring MSRs (counters, LBRs) at the end; a version-2 snapshot
+ * (taken before the model had them) loads with them at power-on.
  * A version-1 snapshot came from the Pentium III model, which the CPUM
  * section refuses first. */
-#define CPU_SNAP_VERSION 2u
+#define CPU_SNAP_VERSION 3u
+#define CPU_SNAP_VERSION_NO_PMU 2u
 /* FXSAVE's MXCSR: bits above 15 are reserved, and FXRSTOR of one set
  * would fault in the monitor. */
 #define FXSAVE_MXCSR 24
@@ -61,6 +64,24 @@ static bool load_msrs(struct snap_reader *r, struct msr_file *m)
 	for (unsigned i = 0; i < MCA_BANKS; i++)
 		ok &= msr_write(m, 0x400 + 4 * i, snapr_u64(r)) == MSR_DONE;
 	ok &= msr_write(m, MSR_TSC_AUX, snapr_u32(r)) == MSR_DONE;
+	return ok;
+}
+
+/* The performance-monitoring registers by msr_file.pmu's slots, each
+ * checked as a WRMSR would check it; a general-purpose counter, whose
+ * WRMSR keeps 32 bits, directly once within the counters' width. */
+static bool load_pmu(struct snap_reader *r, struct msr_file *m)
+{
+	bool ok = true;
+	for (unsigned i = 0; i < PMU_REGISTERS; i++) {
+		uint64_t v = snapr_u64(r);
+		if (i >= PMU_PMC0 && i < PMU_PMC0 + PMU_GP_COUNTERS) {
+			ok &= v >> PMU_COUNTER_BITS == 0;
+			m->pmu[i] = v;
+		} else {
+			ok &= msr_write(m, msr_pmu_index(i), v) == MSR_DONE;
+		}
+	}
 	return ok;
 }
 
@@ -117,6 +138,8 @@ void cpu_save(struct cpu *cpu, struct snap_writer *w)
 		snapw_u64(w, s->pdpte[i]);
 	snapw_bool(w, cpu->nmi_pending);
 	snapw_bool(w, cpu->nmi_blocked);
+	for (unsigned i = 0; i < PMU_REGISTERS; i++)
+		snapw_u64(w, s->msrs.pmu[i]);
 	snapw_end(w);
 }
 
@@ -126,7 +149,7 @@ int cpu_load(struct cpu *cpu, struct snap_reader *r)
 	uint32_t regs[REG_COUNT];
 	uint8_t fxsave[sizeof(cpu->fxsave)];
 
-	if (r->version != CPU_SNAP_VERSION)
+	if (r->version != CPU_SNAP_VERSION && r->version != CPU_SNAP_VERSION_NO_PMU)
 		return snapr_fail(r, "version %u (%s), this btvm reads %u", r->version,
 				  r->version < CPU_SNAP_VERSION ? "an older CPU model, without its MSRs"
 								: "a newer btvm's",
@@ -161,6 +184,8 @@ int cpu_load(struct cpu *cpu, struct snap_reader *r)
 	for (unsigned i = 0; i < 4; i++)
 		s.pdpte[i] = snapr_u64(r);
 	bool nmi_pending = snapr_bool(r), nmi_blocked = snapr_bool(r);
+	if (r->version >= CPU_SNAP_VERSION)
+		msrs_ok &= load_pmu(r, &s.msrs);
 	if (snapr_end(r))
 		return r->err;
 	if (s.efer & ~(uint64_t)EFER_NXE)

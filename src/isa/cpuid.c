@@ -1,8 +1,8 @@
 /* btvm's CPUID model: a P6-family "GenuineIntel" CPU shaped after the
  * first Core i7 (Nehalem, family 6 model 0x1A stepping 5): SSE3 to SSE4.2,
- * POPCNT, CLFLUSH, RDTSCP, MTRR, PAT, MCE/MCA; no VMX, MONITOR, x2APIC,
- * long mode or performance counters; one core, one thread; the same on
- * every host.
+ * POPCNT, CLFLUSH, RDTSCP, MTRR, PAT, MCE/MCA, architectural performance
+ * monitoring (present and idle); no VMX, MONITOR, x2APIC or long mode;
+ * one core, one thread; the same on every host.
  * Its one host-dependent answer is the guest TSC's rate (leaves 0x15 and
  * 0x16), which the guest would otherwise measure: a kernel told it skips
  * its calibration loops against the PIT and the APIC timer.
@@ -125,6 +125,15 @@ static struct cpuid_result basic_leaf(uint32_t leaf, uint32_t subleaf, bool apic
 		break;
 	case 4:
 		r = cache_leaf(subleaf);
+		break;
+	case 0xa:
+		/* Architectural performance monitoring version 3, as a Core i7
+		 * reports it: 4 general-purpose counters of 48 bits, a 7-bit
+		 * EBX vector with every architectural event available (0), 3
+		 * fixed-function counters of 48 bits. The counters never count
+		 * (isa/msr.c). */
+		r.eax = 3u | PMU_GP_COUNTERS << 8 | PMU_COUNTER_BITS << 16 | 7u << 24;
+		r.edx = PMU_FIXED_COUNTERS | PMU_COUNTER_BITS << 5;
 		break;
 	case 0x15:
 		/* The core crystal is the APIC timer's input clock, and the

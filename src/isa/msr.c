@@ -1,10 +1,11 @@
 /* The MSRs of the Nehalem-like model (isa/cpuid.c) that the guest reads
  * and writes as stored state: IA32_MISC_ENABLE, the MTRRs, IA32_PAT, the
- * machine-check registers and IA32_TSC_AUX. None changes how btvm runs
- * the guest (every page is the host's write-back memory, and no machine
- * check is ever signalled); each is kept as written and checked as the
- * SDM (vol. 3A ch. 11, 15; vol. 4, the Core i7 table) says a write is
- * checked. Indices outside these are the caller's. */
+ * machine-check registers, IA32_TSC_AUX and the architectural performance
+ * counters (version 3). None changes how btvm runs the guest (every page
+ * is the host's write-back memory, no machine check is ever signalled,
+ * and no counter counts); each is kept as written and checked as the
+ * SDM (vol. 3A ch. 11, 15; vol. 3B ch. 20; vol. 4, the Core i7 table)
+ * says a write is checked. Indices outside these are the caller's. */
 #include "isa/msr.h"
 
 #include <stdbool.h>
@@ -23,6 +24,17 @@
 #define MSR_PAT 0x277u
 #define MSR_MTRR_DEF_TYPE 0x2ffu
 #define MSR_MC_FIRST 0x400u   /* MCi_CTL, _STATUS, _ADDR, _MISC: 4 per bank */
+#define MSR_PMC_FIRST 0xc1u            /* IA32_PMC0.. */
+#define MSR_PERFEVTSEL_FIRST 0x186u    /* IA32_PERFEVTSEL0.. */
+#define MSR_FIXED_CTR_FIRST 0x309u     /* IA32_FIXED_CTR0.. */
+#define MSR_FIXED_CTR_CTRL 0x38du
+#define MSR_PERF_GLOBAL_STATUS 0x38eu
+#define MSR_PERF_GLOBAL_CTRL 0x38fu
+#define MSR_PERF_GLOBAL_OVF_CTRL 0x390u
+#define MSR_LBR_SELECT 0x1c8u
+#define MSR_LBR_TOS 0x1c9u
+#define MSR_LBR_FROM_FIRST 0x680u
+#define MSR_LBR_TO_FIRST 0x6c0u
 
 /* MTRRCAP: VCNT, fixed ranges (bit 8), write-combining (bit 10); no
  * SMRR (bit 11). */
@@ -39,14 +51,39 @@
 #define MCG_STATUS_WRITABLE 0x7u
 
 /* MISC_ENABLE (Core i7 table): fast strings (bit 0, R/W) and automatic
- * thermal control (bit 3, R/W) on; performance monitoring unavailable
- * (bit 7 clear: no counters), BTS and PEBS unavailable (bits 11, 12).
- * Writable besides bits 0 and 3: limit CPUID maxval (22) and xTPR
- * disable (23). EIST (16), MONITOR (18), XD disable (34) and turbo
- * disable (38) belong to features the model does not advertise: they
- * stay 0 and a write of 1 is #GP, as a reserved bit's. */
-#define MISC_ENABLE_POWER_ON 0x1809ull
-#define MISC_ENABLE_WRITABLE (1ull << 0 | 1ull << 3 | 1ull << 22 | 1ull << 23)
+ * thermal control (bit 3, R/W) on; performance monitoring available
+ * (bit 7, R/O), BTS and PEBS unavailable (bits 11, 12: no DS). Writable
+ * besides bits 0 and 3: limit CPUID maxval (22), xTPR disable (23) and
+ * XD bit disable (34: the model has NX). EIST (16), MONITOR (18) and
+ * turbo disable (38) belong to features the model does not advertise:
+ * they stay 0 and a write of 1 is #GP, as a reserved bit's. */
+#define MISC_ENABLE_POWER_ON 0x1889ull
+#define MISC_ENABLE_WRITABLE \
+	(1ull << 0 | 1ull << 3 | 1ull << 22 | 1ull << 23 | MISC_ENABLE_XD_DISABLE)
+
+/* The performance counters' bits (SDM vol. 3B, 20.2.1-20.2.3). Every bit
+ * of IA32_PERFEVTSELx's low half is defined in version 3 (event, umask,
+ * USR, OS, E, PC, INT, AnyThread, EN, INV, CMASK); the high half is
+ * reserved. IA32_FIXED_CTR_CTRL: EN (2 bits), AnyThread, PMI per fixed
+ * counter. IA32_PERF_GLOBAL_CTRL: one enable per counter, the fixed ones
+ * from bit 32; IA32_PERF_GLOBAL_OVF_CTRL also clears OvfBuffer (62) and
+ * CondChgd (63). */
+#define PERFEVTSEL_WRITABLE 0xffffffffull
+#define COUNTER_MASK ((1ull << PMU_COUNTER_BITS) - 1)
+#define FIXED_CTR_CTRL_WRITABLE ((1ull << (4 * PMU_FIXED_COUNTERS)) - 1)
+#define GLOBAL_GP_BITS ((1ull << PMU_GP_COUNTERS) - 1)
+#define GLOBAL_CTRL_WRITABLE (GLOBAL_GP_BITS | ((1ull << PMU_FIXED_COUNTERS) - 1) << 32)
+#define GLOBAL_OVF_CTRL_WRITABLE (GLOBAL_CTRL_WRITABLE | 3ull << 62)
+/* The LBR stack (SDM vol. 3B, 18.9; vol. 4, the Core i7 table): which
+ * branches LBR_SELECT filters (bits 8:0), the top of stack (bits 3:0),
+ * FROM and TO a 32-bit linear address each (no long mode), FROM with the
+ * mispredicted flag in bit 63. */
+#define LBR_SELECT_WRITABLE 0x1ffull
+#define LBR_TOS_WRITABLE (PMU_LBR_DEPTH - 1ull)
+#define LBR_FROM_WRITABLE (0xffffffffull | 1ull << 63)
+#define LBR_TO_WRITABLE 0xffffffffull
+/* RDPMC's ECX: bit 30 selects the fixed-function counters. */
+#define RDPMC_FIXED 0x40000000u
 
 #define PAT_POWER_ON 0x0007040600070406ull
 
@@ -103,11 +140,92 @@ static bool is_mc_bank(uint32_t index)
 	return index >= MSR_MC_FIRST && index < MSR_MC_FIRST + 4 * MCA_BANKS;
 }
 
+/* The slot in msr_file.pmu of a performance-monitoring MSR, or -1. Only
+ * the legacy IA32_PMCx names a general-purpose counter: the full-width
+ * aliases (IA32_A_PMCx, 0x4C1) exist where IA32_PERF_CAPABILITIES says so,
+ * which needs CPUID.1:ECX.PDCM, and the model lacks it: they are #GP. */
+static int pmu_slot(uint32_t index)
+{
+	for (int slot = 0; slot < (int)PMU_REGISTERS; slot++)
+		if (msr_pmu_index((unsigned)slot) == index)
+			return slot;
+	return -1;
+}
+
+uint32_t msr_pmu_index(unsigned slot)
+{
+	if (slot < PMU_PMC0)
+		return MSR_PERFEVTSEL_FIRST + slot;
+	if (slot < PMU_FIXED_CTR0)
+		return MSR_PMC_FIRST + (slot - PMU_PMC0);
+	if (slot < PMU_FIXED_CTR_CTRL)
+		return MSR_FIXED_CTR_FIRST + (slot - PMU_FIXED_CTR0);
+	if (slot >= PMU_LBR_TO0)
+		return MSR_LBR_TO_FIRST + (slot - PMU_LBR_TO0);
+	if (slot >= PMU_LBR_FROM0)
+		return MSR_LBR_FROM_FIRST + (slot - PMU_LBR_FROM0);
+	switch (slot) {
+	case PMU_FIXED_CTR_CTRL: return MSR_FIXED_CTR_CTRL;
+	case PMU_GLOBAL_CTRL: return MSR_PERF_GLOBAL_CTRL;
+	case PMU_LBR_SELECT: return MSR_LBR_SELECT;
+	default: return MSR_LBR_TOS;
+	}
+}
+
+/* A write to one of pmu_slot's registers: IA32_PMCx takes EAX
+ * sign-extended to the counter's width (EDX is ignored: SDM vol. 3B,
+ * 20.2.6); a fixed counter's bits above its width are reserved (20.2.2);
+ * the controls' and the LBRs' reserved bits are #GP. Nothing starts
+ * counting or recording. */
+static enum msr_outcome write_pmu(struct msr_file *m, int slot, uint64_t v)
+{
+	uint64_t writable;
+	if (slot >= PMU_PMC0 && slot < PMU_PMC0 + (int)PMU_GP_COUNTERS) {
+		m->pmu[slot] = (uint64_t)(int64_t)(int32_t)(uint32_t)v & COUNTER_MASK;
+		return MSR_DONE;
+	}
+	if (slot < PMU_PMC0)
+		writable = PERFEVTSEL_WRITABLE;
+	else if (slot < PMU_FIXED_CTR_CTRL)
+		writable = COUNTER_MASK;   /* IA32_FIXED_CTRx */
+	else if (slot == PMU_FIXED_CTR_CTRL)
+		writable = FIXED_CTR_CTRL_WRITABLE;
+	else if (slot == PMU_GLOBAL_CTRL)
+		writable = GLOBAL_CTRL_WRITABLE;
+	else if (slot == PMU_LBR_SELECT)
+		writable = LBR_SELECT_WRITABLE;
+	else if (slot == PMU_LBR_TOS)
+		writable = LBR_TOS_WRITABLE;
+	else if (slot < PMU_LBR_TO0)
+		writable = LBR_FROM_WRITABLE;
+	else
+		writable = LBR_TO_WRITABLE;
+	if (v & ~writable)
+		return MSR_FAULT;
+	m->pmu[slot] = v;
+	return MSR_DONE;
+}
+
+bool msr_read_pmc(const struct msr_file *m, uint32_t ecx, uint64_t *value)
+{
+	if (ecx < PMU_GP_COUNTERS)
+		*value = m->pmu[PMU_PMC0 + ecx];
+	else if (ecx >= RDPMC_FIXED && ecx < RDPMC_FIXED + PMU_FIXED_COUNTERS)
+		*value = m->pmu[PMU_FIXED_CTR0 + (ecx - RDPMC_FIXED)];
+	else
+		return false;
+	return true;
+}
+
 void msr_power_on(struct msr_file *m)
 {
 	*m = (struct msr_file){ 0 };
 	m->misc_enable = MISC_ENABLE_POWER_ON;
 	m->pat = PAT_POWER_ON;
+	/* The SDM's power-up state: the general-purpose counters' enable
+	 * bits set (software of version 1 enables a counter through its
+	 * PERFEVTSEL alone), the fixed ones clear. */
+	m->pmu[PMU_GLOBAL_CTRL] = GLOBAL_GP_BITS;
 }
 
 void msr_firmware_mtrrs(struct msr_file *m)
@@ -133,6 +251,8 @@ enum msr_outcome msr_read(const struct msr_file *m, uint32_t index, uint64_t *va
 	else if (is_mc_bank(index))
 		/* CTL as written; STATUS, ADDR and MISC: no error logged. */
 		*value = (index - MSR_MC_FIRST) % 4 == 0 ? m->mc_ctl[(index - MSR_MC_FIRST) / 4] : 0;
+	else if (pmu_slot(index) >= 0)
+		*value = m->pmu[pmu_slot(index)];
 	else {
 		switch (index) {
 		case MSR_MISC_ENABLE: *value = m->misc_enable; break;
@@ -142,6 +262,10 @@ enum msr_outcome msr_read(const struct msr_file *m, uint32_t index, uint64_t *va
 		case MSR_MCG_CAP: *value = MCG_CAP_VALUE; break;
 		case MSR_MCG_STATUS: *value = m->mcg_status; break;
 		case MSR_TSC_AUX: *value = m->tsc_aux; break;
+		/* No counter ever overflows; OVF_CTRL only clears STATUS's
+		 * bits, and reads 0. */
+		case MSR_PERF_GLOBAL_STATUS: *value = 0; break;
+		case MSR_PERF_GLOBAL_OVF_CTRL: *value = 0; break;
 		default: return MSR_NOT_HERE;
 		}
 	}
@@ -183,6 +307,9 @@ enum msr_outcome msr_write(struct msr_file *m, uint32_t index, uint64_t v)
 		return write_variable(m, index, v);
 	if (is_mc_bank(index))
 		return write_mc_bank(m, index, v);
+	int slot = pmu_slot(index);
+	if (slot >= 0)
+		return write_pmu(m, slot, v);
 	switch (index) {
 	case MSR_MISC_ENABLE:
 		if ((v ^ m->misc_enable) & ~MISC_ENABLE_WRITABLE)
@@ -191,7 +318,10 @@ enum msr_outcome msr_write(struct msr_file *m, uint32_t index, uint64_t v)
 		return MSR_DONE;
 	case MSR_MTRRCAP:
 	case MSR_MCG_CAP:
+	case MSR_PERF_GLOBAL_STATUS:
 		return MSR_FAULT;   /* read-only */
+	case MSR_PERF_GLOBAL_OVF_CTRL:
+		return v & ~GLOBAL_OVF_CTRL_WRITABLE ? MSR_FAULT : MSR_DONE;
 	case MSR_MTRR_DEF_TYPE:
 		if ((v & ~(uint64_t)MTRR_DEF_WRITABLE) || !mtrr_type_valid(v & 0xff))
 			return MSR_FAULT;

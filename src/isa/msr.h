@@ -1,11 +1,12 @@
 /* The model-specific registers of btvm's CPU model that hold guest state
  * or describe the model (MISC_ENABLE, the MTRRs, PAT, machine check,
- * TSC_AUX), apart from the few cpu/callout_legacy.c's do_msr keeps
+ * TSC_AUX, the performance counters), apart from the few cpu/callout_legacy.c's do_msr keeps
  * (TSC, APIC base, SYSENTER, microcode): their values, their reserved
  * bits and what a write may change, as the SDM gives them. */
 #ifndef BTVM_ISA_MSR_H
 #define BTVM_ISA_MSR_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "isa/vcpu.h"
@@ -14,6 +15,9 @@
 #define MSR_TSC_AUX 0xc0000103u
 /* IA32_MISC_ENABLE bit 22: CPUID leaf 0 reports 2 as the highest leaf. */
 #define MISC_ENABLE_LIMIT_CPUID (1ull << 22)
+/* IA32_MISC_ENABLE bit 34: XD bit disable. CPUID.80000001H:EDX.NX reads 0
+ * and EFER.NXE is reserved (a write of 1 is #GP). */
+#define MISC_ENABLE_XD_DISABLE (1ull << 34)
 
 /* What RDMSR or WRMSR of one index comes to. */
 enum msr_outcome {
@@ -31,5 +35,10 @@ void msr_power_on(struct msr_file *m);
 void msr_firmware_mtrrs(struct msr_file *m);
 enum msr_outcome msr_read(const struct msr_file *m, uint32_t index, uint64_t *value);
 enum msr_outcome msr_write(struct msr_file *m, uint32_t index, uint64_t value);
+/* The MSR index of a performance-monitoring register (enum pmu_slot). */
+uint32_t msr_pmu_index(unsigned slot);
+/* RDPMC's counter ECX names (0-3 general-purpose, 0x40000000-2 fixed):
+ * false for any other ECX. The caller checks CR4.PCE and the CPL. */
+bool msr_read_pmc(const struct msr_file *m, uint32_t ecx, uint64_t *value);
 
 #endif

@@ -94,6 +94,27 @@ struct table_reg {
 /* Variable-range MTRR pairs (MTRRCAP's VCNT) and fixed-range MTRRs. */
 #define MTRR_VARIABLE 8u
 #define MTRR_FIXED 11u
+/* Architectural performance monitoring (CPUID leaf 0xA, as a Core i7
+ * has it): general-purpose counters, fixed-function counters, the width
+ * of both. */
+#define PMU_GP_COUNTERS 4u
+#define PMU_FIXED_COUNTERS 3u
+#define PMU_COUNTER_BITS 48u
+/* The last-branch-record stack a Core i7 has (16 FROM/TO pairs). */
+#define PMU_LBR_DEPTH 16u
+/* Where each performance-monitoring register sits in msr_file.pmu. */
+enum pmu_slot {
+	PMU_PERFEVTSEL0 = 0,                           /* IA32_PERFEVTSELx */
+	PMU_PMC0 = PMU_GP_COUNTERS,                    /* IA32_PMCx */
+	PMU_FIXED_CTR0 = 2 * PMU_GP_COUNTERS,          /* IA32_FIXED_CTRx */
+	PMU_FIXED_CTR_CTRL = PMU_FIXED_CTR0 + PMU_FIXED_COUNTERS,
+	PMU_GLOBAL_CTRL,                               /* IA32_PERF_GLOBAL_CTRL */
+	PMU_LBR_SELECT,                                /* MSR_LBR_SELECT */
+	PMU_LBR_TOS,                                   /* MSR_LASTBRANCH_TOS */
+	PMU_LBR_FROM0,                                 /* MSR_LASTBRANCH_x_FROM_IP */
+	PMU_LBR_TO0 = PMU_LBR_FROM0 + PMU_LBR_DEPTH,   /* MSR_LASTBRANCH_x_TO_IP */
+	PMU_REGISTERS = PMU_LBR_TO0 + PMU_LBR_DEPTH
+};
 
 /* The MSRs of cpu/msr.c, as the guest wrote them. */
 struct msr_file {
@@ -105,6 +126,10 @@ struct msr_file {
 	uint64_t mcg_status;
 	uint64_t mc_ctl[MCA_BANKS];
 	uint32_t tsc_aux;
+	/* The performance counters, their controls and the last-branch
+	 * records, by enum pmu_slot (idle: no counter counts, no branch is
+	 * recorded). */
+	uint64_t pmu[PMU_REGISTERS];
 };
 
 struct vcpu_state {

@@ -29,7 +29,7 @@
  *   FXSAVE           translate  FXSAVE/FXRSTOR 512 bytes explicit (FXSAVE
  *                               is a callout: the host form stores more)
  *   SSE2 SSE2MMX     translate  MASKMOVDQU as MASKMOVQ
- *   RDPMC            translate  callout (#GP: no counters)
+ *   RDPMC            translate  callout (idle counters, CR4.PCE)
  *   PAUSE            translate  none
  *   FAT_NOP          NOP        0F 1F, with the rest of 0F 18-1F
  *   SSE_PREFETCH     NOP        0F 18 /0-3: prefetches are NOPs

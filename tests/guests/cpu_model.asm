@@ -2,8 +2,8 @@
 ; family 6 model 0x1A CPU shows a 32-bit kernel, checked against the SDM.
 ;  cpuid        leaf 1's signature, the features the model adds (SSE3,
 ;               SSSE3, SSE4.1, SSE4.2, POPCNT; MCE, MTRR, MCA, PAT,
-;               CLFSH) and the CLFLUSH line size, RDTSCP in 0x80000001,
-;               no architectural performance monitoring (leaf 0xA)
+;               CLFSH) and the CLFLUSH line size, RDTSCP in 0x80000001
+;               (leaf 0xA and the performance counters: pmu.asm)
 ;  cpuid_exact  btvm's exact leaf 1 (no VMX, MONITOR, x2APIC, CX16 ...)
 ;  mtrr         MTRRCAP (8 variable pairs, fixed ranges, WC); MTRRdefType,
 ;               a variable pair and fixed ranges written and read back
@@ -14,7 +14,8 @@
 ;               PAT), read-only MTRRCAP and MCG_CAP, non-zero MCi_STATUS,
 ;               TSC_AUX's upper half, an unknown MSR
 ;  misc_enable  IA32_MISC_ENABLE: its value, its writable bits, #GP on
-;               its read-only and reserved ones, limit-CPUID-maxval
+;               its read-only and reserved ones, limit-CPUID-maxval (its
+;               XD-disable bit: pmu.asm)
 ;  cr0_pg       MOV CR0 with PG but not PE: #GP(0)
 ;  cr0          MOV CR0 with NW but not CD: #GP(0); CD and NW both taken
 ;  cr0_reserved CR0's reserved bits are ignored and read as 0
@@ -175,10 +176,6 @@ group "cpuid"
 	cpuid
 	and edx, 1 << 27			; RDTSCP
 	check edx, 1 << 27
-	mov eax, 0xa				; no architectural performance monitoring
-	xor ecx, ecx
-	cpuid
-	check eax, 0
 
 group "cpuid_exact"
 	mov eax, 1
@@ -254,23 +251,23 @@ group "msr_gp"
 
 group "misc_enable"
 	; fast strings, automatic thermal control; performance monitoring
-	; unavailable; BTS and PEBS unavailable
-	rdmsr_is IA32_MISC_ENABLE, 0, 0x1809
-	wrmsr_ok IA32_MISC_ENABLE, 0, 0x1808		; fast strings off
-	wrmsr_ok IA32_MISC_ENABLE, 0, 0x00801809	; xTPR disable
-	wrmsr_ok IA32_MISC_ENABLE, 0, 0x1809
-	wrmsr_gp IA32_MISC_ENABLE, 0, 0x1889		; bit 7 read-only
-	wrmsr_gp IA32_MISC_ENABLE, 0, 0x0809		; bit 12 read-only
-	wrmsr_gp IA32_MISC_ENABLE, 0, 0x41809		; MONITOR: not offered
-	wrmsr_gp IA32_MISC_ENABLE, 4, 0x1809		; XD disable: no NX
-	wrmsr_gp IA32_MISC_ENABLE, 0, 0x1819		; bit 4 reserved
-	rdmsr_is IA32_MISC_ENABLE, 0, 0x1809
+	; available; BTS and PEBS unavailable
+	rdmsr_is IA32_MISC_ENABLE, 0, 0x1889
+	wrmsr_ok IA32_MISC_ENABLE, 0, 0x1888		; fast strings off
+	wrmsr_ok IA32_MISC_ENABLE, 0, 0x00801889	; xTPR disable
+	wrmsr_ok IA32_MISC_ENABLE, 0, 0x1889
+	wrmsr_gp IA32_MISC_ENABLE, 0, 0x1809		; bit 7 read-only
+	wrmsr_gp IA32_MISC_ENABLE, 0, 0x0889		; bit 12 read-only
+	wrmsr_gp IA32_MISC_ENABLE, 0, 0x41889		; MONITOR: not offered
+	wrmsr_gp IA32_MISC_ENABLE, 0x40, 0x1889		; turbo disable: no turbo
+	wrmsr_gp IA32_MISC_ENABLE, 0, 0x1899		; bit 4 reserved
+	rdmsr_is IA32_MISC_ENABLE, 0, 0x1889
 	; limit CPUID maxval: leaf 0 says 2
-	wrmsr_ok IA32_MISC_ENABLE, 0, 0x401809
+	wrmsr_ok IA32_MISC_ENABLE, 0, 0x401889
 	xor eax, eax
 	cpuid
 	check eax, 2
-	wrmsr_ok IA32_MISC_ENABLE, 0, 0x1809
+	wrmsr_ok IA32_MISC_ENABLE, 0, 0x1889
 	xor eax, eax
 	cpuid
 	check eax, 0x16
