@@ -98,6 +98,16 @@ enum callout_result real_far_ret(struct cpu *cpu, const struct callout_desc *d,
 				 const ZydisDecodedInstruction *in, uint32_t imm);
 enum callout_result real_iret(struct cpu *cpu, const struct callout_desc *d,
 			      const ZydisDecodedInstruction *in);
+/* IRET's frame in real-address and virtual-8086 mode: IP or EIP, CS and
+ * FLAGS or EFLAGS, each of the operand size (size, 2 or 4 bytes), read
+ * at SS:ESP without moving ESP. False once it has raised #SS(0). */
+struct real_iret_frame {
+	uint32_t eip, flags;
+	uint16_t cs;
+	unsigned size;
+};
+bool real_iret_frame(struct cpu *cpu, const struct callout_desc *d,
+		     const ZydisDecodedInstruction *in, struct real_iret_frame *f);
 bool real_mode_ud(const struct sensitive_insn *sens, const ZydisDecodedInstruction *in);
 
 /* v86.c: whether an IOPL-sensitive instruction (CLI, STI, PUSHF, POPF,

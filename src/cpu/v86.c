@@ -38,31 +38,24 @@ enum callout_result v86_iret(struct cpu *cpu, const struct callout_desc *d,
 		raise_fault(cpu, d, EXC_GP, true, 0);
 		return CALLOUT_STOP;
 	}
-	unsigned size = in->operand_width == 16 ? 2 : 4;
-	const struct segment *ss = &cpu->s.seg[SEG_SS];
-	uint32_t sp = cpu->regs[REG_ESP], eip = 0, cs = 0, flags = 0;
-	uint8_t frame[12];
-	if (!cpu_stack_read(cpu, ss, sp, 0, frame, 3 * size)) {
-		raise_fault(cpu, d, EXC_SS, true, 0);
+	struct real_iret_frame f;
+	if (!real_iret_frame(cpu, d, in, &f))
 		return CALLOUT_STOP;
-	}
-	memcpy(&eip, frame, size);
-	memcpy(&cs, frame + size, 2);
-	memcpy(&flags, frame + 2 * size, size);
 	/* CS's limit is 64 KiB here. */
-	if (eip > 0xffff) {
+	if (f.eip > 0xffff) {
 		raise_fault(cpu, d, EXC_GP, true, 0);
 		return CALLOUT_STOP;
 	}
 	/* IOPL, VM, VIF and VIP stay; RF is not taken, as in protected
 	 * mode's IRET (do_iret says why). */
 	uint32_t writable = EFLAGS_ARITH | EFLAGS_TF | EFLAGS_IF | EFLAGS_DF | EFLAGS_NT;
-	if (size == 4)
+	if (f.size == 4)
 		writable |= EFLAGS_AC | EFLAGS_ID;
-	cpu->regs[REG_ESP] = cpu_stack_move(ss, sp, (int32_t)(3 * size));
-	cpu_v86_load(cpu, SEG_CS, (uint16_t)cs);
-	cpu->s.eip = eip;
-	cpu_set_eflags(cpu, flags, writable);
+	const struct segment *ss = &cpu->s.seg[SEG_SS];
+	cpu->regs[REG_ESP] = cpu_stack_move(ss, cpu->regs[REG_ESP], (int32_t)(3 * f.size));
+	cpu_v86_load(cpu, SEG_CS, f.cs);
+	cpu->s.eip = f.eip;
+	cpu_set_eflags(cpu, f.flags, writable);
 	return CALLOUT_STOP;
 }
 
