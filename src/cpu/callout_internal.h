@@ -135,7 +135,8 @@ enum callout_result v86_popf(struct cpu *cpu, const struct callout_desc *d,
 enum v86_int_route { V86_INT_IDT, V86_INT_GP, V86_INT_IVT };
 enum v86_int_route v86_int_route(struct cpu *cpu, unsigned vector);
 /* INT n redirected to the IVT: a real-mode frame on the v86 stack. */
-enum callout_result v86_int_redirect(struct cpu *cpu, const struct callout_desc *d, unsigned vector);
+enum callout_result v86_int_redirect(struct cpu *cpu, const struct callout_desc *d,
+				     unsigned vector);
 
 /* callout_gate.c */
 /* Whether a far CALL or JMP to sel goes to a system descriptor (in

@@ -7,7 +7,8 @@
  * deliver_once's (exception.c). The virtual-8086 mode extensions
  * (CR4.VME: VIF and VIP for CLI, STI, PUSHF, POPF and IRET at IOPL < 3,
  * the TSS's interrupt redirection bitmap for INT n) and the protected-mode
- * virtual interrupts (CR4.PVI: CLI and STI at CPL 3) are here too. */
+ * virtual interrupts (CR4.PVI: CLI and STI at CPL 3) are here too, but
+ * for CLI and STI themselves (do_cli_sti, callout_priv.c). */
 #include <string.h>
 
 #include "cpu/callout_internal.h"
@@ -145,7 +146,8 @@ enum v86_int_route v86_int_route(struct cpu *cpu, unsigned vector)
 	return iopl3 ? V86_INT_IDT : V86_INT_GP;
 }
 
-enum callout_result v86_int_redirect(struct cpu *cpu, const struct callout_desc *d, unsigned vector)
+enum callout_result v86_int_redirect(struct cpu *cpu, const struct callout_desc *d,
+				     unsigned vector)
 {
 	/* The 8086 code's own vector table at linear 0, read with its
 	 * privilege (CPL 3); the frame real mode's INT pushes: FLAGS, CS and
