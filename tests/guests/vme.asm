@@ -31,6 +31,8 @@
 ;	           the real IF and IOPL in FLAGS, IF cleared (method 5);
 ;	           INT 0x30 (bit set) through the IDT (method 4); CLI and STI
 ;	           change IF; VIF untouched
+;	vme_events VME on, IOPL 0: #UD and the PIT's IRQ 0 (IF set, VIF
+;	           clear) through the IDT, with VM in the frame
 ;	pvi        CR4.PVI at CPL 3, IOPL 0: CLI and STI change VIF, not IF;
 ;	           POPFD changes neither; the exit frame
 ;	pvi_vip    ... with VIP: STI #GP(0), CLI runs
@@ -60,6 +62,7 @@ F_VIP		equ 0x100000
 F_IOPL3		equ 0x3000
 CR4_VME		equ 1
 CR4_PVI		equ 2
+PIT_1MS		equ 1193
 REDIR		equ rings_tss + RING_TSS_SIZE	; the 32 bytes below the new base
 
 %define R(x) ((x) - v86_start)
@@ -95,6 +98,7 @@ guest_start
 	gate 13, vme_stub_13, 0x8e
 	gate 14, vme_stub_14, 0x8e
 	gate 0x30, vme_stub_30, 0xee
+	gate 0x20, vme_stub_20, 0x8e
 	; the redirection bitmap below the I/O bitmap's new base
 	mov word [rings_tss + 0x66], RING_TSS_SIZE + 32
 	cld
@@ -231,6 +235,38 @@ group "vme3"
 	result 0x4a, 0x3246			; after its IRET
 	result 0x4c, 0x3046			; CLI clears IF
 	exit_flags F_VM | F_IOPL3 | F_IF | F_VIF | F_VIP, F_VM | F_IOPL3 | F_IF
+	call vme_off
+
+group "vme_events"
+	; exceptions and hardware interrupts keep the IDT under VME: #UD,
+	; then the PIT's IRQ 0 with IF set and VIF clear
+	call vme_on
+	mov eax, R(v86_ud)
+	xor ecx, ecx
+	call v86_run
+	check dword [ev_count], 1
+	ev 0, 6, 0, R(v86_ud)
+	exit_flags F_VM | F_IOPL3 | F_IF | F_VIF, F_VM
+	mov byte [RESULTS + 0x60], 0
+	mov al, 0x34				; PIT channel 0, rate generator
+	out 0x43, al
+	mov al, PIT_1MS & 0xff
+	out 0x40, al
+	mov al, PIT_1MS >> 8
+	out 0x40, al
+	mov al, 0xfe				; IRQ 0 only
+	out 0x21, al
+	mov eax, R(v86_irq)
+	mov ecx, F_IF
+	call v86_run
+	check dword [ev_count], 2
+	check dword [ev_log], 0x20
+	ev 1, 13, 0, R(v86_irq.exit)
+	movzx eax, byte [RESULTS + 0x60]
+	check eax, 1
+	mov eax, [irq_eflags]
+	and eax, F_VM | F_IF | F_VIF | F_IOPL3
+	check eax, F_VM | F_IF
 	call vme_off
 
 group "pvi"
@@ -378,6 +414,7 @@ vme_stub vme_stub_13, 13, 1
 vme_stub vme_stub_14, 14, 1
 vme_stub vme_stub_30, 0x30, 0
 vme_stub vme_stub_41, 0x41, 0
+vme_stub vme_stub_20, 0x20, 0
 
 ; [esp] vector, error, EIP, CS, EFLAGS (ESP, SS, ES, DS, FS, GS from v86
 ; mode, ESP and SS from ring 3). Events from ring 3 (pvi) log the same.
@@ -423,6 +460,17 @@ vme_common:
 	jne .not3
 	or dword [esp + FRAME + 16], F_VIP	; INT3 (vme0): the monitor posts VIP
 .not3:
+	cmp dword [rec], 0x20
+	jne .not20
+	mov eax, [rec + 16]
+	mov [irq_eflags], eax
+	mov byte [RESULTS + 0x60], 1
+	mov al, 0xff				; IRQ 0 masked again
+	out 0x21, al
+	mov al, 0x20				; EOI
+	out 0x20, al
+	jmp .back
+.not20:
 	cmp dword [rec], 6
 	je .exit				; #UD, #SS, #PF: not expected, the
 	cmp dword [rec], 12			; run ends (the checks fail)
@@ -615,6 +663,16 @@ v86_vme3:
 	sti
 .exit:	hlt
 
+v86_ud:	ud2
+
+v86_irq:
+	mov ecx, 0x08000000
+.spin:	cmp byte [es:0x60], 0
+	jne .exit
+	dec ecx
+	jnz .spin
+.exit:	hlt
+
 ; INT 0x41's handler: its frame (IP, CS, FLAGS) to ES:BX, SP to BX+6,
 ; its own PUSHF to BX+8.
 v86_int41:
@@ -648,3 +706,4 @@ ev_log:		resd 4 * EV_MAX
 rec:		resd 11
 k_esp:		resd 1
 pvi_res:	resd 4
+irq_eflags:	resd 1
