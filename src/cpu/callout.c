@@ -139,10 +139,8 @@ static enum callout_result do_pushf(struct cpu *cpu, const struct callout_desc *
 				    const ZydisDecodedOperand *ops)
 {
 	(void)ops;
-	if (v86_iopl_trap(cpu)) {
-		raise_fault(cpu, d, EXC_GP, true, 0);
-		return CALLOUT_STOP;
-	}
+	if (v86_iopl_trap(cpu))
+		return v86_pushf(cpu, d, in);
 	uint32_t f = cpu_get_eflags(cpu) & ~(EFLAGS_VM | EFLAGS_RF);
 	if (cpu->deprivileged)
 		f = deprivilege_pushf(cpu, d->eip, f);
@@ -161,10 +159,8 @@ static enum callout_result do_popf(struct cpu *cpu, const struct callout_desc *d
 				   const ZydisDecodedOperand *ops)
 {
 	(void)ops;
-	if (v86_iopl_trap(cpu)) {
-		raise_fault(cpu, d, EXC_GP, true, 0);
-		return CALLOUT_STOP;
-	}
+	if (v86_iopl_trap(cpu))
+		return v86_popf(cpu, d, in);
 	uint32_t f = 0;
 	unsigned size = in->operand_width / 8;
 	const struct segment *ss = &cpu->s.seg[SEG_SS];
@@ -491,12 +487,21 @@ static enum callout_result do_int(struct cpu *cpu, const struct callout_desc *d,
 				  const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
 	(void)in;
-	/* INT n (not INT3, INTO or INT1) is IOPL-sensitive in v86 mode. */
-	if (v86_iopl_trap(cpu)) {
-		raise_fault(cpu, d, EXC_GP, true, 0);
-		return CALLOUT_STOP;
+	unsigned vector = (unsigned)ops[0].imm.value.u & 0xff;
+	/* INT n (not INT3, INTO or INT1) is IOPL-sensitive in v86 mode, and
+	 * the one VME redirects. */
+	if (cpu_v86_mode(cpu)) {
+		switch (v86_int_route(cpu, vector)) {
+		case V86_INT_GP:
+			raise_fault(cpu, d, EXC_GP, true, 0);
+			return CALLOUT_STOP;
+		case V86_INT_IVT:
+			return v86_int_redirect(cpu, d, vector);
+		case V86_INT_IDT:
+			break;
+		}
 	}
-	return soft_int(cpu, d, (unsigned)ops[0].imm.value.u & 0xff);
+	return soft_int(cpu, d, vector);
 }
 
 static enum callout_result do_int3(struct cpu *cpu, const struct callout_desc *d,

@@ -98,10 +98,21 @@ enum callout_result real_far_ret(struct cpu *cpu, const struct callout_desc *d,
 				 const ZydisDecodedInstruction *in, uint32_t imm);
 enum callout_result real_iret(struct cpu *cpu, const struct callout_desc *d,
 			      const ZydisDecodedInstruction *in);
+/* IRET's frame in real-address and virtual-8086 mode: IP or EIP, CS and
+ * FLAGS or EFLAGS, each of the operand size (size, 2 or 4 bytes), read
+ * at SS:ESP without moving ESP. False once it has raised #SS(0). */
+struct real_iret_frame {
+	uint32_t eip, flags;
+	uint16_t cs;
+	unsigned size;
+};
+bool real_iret_frame(struct cpu *cpu, const struct callout_desc *d,
+		     const ZydisDecodedInstruction *in, struct real_iret_frame *f);
 bool real_mode_ud(const struct sensitive_insn *sens, const ZydisDecodedInstruction *in);
 
 /* v86.c: whether an IOPL-sensitive instruction (CLI, STI, PUSHF, POPF,
- * INT n, IRET) is #GP(0) in v86 mode (IOPL < 3); IRET inside v86 mode;
+ * INT n, IRET) takes its IOPL < 3 form in v86 mode (#GP(0), or VME's);
+ * IRET inside v86 mode;
  * IRET from ring 0 into it, after do_iret popped EIP, CS and a 32-bit
  * EFLAGS with VM (the rest of the frame still on the stack). */
 bool v86_iopl_trap(const struct cpu *cpu);
@@ -109,6 +120,23 @@ enum callout_result v86_iret(struct cpu *cpu, const struct callout_desc *d,
 			     const ZydisDecodedInstruction *in);
 enum callout_result v86_enter(struct cpu *cpu, const struct callout_desc *d, uint32_t eip,
 			      uint16_t cs, uint32_t flags);
+/* Whether CLI and STI at CPL > IOPL act on EFLAGS.VIF rather than fault:
+ * in v86 mode with CR4.VME, at CPL 3 of protected mode with CR4.PVI. */
+bool cpu_virtual_if(const struct cpu *cpu);
+/* PUSHF and POPF in v86 mode at IOPL < 3: the 16-bit VME forms (VIF for
+ * IF), else #GP(0). */
+enum callout_result v86_pushf(struct cpu *cpu, const struct callout_desc *d,
+			      const ZydisDecodedInstruction *in);
+enum callout_result v86_popf(struct cpu *cpu, const struct callout_desc *d,
+			     const ZydisDecodedInstruction *in);
+/* Where INT n (opcode CD) goes in v86 mode (the SDM's table 20-2): the
+ * IDT, #GP(0), or under CR4.VME the 8086 code's own vector table when
+ * the TSS's interrupt redirection bitmap has the vector's bit clear. */
+enum v86_int_route { V86_INT_IDT, V86_INT_GP, V86_INT_IVT };
+enum v86_int_route v86_int_route(struct cpu *cpu, unsigned vector);
+/* INT n redirected to the IVT: a real-mode frame on the v86 stack. */
+enum callout_result v86_int_redirect(struct cpu *cpu, const struct callout_desc *d,
+				     unsigned vector);
 
 /* callout_gate.c */
 /* Whether a far CALL or JMP to sel goes to a system descriptor (in

@@ -42,15 +42,21 @@ bool io_permitted(struct cpu *cpu, uint16_t port, unsigned width)
 	return ((bits >> (port & 7u)) & ((1u << width) - 1)) == 0;
 }
 
-/* CLI and STI at CPL > IOPL: #GP(0) (CR4.VME/PVI, which would let them
- * change a virtual flag instead, are not offered). */
+/* CLI and STI at CPL > IOPL: on VIF under CR4.VME (v86 mode) or CR4.PVI
+ * (CPL 3), STI #GP(0) when VIP is set; else #GP(0). VIF masks nothing
+ * here, so STI setting it leaves no interrupt shadow. */
 enum callout_result do_cli_sti(struct cpu *cpu, const struct callout_desc *d,
 			       const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
 	(void)ops;
 	if (cpu->s.cpl > iopl(cpu)) {
-		raise_fault(cpu, d, EXC_GP, true, 0);
-		return CALLOUT_STOP;
+		bool cli = in->mnemonic == ZYDIS_MNEMONIC_CLI;
+		if (!cpu_virtual_if(cpu) || (!cli && (cpu->s.eflags & EFLAGS_VIP))) {
+			raise_fault(cpu, d, EXC_GP, true, 0);
+			return CALLOUT_STOP;
+		}
+		cpu_set_eflags(cpu, cli ? 0 : EFLAGS_VIF, EFLAGS_VIF);
+		return CALLOUT_GO_ON;
 	}
 	if (in->mnemonic == ZYDIS_MNEMONIC_CLI) {
 		cpu->vif = 0;
@@ -117,6 +123,8 @@ enum callout_result do_iret(struct cpu *cpu, const struct callout_desc *d,
 		writable |= EFLAGS_IF;
 	if (cpu->s.cpl == 0)
 		writable |= EFLAGS_IOPL;
+	if (cpu->s.cpl == 0 && size == 4)
+		writable |= EFLAGS_VIF | EFLAGS_VIP;   /* how a PVI monitor sets them */
 	uint32_t err;
 	int vec = far_return_segments(cpu, (uint16_t)cs, (uint16_t)outer_ss, &err);
 	if (vec) {

@@ -85,28 +85,37 @@ enum callout_result real_far_ret(struct cpu *cpu, const struct callout_desc *d,
 	return CALLOUT_STOP;
 }
 
+bool real_iret_frame(struct cpu *cpu, const struct callout_desc *d,
+		     const ZydisDecodedInstruction *in, struct real_iret_frame *f)
+{
+	f->size = in->operand_width == 16 ? 2 : 4;
+	f->eip = f->cs = f->flags = 0;
+	uint8_t frame[12];
+	if (!cpu_stack_read(cpu, &cpu->s.seg[SEG_SS], cpu->regs[REG_ESP], 0, frame, 3 * f->size)) {
+		raise_fault(cpu, d, EXC_SS, true, 0);
+		return false;
+	}
+	memcpy(&f->eip, frame, f->size);
+	memcpy(&f->cs, frame + f->size, 2);
+	memcpy(&f->flags, frame + 2 * f->size, f->size);
+	return true;
+}
+
 enum callout_result real_iret(struct cpu *cpu, const struct callout_desc *d,
 			      const ZydisDecodedInstruction *in)
 {
-	unsigned size = in->operand_width == 16 ? 2 : 4;
-	const struct segment *ss = &cpu->s.seg[SEG_SS];
-	uint32_t sp = cpu->regs[REG_ESP], eip = 0, cs = 0, flags = 0;
-	uint8_t frame[12];
-	if (!cpu_stack_read(cpu, ss, sp, 0, frame, 3 * size)) {
-		raise_fault(cpu, d, EXC_SS, true, 0);
+	struct real_iret_frame f;
+	if (!real_iret_frame(cpu, d, in, &f))
 		return CALLOUT_STOP;
-	}
-	memcpy(&eip, frame, size);
-	memcpy(&cs, frame + size, 2);
-	memcpy(&flags, frame + 2 * size, size);
 	/* The SDM's real-address-mode IRET: every flag of FLAGS (IOPL and NT
 	 * too: there is no privilege to check); a 32-bit one also RF, AC and
 	 * ID, leaving VM, VIF and VIP as they are (the mask 0x257FD5). */
-	uint32_t writable = size == 2 ? 0x7fd5u : 0x257fd5u;
-	cpu->regs[REG_ESP] = cpu_stack_move(ss, sp, (int32_t)(3 * size));
-	cpu_real_load(cpu, SEG_CS, (uint16_t)cs);
-	cpu->s.eip = eip;
-	cpu_set_eflags(cpu, flags, writable);
+	uint32_t writable = f.size == 2 ? 0x7fd5u : 0x257fd5u;
+	const struct segment *ss = &cpu->s.seg[SEG_SS];
+	cpu->regs[REG_ESP] = cpu_stack_move(ss, cpu->regs[REG_ESP], (int32_t)(3 * f.size));
+	cpu_real_load(cpu, SEG_CS, f.cs);
+	cpu->s.eip = f.eip;
+	cpu_set_eflags(cpu, f.flags, writable);
 	return CALLOUT_STOP;
 }
 

@@ -27,7 +27,6 @@
 
 /* Leaf 1 EDX bits the model does not advertise but whose CR4 bits the
  * writable mask follows, should it advertise them. */
-#define LEAF1_EDX_VME (1u << 1)
 #define LEAF1_EDX_DE (1u << 2)
 #define LEAF1_EDX_PAE (1u << 6)
 #define LEAF1_EDX_PSE36 (1u << 17)
@@ -198,7 +197,7 @@ uint32_t cpuid_cr4_writable(void)
 {
 	uint32_t edx = basic_leaf(1, 0, true, 0).edx;
 	uint32_t mask = CR4_TSD | CR4_PCE;
-	if (edx & LEAF1_EDX_VME)
+	if (edx & CPUID_1D_VME)
 		mask |= CR4_VME | CR4_PVI;
 	if (edx & LEAF1_EDX_DE)
 		mask |= CR4_DE;

@@ -11,6 +11,7 @@
 /* Leaf 1 EDX feature bits the model advertises (SDM vol. 2A, CPUID). */
 enum {
 	CPUID_1D_FPU = 1u << 0,
+	CPUID_1D_VME = 1u << 1,   /* CR4.VME and CR4.PVI */
 	CPUID_1D_PSE = 1u << 3,
 	CPUID_1D_TSC = 1u << 4,
 	CPUID_1D_MSR = 1u << 5,
@@ -51,8 +52,9 @@ enum {
 
 /* Everything the model offers; APIC only while the local APIC is enabled. */
 #define CPUID_MODEL_1D                                                                          \
-	(CPUID_1D_FPU | CPUID_1D_PSE | CPUID_1D_TSC | CPUID_1D_MSR | CPUID_1D_PAE |             \
-	 CPUID_1D_MCE | CPUID_1D_CX8 | CPUID_1D_APIC | CPUID_1D_SEP | CPUID_1D_MTRR |           \
+	(CPUID_1D_FPU | CPUID_1D_VME | CPUID_1D_PSE | CPUID_1D_TSC | CPUID_1D_MSR |             \
+	 CPUID_1D_PAE | CPUID_1D_MCE | CPUID_1D_CX8 | CPUID_1D_APIC | CPUID_1D_SEP |            \
+	 CPUID_1D_MTRR |                                                                        \
 	 CPUID_1D_PGE | CPUID_1D_MCA | CPUID_1D_CMOV | CPUID_1D_PAT | CPUID_1D_CLFSH |          \
 	 CPUID_1D_MMX | CPUID_1D_FXSR | CPUID_1D_SSE | CPUID_1D_SSE2)
 #define CPUID_MODEL_1C                                                                          \

@@ -44,6 +44,8 @@ struct table_reg {
 #define EFLAGS_RF 0x00010000u
 #define EFLAGS_VM 0x00020000u
 #define EFLAGS_AC 0x00040000u
+#define EFLAGS_VIF 0x00080000u
+#define EFLAGS_VIP 0x00100000u
 #define EFLAGS_ID 0x00200000u
 /* The flags translated code keeps in the host RFLAGS. */
 #define EFLAGS_ARITH (EFLAGS_CF | EFLAGS_PF | EFLAGS_AF | EFLAGS_ZF | EFLAGS_SF | EFLAGS_OF)

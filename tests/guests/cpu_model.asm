@@ -184,7 +184,7 @@ group "cpuid_exact"
 	check ebx, 0x00000800
 	check ecx, 0x00980201
 	and edx, ~(1 << 9)			; APIC: follows the APIC base MSR
-	check edx, 0x0789f9f9		; PAE (bit 6) too
+	check edx, 0x0789f9fb		; PAE (bit 6), VME (bit 1) too
 	mov eax, 0x80000001
 	cpuid
 	check ecx, 0

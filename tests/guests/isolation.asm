@@ -143,7 +143,7 @@ group "cpuid"
 	check ebx, 0x800			; CLFLUSH line 64 bytes, APIC ID 0
 	check ecx, 0x00980201			; SSE3 SSSE3 SSE4.1 SSE4.2 POPCNT
 	and edx, ~(1 << 9)			; APIC: follows the APIC base MSR
-	check edx, 0x0789f9f9		; with PAE (bit 6)
+	check edx, 0x0789f9fb		; with PAE (bit 6), VME (bit 1)
 	mov eax, 2
 	cpuid
 	mov esi, eax
