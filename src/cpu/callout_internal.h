@@ -31,6 +31,10 @@ uint32_t linear_address(const struct cpu *cpu, const ZydisDecodedInstruction *in
  * inside its segment's limit (seg_limits.c; real mode is not checked). */
 bool operand_in_limit(const struct cpu *cpu, const ZydisDecodedOperand *op, uint32_t linear,
 		      unsigned len);
+/* linear_address, and whether len bytes there stay inside the segment
+ * (false: the caller raises mem_fault_vector). */
+bool operand_linear(const struct cpu *cpu, const ZydisDecodedInstruction *in,
+		    const ZydisDecodedOperand *op, unsigned len, uint32_t *linear);
 void raise_fault(struct cpu *cpu, const struct callout_desc *d, unsigned vector, bool has_err,
 		 uint32_t err);
 /* The fault a failed access through this memory operand raises: #SS for

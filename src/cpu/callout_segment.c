@@ -345,6 +345,7 @@ enum callout_result do_arpl(struct cpu *cpu, const struct callout_desc *d,
 	if (ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER) {
 		reg_write(cpu, ops[0].reg.value, dst);
 	} else if (!cpu_write_guest(cpu, linear_address(cpu, in, &ops[0]), &dst, 2)) {
+		/* read_rm16 checked the limit for the same two bytes. */
 		raise_fault(cpu, d, mem_fault_vector(&ops[0]), true, 0);
 		return CALLOUT_STOP;
 	}
@@ -372,7 +373,8 @@ enum callout_result do_store_sysreg(struct cpu *cpu, const struct callout_desc *
 		return CALLOUT_GO_ON;
 	}
 	uint16_t w = (uint16_t)v;
-	if (!cpu_write_guest(cpu, linear_address(cpu, in, &ops[0]), &w, 2)) {
+	uint32_t at;
+	if (!operand_linear(cpu, in, &ops[0], 2, &at) || !cpu_write_guest(cpu, at, &w, 2)) {
 		raise_fault(cpu, d, mem_fault_vector(&ops[0]), true, 0);
 		return CALLOUT_STOP;
 	}
