@@ -128,10 +128,11 @@ enum callout_result iret_task_return(struct cpu *cpu, const struct callout_desc 
 /* callout_segment.c */
 /* The segment half of a far RET or IRET to cs: checks the return code
  * segment and, for a return to an outer level (RPL above CPL), the stack
- * segment ss for that level, then loads CS (and SS, nulling the data
- * segments the outer level may not keep). Returns 0, or the vector with
+ * segment ss for that level, and eip against the return code segment's
+ * limit (#GP(0)), then loads CS (and SS, nulling the data segments the
+ * outer level may not keep). Returns 0, or the vector with
  * its error code in *err, having changed nothing. */
-int far_return_segments(struct cpu *cpu, uint16_t cs, uint16_t ss, uint32_t *err);
+int far_return_segments(struct cpu *cpu, uint16_t cs, uint16_t ss, uint32_t eip, uint32_t *err);
 callout_handler do_far_jmp;
 callout_handler do_far_call;
 callout_handler do_far_ret;

@@ -27,6 +27,8 @@
 ;            runs (MOV Sreg, LGDT..SIDT, SMSW/STR/SLDT/LLDT/LAR/VERR/ARPL m,
 ;            BOUND, MASKMOVQ, FXSAVE, CLFLUSH, INS/OUTS) past FS's limit
 ;            (#GP(0)) and SS's (#SS(0)), nothing written
+;  far_limits far JMP, CALL, RET and IRET to an EIP past the new CS's
+;            limit: #GP(0) at the instruction, nothing pushed or popped
 ;  csbase    32-bit code segments based at unaligned addresses (0x200A and
 ;            0x500A) at the same EIP, on two physical copies of a blob that
 ;            crosses a page boundary where EIP's page does not: each base
@@ -36,7 +38,9 @@
 ;            pages are aliases of the two copies' frames (same EIP, same
 ;            physical code, other CS.base; and same EIP, other frames)
 ; Also under QEMU (guest_seg_access_qemu), which skips accessed_cs, limits,
-; limits_ss, expand_down, null_seg and callout_limits: QEMU 7.2's TCG checks no data
+; limits_ss, expand_down, null_seg, callout_limits and far_limits (QEMU
+; 7.2 gives the far CALL #GP(selector), the SDM #GP(0), and lets RETF and
+; IRET past the limit): QEMU 7.2's TCG checks no data
 ; segment's limit and lets a null DS/ES be used (the groups keep a POP or
 ; RET that does not fault from running off, so they fail there, not hang).
 %define GUEST_NAME "seg_access"
@@ -636,6 +640,75 @@ group "callout_limits"
 	mov ax, SEL_FS
 	mov fs, ax
 
+; Far transfers to an EIP past the new CS's limit: JMP, CALL, RET and
+; IRET raise #GP(0) at themselves, CS, ESP and the stack unchanged; inside
+; the limit they go (a blob at CLIM_LOW in a code segment of limit
+; 0x7FFF, which leaves through a far JMP back). A copy of the blob at the
+; first offset past the limit keeps a transfer that did not fault going.
+SEL_CLIM	equ 0x38		; 32-bit code, base 0, limit 0x7fff (SEL_EXPD16's slot, reused)
+CLIM_LOW	equ 0x7000
+group "far_limits"
+	mov eax, SEL_CLIM
+	xor ebx, ebx
+	mov ecx, 0x7fff
+	mov edx, 0x049a				; D; present code, readable
+	call lib_set_desc
+	mov esi, clim_blob
+	mov edi, CLIM_LOW
+	mov ecx, clim_blob_end - clim_blob
+	cld
+	rep movsb
+	mov esi, clim_blob
+	mov edi, 0x8000
+	mov ecx, clim_blob_end - clim_blob
+	rep movsb
+	mov [clim_esp], esp
+	; inside: JMP and RETF reach the blob
+	mov dword [clim_ret], .j_in
+	mov dword [x_count], 0
+	jmp SEL_CLIM:CLIM_LOW
+.j_in:
+	mov dword [clim_ret], .r_in
+	push dword SEL_CLIM
+	push dword CLIM_LOW
+	retf
+.r_in:
+	check dword [x_count], 0
+	mov eax, esp
+	check eax, dword [clim_esp]
+	; past the limit: #GP(0) at the instruction
+	mov dword [clim_ret], .j_out
+	arm .j_out
+.fj1:	jmp SEL_CLIM:0x8000
+.j_out:	expect 13, .fj1, 0
+	mov dword [clim_ret], .c_out
+	arm .c_out
+.fc1:	call SEL_CLIM:0x8000
+.c_out:	expect 13, .fc1, 0
+	mov eax, esp
+	check eax, dword [clim_esp]
+	mov dword [clim_ret], .r_out
+	push dword SEL_CLIM
+	push dword 0x8000
+	arm .r_out
+.fr1:	retf
+.r_out:	expect 13, .fr1, 0
+	mov eax, esp
+	add eax, 8
+	check eax, dword [clim_esp]
+	mov esp, [clim_esp]
+	mov dword [clim_ret], .i_out
+	pushfd
+	push dword SEL_CLIM
+	push dword 0x8000
+	arm .i_out
+.fi1:	iretd
+.i_out:	expect 13, .fi1, 0
+	mov eax, esp
+	add eax, 12
+	check eax, dword [clim_esp]
+	mov esp, [clim_esp]
+
 ; ---------------------------------------------------------------- csbase
 group "csbase"
 	call cb_setup
@@ -820,6 +893,9 @@ stk_fn_ret:	dd 0
 stk_int_esp:	dd 0
 stk_int_frame:	dd 0, 0
 cl_gdtr:	dd 0, 0
+clim_esp:	dd 0
+clim_ret:	dd 0
+		dw SEL_CODE
 cl_idtr:	dd 0, 0
 cl_rec:		times 6 dd 0
 cl_mm_data:	dq 0x8877665544332211
@@ -880,6 +956,12 @@ n16_fn_ind:
 	mov [n16_ind], eax
 	o16 ret
 n16_blob_end:
+
+; clim_blob: copied to CLIM_LOW and 0x8000, run in SEL_CLIM: back to
+; clim_ret's far pointer in flat code.
+clim_blob:
+	jmp far [clim_ret]
+clim_blob_end:
 
 n16_fail:
 	fail_now "an o16 branch went the wrong way"
