@@ -93,9 +93,11 @@ callout_handler do_sysenter;
 callout_handler do_sysexit;
 
 /* realmode.c: the real-address-mode forms of far CALL (to sel:off), far
- * RET (RET n's imm) and IRET, each leaving EIP set (CALLOUT_STOP); and
- * whether an instruction is #UD in real mode (LAR, LSL, VERR, VERW, ARPL,
- * LLDT, LTR, SLDT, STR). */
+ * RET (RET n's imm) and IRET, each leaving EIP set (CALLOUT_STOP), or
+ * #GP(0) for a new EIP past CS's limit (cpu_real_eip_in_limit: the hidden
+ * one in real mode, 64 KiB in v86 mode); and whether an instruction is
+ * #UD in real mode (LAR, LSL, VERR, VERW, ARPL, LLDT, LTR, SLDT, STR). */
+bool cpu_real_eip_in_limit(const struct cpu *cpu, uint32_t eip);
 enum callout_result real_far_call(struct cpu *cpu, const struct callout_desc *d,
 				  const ZydisDecodedInstruction *in, uint16_t sel, uint32_t off);
 enum callout_result real_far_ret(struct cpu *cpu, const struct callout_desc *d,

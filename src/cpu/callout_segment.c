@@ -56,6 +56,10 @@ enum callout_result do_far_jmp(struct cpu *cpu, const struct callout_desc *d,
 		return far_system_transfer(cpu, d, sel, lo, hi, false);
 	uint32_t eip = in->operand_width == 16 ? off & 0xffff : off;
 	if (cpu_segments_real(cpu)) {
+		if (!cpu_real_eip_in_limit(cpu, eip)) {
+			raise_fault(cpu, d, EXC_GP, true, 0);
+			return CALLOUT_STOP;
+		}
 		(void)cpu_load_segment(cpu, SEG_CS, sel);   /* never faults in real or v86 mode */
 		cpu->s.eip = eip;
 		return CALLOUT_STOP;
