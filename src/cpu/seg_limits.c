@@ -1,6 +1,7 @@
 /* Segment limits on data and stack accesses, as the SDM checks them in
  * protected mode: which loaded segments make the translation mode
- * MODE_LIMITS (where every memory access goes through the monitor), and
+ * MODE_LIMITS (where every memory access goes through the monitor), kept
+ * as a bit per register in cpu->limited_segs by every writer, and
  * whether an access of some bytes at an offset stays inside its segment
  * (expand-up, expand-down by the B bit, unusable after a null load). */
 #include "cpu/cpu.h"
