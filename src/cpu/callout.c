@@ -82,6 +82,13 @@ bool operand_in_limit(const struct cpu *cpu, const ZydisDecodedOperand *op, uint
 	return cpu_real_mode(cpu) || cpu_offset_in_limit(s, seg, linear - s->base, len);
 }
 
+bool operand_linear(const struct cpu *cpu, const ZydisDecodedInstruction *in,
+		    const ZydisDecodedOperand *op, unsigned len, uint32_t *linear)
+{
+	*linear = linear_address(cpu, in, op);
+	return operand_in_limit(cpu, op, *linear, len);
+}
+
 void raise_fault(struct cpu *cpu, const struct callout_desc *d, unsigned vector, bool has_err,
 		 uint32_t err)
 {
@@ -106,7 +113,8 @@ bool read_rm16(struct cpu *cpu, const ZydisDecodedInstruction *in, const ZydisDe
 		*v = (uint16_t)reg_read(cpu, op->reg.value);
 		return true;
 	}
-	return cpu_read_guest(cpu, linear_address(cpu, in, op), v, 2);
+	uint32_t at;
+	return operand_linear(cpu, in, op, 2, &at) && cpu_read_guest(cpu, at, v, 2);
 }
 
 static enum callout_result do_io(struct cpu *cpu, const struct callout_desc *d,
@@ -186,7 +194,8 @@ static bool read_table_operand(struct cpu *cpu, const ZydisDecodedInstruction *i
 			       const ZydisDecodedOperand *op, struct table_reg *out)
 {
 	uint8_t b[6];
-	if (!cpu_read_guest(cpu, linear_address(cpu, in, op), b, 6))
+	uint32_t at;
+	if (!operand_linear(cpu, in, op, 6, &at) || !cpu_read_guest(cpu, at, b, 6))
 		return false;
 	out->limit = (uint16_t)(b[0] | b[1] << 8);
 	out->base = (uint32_t)b[2] | (uint32_t)b[3] << 8 | (uint32_t)b[4] << 16 | (uint32_t)b[5] << 24;
@@ -200,7 +209,8 @@ static bool write_table_operand(struct cpu *cpu, const ZydisDecodedInstruction *
 {
 	uint8_t b[6] = { (uint8_t)t->limit, (uint8_t)(t->limit >> 8), (uint8_t)t->base,
 			 (uint8_t)(t->base >> 8), (uint8_t)(t->base >> 16), (uint8_t)(t->base >> 24) };
-	return cpu_write_guest(cpu, linear_address(cpu, in, op), b, 6);
+	uint32_t at;
+	return operand_linear(cpu, in, op, 6, &at) && cpu_write_guest(cpu, at, b, 6);
 }
 
 static uint32_t *control_reg(struct cpu *cpu, ZydisRegister r)
@@ -283,19 +293,19 @@ static enum callout_result do_mov_special(struct cpu *cpu, const struct callout_
 		uint16_t sel = cpu->s.seg[seg].selector;
 		if (cpu->deprivileged)
 			sel = deprivilege_selector(cpu, d->eip, seg, sel);
+		uint32_t at;
 		if (ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER) {
 			reg_write(cpu, ops[0].reg.value, sel);
-		} else if (!cpu_write_guest(cpu, linear_address(cpu, in, &ops[0]), &sel, 2)) {
-			raise_fault(cpu, d, EXC_GP, true, 0);
+		} else if (!operand_linear(cpu, in, &ops[0], 2, &at) ||
+			   !cpu_write_guest(cpu, at, &sel, 2)) {
+			raise_fault(cpu, d, mem_fault_vector(&ops[0]), true, 0);
 			return CALLOUT_STOP;
 		}
 		return CALLOUT_GO_ON;
 	}
 	uint16_t sel = 0;
-	if (ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER)
-		sel = (uint16_t)reg_read(cpu, ops[1].reg.value);
-	else if (!cpu_read_guest(cpu, linear_address(cpu, in, &ops[1]), &sel, 2)) {
-		raise_fault(cpu, d, EXC_GP, true, 0);
+	if (!read_rm16(cpu, in, &ops[1], &sel)) {
+		raise_fault(cpu, d, mem_fault_vector(&ops[1]), true, 0);
 		return CALLOUT_STOP;
 	}
 	unsigned seg = seg_reg_index(ops[0].reg.value);
@@ -552,7 +562,7 @@ static enum callout_result do_load_table(struct cpu *cpu, const struct callout_d
 {
 	struct table_reg t;
 	if (!read_table_operand(cpu, in, &ops[0], &t)) {
-		raise_fault(cpu, d, EXC_GP, true, 0);
+		raise_fault(cpu, d, mem_fault_vector(&ops[0]), true, 0);
 		return CALLOUT_STOP;
 	}
 	*(in->mnemonic == ZYDIS_MNEMONIC_LGDT ? &cpu->s.gdtr : &cpu->s.idtr) = t;
@@ -569,7 +579,7 @@ static enum callout_result do_store_table(struct cpu *cpu, const struct callout_
 	if (cpu->deprivileged)
 		t = deprivilege_table(cpu, d->eip, gdt, t);
 	if (!write_table_operand(cpu, in, &ops[0], &t)) {
-		raise_fault(cpu, d, EXC_GP, true, 0);
+		raise_fault(cpu, d, mem_fault_vector(&ops[0]), true, 0);
 		return CALLOUT_STOP;
 	}
 	return CALLOUT_GO_ON;
@@ -608,8 +618,12 @@ static enum callout_result do_clflush(struct cpu *cpu, const struct callout_desc
 				      const ZydisDecodedInstruction *in,
 				      const ZydisDecodedOperand *ops)
 {
-	uint32_t gpa;
-	if (!cpu_translate(cpu, linear_address(cpu, in, &ops[0]), ACCESS_READ, &gpa)) {
+	uint32_t gpa, at;
+	if (!operand_linear(cpu, in, &ops[0], 1, &at)) {
+		raise_fault(cpu, d, mem_fault_vector(&ops[0]), true, 0);
+		return CALLOUT_STOP;
+	}
+	if (!cpu_translate(cpu, at, ACCESS_READ, &gpa)) {
 		raise_fault(cpu, d, EXC_PF, true, 0);
 		return CALLOUT_STOP;
 	}

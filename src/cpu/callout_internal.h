@@ -31,6 +31,10 @@ uint32_t linear_address(const struct cpu *cpu, const ZydisDecodedInstruction *in
  * inside its segment's limit (seg_limits.c; real mode is not checked). */
 bool operand_in_limit(const struct cpu *cpu, const ZydisDecodedOperand *op, uint32_t linear,
 		      unsigned len);
+/* linear_address, and whether len bytes there stay inside the segment
+ * (false: the caller raises mem_fault_vector). */
+bool operand_linear(const struct cpu *cpu, const ZydisDecodedInstruction *in,
+		    const ZydisDecodedOperand *op, unsigned len, uint32_t *linear);
 void raise_fault(struct cpu *cpu, const struct callout_desc *d, unsigned vector, bool has_err,
 		 uint32_t err);
 /* The fault a failed access through this memory operand raises: #SS for
@@ -89,9 +93,11 @@ callout_handler do_sysenter;
 callout_handler do_sysexit;
 
 /* realmode.c: the real-address-mode forms of far CALL (to sel:off), far
- * RET (RET n's imm) and IRET, each leaving EIP set (CALLOUT_STOP); and
- * whether an instruction is #UD in real mode (LAR, LSL, VERR, VERW, ARPL,
- * LLDT, LTR, SLDT, STR). */
+ * RET (RET n's imm) and IRET, each leaving EIP set (CALLOUT_STOP), or
+ * #GP(0) for a new EIP past CS's limit (cpu_real_eip_in_limit: the hidden
+ * one in real mode, 64 KiB in v86 mode); and whether an instruction is
+ * #UD in real mode (LAR, LSL, VERR, VERW, ARPL, LLDT, LTR, SLDT, STR). */
+bool cpu_real_eip_in_limit(const struct cpu *cpu, uint32_t eip);
 enum callout_result real_far_call(struct cpu *cpu, const struct callout_desc *d,
 				  const ZydisDecodedInstruction *in, uint16_t sel, uint32_t off);
 enum callout_result real_far_ret(struct cpu *cpu, const struct callout_desc *d,
@@ -152,10 +158,11 @@ enum callout_result iret_task_return(struct cpu *cpu, const struct callout_desc 
 /* callout_segment.c */
 /* The segment half of a far RET or IRET to cs: checks the return code
  * segment and, for a return to an outer level (RPL above CPL), the stack
- * segment ss for that level, then loads CS (and SS, nulling the data
- * segments the outer level may not keep). Returns 0, or the vector with
+ * segment ss for that level, and eip against the return code segment's
+ * limit (#GP(0)), then loads CS (and SS, nulling the data segments the
+ * outer level may not keep). Returns 0, or the vector with
  * its error code in *err, having changed nothing. */
-int far_return_segments(struct cpu *cpu, uint16_t cs, uint16_t ss, uint32_t *err);
+int far_return_segments(struct cpu *cpu, uint16_t cs, uint16_t ss, uint32_t eip, uint32_t *err);
 callout_handler do_far_jmp;
 callout_handler do_far_call;
 callout_handler do_far_ret;

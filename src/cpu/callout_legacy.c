@@ -124,8 +124,10 @@ enum callout_result do_bcd(struct cpu *cpu, const struct callout_desc *d,
 enum callout_result do_bound(struct cpu *cpu, const struct callout_desc *d,
 			     const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
-	uint32_t addr = linear_address(cpu, in, &ops[1]);
+	uint32_t addr;
 	int32_t index, lower, upper;
+	if (!operand_linear(cpu, in, &ops[1], 2u * ops[0].size / 8, &addr))
+		goto fault;
 	if (ops[0].size == 16) {
 		int16_t b[2];
 		if (!cpu_read_guest(cpu, addr, b, sizeof(b)))
@@ -186,7 +188,8 @@ enum callout_result do_string_io(struct cpu *cpu, const struct callout_desc *d,
 		uint32_t v = 0;
 		/* Memory is checked before the port is touched, so a fault does
 		 * not lose a byte the device already handed over. */
-		if (!cpu_read_guest(cpu, addr, &v, width)) {
+		if ((!cpu_real_mode(cpu) && !cpu_offset_in_limit(&cpu->s.seg[seg], seg, off, width)) ||
+		    !cpu_read_guest(cpu, addr, &v, width)) {
 			raise_fault(cpu, d, seg == SEG_SS ? EXC_SS : EXC_GP, true, 0);
 			return CALLOUT_STOP;
 		}
@@ -310,9 +313,14 @@ gp:
 enum callout_result do_fxsave(struct cpu *cpu, const struct callout_desc *d,
 			      const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
 {
-	uint32_t addr = linear_address(cpu, in, &ops[0]);
+	uint32_t addr;
+	bool in_limit = operand_linear(cpu, in, &ops[0], 512, &addr);
 	if (addr & 15) {
 		raise_fault(cpu, d, EXC_GP, true, 0);
+		return CALLOUT_STOP;
+	}
+	if (!in_limit) {
+		raise_fault(cpu, d, mem_fault_vector(&ops[0]), true, 0);
 		return CALLOUT_STOP;
 	}
 	cpu_fpu_materialize(cpu);
@@ -355,7 +363,14 @@ enum callout_result do_maskmov(struct cpu *cpu, const struct callout_desc *d,
 		raise_fault(cpu, d, EXC_UD, false, 0);
 		return CALLOUT_STOP;
 	}
-	uint32_t addr = linear_address(cpu, in, mem);
+	/* The SDM leaves it to the implementation whether a mask of zeros
+	 * still checks the address: here all n bytes are checked whatever
+	 * the mask, as a whole-operand store would be. */
+	uint32_t addr;
+	if (!operand_linear(cpu, in, mem, n, &addr)) {
+		raise_fault(cpu, d, mem_fault_vector(mem), true, 0);
+		return CALLOUT_STOP;
+	}
 	for (unsigned i = 0; i < n; i++) {
 		if (!(mask[i] & 0x80))
 			continue;

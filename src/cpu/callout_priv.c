@@ -126,13 +126,14 @@ enum callout_result do_iret(struct cpu *cpu, const struct callout_desc *d,
 	if (cpu->s.cpl == 0 && size == 4)
 		writable |= EFLAGS_VIF | EFLAGS_VIP;   /* how a PVI monitor sets them */
 	uint32_t err;
-	int vec = far_return_segments(cpu, (uint16_t)cs, (uint16_t)outer_ss, &err);
+	eip = size == 2 ? eip & 0xffff : eip;
+	int vec = far_return_segments(cpu, (uint16_t)cs, (uint16_t)outer_ss, eip, &err);
 	if (vec) {
 		raise_fault(cpu, d, (unsigned)vec, true, err);
 		return CALLOUT_STOP;
 	}
 	cpu->regs[REG_ESP] = outer ? outer_esp : cpu_stack_move(ss, esp, (int32_t)(3 * size));
-	cpu->s.eip = size == 2 ? eip & 0xffff : eip;
+	cpu->s.eip = eip;
 	cpu_set_eflags(cpu, flags, writable);
 	return CALLOUT_STOP;
 }

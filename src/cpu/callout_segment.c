@@ -54,12 +54,29 @@ enum callout_result do_far_jmp(struct cpu *cpu, const struct callout_desc *d,
 	uint32_t lo, hi;
 	if (far_target_is_system(cpu, sel, &lo, &hi))
 		return far_system_transfer(cpu, d, sel, lo, hi, false);
-	int vec = cpu_load_segment(cpu, SEG_CS, sel);
+	uint32_t eip = in->operand_width == 16 ? off & 0xffff : off;
+	if (cpu_segments_real(cpu)) {
+		if (!cpu_real_eip_in_limit(cpu, eip)) {
+			raise_fault(cpu, d, EXC_GP, true, 0);
+			return CALLOUT_STOP;
+		}
+		(void)cpu_load_segment(cpu, SEG_CS, sel);   /* never faults in real or v86 mode */
+		cpu->s.eip = eip;
+		return CALLOUT_STOP;
+	}
+	struct segment cs;
+	int vec = cpu_check_segment(cpu, sel, SEG_USE_JUMP, cpu->s.cpl, &cs);
 	if (vec) {
 		raise_fault(cpu, d, (unsigned)vec, true, sel & 0xfffc);
 		return CALLOUT_STOP;
 	}
-	cpu->s.eip = in->operand_width == 16 ? off & 0xffff : off;
+	/* The new EIP past the new CS's limit is the JMP's #GP(0). */
+	if (eip > cs.limit) {
+		raise_fault(cpu, d, EXC_GP, true, 0);
+		return CALLOUT_STOP;
+	}
+	cpu_set_segment(cpu, SEG_CS, &cs);
+	cpu->s.eip = eip;
 	return CALLOUT_STOP;
 }
 
@@ -84,10 +101,16 @@ enum callout_result do_far_call(struct cpu *cpu, const struct callout_desc *d,
 		raise_fault(cpu, d, (unsigned)vec, true, sel & 0xfffc);
 		return CALLOUT_STOP;
 	}
+	unsigned size = in->operand_width == 16 ? 2 : 4;
+	/* The SDM checks the stack's room first: only a CALL that fails
+	 * both differs (#GP here, #SS there). */
+	if ((size == 2 ? off & 0xffff : off) > cs.limit) {
+		raise_fault(cpu, d, EXC_GP, true, 0);
+		return CALLOUT_STOP;
+	}
 	/* Return address below the caller's CS, the selector zero-extended
 	 * in a 32-bit push. Nothing is written unless both fit. */
 	uint8_t frame[8];
-	unsigned size = in->operand_width == 16 ? 2 : 4;
 	uint32_t ret = d->next_eip, old_cs = cpu->s.seg[SEG_CS].selector;
 	memcpy(frame, &ret, size);
 	memcpy(frame + size, &old_cs, size);
@@ -102,7 +125,7 @@ enum callout_result do_far_call(struct cpu *cpu, const struct callout_desc *d,
 	return CALLOUT_STOP;
 }
 
-int far_return_segments(struct cpu *cpu, uint16_t cs, uint16_t ss, uint32_t *err)
+int far_return_segments(struct cpu *cpu, uint16_t cs, uint16_t ss, uint32_t eip, uint32_t *err)
 {
 	struct segment ncs, nss;
 	*err = cs & 0xfffcu;
@@ -116,6 +139,10 @@ int far_return_segments(struct cpu *cpu, uint16_t cs, uint16_t ss, uint32_t *err
 		vec = cpu_check_segment(cpu, ss, SEG_USE_STACK, new_cpl, &nss);
 		if (vec)
 			return vec;
+	}
+	if (eip > ncs.limit) {
+		*err = 0;
+		return EXC_GP;
 	}
 	cpu_set_segment(cpu, SEG_CS, &ncs);
 	if (outer) {
@@ -155,13 +182,14 @@ enum callout_result do_far_ret(struct cpu *cpu, const struct callout_desc *d,
 		new_esp = outer_esp + imm;
 	}
 	uint32_t err;
-	int vec = far_return_segments(cpu, (uint16_t)cs, (uint16_t)outer_ss, &err);
+	eip = size == 2 ? eip & 0xffff : eip;
+	int vec = far_return_segments(cpu, (uint16_t)cs, (uint16_t)outer_ss, eip, &err);
 	if (vec) {
 		raise_fault(cpu, d, (unsigned)vec, true, err);
 		return CALLOUT_STOP;
 	}
 	cpu->regs[REG_ESP] = new_esp;
-	cpu->s.eip = size == 2 ? eip & 0xffff : eip;
+	cpu->s.eip = eip;
 	return CALLOUT_STOP;
 }
 
@@ -345,6 +373,7 @@ enum callout_result do_arpl(struct cpu *cpu, const struct callout_desc *d,
 	if (ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER) {
 		reg_write(cpu, ops[0].reg.value, dst);
 	} else if (!cpu_write_guest(cpu, linear_address(cpu, in, &ops[0]), &dst, 2)) {
+		/* read_rm16 checked the limit for the same two bytes. */
 		raise_fault(cpu, d, mem_fault_vector(&ops[0]), true, 0);
 		return CALLOUT_STOP;
 	}
@@ -372,7 +401,8 @@ enum callout_result do_store_sysreg(struct cpu *cpu, const struct callout_desc *
 		return CALLOUT_GO_ON;
 	}
 	uint16_t w = (uint16_t)v;
-	if (!cpu_write_guest(cpu, linear_address(cpu, in, &ops[0]), &w, 2)) {
+	uint32_t at;
+	if (!operand_linear(cpu, in, &ops[0], 2, &at) || !cpu_write_guest(cpu, at, &w, 2)) {
 		raise_fault(cpu, d, mem_fault_vector(&ops[0]), true, 0);
 		return CALLOUT_STOP;
 	}

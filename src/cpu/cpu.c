@@ -65,7 +65,11 @@ uint32_t cpu_mode(const struct cpu *cpu)
 		mode |= MODE_STACK16;
 	if (seg[SEG_CS].base)
 		mode |= MODE_SEGCS;
-	if (!(mode & MODE_REAL) && cpu_limits_restricted(cpu))
+	/* Translated segment loads (translate_sensitive.c) never change it:
+	 * they run in blocks without MODE_LIMITS and load only segments
+	 * remember_load found unrestricted. */
+	assert(cpu->limited_segs == cpu_limits_scan(cpu));
+	if (!(mode & MODE_REAL) && cpu->limited_segs)
 		mode |= MODE_LIMITS;
 	return mode;
 }
@@ -109,6 +113,7 @@ static void load_boot_state(struct cpu *cpu, const struct vcpu_state *boot)
 	memcpy(&cpu->fxsave[24], &mxcsr, 4);
 	cpu->fpu_full = 1;   /* the next entry loads all of it */
 	sync_seg_bases(cpu);
+	cpu_limits_resync(cpu);
 	cpu->halted = cpu->shadow = cpu->stop = cpu->triple_fault = false;
 	cpu->nmi_pending = cpu->nmi_blocked = false;
 	cpu->fatal = NULL;

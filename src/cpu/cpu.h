@@ -268,6 +268,11 @@ struct cpu {
 	struct callout_decoded *decoded;   /* 2 * CALLOUT_DECODE_SETS of them */
 	uint8_t *decoded_older;            /* per set: the way to replace next */
 	bool halted;
+	/* One bit per segment register (1 << SEG_x) that
+	 * cpu_segment_restricted holds for: cpu_set_segment and every other
+	 * writer of s.seg keep it (cpu_limits_note, cpu_limits_resync), so
+	 * cpu_mode's MODE_LIMITS is a test, not a scan at every dispatch. */
+	uint8_t limited_segs;
 	/* The A20M# pin as the board drives it (cpu_set_a20): the address
 	 * bits to clear, which the run loop applies to s.a20_cleared at the
 	 * next block boundary. */
@@ -560,11 +565,16 @@ bool cpu_stack_write(struct cpu *cpu, const struct segment *ss, uint32_t sp, uin
 
 /* seg_limits.c: whether segment s in register seg is one a data or
  * stack access must be checked against (a limit below 4 GiB, expand-down,
- * or DS/ES unusable after a null load); whether any loaded segment is
- * (the translation mode's MODE_LIMITS, in protected mode); whether len
- * bytes at offset stay inside s (false: #GP(0), or #SS(0) for SS). */
+ * or DS/ES unusable after a null load); the registers that are, as a
+ * scan finds them (cpu_limits_scan) and as cpu->limited_segs keeps them
+ * (cpu_limits_note after one register changed, cpu_limits_resync after
+ * several; the translation mode's MODE_LIMITS, in protected mode);
+ * whether len bytes at offset stay inside s (false: #GP(0), or #SS(0)
+ * for SS). */
 bool cpu_segment_restricted(const struct segment *s, unsigned seg);
-bool cpu_limits_restricted(const struct cpu *cpu);
+uint8_t cpu_limits_scan(const struct cpu *cpu);
+void cpu_limits_note(struct cpu *cpu, unsigned seg);
+void cpu_limits_resync(struct cpu *cpu);
 bool cpu_offset_in_limit(const struct segment *s, unsigned seg, uint32_t offset, unsigned len);
 
 /* realmode.c: real-address mode (CR0.PE clear). */

@@ -216,6 +216,7 @@ int cpu_load(struct cpu *cpu, struct snap_reader *r)
 	memcpy(cpu->fxsave, fxsave, sizeof(fxsave));
 	cpu->fpu_full = 1;     /* the next entry loads all of it */
 	sync_seg_bases(cpu);
+	cpu_limits_resync(cpu);
 	cpu->halted = halted;
 	cpu->shadow = shadow;
 	cpu->nmi_pending = nmi_pending;

@@ -145,6 +145,7 @@ void cpu_set_segment(struct cpu *cpu, unsigned seg, const struct segment *s)
 {
 	cpu->s.seg[seg] = *s;
 	cpu->seg_base[seg] = s->base;
+	cpu_limits_note(cpu, seg);
 	if (seg == SEG_CS && !cpu_real_mode(cpu)) {
 		/* v86 mode runs at CPL 3 whatever CS's low bits. */
 		cpu->s.cpl = cpu_v86_mode(cpu) ? 3 : s->selector & 3u;
@@ -207,6 +208,7 @@ void cpu_null_inner_segments(struct cpu *cpu)
 		if ((s->selector & ~3u) && !conforming_code && DESC_DPL(hi) < cpu->s.cpl) {
 			*s = (struct segment){ 0 };
 			cpu->seg_base[segs[i]] = 0;
+			cpu_limits_note(cpu, segs[i]);
 		}
 	}
 }

@@ -46,6 +46,13 @@ unsigned cpu_deliver_real(struct cpu *cpu, unsigned vector)
 	return 0;
 }
 
+bool cpu_real_eip_in_limit(const struct cpu *cpu, uint32_t eip)
+{
+	/* v86 mode's CS load gives every CS a 64 KiB limit; real mode's
+	 * keeps the hidden one (unreal CS too). */
+	return eip <= (cpu_v86_mode(cpu) ? 0xffffu : cpu->s.seg[SEG_CS].limit);
+}
+
 enum callout_result real_far_call(struct cpu *cpu, const struct callout_desc *d,
 				  const ZydisDecodedInstruction *in, uint16_t sel, uint32_t off)
 {
@@ -55,14 +62,20 @@ enum callout_result real_far_call(struct cpu *cpu, const struct callout_desc *d,
 	uint32_t ret = d->next_eip, cs = cpu->s.seg[SEG_CS].selector;
 	memcpy(frame, &ret, size);
 	memcpy(frame + size, &cs, size);
-	uint32_t sp = cpu->regs[REG_ESP];
+	uint32_t sp = cpu->regs[REG_ESP], eip = size == 2 ? off & 0xffff : off;
+	/* As in protected mode, before the stack's room (the SDM's order
+	 * differs only for a CALL that fails both). */
+	if (!cpu_real_eip_in_limit(cpu, eip)) {
+		raise_fault(cpu, d, EXC_GP, true, 0);
+		return CALLOUT_STOP;
+	}
 	if (!cpu_stack_push(cpu, &cpu->s.seg[SEG_SS], &sp, frame, 2 * size, false)) {
 		raise_fault(cpu, d, EXC_SS, true, 0);
 		return CALLOUT_STOP;
 	}
 	cpu->regs[REG_ESP] = sp;
 	cpu_real_load(cpu, SEG_CS, sel);
-	cpu->s.eip = size == 2 ? off & 0xffff : off;
+	cpu->s.eip = eip;
 	return CALLOUT_STOP;
 }
 
@@ -79,6 +92,10 @@ enum callout_result real_far_ret(struct cpu *cpu, const struct callout_desc *d,
 	}
 	memcpy(&eip, frame, size);
 	memcpy(&cs, frame + size, 2);
+	if (!cpu_real_eip_in_limit(cpu, eip)) {
+		raise_fault(cpu, d, EXC_GP, true, 0);
+		return CALLOUT_STOP;
+	}
 	cpu->regs[REG_ESP] = cpu_stack_move(ss, sp, (int32_t)(2 * size + imm));
 	cpu_real_load(cpu, SEG_CS, (uint16_t)cs);
 	cpu->s.eip = eip;
@@ -111,6 +128,10 @@ enum callout_result real_iret(struct cpu *cpu, const struct callout_desc *d,
 	 * too: there is no privilege to check); a 32-bit one also RF, AC and
 	 * ID, leaving VM, VIF and VIP as they are (the mask 0x257FD5). */
 	uint32_t writable = f.size == 2 ? 0x7fd5u : 0x257fd5u;
+	if (!cpu_real_eip_in_limit(cpu, f.eip)) {
+		raise_fault(cpu, d, EXC_GP, true, 0);
+		return CALLOUT_STOP;
+	}
 	const struct segment *ss = &cpu->s.seg[SEG_SS];
 	cpu->regs[REG_ESP] = cpu_stack_move(ss, cpu->regs[REG_ESP], (int32_t)(3 * f.size));
 	cpu_real_load(cpu, SEG_CS, f.cs);

@@ -1,6 +1,7 @@
 /* Segment limits on data and stack accesses, as the SDM checks them in
  * protected mode: which loaded segments make the translation mode
- * MODE_LIMITS (where every memory access goes through the monitor), and
+ * MODE_LIMITS (where every memory access goes through the monitor), kept
+ * as a bit per register in cpu->limited_segs by every writer, and
  * whether an access of some bytes at an offset stays inside its segment
  * (expand-up, expand-down by the B bit, unusable after a null load). */
 #include "cpu/cpu.h"
@@ -36,12 +37,27 @@ bool cpu_segment_restricted(const struct segment *s, unsigned seg)
 	return is_expand_down(s) || s->limit != 0xffffffffu;
 }
 
-bool cpu_limits_restricted(const struct cpu *cpu)
+uint8_t cpu_limits_scan(const struct cpu *cpu)
 {
+	uint8_t mask = 0;
 	for (unsigned seg = 0; seg < SEG_COUNT; seg++)
 		if (cpu_segment_restricted(&cpu->s.seg[seg], seg))
-			return true;
-	return false;
+			mask |= (uint8_t)(1u << seg);
+	return mask;
+}
+
+void cpu_limits_note(struct cpu *cpu, unsigned seg)
+{
+	uint8_t bit = (uint8_t)(1u << seg);
+	if (cpu_segment_restricted(&cpu->s.seg[seg], seg))
+		cpu->limited_segs |= bit;
+	else
+		cpu->limited_segs &= (uint8_t)~bit;
+}
+
+void cpu_limits_resync(struct cpu *cpu)
+{
+	cpu->limited_segs = cpu_limits_scan(cpu);
 }
 
 bool cpu_offset_in_limit(const struct segment *s, unsigned seg, uint32_t offset, unsigned len)

@@ -206,6 +206,7 @@ unsigned cpu_task_switch(struct cpu *cpu, uint16_t sel, uint32_t lo, uint32_t hi
 		cpu->s.seg[seg] = (struct segment){ .selector = new_sel[seg] };
 		cpu->seg_base[seg] = 0;
 	}
+	cpu_limits_resync(cpu);
 	cpu->s.cpl = new_sel[SEG_CS] & 3u;
 	cpu_seg_cache_clear(cpu);
 	unsigned vec = load_ldtr(cpu, new_ldt, ext, error);

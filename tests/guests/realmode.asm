@@ -27,6 +27,8 @@
 ;	            sizes, indirect CALL/JMP, PUSHA/POPA, ENTER/LEAVE, PUSHF/POPF
 ;	far         far CALL/JMP/RET of both sizes, direct and through memory,
 ;	            RETF n
+;	farlimit    far JMP/CALL/RET/IRET to an IP past CS's limit: #GP(0)
+;	            at the instruction (not under QEMU 7.2, which does not check)
 ;	ipwrap      IP wrapping at 64 KiB after a short jump (not under QEMU 7.2)
 ;	int         INT n through the IVT and IRET (frame, IF/TF cleared,
 ;	            a handler in another segment), INT3, INTO, #DE and #UD
@@ -287,6 +289,9 @@ rm_real:
 	call r_set_vec
 	mov bx, 0x06
 	mov dx, R(r_exc6)
+	call r_set_vec
+	mov bx, 0x0d
+	mov dx, R(r_exc13)
 	call r_set_vec
 	mov bx, 0x20
 	mov dx, R(r_timer)
@@ -687,6 +692,60 @@ rm_real:
 .f6:
 	rcheckw ax, RM_ALIAS
 
+	; Far JMP, CALL, RET and IRET to an IP past CS's 64 KiB limit: #GP(0)
+	; (through the IVT's entry 13) at the instruction, the stack as it
+	; was. QEMU 7.2 does not check (guest_realmode_qemu skips the group):
+	; a jump there lands on a pad at RM_SEG:0x1FFF0 that goes on at
+	; rfl_cont, where the checks fail instead of running off.
+	rgroup "farlimit"
+	mov ax, (RM_BASE + 0x1fff0) >> 4
+	mov es, ax
+	mov byte [es:0], 0x65			; jmp far [gs:R(rfl_cont)]
+	mov word [es:1], 0x2eff
+	mov word [es:3], R(rfl_cont)
+	xor ax, ax
+	mov es, ax
+	mov word [gs:R(rfl_cont) + 2], RM_SEG
+	mov [gs:R(rfl_sp)], sp
+	mov word [gs:R(rfl_cont)], R(.l1)
+	mov dword [gs:R(r_exc_skip)], 8
+	mov dword [gs:R(r_exc_vec)], 0xff
+.g1:	jmp dword RM_SEG:0x1fff0
+.l1:	mov sp, [gs:R(rfl_sp)]
+	rcheck dword [gs:R(r_exc_vec)], 13
+	rcheck dword [gs:R(r_exc_ip)], R(.g1)
+	mov word [gs:R(rfl_cont)], R(.l2)
+	mov dword [gs:R(r_exc_vec)], 0xff
+.g2:	call dword RM_SEG:0x1fff0
+.l2:	mov cx, sp
+	mov sp, [gs:R(rfl_sp)]
+	rcheck dword [gs:R(r_exc_vec)], 13
+	rcheck dword [gs:R(r_exc_ip)], R(.g2)
+	rcheckw cx, STACK_TOP
+	mov word [gs:R(rfl_cont)], R(.l3)
+	mov dword [gs:R(r_exc_skip)], 2
+	mov dword [gs:R(r_exc_vec)], 0xff
+	push dword RM_SEG
+	push dword 0x1fff0
+.g3:	o32 retf
+.l3:	mov cx, sp
+	mov sp, [gs:R(rfl_sp)]
+	rcheck dword [gs:R(r_exc_vec)], 13
+	rcheck dword [gs:R(r_exc_ip)], R(.g3)
+	rcheckw cx, STACK_TOP - 8
+	mov word [gs:R(rfl_cont)], R(.l4)
+	mov dword [gs:R(r_exc_vec)], 0xff
+	pushfd
+	push dword RM_SEG
+	push dword 0x1fff0
+.g4:	o32 iret
+.l4:	mov cx, sp
+	mov sp, [gs:R(rfl_sp)]
+	rcheck dword [gs:R(r_exc_vec)], 13
+	rcheck dword [gs:R(r_exc_ip)], R(.g4)
+	rcheckw cx, STACK_TOP - 12
+	mov dword [gs:R(r_exc_skip)], 0
+
 	; IP wraps at 64 KiB (the SDM: a near branch with a 16-bit operand
 	; size clears EIP's upper half): a short jump at 0xFFF0 lands at
 	; 0x0010 of the same segment, where a far jump back was put. QEMU 7.2
@@ -941,6 +1000,9 @@ r_exc4:
 	jmp r_exc_common
 r_exc6:
 	mov dword [gs:R(r_exc_vec)], 6
+	jmp r_exc_common
+r_exc13:
+	mov dword [gs:R(r_exc_vec)], 13
 ; The frame's IP is recorded and moved on by r_exc_skip's low word; its
 ; bit 16 sets CF in the frame's FLAGS.
 r_exc_common:
@@ -1164,6 +1226,8 @@ r_int_sp:	dd 0
 r_exc_vec:	dd 0
 r_exc_ip:	dd 0
 r_exc_skip:	dd 0
+rfl_cont:	dw 0, 0
+rfl_sp:		dw 0
 r_ticks:	dd 0
 r_tick_cs:	dd 0
 rm_ivt_ptr:	dw 0x3ff

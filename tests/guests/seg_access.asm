@@ -23,6 +23,12 @@
 ;  expand_down expand-down data with B set (offsets above the limit up to
 ;            4 GiB) and clear (up to 0xFFFF)
 ;  null_seg  ES loaded null: loads and STOSB through it are #GP(0)
+;  callout_limits the memory operands of the instructions the monitor
+;            runs (MOV Sreg, LGDT..SIDT, SMSW/STR/SLDT/LLDT/LAR/VERR/ARPL m,
+;            BOUND, MASKMOVQ, FXSAVE, CLFLUSH, INS/OUTS) past FS's limit
+;            (#GP(0)) and SS's (#SS(0)), nothing written
+;  far_limits far JMP, CALL, RET and IRET to an EIP past the new CS's
+;            limit: #GP(0) at the instruction, nothing pushed or popped
 ;  csbase    32-bit code segments based at unaligned addresses (0x200A and
 ;            0x500A) at the same EIP, on two physical copies of a blob that
 ;            crosses a page boundary where EIP's page does not: each base
@@ -32,7 +38,9 @@
 ;            pages are aliases of the two copies' frames (same EIP, same
 ;            physical code, other CS.base; and same EIP, other frames)
 ; Also under QEMU (guest_seg_access_qemu), which skips accessed_cs, limits,
-; limits_ss, expand_down and null_seg: QEMU 7.2's TCG checks no data
+; limits_ss, expand_down, null_seg, callout_limits and far_limits (QEMU
+; 7.2 gives the far CALL #GP(selector), the SDM #GP(0), and lets RETF and
+; IRET past the limit): QEMU 7.2's TCG checks no data
 ; segment's limit and lets a null DS/ES be used (the groups keep a POP or
 ; RET that does not fault from running off, so they fail there, not hang).
 %define GUEST_NAME "seg_access"
@@ -444,6 +452,263 @@ group "null_seg"
 	mov eax, [es:0x100]
 	check dword [x_count], 0
 
+; The memory operands of the instructions the monitor runs itself, each
+; against the same segment (FS, limit 0xFFF) and, through SS, #SS(0):
+; MOV Sreg from and to memory, LGDT/LIDT/SGDT/SIDT (6 bytes), SMSW/STR/
+; SLDT m, LLDT/LAR/VERR m, ARPL m, BOUND, MASKMOVQ (all 8 bytes checked,
+; whatever the mask), FXSAVE (512 bytes), CLFLUSH, INS/OUTS; nothing is
+; written by a store that faults. Bytes past the limit hold what a load
+; that did not fault would take harmlessly (the GDTR and IDTR images).
+group "callout_limits"
+	mov ax, SEL_LIM
+	mov fs, ax
+	sgdt [cl_gdtr]
+	sidt [cl_idtr]
+	mov edi, LIM_BASE + 0xf00
+	mov ecx, 0x200 / 4
+	mov eax, 0xeeeeeeee
+	cld
+	rep stosd				; 0xf00..0x10ff: a marker
+	; MOV Sreg, m16 and MOV m16, Sreg
+	mov word [LIM_BASE + 0xfff], SEL_DATA
+	arm .c1
+.d1:	mov es, [fs:0xfff]
+.c1:	expect 13, .d1, 0
+	mov ax, es
+	movzx eax, ax
+	check eax, SEL_DATA
+	arm .c2
+.d2:	mov [fs:0xfff], ds
+.c2:	expect 13, .d2, 0
+	check dword [LIM_BASE + 0xffc], 0x00eeeeee | (SEL_DATA << 24)
+	mov dword [x_count], 0
+	mov [fs:0xffe], ds			; the last word: inside
+	check dword [x_count], 0
+	movzx eax, word [LIM_BASE + 0xffe]
+	check eax, SEL_DATA
+	; LGDT/LIDT m: 6 bytes from 0xffc run 2 past the limit
+	mov eax, [cl_gdtr]
+	mov [LIM_BASE + 0xffc], eax
+	mov ax, [cl_gdtr + 4]
+	mov [LIM_BASE + 0x1000], ax
+	arm .c3
+.d3:	lgdt [fs:0xffc]
+.c3:	expect 13, .d3, 0
+	mov eax, [cl_idtr]
+	mov [LIM_BASE + 0xffc], eax
+	mov ax, [cl_idtr + 4]
+	mov [LIM_BASE + 0x1000], ax
+	arm .c4
+.d4:	lidt [fs:0xffc]
+.c4:	expect 13, .d4, 0
+	mov eax, [cl_idtr]
+	mov [LIM_BASE + 0xff8], eax
+	mov ax, [cl_idtr + 4]
+	mov [LIM_BASE + 0xffc], ax
+	mov dword [x_count], 0
+	lidt [fs:0xff8]				; 0xff8..0xffd: inside
+	check dword [x_count], 0
+	lidt [cl_idtr]
+	; SGDT/SIDT m: nothing written
+	mov dword [LIM_BASE + 0xff8], 0xeeeeeeee
+	mov dword [LIM_BASE + 0xffc], 0xeeeeeeee
+	mov dword [LIM_BASE + 0x1000], 0xeeeeeeee
+	arm .c5
+.d5:	sgdt [fs:0xffb]
+.c5:	expect 13, .d5, 0
+	arm .c6
+.d6:	sidt [fs:0xffe]
+.c6:	expect 13, .d6, 0
+	check dword [LIM_BASE + 0xff8], 0xeeeeeeee
+	check dword [LIM_BASE + 0xffc], 0xeeeeeeee
+	; SMSW, STR, SLDT m16; LLDT, LAR, VERR m16; ARPL m16
+	arm .c7
+.d7:	smsw [fs:0xfff]
+.c7:	expect 13, .d7, 0
+	arm .c8
+.d8:	str [fs:0xfff]
+.c8:	expect 13, .d8, 0
+	arm .c9
+.d9:	sldt [fs:0xfff]
+.c9:	expect 13, .d9, 0
+	check dword [LIM_BASE + 0xffc], 0xeeeeeeee
+	mov word [LIM_BASE + 0xfff], 0		; a null LDT, had it loaded
+	arm .c10
+.d10:	lldt [fs:0xfff]
+.c10:	expect 13, .d10, 0
+	arm .c11
+.d11:	lar eax, [fs:0xfff]
+.c11:	expect 13, .d11, 0
+	arm .c12
+.d12:	verr [fs:0xfff]
+.c12:	expect 13, .d12, 0
+	mov ax, 3
+	arm .c13
+.d13:	arpl [fs:0xfff], ax
+.c13:	expect 13, .d13, 0
+	check dword [LIM_BASE + 0xffc], 0x00eeeeee
+	; BOUND: 8 bytes from 0xffc (inside: 4 from 0xff8 ... 0xfff)
+	mov dword [LIM_BASE + 0xff8], 0
+	mov dword [LIM_BASE + 0xffc], 0x7fffffff
+	mov eax, 5
+	mov dword [x_count], 0
+	bound eax, [fs:0xff8]
+	check dword [x_count], 0
+	arm .c14
+.d14:	bound eax, [fs:0xffc]
+.c14:	expect 13, .d14, 0
+	arm .c15
+.d15:	bound ax, [fs:0xffe]			; 4 bytes: 0xffe..0x1001
+.c15:	expect 13, .d15, 0
+	; MASKMOVQ through FS:EDI: all 8 bytes checked, whatever the mask
+	mov dword [LIM_BASE + 0xffc], 0xeeeeeeee
+	movq mm0, [cl_mm_data]
+	movq mm1, [cl_mm_mask]
+	mov edi, 0xffc
+	arm .c16
+.d16:	fs maskmovq mm0, mm1			; the mask selects byte 0 only
+.c16:	expect 13, .d16, 0
+	check dword [LIM_BASE + 0xffc], 0xeeeeeeee
+	mov edi, 0xff8
+	mov dword [x_count], 0
+	fs maskmovq mm0, mm1
+	emms
+	check dword [x_count], 0
+	check dword [LIM_BASE + 0xff8], 0x00000011
+	; FXSAVE: 512 bytes, so 0xe00 fits and 0xe10 does not
+	mov dword [LIM_BASE + 0xe10], 0xeeeeeeee
+	arm .c17
+.d17:	fxsave [fs:0xe10]
+.c17:	expect 13, .d17, 0
+	check dword [LIM_BASE + 0xe10], 0xeeeeeeee
+	mov dword [x_count], 0
+	fxsave [fs:0xe00]
+	check dword [x_count], 0
+	; CLFLUSH: a byte load's checks
+	arm .c18
+.d18:	clflush [fs:0x1000]
+.c18:	expect 13, .d18, 0
+	; OUTS from FS:ESI, INS to ES:EDI, to port 0x80 (POST codes)
+	mov dx, 0x80
+	mov esi, 0x1000
+	arm .c19
+.d19:	fs outsb
+.c19:	expect 13, .d19, 0
+	check esi, 0x1000
+	mov ax, SEL_LIM
+	mov es, ax
+	mov edi, 0xfff
+	arm .c20
+.d20:	insw
+.c20:	expect 13, .d20, 0
+	check edi, 0xfff
+	mov ax, SEL_DATA
+	mov es, ax
+	; through SS: #SS(0)
+	mov [stk_save], esp
+	mov ax, SEL_LIM
+	mov ss, ax
+	mov esp, 0x800
+	mov ebp, 0xfff
+	arm .c21
+.d21:	mov es, [ebp]
+.c21:	mov eax, [x_vec]
+	mov [cl_rec], eax
+	mov eax, [x_eip]
+	mov [cl_rec + 4], eax
+	mov eax, [x_err]
+	mov [cl_rec + 8], eax
+	mov ebp, 0xffc
+	arm .c22
+.d22:	sgdt [ebp]
+.c22:	mov eax, [x_vec]
+	mov [cl_rec + 12], eax
+	mov eax, [x_eip]
+	mov [cl_rec + 16], eax
+	mov eax, [x_count]
+	mov [cl_rec + 20], eax
+	mov ax, SEL_DATA
+	mov ss, ax
+	mov esp, [stk_save]
+	mov es, ax
+	check dword [cl_rec], 12
+	check dword [cl_rec + 4], .d21
+	check dword [cl_rec + 8], 0
+	check dword [cl_rec + 12], 12
+	check dword [cl_rec + 16], .d22
+	check dword [cl_rec + 20], 1
+	mov ax, SEL_FS
+	mov fs, ax
+
+; Far transfers to an EIP past the new CS's limit: JMP, CALL, RET and
+; IRET raise #GP(0) at themselves, CS, ESP and the stack unchanged; inside
+; the limit they go (a blob at CLIM_LOW in a code segment of limit
+; 0x7FFF, which leaves through a far JMP back). A copy of the blob at the
+; first offset past the limit keeps a transfer that did not fault going.
+SEL_CLIM	equ 0x38		; 32-bit code, base 0, limit 0x7fff (SEL_EXPD16's slot, reused)
+CLIM_LOW	equ 0x7000
+group "far_limits"
+	mov eax, SEL_CLIM
+	xor ebx, ebx
+	mov ecx, 0x7fff
+	mov edx, 0x049a				; D; present code, readable
+	call lib_set_desc
+	mov esi, clim_blob
+	mov edi, CLIM_LOW
+	mov ecx, clim_blob_end - clim_blob
+	cld
+	rep movsb
+	mov esi, clim_blob
+	mov edi, 0x8000
+	mov ecx, clim_blob_end - clim_blob
+	rep movsb
+	mov [clim_esp], esp
+	; inside: JMP and RETF reach the blob
+	mov dword [clim_ret], .j_in
+	mov dword [x_count], 0
+	jmp SEL_CLIM:CLIM_LOW
+.j_in:
+	mov dword [clim_ret], .r_in
+	push dword SEL_CLIM
+	push dword CLIM_LOW
+	retf
+.r_in:
+	check dword [x_count], 0
+	mov eax, esp
+	check eax, dword [clim_esp]
+	; past the limit: #GP(0) at the instruction
+	mov dword [clim_ret], .j_out
+	arm .j_out
+.fj1:	jmp SEL_CLIM:0x8000
+.j_out:	expect 13, .fj1, 0
+	mov dword [clim_ret], .c_out
+	arm .c_out
+.fc1:	call SEL_CLIM:0x8000
+.c_out:	expect 13, .fc1, 0
+	mov eax, esp
+	check eax, dword [clim_esp]
+	mov dword [clim_ret], .r_out
+	push dword SEL_CLIM
+	push dword 0x8000
+	arm .r_out
+.fr1:	retf
+.r_out:	expect 13, .fr1, 0
+	mov eax, esp
+	add eax, 8
+	check eax, dword [clim_esp]
+	mov esp, [clim_esp]
+	mov dword [clim_ret], .i_out
+	pushfd
+	push dword SEL_CLIM
+	push dword 0x8000
+	arm .i_out
+.fi1:	iretd
+.i_out:	expect 13, .fi1, 0
+	mov eax, esp
+	add eax, 12
+	check eax, dword [clim_esp]
+	mov esp, [clim_esp]
+
 ; ---------------------------------------------------------------- csbase
 group "csbase"
 	call cb_setup
@@ -627,6 +892,14 @@ stk_fn_esp:	dd 0
 stk_fn_ret:	dd 0
 stk_int_esp:	dd 0
 stk_int_frame:	dd 0, 0
+cl_gdtr:	dd 0, 0
+clim_esp:	dd 0
+clim_ret:	dd 0
+		dw SEL_CODE
+cl_idtr:	dd 0, 0
+cl_rec:		times 6 dd 0
+cl_mm_data:	dq 0x8877665544332211
+cl_mm_mask:	dq 0x0000000000000080
 
 section .text
 ; n16_blob: copied to LOW (32-bit code below 64 KiB), entered with an o16
@@ -683,6 +956,12 @@ n16_fn_ind:
 	mov [n16_ind], eax
 	o16 ret
 n16_blob_end:
+
+; clim_blob: copied to CLIM_LOW and 0x8000, run in SEL_CLIM: back to
+; clim_ret's far pointer in flat code.
+clim_blob:
+	jmp far [clim_ret]
+clim_blob_end:
 
 n16_fail:
 	fail_now "an o16 branch went the wrong way"
