@@ -42,6 +42,43 @@ static uint64_t read_entry64(const struct guest_ram *ram, uint32_t gpa)
 	return e;
 }
 
+/* The tail both walks share once the entries are read and their reserved
+ * bits checked: the permission checks (SDM 4.6), the accessed and dirty
+ * bits, and *w. flags holds the combined W and U of both levels; the
+ * byte's address is the leaf's bits under page_mask and the linear
+ * address's below it. err holds the W, U and I bits of the access. */
+static inline bool walk_finish(const struct guest_ram *ram, const struct paging_regs *pr,
+			       uint32_t linear, unsigned access, uint64_t pde, uint64_t pte,
+			       uint64_t flags, bool large, bool no_exec, uint32_t page_mask,
+			       uint32_t pde_gpa, uint32_t pte_gpa, struct walk *w, uint32_t err,
+			       uint32_t *error)
+{
+	bool write = access & ACCESS_WRITE, user = access & ACCESS_USER;
+	bool fetch = access & ACCESS_FETCH;
+	err |= PFERR_P;
+	bool user_ok = flags & PTE_U;
+	bool writable = (flags & PTE_W) || (!user && !(pr->cr0 & CR0_WP));
+	if ((user && !user_ok) || (write && !writable) || (fetch && no_exec) ||
+	    ((access & ACCESS_PEEK) && (!(pde & PTE_A) || (!large && !(pte & PTE_A))))) {
+		*error = err;
+		return false;
+	}
+	set_bits(ram, pde_gpa, (uint32_t)pde, PTE_A | (large && write ? PTE_D : 0));
+	if (!large)
+		set_bits(ram, pte_gpa, (uint32_t)pte, PTE_A | (write ? PTE_D : 0));
+	uint64_t leaf = large ? pde : pte;
+	w->gpa = (((uint32_t)leaf & page_mask) | (linear & ~page_mask)) & ~pr->a20_cleared;
+	w->pde_gpa = pde_gpa;
+	w->pte_gpa = pte_gpa;
+	w->writable = writable;
+	w->user = user_ok;
+	w->dirty = write || (leaf & PTE_D);
+	w->global = (leaf & PTE_G) && (pr->cr4 & CR4_PGE);
+	w->large = large;
+	w->no_exec = no_exec;
+	return true;
+}
+
 bool paging_load_pdptes(const struct guest_ram *ram, uint32_t cr3, uint32_t a20_cleared,
 			uint64_t pdpte[4])
 {
@@ -96,35 +133,8 @@ static bool pae_walk(const struct guest_ram *ram, const struct paging_regs *pr, 
 		 * forbid execution. */
 		flags = ((pde & pte) & (PTE_W | PTE_U)) | (pte & ~(uint64_t)(PTE_W | PTE_U)) | (pde & PAE_XD);
 	}
-	err |= PFERR_P;
-	bool user_ok = flags & PTE_U;
-	bool writable = (flags & PTE_W) || (!user && !(pr->cr0 & CR0_WP));
-	bool no_exec = pr->nxe && (flags & PAE_XD);
-	if (user && !user_ok)
-		goto fault;
-	if (write && !writable)
-		goto fault;
-	if (fetch && no_exec)
-		goto fault;
-	if ((access & ACCESS_PEEK) && (!(pde & PTE_A) || (!large && !(pte & PTE_A))))
-		goto fault;
-
-	set_bits(ram, pde_gpa, (uint32_t)pde, PTE_A | (large && write ? PTE_D : 0));
-	if (!large)
-		set_bits(ram, pte_gpa, (uint32_t)pte, PTE_A | (write ? PTE_D : 0));
-	uint64_t leaf = large ? pde : pte;
-	w->gpa = (large ? ((uint32_t)pde & 0xffe00000u) | (linear & 0x1fffff)
-			: ((uint32_t)pte & 0xfffff000u) | (linear & 0xfff)) &
-		 a20;
-	w->pde_gpa = pde_gpa;
-	w->pte_gpa = pte_gpa;
-	w->writable = writable;
-	w->user = user_ok;
-	w->dirty = write || (leaf & PTE_D);
-	w->global = (leaf & PTE_G) && (pr->cr4 & CR4_PGE);
-	w->large = large;
-	w->no_exec = no_exec;
-	return true;
+	return walk_finish(ram, pr, linear, access, pde, pte, flags, large, pr->nxe && (flags & PAE_XD),
+			   large ? 0xffe00000u : 0xfffff000u, pde_gpa, pte_gpa, w, err, error);
 
 fault:
 	*error = err;
@@ -169,31 +179,8 @@ bool paging_walk(const struct guest_ram *ram, const struct paging_regs *pr, uint
 		flags = pde & pte;   /* both levels must allow */
 		flags = (flags & (PTE_W | PTE_U)) | (pte & ~(PTE_W | PTE_U));
 	}
-	err |= PFERR_P;
-	bool user_ok = flags & PTE_U;
-	bool writable = (flags & PTE_W) || (!user && !(pr->cr0 & CR0_WP));
-	if (user && !user_ok)
-		goto fault;
-	if (write && !writable)
-		goto fault;
-	if ((access & ACCESS_PEEK) && (!(pde & PTE_A) || (!large && !(pte & PTE_A))))
-		goto fault;
-
-	set_bits(ram, pde_gpa, pde, PTE_A | (large && write ? PTE_D : 0));
-	if (!large)
-		set_bits(ram, pte_gpa, pte, PTE_A | (write ? PTE_D : 0));
-	uint32_t leaf = large ? pde : pte;
-	w->gpa = (large ? (pde & 0xffc00000u) | (linear & 0x3fffff) : (pte & 0xfffff000u) | (linear & 0xfff)) &
-		 a20;
-	w->pde_gpa = pde_gpa;
-	w->pte_gpa = pte_gpa;
-	w->writable = writable;
-	w->user = user_ok;
-	w->dirty = write || (leaf & PTE_D);
-	w->global = (leaf & PTE_G) && (pr->cr4 & CR4_PGE);
-	w->large = large;
-	w->no_exec = false;
-	return true;
+	return walk_finish(ram, pr, linear, access, pde, pte, flags, large, false,
+			   large ? 0xffc00000u : 0xfffff000u, pde_gpa, pte_gpa, w, err, error);
 
 fault:
 	*error = err;
