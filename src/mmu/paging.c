@@ -10,7 +10,7 @@
  * CR4.PSE an entry with reserved bits set, at either level). Device
  * registers are not consulted: the walk has no bus, and no OS keeps its
  * tables there. */
-static uint32_t read_entry(const struct guest_ram *ram, uint32_t gpa)
+static uint32_t read_entry(const struct guest_ram *ram, uint64_t gpa)
 {
 	const void *p = guest_ram_ptr(ram, gpa, 4);
 	uint32_t e = ~0u;
@@ -19,7 +19,7 @@ static uint32_t read_entry(const struct guest_ram *ram, uint32_t gpa)
 	return e;
 }
 
-static void set_bits(const struct guest_ram *ram, uint32_t gpa, uint32_t e, uint32_t bits)
+static void set_bits(const struct guest_ram *ram, uint64_t gpa, uint32_t e, uint32_t bits)
 {
 	if ((e & bits) == bits)
 		return;
@@ -33,7 +33,7 @@ static void set_bits(const struct guest_ram *ram, uint32_t gpa, uint32_t e, uint
 	}
 }
 
-static uint64_t read_entry64(const struct guest_ram *ram, uint32_t gpa)
+static uint64_t read_entry64(const struct guest_ram *ram, uint64_t gpa)
 {
 	const void *p = guest_ram_ptr(ram, gpa, 8);
 	uint64_t e = ~0ull;
@@ -49,8 +49,8 @@ static uint64_t read_entry64(const struct guest_ram *ram, uint32_t gpa)
  * address's below it. err holds the W, U and I bits of the access. */
 static inline bool walk_finish(const struct guest_ram *ram, const struct paging_regs *pr,
 			       uint32_t linear, unsigned access, uint64_t pde, uint64_t pte,
-			       uint64_t flags, bool large, bool no_exec, uint32_t page_mask,
-			       uint32_t pde_gpa, uint32_t pte_gpa, struct walk *w, uint32_t err,
+			       uint64_t flags, bool large, bool no_exec, uint64_t page_mask,
+			       uint64_t pde_gpa, uint64_t pte_gpa, struct walk *w, uint32_t err,
 			       uint32_t *error)
 {
 	bool write = access & ACCESS_WRITE, user = access & ACCESS_USER;
@@ -67,7 +67,7 @@ static inline bool walk_finish(const struct guest_ram *ram, const struct paging_
 	if (!large)
 		set_bits(ram, pte_gpa, (uint32_t)pte, PTE_A | (write ? PTE_D : 0));
 	uint64_t leaf = large ? pde : pte;
-	w->gpa = (((uint32_t)leaf & page_mask) | (linear & ~page_mask)) & ~pr->a20_cleared;
+	w->gpa = ((leaf & page_mask) | (linear & ~page_mask & 0xfffffffful)) & ~(uint64_t)pr->a20_cleared;
 	w->pde_gpa = pde_gpa;
 	w->pte_gpa = pte_gpa;
 	w->writable = writable;
@@ -102,12 +102,12 @@ static bool pae_walk(const struct guest_ram *ram, const struct paging_regs *pr, 
 	bool write = access & ACCESS_WRITE, user = access & ACCESS_USER;
 	bool fetch = access & ACCESS_FETCH;
 	uint32_t err = (write ? PFERR_W : 0) | (user ? PFERR_U : 0) | (fetch && pr->nxe ? PFERR_I : 0);
-	uint32_t a20 = ~pr->a20_cleared;
+	uint64_t a20 = ~(uint64_t)pr->a20_cleared;
 	uint64_t rsvd = PAE_ADDR_RSVD | (pr->nxe ? 0 : PAE_XD);
 	uint64_t pdpte = pr->pdpte[linear >> 30], pte = 0;
 	if (!(pdpte & PTE_P))
 		goto fault;   /* its reserved bits were checked when it was loaded */
-	uint32_t pde_gpa = (((uint32_t)pdpte & 0xfffff000u) + ((linear >> 21) & 0x1ff) * 8) & a20;
+	uint64_t pde_gpa = ((pdpte & PAE_FRAME) + ((linear >> 21) & 0x1ff) * 8) & a20;
 	uint64_t pde = read_entry64(ram, pde_gpa);
 	if (!(pde & PTE_P))
 		goto fault;
@@ -116,12 +116,12 @@ static bool pae_walk(const struct guest_ram *ram, const struct paging_regs *pr, 
 		err |= PFERR_P | PFERR_RSVD;
 		goto fault;
 	}
-	uint32_t pte_gpa = ~0u;
+	uint64_t pte_gpa = ~0ull;
 	uint64_t flags;
 	if (large) {
 		flags = pde;
 	} else {
-		pte_gpa = (((uint32_t)pde & 0xfffff000u) + ((linear >> 12) & 0x1ff) * 8) & a20;
+		pte_gpa = ((pde & PAE_FRAME) + ((linear >> 12) & 0x1ff) * 8) & a20;
 		pte = read_entry64(ram, pte_gpa);
 		if (!(pte & PTE_P))
 			goto fault;
@@ -134,7 +134,7 @@ static bool pae_walk(const struct guest_ram *ram, const struct paging_regs *pr, 
 		flags = ((pde & pte) & (PTE_W | PTE_U)) | (pte & ~(uint64_t)(PTE_W | PTE_U)) | (pde & PAE_XD);
 	}
 	return walk_finish(ram, pr, linear, access, pde, pte, flags, large, pr->nxe && (flags & PAE_XD),
-			   large ? 0xffe00000u : 0xfffff000u, pde_gpa, pte_gpa, w, err, error);
+			   large ? PAE_LARGE_FRAME : PAE_FRAME, pde_gpa, pte_gpa, w, err, error);
 
 fault:
 	*error = err;
@@ -148,7 +148,7 @@ bool paging_walk(const struct guest_ram *ram, const struct paging_regs *pr, uint
 	uint32_t err = (write ? PFERR_W : 0) | (user ? PFERR_U : 0);
 	uint32_t a20 = ~pr->a20_cleared;
 	if (!(pr->cr0 & CR0_PG)) {
-		*w = (struct walk){ .gpa = linear & a20, .pde_gpa = ~0u, .pte_gpa = ~0u,
+		*w = (struct walk){ .gpa = linear & a20, .pde_gpa = ~0ull, .pte_gpa = ~0ull,
 				    .writable = true, .user = true, .dirty = true };
 		return true;
 	}
@@ -160,7 +160,8 @@ bool paging_walk(const struct guest_ram *ram, const struct paging_regs *pr, uint
 	if (!(pde & PTE_P))
 		goto fault;
 	bool large = (pde & PDE_PS) && (pr->cr4 & CR4_PSE);
-	uint32_t pte_gpa = ~0u, flags;
+	uint64_t pte_gpa = ~0ull;
+	uint32_t flags;
 	if (large) {
 		if (pde & PDE_LARGE_RSVD) {
 			err |= PFERR_P | PFERR_RSVD;
