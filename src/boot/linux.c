@@ -183,11 +183,11 @@ static int check_fit(const struct linux_image *li, const struct guest_ram *ram,
 		return boot_fail(err, err_len, path, -ENOEXEC,
 				 "code32_start 0x%" PRIx32 " is not 1 MiB; hooked entry points are not supported",
 				 li->code32_start);
-	if (li->decompress_end > ram->size)
+	if (li->decompress_end > ram->low_size)
 		return boot_fail(err, err_len, path, -ENOMEM,
 				 "the kernel needs %" PRIu64 " MiB of RAM to decompress itself (%" PRIu64
 				 " MiB given)",
-				 (li->decompress_end + (1u << 20) - 1) >> 20, ram->size >> 20);
+				 (li->decompress_end + (1u << 20) - 1) >> 20, ram->low_size >> 20);
 	return 0;
 }
 
@@ -195,7 +195,7 @@ static int check_fit(const struct linux_image *li, const struct guest_ram *ram,
 static int place_initrd(const struct linux_image *li, const struct guest_ram *ram, size_t size,
 			const char *path, uint32_t *start, char *err, size_t err_len)
 {
-	uint64_t top = ram->size;
+	uint64_t top = ram->low_size;   /* the protocol's addresses are 32-bit */
 	if (top > INITRD_CEILING)
 		top = INITRD_CEILING;
 	if (li->initrd_max && top > (uint64_t)li->initrd_max + 1)
@@ -205,7 +205,7 @@ static int place_initrd(const struct linux_image *li, const struct guest_ram *ra
 		return boot_fail(err, err_len, path, -ENOMEM,
 				 "initrd of %zu bytes does not fit in guest RAM beside the kernel (%" PRIu64
 				 " MiB of RAM; try a larger -m)",
-				 size, ram->size >> 20);
+				 size, ram->low_size >> 20);
 	*start = (uint32_t)((top - size) & ~(uint64_t)(PAGE_SIZE - 1));
 	return 0;
 }
@@ -231,7 +231,7 @@ static void write_boot_params(const struct linux_image *li, struct guest_ram *ra
 	boot_put32(bp + HDR_RAMDISK_IMAGE, initrd_size ? initrd_start : 0);
 	boot_put32(bp + HDR_RAMDISK_SIZE, (uint32_t)initrd_size);
 	boot_put64(bp + BP_ACPI_RSDP_ADDR, cfg->acpi_rsdp);
-	boot_put32(bp + BP_ALT_MEM_K, (uint32_t)((ram->size - HIGH_MEM_START) >> 10));
+	boot_put32(bp + BP_ALT_MEM_K, (uint32_t)((ram->low_size - HIGH_MEM_START) >> 10));
 	if (cfg->fb) {
 		/* What setup stores after a VBE mode set with a linear
 		 * framebuffer (VIDEO_TYPE_VLFB): vesafb and fbcon take it. */
@@ -265,7 +265,11 @@ static void write_boot_params(const struct linux_image *li, struct guest_ram *ra
 	put_e820(bp, &n, 0, EBDA_START, E820_RAM);
 	put_e820(bp, &n, EBDA_START, LEGACY_START, E820_RESERVED);
 	put_e820(bp, &n, RESERVED_ROM_START, HIGH_MEM_START, E820_RESERVED);
-	put_e820(bp, &n, HIGH_MEM_START, ram->size, E820_RAM);
+	put_e820(bp, &n, HIGH_MEM_START, ram->low_size, E820_RAM);
+	/* RAM from 4 GiB up, which a kernel without PAE leaves alone. */
+	if (guest_ram_high_size(ram))
+		put_e820(bp, &n, GUEST_RAM_HIGH_BASE, GUEST_RAM_HIGH_BASE + guest_ram_high_size(ram),
+			 E820_RAM);
 	bp[BP_E820_ENTRIES] = (uint8_t)n;
 
 	const char *cmdline = cfg->cmdline ? cfg->cmdline : "";

@@ -84,7 +84,7 @@ enum {
 };
 
 #define MMAP_ENTRY_SIZE 24u  /* the size field (4) and the 20 bytes it counts */
-#define MMAP_ENTRIES 4u
+#define MMAP_ENTRIES 5u   /* at most: the fifth is RAM from 4 GiB, when there is some */
 #define MODULE_SIZE 16u      /* mod_start, mod_end, string, reserved */
 
 #define MMAP_AVAILABLE 1u
@@ -365,10 +365,10 @@ static int check_segment(struct loader *ld, size_t i)
 
 	/* Multiboot loads at the physical address; 64 bits cannot overflow. */
 	uint64_t start = p->p_paddr, end = start + p->p_memsz;
-	if (end > ld->ram->size)
+	if (end > ld->ram->low_size)   /* loaded through the monitor's 1:1 view of low RAM */
 		return fail(ld, ld->path, -ENOMEM,
 			    "segment at 0x%" PRIx64 "-0x%" PRIx64 " lies outside guest RAM (%" PRIu64 " MiB)",
-			    start, end, ld->ram->size >> 20);
+			    start, end, ld->ram->low_size >> 20);
 	if (start < LOW_RESERVED_END)
 		return fail(ld, ld->path, -ENOEXEC,
 			    "segment at 0x%" PRIx64 "-0x%" PRIx64 " lies below 0x%x "
@@ -482,11 +482,11 @@ static int open_initrd(struct loader *ld, int *fd_out)
 	 * is only the gap between the info area and the EBDA. */
 	uint64_t start = ld->kernel_end > HIGH_MEM_START ? ld->kernel_end : HIGH_MEM_START;
 	start = (start + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
-	if (start > ld->ram->size || size > ld->ram->size - start)
+	if (start > ld->ram->low_size || size > ld->ram->low_size - start)
 		return fail(ld, path, -ENOMEM,
 			    "initrd does not fit in guest RAM (%" PRIu64 " bytes at 0x%" PRIx64
 			    ", %" PRIu64 " MiB of RAM)",
-			    size, start, ld->ram->size >> 20);
+			    size, start, ld->ram->low_size >> 20);
 	ld->initrd_start = start;
 	ld->initrd_size = size;
 	return 0;
@@ -563,7 +563,7 @@ static void write_info(struct loader *ld)
 	memset(ram->host + INFO_AREA_START, 0, INFO_AREA_END - INFO_AREA_START);
 
 	put32(ram, INFO_ADDR + MBI_MEM_LOWER, EBDA_START / 1024);
-	put32(ram, INFO_ADDR + MBI_MEM_UPPER, (uint32_t)((ram->size - HIGH_MEM_START) / 1024));
+	put32(ram, INFO_ADDR + MBI_MEM_UPPER, (uint32_t)((ram->low_size - HIGH_MEM_START) / 1024));
 
 	put_cmdline(ram, ld->cfg);
 	put32(ram, INFO_ADDR + MBI_CMDLINE, CMDLINE_ADDR);
@@ -581,8 +581,11 @@ static void write_info(struct loader *ld)
 	put_mmap_entry(ram, 0, 0, EBDA_START, MMAP_AVAILABLE);
 	put_mmap_entry(ram, 1, EBDA_START, 0xA0000u - EBDA_START, MMAP_RESERVED);
 	put_mmap_entry(ram, 2, BIOS_ROM_START, HIGH_MEM_START - BIOS_ROM_START, MMAP_RESERVED);
-	put_mmap_entry(ram, 3, HIGH_MEM_START, ram->size - HIGH_MEM_START, MMAP_AVAILABLE);
-	put32(ram, INFO_ADDR + MBI_MMAP_LENGTH, MMAP_ENTRIES * MMAP_ENTRY_SIZE);
+	put_mmap_entry(ram, 3, HIGH_MEM_START, ram->low_size - HIGH_MEM_START, MMAP_AVAILABLE);
+	unsigned entries = 4;
+	if (guest_ram_high_size(ram))
+		put_mmap_entry(ram, entries++, GUEST_RAM_HIGH_BASE, guest_ram_high_size(ram), MMAP_AVAILABLE);
+	put32(ram, INFO_ADDR + MBI_MMAP_LENGTH, entries * MMAP_ENTRY_SIZE);
 	put32(ram, INFO_ADDR + MBI_MMAP_ADDR, MMAP_ADDR);
 
 	put_string(ram, LOADER_NAME_ADDR, LOADER_NAME, sizeof(LOADER_NAME));

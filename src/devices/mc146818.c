@@ -42,6 +42,7 @@ enum {
 	CMOS_EXT_MEM2 = 0x30,		/* 0x30-0x31 */
 	REG_CENTURY = 0x32,
 	CMOS_HIGH_MEM = 0x34,		/* 0x34-0x35, 64 KiB units above 16 MiB */
+	CMOS_MEM_ABOVE_4G = 0x5b,	/* 0x5b-0x5d, 64 KiB units from 4 GiB (QEMU's pc, SeaBIOS) */
 };
 
 #define A_UIP		0x80
@@ -691,6 +692,16 @@ void mc146818_set_memory_size(struct mc146818 *rtc, uint64_t ram_bytes)
 	set_word(rtc, CMOS_EXT_MEM2, ext_kib);
 	set_word(rtc, CMOS_HIGH_MEM, high_64k);
 	update_checksum(rtc);
+}
+
+void mc146818_set_memory_above_4g(struct mc146818 *rtc, uint64_t bytes)
+{
+	uint64_t units = bytes >> 16;
+	if (units > 0xffffff)
+		units = 0xffffff;
+	rtc->cmos[CMOS_MEM_ABOVE_4G] = (uint8_t)units;
+	rtc->cmos[CMOS_MEM_ABOVE_4G + 1] = (uint8_t)(units >> 8);
+	rtc->cmos[CMOS_MEM_ABOVE_4G + 2] = (uint8_t)(units >> 16);
 }
 
 /* ---- Snapshots ---------------------------------------------------------- */

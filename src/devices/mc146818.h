@@ -116,6 +116,10 @@ void mc146818_set_cmos(struct mc146818 *rtc, unsigned index, uint8_t value);
  * 0xffff), no floppy at 0x10 and the equipment byte at 0x14 (coprocessor,
  * no floppy). */
 void mc146818_set_memory_size(struct mc146818 *rtc, uint64_t ram_bytes);
+/* RAM from 4 GiB up, in 64 KiB units at 0x5b-0x5d, low byte first (at
+ * most 0xffffff), where QEMU's pc puts it and SeaBIOS reads it when
+ * fw_cfg has no e820 table; outside the checksummed range. */
+void mc146818_set_memory_above_4g(struct mc146818 *rtc, uint64_t bytes);
 
 struct snap_writer;
 struct snap_reader;

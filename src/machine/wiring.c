@@ -429,15 +429,24 @@ static int firmware_config(struct board *board)
 	if (!err && board->cfg.no_reboot)
 		err = fw_cfg_add_file(fw, "etc/boot-fail-wait", &fail_wait_ms, sizeof(fail_wait_ms),
 				      NULL);
-	/* One RAM range; the firmware reserves its own areas. Packed as
-	 * QEMU's struct e820_entry: u64 address, u64 length, u32 type. */
-	uint8_t e820[20] = { 0 };
-	uint64_t len = board->ram.size;
+	/* RAM below 4 GiB, and the RAM from 4 GiB up if any; the firmware
+	 * reserves its own areas. Packed as QEMU's struct e820_entry: u64
+	 * address, u64 length, u32 type. */
+	uint8_t e820[40] = { 0 };
+	uint64_t ranges[2][2] = { { 0, board->ram.low_size },
+				  { GUEST_RAM_HIGH_BASE, guest_ram_high_size(&board->ram) } };
 	uint32_t type = 1;   /* E820_RAM */
-	memcpy(e820 + 8, &len, 8);
-	memcpy(e820 + 16, &type, 4);
+	size_t e820_len = 0;
+	for (unsigned i = 0; i < 2; i++) {
+		if (!ranges[i][1])
+			continue;
+		memcpy(e820 + e820_len, &ranges[i][0], 8);
+		memcpy(e820 + e820_len + 8, &ranges[i][1], 8);
+		memcpy(e820 + e820_len + 16, &type, 4);
+		e820_len += 20;
+	}
 	if (!err)
-		err = fw_cfg_add_file(fw, "etc/e820", e820, sizeof(e820), NULL);
+		err = fw_cfg_add_file(fw, "etc/e820", e820, e820_len, NULL);
 	/* The display's option ROM, by the name SeaBIOS looks for before it
 	 * reads a ROM BAR (the std VGA here has none). */
 	if (!err)
@@ -602,7 +611,8 @@ int board__wire_devices(struct board *board)
 	board->rtc.deadline_changed = board__deadline_changed;
 	board->rtc.irq_min_interval_ns = TIMER_IRQ_MIN_INTERVAL_NS;
 	board->rtc.irq_backlog_max_ns = TIMER_IRQ_BACKLOG_MAX_NS;
-	mc146818_set_memory_size(&board->rtc, board->ram.size);
+	mc146818_set_memory_size(&board->rtc, board->ram.low_size);
+	mc146818_set_memory_above_4g(&board->rtc, guest_ram_high_size(&board->ram));
 	/* PCI at power-on, and the display's function with its VRAM: the
 	 * device memory after RAM in the guest's memfd. */
 	pci_host_init(&board->pci);
@@ -814,7 +824,7 @@ static void board_acpi_config(const struct board *board, struct acpi_config *cfg
 {
 	acpi_config_default(cfg);
 	/* PCI memory from the top of RAM (rounded to 256 MiB) up to the APICs. */
-	uint64_t top = (board->ram.size + 0xfffffffull) & ~0xfffffffull;
+	uint64_t top = (board->ram.low_size + 0xfffffffull) & ~0xfffffffull;
 	if (top < cfg->pci_mem_start)
 		cfg->pci_mem_start = (uint32_t)top;
 	/* The HPET: its table gives its block ID (GCAP_ID's low half) and,

@@ -13,6 +13,7 @@ int guest_ram_init(struct guest_ram *ram, uint64_t size_mib, uint64_t devmem_byt
 	ram->memfd = -1;
 	ram->host = NULL;
 	ram->size = 0;
+	ram->low_size = 0;
 	ram->devmem_size = 0;
 	ram->devmem_gpa = GUEST_DEVMEM_UNMAPPED;
 	ram->rom_size = 0;
@@ -40,6 +41,7 @@ int guest_ram_init(struct guest_ram *ram, uint64_t size_mib, uint64_t devmem_byt
 	ram->memfd = fd;
 	ram->host = host;
 	ram->size = ram_size;
+	ram->low_size = ram_size < GUEST_RAM_LOW_MAX ? ram_size : GUEST_RAM_LOW_MAX;
 	ram->devmem_size = devmem_bytes;
 	return 0;
 
@@ -57,6 +59,7 @@ void guest_ram_destroy(struct guest_ram *ram)
 	ram->host = NULL;
 	ram->memfd = -1;
 	ram->size = 0;
+	ram->low_size = 0;
 	ram->devmem_size = 0;
 	ram->devmem_gpa = GUEST_DEVMEM_UNMAPPED;
 }

@@ -2,6 +2,13 @@
  * accesses (loaders, devices, page walks). Windows map the same memfd
  * again for translated code, so the two views share the pages.
  *
+ * RAM is laid out as a PC's: up to GUEST_RAM_LOW_MAX below 4 GiB, from 0
+ * (the PCI hole above it), the rest from 4 GiB up, where only PAE paging
+ * reaches it. In the memfd (and the monitor's mapping) the two ranges
+ * follow each other: a guest physical address of RAM is at memfd offset
+ * guest_ram_offset(), 1:1 below 4 GiB, low_size + (gpa - 4 GiB) above.
+ * Memfd page numbers are what the shadow keeps as frames.
+ *
  * The memfd may also hold one device's memory after RAM (a display's
  * VRAM): the guest sees it wherever the device's BAR puts it, and
  * translated code reaches it through the windows at native speed like
@@ -17,8 +24,18 @@
 #include <string.h>
 
 #define GUEST_RAM_MIN_MIB 4u
-/* Leave the top of the 32-bit physical space to MMIO (LAPIC, IOAPIC, PCI). */
+/* Leave the top of the 32-bit physical space to MMIO (LAPIC, IOAPIC,
+ * PCI): no RAM above 4 GiB yet (the CPU paths' physical addresses are
+ * 32-bit). Above it, the shadow keeps a memfd page number in 20 bits of
+ * an entry (beside 12 bits of flags), so RAM and the device memory after
+ * it must stay below 4 GiB of memfd. */
 #define GUEST_RAM_MAX_MIB 3072u
+/* RAM below 4 GiB stops at 3 GiB: the top GiB is the PCI hole (LAPIC,
+ * IOAPIC, BARs, the firmware ROM). QEMU 7.2's pc keeps up to 3.5 GiB low
+ * when all of RAM fits there; btvm's PCI window starts at 3 GiB whatever
+ * the size, so it splits at 3 GiB, as QEMU does from 3.5 GiB up. */
+#define GUEST_RAM_LOW_MAX (3ull << 30)
+#define GUEST_RAM_HIGH_BASE (1ull << 32)
 
 /* devmem_gpa when the device memory is not where the guest can see it */
 #define GUEST_DEVMEM_UNMAPPED UINT64_MAX
@@ -26,7 +43,8 @@
 struct guest_ram {
 	int memfd;
 	uint8_t *host;   /* monitor's mapping of all of RAM, then device memory */
-	uint64_t size;   /* bytes of RAM */
+	uint64_t size;   /* bytes of RAM, both ranges: the memfd's RAM part */
+	uint64_t low_size;   /* bytes of RAM from guest physical 0; size - low_size from 4 GiB */
 	uint64_t devmem_size;  /* bytes of device memory after RAM, or 0 */
 	uint64_t devmem_gpa;   /* where the guest sees it, or GUEST_DEVMEM_UNMAPPED */
 	/* While RAM writes are logged (a live migration's pre-copy): a byte
@@ -54,23 +72,60 @@ struct guest_ram {
 int guest_ram_init(struct guest_ram *ram, uint64_t size_mib, uint64_t devmem_bytes);
 void guest_ram_destroy(struct guest_ram *ram);
 
+/* Bytes of RAM from 4 GiB up. */
+static inline uint64_t guest_ram_high_size(const struct guest_ram *ram)
+{
+	return ram->size - ram->low_size;
+}
+
+/* Whether [gpa, gpa+len) is all RAM, and then its memfd offset in *off:
+ * the one place that knows where each range lies. A range never spans
+ * both (the hole lies between). */
+static inline bool guest_ram_offset(const struct guest_ram *ram, uint64_t gpa, uint64_t len,
+				    uint64_t *off)
+{
+	if (gpa <= ram->low_size && len <= ram->low_size - gpa) {
+		*off = gpa;
+		return true;
+	}
+	uint64_t high = guest_ram_high_size(ram);
+	if (gpa >= GUEST_RAM_HIGH_BASE && gpa - GUEST_RAM_HIGH_BASE <= high &&
+	    len <= high - (gpa - GUEST_RAM_HIGH_BASE)) {
+		*off = ram->low_size + (gpa - GUEST_RAM_HIGH_BASE);
+		return true;
+	}
+	return false;
+}
+
 static inline bool guest_ram_contains(const struct guest_ram *ram, uint64_t gpa, uint64_t len)
 {
-	return gpa <= ram->size && len <= ram->size - gpa;
+	uint64_t off;
+	return guest_ram_offset(ram, gpa, len, &off);
 }
 
 /* Host pointer for [gpa, gpa+len) or NULL when the range is not all RAM. */
 static inline void *guest_ram_ptr(const struct guest_ram *ram, uint64_t gpa, uint64_t len)
 {
-	return guest_ram_contains(ram, gpa, len) ? ram->host + gpa : NULL;
+	uint64_t off;
+	return guest_ram_offset(ram, gpa, len, &off) ? ram->host + off : NULL;
+}
+
+/* The memfd page of RAM behind gpa, or GUEST_RAM_NO_PAGE where no RAM is:
+ * above every page the shadow counts as RAM, and none of its markers. */
+#define GUEST_RAM_NO_PAGE 0xfffffff0u
+static inline uint32_t guest_ram_page(const struct guest_ram *ram, uint64_t gpa)
+{
+	uint64_t off;
+	return guest_ram_offset(ram, gpa, 1, &off) ? (uint32_t)(off >> 12) : GUEST_RAM_NO_PAGE;
 }
 
 /* The page of the memfd (RAM pages first, then device memory) behind
  * guest physical address gpa; false when no memory answers there. */
 static inline bool guest_mem_page(const struct guest_ram *ram, uint64_t gpa, uint32_t *page)
 {
-	if (gpa < ram->size) {
-		*page = (uint32_t)(gpa >> 12);
+	uint64_t off;
+	if (guest_ram_offset(ram, gpa, 1, &off)) {
+		*page = (uint32_t)(off >> 12);
 		return true;
 	}
 	if (ram->devmem_gpa != GUEST_DEVMEM_UNMAPPED && gpa >= ram->devmem_gpa &&
@@ -86,8 +141,10 @@ static inline bool guest_mem_page(const struct guest_ram *ram, uint64_t gpa, uin
 static inline uint64_t guest_mem_page_gpa(const struct guest_ram *ram, uint32_t page)
 {
 	uint64_t off = (uint64_t)page << 12;
-	if (off < ram->size)
+	if (off < ram->low_size)
 		return off;
+	if (off < ram->size)
+		return GUEST_RAM_HIGH_BASE + (off - ram->low_size);
 	if (ram->devmem_gpa == GUEST_DEVMEM_UNMAPPED)
 		return GUEST_DEVMEM_UNMAPPED;
 	return ram->devmem_gpa + (off - ram->size);
@@ -131,14 +188,14 @@ static inline bool guest_ram_range_locked(const struct guest_ram *ram, uint64_t 
 }
 
 /* A device's DMA write of [gpa, gpa+len) of RAM (the caller checked it
- * is RAM): copied, except into locked pages, whose bytes the chipset
+ * is RAM, in either range): copied, except into locked pages, whose bytes the chipset
  * drops as it drops the CPU's (QEMU's DMA goes through the same PAM
  * regions). Returns whether anything was dropped. */
 static inline bool guest_ram_dma_write(const struct guest_ram *ram, uint64_t gpa,
 				       const void *src, uint64_t len)
 {
 	if (!guest_ram_range_locked(ram, gpa, len)) {
-		memcpy(ram->host + gpa, src, len);
+		memcpy(guest_ram_ptr(ram, gpa, len), src, len);
 		return false;
 	}
 	const uint8_t *s = src;
@@ -160,10 +217,12 @@ static inline bool guest_ram_dma_write(const struct guest_ram *ram, uint64_t gpa
 static inline void guest_ram_written(const struct guest_ram *ram, uint64_t gpa, uint64_t len)
 {
 	uint8_t *log = ram->written;
-	if (!log || !len || gpa >= ram->size)
+	uint64_t off;
+	if (!log || !len || !guest_ram_offset(ram, gpa, 1, &off))
 		return;
-	uint64_t last = gpa + len - 1 < ram->size ? gpa + len - 1 : ram->size - 1;
-	for (uint64_t p = gpa >> 12; p <= last >> 12; p++)
+	uint64_t end = gpa < GUEST_RAM_HIGH_BASE ? ram->low_size : ram->size;   /* the range's end */
+	uint64_t last = len - 1 < end - off ? off + len - 1 : end - 1;
+	for (uint64_t p = off >> 12; p <= last >> 12; p++)
 		__atomic_store_n(&log[p], 1, __ATOMIC_RELAXED);
 }
 

@@ -10,7 +10,7 @@
  * CR4.PSE an entry with reserved bits set, at either level). Device
  * registers are not consulted: the walk has no bus, and no OS keeps its
  * tables there. */
-static uint32_t read_entry(const struct guest_ram *ram, uint32_t gpa)
+static uint32_t read_entry(const struct guest_ram *ram, uint64_t gpa)
 {
 	const void *p = guest_ram_ptr(ram, gpa, 4);
 	uint32_t e = ~0u;
@@ -19,7 +19,7 @@ static uint32_t read_entry(const struct guest_ram *ram, uint32_t gpa)
 	return e;
 }
 
-static void set_bits(const struct guest_ram *ram, uint32_t gpa, uint32_t e, uint32_t bits)
+static void set_bits(const struct guest_ram *ram, uint64_t gpa, uint32_t e, uint32_t bits)
 {
 	if ((e & bits) == bits)
 		return;
@@ -33,13 +33,50 @@ static void set_bits(const struct guest_ram *ram, uint32_t gpa, uint32_t e, uint
 	}
 }
 
-static uint64_t read_entry64(const struct guest_ram *ram, uint32_t gpa)
+static uint64_t read_entry64(const struct guest_ram *ram, uint64_t gpa)
 {
 	const void *p = guest_ram_ptr(ram, gpa, 8);
 	uint64_t e = ~0ull;
 	if (p)
 		memcpy(&e, p, 8);
 	return e;
+}
+
+/* The tail both walks share once the entries are read and their reserved
+ * bits checked: the permission checks (SDM 4.6), the accessed and dirty
+ * bits, and *w. flags holds the combined W and U of both levels; the
+ * byte's address is the leaf's bits under page_mask and the linear
+ * address's below it. err holds the W, U and I bits of the access. */
+static inline bool walk_finish(const struct guest_ram *ram, const struct paging_regs *pr,
+			       uint32_t linear, unsigned access, uint64_t pde, uint64_t pte,
+			       uint64_t flags, bool large, bool no_exec, uint64_t page_mask,
+			       uint64_t pde_gpa, uint64_t pte_gpa, struct walk *w, uint32_t err,
+			       uint32_t *error)
+{
+	bool write = access & ACCESS_WRITE, user = access & ACCESS_USER;
+	bool fetch = access & ACCESS_FETCH;
+	err |= PFERR_P;
+	bool user_ok = flags & PTE_U;
+	bool writable = (flags & PTE_W) || (!user && !(pr->cr0 & CR0_WP));
+	if ((user && !user_ok) || (write && !writable) || (fetch && no_exec) ||
+	    ((access & ACCESS_PEEK) && (!(pde & PTE_A) || (!large && !(pte & PTE_A))))) {
+		*error = err;
+		return false;
+	}
+	set_bits(ram, pde_gpa, (uint32_t)pde, PTE_A | (large && write ? PTE_D : 0));
+	if (!large)
+		set_bits(ram, pte_gpa, (uint32_t)pte, PTE_A | (write ? PTE_D : 0));
+	uint64_t leaf = large ? pde : pte;
+	w->gpa = ((leaf & page_mask) | (linear & ~page_mask & 0xfffffffful)) & ~(uint64_t)pr->a20_cleared;
+	w->pde_gpa = pde_gpa;
+	w->pte_gpa = pte_gpa;
+	w->writable = writable;
+	w->user = user_ok;
+	w->dirty = write || (leaf & PTE_D);
+	w->global = (leaf & PTE_G) && (pr->cr4 & CR4_PGE);
+	w->large = large;
+	w->no_exec = no_exec;
+	return true;
 }
 
 bool paging_load_pdptes(const struct guest_ram *ram, uint32_t cr3, uint32_t a20_cleared,
@@ -65,12 +102,12 @@ static bool pae_walk(const struct guest_ram *ram, const struct paging_regs *pr, 
 	bool write = access & ACCESS_WRITE, user = access & ACCESS_USER;
 	bool fetch = access & ACCESS_FETCH;
 	uint32_t err = (write ? PFERR_W : 0) | (user ? PFERR_U : 0) | (fetch && pr->nxe ? PFERR_I : 0);
-	uint32_t a20 = ~pr->a20_cleared;
+	uint64_t a20 = ~(uint64_t)pr->a20_cleared;
 	uint64_t rsvd = PAE_ADDR_RSVD | (pr->nxe ? 0 : PAE_XD);
 	uint64_t pdpte = pr->pdpte[linear >> 30], pte = 0;
 	if (!(pdpte & PTE_P))
 		goto fault;   /* its reserved bits were checked when it was loaded */
-	uint32_t pde_gpa = (((uint32_t)pdpte & 0xfffff000u) + ((linear >> 21) & 0x1ff) * 8) & a20;
+	uint64_t pde_gpa = ((pdpte & PAE_FRAME) + ((linear >> 21) & 0x1ff) * 8) & a20;
 	uint64_t pde = read_entry64(ram, pde_gpa);
 	if (!(pde & PTE_P))
 		goto fault;
@@ -79,12 +116,12 @@ static bool pae_walk(const struct guest_ram *ram, const struct paging_regs *pr, 
 		err |= PFERR_P | PFERR_RSVD;
 		goto fault;
 	}
-	uint32_t pte_gpa = ~0u;
+	uint64_t pte_gpa = ~0ull;
 	uint64_t flags;
 	if (large) {
 		flags = pde;
 	} else {
-		pte_gpa = (((uint32_t)pde & 0xfffff000u) + ((linear >> 12) & 0x1ff) * 8) & a20;
+		pte_gpa = ((pde & PAE_FRAME) + ((linear >> 12) & 0x1ff) * 8) & a20;
 		pte = read_entry64(ram, pte_gpa);
 		if (!(pte & PTE_P))
 			goto fault;
@@ -96,35 +133,8 @@ static bool pae_walk(const struct guest_ram *ram, const struct paging_regs *pr, 
 		 * forbid execution. */
 		flags = ((pde & pte) & (PTE_W | PTE_U)) | (pte & ~(uint64_t)(PTE_W | PTE_U)) | (pde & PAE_XD);
 	}
-	err |= PFERR_P;
-	bool user_ok = flags & PTE_U;
-	bool writable = (flags & PTE_W) || (!user && !(pr->cr0 & CR0_WP));
-	bool no_exec = pr->nxe && (flags & PAE_XD);
-	if (user && !user_ok)
-		goto fault;
-	if (write && !writable)
-		goto fault;
-	if (fetch && no_exec)
-		goto fault;
-	if ((access & ACCESS_PEEK) && (!(pde & PTE_A) || (!large && !(pte & PTE_A))))
-		goto fault;
-
-	set_bits(ram, pde_gpa, (uint32_t)pde, PTE_A | (large && write ? PTE_D : 0));
-	if (!large)
-		set_bits(ram, pte_gpa, (uint32_t)pte, PTE_A | (write ? PTE_D : 0));
-	uint64_t leaf = large ? pde : pte;
-	w->gpa = (large ? ((uint32_t)pde & 0xffe00000u) | (linear & 0x1fffff)
-			: ((uint32_t)pte & 0xfffff000u) | (linear & 0xfff)) &
-		 a20;
-	w->pde_gpa = pde_gpa;
-	w->pte_gpa = pte_gpa;
-	w->writable = writable;
-	w->user = user_ok;
-	w->dirty = write || (leaf & PTE_D);
-	w->global = (leaf & PTE_G) && (pr->cr4 & CR4_PGE);
-	w->large = large;
-	w->no_exec = no_exec;
-	return true;
+	return walk_finish(ram, pr, linear, access, pde, pte, flags, large, pr->nxe && (flags & PAE_XD),
+			   large ? PAE_LARGE_FRAME : PAE_FRAME, pde_gpa, pte_gpa, w, err, error);
 
 fault:
 	*error = err;
@@ -138,7 +148,7 @@ bool paging_walk(const struct guest_ram *ram, const struct paging_regs *pr, uint
 	uint32_t err = (write ? PFERR_W : 0) | (user ? PFERR_U : 0);
 	uint32_t a20 = ~pr->a20_cleared;
 	if (!(pr->cr0 & CR0_PG)) {
-		*w = (struct walk){ .gpa = linear & a20, .pde_gpa = ~0u, .pte_gpa = ~0u,
+		*w = (struct walk){ .gpa = linear & a20, .pde_gpa = ~0ull, .pte_gpa = ~0ull,
 				    .writable = true, .user = true, .dirty = true };
 		return true;
 	}
@@ -150,7 +160,8 @@ bool paging_walk(const struct guest_ram *ram, const struct paging_regs *pr, uint
 	if (!(pde & PTE_P))
 		goto fault;
 	bool large = (pde & PDE_PS) && (pr->cr4 & CR4_PSE);
-	uint32_t pte_gpa = ~0u, flags;
+	uint64_t pte_gpa = ~0ull;
+	uint32_t flags;
 	if (large) {
 		if (pde & PDE_LARGE_RSVD) {
 			err |= PFERR_P | PFERR_RSVD;
@@ -169,31 +180,8 @@ bool paging_walk(const struct guest_ram *ram, const struct paging_regs *pr, uint
 		flags = pde & pte;   /* both levels must allow */
 		flags = (flags & (PTE_W | PTE_U)) | (pte & ~(PTE_W | PTE_U));
 	}
-	err |= PFERR_P;
-	bool user_ok = flags & PTE_U;
-	bool writable = (flags & PTE_W) || (!user && !(pr->cr0 & CR0_WP));
-	if (user && !user_ok)
-		goto fault;
-	if (write && !writable)
-		goto fault;
-	if ((access & ACCESS_PEEK) && (!(pde & PTE_A) || (!large && !(pte & PTE_A))))
-		goto fault;
-
-	set_bits(ram, pde_gpa, pde, PTE_A | (large && write ? PTE_D : 0));
-	if (!large)
-		set_bits(ram, pte_gpa, pte, PTE_A | (write ? PTE_D : 0));
-	uint32_t leaf = large ? pde : pte;
-	w->gpa = (large ? (pde & 0xffc00000u) | (linear & 0x3fffff) : (pte & 0xfffff000u) | (linear & 0xfff)) &
-		 a20;
-	w->pde_gpa = pde_gpa;
-	w->pte_gpa = pte_gpa;
-	w->writable = writable;
-	w->user = user_ok;
-	w->dirty = write || (leaf & PTE_D);
-	w->global = (leaf & PTE_G) && (pr->cr4 & CR4_PGE);
-	w->large = large;
-	w->no_exec = false;
-	return true;
+	return walk_finish(ram, pr, linear, access, pde, pte, flags, large, false,
+			   large ? 0xffc00000u : 0xfffff000u, pde_gpa, pte_gpa, w, err, error);
 
 fault:
 	*error = err;

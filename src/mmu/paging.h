@@ -29,13 +29,19 @@
 #define PDE_LARGE_RSVD 0x003fe000u
 #define PTE_RSVD 0x000u
 
-/* PAE paging (SDM vol. 3, 4.4) with a physical-address width of 32 bits
- * (CPUID 0x80000008, as QEMU gives a 32-bit CPU without PSE-36): every
- * address bit from 32 up is reserved in every entry, bit 63 is XD with
- * EFER.NXE and reserved without, and with no PAT reported bit 12 of a
- * 2 MiB PDE and bit 7 of a PTE are reserved too, as in 32-bit paging. */
+/* PAE paging (SDM vol. 3, 4.4) with a physical-address width
+ * (MAXPHYADDR, CPUID 0x80000008 EAX[7:0]) of 32 bits, as QEMU gives a
+ * 32-bit CPU without PSE-36: every address bit from 32 up to 62 is
+ * reserved in every entry, bit 63 is XD with EFER.NXE and reserved
+ * without, and with no PAT reported bit 12 of a 2 MiB PDE and bit 7 of a
+ * PTE are reserved too, as in 32-bit paging. The frame masks take the
+ * 36 bits an entry can name; the reserved bits keep walks below 4 GiB
+ * until the monitor's CPU paths carry 64-bit physical addresses (struct
+ * walk and the shadow already do). */
 #define PAE_XD 0x8000000000000000ull
 #define PAE_ADDR_RSVD 0x7fffffff00000000ull          /* bits 62:32 */
+#define PAE_FRAME 0x0000000ffffff000ull              /* bits 35:12 */
+#define PAE_LARGE_FRAME 0x0000000fffe00000ull        /* bits 35:21 of a 2 MiB PDE */
 #define PAE_LARGE_RSVD 0x00000000001ff000ull         /* bits 20:12 of a 2 MiB PDE */
 #define PAE_PTE_RSVD 0x0000000000000080ull           /* PAT of a PTE */
 /* A PDPTE: bits 2:1 and 8:5 and everything above the address (bit 63 too). */
@@ -59,9 +65,9 @@ enum access_kind {
 /* What a successful walk found: where the translation came from, so the
  * shadow can trace the tables it was derived from. */
 struct walk {
-	uint32_t gpa;          /* physical address of the byte */
-	uint32_t pde_gpa;      /* physical address of the directory entry (its low dword under PAE) */
-	uint32_t pte_gpa;      /* of the table entry; ~0 for a 4 MiB page */
+	uint64_t gpa;          /* physical address of the byte (above 4 GiB only under PAE) */
+	uint64_t pde_gpa;      /* physical address of the directory entry (its low dword under PAE) */
+	uint64_t pte_gpa;      /* of the table entry; ~0 for a 4 MiB page */
 	bool writable;         /* a write of this privilege would be allowed */
 	bool user;             /* both levels allow CPL 3 */
 	bool dirty;            /* the mapping's dirty bit is set (after the walk) */

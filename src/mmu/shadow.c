@@ -90,12 +90,12 @@ static bool is_directory_key(uint32_t key)
 
 /* The page of w's directory that maps linear page vpage; ~0 for none (a
  * PDPTE not present). */
-static uint32_t window_pd_page(const struct shadow_window *w, uint32_t vpage)
+static uint32_t window_pd_page(const struct shadow *sh, const struct shadow_window *w, uint32_t vpage)
 {
 	if (!w->pae)
-		return w->cr3 / GUEST_PAGE_SIZE;
+		return shadow__table_page(sh, w->cr3);
 	uint64_t e = w->pdpte[vpage >> 18];
-	return (e & PTE_P) ? (uint32_t)e / GUEST_PAGE_SIZE : ~0u;
+	return (e & PTE_P) ? shadow__table_page(sh, e & PAE_FRAME) : ~0u;
 }
 
 /* e with its host-protection bit as prot says. */
@@ -503,12 +503,12 @@ static void release_directories(struct shadow *sh, struct shadow_window *w)
 {
 	uint16_t id = (uint16_t)(w - sh->windows);
 	if (!w->pae) {
-		release_table(sh, w->cr3 >> 12, id, SHADOW_KEY_PD);
+		release_table(sh, shadow__table_page(sh, w->cr3), id, SHADOW_KEY_PD);
 		return;
 	}
 	for (uint32_t q = 0; q < 4; q++)
 		if (w->pdpte[q] & PTE_P)
-			release_table(sh, (uint32_t)w->pdpte[q] >> 12, id, SHADOW_KEY_PAE_PD0 + q);
+			release_table(sh, shadow__table_page(sh, w->pdpte[q] & PAE_FRAME), id, SHADOW_KEY_PAE_PD0 + q);
 }
 
 /* Traces the directory (directories under PAE) w is made for. */
@@ -516,7 +516,8 @@ static int trace_directories(struct shadow *sh, struct shadow_window *w)
 {
 	uint16_t id = (uint16_t)(w - sh->windows);
 	for (uint32_t q = 0; q < (w->pae ? 4u : 1u); q++) {
-		uint32_t pd = w->pae ? (w->pdpte[q] & PTE_P ? (uint32_t)w->pdpte[q] >> 12 : ~0u) : w->cr3 >> 12;
+		uint32_t pd = w->pae ? (w->pdpte[q] & PTE_P ? shadow__table_page(sh, w->pdpte[q] & PAE_FRAME) : ~0u)
+				      : shadow__table_page(sh, w->cr3);
 		if (pd >= sh->ram_pages)
 			continue;
 		int err = shadow__list_add(sh, &sh->deriv_head[pd], id,
@@ -679,11 +680,11 @@ static void suspect_region(struct shadow *sh, struct shadow_window *w, uint32_t 
 
 static void untrace_directory(struct shadow *sh, struct shadow_window *w)
 {
-	const uint32_t *pd = (const uint32_t *)(sh->ram->host + (uint64_t)w->cr3);
+	const uint32_t *pd = shadow__table_host(sh, shadow__table_page(sh, w->cr3));
 	for (uint32_t r = 0; r < SHADOW_REGIONS; r++)
 		if (w->regions[r])
 			suspect_region(sh, w, r, pd[r]);   /* a suspect already keeps its older entry */
-	release_table(sh, w->cr3 / GUEST_PAGE_SIZE, (uint16_t)(w - sh->windows), SHADOW_KEY_PD);
+	release_table(sh, shadow__table_page(sh, w->cr3), (uint16_t)(w - sh->windows), SHADOW_KEY_PD);
 	w->pd_untraced = true;
 }
 
@@ -750,8 +751,7 @@ static void suspect_region(struct shadow *sh, struct shadow_window *w, uint32_t 
 
 static void check_suspects(struct shadow *sh, struct shadow_window *w)
 {
-	assert(w->cr3 / GUEST_PAGE_SIZE < sh->ram_pages);   /* written, so a table in RAM */
-	const uint32_t *pd = (const uint32_t *)(sh->ram->host + (uint64_t)w->cr3);
+	const uint32_t *pd = shadow__table_host(sh, shadow__table_page(sh, w->cr3));   /* written, so a table in RAM */
 	w->any_suspect = false;
 	for (uint32_t i = 0; i < SHADOW_REGIONS / 64; i++) {
 		while (w->suspect[i]) {
@@ -809,13 +809,15 @@ void shadow_table_changed(struct shadow *sh, uint32_t page, const uint32_t *old)
 			table_slot_written(sh, page, i, old[i]);
 }
 
-void shadow_after_write(struct shadow *sh, uint32_t gpa, const uint32_t *old, unsigned nwords)
+void shadow_after_write(struct shadow *sh, uint64_t gpa, const uint32_t *old, unsigned nwords)
 {
 	/* Entries written with the value they had change nothing (a string
 	 * copy over a table, a store of the value an entry holds). */
-	uint32_t page = gpa / GUEST_PAGE_SIZE, slot = (gpa % GUEST_PAGE_SIZE) / 4;
+	uint32_t page = shadow__table_page(sh, gpa), slot = (uint32_t)(gpa % GUEST_PAGE_SIZE) / 4;
 	assert(gpa % 4 == 0 && slot + nwords <= GUEST_PAGE_SIZE / 4);
-	const uint32_t *now = (const uint32_t *)(sh->ram->host + (uint64_t)page * GUEST_PAGE_SIZE);
+	if (!shadow_page_is_table(sh, page))
+		return;
+	const uint32_t *now = shadow__table_host(sh, page);
 	for (unsigned i = 0; i < nwords && shadow_page_is_table(sh, page); i++)
 		if (now[slot + i] != old[i])
 			table_slot_written(sh, page, slot + i, old[i]);
@@ -866,7 +868,7 @@ static struct shadow_window *find_window(struct shadow *sh, uint32_t cr3, int vi
  * The rest goes, in as few unmaps as the kept regions allow. */
 static bool recycle_window(struct shadow *sh, struct shadow_window *w, uint32_t cr3, int view)
 {
-	uint32_t old_page = w->cr3 / GUEST_PAGE_SIZE, new_page = cr3 / GUEST_PAGE_SIZE;
+	uint32_t old_page = shadow__table_page(sh, w->cr3), new_page = shadow__table_page(sh, cr3);
 	assert(w->user == (view == 1) && w->no_wp == (view == 2) &&
 	       w->unpaged == (view == SHADOW_VIEW_UNPAGED_A20));   /* new_window's pick */
 	if (view == 1 || view == SHADOW_VIEW_UNPAGED_A20 || old_page >= sh->ram_pages ||
@@ -880,8 +882,8 @@ static bool recycle_window(struct shadow *sh, struct shadow_window *w, uint32_t 
 		shadow_reprotect(sh, new_page);
 	if (sh->pending_unmap.w == w)
 		flush_pending_unmap(sh);
-	const uint32_t *old_pd = (const uint32_t *)(sh->ram->host + (uint64_t)w->cr3);
-	const uint32_t *new_pd = (const uint32_t *)(sh->ram->host + (uint64_t)cr3);
+	const uint32_t *old_pd = shadow__table_host(sh, old_page);
+	const uint32_t *new_pd = shadow__table_host(sh, new_page);
 	uint32_t gone_from = 0;
 	for (uint32_t r = 0; r <= SHADOW_REGIONS; r++) {
 		bool keep = false;
@@ -1088,12 +1090,11 @@ static bool neighbour_entry(struct shadow *sh, struct shadow_window *w, const st
 	uint32_t err;
 	if (w->regions[r][vpage & 1023] ||
 	    !paging_walk(sh->ram, pr, vpage << 12, ACCESS_PEEK | (w->user ? ACCESS_USER : 0), &wk, &err) ||
-	    !guest_ram_contains(sh->ram, wk.gpa, 1))
+	    (*frame = guest_ram_page(sh->ram, wk.gpa)) == GUEST_RAM_NO_PAGE)
 		return false;
-	*frame = wk.gpa >> 12;
 	*flags = SHADOW_E_MAPPED | (wk.writable && wk.dirty ? SHADOW_E_WRITABLE : 0) |
 		 (wk.no_exec ? SHADOW_E_NO_EXEC : 0);
-	return (wk.large ? SHADOW_LARGE : wk.pte_gpa >> 12) == *unit_pt(w, vpage);
+	return (wk.large ? SHADOW_LARGE : shadow__table_page(sh, wk.pte_gpa)) == *unit_pt(w, vpage);
 }
 
 /* Whether that page would map to frame with flags, at prot. */
@@ -1147,7 +1148,7 @@ static int map_page(struct shadow *sh, struct shadow_window *w, uint32_t va, con
 {
 	uint32_t vpage = va >> 12, r = vpage >> 10, page;
 	uint16_t id = (uint16_t)(w - sh->windows);
-	uint32_t table = wk->large ? SHADOW_LARGE : wk->pte_gpa >> 12;
+	uint32_t table = wk->large ? SHADOW_LARGE : shadow__table_page(sh, wk->pte_gpa);
 	int err;
 
 	if (!guest_mem_page(sh->ram, wk->gpa, &page))
@@ -1175,7 +1176,7 @@ static int map_page(struct shadow *sh, struct shadow_window *w, uint32_t va, con
 	}
 	if (table < sh->ram_pages)
 		sh->table_writes[table] = 0;   /* in use: a fill went through it */
-	uint32_t pd = window_pd_page(w, vpage);
+	uint32_t pd = window_pd_page(sh, w, vpage);
 	if (pd < sh->ram_pages)
 		sh->table_writes[pd] = 0;   /* and through its directory */
 	uint32_t *e = &w->regions[r][vpage & 1023];
@@ -1264,7 +1265,13 @@ static void prefetch_large(struct shadow *sh, struct shadow_window *w, const str
 {
 	uint32_t span = w->pae ? 512u : 1024u;   /* the page's: 2 MiB under PAE */
 	uint32_t vpage = va >> 12, r = vpage >> 10, first = vpage & ~(span - 1);
-	uint32_t frame0 = (wk->gpa >> 12) - (vpage - first);   /* the frame of page first */
+	/* The frame of page first: a large page lies wholly in one range of
+	 * RAM (the split at 3 GiB and 4 GiB are 4 MiB aligned), where memfd
+	 * pages follow guest frames. */
+	uint32_t page = guest_ram_page(sh->ram, wk->gpa);
+	if (page == GUEST_RAM_NO_PAGE)
+		return;   /* device memory: its frames follow RAM's in the memfd, not in the guest */
+	uint32_t frame0 = page - (vpage - first);
 	uint32_t flags = SHADOW_E_MAPPED | (wk->writable && wk->dirty ? SHADOW_E_WRITABLE : 0) |
 			 (wk->no_exec ? SHADOW_E_NO_EXEC : 0);
 	const uint32_t *reg = &w->regions[r][first & 1023];
@@ -1381,7 +1388,7 @@ enum shadow_fault_kind shadow_fault(struct shadow *sh, const struct vcpu_state *
 		sh->pf_vpage = va >> 12;
 		return SHADOW_PAGE_FAULT;
 	}
-	*gpa = wk.gpa;
+	*gpa = (uint32_t)wk.gpa;   /* below 4 GiB: PAE's address bits from 32 up are reserved */
 	if (!guest_mem_page(sh->ram, wk.gpa, &page))
 		return SHADOW_MMIO;
 	if (write && devmem_clean(sh, page))

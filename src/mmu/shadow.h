@@ -281,7 +281,7 @@ void shadow_set_map_budget(struct shadow *sh, long budget);
 /* The monitor has written the nwords 32-bit words from gpa (aligned, in
  * one page) of RAM through its own mapping, which held old before: shadow
  * entries derived from the page-table entries that changed are dropped. */
-void shadow_after_write(struct shadow *sh, uint32_t gpa, const uint32_t *old, unsigned nwords);
+void shadow_after_write(struct shadow *sh, uint64_t gpa, const uint32_t *old, unsigned nwords);
 /* Page-table entries of page gpa_page that differ from old (4 KiB) were
  * written: drop what was derived from them. */
 void shadow_table_changed(struct shadow *sh, uint32_t gpa_page, const uint32_t *old);

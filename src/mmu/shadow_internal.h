@@ -3,9 +3,11 @@
 #ifndef BTVM_MMU_SHADOW_INTERNAL_H
 #define BTVM_MMU_SHADOW_INTERNAL_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "mmu/guest_ram.h"
 #include "mmu/shadow.h"
 
 /* Forgets region r of w, its entries and its page table's trace; unmap:
@@ -36,5 +38,23 @@ void shadow__apply_devmem_move(struct shadow *sh, uint64_t old_gpa);
 void shadow__flush_pending_unmap(struct shadow *sh);
 void shadow__identity_set(struct shadow *sh, uint32_t page, bool read_only);
 void shadow__entry_reprotect(struct shadow *sh, struct shadow_window *w, uint32_t vpage);
+
+/* The number a table at guest physical gpa is known by: its memfd page
+ * when in RAM (the pages pt_refs and the traces count), else a number
+ * above every memfd page and below the markers, distinct per page: RAM
+ * above 4 GiB follows RAM below it in the memfd, so a page number of the
+ * hole under 4 GiB could name a page of high RAM. */
+static inline uint32_t shadow__table_page(const struct shadow *sh, uint64_t gpa)
+{
+	uint32_t page = guest_ram_page(sh->ram, gpa);
+	return page != GUEST_RAM_NO_PAGE ? page : 0x80000000u | (uint32_t)(gpa >> 12);
+}
+
+/* The monitor's view of table page page (in RAM). */
+static inline const uint32_t *shadow__table_host(const struct shadow *sh, uint32_t page)
+{
+	assert(page < sh->ram_pages);
+	return (const uint32_t *)(sh->ram->host + (uint64_t)page * GUEST_PAGE_SIZE);
+}
 
 #endif

@@ -55,6 +55,7 @@ static struct guest_ram *fuzz_ram(void)
 	if (!ram.host) {
 		ram.memfd = -1;
 		ram.size = RAM_BYTES;
+		ram.low_size = RAM_BYTES;
 		ram.host = malloc(RAM_BYTES);
 		fuzz_require(ram.host != NULL, "no memory for guest RAM");
 	}

@@ -383,6 +383,38 @@ static void test_corruption(struct guest_ram *ram)
 	free(img);
 }
 
+/* RAM split as a PC with more than 3 GiB has it (faked here on a small
+ * memfd: its second half stands for RAM from 4 GiB): e820 lists RAM from
+ * 1 MiB to the low range's end and the high range from 4 GiB, the initrd
+ * goes below the low range's end, ALT_MEM_K counts the low range only. */
+static void test_high_ram(struct guest_ram *ram)
+{
+	uint64_t low = ram->size / 2;
+	ram->low_size = low;
+	struct bz_spec s = default_spec();
+	const char *kernel = write_spec("bz-high", &s);
+	uint8_t initrd[5000] = { 1, 2, 3 };
+	const char *initrd_path = write_file("initrd-high", initrd, sizeof(initrd));
+	struct vcpu_state cpu;
+	enum boot_kind kind;
+	char err[512];
+	int rc = load(ram, kernel, initrd_path, "", &cpu, &kind, err, sizeof(err));
+	CHECK_EQ(rc, 0);
+	if (!rc) {
+		CHECK_EQ(ram->host[BP + 0x1e8], 5);
+		uint64_t e = BP + 0x2d0 + 20 * 3;
+		CHECK_EQ(rd64(ram, e), 0x100000);
+		CHECK_EQ(rd64(ram, e + 8), low - 0x100000);
+		CHECK_EQ(rd64(ram, e + 20), 1ull << 32);
+		CHECK_EQ(rd64(ram, e + 28), ram->size - low);
+		CHECK_EQ(rd32(ram, e + 36), 1);
+		uint32_t start = rd32(ram, BP + 0x218);
+		CHECK(start + sizeof(initrd) <= low && low - (start + sizeof(initrd)) < 4096);
+		CHECK_EQ(rd32(ram, BP + 0x1e0), (low - 0x100000) >> 10);
+	}
+	ram->low_size = ram->size;
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -400,6 +432,7 @@ int main(void)
 	test_rng_seed(&ram);
 	test_refusals(&ram);
 	test_corruption(&ram);
+	test_high_ram(&ram);
 	guest_ram_destroy(&ram);
 	char cmd[400];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);

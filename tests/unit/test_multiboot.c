@@ -215,6 +215,41 @@ static void check_flat(const struct segment *s, uint16_t selector, uint16_t flag
 	CHECK_EQ(s->flags, flags);
 }
 
+/* RAM split as a PC with more than 3 GiB has it (faked on a small memfd:
+ * its second half stands for RAM from 4 GiB): mem_upper counts the low
+ * range, the memory map gets a fifth entry for the high one. */
+static void test_high_ram(void)
+{
+	struct guest_ram ram;
+	CHECK_EQ(guest_ram_init(&ram, RAM_MIB, 0), 0);
+	uint64_t low = ram.size / 2;
+	ram.low_size = low;
+	struct kernel_spec k = default_kernel();
+	struct image img = build_kernel(&k);
+	const char *kernel = write_image("kern-high.elf", &img, img.size);
+	struct vcpu_state cpu;
+	char err[256];
+	int rc = load(&ram, kernel, NULL, "", &cpu, err, sizeof(err));
+	CHECK_EQ(rc, 0);
+	if (!rc) {
+		uint32_t mbi = cpu.regs[REG_EBX];
+		CHECK_EQ(rd32(&ram, mbi + 8), (low >> 10) - 1024);
+		uint32_t mmap_len = rd32(&ram, mbi + 44), mmap = rd32(&ram, mbi + 48);
+		CHECK_EQ(mmap_len, 5 * 24);
+		CHECK(mmap + mmap_len <= INFO_AREA_END);
+		uint32_t a = mmap + 3 * 24;
+		CHECK_EQ(rd64(&ram, a + 12), low - 0x100000);
+		a += 24;
+		CHECK_EQ(rd32(&ram, a), 20);
+		CHECK_EQ(rd64(&ram, a + 4), 1ull << 32);
+		CHECK_EQ(rd64(&ram, a + 12), ram.size - low);
+		CHECK_EQ(rd32(&ram, a + 20), 1);
+	}
+	free(img.data);
+	ram.low_size = ram.size;
+	guest_ram_destroy(&ram);
+}
+
 static void test_happy_path(void)
 {
 	struct guest_ram ram;
@@ -781,6 +816,7 @@ int main(void)
 	}
 
 	test_happy_path();
+	test_high_ram();
 	test_initrd_in_memory();
 	test_minimal();
 	test_higher_half();

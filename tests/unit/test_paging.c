@@ -139,7 +139,7 @@ static void test_4m_translation(void)
 	CHECK_EQ(w.gpa, 0x80000000u | (lin & 0x3fffff));
 	CHECK(w.large);
 	CHECK_EQ(w.pde_gpa, PD + 2 * 4);
-	CHECK_EQ(w.pte_gpa, ~0u);
+	CHECK_EQ(w.pte_gpa, ~0ull);
 	CHECK(w.writable);
 	CHECK(w.user);
 	CHECK(!w.dirty);

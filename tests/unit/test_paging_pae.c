@@ -124,7 +124,7 @@ static void test_translation(void)
 	map2m(LIN, PTE_P | PTE_W);
 	CHECK(walk(0, false, LIN, ACCESS_READ, &w, &err));
 	CHECK_EQ(w.gpa, LARGE | (LIN & 0x1fffff));
-	CHECK_EQ(w.pte_gpa, ~0u);
+	CHECK_EQ(w.pte_gpa, ~0ull);
 	CHECK(w.large && !w.user);
 
 	/* PS counts without CR4.PSE (4.4.2); G with PGE only at the leaf. */

@@ -767,6 +767,16 @@ static void test_memory_size(void)
 	mc146818_set_memory_size(&h.rtc, 8ull << 20);
 	CHECK_EQ(word_at(&h, 0x17), 7 * 1024);
 	CHECK_EQ(word_at(&h, 0x34), 0);
+	/* RAM from 4 GiB up: 64 KiB units in three bytes at 0x5b, outside
+	 * the checksum (QEMU's pc_cmos_init). */
+	uint16_t sum = (uint16_t)(cmos_read(&h, 0x2e) << 8 | cmos_read(&h, 0x2f));
+	mc146818_set_memory_above_4g(&h.rtc, 0x123450000ull);
+	CHECK_EQ(cmos_read(&h, 0x5b), 0x45);
+	CHECK_EQ(cmos_read(&h, 0x5c), 0x23);
+	CHECK_EQ(cmos_read(&h, 0x5d), 0x01);
+	CHECK_EQ(cmos_read(&h, 0x2e) << 8 | cmos_read(&h, 0x2f), sum);
+	mc146818_set_memory_above_4g(&h.rtc, 1ull << 48);   /* saturates */
+	CHECK_EQ(cmos_read(&h, 0x5d) << 16 | cmos_read(&h, 0x5c) << 8 | cmos_read(&h, 0x5b), 0xffffff);
 
 	/* A board write in the checksummed range keeps the checksum. */
 	mc146818_set_cmos(&h.rtc, 0x12, 0xf0);
