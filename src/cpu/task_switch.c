@@ -10,7 +10,7 @@
 #include "cpu/task_switch.h"
 #include "isa/descriptor.h"
 
-enum { TSS_LINK = 0x00, TSS32_CR3 = 0x1c, TSS32_MIN_LIMIT = 0x67 };
+enum { TSS_LINK = 0x00, TSS32_CR3 = 0x1c, TSS32_T = 0x64, TSS32_MIN_LIMIT = 0x67 };
 
 /* Where a TSS keeps what a switch saves and loads: EIP, EFLAGS, the eight
  * general registers and the segment selectors from ES on (in the order
@@ -129,6 +129,7 @@ unsigned cpu_task_switch(struct cpu *cpu, uint16_t sel, uint32_t lo, uint32_t hi
 			 uint32_t *error)
 {
 	cpu->task_switched = false;
+	cpu->task_trap = false;
 	*error = (sel & 0xfffcu) | ext;
 	const struct tss_layout *l = layout_of(DESC_TYPE(hi));
 	uint32_t base = desc_base(lo, hi), limit = desc_limit(lo, hi);
@@ -215,6 +216,10 @@ unsigned cpu_task_switch(struct cpu *cpu, uint16_t sel, uint32_t lo, uint32_t hi
 		*error = 0;
 		return EXC_GP;
 	}
+	/* The debug trap flag of a 32-bit TSS (16-bit ones have none): a
+	 * #DB with DR6.BT once the switch is complete (SDM 7.3 step 12,
+	 * 17.2.3), not after a fault of the new task. */
+	cpu->task_trap = !vec && l->width == 4 && (img[TSS32_T] & 1);
 	return vec;
 }
 
@@ -233,6 +238,7 @@ unsigned task_gate_event(struct cpu *cpu, uint16_t tss_sel, bool has_error, uint
 	uint32_t esp = cpu->regs[REG_ESP];
 	unsigned width = DESC_TYPE(hi) & 8 ? 4 : 2;
 	if (!cpu_stack_push(cpu, &cpu->s.seg[SEG_SS], &esp, &error, width, false)) {
+		cpu->task_trap = false;
 		*fault_error = ext;
 		return EXC_SS;
 	}

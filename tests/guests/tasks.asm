@@ -27,6 +27,13 @@
 ;  pf_task    paging on: #PF through a task gate to a task with a CR3 of
 ;             its own (a page only it maps), error code and CR2, and CR3
 ;             back to the old task's on the IRET
+;  tbit       the TSS's T bit (SDM 7.3 step 12, 17.2.3): far CALL and JMP
+;             to a TSS with T set, far CALL through a task gate, INT n
+;             through an IDT task gate: each a #DB with DR6.BT set, taken
+;             in the new task (TR) before its first instruction (the
+;             frame's EIP; the task sees the #DB done), one per switch
+;             and none on the way back to a task with T clear (QEMU 7.2
+;             ignores the T bit: known to fail under it)
 %define GUEST_NAME "tasks"
 %include "lib.inc"
 %include "exc_record.inc"
@@ -51,6 +58,10 @@ SEL_T16CODE	equ 0x88		; its code, based at task16 (IP 0)
 SEL_UCODE	equ 0x90 | 3		; flat ring-3 code and data
 SEL_UDATA	equ 0x98 | 3
 SEL_TSS_IO	equ 0xa0		; a ring-3 task with an I/O bitmap
+SEL_TSS_T	equ 0xa8		; T bit set: records, IRET or JMP back, again
+SEL_TGATE_T	equ 0xb0		; task gate (DPL 0) to TSS_T
+DR6_BT		equ 0x8000
+DR6_BS		equ 0x4000
 IO_PORT		equ 0x3ff		; COM1's scratch register: allowed
 IO_BITMAP_SIZE	equ 0x400 / 8		; ports 0..0x3ff
 SEL_LDT_TGATE	equ 0x04
@@ -327,6 +338,51 @@ g_tss16:
 	check eax, SEL_FS
 	clts
 
+; tbit_switch instruction..., kind (0 IRET back, 1 JMP back): TSS_T at
+; task_t again, no #DB yet, then the switch; the #DB and the task's
+; records are checked after it
+%macro tbit_switch 2
+	mov dword [tss_t + 0x20], task_t
+	mov dword [t_jmp], %2
+	mov dword [db_count], 0
+	mov dword [db_eip], -1
+	mov dword [db_dr6], 0
+	mov dword [db_tr], 0
+	mov dword [t_runs], 0
+	mov dword [t_seen_db], -1
+	xor eax, eax
+	mov dr6, eax
+	%1
+	check dword [t_runs], 1
+	check dword [t_seen_db], 1		; before the task's first instruction
+	check dword [db_count], 1		; none on the way back
+	check dword [db_eip], task_t
+	check dword [db_tr], SEL_TSS_T
+	mov eax, [db_dr6]
+	and eax, DR6_BT | DR6_BS
+	check eax, DR6_BT
+	str ax
+	movzx eax, ax
+	check eax, SEL_TSS_MAIN
+	tss_type SEL_TSS_T
+	check eax, 9
+	clts
+%endmacro
+
+group "tbit"
+g_tbit:
+	save_idt 1
+	mov eax, 1
+	mov edx, db_handler
+	mov cl, 0x8e
+	call lib_set_gate
+	tbit_switch {call SEL_TSS_T:0}, 0
+	tbit_switch {jmp SEL_TSS_T:0}, 1
+	tbit_switch {call SEL_TGATE_T:0}, 0
+	idt_task VEC_TASK, SEL_TSS_T
+	tbit_switch {int VEC_TASK}, 0
+	restore_idt 1
+
 group "io_task"
 g_io_task:
 	mov dword [io_ok], 0
@@ -556,6 +612,15 @@ setup:
 	mov eax, SEL_UDATA
 	mov edx, 0x0cf2
 	call set_desc
+	; the task with the T bit, and a task gate to it
+	mov edi, tss_t
+	mov eax, task_t
+	mov edx, stack_t_top
+	call init_tss
+	or word [tss_t + 0x64], 1
+	tss_desc SEL_TSS_T, tss_t
+	mov dword [gdt + SEL_TGATE_T], SEL_TSS_T << 16
+	mov dword [gdt + SEL_TGATE_T + 4], 0x8500
 	mov ax, SEL_TSS_MAIN
 	ltr ax
 	popad
@@ -658,6 +723,36 @@ task_pf:
 	iretd
 	jmp task_pf
 
+; The task whose TSS has T: the #DB comes before its first instruction.
+; It goes back with IRET (called) or JMP (t_jmp set).
+task_t:
+	mov eax, [db_count]
+	mov [t_seen_db], eax
+	inc dword [t_runs]
+	cmp dword [t_jmp], 0
+	jne .jmp
+	iretd
+	jmp task_t
+.jmp:
+	jmp SEL_TSS_MAIN:0
+	jmp task_t
+
+; #DB: what the T bit's trap shows (frame EIP, DR6, the task it runs in).
+db_handler:
+	push eax
+	inc dword [db_count]
+	mov eax, [esp + 4]
+	mov [db_eip], eax
+	mov eax, dr6
+	mov [db_dr6], eax
+	xor eax, eax
+	mov dr6, eax
+	str ax
+	movzx eax, ax
+	mov [db_tr], eax
+	pop eax
+	iretd
+
 ; Task E starts with a DS that names nothing: the #TS its load raises is
 ; taken here, in task E, before its first instruction. Its IRET (NT set)
 ; goes back to the caller.
@@ -709,6 +804,14 @@ tss_pf:		resb 256
 tss_short:	resb 256
 tss16:		resb 64
 tss_io:		resb TSS_LIMIT + 1 + IO_BITMAP_SIZE + 1
+tss_t:		resb 256
+t_runs:		resd 1
+t_jmp:		resd 1
+t_seen_db:	resd 1
+db_count:	resd 1
+db_eip:		resd 1
+db_dr6:		resd 1
+db_tr:		resd 1
 io_ok:		resd 1
 t16_runs:	resd 1
 t16_eax:	resd 1
@@ -757,3 +860,5 @@ stack_x_top:
 stack_io_top:
 		resb 1024
 stack_io0_top:
+		resb 1024
+stack_t_top:
