@@ -289,7 +289,7 @@ struct cpu {
 	bool task_switched;
 	/* That switch completed into a task whose TSS has the T bit: a #DB
 	 * trap is due before the new task's first instruction (its caller
-	 * delivers it: cpu_task_trap). */
+	 * delivers it: cpu_deliver_task_trap). */
 	bool task_trap;
 	uint64_t deliveries;      /* events delivered, to tell a completed step */
 	/* The #PF a failed monitor access to guest memory raises. */
