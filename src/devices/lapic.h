@@ -17,8 +17,8 @@
  * lapic_set_lint(): in NMI delivery mode (either pin; edge whatever the
  * trigger bit) an unmasked pin's rising edge is an NMI, as are NMI IPIs
  * and I/O APIC NMI messages; the NMI itself is the CPU's (the nmi
- * callback), never held in IRR. ExtINT on LINT0 works through
- * lapic_accepts_pic().
+ * callback), never held in IRR. In fixed mode LINT1's rising edge
+ * requests its vector. ExtINT on LINT0 works through lapic_accepts_pic().
  *
  * Time is virtual, as for the 8254: the timer's bus clock runs at
  * LAPIC_BUS_HZ from time 0 of the caller's nanosecond clock, entry points
