@@ -1,7 +1,8 @@
 /* Hardware task switching (SDM vol. 3, ch. 7) between TSSs of 32 or 16
  * bits: the checks of the target TSS, the old task's dynamic state saved,
  * the busy bits, the back link and NT, CR0.TS, and the new task's state
- * loaded with its segment checks after the commit point; and the
+ * loaded with its segment checks after the commit point (or as
+ * virtual-8086 mode loads them, for a task whose EFLAGS has VM); and the
  * delivery of an event through a task gate of the IDT. The callers (far
  * CALL and JMP, IRET with NT, event delivery) check gates and raise what
  * this returns. */
@@ -155,10 +156,8 @@ unsigned cpu_task_switch(struct cpu *cpu, uint16_t sel, uint32_t lo, uint32_t hi
 	uint16_t new_sel[SEG_COUNT] = { 0 }, new_ldt = (uint16_t)field(img, l->ldt, 2);
 	for (unsigned seg = 0; seg < l->nsegs; seg++)
 		new_sel[seg] = (uint16_t)field(img, l->segs + l->width * seg, 2);
-	/* Virtual-8086 mode is not modelled: a task whose EFLAGS has VM is
-	 * refused before anything changes. */
-	if (new_eflags & EFLAGS_VM)
-		return EXC_TS;
+	/* A 16-bit TSS's FLAGS word has no VM. */
+	bool v86 = l->width == 4 && (new_eflags & EFLAGS_VM);
 
 	/* The old task: its state, NT cleared in the image IRET leaves it
 	 * with, and its busy bit cleared unless it is nested (CALL, event). */
@@ -207,10 +206,14 @@ unsigned cpu_task_switch(struct cpu *cpu, uint16_t sel, uint32_t lo, uint32_t hi
 		cpu->s.seg[seg] = (struct segment){ .selector = new_sel[seg] };
 		cpu->seg_base[seg] = 0;
 	}
-	cpu->s.cpl = new_sel[SEG_CS] & 3u;
+	cpu->s.cpl = v86 ? 3u : new_sel[SEG_CS] & 3u;
 	cpu_seg_cache_clear(cpu);
 	unsigned vec = load_ldtr(cpu, new_ldt, ext, error);
-	if (!vec)
+	/* A task in virtual-8086 mode (SDM 7.3, 20.2.1): every selector
+	 * loads as in v86 mode (base selector * 16, no checks), at CPL 3. */
+	for (unsigned seg = 0; !vec && v86 && seg < SEG_COUNT; seg++)
+		cpu_v86_load(cpu, seg, new_sel[seg]);
+	if (!vec && !v86)
 		vec = load_segments(cpu, new_sel, ext, error);
 	if (!vec && !pdptes_ok) {
 		*error = 0;
