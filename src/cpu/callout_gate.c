@@ -38,6 +38,7 @@ static enum callout_result switch_to(struct cpu *cpu, const struct callout_desc 
 	unsigned vec = cpu_task_switch(cpu, sel, lo, hi, kind, d->next_eip, 0, &err);
 	if (vec)
 		return task_fault(cpu, d, vec, err);
+	cpu_deliver_task_trap(cpu);
 	return CALLOUT_STOP;
 }
 

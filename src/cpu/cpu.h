@@ -292,6 +292,10 @@ struct cpu {
 	/* The last task switch (task_switch.c) passed its commit point: a
 	 * fault it returns belongs to the new task, at the new EIP. */
 	bool task_switched;
+	/* That switch completed into a task whose TSS has the T bit: a #DB
+	 * trap is due before the new task's first instruction (its caller
+	 * delivers it: cpu_deliver_task_trap). */
+	bool task_trap;
 	uint64_t deliveries;      /* events delivered, to tell a completed step */
 	/* The #PF a failed monitor access to guest memory raises. */
 	struct {
@@ -470,6 +474,10 @@ enum { EXC_DE = 0, EXC_DB = 1, EXC_NMI = 2, EXC_BP = 3, EXC_OF = 4, EXC_BR = 5, 
 /* Delivers vector with cpu->s.eip as the return address; on failure turns
  * into #DF and then a triple fault (cpu->fatal). */
 void cpu_deliver(struct cpu *cpu, unsigned vector, bool has_error, uint32_t error, bool software);
+/* The #DB trap (DR6.BT) a task switch into a task with the TSS's T bit
+ * leaves due (cpu->task_trap), at the new task's EIP; nothing if none is
+ * due. cpu_deliver does it itself after a switch through a task gate. */
+void cpu_deliver_task_trap(struct cpu *cpu);
 /* An external interrupt (INTR's vector) or the NMI (vector 2), which are
  * neither faults nor software interrupts: cpu_deliver as the hardware event
  * (EXT set in error codes, the gate's DPL ignored, RF as it is). */

@@ -381,8 +381,8 @@ static bool fault_class(unsigned vector)
 	}
 }
 
-static void deliver_event(struct cpu *cpu, unsigned vector, bool has_error, uint32_t error,
-			  bool software, bool external)
+static void deliver_with_faults(struct cpu *cpu, unsigned vector, bool has_error, uint32_t error,
+				bool software, bool external)
 {
 	cpu->halted = false;
 	cpu->deliveries++;
@@ -429,6 +429,31 @@ static void deliver_event(struct cpu *cpu, unsigned vector, bool has_error, uint
 	}
 	cpu->fatal = "triple fault: the guest could not take a double fault";
 	cpu->triple_fault = true;
+}
+
+/* A GDT holds at most this many TSS descriptors: the bound of a chain of
+ * T-bit traps (below). */
+#define GDT_MAX_ENTRIES 8192u
+
+void cpu_deliver_task_trap(struct cpu *cpu)
+{
+	/* A #DB through a task gate may enter another task with T set, and
+	 * so on, but each such switch leaves its TSS busy (an event's switch
+	 * nests), so a second one into the same TSS faults instead: the
+	 * chain ends within the GDT's entries. */
+	for (unsigned n = 0; cpu->task_trap && !cpu->fatal && n < GDT_MAX_ENTRIES; n++) {
+		cpu->task_trap = false;
+		cpu->s.dr[6] |= DR6_BT;
+		deliver_with_faults(cpu, EXC_DB, false, 0, false, false);
+	}
+	cpu->task_trap = false;
+}
+
+static void deliver_event(struct cpu *cpu, unsigned vector, bool has_error, uint32_t error,
+			  bool software, bool external)
+{
+	deliver_with_faults(cpu, vector, has_error, error, software, external);
+	cpu_deliver_task_trap(cpu);
 }
 
 void cpu_deliver(struct cpu *cpu, unsigned vector, bool has_error, uint32_t error, bool software)

@@ -1,7 +1,8 @@
 /* Hardware task switching (SDM vol. 3, ch. 7) between TSSs of 32 or 16
  * bits: the checks of the target TSS, the old task's dynamic state saved,
  * the busy bits, the back link and NT, CR0.TS, and the new task's state
- * loaded with its segment checks after the commit point; and the
+ * loaded with its segment checks after the commit point (or as
+ * virtual-8086 mode loads them, for a task whose EFLAGS has VM); and the
  * delivery of an event through a task gate of the IDT. The callers (far
  * CALL and JMP, IRET with NT, event delivery) check gates and raise what
  * this returns. */
@@ -10,7 +11,7 @@
 #include "cpu/task_switch.h"
 #include "isa/descriptor.h"
 
-enum { TSS_LINK = 0x00, TSS32_CR3 = 0x1c, TSS32_MIN_LIMIT = 0x67 };
+enum { TSS_LINK = 0x00, TSS32_CR3 = 0x1c, TSS32_T = 0x64, TSS32_MIN_LIMIT = 0x67 };
 
 /* Where a TSS keeps what a switch saves and loads: EIP, EFLAGS, the eight
  * general registers and the segment selectors from ES on (in the order
@@ -129,6 +130,7 @@ unsigned cpu_task_switch(struct cpu *cpu, uint16_t sel, uint32_t lo, uint32_t hi
 			 uint32_t *error)
 {
 	cpu->task_switched = false;
+	cpu->task_trap = false;
 	*error = (sel & 0xfffcu) | ext;
 	const struct tss_layout *l = layout_of(DESC_TYPE(hi));
 	uint32_t base = desc_base(lo, hi), limit = desc_limit(lo, hi);
@@ -154,10 +156,8 @@ unsigned cpu_task_switch(struct cpu *cpu, uint16_t sel, uint32_t lo, uint32_t hi
 	uint16_t new_sel[SEG_COUNT] = { 0 }, new_ldt = (uint16_t)field(img, l->ldt, 2);
 	for (unsigned seg = 0; seg < l->nsegs; seg++)
 		new_sel[seg] = (uint16_t)field(img, l->segs + l->width * seg, 2);
-	/* Virtual-8086 mode is not modelled: a task whose EFLAGS has VM is
-	 * refused before anything changes. */
-	if (new_eflags & EFLAGS_VM)
-		return EXC_TS;
+	/* A 16-bit TSS's FLAGS word has no VM. */
+	bool v86 = l->width == 4 && (new_eflags & EFLAGS_VM);
 
 	/* The old task: its state, NT cleared in the image IRET leaves it
 	 * with, and its busy bit cleared unless it is nested (CALL, event). */
@@ -207,15 +207,23 @@ unsigned cpu_task_switch(struct cpu *cpu, uint16_t sel, uint32_t lo, uint32_t hi
 		cpu->seg_base[seg] = 0;
 	}
 	cpu_limits_resync(cpu);
-	cpu->s.cpl = new_sel[SEG_CS] & 3u;
+	cpu->s.cpl = v86 ? 3u : new_sel[SEG_CS] & 3u;
 	cpu_seg_cache_clear(cpu);
 	unsigned vec = load_ldtr(cpu, new_ldt, ext, error);
-	if (!vec)
+	/* A task in virtual-8086 mode (SDM 7.3, 20.2.1): every selector
+	 * loads as in v86 mode (base selector * 16, no checks), at CPL 3. */
+	for (unsigned seg = 0; !vec && v86 && seg < SEG_COUNT; seg++)
+		cpu_v86_load(cpu, seg, new_sel[seg]);
+	if (!vec && !v86)
 		vec = load_segments(cpu, new_sel, ext, error);
 	if (!vec && !pdptes_ok) {
 		*error = 0;
 		return EXC_GP;
 	}
+	/* The debug trap flag of a 32-bit TSS (16-bit ones have none): a
+	 * #DB with DR6.BT once the switch is complete (SDM 7.3 step 12,
+	 * 17.2.3), not after a fault of the new task. */
+	cpu->task_trap = !vec && l->width == 4 && (img[TSS32_T] & 1);
 	return vec;
 }
 
@@ -234,6 +242,7 @@ unsigned task_gate_event(struct cpu *cpu, uint16_t tss_sel, bool has_error, uint
 	uint32_t esp = cpu->regs[REG_ESP];
 	unsigned width = DESC_TYPE(hi) & 8 ? 4 : 2;
 	if (!cpu_stack_push(cpu, &cpu->s.seg[SEG_SS], &esp, &error, width, false)) {
+		cpu->task_trap = false;
 		*fault_error = ext;
 		return EXC_SS;
 	}

@@ -719,8 +719,21 @@ void lapic_set_lint(struct lapic *lapic, unsigned pin, bool level)
 			signal_nmi(lapic);
 		return;
 	}
-	if (!(lvt & LAPIC_LVT_MASKED) && (lvt & LAPIC_DM_MASK) == LAPIC_DM_NMI)
+	if (lvt & LAPIC_LVT_MASKED)
+		return;
+	if ((lvt & LAPIC_DM_MASK) == LAPIC_DM_NMI)
 		signal_nmi(lapic);
+	/* LINT1 in fixed mode: its vector, edge-triggered (SDM 10.5.1: LINT1
+	 * has no level-triggered mode). LINT0's fixed mode stays unmodelled:
+	 * the 8259 drives it, and BIOSes leave it ExtINT. */
+	else if (pin == 1 && (lvt & LAPIC_DM_MASK) == LAPIC_DM_FIXED)
+		accept(lapic, lvt & LAPIC_VECTOR_MASK, false);
+}
+
+void lapic_restore_lint(struct lapic *lapic, unsigned pin, bool level)
+{
+	assert(pin < 2);
+	lapic->lint_levels = (uint8_t)((lapic->lint_levels & ~(1u << pin)) | (unsigned)level << pin);
 }
 
 bool lapic_nmi_routed(const struct lapic *lapic, unsigned pin)

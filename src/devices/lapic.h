@@ -17,8 +17,8 @@
  * lapic_set_lint(): in NMI delivery mode (either pin; edge whatever the
  * trigger bit) an unmasked pin's rising edge is an NMI, as are NMI IPIs
  * and I/O APIC NMI messages; the NMI itself is the CPU's (the nmi
- * callback), never held in IRR. ExtINT on LINT0 works through
- * lapic_accepts_pic().
+ * callback), never held in IRR. In fixed mode LINT1's rising edge
+ * requests its vector. ExtINT on LINT0 works through lapic_accepts_pic().
  *
  * Time is virtual, as for the 8254: the timer's bus clock runs at
  * LAPIC_BUS_HZ from time 0 of the caller's nanosecond clock, entry points
@@ -273,9 +273,13 @@ bool lapic_deliver_message(void *opaque, uint8_t vector, bool level, uint8_t des
 bool lapic_deliver_nmi_message(void *opaque, uint8_t dest, bool logical);
 /* Drives LINT0 (pin 0) or LINT1 (pin 1) to level. A rising edge on an
  * unmasked pin in NMI mode is an NMI; with the APIC hardware-disabled LINT1
- * is the CPU's NMI pin itself. Other delivery modes are left to their
- * callers (ExtINT: lapic_accepts_pic()). */
+ * is the CPU's NMI pin itself. A rising edge on LINT1 in fixed mode
+ * requests its vector. Other delivery modes are left to their callers
+ * (ExtINT: lapic_accepts_pic()). */
 void lapic_set_lint(struct lapic *lapic, unsigned pin, bool level);
+/* Sets a pin's level without an edge: after a restore, the level the
+ * board's restored registers give (the pins are not in the snapshot). */
+void lapic_restore_lint(struct lapic *lapic, unsigned pin, bool level);
 /* Whether an edge on the pin would be an NMI now. */
 bool lapic_nmi_routed(const struct lapic *lapic, unsigned pin);
 

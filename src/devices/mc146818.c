@@ -578,8 +578,11 @@ static void rtc_write(void *opaque, uint64_t offset, unsigned width, uint64_t va
 	(void)width;
 
 	if (offset == 0) {
+		bool was_masked = rtc->nmi_masked;
 		rtc->nmi_masked = value & 0x80;
 		rtc->index = value & 0x7f;
+		if (rtc->nmi_masked != was_masked && rtc->nmi_mask_changed)
+			rtc->nmi_mask_changed(rtc->clock_opaque);
 		return;
 	}
 	uint64_t now = clock_now(rtc);

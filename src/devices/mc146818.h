@@ -67,6 +67,10 @@ struct mc146818 {
 	 * register C, enabling an interrupt, changing the rate), so a board
 	 * sleeping until the old deadline can re-arm its timer. */
 	void (*deadline_changed)(void *opaque);
+	/* Optional, set after mc146818_init(): called with clock_opaque when
+	 * a write to port 0x70 changed bit 7, which gates the chipset's NMI
+	 * sources on a PC (the board's, not the clock's). */
+	void (*nmi_mask_changed)(void *opaque);
 	/* Set after mc146818_init() (0: none): periods of the periodic interrupt
 	 * that found PF still set are delivered later, as far as
 	 * irq_backlog_max_ns of them, each at least irq_min_interval_ns after

@@ -228,6 +228,7 @@ static void print_help(FILE *out)
 	      "cont, c                   resume it\n"
 	      "system_powerdown          press the ACPI power button\n"
 	      "system_reset              reset the machine\n"
+	      "nmi                       press the front-panel NMI button (IOCHK)\n"
 	      "quit, q                   end btvm\n"
 	      "screendump FILE           the screen as PNG (or text, FILE ending in .txt)\n"
 	      "savevm FILE               the whole machine to FILE (btvm run --restore FILE)\n"
@@ -517,6 +518,8 @@ static int run_human(struct monitor *m, char *line, FILE *out)
 		do_powerdown(m);
 	} else if (!strcmp(cmd, "system_reset") && no_args) {
 		do_reset(m);
+	} else if (!strcmp(cmd, "nmi") && no_args) {
+		board_nmi_button(board);
 	} else if ((!strcmp(cmd, "quit") || !strcmp(cmd, "q")) && no_args) {
 		do_quit(m);
 	} else if (!strcmp(cmd, "screendump")) {
@@ -670,7 +673,8 @@ static json_t *run_json(struct monitor *m, const char *line)
 		res = json_pack("{s:{s:b,s:s}}", "return", "running", !paused, "status",
 				paused ? "paused" : "running");
 	} else if (!strcmp(cmd, "stop") || !strcmp(cmd, "cont") || !strcmp(cmd, "quit") ||
-		   !strcmp(cmd, "system_powerdown") || !strcmp(cmd, "system_reset")) {
+		   !strcmp(cmd, "system_powerdown") || !strcmp(cmd, "system_reset") ||
+		   !strcmp(cmd, "inject-nmi")) {
 		const char *why = NULL;
 		if (!strcmp(cmd, "stop"))
 			do_stop(m);
@@ -680,6 +684,8 @@ static json_t *run_json(struct monitor *m, const char *line)
 			do_quit(m);
 		else if (!strcmp(cmd, "system_powerdown"))
 			do_powerdown(m);
+		else if (!strcmp(cmd, "inject-nmi"))
+			board_nmi_button(board);
 		else
 			do_reset(m);
 		if (why) {

@@ -87,6 +87,7 @@ struct table_reg {
 #define EFER_NXE 0x00000800u
 
 #define DR6_BS 0x00004000u  /* single-step trap */
+#define DR6_BT 0x00008000u  /* task switch into a task whose TSS has T set */
 
 /* Physical-address bit 20, which the A20 gate masks (A20M#). */
 #define A20_ADDRESS_BIT 0x00100000u

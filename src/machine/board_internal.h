@@ -113,7 +113,7 @@ struct board {
 	bool reset_requested;     /* keyboard controller or port 0x92 reset */
 	uint32_t acpi_rsdp;       /* where the ACPI tables' RSDP is */
 	uint8_t rng_seed[32];     /* the host's random bytes for the boot loader to pass */
-	uint8_t port_b;           /* port 0x61 bits 0-1 as written */
+	uint8_t port_b;           /* port 0x61 bits 0-3 as written, 6 (IOCHK latch) */
 	bool refresh_toggle;      /* port 0x61 bit 4 */
 	struct isa_debug_exit debug_exit;
 	struct testdev testdev;   /* MMIO page for the test guests */
@@ -288,6 +288,19 @@ int board__firmware(struct board *board);
 /* The A20 gate as the devices drive it now, to the bootstrap processor's
  * A20M# pin (wiring.c). */
 void board__a20_update(struct board *board);
+/* Port 0x61 (system control port B): the bits written (0-3) and the
+ * IOCHK latch (6). */
+#define PORT_B_WRITABLE 0x0fu
+#define PORT_B_IOCHK_DISABLE 0x08u
+#define PORT_B_IOCHK_STATUS 0x40u
+/* The chipset's NMI output (port 0x61's latches, port 0x70 bit 7) drives
+ * LINT1 again after a register changed; _restore sets LINT1's level
+ * without an edge, after a snapshot load. */
+void board__chipset_nmi_update(struct board *board);
+void board__chipset_nmi_restore(struct board *board);
+/* IOCHK# asserted (the front-panel NMI button): latched in port 0x61 bit
+ * 6 unless bit 3 disables it, then an NMI through the chipset. */
+void board__iochk_assert(struct board *board);
 /* The host bridge's PAM registers as they are now: guest_ram's
  * pam_locked follows them and the shadow write-protects the pages that
  * changed (wiring.c). Any time on the vCPU thread, a callout included. */

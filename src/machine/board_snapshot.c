@@ -438,7 +438,9 @@ static int load_board(struct board *board, struct snap_reader *r)
 		return snapr_fail(r, "version %u, this btvm reads %u", r->version, BORD_VERSION);
 	board->reset_requested = snapr_bool(r);
 	board->acpi_rsdp = snapr_u32(r);
-	board->port_b = snapr_u8(r) & 3;
+	board->port_b = snapr_u8(r) & (PORT_B_WRITABLE | PORT_B_IOCHK_STATUS);
+	if (board->port_b & PORT_B_IOCHK_DISABLE)
+		board->port_b &= (uint8_t)~PORT_B_IOCHK_STATUS;
 	board->refresh_toggle = snapr_bool(r);
 	uint8_t kind = snapr_u8(r);
 	if (!r->err && kind > BOOT_FIRMWARE)
@@ -687,6 +689,9 @@ static int restore_state(struct board *board, const char *path, int fd, bool mem
 	/* So are the PAM registers (section PCI): the BIOS area's write
 	 * protection follows them. */
 	board__pam_update(board);
+	/* And LINT1's level is the chipset's NMI output (sections BORD, RTC):
+	 * no edge, the NMI it raised (if any) is in the CPU's latch. */
+	board__chipset_nmi_restore(board);
 	struct cpu *bsp = &board__bsp(board)->cpu;
 	if (bsp->a20_line != bsp->s.a20_cleared)
 		cpu_apply_a20(bsp);

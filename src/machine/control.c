@@ -202,6 +202,11 @@ void board_power_button(struct board *board)
 	acpi_pm_power_button(&board->pm);
 }
 
+void board_nmi_button(struct board *board)
+{
+	board__iochk_assert(board);
+}
+
 const struct board_config *board_config(const struct board *board)
 {
 	return &board->cfg;

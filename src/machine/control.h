@@ -57,6 +57,10 @@ void board_request_exit(struct board *board, int status);
 void board_request_reset(struct board *board);
 /* The ACPI power button, pressed and released. */
 void board_power_button(struct board *board);
+/* The front-panel NMI button, pressed: IOCHK# through the chipset (port
+ * 0x61 bit 6, unless bit 3 disables it; port 0x70 bit 7 holds the NMI
+ * back while set) to the PC's NMI wire, LINT1. */
+void board_nmi_button(struct board *board);
 /* Any thread: gets the vCPUs to the run loop soon (out of a HLT sleep too). */
 void board_wake(struct board *board);
 /* The same from a signal handler, uctx its context (it may have

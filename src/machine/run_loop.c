@@ -321,8 +321,10 @@ static int ap_inta(void *opaque)
 
 /* What can still raise an NMI while IF is clear: an unmasked I/O APIC
  * entry in NMI mode, or the 8259 through LINT0 in NMI mode. LINT1, the
- * PC's NMI line, has no source on this board (see "Interrupts and time"),
- * so LINT1 in NMI mode, as the BIOS leaves it, does not count. */
+ * PC's NMI line, has only the monitor's NMI button for a source (see
+ * "Interrupts and time"), which like its power button is no device that
+ * will wake the guest, so LINT1 in NMI mode, as the BIOS leaves it, does
+ * not count. */
 static bool bsp_nmi_possible(void *opaque)
 {
 	const struct board_vcpu *v = opaque;

@@ -97,9 +97,13 @@ static void pic_output_changed(void *opaque, int level)
 		cpu_request_attention(&board__bsp(board)->cpu);
 }
 
-/* Port 0x61: bit 0 gates PIT channel 2, bit 1 enables the speaker, bit 4
+/* Port 0x61: bit 0 gates PIT channel 2, bit 1 enables the speaker, bits 2
+ * and 3 disable the SERR# and IOCHK NMI sources (set: disabled), bit 4
  * toggles with DRAM refresh (firmware and Linux use it to pace delays),
- * bit 5 shows channel 2's output. */
+ * bit 5 shows channel 2's output, bits 6 and 7 the IOCHK and SERR#
+ * latches. Setting bit 3 clears the IOCHK latch and holds it clear, as
+ * on the AT and Intel's ICH; nothing here asserts SERR#, so bit 7 reads
+ * 0. */
 static uint64_t port_b_read(void *opaque, uint64_t offset, unsigned width)
 {
 	struct board *board = opaque;
@@ -107,7 +111,8 @@ static uint64_t port_b_read(void *opaque, uint64_t offset, unsigned width)
 	(void)width;
 	board->refresh_toggle = !board->refresh_toggle;
 	uint64_t now = board__clock_ns(board);
-	return (board->port_b & 3) | (board->refresh_toggle ? 0x10 : 0) |
+	return (board->port_b & (PORT_B_WRITABLE | PORT_B_IOCHK_STATUS)) |
+	       (board->refresh_toggle ? 0x10 : 0) |
 	       (pit8254_get_output(&board->pit, 2, now) ? 0x20 : 0);
 }
 
@@ -116,8 +121,44 @@ static void port_b_write(void *opaque, uint64_t offset, unsigned width, uint64_t
 	struct board *board = opaque;
 	(void)offset;
 	(void)width;
-	board->port_b = (uint8_t)(value & 3);
+	uint8_t status = board->port_b & PORT_B_IOCHK_STATUS;
+	if (value & PORT_B_IOCHK_DISABLE)
+		status = 0;
+	board->port_b = (uint8_t)((value & PORT_B_WRITABLE) | status);
 	pit8254_set_gate(&board->pit, 2, (int)(value & 1), board__clock_ns(board));
+	board__chipset_nmi_update(board);
+}
+
+/* The chipset's NMI output: a latched source whose enable is on, unless
+ * port 0x70 bit 7 masks them all (a masked source stays latched and
+ * raises its NMI when unmasked). It drives the BSP's LINT1, the PC's NMI
+ * wire (the CPU's NMI pin itself when the APIC is hardware-disabled). */
+static bool chipset_nmi_level(const struct board *board)
+{
+	return !board->rtc.nmi_masked && (board->port_b & PORT_B_IOCHK_STATUS);
+}
+
+void board__chipset_nmi_update(struct board *board)
+{
+	lapic_set_lint(&board__bsp(board)->lapic, 1, chipset_nmi_level(board));
+}
+
+void board__chipset_nmi_restore(struct board *board)
+{
+	lapic_restore_lint(&board__bsp(board)->lapic, 1, chipset_nmi_level(board));
+}
+
+void board__iochk_assert(struct board *board)
+{
+	if (board->port_b & PORT_B_IOCHK_DISABLE)
+		return;
+	board->port_b |= PORT_B_IOCHK_STATUS;
+	board__chipset_nmi_update(board);
+}
+
+static void rtc_nmi_mask_changed(void *opaque)
+{
+	board__chipset_nmi_update(opaque);
 }
 
 static const struct bus_ops port_b_ops = {
@@ -592,6 +633,7 @@ static void board_reset_devices(struct board *board)
 	board->reset_requested = false;
 	board->port_b = 0;
 	board->refresh_toggle = false;
+	board__chipset_nmi_update(board);
 	testdev_init(&board->testdev);
 }
 
@@ -609,6 +651,7 @@ int board__wire_devices(struct board *board)
 				    .line = RTC_IRQ };
 	mc146818_init(&board->rtc, &rtc_irq, (int64_t)time(NULL), board__clock_ns, board);
 	board->rtc.deadline_changed = board__deadline_changed;
+	board->rtc.nmi_mask_changed = rtc_nmi_mask_changed;
 	board->rtc.irq_min_interval_ns = TIMER_IRQ_MIN_INTERVAL_NS;
 	board->rtc.irq_backlog_max_ns = TIMER_IRQ_BACKLOG_MAX_NS;
 	mc146818_set_memory_size(&board->rtc, board->ram.low_size);

@@ -10,8 +10,9 @@
 ; single-step trap (clear), IRET loading RF (an NMI taken right after it
 ; shows RF=1) and RF clear once the next instruction has run.
 ;
-; LINT1, the PC's NMI line, has no source a guest can drive on btvm (nor on
-; QEMU without its monitor), so it is not tested here.
+; LINT1, the PC's NMI line, has no source a guest can drive (the chipset's
+; NMI comes from outside it): tests/guests/nmi_button.asm, pressed through
+; the monitor, tests it.
 ;
 ; Under QEMU (guest_nmi_qemu) the groups rf_fault, rf_cleared and rf_rep
 ; fail: QEMU 7.2 never sets RF in a fault's EFLAGS image or in that of an

@@ -27,6 +27,18 @@
 ;  pf_task    paging on: #PF through a task gate to a task with a CR3 of
 ;             its own (a page only it maps), error code and CR2, and CR3
 ;             back to the old task's on the IRET
+;  v86_task   far JMP to a TSS whose EFLAGS has VM: the task starts in
+;             virtual-8086 mode (selectors as bases * 16, CPL 3), stores
+;             through DS and leaves with INT n to a ring-0 handler (on the
+;             TSS's SS0:ESP0) whose frame has the v86 CS, EIP, EFLAGS.VM
+;             and data selectors; it JMPs back to the main task
+;  tbit       the TSS's T bit (SDM 7.3 step 12, 17.2.3): far CALL and JMP
+;             to a TSS with T set, far CALL through a task gate, INT n
+;             through an IDT task gate: each a #DB with DR6.BT set, taken
+;             in the new task (TR) before its first instruction (the
+;             frame's EIP; the task sees the #DB done), one per switch
+;             and none on the way back to a task with T clear (QEMU 7.2
+;             ignores the T bit: known to fail under it)
 %define GUEST_NAME "tasks"
 %include "lib.inc"
 %include "exc_record.inc"
@@ -51,6 +63,17 @@ SEL_T16CODE	equ 0x88		; its code, based at task16 (IP 0)
 SEL_UCODE	equ 0x90 | 3		; flat ring-3 code and data
 SEL_UDATA	equ 0x98 | 3
 SEL_TSS_IO	equ 0xa0		; a ring-3 task with an I/O bitmap
+SEL_TSS_T	equ 0xa8		; T bit set: records, IRET or JMP back, again
+SEL_TGATE_T	equ 0xb0		; task gate (DPL 0) to TSS_T
+DR6_BT		equ 0x8000
+SEL_TSS_V	equ 0xb8		; a virtual-8086 task
+V86_SEG		equ 0x2000		; its CS, DS, SS: linear 0x20000
+V86_MARK	equ 0x10		; where it stores (DS:0x10)
+V86_SP		equ 0x0f00
+VEC_V86		equ 0x41		; its way out
+F_VM		equ 0x20000
+F_IOPL3		equ 0x3000
+DR6_BS		equ 0x4000
 IO_PORT		equ 0x3ff		; COM1's scratch register: allowed
 IO_BITMAP_SIZE	equ 0x400 / 8		; ports 0..0x3ff
 SEL_LDT_TGATE	equ 0x04
@@ -327,6 +350,51 @@ g_tss16:
 	check eax, SEL_FS
 	clts
 
+; tbit_switch instruction..., kind (0 IRET back, 1 JMP back): TSS_T at
+; task_t again, no #DB yet, then the switch; the #DB and the task's
+; records are checked after it
+%macro tbit_switch 2
+	mov dword [tss_t + 0x20], task_t
+	mov dword [t_jmp], %2
+	mov dword [db_count], 0
+	mov dword [db_eip], -1
+	mov dword [db_dr6], 0
+	mov dword [db_tr], 0
+	mov dword [t_runs], 0
+	mov dword [t_seen_db], -1
+	xor eax, eax
+	mov dr6, eax
+	%1
+	check dword [t_runs], 1
+	check dword [t_seen_db], 1		; before the task's first instruction
+	check dword [db_count], 1		; none on the way back
+	check dword [db_eip], task_t
+	check dword [db_tr], SEL_TSS_T
+	mov eax, [db_dr6]
+	and eax, DR6_BT | DR6_BS
+	check eax, DR6_BT
+	str ax
+	movzx eax, ax
+	check eax, SEL_TSS_MAIN
+	tss_type SEL_TSS_T
+	check eax, 9
+	clts
+%endmacro
+
+group "tbit"
+g_tbit:
+	save_idt 1
+	mov eax, 1
+	mov edx, db_handler
+	mov cl, 0x8e
+	call lib_set_gate
+	tbit_switch {call SEL_TSS_T:0}, 0
+	tbit_switch {jmp SEL_TSS_T:0}, 1
+	tbit_switch {call SEL_TGATE_T:0}, 0
+	idt_task VEC_TASK, SEL_TSS_T
+	tbit_switch {int VEC_TASK}, 0
+	restore_idt 1
+
 group "io_task"
 g_io_task:
 	mov dword [io_ok], 0
@@ -341,6 +409,45 @@ g_io_task:
 	movzx eax, ax
 	check eax, SEL_TSS_MAIN
 	tss_type SEL_TSS_IO
+	check eax, 9
+	clts
+
+group "v86_task"
+g_v86_task:
+	save_idt VEC_V86
+	mov eax, VEC_V86
+	mov edx, v86_exit
+	mov cl, 0xee				; DPL 3: INT n from v86 (IOPL 3)
+	call lib_set_gate
+	mov esi, v86_blob
+	mov edi, V86_SEG << 4
+	mov ecx, v86_blob_end - v86_blob
+	cld
+	rep movsb
+	mov word [(V86_SEG << 4) + V86_MARK], 0
+	mov dword [v_runs], 0
+	jmp SEL_TSS_V:0
+.back:
+	restore_idt VEC_V86
+	check dword [v_runs], 1
+	movzx eax, word [(V86_SEG << 4) + V86_MARK]
+	check eax, 0x8686
+	check dword [v_tr], SEL_TSS_V
+	check dword [v_frame + 0], v86_blob.after_int - v86_blob	; EIP
+	check dword [v_frame + 4], V86_SEG	; CS
+	mov eax, [v_frame + 8]
+	and eax, F_VM | F_IOPL3
+	check eax, F_VM | F_IOPL3
+	check dword [v_frame + 12], V86_SP	; ESP
+	check dword [v_frame + 16], V86_SEG	; SS
+	check dword [v_frame + 20], 0x1234	; ES
+	check dword [v_frame + 24], V86_SEG	; DS
+	check dword [v_frame + 28], 0x5678	; FS
+	check dword [v_frame + 32], 0x9abc	; GS
+	str ax
+	movzx eax, ax
+	check eax, SEL_TSS_MAIN
+	tss_type SEL_TSS_V
 	check eax, 9
 	clts
 
@@ -556,6 +663,31 @@ setup:
 	mov eax, SEL_UDATA
 	mov edx, 0x0cf2
 	call set_desc
+	; the task with the T bit, and a task gate to it
+	mov edi, tss_t
+	mov eax, task_t
+	mov edx, stack_t_top
+	call init_tss
+	or word [tss_t + 0x64], 1
+	tss_desc SEL_TSS_T, tss_t
+	mov dword [gdt + SEL_TGATE_T], SEL_TSS_T << 16
+	mov dword [gdt + SEL_TGATE_T + 4], 0x8500
+	; the virtual-8086 task: VM and IOPL 3 in EFLAGS, real-mode style
+	; selectors, ring 0's stack for its way out
+	mov edi, tss_v
+	mov eax, 0
+	mov edx, V86_SP
+	call init_tss
+	mov dword [tss_v + 0x24], F_VM | F_IOPL3 | 2
+	mov dword [tss_v + 0x04], stack_v0_top	; ESP0
+	mov dword [tss_v + 0x08], SEL_DATA	; SS0
+	mov dword [tss_v + 0x48], 0x1234	; ES
+	mov dword [tss_v + 0x4c], V86_SEG	; CS
+	mov dword [tss_v + 0x50], V86_SEG	; SS
+	mov dword [tss_v + 0x54], V86_SEG	; DS
+	mov dword [tss_v + 0x58], 0x5678	; FS
+	mov dword [tss_v + 0x5c], 0x9abc	; GS
+	tss_desc SEL_TSS_V, tss_v
 	mov ax, SEL_TSS_MAIN
 	ltr ax
 	popad
@@ -658,6 +790,78 @@ task_pf:
 	iretd
 	jmp task_pf
 
+; The task whose TSS has T: the #DB comes before its first instruction.
+; It goes back with IRET (called) or JMP (t_jmp set).
+task_t:
+	mov eax, [db_count]
+	mov [t_seen_db], eax
+	inc dword [t_runs]
+	cmp dword [t_jmp], 0
+	jne .jmp
+	iretd
+	jmp task_t
+.jmp:
+	jmp SEL_TSS_MAIN:0
+	jmp task_t
+
+; The v86 task's code, copied to V86_SEG:0: a store through DS, then INT
+; VEC_V86 to leave.
+v86_blob:
+	db 0xc7, 0x06, V86_MARK, 0, 0x86, 0x86	; mov word [V86_MARK], 0x8686
+	db 0xcd, VEC_V86			; int VEC_V86
+.after_int:
+	db 0xeb, 0xfe				; jmp $
+v86_blob_end:
+
+; INT VEC_V86 from the v86 task, at ring 0 on its SS0:ESP0: DS, ES, FS and
+; GS are null here, so through SS; back to the main task with JMP.
+v86_exit:
+	mov eax, [ss:esp + 0]
+	mov [ss:v_frame + 0], eax
+	mov eax, [ss:esp + 4]
+	mov [ss:v_frame + 4], eax
+	mov eax, [ss:esp + 8]
+	mov [ss:v_frame + 8], eax
+	mov eax, [ss:esp + 12]
+	mov [ss:v_frame + 12], eax
+	mov eax, [ss:esp + 16]
+	mov [ss:v_frame + 16], eax
+	mov eax, [ss:esp + 20]
+	mov [ss:v_frame + 20], eax
+	mov eax, [ss:esp + 24]
+	mov [ss:v_frame + 24], eax
+	mov eax, [ss:esp + 28]
+	mov [ss:v_frame + 28], eax
+	mov eax, [ss:esp + 32]
+	mov [ss:v_frame + 32], eax
+	str ax
+	movzx eax, ax
+	mov [ss:v_tr], eax
+	inc dword [ss:v_runs]
+	mov ax, SEL_DATA
+	mov ds, ax
+	mov es, ax
+	mov fs, ax
+	mov gs, ax
+	mov dword [tss_main + 0x20], g_v86_task.back
+	jmp SEL_TSS_MAIN:0
+
+; #DB: what the T bit's trap shows (frame EIP, DR6, the task it runs in).
+db_handler:
+	push eax
+	inc dword [db_count]
+	mov eax, [esp + 4]
+	mov [db_eip], eax
+	mov eax, dr6
+	mov [db_dr6], eax
+	xor eax, eax
+	mov dr6, eax
+	str ax
+	movzx eax, ax
+	mov [db_tr], eax
+	pop eax
+	iretd
+
 ; Task E starts with a DS that names nothing: the #TS its load raises is
 ; taken here, in task E, before its first instruction. Its IRET (NT set)
 ; goes back to the caller.
@@ -709,6 +913,18 @@ tss_pf:		resb 256
 tss_short:	resb 256
 tss16:		resb 64
 tss_io:		resb TSS_LIMIT + 1 + IO_BITMAP_SIZE + 1
+tss_t:		resb 256
+tss_v:		resb 256
+v_runs:		resd 1
+v_tr:		resd 1
+v_frame:	resd 9
+t_runs:		resd 1
+t_jmp:		resd 1
+t_seen_db:	resd 1
+db_count:	resd 1
+db_eip:		resd 1
+db_dr6:		resd 1
+db_tr:		resd 1
 io_ok:		resd 1
 t16_runs:	resd 1
 t16_eax:	resd 1
@@ -757,3 +973,7 @@ stack_x_top:
 stack_io_top:
 		resb 1024
 stack_io0_top:
+		resb 1024
+stack_t_top:
+		resb 1024
+stack_v0_top:

@@ -825,6 +825,23 @@ static void test_nmi(void)
 	lapic_set_lint(&h.lapic, 0, true);
 	CHECK_EQ(h.nmis, 6);
 	lapic_set_lint(&h.lapic, 0, false);
+	/* LINT1 in fixed mode: its vector on a rising edge, no NMI. */
+	wr(&h, LAPIC_LVT_LINT1, 0x61);
+	CHECK(!lapic_nmi_routed(&h.lapic, 1));
+	lapic_set_lint(&h.lapic, 1, true);
+	lapic_set_lint(&h.lapic, 1, true);
+	CHECK_EQ(h.nmis, 6);
+	CHECK(lapic_vector_pending(&h.lapic, 0x61));
+	CHECK_EQ(lapic_acknowledge(&h.lapic), 0x61);
+	wr(&h, LAPIC_EOI, 0);
+	CHECK(!lapic_vector_pending(&h.lapic, 0x61));
+	lapic_set_lint(&h.lapic, 1, false);
+	/* A restored level is no edge; the next edge comes after a fall. */
+	wr(&h, LAPIC_LVT_LINT1, LAPIC_DM_NMI);
+	lapic_restore_lint(&h.lapic, 1, true);
+	lapic_set_lint(&h.lapic, 1, true);
+	CHECK_EQ(h.nmis, 6);
+	lapic_set_lint(&h.lapic, 1, false);
 
 	/* I/O APIC messages: by destination. */
 	CHECK(lapic_deliver_nmi_message(&h.lapic, 0, false));
