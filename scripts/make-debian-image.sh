@@ -55,13 +55,13 @@
 # truncate -s 8G DEST && e2fsck -f DEST && resize2fs DEST.
 #
 # Cache: ${BTVM_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/btvm/image}:
-#   debian-12-i386.img      the pristine image (sparse; about 490 MB used)
+#   debian-12-i386.img      the pristine image (sparse; about 720 MB used)
 #   debian-12-i386.vmlinuz  its kernel (/boot/vmlinuz-*), for btvm --kernel
 #   debian-12-i386.initrd   its initramfs (/boot/initrd.img-*), --initrd
 #   debian-12-i386-pae.vmlinuz, debian-12-i386-pae.initrd  the same for
 #                           the 686-pae kernel (--pae)
 #   debian-12-i386.stamp    the recipe id, size, key and .debs it was built from
-#   debian-12-i386-bios.img    the BIOS disk (--bios; about 500 MB used)
+#   debian-12-i386-bios.img    the BIOS disk (--bios; about 730 MB used)
 #   debian-12-i386-bios.stamp  its recipe id, the GRUB files', the file
 #                           system's UUID and the pristine image's stamp
 #   build-bios.log          the last BIOS disk's log
@@ -76,9 +76,12 @@
 # build runs in a temporary directory in the cache and only its last step
 # moves the results into place, so an interrupted build leaves the old
 # image (or none), never half of one. Building needs root (debootstrap,
-# chroot): run through sudo when not root. A cold build takes about two
-# minutes on two idle cores (20 s of it downloading; up to twice that
-# on a busy machine); the cache then holds about 630 MB.
+# chroot): run through sudo when not root. A cold build took about two
+# minutes on two idle cores before the 686-pae kernel joined (its
+# modules and second initramfs add to that); where the host runs i386
+# programs only through qemu-user (binfmt_misc), the chroot's steps take
+# tens of minutes, most of it in update-initramfs. The cache then holds
+# about 950 MB.
 # The archive can be changed with BTVM_DEBIAN_MIRROR (the guest's own
 # sources.list always names deb.debian.org).
 #
@@ -663,7 +666,7 @@ INITRD=No debootstrap "${debootstrap_args[@]}" --unpack-tarball="$tarball" \
 	die "debootstrap failed (see $log; --refresh downloads the packages again)"
 [ -z "$(mounts_under "$root")" ] || die "debootstrap left file systems mounted under $root"
 
-release= pae_release=
+release='' pae_release=''
 for f in "$root"/boot/vmlinuz-*-686 "$root"/boot/vmlinuz-*-686-pae; do
 	[ -f "$f" ] || continue
 	case "$f" in
