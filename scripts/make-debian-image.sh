@@ -4,12 +4,11 @@
 # partition table), the guest's /dev/vda. debootstrap (variant minbase, no
 # recommends) installs Debian's own linux-image-686 and linux-image-686-pae
 # (PAE paging with NX; each kernel with its modules and an initramfs),
-# systemd, udev,
-# initramfs-tools, openssh-server and a few small tools; the script then
-# configures it by writing files into the tree (and running systemctl,
-# passwd, update-initramfs and linux-update-symlinks in a chroot, none of
-# which needs /proc mounted), and mke2fs -d turns the tree into the image
-# (no loop device, no mount).
+# systemd, udev, initramfs-tools, openssh-server and a few small tools;
+# the script then configures it by writing files into the tree (and
+# running systemctl, passwd, update-initramfs and linux-update-symlinks in
+# a chroot, none of which needs /proc mounted), and mke2fs -d turns the
+# tree into the image (no loop device, no mount).
 #
 # The system: hostname debian-btvm; root (no password) logged in
 # automatically on tty1 and ttyS0; DHCP on any en*/eth* interface through
