@@ -20,8 +20,11 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 script=$here/debian_bios.expect
+qemu_cpu=()
 if [ "${1:-}" = --pae ]; then
 	script=$here/debian_bios_pae.expect
+	# QEMU's default 32-bit CPU (qemu32) has no NX, which the script checks.
+	qemu_cpu=(-cpu "qemu32,+nx")
 	shift
 fi
 if [ $# -lt 3 ] || { [ "$1" != btvm ] && [ "$1" != qemu ]; }; then
@@ -61,7 +64,7 @@ start=$SECONDS
 if [ "$kind" = qemu ]; then
 	# -nographic: the serial port on stdio, and SeaBIOS's sercon on it
 	# (QEMU tells SeaBIOS so when there is no display).
-	cmd=("$bin" -accel tcg -m 512 -bios /usr/share/seabios/bios-256k.bin
+	cmd=("$bin" -accel tcg "${qemu_cpu[@]}" -m 512 -bios /usr/share/seabios/bios-256k.bin
 		-drive "file=$disk,format=raw,if=virtio,snapshot=on" -nic none -nographic -no-reboot)
 else
 	cmd=("$bin" run --firmware bios --disk "$disk" --snapshot -m 512 --net none
