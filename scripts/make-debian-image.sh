@@ -2,12 +2,13 @@
 # Builds a Debian 12 (bookworm) i386 system disk for btvm's guests: a
 # sparse raw file holding one ext4 file system over the whole disk (no
 # partition table), the guest's /dev/vda. debootstrap (variant minbase, no
-# recommends) installs Debian's own linux-image-686, systemd, udev,
-# initramfs-tools, openssh-server and a few small tools; the script then
-# configures it by writing files into the tree (and running systemctl,
-# passwd, update-initramfs and linux-update-symlinks in a chroot, none of
-# which needs /proc mounted), and mke2fs -d turns the tree into the image
-# (no loop device, no mount).
+# recommends) installs Debian's own linux-image-686 and linux-image-686-pae
+# (PAE paging with NX; each kernel with its modules and an initramfs),
+# systemd, udev, initramfs-tools, openssh-server and a few small tools;
+# the script then configures it by writing files into the tree (and
+# running systemctl, passwd, update-initramfs and linux-update-symlinks in
+# a chroot, none of which needs /proc mounted), and mke2fs -d turns the
+# tree into the image (no loop device, no mount).
 #
 # The system: hostname debian-btvm; root (no password) logged in
 # automatically on tty1 and ttyS0; DHCP on any en*/eth* interface through
@@ -16,9 +17,11 @@
 # key rebuilds the image); Debian's initramfs with virtio_pci, virtio_blk,
 # virtio_net and ext4. Boot it with the kernel and initramfs extracted
 # next to the image and the command line "root=/dev/vda console=ttyS0"
-# (add console=tty0 first for the window).
+# (add console=tty0 first for the window); the 686 kernel is the default
+# (/vmlinuz, /initrd.img), the 686-pae one is beside it (/vmlinuz-pae,
+# /initrd.img-pae, and its own pair in the cache: --pae).
 #
-# Usage: make-debian-image.sh [--bios] [--print] [--refresh] [--size SIZE] [--copy DEST]
+# Usage: make-debian-image.sh [--bios] [--pae] [--print] [--refresh] [--size SIZE] [--copy DEST]
 #   (no option)   build the image if it is missing or its recipe changed,
 #                 then say where things are
 #   --bios        the disk for booting through firmware (btvm run
@@ -29,6 +32,8 @@
 #                 which loads /vmlinuz and /initrd.img from the partition
 #                 (see "The BIOS disk" below); made from the pristine image
 #                 without root, loop devices or mounts, and cached too
+#   --pae         the kernel and initramfs said (and printed) are the
+#                 686-pae ones (the same disk)
 #   --print       print just three lines: the disk image's path (DEST with
 #                 --copy), the kernel's and the initramfs's (progress, if
 #                 any, goes to stderr); with --bios, the BIOS disk's path
@@ -49,16 +54,18 @@
 # truncate -s 8G DEST && e2fsck -f DEST && resize2fs DEST.
 #
 # Cache: ${BTVM_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/btvm/image}:
-#   debian-12-i386.img      the pristine image (sparse; about 490 MB used)
+#   debian-12-i386.img      the pristine image (sparse; about 720 MB used)
 #   debian-12-i386.vmlinuz  its kernel (/boot/vmlinuz-*), for btvm --kernel
 #   debian-12-i386.initrd   its initramfs (/boot/initrd.img-*), --initrd
+#   debian-12-i386-pae.vmlinuz, debian-12-i386-pae.initrd  the same for
+#                           the 686-pae kernel (--pae)
 #   debian-12-i386.stamp    the recipe id, size, key and .debs it was built from
-#   debian-12-i386-bios.img    the BIOS disk (--bios; about 500 MB used)
+#   debian-12-i386-bios.img    the BIOS disk (--bios; about 730 MB used)
 #   debian-12-i386-bios.stamp  its recipe id, the GRUB files', the file
 #                           system's UUID and the pristine image's stamp
 #   build-bios.log          the last BIOS disk's log
 #   debootstrap-*.tgz       the downloaded .debs (debootstrap --make-tarball,
-#                           about 115 MB), keyed by the package list, and
+#                           about 165 MB), keyed by the package list, and
 #                           *.tgz.mirror, the archive they came from
 #   id_ed25519{,.pub}       the key pair for ssh root@guest
 #   build.log               the last build's log
@@ -68,9 +75,12 @@
 # build runs in a temporary directory in the cache and only its last step
 # moves the results into place, so an interrupted build leaves the old
 # image (or none), never half of one. Building needs root (debootstrap,
-# chroot): run through sudo when not root. A cold build takes about two
-# minutes on two idle cores (20 s of it downloading; up to twice that
-# on a busy machine); the cache then holds about 630 MB.
+# chroot): run through sudo when not root. A cold build took about two
+# minutes on two idle cores before the 686-pae kernel joined (its
+# modules and second initramfs add to that); where the host runs i386
+# programs only through qemu-user (binfmt_misc), the chroot's steps take
+# tens of minutes, most of it in update-initramfs. The cache then holds
+# about 950 MB.
 # The archive can be changed with BTVM_DEBIAN_MIRROR (the guest's own
 # sources.list always names deb.debian.org).
 #
@@ -103,7 +113,7 @@ ARCH=i386
 # debootstrap --variant=minbase --include: what the minimal base lacks.
 # dbus and systemd-resolved complete systemd-networkd (networkctl, DNS),
 # zstd is initramfs-tools' compressor, netbase and iputils-ping are small.
-PACKAGES="linux-image-686 systemd systemd-sysv systemd-resolved dbus udev
+PACKAGES="linux-image-686 linux-image-686-pae systemd systemd-sysv systemd-resolved dbus udev
 initramfs-tools zstd kmod iproute2 netbase iputils-ping openssh-server
 e2fsprogs procps less"
 # Modules listed in /etc/initramfs-tools/modules: the initramfs loads them
@@ -128,6 +138,10 @@ set default=0
 menuentry 'Debian GNU/Linux 12 (bookworm) i386, btvm test image' {
 	linux /vmlinuz root=UUID=@UUID@ console=tty0 console=ttyS0 ro
 	initrd /initrd.img
+}
+menuentry 'Debian GNU/Linux 12 (bookworm) i386, 686-pae kernel (key p)' --hotkey=p {
+	linux /vmlinuz-pae root=UUID=@UUID@ console=tty0 console=ttyS0 ro
+	initrd /initrd.img-pae
 }
 EOF
 
@@ -182,6 +196,7 @@ EOF
 
 print_only=0
 bios=0
+pae=0
 refresh=0
 size=2G
 copy_dest=
@@ -193,6 +208,7 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	--print) print_only=1 ;;
 	--bios) bios=1 ;;
+	--pae) pae=1 ;;
 	--refresh) refresh=1 ;;
 	--size | --copy)
 		if [ $# -lt 2 ] || [ -z "$2" ]; then usage_error "$1 needs an argument"; fi
@@ -246,9 +262,10 @@ set -E
 trap 'die "failed (status $?, line $LINENO): $BASH_COMMAND"' ERR
 
 # Writes IMAGE_FILES, the key and the rest of the configuration into the
-# tree $1, whose kernel release is $2. Its text is part of the recipe id.
+# tree $1, whose kernel releases are $2 (686) and $3 (686-pae). Its text
+# is part of the recipe id.
 configure_image() {
-	local root=$1 release=$2 path mode line file=
+	local root=$1 release=$2 pae_release=$3 path mode line file=
 	while IFS= read -r line; do
 		if [[ "$line" =~ ^===\ (/[^ ]+)\ ([0-7]{4})$ ]]; then
 			path=${BASH_REMATCH[1]} mode=${BASH_REMATCH[2]}
@@ -279,16 +296,22 @@ configure_image() {
 	chroot "$root" systemctl enable systemd-networkd.service serial-getty@ttyS0.service >>"$log" 2>&1
 
 	# The initramfs: Debian's, with the virtio disk and network drivers,
-	# made once here (debootstrap ran with INITRD=No, which tells the
-	# kernel's hooks not to make one); then the kernel's own script points
-	# /vmlinuz and /initrd.img at it. Neither needs /proc.
+	# made once here for each kernel (debootstrap ran with INITRD=No, which
+	# tells the kernel's hooks not to make one); then the kernel's own
+	# script points /vmlinuz and /initrd.img at the 686 one, the default.
+	# Neither needs /proc. The 686-pae pair gets links of its own that no
+	# kernel script moves (GRUB's second entry, --pae): the releases share
+	# a version, so .old would name whichever was installed first.
 	tr ' ' '\n' <<<"$INITRAMFS_MODULES" >>"$root/etc/initramfs-tools/modules"
 	chroot "$root" update-initramfs -c -k "$release" >>"$log" 2>&1
+	chroot "$root" update-initramfs -c -k "$pae_release" >>"$log" 2>&1
 	chroot "$root" linux-update-symlinks install "$release" "/boot/vmlinuz-$release" >>"$log" 2>&1
+	ln -sfn "boot/vmlinuz-$pae_release" "$root/vmlinuz-pae"
+	ln -sfn "boot/initrd.img-$pae_release" "$root/initrd.img-pae"
 
 	# What was built, for --copy's note and for anyone looking at a disk.
-	printf 'recipe %s\nbuilt %s\nlinux %s\n' "$recipe_id" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$release" \
-		>"$root/etc/btvm-image"
+	printf 'recipe %s\nbuilt %s\nlinux %s\nlinux-pae %s\n' "$recipe_id" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+		"$release" "$pae_release" >"$root/etc/btvm-image"
 
 	# No downloaded .debs or package lists (apt update in the guest makes
 	# its own). The machine-id and the ssh host keys made by the packages'
@@ -311,6 +334,8 @@ tarball=$cache/debootstrap-$SUITE-$ARCH-$debs_key.tgz
 image=$cache/debian-12-i386.img
 kernel=$cache/debian-12-i386.vmlinuz
 initrd=$cache/debian-12-i386.initrd
+pae_kernel=$cache/debian-12-i386-pae.vmlinuz
+pae_initrd=$cache/debian-12-i386-pae.initrd
 stamp_file=$cache/debian-12-i386.stamp
 log=$cache/build.log
 
@@ -350,8 +375,8 @@ fi
 key_id=$(cut -d' ' -f2 "$cache/id_ed25519.pub" | sha256sum | cut -c1-16)
 want_stamp="$recipe_id size=$size_bytes key=$key_id"
 
-cached() { # the image, kernel and initramfs of this recipe are all there
-	[ -s "$image" ] && [ -s "$kernel" ] && [ -s "$initrd" ] &&
+cached() { # the image, kernels and initramfses of this recipe are all there
+	[ -s "$image" ] && [ -s "$kernel" ] && [ -s "$initrd" ] && [ -s "$pae_kernel" ] && [ -s "$pae_initrd" ] &&
 		[ "$(cut -d' ' -f1-3 "$stamp_file" 2>/dev/null)" = "$want_stamp" ]
 }
 
@@ -390,13 +415,14 @@ copy_out() { # --copy: DEST once, from the pristine image or the BIOS disk
 }
 
 report() {
-	local disk=$image
+	local disk=$image said_kernel=$kernel said_initrd=$initrd
 	[ "$bios" = 0 ] || disk=$bios_image
 	[ -n "$copy_dest" ] && disk=$copy_dest
+	[ "$pae" = 0 ] || said_kernel=$pae_kernel said_initrd=$pae_initrd
 	if [ "$print_only" = 1 ]; then
-		printf '%s\n%s\n%s\n' "$disk" "$kernel" "$initrd"
+		printf '%s\n%s\n%s\n' "$disk" "$said_kernel" "$said_initrd"
 	else
-		echo "image:  $disk ($(du -h --apparent-size "$disk" | cut -f1) sparse, $(du -h "$disk" | cut -f1) used; Debian 12 i386, Linux $(cut -d' ' -f5 "$stamp_file" | sed 's/^linux=//'))"
+		echo "image:  $disk ($(du -h --apparent-size "$disk" | cut -f1) sparse, $(du -h "$disk" | cut -f1) used; Debian 12 i386, Linux $(cut -d' ' -f5- "$stamp_file" | sed 's/^linux=//; s/ linux-pae=/ and /'))"
 		if [ "$bios" = 1 ]; then
 			[ -z "$copy_dest" ] || echo "        (a copy of the pristine $bios_image)"
 			echo "        (MBR and GRUB 2; the file system in partition 1 from 1 MiB, root=UUID=$(fs_uuid "$image"))"
@@ -407,8 +433,8 @@ report() {
 			fi
 		else
 			[ -z "$copy_dest" ] || echo "        (a copy of the pristine $image)"
-			echo "kernel: $kernel"
-			echo "initrd: $initrd"
+			echo "kernel: $said_kernel"
+			echo "initrd: $said_initrd"
 			echo "append: root=/dev/vda console=ttyS0"
 		fi
 		echo "ssh:    ssh -i $cache/id_ed25519 root@GUEST"
@@ -607,9 +633,9 @@ trap 'exit 143' TERM HUP
 
 debootstrap_args=(--arch="$ARCH" --variant=minbase --include="${package_list// /,}" --keyring="$keyring")
 
-# The packages: debootstrap --make-tarball downloads them (about 115 MB).
+# The packages: debootstrap --make-tarball downloads them (about 165 MB).
 if [ "$refresh" = 1 ] || [ ! -s "$tarball" ]; then
-	say "downloading Debian $SUITE's $ARCH packages from $mirror (about 115 MB)"
+	say "downloading Debian $SUITE's $ARCH packages from $mirror (about 165 MB)"
 	logmark "debootstrap --make-tarball"
 	if ! debootstrap "${debootstrap_args[@]}" --make-tarball="$tmp/debs.tgz" \
 		"$SUITE" "$tmp/download" "$mirror" >>"$log" 2>&1; then
@@ -639,24 +665,35 @@ INITRD=No debootstrap "${debootstrap_args[@]}" --unpack-tarball="$tarball" \
 	die "debootstrap failed (see $log; --refresh downloads the packages again)"
 [ -z "$(mounts_under "$root")" ] || die "debootstrap left file systems mounted under $root"
 
-release=
-for f in "$root"/boot/vmlinuz-*; do
-	[ -f "$f" ] && release=${f##*/vmlinuz-}
+release='' pae_release=''
+for f in "$root"/boot/vmlinuz-*-686 "$root"/boot/vmlinuz-*-686-pae; do
+	[ -f "$f" ] || continue
+	case "$f" in
+	*-686-pae) pae_release=${f##*/vmlinuz-} ;;
+	*) release=${f##*/vmlinuz-} ;;
+	esac
 done
-[ -n "$release" ] || die "debootstrap installed no kernel (no $root/boot/vmlinuz-*)"
+[ -n "$release" ] || die "debootstrap installed no 686 kernel (no $root/boot/vmlinuz-*-686)"
+[ -n "$pae_release" ] || die "debootstrap installed no 686-pae kernel (no $root/boot/vmlinuz-*-686-pae)"
 
-say "configuring the system (Linux $release) and making its initramfs"
+say "configuring the system (Linux $release and $pae_release) and making its initramfses"
 logmark "configure_image"
-configure_image "$root" "$release"
+configure_image "$root" "$release" "$pae_release"
 
 # The checks a boot depends on.
 [ "$(readlink "$root/vmlinuz")" = "boot/vmlinuz-$release" ] || die "/vmlinuz does not point to boot/vmlinuz-$release"
 [ "$(readlink "$root/initrd.img")" = "boot/initrd.img-$release" ] || die "/initrd.img does not point to boot/initrd.img-$release"
-[ -s "$root/boot/initrd.img-$release" ] || die "no initramfs in /boot"
-modules_in_initrd=$(chroot "$root" lsinitramfs "/boot/initrd.img-$release" | sed -n 's,^.*/\([^/]*\.ko\)$,\1,p') ||
-	die "lsinitramfs cannot read the new initramfs"
+[ "$(readlink "$root/vmlinuz-pae")" = "boot/vmlinuz-$pae_release" ] || die "/vmlinuz-pae does not point to boot/vmlinuz-$pae_release"
+[ "$(readlink "$root/initrd.img-pae")" = "boot/initrd.img-$pae_release" ] || die "/initrd.img-pae does not point to boot/initrd.img-$pae_release"
+for r in "$release" "$pae_release"; do
+	[ -s "$root/boot/initrd.img-$r" ] || die "no initramfs for $r in /boot"
+	modules_in_initrd=$(chroot "$root" lsinitramfs "/boot/initrd.img-$r" | sed -n 's,^.*/\([^/]*\.ko\)$,\1,p') ||
+		die "lsinitramfs cannot read the new initramfs of $r"
+	for m in $INITRAMFS_MODULES; do
+		grep -qx "$m.ko" <<<"$modules_in_initrd" || die "the initramfs of $r has no $m.ko"
+	done
+done
 for m in $INITRAMFS_MODULES; do
-	grep -qx "$m.ko" <<<"$modules_in_initrd" || die "the initramfs has no $m.ko"
 	grep -qx "$m" "$root/etc/initramfs-tools/modules" || die "/etc/initramfs-tools/modules lacks $m"
 done
 [ -L "$root/etc/systemd/system/multi-user.target.wants/ssh.service" ] || die "sshd is not enabled"
@@ -664,6 +701,8 @@ done
 
 cp "$root/boot/vmlinuz-$release" "$tmp/vmlinuz"
 cp "$root/boot/initrd.img-$release" "$tmp/initrd"
+cp "$root/boot/vmlinuz-$pae_release" "$tmp/pae-vmlinuz"
+cp "$root/boot/initrd.img-$pae_release" "$tmp/pae-initrd"
 
 # The image: mke2fs copies the tree with its owners, modes, device nodes
 # and extended attributes.
@@ -678,12 +717,14 @@ rm -f "$stamp_file"
 mv -f "$tmp/image" "$image"
 mv -f "$tmp/vmlinuz" "$kernel"
 mv -f "$tmp/initrd" "$initrd"
-echo "$want_stamp $(basename "$tarball") linux=$release" >"$stamp_file"
+mv -f "$tmp/pae-vmlinuz" "$pae_kernel"
+mv -f "$tmp/pae-initrd" "$pae_initrd"
+echo "$want_stamp $(basename "$tarball") linux=$release linux-pae=$pae_release" >"$stamp_file"
 if [ -n "${BTVM_IMAGE_OWNER:-}" ]; then
-	chown "$BTVM_IMAGE_OWNER" "$image" "$kernel" "$initrd" "$stamp_file" "$tarball" "$tarball.mirror" "$log" "$cache/.lock"
+	chown "$BTVM_IMAGE_OWNER" "$image" "$kernel" "$initrd" "$pae_kernel" "$pae_initrd" "$stamp_file" "$tarball" "$tarball.mirror" "$log" "$cache/.lock"
 fi
 logmark "done"
-say "built $image (Linux $release) in $SECONDS s"
+say "built $image (Linux $release and $pae_release) in $SECONDS s"
 remove_tree "$tmp"
 trap - EXIT
 finish

@@ -4,7 +4,7 @@
 # serial console (this terminal) and, on a desktop, in a window, root
 # logged in on both, with a network (user-mode NAT). The disk is ~/.cache/btvm/debian.img: made once from
 # the image scripts/make-debian-image.sh builds and caches (debootstrap;
-# the first run downloads about 115 MB and takes a few minutes), then
+# the first run downloads about 165 MB and takes a few minutes), then
 # kept, so what the guest writes is there at the next boot (delete the
 # file to start again). `poweroff` in the guest, or closing the window
 # twice, ends btvm. Extra arguments go to 'btvm run' (e.g. --stats,

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# The Debian 12 system of scripts/make-debian-image.sh booted from its
+# virtio disk with Debian's 686-pae kernel and its initramfs (the image
+# carries both kernels; --pae gives the 686-pae pair extracted beside it),
+# as `btvm run --kernel K --initrd I --disk D --append "root=/dev/vda ..."`
+# boots it, twice, on a copy of the image:
+#   1. systemd reaches multi-user, root is logged in on ttyS0; uname -r
+#      says -686-pae, /proc/cpuinfo has pae and nx, the kernel says "NX
+#      (Execute Disable) protection: active", udev loaded virtio_blk and
+#      the root is ext4 from /dev/vda mounted read-write with the modules
+#      of this kernel; a file is written and synced, and poweroff
+#      (systemd's, clean) ends btvm with status 0;
+#   2. the second boot, with --clone-check (code shared between processes
+#      translated anew at each linear address, a copy that differs ends
+#      the run), reads the file back; poweroff again;
+# then e2fsck -fn finds the image clean.
+#
+# Usage: run_debian_pae.sh BTVM CONSOLE_EXPECT [--log DIR]
+# Exit status: 0 passed, 1 failed, 77 the image could not be built for
+# want of the network (nothing cached).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+btvm=$1 expect_bin=$2
+shift 2
+logdir=
+[ "${1:-}" = --log ] && logdir=$2
+
+work=$(mktemp -d)
+cleanup() {
+	if [ -n "$logdir" ]; then
+		mkdir -p "$logdir"
+		cp -f "$work"/*.log "$logdir"/ 2>/dev/null || true
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+fail() {
+	echo "run_debian_pae: FAIL: $*" >&2
+	exit 1
+}
+
+set +e
+paths=$(bash "$root/scripts/make-debian-image.sh" --pae --print --copy "$work/debian.img")
+status=$?
+set -e
+[ "$status" = 3 ] && exit 77
+[ "$status" = 0 ] || fail "scripts/make-debian-image.sh --pae failed (status $status)"
+disk=$(sed -n 1p <<<"$paths")
+kernel=$(sed -n 2p <<<"$paths")
+initrd=$(sed -n 3p <<<"$paths")
+[ -s "$disk" ] || fail "no disk image at '$disk'"
+[ -s "$kernel" ] && [ -s "$initrd" ] || fail "no 686-pae kernel and initramfs at '$kernel' and '$initrd'"
+
+boot() { # boot NAME [BTVM OPTION]...: one boot driven by $work/NAME.expect
+	local start=$SECONDS
+	"$expect_bin" -t 300 -l "$work/$1.log" "$work/$1.expect" "$btvm" run --display none \
+		-m 512 --no-reboot --net none --kernel "$kernel" --initrd "$initrd" \
+		--disk "$disk" --append "root=/dev/vda console=ttyS0" "${@:2}" >/dev/null 2>&1 ||
+		fail "boot '$1' failed (console log: $1.log): $(tail -c 600 "$work/$1.log" | tr -d '\r')"
+	echo "run_debian_pae: boot '$1' passed in $((SECONDS - start)) s"
+}
+
+common_head='fail_on Kernel panic
+fail_on BUG:\s
+fail_on Oops:\s
+fail_on EXT4-fs error
+fail_on I/O error, dev
+expect debian-btvm login: root (automatic login)
+expect root@debian-btvm:~#
+send for i in $(seq 120); do systemctl is-active -q multi-user.target && break; sleep 1; done; echo MU=$(systemctl is-active multi-user.target)-$((9*9))
+expect MU=active-81
+expect root@debian-btvm:~#
+send echo KERNEL=$(uname -r | sed "s/^[0-9.]*-[0-9]*-//")-$((4*4))
+expect KERNEL=686-pae-16
+expect root@debian-btvm:~#'
+
+# The flags: grep -w in the first CPU's line; dmesg's line as the kernel
+# prints it when EFER.NXE took; the root's source, type and first option;
+# the modules udev and the initramfs loaded, from this kernel's tree.
+cat >"$work/first.expect" <<'EOF'
+send echo FLAGS=$(grep -m1 '^flags' /proc/cpuinfo | grep -ow -e pae -e nx | sort | paste -sd,)-$((5*5))
+expect FLAGS=nx,pae-25
+expect root@debian-btvm:~#
+send echo NX=$(dmesg | grep -c 'NX (Execute Disable) protection: active')-$((6*6))
+expect NX=1-36
+expect root@debian-btvm:~#
+send echo ROOT=$(findmnt -n -o SOURCE,FSTYPE / | tr -s ' ' ,)-$(findmnt -n -o OPTIONS / | cut -d, -f1)-$((7*7))
+expect ROOT=/dev/vda,ext4-rw-49
+expect root@debian-btvm:~#
+send echo MODS=$(lsmod | grep -c -e '^virtio_blk ' -e '^ext4 ' -e '^virtio_pci ')-$(ls -d /lib/modules/$(uname -r)/kernel >/dev/null && echo tree)-UDEV=$(systemctl is-active systemd-udevd)-$((8*8))
+expect MODS=3-tree-UDEV=active-64
+expect root@debian-btvm:~#
+send echo written-under-686-pae >/root/persist-pae.txt && sync && echo SAVED-$((2*4))
+expect SAVED-8
+expect root@debian-btvm:~#
+send poweroff
+expect_exit 0
+EOF
+printf '%s\n' "$common_head" | cat - "$work/first.expect" >"$work/first.expect.new"
+mv "$work/first.expect.new" "$work/first.expect"
+boot first
+
+cat >"$work/second.expect" <<EOF
+$common_head
+send cat /root/persist-pae.txt; echo SECOND-\$((3*5))
+expect written-under-686-pae
+expect SECOND-15
+expect root@debian-btvm:~#
+send poweroff
+expect_exit 0
+EOF
+boot second --clone-check
+
+e2fsck -fn "$disk" >"$work/e2fsck.log" 2>&1 || fail "e2fsck -fn: $(tail -3 "$work/e2fsck.log")"
+echo "run_debian_pae: PASS (Debian's 686-pae kernel: systemd to multi-user twice from the virtio disk, pae and nx, NX active, the file persisted, e2fsck clean)"
