@@ -75,15 +75,24 @@ refused "$work/none" "a missing file"
 refused "$work/empty" "an empty file"
 refused "$work" "a directory"
 
-# Offsets: the file header, every section header (found by walking the
-# framing: 40-byte headers, the payload length at +16), a payload's first
-# and last bytes, and 40 more spread over the file.
+# Offsets: the file header; of every section (found by walking the
+# framing: 40-byte headers, the payload length at +16) its tag, its length
+# and its payload's first byte; every field of a header (tag, version,
+# flags, payload CRC, lengths, header CRC) and a payload's last byte in
+# the first section, the CPU's, the compressed RAM's and END (the header
+# is checked by one CRC-guarded reader for all sections alike); and 40
+# more spread over the file.
 offsets=(0 7 8 12 15)
 off=16
 while [ $((off + 40)) -le "$size" ]; do
 	len=$(od -An -tu8 -j $((off + 16)) -N8 "$snap" | tr -d ' ')
-	offsets+=("$off" $((off + 4)) $((off + 12)) $((off + 16)) $((off + 24)) $((off + 32)))
-	[ "$len" -gt 0 ] && offsets+=($((off + 40)) $((off + 40 + len - 1)))
+	tag=$(od -An -c -j "$off" -N4 "$snap" | tr -d ' ')
+	offsets+=("$off" $((off + 16)))
+	[ "$len" -gt 0 ] && offsets+=($((off + 40)))
+	if [ "$off" = 16 ] || [ "$tag" = CPU ] || [ "$tag" = MEM ] || [ "$tag" = END ]; then
+		offsets+=($((off + 4)) $((off + 8)) $((off + 12)) $((off + 24)) $((off + 32)))
+		[ "$len" -gt 0 ] && offsets+=($((off + 40 + len - 1)))
+	fi
 	off=$((off + 40 + len))
 done
 for i in $(seq 1 40); do
