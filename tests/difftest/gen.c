@@ -33,7 +33,15 @@
  * unmasked so #MF is tested), MXCSR (rounding, FTZ, DAZ, sticky flags; 5%
  * with unmasked exceptions for #XM); the data areas and the x87/XMM
  * registers come from the sequence's seed (dt_abi.h). The sequence with a
- * given (seed, index) is the same whatever the count. */
+ * given (seed, index) is the same whatever the count.
+ *
+ * 16-bit code (o->code16): the templates come from Zydis's 16-bit decoder
+ * (so the 66-prefixed ones are the 32-bit forms), 67 selects 32-bit
+ * addressing, setups are 66 B8+r imm32, DS and ES have the FS base (so
+ * [bx+si]-style addresses reach DATA) and no CS override is generated (CS
+ * is based where the runner puts the code). 32-bit code draws the same
+ * random numbers as before 16-bit code existed: a seed's batch is
+ * unchanged. */
 #include "gen.h"
 
 #include <stdio.h>
