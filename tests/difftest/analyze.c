@@ -89,8 +89,10 @@ bool dt_reg_known(const struct dt_astate *st, ZydisRegister r, uint32_t *v)
 	}
 }
 
-uint32_t dt_seg_base(ZydisRegister seg)
+uint32_t dt_seg_base(const struct dt_opts *o, ZydisRegister seg)
 {
+	if (o->code16 && (seg == ZYDIS_REGISTER_DS || seg == ZYDIS_REGISTER_ES))
+		return DT_FS_BASE;
 	if (seg == ZYDIS_REGISTER_FS)
 		return DT_FS_BASE;
 	if (seg == ZYDIS_REGISTER_GS)
@@ -205,7 +207,7 @@ static int accesses(const struct dt_astate *st, const ZydisDecodedInstruction *i
 			int64_t lim = in->address_width == 16 ? 0x10000 : 0x100000000ll;
 			if (lo < 0 || hi > lim)
 				return refuse(why, wl, "string range wraps");
-			acc[n++] = (struct access){ dt_seg_base(o->mem.segment) + (uint32_t)lo, (uint32_t)(hi - lo) };
+			acc[n++] = (struct access){ dt_seg_base(st->o, o->mem.segment) + (uint32_t)lo, (uint32_t)(hi - lo) };
 		}
 		*nacc = n;
 		return 0;
@@ -219,11 +221,11 @@ static int accesses(const struct dt_astate *st, const ZydisDecodedInstruction *i
 			ea = v + al;
 			if (in->address_width == 16)
 				ea &= 0xffff;
-			acc[n++] = (struct access){ dt_seg_base(o->mem.segment) + ea, 1 };
+			acc[n++] = (struct access){ dt_seg_base(st->o, o->mem.segment) + ea, 1 };
 		} else {
 			if (in->address_width == 16 && v + 256 > 0x10000)
 				return refuse(why, wl, "XLAT table wraps");
-			acc[n++] = (struct access){ dt_seg_base(o->mem.segment) + v, 256 };
+			acc[n++] = (struct access){ dt_seg_base(st->o, o->mem.segment) + v, 256 };
 		}
 		*nacc = n;
 		return 0;
@@ -281,7 +283,7 @@ static int accesses(const struct dt_astate *st, const ZydisDecodedInstruction *i
 			extra = opsize;   /* POP m addresses with the incremented ESP */
 		if (!effective(st, in, o, extra, &ea))
 			return refuse(why, wl, "address register unknown");
-		uint32_t lin = dt_seg_base(o->mem.segment) + ea, len = o->size / 8 ? o->size / 8 : 1;
+		uint32_t lin = dt_seg_base(st->o, o->mem.segment) + ea, len = o->size / 8 ? o->size / 8 : 1;
 		if (m == ZYDIS_MNEMONIC_CLFLUSH || m == ZYDIS_MNEMONIC_CLFLUSHOPT ||
 		    m == ZYDIS_MNEMONIC_CLWB || m == ZYDIS_MNEMONIC_CLDEMOTE) {
 			lin &= ~63u;
@@ -525,12 +527,18 @@ int dt_astep(struct dt_astate *st, const ZydisDecodedInstruction *in, const Zydi
 		return refuse(why, wl, "reads an undefined x87 condition code");
 	if (m == ZYDIS_MNEMONIC_FNSTSW && ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER && st->fundef)
 		return refuse(why, wl, "FNSTSW AX of undefined condition codes");
-	if (in->address_width == 16 && !st->o->low) {
+	if (in->address_width == 16 && !st->o->low && !st->o->code16) {
 		for (unsigned i = 0; i < in->operand_count; i++)
 			if (ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && ops[i].mem.type == ZYDIS_MEMOP_TYPE_MEM &&
 			    !no_access(in))
 				return refuse(why, wl, "16-bit addressing without the LOW area");
 	}
+
+	/* 16-bit code: CS's base is the runner's, not known here */
+	for (unsigned i = 0; st->o->code16 && i < in->operand_count; i++)
+		if (ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && ops[i].mem.segment == ZYDIS_REGISTER_CS &&
+		    !no_access(in))
+			return refuse(why, wl, "CS-relative access in 16-bit code");
 
 	struct access acc[8];
 	unsigned nacc = 0;

@@ -42,7 +42,8 @@ void dt_astate_init(struct dt_astate *st, const struct dt_opts *o, const struct 
 void dt_astate_new_unit(struct dt_astate *st);
 /* The value a register holds before the next instruction, if known. */
 bool dt_reg_known(const struct dt_astate *st, ZydisRegister r, uint32_t *v);
-uint32_t dt_seg_base(ZydisRegister seg);
+/* A segment's base as the runners set it (CS's only for 32-bit code). */
+uint32_t dt_seg_base(const struct dt_opts *o, ZydisRegister seg);
 /* One instruction: checks it may run (allowed, reads no undefined flag,
  * every memory access provably inside DATA/LOW, ESP stays in its window)
  * and advances the state. Masks for stored implementation-specific values

@@ -80,12 +80,17 @@ static char *xstrdup(const char *s)
 
 /* ------------------------------------------------------------- batches */
 
+static uint32_t batch_flags(const struct dt_opts *o)
+{
+	return (o->low ? DT_BATCH_LOW : 0) | (o->code16 ? DT_BATCH_CODE16 : 0);
+}
+
 static int write_batch(const char *path, const struct dt_opts *o, struct dt_seq *const *seqs, unsigned n)
 {
 	FILE *f = fopen(path, "wb");
 	if (!f)
 		return -1;
-	struct dt_batch_hdr h = { DT_MAGIC, DT_VERSION, n, o->low ? DT_BATCH_LOW : 0, o->mxcsr_mask, { 0 } };
+	struct dt_batch_hdr h = { DT_MAGIC, DT_VERSION, n, batch_flags(o), o->mxcsr_mask, { 0 } };
 	fwrite(&h, sizeof(h), 1, f);
 	for (unsigned i = 0; i < n; i++) {
 		const struct dt_seq *s = seqs[i];
@@ -151,6 +156,8 @@ static int read_batch(const char *path, struct dt_opts *o, struct dt_seq **out, 
 		return -1;
 	}
 	o->low = h->flags & DT_BATCH_LOW;
+	o->code16 = h->flags & DT_BATCH_CODE16;
+	dt_set_code16(o->code16);
 	o->mxcsr_mask = h->mxcsr_mask;
 	struct dt_seq *seqs = xcalloc(h->count, sizeof(*seqs));
 	size_t off = sizeof(*h);
@@ -324,17 +331,23 @@ static void vm_argv(const struct ctx *c, const char *batch, unsigned start, cons
 /* When a death message names the guest EIP ("(eip 0x...)"), appends the
  * instruction of the sequence it is in: the runner lays the code out from
  * record 'start' on in slots of a known size (runner.c). */
-static void locate_death(const struct runset *rs, unsigned first, unsigned start, unsigned idx, char *msg,
-			 size_t len)
+static void locate_death(const struct runset *rs, uint32_t flags, unsigned first, unsigned start, unsigned idx,
+			 char *msg, size_t len)
 {
 	const char *p = strstr(msg, "(eip 0x");
 	if (!p)
 		return;
 	uint32_t eip = (uint32_t)strtoul(p + 7, NULL, 16), cp = DT_CODE_BASE;
-	for (unsigned i = start; i < idx; i++)
-		cp += (DT_PROLOGUE_LEN + rs->seqs[first + i]->code_len + DT_EPILOGUE_LEN + 15u) & ~15u;
+	for (unsigned i = start; i <= idx; i++) {
+		uint32_t slot = dt_code_slot(rs->seqs[first + i]->code_len, flags);
+		cp = dt_code_place(cp, slot, flags);
+		if (i < idx)
+			cp += slot;
+	}
 	const struct dt_seq *s = rs->seqs[first + idx];
-	uint32_t begin = cp + DT_PROLOGUE_LEN;
+	uint32_t begin = cp + dt_prologue_len(flags);
+	if ((flags & DT_BATCH_CODE16) && eip < 0x10000)
+		eip += cp & ~0xffffu;   /* an offset in the 16-bit code segment */
 	size_t n = strlen(msg);
 	if (eip < begin || eip >= begin + s->code_len) {
 		snprintf(msg + n, len - n, " [outside the sequence]");
@@ -506,7 +519,7 @@ static int run_set(struct ctx *c, struct runset *rs, const char *tag)
 				 WIFEXITED(status) ? WEXITSTATUS(status) : -1, ll);
 		free(ll);
 		free(err);
-		locate_death(rs, k->first, k->start, idx, msg, sizeof(msg));
+		locate_death(rs, batch_flags(&c->o), k->first, k->start, idx, msg, sizeof(msg));
 		rs->death[k->first + idx] = xstrdup(msg);
 		if (c->verbose)
 			fprintf(stderr, "difftest: sequence %u: %s\n", k->first + idx, msg);
@@ -543,7 +556,7 @@ static void free_runset(struct runset *rs)
 static uint64_t compare_one(const struct ctx *c, const struct dt_seq *s, const char *nat, const char *gst,
 			    const char *death, struct dt_analysis *a, uint8_t *init, uint8_t *in, uint8_t *ig)
 {
-	struct dt_batch_hdr h = { DT_MAGIC, DT_VERSION, 1, c->o.low ? DT_BATCH_LOW : 0, c->o.mxcsr_mask, { 0 } };
+	struct dt_batch_hdr h = { DT_MAGIC, DT_VERSION, 1, batch_flags(&c->o), c->o.mxcsr_mask, { 0 } };
 	struct dt_rec r;
 	memset(&r, 0, sizeof(r));
 	r.seed = s->seed;
@@ -989,9 +1002,9 @@ static int do_run(struct ctx *c)
 	if (npk)
 		qsort(pk, npk, sizeof(*pk), cmp_prekey);
 
-	printf("difftest: seed %llu, %u sequences over %d mnemonics (%s), guest under %s\n",
-	       (unsigned long long)c->seed, rs.n, nm, c->o.low ? "with 16-bit addressing" : "no 16-bit addressing",
-	       vm_name(c));
+	printf("difftest: seed %llu, %u sequences of %s code over %d mnemonics (%s), guest under %s\n",
+	       (unsigned long long)c->seed, rs.n, c->o.code16 ? "16-bit" : "32-bit", nm,
+	       c->o.low ? "with the low area" : "no low area", vm_name(c));
 	printf("difftest: %u matched, %u mismatched (%u where the guest died), %u raised an exception natively\n",
 	       rs.n - mismatches, mismatches, died, faults);
 	printf("difftest: generate %.1fs, run %.1fs\n", t1 - t0, t2 - t1);
@@ -1154,9 +1167,9 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: difftest run --native PATH --guest-elf PATH (--btvm PATH | --qemu PATH)\n"
 		"                    [--seed N] [--count N] [--jobs N] [--chunk N] [--shrink N]\n"
-		"                    [--report N] [--isa LIST] [--no-low] [--fpu-ptr]\n"
+		"                    [--report N] [--isa LIST] [--no-low] [--code16] [--fpu-ptr]\n"
 		"                    [--vm-arg ARG]... [--keep DIR] [--verbose]\n"
-		"       difftest gen [--seed N] [--count N] [--isa LIST] [--no-low] -o BATCH\n"
+		"       difftest gen [--seed N] [--count N] [--isa LIST] [--no-low] [--code16] -o BATCH\n"
 		"       difftest show BATCH [ID]\n"
 		"       difftest features | mnemonics [--isa LIST]\n"
 		"--isa takes feature names (see 'features'), 'all', or '-name' to drop one.\n");
@@ -1211,7 +1224,7 @@ int main(int argc, char **argv)
 		{ "isa", required_argument, 0, 'i' }, { "no-low", no_argument, 0, 'L' },
 		{ "fpu-ptr", no_argument, 0, 'F' }, { "vm-arg", required_argument, 0, 'a' },
 		{ "keep", required_argument, 0, 'k' }, { "verbose", no_argument, 0, 'v' },
-		{ "output", required_argument, 0, 'o' }, { 0, 0, 0, 0 },
+		{ "output", required_argument, 0, 'o' }, { "code16", no_argument, 0, '6' }, { 0, 0, 0, 0 },
 	};
 	optind = 2;
 	int opt;
@@ -1234,6 +1247,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'L': c.o.low = false; break;
+		case '6': c.o.code16 = true; break;
 		case 'F': c.o.fpu_ptr = true; break;
 		case 'a':
 			if (c.nvm_args < sizeof(c.vm_args) / sizeof(c.vm_args[0]))
@@ -1245,6 +1259,7 @@ int main(int argc, char **argv)
 		default: usage(); return 2;
 		}
 	}
+	dt_set_code16(c.o.code16);
 	if (c.jobs == 0)
 		c.jobs = 1;
 	if (c.chunk == 0)

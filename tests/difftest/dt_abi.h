@@ -52,6 +52,8 @@
 #define DT_CTRL_DONE 68    /* the epilogue jumps through this */
 #define DT_CTRL_EFLAGS_IN 72  /* initial EFLAGS, popped by the prologue */
 #define DT_CTRL_ESP_IN 76     /* initial ESP, loaded after it */
+#define DT_CTRL_ENTRY_FAR 80  /* 16-bit code: far pointer (offset, selector) in */
+#define DT_CTRL_DONE_FAR 88   /* and back to the runner's 32-bit code */
 #define DT_CTRL_STACK_TOP (DT_CTRL_BASE + DT_CTRL_SIZE - 64)
 
 /* Before each sequence the runner places a prologue that loads EFLAGS and
@@ -65,6 +67,19 @@
  * GPRs to CTRL, switch to the CTRL stack, PUSHFD, jump to DONE. */
 #define DT_PROLOGUE_LEN 12
 #define DT_EPILOGUE_LEN 60
+
+/* 16-bit code (DT_BATCH_CODE16): the sequences run in a 16-bit code
+ * segment (CS.D clear, limit 64 KiB) whose base is the 64 KiB-aligned
+ * address below the sequence's slot (no slot crosses a 64 KiB boundary),
+ * entered and left by far jumps through CTRL. SS stays the flat 32-bit
+ * stack segment, so PUSH/POP and the prologue's and epilogue's CTRL
+ * accesses (SS overrides, 32-bit addresses) work on ESP as in 32-bit code;
+ * DS and ES get the FS base, so 16-bit addresses 0x8000..0x9fff reach
+ * DATA. The prologue: mov esp, imm32; popfd; mov esp, ss:[CTRL+ESP_IN];
+ * the epilogue: the GPR stores, mov esp, imm32; pushfd; jmp far
+ * ss:[CTRL+DONE_FAR], all with 66/67 prefixes. */
+#define DT_PROLOGUE16_LEN 17
+#define DT_EPILOGUE16_LEN 89
 
 #ifndef __ASSEMBLER__
 
@@ -104,6 +119,7 @@
 #define DT_MAGIC 0x31425444u   /* "DTB1" */
 #define DT_VERSION 1u
 #define DT_BATCH_LOW 1u        /* flags: the LOW area is mapped and tested */
+#define DT_BATCH_CODE16 2u     /* the sequences are 16-bit code (see above) */
 
 struct dt_batch_hdr {
 	uint32_t magic;
@@ -166,6 +182,28 @@ static inline const struct dt_mask *dt_rec_masks(const struct dt_rec *r)
 static inline const uint8_t *dt_rec_code(const struct dt_rec *r)
 {
 	return (const uint8_t *)(dt_rec_masks(r) + r->nmask);
+}
+
+static inline uint32_t dt_prologue_len(uint32_t flags)
+{
+	return (flags & DT_BATCH_CODE16) ? DT_PROLOGUE16_LEN : DT_PROLOGUE_LEN;
+}
+
+/* The bytes a sequence's slot in CODE takes (prologue, code, epilogue). */
+static inline uint32_t dt_code_slot(uint32_t code_len, uint32_t flags)
+{
+	uint32_t frame = (flags & DT_BATCH_CODE16) ? DT_PROLOGUE16_LEN + DT_EPILOGUE16_LEN
+						   : DT_PROLOGUE_LEN + DT_EPILOGUE_LEN;
+	return (frame + code_len + 15u) & ~15u;
+}
+
+/* Where the next slot goes when the previous one ended at cp: right there,
+ * or for 16-bit code at the next 64 KiB boundary if it would cross one. */
+static inline uint32_t dt_code_place(uint32_t cp, uint32_t slot, uint32_t flags)
+{
+	if ((flags & DT_BATCH_CODE16) && (cp & 0xffffu) + slot > 0x10000u)
+		return (cp + 0xffffu) & ~0xffffu;
+	return cp;
 }
 
 static inline uint32_t dt_rec_size(unsigned nunits, unsigned nmask, unsigned code_len)

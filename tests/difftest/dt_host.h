@@ -27,6 +27,7 @@ enum dt_class { DT_CLASS_GP, DT_CLASS_X87, DT_CLASS_SIMD, DT_CLASS_COUNT };
 struct dt_opts {
 	uint32_t features;     /* bit per enum dt_feature */
 	bool low;              /* 16-bit addressing and the LOW area */
+	bool code16;           /* 16-bit code (DT_BATCH_CODE16); see dt_set_code16 */
 	bool fpu_ptr;          /* compare x87 FIP/FDP/FOP/FCS/FDS too */
 	uint32_t mxcsr_mask;
 };
@@ -59,6 +60,9 @@ int dt_parse_features(const char *list, uint32_t host, uint32_t *out);
 bool dt_insn_allowed(const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops,
 		     uint32_t features, const char **why);
 enum dt_class dt_insn_class(const ZydisDecodedInstruction *in);
+/* Which code dt_decode decodes: 32-bit (the default) or 16-bit; a run
+ * uses one for everything, set before any decoding. */
+void dt_set_code16(bool code16);
 const ZydisDecoder *dt_decoder(void);
 bool dt_decode(const uint8_t *p, size_t len, ZydisDecodedInstruction *in, ZydisDecodedOperand *ops);
 void dt_format(const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops, char *buf,

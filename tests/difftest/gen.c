@@ -33,7 +33,15 @@
  * unmasked so #MF is tested), MXCSR (rounding, FTZ, DAZ, sticky flags; 5%
  * with unmasked exceptions for #XM); the data areas and the x87/XMM
  * registers come from the sequence's seed (dt_abi.h). The sequence with a
- * given (seed, index) is the same whatever the count. */
+ * given (seed, index) is the same whatever the count.
+ *
+ * 16-bit code (o->code16): the templates come from Zydis's 16-bit decoder
+ * (so the 66-prefixed ones are the 32-bit forms), 67 selects 32-bit
+ * addressing, setups are 66 B8+r imm32, DS and ES have the FS base (so
+ * [bx+si]-style addresses reach DATA) and no CS override is generated (CS
+ * is based where the runner puts the code). 32-bit code draws the same
+ * random numbers as before 16-bit code existed: a seed's batch is
+ * unchanged. */
 #include "gen.h"
 
 #include <stdio.h>
@@ -423,7 +431,7 @@ static bool gen_addr32(uint64_t *s, const struct dt_opts *o, const struct dt_ast
 	if (agen) {
 		disp = dsize == 1 ? (uint32_t)(int32_t)(int8_t)rnd(s) : dsize == 4 ? random_disp32(s) : 0;
 	} else {
-		uint32_t segbase = dt_seg_base(seg);
+		uint32_t segbase = dt_seg_base(o, seg);
 		uint32_t T = pick_target(s, o, chance(s, 10), size, 8);
 		/* coefficients of the (up to two) registers */
 		int regs[2] = { -1, -1 };
@@ -524,8 +532,8 @@ static bool gen_addr16(uint64_t *s, const struct dt_opts *o, const struct dt_ast
 	if (agen) {
 		disp = dsize == 1 ? (uint32_t)(int32_t)(int8_t)rnd(s) : rnd(s) & 0xffff;
 	} else {
-		uint32_t segbase = dt_seg_base(seg);
-		uint32_t T = pick_target(s, o, seg != ZYDIS_REGISTER_FS, size, 8);
+		uint32_t segbase = dt_seg_base(o, seg);
+		uint32_t T = pick_target(s, o, segbase != DT_FS_BASE, size, 8);
 		uint32_t ea = T - segbase;
 		if (ea > 0xffff || ea + size > 0x10000)
 			return false;
@@ -599,9 +607,9 @@ static uint8_t random_seg_prefix(uint64_t *s)
 static uint32_t pointer_for(uint64_t *s, const struct dt_opts *o, ZydisRegister seg, bool addr16,
 			    uint32_t len, uint32_t margin)
 {
-	bool low = addr16 && seg != ZYDIS_REGISTER_FS;
+	bool low = addr16 && dt_seg_base(o, seg) != DT_FS_BASE;
 	uint32_t T = pick_target(s, o, low, len, margin);
-	uint32_t v = T - dt_seg_base(seg);
+	uint32_t v = T - dt_seg_base(o, seg);
 	if (addr16)
 		v = (rnd(s) & 0xffff0000u) | (v & 0xffff);
 	return v;
@@ -723,15 +731,22 @@ static int try_unit(uint64_t *s, const struct dt_opts *o, const struct dt_astate
 	 * store (and fault) under conditions, and change FPU state first. */
 	if (segp == 0x2e && (t->cls != DT_CLASS_GP || t->mnemonic == ZYDIS_MNEMONIC_ARPL))
 		segp = 0x3e;
-	if (o->low && (mem || (t->flags & T_IMPLICIT)) && chance(s, 15))
-		a16 = true;
+	/* 16-bit code runs in a segment based at the runner's choice */
+	if (segp == 0x2e && o->code16)
+		segp = 0x3e;
+	/* a67: the 67 prefix; a16: 16-bit addressing, which it selects in
+	 * 32-bit code and deselects in 16-bit code */
+	bool a67 = false;
+	if ((o->low || o->code16) && (mem || (t->flags & T_IMPLICIT)) && chance(s, 15))
+		a67 = true;
 	else if (!mem && !(t->flags & T_IMPLICIT) && chance(s, 3))
-		a16 = true;                     /* a meaningless 67 */
+		a67 = true;                     /* a meaningless 67 */
 	if (t->mnemonic == ZYDIS_MNEMONIC_LEA && chance(s, 15))
-		a16 = true;
+		a67 = true;
+	a16 = a67 != o->code16;
 	if (segp)
 		pre[npre++] = segp;
-	if (a16)
+	if (a67)
 		pre[npre++] = 0x67;
 	if ((t->flags & T_LOCK) && (t->flags & T_MEM) && !(t->flags & T_VEX) && chance(s, 30))
 		pre[npre++] = 0xf0;
@@ -830,8 +845,10 @@ static int try_unit(uint64_t *s, const struct dt_opts *o, const struct dt_astate
 		uint32_t v;
 		if (known32(st0, rq.id[i], &v) && v == rq.val[i])
 			continue;
-		if (len + 5 > room)
+		if (len + (o->code16 ? 6u : 5u) > room)
 			return -1;
+		if (o->code16)
+			out[len++] = 0x66;      /* the 32-bit MOV */
 		out[len++] = (uint8_t)(0xb8 + rq.id[i]);
 		dt_put32(out + len, rq.val[i]);
 		len += 4;

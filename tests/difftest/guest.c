@@ -2,7 +2,8 @@
  * (bench/rt/guest.h) that runs the difftest batch handed to it as module 0
  * (btvm --initrd, QEMU -initrd) with the shared runner, at ring 0 with
  * paging off, and prints the results on COM1. It sets up a GDT (flat code
- * and data, plus data segments with the FS and GS bases of dt_abi.h), an
+ * and data, data segments with the FS and GS bases of dt_abi.h, and the
+ * 16-bit code segment of a DT_BATCH_CODE16 batch), an
  * IDT whose vectors 0-31 go to the stubs in guest_exc.S, CR0 for native
  * x87 error reporting (NE, MP) and CR4 for SSE (OSFXSR, OSXMMEXCPT). The
  * command line may say "start=N" to skip records. Exit through
@@ -18,6 +19,7 @@
 #define SEL_DATA 0x10
 #define SEL_FS 0x18
 #define SEL_GS 0x20
+#define SEL_CODE16 0x28
 
 void dt_guest_panic(uint32_t vec, uint32_t eip);
 void dt_load_gdt(const void *gdtr, unsigned data_sel);
@@ -33,13 +35,22 @@ void dt_guest_panic(uint32_t vec, uint32_t eip)
 	rt_exit(RT_EXIT_FAIL);
 }
 
-static uint64_t gdt[5];
+static uint64_t gdt[6];
 
 static uint64_t seg_desc(uint32_t base, uint8_t access)
 {
 	/* limit 0xfffff in 4 KiB pages, 32-bit */
 	return 0xffffull | (uint64_t)(base & 0xffffff) << 16 | (uint64_t)access << 40 |
 	       (uint64_t)0xcf << 48 | (uint64_t)(base >> 24) << 56;
+}
+
+/* The 16-bit code segment: limit 64 KiB in bytes, D clear. The CPU reads
+ * the descriptor when the runner's far jump loads CS. */
+static int set_code16_base(uint32_t base)
+{
+	gdt[5] = 0xffffull | (uint64_t)(base & 0xffffff) << 16 | (uint64_t)0x9a << 40 |
+		 (uint64_t)(base >> 24) << 56;
+	return 0;
 }
 
 static void setup_cpu(void)
@@ -49,6 +60,7 @@ static void setup_cpu(void)
 	gdt[2] = seg_desc(0, 0x92);
 	gdt[3] = seg_desc(DT_FS_BASE, 0x92);
 	gdt[4] = seg_desc(DT_GS_BASE, 0x92);
+	set_code16_base(0);
 	struct __attribute__((packed)) { uint16_t limit; uint32_t base; } gdtr = {
 		sizeof(gdt) - 1, (uint32_t)(uintptr_t)gdt };
 	dt_load_gdt(&gdtr, SEL_DATA);
@@ -79,7 +91,8 @@ void guest_main(uint32_t magic, const uint32_t *info)
 		rt_exit(RT_EXIT_FAIL);
 	}
 	setup_cpu();
-	struct dt_env env = { .write = rt_write, .fs_sel = SEL_FS, .gs_sel = SEL_GS };
+	struct dt_env env = { .write = rt_write, .fs_sel = SEL_FS, .gs_sel = SEL_GS,
+			      .code16_sel = SEL_CODE16, .set_code16_base = set_code16_base };
 	int rc = dt_run_batch(&env, (const uint8_t *)(uintptr_t)mod_start, mod_end - mod_start, start);
 	rt_exit(rc == 0 ? RT_EXIT_PASS : RT_EXIT_FAIL);
 }

@@ -29,11 +29,11 @@ dt_load_gdt:
 
 .macro stub vec, err
 dt_exc_\vec:
-	mov dword ptr [DT_CTRL_BASE + DT_CTRL_VEC], \vec
+	mov dword ptr ss:[DT_CTRL_BASE + DT_CTRL_VEC], \vec
 	.if \err
-	pop dword ptr [DT_CTRL_BASE + DT_CTRL_ERR]
+	pop dword ptr ss:[DT_CTRL_BASE + DT_CTRL_ERR]
 	.else
-	mov dword ptr [DT_CTRL_BASE + DT_CTRL_ERR], 0
+	mov dword ptr ss:[DT_CTRL_BASE + DT_CTRL_ERR], 0
 	.endif
 	jmp dt_exc_common
 .endm
@@ -42,23 +42,27 @@ dt_exc_\vec:
 	stub \v, RT_HAS_ERROR_CODE(\v)
 	.endr
 
+/* Through SS: a 16-bit sequence runs with DS and ES based elsewhere. */
 dt_exc_common:
-	mov [DT_CTRL_BASE + 0], eax
-	mov [DT_CTRL_BASE + 4], ecx
-	mov [DT_CTRL_BASE + 8], edx
-	mov [DT_CTRL_BASE + 12], ebx
-	mov [DT_CTRL_BASE + 20], ebp
-	mov [DT_CTRL_BASE + 24], esi
-	mov [DT_CTRL_BASE + 28], edi
-	pop dword ptr [DT_CTRL_BASE + DT_CTRL_EIP]
-	pop dword ptr [DT_CTRL_BASE + 60]          /* CS */
-	pop dword ptr [DT_CTRL_BASE + DT_CTRL_EFLAGS]
-	mov [DT_CTRL_BASE + 16], esp
+	mov ss:[DT_CTRL_BASE + 0], eax
+	mov ss:[DT_CTRL_BASE + 4], ecx
+	mov ss:[DT_CTRL_BASE + 8], edx
+	mov ss:[DT_CTRL_BASE + 12], ebx
+	mov ss:[DT_CTRL_BASE + 20], ebp
+	mov ss:[DT_CTRL_BASE + 24], esi
+	mov ss:[DT_CTRL_BASE + 28], edi
+	pop dword ptr ss:[DT_CTRL_BASE + DT_CTRL_EIP]
+	pop dword ptr ss:[DT_CTRL_BASE + 60]          /* CS */
+	pop dword ptr ss:[DT_CTRL_BASE + DT_CTRL_EFLAGS]
+	mov ss:[DT_CTRL_BASE + 16], esp
 	mov esp, DT_CTRL_STACK_TOP
-	cmp dword ptr [dt_in_seq], 0
+	cmp dword ptr ss:[dt_in_seq], 0
 	je 1f
 	jmp dt_run_seq_fault
-1:	mov esp, offset rt_stack_top
+1:	mov eax, ss
+	mov ds, eax
+	mov es, eax
+	mov esp, offset rt_stack_top
 	push dword ptr [DT_CTRL_BASE + DT_CTRL_EIP]
 	push dword ptr [DT_CTRL_BASE + DT_CTRL_VEC]
 	call dt_guest_panic

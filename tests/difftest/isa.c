@@ -328,12 +328,21 @@ enum dt_class dt_insn_class(const ZydisDecodedInstruction *in)
 static ZydisDecoder decoder;
 static ZydisFormatter formatter;
 static bool zydis_ready;
+static bool zydis_code16;
+
+/* 16-bit code runs on the runners' 32-bit stack segment: stack width 32. */
+void dt_set_code16(bool code16)
+{
+	zydis_code16 = code16;
+	zydis_ready = false;
+}
 
 static void zydis_init(void)
 {
 	if (zydis_ready)
 		return;
-	ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
+	ZydisDecoderInit(&decoder, zydis_code16 ? ZYDIS_MACHINE_MODE_LEGACY_16 : ZYDIS_MACHINE_MODE_LEGACY_32,
+			 ZYDIS_STACK_WIDTH_32);
 	ZydisFormatterInit(&formatter, ZYDIS_FORMATTER_STYLE_INTEL);
 	ZydisFormatterSetProperty(&formatter, ZYDIS_FORMATTER_PROP_FORCE_SEGMENT, ZYAN_FALSE);
 	zydis_ready = true;

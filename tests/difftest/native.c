@@ -1,7 +1,9 @@
 /* The native runner: a 32-bit Linux process that runs a difftest batch on
  * the host CPU at the same addresses the guest uses. It maps CTRL, DATA and
  * CODE (and LOW when the batch asks) at their fixed addresses, gives FS and
- * GS LDT descriptors with the guest's segment bases, and turns the faults a
+ * GS LDT descriptors with the guest's segment bases (and 16-bit code an
+ * LDT code descriptor: a 32-bit process on an x86-64 kernel may far-jump
+ * into one), and turns the faults a
  * sequence raises (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP) into the
  * exception vector, error code and registers the kernel saw (trapno, err
  * and the saved context), resuming in dt_run_seq_fault.
@@ -23,6 +25,7 @@
 
 #define LDT_FS 0
 #define LDT_GS 1
+#define LDT_CODE16 2
 #define SEL(entry) ((uint16_t)((entry) << 3 | 4 | 3))   /* LDT, RPL 3 */
 
 void dt_sig_entry(int sig, siginfo_t *si, void *uc);
@@ -55,6 +58,9 @@ void dt_sig_handler(int sig, siginfo_t *si, void *ucv)
 	g[REG_UESP] = (greg_t)DT_CTRL_STACK_TOP;
 	g[REG_GS] = dt_saved_gs;
 	g[REG_FS] = dt_saved_fs;
+	g[REG_CS] = dt_saved_cs;        /* from 16-bit code back to the runner's */
+	g[REG_DS] = g[REG_SS];          /* DS, ES: flat again (the SS of a sequence is) */
+	g[REG_ES] = g[REG_SS];
 	g[REG_EFL] &= ~(greg_t)(0x100 | 0x400 | 0x40000);   /* TF, DF, AC */
 }
 
@@ -84,6 +90,20 @@ static void set_ldt(unsigned entry, uint32_t base)
 	d.useable = 1;
 	if (syscall(SYS_modify_ldt, 1, &d, sizeof(d)) != 0)
 		die("modify_ldt");
+}
+
+/* The 16-bit code segment: 64 KiB from base, D clear, as dosemu and
+ * Wine make them. */
+static int set_code16_base(uint32_t base)
+{
+	struct user_desc d;
+	memset(&d, 0, sizeof(d));
+	d.entry_number = LDT_CODE16;
+	d.base_addr = base;
+	d.limit = 0xffff;
+	d.contents = MODIFY_LDT_CONTENTS_CODE;
+	d.useable = 1;
+	return syscall(SYS_modify_ldt, 1, &d, sizeof(d)) == 0 ? 0 : -1;
 }
 
 static void write_out(const char *s, uint32_t n)
@@ -135,7 +155,8 @@ int main(int argc, char **argv)
 
 	static char obuf[1 << 20];
 	setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
-	struct dt_env env = { .write = write_out, .fs_sel = SEL(LDT_FS), .gs_sel = SEL(LDT_GS) };
+	struct dt_env env = { .write = write_out, .fs_sel = SEL(LDT_FS), .gs_sel = SEL(LDT_GS),
+			      .code16_sel = SEL(LDT_CODE16), .set_code16_base = set_code16_base };
 	int rc = dt_run_batch(&env, batch, (uint32_t)len, start);
 	fflush(stdout);
 	return rc == 0 ? 0 : 1;

@@ -3,11 +3,14 @@
 # host CPU and in the difftest guest kernel under btvm (or QEMU), compared,
 # with mismatches shrunk to their smallest sequence and reported.
 #
-#   run.sh --btvm PATH [--seed N] [--count N] [--qemu [PATH]] [--build DIR]
-#          [-- more difftest options, e.g. --isa sse2,x87 --jobs 4 --fpu-ptr]
+#   run.sh --btvm PATH [--seed N] [--count N] [--qemu [PATH]] [--vs-qemu]
+#          [--build DIR] [-- more difftest options, e.g. --isa sse2,x87
+#          --jobs 4 --fpu-ptr --code16]
 #
 # --qemu runs the guest under qemu-system-i386 instead of btvm, to check the
-# harness itself. QEMU's x87, MMX and SSE are not bit-exact with a real CPU
+# harness itself. --vs-qemu keeps btvm but takes the guest runner under
+# qemu-system-i386 as the reference instead of the host CPU (qemu_ref.sh):
+# the two VMs on the same sequences, on a host that runs no i386 code. QEMU's x87, MMX and SSE are not bit-exact with a real CPU
 # (reciprocal estimates, x87 special operands, MMX exponent bits, missing
 # SSE alignment and segment-type checks), so under QEMU only the integer
 # instructions are generated unless an --isa option follows "--".
@@ -16,7 +19,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-btvm= seed=1 count=20000 qemu= use_qemu=0 build=
+btvm='' seed=1 count=20000 qemu='' use_qemu=0 vs_qemu=0 build=''
 extra=()
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -28,8 +31,9 @@ while [ $# -gt 0 ]; do
 		use_qemu=1
 		if [ $# -gt 1 ] && [ "${2#-}" = "$2" ]; then qemu=$2; shift; fi
 		shift ;;
+	--vs-qemu) vs_qemu=1; shift ;;
 	--) shift; extra=("$@"); break ;;
-	-h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,20p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -72,5 +76,10 @@ else
 	vm=(--btvm "$btvm")
 fi
 
-exec "$tools/difftest" run --seed "$seed" --count "$count" --native "$tools/dt-native" \
+native=$tools/dt-native
+if [ "$vs_qemu" = 1 ]; then
+	native=$here/qemu_ref.sh
+	export DT_GUEST_ELF=$tools/dt-guest.elf
+fi
+exec "$tools/difftest" run --seed "$seed" --count "$count" --native "$native" \
 	--guest-elf "$tools/dt-guest.elf" "${vm[@]}" "${extra[@]+"${extra[@]}"}"

@@ -3,6 +3,7 @@
  * no library functions. */
 #include "runner.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 static uint8_t img_init[DT_IMG_SIZE];
@@ -81,9 +82,47 @@ static uint32_t put_epilogue(uint8_t *p)
 	return n;
 }
 
-static uint32_t code_slot(uint32_t code_len)
+/* The same for 16-bit code (dt_abi.h): 66 = 32-bit operand, 67 = 32-bit
+ * address, 36 = SS, the flat segment. mov esp, imm32; popfd;
+ * mov esp, ss:[abs32] */
+static void put_prologue16(uint8_t *p)
 {
-	return (DT_PROLOGUE_LEN + code_len + DT_EPILOGUE_LEN + 15u) & ~15u;
+	static const uint8_t head[] = { 0x66, 0xbc };
+	static const uint8_t load[] = { 0x66, 0x9d, 0x36, 0x67, 0x66, 0x8b, 0x25 };
+	copy(p, head, sizeof(head));
+	dt_put32(p + 2, DT_CTRL_BASE + DT_CTRL_EFLAGS_IN);
+	copy(p + 6, load, sizeof(load));
+	dt_put32(p + 13, DT_CTRL_BASE + DT_CTRL_ESP_IN);
+}
+
+/* mov ss:[abs32], r32 for the eight GPRs; mov esp, imm32; pushfd;
+ * jmp far ss:[abs32] (m16:32). */
+static uint32_t put_epilogue16(uint8_t *p)
+{
+	uint32_t n = 0;
+	for (uint32_t r = 0; r < 8; r++) {
+		p[n++] = 0x36;
+		p[n++] = 0x67;
+		p[n++] = 0x66;
+		p[n++] = 0x89;
+		p[n++] = (uint8_t)(0x05 | r << 3);
+		dt_put32(p + n, DT_CTRL_BASE + DT_CTRL_GPR + 4 * r);
+		n += 4;
+	}
+	p[n++] = 0x66;
+	p[n++] = 0xbc;
+	dt_put32(p + n, DT_CTRL_STACK_TOP);
+	n += 4;
+	p[n++] = 0x66;
+	p[n++] = 0x9c;
+	p[n++] = 0x36;
+	p[n++] = 0x67;
+	p[n++] = 0x66;
+	p[n++] = 0xff;
+	p[n++] = 0x2d;
+	dt_put32(p + n, DT_CTRL_BASE + DT_CTRL_DONE_FAR);
+	n += 4;
+	return n;
 }
 
 /* Validates the record at offset off; returns it or NULL. */
@@ -162,26 +201,47 @@ int dt_run_batch(const struct dt_env *env, const uint8_t *batch, uint32_t len, u
 		off += r->size;
 		if (i < start)
 			continue;
-		uint32_t slot = code_slot(r->code_len);
+		uint32_t slot = dt_code_slot(r->code_len, flags), pro = dt_prologue_len(flags);
+		cp = dt_code_place(cp, slot, flags);
 		if (cp + slot > DT_CODE_BASE + DT_CODE_SIZE) {
 			put_line_num(env, "DT-ERROR code area full at record ", i);
 			return -1;
 		}
-		put_prologue((uint8_t *)(uintptr_t)cp);
-		copy((uint8_t *)(uintptr_t)cp + DT_PROLOGUE_LEN, dt_rec_code(r), r->code_len);
-		put_epilogue((uint8_t *)(uintptr_t)cp + DT_PROLOGUE_LEN + r->code_len);
+		uint8_t *code = (uint8_t *)(uintptr_t)cp;
+		if (flags & DT_BATCH_CODE16)
+			put_prologue16(code);
+		else
+			put_prologue(code);
+		copy(code + pro, dt_rec_code(r), r->code_len);
+		if (flags & DT_BATCH_CODE16)
+			put_epilogue16(code + pro + r->code_len);
+		else
+			put_epilogue(code + pro + r->code_len);
 		cp += slot;
 	}
 
 	put_line_num(env, "DT-BEGIN ", h->count - (start < h->count ? start : h->count));
 	off = sizeof(*h);
 	cp = DT_CODE_BASE;
+	uint32_t cs16_base = 0;
+	bool cs16_set = false;
 	volatile uint8_t *ctrl = (volatile uint8_t *)(uintptr_t)DT_CTRL_BASE;
 	for (uint32_t i = 0; i < h->count; i++) {
 		const struct dt_rec *r = (const struct dt_rec *)(batch + off);
 		off += r->size;
 		if (i < start)
 			continue;
+		uint32_t slot = dt_code_slot(r->code_len, flags), pro = dt_prologue_len(flags);
+		cp = dt_code_place(cp, slot, flags);
+		uint32_t base = (flags & DT_BATCH_CODE16) ? cp & ~0xffffu : 0;
+		if ((flags & DT_BATCH_CODE16) && (!cs16_set || base != cs16_base)) {
+			if (!env->set_code16_base || env->set_code16_base(base)) {
+				put_str(env, "DT-ERROR cannot set the 16-bit code segment's base\n");
+				return -1;
+			}
+			cs16_base = base;
+			cs16_set = true;
+		}
 
 		dt_init_image(img_init, h, r);
 		copy((uint8_t *)(uintptr_t)DT_DATA_BASE, img_init + DT_IMG_DATA, DT_DATA_SIZE);
@@ -197,7 +257,9 @@ int dt_run_batch(const struct dt_env *env, const uint8_t *batch, uint32_t len, u
 		run.fs = env->fs_sel;
 		run.gs = env->gs_sel;
 		run.pad = 0;
-		run.entry = cp;
+		run.entry = cp - base;
+		run.ds = (flags & DT_BATCH_CODE16) ? env->fs_sel : 0;
+		run.cs16 = (flags & DT_BATCH_CODE16) ? env->code16_sel : 0;
 		for (int k = 0; k < 48; k++)
 			ctrl[k] = 0;
 		int faulted = dt_run_seq(&run);
@@ -210,7 +272,7 @@ int dt_run_batch(const struct dt_env *env, const uint8_t *batch, uint32_t len, u
 			dt_put32(img_final + DT_IMG_VEC, *(volatile uint32_t *)(ctrl + DT_CTRL_VEC));
 			dt_put32(img_final + DT_IMG_ERR, *(volatile uint32_t *)(ctrl + DT_CTRL_ERR));
 			dt_put32(img_final + DT_IMG_EIP,
-				 *(volatile uint32_t *)(ctrl + DT_CTRL_EIP) - (cp + DT_PROLOGUE_LEN));
+				 *(volatile uint32_t *)(ctrl + DT_CTRL_EIP) + base - (cp + pro));
 		}
 		copy(img_final + DT_IMG_FX, dt_fxout, DT_FX_USED);
 		copy(img_final + DT_IMG_DATA, (const uint8_t *)(uintptr_t)DT_DATA_BASE, DT_DATA_SIZE);
@@ -226,7 +288,7 @@ int dt_run_batch(const struct dt_env *env, const uint8_t *batch, uint32_t len, u
 				img_final[b] = (uint8_t)((img_final[b] & ~m[k].bits) | (img_init[b] & m[k].bits));
 		}
 		print_result(env, r->id);
-		cp += code_slot(r->code_len);
+		cp += slot;
 	}
 	put_str(env, "DT-END\n");
 	return 0;

@@ -18,13 +18,19 @@ struct dt_run {
 	uint32_t fs;       /* 40: selectors for FS and GS */
 	uint32_t gs;       /* 44 */
 	uint32_t pad;      /* 48 */
-	uint32_t entry;    /* 52 */
+	uint32_t entry;    /* 52: address, or offset in the 16-bit code segment */
+	uint32_t ds;       /* 56: selector for DS and ES (16-bit code only) */
+	uint32_t cs16;     /* 60: 16-bit code selector, or 0 for 32-bit code */
 };
 
 struct dt_env {
 	void (*write)(const char *s, uint32_t n);
 	uint16_t fs_sel;
 	uint16_t gs_sel;
+	/* 16-bit code: its selector, and a hook that gives that segment a
+	 * new base (the runner calls it only when the base changes). */
+	uint16_t code16_sel;
+	int (*set_code16_base)(uint32_t base);
 };
 
 /* runseq.S */
@@ -32,7 +38,7 @@ int dt_run_seq(const struct dt_run *r);  /* 0: ran to the end; 1: faulted */
 void dt_run_seq_fault(void);              /* where a fault handler resumes */
 extern volatile uint32_t dt_in_seq;
 extern uint8_t dt_fxout[512];             /* FXSAVE at the end of each run */
-extern uint16_t dt_saved_gs, dt_saved_fs;
+extern uint16_t dt_saved_gs, dt_saved_fs, dt_saved_cs;
 
 /* Runs records start..count-1 of the batch and writes one line per record:
  *   R <id> [<offset>:<hex bytes>]...

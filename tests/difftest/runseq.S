@@ -22,10 +22,12 @@ dt_in_seq:
 	.skip 4
 dt_saved_esp:
 	.skip 4
-	.globl dt_saved_gs, dt_saved_fs
+	.globl dt_saved_gs, dt_saved_fs, dt_saved_cs
 dt_saved_gs:
 	.skip 2
 dt_saved_fs:
+	.skip 2
+dt_saved_cs:
 	.skip 2
 
 	.data
@@ -50,9 +52,17 @@ dt_run_seq:
 	mov [dt_saved_fs], cx
 	mov ecx, [eax + 36]
 	fxrstor [ecx]
+	mov cx, cs
+	mov [dt_saved_cs], cx
 	mov ecx, [eax + 52]
 	mov [DT_CTRL_BASE + DT_CTRL_ENTRY], ecx
+	mov [DT_CTRL_BASE + DT_CTRL_ENTRY_FAR], ecx
+	mov ecx, [eax + 60]
+	mov [DT_CTRL_BASE + DT_CTRL_ENTRY_FAR + 4], ecx
 	mov dword ptr [DT_CTRL_BASE + DT_CTRL_DONE], offset dt_seq_done
+	mov dword ptr [DT_CTRL_BASE + DT_CTRL_DONE_FAR], offset dt_seq_done
+	movzx ecx, word ptr [dt_saved_cs]
+	mov [DT_CTRL_BASE + DT_CTRL_DONE_FAR + 4], ecx
 	mov ecx, [eax + 40]
 	mov fs, cx
 	mov ecx, [eax + 44]
@@ -68,10 +78,23 @@ dt_run_seq:
 	mov ebp, [eax + 20]
 	mov esi, [eax + 24]
 	mov edi, [eax + 28]
+	cmp dword ptr [eax + 60], 0
+	jne 1f
 	mov eax, [eax]
 	jmp dword ptr [DT_CTRL_BASE + DT_CTRL_ENTRY]
+	/* 16-bit code: DS and ES get their own base, so what follows goes
+	 * through SS, the flat segment */
+1:	mov es, word ptr [eax + 56]
+	mov ds, word ptr [eax + 56]
+	mov eax, ss:[eax]
+	jmp fword ptr ss:[DT_CTRL_BASE + DT_CTRL_ENTRY_FAR]
 
+/* Both ways out first give DS and ES back the flat SS (which the sequence
+ * cannot change); ECX is free, the GPRs are in CTRL by now. */
 dt_seq_done:
+	mov ecx, ss
+	mov ds, ecx
+	mov es, ecx
 	mov dword ptr [dt_in_seq], 0
 	pop dword ptr [DT_CTRL_BASE + DT_CTRL_EFLAGS]
 	xor eax, eax
@@ -79,6 +102,9 @@ dt_seq_done:
 
 	.globl dt_run_seq_fault
 dt_run_seq_fault:
+	mov ecx, ss
+	mov ds, ecx
+	mov es, ecx
 	mov dword ptr [dt_in_seq], 0
 	mov eax, 1
 dt_seq_finish:
