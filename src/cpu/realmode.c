@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cpu/callout_internal.h"
+#include "isa/descriptor.h"
 
 void cpu_real_load(struct cpu *cpu, unsigned seg, uint16_t sel)
 {
@@ -22,6 +23,10 @@ void cpu_real_load(struct cpu *cpu, unsigned seg, uint16_t sel)
 	struct segment s = cpu->s.seg[seg];
 	s.selector = sel;
 	s.base = (uint32_t)sel << 4;
+	/* A load here makes a register that a null selector left unusable
+	 * usable again (P set, as Bochs and the SDM's VMX chapter have it);
+	 * its limit stays, checked as any other (seg_limits.c). */
+	s.flags |= DESC_P >> 8;
 	cpu_set_segment(cpu, seg, &s);
 }
 
