@@ -576,7 +576,7 @@ bool cpu_stack_write(struct cpu *cpu, const struct segment *ss, uint32_t sp, uin
  * or DS/ES unusable after a null load); the registers that are, as a
  * scan finds them (cpu_limits_scan) and as cpu->limited_segs keeps them
  * (cpu_limits_note after one register changed, cpu_limits_resync after
- * several; the translation mode's MODE_LIMITS, in protected mode);
+ * several; the translation mode's MODE_LIMITS, in every mode);
  * whether len bytes at offset stay inside s (false: #GP(0), or #SS(0)
  * for SS). */
 bool cpu_segment_restricted(const struct segment *s, unsigned seg);

@@ -1,5 +1,5 @@
 /* Segment limits on data and stack accesses, as the SDM checks them in
- * protected mode: which loaded segments make the translation mode
+ * protected, real and v86 mode: which loaded segments make the translation mode
  * MODE_LIMITS (where every memory access goes through the monitor), kept
  * as a bit per register in cpu->limited_segs by every writer, and
  * whether an access of some bytes at an offset stays inside its segment
