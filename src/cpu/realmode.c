@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "cpu/callout_internal.h"
-#include "isa/descriptor.h"
 
 void cpu_real_load(struct cpu *cpu, unsigned seg, uint16_t sel)
 {
@@ -24,9 +23,8 @@ void cpu_real_load(struct cpu *cpu, unsigned seg, uint16_t sel)
 	s.selector = sel;
 	s.base = (uint32_t)sel << 4;
 	/* A load here makes a register that a null selector left unusable
-	 * usable again (P set, as Bochs and the SDM's VMX chapter have it);
-	 * its limit stays, checked as any other (seg_limits.c). */
-	s.flags |= DESC_P >> 8;
+	 * usable again, as in Bochs; its limit stays, checked as any other. */
+	cpu_segment_make_usable(&s);
 	cpu_set_segment(cpu, seg, &s);
 }
 

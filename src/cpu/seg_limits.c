@@ -25,6 +25,11 @@ static bool is_unusable(const struct segment *s)
 	return !(s->flags & SEG_FLAG_PRESENT);
 }
 
+void cpu_segment_make_usable(struct segment *s)
+{
+	s->flags |= SEG_FLAG_PRESENT;
+}
+
 bool cpu_segment_restricted(const struct segment *s, unsigned seg)
 {
 	if (seg == SEG_CS)
