@@ -79,7 +79,7 @@ bool operand_in_limit(const struct cpu *cpu, const ZydisDecodedOperand *op, uint
 {
 	unsigned seg = seg_reg_index(op->mem.segment);
 	const struct segment *s = &cpu->s.seg[seg];
-	return cpu_real_mode(cpu) || cpu_offset_in_limit(s, seg, linear - s->base, len);
+	return cpu_offset_in_limit(s, seg, linear - s->base, len);
 }
 
 bool operand_linear(const struct cpu *cpu, const ZydisDecodedInstruction *in,

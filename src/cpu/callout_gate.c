@@ -64,6 +64,11 @@ static enum callout_result call_gate(struct cpu *cpu, const struct callout_desc 
 		raise_fault(cpu, d, (unsigned)vec, true, cs_sel & 0xfffcu);
 		return CALLOUT_STOP;
 	}
+	/* The gate's offset past the new CS's limit (SDM JMP: #GP(0)). */
+	if (!call && offset > cs.limit) {
+		raise_fault(cpu, d, EXC_GP, true, 0);
+		return CALLOUT_STOP;
+	}
 	if (!call) {
 		cpu_set_segment(cpu, SEG_CS, &cs);
 		cpu->s.eip = offset;
@@ -97,6 +102,13 @@ static enum callout_result call_gate(struct cpu *cpu, const struct callout_desc 
 			raise_fault(cpu, d, f, true, err);
 			return CALLOUT_STOP;
 		}
+	}
+	/* The gate's offset past the new CS's limit: #GP(0) before anything
+	 * is pushed (the SDM checks the stack's room first: a CALL that
+	 * fails both gets #GP here, not #SS, as a far CALL's does). */
+	if (offset > cs.limit) {
+		raise_fault(cpu, d, EXC_GP, true, 0);
+		return CALLOUT_STOP;
 	}
 	uint8_t bytes[sizeof(frame)];
 	for (unsigned i = 0; i < n; i++)

@@ -188,7 +188,7 @@ enum callout_result do_string_io(struct cpu *cpu, const struct callout_desc *d,
 		uint32_t v = 0;
 		/* Memory is checked before the port is touched, so a fault does
 		 * not lose a byte the device already handed over. */
-		if ((!cpu_real_mode(cpu) && !cpu_offset_in_limit(&cpu->s.seg[seg], seg, off, width)) ||
+		if (!cpu_offset_in_limit(&cpu->s.seg[seg], seg, off, width) ||
 		    !cpu_read_guest(cpu, addr, &v, width)) {
 			raise_fault(cpu, d, seg == SEG_SS ? EXC_SS : EXC_GP, true, 0);
 			return CALLOUT_STOP;

@@ -67,9 +67,10 @@ uint32_t cpu_mode(const struct cpu *cpu)
 		mode |= MODE_SEGCS;
 	/* Translated segment loads (translate_sensitive.c) never change it:
 	 * they run in blocks without MODE_LIMITS and load only segments
-	 * remember_load found unrestricted. */
+	 * remember_load found unrestricted. Real and v86 mode too: a 64 KiB
+	 * limit is checked there, an unreal 4 GiB one costs nothing. */
 	assert(cpu->limited_segs == cpu_limits_scan(cpu));
-	if (!(mode & MODE_REAL) && cpu->limited_segs)
+	if (cpu->limited_segs)
 		mode |= MODE_LIMITS;
 	return mode;
 }

@@ -576,10 +576,13 @@ bool cpu_stack_write(struct cpu *cpu, const struct segment *ss, uint32_t sp, uin
  * or DS/ES unusable after a null load); the registers that are, as a
  * scan finds them (cpu_limits_scan) and as cpu->limited_segs keeps them
  * (cpu_limits_note after one register changed, cpu_limits_resync after
- * several; the translation mode's MODE_LIMITS, in protected mode);
+ * several; the translation mode's MODE_LIMITS, in every mode);
  * whether len bytes at offset stay inside s (false: #GP(0), or #SS(0)
  * for SS). */
 bool cpu_segment_restricted(const struct segment *s, unsigned seg);
+/* A real-mode segment load: P set, so a register a null selector left
+ * unusable is usable again (its limit kept). */
+void cpu_segment_make_usable(struct segment *s);
 uint8_t cpu_limits_scan(const struct cpu *cpu);
 void cpu_limits_note(struct cpu *cpu, unsigned seg);
 void cpu_limits_resync(struct cpu *cpu);

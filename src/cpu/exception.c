@@ -330,6 +330,14 @@ static unsigned deliver_once(struct cpu *cpu, unsigned vector, bool has_error, u
 	 * the current one. Either way through SP alone when that stack's B
 	 * bit is clear. */
 	unsigned width = gate32 ? 4 : 2;
+	/* The handler's offset past its CS's limit: #GP(EXT) (SDM INT n,
+	 * "IF instruction pointer not within code segment limit"), before
+	 * the frame is written; one that also fails the stack's room gets
+	 * #GP here where the SDM checks the room first. */
+	if (offset > cs.limit) {
+		*fault_error = ext;
+		return EXC_GP;
+	}
 	uint8_t bytes[sizeof(frame)];
 	for (unsigned i = 0; i < n; i++)
 		memcpy(bytes + width * i, &frame[i], width);

@@ -260,7 +260,7 @@ static bool stack_access(struct cpu *cpu, const struct segment *ss, uint32_t off
 	}
 	for (unsigned done = 0, n = first; done < len; done += n, n = len - done) {
 		/* Past SS's limit: the caller raises #SS. */
-		if (!cpu_real_mode(cpu) && !cpu_offset_in_limit(ss, SEG_SS, done ? 0 : off, n))
+		if (!cpu_offset_in_limit(ss, SEG_SS, done ? 0 : off, n))
 			return false;
 		uint32_t linear = ss->base + (done ? 0 : off);
 		bool ok = write ? (sys ? cpu_write_sys(cpu, linear, p + done, n)

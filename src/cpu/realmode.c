@@ -22,6 +22,9 @@ void cpu_real_load(struct cpu *cpu, unsigned seg, uint16_t sel)
 	struct segment s = cpu->s.seg[seg];
 	s.selector = sel;
 	s.base = (uint32_t)sel << 4;
+	/* A load here makes a register that a null selector left unusable
+	 * usable again, as in Bochs; its limit stays, checked as any other. */
+	cpu_segment_make_usable(&s);
 	cpu_set_segment(cpu, seg, &s);
 }
 

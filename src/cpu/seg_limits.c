@@ -1,5 +1,5 @@
 /* Segment limits on data and stack accesses, as the SDM checks them in
- * protected mode: which loaded segments make the translation mode
+ * protected, real and v86 mode: which loaded segments make the translation mode
  * MODE_LIMITS (where every memory access goes through the monitor), kept
  * as a bit per register in cpu->limited_segs by every writer, and
  * whether an access of some bytes at an offset stays inside its segment
@@ -23,6 +23,11 @@ static bool is_expand_down(const struct segment *s)
 static bool is_unusable(const struct segment *s)
 {
 	return !(s->flags & SEG_FLAG_PRESENT);
+}
+
+void cpu_segment_make_usable(struct segment *s)
+{
+	s->flags |= SEG_FLAG_PRESENT;
 }
 
 bool cpu_segment_restricted(const struct segment *s, unsigned seg)

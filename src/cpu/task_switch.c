@@ -220,6 +220,12 @@ unsigned cpu_task_switch(struct cpu *cpu, uint16_t sel, uint32_t lo, uint32_t hi
 		*error = 0;
 		return EXC_GP;
 	}
+	/* The new EIP past the new CS's limit: #GP(0) in the new task (the
+	 * SDM's TASK-SWITCH in JMP and CALL). */
+	if (!vec && cpu->s.eip > cpu->s.seg[SEG_CS].limit) {
+		*error = 0;
+		return EXC_GP;
+	}
 	/* The debug trap flag of a 32-bit TSS (16-bit ones have none): a
 	 * #DB with DR6.BT once the switch is complete (SDM 7.3 step 12,
 	 * 17.2.3), not after a fault of the new task. */

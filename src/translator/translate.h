@@ -33,8 +33,9 @@ struct tcache;
 #define MODE_STACK16 0x40u /* SS.B clear: the stack is SS:SP, wrapping at 64 KiB */
 #define MODE_SEGCS 0x80u   /* CS.base is not 0: code at CS.base + EIP */
 #define MODE_REAL 0x100u   /* CR0.PE clear, or v86 mode (with MODE_CPL3): segments are selector*16 */
-/* Protected mode with a data or stack segment that has a limit below
- * 4 GiB, is expand-down, or is a DS/ES loaded null: every memory access
+/* A data or stack segment that has a limit below 4 GiB (real mode's and
+ * v86 mode's 64 KiB too), is expand-down, or is a DS/ES loaded null
+ * (protected mode): every memory access
  * goes through the monitor (as adaptive instructions do), which checks it
  * against the segment (cpu/seg_limits.c). */
 #define MODE_LIMITS 0x200u

@@ -30,11 +30,16 @@
 ;	farlimit    far JMP/CALL/RET/IRET to an IP past CS's limit: #GP(0)
 ;	            at the instruction (not under QEMU 7.2, which does not check)
 ;	ipwrap      IP wrapping at 64 KiB after a short jump (not under QEMU 7.2)
+;	rmlimit     data and stack accesses past a 64 KiB limit: #GP through
+;	            the IVT's entry 13, #SS through entry 12, at the
+;	            instruction, nothing written; a byte at 0xFFFF and a
+;	            dword ending there run (not under QEMU 7.2, which checks
+;	            no real-mode limit: the -DQEMU_TCG build leaves it out)
 ;	int         INT n through the IVT and IRET (frame, IF/TF cleared,
 ;	            a handler in another segment), INT3, INTO, #DE and #UD
 ;	timer       the PIT's IRQ 0 taken in real mode (HLT with IF set)
 ;	unreal      real -> protected -> real with 4 GiB data limits kept;
-;	            32-bit addresses above 1 MiB
+;	            32-bit addresses above 1 MiB, a word at 0xFFFF (no fault)
 ;	pm32_after  (32-bit) what unreal mode wrote above 1 MiB
 
 %define GUEST_NAME "realmode"
@@ -289,6 +294,9 @@ rm_real:
 	call r_set_vec
 	mov bx, 0x06
 	mov dx, R(r_exc6)
+	call r_set_vec
+	mov bx, 0x0c
+	mov dx, R(r_exc12)
 	call r_set_vec
 	mov bx, 0x0d
 	mov dx, R(r_exc13)
@@ -768,6 +776,66 @@ rm_after_wrap:
 rm_wrap_check:
 	rcheckw ax, 0x600d
 
+%ifndef QEMU_TCG
+	; Accesses past the 64 KiB limits real mode runs with here (the
+	; SDM's real-address-mode exceptions: a word at 0xFFFF is #GP, or
+	; #SS through SS): the handler records the vector and the IP and
+	; moves the IP past the instruction (r_exc_skip).
+	rgroup "rmlimit"
+	mov ax, DATA_SEG
+	mov es, ax
+	mov byte [es:0xffff], 0x5a
+	mov word [es:0xfffc], 0x1234
+	mov dword [gs:R(r_exc_vec)], 0xff
+	mov al, [es:0xffff]			; a byte at the limit: inside
+	mov ebx, [es:0xfffc]			; a dword ending there: inside
+	rcheck dword [gs:R(r_exc_vec)], 0xff
+	movzx eax, al
+	rcheck eax, 0x5a
+	mov dword [gs:R(r_exc_skip)], .m2 - .m1
+	xor ax, ax
+.m1:	mov ax, [es:0xffff]			; a word across it: #GP
+.m2:	rcheck dword [gs:R(r_exc_vec)], 13
+	rcheck dword [gs:R(r_exc_ip)], R(.m1)
+	rcheckw ax, 0
+	mov dword [gs:R(r_exc_vec)], 0xff
+	mov dword [gs:R(r_exc_skip)], .m4 - .m3
+.m3:	mov word [es:0xffff], 0xbeef		; a store: nothing written
+.m4:	rcheck dword [gs:R(r_exc_vec)], 13
+	rcheck dword [gs:R(r_exc_ip)], R(.m3)
+	movzx eax, byte [es:0xffff]
+	rcheck eax, 0x5a
+	mov dword [gs:R(r_exc_vec)], 0xff
+	mov dword [gs:R(r_exc_skip)], .m6 - .m5
+	mov esi, 0x10000
+.m5:	mov al, [es:esi]			; a 32-bit offset past it: #GP
+.m6:	rcheck dword [gs:R(r_exc_vec)], 13
+	rcheck dword [gs:R(r_exc_ip)], R(.m5)
+	mov dword [gs:R(r_exc_vec)], 0xff
+	mov dword [gs:R(r_exc_skip)], .m8 - .m7
+	mov bp, 0xfffe
+	xor si, si
+.m7:	mov eax, [bp + si]			; through SS: #SS
+.m8:	rcheck dword [gs:R(r_exc_vec)], 12
+	rcheck dword [gs:R(r_exc_ip)], R(.m7)
+	mov dword [gs:R(r_exc_vec)], 0xff
+	mov dword [gs:R(r_exc_skip)], .m10 - .m9
+	mov ax, 0x1111
+	mov di, 0xffff
+.m9:	stosw					; a string element: DI kept
+.m10:	rcheck dword [gs:R(r_exc_vec)], 13
+	rcheck dword [gs:R(r_exc_ip)], R(.m9)
+	rcheckw di, 0xffff
+	mov dword [gs:R(r_exc_vec)], 0xff
+	mov dword [gs:R(r_exc_skip)], .m12 - .m11
+.m11:	add word [fs:0xffff], 1			; read-modify-write through FS
+.m12:	rcheck dword [gs:R(r_exc_vec)], 13
+	rcheck dword [gs:R(r_exc_ip)], R(.m11)
+	mov dword [gs:R(r_exc_skip)], 0
+	xor ax, ax
+	mov es, ax
+%endif
+
 	rgroup "int"
 	mov dword [gs:R(r_int_count)], 0
 	sti
@@ -891,6 +959,9 @@ rm_wrap_check:
 	rcheck eax, 0x5EED1234
 	mov cx, [esi + 8]
 	rcheckw cx, 0xffee
+	mov dword [gs:R(r_exc_vec)], 0xff
+	mov ax, [0xffff]			; inside a 4 GiB limit
+	rcheck dword [gs:R(r_exc_vec)], 0xff
 	xor ax, ax
 	mov es, ax
 
@@ -1000,6 +1071,9 @@ r_exc4:
 	jmp r_exc_common
 r_exc6:
 	mov dword [gs:R(r_exc_vec)], 6
+	jmp r_exc_common
+r_exc12:
+	mov dword [gs:R(r_exc_vec)], 12
 	jmp r_exc_common
 r_exc13:
 	mov dword [gs:R(r_exc_vec)], 13

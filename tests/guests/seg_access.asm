@@ -29,6 +29,9 @@
 ;            (#GP(0)) and SS's (#SS(0)), nothing written
 ;  far_limits far JMP, CALL, RET and IRET to an EIP past the new CS's
 ;            limit: #GP(0) at the instruction, nothing pushed or popped
+;  gate_limits a call gate (CALL and JMP) and an interrupt gate (INT n)
+;            whose offset is past its CS's limit: #GP(0) at the
+;            instruction, nothing pushed; inside the limit the CALL goes
 ;  csbase    32-bit code segments based at unaligned addresses (0x200A and
 ;            0x500A) at the same EIP, on two physical copies of a blob that
 ;            crosses a page boundary where EIP's page does not: each base
@@ -38,9 +41,10 @@
 ;            pages are aliases of the two copies' frames (same EIP, same
 ;            physical code, other CS.base; and same EIP, other frames)
 ; Also under QEMU (guest_seg_access_qemu), which skips accessed_cs, limits,
-; limits_ss, expand_down, null_seg, callout_limits and far_limits (QEMU
-; 7.2 gives the far CALL #GP(selector), the SDM #GP(0), and lets RETF and
-; IRET past the limit): QEMU 7.2's TCG checks no data
+; limits_ss, expand_down, null_seg, callout_limits, far_limits and
+; gate_limits (QEMU 7.2 gives the far CALL #GP(selector), the SDM #GP(0),
+; and lets RETF and IRET past the limit, and CALL and INT through a gate
+; whose offset is past it; it checks a JMP through one): QEMU 7.2's TCG checks no data
 ; segment's limit and lets a null DS/ES be used (the groups keep a POP or
 ; RET that does not fault from running off, so they fail there, not hang).
 %define GUEST_NAME "seg_access"
@@ -706,6 +710,46 @@ group "far_limits"
 .i_out:	expect 13, .fi1, 0
 	mov eax, esp
 	add eax, 12
+	check eax, dword [clim_esp]
+	mov esp, [clim_esp]
+
+; Gates whose offset lies past their code segment's limit (the SDM's INT n
+; and CALL/JMP through a call gate: "IF instruction pointer not within
+; code segment limit THEN #GP(0)"): #GP(0) at the INT, CALL or JMP, nothing
+; pushed; a call gate to an offset inside the limit goes.
+SEL_CLIM_GATE	equ 0x78		; call gate to SEL_CLIM (SEL_EXPD32's slot, reused)
+CLIM_VEC	equ 0x41
+group "gate_limits"
+	mov dword [lib_gdt + SEL_CLIM_GATE], (SEL_CLIM << 16) | 0x8000
+	mov dword [lib_gdt + SEL_CLIM_GATE + 4], 0x00008c00	; 32-bit call gate, DPL 0
+	mov [clim_esp], esp
+	mov dword [clim_ret], .cg_out
+	arm .cg_out
+.cg1:	call SEL_CLIM_GATE:0
+.cg_out: expect 13, .cg1, 0
+	mov eax, esp
+	check eax, dword [clim_esp]
+	mov esp, [clim_esp]
+	mov dword [clim_ret], .jg_out
+	arm .jg_out
+.jg1:	jmp SEL_CLIM_GATE:0
+.jg_out: expect 13, .jg1, 0
+	mov word [lib_gdt + SEL_CLIM_GATE], CLIM_LOW	; inside: the blob
+	mov dword [clim_ret], .cg_in
+	mov dword [x_count], 0
+	call SEL_CLIM_GATE:0
+.cg_in:	check dword [x_count], 0
+	mov eax, esp
+	add eax, 8				; the gate's CS:EIP, left by the blob's JMP
+	check eax, dword [clim_esp]
+	mov esp, [clim_esp]
+	mov dword [lib_idt + CLIM_VEC * 8], (SEL_CLIM << 16) | 0x8000
+	mov dword [lib_idt + CLIM_VEC * 8 + 4], 0x00008e00	; 32-bit interrupt gate
+	mov dword [clim_ret], .ig_out
+	arm .ig_out
+.ig1:	int CLIM_VEC
+.ig_out: expect 13, .ig1, 0
+	mov eax, esp
 	check eax, dword [clim_esp]
 	mov esp, [clim_esp]
 

@@ -18,6 +18,10 @@
 ;  commit     a new task whose DS names no descriptor: #TS(DS) delivered in
 ;             the new task (TR, EIP the new task's), which then IRETs back
 ;             (QEMU 7.2 pushes the CALL's EIP there: known to fail under it)
+;  eip_limit  a new task whose EIP lies past its CS's limit: #GP(0)
+;             delivered in the new task (TR, the frame's EIP and CS the
+;             new task's), which then IRETs back (QEMU 7.2 raises the
+;             #GP but its frame's EIP is off: known to fail under it)
 ;  tss16      far CALL to a 16-bit TSS: IP, FLAGS and the registers' low
 ;             words loaded (their upper halves kept), FS and GS null, the
 ;             link and NT; its IRET back saves IP and FLAGS as words
@@ -78,7 +82,9 @@ IO_PORT		equ 0x3ff		; COM1's scratch register: allowed
 IO_BITMAP_SIZE	equ 0x400 / 8		; ports 0..0x3ff
 SEL_LDT_TGATE	equ 0x04
 SEL_TGATE_B_RPL3 equ SEL_TGATE_B | 3
-GDT_ENTRIES	equ 24		; 0x00..0xb8
+SEL_CLIM	equ 0xc0		; 32-bit code, base 0, limit 0x7FFFFFFF
+CLIM_EIP	equ 0x80000000		; the first offset past it
+GDT_ENTRIES	equ 25		; 0x00..0xc0
 SEL_NONE	equ 0x1f8		; past the GDT's limit
 TSS_LIMIT	equ 0x67
 VEC_TASK	equ 0x40
@@ -320,6 +326,40 @@ g_commit:
 	check eax, 9
 	tss_type SEL_TSS_MAIN
 	check eax, 0xb
+	clts
+
+; Task E again, started at an EIP past its CS's limit: the #GP(0) is the
+; new task's (SDM TASK-SWITCH: "IF EIP not within code segment limit
+; THEN #GP(0)"); the handler sends it on to task_e, inside the limit.
+group "eip_limit"
+g_eip_limit:
+	mov dword [gdt + SEL_CLIM], 0x0000ffff	; limit 0x7FFFF pages, base 0
+	mov dword [gdt + SEL_CLIM + 4], 0x00c79a00	; G, D; present code, readable
+	mov edi, tss_e
+	mov eax, CLIM_EIP
+	mov edx, stack_e_top
+	call init_tss
+	mov dword [tss_e + 0x4c], SEL_CLIM
+	save_idt 13
+	mov eax, 13
+	mov edx, gp_lim_handler
+	mov cl, 0x8e
+	call lib_set_gate
+	mov dword [te_count], 0
+	call SEL_TSS_E:0
+.back:
+	restore_idt 13
+	check dword [te_count], 1
+	check dword [te_err], 0
+	check dword [te_eip], CLIM_EIP
+	check dword [te_cs], SEL_CLIM
+	check dword [te_tr], SEL_TSS_E
+	check dword [tss_main + 0x20], .back
+	str ax
+	movzx eax, ax
+	check eax, SEL_TSS_MAIN
+	tss_type SEL_TSS_E
+	check eax, 9
 	clts
 
 group "tss16"
@@ -890,6 +930,24 @@ ts_handler:
 	add esp, 4
 	iretd
 
+; #GP in task E past its CS's limit: recorded, then on to task_e.
+gp_lim_handler:
+	push eax
+	mov eax, [esp + 4]
+	mov [te_err], eax
+	mov eax, [esp + 8]
+	mov [te_eip], eax
+	mov eax, [esp + 12]
+	mov [te_cs], eax
+	str ax
+	movzx eax, ax
+	mov [te_tr], eax
+	inc dword [te_count]
+	mov dword [esp + 8], task_e
+	pop eax
+	add esp, 4
+	iretd
+
 section .data
 align 8
 gdt:		times GDT_ENTRIES dq 0
@@ -956,6 +1014,7 @@ xt_cr2:		resd 1
 xt_cr3:		resd 1
 xt_marker:	resd 1
 te_count:	resd 1
+te_cs:		resd 1
 te_err:		resd 1
 te_eip:		resd 1
 te_tr:		resd 1

@@ -44,6 +44,10 @@
 ;	            (as soon as IRETD enters it, if the tick came first):
 ;	            through the IDT with the v86 frame (VM and IF in its
 ;	            EFLAGS), the handler's IF clear, back to the code
+;	limits      accesses past the 64 KiB limits: #GP(0), #SS(0) through
+;	            SS, a string element with SI kept; a byte at 0xFFFF and
+;	            a dword ending there run (not under QEMU 7.2, which checks
+;	            no limit there: the -DQEMU_TCG build leaves it out)
 ;	snapshot    v86 code writes isa-debug-exit's port: with "v86-snap" on
 ;	            the command line the port is allowed and the machine
 ;	            stops there, in v86 mode, for tests/unit/test_snapshot.c
@@ -98,6 +102,7 @@ guest_start
 	gate 3, v86_stub_3, 0xee
 	gate 4, v86_stub_4, 0xee
 	gate 6, v86_stub_6, 0x8e
+	gate 12, v86_stub_12, 0x8e
 	gate 13, v86_stub_13, 0x8e
 	gate 14, v86_stub_14, 0x8e
 	gate 0x30, v86_stub_30, 0xee
@@ -329,6 +334,24 @@ group "pf"
 	and eax, F_VM
 	check eax, F_VM
 
+%ifndef QEMU_TCG
+group "limits"
+	mov eax, R(v86_limits)
+	xor ecx, ecx
+	call v86_run
+	check dword [ev_count], 4
+	ev 0, 13, 0, R(v86_limits.gp)
+	ev 1, 12, 0, R(v86_limits.ss)
+	ev 2, 13, 0, R(v86_limits.lods)
+	ev 3, 13, 0, R(v86_limits.exit)
+	movzx eax, word [RESULTS + 0x70]
+	check eax, 0x5a5a				; the word ending at 0xFFFF
+	movzx eax, word [RESULTS + 0x72]
+	check eax, 0xfffd				; SI kept by the fault
+	movzx eax, word [RESULTS + 0x74]
+	check eax, 0					; SI after the last LODSD
+%endif
+
 group "irq"
 	mov byte [RESULTS + 0x60], 0
 	mov al, 0x34				; PIT channel 0, rate generator
@@ -469,6 +492,7 @@ v86_run:
 v86_stub v86_stub_3, 3, 0
 v86_stub v86_stub_4, 4, 0
 v86_stub v86_stub_6, 6, 0
+v86_stub v86_stub_12, 12, 1
 v86_stub v86_stub_13, 13, 1
 v86_stub v86_stub_14, 14, 1
 v86_stub v86_stub_30, 0x30, 0
@@ -551,6 +575,8 @@ v86_common:
 	mov eax, [rec]
 	cmp eax, 13
 	je .gp
+	cmp eax, 12
+	je .gp					; #SS: skipped as a #GP is
 	cmp eax, 14
 	je .pf
 	cmp eax, 6
@@ -786,6 +812,25 @@ v86_ud:
 .str:	str ax
 	smsw ax
 	mov [es:0x40], ax
+.exit:	hlt
+
+; (the #GP handler skips by the first byte: 0F three bytes, 66 two)
+v86_limits:
+	mov bx, 0xffff
+	mov word [bx - 1], 0x5a5a
+	mov al, [bx]				; a byte at the limit: inside
+	mov ax, [bx - 1]
+	mov [es:0x70], ax
+.gp:	imul ax, [bx]				; 0F AF 07: #GP(0)
+	xor si, si
+	mov bp, 0xffff
+.ss:	imul ax, [bp + si]			; 0F AF 02: #SS(0)
+	mov si, 0xfffd
+.lods:	db 0x66, 0xad				; LODSD: #GP(0), SI kept
+	mov [es:0x72], si
+	mov si, 0xfffc
+	db 0x66, 0xad				; LODSD ending at the limit: inside
+	mov [es:0x74], si
 .exit:	hlt
 
 v86_pf:
