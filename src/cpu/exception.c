@@ -9,6 +9,7 @@
 #include "cpu/task_switch.h"
 #include "isa/descriptor.h"
 #include "isa/insn.h"
+#include "isa/msr.h"
 #include "mmu/window.h"
 
 bool cpu_read_descriptor(struct cpu *cpu, uint16_t selector, uint32_t *lo, uint32_t *hi)
@@ -452,6 +453,10 @@ void cpu_deliver_task_trap(struct cpu *cpu)
 static void deliver_event(struct cpu *cpu, unsigned vector, bool has_error, uint32_t error,
 			  bool software, bool external)
 {
+	/* A debug exception (not INT 1) clears LBR and BTF (SDM vol. 3B,
+	 * 17.4.1): a debugger sets BTF again before each resume. */
+	if (vector == EXC_DB && !software)
+		cpu->s.msrs.debugctl &= ~(DEBUGCTL_LBR | DEBUGCTL_BTF);
 	deliver_with_faults(cpu, vector, has_error, error, software, external);
 	cpu_deliver_task_trap(cpu);
 }
