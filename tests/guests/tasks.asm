@@ -121,6 +121,30 @@ PF_MARKER	equ 0xfeedface
 	mov [lib_idt + %1 * 8 + 4], eax
 %endmacro
 
+; check_v86_exit eip: the v86 task left through INT VEC_V86 at eip (its
+; ring-0 frame in v_frame: v86 mode with IOPL 3 and NT clear, the stack
+; and selectors the task started with), in its own task, and its JMP to
+; the main task freed it.
+%macro check_v86_exit 1
+	check dword [v_tr], SEL_TSS_V
+	check dword [v_frame + 0], %1		; EIP
+	check dword [v_frame + 4], V86_SEG	; CS
+	mov eax, [v_frame + 8]
+	and eax, F_VM | F_IOPL3 | F_NT
+	check eax, F_VM | F_IOPL3
+	check dword [v_frame + 12], V86_SP	; ESP
+	check dword [v_frame + 16], V86_SEG	; SS
+	check dword [v_frame + 20], 0x1234	; ES
+	check dword [v_frame + 24], V86_SEG	; DS
+	check dword [v_frame + 28], 0x5678	; FS
+	check dword [v_frame + 32], 0x9abc	; GS
+	str ax
+	movzx eax, ax
+	check eax, SEL_TSS_MAIN
+	tss_type SEL_TSS_V
+	check eax, 9
+%endmacro
+
 guest_start
 	call lib_install_idt
 	mov dword [lib_exc_hook], exc_record
@@ -443,23 +467,7 @@ g_v86_task:
 	check dword [v_runs], 1
 	movzx eax, word [(V86_SEG << 4) + V86_MARK]
 	check eax, 0x8686
-	check dword [v_tr], SEL_TSS_V
-	check dword [v_frame + 0], v86_blob.after_int - v86_blob	; EIP
-	check dword [v_frame + 4], V86_SEG	; CS
-	mov eax, [v_frame + 8]
-	and eax, F_VM | F_IOPL3
-	check eax, F_VM | F_IOPL3
-	check dword [v_frame + 12], V86_SP	; ESP
-	check dword [v_frame + 16], V86_SEG	; SS
-	check dword [v_frame + 20], 0x1234	; ES
-	check dword [v_frame + 24], V86_SEG	; DS
-	check dword [v_frame + 28], 0x5678	; FS
-	check dword [v_frame + 32], 0x9abc	; GS
-	str ax
-	movzx eax, ax
-	check eax, SEL_TSS_MAIN
-	tss_type SEL_TSS_V
-	check eax, 9
+	check_v86_exit v86_blob.after_int - v86_blob
 	clts
 
 group "v86_gate"
@@ -479,15 +487,8 @@ g_v86_gate:
 	rep movsb
 	mov dword [(V86_SEG << 4) + V86_MARK], 0
 	; the v86 task afresh (v86_task left ring 0's state in its TSS)
-	mov dword [tss_v + 0x20], V86_GATE_IP
-	mov dword [tss_v + 0x24], F_VM | F_IOPL3 | 2
-	mov dword [tss_v + 0x38], V86_SP
-	mov dword [tss_v + 0x48], 0x1234	; ES
-	mov dword [tss_v + 0x4c], V86_SEG	; CS
-	mov dword [tss_v + 0x50], V86_SEG	; SS
-	mov dword [tss_v + 0x54], V86_SEG	; DS
-	mov dword [tss_v + 0x58], 0x5678	; FS
-	mov dword [tss_v + 0x5c], 0x9abc	; GS
+	mov eax, V86_GATE_IP
+	call init_tss_v
 	mov dword [v_runs], 0
 	mov dword [g_runs], 0
 	mov dword [v_back], .back
@@ -519,24 +520,9 @@ g_v86_gate:
 	check dword [g_v_es], 0x1234
 	check dword [g_v_fs], 0x5678
 	check dword [g_v_gs], 0x9abc
-	; back in v86 mode: the INT to ring 0 shows it
-	check dword [v_tr], SEL_TSS_V
-	check dword [v_frame + 0], V86_GATE_IP + v86_gate_blob.after_int - v86_gate_blob
-	check dword [v_frame + 4], V86_SEG	; CS
-	mov eax, [v_frame + 8]
-	and eax, F_VM | F_IOPL3 | F_NT
-	check eax, F_VM | F_IOPL3		; NT clear: the IRET's task return
-	check dword [v_frame + 12], V86_SP	; ESP
-	check dword [v_frame + 16], V86_SEG	; SS
-	check dword [v_frame + 20], 0x1234	; ES
-	check dword [v_frame + 24], V86_SEG	; DS
-	check dword [v_frame + 28], 0x5678	; FS
-	check dword [v_frame + 32], 0x9abc	; GS
-	str ax
-	movzx eax, ax
-	check eax, SEL_TSS_MAIN
-	tss_type SEL_TSS_V
-	check eax, 9
+	; back in v86 mode (NT clear: the IRET's task return), as the INT to
+	; ring 0 shows
+	check_v86_exit V86_GATE_IP + v86_gate_blob.after_int - v86_gate_blob
 	tss_type SEL_TSS_G
 	check eax, 9
 	clts
@@ -633,6 +619,25 @@ init_tss:
 	mov [edi + 0x58], eax			; FS
 	mov [edi + 0x5c], eax			; GS
 	mov word [edi + 0x66], TSS_LIMIT + 1
+	popad
+	ret
+
+; init_tss_v: the virtual-8086 task at IP EAX: VM and IOPL 3 in EFLAGS,
+; real-mode style selectors, ring 0's stack for its way out.
+init_tss_v:
+	pushad
+	mov edi, tss_v
+	mov edx, V86_SP
+	call init_tss
+	mov dword [tss_v + 0x24], F_VM | F_IOPL3 | 2
+	mov dword [tss_v + 0x04], stack_v0_top	; ESP0
+	mov dword [tss_v + 0x08], SEL_DATA	; SS0
+	mov dword [tss_v + 0x48], 0x1234	; ES
+	mov dword [tss_v + 0x4c], V86_SEG	; CS
+	mov dword [tss_v + 0x50], V86_SEG	; SS
+	mov dword [tss_v + 0x54], V86_SEG	; DS
+	mov dword [tss_v + 0x58], 0x5678	; FS
+	mov dword [tss_v + 0x5c], 0x9abc	; GS
 	popad
 	ret
 
@@ -762,21 +767,9 @@ setup:
 	tss_desc SEL_TSS_T, tss_t
 	mov dword [gdt + SEL_TGATE_T], SEL_TSS_T << 16
 	mov dword [gdt + SEL_TGATE_T + 4], 0x8500
-	; the virtual-8086 task: VM and IOPL 3 in EFLAGS, real-mode style
-	; selectors, ring 0's stack for its way out
-	mov edi, tss_v
-	mov eax, 0
-	mov edx, V86_SP
-	call init_tss
-	mov dword [tss_v + 0x24], F_VM | F_IOPL3 | 2
-	mov dword [tss_v + 0x04], stack_v0_top	; ESP0
-	mov dword [tss_v + 0x08], SEL_DATA	; SS0
-	mov dword [tss_v + 0x48], 0x1234	; ES
-	mov dword [tss_v + 0x4c], V86_SEG	; CS
-	mov dword [tss_v + 0x50], V86_SEG	; SS
-	mov dword [tss_v + 0x54], V86_SEG	; DS
-	mov dword [tss_v + 0x58], 0x5678	; FS
-	mov dword [tss_v + 0x5c], 0x9abc	; GS
+	; the virtual-8086 task, and the task its INT gate names
+	xor eax, eax
+	call init_tss_v
 	tss_desc SEL_TSS_V, tss_v
 	mov edi, tss_g
 	mov eax, task_g
