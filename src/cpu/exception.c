@@ -387,6 +387,11 @@ static void deliver_with_faults(struct cpu *cpu, unsigned vector, bool has_error
 {
 	cpu->halted = false;
 	cpu->deliveries++;
+	/* A debug exception (single step, ICEBP, the T bit; not INT 1)
+	 * clears LBR and BTF (SDM vol. 3B, 17.4.1): a debugger sets BTF
+	 * again before each resume. */
+	if (vector == EXC_DB && !software)
+		cpu->s.msrs.debugctl &= ~(DEBUGCTL_LBR | DEBUGCTL_BTF);
 	/* At most: the event, a fault delivering it, #DF, then shutdown. */
 	for (int depth = 0; depth < 4; depth++) {
 		uint32_t ferr;
@@ -453,10 +458,6 @@ void cpu_deliver_task_trap(struct cpu *cpu)
 static void deliver_event(struct cpu *cpu, unsigned vector, bool has_error, uint32_t error,
 			  bool software, bool external)
 {
-	/* A debug exception (not INT 1) clears LBR and BTF (SDM vol. 3B,
-	 * 17.4.1): a debugger sets BTF again before each resume. */
-	if (vector == EXC_DB && !software)
-		cpu->s.msrs.debugctl &= ~(DEBUGCTL_LBR | DEBUGCTL_BTF);
 	deliver_with_faults(cpu, vector, has_error, error, software, external);
 	cpu_deliver_task_trap(cpu);
 }

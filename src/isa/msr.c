@@ -1,11 +1,12 @@
 /* The MSRs of the Nehalem-like model (isa/cpuid.c) that the guest reads
  * and writes as stored state: IA32_MISC_ENABLE, the MTRRs, IA32_PAT, the
  * machine-check registers, IA32_TSC_AUX, the architectural performance
- * counters (version 3) and IA32_DEBUGCTL. None changes how btvm runs the guest (every page
- * is the host's write-back memory, no machine check is ever signalled,
- * and no counter counts); each is kept as written and checked as the
- * SDM (vol. 3A ch. 11, 15; vol. 3B ch. 20; vol. 4, the Core i7 table)
- * says a write is checked. Indices outside these are the caller's. */
+ * counters (version 3) and IA32_DEBUGCTL. None changes how btvm runs the
+ * guest (every page is the host's write-back memory, no machine check is
+ * ever signalled, no counter counts, no branch is recorded); each is
+ * kept as written and checked as the SDM (vol. 3A ch. 11, 15; vol. 3B
+ * ch. 17, 20; vol. 4, the Core i7 table) says a write is checked.
+ * Indices outside these are the caller's. */
 #include "isa/msr.h"
 
 #include <stdbool.h>
