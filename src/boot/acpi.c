@@ -343,6 +343,9 @@ static uint32_t build_pci0_crs(uint8_t *buf, uint32_t cap, const struct acpi_con
  *       Name(_BBN, 0)
  *       Name(_CRS, ResourceTemplate() { ... build_pci0_crs ... })
  *     }
+ *     Device(KBD_), Device(MOU_), Device(RTC_): the i8042's keyboard
+ *       (PNP0303) and mouse (PNP0F13), the RTC (PNP0B00), each a _HID
+ *       and a _CRS
  *   }
  *
  * \_S5 gives the sleep type values for PM1a and PM1b control. There is no
@@ -422,8 +425,18 @@ static uint32_t build_dsdt_aml(uint8_t *aml_buf, uint32_t aml_cap, const struct 
 		0x22, 0x00, 0x10,				/* IRQ 12 */
 		0x79, 0x00,
 	};
+	/* The MC146818 RTC: Linux's rtc_cmos binds to PNP0B00 ("rtc_cmos
+	 * 00:02: RTC can wake from S4"), and without it says "no PNP device
+	 * found" and falls back to a platform device. Its two ports: the
+	 * board decodes 0x70-0x71 only (QEMU declares eight). */
+	static const uint8_t rtc_crs[] = {
+		0x47, 0x01, 0x70, 0x00, 0x70, 0x00, 0x01, 0x02,	/* IO 0x70-0x71 */
+		0x22, 0x00, 0x01,				/* IRQ 8 */
+		0x79, 0x39,					/* end, checksum */
+	};
 	aml_isa_device(&a, "KBD_", "PNP0303", kbd_crs, sizeof(kbd_crs));
 	aml_isa_device(&a, "MOU_", "PNP0F13", mouse_crs, sizeof(mouse_crs));
+	aml_isa_device(&a, "RTC_", "PNP0B00", rtc_crs, sizeof(rtc_crs));
 
 	aml_close(&a, sb);
 	return a.overflow || crs_overflow ? 0 : a.len;

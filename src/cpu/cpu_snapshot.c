@@ -17,9 +17,12 @@
  * cached PDPTEs and the NMI latch and blocking after the FXSAVE image.
  * 3: the performance-monitoring MSRs (counters, LBRs) at the end; a version-2 snapshot
  * (taken before the model had them) loads with them at power-on.
+ * 4: IA32_DEBUGCTL after them; a version-3 or -2 snapshot loads with it
+ * clear (its power-on value).
  * A version-1 snapshot came from the Pentium III model, which the CPUM
  * section refuses first. */
-#define CPU_SNAP_VERSION 3u
+#define CPU_SNAP_VERSION 4u
+#define CPU_SNAP_VERSION_NO_DEBUGCTL 3u
 #define CPU_SNAP_VERSION_NO_PMU 2u
 /* FXSAVE's MXCSR: bits above 15 are reserved, and FXRSTOR of one set
  * would fault in the monitor. */
@@ -140,6 +143,7 @@ void cpu_save(struct cpu *cpu, struct snap_writer *w)
 	snapw_bool(w, cpu->nmi_blocked);
 	for (unsigned i = 0; i < PMU_REGISTERS; i++)
 		snapw_u64(w, s->msrs.pmu[i]);
+	snapw_u64(w, s->msrs.debugctl);
 	snapw_end(w);
 }
 
@@ -149,7 +153,8 @@ int cpu_load(struct cpu *cpu, struct snap_reader *r)
 	uint32_t regs[REG_COUNT];
 	uint8_t fxsave[sizeof(cpu->fxsave)];
 
-	if (r->version != CPU_SNAP_VERSION && r->version != CPU_SNAP_VERSION_NO_PMU)
+	if (r->version != CPU_SNAP_VERSION && r->version != CPU_SNAP_VERSION_NO_DEBUGCTL &&
+	    r->version != CPU_SNAP_VERSION_NO_PMU)
 		return snapr_fail(r, "version %u (%s), this btvm reads %u", r->version,
 				  r->version < CPU_SNAP_VERSION ? "an older CPU model, without its MSRs"
 								: "a newer btvm's",
@@ -184,8 +189,10 @@ int cpu_load(struct cpu *cpu, struct snap_reader *r)
 	for (unsigned i = 0; i < 4; i++)
 		s.pdpte[i] = snapr_u64(r);
 	bool nmi_pending = snapr_bool(r), nmi_blocked = snapr_bool(r);
-	if (r->version >= CPU_SNAP_VERSION)
+	if (r->version >= CPU_SNAP_VERSION_NO_DEBUGCTL)
 		msrs_ok &= load_pmu(r, &s.msrs);
+	if (r->version >= CPU_SNAP_VERSION)
+		msrs_ok &= msr_write(&s.msrs, MSR_DEBUGCTL, snapr_u64(r)) == MSR_DONE;
 	if (snapr_end(r))
 		return r->err;
 	if (s.efer & ~(uint64_t)EFER_NXE)

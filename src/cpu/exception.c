@@ -9,6 +9,7 @@
 #include "cpu/task_switch.h"
 #include "isa/descriptor.h"
 #include "isa/insn.h"
+#include "isa/msr.h"
 #include "mmu/window.h"
 
 bool cpu_read_descriptor(struct cpu *cpu, uint16_t selector, uint32_t *lo, uint32_t *hi)
@@ -394,6 +395,11 @@ static void deliver_with_faults(struct cpu *cpu, unsigned vector, bool has_error
 {
 	cpu->halted = false;
 	cpu->deliveries++;
+	/* A debug exception (single step, ICEBP, the T bit; not INT 1)
+	 * clears LBR and BTF (SDM vol. 3B, 17.4.1): a debugger sets BTF
+	 * again before each resume. */
+	if (vector == EXC_DB && !software)
+		cpu->s.msrs.debugctl &= ~(DEBUGCTL_LBR | DEBUGCTL_BTF);
 	/* At most: the event, a fault delivering it, #DF, then shutdown. */
 	for (int depth = 0; depth < 4; depth++) {
 		uint32_t ferr;

@@ -766,7 +766,12 @@ int lapic_set_base_msr(struct lapic *lapic, uint64_t value)
 
 /* ---- Snapshots ---------------------------------------------------------- */
 
-#define LAPIC_SNAP_VERSION 1u
+/* 2: LINT0's level (the 8259's INT, which reports changes only) after
+ * the output; a version-1 snapshot loads with LINT0 low, as the pin
+ * was before the level was saved. LINT1's is the board's to recompute
+ * (board__chipset_nmi_restore). */
+#define LAPIC_SNAP_VERSION 2u
+#define LAPIC_SNAP_VERSION_NO_LINT0 1u
 
 static void save_words(struct snap_writer *w, const uint32_t *v, unsigned n)
 {
@@ -805,13 +810,15 @@ void lapic_save(const struct lapic *apic, struct snap_writer *w)
 	snapw_u64(w, apic->timer_holdoff);
 	snapw_u64(w, apic->timer_recheck);
 	snapw_bool(w, apic->output);
+	snapw_bool(w, apic->lint_levels & 1);
 	snapw_end(w);
 }
 
 int lapic_load(struct lapic *apic, struct snap_reader *r)
 {
-	if (r->version != LAPIC_SNAP_VERSION)
-		return snapr_fail(r, "version %u, this btvm reads %u", r->version, LAPIC_SNAP_VERSION);
+	if (r->version != LAPIC_SNAP_VERSION && r->version != LAPIC_SNAP_VERSION_NO_LINT0)
+		return snapr_fail(r, "version %u, this btvm reads %u and %u", r->version,
+				  LAPIC_SNAP_VERSION_NO_LINT0, LAPIC_SNAP_VERSION);
 	apic->base_msr = snapr_u64(r);
 	apic->id = snapr_u32(r);
 	apic->tpr = snapr_u32(r);
@@ -836,5 +843,7 @@ int lapic_load(struct lapic *apic, struct snap_reader *r)
 	apic->timer_holdoff = snapr_u64(r);
 	apic->timer_recheck = snapr_u64(r);
 	apic->output = snapr_bool(r);
+	bool lint0 = r->version >= LAPIC_SNAP_VERSION ? snapr_bool(r) : false;
+	lapic_restore_lint(apic, 0, lint0);
 	return snapr_end(r);
 }

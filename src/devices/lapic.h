@@ -208,9 +208,10 @@ struct lapic {
 	void *eoi_opaque;
 	/* Optional: an NMI for the CPU (called with opaque). */
 	void (*nmi)(void *opaque);
-	/* LINT0 (bit 0) and LINT1 (bit 1) as last driven, for their edges;
-	 * not in snapshots: their drivers report changes only, so a level
-	 * forgotten by a load can miss no edge and make none up. */
+	/* LINT0 (bit 0) and LINT1 (bit 1) as last driven, for their edges.
+	 * Their drivers report changes only: LINT0's level is in the
+	 * snapshot, LINT1's the board recomputes from the registers that
+	 * drive it (lapic_restore_lint). */
 	uint8_t lint_levels;
 
 	/* Timer interrupts delivered, periods that went by without one (the
@@ -278,7 +279,7 @@ bool lapic_deliver_nmi_message(void *opaque, uint8_t dest, bool logical);
  * (ExtINT: lapic_accepts_pic()). */
 void lapic_set_lint(struct lapic *lapic, unsigned pin, bool level);
 /* Sets a pin's level without an edge: after a restore, the level the
- * board's restored registers give (the pins are not in the snapshot). */
+ * snapshot or the board's restored registers give. */
 void lapic_restore_lint(struct lapic *lapic, unsigned pin, bool level);
 /* Whether an edge on the pin would be an NMI now. */
 bool lapic_nmi_routed(const struct lapic *lapic, unsigned pin);

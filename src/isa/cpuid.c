@@ -2,7 +2,7 @@
  * first Core i7 (Nehalem, family 6 model 0x1A stepping 5): SSE3 to SSE4.2,
  * POPCNT, CLFLUSH, RDTSCP, MTRR, PAT, MCE/MCA, architectural performance
  * monitoring (present and idle); no VMX, MONITOR, x2APIC or long mode;
- * one core, one thread; the same on every host.
+ * one core, one thread (leaf 0xB); the same on every host.
  * Its one host-dependent answer is the guest TSC's rate (leaves 0x15 and
  * 0x16), which the guest would otherwise measure: a kernel told it skips
  * its calibration loops against the PIT and the APIC timer.
@@ -71,6 +71,17 @@ static void tsc_ratio(uint64_t tsc_hz, uint32_t *num, uint32_t *den)
 	}
 }
 
+/* The L2 cache, as leaf 4's subleaf 2 and leaf 0x80000006 give it. */
+#define L2_KIB 256u
+#define L2_WAYS 8u
+#define CACHE_LINE 64u
+/* Leaf 0x80000006's associativity code for 8 ways (SDM vol. 2A, CPUID). */
+#define L2_WAYS_CODE_8 6u
+
+/* Leaf 0xB's level types (ECX bits 15:8). */
+#define TOPOLOGY_SMT 1u
+#define TOPOLOGY_CORE 2u
+
 /* Leaf 4 (deterministic cache parameters), subleaf by subleaf: the same
  * three caches leaf 2's descriptors name, then a null one that ends the
  * list. A CPU whose highest basic leaf is 4 or more has this leaf, and
@@ -84,7 +95,8 @@ static struct cpuid_result cache_leaf(uint32_t subleaf)
 	static const struct cpuid_result caches[] = {
 		{ 0x121, (7u << 22) | 63, 32768 / (8 * 64) - 1, 0 },      /* L1 data: 32 KiB, 8-way */
 		{ 0x122, (3u << 22) | 63, 32768 / (4 * 64) - 1, 0 },      /* L1 code: 32 KiB, 4-way */
-		{ 0x143, (7u << 22) | 63, 262144 / (8 * 64) - 1, 0 },     /* L2: 256 KiB, 8-way */
+		{ 0x143, ((L2_WAYS - 1) << 22) | (CACHE_LINE - 1),                /* L2: 256 KiB, 8-way */
+		  L2_KIB * 1024 / (L2_WAYS * CACHE_LINE) - 1, 0 },
 		/* L3: 8 MiB, 16-way, inclusive of the lower levels (EDX bit 1). */
 		{ 0x163, (15u << 22) | 63, 8388608 / (16 * 64) - 1, 2 },
 	};
@@ -124,6 +136,19 @@ static struct cpuid_result basic_leaf(uint32_t leaf, uint32_t subleaf, bool apic
 		break;
 	case 4:
 		r = cache_leaf(subleaf);
+		break;
+	case 0xb:
+		/* Extended topology, as a Nehalem has it (without x2APIC):
+		 * one thread at the SMT level (subleaf 0), one core at the
+		 * core level (1), no bits of the APIC ID to shift past at
+		 * either (EAX 0), then an invalid level (type 0) that ends
+		 * the list; EDX the x2APIC ID (the APIC ID, 0), ECX the
+		 * subleaf's number in bits 7:0 at every level. */
+		r.ecx = subleaf & 0xff;
+		if (subleaf < 2) {
+			r.ebx = 1;
+			r.ecx |= (subleaf ? TOPOLOGY_CORE : TOPOLOGY_SMT) << 8;
+		}
 		break;
 	case 0xa:
 		/* Architectural performance monitoring version 3, as a Core i7
@@ -177,8 +202,13 @@ struct cpuid_result cpuid_model(uint32_t leaf, uint32_t subleaf, bool apic_enabl
 		 * 4 GiB exists on the board. */
 		r.eax = CPUID_80000008A_ADDR_BITS;
 		break;
-	case 0x80000005u:
 	case 0x80000006u:
+		/* Intel's L2 leaf: ECX holds the size in KiB (31:16), the
+		 * associativity's code (15:12) and the line size (7:0), the
+		 * same cache as leaf 4's subleaf 2 (a Core i7 920: 0x01006040). */
+		r.ecx = L2_KIB << 16 | L2_WAYS_CODE_8 << 12 | CACHE_LINE;
+		break;
+	case 0x80000005u:
 	case 0x80000007u:
 		break;   /* reserved on Intel: zeros */
 	default: {

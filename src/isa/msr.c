@@ -1,11 +1,12 @@
 /* The MSRs of the Nehalem-like model (isa/cpuid.c) that the guest reads
  * and writes as stored state: IA32_MISC_ENABLE, the MTRRs, IA32_PAT, the
- * machine-check registers, IA32_TSC_AUX and the architectural performance
- * counters (version 3). None changes how btvm runs the guest (every page
- * is the host's write-back memory, no machine check is ever signalled,
- * and no counter counts); each is kept as written and checked as the
- * SDM (vol. 3A ch. 11, 15; vol. 3B ch. 20; vol. 4, the Core i7 table)
- * says a write is checked. Indices outside these are the caller's. */
+ * machine-check registers, IA32_TSC_AUX, the architectural performance
+ * counters (version 3) and IA32_DEBUGCTL. None changes how btvm runs the
+ * guest (every page is the host's write-back memory, no machine check is
+ * ever signalled, no counter counts, no branch is recorded); each is
+ * kept as written and checked as the SDM (vol. 3A ch. 11, 15; vol. 3B
+ * ch. 17, 20; vol. 4, the Core i7 table) says a write is checked.
+ * Indices outside these are the caller's. */
 #include "isa/msr.h"
 
 #include <stdbool.h>
@@ -82,6 +83,17 @@
 #define LBR_TOS_WRITABLE (PMU_LBR_DEPTH - 1ull)
 #define LBR_FROM_WRITABLE (0xffffffffull | 1ull << 63)
 #define LBR_TO_WRITABLE 0xffffffffull
+/* IA32_DEBUGCTL (SDM vol. 3B, 17.4.1; vol. 4, the Core i7 table): LBR
+ * (0), BTF (1), TR (6), FREEZE_LBRS_ON_PMI (11) and FREEZE_PERFMON_ON_PMI
+ * (12) are stored. BTS (7), BTINT (8) and BTS_OFF_OS/USR (9, 10) need the
+ * debug store, which the model lacks (CPUID.1:EDX.DS clear, MISC_ENABLE
+ * bit 11 "BTS unavailable" set): #GP, as reserved bits, like bits 5:2,
+ * UNCORE_PMI_EN (13: no uncore counters) and those above. None of them
+ * changes how the guest runs: no branch is recorded (the LBR stack stays
+ * as written), and TF single-steps every instruction with BTF set too (a
+ * debugger asking for steps on branches gets a trap after each
+ * instruction; the #DB clears BTF and LBR as the SDM says, exception.c). */
+#define DEBUGCTL_WRITABLE (DEBUGCTL_LBR | DEBUGCTL_BTF | 1ull << 6 | 1ull << 11 | 1ull << 12)
 /* RDPMC's ECX: bit 30 selects the fixed-function counters. */
 #define RDPMC_FIXED 0x40000000u
 
@@ -262,6 +274,7 @@ enum msr_outcome msr_read(const struct msr_file *m, uint32_t index, uint64_t *va
 		case MSR_MCG_CAP: *value = MCG_CAP_VALUE; break;
 		case MSR_MCG_STATUS: *value = m->mcg_status; break;
 		case MSR_TSC_AUX: *value = m->tsc_aux; break;
+		case MSR_DEBUGCTL: *value = m->debugctl; break;
 		/* No counter ever overflows; OVF_CTRL only clears STATUS's
 		 * bits, and reads 0. */
 		case MSR_PERF_GLOBAL_STATUS: *value = 0; break;
@@ -341,6 +354,11 @@ enum msr_outcome msr_write(struct msr_file *m, uint32_t index, uint64_t v)
 		if (v >> 32)
 			return MSR_FAULT;
 		m->tsc_aux = (uint32_t)v;
+		return MSR_DONE;
+	case MSR_DEBUGCTL:
+		if (v & ~DEBUGCTL_WRITABLE)
+			return MSR_FAULT;
+		m->debugctl = v;
 		return MSR_DONE;
 	default:
 		return MSR_NOT_HERE;

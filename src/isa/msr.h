@@ -1,6 +1,6 @@
 /* The model-specific registers of btvm's CPU model that hold guest state
  * or describe the model (MISC_ENABLE, the MTRRs, PAT, machine check,
- * TSC_AUX, the performance counters), apart from the few cpu/callout_legacy.c's do_msr keeps
+ * TSC_AUX, the performance counters, DEBUGCTL), apart from the few cpu/callout_legacy.c's do_msr keeps
  * (TSC, APIC base, SYSENTER, microcode): their values, their reserved
  * bits and what a write may change, as the SDM gives them. */
 #ifndef BTVM_ISA_MSR_H
@@ -13,6 +13,11 @@
 
 #define MSR_MISC_ENABLE 0x1a0u
 #define MSR_TSC_AUX 0xc0000103u
+#define MSR_DEBUGCTL 0x1d9u
+/* IA32_DEBUGCTL bits 0 and 1: LBR and BTF, which the processor clears
+ * when it generates a debug exception (SDM vol. 3B, 17.4.1, 17.4.3). */
+#define DEBUGCTL_LBR (1ull << 0)
+#define DEBUGCTL_BTF (1ull << 1)
 /* IA32_MISC_ENABLE bit 22: CPUID leaf 0 reports 2 as the highest leaf. */
 #define MISC_ENABLE_LIMIT_CPUID (1ull << 22)
 /* IA32_MISC_ENABLE bit 34: XD bit disable. CPUID.80000001H:EDX.NX reads 0

@@ -133,6 +133,7 @@ struct msr_file {
 	 * records, by enum pmu_slot (idle: no counter counts, no branch is
 	 * recorded). */
 	uint64_t pmu[PMU_REGISTERS];
+	uint64_t debugctl;   /* IA32_DEBUGCTL: LBR, BTF and the freeze bits as written */
 };
 
 struct vcpu_state {

@@ -23,6 +23,7 @@
 #include "boot/boot.h"
 #include "boot/mptable.h"
 #include "boot/pci_firmware.h"
+#include "boot/smbios.h"
 #include "host/console.h"
 #include "isa/cpuid.h"
 
@@ -860,8 +861,9 @@ void board__boot_config(struct board *board, struct boot_config *boot,
 
 /* The ACPI tables a BIOS would leave at 0xE0000 (reserved in the memory
  * map): the MADT, and the FADT with the PM registers Linux powers off
- * through; and the MP tables at the start of the EBDA (boot/mptable.h).
- * Written again on reset, as firmware would. */
+ * through; the MP tables at the start of the EBDA (boot/mptable.h); the
+ * SMBIOS tables at 0xF0000 (boot/smbios.h). Written again on reset, as
+ * firmware would. */
 /* The tables' description of this board. */
 static void board_acpi_config(const struct board *board, struct acpi_config *cfg)
 {
@@ -876,6 +878,38 @@ static void board_acpi_config(const struct board *board, struct acpi_config *cfg
 	cfg->hpet_addr = HPET_BASE;
 	cfg->hpet_block_id = (uint32_t)hpet_capabilities();
 	cfg->hpet_min_tick = (uint16_t)(TIMER_IRQ_MIN_INTERVAL_NS / HPET_TICK_NS);
+}
+
+/* SMBIOS: the CPU as CPUID describes it, the RAM as the board has it. */
+static int board_write_smbios(struct board *board)
+{
+	char vendor[13], brand[49];
+	struct cpuid_result r = cpuid_model(0, 0, true, 0);
+	memcpy(vendor, &r.ebx, 4);
+	memcpy(vendor + 4, &r.edx, 4);
+	memcpy(vendor + 8, &r.ecx, 4);
+	vendor[12] = '\0';
+	for (unsigned i = 0; i < 3; i++) {
+		r = cpuid_model(0x80000002u + i, 0, true, 0);
+		memcpy(brand + 16 * i, &r, 16);
+	}
+	brand[48] = '\0';
+	struct cpuid_result leaf1 = cpuid_model(1, 0, true, 0);
+	struct smbios_config cfg = {
+		.cpu_signature = leaf1.eax,
+		.cpu_features = leaf1.edx,
+		.cpu_vendor = vendor,
+		.cpu_brand = brand,
+		.cpu_mhz = (uint32_t)(board->clk.hz / 1000000),
+		.ram_low = board->ram.low_size,
+		.ram_high = guest_ram_high_size(&board->ram),
+	};
+	uint8_t buf[SMBIOS_MAX_LEN];
+	int n = smbios_build(buf, sizeof(buf), SMBIOS_BASE, &cfg);
+	if (n < 0)
+		return n;
+	memcpy(board->ram.host + SMBIOS_BASE, buf, (size_t)n);
+	return 0;
 }
 
 int board__write_acpi(struct board *board)
@@ -894,7 +928,7 @@ int board__write_acpi(struct board *board)
 	if (n < 0)
 		return n;
 	memcpy(board->ram.host + MPTABLE_BASE, mp, (size_t)n);
-	return 0;
+	return board_write_smbios(board);
 }
 
 /* A triple fault resets the PC: devices and the processor start over and

@@ -5,6 +5,9 @@
 ;               CLFSH) and the CLFLUSH line size, RDTSCP in 0x80000001
 ;               (leaf 0xA and the performance counters: pmu.asm)
 ;  cpuid_exact  btvm's exact leaf 1 (no VMX, MONITOR, x2APIC, CX16 ...)
+;  cpuid_topology leaf 0xB: one thread, one core, x2APIC ID 0
+;  cpuid_l2     leaf 0x80000006's L2 size and line are leaf 4's L2's
+;  cpuid_l2_exact btvm's exact leaf 0x80000006 (a Core i7 920's)
 ;  mtrr         MTRRCAP (8 variable pairs, fixed ranges, WC); MTRRdefType,
 ;               a variable pair and fixed ranges written and read back
 ;  pat          IA32_PAT's power-on value, written and read back
@@ -34,7 +37,7 @@
 ; Under QEMU (-cpu Nehalem,+rdtscp: guest_cpu_model_qemu) the btvm-exact
 ; groups and those where QEMU 7.2 does not check what the SDM says are
 ; excused (msr_gp, misc_enable, cr0, cr0_reserved, rdtscp's TSC_AUX,
-; clflush_pf: tests/guests/CMakeLists.txt says how QEMU differs); cr0_pg and
+; clflush_pf, cpuid_l2: tests/guests/CMakeLists.txt says how QEMU differs); cr0_pg and
 ; cr4_reserved, where QEMU would hang or lose the machine, skip their
 ; checks when CPUID reports a hypervisor (QEMU does, btvm does not).
 %define GUEST_NAME "cpu_model"
@@ -189,6 +192,86 @@ group "cpuid_exact"
 	cpuid
 	check ecx, 0
 	check edx, (1 << 20) | (1 << 27)	; NX, RDTSCP
+
+group "cpuid_topology"
+	; Leaf 0xB: one thread (SMT level), one core (core level), then an
+	; invalid level; x2APIC ID 0 at each. QEMU -cpu Nehalem answers the
+	; same for one CPU.
+	mov eax, 0xb
+	xor ecx, ecx
+	cpuid
+	check eax, 0
+	check ebx, 1
+	check ecx, 0x100
+	check edx, 0
+	mov eax, 0xb
+	mov ecx, 1
+	cpuid
+	check eax, 0
+	check ebx, 1
+	check ecx, 0x201
+	check edx, 0
+	mov eax, 0xb
+	mov ecx, 2
+	cpuid
+	check eax, 0
+	check ebx, 0
+	check ecx, 2
+	check edx, 0
+
+group "cpuid_l2"
+	; Leaf 0x80000006 names the L2 that leaf 4's unified level-2 subleaf
+	; does: size in KiB, line size (the ways' encoding is checked under
+	; btvm only, exactly: 0x01006040, a Core i7 920's).
+	mov esi, 0
+.find_l2:
+	mov eax, 4
+	mov ecx, esi
+	cpuid
+	inc esi
+	test eax, eax
+	jz .no_l2
+	and eax, 0xff
+	cmp eax, 0x43				; unified, level 2
+	jne .find_l2
+	; size = ways * partitions * line * sets
+	mov eax, ebx
+	shr eax, 22
+	inc eax
+	mov edi, ebx
+	shr edi, 12
+	and edi, 0x3ff
+	inc edi
+	imul eax, edi
+	mov edi, ebx
+	and edi, 0xfff
+	inc edi
+	mov [l2_line], edi
+	imul eax, edi
+	inc ecx
+	imul eax, ecx
+	shr eax, 10
+	mov [l2_kib], eax
+	mov eax, 0x80000006
+	cpuid
+	mov eax, ecx
+	shr eax, 16
+	check eax, dword [l2_kib]
+	mov eax, ecx
+	and eax, 0xff
+	check eax, dword [l2_line]
+	jmp .l2_done
+.no_l2:
+	check esi, -1				; leaf 4 has no L2: fails
+.l2_done:
+
+group "cpuid_l2_exact"
+	mov eax, 0x80000006
+	cpuid
+	check eax, 0
+	check ebx, 0
+	check ecx, 0x01006040
+	check edx, 0
 
 group "mtrr"
 	rdmsr_is IA32_MTRRCAP, 0, 0x508		; VCNT 8, FIX, WC; no SMRR
@@ -502,3 +585,5 @@ haystack:	db "xxabcxyz", 0, 0, 0, 0, 0, 0, 0, 0
 crc_data:	dd 0x12345678
 pop_data:	dd 0xf0f0f0f1
 out:		dd 0
+l2_kib:		dd 0
+l2_line:	dd 0

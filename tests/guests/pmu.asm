@@ -28,6 +28,9 @@
 ;  rdpmc_user   RDPMC at CPL 3 with CR4.PCE: the counter; an invalid index
 ;               #GP(0)
 ;  rdpmc_nopce  RDPMC at CPL 3 without CR4.PCE: #GP(0)
+;  debugctl     IA32_DEBUGCTL: LBR, BTF, TR, the freeze bits stored,
+;               reserved and BTS bits #GP; a #DB (ICEBP) clears LBR and
+;               BTF, INT 1 does not (skipped under QEMU: no DEBUGCTL)
 ;  xd_disable   MISC_ENABLE bit 34 hides CPUID.80000001H:EDX.NX and makes
 ;               EFER.NXE reserved (#GP); cleared, both come back
 ; Under QEMU 7.2 (-cpu Nehalem, TCG: guest_pmu_qemu) leaf 0xA is zeros (no
@@ -44,6 +47,7 @@
 IA32_PMC0		equ 0xc1
 IA32_PERFEVTSEL0	equ 0x186
 IA32_MISC_ENABLE	equ 0x1a0
+IA32_DEBUGCTL		equ 0x1d9
 IA32_FIXED_CTR0		equ 0x309
 IA32_PERF_CAPABILITIES	equ 0x345
 IA32_FIXED_CTR_CTRL	equ 0x38d
@@ -314,6 +318,39 @@ group "rdpmc_nopce"
 	call run_user_rdpmc
 	expect 13, user_rdpmc_insn, 0
 	check dword [x_cs], RING_SEL_UCODE
+
+group "debugctl"
+	; IA32_DEBUGCTL: LBR, BTF, TR and the two freeze bits stored; bits
+	; 5:2, the BTS bits (no debug store) and bit 13 up #GP. QEMU 7.2's
+	; TCG has no DEBUGCTL (reads 0, drops writes): skipped under a
+	; hypervisor.
+	mov eax, 1
+	cpuid
+	bt ecx, 31
+	jc .skip_debugctl
+	rdmsr_is IA32_DEBUGCTL, 0, 0
+	wrmsr_ok IA32_DEBUGCTL, 0, 0x1843
+	wrmsr_gp IA32_DEBUGCTL, 0, 0x4		; bit 2 reserved
+	wrmsr_gp IA32_DEBUGCTL, 0, 0x80		; BTS: no debug store
+	wrmsr_gp IA32_DEBUGCTL, 0, 0x100	; BTINT
+	wrmsr_gp IA32_DEBUGCTL, 0, 0x2000	; UNCORE_PMI_EN
+	wrmsr_gp IA32_DEBUGCTL, 1, 0		; bit 32 reserved
+	rdmsr_is IA32_DEBUGCTL, 0, 0x1843
+	; A debug exception (ICEBP's #DB trap) clears LBR and BTF only.
+	arm 0
+	db 0xf1
+.icebp_after:
+	expect 1, .icebp_after, 0
+	rdmsr_is IA32_DEBUGCTL, 0, 0x1840
+	; INT 1 is a software interrupt, not a debug exception: kept.
+	wrmsr_ok IA32_DEBUGCTL, 0, 3
+	arm 0
+	int 1
+.int1_after:
+	expect 1, .int1_after, 0
+	rdmsr_is IA32_DEBUGCTL, 0, 3
+	wrmsr_ok IA32_DEBUGCTL, 0, 0
+.skip_debugctl:
 
 group "xd_disable"
 	mov eax, 0x80000001

@@ -1190,9 +1190,10 @@ r_newline:
 	pop ax
 	ret
 
-; r_put_prefix: "<SI's word>realmode.<group>".
+; r_put_prefix: "<SI's word>realmode.<group>". Preserves AX.
 r_put_prefix:
 	push si
+	push ax		; r_check_failed's caller holds "got" in EAX
 	call r_puts
 	mov si, R(r_name)
 	call r_puts
@@ -1203,6 +1204,7 @@ r_put_prefix:
 	call r_putc
 	call r_puts
 .none:
+	pop ax
 	pop si
 	ret
 

@@ -36,6 +36,13 @@
 ;             through DS and leaves with INT n to a ring-0 handler (on the
 ;             TSS's SS0:ESP0) whose frame has the v86 CS, EIP, EFLAGS.VM
 ;             and data selectors; it JMPs back to the main task
+;  v86_gate   INT n in a virtual-8086 task through an IDT task gate (DPL
+;             3): the v86 state saved in the old TSS (EFLAGS with VM and
+;             IOPL 3, CS:EIP after the INT, the segment registers as
+;             real-mode selectors, SP untouched), the new task nested
+;             (link, NT, both busy) in protected mode at ring 0; its IRET
+;             resumes the v86 task in virtual-8086 mode after the INT,
+;             which then stores through DS and leaves as in v86_task
 ;  tbit       the TSS's T bit (SDM 7.3 step 12, 17.2.3): far CALL and JMP
 ;             to a TSS with T set, far CALL through a task gate, INT n
 ;             through an IDT task gate: each a #DB with DR6.BT set, taken
@@ -71,6 +78,9 @@ SEL_TSS_T	equ 0xa8		; T bit set: records, IRET or JMP back, again
 SEL_TGATE_T	equ 0xb0		; task gate (DPL 0) to TSS_T
 DR6_BT		equ 0x8000
 SEL_TSS_V	equ 0xb8		; a virtual-8086 task
+SEL_TSS_G	equ 0xc0		; the v86 task's INT gate task
+VEC_V86G	equ 0x42		; its IDT task gate
+V86_GATE_IP	equ 0x100		; v86_gate_blob's offset in V86_SEG
 V86_SEG		equ 0x2000		; its CS, DS, SS: linear 0x20000
 V86_MARK	equ 0x10		; where it stores (DS:0x10)
 V86_SP		equ 0x0f00
@@ -82,9 +92,9 @@ IO_PORT		equ 0x3ff		; COM1's scratch register: allowed
 IO_BITMAP_SIZE	equ 0x400 / 8		; ports 0..0x3ff
 SEL_LDT_TGATE	equ 0x04
 SEL_TGATE_B_RPL3 equ SEL_TGATE_B | 3
-SEL_CLIM	equ 0xc0		; 32-bit code, base 0, limit 0x7FFFFFFF
+SEL_CLIM	equ 0xc8		; 32-bit code, base 0, limit 0x7FFFFFFF
 CLIM_EIP	equ 0x80000000		; the first offset past it
-GDT_ENTRIES	equ 25		; 0x00..0xc0
+GDT_ENTRIES	equ 26		; 0x00..0xc8
 SEL_NONE	equ 0x1f8		; past the GDT's limit
 TSS_LIMIT	equ 0x67
 VEC_TASK	equ 0x40
@@ -115,6 +125,30 @@ PF_MARKER	equ 0xfeedface
 	mov [lib_idt + %1 * 8], eax
 	mov eax, [idt_saved + %1 * 8 + 4]
 	mov [lib_idt + %1 * 8 + 4], eax
+%endmacro
+
+; check_v86_exit eip: the v86 task left through INT VEC_V86 at eip (its
+; ring-0 frame in v_frame: v86 mode with IOPL 3 and NT clear, the stack
+; and selectors the task started with), in its own task, and its JMP to
+; the main task freed it.
+%macro check_v86_exit 1
+	check dword [v_tr], SEL_TSS_V
+	check dword [v_frame + 0], %1		; EIP
+	check dword [v_frame + 4], V86_SEG	; CS
+	mov eax, [v_frame + 8]
+	and eax, F_VM | F_IOPL3 | F_NT
+	check eax, F_VM | F_IOPL3
+	check dword [v_frame + 12], V86_SP	; ESP
+	check dword [v_frame + 16], V86_SEG	; SS
+	check dword [v_frame + 20], 0x1234	; ES
+	check dword [v_frame + 24], V86_SEG	; DS
+	check dword [v_frame + 28], 0x5678	; FS
+	check dword [v_frame + 32], 0x9abc	; GS
+	str ax
+	movzx eax, ax
+	check eax, SEL_TSS_MAIN
+	tss_type SEL_TSS_V
+	check eax, 9
 %endmacro
 
 guest_start
@@ -466,28 +500,70 @@ g_v86_task:
 	rep movsb
 	mov word [(V86_SEG << 4) + V86_MARK], 0
 	mov dword [v_runs], 0
+	mov dword [v_back], .back
 	jmp SEL_TSS_V:0
 .back:
 	restore_idt VEC_V86
 	check dword [v_runs], 1
 	movzx eax, word [(V86_SEG << 4) + V86_MARK]
 	check eax, 0x8686
-	check dword [v_tr], SEL_TSS_V
-	check dword [v_frame + 0], v86_blob.after_int - v86_blob	; EIP
-	check dword [v_frame + 4], V86_SEG	; CS
-	mov eax, [v_frame + 8]
+	check_v86_exit v86_blob.after_int - v86_blob
+	clts
+
+group "v86_gate"
+g_v86_gate:
+	save_idt VEC_V86
+	save_idt VEC_V86G
+	mov eax, VEC_V86
+	mov edx, v86_exit
+	mov cl, 0xee
+	call lib_set_gate
+	mov dword [lib_idt + VEC_V86G * 8], SEL_TSS_G << 16
+	mov dword [lib_idt + VEC_V86G * 8 + 4], 0xe500	; task gate, DPL 3
+	mov esi, v86_gate_blob
+	mov edi, (V86_SEG << 4) + V86_GATE_IP
+	mov ecx, v86_gate_blob_end - v86_gate_blob
+	cld
+	rep movsb
+	mov dword [(V86_SEG << 4) + V86_MARK], 0
+	; the v86 task afresh (v86_task left ring 0's state in its TSS)
+	mov eax, V86_GATE_IP
+	call init_tss_v
+	mov dword [v_runs], 0
+	mov dword [g_runs], 0
+	mov dword [v_back], .back
+	jmp SEL_TSS_V:0
+.back:
+	restore_idt VEC_V86
+	restore_idt VEC_V86G
+	check dword [g_runs], 1
+	check dword [v_runs], 1
+	movzx eax, word [(V86_SEG << 4) + V86_MARK]
+	check eax, 0x8686
+	movzx eax, word [(V86_SEG << 4) + V86_MARK + 2]
+	check eax, 0x4242			; stored after the IRET back
+	; in the gate's task: nested, the v86 state in the old TSS
+	check dword [g_tr], SEL_TSS_G
+	check dword [g_link], SEL_TSS_V
+	mov eax, [g_eflags]
+	and eax, F_NT | F_VM
+	check eax, F_NT
+	check dword [g_v_type], 0xb
+	mov eax, [g_v_eflags]
 	and eax, F_VM | F_IOPL3
 	check eax, F_VM | F_IOPL3
-	check dword [v_frame + 12], V86_SP	; ESP
-	check dword [v_frame + 16], V86_SEG	; SS
-	check dword [v_frame + 20], 0x1234	; ES
-	check dword [v_frame + 24], V86_SEG	; DS
-	check dword [v_frame + 28], 0x5678	; FS
-	check dword [v_frame + 32], 0x9abc	; GS
-	str ax
-	movzx eax, ax
-	check eax, SEL_TSS_MAIN
-	tss_type SEL_TSS_V
+	check dword [g_v_eip], V86_GATE_IP + v86_gate_blob.after_gate - v86_gate_blob
+	check dword [g_v_esp], V86_SP
+	check dword [g_v_cs], V86_SEG
+	check dword [g_v_ss], V86_SEG
+	check dword [g_v_ds], V86_SEG
+	check dword [g_v_es], 0x1234
+	check dword [g_v_fs], 0x5678
+	check dword [g_v_gs], 0x9abc
+	; back in v86 mode (NT clear: the IRET's task return), as the INT to
+	; ring 0 shows
+	check_v86_exit V86_GATE_IP + v86_gate_blob.after_int - v86_gate_blob
+	tss_type SEL_TSS_G
 	check eax, 9
 	clts
 
@@ -583,6 +659,25 @@ init_tss:
 	mov [edi + 0x58], eax			; FS
 	mov [edi + 0x5c], eax			; GS
 	mov word [edi + 0x66], TSS_LIMIT + 1
+	popad
+	ret
+
+; init_tss_v: the virtual-8086 task at IP EAX: VM and IOPL 3 in EFLAGS,
+; real-mode style selectors, ring 0's stack for its way out.
+init_tss_v:
+	pushad
+	mov edi, tss_v
+	mov edx, V86_SP
+	call init_tss
+	mov dword [tss_v + 0x24], F_VM | F_IOPL3 | 2
+	mov dword [tss_v + 0x04], stack_v0_top	; ESP0
+	mov dword [tss_v + 0x08], SEL_DATA	; SS0
+	mov dword [tss_v + 0x48], 0x1234	; ES
+	mov dword [tss_v + 0x4c], V86_SEG	; CS
+	mov dword [tss_v + 0x50], V86_SEG	; SS
+	mov dword [tss_v + 0x54], V86_SEG	; DS
+	mov dword [tss_v + 0x58], 0x5678	; FS
+	mov dword [tss_v + 0x5c], 0x9abc	; GS
 	popad
 	ret
 
@@ -712,22 +807,15 @@ setup:
 	tss_desc SEL_TSS_T, tss_t
 	mov dword [gdt + SEL_TGATE_T], SEL_TSS_T << 16
 	mov dword [gdt + SEL_TGATE_T + 4], 0x8500
-	; the virtual-8086 task: VM and IOPL 3 in EFLAGS, real-mode style
-	; selectors, ring 0's stack for its way out
-	mov edi, tss_v
-	mov eax, 0
-	mov edx, V86_SP
-	call init_tss
-	mov dword [tss_v + 0x24], F_VM | F_IOPL3 | 2
-	mov dword [tss_v + 0x04], stack_v0_top	; ESP0
-	mov dword [tss_v + 0x08], SEL_DATA	; SS0
-	mov dword [tss_v + 0x48], 0x1234	; ES
-	mov dword [tss_v + 0x4c], V86_SEG	; CS
-	mov dword [tss_v + 0x50], V86_SEG	; SS
-	mov dword [tss_v + 0x54], V86_SEG	; DS
-	mov dword [tss_v + 0x58], 0x5678	; FS
-	mov dword [tss_v + 0x5c], 0x9abc	; GS
+	; the virtual-8086 task, and the task its INT gate names
+	xor eax, eax
+	call init_tss_v
 	tss_desc SEL_TSS_V, tss_v
+	mov edi, tss_g
+	mov eax, task_g
+	mov edx, stack_g_top
+	call init_tss
+	tss_desc SEL_TSS_G, tss_g
 	mov ax, SEL_TSS_MAIN
 	ltr ax
 	popad
@@ -853,6 +941,53 @@ v86_blob:
 	db 0xeb, 0xfe				; jmp $
 v86_blob_end:
 
+; The v86_gate blob, copied to V86_SEG:V86_GATE_IP: a store, INT VEC_V86G
+; through the task gate, a second store once the gate's task IRETs back,
+; then INT VEC_V86 to leave.
+v86_gate_blob:
+	db 0xc7, 0x06, V86_MARK, 0, 0x86, 0x86	; mov word [V86_MARK], 0x8686
+	db 0xcd, VEC_V86G			; int VEC_V86G
+.after_gate:
+	db 0xc7, 0x06, V86_MARK + 2, 0, 0x42, 0x42	; mov word [V86_MARK + 2], 0x4242
+	db 0xcd, VEC_V86			; int VEC_V86
+.after_int:
+	db 0xeb, 0xfe				; jmp $
+v86_gate_blob_end:
+
+; INT VEC_V86G's task: what the switch left in both TSSs, then IRET (NT
+; set: a task return) to the v86 task.
+task_g:
+	inc dword [g_runs]
+	str ax
+	movzx eax, ax
+	mov [g_tr], eax
+	movzx eax, word [tss_g]
+	mov [g_link], eax
+	pushfd
+	pop dword [g_eflags]
+	tss_type SEL_TSS_V
+	mov [g_v_type], eax
+	mov eax, [tss_v + 0x24]
+	mov [g_v_eflags], eax
+	mov eax, [tss_v + 0x20]
+	mov [g_v_eip], eax
+	mov eax, [tss_v + 0x38]
+	mov [g_v_esp], eax
+	movzx eax, word [tss_v + 0x48]
+	mov [g_v_es], eax
+	movzx eax, word [tss_v + 0x4c]
+	mov [g_v_cs], eax
+	movzx eax, word [tss_v + 0x50]
+	mov [g_v_ss], eax
+	movzx eax, word [tss_v + 0x54]
+	mov [g_v_ds], eax
+	movzx eax, word [tss_v + 0x58]
+	mov [g_v_fs], eax
+	movzx eax, word [tss_v + 0x5c]
+	mov [g_v_gs], eax
+	iretd
+	jmp task_g
+
 ; INT VEC_V86 from the v86 task, at ring 0 on its SS0:ESP0: DS, ES, FS and
 ; GS are null here, so through SS; back to the main task with JMP.
 v86_exit:
@@ -883,7 +1018,8 @@ v86_exit:
 	mov es, ax
 	mov fs, ax
 	mov gs, ax
-	mov dword [tss_main + 0x20], g_v86_task.back
+	mov eax, [v_back]
+	mov [tss_main + 0x20], eax
 	jmp SEL_TSS_MAIN:0
 
 ; #DB: what the T bit's trap shows (frame EIP, DR6, the task it runs in).
@@ -973,7 +1109,23 @@ tss16:		resb 64
 tss_io:		resb TSS_LIMIT + 1 + IO_BITMAP_SIZE + 1
 tss_t:		resb 256
 tss_v:		resb 256
+tss_g:		resb 256
 v_runs:		resd 1
+v_back:		resd 1
+g_runs:		resd 1
+g_tr:		resd 1
+g_link:		resd 1
+g_eflags:	resd 1
+g_v_type:	resd 1
+g_v_eflags:	resd 1
+g_v_eip:	resd 1
+g_v_esp:	resd 1
+g_v_es:		resd 1
+g_v_cs:		resd 1
+g_v_ss:		resd 1
+g_v_ds:		resd 1
+g_v_fs:		resd 1
+g_v_gs:		resd 1
 v_tr:		resd 1
 v_frame:	resd 9
 t_runs:		resd 1
@@ -1036,3 +1188,5 @@ stack_io0_top:
 stack_t_top:
 		resb 1024
 stack_v0_top:
+		resb 1024
+stack_g_top:

@@ -316,6 +316,7 @@ struct window {
 struct crs {
 	unsigned buses, ios, io_windows, mem_windows, ends;
 	struct window bus, io, io_window[4], mem_window[4];
+	uint16_t irq_mask;	/* of the IRQ descriptors */
 };
 
 /* The fields every address space descriptor here shares: a producer's
@@ -373,6 +374,10 @@ static struct crs decode_crs(const uint8_t *data, uint32_t len)
 			c.io.min = get16(d + 2);
 			c.io.max = c.io.min + d[7] - 1u;
 			c.ios++;
+			break;
+		case 0x22:	/* IRQ, edge-triggered active-high */
+			CHECK_EQ(item, 3);
+			c.irq_mask |= (uint16_t)get16(d + 1);
 			break;
 		case 0x79:	/* end tag: last, template sums to zero */
 			CHECK_EQ(off + item, len);
@@ -472,6 +477,25 @@ static void check_dsdt(const uint8_t *dsdt, const struct acpi_config *cfg)
 	CHECK_EQ(c.mem_window[0].max, 0xbffff);
 	CHECK_EQ(c.mem_window[1].min, cfg->pci_mem_start);
 	CHECK_EQ(c.mem_window[1].max, cfg->pci_mem_end);
+
+	/* The RTC, where Linux's rtc_cmos looks for it (PNP0B00): its two
+	 * ports and IRQ 8. */
+	hid = aml_find(&ns, "\\_SB_.RTC_._HID", AML_INTEGER);
+	CHECK(hid != NULL);
+	if (hid) {
+		eisa_id_string(hid->integer, id);
+		CHECK_STR_CONTAINS(id, "PNP0B00");
+	}
+	res = aml_find(&ns, "\\_SB_.RTC_._CRS", AML_BUFFER);
+	CHECK(res != NULL);
+	if (!res)
+		return;
+	c = decode_crs(res->data, res->len);
+	CHECK_EQ(c.ios, 1);
+	CHECK_EQ(c.io.min, 0x70);
+	CHECK_EQ(c.io.max, 0x71);
+	CHECK_EQ(c.irq_mask, 1u << 8);
+	CHECK_EQ(c.ends, 1);
 }
 
 /* A GAS in system I/O space at port, bit_width wide. */

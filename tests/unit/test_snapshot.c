@@ -304,6 +304,20 @@ static void test_machine(const char *kernel, const char *keep)
 	CHECK_EQ(write_sections(other, d, nc + 1), 0);
 	CHECK(try_restore(kernel, other, err, sizeof(err)) < 0);
 	CHECK_STR_CONTAINS(err, "appears twice");
+	/* The local APIC's section as version 1 wrote it, before LINT0's
+	 * level followed the output: still loads. */
+	memcpy(d, c, sizeof(c[0]) * nc);
+	for (unsigned i = 0; i < nc; i++)
+		if (!strcmp(d[i].tag, "LAPC")) {
+			d[i].version = 1;
+			d[i].len--;
+		}
+	CHECK_EQ(write_sections(other, d, nc), 0);
+	err[0] = '\0';
+	CHECK_EQ(try_restore(kernel, other, err, sizeof(err)), 0);
+	if (err[0])
+		fprintf(stderr, "test_snapshot: %s\n", err);
+	memcpy(d, c, sizeof(c[0]) * nc);
 	for (unsigned i = 0; i < nc; i++)
 		if (!strcmp(d[i].tag, "PIT "))
 			d[i].version = 9;
