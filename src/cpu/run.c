@@ -16,13 +16,28 @@
 #include "mmu/shadow.h"
 #include "translator/translate.h"
 
+/* Code's physical address when PAE names one above 4 GiB: no RAM lies
+ * there (GUEST_RAM_MAX_MIB keeps all of RAM low), so it stands for any
+ * address without RAM, which the translator fetches as all ones (#UD).
+ * Translations are keyed by 32-bit physical addresses; this one never
+ * has RAM, never a block. */
+#define CODE_GPA_OUTSIDE_RAM 0xffffffffu
+_Static_assert(GUEST_RAM_MAX_MIB <= GUEST_RAM_LOW_MAX >> 20,
+	       "code above 4 GiB would need 64-bit translation keys");
+
 /* The translator's view of the vCPU (struct translate_env). */
 /* Code in the firmware's ROM is translated from the RAM it aliases
  * (guest_rom_alias), so blocks need no physical memory beyond RAM. */
 static bool code_address(struct cpu *cpu, uint32_t linear, uint32_t *gpa)
 {
-	if (!cpu_translate(cpu, linear, ACCESS_FETCH, gpa))
+	uint64_t phys;
+	if (!cpu_translate(cpu, linear, ACCESS_FETCH, &phys))
 		return false;
+	if (phys > UINT32_MAX) {
+		*gpa = CODE_GPA_OUTSIDE_RAM;
+		return true;
+	}
+	*gpa = (uint32_t)phys;
 	(void)guest_rom_alias(cpu->sh->ram, *gpa, gpa);
 	return true;
 }
@@ -201,9 +216,9 @@ uint64_t cpu_ibl_fast(struct cpu *cpu)
 		struct walk w;
 		uint32_t error;
 		unsigned access = ACCESS_PEEK | ACCESS_FETCH | (cpu->s.cpl == 3 ? ACCESS_USER : 0);
-		if (!paging_walk(cpu->sh->ram, &pr, linear, access, &w, &error))
-			return 0;
-		gpa = w.gpa;
+		if (!paging_walk(cpu->sh->ram, &pr, linear, access, &w, &error) || w.gpa > UINT32_MAX)
+			return 0;   /* above 4 GiB: the run loop's fetch raises its #UD */
+		gpa = (uint32_t)w.gpa;
 		global = w.global;
 	}
 	(void)guest_rom_alias(cpu->sh->ram, gpa, &gpa);

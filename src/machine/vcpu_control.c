@@ -104,10 +104,12 @@ enum debug_event board_vcpu_take_debug_event(struct board *board, unsigned vcpu)
 }
 
 const struct tblock *board_vcpu_translation(struct board *board, unsigned vcpu, uint32_t eip,
-					    uint32_t gpa, uint32_t *mode)
+					    uint64_t gpa, uint32_t *mode)
 {
 	*mode = cpu_mode(&vcpu_of(board, vcpu)->cpu);
-	return tcache_lookup(&board->tc, eip, gpa, *mode);
+	if (gpa > UINT32_MAX)
+		return NULL;   /* code above 4 GiB is never translated (cpu_fetch_address) */
+	return tcache_lookup(&board->tc, eip, (uint32_t)gpa, *mode);
 }
 
 const struct explain *board_vcpu_explain(const struct board *board, unsigned vcpu)

@@ -1354,7 +1354,7 @@ bool shadow_hold_code(struct shadow *sh, uint32_t va)
 }
 
 enum shadow_fault_kind shadow_fault(struct shadow *sh, const struct vcpu_state *s, uint32_t va,
-				    bool write, uint32_t *gpa, uint32_t *error)
+				    bool write, uint64_t *gpa, uint32_t *error)
 {
 	uint32_t page;
 	if (sh->current == &sh->identity) {
@@ -1388,7 +1388,7 @@ enum shadow_fault_kind shadow_fault(struct shadow *sh, const struct vcpu_state *
 		sh->pf_vpage = va >> 12;
 		return SHADOW_PAGE_FAULT;
 	}
-	*gpa = (uint32_t)wk.gpa;   /* below 4 GiB: PAE's address bits from 32 up are reserved */
+	*gpa = wk.gpa;
 	if (!guest_mem_page(sh->ram, wk.gpa, &page))
 		return SHADOW_MMIO;
 	if (write && devmem_clean(sh, page))

@@ -323,7 +323,7 @@ static void test_a20(const char *kernel)
 	const char *first = work_path("a20-first.snap");
 	const char *second = work_path("a20-second.snap");
 	struct board_regs regs;
-	uint32_t gpa = 0;
+	uint64_t gpa = 0;
 
 	struct board *b = new_board(kernel, NULL);
 	CHECK(b != NULL);
