@@ -72,7 +72,7 @@ static bool account_access(struct cpu *cpu, const struct callout_desc *d, const 
 	bool table = false;
 	/* A write the chipset drops (PAM) needs the callout as a device does. */
 	for (unsigned i = 0; write && i < span->n; i++)
-		table = table || shadow_page_is_table(cpu->sh, (uint32_t)(span->gpa[i] / GUEST_PAGE_SIZE)) ||
+		table = table || shadow_page_is_table(cpu->sh, guest_ram_page(cpu->sh->ram, span->gpa[i])) ||
 			guest_ram_page_locked(cpu->sh->ram, span->gpa[i] / GUEST_PAGE_SIZE);
 	adaptive_account(cpu, d, mmio || table);
 	return mmio || table;

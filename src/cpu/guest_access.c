@@ -91,10 +91,13 @@ void cpu_read_phys(struct cpu *cpu, uint64_t gpa, void *dst, unsigned len)
 }
 
 /* Translations of the pages about to be written go first: the write
- * through the monitor's mapping trips no trace. */
+ * through the monitor's mapping trips no trace. The cache's pages are
+ * memfd pages, as the shadow's ([gpa, gpa+len) is RAM of one range). */
 static void drop_translations(struct cpu *cpu, uint64_t gpa, unsigned len)
 {
-	for (uint32_t p = (uint32_t)(gpa / GUEST_PAGE_SIZE); p <= (gpa + len - 1) / GUEST_PAGE_SIZE; p++)
+	uint32_t first = guest_ram_page(cpu->sh->ram, gpa);
+	uint32_t last = first + (uint32_t)((gpa % GUEST_PAGE_SIZE + len - 1) / GUEST_PAGE_SIZE);
+	for (uint32_t p = first; p <= last; p++)
 		if (tcache_page_traced(cpu->tc, p))
 			tcache_invalidate_page(cpu->tc, &cpu->ibl_table, p);
 }
@@ -109,7 +112,7 @@ static void write_ram(struct cpu *cpu, uint64_t gpa, const uint8_t *src, unsigne
 		if (n > len)
 			n = len;
 		uint8_t *dst = guest_ram_ptr(ram, gpa, n);
-		if (!shadow_page_is_table(cpu->sh, (uint32_t)(gpa / GUEST_PAGE_SIZE))) {
+		if (!shadow_page_is_table(cpu->sh, guest_ram_page(ram, gpa))) {
 			memcpy(dst, src, n);
 		} else {
 			/* The words the piece touches (a page ends on a word). */

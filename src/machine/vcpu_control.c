@@ -107,9 +107,10 @@ const struct tblock *board_vcpu_translation(struct board *board, unsigned vcpu, 
 					    uint64_t gpa, uint32_t *mode)
 {
 	*mode = cpu_mode(&vcpu_of(board, vcpu)->cpu);
-	if (gpa > UINT32_MAX)
-		return NULL;   /* code above 4 GiB is never translated (cpu_fetch_address) */
-	return tcache_lookup(&board->tc, eip, (uint32_t)gpa, *mode);
+	uint64_t off;   /* translations are keyed by memfd offset (cpu/run.c) */
+	if (!guest_ram_offset(&board->ram, gpa, 1, &off))
+		return NULL;
+	return tcache_lookup(&board->tc, eip, (uint32_t)off, *mode);
 }
 
 const struct explain *board_vcpu_explain(const struct board *board, unsigned vcpu)

@@ -231,8 +231,10 @@ static void flush_reprotects(struct shadow *sh, struct shadow_window *w)
 static void identity_protect(struct shadow *sh, uint32_t page, bool always)
 {
 	uint64_t gpa = guest_mem_page_gpa(sh->ram, page);
-	/* (Device memory the guest put over RAM is not seen there.) */
-	if (gpa == GUEST_DEVMEM_UNMAPPED || (page >= sh->ram_pages && gpa < sh->ram->size))
+	/* (Device memory the guest put over RAM is not seen there, nor RAM
+	 * above 4 GiB, beyond the identity window.) */
+	if (gpa == GUEST_DEVMEM_UNMAPPED || gpa >= GUEST_RAM_HIGH_BASE ||
+	    (page >= sh->ram_pages && gpa < sh->ram->low_size))
 		return;
 	bool writable = !sh->code_protect[page] && !devmem_clean(sh, page) && !ram_clean(sh, page) &&
 			!guest_ram_page_locked(sh->ram, page);
