@@ -21,6 +21,7 @@
 #include "frontend/migration.h"
 #include "frontend/monitor.h"
 #include "host/display.h"
+#include "host/host_memory.h"
 #include "host/outfile.h"
 #include "host/tcp_address.h"
 #include "isa/cpuid.h"
@@ -512,8 +513,13 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 				return usage_error("invalid memory size '%s' (expected MiB, e.g. -m 256)",
 						   optarg);
 			if (cfg->ram_mib < GUEST_RAM_MIN_MIB || cfg->ram_mib > GUEST_RAM_MAX_MIB)
-				return usage_error("memory size '%s' is out of range (4 to 3072 MiB)",
-						   optarg);
+				return usage_error("memory size '%s' is out of range (%u to %u MiB)",
+						   optarg, GUEST_RAM_MIN_MIB, GUEST_RAM_MAX_MIB);
+			uint64_t host_mib = host_memory_mib();
+			if (host_mib && cfg->ram_mib > host_mib)
+				return usage_error("memory size '%s' is more than this host can back "
+						   "(%" PRIu64 " MiB: MemTotal + SwapTotal)",
+						   optarg, host_mib);
 			break;
 		case OPT_DISPLAY:
 			if (!strcmp(optarg, "none"))

@@ -618,7 +618,8 @@ static enum callout_result do_clflush(struct cpu *cpu, const struct callout_desc
 				      const ZydisDecodedInstruction *in,
 				      const ZydisDecodedOperand *ops)
 {
-	uint32_t gpa, at;
+	uint32_t at;
+	uint64_t gpa;
 	if (!operand_linear(cpu, in, &ops[0], 1, &at)) {
 		raise_fault(cpu, d, mem_fault_vector(&ops[0]), true, 0);
 		return CALLOUT_STOP;

@@ -25,7 +25,7 @@ static const ZydisDecodedOperand *memory_operand(const ZydisDecodedInstruction *
 	return NULL;
 }
 
-static bool is_mmio(const struct cpu *cpu, uint32_t gpa, unsigned len)
+static bool is_mmio(const struct cpu *cpu, uint64_t gpa, unsigned len)
 {
 	return !guest_ram_contains(cpu->sh->ram, gpa, len);
 }
@@ -72,7 +72,7 @@ static bool account_access(struct cpu *cpu, const struct callout_desc *d, const 
 	bool table = false;
 	/* A write the chipset drops (PAM) needs the callout as a device does. */
 	for (unsigned i = 0; write && i < span->n; i++)
-		table = table || shadow_page_is_table(cpu->sh, span->gpa[i] / GUEST_PAGE_SIZE) ||
+		table = table || shadow_page_is_table(cpu->sh, guest_ram_page(cpu->sh->ram, span->gpa[i])) ||
 			guest_ram_page_locked(cpu->sh->ram, span->gpa[i] / GUEST_PAGE_SIZE);
 	adaptive_account(cpu, d, mmio || table);
 	return mmio || table;
@@ -133,10 +133,10 @@ static enum callout_result mem_store(struct cpu *cpu, const struct callout_desc 
 	cpu->store_hints[d->hint % CPU_STORE_HINTS] =
 		needed ? CPU_STORE_HINT_NONE : (uint32_t)cpu->scratch[1] & ~(GUEST_PAGE_SIZE - 1);
 	for (unsigned i = 0, at = 0; i < span.n; at += span.len[i], i++) {
-		uint32_t gpa = span.gpa[i];
+		uint64_t gpa = span.gpa[i];
 		unsigned n = span.len[i];
 		/* The same value in RAM: nothing for the traces; a device sees every write. */
-		if (is_mmio(cpu, gpa, n) || memcmp(cpu->sh->ram->host + gpa, value + at, n))
+		if (is_mmio(cpu, gpa, n) || memcmp(guest_ram_ptr(cpu->sh->ram, gpa, n), value + at, n))
 			cpu_write_phys(cpu, gpa, value + at, n);
 	}
 	return CALLOUT_GO_ON;
@@ -148,7 +148,7 @@ static enum callout_result mem_finish(struct cpu *cpu)
 		return CALLOUT_GO_ON;
 	const struct guest_span *span = &cpu->memop.span;
 	for (unsigned i = 0, at = 0; i < span->n; at += span->len[i], i++) {
-		uint32_t gpa = span->gpa[i];
+		uint64_t gpa = span->gpa[i];
 		unsigned n = span->len[i];
 		/* RAM left as it was (CMPXCHG that failed, a store of the same
 		 * value) need not disturb the traces; a device sees every write. */

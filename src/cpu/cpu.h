@@ -50,7 +50,7 @@ struct exit_desc;
 
 /* A guest linear range as its pieces in physical memory (one or two). */
 struct guest_span {
-	uint32_t gpa[2];
+	uint64_t gpa[2];
 	unsigned len[2];
 	unsigned n;
 };
@@ -97,7 +97,7 @@ enum host_fault_kind {
 };
 struct host_fault {
 	enum host_fault_kind kind;
-	uint32_t gpa;      /* TRACED, MMIO */
+	uint64_t gpa;      /* TRACED, MMIO */
 	uint32_t va;       /* linear address of a window fault (CR2 for PAGE) */
 	uint32_t error;    /* #PF error code */
 	uintptr_t host_rip;
@@ -542,12 +542,12 @@ bool cpu_write_sys(struct cpu *cpu, uint32_t linear, const void *src, unsigned l
  * processor's own write would be dropped; the _debug form (the debugger's
  * and the monitor's writes) writes them, as QEMU's debug accesses write
  * ROM. */
-void cpu_read_phys(struct cpu *cpu, uint32_t gpa, void *dst, unsigned len);
-void cpu_write_phys(struct cpu *cpu, uint32_t gpa, const void *src, unsigned len);
-void cpu_write_phys_debug(struct cpu *cpu, uint32_t gpa, const void *src, unsigned len);
+void cpu_read_phys(struct cpu *cpu, uint64_t gpa, void *dst, unsigned len);
+void cpu_write_phys(struct cpu *cpu, uint64_t gpa, const void *src, unsigned len);
+void cpu_write_phys_debug(struct cpu *cpu, uint64_t gpa, const void *src, unsigned len);
 /* Guest physical address of a linear one for an access of this kind
  * (ACCESS_* of mmu/paging.h, user added at CPL 3), or false with cpu->pf. */
-bool cpu_translate(struct cpu *cpu, uint32_t linear, unsigned access, uint32_t *gpa);
+bool cpu_translate(struct cpu *cpu, uint32_t linear, unsigned access, uint64_t *gpa);
 /* The same for [linear, linear+len), len <= 4096, split where it crosses a
  * page; every piece is translated before the caller moves a byte. */
 bool cpu_translate_span(struct cpu *cpu, uint32_t linear, unsigned len, unsigned access,

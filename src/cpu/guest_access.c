@@ -17,7 +17,7 @@
 #include "mmu/window.h"
 
 /* Physical address of one byte range inside a page, or false with cpu->pf set. */
-static bool translate(struct cpu *cpu, uint32_t linear, unsigned access, uint32_t *gpa)
+static bool translate(struct cpu *cpu, uint32_t linear, unsigned access, uint64_t *gpa)
 {
 	if (!(cpu->s.cr0 & CR0_PG)) {
 		*gpa = linear & ~cpu->s.a20_cleared;
@@ -41,7 +41,7 @@ static unsigned cpl_access(const struct cpu *cpu)
 	return cpu->s.cpl == 3 ? ACCESS_USER : 0;
 }
 
-bool cpu_translate(struct cpu *cpu, uint32_t linear, unsigned access, uint32_t *gpa)
+bool cpu_translate(struct cpu *cpu, uint32_t linear, unsigned access, uint64_t *gpa)
 {
 	return translate(cpu, linear, access | cpl_access(cpu), gpa);
 }
@@ -74,11 +74,11 @@ static unsigned mmio_piece(unsigned left)
 	return left >= 8 ? 8 : left == 4 ? 4 : left == 2 ? 2 : 1;
 }
 
-void cpu_read_phys(struct cpu *cpu, uint32_t gpa, void *dst, unsigned len)
+void cpu_read_phys(struct cpu *cpu, uint64_t gpa, void *dst, unsigned len)
 {
-	const struct guest_ram *ram = cpu->sh->ram;
-	if (guest_ram_contains(ram, gpa, len)) {
-		memcpy(dst, ram->host + gpa, len);
+	const void *p = guest_ram_ptr(cpu->sh->ram, gpa, len);
+	if (p) {
+		memcpy(dst, p, len);
 		return;
 	}
 	cpu->adaptive_needed = true;
@@ -91,31 +91,35 @@ void cpu_read_phys(struct cpu *cpu, uint32_t gpa, void *dst, unsigned len)
 }
 
 /* Translations of the pages about to be written go first: the write
- * through the monitor's mapping trips no trace. */
-static void drop_translations(struct cpu *cpu, uint32_t gpa, unsigned len)
+ * through the monitor's mapping trips no trace. The cache's pages are
+ * memfd pages, as the shadow's ([gpa, gpa+len) is RAM of one range). */
+static void drop_translations(struct cpu *cpu, uint64_t gpa, unsigned len)
 {
-	for (uint32_t p = gpa / GUEST_PAGE_SIZE; p <= (gpa + len - 1) / GUEST_PAGE_SIZE; p++)
+	uint32_t first = guest_ram_page(cpu->sh->ram, gpa);
+	uint32_t last = first + (uint32_t)((gpa % GUEST_PAGE_SIZE + len - 1) / GUEST_PAGE_SIZE);
+	for (uint32_t p = first; p <= last; p++)
 		if (tcache_page_traced(cpu->tc, p))
 			tcache_invalidate_page(cpu->tc, &cpu->ibl_table, p);
 }
 
 /* Writes [gpa, gpa+len) of RAM through the monitor's own mapping, which no
  * trace protects: the shadow hears of the page-table entries that changed. */
-static void write_ram(struct cpu *cpu, uint32_t gpa, const uint8_t *src, unsigned len)
+static void write_ram(struct cpu *cpu, uint64_t gpa, const uint8_t *src, unsigned len)
 {
 	const struct guest_ram *ram = cpu->sh->ram;
 	while (len) {
 		unsigned n = GUEST_PAGE_SIZE - gpa % GUEST_PAGE_SIZE;
 		if (n > len)
 			n = len;
-		if (!shadow_page_is_table(cpu->sh, gpa / GUEST_PAGE_SIZE)) {
-			memcpy(ram->host + gpa, src, n);
+		uint8_t *dst = guest_ram_ptr(ram, gpa, n);
+		if (!shadow_page_is_table(cpu->sh, guest_ram_page(ram, gpa))) {
+			memcpy(dst, src, n);
 		} else {
 			/* The words the piece touches (a page ends on a word). */
-			uint32_t lo = gpa & ~3u, hi = (gpa + n + 3) & ~3u;
+			uint64_t lo = gpa & ~3ull, hi = (gpa + n + 3) & ~3ull;
 			uint32_t old[GUEST_PAGE_SIZE / 4];
-			memcpy(old, ram->host + lo, hi - lo);
-			memcpy(ram->host + gpa, src, n);
+			memcpy(old, dst - (gpa - lo), hi - lo);
+			memcpy(dst, src, n);
 			cpu->adaptive_needed = true;
 			shadow_after_write(cpu->sh, lo, old, (hi - lo) / 4);
 		}
@@ -125,7 +129,7 @@ static void write_ram(struct cpu *cpu, uint32_t gpa, const uint8_t *src, unsigne
 	}
 }
 
-static void write_phys(struct cpu *cpu, uint32_t gpa, const void *src, unsigned len, bool pam)
+static void write_phys(struct cpu *cpu, uint64_t gpa, const void *src, unsigned len, bool pam)
 {
 	const struct guest_ram *ram = cpu->sh->ram;
 	if (guest_ram_contains(ram, gpa, len)) {
@@ -157,12 +161,12 @@ static void write_phys(struct cpu *cpu, uint32_t gpa, const void *src, unsigned 
 	}
 }
 
-void cpu_write_phys(struct cpu *cpu, uint32_t gpa, const void *src, unsigned len)
+void cpu_write_phys(struct cpu *cpu, uint64_t gpa, const void *src, unsigned len)
 {
 	write_phys(cpu, gpa, src, len, true);
 }
 
-void cpu_write_phys_debug(struct cpu *cpu, uint32_t gpa, const void *src, unsigned len)
+void cpu_write_phys_debug(struct cpu *cpu, uint64_t gpa, const void *src, unsigned len)
 {
 	write_phys(cpu, gpa, src, len, false);
 }

@@ -16,14 +16,36 @@
 #include "mmu/shadow.h"
 #include "translator/translate.h"
 
+/* The code address of any physical address without RAM: the translator
+ * fetches it as all ones (#UD). No memfd offset of RAM reaches it
+ * (GUEST_MEMFD_MAX), so it never has a block. */
+#define CODE_OUTSIDE_RAM 0xffffffffu
+_Static_assert((uint64_t)GUEST_RAM_MAX_MIB << 20 <= CODE_OUTSIDE_RAM, "a code address is 32-bit");
+
+/* Translations are keyed by the code's memfd offset (its *code address*):
+ * the physical address below 4 GiB, low_size + (gpa - 4 GiB) above it,
+ * so the cache's pages are the shadow's memfd pages (code tracing) and
+ * 32 bits hold them (GUEST_MEMFD_MAX). Code in the firmware's ROM is
+ * translated from the RAM it aliases (guest_rom_alias), so blocks need no
+ * physical memory beyond RAM. */
+static uint32_t code_key(const struct guest_ram *ram, uint64_t phys)
+{
+	uint32_t rom_ram;
+	uint64_t off;
+	if (guest_rom_alias(ram, phys, &rom_ram))
+		phys = rom_ram;
+	if (!guest_ram_offset(ram, phys, 1, &off))
+		return CODE_OUTSIDE_RAM;
+	return (uint32_t)off;
+}
+
 /* The translator's view of the vCPU (struct translate_env). */
-/* Code in the firmware's ROM is translated from the RAM it aliases
- * (guest_rom_alias), so blocks need no physical memory beyond RAM. */
 static bool code_address(struct cpu *cpu, uint32_t linear, uint32_t *gpa)
 {
-	if (!cpu_translate(cpu, linear, ACCESS_FETCH, gpa))
+	uint64_t phys;
+	if (!cpu_translate(cpu, linear, ACCESS_FETCH, &phys))
 		return false;
-	(void)guest_rom_alias(cpu->sh->ram, *gpa, gpa);
+	*gpa = code_key(cpu->sh->ram, phys);
 	return true;
 }
 
@@ -192,7 +214,7 @@ uint64_t cpu_ibl_fast(struct cpu *cpu)
 	/* Legacy modes have no table entries: every indirect branch comes
 	 * here, and the block is looked up at CS.base + EIP, never filled. */
 	uint32_t linear = cpu_code_linear(cpu, target);
-	uint32_t gpa = linear & ~cpu->s.a20_cleared;
+	uint64_t phys = linear & ~cpu->s.a20_cleared;
 	bool global = false;
 	if (cpu->s.cr0 & CR0_PG) {
 		/* A look only: a walk that would set an accessed bit or fault
@@ -203,10 +225,10 @@ uint64_t cpu_ibl_fast(struct cpu *cpu)
 		unsigned access = ACCESS_PEEK | ACCESS_FETCH | (cpu->s.cpl == 3 ? ACCESS_USER : 0);
 		if (!paging_walk(cpu->sh->ram, &pr, linear, access, &w, &error))
 			return 0;
-		gpa = w.gpa;
+		phys = w.gpa;
 		global = w.global;
 	}
-	(void)guest_rom_alias(cpu->sh->ram, gpa, &gpa);
+	uint32_t gpa = code_key(cpu->sh->ram, phys);
 	if (!mode_uses_ibl(mode))
 		return (uint64_t)(uintptr_t)tcache_lookup_host(cpu->tc, target, gpa, mode);
 	/* A block on one page only: the walk above is its page's. Most

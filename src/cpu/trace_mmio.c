@@ -49,7 +49,8 @@ bool cpu_handle_trace(struct cpu *cpu, struct translator *t)
 	if (cpu_fetch_address(cpu, cpu_code_linear(cpu, cpu->s.eip), &insn_gpa) && shadow_is_adaptive(sh, insn_gpa))
 		cpu_store_hints_clear(cpu);
 	for (;;) {
-		uint32_t page = cpu->fault.gpa / GUEST_PAGE_SIZE;
+		/* A traced page is RAM: its memfd page, the shadow's and the cache's. */
+		uint32_t page = guest_ram_page(sh->ram, cpu->fault.gpa);
 		if (n == 2 || (n == 1 && pages[0] == page)) {
 			/* More traced pages than a step opens: a REP string
 			 * instruction writing across page tables (the kernel's

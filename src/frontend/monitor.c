@@ -388,7 +388,8 @@ static int cmd_dump(struct board *board, bool physical, int argc, char **argv, F
 
 static int cmd_translation(struct board *board, int argc, char **argv, FILE *out)
 {
-	uint32_t eip, gpa, bad;
+	uint32_t eip, bad;
+	uint64_t gpa;
 	if (argc != 2 || !parse_address(board, argv[1], &eip)) {
 		fputs("error: usage: translation ADDR (a linear address, or $eip)\n", out);
 		return -1;
@@ -400,7 +401,8 @@ static int cmd_translation(struct board *board, int argc, char **argv, FILE *out
 	uint32_t mode;
 	const struct tblock *tb = board_vcpu_translation(board, MONITOR_VCPU, eip, gpa, &mode);
 	if (!tb) {
-		fprintf(out, "no translation of %08x (physical %08x) in mode %x yet\n", eip, gpa, mode);
+		fprintf(out, "no translation of %08x (physical %08" PRIx64 ") in mode %x yet\n", eip, gpa,
+			mode);
 		return 0;
 	}
 	uint8_t *code = malloc(tb->guest_len);

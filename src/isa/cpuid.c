@@ -197,9 +197,12 @@ struct cpuid_result cpuid_model(uint32_t leaf, uint32_t subleaf, bool apic_enabl
 		r.edx = CPUID_MODEL_81D;
 		break;
 	case 0x80000008u:
-		/* A 32-bit physical address under PAE too, as QEMU gives a 32-bit
-		 * CPU without PSE-36 (and as a Pentium M): no address above
-		 * 4 GiB exists on the board. */
+		/* MAXPHYADDR 36 (SDM 4.1.4: the width a PAE processor without
+		 * this leaf has; a Pentium M's), so PAE reaches RAM above
+		 * 4 GiB and bits 51:36 of an entry are reserved. 32 linear
+		 * bits: EAX[15:8] is the linear width the processor
+		 * implements (SDM's CPUID, AMD's APM LinAddrSize), and
+		 * without long mode every linear address is 32 bits. */
 		r.eax = CPUID_80000008A_ADDR_BITS;
 		break;
 	case 0x80000006u:

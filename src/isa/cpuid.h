@@ -47,8 +47,10 @@ enum {
 	CPUID_81D_RDTSCP = 1u << 27,
 };
 
-/* Leaf 0x80000008 EAX: 32 physical and 32 linear address bits. */
-#define CPUID_80000008A_ADDR_BITS 0x2020u
+/* Leaf 0x80000008 EAX: 36 physical address bits (MAXPHYADDR, bits 7:0)
+ * and 32 linear ones (bits 15:8). */
+#define CPUID_PHYS_ADDR_BITS 36u
+#define CPUID_80000008A_ADDR_BITS (0x2000u | CPUID_PHYS_ADDR_BITS)
 
 /* Everything the model offers; APIC only while the local APIC is enabled. */
 #define CPUID_MODEL_1D                                                                          \

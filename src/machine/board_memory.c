@@ -10,7 +10,7 @@
 
 #include "mmu/paging.h"
 
-bool board_linear_to_phys(struct board *board, unsigned vcpu, uint32_t linear, uint32_t *gpa)
+bool board_linear_to_phys(struct board *board, unsigned vcpu, uint32_t linear, uint64_t *gpa)
 {
 	const struct vcpu_state *s = &board->vcpus[vcpu].cpu.s;
 	if (!(s->cr0 & CR0_PG)) {
@@ -45,7 +45,7 @@ bool board_read_memory(struct board *board, unsigned vcpu, uint32_t addr, bool p
 {
 	while (len) {
 		uint32_t chunk = GUEST_PAGE_SIZE - (addr & (GUEST_PAGE_SIZE - 1));
-		uint32_t gpa = addr;
+		uint64_t gpa = addr;
 		if (chunk > len)
 			chunk = len;
 		const uint8_t *p = NULL;
@@ -68,7 +68,8 @@ bool board_write_memory(struct board *board, unsigned vcpu, uint32_t linear, con
 {
 	/* Every page first: a write that cannot be whole changes nothing. */
 	for (uint32_t at = 0; at < len;) {
-		uint32_t addr = linear + at, gpa;
+		uint32_t addr = linear + at;
+		uint64_t gpa;
 		uint32_t chunk = GUEST_PAGE_SIZE - (addr & (GUEST_PAGE_SIZE - 1));
 		if (chunk > len - at)
 			chunk = len - at;
@@ -80,7 +81,8 @@ bool board_write_memory(struct board *board, unsigned vcpu, uint32_t linear, con
 		at += chunk;
 	}
 	for (uint32_t at = 0; at < len;) {
-		uint32_t addr = linear + at, gpa;
+		uint32_t addr = linear + at;
+		uint64_t gpa;
 		uint32_t chunk = GUEST_PAGE_SIZE - (addr & (GUEST_PAGE_SIZE - 1));
 		if (chunk > len - at)
 			chunk = len - at;

@@ -79,7 +79,7 @@ void board_set_guest_time(struct board *board, uint64_t guest_ns, uint64_t tsc);
  * (board_memory.c) For the monitor and the debugger, guest stopped. A
  * linear address goes through vCPU vcpu's page tables as they are,
  * raising nothing: false where nothing is mapped. */
-bool board_linear_to_phys(struct board *board, unsigned vcpu, uint32_t linear, uint32_t *gpa);
+bool board_linear_to_phys(struct board *board, unsigned vcpu, uint32_t linear, uint64_t *gpa);
 /* Guest RAM or device memory (VRAM) at gpa; NULL for anything else (MMIO
  * would have side effects, and holes have nothing). */
 const uint8_t *board_phys_ptr(struct board *board, uint64_t gpa, uint64_t len);
@@ -175,7 +175,7 @@ enum debug_event board_vcpu_take_debug_event(struct board *board, unsigned vcpu)
 /* The translated block for eip (at physical gpa) in the vCPU's current
  * mode, which *mode is set to; NULL if none was made. */
 const struct tblock *board_vcpu_translation(struct board *board, unsigned vcpu, uint32_t eip,
-					    uint32_t gpa, uint32_t *mode);
+					    uint64_t gpa, uint32_t *mode);
 /* --explain's and --trap-and-emulate's counts and notes (NULL without
  * either), and --profile's report. */
 const struct explain *board_vcpu_explain(const struct board *board, unsigned vcpu);

@@ -522,7 +522,10 @@ static void drop_translations(struct board *board, uint64_t gpa, uint64_t len)
 {
 	/* The lookup table is the bootstrap processor's: the only one yet
 	 * (docs/DESIGN.md, "One machine, several vCPUs"). */
-	for (uint64_t p = gpa / GUEST_PAGE_SIZE; p <= (gpa + len - 1) / GUEST_PAGE_SIZE; p++)
+	uint64_t off;
+	if (!len || !guest_ram_offset(&board->ram, gpa, len, &off))
+		return;
+	for (uint64_t p = off / GUEST_PAGE_SIZE; p <= (off + len - 1) / GUEST_PAGE_SIZE; p++)
 		if (tcache_page_traced(&board->tc, (uint32_t)p))
 			tcache_invalidate_page(&board->tc, &board__bsp(board)->cpu.ibl_table,
 					       (uint32_t)p);

@@ -96,7 +96,7 @@ bool global_pages_unchanged(const struct global_pages *gp, const struct guest_ra
 		uint32_t error;
 		/* A look only: an accessed bit cleared since is a change too. */
 		if (!paging_walk(ram, pr, p->vpage << 12, ACCESS_PEEK | ACCESS_FETCH, &w, &error) ||
-		    w.gpa >> 12 != p->frame || (p->user && !w.user) || (pge && !w.global))
+		    guest_ram_page(ram, w.gpa) != p->frame || (p->user && !w.user) || (pge && !w.global))
 			return false;
 	}
 	return true;

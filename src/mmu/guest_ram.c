@@ -19,7 +19,7 @@ int guest_ram_init(struct guest_ram *ram, uint64_t size_mib, uint64_t devmem_byt
 	ram->rom_size = 0;
 	ram->pam_locked = 0;
 	if (size_mib < GUEST_RAM_MIN_MIB || size_mib > GUEST_RAM_MAX_MIB ||
-	    devmem_bytes % 4096 || devmem_bytes > (1ull << 30))
+	    devmem_bytes % 4096 || devmem_bytes > GUEST_MEMFD_MAX - (size_mib << 20))
 		return -EINVAL;
 
 	uint64_t ram_size = size_mib << 20;

@@ -24,12 +24,14 @@
 #include <string.h>
 
 #define GUEST_RAM_MIN_MIB 4u
-/* Leave the top of the 32-bit physical space to MMIO (LAPIC, IOAPIC,
- * PCI): no RAM above 4 GiB yet (the CPU paths' physical addresses are
- * 32-bit). Above it, the shadow keeps a memfd page number in 20 bits of
- * an entry (beside 12 bits of flags), so RAM and the device memory after
- * it must stay below 4 GiB of memfd. */
-#define GUEST_RAM_MAX_MIB 3072u
+/* The memfd (RAM, then device memory) stays below 4 GiB: the shadow keeps
+ * a memfd page number in 20 bits of an entry (beside 12 bits of flags),
+ * and translations are keyed by memfd offset in 32 bits (guest_ram_code_
+ * range). 4064 MiB leaves room for 32 MiB of device memory (the display's
+ * 16 MiB of VRAM) below 4 GiB: 3 GiB of RAM below 4 GiB and 992 MiB from
+ * 4 GiB up. */
+#define GUEST_RAM_MAX_MIB 4064u
+#define GUEST_MEMFD_MAX ((uint64_t)(4096u - 1u) << 20)
 /* RAM below 4 GiB stops at 3 GiB: the top GiB is the PCI hole (LAPIC,
  * IOAPIC, BARs, the firmware ROM). QEMU 7.2's pc keeps up to 3.5 GiB low
  * when all of RAM fits there; btvm's PCI window starts at 3 GiB whatever
@@ -148,6 +150,15 @@ static inline uint64_t guest_mem_page_gpa(const struct guest_ram *ram, uint32_t 
 	if (ram->devmem_gpa == GUEST_DEVMEM_UNMAPPED)
 		return GUEST_DEVMEM_UNMAPPED;
 	return ram->devmem_gpa + (off - ram->size);
+}
+
+/* Whether [off, off+len) of the memfd is RAM of one range (low or high):
+ * code is translated and its translations keyed by memfd offset, which is
+ * the physical address below 4 GiB and follows the low range above. */
+static inline bool guest_ram_code_range(const struct guest_ram *ram, uint64_t off, uint64_t len)
+{
+	uint64_t end = off < ram->low_size ? ram->low_size : ram->size;
+	return off <= end && len <= end - off;
 }
 
 #define GUEST_ROM_ALIAS_END 0x100000u   /* the alias's RAM ends at 1 MiB */

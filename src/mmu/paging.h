@@ -30,22 +30,19 @@
 #define PTE_RSVD 0x000u
 
 /* PAE paging (SDM vol. 3, 4.4) with a physical-address width
- * (MAXPHYADDR, CPUID 0x80000008 EAX[7:0]) of 32 bits, as QEMU gives a
- * 32-bit CPU without PSE-36: every address bit from 32 up to 62 is
- * reserved in every entry, bit 63 is XD with EFER.NXE and reserved
- * without, and with no PAT reported bit 12 of a 2 MiB PDE and bit 7 of a
- * PTE are reserved too, as in 32-bit paging. The frame masks take the
- * 36 bits an entry can name; the reserved bits keep walks below 4 GiB
- * until the monitor's CPU paths carry 64-bit physical addresses (struct
- * walk and the shadow already do). */
+ * (MAXPHYADDR, CPUID 0x80000008 EAX[7:0]) of 36 bits: an entry names a
+ * frame in bits 35:12, bits 62:36 are reserved in every entry, bit 63 is
+ * XD with EFER.NXE and reserved without, and with no PAT reported bit 12
+ * of a 2 MiB PDE and bit 7 of a PTE are reserved too, as in 32-bit
+ * paging. */
 #define PAE_XD 0x8000000000000000ull
-#define PAE_ADDR_RSVD 0x7fffffff00000000ull          /* bits 62:32 */
+#define PAE_ADDR_RSVD 0x7ffffff000000000ull          /* bits 62:36 */
 #define PAE_FRAME 0x0000000ffffff000ull              /* bits 35:12 */
 #define PAE_LARGE_FRAME 0x0000000fffe00000ull        /* bits 35:21 of a 2 MiB PDE */
 #define PAE_LARGE_RSVD 0x00000000001ff000ull         /* bits 20:12 of a 2 MiB PDE */
 #define PAE_PTE_RSVD 0x0000000000000080ull           /* PAT of a PTE */
 /* A PDPTE: bits 2:1 and 8:5 and everything above the address (bit 63 too). */
-#define PAE_PDPTE_RSVD 0xffffffff000001e6ull
+#define PAE_PDPTE_RSVD 0xfffffff0000001e6ull
 
 /* #PF error code bits. */
 #define PFERR_P 0x1u

@@ -231,8 +231,10 @@ static void flush_reprotects(struct shadow *sh, struct shadow_window *w)
 static void identity_protect(struct shadow *sh, uint32_t page, bool always)
 {
 	uint64_t gpa = guest_mem_page_gpa(sh->ram, page);
-	/* (Device memory the guest put over RAM is not seen there.) */
-	if (gpa == GUEST_DEVMEM_UNMAPPED || (page >= sh->ram_pages && gpa < sh->ram->size))
+	/* (Device memory the guest put over RAM is not seen there, nor RAM
+	 * above 4 GiB, beyond the identity window.) */
+	if (gpa == GUEST_DEVMEM_UNMAPPED || gpa >= GUEST_RAM_HIGH_BASE ||
+	    (page >= sh->ram_pages && gpa < sh->ram->low_size))
 		return;
 	bool writable = !sh->code_protect[page] && !devmem_clean(sh, page) && !ram_clean(sh, page) &&
 			!guest_ram_page_locked(sh->ram, page);
@@ -1354,7 +1356,7 @@ bool shadow_hold_code(struct shadow *sh, uint32_t va)
 }
 
 enum shadow_fault_kind shadow_fault(struct shadow *sh, const struct vcpu_state *s, uint32_t va,
-				    bool write, uint32_t *gpa, uint32_t *error)
+				    bool write, uint64_t *gpa, uint32_t *error)
 {
 	uint32_t page;
 	if (sh->current == &sh->identity) {
@@ -1388,7 +1390,7 @@ enum shadow_fault_kind shadow_fault(struct shadow *sh, const struct vcpu_state *
 		sh->pf_vpage = va >> 12;
 		return SHADOW_PAGE_FAULT;
 	}
-	*gpa = (uint32_t)wk.gpa;   /* below 4 GiB: PAE's address bits from 32 up are reserved */
+	*gpa = wk.gpa;
 	if (!guest_mem_page(sh->ram, wk.gpa, &page))
 		return SHADOW_MMIO;
 	if (write && devmem_clean(sh, page))

@@ -239,7 +239,7 @@ enum shadow_fault_kind {
  * from the SIGSEGV handler: it interrupted translated code, never the
  * monitor. */
 enum shadow_fault_kind shadow_fault(struct shadow *sh, const struct vcpu_state *s, uint32_t va,
-				    bool write, uint32_t *gpa, uint32_t *error);
+				    bool write, uint64_t *gpa, uint32_t *error);
 /* The current window's shadow entries by 4 MiB region (each NULL or 1024
  * entries, guest frame << 12 | flags, 0 where nothing is mapped), for
  * translated code to tell whether two linear pages share a frame; NULL

@@ -31,7 +31,7 @@ void shadow__apply_devmem_move(struct shadow *sh, uint64_t old_gpa)
 			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
 	/* The identity window (paging off) sees it at once, but never over
 	 * RAM: a BAR the guest put there is its own mistake, and RAM wins. */
-	if (ram->devmem_gpa == GUEST_DEVMEM_UNMAPPED || ram->devmem_gpa < ram->size ||
+	if (ram->devmem_gpa == GUEST_DEVMEM_UNMAPPED || ram->devmem_gpa < ram->low_size ||
 	    ram->devmem_gpa + ram->devmem_size > WINDOW_SIZE)
 		return;
 	/* Everything counts as written after a move, so one writable mapping
@@ -84,9 +84,11 @@ static void reprotect_ram(struct shadow *sh)
 	/* The identity window in one go, then the pages that differ. */
 	for (uint32_t page = 0; page < sh->ram_pages; page++)
 		shadow__identity_set(sh, page, logging);
-	(void)mprotect(sh->identity.base, sh->ram->size, PROT_READ | (logging ? 0 : PROT_WRITE));
+	(void)mprotect(sh->identity.base, sh->ram->low_size, PROT_READ | (logging ? 0 : PROT_WRITE));
 	for (uint32_t page = 0; page < sh->ram_pages; page++) {
-		if (!logging && (sh->code_protect[page] || guest_ram_page_locked(sh->ram, page))) {
+		/* (The identity window holds the low range only.) */
+		if (!logging && (sh->code_protect[page] || guest_ram_page_locked(sh->ram, page)) &&
+		    (uint64_t)page * GUEST_PAGE_SIZE < sh->ram->low_size) {
 			shadow__identity_set(sh, page, true);
 			(void)window_protect_page(&sh->identity, page * GUEST_PAGE_SIZE, false);
 		}

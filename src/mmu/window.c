@@ -36,7 +36,8 @@ int window_create(struct window *win, const struct guest_ram *ram)
 		return err;
 	uint8_t *base = win->base;
 
-	if (mmap(base, ram->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, ram->memfd, 0) ==
+	/* RAM below 4 GiB only: the rest is where only PAE reaches it. */
+	if (mmap(base, ram->low_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, ram->memfd, 0) ==
 	    MAP_FAILED) {
 		err = -errno;
 		window_destroy(win);

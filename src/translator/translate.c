@@ -1063,7 +1063,7 @@ static unsigned fetch_insn(struct tctx *c, uint32_t *next_gpa)
 	if (c->tb->ninsns > 0)
 		return in_page;   /* a crossing instruction starts a block of its own */
 	bool ok = c->env->fetch_gpa(c->env->opaque, next_linear, &gpa);
-	if (!ok || !guest_ram_contains(ram, gpa, ZYDIS_MAX_INSTRUCTION_LENGTH - in_page))
+	if (!ok || !guest_ram_code_range(ram, gpa, ZYDIS_MAX_INSTRUCTION_LENGTH - in_page))
 		return in_page;
 	c->env->drop_fault(c->env->opaque);
 	memcpy(c->insn_buf + in_page, ram->host + gpa, ZYDIS_MAX_INSTRUCTION_LENGTH - in_page);
@@ -1170,8 +1170,8 @@ static int translate_fresh(struct translator *t, const struct translate_env *env
 	uint8_t *code, *limit;
 	struct tctx *c = t->ctx;
 
-	if (!guest_ram_contains(ram, gpa, 1))
-		return -EFAULT;
+	if (!guest_ram_code_range(ram, gpa, 1))
+		return -EFAULT;   /* gpa: the code's memfd offset (cpu/run.c, code_key) */
 	struct tblock *tb = tcache_new_block(env->tc, &code, &limit);
 	if (!tb)
 		return -ENOSPC;

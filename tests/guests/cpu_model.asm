@@ -314,7 +314,10 @@ group "msr_gp"
 	wrmsr_ok IA32_MTRR_PHYSBASE0, 0, 0xc0000000
 	wrmsr_gp IA32_MTRR_PHYSBASE0, 0, 0xc0000007	; type 7: PAT's only
 	wrmsr_gp IA32_MTRR_PHYSBASE0, 0, 0xc0000100	; bits 11:8 reserved
-	wrmsr_gp IA32_MTRR_PHYSBASE0, 1, 0xc0000000	; above MAXPHYADDR (32)
+	wrmsr_gp IA32_MTRR_PHYSBASE0, 0x10, 0xc0000000	; above MAXPHYADDR (36)
+	wrmsr_ok IA32_MTRR_PHYSBASE0, 0xf, 0xc0000000	; bits 35:32: below it
+	rdmsr_is IA32_MTRR_PHYSBASE0, 0xf, 0xc0000000
+	wrmsr_ok IA32_MTRR_PHYSBASE0, 0, 0xc0000000
 	wrmsr_gp IA32_MTRR_PHYSMASK0, 0, 0xc0000801	; bits 10:0 reserved
 	rdmsr_is IA32_MTRR_PHYSBASE0, 0, 0xc0000000
 	wrmsr_gp IA32_MTRR_FIX64K, 0x06060606, 0x06030606	; type 3

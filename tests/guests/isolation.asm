@@ -212,7 +212,7 @@ group "cpuid"
 	check ecx, 0
 	mov eax, 0x80000008
 	cpuid
-	check eax, 0x2020			; 32-bit physical and linear addresses
+	check eax, 0x2024			; 36-bit physical, 32-bit linear addresses
 	mov eax, 0x80000002
 	cpuid
 	check eax, 'btvm'

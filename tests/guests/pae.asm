@@ -560,13 +560,13 @@ t_pdpte_rsvd:
 	mov eax, cr3
 	check eax, PDPT
 	mov dword [PDPT_B + 8], PD1 | P
-	mov dword [PDPT_B + 12], 1		; bit 32: above the address width
+	mov dword [PDPT_B + 12], 0x10		; bit 36: above the address width
 	arm .r2
 	mov eax, PDPT_B
 .f2:	mov cr3, eax
 .r2:	expect 13, .f2, 0
 	mov dword [PDPT_B + 8], PD1 | 2		; not present: anything goes
-	mov dword [PDPT_B + 12], 1
+	mov dword [PDPT_B + 12], 0x10
 	arm .r3
 	mov eax, PDPT_B
 	mov cr3, eax

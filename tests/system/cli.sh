@@ -71,6 +71,7 @@ expect 2 "invalid memory size '12x'" run --kernel "$hello" -m 12x
 expect 2 "invalid memory size '-5'" run --kernel "$hello" -m -5
 expect 2 "memory size '2' is out of range" run --kernel "$hello" -m 2
 expect 2 "memory size '4G' is out of range" run --kernel "$hello" -m 4G
+expect 2 "memory size '4065' is out of range \\(4 to 4064 MiB\\)" run --kernel "$hello" -m 4065
 expect 2 "memory size '99999999999999999999' " run --kernel "$hello" -m 99999999999999999999
 expect 2 "invalid display 'vnc'" run --kernel "$hello" --display vnc
 expect 2 "invalid serial 'tcp'" run --kernel "$hello" --serial tcp

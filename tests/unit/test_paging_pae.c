@@ -152,7 +152,7 @@ static void test_pdpte_load(void)
 	clear_tables();
 	CHECK(paging_load_pdptes(&ram, PDPT, 0, p));
 	CHECK_EQ(p[0], 0);
-	static const uint64_t bad[] = { 0x2, 0x4, 0x20, 0x40, 0x80, 0x100, 1ull << 32, 1ull << 63 };
+	static const uint64_t bad[] = { 0x2, 0x4, 0x20, 0x40, 0x80, 0x100, 1ull << 36, 1ull << 51, 1ull << 63 };
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		put64(PDPT + 24, PD | PTE_P | bad[i]);
 		p[0] = 7;
@@ -186,8 +186,9 @@ static void test_not_present(void)
 static void test_reserved(void)
 {
 	const uint32_t rsvd = PFERR_P | PFERR_RSVD;
-	/* Bits above the 32-bit physical address, in a PDE and a PTE. */
-	for (unsigned bit = 32; bit < 63; bit += 10) {
+	/* Bits above the 36-bit physical address (MAXPHYADDR, CPUID
+	 * 0x80000008), in a PDE and a PTE: 36 up to 62. */
+	for (unsigned bit = 36; bit < 63; bit += 5) {
 		map4k(LIN, PTE_P | PTE_W | PTE_U | (1ull << bit), PTE_P | PTE_W | PTE_U);
 		EXPECT_FAULT(0, false, LIN, ACCESS_READ, rsvd);
 		map4k(LIN, PTE_P | PTE_W | PTE_U, PTE_P | PTE_W | PTE_U | (1ull << bit));
@@ -208,6 +209,19 @@ static void test_reserved(void)
 		map2m(LIN, PTE_P | PTE_W | (1ull << bit));
 		EXPECT_FAULT(0, false, LIN, ACCESS_READ, rsvd);
 	}
+	/* Bits 35:32 are address bits: a frame above 4 GiB, a 2 MiB page
+	 * too, and a table there (outside RAM: it reads all ones, whose
+	 * reserved bits fault). */
+	struct walk w;
+	uint32_t err;
+	map4k(LIN, PTE_P | PTE_W | PTE_U, PTE_P | PTE_W | PTE_U | (0xfull << 32));
+	CHECK(walk(0, false, LIN, ACCESS_READ, &w, &err));
+	CHECK_EQ(w.gpa, (0xfull << 32) | FRAME | (LIN & 0xfff));
+	map2m(LIN, PTE_P | PTE_W | (1ull << 33));
+	CHECK(walk(0, false, LIN, ACCESS_READ, &w, &err));
+	CHECK_EQ(w.gpa, (1ull << 33) | LARGE | (LIN & 0x1fffff));
+	map4k(LIN, PTE_P | PTE_W | (1ull << 32), 0);
+	EXPECT_FAULT(0, false, LIN, ACCESS_READ, rsvd);
 	/* A PDE with reserved bits beats a not-present PTE under it. */
 	map4k(LIN, PTE_P | (1ull << 40), 0);
 	EXPECT_FAULT(0, false, LIN, ACCESS_READ, rsvd);

@@ -35,7 +35,8 @@ static bool mapped(uint32_t va)
 
 static enum shadow_fault_kind fault(const struct vcpu_state *s, uint32_t va)
 {
-	uint32_t gpa, err;
+	uint64_t gpa;
+	uint32_t err;
 	return shadow_fault(&sh, s, va, false, &gpa, &err);
 }
 

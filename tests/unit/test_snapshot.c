@@ -3,7 +3,7 @@
  * board and saved again: every section but guest time must come out the
  * same, so each device's load is its save's inverse. A snapshot made
  * under another CPUID model is refused, and so are truncated, corrupt
- * and incompatible files.
+ * and incompatible files. A machine with RAM above 4 GiB keeps it.
  *
  * Usage: test_snapshot GUEST.elf [OUT.snap]: with OUT, the first snapshot
  * is kept there for tests/system/snapshot_corrupt.sh.
@@ -328,6 +328,49 @@ static void test_machine(const char *kernel, const char *keep)
 	free_sections(c, nc);
 }
 
+/* A machine with RAM above 4 GiB (-m 4064: 992 MiB from 4 GiB up): its
+ * high RAM is saved (by memfd offset, after the low range) and restored
+ * where it was, at 4 GiB and at the last page, the low RAM at the same
+ * low 32 bits untouched. */
+static void test_high_ram(const char *kernel)
+{
+	char err[512];
+	const char *path = work_path("high.snap");
+	const uint64_t high = 1ull << 32, last = high + (992ull << 20) - 4096;
+	struct board_config cfg = { .kernel_path = kernel, .ram_mib = 4064, .serial = SERIAL_NONE,
+				    .display = DISPLAY_NONE, .tcache_mib = 16, .no_reboot = true };
+	struct board *b;
+	CHECK_EQ(board_create(&b, &cfg, err, sizeof(err)), 0);
+	uint8_t *at4g = (uint8_t *)board_phys_ptr(b, high, 4096);
+	uint8_t *top = (uint8_t *)board_phys_ptr(b, last, 4096);
+	CHECK(at4g && top && !board_phys_ptr(b, last + 4096, 1));
+	if (!at4g || !top)
+		return;
+	memcpy(at4g + 16, "above 4 GiB", 12);
+	memcpy(top + 4000, "the last page", 14);
+	const uint8_t *low = board_phys_ptr(b, 16, 12);
+	CHECK(low && memcmp(low, "above 4 GiB", 12));
+	int ret = board_snapshot_save(b, path, err, sizeof(err));
+	CHECK_EQ(ret, 0);
+	if (ret)
+		fprintf(stderr, "test_snapshot: %s\n", err);
+	board_destroy(b);
+
+	cfg.restore_path = path;
+	CHECK_EQ(board_create(&b, &cfg, err, sizeof(err)), 0);
+	ret = board_snapshot_restore(b, path, err, sizeof(err));
+	CHECK_EQ(ret, 0);
+	if (ret)
+		fprintf(stderr, "test_snapshot: %s\n", err);
+	at4g = (uint8_t *)board_phys_ptr(b, high, 4096);
+	top = (uint8_t *)board_phys_ptr(b, last, 4096);
+	CHECK(at4g && !memcmp(at4g + 16, "above 4 GiB", 12));
+	CHECK(top && !memcmp(top + 4000, "the last page", 14));
+	low = board_phys_ptr(b, 16, 12);
+	CHECK(low && memcmp(low, "above 4 GiB", 12));
+	board_destroy(b);
+}
+
 /* The A20 gate is in the snapshot (as the KBC's and port 0x92's
  * registers): a machine saved with it closed is restored closed, its
  * processor's pin applied before it runs again, and saved again the same. */
@@ -337,7 +380,7 @@ static void test_a20(const char *kernel)
 	const char *first = work_path("a20-first.snap");
 	const char *second = work_path("a20-second.snap");
 	struct board_regs regs;
-	uint32_t gpa = 0;
+	uint64_t gpa = 0;
 
 	struct board *b = new_board(kernel, NULL);
 	CHECK(b != NULL);
@@ -460,6 +503,7 @@ int main(int argc, char **argv)
 	test_format_round_trip();
 	test_format_refusals();
 	test_machine(argv[1], argc > 2 ? argv[2] : NULL);
+	test_high_ram(argv[1]);
 	remove_work();
 	return check_report("test_snapshot");
 }

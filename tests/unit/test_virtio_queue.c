@@ -4,7 +4,8 @@
  * indexes past a table, buffers and rings outside RAM, bad or nested
  * indirect tables, readable after writable, the avail index jumping) and
  * that a broken queue stays broken, queue sizes, used ring publication
- * and both interrupt suppression schemes. */
+ * and both interrupt suppression schemes; buffers and a descriptor table
+ * in RAM above 4 GiB. */
 #include <errno.h>
 
 #include "check.h"
@@ -353,6 +354,53 @@ static void test_suppression(struct harness *h)
 	CHECK_EQ(get16(h, USED + 2), 5);
 }
 
+/* RAM above 4 GiB (-m 4064: 992 MiB from 4 GiB): a buffer there is the
+ * RAM's, and the ring itself may lie there; a buffer past the high
+ * range's end or across it is a buffer error. */
+static void test_high_ram(void)
+{
+	struct harness h;
+	memset(&h, 0, sizeof(h));
+	if (guest_ram_init(&h.ram, 4064, 0)) {
+		CHECK(!"cannot make 4064 MiB of guest RAM");
+		return;
+	}
+	const uint64_t high = 1ull << 32, end = high + (992ull << 20);
+	setup(&h, false, false);
+	desc(&h, 0, high + 0x1000, 16, VIRTQ_DESC_F_NEXT, 1);
+	desc(&h, 1, end - 8, 8, VIRTQ_DESC_F_WRITE, 0);
+	offer(&h, 0);
+	CHECK_EQ(pop(&h), 1);
+	CHECK_EQ(h.chain.nseg, 2);
+	CHECK(h.seg[0].ptr == guest_ram_ptr(&h.ram, high + 0x1000, 16));
+	CHECK(h.seg[0].ptr == h.ram.host + (3ull << 30) + 0x1000);
+	CHECK(h.seg[1].ptr == guest_ram_ptr(&h.ram, end - 8, 8) && h.seg[1].writable);
+	desc(&h, 0, end - 8, 16, 0, 0);
+	expect_error(&h, false, 0, VIRTQ_ERR_BUFFER);
+	setup(&h, false, false);
+	desc(&h, 0, end, 1, 0, 0);
+	expect_error(&h, false, 0, VIRTQ_ERR_BUFFER);
+	/* The descriptor table above 4 GiB. */
+	virtq_init(&h.vq, 256);
+	h.vq.size = QSIZE;
+	h.vq.desc_addr = high;
+	h.vq.avail_addr = AVAIL;
+	h.vq.used_addr = USED;
+	h.avail_idx = 0;
+	memset(h.ram.host, 0, 0x20000);
+	CHECK_EQ(virtq_start(&h.vq, &h.ram, false, false), 0);
+	uint8_t *table = guest_ram_ptr(&h.ram, high, 16);
+	uint64_t addr = BUF;
+	uint32_t len = 4;
+	memcpy(table, &addr, 8);
+	memcpy(table + 8, &len, 4);
+	memset(table + 12, 0, 4);
+	offer(&h, 0);
+	CHECK_EQ(pop(&h), 1);
+	CHECK(h.seg[0].ptr == h.ram.host + BUF && h.seg[0].len == 4);
+	guest_ram_destroy(&h.ram);
+}
+
 int main(void)
 {
 	struct harness h;
@@ -369,5 +417,6 @@ int main(void)
 	test_errors(&h);
 	test_suppression(&h);
 	guest_ram_destroy(&h.ram);
+	test_high_ram();
 	return check_report("test_virtio_queue");
 }

@@ -1,0 +1,254 @@
+; Guest RAM above 4 GiB under PAE, run with -m 4064: 3 GiB of RAM from 0
+; and 992 MiB from 4 GiB (the PCI hole between), as btvm and QEMU's pc
+; lay it out.
+;  mmap        Multiboot's memory map has RAM at 4 GiB, 992 MiB long
+;  enable      CR4.PAE, CR3 -> PDPT, CR0.PG: the first 16 MiB 1:1
+;              through 2 MiB pages
+;  aliases     the frame at 4 GiB and the last frame of RAM (4 GiB +
+;              992 MiB - 4 KiB) each through two linear pages: a pattern
+;              written through one reads back through the other, both
+;              ways
+;  past_end    the frame after the last reads all ones, writes dropped
+;              (QEMU reads zeros)
+;  large       a 2 MiB page at 4 GiB: the pattern at its start
+;  strings     REP MOVSD from high RAM to low and back, REP STOSD there
+;  code        a function copied into high RAM through one alias and
+;              called through the other; rewritten through the first and
+;              called again (the new code runs)
+;  table       a page table in high RAM (its PDE names 4 GiB + 16 KiB):
+;              a PTE written there maps, changed and INVLPG'd maps anew
+;  off         paging and PAE off again; the low RAM at the low 32 bits
+;              of every high address written holds what it did
+%define GUEST_NAME "highram"
+%include "lib.inc"
+%include "exc_record.inc"
+
+TABLES		equ 0x00a00000
+PDPT		equ TABLES		; 32-byte aligned
+PD0		equ TABLES + 0x1000	; 0-1 GiB: the identity map
+PD1		equ TABLES + 0x2000	; 1-2 GiB: the tests
+PT1		equ TABLES + 0x3000	; under PD1[0]
+LOWBUF		equ 0x00b00000		; low RAM scratch
+
+P		equ 0x001
+RW		equ 0x002
+PS		equ 0x080
+
+CR0_PG		equ 0x80000000
+CR4_PAE		equ 0x20
+
+HIGH_MIB	equ 992			; RAM from 4 GiB
+LAST_LO		equ (HIGH_MIB << 20) - 0x1000	; low dword of the last frame
+
+L_BASE		equ 0x40000000
+%define L4K(n) (L_BASE + (n) * 0x1000)	; PT1 entry n
+L_BIG		equ 0x40200000		; PD1[1]: 2 MiB at 4 GiB
+L_TAB		equ 0x40400000		; PD1[2]: a table in high RAM
+
+; PT1 entries: 0 and 1 -> 4 GiB, 2 and 3 -> the last frame, 4 -> the frame
+; after it, 5 -> the high table (4 GiB + 16 KiB), 6 and 7 -> 4 GiB + 8 KiB
+; (code).
+%macro pte 3
+	mov dword [PT1 + (%1) * 8 + 4], %3
+	mov dword [PT1 + (%1) * 8], %2
+	invlpg [L4K(%1)]
+%endmacro
+
+guest_start
+	call lib_install_idt
+	mov dword [lib_exc_hook], exc_record
+
+group "mmap"
+t_mmap:
+	; Multiboot info: flags bit 6, mmap_length at +44, mmap_addr at +48;
+	; entries: size, base (8), length (8), type, the next at +size+4
+	mov ebx, [lib_entry_ebx]
+	mov eax, [ebx]
+	and eax, 1 << 6
+	check eax, 1 << 6
+	mov esi, [ebx + 48]
+	mov edi, esi
+	add edi, [ebx + 44]
+	xor edx, edx				; found
+.next:	cmp esi, edi
+	jae .done
+	cmp dword [esi + 4], 0
+	jne .skip
+	cmp dword [esi + 8], 1			; base 4 GiB
+	jne .skip
+	cmp dword [esi + 12], HIGH_MIB << 20
+	jne .skip
+	cmp dword [esi + 16], 0
+	jne .skip
+	cmp dword [esi + 20], 1			; RAM
+	jne .skip
+	inc edx
+.skip:	add esi, [esi]
+	add esi, 4
+	jmp .next
+.done:	check edx, 1
+
+group "enable"
+t_enable:
+	cld
+	mov edi, TABLES
+	mov ecx, 0x4000 / 4
+	xor eax, eax
+	rep stosd
+	mov dword [LOWBUF], 0x10101010
+	; the low RAM at the low 32 bits of the high frames: checked at the end
+	mov dword [0x100], 0x22222222
+	mov dword [LAST_LO + 0x10], 0x33333333
+	mov dword [LAST_LO + 0xff8], 0x44444444
+	mov dword [0x2000 + 1], 0x55555555
+	xor ecx, ecx
+.ident:
+	mov eax, ecx
+	shl eax, 21
+	or eax, P | RW | PS
+	mov [PD0 + ecx * 8], eax
+	inc ecx
+	cmp ecx, 8
+	jb .ident
+	mov dword [PDPT], PD0 | P
+	mov dword [PDPT + 8], PD1 | P
+	mov dword [PD1], PT1 | P | RW
+	mov dword [PD1 + 8], P | RW | PS	; 2 MiB at 4 GiB
+	mov dword [PD1 + 12], 1
+	pte 0, P | RW, 1
+	pte 1, P | RW, 1
+	pte 2, LAST_LO | P | RW, 1
+	pte 3, LAST_LO | P | RW, 1
+	pte 4, (HIGH_MIB << 20) | P | RW, 1
+	pte 5, 0x4000 | P | RW, 1
+	pte 6, 0x2000 | P | RW, 1
+	pte 7, 0x2000 | P | RW, 1
+	mov eax, cr4
+	or eax, CR4_PAE
+	mov cr4, eax
+	mov eax, PDPT
+	mov cr3, eax
+	mov eax, cr0
+	or eax, CR0_PG
+	mov cr0, eax
+	mov eax, [LOWBUF]
+	check eax, 0x10101010
+
+group "aliases"
+t_aliases:
+	mov dword [L4K(0)], 0x4a4a0001
+	mov dword [L4K(0) + 0xffc], 0x4a4a0ffc
+	mov eax, [L4K(1)]
+	check eax, 0x4a4a0001
+	mov eax, [L4K(1) + 0xffc]
+	check eax, 0x4a4a0ffc
+	mov dword [L4K(1) + 0x100], 0x5b5b0100
+	mov eax, [L4K(0) + 0x100]
+	check eax, 0x5b5b0100
+	mov dword [L4K(2) + 0x10], 0x7e7e0010
+	mov eax, [L4K(3) + 0x10]
+	check eax, 0x7e7e0010
+	mov dword [L4K(3) + 0xff8], 0x7e7e0ff8
+	mov eax, [L4K(2) + 0xff8]
+	check eax, 0x7e7e0ff8
+
+group "past_end"
+t_past_end:
+	mov eax, [L4K(4)]			; the frame after the last
+	check eax, 0xffffffff
+	mov dword [L4K(4)], 0
+	mov eax, [L4K(4)]
+	check eax, 0xffffffff
+
+group "large"
+t_large:
+	mov eax, [L_BIG]
+	check eax, 0x4a4a0001
+	mov eax, [L_BIG + 0x100]
+	check eax, 0x5b5b0100
+	mov dword [L_BIG + 0x1f0000], 0x6c6c6c6c
+	mov eax, [L_BIG + 0x1f0000]
+	check eax, 0x6c6c6c6c
+
+group "strings"
+t_strings:
+	mov esi, L4K(0)
+	mov edi, LOWBUF + 0x100
+	mov ecx, 0x400
+	rep movsd
+	mov eax, [LOWBUF + 0x100]
+	check eax, 0x4a4a0001
+	mov eax, [LOWBUF + 0x100 + 0xffc]
+	check eax, 0x4a4a0ffc
+	mov dword [LOWBUF + 0x2000], 0x3c3c3c3c
+	mov esi, LOWBUF + 0x2000
+	mov edi, L4K(2) + 0x800
+	mov ecx, 1
+	rep movsd
+	mov eax, [L4K(3) + 0x800]
+	check eax, 0x3c3c3c3c
+	mov edi, L4K(3) + 0x400
+	mov ecx, 0x100
+	mov eax, 0x2d2d2d2d
+	rep stosd
+	mov eax, [L4K(2) + 0x7fc]
+	check eax, 0x2d2d2d2d
+
+group "code"
+t_code:
+	; mov eax, imm32; ret
+	mov byte [L4K(6)], 0xb8
+	mov dword [L4K(6) + 1], 0x600df00d
+	mov byte [L4K(6) + 5], 0xc3
+	mov eax, L4K(7)
+	call eax
+	check eax, 0x600df00d
+	mov dword [L4K(6) + 1], 0x0badc0de
+	mov eax, L4K(7)
+	call eax
+	check eax, 0x0badc0de
+
+group "table"
+t_table:
+	; the table at 4 GiB + 16 KiB, zeroed through PT1[5]
+	mov edi, L4K(5)
+	mov ecx, 0x400
+	xor eax, eax
+	rep stosd
+	mov dword [PD1 + 2 * 8], 0x4000 | P | RW
+	mov dword [PD1 + 2 * 8 + 4], 1
+	invlpg [L_TAB]
+	mov dword [L4K(5) + 4], 1		; entry 0 -> 4 GiB
+	mov dword [L4K(5)], P | RW
+	mov eax, [L_TAB]
+	check eax, 0x4a4a0001
+	mov dword [L4K(5)], LAST_LO | P | RW	; -> the last frame
+	invlpg [L_TAB]
+	mov eax, [L_TAB + 0x10]
+	check eax, 0x7e7e0010
+	mov dword [L4K(5) + 4], 0		; -> low RAM at LOWBUF
+	mov dword [L4K(5)], LOWBUF | P | RW
+	invlpg [L_TAB]
+	mov eax, [L_TAB]
+	check eax, 0x10101010
+
+group "off"
+t_off:
+	mov eax, cr0
+	and eax, ~CR0_PG
+	mov cr0, eax
+	mov eax, cr4
+	and eax, ~CR4_PAE
+	mov cr4, eax
+	mov eax, [LOWBUF]
+	check eax, 0x10101010
+	mov eax, [0x100]
+	check eax, 0x22222222
+	mov eax, [LAST_LO + 0x10]
+	check eax, 0x33333333
+	mov eax, [LAST_LO + 0xff8]
+	check eax, 0x44444444
+	mov eax, [0x2000 + 1]
+	check eax, 0x55555555
+
+	guest_finish
