@@ -6,13 +6,14 @@
 ; breakpoint once; the next pass fires again. A breakpoint in the middle of
 ; an already translated straight-line block, at a jump's target, reached by
 ; an IRETD with RF set, after a POPFD that tried to set RF; disabled by L/G
-; clear. Also DR4/DR5 (DR6/DR7 with CR4.DE clear, #UD with it set), the
+; clear; in ring-3 code. Also DR4/DR5 (DR6/DR7 with CR4.DE clear, #UD with it set), the
 ; bits of DR6/DR7 that read as fixed, and DR7.GD (general detect).
 
 %define GUEST_NAME "debugreg"
 %define EXC_RECORD_OWN
 %include "lib.inc"
 %include "exc_record.inc"
+%include "rings.inc"
 
 EFLAGS_RF	equ 0x10000
 DR6_FIXED	equ 0xffff0ff0
@@ -37,6 +38,7 @@ CR4_DE		equ 0x8
 
 	guest_start
 	call lib_install_idt
+	call rings_setup
 	mov dword [lib_exc_hook], dbh
 	mov dword [set_rf], 1
 
@@ -195,6 +197,22 @@ CR4_DE		equ 0x8
 	check dword [x_count], 1
 	check dword [x_dr6], DR6_FIXED | 0xa
 
+	; A breakpoint in ring-3 code: the #DB comes to ring 0 with the ring-3
+	; frame, and the IRETD (RF set) goes back past it.
+	group "cpl3"
+	arm 0
+	xor ebx, ebx
+	arm_bp 1, user_bp, 0x04
+	mov eax, user_bp
+	xor ecx, ecx
+	call rings_run_user
+	disarm
+	check dword [x_count], 1
+	check dword [x_eip], user_bp
+	check dword [x_cs], RING_SEL_UCODE
+	check dword [x_dr6], DR6_FIXED | 2
+	check ebx, 1
+
 	group "dr4_dr5"
 	arm ..@dr45_fault
 	xor eax, eax
@@ -260,6 +278,11 @@ CR4_DE		equ 0x8
 	mov dr6, eax
 
 	guest_finish
+
+; user_bp: ring-3 code with a breakpoint on its first instruction
+user_bp:
+	inc ebx
+	leave_user
 
 ; jump_bp: the target of two jumps; returns to EDX.
 jump_bp:
