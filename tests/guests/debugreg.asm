@@ -6,8 +6,9 @@
 ; breakpoint once; the next pass fires again. A breakpoint in the middle of
 ; an already translated straight-line block, at a jump's target, reached by
 ; an IRETD with RF set, after a POPFD that tried to set RF; disabled by L/G
-; clear; in ring-3 code. Also DR4/DR5 (DR6/DR7 with CR4.DE clear, #UD with it set), the
-; bits of DR6/DR7 that read as fixed, and DR7.GD (general detect).
+; clear; in ring-3 code. Also DR4/DR5 (DR6/DR7 with CR4.DE clear, #UD with
+; it set), the bits of DR6/DR7 that read as fixed, and DR7.GD (general
+; detect).
 
 %define GUEST_NAME "debugreg"
 %define EXC_RECORD_OWN
