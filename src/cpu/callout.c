@@ -238,6 +238,60 @@ static bool control_reg_valid(const struct cpu *cpu, const uint32_t *cr, uint32_
 	return true;
 }
 
+/* DR6: B0-B3, BD, BS and BT; bits 4-11 and 16-31 read as 1, bit 12 as 0
+ * (SDM 18.2.3). DR7: bit 10 reads as 1, bits 11, 12, 14 and 15 as 0
+ * (SDM 18.2.4); in 32-bit mode writing 1s there does not fault. */
+#define DR6_WRITABLE 0x0000e00fu
+#define DR6_FIXED_ONES 0xffff0ff0u
+#define DR7_RESERVED_ZEROS 0x0000d800u
+#define DR7_FIXED_ONES 0x00000400u
+#define DR7_GD 0x00002000u
+#define DR6_BD 0x00002000u
+
+/* MOV to or from DRn (CPL 0 checked by the caller): DR4 and DR5 are
+ * DR6 and DR7 with CR4.DE clear, #UD with it set; with DR7.GD set, any
+ * such MOV is a fault-class #DB first (BD in DR6, GD cleared for the
+ * handler). A write to DR0-DR3 or DR7 drops the translations at the
+ * instruction breakpoints it adds or removes and leaves the block, so that
+ * the rest of it, perhaps translated past a new breakpoint, does not run. */
+static enum callout_result mov_debug_reg(struct cpu *cpu, const struct callout_desc *d,
+					 const ZydisDecodedOperand *ops, bool to_dr)
+{
+	unsigned n = ZydisRegisterGetId(ops[to_dr ? 0 : 1].reg.value) & 7;
+	if (n == 4 || n == 5) {
+		if (cpu->s.cr4 & CR4_DE) {
+			raise_fault(cpu, d, EXC_UD, false, 0);
+			return CALLOUT_STOP;
+		}
+		n += 2;
+	}
+	if (cpu->s.dr[7] & DR7_GD) {
+		cpu->s.dr[7] &= ~DR7_GD;
+		cpu->s.dr[6] |= DR6_BD;
+		cpu->s.eip = d->eip;
+		cpu->s.eflags |= EFLAGS_RF;   /* a fault other than an instruction breakpoint */
+		cpu_deliver(cpu, EXC_DB, false, 0, false);
+		return CALLOUT_STOP;
+	}
+	if (!to_dr) {
+		reg_write(cpu, ops[0].reg.value, cpu->s.dr[n]);
+		return CALLOUT_GO_ON;
+	}
+	uint32_t v = reg_read(cpu, ops[1].reg.value);
+	uint32_t old_dr[4], old_dr7 = cpu->s.dr[7];
+	memcpy(old_dr, cpu->s.dr, sizeof(old_dr));
+	if (n == 6)
+		v = (v & DR6_WRITABLE) | DR6_FIXED_ONES;
+	else if (n == 7)
+		v = (v & ~DR7_RESERVED_ZEROS) | DR7_FIXED_ONES;
+	cpu->s.dr[n] = v;
+	if (n != 6 && cpu_debug_registers_changed(cpu, old_dr, old_dr7)) {
+		cpu->s.eip = d->next_eip;
+		return CALLOUT_STOP;
+	}
+	return CALLOUT_GO_ON;
+}
+
 static enum callout_result do_mov_special(struct cpu *cpu, const struct callout_desc *d,
 					  const ZydisDecodedInstruction *in,
 					  const ZydisDecodedOperand *ops)
@@ -280,13 +334,8 @@ static enum callout_result do_mov_special(struct cpu *cpu, const struct callout_
 		}
 		return CALLOUT_GO_ON;
 	}
-	if (c0 == ZYDIS_REGCLASS_DEBUG || c1 == ZYDIS_REGCLASS_DEBUG) {
-		if (c0 == ZYDIS_REGCLASS_DEBUG)
-			cpu->s.dr[ZydisRegisterGetId(ops[0].reg.value) & 7] = reg_read(cpu, ops[1].reg.value);
-		else
-			reg_write(cpu, ops[0].reg.value, cpu->s.dr[ZydisRegisterGetId(ops[1].reg.value) & 7]);
-		return CALLOUT_GO_ON;
-	}
+	if (c0 == ZYDIS_REGCLASS_DEBUG || c1 == ZYDIS_REGCLASS_DEBUG)
+		return mov_debug_reg(cpu, d, ops, c0 == ZYDIS_REGCLASS_DEBUG);
 	/* Segment registers. */
 	if (c1 == ZYDIS_REGCLASS_SEGMENT) {
 		unsigned seg = seg_reg_index(ops[1].reg.value);

@@ -113,9 +113,9 @@ enum callout_result do_iret(struct cpu *cpu, const struct callout_desc *d,
 	/* The level IRET starts at decides which flags the frame may change:
 	 * IOPL only from ring 0, IF only at CPL <= IOPL; the others are
 	 * silently kept, with no fault (Robin & Irvine's point). A 32-bit
-	 * IRET loads RF too, cleared as the next instruction starts (run.c,
-	 * callout.c); no instruction breakpoint exists here for it to
-	 * suppress, but an interrupt before that start shows it. */
+	 * IRET loads RF too, cleared as the next instruction completes
+	 * (run.c, callout.c): that instruction's breakpoint does not fire,
+	 * and an interrupt before it shows RF. */
 	uint32_t writable = EFLAGS_ARITH | EFLAGS_TF | EFLAGS_DF | EFLAGS_NT;
 	if (size == 4)
 		writable |= EFLAGS_AC | EFLAGS_ID | EFLAGS_RF;

@@ -453,6 +453,15 @@ static inline bool cpu_breakpoint_at(const struct cpu *cpu, uint32_t eip)
 			return true;
 	return false;
 }
+/* The guest's own instruction breakpoints (SDM 18.2.4): DR0-DR3 with
+ * R/W 00 (LEN ignored, as QEMU does: the SDM leaves other LENs undefined)
+ * enabled by L or G in DR7. Returns the DR6 B0-B3 bits of those at linear
+ * address eip, 0 when DR7 enables none. */
+uint32_t cpu_instruction_breakpoints_at(const struct cpu *cpu, uint32_t eip);
+/* After DR0-DR3 or DR7 changed from old_dr/old_dr7: drops the
+ * translations at every instruction breakpoint that came or went, as
+ * cpu_breakpoint_set does for the debugger's. Returns whether any did. */
+bool cpu_debug_registers_changed(struct cpu *cpu, const uint32_t old_dr[4], uint32_t old_dr7);
 /* Sets or clears a breakpoint at a linear address and drops every
  * translation covering it, in any address space. Setting one twice, or
  * clearing one that is not set, changes nothing. 0, or -ENOSPC when

@@ -377,8 +377,9 @@ static bool contributory(unsigned vector)
 
 /* The fault-class exceptions (SDM Table 6-1): their EFLAGS image has RF
  * set (SDM 17.3.1.1), so that the IRET back restarts the instruction
- * without its instruction breakpoint firing again. btvm raises #DB only as
- * the single-step trap, and #DF is an abort. */
+ * without its instruction breakpoint firing again. #DB is left out: the
+ * instruction breakpoint's shows RF as it is (clear), the single step's is
+ * a trap, and DR7.GD's sets RF itself (callout.c); #DF is an abort. */
 static bool fault_class(unsigned vector)
 {
 	switch (vector) {

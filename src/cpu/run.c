@@ -60,9 +60,26 @@ static void env_drop_fault(void *opaque)
 	cpu->pf.pending = false;
 }
 
+/* The debugger's breakpoints and the guest's instruction breakpoints
+ * are done the same way in the translation: a block ends before one and
+ * the block at one only exits to the run loop, which tells them apart. */
 static bool env_breakpoint_at(void *opaque, uint32_t eip)
 {
-	return cpu_breakpoint_at(opaque, eip);
+	return cpu_breakpoint_at(opaque, eip) || cpu_instruction_breakpoints_at(opaque, eip) != 0;
+}
+
+uint32_t cpu_instruction_breakpoints_at(const struct cpu *cpu, uint32_t eip)
+{
+	uint32_t dr7 = cpu->s.dr[7], hits = 0;
+	if (!(dr7 & DR7_ENABLES))
+		return 0;
+	for (unsigned n = 0; n < 4; n++) {
+		bool enabled = (dr7 >> (2 * n)) & 3u;
+		bool execute = ((dr7 >> (16 + 4 * n)) & 3u) == 0;
+		if (enabled && execute && cpu->s.dr[n] == eip)
+			hits |= 1u << n;
+	}
+	return hits;
 }
 
 int cpu_translate_block(struct cpu *cpu, struct translator *t, uint32_t eip, uint32_t gpa,
@@ -80,7 +97,7 @@ int cpu_translate_block(struct cpu *cpu, struct translator *t, uint32_t eip, uin
 		.cs_base = cpu->s.seg[SEG_CS].base,
 		.fetch_gpa = env_fetch_gpa,
 		.drop_fault = env_drop_fault,
-		.breakpoint_at = cpu->debug.nbp ? env_breakpoint_at : NULL,
+		.breakpoint_at = cpu->debug.nbp || (cpu->s.dr[7] & DR7_ENABLES) ? env_breakpoint_at : NULL,
 		.opaque = cpu,
 	};
 	uint8_t phase = cpu->phase;
@@ -347,6 +364,40 @@ static void drop_at_breakpoint(struct cpu *cpu, uint32_t eip)
 		tcache_invalidate_gpa(cpu->tc, &cpu->ibl_table, eip & ~cpu->s.a20_cleared);
 }
 
+/* The linear address of instruction breakpoint n, or none (false). */
+static bool instruction_breakpoint(const uint32_t dr[4], uint32_t dr7, unsigned n, uint32_t *eip)
+{
+	*eip = dr[n];
+	return ((dr7 >> (2 * n)) & 3u) && ((dr7 >> (16 + 4 * n)) & 3u) == 0;
+}
+
+bool cpu_debug_registers_changed(struct cpu *cpu, const uint32_t old_dr[4], uint32_t old_dr7)
+{
+	bool dropped = false;
+	for (unsigned n = 0; n < 4; n++) {
+		uint32_t was, is;
+		bool had = instruction_breakpoint(old_dr, old_dr7, n, &was);
+		bool has = instruction_breakpoint(cpu->s.dr, cpu->s.dr[7], n, &is);
+		if (had == has && (!had || was == is))
+			continue;
+		/* Code at a CS.base other than 0 is keyed by EIP: the current
+		 * CS's view of each address is dropped too. */
+		uint32_t cs_base = cpu->s.seg[SEG_CS].base;
+		if (had) {
+			drop_at_breakpoint(cpu, was);
+			if (cs_base)
+				drop_at_breakpoint(cpu, was - cs_base);
+		}
+		if (has) {
+			drop_at_breakpoint(cpu, is);
+			if (cs_base)
+				drop_at_breakpoint(cpu, is - cs_base);
+		}
+		dropped = true;
+	}
+	return dropped;
+}
+
 int cpu_breakpoint_set(struct cpu *cpu, uint32_t eip)
 {
 	struct cpu_debug *dbg = &cpu->debug;
@@ -430,16 +481,35 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 				break;
 			continue;
 		}
-		if (dbg->nbp && !skip && cpu_breakpoint_at(cpu, cpu_code_linear(cpu, cpu->s.eip))) {
+		uint32_t linear = cpu_code_linear(cpu, cpu->s.eip);
+		if (dbg->nbp && !skip && cpu_breakpoint_at(cpu, linear)) {
 			/* Reached other than through a translated branch (an
 			 * event, a MODE_SINGLE block, the loop itself). */
 			dbg->event = DEBUG_EVENT_BREAK;
 			cpu->stop = true;
 			break;
 		}
+		/* The guest's instruction breakpoint: a fault-class #DB before
+		 * the instruction (after external interrupts, SDM Table 6-2).
+		 * Unlike other faults its image shows RF as it is, clear (SDM
+		 * 18.3.1.1): the handler sets it in the image so that its IRET
+		 * resumes past the breakpoint; with RF set the instruction
+		 * runs alone, and ignores it. DR6's B0-B3 say which matched;
+		 * its other bits stay (SDM 18.2.3: the handler clears them). */
+		bool guest_breakpoint = false;
+		if (cpu->s.dr[7] & DR7_ENABLES) {
+			uint32_t hits = cpu_instruction_breakpoints_at(cpu, linear);
+			if (hits && !(cpu->s.eflags & EFLAGS_RF)) {
+				cpu->s.dr[6] = (cpu->s.dr[6] & ~DR6_B0_B3) | hits;
+				chain_from = NULL;
+				cpu_deliver(cpu, EXC_DB, false, 0, false);
+				continue;
+			}
+			guest_breakpoint = hits != 0;
+		}
 		uint32_t mode = cpu_mode(cpu);
 		bool stepping = (cpu->s.eflags & EFLAGS_TF) != 0;
-		if (shadow || debug_single)
+		if (shadow || debug_single || guest_breakpoint)
 			mode |= MODE_SINGLE;
 		struct tblock *tb = cpu_get_block(cpu, t, cpu->s.eip, mode);
 		if (!tb) {
@@ -493,11 +563,23 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 			} else {
 				cpu->s.eip = ex->target_eip;
 				if (ex->kind == EXIT_KIND_BREAK) {
-					/* Nothing ran: no trap for TF either. */
-					cpu->s.eflags |= rf;
-					dbg->event = DEBUG_EVENT_BREAK;
-					cpu->stop = true;
-					continue;
+					/* Nothing ran (when the break block was entered
+					 * itself, not chained into): no trap for TF either. */
+					uint32_t at = cpu_code_linear(cpu, cpu->s.eip);
+					if (ex->from == tb)
+						cpu->s.eflags |= rf;
+					chain_from = NULL;
+					if (cpu_breakpoint_at(cpu, at)) {
+						dbg->event = DEBUG_EVENT_BREAK;
+						cpu->stop = true;
+					} else if (!cpu_instruction_breakpoints_at(cpu, at)) {
+						/* Left from a breakpoint since gone (DR7
+						 * changed other than by MOV): retranslate. */
+						drop_at_breakpoint(cpu, at);
+						if (cpu->s.seg[SEG_CS].base)
+							drop_at_breakpoint(cpu, cpu->s.eip);
+					}
+					continue;   /* the guest's #DB: the loop's top raises it */
 				}
 				if (ex->kind == EXIT_KIND_STALE) {
 					/* Its guest bytes changed under it: retranslate. */

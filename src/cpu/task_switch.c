@@ -198,7 +198,10 @@ unsigned cpu_task_switch(struct cpu *cpu, uint16_t sel, uint32_t lo, uint32_t hi
 		cpu_paging_changed(cpu, old_cr0, old_cr4);
 	}
 	/* Local breakpoints belong to the task (L0-L3 of DR7). */
+	uint32_t old_dr[4], old_dr7 = cpu->s.dr[7];
+	memcpy(old_dr, cpu->s.dr, sizeof(old_dr));
 	cpu->s.dr[7] &= ~0x55u;
+	cpu_debug_registers_changed(cpu, old_dr, old_dr7);
 	cpu_set_eflags(cpu, new_eflags, ~0u);
 	cpu->s.eip = new_eip;
 	memcpy(cpu->regs, new_regs, sizeof(new_regs));

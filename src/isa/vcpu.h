@@ -88,6 +88,10 @@ struct table_reg {
 
 #define DR6_BS 0x00004000u  /* single-step trap */
 #define DR6_BT 0x00008000u  /* task switch into a task whose TSS has T set */
+#define DR6_B0_B3 0x0000000fu  /* which of DR0-DR3 matched */
+/* DR7: L0/G0 in bits 0-1 (and so on two bits a breakpoint), R/W0 in
+ * bits 16-17, LEN0 in 18-19 (four bits a breakpoint). */
+#define DR7_ENABLES 0x000000ffu
 
 /* Physical-address bit 20, which the A20 gate masks (A20M#). */
 #define A20_ADDRESS_BIT 0x00100000u
