@@ -22,37 +22,19 @@
 %define GUEST_NAME "highram"
 %include "lib.inc"
 %include "exc_record.inc"
+%include "pae.inc"
 
-TABLES		equ 0x00a00000
-PDPT		equ TABLES		; 32-byte aligned
-PD0		equ TABLES + 0x1000	; 0-1 GiB: the identity map
-PD1		equ TABLES + 0x2000	; 1-2 GiB: the tests
-PT1		equ TABLES + 0x3000	; under PD1[0]
 LOWBUF		equ 0x00b00000		; low RAM scratch
-
-P		equ 0x001
-RW		equ 0x002
-PS		equ 0x080
-
-CR0_PG		equ 0x80000000
-CR4_PAE		equ 0x20
 
 HIGH_MIB	equ 992			; RAM from 4 GiB
 LAST_LO		equ (HIGH_MIB << 20) - 0x1000	; low dword of the last frame
 
-L_BASE		equ 0x40000000
-%define L4K(n) (L_BASE + (n) * 0x1000)	; PT1 entry n
 L_BIG		equ 0x40200000		; PD1[1]: 2 MiB at 4 GiB
 L_TAB		equ 0x40400000		; PD1[2]: a table in high RAM
 
 ; PT1 entries: 0 and 1 -> 4 GiB, 2 and 3 -> the last frame, 4 -> the frame
 ; after it, 5 -> the high table (4 GiB + 16 KiB), 6 and 7 -> 4 GiB + 8 KiB
 ; (code).
-%macro pte 3
-	mov dword [PT1 + (%1) * 8 + 4], %3
-	mov dword [PT1 + (%1) * 8], %2
-	invlpg [L4K(%1)]
-%endmacro
 
 guest_start
 	call lib_install_idt
@@ -101,15 +83,7 @@ t_enable:
 	mov dword [LAST_LO + 0x10], 0x33333333
 	mov dword [LAST_LO + 0xff8], 0x44444444
 	mov dword [0x2000 + 1], 0x55555555
-	xor ecx, ecx
-.ident:
-	mov eax, ecx
-	shl eax, 21
-	or eax, P | RW | PS
-	mov [PD0 + ecx * 8], eax
-	inc ecx
-	cmp ecx, 8
-	jb .ident
+	pae_identity P | RW | PS
 	mov dword [PDPT], PD0 | P
 	mov dword [PDPT + 8], PD1 | P
 	mov dword [PD1], PT1 | P | RW

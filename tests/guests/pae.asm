@@ -46,61 +46,27 @@
 %include "lib.inc"
 %include "exc_record.inc"
 %include "rings.inc"
+%include "pae.inc"
 
-TABLES		equ 0x00a00000
-PDPT		equ TABLES		; 32-byte aligned
 PDPT_B		equ TABLES + 0x40	; another PDPT, for the load checks
-PD0		equ TABLES + 0x1000	; 0-1 GiB: the identity map
-PD1		equ TABLES + 0x2000	; 1-2 GiB: the tests
-PT1		equ TABLES + 0x3000	; under PD1[0]
 PT2		equ TABLES + 0x4000	; under PD1[3], its PDE with reserved bits
 FRAMES		equ 0x00b00000
 %define FRAME(n) (FRAMES + (n) * 0x1000)
 BIG		equ 0x00c00000		; a 2 MiB frame
 
-P		equ 0x001
-RW		equ 0x002
-US		equ 0x004
 ACC		equ 0x020
 DIRTY		equ 0x040
-PS		equ 0x080
 XD_HI		equ 0x80000000		; bit 63, in the high dword
 
-CR0_PG		equ 0x80000000
 CR0_WP		equ 0x00010000
-CR4_PAE		equ 0x20
 MSR_EFER	equ 0xc0000080
 EFER_NXE	equ 0x800
 
-L_BASE		equ 0x40000000
-%define L4K(n) (L_BASE + (n) * 0x1000)	; PT1 entry n
 L_BIG		equ 0x40200000		; PD1[1]: 2 MiB -> BIG
 L_NOPDE		equ 0x40400000		; PD1[2]: not present
 L_BADPDE	equ 0x40600000		; PD1[3]: -> PT2 with bit 40 set
 L_BIG2		equ 0x40800000		; PD1[4]: 2 MiB page for XD and RSVD
 L_NOPDPTE	equ 0x80000000		; PDPTE 2: not present
-
-; pte n, lo, hi: PT1[n] = hi:lo, then INVLPG of its page.
-%macro pte 3
-	mov dword [PT1 + (%1) * 8 + 4], %3
-	mov dword [PT1 + (%1) * 8], %2
-	invlpg [L4K(%1)]
-%endmacro
-
-; pde n, lo, hi: PD1[n] = hi:lo, then INVLPG of its first page.
-%macro pde 3
-	mov dword [PD1 + (%1) * 8 + 4], %3
-	mov dword [PD1 + (%1) * 8], %2
-	invlpg [L_BASE + (%1) * 0x200000]
-%endmacro
-
-; pf label, error, cr2: exactly one #PF at label with that error code and
-; CR2 (the instruction at label armed to resume at the next label).
-%macro pf 3
-	expect 14, %1, %2
-	mov eax, cr2
-	check eax, %3
-%endmacro
 
 %macro set_nxe 1
 	mov ecx, MSR_EFER
@@ -204,15 +170,7 @@ t_enable:
 	jb .frames
 	mov dword [BIG + 0x12344], 0xb16b16
 	; PD0: 8 x 2 MiB, 1:1, user too (the user group's code and stack)
-	xor ecx, ecx
-.ident:
-	mov eax, ecx
-	shl eax, 21
-	or eax, P | RW | US | PS
-	mov [PD0 + ecx * 8], eax
-	inc ecx
-	cmp ecx, 8
-	jb .ident
+	pae_identity P | RW | US | PS
 	mov dword [PDPT], PD0 | P
 	mov dword [PDPT + 8], PD1 | P
 	mov dword [PD1], PT1 | P | RW | US

@@ -29,51 +29,15 @@
 %define GUEST_NAME "phys36"
 %include "lib.inc"
 %include "exc_record.inc"
+%include "pae.inc"
 
-TABLES		equ 0x00a00000
-PDPT		equ TABLES		; 32-byte aligned
 PDPT_B		equ TABLES + 0x40	; another PDPT, for the load checks
-PD0		equ TABLES + 0x1000	; 0-1 GiB: the identity map
-PD1		equ TABLES + 0x2000	; 1-2 GiB: the tests
-PT1		equ TABLES + 0x3000	; under PD1[0]
 FRAMES		equ 0x00b00000
 %define FRAME(n) (FRAMES + (n) * 0x1000)
 BIG		equ 0x00c00000		; a 2 MiB frame
 
-P		equ 0x001
-RW		equ 0x002
-US		equ 0x004
-PS		equ 0x080
-
-CR0_PG		equ 0x80000000
-CR4_PAE		equ 0x20
-
-L_BASE		equ 0x40000000
-%define L4K(n) (L_BASE + (n) * 0x1000)	; PT1 entry n
 L_BIG		equ 0x40200000		; PD1[1]: a 2 MiB page
 L_BADPDE	equ 0x40400000		; PD1[2]: a PDE with a reserved bit
-
-; pte n, lo, hi: PT1[n] = hi:lo, then INVLPG of its page.
-%macro pte 3
-	mov dword [PT1 + (%1) * 8 + 4], %3
-	mov dword [PT1 + (%1) * 8], %2
-	invlpg [L4K(%1)]
-%endmacro
-
-; pde n, lo, hi: PD1[n] = hi:lo, then INVLPG of its first page.
-%macro pde 3
-	mov dword [PD1 + (%1) * 8 + 4], %3
-	mov dword [PD1 + (%1) * 8], %2
-	invlpg [L_BASE + (%1) * 0x200000]
-%endmacro
-
-; pf label, error, cr2: exactly one #PF at label with that error code and
-; CR2 (the instruction at label armed to resume at the next label).
-%macro pf 3
-	expect 14, %1, %2
-	mov eax, cr2
-	check eax, %3
-%endmacro
 
 guest_start
 	call lib_install_idt
@@ -112,15 +76,7 @@ t_enable:
 	cmp ecx, 16
 	jb .frames
 	mov dword [BIG + 0x12344], 0xb16b16
-	xor ecx, ecx
-.ident:
-	mov eax, ecx
-	shl eax, 21
-	or eax, P | RW | PS
-	mov [PD0 + ecx * 8], eax
-	inc ecx
-	cmp ecx, 8
-	jb .ident
+	pae_identity P | RW | PS
 	mov dword [PDPT], PD0 | P
 	mov dword [PDPT + 8], PD1 | P
 	mov dword [PD1], PT1 | P | RW
