@@ -72,11 +72,14 @@ struct cpu_identity {
 static void cpu_identity(struct cpu_identity *id)
 {
 	/* Leaf and subleaf: leaf 4's caches up to the null one that ends
-	 * them. */
+	 * them, leaf 0xB's levels up to the invalid one; every leaf that is
+	 * not all zeros. */
 	static const uint32_t leaves[][2] = {
 		{ 0, 0 }, { 1, 0 }, { 2, 0 }, { 4, 0 }, { 4, 1 }, { 4, 2 }, { 4, 3 },
+		{ 0xA, 0 }, { 0xB, 0 }, { 0xB, 1 }, { 0xB, 2 },
 		{ 0x15, 0 }, { 0x16, 0 }, { 0x80000000u, 0 }, { 0x80000001u, 0 },
 		{ 0x80000002u, 0 }, { 0x80000003u, 0 }, { 0x80000004u, 0 },
+		{ 0x80000006u, 0 }, { 0x80000008u, 0 },
 	};
 	uint32_t crc = 0;
 	memset(id, 0, sizeof(*id));
