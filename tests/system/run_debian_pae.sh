@@ -3,17 +3,17 @@
 # virtio disk with Debian's 686-pae kernel and its initramfs (the image
 # carries both kernels; --pae gives the 686-pae pair extracted beside it),
 # as `btvm run --kernel K --initrd I --disk D --append "root=/dev/vda ..."`
-# boots it, twice, on a copy of the image:
-#   1. systemd reaches multi-user, root is logged in on ttyS0; uname -r
-#      says -686-pae, /proc/cpuinfo has pae and nx, the kernel says "NX
-#      (Execute Disable) protection: active", udev loaded virtio_blk and
-#      the root is ext4 from /dev/vda mounted read-write with the modules
-#      of this kernel; a file is written and synced, and poweroff
-#      (systemd's, clean) ends btvm with status 0;
-#   2. the second boot, with --clone-check (code shared between processes
-#      translated anew at each linear address, a copy that differs ends
-#      the run), reads the file back; poweroff again;
-# then e2fsck -fn finds the image clean.
+# boots it on a copy of the image, with --clone-check (code shared between
+# processes translated anew at each linear address, a copy that differs
+# ends the run): systemd reaches multi-user, root is logged in on ttyS0;
+# uname -r says -686-pae, /proc/cpuinfo has pae and nx, the kernel says
+# "NX (Execute Disable) protection: active", udev loaded virtio_blk and the
+# root is ext4 from /dev/vda mounted read-write with the modules of this
+# kernel; a file is written and synced, and poweroff (systemd's, clean)
+# ends btvm with status 0. Then e2fsck -fn finds the image clean and
+# debugfs reads the file from it. (run_debian.sh boots the 686 kernel's
+# system a second time to read back what the first wrote; one boot here
+# keeps the suite's time.)
 #
 # Usage: run_debian_pae.sh BTVM CONSOLE_EXPECT [--log DIR]
 # Exit status: 0 passed, 1 failed, 77 the image could not be built for
@@ -99,18 +99,9 @@ expect_exit 0
 EOF
 printf '%s\n' "$common_head" | cat - "$work/first.expect" >"$work/first.expect.new"
 mv "$work/first.expect.new" "$work/first.expect"
-boot first
-
-cat >"$work/second.expect" <<EOF
-$common_head
-send cat /root/persist-pae.txt; echo SECOND-\$((3*5))
-expect written-under-686-pae
-expect SECOND-15
-expect root@debian-btvm:~#
-send poweroff
-expect_exit 0
-EOF
-boot second --clone-check
+boot first --clone-check
 
 e2fsck -fn "$disk" >"$work/e2fsck.log" 2>&1 || fail "e2fsck -fn: $(tail -3 "$work/e2fsck.log")"
-echo "run_debian_pae: PASS (Debian's 686-pae kernel: systemd to multi-user twice from the virtio disk, pae and nx, NX active, the file persisted, e2fsck clean)"
+written=$(debugfs -R "cat /root/persist-pae.txt" "$disk" 2>/dev/null)
+[ "$written" = written-under-686-pae ] || fail "the file the guest wrote reads '$written' from the image"
+echo "run_debian_pae: PASS (Debian's 686-pae kernel: systemd to multi-user from the virtio disk, pae and nx, NX active, the file on the disk, e2fsck clean)"
