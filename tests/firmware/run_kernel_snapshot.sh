@@ -33,14 +33,14 @@ expect guest:~ #
 send echo saved > /tmp/mark; echo MARK-\$((6*7))
 expect MARK-42
 expect guest:~ #
-run python3 $here/monitor_command.py $work/mon.sock savevm '{"file": "$work/k.snap"}' && test -s $work/k.snap
+run python3 $here/monitor_command.py --stderr $work/save.stderr $work/mon.sock savevm '{"file": "$work/k.snap"}' && test -s $work/k.snap
 send poweroff -f
 expect_exit 0
 EOS
 cat >"$work/restore.expect" <<EOS
 timeout 180
 fail_on Kernel panic
-run python3 $here/monitor_command.py $work/mon2.sock query-status
+run python3 $here/monitor_command.py --stderr $work/restore.stderr $work/mon2.sock query-status
 send echo \$(cat /tmp/mark)-restored-\$(grep -c btvm-snap-marker /proc/cmdline)
 expect saved-restored-1
 expect guest:~ #
@@ -58,9 +58,26 @@ expect guest:~ #
 send poweroff -f
 expect_exit 0
 EOS
-"$expect_bin" -t 180 "$work/save.expect" "$btvm" run --firmware bios --kernel "${guest[0]}" \
-	--initrd "${guest[1]}" --append "console=ttyS0 panic=-1 btvm-snap-marker" --net none \
-	--display none -m 256 --monitor unix:"$work/mon.sock" || fail "the run that saves at the shell"
-"$expect_bin" -t 180 "$work/restore.expect" "$btvm" run --restore "$work/k.snap" \
-	--display none --monitor unix:"$work/mon2.sock" || fail "the restored run"
+# console_expect on `btvm run ARGS`, btvm's stderr in FILE, printed on a
+# failure: on the terminal it was read only by the step after the monitor
+# command, and a btvm that exited while that command waited for its socket
+# left an empty log, as if it had hung. console_expect tells its exit
+# status, and the monitor command gives up at once with both (its pid
+# stays btvm's through the exec).
+# Usage: run_btvm SCRIPT FILE WHAT ARGS...
+run_btvm() {
+	local script=$1 file=$2 what=$3
+	shift 3
+	"$expect_bin" -t 180 "$script" sh -c 'exec "$@" 2>"$0"' "$file" "$btvm" run "$@" && return 0
+	echo "---- btvm's stderr in $what ----"
+	cat "$file"
+	echo "---- end of btvm's stderr ----"
+	fail "$what"
+}
+run_btvm "$work/save.expect" "$work/save.stderr" "the run that saves at the shell" \
+	--firmware bios --kernel "${guest[0]}" --initrd "${guest[1]}" \
+	--append "console=ttyS0 panic=-1 btvm-snap-marker" --net none --display none -m 256 \
+	--monitor unix:"$work/mon.sock"
+run_btvm "$work/restore.expect" "$work/restore.stderr" "the restored run" \
+	--restore "$work/k.snap" --display none --monitor unix:"$work/mon2.sock"
 echo "run_kernel_snapshot: the shell saved and restored; a reboot booted the kernel through the firmware again"

@@ -35,7 +35,12 @@
  *                      where console_expect's goes unless it redirects it)
  *                      and fail unless it exits 0; the program's output is
  *                      read again after it (a benchmark measures the host
- *                      between two steps of the guest, in the same minute)
+ *                      between two steps of the guest, in the same minute).
+ *                      COMMAND finds the program's process ID in
+ *                      CONSOLE_EXPECT_PID: the program is not reaped while
+ *                      COMMAND runs, so a program that has ended stays
+ *                      there, a zombie whose exit status /proc shows (a
+ *                      monitor client gives up at once when it has ended)
  * TEXT may use the escapes \\ \n \r \t \e \s (space) and \xHH.
  *
  * Exit status: 0 when every step passed, 1 when one failed, 2 on bad usage
@@ -517,30 +522,10 @@ static void dump_log_tail(size_t lines)
 
 static const char *log_path;
 
-static void fail(const struct step *s, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
-static void fail(const struct step *s, const char *fmt, ...)
-{
-	char why[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof why, fmt, ap);
-	va_end(ap);
-	kill_child();
-	if (!verbose)
-		dump_log_tail(200);
-	if (s)
-		msg("FAILED at script line %d (%s): %s", s->line, s->source, why);
-	else
-		msg("FAILED: %s", why);
-	if (log_path)
-		msg("the whole console log is in %s", log_path);
-	exit(1);
-}
-
 static void describe_exit(char *buf, size_t n)
 {
 	if (!child_exited)
-		snprintf(buf, n, "still running");
+		snprintf(buf, n, "was still running");
 	else if (WIFEXITED(child_status))
 		snprintf(buf, n, "exited with status %d", WEXITSTATUS(child_status));
 	else if (WIFSIGNALED(child_status))
@@ -548,6 +533,41 @@ static void describe_exit(char *buf, size_t n)
 			 strsignal(WTERMSIG(child_status)));
 	else
 		snprintf(buf, n, "ended (status 0x%x)", child_status);
+}
+
+/* Takes in what the program wrote that has not been read yet, and whether
+ * it has ended. Nothing reads its output while a `run` step's command
+ * runs: a program that said why it stopped and exited meanwhile showed an
+ * empty log, as if it had hung without a word. */
+static void drain_output(void)
+{
+	int64_t end = now_ms() + 500;
+	while (!output_ended && pump(end, NULL, NULL) == PUMP_PROGRESS)
+		;
+	reap(false);
+}
+
+static void fail(const struct step *s, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+static void fail(const struct step *s, const char *fmt, ...)
+{
+	char why[512], how[128];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof why, fmt, ap);
+	va_end(ap);
+	drain_output();
+	describe_exit(how, sizeof how);
+	kill_child();
+	if (!verbose)
+		dump_log_tail(200);
+	if (s)
+		msg("FAILED at script line %d (%s): %s", s->line, s->source, why);
+	else
+		msg("FAILED: %s", why);
+	msg("the program %s when the step failed", how);
+	if (log_path)
+		msg("the whole console log is in %s", log_path);
+	exit(1);
 }
 
 /* After the output ended: gives the program a moment to exit, so that
@@ -723,6 +743,9 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	start_child(argv + optind + 1, use_pipe);
+	char pid_text[24];
+	snprintf(pid_text, sizeof pid_text, "%ld", (long)child);
+	setenv("CONSOLE_EXPECT_PID", pid_text, 1);
 
 	size_t match_pos = 0; /* the log before this has been matched */
 	for (size_t i = 0; i < nsteps; i++) {

@@ -42,3 +42,22 @@ status=0
 grep -q 'the host command exited with status 3' "$work/bad.out" ||
 	fail "no 'exited with status 3' for a failing host command: $(tail -3 "$work/bad.out")"
 echo "console_expect_run: a host command that exits 3 fails its step"
+
+# A program that says why it stops and exits while a host command runs:
+# nothing reads its output meanwhile, and the failure still shows what it
+# wrote and how it ended (the log was empty, as if it had hung silently).
+# The command finds it by CONSOLE_EXPECT_PID, a zombie until the command
+# is done.
+cat >"$work/gone.expect" <<'EOF2'
+run [ -n "$CONSOLE_EXPECT_PID" ] || exit 2; until grep -q '^State:.*Z' /proc/$CONSOLE_EXPECT_PID/status; do sleep 0.05; done; exit 1
+expect never-printed
+EOF2
+status=0
+"$expect_bin" -t 20 "$work/gone.expect" sh -c 'echo why-it-stopped >&2; exit 5' >"$work/gone.out" 2>&1 ||
+	status=$?
+[ "$status" = 1 ] || fail "a program gone during a run step: exit status $status, not 1"
+grep -q 'why-it-stopped' "$work/gone.out" ||
+	fail "the failure does not show what the program wrote during the run step: $(cat "$work/gone.out")"
+grep -q 'the program exited with status 5 when the step failed' "$work/gone.out" ||
+	fail "the failure does not say how the program ended: $(cat "$work/gone.out")"
+echo "console_expect_run: a program that ended during a run step: its output and exit status shown"
