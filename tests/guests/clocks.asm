@@ -10,8 +10,8 @@
 ;   holds up to 1 s of them, each delivered 100 us or more after the last,
 ;   and stalls meanwhile queue more): a lost tick shows here. The timers
 ;   start between two PM readings, after a 100 ms stall with IF clear
-;   whose queued ticks must not count: a tick due before the PM time
-;   started is none the count may show.
+;   whose queued ticks must not count: no tick that came due before the
+;   PM time started may show in a count.
 ;   In each busy stretch the TSC's rate against the PM timer is measured;
 ;   all stretches must agree to 0.1%.
 ; - countdown: the check Linux makes before it trusts the PM timer (PIT
@@ -112,11 +112,11 @@ group "ticks"
 	call timer_pit_periodic
 	mov dword [APIC_TIMER_INIT], APIC_INITIAL
 	; The periods since PIE went on found PF set (nothing acknowledged
-	; them): hardware loses them, btvm's RTC would deliver them late,
-	; as many as the set-up took, a host stall in it included: counted,
-	; they made the RTC's count run ahead of the PM timer's (1394
-	; against 1389 on a loaded host). Writing the rate again starts the
-	; periods afresh; then PF is acknowledged.
+	; them): hardware loses them, btvm's RTC would deliver them late
+	; (tick_backlog.h), as many as the set-up took, a host stall in it
+	; included: counted, they made the RTC's count run ahead of the PM
+	; timer's (1394 against 1389 on a loaded host). Writing the rate
+	; again starts the periods afresh; then PF is acknowledged.
 	mov al, 0x0a
 	out 0x70, al
 	mov al, 0x26
