@@ -297,12 +297,23 @@ void snapw_end(struct snap_writer *w)
 	put_le(h + 16, w->payload_len, 8);
 	put_le(h + 24, w->raw_len, 8);
 	put_le(h + 32, crc_of(0, h, 32), 4);
-	if (w->header_off >= w->flushed) {
-		memcpy(w->obuf + (w->header_off - w->flushed), h, sizeof(h));
-	} else if (pwrite(w->fd, h, sizeof(h), (off_t)w->header_off) != (ssize_t)sizeof(h)) {
-		int e = errno ? errno : EIO;
-		snapw_fail(w, -e, "cannot write: %s", strerror(e));
+	/* The placeholder may straddle the last flush: its start is in the
+	 * file, its end still in obuf. Each part is replaced where it is: a
+	 * whole header written to the file was overwritten by the next
+	 * flush's zeros from obuf (firmware_kernel_snapshot's restore found
+	 * a header 19 bytes before the 23 MiB mark corrupt, 1 run in 100). */
+	size_t in_file = 0;
+	if (w->header_off < w->flushed) {
+		uint64_t n = w->flushed - w->header_off;
+		in_file = n < sizeof(h) ? (size_t)n : sizeof(h);
+		if (pwrite(w->fd, h, in_file, (off_t)w->header_off) != (ssize_t)in_file) {
+			int e = errno ? errno : EIO;
+			snapw_fail(w, -e, "cannot write: %s", strerror(e));
+		}
 	}
+	if (in_file < sizeof(h))
+		memcpy(w->obuf + (w->header_off + in_file - w->flushed), h + in_file,
+		       sizeof(h) - in_file);
 	w->open = false;
 }
 

@@ -97,6 +97,47 @@ static void test_format_round_trip(void)
 	snapr_close(&r);
 }
 
+/* A section header that straddles the writer's flush of its buffer
+ * (snapfile.c's IO_CHUNK, 1 MiB): the end still buffered, the start in
+ * the file. Every split of the 40 bytes, and both ends, read back. */
+#define SNAP_IO_CHUNK (1u << 20)
+#define SNAP_FILE_HEADER 16u
+#define SNAP_SECTION_HEADER 40u
+static void test_format_header_at_flush(void)
+{
+	const char *path = work_path("split.snap");
+	static uint8_t pad[SNAP_IO_CHUNK];
+	for (size_t i = 0; i < sizeof(pad); i++)
+		pad[i] = (uint8_t)(i * 13);
+	for (unsigned before = 0; before <= SNAP_SECTION_HEADER; before++) {
+		/* The second header starts `before` bytes short of the flush. */
+		size_t n = SNAP_IO_CHUNK - before - SNAP_FILE_HEADER - SNAP_SECTION_HEADER;
+		struct snap_writer w;
+		CHECK_EQ(snapw_open(&w, path, 1), 0);
+		snapw_begin(&w, "PAD ", 1, false);
+		snapw_bytes(&w, pad, n);
+		snapw_end(&w);
+		snapw_begin(&w, "TAIL", 2, false);
+		snapw_u64(&w, 0x0123456789abcdefull + before);
+		snapw_end(&w);
+		CHECK_EQ(snapw_close(&w), 0);
+
+		struct snap_reader r;
+		CHECK_EQ(snapr_open(&r, path), 0);
+		CHECK_EQ(snapr_next(&r), 1);
+		CHECK(!strcmp(r.tag, "PAD "));
+		CHECK_EQ(snapr_next(&r), 1);
+		if (r.err)
+			fprintf(stderr, "test_snapshot: header %u bytes before the flush: %s\n", before,
+				r.msg);
+		CHECK(!strcmp(r.tag, "TAIL") && r.version == 2);
+		CHECK_EQ(snapr_u64(&r), 0x0123456789abcdefull + before);
+		CHECK_EQ(snapr_end(&r), 0);
+		CHECK_EQ(snapr_next(&r), 0);
+		snapr_close(&r);
+	}
+}
+
 static void test_format_refusals(void)
 {
 	struct snap_reader r;
@@ -501,6 +542,7 @@ int main(int argc, char **argv)
 		return check_report("test_snapshot");
 	}
 	test_format_round_trip();
+	test_format_header_at_flush();
 	test_format_refusals();
 	test_machine(argv[1], argc > 2 ? argv[2] : NULL);
 	test_high_ram(argv[1]);
