@@ -29,6 +29,21 @@ struct vcpu_state;
 #define SHADOW_MAP_MIN 4096L
 #define SHADOW_REGIONS 1024u       /* 4 MiB regions of a 4 GiB window */
 #define SHADOW_REPROTECT_MAX 4096u /* pages a window not in use holds back */
+/* A shadow entry is a memfd page number above SHADOW_E_FRAME_SHIFT bits of
+ * flags (shadow.c's SHADOW_E_*, four of them), 0 where nothing is mapped:
+ * 28 bits of page reach 1 TiB of memfd, past RAM at the 36-bit physical
+ * addresses' end (64 GiB) and the device memory after it, in the 32 bits
+ * that keep a region's entries and nodes in 8 KiB. The translator's REP
+ * MOVS alias check compares two entries above their flags. */
+#define SHADOW_E_FRAME_SHIFT 4u
+static inline uint32_t shadow_entry_page(uint32_t e)
+{
+	return e >> SHADOW_E_FRAME_SHIFT;
+}
+static inline uint32_t shadow_entry(uint32_t page, uint32_t flags)
+{
+	return page << SHADOW_E_FRAME_SHIFT | flags;
+}
 #define SHADOW_NO_PT 0xffffffffu   /* region with no page table behind it yet */
 #define SHADOW_LARGE 0xfffffffeu   /* region mapped by a 4 MiB page */
 
@@ -48,8 +63,8 @@ struct shadow_window {
 	uint64_t last_used;
 	uint32_t asid;             /* indirect-branch table tag of this window */
 	unsigned mapped;
-	/* Per 4 MiB region: NULL, or 1024 shadow entries (guest physical
-	 * page << 12 | SHADOW_E_*) followed by, for each mapped one, its node
+	/* Per 4 MiB region: NULL, or 1024 shadow entries (shadow_entry:
+	 * memfd page and SHADOW_E_* flags) followed by, for each mapped one, its node
 	 * in the frame's list (index + 1), and the page table the region
 	 * came from. */
 	uint32_t *regions[SHADOW_REGIONS];
@@ -241,7 +256,7 @@ enum shadow_fault_kind {
 enum shadow_fault_kind shadow_fault(struct shadow *sh, const struct vcpu_state *s, uint32_t va,
 				    bool write, uint64_t *gpa, uint32_t *error);
 /* The current window's shadow entries by 4 MiB region (each NULL or 1024
- * entries, guest frame << 12 | flags, 0 where nothing is mapped), for
+ * entries, shadow_entry's memfd page and flags, 0 where nothing is mapped), for
  * translated code to tell whether two linear pages share a frame; NULL
  * for the identity window, where distinct pages never do. Valid while the
  * window stays current. */
