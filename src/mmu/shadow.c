@@ -1454,7 +1454,7 @@ int shadow_init(struct shadow *sh, const struct guest_ram *ram)
 	sh->code_protect = calloc(sh->npages, 1);
 	sh->devmem_dirty = calloc(sh->npages - sh->ram_pages + 1, 1);
 	sh->identity_ro = calloc(sh->npages, 1);
-	sh->adaptive = calloc(sh->adaptive_mask + 1, sizeof(uint32_t));
+	sh->adaptive = calloc(sh->adaptive_mask + 1, sizeof(*sh->adaptive));
 	sh->adaptive_plain = calloc(sh->adaptive_mask + 1, sizeof(uint32_t));
 	sh->adaptive_state = calloc(sh->adaptive_mask + 1, 1);
 	if (!sh->windows || !sh->map_head || !sh->deriv_head || !sh->pt_refs || !sh->table_writes ||

@@ -185,9 +185,9 @@ struct shadow {
 		struct shadow_window *w;
 		uint32_t start, end;      /* linear pages [start, end) */
 	} pending_unmap;
-	/* Adaptive translation: instructions (by guest physical address) that
-	 * keep writing traced pages or touch MMIO, and fault counts toward it. */
-	uint32_t *adaptive;
+	/* Adaptive translation: instructions (by code address + 1: memfd
+	 * offset, cpu/run.c) that keep writing traced pages or touch MMIO. */
+	uint64_t *adaptive;
 	unsigned adaptive_mask, adaptive_count;
 	/* Per slot: ordinary-RAM accesses in a row since the instruction last
 	 * needed the callouts, and how often it was marked again after a
@@ -310,16 +310,16 @@ void shadow_reprotect(struct shadow *sh, uint32_t gpa_page);
  * (it holds translated code) or no longer does. */
 void shadow_protect_code(struct shadow *sh, uint32_t gpa_page, bool protect);
 
-bool shadow_is_adaptive(const struct shadow *sh, uint32_t insn_gpa);
+bool shadow_is_adaptive(const struct shadow *sh, uint64_t insn_gpa);
 /* A full set is emptied first: bounded by replacement, never refused. */
-void shadow_mark_adaptive(struct shadow *sh, uint32_t insn_gpa);
+void shadow_mark_adaptive(struct shadow *sh, uint64_t insn_gpa);
 /* An adaptive instruction's access touched only ordinary RAM (no device,
  * no traced page table for a write). True when that made a long enough
  * run to release it: it is no longer adaptive, and the caller drops its
  * translations so it runs plain again. */
-bool shadow_adaptive_plain(struct shadow *sh, uint32_t insn_gpa);
+bool shadow_adaptive_plain(struct shadow *sh, uint64_t insn_gpa);
 /* It touched a device or wrote a traced table: the run starts over. */
-void shadow_adaptive_needed(struct shadow *sh, uint32_t insn_gpa);
+void shadow_adaptive_needed(struct shadow *sh, uint64_t insn_gpa);
 /* Empties the set (a reset: the next guest's code is not this one's). */
 void shadow_forget_adaptive(struct shadow *sh);
 
