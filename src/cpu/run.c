@@ -20,7 +20,8 @@
  * fetches it as all ones (#UD). No memfd offset of RAM reaches it
  * (GUEST_MEMFD_MAX), so it never has a block. */
 #define CODE_OUTSIDE_RAM 0xfffffffffull
-_Static_assert(GUEST_MEMFD_MAX <= CODE_OUTSIDE_RAM, "a code address fits 36 bits (callout_desc)");
+_Static_assert((uint64_t)GUEST_RAM_MAX_MIB << 20 <= CODE_OUTSIDE_RAM,
+	       "a code address of RAM fits 36 bits (callout_desc) below this one");
 
 /* Translations are keyed by the code's memfd offset (its *code address*):
  * the physical address below 4 GiB, low_size + (gpa - 4 GiB) above it,
