@@ -360,7 +360,8 @@ static bool parse_addr_len(const char **p, uint32_t *addr, uint32_t *len)
 
 static void cmd_read_memory(struct gdbstub *g, const char *args)
 {
-	uint32_t addr, len, bad;
+	uint32_t addr, len;
+	uint64_t bad;
 	if (!parse_addr_len(&args, &addr, &len) || *args || len > GDB_READ_MAX) {
 		reply_error(g, EINVAL);
 		return;

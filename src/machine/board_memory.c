@@ -40,16 +40,18 @@ const uint8_t *board_phys_ptr(struct board *board, uint64_t gpa, uint64_t len)
 	return NULL;
 }
 
-bool board_read_memory(struct board *board, unsigned vcpu, uint32_t addr, bool physical,
-		       uint8_t *dst, uint32_t len, uint32_t *bad)
+bool board_read_memory(struct board *board, unsigned vcpu, uint64_t addr, bool physical,
+		       uint8_t *dst, uint32_t len, uint64_t *bad)
 {
+	if (!physical)
+		addr = (uint32_t)addr;   /* linear addresses are 32-bit, and wrap */
 	while (len) {
-		uint32_t chunk = GUEST_PAGE_SIZE - (addr & (GUEST_PAGE_SIZE - 1));
+		uint32_t chunk = GUEST_PAGE_SIZE - (uint32_t)(addr & (GUEST_PAGE_SIZE - 1));
 		uint64_t gpa = addr;
 		if (chunk > len)
 			chunk = len;
 		const uint8_t *p = NULL;
-		if (physical || board_linear_to_phys(board, vcpu, addr, &gpa))
+		if (physical || board_linear_to_phys(board, vcpu, (uint32_t)addr, &gpa))
 			p = board_phys_ptr(board, gpa, chunk);
 		if (!p) {
 			*bad = addr;
@@ -57,7 +59,7 @@ bool board_read_memory(struct board *board, unsigned vcpu, uint32_t addr, bool p
 		}
 		memcpy(dst, p, chunk);
 		dst += chunk;
-		addr += chunk;
+		addr = physical ? addr + chunk : (uint32_t)(addr + chunk);
 		len -= chunk;
 	}
 	return true;

@@ -25,6 +25,10 @@
 ;              written there maps, changed and INVLPG'd maps anew
 ;  off         paging and PAE off again; the low RAM at the low 32 bits
 ;              of every high address written holds what it did
+; With "wait" on the command line (tests/system/run_monitor_highram.py)
+; the guest stops before "off", paging still on, prints "INFO highram:
+; waiting" with TOP's address and spins there, for the monitor to read
+; high RAM (xp), TOP through its alias (x) and the code's translation.
 %define GUEST_NAME "highram"
 %include "lib.inc"
 %include "exc_record.inc"
@@ -233,6 +237,19 @@ t_table:
 	mov eax, [L_TAB]
 	check eax, 0x10101010
 
+	call cmdline_wait
+	test eax, eax
+	jz .go_on
+	mov esi, s_waiting
+	call lib_puts
+	mov eax, [TOP_HI]
+	call lib_puthex
+	mov eax, [TOP_LO]
+	call lib_puthex
+	call lib_newline
+.spin:	jmp .spin
+.go_on:
+
 group "off"
 t_off:
 	mov eax, cr0
@@ -254,3 +271,28 @@ t_off:
 	check eax, 0x55555555
 
 	guest_finish
+
+; cmdline_wait: EAX = 1 when the Multiboot command line holds "wait".
+cmdline_wait:
+	push esi
+	xor eax, eax
+	mov esi, [lib_entry_ebx]
+	test dword [esi], 1 << 2	; the command line field is valid
+	jz .done
+	mov esi, [esi + 16]
+.scan:
+	cmp byte [esi], 0
+	je .done
+	cmp dword [esi], 'wait'
+	jne .next
+	mov eax, 1
+	jmp .done
+.next:
+	inc esi
+	jmp .scan
+.done:
+	pop esi
+	ret
+
+section .rodata
+s_waiting:	db "INFO highram: waiting, TOP at ", 0
