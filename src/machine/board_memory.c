@@ -105,6 +105,7 @@ bool board_write_memory(struct board *board, unsigned vcpu, uint32_t linear, con
 void board_memory(struct board *board, struct board_memory *mem)
 {
 	mem->host = board->ram.host;
+	mem->memfd = board->ram.memfd;
 	mem->ram_size = board->ram.size;
 	mem->devmem_size = board->ram.devmem_size;
 }

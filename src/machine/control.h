@@ -99,6 +99,7 @@ bool board_write_memory(struct board *board, unsigned vcpu, uint32_t linear, con
  * host + n * 4096. Fixed for the board's life. */
 struct board_memory {
 	uint8_t *host;
+	int memfd;          /* behind host: its holes read zeros (guest_ram_has_data) */
 	uint64_t ram_size, devmem_size;
 };
 void board_memory(struct board *board, struct board_memory *mem);

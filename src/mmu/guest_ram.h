@@ -238,6 +238,19 @@ static inline void guest_ram_written(const struct guest_ram *ram, uint64_t gpa, 
 		__atomic_store_n(&log[p], 1, __ATOMIC_RELAXED);
 }
 
+/* Whether the memfd page at offset off may hold data (ascending offsets,
+ * one cursor per pass): a hole reads zeros, and reading it through a
+ * mapping would give it a page of host memory, so snapshots and live
+ * migration look at the memfd's extents (SEEK_DATA) first: a large guest
+ * that touched little costs little to save or move. The cursor keeps the
+ * data extent found last so each is asked for once. */
+struct guest_ram_extents {
+	int fd;
+	uint64_t start, end;   /* [start, end): data; pages before start are holes */
+	bool none;             /* no data at or after start */
+};
+bool guest_ram_has_data(struct guest_ram_extents *c, uint64_t off);
+
 /* Whether the 4 KiB page at p is all zeros: snapshots and live migration
  * send such pages as a mark only. */
 static inline bool guest_page_is_zero(const uint8_t *p)

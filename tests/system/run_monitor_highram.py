@@ -8,7 +8,10 @@ TOP's linear alias; read-memory with "physical" the same bytes; xp of the
 code the guest wrote at TOP - 8 KiB disassembles it, and translation of
 its linear address shows the block btvm made from it; xp of the frame
 after RAM's end, and of an address past the 36 physical bits, are errors.
-Extra btvm options (--one-insn-blocks) follow the guest.
+Then the machine migrates live (over a Unix socket) to a btvm started
+with --incoming, whose monitor reads the same bytes at TOP and at TOP -
+8 KiB: the migration carries RAM past 4 GiB of memfd. Extra btvm options
+(--one-insn-blocks) follow the guest.
 
 Usage: run_monitor_highram.py BTVM HIGHRAM_ELF [btvm options]
 Exit status: 0 passed, 1 failed.
@@ -122,13 +125,35 @@ def main():
         check(out.startswith("error: usage: xp"), "xp past 36 bits: " + out.strip())
         data = client.cmd("read-memory", address=1 << 36, size=4, physical=True)
         check("error" in data, "read-memory past 36 bits is an error")
-        client.cmd("quit")
+        check(client.cmd("cont").get("return") == {}, "cont")
+
+        mig_path = os.path.join(work, "mig.sock")
+        dst_sock = os.path.join(work, "dst.sock")
+        dst = subprocess.Popen([btvm, "run", "--incoming", "unix:" + mig_path, "--display", "none",
+                                "--serial", "stdio", "--monitor", "unix:" + dst_sock] + extra,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        deadline = time.time() + TIMEOUT
+        while not os.path.exists(mig_path):
+            if time.time() > deadline or dst.poll() is not None:
+                raise Fail("the destination never listened")
+            time.sleep(0.05)
+        check(client.cmd("migrate", uri="unix:" + mig_path) == {"return": {}}, "migrate starts")
         status = proc.wait(timeout=TIMEOUT)
-        check(status == 0, "quit ends btvm with status 0")
+        check(status == 0, "the source ends with status 0 after the migration")
+        dst_client = Client(dst_sock, dst)   # its monitor opens once the machine is in
+        out = dst_client.human("xp /2xw 0x%x" % (TOP + 0x10))
+        check(out.strip() == "%x: 0x7e7e0010 0x00000000" % (TOP + 0x10),
+              "the destination holds the pattern at TOP: " + out.strip())
+        out = dst_client.human("xp /6xb 0x%x" % (TOP - 0x2000))
+        check(out.strip() == "%x: 0xb8 0xde 0xc0 0xad 0x0b 0xc3" % (TOP - 0x2000),
+              "the destination holds the code at TOP - 8 KiB: " + out.strip())
+        dst_client.cmd("quit")
+        check(dst.wait(timeout=TIMEOUT) == 0, "quit ends the destination with status 0")
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        for p in (proc, locals().get("dst")):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
     return 0
 
 
