@@ -65,30 +65,42 @@ bool board_read_memory(struct board *board, unsigned vcpu, uint64_t addr, bool p
 	return true;
 }
 
-bool board_write_memory(struct board *board, unsigned vcpu, uint32_t linear, const uint8_t *src,
-			uint32_t len, uint32_t *bad)
+/* The physical address of byte at of a write at start: a linear one's
+ * (its low 32 bits, wrapping) through vcpu's tables, or start + at. */
+static bool write_target(struct board *board, unsigned vcpu, uint64_t start, bool physical,
+			 uint32_t at, uint64_t *addr, uint64_t *gpa)
+{
+	if (physical) {
+		*addr = *gpa = start + at;
+		return true;
+	}
+	*addr = (uint32_t)(start + at);
+	return board_linear_to_phys(board, vcpu, (uint32_t)*addr, gpa);
+}
+
+bool board_write_memory(struct board *board, unsigned vcpu, uint64_t start, bool physical,
+			const uint8_t *src, uint32_t len, uint64_t *bad)
 {
 	/* Every page first: a write that cannot be whole changes nothing. */
 	for (uint32_t at = 0; at < len;) {
-		uint32_t addr = linear + at;
-		uint64_t gpa;
-		uint32_t chunk = GUEST_PAGE_SIZE - (addr & (GUEST_PAGE_SIZE - 1));
+		uint64_t addr, gpa;
+		bool mapped = write_target(board, vcpu, start, physical, at, &addr, &gpa);
+		uint32_t chunk = GUEST_PAGE_SIZE - (uint32_t)(addr & (GUEST_PAGE_SIZE - 1));
 		if (chunk > len - at)
 			chunk = len - at;
-		if (!board_linear_to_phys(board, vcpu, addr, &gpa) ||
-		    !guest_ram_contains(&board->ram, gpa, chunk)) {
+		if (!mapped || !guest_ram_contains(&board->ram, gpa, chunk)) {
 			*bad = addr;
 			return false;
 		}
 		at += chunk;
 	}
 	for (uint32_t at = 0; at < len;) {
-		uint32_t addr = linear + at;
-		uint64_t gpa;
-		uint32_t chunk = GUEST_PAGE_SIZE - (addr & (GUEST_PAGE_SIZE - 1));
+		uint64_t addr, gpa;
+		bool mapped = write_target(board, vcpu, start, physical, at, &addr, &gpa);
+		uint32_t chunk = GUEST_PAGE_SIZE - (uint32_t)(addr & (GUEST_PAGE_SIZE - 1));
 		if (chunk > len - at)
 			chunk = len - at;
-		if (!board_linear_to_phys(board, vcpu, addr, &gpa)) {
+		if (!mapped) {
 			*bad = addr;   /* the check above saw it map: never taken */
 			return false;
 		}

@@ -8,7 +8,11 @@ TOP's linear alias; read-memory with "physical" the same bytes; xp of the
 code the guest wrote at TOP - 8 KiB disassembles it, and translation of
 its linear address shows the block btvm made from it; xp of the frame
 after RAM's end, and of an address past the 36 physical bits, are errors.
-Then the machine migrates live (over a Unix socket) to a btvm started
+The gdb stub in QEMU's physical mode (Qqemu.PhyMemMode:1) reads TOP by
+its physical address and writes there (the monitor's xp and the stub's
+linear read through the alias see the write); past RAM and past 36 bits
+are errors; back in linear mode its addresses are linear again. Then the
+machine migrates live (over a Unix socket) to a btvm started
 with --incoming, whose monitor reads the same bytes at TOP and at TOP -
 8 KiB: the migration carries RAM past 4 GiB of memfd. Extra btvm options
 (--one-insn-blocks) follow the guest.
@@ -26,7 +30,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vmtools import Fail, check  # noqa: E402
+from vmtools import Fail, check, free_port  # noqa: E402
+from run_gdb import Rsp  # noqa: E402
 
 TIMEOUT = 120
 TOP = 0x17FFFF000
@@ -83,9 +88,11 @@ def main():
     btvm, elf, extra = sys.argv[1], sys.argv[2], sys.argv[3:]
     work = tempfile.mkdtemp(prefix="btvm-xp-high-")
     sock_path = os.path.join(work, "m.sock")
+    port = free_port()
     proc = subprocess.Popen([btvm, "run", "--kernel", elf, "-m", "5120", "--append", "wait",
                              "--display", "none", "--serial", "stdio",
-                             "--monitor", "unix:" + sock_path] + extra,
+                             "--monitor", "unix:" + sock_path,
+                             "--gdb", "tcp:127.0.0.1:%d" % port] + extra,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
     try:
         client = Client(sock_path, proc)
@@ -125,6 +132,23 @@ def main():
         check(out.startswith("error: usage: xp"), "xp past 36 bits: " + out.strip())
         data = client.cmd("read-memory", address=1 << 36, size=4, physical=True)
         check("error" in data, "read-memory past 36 bits is an error")
+
+        gdb = Rsp(port)   # attaching stops the guest for gdb too
+        check(gdb.ask("qqemu.PhyMemMode") == "0", "the gdb stub starts in linear mode")
+        check(gdb.ask("m40002010,4") == "10007e7e", "gdb reads TOP through its linear alias")
+        check(gdb.ask("Qqemu.PhyMemMode:1") == "OK", "gdb's physical mode on")
+        check(gdb.ask("qqemu.PhyMemMode") == "1", "the stub says it is in physical mode")
+        check(gdb.ask("m%x,8" % (TOP + 0x10)) == "10007e7e00000000",
+              "gdb reads TOP by its physical address")
+        check(gdb.ask("M%x,4:11223344" % (TOP + 0x100)) == "OK", "gdb writes at TOP + 0x100")
+        out = client.human("xp /1xw 0x%x" % (TOP + 0x100))
+        check(out.strip() == "%x: 0x44332211" % (TOP + 0x100),
+              "the monitor sees gdb's physical write: " + out.strip())
+        check(gdb.ask("m%x,4" % (TOP + 0x1000)).startswith("E"), "gdb: past RAM's end, an error")
+        check(gdb.ask("m1000000000,4").startswith("E"), "gdb: past 36 bits, an error")
+        check(gdb.ask("Qqemu.PhyMemMode:0") == "OK", "gdb's physical mode off")
+        check(gdb.ask("m40002100,4") == "11223344", "linear again: the write through the alias")
+        check(gdb.ask("D") == "OK", "gdb detaches")
         check(client.cmd("cont").get("return") == {}, "cont")
 
         mig_path = os.path.join(work, "mig.sock")
