@@ -18,20 +18,11 @@
 #include "isa/vcpu.h"
 #include "mmu/paging.h"
 
-#define SHADOW_E_MAPPED 0x1u
-#define SHADOW_E_WRITABLE 0x2u   /* the guest allows the write and D is set */
-#define SHADOW_E_HOST_RW 0x4u    /* the host mapping is writable now */
-#define SHADOW_E_NO_EXEC 0x8u    /* XD (PAE, NXE): a change retires the window's lookup tag */
 #ifndef HWCAP2_FSGSBASE
 #define HWCAP2_FSGSBASE (1 << 1)
 #endif
 #define ASID_LIMIT (1u << 23)
 _Static_assert(GUEST_RAM_LOW_MAX <= SHADOW_UNPAGED_CR3, "the unpaged window's key names no RAM page");
-_Static_assert((SHADOW_E_MAPPED | SHADOW_E_WRITABLE | SHADOW_E_HOST_RW | SHADOW_E_NO_EXEC) <
-		       1u << SHADOW_E_FRAME_SHIFT,
-	       "the flags stay below the frame");
-_Static_assert((GUEST_MEMFD_MAX >> 12) <= UINT32_MAX >> SHADOW_E_FRAME_SHIFT,
-	       "an entry holds every memfd page");
 
 /* --- protection ------------------------------------------------------- */
 

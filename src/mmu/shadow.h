@@ -30,7 +30,7 @@ struct vcpu_state;
 #define SHADOW_REGIONS 1024u       /* 4 MiB regions of a 4 GiB window */
 #define SHADOW_REPROTECT_MAX 4096u /* pages a window not in use holds back */
 /* A shadow entry is a memfd page number above SHADOW_E_FRAME_SHIFT bits of
- * flags (shadow.c's SHADOW_E_*, four of them), 0 where nothing is mapped:
+ * flags (shadow_internal.h's SHADOW_E_*, four of them), 0 where nothing is mapped:
  * 28 bits of page reach 1 TiB of memfd, past RAM at the 36-bit physical
  * addresses' end (64 GiB) and the device memory after it, in the 32 bits
  * that keep a region's entries and nodes in 8 KiB. The translator's REP
