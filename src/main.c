@@ -513,7 +513,9 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 				return usage_error("invalid memory size '%s' (expected MiB, e.g. -m 256)",
 						   optarg);
 			if (cfg->ram_mib < GUEST_RAM_MIN_MIB || cfg->ram_mib > GUEST_RAM_MAX_MIB)
-				return usage_error("memory size '%s' is out of range (%u to %u MiB)",
+				return usage_error("memory size '%s' is out of range (%u to %u MiB: "
+						   "3 GiB below 4 GiB and the rest up to the CPU's "
+						   "36-bit physical addresses)",
 						   optarg, GUEST_RAM_MIN_MIB, GUEST_RAM_MAX_MIB);
 			uint64_t host_mib = host_memory_mib();
 			if (host_mib && cfg->ram_mib > host_mib)

@@ -28,16 +28,16 @@
 struct ibl_table {
 	uint64_t *slots;             /* 2 * IBL_ENTRIES words */
 	/* Beside each entry, for the monitor only: the guest physical
-	 * address its block starts at, when the block is on one page, else
+	 * address its block starts at (its code address, cpu/run.c), when the block is on one page, else
 	 * IBL_GPA_NONE. A miss whose slot holds the same address and mode
 	 * under another tag (a forked child running its parent's code) and
 	 * whose walk finds that same physical address reuses the entry's
 	 * host code instead of looking the block up in the cache. */
-	uint32_t *gpas;
+	uint64_t *gpas;
 	bool mix;                    /* ibl_index() mixes the high bits in (BMI2) */
 };
 
-#define IBL_GPA_NONE 0xffffffffu
+#define IBL_GPA_NONE UINT64_MAX
 
 #define IBL_HOST_OFFSET (IBL_ENTRIES * 8)
 
@@ -81,7 +81,7 @@ static inline void ibl_set_space_tags(uint64_t *tags, uint32_t asid)
  * with its block's physical address if the block is on one page (else
  * IBL_GPA_NONE). */
 static inline void ibl_enter(struct ibl_table *t, uint64_t tag_base, uint32_t eip, const void *host,
-			     uint32_t one_page_gpa)
+			     uint64_t one_page_gpa)
 {
 	uint32_t i = ibl_index(eip, t->mix);
 	t->slots[i] = ~(tag_base | eip);
@@ -94,7 +94,7 @@ static inline void ibl_enter(struct ibl_table *t, uint64_t tag_base, uint32_t ei
  * no such entry. A live entry's block is live (dropping a block forgets
  * its entry), so the code is the translation of (eip, gpa, mode). */
 static inline const void *ibl_same_block(const struct ibl_table *t, uint32_t eip, uint32_t mode,
-					 uint32_t gpa)
+					 uint64_t gpa)
 {
 	uint32_t i = ibl_index(eip, t->mix);
 	uint64_t tag = ibl_tag_at(t, i);

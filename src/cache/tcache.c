@@ -26,19 +26,26 @@
 _Static_assert(TCACHE_BLOCK_RESERVE - 1 <= TCACHE_RELOC_OFFSET, "a reloc offset covers a block");
 _Static_assert(3 * 64 + TCACHE_MAX_RELOCS <= 2 * TCACHE_MAP_RESERVE, "maps and relocs fit the reserve");
 
+/* A code address in 32 bits for the hashes: itself below 4 GiB of memfd,
+ * so the common case hashes as it did when code addresses were 32-bit. */
+static uint32_t code_fold(uint64_t gpa)
+{
+	return (uint32_t)gpa ^ (uint32_t)(gpa >> 32);
+}
+
 /* The whole key goes in: the same physical code at many linear
  * addresses (a shared library under ASLR in every process) would
  * otherwise share one chain; hashed by gpa and mode only, a Debian boot
  * spent 6% of its time walking such chains. */
-static unsigned hash_key(uint32_t eip, uint32_t gpa, uint32_t mode, unsigned mask)
+static unsigned hash_key(uint32_t eip, uint64_t gpa, uint32_t mode, unsigned mask)
 {
-	uint32_t h = gpa * 0x9e3779b1u ^ (eip >> 12) * 0xc2b2ae35u ^ mode * 0x85ebca6bu;
+	uint32_t h = code_fold(gpa) * 0x9e3779b1u ^ (eip >> 12) * 0xc2b2ae35u ^ mode * 0x85ebca6bu;
 	return (h ^ (h >> 15)) & mask;
 }
 
-static unsigned twin_key(uint32_t gpa, uint32_t mode, unsigned mask)
+static unsigned twin_key(uint64_t gpa, uint32_t mode, unsigned mask)
 {
-	uint32_t h = gpa * 0x9e3779b1u ^ mode * 0x85ebca6bu;
+	uint32_t h = code_fold(gpa) * 0x9e3779b1u ^ mode * 0x85ebca6bu;
 	return (h ^ (h >> 15)) & mask;
 }
 
@@ -122,15 +129,17 @@ static void bucket_set(struct tcache_bucket *b, struct tblock *tb)
 		memset(b, 0, sizeof(*b));
 		return;
 	}
-	*b = (struct tcache_bucket){ tb, tb->host, tb->eip, tb->gpa, tb->mode, tb->pages[0] == tb->pages[1] };
+	assert(tb->mode <= UINT16_MAX);
+	*b = (struct tcache_bucket){ .tb = tb, .host = tb->host, .gpa = tb->gpa, .eip = tb->eip,
+				     .mode = (uint16_t)tb->mode, .one_page = tb->pages[0] == tb->pages[1] };
 }
 
-static bool bucket_holds(const struct tcache_bucket *b, uint32_t eip, uint32_t gpa, uint32_t mode)
+static bool bucket_holds(const struct tcache_bucket *b, uint32_t eip, uint64_t gpa, uint32_t mode)
 {
 	return b->tb && b->gpa == gpa && b->eip == eip && b->mode == mode;
 }
 
-struct tblock *tcache_lookup(struct tcache *tc, uint32_t eip, uint32_t gpa, uint32_t mode)
+struct tblock *tcache_lookup(struct tcache *tc, uint32_t eip, uint64_t gpa, uint32_t mode)
 {
 	tc->stats.lookups++;
 	struct tcache_bucket *b = &tc->hash[hash_key(eip, gpa, mode, tc->hash_mask)];
@@ -147,7 +156,7 @@ struct tblock *tcache_lookup(struct tcache *tc, uint32_t eip, uint32_t gpa, uint
 	return NULL;
 }
 
-uint8_t *tcache_lookup_host(struct tcache *tc, uint32_t eip, uint32_t gpa, uint32_t mode)
+uint8_t *tcache_lookup_host(struct tcache *tc, uint32_t eip, uint64_t gpa, uint32_t mode)
 {
 	struct tcache_bucket *b = &tc->hash[hash_key(eip, gpa, mode, tc->hash_mask)];
 	if (bucket_holds(b, eip, gpa, mode)) {
@@ -159,7 +168,7 @@ uint8_t *tcache_lookup_host(struct tcache *tc, uint32_t eip, uint32_t gpa, uint3
 	return tb && tb->pages[0] == tb->pages[1] ? tb->host : NULL;
 }
 
-struct tblock *tcache_twin(struct tcache *tc, uint32_t gpa, uint32_t mode)
+struct tblock *tcache_twin(struct tcache *tc, uint64_t gpa, uint32_t mode)
 {
 	/* A dropped block stays in the arena until the flush, which empties
 	 * this table: the pointer is always safe to look at. */
@@ -401,12 +410,12 @@ unsigned tcache_invalidate_page(struct tcache *tc, struct ibl_table *ibl, uint32
 	return n;
 }
 
-unsigned tcache_invalidate_gpa(struct tcache *tc, struct ibl_table *ibl, uint32_t gpa)
+unsigned tcache_invalidate_gpa(struct tcache *tc, struct ibl_table *ibl, uint64_t gpa)
 {
-	uint32_t page = gpa / GUEST_PAGE_SIZE;
 	unsigned n = 0;
-	if (page >= tc->npages)
+	if (gpa / GUEST_PAGE_SIZE >= tc->npages)
 		return 0;
+	uint32_t page = (uint32_t)(gpa / GUEST_PAGE_SIZE);
 	struct tblock **pp = &tc->page_heads[page];
 	while (*pp) {
 		struct tblock *tb = *pp;

@@ -43,7 +43,7 @@ struct exit_desc {
 
 struct tblock {
 	uint32_t eip;            /* guest linear address of the first instruction */
-	uint32_t gpa;            /* guest physical address of the same byte */
+	uint64_t gpa;            /* its code address (cpu/run.c): the memfd offset of the same byte */
 	uint32_t mode;           /* the translation key's mode bits */
 	uint32_t guest_len;
 	uint8_t *host;           /* entry, with the attention check */
@@ -94,7 +94,9 @@ struct tcache_stats {
 struct tcache_bucket {
 	struct tblock *tb;       /* NULL: empty */
 	uint8_t *host;
-	uint32_t eip, gpa, mode;
+	uint64_t gpa;
+	uint32_t eip;
+	uint16_t mode;           /* the MODE_* bits fit (translate.h) */
 	bool one_page;           /* the block's guest bytes are on one page */
 };
 
@@ -126,13 +128,13 @@ struct tcache {
 int tcache_init(struct tcache *tc, uint64_t code_size, uint64_t ram_size, struct shadow *sh);
 void tcache_destroy(struct tcache *tc);
 /* The block translated from linear eip at physical gpa in mode. */
-struct tblock *tcache_lookup(struct tcache *tc, uint32_t eip, uint32_t gpa, uint32_t mode);
+struct tblock *tcache_lookup(struct tcache *tc, uint32_t eip, uint64_t gpa, uint32_t mode);
 /* The host entry of that block if its guest bytes are on one page, else
  * NULL; reads the block itself only when it is not first in its bucket. */
-uint8_t *tcache_lookup_host(struct tcache *tc, uint32_t eip, uint32_t gpa, uint32_t mode);
+uint8_t *tcache_lookup_host(struct tcache *tc, uint32_t eip, uint64_t gpa, uint32_t mode);
 /* A valid clonable block translated from physical gpa in mode, at any
  * linear address, or NULL. */
-struct tblock *tcache_twin(struct tcache *tc, uint32_t gpa, uint32_t mode);
+struct tblock *tcache_twin(struct tcache *tc, uint64_t gpa, uint32_t mode);
 /* Space for one new block; NULL when the buffer or arena is full (the
  * caller flushes and asks again). */
 struct tblock *tcache_new_block(struct tcache *tc, uint8_t **code, uint8_t **limit);
@@ -162,7 +164,7 @@ unsigned tcache_invalidate_page(struct tcache *tc, struct ibl_table *ibl, uint32
  * instruction marked or released as adaptive needs only its own blocks
  * made again: dropping its whole page made a Debian boot retranslate
  * 80k blocks of kernel code beside it. */
-unsigned tcache_invalidate_gpa(struct tcache *tc, struct ibl_table *ibl, uint32_t gpa);
+unsigned tcache_invalidate_gpa(struct tcache *tc, struct ibl_table *ibl, uint64_t gpa);
 /* Drops every block whose guest bytes cover linear address eip (a block
  * of no instruction, a breakpoint's, covers its own address), whatever
  * its physical page or address space; returns how many. */

@@ -162,11 +162,11 @@ static enum callout_result mem_finish(struct cpu *cpu)
 void adaptive_account(struct cpu *cpu, const struct callout_desc *d, bool needed)
 {
 	if (needed)
-		shadow_adaptive_needed(cpu->sh, d->gpa);
-	else if (shadow_adaptive_plain(cpu->sh, d->gpa))
+		shadow_adaptive_needed(cpu->sh, callout_desc_gpa(d));
+	else if (shadow_adaptive_plain(cpu->sh, callout_desc_gpa(d)))
 		/* Released: retranslated plain at its next lookup. The code
 		 * running now stays where it is until it leaves. */
-		tcache_invalidate_gpa(cpu->tc, &cpu->ibl_table, d->gpa);
+		tcache_invalidate_gpa(cpu->tc, &cpu->ibl_table, callout_desc_gpa(d));
 }
 
 enum callout_result do_mem_callout(struct cpu *cpu, const struct callout_desc *d,

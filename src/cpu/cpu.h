@@ -108,7 +108,7 @@ struct host_fault {
  * (trace_mmio.c). */
 #define CPU_TABLE_WRITE_COUNTS 256u
 struct table_write_count {
-	uint32_t key;      /* the instruction's physical address + 1; 0 free */
+	uint64_t key;      /* the instruction's code address (run.c) + 1; 0 free */
 	uint32_t n;
 };
 
@@ -440,7 +440,7 @@ void cpu_reset(struct cpu *cpu, const struct vcpu_state *boot);
 /* translate_block for this vCPU: its cache, shadow, paging mode, TSC and
  * breakpoints, and its page walk for the fetch (a #PF left pending in
  * cpu->pf). Returns what translate_block does. */
-int cpu_translate_block(struct cpu *cpu, struct translator *t, uint32_t eip, uint32_t gpa,
+int cpu_translate_block(struct cpu *cpu, struct translator *t, uint32_t eip, uint64_t gpa,
 			uint32_t mode, struct tblock **out);
 /* Runs translated guest code until cpu->stop is set or the guest cannot go
  * on (cpu->fatal says why). */

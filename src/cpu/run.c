@@ -19,16 +19,18 @@
 /* The code address of any physical address without RAM: the translator
  * fetches it as all ones (#UD). No memfd offset of RAM reaches it
  * (GUEST_MEMFD_MAX), so it never has a block. */
-#define CODE_OUTSIDE_RAM 0xffffffffu
-_Static_assert((uint64_t)GUEST_RAM_MAX_MIB << 20 <= CODE_OUTSIDE_RAM, "a code address is 32-bit");
+#define CODE_OUTSIDE_RAM 0xfffffffffull
+_Static_assert((uint64_t)GUEST_RAM_MAX_MIB << 20 <= CODE_OUTSIDE_RAM,
+	       "a code address of RAM fits 36 bits (callout_desc) below this one");
 
 /* Translations are keyed by the code's memfd offset (its *code address*):
  * the physical address below 4 GiB, low_size + (gpa - 4 GiB) above it,
- * so the cache's pages are the shadow's memfd pages (code tracing) and
- * 32 bits hold them (GUEST_MEMFD_MAX). Code in the firmware's ROM is
+ * so the cache's pages are the shadow's memfd pages (code tracing). It is
+ * 64-bit (RAM reaches 63 GiB of memfd); below 4 GiB of memfd the cache
+ * hashes it as the 32-bit key it was. Code in the firmware's ROM is
  * translated from the RAM it aliases (guest_rom_alias), so blocks need no
  * physical memory beyond RAM. */
-static uint32_t code_key(const struct guest_ram *ram, uint64_t phys)
+static uint64_t code_key(const struct guest_ram *ram, uint64_t phys)
 {
 	uint32_t rom_ram;
 	uint64_t off;
@@ -36,11 +38,11 @@ static uint32_t code_key(const struct guest_ram *ram, uint64_t phys)
 		phys = rom_ram;
 	if (!guest_ram_offset(ram, phys, 1, &off))
 		return CODE_OUTSIDE_RAM;
-	return (uint32_t)off;
+	return off;
 }
 
 /* The translator's view of the vCPU (struct translate_env). */
-static bool code_address(struct cpu *cpu, uint32_t linear, uint32_t *gpa)
+static bool code_address(struct cpu *cpu, uint32_t linear, uint64_t *gpa)
 {
 	uint64_t phys;
 	if (!cpu_translate(cpu, linear, ACCESS_FETCH, &phys))
@@ -49,7 +51,7 @@ static bool code_address(struct cpu *cpu, uint32_t linear, uint32_t *gpa)
 	return true;
 }
 
-static bool env_fetch_gpa(void *opaque, uint32_t linear, uint32_t *gpa)
+static bool env_fetch_gpa(void *opaque, uint32_t linear, uint64_t *gpa)
 {
 	return code_address(opaque, linear, gpa);
 }
@@ -82,7 +84,7 @@ uint32_t cpu_instruction_breakpoints_at(const struct cpu *cpu, uint32_t eip)
 	return hits;
 }
 
-int cpu_translate_block(struct cpu *cpu, struct translator *t, uint32_t eip, uint32_t gpa,
+int cpu_translate_block(struct cpu *cpu, struct translator *t, uint32_t eip, uint64_t gpa,
 			uint32_t mode, struct tblock **out)
 {
 	const struct translate_env env = {
@@ -119,7 +121,7 @@ static bool deliver_pending_page_fault(struct cpu *cpu)
 
 /* Where the instruction at linear address linear is in guest physical
  * memory; false after raising the #PF its fetch takes. */
-bool cpu_fetch_address(struct cpu *cpu, uint32_t linear, uint32_t *gpa)
+bool cpu_fetch_address(struct cpu *cpu, uint32_t linear, uint64_t *gpa)
 {
 	if (code_address(cpu, linear, gpa))
 		return true;
@@ -133,14 +135,15 @@ bool cpu_fetch_address(struct cpu *cpu, uint32_t linear, uint32_t *gpa)
 struct tblock *cpu_get_block(struct cpu *cpu, struct translator *t, uint32_t eip,
 			     uint32_t mode)
 {
-	uint32_t gpa, linear = cpu_code_linear(cpu, eip);
+	uint32_t linear = cpu_code_linear(cpu, eip);
+	uint64_t gpa;
 	if (!cpu_fetch_address(cpu, linear, &gpa))
 		return NULL;
 	struct tblock *tb = tcache_lookup(cpu->tc, eip, gpa, mode);
 	if (tb && tb->pages[1] != tb->pages[0]) {
 		/* Its last instruction runs into the next page, which may be
 		 * mapped elsewhere in this address space. */
-		uint32_t next;
+		uint64_t next;
 		if (!cpu_fetch_address(cpu, (linear | (GUEST_PAGE_SIZE - 1)) + 1, &next))
 			return NULL;
 		if (next / GUEST_PAGE_SIZE != tb->pages[1]) {
@@ -200,9 +203,9 @@ static bool block_is_global(struct cpu *cpu, const struct tblock *tb)
  * only once the window maps its pages (shadow_hold_code), or a change of
  * their page-table entries would not reach the entry. */
 static void fill_lookup(struct cpu *cpu, uint32_t target, uint32_t mode, const uint8_t *host,
-			uint32_t gpa, const uint32_t pages[2], bool global)
+			uint64_t gpa, const uint32_t pages[2], bool global)
 {
-	uint32_t one_page_gpa = pages[1] == pages[0] ? gpa : IBL_GPA_NONE;
+	uint64_t one_page_gpa = pages[1] == pages[0] ? gpa : IBL_GPA_NONE;
 	if (cpu->no_ibl || !mode_uses_ibl(mode))
 		return;
 	if (global) {
@@ -245,7 +248,7 @@ uint64_t cpu_ibl_fast(struct cpu *cpu)
 		phys = w.gpa;
 		global = w.global;
 	}
-	uint32_t gpa = code_key(cpu->sh->ram, phys);
+	uint64_t gpa = code_key(cpu->sh->ram, phys);
 	if (!mode_uses_ibl(mode))
 		return (uint64_t)(uintptr_t)tcache_lookup_host(cpu->tc, target, gpa, mode);
 	/* A block on one page only: the walk above is its page's. Most
@@ -259,7 +262,7 @@ uint64_t cpu_ibl_fast(struct cpu *cpu)
 		host = tcache_lookup_host(cpu->tc, target, gpa, mode);
 	if (!host)
 		return 0;
-	const uint32_t pages[2] = { gpa >> 12, gpa >> 12 };
+	const uint32_t pages[2] = { (uint32_t)(gpa >> 12), (uint32_t)(gpa >> 12) };
 	fill_lookup(cpu, target, mode, host, gpa, pages, global);
 	cpu->stats.ibl_fast_fills++;
 	return (uint64_t)(uintptr_t)host;

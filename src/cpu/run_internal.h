@@ -16,7 +16,7 @@ struct translator;
 /* Where the instruction at linear address linear (cpu_code_linear of its
  * EIP) is in guest physical memory; false after raising the #PF its fetch
  * takes. */
-bool cpu_fetch_address(struct cpu *cpu, uint32_t linear, uint32_t *gpa);
+bool cpu_fetch_address(struct cpu *cpu, uint32_t linear, uint64_t *gpa);
 /* The block at EIP eip (in CS) for mode, translated if need be. NULL when the fetch
  * faulted (the #PF is delivered, EIP moved) or the guest cannot go on
  * (cpu->fatal). */

@@ -19,9 +19,10 @@
 
 _Static_assert(CPU_TABLE_WRITE_COUNTS == 256, "count_table_write hashes to 8 bits");
 
-static bool count_table_write(struct cpu *cpu, uint32_t insn_gpa)
+static bool count_table_write(struct cpu *cpu, uint64_t insn_gpa)
 {
-	struct table_write_count *c = &cpu->table_writes[(insn_gpa * 0x9e3779b1u) >> 24];
+	uint32_t h = (uint32_t)insn_gpa ^ (uint32_t)(insn_gpa >> 32);
+	struct table_write_count *c = &cpu->table_writes[(h * 0x9e3779b1u) >> 24];
 	if (c->key != insn_gpa + 1) {
 		c->key = insn_gpa + 1;
 		c->n = 0;
@@ -45,7 +46,7 @@ bool cpu_handle_trace(struct cpu *cpu, struct translator *t)
 
 	/* A marked store that went straight on a stale hint: the page is
 	 * a table now. */
-	uint32_t insn_gpa;
+	uint64_t insn_gpa;
 	if (cpu_fetch_address(cpu, cpu_code_linear(cpu, cpu->s.eip), &insn_gpa) && shadow_is_adaptive(sh, insn_gpa))
 		cpu_store_hints_clear(cpu);
 	for (;;) {
@@ -138,7 +139,7 @@ static bool store_hints_any(const struct cpu *cpu)
  * retranslated to go through the memory callouts, which reach the bus. */
 void cpu_handle_mmio(struct cpu *cpu)
 {
-	uint32_t insn_gpa;
+	uint64_t insn_gpa;
 	if (!cpu_fetch_address(cpu, cpu_code_linear(cpu, cpu->s.eip), &insn_gpa))
 		return;
 	if (shadow_is_adaptive(cpu->sh, insn_gpa)) {

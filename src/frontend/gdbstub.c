@@ -66,6 +66,9 @@ struct gdbstub {
 	bool attached;     /* a gdb is connected */
 	bool running;      /* gdb resumed the guest and waits for a stop reply */
 	int last_signal;   /* of the last stop, for '?' */
+	/* QEMU's Qqemu.PhyMemMode: m, M and X take physical addresses (to
+	 * the CPU's 36 bits: RAM above 4 GiB) instead of linear ones. */
+	bool phys_mode;
 	bool registered;   /* with the board */
 };
 
@@ -134,20 +137,30 @@ static void reply_error(struct gdbstub *g, int err)
 }
 
 /* A hex number of at most 8 digits at *p, which moves past it. */
-static bool parse_hex(const char **p, uint32_t *v)
+/* Up to digits hex digits. */
+static bool parse_hex_n(const char **p, unsigned digits, uint64_t *v)
 {
 	const char *s = *p;
-	uint32_t x = 0;
+	uint64_t x = 0;
 	unsigned n = 0;
 	for (int d; (d = gdb_hex_value(*s)) >= 0; s++, n++) {
-		if (n == 8)
+		if (n == digits)
 			return false;
-		x = x << 4 | (uint32_t)d;
+		x = x << 4 | (uint64_t)d;
 	}
 	if (!n)
 		return false;
 	*v = x;
 	*p = s;
+	return true;
+}
+
+static bool parse_hex(const char **p, uint32_t *v)
+{
+	uint64_t x;
+	if (!parse_hex_n(p, 8, &x))
+		return false;
+	*v = (uint32_t)x;
 	return true;
 }
 
@@ -358,10 +371,19 @@ static bool parse_addr_len(const char **p, uint32_t *addr, uint32_t *len)
 	return parse_hex(p, addr) && *(*p)++ == ',' && parse_hex(p, len);
 }
 
+/* The same for m, M and X: a physical ADDR (phys_mode) up to 36 bits. */
+static bool parse_mem_addr_len(const struct gdbstub *g, const char **p, uint64_t *addr,
+			       uint32_t *len)
+{
+	return parse_hex_n(p, g->phys_mode ? 9 : 8, addr) && *addr <= BOARD_PHYS_ADDR_MAX &&
+	       *(*p)++ == ',' && parse_hex(p, len);
+}
+
 static void cmd_read_memory(struct gdbstub *g, const char *args)
 {
-	uint32_t addr, len, bad;
-	if (!parse_addr_len(&args, &addr, &len) || *args || len > GDB_READ_MAX) {
+	uint64_t addr, bad;
+	uint32_t len;
+	if (!parse_mem_addr_len(g, &args, &addr, &len) || *args || len > GDB_READ_MAX) {
 		reply_error(g, EINVAL);
 		return;
 	}
@@ -369,7 +391,7 @@ static void cmd_read_memory(struct gdbstub *g, const char *args)
 	char *hex = malloc(2 * (size_t)len + 1);
 	if (!buf || !hex)
 		reply_error(g, ENOMEM);
-	else if (!board_read_memory(g->board, GDB_VCPU, addr, false, buf, len, &bad))
+	else if (!board_read_memory(g->board, GDB_VCPU, addr, g->phys_mode, buf, len, &bad))
 		reply_error(g, EFAULT);   /* nothing mapped there: no fault for the guest */
 	else {
 		to_hex(hex, buf, len);
@@ -383,8 +405,9 @@ static void cmd_read_memory(struct gdbstub *g, const char *args)
 static void cmd_write_memory(struct gdbstub *g, const char *args, size_t len, bool binary)
 {
 	const char *end = args + len;
-	uint32_t addr, n, bad;
-	if (!parse_addr_len(&args, &addr, &n) || *args++ != ':' || n > GDB_PACKET_MAX) {
+	uint64_t addr, bad;
+	uint32_t n;
+	if (!parse_mem_addr_len(g, &args, &addr, &n) || *args++ != ':' || n > GDB_PACKET_MAX) {
 		reply_error(g, EINVAL);
 		return;
 	}
@@ -399,7 +422,7 @@ static void cmd_write_memory(struct gdbstub *g, const char *args, size_t len, bo
 		memcpy(buf, args, n);
 	if (!ok)
 		reply_error(g, EINVAL);
-	else if (n && !board_write_memory(g->board, GDB_VCPU, addr, buf, n, &bad))
+	else if (n && !board_write_memory(g->board, GDB_VCPU, addr, g->phys_mode, buf, n, &bad))
 		reply_error(g, EFAULT);
 	else
 		reply(g, "OK");
@@ -568,7 +591,12 @@ static void cmd_query(struct gdbstub *g, const char *p)
 		cmd_xfer_features(g, p + 20);
 	else if (!strcmp(p, "qAttached") || !strncmp(p, "qAttached:", 10))
 		reply(g, "1");   /* detach, not kill, when gdb quits */
-	else if (!strcmp(p, "qC"))
+	else if (!strcmp(p, "qqemu.PhyMemMode"))
+		reply(g, g->phys_mode ? "1" : "0");
+	else if (!strcmp(p, "Qqemu.PhyMemMode:1") || !strcmp(p, "Qqemu.PhyMemMode:0")) {
+		g->phys_mode = p[17] == '1';
+		reply(g, "OK");
+	} else if (!strcmp(p, "qC"))
 		reply(g, "QC01");
 	else if (!strcmp(p, "qfThreadInfo"))
 		reply(g, "m01");
@@ -735,6 +763,7 @@ static bool gdbstub_run_stopped(void *opaque)
 			/* gdb expects a stopped target to attach to. */
 			g->attached = true;
 			g->running = false;
+			g->phys_mode = false;   /* a new gdb starts linear */
 			g->last_signal = GDB_SIGTRAP;
 			board_pause(g->board, BOARD_HOLD_GDB);
 			break;

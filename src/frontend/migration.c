@@ -51,6 +51,7 @@
 #include "host/thread.h"
 #include "machine/board_snapshot.h"
 #include "machine/control.h"
+#include "mmu/guest_ram.h"
 
 static const char MAGIC[SEALED_MAGIC_BYTES] = { 'B', 'T', 'V', 'M', 'M', 'I', 'G', '2' };
 #define PAGE 4096u
@@ -156,11 +157,18 @@ static int send_pages(struct migration *m, const uint8_t *bitmap, uint32_t first
 	uint32_t n = 0;
 	size_t len = 4;
 	int ret = 0;
+	/* A page in a hole of the memfd is a zero mark without a look: the
+	 * look would give it host memory (a large guest that touched little
+	 * moved as all of its RAM). One the guest writes after the cursor
+	 * passed is in the write log, for the next round. */
+	struct guest_ram_extents holes = { .fd = mem->memfd };
 	for (uint32_t p = first; p < first + count && !ret; p++) {
 		if (bitmap && !(bitmap[p / 8] & (1u << (p % 8))))
 			continue;
 		const uint8_t *src = mem->host + (uint64_t)p * PAGE;
-		uint32_t flag = guest_page_is_zero(src) ? PAGE_ZERO : PAGE_DATA;
+		uint32_t flag = !guest_ram_has_data(&holes, (uint64_t)p * PAGE) || guest_page_is_zero(src)
+					? PAGE_ZERO
+					: PAGE_DATA;
 		memcpy(rec + len, &p, 4);
 		memcpy(rec + len + 4, &flag, 4);
 		len += 8;
@@ -840,7 +848,11 @@ static int receive_pages(struct board *board, struct sealed_stream *ss, uint64_t
 			return -EPROTO;
 		uint8_t *dst = mem.host + (uint64_t)page * PAGE;
 		if (flag == PAGE_ZERO) {
-			memset(dst, 0, PAGE);
+			/* A hole: zeros without a page of host memory behind them
+			 * (most of a large guest's RAM). */
+			if (fallocate(mem.memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				      (off_t)page * PAGE, PAGE))
+				memset(dst, 0, PAGE);
 		} else {
 			memcpy(dst, buf + at, PAGE);
 			at += PAGE;

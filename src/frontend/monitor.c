@@ -96,18 +96,20 @@ static void reply(struct monitor *m, uint64_t client, const char *text)
 
 /* --- human commands --- */
 
-static bool parse_u32(const char *s, uint32_t *v)
+/* A number up to max (C syntax: 0x.., 0..). */
+static bool parse_u64(const char *s, uint64_t max, uint64_t *v)
 {
 	char *end;
 	if (!s || !*s || *s == '-')
 		return false;
 	errno = 0;
 	unsigned long long x = strtoull(s, &end, 0);
-	if (errno || *end || x > UINT32_MAX)
+	if (errno || *end || x > max)
 		return false;
-	*v = (uint32_t)x;
+	*v = x;
 	return true;
 }
+
 
 static void print_segment(FILE *out, const char *name, const struct segment *g)
 {
@@ -281,7 +283,9 @@ static bool parse_format(const char *s, unsigned *count, char *fmt, unsigned *si
 }
 
 /* An address: a number, or $eip / $esp and the other general registers. */
-static bool parse_address(struct board *board, const char *s, uint32_t *addr)
+/* A linear address (32-bit) or, with physical, a physical one up to the
+ * CPU's 36 bits (RAM reaches 64 GiB); or $eip or $REG. */
+static bool parse_address(struct board *board, const char *s, bool physical, uint64_t *addr)
 {
 	static const char *const regs[REG_COUNT] = { "eax", "ecx", "edx", "ebx",
 						     "esp", "ebp", "esi", "edi" };
@@ -299,10 +303,10 @@ static bool parse_address(struct board *board, const char *s, uint32_t *addr)
 			}
 		return false;
 	}
-	return parse_u32(s, addr);
+	return parse_u64(s, physical ? BOARD_PHYS_ADDR_MAX : UINT32_MAX, addr);
 }
 
-static void print_insns(FILE *out, const uint8_t *code, size_t len, uint32_t addr, unsigned count)
+static void print_insns(FILE *out, const uint8_t *code, size_t len, uint64_t addr, unsigned count)
 {
 	csh cs;
 	cs_insn *insn;
@@ -326,11 +330,11 @@ static int cmd_dump(struct board *board, bool physical, int argc, char **argv, F
 {
 	unsigned count, size;
 	char fmt;
-	uint32_t addr, bad;
+	uint64_t addr, bad;
 	const char *fmt_arg = argc == 3 ? argv[1] : "/1xw";
 	const char *addr_arg = argv[argc - 1];
 	if (argc < 2 || argc > 3 || !parse_format(fmt_arg, &count, &fmt, &size) ||
-	    !parse_address(board, addr_arg, &addr)) {
+	    !parse_address(board, addr_arg, physical, &addr)) {
 		fprintf(out, "error: usage: %s /FMT ADDR (e.g. %s /8xw 0x1000)\n", argv[0], argv[0]);
 		return -1;
 	}
@@ -350,7 +354,7 @@ static int cmd_dump(struct board *board, bool physical, int argc, char **argv, F
 		while (len && !board_read_memory(board, MONITOR_VCPU, addr, physical, buf, len, &bad))
 			len = bad > addr ? bad - addr : 0;
 		if (!len) {
-			fprintf(out, "error: %s address %08x is not in memory\n",
+			fprintf(out, "error: %s address %08" PRIx64 " is not in memory\n",
 				physical ? "physical" : "linear", addr);
 			free(buf);
 			return -1;
@@ -360,15 +364,16 @@ static int cmd_dump(struct board *board, bool physical, int argc, char **argv, F
 		return 0;
 	}
 	if (!board_read_memory(board, MONITOR_VCPU, addr, physical, buf, len, &bad)) {
-		fprintf(out, "error: %s address %08x is not in memory\n", physical ? "physical" : "linear",
-			bad);
+		fprintf(out, "error: %s address %08" PRIx64 " is not in memory\n",
+			physical ? "physical" : "linear", bad);
 		free(buf);
 		return -1;
 	}
 	unsigned per_line = fmt == 'c' ? 16 : 16 / size;
 	for (unsigned i = 0; i < count; i++) {
 		if (i % per_line == 0)
-			fprintf(out, "%s%08x:", i ? "\n" : "", addr + i * size);
+			fprintf(out, "%s%08" PRIx64 ":", i ? "\n" : "",
+				physical ? addr + i * size : (uint32_t)(addr + i * size));
 		uint32_t v = 0;
 		memcpy(&v, buf + i * size, size);
 		if (fmt == 'c')
@@ -388,12 +393,12 @@ static int cmd_dump(struct board *board, bool physical, int argc, char **argv, F
 
 static int cmd_translation(struct board *board, int argc, char **argv, FILE *out)
 {
-	uint32_t eip, bad;
-	uint64_t gpa;
-	if (argc != 2 || !parse_address(board, argv[1], &eip)) {
+	uint64_t addr, gpa, bad;
+	if (argc != 2 || !parse_address(board, argv[1], false, &addr)) {
 		fputs("error: usage: translation ADDR (a linear address, or $eip)\n", out);
 		return -1;
 	}
+	uint32_t eip = (uint32_t)addr;
 	if (!board_linear_to_phys(board, MONITOR_VCPU, eip, &gpa) || !board_phys_ptr(board, gpa, 1)) {
 		fprintf(out, "error: linear address %08x is not in memory\n", eip);
 		return -1;
@@ -621,21 +626,23 @@ static json_t *read_memory_json(struct board *board, json_t *args)
 {
 	json_int_t addr = -1, size = -1;
 	int physical = 0;
-	uint32_t bad;
+	uint64_t bad;
 	if (json_unpack(args, "{s:I,s:I,s?b}", "address", &addr, "size", &size, "physical",
 			&physical) ||
-	    addr < 0 || addr > UINT32_MAX || size < 1 || size > MAX_DUMP_BYTES)
-		return json_error("read-memory needs \"address\" (0 to 4G-1) and \"size\" "
-				  "(1 to 65536), and takes \"physical\" (a boolean)");
+	    addr < 0 || (uint64_t)addr > (physical ? BOARD_PHYS_ADDR_MAX : UINT32_MAX) || size < 1 ||
+	    size > MAX_DUMP_BYTES)
+		return json_error("read-memory needs \"address\" (0 to 4G-1, or to 64G-1 when "
+				  "\"physical\") and \"size\" (1 to 65536), and takes "
+				  "\"physical\" (a boolean)");
 	uint8_t *buf = malloc((size_t)size);
 	char *hex = malloc((size_t)size * 2 + 1);
 	json_t *res;
 	if (!buf || !hex) {
 		res = json_error("out of memory");
-	} else if (!board_read_memory(board, MONITOR_VCPU, (uint32_t)addr, physical, buf,
+	} else if (!board_read_memory(board, MONITOR_VCPU, (uint64_t)addr, physical, buf,
 				      (uint32_t)size, &bad)) {
 		char desc[96];
-		snprintf(desc, sizeof(desc), "%s address %08x is not in memory",
+		snprintf(desc, sizeof(desc), "%s address %08" PRIx64 " is not in memory",
 			 physical ? "physical" : "linear", bad);
 		res = json_error(desc);
 	} else {

@@ -40,16 +40,18 @@ const uint8_t *board_phys_ptr(struct board *board, uint64_t gpa, uint64_t len)
 	return NULL;
 }
 
-bool board_read_memory(struct board *board, unsigned vcpu, uint32_t addr, bool physical,
-		       uint8_t *dst, uint32_t len, uint32_t *bad)
+bool board_read_memory(struct board *board, unsigned vcpu, uint64_t addr, bool physical,
+		       uint8_t *dst, uint32_t len, uint64_t *bad)
 {
+	if (!physical)
+		addr = (uint32_t)addr;   /* linear addresses are 32-bit, and wrap */
 	while (len) {
-		uint32_t chunk = GUEST_PAGE_SIZE - (addr & (GUEST_PAGE_SIZE - 1));
+		uint32_t chunk = GUEST_PAGE_SIZE - (uint32_t)(addr & (GUEST_PAGE_SIZE - 1));
 		uint64_t gpa = addr;
 		if (chunk > len)
 			chunk = len;
 		const uint8_t *p = NULL;
-		if (physical || board_linear_to_phys(board, vcpu, addr, &gpa))
+		if (physical || board_linear_to_phys(board, vcpu, (uint32_t)addr, &gpa))
 			p = board_phys_ptr(board, gpa, chunk);
 		if (!p) {
 			*bad = addr;
@@ -57,36 +59,48 @@ bool board_read_memory(struct board *board, unsigned vcpu, uint32_t addr, bool p
 		}
 		memcpy(dst, p, chunk);
 		dst += chunk;
-		addr += chunk;
+		addr = physical ? addr + chunk : (uint32_t)(addr + chunk);
 		len -= chunk;
 	}
 	return true;
 }
 
-bool board_write_memory(struct board *board, unsigned vcpu, uint32_t linear, const uint8_t *src,
-			uint32_t len, uint32_t *bad)
+/* The physical address of byte at of a write at start: a linear one's
+ * (its low 32 bits, wrapping) through vcpu's tables, or start + at. */
+static bool write_target(struct board *board, unsigned vcpu, uint64_t start, bool physical,
+			 uint32_t at, uint64_t *addr, uint64_t *gpa)
+{
+	if (physical) {
+		*addr = *gpa = start + at;
+		return true;
+	}
+	*addr = (uint32_t)(start + at);
+	return board_linear_to_phys(board, vcpu, (uint32_t)*addr, gpa);
+}
+
+bool board_write_memory(struct board *board, unsigned vcpu, uint64_t start, bool physical,
+			const uint8_t *src, uint32_t len, uint64_t *bad)
 {
 	/* Every page first: a write that cannot be whole changes nothing. */
 	for (uint32_t at = 0; at < len;) {
-		uint32_t addr = linear + at;
-		uint64_t gpa;
-		uint32_t chunk = GUEST_PAGE_SIZE - (addr & (GUEST_PAGE_SIZE - 1));
+		uint64_t addr, gpa;
+		bool mapped = write_target(board, vcpu, start, physical, at, &addr, &gpa);
+		uint32_t chunk = GUEST_PAGE_SIZE - (uint32_t)(addr & (GUEST_PAGE_SIZE - 1));
 		if (chunk > len - at)
 			chunk = len - at;
-		if (!board_linear_to_phys(board, vcpu, addr, &gpa) ||
-		    !guest_ram_contains(&board->ram, gpa, chunk)) {
+		if (!mapped || !guest_ram_contains(&board->ram, gpa, chunk)) {
 			*bad = addr;
 			return false;
 		}
 		at += chunk;
 	}
 	for (uint32_t at = 0; at < len;) {
-		uint32_t addr = linear + at;
-		uint64_t gpa;
-		uint32_t chunk = GUEST_PAGE_SIZE - (addr & (GUEST_PAGE_SIZE - 1));
+		uint64_t addr, gpa;
+		bool mapped = write_target(board, vcpu, start, physical, at, &addr, &gpa);
+		uint32_t chunk = GUEST_PAGE_SIZE - (uint32_t)(addr & (GUEST_PAGE_SIZE - 1));
 		if (chunk > len - at)
 			chunk = len - at;
-		if (!board_linear_to_phys(board, vcpu, addr, &gpa)) {
+		if (!mapped) {
 			*bad = addr;   /* the check above saw it map: never taken */
 			return false;
 		}
@@ -103,6 +117,7 @@ bool board_write_memory(struct board *board, unsigned vcpu, uint32_t linear, con
 void board_memory(struct board *board, struct board_memory *mem)
 {
 	mem->host = board->ram.host;
+	mem->memfd = board->ram.memfd;
 	mem->ram_size = board->ram.size;
 	mem->devmem_size = board->ram.devmem_size;
 }

@@ -331,42 +331,11 @@ int board_snapshot_read_config_fd(int fd, struct board_snapshot_config *sc, char
 
 /* --------------------------------------------------------------- memory */
 
-/* Whether page off of the memfd may hold data: a hole reads zeros. The
- * cursor keeps the data extent found last so each is asked for once. */
-struct extent_cursor {
-	int fd;
-	uint64_t start, end;   /* [start, end): data; pages before start are holes */
-	bool none;             /* no data at or after start */
-};
-
-static bool page_has_data(struct extent_cursor *c, uint64_t off)
-{
-	if (c->none)
-		return false;
-	if (off < c->end)
-		return off >= c->start;
-	off_t d = lseek(c->fd, (off_t)off, SEEK_DATA);
-	if (d < 0) {
-		/* ENXIO: only holes from here; anything else: assume data. */
-		if (errno == ENXIO) {
-			c->none = true;
-			return false;
-		}
-		c->start = off;
-		c->end = UINT64_MAX;
-		return true;
-	}
-	off_t h = lseek(c->fd, d, SEEK_HOLE);
-	c->start = (uint64_t)d;
-	c->end = h < 0 ? UINT64_MAX : (uint64_t)h;
-	return off >= c->start && off < c->end;
-}
-
 static void save_memory(const struct board *board, struct snap_writer *w)
 {
 	const struct guest_ram *ram = &board->ram;
 	uint64_t total = ram->size + ram->devmem_size;
-	struct extent_cursor cur = { .fd = ram->memfd };
+	struct guest_ram_extents cur = { .fd = ram->memfd };
 	snapw_begin(w, tags[S_MEM], MEM_VERSION, true);
 	snapw_u64(w, ram->size);
 	snapw_u64(w, ram->devmem_size);
@@ -375,7 +344,7 @@ static void save_memory(const struct board *board, struct snap_writer *w)
 		unsigned n = 0;
 		for (unsigned i = 0; i < MEM_CHUNK_PAGES && chunk + (uint64_t)i * PAGE < total; i++) {
 			uint64_t off = chunk + (uint64_t)i * PAGE;
-			if (page_has_data(&cur, off) && !guest_page_is_zero(ram->host + off)) {
+			if (guest_ram_has_data(&cur, off) && !guest_page_is_zero(ram->host + off)) {
 				bitmap[i / 8] |= (uint8_t)(1u << (i % 8));
 				n++;
 			}

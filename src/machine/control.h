@@ -83,20 +83,24 @@ bool board_linear_to_phys(struct board *board, unsigned vcpu, uint32_t linear, u
 /* Guest RAM or device memory (VRAM) at gpa; NULL for anything else (MMIO
  * would have side effects, and holes have nothing). */
 const uint8_t *board_phys_ptr(struct board *board, uint64_t gpa, uint64_t len);
-/* Reads len bytes at addr (linear, or physical); false, with the failing
- * address in *bad, where one is not memory. */
-bool board_read_memory(struct board *board, unsigned vcpu, uint32_t addr, bool physical,
-		       uint8_t *dst, uint32_t len, uint32_t *bad);
-/* Writes len bytes at a linear address, RAM only (whatever the page's
- * protection, as a debugger does); false with *bad, writing nothing, when
- * any of it is not RAM. Translations of the bytes written are dropped. */
-bool board_write_memory(struct board *board, unsigned vcpu, uint32_t linear, const uint8_t *src,
-			uint32_t len, uint32_t *bad);
+/* Reads len bytes at addr (linear: its low 32 bits; or physical, RAM up
+ * to the 36-bit limit); false, with the failing address in *bad, where
+ * one is not memory. */
+#define BOARD_PHYS_ADDR_MAX ((1ull << 36) - 1)   /* MAXPHYADDR 36 (isa/cpuid.h) */
+bool board_read_memory(struct board *board, unsigned vcpu, uint64_t addr, bool physical,
+		       uint8_t *dst, uint32_t len, uint64_t *bad);
+/* Writes len bytes at start (linear: its low 32 bits; or physical), RAM
+ * only (whatever the page's protection, as a debugger does); false with
+ * *bad, writing nothing, when any of it is not RAM. Translations of the
+ * bytes written are dropped. */
+bool board_write_memory(struct board *board, unsigned vcpu, uint64_t start, bool physical,
+			const uint8_t *src, uint32_t len, uint64_t *bad);
 /* All of guest memory as the host maps it, for copying it whole (a live
  * migration): RAM from host, then device memory; page n of the memfd is
  * host + n * 4096. Fixed for the board's life. */
 struct board_memory {
 	uint8_t *host;
+	int memfd;          /* behind host: its holes read zeros (guest_ram_has_data) */
 	uint64_t ram_size, devmem_size;
 };
 void board_memory(struct board *board, struct board_memory *mem);

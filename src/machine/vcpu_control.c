@@ -110,7 +110,7 @@ const struct tblock *board_vcpu_translation(struct board *board, unsigned vcpu, 
 	uint64_t off;   /* translations are keyed by memfd offset (cpu/run.c) */
 	if (!guest_ram_offset(&board->ram, gpa, 1, &off))
 		return NULL;
-	return tcache_lookup(&board->tc, eip, (uint32_t)off, *mode);
+	return tcache_lookup(&board->tc, eip, off, *mode);
 }
 
 const struct explain *board_vcpu_explain(const struct board *board, unsigned vcpu)

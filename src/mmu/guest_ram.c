@@ -3,6 +3,7 @@
 #include "mmu/guest_ram.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -62,4 +63,27 @@ void guest_ram_destroy(struct guest_ram *ram)
 	ram->low_size = 0;
 	ram->devmem_size = 0;
 	ram->devmem_gpa = GUEST_DEVMEM_UNMAPPED;
+}
+
+bool guest_ram_has_data(struct guest_ram_extents *c, uint64_t off)
+{
+	if (c->none)
+		return false;
+	if (off < c->end)
+		return off >= c->start;
+	off_t d = lseek(c->fd, (off_t)off, SEEK_DATA);
+	if (d < 0) {
+		/* ENXIO: only holes from here; anything else: assume data. */
+		if (errno == ENXIO) {
+			c->none = true;
+			return false;
+		}
+		c->start = off;
+		c->end = UINT64_MAX;
+		return true;
+	}
+	off_t h = lseek(c->fd, d, SEEK_HOLE);
+	c->start = (uint64_t)d;
+	c->end = h < 0 ? UINT64_MAX : (uint64_t)h;
+	return off >= c->start && off < c->end;
 }

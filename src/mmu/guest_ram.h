@@ -24,14 +24,15 @@
 #include <string.h>
 
 #define GUEST_RAM_MIN_MIB 4u
-/* The memfd (RAM, then device memory) stays below 4 GiB: the shadow keeps
- * a memfd page number in 20 bits of an entry (beside 12 bits of flags),
- * and translations are keyed by memfd offset in 32 bits (guest_ram_code_
- * range). 4064 MiB leaves room for 32 MiB of device memory (the display's
- * 16 MiB of VRAM) below 4 GiB: 3 GiB of RAM below 4 GiB and 992 MiB from
- * 4 GiB up. */
-#define GUEST_RAM_MAX_MIB 4064u
-#define GUEST_MEMFD_MAX ((uint64_t)(4096u - 1u) << 20)
+/* As much RAM as the CPU's 36 physical address bits (CPUID 0x80000008)
+ * reach: 3 GiB below 4 GiB and the 60 GiB from 4 GiB to 64 GiB, where a
+ * PAE guest's tables can name it. The memfd (RAM, then device memory)
+ * stays within 64 GiB: the shadow keeps a memfd page in 28 bits of an
+ * entry (shadow_entry) and a callout descriptor a code address in 36
+ * (callout_desc_gpa). The host's own means (MemTotal + SwapTotal) are
+ * main.c's check. */
+#define GUEST_RAM_MAX_MIB (63u << 10)
+#define GUEST_MEMFD_MAX (1ull << 36)
 /* RAM below 4 GiB stops at 3 GiB: the top GiB is the PCI hole (LAPIC,
  * IOAPIC, BARs, the firmware ROM). QEMU 7.2's pc keeps up to 3.5 GiB low
  * when all of RAM fits there; btvm's PCI window starts at 3 GiB whatever
@@ -236,6 +237,19 @@ static inline void guest_ram_written(const struct guest_ram *ram, uint64_t gpa, 
 	for (uint64_t p = off >> 12; p <= last >> 12; p++)
 		__atomic_store_n(&log[p], 1, __ATOMIC_RELAXED);
 }
+
+/* Whether the memfd page at offset off may hold data (ascending offsets,
+ * one cursor per pass): a hole reads zeros, and reading it through a
+ * mapping would give it a page of host memory, so snapshots and live
+ * migration look at the memfd's extents (SEEK_DATA) first: a large guest
+ * that touched little costs little to save or move. The cursor keeps the
+ * data extent found last so each is asked for once. */
+struct guest_ram_extents {
+	int fd;
+	uint64_t start, end;   /* [start, end): data; pages before start are holes */
+	bool none;             /* no data at or after start */
+};
+bool guest_ram_has_data(struct guest_ram_extents *c, uint64_t off);
 
 /* Whether the 4 KiB page at p is all zeros: snapshots and live migration
  * send such pages as a mark only. */

@@ -18,16 +18,11 @@
 #include "isa/vcpu.h"
 #include "mmu/paging.h"
 
-#define SHADOW_E_MAPPED 0x1u
-#define SHADOW_E_WRITABLE 0x2u   /* the guest allows the write and D is set */
-#define SHADOW_E_HOST_RW 0x4u    /* the host mapping is writable now */
-#define SHADOW_E_NO_EXEC 0x8u    /* XD (PAE, NXE): a change retires the window's lookup tag */
 #ifndef HWCAP2_FSGSBASE
 #define HWCAP2_FSGSBASE (1 << 1)
 #endif
 #define ASID_LIMIT (1u << 23)
-_Static_assert(((uint64_t)GUEST_RAM_MAX_MIB << 8) < (SHADOW_UNPAGED_CR3 >> 12),
-	       "the unpaged window's key names no RAM page");
+_Static_assert(GUEST_RAM_LOW_MAX <= SHADOW_UNPAGED_CR3, "the unpaged window's key names no RAM page");
 
 /* --- protection ------------------------------------------------------- */
 
@@ -51,7 +46,7 @@ static bool page_read_only(const struct shadow *sh, uint32_t page)
 
 static int entry_prot(const struct shadow *sh, uint32_t e)
 {
-	uint32_t page = e >> 12;
+	uint32_t page = shadow_entry_page(e);
 	bool w = (e & SHADOW_E_WRITABLE) && !page_read_only(sh, page);
 	return PROT_READ | (w ? PROT_WRITE : 0);
 }
@@ -110,7 +105,7 @@ static uint32_t entry_with_prot(uint32_t e, int prot)
  * adjacent mappings of consecutive memfd pages with one protection. */
 static bool entries_merge(uint32_t left, uint32_t right)
 {
-	return left && right && (right >> 12) == (left >> 12) + 1 &&
+	return left && right && shadow_entry_page(right) == shadow_entry_page(left) + 1 &&
 	       ((left ^ right) & SHADOW_E_HOST_RW) == 0;
 }
 
@@ -275,7 +270,7 @@ void shadow_reprotect(struct shadow *sh, uint32_t page)
 		const struct shadow_node *n = &sh->nodes[id - 1];
 		struct shadow_window *w = &sh->windows[n->win];
 		uint32_t *e = entry_of(w, n->key);
-		assert(e && (*e >> 12) == page);
+		assert(e && shadow_entry_page(*e) == page);
 		int prot = entry_prot(sh, *e);
 		if (&w->win == sh->current) {
 			entry_protect(sh, w, n->key, 1, prot);   /* also after shadow_unprotect_current */
@@ -365,7 +360,7 @@ void *shadow_current_ptr(struct shadow *sh, uint32_t va, unsigned len, bool writ
 	const uint32_t *e = entry_of(w, va >> 12);
 	if (!e || !*e)
 		return NULL;
-	if (write && (!(*e & SHADOW_E_WRITABLE) || page_read_only(sh, *e >> 12)))
+	if (write && (!(*e & SHADOW_E_WRITABLE) || page_read_only(sh, shadow_entry_page(*e))))
 		return NULL;
 	/* While RAM writes are logged, a page logged by the monitor may still
 	 * be mapped read-only: the slow path, which logs, is always right. */
@@ -407,7 +402,7 @@ void shadow_flush_global(struct shadow *sh, const struct paging_regs *pr)
 /* Forgets one entry; the host mapping is the caller's to remove. */
 static void forget_entry(struct shadow *sh, struct shadow_window *w, uint32_t vpage, uint32_t *e)
 {
-	uint32_t page = *e >> 12;
+	uint32_t page = shadow_entry_page(*e);
 	uint32_t *node = node_slot(w, vpage);
 	assert(*node && sh->nodes[*node - 1].win == (uint16_t)(w - sh->windows) &&
 	       sh->nodes[*node - 1].key == vpage);
@@ -628,7 +623,7 @@ static void refresh_entry(struct shadow *sh, struct shadow_window *w, uint32_t v
 	 * protection in place, which keeps the host's page-table entry, where
 	 * an unmap and a map would cost a second system call and a minor
 	 * fault at the next touch. */
-	if (now && old && (old >> 12) == page) {
+	if (now && old && shadow_entry_page(old) == page) {
 		if (map_page(sh, w, va, &wk, NULL, NULL) == 0) {
 			sh->stats.shadow_updates++;
 			return;
@@ -1046,7 +1041,7 @@ static int map_run(struct shadow *sh, struct shadow_window *w, uint32_t vpage, u
 {
 	uint16_t id = (uint16_t)(w - sh->windows);
 	uint8_t *host = w->win.base + (uint64_t)vpage * GUEST_PAGE_SIZE;
-	int prot = entry_prot(sh, page << 12 | flags);
+	int prot = entry_prot(sh, shadow_entry(page, flags));
 	assert((vpage & 1023) + count <= 1024);   /* one region: entry_breaks' unit */
 	if (sh->pending_unmap.w == w) {
 		/* A held-back unmap inside the run is done by the run's own
@@ -1071,7 +1066,7 @@ static int map_run(struct shadow *sh, struct shadow_window *w, uint32_t vpage, u
 			unmap_range(w, vpage + i, count - i);
 			return err;
 		}
-		entry_set(sh, w, vpage + i, entry_with_prot((page + i) << 12 | flags, prot));
+		entry_set(sh, w, vpage + i, entry_with_prot(shadow_entry(page + i, flags), prot));
 		w->mapped++;
 		sh->total_mapped++;
 	}
@@ -1105,7 +1100,7 @@ static bool maps_alike(struct shadow *sh, struct shadow_window *w, const struct 
 {
 	uint32_t f, fl;
 	return neighbour_entry(sh, w, pr, vpage, &f, &fl) && f == frame && fl == flags &&
-	       entry_prot(sh, frame << 12 | flags) == prot;
+	       entry_prot(sh, shadow_entry(frame, flags)) == prot;
 }
 
 /* A hidden fault's page goes in one host mapping with the neighbours the
@@ -1122,11 +1117,11 @@ static void grow_fault_run(struct shadow *sh, struct shadow_window *w, const str
 	uint32_t span = large ? (w->pae ? 512u : 1024u) : PREFETCH_PAGES;
 	uint32_t first = vpage & ~(span - 1);
 	uint32_t r = vpage >> 10;
-	int prot = entry_prot(sh, page << 12 | flags);
+	int prot = entry_prot(sh, shadow_entry(page, flags));
 	for (uint32_t v = vpage + 1; v < first + span; v++) {
 		uint32_t frame = page + (v - vpage);
 		if (large ? w->regions[r][v & 1023] || frame >= sh->ram_pages ||
-				    entry_prot(sh, frame << 12 | flags) != prot
+				    entry_prot(sh, shadow_entry(frame, flags)) != prot
 			  : !maps_alike(sh, w, pr, v, frame, flags, prot))
 			break;
 		run->count++;
@@ -1134,7 +1129,7 @@ static void grow_fault_run(struct shadow *sh, struct shadow_window *w, const str
 	for (uint32_t v = vpage; v-- > first;) {
 		uint32_t frame = page - (vpage - v);
 		if (page < vpage - v ||
-		    (large ? w->regions[r][v & 1023] || entry_prot(sh, frame << 12 | flags) != prot
+		    (large ? w->regions[r][v & 1023] || entry_prot(sh, shadow_entry(frame, flags)) != prot
 			   : !maps_alike(sh, w, pr, v, frame, flags, prot)))
 			break;
 		run->start--;
@@ -1184,14 +1179,14 @@ static int map_page(struct shadow *sh, struct shadow_window *w, uint32_t va, con
 	uint32_t *e = &w->regions[r][vpage & 1023];
 	uint32_t flags = SHADOW_E_MAPPED | (wk->writable && wk->dirty ? SHADOW_E_WRITABLE : 0) |
 			 (wk->no_exec ? SHADOW_E_NO_EXEC : 0);
-	if (*e && (*e >> 12) == page) {
-		int prot = entry_prot(sh, page << 12 | flags);
+	if (*e && shadow_entry_page(*e) == page) {
+		int prot = entry_prot(sh, shadow_entry(page, flags));
 		/* XD changed on a page with translations: the lookup table's
 		 * entries for it must go, as its TLB entry would. */
 		if (((*e ^ flags) & SHADOW_E_NO_EXEC) && sh->code_pages && page < sh->ram_pages &&
 		    sh->code_pages[page])
 			retire_asid(sh, w);
-		entry_set(sh, w, vpage, entry_with_prot(page << 12 | flags, prot));
+		entry_set(sh, w, vpage, entry_with_prot(shadow_entry(page, flags), prot));
 		uint8_t *host = w->win.base + (uint64_t)vpage * GUEST_PAGE_SIZE;
 		return mprotect(host, GUEST_PAGE_SIZE, prot) < 0 ? -errno : 0;
 	}
@@ -1232,7 +1227,7 @@ static void prefetch_around(struct shadow *sh, struct shadow_window *w,
 		bool ok = vpage < first + PREFETCH_PAGES && sh->host_maps + 2 * (runs + 1) < sh->map_budget &&
 			  neighbour_entry(sh, w, pr, vpage, &page, &flags);
 		if (run_len && (!ok || page != run_page + run_len ||
-				entry_prot(sh, page << 12 | flags) != entry_prot(sh, run_page << 12 | run_flags) ||
+				entry_prot(sh, shadow_entry(page, flags)) != entry_prot(sh, shadow_entry(run_page, run_flags)) ||
 				flags != run_flags)) {
 			if (map_run(sh, w, run_vpage, run_page, run_len, run_flags))
 				return;
@@ -1284,8 +1279,8 @@ static void prefetch_large(struct shadow *sh, struct shadow_window *w, const str
 		for (uint32_t i = edge;; i += (uint32_t)dir) {
 			bool ok = i < span && !reg[i] && frame0 + i < sh->ram_pages &&
 				  sh->host_maps + 2 * (runs + 1) < sh->map_budget;
-			if (run_len && (!ok || entry_prot(sh, (frame0 + i) << 12 | flags) !=
-						       entry_prot(sh, (frame0 + run_start) << 12 | flags))) {
+			if (run_len && (!ok || entry_prot(sh, shadow_entry(frame0 + i, flags)) !=
+						       entry_prot(sh, shadow_entry(frame0 + run_start, flags)))) {
 				uint32_t lo = dir > 0 ? run_start : run_start - run_len + 1;
 				if (map_run(sh, w, first + lo, frame0 + lo, run_len, flags))
 					return;
@@ -1450,7 +1445,7 @@ int shadow_init(struct shadow *sh, const struct guest_ram *ram)
 	sh->code_protect = calloc(sh->npages, 1);
 	sh->devmem_dirty = calloc(sh->npages - sh->ram_pages + 1, 1);
 	sh->identity_ro = calloc(sh->npages, 1);
-	sh->adaptive = calloc(sh->adaptive_mask + 1, sizeof(uint32_t));
+	sh->adaptive = calloc(sh->adaptive_mask + 1, sizeof(*sh->adaptive));
 	sh->adaptive_plain = calloc(sh->adaptive_mask + 1, sizeof(uint32_t));
 	sh->adaptive_state = calloc(sh->adaptive_mask + 1, 1);
 	if (!sh->windows || !sh->map_head || !sh->deriv_head || !sh->pt_refs || !sh->table_writes ||

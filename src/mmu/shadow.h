@@ -29,6 +29,21 @@ struct vcpu_state;
 #define SHADOW_MAP_MIN 4096L
 #define SHADOW_REGIONS 1024u       /* 4 MiB regions of a 4 GiB window */
 #define SHADOW_REPROTECT_MAX 4096u /* pages a window not in use holds back */
+/* A shadow entry is a memfd page number above SHADOW_E_FRAME_SHIFT bits of
+ * flags (shadow_internal.h's SHADOW_E_*, four of them), 0 where nothing is mapped:
+ * 28 bits of page reach 1 TiB of memfd, past RAM at the 36-bit physical
+ * addresses' end (64 GiB) and the device memory after it, in the 32 bits
+ * that keep a region's entries and nodes in 8 KiB. The translator's REP
+ * MOVS alias check compares two entries above their flags. */
+#define SHADOW_E_FRAME_SHIFT 4u
+static inline uint32_t shadow_entry_page(uint32_t e)
+{
+	return e >> SHADOW_E_FRAME_SHIFT;
+}
+static inline uint32_t shadow_entry(uint32_t page, uint32_t flags)
+{
+	return page << SHADOW_E_FRAME_SHIFT | flags;
+}
 #define SHADOW_NO_PT 0xffffffffu   /* region with no page table behind it yet */
 #define SHADOW_LARGE 0xfffffffeu   /* region mapped by a 4 MiB page */
 
@@ -48,8 +63,8 @@ struct shadow_window {
 	uint64_t last_used;
 	uint32_t asid;             /* indirect-branch table tag of this window */
 	unsigned mapped;
-	/* Per 4 MiB region: NULL, or 1024 shadow entries (guest physical
-	 * page << 12 | SHADOW_E_*) followed by, for each mapped one, its node
+	/* Per 4 MiB region: NULL, or 1024 shadow entries (shadow_entry:
+	 * memfd page and SHADOW_E_* flags) followed by, for each mapped one, its node
 	 * in the frame's list (index + 1), and the page table the region
 	 * came from. */
 	uint32_t *regions[SHADOW_REGIONS];
@@ -170,9 +185,9 @@ struct shadow {
 		struct shadow_window *w;
 		uint32_t start, end;      /* linear pages [start, end) */
 	} pending_unmap;
-	/* Adaptive translation: instructions (by guest physical address) that
-	 * keep writing traced pages or touch MMIO, and fault counts toward it. */
-	uint32_t *adaptive;
+	/* Adaptive translation: instructions (by code address + 1: memfd
+	 * offset, cpu/run.c) that keep writing traced pages or touch MMIO. */
+	uint64_t *adaptive;
 	unsigned adaptive_mask, adaptive_count;
 	/* Per slot: ordinary-RAM accesses in a row since the instruction last
 	 * needed the callouts, and how often it was marked again after a
@@ -241,7 +256,7 @@ enum shadow_fault_kind {
 enum shadow_fault_kind shadow_fault(struct shadow *sh, const struct vcpu_state *s, uint32_t va,
 				    bool write, uint64_t *gpa, uint32_t *error);
 /* The current window's shadow entries by 4 MiB region (each NULL or 1024
- * entries, guest frame << 12 | flags, 0 where nothing is mapped), for
+ * entries, shadow_entry's memfd page and flags, 0 where nothing is mapped), for
  * translated code to tell whether two linear pages share a frame; NULL
  * for the identity window, where distinct pages never do. Valid while the
  * window stays current. */
@@ -295,16 +310,16 @@ void shadow_reprotect(struct shadow *sh, uint32_t gpa_page);
  * (it holds translated code) or no longer does. */
 void shadow_protect_code(struct shadow *sh, uint32_t gpa_page, bool protect);
 
-bool shadow_is_adaptive(const struct shadow *sh, uint32_t insn_gpa);
+bool shadow_is_adaptive(const struct shadow *sh, uint64_t insn_gpa);
 /* A full set is emptied first: bounded by replacement, never refused. */
-void shadow_mark_adaptive(struct shadow *sh, uint32_t insn_gpa);
+void shadow_mark_adaptive(struct shadow *sh, uint64_t insn_gpa);
 /* An adaptive instruction's access touched only ordinary RAM (no device,
  * no traced page table for a write). True when that made a long enough
  * run to release it: it is no longer adaptive, and the caller drops its
  * translations so it runs plain again. */
-bool shadow_adaptive_plain(struct shadow *sh, uint32_t insn_gpa);
+bool shadow_adaptive_plain(struct shadow *sh, uint64_t insn_gpa);
 /* It touched a device or wrote a traced table: the run starts over. */
-void shadow_adaptive_needed(struct shadow *sh, uint32_t insn_gpa);
+void shadow_adaptive_needed(struct shadow *sh, uint64_t insn_gpa);
 /* Empties the set (a reset: the next guest's code is not this one's). */
 void shadow_forget_adaptive(struct shadow *sh);
 

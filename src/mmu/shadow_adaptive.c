@@ -1,5 +1,5 @@
-/* The shadow's set of adaptive instructions (shadow.h): guest physical
- * addresses of instructions that met a page table or device memory and
+/* The shadow's set of adaptive instructions (shadow.h): code addresses
+ * (memfd offsets, cpu/run.c) of instructions that met a page table or device memory and
  * are translated with their memory operand through callouts, each with
  * its run of ordinary accesses toward release and its release level. An
  * open-addressed table in struct shadow, emptied when half full. */
@@ -20,10 +20,16 @@
 #define ADAPTIVE_RELEASED 0x80u
 #define ADAPTIVE_LEVEL_MAX 20u
 
-static bool adaptive_slot(const struct shadow *sh, uint32_t insn_gpa, uint32_t *slot)
+/* Below 4 GiB of memfd the hash the 32-bit keys had. */
+static uint32_t adaptive_hash(uint64_t insn_gpa)
 {
-	uint32_t key = insn_gpa + 1;
-	for (uint32_t i = (insn_gpa * 0x9e3779b1u) & sh->adaptive_mask;; i = (i + 1) & sh->adaptive_mask) {
+	return ((uint32_t)insn_gpa ^ (uint32_t)(insn_gpa >> 32)) * 0x9e3779b1u;
+}
+
+static bool adaptive_slot(const struct shadow *sh, uint64_t insn_gpa, uint32_t *slot)
+{
+	uint64_t key = insn_gpa + 1;
+	for (uint32_t i = adaptive_hash(insn_gpa) & sh->adaptive_mask;; i = (i + 1) & sh->adaptive_mask) {
 		if (sh->adaptive[i] == key) {
 			*slot = i;
 			return true;
@@ -33,7 +39,7 @@ static bool adaptive_slot(const struct shadow *sh, uint32_t insn_gpa, uint32_t *
 	}
 }
 
-bool shadow_is_adaptive(const struct shadow *sh, uint32_t insn_gpa)
+bool shadow_is_adaptive(const struct shadow *sh, uint64_t insn_gpa)
 {
 	uint32_t i;
 	return adaptive_slot(sh, insn_gpa, &i) && !(sh->adaptive_state[i] & ADAPTIVE_RELEASED);
@@ -41,13 +47,13 @@ bool shadow_is_adaptive(const struct shadow *sh, uint32_t insn_gpa)
 
 void shadow_forget_adaptive(struct shadow *sh)
 {
-	memset(sh->adaptive, 0, (sh->adaptive_mask + 1) * sizeof(uint32_t));
+	memset(sh->adaptive, 0, (sh->adaptive_mask + 1) * sizeof(*sh->adaptive));
 	memset(sh->adaptive_plain, 0, (sh->adaptive_mask + 1) * sizeof(uint32_t));
 	memset(sh->adaptive_state, 0, sh->adaptive_mask + 1);
 	sh->adaptive_count = 0;
 }
 
-void shadow_mark_adaptive(struct shadow *sh, uint32_t insn_gpa)
+void shadow_mark_adaptive(struct shadow *sh, uint64_t insn_gpa)
 {
 	uint32_t i;
 	if (adaptive_slot(sh, insn_gpa, &i)) {
@@ -66,7 +72,7 @@ void shadow_mark_adaptive(struct shadow *sh, uint32_t insn_gpa)
 		shadow_forget_adaptive(sh);
 		sh->stats.adaptive_forgotten++;
 	}
-	i = (insn_gpa * 0x9e3779b1u) & sh->adaptive_mask;
+	i = adaptive_hash(insn_gpa) & sh->adaptive_mask;
 	while (sh->adaptive[i])
 		i = (i + 1) & sh->adaptive_mask;
 	sh->adaptive[i] = insn_gpa + 1;
@@ -76,7 +82,7 @@ void shadow_mark_adaptive(struct shadow *sh, uint32_t insn_gpa)
 	sh->stats.adaptive_insns++;
 }
 
-bool shadow_adaptive_plain(struct shadow *sh, uint32_t insn_gpa)
+bool shadow_adaptive_plain(struct shadow *sh, uint64_t insn_gpa)
 {
 	uint32_t i;
 	if (!adaptive_slot(sh, insn_gpa, &i) || (sh->adaptive_state[i] & ADAPTIVE_RELEASED))
@@ -88,7 +94,7 @@ bool shadow_adaptive_plain(struct shadow *sh, uint32_t insn_gpa)
 	return true;
 }
 
-void shadow_adaptive_needed(struct shadow *sh, uint32_t insn_gpa)
+void shadow_adaptive_needed(struct shadow *sh, uint64_t insn_gpa)
 {
 	uint32_t i;
 	if (adaptive_slot(sh, insn_gpa, &i))

@@ -10,6 +10,17 @@
 #include "mmu/guest_ram.h"
 #include "mmu/shadow.h"
 
+/* A shadow entry's flags, below its memfd page (shadow_entry). */
+#define SHADOW_E_MAPPED 0x1u
+#define SHADOW_E_WRITABLE 0x2u   /* the guest allows the write and D is set */
+#define SHADOW_E_HOST_RW 0x4u    /* the host mapping is writable now */
+#define SHADOW_E_NO_EXEC 0x8u    /* XD (PAE, NXE): a change retires the window's lookup tag */
+_Static_assert((SHADOW_E_MAPPED | SHADOW_E_WRITABLE | SHADOW_E_HOST_RW | SHADOW_E_NO_EXEC) <
+		       1u << SHADOW_E_FRAME_SHIFT,
+	       "the flags stay below the frame");
+_Static_assert((GUEST_MEMFD_MAX >> 12) <= UINT32_MAX >> SHADOW_E_FRAME_SHIFT,
+	       "an entry holds every memfd page");
+
 /* Forgets region r of w, its entries and its page table's trace; unmap:
  * its host range too (else the caller unmaps it). */
 void shadow__drop_region(struct shadow *sh, struct shadow_window *w, uint32_t r, bool unmap);

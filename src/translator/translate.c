@@ -378,7 +378,7 @@ void emit_callout(struct tctx *c)
 	memset(d, 0, sizeof(*d));   /* the same code, the same bytes (translate_clone.c) */
 	d->eip = c->eip;
 	d->next_eip = c->next_eip;
-	d->gpa = c->gpa + (c->eip - c->tb->eip);
+	callout_desc_set_gpa(d, c->gpa + (c->eip - c->tb->eip));
 	d->len = c->in.length & 15;
 	d->kind = CALLOUT_INSN;
 	d->flags = 0;
@@ -1044,14 +1044,14 @@ size_t tail_room(const struct tctx *c, uint32_t guest_len)
  * into the next page when that is mapped. *next_gpa gets the next page's
  * physical address, or ~0 if it cannot be fetched (a #PF is then left
  * pending only when the block has no instruction yet to end before it). */
-static unsigned fetch_insn(struct tctx *c, uint32_t *next_gpa)
+static unsigned fetch_insn(struct tctx *c, uint64_t *next_gpa)
 {
 	const struct guest_ram *ram = c->env->sh->ram;
 	uint32_t lin = code_linear(c, c->eip);
 	uint32_t off = lin % GUEST_PAGE_SIZE;
 	uint32_t in_page = GUEST_PAGE_SIZE - off;
-	uint32_t here = (c->gpa & ~(GUEST_PAGE_SIZE - 1)) + off;
-	*next_gpa = ~0u;
+	uint64_t here = (c->gpa & ~(uint64_t)(GUEST_PAGE_SIZE - 1)) + off;
+	*next_gpa = UINT64_MAX;
 	if (in_page >= ZYDIS_MAX_INSTRUCTION_LENGTH) {
 		c->bytes = ram->host + here;
 		uint64_t avail = ram->size - here;
@@ -1059,7 +1059,8 @@ static unsigned fetch_insn(struct tctx *c, uint32_t *next_gpa)
 	}
 	memcpy(c->insn_buf, ram->host + here, in_page);
 	c->bytes = c->insn_buf;
-	uint32_t next_linear = lin + in_page, gpa;
+	uint32_t next_linear = lin + in_page;
+	uint64_t gpa;
 	if (c->tb->ninsns > 0)
 		return in_page;   /* a crossing instruction starts a block of its own */
 	bool ok = c->env->fetch_gpa(c->env->opaque, next_linear, &gpa);
@@ -1076,7 +1077,7 @@ static unsigned fetch_insn(struct tctx *c, uint32_t *next_gpa)
  * (an exit to it is made), or -EFAULT, -ENOTSUP, -ENOSPC as
  * translate_block. */
 static int translate_one(struct translator *t, struct tctx *c, unsigned avail, uint32_t page_end,
-			 uint32_t next_gpa)
+			 uint64_t next_gpa)
 {
 	struct tblock *tb = c->tb;
 	bool nop_space = allowlist_reserved_nop(c->bytes, avail, c->nop_buf);
@@ -1108,7 +1109,7 @@ static int translate_one(struct translator *t, struct tctx *c, unsigned avail, u
 			emit_branch_exit(c, c->eip, EXIT_KIND_BRANCH);
 			return 1;
 		}
-		tb->pages[1] = next_gpa / GUEST_PAGE_SIZE;
+		tb->pages[1] = (uint32_t)(next_gpa / GUEST_PAGE_SIZE);
 	}
 	c->next_eip = c->eip + len;
 	/* MODE_LIMITS: the monitor checks every access against its segment. */
@@ -1164,7 +1165,7 @@ static int translate_one(struct translator *t, struct tctx *c, unsigned avail, u
 }
 
 static int translate_fresh(struct translator *t, const struct translate_env *env, uint32_t eip,
-			   uint32_t gpa, uint32_t mode, bool aligned, struct tblock **out)
+			   uint64_t gpa, uint32_t mode, bool aligned, struct tblock **out)
 {
 	const struct guest_ram *ram = env->sh->ram;
 	uint8_t *code, *limit;
@@ -1188,20 +1189,21 @@ static int translate_fresh(struct translator *t, const struct translate_env *env
 	tb->gpa = gpa;
 	tb->mode = mode;
 	tb->host = code;
-	tb->pages[0] = tb->pages[1] = gpa / GUEST_PAGE_SIZE;
+	tb->pages[0] = tb->pages[1] = (uint32_t)(gpa / GUEST_PAGE_SIZE);
 	tcache_alloc_maps(env->tc, tb, BLOCK_MAX_INSNS);
 	emit_init(&c->e, code, limit);
-	uint32_t first_page = gpa / GUEST_PAGE_SIZE;
+	uint32_t first_page = (uint32_t)(gpa / GUEST_PAGE_SIZE);
 	c->selfcheck = tcache_page_selfcheck(env->tc, first_page);
 	uint32_t lin = code_linear(c, eip);
 	if (lin % GUEST_PAGE_SIZE > GUEST_PAGE_SIZE - ZYDIS_MAX_INSTRUCTION_LENGTH) {
 		/* The first instruction may run onto the next page: a
 		 * self-checking one there makes this block check itself too. */
-		uint32_t next = (lin | (GUEST_PAGE_SIZE - 1)) + 1, g2;
+		uint32_t next = (lin | (GUEST_PAGE_SIZE - 1)) + 1;
+		uint64_t g2;
 		bool ok = env->fetch_gpa(env->opaque, next, &g2);
 		env->drop_fault(env->opaque);
 		if (ok)
-			c->selfcheck = c->selfcheck || tcache_page_selfcheck(env->tc, g2 / GUEST_PAGE_SIZE);
+			c->selfcheck = c->selfcheck || tcache_page_selfcheck(env->tc, (uint32_t)(g2 / GUEST_PAGE_SIZE));
 	}
 	emit_block_entry(c);
 
@@ -1224,7 +1226,7 @@ static int translate_fresh(struct translator *t, const struct translate_env *env
 			break;
 		}
 		uint32_t page_end = page_end_of(c, c->eip);
-		uint32_t next_gpa;
+		uint64_t next_gpa;
 		unsigned avail = fetch_insn(c, &next_gpa);
 		int r = translate_one(t, c, avail, page_end, next_gpa);
 		if (r < 0)
@@ -1289,7 +1291,7 @@ static int translate_fresh(struct translator *t, const struct translate_env *env
  * its addresses moved (translate_clone.c): half the blocks of a Debian
  * boot were such code. */
 int translate_block(struct translator *t, const struct translate_env *env, uint32_t eip,
-		    uint32_t gpa, uint32_t mode, struct tblock **out)
+		    uint64_t gpa, uint32_t mode, struct tblock **out)
 {
 	const struct tblock *twin = clone_source(t, env, eip, gpa, mode);
 	if (!twin)

@@ -4,6 +4,7 @@
 #ifndef BTVM_TRANSLATOR_TRANSLATE_H
 #define BTVM_TRANSLATOR_TRANSLATE_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -53,7 +54,10 @@ static inline bool mode_uses_ibl(uint32_t mode)
 struct callout_desc {
 	uint32_t eip;
 	uint32_t next_eip;
-	uint32_t gpa;      /* of the instruction, as the adaptive set keys it */
+	/* Its code address (cpu/run.c), as the adaptive set keys it: a
+	 * memfd offset of RAM, below 2^36 (GUEST_MEMFD_MAX), in gpa_low and
+	 * gpa_high (callout_desc_gpa), which keeps a descriptor in 32 bytes. */
+	uint32_t gpa_low;
 	uint8_t len : 4;   /* at most 15 */
 	uint8_t kind : 4;  /* CALLOUT_* */
 	uint8_t bytes[15];
@@ -63,12 +67,26 @@ struct callout_desc {
 	 * that the translation mode changed from mode, or that an interrupt
 	 * became deliverable. */
 	uint8_t flags;
-	uint8_t hint;      /* CALLOUT_MEM_STORE: its slot in cpu->store_hints */
+	uint8_t hint : 4;  /* CALLOUT_MEM_STORE: its slot in cpu->store_hints */
+	uint8_t gpa_high : 4;
 	/* The block's mode, in every descriptor: the monitor decodes the
 	 * bytes as 16- or 32-bit code by it (MODE_CODE16, MODE_STACK16). */
 	uint16_t mode;
 };
 _Static_assert(sizeof(struct callout_desc) == 32, "descriptors stay two to a line");
+_Static_assert(CPU_STORE_HINTS <= 16, "a hint slot fits its field");
+
+static inline uint64_t callout_desc_gpa(const struct callout_desc *d)
+{
+	return (uint64_t)d->gpa_high << 32 | d->gpa_low;
+}
+
+static inline void callout_desc_set_gpa(struct callout_desc *d, uint64_t gpa)
+{
+	assert(gpa >> 36 == 0);
+	d->gpa_low = (uint32_t)gpa;
+	d->gpa_high = (uint8_t)(gpa >> 32) & 15;
+}
 
 /* The slot in cpu->store_hints of an adaptive MOV store at eip: a few
  * stores of one kernel path rarely share one. */
@@ -132,9 +150,9 @@ struct translate_env {
 	/* CS.base, for a block of MODE_SEGCS: its code is fetched at
 	 * cs_base + EIP (blocks are keyed by EIP, CS's offset). */
 	uint32_t cs_base;
-	/* The physical address of a linear one for an instruction fetch;
+	/* The code address (cpu/run.c) of a linear one for an instruction fetch;
 	 * false leaves the fetch's #PF pending in the vCPU. */
-	bool (*fetch_gpa)(void *opaque, uint32_t linear, uint32_t *gpa);
+	bool (*fetch_gpa)(void *opaque, uint32_t linear, uint64_t *gpa);
 	/* Drops a #PF fetch_gpa left pending: the fetch was only a look. */
 	void (*drop_fault)(void *opaque);
 	/* Whether a debugger's breakpoint is at linear eip; NULL when none
@@ -147,13 +165,13 @@ struct translate_env {
 int translator_init(struct translator *t, bool single_insn, FILE *trace);
 void translator_destroy(struct translator *t);
 /* Translates the block at EIP eip (linear env->cs_base + eip in a
- * MODE_SEGCS mode, else eip itself; physical gpa) for the given mode
+ * MODE_SEGCS mode, else eip itself; code address gpa) for the given mode
  * into env's cache. Returns 0 and the block, -ENOSPC when the
  * cache must be flushed first, -EFAULT when the code is not in guest RAM
  * or its only instruction runs into a page that cannot be fetched (a #PF
  * left pending by env's fetch_gpa says which), or -ENOTSUP (a translator
  * bug, described in t->error). */
 int translate_block(struct translator *t, const struct translate_env *env, uint32_t eip,
-		    uint32_t gpa, uint32_t mode, struct tblock **out);
+		    uint64_t gpa, uint32_t mode, struct tblock **out);
 
 #endif

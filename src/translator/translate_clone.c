@@ -27,13 +27,13 @@ uint8_t clone_env(const struct translate_env *env)
 }
 
 const struct tblock *clone_source(const struct translator *t, const struct translate_env *env,
-				  uint32_t eip, uint32_t gpa, uint32_t mode)
+				  uint32_t eip, uint64_t gpa, uint32_t mode)
 {
 	/* A first instruction near the page end may run onto the next page,
 	 * which maps differently here (translate_block looks at it). */
 	if (!t->clone || t->trace || env->breakpoint_at || !mode_uses_ibl(mode) ||
 	    eip % GUEST_PAGE_SIZE > GUEST_PAGE_SIZE - ZYDIS_MAX_INSTRUCTION_LENGTH ||
-	    tcache_page_selfcheck(env->tc, gpa / GUEST_PAGE_SIZE))
+	    tcache_page_selfcheck(env->tc, (uint32_t)(gpa / GUEST_PAGE_SIZE)))
 		return NULL;
 	const struct tblock *twin = tcache_twin(env->tc, gpa, mode);
 	if (!twin || twin->eip == eip || !twin->clonable || twin->clone_env != clone_env(env))

@@ -37,7 +37,7 @@ struct tctx {
 	bool ended;
 	bool adaptive;         /* the instruction's mark (insn_is_adaptive) */
 	bool paging;           /* CR0.PG at translation: cross-page exits look up */
-	uint32_t gpa;          /* guest physical address of the block's first byte */
+	uint64_t gpa;          /* code address (cpu/run.c) of the block's first byte */
 	/* What to add to an EIP for its linear address: CS.base in a
 	 * MODE_SEGCS block, else 0. */
 	uint32_t cs_base;
@@ -132,7 +132,7 @@ bool translate_inline_form(struct tctx *c, enum sensitive_inline form);
 uint8_t clone_env(const struct translate_env *env);
 /* A block to copy for linear eip at gpa in mode, or NULL to translate. */
 const struct tblock *clone_source(const struct translator *t, const struct translate_env *env,
-				  uint32_t eip, uint32_t gpa, uint32_t mode);
+				  uint32_t eip, uint64_t gpa, uint32_t mode);
 /* The copy of twin for linear eip, published; 0 or -ENOSPC. */
 int clone_block(struct tcache *tc, const struct tblock *twin, uint32_t eip, struct tblock **out);
 /* NULL when copy and fresh are the same block (code, exits, maps, with

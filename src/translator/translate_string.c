@@ -4,6 +4,7 @@
  * between iterations. */
 #include "translator/translate_internal.h"
 
+#include "mmu/shadow.h"
 #include "translator/cpu_layout.h"
 
 static ZydisRegister acc(unsigned size)
@@ -362,7 +363,7 @@ static void emit_frames_apart(struct tctx *c, uint8_t *apart[3])
 	unknown[3] = emit_jcc_rel32(e, 0x4, NULL);
 	/* The two entries compared above their flag bits. */
 	emit2(e, ZYDIS_MNEMONIC_XOR, op_reg(ZYDIS_REGISTER_R13D), op_reg(ZYDIS_REGISTER_R14D));
-	emit2(e, ZYDIS_MNEMONIC_SHR, op_reg(ZYDIS_REGISTER_R13D), op_imm(12));
+	emit2(e, ZYDIS_MNEMONIC_SHR, op_reg(ZYDIS_REGISTER_R13D), op_imm(SHADOW_E_FRAME_SHIFT));
 	apart[2] = emit_jcc_rel32(e, 0x5, NULL);   /* JNZ: different frames */
 	for (unsigned i = 0; i < 4; i++)
 		if (unknown[i] && !e->failed)

@@ -369,25 +369,28 @@ static void test_machine(const char *kernel, const char *keep)
 	free_sections(c, nc);
 }
 
-/* A machine with RAM above 4 GiB (-m 4064: 992 MiB from 4 GiB up): its
- * high RAM is saved (by memfd offset, after the low range) and restored
- * where it was, at 4 GiB and at the last page, the low RAM at the same
- * low 32 bits untouched. */
+/* A machine with RAM past 4 GiB of memfd (-m 5120: 2 GiB from 4 GiB up,
+ * the memfd's 4 GiB at physical 5 GiB): its high RAM is saved (by memfd
+ * offset, after the low range) and restored where it was, at 4 GiB, at
+ * the page at memfd offset 4 GiB and at the last page, the low RAM at the
+ * same low 32 bits untouched. */
 static void test_high_ram(const char *kernel)
 {
 	char err[512];
 	const char *path = work_path("high.snap");
-	const uint64_t high = 1ull << 32, last = high + (992ull << 20) - 4096;
-	struct board_config cfg = { .kernel_path = kernel, .ram_mib = 4064, .serial = SERIAL_NONE,
+	const uint64_t high = 1ull << 32, past = high + (1ull << 30), last = high + (2ull << 30) - 4096;
+	struct board_config cfg = { .kernel_path = kernel, .ram_mib = 5120, .serial = SERIAL_NONE,
 				    .display = DISPLAY_NONE, .tcache_mib = 16, .no_reboot = true };
 	struct board *b;
 	CHECK_EQ(board_create(&b, &cfg, err, sizeof(err)), 0);
 	uint8_t *at4g = (uint8_t *)board_phys_ptr(b, high, 4096);
+	uint8_t *at5g = (uint8_t *)board_phys_ptr(b, past, 4096);
 	uint8_t *top = (uint8_t *)board_phys_ptr(b, last, 4096);
-	CHECK(at4g && top && !board_phys_ptr(b, last + 4096, 1));
-	if (!at4g || !top)
+	CHECK(at4g && at5g && top && !board_phys_ptr(b, last + 4096, 1));
+	if (!at4g || !at5g || !top)
 		return;
 	memcpy(at4g + 16, "above 4 GiB", 12);
+	memcpy(at5g + 8, "memfd at 4 GiB", 15);
 	memcpy(top + 4000, "the last page", 14);
 	const uint8_t *low = board_phys_ptr(b, 16, 12);
 	CHECK(low && memcmp(low, "above 4 GiB", 12));
@@ -404,11 +407,15 @@ static void test_high_ram(const char *kernel)
 	if (ret)
 		fprintf(stderr, "test_snapshot: %s\n", err);
 	at4g = (uint8_t *)board_phys_ptr(b, high, 4096);
+	at5g = (uint8_t *)board_phys_ptr(b, past, 4096);
 	top = (uint8_t *)board_phys_ptr(b, last, 4096);
 	CHECK(at4g && !memcmp(at4g + 16, "above 4 GiB", 12));
+	CHECK(at5g && !memcmp(at5g + 8, "memfd at 4 GiB", 15));
 	CHECK(top && !memcmp(top + 4000, "the last page", 14));
 	low = board_phys_ptr(b, 16, 12);
 	CHECK(low && memcmp(low, "above 4 GiB", 12));
+	low = board_phys_ptr(b, (uint32_t)last + 4000, 14);
+	CHECK(low && memcmp(low, "the last page", 14));
 	board_destroy(b);
 }
 

@@ -354,18 +354,19 @@ static void test_suppression(struct harness *h)
 	CHECK_EQ(get16(h, USED + 2), 5);
 }
 
-/* RAM above 4 GiB (-m 4064: 992 MiB from 4 GiB): a buffer there is the
- * RAM's, and the ring itself may lie there; a buffer past the high
- * range's end or across it is a buffer error. */
+/* RAM above 4 GiB (-m 5120: 2 GiB from 4 GiB, its top half past 4 GiB
+ * of memfd): a buffer there is the RAM's, and the ring itself may lie
+ * there; a buffer past the high range's end or across it is a buffer
+ * error. */
 static void test_high_ram(void)
 {
 	struct harness h;
 	memset(&h, 0, sizeof(h));
-	if (guest_ram_init(&h.ram, 4064, 0)) {
-		CHECK(!"cannot make 4064 MiB of guest RAM");
+	if (guest_ram_init(&h.ram, 5120, 0)) {
+		CHECK(!"cannot make 5120 MiB of guest RAM");
 		return;
 	}
-	const uint64_t high = 1ull << 32, end = high + (992ull << 20);
+	const uint64_t high = 1ull << 32, end = high + (2ull << 30);
 	setup(&h, false, false);
 	desc(&h, 0, high + 0x1000, 16, VIRTQ_DESC_F_NEXT, 1);
 	desc(&h, 1, end - 8, 8, VIRTQ_DESC_F_WRITE, 0);
@@ -375,21 +376,23 @@ static void test_high_ram(void)
 	CHECK(h.seg[0].ptr == guest_ram_ptr(&h.ram, high + 0x1000, 16));
 	CHECK(h.seg[0].ptr == h.ram.host + (3ull << 30) + 0x1000);
 	CHECK(h.seg[1].ptr == guest_ram_ptr(&h.ram, end - 8, 8) && h.seg[1].writable);
+	CHECK(h.seg[1].ptr == h.ram.host + (5ull << 30) - 8);
 	desc(&h, 0, end - 8, 16, 0, 0);
 	expect_error(&h, false, 0, VIRTQ_ERR_BUFFER);
 	setup(&h, false, false);
 	desc(&h, 0, end, 1, 0, 0);
 	expect_error(&h, false, 0, VIRTQ_ERR_BUFFER);
-	/* The descriptor table above 4 GiB. */
+	/* The descriptor table past 4 GiB of memfd. */
 	virtq_init(&h.vq, 256);
 	h.vq.size = QSIZE;
-	h.vq.desc_addr = high;
+	h.vq.desc_addr = high + (1ull << 30);
 	h.vq.avail_addr = AVAIL;
 	h.vq.used_addr = USED;
 	h.avail_idx = 0;
 	memset(h.ram.host, 0, 0x20000);
 	CHECK_EQ(virtq_start(&h.vq, &h.ram, false, false), 0);
-	uint8_t *table = guest_ram_ptr(&h.ram, high, 16);
+	uint8_t *table = guest_ram_ptr(&h.ram, high + (1ull << 30), 16);
+	CHECK(table == h.ram.host + (4ull << 30));
 	uint64_t addr = BUF;
 	uint32_t len = 4;
 	memcpy(table, &addr, 8);
