@@ -148,9 +148,12 @@ void restore_rcx(struct tctx *c);
 /* translate_flow.c: near JMP, CALL, RET, Jcc, LOOPcc, JCXZ/JECXZ */
 bool translate_branch(struct tctx *c);
 /* How many bytes of an instruction at eip lie inside CS's limit, at most
- * an instruction's longest (0: eip itself is past it). */
+ * an instruction's longest (0: eip itself is past it); all of them in a
+ * block without MODE_CSLIMIT, whose fetches are what they were. */
 static inline unsigned code_room(const struct tctx *c, uint32_t eip)
 {
+	if (c->cs_limit == 0xffffffffu)
+		return ZYDIS_MAX_INSTRUCTION_LENGTH;
 	if (eip > c->cs_limit)
 		return 0;
 	uint64_t room = (uint64_t)c->cs_limit - eip + 1;
