@@ -10,8 +10,8 @@
 ; Groups, each case with the fault's EIP, CS and ESP checked:
 ;  branches       (byte-granular limit, CPL 0) JMP/Jcc/CALL rel32, JMP
 ;                 and CALL through a register and memory, RET and RET imm16
-;                 (ESP as before the RET: nothing popped), LOOP (ECX as
-;                 before it), JECXZ, an o16 JMP through CX: #GP(0) at the
+;                 (ESP as before the RET: nothing popped), LOOP on ECX
+;                 and on CX (the count as before it), JECXZ, an o16 JMP through CX: #GP(0) at the
 ;                 branch, ESP unchanged (at CPL 3, where the fault's frame
 ;                 goes elsewhere, nothing written below it either); a Jcc
 ;                 not taken to a target past the limit goes on
@@ -49,7 +49,7 @@ ST_AT		equ PAST + 1 - (st_blob_end - st_blob)	; the straddle blob
 	dd (%1) - CA($ + 4)
 %endmacro
 %macro rel8 2
-	db %2, ((%1) - CA($ + 1)) & 0xff
+	db %2, ((%1) - CA($ + 2)) & 0xff
 %endmacro
 
 guest_start
@@ -129,6 +129,10 @@ guest_start
 	call cl_expect
 	check dword [x_eip], CA(cl_blob.loop_at)
 	check ecx, 3
+	mov eax, CA(cl_blob.loopw)
+	call cl_expect
+	check dword [x_eip], CA(cl_blob.loopw_at)
+	check ecx, 0x10003
 	mov eax, CA(cl_blob.jecxz)
 	call cl_expect
 	check dword [x_eip], CA(cl_blob.jecxz_at)
@@ -347,6 +351,12 @@ cl_blob:
 .loop:
 	mov ecx, 3
 .loop_at:
+	rel8 PAST, 0xe2
+	ud2
+.loopw:
+	mov ecx, 0x10003
+.loopw_at:
+	db 0x67					; LOOP on CX
 	rel8 PAST, 0xe2
 	ud2
 .jecxz:
