@@ -131,24 +131,30 @@ static void bucket_set(struct tcache_bucket *b, struct tblock *tb)
 	}
 	assert(tb->mode <= UINT16_MAX);
 	*b = (struct tcache_bucket){ .tb = tb, .host = tb->host, .gpa = tb->gpa, .eip = tb->eip,
-				     .mode = (uint16_t)tb->mode, .one_page = tb->pages[0] == tb->pages[1] };
+				     .mode = (uint16_t)tb->mode, .one_page = tb->pages[0] == tb->pages[1],
+				     .limited = tb->cs_limit != 0xffffffffu };
 }
 
-static bool bucket_holds(const struct tcache_bucket *b, uint32_t eip, uint64_t gpa, uint32_t mode)
+/* Blocks translated for one code segment limit never serve another:
+ * their fetches and branch targets were checked against it. */
+static bool bucket_holds(const struct tcache_bucket *b, uint32_t eip, uint64_t gpa, uint32_t mode,
+			 uint32_t cs_limit)
 {
-	return b->tb && b->gpa == gpa && b->eip == eip && b->mode == mode;
+	return b->tb && b->gpa == gpa && b->eip == eip && b->mode == mode &&
+	       (b->limited ? b->tb->cs_limit == cs_limit : cs_limit == 0xffffffffu);
 }
 
-struct tblock *tcache_lookup(struct tcache *tc, uint32_t eip, uint64_t gpa, uint32_t mode)
+struct tblock *tcache_lookup(struct tcache *tc, uint32_t eip, uint64_t gpa, uint32_t mode,
+			     uint32_t cs_limit)
 {
 	tc->stats.lookups++;
 	struct tcache_bucket *b = &tc->hash[hash_key(eip, gpa, mode, tc->hash_mask)];
-	if (bucket_holds(b, eip, gpa, mode)) {
+	if (bucket_holds(b, eip, gpa, mode, cs_limit)) {
 		tc->stats.hits++;
 		return b->tb;
 	}
 	for (struct tblock *tb = b->tb ? b->tb->hash_next : NULL; tb; tb = tb->hash_next) {
-		if (tb->gpa == gpa && tb->eip == eip && tb->mode == mode) {
+		if (tb->gpa == gpa && tb->eip == eip && tb->mode == mode && tb->cs_limit == cs_limit) {
 			tc->stats.hits++;
 			return tb;
 		}
@@ -156,15 +162,16 @@ struct tblock *tcache_lookup(struct tcache *tc, uint32_t eip, uint64_t gpa, uint
 	return NULL;
 }
 
-uint8_t *tcache_lookup_host(struct tcache *tc, uint32_t eip, uint64_t gpa, uint32_t mode)
+uint8_t *tcache_lookup_host(struct tcache *tc, uint32_t eip, uint64_t gpa, uint32_t mode,
+			    uint32_t cs_limit)
 {
 	struct tcache_bucket *b = &tc->hash[hash_key(eip, gpa, mode, tc->hash_mask)];
-	if (bucket_holds(b, eip, gpa, mode)) {
+	if (bucket_holds(b, eip, gpa, mode, cs_limit)) {
 		tc->stats.lookups++;
 		tc->stats.hits++;
 		return b->one_page ? b->host : NULL;
 	}
-	struct tblock *tb = tcache_lookup(tc, eip, gpa, mode);
+	struct tblock *tb = tcache_lookup(tc, eip, gpa, mode, cs_limit);
 	return tb && tb->pages[0] == tb->pages[1] ? tb->host : NULL;
 }
 
@@ -185,6 +192,7 @@ struct tblock *tcache_new_block(struct tcache *tc, uint8_t **code, uint8_t **lim
 		return NULL;
 	struct tblock *tb = &tc->blocks[tc->nblocks];
 	memset(tb, 0, sizeof(*tb));
+	tb->cs_limit = 0xffffffffu;   /* flat until its translator says */
 	*code = tc->code + tc->code_used;
 	*limit = *code + TCACHE_BLOCK_RESERVE;
 	return tb;

@@ -45,6 +45,9 @@ struct tblock {
 	uint32_t eip;            /* guest linear address of the first instruction */
 	uint64_t gpa;            /* its code address (cpu/run.c): the memfd offset of the same byte */
 	uint32_t mode;           /* the translation key's mode bits */
+	/* The code segment's limit the block was translated for, also in
+	 * its key: 0xFFFFFFFF but where the mode says it checks one. */
+	uint32_t cs_limit;
 	uint32_t guest_len;
 	uint8_t *host;           /* entry, with the attention check */
 	/* Bytes of that check at host: a direct branch forward within the
@@ -98,6 +101,9 @@ struct tcache_bucket {
 	uint32_t eip;
 	uint16_t mode;           /* the MODE_* bits fit (translate.h) */
 	bool one_page;           /* the block's guest bytes are on one page */
+	/* Its cs_limit is not 0xFFFFFFFF: a lookup compares the block's
+	 * (flat code's never reads it). */
+	bool limited;
 };
 
 struct tcache {
@@ -127,11 +133,14 @@ struct tcache {
 
 int tcache_init(struct tcache *tc, uint64_t code_size, uint64_t ram_size, struct shadow *sh);
 void tcache_destroy(struct tcache *tc);
-/* The block translated from linear eip at physical gpa in mode. */
-struct tblock *tcache_lookup(struct tcache *tc, uint32_t eip, uint64_t gpa, uint32_t mode);
+/* The block translated from linear eip at physical gpa in mode under a
+ * code segment of limit cs_limit. */
+struct tblock *tcache_lookup(struct tcache *tc, uint32_t eip, uint64_t gpa, uint32_t mode,
+			     uint32_t cs_limit);
 /* The host entry of that block if its guest bytes are on one page, else
  * NULL; reads the block itself only when it is not first in its bucket. */
-uint8_t *tcache_lookup_host(struct tcache *tc, uint32_t eip, uint64_t gpa, uint32_t mode);
+uint8_t *tcache_lookup_host(struct tcache *tc, uint32_t eip, uint64_t gpa, uint32_t mode,
+			    uint32_t cs_limit);
 /* A valid clonable block translated from physical gpa in mode, at any
  * linear address, or NULL. */
 struct tblock *tcache_twin(struct tcache *tc, uint64_t gpa, uint32_t mode);

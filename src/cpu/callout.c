@@ -917,6 +917,12 @@ static enum callout_result run_callout(struct cpu *cpu, const struct callout_des
 		raise_fault(cpu, d, EXC_UD, false, 0);
 		return CALLOUT_STOP;
 	}
+	if (d->kind == CALLOUT_LIMIT) {
+		/* A fetch or a near branch past CS's limit (translate_flow.c). */
+		cpu->callouts_by_class[SENS_MONITOR]++;
+		raise_fault(cpu, d, EXC_GP, true, 0);
+		return CALLOUT_STOP;
+	}
 	const struct callout_decoded *dec = decode_desc(cpu, d);
 	if (!dec) {
 		raise_fault(cpu, d, EXC_UD, false, 0);

@@ -164,18 +164,25 @@ enum callout_result do_stack_insn(struct cpu *cpu, const struct callout_desc *d,
 	case ZYDIS_MNEMONIC_CALL:
 	case ZYDIS_MNEMONIC_RET:
 		/* A 16-bit operand size pushes and pops a word of IP, and a
-		 * target cut to 16 bits (translate_flow.c does the same). */
+		 * target cut to 16 bits (translate_flow.c does the same).
+		 * A target past CS's limit is #GP(0) before the CALL pushes,
+		 * and leaves ESP as it was for the RET (the SDM's order:
+		 * the CALL's #GP before the stack's #SS, the RET's after). */
 		if (in->mnemonic == ZYDIS_MNEMONIC_CALL) {
 			if (ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
 				v = (d->next_eip + (uint32_t)ops[0].imm.value.s) & width_mask(w);
 			else if (!source_value(cpu, in, &ops[0], w, &v))
 				goto mem_fault;
+			if ((v & width_mask(w)) > cpu_code_limit(cpu))
+				goto limit_fault;
 			esp = sp_move(cpu, esp, -(int32_t)w);
 			if (!stack_write(cpu, esp, d->next_eip, w))
 				goto stack_fault;
 		} else {
 			if (!stack_read(cpu, esp, &v, w))
 				goto stack_fault;
+			if ((v & width_mask(w)) > cpu_code_limit(cpu))
+				goto limit_fault;
 			esp = sp_move(cpu, esp, (int32_t)w);
 			if (in->operand_count_visible && ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
 				esp = sp_move(cpu, esp, (int32_t)(ops[0].imm.value.u & 0xffff));
@@ -190,6 +197,9 @@ enum callout_result do_stack_insn(struct cpu *cpu, const struct callout_desc *d,
 	return CALLOUT_STOP;
 stack_fault:
 	raise_fault(cpu, d, EXC_SS, true, 0);
+	return CALLOUT_STOP;
+limit_fault:
+	raise_fault(cpu, d, EXC_GP, true, 0);
 	return CALLOUT_STOP;
 mem_fault:
 	raise_fault(cpu, d, mem_fault_vector(&ops[0]), true, 0);

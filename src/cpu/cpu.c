@@ -72,6 +72,9 @@ uint32_t cpu_mode(const struct cpu *cpu)
 	assert(cpu->limited_segs == cpu_limits_scan(cpu));
 	if (cpu->limited_segs)
 		mode |= MODE_LIMITS;
+	/* Flat code (4 GiB) never has it: its translations check nothing. */
+	if (cpu_code_limit(cpu) != 0xffffffffu)
+		mode |= MODE_CSLIMIT;
 	return mode;
 }
 

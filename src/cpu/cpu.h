@@ -596,6 +596,13 @@ uint8_t cpu_limits_scan(const struct cpu *cpu);
 void cpu_limits_note(struct cpu *cpu, unsigned seg);
 void cpu_limits_resync(struct cpu *cpu);
 bool cpu_offset_in_limit(const struct segment *s, unsigned seg, uint32_t offset, unsigned len);
+/* The highest EIP code may be fetched at: CS's limit (64 KiB in v86
+ * mode, whose CS loads give every CS that limit). MODE_CSLIMIT when it is
+ * below 4 GiB. */
+static inline uint32_t cpu_code_limit(const struct cpu *cpu)
+{
+	return cpu->s.seg[SEG_CS].limit;
+}
 
 /* realmode.c: real-address mode (CR0.PE clear). */
 static inline bool cpu_real_mode(const struct cpu *cpu)

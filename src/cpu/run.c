@@ -97,6 +97,7 @@ int cpu_translate_block(struct cpu *cpu, struct translator *t, uint32_t eip, uin
 		 * every sensitive instruction in the monitor. */
 		.sensitive_callouts = cpu->explain != NULL || cpu->trap_emulate,
 		.cs_base = cpu->s.seg[SEG_CS].base,
+		.cs_limit = mode & MODE_CSLIMIT ? cpu_code_limit(cpu) : 0xffffffffu,
 		.fetch_gpa = env_fetch_gpa,
 		.drop_fault = env_drop_fault,
 		.breakpoint_at = cpu->debug.nbp || (cpu->s.dr[7] & DR7_ENABLES) ? env_breakpoint_at : NULL,
@@ -135,11 +136,19 @@ bool cpu_fetch_address(struct cpu *cpu, uint32_t linear, uint64_t *gpa)
 struct tblock *cpu_get_block(struct cpu *cpu, struct translator *t, uint32_t eip,
 			     uint32_t mode)
 {
-	uint32_t linear = cpu_code_linear(cpu, eip);
+	uint32_t linear = cpu_code_linear(cpu, eip), limit = cpu_code_limit(cpu);
 	uint64_t gpa;
+	if (eip > limit) {
+		/* Code run on past CS's limit (a branch past it faulted at the
+		 * branch already): #GP(0) at EIP, before the fetch's paging
+		 * (the SDM checks the limit first). Real mode's 0xFFFF and v86
+		 * mode's too: INT 13 through the IVT, or the IDT's #GP. */
+		cpu_deliver(cpu, EXC_GP, true, 0, false);
+		return NULL;
+	}
 	if (!cpu_fetch_address(cpu, linear, &gpa))
 		return NULL;
-	struct tblock *tb = tcache_lookup(cpu->tc, eip, gpa, mode);
+	struct tblock *tb = tcache_lookup(cpu->tc, eip, gpa, mode, limit);
 	if (tb && tb->pages[1] != tb->pages[0]) {
 		/* Its last instruction runs into the next page, which may be
 		 * mapped elsewhere in this address space. */
@@ -231,6 +240,10 @@ uint64_t cpu_ibl_fast(struct cpu *cpu)
 	uint32_t mode = cpu_mode(cpu);
 	if ((mode & MODE_SINGLE) || cpu->sh->ibl_flush || cpu->no_ibl)
 		return 0;
+	/* Translated indirect branches check their target against CS's
+	 * limit before they get here; the run loop raises what gets past. */
+	if (target > cpu_code_limit(cpu))
+		return 0;
 	/* Legacy modes have no table entries: every indirect branch comes
 	 * here, and the block is looked up at CS.base + EIP, never filled. */
 	uint32_t linear = cpu_code_linear(cpu, target);
@@ -250,7 +263,8 @@ uint64_t cpu_ibl_fast(struct cpu *cpu)
 	}
 	uint64_t gpa = code_key(cpu->sh->ram, phys);
 	if (!mode_uses_ibl(mode))
-		return (uint64_t)(uintptr_t)tcache_lookup_host(cpu->tc, target, gpa, mode);
+		return (uint64_t)(uintptr_t)tcache_lookup_host(cpu->tc, target, gpa, mode,
+							      cpu_code_limit(cpu));
 	/* A block on one page only: the walk above is its page's. Most
 	 * misses find the slot holding this very block under another tag
 	 * (every fork and exec starts a new one), and the cache's lookup
@@ -259,7 +273,7 @@ uint64_t cpu_ibl_fast(struct cpu *cpu)
 	if (host)
 		cpu->stats.ibl_reuses++;
 	else
-		host = tcache_lookup_host(cpu->tc, target, gpa, mode);
+		host = tcache_lookup_host(cpu->tc, target, gpa, mode, 0xffffffffu);   /* flat: no MODE_CSLIMIT */
 	if (!host)
 		return 0;
 	const uint32_t pages[2] = { (uint32_t)(gpa >> 12), (uint32_t)(gpa >> 12) };

@@ -33,7 +33,7 @@ void cpu_segment_make_usable(struct segment *s)
 bool cpu_segment_restricted(const struct segment *s, unsigned seg)
 {
 	if (seg == SEG_CS)
-		return false;   /* fetches are not checked (docs/DESIGN.md, Known gaps) */
+		return false;   /* fetches: MODE_CSLIMIT, checked by the translation */
 	if (is_unusable(s))
 		/* Null FS and GS are left out: a kernel switches FS between
 		 * null and its per-CPU segment at every entry and exit, and

@@ -106,11 +106,12 @@ enum debug_event board_vcpu_take_debug_event(struct board *board, unsigned vcpu)
 const struct tblock *board_vcpu_translation(struct board *board, unsigned vcpu, uint32_t eip,
 					    uint64_t gpa, uint32_t *mode)
 {
-	*mode = cpu_mode(&vcpu_of(board, vcpu)->cpu);
+	const struct cpu *cpu = &vcpu_of(board, vcpu)->cpu;
+	*mode = cpu_mode(cpu);
 	uint64_t off;   /* translations are keyed by memfd offset (cpu/run.c) */
 	if (!guest_ram_offset(&board->ram, gpa, 1, &off))
 		return NULL;
-	return tcache_lookup(&board->tc, eip, off, *mode);
+	return tcache_lookup(&board->tc, eip, off, *mode, cpu_code_limit(cpu));
 }
 
 const struct explain *board_vcpu_explain(const struct board *board, unsigned vcpu)

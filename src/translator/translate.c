@@ -1041,10 +1041,12 @@ size_t tail_room(const struct tctx *c, uint32_t guest_len)
 
 /* The bytes of the instruction at c->eip (on the block's first page) and
  * how many there are to decode: up to the end of the page, or across it
- * into the next page when that is mapped. *next_gpa gets the next page's
- * physical address, or ~0 if it cannot be fetched (a #PF is then left
- * pending only when the block has no instruction yet to end before it). */
-static unsigned fetch_insn(struct tctx *c, uint64_t *next_gpa)
+ * into the next page when that is mapped, and never past room (the bytes
+ * CS's limit leaves: a page past it is not looked at). *next_gpa gets the
+ * next page's physical address, or ~0 if it cannot be fetched (a #PF is
+ * then left pending only when the block has no instruction yet to end
+ * before it). */
+static unsigned fetch_insn(struct tctx *c, uint64_t *next_gpa, unsigned room)
 {
 	const struct guest_ram *ram = c->env->sh->ram;
 	uint32_t lin = code_linear(c, c->eip);
@@ -1052,10 +1054,10 @@ static unsigned fetch_insn(struct tctx *c, uint64_t *next_gpa)
 	uint32_t in_page = GUEST_PAGE_SIZE - off;
 	uint64_t here = (c->gpa & ~(uint64_t)(GUEST_PAGE_SIZE - 1)) + off;
 	*next_gpa = UINT64_MAX;
-	if (in_page >= ZYDIS_MAX_INSTRUCTION_LENGTH) {
+	if (in_page >= room) {
 		c->bytes = ram->host + here;
 		uint64_t avail = ram->size - here;
-		return avail > ZYDIS_MAX_INSTRUCTION_LENGTH ? ZYDIS_MAX_INSTRUCTION_LENGTH : (unsigned)avail;
+		return avail > room ? room : (unsigned)avail;
 	}
 	memcpy(c->insn_buf, ram->host + here, in_page);
 	c->bytes = c->insn_buf;
@@ -1069,22 +1071,28 @@ static unsigned fetch_insn(struct tctx *c, uint64_t *next_gpa)
 	c->env->drop_fault(c->env->opaque);
 	memcpy(c->insn_buf + in_page, ram->host + gpa, ZYDIS_MAX_INSTRUCTION_LENGTH - in_page);
 	*next_gpa = gpa;
-	return ZYDIS_MAX_INSTRUCTION_LENGTH;
+	return room;
 }
 
-/* One instruction at c->eip (avail bytes of it fetched), decoded and
- * translated: 0 when it is in the block, 1 when the block ends before it
- * (an exit to it is made), or -EFAULT, -ENOTSUP, -ENOSPC as
- * translate_block. */
-static int translate_one(struct translator *t, struct tctx *c, unsigned avail, uint32_t page_end,
-			 uint64_t next_gpa)
+/* One instruction at c->eip (avail bytes of it fetched, all of them when
+ * CS's limit cut them: limit_cut), decoded and translated: 0 when it is
+ * in the block, 1 when the block ends before it (an exit to it is made),
+ * or -EFAULT, -ENOTSUP, -ENOSPC as translate_block. */
+static int translate_one(struct translator *t, struct tctx *c, unsigned avail, bool limit_cut,
+			 uint32_t page_end, uint64_t next_gpa)
 {
 	struct tblock *tb = c->tb;
-	bool nop_space = allowlist_reserved_nop(c->bytes, avail, c->nop_buf);
+	bool nop_space = avail && allowlist_reserved_nop(c->bytes, avail, c->nop_buf);
 	const ZydisDecoder *decoder = &t->decoders[decoder_index(c->mode)];
-	ZyanStatus st = ZydisDecoderDecodeFull(decoder, nop_space ? c->nop_buf : c->bytes,
-					       avail, &c->in, c->ops);
-	if (st == ZYDIS_STATUS_NO_MORE_DATA && avail < ZYDIS_MAX_INSTRUCTION_LENGTH) {
+	ZyanStatus st = !avail ? ZYDIS_STATUS_NO_MORE_DATA
+			       : ZydisDecoderDecodeFull(decoder, nop_space ? c->nop_buf : c->bytes,
+							avail, &c->in, c->ops);
+	/* Bytes of it lie past CS's limit (the SDM checks the limit before
+	 * paging): #GP(0) at it, the instructions before it done. Its bytes
+	 * inside the limit are the block's, so that a write to them (which
+	 * may end the instruction there) drops the block. */
+	bool past_limit = st == ZYDIS_STATUS_NO_MORE_DATA && limit_cut;
+	if (st == ZYDIS_STATUS_NO_MORE_DATA && !limit_cut && avail < ZYDIS_MAX_INSTRUCTION_LENGTH) {
 		/* It runs into a page that cannot be fetched now. */
 		if (tb->ninsns > 0) {
 			emit_branch_exit(c, c->eip, EXIT_KIND_BRANCH);
@@ -1093,7 +1101,7 @@ static int translate_one(struct translator *t, struct tctx *c, unsigned avail, u
 		return -EFAULT;
 	}
 	bool decoded = ZYAN_SUCCESS(st);
-	unsigned len = decoded ? c->in.length : 1;
+	unsigned len = decoded ? c->in.length : past_limit ? avail : 1;
 	unsigned older_len = decoded ? allowlist_older_form(&c->in, c->bytes, c->nop_buf) : 0;
 	if (older_len) {
 		/* Translated (and given to callouts) as the older form;
@@ -1124,7 +1132,12 @@ static int translate_one(struct translator *t, struct tctx *c, unsigned avail, u
 	enum allow_verdict verdict = !decoded ? ALLOW_UD
 				     : nop_space ? ALLOW_NOP
 				     : allowlist_verdict(&c->in);
-	if (verdict == ALLOW_UD) {
+	if (past_limit) {
+		memset(&c->in, 0, sizeof(c->in));   /* the descriptor holds no bytes */
+		emit_limit_fault(c);
+		emit_branch_exit(c, c->eip, EXIT_KIND_NOCHAIN);
+		c->ended = true;
+	} else if (verdict == ALLOW_UD) {
 		if (!decoded) {
 			memset(&c->in, 0, sizeof(c->in));
 			c->in.length = (ZyanU8)len;
@@ -1184,10 +1197,12 @@ static int translate_fresh(struct translator *t, const struct translate_env *env
 	c->mode = mode;
 	c->gpa = gpa;
 	c->cs_base = (mode & MODE_SEGCS) ? env->cs_base : 0;
+	c->cs_limit = (mode & MODE_CSLIMIT) ? env->cs_limit : 0xffffffffu;
 	c->paging = env->paging;
 	tb->eip = eip;
 	tb->gpa = gpa;
 	tb->mode = mode;
+	tb->cs_limit = c->cs_limit;
 	tb->host = code;
 	tb->pages[0] = tb->pages[1] = (uint32_t)(gpa / GUEST_PAGE_SIZE);
 	tcache_alloc_maps(env->tc, tb, BLOCK_MAX_INSNS);
@@ -1227,8 +1242,10 @@ static int translate_fresh(struct translator *t, const struct translate_env *env
 		}
 		uint32_t page_end = page_end_of(c, c->eip);
 		uint64_t next_gpa;
-		unsigned avail = fetch_insn(c, &next_gpa);
-		int r = translate_one(t, c, avail, page_end, next_gpa);
+		unsigned room = code_room(c, c->eip);
+		unsigned avail = fetch_insn(c, &next_gpa, room);
+		int r = translate_one(t, c, avail, room < ZYDIS_MAX_INSTRUCTION_LENGTH && avail == room,
+				      page_end, next_gpa);
 		if (r < 0)
 			return r;
 		if (r > 0)

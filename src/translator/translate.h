@@ -40,7 +40,11 @@ struct tcache;
  * goes through the monitor (as adaptive instructions do), which checks it
  * against the segment (cpu/seg_limits.c). */
 #define MODE_LIMITS 0x200u
-#define MODE_LEGACY (MODE_CODE16 | MODE_STACK16 | MODE_SEGCS | MODE_REAL | MODE_LIMITS)
+/* CS's limit is below 4 GiB (real and v86 mode's 64 KiB too): the
+ * translation checks fetches and branch targets against it, so the limit
+ * is part of the block's key (tblock.cs_limit, translate_env.cs_limit). */
+#define MODE_CSLIMIT 0x400u
+#define MODE_LEGACY (MODE_CODE16 | MODE_STACK16 | MODE_SEGCS | MODE_REAL | MODE_LIMITS | MODE_CSLIMIT)
 
 /* Whether code of this mode probes and fills the indirect-branch table:
  * 32-bit code on a 32-bit stack at CS.base 0 in protected mode. */
@@ -109,6 +113,7 @@ enum {
 	CALLOUT_UD,            /* not in the CPUID model, or undecodable: #UD */
 	CALLOUT_STACK,         /* adaptive stack instruction: the monitor runs it */
 	CALLOUT_MEM_STORE,     /* adaptive MOV store: write scratch[3] to its operand */
+	CALLOUT_LIMIT,         /* past CS's limit (MODE_CSLIMIT): #GP(0) at eip */
 };
 
 struct tctx;
@@ -150,6 +155,10 @@ struct translate_env {
 	/* CS.base, for a block of MODE_SEGCS: its code is fetched at
 	 * cs_base + EIP (blocks are keyed by EIP, CS's offset). */
 	uint32_t cs_base;
+	/* CS's limit, for a block of MODE_CSLIMIT (else 0xFFFFFFFF): no byte
+	 * of an instruction past it is fetched, and a branch past it is
+	 * #GP(0) at the branch (translate_flow.c). */
+	uint32_t cs_limit;
 	/* The code address (cpu/run.c) of a linear one for an instruction fetch;
 	 * false leaves the fetch's #PF pending in the vCPU. */
 	bool (*fetch_gpa)(void *opaque, uint32_t linear, uint64_t *gpa);

@@ -41,6 +41,9 @@ struct tctx {
 	/* What to add to an EIP for its linear address: CS.base in a
 	 * MODE_SEGCS block, else 0. */
 	uint32_t cs_base;
+	/* CS's limit in a MODE_CSLIMIT block, else 0xFFFFFFFF (nothing is
+	 * past it): the last EIP whose byte may be fetched. */
+	uint32_t cs_limit;
 	uint8_t insn_buf[ZYDIS_MAX_INSTRUCTION_LENGTH];  /* an instruction across pages */
 	/* A reserved NOP as 0F 1F, or TZCNT/LZCNT as BSF/BSR, to decode. */
 	uint8_t nop_buf[ZYDIS_MAX_INSTRUCTION_LENGTH];
@@ -144,6 +147,21 @@ void restore_rcx(struct tctx *c);
 
 /* translate_flow.c: near JMP, CALL, RET, Jcc, LOOPcc, JCXZ/JECXZ */
 bool translate_branch(struct tctx *c);
+/* How many bytes of an instruction at eip lie inside CS's limit, at most
+ * an instruction's longest (0: eip itself is past it); all of them in a
+ * block without MODE_CSLIMIT, whose fetches are what they were. */
+static inline unsigned code_room(const struct tctx *c, uint32_t eip)
+{
+	if (c->cs_limit == 0xffffffffu)
+		return ZYDIS_MAX_INSTRUCTION_LENGTH;
+	if (eip > c->cs_limit)
+		return 0;
+	uint64_t room = (uint64_t)c->cs_limit - eip + 1;
+	return room < ZYDIS_MAX_INSTRUCTION_LENGTH ? (unsigned)room : ZYDIS_MAX_INSTRUCTION_LENGTH;
+}
+/* #GP(0) at the instruction being translated (CALLOUT_LIMIT), with the
+ * guest's state as it was before it; the callout never comes back. */
+void emit_limit_fault(struct tctx *c);
 
 /* translate_stack.c: PUSH, POP, PUSHA, POPA, LEAVE, ENTER 0 */
 /* The stack pointer as the guest names it: SP on a 16-bit stack

@@ -35,6 +35,12 @@
 ;	            instruction, nothing written; a byte at 0xFFFF and a
 ;	            dword ending there run (not under QEMU 7.2, which checks
 ;	            no real-mode limit: the -DQEMU_TCG build leaves it out)
+;	cslimit     code fetched past CS's 64 KiB limit: four INCs up to 0xFFFF
+;	            run and the fetch at 0x10000 is #GP (INT 13, IP 0, CS
+;	            kept); a MOV AX, imm16 across 0xFFFF is #GP at it; o32 JMP,
+;	            Jcc and CALL rel32, JMP EAX and o32 RET to 0x1FFF0 are #GP
+;	            at the branch, SP unchanged (not under QEMU 7.2, which goes
+;	            on at 0x10000 and aborts on the MOV)
 ;	int         INT n through the IVT and IRET (frame, IF/TF cleared,
 ;	            a handler in another segment), INT3, INTO, #DE and #UD
 ;	timer       the PIT's IRQ 0 taken in real mode (HLT with IF set)
@@ -64,6 +70,7 @@ SEL_CODE32B	equ 0x50		; 32-bit code, base RM_BASE, limit 4 GiB
 ; The IP-wrap test's segment: the instruction at rm_wrap_entry runs at
 ; offset 0xFFF0 of it.
 %define WRAP_SEG ((RM_BASE + R(rm_wrap_entry) - 0xfff0) >> 4)
+RUNON_SEG	equ 0x5000		; cslimit: its 0xFFFF at linear 0x5FFFF
 
 %assign r_check_no 0
 
@@ -834,6 +841,89 @@ rm_wrap_check:
 	mov dword [gs:R(r_exc_skip)], 0
 	xor ax, ax
 	mov es, ax
+
+	; Code past CS's limit: the handler resumes at r_exc_resume. Past
+	; the limit, INT3s (at RUNON_SEG:0x10000 and RM_SEG:0x1FFF0) make a
+	; fetch that was let through a #BP instead.
+	rgroup "cslimit"
+	mov ax, RUNON_SEG + 0x1000
+	mov es, ax
+	mov dword [es:0], 0xcccccccc
+	mov ax, (RM_BASE + 0x1fff0) >> 4
+	mov es, ax
+	mov dword [es:0], 0xcccccccc
+	mov ax, RUNON_SEG
+	mov es, ax
+	mov dword [es:0xfffc], 0x43434343	; inc bx x4, up to 0xFFFF
+	mov dword [gs:R(r_exc_vec)], 0xff
+	mov word [gs:R(r_exc_resume)], R(.c1)
+	mov word [gs:R(r_exc_resume) + 2], RM_SEG
+	xor bx, bx
+	jmp RUNON_SEG:0xfffc
+.c1:	rcheck dword [gs:R(r_exc_vec)], 13
+	rcheck dword [gs:R(r_exc_ip)], 0
+	rcheck dword [gs:R(r_exc_cs)], RUNON_SEG
+	rcheckw bx, 4
+	mov dword [es:0xfffc], 0x34b843cc	; inc bx; mov ax, imm16 at 0xFFFE
+	mov dword [gs:R(r_exc_vec)], 0xff
+	mov word [gs:R(r_exc_resume)], R(.c2)
+	mov word [gs:R(r_exc_resume) + 2], RM_SEG
+	xor bx, bx
+	mov ax, 0x600d
+	jmp RUNON_SEG:0xfffd
+.c2:	rcheck dword [gs:R(r_exc_vec)], 13
+	rcheck dword [gs:R(r_exc_ip)], 0xfffe
+	rcheckw bx, 1
+	rcheckw ax, 0x600d
+	xor ax, ax
+	mov es, ax
+	mov [gs:R(rfl_sp)], sp
+	mov word [gs:R(r_exc_resume)], R(.c3)
+	mov word [gs:R(r_exc_resume) + 2], RM_SEG
+	mov dword [gs:R(r_exc_vec)], 0xff
+.b3:	db 0x66, 0xe9				; o32 jmp rel32 to 0x1FFF0
+	dd 0x1fff0 - R($ + 4)
+.c3:	rcheck dword [gs:R(r_exc_vec)], 13
+	rcheck dword [gs:R(r_exc_ip)], R(.b3)
+	mov word [gs:R(r_exc_resume)], R(.c4)
+	mov word [gs:R(r_exc_resume) + 2], RM_SEG
+	mov dword [gs:R(r_exc_vec)], 0xff
+	xor ax, ax
+	db 0x66, 0x0f, 0x85			; o32 jnz: not taken
+	dd 0x1fff0 - R($ + 4)
+.b4:	db 0x66, 0x0f, 0x84			; o32 jz
+	dd 0x1fff0 - R($ + 4)
+.c4:	rcheck dword [gs:R(r_exc_vec)], 13
+	rcheck dword [gs:R(r_exc_ip)], R(.b4)
+	mov word [gs:R(r_exc_resume)], R(.c5)
+	mov word [gs:R(r_exc_resume) + 2], RM_SEG
+	mov dword [gs:R(r_exc_vec)], 0xff
+.b5:	db 0x66, 0xe8				; o32 call rel32
+	dd 0x1fff0 - R($ + 4)
+.c5:	rcheck dword [gs:R(r_exc_vec)], 13
+	rcheck dword [gs:R(r_exc_ip)], R(.b5)
+	movzx ecx, sp
+	movzx edx, word [gs:R(rfl_sp)]
+	rcheck ecx, edx
+	mov word [gs:R(r_exc_resume)], R(.c6)
+	mov word [gs:R(r_exc_resume) + 2], RM_SEG
+	mov dword [gs:R(r_exc_vec)], 0xff
+	mov eax, 0x1fff0
+.b6:	jmp eax
+.c6:	rcheck dword [gs:R(r_exc_vec)], 13
+	rcheck dword [gs:R(r_exc_ip)], R(.b6)
+	mov word [gs:R(r_exc_resume)], R(.c7)
+	mov word [gs:R(r_exc_resume) + 2], RM_SEG
+	mov dword [gs:R(r_exc_vec)], 0xff
+	push dword 0x1fff0
+.b7:	o32 ret
+.c7:	rcheck dword [gs:R(r_exc_vec)], 13
+	rcheck dword [gs:R(r_exc_ip)], R(.b7)
+	movzx ecx, sp
+	movzx edx, word [gs:R(rfl_sp)]
+	sub edx, 4
+	rcheck ecx, edx
+	mov sp, [gs:R(rfl_sp)]
 %endif
 
 	rgroup "int"
@@ -1079,14 +1169,25 @@ r_exc13:
 	mov dword [gs:R(r_exc_vec)], 13
 ; The frame's IP is recorded and moved on by r_exc_skip's low word; its
 ; bit 16 sets CF in the frame's FLAGS.
+; r_exc_resume, when its segment is not 0, takes the frame's place (once).
 r_exc_common:
 	push bp
 	push ax
 	mov bp, sp
+	mov ax, [bp + 6]
+	mov [gs:R(r_exc_cs)], ax
 	mov ax, [bp + 4]
 	mov [gs:R(r_exc_ip)], ax
 	add ax, [gs:R(r_exc_skip)]
 	mov [bp + 4], ax
+	cmp word [gs:R(r_exc_resume) + 2], 0
+	je .kept
+	mov ax, [gs:R(r_exc_resume)]
+	mov [bp + 4], ax
+	mov ax, [gs:R(r_exc_resume) + 2]
+	mov [bp + 6], ax
+	mov word [gs:R(r_exc_resume) + 2], 0
+.kept:
 	test byte [gs:R(r_exc_skip) + 2], 1
 	jz .done
 	or word [bp + 8], 1
@@ -1302,6 +1403,8 @@ r_int_sp:	dd 0
 r_exc_vec:	dd 0
 r_exc_ip:	dd 0
 r_exc_skip:	dd 0
+r_exc_cs:	dd 0
+r_exc_resume:	dw 0, 0
 rfl_cont:	dw 0, 0
 rfl_sp:		dw 0
 r_ticks:	dd 0

@@ -48,6 +48,11 @@
 ;	            SS, a string element with SI kept; a byte at 0xFFFF and
 ;	            a dword ending there run (not under QEMU 7.2, which checks
 ;	            no limit there: the -DQEMU_TCG build leaves it out)
+;	cslimit     code fetched past CS's 64 KiB limit: INCs up to 0xFFFF
+;	            run, the fetch at 0x10000 is #GP(0) (EIP 0x10000 in the
+;	            frame); a MOV AX, imm16 across 0xFFFF is #GP(0) at it; a
+;	            JMP EAX to 0x1FFF0 is #GP(0) at the JMP (not under QEMU
+;	            7.2, which checks no fetch against CS's limit)
 ;	snapshot    v86 code writes isa-debug-exit's port: with "v86-snap" on
 ;	            the command line the port is allowed and the machine
 ;	            stops there, in v86 mode, for tests/unit/test_snapshot.c
@@ -69,6 +74,7 @@ V86_SS		equ 0x4000
 V86_SP		equ 0xfff0
 RESULTS		equ V86_ES << 4
 PF_SEG		equ 0x5000		; pages 0x50, 0x51 absent, 0x52 supervisor
+CSL_SEG		equ 0x6000		; cslimit: its 0xFFFF at linear 0x6FFFF
 F_VM		equ 0x20000
 F_NT		equ 0x4000
 F_IOPL3		equ 0x3000
@@ -350,6 +356,32 @@ group "limits"
 	check eax, 0xfffd				; SI kept by the fault
 	movzx eax, word [RESULTS + 0x74]
 	check eax, 0					; SI after the last LODSD
+
+; The #GP handler ends the run at an EIP past 0xFFFF (IRETD could not
+; resume it) and at a HLT, and skips a MOV AX, imm16 by one byte: a fetch
+; let through past the limit runs the NOP at 0x10000, or the MOV, and
+; leaves other events.
+group "cslimit"
+	mov dword [(CSL_SEG << 4) + 0xfffc], 0x43434343	; inc bx x4
+	mov word [(CSL_SEG << 4) + 0x10000], 0xf490	; nop; hlt: past the limit
+	mov eax, R(v86_cslimit)
+	xor ecx, ecx
+	call v86_run
+	check dword [ev_count], 1
+	ev 0, 13, 0, 0x10000
+	check dword [rec + 12], CSL_SEG
+	mov dword [(CSL_SEG << 4) + 0xfffc], 0xf4b84343	; mov ax, imm16 at 0xFFFE
+	mov eax, R(v86_cslimit)
+	call v86_run
+	check dword [ev_count], 2
+	ev 0, 13, 0, 0xfffe
+	ev 1, 13, 0, 0xffff				; its imm16's first byte: HLT
+	mov byte [V86_BASE + 0x1fff0], 0xf4
+	mov eax, R(v86_cslimit.jmp)
+	call v86_run
+	check dword [ev_count], 2
+	ev 0, 13, 0, R(v86_cslimit.jmp_at)
+	ev 1, 13, 0, R(v86_cslimit.exit)
 %endif
 
 group "irq"
@@ -598,6 +630,8 @@ v86_common:
 	invlpg [eax]
 	jmp .back
 .gp:
+	cmp dword [rec + 8], 0xffff
+	ja .exit				; past the limit (cslimit): nothing to resume
 	call code_linear
 	movzx eax, byte [esi]
 	cmp al, 0xf4
@@ -831,6 +865,15 @@ v86_limits:
 	mov si, 0xfffc
 	db 0x66, 0xad				; LODSD ending at the limit: inside
 	mov [es:0x74], si
+.exit:	hlt
+
+v86_cslimit:
+	jmp CSL_SEG:0xfffc
+.jmp:
+	mov eax, 0x1fff0
+.jmp_at:
+	db 0x66, 0xff, 0xe0			; jmp eax: #GP, skipped by two bytes
+	db 0x00					; to E0 00, a LOOPNE to the next
 .exit:	hlt
 
 v86_pf:

@@ -146,6 +146,35 @@ static void test_alloc(void)
 	CHECK(d->map_host[2] == 12 && d->map_guest[0] == 20 && d->map_guest[2] == 22);
 }
 
+/* A block translated under a code segment limit (tblock.cs_limit) serves
+ * that limit only, whatever block its bucket holds first: the same code
+ * at the same EIP and mode under another limit, or flat, is another
+ * block (its fetches and branch targets were checked against its own). */
+static void test_lookup_cs_limit(void)
+{
+	reset();
+	static const uint32_t limits[3] = { 0xffffffffu, 0x7fff, 0xffff };
+	struct tblock *b[3];
+	for (unsigned i = 0; i < 3; i++) {
+		b[i] = make_block_ex(0x7000, 0x7000, 0x400, 16, 0, 48, false);
+		CHECK(b[i] != NULL);
+		if (!b[i])
+			return;
+		b[i]->cs_limit = limits[i];
+		tcache_alloc_maps(&tc, b[i], 64);
+		tcache_commit(&tc, b[i]);
+	}
+	for (unsigned i = 0; i < 3; i++) {
+		CHECK(tcache_lookup(&tc, 0x7000, 0x7000, 0x400, limits[i]) == b[i]);
+		CHECK(tcache_lookup_host(&tc, 0x7000, 0x7000, 0x400, limits[i]) == b[i]->host);
+	}
+	CHECK(tcache_lookup(&tc, 0x7000, 0x7000, 0x400, 0x8fff) == NULL);
+	CHECK(tcache_lookup_host(&tc, 0x7000, 0x7000, 0x400, 0x8fff) == NULL);
+	/* A new block's limit is 4 GiB until its translator sets one. */
+	struct tblock *flat = make_block(0x9000, 0x9000, 0, 16, 0);
+	CHECK(flat != NULL && flat->cs_limit == 0xffffffffu);
+}
+
 /* The key is (linear eip, physical gpa, mode): the same code seen at
  * another linear address, or in another mode, is another block; another
  * address space maps the linear address elsewhere, so it differs in gpa. */
@@ -156,14 +185,14 @@ static void test_lookup(void)
 	struct tblock *a_mode = make_block(0x00401000, 0x5000, 3, 16, 0);
 	struct tblock *alias = make_block(0xc0005000, 0x5000, 0, 16, 0);
 	struct tblock *other_as = make_block(0x00401000, 0x9000, 0, 16, 0);
-	CHECK(tcache_lookup(&tc, 0x00401000, 0x5000, 0) == a);
-	CHECK(tcache_lookup(&tc, 0x00401000, 0x5000, 3) == a_mode);
-	CHECK(tcache_lookup(&tc, 0xc0005000, 0x5000, 0) == alias);
-	CHECK(tcache_lookup(&tc, 0x00401000, 0x9000, 0) == other_as);
-	CHECK(tcache_lookup(&tc, 0x00401000, 0x5000, 1) == NULL);
-	CHECK(tcache_lookup(&tc, 0x00401001, 0x5000, 0) == NULL);
-	CHECK(tcache_lookup(&tc, 0x00401000, 0x5001, 0) == NULL);
-	CHECK(tcache_lookup(&tc, 0xc0005000, 0x9000, 0) == NULL);
+	CHECK(tcache_lookup(&tc, 0x00401000, 0x5000, 0, 0xffffffffu) == a);
+	CHECK(tcache_lookup(&tc, 0x00401000, 0x5000, 3, 0xffffffffu) == a_mode);
+	CHECK(tcache_lookup(&tc, 0xc0005000, 0x5000, 0, 0xffffffffu) == alias);
+	CHECK(tcache_lookup(&tc, 0x00401000, 0x9000, 0, 0xffffffffu) == other_as);
+	CHECK(tcache_lookup(&tc, 0x00401000, 0x5000, 1, 0xffffffffu) == NULL);
+	CHECK(tcache_lookup(&tc, 0x00401001, 0x5000, 0, 0xffffffffu) == NULL);
+	CHECK(tcache_lookup(&tc, 0x00401000, 0x5001, 0, 0xffffffffu) == NULL);
+	CHECK(tcache_lookup(&tc, 0xc0005000, 0x9000, 0, 0xffffffffu) == NULL);
 	CHECK_EQ(tc.stats.lookups, 8);
 	CHECK_EQ(tc.stats.hits, 4);
 
@@ -174,12 +203,12 @@ static void test_lookup(void)
 		blocks[i] = make_block(0x10000 + i * 4, 0x10000 + i * 4, i % 5, 4, 0);
 	unsigned found = 0;
 	for (unsigned i = 0; i < 600; i++)
-		found += tcache_lookup(&tc, 0x10000 + i * 4, 0x10000 + i * 4, i % 5) == blocks[i];
+		found += tcache_lookup(&tc, 0x10000 + i * 4, 0x10000 + i * 4, i % 5, 0xffffffffu) == blocks[i];
 	CHECK_EQ(found, 600);
 	/* The host code alone, from a bucket's head or deeper in its chain. */
 	found = 0;
 	for (unsigned i = 0; i < 600; i++)
-		found += tcache_lookup_host(&tc, 0x10000 + i * 4, 0x10000 + i * 4, i % 5) == blocks[i]->host;
+		found += tcache_lookup_host(&tc, 0x10000 + i * 4, 0x10000 + i * 4, i % 5, 0xffffffffu) == blocks[i]->host;
 	CHECK_EQ(found, 600);
 	/* Dropping every other block (whichever place in its chain each had)
 	 * leaves the others found, and the dropped not. */
@@ -187,8 +216,8 @@ static void test_lookup(void)
 		tcache_invalidate_gpa(&tc, &ibl, 0x10000 + i * 4);
 	unsigned kept = 0, gone = 0;
 	for (unsigned i = 0; i < 600; i++) {
-		struct tblock *tb = tcache_lookup(&tc, 0x10000 + i * 4, 0x10000 + i * 4, i % 5);
-		uint8_t *host = tcache_lookup_host(&tc, 0x10000 + i * 4, 0x10000 + i * 4, i % 5);
+		struct tblock *tb = tcache_lookup(&tc, 0x10000 + i * 4, 0x10000 + i * 4, i % 5, 0xffffffffu);
+		uint8_t *host = tcache_lookup_host(&tc, 0x10000 + i * 4, 0x10000 + i * 4, i % 5, 0xffffffffu);
 		if (blocks[i]->valid) {
 			kept += tb == blocks[i] && host == blocks[i]->host;
 		} else {
@@ -200,9 +229,9 @@ static void test_lookup(void)
 	/* A block over two pages is found, but has no host code for a lookup
 	 * that walked only its first page. */
 	struct tblock *two = make_block(0x00402ffc, 0x7ffc, 0, 8, 0);
-	CHECK(tcache_lookup(&tc, 0x00402ffc, 0x7ffc, 0) == two);
-	CHECK(tcache_lookup_host(&tc, 0x00402ffc, 0x7ffc, 0) == NULL);
-	CHECK(tcache_lookup_host(&tc, 0x00402ffc, 0x7ffc, 1) == NULL);
+	CHECK(tcache_lookup(&tc, 0x00402ffc, 0x7ffc, 0, 0xffffffffu) == two);
+	CHECK(tcache_lookup_host(&tc, 0x00402ffc, 0x7ffc, 0, 0xffffffffu) == NULL);
+	CHECK(tcache_lookup_host(&tc, 0x00402ffc, 0x7ffc, 1, 0xffffffffu) == NULL);
 }
 
 /* Dropping every block that covers a guest page, blocks that straddle two
@@ -227,7 +256,7 @@ static void test_invalidate_page(void)
 	CHECK_EQ(tcache_invalidate_page(&tc, &ibl, 6), 1);
 	CHECK(!b->valid);
 	CHECK(a->valid && c->valid && d->valid);
-	CHECK(tcache_lookup(&tc, 0x5ff8, 0x5ff8, 0) == NULL);
+	CHECK(tcache_lookup(&tc, 0x5ff8, 0x5ff8, 0, 0xffffffffu) == NULL);
 	CHECK(!tcache_page_traced(&tc, 6));
 	CHECK_EQ(sh.code_protect[6], 0);
 	CHECK(tcache_page_traced(&tc, 5));   /* a and d still there */
@@ -235,9 +264,9 @@ static void test_invalidate_page(void)
 	/* b left page 5's list too: only a and d go now. */
 	CHECK_EQ(tcache_invalidate_page(&tc, &ibl, 5), 2);
 	CHECK(!a->valid && !d->valid && c->valid);
-	CHECK(tcache_lookup(&tc, 0x5010, 0x5010, 0) == NULL);
-	CHECK(tcache_lookup(&tc, 0x00405010, 0x5010, 1) == NULL);
-	CHECK(tcache_lookup(&tc, 0x7000, 0x7000, 0) == c);
+	CHECK(tcache_lookup(&tc, 0x5010, 0x5010, 0, 0xffffffffu) == NULL);
+	CHECK(tcache_lookup(&tc, 0x00405010, 0x5010, 1, 0xffffffffu) == NULL);
+	CHECK(tcache_lookup(&tc, 0x7000, 0x7000, 0, 0xffffffffu) == c);
 	CHECK_EQ(sh.code_protect[5], 0);
 	CHECK_EQ(tcache_invalidate_page(&tc, &ibl, 5), 0);
 	CHECK_EQ(tcache_invalidate_page(&tc, &ibl, tc.npages + 10), 0);   /* beyond RAM */
@@ -270,7 +299,7 @@ static void test_invalidate_page(void)
 	struct tblock *brk = make_block(0x00401009, 0xb009, 0, 0, 0);
 	CHECK_EQ(tcache_invalidate_linear(&tc, &ibl, 0x00401009), 3);
 	CHECK(!l1->valid && !l2->valid && !brk->valid && l3->valid);
-	CHECK(tcache_lookup(&tc, 0x00401010, 0xa010, 0) == l3);
+	CHECK(tcache_lookup(&tc, 0x00401010, 0xa010, 0, 0xffffffffu) == l3);
 	/* Their pages hold nothing now: not traced; l3's still is. */
 	CHECK(!tcache_page_traced(&tc, 5) && !tcache_page_traced(&tc, 9) &&
 	      !tcache_page_traced(&tc, 0xb));
@@ -405,7 +434,7 @@ static void test_full(void)
 		n++;
 	CHECK_EQ(n, CODE_SIZE / 128);
 	CHECK_EQ(tc.nblocks, n);
-	CHECK(tcache_lookup(&tc, 0x1000, 0x1000, 0) != NULL);
+	CHECK(tcache_lookup(&tc, 0x1000, 0x1000, 0, 0xffffffffu) != NULL);
 	CHECK(tcache_page_traced(&tc, 1));
 	ibl_enter(&ibl, 0, 0x1000, tc.blocks[0].host, 0x1000);
 	uint32_t slot = ibl_index(0x1000, ibl.mix);
@@ -415,7 +444,7 @@ static void test_full(void)
 	CHECK_EQ(tc.code_used, 0);
 	CHECK_EQ(tc.map_used, 0);
 	CHECK_EQ(tc.stats.flushes, 1);
-	CHECK(tcache_lookup(&tc, 0x1000, 0x1000, 0) == NULL);
+	CHECK(tcache_lookup(&tc, 0x1000, 0x1000, 0, 0xffffffffu) == NULL);
 	CHECK(!tcache_page_traced(&tc, 1));
 	CHECK_EQ(sh.code_protect[1], 0);
 	CHECK_EQ(ibl_tag_at(&ibl, slot), ~0ULL);
@@ -712,6 +741,7 @@ int main(void)
 	test_ibl();
 	test_alloc();
 	test_lookup();
+	test_lookup_cs_limit();
 	test_invalidate_page();
 	test_chaining();
 	test_full();
