@@ -47,9 +47,11 @@
 ;  null_fsgs the accesses through a null FS or GS at CPL 0: MOV load and
 ;            store, ADD r/m, MOVS and REP MOVSB from FS:ESI, PUSH/POP m,
 ;            MOVDQU and FLD through GS/FS, MOV ES from and SGDT to FS/GS
-;            memory (the monitor's): #GP(0) at the instruction, nothing
-;            written, registers, flags and the x87 stack as they were;
-;            again after each of a run of remembered null loads
+;            memory (the monitor's), and a REP MOVSB that btvm runs in the
+;            monitor since it reached the test device: #GP(0) at the
+;            instruction, nothing written, registers, flags and the x87
+;            stack as they were; again after each of a run of remembered
+;            null loads
 ;  null_fsgs_user the same at CPL 3: FS and GS nulled by the IRET to
 ;            ring 3 (their DPL 0), then loaded with selector 3; a usable
 ;            selector in between works
@@ -831,6 +833,7 @@ group "csbase_pg"
 ; lets it be used (null_fsgs and null_fsgs_user fail there: every access
 ; goes to NS_BUF, harmlessly).
 NS_BUF		equ 0x90000		; a scratch page, flat
+NS_TESTDEV	equ 0xfebf0000		; btvm's test device (QEMU: nothing there)
 group "null_fsgs_load"
 ns_group_load:
 	mov dword [NS_BUF], 0x11111111
@@ -925,6 +928,37 @@ ns_group_kernel:
 	jnz .again
 	check dword [NS_BUF], 0x11111111
 	check dword [GS_BASE + NS_BUF], 0x33333333
+	; a REP MOVSB from FS:ESI that reached btvm's test device, which
+	; makes btvm run it in the monitor (its own check, not the guard)
+	mov ax, SEL_DATA
+	mov fs, ax
+	mov ecx, 2
+.mark:
+	push ecx
+	mov esi, NS_TESTDEV
+	mov edi, NS_BUF + 16
+	mov ecx, 4
+	call ns_rep_fs_movsb
+	check ecx, 0
+	pop ecx
+	dec ecx
+	jnz .mark
+	xor eax, eax
+	mov fs, ax
+	mov dword [NS_BUF + 16], 0x88888888
+	mov esi, NS_TESTDEV
+	mov edi, NS_BUF + 16
+	mov ecx, 4
+	mov [ns_esp], esp
+	arm .marked
+	call ns_rep_fs_movsb
+.marked:
+	mov esp, [ns_esp]
+	expect 13, ns_rep_fs_movsb, 0
+	check ecx, 4
+	check esi, NS_TESTDEV
+	check edi, NS_BUF + 16
+	check dword [NS_BUF + 16], 0x88888888
 	mov ax, SEL_FS
 	mov fs, ax
 	mov ax, SEL_GS
@@ -955,6 +989,11 @@ ns_group_user:
 	mov eax, [ns_cr4]
 	mov cr4, eax
 	guest_finish
+
+; ns_rep_fs_movsb: one REP MOVSB from FS:ESI for every call
+ns_rep_fs_movsb:
+	rep fs movsb
+	ret
 
 ; ns_user: ring 3 (IOPL 3): FS and GS null from the IRETD, then loaded
 ; with null selector 3 after a usable one
