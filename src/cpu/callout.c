@@ -7,6 +7,7 @@
  * 0), the helpers the handlers share (callout_internal.h), port I/O,
  * flags, INT, descriptor-table and control registers, CPUID/RDTSC and ENTER;
  * callout_legacy.c, callout_priv.c and callout_segment.c hold the rest. */
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 #include <x86intrin.h>
@@ -881,6 +882,9 @@ static enum callout_result callout_and_resume(struct cpu *cpu, const struct call
 
 enum callout_result cpu_callout(struct cpu *cpu, const struct callout_desc *d)
 {
+	/* Translated code keeps FS's and GS's guards with the registers
+	 * (its remembered loads set both). */
+	assert(cpu_seg_guards_agree(cpu));
 	cpu->phase = PHASE_CALLOUT;   /* the host-time split (profile.h) */
 	enum callout_result r = callout_and_resume(cpu, d);
 	cpu->phase = PHASE_MONITOR;

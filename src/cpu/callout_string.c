@@ -116,8 +116,12 @@ enum callout_result do_string_mem(struct cpu *cpu, const struct callout_desc *d,
 	uint32_t *eax = &cpu->regs[REG_EAX];
 	uint32_t count = rep ? *ecx & mask : 1, initial = count;
 	uint32_t value_mask = width == 4 ? 0xffffffffu : (1u << (8 * width)) - 1;
+	/* Outside LIMITS blocks only an unusable FS or GS source needs it
+	 * (translated code's guard never ran for an instruction made
+	 * adaptive): an unusable ES is never flat. */
+	bool checked = (d->mode & MODE_LIMITS) || (reads_src && !cpu_segment_usable(&cpu->s.seg[src_seg]));
 	bool bulk = (movs || stos) && mask == 0xffffffffu && (int32_t)step > 0 && (cpu->s.cr0 & CR0_PG) &&
-		    !(d->mode & MODE_LIMITS);
+		    !checked;
 
 	for (unsigned n = 0; count && n < STRING_MEM_CHUNK && !cpu->stop; n++) {
 		uint32_t src = cpu->s.seg[src_seg].base + (*esi & mask);
@@ -135,7 +139,7 @@ enum callout_result do_string_mem(struct cpu *cpu, const struct callout_desc *d,
 			n += moved - 1;
 			continue;
 		}
-		if (d->mode & MODE_LIMITS) {
+		if (checked) {
 			/* Each element against its segment, the source first. */
 			const struct segment *ss = &cpu->s.seg[src_seg], *es = &cpu->s.seg[SEG_ES];
 			bool src_ok = !reads_src || cpu_offset_in_limit(ss, src_seg, *esi & mask, width);

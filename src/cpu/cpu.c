@@ -93,10 +93,25 @@ void cpu_fpu_materialize(struct cpu *cpu)
 	cpu->fpu_full = 1;
 }
 
+/* What FS's (i = 0) or GS's guard must hold for their hidden parts now. */
+static uint64_t seg_guard_for(const struct cpu *cpu, unsigned i)
+{
+	unsigned seg = SEG_FS + i;
+	return cpu_segment_usable(&cpu->s.seg[seg]) ? (uint64_t)(uintptr_t)&cpu->seg_base[seg]
+						     : (uint64_t)(uintptr_t)cpu->null_guard;
+}
+
 void sync_seg_bases(struct cpu *cpu)
 {
 	for (int i = 0; i < SEG_COUNT; i++)
 		cpu->seg_base[i] = cpu->s.seg[i].base;
+	for (unsigned i = 0; i < 2; i++)
+		cpu->seg_guard[i] = seg_guard_for(cpu, i);
+}
+
+bool cpu_seg_guards_agree(const struct cpu *cpu)
+{
+	return cpu->seg_guard[0] == seg_guard_for(cpu, 0) && cpu->seg_guard[1] == seg_guard_for(cpu, 1);
 }
 
 static void load_boot_state(struct cpu *cpu, const struct vcpu_state *boot)
@@ -172,11 +187,13 @@ int cpu_init(struct cpu *cpu, const struct vcpu_state *boot, struct shadow *sh,
 	cpu->ibl_miss_fn = (uint64_t)(uintptr_t)btvm_ibl_miss;
 	cpu->tsc_native = host_tsc_is_constant();
 	set_guest_tsc(cpu, 0);   /* the TSC counts from power-on */
-	cpu->poll_guard = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	/* Two pages: the poll's, then the null segments' (their faults differ). */
+	cpu->poll_guard = mmap(NULL, 2 * 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (cpu->poll_guard == MAP_FAILED) {
 		cpu->poll_guard = NULL;
 		return -errno;
 	}
+	cpu->null_guard = (uint8_t *)cpu->poll_guard + 4096;
 	int err = ibl_init(&cpu->ibl_table);
 	if (err)
 		return err;
@@ -215,8 +232,8 @@ void cpu_reset(struct cpu *cpu, const struct vcpu_state *boot)
 void cpu_destroy(struct cpu *cpu)
 {
 	if (cpu->poll_guard)
-		munmap(cpu->poll_guard, 4096);
-	cpu->poll_guard = NULL;
+		munmap(cpu->poll_guard, 2 * 4096);
+	cpu->poll_guard = cpu->null_guard = NULL;
 	ibl_destroy(&cpu->ibl_table);
 	free(cpu->decoded);
 	cpu->decoded = NULL;

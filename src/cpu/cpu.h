@@ -93,7 +93,7 @@ struct cpu_debug {
  * (host_fault.c), for the run loop to act on. */
 enum host_fault_kind {
 	FAULT_NONE, FAULT_TRACED, FAULT_PAGE, FAULT_MMIO, FAULT_NO_ROOM, FAULT_DIVIDE, FAULT_X87,
-	FAULT_SIMD, FAULT_INVALID, FAULT_PROTECTION, FAULT_OUTSIDE, FAULT_ATTENTION
+	FAULT_SIMD, FAULT_INVALID, FAULT_PROTECTION, FAULT_OUTSIDE, FAULT_ATTENTION, FAULT_NULL_SEGMENT
 };
 struct host_fault {
 	enum host_fault_kind kind;
@@ -234,7 +234,20 @@ struct cpu {
 	 * a fast REP MOVS keeps a pass short of the distance between source
 	 * and destination only when their pages share a frame. */
 	uint32_t *const *win_entries;
-	uint8_t pad4[CPU_OFF_IBL_GLOBAL_TAGS - CPU_OFF_WIN_ENTRIES - 8];
+	/* What translated code reads FS's and GS's base through before each
+	 * access through them (translate.c, guest_mem): &seg_base[SEG_FS]
+	 * or [SEG_GS] while the register is usable, the unmapped null_guard
+	 * page while a null selector left it unusable, so the load faults
+	 * and the access becomes #GP(0) at its instruction, nothing of it
+	 * done (host_fault.c). A load instead of a test and branch, which
+	 * would have to keep off the guest's live flags; flat code that
+	 * uses neither register pays nothing. sync_seg_bases keeps them
+	 * with seg_base, and translated FS and GS loads set them too. */
+	uint64_t seg_guard[2];
+	/* That page (PROT_NONE, beside poll_guard), which translated FS and
+	 * GS loads of a null selector put in seg_guard. */
+	void *null_guard;
+	uint8_t pad4[CPU_OFF_IBL_GLOBAL_TAGS - CPU_OFF_NULL_GUARD - 8];
 	/* The global-page tag as a base per mode (ibl_global | mode << 32),
 	 * for the lookup's probe under it. */
 	uint64_t ibl_global_tags[IBL_MODES];
@@ -316,7 +329,7 @@ struct cpu {
 	uint64_t callouts_by_class[8];
 	bool tsc_native;
 	uint32_t poll_ok;         /* what poll_ptr points at when all is quiet */
-	void *poll_guard;         /* a PROT_NONE page */
+	void *poll_guard;         /* a PROT_NONE page, null_guard after it */
 	/* The thread running this vCPU (0 before its first cpu_run): where
 	 * another thread's attention request sends its signal. */
 	volatile int tid;
@@ -383,6 +396,8 @@ _Static_assert(offsetof(struct cpu, mxcsr_light) == CPU_OFF_MXCSR_LIGHT, "layout
 _Static_assert(offsetof(struct cpu, fpu_full) == CPU_OFF_FPU_FULL, "layout");
 _Static_assert(offsetof(struct cpu, win_base) == CPU_OFF_WIN_BASE, "layout");
 _Static_assert(offsetof(struct cpu, win_entries) == CPU_OFF_WIN_ENTRIES, "layout");
+_Static_assert(offsetof(struct cpu, seg_guard) == CPU_OFF_SEG_GUARD, "layout");
+_Static_assert(offsetof(struct cpu, null_guard) == CPU_OFF_NULL_GUARD, "layout");
 _Static_assert(offsetof(struct cpu, ibl_global_tags) == CPU_OFF_IBL_GLOBAL_TAGS, "layout");
 _Static_assert(offsetof(struct cpu, ibl_tags) == CPU_OFF_IBL_TAGS, "layout");
 _Static_assert(offsetof(struct cpu, fxsave) == CPU_OFF_FXSAVE, "layout");
@@ -587,8 +602,11 @@ bool cpu_stack_write(struct cpu *cpu, const struct segment *ss, uint32_t sp, uin
  * (cpu_limits_note after one register changed, cpu_limits_resync after
  * several; the translation mode's MODE_LIMITS, in every mode);
  * whether len bytes at offset stay inside s (false: #GP(0), or #SS(0)
- * for SS). */
+ * for SS; false through any unusable register, FS and GS too). */
 bool cpu_segment_restricted(const struct segment *s, unsigned seg);
+/* Whether s may be used at all: false after a null selector's load in
+ * protected mode (no attributes: P clear). */
+bool cpu_segment_usable(const struct segment *s);
 /* A real-mode segment load: P set, so a register a null selector left
  * unusable is usable again (its limit kept). */
 void cpu_segment_make_usable(struct segment *s);
@@ -678,8 +696,13 @@ static inline bool cpu_take_attention(struct cpu *cpu)
 	return true;
 }
 
-/* Copies the segment bases into the fields translated code reads. */
+/* Copies the segment bases into the fields translated code reads, and
+ * points FS's and GS's guards (seg_guard) at them or, for a register a
+ * null selector left unusable, at null_guard. */
 void sync_seg_bases(struct cpu *cpu);
+/* Whether seg_guard says of FS and GS what their hidden parts do: what
+ * translated code leaves on the way out (debug builds assert it). */
+bool cpu_seg_guards_agree(const struct cpu *cpu);
 
 /* Entry points in entry.S. */
 void btvm_enter(struct cpu *cpu, const void *host_code);

@@ -1,6 +1,7 @@
 /* Host faults in translated code: SIGSEGV inside a window (a hidden
  * shadow fault, filled on the spot; a write to a traced page; an access
- * outside RAM), the poll guard's fault (attention), SIGFPE (#DE, #MF,
+ * outside RAM), the poll guard's fault (attention), the null guard's
+ * (an access through an unusable FS or GS), SIGFPE (#DE, #MF,
  * #XM), SIGILL (#UD) and the host's #GP. The handler takes the guest's
  * registers from the signal frame at the guest instruction's boundary,
  * notes what happened in cpu->fault and leaves through btvm_fault_leave;
@@ -239,6 +240,10 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
 		 * attention was asked for. The registers are the guest's as of
 		 * that boundary, EIP the instruction's. */
 		kind = FAULT_ATTENTION;
+	} else if ((uintptr_t)si->si_addr - (uintptr_t)cpu->null_guard < 4096) {
+		/* The guard before an access through FS or GS (seg_guard): the
+		 * register is unusable, and nothing of the instruction ran. */
+		kind = FAULT_NULL_SEGMENT;
 	} else {
 		kind = window_fault(cpu, si, g);
 		if (kind == FAULT_NONE) {
@@ -333,6 +338,7 @@ bool cpu_deliver_host_fault(struct cpu *cpu, struct translator *t, enum host_fau
 		cpu_deliver(cpu, EXC_UD, false, 0, false);
 		break;
 	case FAULT_PROTECTION:
+	case FAULT_NULL_SEGMENT:
 		cpu_deliver(cpu, EXC_GP, true, 0, false);
 		break;
 	case FAULT_SIMD:

@@ -3,7 +3,9 @@
  * MODE_LIMITS (where every memory access goes through the monitor), kept
  * as a bit per register in cpu->limited_segs by every writer, and
  * whether an access of some bytes at an offset stays inside its segment
- * (expand-up, expand-down by the B bit, unusable after a null load). */
+ * (expand-up, expand-down by the B bit, unusable after a null load, FS
+ * and GS too: the monitor's accesses through them check here, translated
+ * code through cpu->seg_guard). */
 #include "cpu/cpu.h"
 #include "isa/descriptor.h"
 
@@ -25,6 +27,11 @@ static bool is_unusable(const struct segment *s)
 	return !(s->flags & SEG_FLAG_PRESENT);
 }
 
+bool cpu_segment_usable(const struct segment *s)
+{
+	return !is_unusable(s);
+}
+
 void cpu_segment_make_usable(struct segment *s)
 {
 	s->flags |= SEG_FLAG_PRESENT;
@@ -37,7 +44,8 @@ bool cpu_segment_restricted(const struct segment *s, unsigned seg)
 	if (is_unusable(s))
 		/* Null FS and GS are left out: a kernel switches FS between
 		 * null and its per-CPU segment at every entry and exit, and
-		 * 32-bit user code runs with FS null. */
+		 * 32-bit user code runs with FS null. Translated code checks
+		 * them itself before each access (cpu->seg_guard). */
 		return seg == SEG_DS || seg == SEG_ES;
 	return is_expand_down(s) || s->limit != 0xffffffffu;
 }
@@ -67,8 +75,9 @@ void cpu_limits_resync(struct cpu *cpu)
 
 bool cpu_offset_in_limit(const struct segment *s, unsigned seg, uint32_t offset, unsigned len)
 {
+	(void)seg;   /* every register alike: an unusable FS or GS faults too */
 	if (is_unusable(s))
-		return seg == SEG_FS || seg == SEG_GS;   /* as cpu_segment_restricted */
+		return false;
 	uint64_t first = offset, last = (uint64_t)offset + (len ? len - 1 : 0);
 	if (!is_expand_down(s))
 		return last <= s->limit;

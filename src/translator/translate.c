@@ -112,8 +112,19 @@ ZydisEncoderOperand guest_mem(struct tctx *c, const ZydisDecodedOperand *op, int
 	if (addr16)
 		emit2(&c->e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_R14D), op_reg(ZYDIS_REGISTER_R14W));
 	if (need_base) {
-		emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R10D),
-		      cpu_field(4, CPU_OFF_SEG_BASE + 4 * seg_reg_index(op->mem.segment)));
+		unsigned seg = seg_reg_index(op->mem.segment);
+		if (seg == SEG_FS || seg == SEG_GS) {
+			/* The base through FS's or GS's guard pointer, which
+			 * faults while a null selector leaves the register
+			 * unusable: #GP(0) before anything of the access. */
+			emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R10),
+			      cpu_field(8, CPU_OFF_SEG_GUARD + 8 * (seg - SEG_FS)));
+			emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R10D),
+			      op_mem(4, ZYDIS_REGISTER_R10, ZYDIS_REGISTER_NONE, 0, 0));
+		} else {
+			emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R10D),
+			      cpu_field(4, CPU_OFF_SEG_BASE + 4 * seg));
+		}
 		emit_lea32(c, ZYDIS_REGISTER_R14D, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R10, 1, 0);
 	}
 	return op_mem(size, ZYDIS_REGISTER_R14D, ZYDIS_REGISTER_NONE, 0, 0);

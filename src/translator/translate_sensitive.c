@@ -146,6 +146,32 @@ static void patch_all(uint8_t *const *fields, unsigned n, const void *target)
 			patch_rel8(fields[i], target);
 }
 
+/* A hit in the way at offset way_off (from the first) of segment
+ * register seg's cached loads, *null its jump for a cached null selector
+ * (emit_seg_load_way): r14 = way_off; for FS and GS also r13 = the guard
+ * pointer the load leaves (cpu->seg_guard): the register's base while a
+ * descriptor matched, which leaves it usable, the null guard for the
+ * null selector, which leaves it unusable. r13's selector is not needed
+ * past the way that matched. */
+static void emit_way_hit(struct tctx *c, unsigned seg, uint8_t *null, int32_t way_off)
+{
+	struct emitter *e = &c->e;
+	if (seg == SEG_FS || seg == SEG_GS) {
+		ZydisEncoderOperand base[2] = { op_reg(ZYDIS_REGISTER_R13),
+						cpu_field(8, CPU_OFF_SEG_BASE + 4 * seg) };
+		emit_insn(e, ZYDIS_MNEMONIC_LEA, 2, base, 0);
+		uint8_t *set = emit_jump8(e, JUMP8_JMP);
+		if (null)
+			patch_rel8(null, e->pos);
+		emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R13), cpu_field(8, CPU_OFF_NULL_GUARD));
+		if (set)
+			patch_rel8(set, e->pos);
+	} else if (null) {
+		patch_rel8(null, e->pos);
+	}
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R14D), op_imm(way_off));
+}
+
 /* MOV Sreg, r/m and POP Sreg (ES, DS, FS, GS) at CPL 0 in a flat mode: a
  * load of one of the two selectors the register last loaded through the
  * monitor there (cpu->seg_loads), whose GDT descriptor still has the
@@ -187,21 +213,25 @@ static bool translate_segment_load(struct tctx *c)
 		ZydisRegister src = reg_sized(reg64(map_reg(from->reg.value)), 2);
 		emit2(e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_R13D), op_reg(src));
 	}
-	/* r14 = the matching way's offset from the first, for the copy. */
+	/* r14 = the matching way's offset from the first, for the copy.
+	 * The callout comes before the copy, so that the second way's
+	 * misses reach it with rel8 jumps past FS's and GS's guard code. */
+	unsigned seg = seg_reg_index(c->ops[0].reg.value);
 	uint8_t *miss0[2], *null0, *miss1[2], *null1;
 	emit_seg_load_way(c, ways, miss0, &null0);
-	if (null0)
-		patch_rel8(null0, e->pos);
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R14D), op_imm(0));
-	uint8_t *to_copy = emit_jump8(e, JUMP8_JMP);
+	emit_way_hit(c, seg, null0, 0);
+	uint8_t *copy_from0 = emit_jmp_rel32(e, NULL);
 	patch_all(miss0, 2, e->pos);
 	emit_seg_load_way(c, ways + CPU_SEG_LOAD_SIZE, miss1, &null1);
-	if (null1)
-		patch_rel8(null1, e->pos);
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R14D), op_imm(CPU_SEG_LOAD_SIZE));
-	if (to_copy)
-		patch_rel8(to_copy, e->pos);
-	unsigned seg = seg_reg_index(c->ops[0].reg.value);
+	emit_way_hit(c, seg, null1, CPU_SEG_LOAD_SIZE);
+	uint8_t *copy_from1 = emit_jump8(e, JUMP8_JMP);
+	patch_all(miss1, 2, e->pos);
+	emit_resumable_callout(c);
+	uint8_t *done = emit_jump8(e, JUMP8_JMP);
+	if (copy_from0)
+		patch_rel32(copy_from0, e->pos);
+	if (copy_from1)
+		patch_rel8(copy_from1, e->pos);
 	unsigned dst = CPU_OFF_STATE + (unsigned)offsetof(struct vcpu_state, seg) +
 		       seg * (unsigned)sizeof(struct segment);
 	unsigned src = ways + CPU_SEG_LOAD_SEGMENT;
@@ -214,11 +244,11 @@ static bool translate_segment_load(struct tctx *c)
 	      op_mem(4, ZYDIS_REGISTER_R15, ZYDIS_REGISTER_R14, 1,
 		     (int64_t)(src + offsetof(struct segment, base))));
 	emit2(e, ZYDIS_MNEMONIC_MOV, cpu_field(4, CPU_OFF_SEG_BASE + 4 * seg), op_reg(ZYDIS_REGISTER_R11D));
+	if (seg == SEG_FS || seg == SEG_GS)
+		emit2(e, ZYDIS_MNEMONIC_MOV, cpu_field(8, CPU_OFF_SEG_GUARD + 8 * (seg - SEG_FS)),
+		      op_reg(ZYDIS_REGISTER_R13));
 	if (pop)
 		emit_lea32(c, R_ESP, ZYDIS_REGISTER_R12, ZYDIS_REGISTER_NONE, 0, 4);
-	uint8_t *done = emit_jump8(e, JUMP8_JMP);
-	patch_all(miss1, 2, e->pos);
-	emit_resumable_callout(c);
 	if (done)
 		patch_rel8(done, e->pos);
 	return true;

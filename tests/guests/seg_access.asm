@@ -40,9 +40,25 @@
 ;  csbase_pg the same with paging on, plus two more bases whose linear
 ;            pages are aliases of the two copies' frames (same EIP, same
 ;            physical code, other CS.base; and same EIP, other frames)
+;  null_fsgs_load FS and GS loaded null at CPL 0 (MOV, POP, LFS, from one
+;            instruction again and again, as the translator remembers
+;            loads): no fault, MOV r32/PUSH of them give 0; a usable
+;            selector loaded again makes accesses through them work
+;  null_fsgs the accesses through a null FS or GS at CPL 0: MOV load and
+;            store, ADD r/m, MOVS and REP MOVSB from FS:ESI, PUSH/POP m,
+;            MOVDQU and FLD through GS/FS, MOV ES from and SGDT to FS/GS
+;            memory (the monitor's), and a REP MOVSB that btvm runs in the
+;            monitor since it reached the test device: #GP(0) at the
+;            instruction, nothing written, registers, flags and the x87
+;            stack as they were; again after each of a run of remembered
+;            null loads
+;  null_fsgs_user the same at CPL 3: FS and GS nulled by the IRET to
+;            ring 3 (their DPL 0), then loaded with selector 3; a usable
+;            selector in between works
 ; Also under QEMU (guest_seg_access_qemu), which skips accessed_cs, limits,
-; limits_ss, expand_down, null_seg, callout_limits, far_limits and
-; gate_limits (QEMU 7.2 gives the far CALL #GP(selector), the SDM #GP(0),
+; limits_ss, expand_down, null_seg, callout_limits, far_limits,
+; gate_limits, null_fsgs and null_fsgs_user (QEMU 7.2 lets a null FS/GS be
+; used, at base 0; it gives the far CALL #GP(selector), the SDM #GP(0),
 ; and lets RETF and IRET past the limit, and CALL and INT through a gate
 ; whose offset is past it; it checks a JMP through one): QEMU 7.2's TCG checks no data
 ; segment's limit and lets a null DS/ES be used (the groups keep a POP or
@@ -51,6 +67,7 @@
 %include "lib.inc"
 %include "exc_record.inc"
 %include "paging.inc"
+%include "rings.inc"
 
 LOW		equ 0x7000		; where near16's blob runs
 %define LA(x) (LOW + (x) - n16_blob)
@@ -808,7 +825,315 @@ group "csbase_pg"
 	call cb_call
 	check eax, 0x202 + 1
 	call pg_disable
+
+; ---------------------------------------------------------------- null FS/GS
+; FS and GS loaded with a null selector: loading and reading them never
+; faults; a memory access through them is #GP(0) at the instruction,
+; nothing of it done. QEMU 7.2 loads the null selector with base 0 and
+; lets it be used (null_fsgs and null_fsgs_user fail there: every access
+; goes to NS_BUF, harmlessly).
+NS_BUF		equ 0x90000		; a scratch page, flat
+NS_TESTDEV	equ 0xfebf0000		; btvm's test device (QEMU: nothing there)
+group "null_fsgs_load"
+ns_group_load:
+	mov dword [NS_BUF], 0x11111111
+	mov dword [FS_BASE + NS_BUF], 0x22222222
+	mov dword [GS_BASE + NS_BUF], 0x33333333
+	mov dword [x_count], 0
+	; MOV, again and again from one instruction (remembered loads), with
+	; a usable selector in between: each access sees the last load
+	mov ecx, 4
+.again:
+	xor eax, eax
+	call load_fs_ax
+	mov eax, fs
+	check eax, 0
+	mov ax, SEL_FS
+	call load_fs_ax
+	mov eax, [fs:NS_BUF]
+	check eax, 0x22222222
+	dec ecx
+	jnz .again
+	; POP GS of a null selector, again and again; PUSH GS gives 0
+	mov ecx, 3
+.pop_again:
+	push dword 0
+	pop gs
+	push dword 0xffffffff
+	pop eax
+	push gs
+	pop eax
+	and eax, 0xffff
+	check eax, 0
+	push dword SEL_GS
+	pop gs
+	mov eax, [gs:NS_BUF]
+	check eax, 0x33333333
+	dec ecx
+	jnz .pop_again
+	; LFS/LGS of a far pointer with a null selector
+	mov dword [ns_fptr], NS_BUF
+	mov word [ns_fptr + 4], 0
+	lfs eax, [ns_fptr]
+	lgs eax, [ns_fptr]
+	mov eax, fs
+	check eax, 0
+	mov eax, gs
+	check eax, 0
+	mov ax, SEL_FS
+	mov fs, ax
+	mov ax, SEL_GS
+	mov gs, ax
+	mov eax, [fs:NS_BUF]
+	check eax, 0x22222222
+	mov eax, [gs:NS_BUF]
+	check eax, 0x33333333
+	check dword [x_count], 0
+
+group "null_fsgs"
+ns_group_kernel:
+	mov eax, cr4
+	mov [ns_cr4], eax
+	or eax, 0x600				; OSFXSR | OSXMMEXCPT: MOVDQU
+	mov cr4, eax
+	fninit
+	xor eax, eax
+	mov fs, ax
+	mov gs, ax
+	call ns_accesses
+	; after each of a run of remembered null loads (and usable ones)
+	mov ecx, 3
+.again:
+	push ecx
+	mov ax, SEL_FS
+	call load_fs_ax
+	mov dword [x_count], 0
+	mov eax, [fs:NS_BUF]
+	check eax, 0x22222222
+	check dword [x_count], 0
+	xor eax, eax
+	call load_fs_ax
+	arm .n1
+.k1:	mov eax, [fs:NS_BUF]
+.n1:	expect 13, .k1, 0
+	push dword 0
+	pop gs
+	arm .n2
+.k2:	mov [gs:NS_BUF], eax
+.n2:	expect 13, .k2, 0
+	push dword SEL_GS
+	pop gs
+	pop ecx
+	dec ecx
+	jnz .again
+	check dword [NS_BUF], 0x11111111
+	check dword [GS_BASE + NS_BUF], 0x33333333
+	; a REP MOVSB from FS:ESI that reached btvm's test device, which
+	; makes btvm run it in the monitor (its own check, not the guard)
+	mov ax, SEL_DATA
+	mov fs, ax
+	mov ecx, 2
+.mark:
+	push ecx
+	mov esi, NS_TESTDEV
+	mov edi, NS_BUF + 16
+	mov ecx, 4
+	call ns_rep_fs_movsb
+	check ecx, 0
+	pop ecx
+	dec ecx
+	jnz .mark
+	xor eax, eax
+	mov fs, ax
+	mov dword [NS_BUF + 16], 0x88888888
+	mov esi, NS_TESTDEV
+	mov edi, NS_BUF + 16
+	mov ecx, 4
+	mov [ns_esp], esp
+	arm .marked
+	call ns_rep_fs_movsb
+.marked:
+	mov esp, [ns_esp]
+	expect 13, ns_rep_fs_movsb, 0
+	check ecx, 4
+	check esi, NS_TESTDEV
+	check edi, NS_BUF + 16
+	check dword [NS_BUF + 16], 0x88888888
+	mov ax, SEL_FS
+	mov fs, ax
+	mov ax, SEL_GS
+	mov gs, ax
+	mov eax, [ns_cr4]
+	mov cr4, eax
+
+group "null_fsgs_user"
+ns_group_user:
+	call rings_setup
+	mov eax, cr4
+	or eax, 0x600
+	mov cr4, eax
+	fninit
+	; DS and ES flat for ring 3; FS and GS lib's (DPL 0): the IRETD to
+	; ring 3 nulls them
+	mov ax, RING_SEL_UDATA
+	mov ds, ax
+	mov es, ax
+	mov ax, SEL_FS
+	mov fs, ax
+	mov ax, SEL_GS
+	mov gs, ax
+	mov eax, ns_user
+	mov ecx, RING_IOPL3			; the checks print at CPL 3
+	call rings_run_user_segs
+	check dword [rings_exit_frame + 4], RING_SEL_UCODE
+	mov eax, [ns_cr4]
+	mov cr4, eax
 	guest_finish
+
+; ns_rep_fs_movsb: one REP MOVSB from FS:ESI for every call
+ns_rep_fs_movsb:
+	rep fs movsb
+	ret
+
+; ns_user: ring 3 (IOPL 3): FS and GS null from the IRETD, then loaded
+; with null selector 3 after a usable one
+ns_user:
+	mov eax, fs
+	check eax, 0
+	mov eax, gs
+	check eax, 0
+	call ns_accesses
+	mov ax, RING_SEL_UDATA
+	mov fs, ax
+	mov gs, ax
+	mov dword [x_count], 0
+	mov eax, [fs:NS_BUF]
+	check eax, 0x11111111
+	mov [gs:NS_BUF + 4], eax
+	check dword [x_count], 0
+	mov ax, 3
+	mov fs, ax
+	mov gs, ax
+	mov eax, fs
+	check eax, 3
+	call ns_accesses
+	leave_user
+
+; ns_accesses: with FS and GS null, each access through them faults
+; #GP(0) at itself with nothing done. [NS_BUF] holds 0x11111111 and keeps
+; it. Clobbers EAX, ECX, ESI, EDI, XMM0.
+ns_accesses:
+	mov dword [NS_BUF], 0x11111111
+	mov dword [NS_BUF + 4], 0x55555555
+	; MOV load
+	mov eax, 0x5a5a5a5a
+	arm .a1
+.f1:	mov eax, [fs:NS_BUF]
+.a1:	expect 13, .f1, 0
+	check eax, 0x5a5a5a5a
+	arm .a2
+.f2:	movzx eax, byte [gs:NS_BUF]
+.a2:	expect 13, .f2, 0
+	check eax, 0x5a5a5a5a
+	; MOV store
+	arm .a3
+.f3:	mov dword [fs:NS_BUF], 0x22222222
+.a3:	expect 13, .f3, 0
+	arm .a4
+.f4:	mov [gs:NS_BUF], al
+.a4:	expect 13, .f4, 0
+	check dword [NS_BUF], 0x11111111
+	; ALU r/m: nothing written, the flags as they were (CF and ZF set)
+	xor eax, eax
+	stc
+	arm .a5
+.f5:	add dword [fs:NS_BUF], 1
+.a5:	check_flags F_CF | F_ZF, F_CF | F_ZF
+	expect 13, .f5, 0
+	check dword [NS_BUF], 0x11111111
+	mov eax, 1
+	arm .a6
+.f6:	xor [gs:NS_BUF + 4], eax
+.a6:	expect 13, .f6, 0
+	check dword [NS_BUF + 4], 0x55555555
+	; MOVS and REP MOVSB from FS:ESI: ESI, EDI, ECX and ES:[EDI] kept
+	cld
+	mov esi, NS_BUF
+	mov edi, NS_BUF + 4
+	arm .a7
+.f7:	fs movsd
+.a7:	expect 13, .f7, 0
+	check esi, NS_BUF
+	check edi, NS_BUF + 4
+	check dword [NS_BUF + 4], 0x55555555
+	mov ecx, 4
+	arm .a8
+.f8:	rep gs movsb
+.a8:	expect 13, .f8, 0
+	check ecx, 4
+	check esi, NS_BUF
+	check edi, NS_BUF + 4
+	check dword [NS_BUF + 4], 0x55555555
+	mov esi, NS_BUF
+	arm .a9
+.f9:	fs lodsd
+.a9:	expect 13, .f9, 0
+	check esi, NS_BUF
+	; PUSH m and POP m: ESP kept, nothing written
+	mov [ns_esp], esp
+	arm .a10
+.f10:	push dword [fs:NS_BUF]
+.a10:	expect 13, .f10, 0
+	mov eax, esp
+	check eax, dword [ns_esp]
+	mov esp, [ns_esp]
+	push dword 0x66666666
+	arm .a11
+.f11:	pop dword [gs:NS_BUF]
+.a11:	expect 13, .f11, 0
+	mov eax, esp
+	add eax, 4
+	check eax, dword [ns_esp]
+	mov esp, [ns_esp]
+	check dword [NS_BUF], 0x11111111
+	; SSE and x87 memory operands: XMM0 and the x87 stack kept
+	pxor xmm0, xmm0
+	arm .a12
+.f12:	movdqu xmm0, [gs:NS_BUF]
+.a12:	expect 13, .f12, 0
+	movd eax, xmm0
+	check eax, 0
+	arm .a13
+.f13:	movdqu [fs:NS_BUF], xmm0
+.a13:	expect 13, .f13, 0
+	check dword [NS_BUF], 0x11111111
+	fnstsw ax
+	mov ecx, eax
+	arm .a14
+.f14:	fld dword [fs:NS_BUF]
+.a14:	expect 13, .f14, 0
+	fnstsw ax
+	check eax, ecx				; TOP unchanged: nothing pushed
+	arm .a15
+.f15:	fstp dword [gs:NS_BUF]			; (stack empty: would be #IS)
+.a15:	expect 13, .f15, 0
+	check dword [NS_BUF], 0x11111111
+	; the monitor's own: MOV ES, m16 and SGDT m (CPL 0 only: ring 3 may
+	; run SGDT, but MOV ES of a kernel selector would fault anyway)
+	mov word [NS_BUF + 8], SEL_DATA
+	mov eax, es
+	mov ecx, eax
+	arm .a16
+.f16:	mov es, [fs:NS_BUF + 8]
+.a16:	expect 13, .f16, 0
+	mov eax, es
+	check eax, ecx
+	mov dword [NS_BUF + 12], 0x77777777
+	arm .a17
+.f17:	sgdt [gs:NS_BUF + 12]
+.a17:	expect 13, .f17, 0
+	check dword [NS_BUF + 12], 0x77777777
+	ret
 
 ; load_fs_acc: FS = SEL_ACC (one MOV for every call)
 load_fs_acc:
@@ -944,6 +1269,10 @@ cl_idtr:	dd 0, 0
 cl_rec:		times 6 dd 0
 cl_mm_data:	dq 0x8877665544332211
 cl_mm_mask:	dq 0x0000000000000080
+ns_fptr:	dd 0
+		dw 0
+ns_esp:		dd 0
+ns_cr4:		dd 0
 
 section .text
 ; n16_blob: copied to LOW (32-bit code below 64 KiB), entered with an o16

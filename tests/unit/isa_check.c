@@ -127,8 +127,26 @@ static unsigned string_bounded(const ZydisDecodedInstruction *hi, const struct s
 	       is_reg(z, 1, ZYDIS_REGISTER_CX) ? need : 0;
 }
 
+/* The read of FS's or GS's base through its guard pointer (guest_mem):
+ * mov r10d, [r10] right after mov r10, [r15 + the guard's offset], which
+ * points at the cpu structure or at the unmapped null guard page. */
+static bool is_guard_read(const ZydisDecodedInstruction *hi, const ZydisDecodedOperand *op,
+			  const struct seen *prev)
+{
+	if (hi->mnemonic != ZYDIS_MNEMONIC_MOV || hi->address_width != 64 ||
+	    op->mem.base != ZYDIS_REGISTER_R10 || op->mem.index != ZYDIS_REGISTER_NONE ||
+	    op->mem.disp.value != 0 || op->mem.segment != ZYDIS_REGISTER_DS ||
+	    (op->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) || !prev)
+		return false;
+	const ZydisDecodedOperand *src = &prev->ops[1];
+	return prev->hi.mnemonic == ZYDIS_MNEMONIC_MOV && is_reg(prev, 0, ZYDIS_REGISTER_R10) &&
+	       prev->hi.operand_count > 1 && src->type == ZYDIS_OPERAND_TYPE_MEMORY &&
+	       src->mem.base == ZYDIS_REGISTER_R15 && src->mem.index == ZYDIS_REGISTER_NONE &&
+	       (src->mem.disp.value == CPU_OFF_SEG_GUARD || src->mem.disp.value == CPU_OFF_SEG_GUARD + 8);
+}
+
 #define LOOK_BACK 8u
-#define MAX_GUARDED 64u
+#define MAX_GUARDED 256u   /* a block's strings and FS/GS guard reads */
 #define MAX_TARGETS 1024u
 
 unsigned isa_check_host_code(const uint8_t *code, size_t len, isa_check_report_fn *report, void *opaque)
@@ -211,11 +229,20 @@ unsigned isa_check_host_code(const uint8_t *code, size_t len, isa_check_report_f
 			}
 		if (hi.mnemonic == ZYDIS_MNEMONIC_LEA || hi.meta.category == ZYDIS_CATEGORY_NOP)
 			continue;
-		for (unsigned i = 0; i < hi.operand_count; i++)
-			if (hops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && !access_confined(&hi, &hops[i])) {
-				report(opaque, "host access outside the window", &hi, off);
-				violations++;
+		const struct seen *prev = nseen > 1 ? &ring[(nseen - 2) % LOOK_BACK] : NULL;
+		for (unsigned i = 0; i < hi.operand_count; i++) {
+			if (hops[i].type != ZYDIS_OPERAND_TYPE_MEMORY || access_confined(&hi, &hops[i]))
+				continue;
+			if (is_guard_read(&hi, &hops[i], prev) && nguarded < MAX_GUARDED) {
+				/* No branch may land on it past the pointer's load. */
+				guarded[nguarded][0] = prev->off;
+				guarded[nguarded][1] = off;
+				nguarded++;
+				continue;
 			}
+			report(opaque, "host access outside the window", &hi, off);
+			violations++;
+		}
 	}
 	if (ntargets == MAX_TARGETS && nguarded) {
 		report(opaque, "too many branches to check a string instruction's bounds", NULL, len);

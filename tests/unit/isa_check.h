@@ -4,7 +4,9 @@
  * explicit or hidden, goes through the window (GS with 32-bit addressing,
  * or GS and a bare disp32 below 2 GiB) or to the monitor's own structure,
  * the indirect-branch table or the host stack (r15, r14, r11, rsp with
- * 64-bit addressing, registers a 32-bit guest cannot name); no instruction
+ * 64-bit addressing, registers a 32-bit guest cannot name), or is the
+ * read of FS's or GS's base through the guard pointer loaded just before
+ * from the cpu structure (no branch landing between the two); no instruction
  * calls the host kernel; and every instruction is of the model's ISA sets
  * or the translator's own. */
 #ifndef BTVM_TESTS_ISA_CHECK_H
