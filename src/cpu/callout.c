@@ -285,7 +285,9 @@ static enum callout_result mov_debug_reg(struct cpu *cpu, const struct callout_d
 	else if (n == 7)
 		v = (v & ~DR7_RESERVED_ZEROS) | DR7_FIXED_ONES;
 	cpu->s.dr[n] = v;
-	if (n != 6 && cpu_debug_registers_changed(cpu, old_dr, old_dr7)) {
+	/* A data breakpoint enabled or gone changes the mode too. */
+	bool dropped = n != 6 && cpu_debug_registers_changed(cpu, old_dr, old_dr7);
+	if (dropped || cpu_mode(cpu) != d->mode) {
 		cpu->s.eip = d->next_eip;
 		return CALLOUT_STOP;
 	}

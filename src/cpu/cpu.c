@@ -72,6 +72,12 @@ uint32_t cpu_mode(const struct cpu *cpu)
 	assert(cpu->limited_segs == cpu_limits_scan(cpu));
 	if (cpu->limited_segs)
 		mode |= MODE_LIMITS;
+	/* An enabled data breakpoint: every access through the monitor
+	 * (which checks it), one instruction a block (its #DB is a trap
+	 * right after the instruction). The enables' test first: what runs
+	 * without breakpoints pays one compare. */
+	if ((cpu->s.dr[7] & DR7_ENABLES) && cpu_data_breakpoints(cpu))
+		mode |= MODE_LIMITS | MODE_SINGLE;
 	return mode;
 }
 

@@ -297,6 +297,10 @@ struct cpu {
 	 * delivers it: cpu_deliver_task_trap). */
 	bool task_trap;
 	uint64_t deliveries;      /* events delivered, to tell a completed step */
+	/* DR6's B0-B3 for the data breakpoints the instruction running now
+	 * has hit so far (cpu_data_access): the run loop raises the #DB once
+	 * it completes, and drops them when it ended in an event instead. */
+	uint8_t data_hits;
 	/* The #PF a failed monitor access to guest memory raises. */
 	struct {
 		bool pending;
@@ -458,6 +462,13 @@ static inline bool cpu_breakpoint_at(const struct cpu *cpu, uint32_t eip)
  * enabled by L or G in DR7. Returns the DR6 B0-B3 bits of those at linear
  * address eip, 0 when DR7 enables none. */
 uint32_t cpu_instruction_breakpoints_at(const struct cpu *cpu, uint32_t eip);
+/* data_breakpoints.c: the B0-B3 bits of the data breakpoints DR7
+ * enables (R/W 01 or 11 with L or G), 0 when none is (cpu_mode then
+ * leaves every access to translated code); and an access of len bytes at
+ * linear address linear (a write or a read) the monitor makes for the
+ * guest's instruction, recorded in data_hits where it overlaps one. */
+uint8_t cpu_data_breakpoints(const struct cpu *cpu);
+void cpu_data_access(struct cpu *cpu, uint32_t linear, unsigned len, bool write);
 /* After DR0-DR3 or DR7 changed from old_dr/old_dr7: drops the
  * translations at every instruction breakpoint that came or went, as
  * cpu_breakpoint_set does for the debugger's. Returns whether any did. */

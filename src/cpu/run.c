@@ -533,6 +533,7 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 		 * of it sets RF in its own image), kept when nothing ran. */
 		uint32_t rf = cpu->s.eflags & EFLAGS_RF;
 		cpu->s.eflags &= ~EFLAGS_RF;
+		cpu->data_hits = 0;   /* any left from an event's delivery */
 		btvm_enter(cpu, tb->host);
 
 		if (cpu->fault.kind != FAULT_NONE) {
@@ -601,11 +602,20 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 		}
 		if (debug_single)
 			debug_after_single(cpu, true);
-		/* EFLAGS.TF at the start of the instruction: a trap after it,
-		 * unless it ended in an exception or interrupt of its own. */
-		if (stepping && cpu->deliveries == deliveries && !cpu->fatal) {
-			cpu->s.dr[6] |= DR6_BS;
-			cpu->stats.single_steps++;
+		/* EFLAGS.TF at the start of the instruction, or a data
+		 * breakpoint it hit (its block was its alone: cpu_mode): one
+		 * trap after it, unless it ended in an exception or interrupt
+		 * of its own. DR6 says which: BS, and B0-B3 replaced by the
+		 * hits as an instruction breakpoint's are. */
+		uint8_t hits = cpu->data_hits;
+		cpu->data_hits = 0;
+		if ((stepping || hits) && cpu->deliveries == deliveries && !cpu->fatal) {
+			if (stepping) {
+				cpu->s.dr[6] |= DR6_BS;
+				cpu->stats.single_steps++;
+			}
+			if (hits)
+				cpu->s.dr[6] = (cpu->s.dr[6] & ~DR6_B0_B3) | hits;
 			chain_from = NULL;
 			cpu_deliver(cpu, EXC_DB, false, 0, false);
 		}

@@ -20,6 +20,7 @@ EFLAGS_RF	equ 0x10000
 DR6_FIXED	equ 0xffff0ff0
 DR7_FIXED	equ 0x00000400
 CR4_DE		equ 0x8
+CR4_OSFXSR	equ 0x200
 
 ; arm_bp n, label, dr7: DRn = label, DR6 = 0 (reads DR6_FIXED), DR7 = dr7
 %macro arm_bp 3
@@ -35,6 +36,36 @@ CR4_DE		equ 0x8
 	xor eax, eax
 	mov dr7, eax
 	mov dr6, eax
+%endmacro
+
+DR6_BS		equ 0x4000
+LEN1		equ 0
+LEN2		equ 1
+LEN8		equ 2
+LEN4		equ 3
+%define L(n) (1 << (2 * (n)))
+%define G(n) (2 << (2 * (n)))
+%define DATA_W(n, len) ((1 | (len) << 2) << (16 + 4 * (n)))
+%define DATA_RW(n, len) ((3 | (len) << 2) << (16 + 4 * (n)))
+
+; data_probe n, dr7, address, hits, insn: DRn = address with DR7 = dr7,
+; insn run, all disarmed; then one trap-class #DB right after insn with
+; DR6's B0-B3 = hits, or none at all when hits is 0.
+%macro data_probe 5+
+	arm 0
+	mov dword [x_dr6], 0
+	arm_bp %1, %3, %2
+	%5
+%%after:
+	disarm
+%if %4
+	check dword [x_count], 1
+	check dword [x_vec], 1
+	check dword [x_eip], %%after
+	check dword [x_dr6], DR6_FIXED | %4
+%else
+	check dword [x_count], 0
+%endif
 %endmacro
 
 	guest_start
@@ -278,7 +309,157 @@ CR4_DE		equ 0x8
 	xor eax, eax
 	mov dr6, eax
 
+	; --- data breakpoints (SDM 18.2.4-18.2.5, 18.3.1.2) -----------------
+	; A trap after the instruction that touched the range (EIP the next
+	; one's), DR6.Bn for each enabled breakpoint that matched. wdata+8 is
+	; 8-aligned: each LEN covers wdata+8 up to +1, +2, +4 or +8.
+	group "data_len1"
+	data_probe 0, DATA_W(0, LEN1) | L(0), wdata + 8, 1, mov byte [wdata + 8], 1
+	data_probe 0, DATA_W(0, LEN1) | L(0), wdata + 8, 0, mov byte [wdata + 9], 1
+	data_probe 0, DATA_W(0, LEN1) | L(0), wdata + 8, 0, mov byte [wdata + 7], 1
+	data_probe 0, DATA_W(0, LEN1) | G(0), wdata + 8, 1, mov dword [wdata + 5], 1
+
+	group "data_len2"
+	data_probe 1, DATA_W(1, LEN2) | G(1), wdata + 8, 2, mov byte [wdata + 9], 1
+	data_probe 1, DATA_W(1, LEN2) | G(1), wdata + 8, 0, mov byte [wdata + 10], 1
+	data_probe 1, DATA_W(1, LEN2) | G(1), wdata + 8, 2, mov dword [wdata + 6], 1
+	data_probe 1, DATA_W(1, LEN2) | G(1), wdata + 8, 0, mov word [wdata + 6], 1
+
+	group "data_len4"
+	data_probe 2, DATA_W(2, LEN4) | L(2), wdata + 8, 4, mov byte [wdata + 11], 1
+	data_probe 2, DATA_W(2, LEN4) | L(2), wdata + 8, 0, mov byte [wdata + 12], 1
+	data_probe 2, DATA_W(2, LEN4) | L(2), wdata + 8, 4, mov word [wdata + 7], 1
+	data_probe 2, DATA_W(2, LEN4) | L(2), wdata + 8, 0, mov dword [wdata + 4], 1
+
+	group "data_len8"
+	data_probe 3, DATA_W(3, LEN8) | G(3), wdata + 8, 8, mov byte [wdata + 15], 1
+	data_probe 3, DATA_W(3, LEN8) | G(3), wdata + 8, 0, mov byte [wdata + 16], 1
+	data_probe 3, DATA_W(3, LEN8) | G(3), wdata + 8, 8, mov dword [wdata + 5], 1
+	data_probe 3, DATA_W(3, LEN8) | G(3), wdata + 8, 8, mov dword [wdata + 14], 1
+
+	; An address not aligned to its length is taken aligned down.
+	group "data_align"
+	data_probe 2, DATA_W(2, LEN4) | G(2), wdata + 9, 4, mov byte [wdata + 8], 1
+	data_probe 2, DATA_W(2, LEN8) | G(2), wdata + 13, 4, mov byte [wdata + 8], 1
+	data_probe 2, DATA_W(2, LEN2) | G(2), wdata + 9, 0, mov byte [wdata + 10], 1
+
+	; R/W 01 ignores reads; R/W 11 takes reads and writes, ALU r/m and
+	; x87/SSE operands too.
+	group "data_rw"
+	data_probe 0, DATA_W(0, LEN4) | L(0), wdata + 8, 0, mov ebx, [wdata + 8]
+	data_probe 0, DATA_W(0, LEN4) | L(0), wdata + 8, 1, add [wdata + 8], ebx
+	data_probe 0, DATA_RW(0, LEN4) | L(0), wdata + 8, 1, mov ebx, [wdata + 8]
+	data_probe 0, DATA_RW(0, LEN4) | L(0), wdata + 8, 1, cmp [wdata + 10], bl
+	data_probe 1, DATA_RW(1, LEN2) | G(1), wdata + 8, 2, fild dword [wdata + 8]
+	fstp st0
+	mov eax, cr4
+	or eax, CR4_OSFXSR
+	mov cr4, eax
+	data_probe 1, DATA_RW(1, LEN2) | G(1), wdata + 8, 2, movq xmm0, [wdata + 4]
+	data_probe 1, DATA_W(1, LEN2) | G(1), wdata + 8, 0, movdqu xmm0, [wdata]
+	data_probe 1, DATA_W(1, LEN2) | G(1), wdata + 8, 2, movdqu [wdata], xmm0
+
+	; Neither L nor G: nothing, however the range is touched.
+	group "data_disabled"
+	data_probe 0, DATA_RW(0, LEN4), wdata + 8, 0, mov [wdata + 8], ebx
+
+	; Two breakpoints on one byte, one more elsewhere: one #DB with the
+	; two bits.
+	group "data_two"
+	mov eax, wdata + 8
+	mov dr2, eax
+	mov eax, wdata + 12
+	mov dr1, eax
+	data_probe 0, DATA_W(0, LEN1) | L(0) | DATA_W(2, LEN4) | G(2) | DATA_W(1, LEN1) | L(1), \
+		wdata + 8, 5, mov [wdata + 8], bl
+
+	; The stack: PUSH and CALL write it, POP and RET read it. A #DB's
+	; frame lands right below ESP, which after a plain POP or RET is the
+	; slot just read (its handler would hit it again): the POP is POP ESP
+	; to a stack further down, the RET a RET 64 out of a reserved area.
+	group "data_stack"
+	lea edx, [esp - 4]
+	data_probe 0, DATA_W(0, LEN4) | L(0), edx, 1, push ebx
+	add esp, 4
+	lea edx, [esp - 4]
+	arm 0
+	mov dword [x_dr6], 0
+	arm_bp 0, edx, DATA_W(0, LEN4) | L(0)
+	call data_callee
+	disarm
+	check dword [x_count], 1           ; R/W 01: the RET's read did not hit
+	check dword [x_eip], data_callee   ; the trap after the CALL
+	check dword [x_dr6], DR6_FIXED | 1
+	mov ebp, esp
+	lea ecx, [esp - 512]
+	push ecx
+	mov edx, esp
+	data_probe 0, DATA_RW(0, LEN4) | L(0), edx, 1, pop esp
+	mov esp, ebp
+	sub esp, 64
+	lea edx, [esp - 4]
+	arm 0
+	mov dword [x_dr6], 0
+	call data_arm_ret
+.after_ret:
+	disarm
+	check dword [x_count], 1
+	check dword [x_eip], .after_ret
+	check dword [x_dr6], DR6_FIXED | 1
+	mov ecx, esp
+	check ecx, ebp
+
+	; REP MOVSD that hits its sixth element: the #DB comes after that
+	; iteration, at the MOVSD with ECX, ESI and EDI as it left them, and
+	; the handler's IRETD lets it finish.
+	group "data_rep"
+	arm 0
+	mov dword [x_dr6], 0
+	arm_bp 3, wdst + 20, DATA_W(3, LEN4) | L(3)
+	mov esi, wsrc
+	mov edi, wdst
+	mov ecx, 16
+	cld
+.movs:	rep movsd
+	disarm
+	check dword [x_count], 1
+	check dword [x_eip], .movs
+	check dword [x_dr6], DR6_FIXED | 8
+	check dword [x_ecx], 10
+	check dword [x_esi], wsrc + 24
+	check dword [x_edi], wdst + 24
+	check ecx, 0
+	check edi, wdst + 64
+	check dword [wdst + 60], 15
+
+	; A trap with TF too: one #DB, BS and the breakpoint's bit.
+	group "data_tf"
+	arm 0
+	mov dword [x_dr6], 0
+	mov dword [clear_tf], 1
+	arm_bp 0, wdata + 8, DATA_W(0, LEN1) | L(0)
+	pushfd
+	or dword [esp], 0x100
+	popfd
+	mov [wdata + 8], bl
+.tf_after:
+	disarm
+	mov dword [clear_tf], 0
+	check dword [x_count], 1
+	check dword [x_eip], .tf_after
+	check dword [x_dr6], DR6_FIXED | DR6_BS | 1
+
 	guest_finish
+
+; data_callee: returns at once (the data_stack group's CALLs).
+data_callee:
+	ret
+
+; data_arm_ret: a read breakpoint on its own return address (at EDX),
+; then RET 64
+data_arm_ret:
+	arm_bp 0, edx, DATA_RW(0, LEN4) | L(0)
+	ret 64
 
 ; user_bp: ring-3 code with a breakpoint on its first instruction
 user_bp:
@@ -310,8 +491,15 @@ dbh:
 	jne .not_db
 	mov eax, dr6
 	mov [x_dr6], eax
+	mov [x_ecx], ecx
+	mov [x_esi], esi
+	mov [x_edi], edi
 	xor eax, eax
 	mov dr6, eax
+	cmp dword [clear_tf], 0
+	je .tf_kept
+	and dword [esp + 20], ~0x100
+.tf_kept:
 	cmp dword [clear_dr7], 0
 	je .keep
 	mov dr7, eax
@@ -331,3 +519,11 @@ x_dr6:		dd 0
 x_eax:		dd 0
 set_rf:		dd 0
 clear_dr7:	dd 0
+clear_tf:	dd 0
+x_ecx:		dd 0
+x_esi:		dd 0
+x_edi:		dd 0
+align 8
+wdata:		times 24 db 0
+wsrc:		dd 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
+wdst:		times 16 dd 0
