@@ -121,7 +121,8 @@ static void load_boot_state(struct cpu *cpu, const struct vcpu_state *boot)
 	cpu->fpu_full = 1;   /* the next entry loads all of it */
 	sync_seg_bases(cpu);
 	cpu_limits_resync(cpu);
-	cpu->halted = cpu->shadow = cpu->stop = cpu->triple_fault = false;
+	cpu->halted = cpu->shadow = cpu->shadow_ss = cpu->stop = cpu->triple_fault = false;
+	cpu->db_held = 0;
 	cpu->nmi_pending = cpu->nmi_blocked = false;
 	cpu->fatal = NULL;
 	cpu->exc_depth = 0;

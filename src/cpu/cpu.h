@@ -278,6 +278,13 @@ struct cpu {
 	 * next block boundary. */
 	uint32_t a20_line;
 	bool shadow;              /* STI / MOV SS interrupt shadow pending */
+	/* That shadow is a MOV SS's or POP SS's: debug exceptions are held
+	 * off across the next instruction too (SDM 6.8.3): its instruction
+	 * breakpoint is not reported, and the trap of the load itself (TF, a
+	 * data breakpoint) waits in db_held (DR6 bits) to be reported with
+	 * the next instruction's. */
+	bool shadow_ss;
+	uint32_t db_held;
 	/* The NMI latch (SDM 6.7.1): one NMI waiting (a second that comes
 	 * meanwhile merges into it), and NMIs blocked from the delivery of one
 	 * until the next IRET, which unblocks them even when it faults. */

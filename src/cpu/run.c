@@ -468,9 +468,10 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 		 * end the HLT. */
 		struct cpu_debug *dbg = &cpu->debug;
 		bool shadow = cpu->shadow;
+		bool ss_held = shadow && cpu->shadow_ss;
 		bool skip = dbg->skip && dbg->skip_eip == cpu->s.eip;
 		bool debug_single = skip || dbg->step;
-		cpu->shadow = false;
+		cpu->shadow = cpu->shadow_ss = false;
 		if (!shadow && !(debug_single && !cpu->halted) && take_interrupt(cpu)) {
 			chain_from = NULL;
 			dbg->skip = false;
@@ -499,7 +500,8 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 		bool guest_breakpoint = false;
 		if (cpu->s.dr[7] & DR7_ENABLES) {
 			uint32_t hits = cpu_instruction_breakpoints_at(cpu, linear);
-			if (hits && !(cpu->s.eflags & EFLAGS_RF)) {
+			/* Not reported right after MOV SS (SDM 6.8.3). */
+			if (hits && !(cpu->s.eflags & EFLAGS_RF) && !ss_held) {
 				cpu->s.dr[6] = (cpu->s.dr[6] & ~DR6_B0_B3) | hits;
 				chain_from = NULL;
 				cpu_deliver(cpu, EXC_DB, false, 0, false);
@@ -550,6 +552,7 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 				 * still the one to run before any interrupt. */
 				if (!ran) {
 					cpu->shadow = shadow;
+					cpu->shadow_ss = ss_held;
 					cpu->s.eflags |= rf;
 				}
 				continue;
@@ -590,6 +593,7 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 					if (from->pages[1] != from->pages[0])
 						tcache_invalidate_page(cpu->tc, &cpu->ibl_table, from->pages[1]);
 					cpu->shadow = shadow;   /* nothing ran */
+					cpu->shadow_ss = ss_held;
 					cpu->s.eflags |= rf;
 					continue;
 				}
@@ -606,16 +610,24 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 		 * breakpoint it hit (its block was its alone: cpu_mode): one
 		 * trap after it, unless it ended in an exception or interrupt
 		 * of its own. DR6 says which: BS, and B0-B3 replaced by the
-		 * hits as an instruction breakpoint's are. */
-		uint8_t hits = cpu->data_hits;
+		 * hits as an instruction breakpoint's are. After MOV SS or POP
+		 * SS (a one-instruction block then, or one that ended there)
+		 * the trap waits for the next instruction's end. */
+		uint32_t trap = cpu->data_hits | (stepping ? DR6_BS : 0);
 		cpu->data_hits = 0;
-		if ((stepping || hits) && cpu->deliveries == deliveries && !cpu->fatal) {
-			if (stepping) {
+		if (cpu->deliveries != deliveries || cpu->fatal) {
+			cpu->db_held = 0;   /* the instruction did not complete */
+		} else if (cpu->shadow_ss) {
+			cpu->db_held |= trap;
+		} else if (trap | cpu->db_held) {
+			trap |= cpu->db_held;
+			cpu->db_held = 0;
+			if (trap & DR6_BS) {
 				cpu->s.dr[6] |= DR6_BS;
 				cpu->stats.single_steps++;
 			}
-			if (hits)
-				cpu->s.dr[6] = (cpu->s.dr[6] & ~DR6_B0_B3) | hits;
+			if (trap & DR6_B0_B3)
+				cpu->s.dr[6] = (cpu->s.dr[6] & ~DR6_B0_B3) | (trap & DR6_B0_B3);
 			chain_from = NULL;
 			cpu_deliver(cpu, EXC_DB, false, 0, false);
 		}

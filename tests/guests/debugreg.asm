@@ -449,6 +449,65 @@ LEN4		equ 3
 	check dword [x_eip], .tf_after
 	check dword [x_dr6], DR6_FIXED | DR6_BS | 1
 
+	; --- MOV SS and POP SS hold debug exceptions off across the next
+	; instruction (SDM 6.8.3) ------------------------------------------
+	; Its instruction breakpoint is not reported.
+	group "movss_bp"
+	arm 0
+	arm_bp 0, ..@movss_bp, 0x01
+	mov bx, ss
+	mov ss, bx
+..@movss_bp:	nop
+	arm_bp 1, ..@popss_bp, 0x04
+	push ss
+	pop ss
+..@popss_bp:	nop
+	disarm
+	check dword [x_count], 0
+
+	; TF set by POPFD traps after the next instruction, a MOV SS: held
+	; off to after the one after it, one #DB.
+	group "movss_step"
+	arm 0
+	mov dword [x_dr6], 0
+	mov dword [clear_tf], 1
+	xor eax, eax
+	mov dr6, eax
+	mov bx, ss
+	pushfd
+	or dword [esp], 0x100
+	popfd
+	mov ss, bx
+	nop
+.step_after:
+	push ss
+	pushfd
+	or dword [esp], 0x100
+	popfd
+	pop ss
+	nop
+.step_after2:
+	mov dword [clear_tf], 0
+	check dword [x_count], 2
+	check dword [x_eip], .step_after2
+	check dword [x_dr6], DR6_FIXED | DR6_BS
+
+	; A data breakpoint the MOV SS itself hits: reported after the next
+	; instruction.
+	group "movss_data"
+	arm 0
+	mov dword [x_dr6], 0
+	mov ax, ss
+	mov [ss_value], ax
+	arm_bp 2, ss_value, DATA_RW(2, LEN2) | L(2)
+	mov ss, [ss_value]
+	nop
+.data_after:
+	disarm
+	check dword [x_count], 1
+	check dword [x_eip], .data_after
+	check dword [x_dr6], DR6_FIXED | 4
+
 	guest_finish
 
 ; data_callee: returns at once (the data_stack group's CALLs).
@@ -520,6 +579,7 @@ x_eax:		dd 0
 set_rf:		dd 0
 clear_dr7:	dd 0
 clear_tf:	dd 0
+ss_value:	dd 0
 x_ecx:		dd 0
 x_esi:		dd 0
 x_edi:		dd 0
