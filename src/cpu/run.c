@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 
 #include "cache/tcache.h"
+#include "isa/msr.h"
 #include "mmu/paging.h"
 #include "mmu/shadow.h"
 #include "translator/translate.h"
@@ -432,6 +433,19 @@ void cpu_debug_resume(struct cpu *cpu, bool step)
 	dbg->event = DEBUG_EVENT_NONE;
 }
 
+/* A one-instruction block's place before it ran, for BTF. */
+struct branch_probe {
+	bool on;
+	uint32_t eip, next_eip;
+	uint16_t cs;
+};
+
+static bool branch_taken(const struct cpu *cpu, const struct branch_probe *br)
+{
+	return cpu->s.seg[SEG_CS].selector != br->cs ||
+	       (cpu->s.eip != br->eip && cpu->s.eip != br->next_eip);
+}
+
 void cpu_run(struct cpu *cpu, struct translator *t)
 {
 	struct exit_desc *chain_from = NULL;
@@ -535,7 +549,14 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 		 * of it sets RF in its own image), kept when nothing ran. */
 		uint32_t rf = cpu->s.eflags & EFLAGS_RF;
 		cpu->s.eflags &= ~EFLAGS_RF;
-		cpu->data_hits = 0;   /* any left from an event's delivery */
+		cpu->data_hits = 0;
+		/* With DEBUGCTL.BTF, TF traps only after a taken branch: one
+		 * that leaves EIP elsewhere than at the instruction (a string
+		 * iteration) or after it, or CS changed (SDM 17.4.3). */
+		struct branch_probe br = { 0 };
+		if (stepping && (cpu->s.msrs.debugctl & DEBUGCTL_BTF))
+			br = (struct branch_probe){ true, tb->eip, tb->eip + tb->guest_len,
+						    cpu->s.seg[SEG_CS].selector };   /* any left from an event's delivery */
 		btvm_enter(cpu, tb->host);
 
 		if (cpu->fault.kind != FAULT_NONE) {
@@ -613,6 +634,8 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 		 * hits as an instruction breakpoint's are. After MOV SS or POP
 		 * SS (a one-instruction block then, or one that ended there)
 		 * the trap waits for the next instruction's end. */
+		if (br.on && !branch_taken(cpu, &br))
+			stepping = false;
 		uint32_t trap = cpu->data_hits | (stepping ? DR6_BS : 0);
 		cpu->data_hits = 0;
 		if (cpu->deliveries != deliveries || cpu->fatal) {

@@ -21,6 +21,8 @@ DR6_FIXED	equ 0xffff0ff0
 DR7_FIXED	equ 0x00000400
 CR4_DE		equ 0x8
 CR4_OSFXSR	equ 0x200
+MSR_DEBUGCTL	equ 0x1d9
+DEBUGCTL_BTF	equ 2
 
 ; arm_bp n, label, dr7: DRn = label, DR6 = 0 (reads DR6_FIXED), DR7 = dr7
 %macro arm_bp 3
@@ -507,6 +509,38 @@ LEN4		equ 3
 	check dword [x_count], 1
 	check dword [x_eip], .data_after
 	check dword [x_dr6], DR6_FIXED | 4
+
+	; IA32_DEBUGCTL.BTF with TF: the trap comes only after a taken branch
+	; (not after other instructions nor a Jcc not taken), and clears BTF
+	; (SDM 17.4.3).
+	group "btf"
+	arm 0
+	mov dword [x_dr6], 0
+	mov dword [clear_tf], 1
+	xor eax, eax
+	mov dr6, eax
+	mov ecx, MSR_DEBUGCTL
+	mov eax, DEBUGCTL_BTF
+	xor edx, edx
+	wrmsr
+	pushfd
+	or dword [esp], 0x100
+	popfd
+	mov eax, 1
+	add eax, 1
+	test eax, eax
+	jz .btf_wrong
+	jmp .btf_taken
+.btf_wrong:
+	fail_now "a Jcc not taken went to its target"
+.btf_taken:
+	mov dword [clear_tf], 0
+	check dword [x_count], 1
+	check dword [x_eip], .btf_taken
+	check dword [x_dr6], DR6_FIXED | DR6_BS
+	mov ecx, MSR_DEBUGCTL
+	rdmsr
+	check eax, 0
 
 	guest_finish
 
