@@ -8,7 +8,11 @@
 ; an IRETD with RF set, after a POPFD that tried to set RF; disabled by L/G
 ; clear; in ring-3 code. Also DR4/DR5 (DR6/DR7 with CR4.DE clear, #UD with
 ; it set), the bits of DR6/DR7 that read as fixed, and DR7.GD (general
-; detect).
+; detect). Data breakpoints (R/W 01 and 11, every LEN): a trap-class #DB
+; after the instruction that touched the range, for plain, ALU, x87, SSE,
+; stack and REP string accesses. MOV SS and POP SS holding debug
+; exceptions off across the next instruction (SDM 6.8.3), and
+; IA32_DEBUGCTL.BTF (TF traps after taken branches only).
 
 %define GUEST_NAME "debugreg"
 %define EXC_RECORD_OWN
