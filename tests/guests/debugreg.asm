@@ -438,6 +438,24 @@ LEN4		equ 3
 	check edi, wdst + 64
 	check dword [wdst + 60], 15
 
+	; REP INSB the same way; and the monitor's own store of SGDT's operand.
+	group "data_ins"
+	arm 0
+	mov dword [x_dr6], 0
+	arm_bp 1, wdst + 3, DATA_W(1, LEN1) | G(1)
+	mov edi, wdst
+	mov ecx, 8
+	mov edx, 0x80
+.insb:	rep insb
+	disarm
+	check dword [x_count], 1
+	check dword [x_eip], .insb
+	check dword [x_dr6], DR6_FIXED | 2
+	check dword [x_ecx], 4
+	check dword [x_edi], wdst + 4
+	check ecx, 0
+	data_probe 0, DATA_W(0, LEN1) | L(0), wdata + 13, 1, sgdt [wdata + 8]
+
 	; A trap with TF too: one #DB, BS and the breakpoint's bit.
 	group "data_tf"
 	arm 0
