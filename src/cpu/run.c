@@ -436,14 +436,55 @@ void cpu_debug_resume(struct cpu *cpu, bool step)
 /* A one-instruction block's place before it ran, for BTF. */
 struct branch_probe {
 	bool on;
-	uint32_t eip, next_eip;
+	uint32_t eip, next_eip, mode;
 	uint16_t cs;
 };
 
-static bool branch_taken(const struct cpu *cpu, const struct branch_probe *br)
+/* The instruction at br->eip left EIP at itself or right after itself:
+ * still a taken branch if it is a JMP, CALL or RET (CALL $+5), or a
+ * conditional jump that stayed (to itself). A Jcc or LOOP to the next
+ * instruction looks the same taken or not: not taken. The bytes are read
+ * from RAM as they are (no data breakpoint sees them, no device read). */
+static bool branch_in_place(struct cpu *cpu, const struct branch_probe *br)
 {
-	return cpu->s.seg[SEG_CS].selector != br->cs ||
-	       (cpu->s.eip != br->eip && cpu->s.eip != br->next_eip);
+	uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
+	unsigned n = 0;
+	while (n < sizeof(bytes)) {
+		uint32_t linear = cpu_code_linear(cpu, br->eip + n);
+		uint64_t gpa;
+		if (!cpu_translate(cpu, linear, ACCESS_FETCH | ACCESS_PEEK, &gpa)) {
+			cpu->pf.pending = false;
+			break;
+		}
+		unsigned chunk = GUEST_PAGE_SIZE - (linear & (GUEST_PAGE_SIZE - 1));
+		chunk = chunk < sizeof(bytes) - n ? chunk : (unsigned)sizeof(bytes) - n;
+		if (!guest_ram_contains(cpu->sh->ram, gpa, chunk))
+			break;
+		cpu_read_phys(cpu, gpa, bytes + n, chunk);
+		n += chunk;
+	}
+	ZydisDecodedInstruction in;
+	if (!n || ZYAN_FAILED(ZydisDecoderDecodeInstruction(&cpu->decoders[decoder_index(br->mode)], NULL,
+							     bytes, n, &in)))
+		return false;
+	switch (in.meta.category) {
+	case ZYDIS_CATEGORY_UNCOND_BR:
+	case ZYDIS_CATEGORY_CALL:
+	case ZYDIS_CATEGORY_RET:
+		return true;
+	case ZYDIS_CATEGORY_COND_BR:
+		return cpu->s.eip == br->eip;
+	default:
+		return false;
+	}
+}
+
+static bool branch_taken(struct cpu *cpu, const struct branch_probe *br)
+{
+	if (cpu->s.seg[SEG_CS].selector != br->cs ||
+	    (cpu->s.eip != br->eip && cpu->s.eip != br->next_eip))
+		return true;
+	return branch_in_place(cpu, br);
 }
 
 void cpu_run(struct cpu *cpu, struct translator *t)
@@ -550,12 +591,12 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 		uint32_t rf = cpu->s.eflags & EFLAGS_RF;
 		cpu->s.eflags &= ~EFLAGS_RF;
 		cpu->data_hits = 0;
-		/* With DEBUGCTL.BTF, TF traps only after a taken branch: one
-		 * that leaves EIP elsewhere than at the instruction (a string
-		 * iteration) or after it, or CS changed (SDM 17.4.3). */
+		/* With DEBUGCTL.BTF, TF traps only after a taken branch (SDM
+		 * 17.4.3): EIP elsewhere than at the instruction (a string
+		 * iteration) or after it, CS changed, or branch_in_place. */
 		struct branch_probe br = { 0 };
 		if (stepping && (cpu->s.msrs.debugctl & DEBUGCTL_BTF))
-			br = (struct branch_probe){ true, tb->eip, tb->eip + tb->guest_len,
+			br = (struct branch_probe){ true, tb->eip, tb->eip + tb->guest_len, tb->mode,
 						    cpu->s.seg[SEG_CS].selector };   /* any left from an event's delivery */
 		btvm_enter(cpu, tb->host);
 

@@ -563,6 +563,22 @@ LEN4		equ 3
 	mov ecx, MSR_DEBUGCTL
 	rdmsr
 	check eax, 0
+	; A CALL to the next instruction is a taken branch too.
+	mov dword [clear_tf], 1
+	mov ecx, MSR_DEBUGCTL
+	mov eax, DEBUGCTL_BTF
+	xor edx, edx
+	wrmsr
+	pushfd
+	or dword [esp], 0x100
+	popfd
+	mov eax, 1
+	call .btf_next
+.btf_next:
+	pop eax
+	mov dword [clear_tf], 0
+	check dword [x_count], 2
+	check dword [x_eip], .btf_next
 
 	guest_finish
 
