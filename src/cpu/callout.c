@@ -286,7 +286,9 @@ static enum callout_result mov_debug_reg(struct cpu *cpu, const struct callout_d
 	else if (n == 7)
 		v = (v & ~DR7_RESERVED_ZEROS) | DR7_FIXED_ONES;
 	cpu->s.dr[n] = v;
-	if (n != 6 && cpu_debug_registers_changed(cpu, old_dr, old_dr7)) {
+	/* A data breakpoint enabled or gone changes the mode too. */
+	bool dropped = n != 6 && cpu_debug_registers_changed(cpu, old_dr, old_dr7);
+	if (dropped || cpu_mode(cpu) != d->mode) {
 		cpu->s.eip = d->next_eip;
 		return CALLOUT_STOP;
 	}
@@ -371,7 +373,7 @@ static enum callout_result do_mov_special(struct cpu *cpu, const struct callout_
 	/* The instruction after a load of SS runs before any interrupt, so a
 	 * MOV ESP that follows completes the stack switch. */
 	if (seg == SEG_SS)
-		cpu->shadow = true;
+		cpu->shadow = cpu->shadow_ss = true;
 	return CALLOUT_GO_ON;
 }
 
@@ -898,12 +900,14 @@ static enum callout_result callout_and_resume(struct cpu *cpu, const struct call
 		return r == CALLOUT_STOP && may_stay_after_transfer(cpu) ? CALLOUT_GO_ON : r;
 	if (r != CALLOUT_GO_ON || !(d->flags & CALLOUT_RESUMABLE))
 		return r;
-	if (!may_resume(cpu, d)) {
+	/* After MOV SS with an instruction breakpoint possible, the run loop
+	 * must see the next instruction, whose breakpoint is held off. */
+	if (!may_resume(cpu, d) || (cpu->shadow_ss && (cpu->s.dr[7] & DR7_ENABLES))) {
 		/* STI's interrupt shadow (cpu->shadow) is the run loop's now. */
 		cpu->s.eip = d->next_eip;
 		return CALLOUT_STOP;
 	}
-	cpu->shadow = false;   /* nothing to hold off */
+	cpu->shadow = cpu->shadow_ss = false;   /* nothing to hold off */
 	if (cpu->vif)
 		cpu->irq_held = 0;   /* none due now; one raised later asks for attention */
 	sync_seg_bases(cpu);   /* a segment load may have moved FS or GS */

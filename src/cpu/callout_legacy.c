@@ -182,7 +182,8 @@ enum callout_result do_string_io(struct cpu *cpu, const struct callout_desc *d,
 		return CALLOUT_STOP;
 	}
 
-	for (unsigned n = 0; count && n < STRING_IO_CHUNK && !cpu->stop; n++) {
+	/* A data breakpoint hit ends it after the iteration (SDM 18.3.1.2). */
+	for (unsigned n = 0; count && n < STRING_IO_CHUNK && !cpu->stop && !cpu->data_hits; n++) {
 		uint32_t off = *index & mask;
 		uint32_t addr = cpu->s.seg[seg].base + off;
 		uint32_t v = 0;

@@ -54,6 +54,8 @@ static bool operand_span(struct cpu *cpu, const struct callout_desc *d, const Zy
 		raise_fault(cpu, d, mem_fault_vector(op), true, 0);
 		return false;
 	}
+	if (cpu->s.dr[7] & DR7_ENABLES)
+		cpu_data_access(cpu, linear, len, write);
 	return true;
 }
 

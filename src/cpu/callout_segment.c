@@ -276,7 +276,7 @@ enum callout_result do_pop_seg(struct cpu *cpu, const struct callout_desc *d,
 	}
 	cpu->regs[REG_ESP] = cpu_stack_move(&ss, cpu->regs[REG_ESP], (int32_t)size);
 	if (seg == SEG_SS)
-		cpu->shadow = true;   /* as MOV SS: the next instruction runs first */
+		cpu->shadow = cpu->shadow_ss = true;   /* as MOV SS: the next instruction runs first */
 	cpu->s.eip = d->next_eip;
 	return CALLOUT_STOP;
 }

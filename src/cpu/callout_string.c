@@ -123,7 +123,9 @@ enum callout_result do_string_mem(struct cpu *cpu, const struct callout_desc *d,
 	bool bulk = (movs || stos) && mask == 0xffffffffu && (int32_t)step > 0 && (cpu->s.cr0 & CR0_PG) &&
 		    !checked;
 
-	for (unsigned n = 0; count && n < STRING_MEM_CHUNK && !cpu->stop; n++) {
+	/* A data breakpoint hit ends it after the iteration, its #DB a trap
+	 * with ECX/ESI/EDI as that iteration left them. */
+	for (unsigned n = 0; count && n < STRING_MEM_CHUNK && !cpu->stop && !cpu->data_hits; n++) {
 		uint32_t src = cpu->s.seg[src_seg].base + (*esi & mask);
 		uint32_t dst = cpu->s.seg[SEG_ES].base + (*edi & mask);
 		uint32_t a = 0, b = 0;

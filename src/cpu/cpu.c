@@ -75,6 +75,12 @@ uint32_t cpu_mode(const struct cpu *cpu)
 	/* Flat code (4 GiB) never has it: its translations check nothing. */
 	if (cpu_code_limit(cpu) != 0xffffffffu)
 		mode |= MODE_CSLIMIT;
+	/* An enabled data breakpoint: every access through the monitor
+	 * (which checks it), one instruction a block (its #DB is a trap
+	 * right after the instruction). The enables' test first: what runs
+	 * without breakpoints pays one compare. */
+	if ((cpu->s.dr[7] & DR7_ENABLES) && cpu_data_breakpoints(cpu))
+		mode |= MODE_LIMITS | MODE_SINGLE;
 	return mode;
 }
 
@@ -133,7 +139,8 @@ static void load_boot_state(struct cpu *cpu, const struct vcpu_state *boot)
 	cpu->fpu_full = 1;   /* the next entry loads all of it */
 	sync_seg_bases(cpu);
 	cpu_limits_resync(cpu);
-	cpu->halted = cpu->shadow = cpu->stop = cpu->triple_fault = false;
+	cpu->halted = cpu->shadow = cpu->shadow_ss = cpu->stop = cpu->triple_fault = false;
+	cpu->db_held = 0;
 	cpu->nmi_pending = cpu->nmi_blocked = false;
 	cpu->fatal = NULL;
 	cpu->exc_depth = 0;

@@ -291,6 +291,13 @@ struct cpu {
 	 * next block boundary. */
 	uint32_t a20_line;
 	bool shadow;              /* STI / MOV SS interrupt shadow pending */
+	/* That shadow is a MOV SS's or POP SS's: debug exceptions are held
+	 * off across the next instruction too (SDM 6.8.3): its instruction
+	 * breakpoint is not reported, and the trap of the load itself (TF, a
+	 * data breakpoint) waits in db_held (DR6 bits) to be reported with
+	 * the next instruction's. */
+	bool shadow_ss;
+	uint32_t db_held;
 	/* The NMI latch (SDM 6.7.1): one NMI waiting (a second that comes
 	 * meanwhile merges into it), and NMIs blocked from the delivery of one
 	 * until the next IRET, which unblocks them even when it faults. */
@@ -310,6 +317,10 @@ struct cpu {
 	 * delivers it: cpu_deliver_task_trap). */
 	bool task_trap;
 	uint64_t deliveries;      /* events delivered, to tell a completed step */
+	/* DR6's B0-B3 for the data breakpoints the instruction running now
+	 * has hit so far (cpu_data_access): the run loop raises the #DB once
+	 * it completes, and drops them when it ended in an event instead. */
+	uint8_t data_hits;
 	/* The #PF a failed monitor access to guest memory raises. */
 	struct {
 		bool pending;
@@ -473,6 +484,13 @@ static inline bool cpu_breakpoint_at(const struct cpu *cpu, uint32_t eip)
  * enabled by L or G in DR7. Returns the DR6 B0-B3 bits of those at linear
  * address eip, 0 when DR7 enables none. */
 uint32_t cpu_instruction_breakpoints_at(const struct cpu *cpu, uint32_t eip);
+/* data_breakpoints.c: the B0-B3 bits of the data breakpoints DR7
+ * enables (R/W 01 or 11 with L or G), 0 when none is (cpu_mode then
+ * leaves every access to translated code); and an access of len bytes at
+ * linear address linear (a write or a read) the monitor makes for the
+ * guest's instruction, recorded in data_hits where it overlaps one. */
+uint8_t cpu_data_breakpoints(const struct cpu *cpu);
+void cpu_data_access(struct cpu *cpu, uint32_t linear, unsigned len, bool write);
 /* After DR0-DR3 or DR7 changed from old_dr/old_dr7: drops the
  * translations at every instruction breakpoint that came or went, as
  * cpu_breakpoint_set does for the debugger's. Returns whether any did. */

@@ -211,8 +211,12 @@ static void *window_ptr(struct cpu *cpu, uint32_t linear, unsigned len, bool wri
 	return shadow_current_ptr(cpu->sh, linear, len, write);
 }
 
+/* The guest's accesses (not the implicit supervisor ones below, to
+ * descriptor tables and the TSS) are what data breakpoints watch. */
 bool cpu_read_guest(struct cpu *cpu, uint32_t linear, void *dst, unsigned len)
 {
+	if (cpu->s.dr[7] & DR7_ENABLES)
+		cpu_data_access(cpu, linear, len, false);
 	const void *p = window_ptr(cpu, linear, len, false);
 	if (p) {
 		memcpy(dst, p, len);
@@ -223,6 +227,8 @@ bool cpu_read_guest(struct cpu *cpu, uint32_t linear, void *dst, unsigned len)
 
 bool cpu_write_guest(struct cpu *cpu, uint32_t linear, const void *src, unsigned len)
 {
+	if (cpu->s.dr[7] & DR7_ENABLES)
+		cpu_data_access(cpu, linear, len, true);
 	void *p = window_ptr(cpu, linear, len, true);
 	if (p) {
 		memcpy(p, src, len);

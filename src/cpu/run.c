@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 
 #include "cache/tcache.h"
+#include "isa/msr.h"
 #include "mmu/paging.h"
 #include "mmu/shadow.h"
 #include "translator/translate.h"
@@ -449,6 +450,60 @@ void cpu_debug_resume(struct cpu *cpu, bool step)
 	dbg->event = DEBUG_EVENT_NONE;
 }
 
+/* A one-instruction block's place before it ran, for BTF. */
+struct branch_probe {
+	bool on;
+	uint32_t eip, next_eip, mode;
+	uint16_t cs;
+};
+
+/* The instruction at br->eip left EIP at itself or right after itself:
+ * still a taken branch if it is a JMP, CALL or RET (CALL $+5), or a
+ * conditional jump that stayed (to itself). A Jcc or LOOP to the next
+ * instruction looks the same taken or not: not taken. The bytes are read
+ * from RAM as they are (no data breakpoint sees them, no device read). */
+static bool branch_in_place(struct cpu *cpu, const struct branch_probe *br)
+{
+	uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
+	unsigned n = 0;
+	while (n < sizeof(bytes)) {
+		uint32_t linear = cpu_code_linear(cpu, br->eip + n);
+		uint64_t gpa;
+		if (!cpu_translate(cpu, linear, ACCESS_FETCH | ACCESS_PEEK, &gpa)) {
+			cpu->pf.pending = false;
+			break;
+		}
+		unsigned chunk = GUEST_PAGE_SIZE - (linear & (GUEST_PAGE_SIZE - 1));
+		chunk = chunk < sizeof(bytes) - n ? chunk : (unsigned)sizeof(bytes) - n;
+		if (!guest_ram_contains(cpu->sh->ram, gpa, chunk))
+			break;
+		cpu_read_phys(cpu, gpa, bytes + n, chunk);
+		n += chunk;
+	}
+	ZydisDecodedInstruction in;
+	if (!n || ZYAN_FAILED(ZydisDecoderDecodeInstruction(&cpu->decoders[decoder_index(br->mode)], NULL,
+							     bytes, n, &in)))
+		return false;
+	switch (in.meta.category) {
+	case ZYDIS_CATEGORY_UNCOND_BR:
+	case ZYDIS_CATEGORY_CALL:
+	case ZYDIS_CATEGORY_RET:
+		return true;
+	case ZYDIS_CATEGORY_COND_BR:
+		return cpu->s.eip == br->eip;
+	default:
+		return false;
+	}
+}
+
+static bool branch_taken(struct cpu *cpu, const struct branch_probe *br)
+{
+	if (cpu->s.seg[SEG_CS].selector != br->cs ||
+	    (cpu->s.eip != br->eip && cpu->s.eip != br->next_eip))
+		return true;
+	return branch_in_place(cpu, br);
+}
+
 void cpu_run(struct cpu *cpu, struct translator *t)
 {
 	struct exit_desc *chain_from = NULL;
@@ -485,9 +540,10 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 		 * end the HLT. */
 		struct cpu_debug *dbg = &cpu->debug;
 		bool shadow = cpu->shadow;
+		bool ss_held = shadow && cpu->shadow_ss;
 		bool skip = dbg->skip && dbg->skip_eip == cpu->s.eip;
 		bool debug_single = skip || dbg->step;
-		cpu->shadow = false;
+		cpu->shadow = cpu->shadow_ss = false;
 		if (!shadow && !(debug_single && !cpu->halted) && take_interrupt(cpu)) {
 			chain_from = NULL;
 			dbg->skip = false;
@@ -516,7 +572,8 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 		bool guest_breakpoint = false;
 		if (cpu->s.dr[7] & DR7_ENABLES) {
 			uint32_t hits = cpu_instruction_breakpoints_at(cpu, linear);
-			if (hits && !(cpu->s.eflags & EFLAGS_RF)) {
+			/* Not reported right after MOV SS (SDM 6.8.3). */
+			if (hits && !(cpu->s.eflags & EFLAGS_RF) && !ss_held) {
 				cpu->s.dr[6] = (cpu->s.dr[6] & ~DR6_B0_B3) | hits;
 				chain_from = NULL;
 				cpu_deliver(cpu, EXC_DB, false, 0, false);
@@ -550,6 +607,14 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 		 * of it sets RF in its own image), kept when nothing ran. */
 		uint32_t rf = cpu->s.eflags & EFLAGS_RF;
 		cpu->s.eflags &= ~EFLAGS_RF;
+		cpu->data_hits = 0;
+		/* With DEBUGCTL.BTF, TF traps only after a taken branch (SDM
+		 * 17.4.3): EIP elsewhere than at the instruction (a string
+		 * iteration) or after it, CS changed, or branch_in_place. */
+		struct branch_probe br = { 0 };
+		if (stepping && (cpu->s.msrs.debugctl & DEBUGCTL_BTF))
+			br = (struct branch_probe){ true, tb->eip, tb->eip + tb->guest_len, tb->mode,
+						    cpu->s.seg[SEG_CS].selector };   /* any left from an event's delivery */
 		btvm_enter(cpu, tb->host);
 
 		if (cpu->fault.kind != FAULT_NONE) {
@@ -566,6 +631,7 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 				 * still the one to run before any interrupt. */
 				if (!ran) {
 					cpu->shadow = shadow;
+					cpu->shadow_ss = ss_held;
 					cpu->s.eflags |= rf;
 				}
 				continue;
@@ -606,6 +672,7 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 					if (from->pages[1] != from->pages[0])
 						tcache_invalidate_page(cpu->tc, &cpu->ibl_table, from->pages[1]);
 					cpu->shadow = shadow;   /* nothing ran */
+					cpu->shadow_ss = ss_held;
 					cpu->s.eflags |= rf;
 					continue;
 				}
@@ -618,11 +685,30 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 		}
 		if (debug_single)
 			debug_after_single(cpu, true);
-		/* EFLAGS.TF at the start of the instruction: a trap after it,
-		 * unless it ended in an exception or interrupt of its own. */
-		if (stepping && cpu->deliveries == deliveries && !cpu->fatal) {
-			cpu->s.dr[6] |= DR6_BS;
-			cpu->stats.single_steps++;
+		/* EFLAGS.TF at the start of the instruction, or a data
+		 * breakpoint it hit (its block was its alone: cpu_mode): one
+		 * trap after it, unless it ended in an exception or interrupt
+		 * of its own. DR6 says which: BS, and B0-B3 replaced by the
+		 * hits as an instruction breakpoint's are. After MOV SS or POP
+		 * SS (a one-instruction block then, or one that ended there)
+		 * the trap waits for the next instruction's end. */
+		if (br.on && !branch_taken(cpu, &br))
+			stepping = false;
+		uint32_t trap = cpu->data_hits | (stepping ? DR6_BS : 0);
+		cpu->data_hits = 0;
+		if (cpu->deliveries != deliveries || cpu->fatal) {
+			cpu->db_held = 0;   /* the instruction did not complete */
+		} else if (cpu->shadow_ss) {
+			cpu->db_held |= trap;
+		} else if (trap | cpu->db_held) {
+			trap |= cpu->db_held;
+			cpu->db_held = 0;
+			if (trap & DR6_BS) {
+				cpu->s.dr[6] |= DR6_BS;
+				cpu->stats.single_steps++;
+			}
+			if (trap & DR6_B0_B3)
+				cpu->s.dr[6] = (cpu->s.dr[6] & ~DR6_B0_B3) | (trap & DR6_B0_B3);
 			chain_from = NULL;
 			cpu_deliver(cpu, EXC_DB, false, 0, false);
 		}
