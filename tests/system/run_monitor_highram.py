@@ -20,68 +20,21 @@ with --incoming, whose monitor reads the same bytes at TOP and at TOP -
 Usage: run_monitor_highram.py BTVM HIGHRAM_ELF [btvm options]
 Exit status: 0 passed, 1 failed.
 """
-import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vmtools import Fail, check, free_port  # noqa: E402
+from vmtools import Fail, Monitor, check, free_port  # noqa: E402
 from run_gdb import Rsp  # noqa: E402
 
 TIMEOUT = 120
 TOP = 0x17FFFF000
 
 
-class Client:
-    """A monitor socket client: JSON commands and their answers."""
-
-    def __init__(self, path, proc):
-        deadline = time.time() + TIMEOUT
-        while True:
-            if proc.poll() is not None:
-                raise Fail("btvm ended (status %d) before its monitor answered" % proc.returncode)
-            try:
-                self.sock = socket.socket(socket.AF_UNIX)
-                self.sock.settimeout(TIMEOUT)
-                self.sock.connect(path)
-                break
-            except (FileNotFoundError, ConnectionRefusedError):
-                self.sock.close()
-                if time.time() > deadline:
-                    raise Fail("the monitor socket never answered")
-                time.sleep(0.05)
-        self.buf = b""
-        check(self.line().startswith(b'{"QMP"'), "the monitor greets")
-
-    def line(self):
-        while b"\n" not in self.buf:
-            data = self.sock.recv(65536)
-            if not data:
-                raise Fail("the monitor socket closed")
-            self.buf += data
-        line, self.buf = self.buf.split(b"\n", 1)
-        return line
-
-    def cmd(self, execute, **arguments):
-        req = {"execute": execute}
-        if arguments:
-            req["arguments"] = arguments
-        self.sock.sendall(json.dumps(req).encode() + b"\n")
-        while True:
-            msg = json.loads(self.line())
-            if "event" not in msg:
-                return msg
-
-    def human(self, text):
-        reply = self.cmd("human-monitor-command", **{"command-line": text})
-        if "return" not in reply:
-            raise Fail("%s: %s" % (text, reply))
-        return reply["return"]
 
 
 def main():
@@ -95,7 +48,7 @@ def main():
                              "--gdb", "tcp:127.0.0.1:%d" % port] + extra,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
     try:
-        client = Client(sock_path, proc)
+        client = Monitor.when_up(sock_path, proc, TIMEOUT)
         console = b""
         deadline = time.time() + TIMEOUT
         while b"INFO highram: waiting" not in console:
@@ -164,7 +117,7 @@ def main():
         check(client.cmd("migrate", uri="unix:" + mig_path) == {"return": {}}, "migrate starts")
         status = proc.wait(timeout=TIMEOUT)
         check(status == 0, "the source ends with status 0 after the migration")
-        dst_client = Client(dst_sock, dst)   # its monitor opens once the machine is in
+        dst_client = Monitor.when_up(dst_sock, dst, TIMEOUT)   # its monitor opens once the machine is in
         out = dst_client.human("xp /2xw 0x%x" % (TOP + 0x10))
         check(out.strip() == "%x: 0x7e7e0010 0x00000000" % (TOP + 0x10),
               "the destination holds the pattern at TOP: " + out.strip())

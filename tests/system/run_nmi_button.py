@@ -13,61 +13,21 @@ the guest.
 Usage: run_nmi_button.py BTVM NMI_BUTTON_ELF [btvm options]
 Exit status: 0 passed, 1 failed.
 """
-import json
 import os
 import select
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vmtools import Fail, check  # noqa: E402
+from vmtools import Fail, Monitor, check  # noqa: E402
 
 TIMEOUT = 240
 MARKERS = 7
 GUEST_PASS_STATUS = 33
 
 
-class Client:
-    """A monitor socket client: JSON commands and their answers."""
-
-    def __init__(self, path, deadline, proc):
-        while True:
-            if proc.poll() is not None:
-                raise Fail("btvm ended (status %d) before its monitor answered" % proc.returncode)
-            try:
-                self.sock = socket.socket(socket.AF_UNIX)
-                self.sock.settimeout(TIMEOUT)
-                self.sock.connect(path)
-                break
-            except (FileNotFoundError, ConnectionRefusedError):
-                self.sock.close()
-                if time.time() > deadline:
-                    raise Fail("the monitor socket never answered")
-                time.sleep(0.05)
-        self.buf = b""
-        check(self.line().startswith(b'{"QMP"'), "the monitor greets")
-
-    def line(self):
-        while b"\n" not in self.buf:
-            data = self.sock.recv(65536)
-            if not data:
-                raise Fail("the monitor socket closed")
-            self.buf += data
-        line, self.buf = self.buf.split(b"\n", 1)
-        return line
-
-    def cmd(self, execute):
-        self.sock.sendall(json.dumps({"execute": execute}).encode() + b"\n")
-        while True:
-            msg = json.loads(self.line())
-            if "event" not in msg:
-                return msg
-
-    def human(self, text):
-        self.sock.sendall(text.encode() + b"\n")
 
 
 def run(btvm, elf, extra, work):
@@ -77,7 +37,7 @@ def run(btvm, elf, extra, work):
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
     deadline = time.time() + TIMEOUT
     try:
-        client = Client(sock_path, deadline, proc)
+        client = Monitor.when_up(sock_path, proc, deadline - time.time())
         out = pending = b""
         seen = 0
         while True:
@@ -101,7 +61,7 @@ def run(btvm, elf, extra, work):
                 check(n == seen + 1, "marker WAIT %d comes after WAIT %d" % (n, seen))
                 seen = n
                 if n == 1:
-                    client.human("nmi")
+                    client.human_line("nmi")
                 else:
                     check(client.cmd("inject-nmi") == {"return": {}}, "inject-nmi answered")
                 if n == 5:

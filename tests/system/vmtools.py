@@ -1,7 +1,8 @@
 """What the end-to-end tests written in Python share: a program on a
 pseudo-terminal searched as it prints, the monitor socket's JSON client,
 the test guest's paths, and small helpers. Imported by run_control.py,
-run_snapshot.py, run_migrate.py and bench/migrate/migbench.py."""
+run_snapshot.py, run_migrate.py, run_nmi_button.py,
+run_monitor_highram.py and bench/migrate/migbench.py."""
 import json
 import os
 import pty
@@ -75,12 +76,36 @@ class Pty:
 
 
 class Monitor:
-    def __init__(self, path):
-        self.sock = socket.socket(socket.AF_UNIX)
-        self.sock.settimeout(STEP_TIMEOUT)
-        self.sock.connect(path)
+    def __init__(self, path, sock=None):
+        if sock is None:
+            sock = socket.socket(socket.AF_UNIX)
+            sock.settimeout(STEP_TIMEOUT)
+            sock.connect(path)
+        self.sock = sock
         self.file = self.sock.makefile("rw")
         self.events = []
+
+    @classmethod
+    def when_up(cls, path, proc, timeout=STEP_TIMEOUT):
+        """Connects once btvm (proc) has opened its monitor socket and
+        checks the greeting; gives up at once if btvm ends first."""
+        deadline = time.time() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise Fail("btvm ended (status %d) before its monitor answered" % proc.returncode)
+            sock = socket.socket(socket.AF_UNIX)
+            sock.settimeout(timeout)
+            try:
+                sock.connect(path)
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                sock.close()
+                if time.time() > deadline:
+                    raise Fail("the monitor socket never answered")
+                time.sleep(0.05)
+        mon = cls(path, sock)
+        check("QMP" in mon.line(), "the monitor greets")
+        return mon
 
     def line(self):
         text = self.file.readline()
@@ -106,6 +131,17 @@ class Monitor:
                 self.events.append(msg["event"])
                 continue
             return msg
+
+    def human(self, text):
+        """A human command through JSON; its text, or Fail on an error."""
+        reply = self.cmd("human-monitor-command", **{"command-line": text})
+        if "return" not in reply:
+            raise Fail("%s: %s" % (text, reply))
+        return reply["return"]
+
+    def human_line(self, text):
+        """A human command as a line of its own (the socket takes both)."""
+        self.send(text)
 
 
 def check(cond, what):
