@@ -237,7 +237,10 @@ t_table:
 	mov eax, [L_TAB]
 	check eax, 0x10101010
 
-	call cmdline_wait
+	push esi
+	mov esi, s_cmd_wait
+	call lib_cmdline_has
+	pop esi
 	test eax, eax
 	jz .go_on
 	mov esi, s_waiting
@@ -272,27 +275,7 @@ t_off:
 
 	guest_finish
 
-; cmdline_wait: EAX = 1 when the Multiboot command line holds "wait".
-cmdline_wait:
-	push esi
-	xor eax, eax
-	mov esi, [lib_entry_ebx]
-	test dword [esi], 1 << 2	; the command line field is valid
-	jz .done
-	mov esi, [esi + 16]
-.scan:
-	cmp byte [esi], 0
-	je .done
-	cmp dword [esi], 'wait'
-	jne .next
-	mov eax, 1
-	jmp .done
-.next:
-	inc esi
-	jmp .scan
-.done:
-	pop esi
-	ret
 
 section .rodata
+s_cmd_wait:	db "wait", 0
 s_waiting:	db "INFO highram: waiting, TOP at ", 0

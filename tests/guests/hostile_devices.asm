@@ -337,7 +337,10 @@ t_pci:
 	; every register of the host bridge, the ISA bridge, the display, the
 	; network card (or nothing under --net none), a function that does
 	; not exist and the last function of the last bus
-	call cmdline_nonet
+	push esi
+	mov esi, s_cmd_nonet
+	call lib_cmdline_has
+	pop esi
 	test eax, eax
 	jz .net_expected
 	mov dword [pci_net_id], 0xffffffff
@@ -592,32 +595,9 @@ kbc_read:
 	pop ecx
 	ret
 
-; cmdline_nonet: EAX = 1 when the Multiboot command line holds "nonet"
-; (the run with --net none), else 0.
-cmdline_nonet:
-	push esi
-	xor eax, eax
-	mov esi, [lib_entry_ebx]
-	test dword [esi], 1 << 2	; the command line field is valid
-	jz .done
-	mov esi, [esi + 16]
-.scan:
-	cmp byte [esi], 0
-	je .done
-	cmp dword [esi], 'none'
-	jne .next
-	cmp byte [esi + 4], 't'
-	jne .next
-	mov eax, 1
-	jmp .done
-.next:
-	inc esi
-	jmp .scan
-.done:
-	pop esi
-	ret
 
 section .rodata
+s_cmd_nonet:	db "nonet", 0
 align 4
 pic_ports:	dw 0x20, 0x21, 0xa0, 0xa1, 0x4d0, 0x4d1, 0
 

@@ -420,7 +420,10 @@ group "irq"
 	check eax, 0
 
 group "snapshot"
-	call cmdline_snap
+	push esi
+	mov esi, s_cmd_snap
+	call lib_cmdline_has
+	pop esi
 	mov ebx, eax
 	test eax, eax
 	jz .denied
@@ -443,29 +446,7 @@ group "snapshot"
 	check dword [rec + 8], R(v86_snap.exit)
 guest_finish
 
-; cmdline_snap: EAX = 1 when the Multiboot command line holds "v86-snap".
-cmdline_snap:
-	push esi
-	xor eax, eax
-	mov esi, [lib_entry_ebx]
-	test dword [esi], 1 << 2		; the command line field is valid
-	jz .done
-	mov esi, [esi + 16]
-.scan:
-	cmp byte [esi], 0
-	je .done
-	cmp dword [esi], 'v86-'
-	jne .next
-	cmp dword [esi + 4], 'snap'
-	jne .next
-	mov eax, 1
-	jmp .done
-.next:
-	inc esi
-	jmp .scan
-.done:
-	pop esi
-	ret
+s_cmd_snap:	db "v86-snap", 0
 
 ; paging_on: 0-4 MiB identity through pt0, user and writable, but pages
 ; 0x50 and 0x51 absent and 0x52 supervisor-only.
