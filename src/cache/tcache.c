@@ -386,6 +386,9 @@ static void drop_block(struct tcache *tc, struct ibl_table *ibl, struct tblock *
 		ex->to = NULL;
 	}
 	ibl_forget(ibl, tb->eip, tb->host);
+	for (unsigned i = 0; i < tc->nibls; i++)
+		if (tc->ibls[i] != ibl)
+			ibl_forget(tc->ibls[i], tb->eip, tb->host);
 	tc->stats.invalidated_blocks++;
 }
 
@@ -459,6 +462,12 @@ unsigned tcache_invalidate_linear(struct tcache *tc, struct ibl_table *ibl, uint
 	return n;
 }
 
+void tcache_add_ibl(struct tcache *tc, struct ibl_table *ibl)
+{
+	assert(tc->nibls < TCACHE_MAX_VCPUS);
+	tc->ibls[tc->nibls++] = ibl;
+}
+
 void tcache_flush(struct tcache *tc, struct ibl_table *ibl)
 {
 	for (unsigned p = 0; p < tc->npages; p++) {
@@ -473,6 +482,9 @@ void tcache_flush(struct tcache *tc, struct ibl_table *ibl)
 		memset(tc->twins, 0, ((size_t)tc->hash_mask + 1) * sizeof(*tc->twins));
 	}
 	ibl_clear(ibl);
+	for (unsigned i = 0; i < tc->nibls; i++)
+		if (tc->ibls[i] != ibl)
+			ibl_clear(tc->ibls[i]);
 	tc->nblocks = 0;
 	tc->code_used = 0;
 	tc->map_used = 0;

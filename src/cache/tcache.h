@@ -8,6 +8,10 @@
 #include <stdint.h>
 
 struct tblock;
+/* vCPUs whose lookup tables a cache keeps clean (machine/board_internal.h's
+ * BOARD_MAX_VCPUS is at most this). */
+#define TCACHE_MAX_VCPUS 8u
+
 struct ibl_table;
 struct shadow;
 
@@ -128,10 +132,18 @@ struct tcache {
 	bool selfcheck_all;           /* debug: every page self-checking, for good */
 	unsigned npages;
 	struct shadow *sh;             /* where traced pages are protected */
+	/* Every vCPU's indirect-branch table (tcache_add_ibl): a dropped
+	 * block leaves each of them, not only the one of the vCPU whose
+	 * write or breakpoint dropped it, since any may have looked it up. */
+	struct ibl_table *ibls[TCACHE_MAX_VCPUS];
+	unsigned nibls;
 	struct tcache_stats stats;
 };
 
 int tcache_init(struct tcache *tc, uint64_t code_size, uint64_t ram_size, struct shadow *sh);
+/* A vCPU's lookup table, for the invalidations and the flush to empty too
+ * (at most TCACHE_MAX_VCPUS; each vCPU's cpu_init adds its own). */
+void tcache_add_ibl(struct tcache *tc, struct ibl_table *ibl);
 void tcache_destroy(struct tcache *tc);
 /* The block translated from linear eip at physical gpa in mode under a
  * code segment of limit cs_limit. */
@@ -165,7 +177,8 @@ void tcache_commit(struct tcache *tc, struct tblock *tb);
  * another page is reached through the exit's lookup-table stub. */
 void tcache_chain(struct tcache *tc, struct exit_desc *exit, struct tblock *to, bool paging);
 /* The invalidations and the flush also empty the lookup-table entries
- * (ibl) of the blocks they drop. */
+ * of the blocks they drop, in ibl (the caller's vCPU's) and in every
+ * table added with tcache_add_ibl. */
 /* Drops every block that covers guest physical page 'page'; returns how many. */
 unsigned tcache_invalidate_page(struct tcache *tc, struct ibl_table *ibl, uint32_t page);
 /* Drops every block whose guest bytes cover physical address gpa (one on

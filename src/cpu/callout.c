@@ -862,7 +862,7 @@ static bool may_stay_after_transfer(struct cpu *cpu)
 	if (cpu->stop || cpu->fatal || cpu->halted || cpu->shadow || cpu->pf.pending ||
 	    (cpu->s.eflags & (EFLAGS_TF | EFLAGS_RF)) || cpu->a20_line != cpu->s.a20_cleared)
 		return false;
-	if (interrupt_due(cpu) || cpu_select_window(cpu) < 0 || cpu->sh->ibl_flush)
+	if (interrupt_due(cpu) || cpu_select_window(cpu) < 0 || cpu->sh->ibl_epoch != cpu->ibl_epoch)
 		return false;
 	uint32_t mode = cpu_mode(cpu);
 	if (!mode_uses_ibl(mode))

@@ -186,6 +186,8 @@ int cpu_init(struct cpu *cpu, const struct vcpu_state *boot, struct shadow *sh,
 	cpu->win_entries = NULL;
 	sh->space_changed = cpu_space_changed;
 	sh->space_opaque = cpu;
+	shadow_add_vcpu(sh, cpu);
+	cpu->ibl_epoch = sh->ibl_epoch;
 	shadow_retire_global(sh);
 	cpu->tc = tc;
 	cpu->bus = bus;
@@ -205,6 +207,7 @@ int cpu_init(struct cpu *cpu, const struct vcpu_state *boot, struct shadow *sh,
 	if (err)
 		return err;
 	cpu->ibl = (uint64_t)(uintptr_t)cpu->ibl_table.slots;
+	tcache_add_ibl(tc, &cpu->ibl_table);
 	cpu->decoded = calloc(2 * CALLOUT_DECODE_SETS, sizeof(*cpu->decoded));
 	cpu->decoded_older = calloc(CALLOUT_DECODE_SETS, 1);
 	if (!cpu->decoded || !cpu->decoded_older)

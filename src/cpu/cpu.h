@@ -273,6 +273,7 @@ struct cpu {
 	struct window *win;       /* the current window (shadow_select) */
 	struct shadow *sh;
 	struct ibl_table ibl_table;  /* its address is also in ibl, for the lookup */
+	uint32_t ibl_epoch;          /* the shadow's ibl_epoch the table was last cleared at */
 	struct bus *bus;
 	const struct cpu_platform *plat;  /* NULL: no interrupt sources */
 	/* For callouts, by decoder_index of the block's mode (16- or 32-bit

@@ -139,8 +139,16 @@ static void on_attention(int sig, siginfo_t *si, void *uctx)
 {
 	(void)sig;
 	bool ours = si->si_code == SI_TIMER || (si->si_code == SI_QUEUE && si->si_pid == getpid());
-	if (ours && si->si_value.sival_ptr)
-		cpu_request_attention_signal(si->si_value.sival_ptr, uctx);
+	if (!ours || !si->si_value.sival_ptr)
+		return;
+	/* The board's timer names the vCPU that polls the devices; while
+	 * vCPUs take turns on this thread, that is the one running here. */
+	struct cpu *cpu = si->si_value.sival_ptr;
+	if (si->si_code == SI_TIMER && current_cpu && current_cpu != cpu) {
+		note_request(cpu);
+		cpu = current_cpu;
+	}
+	cpu_request_attention_signal(cpu, uctx);
 }
 
 /* A fault inside the window: a hidden fault is filled right here and the

@@ -239,7 +239,7 @@ uint64_t cpu_ibl_fast(struct cpu *cpu)
 {
 	uint32_t target = (uint32_t)cpu->scratch[0];
 	uint32_t mode = cpu_mode(cpu);
-	if ((mode & MODE_SINGLE) || cpu->sh->ibl_flush || cpu->no_ibl)
+	if ((mode & MODE_SINGLE) || cpu->sh->ibl_epoch != cpu->ibl_epoch || cpu->no_ibl)
 		return 0;
 	/* Translated indirect branches check their target against CS's
 	 * limit before they get here; the run loop raises what gets past. */
@@ -510,7 +510,11 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 	uint32_t chain_mode = 0;
 
 	cpu_bind_thread(cpu);
-	cpu->sh->cur_view = -2;   /* GS may have been changed by anyone */
+	/* GS may have been changed by anyone, and another vCPU may have run
+	 * in between: this one selects its own window, and hears of its
+	 * tags. */
+	cpu->sh->cur_view = -2;
+	cpu->sh->space_opaque = cpu;
 	while (!cpu->stop && !cpu->fatal) {
 		if (cpu->a20_line != cpu->s.a20_cleared) {
 			cpu_apply_a20(cpu);   /* before the window is chosen by it */
@@ -520,8 +524,8 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 			cpu->fatal = "cannot reserve a window for the guest's address space";
 			break;
 		}
-		if (cpu->sh->ibl_flush) {
-			cpu->sh->ibl_flush = false;
+		if (cpu->sh->ibl_epoch != cpu->ibl_epoch) {
+			cpu->ibl_epoch = cpu->sh->ibl_epoch;
 			ibl_clear(&cpu->ibl_table);
 		}
 		if (cpu_take_attention(cpu)) {

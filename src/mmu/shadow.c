@@ -311,8 +311,10 @@ static void set_ibl_tag(struct shadow *sh, uint32_t asid)
 
 static void set_global_tag(struct shadow *sh, uint32_t asid)
 {
-	if (sh->space_changed)
+	if (sh->space_changed && !sh->nspace_all)
 		sh->space_changed(sh->space_opaque, true, asid);
+	for (unsigned i = 0; i < sh->nspace_all; i++)
+		sh->space_changed(sh->space_all[i], true, asid);
 	global_pages_clear(&sh->global);
 }
 
@@ -325,7 +327,7 @@ static uint32_t new_asid(struct shadow *sh)
 		for (unsigned i = 0; i < SHADOW_MAX_WINDOWS; i++)
 			sh->windows[i].asid = sh->next_asid++;
 		set_global_tag(sh, sh->next_asid++);
-		sh->ibl_flush = true;
+		sh->ibl_epoch++;
 		if (sh->current && sh->current != &sh->identity)
 			set_ibl_tag(sh, ((struct shadow_window *)sh->current)->asid);
 	}

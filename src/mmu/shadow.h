@@ -10,6 +10,7 @@
 #ifndef BTVM_MMU_SHADOW_H
 #define BTVM_MMU_SHADOW_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -20,6 +21,9 @@
 struct vcpu_state;
 
 #define SHADOW_MAX_WINDOWS 48u
+/* vCPUs a shadow serves (machine/board_internal.h's BOARD_MAX_VCPUS at
+ * most). */
+#define SHADOW_MAX_VCPUS 8u
 /* Host mappings (VMAs) the windows may use: the host's vm.max_map_count
  * less a reserve for the process's own (libraries, heaps, threads, the
  * sanitizers': about 460 under ASan) and head-room, because an mprotect
@@ -167,10 +171,19 @@ struct shadow {
 	 * translations (the cache's): dropping the mapping of such a page
 	 * retires the window's table entries. */
 	void (*space_changed)(void *opaque, bool global, uint32_t asid);
-	void *space_opaque;
+	void *space_opaque;           /* the running vCPU: its window's tags */
+	/* Every vCPU (shadow_add_vcpu): the global pages' tag is each one's.
+	 * The current window (current, cur_view) is the running vCPU's;
+	 * vCPUs take turns on one thread, and cpu_run forgets the selection
+	 * on entry, so each selects its own (docs/DESIGN.md, "One machine,
+	 * several vCPUs"). */
+	void *space_all[SHADOW_MAX_VCPUS];
+	unsigned nspace_all;
 	struct global_pages global;   /* pages with global entries made */
 	const uint8_t *code_pages;
-	bool ibl_flush;               /* tags wrapped: the vCPU clears its table */
+	/* Bumped when the tags wrap: each vCPU clears its table when its own
+	 * count (cpu->ibl_epoch) differs, whichever of them ran then. */
+	uint32_t ibl_epoch;
 	struct paging_regs regs;      /* CR0/CR4 as of the last window switch */
 	/* Where the last true #PF was: its window (one view of one address
 	 * space) and page. */
@@ -198,6 +211,13 @@ struct shadow {
 };
 
 int shadow_init(struct shadow *sh, const struct guest_ram *ram);
+/* A vCPU (the space_changed callback's opaque) to tell of the global
+ * pages' tag. */
+static inline void shadow_add_vcpu(struct shadow *sh, void *opaque)
+{
+	assert(sh->nspace_all < SHADOW_MAX_VCPUS);
+	sh->space_all[sh->nspace_all++] = opaque;
+}
 /* The guest moved the device memory (its BAR): ram->devmem_gpa is the new
  * place, old_gpa the one it had. Every mapping of the old place goes at
  * the next shadow_select (the caller asks the vCPU for attention). */

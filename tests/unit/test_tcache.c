@@ -713,10 +713,10 @@ static void test_ibl(void)
 	/* The tags run out: every window and the global entries get new
 	 * ones, still all different, and the vCPU is told to clear its table
 	 * (an old entry's tag may be handed out again). */
-	CHECK(!sh.ibl_flush);
-	for (unsigned i = 0; i < (1u << 23) && !sh.ibl_flush; i++)
+	CHECK_EQ(sh.ibl_epoch, 0);
+	for (unsigned i = 0; i < (1u << 23) && !sh.ibl_epoch; i++)
 		shadow_retire_global(&sh);
-	CHECK(sh.ibl_flush);
+	CHECK_EQ(sh.ibl_epoch, 1);
 	s.cr3 = 0x11000;
 	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
 	uint64_t n2 = tags[0] >> 40;
