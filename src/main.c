@@ -100,6 +100,9 @@ static void print_usage(FILE *out)
 	      "  --append STRING       kernel command line\n"
 	      "  -m, --memory MIB      guest RAM in MiB (default 256; 4 to 3072; a G suffix\n"
 	      "                        means GiB)\n"
+	      "  --smp N               N virtual CPUs (1 to 8, default 1), taking turns\n"
+	      "                        on one host thread; the others wait for the\n"
+	      "                        guest's INIT and start-up IPIs\n"
 	      "  --display sdl|none    sdl: the guest's screen in a window, with its\n"
 	      "                        keyboard and mouse (click to grab the mouse,\n"
 	      "                        Ctrl+Alt to release it; closing the window\n"
@@ -306,6 +309,7 @@ enum {
 	OPT_PROFILE,
 	OPT_MAX_BLOCK_INSNS,
 	OPT_MAP_BUDGET,
+	OPT_SMP,
 	OPT_NO_CLONE,
 	OPT_CLONE_CHECK,
 	OPT_FIRMWARE,
@@ -366,6 +370,7 @@ static const struct option run_options[] = {
 	{ "no-ibl", no_argument, NULL, OPT_NO_IBL },
 	{ "max-block-insns", required_argument, NULL, OPT_MAX_BLOCK_INSNS },
 	{ "map-budget", required_argument, NULL, OPT_MAP_BUDGET },
+	{ "smp", required_argument, NULL, OPT_SMP },
 	{ "no-clone", no_argument, NULL, OPT_NO_CLONE },
 	{ "clone-check", no_argument, NULL, OPT_CLONE_CHECK },
 	{ "firmware", required_argument, NULL, OPT_FIRMWARE },
@@ -483,6 +488,7 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 	*given = (struct run_given){ 0 };
 	*cfg = (struct board_config){
 		.ram_mib = 256,
+		.smp = 1,
 		.tcache_mib = 128,
 		.display = DISPLAY_DEFAULT,
 		.window = &display_sdl,
@@ -627,6 +633,10 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 				return usage_error("invalid --max-block-insns '%s' (1 to %u)", optarg,
 						   BOARD_MAX_BLOCK_INSNS);
 			break;
+		case OPT_SMP:
+			if (!parse_count(optarg, 1, BOARD_MAX_SMP, &cfg->smp))
+				return usage_error("invalid --smp '%s' (1 to %u)", optarg, BOARD_MAX_SMP);
+			break;
 		case OPT_MAP_BUDGET:
 			if (!parse_count(optarg, BOARD_MAP_BUDGET_MIN, BOARD_MAP_BUDGET_MAX, &cfg->map_budget))
 				return usage_error("invalid --map-budget '%s' (%u to %u)", optarg,
@@ -716,6 +726,8 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 		return usage_error("unexpected argument '%s'", argv[optind]);
 	if (given->incoming && cfg->restore_path)
 		return usage_error("--incoming and --restore both give the machine: one of them");
+	if (cfg->smp > 1 && (cfg->restore_path || given->incoming))
+		return usage_error("snapshots of --smp N>1 are not supported yet");
 	/* Through the firmware a kernel boots as from a boot loader; without
 	 * one the firmware boots the disks, which have their own. */
 	if (cfg->bios_path && !cfg->kernel_path && (given->initrd || given->append))

@@ -47,7 +47,11 @@ void firmware_load(struct guest_ram *ram, const uint8_t *image, size_t size,
 	memcpy(ram->host + GUEST_ROM_ALIAS_END - size, image, size);
 	guest_ram_written(ram, GUEST_ROM_ALIAS_END - size, size);
 	ram->rom_size = (uint32_t)size;
+	firmware_reset_state(cpu_signature, cpu);
+}
 
+void firmware_reset_state(uint32_t cpu_signature, struct vcpu_state *cpu)
+{
 	memset(cpu, 0, sizeof(*cpu));
 	cpu->regs[REG_EDX] = cpu_signature;
 	cpu->eip = 0xfff0;
@@ -63,4 +67,12 @@ void firmware_load(struct guest_ram *ram, const uint8_t *image, size_t size,
 	cpu->dr[6] = RESET_DR6;
 	cpu->dr[7] = RESET_DR7;
 	cpu->cpl = 0;
+}
+
+void firmware_startup_state(uint32_t cpu_signature, uint8_t vector, struct vcpu_state *cpu)
+{
+	firmware_reset_state(cpu_signature, cpu);
+	cpu->eip = 0;
+	cpu->seg[SEG_CS] = reset_segment((uint16_t)(vector << 8), (uint32_t)vector << 12,
+					 RESET_CODE_ACCESS);
 }

@@ -32,5 +32,12 @@ int firmware_read(const char *path, uint8_t **image, size_t *size, char *err, si
  * signature (leaf 1's EAX, given). */
 void firmware_load(struct guest_ram *ram, const uint8_t *image, size_t size,
 		   uint32_t cpu_signature, struct vcpu_state *cpu);
+/* The state of an IA-32 processor after RESET alone (firmware_load's). */
+void firmware_reset_state(uint32_t cpu_signature, struct vcpu_state *cpu);
+/* An application processor's state after INIT and a start-up IPI with
+ * this vector (SDM vol. 3, 9.4.4 "MP Initialization Example"): the RESET
+ * state in real mode but for CS = vector << 8 (base vector << 12) and
+ * IP 0. */
+void firmware_startup_state(uint32_t cpu_signature, uint8_t vector, struct vcpu_state *cpu);
 
 #endif

@@ -386,6 +386,8 @@ static enum callout_result do_cpuid(struct cpu *cpu, const struct callout_desc *
 	bool apic = p && p->apic_enabled && p->apic_enabled(p->opaque);
 	uint64_t tsc_hz = p && p->tsc_hz ? p->tsc_hz(p->opaque) : 0;
 	struct cpuid_result r = cpuid_model(cpu->regs[REG_EAX], cpu->regs[REG_ECX], apic, tsc_hz);
+	if (p && p->ncpus > 1)
+		cpuid_topology(&r, cpu->regs[REG_EAX], cpu->regs[REG_ECX], p->apic_id, p->ncpus);
 	/* IA32_MISC_ENABLE's limit-CPUID-maxval bit: leaf 0 names 2 as the
 	 * highest basic leaf (the others answer as before). */
 	if (cpu->regs[REG_EAX] == 0 && (cpu->s.msrs.misc_enable & MISC_ENABLE_LIMIT_CPUID))

@@ -239,6 +239,11 @@ void cpu_reset(struct cpu *cpu, const struct vcpu_state *boot)
 	cpu->stats.resets++;
 }
 
+void cpu_load_state(struct cpu *cpu, const struct vcpu_state *s)
+{
+	load_boot_state(cpu, s);
+}
+
 void cpu_destroy(struct cpu *cpu)
 {
 	if (cpu->poll_guard)

@@ -42,6 +42,9 @@ struct cpu_platform {
 	/* The guest TSC's rate in Hz, for CPUID leaves 0x15 and 0x16. May be
 	 * NULL (those leaves answer zeros). */
 	uint64_t (*tsc_hz)(void *opaque);
+	/* Where this CPU is among the machine's, for CPUID (leaves 1, 4 and
+	 * 0xB): its APIC ID and how many CPUs there are (0 taken as 1). */
+	unsigned apic_id, ncpus;
 	void *opaque;
 };
 struct window;
@@ -464,6 +467,9 @@ void cpu_destroy(struct cpu *cpu);
 /* The processor's RESET: state from boot, caches of translated code
  * dropped; statistics kept across resets. */
 void cpu_reset(struct cpu *cpu, const struct vcpu_state *boot);
+/* An INIT or start-up IPI's new state, as a reset's but keeping the
+ * caches, the TSC and the statistics (the machine runs on). */
+void cpu_load_state(struct cpu *cpu, const struct vcpu_state *s);
 /* translate_block for this vCPU: its cache, shadow, paging mode, TSC and
  * breakpoints, and its page walk for the fetch (a #PF left pending in
  * cpu->pf). Returns what translate_block does. */

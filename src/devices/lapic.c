@@ -383,7 +383,8 @@ static void signal_nmi(struct lapic *lapic)
 		lapic->nmi(lapic->opaque);
 }
 
-/* There is no other CPU: an IPI either reaches this APIC or nobody. Fixed
+/* Without an ipi callback there is no other CPU: an IPI either reaches
+ * this APIC or nobody. Fixed
  * (and lowest-priority, which can only pick this CPU) and NMI IPIs do
  * something; SMI, INIT and start-up to self are ignored. IPIs are edge
  * interrupts whatever the trigger bit says. An NMI ignores the vector
@@ -398,12 +399,17 @@ static void send_ipi(struct lapic *lapic)
 	unsigned vector = icr & LAPIC_VECTOR_MASK;
 	bool to_self;
 
-	if (mode != LAPIC_DM_FIXED && mode != LAPIC_DM_LOWEST && mode != LAPIC_DM_NMI)
-		return;
-	if (mode != LAPIC_DM_NMI && vector < 16) {
+	if ((mode == LAPIC_DM_FIXED || mode == LAPIC_DM_LOWEST) && vector < 16) {
 		raise_error(lapic, LAPIC_ESR_SEND_ILLEGAL_VECTOR);
 		return;
 	}
+	/* Other CPUs: the board routes every kind. */
+	if (lapic->ipi) {
+		lapic->ipi(lapic->opaque, icr, (uint8_t)(lapic->icr_hi >> 24));
+		return;
+	}
+	if (mode != LAPIC_DM_FIXED && mode != LAPIC_DM_LOWEST && mode != LAPIC_DM_NMI)
+		return;
 	switch (icr & (3u << LAPIC_ICR_SHORTHAND_SHIFT)) {
 	case 0:
 		to_self = lapic_matches_destination(lapic, (uint8_t)(lapic->icr_hi >> 24),
@@ -519,7 +525,7 @@ static bool write_register(struct lapic *lapic, uint32_t reg, uint32_t value, ui
 	return true;
 }
 
-static uint64_t lapic_mmio_read(void *opaque, uint64_t offset, unsigned width)
+uint64_t lapic_mmio_read(void *opaque, uint64_t offset, unsigned width)
 {
 	struct lapic *lapic = opaque;
 	uint32_t reg = (uint32_t)offset & ~0xfu;
@@ -543,7 +549,7 @@ static uint64_t lapic_mmio_read(void *opaque, uint64_t offset, unsigned width)
 	return value >> (offset & 3) * 8;
 }
 
-static void lapic_mmio_write(void *opaque, uint64_t offset, unsigned width, uint64_t value)
+void lapic_mmio_write(void *opaque, uint64_t offset, unsigned width, uint64_t value)
 {
 	struct lapic *lapic = opaque;
 	uint32_t reg = (uint32_t)offset & ~0xfu;
@@ -578,7 +584,7 @@ static const struct bus_ops lapic_ops = {
  * are the caller's. */
 static void reset_registers(struct lapic *lapic)
 {
-	lapic->id = 0;
+	lapic->id = (uint32_t)lapic->apic_id << 24;
 	lapic->tpr = 0;
 	lapic->ldr = 0;
 	lapic->dfr = 0xffffffffu;
@@ -605,6 +611,22 @@ void lapic_init(struct lapic *lapic, uint64_t (*clock_ns)(void *opaque), void *o
 	lapic->opaque = opaque;
 	lapic->base_msr = LAPIC_DEFAULT_BASE | LAPIC_BASE_BSP | LAPIC_BASE_ENABLE;
 	reset_registers(lapic);
+}
+
+void lapic_set_apic_id(struct lapic *lapic, uint8_t apic_id)
+{
+	lapic->apic_id = apic_id;
+	lapic->id = (uint32_t)apic_id << 24;
+	if (apic_id)
+		lapic->base_msr &= ~(uint64_t)LAPIC_BASE_BSP;
+}
+
+void lapic_init_signal(struct lapic *lapic)
+{
+	uint64_t event_before = timer_event_tick(lapic);
+
+	reset_registers(lapic);
+	finish(lapic, event_before);
 }
 
 void lapic_virtual_wire(struct lapic *lapic)

@@ -163,6 +163,7 @@ enum lapic_lvt {
 struct lapic {
 	uint64_t base_msr;
 	uint32_t id;		/* register value: APIC ID in bits 24-31 */
+	uint8_t apic_id;	/* the ID power-up and INIT give it (lapic_set_apic_id) */
 	uint32_t tpr;
 	uint32_t ldr, dfr;
 	uint32_t svr;
@@ -208,6 +209,11 @@ struct lapic {
 	void *eoi_opaque;
 	/* Optional: an NMI for the CPU (called with opaque). */
 	void (*nmi)(void *opaque);
+	/* Optional: the other CPUs. Set, every IPI the ICR sends (a fixed
+	 * or lowest-priority one with a valid vector) goes to it with the
+	 * ICR's low word and its destination field, to self included; the
+	 * board routes it. Unset, only this APIC can be reached. */
+	void (*ipi)(void *opaque, uint32_t icr_lo, uint8_t dest);
 	/* LINT0 (bit 0) and LINT1 (bit 1) as last driven, for their edges.
 	 * Their drivers report changes only: LINT0's level is in the
 	 * snapshot, LINT1's the board recomputes from the registers that
@@ -230,7 +236,17 @@ void lapic_init(struct lapic *lapic, uint64_t (*clock_ns)(void *opaque), void *o
  * software-enabled with spurious vector 0xff, LINT0 unmasked in ExtINT mode
  * so the 8259 keeps reaching the CPU, LINT1 unmasked in NMI mode. */
 void lapic_virtual_wire(struct lapic *lapic);
+/* The APIC ID hardware gives this APIC (0 for the bootstrap processor,
+ * whose MSR keeps the BSP bit; others lose it), kept by resets. */
+void lapic_set_apic_id(struct lapic *lapic, uint8_t apic_id);
+/* An INIT (IPI or INIT#): every register to its power-up value but the
+ * APIC ID and the base MSR (SDM 10.4.7.3). */
+void lapic_init_signal(struct lapic *lapic);
 int lapic_attach(struct lapic *lapic, struct bus *bus, uint64_t base);
+/* The register page's bus handlers (opaque the lapic), for a board whose
+ * CPUs each reach their own APIC at one address. */
+uint64_t lapic_mmio_read(void *opaque, uint64_t offset, unsigned width);
+void lapic_mmio_write(void *opaque, uint64_t offset, unsigned width, uint64_t value);
 
 /* Delivers the timer expiries up to now_ns. */
 void lapic_update(struct lapic *lapic, uint64_t now_ns);

@@ -119,7 +119,8 @@ static struct cpuid_result basic_leaf(uint32_t leaf, uint32_t subleaf, bool apic
 		/* No PAE, PSE-36 or NX: 32-bit physical addresses only. No
 		 * VME, DE, DS, ACPI (thermal), SS, HTT; no MONITOR, VMX,
 		 * EST, x2APIC, CX16 (a 64-bit instruction). EBX: the
-		 * CLFLUSH line; APIC ID 0. */
+		 * CLFLUSH line; APIC ID 0 (with --smp, cpuid_topology
+		 * gives each CPU its own, and HTT). */
 		r.eax = SIGNATURE;
 		r.ebx = CLFLUSH_LINE_8 << 8;
 		r.ecx = CPUID_MODEL_1C;
@@ -282,4 +283,31 @@ int cpuid_check_host(char *err, size_t err_len)
 		if ((names[i].ecx ? missing_c : missing_d) & names[i].bit)
 			n += (size_t)snprintf(err + n, err_len - n, " %s", names[i].name);
 	return -ENOTSUP;
+}
+
+void cpuid_topology(struct cpuid_result *r, uint32_t leaf, uint32_t subleaf, unsigned apic_id,
+		    unsigned ncpus)
+{
+	/* The APIC ID bits the cores take: IDs span a power of two. */
+	unsigned shift = 0;
+	while ((1u << shift) < ncpus)
+		shift++;
+	uint32_t span = 1u << shift;
+	if (leaf == 1) {
+		r->ebx = (r->ebx & 0xffffu) | (span & 0xffu) << 16 | (apic_id & 0xffu) << 24;
+		if (ncpus > 1)
+			r->edx |= CPUID_1D_HTT;
+	} else if (leaf == 4 && (r->eax & 0x1f)) {
+		/* EAX[31:26]: cores per package - 1; the L3 (level 3) is the
+		 * package's, the others each core's own (EAX[25:14]). */
+		r->eax = (r->eax & 0x03ffffffu) | (span - 1) << 26;
+		if (((r->eax >> 5) & 7) == 3)
+			r->eax = (r->eax & ~(0xfffu << 14)) | (span - 1) << 14;
+	} else if (leaf == 0xb) {
+		if (subleaf == 1) {
+			r->eax = shift;
+			r->ebx = ncpus;
+		}
+		r->edx = apic_id;
+	}
 }

@@ -30,6 +30,7 @@ enum {
 	CPUID_1D_FXSR = 1u << 24,
 	CPUID_1D_SSE = 1u << 25,
 	CPUID_1D_SSE2 = 1u << 26,
+	CPUID_1D_HTT = 1u << 28,   /* with --smp N>1 only: cpuid_topology */
 };
 
 /* Leaf 1 ECX feature bits the model advertises. */
@@ -95,6 +96,13 @@ struct cpuid_result cpuid_model(uint32_t leaf, uint32_t subleaf, bool apic_enabl
  * advertises (VME/PVI, DE, PSE, PAE, MCE, PGE, OSFXSR, OSXMMEXCPT), TSD
  * and PCE, which every P6 has; the rest are reserved (#GP(0)). */
 uint32_t cpuid_cr4_writable(void);
+/* The answer r (cpuid_model's for leaf and subleaf) as CPU apic_id of
+ * ncpus sees it: one package of ncpus cores, one thread each, APIC IDs
+ * 0..ncpus-1. Leaf 1: EBX[31:24] the APIC ID, EBX[23:16] the IDs the
+ * package spans, HTT; leaf 4: the cores per package and the L3's sharers;
+ * leaf 0xB: the core level's count and shift, EDX the APIC ID. */
+void cpuid_topology(struct cpuid_result *r, uint32_t leaf, uint32_t subleaf, unsigned apic_id,
+		    unsigned ncpus);
 
 /* MAXPHYADDR: leaf 0x80000008's EAX[7:0] where the model has that leaf,
  * else 36 with PAE or PSE-36 and 32 without (SDM vol. 3A, 4.1.4). */

@@ -39,7 +39,9 @@ static int vcpu_create(struct board *board, struct board_vcpu *v, char *err, siz
 		snprintf(err, err_len, "cannot set up the vCPU: %s", strerror(-ret));
 		return ret;
 	}
-	if (cfg->profile_top || cfg->stats || cfg->stats_json_path) {
+	/* The sampler's timer counts the thread's CPU time, which the vCPUs
+	 * share while they take turns: the BSP's alone samples it. */
+	if ((cfg->profile_top || cfg->stats || cfg->stats_json_path) && v->index == 0) {
 		ret = profile_start(&v->cpu, cfg->profile_top);
 		if (ret < 0) {
 			snprintf(err, err_len, "--profile: cannot start the sampling timer: %s",
@@ -180,7 +182,7 @@ int board_create(struct board **out, const struct board_config *cfg, char *err, 
 	ret = open_ide_drives(board, err, err_len);
 	if (ret)
 		goto close_disks;
-	board->nvcpus = 1;
+	board->nvcpus = cfg->smp ? cfg->smp : 1;
 	for (unsigned i = 0; i < board->nvcpus; i++) {
 		board->vcpus[i].board = board;
 		board->vcpus[i].index = i;
@@ -254,6 +256,7 @@ int board_create(struct board **out, const struct board_config *cfg, char *err, 
 		ret = vcpu_create(board, &board->vcpus[made], err, err_len);
 	if (ret)
 		goto destroy_vcpus;
+	board__vcpu_tsc_sync(board);
 	board->cpu_ready = true;
 	*out = board;
 	return 0;

@@ -41,6 +41,8 @@ struct board_ide_drive {
 
 /* The translator's own block size limit (translate_internal.h's). */
 #define BOARD_MAX_BLOCK_INSNS 64u
+/* --smp's range (board_internal.h's BOARD_MAX_VCPUS). */
+#define BOARD_MAX_SMP 8u
 /* --map-budget's range (the shadow's own floor is SHADOW_MAP_MIN). */
 #define BOARD_MAP_BUDGET_MIN 4096u
 #define BOARD_MAP_BUDGET_MAX (1u << 30)
@@ -60,6 +62,7 @@ struct board_config {
 	unsigned boot_menu_ms;       /* --boot splash-time=MS: how long it waits for ESC; 0: its default */
 	const char *cmdline;
 	uint64_t ram_mib;
+	unsigned smp;                   /* --smp: vCPUs, 1 to BOARD_MAX_SMP */
 	enum display_mode display;
 	enum serial_mode serial;
 	bool stats;

@@ -66,10 +66,12 @@ struct guest_clock {
 	uint64_t refined_mono;
 };
 
-/* The vCPUs a board can hold; one runs today (board_run runs vCPU 0 on
- * the thread that calls it). docs/DESIGN.md, "One machine, several
- * vCPUs", says what each would share and how. */
-#define BOARD_MAX_VCPUS 1u
+/* The vCPUs a board can hold (--smp). They take turns on the thread that
+ * calls board_run (smp.c picks the next); docs/DESIGN.md, "One machine,
+ * several vCPUs", says what each shares and how. */
+#define BOARD_MAX_VCPUS BOARD_MAX_SMP
+_Static_assert(BOARD_MAX_VCPUS <= TCACHE_MAX_VCPUS && BOARD_MAX_VCPUS <= SHADOW_MAX_VCPUS,
+	       "the cache and the shadow serve every vCPU");
 
 /* A vCPU's slot: everything that is per CPU. The platform's callbacks
  * (plat, the LAPIC's) get the slot as their opaque and reach the shared
@@ -81,6 +83,12 @@ struct board_vcpu {
 	struct lapic lapic;
 	struct translator tr;
 	struct cpu_platform plat;
+	/* An application processor after RESET or INIT: it runs nothing
+	 * until a start-up IPI (smp.c). */
+	bool wait_sipi;
+	/* Its turn is over (the poll's slice, or HLT with another vCPU to
+	 * run): cpu_run stopped for the run loop to switch, nothing else. */
+	bool yield;
 };
 
 /* A registered front end (machine/control.h). */
@@ -142,6 +150,10 @@ struct board {
 	FILE *trace;              /* --trace: every vCPU's translator writes it */
 	struct board_vcpu vcpus[BOARD_MAX_VCPUS];
 	unsigned nvcpus;
+	/* With several vCPUs: the one whose turn it is (the devices' poll
+	 * and the LAPIC page are its), and the guest time its turn ends. */
+	struct board_vcpu *running;
+	uint64_t slice_end_ns;
 	/* Time and wake-ups: guest time, the host timer that raises the
 	 * polling vCPU's attention, and the eventfd HLT sleeps on. */
 	struct guest_clock clk;
@@ -333,6 +345,35 @@ void board__console_notify(void *opaque);
 void board__vcpu_platform(struct board_vcpu *v);
 /* The host timer armed for the earliest deadline (run_loop.c). */
 void board__arm_timer(struct board *board);
+
+/* ------------------------------------------------------------ several
+ * vCPUs (smp.c) */
+
+/* How long a vCPU runs before another runnable one gets its turn: a
+ * spinning vCPU (a lock, a wait for an AP) gives the others time. */
+#define SMP_SLICE_NS 1000000ull
+
+/* After the LAPICs' reset: their APIC IDs, the IPIs' and the I/O APIC's
+ * routing to every vCPU, the APs waiting for a start-up IPI. Nothing
+ * with one vCPU. */
+void board__smp_reset(struct board *board);
+/* The LAPIC page at LAPIC_DEFAULT_BASE: the running vCPU's LAPIC. */
+int board__smp_attach_lapics(struct board *board);
+/* Every vCPU's TSC the BSP's: each one's reset set its own from the
+ * moment it ran, microseconds apart. */
+static inline void board__vcpu_tsc_sync(struct board *board)
+{
+	for (unsigned i = 1; i < board->nvcpus; i++)
+		board->vcpus[i].cpu.tsc_offset = board->vcpus[0].cpu.tsc_offset;
+}
+/* Whether v has something to run: started, and not halted or with an
+ * event that ends its HLT. */
+bool board__vcpu_runnable(const struct board_vcpu *v);
+/* Whether any vCPU but v is runnable. */
+bool board__other_runnable(const struct board *board, const struct board_vcpu *v);
+/* The next vCPU after v (round robin) that is runnable, else v: its turn
+ * starts (board->running, slice_end_ns). */
+struct board_vcpu *board__next_vcpu(struct board *board, struct board_vcpu *v);
 
 /* ------------------------------------------------------------ front ends
  * (control.c) Each calls the registered front ends' callback of that

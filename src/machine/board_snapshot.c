@@ -430,6 +430,10 @@ static int save_state(struct board *board, const char *path, int fd, bool memory
 	struct snap_writer w;
 	sigset_t async, old;
 
+	if (board->nvcpus > 1) {
+		snprintf(err, err_len, "snapshots of --smp N>1 are not supported yet");
+		return -ENOTSUP;
+	}
 	/* The compressor's threads, if it makes any, take no signals meant
 	 * for the vCPU thread, which takes them once the save is done. */
 	sigfillset(&async);
@@ -616,6 +620,10 @@ static int restore_state(struct board *board, const char *path, int fd, bool mem
 	struct snap_reader r;
 	bool seen[S_COUNT] = { false };
 	uint64_t guest_ns = 0, tsc = 0, hz = 0;
+	if (board->nvcpus > 1) {
+		snprintf(err, err_len, "snapshots of --smp N>1 are not supported yet");
+		return -ENOTSUP;
+	}
 	int ret = path ? snapr_open(&r, path) : snapr_open_fd(&r, fd, "the migration's state");
 
 	/* No BAR stays where the power-on firmware put it while the saved

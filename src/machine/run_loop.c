@@ -116,10 +116,13 @@ static void arm_timer(struct board *board, bool just_polled)
 	deadline = earlier(deadline, board__frontends_deadline(board));
 	if (board__frontends_want_slice(board))
 		deadline = earlier(deadline, board->control_slice_end_ns);
+	/* The running vCPU's turn ends, if another can take it. */
+	if (board->nvcpus > 1 && board__other_runnable(board, board->running))
+		deadline = earlier(deadline, board->slice_end_ns);
 	if (!board->timer_ready)
 		return;
 	if (deadline <= now && !just_polled) {
-		cpu_request_attention(&board__bsp(board)->cpu);
+		cpu_request_attention(&board->running->cpu);
 		return;
 	}
 	if (deadline <= now)
@@ -242,8 +245,10 @@ void board__platform_poll(void *opaque)
 	/* The run loop takes these with the guest stopped (control_point):
 	 * some after the guest's slice, or at once when it has nothing to do
 	 * (HLT). */
-	if (board__frontends_want_stop(board, v->cpu.halted) || atomic_load(&board->quit_key))
+	if (board__frontends_want_stop(board, v->cpu.halted) || atomic_load(&board->quit_key)) {
 		v->cpu.stop = true;
+		v->yield = false;   /* the control point first */
+	}
 	board__clock_refine(&board->clk);
 	uint64_t now = board__clock_ns(board);
 	if (now - board->last_reprotect_ns >= REPROTECT_NS) {
@@ -271,8 +276,14 @@ void board__platform_poll(void *opaque)
 	virtio_net_poll(&board->net);
 	/* The window's input and pictures, the statistics' samples, the
 	 * migration's rounds. */
-	if (board__frontends_poll(board, now))
+	if (board__frontends_poll(board, now)) {
 		v->cpu.stop = true;
+		v->yield = false;
+	}
+	/* Its turn is over: the run loop gives the next vCPU one. */
+	if (board->nvcpus > 1 && !v->cpu.stop && now >= board->slice_end_ns &&
+	    board__other_runnable(board, v))
+		v->cpu.stop = v->yield = true;
 	arm_timer(board, true);
 }
 
@@ -335,6 +346,12 @@ static bool bsp_nmi_possible(void *opaque)
 			return lapic_hw_enabled(&v->lapic);
 	}
 	return lapic_hw_enabled(&v->lapic) && lapic_nmi_routed(&v->lapic, 0);
+}
+
+static bool smp_nmi_possible(void *opaque)
+{
+	(void)opaque;
+	return true;
 }
 
 static int platform_msr(void *opaque, uint32_t index, bool write, uint64_t *value)
@@ -401,6 +418,11 @@ static bool platform_wait(void *opaque)
 {
 	struct board_vcpu *v = opaque;
 	struct board *board = v->board;
+	/* Another vCPU has something to do: its turn, rather than a sleep. */
+	if (board->nvcpus > 1 && board__other_runnable(board, v)) {
+		v->cpu.stop = v->yield = true;
+		return true;
+	}
 	uint64_t now = board__clock_ns(board);
 	/* Only sources the PIC lets through can end the sleep. */
 	uint64_t deadline = next_device_event(board, now, true);
@@ -532,6 +554,16 @@ int board_run(struct board *board)
 	}
 	for (;;) {
 		cpu_run(&v->cpu, &v->tr);
+		if (v->yield) {
+			/* Its turn is over: nothing for the control point. */
+			v->yield = false;
+			if (v->cpu.stop && !v->cpu.fatal && !board->exit_requested &&
+			    !board->reset_requested) {
+				v->cpu.stop = false;
+				v = board__next_vcpu(board, v);
+				continue;
+			}
+		}
 		if (!board->exit_requested && !board->reset_requested && !v->cpu.fatal &&
 		    v->cpu.stop) {
 			control_point(board, v);
@@ -551,6 +583,7 @@ int board_run(struct board *board)
 		if (!(board->reset_requested || v->cpu.triple_fault) || board->cfg.no_reboot ||
 		    board__reset(board))
 			break;
+		v = board__bsp(board);   /* the APs wait for their start-up IPIs again */
 		board__event(board, BOARD_EVENT_RESET);
 	}
 	/* The window writes its --screenshot files and closes. */
@@ -574,15 +607,19 @@ int board_run(struct board *board)
 void board__vcpu_platform(struct board_vcpu *v)
 {
 	bool bsp = v->index == 0;
+	struct board *board = v->board;
 	v->plat = (struct cpu_platform){
 		.poll = board__platform_poll,
 		.intr = bsp ? bsp_intr : ap_intr,
 		.inta = bsp ? bsp_inta : ap_inta,
 		.wait = platform_wait,
-		.nmi_possible = bsp ? bsp_nmi_possible : NULL,
+		/* With other CPUs, one of them may send an NMI (or INIT). */
+		.nmi_possible = board->nvcpus > 1 ? smp_nmi_possible : bsp ? bsp_nmi_possible : NULL,
 		.msr = platform_msr,
 		.apic_enabled = platform_apic_enabled,
 		.tsc_hz = platform_tsc_hz,
+		.apic_id = v->index,
+		.ncpus = board->nvcpus,
 		.opaque = v,
 	};
 	v->cpu.plat = &v->plat;

@@ -593,10 +593,11 @@ static void board_reset_devices(struct board *board)
 		v->lapic.irq_min_interval_ns = TIMER_IRQ_MIN_INTERVAL_NS;
 		v->lapic.irq_backlog_max_ns = TIMER_IRQ_BACKLOG_MAX_NS;
 	}
-	/* The I/O APIC's messages go to the bootstrap processor, the one CPU
-	 * of the MP table and the MADT. */
+	/* The I/O APIC's messages go to the bootstrap processor, with one
+	 * vCPU; board__smp_reset routes them to any with more. */
 	ioapic_init(&board->ioapic, lapic_deliver_message, &board__bsp(board)->lapic);
 	board->ioapic.deliver_nmi = lapic_deliver_nmi_message;
+	board__smp_reset(board);
 	/* The PCI interrupt wires idle high (active low). */
 	ioapic_set_irq(&board->ioapic, PCI_IRQ_A, 1);
 	ioapic_set_irq(&board->ioapic, PCI_IRQ_B, 1);
@@ -681,10 +682,10 @@ int board__wire_devices(struct board *board)
 	err = hpet_attach(&board->hpet, &board->bus, HPET_BASE);
 	if (err)
 		return err;
-	/* One MMIO page for the one vCPU: several would each need their own
-	 * view of LAPIC_DEFAULT_BASE (docs/DESIGN.md, "One machine, several
-	 * vCPUs"). */
-	err = lapic_attach(&board__bsp(board)->lapic, &board->bus, LAPIC_DEFAULT_BASE);
+	/* One MMIO page for the one vCPU; with several, each reaches its own
+	 * LAPIC there (smp.c). */
+	err = board->nvcpus > 1 ? board__smp_attach_lapics(board)
+				: lapic_attach(&board__bsp(board)->lapic, &board->bus, LAPIC_DEFAULT_BASE);
 	if (err)
 		return err;
 	err = ioapic_attach(&board->ioapic, &board->bus, IOAPIC_DEFAULT_BASE);
@@ -871,6 +872,7 @@ void board__boot_config(struct board *board, struct boot_config *boot,
 static void board_acpi_config(const struct board *board, struct acpi_config *cfg)
 {
 	acpi_config_default(cfg);
+	cfg->cpus = board->nvcpus;
 	/* PCI memory from the top of RAM (rounded to 256 MiB) up to the APICs. */
 	uint64_t top = (board->ram.low_size + 0xfffffffull) & ~0xfffffffull;
 	if (top < cfg->pci_mem_start)
@@ -962,6 +964,7 @@ int board__reset(struct board *board)
 	}
 	for (unsigned i = 0; i < board->nvcpus; i++)
 		cpu_reset(&board->vcpus[i].cpu, &board->boot);
+	board__vcpu_tsc_sync(board);
 	board->timer_deadline = UINT64_MAX;   /* re-arm for the fresh PIT */
 	board__platform_poll(board__bsp(board));
 	return 0;

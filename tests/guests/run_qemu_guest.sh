@@ -6,13 +6,15 @@
 # the groups named after the kernel: groups whose checks follow the SDM
 # where QEMU does not, or that need btvm's test device (the guest's source
 # says why at each such group).
-# Usage: run_qemu_guest.sh [--append TEXT] [--cpu MODEL] [--mem MIB] QEMU KERNEL [GUEST.GROUP...]
+# Usage: run_qemu_guest.sh [--append TEXT] [--cpu MODEL] [--mem MIB] [--smp N] QEMU KERNEL [GUEST.GROUP...]
 set -u
 append=()
 cpu=()
 mem=128
-while [ "${1:-}" = --append ] || [ "${1:-}" = --cpu ] || [ "${1:-}" = --mem ]; do
+smp=1
+while [ "${1:-}" = --append ] || [ "${1:-}" = --cpu ] || [ "${1:-}" = --mem ] || [ "${1:-}" = --smp ]; do
 	case "$1" in
+	--smp) smp=$2 ;;
 	--append) append=(-append "$2") ;;
 	--cpu) cpu=(-cpu "$2") ;;
 	--mem) mem=$2 ;;
@@ -24,7 +26,7 @@ guest=$2
 shift 2
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-timeout 120 "$qemu" -accel tcg "${cpu[@]}" -m "$mem" -kernel "$guest" "${append[@]}" -serial stdio -display none \
+timeout 120 "$qemu" -accel tcg "${cpu[@]}" -m "$mem" -smp "$smp" -kernel "$guest" "${append[@]}" -serial stdio -display none \
 	-device isa-debug-exit,iobase=0xf4,iosize=4 -no-reboot </dev/null >"$log" 2>&1
 status=$?
 cat "$log"

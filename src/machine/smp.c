@@ -1,0 +1,209 @@
+/* Several vCPUs (--smp N): what the guest sees of an N-CPU PC, and whose
+ * turn it is. Each vCPU's LAPIC has APIC ID = its index; the ICR's IPIs
+ * (fixed, lowest priority, NMI, INIT, start-up; physical or logical
+ * destinations and the shorthands) and the I/O APIC's messages reach any
+ * of them. The application processors wait for a start-up IPI from RESET
+ * and after an INIT, as the SDM's MP initialization has it (vol. 3, 9.4).
+ *
+ * The vCPUs take turns on the one thread that runs the board (board_run):
+ * one runs until its slice is over (SMP_SLICE_NS, seen at its poll) or it
+ * halts while another has something to run, then the next runnable one in
+ * index order gets a turn. Everything a vCPU owns is in its slot, so the
+ * turns hold no state of their own beyond whose turn it is; a vCPU on a
+ * host thread of its own (issue 45) replaces the turns, not the slots. */
+#include "machine/board_internal.h"
+
+#include "boot/firmware.h"
+#include "isa/cpuid.h"
+
+/* INIT: the AP's LAPIC to its power-up state, the AP waiting for a
+ * start-up IPI. The bootstrap processor's INIT (a reset of the one
+ * running the firmware) and an INIT a CPU sends itself are ignored: the
+ * sender is inside its own instruction. */
+static void init_vcpu(struct board_vcpu *v, const struct board_vcpu *from)
+{
+	if (v->index == 0 || v == from)
+		return;
+	lapic_init_signal(&v->lapic);
+	v->wait_sipi = true;
+	v->cpu.halted = false;
+}
+
+/* A start-up IPI: an AP waiting for one starts in real mode at
+ * vector * 0x1000 (CS = vector << 8, IP 0); one that runs ignores it. */
+static void startup_vcpu(struct board_vcpu *v, uint8_t vector)
+{
+	struct board *board = v->board;
+	if (!v->wait_sipi)
+		return;
+	struct vcpu_state s;
+	firmware_startup_state(cpuid_model(1, 0, true, 0).eax, vector, &s);
+	/* The MSRs as the machine's boot left the BSP's: the MTRRs a BIOS
+	 * gives every CPU alike. */
+	s.msrs = board->boot.msrs;
+	cpu_load_state(&v->cpu, &s);
+	v->wait_sipi = false;
+}
+
+static bool ipi_reaches(const struct board_vcpu *v, const struct board_vcpu *from, uint32_t icr,
+			uint8_t dest)
+{
+	switch (icr & (3u << LAPIC_ICR_SHORTHAND_SHIFT)) {
+	case LAPIC_ICR_SELF:
+		return v == from;
+	case LAPIC_ICR_ALL_INCL_SELF:
+		return true;
+	case LAPIC_ICR_ALL_BUT_SELF:
+		return v != from;
+	default:
+		return lapic_matches_destination(&v->lapic, dest, (icr & LAPIC_DEST_LOGICAL) != 0);
+	}
+}
+
+/* The sender's LAPIC's ipi callback (opaque its slot). Delivery is
+ * immediate, so the ICR's delivery-status bit always reads idle. */
+static void smp_ipi(void *opaque, uint32_t icr, uint8_t dest)
+{
+	struct board_vcpu *from = opaque;
+	struct board *board = from->board;
+	uint32_t mode = icr & LAPIC_DM_MASK;
+	uint8_t vector = (uint8_t)(icr & LAPIC_VECTOR_MASK);
+	struct board_vcpu *lowest = NULL;
+	for (unsigned i = 0; i < board->nvcpus; i++) {
+		struct board_vcpu *v = &board->vcpus[i];
+		if (!ipi_reaches(v, from, icr, dest))
+			continue;
+		switch (mode) {
+		case LAPIC_DM_FIXED:
+			lapic_set_irq(&v->lapic, vector, false);
+			break;
+		case LAPIC_DM_LOWEST:
+			/* The arbitration: the lowest task priority wins, the
+			 * lowest APIC ID among equals. */
+			if (lapic_hw_enabled(&v->lapic) && (!lowest || v->lapic.tpr < lowest->lapic.tpr))
+				lowest = v;
+			break;
+		case LAPIC_DM_NMI:
+			lapic_deliver_nmi_message(&v->lapic, 0xff, false);
+			break;
+		case LAPIC_DM_INIT:
+			/* INIT level de-assert (level-triggered, not asserted)
+			 * only synchronizes arbitration IDs: nothing here. */
+			if ((icr & LAPIC_LEVEL_TRIGGER) && !(icr & LAPIC_ICR_LEVEL_ASSERT))
+				break;
+			init_vcpu(v, from);
+			break;
+		case LAPIC_DM_STARTUP:
+			startup_vcpu(v, vector);
+			break;
+		default:
+			break;   /* SMI and ExtINT: no such sources here */
+		}
+	}
+	if (lowest)
+		lapic_set_irq(&lowest->lapic, vector, false);
+}
+
+/* An I/O APIC message (fixed or lowest priority) to the LAPIC its
+ * destination names; of several, the first that accepts it, as a
+ * lowest-priority arbitration would pick one. */
+static bool smp_ioapic_deliver(void *opaque, uint8_t vector, bool level, uint8_t dest,
+			       bool logical)
+{
+	struct board *board = opaque;
+	for (unsigned i = 0; i < board->nvcpus; i++)
+		if (lapic_deliver_message(&board->vcpus[i].lapic, vector, level, dest, logical))
+			return true;
+	return false;
+}
+
+/* An NMI message reaches every LAPIC it names. */
+static bool smp_ioapic_nmi(void *opaque, uint8_t dest, bool logical)
+{
+	struct board *board = opaque;
+	bool any = false;
+	for (unsigned i = 0; i < board->nvcpus; i++)
+		any |= lapic_deliver_nmi_message(&board->vcpus[i].lapic, dest, logical);
+	return any;
+}
+
+void board__smp_reset(struct board *board)
+{
+	board->running = board__bsp(board);
+	if (board->nvcpus == 1)
+		return;
+	for (unsigned i = 0; i < board->nvcpus; i++) {
+		struct board_vcpu *v = &board->vcpus[i];
+		lapic_set_apic_id(&v->lapic, (uint8_t)i);
+		v->lapic.ipi = smp_ipi;
+		v->wait_sipi = i > 0;
+		v->yield = false;
+		/* An AP's LAPIC as power-up leaves it: software-disabled,
+		 * every LVT masked (the BIOS's virtual wire is the BSP's). */
+		if (i > 0)
+			lapic_init_signal(&v->lapic);
+	}
+	board->ioapic.deliver = smp_ioapic_deliver;
+	board->ioapic.opaque = board;
+	board->ioapic.deliver_nmi = smp_ioapic_nmi;
+}
+
+/* The LAPIC page: the running vCPU's own. */
+static uint64_t smp_lapic_read(void *opaque, uint64_t offset, unsigned width)
+{
+	struct board *board = opaque;
+	return lapic_mmio_read(&board->running->lapic, offset, width);
+}
+
+static void smp_lapic_write(void *opaque, uint64_t offset, unsigned width, uint64_t value)
+{
+	struct board *board = opaque;
+	lapic_mmio_write(&board->running->lapic, offset, width, value);
+}
+
+static const struct bus_ops smp_lapic_ops = {
+	.read = smp_lapic_read,
+	.write = smp_lapic_write,
+	.max_width = 4,
+};
+
+int board__smp_attach_lapics(struct board *board)
+{
+	return bus_register(&board->bus, BUS_SPACE_MMIO, "lapic", LAPIC_DEFAULT_BASE, LAPIC_MMIO_SIZE,
+			    &smp_lapic_ops, board);
+}
+
+bool board__vcpu_runnable(const struct board_vcpu *v)
+{
+	if (v->wait_sipi)
+		return false;
+	const struct cpu *cpu = &v->cpu;
+	if (!cpu->halted)
+		return true;
+	if (cpu->nmi_pending && !cpu->nmi_blocked)
+		return true;
+	return cpu->vif && v->plat.intr && v->plat.intr(v->plat.opaque);
+}
+
+bool board__other_runnable(const struct board *board, const struct board_vcpu *v)
+{
+	for (unsigned i = 0; i < board->nvcpus; i++)
+		if (&board->vcpus[i] != v && board__vcpu_runnable(&board->vcpus[i]))
+			return true;
+	return false;
+}
+
+struct board_vcpu *board__next_vcpu(struct board *board, struct board_vcpu *v)
+{
+	struct board_vcpu *next = v;
+	for (unsigned k = 1; k < board->nvcpus; k++) {
+		struct board_vcpu *c = &board->vcpus[(v->index + k) % board->nvcpus];
+		if (board__vcpu_runnable(c)) {
+			next = c;
+			break;
+		}
+	}
+	board->running = next;
+	board->slice_end_ns = board__clock_ns(board) + SMP_SLICE_NS;
+	return next;
+}

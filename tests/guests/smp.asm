@@ -1,0 +1,313 @@
+; Several CPUs (run with --smp 4, and under QEMU with -smp 4): the BSP
+; starts the three APs by INIT-SIPI-SIPI (the all-but-self shorthand)
+; with a real-mode trampoline at 0x70000 (start-up vector 0x70); each AP
+; switches to protected mode, takes a stack by LOCK XADD on a ticket,
+; loads the shared IDT, enables its local APIC, reads its APIC ID (and
+; CPUID leaf 1's EBX[31:24]), sets its logical ID (flat model, bit = APIC
+; ID), counts itself in with LOCK XADD and sends a fixed IPI back to the
+; BSP, then halts with IF=1. The BSP checks all three arrived with
+; distinct IDs 1-3 (a fixed IPI from each), then sends each AP a fixed IPI and an NMI by its
+; physical ID, a fixed IPI to logical destination 0x0a (APs 1 and 3
+; only), one to all but itself and one to itself, and checks each
+; handler ran where it should, exactly once, with the ICR's
+; delivery-status bit idle after each send.
+%define GUEST_NAME "smp"
+%include "lib.inc"
+
+APIC		equ 0xfee00000
+APIC_ID		equ APIC + 0x20
+APIC_EOI	equ APIC + 0xb0
+APIC_LDR	equ APIC + 0xd0
+APIC_SVR	equ APIC + 0xf0
+APIC_ICR_LO	equ APIC + 0x300
+APIC_ICR_HI	equ APIC + 0x310
+ICR_BUSY	equ 0x1000		; delivery status: send pending
+ICR_ASSERT	equ 0x4000
+ICR_LEVEL	equ 0x8000
+ICR_LOGICAL	equ 0x800
+DM_NMI		equ 0x400
+DM_INIT		equ 0x500
+DM_STARTUP	equ 0x600
+SH_SELF		equ 0x40000
+SH_OTHERS	equ 0xc0000
+TRAMPOLINE	equ 0x70000
+SIPI_VECTOR	equ TRAMPOLINE >> 12
+APS		equ 3
+V_ARRIVED	equ 0x50		; + APIC ID: AP -> BSP (one vector each: the
+					; same vector twice before the BSP takes
+					; it would be one request in IRR)
+V_FIXED		equ 0x41		; BSP -> one AP
+V_OTHERS	equ 0x42		; all but self, then self
+V_LOGICAL	equ 0x43		; logical destination 0x0a
+STACK_SIZE	equ 4096
+SPIN		equ 50000000		; rounds a wait gives up after
+
+; wait_eq mem, value: spin (PAUSE, IF as it is) until dword mem == value
+; or SPIN rounds went by. Preserves registers.
+%macro wait_eq 2
+	push ecx
+	mov ecx, SPIN
+%%again:
+	cmp dword %1, %2
+	je %%done
+	pause
+	dec ecx
+	jnz %%again
+%%done:
+	pop ecx
+%endmacro
+
+; send dest, low: ICR_HI = dest << 24, ICR_LO = low; then the
+; delivery-status bit must read idle (it may be busy briefly on hardware:
+; waited for, as an OS does). Preserves registers.
+%macro send 2
+	push eax
+	mov dword [APIC_ICR_HI], (%1) << 24
+	mov dword [APIC_ICR_LO], %2
+	call wait_idle
+	pop eax
+%endmacro
+
+guest_start
+	call lib_pic_init
+	call lib_install_idt
+	gate 2, nmi_isr, 0x8e
+	gate V_ARRIVED + 1, arrived_isr1, 0x8e
+	gate V_ARRIVED + 2, arrived_isr2, 0x8e
+	gate V_ARRIVED + 3, arrived_isr3, 0x8e
+	gate V_FIXED, fixed_isr, 0x8e
+	gate V_OTHERS, others_isr, 0x8e
+	gate V_LOGICAL, logical_isr, 0x8e
+	mov dword [APIC_SVR], 0x1ff	; enabled, spurious 0xff
+	mov dword [APIC_LDR], 1 << 24	; logical ID: bit 0, as the APs use their ID's bit
+
+	; The trampoline below 1 MiB, where a start-up vector can point.
+	mov esi, trampoline
+	mov edi, TRAMPOLINE
+	mov ecx, trampoline_end - trampoline
+	cld
+	rep movsb
+
+group "startup"
+	mov eax, [APIC_ID]
+	shr eax, 24
+	check eax, 0
+	sti
+	send 0, SH_OTHERS | ICR_ASSERT | ICR_LEVEL | DM_INIT
+	send 0, SH_OTHERS | ICR_LEVEL | DM_INIT	; de-assert: no effect
+	send 0, SH_OTHERS | ICR_ASSERT | DM_STARTUP | SIPI_VECTOR
+	send 0, SH_OTHERS | ICR_ASSERT | DM_STARTUP | SIPI_VECTOR	; ignored by the started
+	wait_eq [arrived], APS
+	check dword [arrived], APS
+	wait_eq [arrived_ipis], 0xe
+	check dword [arrived_ipis], 0xe	; one from each of APIC IDs 1-3
+	check dword [ap_next], APS	; each took one ticket
+	; Distinct IDs 1-3: their bits together make 0b1110.
+	xor edx, edx
+	xor ebx, ebx
+.ids:
+	mov ecx, [ap_ids + ebx * 4]
+	cmp ecx, 8
+	jae .bad_id
+	bts edx, ecx
+.bad_id:
+	inc ebx
+	cmp ebx, APS
+	jb .ids
+	check edx, 0xe
+	; CPUID leaf 1 EBX[31:24] is each AP's APIC ID.
+	xor ebx, ebx
+	xor edx, edx
+.cpuid_ids:
+	mov ecx, [ap_cpuid_ids + ebx * 4]
+	cmp ecx, [ap_ids + ebx * 4]
+	jne .cpuid_bad
+	inc edx
+.cpuid_bad:
+	inc ebx
+	cmp ebx, APS
+	jb .cpuid_ids
+	check edx, APS
+	check dword [bsp_fixed], 0
+
+group "fixed"
+	send 1, ICR_ASSERT | V_FIXED
+	wait_eq [fixed_count + 4], 1
+	send 2, ICR_ASSERT | V_FIXED
+	wait_eq [fixed_count + 8], 1
+	send 3, ICR_ASSERT | V_FIXED
+	wait_eq [fixed_count + 12], 1
+	check dword [fixed_count + 4], 1
+	check dword [fixed_count + 8], 1
+	check dword [fixed_count + 12], 1
+	check dword [fixed_count], 0
+
+group "nmi"
+	send 1, ICR_ASSERT | DM_NMI
+	wait_eq [nmi_count + 4], 1
+	send 2, ICR_ASSERT | DM_NMI
+	wait_eq [nmi_count + 8], 1
+	send 3, ICR_ASSERT | DM_NMI
+	wait_eq [nmi_count + 12], 1
+	check dword [nmi_count + 4], 1
+	check dword [nmi_count + 8], 1
+	check dword [nmi_count + 12], 1
+	check dword [nmi_count], 0
+
+group "logical"
+	; Flat model: logical destination 0x0a is the APs with IDs 1 and 3.
+	send 0x0a, ICR_ASSERT | ICR_LOGICAL | V_LOGICAL
+	wait_eq [logical_count + 4], 1
+	wait_eq [logical_count + 12], 1
+	check dword [logical_count + 4], 1
+	check dword [logical_count + 12], 1
+	check dword [logical_count + 8], 0
+	check dword [logical_count], 0
+
+group "all_but_self"
+	send 0, SH_OTHERS | ICR_ASSERT | V_OTHERS
+	wait_eq [others_count + 4], 1
+	wait_eq [others_count + 8], 1
+	wait_eq [others_count + 12], 1
+	check dword [others_count + 4], 1
+	check dword [others_count + 8], 1
+	check dword [others_count + 12], 1
+	check dword [others_count], 0
+	; Self: the BSP alone.
+	send 0, SH_SELF | ICR_ASSERT | V_OTHERS
+	wait_eq [others_count], 1
+	check dword [others_count], 1
+	check dword [others_count + 4], 1
+	check dword [others_count + 8], 1
+	check dword [others_count + 12], 1
+	cli
+guest_finish
+
+; wait_idle: until ICR's delivery status reads idle (SPIN rounds at most),
+; then checks it. Preserves registers but EAX.
+wait_idle:
+	push ecx
+	mov ecx, SPIN
+.again:
+	mov eax, [APIC_ICR_LO]
+	test eax, ICR_BUSY
+	jz .idle
+	pause
+	dec ecx
+	jnz .again
+.idle:
+	pop ecx
+	and eax, ICR_BUSY
+	check eax, 0
+	ret
+
+; The caller's APIC ID in EAX.
+apic_id:
+	mov eax, [APIC_ID]
+	shr eax, 24
+	and eax, 7
+	ret
+
+; count_isr counts: lock inc counts[APIC ID], EOI (no EOI for NMI).
+%macro count_isr 2
+	push eax
+	call apic_id
+	lock inc dword [%1 + eax * 4]
+%if %2
+	mov dword [APIC_EOI], 0
+%endif
+	pop eax
+	iretd
+%endmacro
+
+%macro arrived_isr 1
+arrived_isr%1:
+	lock or dword [arrived_ipis], 1 << %1
+	mov dword [APIC_EOI], 0
+	iretd
+%endmacro
+	arrived_isr 1
+	arrived_isr 2
+	arrived_isr 3
+fixed_isr:
+	count_isr fixed_count, 1
+nmi_isr:
+	count_isr nmi_count, 0
+others_isr:
+	count_isr others_count, 1
+logical_isr:
+	count_isr logical_count, 1
+
+; ---------------------------------------------------------------- the APs
+; Copied to TRAMPOLINE: real mode, CS = SIPI_VECTOR << 8, IP 0.
+	bits 16
+trampoline:
+	cli
+	mov ax, cs
+	mov ds, ax
+	o32 lgdt [tramp_gdtr - trampoline]
+	mov eax, cr0
+	or eax, 1
+	mov cr0, eax
+	jmp dword SEL_CODE:ap_main
+tramp_gdtr:
+	dw LIB_GDT_ENTRIES * 8 - 1
+	dd lib_gdt
+trampoline_end:
+	bits 32
+
+ap_main:
+	mov ax, SEL_DATA
+	mov ds, ax
+	mov es, ax
+	mov ss, ax
+	; A stack of its own: ticket t (LOCK XADD) takes stack t.
+	mov eax, 1
+	lock xadd [ap_next], eax
+	mov ebx, eax			; the ticket, for the tables below
+	inc eax
+	imul eax, STACK_SIZE
+	lea esp, [ap_stacks + eax]
+	lidt [lib_idtr]
+	mov dword [APIC_SVR], 0x1ff
+	call apic_id
+	mov [ap_ids + ebx * 4], eax
+	mov ecx, eax
+	mov edx, 1 << 24
+	shl edx, cl
+	mov [APIC_LDR], edx		; flat model: the ID's bit
+	push ebx
+	mov eax, 1
+	cpuid
+	shr ebx, 24
+	mov eax, ebx
+	pop ebx
+	mov [ap_cpuid_ids + ebx * 4], eax
+	; Counted in, then the BSP told.
+	mov eax, 1
+	lock xadd [arrived], eax
+	mov dword [APIC_ICR_HI], 0
+	call apic_id
+	add eax, ICR_ASSERT | V_ARRIVED
+	mov [APIC_ICR_LO], eax
+	sti
+.idle:
+	hlt
+	jmp .idle
+
+section .data
+align 4
+arrived:	dd 0
+arrived_ipis:	dd 0
+ap_next:	dd 0
+ap_ids:		times APS dd 0xff
+ap_cpuid_ids:	times APS dd 0xfe
+bsp_fixed:	dd 0
+fixed_count:	times 8 dd 0		; by APIC ID
+nmi_count:	times 8 dd 0
+others_count:	times 8 dd 0
+logical_count:	times 8 dd 0
+
+section .bss
+alignb 16
+ap_stacks:	resb STACK_SIZE * (APS + 1)
