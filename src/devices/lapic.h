@@ -1,7 +1,8 @@
-/* The local APIC of the single virtual CPU, in xAPIC mode only (no
+/* A virtual CPU's local APIC, in xAPIC mode only (no
  * x2APIC): its 4 KiB register page, the IA32_APIC_BASE MSR, fixed-interrupt
  * acceptance (IRR, ISR, TMR, TPR, PPR), EOI with the broadcast that lets an
- * I/O APIC clear Remote IRR, self-IPIs through the ICR, the error status
+ * I/O APIC clear Remote IRR, IPIs through the ICR (to itself, or through
+ * the board's ipi callback to every CPU), the error status
  * register and error LVT, and the LVT timer in one-shot and periodic modes.
  * What the CPU does with an interrupt, the 8259's INTR and how the MSR is
  * reached stay with the board; see "Wiring" below.
