@@ -927,6 +927,13 @@ static enum callout_result run_callout(struct cpu *cpu, const struct callout_des
 		raise_fault(cpu, d, EXC_UD, false, 0);
 		return CALLOUT_STOP;
 	}
+	if (d->kind == CALLOUT_PAUSE) {
+		/* The spin-wait done; the platform may end this vCPU's turn. */
+		cpu->callouts_by_class[SENS_MONITOR]++;
+		cpu->s.eip = d->next_eip;
+		cpu->plat->pause(cpu->plat->opaque);
+		return CALLOUT_STOP;
+	}
 	if (d->kind == CALLOUT_LIMIT) {
 		/* A fetch or a near branch past CS's limit (translate_flow.c). */
 		cpu->callouts_by_class[SENS_MONITOR]++;

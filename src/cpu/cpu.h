@@ -42,6 +42,9 @@ struct cpu_platform {
 	/* The guest TSC's rate in Hz, for CPUID leaves 0x15 and 0x16. May be
 	 * NULL (those leaves answer zeros). */
 	uint64_t (*tsc_hz)(void *opaque);
+	/* PAUSE, with other CPUs that take turns with this one (translated
+	 * as a callout then): may end its turn (stop). NULL: PAUSE is copied. */
+	void (*pause)(void *opaque);
 	/* Where this CPU is among the machine's, for CPUID (leaves 1, 4 and
 	 * 0xB): its APIC ID and how many CPUs there are (0 taken as 1). */
 	unsigned apic_id, ncpus;

@@ -97,6 +97,7 @@ int cpu_translate_block(struct cpu *cpu, struct translator *t, uint32_t eip, uin
 		/* Counting executions and the deprivileged view both need
 		 * every sensitive instruction in the monitor. */
 		.sensitive_callouts = cpu->explain != NULL || cpu->trap_emulate,
+		.pause_yields = cpu->plat && cpu->plat->pause,
 		.cs_base = cpu->s.seg[SEG_CS].base,
 		.cs_limit = mode & MODE_CSLIMIT ? cpu_code_limit(cpu) : 0xffffffffu,
 		.fetch_gpa = env_fetch_gpa,

@@ -348,6 +348,15 @@ static bool bsp_nmi_possible(void *opaque)
 	return lapic_hw_enabled(&v->lapic) && lapic_nmi_routed(&v->lapic, 0);
 }
 
+/* PAUSE: a spin-wait, most likely for another vCPU (a lock it holds, a
+ * flag it sets), which gets the turn now. */
+static void smp_pause(void *opaque)
+{
+	struct board_vcpu *v = opaque;
+	if (!v->cpu.stop && board__other_runnable(v->board, v))
+		v->cpu.stop = v->yield = true;
+}
+
 static bool smp_nmi_possible(void *opaque)
 {
 	(void)opaque;
@@ -561,6 +570,7 @@ int board_run(struct board *board)
 			    !board->reset_requested) {
 				v->cpu.stop = false;
 				v = board__next_vcpu(board, v);
+				board__arm_timer(board);   /* for the end of its slice */
 				continue;
 			}
 		}
@@ -618,6 +628,7 @@ void board__vcpu_platform(struct board_vcpu *v)
 		.msr = platform_msr,
 		.apic_enabled = platform_apic_enabled,
 		.tsc_hz = platform_tsc_hz,
+		.pause = board->nvcpus > 1 ? smp_pause : NULL,
 		.apic_id = v->index,
 		.ncpus = board->nvcpus,
 		.opaque = v,

@@ -1156,6 +1156,11 @@ static int translate_one(struct translator *t, struct tctx *c, unsigned avail, b
 		emit_callout_kind(c, CALLOUT_UD);
 		emit_branch_exit(c, c->next_eip, EXIT_KIND_NOCHAIN);
 		c->ended = true;
+	} else if (verdict == ALLOW_TRANSLATE && c->env->pause_yields &&
+		   c->in.mnemonic == ZYDIS_MNEMONIC_PAUSE) {
+		emit_callout_kind(c, CALLOUT_PAUSE);
+		emit_branch_exit(c, c->next_eip, EXIT_KIND_NOCHAIN);
+		c->ended = true;
 	} else if (verdict == ALLOW_TRANSLATE &&
 		   !translate_insn(c, sensitive_classify(&c->in, c->ops))) {
 		/* No translation: the monitor runs it, or raises #UD. */

@@ -114,6 +114,7 @@ enum {
 	CALLOUT_STACK,         /* adaptive stack instruction: the monitor runs it */
 	CALLOUT_MEM_STORE,     /* adaptive MOV store: write scratch[3] to its operand */
 	CALLOUT_LIMIT,         /* past CS's limit (MODE_CSLIMIT): #GP(0) at eip */
+	CALLOUT_PAUSE,         /* PAUSE while vCPUs take turns: a spin-wait passes the turn */
 };
 
 struct tctx;
@@ -152,6 +153,10 @@ struct translate_env {
 	bool paging;                /* CR0.PG now: cross-page exits look up */
 	bool tsc_native;            /* RDTSC may be inline (struct cpu's tsc_offset) */
 	bool sensitive_callouts;    /* no inline forms: every sensitive instruction calls out */
+	/* Several vCPUs take turns: PAUSE, the spin-wait hint, calls out so
+	 * that the one it waits for may run (as PAUSE-loop exiting does).
+	 * The same for every vCPU of a machine, so no part of a block's key. */
+	bool pause_yields;
 	/* CS.base, for a block of MODE_SEGCS: its code is fetched at
 	 * cs_base + EIP (blocks are keyed by EIP, CS's offset). */
 	uint32_t cs_base;

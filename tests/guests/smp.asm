@@ -10,7 +10,8 @@
 ; physical ID, a fixed IPI to logical destination 0x0a (APs 1 and 3
 ; only), one to all but itself and one to itself, and checks each
 ; handler ran where it should, exactly once, with the ICR's
-; delivery-status bit idle after each send.
+; delivery-status bit idle after each send. Last, all four add to a
+; counter under a spinlock (LOCK BTS and PAUSE) and the total is exact.
 %define GUEST_NAME "smp"
 %include "lib.inc"
 
@@ -39,6 +40,8 @@ V_ARRIVED	equ 0x50		; + APIC ID: AP -> BSP (one vector each: the
 V_FIXED		equ 0x41		; BSP -> one AP
 V_OTHERS	equ 0x42		; all but self, then self
 V_LOGICAL	equ 0x43		; logical destination 0x0a
+V_SPIN		equ 0x44		; all but self: the spinlock round
+SPIN_ROUNDS	equ 2000		; increments each CPU makes under the lock
 STACK_SIZE	equ 4096
 SPIN		equ 50000000		; rounds a wait gives up after
 
@@ -78,6 +81,7 @@ guest_start
 	gate V_FIXED, fixed_isr, 0x8e
 	gate V_OTHERS, others_isr, 0x8e
 	gate V_LOGICAL, logical_isr, 0x8e
+	gate V_SPIN, spin_isr, 0x8e
 	mov dword [APIC_SVR], 0x1ff	; enabled, spurious 0xff
 	mov dword [APIC_LDR], 1 << 24	; logical ID: bit 0, as the APs use their ID's bit
 
@@ -180,8 +184,49 @@ group "all_but_self"
 	check dword [others_count + 4], 1
 	check dword [others_count + 8], 1
 	check dword [others_count + 12], 1
+
+group "spinlock"
+	; Every CPU adds 1 SPIN_ROUNDS times to a counter under a spinlock
+	; (LOCK BTS, PAUSE while taken), with a plain load and store inside:
+	; the total is exact only if the lock excludes. The lock's holder
+	; takes it again right after releasing it, so a waiter must get its
+	; turn while it is free (PAUSE passes the turn).
+	send 0, SH_OTHERS | ICR_ASSERT | V_SPIN
+	call spin_rounds
+	wait_eq [spin_done], APS
+	check dword [spin_done], APS
+	check dword [spin_total], (APS + 1) * SPIN_ROUNDS
+	check dword [spin_lock], 0
 	cli
 guest_finish
+
+; spin_rounds: SPIN_ROUNDS increments of spin_total under spin_lock.
+; Preserves registers but EAX and ECX.
+spin_rounds:
+	mov ecx, SPIN_ROUNDS
+.round:
+	lock bts dword [spin_lock], 0
+	jnc .held
+	pause
+	jmp .round
+.held:
+	mov eax, [spin_total]
+	inc eax
+	mov [spin_total], eax
+	mov dword [spin_lock], 0
+	dec ecx
+	jnz .round
+	ret
+
+spin_isr:
+	push eax
+	push ecx
+	call spin_rounds
+	lock inc dword [spin_done]
+	mov dword [APIC_EOI], 0
+	pop ecx
+	pop eax
+	iretd
 
 ; wait_idle: until ICR's delivery status reads idle (SPIN rounds at most),
 ; then checks it. Preserves registers but EAX.
@@ -307,6 +352,9 @@ fixed_count:	times 8 dd 0		; by APIC ID
 nmi_count:	times 8 dd 0
 others_count:	times 8 dd 0
 logical_count:	times 8 dd 0
+spin_lock:	dd 0
+spin_total:	dd 0
+spin_done:	dd 0
 
 section .bss
 alignb 16
