@@ -3,7 +3,7 @@
 ; with a real-mode trampoline at 0x70000 (start-up vector 0x70); each AP
 ; switches to protected mode, takes a stack by LOCK XADD on a ticket,
 ; loads the shared IDT, enables its local APIC, reads its APIC ID (and
-; CPUID leaf 1's EBX[31:24]), sets its logical ID (flat model, bit = APIC
+; CPUID leaf 1 and 0xB's topology), sets its logical ID (flat model, bit = APIC
 ; ID), counts itself in with LOCK XADD and sends a fixed IPI back to the
 ; BSP, then halts with IF=1. The BSP checks all three arrived with
 ; distinct IDs 1-3 (a fixed IPI from each), then sends each AP a fixed IPI and an NMI by its
@@ -133,6 +133,68 @@ group "startup"
 	jb .cpuid_ids
 	check edx, APS
 	check dword [bsp_fixed], 0
+
+group "topology"
+	; One package of four cores of a thread each: CPUID leaf 1's span of
+	; APIC IDs and HTT, leaf 0xB's SMT level (one thread, no ID bits)
+	; and core level (four cores over two ID bits, EDX the x2APIC ID),
+	; the BSP's and each AP's.
+	mov eax, 1
+	cpuid
+	shr ebx, 16
+	and ebx, 0xff
+	check ebx, 4
+	shr edx, 28
+	and edx, 1
+	check edx, 1
+	mov eax, 0xb
+	xor ecx, ecx
+	cpuid
+	and eax, 0x1f
+	check eax, 0
+	and ebx, 0xffff
+	check ebx, 1
+	and ecx, 0xff00
+	check ecx, 0x100
+	check edx, 0
+	mov eax, 0xb
+	mov ecx, 1
+	cpuid
+	and eax, 0x1f
+	check eax, 2
+	and ebx, 0xffff
+	check ebx, 4
+	and ecx, 0xff00
+	check ecx, 0x200
+	check edx, 0
+	xor esi, esi
+	xor edi, edi
+.ap_topology:
+	xor edx, edx
+	cmp dword [ap_span + esi * 4], 4
+	sete dl
+	add edi, edx
+	cmp dword [ap_htt + esi * 4], 1
+	sete dl
+	add edi, edx
+	mov eax, [ap_b1_eax + esi * 4]
+	and eax, 0x1f
+	cmp eax, 2
+	sete dl
+	add edi, edx
+	mov eax, [ap_b1_ebx + esi * 4]
+	and eax, 0xffff
+	cmp eax, 4
+	sete dl
+	add edi, edx
+	mov eax, [ap_b1_edx + esi * 4]
+	cmp eax, [ap_ids + esi * 4]
+	sete dl
+	add edi, edx
+	inc esi
+	cmp esi, APS
+	jb .ap_topology
+	check edi, 5 * APS	; every AP's five fields right
 
 group "fixed"
 	send 1, ICR_ASSERT | V_FIXED
@@ -321,13 +383,25 @@ ap_main:
 	mov edx, 1 << 24
 	shl edx, cl
 	mov [APIC_LDR], edx		; flat model: the ID's bit
-	push ebx
+	mov esi, ebx
 	mov eax, 1
 	cpuid
-	shr ebx, 24
 	mov eax, ebx
-	pop ebx
-	mov [ap_cpuid_ids + ebx * 4], eax
+	shr eax, 24
+	mov [ap_cpuid_ids + esi * 4], eax
+	shr ebx, 16
+	and ebx, 0xff
+	mov [ap_span + esi * 4], ebx
+	shr edx, 28
+	and edx, 1
+	mov [ap_htt + esi * 4], edx
+	mov eax, 0xb
+	mov ecx, 1
+	cpuid
+	mov [ap_b1_eax + esi * 4], eax
+	mov [ap_b1_ebx + esi * 4], ebx
+	mov [ap_b1_edx + esi * 4], edx
+	mov ebx, esi
 	; Counted in, then the BSP told.
 	mov eax, 1
 	lock xadd [arrived], eax
@@ -347,6 +421,11 @@ arrived_ipis:	dd 0
 ap_next:	dd 0
 ap_ids:		times APS dd 0xff
 ap_cpuid_ids:	times APS dd 0xfe
+ap_span:	times APS dd 0		; CPUID.1 EBX[23:16]
+ap_htt:		times APS dd 0		; CPUID.1 EDX.HTT
+ap_b1_eax:	times APS dd 0		; CPUID.0xB subleaf 1 (the core level)
+ap_b1_ebx:	times APS dd 0
+ap_b1_edx:	times APS dd 0
 bsp_fixed:	dd 0
 fixed_count:	times 8 dd 0		; by APIC ID
 nmi_count:	times 8 dd 0
