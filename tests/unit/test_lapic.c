@@ -861,6 +861,65 @@ static void test_nmi(void)
 	CHECK_EQ(h.lapic.nmis, 8);
 }
 
+/* Several CPUs: the board's ipi callback gets every IPI the ICR sends
+ * (INIT and start-up too, which alone this APIC ignores), none with an
+ * illegal vector; an APIC ID given by the board survives resets, INIT and
+ * the MSR's disable, and an AP's MSR has no BSP bit. */
+static struct {
+	unsigned calls;
+	uint32_t icr;
+	uint8_t dest;
+} ipis;
+
+static void record_ipi(void *opaque, uint32_t icr_lo, uint8_t dest)
+{
+	(void)opaque;
+	ipis.calls++;
+	ipis.icr = icr_lo;
+	ipis.dest = dest;
+}
+
+static void test_ipi_callback(void)
+{
+	struct harness h;
+	setup(&h);
+	enable(&h);
+	memset(&ipis, 0, sizeof(ipis));
+	h.lapic.ipi = record_ipi;
+	wr(&h, LAPIC_ICR_HI, 2u << 24);
+	wr(&h, LAPIC_ICR_LO, LAPIC_ICR_LEVEL_ASSERT | LAPIC_DM_INIT);
+	CHECK_EQ(ipis.calls, 1);
+	CHECK_EQ(ipis.icr & LAPIC_DM_MASK, LAPIC_DM_INIT);
+	CHECK_EQ(ipis.dest, 2);
+	wr(&h, LAPIC_ICR_LO, LAPIC_ICR_ALL_BUT_SELF | LAPIC_DM_STARTUP | 0x70);
+	CHECK_EQ(ipis.calls, 2);
+	CHECK_EQ(ipis.icr & (3u << LAPIC_ICR_SHORTHAND_SHIFT), LAPIC_ICR_ALL_BUT_SELF);
+	CHECK_EQ(ipis.icr & LAPIC_VECTOR_MASK, 0x70);
+	/* Delivery is the board's, at once: the status bit reads idle. */
+	CHECK_EQ(rd(&h, LAPIC_ICR_LO) & LAPIC_DELIVERY_STATUS, 0);
+	/* A fixed IPI with vector 15 never leaves: ESR's send error. */
+	wr(&h, LAPIC_ICR_LO, LAPIC_ICR_SELF | 15);
+	CHECK_EQ(ipis.calls, 2);
+	CHECK_EQ(esr(&h), LAPIC_ESR_SEND_ILLEGAL_VECTOR);
+	/* A fixed IPI to self goes to the board too, not into IRR here. */
+	wr(&h, LAPIC_ICR_LO, LAPIC_ICR_SELF | 0x40);
+	CHECK_EQ(ipis.calls, 3);
+	CHECK(!vec_set(&h, LAPIC_IRR, 0x40));
+
+	lapic_set_apic_id(&h.lapic, 3);
+	CHECK_EQ(rd(&h, LAPIC_ID), 3u << 24);
+	CHECK_EQ(lapic_get_base_msr(&h.lapic) & LAPIC_BASE_BSP, 0);
+	wr(&h, LAPIC_TPR, 0x20);
+	lapic_init_signal(&h.lapic);
+	CHECK_EQ(rd(&h, LAPIC_ID), 3u << 24);
+	CHECK_EQ(rd(&h, LAPIC_TPR), 0);
+	CHECK_EQ(rd(&h, LAPIC_SVR), 0xff);   /* software-disabled */
+	CHECK(lapic_hw_enabled(&h.lapic));
+	CHECK_EQ(lapic_set_base_msr(&h.lapic, LAPIC_DEFAULT_BASE), 0);
+	CHECK_EQ(lapic_set_base_msr(&h.lapic, LAPIC_DEFAULT_BASE | LAPIC_BASE_ENABLE), 0);
+	CHECK_EQ(rd(&h, LAPIC_ID), 3u << 24);
+}
+
 int main(void)
 {
 	test_reset_state();
@@ -880,5 +939,6 @@ int main(void)
 	test_extint();
 	test_base_msr();
 	test_nmi();
+	test_ipi_callback();
 	return check_report("test_lapic");
 }
