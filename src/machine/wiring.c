@@ -235,12 +235,21 @@ static void pam_changed(void *opaque)
 	board__pam_update(opaque);
 }
 
-/* A vCPU's own LAPIC has an interrupt for it (opaque: its slot). */
+/* A vCPU's own LAPIC has an interrupt for it (opaque: its slot). One
+ * that sleeps in HLT while another has the turn ends that turn at the
+ * running vCPU's next poll, so that an IPI or a device's interrupt is
+ * taken at once rather than a slice later. */
 static void lapic_output_changed(void *opaque, int level)
 {
 	struct board_vcpu *v = opaque;
-	if (level)
-		cpu_request_attention(&v->cpu);
+	if (!level)
+		return;
+	cpu_request_attention(&v->cpu);
+	struct board *board = v->board;
+	if (board->nvcpus > 1 && v != board->running && v->cpu.halted) {
+		board->slice_end_ns = 0;
+		cpu_request_attention(&board->running->cpu);
+	}
 }
 
 /* A vCPU's own LAPIC passes it an NMI (opaque: its slot). */
