@@ -839,8 +839,10 @@ static bool translate_insn(struct tctx *c, const struct sensitive_insn *sens)
 	unsigned ssize;
 
 	if (!sens && ((!(c->mode & MODE_REAL) && insn_writes_via_cs(&c->in, c->ops)) ||
-		      ((c->mode & MODE_FPU_OFF) && insn_uses_fpu(&c->in)))) {
-		/* CR0.TS/EM: the callout raises #NM (or #UD); a store through CS
+		      ((c->mode & MODE_FPU_OFF) && insn_uses_fpu(&c->in)) ||
+		      (!c->env->osfxsr && insn_needs_osfxsr(&c->in, c->ops)))) {
+		/* CR0.TS/EM: the callout raises #NM (or #UD), as it does #UD
+		 * for SSE without CR4.OSFXSR; a store through CS
 		 * raises #GP in protected mode (real mode checks no segment's
 		 * type, and firmware keeps variables in its code segment). */
 		emit_callout(c);

@@ -152,6 +152,11 @@ struct translate_env {
 	bool paging;                /* CR0.PG now: cross-page exits look up */
 	bool tsc_native;            /* RDTSC may be inline (struct cpu's tsc_offset) */
 	bool sensitive_callouts;    /* no inline forms: every sensitive instruction calls out */
+	/* CR4.OSFXSR: clear, SSE instructions are callouts that raise #UD.
+	 * Not a mode bit (it would enter the lookup table's tags for a bit
+	 * an OS sets once a boot): a change flushes the cache instead
+	 * (cpu_paging_changed). */
+	bool osfxsr;
 	/* CS.base, for a block of MODE_SEGCS: its code is fetched at
 	 * cs_base + EIP (blocks are keyed by EIP, CS's offset). */
 	uint32_t cs_base;
