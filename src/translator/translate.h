@@ -113,7 +113,7 @@ enum {
 	CALLOUT_UD,            /* not in the CPUID model, or undecodable: #UD */
 	CALLOUT_STACK,         /* adaptive stack instruction: the monitor runs it */
 	CALLOUT_MEM_STORE,     /* adaptive MOV store: write scratch[3] to its operand */
-	CALLOUT_LIMIT,         /* past CS's limit (MODE_CSLIMIT): #GP(0) at eip */
+	CALLOUT_LIMIT,         /* past CS's limit or offset 4 GiB: #GP(0) at eip */
 };
 
 struct tctx;
