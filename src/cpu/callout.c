@@ -966,9 +966,10 @@ static enum callout_result run_callout(struct cpu *cpu, const struct callout_des
 		raise_fault(cpu, d, EXC_GP, true, 0);   /* code segments are not writable */
 		return CALLOUT_STOP;
 	}
-	int fpu_vector = cpu_fpu_unavailable(cpu, in);
+	int fpu_vector = cpu_fpu_unavailable(cpu, in, ops);
 	if (fpu_vector >= 0 || in->mnemonic == ZYDIS_MNEMONIC_FWAIT) {
-		/* Translated as a callout only while CR0.TS/EM may make it trap. */
+		/* Translated as a callout only while CR0.TS/EM or CR4.OSFXSR
+		 * may make it trap. */
 		cpu->callouts_by_class[SENS_MONITOR]++;
 		if (fpu_vector < 0)
 			return CALLOUT_GO_ON;   /* WAIT without MP: nothing to do */

@@ -314,6 +314,11 @@ bool cpu_set_efer(struct cpu *cpu, uint64_t efer)
 void cpu_paging_changed(struct cpu *cpu, uint32_t old_cr0, uint32_t old_cr4)
 {
 	uint32_t cr0_diff = old_cr0 ^ cpu->s.cr0, cr4_diff = old_cr4 ^ cpu->s.cr4;
+	if (cr4_diff & CR4_OSFXSR) {
+		/* SSE instructions were translated for the other setting
+		 * (translate_env's osfxsr); an OS sets it once a boot. */
+		tcache_flush(cpu->tc, &cpu->ibl_table);
+	}
 	if ((cr0_diff & CR0_PG) || ((cr4_diff & CR4_PAE) && (cpu->s.cr0 & CR0_PG))) {
 		/* Blocks chained across pages assumed one fixed mapping. */
 		tcache_flush(cpu->tc, &cpu->ibl_table);

@@ -574,8 +574,10 @@ int cpu_load_segment(struct cpu *cpu, unsigned seg, uint16_t selector);
  * non-conforming code more privileged than the new CPL become null. */
 void cpu_null_inner_segments(struct cpu *cpu);
 /* The exception an x87/MMX/SSE instruction raises because of CR0.EM/TS/MP
- * (#NM, or #UD for MMX/SSE under EM), or -1 if it runs. */
-int cpu_fpu_unavailable(const struct cpu *cpu, const ZydisDecodedInstruction *in);
+ * or CR4.OSFXSR (#NM, or #UD for MMX/SSE under EM and for SSE without
+ * OSFXSR), or -1 if it runs. */
+int cpu_fpu_unavailable(const struct cpu *cpu, const ZydisDecodedInstruction *in,
+			const ZydisDecodedOperand *ops);
 /* The 8-byte descriptor a selector names in the GDT or LDT; false if it
  * lies beyond the table's limit or outside guest RAM. */
 bool cpu_read_descriptor(struct cpu *cpu, uint16_t selector, uint32_t *lo, uint32_t *hi);

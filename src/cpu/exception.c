@@ -481,7 +481,8 @@ void cpu_deliver_external(struct cpu *cpu, unsigned vector)
 	deliver_event(cpu, vector, false, 0, false, true);
 }
 
-int cpu_fpu_unavailable(const struct cpu *cpu, const ZydisDecodedInstruction *in)
+int cpu_fpu_unavailable(const struct cpu *cpu, const ZydisDecodedInstruction *in,
+			const ZydisDecodedOperand *ops)
 {
 	uint32_t cr0 = cpu->s.cr0;
 	if (!insn_uses_fpu(in))
@@ -493,5 +494,8 @@ int cpu_fpu_unavailable(const struct cpu *cpu, const ZydisDecodedInstruction *in
 		   in->mnemonic == ZYDIS_MNEMONIC_FXRSTOR;
 	if (cr0 & CR0_EM)
 		return x87 ? EXC_NM : EXC_UD;
+	/* The SDM's order: EM's #UD, then OSFXSR's, then TS's #NM. */
+	if (!(cpu->s.cr4 & CR4_OSFXSR) && insn_needs_osfxsr(in, ops))
+		return EXC_UD;
 	return (cr0 & CR0_TS) ? EXC_NM : -1;
 }

@@ -94,6 +94,7 @@ int cpu_translate_block(struct cpu *cpu, struct translator *t, uint32_t eip, uin
 		.ibl = &cpu->ibl_table,
 		.paging = (cpu->s.cr0 & CR0_PG) != 0,
 		.tsc_native = cpu->tsc_native,
+		.osfxsr = (cpu->s.cr4 & CR4_OSFXSR) != 0,
 		/* Counting executions and the deprivileged view both need
 		 * every sensitive instruction in the monitor. */
 		.sensitive_callouts = cpu->explain != NULL || cpu->trap_emulate,

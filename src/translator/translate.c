@@ -839,8 +839,10 @@ static bool translate_insn(struct tctx *c, const struct sensitive_insn *sens)
 	unsigned ssize;
 
 	if (!sens && ((!(c->mode & MODE_REAL) && insn_writes_via_cs(&c->in, c->ops)) ||
-		      ((c->mode & MODE_FPU_OFF) && insn_uses_fpu(&c->in)))) {
-		/* CR0.TS/EM: the callout raises #NM (or #UD); a store through CS
+		      ((c->mode & MODE_FPU_OFF) && insn_uses_fpu(&c->in)) ||
+		      (!c->env->osfxsr && insn_needs_osfxsr(&c->in, c->ops)))) {
+		/* CR0.TS/EM: the callout raises #NM (or #UD), as it does #UD
+		 * for SSE without CR4.OSFXSR; a store through CS
 		 * raises #GP in protected mode (real mode checks no segment's
 		 * type, and firmware keeps variables in its code segment). */
 		emit_callout(c);
@@ -1090,7 +1092,7 @@ static unsigned fetch_insn(struct tctx *c, uint64_t *next_gpa, unsigned room)
  * in the block, 1 when the block ends before it (an exit to it is made),
  * or -EFAULT, -ENOTSUP, -ENOSPC as translate_block. */
 static int translate_one(struct translator *t, struct tctx *c, unsigned avail, bool limit_cut,
-			 uint32_t page_end, uint64_t next_gpa)
+			 uint64_t page_end, uint64_t next_gpa)
 {
 	struct tblock *tb = c->tb;
 	bool nop_space = avail && allowlist_reserved_nop(c->bytes, avail, c->nop_buf);
@@ -1123,7 +1125,7 @@ static int translate_one(struct translator *t, struct tctx *c, unsigned avail, b
 	}
 	/* An instruction that crosses into the next page starts its own
 	 * block, so each block's bytes are traced on at most two pages. */
-	if (c->eip + len > page_end) {
+	if ((uint64_t)c->eip + len > page_end) {
 		if (tb->ninsns > 0) {
 			emit_branch_exit(c, c->eip, EXIT_KIND_BRANCH);
 			return 1;
@@ -1256,7 +1258,7 @@ static int translate_fresh(struct translator *t, const struct translate_env *env
 			emit_branch_exit(c, c->eip, tb->ninsns ? EXIT_KIND_BRANCH : EXIT_KIND_BREAK);
 			break;
 		}
-		uint32_t page_end = page_end_of(c, c->eip);
+		uint64_t page_end = page_end_of(c, c->eip);
 		uint64_t next_gpa;
 		unsigned room = code_room(c, c->eip);
 		unsigned avail = fetch_insn(c, &next_gpa, room);
@@ -1266,10 +1268,13 @@ static int translate_fresh(struct translator *t, const struct translate_env *env
 			return r;
 		if (r > 0)
 			break;   /* the block ends before it */
+		/* An instruction ending at offset 4 GiB: the next starts
+		 * at 0 (EIP wraps), on another page. */
+		bool wrapped = c->next_eip < c->eip;
 		c->eip = c->next_eip;
 		if (c->ended)
 			break;
-		if (tb->ninsns >= max || c->eip >= page_end ||
+		if (tb->ninsns >= max || wrapped || c->eip >= page_end ||
 		    (size_t)(c->e.limit - c->e.pos) <
 			    INSN_HEADROOM + tail_room(c, c->eip - eip + ZYDIS_MAX_INSTRUCTION_LENGTH)) {
 			emit_branch_exit(c, c->eip, EXIT_KIND_BRANCH);

@@ -113,7 +113,7 @@ enum {
 	CALLOUT_UD,            /* not in the CPUID model, or undecodable: #UD */
 	CALLOUT_STACK,         /* adaptive stack instruction: the monitor runs it */
 	CALLOUT_MEM_STORE,     /* adaptive MOV store: write scratch[3] to its operand */
-	CALLOUT_LIMIT,         /* past CS's limit (MODE_CSLIMIT): #GP(0) at eip */
+	CALLOUT_LIMIT,         /* past CS's limit or offset 4 GiB: #GP(0) at eip */
 	CALLOUT_PAUSE,         /* PAUSE while vCPUs take turns: a spin-wait passes the turn */
 };
 
@@ -157,6 +157,11 @@ struct translate_env {
 	 * that the one it waits for may run (as PAUSE-loop exiting does).
 	 * The same for every vCPU of a machine, so no part of a block's key. */
 	bool pause_yields;
+	/* CR4.OSFXSR: clear, SSE instructions are callouts that raise #UD.
+	 * Not a mode bit (it would enter the lookup table's tags for a bit
+	 * an OS sets once a boot): a change flushes the cache instead
+	 * (cpu_paging_changed). */
+	bool osfxsr;
 	/* CS.base, for a block of MODE_SEGCS: its code is fetched at
 	 * cs_base + EIP (blocks are keyed by EIP, CS's offset). */
 	uint32_t cs_base;

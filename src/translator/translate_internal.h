@@ -120,9 +120,10 @@ static inline uint32_t code_linear(const struct tctx *c, uint32_t eip)
 }
 /* The EIP where the linear page holding eip ends (0 past 4 GiB): blocks
  * stay on one page of linear addresses, whatever CS.base is. */
-static inline uint32_t page_end_of(const struct tctx *c, uint32_t eip)
+static inline uint64_t page_end_of(const struct tctx *c, uint32_t eip)
 {
-	return eip + (GUEST_PAGE_SIZE - code_linear(c, eip) % GUEST_PAGE_SIZE);
+	/* 64 bits: the last page below offset 4 GiB ends at 1 << 32. */
+	return (uint64_t)eip + (GUEST_PAGE_SIZE - code_linear(c, eip) % GUEST_PAGE_SIZE);
 }
 bool insn_is_adaptive(const struct tctx *c);
 /* Host bytes a block needs after its code: stubs and descriptors. */
@@ -148,12 +149,17 @@ void restore_rcx(struct tctx *c);
 /* translate_flow.c: near JMP, CALL, RET, Jcc, LOOPcc, JCXZ/JECXZ */
 bool translate_branch(struct tctx *c);
 /* How many bytes of an instruction at eip lie inside CS's limit, at most
- * an instruction's longest (0: eip itself is past it); all of them in a
- * block without MODE_CSLIMIT, whose fetches are what they were. */
+ * an instruction's longest (0: eip itself is past it); in a block without
+ * MODE_CSLIMIT, those below offset 4 GiB. */
 static inline unsigned code_room(const struct tctx *c, uint32_t eip)
 {
-	if (c->cs_limit == 0xffffffffu)
-		return ZYDIS_MAX_INSTRUCTION_LENGTH;
+	if (c->cs_limit == 0xffffffffu) {
+		/* A flat CS's limit too: an instruction running past offset
+		 * 0xFFFFFFFF is #GP(0), not fetched across the wrap. */
+		uint64_t room = (uint64_t)1 << 32;
+		room -= eip;
+		return room < ZYDIS_MAX_INSTRUCTION_LENGTH ? (unsigned)room : ZYDIS_MAX_INSTRUCTION_LENGTH;
+	}
 	if (eip > c->cs_limit)
 		return 0;
 	uint64_t room = (uint64_t)c->cs_limit - eip + 1;

@@ -534,9 +534,9 @@ static bool translate_sti(struct tctx *c)
 {
 	const struct translate_env *env = c->env;
 	unsigned max = c->t->single_insn ? 1 : c->t->max_insns;
-	uint32_t page_end = page_end_of(c, c->eip);
+	uint64_t page_end = page_end_of(c, c->eip);
 	if ((c->mode & (MODE_CPL3 | MODE_SINGLE)) || c->tb->ninsns >= max ||
-	    c->next_eip + ZYDIS_MAX_INSTRUCTION_LENGTH > page_end ||
+	    (uint64_t)c->next_eip + ZYDIS_MAX_INSTRUCTION_LENGTH > page_end || c->next_eip < c->eip ||
 	    (size_t)(c->e.limit - c->e.pos) <
 		    2 * INSN_HEADROOM + tail_room(c, BLOCK_MAX_INSNS * ZYDIS_MAX_INSTRUCTION_LENGTH) ||
 	    (env->breakpoint_at && env->breakpoint_at(env->opaque, c->next_eip)))

@@ -17,8 +17,9 @@
  *              RDTSC, bit 4 --one-insn-blocks, bit 5 --trace (to
  *              /dev/null), bit 6 with paging the next page supervisor-only,
  *              bit 7 the code itself outside RAM
- *   byte 2     the most instructions a block may take: 0 the default, n
- *              1 + n % the default
+ *   byte 2     bits 0-6: the most instructions a block may take: 0 the
+ *              default, n 1 + n % the default; bit 7: CR4.OSFXSR clear
+ *              (SSE instructions become #UD callouts)
  *   the rest   the guest code; HLT after it up to the end of the next page
  *
  * The modes are every combination of the translation key's first five bits
@@ -315,7 +316,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < HEADER_BYTES)
 		return 0;
 	struct rig *r = rig_get();
-	uint8_t at = data[0], env = data[1], insns = data[2];
+	uint8_t at = data[0], env = data[1], insns = data[2] & 0x7f;
+	bool no_osfxsr = (data[2] & 0x80) != 0;
 	const uint8_t *code = data + HEADER_BYTES;
 	size_t code_len = size - HEADER_BYTES;
 
@@ -326,7 +328,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r->tr.trace = env & ENV_TRACE ? r->null : NULL;
 	r->tr.max_insns = insns ? 1 + insns % r->max_insns : r->max_insns;
 	r->cpu.s.cr3 = PAGE_DIR;
-	r->cpu.s.cr4 = 0;
+	r->cpu.s.cr4 = no_osfxsr ? 0 : CR4_OSFXSR;
 	/* The code is written behind the cache's back: the blocks of the
 	 * last input, which a copy could start from, go. */
 	tcache_flush(&r->tc, &r->cpu.ibl_table);

@@ -22,6 +22,11 @@
 ;                 #GP(0) there (all four segments)
 ;  straddle       a MOV EAX, imm32 whose last byte is past the limit: #GP(0)
 ;                 at it, EAX unchanged, the INC before it done
+;  wrap4g         the straddle's MOV across offset 4 GiB in a 4 GiB code
+;                 segment (base 0x10000, so offset 0xFFFFFFFF is linear
+;                 0xFFFF and the bytes past it are RAM): #GP(0), not a
+;                 fetch across the wrap; code ending at 0xFFFFFFFF goes
+;                 on at offset 0
 ;  key            the same code at the same EIP under limits 0x7FFF and
 ;                 0x8FFF and a flat CS, in turn: each takes its own fault
 ;                 (the limit is in the translation's key)
@@ -38,6 +43,8 @@ SEL_CLP		equ 0x38		; page-granular, limit 7 (0x7fff)
 SEL_CLC		equ 0x60		; conforming, limit 0x7fff
 SEL_CL2		equ 0x68		; limit 0x8fff
 SEL_CLU		equ 0x70 | 3		; DPL 3, limit 0x7fff
+SEL_WRAP	equ 0x78		; base 0x10000, limit 4 GiB
+WRAP_BASE	equ 0x10000
 CL_AT		equ PAST - (cl_blob_end - cl_blob)	; where the blob runs
 %define CA(x) (CL_AT + (x) - cl_blob)
 ST_AT		equ PAST + 1 - (st_blob_end - st_blob)	; the straddle blob
@@ -76,6 +83,11 @@ guest_start
 	mov eax, SEL_CLU
 	mov ecx, LIMIT
 	mov edx, 0x04fa				; DPL 3
+	call lib_set_desc
+	mov eax, SEL_WRAP
+	mov ebx, WRAP_BASE
+	mov ecx, 0xfffff
+	mov edx, 0x0c9a				; G, D
 	call lib_set_desc
 	call cl_copy
 
@@ -178,6 +190,33 @@ group "straddle"
 	straddle SEL_CLC
 	straddle SEL_CLU
 	call cl_copy
+
+; The blob ends one byte past offset 0xFFFFFFFF: at linear WRAP_BASE - 13.
+group "wrap4g"
+WRAP_OFF	equ 0x100000001 - (st_blob_end - st_blob)
+	mov esi, st_blob
+	mov edi, (WRAP_BASE + WRAP_OFF) & 0xffffffff
+	mov ecx, st_blob_end - st_blob
+	rep movsb
+	mov edx, SEL_WRAP
+	mov eax, WRAP_OFF
+	call cl_expect
+	check dword [x_eip], WRAP_OFF + st_blob.mov - st_blob
+	check ebx, 1
+	check eax, 0x600d
+	; code that ends exactly at offset 0xFFFFFFFF runs on at offset 0
+	; (EIP wraps; linear WRAP_BASE), here a UD2
+	mov dword [WRAP_BASE - 6], 0x4343db31	; xor ebx, ebx; inc ebx x2
+	mov word [WRAP_BASE - 2], 0x4343	; inc ebx x2
+	mov word [WRAP_BASE], 0x0b0f		; ud2
+	mov edx, SEL_WRAP
+	mov eax, -6
+	call cl_run
+	check dword [x_count], 1
+	check dword [x_vec], 6
+	check dword [x_eip], 0
+	check dword [x_cs], SEL_WRAP
+	check ebx, 4
 
 ; The same blocks under another limit, and flat: 0x8FFF lets the JMP and
 ; the run-on reach the UD2 at 0x8000, as SEL_CODE does.
