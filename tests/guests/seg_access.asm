@@ -1003,8 +1003,9 @@ group "wrap_ss_pg"
 	rep stosd
 	call wr_run
 	check dword [wr_top_got], WR_MARK	; the boundary's POP
-	mov esi, 0xffffffe0			; nothing else written
-	mov ecx, 8
+	check dword [0xfffffffc], 0x10		; PUSHAD's ESP across 0
+	mov esi, 0xffffffe0			; nothing written below
+	mov ecx, 4
 .marks:	lodsd
 	check eax, WR_MARK
 	loop .marks
