@@ -4,8 +4,8 @@
  * EAX in 32 bits, truncated) and cpu_khz from the second
  * (cpu_khz_from_cpuid: EAX * 1000); a guest must find the same whole MHz
  * in both, for rates across 0.8-4.3 GHz and those just below or above a
- * whole MHz, where truncating the host's rate and the fraction's rate part
- * (2599 against 2600 at 2.6 GHz). */
+ * whole MHz, where the host's rate truncated (leaf 0x16 before) and the
+ * fraction's rate used to part (2599 against 2600 at 2.6 GHz). */
 #include "check.h"
 #include "isa/cpuid.h"
 
