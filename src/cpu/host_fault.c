@@ -369,8 +369,8 @@ bool cpu_deliver_host_fault(struct cpu *cpu, struct translator *t, enum host_fau
 	default:
 		/* An access running past 4 GiB (into the window's guard). */
 		if (!wrap_fault(cpu, 0)) {
-			/* None of the instruction's accesses does as decoded
-			 * (a fast REP string's registers, say): #GP(0). */
+			/* No access of the instruction, decoded with its
+			 * registers, runs past: nothing names SS, #GP(0). */
 			cpu->stats.wrap_faults++;
 			cpu_deliver(cpu, EXC_GP, true, 0, false);
 		}
