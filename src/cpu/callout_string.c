@@ -116,9 +116,11 @@ enum callout_result do_string_mem(struct cpu *cpu, const struct callout_desc *d,
 	uint32_t *eax = &cpu->regs[REG_EAX];
 	uint32_t count = rep ? *ecx & mask : 1, initial = count;
 	uint32_t value_mask = width == 4 ? 0xffffffffu : (1u << (8 * width)) - 1;
-	/* Outside LIMITS blocks only an unusable FS or GS source needs it
-	 * (translated code's guard never ran for an instruction made
-	 * adaptive): an unusable ES is never flat. */
+	/* Bulk pieces skip the element's limit check below, which a piece
+	 * inside one page of flat segments passes. Outside LIMITS blocks
+	 * only an unusable FS or GS source fails it (translated code's
+	 * guard never ran for an instruction made adaptive): an unusable ES
+	 * is never flat. */
 	bool checked = (d->mode & MODE_LIMITS) || (reads_src && !cpu_segment_usable(&cpu->s.seg[src_seg]));
 	bool bulk = (movs || stos) && mask == 0xffffffffu && (int32_t)step > 0 && (cpu->s.cr0 & CR0_PG) &&
 		    !checked;
@@ -141,15 +143,15 @@ enum callout_result do_string_mem(struct cpu *cpu, const struct callout_desc *d,
 			n += moved - 1;
 			continue;
 		}
-		if (checked) {
-			/* Each element against its segment, the source first. */
-			const struct segment *ss = &cpu->s.seg[src_seg], *es = &cpu->s.seg[SEG_ES];
-			bool src_ok = !reads_src || cpu_offset_in_limit(ss, src_seg, *esi & mask, width);
-			if (!src_ok || ((reads_dst || writes_dst) &&
-					!cpu_offset_in_limit(es, SEG_ES, *edi & mask, width))) {
-				raise_fault(cpu, d, !src_ok && src_seg == SEG_SS ? EXC_SS : EXC_GP, true, 0);
-				return CALLOUT_STOP;
-			}
+		/* Each element against its segment, the source first;
+		 * outside LIMITS blocks a flat one, whose limit an element
+		 * running past 4 GiB exceeds (cpu_read_guest would wrap). */
+		const struct segment *ss = &cpu->s.seg[src_seg], *es = &cpu->s.seg[SEG_ES];
+		bool src_ok = !reads_src || cpu_offset_in_limit(ss, src_seg, *esi & mask, width);
+		if (!src_ok || ((reads_dst || writes_dst) &&
+				!cpu_offset_in_limit(es, SEG_ES, *edi & mask, width))) {
+			raise_fault(cpu, d, !src_ok && src_seg == SEG_SS ? EXC_SS : EXC_GP, true, 0);
+			return CALLOUT_STOP;
 		}
 		if (reads_src && !cpu_read_guest(cpu, src, &a, width)) {
 			raise_fault(cpu, d, src_seg == SEG_SS ? EXC_SS : EXC_GP, true, 0);

@@ -128,7 +128,7 @@ struct cpu_stats {
 	uint64_t nmis;              /* NMIs delivered */
 	uint64_t resets;
 	uint64_t fetch_outside_ram;  /* code fetched where no RAM is: #UD */
-	uint64_t wrap_faults;        /* accesses run past 4 GiB: #GP */
+	uint64_t wrap_faults;        /* accesses run past 4 GiB: #GP, #SS */
 	uint64_t halts;
 	uint64_t halt_sleeps;
 	uint64_t halt_polls;        /* HLTs that spun a while first (a disk request in flight) */

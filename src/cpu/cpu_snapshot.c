@@ -1,5 +1,6 @@
 /* The vCPU in a snapshot (section "CPU "): the architectural state field
- * by field, the x87/SSE state as FXSAVE lays it out, the interrupt shadow, the NMI latch and its blocking,
+ * by field, the x87/SSE state as FXSAVE lays it out, the interrupt shadow
+ * and a MOV SS's hold-off of debug exceptions, the NMI latch and its blocking,
  * and HLT (the TSC is the board's, with guest time). What is derived from that state and from guest
  * memory (translations, shadow mappings, the lookup table, the adaptive
  * set) is not saved: load drops it, as a reset does, and it is rebuilt as
@@ -19,9 +20,15 @@
  * (taken before the model had them) loads with them at power-on.
  * 4: IA32_DEBUGCTL after them; a version-3 or -2 snapshot loads with it
  * clear (its power-on value).
+ * 5: after it, whether the interrupt shadow is a MOV SS's or POP SS's
+ * (shadow_ss) and the debug traps it holds (db_held, DR6 bits): a
+ * snapshot taken between MOV SS and the next instruction reports them
+ * with that instruction's as the SDM has it (6.8.3). An older one loads
+ * with neither (a plain STI shadow), as those btvms ran on.
  * A version-1 snapshot came from the Pentium III model, which the CPUM
  * section refuses first. */
-#define CPU_SNAP_VERSION 4u
+#define CPU_SNAP_VERSION 5u
+#define CPU_SNAP_VERSION_NO_SS_HOLD 4u
 #define CPU_SNAP_VERSION_NO_DEBUGCTL 3u
 #define CPU_SNAP_VERSION_NO_PMU 2u
 /* FXSAVE's MXCSR: bits above 15 are reserved, and FXRSTOR of one set
@@ -144,6 +151,8 @@ void cpu_save(struct cpu *cpu, struct snap_writer *w)
 	for (unsigned i = 0; i < PMU_REGISTERS; i++)
 		snapw_u64(w, s->msrs.pmu[i]);
 	snapw_u64(w, s->msrs.debugctl);
+	snapw_bool(w, cpu->shadow_ss);
+	snapw_u32(w, cpu->db_held);
 	snapw_end(w);
 }
 
@@ -153,8 +162,8 @@ int cpu_load(struct cpu *cpu, struct snap_reader *r)
 	uint32_t regs[REG_COUNT];
 	uint8_t fxsave[sizeof(cpu->fxsave)];
 
-	if (r->version != CPU_SNAP_VERSION && r->version != CPU_SNAP_VERSION_NO_DEBUGCTL &&
-	    r->version != CPU_SNAP_VERSION_NO_PMU)
+	if (r->version != CPU_SNAP_VERSION && r->version != CPU_SNAP_VERSION_NO_SS_HOLD &&
+	    r->version != CPU_SNAP_VERSION_NO_DEBUGCTL && r->version != CPU_SNAP_VERSION_NO_PMU)
 		return snapr_fail(r, "version %u (%s), this btvm reads %u", r->version,
 				  r->version < CPU_SNAP_VERSION ? "an older CPU model, without its MSRs"
 								: "a newer btvm's",
@@ -191,10 +200,21 @@ int cpu_load(struct cpu *cpu, struct snap_reader *r)
 	bool nmi_pending = snapr_bool(r), nmi_blocked = snapr_bool(r);
 	if (r->version >= CPU_SNAP_VERSION_NO_DEBUGCTL)
 		msrs_ok &= load_pmu(r, &s.msrs);
-	if (r->version >= CPU_SNAP_VERSION)
+	if (r->version >= CPU_SNAP_VERSION_NO_SS_HOLD)
 		msrs_ok &= msr_write(&s.msrs, MSR_DEBUGCTL, snapr_u64(r)) == MSR_DONE;
+	bool shadow_ss = false;
+	uint32_t db_held = 0;
+	if (r->version >= CPU_SNAP_VERSION) {
+		shadow_ss = snapr_bool(r);
+		db_held = snapr_u32(r);
+	}
 	if (snapr_end(r))
 		return r->err;
+	/* At an instruction boundary the hold-off is part of a pending
+	 * shadow, and only it holds traps back (run.c), each a DR6 bit. */
+	if ((shadow_ss && !shadow) || (db_held && !shadow_ss) || (db_held & ~(DR6_BS | DR6_B0_B3)))
+		return snapr_fail(r, "a MOV SS hold-off (%d, traps 0x%x) without its interrupt shadow "
+				  "or with traps no instruction raises", shadow_ss, db_held);
 	if (s.efer & ~(uint64_t)EFER_NXE)
 		return snapr_fail(r, "EFER 0x%llx has bits this CPU does not have", (unsigned long long)s.efer);
 	uint32_t mxcsr;
@@ -226,6 +246,8 @@ int cpu_load(struct cpu *cpu, struct snap_reader *r)
 	cpu_limits_resync(cpu);
 	cpu->halted = halted;
 	cpu->shadow = shadow;
+	cpu->shadow_ss = shadow_ss;
+	cpu->db_held = db_held;
 	cpu->nmi_pending = nmi_pending;
 	cpu->nmi_blocked = nmi_blocked;
 	cpu->stop = cpu->triple_fault = false;

@@ -314,6 +314,25 @@ int cpu_install_fault_handlers(void)
 	return 0;
 }
 
+/* The top page of the linear space: a #PF there may be an access on its
+ * way past 4 GiB, whose limit fault the processor raises first. */
+#define WRAP_PAGE 0xfffff000u
+
+/* An access of the instruction at EIP runs past 4 GiB, beyond its flat
+ * segment's limit (cpu_wrap_fault): raises #SS(0) or #GP(0) and says
+ * so. With from non-zero (a #PF's address), only when that access is
+ * the one that faulted there. */
+static bool wrap_fault(struct cpu *cpu, uint32_t from)
+{
+	unsigned vector;
+	uint32_t start;
+	if (!cpu_wrap_fault(cpu, &vector, &start) || (from && from < start))
+		return false;
+	cpu->stats.wrap_faults++;
+	cpu_deliver(cpu, vector, true, 0, false);
+	return true;
+}
+
 /* Turns a host fault into its guest event; true only when it was a write
  * to a code page that then completed (single-stepping must trap after it). */
 bool cpu_deliver_host_fault(struct cpu *cpu, struct translator *t, enum host_fault_kind k)
@@ -322,6 +341,8 @@ bool cpu_deliver_host_fault(struct cpu *cpu, struct translator *t, enum host_fau
 	case FAULT_TRACED:
 		return cpu_handle_trace(cpu, t);
 	case FAULT_PAGE:
+		if (cpu->fault.va >= WRAP_PAGE && wrap_fault(cpu, cpu->fault.va))
+			break;
 		cpu->s.cr2 = cpu->fault.va;
 		cpu_deliver(cpu, EXC_PF, true, cpu->fault.error, false);
 		break;
@@ -354,11 +375,13 @@ bool cpu_deliver_host_fault(struct cpu *cpu, struct translator *t, enum host_fau
 		cpu_deliver(cpu, (cpu->s.cr4 & CR4_OSXMMEXCPT) ? EXC_XM : EXC_UD, false, 0, false);
 		break;
 	default:
-		/* An access running past 4 GiB (into the window's guard):
-		 * beyond a flat segment's limit, which is #GP(0) (#SS(0) for
-		 * a stack access on hardware; the fault does not say which). */
-		cpu->stats.wrap_faults++;
-		cpu_deliver(cpu, EXC_GP, true, 0, false);
+		/* An access running past 4 GiB (into the window's guard). */
+		if (!wrap_fault(cpu, 0)) {
+			/* No access of the instruction, decoded with its
+			 * registers, runs past: nothing names SS, #GP(0). */
+			cpu->stats.wrap_faults++;
+			cpu_deliver(cpu, EXC_GP, true, 0, false);
+		}
 		break;
 	}
 	return false;

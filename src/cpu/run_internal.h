@@ -33,6 +33,13 @@ void cpu_bind_thread(struct cpu *cpu);
  * to a code page that then completed (single-stepping must trap after it). */
 bool cpu_deliver_host_fault(struct cpu *cpu, struct translator *t, enum host_fault_kind k);
 
+/* wrap_fault.c */
+/* Whether an access of the instruction at EIP (registers as of its start)
+ * runs past the top of the 4 GiB linear space: then *vector is the
+ * fault its segment's limit raises (EXC_SS through SS, else EXC_GP) and
+ * *start the linear address the first such access begins at. */
+bool cpu_wrap_fault(struct cpu *cpu, unsigned *vector, uint32_t *start);
+
 /* trace_mmio.c */
 /* A guest write to a traced page (cpu->fault): runs the writer alone with
  * the page writable and drops what it changed. True when it completed. */

@@ -258,7 +258,7 @@ static const struct stats_counter counters[] = {
 	{ "cpu.resets", "resets (triple faults)", SEC_EVENTS, CPU(resets) },
 	{ "cpu.fetch_outside_ram", "fetches outside RAM (#UD)", SEC_EVENTS,
 	  CPU(fetch_outside_ram) },
-	{ "cpu.wrap_faults", "accesses past 4 GiB (#GP)", SEC_EVENTS, CPU(wrap_faults) },
+	{ "cpu.wrap_faults", "accesses past 4 GiB (#GP, #SS)", SEC_EVENTS, CPU(wrap_faults) },
 
 	{ "callouts.total", "callouts", SEC_CALLOUTS, CPU(callouts) },
 	{ "callouts.%s", "%s", SEC_CALLOUTS, .from = FROM_FN, .each = EACH_CLASS,

@@ -169,14 +169,26 @@ static struct cpuid_result basic_leaf(uint32_t leaf, uint32_t subleaf, bool apic
 		if (r.eax)
 			r.ecx = CPUID_CRYSTAL_HZ;
 		break;
-	case 0x16:
-		/* Base and maximum frequency, and the bus's, in MHz. */
-		if (tsc_hz / 1000 && tsc_hz / 1000 <= UINT32_MAX) {
+	case 0x16: {
+		/* Base and maximum frequency, and the bus's, in MHz. The base
+		 * is leaf 0x15's rate in whole MHz, computed as Linux does
+		 * (native_calibrate_tsc: crystal kHz * EBX / EAX, truncated),
+		 * so that its cpu_khz (cpu_khz_from_cpuid: this * 1000) and
+		 * tsc_khz name the same MHz; the host's rate truncated would
+		 * differ by one where the fraction lands just below a whole
+		 * MHz. Without a fraction, that truncated rate. */
+		uint32_t num, den;
+		tsc_ratio(tsc_hz, &num, &den);
+		if (den)
+			r.eax = (uint32_t)((uint64_t)(CPUID_CRYSTAL_HZ / 1000) * num / den / 1000);
+		else if (tsc_hz / 1000 && tsc_hz / 1000 <= UINT32_MAX)
 			r.eax = (uint32_t)(tsc_hz / 1000000);
+		if (r.eax) {
 			r.ebx = r.eax;
 			r.ecx = CPUID_CRYSTAL_HZ / 1000000;
 		}
 		break;
+	}
 	}
 	return r;
 }

@@ -52,12 +52,17 @@
 ;            instruction, nothing written, registers, flags and the x87
 ;            stack as they were; again after each of a run of remembered
 ;            null loads
+;  wrap_ss_pg a stack access through a flat SS that runs past 4 GiB
+;            (PUSH/POP, CALL/RET, ENTER/LEAVE, PUSHAD/POPAD, [ESP], [EBP],
+;            SS:) is #SS(0), through DS #GP(0), before a #PF on the top page
+;  wrap_ss   the same with no RAM at the top (the monitor's callouts)
 ;  null_fsgs_user the same at CPL 3: FS and GS nulled by the IRET to
 ;            ring 3 (their DPL 0), then loaded with selector 3; a usable
 ;            selector in between works
 ; Also under QEMU (guest_seg_access_qemu), which skips accessed_cs, limits,
 ; limits_ss, expand_down, null_seg, callout_limits, far_limits,
-; gate_limits, null_fsgs and null_fsgs_user (QEMU 7.2 lets a null FS/GS be
+; gate_limits, null_fsgs, null_fsgs_user, wrap_ss_pg and wrap_ss (QEMU 7.2
+; wraps an access past 4 GiB to 0, no fault; it lets a null FS/GS be
 ; used, at base 0; it gives the far CALL #GP(selector), the SDM #GP(0),
 ; and lets RETF and IRET past the limit, and CALL and INT through a gate
 ; whose offset is past it; it checks a JMP through one): QEMU 7.2's TCG checks no data
@@ -966,6 +971,57 @@ ns_group_kernel:
 	mov eax, [ns_cr4]
 	mov cr4, eax
 
+; ---------------------------------------------------------------- wrap_ss
+WR_TOP		equ 0xbff000		; RAM for the top page (wrap_ss_pg)
+WR_MARK		equ 0x5a5a5a5a
+; A stack access through a flat SS that runs past the top of the 4 GiB
+; linear space is past SS's limit: #SS(0), not #GP(0) (SDM Vol. 3 6.15),
+; for the stack instructions and SS-based operands alike, with ESP as it
+; was; through DS it stays #GP(0). Run at CPL 3, so that the fault's
+; frame goes on the TSS's ring-0 stack, not the wrapped one.
+; wrap_ss_pg: the top page mapped to RAM (translated code, whose access
+; runs into the window's guard), nothing written there; then wrap_ss:
+; nothing at the top of physical memory (the same instructions reach the
+; bus there and run in the monitor's stack and memory callouts from then
+; on, so this group comes second).
+group "wrap_ss_pg"
+	call pg_alloc
+	mov edi, eax
+	xor esi, esi
+	mov eax, PG_P | PG_RW | PG_US		; 16 MiB for ring 3
+	mov ecx, PG_IDENTITY_MIB * 256
+	call pg_map_range
+	mov esi, 0xfffff000
+	mov eax, WR_TOP | PG_P | PG_RW | PG_US
+	call pg_map
+	mov eax, edi
+	call pg_enable
+	mov edi, 0xffffffe0
+	mov ecx, 8
+	mov eax, WR_MARK
+	cld
+	rep stosd
+	call wr_run
+	check dword [wr_top_got], WR_MARK	; the boundary's POP
+	check dword [0xfffffffc], 0x10		; PUSHAD's ESP across 0
+	mov esi, 0xffffffe0			; nothing written below
+	mov ecx, 4
+.marks:	lodsd
+	check eax, WR_MARK
+	loop .marks
+	; the top page not present: the limit's fault comes before the #PF
+	mov esi, 0xfffff000
+	xor eax, eax
+	call pg_map
+	invlpg [esi]
+	mov dword [wr_np], 1
+	call wr_run
+	mov dword [wr_np], 0
+	call pg_disable
+
+group "wrap_ss"
+	call wr_run
+
 group "null_fsgs_user"
 ns_group_user:
 	call rings_setup
@@ -989,6 +1045,8 @@ ns_group_user:
 	mov eax, [ns_cr4]
 	mov cr4, eax
 	guest_finish
+
+%include "seg_wrap.inc"
 
 ; ns_rep_fs_movsb: one REP MOVSB from FS:ESI for every call
 ns_rep_fs_movsb:
@@ -1273,6 +1331,10 @@ ns_fptr:	dd 0
 		dw 0
 ns_esp:		dd 0
 ns_cr4:		dd 0
+wr_stack:	dd 0
+wr_esp:		dd 0, 0
+wr_top_got:	dd 0
+wr_np:		dd 0
 
 section .text
 ; n16_blob: copied to LOW (32-bit code below 64 KiB), entered with an o16

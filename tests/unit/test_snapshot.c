@@ -9,7 +9,9 @@
  * is kept there for tests/system/snapshot_corrupt.sh.
  * test_snapshot --a20 A20.elf: the A20 gate across a save and a restore
  * (tests/guests/a20.asm ends with it closed).
- * test_snapshot --v86 V86.elf: a machine saved in virtual-8086 mode. */
+ * test_snapshot --v86 V86.elf: a machine saved in virtual-8086 mode.
+ * The CPU section keeps a MOV SS's hold-off of debug exceptions (version
+ * 5) and still loads from version 4, without it. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
@@ -19,6 +21,8 @@
 
 #include "check.h"
 #include "host/snapfile.h"
+#include "isa/msr.h"
+#include "isa/vcpu.h"
 #include "machine/board.h"
 #include "machine/board_snapshot.h"
 #include "machine/control.h"
@@ -369,6 +373,115 @@ static void test_machine(const char *kernel, const char *keep)
 	free_sections(c, nc);
 }
 
+/* The CPU section's tail from the interrupt shadow on, as version 5
+ * writes it (cpu_snapshot.c): the shadow, the FXSAVE image, EFER, the
+ * four PDPTEs, the NMI latch and blocking, the PMU registers, DEBUGCTL,
+ * then what version 5 added: the MOV SS hold-off and the traps it holds. */
+#define CPU_HOLD_BYTES (1u + 4u)
+#define CPU_TAIL_FROM_SHADOW (1u + 512u + 8u + 32u + 2u + PMU_REGISTERS * 8u + 8u + CPU_HOLD_BYTES)
+
+static struct section_copy *find_section(struct section_copy *s, unsigned n, const char *tag)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (!strcmp(s[i].tag, tag))
+			return &s[i];
+	return NULL;
+}
+
+/* The hold-off as a snapshot taken right after MOV SS (with TF set) has
+ * it: restored and saved again it is still there; without the shadow it
+ * belongs to, or holding a bit no trap sets, it is refused; a version-4
+ * section, from before it was saved, loads with none. */
+static void test_cpu_hold(const char *kernel)
+{
+	char err[512];
+	const char *path = work_path("hold.snap"), *edited = work_path("hold-edited.snap");
+	const char *again = work_path("hold-again.snap");
+	struct board *b = new_board(kernel, NULL);
+	CHECK(b != NULL);
+	if (!b)
+		return;
+	CHECK_EQ(board_run(b), 33);
+	CHECK_EQ(board_snapshot_save(b, path, err, sizeof(err)), 0);
+	free_board(b);
+
+	struct section_copy a[MAX_SECTIONS], c[MAX_SECTIONS];
+	unsigned na = read_sections(path, a, MAX_SECTIONS);
+	struct section_copy *cpu = find_section(a, na, "CPU ");
+	CHECK(cpu != NULL);
+	if (!cpu)
+		return;
+	CHECK_EQ(cpu->version, 5);
+	CHECK(cpu->len > CPU_TAIL_FROM_SHADOW);
+	uint8_t *shadow = cpu->data + cpu->len - CPU_TAIL_FROM_SHADOW;
+	uint8_t *hold = cpu->data + cpu->len - CPU_HOLD_BYTES;
+	/* The guest ended at its isa-debug-exit OUT: no shadow, no hold. */
+	CHECK_EQ(*shadow, 0);
+	static const uint8_t none[CPU_HOLD_BYTES];
+	CHECK(!memcmp(hold, none, CPU_HOLD_BYTES));
+
+	/* Shadow, hold-off, a single-step trap held (DR6.BS, LE). */
+	*shadow = 1;
+	hold[0] = 1;
+	hold[1] = 0x00;
+	hold[2] = 0x40;
+	CHECK_EQ(write_sections(edited, a, na), 0);
+	err[0] = '\0';
+	CHECK_EQ(try_restore(kernel, edited, err, sizeof(err)), 0);
+	if (err[0])
+		fprintf(stderr, "test_snapshot: %s\n", err);
+	b = new_board(kernel, edited);
+	CHECK(b != NULL);
+	if (!b)
+		return;
+	CHECK_EQ(board_snapshot_restore(b, edited, err, sizeof(err)), 0);
+	CHECK_EQ(board_snapshot_save(b, again, err, sizeof(err)), 0);
+	free_board(b);
+	unsigned nc = read_sections(again, c, MAX_SECTIONS);
+	struct section_copy *back = find_section(c, nc, "CPU ");
+	CHECK(back != NULL && back->version == 5 && back->len == cpu->len &&
+	      !memcmp(back->data, cpu->data, cpu->len));
+	free_sections(c, nc);
+
+	/* The hold-off without its shadow, and a bit no trap sets: refused. */
+	*shadow = 0;
+	CHECK_EQ(write_sections(edited, a, na), 0);
+	err[0] = '\0';
+	CHECK(try_restore(kernel, edited, err, sizeof(err)) < 0);
+	CHECK_STR_CONTAINS(err, "MOV SS hold-off");
+	*shadow = 1;
+	hold[3] = 0x01;   /* bit 24 */
+	CHECK_EQ(write_sections(edited, a, na), 0);
+	err[0] = '\0';
+	CHECK(try_restore(kernel, edited, err, sizeof(err)) < 0);
+	CHECK_STR_CONTAINS(err, "MOV SS hold-off");
+
+	/* Version 4: no hold-off in it; the shadow alone (an STI's) loads,
+	 * and a save after it writes version 5 with the hold-off clear. */
+	cpu->version = 4;
+	cpu->len -= CPU_HOLD_BYTES;
+	CHECK_EQ(write_sections(edited, a, na), 0);
+	b = new_board(kernel, edited);
+	CHECK(b != NULL);
+	if (!b)
+		return;
+	err[0] = '\0';
+	CHECK_EQ(board_snapshot_restore(b, edited, err, sizeof(err)), 0);
+	if (err[0])
+		fprintf(stderr, "test_snapshot: %s\n", err);
+	CHECK_EQ(board_snapshot_save(b, again, err, sizeof(err)), 0);
+	free_board(b);
+	nc = read_sections(again, c, MAX_SECTIONS);
+	back = find_section(c, nc, "CPU ");
+	CHECK(back != NULL && back->version == 5 && back->len == cpu->len + CPU_HOLD_BYTES);
+	if (back && back->len == cpu->len + CPU_HOLD_BYTES) {
+		CHECK(!memcmp(back->data, cpu->data, cpu->len));
+		CHECK(!memcmp(back->data + cpu->len, none, CPU_HOLD_BYTES));
+	}
+	free_sections(c, nc);
+	free_sections(a, na);
+}
+
 /* A machine with RAM past 4 GiB of memfd (-m 5120: 2 GiB from 4 GiB up,
  * the memfd's 4 GiB at physical 5 GiB): its high RAM is saved (by memfd
  * offset, after the low range) and restored where it was, at 4 GiB, at
@@ -552,6 +665,7 @@ int main(int argc, char **argv)
 	test_format_header_at_flush();
 	test_format_refusals();
 	test_machine(argv[1], argc > 2 ? argv[2] : NULL);
+	test_cpu_hold(argv[1]);
 	test_high_ram(argv[1]);
 	remove_work();
 	return check_report("test_snapshot");
