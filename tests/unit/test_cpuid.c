@@ -62,9 +62,60 @@ static void test_no_rate(void)
 	CHECK_EQ(cpuid_model(0, 0, true, 0).eax, 0x16);
 }
 
+/* cpuid_topology (--smp): one package of n cores, APIC IDs 0..n-1; the
+ * answers for one CPU stay cpuid_model's. */
+static struct cpuid_result topo(uint32_t leaf, uint32_t subleaf, unsigned id, unsigned n)
+{
+	struct cpuid_result r = cpuid_model(leaf, subleaf, true, 0);
+	cpuid_topology(&r, leaf, subleaf, id, n);
+	return r;
+}
+
+static void test_topology(void)
+{
+	/* Three CPUs span four IDs (two bits). */
+	struct cpuid_result r = topo(1, 0, 2, 3);
+	struct cpuid_result one = cpuid_model(1, 0, true, 0);
+	CHECK_EQ(r.ebx >> 24, 2);
+	CHECK_EQ((r.ebx >> 16) & 0xff, 4);
+	CHECK_EQ(r.ebx & 0xffff, one.ebx & 0xffff);   /* CLFLUSH line kept */
+	CHECK(r.edx & CPUID_1D_HTT);
+	CHECK(!(one.edx & CPUID_1D_HTT));
+	CHECK_EQ(r.eax, one.eax);
+	CHECK_EQ(r.ecx, one.ecx);
+	r = topo(0xb, 0, 2, 3);
+	CHECK_EQ(r.eax & 0x1f, 0);
+	CHECK_EQ(r.ebx & 0xffff, 1);
+	CHECK_EQ((r.ecx >> 8) & 0xff, 1);   /* SMT */
+	CHECK_EQ(r.edx, 2);
+	r = topo(0xb, 1, 2, 3);
+	CHECK_EQ(r.eax & 0x1f, 2);
+	CHECK_EQ(r.ebx & 0xffff, 3);
+	CHECK_EQ((r.ecx >> 8) & 0xff, 2);   /* core */
+	CHECK_EQ(r.edx, 2);
+	r = topo(0xb, 2, 2, 3);
+	CHECK_EQ((r.ecx >> 8) & 0xff, 0);   /* the end of the list */
+	CHECK_EQ(r.edx, 2);
+	/* Leaf 4: the cores in the package less one; the L3 (subleaf 3)
+	 * shared by them, L1 and L2 each core's own. */
+	for (uint32_t sub = 0; sub < 4; sub++) {
+		r = topo(4, sub, 1, 8);
+		CHECK_EQ(r.eax >> 26, 7);
+		CHECK_EQ((r.eax >> 14) & 0xfff, sub == 3 ? 7u : 0u);
+	}
+	r = topo(4, 4, 1, 8);
+	CHECK_EQ(r.eax, 0);   /* the null cache ends the list as before */
+	/* Eight CPUs: three bits. */
+	r = topo(0xb, 1, 7, 8);
+	CHECK_EQ(r.eax & 0x1f, 3);
+	CHECK_EQ(r.ebx & 0xffff, 8);
+	CHECK_EQ(topo(1, 0, 7, 8).ebx >> 16, (7u << 8) | 8u);
+}
+
 int main(void)
 {
 	test_rates();
 	test_no_rate();
+	test_topology();
 	return check_report("test_cpuid");
 }
