@@ -147,6 +147,20 @@ void board_read_counters(const struct board *board, struct board_counters *c);
  * (vcpu_control.c) Guest stopped. */
 
 unsigned board_vcpu_count(const struct board *board);
+/* What a vCPU is doing, as the monitor's info cpus and gdb's threads show
+ * it: running (or able to: the vCPUs take turns), halted (HLT, until an
+ * interrupt), or an application processor waiting for a start-up IPI
+ * (after RESET or INIT). */
+enum board_vcpu_state { BOARD_VCPU_RUNNING, BOARD_VCPU_HALTED, BOARD_VCPU_WAIT_SIPI };
+struct board_vcpu_status {
+	unsigned apic_id;
+	enum board_vcpu_state state;
+};
+void board_vcpu_status(const struct board *board, unsigned vcpu, struct board_vcpu_status *st);
+/* The vCPU the guest stopped on: the one whose turn it was (a breakpoint's
+ * or a step's vCPU, or the one running when a front end stopped the whole
+ * machine). Every other vCPU is stopped too: they take turns. */
+unsigned board_vcpu_current(const struct board *board);
 /* The registers as a debugger shows them. s is the architectural state
  * (segments, descriptor tables, control and debug registers); its
  * general registers are the boot state's, regs are the live ones. */
@@ -169,7 +183,9 @@ void board_vcpu_set_fpu(struct board *board, unsigned vcpu, const uint8_t *fxsav
  * -ENOSPC when CPU_MAX_BREAKPOINTS are set. */
 int board_vcpu_set_breakpoint(struct board *board, unsigned vcpu, uint32_t eip);
 void board_vcpu_clear_breakpoint(struct board *board, unsigned vcpu, uint32_t eip);
-/* The debugger lets the vCPU go on, one instruction with step. */
+/* The debugger lets the vCPU go on, one instruction with step: a vCPU
+ * stepped has the next turn, so its instruction is the next one run (an
+ * AP waiting for a start-up IPI has nothing to run: it steps once started). */
 void board_vcpu_debug_resume(struct board *board, unsigned vcpu, bool step);
 /* The debugger has gone: no breakpoint, step or event of its stays. */
 void board_vcpu_debug_detach(struct board *board, unsigned vcpu);
