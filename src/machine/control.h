@@ -112,9 +112,20 @@ unsigned board_ram_harvest(struct board *board, uint8_t *bitmap);
 
 /* --------------------------------------------------------------- counters */
 
+/* A vCPU's own counts: its exits, events, callouts, kicks, time and its
+ * LAPIC's timer. */
+struct board_vcpu_counters {
+	struct cpu_stats cpu;
+	uint64_t callouts_by_class[SENS_MONITOR + 1];
+	uint64_t kicks;
+	uint64_t phase_ms[PHASE_COUNT + 1];   /* profile_phase_ms's, [PHASE_COUNT] idle */
+	uint64_t lapic_timer_irqs, lapic_timer_lost_irqs;
+};
+
 /* Every counter the --stats report, --stats-json and the monitor's info
- * commands show, copied out at one moment. Per-vCPU counts are the sums
- * over the vCPUs. */
+ * commands show, copied out at one moment. The per-vCPU counts here
+ * (those of struct board_vcpu_counters) are the sums over the vCPUs,
+ * each vCPU's in vcpus. */
 struct board_counters {
 	bool cpu_ready;                 /* the vCPUs were built (else only devices count) */
 	uint64_t ram_bytes;
@@ -140,6 +151,8 @@ struct board_counters {
 	uint64_t clock_hz;              /* the TSC's rate; 0: the 1 GHz monotonic clock */
 	uint64_t pit_irqs, pit_lost_irqs, pic_spurious, rtc_irqs, rtc_lost_irqs;
 	uint64_t lapic_timer_irqs, lapic_timer_lost_irqs, acpi_scis;
+	unsigned nvcpus;
+	struct board_vcpu_counters vcpus[BOARD_MAX_SMP];
 };
 void board_read_counters(const struct board *board, struct board_counters *c);
 
