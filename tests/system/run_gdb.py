@@ -450,6 +450,38 @@ def smp_checks(guest, sym, port, proc, mon_path):
           "stepi stepped thread 2 (vCPU 1) one instruction: %s -> %s" % (before.group(1),
                                                                          step.groups()))
     check(re.search(r"^BSP eax=([0-9a-f]+) pc=", out, re.M), "thread 1 again")
+    # The thread packets by hand, bad thread ids among them (a stopped
+    # guest again: a new connection stops it).
+    r = Rsp(port)
+    check(r.ask("qfThreadInfo") == "m01,02,03,04" and r.ask("qsThreadInfo") == "l",
+          "qfThreadInfo lists four threads")
+    check(bytes.fromhex(r.ask("qThreadExtraInfo,4")).decode() == "vCPU 3, APIC ID 3, halted",
+          "qThreadExtraInfo of thread 4")
+    check(r.ask("T4") == "OK" and r.ask("T5") == "E01" and r.ask("T0") == "E01" and
+          r.ask("Tzz") == "E01", "T: threads 1-4 alive, no others")
+    check(r.ask("Hg5") == "E16" and r.ask("Hc0") == "OK" and r.ask("Hgx") == "E16" and
+          r.ask("qThreadExtraInfo,9") == "E16", "bad thread ids refused")
+    check(r.ask("Hg3") == "OK" and r.ask("qC") == "QC03", "Hg3 selects thread 3")
+    regs = r.ask("g")
+    check(le32(regs[0:8]) == 0xa9000002 and le32(regs[24:32]) == 0x22222222,
+          "g after Hg3: vCPU 2's EAX and EBX")
+    check(le32(r.ask("p0")) == 0xa9000002, "p after Hg3: vCPU 2's EAX")
+    check(r.ask("Hg1") == "OK" and le32(r.ask("p0")) != 0xa9000002, "Hg1: vCPU 0's again")
+    # Ctrl-C stops the whole machine on the vCPU whose turn it was: the
+    # reply names it, and g then reads its registers.
+    for _ in range(4):
+        r.send("c")
+        time.sleep(0.02)
+        r.raw(b"\x03")
+        stop = r.recv()
+        m = re.match(r"^T02thread:0([1-4]);$", stop)
+        check(m, "Ctrl-C: a stop reply naming a thread: %r" % stop)
+        vcpu = int(m.group(1)) - 1
+        eax = le32(r.ask("g")[0:8])
+        check(vcpu == 0 or eax == 0xa9000000 + vcpu,
+              "after the stop on thread %d, g reads its registers (EAX %x)" % (vcpu + 1, eax))
+    check(r.ask("D") == "OK", "detach")
+    r.s.close()
     # Detached: the BSP waits at bsp_wait, the APs spin or halt. Their
     # turns go on until the last AP reaches its HLT.
     for _ in range(200):
