@@ -502,7 +502,7 @@ static void cmd_resume(struct gdbstub *g, const char *args, bool step, bool with
 			reply_error(g, EINVAL);
 			return;
 		}
-		board_vcpu_set_eip(g->board, step ? g->c_vcpu : g->g_vcpu, addr);
+		board_vcpu_set_eip(g->board, g->c_vcpu, addr);   /* Hc's thread goes on from there */
 	}
 	resume(g, step ? g->c_vcpu : UINT_MAX);
 }
