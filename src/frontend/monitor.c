@@ -161,21 +161,22 @@ static const char *cpu_mode_name(const struct board_regs *r)
 	return big ? "protected32" : "protected16";
 }
 
+static const char *const vcpu_states[] = {
+	[BOARD_VCPU_RUNNING] = "running",
+	[BOARD_VCPU_HALTED] = "halted",
+	[BOARD_VCPU_WAIT_SIPI] = "waiting for SIPI",
+};
+
 /* One line per vCPU, the selected one starred (QEMU's info cpus). */
 static void info_cpus(const struct monitor *m, FILE *out)
 {
-	static const char *const states[] = {
-		[BOARD_VCPU_RUNNING] = "running",
-		[BOARD_VCPU_HALTED] = "halted",
-		[BOARD_VCPU_WAIT_SIPI] = "waiting for SIPI",
-	};
 	for (unsigned i = 0, n = board_vcpu_count(m->board); i < n; i++) {
 		struct board_regs r;
 		struct board_vcpu_status st;
 		board_vcpu_get_regs(m->board, i, &r);
 		board_vcpu_status(m->board, i, &st);
 		fprintf(out, "%c CPU #%u: apic_id=%u state=%s eip=%08x cpl=%u mode=%s\n",
-			i == m->cpu ? '*' : ' ', i, st.apic_id, states[st.state], r.s.eip, r.s.cpl,
+			i == m->cpu ? '*' : ' ', i, st.apic_id, vcpu_states[st.state], r.s.eip, r.s.cpl,
 			cpu_mode_name(&r));
 	}
 }
@@ -671,6 +672,28 @@ static json_t *query_registers(struct board *board, unsigned vcpu)
 	return r;
 }
 
+/* query-cpus-fast: info cpus as JSON objects, one per vCPU. */
+static json_t *query_cpus(const struct monitor *m)
+{
+	json_t *arr = json_array();
+	for (unsigned i = 0, n = board_vcpu_count(m->board); arr && i < n; i++) {
+		struct board_regs r;
+		struct board_vcpu_status st;
+		board_vcpu_get_regs(m->board, i, &r);
+		board_vcpu_status(m->board, i, &st);
+		json_t *cpu = json_pack("{s:I,s:I,s:s,s:I,s:I,s:s,s:b}", "cpu-index", (json_int_t)i,
+					"apic-id", (json_int_t)st.apic_id, "state",
+					vcpu_states[st.state], "eip", (json_int_t)r.s.eip, "cpl",
+					(json_int_t)r.s.cpl, "mode", cpu_mode_name(&r), "selected",
+					i == m->cpu);
+		if (!cpu || json_array_append_new(arr, cpu)) {
+			json_decref(arr);
+			return NULL;
+		}
+	}
+	return arr;
+}
+
 static json_t *read_memory_json(struct board *board, unsigned vcpu, json_t *args)
 {
 	json_int_t addr = -1, size = -1;
@@ -752,6 +775,9 @@ static json_t *run_json(struct monitor *m, const char *line)
 			res = json_pack("{s:o}", "return", empty);
 			empty = NULL;
 		}
+	} else if (!strcmp(cmd, "query-cpus-fast")) {
+		json_t *cpus = query_cpus(m);
+		res = cpus ? json_pack("{s:o}", "return", cpus) : json_error("out of memory");
 	} else if (!strcmp(cmd, "query-registers")) {
 		res = json_pack("{s:o}", "return", query_registers(board, m->cpu));
 	} else if (!strcmp(cmd, "read-memory")) {

@@ -513,6 +513,12 @@ def smp_checks(guest, sym, port, proc, mon_path):
     check("error" in reply or "error" in reply.get("return", ""), "cpu 4 refused: %s" % reply)
     check(mon.human("cpu 0") == "" and "EAX=a9000002" not in mon.human("info registers"),
           "cpu 0 again")
+    cpus = mon.cmd("query-cpus-fast")["return"]
+    check([(c["cpu-index"], c["apic-id"], c["selected"]) for c in cpus] ==
+          [(0, 0, True), (1, 1, False), (2, 2, False), (3, 3, False)] and
+          cpus[3]["state"] == "halted" and cpus[1]["eip"] in spin and
+          all(c["mode"] == "protected32" and c["cpl"] == 0 for c in cpus),
+          "query-cpus-fast: %s" % cpus)
     mon.send(json.dumps({"execute": "quit"}))
     finish(proc, 0)
 
