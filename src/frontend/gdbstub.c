@@ -1,5 +1,6 @@
 /* The gdb stub (gdbstub.h): the queue between the socket's thread and the
- * vCPU's, and gdb's remote protocol for one i386 thread: stop replies,
+ * vCPU's, and gdb's remote protocol for i386 threads (a thread per vCPU,
+ * below): stop replies,
  * registers in the numbering of gdb's org.gnu.gdb.i386.core (which this
  * stub describes in its target.xml), memory by linear address through the
  * guest's page tables, breakpoints done in the translation (cpu.h's

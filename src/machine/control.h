@@ -166,7 +166,7 @@ unsigned board_vcpu_count(const struct board *board);
  * (after RESET or INIT). */
 enum board_vcpu_state { BOARD_VCPU_RUNNING, BOARD_VCPU_HALTED, BOARD_VCPU_WAIT_SIPI };
 struct board_vcpu_status {
-	unsigned apic_id;
+	unsigned apic_id;     /* the LAPIC's ID register's, as the guest's IPIs name it */
 	enum board_vcpu_state state;
 };
 void board_vcpu_status(const struct board *board, unsigned vcpu, struct board_vcpu_status *st);

@@ -30,7 +30,8 @@ unsigned board_vcpu_count(const struct board *board)
 void board_vcpu_status(const struct board *board, unsigned vcpu, struct board_vcpu_status *st)
 {
 	const struct board_vcpu *v = const_vcpu_of(board, vcpu);
-	st->apic_id = v->index;   /* smp.c gives LAPIC i APIC ID i */
+	/* The ID register as it is: the guest may have written it. */
+	st->apic_id = v->lapic.id >> 24;
 	st->state = v->wait_sipi ? BOARD_VCPU_WAIT_SIPI
 		    : v->cpu.halted ? BOARD_VCPU_HALTED
 				    : BOARD_VCPU_RUNNING;
