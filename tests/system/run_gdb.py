@@ -471,6 +471,12 @@ def smp_checks(guest, sym, port, proc, mon_path):
           "g after Hg3: vCPU 2's EAX and EBX")
     check(le32(r.ask("p0")) == 0xa9000002, "p after Hg3: vCPU 2's EAX")
     check(r.ask("Hg1") == "OK" and le32(r.ask("p0")) != 0xa9000002, "Hg1: vCPU 0's again")
+    # P writes the selected vCPU's register alone (ECX: the spinning AP
+    # does not use it).
+    check(r.ask("Hg2") == "OK" and r.ask("P1=efbeadde") == "OK" and le32(r.ask("p1")) == 0xdeadbeef,
+          "P after Hg2 writes vCPU 1's ECX")
+    check(r.ask("Hg3") == "OK" and le32(r.ask("p1")) != 0xdeadbeef and r.ask("Hg1") == "OK" and
+          le32(r.ask("p1")) != 0xdeadbeef, "the other vCPUs' ECX untouched")
     # Ctrl-C stops the whole machine on the vCPU whose turn it was: the
     # reply names it, and g then reads its registers.
     for _ in range(4):
