@@ -88,6 +88,9 @@ struct stats_counter {
 	enum stats_each each;
 	bool net_only;            /* shown in the text only with --net user */
 	bool ide_only;            /* shown in the text only with IDE drives */
+	/* Each vCPU has its own (besides every FROM_CPU counter): the JSON's
+	 * vcpus array and the text's per-vCPU section show them per vCPU. */
+	bool vcpu;
 	size_t off;
 	uint64_t (*get)(const struct values *v, unsigned i);
 };
@@ -121,6 +124,8 @@ static uint64_t get_class_callouts(const struct values *v, unsigned i)
 
 #define FN(f) .from = FROM_FN, .get = (f)
 #define VAL(f) .from = FROM_VALUE, .off = offsetof(struct values, f)
+#define VCPU_VAL(f) VAL(f), .vcpu = true
+#define VCPU_FN(f) FN(f), .vcpu = true
 #define TC(f) .from = FROM_TCACHE, .off = offsetof(struct tcache_stats, f)
 #define SH(f) .from = FROM_SHADOW, .off = offsetof(struct shadow_stats, f)
 #define CPU(f) .from = FROM_CPU, .off = offsetof(struct cpu_stats, f)
@@ -177,12 +182,12 @@ static const struct stats_counter counters[] = {
 	{ "screen.screenshots", "screenshots written", SEC_DEVICES, VAL(screen.screenshots) },
 	{ "screen.fb_compares", "framebuffer compare spells", SEC_DEVICES, VAL(screen.fb_compares) },
 
-	{ "time.translated_ms", "vCPU ms in translated code", SEC_EVENTS, VAL(m.phase_ms[PHASE_TRANSLATED]) },
-	{ "time.translating_ms", "vCPU ms translating", SEC_EVENTS, VAL(m.phase_ms[PHASE_TRANSLATE]) },
-	{ "time.callouts_ms", "vCPU ms in callouts", SEC_EVENTS, VAL(m.phase_ms[PHASE_CALLOUT]) },
-	{ "time.host_faults_ms", "vCPU ms in host faults", SEC_EVENTS, VAL(m.phase_ms[PHASE_FAULT]) },
-	{ "time.monitor_ms", "vCPU ms elsewhere in the monitor", SEC_EVENTS, VAL(m.phase_ms[PHASE_MONITOR]) },
-	{ "time.idle_ms", "vCPU ms idle (not running)", SEC_EVENTS, VAL(m.phase_ms[PHASE_COUNT]) },
+	{ "time.translated_ms", "vCPU ms in translated code", SEC_EVENTS, VCPU_VAL(m.phase_ms[PHASE_TRANSLATED]) },
+	{ "time.translating_ms", "vCPU ms translating", SEC_EVENTS, VCPU_VAL(m.phase_ms[PHASE_TRANSLATE]) },
+	{ "time.callouts_ms", "vCPU ms in callouts", SEC_EVENTS, VCPU_VAL(m.phase_ms[PHASE_CALLOUT]) },
+	{ "time.host_faults_ms", "vCPU ms in host faults", SEC_EVENTS, VCPU_VAL(m.phase_ms[PHASE_FAULT]) },
+	{ "time.monitor_ms", "vCPU ms elsewhere in the monitor", SEC_EVENTS, VCPU_VAL(m.phase_ms[PHASE_MONITOR]) },
+	{ "time.idle_ms", "vCPU ms idle (not running)", SEC_EVENTS, VCPU_VAL(m.phase_ms[PHASE_COUNT]) },
 
 	{ "tcache.blocks", "blocks translated", SEC_TCACHE, TC(blocks) },
 	{ "tcache.guest_insns", "guest instructions translated", SEC_TCACHE, TC(guest_insns) },
@@ -193,7 +198,7 @@ static const struct stats_counter counters[] = {
 	{ "tcache.hits", "lookup hits", SEC_TCACHE, TC(hits) },
 	{ "tcache.chains", "chains made", SEC_TCACHE, TC(chains) },
 	{ "tcache.unchains", "chains undone", SEC_TCACHE, TC(unchains) },
-	{ "tcache.ibl_misses", "indirect misses", SEC_TCACHE, FN(get_ibl_misses) },
+	{ "tcache.ibl_misses", "indirect misses", SEC_TCACHE, VCPU_FN(get_ibl_misses) },
 	{ "tcache.ibl_fills", "indirect table fills", SEC_TCACHE, TC(ibl_fills) },
 	{ "tcache.ibl_global_fills", "of them global pages", SEC_TCACHE, TC(ibl_global_fills) },
 	{ "tcache.ibl_fast_fills", "misses without an exit", SEC_TCACHE, CPU(ibl_fast_fills) },
@@ -245,8 +250,8 @@ static const struct stats_counter counters[] = {
 	{ "pic.spurious", "PIC spurious", SEC_EVENTS, VAL(m.pic_spurious) },
 	{ "rtc.irqs", "RTC IRQ 8", SEC_EVENTS, VAL(m.rtc_irqs) },
 	{ "rtc.lost_irqs", "RTC IRQ 8 lost", SEC_EVENTS, VAL(m.rtc_lost_irqs) },
-	{ "lapic.timer_irqs", "APIC timer", SEC_EVENTS, VAL(m.lapic_timer_irqs) },
-	{ "lapic.timer_lost_irqs", "APIC timer lost", SEC_EVENTS, VAL(m.lapic_timer_lost_irqs) },
+	{ "lapic.timer_irqs", "APIC timer", SEC_EVENTS, VCPU_VAL(m.lapic_timer_irqs) },
+	{ "lapic.timer_lost_irqs", "APIC timer lost", SEC_EVENTS, VCPU_VAL(m.lapic_timer_lost_irqs) },
 	{ "acpi.scis", "ACPI SCIs", SEC_EVENTS, VAL(m.acpi_scis) },
 	{ "cpu.halts", "HLT", SEC_EVENTS, CPU(halts) },
 	{ "cpu.halt_sleeps", "HLT sleeps", SEC_EVENTS, CPU(halt_sleeps) },
@@ -254,7 +259,7 @@ static const struct stats_counter counters[] = {
 	{ "cpu.halt_poll_wakes", "HLT polls woken", SEC_EVENTS, CPU(halt_poll_wakes) },
 	{ "cpu.single_steps", "single-step traps", SEC_EVENTS, CPU(single_steps) },
 	{ "cpu.transfers_inline", "transfers kept in code", SEC_EVENTS, CPU(transfers_inline) },
-	{ "cpu.kicks", "signals from other threads", SEC_EVENTS, VAL(m.kicks) },
+	{ "cpu.kicks", "signals from other threads", SEC_EVENTS, VCPU_VAL(m.kicks) },
 	{ "cpu.resets", "resets (triple faults)", SEC_EVENTS, CPU(resets) },
 	{ "cpu.fetch_outside_ram", "fetches outside RAM (#UD)", SEC_EVENTS,
 	  CPU(fetch_outside_ram) },
@@ -262,7 +267,7 @@ static const struct stats_counter counters[] = {
 
 	{ "callouts.total", "callouts", SEC_CALLOUTS, CPU(callouts) },
 	{ "callouts.%s", "%s", SEC_CALLOUTS, .from = FROM_FN, .each = EACH_CLASS,
-	  .get = get_class_callouts },
+	  .get = get_class_callouts, .vcpu = true },
 };
 #define NCOUNTERS (sizeof(counters) / sizeof(counters[0]))
 
@@ -353,6 +358,60 @@ static double percent(uint64_t part, uint64_t whole)
 	return whole ? 100.0 * (double)part / (double)whole : 0.0;
 }
 
+static bool per_vcpu(const struct stats_counter *c)
+{
+	return c->from == FROM_CPU || c->vcpu;
+}
+
+/* The values as vCPU i alone has them: its own counts in place of the
+ * sums (the per-vCPU counters read only those). */
+static void vcpu_values(const struct values *v, unsigned i, struct values *one)
+{
+	const struct board_vcpu_counters *vc = &v->m.vcpus[i];
+	*one = *v;
+	one->m.cpu = vc->cpu;
+	memcpy(one->m.callouts_by_class, vc->callouts_by_class, sizeof(vc->callouts_by_class));
+	one->m.kicks = vc->kicks;
+	memcpy(one->m.phase_ms, vc->phase_ms, sizeof(vc->phase_ms));
+	one->m.lapic_timer_irqs = vc->lapic_timer_irqs;
+	one->m.lapic_timer_lost_irqs = vc->lapic_timer_lost_irqs;
+}
+
+/* With several vCPUs, each one's counters side by side (the sections
+ * above have their totals). */
+static void print_per_vcpu(const struct values *v, FILE *out)
+{
+	if (!v->m.cpu_ready || v->m.nvcpus < 2)
+		return;
+	struct values *one = malloc(v->m.nvcpus * sizeof(*one));
+	if (!one) {
+		fputs("per vCPU: out of memory\n", out);
+		return;
+	}
+	fprintf(out, "per vCPU:\n  %-34s", "");
+	for (unsigned i = 0; i < v->m.nvcpus; i++) {
+		char head[16];
+		snprintf(head, sizeof(head), "vCPU %u", i);
+		fprintf(out, " %14s", head);
+		vcpu_values(v, i, &one[i]);
+	}
+	fputc('\n', out);
+	for (size_t k = 0; k < NCOUNTERS; k++) {
+		const struct stats_counter *c = &counters[k];
+		if (!per_vcpu(c))
+			continue;
+		for (unsigned i = 0, n = instances(v, c); i < n; i++) {
+			char label[64];
+			format_instance(label, sizeof(label), c->name, c, i, false);
+			fprintf(out, "  %-34s", label);
+			for (unsigned cpu = 0; cpu < v->m.nvcpus; cpu++)
+				fprintf(out, " %14llu", (unsigned long long)counter_value(&one[cpu], c, i));
+			fputc('\n', out);
+		}
+	}
+	free(one);
+}
+
 static void print_section(const struct values *v, enum stats_section sec, FILE *out)
 {
 	if (sec != SEC_DEVICES && !v->m.cpu_ready)
@@ -422,7 +481,16 @@ void board_stats_print(const struct board_stats *st, FILE *out)
 {
 	static const enum stats_section secs[] = { SEC_DEVICES, SEC_TCACHE, SEC_MMU,
 						   SEC_EXITS,   SEC_EVENTS, SEC_CALLOUTS };
-	print_sections(st, secs, 6, out);
+	struct values *v = malloc(sizeof(*v));
+	if (!v) {
+		fputs("btvm stats: out of memory\n", out);
+		return;
+	}
+	read_values(st, v);
+	for (unsigned i = 0; i < 6; i++)
+		print_section(v, secs[i], out);
+	print_per_vcpu(v, out);
+	free(v);
 }
 
 /* ------------------------------------------------------------ the series */
@@ -477,13 +545,16 @@ static void take_sample(struct board_stats *st, uint64_t now)
 
 /* ------------------------------------------------------------ the JSON file */
 
-/* Row's values, or the values now (row NULL). */
-static json_t *counters_object(const struct values *v, const uint64_t *row)
+/* Row's values, or the values now (row NULL); only the per-vCPU ones
+ * with vcpu_only. */
+static json_t *counters_object(const struct values *v, const uint64_t *row, bool vcpu_only)
 {
 	json_t *obj = json_object();
 	unsigned col = 0;
 	for (size_t k = 0; obj && k < NCOUNTERS; k++) {
 		const struct stats_counter *c = &counters[k];
+		if (vcpu_only && !per_vcpu(c))
+			continue;
 		for (unsigned i = 0, n = instances(v, c); i < n; i++) {
 			char name[64];
 			format_instance(name, sizeof(name), c->name, c, i, false);
@@ -495,6 +566,32 @@ static json_t *counters_object(const struct values *v, const uint64_t *row)
 		}
 	}
 	return obj;
+}
+
+/* Each vCPU's own counters, in the order of their index (the totals in
+ * "counters" are their sums). */
+static json_t *vcpus_array(const struct values *v)
+{
+	json_t *arr = json_array();
+	struct values *one = malloc(sizeof(*one));
+	if (!arr || !one) {
+		json_decref(arr);
+		free(one);
+		return NULL;
+	}
+	for (unsigned i = 0; i < v->m.nvcpus; i++) {
+		vcpu_values(v, i, one);
+		json_t *own = counters_object(one, NULL, true);
+		json_t *entry = own ? json_pack("{s:I,s:o}", "vcpu", (json_int_t)i, "counters", own)
+				    : NULL;
+		if (!entry || json_array_append_new(arr, entry)) {
+			json_decref(arr);
+			free(one);
+			return NULL;
+		}
+	}
+	free(one);
+	return arr;
 }
 
 static json_t *stats_document(const struct board_stats *st, const char *reason)
@@ -514,7 +611,8 @@ static json_t *stats_document(const struct board_stats *st, const char *reason)
 	/* 0 when the run never started (its timer could not be set up). */
 	uint64_t elapsed = st->start_mono ? host_monotonic_ns() - st->start_mono : 0;
 	bad |= json_object_set_new(doc, "elapsed_ms", json_integer((json_int_t)(elapsed / 1000000u)));
-	bad |= json_object_set_new(doc, "counters", counters_object(&v, NULL));
+	bad |= json_object_set_new(doc, "counters", counters_object(&v, NULL, false));
+	bad |= json_object_set_new(doc, "vcpus", vcpus_array(&v));
 	if (cfg->explain)
 		bad |= json_object_set_new(doc, "sensitive", board_explain_json(st->explain));
 	if (s->interval_ns) {
@@ -527,7 +625,7 @@ static json_t *stats_document(const struct board_stats *st, const char *reason)
 			json_t *sample = json_object();
 			bad |= json_array_append_new(series, sample);
 			bad |= json_object_set_new(sample, "t_ms", json_integer((json_int_t)row[0]));
-			bad |= json_object_set_new(sample, "counters", counters_object(&v, row + 1));
+			bad |= json_object_set_new(sample, "counters", counters_object(&v, row + 1, false));
 		}
 		if (s->halvings) {
 			char note[160];

@@ -1,5 +1,6 @@
 /* The gdb stub (gdbstub.h): the queue between the socket's thread and the
- * vCPU's, and gdb's remote protocol for one i386 thread: stop replies,
+ * vCPU's, and gdb's remote protocol for i386 threads (a thread per vCPU,
+ * below): stop replies,
  * registers in the numbering of gdb's org.gnu.gdb.i386.core (which this
  * stub describes in its target.xml), memory by linear address through the
  * guest's page tables, breakpoints done in the translation (cpu.h's
@@ -10,12 +11,20 @@
  * monitor's stop is a hold of its own, and the guest runs only when
  * neither holds it (machine/control.h). A front end of the machine: its
  * queue stops the guest at the next poll, and a connected gdb keeps a
- * halted guest waiting rather than stuck. The one thread gdb sees is
- * vCPU 0. */
+ * halted guest waiting rather than stuck.
+ *
+ * Threads: gdb's thread n is vCPU n - 1 (gdb numbers threads from 1).
+ * Hg picks the vCPU whose registers and linear addresses g, G, p, P, m, M
+ * and X use; Hc (and vCont's thread) the one a step steps. A stop stops
+ * the whole machine (the vCPUs take turns: when one is at the control
+ * point none runs), and its reply names the vCPU it stopped on, which
+ * both then select, as gdb expects. Breakpoints are every vCPU's, as gdb
+ * sets them for its whole process. */
 #define _GNU_SOURCE
 #include "frontend/gdbstub.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -40,8 +49,6 @@
 #define GDB_REGS_BYTES (16u * 4 + 8 * 10 + 8 * 4)
 /* What one m packet reads: its hex reply fits GDB_PACKET_MAX. */
 #define GDB_READ_MAX (GDB_PACKET_MAX / 2 - 16)
-/* The vCPU gdb's thread 1 is. */
-#define GDB_VCPU 0u
 /* EFLAGS bits a debugger may set: the status flags, TF, IF, DF, IOPL, NT,
  * AC and ID (not VM or RF, which this CPU has no use for). */
 #define GDB_EFLAGS_WRITABLE (EFLAGS_ARITH | EFLAGS_TF | EFLAGS_IF | EFLAGS_DF | EFLAGS_IOPL | \
@@ -70,6 +77,9 @@ struct gdbstub {
 	 * the CPU's 36 bits: RAM above 4 GiB) instead of linear ones. */
 	bool phys_mode;
 	bool registered;   /* with the board */
+	/* Hg's vCPU (registers, memory), Hc's (steps), and the one the last
+	 * stop was on (for '?'). */
+	unsigned g_vcpu, c_vcpu, stop_vcpu;
 };
 
 static const char target_xml[] =
@@ -257,26 +267,26 @@ static void read_reg(const struct board_regs *r, const uint8_t *fx, unsigned n, 
 
 /* false: the value cannot be written (a segment selector other than the
  * one loaded: loading one takes a descriptor, which gdb does not give). */
-static bool write_reg(struct board *board, unsigned n, const uint8_t *in)
+static bool write_reg(struct board *board, unsigned vcpu, unsigned n, const uint8_t *in)
 {
 	uint32_t v;
 	memcpy(&v, in, 4);
 	if (n < REG_COUNT) {
-		board_vcpu_set_gpr(board, GDB_VCPU, n, v);
+		board_vcpu_set_gpr(board, vcpu, n, v);
 	} else if (n == GDB_REG_EIP) {
-		board_vcpu_set_eip(board, GDB_VCPU, v);   /* somewhere else to go on from */
+		board_vcpu_set_eip(board, vcpu, v);   /* somewhere else to go on from */
 	} else if (n == GDB_REG_EFLAGS) {
-		board_vcpu_set_eflags(board, GDB_VCPU, v, GDB_EFLAGS_WRITABLE);
+		board_vcpu_set_eflags(board, vcpu, v, GDB_EFLAGS_WRITABLE);
 	} else if (n < GDB_REG_ST0) {
 		struct board_regs r;
-		board_vcpu_get_regs(board, GDB_VCPU, &r);
+		board_vcpu_get_regs(board, vcpu, &r);
 		return v == r.s.seg[gdb_segs[n - GDB_REG_SEG]].selector;
 	} else {
 		uint8_t fx[512];
-		board_vcpu_get_fpu(board, GDB_VCPU, fx);
+		board_vcpu_get_fpu(board, vcpu, fx);
 		if (n < GDB_REG_FCTRL) {
 			memcpy(fx + 32 + 16 * (n - GDB_REG_ST0), in, 10);
-			board_vcpu_set_fpu(board, GDB_VCPU, fx);
+			board_vcpu_set_fpu(board, vcpu, fx);
 			return true;
 		}
 		switch (n - GDB_REG_FCTRL) {
@@ -290,7 +300,7 @@ static bool write_reg(struct board *board, unsigned n, const uint8_t *in)
 			break;
 		default: break;   /* pointers and opcode: not kept (read_reg) */
 		}
-		board_vcpu_set_fpu(board, GDB_VCPU, fx);
+		board_vcpu_set_fpu(board, vcpu, fx);
 	}
 	return true;
 }
@@ -302,8 +312,8 @@ static void cmd_read_registers(struct gdbstub *g)
 	struct board_regs r;
 	uint8_t fx[512];
 	size_t at = 0;
-	board_vcpu_get_regs(g->board, GDB_VCPU, &r);
-	board_vcpu_get_fpu(g->board, GDB_VCPU, fx);
+	board_vcpu_get_regs(g->board, g->g_vcpu, &r);
+	board_vcpu_get_fpu(g->board, g->g_vcpu, fx);
 	for (unsigned n = 0; n < GDB_NREGS; n++) {
 		read_reg(&r, fx, n, bytes + at);
 		at += reg_size(n);
@@ -322,7 +332,7 @@ static void cmd_write_registers(struct gdbstub *g, const char *args, size_t len)
 	}
 	bool ok = true;
 	for (unsigned n = 0, at = 0; n < GDB_NREGS && at + reg_size(n) <= len / 2; n++) {
-		ok &= write_reg(g->board, n, bytes + at);
+		ok &= write_reg(g->board, g->g_vcpu, n, bytes + at);
 		at += reg_size(n);
 	}
 	reply(g, ok ? "OK" : "E16");
@@ -343,9 +353,9 @@ static void cmd_read_register(struct gdbstub *g, const char *args)
 	}
 	struct board_regs r;
 	uint8_t fx[512];
-	board_vcpu_get_regs(g->board, GDB_VCPU, &r);
+	board_vcpu_get_regs(g->board, g->g_vcpu, &r);
 	if (n >= GDB_REG_ST0)
-		board_vcpu_get_fpu(g->board, GDB_VCPU, fx);
+		board_vcpu_get_fpu(g->board, g->g_vcpu, fx);
 	read_reg(&r, fx, n, bytes);
 	to_hex(hex, bytes, reg_size(n));
 	reply(g, hex);
@@ -360,7 +370,7 @@ static void cmd_write_register(struct gdbstub *g, const char *args)
 		reply_error(g, EINVAL);
 		return;
 	}
-	reply(g, write_reg(g->board, n, bytes) ? "OK" : "E16");
+	reply(g, write_reg(g->board, g->g_vcpu, n, bytes) ? "OK" : "E16");
 }
 
 /* --- memory --- */
@@ -391,7 +401,7 @@ static void cmd_read_memory(struct gdbstub *g, const char *args)
 	char *hex = malloc(2 * (size_t)len + 1);
 	if (!buf || !hex)
 		reply_error(g, ENOMEM);
-	else if (!board_read_memory(g->board, GDB_VCPU, addr, g->phys_mode, buf, len, &bad))
+	else if (!board_read_memory(g->board, g->g_vcpu, addr, g->phys_mode, buf, len, &bad))
 		reply_error(g, EFAULT);   /* nothing mapped there: no fault for the guest */
 	else {
 		to_hex(hex, buf, len);
@@ -422,7 +432,7 @@ static void cmd_write_memory(struct gdbstub *g, const char *args, size_t len, bo
 		memcpy(buf, args, n);
 	if (!ok)
 		reply_error(g, EINVAL);
-	else if (n && !board_write_memory(g->board, GDB_VCPU, addr, g->phys_mode, buf, n, &bad))
+	else if (n && !board_write_memory(g->board, g->g_vcpu, addr, g->phys_mode, buf, n, &bad))
 		reply_error(g, EFAULT);
 	else
 		reply(g, "OK");
@@ -435,25 +445,40 @@ static void stop_reply(struct gdbstub *g, int signal, bool breakpoint)
 {
 	char buf[48];
 	g->last_signal = signal;
-	snprintf(buf, sizeof(buf), "T%02xthread:01;%s", signal, breakpoint ? "swbreak:;" : "");
+	snprintf(buf, sizeof(buf), "T%02xthread:%02x;%s", signal, g->stop_vcpu + 1,
+		 breakpoint ? "swbreak:;" : "");
 	reply(g, buf);
 }
 
-/* The guest stopped for gdb: it stays stopped until gdb resumes it. */
-static void stopped(struct gdbstub *g, int signal, bool breakpoint)
+/* The guest stopped for gdb on vCPU vcpu: it stays stopped until gdb
+ * resumes it; gdb goes on with that vCPU selected. */
+static void stopped(struct gdbstub *g, unsigned vcpu, int signal, bool breakpoint)
 {
 	board_pause(g->board, BOARD_HOLD_GDB);
 	if (g->running) {
 		g->running = false;
+		g->stop_vcpu = g->g_vcpu = g->c_vcpu = vcpu;
 		stop_reply(g, signal, breakpoint);
 	}
 }
 
-static void resume(struct gdbstub *g, bool step)
+/* Every vCPU goes on (each past a breakpoint it sits at), vCPU step by
+ * one instruction if it is one (UINT_MAX: none steps). */
+static void resume(struct gdbstub *g, unsigned step)
 {
-	board_vcpu_debug_resume(g->board, GDB_VCPU, step);
+	for (unsigned i = 0, n = board_vcpu_count(g->board); i < n; i++)
+		board_vcpu_debug_resume(g->board, i, i == step);
 	g->running = true;
 	board_resume(g->board, BOARD_HOLD_GDB);
+}
+
+/* A thread id (hex) into a vCPU index: false for none of them. */
+static bool thread_vcpu(const struct gdbstub *g, uint32_t thread, unsigned *vcpu)
+{
+	if (thread < 1 || thread > board_vcpu_count(g->board))
+		return false;
+	*vcpu = thread - 1;
+	return true;
 }
 
 /* c, s, C and S: [SIG;][ADDR] (the signal is not passed on: a
@@ -478,15 +503,20 @@ static void cmd_resume(struct gdbstub *g, const char *args, bool step, bool with
 			reply_error(g, EINVAL);
 			return;
 		}
-		board_vcpu_set_eip(g->board, GDB_VCPU, addr);
+		board_vcpu_set_eip(g->board, g->c_vcpu, addr);   /* Hc's thread goes on from there */
 	}
-	resume(g, step);
+	resume(g, step ? g->c_vcpu : UINT_MAX);
 }
 
-/* vCont;ACTION[:THREAD][;ACTION[:THREAD]]...: the first action for our one
- * thread (or for all) applies. */
+/* vCont;ACTION[:THREAD][;ACTION[:THREAD]]...: a step (for one thread, or
+ * without one for Hc's) steps that vCPU and lets the others go on with
+ * it; otherwise a continue (for any thread, or all) lets all go on. The
+ * guest's vCPUs take turns on one thread, so none can stay stopped while
+ * another runs: gdb's all-stop mode, where the actions for other threads
+ * than the stepped one are continues. */
 static void cmd_vcont(struct gdbstub *g, const char *args)
 {
+	bool cont = false;
 	while (*args == ';') {
 		args++;
 		char action = *args++;
@@ -495,7 +525,7 @@ static void cmd_vcont(struct gdbstub *g, const char *args)
 			if (!parse_hex(&args, &sig))
 				break;
 		}
-		uint32_t thread = 1;
+		uint32_t thread = 0;   /* 0 and -1: any, all */
 		if (*args == ':') {
 			args++;
 			if (!strncmp(args, "-1", 2)) {
@@ -506,13 +536,21 @@ static void cmd_vcont(struct gdbstub *g, const char *args)
 		}
 		if (*args && *args != ';')
 			break;
-		if (thread != 1 && thread != 0)
-			continue;
-		if (action == 'c' || action == 'C' || action == 's' || action == 'S') {
-			resume(g, action == 's' || action == 'S');
+		unsigned vcpu = g->c_vcpu;
+		if (thread && !thread_vcpu(g, thread, &vcpu))
+			continue;   /* no such thread: nothing for it */
+		if (action == 's' || action == 'S') {
+			g->c_vcpu = vcpu;
+			resume(g, vcpu);
 			return;
 		}
-		break;
+		if (action != 'c' && action != 'C')
+			break;
+		cont = true;
+	}
+	if (cont && !*args) {
+		resume(g, UINT_MAX);
+		return;
 	}
 	reply_error(g, EINVAL);
 }
@@ -533,19 +571,31 @@ static void cmd_breakpoint(struct gdbstub *g, const char *args, bool insert)
 		reply_error(g, EINVAL);
 		return;
 	}
+	unsigned n = board_vcpu_count(g->board);
 	if (!insert) {
-		board_vcpu_clear_breakpoint(g->board, GDB_VCPU, addr);
+		for (unsigned i = 0; i < n; i++)
+			board_vcpu_clear_breakpoint(g->board, i, addr);
 		reply(g, "OK");
 		return;
 	}
-	reply(g, board_vcpu_set_breakpoint(g->board, GDB_VCPU, addr) ? "E1c" : "OK");
+	/* Every vCPU's, or none's: each vCPU has the same list, so they are
+	 * full together. */
+	for (unsigned i = 0; i < n; i++)
+		if (board_vcpu_set_breakpoint(g->board, i, addr)) {
+			while (i--)
+				board_vcpu_clear_breakpoint(g->board, i, addr);
+			reply(g, "E1c");
+			return;
+		}
+	reply(g, "OK");
 }
 
 /* gdb has gone (D, or the connection closed): no breakpoint or step of
  * its stays, and the guest runs unless the monitor holds it. */
 static void detach(struct gdbstub *g)
 {
-	board_vcpu_debug_detach(g->board, GDB_VCPU);
+	for (unsigned i = 0, n = board_vcpu_count(g->board); i < n; i++)
+		board_vcpu_debug_detach(g->board, i);
 	g->running = false;
 	board_resume(g->board, BOARD_HOLD_GDB);
 }
@@ -583,6 +633,68 @@ static void cmd_xfer_features(struct gdbstub *g, const char *args)
 	free(buf);
 }
 
+/* qfThreadInfo: every vCPU's thread at once (qsThreadInfo ends it). */
+static void thread_list(struct gdbstub *g)
+{
+	char buf[4 * BOARD_MAX_SMP + 2];
+	size_t at = 0;
+	unsigned n = board_vcpu_count(g->board);
+	for (unsigned i = 0; i < n && at + 4 < sizeof(buf); i++)
+		at += (size_t)snprintf(buf + at, sizeof(buf) - at, "%c%02x", i ? ',' : 'm', i + 1);
+	reply(g, buf);
+}
+
+/* qThreadExtraInfo,ID: what gdb's info threads shows beside the thread,
+ * hex-encoded: the vCPU, its APIC ID and whether it runs. */
+static void thread_extra_info(struct gdbstub *g, const char *args)
+{
+	static const char *const states[] = {
+		[BOARD_VCPU_RUNNING] = "running",
+		[BOARD_VCPU_HALTED] = "halted",
+		[BOARD_VCPU_WAIT_SIPI] = "waiting for SIPI",
+	};
+	uint32_t thread;
+	unsigned vcpu;
+	if (!parse_hex(&args, &thread) || *args || !thread_vcpu(g, thread, &vcpu)) {
+		reply_error(g, EINVAL);
+		return;
+	}
+	struct board_vcpu_status st;
+	board_vcpu_status(g->board, vcpu, &st);
+	char text[64], hex[2 * sizeof(text) + 1];
+	int len = snprintf(text, sizeof(text), "vCPU %u, APIC ID %u, %s", vcpu, st.apic_id,
+			   states[st.state]);
+	to_hex(hex, (const uint8_t *)text, (size_t)len);
+	reply(g, hex);
+}
+
+/* Hg and Hc: the vCPU the next register and memory packets use, or the
+ * one the next step steps. 0 (any) keeps the one selected; -1 (all)
+ * picks none for Hc (continues are for all anyway). */
+static void cmd_set_thread(struct gdbstub *g, const char *args)
+{
+	char op = *args++;
+	uint32_t thread;
+	unsigned vcpu;
+	if (op != 'g' && op != 'c') {
+		reply_error(g, EINVAL);
+		return;
+	}
+	if (!strcmp(args, "-1") || !strcmp(args, "0")) {
+		reply(g, "OK");
+		return;
+	}
+	if (!parse_hex(&args, &thread) || *args || !thread_vcpu(g, thread, &vcpu)) {
+		reply_error(g, EINVAL);
+		return;
+	}
+	if (op == 'g')
+		g->g_vcpu = vcpu;
+	else
+		g->c_vcpu = vcpu;
+	reply(g, "OK");
+}
+
 static void cmd_query(struct gdbstub *g, const char *p)
 {
 	if (!strncmp(p, "qSupported", 10))
@@ -596,12 +708,16 @@ static void cmd_query(struct gdbstub *g, const char *p)
 	else if (!strcmp(p, "Qqemu.PhyMemMode:1") || !strcmp(p, "Qqemu.PhyMemMode:0")) {
 		g->phys_mode = p[17] == '1';
 		reply(g, "OK");
-	} else if (!strcmp(p, "qC"))
-		reply(g, "QC01");
-	else if (!strcmp(p, "qfThreadInfo"))
-		reply(g, "m01");
+	} else if (!strcmp(p, "qC")) {
+		char buf[16];
+		snprintf(buf, sizeof(buf), "QC%02x", g->g_vcpu + 1);
+		reply(g, buf);
+	} else if (!strcmp(p, "qfThreadInfo"))
+		thread_list(g);
 	else if (!strcmp(p, "qsThreadInfo"))
 		reply(g, "l");
+	else if (!strncmp(p, "qThreadExtraInfo,", 17))
+		thread_extra_info(g, p + 17);
 	else if (!strcmp(p, "QStartNoAckMode")) {
 		/* The OK still goes out acknowledged; nothing after it. */
 		gdb_socket_no_ack(g->sock);
@@ -651,9 +767,17 @@ static void run_packet(struct gdbstub *g, const char *p, size_t len)
 		cmd_breakpoint(g, p + 1, p[0] == 'Z');
 		break;
 	case 'H':
-	case 'T':
-		reply(g, "OK");   /* one thread, always alive */
+		cmd_set_thread(g, p + 1);
 		break;
+	case 'T': {
+		/* A thread is alive while its vCPU exists: all of them, always. */
+		const char *args = p + 1;
+		uint32_t thread;
+		unsigned vcpu;
+		reply(g, parse_hex(&args, &thread) && !*args && thread_vcpu(g, thread, &vcpu) ? "OK"
+											: "E01");
+		break;
+	}
 	case 'D':
 		reply(g, "OK");
 		detach(g);
@@ -742,9 +866,12 @@ bool gdbstub_attached(const struct gdbstub *g)
 static bool gdbstub_run_stopped(void *opaque)
 {
 	struct gdbstub *g = opaque;
-	enum debug_event event = board_vcpu_take_debug_event(g->board, GDB_VCPU);
+	/* The vCPU that stopped for a breakpoint or a step is the one whose
+	 * turn it was (the run loop ends no turn over a debug event). */
+	unsigned at = board_vcpu_current(g->board);
+	enum debug_event event = board_vcpu_take_debug_event(g->board, at);
 	if (event != DEBUG_EVENT_NONE)
-		stopped(g, GDB_SIGTRAP, event == DEBUG_EVENT_BREAK);
+		stopped(g, at, GDB_SIGTRAP, event == DEBUG_EVENT_BREAK);
 	for (;;) {
 		pthread_mutex_lock(&g->lock);
 		struct item *it = g->head;
@@ -764,6 +891,7 @@ static bool gdbstub_run_stopped(void *opaque)
 			g->attached = true;
 			g->running = false;
 			g->phys_mode = false;   /* a new gdb starts linear */
+			g->stop_vcpu = g->g_vcpu = g->c_vcpu = board_vcpu_current(g->board);
 			g->last_signal = GDB_SIGTRAP;
 			board_pause(g->board, BOARD_HOLD_GDB);
 			break;
@@ -775,7 +903,7 @@ static bool gdbstub_run_stopped(void *opaque)
 			break;
 		case ITEM_INTERRUPT:
 			if (g->running)
-				stopped(g, GDB_SIGINT, false);
+				stopped(g, board_vcpu_current(g->board), GDB_SIGINT, false);
 			break;
 		case ITEM_DISCONNECTED:
 			if (g->attached)

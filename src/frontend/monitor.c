@@ -4,7 +4,8 @@
  * instructions, so they see and change the machine as a whole: a front
  * end of the machine (machine/control.h), whose waiting commands stop the
  * guest once it has had its slice. It owns the live migration it starts.
- * The registers and linear addresses it shows are vCPU 0's. */
+ * The registers and linear addresses it shows are those of the vCPU that
+ * `cpu N` selected (vCPU 0 until then), as QEMU's monitor does. */
 #define _GNU_SOURCE
 #include "frontend/monitor.h"
 
@@ -29,6 +30,7 @@
 #include "host/clock.h"
 #include "host/console.h"
 #include "host/monitor_socket.h"
+#include "isa/descriptor.h"
 #include "machine/board_snapshot.h"
 #include "machine/control.h"
 #include "translator/disasm.h"
@@ -45,8 +47,6 @@
 #define BATCH_NS 2000000ull
 /* The terminal and each socket client. */
 #define MAX_CLIENTS (1u + MONITOR_SOCKET_MAX_CLIENTS)
-/* The vCPU whose registers and linear addresses the commands show. */
-#define MONITOR_VCPU 0u
 
 struct request {
 	struct request *next;
@@ -70,6 +70,7 @@ struct monitor {
 	const struct board_stats *stats; /* info stats, tcache, mmu; NULL: none */
 	const struct gdbstub *gdb;       /* whose stop cont leaves alone; NULL: none */
 	struct migration *migration;     /* the live migration started, or NULL */
+	unsigned cpu;                    /* `cpu N`: whose registers and addresses */
 	bool registered;                 /* with the board */
 	struct monitor_socket *sock;
 	/* Guards the queues; taken before the socket's own lock. */
@@ -116,10 +117,10 @@ static void print_segment(FILE *out, const char *name, const struct segment *g)
 	fprintf(out, "%-3s=%04x %08x %08x %04x\n", name, g->selector, g->base, g->limit, g->flags);
 }
 
-static void info_registers(struct board *board, FILE *out)
+static void info_registers(struct board *board, unsigned vcpu, FILE *out)
 {
 	struct board_regs regs;
-	board_vcpu_get_regs(board, MONITOR_VCPU, &regs);
+	board_vcpu_get_regs(board, vcpu, &regs);
 	const struct vcpu_state *s = &regs.s;
 	static const char *const seg_names[SEG_COUNT] = { "ES", "CS", "SS", "DS", "FS", "GS" };
 	uint32_t fl = regs.eflags;
@@ -145,10 +146,45 @@ static void info_registers(struct board *board, FILE *out)
 		s->sysenter_esp, s->sysenter_eip);
 }
 
+/* The mode a vCPU runs its code in, from its registers. */
+static const char *cpu_mode_name(const struct board_regs *r)
+{
+	const struct vcpu_state *s = &r->s;
+	if (!(s->cr0 & CR0_PE))
+		return "real";
+	if (r->eflags & EFLAGS_VM)
+		return "v86";
+	/* The code segment's D bit (flags are descriptor bits 40-55). */
+	bool big = s->seg[SEG_CS].flags & (DESC_DB >> 8);
+	if (s->cr0 & CR0_PG)
+		return big ? "protected32,paging" : "protected16,paging";
+	return big ? "protected32" : "protected16";
+}
+
+static const char *const vcpu_states[] = {
+	[BOARD_VCPU_RUNNING] = "running",
+	[BOARD_VCPU_HALTED] = "halted",
+	[BOARD_VCPU_WAIT_SIPI] = "waiting for SIPI",
+};
+
+/* One line per vCPU, the selected one starred (QEMU's info cpus). */
+static void info_cpus(const struct monitor *m, FILE *out)
+{
+	for (unsigned i = 0, n = board_vcpu_count(m->board); i < n; i++) {
+		struct board_regs r;
+		struct board_vcpu_status st;
+		board_vcpu_get_regs(m->board, i, &r);
+		board_vcpu_status(m->board, i, &st);
+		fprintf(out, "%c CPU #%u: apic_id=%u state=%s eip=%08x cpl=%u mode=%s\n",
+			i == m->cpu ? '*' : ' ', i, st.apic_id, vcpu_states[st.state], r.s.eip, r.s.cpl,
+			cpu_mode_name(&r));
+	}
+}
+
 static void info_mmu(struct monitor *m, FILE *out)
 {
 	struct board_regs regs;
-	board_vcpu_get_regs(m->board, MONITOR_VCPU, &regs);
+	board_vcpu_get_regs(m->board, m->cpu, &regs);
 	const struct vcpu_state *s = &regs.s;
 	const struct shadow *sh = board_shadow(m->board);
 	fprintf(out, "paging %s, CR3=%08x, PSE %s, PGE %s, WP %s, A20 %s\n",
@@ -220,7 +256,9 @@ static void info_migrate(const struct monitor *m, FILE *out)
 static void print_help(FILE *out)
 {
 	fputs("help                      this list\n"
-	      "info registers            the CPU's registers\n"
+	      "info registers            the selected vCPU's registers\n"
+	      "info cpus                 each vCPU: APIC ID, state, EIP, CPL, mode\n"
+	      "cpu N                     select vCPU N for info registers, x, translation\n"
 	      "info stats                every counter (as --stats prints at exit)\n"
 	      "info tcache               the translation cache's counters\n"
 	      "info mmu                  paging, shadow windows, traced pages\n"
@@ -285,13 +323,14 @@ static bool parse_format(const char *s, unsigned *count, char *fmt, unsigned *si
 /* An address: a number, or $eip / $esp and the other general registers. */
 /* A linear address (32-bit) or, with physical, a physical one up to the
  * CPU's 36 bits (RAM reaches 64 GiB); or $eip or $REG. */
-static bool parse_address(struct board *board, const char *s, bool physical, uint64_t *addr)
+static bool parse_address(struct board *board, unsigned vcpu, const char *s, bool physical,
+			  uint64_t *addr)
 {
 	static const char *const regs[REG_COUNT] = { "eax", "ecx", "edx", "ebx",
 						     "esp", "ebp", "esi", "edi" };
 	if (s && s[0] == '$') {
 		struct board_regs r;
-		board_vcpu_get_regs(board, MONITOR_VCPU, &r);
+		board_vcpu_get_regs(board, vcpu, &r);
 		if (!strcmp(s + 1, "eip")) {
 			*addr = r.s.eip;
 			return true;
@@ -326,7 +365,8 @@ static void print_insns(FILE *out, const uint8_t *code, size_t len, uint64_t add
 	cs_close(&cs);
 }
 
-static int cmd_dump(struct board *board, bool physical, int argc, char **argv, FILE *out)
+static int cmd_dump(struct board *board, unsigned vcpu, bool physical, int argc, char **argv,
+		    FILE *out)
 {
 	unsigned count, size;
 	char fmt;
@@ -334,7 +374,7 @@ static int cmd_dump(struct board *board, bool physical, int argc, char **argv, F
 	const char *fmt_arg = argc == 3 ? argv[1] : "/1xw";
 	const char *addr_arg = argv[argc - 1];
 	if (argc < 2 || argc > 3 || !parse_format(fmt_arg, &count, &fmt, &size) ||
-	    !parse_address(board, addr_arg, physical, &addr)) {
+	    !parse_address(board, vcpu, addr_arg, physical, &addr)) {
 		fprintf(out, "error: usage: %s /FMT ADDR (e.g. %s /8xw 0x1000)\n", argv[0], argv[0]);
 		return -1;
 	}
@@ -351,7 +391,7 @@ static int cmd_dump(struct board *board, bool physical, int argc, char **argv, F
 	if (fmt == 'i') {
 		/* Instructions near the end of mapped memory: as many bytes as
 		 * there are. */
-		while (len && !board_read_memory(board, MONITOR_VCPU, addr, physical, buf, len, &bad))
+		while (len && !board_read_memory(board, vcpu, addr, physical, buf, len, &bad))
 			len = bad > addr ? bad - addr : 0;
 		if (!len) {
 			fprintf(out, "error: %s address %08" PRIx64 " is not in memory\n",
@@ -363,7 +403,7 @@ static int cmd_dump(struct board *board, bool physical, int argc, char **argv, F
 		free(buf);
 		return 0;
 	}
-	if (!board_read_memory(board, MONITOR_VCPU, addr, physical, buf, len, &bad)) {
+	if (!board_read_memory(board, vcpu, addr, physical, buf, len, &bad)) {
 		fprintf(out, "error: %s address %08" PRIx64 " is not in memory\n",
 			physical ? "physical" : "linear", bad);
 		free(buf);
@@ -391,27 +431,27 @@ static int cmd_dump(struct board *board, bool physical, int argc, char **argv, F
 	return 0;
 }
 
-static int cmd_translation(struct board *board, int argc, char **argv, FILE *out)
+static int cmd_translation(struct board *board, unsigned vcpu, int argc, char **argv, FILE *out)
 {
 	uint64_t addr, gpa, bad;
-	if (argc != 2 || !parse_address(board, argv[1], false, &addr)) {
+	if (argc != 2 || !parse_address(board, vcpu, argv[1], false, &addr)) {
 		fputs("error: usage: translation ADDR (a linear address, or $eip)\n", out);
 		return -1;
 	}
 	uint32_t eip = (uint32_t)addr;
-	if (!board_linear_to_phys(board, MONITOR_VCPU, eip, &gpa) || !board_phys_ptr(board, gpa, 1)) {
+	if (!board_linear_to_phys(board, vcpu, eip, &gpa) || !board_phys_ptr(board, gpa, 1)) {
 		fprintf(out, "error: linear address %08x is not in memory\n", eip);
 		return -1;
 	}
 	uint32_t mode;
-	const struct tblock *tb = board_vcpu_translation(board, MONITOR_VCPU, eip, gpa, &mode);
+	const struct tblock *tb = board_vcpu_translation(board, vcpu, eip, gpa, &mode);
 	if (!tb) {
 		fprintf(out, "no translation of %08x (physical %08" PRIx64 ") in mode %x yet\n", eip, gpa,
 			mode);
 		return 0;
 	}
 	uint8_t *code = malloc(tb->guest_len);
-	if (!code || !board_read_memory(board, MONITOR_VCPU, tb->eip, false, code, tb->guest_len,
+	if (!code || !board_read_memory(board, vcpu, tb->eip, false, code, tb->guest_len,
 					&bad)) {
 		fputs("error: the block's guest code cannot be read\n", out);
 		free(code);
@@ -495,7 +535,9 @@ static int run_human(struct monitor *m, char *line, FILE *out)
 	} else if (!strcmp(cmd, "info")) {
 		const char *what = argc == 2 ? argv[1] : "";
 		if (!strcmp(what, "registers"))
-			info_registers(board, out);
+			info_registers(board, m->cpu, out);
+		else if (!strcmp(what, "cpus"))
+			info_cpus(m, out);
 		else if (!strcmp(what, "stats") && m->stats)
 			board_stats_print(m->stats, out);
 		else if (!strcmp(what, "tcache") && m->stats)
@@ -510,7 +552,8 @@ static int run_human(struct monitor *m, char *line, FILE *out)
 		else if (!strcmp(what, "migrate"))
 			info_migrate(m, out);
 		else {
-			fputs("error: info registers|stats|tcache|mmu|devices|block|status|migrate\n", out);
+			fputs("error: info registers|cpus|stats|tcache|mmu|devices|block|status|migrate\n",
+			      out);
 			return -1;
 		}
 	} else if (!strcmp(cmd, "stop") && no_args) {
@@ -550,9 +593,16 @@ static int run_human(struct monitor *m, char *line, FILE *out)
 			return -1;
 		}
 	} else if (!strcmp(cmd, "x") || !strcmp(cmd, "xp")) {
-		return cmd_dump(board, cmd[1] == 'p', argc, argv, out);
+		return cmd_dump(board, m->cpu, cmd[1] == 'p', argc, argv, out);
 	} else if (!strcmp(cmd, "translation")) {
-		return cmd_translation(board, argc, argv, out);
+		return cmd_translation(board, m->cpu, argc, argv, out);
+	} else if (!strcmp(cmd, "cpu")) {
+		uint64_t n;
+		if (argc != 2 || !parse_u64(argv[1], UINT32_MAX, &n) || n >= board_vcpu_count(board)) {
+			fprintf(out, "error: usage: cpu N (0 to %u)\n", board_vcpu_count(board) - 1);
+			return -1;
+		}
+		m->cpu = (unsigned)n;
 	} else if (!strcmp(cmd, "migrate")) {
 		char err[300];
 		if (argc != 2) {
@@ -598,10 +648,10 @@ static json_t *json_error(const char *desc)
 	return json_pack("{s:{s:s,s:s}}", "error", "class", "GenericError", "desc", desc);
 }
 
-static json_t *query_registers(struct board *board)
+static json_t *query_registers(struct board *board, unsigned vcpu)
 {
 	struct board_regs regs;
-	board_vcpu_get_regs(board, MONITOR_VCPU, &regs);
+	board_vcpu_get_regs(board, vcpu, &regs);
 	const struct vcpu_state *s = &regs.s;
 	static const char *const names[REG_COUNT] = { "eax", "ecx", "edx", "ebx",
 						      "esp", "ebp", "esi", "edi" };
@@ -622,7 +672,29 @@ static json_t *query_registers(struct board *board)
 	return r;
 }
 
-static json_t *read_memory_json(struct board *board, json_t *args)
+/* query-cpus-fast: info cpus as JSON objects, one per vCPU. */
+static json_t *query_cpus(const struct monitor *m)
+{
+	json_t *arr = json_array();
+	for (unsigned i = 0, n = board_vcpu_count(m->board); arr && i < n; i++) {
+		struct board_regs r;
+		struct board_vcpu_status st;
+		board_vcpu_get_regs(m->board, i, &r);
+		board_vcpu_status(m->board, i, &st);
+		json_t *cpu = json_pack("{s:I,s:I,s:s,s:I,s:I,s:s,s:b}", "cpu-index", (json_int_t)i,
+					"apic-id", (json_int_t)st.apic_id, "state",
+					vcpu_states[st.state], "eip", (json_int_t)r.s.eip, "cpl",
+					(json_int_t)r.s.cpl, "mode", cpu_mode_name(&r), "selected",
+					i == m->cpu);
+		if (!cpu || json_array_append_new(arr, cpu)) {
+			json_decref(arr);
+			return NULL;
+		}
+	}
+	return arr;
+}
+
+static json_t *read_memory_json(struct board *board, unsigned vcpu, json_t *args)
 {
 	json_int_t addr = -1, size = -1;
 	int physical = 0;
@@ -639,7 +711,7 @@ static json_t *read_memory_json(struct board *board, json_t *args)
 	json_t *res;
 	if (!buf || !hex) {
 		res = json_error("out of memory");
-	} else if (!board_read_memory(board, MONITOR_VCPU, (uint64_t)addr, physical, buf,
+	} else if (!board_read_memory(board, vcpu, (uint64_t)addr, physical, buf,
 				      (uint32_t)size, &bad)) {
 		char desc[96];
 		snprintf(desc, sizeof(desc), "%s address %08" PRIx64 " is not in memory",
@@ -703,10 +775,13 @@ static json_t *run_json(struct monitor *m, const char *line)
 			res = json_pack("{s:o}", "return", empty);
 			empty = NULL;
 		}
+	} else if (!strcmp(cmd, "query-cpus-fast")) {
+		json_t *cpus = query_cpus(m);
+		res = cpus ? json_pack("{s:o}", "return", cpus) : json_error("out of memory");
 	} else if (!strcmp(cmd, "query-registers")) {
-		res = json_pack("{s:o}", "return", query_registers(board));
+		res = json_pack("{s:o}", "return", query_registers(board, m->cpu));
 	} else if (!strcmp(cmd, "read-memory")) {
-		res = read_memory_json(board, args ? args : empty);
+		res = read_memory_json(board, m->cpu, args ? args : empty);
 	} else if (!strcmp(cmd, "screendump")) {
 		const char *file = NULL;
 		if (!args || json_unpack(args, "{s:s}", "filename", &file)) {

@@ -154,6 +154,10 @@ struct board {
 	 * and the LAPIC page are its), and the guest time its turn ends. */
 	struct board_vcpu *running;
 	uint64_t slice_end_ns;
+	/* The vCPU a debugger stepped: it takes the next turn (the run loop,
+	 * after the control point), so the step does not wait for the
+	 * others' slices. NULL: none. */
+	struct board_vcpu *step_turn;
 	/* Time and wake-ups: guest time, the host timer that raises the
 	 * polling vCPU's attention, and the eventfd HLT sleeps on. */
 	struct guest_clock clk;

@@ -259,16 +259,27 @@ void board_read_counters(const struct board *board, struct board_counters *c)
 	c->pages_mapped = board->sh.total_mapped;
 	c->host_mappings = (uint64_t)board->sh.host_maps;
 	c->host_mapping_budget = (uint64_t)board->sh.map_budget;
+	/* Each vCPU's, read once: the totals are their sums, so the two agree
+	 * even while a vCPU thread counts on. */
+	c->nvcpus = board->nvcpus;
 	for (unsigned i = 0; i < board->nvcpus; i++) {
 		const struct board_vcpu *v = &board->vcpus[i];
-		add_cpu_stats(&c->cpu, &v->cpu.stats);
-		for (unsigned k = 0; k <= SENS_MONITOR; k++)
-			c->callouts_by_class[k] += v->cpu.callouts_by_class[k];
-		c->kicks += cpu_kicks(&v->cpu);
+		struct board_vcpu_counters *vc = &c->vcpus[i];
+		vc->cpu = v->cpu.stats;
+		memcpy(vc->callouts_by_class, v->cpu.callouts_by_class, sizeof(vc->callouts_by_class));
+		vc->kicks = cpu_kicks(&v->cpu);
 		for (unsigned p = 0; p <= PHASE_COUNT; p++)
-			c->phase_ms[p] += profile_phase_ms(&v->cpu, (enum cpu_phase)p);
-		c->lapic_timer_irqs += v->lapic.timer_irqs;
-		c->lapic_timer_lost_irqs += v->lapic.timer_lost_irqs;
+			vc->phase_ms[p] = profile_phase_ms(&v->cpu, (enum cpu_phase)p);
+		vc->lapic_timer_irqs = v->lapic.timer_irqs;
+		vc->lapic_timer_lost_irqs = v->lapic.timer_lost_irqs;
+		add_cpu_stats(&c->cpu, &vc->cpu);
+		for (unsigned k = 0; k <= SENS_MONITOR; k++)
+			c->callouts_by_class[k] += vc->callouts_by_class[k];
+		c->kicks += vc->kicks;
+		for (unsigned p = 0; p <= PHASE_COUNT; p++)
+			c->phase_ms[p] += vc->phase_ms[p];
+		c->lapic_timer_irqs += vc->lapic_timer_irqs;
+		c->lapic_timer_lost_irqs += vc->lapic_timer_lost_irqs;
 	}
 	c->clock_hz = board->clk.tsc ? board->clk.hz : 0;
 	c->pit_irqs = board->pit.irqs;

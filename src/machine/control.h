@@ -112,9 +112,20 @@ unsigned board_ram_harvest(struct board *board, uint8_t *bitmap);
 
 /* --------------------------------------------------------------- counters */
 
+/* A vCPU's own counts: its exits, events, callouts, kicks, time and its
+ * LAPIC's timer. */
+struct board_vcpu_counters {
+	struct cpu_stats cpu;
+	uint64_t callouts_by_class[SENS_MONITOR + 1];
+	uint64_t kicks;
+	uint64_t phase_ms[PHASE_COUNT + 1];   /* profile_phase_ms's, [PHASE_COUNT] idle */
+	uint64_t lapic_timer_irqs, lapic_timer_lost_irqs;
+};
+
 /* Every counter the --stats report, --stats-json and the monitor's info
- * commands show, copied out at one moment. Per-vCPU counts are the sums
- * over the vCPUs. */
+ * commands show, copied out at one moment. The per-vCPU counts here
+ * (those of struct board_vcpu_counters) are the sums over the vCPUs,
+ * each vCPU's in vcpus. */
 struct board_counters {
 	bool cpu_ready;                 /* the vCPUs were built (else only devices count) */
 	uint64_t ram_bytes;
@@ -140,6 +151,8 @@ struct board_counters {
 	uint64_t clock_hz;              /* the TSC's rate; 0: the 1 GHz monotonic clock */
 	uint64_t pit_irqs, pit_lost_irqs, pic_spurious, rtc_irqs, rtc_lost_irqs;
 	uint64_t lapic_timer_irqs, lapic_timer_lost_irqs, acpi_scis;
+	unsigned nvcpus;
+	struct board_vcpu_counters vcpus[BOARD_MAX_SMP];
 };
 void board_read_counters(const struct board *board, struct board_counters *c);
 
@@ -147,6 +160,20 @@ void board_read_counters(const struct board *board, struct board_counters *c);
  * (vcpu_control.c) Guest stopped. */
 
 unsigned board_vcpu_count(const struct board *board);
+/* What a vCPU is doing, as the monitor's info cpus and gdb's threads show
+ * it: running (or able to: the vCPUs take turns), halted (HLT, until an
+ * interrupt), or an application processor waiting for a start-up IPI
+ * (after RESET or INIT). */
+enum board_vcpu_state { BOARD_VCPU_RUNNING, BOARD_VCPU_HALTED, BOARD_VCPU_WAIT_SIPI };
+struct board_vcpu_status {
+	unsigned apic_id;     /* the LAPIC's ID register's, as the guest's IPIs name it */
+	enum board_vcpu_state state;
+};
+void board_vcpu_status(const struct board *board, unsigned vcpu, struct board_vcpu_status *st);
+/* The vCPU the guest stopped on: the one whose turn it was (a breakpoint's
+ * or a step's vCPU, or the one running when a front end stopped the whole
+ * machine). Every other vCPU is stopped too: they take turns. */
+unsigned board_vcpu_current(const struct board *board);
 /* The registers as a debugger shows them. s is the architectural state
  * (segments, descriptor tables, control and debug registers); its
  * general registers are the boot state's, regs are the live ones. */
@@ -169,7 +196,9 @@ void board_vcpu_set_fpu(struct board *board, unsigned vcpu, const uint8_t *fxsav
  * -ENOSPC when CPU_MAX_BREAKPOINTS are set. */
 int board_vcpu_set_breakpoint(struct board *board, unsigned vcpu, uint32_t eip);
 void board_vcpu_clear_breakpoint(struct board *board, unsigned vcpu, uint32_t eip);
-/* The debugger lets the vCPU go on, one instruction with step. */
+/* The debugger lets the vCPU go on, one instruction with step: a vCPU
+ * stepped has the next turn, so its instruction is the next one run (an
+ * AP waiting for a start-up IPI has nothing to run: it steps once started). */
 void board_vcpu_debug_resume(struct board *board, unsigned vcpu, bool step);
 /* The debugger has gone: no breakpoint, step or event of its stays. */
 void board_vcpu_debug_detach(struct board *board, unsigned vcpu);

@@ -566,8 +566,10 @@ int board_run(struct board *board)
 		if (v->yield) {
 			/* Its turn is over: nothing for the control point. */
 			v->yield = false;
-			if (v->cpu.stop && !v->cpu.fatal && !board->exit_requested &&
-			    !board->reset_requested) {
+			/* A breakpoint or a step the vCPU stopped for goes to
+			 * the control point first, on its own turn. */
+			if (v->cpu.stop && !v->cpu.fatal && v->cpu.debug.event == DEBUG_EVENT_NONE &&
+			    !board->exit_requested && !board->reset_requested) {
 				v->cpu.stop = false;
 				v = board__next_vcpu(board, v);
 				board__arm_timer(board);   /* for the end of its slice */
@@ -577,6 +579,13 @@ int board_run(struct board *board)
 		if (!board->exit_requested && !board->reset_requested && !v->cpu.fatal &&
 		    v->cpu.stop) {
 			control_point(board, v);
+			if (board->step_turn && board->step_turn != v) {
+				/* A debugger stepped another vCPU: its turn now. */
+				v = board->running = board->step_turn;
+				board->slice_end_ns = board__clock_ns(board) + SMP_SLICE_NS;
+				board__arm_timer(board);
+			}
+			board->step_turn = NULL;
 			if (!board->exit_requested && !board->reset_requested)
 				continue;
 		}

@@ -27,6 +27,21 @@ unsigned board_vcpu_count(const struct board *board)
 	return board->nvcpus;
 }
 
+void board_vcpu_status(const struct board *board, unsigned vcpu, struct board_vcpu_status *st)
+{
+	const struct board_vcpu *v = const_vcpu_of(board, vcpu);
+	/* The ID register as it is: the guest may have written it. */
+	st->apic_id = v->lapic.id >> 24;
+	st->state = v->wait_sipi ? BOARD_VCPU_WAIT_SIPI
+		    : v->cpu.halted ? BOARD_VCPU_HALTED
+				    : BOARD_VCPU_RUNNING;
+}
+
+unsigned board_vcpu_current(const struct board *board)
+{
+	return board->running ? board->running->index : 0;
+}
+
 void board_vcpu_get_regs(const struct board *board, unsigned vcpu, struct board_regs *r)
 {
 	const struct cpu *cpu = &const_vcpu_of(board, vcpu)->cpu;
@@ -82,7 +97,10 @@ void board_vcpu_clear_breakpoint(struct board *board, unsigned vcpu, uint32_t ei
 
 void board_vcpu_debug_resume(struct board *board, unsigned vcpu, bool step)
 {
-	cpu_debug_resume(&vcpu_of(board, vcpu)->cpu, step);
+	struct board_vcpu *v = vcpu_of(board, vcpu);
+	cpu_debug_resume(&v->cpu, step);
+	if (step && !v->wait_sipi)
+		board->step_turn = v;
 }
 
 void board_vcpu_debug_detach(struct board *board, unsigned vcpu)

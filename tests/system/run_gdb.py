@@ -11,6 +11,15 @@ run_gdb.py gdb BTVM GUEST [btvm options]
     hears as the program's exit. The guest checksums its own code at the
     end: a breakpoint written into its memory would fail it.
 
+run_gdb.py smp BTVM GUEST [btvm options]
+    Several vCPUs (--smp 4) against tests/guests/smp_park.asm: the
+    monitor's info cpus before the start (the APs wait for a start-up
+    IPI), then Debian's gdb: a breakpoint on the BSP once the APs are
+    parked, info threads listing four, each thread's registers its vCPU's
+    (the values each AP set), a stepi of thread 2 that steps that vCPU and
+    stays on it; after gdb detached, the monitor's info cpus (states, EIPs,
+    modes) and cpu N selecting the vCPU that info registers and x use.
+
 run_gdb.py protocol BTVM GUEST
     The protocol by hand on a socket: acks, garbage between packets, a bad
     checksum ('-'), malformed and overlong packets, an unmapped read (an E
@@ -20,6 +29,7 @@ run_gdb.py protocol BTVM GUEST
     gone, a port in use (status 1, one line) and malformed --gdb options
     (status 2).
 """
+import json
 import os
 import re
 import socket
@@ -29,7 +39,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vmtools import Fail, check, free_port  # noqa: E402
+from vmtools import Fail, Monitor, check, free_port  # noqa: E402
 
 TIMEOUT = 60
 
@@ -341,14 +351,212 @@ def protocol_checks(btvm, guest, sym, port, proc, mon):
               "--gdb %s: status %d, %r" % (opt, res.returncode, res.stderr))
 
 
+def info_cpus(mon):
+    """The monitor's info cpus as {index: (star, fields)}."""
+    cpus = {}
+    for line in mon.human("info cpus").splitlines():
+        m = re.match(r"^([* ]) CPU #(\d+): (.*)$", line)
+        if not m:
+            raise Fail("info cpus line %r" % line)
+        fields = dict(kv.split("=", 1) for kv in
+                      re.findall(r"(\w+=(?:waiting for SIPI|[^ ]+))", m.group(3)))
+        cpus[int(m.group(2))] = (m.group(1) == "*", fields)
+    return cpus
+
+
+def run_smp(btvm, guest, extra):
+    sym = symbols(guest)
+    work = tempfile.mkdtemp(prefix="btvm-gdb-smp-")
+    mon_path = os.path.join(work, "mon.sock")
+    port = free_port()
+    proc = start_btvm(btvm, guest, port, ["--smp", "4", "--append", "wait"] + list(extra),
+                      monitor=mon_path)
+    try:
+        smp_checks(guest, sym, port, proc, mon_path)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    for name in os.listdir(work):
+        os.unlink(os.path.join(work, name))
+    os.rmdir(work)
+
+
+def smp_checks(guest, sym, port, proc, mon_path):
+    mon = Monitor.when_up(mon_path, proc)
+    cpus = info_cpus(mon)
+    check(sorted(cpus) == [0, 1, 2, 3], "info cpus: four vCPUs (%s)" % sorted(cpus))
+    check(cpus[0][0] and not any(cpus[i][0] for i in (1, 2, 3)), "vCPU 0 selected at first")
+    check(cpus[0][1]["state"] == "running" and cpus[0][1]["apic_id"] == "0",
+          "the BSP runs: %s" % cpus[0][1])
+    for i in (1, 2, 3):
+        check(cpus[i][1]["state"] == "waiting for SIPI" and cpus[i][1]["apic_id"] == str(i),
+              "AP %d waits for a start-up IPI: %s" % (i, cpus[i][1]))
+    spin = {sym["ap_spin"], sym["ap_spin"] + 2}   # PAUSE (2 bytes), then JMP
+    cmds = [
+        "set confirm off",
+        "file " + guest,
+        "target remote :%d" % port,
+        "break *bsp_parked", "continue",
+        "info threads",
+        'printf "T1 thread=%d pc=%x\\n", $_thread, $pc',
+    ]
+    for t in (2, 3, 4):
+        cmds += ["thread %d" % t,
+                 'printf "T%d thread=%%d eax=%%x ebx=%%x esi=%%x pc=%%x\\n", $_thread, $eax, $ebx, '
+                 '$esi, $pc' % t]
+    cmds += [
+        "thread 2",
+        'printf "BEFORE pc=%x\\n", $pc',
+        "stepi",
+        'printf "STEP thread=%d pc=%x\\n", $_thread, $pc',
+        "thread 1",
+        'printf "BSP eax=%x pc=%x\\n", $eax, $pc',
+        "delete",
+        "detach",
+    ]
+    args = ["gdb", "-batch", "-nx"]
+    for c in cmds:
+        args += ["-ex", c]
+    try:
+        res = subprocess.run(args, capture_output=True, text=True, timeout=TIMEOUT,
+                             stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise Fail("gdb did not end")
+    out = res.stdout + res.stderr
+    print(out)
+    threads = re.findall(r"^\*?\s+(\d+)\s+Thread (\d+) \(vCPU (\d+), APIC ID (\d+), ([a-z ]+)\)",
+                         out, re.M)
+    check([t[:4] for t in threads] == [(str(i), str(i), str(i - 1), str(i - 1)) for i in (1, 2, 3, 4)],
+          "info threads lists the four vCPUs: %s" % threads)
+    check(re.search(r"^T1 thread=1 pc=%x$" % sym["bsp_parked"], out, re.M),
+          "thread 1 stopped at the breakpoint")
+    for t in (2, 3, 4):
+        m = re.search(r"^T%d thread=(\d+) eax=([0-9a-f]+) ebx=([0-9a-f]+) esi=([0-9a-f]+) pc=([0-9a-f]+)$"
+                      % t, out, re.M)
+        check(m, "thread %d's registers printed" % t)
+        apic = t - 1
+        check(int(m.group(1)) == t and int(m.group(2), 16) == 0xa9000000 + apic and
+              int(m.group(3), 16) == 0x11111111 * apic and int(m.group(4), 16) == 0x5a5a0000 + apic,
+              "thread %d's registers are vCPU %d's: %s" % (t, apic, m.groups()))
+        pc = int(m.group(5), 16)
+        # Counted in, an AP may not have reached its loop yet.
+        if t == 4:
+            check(sym["ap_main"] < pc <= sym["ap_halt"] + 1, "the last AP halts: pc %x" % pc)
+        else:
+            check(sym["ap_main"] < pc <= sym["ap_spin"] + 2, "AP %d spins: pc %x" % (apic, pc))
+    before = re.search(r"^BEFORE pc=([0-9a-f]+)$", out, re.M)
+    step = re.search(r"^STEP thread=(\d+) pc=([0-9a-f]+)$", out, re.M)
+    check(before and step, "the step printed")
+    check(step.group(1) == "2" and int(step.group(2), 16) != int(before.group(1), 16) and
+          sym["ap_main"] < int(step.group(2), 16) <= sym["ap_spin"] + 2,
+          "stepi stepped thread 2 (vCPU 1) one instruction: %s -> %s" % (before.group(1),
+                                                                         step.groups()))
+    check(re.search(r"^BSP eax=([0-9a-f]+) pc=", out, re.M), "thread 1 again")
+    # The thread packets by hand, bad thread ids among them (a stopped
+    # guest again: a new connection stops it).
+    # The stub turns a newcomer away while it has not yet seen gdb's
+    # connection close: again until it is let in.
+    for _ in range(100):
+        r = Rsp(port)
+        try:
+            threads = r.ask("qfThreadInfo")
+            break
+        except (ConnectionResetError, BrokenPipeError, Fail):
+            r.s.close()
+            time.sleep(0.05)
+    else:
+        raise Fail("the stub never took a new connection")
+    check(threads == "m01,02,03,04" and r.ask("qsThreadInfo") == "l",
+          "qfThreadInfo lists four threads")
+    # Thread 4 halts right after it counted itself in: halted by now, or
+    # about to be.
+    extra = bytes.fromhex(r.ask("qThreadExtraInfo,4")).decode()
+    check(extra in ("vCPU 3, APIC ID 3, halted", "vCPU 3, APIC ID 3, running"),
+          "qThreadExtraInfo of thread 4: %r" % extra)
+    check(r.ask("T4") == "OK" and r.ask("T5") == "E01" and r.ask("T0") == "E01" and
+          r.ask("Tzz") == "E01", "T: threads 1-4 alive, no others")
+    check(r.ask("Hg5") == "E16" and r.ask("Hc0") == "OK" and r.ask("Hgx") == "E16" and
+          r.ask("qThreadExtraInfo,9") == "E16", "bad thread ids refused")
+    check(r.ask("Hg3") == "OK" and r.ask("qC") == "QC03", "Hg3 selects thread 3")
+    regs = r.ask("g")
+    check(le32(regs[0:8]) == 0xa9000002 and le32(regs[24:32]) == 0x22222222,
+          "g after Hg3: vCPU 2's EAX and EBX")
+    check(le32(r.ask("p0")) == 0xa9000002, "p after Hg3: vCPU 2's EAX")
+    check(r.ask("Hg1") == "OK" and le32(r.ask("p0")) != 0xa9000002, "Hg1: vCPU 0's again")
+    # P writes the selected vCPU's register alone (ECX: the spinning AP
+    # does not use it).
+    check(r.ask("Hg2") == "OK" and r.ask("P1=efbeadde") == "OK" and le32(r.ask("p1")) == 0xdeadbeef,
+          "P after Hg2 writes vCPU 1's ECX")
+    check(r.ask("Hg3") == "OK" and le32(r.ask("p1")) != 0xdeadbeef and r.ask("Hg1") == "OK" and
+          le32(r.ask("p1")) != 0xdeadbeef, "the other vCPUs' ECX untouched")
+    # Ctrl-C stops the whole machine on the vCPU whose turn it was: the
+    # reply names it, and g then reads its registers.
+    for _ in range(4):
+        r.send("c")
+        time.sleep(0.02)
+        r.raw(b"\x03")
+        stop = r.recv()
+        m = re.match(r"^T02thread:0([1-4]);$", stop)
+        check(m, "Ctrl-C: a stop reply naming a thread: %r" % stop)
+        vcpu = int(m.group(1)) - 1
+        eax = le32(r.ask("g")[0:8])
+        check(vcpu == 0 or eax == 0xa9000000 + vcpu,
+              "after the stop on thread %d, g reads its registers (EAX %x)" % (vcpu + 1, eax))
+    check(r.ask("D") == "OK", "detach")
+    r.s.close()
+    # Detached: the BSP waits at bsp_wait, the APs spin or halt. Their
+    # turns go on until the last AP reaches its HLT.
+    for _ in range(200):
+        cpus = info_cpus(mon)
+        if cpus[3][1]["state"] == "halted" and int(cpus[0][1]["eip"], 16) in \
+                {sym["bsp_wait"], sym["bsp_wait"] + 2} and \
+                all(int(cpus[i][1]["eip"], 16) in spin for i in (1, 2)):
+            break
+        time.sleep(0.05)
+    check(cpus[3][1]["state"] == "halted" and int(cpus[3][1]["eip"], 16) in
+          {sym["ap_halt"], sym["ap_halt"] + 1}, "info cpus: the last AP halted: %s" % cpus[3][1])
+    check(int(cpus[0][1]["eip"], 16) in {sym["bsp_wait"], sym["bsp_wait"] + 2},
+          "info cpus: the BSP waits: %s" % cpus[0][1])
+    for i in (0, 1, 2, 3):
+        f = cpus[i][1]
+        check(f["apic_id"] == str(i) and f["cpl"] == "0" and f["mode"] == "protected32",
+              "info cpus: vCPU %d in protected mode at CPL 0: %s" % (i, f))
+    for i in (1, 2):
+        check(cpus[i][1]["state"] == "running" and int(cpus[i][1]["eip"], 16) in spin,
+              "info cpus: AP %d spins: %s" % (i, cpus[i][1]))
+    check("EAX=a9000000" not in mon.human("info registers"), "info registers: vCPU 0's at first")
+    check(mon.human("cpu 2") == "", "cpu 2")
+    check("EAX=a9000002 EBX=22222222" in mon.human("info registers"),
+          "info registers after cpu 2: vCPU 2's")
+    cpus = info_cpus(mon)
+    check(cpus[2][0] and not cpus[0][0], "info cpus stars the selected vCPU")
+    x = mon.human("x /1i $eip")
+    check(int(x.split(":")[0], 16) in spin, "x /1i $eip at vCPU 2's EIP: %r" % x)
+    reply = mon.cmd("human-monitor-command", **{"command-line": "cpu 4"})
+    check("error" in reply or "error" in reply.get("return", ""), "cpu 4 refused: %s" % reply)
+    check(mon.human("cpu 0") == "" and "EAX=a9000002" not in mon.human("info registers"),
+          "cpu 0 again")
+    cpus = mon.cmd("query-cpus-fast")["return"]
+    check([(c["cpu-index"], c["apic-id"], c["selected"]) for c in cpus] ==
+          [(0, 0, True), (1, 1, False), (2, 2, False), (3, 3, False)] and
+          cpus[3]["state"] == "halted" and cpus[1]["eip"] in spin and
+          all(c["mode"] == "protected32" and c["cpl"] == 0 for c in cpus),
+          "query-cpus-fast: %s" % cpus)
+    mon.send(json.dumps({"execute": "quit"}))
+    finish(proc, 0)
+
+
 def main():
-    if len(sys.argv) < 4 or sys.argv[1] not in ("gdb", "protocol"):
+    if len(sys.argv) < 4 or sys.argv[1] not in ("gdb", "protocol", "smp"):
         print(__doc__, file=sys.stderr)
         return 2
     mode, btvm, guest = sys.argv[1:4]
     try:
         if mode == "gdb":
             run_gdb_batch(btvm, guest, sys.argv[4:])
+        elif mode == "smp":
+            run_smp(btvm, guest, sys.argv[4:])
         else:
             run_protocol(btvm, guest)
     except Fail as e:

@@ -1,0 +1,112 @@
+; Several CPUs parked where a debugger and the monitor can find them (run
+; with --smp 2 or --smp 4; tests/system/run_gdb.py smp, run_stats.py smp):
+; the BSP starts the APs by INIT-SIPI-SIPI (the all-but-self shorthand)
+; through a real-mode trampoline at 0x70000; each AP switches to
+; protected mode, sets registers that name it (EAX = 0xa9000000 + its
+; APIC ID, EBX = 0x11111111 * the ID, ESI = 0x5a5a0000 + the ID), counts
+; itself in with LOCK INC and parks: the last AP (APIC ID = the number of
+; APs) halts with IF=0 at ap_halt, the others spin at ap_spin (PAUSE, so
+; the vCPUs' turns pass). The BSP waits for all of them, stops by at
+; bsp_parked (a debugger's breakpoint) and checks the count; with "wait"
+; on the command line it then spins at bsp_wait for ever (for the
+; monitor's look), else it ends (status 33). The number of APs is
+; CPUID leaf 1's span of APIC IDs less one (the vCPUs' count for 2 and 4).
+%define GUEST_NAME "smp_park"
+%include "lib.inc"
+
+APIC		equ 0xfee00000
+APIC_ID		equ APIC + 0x20
+APIC_SVR	equ APIC + 0xf0
+APIC_ICR_LO	equ APIC + 0x300
+APIC_ICR_HI	equ APIC + 0x310
+ICR_ASSERT	equ 0x4000
+ICR_LEVEL	equ 0x8000
+DM_INIT		equ 0x500
+DM_STARTUP	equ 0x600
+SH_OTHERS	equ 0xc0000
+TRAMPOLINE	equ 0x70000
+SIPI_VECTOR	equ TRAMPOLINE >> 12
+SPIN		equ 50000000		; rounds the wait gives up after
+
+guest_start
+	mov dword [APIC_SVR], 0x1ff	; enabled, spurious 0xff
+	mov eax, 1
+	cpuid
+	shr ebx, 16
+	and ebx, 0xff
+	dec ebx
+	mov [aps], ebx
+	mov esi, trampoline
+	mov edi, TRAMPOLINE
+	mov ecx, trampoline_end - trampoline
+	cld
+	rep movsb
+
+group "park"
+	mov dword [APIC_ICR_HI], 0
+	mov dword [APIC_ICR_LO], SH_OTHERS | ICR_ASSERT | ICR_LEVEL | DM_INIT
+	mov dword [APIC_ICR_LO], SH_OTHERS | ICR_ASSERT | DM_STARTUP | SIPI_VECTOR
+	mov ecx, SPIN
+.wait:
+	mov eax, [arrived]
+	cmp eax, [aps]
+	je bsp_parked
+	pause
+	dec ecx
+	jnz .wait
+bsp_parked:
+	mov eax, [arrived]
+	check eax, dword [aps]
+	mov esi, s_wait
+	call lib_cmdline_has
+	test eax, eax
+	jz park_done
+bsp_wait:
+	pause
+	jmp bsp_wait
+park_done:
+	guest_finish
+
+; ---------------------------------------------------------------- the APs
+; Copied to TRAMPOLINE: real mode, CS = SIPI_VECTOR << 8, IP 0.
+	bits 16
+trampoline:
+	cli
+	mov ax, cs
+	mov ds, ax
+	o32 lgdt [tramp_gdtr - trampoline]
+	mov eax, cr0
+	or eax, 1
+	mov cr0, eax
+	jmp dword SEL_CODE:ap_main
+tramp_gdtr:
+	dw LIB_GDT_ENTRIES * 8 - 1
+	dd lib_gdt
+trampoline_end:
+	bits 32
+
+ap_main:
+	mov ax, SEL_DATA
+	mov ds, ax
+	mov es, ax
+	mov ss, ax
+	mov ecx, [APIC_ID]
+	shr ecx, 24
+	lea eax, [ecx + 0xa9000000]
+	imul ebx, ecx, 0x11111111
+	lea esi, [ecx + 0x5a5a0000]
+	lock inc dword [arrived]	; the registers are set: counted in
+	cmp ecx, [aps]
+	je ap_halt
+ap_spin:
+	pause
+	jmp ap_spin
+ap_halt:
+	hlt
+	jmp ap_halt
+
+section .data
+align 4
+arrived:	dd 0
+aps:		dd 0
+s_wait:		db "wait", 0

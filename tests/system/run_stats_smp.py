@@ -1,0 +1,101 @@
+#!/usr/bin/python3
+"""Per-vCPU statistics (--stats, --stats-json) against
+tests/guests/smp_park.asm, which ends by itself (status 33):
+
+ 1. --smp 2: the file validates against docs/stats.schema.json and has a
+    "vcpus" array of two entries (vcpu 0 and 1); each per-vCPU counter's
+    values sum to the total of the same name in "counters", every name is
+    in docs/STATS.md, and both vCPUs ran (exits of their own: the AP's
+    start-up is its own). The text report has a "per vCPU:" table with a
+    column each.
+ 2. One vCPU (tests/guests/hello.asm, beside GUEST): one entry, equal to
+    the totals; the text report as before (no per-vCPU table).
+
+Usage: run_stats_smp.py BTVM GUEST
+(Debian's python3: python3-jsonschema is its.)
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import jsonschema
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run_stats import ROOT, documented_names  # noqa: E402
+from vmtools import Fail, check  # noqa: E402
+
+TIMEOUT = 120
+
+
+def run(btvm, guest, smp, path):
+    cmd = [btvm, "run", "--kernel", guest, "-m", "16", "--display", "none", "--serial", "stdio",
+           "--smp", str(smp), "--stats", "--stats-json", path]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT,
+                         stdin=subprocess.DEVNULL)
+    check(res.returncode == 33, "--smp %d: %s passed (status %d; %s)"
+          % (smp, os.path.basename(guest), res.returncode, res.stdout[-300:]))
+    with open(path) as f:
+        doc = json.load(f)
+    schema = json.load(open(os.path.join(ROOT, "docs/stats.schema.json")))
+    jsonschema.validate(doc, schema, cls=jsonschema.Draft202012Validator)
+    check(True, "--smp %d: the file validates against the schema" % smp)
+    return doc, res.stderr
+
+
+def check_sums(doc, n):
+    vcpus = doc["vcpus"]
+    check([v["vcpu"] for v in vcpus] == list(range(n)), "%d per-vCPU entries, in order" % n)
+    names = set(vcpus[0]["counters"])
+    check(all(set(v["counters"]) == names for v in vcpus), "every vCPU has the same counters")
+    check({"exits.branch", "callouts.total", "cpu.halts", "time.idle_ms"} <= names,
+          "the per-vCPU counters include exits, callouts, halts and time")
+    documented = documented_names()
+    check(names <= documented, "every per-vCPU name is in docs/STATS.md: %s" % (names - documented))
+    for name in sorted(names):
+        total = sum(v["counters"][name] for v in vcpus)
+        if total != doc["counters"][name]:
+            raise Fail("%s: the vCPUs' %s sum to %d, the total is %d"
+                       % (name, [v["counters"][name] for v in vcpus], total,
+                          doc["counters"][name]))
+    check(True, "each per-vCPU counter sums to its total (%d names)" % len(names))
+
+
+def main():
+    btvm, guest = sys.argv[1:3]
+    work = tempfile.mkdtemp(prefix="btvm-stats-smp-")
+    path = os.path.join(work, "stats.json")
+    try:
+        doc, text = run(btvm, guest, 2, path)
+        check_sums(doc, 2)
+        for v in doc["vcpus"]:
+            c = v["counters"]
+            check(sum(c[k] for k in c if k.startswith("exits.")) > 0,
+                  "vCPU %d has exits of its own" % v["vcpu"])
+        check(doc["vcpus"][1]["counters"]["cpu.halts"] >= 1, "the AP's HLT is its own")
+        check("per vCPU:" in text and "vCPU 0" in text and "vCPU 1" in text,
+              "the text report has the per-vCPU table")
+        os.unlink(path)
+        # One vCPU: smp_park needs APs, so hello (beside it) stands in.
+        hello = os.path.join(os.path.dirname(guest), "hello.elf")
+        doc, text = run(btvm, hello, 1, path)
+        check_sums(doc, 1)
+        check(all(doc["vcpus"][0]["counters"][k] == doc["counters"][k]
+                  for k in doc["vcpus"][0]["counters"]), "one vCPU: its counters are the totals")
+        check("per vCPU:" not in text and "callouts by class:" in text,
+              "one vCPU: the text report as before, no per-vCPU table")
+        os.unlink(path)
+    except Fail as e:
+        print("run_stats_smp: FAIL:", e, file=sys.stderr)
+        return 1
+    finally:
+        for name in os.listdir(work):
+            os.unlink(os.path.join(work, name))
+        os.rmdir(work)
+    print("run_stats_smp: PASS")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
