@@ -967,6 +967,15 @@ static enum callout_result run_callout(struct cpu *cpu, const struct callout_des
 		return CALLOUT_STOP;
 	}
 	int fpu_vector = cpu_fpu_unavailable(cpu, in, ops);
+	if (fpu_vector < 0 && !dec->sens && insn_needs_osfxsr(in, ops)) {
+		/* Translated as OSFXSR's #UD for another vCPU, which had it
+		 * clear (the setting is not in the key: translate.h): drop the
+		 * translations and run it again as this vCPU's. */
+		cpu->callouts_by_class[SENS_MONITOR]++;
+		tcache_flush(cpu->tc, &cpu->ibl_table);
+		cpu->s.eip = d->eip;
+		return CALLOUT_STOP;
+	}
 	if (fpu_vector >= 0 || in->mnemonic == ZYDIS_MNEMONIC_FWAIT) {
 		/* Translated as a callout only while CR0.TS/EM or CR4.OSFXSR
 		 * may make it trap. */

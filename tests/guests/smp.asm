@@ -12,6 +12,8 @@
 ; handler ran where it should, exactly once, with the ICR's
 ; delivery-status bit idle after each send. Last, all four add to a
 ; counter under a spinlock (LOCK BTS and PAUSE) and the total is exact.
+; Between the two, CR4.OSFXSR set on the BSP alone: an SSE instruction is
+; #UD on an AP and runs on the BSP.
 %define GUEST_NAME "smp"
 %include "lib.inc"
 
@@ -41,6 +43,7 @@ V_FIXED		equ 0x41		; BSP -> one AP
 V_OTHERS	equ 0x42		; all but self, then self
 V_LOGICAL	equ 0x43		; logical destination 0x0a
 V_SPIN		equ 0x44		; all but self: the spinlock round
+V_SSE		equ 0x45		; BSP -> AP 1: run sse_probe
 SPIN_ROUNDS	equ 2000		; increments each CPU makes under the lock
 STACK_SIZE	equ 4096
 SPIN		equ 50000000		; rounds a wait gives up after
@@ -82,6 +85,7 @@ guest_start
 	gate V_OTHERS, others_isr, 0x8e
 	gate V_LOGICAL, logical_isr, 0x8e
 	gate V_SPIN, spin_isr, 0x8e
+	gate V_SSE, sse_isr, 0x8e
 	mov dword [APIC_SVR], 0x1ff	; enabled, spurious 0xff
 	mov dword [APIC_LDR], 1 << 24	; logical ID: bit 0, as the APs use their ID's bit
 
@@ -247,6 +251,27 @@ group "all_but_self"
 	check dword [others_count + 8], 1
 	check dword [others_count + 12], 1
 
+group "osfxsr"
+	; CR4.OSFXSR is each CPU's own: set on the BSP alone, an SSE
+	; instruction is #UD on AP 1, and then runs on the BSP (one
+	; translation serves both: the setting is not in its key, and the
+	; BSP must not meet the AP's #UD).
+	gate 6, ud_isr, 0x8e
+	mov eax, cr4
+	or eax, 1 << 9
+	mov cr4, eax
+	xorps xmm0, xmm0
+	send 1, ICR_ASSERT | V_SSE
+	wait_eq [sse_done], 1
+	check dword [sse_done], 1
+	check dword [ud_count], 1
+	check dword [ud_eip], sse_probe
+	check dword [ud_cpu], 1
+	mov dword [sse_mem], -1
+	call sse_probe
+	check dword [ud_count], 1		; none on the BSP
+	check dword [sse_mem], 0		; its store done
+
 group "spinlock"
 	; Every CPU adds 1 SPIN_ROUNDS times to a counter under a spinlock
 	; (LOCK BTS, PAUSE while taken), with a plain load and store inside:
@@ -279,6 +304,30 @@ spin_rounds:
 	dec ecx
 	jnz .round
 	ret
+
+; sse_probe: one SSE instruction (a store, which the monitor cannot run
+; for the BSP: it must translate it anew), skipped by ud_isr.
+sse_probe:
+	movd [sse_mem], xmm0
+sse_probe_end:
+	ret
+
+ud_isr:
+	push eax
+	mov eax, [esp + 4]
+	mov [ud_eip], eax
+	call apic_id
+	mov [ud_cpu], eax
+	pop eax
+	lock inc dword [ud_count]
+	add dword [esp], sse_probe_end - sse_probe
+	iretd
+
+sse_isr:
+	call sse_probe
+	lock inc dword [sse_done]
+	mov dword [APIC_EOI], 0
+	iretd
 
 spin_isr:
 	push eax
@@ -368,6 +417,8 @@ ap_main:
 	mov ds, ax
 	mov es, ax
 	mov ss, ax
+	mov fs, ax			; no real-mode 64 KiB limit left: the
+	mov gs, ax			; AP's code runs in the BSP's mode
 	; A stack of its own: ticket t (LOCK XADD) takes stack t.
 	mov eax, 1
 	lock xadd [ap_next], eax
@@ -434,6 +485,11 @@ logical_count:	times 8 dd 0
 spin_lock:	dd 0
 spin_total:	dd 0
 spin_done:	dd 0
+sse_done:	dd 0
+sse_mem:	dd 0
+ud_eip:		dd 0
+ud_cpu:		dd -1
+ud_count:	dd 0
 
 section .bss
 alignb 16
