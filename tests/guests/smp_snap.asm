@@ -244,8 +244,10 @@ answer:
 section .rodata
 s_cmd_snap:	db "mid-stop", 0
 
+; A page of their own: the APs' stores never land on a page of code,
+; whose translations each store would drop (self-modifying code).
 section .data
-align 8
+align 4096, db 0
 mail:		dq 0			; a TSC passed in a handshake
 before_tsc:	dq 0
 mail_ok:	dd 0
