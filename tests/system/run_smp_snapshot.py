@@ -96,7 +96,9 @@ def sums_right(vm, n, what):
 def busy(vm):
     """Each CPU's user + nice + system jiffies."""
     vm.send("grep '^cpu[01] ' /proc/stat")
-    m = vm.expect(r"\ncpu0 (\d+) (\d+) (\d+)[^\n]*\ncpu1 (\d+) (\d+) (\d+)")
+    # Each number ends with the space before the next field, so that a
+    # line still arriving is not read short.
+    m = vm.expect(r"\ncpu0 (\d+) (\d+) (\d+) [^\n]*\ncpu1 (\d+) (\d+) (\d+) ")
     vm.expect(PROMPT)
     g = [int(x) for x in m.groups()]
     return sum(g[0:3]), sum(g[3:6])
