@@ -325,7 +325,7 @@ enum {
 enum boot_choice { BOOT_CHOICE_AUTO, BOOT_CHOICE_BIOS, BOOT_CHOICE_DIRECT };
 
 struct run_given {
-	bool kernel, initrd, append, memory, vga, disk, snapshot, net;
+	bool kernel, initrd, append, memory, vga, disk, snapshot, net, smp;
 	enum boot_choice boot;
 	const char *incoming;   /* --incoming tcp:[ADDR]:PORT */
 	const char *first_disk; /* the first --disk, either interface: a kernel may be on it */
@@ -636,6 +636,7 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 		case OPT_SMP:
 			if (!parse_count(optarg, 1, BOARD_MAX_SMP, &cfg->smp))
 				return usage_error("invalid --smp '%s' (1 to %u)", optarg, BOARD_MAX_SMP);
+			given->smp = true;
 			break;
 		case OPT_MAP_BUDGET:
 			if (!parse_count(optarg, BOARD_MAP_BUDGET_MIN, BOARD_MAP_BUDGET_MAX, &cfg->map_budget))
@@ -726,8 +727,6 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 		return usage_error("unexpected argument '%s'", argv[optind]);
 	if (given->incoming && cfg->restore_path)
 		return usage_error("--incoming and --restore both give the machine: one of them");
-	if (cfg->smp > 1 && (cfg->restore_path || given->incoming))
-		return usage_error("snapshots of --smp N>1 are not supported yet");
 	/* Through the firmware a kernel boots as from a boot loader; without
 	 * one the firmware boots the disks, which have their own. */
 	if (cfg->bios_path && !cfg->kernel_path && (given->initrd || given->append))
@@ -765,6 +764,10 @@ static int take_snapshot_config(struct board_config *cfg, const struct run_given
 				   (unsigned long long)cfg->ram_mib, (unsigned long long)s->ram_mib);
 	if (given->vga && (cfg->fb_width != s->fb_width || cfg->fb_height != s->fb_height))
 		return usage_error("--restore: --vga conflicts with the snapshot's screen");
+	/* The machine restored is of the snapshot's vCPU count. */
+	if (given->smp && cfg->smp != s->smp)
+		return usage_error("--restore: --smp %u conflicts with the snapshot's %u vCPUs",
+				   cfg->smp, s->smp);
 	if (given->snapshot && !s->snapshot)
 		return usage_error("--restore: --snapshot conflicts with the snapshot, taken with "
 				   "writes going to the disk images");
@@ -780,6 +783,7 @@ static int take_snapshot_config(struct board_config *cfg, const struct run_given
 	cfg->cmdline = s->cmdline;
 	cfg->kernel_from_disk = s->kernel_from_disk;
 	cfg->ram_mib = s->ram_mib;
+	cfg->smp = s->smp;
 	cfg->fb_width = s->fb_width;
 	cfg->fb_height = s->fb_height;
 	cfg->ndisks = s->ndisks;

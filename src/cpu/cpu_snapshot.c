@@ -111,12 +111,12 @@ static void load_segment(struct snap_reader *r, struct segment *s)
 	s->flags = snapr_u16(r);
 }
 
-void cpu_save(struct cpu *cpu, struct snap_writer *w)
+void cpu_save_as(struct cpu *cpu, const char *tag, struct snap_writer *w)
 {
 	const struct vcpu_state *s = &cpu->s;
 	/* The door out left part of the x87/SSE state in the registers. */
 	cpu_fpu_materialize(cpu);
-	snapw_begin(w, "CPU ", CPU_SNAP_VERSION, false);
+	snapw_begin(w, tag, CPU_SNAP_VERSION, false);
 	for (unsigned i = 0; i < REG_COUNT; i++)
 		snapw_u32(w, cpu->regs[i]);
 	snapw_u32(w, s->eip);

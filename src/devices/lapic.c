@@ -807,9 +807,9 @@ static void load_words(struct snap_reader *r, uint32_t *v, unsigned n)
 		v[i] = snapr_u32(r);
 }
 
-void lapic_save(const struct lapic *apic, struct snap_writer *w)
+void lapic_save_as(const struct lapic *apic, const char *tag, struct snap_writer *w)
 {
-	snapw_begin(w, "LAPC", LAPIC_SNAP_VERSION, false);
+	snapw_begin(w, tag, LAPIC_SNAP_VERSION, false);
 	snapw_u64(w, apic->base_msr);
 	snapw_u32(w, apic->id);
 	snapw_u32(w, apic->tpr);

@@ -313,9 +313,14 @@ int lapic_set_base_msr(struct lapic *lapic, uint64_t value);
 
 struct snap_writer;
 struct snap_reader;
-/* Snapshots (host/snapfile.h): section "LAPC", every register and the
+/* Snapshots (host/snapfile.h): section "LAPC" (an application
+ * processor's: "LAPn", machine/board_snapshot.c), every register and the
  * timer (bus ticks of guest time). */
-void lapic_save(const struct lapic *apic, struct snap_writer *w);
+void lapic_save_as(const struct lapic *apic, const char *tag, struct snap_writer *w);
+static inline void lapic_save(const struct lapic *apic, struct snap_writer *w)
+{
+	lapic_save_as(apic, "LAPC", w);
+}
 int lapic_load(struct lapic *apic, struct snap_reader *r);
 
 #endif

@@ -24,12 +24,15 @@
 
 /* 2: the IDE drives, the disk a kernel came from, the firmware's ROM
  * image and boot order (a btvm without them wrote 1; its snapshots have
- * no IDE section and are refused). */
-#define CONF_VERSION 2u
+ * no IDE section and are refused). 3: the vCPU count at the end; a
+ * version-2 snapshot is of one vCPU. */
+#define CONF_VERSION 3u
+#define CONF_VERSION_ONE_VCPU 2u
 #define CPUM_VERSION 1u
 #define CLCK_VERSION 1u
 #define MEM_VERSION 1u
 #define BORD_VERSION 1u
+#define SMP_VERSION 1u
 /* zstd's fastest level: a save stops the guest, and RAM compresses well
  * enough at it (zero pages are not written at all). */
 #define SNAP_ZSTD_LEVEL 1
@@ -42,10 +45,14 @@
 
 /* The sections every snapshot has; disks and the network card as
  * configured. */
+/* With --smp N > 1, application processor i (1 to N - 1) has sections
+ * CPUi and LAPi, as the BSP's CPU and LAPC, and SMP holds what is the
+ * slots' own (smp.c). */
 enum section {
 	S_CONF, S_CPUM, S_CLCK, S_CPU, S_MEM, S_BOCH, S_BLK0, S_VNET = S_BLK0 + BOARD_MAX_DISKS,
 	S_IDE, S_PCI, S_VGA, S_UART, S_RTC, S_PIT, S_APM, S_KBC, S_MOUS, S_P92, S_TDEV, S_BORD, S_IOAP,
-	S_LAPC, S_PIC, S_FWCF, S_HPET, S_COUNT
+	S_LAPC, S_PIC, S_FWCF, S_HPET, S_SMP, S_CPU_AP, S_LAP_AP = S_CPU_AP + BOARD_MAX_VCPUS - 1,
+	S_COUNT = S_LAP_AP + BOARD_MAX_VCPUS - 1
 };
 
 static const char *const tags[S_COUNT] = {
@@ -55,8 +62,13 @@ static const char *const tags[S_COUNT] = {
 	[S_VGA] = "VGA ", [S_UART] = "UART", [S_RTC] = "RTC ", [S_PIT] = "PIT ", [S_APM] = "APM ",
 	[S_KBC] = "KBC ", [S_MOUS] = "MOUS", [S_P92] = "P92 ", [S_TDEV] = "TDEV",
 	[S_BORD] = "BORD", [S_IOAP] = "IOAP", [S_LAPC] = "LAPC", [S_PIC] = "PIC ",
-	[S_FWCF] = "FWCF", [S_HPET] = "HPET",
+	[S_FWCF] = "FWCF", [S_HPET] = "HPET", [S_SMP] = "SMP ",
+	[S_CPU_AP] = "CPU1", [S_CPU_AP + 1] = "CPU2", [S_CPU_AP + 2] = "CPU3", [S_CPU_AP + 3] = "CPU4",
+	[S_CPU_AP + 4] = "CPU5", [S_CPU_AP + 5] = "CPU6", [S_CPU_AP + 6] = "CPU7",
+	[S_LAP_AP] = "LAP1", [S_LAP_AP + 1] = "LAP2", [S_LAP_AP + 2] = "LAP3", [S_LAP_AP + 3] = "LAP4",
+	[S_LAP_AP + 4] = "LAP5", [S_LAP_AP + 5] = "LAP6", [S_LAP_AP + 6] = "LAP7",
 };
+_Static_assert(BOARD_MAX_VCPUS == 8, "a CPUn and LAPn tag for each application processor");
 
 /* ------------------------------------------------------------ identity */
 
@@ -201,6 +213,7 @@ static void save_config(const struct board *board, struct snap_writer *w)
 	save_path(w, c->bios_path);
 	snapw_str(w, c->boot_order);
 	snapw_bool(w, c->first_disk_ide);
+	snapw_u32(w, board->nvcpus);
 	snapw_end(w);
 }
 
@@ -208,8 +221,9 @@ static int load_config(struct snap_reader *r, struct board_snapshot_config *sc,
 		       uint64_t *ram_size, uint64_t *devmem_size)
 {
 	struct board_config *c = &sc->cfg;
-	if (r->version != CONF_VERSION)
-		return snapr_fail(r, "version %u, this btvm reads %u", r->version, CONF_VERSION);
+	if (r->version != CONF_VERSION && r->version != CONF_VERSION_ONE_VCPU)
+		return snapr_fail(r, "version %u, this btvm reads %u and %u", r->version,
+				  CONF_VERSION_ONE_VCPU, CONF_VERSION);
 	*ram_size = snapr_u64(r);
 	*devmem_size = snapr_u64(r);
 	snapr_str(r, sc->kernel, sizeof(sc->kernel));
@@ -265,8 +279,11 @@ static int load_config(struct snap_reader *r, struct board_snapshot_config *sc,
 	snapr_str(r, sc->bios, sizeof(sc->bios));
 	snapr_str(r, c->boot_order, sizeof(c->boot_order));
 	c->first_disk_ide = snapr_bool(r);
+	c->smp = r->version >= CONF_VERSION ? snapr_u32(r) : 1;
 	if (snapr_end(r))
 		return r->err;
+	if (c->smp < 1 || c->smp > BOARD_MAX_SMP)
+		return snapr_fail(r, "%u vCPUs (1 to %u)", c->smp, BOARD_MAX_SMP);
 	if (*ram_size % (1u << 20) || *ram_size / (1u << 20) < GUEST_RAM_MIN_MIB ||
 	    *ram_size / (1u << 20) > GUEST_RAM_MAX_MIB)
 		return snapr_fail(r, "guest RAM of %llu bytes is not supported",
@@ -421,6 +438,41 @@ static int load_board(struct board *board, struct snap_reader *r)
 	return snapr_end(r);
 }
 
+/* The vCPU slots' own state (smp.c), with N > 1: per application
+ * processor whether it waits for a start-up IPI, and its TSC's distance
+ * from the BSP's (CLCK holds the BSP's TSC; the distance is 0 unless the
+ * guest wrote IA32_TSC on one vCPU). HLT is in each CPU section. The
+ * BSP takes the first turn after a restore, as after any switch. */
+static void save_smp(const struct board *board, struct snap_writer *w)
+{
+	snapw_begin(w, tags[S_SMP], SMP_VERSION, false);
+	snapw_u32(w, board->nvcpus);
+	for (unsigned i = 1; i < board->nvcpus; i++) {
+		const struct board_vcpu *v = &board->vcpus[i];
+		snapw_bool(w, v->wait_sipi);
+		snapw_u64(w, v->cpu.tsc_offset - board->vcpus[0].cpu.tsc_offset);
+	}
+	snapw_end(w);
+}
+
+static int load_smp(struct board *board, struct snap_reader *r)
+{
+	if (r->version != SMP_VERSION)
+		return snapr_fail(r, "version %u, this btvm reads %u", r->version, SMP_VERSION);
+	uint32_t n = snapr_u32(r);
+	if (!r->err && n != board->nvcpus)
+		return snapr_fail(r, "%u vCPUs, the configuration %u", n, board->nvcpus);
+	for (unsigned i = 1; i < board->nvcpus && !r->err; i++) {
+		struct board_vcpu *v = &board->vcpus[i];
+		v->wait_sipi = snapr_bool(r);
+		v->yield = false;
+		/* Relative to the BSP's, which board_set_guest_time then sets
+		 * (it keeps the distances). */
+		v->cpu.tsc_offset = board->vcpus[0].cpu.tsc_offset + snapr_u64(r);
+	}
+	return snapr_end(r);
+}
+
 /* ------------------------------------------------------------------ save */
 
 /* To path, or to fd when path is NULL. */
@@ -430,10 +482,6 @@ static int save_state(struct board *board, const char *path, int fd, bool memory
 	struct snap_writer w;
 	sigset_t async, old;
 
-	if (board->nvcpus > 1) {
-		snprintf(err, err_len, "snapshots of --smp N>1 are not supported yet");
-		return -ENOTSUP;
-	}
 	/* The compressor's threads, if it makes any, take no signals meant
 	 * for the vCPU thread, which takes them once the save is done. */
 	sigfillset(&async);
@@ -460,9 +508,9 @@ static int save_state(struct board *board, const char *path, int fd, bool memory
 		snapw_bool(&w, board->clk.tsc);
 		snapw_u64(&w, board->clk.hz);
 		snapw_end(&w);
-		/* One vCPU's CPU and LAPIC sections: the format has no
-		 * others (docs/DESIGN.md, "One machine, several vCPUs"). */
 		cpu_save(&board__bsp(board)->cpu, &w);
+		for (unsigned i = 1; i < board->nvcpus; i++)
+			cpu_save_as(&board->vcpus[i].cpu, tags[S_CPU_AP + i - 1], &w);
 		if (memory)
 			save_memory(board, &w);
 		/* Interrupt sources before the controllers (see the top). */
@@ -486,6 +534,10 @@ static int save_state(struct board *board, const char *path, int fd, bool memory
 		save_board(board, &w);
 		ioapic_save(&board->ioapic, &w);
 		lapic_save(&board__bsp(board)->lapic, &w);
+		for (unsigned i = 1; i < board->nvcpus; i++)
+			lapic_save_as(&board->vcpus[i].lapic, tags[S_LAP_AP + i - 1], &w);
+		if (board->nvcpus > 1)
+			save_smp(board, &w);
 		pic8259_save(&board->pic, &w);
 		if (board->firmware)
 			fw_cfg_save(&board->fw_cfg, &w);
@@ -532,6 +584,8 @@ static int check_config(const struct board *board, struct snap_reader *r)
 		     !sc->cfg.bios_path != !board->cfg.bios_path ||
 		     !sc->cfg.kernel_path != !board->cfg.kernel_path))
 		ret = snapr_fail(r, "this machine is configured differently (RAM, disks, network)");
+	if (!ret && sc->cfg.smp != board->nvcpus)
+		ret = snapr_fail(r, "of %u vCPUs, this machine has %u", sc->cfg.smp, board->nvcpus);
 	free(sc);
 	return ret;
 }
@@ -594,7 +648,13 @@ static int load_section(struct board *board, struct snap_reader *r, enum section
 		return pic8259_load(&board->pic, r);
 	case S_FWCF:
 		return fw_cfg_load(&board->fw_cfg, r);
+	case S_SMP:
+		return load_smp(board, r);
 	default:
+		if (s >= S_LAP_AP)
+			return lapic_load(&board->vcpus[s - S_LAP_AP + 1].lapic, r);
+		if (s >= S_CPU_AP)
+			return cpu_load(&board->vcpus[s - S_CPU_AP + 1].cpu, r);
 		return virtio_blk_load(&board->disks[s - S_BLK0], r);
 	}
 }
@@ -610,6 +670,12 @@ static bool section_expected(const struct board *board, enum section s, bool mem
 		return board->slirp != NULL;
 	if (s == S_FWCF)
 		return board->firmware != NULL;
+	if (s == S_SMP)
+		return board->nvcpus > 1;
+	if (s >= S_LAP_AP)
+		return (unsigned)(s - S_LAP_AP + 1) < board->nvcpus;
+	if (s >= S_CPU_AP)
+		return (unsigned)(s - S_CPU_AP + 1) < board->nvcpus;
 	return true;
 }
 
@@ -620,10 +686,6 @@ static int restore_state(struct board *board, const char *path, int fd, bool mem
 	struct snap_reader r;
 	bool seen[S_COUNT] = { false };
 	uint64_t guest_ns = 0, tsc = 0, hz = 0;
-	if (board->nvcpus > 1) {
-		snprintf(err, err_len, "snapshots of --smp N>1 are not supported yet");
-		return -ENOTSUP;
-	}
 	int ret = path ? snapr_open(&r, path) : snapr_open_fd(&r, fd, "the migration's state");
 
 	/* No BAR stays where the power-on firmware put it while the saved

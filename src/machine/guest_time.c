@@ -73,8 +73,13 @@ void board_set_guest_time(struct board *board, uint64_t guest_ns, uint64_t tsc)
 	uint64_t now = board__host_count(k);
 	k->base_count = now;
 	k->base_ns = guest_ns;
-	for (unsigned i = 0; i < board->nvcpus; i++)
-		board->vcpus[i].cpu.tsc_offset = now - tsc;
+	/* The BSP's TSC is tsc; each other vCPU's keeps its distance from
+	 * the BSP's (none unless the guest wrote IA32_TSC on one of them). */
+	uint64_t bsp_offset = board->vcpus[0].cpu.tsc_offset;
+	for (unsigned i = 0; i < board->nvcpus; i++) {
+		struct cpu *cpu = &board->vcpus[i].cpu;
+		cpu->tsc_offset = now - tsc + (cpu->tsc_offset - bsp_offset);
+	}
 	if (board->paused)
 		board->paused_count = now;
 	board->timer_deadline = UINT64_MAX;

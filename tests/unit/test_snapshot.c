@@ -11,7 +11,11 @@
  * (tests/guests/a20.asm ends with it closed).
  * test_snapshot --v86 V86.elf: a machine saved in virtual-8086 mode.
  * The CPU section keeps a MOV SS's hold-off of debug exceptions (version
- * 5) and still loads from version 4, without it. */
+ * 5) and still loads from version 4, without it.
+ *
+ * test_snapshot --smp SMP_SNAP.elf: four vCPUs saved in the middle of
+ * tests/guests/smp_snap.asm (one counting, one halted, one waiting for a
+ * start-up IPI), restored, and run on to the guest's pass. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
@@ -24,6 +28,7 @@
 #include "isa/msr.h"
 #include "isa/vcpu.h"
 #include "machine/board.h"
+#include "machine/board_internal.h"
 #include "machine/board_snapshot.h"
 #include "machine/control.h"
 
@@ -224,18 +229,24 @@ static int write_sections(const char *path, const struct section_copy *s, unsign
 	return snapw_close(&w);
 }
 
-static struct board *new_board_with(const char *kernel, const char *restore, const char *cmdline)
+static struct board *new_board_smp(const char *kernel, const char *restore, const char *cmdline,
+				   unsigned smp)
 {
 	struct board *b;
 	struct board_config cfg = { .kernel_path = kernel, .ram_mib = 64, .serial = SERIAL_NONE,
 				    .display = DISPLAY_NONE, .tcache_mib = 16, .no_reboot = true,
-				    .restore_path = restore, .cmdline = cmdline };
+				    .restore_path = restore, .cmdline = cmdline, .smp = smp };
 	char err[512];
 	if (board_create(&b, &cfg, err, sizeof(err))) {
 		fprintf(stderr, "test_snapshot: %s\n", err);
 		return NULL;
 	}
 	return b;
+}
+
+static struct board *new_board_with(const char *kernel, const char *restore, const char *cmdline)
+{
+	return new_board_smp(kernel, restore, cmdline, 1);
 }
 
 static struct board *new_board(const char *kernel, const char *restore)
@@ -356,6 +367,21 @@ static void test_machine(const char *kernel, const char *keep)
 		if (!strcmp(d[i].tag, "LAPC")) {
 			d[i].version = 1;
 			d[i].len--;
+		}
+	CHECK_EQ(write_sections(other, d, nc), 0);
+	err[0] = '\0';
+	CHECK_EQ(try_restore(kernel, other, err, sizeof(err)), 0);
+	if (err[0])
+		fprintf(stderr, "test_snapshot: %s\n", err);
+	/* The configuration as version 2 wrote it, before the vCPU count:
+	 * one vCPU, and it loads. */
+	memcpy(d, c, sizeof(c[0]) * nc);
+	for (unsigned i = 0; i < nc; i++)
+		if (!strcmp(d[i].tag, "CONF")) {
+			CHECK_EQ(d[i].version, 3);
+			CHECK_EQ(d[i].data[d[i].len - 4], 1);   /* the count, little-endian */
+			d[i].version = 2;
+			d[i].len -= 4;
 		}
 	CHECK_EQ(write_sections(other, d, nc), 0);
 	err[0] = '\0';
@@ -633,6 +659,183 @@ static void test_v86(const char *kernel)
 	free_board(b);
 }
 
+/* A snapshot of an --smp 4 machine, saved where tests/guests/smp_snap.asm
+ * stops ("mid-stop"): AP 1 counting, AP 2 halted, AP 3 waiting for a
+ * start-up IPI. Restored into a new machine of four, every vCPU is where
+ * it was (registers, HLT, the wait), every TSC the BSP's and none behind
+ * the saved one, a second save is the same but for guest time, and the
+ * guest runs on to its pass (its counts go on, AP 2 wakes, AP 3 starts,
+ * the TSCs agree). A TSC the guest set apart on one vCPU stays apart by as
+ * much. A machine of another count, and damaged per-CPU sections, are
+ * refused with one line. */
+#define SMP_VCPUS 4u
+#define SMP_STOP_STATUS ((0x22 << 1) | 1)
+
+static bool one_line(const char *err)
+{
+	return err[0] && !strchr(err, '\n');
+}
+
+static void test_smp(const char *kernel)
+{
+	char err[512];
+	const char *first = work_path("smp-first.snap");
+	const char *second = work_path("smp-second.snap");
+	const char *other = work_path("smp-other.snap");
+	struct board_regs before[SMP_VCPUS], after;
+
+	struct board *b = new_board_smp(kernel, NULL, "mid-stop", SMP_VCPUS);
+	CHECK(b != NULL);
+	if (!b)
+		return;
+	CHECK_EQ(board_run(b), SMP_STOP_STATUS);
+	for (unsigned i = 0; i < SMP_VCPUS; i++)
+		board_vcpu_get_regs(b, i, &before[i]);
+	CHECK(!before[1].halted && !b->vcpus[1].wait_sipi);
+	CHECK(before[2].halted && !b->vcpus[2].wait_sipi);
+	CHECK(b->vcpus[3].wait_sipi);
+	CHECK(before[1].regs[REG_EBX] >= 1000);   /* AP 1's count */
+	CHECK_EQ(before[2].regs[REG_EBX], 500);   /* AP 2's, halted at it */
+	int ret = board_snapshot_save(b, first, err, sizeof(err));
+	CHECK_EQ(ret, 0);
+	if (ret)
+		fprintf(stderr, "test_snapshot: %s\n", err);
+	/* The guest set AP 2's TSC apart (a WRMSR to IA32_TSC on it). */
+	b->vcpus[2].cpu.tsc_offset += 12345;
+	const char *apart = work_path("smp-apart.snap");
+	CHECK_EQ(board_snapshot_save(b, apart, err, sizeof(err)), 0);
+	free_board(b);
+
+	struct board_snapshot_config *sc = malloc(sizeof(*sc));
+	CHECK(sc != NULL);
+	if (sc) {
+		CHECK_EQ(board_snapshot_read_config(first, sc, err, sizeof(err)), 0);
+		CHECK_EQ(sc->cfg.smp, SMP_VCPUS);
+		free(sc);
+	}
+
+	struct section_copy a[MAX_SECTIONS + 8], c[MAX_SECTIONS + 8];
+	unsigned na = read_sections(first, a, MAX_SECTIONS + 8);
+	uint64_t saved_tsc = 0;
+	for (unsigned i = 0; i < na; i++)
+		if (!strcmp(a[i].tag, "CLCK") && a[i].len >= 16)
+			memcpy(&saved_tsc, a[i].data + 8, 8);   /* guest ns, then the TSC */
+	CHECK(saved_tsc != 0);
+
+	/* Restored: every vCPU where it was, every TSC the BSP's. */
+	b = new_board_smp(kernel, first, "mid-stop", SMP_VCPUS);
+	CHECK(b != NULL);
+	if (!b)
+		return;
+	ret = board_snapshot_restore(b, first, err, sizeof(err));
+	CHECK_EQ(ret, 0);
+	if (ret)
+		fprintf(stderr, "test_snapshot: %s\n", err);
+	for (unsigned i = 0; i < SMP_VCPUS; i++) {
+		board_vcpu_get_regs(b, i, &after);
+		CHECK_EQ(after.s.eip, before[i].s.eip);
+		CHECK_EQ(after.regs[REG_EBX], before[i].regs[REG_EBX]);
+		CHECK_EQ(after.regs[REG_ESP], before[i].regs[REG_ESP]);
+		CHECK_EQ(after.halted, before[i].halted);
+		CHECK_EQ(b->vcpus[i].cpu.tsc_offset, b->vcpus[0].cpu.tsc_offset);
+	}
+	CHECK(!b->vcpus[1].wait_sipi && !b->vcpus[2].wait_sipi && b->vcpus[3].wait_sipi);
+	uint64_t guest_ns, tsc;
+	board_guest_time(b, &guest_ns, &tsc);
+	CHECK(tsc >= saved_tsc);
+	CHECK_EQ(board_snapshot_save(b, second, err, sizeof(err)), 0);
+	unsigned nc = read_sections(second, c, MAX_SECTIONS + 8);
+	CHECK_EQ(na, nc);
+	unsigned per_cpu = 0;
+	for (unsigned i = 0; i < na && i < nc; i++) {
+		CHECK(!strcmp(a[i].tag, c[i].tag));
+		per_cpu += (!strncmp(a[i].tag, "CPU", 3) && strcmp(a[i].tag, "CPUM")) ||
+			   !strncmp(a[i].tag, "LAP", 3) || !strcmp(a[i].tag, "SMP ");
+		if (!strcmp(a[i].tag, "CLCK"))
+			continue;
+		bool same = a[i].len == c[i].len && !memcmp(a[i].data, c[i].data, a[i].len);
+		if (!same)
+			fprintf(stderr, "test_snapshot: section '%s' differs after a restore\n",
+				a[i].tag);
+		CHECK(same);
+	}
+	CHECK_EQ(per_cpu, 2 * SMP_VCPUS + 1);   /* CPU, CPU1-3, LAPC, LAP1-3, SMP */
+	/* And on: the guest checks its counts, the wake-up, the start-up
+	 * and the TSCs. */
+	CHECK_EQ(board_run(b), 33);
+	free_board(b);
+
+	/* The TSC set apart stays apart by as much. */
+	b = new_board_smp(kernel, apart, NULL, SMP_VCPUS);
+	CHECK(b != NULL);
+	if (b) {
+		CHECK_EQ(board_snapshot_restore(b, apart, err, sizeof(err)), 0);
+		CHECK_EQ(b->vcpus[1].cpu.tsc_offset, b->vcpus[0].cpu.tsc_offset);
+		CHECK_EQ(b->vcpus[2].cpu.tsc_offset - b->vcpus[0].cpu.tsc_offset, 12345);
+		CHECK_EQ(b->vcpus[3].cpu.tsc_offset, b->vcpus[0].cpu.tsc_offset);
+		free_board(b);
+	}
+
+	/* Into a machine of two: refused, naming both counts. */
+	b = new_board_smp(kernel, first, NULL, 2);
+	CHECK(b != NULL);
+	if (b) {
+		err[0] = '\0';
+		CHECK(board_snapshot_restore(b, first, err, sizeof(err)) < 0);
+		CHECK_STR_CONTAINS(err, "of 4 vCPUs, this machine has 2");
+		free_board(b);
+	}
+
+	/* Damaged per-CPU sections: each refused with one line. */
+	struct section_copy d[MAX_SECTIONS + 8];
+	struct {
+		const char *tag;
+		int how;          /* 0 cut short, 1 dropped, 2 a count of 3, 3 renamed CPU5 */
+		const char *says;
+	} damage[] = {
+		{ "CPU2", 0, "CPU2" }, { "LAP3", 0, "LAP3" }, { "SMP ", 0, "SMP" },
+		{ "CPU3", 1, "incomplete snapshot" }, { "SMP ", 1, "incomplete snapshot" },
+		{ "SMP ", 2, "3 vCPUs" }, { "LAP1", 3, "does not have" },
+	};
+	for (unsigned k = 0; k < sizeof(damage) / sizeof(damage[0]); k++) {
+		unsigned n = 0;
+		for (unsigned i = 0; i < nc; i++) {
+			d[n] = c[i];
+			if (strcmp(c[i].tag, damage[k].tag)) {
+				n++;
+				continue;
+			}
+			if (damage[k].how == 1)
+				continue;
+			if (damage[k].how == 0)
+				d[n].len = d[n].len > 3 ? d[n].len - 3 : 0;
+			if (damage[k].how == 2) {
+				d[n].data = malloc(d[n].len);
+				memcpy(d[n].data, c[i].data, d[n].len);
+				d[n].data[0] = 3;   /* the count, little-endian */
+			}
+			if (damage[k].how == 3)
+				memcpy(d[n].tag, "CPU5", 5);
+			n++;
+		}
+		CHECK_EQ(write_sections(other, d, n), 0);
+		for (unsigned i = 0; i < n; i++)
+			if (damage[k].how == 2 && !strcmp(d[i].tag, "SMP "))
+				free(d[i].data);
+		b = new_board_smp(kernel, other, NULL, SMP_VCPUS);
+		CHECK(b != NULL);
+		if (!b)
+			continue;
+		err[0] = '\0';
+		CHECK(board_snapshot_restore(b, other, err, sizeof(err)) < 0);
+		CHECK(one_line(err));
+		CHECK_STR_CONTAINS(err, damage[k].says);
+		free_board(b);
+	}
+	free_sections(a, na);
+	free_sections(c, nc);
+}
+
 static void remove_work(void)
 {
 	char cmd[600];
@@ -643,8 +846,10 @@ static void remove_work(void)
 
 int main(int argc, char **argv)
 {
-	if (argc < 2 || ((!strcmp(argv[1], "--a20") || !strcmp(argv[1], "--v86")) && argc != 3)) {
-		fprintf(stderr, "usage: test_snapshot GUEST.elf [OUT.snap] | --a20 A20.elf | --v86 V86.elf\n");
+	if (argc < 2 || ((!strcmp(argv[1], "--a20") || !strcmp(argv[1], "--v86") ||
+			  !strcmp(argv[1], "--smp")) && argc != 3)) {
+		fprintf(stderr, "usage: test_snapshot GUEST.elf [OUT.snap] | --a20 A20.elf | --v86 V86.elf"
+			" | --smp SMP_SNAP.elf\n");
 		return 2;
 	}
 	if (!mkdtemp(work)) {
@@ -653,6 +858,11 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "--a20")) {
 		test_a20(argv[2]);
+		remove_work();
+		return check_report("test_snapshot");
+	}
+	if (!strcmp(argv[1], "--smp")) {
+		test_smp(argv[2]);
 		remove_work();
 		return check_report("test_snapshot");
 	}
