@@ -967,7 +967,7 @@ static enum callout_result run_callout(struct cpu *cpu, const struct callout_des
 		return CALLOUT_STOP;
 	}
 	int fpu_vector = cpu_fpu_unavailable(cpu, in, ops);
-	if (fpu_vector < 0 && !dec->sens && insn_needs_osfxsr(in, ops)) {
+	if (fpu_vector < 0 && (d->flags & CALLOUT_NO_OSFXSR)) {
 		/* Translated as OSFXSR's #UD for another vCPU, which had it
 		 * clear (the setting is not in the key: translate.h): drop the
 		 * translations and run it again as this vCPU's. */

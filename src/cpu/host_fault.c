@@ -44,11 +44,25 @@ static int thread_id(void)
 	return this_tid;
 }
 
+/* A board timer signal that found no vCPU bound (vCPUs taking turns:
+ * between two runs), for the next one bound: it may be the turn's end,
+ * and the vCPU the signal names may not run again for a while. */
+static _Thread_local volatile sig_atomic_t timer_unbound;
+
+static void note_request(struct cpu *cpu);
+
 void cpu_bind_thread(struct cpu *cpu)
 {
 	current_cpu = cpu;
-	if (cpu)
-		cpu->tid = thread_id();
+	if (!cpu)
+		return;
+	cpu->tid = thread_id();
+	/* After current_cpu: a signal from here on finds cpu itself. */
+	atomic_signal_fence(memory_order_seq_cst);
+	if (timer_unbound) {
+		timer_unbound = 0;
+		note_request(cpu);
+	}
 }
 
 /* The doors (entry.S): from btvm_doors_begin to btvm_doors_end. */
@@ -144,6 +158,8 @@ static void on_attention(int sig, siginfo_t *si, void *uctx)
 	/* The board's timer names the vCPU that polls the devices; while
 	 * vCPUs take turns on this thread, that is the one running here. */
 	struct cpu *cpu = si->si_value.sival_ptr;
+	if (si->si_code == SI_TIMER && !current_cpu)
+		timer_unbound = 1;
 	if (si->si_code == SI_TIMER && current_cpu && current_cpu != cpu) {
 		note_request(cpu);
 		cpu = current_cpu;

@@ -838,14 +838,16 @@ static bool translate_insn(struct tctx *c, const struct sensitive_insn *sens)
 	enum string_op sop;
 	unsigned ssize;
 
+	bool no_osfxsr = !sens && !c->env->osfxsr && insn_needs_osfxsr(&c->in, c->ops);
 	if (!sens && ((!(c->mode & MODE_REAL) && insn_writes_via_cs(&c->in, c->ops)) ||
-		      ((c->mode & MODE_FPU_OFF) && insn_uses_fpu(&c->in)) ||
-		      (!c->env->osfxsr && insn_needs_osfxsr(&c->in, c->ops)))) {
+		      ((c->mode & MODE_FPU_OFF) && insn_uses_fpu(&c->in)) || no_osfxsr)) {
 		/* CR0.TS/EM: the callout raises #NM (or #UD), as it does #UD
 		 * for SSE without CR4.OSFXSR; a store through CS
 		 * raises #GP in protected mode (real mode checks no segment's
 		 * type, and firmware keeps variables in its code segment). */
 		emit_callout(c);
+		if (no_osfxsr)
+			c->callouts[c->ncallouts - 1].desc.flags = CALLOUT_NO_OSFXSR;
 		emit_branch_exit(c, c->next_eip, EXIT_KIND_NOCHAIN);
 		c->ended = true;
 		return true;

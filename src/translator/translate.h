@@ -105,6 +105,10 @@ static inline uint8_t store_hint_slot(uint32_t eip)
  * (cpu->scratch[1]) under the tag bases the callout left in scratch[2]
  * and [3], unless the callout leaves translated code. */
 #define CALLOUT_TRANSFER 0x2u
+/* CALLOUT_NO_OSFXSR: a callout only because translate_env.osfxsr was
+ * clear (OSFXSR's #UD); a vCPU that has OSFXSR set runs the instruction
+ * again from a new translation. */
+#define CALLOUT_NO_OSFXSR 0x4u
 
 enum {
 	CALLOUT_INSN,          /* the instruction itself */
