@@ -395,30 +395,10 @@ logical_isr:
 	count_isr logical_count, 1
 
 ; ---------------------------------------------------------------- the APs
-; Copied to TRAMPOLINE: real mode, CS = SIPI_VECTOR << 8, IP 0.
-	bits 16
-trampoline:
-	cli
-	mov ax, cs
-	mov ds, ax
-	o32 lgdt [tramp_gdtr - trampoline]
-	mov eax, cr0
-	or eax, 1
-	mov cr0, eax
-	jmp dword SEL_CODE:ap_main
-tramp_gdtr:
-	dw LIB_GDT_ENTRIES * 8 - 1
-	dd lib_gdt
-trampoline_end:
-	bits 32
+; Copied to TRAMPOLINE (smp.inc): real mode, CS = SIPI_VECTOR << 8, IP 0.
+%include "smp.inc"
 
 ap_main:
-	mov ax, SEL_DATA
-	mov ds, ax
-	mov es, ax
-	mov ss, ax
-	mov fs, ax			; no real-mode 64 KiB limit left: the
-	mov gs, ax			; AP's code runs in the BSP's mode
 	; A stack of its own: ticket t (LOCK XADD) takes stack t.
 	mov eax, 1
 	lock xadd [ap_next], eax

@@ -68,28 +68,10 @@ park_done:
 	guest_finish
 
 ; ---------------------------------------------------------------- the APs
-; Copied to TRAMPOLINE: real mode, CS = SIPI_VECTOR << 8, IP 0.
-	bits 16
-trampoline:
-	cli
-	mov ax, cs
-	mov ds, ax
-	o32 lgdt [tramp_gdtr - trampoline]
-	mov eax, cr0
-	or eax, 1
-	mov cr0, eax
-	jmp dword SEL_CODE:ap_main
-tramp_gdtr:
-	dw LIB_GDT_ENTRIES * 8 - 1
-	dd lib_gdt
-trampoline_end:
-	bits 32
+; Copied to TRAMPOLINE (smp.inc): real mode, CS = SIPI_VECTOR << 8, IP 0.
+%include "smp.inc"
 
 ap_main:
-	mov ax, SEL_DATA
-	mov ds, ax
-	mov es, ax
-	mov ss, ax
 	mov ecx, [APIC_ID]
 	shr ecx, 24
 	lea eax, [ecx + 0xa9000000]
