@@ -16,25 +16,8 @@
 ; #UD on an AP and runs on the BSP.
 %define GUEST_NAME "smp"
 %include "lib.inc"
+%include "smp.inc"
 
-APIC		equ 0xfee00000
-APIC_ID		equ APIC + 0x20
-APIC_EOI	equ APIC + 0xb0
-APIC_LDR	equ APIC + 0xd0
-APIC_SVR	equ APIC + 0xf0
-APIC_ICR_LO	equ APIC + 0x300
-APIC_ICR_HI	equ APIC + 0x310
-ICR_BUSY	equ 0x1000		; delivery status: send pending
-ICR_ASSERT	equ 0x4000
-ICR_LEVEL	equ 0x8000
-ICR_LOGICAL	equ 0x800
-DM_NMI		equ 0x400
-DM_INIT		equ 0x500
-DM_STARTUP	equ 0x600
-SH_SELF		equ 0x40000
-SH_OTHERS	equ 0xc0000
-TRAMPOLINE	equ 0x70000
-SIPI_VECTOR	equ TRAMPOLINE >> 12
 APS		equ 3
 V_ARRIVED	equ 0x50		; + APIC ID: AP -> BSP (one vector each: the
 					; same vector twice before the BSP takes
@@ -396,7 +379,7 @@ logical_isr:
 
 ; ---------------------------------------------------------------- the APs
 ; Copied to TRAMPOLINE (smp.inc): real mode, CS = SIPI_VECTOR << 8, IP 0.
-%include "smp.inc"
+smp_trampoline
 
 ap_main:
 	; A stack of its own: ticket t (LOCK XADD) takes stack t.

@@ -13,19 +13,8 @@
 ; CPUID leaf 1's span of APIC IDs less one (the vCPUs' count for 2 and 4).
 %define GUEST_NAME "smp_park"
 %include "lib.inc"
+%include "smp.inc"
 
-APIC		equ 0xfee00000
-APIC_ID		equ APIC + 0x20
-APIC_SVR	equ APIC + 0xf0
-APIC_ICR_LO	equ APIC + 0x300
-APIC_ICR_HI	equ APIC + 0x310
-ICR_ASSERT	equ 0x4000
-ICR_LEVEL	equ 0x8000
-DM_INIT		equ 0x500
-DM_STARTUP	equ 0x600
-SH_OTHERS	equ 0xc0000
-TRAMPOLINE	equ 0x70000
-SIPI_VECTOR	equ TRAMPOLINE >> 12
 SPIN		equ 50000000		; rounds the wait gives up after
 
 guest_start
@@ -69,7 +58,7 @@ park_done:
 
 ; ---------------------------------------------------------------- the APs
 ; Copied to TRAMPOLINE (smp.inc): real mode, CS = SIPI_VECTOR << 8, IP 0.
-%include "smp.inc"
+smp_trampoline
 
 ap_main:
 	mov ecx, [APIC_ID]

@@ -17,20 +17,8 @@
 ; none after the stop is lower than the BSP's before it.
 %define GUEST_NAME "smp_snap"
 %include "lib.inc"
+%include "smp.inc"
 
-APIC		equ 0xfee00000
-APIC_ID		equ APIC + 0x20
-APIC_EOI	equ APIC + 0xb0
-APIC_SVR	equ APIC + 0xf0
-APIC_ICR_LO	equ APIC + 0x300
-APIC_ICR_HI	equ APIC + 0x310
-ICR_ASSERT	equ 0x4000
-ICR_LEVEL	equ 0x8000
-DM_INIT		equ 0x500
-DM_STARTUP	equ 0x600
-SH_OTHERS	equ 0xc0000
-TRAMPOLINE	equ 0x70000
-SIPI_VECTOR	equ TRAMPOLINE >> 12
 V_WAKE		equ 0x45		; BSP -> AP 2: the end of its HLT
 HALT_AT		equ 500			; AP 2 halts at this count
 RUN_ON		equ 2000		; counts AP 1 makes while AP 2 should sleep
@@ -172,7 +160,7 @@ wake_isr:
 
 ; ---------------------------------------------------------------- the APs
 ; Copied to TRAMPOLINE (smp.inc): real mode, CS = SIPI_VECTOR << 8, IP 0.
-%include "smp.inc"
+smp_trampoline
 
 ap_main:
 	mov edi, [APIC_ID]
