@@ -378,6 +378,8 @@ bool board__other_runnable(const struct board *board, const struct board_vcpu *v
 /* The next vCPU after v (round robin) that is runnable, else v: its turn
  * starts (board->running, slice_end_ns). */
 struct board_vcpu *board__next_vcpu(struct board *board, struct board_vcpu *v);
+/* v's turn now, for a slice (the debugger's step_turn too). */
+struct board_vcpu *board__give_turn(struct board *board, struct board_vcpu *v);
 
 /* ------------------------------------------------------------ front ends
  * (control.c) Each calls the registered front ends' callback of that

@@ -581,8 +581,7 @@ int board_run(struct board *board)
 			control_point(board, v);
 			if (board->step_turn && board->step_turn != v) {
 				/* A debugger stepped another vCPU: its turn now. */
-				v = board->running = board->step_turn;
-				board->slice_end_ns = board__clock_ns(board) + SMP_SLICE_NS;
+				v = board__give_turn(board, board->step_turn);
 				board__arm_timer(board);
 			}
 			board->step_turn = NULL;

@@ -203,7 +203,12 @@ struct board_vcpu *board__next_vcpu(struct board *board, struct board_vcpu *v)
 			break;
 		}
 	}
-	board->running = next;
+	return board__give_turn(board, next);
+}
+
+struct board_vcpu *board__give_turn(struct board *board, struct board_vcpu *v)
+{
+	board->running = v;
 	board->slice_end_ns = board__clock_ns(board) + SMP_SLICE_NS;
-	return next;
+	return v;
 }

@@ -118,7 +118,7 @@ static inline uint32_t code_linear(const struct tctx *c, uint32_t eip)
 {
 	return c->cs_base + eip;
 }
-/* The EIP where the linear page holding eip ends (0 past 4 GiB): blocks
+/* The EIP where the linear page holding eip ends (1 << 32 for the last): blocks
  * stay on one page of linear addresses, whatever CS.base is. */
 static inline uint64_t page_end_of(const struct tctx *c, uint32_t eip)
 {
@@ -153,13 +153,8 @@ bool translate_branch(struct tctx *c);
  * MODE_CSLIMIT, those below offset 4 GiB. */
 static inline unsigned code_room(const struct tctx *c, uint32_t eip)
 {
-	if (c->cs_limit == 0xffffffffu) {
-		/* A flat CS's limit too: an instruction running past offset
-		 * 0xFFFFFFFF is #GP(0), not fetched across the wrap. */
-		uint64_t room = (uint64_t)1 << 32;
-		room -= eip;
-		return room < ZYDIS_MAX_INSTRUCTION_LENGTH ? (unsigned)room : ZYDIS_MAX_INSTRUCTION_LENGTH;
-	}
+	/* A flat CS's limit 0xFFFFFFFF too: an instruction running past
+	 * offset 4 GiB is #GP(0), not fetched across the wrap. */
 	if (eip > c->cs_limit)
 		return 0;
 	uint64_t room = (uint64_t)c->cs_limit - eip + 1;
