@@ -312,10 +312,21 @@ static bool forward_in_page(const struct tblock *from, const struct tblock *to)
 	return end > from->eip && to->eip >= end && to->eip / GUEST_PAGE_SIZE == from->eip / GUEST_PAGE_SIZE;
 }
 
+/* Whether another core executing the jump sees a rewrite of its rel32
+ * field whole: one store within a 64-byte line is atomic (SDM vol. 3
+ * 9.1.1), and the fetch of a line sees it before or after, as QEMU's
+ * chaining relies on too. */
+static bool patch_is_one_store(const uint8_t *field)
+{
+	return ((uintptr_t)field & 63) <= 60;
+}
+
 void tcache_chain(struct tcache *tc, struct exit_desc *exit, struct tblock *to, bool paging)
 {
 	if (!exit->patch || exit->to || !to->valid || !exit->from->valid)
 		return;
+	if (tc->concurrent && !patch_is_one_store(exit->patch))
+		return;   /* left to its exit stub: never patched while another vCPU may run it */
 	const struct tblock *from = exit->from;
 	if (paging && (to->pages[0] != from->pages[0] || to->pages[1] != to->pages[0] ||
 		       to->eip / GUEST_PAGE_SIZE != from->eip / GUEST_PAGE_SIZE)) {
@@ -488,6 +499,7 @@ void tcache_flush(struct tcache *tc, struct ibl_table *ibl)
 	tc->nblocks = 0;
 	tc->code_used = 0;
 	tc->map_used = 0;
+	tc->flush_pending = false;
 	tc->stats.flushes++;
 }
 

@@ -137,6 +137,12 @@ struct tcache {
 	 * write or breakpoint dropped it, since any may have looked it up. */
 	struct ibl_table *ibls[TCACHE_MAX_VCPUS];
 	unsigned nibls;
+	/* Other vCPUs run translated code while this one works on the cache
+	 * (cpu/cpu_lock.c): a chain is made only where its patch is one
+	 * store the executing core sees whole, and a flush waits for every
+	 * vCPU to be out of the code (flush_pending until then). */
+	bool concurrent;
+	bool flush_pending;
 	struct tcache_stats stats;
 };
 

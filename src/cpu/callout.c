@@ -889,9 +889,11 @@ enum callout_result cpu_callout(struct cpu *cpu, const struct callout_desc *d)
 	/* Translated code keeps FS's and GS's guards with the registers
 	 * (its remembered loads set both). */
 	assert(cpu_seg_guards_agree(cpu));
+	cpu_lock(cpu);
 	cpu->phase = PHASE_CALLOUT;   /* the host-time split (profile.h) */
 	enum callout_result r = callout_and_resume(cpu, d);
 	cpu->phase = PHASE_MONITOR;
+	cpu_unlock(cpu);
 	return r;
 }
 
@@ -972,7 +974,7 @@ static enum callout_result run_callout(struct cpu *cpu, const struct callout_des
 		 * clear (the setting is not in the key: translate.h): drop the
 		 * translations and run it again as this vCPU's. */
 		cpu->callouts_by_class[SENS_MONITOR]++;
-		tcache_flush(cpu->tc, &cpu->ibl_table);
+		cpu_flush_translations(cpu);
 		cpu->s.eip = d->eip;
 		return CALLOUT_STOP;
 	}

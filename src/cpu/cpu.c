@@ -170,6 +170,7 @@ void cpu_store_hints_clear(struct cpu *cpu)
 int cpu_select_window(struct cpu *cpu)
 {
 	int err = shadow_select(cpu->sh, &cpu->s, &cpu->win);
+	cpu->sh->in_use[cpu->shadow_slot] = cpu->win;
 	cpu->win_base = (uintptr_t)cpu->win->base;
 	cpu->win_entries = shadow_current_entries(cpu->sh);
 	return err;
@@ -186,7 +187,9 @@ int cpu_init(struct cpu *cpu, const struct vcpu_state *boot, struct shadow *sh,
 	cpu->win_entries = NULL;
 	sh->space_changed = cpu_space_changed;
 	sh->space_opaque = cpu;
+	cpu->shadow_slot = sh->nspace_all;
 	shadow_add_vcpu(sh, cpu);
+	cpu->wake_fd = -1;
 	cpu->ibl_epoch = sh->ibl_epoch;
 	shadow_retire_global(sh);
 	cpu->tc = tc;
@@ -275,7 +278,7 @@ void cpu_set_a20(struct cpu *cpu, bool enabled)
 void cpu_apply_a20(struct cpu *cpu)
 {
 	cpu->s.a20_cleared = cpu->a20_line;
-	tcache_flush(cpu->tc, &cpu->ibl_table);
+	cpu_flush_translations(cpu);
 	shadow_flush(cpu->sh);
 }
 
@@ -304,7 +307,7 @@ bool cpu_set_efer(struct cpu *cpu, uint64_t efer)
 	if ((efer ^ cpu->s.efer) & EFER_NXE) {
 		/* XD turns from a reserved bit into a permission or back: every
 		 * walk reads otherwise, the fetches' too. Set once a boot. */
-		tcache_flush(cpu->tc, &cpu->ibl_table);
+		cpu_flush_translations(cpu);
 		shadow_flush(cpu->sh);
 	}
 	cpu->s.efer = efer;
@@ -317,11 +320,11 @@ void cpu_paging_changed(struct cpu *cpu, uint32_t old_cr0, uint32_t old_cr4)
 	if (cr4_diff & CR4_OSFXSR) {
 		/* SSE instructions were translated for the other setting
 		 * (translate_env's osfxsr); an OS sets it once a boot. */
-		tcache_flush(cpu->tc, &cpu->ibl_table);
+		cpu_flush_translations(cpu);
 	}
 	if ((cr0_diff & CR0_PG) || ((cr4_diff & CR4_PAE) && (cpu->s.cr0 & CR0_PG))) {
 		/* Blocks chained across pages assumed one fixed mapping. */
-		tcache_flush(cpu->tc, &cpu->ibl_table);
+		cpu_flush_translations(cpu);
 		shadow_flush(cpu->sh);
 	} else if (cr4_diff & CR4_PSE) {
 		shadow_flush(cpu->sh);   /* every directory entry reads otherwise */

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "cache/ibl.h"
@@ -21,6 +22,9 @@ struct tcache;
 /* What the vCPU needs from the machine around it, all called on the vCPU's
  * thread: bring devices up to date after cpu->attention was raised, the
  * interrupt controller's INTR line and INTA cycle, and a sleep for HLT. */
+#define CPU_LOCK_MAX_VCPUS 8u
+
+struct cpu;
 struct cpu_platform {
 	void (*poll)(void *opaque);
 	bool (*intr)(void *opaque);
@@ -48,7 +52,29 @@ struct cpu_platform {
 	/* Where this CPU is among the machine's, for CPUID (leaves 1, 4 and
 	 * 0xB): its APIC ID and how many CPUs there are (0 taken as 1). */
 	unsigned apic_id, ncpus;
+	/* With the machine lock (cpu_lock.c): this vCPU took the lock after
+	 * another vCPU had it, so the devices' "this CPU" (the LAPIC page)
+	 * is now this one. May be NULL. */
+	void (*acquired)(void *opaque);
 	void *opaque;
+};
+
+/* Several vCPUs, each on a host thread of its own (cpu_lock.c): one lock
+ * for everything outside translated code (the devices, the shadow MMU,
+ * the translation cache), held by a vCPU thread except while it runs
+ * translated code or sleeps in HLT. Callouts, lookup misses and hidden
+ * faults take it from translated code and give it back on the way in.
+ * An exclusive section (a cache flush, the control point) waits until
+ * no other vCPU is inside translated code: those outside wait at their
+ * run loop's top (cpu_safe_point) until it ends. */
+struct cpu_lock {
+	pthread_mutex_t mutex;
+	pthread_cond_t changed;     /* a vCPU left translated code, or an exclusive section ended */
+	struct cpu *owner;          /* the last vCPU to hold it: the shadow's current window is its */
+	struct cpu *exclusive;      /* the vCPU in an exclusive section, or NULL */
+	unsigned exclusive_depth;   /* its sections inside one another */
+	struct cpu *cpus[CPU_LOCK_MAX_VCPUS];
+	unsigned ncpus;
 };
 struct window;
 struct shadow;
@@ -99,7 +125,10 @@ struct cpu_debug {
  * (host_fault.c), for the run loop to act on. */
 enum host_fault_kind {
 	FAULT_NONE, FAULT_TRACED, FAULT_PAGE, FAULT_MMIO, FAULT_NO_ROOM, FAULT_DIVIDE, FAULT_X87,
-	FAULT_SIMD, FAULT_INVALID, FAULT_PROTECTION, FAULT_OUTSIDE, FAULT_ATTENTION, FAULT_NULL_SEGMENT
+	FAULT_SIMD, FAULT_INVALID, FAULT_PROTECTION, FAULT_OUTSIDE, FAULT_ATTENTION, FAULT_NULL_SEGMENT,
+	/* An access through a window another vCPU's flush took from this
+	 * one meanwhile: nothing ran, the run loop starts it again. */
+	FAULT_WINDOW_MOVED
 };
 struct host_fault {
 	enum host_fault_kind kind;
@@ -359,6 +388,20 @@ struct cpu {
 	 * threads' requests then send no signal. Sequentially consistent
 	 * with attention, as cpu_request_attention explains. */
 	_Atomic bool waiting;
+	/* With the machine lock: where another thread's request wakes the
+	 * vCPU from its HLT sleep (an eventfd), -1 without. */
+	int wake_fd;
+	/* The machine lock, NULL with one vCPU (no lock is ever taken). */
+	struct cpu_lock *lock;
+	bool in_guest;            /* inside translated code (under lock->mutex) */
+	/* How many times this vCPU's thread holds the lock: a step the run
+	 * loop runs with it held (a traced write) makes callouts and faults
+	 * that take it again. */
+	unsigned lock_depth;
+	unsigned shadow_slot;     /* its index among the shadow's vCPUs */
+	/* cpu_get_block ran out of cache room with other vCPUs running: the
+	 * run loop flushes at its safe point and starts the iteration anew. */
+	bool translate_retry;
 	/* The last host fault in translated code, set by the signal handler
 	 * on this vCPU's thread. */
 	struct host_fault fault;
@@ -706,6 +749,40 @@ void cpu_fpu_materialize(struct cpu *cpu);
  * vCPU thread it may have interrupted translated code. */
 void cpu_request_attention(struct cpu *cpu);
 void cpu_request_attention_signal(struct cpu *cpu, void *uctx);
+
+/* The machine lock (struct cpu_lock; nothing at all while cpu->lock is
+ * NULL). cpu_lock_init sets it up for the vCPUs given; each must have
+ * been through cpu_init. 0 or a negative errno. */
+int cpu_lock_init(struct cpu_lock *lock, struct cpu *const *cpus, unsigned n);
+void cpu_lock_destroy(struct cpu_lock *lock);
+/* Takes the lock for cpu's thread; when another vCPU held it last, makes
+ * this one's window the shadow's current one (and tells the platform). */
+void cpu_lock(struct cpu *cpu);
+void cpu_unlock(struct cpu *cpu);
+/* With the lock held: sleeps until another thread calls
+ * cpu_lock_broadcast, or a vCPU leaves translated code or an exclusive
+ * section ends; the lock is held again on return. */
+void cpu_lock_wait(struct cpu *cpu);
+void cpu_lock_broadcast(struct cpu *cpu);
+/* Around translated code: the vCPU counts as inside it (an exclusive
+ * section waits for it) from cpu_enter_guest, which gives the lock up,
+ * to cpu_leave_guest, which takes it again. */
+void cpu_enter_guest(struct cpu *cpu);
+void cpu_leave_guest(struct cpu *cpu);
+/* The run loop's top, lock held: waits while another vCPU is in an
+ * exclusive section, then carries out a cache flush asked for meanwhile
+ * (cpu_flush_translations). */
+void cpu_safe_point(struct cpu *cpu);
+/* With the lock held, at a safe point of cpu's own: waits until every
+ * other vCPU is outside translated code (asking each for attention) and
+ * keeps them out until cpu_exclusive_end. */
+void cpu_exclusive_begin(struct cpu *cpu);
+void cpu_exclusive_end(struct cpu *cpu);
+/* Drops every translation: at once with one vCPU; with the lock, at this
+ * vCPU's next safe point (its attention is asked for), when no other
+ * vCPU runs translated code any more. Translated code this vCPU is in
+ * now stays intact until it leaves. */
+void cpu_flush_translations(struct cpu *cpu);
 /* How many signals other threads' attention requests have sent. */
 uint64_t cpu_kicks(const struct cpu *cpu);
 

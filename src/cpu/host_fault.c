@@ -128,8 +128,15 @@ void cpu_request_attention(struct cpu *cpu)
 	if (on_vcpu_thread(cpu))
 		return;
 	atomic_thread_fence(memory_order_seq_cst);
-	if (!atomic_load(&cpu->waiting))
+	if (!atomic_load(&cpu->waiting)) {
 		kick_vcpu_thread(cpu);
+	} else if (cpu->wake_fd >= 0) {
+		/* Its HLT sleep, on an eventfd of its own (several vCPUs). */
+		uint64_t one = 1;
+		if (write(cpu->wake_fd, &one, sizeof(one)) < 0) {
+			/* Saturated: a wake-up is pending anyway. */
+		}
+	}
 }
 
 void cpu_request_attention_signal(struct cpu *cpu, void *uctx)
@@ -172,6 +179,8 @@ static void on_attention(int sig, siginfo_t *si, void *uctx)
 static enum host_fault_kind window_fault(struct cpu *cpu, const siginfo_t *si, const greg_t *g)
 {
 	uintptr_t a = (uintptr_t)si->si_addr, base = (uintptr_t)cpu->win->base;
+	if (!window_contains(cpu->win, si->si_addr) && shadow_owns_address(cpu->sh, si->si_addr))
+		return FAULT_WINDOW_MOVED;
 	if (a - base >= WINDOW_SIZE)
 		return FAULT_OUTSIDE;   /* the guard above 4 GiB: an access that wrapped */
 	cpu->fault.va = (uint32_t)(a - base);
@@ -237,10 +246,18 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
 	ucontext_t *uc = uctx;
 	greg_t *g = uc->uc_mcontext.gregs;
 	struct cpu *cpu = current_cpu;
-	struct tblock *tb = cpu ? tcache_find_host(cpu->tc, (void *)g[REG_RIP]) : NULL;
-
-	if (!tb) {
+	uintptr_t rip = (uintptr_t)g[REG_RIP];
+	if (!cpu || rip - (uintptr_t)cpu->tc->code >= cpu->tc->code_size) {
 		/* Not translated code: a monitor bug. Die with the default action. */
+		signal(sig, SIG_DFL);
+		return;
+	}
+	/* Translated code holds no lock: the cache and the shadow are the
+	 * other vCPUs' too (none with one vCPU). */
+	cpu_lock(cpu);
+	struct tblock *tb = tcache_find_host(cpu->tc, (void *)rip);
+	if (!tb) {
+		cpu_unlock(cpu);
 		signal(sig, SIG_DFL);
 		return;
 	}
@@ -272,6 +289,7 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
 		kind = window_fault(cpu, si, g);
 		if (kind == FAULT_NONE) {
 			cpu->phase = phase;
+			cpu_unlock(cpu);
 			return;   /* hidden fault filled: run the instruction again */
 		}
 	}
@@ -309,6 +327,7 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
 	g[REG_RIP] = (greg_t)(uintptr_t)btvm_fault_leave;
 	g[REG_R15] = (greg_t)(uintptr_t)cpu;
 	cpu->phase = phase;
+	cpu_unlock(cpu);   /* the run loop takes it again (cpu_leave_guest) */
 }
 
 int cpu_install_fault_handlers(void)
@@ -372,6 +391,8 @@ bool cpu_deliver_host_fault(struct cpu *cpu, struct translator *t, enum host_fau
 		break;
 	case FAULT_ATTENTION:
 		cpu->stats.exits[EXIT_ATTENTION]++;
+		break;
+	case FAULT_WINDOW_MOVED:
 		break;
 	case FAULT_DIVIDE:
 		cpu_deliver(cpu, EXC_DE, false, 0, false);

@@ -166,6 +166,13 @@ struct tblock *cpu_get_block(struct cpu *cpu, struct translator *t, uint32_t eip
 	if (tb)
 		return tb;
 	int err = cpu_translate_block(cpu, t, eip, gpa, mode, &tb);
+	if (err == -ENOSPC && cpu->lock && cpu->lock->exclusive != cpu) {
+		/* Other vCPUs may run the code a flush would overwrite: the
+		 * run loop's safe point flushes, and the iteration starts anew. */
+		cpu->tc->flush_pending = true;
+		cpu->translate_retry = true;
+		return NULL;
+	}
 	if (err == -ENOSPC) {
 		tcache_flush(cpu->tc, &cpu->ibl_table);
 		err = cpu_translate_block(cpu, t, eip, gpa, mode, &tb);
@@ -237,7 +244,18 @@ static void fill_lookup(struct cpu *cpu, uint32_t target, uint32_t mode, const u
 	cpu->tc->stats.ibl_fills++;
 }
 
+static uint64_t ibl_fast(struct cpu *cpu);
+
+/* From translated code (btvm_ibl_miss): under the machine lock. */
 uint64_t cpu_ibl_fast(struct cpu *cpu)
+{
+	cpu_lock(cpu);
+	uint64_t host = ibl_fast(cpu);
+	cpu_unlock(cpu);
+	return host;
+}
+
+static uint64_t ibl_fast(struct cpu *cpu)
 {
 	uint32_t target = (uint32_t)cpu->scratch[0];
 	uint32_t mode = cpu_mode(cpu);
@@ -518,9 +536,18 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 	cpu->sh->cur_view = -2;
 	cpu->sh->space_opaque = cpu;
 	while (!cpu->stop && !cpu->fatal) {
+		if (cpu->lock) {
+			/* Other vCPUs' exclusive sections, and a flush asked for. */
+			cpu_safe_point(cpu);
+			cpu->translate_retry = false;
+			if (cpu->stop)
+				break;   /* an INIT, a reset or the end, meanwhile */
+		}
 		if (cpu->a20_line != cpu->s.a20_cleared) {
 			cpu_apply_a20(cpu);   /* before the window is chosen by it */
 			chain_from = NULL;
+			if (cpu->tc->flush_pending)
+				continue;   /* its flush first, at the safe point */
 		}
 		if (cpu_select_window(cpu) < 0) {
 			cpu->fatal = "cannot reserve a window for the guest's address space";
@@ -594,7 +621,11 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 		struct tblock *tb = cpu_get_block(cpu, t, cpu->s.eip, mode);
 		if (!tb) {
 			chain_from = NULL;
-			continue;   /* fatal, or the fetch's #PF was delivered */
+			if (cpu->translate_retry) {
+				cpu->shadow = shadow;   /* nothing ran */
+				cpu->shadow_ss = ss_held;
+			}
+			continue;   /* fatal, the fetch's #PF was delivered, or a flush first */
 		}
 		/* With paging, code at another CS.base may reach the same
 		 * physical block at the same EIP, and its branch target be on
@@ -621,7 +652,9 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 		if (stepping && (cpu->s.msrs.debugctl & DEBUGCTL_BTF))
 			br = (struct branch_probe){ true, tb->eip, tb->eip + tb->guest_len, tb->mode,
 						    cpu->s.seg[SEG_CS].selector };   /* any left from an event's delivery */
+		cpu_enter_guest(cpu);
 		btvm_enter(cpu, tb->host);
+		cpu_leave_guest(cpu);
 
 		if (cpu->fault.kind != FAULT_NONE) {
 			enum host_fault_kind k = cpu->fault.kind;

@@ -35,7 +35,20 @@ static bool count_table_write(struct cpu *cpu, uint64_t insn_gpa)
  * writing instruction runs alone with that one mapping writable; a write
  * that spans two traced pages opens both. True when it completed (a
  * single step traps after it). */
+static bool handle_trace(struct cpu *cpu, struct translator *t);
+
+/* With other vCPUs on threads of their own, none runs translated code
+ * meanwhile: one in the same window would write the opened page
+ * untraced. */
 bool cpu_handle_trace(struct cpu *cpu, struct translator *t)
+{
+	cpu_exclusive_begin(cpu);
+	bool completed = handle_trace(cpu, t);
+	cpu_exclusive_end(cpu);
+	return completed;
+}
+
+static bool handle_trace(struct cpu *cpu, struct translator *t)
 {
 	struct shadow *sh = cpu->sh;
 	uint32_t pages[2], vas[2];

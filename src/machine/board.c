@@ -183,6 +183,9 @@ int board_create(struct board **out, const struct board_config *cfg, char *err, 
 	if (ret)
 		goto close_disks;
 	board->nvcpus = cfg->smp ? cfg->smp : 1;
+	/* Under a debugger the vCPUs take turns: one steps while the others
+	 * stand still, as gdb's all-stop mode with scheduler locking. */
+	board->threaded = board->nvcpus > 1 && !cfg->gdb;
 	for (unsigned i = 0; i < board->nvcpus; i++) {
 		board->vcpus[i].board = board;
 		board->vcpus[i].index = i;

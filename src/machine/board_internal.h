@@ -89,6 +89,11 @@ struct board_vcpu {
 	/* Its turn is over (the poll's slice, or HLT with another vCPU to
 	 * run): cpu_run stopped for the run loop to switch, nothing else. */
 	bool yield;
+	/* On a thread of its own (board->threaded, an AP): the thread, and
+	 * the eventfd its HLT sleeps on (the BSP's is board->wake_fd). */
+	pthread_t thread;
+	bool thread_started;
+	int wake_fd;
 };
 
 /* A registered front end (machine/control.h). */
@@ -150,6 +155,12 @@ struct board {
 	FILE *trace;              /* --trace: every vCPU's translator writes it */
 	struct board_vcpu vcpus[BOARD_MAX_VCPUS];
 	unsigned nvcpus;
+	/* Each vCPU on a host thread of its own (N > 1 without a debugger,
+	 * vcpu_thread.c) under the machine lock, rather than taking turns. */
+	bool threaded;
+	struct cpu_lock lock;
+	bool threads_quit;              /* the APs' threads end */
+	struct board_vcpu *ap_failed;   /* an AP in a fatal state, for the BSP to report */
 	/* With several vCPUs: the one whose turn it is (the devices' poll
 	 * and the LAPIC page are its), and the guest time its turn ends. */
 	struct board_vcpu *running;
@@ -380,6 +391,18 @@ bool board__other_runnable(const struct board *board, const struct board_vcpu *v
 struct board_vcpu *board__next_vcpu(struct board *board, struct board_vcpu *v);
 /* v's turn now, for a slice (the debugger's step_turn too). */
 struct board_vcpu *board__give_turn(struct board *board, struct board_vcpu *v);
+
+/* ------------------------------------------------------------ vCPUs on
+ * threads of their own (vcpu_thread.c) */
+
+/* The machine lock for every vCPU, the BSP's thread holding it, and a
+ * thread for each AP. 0 or a negative errno (nothing left started). */
+int board__threads_start(struct board *board);
+/* The APs' threads end and are joined; the lock goes. */
+void board__threads_stop(struct board *board);
+/* An AP's platform wait (HLT) and poll. */
+bool board__ap_wait(struct board_vcpu *v);
+void board__ap_poll(void *opaque);
 
 /* ------------------------------------------------------------ front ends
  * (control.c) Each calls the registered front ends' callback of that

@@ -30,6 +30,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "host/clock.h"
@@ -117,7 +118,10 @@ int board__start_timer(struct board *board)
 {
 	struct sigevent sev;
 	memset(&sev, 0, sizeof(sev));
-	sev.sigev_notify = SIGEV_SIGNAL;
+	/* To this thread, the bootstrap processor's, which polls the
+	 * devices: not to any thread of the process (an AP's). */
+	sev.sigev_notify = SIGEV_THREAD_ID;
+	sev._sigev_un._tid = gettid();   /* glibc 2.36 names no field for it */
 	sev.sigev_signo = HOST_ATTENTION_SIGNAL;
 	sev.sigev_value.sival_ptr = &board__bsp(board)->cpu;
 	if (timer_create(CLOCK_MONOTONIC, &sev, &board->timer) < 0)

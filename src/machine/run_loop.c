@@ -117,12 +117,14 @@ static void arm_timer(struct board *board, bool just_polled)
 	if (board__frontends_want_slice(board))
 		deadline = earlier(deadline, board->control_slice_end_ns);
 	/* The running vCPU's turn ends, if another can take it. */
-	if (board->nvcpus > 1 && board__other_runnable(board, board->running))
+	if (board->nvcpus > 1 && !board->threaded && board__other_runnable(board, board->running))
 		deadline = earlier(deadline, board->slice_end_ns);
 	if (!board->timer_ready)
 		return;
 	if (deadline <= now && !just_polled) {
-		cpu_request_attention(&board->running->cpu);
+		/* The vCPU that polls the devices: the one whose turn it is,
+		 * or with threads of their own the bootstrap processor. */
+		cpu_request_attention(board->threaded ? &board__bsp(board)->cpu : &board->running->cpu);
 		return;
 	}
 	if (deadline <= now)
@@ -281,7 +283,7 @@ void board__platform_poll(void *opaque)
 		v->yield = false;
 	}
 	/* Its turn is over: the run loop gives the next vCPU one. */
-	if (board->nvcpus > 1 && !v->cpu.stop && now >= board->slice_end_ns &&
+	if (board->nvcpus > 1 && !board->threaded && !v->cpu.stop && now >= board->slice_end_ns &&
 	    board__other_runnable(board, v))
 		v->cpu.stop = v->yield = true;
 	arm_timer(board, true);
@@ -427,8 +429,10 @@ static bool platform_wait(void *opaque)
 {
 	struct board_vcpu *v = opaque;
 	struct board *board = v->board;
+	if (board->threaded && v->index > 0)
+		return board__ap_wait(v);
 	/* Another vCPU has something to do: its turn, rather than a sleep. */
-	if (board->nvcpus > 1 && board__other_runnable(board, v)) {
+	if (board->nvcpus > 1 && !board->threaded && board__other_runnable(board, v)) {
 		v->cpu.stop = v->yield = true;
 		return true;
 	}
@@ -463,7 +467,8 @@ static bool platform_wait(void *opaque)
 	 * while it runs. */
 	if (board__frontends_want_slice(board))
 		return true;
-	if (deadline == UINT64_MAX && !input_possible)
+	/* With other vCPUs on threads of their own, an IPI may come. */
+	if (deadline == UINT64_MAX && !input_possible && !board->threaded)
 		return false;
 	/* A sample wakes the sleep too, but cannot end the guest's wait. */
 	deadline = earlier(deadline, h.own_ns);
@@ -471,7 +476,10 @@ static bool platform_wait(void *opaque)
 		return true;
 	if (disk_busy && board->halt_poll_allowed) {
 		v->cpu.stats.halt_polls++;
-		if (halt_poll(v, deadline - now)) {
+		cpu_unlock(&v->cpu);   /* the other vCPUs run meanwhile */
+		bool came = halt_poll(v, deadline - now);
+		cpu_lock(&v->cpu);
+		if (came) {
 			v->cpu.stats.halt_poll_wakes++;
 			return true;
 		}
@@ -486,7 +494,14 @@ static bool platform_wait(void *opaque)
 		ts = ns_to_timespec(deadline - now);
 		tsp = &ts;
 	}
-	if (ppoll(&pfd, 1, tsp, NULL) > 0) {
+	/* A request from another vCPU before the sleep (cpu_request_attention
+	 * found waiting clear and sent a signal that ended nothing). */
+	if (board->threaded && v->cpu.attention)
+		return true;
+	cpu_unlock(&v->cpu);
+	int ready = ppoll(&pfd, 1, tsp, NULL);
+	cpu_lock(&v->cpu);
+	if (ready > 0) {
 		uint64_t count;
 		if (read(board->wake_fd, &count, sizeof(count)) < 0) {
 			/* Nothing to drain: another read got it first. */
@@ -555,6 +570,16 @@ int board_run(struct board *board)
 		fprintf(stderr, "btvm: warning: cannot read the console; guest input is off\n");
 	for (unsigned i = 0; i < board->nvcpus; i++)
 		board__vcpu_platform(&board->vcpus[i]);
+	if (board->threaded) {
+		err = board__threads_start(board);
+		if (err) {
+			fprintf(stderr, "btvm: warning: cannot start the vCPUs' threads (%s): they take turns on one\n",
+				strerror(-err));
+			board->threaded = false;
+			for (unsigned i = 0; i < board->nvcpus; i++)
+				board__vcpu_platform(&board->vcpus[i]);
+		}
+	}
 	board__platform_poll(v);
 	if (board->cfg.start_paused) {
 		/* Not one instruction before someone continues it. */
@@ -576,9 +601,17 @@ int board_run(struct board *board)
 				continue;
 			}
 		}
+		if (board->ap_failed && !v->cpu.fatal) {
+			/* An AP cannot go on: the machine ends with its reason. */
+			v = board->ap_failed;
+			break;
+		}
 		if (!board->exit_requested && !board->reset_requested && !v->cpu.fatal &&
 		    v->cpu.stop) {
+			/* Every other vCPU out of translated code meanwhile. */
+			cpu_exclusive_begin(&v->cpu);
 			control_point(board, v);
+			cpu_exclusive_end(&v->cpu);
 			if (board->step_turn && board->step_turn != v) {
 				/* A debugger stepped another vCPU: its turn now. */
 				v = board__give_turn(board, board->step_turn);
@@ -598,12 +631,17 @@ int board_run(struct board *board)
 			board->exit_status = 0;
 			break;
 		}
-		if (!(board->reset_requested || v->cpu.triple_fault) || board->cfg.no_reboot ||
-		    board__reset(board))
+		if (!(board->reset_requested || v->cpu.triple_fault) || board->cfg.no_reboot)
+			break;
+		cpu_exclusive_begin(&v->cpu);
+		int reset_err = board__reset(board);
+		cpu_exclusive_end(&v->cpu);
+		if (reset_err)
 			break;
 		v = board__bsp(board);   /* the APs wait for their start-up IPIs again */
 		board__event(board, BOARD_EVENT_RESET);
 	}
+	board__threads_stop(board);
 	/* The window writes its --screenshot files and closes. */
 	board__event(board, BOARD_EVENT_SHUTDOWN);
 	board__stop_timer(board);
@@ -614,11 +652,20 @@ int board_run(struct board *board)
 	if (board->exit_requested)
 		status = board->exit_status;
 	else
-		fprintf(stderr, "btvm: %s: %s (eip 0x%08x)\n",
+		fprintf(stderr, "btvm: %s: %s%s (eip 0x%08x)\n",
 			board->cfg.kernel_path ? board->cfg.kernel_path : board->cfg.bios_path,
+			v->index ? "an application processor: " : "",
 			v->cpu.fatal ? v->cpu.fatal : "stopped", v->cpu.s.eip);
 	board__frontends_exited(board, status);
 	return status;
+}
+
+/* The machine lock is v's now (vCPUs on threads of their own): the
+ * devices' "this CPU", the LAPIC page, is v. */
+static void vcpu_acquired(void *opaque)
+{
+	struct board_vcpu *v = opaque;
+	v->board->running = v;
 }
 
 /* Each vCPU's platform: its slot is the callbacks' opaque. */
@@ -626,8 +673,9 @@ void board__vcpu_platform(struct board_vcpu *v)
 {
 	bool bsp = v->index == 0;
 	struct board *board = v->board;
+	bool own_thread = board->threaded && !bsp;
 	v->plat = (struct cpu_platform){
-		.poll = board__platform_poll,
+		.poll = own_thread ? board__ap_poll : board__platform_poll,
 		.intr = bsp ? bsp_intr : ap_intr,
 		.inta = bsp ? bsp_inta : ap_inta,
 		.wait = platform_wait,
@@ -636,7 +684,8 @@ void board__vcpu_platform(struct board_vcpu *v)
 		.msr = platform_msr,
 		.apic_enabled = platform_apic_enabled,
 		.tsc_hz = platform_tsc_hz,
-		.pause = board->nvcpus > 1 ? smp_pause : NULL,
+		.pause = board->nvcpus > 1 && !board->threaded ? smp_pause : NULL,
+		.acquired = board->threaded ? vcpu_acquired : NULL,
 		.apic_id = v->index,
 		.ncpus = board->nvcpus,
 		.opaque = v,

@@ -27,6 +27,11 @@ static void init_vcpu(struct board_vcpu *v, const struct board_vcpu *from)
 	lapic_init_signal(&v->lapic);
 	v->wait_sipi = true;
 	v->cpu.halted = false;
+	if (v->board->threaded) {
+		/* Out of its run loop, to wait for the start-up IPI there. */
+		v->cpu.stop = true;
+		cpu_request_attention(&v->cpu);
+	}
 }
 
 /* A start-up IPI: an AP waiting for one starts in real mode at
@@ -43,6 +48,8 @@ static void startup_vcpu(struct board_vcpu *v, uint8_t vector)
 	s.msrs = board->boot.msrs;
 	cpu_load_state(&v->cpu, &s);
 	v->wait_sipi = false;
+	if (board->threaded)
+		cpu_lock_broadcast(&v->cpu);   /* its thread waits for this */
 }
 
 static bool ipi_reaches(const struct board_vcpu *v, const struct board_vcpu *from, uint32_t icr,
@@ -142,6 +149,11 @@ void board__smp_reset(struct board *board)
 		 * every LVT masked (the BIOS's virtual wire is the BSP's). */
 		if (i > 0)
 			lapic_init_signal(&v->lapic);
+		if (i > 0 && board->threaded) {
+			/* A reset while its thread is inside its run loop. */
+			v->cpu.stop = true;
+			cpu_request_attention(&v->cpu);
+		}
 	}
 	board->ioapic.deliver = smp_ioapic_deliver;
 	board->ioapic.opaque = board;

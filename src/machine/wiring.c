@@ -246,7 +246,7 @@ static void lapic_output_changed(void *opaque, int level)
 		return;
 	cpu_request_attention(&v->cpu);
 	struct board *board = v->board;
-	if (board->nvcpus > 1 && v != board->running && v->cpu.halted) {
+	if (board->nvcpus > 1 && !board->threaded && v != board->running && v->cpu.halted) {
 		board->slice_end_ns = 0;
 		cpu_request_attention(&board->running->cpu);
 	}

@@ -915,6 +915,25 @@ static bool recycle_window(struct shadow *sh, struct shadow_window *w, uint32_t 
 	return true;
 }
 
+/* Another vCPU than the one selecting runs in win (its GS names it). */
+static bool window_in_use_elsewhere(const struct shadow *sh, const struct window *win)
+{
+	for (unsigned i = 0; i < sh->nspace_all; i++)
+		if (sh->in_use[i] == win && sh->space_all[i] != sh->space_opaque)
+			return true;
+	return false;
+}
+
+bool shadow_owns_address(const struct shadow *sh, const void *addr)
+{
+	if (window_contains(&sh->identity, addr))
+		return true;
+	for (unsigned i = 0; i < SHADOW_MAX_WINDOWS; i++)
+		if (sh->windows[i].win.base && window_contains(&sh->windows[i].win, addr))
+			return true;
+	return false;
+}
+
 static int new_window(struct shadow *sh, uint32_t cr3, int view, const uint64_t *pdpte,
 		      struct shadow_window **out)
 {
@@ -922,7 +941,9 @@ static int new_window(struct shadow *sh, uint32_t cr3, int view, const uint64_t 
 	struct shadow_window *w = NULL, *lru = NULL, *lru_alike = NULL;
 	for (unsigned i = 0; i < SHADOW_MAX_WINDOWS && !w; i++) {
 		struct shadow_window *c = &sh->windows[i];
-		if (!c->used) {
+		if (window_in_use_elsewhere(sh, &c->win)) {
+			continue;
+		} else if (!c->used) {
 			w = c;
 		} else if (&c->win != sh->current) {
 			if (!lru || c->last_used < lru->last_used)

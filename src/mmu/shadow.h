@@ -179,6 +179,10 @@ struct shadow {
 	 * several vCPUs"). */
 	void *space_all[SHADOW_MAX_VCPUS];
 	unsigned nspace_all;
+	/* The window each vCPU runs in (its GS), by its index among them:
+	 * with vCPUs on threads of their own, a window another vCPU is in
+	 * is never given to a different address space (new_window). */
+	struct window *in_use[SHADOW_MAX_VCPUS];
 	struct global_pages global;   /* pages with global entries made */
 	const uint8_t *code_pages;
 	/* Bumped when the tags wrap: each vCPU clears its table when its own
@@ -218,6 +222,8 @@ static inline void shadow_add_vcpu(struct shadow *sh, void *opaque)
 	assert(sh->nspace_all < SHADOW_MAX_VCPUS);
 	sh->space_all[sh->nspace_all++] = opaque;
 }
+/* Whether addr is in one of the shadow's windows or their guards. */
+bool shadow_owns_address(const struct shadow *sh, const void *addr);
 /* The guest moved the device memory (its BAR): ram->devmem_gpa is the new
  * place, old_gpa the one it had. Every mapping of the old place goes at
  * the next shadow_select (the caller asks the vCPU for attention). */

@@ -1,0 +1,188 @@
+/* The machine lock of several vCPUs on host threads of their own (struct
+ * cpu_lock): who holds it, the shadow window that follows its holder,
+ * translated code entered and left, exclusive sections (every other
+ * vCPU out of translated code) and the cache flushes done in them. With
+ * one vCPU cpu->lock is NULL and every function here returns at once. */
+#include "cpu/cpu.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include "cache/tcache.h"
+#include "mmu/shadow.h"
+
+int cpu_lock_init(struct cpu_lock *lock, struct cpu *const *cpus, unsigned n)
+{
+	assert(n <= CPU_LOCK_MAX_VCPUS);
+	int err = pthread_mutex_init(&lock->mutex, NULL);
+	if (err)
+		return -err;
+	err = pthread_cond_init(&lock->changed, NULL);
+	if (err) {
+		pthread_mutex_destroy(&lock->mutex);
+		return -err;
+	}
+	lock->owner = NULL;
+	lock->exclusive = NULL;
+	lock->ncpus = n;
+	for (unsigned i = 0; i < n; i++) {
+		lock->cpus[i] = cpus[i];
+		cpus[i]->lock = lock;
+	}
+	cpus[0]->tc->concurrent = n > 1;
+	return 0;
+}
+
+void cpu_lock_destroy(struct cpu_lock *lock)
+{
+	for (unsigned i = 0; i < lock->ncpus; i++)
+		lock->cpus[i]->lock = NULL;
+	if (lock->ncpus)
+		lock->cpus[0]->tc->concurrent = false;
+	pthread_cond_destroy(&lock->changed);
+	pthread_mutex_destroy(&lock->mutex);
+	lock->ncpus = 0;
+}
+
+/* The lock is cpu's now; the shadow's current window (and the tags it
+ * tells) were another vCPU's: this one's own again. The window is the
+ * one the vCPU runs in unless another vCPU's flush dropped it meanwhile,
+ * and then GS moves with the selection (per thread). */
+static void took_over(struct cpu *cpu)
+{
+	struct cpu_lock *lock = cpu->lock;
+	if (lock->owner == cpu)
+		return;
+	lock->owner = cpu;
+	cpu->sh->space_opaque = cpu;
+	cpu->sh->cur_view = -2;
+	if (cpu_select_window(cpu) < 0)
+		cpu_request_attention(cpu);   /* the run loop's selection reports it */
+	if (cpu->plat && cpu->plat->acquired)
+		cpu->plat->acquired(cpu->plat->opaque);
+}
+
+void cpu_lock(struct cpu *cpu)
+{
+	if (!cpu->lock || cpu->lock_depth++ > 0)
+		return;
+	pthread_mutex_lock(&cpu->lock->mutex);
+	took_over(cpu);
+}
+
+void cpu_unlock(struct cpu *cpu)
+{
+	if (!cpu->lock)
+		return;
+	assert(cpu->lock_depth > 0);
+	if (--cpu->lock_depth == 0)
+		pthread_mutex_unlock(&cpu->lock->mutex);
+}
+
+/* A wait on the condition gives the mutex up: whoever held it meanwhile
+ * may have moved the shadow's selection. */
+static void wait_changed(struct cpu *cpu)
+{
+	pthread_cond_wait(&cpu->lock->changed, &cpu->lock->mutex);
+	took_over(cpu);
+}
+
+void cpu_lock_wait(struct cpu *cpu)
+{
+	wait_changed(cpu);
+}
+
+void cpu_lock_broadcast(struct cpu *cpu)
+{
+	pthread_cond_broadcast(&cpu->lock->changed);
+}
+
+void cpu_enter_guest(struct cpu *cpu)
+{
+	if (!cpu->lock)
+		return;
+	cpu->in_guest = true;
+	cpu_unlock(cpu);
+	assert(cpu->lock_depth == 0);
+}
+
+void cpu_leave_guest(struct cpu *cpu)
+{
+	if (!cpu->lock)
+		return;
+	cpu_lock(cpu);
+	cpu->in_guest = false;
+	if (cpu->lock->exclusive)
+		pthread_cond_broadcast(&cpu->lock->changed);
+}
+
+static bool others_in_guest(const struct cpu *cpu)
+{
+	const struct cpu_lock *lock = cpu->lock;
+	for (unsigned i = 0; i < lock->ncpus; i++)
+		if (lock->cpus[i] != cpu && lock->cpus[i]->in_guest)
+			return true;
+	return false;
+}
+
+void cpu_exclusive_begin(struct cpu *cpu)
+{
+	struct cpu_lock *lock = cpu->lock;
+	if (!lock)
+		return;
+	if (lock->exclusive == cpu) {
+		lock->exclusive_depth++;
+		return;
+	}
+	while (lock->exclusive)
+		wait_changed(cpu);
+	lock->exclusive = cpu;
+	lock->exclusive_depth = 1;
+	for (unsigned i = 0; i < lock->ncpus; i++)
+		if (lock->cpus[i] != cpu && lock->cpus[i]->in_guest)
+			cpu_request_attention(lock->cpus[i]);
+	while (others_in_guest(cpu))
+		wait_changed(cpu);
+}
+
+void cpu_exclusive_end(struct cpu *cpu)
+{
+	struct cpu_lock *lock = cpu->lock;
+	if (!lock)
+		return;
+	assert(lock->exclusive == cpu);
+	if (--lock->exclusive_depth > 0)
+		return;
+	lock->exclusive = NULL;
+	pthread_cond_broadcast(&lock->changed);
+}
+
+void cpu_safe_point(struct cpu *cpu)
+{
+	struct cpu_lock *lock = cpu->lock;
+	if (!lock)
+		return;
+	while (lock->exclusive && lock->exclusive != cpu)
+		wait_changed(cpu);
+	if (cpu->tc->flush_pending && lock->exclusive != cpu) {
+		cpu_exclusive_begin(cpu);
+		/* Another vCPU's section may have flushed meanwhile. */
+		if (cpu->tc->flush_pending)
+			tcache_flush(cpu->tc, &cpu->ibl_table);
+		cpu_exclusive_end(cpu);
+	}
+}
+
+void cpu_flush_translations(struct cpu *cpu)
+{
+	if (!cpu->lock || cpu->lock->exclusive == cpu) {
+		tcache_flush(cpu->tc, &cpu->ibl_table);
+		return;
+	}
+	cpu->tc->flush_pending = true;
+	/* Until the flush, nothing may reach the old translations through
+	 * the tables: this vCPU's lookups go to the run loop. */
+	ibl_clear(&cpu->ibl_table);
+	cpu_request_attention(cpu);
+}

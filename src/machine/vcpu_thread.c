@@ -1,0 +1,167 @@
+/* Several vCPUs on host threads of their own (--smp N without a debugger):
+ * the application processors' threads, their HLT sleep and their poll, and
+ * what an AP that cannot go on asks of the bootstrap processor. The
+ * bootstrap processor runs on the thread that called board_run, which
+ * keeps the devices' poll, the front ends and the control point; the
+ * machine lock (cpu/cpu_lock.c) keeps everything outside translated code
+ * to one vCPU at a time. */
+#define _GNU_SOURCE
+#include "machine/board_internal.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+static void drain_eventfd(int fd)
+{
+	uint64_t count;
+	if (read(fd, &count, sizeof(count)) < 0) {
+		/* Nothing to drain: the wake-up was taken already. */
+	}
+}
+
+/* An AP's HLT: sleeps on its own eventfd, without the machine lock, until
+ * its LAPIC timer's next expiry or a request (an IPI, an INIT, the end). A
+ * request made before the sleep began is seen in attention (the requester
+ * found waiting clear and sent a signal instead: cpu_request_attention). */
+bool board__ap_wait(struct board_vcpu *v)
+{
+	struct board *board = v->board;
+	struct cpu *cpu = &v->cpu;
+	uint64_t now = board__clock_ns(board);
+	uint64_t deadline = lapic_next_event_ns(&v->lapic, now);
+	if (deadline <= now || cpu->attention || board->threads_quit)
+		return true;
+	struct pollfd pfd = { .fd = v->wake_fd, .events = POLLIN };
+	struct timespec ts, *tsp = NULL;
+	if (deadline != UINT64_MAX) {
+		uint64_t ns = deadline - now;
+		ts = (struct timespec){ .tv_sec = (time_t)(ns / NS_PER_SEC), .tv_nsec = (long)(ns % NS_PER_SEC) };
+		tsp = &ts;
+	}
+	cpu->stats.halt_sleeps++;
+	cpu_unlock(cpu);
+	if (ppoll(&pfd, 1, tsp, NULL) > 0)
+		drain_eventfd(v->wake_fd);
+	cpu_lock(cpu);
+	return true;
+}
+
+/* An AP's attention: its own LAPIC's timer. The devices are the
+ * bootstrap processor's to poll, as the board timer's signal is. */
+void board__ap_poll(void *opaque)
+{
+	struct board_vcpu *v = opaque;
+	struct board *board = v->board;
+	lapic_update(&v->lapic, board__clock_ns(board));
+	if (board->threads_quit)
+		v->cpu.stop = true;
+}
+
+/* The AP stopped for good (a fatal state) or asks for a reset (a triple
+ * fault): the bootstrap processor's run loop acts on it, at its control
+ * point's place. */
+static void report_to_bsp(struct board_vcpu *v)
+{
+	struct board *board = v->board;
+	if (v->cpu.triple_fault && !board->cfg.no_reboot)
+		board->reset_requested = true;
+	else if (!board->ap_failed)
+		board->ap_failed = v;
+	struct cpu *bsp = &board__bsp(board)->cpu;
+	bsp->stop = true;
+	cpu_request_attention(bsp);
+}
+
+static bool ap_must_wait(const struct board_vcpu *v)
+{
+	return v->wait_sipi || v->cpu.fatal || v->cpu.triple_fault;
+}
+
+static void *ap_main(void *arg)
+{
+	struct board_vcpu *v = arg;
+	struct board *board = v->board;
+	struct cpu *cpu = &v->cpu;
+	cpu_lock(cpu);
+	for (;;) {
+		/* From RESET or an INIT until a start-up IPI; after a fatal
+		 * state until the reset clears it. */
+		while (!board->threads_quit && ap_must_wait(v))
+			cpu_lock_wait(cpu);
+		if (board->threads_quit)
+			break;
+		cpu_run(cpu, &v->tr);
+		if (board->threads_quit)
+			break;
+		if (cpu->fatal)
+			report_to_bsp(v);
+		cpu->stop = false;   /* an INIT's: wait_sipi says the rest */
+	}
+	cpu_unlock(cpu);
+	return NULL;
+}
+
+int board__threads_start(struct board *board)
+{
+	struct cpu *cpus[BOARD_MAX_VCPUS];
+	for (unsigned i = 0; i < board->nvcpus; i++)
+		cpus[i] = &board->vcpus[i].cpu;
+	int err = cpu_lock_init(&board->lock, cpus, board->nvcpus);
+	if (err)
+		return err;
+	board->threads_quit = false;
+	board->ap_failed = NULL;
+	board__bsp(board)->cpu.wake_fd = board->wake_fd;
+	for (unsigned i = 1; i < board->nvcpus; i++)
+		board->vcpus[i].wake_fd = -1;
+	for (unsigned i = 1; i < board->nvcpus; i++) {
+		struct board_vcpu *v = &board->vcpus[i];
+		v->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (v->wake_fd < 0) {
+			err = -errno;
+			break;
+		}
+		v->cpu.wake_fd = v->wake_fd;
+	}
+	/* The bootstrap processor's thread holds the lock from here on but
+	 * in translated code and its sleeps. */
+	cpu_lock(&board__bsp(board)->cpu);
+	/* The APs' threads take this thread's signal mask: the attention
+	 * signal unblocked, as a vCPU thread needs it. */
+	for (unsigned i = 1; i < board->nvcpus && !err; i++) {
+		struct board_vcpu *v = &board->vcpus[i];
+		err = -pthread_create(&v->thread, NULL, ap_main, v);
+		v->thread_started = err == 0;
+	}
+	if (err)
+		board__threads_stop(board);
+	return err;
+}
+
+void board__threads_stop(struct board *board)
+{
+	struct cpu *bsp = &board__bsp(board)->cpu;
+	if (!bsp->lock)
+		return;
+	board->threads_quit = true;
+	for (unsigned i = 1; i < board->nvcpus; i++) {
+		board->vcpus[i].cpu.stop = true;
+		cpu_request_attention(&board->vcpus[i].cpu);
+	}
+	cpu_lock_broadcast(bsp);
+	cpu_unlock(bsp);
+	for (unsigned i = 1; i < board->nvcpus; i++) {
+		struct board_vcpu *v = &board->vcpus[i];
+		if (v->thread_started)
+			pthread_join(v->thread, NULL);
+		v->thread_started = false;
+		if (v->wake_fd >= 0)
+			close(v->wake_fd);
+		v->wake_fd = v->cpu.wake_fd = -1;
+	}
+	bsp->wake_fd = -1;
+	cpu_lock_destroy(&board->lock);
+}
