@@ -109,6 +109,15 @@ static enum callout_result mem_prepare(struct cpu *cpu, const struct callout_des
 	memcpy(cpu->memop.old, cpu->memop.buf, len);
 	account_access(cpu, d, span, write, mmio);
 	cpu->scratch[1] = (uint64_t)(uintptr_t)cpu->memop.buf;
+	/* With other vCPUs: the machine lock stays held through the
+	 * instruction on the buffer until its finish stores it back, so that
+	 * a LOCKed instruction on a page table or a device stays atomic
+	 * against the other vCPUs' writes there (trace faults and callouts,
+	 * which take the lock). */
+	if (cpu->lock && write) {
+		cpu_lock(cpu);
+		cpu->memop.lock_held = true;
+	}
 	return CALLOUT_GO_ON;
 }
 
@@ -146,6 +155,10 @@ static enum callout_result mem_store(struct cpu *cpu, const struct callout_desc 
 
 static enum callout_result mem_finish(struct cpu *cpu)
 {
+	if (cpu->memop.lock_held) {
+		cpu->memop.lock_held = false;
+		cpu_unlock(cpu);   /* the callout's own hold goes on its way out */
+	}
 	if (!cpu->memop.write)
 		return CALLOUT_GO_ON;
 	const struct guest_span *span = &cpu->memop.span;

@@ -368,6 +368,7 @@ struct cpu {
 	struct {
 		struct guest_span span;
 		bool write;
+		bool lock_held;   /* the machine lock, from the prepare to the finish */
 		/* As wide as FXSAVE's area, aligned as FXRSTOR wants it. */
 		uint8_t buf[512] __attribute__((aligned(16)));
 		uint8_t old[512];
@@ -759,6 +760,9 @@ void cpu_lock_destroy(struct cpu_lock *lock);
  * this one's window the shadow's current one (and tells the platform). */
 void cpu_lock(struct cpu *cpu);
 void cpu_unlock(struct cpu *cpu);
+/* With the lock held: this vCPU's window and platform are the current
+ * ones again, whoever held the lock last. */
+void cpu_lock_reclaim(struct cpu *cpu);
 /* With the lock held: sleeps until another thread calls
  * cpu_lock_broadcast, or a vCPU leaves translated code or an exclusive
  * section ends; the lock is held again on return. */
@@ -769,6 +773,9 @@ void cpu_lock_broadcast(struct cpu *cpu);
  * to cpu_leave_guest, which takes it again. */
 void cpu_enter_guest(struct cpu *cpu);
 void cpu_leave_guest(struct cpu *cpu);
+/* After translated code was left: a memory callout's instruction that
+ * ended without its finish (a fault) gives up the hold its prepare kept. */
+void cpu_drop_memop_hold(struct cpu *cpu);
 /* The run loop's top, lock held: waits while another vCPU is in an
  * exclusive section, then carries out a cache flush asked for meanwhile
  * (cpu_flush_translations). */

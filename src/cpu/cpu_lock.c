@@ -63,6 +63,14 @@ static void took_over(struct cpu *cpu)
 		cpu->plat->acquired(cpu->plat->opaque);
 }
 
+void cpu_lock_reclaim(struct cpu *cpu)
+{
+	if (!cpu->lock)
+		return;
+	cpu->lock->owner = NULL;
+	took_over(cpu);
+}
+
 void cpu_lock(struct cpu *cpu)
 {
 	if (!cpu->lock || cpu->lock_depth++ > 0)
@@ -107,11 +115,20 @@ void cpu_enter_guest(struct cpu *cpu)
 	assert(cpu->lock_depth == 0);
 }
 
+void cpu_drop_memop_hold(struct cpu *cpu)
+{
+	if (cpu->memop.lock_held) {
+		cpu->memop.lock_held = false;
+		cpu_unlock(cpu);
+	}
+}
+
 void cpu_leave_guest(struct cpu *cpu)
 {
 	if (!cpu->lock)
 		return;
 	cpu_lock(cpu);
+	cpu_drop_memop_hold(cpu);
 	cpu->in_guest = false;
 	if (cpu->lock->exclusive)
 		pthread_cond_broadcast(&cpu->lock->changed);

@@ -535,6 +535,7 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 	 * tags. */
 	cpu->sh->cur_view = -2;
 	cpu->sh->space_opaque = cpu;
+	cpu_lock_reclaim(cpu);   /* with the lock: the holder's too */
 	while (!cpu->stop && !cpu->fatal) {
 		if (cpu->lock) {
 			/* Other vCPUs' exclusive sections, and a flush asked for. */

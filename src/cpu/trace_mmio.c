@@ -103,6 +103,7 @@ static bool handle_trace(struct cpu *cpu, struct translator *t)
 		sync_seg_bases(cpu);
 		cpu->fault.kind = FAULT_NONE;
 		btvm_enter(cpu, tb->host);
+		cpu_drop_memop_hold(cpu);
 		if (cpu->fault.kind != FAULT_TRACED)
 			break;
 	}

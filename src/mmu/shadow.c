@@ -1,6 +1,7 @@
-/* Shadow paging: the window cache (recycling evicted windows), fill on
- * host faults, reverse map, traces of page-table and code pages.
- * Replacement is shadow_replace.c's, the adaptive set shadow_adaptive.c's,
+/* Shadow paging: fill on host faults, reverse map, traces of page-table
+ * and code pages, dropping windows' entries. Selecting and making windows
+ * is shadow_windows.c's, replacement shadow_replace.c's, the adaptive set
+ * shadow_adaptive.c's,
  * the reverse map's node lists shadow_nodes.c's, device memory and the
  * write logs shadow_log.c's. */
 #define _GNU_SOURCE
@@ -184,7 +185,7 @@ static int compare_vpages(const void *a, const void *b)
  * map: 38% of a Debian boot's held-back pages had a neighbour held back
  * too) take one mprotect. An entry dropped or mapped anew meanwhile is
  * whatever it is now; mapping sets the protection it calls for. */
-static void flush_reprotects(struct shadow *sh, struct shadow_window *w)
+void shadow__flush_reprotects(struct shadow *sh, struct shadow_window *w)
 {
 	uint32_t *q = w->reprotect;
 	unsigned n = w->nreprotect;
@@ -241,7 +242,7 @@ static void identity_protect(struct shadow *sh, uint32_t page, bool always)
 
 /* The identity window as every page's state calls for, when it is
  * selected after changes held back while paging was on. */
-static void sync_identity(struct shadow *sh)
+void shadow__sync_identity(struct shadow *sh)
 {
 	sh->identity_stale = false;
 	for (uint32_t page = 0; page < sh->npages; page++)
@@ -280,7 +281,7 @@ void shadow_reprotect(struct shadow *sh, uint32_t page)
 		    (w->nreprotect && w->reprotect[w->nreprotect - 1] == n->key))
 			continue;
 		if (w->nreprotect == SHADOW_REPROTECT_MAX)
-			flush_reprotects(sh, w);
+			shadow__flush_reprotects(sh, w);
 		w->reprotect[w->nreprotect++] = n->key;
 	}
 }
@@ -303,7 +304,7 @@ int shadow_unprotect_current(struct shadow *sh, uint32_t va)
 
 /* The current window's address space is another now: the vCPU's lookup
  * tags follow at once (before translated code runs again). */
-static void set_ibl_tag(struct shadow *sh, uint32_t asid)
+void shadow__set_ibl_tag(struct shadow *sh, uint32_t asid)
 {
 	if (sh->space_changed)
 		sh->space_changed(sh->space_opaque, false, asid);
@@ -329,16 +330,16 @@ static uint32_t new_asid(struct shadow *sh)
 		set_global_tag(sh, sh->next_asid++);
 		sh->ibl_epoch++;
 		if (sh->current && sh->current != &sh->identity)
-			set_ibl_tag(sh, ((struct shadow_window *)sh->current)->asid);
+			shadow__set_ibl_tag(sh, ((struct shadow_window *)sh->current)->asid);
 	}
 	return sh->next_asid;
 }
 
-static void retire_asid(struct shadow *sh, struct shadow_window *w)
+void shadow__retire_asid(struct shadow *sh, struct shadow_window *w)
 {
 	w->asid = new_asid(sh);
 	if (sh->current == &w->win)
-		set_ibl_tag(sh, w->asid);
+		shadow__set_ibl_tag(sh, w->asid);
 }
 
 void shadow_retire_global(struct shadow *sh)
@@ -411,13 +412,13 @@ static void forget_entry(struct shadow *sh, struct shadow_window *w, uint32_t vp
 	shadow__list_unlink(sh, &sh->map_head[page], *node);
 	*node = 0;
 	if (sh->code_pages && page < sh->ram_pages && sh->code_pages[page])
-		retire_asid(sh, w);   /* table entries may lead to blocks of the old page */
+		shadow__retire_asid(sh, w);   /* table entries may lead to blocks of the old page */
 	entry_set(sh, w, vpage, 0);
 	w->mapped--;
 	sh->total_mapped--;
 }
 
-static void unmap_range(struct shadow_window *w, uint32_t vpage, uint32_t npages)
+void shadow__unmap_range(struct shadow_window *w, uint32_t vpage, uint32_t npages)
 {
 	(void)mmap(w->win.base + (uint64_t)vpage * GUEST_PAGE_SIZE, (size_t)npages * GUEST_PAGE_SIZE,
 		   PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
@@ -427,7 +428,7 @@ static void flush_pending_unmap(struct shadow *sh)
 {
 	if (!sh->pending_unmap.w)
 		return;
-	unmap_range(sh->pending_unmap.w, sh->pending_unmap.start,
+	shadow__unmap_range(sh->pending_unmap.w, sh->pending_unmap.start,
 		    sh->pending_unmap.end - sh->pending_unmap.start);
 	sh->pending_unmap.w = NULL;
 }
@@ -461,7 +462,7 @@ static void drop_entry(struct shadow *sh, struct shadow_window *w, uint32_t vpag
 	sh->stats.shadow_drops++;
 }
 
-static void release_table(struct shadow *sh, uint32_t page, uint16_t win, uint32_t key)
+void shadow__release_table(struct shadow *sh, uint32_t page, uint16_t win, uint32_t key)
 {
 	if (page >= sh->ram_pages || !shadow__list_remove(sh, &sh->deriv_head[page], win, key))
 		return;
@@ -480,16 +481,16 @@ void shadow__drop_region(struct shadow *sh, struct shadow_window *w, uint32_t r,
 	if (unmap) {
 		if (sh->pending_unmap.w == w)
 			flush_pending_unmap(sh);
-		unmap_range(w, r * 1024, 1024);
+		shadow__unmap_range(w, r * 1024, 1024);
 	}
 	assert(w->region_maps[r] == 0);
 	uint16_t id = (uint16_t)(w - sh->windows);
 	uint32_t pt = w->region_pt[r];
 	if (pt != SHADOW_NO_PT && pt != SHADOW_LARGE)
-		release_table(sh, pt, id, w->pae ? 2 * r : r);
+		shadow__release_table(sh, pt, id, w->pae ? 2 * r : r);
 	pt = w->region_pt_hi[r];
 	if (w->pae && pt != SHADOW_NO_PT && pt != SHADOW_LARGE)
-		release_table(sh, pt, id, 2 * r + 1);
+		shadow__release_table(sh, pt, id, 2 * r + 1);
 	free(reg);
 	w->regions[r] = NULL;
 	w->region_pt[r] = SHADOW_NO_PT;
@@ -498,20 +499,20 @@ void shadow__drop_region(struct shadow *sh, struct shadow_window *w, uint32_t r,
 }
 
 /* Its directory's trace (if traced), or under PAE its directories'. */
-static void release_directories(struct shadow *sh, struct shadow_window *w)
+void shadow__release_directories(struct shadow *sh, struct shadow_window *w)
 {
 	uint16_t id = (uint16_t)(w - sh->windows);
 	if (!w->pae) {
-		release_table(sh, shadow__table_page(sh, w->cr3), id, SHADOW_KEY_PD);
+		shadow__release_table(sh, shadow__table_page(sh, w->cr3), id, SHADOW_KEY_PD);
 		return;
 	}
 	for (uint32_t q = 0; q < 4; q++)
 		if (w->pdpte[q] & PTE_P)
-			release_table(sh, shadow__table_page(sh, w->pdpte[q] & PAE_FRAME), id, SHADOW_KEY_PAE_PD0 + q);
+			shadow__release_table(sh, shadow__table_page(sh, w->pdpte[q] & PAE_FRAME), id, SHADOW_KEY_PAE_PD0 + q);
 }
 
 /* Traces the directory (directories under PAE) w is made for. */
-static int trace_directories(struct shadow *sh, struct shadow_window *w)
+int shadow__trace_directories(struct shadow *sh, struct shadow_window *w)
 {
 	uint16_t id = (uint16_t)(w - sh->windows);
 	for (uint32_t q = 0; q < (w->pae ? 4u : 1u); q++) {
@@ -529,7 +530,7 @@ static int trace_directories(struct shadow *sh, struct shadow_window *w)
 	return 0;
 }
 
-static void drop_window(struct shadow *sh, struct shadow_window *w)
+void shadow__drop_window(struct shadow *sh, struct shadow_window *w)
 {
 	if (!w->used)
 		return;
@@ -537,8 +538,8 @@ static void drop_window(struct shadow *sh, struct shadow_window *w)
 		sh->pending_unmap.w = NULL;   /* the whole window goes below */
 	for (uint32_t r = 0; r < SHADOW_REGIONS; r++)
 		shadow__drop_region(sh, w, r, false);
-	unmap_range(w, 0, SHADOW_REGIONS * 1024);
-	release_directories(sh, w);
+	shadow__unmap_range(w, 0, SHADOW_REGIONS * 1024);
+	shadow__release_directories(sh, w);
 	w->pd_untraced = false;
 	w->pd_floods = 0;
 	w->any_suspect = false;
@@ -556,7 +557,7 @@ void shadow_pdptes_loaded(struct shadow *sh)
 void shadow_flush(struct shadow *sh)
 {
 	for (unsigned i = 0; i < SHADOW_MAX_WINDOWS; i++)
-		drop_window(sh, &sh->windows[i]);
+		shadow__drop_window(sh, &sh->windows[i]);
 	sh->current = NULL;
 	sh->cur_view = -2;
 	shadow_retire_global(sh);
@@ -683,12 +684,12 @@ static void untrace_directory(struct shadow *sh, struct shadow_window *w)
 	for (uint32_t r = 0; r < SHADOW_REGIONS; r++)
 		if (w->regions[r])
 			suspect_region(sh, w, r, pd[r]);   /* a suspect already keeps its older entry */
-	release_table(sh, shadow__table_page(sh, w->cr3), (uint16_t)(w - sh->windows), SHADOW_KEY_PD);
+	shadow__release_table(sh, shadow__table_page(sh, w->cr3), (uint16_t)(w - sh->windows), SHADOW_KEY_PD);
 	w->pd_untraced = true;
 }
 
 /* The window is selected: its directory is traced again. */
-static int retrace_directory(struct shadow *sh, struct shadow_window *w)
+int shadow__retrace_directory(struct shadow *sh, struct shadow_window *w)
 {
 	uint32_t pd = w->cr3 / GUEST_PAGE_SIZE;
 	int err = shadow__list_add(sh, &sh->deriv_head[pd], (uint16_t)(w - sh->windows), SHADOW_KEY_PD, NULL);
@@ -714,7 +715,7 @@ static void unshadow_table(struct shadow *sh, uint32_t page)
 		} else if (w->used && &w->win != sh->current && ++w->pd_floods >= DIRECTORY_FLOODS) {
 			/* Under PAE the window goes whole: no suspects there. */
 			if (w->pae)
-				drop_window(sh, w);
+				shadow__drop_window(sh, w);
 			else
 				untrace_directory(sh, w);
 			dropped = true;
@@ -748,7 +749,7 @@ static void suspect_region(struct shadow *sh, struct shadow_window *w, uint32_t 
 	}
 }
 
-static void check_suspects(struct shadow *sh, struct shadow_window *w)
+void shadow__check_suspects(struct shadow *sh, struct shadow_window *w)
 {
 	const uint32_t *pd = shadow__table_host(sh, shadow__table_page(sh, w->cr3));   /* written, so a table in RAM */
 	w->any_suspect = false;
@@ -822,238 +823,6 @@ void shadow_after_write(struct shadow *sh, uint64_t gpa, const uint32_t *old, un
 			table_slot_written(sh, page, slot + i, old[i]);
 }
 
-/* --- windows ---------------------------------------------------------- */
-
-static void set_gs(struct shadow *sh, struct window *win)
-{
-	if (sh->gsbase_insn)
-		__asm__ volatile("wrgsbase %0" : : "r"((uint64_t)(uintptr_t)win->base) : "memory");
-	else
-		(void)window_activate(win);
-}
-
-int shadow_view(const struct vcpu_state *s)
-{
-	if (!(s->cr0 & CR0_PG))
-		return s->a20_cleared ? SHADOW_VIEW_UNPAGED_A20 : -1;
-	if (s->cpl == 3)
-		return 1;
-	return s->cr0 & CR0_WP ? 0 : 2;
-}
-
-/* pdpte: NULL without PAE. */
-static struct shadow_window *find_window(struct shadow *sh, uint32_t cr3, int view,
-					 const uint64_t *pdpte)
-{
-	for (unsigned i = 0; i < SHADOW_MAX_WINDOWS; i++) {
-		struct shadow_window *w = &sh->windows[i];
-		if (w->used && w->cr3 == cr3 && w->user == (view == 1) && w->no_wp == (view == 2) &&
-		    w->unpaged == (view == SHADOW_VIEW_UNPAGED_A20) && w->pae == (pdpte != NULL) &&
-		    (!pdpte || memcmp(w->pdpte, pdpte, sizeof(w->pdpte)) == 0))
-			return w;
-	}
-	return NULL;
-}
-
-/* The least recently used supervisor window, evicted for another
- * directory of the same view, keeps the regions whose directory entry
- * the new directory holds too, unchanged: a region derives only from that
- * entry and the table it names, whose writes still reach the region
- * (entry for entry, accessed and dirty bits included, so the new entry
- * already has the bits a walk would set). The kernel half, which every
- * process's directory copies from the kernel's, then stays mapped instead
- * of faulting in again (a Debian boot made 47% of its mmap calls there).
- * A user view has no region another process's directory would share.
- * The rest goes, in as few unmaps as the kept regions allow. */
-static bool recycle_window(struct shadow *sh, struct shadow_window *w, uint32_t cr3, int view)
-{
-	uint32_t old_page = shadow__table_page(sh, w->cr3), new_page = shadow__table_page(sh, cr3);
-	assert(w->user == (view == 1) && w->no_wp == (view == 2) &&
-	       w->unpaged == (view == SHADOW_VIEW_UNPAGED_A20));   /* new_window's pick */
-	if (view == 1 || view == SHADOW_VIEW_UNPAGED_A20 || old_page >= sh->ram_pages ||
-	    new_page >= sh->ram_pages)
-		return false;
-	uint16_t id = (uint16_t)(w - sh->windows);
-	int err = shadow__list_add(sh, &sh->deriv_head[new_page], id, SHADOW_KEY_PD, NULL);
-	if (err)
-		return false;
-	if (sh->pt_refs[new_page]++ == 0)
-		shadow_reprotect(sh, new_page);
-	if (sh->pending_unmap.w == w)
-		flush_pending_unmap(sh);
-	const uint32_t *old_pd = shadow__table_host(sh, old_page);
-	const uint32_t *new_pd = shadow__table_host(sh, new_page);
-	uint32_t gone_from = 0;
-	for (uint32_t r = 0; r <= SHADOW_REGIONS; r++) {
-		bool keep = false;
-		if (r < SHADOW_REGIONS && w->regions[r]) {
-			/* A suspect's entry changed while the window was not in
-			 * use (or its directory went untraced): the region
-			 * derives from the entry it had before. */
-			bool suspect = w->suspect[r / 64] & (1ull << (r % 64));
-			keep = new_pd[r] == (suspect ? w->suspect_pde[r] : old_pd[r]) &&
-			       w->region_maps[r] > 0;
-			if (!keep)
-				shadow__drop_region(sh, w, r, false);
-		}
-		if (keep || r == SHADOW_REGIONS) {
-			if (r > gone_from)
-				unmap_range(w, gone_from * 1024, (r - gone_from) * 1024);
-			gone_from = r + 1;
-		}
-	}
-	memset(w->suspect, 0, sizeof(w->suspect));
-	w->any_suspect = false;
-	if (!w->pd_untraced)
-		release_table(sh, old_page, id, SHADOW_KEY_PD);
-	w->pd_untraced = false;
-	w->pd_floods = 0;
-	w->cr3 = cr3;
-	retire_asid(sh, w);
-	sh->stats.window_recycles++;
-	sh->stats.window_creates++;
-	return true;
-}
-
-/* Another vCPU than the one selecting runs in win (its GS names it). */
-static bool window_in_use_elsewhere(const struct shadow *sh, const struct window *win)
-{
-	for (unsigned i = 0; i < sh->nspace_all; i++)
-		if (sh->in_use[i] == win && sh->space_all[i] != sh->space_opaque)
-			return true;
-	return false;
-}
-
-bool shadow_owns_address(const struct shadow *sh, const void *addr)
-{
-	if (window_contains(&sh->identity, addr))
-		return true;
-	for (unsigned i = 0; i < SHADOW_MAX_WINDOWS; i++)
-		if (sh->windows[i].win.base && window_contains(&sh->windows[i].win, addr))
-			return true;
-	return false;
-}
-
-static int new_window(struct shadow *sh, uint32_t cr3, int view, const uint64_t *pdpte,
-		      struct shadow_window **out)
-{
-	/* The least recently used window, and of the same view. */
-	struct shadow_window *w = NULL, *lru = NULL, *lru_alike = NULL;
-	for (unsigned i = 0; i < SHADOW_MAX_WINDOWS && !w; i++) {
-		struct shadow_window *c = &sh->windows[i];
-		if (window_in_use_elsewhere(sh, &c->win)) {
-			continue;
-		} else if (!c->used) {
-			w = c;
-		} else if (&c->win != sh->current) {
-			if (!lru || c->last_used < lru->last_used)
-				lru = c;
-			if (c->user == (view == 1) && c->no_wp == (view == 2) &&
-			    c->unpaged == (view == SHADOW_VIEW_UNPAGED_A20) &&
-			    (!lru_alike || c->last_used < lru_alike->last_used))
-				lru_alike = c;
-		}
-	}
-	if (!w) {
-		assert(lru);
-		sh->stats.window_evictions++;
-		if (lru_alike && !pdpte && !lru_alike->pae && recycle_window(sh, lru_alike, cr3, view)) {
-			*out = lru_alike;
-			return 0;
-		}
-		drop_window(sh, lru);
-		w = lru;
-	}
-	if (!w->win.base) {
-		int err = window_reserve(&w->win, sh->ram);
-		if (err)
-			return err;
-	}
-	w->pae = pdpte != NULL;
-	memset(w->pdpte, 0, sizeof(w->pdpte));
-	if (pdpte)
-		memcpy(w->pdpte, pdpte, sizeof(w->pdpte));
-	w->cr3 = cr3;
-	int err = trace_directories(sh, w);
-	if (err) {
-		release_directories(sh, w);   /* those traced before the failure */
-		return err;
-	}
-	w->used = true;
-	w->user = view == 1;
-	w->no_wp = view == 2;
-	w->unpaged = view == SHADOW_VIEW_UNPAGED_A20;
-	w->cr3 = cr3;
-	w->mapped = 0;
-	for (uint32_t r = 0; r < SHADOW_REGIONS; r++)
-		w->region_pt[r] = w->region_pt_hi[r] = SHADOW_NO_PT;
-	retire_asid(sh, w);
-	sh->stats.window_creates++;
-	*out = w;
-	return 0;
-}
-
-
-int shadow_select(struct shadow *sh, const struct vcpu_state *s, struct window **win_out)
-{
-	if (sh->devmem_move_pending) {
-		sh->devmem_move_pending = false;
-		shadow__apply_devmem_move(sh, sh->devmem_old_gpa);
-	}
-	/* A held-back unmap waits while its window is not in use (nothing
-	 * reaches a window but through GS as the current one), and is done
-	 * before that window runs again: as a TLB that a CR3 load flushed. */
-	int view = shadow_view(s);
-	bool paging = view >= 0;   /* a window of the cache: paging, or A20 masked */
-	bool pae = paging && view != SHADOW_VIEW_UNPAGED_A20 && (s->cr4 & CR4_PAE);
-	uint32_t cr3 = view == SHADOW_VIEW_UNPAGED_A20 ? SHADOW_UNPAGED_CR3
-			: s->cr3 & (pae ? 0xffffffe0u : 0xfffff000u);
-	if (view == sh->cur_view && (!paging || cr3 == sh->cur_key_cr3) && sh->current) {
-		if (sh->pending_unmap.w && &sh->pending_unmap.w->win == sh->current)
-			flush_pending_unmap(sh);
-		return 0;
-	}
-	if (!paging) {
-		flush_pending_unmap(sh);
-		if (sh->identity_stale)
-			sync_identity(sh);
-	}
-	struct window *win = &sh->identity;
-	uint32_t tag = 0;
-	if (paging) {
-		struct shadow_window *w = find_window(sh, cr3, view, pae ? s->pdpte : NULL);
-		if (w && sh->pending_unmap.w == w)
-			flush_pending_unmap(sh);
-		if (!w) {
-			int err = new_window(sh, cr3, view, pae ? s->pdpte : NULL, &w);
-			if (err)
-				return err;
-		}
-		w->pd_floods = 0;
-		if (w->pd_untraced) {
-			int err = retrace_directory(sh, w);
-			if (err)
-				return err;
-		}
-		if (w->any_suspect)
-			check_suspects(sh, w);
-		if (w->nreprotect)
-			flush_reprotects(sh, w);
-		w->last_used = ++sh->tick;
-		win = &w->win;
-		tag = w->asid;
-	}
-	sh->current = win;
-	sh->cur_view = view;
-	sh->cur_key_cr3 = cr3;
-	sh->regs = paging_regs_of(s);
-	*win_out = win;
-	set_ibl_tag(sh, tag);
-	set_gs(sh, win);
-	sh->stats.window_switches++;
-	return 0;
-}
-
 /* --- filling ------------------------------------------------------------ */
 
 /* Maps count pages from vpage to guest pages from page on, already
@@ -1080,13 +849,13 @@ static int map_run(struct shadow *sh, struct shadow_window *w, uint32_t vpage, u
 	if (mmap(host, (size_t)count * GUEST_PAGE_SIZE, prot, MAP_SHARED | MAP_FIXED, sh->ram->memfd,
 		 (off_t)page * GUEST_PAGE_SIZE) == MAP_FAILED) {
 		int err = -errno;
-		unmap_range(w, vpage, count);
+		shadow__unmap_range(w, vpage, count);
 		return err;
 	}
 	for (unsigned i = 0; i < count; i++) {
 		int err = shadow__list_add(sh, &sh->map_head[page + i], id, vpage + i, node_slot(w, vpage + i));
 		if (err) {
-			unmap_range(w, vpage + i, count - i);
+			shadow__unmap_range(w, vpage + i, count - i);
 			return err;
 		}
 		entry_set(sh, w, vpage + i, entry_with_prot(shadow_entry(page + i, flags), prot));
@@ -1208,7 +977,7 @@ static int map_page(struct shadow *sh, struct shadow_window *w, uint32_t va, con
 		 * entries for it must go, as its TLB entry would. */
 		if (((*e ^ flags) & SHADOW_E_NO_EXEC) && sh->code_pages && page < sh->ram_pages &&
 		    sh->code_pages[page])
-			retire_asid(sh, w);
+			shadow__retire_asid(sh, w);
 		entry_set(sh, w, vpage, entry_with_prot(shadow_entry(page, flags), prot));
 		uint8_t *host = w->win.base + (uint64_t)vpage * GUEST_PAGE_SIZE;
 		return mprotect(host, GUEST_PAGE_SIZE, prot) < 0 ? -errno : 0;

@@ -47,6 +47,18 @@ void shadow__apply_devmem_move(struct shadow *sh, uint64_t old_gpa);
  * page's read-only state counted; a mapped entry's host protection as its
  * state calls for. */
 void shadow__flush_pending_unmap(struct shadow *sh);
+/* shadow.c's, for the windows' selection (shadow_windows.c). */
+void shadow__check_suspects(struct shadow *sh, struct shadow_window *w);
+void shadow__drop_window(struct shadow *sh, struct shadow_window *w);
+void shadow__flush_reprotects(struct shadow *sh, struct shadow_window *w);
+void shadow__release_directories(struct shadow *sh, struct shadow_window *w);
+void shadow__release_table(struct shadow *sh, uint32_t page, uint16_t win, uint32_t key);
+void shadow__retire_asid(struct shadow *sh, struct shadow_window *w);
+int shadow__retrace_directory(struct shadow *sh, struct shadow_window *w);
+void shadow__set_ibl_tag(struct shadow *sh, uint32_t asid);
+void shadow__sync_identity(struct shadow *sh);
+int shadow__trace_directories(struct shadow *sh, struct shadow_window *w);
+void shadow__unmap_range(struct shadow_window *w, uint32_t vpage, uint32_t npages);
 void shadow__identity_set(struct shadow *sh, uint32_t page, bool read_only);
 void shadow__entry_reprotect(struct shadow *sh, struct shadow_window *w, uint32_t vpage);
 
