@@ -23,7 +23,7 @@
 %include "smp.inc"
 %include "smp_lib.inc"
 
-ROUNDS		equ 64
+ROUNDS		equ 40
 WARM		equ 100			; runs of the old code before each round
 LOOP_COUNT	equ 50			; xmc_loop's iterations
 OP_EAX		equ 0x12345678		; xmc_op's operands
