@@ -23,7 +23,7 @@
 
 TEST_LIN	equ 0x40000000
 FRAMES		equ 0x00d00000		; four frames, outside the page-table pool
-PHASES		equ 30			; each series: remap (odd k), unmap (even k)
+PHASES		equ 20			; each series: remap (odd k), unmap (even k)
 JUDGED		equ 8			; reads a reader judges after each shootdown
 FAULTED		equ 0xfa17fa17		; read_test's result when it faulted
 PATTERN		equ 0x5e000000		; + k: frame contents for phase k
