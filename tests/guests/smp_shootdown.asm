@@ -313,4 +313,4 @@ judged:		times SMP_MAX_CPUS dd 0
 bad:		times SMP_MAX_CPUS dd 0
 bad_what:	times SMP_MAX_CPUS dd 0
 cpu_pf_count:	times SMP_MAX_CPUS dd 0
-cpu_pf_cr2:		times SMP_MAX_CPUS dd 0
+cpu_pf_cr2:	times SMP_MAX_CPUS dd 0
