@@ -59,6 +59,11 @@ struct tblock {
 	uint8_t poll_len;
 	uint32_t host_len;
 	uint32_t code_len;       /* of host_len, the code before the callout descriptors */
+	/* A self-checking block's entry check (translate.c's
+	 * emit_selfcheck) from this offset of host on, 0 without: a host
+	 * fault there ran nothing of the block, and the guest's ECX is in r8
+	 * meanwhile. */
+	uint32_t selfcheck_off;
 	uint16_t ninsns;
 	bool valid;
 	/* Some instruction runs on a low byte register between two XCHGs

@@ -297,8 +297,13 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
 	unsigned i = 0;
 	while (i + 1 < tb->ninsns && tb->map_host[i + 1] <= off)
 		i++;
+	/* In the entry check of a self-checking block (its code page was
+	 * dropped meanwhile, or the window moved): at the block's start. */
+	bool in_check = tb->selfcheck_off && off >= tb->selfcheck_off;
+	if (in_check)
+		i = 0;
 	cpu->regs[REG_EAX] = (uint32_t)g[REG_RAX];
-	cpu->regs[REG_ECX] = (uint32_t)g[REG_RCX];
+	cpu->regs[REG_ECX] = (uint32_t)g[in_check ? REG_R8 : REG_RCX];
 	int fast = fast_string_at((const uint8_t *)g[REG_RIP]);
 	if (fast)
 		cpu->regs[REG_ECX] += (uint32_t)g[REG_R11];   /* the passes still to come */

@@ -528,6 +528,10 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 {
 	struct exit_desc *chain_from = NULL;
 	uint32_t chain_mode = 0;
+	/* The flushes counted when chain_from was set: a flush since (this
+	 * vCPU's own for room, or another's at a safe point) reused the
+	 * arena its exit was in. */
+	uint64_t chain_flushes = 0;
 
 	cpu_bind_thread(cpu);
 	/* GS may have been changed by anyone, and another vCPU may have run
@@ -632,7 +636,8 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 		 * physical block at the same EIP, and its branch target be on
 		 * another page: a CS based elsewhere is not chained then. */
 		bool paging = (cpu->s.cr0 & CR0_PG) != 0;
-		if (chain_from && chain_mode == mode && !(mode & MODE_SINGLE) && chain_from->from->valid &&
+		if (chain_from && chain_flushes == cpu->tc->stats.flushes && chain_mode == mode &&
+		    !(mode & MODE_SINGLE) && chain_from->from->valid &&
 		    !cpu->no_chain && !(paging && (mode & MODE_SEGCS)))
 			tcache_chain(cpu->tc, chain_from, tb, paging);
 		chain_from = NULL;
@@ -720,6 +725,7 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 				if (ex->kind == EXIT_KIND_BRANCH) {
 					chain_from = (struct exit_desc *)ex;
 					chain_mode = ex->from->mode;
+					chain_flushes = cpu->tc->stats.flushes;
 				}
 			}
 		}

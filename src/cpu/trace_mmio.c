@@ -157,6 +157,9 @@ void cpu_handle_mmio(struct cpu *cpu)
 	if (!cpu_fetch_address(cpu, cpu_code_linear(cpu, cpu->s.eip), &insn_gpa))
 		return;
 	if (shadow_is_adaptive(cpu->sh, insn_gpa)) {
+		const struct tblock *ran = tcache_find_host(cpu->tc, (const void *)cpu->fault.host_rip);
+		if (ran && !ran->valid)
+			return;   /* another vCPU's fault dropped it meanwhile: the new translation now */
 		if (store_hints_any(cpu)) {
 			/* A marked store that went straight on a stale hint
 			 * (its page is a device's now): it runs again through

@@ -263,7 +263,7 @@ void shadow_reprotect(struct shadow *sh, uint32_t page)
 	if (page >= sh->npages)
 		return;
 	flush_pending_unmap(sh);   /* a held-back mapping of page must not stay writable */
-	if (sh->current == &sh->identity)
+	if (shadow__window_live(sh, &sh->identity))
 		identity_protect(sh, page, true);
 	else
 		sh->identity_stale = true;
@@ -273,7 +273,7 @@ void shadow_reprotect(struct shadow *sh, uint32_t page)
 		uint32_t *e = entry_of(w, n->key);
 		assert(e && shadow_entry_page(*e) == page);
 		int prot = entry_prot(sh, *e);
-		if (&w->win == sh->current) {
+		if (shadow__window_live(sh, &w->win)) {
 			entry_protect(sh, w, n->key, 1, prot);   /* also after shadow_unprotect_current */
 			continue;
 		}
@@ -712,7 +712,7 @@ static void unshadow_table(struct shadow *sh, uint32_t page)
 		if (!is_directory_key(users[i].key)) {
 			shadow__drop_region(sh, w, w->pae ? users[i].key >> 1 : users[i].key, true);
 			dropped = true;
-		} else if (w->used && &w->win != sh->current && ++w->pd_floods >= DIRECTORY_FLOODS) {
+		} else if (w->used && !shadow__window_live(sh, &w->win) && ++w->pd_floods >= DIRECTORY_FLOODS) {
 			/* Under PAE the window goes whole: no suspects there. */
 			if (w->pae)
 				shadow__drop_window(sh, w);
@@ -776,7 +776,7 @@ static void table_slot_written(struct shadow *sh, uint32_t page, uint32_t slot, 
 		struct shadow_window *w = &sh->windows[users[i].win];
 		uint32_t key = users[i].key;
 		if (key == SHADOW_KEY_PD) {
-			if (&w->win == sh->current)
+			if (shadow__window_live(sh, &w->win))
 				shadow__drop_region(sh, w, slot, true);   /* a directory entry: its 4 MiB */
 			else
 				suspect_region(sh, w, slot, old);

@@ -47,6 +47,11 @@ void shadow__apply_devmem_move(struct shadow *sh, uint64_t old_gpa);
  * page's read-only state counted; a mapped entry's host protection as its
  * state calls for. */
 void shadow__flush_pending_unmap(struct shadow *sh);
+/* Whether a vCPU may be running in win now: the current window, or
+ * another vCPU's (shadow->in_use). Changes to a window not live wait for
+ * its selection (held-back protections, suspect regions); a live one's
+ * are made at once. */
+bool shadow__window_live(const struct shadow *sh, const struct window *win);
 /* shadow.c's, for the windows' selection (shadow_windows.c). */
 void shadow__check_suspects(struct shadow *sh, struct shadow_window *w);
 void shadow__drop_window(struct shadow *sh, struct shadow_window *w);

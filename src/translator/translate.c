@@ -978,6 +978,7 @@ static void emit_selfcheck(struct tctx *c, const uint8_t *guest, uint32_t eip, u
 	struct emitter *e = &c->e;
 	uint8_t *miss[ZYDIS_MAX_INSTRUCTION_LENGTH * BLOCK_MAX_INSNS / 8 + 4];
 	unsigned nmiss = 0;
+	c->tb->selfcheck_off = (uint32_t)(e->pos - c->tb->host);
 	if (c->check_jmp)
 		patch_rel32(c->check_jmp, e->pos);
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8), op_reg(ZYDIS_REGISTER_RCX));
