@@ -415,7 +415,7 @@ static uint64_t platform_tsc_hz(void *opaque)
 static bool halt_poll(const struct board_vcpu *v, uint64_t span)
 {
 	uint64_t deadline = host_monotonic_ns() + (span < HALT_POLL_NS ? span : HALT_POLL_NS);
-	for (unsigned turn = 0; !v->cpu.attention; turn++)
+	for (unsigned turn = 0; !__atomic_load_n(&v->cpu.attention, __ATOMIC_RELAXED); turn++)
 		if (!host_spin_turn(turn, deadline))
 			return false;
 	return true;
