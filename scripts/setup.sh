@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages btvm builds and tests with, then
-# configures and builds btvm into build/ (and build-asan/ with --asan).
+# configures and builds btvm into build/ (and, with --asan, the sanitizer
+# builds scripts/test.sh runs: build-asan/, build-fuzz/ and build-tsan/).
 # Safe to run again: apt-get skips what is there, cmake rebuilds what changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,4 +59,8 @@ if [ "${1:-}" = --asan ]; then
 	# libFuzzer harnesses (clang): only the fuzz targets are built there.
 	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DBTVM_FUZZ=ON >/dev/null
 	cmake --build build-fuzz -j"$jobs" --target fuzz_bzimage fuzz_multiboot fuzz_devices fuzz_translator
+	# ThreadSanitizer: only what the tests labelled tsan run (tsan_tests,
+	# tests/CMakeLists.txt), not the whole tree.
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBTVM_TSAN=ON >/dev/null
+	cmake --build build-tsan -j"$jobs" --target tsan_tests
 fi

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Sets everything up and runs the whole test suite twice: on the normal
-# build and on the AddressSanitizer + UBSan build; then short libFuzzer
-# runs of the loaders, the devices and the translator (tests/fuzz).
+# build and on the AddressSanitizer + UBSan build; then the tests where
+# several host threads run at once (label tsan: the SMP guests and Linux,
+# the console, disk, monitor and gdb threads) on the ThreadSanitizer
+# build; then short libFuzzer runs of the loaders, the devices and the
+# translator (tests/fuzz).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --asan
@@ -13,5 +16,8 @@ echo "== tests: build-asan/ (AddressSanitizer + UBSan)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	LSAN_OPTIONS=suppressions=$PWD/tests/system/lsan_display.supp:print_suppressions=0 \
 	ctest --test-dir build-asan --output-on-failure -j"$jobs"
+echo "== tests: build-tsan/ (ThreadSanitizer: the tests labelled tsan)"
+# (TSAN_OPTIONS come with each test: a report fails it; tsan.supp.)
+ctest --test-dir build-tsan --output-on-failure -j"$jobs" -L tsan
 echo "== tests: build-fuzz/ (libFuzzer: the regression inputs, then 20 s a target)"
 ctest --test-dir build-fuzz --output-on-failure -L 'fuzz-replay|libfuzzer'

@@ -803,10 +803,14 @@ uint64_t cpu_kicks(const struct cpu *cpu);
  * which sees what it asked for. */
 static inline bool cpu_take_attention(struct cpu *cpu)
 {
-	if (!cpu->attention && cpu->poll_ptr == (uint64_t)(uintptr_t)&cpu->poll_ok)
+	/* Relaxed atomics (plain moves on x86): the request's stores may come
+	 * from another thread at any time. */
+	uint64_t ok = (uint64_t)(uintptr_t)&cpu->poll_ok;
+	if (!__atomic_load_n(&cpu->attention, __ATOMIC_RELAXED) &&
+	    __atomic_load_n(&cpu->poll_ptr, __ATOMIC_RELAXED) == ok)
 		return false;
-	cpu->poll_ptr = (uint64_t)(uintptr_t)&cpu->poll_ok;
-	cpu->attention = 0;
+	__atomic_store_n(&cpu->poll_ptr, ok, __ATOMIC_RELAXED);
+	__atomic_store_n(&cpu->attention, 0, __ATOMIC_RELAXED);
 	return true;
 }
 

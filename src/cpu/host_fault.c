@@ -37,7 +37,7 @@ static _Thread_local struct cpu *current_cpu;
  * on the vCPU thread ask for attention often). */
 static _Thread_local int this_tid;
 
-static int thread_id(void)
+HOST_NO_TSAN static int thread_id(void)
 {
 	if (!this_tid)
 		this_tid = (int)gettid();
@@ -56,7 +56,7 @@ void cpu_bind_thread(struct cpu *cpu)
 	current_cpu = cpu;
 	if (!cpu)
 		return;
-	cpu->tid = thread_id();
+	__atomic_store_n(&cpu->tid, thread_id(), __ATOMIC_RELAXED);
 	/* After current_cpu: a signal from here on finds cpu itself. */
 	atomic_signal_fence(memory_order_seq_cst);
 	if (timer_unbound) {
@@ -71,7 +71,7 @@ extern const uint8_t btvm_doors_begin[], btvm_doors_end[];
 /* Whether a context of the vCPU thread at rip keeps cpu->poll_ptr's copy
  * in r9: translated code, or a door (which reloads it on the way in and
  * uses it for nothing else). Monitor C code uses r9 as it likes. */
-static bool rip_polls_r9(const struct cpu *cpu, uintptr_t rip)
+HOST_NO_TSAN static bool rip_polls_r9(const struct cpu *cpu, uintptr_t rip)
 {
 	return rip - (uintptr_t)cpu->tc->code < cpu->tc->code_size ||
 	       rip - (uintptr_t)btvm_doors_begin < (uintptr_t)(btvm_doors_end - btvm_doors_begin);
@@ -80,15 +80,14 @@ static bool rip_polls_r9(const struct cpu *cpu, uintptr_t rip)
 /* From another thread: the vCPU thread's handler must see the request in
  * the context it interrupts. rt_tgsigqueueinfo carries the cpu, as the
  * board's timer does (async-signal-safe: one system call). */
-static void kick_vcpu_thread(struct cpu *cpu)
+HOST_NO_TSAN static void kick_vcpu_thread(struct cpu *cpu)
 {
-	int tid = cpu->tid;
+	int tid = __atomic_load_n(&cpu->tid, __ATOMIC_RELAXED);
 	if (!tid)
 		return;   /* not running yet: cpu_run polls before the first block */
-	siginfo_t si;
-	memset(&si, 0, sizeof(si));
-	si.si_signo = HOST_ATTENTION_SIGNAL;
-	si.si_code = SI_QUEUE;
+	/* An initializer, not memset: TSan intercepts memset, and this runs
+	 * in a handler that may have interrupted the TSan runtime. */
+	siginfo_t si = { .si_signo = HOST_ATTENTION_SIGNAL, .si_code = SI_QUEUE };
 	si.si_pid = getpid();
 	si.si_uid = getuid();
 	si.si_value.sival_ptr = cpu;
@@ -101,18 +100,21 @@ uint64_t cpu_kicks(const struct cpu *cpu)
 	return __atomic_load_n(&cpu->kicks, __ATOMIC_RELAXED);
 }
 
-static void note_request(struct cpu *cpu)
+/* Relaxed atomics: plain moves on x86, which the vCPU's thread may
+ * read while another thread makes a request (cpu_take_attention's
+ * comment says why any interleaving will do). */
+HOST_NO_TSAN static void note_request(struct cpu *cpu)
 {
-	cpu->attention = 1;
-	cpu->poll_ptr = (uint64_t)(uintptr_t)cpu->poll_guard;
+	__atomic_store_n(&cpu->attention, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&cpu->poll_ptr, (uint64_t)(uintptr_t)cpu->poll_guard, __ATOMIC_RELAXED);
 }
 
 /* Whether this is cpu's thread: the one that last ran it, inside cpu_run
  * or not (the board's control loop, a snapshot between two runs), where a
  * request needs no signal. */
-static bool on_vcpu_thread(const struct cpu *cpu)
+HOST_NO_TSAN static bool on_vcpu_thread(const struct cpu *cpu)
 {
-	return thread_id() == cpu->tid;
+	return thread_id() == __atomic_load_n(&cpu->tid, __ATOMIC_RELAXED);
 }
 
 /* From another thread, no signal while the vCPU thread waits in HLT (the
@@ -139,7 +141,7 @@ void cpu_request_attention(struct cpu *cpu)
 	}
 }
 
-void cpu_request_attention_signal(struct cpu *cpu, void *uctx)
+HOST_NO_TSAN void cpu_request_attention_signal(struct cpu *cpu, void *uctx)
 {
 	note_request(cpu);
 	if (!on_vcpu_thread(cpu)) {
@@ -156,7 +158,7 @@ void cpu_request_attention_signal(struct cpu *cpu, void *uctx)
  * request (SI_QUEUE from this process), each naming the vCPU in its
  * value. The same signal from elsewhere (kill, alarm()) names none and is
  * ignored. */
-static void on_attention(int sig, siginfo_t *si, void *uctx)
+HOST_NO_TSAN static void on_attention(int sig, siginfo_t *si, void *uctx)
 {
 	(void)sig;
 	bool ours = si->si_code == SI_TIMER || (si->si_code == SI_QUEUE && si->si_pid == getpid());
@@ -335,6 +337,17 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
 	cpu_unlock(cpu);   /* the run loop takes it again (cpu_leave_guest) */
 }
 
+/* glibc's sigaction under its other exported name, which the TSan
+ * runtime does not intercept. Through the intercepted one, TSan's own
+ * handler runs first and defers an asynchronous signal until the thread
+ * next enters instrumented code, passing a copy of the context: chained
+ * translated code that makes no callout (a guest spinning on a timer
+ * tick) then never sees the attention it was asked for, and r9 is
+ * patched in the copy. Installed past TSan, the handler runs at once
+ * on the real context, as in every other build; it and what it calls
+ * are HOST_NO_TSAN. */
+extern int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+
 int cpu_install_fault_handlers(void)
 {
 	struct sigaction sa;
@@ -349,7 +362,7 @@ int cpu_install_fault_handlers(void)
 		return -errno;
 	sa.sa_sigaction = on_attention;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
-	if (sigaction(HOST_ATTENTION_SIGNAL, &sa, NULL) < 0)
+	if ((HOST_TSAN ? __sigaction : sigaction)(HOST_ATTENTION_SIGNAL, &sa, NULL) < 0)
 		return -errno;
 	return 0;
 }

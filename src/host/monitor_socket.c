@@ -354,11 +354,16 @@ int monitor_socket_open(struct monitor_socket **out, const char *path,
 		ret = -errno;
 		goto fail_unlink;
 	}
-	ret = host_thread_create(&s->thread, socket_main, s);
-	if (ret)
-		goto fail_unlink;
-	s->thread_running = true;
+	/* Before the thread starts: its callbacks may find s through *out
+	 * (the monitor's m->sock) as soon as a client connects. */
 	*out = s;
+	s->thread_running = true;
+	ret = host_thread_create(&s->thread, socket_main, s);
+	if (ret) {
+		*out = NULL;
+		s->thread_running = false;
+		goto fail_unlink;
+	}
 	return 0;
 
 fail_unlink:

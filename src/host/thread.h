@@ -14,6 +14,25 @@
  * (cpu_request_attention). */
 #define HOST_ATTENTION_SIGNAL SIGALRM
 
+/* Whether this is a ThreadSanitizer build (cmake -DBTVM_TSAN=ON): GCC
+ * says so with __SANITIZE_THREAD__, clang with __has_feature. Tested with
+ * an if, not #if, so both builds compile every path. */
+#if defined(__SANITIZE_THREAD__)
+#define HOST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define HOST_TSAN 1
+#endif
+#endif
+#ifndef HOST_TSAN
+#define HOST_TSAN 0
+#endif
+
+/* Code a signal handler the TSan runtime does not know of runs
+ * (host_fault.c's attention handler, installed past it): uninstrumented,
+ * since it may interrupt the runtime itself. No effect in other builds. */
+#define HOST_NO_TSAN __attribute__((no_sanitize("thread")))
+
 /* Fills mask with what a signal handler that can run on the vCPU thread
  * keeps blocked (its sa_mask): the attention signal, whose handler must
  * interrupt the code the vCPU was running, not another handler (it

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "boot/bootfile.h"
 #include "boot/firmware.h"
@@ -151,6 +153,15 @@ int board_create(struct board **out, const struct board_config *cfg, char *err, 
 			 (unsigned long long)cfg->ram_mib, strerror(-ret));
 		return ret;
 	}
+	/* Made here and closed by board_destroy, not around board_run: the
+	 * front ends' and I/O threads' wake-ups (wake_sleeper) may come from
+	 * before it starts until they are closed, after it returns. */
+	board->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (board->wake_fd < 0) {
+		ret = -errno;
+		snprintf(err, err_len, "cannot make the machine's wake-up eventfd: %s", strerror(-ret));
+		goto close_disks;
+	}
 	if (cfg->debugcon_path) {
 		char why[512];
 		board->debugcon_file = outfile_open_stream(cfg->debugcon_path, why, sizeof(why));
@@ -287,6 +298,8 @@ close_disks:
 	free(board->vga_rom);
 	if (board->debugcon_file)
 		fclose(board->debugcon_file);
+	if (board->wake_fd >= 0)
+		close(board->wake_fd);
 	guest_ram_destroy(&board->ram);
 	free(board);
 	return ret;
@@ -316,6 +329,7 @@ void board_destroy(struct board *board)
 	free(board->vga_rom);
 	if (board->debugcon_file)
 		fclose(board->debugcon_file);
+	close(board->wake_fd);
 	guest_ram_destroy(&board->ram);
 	free(board);
 }

@@ -176,7 +176,7 @@ struct board {
 	bool timer_ready;
 	uint64_t timer_deadline;  /* guest time it is armed for; UINT64_MAX: disarmed */
 	uint64_t timer_fires_mono;  /* CLOCK_MONOTONIC it fires at */
-	int wake_fd;
+	int wake_fd;               /* the sleeping run loop's eventfd: board_create to board_destroy */
 	bool halt_poll_allowed;  /* HLT may spin for a disk request: the process has 2+ CPUs */
 	bool rx_backlog;          /* console input waiting for UART room */
 	uint64_t last_reprotect_ns;

@@ -15,7 +15,6 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -417,7 +416,7 @@ static uint64_t platform_tsc_hz(void *opaque)
 static bool halt_poll(const struct board_vcpu *v, uint64_t span)
 {
 	uint64_t deadline = host_monotonic_ns() + (span < HALT_POLL_NS ? span : HALT_POLL_NS);
-	for (unsigned turn = 0; !v->cpu.attention; turn++)
+	for (unsigned turn = 0; !__atomic_load_n(&v->cpu.attention, __ATOMIC_RELAXED); turn++)
 		if (!host_spin_turn(turn, deadline))
 			return false;
 	return true;
@@ -548,14 +547,10 @@ static void control_point(struct board *board, struct board_vcpu *v)
 int board_run(struct board *board)
 {
 	struct board_vcpu *v = board__bsp(board);
-	board->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	board->halt_poll_allowed = host_cpus_allowed() > 1;
-	int err = board->wake_fd < 0 ? -errno : board__start_timer(board);
+	int err = board__start_timer(board);
 	if (err) {
 		fprintf(stderr, "btvm: cannot set up the guest's timer: %s\n", strerror(-err));
-		if (board->wake_fd >= 0)
-			close(board->wake_fd);
-		board->wake_fd = -1;
 		return 1;
 	}
 	/* Before the console, which leaves a SIGTERM taken over alone. */
@@ -646,8 +641,6 @@ int board_run(struct board *board)
 	board__event(board, BOARD_EVENT_SHUTDOWN);
 	board__stop_timer(board);
 	console_close();
-	close(board->wake_fd);
-	board->wake_fd = -1;
 	int status = 1;
 	if (board->exit_requested)
 		status = board->exit_status;
