@@ -104,17 +104,38 @@ static void smp_ipi(void *opaque, uint32_t icr, uint8_t dest)
 		lapic_set_irq(&lowest->lapic, vector, false);
 }
 
-/* An I/O APIC message (fixed or lowest priority) to the LAPIC its
- * destination names; of several, the first that accepts it, as a
- * lowest-priority arbitration would pick one. */
+/* Whether a LAPIC takes part in a lowest-priority arbitration for dest:
+ * named by it, and enabled (a disabled one would refuse the vector). */
+static bool lowest_candidate(const struct lapic *l, uint8_t dest, bool logical)
+{
+	return lapic_hw_enabled(l) && (l->svr & LAPIC_SVR_ENABLE) &&
+	       lapic_matches_destination(l, dest, logical);
+}
+
+/* An I/O APIC message. Fixed: every LAPIC its destination names takes it
+ * (a logical destination of several bits, a broadcast), as on hardware.
+ * Lowest priority: one of them, as smp_ipi arbitrates (the lowest task
+ * priority, the lowest APIC ID among equals); should that one refuse
+ * the vector (an illegal one), the message is refused, as one message. */
 static bool smp_ioapic_deliver(void *opaque, uint8_t vector, bool level, uint8_t dest,
-			       bool logical)
+			       bool logical, bool lowest)
 {
 	struct board *board = opaque;
+	if (lowest) {
+		struct board_vcpu *pick = NULL;
+		for (unsigned i = 0; i < board->nvcpus; i++) {
+			struct board_vcpu *v = &board->vcpus[i];
+			if (lowest_candidate(&v->lapic, dest, logical) &&
+			    (!pick || v->lapic.tpr < pick->lapic.tpr))
+				pick = v;
+		}
+		return pick && lapic_deliver_message(&pick->lapic, vector, level, dest, logical, true);
+	}
+	bool any = false;
 	for (unsigned i = 0; i < board->nvcpus; i++)
-		if (lapic_deliver_message(&board->vcpus[i].lapic, vector, level, dest, logical))
-			return true;
-	return false;
+		any |= lapic_deliver_message(&board->vcpus[i].lapic, vector, level, dest, logical,
+					     false);
+	return any;
 }
 
 /* An NMI message reaches every LAPIC it names. */
