@@ -13,20 +13,55 @@
  * host thread of its own (issue 45) replaces the turns, not the slots. */
 #include "machine/board_internal.h"
 
+#include <string.h>
+
 #include "boot/firmware.h"
 #include "isa/cpuid.h"
 
-/* INIT: the AP's LAPIC to its power-up state, the AP waiting for a
- * start-up IPI. The bootstrap processor's INIT (a reset of the one
- * running the firmware) and an INIT a CPU sends itself are ignored: the
- * sender is inside its own instruction. */
+/* INIT: the LAPIC to its power-up state but for its ID. An AP then
+ * waits for a start-up IPI, as the SDM's MP initialization has it (vol.
+ * 3, 9.4). The bootstrap processor resets its registers and starts at
+ * the reset vector (SDM vol. 3, 9.1 and 10.6.1; AMD APM vol. 2, 15.x's
+ * INIT): the devices and memory are left alone, it is no machine reset.
+ * Its state is its own thread's to change, so it is carried out there
+ * (board__take_init, at the BSP's poll, which the attention brings). An
+ * INIT a CPU sends itself is ignored: the sender is inside its own
+ * instruction. */
 static void init_vcpu(struct board_vcpu *v, const struct board_vcpu *from)
 {
-	if (v->index == 0 || v == from)
+	if (v == from)
 		return;
 	lapic_init_signal(&v->lapic);
-	v->wait_sipi = true;
 	v->cpu.halted = false;
+	if (v->index == 0) {
+		v->init_pending = true;
+		cpu_request_attention(&v->cpu);
+		return;
+	}
+	v->wait_sipi = true;
+}
+
+void board__take_init(struct board_vcpu *v)
+{
+	if (!v->init_pending)
+		return;
+	v->init_pending = false;
+	struct cpu *cpu = &v->cpu;
+	struct vcpu_state s;
+	firmware_reset_state(cpuid_model(1, 0, true, 0).eax, &s);
+	/* What INIT leaves as it was (SDM vol. 3, table 9-1): CR0's CD and
+	 * NW, the MSRs (the MTRRs and PAT among them), the x87 and SSE
+	 * state; the A20M# pin is the board's. */
+	s.cr0 = (s.cr0 & ~(CR0_CD | CR0_NW)) | (cpu->s.cr0 & (CR0_CD | CR0_NW));
+	s.msrs = cpu->s.msrs;
+	s.a20_cleared = cpu->s.a20_cleared;
+	uint8_t fpu[sizeof(cpu->fxsave)];
+	cpu_fpu_materialize(cpu);   /* the whole of it in fxsave */
+	memcpy(fpu, cpu->fxsave, sizeof(fpu));
+	cpu_load_state(cpu, &s);
+	memcpy(cpu->fxsave, fpu, sizeof(fpu));
+	cpu->fpu_full = 1;
+	cpu->stop = v->yield = true;
 }
 
 /* A start-up IPI: an AP waiting for one starts in real mode at
