@@ -21,9 +21,9 @@
 /* INIT: the LAPIC to its power-up state but for its ID. An AP then
  * waits for a start-up IPI, as the SDM's MP initialization has it (vol.
  * 3, 9.4). The bootstrap processor resets its registers and starts at
- * the reset vector (SDM vol. 3, 9.1 and 10.6.1; AMD APM vol. 2, 15.x's
- * INIT): the devices and memory are left alone, it is no machine reset.
- * Its state is its own thread's to change, so it is carried out there
+ * the reset vector (SDM vol. 3, 9.1 and 10.6.1; AMD APM vol. 2, 14.1):
+ * the devices and memory are left alone, it is no machine reset. Its
+ * state is its own thread's to change, so it is carried out there
  * (board__take_init, at the BSP's poll, which the attention brings). An
  * INIT a CPU sends itself is ignored: the sender is inside its own
  * instruction. */
@@ -193,6 +193,7 @@ void board__smp_reset(struct board *board)
 		lapic_set_apic_id(&v->lapic, (uint8_t)i);
 		v->lapic.ipi = smp_ipi;
 		v->wait_sipi = i > 0;
+		v->init_pending = false;
 		v->yield = false;
 		/* An AP's LAPIC as power-up leaves it: software-disabled,
 		 * every LVT masked (the BIOS's virtual wire is the BSP's). */
