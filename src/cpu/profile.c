@@ -119,7 +119,7 @@ void profile_stop(struct cpu *cpu)
 
 uint64_t profile_phase_ms(const struct cpu *cpu, enum cpu_phase phase)
 {
-	const struct profile *p = cpu->profile;
+	struct profile *p = cpu->profile;   /* the high-water mark below */
 	if (!p)
 		return 0;
 	if (phase < PHASE_COUNT)
@@ -132,7 +132,16 @@ uint64_t profile_phase_ms(const struct cpu *cpu, enum cpu_phase phase)
 		ran += p->phase_samples[i];
 	uint64_t ran_ms = ran * 1000u / PROFILE_HZ;
 	uint64_t wall_ms = (now_ns(CLOCK_MONOTONIC) - p->start_wall_ns) / 1000000u;
-	return wall_ms > ran_ms ? wall_ms - ran_ms : 0;
+	uint64_t idle = wall_ms > ran_ms ? wall_ms - ran_ms : 0;
+	/* Samples come in lumps (one signal may stand for several periods),
+	 * so wall time less them can step back a few ms: a counter never
+	 * goes down, so idle is never less than it was (readers may be on
+	 * several threads: the statistics', the monitor's). */
+	uint64_t prev = __atomic_load_n(&p->idle_high_ms, __ATOMIC_RELAXED);
+	while (idle > prev && !__atomic_compare_exchange_n(&p->idle_high_ms, &prev, idle, false,
+							   __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+	return idle > prev ? idle : prev;
 }
 
 static struct profile_block *block_entry(struct profile *p, const struct tblock *tb)

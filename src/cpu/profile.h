@@ -59,6 +59,7 @@ struct profile {
 	/* Samples by phase, counted in the handler: the host-time split. */
 	volatile uint64_t phase_samples[PHASE_COUNT];
 	uint64_t start_wall_ns;
+	uint64_t idle_high_ms;      /* the most idle time reported yet */
 	unsigned top;               /* how many to list */
 	timer_t timer;              /* the sampler of the thread it started on */
 	int timer_ready;
