@@ -21,7 +21,7 @@
 LANDING		equ 0x8000		; where landing is copied (real mode, CS 0)
 SPIN		equ 200000000		; rounds a wait for the AP gives up after
 WORK_SHORT	equ 100000
-WORK_LONG	equ 100000000
+WORK_LONG	equ 300000000
 MARK		equ 0x5eed1e55
 IMR		equ 0xa5		; the master 8259's mask, as left before INIT
 
