@@ -241,6 +241,10 @@ void board__platform_poll(void *opaque)
 {
 	struct board_vcpu *v = opaque;
 	struct board *board = v->board;
+	if (v->init_pending) {
+		board__take_init(v);   /* cpu_run stops; the rest at the next poll */
+		return;
+	}
 	/* The run loop takes these with the guest stopped (control_point):
 	 * some after the guest's slice, or at once when it has nothing to do
 	 * (HLT). */
