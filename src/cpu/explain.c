@@ -59,6 +59,38 @@ void explain_note(struct explain *e, const struct sensitive_insn *s, uint32_t ei
 	va_end(ap);
 }
 
+void explain_add(struct explain *sum, const struct explain *e)
+{
+	for (unsigned row = 0; row < EXPLAIN_MAX_ROWS; row++) {
+		for (unsigned form = 0; form < 2; form++) {
+			struct explain_count *to = &sum->counts[row][form];
+			const struct explain_count *from = &e->counts[row][form];
+			if (!from->seen)
+				continue;
+			if (!to->seen) {
+				to->seen = true;
+				to->first_eip = from->first_eip;
+			}
+			to->cpl0 += from->cpl0;
+			to->cpl3 += from->cpl3;
+		}
+	}
+	sum->notes_total += e->notes_total;
+	sum->notes_unlisted += e->notes_unlisted;
+	for (unsigned i = 0; i < e->nnotes; i++) {
+		const struct explain_note *n = &e->notes[i];
+		unsigned j = 0;
+		while (j < sum->nnotes && (sum->notes[j].sens != n->sens || sum->notes[j].eip != n->eip))
+			j++;
+		if (j < sum->nnotes)
+			sum->notes[j].count += n->count;
+		else if (sum->nnotes < EXPLAIN_MAX_NOTES)
+			sum->notes[sum->nnotes++] = *n;
+		else
+			sum->notes_unlisted += n->count;
+	}
+}
+
 const char *explain_class_name(const struct sensitive_insn *s, bool privileged_form)
 {
 	switch (s->cls) {

@@ -50,6 +50,12 @@ void explain_count(struct explain *e, const struct sensitive_insn *s, bool privi
 void explain_note(struct explain *e, const struct sensitive_insn *s, uint32_t eip, const char *fmt,
 		  ...) __attribute__((format(printf, 4, 5)));
 
+/* Adds e's counts and notes to sum (the machine's total from each
+ * vCPU's): counts add up, a row's first EIP is the first record's to
+ * have seen it (the vCPUs' executions are not ordered against each
+ * other), notes of one place merge. */
+void explain_add(struct explain *sum, const struct explain *e);
+
 /* The class as the --explain table and its JSON name it. */
 const char *explain_class_name(const struct sensitive_insn *s, bool privileged_form);
 

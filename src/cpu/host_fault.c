@@ -65,6 +65,11 @@ void cpu_bind_thread(struct cpu *cpu)
 	}
 }
 
+struct cpu *cpu_thread_bound(void)
+{
+	return current_cpu;
+}
+
 /* The doors (entry.S): from btvm_doors_begin to btvm_doors_end. */
 extern const uint8_t btvm_doors_begin[], btvm_doors_end[];
 

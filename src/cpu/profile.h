@@ -1,11 +1,15 @@
-/* --profile N: a sampling profile of where the vCPU thread spends its CPU
- * time, by translated block. A timer on the thread's CPU clock sends
+/* --profile N: a sampling profile of where each vCPU spends its CPU
+ * time, by translated block. A timer on a host thread's CPU clock sends
  * SIGPROF; the handler only stores the interrupted host PC (and which
- * generation of the translation cache it belongs to) in a ring, which the
- * run loop drains: a PC in the code buffer counts for its block, any other
- * for the monitor. At exit the N hottest blocks are listed with their
- * guest code and its translation (Capstone), the expansion ratio and how
- * each block exits. Owned by the vCPU (struct cpu's profile). */
+ * generation of the translation cache it belongs to) in the ring of the
+ * vCPU bound to the thread at that moment (the one running), which that
+ * vCPU's run loop drains: a PC in the code buffer counts for its block,
+ * any other for the monitor. At exit the N hottest blocks of the machine
+ * are listed with their guest code and its translation (Capstone), the
+ * expansion ratio and how each block exits, and with several vCPUs each
+ * one's samples. The record is the vCPU's (struct cpu's profile); the
+ * timer is its thread's: one per host thread that runs vCPUs, created on
+ * it (profile_start_thread). */
 #ifndef BTVM_CPU_PROFILE_H
 #define BTVM_CPU_PROFILE_H
 
@@ -54,21 +58,34 @@ struct profile {
 	uint64_t total, in_monitor, flushed, unkept;
 	/* Samples by phase, counted in the handler: the host-time split. */
 	volatile uint64_t phase_samples[PHASE_COUNT];
-	uint64_t start_cpu_ns, start_wall_ns;
+	uint64_t start_wall_ns;
+	uint64_t idle_high_ms;      /* the most idle time reported yet */
 	unsigned top;               /* how many to list */
-	timer_t timer;
+	timer_t timer;              /* the sampler of the thread it started on */
 	int timer_ready;
 };
 
-/* Starts sampling the calling (vCPU) thread, for the host-time split
- * and, with top > 0, the top hottest blocks. 0 or a negative errno. */
+/* The vCPU's record, for the host-time split and, with top > 0, the top
+ * hottest blocks (any thread). 0 or a negative errno. */
 int profile_start(struct cpu *cpu, unsigned top);
-/* Milliseconds of the vCPU thread's time in a phase (sampled; PHASE_COUNT:
+/* Starts sampling the calling thread's CPU time, for the vCPUs it runs:
+ * each sample goes to the vCPU bound to the thread when it is taken
+ * (cpu_bind_thread), else to cpu (the thread's work between two runs).
+ * Called once per host thread that runs vCPUs, on it: by the thread
+ * that runs the board for the bootstrap processor (and, while vCPUs take
+ * turns on it, for all of them), and by each vCPU's own thread where a
+ * vCPU has one. cpu must have a record. 0 or a negative errno. */
+int profile_start_thread(struct cpu *cpu);
+/* Milliseconds of the vCPU's time in a phase (sampled; PHASE_COUNT:
  * idle, the wall time it did not run). 0 without a profile. */
 uint64_t profile_phase_ms(const struct cpu *cpu, enum cpu_phase phase);
 void profile_stop(struct cpu *cpu);
-/* Moves the ring's samples into the per-block counts (vCPU thread). */
+/* Moves the ring's samples into the per-block counts (the thread the
+ * vCPU runs on, or any once every vCPU has stopped). */
 void profile_drain(struct cpu *cpu);
-void profile_print(struct cpu *cpu, FILE *out);
+/* The report of n vCPUs (their records drained first: at exit, every
+ * vCPU stopped): the machine's figures and hottest blocks, and with
+ * n > 1 each vCPU's. The vCPUs share one translation cache. */
+void profile_print(struct cpu *const *cpus, unsigned n, FILE *out);
 
 #endif

@@ -29,6 +29,9 @@ struct tblock *cpu_get_block(struct cpu *cpu, struct translator *t, uint32_t eip
 int cpu_install_fault_handlers(void);
 /* Makes cpu the one whose translated code this thread runs (NULL: none). */
 void cpu_bind_thread(struct cpu *cpu);
+/* The vCPU bound to the calling thread now, or NULL (async-signal-safe:
+ * the profile's sampler asks it which vCPU its sample is for). */
+struct cpu *cpu_thread_bound(void);
 /* Turns a host fault into its guest event; true only when it was a write
  * to a code page that then completed (single-stepping must trap after it). */
 bool cpu_deliver_host_fault(struct cpu *cpu, struct translator *t, enum host_fault_kind k);

@@ -42,7 +42,8 @@ static bool send(struct ioapic *ioapic, unsigned pin)
 	}
 	if (!ioapic->deliver ||
 	    !ioapic->deliver(ioapic->opaque, (uint8_t)(e & IOAPIC_VECTOR_MASK), level,
-			     (uint8_t)(e >> IOAPIC_DEST_SHIFT), e & IOAPIC_DEST_LOGICAL)) {
+			     (uint8_t)(e >> IOAPIC_DEST_SHIFT), e & IOAPIC_DEST_LOGICAL,
+			     mode == IOAPIC_DM_LOWEST)) {
 		ioapic->refused++;
 		return false;
 	}

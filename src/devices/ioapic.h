@@ -83,9 +83,11 @@
 #define IOAPIC_MASKED		(1ull << 16)
 #define IOAPIC_DEST_SHIFT	56
 
-/* Where an interrupt message goes: true if a local APIC accepted it. */
+/* Where an interrupt message goes: true if a local APIC accepted it.
+ * lowest: the entry's delivery mode is lowest priority (one of the CPUs
+ * the destination names takes it) rather than fixed (every one does). */
 typedef bool (*ioapic_deliver_fn)(void *opaque, uint8_t vector, bool level, uint8_t dest,
-				  bool logical);
+				  bool logical, bool lowest);
 
 struct ioapic {
 	uint8_t regsel;

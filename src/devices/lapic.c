@@ -707,9 +707,11 @@ bool lapic_matches_destination(const struct lapic *lapic, uint8_t dest, bool log
 }
 
 bool lapic_deliver_message(void *opaque, uint8_t vector, bool level, uint8_t dest,
-			   bool logical)
+			   bool logical, bool lowest)
 {
 	struct lapic *lapic = opaque;
+
+	(void)lowest;
 
 	if (!lapic_matches_destination(lapic, dest, logical))
 		return false;

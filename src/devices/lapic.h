@@ -281,9 +281,11 @@ bool lapic_vector_pending(const struct lapic *lapic, uint8_t vector);
  * an OS that routes before setting LDR is not left without interrupts. */
 bool lapic_matches_destination(const struct lapic *lapic, uint8_t dest, bool logical);
 /* An interrupt message from an I/O APIC, shaped as its deliver callback
- * (opaque is the struct lapic): true if this APIC accepted the vector. */
+ * (opaque is the struct lapic): true if this APIC accepted the vector.
+ * With one APIC, lowest priority and fixed are the same: lowest is
+ * ignored. */
 bool lapic_deliver_message(void *opaque, uint8_t vector, bool level, uint8_t dest,
-			   bool logical);
+			   bool logical, bool lowest);
 
 /* An NMI message (I/O APIC redirection entry in NMI mode) for dest:
  * passed to the CPU if it is this APIC's and the APIC is hardware-enabled;

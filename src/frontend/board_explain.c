@@ -1,6 +1,8 @@
 /* The --explain table and the --trap-and-emulate report: the vCPU's
  * counts and notes (cpu/explain.h) named with the guest's symbols, as text
- * at exit (and on SIGTERM) and as the "sensitive" array of --stats-json. */
+ * at exit (and on SIGTERM) and as the "sensitive" array of --stats-json.
+ * Each vCPU keeps its own record; the reports show the machine's sums,
+ * and with several vCPUs each one's figures too. */
 #include "frontend/board_explain.h"
 
 #include <errno.h>
@@ -119,49 +121,121 @@ static const char *line_native(const struct explain_line *l)
 	return l->sens->native ? l->sens->native : "-";
 }
 
-/* The reports are vCPU 0's, the one vCPU there is. */
+/* The machine's record: every vCPU's added up (explain_add). NULL
+ * without --explain and --trap-and-emulate, or out of memory. */
+static struct explain *machine_total(const struct board_explain *ex)
+{
+	if (!board_vcpu_explain(ex->board, 0))
+		return NULL;
+	struct explain *sum = explain_new();
+	for (unsigned i = 0; sum && i < board_vcpu_count(ex->board); i++)
+		explain_add(sum, board_vcpu_explain(ex->board, i));
+	return sum;
+}
+
+static const struct explain_count *vcpu_count(const struct board_explain *ex, unsigned vcpu,
+					      const struct explain_line *l)
+{
+	const struct explain *e = board_vcpu_explain(ex->board, vcpu);
+	return &e->counts[sensitive_table_index(l->sens)][l->privileged_form];
+}
+
+/* With several vCPUs, each line's executions on each (the table above
+ * has their sums). */
+static void print_per_vcpu(const struct board_explain *ex, const struct explain_line *lines,
+			   unsigned n, FILE *out)
+{
+	unsigned nvcpus = board_vcpu_count(ex->board);
+	if (nvcpus < 2)
+		return;
+	fprintf(out, "btvm explain: per vCPU, executions at CPL 0 / at CPL 3\n  %-12s", "instruction");
+	for (unsigned v = 0; v < nvcpus; v++) {
+		char head[16];
+		snprintf(head, sizeof(head), "vCPU %u", v);
+		fprintf(out, " %21s", head);
+	}
+	fputc('\n', out);
+	for (unsigned i = 0; i < n; i++) {
+		fprintf(out, "  %-12s", line_name(&lines[i]));
+		for (unsigned v = 0; v < nvcpus; v++) {
+			const struct explain_count *c = vcpu_count(ex, v, &lines[i]);
+			char cell[48];
+			snprintf(cell, sizeof(cell), "%llu / %llu", (unsigned long long)c->cpl0,
+				 (unsigned long long)c->cpl3);
+			fprintf(out, " %21s", cell);
+		}
+		fputc('\n', out);
+	}
+}
+
+static void print_table(const struct board_explain *ex, const struct explain *e, FILE *out)
+{
+	char sym[160], btvm[200];
+	struct explain_line lines[EXPLAIN_MAX_ROWS * 2];
+	unsigned n = collect(e, lines, EXPLAIN_MAX_ROWS * 2);
+	unsigned nvcpus = board_vcpu_count(ex->board);
+	fprintf(out, "btvm explain: the sensitive instructions the guest executed (%u kinds)", n);
+	if (nvcpus > 1)
+		fprintf(out, ", on all %u vCPUs", nvcpus);
+	fputc('\n', out);
+	fprintf(out, "  %-12s %-22s %-17s %12s %12s  %-8s %s\n", "instruction", "class", "sensitivity",
+		"at CPL 0", "at CPL 3", "first at", "symbol");
+	for (unsigned i = 0; i < n; i++) {
+		const struct explain_line *l = &lines[i];
+		fprintf(out, "  %-12s %-22s %-17s %12llu %12llu  %08x %s\n", line_name(l),
+			explain_class_name(l->sens, l->privileged_form),
+			sensitive_kind_name(l->sens->kind), (unsigned long long)l->count->cpl0,
+			(unsigned long long)l->count->cpl3, l->count->first_eip,
+			where(ex, l->count->first_eip, sym, sizeof(sym)));
+		btvm_text(l->sens, btvm, sizeof(btvm));
+		fprintf(out, "      a kernel deprivileged to CPL 3: %s\n", line_native(l));
+		fprintf(out, "      btvm instead: %s\n", btvm);
+	}
+	fprintf(out, "  (executions, counted in the monitor: under --explain every sensitive\n"
+		     "  instruction is a callout; CPL 1 and 2 count under CPL 3)\n");
+	print_per_vcpu(ex, lines, n, out);
+}
+
+static void print_notes(const struct board_explain *ex, const struct explain *e, FILE *out)
+{
+	char sym[160];
+	fprintf(out, "btvm trap-and-emulate: %llu times at %u places the deprivileged guest kernel "
+		     "saw what a real CPU at CPL 0 would not have shown it, and nothing trapped\n",
+		(unsigned long long)e->notes_total, e->nnotes);
+	unsigned nvcpus = board_vcpu_count(ex->board);
+	for (unsigned v = 0; nvcpus > 1 && v < nvcpus; v++) {
+		const struct explain *one = board_vcpu_explain(ex->board, v);
+		fprintf(out, "  vCPU %u: %llu times at %u places\n", v,
+			(unsigned long long)one->notes_total, one->nnotes);
+	}
+	for (unsigned i = 0; i < e->nnotes; i++) {
+		const struct explain_note *nt = &e->notes[i];
+		const struct explain_line l = { nt->sens, false, NULL };
+		fprintf(out, "  %-10s at %08x %-32s %8llu times; first: %s\n", line_name(&l), nt->eip,
+			where(ex, nt->eip, sym, sizeof(sym)), (unsigned long long)nt->count, nt->what);
+	}
+	if (e->notes_unlisted)
+		fprintf(out, "  (%llu more at places past the first %u)\n",
+			(unsigned long long)e->notes_unlisted, EXPLAIN_MAX_NOTES);
+}
+
+/* The machine's figures (with one vCPU, its own), and with several each
+ * vCPU's beside them. */
 void board_explain_print(struct board_explain *ex, FILE *out)
 {
-	board_vcpu_print_profile(ex->board, 0, out);
-	const struct explain *e = board_vcpu_explain(ex->board, 0);
-	if (!e)
+	board_print_profile(ex->board, out);
+	if (!board_vcpu_explain(ex->board, 0))
 		return;
-	char sym[160], btvm[200];
-	if (ex->cfg->explain) {
-		struct explain_line lines[EXPLAIN_MAX_ROWS * 2];
-		unsigned n = collect(e, lines, EXPLAIN_MAX_ROWS * 2);
-		fprintf(out, "btvm explain: the sensitive instructions the guest executed (%u kinds)\n", n);
-		fprintf(out, "  %-12s %-22s %-17s %12s %12s  %-8s %s\n", "instruction", "class", "sensitivity",
-			"at CPL 0", "at CPL 3", "first at", "symbol");
-		for (unsigned i = 0; i < n; i++) {
-			const struct explain_line *l = &lines[i];
-			fprintf(out, "  %-12s %-22s %-17s %12llu %12llu  %08x %s\n", line_name(l),
-				explain_class_name(l->sens, l->privileged_form),
-				sensitive_kind_name(l->sens->kind), (unsigned long long)l->count->cpl0,
-				(unsigned long long)l->count->cpl3, l->count->first_eip,
-				where(ex, l->count->first_eip, sym, sizeof(sym)));
-			btvm_text(l->sens, btvm, sizeof(btvm));
-			fprintf(out, "      a kernel deprivileged to CPL 3: %s\n", line_native(l));
-			fprintf(out, "      btvm instead: %s\n", btvm);
-		}
-		fprintf(out, "  (executions, counted in the monitor: under --explain every sensitive\n"
-			     "  instruction is a callout; CPL 1 and 2 count under CPL 3)\n");
+	struct explain *e = machine_total(ex);
+	if (!e) {
+		fputs("btvm explain: out of memory\n", out);
+		return;
 	}
-	if (ex->cfg->trap_emulate) {
-		fprintf(out, "btvm trap-and-emulate: %llu times at %u places the deprivileged guest kernel "
-			     "saw what a real CPU at CPL 0 would not have shown it, and nothing trapped\n",
-			(unsigned long long)e->notes_total, e->nnotes);
-		for (unsigned i = 0; i < e->nnotes; i++) {
-			const struct explain_note *nt = &e->notes[i];
-			const struct explain_line l = { nt->sens, false, NULL };
-			fprintf(out, "  %-10s at %08x %-32s %8llu times; first: %s\n", line_name(&l),
-				nt->eip, where(ex, nt->eip, sym, sizeof(sym)),
-				(unsigned long long)nt->count, nt->what);
-		}
-		if (e->notes_unlisted)
-			fprintf(out, "  (%llu more at places past the first %u)\n",
-				(unsigned long long)e->notes_unlisted, EXPLAIN_MAX_NOTES);
-	}
+	if (ex->cfg->explain)
+		print_table(ex, e, out);
+	if (ex->cfg->trap_emulate)
+		print_notes(ex, e, out);
+	explain_free(e);
 }
 
 json_t *board_explain_json(const struct board_explain *ex)
@@ -169,8 +243,10 @@ json_t *board_explain_json(const struct board_explain *ex)
 	json_t *arr = json_array();
 	if (!arr || !ex)
 		return arr;
-	const struct explain *e = board_vcpu_explain(ex->board, 0);
-	if (!e || !ex->cfg->explain)
+	if (!ex->cfg->explain)
+		return arr;
+	struct explain *e = machine_total(ex);
+	if (!e)
 		return arr;
 	struct explain_line lines[EXPLAIN_MAX_ROWS * 2];
 	unsigned n = collect(e, lines, EXPLAIN_MAX_ROWS * 2);
@@ -193,6 +269,14 @@ json_t *board_explain_json(const struct board_explain *ex)
 							     : json_null());
 		json_object_set_new(o, "native", json_string(line_native(l)));
 		json_object_set_new(o, "btvm", json_string(btvm));
+		json_t *per = json_array();
+		for (unsigned v = 0; per && v < board_vcpu_count(ex->board); v++) {
+			const struct explain_count *c = vcpu_count(ex, v, l);
+			json_array_append_new(per, json_pack("{s:I,s:I}", "cpl0", (json_int_t)c->cpl0,
+							     "cpl3", (json_int_t)c->cpl3));
+		}
+		json_object_set_new(o, "vcpus", per ? per : json_null());
 	}
+	explain_free(e);
 	return arr;
 }

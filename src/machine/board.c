@@ -41,10 +41,14 @@ static int vcpu_create(struct board *board, struct board_vcpu *v, char *err, siz
 		snprintf(err, err_len, "cannot set up the vCPU: %s", strerror(-ret));
 		return ret;
 	}
-	/* The sampler's timer counts the thread's CPU time, which the vCPUs
-	 * share while they take turns: the BSP's alone samples it. */
-	if ((cfg->profile_top || cfg->stats || cfg->stats_json_path) && v->index == 0) {
+	/* Each vCPU its record; the timer is the thread's, and the BSP's
+	 * is the thread that creates the board and runs it (and the others
+	 * while they take turns on it). A vCPU on a thread of its own
+	 * starts its own there (profile_start_thread). */
+	if (cfg->profile_top || cfg->stats || cfg->stats_json_path) {
 		ret = profile_start(&v->cpu, cfg->profile_top);
+		if (!ret && v->index == 0)
+			ret = profile_start_thread(&v->cpu);
 		if (ret < 0) {
 			snprintf(err, err_len, "--profile: cannot start the sampling timer: %s",
 				 strerror(-ret));

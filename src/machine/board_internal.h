@@ -86,6 +86,9 @@ struct board_vcpu {
 	/* An application processor after RESET or INIT: it runs nothing
 	 * until a start-up IPI (smp.c). */
 	bool wait_sipi;
+	/* The bootstrap processor got an INIT: its own thread carries it
+	 * out at its next poll (board__take_init). */
+	bool init_pending;
 	/* Its turn is over (the poll's slice, or HLT with another vCPU to
 	 * run): cpu_run stopped for the run loop to switch, nothing else. */
 	bool yield;
@@ -372,6 +375,11 @@ void board__arm_timer(struct board *board);
  * routing to every vCPU, the APs waiting for a start-up IPI. Nothing
  * with one vCPU. */
 void board__smp_reset(struct board *board);
+/* The bootstrap processor's INIT, if one is pending: on its own thread,
+ * at its poll (between two blocks). Its state as INIT leaves it, and
+ * cpu_run stopped (a yield) so that the next run selects its window
+ * afresh. */
+void board__take_init(struct board_vcpu *v);
 /* The LAPIC page at LAPIC_DEFAULT_BASE: the running vCPU's LAPIC. */
 int board__smp_attach_lapics(struct board *board);
 /* Every vCPU's TSC the BSP's: each one's reset set its own from the

@@ -212,7 +212,7 @@ const struct tblock *board_vcpu_translation(struct board *board, unsigned vcpu, 
 /* --explain's and --trap-and-emulate's counts and notes (NULL without
  * either), and --profile's report. */
 const struct explain *board_vcpu_explain(const struct board *board, unsigned vcpu);
-void board_vcpu_print_profile(struct board *board, unsigned vcpu, FILE *out);
+void board_print_profile(struct board *board, FILE *out);
 
 /* ------------------------------------------- the machine, as it is built
  * Read-only views for the monitor's info commands. */

@@ -243,6 +243,10 @@ void board__platform_poll(void *opaque)
 {
 	struct board_vcpu *v = opaque;
 	struct board *board = v->board;
+	if (v->init_pending) {
+		board__take_init(v);   /* cpu_run stops; the rest at the next poll */
+		return;
+	}
 	/* The run loop takes these with the guest stopped (control_point):
 	 * some after the guest's slice, or at once when it has nothing to do
 	 * (HLT). */
@@ -591,7 +595,10 @@ int board_run(struct board *board)
 			if (v->cpu.stop && !v->cpu.fatal && v->cpu.debug.event == DEBUG_EVENT_NONE &&
 			    !board->exit_requested && !board->reset_requested) {
 				v->cpu.stop = false;
-				v = board__next_vcpu(board, v);
+				/* With threads of their own (an INIT taken: the
+				 * BSP's run loop starts anew) the BSP goes on. */
+				if (!board->threaded)
+					v = board__next_vcpu(board, v);
 				board__arm_timer(board);   /* for the end of its slice */
 				continue;
 			}

@@ -13,25 +13,60 @@
  * host thread of its own (issue 45) replaces the turns, not the slots. */
 #include "machine/board_internal.h"
 
+#include <string.h>
+
 #include "boot/firmware.h"
 #include "isa/cpuid.h"
 
-/* INIT: the AP's LAPIC to its power-up state, the AP waiting for a
- * start-up IPI. The bootstrap processor's INIT (a reset of the one
- * running the firmware) and an INIT a CPU sends itself are ignored: the
- * sender is inside its own instruction. */
+/* INIT: the LAPIC to its power-up state but for its ID. An AP then
+ * waits for a start-up IPI, as the SDM's MP initialization has it (vol.
+ * 3, 9.4). The bootstrap processor resets its registers and starts at
+ * the reset vector (SDM vol. 3, 9.1 and 10.6.1; AMD APM vol. 2, 14.1):
+ * the devices and memory are left alone, it is no machine reset. Its
+ * state is its own thread's to change, so it is carried out there
+ * (board__take_init, at the BSP's poll, which the attention brings). An
+ * INIT a CPU sends itself is ignored: the sender is inside its own
+ * instruction. */
 static void init_vcpu(struct board_vcpu *v, const struct board_vcpu *from)
 {
-	if (v->index == 0 || v == from)
+	if (v == from)
 		return;
 	lapic_init_signal(&v->lapic);
-	v->wait_sipi = true;
 	v->cpu.halted = false;
+	if (v->index == 0) {
+		v->init_pending = true;
+		cpu_request_attention(&v->cpu);
+		return;
+	}
+	v->wait_sipi = true;
 	if (v->board->threaded) {
 		/* Out of its run loop, to wait for the start-up IPI there. */
 		v->cpu.stop = true;
 		cpu_request_attention(&v->cpu);
 	}
+}
+
+void board__take_init(struct board_vcpu *v)
+{
+	if (!v->init_pending)
+		return;
+	v->init_pending = false;
+	struct cpu *cpu = &v->cpu;
+	struct vcpu_state s;
+	firmware_reset_state(cpuid_model(1, 0, true, 0).eax, &s);
+	/* What INIT leaves as it was (SDM vol. 3, table 9-1): CR0's CD and
+	 * NW, the MSRs (the MTRRs and PAT among them), the x87 and SSE
+	 * state; the A20M# pin is the board's. */
+	s.cr0 = (s.cr0 & ~(CR0_CD | CR0_NW)) | (cpu->s.cr0 & (CR0_CD | CR0_NW));
+	s.msrs = cpu->s.msrs;
+	s.a20_cleared = cpu->s.a20_cleared;
+	uint8_t fpu[sizeof(cpu->fxsave)];
+	cpu_fpu_materialize(cpu);   /* the whole of it in fxsave */
+	memcpy(fpu, cpu->fxsave, sizeof(fpu));
+	cpu_load_state(cpu, &s);
+	memcpy(cpu->fxsave, fpu, sizeof(fpu));
+	cpu->fpu_full = 1;
+	cpu->stop = v->yield = true;
 }
 
 /* A start-up IPI: an AP waiting for one starts in real mode at
@@ -111,17 +146,38 @@ static void smp_ipi(void *opaque, uint32_t icr, uint8_t dest)
 		lapic_set_irq(&lowest->lapic, vector, false);
 }
 
-/* An I/O APIC message (fixed or lowest priority) to the LAPIC its
- * destination names; of several, the first that accepts it, as a
- * lowest-priority arbitration would pick one. */
+/* Whether a LAPIC takes part in a lowest-priority arbitration for dest:
+ * named by it, and enabled (a disabled one would refuse the vector). */
+static bool lowest_candidate(const struct lapic *l, uint8_t dest, bool logical)
+{
+	return lapic_hw_enabled(l) && (l->svr & LAPIC_SVR_ENABLE) &&
+	       lapic_matches_destination(l, dest, logical);
+}
+
+/* An I/O APIC message. Fixed: every LAPIC its destination names takes it
+ * (a logical destination of several bits, a broadcast), as on hardware.
+ * Lowest priority: one of them, as smp_ipi arbitrates (the lowest task
+ * priority, the lowest APIC ID among equals); should that one refuse
+ * the vector (an illegal one), the message is refused, as one message. */
 static bool smp_ioapic_deliver(void *opaque, uint8_t vector, bool level, uint8_t dest,
-			       bool logical)
+			       bool logical, bool lowest)
 {
 	struct board *board = opaque;
+	if (lowest) {
+		struct board_vcpu *pick = NULL;
+		for (unsigned i = 0; i < board->nvcpus; i++) {
+			struct board_vcpu *v = &board->vcpus[i];
+			if (lowest_candidate(&v->lapic, dest, logical) &&
+			    (!pick || v->lapic.tpr < pick->lapic.tpr))
+				pick = v;
+		}
+		return pick && lapic_deliver_message(&pick->lapic, vector, level, dest, logical, true);
+	}
+	bool any = false;
 	for (unsigned i = 0; i < board->nvcpus; i++)
-		if (lapic_deliver_message(&board->vcpus[i].lapic, vector, level, dest, logical))
-			return true;
-	return false;
+		any |= lapic_deliver_message(&board->vcpus[i].lapic, vector, level, dest, logical,
+					     false);
+	return any;
 }
 
 /* An NMI message reaches every LAPIC it names. */
@@ -144,6 +200,7 @@ void board__smp_reset(struct board *board)
 		lapic_set_apic_id(&v->lapic, (uint8_t)i);
 		v->lapic.ipi = smp_ipi;
 		v->wait_sipi = i > 0;
+		v->init_pending = false;
 		v->yield = false;
 		/* An AP's LAPIC as power-up leaves it: software-disabled,
 		 * every LVT masked (the BIOS's virtual wire is the BSP's). */

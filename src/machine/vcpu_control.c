@@ -137,7 +137,10 @@ const struct explain *board_vcpu_explain(const struct board *board, unsigned vcp
 	return const_vcpu_of(board, vcpu)->cpu.explain;
 }
 
-void board_vcpu_print_profile(struct board *board, unsigned vcpu, FILE *out)
+void board_print_profile(struct board *board, FILE *out)
 {
-	profile_print(&vcpu_of(board, vcpu)->cpu, out);
+	struct cpu *cpus[BOARD_MAX_VCPUS];
+	for (unsigned i = 0; i < board->nvcpus; i++)
+		cpus[i] = &board->vcpus[i].cpu;
+	profile_print(cpus, board->nvcpus, out);
 }

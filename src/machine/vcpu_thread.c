@@ -14,6 +14,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "cpu/profile.h"
+
 static void drain_eventfd(int fd)
 {
 	uint64_t count;
@@ -85,6 +87,9 @@ static void *ap_main(void *arg)
 	struct board_vcpu *v = arg;
 	struct board *board = v->board;
 	struct cpu *cpu = &v->cpu;
+	/* --profile's sampler counts this thread's CPU time for this vCPU. */
+	if (cpu->profile && profile_start_thread(cpu) < 0)
+		fprintf(stderr, "btvm: warning: --profile cannot sample vCPU %u\n", v->index);
 	cpu_lock(cpu);
 	for (;;) {
 		/* From RESET or an INIT until a start-up IPI; after a fatal

@@ -29,8 +29,10 @@ struct harness {
 	struct message msg[MAX_MESSAGES];
 };
 
-static bool record_message(void *opaque, uint8_t vector, bool level, uint8_t dest, bool logical)
+static bool record_message(void *opaque, uint8_t vector, bool level, uint8_t dest, bool logical,
+			   bool lowest)
 {
+	(void)lowest;
 	struct harness *h = opaque;
 
 	if (h->refuse)
