@@ -13,9 +13,10 @@ scripts/fetch-guest.sh and a second archive appended: /bin/smpwork
 (bench/smp/smpwork.c, static) and an /init that runs `smpwork P` (the
 compute, forkexec and build workloads, P processes each; P is the largest
 vCPU count) and powers off. Every vCPU count runs the same work, so
-speed-up k = time with 1 vCPU / time with k. smpwork also runs natively
-(P processes on the host's CPUs) for the checksums' reference and the
-native column. The IPI kernel (bench/smp/ipibench.asm) runs with 2 vCPUs;
+speed-up k = time with 1 vCPU / time with k. smpwork also runs natively,
+its P processes on the first k of the host's CPUs for each k (the host's
+own speed-up: the ceiling of any VMM's on this machine at this load), and
+gives the checksums every guest run must match. The IPI kernel (bench/smp/ipibench.asm) runs with 2 vCPUs;
 the host times its two loops between their begin and end lines on the
 serial console and divides by the rounds.
 
@@ -242,16 +243,25 @@ def bench(args, vmms, vcpus, procs, rounds, work_args, smpwork, kernel, initrd, 
                         else "skipped (not installed or --no-qemu)"))
 
     for run in range(1, args.runs + 1):
-        print("run %d/%d: native ..." % (run, args.runs), file=sys.stderr)
-        p = subprocess.run([smpwork] + work_args.split(), stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, timeout=args.timeout)
-        stamps = [(m, 0) for m in WORK.finditer(p.stdout)]
-        got = parse_work(p.stdout, stamps)
-        if p.returncode or set(got) != set(names):
-            failures.append("native smpwork: exit status %d\n%s" % (p.returncode, tail(p.stdout)))
-        for n, (t, s, _) in got.items():
-            keep(("native", 0, n), t)
-            sums[("native", 0, n)] = s
+        # Natively on the first k of this process's CPUs: the host's own
+        # speed-up, the ceiling of any VMM's on this machine and load.
+        cpus = sorted(os.sched_getaffinity(0))
+        for k in vcpus:
+            if k > len(cpus):
+                continue
+            print("run %d/%d: native on %d CPU(s) ..." % (run, args.runs, k), file=sys.stderr)
+            p = subprocess.run([smpwork] + work_args.split(), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, timeout=args.timeout,
+                               preexec_fn=lambda k=k: os.sched_setaffinity(0, cpus[:k]))
+            stamps = [(m, 0) for m in WORK.finditer(p.stdout)]
+            got = parse_work(p.stdout, stamps)
+            if p.returncode or set(got) != set(names):
+                failures.append("native smpwork on %d CPU(s): exit status %d\n%s" %
+                                (k, p.returncode, tail(p.stdout)))
+            for n, (t, s, _) in got.items():
+                keep(("native", k, n), t)
+                if sums.setdefault(("native", 0, n), s) != s:
+                    failures.append("native smpwork on %d CPU(s): %s's checksum changed" % (k, n))
         for k in vcpus:
             for vmm, exe in vmms.items():
                 print("run %d/%d: %s --smp %d ..." % (run, args.runs, vmm, k), file=sys.stderr)
@@ -318,25 +328,26 @@ def bench(args, vmms, vcpus, procs, rounds, work_args, smpwork, kernel, initrd, 
             best.pop((vmm, k, n), None)
 
     print()
-    cols = ["btvm"] + (["qemu"] if "qemu" in vmms else [])
-    head = "%-9s %5s %9s %9s %9s %9s %9s %9s" % ("workload", "vCPUs", "native", "btvm", "qemu",
-                                                 "btvm/qemu", "btvm x1", "qemu x1")
-    print("seconds (best of %d), speed-up against the same VMM with 1 vCPU (x1)" % args.runs)
+    head = "%-9s %5s %8s %8s %8s %9s %7s %7s %7s" % (
+        "workload", "vCPUs", "native", "btvm", "qemu", "btvm/qemu", "nat x1", "btvm x1", "qemu x1")
+    print("seconds (best of %d); xN: speed-up against the same with 1 vCPU (native: 1 CPU)" %
+          args.runs)
     print(head)
     print("-" * len(head))
     speedups = {}
     for n in names:
         for k in vcpus:
-            b, q = best.get(("btvm", k, n)), best.get(("qemu", k, n))
+            nt, b, q = (best.get((v, k, n)) for v in ("native", "btvm", "qemu"))
+            sn = ratio(best.get(("native", 1, n)), nt)
             sb = ratio(best.get(("btvm", 1, n)), b)
             sq = ratio(best.get(("qemu", 1, n)), q)
             speedups[(n, k)] = (sb, sq, ratio(b, q))
-            print("%-9s %5d %9s %9s %9s %9s %9s %9s" % (
-                n, k, fmt(best.get(("native", 0, n))) if k == vcpus[0] else "",
-                fmt(b), fmt(q), fmt(ratio(b, q), 2), fmt(sb, 2), fmt(sq, 2)))
+            print("%-9s %5d %8s %8s %8s %9s %7s %7s %7s" % (
+                n, k, fmt(nt), fmt(b), fmt(q), fmt(ratio(b, q), 2), fmt(sn, 2), fmt(sb, 2),
+                fmt(sq, 2)))
     print("-" * len(head))
-    print("(native: %d processes on the host's %d CPUs, the checksums' reference)" %
-          (procs, host_cpus))
+    print("(native: smpwork's %d processes on the host's first k CPUs, taskset-style: the"
+          " host's own speed-up, the ceiling on this machine and load)" % procs)
     print()
     print("round trip, 2 vCPUs (us, best of %d)      btvm      qemu btvm/qemu" % args.runs)
     for name, text in (("ipi", "IPI (fixed IPI there and back)"),
