@@ -41,6 +41,9 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 MEM_MIB = 256
 APPEND = "console=ttyS0 quiet"
 WORK = re.compile(rb"SMPWORK ([a-z]+) (\d+) ([0-9.]+) s (0x[0-9a-f]{8})")
+NPROC = re.compile(rb"SMPWORK-NPROC (\d+)")
+WORK_END = re.compile(rb"SMPWORK-END ([0-9.]+)")
+EXIT = re.compile(rb"SMPWORK-EXIT (\d+)")
 BEGIN = re.compile(rb"ipibench begin ([a-z]+) rounds (\d+)")
 END = re.compile(rb"ipibench end ([a-z]+)")
 IPI_LOOPS = ("ipi", "shootdown")
@@ -227,6 +230,7 @@ def bench(args, vmms, vcpus, procs, rounds, work_args, smpwork, kernel, initrd, 
     best = {}     # (vmm, vcpus, workload) -> seconds
     sums = {}     # (vmm, vcpus, workload) -> checksum
     ipi = {}      # (vmm, loop) -> microseconds per round
+    clock = {}    # (vmm, vcpus) -> (guest's seconds, host's seconds), the last run
     names = subprocess.run([smpwork, "--list"], stdout=subprocess.PIPE, text=True,
                            check=True).stdout.split()
 
@@ -268,18 +272,21 @@ def bench(args, vmms, vcpus, procs, rounds, work_args, smpwork, kernel, initrd, 
                 cmd = linux_cmd(vmm, exe, kernel, initrd, k)
                 try:
                     status, out, stamps = run_timed(cmd, args.timeout,
-                                                    [WORK, re.compile(rb"SMPWORK-NPROC (\d+)"),
-                                                     re.compile(rb"SMPWORK-EXIT (\d+)")])
+                                                    [WORK, NPROC, WORK_END, EXIT])
                 except RuntimeError as e:
                     failures.append("%s --smp %d: %s" % (vmm, k, e))
                     continue
                 why = []
                 if status != 0:
                     why.append("exit status %d" % status)
-                nproc = [m.group(1) for m, _ in stamps if m.re.pattern.startswith(rb"SMPWORK-NPROC")]
+                nproc = [m.group(1) for m, _ in stamps if m.re is NPROC]
                 if nproc != [str(k).encode()]:
                     why.append("nproc said %s, not %d" % (b",".join(nproc).decode() or "nothing", k))
-                exits = [m.group(1) for m, _ in stamps if m.re.pattern.startswith(rb"SMPWORK-EXIT")]
+                exits = [m.group(1) for m, _ in stamps if m.re is EXIT]
+                t_nproc = [t for m, t in stamps if m.re is NPROC]
+                end = [(float(m.group(1)), t) for m, t in stamps if m.re is WORK_END]
+                if t_nproc and end and end[0][1] > t_nproc[0]:
+                    clock[(vmm, k)] = (end[0][0], end[0][1] - t_nproc[0])
                 if exits != [b"0"]:
                     why.append("smpwork did not exit with status 0 in the guest")
                 got = parse_work(out, stamps)
@@ -348,6 +355,12 @@ def bench(args, vmms, vcpus, procs, rounds, work_args, smpwork, kernel, initrd, 
     print("-" * len(head))
     print("(native: smpwork's %d processes on the host's first k CPUs, taskset-style: the"
           " host's own speed-up, the ceiling on this machine and load)" % procs)
+    # The times are the guest's: its clock must keep the host's pace at
+    # every vCPU count (smpwork's whole run by its clock, against the host's
+    # time from the line before it to its last line).
+    for (vmm, k), (g, h) in sorted(clock.items()):
+        print("guest clock check, %s --smp %d: smpwork took %.2f s by its clock, %.2f s by the "
+              "host's (ratio %.3f)" % (vmm, k, g, h, g / h))
     print()
     print("round trip, 2 vCPUs (us, best of %d)      btvm      qemu btvm/qemu" % args.runs)
     for name, text in (("ipi", "IPI (fixed IPI there and back)"),
