@@ -166,7 +166,8 @@ def main():
     if 1 not in vcpus:
         ap.error("--vcpus must include 1 (the speed-up's reference)")
     procs = args.procs or max(2, vcpus[-1])
-    if not 1 <= procs <= 64 or args.runs < 1 or args.timeout < 1 or (args.rounds or 1) < 1:
+    if not 1 <= procs <= 64 or args.runs < 1 or args.timeout < 1 or (args.rounds is not None
+                                                                and args.rounds < 1):
         ap.error("--procs 1-64, --runs, --rounds and --timeout positive")
     rounds = args.rounds or (2000 if args.quick else 20000)
     build = os.path.realpath(args.build)
