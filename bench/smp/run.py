@@ -5,8 +5,8 @@ vCPU: -accel tcg,thread=multi) with the same -smp, in one run; and the
 round trip of an IPI and of a TLB shootdown, btvm against QEMU.
 
     bench/smp/run.py [--vcpus 1,2,N] [--procs P] [--runs N] [--rounds N]
-                     [--quick] [--no-qemu] [--build DIR] [--no-build]
-                     [--timeout SEC]
+                     [--quick] [--no-qemu] [--no-debian] [--build DIR]
+                     [--no-build] [--timeout SEC]
 
 The Linux guest is Debian's i386 kernel with the test initramfs of
 scripts/fetch-guest.sh and a second archive appended: /bin/smpwork
@@ -16,7 +16,12 @@ vCPU count) and powers off. Every vCPU count runs the same work, so
 speed-up k = time with 1 vCPU / time with k. smpwork also runs natively,
 its P processes on the first k of the host's CPUs for each k (the host's
 own speed-up: the ceiling of any VMM's on this machine at this load), and
-gives the checksums every guest run must match. The IPI kernel (bench/smp/ipibench.asm) runs with 2 vCPUs;
+gives the checksums every guest run must match. Then the Debian system
+of scripts/make-debian-image.sh (a private copy, its writes thrown away)
+boots from its disk with k vCPUs and runs a parallel job of its own
+programs at the shell prompt (debbuild: the image has no compiler, so
+xargs -P P of gzip -9n and sha256sum over 32 generated files stands for
+`make -jP`), timed by the guest's clock; `--no-debian` leaves it out. The IPI kernel (bench/smp/ipibench.asm) runs with 2 vCPUs;
 the host times its two loops between their begin and end lines on the
 serial console and divides by the rounds.
 
@@ -50,6 +55,31 @@ IPI_LOOPS = ("ipi", "shootdown")
 # A timed IPI loop shorter than this is run again with more rounds: the
 # console lines' arrival would otherwise be much of what is measured.
 MIN_LOOP_S = 0.3
+
+# The Debian system's part: the image of scripts/make-debian-image.sh
+# (a private copy, booted with its writes thrown away), driven by
+# tests/system/console_expect. The image has no compiler, so the parallel
+# job is made of its own programs: FILES files of numbers (seq, not
+# timed), then a `make -jP` shape through xargs -P: per file a shell that
+# compresses it (gzip -9n) and hashes the result (sha256sum), then the
+# hashes hashed together.
+DEB_MEM_MIB = 512
+DEB_PROMPT = "root@debian-btvm:~#"
+DEB_LINE = re.compile(rb"DEBWORK (\d+) ([0-9.]+) ([0-9a-f]{16})")
+DEB_SCRIPT = """fail_on Kernel panic
+fail_on BUG:\\s
+fail_on Oops:\\s
+expect debian-btvm login: root (automatic login)
+expect {prompt}
+send for i in $(seq 120); do systemctl is-active -q multi-user.target && break; sleep 1; done; echo MU=$(systemctl is-active multi-user.target)-$((9*9))
+expect MU=active-81
+expect {prompt}
+send (mkdir /tmp/w && cd /tmp/w && for i in $(seq {files}); do seq $i 7 400000 >f$i; done && t0=$(date +%s.%N) && ls f* | xargs -P {procs} -I@ sh -c 'gzip -9n <@ >@.gz && sha256sum @.gz >@.sum' && t1=$(date +%s.%N) && echo DEBWORK $(nproc) $(awk -v a=$t0 -v b=$t1 'BEGIN {{ printf "%.6f", b - a }}') $(cat f*.sum | sha256sum | cut -c1-16)); echo DEBWORK-DONE-$((6*7))
+expect DEBWORK-DONE-42
+expect {prompt}
+send poweroff
+expect_exit 0
+"""
 
 INIT = """#!/bin/busybox sh
 # /init of bench/smp/run.py's initramfs: the test /init's set-up, then
@@ -152,6 +182,7 @@ def main():
     ap.add_argument("--rounds", type=int, help="IPI rounds per loop (default 20000, --quick 2000)")
     ap.add_argument("--quick", action="store_true", help="a tenth of the work: a smoke run")
     ap.add_argument("--no-qemu", action="store_true")
+    ap.add_argument("--no-debian", action="store_true", help="skip the Debian system's part")
     ap.add_argument("--build", default=os.path.join(REPO, "build"))
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--timeout", type=int, default=600, help="limit of each VMM run (s)")
@@ -177,15 +208,17 @@ def main():
             subprocess.run(["cmake", "-S", REPO, "-B", build, "-DCMAKE_BUILD_TYPE=RelWithDebInfo"],
                            check=True, stdout=subprocess.DEVNULL)
         r = subprocess.run(["cmake", "--build", build, "-j", str(host_cpus), "--target", "btvm",
-                            "smpbench"], stdout=subprocess.DEVNULL)
+                            "smpbench", "console_expect"], stdout=subprocess.DEVNULL)
         if r.returncode:
             sys.exit("run.py: build failed (cmake --build %s --target btvm smpbench)" % build)
     btvm = os.path.join(build, "btvm")
     smpwork = os.path.join(build, "bench", "smp", "smpwork")
     ipi_elf = os.path.join(build, "bench", "smp", "ipibench.elf")
-    for f in (btvm, smpwork, ipi_elf):
+    expect_bin = os.path.join(build, "tests", "system", "console_expect")
+    for f in (btvm, smpwork, ipi_elf) + (() if args.no_debian else (expect_bin,)):
         if not os.path.exists(f):
-            sys.exit("run.py: no %s (build: cmake --build %s --target btvm smpbench)" % (f, build))
+            sys.exit("run.py: no %s (build: cmake --build %s --target btvm smpbench "
+                     "console_expect)" % (f, build))
     if not shutil.which("cpio"):
         sys.exit("run.py: cpio is needed to build the initramfs")
     qemu = None if args.no_qemu else shutil.which("qemu-system-i386")
@@ -219,14 +252,50 @@ def main():
                                shell=True, cwd=root, stdout=f)
         if r.returncode:
             sys.exit("run.py: cannot build the benchmark initramfs")
+        deb = None
+        if not args.no_debian:
+            r = subprocess.run(["bash", os.path.join(REPO, "scripts", "make-debian-image.sh"),
+                                "--print", "--copy", os.path.join(tmp, "debian.img")],
+                               stdout=subprocess.PIPE, text=True)
+            deb = r.stdout.split("\n")[:3]
+            if r.returncode or len(deb) < 3 or not all(deb):
+                sys.exit("run.py: scripts/make-debian-image.sh failed (status %d): no Debian "
+                         "image (--no-debian skips that part)" % r.returncode)
+            deb.append(expect_bin)
         return bench(args, vmms, vcpus, procs, rounds, work_args, smpwork, kernel, initrd,
-                     ipi_elf, host_cpus)
+                     ipi_elf, host_cpus, deb, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def debian_once(vmm, exe, deb, vcpus, procs, files, tmp, timeout):
+    """One boot of the Debian system with VCPUS vCPUs: (exit status of
+    console_expect, the console log, the command)."""
+    disk, kernel, initrd, expect_bin = deb
+    script = os.path.join(tmp, "debian.expect")
+    with open(script, "w") as f:
+        f.write(DEB_SCRIPT.format(prompt=DEB_PROMPT, files=files, procs=procs))
+    log = os.path.join(tmp, "debian-%s-%d.log" % (vmm, vcpus))
+    if vmm == "btvm":
+        cmd = [exe, "run", "--display", "none", "-m", str(DEB_MEM_MIB), "--smp", str(vcpus),
+               "--net", "none", "--disk", disk, "--snapshot"]
+    else:
+        cmd = [exe, "-accel", "tcg,thread=multi", "-smp", str(vcpus), "-m", str(DEB_MEM_MIB),
+               "-kernel", kernel, "-initrd", initrd, "-append", "console=ttyS0 root=/dev/vda ro",
+               "-drive", "file=%s,if=virtio,format=raw,snapshot=on" % disk, "-nic", "none",
+               "-nographic", "-no-reboot"]
+    r = subprocess.run([expect_bin, "-t", str(timeout), "-l", log, script] + cmd,
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        with open(log, "rb") as f:
+            out = f.read()
+    except OSError:
+        out = b""
+    return r.returncode, out + r.stderr, cmd
+
+
 def bench(args, vmms, vcpus, procs, rounds, work_args, smpwork, kernel, initrd, ipi_elf,
-          host_cpus):
+          host_cpus, deb, tmp):
     failures = []
     best = {}     # (vmm, vcpus, workload) -> seconds
     sums = {}     # (vmm, vcpus, workload) -> checksum
@@ -234,6 +303,7 @@ def bench(args, vmms, vcpus, procs, rounds, work_args, smpwork, kernel, initrd, 
     clock = {}    # (vmm, vcpus) -> (guest's seconds, host's seconds), the last run
     names = subprocess.run([smpwork, "--list"], stdout=subprocess.PIPE, text=True,
                            check=True).stdout.split()
+    guest_names = names + ([] if deb is None else ["debbuild"])
 
     def keep(key, v):
         if key not in best or v < best[key]:
@@ -303,6 +373,30 @@ def bench(args, vmms, vcpus, procs, rounds, work_args, smpwork, kernel, initrd, 
                 if why:
                     failures.append("%s --smp %d: %s\n    command: %s\n%s" %
                                     (vmm, k, "; ".join(why), " ".join(cmd), tail(out)))
+        for k in vcpus if deb else []:
+            for vmm, exe in vmms.items():
+                print("run %d/%d: %s --smp %d, the Debian system ..." % (run, args.runs, vmm, k),
+                      file=sys.stderr)
+                status, out, cmd = debian_once(vmm, exe, deb, k, procs, 8 if args.quick else 32,
+                                               tmp, args.timeout)
+                got = DEB_LINE.findall(out)
+                why = []
+                if status != 0:
+                    why.append("console_expect's status %d" % status)
+                if len(got) != 1:
+                    why.append("no DEBWORK line")
+                elif int(got[0][0]) != k:
+                    why.append("nproc said %s, not %d" % (got[0][0].decode(), k))
+                else:
+                    s = got[0][2].decode()
+                    if sums.setdefault(("debian", 0, "debbuild"), s) != s:
+                        why.append("CHECKSUM MISMATCH: %s, before %s" %
+                                   (s, sums[("debian", 0, "debbuild")]))
+                    else:
+                        keep((vmm, k, "debbuild"), float(got[0][1]))
+                if why:
+                    failures.append("%s --smp %d, the Debian system: %s\n    command: %s\n%s" %
+                                    (vmm, k, "; ".join(why), " ".join(cmd), tail(out)))
         for vmm, exe in vmms.items():
             print("run %d/%d: %s ipibench ..." % (run, args.runs, vmm), file=sys.stderr)
             n_rounds = rounds
@@ -343,7 +437,7 @@ def bench(args, vmms, vcpus, procs, rounds, work_args, smpwork, kernel, initrd, 
     print(head)
     print("-" * len(head))
     speedups = {}
-    for n in names:
+    for n in guest_names:
         for k in vcpus:
             nt, b, q = (best.get((v, k, n)) for v in ("native", "btvm", "qemu"))
             sn = ratio(best.get(("native", 1, n)), nt)
@@ -356,6 +450,10 @@ def bench(args, vmms, vcpus, procs, rounds, work_args, smpwork, kernel, initrd, 
     print("-" * len(head))
     print("(native: smpwork's %d processes on the host's first k CPUs, taskset-style: the"
           " host's own speed-up, the ceiling on this machine and load)" % procs)
+    if deb:
+        print("(debbuild: the Debian system from its disk, -m %d: %d files through xargs -P %d"
+              " of gzip -9n and sha256sum, by the guest's clock)" %
+              (DEB_MEM_MIB, 8 if args.quick else 32, procs))
     # The times are the guest's: its clock must keep the host's pace at
     # every vCPU count (smpwork's whole run by its clock, against the host's
     # time from the line before it to its last line).
