@@ -37,11 +37,37 @@ static bool count_table_write(struct cpu *cpu, uint64_t insn_gpa)
  * single step traps after it). */
 static bool handle_trace(struct cpu *cpu, struct translator *t);
 
+/* With other vCPUs running, a write to a page table is not stepped (that
+ * stops them all) but made adaptive at once: its memory callout writes
+ * the table under the lock. True if so (or if the translation that wrote
+ * was already dropped by another vCPU's fault: the new one runs). A write
+ * to translated code, or one that faults though adaptive (a string
+ * instruction), is stepped. */
+static bool trace_by_callout(struct cpu *cpu)
+{
+	struct shadow *sh = cpu->sh;
+	const struct tblock *ran = tcache_find_host(cpu->tc, (const void *)cpu->fault.host_rip);
+	if (ran && !ran->valid)
+		return true;
+	uint32_t page = guest_ram_page(sh->ram, cpu->fault.gpa);
+	uint64_t insn_gpa;
+	if (!shadow_page_is_table(sh, page) || tcache_page_traced(cpu->tc, page) ||
+	    !cpu_fetch_address(cpu, cpu_code_linear(cpu, cpu->s.eip), &insn_gpa) ||
+	    shadow_is_adaptive(sh, insn_gpa))
+		return false;
+	sh->stats.trace_faults++;
+	shadow_mark_adaptive(sh, insn_gpa);
+	tcache_invalidate_gpa(cpu->tc, &cpu->ibl_table, insn_gpa);
+	return true;
+}
+
 /* With other vCPUs on threads of their own, none runs translated code
  * meanwhile: one in the same window would write the opened page
  * untraced. */
 bool cpu_handle_trace(struct cpu *cpu, struct translator *t)
 {
+	if (cpu->lock && trace_by_callout(cpu))
+		return false;   /* nothing ran: the writer runs again */
 	cpu_exclusive_begin(cpu);
 	bool completed = handle_trace(cpu, t);
 	cpu_exclusive_end(cpu);
