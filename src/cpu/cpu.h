@@ -758,8 +758,18 @@ int cpu_lock_init(struct cpu_lock *lock, struct cpu *const *cpus, unsigned n);
 void cpu_lock_destroy(struct cpu_lock *lock);
 /* Takes the lock for cpu's thread; when another vCPU held it last, makes
  * this one's window the shadow's current one (and tells the platform). */
-void cpu_lock(struct cpu *cpu);
-void cpu_unlock(struct cpu *cpu);
+void cpu_lock_acquire(struct cpu *cpu);
+void cpu_lock_release(struct cpu *cpu);
+static inline void cpu_lock(struct cpu *cpu)
+{
+	if (cpu->lock)   /* inline: a callout's and a lookup miss's only cost with one vCPU */
+		cpu_lock_acquire(cpu);
+}
+static inline void cpu_unlock(struct cpu *cpu)
+{
+	if (cpu->lock)
+		cpu_lock_release(cpu);
+}
 /* With the lock held: this vCPU's window and platform are the current
  * ones again, whoever held the lock last. */
 void cpu_lock_reclaim(struct cpu *cpu);
@@ -771,8 +781,18 @@ void cpu_lock_broadcast(struct cpu *cpu);
 /* Around translated code: the vCPU counts as inside it (an exclusive
  * section waits for it) from cpu_enter_guest, which gives the lock up,
  * to cpu_leave_guest, which takes it again. */
-void cpu_enter_guest(struct cpu *cpu);
-void cpu_leave_guest(struct cpu *cpu);
+void cpu_enter_guest_unlocking(struct cpu *cpu);
+void cpu_leave_guest_locking(struct cpu *cpu);
+static inline void cpu_enter_guest(struct cpu *cpu)
+{
+	if (cpu->lock)
+		cpu_enter_guest_unlocking(cpu);
+}
+static inline void cpu_leave_guest(struct cpu *cpu)
+{
+	if (cpu->lock)
+		cpu_leave_guest_locking(cpu);
+}
 /* After translated code was left: a memory callout's instruction that
  * ended without its finish (a fault) gives up the hold its prepare kept. */
 void cpu_drop_memop_hold(struct cpu *cpu);

@@ -71,18 +71,16 @@ void cpu_lock_reclaim(struct cpu *cpu)
 	took_over(cpu);
 }
 
-void cpu_lock(struct cpu *cpu)
+void cpu_lock_acquire(struct cpu *cpu)
 {
-	if (!cpu->lock || cpu->lock_depth++ > 0)
+	if (cpu->lock_depth++ > 0)
 		return;
 	pthread_mutex_lock(&cpu->lock->mutex);
 	took_over(cpu);
 }
 
-void cpu_unlock(struct cpu *cpu)
+void cpu_lock_release(struct cpu *cpu)
 {
-	if (!cpu->lock)
-		return;
 	assert(cpu->lock_depth > 0);
 	if (--cpu->lock_depth == 0)
 		pthread_mutex_unlock(&cpu->lock->mutex);
@@ -106,10 +104,8 @@ void cpu_lock_broadcast(struct cpu *cpu)
 	pthread_cond_broadcast(&cpu->lock->changed);
 }
 
-void cpu_enter_guest(struct cpu *cpu)
+void cpu_enter_guest_unlocking(struct cpu *cpu)
 {
-	if (!cpu->lock)
-		return;
 	cpu->in_guest = true;
 	cpu_unlock(cpu);
 	assert(cpu->lock_depth == 0);
@@ -123,10 +119,8 @@ void cpu_drop_memop_hold(struct cpu *cpu)
 	}
 }
 
-void cpu_leave_guest(struct cpu *cpu)
+void cpu_leave_guest_locking(struct cpu *cpu)
 {
-	if (!cpu->lock)
-		return;
 	cpu_lock(cpu);
 	cpu_drop_memop_hold(cpu);
 	cpu->in_guest = false;

@@ -51,7 +51,17 @@ void shadow__flush_pending_unmap(struct shadow *sh);
  * another vCPU's (shadow->in_use). Changes to a window not live wait for
  * its selection (held-back protections, suspect regions); a live one's
  * are made at once. */
-bool shadow__window_live(const struct shadow *sh, const struct window *win);
+static inline bool shadow__window_live(const struct shadow *sh, const struct window *win)
+{
+	if (win == sh->current)
+		return true;
+	/* With one vCPU its window is the current one: nothing more to ask
+	 * (inline, on the fill and trace paths). */
+	for (unsigned i = 0; sh->nspace_all > 1 && i < sh->nspace_all; i++)
+		if (sh->in_use[i] == win)
+			return true;
+	return false;
+}
 /* shadow.c's, for the windows' selection (shadow_windows.c). */
 void shadow__check_suspects(struct shadow *sh, struct shadow_window *w);
 void shadow__drop_window(struct shadow *sh, struct shadow_window *w);

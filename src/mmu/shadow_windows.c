@@ -103,16 +103,6 @@ static bool recycle_window(struct shadow *sh, struct shadow_window *w, uint32_t 
 	return true;
 }
 
-bool shadow__window_live(const struct shadow *sh, const struct window *win)
-{
-	if (win == sh->current)
-		return true;
-	for (unsigned i = 0; i < sh->nspace_all; i++)
-		if (sh->in_use[i] == win)
-			return true;
-	return false;
-}
-
 /* Another vCPU than the one selecting runs in win (its GS names it). */
 static bool window_in_use_elsewhere(const struct shadow *sh, const struct window *win)
 {
