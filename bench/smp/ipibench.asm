@@ -101,11 +101,7 @@ guest_start
 	call pg_enable
 
 	mov dword [APIC_SVR], 0x1ff	; enabled, spurious 0xff
-	mov esi, trampoline
-	mov edi, TRAMPOLINE
-	mov ecx, trampoline_end - trampoline
-	cld
-	rep movsb
+	smp_copy_trampoline
 
 group "startup"
 	sti

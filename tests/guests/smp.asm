@@ -73,11 +73,7 @@ guest_start
 	mov dword [APIC_LDR], 1 << 24	; logical ID: bit 0, as the APs use their ID's bit
 
 	; The trampoline below 1 MiB, where a start-up vector can point.
-	mov esi, trampoline
-	mov edi, TRAMPOLINE
-	mov ecx, trampoline_end - trampoline
-	cld
-	rep movsb
+	smp_copy_trampoline
 
 group "startup"
 	mov eax, [APIC_ID]

@@ -47,13 +47,7 @@ NODE_SIZE	equ 16			; next, owner, sequence, pad
 guest_start
 	call lib_pic_init
 	call lib_install_idt
-	call smp_start
-	mov [cpus], eax
-
-group "start"
-	mov eax, [cpus]
-	dec eax
-	check dword [smp_arrived], eax
+	smp_start_group
 	mov eax, [cpus]
 	imul eax, ROUNDS
 	mov [limit], eax

@@ -26,11 +26,7 @@ MARK		equ 0x5eed1e55
 IMR		equ 0xa5		; the master 8259's mask, as left before INIT
 
 guest_start
-	mov esi, trampoline
-	mov edi, TRAMPOLINE
-	mov ecx, trampoline_end - trampoline
-	cld
-	rep movsb
+	smp_copy_trampoline
 	mov esi, landing
 	mov edi, LANDING
 	mov ecx, landing_end - landing

@@ -43,13 +43,7 @@ CMOS_LAST	equ (LOCKED_ROUNDS - 1) & 7	; a CPU's byte at the end, but the ID
 guest_start
 	call lib_pic_init
 	call lib_install_idt
-	call smp_start
-	mov [cpus], eax
-
-group "start"
-	mov eax, [cpus]
-	dec eax
-	check dword [smp_arrived], eax
+	smp_start_group
 	; The test device's scratch zeroed, its write count noted.
 	xor ecx, ecx
 .zero:

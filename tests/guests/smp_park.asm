@@ -25,11 +25,7 @@ guest_start
 	and ebx, 0xff
 	dec ebx
 	mov [aps], ebx
-	mov esi, trampoline
-	mov edi, TRAMPOLINE
-	mov ecx, trampoline_end - trampoline
-	cld
-	rep movsb
+	smp_copy_trampoline
 
 group "park"
 	mov dword [APIC_ICR_HI], 0

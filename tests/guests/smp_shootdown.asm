@@ -48,13 +48,7 @@ guest_start
 	call pg_map
 	mov eax, [dir0]
 	call pg_enable
-	call smp_start
-	mov [cpus], eax
-
-group "start"
-	mov eax, [cpus]
-	dec eax
-	check dword [smp_arrived], eax
+	smp_start_group
 	smp_wait_eq [paged], eax	; every AP in the directory, reading
 	check dword [paged], eax
 	call read_test

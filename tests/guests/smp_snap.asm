@@ -58,11 +58,7 @@ guest_start
 	gate V_WAKE, wake_isr, 0x8e
 	mov dword [APIC_SVR], 0x1ff	; enabled, spurious 0xff
 
-	mov esi, trampoline
-	mov edi, TRAMPOLINE
-	mov ecx, trampoline_end - trampoline
-	cld
-	rep movsb
+	smp_copy_trampoline
 
 group "before"
 	send 0, SH_OTHERS | ICR_ASSERT | ICR_LEVEL | DM_INIT

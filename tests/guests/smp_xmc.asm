@@ -33,13 +33,7 @@ TARGET_SIZE	equ 6			; MOV EAX, imm32; RET
 guest_start
 	call lib_pic_init
 	call lib_install_idt
-	call smp_start
-	mov [cpus], eax
-
-group "start"
-	mov eax, [cpus]
-	dec eax
-	check dword [smp_arrived], eax
+	smp_start_group
 	mov dword [go], 1
 	xor ebx, ebx
 	call rounds
