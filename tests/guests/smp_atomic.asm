@@ -320,16 +320,7 @@ barrier:
 ; xlock_take: the XCHG lock (a test-and-test-and-set with PAUSE).
 ; Preserves registers but EAX.
 xlock_take:
-	mov eax, 1
-	xchg eax, [xlock]		; locked without a prefix
-	test eax, eax
-	jz .held
-.wait:
-	pause
-	cmp dword [xlock], 0
-	jne .wait
-	jmp xlock_take
-.held:
+	smp_lock_take [xlock]
 	ret
 
 section .data

@@ -297,16 +297,7 @@ ioapic_read:
 ; lock_take: the lock of the index registers (XCHG, PAUSE while taken).
 ; Preserves registers but EAX.
 lock_take:
-	mov eax, 1
-	xchg eax, [mmio_lock]
-	test eax, eax
-	jz .held
-.wait:
-	pause
-	cmp dword [mmio_lock], 0
-	jne .wait
-	jmp lock_take
-.held:
+	smp_lock_take [mmio_lock]
 	ret
 
 section .data
