@@ -18,7 +18,8 @@
 # want of the network (nothing cached).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
+# shellcheck source=tests/system/lib.sh
+. "$here/../system/lib.sh"
 script=$here/debian_bios.expect
 qemu_cpu=()
 if [ "${1:-}" = --pae ]; then
@@ -33,31 +34,9 @@ if [ $# -lt 3 ] || { [ "$1" != btvm ] && [ "$1" != qemu ]; }; then
 fi
 kind=$1 bin=$2 expect_bin=$3
 shift 3
-logdir=
-[ "${1:-}" = --log ] && logdir=$2
+test_begin run_debian_bios "$@"
 
-work=$(mktemp -d)
-cleanup() {
-	if [ -n "$logdir" ]; then
-		mkdir -p "$logdir"
-		cp -f "$work"/*.log "$logdir"/ 2>/dev/null || true
-	fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-	echo "run_debian_bios: FAIL: $*" >&2
-	exit 1
-}
-
-set +e
-paths=$(bash "$root/scripts/make-debian-image.sh" --bios --print)
-status=$?
-set -e
-[ "$status" = 3 ] && exit 77
-[ "$status" = 0 ] || fail "scripts/make-debian-image.sh --bios failed (status $status)"
-disk=$(sed -n 1p <<<"$paths")
-[ -s "$disk" ] || fail "no disk image at '$disk'"
+debian_image --bios
 mtime=$(stat -c %Y.%y "$disk")
 
 start=$SECONDS

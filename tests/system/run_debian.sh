@@ -25,35 +25,12 @@
 # Exit status: 0 passed, 1 failed, 77 the image could not be built for
 # want of the network (nothing cached).
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
+# shellcheck source=tests/system/lib.sh
+. "$(dirname "$0")/lib.sh"
 btvm=$1 expect_bin=$2
-shift 2
-logdir=
-[ "${1:-}" = --log ] && logdir=$2
+test_begin run_debian "${@:3}"
 
-work=$(mktemp -d)
-cleanup() {
-	if [ -n "$logdir" ]; then
-		mkdir -p "$logdir"
-		cp -f "$work"/*.log "$logdir"/ 2>/dev/null || true
-	fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-	echo "run_debian: FAIL: $*" >&2
-	exit 1
-}
-
-set +e
-paths=$(bash "$root/scripts/make-debian-image.sh" --print --copy "$work/debian.img")
-status=$?
-set -e
-[ "$status" = 3 ] && exit 77
-[ "$status" = 0 ] || fail "scripts/make-debian-image.sh failed (status $status)"
-disk=$(sed -n 1p <<<"$paths")
-[ -s "$disk" ] || fail "no disk image at '$disk'"
+debian_image --copy "$work/debian.img"
 
 ssh_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 key=${BTVM_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/btvm/image}/id_ed25519
@@ -117,19 +94,8 @@ boot() { # boot NAME [BTVM OPTION]...: one boot driven by $work/NAME.expect
 	echo "run_debian: boot '$1' passed in $((SECONDS - start)) s"
 }
 
-common_head='fail_on Kernel panic
-fail_on BUG:\s
-fail_on Oops:\s
-fail_on EXT4-fs error
-fail_on I/O error, dev
-expect debian-btvm login: root (automatic login)
-expect root@debian-btvm:~#
-send for i in $(seq 120); do systemctl is-active -q multi-user.target && break; sleep 1; done; echo MU=$(systemctl is-active multi-user.target)-$((9*9))
-expect MU=active-81
-expect root@debian-btvm:~#'
-
 cat >"$work/first.expect" <<EOF
-$common_head
+$debian_login
 send uname -m; echo FIRST-\$((6*7))
 expect i686
 expect FIRST-42
@@ -159,7 +125,7 @@ EOF
 boot first
 
 cat >"$work/second.expect" <<EOF
-$common_head
+$debian_login
 send cat /root/persist.txt; echo SECOND-\$((3*5))
 expect written-in-the-first-boot
 expect SECOND-15
@@ -172,7 +138,7 @@ boot second --clone-check
 # The same disk on the IDE controller: Debian's initramfs loads ata_piix
 # (udev, by the PCI ID) and finds its root on /dev/sda.
 cat >"$work/third.expect" <<EOF
-$common_head
+$debian_login
 send echo ROOT=\$(findmnt -n -o SOURCE /)-\$(lsmod | grep -c '^ata_piix ')-\$(cat /root/persist.txt)
 expect ROOT=/dev/sda-1-written-in-the-first-boot
 expect root@debian-btvm:~#

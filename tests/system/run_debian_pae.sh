@@ -19,37 +19,14 @@
 # Exit status: 0 passed, 1 failed, 77 the image could not be built for
 # want of the network (nothing cached).
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
+# shellcheck source=tests/system/lib.sh
+. "$(dirname "$0")/lib.sh"
 btvm=$1 expect_bin=$2
-shift 2
-logdir=
-[ "${1:-}" = --log ] && logdir=$2
+test_begin run_debian_pae "${@:3}"
 
-work=$(mktemp -d)
-cleanup() {
-	if [ -n "$logdir" ]; then
-		mkdir -p "$logdir"
-		cp -f "$work"/*.log "$logdir"/ 2>/dev/null || true
-	fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-	echo "run_debian_pae: FAIL: $*" >&2
-	exit 1
-}
-
-set +e
-paths=$(bash "$root/scripts/make-debian-image.sh" --pae --print --copy "$work/debian.img")
-status=$?
-set -e
-[ "$status" = 3 ] && exit 77
-[ "$status" = 0 ] || fail "scripts/make-debian-image.sh --pae failed (status $status)"
-disk=$(sed -n 1p <<<"$paths")
+debian_image --pae --copy "$work/debian.img"
 kernel=$(sed -n 2p <<<"$paths")
 initrd=$(sed -n 3p <<<"$paths")
-[ -s "$disk" ] || fail "no disk image at '$disk'"
 [ -s "$kernel" ] && [ -s "$initrd" ] || fail "no 686-pae kernel and initramfs at '$kernel' and '$initrd'"
 
 boot() { # boot NAME [BTVM OPTION]...: one boot driven by $work/NAME.expect
@@ -61,16 +38,7 @@ boot() { # boot NAME [BTVM OPTION]...: one boot driven by $work/NAME.expect
 	echo "run_debian_pae: boot '$1' passed in $((SECONDS - start)) s"
 }
 
-common_head='fail_on Kernel panic
-fail_on BUG:\s
-fail_on Oops:\s
-fail_on EXT4-fs error
-fail_on I/O error, dev
-expect debian-btvm login: root (automatic login)
-expect root@debian-btvm:~#
-send for i in $(seq 120); do systemctl is-active -q multi-user.target && break; sleep 1; done; echo MU=$(systemctl is-active multi-user.target)-$((9*9))
-expect MU=active-81
-expect root@debian-btvm:~#
+common_head="$debian_login"'
 send echo KERNEL=$(uname -r | sed "s/^[0-9.]*-[0-9]*-//")-$((4*4))
 expect KERNEL=686-pae-16
 expect root@debian-btvm:~#'

@@ -17,51 +17,19 @@
 # Exit status: 0 passed, 1 failed, 77 the image could not be built for
 # want of the network (nothing cached).
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
+# shellcheck source=tests/system/lib.sh
+. "$(dirname "$0")/lib.sh"
 btvm=$1 expect_bin=$2
-shift 2
-logdir=
-[ "${1:-}" = --log ] && logdir=$2
+test_begin run_debian_smp "${@:3}"
 
-work=$(mktemp -d)
-cleanup() {
-	if [ -n "$logdir" ]; then
-		mkdir -p "$logdir"
-		cp -f "$work"/*.log "$logdir"/ 2>/dev/null || true
-	fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-	echo "run_debian_smp: FAIL: $*" >&2
-	exit 1
-}
-
-set +e
-paths=$(bash "$root/scripts/make-debian-image.sh" --print --copy "$work/debian.img")
-status=$?
-set -e
-[ "$status" = 3 ] && exit 77
-[ "$status" = 0 ] || fail "scripts/make-debian-image.sh failed (status $status)"
-disk=$(sed -n 1p <<<"$paths")
-[ -s "$disk" ] || fail "no disk image at '$disk'"
+debian_image --copy "$work/debian.img"
 
 # Each loop adds 0..29999 (449985000) and prints the CPU its own process
 # ran on last (field 39 of /proc/self/stat, read by the subshell itself:
 # $BASHPID's stat, not the parent shell's).
 loop='s=0; i=0; while [ $i -lt 30000 ]; do s=$((s+i)); i=$((i+1)); done; echo $s-$(cut -d" " -f39 /proc/$BASHPID/stat)'
 cat >"$work/smp.expect" <<EOF
-fail_on Kernel panic
-fail_on BUG:\s
-fail_on Oops:\s
-fail_on EXT4-fs error
-fail_on I/O error, dev
-expect debian-btvm login: root (automatic login)
-expect root@debian-btvm:~#
-send for i in \$(seq 120); do systemctl is-active -q multi-user.target && break; sleep 1; done; echo MU=\$(systemctl is-active multi-user.target)-\$((9*9))
-expect MU=active-81
-expect root@debian-btvm:~#
+$debian_login
 send echo NPROC-\$(nproc)-CPUS-\$(grep -c ^processor /proc/cpuinfo)-ONLINE-\$(cat /sys/devices/system/cpu/online)
 expect NPROC-2-CPUS-2-ONLINE-0-1
 expect root@debian-btvm:~#

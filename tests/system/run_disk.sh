@@ -26,32 +26,18 @@
 # Usage: run_disk.sh BTVM CONSOLE_EXPECT [--log DIR]
 # Exit status: 0 passed, 1 failed, 77 the guest could not be downloaded.
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
+# shellcheck source=tests/system/lib.sh
+. "$(dirname "$0")/lib.sh"
 btvm=$1 expect_bin=$2
-shift 2
-logdir=
-[ "${1:-}" = --log ] && logdir=$2
-
-work=$(mktemp -d)
+test_begin run_disk "${@:3}"
 bg_pid=
-cleanup() {
-	[ -n "$bg_pid" ] && kill -9 "$bg_pid" 2>/dev/null || true
-	if [ -n "$logdir" ]; then
-		mkdir -p "$logdir"
-		cp -f "$work"/*.log "$work"/*.expect "$logdir"/ 2>/dev/null || true
-	fi
-	rm -rf "$work"
+end_run() { # at exit: a btvm still in the background, then cleanup
+	[ -z "$bg_pid" ] || kill -9 "$bg_pid" 2>/dev/null || true
+	cleanup
 }
-trap cleanup EXIT
-fail() {
-	echo "run_disk: FAIL: $*" >&2
-	exit 1
-}
+trap end_run EXIT
 
-paths=$(bash "$root/scripts/fetch-guest.sh" --print) || exit 77
-kernel=$(sed -n 1p <<<"$paths")
-initrd=$(sed -n 2p <<<"$paths")
+linux_guest
 
 # The disk: ext4 with a payload of random bytes.
 mkdir -p "$work/tree"

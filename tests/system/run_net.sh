@@ -13,33 +13,20 @@
 # Usage: run_net.sh BTVM CONSOLE_EXPECT [--log DIR]
 # Exit status: 0 passed, 1 failed, 77 the guest could not be downloaded.
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
+# shellcheck source=tests/system/lib.sh
+. "$(dirname "$0")/lib.sh"
 btvm=$1 expect_bin=$2
-shift 2
-logdir=
-[ "${1:-}" = --log ] && logdir=$2
-
-work=$(mktemp -d)
+test_begin run_net "${@:3}"
+fail_log=$work/net.log
 pids=()
-cleanup() {
+end_servers() { # at exit: the servers and the run, then cleanup
+	local p
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	if [ -n "$logdir" ]; then
-		mkdir -p "$logdir"
-		cp -f "$work"/*.log "$work"/*.expect "$logdir"/ 2>/dev/null || true
-	fi
-	rm -rf "$work"
+	cleanup
 }
-trap cleanup EXIT
-fail() {
-	echo "run_net: FAIL: $*" >&2
-	tail -n 20 "$work/net.log" >&2 2>/dev/null || true
-	exit 1
-}
+trap end_servers EXIT
 
-paths=$(bash "$root/scripts/fetch-guest.sh" --print) || exit 77
-kernel=$(sed -n 1p <<<"$paths")
-initrd=$(sed -n 2p <<<"$paths")
+linux_guest
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 http_port=$(free_port)
