@@ -88,15 +88,10 @@ void cpu_lock_release(struct cpu *cpu)
 
 /* A wait on the condition gives the mutex up: whoever held it meanwhile
  * may have moved the shadow's selection. */
-static void wait_changed(struct cpu *cpu)
+void cpu_lock_wait(struct cpu *cpu)
 {
 	pthread_cond_wait(&cpu->lock->changed, &cpu->lock->mutex);
 	took_over(cpu);
-}
-
-void cpu_lock_wait(struct cpu *cpu)
-{
-	wait_changed(cpu);
 }
 
 void cpu_lock_broadcast(struct cpu *cpu)
@@ -147,14 +142,14 @@ void cpu_exclusive_begin(struct cpu *cpu)
 		return;
 	}
 	while (lock->exclusive)
-		wait_changed(cpu);
+		cpu_lock_wait(cpu);
 	lock->exclusive = cpu;
 	lock->exclusive_depth = 1;
 	for (unsigned i = 0; i < lock->ncpus; i++)
 		if (lock->cpus[i] != cpu && lock->cpus[i]->in_guest)
 			cpu_request_attention(lock->cpus[i]);
 	while (others_in_guest(cpu))
-		wait_changed(cpu);
+		cpu_lock_wait(cpu);
 }
 
 void cpu_exclusive_end(struct cpu *cpu)
@@ -175,7 +170,7 @@ void cpu_safe_point(struct cpu *cpu)
 	if (!lock)
 		return;
 	while (lock->exclusive && lock->exclusive != cpu)
-		wait_changed(cpu);
+		cpu_lock_wait(cpu);
 	if (cpu->tc->flush_pending && lock->exclusive != cpu) {
 		cpu_exclusive_begin(cpu);
 		/* Another vCPU's section may have flushed meanwhile. */

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
+#include <unistd.h>
 #include <x86intrin.h>
 
 #include "boot/boot.h"
@@ -232,6 +233,20 @@ _Static_assert(BOARD_IDE_SLOTS == IDE_SLOTS, "board_config's IDE slots are the c
  * (guest_time.c) */
 
 #define NS_PER_SEC 1000000000ull
+
+static inline struct timespec board__ns_to_timespec(uint64_t ns)
+{
+	return (struct timespec){ .tv_sec = (time_t)(ns / NS_PER_SEC), .tv_nsec = (long)(ns % NS_PER_SEC) };
+}
+
+/* Takes an eventfd's wake-ups (HLT's and the control point's sleeps). */
+static inline void board__drain_eventfd(int fd)
+{
+	uint64_t count;
+	if (read(fd, &count, sizeof(count)) < 0) {
+		/* Nothing to drain: another read got it first. */
+	}
+}
 /* The TSC rate: a first estimate against CLOCK_MONOTONIC at start-up,
  * refined over the whole run every second, so that guest time keeps up
  * with the host's (NTP slewing included). A refinement moves the rate by

@@ -35,12 +35,6 @@
 /* How often self-checking code pages get their write protection back. */
 #define REPROTECT_NS 100000000ull
 
-static struct timespec ns_to_timespec(uint64_t ns)
-{
-	return (struct timespec){ .tv_sec = (time_t)(ns / 1000000000ull),
-				  .tv_nsec = (long)(ns % 1000000000ull) };
-}
-
 /* Whether ISA IRQ irq can reach the CPU: through the 8259 pair (while the
  * local APIC passes ExtINT on, or takes the 8259's INT on LINT0 as an NMI)
  * or through an unmasked I/O APIC pin. */
@@ -136,7 +130,7 @@ static void arm_timer(struct board *board, bool just_polled)
 	if (deadline != UINT64_MAX) {
 		/* Guest time runs at the host's rate. */
 		board->timer_fires_mono = mono + (deadline - now);
-		its.it_value = ns_to_timespec(board->timer_fires_mono);
+		its.it_value = board__ns_to_timespec(board->timer_fires_mono);
 	} else {
 		board->timer_fires_mono = UINT64_MAX;
 	}
@@ -494,7 +488,7 @@ static bool platform_wait(void *opaque)
 	struct pollfd pfd = { .fd = board->wake_fd, .events = POLLIN };
 	struct timespec ts, *tsp = NULL;
 	if (deadline != UINT64_MAX) {
-		ts = ns_to_timespec(deadline - now);
+		ts = board__ns_to_timespec(deadline - now);
 		tsp = &ts;
 	}
 	/* A request from another vCPU before the sleep (cpu_request_attention
@@ -504,12 +498,8 @@ static bool platform_wait(void *opaque)
 	cpu_unlock(&v->cpu);
 	int ready = ppoll(&pfd, 1, tsp, NULL);
 	cpu_lock(&v->cpu);
-	if (ready > 0) {
-		uint64_t count;
-		if (read(board->wake_fd, &count, sizeof(count)) < 0) {
-			/* Nothing to drain: another read got it first. */
-		}
-	}
+	if (ready > 0)
+		board__drain_eventfd(board->wake_fd);
 	return true;
 }
 
@@ -537,13 +527,9 @@ static void control_point(struct board *board, struct board_vcpu *v)
 		struct pollfd pfd = { .fd = board->wake_fd, .events = POLLIN };
 		/* More work waits: guest time stands still, so no slice to give
 		 * it; only a look at the front ends between. */
-		struct timespec ts = ns_to_timespec(more ? 0 : PAUSED_POLL_NS);
-		if (ppoll(&pfd, 1, &ts, NULL) > 0) {
-			uint64_t count;
-			if (read(board->wake_fd, &count, sizeof(count)) < 0) {
-				/* Drained by someone else. */
-			}
-		}
+		struct timespec ts = board__ns_to_timespec(more ? 0 : PAUSED_POLL_NS);
+		if (ppoll(&pfd, 1, &ts, NULL) > 0)
+			board__drain_eventfd(board->wake_fd);
 		board__frontends_paused(board, board__guest_ns_at(&board->clk, board->paused_count));
 	}
 }

@@ -16,14 +16,6 @@
 
 #include "cpu/profile.h"
 
-static void drain_eventfd(int fd)
-{
-	uint64_t count;
-	if (read(fd, &count, sizeof(count)) < 0) {
-		/* Nothing to drain: the wake-up was taken already. */
-	}
-}
-
 /* An AP's HLT: sleeps on its own eventfd, without the machine lock, until
  * its LAPIC timer's next expiry or a request (an IPI, an INIT, the end). A
  * request made before the sleep began is seen in attention (the requester
@@ -39,14 +31,13 @@ bool board__ap_wait(struct board_vcpu *v)
 	struct pollfd pfd = { .fd = v->wake_fd, .events = POLLIN };
 	struct timespec ts, *tsp = NULL;
 	if (deadline != UINT64_MAX) {
-		uint64_t ns = deadline - now;
-		ts = (struct timespec){ .tv_sec = (time_t)(ns / NS_PER_SEC), .tv_nsec = (long)(ns % NS_PER_SEC) };
+		ts = board__ns_to_timespec(deadline - now);
 		tsp = &ts;
 	}
 	cpu->stats.halt_sleeps++;
 	cpu_unlock(cpu);
 	if (ppoll(&pfd, 1, tsp, NULL) > 0)
-		drain_eventfd(v->wake_fd);
+		board__drain_eventfd(v->wake_fd);
 	cpu_lock(cpu);
 	return true;
 }
