@@ -230,12 +230,43 @@ bool tcache_loop_straddles(const struct tblock *tb, uintptr_t at)
 	return false;
 }
 
-void tcache_restart_aligned(struct tcache *tc, struct tblock *tb)
+/* Whether to rewrite the rel32 field at field is safe while another core
+ * runs it: one store within a 64-byte line is atomic (SDM vol. 3 9.1.1),
+ * and the fetch of a line sees it before or after, as QEMU's chaining
+ * relies on too. */
+static bool patch_is_one_store(const uint8_t *field)
+{
+	return ((uintptr_t)field & 63) <= 60;
+}
+
+bool tcache_exits_straddle(const struct tblock *tb, uintptr_t at)
+{
+	for (unsigned i = 0; i < TBLOCK_MAX_EXITS; i++) {
+		const struct exit_desc *x = &tb->exits[i];
+		if (x->branch && x->kind == EXIT_KIND_BRANCH &&
+		    !patch_is_one_store((const uint8_t *)at + (x->branch - tb->host)))
+			return true;
+	}
+	return false;
+}
+
+void tcache_place_like(struct tcache *tc, uintptr_t like)
+{
+	uintptr_t at = (uintptr_t)tc->code + tc->code_used;
+	tc->code_used += (like - at) & (LOOP_LINE - 1);
+}
+
+void tcache_restart_like(struct tcache *tc, struct tblock *tb, uintptr_t like)
 {
 	assert(tb == &tc->blocks[tc->nblocks]);
 	if (tb->map_host)
 		tc->map_used = (unsigned)(tb->map_host - tc->map_pool);
-	tc->code_used = (tc->code_used + LOOP_LINE - 1) & ~(uint64_t)(LOOP_LINE - 1);
+	tcache_place_like(tc, like);
+}
+
+void tcache_restart_aligned(struct tcache *tc, struct tblock *tb)
+{
+	tcache_restart_like(tc, tb, 0);
 }
 
 /* Write faults on one code page before it turns self-checking. */
@@ -310,15 +341,6 @@ static bool forward_in_page(const struct tblock *from, const struct tblock *to)
 {
 	uint32_t end = from->eip + from->guest_len;
 	return end > from->eip && to->eip >= end && to->eip / GUEST_PAGE_SIZE == from->eip / GUEST_PAGE_SIZE;
-}
-
-/* Whether another core executing the jump sees a rewrite of its rel32
- * field whole: one store within a 64-byte line is atomic (SDM vol. 3
- * 9.1.1), and the fetch of a line sees it before or after, as QEMU's
- * chaining relies on too. */
-static bool patch_is_one_store(const uint8_t *field)
-{
-	return ((uintptr_t)field & 63) <= 60;
 }
 
 void tcache_chain(struct tcache *tc, struct exit_desc *exit, struct tblock *to, bool paging)

@@ -177,9 +177,16 @@ void tcache_alloc_maps(struct tcache *tc, struct tblock *tb, unsigned max_insns)
  * more 64-byte host lines with its loop at address at than at a line's
  * start. */
 bool tcache_loop_straddles(const struct tblock *tb, uintptr_t at);
+/* Whether a copy of tb at address at would have a branch exit's rel32
+ * field across a 64-byte line (with several vCPUs never chained). */
+bool tcache_exits_straddle(const struct tblock *tb, uintptr_t at);
 /* Gives up the block being built in the space tcache_new_block gave
- * (its maps too, if it has them) and makes the next block start a line. */
+ * (its maps too, if it has them) and makes the next block start a line;
+ * tcache_restart_like: start where like is in its line. */
 void tcache_restart_aligned(struct tcache *tc, struct tblock *tb);
+void tcache_restart_like(struct tcache *tc, struct tblock *tb, uintptr_t like);
+/* The next block starts where like is in its line (no block being built). */
+void tcache_place_like(struct tcache *tc, uintptr_t like);
 /* Publishes a block built in the space tcache_new_block gave (its relocs,
  * if any, are copied into the cache's own memory). */
 void tcache_commit(struct tcache *tc, struct tblock *tb);

@@ -341,6 +341,19 @@ static uint8_t *emit_rel32_jump(struct emitter *e, const uint8_t *op, unsigned o
 	return field;
 }
 
+void emit_rel32_in_one_line(struct emitter *e, unsigned oplen)
+{
+	unsigned off = (unsigned)(((uintptr_t)e->pos + oplen) & 63);
+	if (off <= 60)
+		return;
+	uint8_t nops[3];
+	if (ZYAN_FAILED(ZydisEncoderNopFill(nops, 64 - off))) {
+		e->failed = true;
+		return;
+	}
+	emit_bytes(e, nops, 64 - off);
+}
+
 uint8_t *emit_jmp_rel32(struct emitter *e, const void *target)
 {
 	static const uint8_t op = 0xe9;

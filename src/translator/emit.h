@@ -60,6 +60,13 @@ void emit1(struct emitter *e, ZydisMnemonic mnemonic, ZydisEncoderOperand a);
  * address of the rel32 field so it can be patched for chaining. */
 uint8_t *emit_jmp_rel32(struct emitter *e, const void *target);
 uint8_t *emit_jcc_rel32(struct emitter *e, unsigned cc, const void *target);
+/* NOPs (at most 3 bytes) so that the rel32 field of a jump with oplen
+ * opcode bytes, emitted next, lies within one 64-byte line: a field that
+ * is rewritten while another core may run it must change in one atomic
+ * store (SDM vol. 3 9.1.1). */
+void emit_rel32_in_one_line(struct emitter *e, unsigned oplen);
+#define EMIT_JMP_REL32_OPLEN 1u
+#define EMIT_JCC_REL32_OPLEN 2u
 /* jrcxz rel8 (or jecxz with addr32); returns the rel8 field's address. */
 uint8_t *emit_jrcxz(struct emitter *e, bool ecx);
 /* A rel8 jump of one-byte opcode op (JUMP8_*) to be patched; returns the

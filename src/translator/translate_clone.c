@@ -52,9 +52,11 @@ int clone_block(struct tcache *tc, const struct tblock *twin, uint32_t eip, stru
 {
 	uint8_t *code, *limit;
 	struct tblock *tb = tcache_new_block(tc, &code, &limit);
-	if (tb && tcache_loop_straddles(twin, (uintptr_t)code)) {
-		/* A loop starts a line, as its translation did. */
-		tcache_restart_aligned(tc, tb);
+	if (tb && (tcache_loop_straddles(twin, (uintptr_t)code) ||
+		   (tc->concurrent && tcache_exits_straddle(twin, (uintptr_t)code)))) {
+		/* Where the twin is in its line: its loop on as few lines, and
+		 * its exits' fields each in one, as its translation put them. */
+		tcache_restart_like(tc, tb, (uintptr_t)twin->host);
 		tb = tcache_new_block(tc, &code, &limit);
 	}
 	if (!tb)

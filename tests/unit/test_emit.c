@@ -40,8 +40,40 @@ static void check_mov(struct emit_cache *cache, ZydisRegister reg, uint64_t valu
 	}
 }
 
+/* A jump whose rel32 is rewritten while another core runs it: at every
+ * offset in a line, the padding leaves the field in one line, is at most
+ * three bytes of NOPs (Zydis decodes them as NOP), and is none where the
+ * field fits already. */
+static void check_rel32_in_one_line(void)
+{
+	static uint8_t buf[256] __attribute__((aligned(64)));
+	ZydisDecoder dec;
+	CHECK(ZYAN_SUCCESS(ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64)));
+	for (unsigned oplen = 1; oplen <= 2; oplen++) {
+		for (unsigned off = 0; off < 64; off++) {
+			struct emitter e;
+			emit_init(&e, buf + off, buf + sizeof(buf));
+			emit_rel32_in_one_line(&e, oplen);
+			unsigned pad = (unsigned)(e.pos - (buf + off));
+			uint8_t *field = oplen == 1 ? emit_jmp_rel32(&e, NULL) : emit_jcc_rel32(&e, 4, NULL);
+			CHECK(!e.failed && field);
+			CHECK((uintptr_t)field / 64 == ((uintptr_t)field + 3) / 64);
+			CHECK(pad <= 3);
+			CHECK_EQ(pad != 0, (off + oplen) % 64 > 60);
+			for (const uint8_t *p = buf + off; p < buf + off + pad;) {
+				ZydisDecodedInstruction in;
+				CHECK(ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&dec, NULL, p,
+					(ZyanUSize)(buf + off + pad - p), &in)));
+				CHECK_EQ(in.mnemonic, ZYDIS_MNEMONIC_NOP);
+				p += in.length ? in.length : 1;
+			}
+		}
+	}
+}
+
 int main(void)
 {
+	check_rel32_in_one_line();
 	struct emit_cache *cache = emit_cache_new();
 	if (!cache)
 		return 1;

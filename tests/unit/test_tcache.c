@@ -731,6 +731,68 @@ static void test_ibl(void)
 	sh.space_opaque = NULL;
 }
 
+/* Exit i of tb: a JMP rel32 at host offset off, aimed at its own stub. */
+static void set_exit(struct tblock *tb, unsigned i, unsigned off, unsigned stub_off)
+{
+	struct exit_desc *ex = &tb->exits[i];
+	tb->host[off] = 0xe9;
+	ex->patch = ex->branch = tb->host + off + 1;
+	ex->stub = tb->host + stub_off;
+	ex->kind = EXIT_KIND_BRANCH;
+	ex->from = tb;
+	ex->target_eip = tb->eip + tb->guest_len + i;
+	patch_rel32(ex->patch, ex->stub);
+}
+
+/* Several vCPUs (tc.concurrent): an exit whose rel32 field crosses a
+ * 64-byte line is never patched, since another core could fetch half of
+ * the new field; a copy of a block starts where its twin is in its line,
+ * so that its exits chain as the twin's do. */
+static void test_concurrent_chains(void)
+{
+	reset();
+	struct tblock *to = make_block(0x9000, 0x9000, 0, 16, 0);
+	tcache_place_like(&tc, 0);
+	struct tblock *a = make_block_ex(0x8000, 0x8000, 0, 16, 0, 128, false);
+	CHECK(a != NULL);
+	if (!to || !a)
+		return;
+	CHECK_EQ((uintptr_t)a->host & 63, 0);
+	set_exit(a, 0, 60, 100);   /* field 61..64: across a line */
+	set_exit(a, 1, 70, 110);   /* field 71..74 */
+	tcache_alloc_maps(&tc, a, 64);
+	tcache_commit(&tc, a);
+	CHECK(tcache_exits_straddle(a, (uintptr_t)a->host));
+	CHECK(!tcache_exits_straddle(a, (uintptr_t)a->host + 16));
+	CHECK(tcache_exits_straddle(a, (uintptr_t)a->host + 54));   /* 125..128 */
+
+	tc.concurrent = true;
+	tcache_chain(&tc, &a->exits[0], to, false);
+	tcache_chain(&tc, &a->exits[1], to, false);
+	CHECK(a->exits[0].to == NULL && rel32_target(a->exits[0].patch) == a->exits[0].stub);
+	CHECK(a->exits[1].to == to && rel32_target(a->exits[1].patch) == to->host);
+	/* The next block starts where like is in its line. */
+	static const unsigned likes[] = { 0, 5, 16, 48, 63 };
+	for (unsigned i = 0; i < sizeof(likes) / sizeof(likes[0]); i++) {
+		uint8_t *code, *limit;
+		struct tblock *tb = tcache_new_block(&tc, &code, &limit);
+		CHECK(tb != NULL);
+		if (!tb)
+			return;
+		tcache_restart_like(&tc, tb, (uintptr_t)a->host + likes[i]);
+		tb = tcache_new_block(&tc, &code, &limit);
+		CHECK(tb != NULL);
+		if (!tb)
+			return;
+		CHECK_EQ((uintptr_t)code & 63, likes[i]);
+		CHECK(!tcache_exits_straddle(a, (uintptr_t)code) || likes[i] == 0);
+	}
+	/* One vCPU: nothing else runs the code, any field is patched. */
+	tc.concurrent = false;
+	tcache_chain(&tc, &a->exits[0], to, false);
+	CHECK(a->exits[0].to == to && rel32_target(a->exits[0].patch) == to->host);
+}
+
 int main(void)
 {
 	if (guest_ram_init(&ram, 16, 0) || shadow_init(&sh, &ram) ||
@@ -746,6 +808,7 @@ int main(void)
 	test_chaining();
 	test_full();
 	test_selfcheck();
+	test_concurrent_chains();
 	ibl_destroy(&ibl);
 	tcache_destroy(&tc);
 	shadow_destroy(&sh);
