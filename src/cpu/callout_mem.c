@@ -80,6 +80,34 @@ static bool account_access(struct cpu *cpu, const struct callout_desc *d, const 
 	return mmio || table;
 }
 
+/* With other vCPUs, a LOCKed instruction (or XCHG with memory) whose
+ * operand is ordinary RAM that nothing traces runs on the RAM itself, as
+ * its plain translation would: on the buffer, a write that another
+ * vCPU's translated code (which takes no lock) made between the prepare
+ * and the finish would be lost. NULL where the buffer is needed: a
+ * device, a page table, a page the chipset locks or one holding
+ * translations, all of whose other writers take the lock. */
+static uint8_t *locked_ram_operand(struct cpu *cpu, const ZydisDecodedInstruction *in,
+				   const struct guest_span *span, unsigned len)
+{
+	const struct guest_ram *ram = cpu->sh->ram;
+	if (!cpu->lock || len > 8 ||
+	    (!(in->attributes & ZYDIS_ATTRIB_HAS_LOCK) && in->mnemonic != ZYDIS_MNEMONIC_XCHG))
+		return NULL;
+	if (span->n == 2 && span->gpa[1] != span->gpa[0] + span->len[0])
+		return NULL;
+	uint8_t *p = guest_ram_ptr(ram, span->gpa[0], len);
+	if (!p)
+		return NULL;
+	for (unsigned i = 0; i < span->n; i++) {
+		uint32_t page = guest_ram_page(ram, span->gpa[i]);
+		if (shadow_page_is_table(cpu->sh, page) || tcache_page_traced(cpu->tc, page) ||
+		    guest_ram_page_locked(ram, span->gpa[i] / GUEST_PAGE_SIZE))
+			return NULL;
+	}
+	return p;
+}
+
 static enum callout_result mem_prepare(struct cpu *cpu, const struct callout_desc *d,
 				       const ZydisDecodedInstruction *in,
 				       const ZydisDecodedOperand *ops)
@@ -95,6 +123,16 @@ static enum callout_result mem_prepare(struct cpu *cpu, const struct callout_des
 	if (!operand_span(cpu, d, op, len, write, span))
 		return CALLOUT_STOP;
 	cpu->memop.write = write;
+	cpu->memop.direct = write ? locked_ram_operand(cpu, in, span, len) : NULL;
+	if (cpu->memop.direct) {
+		account_access(cpu, d, span, write, false);
+		cpu->scratch[1] = (uint64_t)(uintptr_t)cpu->memop.direct;
+		/* Until the finish: no other vCPU makes the page a table or
+		 * translates code from it under the write. */
+		cpu_lock(cpu);
+		cpu->memop.lock_held = true;
+		return CALLOUT_GO_ON;
+	}
 	memset(cpu->memop.buf, 0, len);
 	bool mmio = false;
 	for (unsigned i = 0, at = 0; i < span->n; at += span->len[i], i++) {
@@ -162,6 +200,11 @@ static enum callout_result mem_finish(struct cpu *cpu)
 	if (!cpu->memop.write)
 		return CALLOUT_GO_ON;
 	const struct guest_span *span = &cpu->memop.span;
+	if (cpu->memop.direct) {
+		cpu->memop.direct = NULL;
+		guest_ram_written(cpu->sh->ram, span->gpa[0], span->len[0] + (span->n == 2 ? span->len[1] : 0));
+		return CALLOUT_GO_ON;
+	}
 	for (unsigned i = 0, at = 0; i < span->n; at += span->len[i], i++) {
 		uint64_t gpa = span->gpa[i];
 		unsigned n = span->len[i];

@@ -369,6 +369,9 @@ struct cpu {
 		struct guest_span span;
 		bool write;
 		bool lock_held;   /* the machine lock, from the prepare to the finish */
+		/* With other vCPUs, a LOCKed instruction on plain RAM works on
+		 * the RAM itself (callout_mem.c), not on buf. */
+		uint8_t *direct;
 		/* As wide as FXSAVE's area, aligned as FXRSTOR wants it. */
 		uint8_t buf[512] __attribute__((aligned(16)));
 		uint8_t old[512];
