@@ -165,6 +165,13 @@ struct cpu_stats {
 	uint64_t transfers_inline;  /* SYSENTER/SYSEXIT/INT/IRET that stayed in translated code */
 	uint64_t ibl_fast_fills;    /* lookup misses filled without leaving translated code */
 	uint64_t ibl_reuses;        /* of them, with the host code the slot held under another tag */
+	/* The machine lock (several vCPUs only): taken, found held by
+	 * another vCPU (a wait), taken after another vCPU had it, and the
+	 * exclusive sections this vCPU began. */
+	uint64_t lock_acquires;
+	uint64_t lock_waits;
+	uint64_t lock_handoffs;
+	uint64_t exclusive_sections;   /* every other vCPU kept out of translated code */
 };
 
 /* What cpu->exit says when translated code came back through a door

@@ -56,6 +56,7 @@ static void took_over(struct cpu *cpu)
 	if (lock->owner == cpu)
 		return;
 	lock->owner = cpu;
+	cpu->stats.lock_handoffs++;
 	cpu->sh->space_opaque = cpu;
 	cpu->sh->cur_view = -2;
 	if (cpu_select_window(cpu) < 0)
@@ -76,7 +77,11 @@ void cpu_lock_acquire(struct cpu *cpu)
 {
 	if (cpu->lock_depth++ > 0)
 		return;
-	pthread_mutex_lock(&cpu->lock->mutex);
+	cpu->stats.lock_acquires++;
+	if (pthread_mutex_trylock(&cpu->lock->mutex)) {
+		cpu->stats.lock_waits++;
+		pthread_mutex_lock(&cpu->lock->mutex);
+	}
 	took_over(cpu);
 }
 
@@ -150,6 +155,7 @@ void cpu_exclusive_begin(struct cpu *cpu)
 	}
 	while (lock->exclusive)
 		cpu_lock_wait(cpu);
+	cpu->stats.exclusive_sections++;
 	lock->exclusive = cpu;
 	lock->exclusive_depth = 1;
 	for (unsigned i = 0; i < lock->ncpus; i++)

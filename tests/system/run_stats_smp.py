@@ -74,6 +74,14 @@ def main():
             c = v["counters"]
             check(sum(c[k] for k in c if k.startswith("exits.")) > 0,
                   "vCPU %d has exits of its own" % v["vcpu"])
+            # Callouts take the machine lock; a wait is an acquisition
+            # that found it held, a hand-off one that followed the other vCPU.
+            check(c["cpu.lock_acquires"] > 0 and
+                  c["cpu.lock_acquires"] >= c["cpu.lock_waits"] and
+                  c["cpu.lock_acquires"] >= c["cpu.lock_handoffs"] >= 1,
+                  "vCPU %d's machine lock counts (%d taken, %d waits, %d hand-offs)"
+                  % (v["vcpu"], c["cpu.lock_acquires"], c["cpu.lock_waits"],
+                     c["cpu.lock_handoffs"]))
         check("per vCPU:" in text and "vCPU 0" in text and "vCPU 1" in text,
               "the text report has the per-vCPU table")
         os.unlink(path)
@@ -93,6 +101,9 @@ def main():
                   for k in doc["vcpus"][0]["counters"]), "one vCPU: its counters are the totals")
         check("per vCPU:" not in text and "callouts by class:" in text,
               "one vCPU: the text report as before, no per-vCPU table")
+        check(all(doc["counters"][k] == 0 for k in ("cpu.lock_acquires", "cpu.lock_waits",
+                                                    "cpu.lock_handoffs", "cpu.exclusive_sections")),
+              "one vCPU: no machine lock")
         os.unlink(path)
     except Fail as e:
         print("run_stats_smp: FAIL:", e, file=sys.stderr)
