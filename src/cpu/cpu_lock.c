@@ -16,7 +16,18 @@
 int cpu_lock_init(struct cpu_lock *lock, struct cpu *const *cpus, unsigned n)
 {
 	assert(n <= CPU_LOCK_MAX_VCPUS);
-	int err = pthread_mutex_init(&lock->mutex, NULL);
+	/* Adaptive: a waiter spins a moment before it sleeps. Nine holds in
+	 * ten are one callout or lookup, under a microsecond, far shorter
+	 * than a futex sleep and wake-up; a fork loop at two vCPUs ran 15%
+	 * faster (bench/smp, docs/DESIGN.md). */
+	pthread_mutexattr_t attr;
+	int err = pthread_mutexattr_init(&attr);
+	if (err)
+		return -err;
+	err = pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+	if (!err)
+		err = pthread_mutex_init(&lock->mutex, &attr);
+	pthread_mutexattr_destroy(&attr);
 	if (err)
 		return -err;
 	err = pthread_cond_init(&lock->changed, NULL);
