@@ -13,8 +13,9 @@
 ; XADD), bump_cas (LOCK CMPXCHG) and swap (XCHG, implicitly locked). Then,
 ; each kind of update on every CPU at once (a barrier): the CPUs of even
 ; APIC ID through the adaptive site, ROUNDS times, calling it on the entry
-; again every REFRESH times (an adaptive instruction that meets only RAM is
-; released to plain code after 64 accesses: src/mmu/shadow_adaptive.c);
+; again every REFRESH calls (an adaptive instruction that meets only RAM
+; is released to plain code after 64 accesses in a row:
+; src/mmu/shadow_adaptive.c);
 ; the CPUs of odd APIC ID through a plain instruction of their own, for as
 ; long as an adaptive one is at it (the more overlap, the likelier a lost
 ; update), each counting its own. The BSP checks the exact totals: the
@@ -207,18 +208,28 @@ work:
 	call plain_xchg
 	ret
 
-; The adaptive CPUs: ROUNDS updates each through the site, the entry
-; written through it every REFRESH. EBP = the APIC ID.
+; through site: call site, but first the entry written through every
+; site (refresh) each REFRESH calls, failed CMPXCHGs and XCHGs that found
+; the lock taken included (they too count towards a release). ESI counts
+; the calls. Preserves EAX, EBX, EDX.
+%macro through 1
+	inc esi
+	test esi, REFRESH - 1
+	jnz %%call
+	call refresh
+%%call:
+	call %1
+%endmacro
+
+; The adaptive CPUs: ROUNDS updates each through the site. EBP = the
+; APIC ID.
 adaptive_xadd:
 	xor edi, edi
+	xor esi, esi
 .loop:
-	test edi, REFRESH - 1
-	jnz .bump
-	call refresh
-.bump:
 	mov ebx, xadd_ctr
 	mov eax, 1
-	call bump
+	through bump
 	inc edi
 	cmp edi, ROUNDS
 	jb .loop
@@ -227,16 +238,13 @@ adaptive_xadd:
 
 adaptive_cas:
 	xor edi, edi
+	xor esi, esi
 .loop:
-	test edi, REFRESH - 1
-	jnz .cas
-	call refresh
-.cas:
 	mov ebx, cas_ctr
 	mov eax, [ebx]
 .retry:
 	lea edx, [eax + 1]
-	call bump_cas
+	through bump_cas
 	jnz .retry			; EAX is the value found: try on it
 	inc edi
 	cmp edi, ROUNDS
@@ -246,14 +254,11 @@ adaptive_cas:
 
 adaptive_xchg:
 	xor edi, edi
-.loop:
-	test edi, REFRESH - 1
-	jnz .take
-	call refresh
+	xor esi, esi
 .take:
 	mov ebx, xlock
 	mov eax, 1
-	call swap
+	through swap
 	test eax, eax
 	jz .held
 .wait:
@@ -265,7 +270,7 @@ adaptive_xchg:
 	call under_lock
 	inc edi
 	cmp edi, ROUNDS
-	jb .loop
+	jb .take
 	mov [own_xchg + ebp * 4], edi
 	ret
 
