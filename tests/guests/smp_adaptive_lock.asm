@@ -18,7 +18,8 @@
 ; src/mmu/shadow_adaptive.c);
 ; the CPUs of odd APIC ID through a plain instruction of their own, for as
 ; long as an adaptive one is at it (the more overlap, the likelier a lost
-; update), each counting its own. The BSP checks the exact totals: the
+; update), each counting its own (for CMPXCHG and the XCHG lock, one
+; update each time an adaptive CPU has made one, so as not to starve it). The BSP checks the exact totals: the
 ; shared counter is the sum of every CPU's own count, and each adaptive
 ; CPU went through its site ROUNDS times.
 ; - xadd: a counter, LOCK XADD;
@@ -53,6 +54,10 @@ guest_start
 	call pg_enable
 	pte_of xadd_ctr			; an entry of a table in use
 	mov [entry], eax
+	; Accessed and dirty already, so that no CPU's access through it
+	; changes it from now on.
+	or dword [eax], PG_A | PG_D
+	invlpg [xadd_ctr]
 	mov eax, [eax]
 	mov [entry_value], eax
 	smp_start_group
@@ -246,6 +251,7 @@ adaptive_cas:
 	lea edx, [eax + 1]
 	through bump_cas
 	jnz .retry			; EAX is the value found: try on it
+	lock inc dword [progress]
 	inc edi
 	cmp edi, ROUNDS
 	jb .loop
@@ -268,6 +274,7 @@ adaptive_xchg:
 	jmp .take
 .held:
 	call under_lock
+	lock inc dword [progress]
 	inc edi
 	cmp edi, ROUNDS
 	jb .take
@@ -291,13 +298,14 @@ plain_xadd:
 plain_cas:
 	xor edi, edi
 .loop:
+	mov ecx, [progress]
 	mov eax, [cas_ctr]
 .retry:
 	lea edx, [eax + 1]
 	lock cmpxchg [cas_ctr], edx
 	jnz .retry
 	inc edi
-	call adaptive_left
+	call adaptive_turn
 	jnz .loop
 	mov [own_cas + ebp * 4], edi
 	ret
@@ -305,10 +313,11 @@ plain_cas:
 plain_xchg:
 	xor edi, edi
 .loop:
+	mov ecx, [progress]
 	smp_lock_take [xlock]
 	call under_lock
 	inc edi
-	call adaptive_left
+	call adaptive_turn
 	jnz .loop
 	mov [own_xchg + ebp * 4], edi
 	ret
@@ -320,6 +329,22 @@ adaptive_left:
 	inc eax
 	shr eax, 1			; the CPUs of even APIC ID
 	cmp [adaptive_done + esi], eax
+	ret
+
+; adaptive_turn: after a plain CPU's CMPXCHG or XCHG-lock update, waits
+; until an adaptive CPU has made one since [progress] was ECX, or until
+; none is left at the kind (ESI as for adaptive_left); ZF clear while one
+; is. Else a plain CPU, faster by far, could starve an adaptive one: its
+; CMPXCHG fails whenever a plain one got in after its read (the callout
+; is a wide window), and its XCHG finds the lock taken. Clobbers EAX.
+adaptive_turn:
+	call adaptive_left
+	jz .out				; none left
+	cmp [progress], ecx
+	jne .out			; one moved on: ZF clear
+	pause
+	jmp adaptive_turn
+.out:
 	ret
 
 ; under_lock: with xlock held, a and b each read, increased and stored,
@@ -374,6 +399,7 @@ entry:		dd 0			; the PTE the sites write
 entry_value:	dd 0			; what it holds, throughout
 refresh_bad:	dd 0
 adaptive_done:	times KINDS dd 0
+progress:	dd 0			; the adaptive CPUs' CMPXCHG and XCHG updates
 own_xadd:	times SMP_MAX_CPUS dd 0
 own_cas:	times SMP_MAX_CPUS dd 0
 own_xchg:	times SMP_MAX_CPUS dd 0
