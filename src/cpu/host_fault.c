@@ -136,7 +136,11 @@ void cpu_request_attention(struct cpu *cpu)
 		return;
 	atomic_thread_fence(memory_order_seq_cst);
 	if (!atomic_load(&cpu->waiting)) {
-		kick_vcpu_thread(cpu);
+		/* With vCPUs on threads of their own, translated code loads
+		 * poll_ptr at every poll (emit_attention_poll) and the monitor
+		 * looks at attention before it enters it again: no signal. */
+		if (!cpu->lock)
+			kick_vcpu_thread(cpu);
 	} else if (cpu->wake_fd >= 0) {
 		/* Its HLT sleep, on an eventfd of its own (several vCPUs). */
 		uint64_t one = 1;

@@ -956,15 +956,22 @@ static bool translate_insn(struct tctx *c, const struct sensitive_insn *sens)
 	}
 }
 
-static void emit_block_entry(struct tctx *c)
+void emit_attention_poll(struct tctx *c)
 {
-	/* Interrupts are taken at block boundaries. One load, no flags,
-	 * through r9 (the doors' copy of cpu->poll_ptr): it faults when
-	 * attention was asked for, and the fault handler leaves here with
-	 * nothing of the block run. */
 	struct emitter *e = &c->e;
+	if (c->env->tc->concurrent)
+		emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R9), cpu_field(8, CPU_OFF_POLL_PTR));
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11D),
 	      op_mem(4, ZYDIS_REGISTER_R9, ZYDIS_REGISTER_NONE, 0, 0));
+}
+
+static void emit_block_entry(struct tctx *c)
+{
+	/* Interrupts are taken at block boundaries: the attention poll
+	 * faults when attention was asked for, and the fault handler leaves
+	 * here with nothing of the block run. */
+	struct emitter *e = &c->e;
+	emit_attention_poll(c);
 	c->tb->poll_len = (uint8_t)(e->pos - c->tb->host);
 	if (c->selfcheck) {
 		c->check_jmp = emit_jmp_rel32(e, NULL);

@@ -95,6 +95,13 @@ ZydisRegister map_reg(ZydisRegister r);
 ZydisRegister reg64(ZydisRegister r);
 ZydisRegister reg_sized(ZydisRegister r64, unsigned bytes);
 ZydisEncoderOperand cpu_field(unsigned size, unsigned offset);
+/* The attention poll: one load, no flags, through r9 (the doors' copy
+ * of cpu->poll_ptr), which faults when attention was asked for. With
+ * several vCPUs r9 is loaded from cpu->poll_ptr first, so another
+ * thread's request is seen at the next poll without a signal (a signal
+ * to a thread on another core took 17 us on a 2-core Xeon, two of them
+ * most of an IPI's round trip). */
+void emit_attention_poll(struct tctx *c);
 /* Whether an access through segment register seg must add its base (not
  * a flat mode's CS/DS/ES/SS). */
 bool seg_needs_base(const struct tctx *c, ZydisRegister seg);

@@ -85,9 +85,7 @@ static void emit_element(struct tctx *c, const struct string_elem *s, uint8_t **
  * resumes. */
 static void emit_iteration_poll(struct tctx *c)
 {
-	struct emitter *e = &c->e;
-	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11D),
-	      op_mem(4, ZYDIS_REGISTER_R9, ZYDIS_REGISTER_NONE, 0, 0));
+	emit_attention_poll(c);
 }
 
 /* Elements per pass of a REP loop. A poll per element made 20 million
