@@ -191,24 +191,24 @@ work:
 	mov ebp, ebx
 	test ebp, 1
 	jnz .plain
-	call barrier
+	call smp_barrier
 	call adaptive_xadd
 	lock inc dword [adaptive_done]
-	call barrier
+	call smp_barrier
 	call adaptive_cas
 	lock inc dword [adaptive_done + 4]
-	call barrier
+	call smp_barrier
 	call adaptive_xchg
 	lock inc dword [adaptive_done + 8]
 	ret
 .plain:
-	call barrier
+	call smp_barrier
 	xor esi, esi
 	call plain_xadd
-	call barrier
+	call smp_barrier
 	mov esi, 4
 	call plain_cas
-	call barrier
+	call smp_barrier
 	mov esi, 8
 	call plain_xchg
 	ret
@@ -363,28 +363,6 @@ under_lock:
 	mov dword [xlock], 0		; a store releases (x86's order)
 	ret
 
-; barrier: returns once every CPU has called it (as often). Preserves
-; registers.
-barrier:
-	push eax
-	push edx
-	mov edx, [bar_gen]		; it moves on only once this CPU is in
-	mov eax, 1
-	lock xadd [bar_count], eax
-	inc eax
-	cmp eax, [cpus]
-	jne .wait
-	mov dword [bar_count], 0	; the last one in lets all go
-	lock inc dword [bar_gen]
-	jmp .out
-.wait:
-	pause
-	cmp [bar_gen], edx
-	je .wait
-.out:
-	pop edx
-	pop eax
-	ret
 
 section .data
 align 4
@@ -393,8 +371,6 @@ cpus:		dd 0
 paged:		dd 0
 go:		dd 0
 done:		dd 0
-bar_count:	dd 0
-bar_gen:	dd 0
 entry:		dd 0			; the PTE the sites write
 entry_value:	dd 0			; what it holds, throughout
 refresh_bad:	dd 0

@@ -160,7 +160,7 @@ ap_work:
 ; work: the whole series of updates for the CPU whose APIC ID is in EBX.
 ; Preserves EBX.
 work:
-	call barrier
+	call smp_barrier
 	; LOCK XADD: each value returned marked once.
 	mov ecx, ROUNDS
 .xadd:
@@ -176,7 +176,7 @@ work:
 	dec ecx
 	jnz .xadd
 
-	call barrier
+	call smp_barrier
 	; A CMPXCHG loop: read, add one, store if unchanged, else again.
 	mov ecx, ROUNDS
 .cas:
@@ -195,7 +195,7 @@ work:
 	dec ecx
 	jnz .cas
 
-	call barrier
+	call smp_barrier
 	; CMPXCHG8B: a 64-bit counter.
 	push ebx
 	mov esi, ROUNDS8
@@ -213,7 +213,7 @@ work:
 	jnz .cas8
 	pop ebx
 
-	call barrier
+	call smp_barrier
 	; LOCK INC, ADD and SUB on memory.
 	mov ecx, INC_ROUNDS
 .inc:
@@ -223,7 +223,7 @@ work:
 	dec ecx
 	jnz .inc
 
-	call barrier
+	call smp_barrier
 	; Under the XCHG lock: a node pushed on the list, then a and b, each
 	; read, increased and stored with work in between; they must be
 	; equal whenever the lock is held.
@@ -255,7 +255,7 @@ work:
 	dec ecx
 	jnz .xl
 
-	call barrier
+	call smp_barrier
 	; Under the LOCK BTS lock: c and d = 2c.
 	mov ecx, LOCK_ROUNDS
 .bl:
@@ -283,7 +283,7 @@ work:
 	dec ecx
 	jnz .bl
 
-	call barrier
+	call smp_barrier
 	; LOCK XADD across a cache line.
 	mov ecx, SPLIT_ROUNDS
 .split:
@@ -293,29 +293,6 @@ work:
 	jnz .split
 	ret
 
-; barrier: returns once every CPU has called it (as often), so that each
-; kind of update runs on all CPUs at once rather than one CPU's XADD
-; beside another's CMPXCHG8B. Preserves registers.
-barrier:
-	push eax
-	push edx
-	mov edx, [bar_gen]		; it moves on only once this CPU is in
-	mov eax, 1
-	lock xadd [bar_count], eax
-	inc eax
-	cmp eax, [cpus]
-	jne .wait
-	mov dword [bar_count], 0	; the last one in lets all go
-	lock inc dword [bar_gen]
-	jmp .out
-.wait:
-	pause
-	cmp [bar_gen], edx
-	je .wait
-.out:
-	pop edx
-	pop eax
-	ret
 
 ; xlock_take: the XCHG lock (a test-and-test-and-set with PAUSE).
 ; Preserves registers but EAX.
@@ -328,8 +305,6 @@ align 4
 cpus:		dd 0
 go:		dd 0
 done:		dd 0
-bar_count:	dd 0
-bar_gen:	dd 0
 limit:		dd 0			; ROUNDS * CPUs: the values XADD may return
 xadd_ctr:	dd 0
 xadd_dups:	dd 0
