@@ -172,6 +172,7 @@ struct cpu_stats {
 	uint64_t lock_waits;
 	uint64_t lock_handoffs;
 	uint64_t exclusive_sections;   /* every other vCPU kept out of translated code */
+	uint64_t pause_yields;         /* spin-waits that gave the host CPU up (cpu_pause_yield) */
 };
 
 /* What cpu->exit says when translated code came back through a door
@@ -289,7 +290,11 @@ struct cpu {
 	/* That page (PROT_NONE, beside poll_guard), which translated FS and
 	 * GS loads of a null selector put in seg_guard. */
 	void *null_guard;
-	uint8_t pad4[CPU_OFF_IBL_GLOBAL_TAGS - CPU_OFF_NULL_GUARD - 8];
+	/* With vCPUs on threads of their own: PAUSEs left until the vCPU
+	 * gives its host CPU up a moment (cpu_pause_yield), as a VMM's
+	 * PAUSE-loop exiting does; translated PAUSE counts it down. */
+	uint32_t pause_budget;
+	uint8_t pad4[CPU_OFF_IBL_GLOBAL_TAGS - CPU_OFF_PAUSE_BUDGET - 4];
 	/* The global-page tag as a base per mode (ibl_global | mode << 32),
 	 * for the lookup's probe under it. */
 	uint64_t ibl_global_tags[IBL_MODES];
@@ -470,6 +475,7 @@ _Static_assert(offsetof(struct cpu, win_base) == CPU_OFF_WIN_BASE, "layout");
 _Static_assert(offsetof(struct cpu, win_entries) == CPU_OFF_WIN_ENTRIES, "layout");
 _Static_assert(offsetof(struct cpu, seg_guard) == CPU_OFF_SEG_GUARD, "layout");
 _Static_assert(offsetof(struct cpu, null_guard) == CPU_OFF_NULL_GUARD, "layout");
+_Static_assert(offsetof(struct cpu, pause_budget) == CPU_OFF_PAUSE_BUDGET, "layout");
 _Static_assert(offsetof(struct cpu, ibl_global_tags) == CPU_OFF_IBL_GLOBAL_TAGS, "layout");
 _Static_assert(offsetof(struct cpu, ibl_tags) == CPU_OFF_IBL_TAGS, "layout");
 _Static_assert(offsetof(struct cpu, fxsave) == CPU_OFF_FXSAVE, "layout");
@@ -814,6 +820,15 @@ void cpu_safe_point(struct cpu *cpu);
  * other vCPU is outside translated code (asking each for attention) and
  * keeps them out until cpu_exclusive_end. */
 void cpu_exclusive_begin(struct cpu *cpu);
+/* PAUSEs a vCPU on a thread of its own runs before it yields: about 0.3
+ * ms of spinning at Skylake's 140 cycles a PAUSE, less where PAUSE is
+ * shorter (AMD's Zen). */
+#define CPU_PAUSE_BUDGET 4096u
+/* The run loop's top, lock held, once the budget ran out: the lock and
+ * the host CPU are given up a moment (sched_yield), so that a vCPU the
+ * spinner waits for, on the same host CPU or waiting for the lock, may
+ * run; the budget starts again. */
+void cpu_pause_yield(struct cpu *cpu);
 void cpu_exclusive_end(struct cpu *cpu);
 /* Drops every translation: at once with one vCPU; with the lock, at this
  * vCPU's next safe point (its attention is asked for), when no other

@@ -6,6 +6,7 @@
 #include "cpu/cpu.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdint.h>
 #include <unistd.h>
 
@@ -41,6 +42,7 @@ int cpu_lock_init(struct cpu_lock *lock, struct cpu *const *cpus, unsigned n)
 	for (unsigned i = 0; i < n; i++) {
 		lock->cpus[i] = cpus[i];
 		cpus[i]->lock = lock;
+		cpus[i]->pause_budget = CPU_PAUSE_BUDGET;
 	}
 	cpus[0]->tc->concurrent = n > 1;
 	return 0;
@@ -202,6 +204,15 @@ void cpu_safe_point(struct cpu *cpu)
 			tcache_flush(cpu->tc, &cpu->ibl_table);
 		cpu_exclusive_end(cpu);
 	}
+}
+
+void cpu_pause_yield(struct cpu *cpu)
+{
+	cpu->pause_budget = CPU_PAUSE_BUDGET;
+	cpu->stats.pause_yields++;
+	cpu_unlock(cpu);
+	sched_yield();
+	cpu_lock(cpu);
 }
 
 void cpu_flush_translations(struct cpu *cpu)

@@ -544,6 +544,8 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 		if (cpu->lock) {
 			/* Other vCPUs' exclusive sections, and a flush asked for. */
 			cpu_safe_point(cpu);
+			if (!cpu->pause_budget)
+				cpu_pause_yield(cpu);
 			cpu->translate_retry = false;
 			if (cpu->stop)
 				break;   /* an INIT, a reset or the end, meanwhile */

@@ -35,6 +35,7 @@
 #define CPU_OFF_WIN_ENTRIES 0x490  /* uint32_t **: its shadow entries per 4 MiB region, or NULL */
 #define CPU_OFF_SEG_GUARD 0x498    /* uint64_t[2]: FS's and GS's base pointer; unmapped = unusable */
 #define CPU_OFF_NULL_GUARD 0x4a8   /* void *: the unmapped page an unusable register's guard names */
+#define CPU_OFF_PAUSE_BUDGET 0x4b0  /* uint32_t: PAUSEs before a spinning vCPU yields its host CPU */
 #define CPU_OFF_IBL_GLOBAL_TAGS 0x500  /* uint64_t[32]: global-page tag base per mode */
 #define CPU_OFF_SEG_LOADS 0x600    /* 4 registers (ES DS FS GS) x 2 ways x CPU_SEG_LOAD_SIZE */
 #define CPU_SEG_LOAD_WAYS 2

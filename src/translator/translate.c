@@ -965,6 +965,30 @@ void emit_attention_poll(struct tctx *c)
 	      op_mem(4, ZYDIS_REGISTER_R9, ZYDIS_REGISTER_NONE, 0, 0));
 }
 
+/* PAUSE with vCPUs on threads of their own: the instruction, then the
+ * budget counted down without touching the guest's flags (through ECX,
+ * the guest's kept in r8, and JRCXZ), leaving the block at zero through
+ * an exit the run loop sees (cpu_pause_yield there) and otherwise going
+ * on to the next instruction's block, chained. */
+static void translate_pause_budgeted(struct tctx *c)
+{
+	struct emitter *e = &c->e;
+	translate_ident(c);
+	esp_settle(c);   /* both ways out below take r12 as ESP */
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8), op_reg(ZYDIS_REGISTER_RCX));
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_ECX), cpu_field(4, CPU_OFF_PAUSE_BUDGET));
+	emit_lea32(c, ZYDIS_REGISTER_ECX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_NONE, 0, -1);
+	emit2(e, ZYDIS_MNEMONIC_MOV, cpu_field(4, CPU_OFF_PAUSE_BUDGET), op_reg(ZYDIS_REGISTER_ECX));
+	uint8_t *spent = emit_jrcxz(e, false);
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
+	emit_branch_exit(c, c->next_eip, EXIT_KIND_BRANCH);
+	if (spent)
+		patch_rel8(spent, e->pos);
+	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RCX), op_reg(ZYDIS_REGISTER_R8));
+	emit_branch_exit(c, c->next_eip, EXIT_KIND_NOCHAIN);
+	c->ended = true;
+}
+
 static void emit_block_entry(struct tctx *c)
 {
 	/* Interrupts are taken at block boundaries: the attention poll
@@ -1186,6 +1210,9 @@ static int translate_one(struct translator *t, struct tctx *c, unsigned avail, b
 		emit_callout_kind(c, CALLOUT_PAUSE);
 		emit_branch_exit(c, c->next_eip, EXIT_KIND_NOCHAIN);
 		c->ended = true;
+	} else if (verdict == ALLOW_TRANSLATE && c->env->tc->concurrent &&
+		   c->in.mnemonic == ZYDIS_MNEMONIC_PAUSE) {
+		translate_pause_budgeted(c);
 	} else if (verdict == ALLOW_TRANSLATE &&
 		   !translate_insn(c, sensitive_classify(&c->in, c->ops))) {
 		/* No translation: the monitor runs it, or raises #UD. */

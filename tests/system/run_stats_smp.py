@@ -93,6 +93,15 @@ def main():
         check_sums(doc, 4)
         check(doc["vcpus"][2]["counters"]["cpu.halts"] >= 1, "the AP's HLT is its own")
         os.unlink(path)
+        # A spin-wait gives its host CPU up every CPU_PAUSE_BUDGET PAUSEs:
+        # smp_pause's CPUs each run more than three budgets' worth.
+        pause = os.path.join(os.path.dirname(guest), "smp_pause.elf")
+        doc, text = run(btvm, pause, 2, path)
+        check_sums(doc, 2)
+        check(all(v["counters"]["cpu.pause_yields"] >= 3 for v in doc["vcpus"]),
+              "each vCPU's PAUSE loop yielded at least 3 times (%s)"
+              % [v["counters"]["cpu.pause_yields"] for v in doc["vcpus"]])
+        os.unlink(path)
         # One vCPU: smp_park needs APs, so hello (beside it) stands in.
         hello = os.path.join(os.path.dirname(guest), "hello.elf")
         doc, text = run(btvm, hello, 1, path)
@@ -102,7 +111,8 @@ def main():
         check("per vCPU:" not in text and "callouts by class:" in text,
               "one vCPU: the text report as before, no per-vCPU table")
         check(all(doc["counters"][k] == 0 for k in ("cpu.lock_acquires", "cpu.lock_waits",
-                                                    "cpu.lock_handoffs", "cpu.exclusive_sections")),
+                                                    "cpu.lock_handoffs", "cpu.exclusive_sections",
+                                                    "cpu.pause_yields")),
               "one vCPU: no machine lock")
         os.unlink(path)
     except Fail as e:
