@@ -1,7 +1,9 @@
 /* Snapshots: the container format (host/snapfile.c) on its own, and whole
  * machines. A test guest runs to its end, is saved, restored into a new
- * board and saved again: every section but guest time must come out the
- * same, so each device's load is its save's inverse. A snapshot made
+ * board and saved again: every section but guest time (and the RTC's
+ * time, which catches up with the host's) must come out the same, so
+ * each device's load is its save's inverse. A paused machine saves so,
+ * and its RTC moves by the host's time at a resume and a restore. A snapshot made
  * under another CPUID model is refused, and so are truncated, corrupt
  * and incompatible files. A machine with RAM above 4 GiB keeps it.
  *
