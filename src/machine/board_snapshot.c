@@ -772,10 +772,12 @@ static int restore_state(struct board *board, const char *path, int fd, bool mem
 	board_set_guest_time(board, clock.guest_ns, clock.tsc);
 	/* Guest time goes on from the save; the calendar clock shows the
 	 * host's time at once (as far from it as at the save, should the
-	 * guest have set it apart), having stood still since. A snapshot
-	 * saved paused starts paused (--start may say otherwise). */
-	if (clock.has_wall)
-		mc146818_move_time(&board->rtc, clock.guest_ns, host_realtime_ns() - clock.wall_ns);
+	 * guest have set it apart), having stood still since (a wall time
+	 * no host clock is that far from means nothing: left as saved). A
+	 * snapshot saved paused starts paused (--start may say otherwise). */
+	int64_t since_save;
+	if (clock.has_wall && !__builtin_sub_overflow(host_realtime_ns(), clock.wall_ns, &since_save))
+		mc146818_move_time(&board->rtc, clock.guest_ns, since_save);
 	board->start_paused = clock.paused;
 	/* The guest calibrated its TSC on the saving host; a TSC of another
 	 * rate here makes its clock run fast or slow. */

@@ -21,6 +21,9 @@ virtio disk) with an IDE disk, read-only, as well:
     missing, one more, read-only flipped, the other interface), and a bad
     --start: status 2, one line naming the difference (then the usage
     hint).
+ 6. Live migration (over a Unix socket, a machine without disks) carries
+    the pause too: a paused source arrives paused, and cont runs it; with
+    --start paused a running source arrives paused.
 
 Usage: run_snapshot_pause.py BTVM
 Exit status: 0 passed, 1 failed, 77 the guest could not be downloaded.
@@ -34,7 +37,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from run_snapshot import Vm  # noqa: E402
-from vmtools import Fail, check, fetch_guest  # noqa: E402
+from vmtools import Fail, check, fetch_guest, wait_exit  # noqa: E402
 
 # How far the guest's clock may be from the host's after a restore: a
 # statement of where the clock comes from (the host's wall clock), not a
@@ -175,6 +178,31 @@ def main():
         usage_refused(btvm, r + ["--start", "later"], "invalid --start 'later'", "a bad --start")
         usage_refused(btvm, ["--kernel", kernel, "--start", "paused"],
                       "--start goes with --restore or --incoming", "--start without a snapshot")
+
+        # 6. Migrated: paused as the source was, or as --start says.
+        vm = start(["--kernel", kernel, "--initrd", initrd, "--append", "console=ttyS0 quiet",
+                    "--no-reboot", "-m", "256", "--net", "none"], "source")
+        vm.expect(r"guest:~ #")
+        echo(vm, "SOURCE")
+        check(vm.cmd("stop") == {"return": {}}, "stop answers {}")
+        for name, start_args, want in (("hop1", [], "paused"),
+                                       ("hop2", ["--start", "paused"], "paused")):
+            hop = os.path.join(work, name)
+            dst = Vm([btvm, "run", "--incoming", "unix:" + hop] + start_args,
+                     os.path.join(work, name + ".sock"), log)
+            vms.append(dst)
+            dst.expect(r"waiting for a migration on " + hop)
+            check(vm.cmd("migrate", uri="unix:" + hop) == {"return": {}}, "migrate starts")
+            check(wait_exit(vm.pid, 120) == 0, "the source ends with status 0")
+            os.close(vm.fd)
+            vm.fd = -1
+            vms.remove(vm)
+            vm = dst
+            vm.connect()
+            check(status(vm) == want, "migrated %s: arrives %s" % (
+                "with " + " ".join(start_args) if start_args else "from a paused source", want))
+            check(vm.cmd("cont") == {"return": {}}, "cont answers {}")
+            echo(vm, "ARRIVED-" + name.upper())
     except Fail as e:
         print("run_snapshot_pause: FAIL:", e)
         print("run_snapshot_pause: console log in", os.path.join(work, "console.log"))
