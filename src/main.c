@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@
 #include "isa/sensitive.h"
 #include "machine/board.h"
 #include "machine/board_snapshot.h"
+#include "machine/control.h"
 #include "mmu/guest_ram.h"
 
 #define EXIT_USAGE 2
@@ -134,6 +136,10 @@ static void print_usage(FILE *out)
 	      "                        Ctrl-C. A port in use is an error\n"
 	      "  -S                    start with the guest stopped, until gdb (or the\n"
 	      "                        monitor's cont) continues it\n"
+	      "  --start paused|running\n"
+	      "                        with --restore or --incoming: start the machine\n"
+	      "                        paused (until the monitor's cont) or running;\n"
+	      "                        default: as it was when saved\n"
 	      "  --stats               print statistics to stderr at exit: translation\n"
 	      "                        cache, exits to the monitor, callouts, devices\n"
 	      "                        (docs/STATS.md); with --stats or --stats-json,\n"
@@ -161,11 +167,13 @@ static void print_usage(FILE *out)
 	      "                        source's, as with --restore. FILE: a secret of\n"
 	      "                        16 to 4096 bytes only its owner may read\n"
 	      "  --restore FILE        resume the machine saved in FILE (the monitor's\n"
-	      "                        savevm): its RAM, disks, network card and screen\n"
-	      "                        come from the snapshot, so --kernel, --disk and\n"
-	      "                        the like are not given (-m, --vga, --snapshot and\n"
-	      "                        --net may be, if they agree; --net's hostfwd\n"
-	      "                        rules replace the saved ones)\n"
+	      "                        savevm), paused if it was saved paused: its RAM,\n"
+	      "                        disks, network card and screen come from the\n"
+	      "                        snapshot, so --kernel, --cdrom and the like are\n"
+	      "                        not given (-m, --vga, --snapshot, --net and --disk\n"
+	      "                        may be, if they agree: every disk, the same\n"
+	      "                        images, interfaces and readonly, in order;\n"
+	      "                        --net's hostfwd rules replace the saved ones)\n"
 	      "  --no-reboot           a guest reboot ends btvm (status 0), a triple fault\n"
 	      "                        too (status 1), instead of restarting the guest\n"
 	      "  --tcache MIB          translation cache size (default 128; 1 to 1024)\n"
@@ -316,6 +324,7 @@ enum {
 	OPT_BIOS,
 	OPT_DEBUGCON,
 	OPT_BOOT,
+	OPT_START,
 };
 
 /* The machine options the command line gave, for --restore: the
@@ -323,10 +332,15 @@ enum {
 /* How the PC boots: --firmware bios (or --bios), --firmware direct, or
  * neither, when the devices decide (choose_boot). */
 enum boot_choice { BOOT_CHOICE_AUTO, BOOT_CHOICE_BIOS, BOOT_CHOICE_DIRECT };
+/* How a restored or migrated machine starts: as it was saved, or as
+ * --start (or -S) says. */
+enum start_choice { START_AS_SAVED, START_PAUSED, START_RUNNING };
 
 struct run_given {
 	bool kernel, initrd, append, memory, vga, disk, snapshot, net, smp;
 	enum boot_choice boot;
+	enum start_choice start;
+	bool start_option;      /* --start itself, not -S */
 	const char *incoming;   /* --incoming tcp:[ADDR]:PORT */
 	const char *first_disk; /* the first --disk, either interface: a kernel may be on it */
 	/* --disk FILE,if=ide in the order given, and --cdrom: their IDE
@@ -377,6 +391,7 @@ static const struct option run_options[] = {
 	{ "bios", required_argument, NULL, OPT_BIOS },
 	{ "debugcon", required_argument, NULL, OPT_DEBUGCON },
 	{ "boot", required_argument, NULL, OPT_BOOT },
+	{ "start", required_argument, NULL, OPT_START },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -689,8 +704,26 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 						   "tcp::1234; PORT 1 to 65535)", optarg);
 			break;
 		case 'S':
+			if (given->start == START_RUNNING)
+				return usage_error("-S conflicts with --start running");
+			given->start = START_PAUSED;
 			cfg->start_paused = true;
 			break;
+		case OPT_START: {
+			enum start_choice start = !strcmp(optarg, "paused")    ? START_PAUSED
+						  : !strcmp(optarg, "running") ? START_RUNNING
+									       : START_AS_SAVED;
+			if (start == START_AS_SAVED)
+				return usage_error("invalid --start '%s' (expected paused or running)",
+						   optarg);
+			if (given->start != START_AS_SAVED && given->start != start)
+				return usage_error("--start %s conflicts with %s", optarg,
+						   given->start_option ? "the --start before it" : "-S");
+			given->start = start;
+			given->start_option = true;
+			cfg->start_paused = start == START_PAUSED;
+			break;
+		}
 		case OPT_INCOMING: {
 			struct migration_uri u;
 			int ret = migration_uri_parse(optarg, &u);
@@ -727,6 +760,9 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 		return usage_error("unexpected argument '%s'", argv[optind]);
 	if (given->incoming && cfg->restore_path)
 		return usage_error("--incoming and --restore both give the machine: one of them");
+	if (given->start_option && !given->incoming && !cfg->restore_path)
+		return usage_error("--start goes with --restore or --incoming (-S starts a new "
+				   "machine paused)");
 	/* Through the firmware a kernel boots as from a boot loader; without
 	 * one the firmware boots the disks, which have their own. */
 	if (cfg->bios_path && !cfg->kernel_path && (given->initrd || given->append))
@@ -747,6 +783,88 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 	return -1;
 }
 
+/* Whether the --disk image at path is the snapshot's saved (realpath at
+ * the save, or the name as given when it did not resolve then). */
+static bool same_image(const char *path, const char *saved)
+{
+	char abs[PATH_MAX];
+	return !strcmp(realpath(path, abs) ? abs : path, saved);
+}
+
+/* A disk image as --disk gives it, or as the snapshot has it. */
+struct disk_arg {
+	const char *path;
+	bool readonly;
+};
+
+/* --restore with --disk: the images of one interface, in the order given,
+ * against the snapshot's of that interface, each the same file, read-only
+ * or not alike. -1 when they agree, else the exit status, after a line
+ * naming the first difference. */
+static int check_disk_list(const char *what, const struct disk_arg *disks, unsigned n,
+			   const struct disk_arg *saved, unsigned nsaved)
+{
+	for (unsigned i = 0; i < n || i < nsaved; i++) {
+		if (i >= n)
+			return usage_error("--restore: the snapshot's %s disk %u, %s, is not given "
+					   "(give every --disk the snapshot has, or none)",
+					   what, i + 1, saved[i].path);
+		const char *ro = disks[i].readonly ? ",readonly" : "";
+		if (i >= nsaved)
+			return usage_error("--restore: --disk %s%s is one %s disk more than the "
+					   "snapshot's %u", disks[i].path, ro, what, nsaved);
+		if (!same_image(disks[i].path, saved[i].path))
+			return usage_error("--restore: --disk %s is not the snapshot's %s disk %u, %s",
+					   disks[i].path, what, i + 1, saved[i].path);
+		if (disks[i].readonly != saved[i].readonly)
+			return usage_error("--restore: --disk %s%s conflicts with the snapshot's %s "
+					   "disk %u, which is %s", disks[i].path, ro, what, i + 1,
+					   saved[i].readonly ? "read-only" : "read-write");
+	}
+	return -1;
+}
+
+/* The --disk options against the snapshot's disks: the virtio ones and
+ * the IDE ones each in order, and the same first disk (a reboot's kernel
+ * may be on it). A --disk on another interface than the snapshot's is
+ * named as such. */
+static int check_snapshot_disks(const struct board_config *cfg, const struct run_given *given,
+				const struct board_config *s)
+{
+	struct disk_arg virtio[BOARD_MAX_DISKS], saved_virtio[BOARD_MAX_DISKS];
+	struct disk_arg ide[BOARD_IDE_SLOTS], saved_ide[BOARD_IDE_SLOTS];
+	unsigned nsaved_ide = 0;
+	for (unsigned i = 0; i < cfg->ndisks; i++)
+		virtio[i] = (struct disk_arg){ cfg->disks[i].path, cfg->disks[i].readonly };
+	for (unsigned i = 0; i < s->ndisks; i++)
+		saved_virtio[i] = (struct disk_arg){ s->disks[i].path, s->disks[i].readonly };
+	for (unsigned i = 0; i < given->nide_disks; i++)
+		ide[i] = (struct disk_arg){ given->ide_disks[i].path, given->ide_disks[i].readonly };
+	for (unsigned slot = 0; slot < BOARD_IDE_SLOTS; slot++)
+		if (s->ide[slot].kind == BOARD_IDE_DISK)
+			saved_ide[nsaved_ide++] = (struct disk_arg){ s->ide[slot].path,
+								     s->ide[slot].readonly };
+	for (unsigned i = 0; i < cfg->ndisks; i++)
+		for (unsigned j = 0; j < nsaved_ide; j++)
+			if (same_image(virtio[i].path, saved_ide[j].path))
+				return usage_error("--restore: --disk %s is if=virtio, the snapshot "
+						   "has it on IDE (if=ide)", virtio[i].path);
+	for (unsigned i = 0; i < given->nide_disks; i++)
+		for (unsigned j = 0; j < s->ndisks; j++)
+			if (same_image(ide[i].path, saved_virtio[j].path))
+				return usage_error("--restore: --disk %s,if=ide: the snapshot has it "
+						   "on virtio (if=virtio)", ide[i].path);
+	int status = check_disk_list("virtio", virtio, cfg->ndisks, saved_virtio, s->ndisks);
+	if (status < 0)
+		status = check_disk_list("IDE", ide, given->nide_disks, saved_ide, nsaved_ide);
+	if (status < 0 && cfg->ndisks && given->nide_disks &&
+	    cfg->first_disk_ide != s->first_disk_ide)
+		return usage_error("--restore: the first --disk is %s, the snapshot's first disk is "
+				   "%s", cfg->first_disk_ide ? "on IDE" : "on virtio",
+				   s->first_disk_ide ? "on IDE" : "on virtio");
+	return status;
+}
+
 /* --restore: the machine is the snapshot's. Options that describe the
  * machine may be given only where they agree with it; returns -1 when
  * cfg now holds the snapshot's machine, else the exit status. */
@@ -757,8 +875,16 @@ static int take_snapshot_config(struct board_config *cfg, const struct run_given
 	if (given->kernel || given->initrd || given->append)
 		return usage_error("--restore: the kernel, initrd and command line are the snapshot's "
 				   "(no --kernel, --initrd or --append)");
-	if (given->disk || given->cdrom)
-		return usage_error("--restore: the snapshot names its disks (no --disk or --cdrom)");
+	/* The disks may be given, as the machine was started, when they are
+	 * the snapshot's; the CD-ROM's disc is the snapshot's (the monitor's
+	 * change swaps it). */
+	if (given->cdrom)
+		return usage_error("--restore: the snapshot names its CD-ROM's disc (no --cdrom)");
+	if (given->disk) {
+		int status = check_snapshot_disks(cfg, given, s);
+		if (status >= 0)
+			return status;
+	}
 	if (given->memory && cfg->ram_mib != s->ram_mib)
 		return usage_error("--restore: -m %llu conflicts with the snapshot's %llu MiB",
 				   (unsigned long long)cfg->ram_mib, (unsigned long long)s->ram_mib);
@@ -1035,6 +1161,10 @@ static int cmd_run(int argc, char **argv)
 		free(sc);
 		return EXIT_FAILURE;
 	}
+	/* Restored, the machine starts paused if it was saved so, unless
+	 * --start (or -S) says otherwise. */
+	if (given.start != START_AS_SAVED)
+		board_set_start_paused(board, given.start == START_PAUSED);
 	status = board_run(board);
 	if (board_stats_finish(fe.stats) && status == 0)
 		status = EXIT_FAILURE;

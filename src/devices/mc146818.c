@@ -215,11 +215,12 @@ static unsigned weekday_of(int64_t seconds)
 	return (unsigned)floor_mod(floor_div(seconds, SECS_PER_DAY) + 4, 7) + 1;
 }
 
-/* n update cycles. A guest-written day of the week that disagrees with the
- * date stays as wrong as it was, as on the chip. */
-static void advance_clock(uint8_t *cmos, uint8_t b, int64_t seconds, uint64_t n)
+/* n update cycles (fewer than none: the clock moved back). A guest-written
+ * day of the week that disagrees with the date stays as wrong as it was,
+ * as on the chip. */
+static void advance_clock(uint8_t *cmos, uint8_t b, int64_t seconds, int64_t n)
 {
-	int64_t later = seconds + (int64_t)n;
+	int64_t later = seconds + n;
 	int64_t days = floor_div(later, SECS_PER_DAY) - floor_div(seconds, SECS_PER_DAY);
 
 	if (days)
@@ -399,7 +400,7 @@ static void run_chain(struct mc146818 *rtc, uint64_t now_ns)
 		uint64_t alarm = updates_to_alarm(rtc->cmos, b, floor_mod(seconds, SECS_PER_DAY));
 		if (alarm <= updates)
 			raised |= C_AF;
-		advance_clock(rtc->cmos, b, seconds, updates);
+		advance_clock(rtc->cmos, b, seconds, (int64_t)updates);
 		raised |= C_UF;
 	}
 	if (raised) {
@@ -649,6 +650,51 @@ void mc146818_reset(struct mc146818 *rtc, uint64_t now_ns)
 	rtc->flags = 0;
 	rtc->pf_backlog = 0;
 	update_irq(rtc);
+	deadline_check(rtc, before);
+}
+
+void mc146818_move_time(struct mc146818 *rtc, uint64_t now_ns, int64_t delta_ns)
+{
+	mc146818_update(rtc, now_ns);
+	uint8_t b = rtc->cmos[REG_B];
+	/* A clock the guest stopped, or is setting, does not count time. */
+	if (!delta_ns || !divider_running(rtc) || (b & B_SET))
+		return;
+	uint64_t before = rtc->next_tick;
+	uint64_t t = rtc->last_tick;
+	/* Where in its second the chain stands, moved by delta (to the
+	 * nearest tick, 30.5 us): the whole seconds go to the clock bytes,
+	 * the rest to the chain's phase, so that many short moves (a
+	 * debugger's steps) add up rather than each losing its fraction. */
+	__int128 ticks = (__int128)delta_ns * TICKS_PER_SEC + NS_PER_SEC / 2;
+	int64_t delta_ticks = (int64_t)(ticks / NS_PER_SEC);
+	if (ticks % NS_PER_SEC < 0)
+		delta_ticks--;   /* floor division, for a move back */
+	int64_t total = (int64_t)(t % TICKS_PER_SEC) + delta_ticks;
+	int64_t secs = floor_div(total, TICKS_PER_SEC);
+	uint64_t phase = (uint64_t)(total - secs * TICKS_PER_SEC);
+	int64_t seconds = clock_seconds(rtc->cmos, b);
+	uint8_t raised = 0;
+	if (secs > 0) {
+		/* The update cycles of the seconds skipped happened, once:
+		 * UF, and AF if the alarm fell among them. */
+		uint64_t alarm = updates_to_alarm(rtc->cmos, b, floor_mod(seconds, SECS_PER_DAY));
+		if (alarm <= (uint64_t)secs)
+			raised |= C_AF;
+		raised |= C_UF;
+	}
+	advance_clock(rtc->cmos, b, seconds, secs);
+	/* The chain goes on from the new phase, never back from t: update
+	 * cycles and periodic edges count crossings from last_tick. */
+	uint64_t moved = (t / TICKS_PER_SEC + 1) * TICKS_PER_SEC + phase;
+	if (rtc->pf_hold_tick > t)
+		rtc->pf_hold_tick += moved - t;
+	rtc->origin_ns = now_ns;
+	rtc->origin_tick = rtc->last_tick = moved;
+	if (raised) {
+		rtc->flags |= raised;
+		update_irq(rtc);
+	}
 	deadline_check(rtc, before);
 }
 

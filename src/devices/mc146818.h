@@ -14,7 +14,9 @@
  * looks. The time of day starts from the epoch_seconds given to
  * mc146818_init() (UTC; the guest sees UTC) and counts whole seconds from
  * there; a guest that writes the clock registers moves it, and the
- * update cycles carry on from what it wrote.
+ * update cycles carry on from what it wrote. The board moves it with
+ * mc146818_move_time() when guest time stood still while the host's did
+ * not.
  *
  * IRQ 8 as the PIC sees it: the line is raised when a flag of register C
  * whose enable bit in register B is on gets set, and lowered when the
@@ -110,6 +112,15 @@ uint64_t mc146818_next_event_ns(const struct mc146818 *rtc, uint64_t now_ns);
  * time, the rate, the format and the memory bytes stay, as the chip is
  * battery-backed (so a board reset should call this, not mc146818_init()). */
 void mc146818_reset(struct mc146818 *rtc, uint64_t now_ns);
+/* The time of day moved by delta_ns (forward, or back when negative) at
+ * now_ns, as the board does when the guest's time stood still while the
+ * host's went on (a pause, a snapshot on disk): the clock bytes and the
+ * divider's phase within the second both move, so the clock stays as far
+ * from the host's as it was. Seconds skipped forward set UF, and AF when
+ * the alarm was among them (IRQ 8 if enabled), as the update cycles would
+ * have; periodic ticks are not made up. A clock the guest stopped
+ * (register A's divider) or holds with SET stays as it is. */
+void mc146818_move_time(struct mc146818 *rtc, uint64_t now_ns, int64_t delta_ns);
 /* Stores CMOS byte index (0-127) as firmware would: like a guest write to
  * port 0x71, except that bytes 0x10-0x2d also update the standard checksum
  * at 0x2e-0x2f that firmware keeps over them. */

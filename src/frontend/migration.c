@@ -562,6 +562,12 @@ static void migration_finish(struct migration *m)
 static bool migration_run_stopped(void *opaque)
 {
 	struct migration *m = opaque;
+	/* Paused, the devices are not polled (nor is migration_poll) and the
+	 * guest writes nothing: the rounds go on from here, the first to
+	 * find little written (the next, at the latest) the last. A paused
+	 * machine arrives paused (the state records the pause). */
+	if (!m->final_due && board_paused(m->board))
+		(void)migration_poll(m, 0);   /* sets final_due for the last */
 	if (m->final_due) {
 		m->final_due = false;
 		migration_finish(m);

@@ -140,6 +140,7 @@ int board_create(struct board **out, const struct board_config *cfg, char *err, 
 	}
 	memset(board, 0, sizeof(*board));
 	board->cfg = *cfg;
+	board->start_paused = cfg->start_paused;
 	board->wake_fd = -1;
 	board->timer_deadline = UINT64_MAX;
 	board__clock_init(&board->clk);

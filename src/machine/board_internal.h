@@ -196,6 +196,12 @@ struct board {
 	unsigned holds;
 	bool paused;              /* holds != 0 */
 	uint64_t paused_count;
+	/* The host's wall clock (ns since 1970) at paused_count: the RTC
+	 * catches up from it at the resume. */
+	int64_t paused_wall_ns;
+	/* board_run begins paused: -S, or a snapshot saved paused (the
+	 * restore sets it, --start overrides). */
+	bool start_paused;
 	/* Guest time before which BOARD_WANT_STOP_AFTER_SLICE does not stop
 	 * the guest: each stop at the control point is followed by a slice. */
 	uint64_t control_slice_end_ns;

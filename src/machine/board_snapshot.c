@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cpu/cpu_snapshot.h"
+#include "host/clock.h"
 #include "host/snapfile.h"
 #include "isa/cpuid.h"
 
@@ -29,7 +30,11 @@
 #define CONF_VERSION 3u
 #define CONF_VERSION_ONE_VCPU 2u
 #define CPUM_VERSION 1u
-#define CLCK_VERSION 1u
+/* 2: whether the machine was paused, and the host's wall-clock time the
+ * saved guest time stands for (a version-1 snapshot restores running,
+ * its RTC where it was saved). */
+#define CLCK_VERSION 2u
+#define CLCK_VERSION_NO_WALL 1u
 #define MEM_VERSION 1u
 #define BORD_VERSION 1u
 #define SMP_VERSION 1u
@@ -494,9 +499,11 @@ static int save_state(struct board *board, const char *path, int fd, bool memory
 	/* Nothing in flight: every disk request finished and returned. */
 	for (unsigned i = 0; i < board->cfg.ndisks; i++)
 		virtio_blk_quiesce(&board->disks[i]);
-	/* Guest time stops here for the length of the save. */
+	/* Guest time stops here for the length of the save. Paused, it has
+	 * stood since the pause: the wall clock of that moment goes with it. */
 	uint64_t guest_ns, tsc;
 	board_guest_time(board, &guest_ns, &tsc);
+	int64_t wall_ns = board->paused ? board->paused_wall_ns : host_realtime_ns();
 
 	if (!(path ? snapw_open(&w, path, SNAP_ZSTD_LEVEL)
 		   : snapw_open_fd(&w, fd, "the migration's state", SNAP_ZSTD_LEVEL))) {
@@ -507,6 +514,8 @@ static int save_state(struct board *board, const char *path, int fd, bool memory
 		snapw_u64(&w, tsc);
 		snapw_bool(&w, board->clk.tsc);
 		snapw_u64(&w, board->clk.hz);
+		snapw_bool(&w, board->paused);
+		snapw_u64(&w, (uint64_t)wall_ns);
 		snapw_end(&w);
 		cpu_save(&board__bsp(board)->cpu, &w);
 		for (unsigned i = 1; i < board->nvcpus; i++)
@@ -545,8 +554,12 @@ static int save_state(struct board *board, const char *path, int fd, bool memory
 	int ret = snapw_close(&w);
 	if (ret)
 		snprintf(err, err_len, "cannot save the snapshot: %s", w.msg);
-	/* The guest goes on from where the snapshot has it. */
+	/* The guest goes on from where the snapshot has it; its calendar
+	 * clock catches up with the save's length as after a pause (a paused
+	 * one at the resume). */
 	board_set_guest_time(board, guest_ns, tsc);
+	if (!board->paused)
+		mc146818_move_time(&board->rtc, guest_ns, host_realtime_ns() - wall_ns);
 	for (unsigned i = 0; i < board->nvcpus; i++)
 		cpu_request_attention(&board->vcpus[i].cpu);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -590,8 +603,33 @@ static int check_config(const struct board *board, struct snap_reader *r)
 	return ret;
 }
 
+/* Section CLCK's contents. */
+struct saved_clock {
+	uint64_t guest_ns, tsc, hz;
+	bool paused;
+	bool has_wall;
+	int64_t wall_ns;
+};
+
+static int load_clock(struct snap_reader *r, struct saved_clock *k)
+{
+	if (r->version != CLCK_VERSION && r->version != CLCK_VERSION_NO_WALL)
+		return snapr_fail(r, "version %u, this btvm reads %u and %u", r->version,
+				  CLCK_VERSION_NO_WALL, CLCK_VERSION);
+	k->guest_ns = snapr_u64(r);
+	k->tsc = snapr_u64(r);
+	(void)snapr_bool(r);
+	k->hz = snapr_u64(r);
+	k->has_wall = r->version >= CLCK_VERSION;
+	if (k->has_wall) {
+		k->paused = snapr_bool(r);
+		k->wall_ns = (int64_t)snapr_u64(r);
+	}
+	return snapr_end(r);
+}
+
 static int load_section(struct board *board, struct snap_reader *r, enum section s,
-			uint64_t *guest_ns, uint64_t *tsc, uint64_t *hz)
+			struct saved_clock *clock)
 {
 	switch (s) {
 	case S_CONF:
@@ -599,13 +637,7 @@ static int load_section(struct board *board, struct snap_reader *r, enum section
 	case S_CPUM:
 		return check_cpu_identity(r);
 	case S_CLCK:
-		if (r->version != CLCK_VERSION)
-			return snapr_fail(r, "version %u, this btvm reads %u", r->version, CLCK_VERSION);
-		*guest_ns = snapr_u64(r);
-		*tsc = snapr_u64(r);
-		(void)snapr_bool(r);
-		*hz = snapr_u64(r);
-		return snapr_end(r);
+		return load_clock(r, clock);
 	case S_CPU:
 		return cpu_load(&board__bsp(board)->cpu, r);
 	case S_MEM:
@@ -685,7 +717,7 @@ static int restore_state(struct board *board, const char *path, int fd, bool mem
 {
 	struct snap_reader r;
 	bool seen[S_COUNT] = { false };
-	uint64_t guest_ns = 0, tsc = 0, hz = 0;
+	struct saved_clock clock = { 0 };
 	int ret = path ? snapr_open(&r, path) : snapr_open_fd(&r, fd, "the migration's state");
 
 	/* No BAR stays where the power-on firmware put it while the saved
@@ -711,7 +743,7 @@ static int restore_state(struct board *board, const char *path, int fd, bool mem
 			ret = snapr_fail(&r, "comes before the configuration");
 		} else {
 			seen[s] = true;
-			ret = load_section(board, &r, s, &guest_ns, &tsc, &hz);
+			ret = load_section(board, &r, s, &clock);
 		}
 	}
 	for (unsigned i = 0; !ret && i < S_COUNT; i++)
@@ -737,11 +769,20 @@ static int restore_state(struct board *board, const char *path, int fd, bool mem
 	struct cpu *bsp = &board__bsp(board)->cpu;
 	if (bsp->a20_line != bsp->s.a20_cleared)
 		cpu_apply_a20(bsp);
-	board_set_guest_time(board, guest_ns, tsc);
+	board_set_guest_time(board, clock.guest_ns, clock.tsc);
+	/* Guest time goes on from the save; the calendar clock shows the
+	 * host's time at once (as far from it as at the save, should the
+	 * guest have set it apart), having stood still since (a wall time
+	 * no host clock is that far from means nothing: left as saved). A
+	 * snapshot saved paused starts paused (--start may say otherwise). */
+	int64_t since_save;
+	if (clock.has_wall && !__builtin_sub_overflow(host_realtime_ns(), clock.wall_ns, &since_save))
+		mc146818_move_time(&board->rtc, clock.guest_ns, since_save);
+	board->start_paused = clock.paused;
 	/* The guest calibrated its TSC on the saving host; a TSC of another
 	 * rate here makes its clock run fast or slow. */
-	if (board->clk.hz && hz) {
-		uint64_t a = board->clk.hz, b = hz;
+	if (board->clk.hz && clock.hz) {
+		uint64_t a = board->clk.hz, b = clock.hz;
 		uint64_t diff = a > b ? a - b : b - a;
 		if (diff > b / 1000000u * TSC_RATE_TOLERANCE_PPM)
 			fprintf(stderr, "btvm: warning: the guest's TSC ran at %llu kHz when saved, "

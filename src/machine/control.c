@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "host/clock.h"
+
 /* ------------------------------------------------------------ front ends */
 
 int board_add_frontend(struct board *board, const struct board_frontend_ops *ops, void *opaque)
@@ -150,11 +152,15 @@ void board_pause(struct board *board, unsigned hold)
 		return;
 	board->paused = true;
 	board->paused_count = board__host_count(&board->clk);
+	board->paused_wall_ns = host_realtime_ns();
 	board__event(board, BOARD_EVENT_STOP);
 }
 
 /* Guest time carries on from where it stood: the clock's base and the
- * TSC's offset move by the host time the pause took. */
+ * TSC's offset move by the host time the pause took. The calendar clock
+ * (the RTC) does not: it moves on by the wall-clock time the pause took,
+ * so that it reads the host's time again, which a guest resyncs its
+ * system clock from (hwclock --hctosys). */
 void board_resume(struct board *board, unsigned hold)
 {
 	board->holds &= ~hold;
@@ -168,8 +174,20 @@ void board_resume(struct board *board, unsigned hold)
 	for (unsigned i = 0; i < board->nvcpus; i++)
 		board->vcpus[i].cpu.tsc_offset += now - board->paused_count;
 	board->paused = false;
+	mc146818_move_time(&board->rtc, board__clock_ns(board),
+			   host_realtime_ns() - board->paused_wall_ns);
 	board__event(board, BOARD_EVENT_RESUME);
 	board__arm_timer(board);
+}
+
+void board_set_start_paused(struct board *board, bool paused)
+{
+	board->start_paused = paused;
+}
+
+bool board_start_paused(const struct board *board)
+{
+	return board->start_paused;
 }
 
 bool board_paused(const struct board *board)

@@ -49,6 +49,12 @@ enum { BOARD_HOLD_MONITOR = 1u, BOARD_HOLD_GDB = 2u };
 void board_pause(struct board *board, unsigned hold);
 void board_resume(struct board *board, unsigned hold);
 bool board_paused(const struct board *board);
+/* Before board_run: whether the run begins paused, held by the monitor
+ * (by gdb with --gdb) until a cont. From the configuration's -S; a
+ * restore sets it to whether the snapshot was saved paused, and --start
+ * then overrides that. */
+void board_set_start_paused(struct board *board, bool paused);
+bool board_start_paused(const struct board *board);
 unsigned board_holds(const struct board *board);
 /* The run ends with this exit status once the running instruction is
  * done (board_run returns it). */

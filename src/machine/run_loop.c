@@ -566,7 +566,7 @@ int board_run(struct board *board)
 		}
 	}
 	board__platform_poll(v);
-	if (board->cfg.start_paused) {
+	if (board->start_paused) {
 		/* Not one instruction before someone continues it. */
 		board_pause(board, board->cfg.gdb ? BOARD_HOLD_GDB : BOARD_HOLD_MONITOR);
 		v->cpu.stop = true;

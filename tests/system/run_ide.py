@@ -287,7 +287,7 @@ def part2(btvm, kernel, initrd, work, log, vms):
 
     p = subprocess.run([btvm, "run", "--restore", snap, "--cdrom", iso1, "--display", "none"],
                        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
-    check(p.returncode == 2 and "no --disk or --cdrom" in p.stderr,
+    check(p.returncode == 2 and "no --cdrom" in p.stderr,
           "--restore with --cdrom is a usage error")
     vm = Vm([btvm, "run", "--restore", snap], os.path.join(work, "m3.sock"), log)
     vms.append(vm)

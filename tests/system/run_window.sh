@@ -12,8 +12,12 @@
 #      (captured from the X server) exactly as in btvm's PNG screenshot;
 #   4. the mouse: a click grabs it (title says how to release it), motion
 #      and a click reach the guest's /dev/input/mice through psmouse;
-#   5. closing the window presses the ACPI power button (the guest's
-#      fixed-event counter goes to 1), closing it again ends btvm with 0.
+#   5. the monitor's stop: the title says paused; savevm while paused,
+#      and cont: running again;
+#   6. closing the window presses the ACPI power button (the guest's
+#      fixed-event counter goes to 1), closing it again ends btvm with 0;
+#   7. that snapshot restored: the new window is titled "... - paused",
+#      and the monitor's cont makes it "... - running".
 #
 # Usage: run_window.sh BTVM X11_PROBE [--log DIR]
 # Exit status: 0 passed, 1 failed, 77 the guest could not be downloaded
@@ -60,7 +64,7 @@ initrd=$(sed -n 2p <<<"$paths")
 xvfb_start "$work" 1280x1024x24 || fail "Xvfb did not start"
 
 "$btvm" run --display sdl --kernel "$kernel" --initrd "$initrd" -m 256 \
-	--append "console=ttyS0 console=tty0 quiet" \
+	--append "console=ttyS0 console=tty0 quiet" --monitor "unix:$work/mon.sock" \
 	--screenshot "$work/screen.txt" --screenshot "$work/screen.png" \
 	</dev/null >"$work/serial.log" 2>"$work/stderr.log" &
 btvm_pid=$!
@@ -146,7 +150,22 @@ title=$(xdotool getwindowname "$win")
 [ "$title" = "btvm - $(basename "$kernel") - running" ] || fail "Ctrl+Alt did not release the mouse: '$title'"
 echo "run_window: Ctrl+Alt released the mouse"
 
-# 5. Closing the window is the ACPI power button (the busybox guest has
+# 5. Paused by the monitor: the title says so; saved so.
+wait_title() {
+	for _ in $(seq 100); do
+		[ "$(xdotool getwindowname "$win")" = "$1" ] && return 0
+		sleep 0.1
+	done
+	fail "the window is titled '$(xdotool getwindowname "$win")', not '$1'"
+}
+python3 "$here/monitor_cmd.py" "$work/mon.sock" stop "savevm $work/paused.snap" >>"$work/monitor.log" ||
+	fail "stop and savevm through the monitor"
+wait_title "btvm - $(basename "$kernel") - paused"
+python3 "$here/monitor_cmd.py" "$work/mon.sock" cont >>"$work/monitor.log" || fail "cont through the monitor"
+wait_title "btvm - $(basename "$kernel") - running"
+echo "run_window: the monitor's stop titled the window paused, cont running"
+
+# 6. Closing the window is the ACPI power button (the busybox guest has
 # no daemon to act on it, so it runs on and counts the event); closing it
 # again ends btvm with status 0.
 "$probe" close "$win" || fail "cannot ask the window to close"
@@ -167,4 +186,14 @@ btvm_pid=
 [ "$status" = 0 ] || fail "btvm ended with status $status after the second close"
 grep -q "closed twice" "$work/stderr.log" || fail "btvm did not say why it stopped"
 echo "run_window: the second close ended btvm with status 0"
-echo "run_window: PASS (window, keyboard, screen, mouse, close)"
+
+# 7. The snapshot saved paused comes back paused, in a window saying so.
+"$btvm" run --display sdl --restore "$work/paused.snap" --monitor "unix:$work/mon2.sock" \
+	</dev/null >>"$work/serial.log" 2>>"$work/stderr.log" &
+btvm_pid=$!
+wait_window 60
+wait_title "btvm - $(basename "$kernel") - paused"
+python3 "$here/monitor_cmd.py" "$work/mon2.sock" cont >>"$work/monitor.log" || fail "cont through the monitor"
+wait_title "btvm - $(basename "$kernel") - running"
+echo "run_window: restored paused, titled so; cont titled it running"
+echo "run_window: PASS (window, keyboard, screen, mouse, pause, close, restore)"

@@ -58,15 +58,19 @@ usage() {
 	fi
 }
 want="no --kernel" usage --kernel "$snap"
-want="no --disk" usage --disk "$snap"
+# The snapshot has no disk: a --disk is one too many, naming it.
+want="one virtio disk more than the snapshot's 0" usage --disk "$snap"
+want="no --cdrom" usage --cdrom "$snap"
+want="invalid --start 'later'" usage --start later
+want="-S conflicts with --start running" usage --start running -S
 want="conflicts with the snapshot's 64 MiB" usage -m 128
 want="--net user conflicts" usage --net user
 want="--snapshot conflicts" usage --snapshot
-timeout 300 "$btvm" run --restore "$snap" --display none --serial none -m 64 --net none \
+timeout 300 "$btvm" run --restore "$snap" --display none --serial none -m 64 --net none --start running \
 	</dev/null 2>/dev/null
 status=$?
 if [ "$status" != 35 ]; then
-	echo "snapshot_corrupt: --restore with agreeing -m 64 --net none: status $status (want 35)"
+	echo "snapshot_corrupt: --restore with agreeing -m 64 --net none, --start running: status $status (want 35)"
 	fails=$((fails + 1))
 fi
 

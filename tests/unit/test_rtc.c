@@ -786,6 +786,67 @@ static void test_memory_size(void)
 	CHECK_EQ(h.p.calls, 0);
 }
 
+/* The board moves the clock by the host's time it did not see (a pause,
+ * a snapshot on disk): whole seconds to the clock bytes, the rest to the
+ * divider's phase; forward with UF (and AF for an alarm passed), back
+ * without; not while SET holds it or the divider is stopped. */
+static void test_move_time(void)
+{
+	struct harness h;
+	setup(&h, LEAP_EVE);
+	cmos_write(&h, REG_A, 0x20);   /* no periodic interrupt */
+	cmos_write(&h, HOUR_ALARM, 0x12);   /* at noon: not passed below */
+	cmos_write(&h, REG_B, 0x12);   /* 24-hour BCD, update-ended interrupt on */
+	h.p.now = T0 + NS / 4;
+	/* 23:59:59.25 + 1.5 s = 00:00:00.75 on March 1, a Friday: the next
+	 * update a quarter second on. */
+	mc146818_move_time(&h.rtc, h.p.now, (int64_t)(NS + NS / 2));
+	check_clock(&h, (struct when){ 0x00, 0x00, 0x00, 6, 0x01, 0x03, 0x24, 0x20 }, __LINE__);
+	CHECK_EQ(h.p.rises, 1);
+	CHECK_EQ(cmos_read(&h, REG_C), 0x90);
+	uint64_t next = mc146818_next_event_ns(&h.rtc, h.p.now);
+	CHECK(next >= h.p.now + NS / 4 && next <= h.p.now + NS / 4 + NS / TICKS + 1);
+	h.p.now = next;
+	mc146818_update(&h.rtc, h.p.now);
+	CHECK_EQ(cmos_read(&h, SEC), 0x01);
+	CHECK_EQ(cmos_read(&h, REG_C), 0x90);
+
+	/* A thousand moves of 1 ms (32.768 ticks each, to the nearest) make
+	 * one second, give or take a tick's half each. */
+	cmos_write(&h, REG_B, 0x02);
+	for (unsigned i = 0; i < 1000; i++)
+		mc146818_move_time(&h.rtc, h.p.now, 1000000);
+	CHECK_EQ(cmos_read(&h, SEC), 0x02);
+	next = mc146818_next_event_ns(&h.rtc, h.p.now);
+	CHECK_EQ(next, UINT64_MAX);   /* no interrupt enabled */
+	cmos_write(&h, REG_C, 0);
+	(void)cmos_read(&h, REG_C);
+
+	/* Back by 3 s, across midnight: Thursday again, no flag. */
+	mc146818_move_time(&h.rtc, h.p.now, -3 * (int64_t)NS);
+	check_clock(&h, (struct when){ 0x59, 0x59, 0x23, 5, 0x29, 0x02, 0x24, 0x20 }, __LINE__);
+	CHECK_EQ(cmos_read(&h, REG_C), 0x00);
+
+	/* An alarm at 00:00:30 passed in a move of a minute: AF and UF. */
+	cmos_write(&h, SEC_ALARM, 0x30);
+	cmos_write(&h, MIN_ALARM, 0x00);
+	cmos_write(&h, HOUR_ALARM, 0x00);
+	mc146818_move_time(&h.rtc, h.p.now, 60 * (int64_t)NS);
+	CHECK_EQ(cmos_read(&h, MIN), 0x00);
+	CHECK_EQ(cmos_read(&h, SEC), 0x59);
+	CHECK_EQ(cmos_read(&h, REG_C), 0x30);
+
+	/* SET held, or the divider stopped: the clock does not move. */
+	cmos_write(&h, REG_B, 0x82);
+	mc146818_move_time(&h.rtc, h.p.now, 3600 * (int64_t)NS);
+	CHECK_EQ(cmos_read(&h, HOUR), 0x00);
+	cmos_write(&h, REG_B, 0x02);
+	cmos_write(&h, REG_A, 0x70);
+	mc146818_move_time(&h.rtc, h.p.now, 3600 * (int64_t)NS);
+	CHECK_EQ(cmos_read(&h, HOUR), 0x00);
+	CHECK_EQ(cmos_read(&h, SEC), 0x59);
+}
+
 int main(void)
 {
 	test_leap_day_bcd();
@@ -805,5 +866,6 @@ int main(void)
 	test_nmi_and_index();
 	test_reset();
 	test_memory_size();
+	test_move_time();
 	return check_report("test_rtc");
 }

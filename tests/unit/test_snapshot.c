@@ -1,7 +1,9 @@
 /* Snapshots: the container format (host/snapfile.c) on its own, and whole
  * machines. A test guest runs to its end, is saved, restored into a new
- * board and saved again: every section but guest time must come out the
- * same, so each device's load is its save's inverse. A snapshot made
+ * board and saved again: every section but guest time (and the RTC's
+ * time, which catches up with the host's) must come out the same, so
+ * each device's load is its save's inverse. A paused machine saves so,
+ * and its RTC moves by the host's time at a resume and a restore. A snapshot made
  * under another CPUID model is refused, and so are truncated, corrupt
  * and incompatible files. A machine with RAM above 4 GiB keeps it.
  *
@@ -21,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -216,6 +219,14 @@ static void free_sections(struct section_copy *s, unsigned n)
 		free(s[i].data);
 }
 
+static struct section_copy *find_section(struct section_copy *s, unsigned n, const char *tag)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (!strcmp(s[i].tag, tag))
+			return &s[i];
+	return NULL;
+}
+
 static int write_sections(const char *path, const struct section_copy *s, unsigned n)
 {
 	struct snap_writer w;
@@ -272,6 +283,57 @@ static int try_restore(const char *kernel, const char *path, char *err, size_t e
 
 #define MAX_SECTIONS 40u
 
+/* The MC146818's time-of-day bytes: seconds, minutes, hours, day of the
+ * week, day, month, year, century. */
+static bool is_clock_byte(unsigned index)
+{
+	return index == 0 || index == 2 || index == 4 || (index >= 6 && index <= 9) || index == 0x32;
+}
+
+static unsigned rtc_field(uint8_t b, uint8_t byte)
+{
+	return (b & 0x04) ? byte : (byte >> 4) * 10u + (byte & 0x0fu);
+}
+
+/* Whether a section saved again after a restore is the one restored. The
+ * RTC caught up with the host's clock at the restore (test_rtc_catch_up):
+ * every CMOS byte but the clock's stays, and so do the index and the NMI
+ * mask after them; its divider's phase and flags may have moved. */
+static bool same_section(const struct section_copy *a, const struct section_copy *c)
+{
+	if (a->len != c->len)
+		return false;
+	if (strcmp(a->tag, "RTC ") || a->len < RTC_CMOS_SIZE + 2)
+		return !memcmp(a->data, c->data, a->len);
+	for (unsigned k = 0; k < RTC_CMOS_SIZE + 2; k++)
+		if (!is_clock_byte(k) && a->data[k] != c->data[k])
+			return false;
+	return true;
+}
+
+/* The time an RTC section's CMOS bytes show, in seconds since 1970 (UTC),
+ * in the format register B says; -1 without an RTC section. */
+static int64_t rtc_seconds(struct section_copy *s, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (strcmp(s[i].tag, "RTC ") || s[i].len < RTC_CMOS_SIZE)
+			continue;
+		const uint8_t *c = s[i].data;
+		uint8_t b = c[0x0b];
+		unsigned hour = rtc_field(b, c[4] & 0x7f);
+		if (!(b & 0x02))
+			hour = hour % 12 + ((c[4] & 0x80) ? 12 : 0);
+		struct tm tm = {
+			.tm_sec = (int)rtc_field(b, c[0]), .tm_min = (int)rtc_field(b, c[2]),
+			.tm_hour = (int)hour, .tm_mday = (int)rtc_field(b, c[7]),
+			.tm_mon = (int)rtc_field(b, c[8]) - 1,
+			.tm_year = (int)(rtc_field(b, c[0x32]) * 100 + rtc_field(b, c[9])) - 1900,
+		};
+		return (int64_t)timegm(&tm);
+	}
+	return -1;
+}
+
 static void test_machine(const char *kernel, const char *keep)
 {
 	char err[512];
@@ -318,7 +380,7 @@ static void test_machine(const char *kernel, const char *keep)
 		/* Guest time went on between the save and the second one. */
 		if (!strcmp(a[i].tag, "CLCK"))
 			continue;
-		bool same = a[i].len == c[i].len && !memcmp(a[i].data, c[i].data, a[i].len);
+		bool same = same_section(&a[i], &c[i]);
 		if (!same)
 			fprintf(stderr, "test_snapshot: section '%s' differs after a restore\n",
 				a[i].tag);
@@ -399,20 +461,97 @@ static void test_machine(const char *kernel, const char *keep)
 	free_sections(c, nc);
 }
 
+/* The saved RTC's seconds from path, -1 on error. */
+static int64_t saved_rtc(const char *path)
+{
+	struct section_copy s[MAX_SECTIONS];
+	unsigned n = read_sections(path, s, MAX_SECTIONS);
+	int64_t t = rtc_seconds(s, n);
+	free_sections(s, n);
+	return t;
+}
+
+/* Restores path into a new board and saves it again at again: whether it
+ * would start paused, or -1 when the restore failed. */
+static int restore_and_save(const char *kernel, const char *path, const char *again)
+{
+	char err[512];
+	struct board *b = new_board(kernel, path);
+	if (!b)
+		return -1;
+	int ret = board_snapshot_restore(b, path, err, sizeof(err));
+	if (ret)
+		fprintf(stderr, "test_snapshot: %s\n", err);
+	int paused = ret ? -1 : board_start_paused(b);
+	CHECK_EQ(board_snapshot_save(b, again, err, sizeof(err)), 0);
+	free_board(b);
+	return paused;
+}
+
+/* Section CLCK (version 2) ends with whether the machine was paused and
+ * the host's wall-clock ns the saved guest time stands for; the RTC reads
+ * the host's time after a restore (moved by the wall time since), after a
+ * resume (moved by the pause's length), and a machine saved paused would
+ * start paused. A version-1 CLCK, from before, restores running with the
+ * RTC as it was saved. */
+#define CLCK_WALL_BYTES (1u + 8u)
+static void test_rtc_catch_up(const char *kernel)
+{
+	char err[512];
+	const char *first = work_path("rtc-first.snap"), *moved = work_path("rtc-moved.snap");
+	const char *edited = work_path("rtc-edited.snap"), *again = work_path("rtc-again.snap");
+	struct board *b = new_board(kernel, NULL);
+	CHECK(b != NULL);
+	if (!b)
+		return;
+	CHECK_EQ(board_run(b), 33);
+	/* Paused, and the pause began 1000 s ago by the host's wall clock. */
+	board_pause(b, BOARD_HOLD_MONITOR);
+	b->paused_wall_ns -= 1000 * 1000000000ll;
+	int64_t t0 = time(NULL);
+	CHECK_EQ(board_snapshot_save(b, first, err, sizeof(err)), 0);
+	int64_t rtc0 = saved_rtc(first);
+	/* The resume moves the RTC by the pause, 1000 s and the save's. */
+	board_resume(b, BOARD_HOLD_MONITOR);
+	CHECK_EQ(board_snapshot_save(b, moved, err, sizeof(err)), 0);
+	int64_t rtc1 = saved_rtc(moved), t1 = time(NULL);
+	CHECK(rtc0 > 0 && rtc1 - rtc0 >= 999 && rtc1 - rtc0 <= 1000 + (t1 - t0) + 1);
+	free_board(b);
+
+	struct section_copy s[MAX_SECTIONS];
+	unsigned n = read_sections(first, s, MAX_SECTIONS);
+	struct section_copy *clck = find_section(s, n, "CLCK");
+	CHECK(clck && clck->version == 2 && clck->len > CLCK_WALL_BYTES);
+	if (!clck || clck->len <= CLCK_WALL_BYTES) {
+		free_sections(s, n);
+		return;
+	}
+	CHECK_EQ(clck->data[clck->len - CLCK_WALL_BYTES], 1);   /* saved paused */
+	/* Restored: paused, and the RTC where the host's clock is, 1000 s
+	 * and the time since the save on. */
+	CHECK_EQ(restore_and_save(kernel, first, again), 1);
+	int64_t rtc2 = saved_rtc(again), t2 = time(NULL);
+	CHECK(rtc2 - rtc0 >= 999 && rtc2 - rtc0 <= 1000 + (t2 - t0) + 1);
+	/* Saved running: restores running. */
+	clck->data[clck->len - CLCK_WALL_BYTES] = 0;
+	CHECK_EQ(write_sections(edited, s, n), 0);
+	CHECK_EQ(restore_and_save(kernel, edited, again), 0);
+	/* Version 1: running, the RTC as saved. */
+	clck->version = 1;
+	clck->len -= CLCK_WALL_BYTES;
+	CHECK_EQ(write_sections(edited, s, n), 0);
+	CHECK_EQ(restore_and_save(kernel, edited, again), 0);
+	int64_t rtc3 = saved_rtc(again);
+	CHECK(rtc3 - rtc0 >= 0 && rtc3 - rtc0 <= 1);
+	free_sections(s, n);
+}
+
 /* The CPU section's tail from the interrupt shadow on, as version 5
  * writes it (cpu_snapshot.c): the shadow, the FXSAVE image, EFER, the
  * four PDPTEs, the NMI latch and blocking, the PMU registers, DEBUGCTL,
  * then what version 5 added: the MOV SS hold-off and the traps it holds. */
 #define CPU_HOLD_BYTES (1u + 4u)
 #define CPU_TAIL_FROM_SHADOW (1u + 512u + 8u + 32u + 2u + PMU_REGISTERS * 8u + 8u + CPU_HOLD_BYTES)
-
-static struct section_copy *find_section(struct section_copy *s, unsigned n, const char *tag)
-{
-	for (unsigned i = 0; i < n; i++)
-		if (!strcmp(s[i].tag, tag))
-			return &s[i];
-	return NULL;
-}
 
 /* The hold-off as a snapshot taken right after MOV SS (with TF set) has
  * it: restored and saved again it is still there; without the shadow it
@@ -608,7 +747,7 @@ static void test_a20(const char *kernel)
 	for (unsigned i = 0; i < na && i < nc; i++) {
 		if (!strcmp(a[i].tag, "CLCK"))
 			continue;
-		CHECK(a[i].len == c[i].len && !memcmp(a[i].data, c[i].data, a[i].len));
+		CHECK(same_section(&a[i], &c[i]));
 	}
 	free_sections(a, na);
 	free_sections(c, nc);
@@ -753,7 +892,7 @@ static void test_smp(const char *kernel)
 			   !strncmp(a[i].tag, "LAP", 3) || !strcmp(a[i].tag, "SMP ");
 		if (!strcmp(a[i].tag, "CLCK"))
 			continue;
-		bool same = a[i].len == c[i].len && !memcmp(a[i].data, c[i].data, a[i].len);
+		bool same = same_section(&a[i], &c[i]);
 		if (!same)
 			fprintf(stderr, "test_snapshot: section '%s' differs after a restore\n",
 				a[i].tag);
@@ -875,6 +1014,7 @@ int main(int argc, char **argv)
 	test_format_header_at_flush();
 	test_format_refusals();
 	test_machine(argv[1], argc > 2 ? argv[2] : NULL);
+	test_rtc_catch_up(argv[1]);
 	test_cpu_hold(argv[1]);
 	test_high_ram(argv[1]);
 	remove_work();
