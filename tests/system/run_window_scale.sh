@@ -14,7 +14,10 @@
 #   3. Ctrl+Alt+F makes the window full screen (its geometry becomes the
 #      screen's), Ctrl+Alt+F again restores the size it had, and neither
 #      key reached the guest: a shell `read` waiting meanwhile gets only
-#      the two letters typed after them.
+#      the two letters typed after them;
+#   4. the window sized to 1000x700, Linux's bochs DRM driver loaded: its
+#      preferred mode, from the std VGA's EDID, and the framebuffer
+#      console's size are the window's.
 #
 # Usage: run_window_scale.sh BTVM X11_PROBE [--log DIR]
 # Exit status: 0 passed, 1 failed, 77 the guest could not be downloaded
@@ -35,7 +38,10 @@ xvfb_pid=
 btvm_pid=
 wm_pid=
 cleanup() {
-	[ -n "$btvm_pid" ] && kill -9 "$btvm_pid" 2>/dev/null || true
+	if [ -n "$btvm_pid" ]; then
+		kill -9 "$btvm_pid" 2>/dev/null || true
+		wait "$btvm_pid" 2>/dev/null || true
+	fi
 	[ -n "$wm_pid" ] && kill "$wm_pid" 2>/dev/null || true
 	[ -n "$xvfb_pid" ] && kill "$xvfb_pid" 2>/dev/null || true
 	if [ -n "$logdir" ]; then
@@ -162,4 +168,24 @@ wait_screen '^GOT-[0-9]+-.*-END$' 60
 got=$(grep -E '^GOT-[0-9]+-.*-END$' "$work/screen.txt" | tail -1)
 [ "$got" = "GOT-2-ab-END" ] || fail "the guest's read got '$got', not only 'ab': the full-screen key reached it"
 echo "run_window_scale: the guest read only 'ab' ($got)"
-echo "run_window_scale: PASS (shrunk, enlarged, full screen)"
+
+# 4. The std VGA's EDID: with the window sized by the user, bochs-drm
+# loaded now (as btvm.drm would at boot) prefers the window's size, and
+# its console takes that mode. Its answer goes to the serial console: the
+# framebuffer has no text for --screenshot to dump.
+xdotool windowsize "$win" 1000 700
+wait_geometry 1000x700 30
+xdotool type --delay 40 'for m in /lib/modules/drm/*.ko; do insmod $m; done; echo EDID-$(head -1 /sys/class/drm/card0-Virtual-1/modes)-$(cat /sys/class/graphics/fb0/virtual_size)-END >/dev/ttyS0'
+xdotool key Return
+start=$SECONDS
+while [ $((SECONDS - start)) -lt 120 ]; do
+	grep -aq 'EDID-.*-END' "$work/serial.log" && break
+	kill -0 "$btvm_pid" 2>/dev/null || fail "btvm ended while bochs-drm loaded"
+	sleep 0.5
+done
+edid=$(grep -a -o 'EDID-.*-END' "$work/serial.log" | tail -1)
+[ "$edid" = "EDID-1000x700-1000,700-END" ] ||
+	fail "bochs-drm did not take the window's 1000x700 from the EDID: '$edid'"
+echo "run_window_scale: bochs-drm preferred the window's size from the EDID ($edid)"
+wait_geometry 1000x700 30
+echo "run_window_scale: PASS (shrunk, enlarged, full screen, EDID)"
