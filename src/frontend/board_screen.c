@@ -135,7 +135,6 @@ static void screen_close(void *opaque, bool again)
 	board_wake(scr->board);
 }
 
-/* Display thread: the vCPU thread has something to do. */
 /* vCPU thread (the std VGA's EDID): the size the user gave the window. */
 static bool screen_wanted_size(void *opaque, unsigned *width, unsigned *height)
 {
@@ -143,6 +142,7 @@ static bool screen_wanted_size(void *opaque, unsigned *width, unsigned *height)
 	return scr->win->wanted_size(scr->display, width, height);
 }
 
+/* Display thread: the vCPU thread has something to do. */
 static void screen_notify(void *opaque)
 {
 	struct board_screen *scr = opaque;

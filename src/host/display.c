@@ -49,8 +49,11 @@ struct display {
 	SDL_Window *window;
 	SDL_Renderer *renderer;
 	SDL_Texture *texture;
-	unsigned tex_width, tex_height;
-	uint32_t *pixels;
+	unsigned pic_width, pic_height;  /* the guest's picture, in pixels */
+	unsigned tex_width, tex_height;  /* the texture: the picture reduced by shrink */
+	unsigned shrink;                 /* 1, or the box filter's factor (see upload) */
+	uint32_t *pixels;                /* the picture, as render left it */
+	uint32_t *reduced;               /* the picture reduced, when shrink > 1 */
 	bool grabbed;
 	bool closed_once;
 	bool sized_by_user;
@@ -244,6 +247,74 @@ static void handle_key(struct display *d, const SDL_KeyboardEvent *key)
 		set_grab(d, false);
 }
 
+/* Below half the picture's size bilinear filtering would skip rows too
+ * (it reads the two nearest), so the picture is first averaged over
+ * blocks of n x n pixels for the whole n that brings the rest of the
+ * scaling to between one half and one: every guest pixel counts. */
+static unsigned shrink_factor(const struct display *d, int out_w, int out_h)
+{
+	if (out_w <= 0 || out_h <= 0)
+		return 1;
+	unsigned n_w = d->pic_width / (unsigned)out_w, n_h = d->pic_height / (unsigned)out_h;
+	unsigned n = n_w > n_h ? n_w : n_h;
+	return n < 2 ? 1 : n;
+}
+
+static void box_reduce(uint32_t *out, const uint32_t *in, unsigned width, unsigned height,
+		       unsigned n)
+{
+	unsigned out_w = (width + n - 1) / n, out_h = (height + n - 1) / n;
+	for (unsigned oy = 0; oy < out_h; oy++) {
+		unsigned y_end = oy * n + n < height ? oy * n + n : height;
+		for (unsigned ox = 0; ox < out_w; ox++) {
+			unsigned x_end = ox * n + n < width ? ox * n + n : width;
+			uint32_t r = 0, g = 0, b = 0, count = 0;
+			for (unsigned y = oy * n; y < y_end; y++) {
+				for (unsigned x = ox * n; x < x_end; x++) {
+					uint32_t p = in[(size_t)y * width + x];
+					r += (p >> 16) & 0xffu;
+					g += (p >> 8) & 0xffu;
+					b += p & 0xffu;
+					count++;
+				}
+			}
+			out[(size_t)oy * out_w + ox] =
+				(r + count / 2) / count << 16 | (g + count / 2) / count << 8 |
+				(b + count / 2) / count;
+		}
+	}
+}
+
+/* The picture in d->pixels into the texture, reduced first where the
+ * window is less than half its size; the texture made anew when its size
+ * changes. */
+static void upload(struct display *d)
+{
+	int out_w = 0, out_h = 0;
+	if (SDL_GetRendererOutputSize(d->renderer, &out_w, &out_h) < 0)
+		out_w = out_h = 0;
+	unsigned n = shrink_factor(d, out_w, out_h);
+	unsigned tex_w = (d->pic_width + n - 1) / n, tex_h = (d->pic_height + n - 1) / n;
+	if (!d->texture || tex_w != d->tex_width || tex_h != d->tex_height) {
+		if (d->texture)
+			SDL_DestroyTexture(d->texture);
+		d->texture = SDL_CreateTexture(d->renderer, SDL_PIXELFORMAT_RGB888,
+					       SDL_TEXTUREACCESS_STREAMING, (int)tex_w, (int)tex_h);
+		if (!d->texture)
+			return;
+		d->tex_width = tex_w;
+		d->tex_height = tex_h;
+		d->out_width = d->out_height = 0; /* a new texture: its scale mode anew */
+	}
+	d->shrink = n;
+	if (n == 1) {
+		SDL_UpdateTexture(d->texture, NULL, d->pixels, (int)(d->pic_width * 4));
+		return;
+	}
+	box_reduce(d->reduced, d->pixels, d->pic_width, d->pic_height, n);
+	SDL_UpdateTexture(d->texture, NULL, d->reduced, (int)(tex_w * 4));
+}
+
 /* How the picture fills the window. Where the window holds it a whole
  * number of times over (at least twice, or exactly once or more along one
  * side), each guest pixel becomes a square of whole host pixels (nearest
@@ -257,7 +328,7 @@ static void set_scaling(struct display *d)
 	int out_w = 0, out_h = 0;
 	if (SDL_GetRendererOutputSize(d->renderer, &out_w, &out_h) < 0 || out_w <= 0 || out_h <= 0)
 		return;
-	int w = (int)d->tex_width, h = (int)d->tex_height;
+	int w = (int)d->pic_width, h = (int)d->pic_height;
 	int k = out_w / w < out_h / h ? out_w / w : out_h / h;
 	bool integer = k >= 2 || (k == 1 && (out_w == w || out_h == h));
 	if (integer == d->integer_scale && out_w == d->out_width && out_h == d->out_height)
@@ -272,6 +343,14 @@ static void set_scaling(struct display *d)
 static void present(struct display *d)
 {
 	SDL_RenderClear(d->renderer);
+	if (d->texture) {
+		int out_w = 0, out_h = 0;
+		/* A resize across the reduction's steps: the same picture
+		 * reduced anew. */
+		if (SDL_GetRendererOutputSize(d->renderer, &out_w, &out_h) == 0 &&
+		    shrink_factor(d, out_w, out_h) != d->shrink)
+			upload(d);
+	}
 	if (d->texture) {
 		set_scaling(d);
 		SDL_RenderCopy(d->renderer, d->texture, NULL, NULL);
@@ -290,16 +369,9 @@ static void redraw(struct display *d, uint64_t now_ms, bool force)
 	}
 	if (!width || !height || width > DISPLAY_MAX_WIDTH || height > DISPLAY_MAX_HEIGHT)
 		return;
-	if (!d->texture || width != d->tex_width || height != d->tex_height) {
-		if (d->texture)
-			SDL_DestroyTexture(d->texture);
-		d->texture = SDL_CreateTexture(d->renderer, SDL_PIXELFORMAT_RGB888,
-					       SDL_TEXTUREACCESS_STREAMING, (int)width, (int)height);
-		if (!d->texture)
-			return;
-		d->tex_width = width;
-		d->tex_height = height;
-		d->out_width = d->out_height = 0; /* a new texture: its scale mode anew */
+	if (width != d->pic_width || height != d->pic_height) {
+		d->pic_width = width;
+		d->pic_height = height;
 		/* Letterboxed scaling keeps the guest's aspect ratio whatever
 		 * the window's shape. */
 		SDL_RenderSetLogicalSize(d->renderer, (int)width, (int)height);
@@ -310,7 +382,7 @@ static void redraw(struct display *d, uint64_t now_ms, bool force)
 			SDL_SetWindowPosition(d->window, SDL_WINDOWPOS_CENTERED, SDL_WINDOWPOS_CENTERED);
 		}
 	}
-	SDL_UpdateTexture(d->texture, NULL, d->pixels, (int)(width * 4));
+	upload(d);
 	present(d);
 }
 
@@ -327,7 +399,7 @@ static void handle_window_event(struct display *d, const SDL_WindowEvent *w)
 	case SDL_WINDOWEVENT_RESIZED:
 		/* Full screen and back is not the user's choice of a size. */
 		if (!d->fullscreen &&
-		    ((unsigned)w->data1 != d->tex_width || (unsigned)w->data2 != d->tex_height))
+		    ((unsigned)w->data1 != d->pic_width || (unsigned)w->data2 != d->pic_height))
 			d->sized_by_user = true;
 		update_wanted_size(d);
 		present(d);
@@ -519,7 +591,11 @@ int display_open(struct display **out, const char *name, const struct display_op
 		return -ENOMEM;
 	}
 	d->pixels = malloc((size_t)DISPLAY_MAX_WIDTH * DISPLAY_MAX_HEIGHT * 4);
-	if (!d->pixels) {
+	/* Reduced by at least 2 each way (shrink_factor). */
+	d->reduced = malloc((size_t)(DISPLAY_MAX_WIDTH + 1) / 2 * ((DISPLAY_MAX_HEIGHT + 1) / 2) * 4);
+	if (!d->pixels || !d->reduced) {
+		free(d->pixels);
+		free(d->reduced);
 		free(d);
 		snprintf(err, err_len, "out of memory for the display");
 		return -ENOMEM;
@@ -551,6 +627,7 @@ fail:
 	pthread_cond_destroy(&d->started_cond);
 	pthread_mutex_destroy(&d->lock);
 	free(d->pixels);
+	free(d->reduced);
 	free(d);
 	return -rc;
 }
@@ -569,6 +646,7 @@ void display_close(struct display *d)
 	pthread_cond_destroy(&d->started_cond);
 	pthread_mutex_destroy(&d->lock);
 	free(d->pixels);
+	free(d->reduced);
 	free(d);
 }
 
