@@ -7,6 +7,7 @@
  * thread. */
 #define _GNU_SOURCE
 #include "host/display.h"
+#include "host/picture_scale.h"
 #include "host/thread.h"
 
 #include <SDL2/SDL.h>
@@ -51,7 +52,7 @@ struct display {
 	SDL_Texture *texture;
 	unsigned pic_width, pic_height;  /* the guest's picture, in pixels */
 	unsigned tex_width, tex_height;  /* the texture: the picture reduced by shrink */
-	unsigned shrink;                 /* 1, or the box filter's factor (see upload) */
+	unsigned shrink;                 /* 1, or the box filter's factor (picture_shrink_factor) */
 	uint32_t *pixels;                /* the picture, as render left it */
 	uint32_t *reduced;               /* the picture reduced, when shrink > 1 */
 	bool grabbed;
@@ -247,44 +248,6 @@ static void handle_key(struct display *d, const SDL_KeyboardEvent *key)
 		set_grab(d, false);
 }
 
-/* Below half the picture's size bilinear filtering would skip rows too
- * (it reads the two nearest), so the picture is first averaged over
- * blocks of n x n pixels for the whole n that brings the rest of the
- * scaling to between one half and one: every guest pixel counts. */
-static unsigned shrink_factor(const struct display *d, int out_w, int out_h)
-{
-	if (out_w <= 0 || out_h <= 0)
-		return 1;
-	unsigned n_w = d->pic_width / (unsigned)out_w, n_h = d->pic_height / (unsigned)out_h;
-	unsigned n = n_w > n_h ? n_w : n_h;
-	return n < 2 ? 1 : n;
-}
-
-static void box_reduce(uint32_t *out, const uint32_t *in, unsigned width, unsigned height,
-		       unsigned n)
-{
-	unsigned out_w = (width + n - 1) / n, out_h = (height + n - 1) / n;
-	for (unsigned oy = 0; oy < out_h; oy++) {
-		unsigned y_end = oy * n + n < height ? oy * n + n : height;
-		for (unsigned ox = 0; ox < out_w; ox++) {
-			unsigned x_end = ox * n + n < width ? ox * n + n : width;
-			uint32_t r = 0, g = 0, b = 0, count = 0;
-			for (unsigned y = oy * n; y < y_end; y++) {
-				for (unsigned x = ox * n; x < x_end; x++) {
-					uint32_t p = in[(size_t)y * width + x];
-					r += (p >> 16) & 0xffu;
-					g += (p >> 8) & 0xffu;
-					b += p & 0xffu;
-					count++;
-				}
-			}
-			out[(size_t)oy * out_w + ox] =
-				(r + count / 2) / count << 16 | (g + count / 2) / count << 8 |
-				(b + count / 2) / count;
-		}
-	}
-}
-
 /* The picture in d->pixels into the texture, reduced first where the
  * window is less than half its size; the texture made anew when its size
  * changes. */
@@ -293,7 +256,10 @@ static void upload(struct display *d)
 	int out_w = 0, out_h = 0;
 	if (SDL_GetRendererOutputSize(d->renderer, &out_w, &out_h) < 0)
 		out_w = out_h = 0;
-	unsigned n = shrink_factor(d, out_w, out_h);
+	unsigned n = out_w > 0 && out_h > 0
+			     ? picture_shrink_factor(d->pic_width, d->pic_height, (unsigned)out_w,
+						     (unsigned)out_h)
+			     : 1;
 	unsigned tex_w = (d->pic_width + n - 1) / n, tex_h = (d->pic_height + n - 1) / n;
 	if (!d->texture || tex_w != d->tex_width || tex_h != d->tex_height) {
 		if (d->texture)
@@ -311,26 +277,22 @@ static void upload(struct display *d)
 		SDL_UpdateTexture(d->texture, NULL, d->pixels, (int)(d->pic_width * 4));
 		return;
 	}
-	box_reduce(d->reduced, d->pixels, d->pic_width, d->pic_height, n);
+	picture_box_reduce(d->reduced, d->pixels, d->pic_width, d->pic_height, n);
 	SDL_UpdateTexture(d->texture, NULL, d->reduced, (int)(tex_w * 4));
 }
 
-/* How the picture fills the window. Where the window holds it a whole
- * number of times over (at least twice, or exactly once or more along one
- * side), each guest pixel becomes a square of whole host pixels (nearest
- * neighbour, sharp) and the rest is black; at any other size it is
- * scaled to fit with bilinear filtering, which blends neighbouring rows
- * and columns where nearest neighbour would drop whole ones (a shrunk
- * window read "lost+found" as "lust+found"). The aspect ratio is kept
- * either way. */
+/* How the picture fills the window (picture_integer_scale): whole-number
+ * scaling, sharp, where it fits; elsewhere bilinear filtering, which
+ * blends neighbouring rows and columns where nearest neighbour would drop
+ * whole ones (a shrunk window read "lost+found" as "lust+found"). The
+ * aspect ratio is kept either way. */
 static void set_scaling(struct display *d)
 {
 	int out_w = 0, out_h = 0;
 	if (SDL_GetRendererOutputSize(d->renderer, &out_w, &out_h) < 0 || out_w <= 0 || out_h <= 0)
 		return;
-	int w = (int)d->pic_width, h = (int)d->pic_height;
-	int k = out_w / w < out_h / h ? out_w / w : out_h / h;
-	bool integer = k >= 2 || (k == 1 && (out_w == w || out_h == h));
+	bool integer = picture_integer_scale(d->pic_width, d->pic_height, (unsigned)out_w,
+					     (unsigned)out_h);
 	if (integer == d->integer_scale && out_w == d->out_width && out_h == d->out_height)
 		return;
 	SDL_RenderSetIntegerScale(d->renderer, integer ? SDL_TRUE : SDL_FALSE);
@@ -347,8 +309,10 @@ static void present(struct display *d)
 		int out_w = 0, out_h = 0;
 		/* A resize across the reduction's steps: the same picture
 		 * reduced anew. */
-		if (SDL_GetRendererOutputSize(d->renderer, &out_w, &out_h) == 0 &&
-		    shrink_factor(d, out_w, out_h) != d->shrink)
+		if (SDL_GetRendererOutputSize(d->renderer, &out_w, &out_h) == 0 && out_w > 0 &&
+		    out_h > 0 &&
+		    picture_shrink_factor(d->pic_width, d->pic_height, (unsigned)out_w,
+					  (unsigned)out_h) != d->shrink)
 			upload(d);
 	}
 	if (d->texture) {
@@ -591,7 +555,7 @@ int display_open(struct display **out, const char *name, const struct display_op
 		return -ENOMEM;
 	}
 	d->pixels = malloc((size_t)DISPLAY_MAX_WIDTH * DISPLAY_MAX_HEIGHT * 4);
-	/* Reduced by at least 2 each way (shrink_factor). */
+	/* Reduced by at least 2 each way (picture_shrink_factor). */
 	d->reduced = malloc((size_t)(DISPLAY_MAX_WIDTH + 1) / 2 * ((DISPLAY_MAX_HEIGHT + 1) / 2) * 4);
 	if (!d->pixels || !d->reduced) {
 		free(d->pixels);
