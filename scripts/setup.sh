@@ -19,6 +19,7 @@ packages=(build-essential cmake pkg-config nasm gcc-multilib
 	libext2fs-dev e2fsprogs fdisk # --disk: the kernel from an ext4 image; tests build images (mke2fs, sfdisk)
 	xorriso # tests/system/run_ide.py: the ISO 9660 images for --cdrom
 	libpng-dev libx11-dev xvfb xauth xdotool netpbm # screenshots; the window's test (tests/system/run_window.sh)
+	tesseract-ocr openbox x11-utils # run_window_scale.sh: OCR of the scaled window, a window manager for full screen, xwininfo and xprop
 	python3 procps openssh-client # the end-to-end tests' HTTP/UDP peers, pgrep, ssh into the guest
 	iproute2 util-linux # run_net_dns.sh: a network namespace's loopback (ip), unshare and mount
 	stress-ng # tests/soak_load.sh: the CPU hog the suite is soaked beside

@@ -277,6 +277,19 @@ static const struct bus_ops vram_ops = {
  * the VGA window, halves of DISPI registers, bytes of the extension. */
 static uint8_t mmio_read_byte(struct bochs_display *dev, uint64_t offset)
 {
+	if (offset < EDID_BLOCK_SIZE) {
+		/* Made anew when its first byte is read, as a reader of the
+		 * block starts there: one read of 128 bytes sees one size and
+		 * its checksum even if the window changes meanwhile. */
+		unsigned width, height;
+		if (offset == 0) {
+			if (dev->edid_size && dev->edid_size(dev->edid_opaque, &width, &height))
+				edid_build(dev->edid, width, height);
+			else
+				memset(dev->edid, 0, sizeof(dev->edid));
+		}
+		return dev->edid[offset];
+	}
 	if (offset >= BOCHS_MMIO_VGA && offset < BOCHS_MMIO_VGA + BOCHS_MMIO_VGA_SIZE) {
 		if (!dev->bus)
 			return 0xff;

@@ -21,10 +21,12 @@
  *         0x604        framebuffer byte order: 0x1e1e1e1e little endian
  *                      (the reset value), 0xbebebebe big endian; other
  *                      values are ignored. Dword accesses only.
- *         elsewhere    reads 0, writes ignored (QEMU's EDID block at
- *                      0x000 is absent, so bochs-drm finds no EDID
- *                      header and offers its built-in mode list,
- *                      1024x768 preferred).
+ *         0x000-0x07f  the EDID (QEMU's place for it), read only: the
+ *                      block edid_build makes for the size edid_size
+ *                      (below) gives, or zeros when it gives none, so
+ *                      that bochs-drm finds no EDID header and offers
+ *                      its built-in mode list, 1024x768 preferred.
+ *         elsewhere    reads 0, writes ignored.
  * Linux's bochs_hw_init maps BAR2, reads DISPI ID and wants (id & 0xfff0)
  * == 0xb0c0, compares VIDEO_MEMORY_64K * 64 KiB with BAR0's size, and with
  * revision >= 2 reads 0x600 (between 4 and the BAR's size: the extension
@@ -130,6 +132,7 @@
 #include <stdint.h>
 
 #include "devices/bus.h"
+#include "devices/edid.h"
 #include "devices/pci.h"
 #include "devices/vga.h"
 
@@ -252,6 +255,13 @@ struct bochs_display {
 	/* For --stats: valid modes taken, modes refused, DISPI writes to
 	 * unknown indexes, renders that drew something. */
 	uint64_t modes_set, modes_refused, unknown_writes, renders;
+	/* Set by the board after bochs_display_init, may stay NULL: the mode
+	 * the host's window asks for, offered as the EDID at BAR2 0x000
+	 * (false: none, and the block reads 0). Called on the thread of the
+	 * vCPU that reads byte 0. */
+	bool (*edid_size)(void *opaque, unsigned *width, unsigned *height);
+	void *edid_opaque;
+	uint8_t edid[EDID_BLOCK_SIZE];	/* what the last read of byte 0 made */
 };
 
 /* Power-on state (DISPI disabled, ID 0xb0c5, the other registers 0 as

@@ -135,6 +135,13 @@ static void screen_close(void *opaque, bool again)
 	board_wake(scr->board);
 }
 
+/* vCPU thread (the std VGA's EDID): the size the user gave the window. */
+static bool screen_wanted_size(void *opaque, unsigned *width, unsigned *height)
+{
+	struct board_screen *scr = opaque;
+	return scr->win->wanted_size(scr->display, width, height);
+}
+
 /* Display thread: the vCPU thread has something to do. */
 static void screen_notify(void *opaque)
 {
@@ -191,8 +198,10 @@ static int open_window(struct board_screen *scr, char *err, size_t err_len)
 		.opaque = scr,
 	};
 	int ret = scr->win->open(&scr->display, guest_name(cfg), &ops, err, err_len);
-	if (!ret)
+	if (!ret) {
 		board_vram_log(scr->board, true);   /* the window redraws written pages only */
+		board_display_edid_source(scr->board, screen_wanted_size, scr);
+	}
 	if (ret && cfg->display == DISPLAY_DEFAULT) {
 		/* The window was only the default: say why there is none and
 		 * go on with the serial console. */
@@ -583,8 +592,10 @@ void board_screen_close(struct board_screen *scr)
 		signal(SIGUSR2, SIG_DFL);
 		shot_screen = NULL;
 	}
-	if (scr->display)
+	if (scr->display) {
+		board_display_edid_source(scr->board, NULL, NULL);
 		scr->win->close(scr->display);
+	}
 	scr->display = NULL;
 	free(scr->snap_window);
 	free(scr->shot_pixels);

@@ -1,17 +1,20 @@
 /* The SDL2 window and its thread: event handling (keys, mouse grab and
- * release, close), redrawing at most 60 times a second and only when the
+ * release, the full-screen key, close), scaling the picture to the
+ * window, redrawing at most 60 times a second and only when the
  * board's render callback says something changed, and the input queue the
  * vCPU thread drains. Every SDL call but SDL_PushEvent happens on the
  * display thread, which is how SDL wants a window used off the main
  * thread. */
 #define _GNU_SOURCE
 #include "host/display.h"
+#include "host/picture_scale.h"
 #include "host/thread.h"
 
 #include <SDL2/SDL.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,16 +40,28 @@ struct display {
 	const char *state;
 	bool stopping;
 
+	/* The picture size the user asked for by sizing the window (or
+	 * making it full screen), width << 16 | height, 0 for none; written
+	 * by the display thread, read by the vCPU's (the std VGA's EDID). */
+	_Atomic uint32_t wanted_size;
+
 	/* Display thread only. */
 	uint32_t user_event;    /* the first of three registered SDL event types */
 	SDL_Window *window;
 	SDL_Renderer *renderer;
 	SDL_Texture *texture;
-	unsigned tex_width, tex_height;
-	uint32_t *pixels;
+	unsigned pic_width, pic_height;  /* the guest's picture, in pixels */
+	unsigned tex_width, tex_height;  /* the texture: the picture reduced by shrink */
+	unsigned shrink;                 /* 1, or the box filter's factor (picture_shrink_factor) */
+	uint32_t *pixels;                /* the picture, as render left it */
+	uint32_t *reduced;               /* the picture reduced, when shrink > 1 */
 	bool grabbed;
 	bool closed_once;
 	bool sized_by_user;
+	bool fullscreen;
+	bool fullscreen_key_down;  /* the F of Ctrl+Alt+F, kept from the guest until released */
+	bool integer_scale;        /* the scaling present() set up last */
+	int out_width, out_height; /* the window's size in pixels it was set up for */
 	unsigned buttons;
 };
 
@@ -173,24 +188,137 @@ static void send_mouse(struct display *d, int dx, int dy, int dz)
 	queue_event(d, &ev);
 }
 
+/* The guest's display may offer the window's size as its preferred mode
+ * (display_wanted_size): the size the user chose, not the one btvm gave
+ * the window to fit the guest's picture. */
+static void update_wanted_size(struct display *d)
+{
+	int w = 0, h = 0;
+	uint32_t size = 0;
+	if ((d->fullscreen || d->sized_by_user) &&
+	    SDL_GetRendererOutputSize(d->renderer, &w, &h) == 0 && w > 0 && h > 0 &&
+	    w <= 0xffff && h <= 0xffff)
+		size = (uint32_t)w << 16 | (uint32_t)h;
+	atomic_store(&d->wanted_size, size);
+}
+
+bool display_wanted_size(struct display *d, unsigned *width, unsigned *height)
+{
+	uint32_t size = atomic_load(&d->wanted_size);
+	*width = size >> 16;
+	*height = size & 0xffffu;
+	return size != 0;
+}
+
+static void toggle_fullscreen(struct display *d)
+{
+	bool on = !d->fullscreen;
+	/* The desktop's resolution, not a mode change: the picture is scaled
+	 * to it as to any window, and leaving restores the window's size. */
+	if (SDL_SetWindowFullscreen(d->window, on ? SDL_WINDOW_FULLSCREEN_DESKTOP : 0) == 0)
+		d->fullscreen = on;
+}
+
 static void handle_key(struct display *d, const SDL_KeyboardEvent *key)
 {
+	SDL_Keymod mod = SDL_GetModState();
+	/* Ctrl+Alt+F is the window's, as QEMU's: the F never reaches the
+	 * guest, nor its repeats and release while it is held (the Ctrl and
+	 * Alt presses before it did, as with any host shortcut). */
+	if (key->keysym.scancode == SDL_SCANCODE_F) {
+		if (key->state == SDL_PRESSED && !d->fullscreen_key_down && (mod & KMOD_CTRL) &&
+		    (mod & KMOD_ALT)) {
+			d->fullscreen_key_down = true;
+			toggle_fullscreen(d);
+			return;
+		}
+		if (d->fullscreen_key_down) {
+			if (key->state == SDL_RELEASED)
+				d->fullscreen_key_down = false;
+			return;
+		}
+	}
 	struct display_event ev = {
 		.kind = DISPLAY_EVENT_KEY,
 		.scancode = key->keysym.scancode,
 		.pressed = key->state == SDL_PRESSED,
 	};
 	queue_event(d, &ev);
-	SDL_Keymod mod = SDL_GetModState();
 	if (ev.pressed && d->grabbed && (mod & KMOD_CTRL) && (mod & KMOD_ALT))
 		set_grab(d, false);
+}
+
+/* The picture in d->pixels into the texture, reduced first where the
+ * window is less than half its size; the texture made anew when its size
+ * changes. */
+static void upload(struct display *d)
+{
+	int out_w = 0, out_h = 0;
+	if (SDL_GetRendererOutputSize(d->renderer, &out_w, &out_h) < 0)
+		out_w = out_h = 0;
+	unsigned n = out_w > 0 && out_h > 0
+			     ? picture_shrink_factor(d->pic_width, d->pic_height, (unsigned)out_w,
+						     (unsigned)out_h)
+			     : 1;
+	unsigned tex_w = (d->pic_width + n - 1) / n, tex_h = (d->pic_height + n - 1) / n;
+	if (!d->texture || tex_w != d->tex_width || tex_h != d->tex_height) {
+		if (d->texture)
+			SDL_DestroyTexture(d->texture);
+		d->texture = SDL_CreateTexture(d->renderer, SDL_PIXELFORMAT_RGB888,
+					       SDL_TEXTUREACCESS_STREAMING, (int)tex_w, (int)tex_h);
+		if (!d->texture)
+			return;
+		d->tex_width = tex_w;
+		d->tex_height = tex_h;
+		d->out_width = d->out_height = 0; /* a new texture: its scale mode anew */
+	}
+	d->shrink = n;
+	if (n == 1) {
+		SDL_UpdateTexture(d->texture, NULL, d->pixels, (int)(d->pic_width * 4));
+		return;
+	}
+	picture_box_reduce(d->reduced, d->pixels, d->pic_width, d->pic_height, n);
+	SDL_UpdateTexture(d->texture, NULL, d->reduced, (int)(tex_w * 4));
+}
+
+/* How the picture fills the window (picture_integer_scale): whole-number
+ * scaling, sharp, where it fits; elsewhere bilinear filtering, which
+ * blends neighbouring rows and columns where nearest neighbour would drop
+ * whole ones (a shrunk window read "lost+found" as "lust+found"). The
+ * aspect ratio is kept either way. */
+static void set_scaling(struct display *d)
+{
+	int out_w = 0, out_h = 0;
+	if (SDL_GetRendererOutputSize(d->renderer, &out_w, &out_h) < 0 || out_w <= 0 || out_h <= 0)
+		return;
+	bool integer = picture_integer_scale(d->pic_width, d->pic_height, (unsigned)out_w,
+					     (unsigned)out_h);
+	if (integer == d->integer_scale && out_w == d->out_width && out_h == d->out_height)
+		return;
+	SDL_RenderSetIntegerScale(d->renderer, integer ? SDL_TRUE : SDL_FALSE);
+	SDL_SetTextureScaleMode(d->texture, integer ? SDL_ScaleModeNearest : SDL_ScaleModeLinear);
+	d->integer_scale = integer;
+	d->out_width = out_w;
+	d->out_height = out_h;
 }
 
 static void present(struct display *d)
 {
 	SDL_RenderClear(d->renderer);
-	if (d->texture)
+	if (d->texture) {
+		int out_w = 0, out_h = 0;
+		/* A resize across the reduction's steps: the same picture
+		 * reduced anew. */
+		if (SDL_GetRendererOutputSize(d->renderer, &out_w, &out_h) == 0 && out_w > 0 &&
+		    out_h > 0 &&
+		    picture_shrink_factor(d->pic_width, d->pic_height, (unsigned)out_w,
+					  (unsigned)out_h) != d->shrink)
+			upload(d);
+	}
+	if (d->texture) {
+		set_scaling(d);
 		SDL_RenderCopy(d->renderer, d->texture, NULL, NULL);
+	}
 	SDL_RenderPresent(d->renderer);
 }
 
@@ -205,26 +333,20 @@ static void redraw(struct display *d, uint64_t now_ms, bool force)
 	}
 	if (!width || !height || width > DISPLAY_MAX_WIDTH || height > DISPLAY_MAX_HEIGHT)
 		return;
-	if (!d->texture || width != d->tex_width || height != d->tex_height) {
-		if (d->texture)
-			SDL_DestroyTexture(d->texture);
-		d->texture = SDL_CreateTexture(d->renderer, SDL_PIXELFORMAT_RGB888,
-					       SDL_TEXTUREACCESS_STREAMING, (int)width, (int)height);
-		if (!d->texture)
-			return;
-		d->tex_width = width;
-		d->tex_height = height;
+	if (width != d->pic_width || height != d->pic_height) {
+		d->pic_width = width;
+		d->pic_height = height;
 		/* Letterboxed scaling keeps the guest's aspect ratio whatever
 		 * the window's shape. */
 		SDL_RenderSetLogicalSize(d->renderer, (int)width, (int)height);
-		if (!d->sized_by_user) {
+		if (!d->sized_by_user && !d->fullscreen) {
 			/* The guest's size, centred again so that a window that
 			 * grew (text mode to a framebuffer) stays on the screen. */
 			SDL_SetWindowSize(d->window, (int)width, (int)height);
 			SDL_SetWindowPosition(d->window, SDL_WINDOWPOS_CENTERED, SDL_WINDOWPOS_CENTERED);
 		}
 	}
-	SDL_UpdateTexture(d->texture, NULL, d->pixels, (int)(width * 4));
+	upload(d);
 	present(d);
 }
 
@@ -239,8 +361,11 @@ static void handle_window_event(struct display *d, const SDL_WindowEvent *w)
 		set_grab(d, false);
 		break;
 	case SDL_WINDOWEVENT_RESIZED:
-		if ((unsigned)w->data1 != d->tex_width || (unsigned)w->data2 != d->tex_height)
+		/* Full screen and back is not the user's choice of a size. */
+		if (!d->fullscreen &&
+		    ((unsigned)w->data1 != d->pic_width || (unsigned)w->data2 != d->pic_height))
 			d->sized_by_user = true;
+		update_wanted_size(d);
 		present(d);
 		break;
 	case SDL_WINDOWEVENT_EXPOSED:
@@ -430,7 +555,11 @@ int display_open(struct display **out, const char *name, const struct display_op
 		return -ENOMEM;
 	}
 	d->pixels = malloc((size_t)DISPLAY_MAX_WIDTH * DISPLAY_MAX_HEIGHT * 4);
-	if (!d->pixels) {
+	/* Reduced by at least 2 each way (picture_shrink_factor). */
+	d->reduced = malloc((size_t)(DISPLAY_MAX_WIDTH + 1) / 2 * ((DISPLAY_MAX_HEIGHT + 1) / 2) * 4);
+	if (!d->pixels || !d->reduced) {
+		free(d->pixels);
+		free(d->reduced);
 		free(d);
 		snprintf(err, err_len, "out of memory for the display");
 		return -ENOMEM;
@@ -462,6 +591,7 @@ fail:
 	pthread_cond_destroy(&d->started_cond);
 	pthread_mutex_destroy(&d->lock);
 	free(d->pixels);
+	free(d->reduced);
 	free(d);
 	return -rc;
 }
@@ -480,6 +610,7 @@ void display_close(struct display *d)
 	pthread_cond_destroy(&d->started_cond);
 	pthread_mutex_destroy(&d->lock);
 	free(d->pixels);
+	free(d->reduced);
 	free(d);
 }
 
@@ -491,4 +622,5 @@ const struct display_backend display_sdl = {
 	.unread_event = display_unread_event,
 	.frame_ready = display_frame_ready,
 	.set_state = display_set_state,
+	.wanted_size = display_wanted_size,
 };

@@ -78,6 +78,11 @@ void display_frame_ready(struct display *d);
  * "powered off"). state must stay valid. */
 void display_set_state(struct display *d, const char *state);
 
+/* Any thread: the size the user gave the window (dragging its border, or
+ * full screen), in pixels, for the guest's display to offer as its
+ * preferred mode; false while the window has the size btvm chose for the
+ * guest's picture. */
+bool display_wanted_size(struct display *d, unsigned *width, unsigned *height);
 /* The functions above as the board calls them. This file (display.c) is
  * the only code that links SDL2, in a library of its own (btvmwindow):
  * main.c hands display_sdl to the board (board_config.window), and a
@@ -91,6 +96,7 @@ struct display_backend {
 	void (*unread_event)(struct display *d, const struct display_event *ev);
 	void (*frame_ready)(struct display *d);
 	void (*set_state)(struct display *d, const char *state);
+	bool (*wanted_size)(struct display *d, unsigned *width, unsigned *height);
 };
 extern const struct display_backend display_sdl;
 

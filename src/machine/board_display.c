@@ -14,6 +14,14 @@ void board_display(const struct board *board, struct board_display *d)
 	d->bochs = &board->bochs;
 }
 
+void board_display_edid_source(struct board *board,
+			       bool (*fn)(void *opaque, unsigned *width, unsigned *height),
+			       void *opaque)
+{
+	board->bochs.edid_size = fn;
+	board->bochs.edid_opaque = opaque;
+}
+
 void board_vram_log(struct board *board, bool on)
 {
 	shadow_devmem_log(&board->sh, on);

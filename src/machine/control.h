@@ -270,6 +270,12 @@ void board_display(const struct board *board, struct board_display *d);
  * dirty (BOCHS_DIRTY_BYTES), returning how many; those written through
  * the device's own registers and aperture likewise. */
 void board_vram_log(struct board *board, bool on);
+/* The size the std VGA offers as its EDID's preferred mode, asked of fn
+ * (false: no EDID) whenever the guest reads the block; NULL for none.
+ * Set before the guest runs. */
+void board_display_edid_source(struct board *board,
+			       bool (*fn)(void *opaque, unsigned *width, unsigned *height),
+			       void *opaque);
 unsigned board_vram_harvest(struct board *board, uint8_t *dirty);
 void board_vram_take_device_dirty(struct board *board, uint8_t *dirty);
 /* The screen as the guest shows it now, drawn whole into pixels (room
