@@ -973,7 +973,7 @@ void emit_attention_poll(struct tctx *c)
 static void translate_pause_budgeted(struct tctx *c)
 {
 	struct emitter *e = &c->e;
-	translate_ident(c);
+	emit_insn(e, ZYDIS_MNEMONIC_PAUSE, 0, NULL, 0);
 	esp_settle(c);   /* both ways out below take r12 as ESP */
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8), op_reg(ZYDIS_REGISTER_RCX));
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_ECX), cpu_field(4, CPU_OFF_PAUSE_BUDGET));
