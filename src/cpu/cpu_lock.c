@@ -44,7 +44,8 @@ int cpu_lock_init(struct cpu_lock *lock, struct cpu *const *cpus, unsigned n)
 		cpus[i]->lock = lock;
 		cpus[i]->pause_budget = CPU_PAUSE_BUDGET;
 	}
-	cpus[0]->tc->concurrent = n > 1;
+	/* Other threads' requests read it (cpu_request_attention). */
+	__atomic_store_n(&cpus[0]->tc->concurrent, n > 1, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -53,7 +54,7 @@ void cpu_lock_destroy(struct cpu_lock *lock)
 	for (unsigned i = 0; i < lock->ncpus; i++)
 		lock->cpus[i]->lock = NULL;
 	if (lock->ncpus)
-		lock->cpus[0]->tc->concurrent = false;
+		__atomic_store_n(&lock->cpus[0]->tc->concurrent, false, __ATOMIC_RELEASE);
 	pthread_cond_destroy(&lock->changed);
 	pthread_mutex_destroy(&lock->mutex);
 	lock->ncpus = 0;

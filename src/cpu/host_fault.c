@@ -137,9 +137,11 @@ void cpu_request_attention(struct cpu *cpu)
 	atomic_thread_fence(memory_order_seq_cst);
 	if (!atomic_load(&cpu->waiting)) {
 		/* With vCPUs on threads of their own, translated code loads
-		 * poll_ptr at every poll (emit_attention_poll) and the monitor
-		 * looks at attention before it enters it again: no signal. */
-		if (!cpu->lock)
+		 * poll_ptr at every poll (emit_attention_poll: every block is
+		 * translated after the cache turned concurrent, as the threads
+		 * start) and the monitor looks at attention before it enters
+		 * it again: no signal. */
+		if (!__atomic_load_n(&cpu->tc->concurrent, __ATOMIC_ACQUIRE))
 			kick_vcpu_thread(cpu);
 	} else if (cpu->wake_fd >= 0) {
 		/* Its HLT sleep, on an eventfd of its own (several vCPUs). */
