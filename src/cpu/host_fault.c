@@ -141,7 +141,7 @@ void cpu_request_attention(struct cpu *cpu)
 		 * translated after the cache turned concurrent, as the threads
 		 * start) and the monitor looks at attention before it enters
 		 * it again: no signal. */
-		if (!__atomic_load_n(&cpu->tc->concurrent, __ATOMIC_ACQUIRE))
+		if (!cpu->tc || !__atomic_load_n(&cpu->tc->concurrent, __ATOMIC_ACQUIRE))
 			kick_vcpu_thread(cpu);
 	} else if (cpu->wake_fd >= 0) {
 		/* Its HLT sleep, on an eventfd of its own (several vCPUs). */
