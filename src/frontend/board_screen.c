@@ -71,6 +71,7 @@ struct board_screen {
 	uint64_t lfb_compare_entries; /* for --stats */
 	uint64_t last_snapshot_ns;
 	bool input_backlog;           /* an event the i8042 had no room for */
+	bool tablet;                  /* vCPU thread: the window was told the tablet is active */
 	uint64_t input_retry_ns;      /* when to offer it again */
 	/* Set on the display thread, acted on by the vCPU thread. */
 	atomic_bool power_button, quit;
@@ -423,6 +424,10 @@ static bool deliver_event(struct board *board, const struct display_event *ev)
 		unsigned n = keymap_set2_sequence(ev->scancode, ev->pressed, seq);
 		return !n || board_key_input(board, seq, n);
 	}
+	if (ev->kind == DISPLAY_EVENT_TABLET) {
+		board_tablet_input(board, ev->x, ev->y, ev->dz, ev->buttons);
+		return true;
+	}
 	board_mouse_input(board, ev->dx, ev->dy, ev->dz, ev->buttons);
 	return true;
 }
@@ -490,6 +495,13 @@ static bool screen_poll(void *opaque, uint64_t now_ns)
 		fprintf(stderr, "btvm: the window was closed twice; stopping the guest\n");
 		board_request_exit(scr->board, 0);
 		return false;
+	}
+	/* The tablet's driver came or went (a boot, a reset, a module
+	 * loaded): the window switches between positions and the grab. */
+	bool tablet = board_tablet_active(scr->board);
+	if (tablet != scr->tablet) {
+		scr->tablet = tablet;
+		scr->win->set_absolute(scr->display, tablet);
 	}
 	struct display_event ev;
 	scr->input_backlog = false;
