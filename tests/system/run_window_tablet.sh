@@ -12,7 +12,10 @@
 #      window's size here: 720x400, VGA text) within a pixel;
 #   3. a click at the second point does not grab (the title keeps
 #      "tablet", never the grab's "Ctrl+Alt releases the mouse"), and
-#      reaches the guest as BTN_LEFT 1 then 0.
+#      reaches the guest as BTN_LEFT 1 then 0;
+#   4. the machine saved (the monitor's savevm) and restored in a new
+#      btvm: the title says "tablet" again at once (the driver's state is
+#      in the snapshot), and a third point reaches the restored guest.
 # The decoded events go to the serial port (serial.log), the screen only
 # says when they are there.
 #
@@ -59,7 +62,7 @@ initrd=$(sed -n 2p <<<"$paths")
 xvfb_start "$work" 1280x1024x24 || fail "Xvfb did not start"
 
 "$btvm" run --display sdl --kernel "$kernel" --initrd "$initrd" -m 256 \
-	--append "console=ttyS0 console=tty0 quiet" \
+	--append "console=ttyS0 console=tty0 quiet" --monitor "unix:$work/mon.sock" \
 	--screenshot "$work/screen.txt" \
 	</dev/null >"$work/serial.log" 2>"$work/stderr.log" &
 btvm_pid=$!
@@ -80,52 +83,41 @@ wait_screen '^guest:~ #' 300
 wait_title "$name - tablet"
 echo "run_window_tablet: the guest's virtio_input runs; title '$name - tablet'"
 
-# 2. The guest records its tablet's events.
-xdotool windowfocus --sync "$win"
-xdotool type --delay 40 'for e in /sys/class/input/event*; do grep -q Tablet $e/device/name && d=/dev/input/${e##*/}; done; dd if=$d of=/tmp/ev bs=16 2>/dev/null & echo READY-$((3*3))-$d'
-xdotool key Return
-wait_screen '^READY-9-/dev/input/event[0-9]+$' 60
-dev=$(grep -E -o '^READY-9-/dev/input/event[0-9]+$' "$work/screen.txt" | tail -1)
-echo "run_window_tablet: recording ${dev#READY-9-}"
-sleep 1
-
-# Two points, neither on the other's row or column, nor where the pointer
-# was; no click.
-x1=123 y1=77 x2=611 y2=333
-xdotool mousemove --window "$win" $x1 $y1
-sleep 1
-xdotool mousemove --window "$win" $x2 $y2
-sleep 1
-
-# 3. A click: no grab.
-xdotool click 1
-for _ in $(seq 10); do
-	case "$(xdotool getwindowname "$win")" in
-	*"Ctrl+Alt releases the mouse"*) fail "a click grabbed the mouse with the tablet in use" ;;
-	esac
-	sleep 0.1
-done
-[ "$(xdotool getwindowname "$win")" = "$name - tablet" ] ||
-	fail "after the click the title is '$(xdotool getwindowname "$win")'"
-echo "run_window_tablet: the click did not grab; the title still says tablet"
-sleep 1
+# The guest records its tablet's events (dd: one 16-byte event a read,
+# written as it comes).
+start_recording() {
+	xdotool windowfocus --sync "$win"
+	xdotool type --delay 40 "for e in /sys/class/input/event*; do grep -q Tablet \$e/device/name && d=/dev/input/\${e##*/}; done; dd if=\$d of=/tmp/ev bs=16 2>/dev/null & echo READY-\$(($1*$1))-\$d"
+	xdotool key Return
+	wait_screen "^READY-$(($1 * $1))-/dev/input/event[0-9]+\$" 60
+	echo "run_window_tablet: recording $(grep -E -o '/dev/input/event[0-9]+$' "$work/screen.txt" | tail -1)"
+	sleep 1
+}
 
 # The events, decoded in the guest (i386: the time is two 32-bit words,
 # then type, code, value): one line a report with the state after it, and
-# each button event. od prints 8 signed 16-bit words a 16-byte event.
-xdotool type --delay 20 "kill \$!; od -An -w16 -td2 -v /tmp/ev | awk 'BEGIN{x=-1;y=-1} \$5==3&&\$6==0{x=\$7+65536*\$8} \$5==3&&\$6==1{y=\$7+65536*\$8} \$5==1{print \"KEY\",\$6,\$7} \$5==0{print \"POS\",x,y}' >/dev/ttyS0; echo DONE-\$((4*4))"
-xdotool key Return
-wait_screen '^DONE-16$' 60
-sleep 1
+# each button event, to the serial port. od prints 8 signed 16-bit words
+# a 16-byte event.
+stop_recording() {
+	xdotool type --delay 20 "kill \$!; od -An -w16 -td2 -v /tmp/ev | awk 'BEGIN{x=-1;y=-1} \$5==3&&\$6==0{x=\$7+65536*\$8} \$5==3&&\$6==1{y=\$7+65536*\$8} \$5==1{print \"KEY\",\$6,\$7} \$5==0{print \"POS\",x,y}' >/dev/ttyS0; echo DONE-\$(($1*$1))"
+	xdotool key Return
+	wait_screen "^DONE-$(($1 * $1))\$" 60
+	sleep 1
+}
 
-python3 - "$work/serial.log" $x1 $y1 $x2 $y2 <<'PYEOF' || fail "the guest's events do not match the pointer"
+# check_events LOG CLICKED X Y [X Y ...]: the reports in LOG include each
+# point's position in order, and with CLICKED 1 a BTN_LEFT press and
+# release at the last one.
+check_events() {
+	python3 - "$@" <<'PYEOF'
 import sys
 log = open(sys.argv[1], errors="replace").read().splitlines()
-x1, y1, x2, y2 = map(int, sys.argv[2:6])
+clicked = sys.argv[2] == "1"
+pts = list(map(int, sys.argv[3:]))
 W, H = 720, 400          # the picture: VGA text mode, 80x25 of 9x16
 def tablet(px, size):
     return px * 32767 // (size - 1)
-want = [(tablet(x1, W), tablet(y1, H)), (tablet(x2, W), tablet(y2, H))]
+want = [(tablet(pts[i], W), tablet(pts[i + 1], H)) for i in range(0, len(pts), 2)]
 pos, keys = [], []
 for line in log:
     f = line.split()
@@ -145,9 +137,53 @@ for i, w in enumerate(want):
     assert at < len(pos), f"no report near {w} (point {i + 1}) in order; reports: {pos}"
     print(f"run_window_tablet: point {i + 1}: window pixel -> {w}, guest read {pos[at]}")
     at += 1
-# BTN_LEFT (272) pressed then released, at the second point.
-assert (272, 1) in keys and (272, 0) in keys and keys.index((272, 1)) < keys.index((272, 0)), \
-    f"BTN_LEFT press and release not seen: {keys}"
-assert near(pos[-1], want[1]), f"the click's report is at {pos[-1]}, not {want[1]}"
+if clicked:
+    # BTN_LEFT (272) pressed then released, at the last point.
+    assert (272, 1) in keys and (272, 0) in keys and \
+        keys.index((272, 1)) < keys.index((272, 0)), f"BTN_LEFT press and release not seen: {keys}"
+    assert near(pos[-1], want[-1]), f"the click's report is at {pos[-1]}, not {want[-1]}"
 PYEOF
-echo "run_window_tablet: PASS (tablet title, absolute positions without a click, click without a grab)"
+}
+
+# 2. Two points, neither on the other's row or column, nor where the
+# pointer was; no click.
+start_recording 3
+x1=123 y1=77 x2=611 y2=333
+xdotool mousemove --window "$win" $x1 $y1
+sleep 1
+xdotool mousemove --window "$win" $x2 $y2
+sleep 1
+
+# 3. A click: no grab.
+xdotool click 1
+for _ in $(seq 10); do
+	case "$(xdotool getwindowname "$win")" in
+	*"Ctrl+Alt releases the mouse"*) fail "a click grabbed the mouse with the tablet in use" ;;
+	esac
+	sleep 0.1
+done
+[ "$(xdotool getwindowname "$win")" = "$name - tablet" ] ||
+	fail "after the click the title is '$(xdotool getwindowname "$win")'"
+echo "run_window_tablet: the click did not grab; the title still says tablet"
+sleep 1
+stop_recording 4
+check_events "$work/serial.log" 1 $x1 $y1 $x2 $y2 || fail "the guest's events do not match the pointer"
+
+# 4. Saved and restored: the tablet goes on in the new btvm.
+python3 "$here/monitor_cmd.py" "$work/mon.sock" "savevm $work/tablet.snap" >>"$work/monitor.log" ||
+	fail "savevm through the monitor"
+kill -9 "$btvm_pid"
+wait "$btvm_pid" 2>/dev/null || true
+"$btvm" run --display sdl --restore "$work/tablet.snap" --screenshot "$work/screen.txt" \
+	</dev/null >"$work/serial2.log" 2>>"$work/stderr.log" &
+btvm_pid=$!
+wait_window 60
+wait_title "$name - tablet"
+echo "run_window_tablet: restored; title '$name - tablet'"
+start_recording 5
+x3=400 y3=250
+xdotool mousemove --window "$win" $x3 $y3
+sleep 1
+stop_recording 6
+check_events "$work/serial2.log" 0 $x3 $y3 || fail "the restored guest's events do not match the pointer"
+echo "run_window_tablet: PASS (tablet title, absolute positions without a click, click without a grab, restored)"
