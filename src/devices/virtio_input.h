@@ -12,11 +12,11 @@
  *   ID_DEVIDS    BUS_VIRTUAL, vendor 0x0627, product 0x0003, version 1
  *                (QEMU's virtio tablet's, so any guest quirk keyed to it
  *                applies)
- *   PROP_BITS    none: INPUT_PROP_POINTER says "indirect, needs an
- *                on-screen pointer", which udev and libinput take as a
- *                touchpad hint; an absolute device with mouse buttons and
- *                no pen is what both classify as an absolute pointer
- *                (X's libinput moves the pointer to where the event says)
+ *   PROP_BITS    none, as QEMU's tablet: INPUT_PROP_POINTER is the mark
+ *                of indirect devices such as touchpads; an absolute
+ *                device with mouse buttons and no pen is what udev's
+ *                input_id calls a mouse with absolute axes, which X's
+ *                libinput drives as an absolute pointer
  *   EV_BITS      EV_SYN (SYN_REPORT), EV_KEY (BTN_LEFT, BTN_RIGHT,
  *                BTN_MIDDLE), EV_REL (REL_WHEEL), EV_ABS (ABS_X, ABS_Y)
  *   ABS_INFO     ABS_X and ABS_Y: min 0, max VIRTIO_INPUT_ABS_MAX, no
