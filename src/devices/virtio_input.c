@@ -59,7 +59,7 @@ static void select_config(struct virtio_input *t)
 			put_le16(u, VIRTIO_INPUT_BUS_VIRTUAL);
 			put_le16(u + 2, 0x0627);
 			put_le16(u + 4, 0x0003);
-			put_le16(u + 6, 0x0001);
+			put_le16(u + 6, 0x0002);
 			size = 8;
 		}
 		break;

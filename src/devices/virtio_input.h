@@ -9,9 +9,9 @@
  * and subsel, then reads size and the union. What it answers:
  *   ID_NAME      "btvm Virtio Tablet"
  *   ID_SERIAL    "btvm-tablet"
- *   ID_DEVIDS    BUS_VIRTUAL, vendor 0x0627, product 0x0003, version 1
- *                (QEMU's virtio tablet's, so any guest quirk keyed to it
- *                applies)
+ *   ID_DEVIDS    BUS_VIRTUAL, vendor 0x0627, product 0x0003, version 2
+ *                (QEMU's virtio tablet with its wheel, so any guest
+ *                quirk keyed to it applies)
  *   PROP_BITS    none, as QEMU's tablet: INPUT_PROP_POINTER is the mark
  *                of indirect devices such as touchpads; an absolute
  *                device with mouse buttons and no pen is what udev's

@@ -291,7 +291,8 @@ static void test_identity_and_config(struct harness *h)
 	CHECK(!strcmp(name, "btvm Virtio Tablet"));
 	CHECK(select_cfg(h, VIRTIO_INPUT_CFG_ID_SERIAL, 0) > 0);
 	CHECK_EQ(select_cfg(h, VIRTIO_INPUT_CFG_ID_DEVIDS, 0), 8);
-	CHECK_EQ(dev_rd(h, VIRTIO_INPUT_CFG_UNION, 2), VIRTIO_INPUT_BUS_VIRTUAL);
+	CHECK_EQ(dev_rd(h, VIRTIO_INPUT_CFG_UNION, 4), VIRTIO_INPUT_BUS_VIRTUAL | 0x0627u << 16);
+	CHECK_EQ(dev_rd(h, VIRTIO_INPUT_CFG_UNION + 4, 4), 0x0003u | 0x0002u << 16);
 	CHECK_EQ(select_cfg(h, VIRTIO_INPUT_CFG_PROP_BITS, 0), 0);
 
 	/* EV_KEY: BTN_LEFT, RIGHT, MIDDLE are bits 0x110-0x112: byte 34. */
