@@ -7,7 +7,7 @@
 # the kernel to <cache>/vmlinuz and builds <cache>/initramfs-N.cpio.gz: the
 # static busybox, the few kernel modules a desktop VM needs that Debian
 # builds as modules (the PS/2 mouse, the ACPI power button, virtio disks
-# and network, ext4; with btvm.ide on the kernel command line IDE disks
+# and network, the virtio tablet with evdev's /dev/input/eventN, ext4; with btvm.ide on the kernel command line IDE disks
 # and CD-ROMs with ISO 9660 too), and an /init
 # that mounts proc, sys and devtmpfs, loads those modules, and starts an
 # interactive shell on the console (prompt "guest:~ # ") and, when the
@@ -34,7 +34,7 @@ set -euo pipefail
 
 # Bump when the initramfs's layout changes in a way the /init text below
 # does not show (the /init text is hashed into the stamp by itself).
-RECIPE_VERSION=6
+RECIPE_VERSION=7
 
 # Modules from the kernel's package put into the initramfs (paths under
 # lib/modules/RELEASE/kernel/), loaded by /init in this order.
@@ -42,6 +42,7 @@ GUEST_MODULES="drivers/input/mouse/psmouse.ko drivers/acpi/button.ko
 drivers/virtio/virtio.ko drivers/virtio/virtio_ring.ko
 drivers/virtio/virtio_pci_modern_dev.ko drivers/virtio/virtio_pci_legacy_dev.ko
 drivers/virtio/virtio_pci.ko drivers/block/virtio_blk.ko
+drivers/input/evdev.ko drivers/virtio/virtio_input.ko
 net/core/failover.ko drivers/net/net_failover.ko drivers/net/virtio_net.ko
 lib/crc16.ko crypto/crc32c_generic.ko fs/mbcache.ko fs/jbd2/jbd2.ko fs/ext4/ext4.ko"
 # IDE and what it needs, in load order, under lib/modules/ide/: the PIIX's
@@ -114,8 +115,8 @@ mount -t devtmpfs devtmpfs /dev || mdev -s
 # standard streams: take the console now that devtmpfs has it.
 [ -t 1 ] || exec </dev/console >/dev/console 2>&1
 # Debian builds these as modules: the PS/2 mouse, the ACPI power button
-# (which the window's close button presses), virtio disks and ext4, and
-# the virtio network card.
+# (which the window's close button presses), virtio disks and ext4, the
+# virtio network card, and the virtio tablet with evdev.
 for m in /lib/modules/*.ko; do
 	[ -e "$m" ] && insmod "$m"
 done

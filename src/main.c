@@ -106,12 +106,18 @@ static void print_usage(FILE *out)
 	      "                        on one host thread; the others wait for the\n"
 	      "                        guest's INIT and start-up IPIs\n"
 	      "  --display sdl|none    sdl: the guest's screen in a window, with its\n"
-	      "                        keyboard and mouse (click to grab the mouse,\n"
-	      "                        Ctrl+Alt to release it; closing the window\n"
+	      "                        keyboard and mouse (the tablet follows the\n"
+	      "                        pointer; without its driver, click to grab the\n"
+	      "                        mouse, Ctrl+Alt to release it; closing the window\n"
 	      "                        presses the power button, closing it again\n"
 	      "                        ends btvm); none: no window. Default: sdl when\n"
 	      "                        DISPLAY or WAYLAND_DISPLAY names a display\n"
 	      "                        server that answers, else none\n"
+	      "  --tablet on|off       a virtio tablet (virtio-input, an absolute\n"
+	      "                        pointer: Linux's virtio_input driver) that the\n"
+	      "                        window's pointer drives with no grab while it is\n"
+	      "                        over the picture. Default: on with a window,\n"
+	      "                        off with --display none\n"
 	      "  --vga text|WxH        the screen at boot: text (80x25 VGA text mode, the\n"
 	      "                        default) or a linear framebuffer of WxH pixels,\n"
 	      "                        32 bits each (e.g. 1024x768; up to 2560x1600),\n"
@@ -325,6 +331,7 @@ enum {
 	OPT_DEBUGCON,
 	OPT_BOOT,
 	OPT_START,
+	OPT_TABLET,
 };
 
 /* The machine options the command line gave, for --restore: the
@@ -337,7 +344,7 @@ enum boot_choice { BOOT_CHOICE_AUTO, BOOT_CHOICE_BIOS, BOOT_CHOICE_DIRECT };
 enum start_choice { START_AS_SAVED, START_PAUSED, START_RUNNING };
 
 struct run_given {
-	bool kernel, initrd, append, memory, vga, disk, snapshot, net, smp;
+	bool kernel, initrd, append, memory, vga, disk, snapshot, net, smp, tablet;
 	enum boot_choice boot;
 	enum start_choice start;
 	bool start_option;      /* --start itself, not -S */
@@ -392,6 +399,7 @@ static const struct option run_options[] = {
 	{ "debugcon", required_argument, NULL, OPT_DEBUGCON },
 	{ "boot", required_argument, NULL, OPT_BOOT },
 	{ "start", required_argument, NULL, OPT_START },
+	{ "tablet", required_argument, NULL, OPT_TABLET },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -586,6 +594,15 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 			break;
 		case OPT_NO_REBOOT:
 			cfg->no_reboot = true;
+			break;
+		case OPT_TABLET:
+			if (!strcmp(optarg, "on"))
+				cfg->tablet = TABLET_ON;
+			else if (!strcmp(optarg, "off"))
+				cfg->tablet = TABLET_OFF;
+			else
+				return usage_error("invalid --tablet '%s' (expected on or off)", optarg);
+			given->tablet = true;
 			break;
 		case OPT_HELP:
 			print_usage(stdout);
@@ -897,6 +914,10 @@ static int take_snapshot_config(struct board_config *cfg, const struct run_given
 	if (given->snapshot && !s->snapshot)
 		return usage_error("--restore: --snapshot conflicts with the snapshot, taken with "
 				   "writes going to the disk images");
+	if (given->tablet && cfg->tablet != s->tablet)
+		return usage_error("--restore: --tablet %s conflicts with the snapshot's machine, "
+				   "which %s a tablet", cfg->tablet == TABLET_ON ? "on" : "off",
+				   s->tablet == TABLET_ON ? "has" : "has no");
 	if (given->net && cfg->net.enabled != s->net.enabled)
 		return usage_error("--restore: --net %s conflicts with the snapshot's machine, which "
 				   "%s a network card", cfg->net.enabled ? "user" : "none",
@@ -919,6 +940,7 @@ static int take_snapshot_config(struct board_config *cfg, const struct run_given
 		cfg->ide[slot] = s->ide[slot];
 	cfg->kernel_disk = s->kernel_disk;
 	cfg->snapshot = s->snapshot;
+	cfg->tablet = s->tablet;
 	if (!given->net)
 		cfg->net = s->net;
 	return -1;
@@ -1126,6 +1148,14 @@ static int cmd_run(int argc, char **argv)
 		free(sc);
 		return EXIT_FAILURE;
 	}
+	/* The tablet by default where there will be a window to drive it
+	 * (a restored machine has the snapshot's answer). */
+	if (cfg.tablet == TABLET_DEFAULT)
+		cfg.tablet = cfg.display == DISPLAY_SDL ||
+				     (cfg.display == DISPLAY_DEFAULT && cfg.window &&
+				      cfg.window->server_named())
+			     ? TABLET_ON
+			     : TABLET_OFF;
 	if (board_create(&board, &cfg, err, sizeof(err))) {
 		fprintf(stderr, "btvm: %s\n", err);
 		migration_incoming_free(incoming);

@@ -379,8 +379,13 @@ static void bar_write(void *opaque, uint64_t offset, unsigned width, uint64_t va
 		 * without VIRTIO_F_NOTIFICATION_DATA) adds nothing. */
 		notify_queue(vp, in / VIRTIO_PCI_NOTIFY_MULTIPLIER);
 		break;
+	case VIRTIO_PCI_DEVICE_OFFSET / VIRTIO_PCI_AREA_SIZE:
+		if (vp->p.ops && vp->p.ops->config_write && in < vp->p.config_len &&
+		    width <= vp->p.config_len - in)
+			vp->p.ops->config_write(vp->p.opaque, in, width, (uint32_t)value);
+		break;
 	default:
-		/* The ISR is read-only, and so is the device configuration. */
+		/* The ISR is read-only. */
 		break;
 	}
 }

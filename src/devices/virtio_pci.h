@@ -133,6 +133,11 @@ struct virtio_pci_ops {
 	 * its queues or their buffers (requests in flight finished or
 	 * dropped); the transport then resets the queues. */
 	void (*reset)(void *opaque);
+	/* May be NULL: the device configuration is read-only. Otherwise the
+	 * driver wrote width bytes of it at offset (inside config_len): the
+	 * device updates its config buffer, which later reads return (virtio
+	 * input's select and subsel choose what the rest of it holds). */
+	void (*config_write)(void *opaque, unsigned offset, unsigned width, uint32_t value);
 };
 
 /* A device model's description of itself. */
@@ -143,8 +148,8 @@ struct virtio_pci_params {
 	uint64_t features;	/* device-specific bits; the transport adds its own */
 	struct virtq *queues;	/* num_queues of them, virtq_init'ed with their maximum size */
 	unsigned num_queues;
-	/* Device-specific configuration, read by the driver as it stands
-	 * (read-only: writes are ignored). */
+	/* Device-specific configuration, read by the driver as it stands;
+	 * writes go to ops->config_write, or are ignored without one. */
 	const uint8_t *config;
 	unsigned config_len;	/* at most VIRTIO_PCI_AREA_SIZE */
 	const struct virtio_pci_ops *ops;

@@ -71,6 +71,7 @@ struct board_screen {
 	uint64_t lfb_compare_entries; /* for --stats */
 	uint64_t last_snapshot_ns;
 	bool input_backlog;           /* an event the i8042 had no room for */
+	bool tablet;                  /* vCPU thread: the window was told the tablet is active */
 	uint64_t input_retry_ns;      /* when to offer it again */
 	/* Set on the display thread, acted on by the vCPU thread. */
 	atomic_bool power_button, quit;
@@ -416,12 +417,20 @@ static void take_snapshot(struct board_screen *scr, uint64_t now_ns)
 	scr->win->frame_ready(scr->display);
 }
 
-static bool deliver_event(struct board *board, const struct display_event *ev)
+static bool deliver_event(struct board *board, const struct display_event *ev, bool paused)
 {
 	if (ev->kind == DISPLAY_EVENT_KEY) {
 		uint8_t seq[KEYMAP_MAX_SEQUENCE];
 		unsigned n = keymap_set2_sequence(ev->scancode, ev->pressed, seq);
 		return !n || board_key_input(board, seq, n);
+	}
+	if (ev->kind == DISPLAY_EVENT_TABLET) {
+		/* A paused machine's devices do not write its RAM: the pointer
+		 * moved meanwhile is dropped, and the next report after cont
+		 * carries where it is and the buttons held. */
+		if (!paused)
+			board_tablet_input(board, ev->x, ev->y, ev->dz, ev->buttons);
+		return true;
 	}
 	board_mouse_input(board, ev->dx, ev->dy, ev->dz, ev->buttons);
 	return true;
@@ -475,9 +484,8 @@ static void write_screenshots(struct board_screen *scr)
 /* vCPU thread, at every poll (and while paused): input to the devices, a
  * new snapshot when due, the power button, a screenshot asked for by
  * SIGUSR2. */
-static bool screen_poll(void *opaque, uint64_t now_ns)
+static bool poll_screen(struct board_screen *scr, uint64_t now_ns, bool paused)
 {
-	struct board_screen *scr = opaque;
 	if (shot_requested) {
 		shot_requested = 0;
 		write_screenshots(scr);
@@ -491,10 +499,17 @@ static bool screen_poll(void *opaque, uint64_t now_ns)
 		board_request_exit(scr->board, 0);
 		return false;
 	}
+	/* The tablet's driver came or went (a boot, a reset, a module
+	 * loaded): the window switches between positions and the grab. */
+	bool tablet = board_tablet_active(scr->board);
+	if (tablet != scr->tablet) {
+		scr->tablet = tablet;
+		scr->win->set_absolute(scr->display, tablet);
+	}
 	struct display_event ev;
 	scr->input_backlog = false;
 	while (scr->win->next_event(scr->display, &ev)) {
-		if (!deliver_event(scr->board, &ev)) {
+		if (!deliver_event(scr->board, &ev, paused)) {
 			scr->win->unread_event(scr->display, &ev);
 			scr->input_backlog = true;
 			scr->input_retry_ns = now_ns + INPUT_RETRY_NS;
@@ -506,9 +521,14 @@ static bool screen_poll(void *opaque, uint64_t now_ns)
 	return false;
 }
 
+static bool screen_poll(void *opaque, uint64_t now_ns)
+{
+	return poll_screen(opaque, now_ns, false);
+}
+
 static void screen_paused(void *opaque, uint64_t guest_ns)
 {
-	screen_poll(opaque, guest_ns);
+	poll_screen(opaque, guest_ns, true);
 }
 
 /* When the next snapshot is due (guest ns), UINT64_MAX without a window. */

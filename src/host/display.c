@@ -1,5 +1,5 @@
 /* The SDL2 window and its thread: event handling (keys, mouse grab and
- * release, the full-screen key, close), scaling the picture to the
+ * release or the tablet's absolute pointer, the full-screen key, close), scaling the picture to the
  * window, redrawing at most 60 times a second and only when the
  * board's render callback says something changed, and the input queue the
  * vCPU thread drains. Every SDL call but SDL_PushEvent happens on the
@@ -20,8 +20,9 @@
 #include <string.h>
 
 /* Input events waiting for the vCPU thread. Mouse motion merges into the
- * newest queued motion with the same buttons, so a guest that does not
- * read its mouse for a while costs one slot, not thousands. */
+ * newest queued motion with the same buttons (a tablet position replaces
+ * the newest queued one), so a guest that does not read its mouse for a
+ * while costs one slot, not thousands. */
 #define EVENT_QUEUE_SIZE 512u
 /* 60 Hz */
 #define FRAME_INTERVAL_MS 16u
@@ -38,6 +39,7 @@ struct display {
 	struct display_event queue[EVENT_QUEUE_SIZE];
 	unsigned head, count;
 	const char *state;
+	bool absolute;          /* display_set_absolute's, for the display thread */
 	bool stopping;
 
 	/* The picture size the user asked for by sizing the window (or
@@ -56,6 +58,9 @@ struct display {
 	uint32_t *pixels;                /* the picture, as render left it */
 	uint32_t *reduced;               /* the picture reduced, when shrink > 1 */
 	bool grabbed;
+	bool tablet;               /* absolute mode as the display thread last took it */
+	bool tablet_held;          /* buttons went down over the picture in absolute mode */
+	unsigned tablet_x, tablet_y; /* the last position sent */
 	bool closed_once;
 	bool sized_by_user;
 	bool fullscreen;
@@ -83,12 +88,14 @@ static void push_user_event(struct display *d, int which)
 static void queue_event(struct display *d, const struct display_event *ev)
 {
 	pthread_mutex_lock(&d->lock);
-	if (ev->kind == DISPLAY_EVENT_MOUSE && d->count) {
+	if (ev->kind != DISPLAY_EVENT_KEY && d->count) {
 		struct display_event *last = &d->queue[(d->head + d->count - 1) % EVENT_QUEUE_SIZE];
-		if (last->kind == DISPLAY_EVENT_MOUSE && last->buttons == ev->buttons) {
+		if (last->kind == ev->kind && last->buttons == ev->buttons) {
 			last->dx += ev->dx;
 			last->dy += ev->dy;
 			last->dz += ev->dz;
+			last->x = ev->x;
+			last->y = ev->y;
 			pthread_mutex_unlock(&d->lock);
 			return;
 		}
@@ -141,15 +148,39 @@ void display_set_state(struct display *d, const char *state)
 	push_user_event(d, USER_TITLE);
 }
 
+static void set_grab(struct display *d, bool grab);
+
+/* The title, and absolute mode as display_set_absolute last said: a grab
+ * held when the tablet's driver starts is let go, as the tablet needs
+ * none. */
 static void update_title(struct display *d)
 {
 	char title[256];
 	pthread_mutex_lock(&d->lock);
 	const char *state = d->state;
+	bool absolute = d->absolute;
 	pthread_mutex_unlock(&d->lock);
+	if (absolute != d->tablet) {
+		d->tablet = absolute;
+		d->tablet_held = false;
+		if (absolute && d->grabbed) {
+			set_grab(d, false);
+			return;   /* set_grab came back here */
+		}
+	}
 	snprintf(title, sizeof(title), "btvm - %s - %s%s", d->name, state,
-		 d->grabbed ? " - Ctrl+Alt releases the mouse" : "");
+		 d->grabbed  ? " - Ctrl+Alt releases the mouse"
+		 : d->tablet ? " - tablet"
+			     : "");
 	SDL_SetWindowTitle(d->window, title);
+}
+
+void display_set_absolute(struct display *d, bool on)
+{
+	pthread_mutex_lock(&d->lock);
+	d->absolute = on;
+	pthread_mutex_unlock(&d->lock);
+	push_user_event(d, USER_TITLE);
 }
 
 static void set_grab(struct display *d, bool grab)
@@ -186,6 +217,73 @@ static void send_mouse(struct display *d, int dx, int dy, int dz)
 		.kind = DISPLAY_EVENT_MOUSE, .dx = dx, .dy = dy, .dz = dz, .buttons = d->buttons,
 	};
 	queue_event(d, &ev);
+}
+
+/* Absolute mode: the window's pixel (wx, wy) as the picture's, through
+ * the renderer's letterboxing and scaling (SDL_RenderSetLogicalSize and
+ * integer scaling set its viewport); false when it is outside the picture
+ * (the black borders). */
+static bool window_to_picture(struct display *d, int wx, int wy, unsigned *x, unsigned *y)
+{
+	float lx = 0, ly = 0;
+	if (!d->pic_width || !d->pic_height)
+		return false;
+	SDL_RenderWindowToLogical(d->renderer, wx, wy, &lx, &ly);
+	if (!(lx >= 0 && ly >= 0 && lx < (float)d->pic_width && ly < (float)d->pic_height))
+		return false;
+	/* The picture's first and last pixels are the tablet's ends. */
+	unsigned px = (unsigned)lx, py = (unsigned)ly;
+	*x = d->pic_width > 1 ? px * DISPLAY_TABLET_MAX / (d->pic_width - 1) : 0;
+	*y = d->pic_height > 1 ? py * DISPLAY_TABLET_MAX / (d->pic_height - 1) : 0;
+	return true;
+}
+
+/* Absolute mode: the pointer where SDL says it is now, if over the
+ * picture; outside it, only while a button pressed on it is held (a drag
+ * off the picture), at the last position sent. */
+static void send_tablet(struct display *d, int dz)
+{
+	int wx = 0, wy = 0;
+	unsigned x, y;
+	SDL_GetMouseState(&wx, &wy);
+	if (window_to_picture(d, wx, wy, &x, &y)) {
+		d->tablet_x = x;
+		d->tablet_y = y;
+	} else if (!d->tablet_held) {
+		return;
+	}
+	struct display_event ev = {
+		.kind = DISPLAY_EVENT_TABLET,
+		.x = d->tablet_x,
+		.y = d->tablet_y,
+		.dz = dz,
+		.buttons = d->buttons,
+	};
+	queue_event(d, &ev);
+}
+
+/* Absolute mode's buttons: a press over the picture goes to the guest,
+ * a release of a button it has goes wherever the pointer is. */
+static void tablet_button(struct display *d, uint8_t button, bool down)
+{
+	unsigned bit = sdl_button_bit(button);
+	if (!bit)
+		return;
+	if (down) {
+		int wx = 0, wy = 0;
+		unsigned x, y;
+		SDL_GetMouseState(&wx, &wy);
+		if (!window_to_picture(d, wx, wy, &x, &y))
+			return;
+		d->buttons |= bit;
+		d->tablet_held = true;
+	} else {
+		if (!(d->buttons & bit))
+			return;
+		d->buttons &= ~bit;
+	}
+	send_tablet(d, 0);
+	d->tablet_held = d->buttons != 0;
 }
 
 /* The guest's display may offer the window's size as its preferred mode
@@ -386,6 +484,10 @@ static bool handle_event(struct display *d, const SDL_Event *ev, bool *frame_wan
 		handle_key(d, &ev->key);
 		break;
 	case SDL_MOUSEBUTTONDOWN:
+		if (d->tablet && !d->grabbed) {
+			tablet_button(d, ev->button.button, true);
+			break;
+		}
 		if (!d->grabbed) {
 			/* The click that takes the mouse is not the guest's. */
 			set_grab(d, true);
@@ -395,16 +497,29 @@ static bool handle_event(struct display *d, const SDL_Event *ev, bool *frame_wan
 		send_mouse(d, 0, 0, 0);
 		break;
 	case SDL_MOUSEBUTTONUP:
+		if (d->tablet && !d->grabbed) {
+			tablet_button(d, ev->button.button, false);
+			break;
+		}
 		if (!d->grabbed || !(d->buttons & sdl_button_bit(ev->button.button)))
 			break;
 		d->buttons &= ~sdl_button_bit(ev->button.button);
 		send_mouse(d, 0, 0, 0);
 		break;
 	case SDL_MOUSEMOTION:
+		if (d->tablet && !d->grabbed) {
+			send_tablet(d, 0);
+			break;
+		}
 		if (d->grabbed && (ev->motion.xrel || ev->motion.yrel))
 			send_mouse(d, ev->motion.xrel, ev->motion.yrel, 0);
 		break;
 	case SDL_MOUSEWHEEL:
+		if (d->tablet && !d->grabbed && ev->wheel.y) {
+			int y = ev->wheel.direction == SDL_MOUSEWHEEL_FLIPPED ? -ev->wheel.y : ev->wheel.y;
+			send_tablet(d, y);
+			break;
+		}
 		if (d->grabbed && ev->wheel.y) {
 			int y = ev->wheel.direction == SDL_MOUSEWHEEL_FLIPPED ? -ev->wheel.y : ev->wheel.y;
 			send_mouse(d, 0, 0, y);
@@ -622,5 +737,6 @@ const struct display_backend display_sdl = {
 	.unread_event = display_unread_event,
 	.frame_ready = display_frame_ready,
 	.set_state = display_set_state,
+	.set_absolute = display_set_absolute,
 	.wanted_size = display_wanted_size,
 };

@@ -16,7 +16,11 @@
 enum display_event_kind {
 	DISPLAY_EVENT_KEY,
 	DISPLAY_EVENT_MOUSE,
+	DISPLAY_EVENT_TABLET,
 };
+
+/* The largest tablet coordinate: the picture's right or bottom pixel. */
+#define DISPLAY_TABLET_MAX 32767u
 
 /* Mouse buttons as bits of display_event.buttons. */
 #define DISPLAY_BUTTON_LEFT 1u
@@ -34,6 +38,10 @@ struct display_event {
 	 * buttons held */
 	int dx, dy, dz;
 	unsigned buttons;
+	/* tablet (absolute mode, display_set_absolute): the pointer's pixel
+	 * in the picture, 0 at the left (top) to DISPLAY_TABLET_MAX at the
+	 * right (bottom), with dz and buttons as the mouse's */
+	unsigned x, y;
 };
 
 struct display_ops {
@@ -78,6 +86,13 @@ void display_frame_ready(struct display *d);
  * "powered off"). state must stay valid. */
 void display_set_state(struct display *d, const char *state);
 
+/* Any thread: whether the guest takes the pointer as a position (its
+ * tablet's driver runs). On, the window sends DISPLAY_EVENT_TABLET while
+ * the pointer is over the picture, a click does not grab, a grab held is
+ * released, and the title says "tablet"; off, DISPLAY_EVENT_MOUSE after a
+ * click grabs the mouse, as before. */
+void display_set_absolute(struct display *d, bool on);
+
 /* Any thread: the size the user gave the window (dragging its border, or
  * full screen), in pixels, for the guest's display to offer as its
  * preferred mode; false while the window has the size btvm chose for the
@@ -96,6 +111,7 @@ struct display_backend {
 	void (*unread_event)(struct display *d, const struct display_event *ev);
 	void (*frame_ready)(struct display *d);
 	void (*set_state)(struct display *d, const char *state);
+	void (*set_absolute)(struct display *d, bool on);
 	bool (*wanted_size)(struct display *d, unsigned *width, unsigned *height);
 };
 extern const struct display_backend display_sdl;

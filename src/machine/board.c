@@ -140,6 +140,10 @@ int board_create(struct board **out, const struct board_config *cfg, char *err, 
 	}
 	memset(board, 0, sizeof(*board));
 	board->cfg = *cfg;
+	/* The front end (main.c) decides what the default means; a board
+	 * told nothing has no tablet. */
+	if (board->cfg.tablet == TABLET_DEFAULT)
+		board->cfg.tablet = TABLET_OFF;
 	board->start_paused = cfg->start_paused;
 	board->wake_fd = -1;
 	board->timer_deadline = UINT64_MAX;
@@ -294,6 +298,7 @@ close_disks:
 	slirp_net_close(board->slirp);
 	board->slirp = NULL;
 	virtio_net_close(&board->net);
+	virtio_input_close(&board->tablet);
 	for (unsigned i = 0; i < cfg->ndisks; i++)
 		virtio_blk_close(&board->disks[i]);
 	ide_close(&board->ide);
@@ -326,6 +331,7 @@ void board_destroy(struct board *board)
 	slirp_net_close(board->slirp);
 	board->slirp = NULL;
 	virtio_net_close(&board->net);
+	virtio_input_close(&board->tablet);
 	for (unsigned i = 0; i < board->cfg.ndisks; i++)
 		virtio_blk_close(&board->disks[i]);
 	ide_close(&board->ide);

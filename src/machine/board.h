@@ -17,6 +17,10 @@ struct display_backend;
 
 /* DISPLAY_DEFAULT: a window when a display server answers, else none. */
 enum display_mode { DISPLAY_DEFAULT, DISPLAY_NONE, DISPLAY_SDL };
+/* --tablet: main.c turns TABLET_DEFAULT into on when the machine will have
+ * a window (as DISPLAY_DEFAULT would open one); a board given
+ * TABLET_DEFAULT has none. */
+enum tablet_mode { TABLET_DEFAULT, TABLET_OFF, TABLET_ON };
 enum serial_mode { SERIAL_STDIO, SERIAL_NONE };
 enum board_ide_kind { BOARD_IDE_NONE, BOARD_IDE_DISK, BOARD_IDE_CDROM };
 
@@ -96,6 +100,7 @@ struct board_config {
 	struct board_ide_drive ide[BOARD_IDE_SLOTS];
 	bool snapshot;            /* --snapshot: disk writes go to a temporary overlay (IDE disks too) */
 	struct slirp_net_config net;   /* --net: user (libslirp) or none */
+	enum tablet_mode tablet;       /* --tablet: a virtio-input absolute pointer */
 	const char *monitor_path;      /* --monitor unix:PATH, or NULL */
 	bool gdb;                      /* --gdb tcp:[HOST]:PORT */
 	char gdb_host[256];

@@ -2,7 +2,8 @@
  * (machine/control.h), for the window and screenshots: the VGA, its legacy
  * window and the PCI std VGA read-only, the framebuffer's written pages
  * (the shadow's log and the device's own), the screen drawn or dumped as
- * text, and keys and mouse motion into the i8042. */
+ * text, keys and mouse motion into the i8042, and the pointer's position
+ * into the tablet. */
 #include "machine/board_internal.h"
 
 #include <string.h>
@@ -69,4 +70,15 @@ void board_mouse_input(struct board *board, int dx, int dy, int dz, unsigned but
 	/* The mouse keeps what it cannot send yet, and a mouse the guest has
 	 * not enabled drops motion as a real one does: never offered again. */
 	(void)i8042_mouse_event(&board->kbc, dx, dy, dz, buttons);
+}
+
+bool board_tablet_active(const struct board *board)
+{
+	return virtio_input_active(&board->tablet);
+}
+
+void board_tablet_input(struct board *board, unsigned x, unsigned y, int dz, unsigned buttons)
+{
+	/* The display's button bits are the tablet's. */
+	virtio_input_pointer(&board->tablet, x, y, dz, buttons);
 }

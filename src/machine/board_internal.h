@@ -43,6 +43,7 @@
 #include "devices/uart16550.h"
 #include "devices/vga.h"
 #include "devices/virtio_blk.h"
+#include "devices/virtio_input.h"
 #include "devices/virtio_net.h"
 #include "host/clock.h"
 #include "host/slirp_net.h"
@@ -127,6 +128,7 @@ struct board {
 	struct ide ide;               /* the PIIX3's IDE function, 00:01.1, with or without drives */
 	struct virtio_net net;        /* with cfg.net.enabled: 00:03.0 */
 	struct slirp_net *slirp;      /* its backend; NULL without --net user */
+	struct virtio_input tablet;   /* with cfg.tablet TABLET_ON: 00:08.0 */
 	bool reset_requested;     /* keyboard controller or port 0x92 reset */
 	uint32_t acpi_rsdp;       /* where the ACPI tables' RSDP is */
 	uint8_t rng_seed[32];     /* the host's random bytes for the boot loader to pass */

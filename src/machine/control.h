@@ -289,6 +289,15 @@ size_t board_screen_text(const struct board *board, char *buf, size_t len);
  * when it has no room for the keys yet (offer them again later). */
 bool board_key_input(struct board *board, const uint8_t *set2, unsigned len);
 void board_mouse_input(struct board *board, int dx, int dy, int dz, unsigned buttons);
+/* Whether the machine's tablet has a running driver: the window then
+ * sends the pointer's position there (board_tablet_input) and needs no
+ * grab. False without a tablet. */
+bool board_tablet_active(const struct board *board);
+/* The pointer at (x, y), each 0 (left, top) to 32767 (right, bottom) of
+ * the picture, the wheel turned by dz notches (away from the user
+ * positive), the buttons held (DISPLAY_BUTTON_*): one report to the
+ * tablet. Dropped when it is not active. */
+void board_tablet_input(struct board *board, unsigned x, unsigned y, int dz, unsigned buttons);
 
 /* ----------------------------------------------------------- front ends
  * (control.c) A front end registers callbacks, each optional (NULL), all

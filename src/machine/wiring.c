@@ -32,6 +32,7 @@
 #define PCI_DISPLAY_DEVFN 0x10  /* 00:02.0, where QEMU puts its VGA */
 #define PCI_DISK_SLOT 4         /* disks at 00:04.0 on */
 #define PCI_NET_SLOT 3          /* the network card at 00:03.0, where QEMU puts its first */
+#define PCI_TABLET_SLOT 8       /* the tablet at 00:08.0, after the disks */
 /* The ISA IRQs the firmware routes PCI's PIRQ lines to (A, B: 10; C, D:
  * 11; pci_firmware_config_default). */
 #define PCI_IRQ_A 10
@@ -639,6 +640,7 @@ static void board_reset_devices(struct board *board)
 	if (board->ide.attached)
 		ide_reset(&board->ide);
 	virtio_net_reset(&board->net);
+	virtio_input_reset(&board->tablet);
 	/* What the VGA BIOS leaves in video memory: its font in plane 2 and
 	 * a blank screen (0xa0000-0xbffff is guest RAM, see vga.h). */
 	vga_init_memory(board->ram.host + VGA_LEGACY_BASE);
@@ -769,6 +771,18 @@ int board__wire_devices(struct board *board)
 					&board->ram, &board->bus, &net_host, &backend);
 		if (!err)
 			err = pci_host_add(&board->pci, &board->net.vp.pci);
+		if (err)
+			return err;
+	}
+	if (board->cfg.tablet == TABLET_ON) {
+		const struct virtio_input_host tablet_host = {
+			.guest_written = disk_guest_written,
+			.opaque = board,
+		};
+		err = virtio_input_attach(&board->tablet, (uint8_t)pci_host_devfn(PCI_TABLET_SLOT, 0),
+					  &board->ram, &board->bus, &tablet_host);
+		if (!err)
+			err = pci_host_add(&board->pci, &board->tablet.vp.pci);
 		if (err)
 			return err;
 	}
