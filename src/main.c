@@ -1061,6 +1061,9 @@ static int cmd_run(int argc, char **argv)
 			free(sc);
 			return status;
 		}
+		/* The source writes its images until the switch-over, and
+		 * holds their write locks until then. */
+		cfg.defer_disk_locks = incoming != NULL;
 	}
 
 	/* A disk's kernel: found again on restore, for a reboot (the one

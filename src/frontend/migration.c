@@ -8,7 +8,8 @@
  *   STATE   the final snapshot without memory (CPU, devices, clocks);
  *   DONE    the end.
  * The destination answers with an ACK record once the machine is
- * restored: 'K', or 'E' when it could not take it. Every record is read
+ * restored: 'K', or 'E' when it could not take it (among the reasons: a
+ * disk image it cannot lock). Every record is read
  * whole, every chunk opened, before any of it is used; the snapshots
  * travel through memfds, never through a file.
  *
@@ -23,7 +24,16 @@
  * memory and the state go, and once the destination has it all this btvm
  * ends: the guest runs on there. The source side is a front end of the
  * machine (machine/control.h), registered by its first start: polled for
- * its rounds, its last round run at the control point. */
+ * its rounds, its last round run at the control point.
+ *
+ * Disks stay where they are, on storage both ends see (QEMU's default
+ * migration): the destination opens the CONFIG's image paths without
+ * their write locks and does no I/O to them; the source, at its last
+ * round, finishes every disk request, fdatasyncs and lets its write
+ * locks go before the STATE; the destination takes them when the STATE
+ * arrives, before its ACK. An 'E' (a lock it could not take, among other
+ * reasons) has the source take its locks back and run on, or stop when
+ * it cannot. */
 #define _GNU_SOURCE
 #include "frontend/migration.h"
 
@@ -78,6 +88,7 @@ struct migration {
 	struct board_memory mem;  /* guest memory, copied from here */
 	bool registered;          /* with the board: kept across starts */
 	bool final_due;           /* the pre-copy is done: the last round, guest stopped */
+	bool disks_released;      /* the write locks are the destination's to take */
 	int fd;
 	struct sealed_stream ss;
 	enum mig_state state;
@@ -328,8 +339,10 @@ static int connect_tcp(const char *host, uint16_t port_number, char *err, size_t
 static void fail(struct migration *m, const char *what, int err)
 {
 	snprintf(m->error, sizeof(m->error), "%s: %s", what,
-		 err == -EBADMSG ? "the destination's answer does not carry the key"
-				 : strerror(-err));
+		 err == -EBADMSG     ? "the destination's answer does not carry the key"
+		 : err == -ECANCELED ? "the destination could not take the machine (its own "
+				       "message says why)"
+				     : strerror(-err));
 	m->state = MIG_FAILED;
 	join_sender(m);
 	board_ram_log(m->board, false);
@@ -395,13 +408,12 @@ int migration_start(struct migration **mp, struct board *board, const char *uri,
 		snprintf(err, err_len, "migrate: a migration is under way");
 		return -EBUSY;
 	}
-	const struct board_config *cfg = board_config(board);
-	bool ide_drives = false;
-	for (unsigned slot = 0; slot < BOARD_IDE_SLOTS; slot++)
-		ide_drives |= cfg->ide[slot].kind != BOARD_IDE_NONE;
-	if (cfg->ndisks || ide_drives) {
-		snprintf(err, err_len, "migrate: a machine with disks or CD-ROM drives cannot migrate "
-				       "live yet (both sides would need the image); use savevm");
+	/* The disks stay where they are (shared storage): the destination
+	 * opens the same paths. A --snapshot overlay is this process's
+	 * private file, which the destination cannot see. */
+	if (board_config(board)->snapshot && board_has_drives(board)) {
+		snprintf(err, err_len, "migrate: the disks' writes go to --snapshot's private overlay, "
+				       "which the destination cannot open; use savevm");
 		return -EOPNOTSUPP;
 	}
 	if (!m) {
@@ -506,7 +518,9 @@ static int receive_ack(struct migration *m)
 		ret = sealed_recv(&m->ss, &ack, 1);
 	if (!ret)
 		ret = sealed_recv_end(&m->ss);
-	if (!ret && ack != 'K')
+	if (!ret && ack == 'E')
+		ret = -ECANCELED;
+	else if (!ret && ack != 'K')
 		ret = -EPROTO;
 	return ret;
 }
@@ -520,12 +534,23 @@ static void migration_finish(struct migration *m)
 	if (m->state != MIG_ACTIVE)
 		return;
 	m->stop_ns = now_ns();
+	/* A disk request that finishes writes RAM (the data read, the used
+	 * ring): all of them before the last harvest. */
+	board_disks_quiesce(board);
 	/* What was written since the last harvest joins what it found. */
 	board_ram_harvest(board, m->round);
 	int ret = send_pages(m, m->round, 0, m->pages);
 	/* The display's memory, whole: its own log belongs to the window. */
 	if (!ret && m->mem.devmem_size)
 		ret = send_pages(m, NULL, m->pages, (uint32_t)(m->mem.devmem_size / PAGE));
+	/* The images durable and their write locks free before the state
+	 * goes: the destination takes them when it arrives. */
+	if (!ret) {
+		ret = board_disks_release(board, serr, sizeof(serr));
+		m->disks_released = true;
+		if (ret)
+			fprintf(stderr, "btvm: migration: %s\n", serr);
+	}
 	int state = -1;
 	if (!ret) {
 		state = state_snapshot(board, serr, sizeof(serr));
@@ -543,6 +568,13 @@ static void migration_finish(struct migration *m)
 		ret = receive_ack(m);
 	if (ret) {
 		fail(m, "the last round", ret);
+		if (m->disks_released && board_disks_lock(board, serr, sizeof(serr))) {
+			/* Never run on with an image someone else may write. */
+			fprintf(stderr, "btvm: migration: cannot take the disks back (%s): the guest "
+					"stops here\n", serr);
+			board_request_exit(board, 1);
+		}
+		m->disks_released = false;
 		return;
 	}
 	m->end_ns = now_ns();
@@ -885,6 +917,10 @@ int migration_receive(struct board *board, struct migration_incoming *in, char *
 		} else if (kind == REC_STATE && !have_state) {
 			int state = -1;
 			ret = receive_memfd(&in->ss, len, &state);
+			/* The source let its write locks go before the state:
+			 * they are this end's now, or the source's again. */
+			if (!ret)
+				ret = board_disks_lock(board, serr, sizeof(serr));
 			if (!ret)
 				ret = board_snapshot_restore_state_fd(board, state, false, serr,
 								      sizeof(serr));

@@ -445,8 +445,42 @@ static void open_direct(struct disk_image *d, const struct stat *st)
 	d->direct_fd = fd;
 }
 
+/* An open file description lock, like QEMU's: it conflicts with any
+ * other open of the file, in this process or another, so two machines
+ * never write one image. On fd only: direct_fd is the same file, and a
+ * lock is the description's, so one is enough. */
+int disk_image_lock(struct disk_image *d, char *err, size_t errlen)
+{
+	struct flock fl = {
+		.l_type = d->readonly || d->snapshot ? F_RDLCK : F_WRLCK,
+		.l_whence = SEEK_SET,
+	};
+	if (d->locked)
+		return 0;
+	if (fcntl(d->fd, F_OFD_SETLK, &fl)) {
+		if (errno == EAGAIN || errno == EACCES) {
+			snprintf(err, errlen, "image %s is in use by another process", d->path);
+			return -EBUSY;
+		}
+		return open_fail(err, errlen, d->path, errno, "cannot lock");
+	}
+	d->locked = true;
+	return 0;
+}
+
+int disk_image_unlock(struct disk_image *d)
+{
+	struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET };
+	if (!d->locked)
+		return 0;
+	if (fcntl(d->fd, F_OFD_SETLK, &fl))
+		return -errno;
+	d->locked = false;
+	return 0;
+}
+
 static int open_image(struct disk_image *d, const char *path, bool readonly, bool snapshot,
-		      char *err, size_t errlen)
+		      bool defer_lock, char *err, size_t errlen)
 {
 	struct stat st;
 
@@ -465,19 +499,13 @@ static int open_image(struct disk_image *d, const char *path, bool readonly, boo
 		snprintf(err, errlen, "%s: not a regular file or block device", path);
 		return -EINVAL;
 	}
-	/* An open file description lock, like QEMU's: it conflicts with any
-	 * other open of the file, in this process or another, so two
-	 * machines never write one image. */
-	struct flock fl = {
-		.l_type = readonly || snapshot ? F_RDLCK : F_WRLCK,
-		.l_whence = SEEK_SET,
-	};
-	if (fcntl(d->fd, F_OFD_SETLK, &fl)) {
-		if (errno == EAGAIN || errno == EACCES) {
-			snprintf(err, errlen, "image %s is in use by another process", path);
-			return -EBUSY;
-		}
-		return open_fail(err, errlen, path, errno, "cannot lock");
+	/* A write lock a migration's destination defers: the source holds
+	 * it until the switch-over (disk_image_lock takes it then). A read
+	 * lock coexists with the source's read lock, so it is taken now. */
+	if (d->readonly || d->snapshot || !defer_lock) {
+		int ret = disk_image_lock(d, err, errlen);
+		if (ret)
+			return ret;
 	}
 	/* lseek also sizes block devices. A size that is not a whole number
 	 * of sectors leaves its tail invisible to the guest: the devices
@@ -511,13 +539,13 @@ static int open_image(struct disk_image *d, const char *path, bool readonly, boo
 }
 
 int disk_image_open(struct disk_image *d, const char *path, bool readonly, bool snapshot,
-		    char *err, size_t errlen)
+		    bool defer_lock, char *err, size_t errlen)
 {
 	memset(d, 0, sizeof(*d));
 	d->fd = d->overlay_fd = d->direct_fd = -1;
 	pthread_mutex_init(&d->map_lock, NULL);
 	d->opened = true;
-	int ret = open_image(d, path, readonly, snapshot, err, errlen);
+	int ret = open_image(d, path, readonly, snapshot, defer_lock, err, errlen);
 	/* Whatever was opened goes again: a failed open leaves nothing. */
 	if (ret)
 		disk_image_close(d);
@@ -539,6 +567,7 @@ void disk_image_close(struct disk_image *d)
 	if (d->fd >= 0)
 		close(d->fd);
 	d->fd = d->overlay_fd = d->direct_fd = -1;
+	d->locked = false;	/* the lock went with fd's description */
 	free(d->path);
 	d->path = NULL;
 	pthread_mutex_destroy(&d->map_lock);

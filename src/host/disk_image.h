@@ -73,6 +73,9 @@ struct disk_image {
 	size_t overlay_map_len;
 	pthread_mutex_t map_lock;
 	bool opened;		/* between a disk_image_open and its close */
+	/* fd holds its lock. Not during a migration's switch-over: the
+	 * source hands a write lock over, the destination takes it then. */
+	bool locked;
 };
 
 /* What one thread brings to a transfer: room to cut the caller's pieces
@@ -88,9 +91,17 @@ struct disk_io {
  * with one line in err naming the file (missing or unreadable, not a file
  * or block device, in use by another process: -EBUSY, no overlay
  * possible); a failed open leaves nothing open, and disk_image_close on
- * it is harmless. */
+ * it is harmless. defer_lock: a read-write image is opened without its
+ * write lock (a live migration's destination, whose source holds it
+ * until the switch-over); disk_image_lock takes it. */
 int disk_image_open(struct disk_image *d, const char *path, bool readonly, bool snapshot,
-		    char *err, size_t errlen);
+		    bool defer_lock, char *err, size_t errlen);
+/* Takes the image's lock (a no-op when held): 0, or -EBUSY when another
+ * process holds a conflicting one, each with one line in err. */
+int disk_image_lock(struct disk_image *d, char *err, size_t errlen);
+/* Lets the lock go (a no-op when not held): 0 or a negative errno. The
+ * image stays open; nothing may write it until it is locked again. */
+int disk_image_unlock(struct disk_image *d);
 /* Closes the files (the overlay goes) and frees the map. Safe after a
  * failed open, and twice. */
 void disk_image_close(struct disk_image *d);

@@ -95,6 +95,10 @@ struct board_config {
 	/* --disk FILE,if=ide and --cdrom FILE, by IDE slot */
 	struct board_ide_drive ide[BOARD_IDE_SLOTS];
 	bool snapshot;            /* --snapshot: disk writes go to a temporary overlay (IDE disks too) */
+	/* --incoming: the read-write images are opened without their write
+	 * locks, which the source holds until the switch-over
+	 * (board_disks_lock takes them then). */
+	bool defer_disk_locks;
 	struct slirp_net_config net;   /* --net: user (libslirp) or none */
 	const char *monitor_path;      /* --monitor unix:PATH, or NULL */
 	bool gdb;                      /* --gdb tcp:[HOST]:PORT */

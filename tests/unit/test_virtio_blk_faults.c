@@ -294,42 +294,70 @@ static void test_open_and_lock(struct harness *h)
 	char err[256];
 
 	/* A second writer is refused, in this process too (OFD locks). */
-	CHECK_EQ(virtio_blk_open(&a, h->path, false, false, err, sizeof(err)), 0);
+	CHECK_EQ(virtio_blk_open(&a, h->path, false, false, false, err, sizeof(err)), 0);
 	err[0] = 0;
-	CHECK_EQ(virtio_blk_open(&b, h->path, false, false, err, sizeof(err)), -EBUSY);
+	CHECK_EQ(virtio_blk_open(&b, h->path, false, false, false, err, sizeof(err)), -EBUSY);
 	CHECK_STR_CONTAINS(err, "in use by another process");
 	CHECK_STR_CONTAINS(err, h->path);
 	virtio_blk_close(&b);
-	CHECK_EQ(virtio_blk_open(&b, h->path, true, false, err, sizeof(err)), -EBUSY);
+	CHECK_EQ(virtio_blk_open(&b, h->path, true, false, false, err, sizeof(err)), -EBUSY);
 	virtio_blk_close(&b);
-	CHECK_EQ(virtio_blk_open(&b, h->path, false, true, err, sizeof(err)), -EBUSY);
+	CHECK_EQ(virtio_blk_open(&b, h->path, false, true, false, err, sizeof(err)), -EBUSY);
 	virtio_blk_close(&b);
 	virtio_blk_close(&a);
 	virtio_blk_close(&a);	/* twice is harmless */
 	/* Readers share, and keep a writer out. */
-	CHECK_EQ(virtio_blk_open(&a, h->path, true, false, err, sizeof(err)), 0);
-	CHECK_EQ(virtio_blk_open(&b, h->path, false, true, err, sizeof(err)), 0);
+	CHECK_EQ(virtio_blk_open(&a, h->path, true, false, false, err, sizeof(err)), 0);
+	CHECK_EQ(virtio_blk_open(&b, h->path, false, true, false, err, sizeof(err)), 0);
 	virtio_blk_close(&b);
-	CHECK_EQ(virtio_blk_open(&b, h->path, false, false, err, sizeof(err)), -EBUSY);
+	CHECK_EQ(virtio_blk_open(&b, h->path, false, false, false, err, sizeof(err)), -EBUSY);
 	virtio_blk_close(&b);
 	virtio_blk_close(&a);
-	CHECK_EQ(virtio_blk_open(&a, h->path, false, false, err, sizeof(err)), 0);
+	CHECK_EQ(virtio_blk_open(&a, h->path, false, false, false, err, sizeof(err)), 0);
 	CHECK_EQ(a.disk.sectors, IMAGE_SECTORS);
+	virtio_blk_close(&a);
+
+	/* A migration's hand-over: the destination (b) opens the image the
+	 * source (a) holds without the write lock, cannot take it while a
+	 * holds it, takes it once a lets go, and then a cannot take it back
+	 * until b lets go. A read-only open under defer still takes its
+	 * read lock at once (and so is kept out by the writer). */
+	CHECK_EQ(virtio_blk_open(&a, h->path, false, false, false, err, sizeof(err)), 0);
+	CHECK(a.disk.locked);
+	CHECK_EQ(virtio_blk_open(&b, h->path, false, false, true, err, sizeof(err)), 0);
+	CHECK(!b.disk.locked);
+	err[0] = 0;
+	CHECK_EQ(disk_image_lock(&b.disk, err, sizeof(err)), -EBUSY);
+	CHECK_STR_CONTAINS(err, "in use by another process");
+	CHECK(!b.disk.locked);
+	CHECK_EQ(disk_image_unlock(&a.disk), 0);
+	CHECK(!a.disk.locked);
+	CHECK_EQ(disk_image_unlock(&a.disk), 0);	/* unlocked: a no-op */
+	CHECK_EQ(disk_image_lock(&b.disk, err, sizeof(err)), 0);
+	CHECK(b.disk.locked);
+	CHECK_EQ(disk_image_lock(&b.disk, err, sizeof(err)), 0);	/* held: a no-op */
+	CHECK_EQ(disk_image_lock(&a.disk, err, sizeof(err)), -EBUSY);
+	struct virtio_blk c;
+	CHECK_EQ(virtio_blk_open(&c, h->path, true, false, true, err, sizeof(err)), -EBUSY);
+	virtio_blk_close(&c);
+	CHECK_EQ(disk_image_unlock(&b.disk), 0);
+	CHECK_EQ(disk_image_lock(&a.disk, err, sizeof(err)), 0);
+	virtio_blk_close(&b);
 	virtio_blk_close(&a);
 
 	/* Missing, a directory. */
 	char missing[300];
 	snprintf(missing, sizeof(missing), "%s.missing", h->path);
-	CHECK_EQ(virtio_blk_open(&a, missing, false, false, err, sizeof(err)), -ENOENT);
+	CHECK_EQ(virtio_blk_open(&a, missing, false, false, false, err, sizeof(err)), -ENOENT);
 	CHECK_STR_CONTAINS(err, missing);
 	CHECK_STR_CONTAINS(err, "No such file");
 	virtio_blk_close(&a);
-	CHECK_EQ(virtio_blk_open(&a, "/", true, false, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(virtio_blk_open(&a, "/", true, false, false, err, sizeof(err)), -EINVAL);
 	CHECK_STR_CONTAINS(err, "not a regular file");
 	virtio_blk_close(&a);
 	if (geteuid() != 0) {
 		chmod(h->path, 0);
-		CHECK_EQ(virtio_blk_open(&a, h->path, true, false, err, sizeof(err)), -EACCES);
+		CHECK_EQ(virtio_blk_open(&a, h->path, true, false, false, err, sizeof(err)), -EACCES);
 		virtio_blk_close(&a);
 		chmod(h->path, 0600);
 	}
@@ -340,7 +368,7 @@ static void test_open_and_lock(struct harness *h)
 	int fd = open(odd, O_CREAT | O_RDWR | O_TRUNC, 0600);
 	CHECK(fd >= 0 && ftruncate(fd, 1000) == 0);
 	close(fd);
-	CHECK_EQ(virtio_blk_open(&a, odd, false, false, err, sizeof(err)), 0);
+	CHECK_EQ(virtio_blk_open(&a, odd, false, false, false, err, sizeof(err)), 0);
 	CHECK_EQ(a.disk.sectors, 1);
 	virtio_blk_close(&a);
 	unlink(odd);
