@@ -801,24 +801,24 @@ struct disk_arg {
  * against the snapshot's of that interface, each the same file, read-only
  * or not alike. -1 when they agree, else the exit status, after a line
  * naming the first difference. */
-static int check_disk_list(const char *what, const struct disk_arg *disks, unsigned n,
-			   const struct disk_arg *saved, unsigned nsaved)
+static int check_disk_list(const char *opt, const char *what, const struct disk_arg *disks,
+			   unsigned n, const struct disk_arg *saved, unsigned nsaved)
 {
 	for (unsigned i = 0; i < n || i < nsaved; i++) {
 		if (i >= n)
-			return usage_error("--restore: the snapshot's %s disk %u, %s, is not given "
-					   "(give every --disk the snapshot has, or none)",
+			return usage_error("%s: the snapshot's %s disk %u, %s, is not given "
+					   "(give every --disk the snapshot has, or none)", opt,
 					   what, i + 1, saved[i].path);
 		const char *ro = disks[i].readonly ? ",readonly" : "";
 		if (i >= nsaved)
-			return usage_error("--restore: --disk %s%s is one %s disk more than the "
-					   "snapshot's %u", disks[i].path, ro, what, nsaved);
+			return usage_error("%s: --disk %s%s is one %s disk more than the "
+					   "snapshot's %u", opt, disks[i].path, ro, what, nsaved);
 		if (!same_image(disks[i].path, saved[i].path))
-			return usage_error("--restore: --disk %s is not the snapshot's %s disk %u, %s",
+			return usage_error("%s: --disk %s is not the snapshot's %s disk %u, %s", opt,
 					   disks[i].path, what, i + 1, saved[i].path);
 		if (disks[i].readonly != saved[i].readonly)
-			return usage_error("--restore: --disk %s%s conflicts with the snapshot's %s "
-					   "disk %u, which is %s", disks[i].path, ro, what, i + 1,
+			return usage_error("%s: --disk %s%s conflicts with the snapshot's %s "
+					   "disk %u, which is %s", opt, disks[i].path, ro, what, i + 1,
 					   saved[i].readonly ? "read-only" : "read-write");
 	}
 	return -1;
@@ -828,8 +828,8 @@ static int check_disk_list(const char *what, const struct disk_arg *disks, unsig
  * the IDE ones each in order, and the same first disk (a reboot's kernel
  * may be on it). A --disk on another interface than the snapshot's is
  * named as such. */
-static int check_snapshot_disks(const struct board_config *cfg, const struct run_given *given,
-				const struct board_config *s)
+static int check_snapshot_disks(const char *opt, const struct board_config *cfg,
+				const struct run_given *given, const struct board_config *s)
 {
 	struct disk_arg virtio[BOARD_MAX_DISKS], saved_virtio[BOARD_MAX_DISKS];
 	struct disk_arg ide[BOARD_IDE_SLOTS], saved_ide[BOARD_IDE_SLOTS];
@@ -847,20 +847,20 @@ static int check_snapshot_disks(const struct board_config *cfg, const struct run
 	for (unsigned i = 0; i < cfg->ndisks; i++)
 		for (unsigned j = 0; j < nsaved_ide; j++)
 			if (same_image(virtio[i].path, saved_ide[j].path))
-				return usage_error("--restore: --disk %s is if=virtio, the snapshot "
-						   "has it on IDE (if=ide)", virtio[i].path);
+				return usage_error("%s: --disk %s is if=virtio, the snapshot "
+						   "has it on IDE (if=ide)", opt, virtio[i].path);
 	for (unsigned i = 0; i < given->nide_disks; i++)
 		for (unsigned j = 0; j < s->ndisks; j++)
 			if (same_image(ide[i].path, saved_virtio[j].path))
-				return usage_error("--restore: --disk %s,if=ide: the snapshot has it "
-						   "on virtio (if=virtio)", ide[i].path);
-	int status = check_disk_list("virtio", virtio, cfg->ndisks, saved_virtio, s->ndisks);
+				return usage_error("%s: --disk %s,if=ide: the snapshot has it "
+						   "on virtio (if=virtio)", opt, ide[i].path);
+	int status = check_disk_list(opt, "virtio", virtio, cfg->ndisks, saved_virtio, s->ndisks);
 	if (status < 0)
-		status = check_disk_list("IDE", ide, given->nide_disks, saved_ide, nsaved_ide);
+		status = check_disk_list(opt, "IDE", ide, given->nide_disks, saved_ide, nsaved_ide);
 	if (status < 0 && cfg->ndisks && given->nide_disks &&
 	    cfg->first_disk_ide != s->first_disk_ide)
-		return usage_error("--restore: the first --disk is %s, the snapshot's first disk is "
-				   "%s", cfg->first_disk_ide ? "on IDE" : "on virtio",
+		return usage_error("%s: the first --disk is %s, the snapshot's first disk is "
+				   "%s", opt, cfg->first_disk_ide ? "on IDE" : "on virtio",
 				   s->first_disk_ide ? "on IDE" : "on virtio");
 	return status;
 }
@@ -871,35 +871,37 @@ static int check_snapshot_disks(const struct board_config *cfg, const struct run
 static int take_snapshot_config(struct board_config *cfg, const struct run_given *given,
 				const struct board_snapshot_config *sc)
 {
+	/* The errors name the option that gave the machine. */
+	const char *opt = given->incoming ? "--incoming" : "--restore";
 	const struct board_config *s = &sc->cfg;
 	if (given->kernel || given->initrd || given->append)
-		return usage_error("--restore: the kernel, initrd and command line are the snapshot's "
-				   "(no --kernel, --initrd or --append)");
+		return usage_error("%s: the kernel, initrd and command line are the snapshot's "
+				   "(no --kernel, --initrd or --append)", opt);
 	/* The disks may be given, as the machine was started, when they are
 	 * the snapshot's; the CD-ROM's disc is the snapshot's (the monitor's
 	 * change swaps it). */
 	if (given->cdrom)
-		return usage_error("--restore: the snapshot names its CD-ROM's disc (no --cdrom)");
+		return usage_error("%s: the snapshot names its CD-ROM's disc (no --cdrom)", opt);
 	if (given->disk) {
-		int status = check_snapshot_disks(cfg, given, s);
+		int status = check_snapshot_disks(opt, cfg, given, s);
 		if (status >= 0)
 			return status;
 	}
 	if (given->memory && cfg->ram_mib != s->ram_mib)
-		return usage_error("--restore: -m %llu conflicts with the snapshot's %llu MiB",
+		return usage_error("%s: -m %llu conflicts with the snapshot's %llu MiB", opt,
 				   (unsigned long long)cfg->ram_mib, (unsigned long long)s->ram_mib);
 	if (given->vga && (cfg->fb_width != s->fb_width || cfg->fb_height != s->fb_height))
-		return usage_error("--restore: --vga conflicts with the snapshot's screen");
+		return usage_error("%s: --vga conflicts with the snapshot's screen", opt);
 	/* The machine restored is of the snapshot's vCPU count. */
 	if (given->smp && cfg->smp != s->smp)
-		return usage_error("--restore: --smp %u conflicts with the snapshot's %u vCPUs",
+		return usage_error("%s: --smp %u conflicts with the snapshot's %u vCPUs", opt,
 				   cfg->smp, s->smp);
 	if (given->snapshot && !s->snapshot)
-		return usage_error("--restore: --snapshot conflicts with the snapshot, taken with "
-				   "writes going to the disk images");
+		return usage_error("%s: --snapshot conflicts with the snapshot, taken with "
+				   "writes going to the disk images", opt);
 	if (given->net && cfg->net.enabled != s->net.enabled)
-		return usage_error("--restore: --net %s conflicts with the snapshot's machine, which "
-				   "%s a network card", cfg->net.enabled ? "user" : "none",
+		return usage_error("%s: --net %s conflicts with the snapshot's machine, which "
+				   "%s a network card", opt, cfg->net.enabled ? "user" : "none",
 				   s->net.enabled ? "has" : "has no");
 	cfg->kernel_path = s->kernel_path;
 	cfg->bios_path = s->bios_path;

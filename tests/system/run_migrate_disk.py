@@ -226,7 +226,8 @@ def case_virtio(btvm, kernel, initrd, work, log, procs):
     check(status is not None and status["status"] == "failed",
           "the migration to disagreeing disks fails (%s)" % status)
     err = bad.communicate(timeout=60)[1]
-    check(bad.returncode == 2 and "is not the snapshot's virtio disk 1" in err,
+    check(bad.returncode == 2
+          and "--incoming: --disk %s is not the snapshot's virtio disk 1" % other in err,
           "a destination whose --disk disagrees is refused (%d, %r)" % (bad.returncode, err))
     check(lines_written(src) > n0, "the source's guest writes on")
     check(write_lock_taken(img), "the source holds its lock")
