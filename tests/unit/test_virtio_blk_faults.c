@@ -374,6 +374,54 @@ static void test_open_and_lock(struct harness *h)
 	unlink(odd);
 }
 
+/* A block migration's dirty map: off, nothing is marked; on, a write,
+ * a zeroing and a discard mark exactly the chunks they touch (a write
+ * across a chunk boundary both), take clears one bit at a time, a start
+ * clears what the last round left, stop stops the marking. */
+static void test_dirty_map(struct harness *h)
+{
+	struct disk_image d;
+	struct disk_io io;
+	char err[256];
+	static uint8_t buf[4 * 512];
+	const unsigned cs = DISK_IMAGE_CHUNK_SECTORS;
+
+	CHECK_EQ(disk_image_open(&d, h->path, false, false, false, err, sizeof(err)), 0);
+	disk_io_init(&io, false);
+	CHECK_EQ(disk_image_chunks(&d), (IMAGE_SECTORS + cs - 1) / cs);
+	struct iovec iov = { buf, sizeof(buf) };
+	CHECK_EQ(disk_image_write(&d, &io, &iov, 1, 0, NULL), 0);
+	CHECK_EQ(disk_image_dirty_count(&d), 0);
+	CHECK(!disk_image_dirty_take(&d, 0));
+
+	CHECK_EQ(disk_image_dirty_start(&d), 0);
+	CHECK_EQ(disk_image_dirty_count(&d), 0);
+	/* Sectors cs-2 .. cs+1: chunks 0 and 1. */
+	CHECK_EQ(disk_image_write(&d, &io, &iov, 1, cs - 2, NULL), 0);
+	CHECK_EQ(disk_image_dirty_count(&d), 2);
+	CHECK_EQ(disk_image_write_zeroes(&d, 3 * cs, 1, true), 0);
+	disk_image_discard(&d, 5 * cs + 7, 2);
+	CHECK_EQ(disk_image_dirty_count(&d), 4);
+	CHECK(disk_image_dirty_take(&d, 0));
+	CHECK(!disk_image_dirty_take(&d, 0));
+	CHECK(!disk_image_dirty_take(&d, 2));
+	CHECK(!disk_image_dirty_take(&d, 4));
+	CHECK_EQ(disk_image_dirty_count(&d), 3);
+	/* Read back: reads mark nothing. */
+	CHECK_EQ(disk_image_read(&d, &io, &iov, 1, 0, NULL), 0);
+	CHECK_EQ(disk_image_dirty_count(&d), 3);
+	/* A new start clears the rest. */
+	CHECK_EQ(disk_image_dirty_start(&d), 0);
+	CHECK_EQ(disk_image_dirty_count(&d), 0);
+	CHECK_EQ(disk_image_write(&d, &io, &iov, 1, IMAGE_SECTORS - 4, NULL), 0);
+	CHECK(disk_image_dirty_take(&d, (IMAGE_SECTORS - 1) / cs));
+	disk_image_dirty_stop(&d);
+	CHECK_EQ(disk_image_write(&d, &io, &iov, 1, 0, NULL), 0);
+	CHECK_EQ(disk_image_dirty_count(&d), 0);
+	disk_io_destroy(&io);
+	disk_image_close(&d);
+}
+
 int main(void)
 {
 	static struct harness h;
@@ -392,6 +440,7 @@ int main(void)
 	make_image(&h, IMAGE_SECTORS * 512ull);
 	test_readonly(&h);
 	test_open_and_lock(&h);
+	test_dirty_map(&h);
 	unlink(h.path);
 	close(h.efd);
 	guest_ram_destroy(&h.ram);
