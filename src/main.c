@@ -799,10 +799,12 @@ struct disk_arg {
 
 /* --restore with --disk: the images of one interface, in the order given,
  * against the snapshot's of that interface, each the same file, read-only
- * or not alike. -1 when they agree, else the exit status, after a line
+ * or not alike; a block migration's read-write images are this end's own
+ * (any file). -1 when they agree, else the exit status, after a line
  * naming the first difference. */
-static int check_disk_list(const char *opt, const char *what, const struct disk_arg *disks,
-			   unsigned n, const struct disk_arg *saved, unsigned nsaved)
+static int check_disk_list(const char *opt, bool block, const char *what,
+			   const struct disk_arg *disks, unsigned n, const struct disk_arg *saved,
+			   unsigned nsaved)
 {
 	for (unsigned i = 0; i < n || i < nsaved; i++) {
 		if (i >= n)
@@ -813,7 +815,7 @@ static int check_disk_list(const char *opt, const char *what, const struct disk_
 		if (i >= nsaved)
 			return usage_error("%s: --disk %s%s is one %s disk more than the "
 					   "snapshot's %u", opt, disks[i].path, ro, what, nsaved);
-		if (!same_image(disks[i].path, saved[i].path))
+		if (!(block && !saved[i].readonly) && !same_image(disks[i].path, saved[i].path))
 			return usage_error("%s: --disk %s is not the snapshot's %s disk %u, %s", opt,
 					   disks[i].path, what, i + 1, saved[i].path);
 		if (disks[i].readonly != saved[i].readonly)
@@ -828,7 +830,7 @@ static int check_disk_list(const char *opt, const char *what, const struct disk_
  * the IDE ones each in order, and the same first disk (a reboot's kernel
  * may be on it). A --disk on another interface than the snapshot's is
  * named as such. */
-static int check_snapshot_disks(const char *opt, const struct board_config *cfg,
+static int check_snapshot_disks(const char *opt, bool block, const struct board_config *cfg,
 				const struct run_given *given, const struct board_config *s)
 {
 	struct disk_arg virtio[BOARD_MAX_DISKS], saved_virtio[BOARD_MAX_DISKS];
@@ -854,9 +856,11 @@ static int check_snapshot_disks(const char *opt, const struct board_config *cfg,
 			if (same_image(ide[i].path, saved_virtio[j].path))
 				return usage_error("%s: --disk %s,if=ide: the snapshot has it "
 						   "on virtio (if=virtio)", opt, ide[i].path);
-	int status = check_disk_list(opt, "virtio", virtio, cfg->ndisks, saved_virtio, s->ndisks);
+	int status = check_disk_list(opt, block, "virtio", virtio, cfg->ndisks, saved_virtio,
+				     s->ndisks);
 	if (status < 0)
-		status = check_disk_list(opt, "IDE", ide, given->nide_disks, saved_ide, nsaved_ide);
+		status = check_disk_list(opt, block, "IDE", ide, given->nide_disks, saved_ide,
+					 nsaved_ide);
 	if (status < 0 && cfg->ndisks && given->nide_disks &&
 	    cfg->first_disk_ide != s->first_disk_ide)
 		return usage_error("%s: the first --disk is %s, the snapshot's first disk is "
@@ -867,9 +871,11 @@ static int check_snapshot_disks(const char *opt, const struct board_config *cfg,
 
 /* --restore: the machine is the snapshot's. Options that describe the
  * machine may be given only where they agree with it; returns -1 when
- * cfg now holds the snapshot's machine, else the exit status. */
+ * cfg now holds the snapshot's machine, else the exit status. block: an
+ * incoming block migration, whose read-write disks are the --disk
+ * options' images (any paths), the source's when none is given. */
 static int take_snapshot_config(struct board_config *cfg, const struct run_given *given,
-				const struct board_snapshot_config *sc)
+				const struct board_snapshot_config *sc, bool block)
 {
 	/* The errors name the option that gave the machine. */
 	const char *opt = given->incoming ? "--incoming" : "--restore";
@@ -883,7 +889,7 @@ static int take_snapshot_config(struct board_config *cfg, const struct run_given
 	if (given->cdrom)
 		return usage_error("%s: the snapshot names its CD-ROM's disc (no --cdrom)", opt);
 	if (given->disk) {
-		int status = check_snapshot_disks(opt, cfg, given, s);
+		int status = check_snapshot_disks(opt, block, cfg, given, s);
 		if (status >= 0)
 			return status;
 	}
@@ -914,11 +920,19 @@ static int take_snapshot_config(struct board_config *cfg, const struct run_given
 	cfg->smp = s->smp;
 	cfg->fb_width = s->fb_width;
 	cfg->fb_height = s->fb_height;
-	cfg->ndisks = s->ndisks;
+	/* Checked above to be the snapshot's disks in order, by path unless
+	 * a block migration brings their content. */
+	bool own_paths = block && given->disk;
 	for (unsigned i = 0; i < s->ndisks; i++)
-		cfg->disks[i] = s->disks[i];
-	for (unsigned slot = 0; slot < BOARD_IDE_SLOTS; slot++)
+		if (!own_paths || s->disks[i].readonly)
+			cfg->disks[i] = s->disks[i];
+	cfg->ndisks = s->ndisks;
+	for (unsigned slot = 0, j = 0; slot < BOARD_IDE_SLOTS; slot++) {
 		cfg->ide[slot] = s->ide[slot];
+		if (s->ide[slot].kind == BOARD_IDE_DISK && own_paths && !s->ide[slot].readonly)
+			cfg->ide[slot].path = given->ide_disks[j].path;
+		j += s->ide[slot].kind == BOARD_IDE_DISK;
+	}
 	cfg->kernel_disk = s->kernel_disk;
 	cfg->snapshot = s->snapshot;
 	if (!given->net)
@@ -1057,15 +1071,17 @@ static int cmd_run(int argc, char **argv)
 			free(sc);
 			return EXIT_FAILURE;
 		}
-		status = take_snapshot_config(&cfg, &given, sc);
+		bool block = incoming && migration_incoming_block(incoming);
+		status = take_snapshot_config(&cfg, &given, sc, block);
 		if (status >= 0) {
 			migration_incoming_free(incoming);
 			free(sc);
 			return status;
 		}
 		/* The source writes its images until the switch-over, and
-		 * holds their write locks until then. */
-		cfg.defer_disk_locks = incoming != NULL;
+		 * holds their write locks until then (unless it copies them
+		 * into this end's own). */
+		cfg.defer_disk_locks = incoming && !block;
 	}
 
 	/* A disk's kernel: found again on restore, for a reboot (the one

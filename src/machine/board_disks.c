@@ -3,7 +3,8 @@
  * durable and lets its write locks go; the destination, which opened the
  * images without them (board_config's defer_disk_locks), takes them when
  * the machine's state arrives. Only read-write images take part: the
- * read locks of read-only images and CDs coexist on both sides. */
+ * read locks of read-only images and CDs coexist on both sides. A block
+ * migration copies the same read-write images, found by board_rw_disk. */
 #include "machine/board_internal.h"
 
 #include <stdio.h>
@@ -24,6 +25,15 @@ static struct disk_image *rw_image(struct board *board, unsigned *i)
 			return d;
 	}
 	return NULL;
+}
+
+struct disk_image *board_rw_disk(struct board *board, unsigned n)
+{
+	struct disk_image *d;
+	unsigned i = 0;
+	while ((d = rw_image(board, &i)) && n--)
+		;
+	return d;
 }
 
 bool board_has_drives(const struct board *board)

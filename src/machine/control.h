@@ -124,6 +124,10 @@ unsigned board_ram_harvest(struct board *board, uint8_t *bitmap);
  * (again): 0, or -EBUSY naming the image another process holds. Guest
  * stopped, on the thread that runs the machine. */
 bool board_has_drives(const struct board *board);
+/* The read-write disk images, n from 0: the virtio disks, then the IDE
+ * slots, in that order on both ends of a migration (one configuration);
+ * NULL past the last. */
+struct disk_image *board_rw_disk(struct board *board, unsigned n);
 void board_disks_quiesce(struct board *board);
 int board_disks_release(struct board *board, char *err, size_t err_len);
 int board_disks_lock(struct board *board, char *err, size_t err_len);

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Live migration of a machine with its disks on shared storage: two btvm
-processes on this host over a Unix socket, the destination opening the
-same image paths. Debian's i386 kernel and the busybox initramfs; the
+"""Live migration of a machine with its disks: two btvm processes on this
+host over a Unix socket, the destination opening the same image paths
+(shared storage) or, with migrate -b, images of its own. Debian's i386 kernel and the busybox initramfs; the
 disk an ext4 image made by mke2fs.
 
 virtio (a read-write virtio disk, a read-only IDE disk beside it):
@@ -25,9 +25,18 @@ ide (a read-write IDE disk):
  7. a second migration, to a destination that can, goes through as in 4;
  8. that destination, migrating on while it cannot take its lock back
     (the shim again, on both ends), stops with one line rather than run
-    unlocked, and the lines up to then are on the host, in order.
+    unlocked, and the lines up to then are on the host, in order;
+block (migrate -b: a read-write virtio disk written as in 1, a read-write
+IDE disk of random bytes and zeros, copied into the destination's own
+images):
+ 9. a destination whose image is smaller ends with a line naming it; the
+    source's migration fails and its guest writes on;
+10. through the human monitor's `migrate -b`, into a pre-created sparse
+    image and one full of 0xff: the source ends with 0 having sent every
+    chunk, the destination holds its images, the IDE copy is the source's
+    byte for byte, and the lines are checked as in 4.
 
-Usage: run_migrate_disk.py BTVM virtio|ide SHIM
+Usage: run_migrate_disk.py BTVM virtio|ide|block SHIM
 Exit status: 0 passed, 1 failed, 77 the guest could not be downloaded.
 """
 import errno
@@ -75,6 +84,9 @@ class Vm(Pty):
         self.expect(r"DONE-%d-%d" % (self.n, self.n * 7), timeout=timeout)
         out = self.last_before.decode(errors="replace")
         return out.split("\n", 1)[1] if "\n" in out else ""
+
+    def human(self, line):
+        return self.cmd("human-monitor-command", **{"command-line": line})["return"]
 
     def cmd(self, execute, **arguments):
         if not self.mon:
@@ -333,6 +345,66 @@ def case_ide(btvm, kernel, initrd, shim, work, log, procs):
     host_lines(img, n2, "on the host after the stop", repair=True)
 
 
+def case_block(btvm, kernel, initrd, work, log, procs):
+    a, a2, small = (os.path.join(work, n) for n in ("a.img", "a2.img", "small.img"))
+    b, b2 = os.path.join(work, "b.img"), os.path.join(work, "b2.img")
+    subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", a, "32M"], check=True,
+                   capture_output=True)
+    # b: random, then zeros, then random; b2 full of 0xff (the zeros
+    # must be copied too).
+    with open(b, "wb") as f:
+        f.write(os.urandom(1 << 20) + bytes(2 << 20) + os.urandom((1 << 20) - 4096))
+    with open(b2, "wb") as f:
+        f.write(b"\xff" * ((4 << 20) - 4096))
+    for path, size in ((a2, 32 << 20), (small, 16 << 20)):
+        with open(path, "wb") as f:
+            f.truncate(size)
+    src = Vm([btvm, "run", "--kernel", kernel, "--initrd", initrd, "--append", APPEND,
+              "--disk", a, "--disk", b + ",if=ide"], os.path.join(work, "src.sock"), log)
+    procs.append(src)
+    src.expect(r"guest:~ #")
+    start_writer(src, "/dev/vda")
+
+    # 9. A destination image of another size: refused there, the source
+    # runs on.
+    hop = os.path.join(work, "small.hop")
+    bad = Vm([btvm, "run", "--incoming", "unix:" + hop, "--disk", small, "--disk", b2 + ",if=ide"],
+             os.path.join(work, "small.sock"), log)
+    procs.append(bad)
+    bad.expect(r"waiting for a migration")
+    check(src.cmd("migrate", uri="unix:" + hop, blk=True) == {"return": {}}, "migrate -b starts")
+    check(wait_exit(bad.pid, 60) == 1, "a destination with a smaller image ends with status 1")
+    bad.expect(r"disk %s has 32768 sectors, the source's copy 65536" % re.escape(small))
+    while src.cmd("query-migrate")["return"]["status"] == "active":
+        time.sleep(0.1)
+    check(src.cmd("query-migrate")["return"]["status"] == "failed", "that migration failed")
+    n0 = lines_written(src)
+    time.sleep(0.5)
+    check(lines_written(src) > n0, "the source's guest writes on")
+
+    # 10. Into images of its own, by the human monitor's migrate -b.
+    hop = os.path.join(work, "block.hop")
+    dst = Vm([btvm, "run", "--incoming", "unix:" + hop, "--disk", a2, "--disk", b2 + ",if=ide"],
+             os.path.join(work, "dst.sock"), log)
+    procs.append(dst)
+    dst.expect(r"waiting for a migration")
+    check(write_lock_taken(a2) is False, "nothing holds the destination's image yet")
+    n0 = lines_written(src)
+    out = src.human("migrate -b unix:" + hop)
+    check("migration started" in out, "migrate -b starts (%r)" % out)
+    check(wait_exit(src.pid, 120) == 0, "the source ends with status 0")
+    m = src.expect(r"migrated in (\d+) ms \((\d+) rounds, (\d+) pages, (\d+) disk chunks, the "
+                   r"guest stopped for (\d+) ms\)")
+    print("block migration: %s ms in all, %s rounds, %s pages, %s chunks, downtime %s ms"
+          % tuple(g.decode() for g in m.groups()))
+    check(int(m.group(4)) >= (32 + 4) * 16 - 1, "every chunk of both disks went (%s)"
+          % m.group(4).decode())
+    check(write_lock_taken(a2) and write_lock_taken(b2), "the destination holds its images")
+    with open(b, "rb") as f, open(b2, "rb") as g:
+        check(f.read() == g.read(), "the IDE disk's copy is the source's, zeros and all")
+    finish_on(dst, n0, a2)
+
+
 def main():
     btvm, part, shim = os.path.abspath(sys.argv[1]), sys.argv[2], os.path.abspath(sys.argv[3])
     kernel, initrd = fetch_guest()
@@ -342,6 +414,8 @@ def main():
     try:
         if part == "virtio":
             case_virtio(btvm, kernel, initrd, work, log, procs)
+        elif part == "block":
+            case_block(btvm, kernel, initrd, work, log, procs)
         else:
             case_ide(btvm, kernel, initrd, shim, work, log, procs)
     except Fail as e:
