@@ -1158,6 +1158,12 @@ int migration_receive(struct board *board, struct migration_incoming *in, char *
 	}
 	free(buf);
 	disk_io_destroy(&io);
+	/* A machine not taken lets the source's images go before the 'E':
+	 * the source takes its locks back as soon as it reads it, and this
+	 * process may not have ended by then. */
+	char ignored[300];
+	if (ret && !in->blk)
+		(void)board_disks_release(board, ignored, sizeof(ignored));
 	char ack = ret ? 'E' : 'K';
 	(void)send_record(&in->ss, REC_ACK, &ack, 1);
 	if (ret && *serr)

@@ -397,7 +397,7 @@ def case_block(btvm, kernel, initrd, work, log, procs):
                    r"guest stopped for (\d+) ms\)")
     print("block migration: %s ms in all, %s rounds, %s pages, %s chunks, downtime %s ms"
           % tuple(g.decode() for g in m.groups()))
-    check(int(m.group(4)) >= (32 + 4) * 16 - 1, "every chunk of both disks went (%s)"
+    check(int(m.group(4)) >= 32 * 16 + 64, "every chunk of both disks went (%s)"
           % m.group(4).decode())
     check(write_lock_taken(a2) and write_lock_taken(b2), "the destination holds its images")
     with open(b, "rb") as f, open(b2, "rb") as g:
