@@ -6,7 +6,11 @@
  *           memfd page number (RAM, then device memory) and a u32 flag,
  *           PAGE_DATA followed by the page's 4096 bytes or PAGE_ZERO;
  *   STATE   the final snapshot without memory (CPU, devices, clocks);
- *   DONE    the end.
+ *   DONE    the end;
+ * and for a block migration (migrate -b) also
+ *   BLOCK   before CONFIG: u32 count, a u64 of sectors per read-write image;
+ *   DISK    a chunk of one: u32 image, u32 flag (PAGE_DATA with the bytes,
+ *           or PAGE_ZERO), u64 first sector, u32 sectors (at most 128).
  * The destination answers with an ACK record once the machine is
  * restored: 'K', or 'E' when it could not take it (among the reasons: a
  * disk image it cannot lock). Every record is read
@@ -33,7 +37,10 @@
  * locks go before the STATE; the destination takes them when the STATE
  * arrives, before its ACK. An 'E' (a lock it could not take, among other
  * reasons) has the source take its locks back and run on, or stop when
- * it cannot. */
+ * it cannot. A block migration copies the read-write images instead,
+ * into the destination's own: every chunk in round 0, then the chunks
+ * written meanwhile (disk_image's dirty map), the rest with the guest
+ * stopped. */
 #define _GNU_SOURCE
 #include "frontend/migration.h"
 
@@ -553,17 +560,18 @@ int migration_start(struct migration **mp, struct board *board, const char *uri,
 	if (fd < 0)
 		return fd;
 	m->fd = fd;
-	if (blk && start_block(m, err, err_len)) {
+	int ret = blk ? start_block(m, err, err_len) : 0;
+	if (ret) {
 		close(fd);
 		m->fd = -1;
 		sealed_close(&m->ss);
 		stop_block(m);
 		m->state = MIG_FAILED;
-		return -EIO;
+		return ret;
 	}
 	/* The configuration first: the destination builds its machine. */
 	char serr[400];
-	int ret = 0, state = state_snapshot(board, serr, sizeof(serr));
+	int state = state_snapshot(board, serr, sizeof(serr));
 	if (state < 0)
 		ret = state;
 	else
@@ -879,6 +887,8 @@ static int take_source(struct migration_incoming *in, const uint8_t *key, char *
 	uint32_t kind = 0;
 	uint64_t len = 0;
 	set_timeout(in->fd, HANDSHAKE_TIMEOUT_S);
+	in->blk = false;   /* nothing from a connection refused before */
+	in->nblk = 0;
 	int ret = sealed_accept(&in->ss, in->fd, MAGIC, key, why, why_len);
 	if (ret)
 		return ret;
