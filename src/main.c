@@ -936,6 +936,13 @@ static int take_snapshot_config(struct board_config *cfg, const struct run_given
 		j += s->ide[slot].kind == BOARD_IDE_DISK;
 	}
 	cfg->kernel_disk = s->kernel_disk;
+	/* A disk's kernel comes from this end's copy of that disk. */
+	for (unsigned i = 0; own_paths && s->kernel_disk && i < s->ndisks; i++)
+		if (!strcmp(s->disks[i].path, s->kernel_disk))
+			cfg->kernel_disk = cfg->disks[i].path;
+	for (unsigned slot = 0; own_paths && s->kernel_disk && slot < BOARD_IDE_SLOTS; slot++)
+		if (s->ide[slot].kind == BOARD_IDE_DISK && !strcmp(s->ide[slot].path, s->kernel_disk))
+			cfg->kernel_disk = cfg->ide[slot].path;
 	cfg->snapshot = s->snapshot;
 	if (!given->net)
 		cfg->net = s->net;
@@ -1087,8 +1094,9 @@ static int cmd_run(int argc, char **argv)
 	}
 
 	/* A disk's kernel: found again on restore, for a reboot (the one
-	 * running is in the saved RAM). */
-	if (cfg.restore_path && cfg.kernel_from_disk) {
+	 * running is in the saved RAM); a migration's once its disks are
+	 * this end's (the source may write them until then). */
+	if (cfg.restore_path && cfg.kernel_from_disk && !incoming) {
 		if (disk_boot_find(cfg.kernel_disk, &db, err, sizeof(err))) {
 			fprintf(stderr, "btvm: %s\n", err);
 			migration_incoming_free(incoming);
@@ -1166,6 +1174,17 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (incoming) {
 		int ret = migration_receive(board, incoming, err, sizeof(err));
+		if (!ret && cfg.kernel_from_disk) {
+			char why[400];
+			ret = disk_boot_find(cfg.kernel_disk, &db, why, sizeof(why));
+			if (ret)
+				snprintf(err, sizeof(err), "--incoming: %s", why);
+			else
+				board_set_boot_kernel(board, db.kernel, db.kernel_size,
+						      cfg.initrd_path ? db.initrd : NULL,
+						      cfg.initrd_path && db.initrd ? db.initrd_size : 0);
+		}
+		migration_answer(board, incoming, ret == 0);
 		incoming = NULL;
 		if (ret) {
 			fprintf(stderr, "btvm: %s\n", err);

@@ -1168,14 +1168,6 @@ int migration_receive(struct board *board, struct migration_incoming *in, char *
 	}
 	free(buf);
 	disk_io_destroy(&io);
-	/* A machine not taken lets the source's images go before the 'E':
-	 * the source takes its locks back as soon as it reads it, and this
-	 * process may not have ended by then. */
-	char ignored[300];
-	if (ret && !in->blk)
-		(void)board_disks_release(board, ignored, sizeof(ignored));
-	char ack = ret ? 'E' : 'K';
-	(void)send_record(&in->ss, REC_ACK, &ack, 1);
 	if (ret && *serr)
 		snprintf(err, err_len, "--incoming: %s", serr);
 	else if (ret)
@@ -1183,6 +1175,18 @@ int migration_receive(struct board *board, struct migration_incoming *in, char *
 			 ret == -EPROTO    ? "malformed"
 			 : ret == -EBADMSG ? "a record does not carry the key"
 					   : strerror(-ret));
-	migration_incoming_free(in);
 	return ret;
+}
+
+void migration_answer(struct board *board, struct migration_incoming *in, bool taken)
+{
+	/* A machine not taken lets the source's images go before the 'E':
+	 * the source takes its locks back as soon as it reads it, and this
+	 * process may not have ended by then. */
+	char ignored[300];
+	if (!taken && !in->blk)
+		(void)board_disks_release(board, ignored, sizeof(ignored));
+	char ack = taken ? 'K' : 'E';
+	(void)send_record(&in->ss, REC_ACK, &ack, 1);
+	migration_incoming_free(in);
 }

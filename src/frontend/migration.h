@@ -68,10 +68,15 @@ int migration_incoming_config(const struct migration_incoming *in);
 /* Whether the source copies its read-write disks along (migrate -b): this
  * end then opens and locks images of its own, of the same sizes. */
 bool migration_incoming_block(const struct migration_incoming *in);
-/* Reads the memory and the state into a board built from that
- * configuration, acknowledges, and frees in. */
+/* Reads the memory and the state (and a block migration's disks) into a
+ * board built from that configuration: 0, or a negative errno with a
+ * one-line reason in err. migration_answer then tells the source whether
+ * this end takes the machine ('K') or not ('E', having let the source's
+ * images go) and frees in; between the two the disks are this end's to
+ * read (a disk's kernel, for a reboot). */
 int migration_receive(struct board *board, struct migration_incoming *in, char *err,
 		      size_t err_len);
+void migration_answer(struct board *board, struct migration_incoming *in, bool taken);
 /* Frees in without receiving (NULL is fine). */
 void migration_incoming_free(struct migration_incoming *in);
 

@@ -43,6 +43,7 @@ import errno
 import fcntl
 import os
 import re
+import shutil
 import signal
 import struct
 import subprocess
@@ -184,9 +185,27 @@ def host_lines(img, at_least, where, repair=False):
     return check_lines(r.stdout, at_least, where)
 
 
-def finish_on(vm, at_least, img):
+def boot_disk(work, name, kernel, initrd):
+    """An ext4 image with the test kernel and initramfs, which btvm boots
+    directly when no --kernel is given (the kernel comes from the disk
+    again at a reboot)."""
+    tree = os.path.join(work, name + ".d")
+    os.makedirs(os.path.join(tree, "boot"))
+    shutil.copy(kernel, os.path.join(tree, "boot", "vmlinuz-6.1-test"))
+    shutil.copy(initrd, os.path.join(tree, "boot", "initrd.img-6.1-test"))
+    os.symlink("boot/vmlinuz-6.1-test", os.path.join(tree, "vmlinuz"))
+    os.symlink("boot/initrd.img-6.1-test", os.path.join(tree, "initrd.img"))
+    img = os.path.join(work, name + ".img")
+    subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-d", tree, img, "64M"], check=True,
+                   capture_output=True)
+    return img
+
+
+def finish_on(vm, at_least, img, reboot=False):
     """The writer goes on at vm, then is stopped; every line checked in the
-    guest, the guest powered off, the lines checked on the host."""
+    guest; with reboot, the guest reboots with the kernel from its disk
+    (the destination found it there once the disk was its own); the guest
+    powered off, the lines checked on the host."""
     vm.send("")
     vm.expect(r"guest:~ #")
     n1 = lines_written(vm)
@@ -202,23 +221,27 @@ def finish_on(vm, at_least, img):
     n = int(m.group(2))
     check(n >= n2, "in the guest: %d lines, at least the %d seen" % (n, n2))
     vm.run("umount /mnt")
+    if reboot:
+        vm.send("reboot -f")
+        vm.expect(r"=== btvm test guest: Linux")
+        vm.expect(r"guest:~ #")
+        out = vm.run("cat /proc/cmdline")
+        check("root=UUID=" in out, "after a reboot the kernel came from the disk again (%r)" % out)
     vm.send("poweroff -f")
     check(wait_exit(vm.pid, 60) == 0, "the destination powers off with status 0")
     check(host_lines(img, n, "on the host") == n, "the host reads the guest's %d lines" % n)
 
 
 def case_virtio(btvm, kernel, initrd, work, log, procs):
-    img = os.path.join(work, "vda.img")
-    subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", img, "32M"], check=True,
-                   capture_output=True)
+    img = boot_disk(work, "vda", kernel, initrd)
     ro = os.path.join(work, "ro.img")
     other = os.path.join(work, "other.img")
     for path in (ro, other):
         with open(path, "wb") as f:
             f.truncate(4 << 20)
     disks = ["--disk", img, "--disk", ro + ",if=ide,readonly"]
-    src = Vm([btvm, "run", "--kernel", kernel, "--initrd", initrd, "--append", APPEND] + disks,
-             os.path.join(work, "src.sock"), log)
+    # Booted from the disk: the destination reads its kernel there too.
+    src = Vm([btvm, "run", "--append", "btvm.ide"] + disks, os.path.join(work, "src.sock"), log)
     procs.append(src)
     src.expect(r"guest:~ #")
     n0 = start_writer(src, "/dev/vda")
@@ -264,7 +287,7 @@ def case_virtio(btvm, kernel, initrd, work, log, procs):
     refused, r = third_refused(btvm, kernel, initrd, ["--disk", img])
     check(refused, "after it a third btvm cannot open the image (%d, %r)"
           % (r.returncode, r.stderr))
-    finish_on(dst, n0, img)
+    finish_on(dst, n0, img, reboot=True)
 
 
 def case_ide(btvm, kernel, initrd, shim, work, log, procs):
@@ -348,19 +371,18 @@ def case_ide(btvm, kernel, initrd, shim, work, log, procs):
 def case_block(btvm, kernel, initrd, work, log, procs):
     a, a2, small = (os.path.join(work, n) for n in ("a.img", "a2.img", "small.img"))
     b, b2 = os.path.join(work, "b.img"), os.path.join(work, "b2.img")
-    subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", a, "32M"], check=True,
-                   capture_output=True)
+    a = boot_disk(work, "a", kernel, initrd)
     # b: random, then zeros, then random; b2 full of 0xff (the zeros
     # must be copied too).
     with open(b, "wb") as f:
         f.write(os.urandom(1 << 20) + bytes(2 << 20) + os.urandom((1 << 20) - 4096))
     with open(b2, "wb") as f:
         f.write(b"\xff" * ((4 << 20) - 4096))
-    for path, size in ((a2, 32 << 20), (small, 16 << 20)):
+    for path, size in ((a2, 64 << 20), (small, 32 << 20)):
         with open(path, "wb") as f:
             f.truncate(size)
-    src = Vm([btvm, "run", "--kernel", kernel, "--initrd", initrd, "--append", APPEND,
-              "--disk", a, "--disk", b + ",if=ide"], os.path.join(work, "src.sock"), log)
+    src = Vm([btvm, "run", "--append", "btvm.ide", "--disk", a, "--disk", b + ",if=ide"],
+             os.path.join(work, "src.sock"), log)
     procs.append(src)
     src.expect(r"guest:~ #")
     start_writer(src, "/dev/vda")
@@ -374,7 +396,7 @@ def case_block(btvm, kernel, initrd, work, log, procs):
     bad.expect(r"waiting for a migration")
     check(src.cmd("migrate", uri="unix:" + hop, blk=True) == {"return": {}}, "migrate -b starts")
     check(wait_exit(bad.pid, 60) == 1, "a destination with a smaller image ends with status 1")
-    bad.expect(r"disk %s has 32768 sectors, the source's copy 65536" % re.escape(small))
+    bad.expect(r"disk %s has 65536 sectors, the source's copy 131072" % re.escape(small))
     while src.cmd("query-migrate")["return"]["status"] == "active":
         time.sleep(0.1)
     check(src.cmd("query-migrate")["return"]["status"] == "failed", "that migration failed")
@@ -397,12 +419,12 @@ def case_block(btvm, kernel, initrd, work, log, procs):
                    r"guest stopped for (\d+) ms\)")
     print("block migration: %s ms in all, %s rounds, %s pages, %s chunks, downtime %s ms"
           % tuple(g.decode() for g in m.groups()))
-    check(int(m.group(4)) >= 32 * 16 + 64, "every chunk of both disks went (%s)"
+    check(int(m.group(4)) >= 64 * 16 + 64, "every chunk of both disks went (%s)"
           % m.group(4).decode())
     check(write_lock_taken(a2) and write_lock_taken(b2), "the destination holds its images")
     with open(b, "rb") as f, open(b2, "rb") as g:
         check(f.read() == g.read(), "the IDE disk's copy is the source's, zeros and all")
-    finish_on(dst, n0, a2)
+    finish_on(dst, n0, a2, reboot=True)
 
 
 def main():
