@@ -1094,8 +1094,9 @@ static int cmd_run(int argc, char **argv)
 	}
 
 	/* A disk's kernel: found again on restore, for a reboot (the one
-	 * running is in the saved RAM); a migration's once its disks are
-	 * this end's (the source may write them until then). */
+	 * running is in the saved RAM); a migration's at that reboot
+	 * (board__reset), the disk being the source's until the switch-over
+	 * and the read too long for the guest's stop there. */
 	if (cfg.restore_path && cfg.kernel_from_disk && !incoming) {
 		if (disk_boot_find(cfg.kernel_disk, &db, err, sizeof(err))) {
 			fprintf(stderr, "btvm: %s\n", err);
@@ -1174,16 +1175,6 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (incoming) {
 		int ret = migration_receive(board, incoming, err, sizeof(err));
-		if (!ret && cfg.kernel_from_disk) {
-			char why[400];
-			ret = disk_boot_find(cfg.kernel_disk, &db, why, sizeof(why));
-			if (ret)
-				snprintf(err, sizeof(err), "--incoming: %s", why);
-			else
-				board_set_boot_kernel(board, db.kernel, db.kernel_size,
-						      cfg.initrd_path ? db.initrd : NULL,
-						      cfg.initrd_path && db.initrd ? db.initrd_size : 0);
-		}
 		migration_answer(board, incoming, ret == 0);
 		incoming = NULL;
 		if (ret) {

@@ -336,5 +336,6 @@ void board_destroy(struct board *board)
 		fclose(board->debugcon_file);
 	close(board->wake_fd);
 	guest_ram_destroy(&board->ram);
+	disk_boot_free(&board->reboot_kernel);
 	free(board);
 }

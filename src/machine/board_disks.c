@@ -36,15 +36,6 @@ struct disk_image *board_rw_disk(struct board *board, unsigned n)
 	return d;
 }
 
-void board_set_boot_kernel(struct board *board, const uint8_t *kernel, size_t kernel_size,
-			   const uint8_t *initrd, size_t initrd_size)
-{
-	board->cfg.kernel_data = kernel;
-	board->cfg.kernel_size = kernel_size;
-	board->cfg.initrd_data = initrd;
-	board->cfg.initrd_size = initrd_size;
-}
-
 bool board_has_drives(const struct board *board)
 {
 	bool any = board->cfg.ndisks > 0;

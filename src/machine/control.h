@@ -124,10 +124,6 @@ unsigned board_ram_harvest(struct board *board, uint8_t *bitmap);
  * (again): 0, or -EBUSY naming the image another process holds. Guest
  * stopped, on the thread that runs the machine. */
 bool board_has_drives(const struct board *board);
-/* A migrated machine's kernel (and initrd) for a reboot, found on its
- * disk once the disk is its own; before board_run. */
-void board_set_boot_kernel(struct board *board, const uint8_t *kernel, size_t kernel_size,
-			   const uint8_t *initrd, size_t initrd_size);
 /* The read-write disk images, n from 0: the virtio disks, then the IDE
  * slots, in that order on both ends of a migration (one configuration);
  * NULL past the last. */

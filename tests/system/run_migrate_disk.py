@@ -15,7 +15,8 @@ virtio (a read-write virtio disk, a read-only IDE disk beside it):
     btvm cannot open the image (locked), nor can this script lock it;
  4. the source ends with 0; on the destination the lines go on; once the
     writer is stopped every line is there, in order, in the guest and, after
-    the guest unmounts and powers off, on the host (debugfs);
+    the guest unmounts, reboots with the kernel from its disk (the machine
+    booted from it) and powers off, on the host (debugfs);
 ide (a read-write IDE disk):
  5. a machine under --snapshot with a disk is refused;
  6. a destination that cannot take the write lock (the test-only
@@ -34,7 +35,8 @@ images):
 10. through the human monitor's `migrate -b`, into a pre-created sparse
     image and one full of 0xff: the source ends with 0 having sent every
     chunk, the destination holds its images, the IDE copy is the source's
-    byte for byte, and the lines are checked as in 4.
+    byte for byte, and the lines are checked as in 4 (the source's image
+    gone, the reboot's kernel comes from the copy).
 
 Usage: run_migrate_disk.py BTVM virtio|ide|block SHIM
 Exit status: 0 passed, 1 failed, 77 the guest could not be downloaded.
@@ -424,6 +426,8 @@ def case_block(btvm, kernel, initrd, work, log, procs):
     check(write_lock_taken(a2) and write_lock_taken(b2), "the destination holds its images")
     with open(b, "rb") as f, open(b2, "rb") as g:
         check(f.read() == g.read(), "the IDE disk's copy is the source's, zeros and all")
+    # The reboot's kernel must come from the destination's copy.
+    os.unlink(a)
     finish_on(dst, n0, a2, reboot=True)
 
 
