@@ -72,8 +72,7 @@ bool migration_incoming_block(const struct migration_incoming *in);
  * board built from that configuration: 0, or a negative errno with a
  * one-line reason in err. migration_answer then tells the source whether
  * this end takes the machine ('K') or not ('E', having let the source's
- * images go) and frees in; between the two the disks are this end's to
- * read (a disk's kernel, for a reboot). */
+ * images go) and frees in. */
 int migration_receive(struct board *board, struct migration_incoming *in, char *err,
 		      size_t err_len);
 void migration_answer(struct board *board, struct migration_incoming *in, bool taken);
