@@ -170,7 +170,9 @@ static void print_usage(FILE *out)
 	      "                        wait there (ADDR default 127.0.0.1) for a live\n"
 	      "                        migration from another btvm (its monitor's\n"
 	      "                        migrate with the same key); the machine is the\n"
-	      "                        source's, as with --restore. FILE: a secret of\n"
+	      "                        source's, as with --restore, its disk images the\n"
+	      "                        source's (or, for migrate -b, the --disk images\n"
+	      "                        given, of the same sizes). FILE: a secret of\n"
 	      "                        16 to 4096 bytes only its owner may read\n"
 	      "  --restore FILE        resume the machine saved in FILE (the monitor's\n"
 	      "                        savevm), paused if it was saved paused: its RAM,\n"
@@ -816,26 +818,28 @@ struct disk_arg {
 
 /* --restore with --disk: the images of one interface, in the order given,
  * against the snapshot's of that interface, each the same file, read-only
- * or not alike. -1 when they agree, else the exit status, after a line
+ * or not alike; a block migration's read-write images are this end's own
+ * (any file). -1 when they agree, else the exit status, after a line
  * naming the first difference. */
-static int check_disk_list(const char *what, const struct disk_arg *disks, unsigned n,
-			   const struct disk_arg *saved, unsigned nsaved)
+static int check_disk_list(const char *opt, bool block, const char *what,
+			   const struct disk_arg *disks, unsigned n, const struct disk_arg *saved,
+			   unsigned nsaved)
 {
 	for (unsigned i = 0; i < n || i < nsaved; i++) {
 		if (i >= n)
-			return usage_error("--restore: the snapshot's %s disk %u, %s, is not given "
-					   "(give every --disk the snapshot has, or none)",
+			return usage_error("%s: the snapshot's %s disk %u, %s, is not given "
+					   "(give every --disk the snapshot has, or none)", opt,
 					   what, i + 1, saved[i].path);
 		const char *ro = disks[i].readonly ? ",readonly" : "";
 		if (i >= nsaved)
-			return usage_error("--restore: --disk %s%s is one %s disk more than the "
-					   "snapshot's %u", disks[i].path, ro, what, nsaved);
-		if (!same_image(disks[i].path, saved[i].path))
-			return usage_error("--restore: --disk %s is not the snapshot's %s disk %u, %s",
+			return usage_error("%s: --disk %s%s is one %s disk more than the "
+					   "snapshot's %u", opt, disks[i].path, ro, what, nsaved);
+		if (!(block && !saved[i].readonly) && !same_image(disks[i].path, saved[i].path))
+			return usage_error("%s: --disk %s is not the snapshot's %s disk %u, %s", opt,
 					   disks[i].path, what, i + 1, saved[i].path);
 		if (disks[i].readonly != saved[i].readonly)
-			return usage_error("--restore: --disk %s%s conflicts with the snapshot's %s "
-					   "disk %u, which is %s", disks[i].path, ro, what, i + 1,
+			return usage_error("%s: --disk %s%s conflicts with the snapshot's %s "
+					   "disk %u, which is %s", opt, disks[i].path, ro, what, i + 1,
 					   saved[i].readonly ? "read-only" : "read-write");
 	}
 	return -1;
@@ -845,8 +849,8 @@ static int check_disk_list(const char *what, const struct disk_arg *disks, unsig
  * the IDE ones each in order, and the same first disk (a reboot's kernel
  * may be on it). A --disk on another interface than the snapshot's is
  * named as such. */
-static int check_snapshot_disks(const struct board_config *cfg, const struct run_given *given,
-				const struct board_config *s)
+static int check_snapshot_disks(const char *opt, bool block, const struct board_config *cfg,
+				const struct run_given *given, const struct board_config *s)
 {
 	struct disk_arg virtio[BOARD_MAX_DISKS], saved_virtio[BOARD_MAX_DISKS];
 	struct disk_arg ide[BOARD_IDE_SLOTS], saved_ide[BOARD_IDE_SLOTS];
@@ -864,63 +868,69 @@ static int check_snapshot_disks(const struct board_config *cfg, const struct run
 	for (unsigned i = 0; i < cfg->ndisks; i++)
 		for (unsigned j = 0; j < nsaved_ide; j++)
 			if (same_image(virtio[i].path, saved_ide[j].path))
-				return usage_error("--restore: --disk %s is if=virtio, the snapshot "
-						   "has it on IDE (if=ide)", virtio[i].path);
+				return usage_error("%s: --disk %s is if=virtio, the snapshot "
+						   "has it on IDE (if=ide)", opt, virtio[i].path);
 	for (unsigned i = 0; i < given->nide_disks; i++)
 		for (unsigned j = 0; j < s->ndisks; j++)
 			if (same_image(ide[i].path, saved_virtio[j].path))
-				return usage_error("--restore: --disk %s,if=ide: the snapshot has it "
-						   "on virtio (if=virtio)", ide[i].path);
-	int status = check_disk_list("virtio", virtio, cfg->ndisks, saved_virtio, s->ndisks);
+				return usage_error("%s: --disk %s,if=ide: the snapshot has it "
+						   "on virtio (if=virtio)", opt, ide[i].path);
+	int status = check_disk_list(opt, block, "virtio", virtio, cfg->ndisks, saved_virtio,
+				     s->ndisks);
 	if (status < 0)
-		status = check_disk_list("IDE", ide, given->nide_disks, saved_ide, nsaved_ide);
+		status = check_disk_list(opt, block, "IDE", ide, given->nide_disks, saved_ide,
+					 nsaved_ide);
 	if (status < 0 && cfg->ndisks && given->nide_disks &&
 	    cfg->first_disk_ide != s->first_disk_ide)
-		return usage_error("--restore: the first --disk is %s, the snapshot's first disk is "
-				   "%s", cfg->first_disk_ide ? "on IDE" : "on virtio",
+		return usage_error("%s: the first --disk is %s, the snapshot's first disk is "
+				   "%s", opt, cfg->first_disk_ide ? "on IDE" : "on virtio",
 				   s->first_disk_ide ? "on IDE" : "on virtio");
 	return status;
 }
 
 /* --restore: the machine is the snapshot's. Options that describe the
  * machine may be given only where they agree with it; returns -1 when
- * cfg now holds the snapshot's machine, else the exit status. */
+ * cfg now holds the snapshot's machine, else the exit status. block: an
+ * incoming block migration, whose read-write disks are the --disk
+ * options' images (any paths), the source's when none is given. */
 static int take_snapshot_config(struct board_config *cfg, const struct run_given *given,
-				const struct board_snapshot_config *sc)
+				const struct board_snapshot_config *sc, bool block)
 {
+	/* The errors name the option that gave the machine. */
+	const char *opt = given->incoming ? "--incoming" : "--restore";
 	const struct board_config *s = &sc->cfg;
 	if (given->kernel || given->initrd || given->append)
-		return usage_error("--restore: the kernel, initrd and command line are the snapshot's "
-				   "(no --kernel, --initrd or --append)");
+		return usage_error("%s: the kernel, initrd and command line are the snapshot's "
+				   "(no --kernel, --initrd or --append)", opt);
 	/* The disks may be given, as the machine was started, when they are
 	 * the snapshot's; the CD-ROM's disc is the snapshot's (the monitor's
 	 * change swaps it). */
 	if (given->cdrom)
-		return usage_error("--restore: the snapshot names its CD-ROM's disc (no --cdrom)");
+		return usage_error("%s: the snapshot names its CD-ROM's disc (no --cdrom)", opt);
 	if (given->disk) {
-		int status = check_snapshot_disks(cfg, given, s);
+		int status = check_snapshot_disks(opt, block, cfg, given, s);
 		if (status >= 0)
 			return status;
 	}
 	if (given->memory && cfg->ram_mib != s->ram_mib)
-		return usage_error("--restore: -m %llu conflicts with the snapshot's %llu MiB",
+		return usage_error("%s: -m %llu conflicts with the snapshot's %llu MiB", opt,
 				   (unsigned long long)cfg->ram_mib, (unsigned long long)s->ram_mib);
 	if (given->vga && (cfg->fb_width != s->fb_width || cfg->fb_height != s->fb_height))
-		return usage_error("--restore: --vga conflicts with the snapshot's screen");
+		return usage_error("%s: --vga conflicts with the snapshot's screen", opt);
 	/* The machine restored is of the snapshot's vCPU count. */
 	if (given->smp && cfg->smp != s->smp)
-		return usage_error("--restore: --smp %u conflicts with the snapshot's %u vCPUs",
+		return usage_error("%s: --smp %u conflicts with the snapshot's %u vCPUs", opt,
 				   cfg->smp, s->smp);
 	if (given->snapshot && !s->snapshot)
-		return usage_error("--restore: --snapshot conflicts with the snapshot, taken with "
-				   "writes going to the disk images");
+		return usage_error("%s: --snapshot conflicts with the snapshot, taken with "
+				   "writes going to the disk images", opt);
 	if (given->tablet && cfg->tablet != s->tablet)
-		return usage_error("--restore: --tablet %s conflicts with the snapshot's machine, "
-				   "which %s a tablet", cfg->tablet == TABLET_ON ? "on" : "off",
+		return usage_error("%s: --tablet %s conflicts with the snapshot's machine, "
+				   "which %s a tablet", opt, cfg->tablet == TABLET_ON ? "on" : "off",
 				   s->tablet == TABLET_ON ? "has" : "has no");
 	if (given->net && cfg->net.enabled != s->net.enabled)
-		return usage_error("--restore: --net %s conflicts with the snapshot's machine, which "
-				   "%s a network card", cfg->net.enabled ? "user" : "none",
+		return usage_error("%s: --net %s conflicts with the snapshot's machine, which "
+				   "%s a network card", opt, cfg->net.enabled ? "user" : "none",
 				   s->net.enabled ? "has" : "has no");
 	cfg->kernel_path = s->kernel_path;
 	cfg->bios_path = s->bios_path;
@@ -933,12 +943,27 @@ static int take_snapshot_config(struct board_config *cfg, const struct run_given
 	cfg->smp = s->smp;
 	cfg->fb_width = s->fb_width;
 	cfg->fb_height = s->fb_height;
-	cfg->ndisks = s->ndisks;
+	/* Checked above to be the snapshot's disks in order, by path unless
+	 * a block migration brings their content. */
+	bool own_paths = block && given->disk;
 	for (unsigned i = 0; i < s->ndisks; i++)
-		cfg->disks[i] = s->disks[i];
-	for (unsigned slot = 0; slot < BOARD_IDE_SLOTS; slot++)
+		if (!own_paths || s->disks[i].readonly)
+			cfg->disks[i] = s->disks[i];
+	cfg->ndisks = s->ndisks;
+	for (unsigned slot = 0, j = 0; slot < BOARD_IDE_SLOTS; slot++) {
 		cfg->ide[slot] = s->ide[slot];
+		if (s->ide[slot].kind == BOARD_IDE_DISK && own_paths && !s->ide[slot].readonly)
+			cfg->ide[slot].path = given->ide_disks[j].path;
+		j += s->ide[slot].kind == BOARD_IDE_DISK;
+	}
 	cfg->kernel_disk = s->kernel_disk;
+	/* A disk's kernel comes from this end's copy of that disk. */
+	for (unsigned i = 0; own_paths && s->kernel_disk && i < s->ndisks; i++)
+		if (!strcmp(s->disks[i].path, s->kernel_disk))
+			cfg->kernel_disk = cfg->disks[i].path;
+	for (unsigned slot = 0; own_paths && s->kernel_disk && slot < BOARD_IDE_SLOTS; slot++)
+		if (s->ide[slot].kind == BOARD_IDE_DISK && !strcmp(s->ide[slot].path, s->kernel_disk))
+			cfg->kernel_disk = cfg->ide[slot].path;
 	cfg->snapshot = s->snapshot;
 	cfg->tablet = s->tablet;
 	if (!given->net)
@@ -1077,17 +1102,24 @@ static int cmd_run(int argc, char **argv)
 			free(sc);
 			return EXIT_FAILURE;
 		}
-		status = take_snapshot_config(&cfg, &given, sc);
+		bool block = incoming && migration_incoming_block(incoming);
+		status = take_snapshot_config(&cfg, &given, sc, block);
 		if (status >= 0) {
 			migration_incoming_free(incoming);
 			free(sc);
 			return status;
 		}
+		/* The source writes its images until the switch-over, and
+		 * holds their write locks until then (unless it copies them
+		 * into this end's own). */
+		cfg.defer_disk_locks = incoming && !block;
 	}
 
 	/* A disk's kernel: found again on restore, for a reboot (the one
-	 * running is in the saved RAM). */
-	if (cfg.restore_path && cfg.kernel_from_disk) {
+	 * running is in the saved RAM); a migration's at that reboot
+	 * (board__reset), the disk being the source's until the switch-over
+	 * and the read too long for the guest's stop there. */
+	if (cfg.restore_path && cfg.kernel_from_disk && !incoming) {
 		if (disk_boot_find(cfg.kernel_disk, &db, err, sizeof(err))) {
 			fprintf(stderr, "btvm: %s\n", err);
 			migration_incoming_free(incoming);
@@ -1173,6 +1205,7 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (incoming) {
 		int ret = migration_receive(board, incoming, err, sizeof(err));
+		migration_answer(board, incoming, ret == 0);
 		incoming = NULL;
 		if (ret) {
 			fprintf(stderr, "btvm: %s\n", err);

@@ -808,7 +808,7 @@ void atapi_power_on(struct ide_drive *d)
 
 struct disk_image *atapi_open_image(const char *path, char *err, size_t errlen, int *ret)
 {
-	struct disk_image *img = ide_image_open(path, true, false, err, errlen, ret);
+	struct disk_image *img = ide_image_open(path, true, false, false, err, errlen, ret);
 
 	if (img && img->sectors < PER_SECTOR) {
 		snprintf(err, errlen, "%s: smaller than one 2048-byte sector: not a CD image", path);

@@ -663,8 +663,8 @@ void ide_init(struct ide *ide)
 	}
 }
 
-struct disk_image *ide_image_open(const char *path, bool readonly, bool snapshot, char *err,
-				  size_t errlen, int *ret)
+struct disk_image *ide_image_open(const char *path, bool readonly, bool snapshot,
+				  bool defer_lock, char *err, size_t errlen, int *ret)
 {
 	struct disk_image *img = malloc(sizeof(*img));
 
@@ -673,7 +673,7 @@ struct disk_image *ide_image_open(const char *path, bool readonly, bool snapshot
 		*ret = -ENOMEM;
 		return NULL;
 	}
-	*ret = disk_image_open(img, path, readonly, snapshot, err, errlen);
+	*ret = disk_image_open(img, path, readonly, snapshot, defer_lock, err, errlen);
 	if (*ret) {
 		free(img);
 		return NULL;
@@ -712,15 +712,20 @@ static void name_drive(struct ide_drive *d, const char *model)
 	snprintf(d->model, sizeof(d->model), "%s", model);
 }
 
+struct disk_image *ide_slot_image(struct ide *ide, unsigned slot)
+{
+	return slot < IDE_SLOTS ? ide->ch[slot / IDE_UNITS].drive[slot % IDE_UNITS].image : NULL;
+}
+
 int ide_open_disk(struct ide *ide, unsigned slot, const char *path, bool readonly,
-		  bool snapshot, char *err, size_t errlen)
+		  bool snapshot, bool defer_lock, char *err, size_t errlen)
 {
 	struct ide_drive *d = free_slot(ide, slot, err, errlen);
 	int ret;
 
 	if (!d)
 		return -EINVAL;
-	d->image = ide_image_open(path, readonly, snapshot, err, errlen, &ret);
+	d->image = ide_image_open(path, readonly, snapshot, defer_lock, err, errlen, &ret);
 	if (!d->image)
 		return ret;
 	d->kind = IDE_KIND_DISK;

@@ -377,12 +377,15 @@ void ide_init(struct ide *ide);
 /* Opens and locks a disk image (host/disk_image.h) as the ATA disk in
  * slot (0-3: primary master, primary slave, secondary master, secondary
  * slave). Before attach. Returns 0, -EINVAL for a bad or taken slot, or
- * the image's error with one line in err. */
+ * the image's error with one line in err. defer_lock: see
+ * disk_image_open. */
 int ide_open_disk(struct ide *ide, unsigned slot, const char *path, bool readonly,
-		  bool snapshot, char *err, size_t errlen);
+		  bool snapshot, bool defer_lock, char *err, size_t errlen);
 /* Makes slot a CD/DVD-ROM drive with the image at path read-only in it
  * (a read lock), or empty for a NULL path. Before attach. Same returns. */
 int ide_open_cdrom(struct ide *ide, unsigned slot, const char *path, char *err, size_t errlen);
+/* The image in slot (a disk's, or the CD in a drive), or NULL. */
+struct disk_image *ide_slot_image(struct ide *ide, unsigned slot);
 /* The controller's PCI function at IDE_DEVFN (not yet plugged: the caller
  * passes &ide->pci to pci_host_add), its legacy ports on bus, IRQ 14 and
  * 15 through irq[0] and irq[1], the drives' buffers. ram must outlive

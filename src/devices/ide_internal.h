@@ -81,7 +81,7 @@ uint64_t atapi_capacity(const struct ide_drive *d);
 /* ---- ide.c, images -------------------------------------------------------- */
 
 /* Opens a disk image into an allocated struct: NULL with *ret and err. */
-struct disk_image *ide_image_open(const char *path, bool readonly, bool snapshot, char *err,
-				  size_t errlen, int *ret);
+struct disk_image *ide_image_open(const char *path, bool readonly, bool snapshot,
+				  bool defer_lock, char *err, size_t errlen, int *ret);
 void ide_image_close(struct disk_image *img);
 #endif

@@ -582,7 +582,7 @@ struct virtio_blk_stats virtio_blk_get_stats(struct virtio_blk *b)
 /* ---- Opening, attaching, closing ---------------------------------------- */
 
 int virtio_blk_open(struct virtio_blk *b, const char *path, bool readonly, bool snapshot,
-		    char *err, size_t errlen)
+		    bool defer_lock, char *err, size_t errlen)
 {
 	memset(b, 0, sizeof(*b));
 	pthread_mutex_init(&b->lock, NULL);
@@ -592,7 +592,7 @@ int virtio_blk_open(struct virtio_blk *b, const char *path, bool readonly, bool 
 	atomic_init(&b->queued_ready, false);
 	b->poll_ns = b->poll_window = host_cpus_allowed() > 1 ? VIRTIO_BLK_POLL_NS : 0;
 	b->opened = true;
-	int ret = disk_image_open(&b->disk, path, readonly, snapshot, err, errlen);
+	int ret = disk_image_open(&b->disk, path, readonly, snapshot, defer_lock, err, errlen);
 	/* Whatever was opened goes again: a failed open leaves nothing. */
 	if (ret) {
 		virtio_blk_close(b);

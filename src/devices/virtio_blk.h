@@ -226,9 +226,9 @@ struct virtio_blk {
  * Returns 0, or a negative errno with one line in err (the image missing
  * or unreadable, not a file or block device, in use by another process:
  * -EBUSY, no overlay possible); a failed open leaves nothing open, and
- * virtio_blk_close on it is harmless. */
+ * virtio_blk_close on it is harmless. defer_lock: see disk_image_open. */
 int virtio_blk_open(struct virtio_blk *b, const char *path, bool readonly, bool snapshot,
-		    char *err, size_t errlen);
+		    bool defer_lock, char *err, size_t errlen);
 /* The GET_ID answer, up to 20 bytes (longer is cut); by default the
  * image's file name. */
 void virtio_blk_set_serial(struct virtio_blk *b, const char *serial);

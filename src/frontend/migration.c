@@ -6,9 +6,14 @@
  *           memfd page number (RAM, then device memory) and a u32 flag,
  *           PAGE_DATA followed by the page's 4096 bytes or PAGE_ZERO;
  *   STATE   the final snapshot without memory (CPU, devices, clocks);
- *   DONE    the end.
+ *   DONE    the end;
+ * and for a block migration (migrate -b) also
+ *   BLOCK   before CONFIG: u32 count, a u64 of sectors per read-write image;
+ *   DISK    a chunk of one: u32 image, u32 flag (PAGE_DATA with the bytes,
+ *           or PAGE_ZERO), u64 first sector, u32 sectors (at most 128).
  * The destination answers with an ACK record once the machine is
- * restored: 'K', or 'E' when it could not take it. Every record is read
+ * restored: 'K', or 'E' when it could not take it (among the reasons: a
+ * disk image it cannot lock). Every record is read
  * whole, every chunk opened, before any of it is used; the snapshots
  * travel through memfds, never through a file.
  *
@@ -23,7 +28,19 @@
  * memory and the state go, and once the destination has it all this btvm
  * ends: the guest runs on there. The source side is a front end of the
  * machine (machine/control.h), registered by its first start: polled for
- * its rounds, its last round run at the control point. */
+ * its rounds, its last round run at the control point.
+ *
+ * Disks stay where they are, on storage both ends see (QEMU's default
+ * migration): the destination opens the CONFIG's image paths without
+ * their write locks and does no I/O to them; the source, at its last
+ * round, finishes every disk request, fdatasyncs and lets its write
+ * locks go before the STATE; the destination takes them when the STATE
+ * arrives, before its ACK. An 'E' (a lock it could not take, among other
+ * reasons) has the source take its locks back and run on, or stop when
+ * it cannot. A block migration copies the read-write images instead,
+ * into the destination's own: every chunk in round 0, then the chunks
+ * written meanwhile (disk_image's dirty map), the rest with the guest
+ * stopped. */
 #define _GNU_SOURCE
 #include "frontend/migration.h"
 
@@ -46,6 +63,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "host/disk_image.h"
 #include "host/sealed_stream.h"
 #include "host/tcp_address.h"
 #include "host/thread.h"
@@ -70,7 +88,15 @@ static const char MAGIC[SEALED_MAGIC_BYTES] = { 'B', 'T', 'V', 'M', 'M', 'I', 'G
 /* Refused connections the destination reports, one line each. */
 #define MAX_REFUSALS_SHOWN 16u
 
-enum record_kind { REC_CONFIG = 1, REC_PAGES, REC_STATE, REC_DONE, REC_ACK };
+/* Block migration: the read-write images (at most the four virtio disks
+ * and the four IDE slots), in 64 KiB chunks; a round this small in
+ * chunks (and in pages) is sent with the guest stopped. */
+#define MAX_BLOCK_DISKS 8u
+#define CHUNK_BYTES (DISK_IMAGE_CHUNK_SECTORS * DISK_IMAGE_SECTOR_SIZE)
+#define DISK_HEADER 20u
+#define FINAL_ROUND_CHUNKS 64u
+
+enum record_kind { REC_CONFIG = 1, REC_PAGES, REC_STATE, REC_DONE, REC_ACK, REC_BLOCK, REC_DISK };
 enum mig_state { MIG_NONE, MIG_ACTIVE, MIG_COMPLETED, MIG_FAILED };
 
 struct migration {
@@ -78,6 +104,14 @@ struct migration {
 	struct board_memory mem;  /* guest memory, copied from here */
 	bool registered;          /* with the board: kept across starts */
 	bool final_due;           /* the pre-copy is done: the last round, guest stopped */
+	bool disks_released;      /* the write locks are the destination's to take */
+	/* Block migration: the images copied (their writes tracked), and
+	 * a chunk's room, page aligned for direct reads. */
+	bool blk;
+	unsigned ndisks;
+	struct disk_image *disks[MAX_BLOCK_DISKS];
+	uint8_t *chunk;
+	uint64_t chunks_sent;
 	int fd;
 	struct sealed_stream ss;
 	enum mig_state state;
@@ -195,10 +229,74 @@ static int send_pages(struct migration *m, const uint8_t *bitmap, uint32_t first
 	return ret;
 }
 
+/* One chunk of disk i as a DISK record: u32 disk, u32 flag (PAGE_DATA
+ * with the bytes, or PAGE_ZERO), u64 first sector, u32 sectors. */
+static int send_chunk(struct migration *m, struct disk_io *io, uint32_t i, uint64_t c)
+{
+	struct disk_image *d = m->disks[i];
+	uint64_t sector = c * DISK_IMAGE_CHUNK_SECTORS;
+	uint32_t count = d->sectors - sector < DISK_IMAGE_CHUNK_SECTORS
+				 ? (uint32_t)(d->sectors - sector)
+				 : DISK_IMAGE_CHUNK_SECTORS;
+	size_t bytes = (size_t)count * DISK_IMAGE_SECTOR_SIZE;
+	struct iovec iov = { m->chunk, bytes };
+	int ret = disk_image_read(d, io, &iov, 1, sector, NULL);
+	if (ret)
+		return ret;
+	/* All zeros when the first byte is and each equals the next. */
+	bool zero = m->chunk[0] == 0 && !memcmp(m->chunk, m->chunk + 1, bytes - 1);
+	uint32_t flag = zero ? PAGE_ZERO : PAGE_DATA;
+	uint8_t head[DISK_HEADER];
+	memcpy(head, &i, 4);
+	memcpy(head + 4, &flag, 4);
+	memcpy(head + 8, &sector, 8);
+	memcpy(head + 16, &count, 4);
+	uint64_t len = DISK_HEADER + (zero ? 0 : bytes);
+	ret = sealed_send_begin(&m->ss, REC_DISK, len);
+	if (!ret)
+		ret = sealed_send(&m->ss, head, sizeof(head));
+	if (!ret && !zero)
+		ret = sealed_send(&m->ss, m->chunk, bytes);
+	if (!ret)
+		ret = sealed_send_end(&m->ss);
+	m->bytes_sent += len + 12;
+	m->chunks_sent++;
+	return ret;
+}
+
+/* Every chunk (round 0), or those written since they were last sent.
+ * A chunk's bit is cleared before it is read: a write that lands after
+ * the read sets it again, for the next round. */
+static int send_disks(struct migration *m, bool all)
+{
+	struct disk_io io;
+	int ret = 0;
+	disk_io_init(&io, false);
+	for (uint32_t i = 0; i < m->ndisks && !ret; i++) {
+		uint64_t chunks = disk_image_chunks(m->disks[i]);
+		for (uint64_t c = 0; c < chunks && !ret; c++)
+			if (disk_image_dirty_take(m->disks[i], c) || all)
+				ret = send_chunk(m, &io, i, c);
+	}
+	disk_io_destroy(&io);
+	return ret;
+}
+
+static void stop_block(struct migration *m)
+{
+	for (unsigned i = 0; i < m->ndisks; i++)
+		disk_image_dirty_stop(m->disks[i]);
+	m->ndisks = 0;
+	free(m->chunk);
+	m->chunk = NULL;
+}
+
 static void *sender_main(void *arg)
 {
 	struct migration *m = arg;
 	m->send_err = send_pages(m, m->round, 0, m->pages);
+	if (!m->send_err && m->blk)
+		m->send_err = send_disks(m, m->rounds == 0);
 	atomic_store(&m->round_done, true);
 	board_wake(m->board);
 	return NULL;
@@ -328,8 +426,10 @@ static int connect_tcp(const char *host, uint16_t port_number, char *err, size_t
 static void fail(struct migration *m, const char *what, int err)
 {
 	snprintf(m->error, sizeof(m->error), "%s: %s", what,
-		 err == -EBADMSG ? "the destination's answer does not carry the key"
-				 : strerror(-err));
+		 err == -EBADMSG     ? "the destination's answer does not carry the key"
+		 : err == -ECANCELED ? "the destination could not take the machine (its own "
+				       "message says why)"
+				     : strerror(-err));
 	m->state = MIG_FAILED;
 	join_sender(m);
 	board_ram_log(m->board, false);
@@ -339,6 +439,7 @@ static void fail(struct migration *m, const char *what, int err)
 	sealed_close(&m->ss);
 	free(m->round);
 	m->round = NULL;
+	stop_block(m);
 	fprintf(stderr, "btvm: migration failed: %s; the guest goes on here\n", m->error);
 }
 
@@ -387,21 +488,51 @@ static int connect_destination(struct migration *m, const char *uri, char *err, 
 
 static const struct board_frontend_ops migration_ops;
 
-int migration_start(struct migration **mp, struct board *board, const char *uri, char *err,
-		    size_t err_len)
+/* Block migration: the read-write images, tracked from here on, and
+ * their sizes as a BLOCK record ahead of the configuration (u32 count,
+ * a u64 of sectors each), so that the destination knows to take its own
+ * images (and to check their sizes) before it opens them. */
+static int start_block(struct migration *m, char *err, size_t err_len)
+{
+	uint8_t rec[4 + 8 * MAX_BLOCK_DISKS];
+	struct disk_image *d;
+	uint32_t n = 0;
+	while (n < MAX_BLOCK_DISKS && (d = board_rw_disk(m->board, n)))
+		m->disks[n++] = d;
+	if (!n) {
+		snprintf(err, err_len, "migrate -b: the machine has no read-write disk to copy");
+		return -EINVAL;
+	}
+	m->chunk = aligned_alloc(PAGE, CHUNK_BYTES);
+	int ret = m->chunk ? 0 : -ENOMEM;
+	memcpy(rec, &n, 4);
+	for (uint32_t i = 0; i < n; i++) {
+		memcpy(rec + 4 + 8 * i, &m->disks[i]->sectors, 8);
+		if (!ret)
+			ret = disk_image_dirty_start(m->disks[i]);
+		m->ndisks = i + 1;
+	}
+	if (!ret)
+		ret = send_record(&m->ss, REC_BLOCK, rec, 4 + 8 * n);
+	if (ret)
+		snprintf(err, err_len, "migrate -b: cannot start: %s", strerror(-ret));
+	return ret;
+}
+
+int migration_start(struct migration **mp, struct board *board, const char *uri, bool blk,
+		    char *err, size_t err_len)
 {
 	struct migration *m = *mp;
 	if (m && m->state == MIG_ACTIVE) {
 		snprintf(err, err_len, "migrate: a migration is under way");
 		return -EBUSY;
 	}
-	const struct board_config *cfg = board_config(board);
-	bool ide_drives = false;
-	for (unsigned slot = 0; slot < BOARD_IDE_SLOTS; slot++)
-		ide_drives |= cfg->ide[slot].kind != BOARD_IDE_NONE;
-	if (cfg->ndisks || ide_drives) {
-		snprintf(err, err_len, "migrate: a machine with disks or CD-ROM drives cannot migrate "
-				       "live yet (both sides would need the image); use savevm");
+	/* The disks stay where they are (shared storage): the destination
+	 * opens the same paths. A --snapshot overlay is this process's
+	 * private file, which the destination cannot see. */
+	if (board_config(board)->snapshot && board_has_drives(board)) {
+		snprintf(err, err_len, "migrate: the disks' writes go to --snapshot's private overlay, "
+				       "which the destination cannot open; use savevm");
 		return -EOPNOTSUPP;
 	}
 	if (!m) {
@@ -424,13 +555,23 @@ int migration_start(struct migration **mp, struct board *board, const char *uri,
 	m->fd = -1;
 	m->pages = (uint32_t)(m->mem.ram_size / PAGE);
 	m->start_ns = now_ns();
+	m->blk = blk;
 	int fd = connect_destination(m, uri, err, err_len);
 	if (fd < 0)
 		return fd;
 	m->fd = fd;
+	int ret = blk ? start_block(m, err, err_len) : 0;
+	if (ret) {
+		close(fd);
+		m->fd = -1;
+		sealed_close(&m->ss);
+		stop_block(m);
+		m->state = MIG_FAILED;
+		return ret;
+	}
 	/* The configuration first: the destination builds its machine. */
 	char serr[400];
-	int ret = 0, state = state_snapshot(board, serr, sizeof(serr));
+	int state = state_snapshot(board, serr, sizeof(serr));
 	if (state < 0)
 		ret = state;
 	else
@@ -457,6 +598,7 @@ int migration_start(struct migration **mp, struct board *board, const char *uri,
 		sealed_close(&m->ss);
 		free(m->round);
 		m->round = NULL;
+		stop_block(m);
 		m->state = MIG_FAILED;
 		return ret;
 	}
@@ -481,8 +623,11 @@ static bool migration_poll(void *opaque, uint64_t guest_ns)
 	}
 	memset(m->round, 0, (m->pages + 7) / 8);
 	unsigned n = board_ram_harvest(board, m->round);
+	uint64_t chunks = 0;
+	for (unsigned i = 0; i < m->ndisks; i++)
+		chunks += disk_image_dirty_count(m->disks[i]);
 	m->rounds++;
-	if (n <= FINAL_ROUND_PAGES || m->rounds >= MAX_ROUNDS) {
+	if ((n <= FINAL_ROUND_PAGES && chunks <= FINAL_ROUND_CHUNKS) || m->rounds >= MAX_ROUNDS) {
 		m->final_due = true;
 		return true;   /* the rest with the guest stopped */
 	}
@@ -506,7 +651,9 @@ static int receive_ack(struct migration *m)
 		ret = sealed_recv(&m->ss, &ack, 1);
 	if (!ret)
 		ret = sealed_recv_end(&m->ss);
-	if (!ret && ack != 'K')
+	if (!ret && ack == 'E')
+		ret = -ECANCELED;
+	else if (!ret && ack != 'K')
 		ret = -EPROTO;
 	return ret;
 }
@@ -520,12 +667,26 @@ static void migration_finish(struct migration *m)
 	if (m->state != MIG_ACTIVE)
 		return;
 	m->stop_ns = now_ns();
+	/* A disk request that finishes writes RAM (the data read, the used
+	 * ring): all of them before the last harvest. */
+	board_disks_quiesce(board);
 	/* What was written since the last harvest joins what it found. */
 	board_ram_harvest(board, m->round);
 	int ret = send_pages(m, m->round, 0, m->pages);
 	/* The display's memory, whole: its own log belongs to the window. */
 	if (!ret && m->mem.devmem_size)
 		ret = send_pages(m, NULL, m->pages, (uint32_t)(m->mem.devmem_size / PAGE));
+	/* Block migration: the chunks written since they were sent. Else the
+	 * images durable and their write locks free before the state goes:
+	 * the destination takes them when it arrives. */
+	if (!ret && m->blk) {
+		ret = send_disks(m, false);
+	} else if (!ret) {
+		ret = board_disks_release(board, serr, sizeof(serr));
+		m->disks_released = true;
+		if (ret)
+			fprintf(stderr, "btvm: migration: %s\n", serr);
+	}
 	int state = -1;
 	if (!ret) {
 		state = state_snapshot(board, serr, sizeof(serr));
@@ -543,18 +704,30 @@ static void migration_finish(struct migration *m)
 		ret = receive_ack(m);
 	if (ret) {
 		fail(m, "the last round", ret);
+		if (m->disks_released && board_disks_lock(board, serr, sizeof(serr))) {
+			/* Never run on with an image someone else may write. */
+			fprintf(stderr, "btvm: migration: cannot take the disks back (%s): the guest "
+					"stops here\n", serr);
+			board_request_exit(board, 1);
+		}
+		m->disks_released = false;
 		return;
 	}
 	m->end_ns = now_ns();
 	m->state = MIG_COMPLETED;
 	board_ram_log(board, false);
+	stop_block(m);
 	close(m->fd);
 	m->fd = -1;
 	sealed_close(&m->ss);
-	fprintf(stderr, "btvm: migrated in %llu ms (%u rounds, %llu pages, the guest stopped "
+	char disk[64] = "";
+	if (m->blk)
+		snprintf(disk, sizeof(disk), ", %llu disk chunks",
+			 (unsigned long long)m->chunks_sent);
+	fprintf(stderr, "btvm: migrated in %llu ms (%u rounds, %llu pages%s, the guest stopped "
 			"for %llu ms); it runs on at the destination\n",
 		(unsigned long long)((m->end_ns - m->start_ns) / 1000000), m->rounds,
-		(unsigned long long)m->pages_sent,
+		(unsigned long long)m->pages_sent, disk,
 		(unsigned long long)((m->end_ns - m->stop_ns) / 1000000));
 	board_request_exit(board, 0);
 }
@@ -609,6 +782,7 @@ void migration_destroy(struct migration *m)
 		close(m->fd);
 	sealed_close(&m->ss);
 	free(m->round);
+	stop_block(m);
 	free(m);
 }
 
@@ -618,6 +792,11 @@ struct migration_incoming {
 	int fd;                   /* the source's connection */
 	int config;               /* a memfd: the configuration, vouched for */
 	struct sealed_stream ss;
+	/* A block migration: the sizes of the source's read-write images,
+	 * which this end's own images must have. */
+	bool blk;
+	uint32_t nblk;
+	uint64_t blk_sectors[MAX_BLOCK_DISKS];
 };
 
 /* A record's payload into a new memfd, used only once all of it has opened. */
@@ -708,10 +887,31 @@ static int take_source(struct migration_incoming *in, const uint8_t *key, char *
 	uint32_t kind = 0;
 	uint64_t len = 0;
 	set_timeout(in->fd, HANDSHAKE_TIMEOUT_S);
+	in->blk = false;   /* nothing from a connection refused before */
+	in->nblk = 0;
 	int ret = sealed_accept(&in->ss, in->fd, MAGIC, key, why, why_len);
 	if (ret)
 		return ret;
 	ret = sealed_recv_begin(&in->ss, &kind, &len);
+	if (!ret && kind == REC_BLOCK) {
+		uint8_t rec[4 + 8 * MAX_BLOCK_DISKS];
+		if (len < 4 + 8 || len > sizeof(rec) || (len - 4) % 8)
+			ret = -EPROTO;
+		if (!ret)
+			ret = sealed_recv(&in->ss, rec, len);
+		if (!ret)
+			ret = sealed_recv_end(&in->ss);
+		if (!ret) {
+			memcpy(&in->nblk, rec, 4);
+			if (in->nblk != (len - 4) / 8)
+				ret = -EPROTO;
+			for (uint32_t i = 0; !ret && i < in->nblk; i++)
+				memcpy(&in->blk_sectors[i], rec + 4 + 8 * i, 8);
+			in->blk = !ret;
+		}
+		if (!ret)
+			ret = sealed_recv_begin(&in->ss, &kind, &len);
+	}
 	if (!ret && kind != REC_CONFIG)
 		ret = -EPROTO;
 	if (!ret)
@@ -811,6 +1011,11 @@ int migration_incoming_config(const struct migration_incoming *in)
 	return in->config;
 }
 
+bool migration_incoming_block(const struct migration_incoming *in)
+{
+	return in->blk;
+}
+
 void migration_incoming_free(struct migration_incoming *in)
 {
 	if (!in)
@@ -867,6 +1072,59 @@ static int receive_pages(struct board *board, struct sealed_stream *ss, uint64_t
 	return at == len ? 0 : -EPROTO;
 }
 
+/* A block migration's images against the source's: as many, each of its
+ * size (pre-created so: the copy neither grows nor cuts one). */
+static int check_block_disks(struct board *board, const struct migration_incoming *in,
+			     char *serr, size_t serr_len)
+{
+	for (uint32_t i = 0; i <= in->nblk; i++) {
+		struct disk_image *d = board_rw_disk(board, i);
+		if (i == in->nblk && !d)
+			return 0;
+		if (!d || i == in->nblk) {
+			snprintf(serr, serr_len, "the source copies %u read-write disks, this "
+				 "machine has another number", in->nblk);
+			return -EINVAL;
+		}
+		if (d->sectors != in->blk_sectors[i]) {
+			snprintf(serr, serr_len, "disk %s has %llu sectors, the source's copy %llu "
+				 "(make it the same size)", d->path, (unsigned long long)d->sectors,
+				 (unsigned long long)in->blk_sectors[i]);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* One DISK record (send_chunk's) into this end's image, once all of it
+ * has opened; every number checked against the image. */
+static int receive_disk(struct board *board, const struct migration_incoming *in,
+			struct sealed_stream *ss, uint64_t len, uint8_t *buf, struct disk_io *io)
+{
+	if (!in->blk || len < DISK_HEADER || len > DISK_HEADER + CHUNK_BYTES)
+		return -EPROTO;
+	int ret = sealed_recv(ss, buf, len);
+	if (!ret)
+		ret = sealed_recv_end(ss);
+	if (ret)
+		return ret;
+	uint32_t i, flag, count;
+	uint64_t sector;
+	memcpy(&i, buf, 4);
+	memcpy(&flag, buf + 4, 4);
+	memcpy(&sector, buf + 8, 8);
+	memcpy(&count, buf + 16, 4);
+	struct disk_image *d = i < in->nblk ? board_rw_disk(board, i) : NULL;
+	if (!d || !count || count > DISK_IMAGE_CHUNK_SECTORS || sector > d->sectors ||
+	    count > d->sectors - sector || flag > PAGE_ZERO ||
+	    len != DISK_HEADER + (flag == PAGE_DATA ? (uint64_t)count * DISK_IMAGE_SECTOR_SIZE : 0))
+		return -EPROTO;
+	if (flag == PAGE_ZERO)
+		return disk_image_write_zeroes(d, sector, count, true);
+	struct iovec iov = { buf + DISK_HEADER, (size_t)count * DISK_IMAGE_SECTOR_SIZE };
+	return disk_image_write(d, io, &iov, 1, sector, NULL);
+}
+
 int migration_receive(struct board *board, struct migration_incoming *in, char *err,
 		      size_t err_len)
 {
@@ -874,6 +1132,10 @@ int migration_receive(struct board *board, struct migration_incoming *in, char *
 	bool have_state = false;
 	int ret = buf ? 0 : -ENOMEM;
 	char serr[400] = "";
+	struct disk_io io;
+	disk_io_init(&io, false);
+	if (!ret && in->blk)
+		ret = check_block_disks(board, in, serr, sizeof(serr));
 	while (!ret) {
 		uint32_t kind;
 		uint64_t len;
@@ -882,9 +1144,15 @@ int migration_receive(struct board *board, struct migration_incoming *in, char *
 			break;
 		if (kind == REC_PAGES) {
 			ret = receive_pages(board, &in->ss, len, buf);
+		} else if (kind == REC_DISK && !have_state) {
+			ret = receive_disk(board, in, &in->ss, len, buf, &io);
 		} else if (kind == REC_STATE && !have_state) {
 			int state = -1;
 			ret = receive_memfd(&in->ss, len, &state);
+			/* The source let its write locks go before the state:
+			 * they are this end's now, or the source's again. */
+			if (!ret)
+				ret = board_disks_lock(board, serr, sizeof(serr));
 			if (!ret)
 				ret = board_snapshot_restore_state_fd(board, state, false, serr,
 								      sizeof(serr));
@@ -899,8 +1167,7 @@ int migration_receive(struct board *board, struct migration_incoming *in, char *
 		}
 	}
 	free(buf);
-	char ack = ret ? 'E' : 'K';
-	(void)send_record(&in->ss, REC_ACK, &ack, 1);
+	disk_io_destroy(&io);
 	if (ret && *serr)
 		snprintf(err, err_len, "--incoming: %s", serr);
 	else if (ret)
@@ -908,6 +1175,18 @@ int migration_receive(struct board *board, struct migration_incoming *in, char *
 			 ret == -EPROTO    ? "malformed"
 			 : ret == -EBADMSG ? "a record does not carry the key"
 					   : strerror(-ret));
-	migration_incoming_free(in);
 	return ret;
+}
+
+void migration_answer(struct board *board, struct migration_incoming *in, bool taken)
+{
+	/* A machine not taken lets the source's images go before the 'E':
+	 * the source takes its locks back as soon as it reads it, and this
+	 * process may not have ended by then. */
+	char ignored[300];
+	if (!taken && !in->blk)
+		(void)board_disks_release(board, ignored, sizeof(ignored));
+	char ack = taken ? 'K' : 'E';
+	(void)send_record(&in->ss, REC_ACK, &ack, 1);
+	migration_incoming_free(in);
 }

@@ -29,10 +29,15 @@ struct migration_status {
  * made (and registered with the board) by the first start and used again
  * by the next. When the pre-copy is done the guest stops for the last
  * round; on success btvm's run ends (status 0), on failure the guest goes
- * on here. Returns 0, or a negative errno with a one-line reason in err
- * (bad address, refused, a migration already under way, disks attached). */
-int migration_start(struct migration **m, struct board *board, const char *uri, char *err,
-		    size_t err_len);
+ * on here. Disks stay on storage both ends see (the destination opens
+ * the same paths; the write locks change hands at the switch-over), or
+ * with blk are copied along (block migration: the read-write images into
+ * the destination's own, of the same sizes, writes made meanwhile sent
+ * again). Returns 0, or a negative errno with a one-line reason in err
+ * (bad address, refused, a migration already under way, a --snapshot
+ * machine with disks, blk without a read-write disk). */
+int migration_start(struct migration **m, struct board *board, const char *uri, bool blk,
+		    char *err, size_t err_len);
 /* NULL: "none". */
 void migration_get_status(const struct migration *m, struct migration_status *st);
 /* At exit: stops a pre-copy under way, unregisters and frees (NULL is
@@ -60,10 +65,17 @@ struct migration_incoming;
 int migration_listen(const char *uri, struct migration_incoming **out, char *err, size_t err_len);
 /* The configuration received: a memfd for board_snapshot_read_config_fd. */
 int migration_incoming_config(const struct migration_incoming *in);
-/* Reads the memory and the state into a board built from that
- * configuration, acknowledges, and frees in. */
+/* Whether the source copies its read-write disks along (migrate -b): this
+ * end then opens and locks images of its own, of the same sizes. */
+bool migration_incoming_block(const struct migration_incoming *in);
+/* Reads the memory and the state (and a block migration's disks) into a
+ * board built from that configuration: 0, or a negative errno with a
+ * one-line reason in err. migration_answer then tells the source whether
+ * this end takes the machine ('K') or not ('E', having let the source's
+ * images go) and frees in. */
 int migration_receive(struct board *board, struct migration_incoming *in, char *err,
 		      size_t err_len);
+void migration_answer(struct board *board, struct migration_incoming *in, bool taken);
 /* Frees in without receiving (NULL is fine). */
 void migration_incoming_free(struct migration_incoming *in);
 

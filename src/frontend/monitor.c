@@ -277,8 +277,9 @@ static void print_help(FILE *out)
 	      "                          b h w (e.g. x /16xb 0xc0100000, x /5i $eip)\n"
 	      "xp /FMT ADDR              the same at a physical address\n"
 	      "translation ADDR          the translated block at a linear address\n"
-	      "migrate tcp:HOST:PORT,key=FILE | unix:PATH\n"
+	      "migrate [-b] tcp:HOST:PORT,key=FILE | unix:PATH\n"
 	      "                          live migration to a btvm run --incoming there\n"
+	      "                          (-b: the disks copied along, into its own images)\n"
 	      "info migrate              how it goes\n",
 	      out);
 	monitor_block_help(out);
@@ -605,11 +606,12 @@ static int run_human(struct monitor *m, char *line, FILE *out)
 		m->cpu = (unsigned)n;
 	} else if (!strcmp(cmd, "migrate")) {
 		char err[300];
-		if (argc != 2) {
-			fputs("error: usage: migrate tcp:HOST:PORT,key=FILE | unix:PATH\n", out);
+		bool blk = argc == 3 && !strcmp(argv[1], "-b");
+		if (argc != 2 + blk) {
+			fputs("error: usage: migrate [-b] tcp:HOST:PORT,key=FILE | unix:PATH\n", out);
 			return -1;
 		}
-		if (migration_start(&m->migration, board, argv[1], err, sizeof(err))) {
+		if (migration_start(&m->migration, board, argv[1 + blk], blk, err, sizeof(err))) {
 			fprintf(out, "error: %s\n", err);
 			return -1;
 		}
@@ -806,10 +808,12 @@ static json_t *run_json(struct monitor *m, const char *line)
 		}
 	} else if (!strcmp(cmd, "migrate")) {
 		const char *uri = NULL;
+		int blk = 0;
 		char err[300];
-		if (!args || json_unpack(args, "{s:s}", "uri", &uri))
-			res = json_error("migrate needs \"uri\" (tcp:HOST:PORT)");
-		else if (migration_start(&m->migration, board, uri, err, sizeof(err)))
+		if (!args || json_unpack(args, "{s:s,s?b}", "uri", &uri, "blk", &blk))
+			res = json_error("migrate needs \"uri\" (tcp:HOST:PORT) and takes \"blk\" "
+					 "(true: copy the disks along)");
+		else if (migration_start(&m->migration, board, uri, blk, err, sizeof(err)))
 			res = json_error(err);
 		else {
 			res = json_pack("{s:o}", "return", empty);

@@ -25,6 +25,17 @@ static const uint8_t zero_chunk[ZERO_CHUNK];
 
 /* ---- The overlay's bitmap ----------------------------------------------- */
 
+/* After a write is done: its chunks in a block migration's map. */
+static void mark_dirty(struct disk_image *d, uint64_t sector, uint64_t count)
+{
+	if (!count || !atomic_load(&d->dirty_on))
+		return;
+	uint64_t first = sector / DISK_IMAGE_CHUNK_SECTORS;
+	uint64_t last = (sector + count - 1) / DISK_IMAGE_CHUNK_SECTORS;
+	for (uint64_t c = first; c <= last && c / 64 < d->dirty_words; c++)
+		atomic_fetch_or(&d->dirty[c / 64], 1ull << (c % 64));
+}
+
 /* The map is shared by every thread doing I/O: map_lock keeps one
  * thread's bits from undoing another's in the same byte. */
 static bool in_overlay(const struct disk_image *d, uint64_t sector)
@@ -272,11 +283,16 @@ int disk_image_write(struct disk_image *d, struct disk_io *io, const struct iove
 	 * direct, with virtio-blk's I/O threads serving a dd call's requests
 	 * side by side). The devices' FLUSH still fdatasyncs, for the disk's
 	 * own cache. */
-	if (!d->snapshot)
-		return image_io(d, io, true, io->scratch, m, off, bounced);
-	int err = full_io(d->overlay_fd, -1, true, io->scratch, m, off);
-	if (!err)
-		mark_overlay(d, sector, len / DISK_IMAGE_SECTOR_SIZE);
+	int err;
+	if (!d->snapshot) {
+		err = image_io(d, io, true, io->scratch, m, off, bounced);
+	} else {
+		err = full_io(d->overlay_fd, -1, true, io->scratch, m, off);
+		if (!err)
+			mark_overlay(d, sector, len / DISK_IMAGE_SECTOR_SIZE);
+	}
+	/* A failed write may still have changed part of the range. */
+	mark_dirty(d, sector, len / DISK_IMAGE_SECTOR_SIZE);
 	return err;
 }
 
@@ -315,6 +331,7 @@ int disk_image_write_zeroes(struct disk_image *d, uint64_t sector, uint64_t coun
 		err = write_zero_bytes(fd, (uint64_t)off, (uint64_t)len);
 	if (!err && d->snapshot)
 		mark_overlay(d, sector, count);
+	mark_dirty(d, sector, count);
 	return err;
 }
 
@@ -329,6 +346,51 @@ void disk_image_discard(struct disk_image *d, uint64_t sector, uint64_t count)
 		      (off_t)(count * DISK_IMAGE_SECTOR_SIZE))) {
 		/* Not supported here: nothing was discarded, which is allowed. */
 	}
+	mark_dirty(d, sector, count);
+}
+
+/* ---- A block migration's dirty map ---------------------------------------- */
+
+uint64_t disk_image_chunks(const struct disk_image *d)
+{
+	return (d->sectors + DISK_IMAGE_CHUNK_SECTORS - 1) / DISK_IMAGE_CHUNK_SECTORS;
+}
+
+int disk_image_dirty_start(struct disk_image *d)
+{
+	if (!d->dirty) {
+		size_t words = (size_t)((disk_image_chunks(d) + 63) / 64);
+		d->dirty = calloc(words ? words : 1, sizeof(*d->dirty));
+		if (!d->dirty)
+			return -ENOMEM;
+		d->dirty_words = words;
+	}
+	for (size_t i = 0; i < d->dirty_words; i++)
+		atomic_store(&d->dirty[i], 0);
+	/* Sequentially consistent with the writers' load in mark_dirty: a
+	 * write that found tracking off landed before this store, so before
+	 * any read the migration makes after it. */
+	atomic_store(&d->dirty_on, true);
+	return 0;
+}
+
+void disk_image_dirty_stop(struct disk_image *d)
+{
+	atomic_store(&d->dirty_on, false);
+}
+
+bool disk_image_dirty_take(struct disk_image *d, uint64_t chunk)
+{
+	uint64_t bit = 1ull << (chunk % 64);
+	return d->dirty && (atomic_fetch_and(&d->dirty[chunk / 64], ~bit) & bit);
+}
+
+uint64_t disk_image_dirty_count(const struct disk_image *d)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; d->dirty && i < d->dirty_words; i++)
+		n += (uint64_t)__builtin_popcountll(atomic_load(&d->dirty[i]));
+	return n;
 }
 
 int disk_image_sync(struct disk_image *d)
@@ -445,8 +507,42 @@ static void open_direct(struct disk_image *d, const struct stat *st)
 	d->direct_fd = fd;
 }
 
+/* An open file description lock, like QEMU's: it conflicts with any
+ * other open of the file, in this process or another, so two machines
+ * never write one image. On fd only: direct_fd is the same file, and a
+ * lock is the description's, so one is enough. */
+int disk_image_lock(struct disk_image *d, char *err, size_t errlen)
+{
+	struct flock fl = {
+		.l_type = d->readonly || d->snapshot ? F_RDLCK : F_WRLCK,
+		.l_whence = SEEK_SET,
+	};
+	if (d->locked)
+		return 0;
+	if (fcntl(d->fd, F_OFD_SETLK, &fl)) {
+		if (errno == EAGAIN || errno == EACCES) {
+			snprintf(err, errlen, "image %s is in use by another process", d->path);
+			return -EBUSY;
+		}
+		return open_fail(err, errlen, d->path, errno, "cannot lock");
+	}
+	d->locked = true;
+	return 0;
+}
+
+int disk_image_unlock(struct disk_image *d)
+{
+	struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET };
+	if (!d->locked)
+		return 0;
+	if (fcntl(d->fd, F_OFD_SETLK, &fl))
+		return -errno;
+	d->locked = false;
+	return 0;
+}
+
 static int open_image(struct disk_image *d, const char *path, bool readonly, bool snapshot,
-		      char *err, size_t errlen)
+		      bool defer_lock, char *err, size_t errlen)
 {
 	struct stat st;
 
@@ -465,19 +561,13 @@ static int open_image(struct disk_image *d, const char *path, bool readonly, boo
 		snprintf(err, errlen, "%s: not a regular file or block device", path);
 		return -EINVAL;
 	}
-	/* An open file description lock, like QEMU's: it conflicts with any
-	 * other open of the file, in this process or another, so two
-	 * machines never write one image. */
-	struct flock fl = {
-		.l_type = readonly || snapshot ? F_RDLCK : F_WRLCK,
-		.l_whence = SEEK_SET,
-	};
-	if (fcntl(d->fd, F_OFD_SETLK, &fl)) {
-		if (errno == EAGAIN || errno == EACCES) {
-			snprintf(err, errlen, "image %s is in use by another process", path);
-			return -EBUSY;
-		}
-		return open_fail(err, errlen, path, errno, "cannot lock");
+	/* A write lock a migration's destination defers: the source holds
+	 * it until the switch-over (disk_image_lock takes it then). A read
+	 * lock coexists with the source's read lock, so it is taken now. */
+	if (d->readonly || d->snapshot || !defer_lock) {
+		int ret = disk_image_lock(d, err, errlen);
+		if (ret)
+			return ret;
 	}
 	/* lseek also sizes block devices. A size that is not a whole number
 	 * of sectors leaves its tail invisible to the guest: the devices
@@ -511,13 +601,13 @@ static int open_image(struct disk_image *d, const char *path, bool readonly, boo
 }
 
 int disk_image_open(struct disk_image *d, const char *path, bool readonly, bool snapshot,
-		    char *err, size_t errlen)
+		    bool defer_lock, char *err, size_t errlen)
 {
 	memset(d, 0, sizeof(*d));
 	d->fd = d->overlay_fd = d->direct_fd = -1;
 	pthread_mutex_init(&d->map_lock, NULL);
 	d->opened = true;
-	int ret = open_image(d, path, readonly, snapshot, err, errlen);
+	int ret = open_image(d, path, readonly, snapshot, defer_lock, err, errlen);
 	/* Whatever was opened goes again: a failed open leaves nothing. */
 	if (ret)
 		disk_image_close(d);
@@ -539,6 +629,11 @@ void disk_image_close(struct disk_image *d)
 	if (d->fd >= 0)
 		close(d->fd);
 	d->fd = d->overlay_fd = d->direct_fd = -1;
+	d->locked = false;	/* the lock went with fd's description */
+	free((void *)d->dirty);
+	d->dirty = NULL;
+	d->dirty_words = 0;
+	atomic_store(&d->dirty_on, false);
 	free(d->path);
 	d->path = NULL;
 	pthread_mutex_destroy(&d->map_lock);

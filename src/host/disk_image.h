@@ -43,12 +43,16 @@
 #define BTVM_HOST_DISK_IMAGE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
 #define DISK_IMAGE_SECTOR_SIZE	512u
+/* A block migration's unit: the dirty map has a bit per this many
+ * sectors (64 KiB), and the stream carries the image in such chunks. */
+#define DISK_IMAGE_CHUNK_SECTORS 128u
 /* Pieces of memory one read or write may name. */
 #define DISK_IMAGE_MAX_IOV	128u
 /* A bounce buffer's size: a longer direct transfer goes a buffer at a
@@ -73,6 +77,17 @@ struct disk_image {
 	size_t overlay_map_len;
 	pthread_mutex_t map_lock;
 	bool opened;		/* between a disk_image_open and its close */
+	/* fd holds its lock. Not during a migration's switch-over: the
+	 * source hands a write lock over, the destination takes it then. */
+	bool locked;
+	/* A block migration's record of the chunks written since it last
+	 * looked, a bit per DISK_IMAGE_CHUNK_SECTORS, set by every write,
+	 * zeroing and discard while dirty_on. Allocated by the first
+	 * disk_image_dirty_start and kept to the close, so that a writer on
+	 * another thread never finds it gone. */
+	_Atomic uint64_t *dirty;
+	size_t dirty_words;
+	atomic_bool dirty_on;
 };
 
 /* What one thread brings to a transfer: room to cut the caller's pieces
@@ -88,9 +103,17 @@ struct disk_io {
  * with one line in err naming the file (missing or unreadable, not a file
  * or block device, in use by another process: -EBUSY, no overlay
  * possible); a failed open leaves nothing open, and disk_image_close on
- * it is harmless. */
+ * it is harmless. defer_lock: a read-write image is opened without its
+ * write lock (a live migration's destination, whose source holds it
+ * until the switch-over); disk_image_lock takes it. */
 int disk_image_open(struct disk_image *d, const char *path, bool readonly, bool snapshot,
-		    char *err, size_t errlen);
+		    bool defer_lock, char *err, size_t errlen);
+/* Takes the image's lock (a no-op when held): 0, or -EBUSY when another
+ * process holds a conflicting one, each with one line in err. */
+int disk_image_lock(struct disk_image *d, char *err, size_t errlen);
+/* Lets the lock go (a no-op when not held): 0 or a negative errno. The
+ * image stays open; nothing may write it until it is locked again. */
+int disk_image_unlock(struct disk_image *d);
 /* Closes the files (the overlay goes) and frees the map. Safe after a
  * failed open, and twice. */
 void disk_image_close(struct disk_image *d);
@@ -120,6 +143,18 @@ void disk_image_discard(struct disk_image *d, uint64_t sector, uint64_t count);
 /* fdatasync of the image: what a device's FLUSH does. Nothing to make
  * durable under --snapshot. */
 int disk_image_sync(struct disk_image *d);
+
+/* A block migration's write tracking (one thread starts, stops and
+ * takes; any thread writes): start clears the map and turns it on (0 or
+ * -ENOMEM); take clears a chunk's bit and says whether it was set, to be
+ * called before the chunk is read for sending, so that a write landing
+ * after the read sets it again; count is how many are set. A write marks
+ * its chunks once it is done. */
+uint64_t disk_image_chunks(const struct disk_image *d);
+int disk_image_dirty_start(struct disk_image *d);
+void disk_image_dirty_stop(struct disk_image *d);
+bool disk_image_dirty_take(struct disk_image *d, uint64_t chunk);
+uint64_t disk_image_dirty_count(const struct disk_image *d);
 
 struct snap_writer;
 struct snap_reader;

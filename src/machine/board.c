@@ -85,8 +85,8 @@ static int open_ide_drives(struct board *board, char *err, size_t err_len)
 		const struct board_ide_drive *d = &cfg->ide[slot];
 		int ret = 0;
 		if (d->kind == BOARD_IDE_DISK)
-			ret = ide_open_disk(&board->ide, slot, d->path, d->readonly, cfg->snapshot, err,
-					    err_len);
+			ret = ide_open_disk(&board->ide, slot, d->path, d->readonly, cfg->snapshot,
+					    cfg->defer_disk_locks, err, err_len);
 		else if (d->kind == BOARD_IDE_CDROM)
 			ret = ide_open_cdrom(&board->ide, slot, d->path, err, err_len);
 		if (ret)
@@ -195,7 +195,7 @@ int board_create(struct board **out, const struct board_config *cfg, char *err, 
 	}
 	for (unsigned i = 0; i < cfg->ndisks; i++) {
 		ret = virtio_blk_open(&board->disks[i], cfg->disks[i].path, cfg->disks[i].readonly,
-				      cfg->snapshot, err, err_len);
+				      cfg->snapshot, cfg->defer_disk_locks, err, err_len);
 		if (ret)
 			goto close_disks;
 	}
@@ -342,5 +342,6 @@ void board_destroy(struct board *board)
 		fclose(board->debugcon_file);
 	close(board->wake_fd);
 	guest_ram_destroy(&board->ram);
+	disk_boot_free(&board->reboot_kernel);
 	free(board);
 }

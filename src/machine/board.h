@@ -99,6 +99,10 @@ struct board_config {
 	/* --disk FILE,if=ide and --cdrom FILE, by IDE slot */
 	struct board_ide_drive ide[BOARD_IDE_SLOTS];
 	bool snapshot;            /* --snapshot: disk writes go to a temporary overlay (IDE disks too) */
+	/* --incoming: the read-write images are opened without their write
+	 * locks, which the source holds until the switch-over
+	 * (board_disks_lock takes them then). */
+	bool defer_disk_locks;
 	struct slirp_net_config net;   /* --net: user (libslirp) or none */
 	enum tablet_mode tablet;       /* --tablet: a virtio-input absolute pointer */
 	const char *monitor_path;      /* --monitor unix:PATH, or NULL */

@@ -20,6 +20,7 @@
 #include <x86intrin.h>
 
 #include "boot/boot.h"
+#include "boot/disk_boot.h"
 #include "boot/linux_fwcfg.h"
 #include "cache/tcache.h"
 #include "cpu/cpu.h"
@@ -109,6 +110,9 @@ struct board_frontend {
 
 struct board {
 	struct board_config cfg;
+	/* A migrated machine's disk kernel, found at its first reboot
+	 * (board__reset) and owned here; else empty. */
+	struct disk_boot reboot_kernel;
 	/* Shared by the vCPUs: memory, the bus and the devices on it. */
 	struct guest_ram ram;
 	struct bus bus;

@@ -116,6 +116,22 @@ void board_memory(struct board *board, struct board_memory *mem);
 int board_ram_log(struct board *board, bool on);
 unsigned board_ram_harvest(struct board *board, uint8_t *bitmap);
 
+/* The disks at a live migration's switch-over, shared storage: whether
+ * the machine has any disk or CD drive; every virtio-blk request
+ * finished and returned (IDE has none in flight when stopped); each
+ * read-write image fdatasynced and its write lock let go (0, or a
+ * negative errno with the image named in err); the write locks taken
+ * (again): 0, or -EBUSY naming the image another process holds. Guest
+ * stopped, on the thread that runs the machine. */
+bool board_has_drives(const struct board *board);
+/* The read-write disk images, n from 0: the virtio disks, then the IDE
+ * slots, in that order on both ends of a migration (one configuration);
+ * NULL past the last. */
+struct disk_image *board_rw_disk(struct board *board, unsigned n);
+void board_disks_quiesce(struct board *board);
+int board_disks_release(struct board *board, char *err, size_t err_len);
+int board_disks_lock(struct board *board, char *err, size_t err_len);
+
 /* --------------------------------------------------------------- counters */
 
 /* A vCPU's own counts: its exits, events, callouts, kicks, time and its

@@ -979,6 +979,23 @@ int board__reset(struct board *board)
 		fprintf(stderr, "btvm: cannot reset the guest: firmware: %s\n", strerror(-ret));
 		return ret;
 	}
+	/* A machine booted from its disk's kernel has it in cfg, but for a
+	 * migrated one (main.c): read at the switch-over it would lengthen
+	 * the guest's stop, so it is found here, on the disk as it is now. */
+	if (board->cfg.kernel_from_disk && !board->cfg.kernel_data) {
+		struct disk_boot *db = &board->reboot_kernel;
+		ret = disk_boot_find(board->cfg.kernel_disk, db, err, sizeof(err));
+		if (ret) {
+			fprintf(stderr, "btvm: cannot reset the guest: %s\n", err);
+			return ret;
+		}
+		board->cfg.kernel_data = db->kernel;
+		board->cfg.kernel_size = db->kernel_size;
+		if (board->cfg.initrd_path && db->initrd) {
+			board->cfg.initrd_data = db->initrd;
+			board->cfg.initrd_size = db->initrd_size;
+		}
+	}
 	board__boot_config(board, &boot, &fb);
 	ret = boot_load(&board->ram, &boot, &board->boot, &board->boot_kind, err, sizeof(err));
 	if (ret) {

@@ -269,7 +269,7 @@ static void setup(struct harness *h, const char *image)
 
 	h_begin(h);
 	CHECK_EQ(ide_open_cdrom(&h->ide, CD_SLOT, image, err, sizeof(err)), 0);
-	CHECK_EQ(ide_open_disk(&h->ide, CD_SLOT + 1, disk_path, false, false, err, sizeof(err)), 0);
+	CHECK_EQ(ide_open_disk(&h->ide, CD_SLOT + 1, disk_path, false, false, false, err, sizeof(err)), 0);
 	h_attach(h);
 }
 
@@ -933,7 +933,7 @@ static void test_snapshot(struct harness *h)
 	CHECK_EQ(rename(moved, iso2_path), 0);
 	/* A machine without the CD drive. */
 	h_begin(h);
-	CHECK_EQ(ide_open_disk(&h->ide, CD_SLOT + 1, disk_path, false, false, err, sizeof(err)), 0);
+	CHECK_EQ(ide_open_disk(&h->ide, CD_SLOT + 1, disk_path, false, false, false, err, sizeof(err)), 0);
 	h_attach(h);
 	CHECK(snap_load(h, fd1, err, sizeof(err)) < 0);
 	CHECK_STR_CONTAINS(err, "IDE slot 2 is empty here, a CD drive in the snapshot");

@@ -23,8 +23,8 @@ static void setup(struct harness *h)
 	char err[256];
 
 	h_begin(h);
-	CHECK_EQ(ide_open_disk(&h->ide, 0, path_a, false, false, err, sizeof(err)), 0);
-	CHECK_EQ(ide_open_disk(&h->ide, 1, path_b, true, false, err, sizeof(err)), 0);
+	CHECK_EQ(ide_open_disk(&h->ide, 0, path_a, false, false, false, err, sizeof(err)), 0);
+	CHECK_EQ(ide_open_disk(&h->ide, 1, path_b, true, false, false, err, sizeof(err)), 0);
 	h_attach(h);
 }
 
@@ -451,7 +451,7 @@ static void test_lba48(struct harness *h)
 	CHECK(fd >= 0 && ftruncate(fd, (off_t)(sectors * 512)) == 0);
 	close(fd);
 	h_begin(h);
-	CHECK_EQ(ide_open_disk(&h->ide, 2, path, false, false, err, sizeof(err)), 0);
+	CHECK_EQ(ide_open_disk(&h->ide, 2, path, false, false, false, err, sizeof(err)), 0);
 	h_attach(h);
 	identify(h, 1, 0, id, 2);
 	CHECK_EQ(word(id, 60) | (uint32_t)word(id, 61) << 16, 0x0fffffff);
@@ -936,7 +936,7 @@ static void test_snapshot_mode(struct harness *h)
 
 	file_read(path_a, 0, file0, sizeof(file0));
 	h_begin(h);
-	CHECK_EQ(ide_open_disk(&h->ide, 0, path_a, false, true, err, sizeof(err)), 0);
+	CHECK_EQ(ide_open_disk(&h->ide, 0, path_a, false, true, false, err, sizeof(err)), 0);
 	h_attach(h);
 	for (unsigned i = 0; i < sizeof(buf); i++)
 		buf[i] = (uint8_t)(i * 11);
@@ -970,7 +970,7 @@ static void test_snapshot_mode(struct harness *h)
 	int fd = snap_save(h);
 	h_end(h);
 	h_begin(h);
-	CHECK_EQ(ide_open_disk(&h->ide, 0, path_a, false, true, err, sizeof(err)), 0);
+	CHECK_EQ(ide_open_disk(&h->ide, 0, path_a, false, true, false, err, sizeof(err)), 0);
 	h_attach(h);
 	CHECK_EQ(snap_load(h, fd, err, sizeof(err)), 0);
 	close(fd);
@@ -1025,14 +1025,14 @@ static void test_snapshot_round_trip(struct harness *h)
 
 	/* Another machine: the disks swapped, one missing. */
 	h_begin(h);
-	CHECK_EQ(ide_open_disk(&h->ide, 0, path_b, true, false, err, sizeof(err)), 0);
-	CHECK_EQ(ide_open_disk(&h->ide, 1, path_a, false, false, err, sizeof(err)), 0);
+	CHECK_EQ(ide_open_disk(&h->ide, 0, path_b, true, false, false, err, sizeof(err)), 0);
+	CHECK_EQ(ide_open_disk(&h->ide, 1, path_a, false, false, false, err, sizeof(err)), 0);
 	h_attach(h);
 	CHECK(snap_load(h, fd, err, sizeof(err)) < 0);
 	CHECK_STR_CONTAINS(err, "sectors");
 	h_end(h);
 	h_begin(h);
-	CHECK_EQ(ide_open_disk(&h->ide, 0, path_a, false, false, err, sizeof(err)), 0);
+	CHECK_EQ(ide_open_disk(&h->ide, 0, path_a, false, false, false, err, sizeof(err)), 0);
 	h_attach(h);
 	CHECK(snap_load(h, fd, err, sizeof(err)) < 0);
 	CHECK_STR_CONTAINS(err, "IDE slot 1 is empty here, a disk in the snapshot");
@@ -1096,22 +1096,22 @@ static void test_open_and_lock(struct harness *h)
 	struct disk_image other;
 
 	/* One writer only, in this process too; readers share. */
-	CHECK_EQ(disk_image_open(&other, path_a, false, false, err, sizeof(err)), 0);
+	CHECK_EQ(disk_image_open(&other, path_a, false, false, false, err, sizeof(err)), 0);
 	h_begin(h);
-	CHECK_EQ(ide_open_disk(&h->ide, 0, path_a, false, false, err, sizeof(err)), -EBUSY);
+	CHECK_EQ(ide_open_disk(&h->ide, 0, path_a, false, false, false, err, sizeof(err)), -EBUSY);
 	CHECK_STR_CONTAINS(err, "in use by another process");
-	CHECK_EQ(ide_open_disk(&h->ide, 0, path_a, true, false, err, sizeof(err)), -EBUSY);
+	CHECK_EQ(ide_open_disk(&h->ide, 0, path_a, true, false, false, err, sizeof(err)), -EBUSY);
 	CHECK_EQ(ide_open_cdrom(&h->ide, 2, path_a, err, sizeof(err)), -EBUSY);
 	disk_image_close(&other);
-	CHECK_EQ(ide_open_disk(&h->ide, 0, path_b, true, false, err, sizeof(err)), 0);
-	CHECK_EQ(ide_open_disk(&h->ide, 1, path_b, true, false, err, sizeof(err)), 0);
-	CHECK_EQ(ide_open_disk(&h->ide, 2, path_b, false, false, err, sizeof(err)), -EBUSY);
+	CHECK_EQ(ide_open_disk(&h->ide, 0, path_b, true, false, false, err, sizeof(err)), 0);
+	CHECK_EQ(ide_open_disk(&h->ide, 1, path_b, true, false, false, err, sizeof(err)), 0);
+	CHECK_EQ(ide_open_disk(&h->ide, 2, path_b, false, false, false, err, sizeof(err)), -EBUSY);
 	/* Slots: four, each once. */
-	CHECK_EQ(ide_open_disk(&h->ide, 4, path_a, false, false, err, sizeof(err)), -EINVAL);
-	CHECK_EQ(ide_open_disk(&h->ide, 1, path_a, false, false, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(ide_open_disk(&h->ide, 4, path_a, false, false, false, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(ide_open_disk(&h->ide, 1, path_a, false, false, false, err, sizeof(err)), -EINVAL);
 	CHECK_STR_CONTAINS(err, "taken");
 	snprintf(missing, sizeof(missing), "%s.missing", path_a);
-	CHECK_EQ(ide_open_disk(&h->ide, 3, missing, false, false, err, sizeof(err)), -ENOENT);
+	CHECK_EQ(ide_open_disk(&h->ide, 3, missing, false, false, false, err, sizeof(err)), -ENOENT);
 	CHECK_STR_CONTAINS(err, missing);
 	ide_close(&h->ide);
 	ide_close(&h->ide);	/* twice is harmless */
@@ -1134,8 +1134,8 @@ static void test_hostile(struct harness *h)
 	h_path(h, "hostile-cd.img", cd, sizeof(cd));
 	make_disk(cd, 300 * 2048);
 	h_begin(h);
-	CHECK_EQ(ide_open_disk(&h->ide, 0, path_a, false, false, err, sizeof(err)), 0);
-	CHECK_EQ(ide_open_disk(&h->ide, 1, path_b, false, true, err, sizeof(err)), 0);
+	CHECK_EQ(ide_open_disk(&h->ide, 0, path_a, false, false, false, err, sizeof(err)), 0);
+	CHECK_EQ(ide_open_disk(&h->ide, 1, path_b, false, true, false, err, sizeof(err)), 0);
 	CHECK_EQ(ide_open_cdrom(&h->ide, 2, cd, err, sizeof(err)), 0);
 	h_attach(h);
 	for (unsigned i = 0; i < 400000; i++) {

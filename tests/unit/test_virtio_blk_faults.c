@@ -294,42 +294,70 @@ static void test_open_and_lock(struct harness *h)
 	char err[256];
 
 	/* A second writer is refused, in this process too (OFD locks). */
-	CHECK_EQ(virtio_blk_open(&a, h->path, false, false, err, sizeof(err)), 0);
+	CHECK_EQ(virtio_blk_open(&a, h->path, false, false, false, err, sizeof(err)), 0);
 	err[0] = 0;
-	CHECK_EQ(virtio_blk_open(&b, h->path, false, false, err, sizeof(err)), -EBUSY);
+	CHECK_EQ(virtio_blk_open(&b, h->path, false, false, false, err, sizeof(err)), -EBUSY);
 	CHECK_STR_CONTAINS(err, "in use by another process");
 	CHECK_STR_CONTAINS(err, h->path);
 	virtio_blk_close(&b);
-	CHECK_EQ(virtio_blk_open(&b, h->path, true, false, err, sizeof(err)), -EBUSY);
+	CHECK_EQ(virtio_blk_open(&b, h->path, true, false, false, err, sizeof(err)), -EBUSY);
 	virtio_blk_close(&b);
-	CHECK_EQ(virtio_blk_open(&b, h->path, false, true, err, sizeof(err)), -EBUSY);
+	CHECK_EQ(virtio_blk_open(&b, h->path, false, true, false, err, sizeof(err)), -EBUSY);
 	virtio_blk_close(&b);
 	virtio_blk_close(&a);
 	virtio_blk_close(&a);	/* twice is harmless */
 	/* Readers share, and keep a writer out. */
-	CHECK_EQ(virtio_blk_open(&a, h->path, true, false, err, sizeof(err)), 0);
-	CHECK_EQ(virtio_blk_open(&b, h->path, false, true, err, sizeof(err)), 0);
+	CHECK_EQ(virtio_blk_open(&a, h->path, true, false, false, err, sizeof(err)), 0);
+	CHECK_EQ(virtio_blk_open(&b, h->path, false, true, false, err, sizeof(err)), 0);
 	virtio_blk_close(&b);
-	CHECK_EQ(virtio_blk_open(&b, h->path, false, false, err, sizeof(err)), -EBUSY);
+	CHECK_EQ(virtio_blk_open(&b, h->path, false, false, false, err, sizeof(err)), -EBUSY);
 	virtio_blk_close(&b);
 	virtio_blk_close(&a);
-	CHECK_EQ(virtio_blk_open(&a, h->path, false, false, err, sizeof(err)), 0);
+	CHECK_EQ(virtio_blk_open(&a, h->path, false, false, false, err, sizeof(err)), 0);
 	CHECK_EQ(a.disk.sectors, IMAGE_SECTORS);
+	virtio_blk_close(&a);
+
+	/* A migration's hand-over: the destination (b) opens the image the
+	 * source (a) holds without the write lock, cannot take it while a
+	 * holds it, takes it once a lets go, and then a cannot take it back
+	 * until b lets go. A read-only open under defer still takes its
+	 * read lock at once (and so is kept out by the writer). */
+	CHECK_EQ(virtio_blk_open(&a, h->path, false, false, false, err, sizeof(err)), 0);
+	CHECK(a.disk.locked);
+	CHECK_EQ(virtio_blk_open(&b, h->path, false, false, true, err, sizeof(err)), 0);
+	CHECK(!b.disk.locked);
+	err[0] = 0;
+	CHECK_EQ(disk_image_lock(&b.disk, err, sizeof(err)), -EBUSY);
+	CHECK_STR_CONTAINS(err, "in use by another process");
+	CHECK(!b.disk.locked);
+	CHECK_EQ(disk_image_unlock(&a.disk), 0);
+	CHECK(!a.disk.locked);
+	CHECK_EQ(disk_image_unlock(&a.disk), 0);	/* unlocked: a no-op */
+	CHECK_EQ(disk_image_lock(&b.disk, err, sizeof(err)), 0);
+	CHECK(b.disk.locked);
+	CHECK_EQ(disk_image_lock(&b.disk, err, sizeof(err)), 0);	/* held: a no-op */
+	CHECK_EQ(disk_image_lock(&a.disk, err, sizeof(err)), -EBUSY);
+	struct virtio_blk c;
+	CHECK_EQ(virtio_blk_open(&c, h->path, true, false, true, err, sizeof(err)), -EBUSY);
+	virtio_blk_close(&c);
+	CHECK_EQ(disk_image_unlock(&b.disk), 0);
+	CHECK_EQ(disk_image_lock(&a.disk, err, sizeof(err)), 0);
+	virtio_blk_close(&b);
 	virtio_blk_close(&a);
 
 	/* Missing, a directory. */
 	char missing[300];
 	snprintf(missing, sizeof(missing), "%s.missing", h->path);
-	CHECK_EQ(virtio_blk_open(&a, missing, false, false, err, sizeof(err)), -ENOENT);
+	CHECK_EQ(virtio_blk_open(&a, missing, false, false, false, err, sizeof(err)), -ENOENT);
 	CHECK_STR_CONTAINS(err, missing);
 	CHECK_STR_CONTAINS(err, "No such file");
 	virtio_blk_close(&a);
-	CHECK_EQ(virtio_blk_open(&a, "/", true, false, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(virtio_blk_open(&a, "/", true, false, false, err, sizeof(err)), -EINVAL);
 	CHECK_STR_CONTAINS(err, "not a regular file");
 	virtio_blk_close(&a);
 	if (geteuid() != 0) {
 		chmod(h->path, 0);
-		CHECK_EQ(virtio_blk_open(&a, h->path, true, false, err, sizeof(err)), -EACCES);
+		CHECK_EQ(virtio_blk_open(&a, h->path, true, false, false, err, sizeof(err)), -EACCES);
 		virtio_blk_close(&a);
 		chmod(h->path, 0600);
 	}
@@ -340,10 +368,58 @@ static void test_open_and_lock(struct harness *h)
 	int fd = open(odd, O_CREAT | O_RDWR | O_TRUNC, 0600);
 	CHECK(fd >= 0 && ftruncate(fd, 1000) == 0);
 	close(fd);
-	CHECK_EQ(virtio_blk_open(&a, odd, false, false, err, sizeof(err)), 0);
+	CHECK_EQ(virtio_blk_open(&a, odd, false, false, false, err, sizeof(err)), 0);
 	CHECK_EQ(a.disk.sectors, 1);
 	virtio_blk_close(&a);
 	unlink(odd);
+}
+
+/* A block migration's dirty map: off, nothing is marked; on, a write,
+ * a zeroing and a discard mark exactly the chunks they touch (a write
+ * across a chunk boundary both), take clears one bit at a time, a start
+ * clears what the last round left, stop stops the marking. */
+static void test_dirty_map(struct harness *h)
+{
+	struct disk_image d;
+	struct disk_io io;
+	char err[256];
+	static uint8_t buf[4 * 512];
+	const unsigned cs = DISK_IMAGE_CHUNK_SECTORS;
+
+	CHECK_EQ(disk_image_open(&d, h->path, false, false, false, err, sizeof(err)), 0);
+	disk_io_init(&io, false);
+	CHECK_EQ(disk_image_chunks(&d), (IMAGE_SECTORS + cs - 1) / cs);
+	struct iovec iov = { buf, sizeof(buf) };
+	CHECK_EQ(disk_image_write(&d, &io, &iov, 1, 0, NULL), 0);
+	CHECK_EQ(disk_image_dirty_count(&d), 0);
+	CHECK(!disk_image_dirty_take(&d, 0));
+
+	CHECK_EQ(disk_image_dirty_start(&d), 0);
+	CHECK_EQ(disk_image_dirty_count(&d), 0);
+	/* Sectors cs-2 .. cs+1: chunks 0 and 1. */
+	CHECK_EQ(disk_image_write(&d, &io, &iov, 1, cs - 2, NULL), 0);
+	CHECK_EQ(disk_image_dirty_count(&d), 2);
+	CHECK_EQ(disk_image_write_zeroes(&d, 3 * cs, 1, true), 0);
+	disk_image_discard(&d, 5 * cs + 7, 2);
+	CHECK_EQ(disk_image_dirty_count(&d), 4);
+	CHECK(disk_image_dirty_take(&d, 0));
+	CHECK(!disk_image_dirty_take(&d, 0));
+	CHECK(!disk_image_dirty_take(&d, 2));
+	CHECK(!disk_image_dirty_take(&d, 4));
+	CHECK_EQ(disk_image_dirty_count(&d), 3);
+	/* Read back: reads mark nothing. */
+	CHECK_EQ(disk_image_read(&d, &io, &iov, 1, 0, NULL), 0);
+	CHECK_EQ(disk_image_dirty_count(&d), 3);
+	/* A new start clears the rest. */
+	CHECK_EQ(disk_image_dirty_start(&d), 0);
+	CHECK_EQ(disk_image_dirty_count(&d), 0);
+	CHECK_EQ(disk_image_write(&d, &io, &iov, 1, IMAGE_SECTORS - 4, NULL), 0);
+	CHECK(disk_image_dirty_take(&d, (IMAGE_SECTORS - 1) / cs));
+	disk_image_dirty_stop(&d);
+	CHECK_EQ(disk_image_write(&d, &io, &iov, 1, 0, NULL), 0);
+	CHECK_EQ(disk_image_dirty_count(&d), 0);
+	disk_io_destroy(&io);
+	disk_image_close(&d);
 }
 
 int main(void)
@@ -364,6 +440,7 @@ int main(void)
 	make_image(&h, IMAGE_SECTORS * 512ull);
 	test_readonly(&h);
 	test_open_and_lock(&h);
+	test_dirty_map(&h);
 	unlink(h.path);
 	close(h.efd);
 	guest_ram_destroy(&h.ram);

@@ -232,7 +232,7 @@ static inline int setup(struct harness *h, bool readonly, bool snapshot)
 	pci_host_init(&h->pci);
 	h->pci.set_isa_irq = on_isa_irq;
 	h->pci.irq_opaque = h;
-	int ret = virtio_blk_open(&h->blk, h->path, readonly, snapshot, err, sizeof(err));
+	int ret = virtio_blk_open(&h->blk, h->path, readonly, snapshot, false, err, sizeof(err));
 	if (ret) {
 		fprintf(stderr, "open: %s\n", err);
 		return ret;
