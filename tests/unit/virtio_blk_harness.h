@@ -54,6 +54,8 @@ struct harness {
 	uint16_t qsize, avail_idx, next_desc;
 };
 
+#include "virtq_ram.h"
+
 /* ---- Plumbing: the board's side and the driver's side ------------------- */
 
 static inline void on_notify(void *opaque)
@@ -120,25 +122,6 @@ static inline uint64_t dev_cfg(struct harness *h, unsigned off, unsigned width)
 static inline void put(struct harness *h, uint64_t gpa, const void *src, size_t len)
 {
 	memcpy(h->ram.host + gpa, src, len);
-}
-
-static inline uint16_t get16(struct harness *h, uint64_t gpa)
-{
-	uint16_t v;
-	memcpy(&v, h->ram.host + gpa, 2);
-	return v;
-}
-
-static inline uint32_t get32(struct harness *h, uint64_t gpa)
-{
-	uint32_t v;
-	memcpy(&v, h->ram.host + gpa, 4);
-	return v;
-}
-
-static inline void put16(struct harness *h, uint64_t gpa, uint16_t v)
-{
-	put(h, gpa, &v, 2);
 }
 
 static inline void make_image(struct harness *h, uint64_t bytes)
@@ -318,16 +301,6 @@ static const uint64_t all_features =
 	FEATURE(VIRTIO_BLK_F_SIZE_MAX) | FEATURE(VIRTIO_BLK_F_SEG_MAX) |
 	FEATURE(VIRTIO_BLK_F_BLK_SIZE) | FEATURE(VIRTIO_BLK_F_FLUSH) | FEATURE(VIRTIO_BLK_F_RO) |
 	FEATURE(VIRTIO_BLK_F_DISCARD) | FEATURE(VIRTIO_BLK_F_WRITE_ZEROES);
-
-static inline void desc_at(struct harness *h, uint64_t table, unsigned i, uint64_t addr, uint32_t len,
-		    uint16_t flags, uint16_t next)
-{
-	uint8_t *d = h->ram.host + table + 16 * i;
-	memcpy(d, &addr, 8);
-	memcpy(d + 8, &len, 4);
-	memcpy(d + 12, &flags, 2);
-	memcpy(d + 14, &next, 2);
-}
 
 static inline uint16_t next_of(struct harness *h, uint16_t d)
 {
