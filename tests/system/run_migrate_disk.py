@@ -54,56 +54,27 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vmtools import Fail, Monitor, Pty, check, fetch_guest, wait_exit  # noqa: E402
+from vmtools import Fail, GuestVm, check, fetch_guest, wait_exit  # noqa: E402
 
 APPEND = "console=ttyS0 quiet btvm.ide"
 MACHINE = ["-m", "256", "--net", "none", "--display", "none"]
 
 
-class Vm(Pty):
-    """One btvm on a pseudo-terminal, with its monitor socket."""
+class Vm(GuestVm):
+    """One btvm on a pseudo-terminal, with its monitor socket; env, if
+    given, added to its environment."""
+
+    run_timeout = 120
 
     def __init__(self, args, sock, log, env=None):
-        self.sock_path = sock
-        self.mon = None
-        self.n = 0
         old = dict(os.environ)
         try:
             if env:
                 os.environ.update(env)
-            super().__init__(log, args + MACHINE + ["--monitor", "unix:" + sock])
+            super().__init__(log, args + MACHINE + ["--monitor", "unix:" + sock], sock)
         finally:
             os.environ.clear()
             os.environ.update(old)
-
-    def send(self, text):
-        super().send(text + "\r")
-
-    def run(self, command, timeout=120):
-        """Runs a shell command in the guest; returns what it printed. The
-        marker is computed, so the echo of the command line never matches."""
-        self.n += 1
-        self.send("%s; echo DONE-%d-$((%d*7))" % (command, self.n, self.n))
-        self.expect(r"DONE-%d-%d" % (self.n, self.n * 7), timeout=timeout)
-        out = self.last_before.decode(errors="replace")
-        return out.split("\n", 1)[1] if "\n" in out else ""
-
-    def human(self, line):
-        return self.cmd("human-monitor-command", **{"command-line": line})["return"]
-
-    def cmd(self, execute, **arguments):
-        if not self.mon:
-            end = time.time() + 300
-            while True:
-                try:
-                    self.mon = Monitor(self.sock_path)
-                    break
-                except OSError:
-                    if time.time() > end:
-                        raise Fail("cannot connect to the monitor socket")
-                    time.sleep(0.05)
-            self.mon.line()   # the greeting
-        return self.mon.cmd(execute, **arguments)
 
 
 def lines_written(vm):
