@@ -2,8 +2,8 @@
 pseudo-terminal searched as it prints, the monitor socket's JSON client,
 btvm on a terminal with its monitor (GuestVm), the test guest's paths,
 and small helpers. Imported by run_control.py, run_snapshot.py,
-run_migrate.py, run_migrate_disk.py, run_ide.py, run_nmi_button.py,
-run_monitor_highram.py and bench/migrate/migbench.py."""
+run_smp_snapshot.py, run_migrate.py, run_migrate_disk.py, run_ide.py,
+run_nmi_button.py, run_monitor_highram.py and bench/migrate/migbench.py."""
 import json
 import os
 import pty
@@ -149,7 +149,8 @@ class Monitor:
 class GuestVm(Pty):
     """btvm on a pseudo-terminal (the guest's serial console, a shell on
     it) with its monitor socket at sock, connected on first use: what
-    run_ide.py, run_snapshot.py and run_migrate_disk.py drive."""
+    run_ide.py, run_snapshot.py, run_smp_snapshot.py and
+    run_migrate_disk.py drive."""
 
     run_timeout = STEP_TIMEOUT   # run()'s bound, unless the caller gives one
 

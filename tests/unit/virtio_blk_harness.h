@@ -54,6 +54,7 @@ struct harness {
 	uint16_t qsize, avail_idx, next_desc;
 };
 
+#include "virtio_pci_access.h"
 #include "virtq_ram.h"
 
 /* ---- Plumbing: the board's side and the driver's side ------------------- */
@@ -82,41 +83,6 @@ static inline void on_isa_irq(void *opaque, unsigned irq, int level)
 	CHECK_EQ(irq, IRQ);
 	h->irq_level = level;
 	h->irq_changes++;
-}
-
-static inline uint32_t cfg_rd(struct harness *h, unsigned reg, unsigned width)
-{
-	return pci_host_config_read(&h->pci, 0, DEVFN, reg, width);
-}
-
-static inline void cfg_wr(struct harness *h, unsigned reg, unsigned width, uint32_t value)
-{
-	pci_host_config_write(&h->pci, 0, DEVFN, reg, width, value);
-}
-
-static inline uint64_t common_rd(struct harness *h, unsigned reg, unsigned width)
-{
-	return bus_read(&h->bus, BUS_SPACE_MMIO, BAR_ADDR + h->common + reg, width);
-}
-
-static inline void common_wr(struct harness *h, unsigned reg, unsigned width, uint64_t value)
-{
-	bus_write(&h->bus, BUS_SPACE_MMIO, BAR_ADDR + h->common + reg, width, value);
-}
-
-static inline uint8_t status(struct harness *h)
-{
-	return (uint8_t)common_rd(h, VIRTIO_PCI_DEVICE_STATUS, 1);
-}
-
-static inline uint8_t read_isr(struct harness *h)
-{
-	return (uint8_t)bus_read(&h->bus, BUS_SPACE_MMIO, BAR_ADDR + h->isr, 1);
-}
-
-static inline uint64_t dev_cfg(struct harness *h, unsigned off, unsigned width)
-{
-	return bus_read(&h->bus, BUS_SPACE_MMIO, BAR_ADDR + h->device + off, width);
 }
 
 static inline void put(struct harness *h, uint64_t gpa, const void *src, size_t len)
@@ -237,11 +203,6 @@ static inline int setup(struct harness *h, bool readonly, bool snapshot)
 static inline void teardown(struct harness *h)
 {
 	virtio_blk_close(&h->blk);
-}
-
-static inline void set_status(struct harness *h, uint8_t bits)
-{
-	common_wr(h, VIRTIO_PCI_DEVICE_STATUS, 1, bits);
 }
 
 static inline uint64_t device_features(struct harness *h)

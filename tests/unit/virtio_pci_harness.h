@@ -4,7 +4,8 @@
  * with a real guest_ram, its configuration cycles, the walk of its
  * capabilities, the common and device configuration, and each queue's
  * rings at QBASE(q) in guest RAM. (virtio_blk_harness.h has its own: one
- * queue, indirect tables and a backend thread.)
+ * queue, indirect tables, a backend thread and a stricter walk of the
+ * capabilities; both access the device through virtio_pci_access.h.)
  *
  * The includer defines SLOT, DEVFN, IRQ and BAR_ADDR (where the device
  * sits, its interrupt line and its BAR), and struct harness with at least
@@ -19,6 +20,7 @@
 #include "devices/bus.h"
 #include "devices/pci_host.h"
 #include "devices/virtio_pci.h"
+#include "virtio_pci_access.h"
 #include "virtq_ram.h"
 
 /* Queue q's rings: 16 KiB each from 64 KiB on, room for 256 entries. */
@@ -32,51 +34,6 @@ static inline void on_isa_irq(void *opaque, unsigned irq, int level)
 	struct harness *h = opaque;
 	CHECK_EQ(irq, IRQ);
 	h->irq_level = level;
-}
-
-static inline uint32_t cfg_rd(struct harness *h, unsigned reg, unsigned width)
-{
-	return pci_host_config_read(&h->pci, 0, DEVFN, reg, width);
-}
-
-static inline void cfg_wr(struct harness *h, unsigned reg, unsigned width, uint32_t value)
-{
-	pci_host_config_write(&h->pci, 0, DEVFN, reg, width, value);
-}
-
-static inline uint64_t common_rd(struct harness *h, unsigned reg, unsigned width)
-{
-	return bus_read(&h->bus, BUS_SPACE_MMIO, BAR_ADDR + h->common + reg, width);
-}
-
-static inline void common_wr(struct harness *h, unsigned reg, unsigned width, uint64_t value)
-{
-	bus_write(&h->bus, BUS_SPACE_MMIO, BAR_ADDR + h->common + reg, width, value);
-}
-
-static inline uint8_t status(struct harness *h)
-{
-	return (uint8_t)common_rd(h, VIRTIO_PCI_DEVICE_STATUS, 1);
-}
-
-static inline void set_status(struct harness *h, uint8_t bits)
-{
-	common_wr(h, VIRTIO_PCI_DEVICE_STATUS, 1, bits);
-}
-
-static inline uint8_t read_isr(struct harness *h)
-{
-	return (uint8_t)bus_read(&h->bus, BUS_SPACE_MMIO, BAR_ADDR + h->isr, 1);
-}
-
-static inline uint64_t dev_rd(struct harness *h, unsigned off, unsigned width)
-{
-	return bus_read(&h->bus, BUS_SPACE_MMIO, BAR_ADDR + h->device + off, width);
-}
-
-static inline void dev_wr(struct harness *h, unsigned off, unsigned width, uint64_t value)
-{
-	bus_write(&h->bus, BUS_SPACE_MMIO, BAR_ADDR + h->device + off, width, value);
 }
 
 /* Walks the vendor capabilities as a driver does: records where the
