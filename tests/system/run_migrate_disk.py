@@ -174,18 +174,26 @@ def boot_disk(work, name, kernel, initrd):
     return img
 
 
+def writes_go_on(vm, at_least, pause):
+    """At vm (a destination), once its shell answers, the guest's log has
+    at least at_least lines and grows within pause seconds; returns the
+    count it grew to."""
+    vm.send("")
+    vm.expect(r"guest:~ #")
+    n1 = lines_written(vm)
+    time.sleep(pause)
+    n2 = lines_written(vm)
+    check(n2 > n1 >= at_least, "the guest's writes go on at the destination (%d, %d, %d)"
+          % (at_least, n1, n2))
+    return n2
+
+
 def finish_on(vm, at_least, img, reboot=False):
     """The writer goes on at vm, then is stopped; every line checked in the
     guest; with reboot, the guest reboots with the kernel from its disk
     (the destination found it there once the disk was its own); the guest
     powered off, the lines checked on the host."""
-    vm.send("")
-    vm.expect(r"guest:~ #")
-    n1 = lines_written(vm)
-    time.sleep(1)
-    n2 = lines_written(vm)
-    check(n2 > n1 >= at_least, "the guest's writes go on at the destination (%d, %d, %d)"
-          % (at_least, n1, n2))
+    n2 = writes_go_on(vm, at_least, 1)
     vm.run("kill %1; sleep 1; sync")
     out = vm.run("awk '$0 != \"line-\" NR { b++ } END { print \"BAD=\" b+0 \" N=\" NR }' "
                  "/mnt/log")
@@ -318,13 +326,7 @@ def case_ide(btvm, kernel, initrd, shim, work, log, procs):
     check(status is None or status["status"] == "completed", "the migration completes (%s)"
           % status)
     check(wait_exit(src.pid, 120) == 0, "the source ends with status 0")
-    dst.send("")
-    dst.expect(r"guest:~ #")
-    n1 = lines_written(dst)
-    time.sleep(0.5)
-    n2 = lines_written(dst)
-    check(n2 > n1 >= n0, "the guest's writes go on at the destination (%d, %d, %d)"
-          % (n0, n1, n2))
+    n2 = writes_go_on(dst, n0, 0.5)
     check(write_lock_taken(img), "the destination holds the lock")
 
     # 8. On to one that refuses, and this end cannot take its lock back.
