@@ -35,7 +35,7 @@ run_pid=
 fail_log=$work/console.log
 fail_show=()
 end_run() {
-	[ -n "$run_pid" ] && kill "$run_pid" 2>/dev/null || true
+	if [ -n "$run_pid" ]; then kill "$run_pid" 2>/dev/null || true; fi
 	window_cleanup
 }
 trap end_run EXIT
