@@ -18,31 +18,14 @@
 # Usage: run_boot_menu_window.sh BTVM MBR.BIN
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/system/lib.sh
+. "$here/../system/lib.sh"
 btvm=$1
 mbr=$2
-work=$(mktemp -d)
-xvfb_pid=
-btvm_pid=
-cleanup() {
-	[ -n "$btvm_pid" ] && kill -9 "$btvm_pid" 2>/dev/null || true
-	[ -n "$xvfb_pid" ] && kill "$xvfb_pid" 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-	echo "run_boot_menu_window: FAIL: $*" >&2
-	echo "--- btvm stderr:" >&2
-	cat "$work/stderr.log" >&2 || true
-	echo "--- guest screen:" >&2
-	cat "$work/screen.txt" >&2 || true
-	exit 1
-}
+window_test_begin run_boot_menu_window
 cp "$mbr" "$work/disk.img"
 truncate -s 1M "$work/disk.img"
-
-# shellcheck source=tests/system/xvfb.sh
-. "$here/../system/xvfb.sh"
-xvfb_start "$work" 1024x768x24 || fail "Xvfb did not start"
+xvfb_start 1024x768x24
 
 "$btvm" run --display sdl --serial none --net none -m 64 --no-reboot \
 	--cdrom /usr/lib/grub-rescue/grub-rescue-cdrom.iso --disk "$work/disk.img" \

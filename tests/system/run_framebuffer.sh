@@ -21,40 +21,26 @@
 # Exit status: 0 passed, 1 failed, 77 the guest could not be downloaded.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
+# shellcheck source=tests/system/lib.sh
+. "$here/lib.sh"
 btvm=$1 probe=$2 expect_bin=$3 kind=$4 mode=$5
 shift 5
-logdir=
-[ "${1:-}" = --log ] && logdir=$2
 width=${mode%x*}
 height=${mode#*x}
 
-work=$(mktemp -d)
-xvfb_pid=
+window_test_begin run_framebuffer "$@"
+# btvm runs under console_expect (run_pid), which ends it when it ends;
+# a failure shows the console's last lines, there being no text screen.
 run_pid=
-cleanup() {
-	[ -n "$run_pid" ] && kill "$run_pid" 2>/dev/null || true
-	[ -n "$xvfb_pid" ] && kill "$xvfb_pid" 2>/dev/null || true
-	if [ -n "$logdir" ]; then
-		mkdir -p "$logdir"
-		cp -f "$work"/* "$logdir"/ 2>/dev/null || true
-	fi
-	rm -rf "$work"
+fail_log=$work/console.log
+fail_show=()
+end_run() {
+	if [ -n "$run_pid" ]; then kill "$run_pid" 2>/dev/null || true; fi
+	window_cleanup
 }
-trap cleanup EXIT
-fail() {
-	echo "run_framebuffer: FAIL: $*" >&2
-	tail -n 30 "$work/console.log" >&2 2>/dev/null || true
-	exit 1
-}
-
-paths=$(bash "$root/scripts/fetch-guest.sh" --print) || exit 77
-kernel=$(sed -n 1p <<<"$paths")
-initrd=$(sed -n 2p <<<"$paths")
-
-# shellcheck source=tests/system/xvfb.sh
-. "$here/xvfb.sh"
-xvfb_start "$work" 2560x1600x24 || fail "Xvfb did not start"
+trap end_run EXIT
+linux_guest
+xvfb_start 2560x1600x24
 
 append="console=tty0 console=ttyS0"
 args=(--display sdl -m 256 --no-reboot --screenshot "$work/screen.png" --stats)
@@ -142,6 +128,7 @@ capture() { # the window and btvm's own screenshot, now (at exit the power-off m
 	[ -n "$win" ] || win=$(xdotool search --name '^btvm - ' | head -1)
 	[ -n "$win" ] || fail "no btvm window"
 	"$probe" capture "$win" "$work/window.ppm" || fail "cannot capture the window"
+	local btvm_pid
 	btvm_pid=$(pgrep -P "$run_pid" | head -1)
 	[ -n "$btvm_pid" ] || fail "cannot find btvm under console_expect"
 	rm -f "$work/screen.png"

@@ -44,59 +44,22 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vmtools import Fail, Monitor, Pty, check, fetch_guest  # noqa: E402
+from vmtools import Fail, GuestVm, Monitor, check, fetch_guest  # noqa: E402
 
 APPEND = "console=ttyS0 quiet btvm.ide"
 
 
-class Vm(Pty):
+class Vm(GuestVm):
     """One btvm on a pseudo-terminal, with its monitor socket."""
 
     def __init__(self, args, sock, log):
-        super().__init__(log, args + ["--display", "none", "--monitor", "unix:" + sock])
-        self.sock_path = sock
-        self.mon = None
-        self.n = 0
-
-    def send(self, text):
-        super().send(text + "\r")
-
-    def run(self, command):
-        """Runs a shell command in the guest; returns what it printed. The
-        marker is computed, so the echo of the command line never matches."""
-        self.n += 1
-        self.send("%s; echo DONE-%d-$((%d*7))" % (command, self.n, self.n))
-        self.expect(r"DONE-%d-%d" % (self.n, self.n * 7))
-        out = self.last_before.decode(errors="replace")
-        # What came after the echoed command line.
-        return out.split("\n", 1)[1] if "\n" in out else ""
-
-    def connect(self):
-        end = time.time() + 300
-        while True:
-            try:
-                self.mon = Monitor(self.sock_path)
-                break
-            except OSError:
-                if time.time() > end:
-                    raise Fail("cannot connect to the monitor socket")
-                time.sleep(0.05)
-        self.mon.line()   # the greeting
-
-    def cmd(self, execute, **arguments):
-        if not self.mon:
-            self.connect()
-        return self.mon.cmd(execute, **arguments)
-
-    def human(self, line):
-        return self.cmd("human-monitor-command", **{"command-line": line})["return"]
+        super().__init__(log, args + ["--display", "none", "--monitor", "unix:" + sock], sock)
 
     def drive(self, name):
         for d in self.cmd("query-block")["return"]:
@@ -109,17 +72,6 @@ class Vm(Pty):
         os.close(self.fd)
         self.fd = -1
         return os.waitstatus_to_exitcode(status)
-
-    def kill(self):
-        if self.fd < 0:
-            return
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
-        except OSError:
-            pass
-        os.close(self.fd)
-        self.fd = -1
 
 
 def sha256(path):

@@ -54,56 +54,27 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vmtools import Fail, Monitor, Pty, check, fetch_guest, wait_exit  # noqa: E402
+from vmtools import Fail, GuestVm, check, fetch_guest, wait_exit  # noqa: E402
 
 APPEND = "console=ttyS0 quiet btvm.ide"
 MACHINE = ["-m", "256", "--net", "none", "--display", "none"]
 
 
-class Vm(Pty):
-    """One btvm on a pseudo-terminal, with its monitor socket."""
+class Vm(GuestVm):
+    """One btvm on a pseudo-terminal, with its monitor socket; env, if
+    given, added to its environment."""
+
+    run_timeout = 120
 
     def __init__(self, args, sock, log, env=None):
-        self.sock_path = sock
-        self.mon = None
-        self.n = 0
         old = dict(os.environ)
         try:
             if env:
                 os.environ.update(env)
-            super().__init__(log, args + MACHINE + ["--monitor", "unix:" + sock])
+            super().__init__(log, args + MACHINE + ["--monitor", "unix:" + sock], sock)
         finally:
             os.environ.clear()
             os.environ.update(old)
-
-    def send(self, text):
-        super().send(text + "\r")
-
-    def run(self, command, timeout=120):
-        """Runs a shell command in the guest; returns what it printed. The
-        marker is computed, so the echo of the command line never matches."""
-        self.n += 1
-        self.send("%s; echo DONE-%d-$((%d*7))" % (command, self.n, self.n))
-        self.expect(r"DONE-%d-%d" % (self.n, self.n * 7), timeout=timeout)
-        out = self.last_before.decode(errors="replace")
-        return out.split("\n", 1)[1] if "\n" in out else ""
-
-    def human(self, line):
-        return self.cmd("human-monitor-command", **{"command-line": line})["return"]
-
-    def cmd(self, execute, **arguments):
-        if not self.mon:
-            end = time.time() + 300
-            while True:
-                try:
-                    self.mon = Monitor(self.sock_path)
-                    break
-                except OSError:
-                    if time.time() > end:
-                        raise Fail("cannot connect to the monitor socket")
-                    time.sleep(0.05)
-            self.mon.line()   # the greeting
-        return self.mon.cmd(execute, **arguments)
 
 
 def lines_written(vm):
@@ -203,18 +174,26 @@ def boot_disk(work, name, kernel, initrd):
     return img
 
 
+def writes_go_on(vm, at_least, pause):
+    """At vm (a destination), once its shell answers, the guest's log has
+    at least at_least lines and grows within pause seconds; returns the
+    count it grew to."""
+    vm.send("")
+    vm.expect(r"guest:~ #")
+    n1 = lines_written(vm)
+    time.sleep(pause)
+    n2 = lines_written(vm)
+    check(n2 > n1 >= at_least, "the guest's writes go on at the destination (%d, %d, %d)"
+          % (at_least, n1, n2))
+    return n2
+
+
 def finish_on(vm, at_least, img, reboot=False):
     """The writer goes on at vm, then is stopped; every line checked in the
     guest; with reboot, the guest reboots with the kernel from its disk
     (the destination found it there once the disk was its own); the guest
     powered off, the lines checked on the host."""
-    vm.send("")
-    vm.expect(r"guest:~ #")
-    n1 = lines_written(vm)
-    time.sleep(1)
-    n2 = lines_written(vm)
-    check(n2 > n1 >= at_least, "the guest's writes go on at the destination (%d, %d, %d)"
-          % (at_least, n1, n2))
+    n2 = writes_go_on(vm, at_least, 1)
     vm.run("kill %1; sleep 1; sync")
     out = vm.run("awk '$0 != \"line-\" NR { b++ } END { print \"BAD=\" b+0 \" N=\" NR }' "
                  "/mnt/log")
@@ -347,13 +326,7 @@ def case_ide(btvm, kernel, initrd, shim, work, log, procs):
     check(status is None or status["status"] == "completed", "the migration completes (%s)"
           % status)
     check(wait_exit(src.pid, 120) == 0, "the source ends with status 0")
-    dst.send("")
-    dst.expect(r"guest:~ #")
-    n1 = lines_written(dst)
-    time.sleep(0.5)
-    n2 = lines_written(dst)
-    check(n2 > n1 >= n0, "the guest's writes go on at the destination (%d, %d, %d)"
-          % (n0, n1, n2))
+    n2 = writes_go_on(dst, n0, 0.5)
     check(write_lock_taken(img), "the destination holds the lock")
 
     # 8. On to one that refuses, and this end cannot take its lock back.

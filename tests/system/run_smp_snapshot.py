@@ -22,53 +22,23 @@ Exit status: 0 passed, 1 failed, 77 the guest could not be downloaded.
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vmtools import Fail, Monitor, Pty, check, fetch_guest, free_port, wait_exit  # noqa: E402
+from vmtools import Fail, GuestVm, check, fetch_guest, free_port, wait_exit  # noqa: E402
 
 PROMPT = r"guest:~ #"
 
 
-class Vm(Pty):
+class Vm(GuestVm):
     """One btvm on a pseudo-terminal, with its monitor socket."""
 
     def __init__(self, args, sock, log):
         super().__init__(log, args + ["--display", "none", "--net", "none",
-                                      "--monitor", "unix:" + sock])
-        self.sock_path = sock
-        self.mon = None
-
-    def send(self, text):
-        super().send(text + "\r")
-
-    def cmd(self, execute, **arguments):
-        end = time.time() + 300
-        while not self.mon:
-            try:
-                self.mon = Monitor(self.sock_path)
-            except OSError:
-                if time.time() > end:
-                    raise Fail("cannot connect to the monitor socket")
-                time.sleep(0.05)
-            else:
-                self.mon.line()   # the greeting
-        return self.mon.cmd(execute, **arguments)
-
-    def kill(self):
-        if self.fd < 0:
-            return
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
-        except OSError:
-            pass
-        os.close(self.fd)
-        self.fd = -1
+                                      "--monitor", "unix:" + sock], sock)
 
 
 def checksum(n, c):

@@ -22,7 +22,6 @@ Exit status: 0 passed, 1 failed, 77 the guest could not be downloaded.
 import glob
 import os
 import shutil
-import signal
 import stat
 import subprocess
 import sys
@@ -31,47 +30,14 @@ import time
 
 CYCLES = 20
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vmtools import Fail, Monitor, Pty, check, fetch_guest  # noqa: E402
+from vmtools import Fail, GuestVm, check, fetch_guest  # noqa: E402
 
 
-class Vm(Pty):
+class Vm(GuestVm):
     """One btvm on a pseudo-terminal, with its monitor socket."""
 
     def __init__(self, args, sock, log):
-        super().__init__(log, args + ["--display", "none", "--monitor", "unix:" + sock])
-        self.sock_path = sock
-        self.mon = None
-
-    def send(self, text):
-        super().send(text + "\r")
-
-    def connect(self):
-        end = time.time() + 300
-        while True:
-            try:
-                self.mon = Monitor(self.sock_path)
-                break
-            except OSError:
-                if time.time() > end:
-                    raise Fail("cannot connect to the monitor socket")
-                time.sleep(0.05)
-        self.mon.line()   # the greeting
-
-    def cmd(self, execute, **arguments):
-        if not self.mon:
-            self.connect()
-        return self.mon.cmd(execute, **arguments)
-
-    def kill(self):
-        if self.fd < 0:
-            return
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
-        except OSError:
-            pass
-        os.close(self.fd)
-        self.fd = -1
+        super().__init__(log, args + ["--display", "none", "--monitor", "unix:" + sock], sock)
 
 
 def checksum(n):

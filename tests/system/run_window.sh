@@ -25,44 +25,14 @@
 # (no network and no cache; CTest counts that as skipped).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
+# shellcheck source=tests/system/lib.sh
+. "$here/lib.sh"
 btvm=$1
 probe=$2
 shift 2
-logdir=
-if [ "${1:-}" = --log ]; then
-	logdir=$2
-fi
-
-work=$(mktemp -d)
-xvfb_pid=
-btvm_pid=
-cleanup() {
-	[ -n "$btvm_pid" ] && kill -9 "$btvm_pid" 2>/dev/null || true
-	[ -n "$xvfb_pid" ] && kill "$xvfb_pid" 2>/dev/null || true
-	if [ -n "$logdir" ]; then
-		mkdir -p "$logdir"
-		cp -f "$work"/* "$logdir"/ 2>/dev/null || true
-	fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-	echo "run_window: FAIL: $*" >&2
-	echo "--- btvm stderr:" >&2
-	cat "$work/stderr.log" >&2 || true
-	echo "--- guest screen:" >&2
-	cat "$work/screen.txt" >&2 || true
-	exit 1
-}
-
-paths=$(bash "$root/scripts/fetch-guest.sh" --print) || exit 77
-kernel=$(sed -n 1p <<<"$paths")
-initrd=$(sed -n 2p <<<"$paths")
-
-# shellcheck source=tests/system/xvfb.sh
-. "$here/xvfb.sh"
-xvfb_start "$work" 1280x1024x24 || fail "Xvfb did not start"
+window_test_begin run_window "$@"
+linux_guest
+xvfb_start 1280x1024x24
 
 # --tablet off: the PS/2 mouse and its grab, as for a guest without the
 # tablet's driver (run_window_tablet.sh tests the tablet).
@@ -154,18 +124,11 @@ title=$(xdotool getwindowname "$win")
 echo "run_window: Ctrl+Alt released the mouse"
 
 # 5. Paused by the monitor: the title says so; saved so.
-wait_title() {
-	for _ in $(seq 100); do
-		[ "$(xdotool getwindowname "$win")" = "$1" ] && return 0
-		sleep 0.1
-	done
-	fail "the window is titled '$(xdotool getwindowname "$win")', not '$1'"
-}
 python3 "$here/monitor_cmd.py" "$work/mon.sock" stop "savevm $work/paused.snap" >>"$work/monitor.log" ||
 	fail "stop and savevm through the monitor"
-wait_title "btvm - $(basename "$kernel") - paused"
+wait_title "btvm - $(basename "$kernel") - paused" 10
 python3 "$here/monitor_cmd.py" "$work/mon.sock" cont >>"$work/monitor.log" || fail "cont through the monitor"
-wait_title "btvm - $(basename "$kernel") - running"
+wait_title "btvm - $(basename "$kernel") - running" 10
 echo "run_window: the monitor's stop titled the window paused, cont running"
 
 # 6. Closing the window is the ACPI power button (the busybox guest has
@@ -195,8 +158,8 @@ echo "run_window: the second close ended btvm with status 0"
 	</dev/null >>"$work/serial.log" 2>>"$work/stderr.log" &
 btvm_pid=$!
 wait_window 60
-wait_title "btvm - $(basename "$kernel") - paused"
+wait_title "btvm - $(basename "$kernel") - paused" 10
 python3 "$here/monitor_cmd.py" "$work/mon2.sock" cont >>"$work/monitor.log" || fail "cont through the monitor"
-wait_title "btvm - $(basename "$kernel") - running"
+wait_title "btvm - $(basename "$kernel") - running" 10
 echo "run_window: restored paused, titled so; cont titled it running"
 echo "run_window: PASS (window, keyboard, screen, mouse, pause, close, restore)"

@@ -24,60 +24,18 @@
 # (no network and no cache; CTest counts that as skipped).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
+# shellcheck source=tests/system/lib.sh
+. "$here/lib.sh"
 btvm=$1
 probe=$2
 shift 2
-logdir=
-if [ "${1:-}" = --log ]; then
-	logdir=$2
-fi
-
-work=$(mktemp -d)
-xvfb_pid=
-btvm_pid=
-wm_pid=
-cleanup() {
-	if [ -n "$btvm_pid" ]; then
-		kill -9 "$btvm_pid" 2>/dev/null || true
-		wait "$btvm_pid" 2>/dev/null || true
-	fi
-	[ -n "$wm_pid" ] && kill "$wm_pid" 2>/dev/null || true
-	[ -n "$xvfb_pid" ] && kill "$xvfb_pid" 2>/dev/null || true
-	if [ -n "$logdir" ]; then
-		mkdir -p "$logdir"
-		cp -f "$work"/* "$logdir"/ 2>/dev/null || true
-	fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-	echo "run_window_scale: FAIL: $*" >&2
-	echo "--- btvm stderr:" >&2
-	cat "$work/stderr.log" >&2 || true
-	echo "--- guest screen:" >&2
-	cat "$work/screen.txt" >&2 || true
-	exit 1
-}
-
-paths=$(bash "$root/scripts/fetch-guest.sh" --print) || exit 77
-kernel=$(sed -n 1p <<<"$paths")
-initrd=$(sed -n 2p <<<"$paths")
-
-# shellcheck source=tests/system/xvfb.sh
-. "$here/xvfb.sh"
-xvfb_start "$work" 1280x1024x24 || fail "Xvfb did not start"
+window_test_begin run_window_scale "$@"
+linux_guest
+xvfb_start 1280x1024x24
 read -r screen_w screen_h < <(xdotool getdisplaygeometry)
-# Full screen is the window manager's to grant (SDL asks through EWMH's
-# _NET_WM_STATE_FULLSCREEN, as every desktop's manager understands):
-# openbox, started bare, stands in for the desktop's.
-openbox --sm-disable >"$work/openbox.log" 2>&1 &
-wm_pid=$!
-for _ in $(seq 100); do
-	xprop -root _NET_SUPPORTING_WM_CHECK 2>/dev/null | grep -q 'window id' && break
-	sleep 0.1
-done
-xprop -root _NET_SUPPORTING_WM_CHECK | grep -q 'window id' || fail "openbox did not start"
+# Full screen is the window manager's to grant: openbox, started bare,
+# stands in for the desktop's.
+wm_start
 
 "$btvm" run --display sdl --kernel "$kernel" --initrd "$initrd" -m 256 \
 	--append "console=ttyS0 console=tty0 quiet" --screenshot "$work/screen.txt" \

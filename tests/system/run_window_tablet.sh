@@ -26,43 +26,13 @@
 # Exit status: 0 passed, 1 failed, 77 the guest could not be downloaded.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
+# shellcheck source=tests/system/lib.sh
+. "$here/lib.sh"
 btvm=$1
 shift
-logdir=
-if [ "${1:-}" = --log ]; then
-	logdir=$2
-fi
-
-work=$(mktemp -d)
-xvfb_pid=
-btvm_pid=
-cleanup() {
-	[ -n "$btvm_pid" ] && kill -9 "$btvm_pid" 2>/dev/null || true
-	[ -n "$xvfb_pid" ] && kill "$xvfb_pid" 2>/dev/null || true
-	if [ -n "$logdir" ]; then
-		mkdir -p "$logdir"
-		cp -f "$work"/* "$logdir"/ 2>/dev/null || true
-	fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-	echo "run_window_tablet: FAIL: $*" >&2
-	echo "--- btvm stderr:" >&2
-	cat "$work/stderr.log" >&2 || true
-	echo "--- guest screen:" >&2
-	cat "$work/screen.txt" >&2 || true
-	exit 1
-}
-
-paths=$(bash "$root/scripts/fetch-guest.sh" --print) || exit 77
-kernel=$(sed -n 1p <<<"$paths")
-initrd=$(sed -n 2p <<<"$paths")
-
-# shellcheck source=tests/system/xvfb.sh
-. "$here/xvfb.sh"
-xvfb_start "$work" 1280x1024x24 || fail "Xvfb did not start"
+window_test_begin run_window_tablet "$@"
+linux_guest
+xvfb_start 1280x1024x24
 
 "$btvm" run --display sdl --kernel "$kernel" --initrd "$initrd" -m 256 \
 	--append "console=ttyS0 console=tty0 quiet" --monitor "unix:$work/mon.sock" \
@@ -72,18 +42,10 @@ btvm_pid=$!
 
 wait_window 60
 name="btvm - $(basename "$kernel") - running"
-wait_title() {
-	for _ in $(seq 300); do
-		[ "$(xdotool getwindowname "$win")" = "$1" ] && return 0
-		kill -0 "$btvm_pid" 2>/dev/null || fail "btvm ended while waiting for the title '$1'"
-		sleep 0.1
-	done
-	fail "the window is titled '$(xdotool getwindowname "$win")', not '$1'"
-}
 
 # 1. The driver: the title says the tablet is in use.
 wait_screen '^guest:~ #' 300
-wait_title "$name - tablet"
+wait_title "$name - tablet" 30
 echo "run_window_tablet: the guest's virtio_input runs; title '$name - tablet'"
 
 # The guest records its tablet's events (dd: one 16-byte event a read,
@@ -210,7 +172,7 @@ wait "$btvm_pid" 2>/dev/null || true
 	</dev/null >"$work/serial2.log" 2>>"$work/stderr.log" &
 btvm_pid=$!
 wait_window 60
-wait_title "$name - tablet"
+wait_title "$name - tablet" 30
 echo "run_window_tablet: restored; title '$name - tablet'"
 start_recording 5
 x3=400 y3=250

@@ -1,13 +1,15 @@
 """What the end-to-end tests written in Python share: a program on a
 pseudo-terminal searched as it prints, the monitor socket's JSON client,
-the test guest's paths, and small helpers. Imported by run_control.py,
-run_snapshot.py, run_migrate.py, run_nmi_button.py,
-run_monitor_highram.py and bench/migrate/migbench.py."""
+btvm on a terminal with its monitor (GuestVm), the test guest's paths,
+and small helpers. Imported by run_control.py, run_snapshot.py,
+run_smp_snapshot.py, run_migrate.py, run_migrate_disk.py, run_ide.py,
+run_nmi_button.py, run_monitor_highram.py and bench/migrate/migbench.py."""
 import json
 import os
 import pty
 import re
 import select
+import signal
 import socket
 import subprocess
 import sys
@@ -142,6 +144,69 @@ class Monitor:
     def human_line(self, text):
         """A human command as a line of its own (the socket takes both)."""
         self.send(text)
+
+
+class GuestVm(Pty):
+    """btvm on a pseudo-terminal (the guest's serial console, a shell on
+    it) with its monitor socket at sock, connected on first use: what
+    run_ide.py, run_snapshot.py, run_smp_snapshot.py and
+    run_migrate_disk.py drive."""
+
+    run_timeout = STEP_TIMEOUT   # run()'s bound, unless the caller gives one
+
+    def __init__(self, log, argv, sock):
+        super().__init__(log, argv)
+        self.sock_path = sock
+        self.mon = None
+        self.n = 0
+
+    def send(self, text):
+        super().send(text + "\r")
+
+    def run(self, command, timeout=None):
+        """Runs a shell command in the guest; returns what it printed. The
+        marker is computed, so the echo of the command line never matches."""
+        self.n += 1
+        self.send("%s; echo DONE-%d-$((%d*7))" % (command, self.n, self.n))
+        self.expect(r"DONE-%d-%d" % (self.n, self.n * 7), timeout=timeout or self.run_timeout)
+        out = self.last_before.decode(errors="replace")
+        # What came after the echoed command line.
+        return out.split("\n", 1)[1] if "\n" in out else ""
+
+    def connect(self):
+        """Connects to the monitor once btvm has opened its socket (a
+        loaded host may take long to start it) and reads the greeting."""
+        end = time.time() + 300
+        while True:
+            try:
+                self.mon = Monitor(self.sock_path)
+                break
+            except OSError:
+                if time.time() > end:
+                    raise Fail("cannot connect to the monitor socket")
+                time.sleep(0.05)
+        self.mon.line()   # the greeting
+
+    def cmd(self, execute, **arguments):
+        if not self.mon:
+            self.connect()
+        return self.mon.cmd(execute, **arguments)
+
+    def human(self, line):
+        return self.cmd("human-monitor-command", **{"command-line": line})["return"]
+
+    def kill(self):
+        """Ends btvm at once (SIGKILL) and closes its terminal; again is a
+        no-op."""
+        if self.fd < 0:
+            return
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        except OSError:
+            pass
+        os.close(self.fd)
+        self.fd = -1
 
 
 def check(cond, what):

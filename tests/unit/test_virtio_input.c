@@ -20,10 +20,6 @@
 #define IRQ	10u
 #define BAR_ADDR 0xfe000000u
 
-#define QBASE(q)	(0x10000u + 0x4000u * (q))
-#define DESC(q)		(QBASE(q))
-#define AVAIL(q)	(QBASE(q) + 0x1000u)
-#define USED(q)		(QBASE(q) + 0x2000u)
 #define EVBUF	0x100000u	/* event buffers, 16 bytes a slot */
 
 #define EVQ VIRTIO_INPUT_EVENTQ
@@ -37,103 +33,21 @@ struct harness {
 	struct virtio_input t;
 	int irq_level;
 	unsigned written_calls;
-	uint32_t common, isr, device, notify, mult;
+	/* Found by walking the capabilities (virtio_pci_harness.h). */
+	uint32_t common, isr, device, notify, mult, device_len;
+	unsigned window;
+	uint16_t qsize;
 	uint16_t avail_idx[2], next_desc[2];
 	uint16_t used_seen;
 };
+
+#include "virtio_pci_harness.h"
 
 static void on_written(void *opaque, uint64_t gpa, uint64_t len)
 {
 	struct harness *h = opaque;
 	CHECK(gpa + len <= h->ram.size);
 	h->written_calls++;
-}
-
-static void on_isa_irq(void *opaque, unsigned irq, int level)
-{
-	struct harness *h = opaque;
-	CHECK_EQ(irq, IRQ);
-	h->irq_level = level;
-}
-
-static uint32_t cfg_rd(struct harness *h, unsigned reg, unsigned width)
-{
-	return pci_host_config_read(&h->pci, 0, DEVFN, reg, width);
-}
-
-static void cfg_wr(struct harness *h, unsigned reg, unsigned width, uint32_t value)
-{
-	pci_host_config_write(&h->pci, 0, DEVFN, reg, width, value);
-}
-
-static uint64_t common_rd(struct harness *h, unsigned reg, unsigned width)
-{
-	return bus_read(&h->bus, BUS_SPACE_MMIO, BAR_ADDR + h->common + reg, width);
-}
-
-static void common_wr(struct harness *h, unsigned reg, unsigned width, uint64_t value)
-{
-	bus_write(&h->bus, BUS_SPACE_MMIO, BAR_ADDR + h->common + reg, width, value);
-}
-
-static uint8_t status(struct harness *h)
-{
-	return (uint8_t)common_rd(h, VIRTIO_PCI_DEVICE_STATUS, 1);
-}
-
-static void set_status(struct harness *h, uint8_t bits)
-{
-	common_wr(h, VIRTIO_PCI_DEVICE_STATUS, 1, bits);
-}
-
-static uint64_t dev_rd(struct harness *h, unsigned off, unsigned width)
-{
-	return bus_read(&h->bus, BUS_SPACE_MMIO, BAR_ADDR + h->device + off, width);
-}
-
-static void dev_wr(struct harness *h, unsigned off, unsigned width, uint64_t value)
-{
-	bus_write(&h->bus, BUS_SPACE_MMIO, BAR_ADDR + h->device + off, width, value);
-}
-
-static uint16_t get16(struct harness *h, uint64_t gpa)
-{
-	uint16_t v;
-	memcpy(&v, h->ram.host + gpa, 2);
-	return v;
-}
-
-static uint32_t get32(struct harness *h, uint64_t gpa)
-{
-	uint32_t v;
-	memcpy(&v, h->ram.host + gpa, 4);
-	return v;
-}
-
-static void find_caps(struct harness *h)
-{
-	unsigned seen = 0;
-	for (unsigned at = cfg_rd(h, PCI_REG_CAPABILITIES, 1) & ~3u, n = 0; at && n < 48;
-	     at = cfg_rd(h, at + 1, 1) & ~3u, n++) {
-		if (cfg_rd(h, at, 1) != PCI_CAP_ID_VENDOR)
-			continue;
-		unsigned type = cfg_rd(h, at + 3, 1);
-		uint32_t off = cfg_rd(h, at + 8, 4), len = cfg_rd(h, at + 12, 4);
-		seen |= 1u << type;
-		if (type == VIRTIO_PCI_CAP_COMMON_CFG)
-			h->common = off;
-		if (type == VIRTIO_PCI_CAP_ISR_CFG)
-			h->isr = off;
-		if (type == VIRTIO_PCI_CAP_NOTIFY_CFG) {
-			h->notify = off;
-			h->mult = cfg_rd(h, at + 16, 4);
-		}
-		if (type == VIRTIO_PCI_CAP_DEVICE_CFG) {
-			CHECK_EQ(len, VIRTIO_INPUT_CONFIG_SIZE);
-			h->device = off;
-		}
-	}
-	CHECK_EQ(seen, 0x3e);
 }
 
 /* A fresh device; RAM cleared unless keep_ram (a restore's). */
@@ -145,38 +59,16 @@ static void setup_ram(struct harness *h, bool keep_ram)
 		h->used_seen = 0;
 		memset(h->ram.host, 0, h->ram.size);
 	}
-	bus_init(&h->bus);
-	pci_host_init(&h->pci);
-	h->pci.set_isa_irq = on_isa_irq;
-	h->pci.irq_opaque = h;
+	pci_begin(h);
 	struct virtio_input_host host = { .guest_written = on_written, .opaque = h };
 	CHECK_EQ(virtio_input_attach(&h->t, DEVFN, &h->ram, &h->bus, &host), 0);
-	CHECK_EQ(pci_host_add(&h->pci, &h->t.vp.pci), 0);
-	unsigned pirq = pci_host_pirq(SLOT, PCI_PIN_INTA);
-	pci_host_config_write(&h->pci, 0, PCI_ISA_BRIDGE_DEVFN, PCI_PIIX_PIRQ_ROUTE + pirq, 1, IRQ);
-	cfg_wr(h, PCI_REG_BAR0 + 4 * VIRTIO_PCI_BAR, 4, BAR_ADDR);
-	cfg_wr(h, PCI_REG_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
-	find_caps(h);
+	pci_plug(h, &h->t.vp.pci);
+	CHECK_EQ(h->device_len, VIRTIO_INPUT_CONFIG_SIZE);
 }
 
 static void setup(struct harness *h)
 {
 	setup_ram(h, false);
-}
-
-static void queue_setup(struct harness *h, unsigned q)
-{
-	common_wr(h, VIRTIO_PCI_QUEUE_SELECT, 2, q);
-	common_wr(h, VIRTIO_PCI_QUEUE_SIZE, 2, QSIZE);
-	common_wr(h, VIRTIO_PCI_QUEUE_DESC, 4, DESC(q));
-	common_wr(h, VIRTIO_PCI_QUEUE_DESC + 4, 4, 0);
-	common_wr(h, VIRTIO_PCI_QUEUE_DRIVER, 4, AVAIL(q));
-	common_wr(h, VIRTIO_PCI_QUEUE_DRIVER + 4, 4, 0);
-	common_wr(h, VIRTIO_PCI_QUEUE_DEVICE, 4, USED(q));
-	common_wr(h, VIRTIO_PCI_QUEUE_DEVICE + 4, 4, 0);
-	common_wr(h, VIRTIO_PCI_QUEUE_ENABLE, 2, 1);
-	h->avail_idx[q] = 0;
-	h->next_desc[q] = 0;
 }
 
 static void driver_start(struct harness *h)
@@ -190,33 +82,10 @@ static void driver_start(struct harness *h)
 	set_status(h, base | VIRTIO_STATUS_FEATURES_OK);
 	CHECK(status(h) & VIRTIO_STATUS_FEATURES_OK);
 	memset(h->ram.host + QBASE(0), 0, 0x8000);
-	queue_setup(h, EVQ);
-	queue_setup(h, STQ);
+	queue_setup(h, EVQ, QSIZE);
+	queue_setup(h, STQ, QSIZE);
 	set_status(h, base | VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
 	h->used_seen = 0;
-}
-
-static void desc_at(struct harness *h, unsigned q, unsigned i, uint64_t addr, uint32_t len,
-		    uint16_t flags, uint16_t next)
-{
-	uint8_t *d = h->ram.host + DESC(q) + 16 * i;
-	memcpy(d, &addr, 8);
-	memcpy(d + 8, &len, 4);
-	memcpy(d + 12, &flags, 2);
-	memcpy(d + 14, &next, 2);
-}
-
-static void offer(struct harness *h, unsigned q, uint16_t head)
-{
-	memcpy(h->ram.host + AVAIL(q) + 4 + 2 * (h->avail_idx[q] % QSIZE), &head, 2);
-	h->avail_idx[q]++;
-	__atomic_store_n((uint16_t *)(void *)(h->ram.host + AVAIL(q) + 2), h->avail_idx[q],
-			 __ATOMIC_RELEASE);
-}
-
-static void kick(struct harness *h, unsigned q)
-{
-	bus_write(&h->bus, BUS_SPACE_MMIO, BAR_ADDR + h->notify + q * h->mult, 2, q);
 }
 
 /* n event buffers of 8 bytes (filled with 0xee), offered and kicked. */
@@ -226,15 +95,10 @@ static void post_events(struct harness *h, unsigned n)
 		uint16_t d = h->next_desc[EVQ];
 		h->next_desc[EVQ] = (uint16_t)((d + 1) % QSIZE);
 		memset(h->ram.host + EVBUF + 16u * d, 0xee, 16);
-		desc_at(h, EVQ, d, EVBUF + 16u * d, 8, VIRTQ_DESC_F_WRITE, 0);
+		desc(h, EVQ, d, EVBUF + 16u * d, 8, VIRTQ_DESC_F_WRITE, 0);
 		offer(h, EVQ, d);
 	}
 	kick(h, EVQ);
-}
-
-static uint16_t used_idx(struct harness *h, unsigned q)
-{
-	return get16(h, USED(q) + 2);
 }
 
 /* The next used event buffer's event; false when there is none. */
@@ -412,7 +276,7 @@ static void test_events(struct harness *h)
 	CHECK_EQ(h->t.count, 0);
 
 	/* The status queue: an LED update goes back unread. */
-	desc_at(h, STQ, 0, EVBUF + 0x8000, 8, 0, 0);
+	desc(h, STQ, 0, EVBUF + 0x8000, 8, 0, 0);
 	offer(h, STQ, 0);
 	kick(h, STQ);
 	CHECK_EQ(used_idx(h, STQ), 1);
@@ -436,9 +300,9 @@ static void test_bad_buffers(struct harness *h)
 	memset(h->ram.host + EVBUF, 0xee, 64);
 	/* Too short, and readable: both returned empty, and the event goes
 	 * into the good buffer after them. */
-	desc_at(h, EVQ, 0, EVBUF, 4, VIRTQ_DESC_F_WRITE, 0);
-	desc_at(h, EVQ, 1, EVBUF + 16, 8, 0, 0);
-	desc_at(h, EVQ, 2, EVBUF + 32, 8, VIRTQ_DESC_F_WRITE, 0);
+	desc(h, EVQ, 0, EVBUF, 4, VIRTQ_DESC_F_WRITE, 0);
+	desc(h, EVQ, 1, EVBUF + 16, 8, 0, 0);
+	desc(h, EVQ, 2, EVBUF + 32, 8, VIRTQ_DESC_F_WRITE, 0);
 	offer(h, EVQ, 0);
 	offer(h, EVQ, 1);
 	offer(h, EVQ, 2);
@@ -455,7 +319,7 @@ static void test_bad_buffers(struct harness *h)
 
 	/* A buffer outside RAM: the queue breaks, the device asks for a
 	 * reset, nothing is written and nothing crashes. */
-	desc_at(h, EVQ, 3, h->ram.size - 4, 8, VIRTQ_DESC_F_WRITE, 0);
+	desc(h, EVQ, 3, h->ram.size - 4, 8, VIRTQ_DESC_F_WRITE, 0);
 	offer(h, EVQ, 3);
 	kick(h, EVQ);
 	CHECK(status(h) & VIRTIO_STATUS_NEEDS_RESET);
@@ -465,8 +329,8 @@ static void test_bad_buffers(struct harness *h)
 	/* A loop in the status queue after a restart: the same. */
 	driver_start(h);
 	CHECK(virtio_input_active(&h->t));
-	desc_at(h, STQ, 0, EVBUF, 8, VIRTQ_DESC_F_NEXT, 1);
-	desc_at(h, STQ, 1, EVBUF, 8, VIRTQ_DESC_F_NEXT, 0);
+	desc(h, STQ, 0, EVBUF, 8, VIRTQ_DESC_F_NEXT, 1);
+	desc(h, STQ, 1, EVBUF, 8, VIRTQ_DESC_F_NEXT, 0);
 	offer(h, STQ, 0);
 	kick(h, STQ);
 	CHECK(status(h) & VIRTIO_STATUS_NEEDS_RESET);

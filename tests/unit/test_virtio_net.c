@@ -21,10 +21,6 @@
 #define BAR_ADDR 0xfe000000u
 
 /* Guest RAM layout: each queue's rings at QBASE(q). */
-#define QBASE(q)	(0x10000u + 0x4000u * (q))
-#define DESC(q)		(QBASE(q))
-#define AVAIL(q)	(QBASE(q) + 0x1000u)
-#define USED(q)		(QBASE(q) + 0x2000u)
 #define RXBUF	0x100000u	/* receive buffers, 0x1000 a slot */
 #define TXBUF	0x200000u	/* transmit buffers, 0x1000 a slot */
 
@@ -45,11 +41,15 @@ struct harness {
 	unsigned nsent;
 	size_t sent_len[MAX_SENT];
 	uint8_t sent[MAX_SENT][2048];
-	uint32_t common, isr, device, notify, mult;
-	unsigned window;	/* the PCI configuration access capability */
+	/* Found by walking the capabilities (virtio_pci_harness.h); window
+	 * is the PCI configuration access capability. */
+	uint32_t common, isr, device, notify, mult, device_len;
+	unsigned window;
 	uint16_t qsize;
 	uint16_t avail_idx[2], next_desc[2];
 };
+
+#include "virtio_pci_harness.h"
 
 static const uint8_t test_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 
@@ -69,13 +69,6 @@ static void on_written(void *opaque, uint64_t gpa, uint64_t len)
 	h->written_calls++;
 }
 
-static void on_isa_irq(void *opaque, unsigned irq, int level)
-{
-	struct harness *h = opaque;
-	CHECK_EQ(irq, IRQ);
-	h->irq_level = level;
-}
-
 static void on_transmit(void *opaque, const uint8_t *frame, size_t len)
 {
 	struct harness *h = opaque;
@@ -86,95 +79,6 @@ static void on_transmit(void *opaque, const uint8_t *frame, size_t len)
 	h->nsent++;
 }
 
-static uint32_t cfg_rd(struct harness *h, unsigned reg, unsigned width)
-{
-	return pci_host_config_read(&h->pci, 0, DEVFN, reg, width);
-}
-
-static void cfg_wr(struct harness *h, unsigned reg, unsigned width, uint32_t value)
-{
-	pci_host_config_write(&h->pci, 0, DEVFN, reg, width, value);
-}
-
-static uint64_t common_rd(struct harness *h, unsigned reg, unsigned width)
-{
-	return bus_read(&h->bus, BUS_SPACE_MMIO, BAR_ADDR + h->common + reg, width);
-}
-
-static void common_wr(struct harness *h, unsigned reg, unsigned width, uint64_t value)
-{
-	bus_write(&h->bus, BUS_SPACE_MMIO, BAR_ADDR + h->common + reg, width, value);
-}
-
-static uint8_t status(struct harness *h)
-{
-	return (uint8_t)common_rd(h, VIRTIO_PCI_DEVICE_STATUS, 1);
-}
-
-static void set_status(struct harness *h, uint8_t bits)
-{
-	common_wr(h, VIRTIO_PCI_DEVICE_STATUS, 1, bits);
-}
-
-static uint8_t read_isr(struct harness *h)
-{
-	return (uint8_t)bus_read(&h->bus, BUS_SPACE_MMIO, BAR_ADDR + h->isr, 1);
-}
-
-static uint64_t dev_cfg(struct harness *h, unsigned off, unsigned width)
-{
-	return bus_read(&h->bus, BUS_SPACE_MMIO, BAR_ADDR + h->device + off, width);
-}
-
-static uint16_t get16(struct harness *h, uint64_t gpa)
-{
-	uint16_t v;
-	memcpy(&v, h->ram.host + gpa, 2);
-	return v;
-}
-
-static uint32_t get32(struct harness *h, uint64_t gpa)
-{
-	uint32_t v;
-	memcpy(&v, h->ram.host + gpa, 4);
-	return v;
-}
-
-static void find_caps(struct harness *h)
-{
-	unsigned seen = 0;
-	CHECK(cfg_rd(h, PCI_REG_STATUS, 2) & PCI_STATUS_CAP_LIST);
-	for (unsigned at = cfg_rd(h, PCI_REG_CAPABILITIES, 1) & ~3u, n = 0; at && n < 48;
-	     at = cfg_rd(h, at + 1, 1) & ~3u, n++) {
-		if (cfg_rd(h, at, 1) != PCI_CAP_ID_VENDOR)
-			continue;
-		unsigned type = cfg_rd(h, at + 3, 1);
-		uint32_t off = cfg_rd(h, at + 8, 4), len = cfg_rd(h, at + 12, 4);
-		seen |= 1u << type;
-		switch (type) {
-		case VIRTIO_PCI_CAP_COMMON_CFG:
-			h->common = off;
-			break;
-		case VIRTIO_PCI_CAP_NOTIFY_CFG:
-			h->notify = off;
-			h->mult = cfg_rd(h, at + 16, 4);
-			break;
-		case VIRTIO_PCI_CAP_ISR_CFG:
-			h->isr = off;
-			break;
-		case VIRTIO_PCI_CAP_DEVICE_CFG:
-			CHECK(len >= VIRTIO_NET_CONFIG_SIZE);
-			h->device = off;
-			break;
-		case VIRTIO_PCI_CAP_PCI_CFG:
-			CHECK_EQ(cfg_rd(h, at + 2, 1), 20);
-			h->window = at;
-			break;
-		}
-	}
-	CHECK_EQ(seen, 0x3e);
-}
-
 static void setup(struct harness *h)
 {
 	h->notifies = 0;
@@ -182,19 +86,14 @@ static void setup(struct harness *h)
 	h->written_calls = 0;
 	h->nsent = 0;
 	memset(h->ram.host, 0, h->ram.size);
-	bus_init(&h->bus);
-	pci_host_init(&h->pci);
-	h->pci.set_isa_irq = on_isa_irq;
-	h->pci.irq_opaque = h;
+	pci_begin(h);
 	struct virtio_net_host host = { .notify = on_notify, .guest_written = on_written, .opaque = h };
 	struct virtio_net_backend backend = { .transmit = on_transmit, .opaque = h };
 	CHECK_EQ(virtio_net_attach(&h->net, DEVFN, test_mac, &h->ram, &h->bus, &host, &backend), 0);
-	CHECK_EQ(pci_host_add(&h->pci, &h->net.vp.pci), 0);
-	unsigned pirq = pci_host_pirq(SLOT, PCI_PIN_INTA);
-	pci_host_config_write(&h->pci, 0, PCI_ISA_BRIDGE_DEVFN, PCI_PIIX_PIRQ_ROUTE + pirq, 1, IRQ);
-	cfg_wr(h, PCI_REG_BAR0 + 4 * VIRTIO_PCI_BAR, 4, BAR_ADDR);
-	cfg_wr(h, PCI_REG_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
-	find_caps(h);
+	pci_plug(h, &h->net.vp.pci);
+	CHECK(cfg_rd(h, PCI_REG_STATUS, 2) & PCI_STATUS_CAP_LIST);
+	CHECK(h->device_len >= VIRTIO_NET_CONFIG_SIZE);
+	CHECK_EQ(cfg_rd(h, h->window + 2, 1), 20);	/* the access capability's length */
 }
 
 static uint64_t device_features(struct harness *h)
@@ -213,21 +112,6 @@ static void write_features(struct harness *h, uint64_t f)
 	common_wr(h, VIRTIO_PCI_DRIVER_FEATURE, 4, f >> 32);
 }
 
-static void queue_setup(struct harness *h, unsigned q, uint16_t qsize)
-{
-	common_wr(h, VIRTIO_PCI_QUEUE_SELECT, 2, q);
-	common_wr(h, VIRTIO_PCI_QUEUE_SIZE, 2, qsize);
-	common_wr(h, VIRTIO_PCI_QUEUE_DESC, 4, DESC(q));
-	common_wr(h, VIRTIO_PCI_QUEUE_DESC + 4, 4, 0);
-	common_wr(h, VIRTIO_PCI_QUEUE_DRIVER, 4, AVAIL(q));
-	common_wr(h, VIRTIO_PCI_QUEUE_DRIVER + 4, 4, 0);
-	common_wr(h, VIRTIO_PCI_QUEUE_DEVICE, 4, USED(q));
-	common_wr(h, VIRTIO_PCI_QUEUE_DEVICE + 4, 4, 0);
-	common_wr(h, VIRTIO_PCI_QUEUE_ENABLE, 2, 1);
-	h->avail_idx[q] = 0;
-	h->next_desc[q] = 0;
-}
-
 static bool driver_start(struct harness *h, uint64_t want, uint16_t qsize)
 {
 	const uint8_t base = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER;
@@ -242,7 +126,6 @@ static bool driver_start(struct harness *h, uint64_t want, uint16_t qsize)
 	queue_setup(h, RXQ, qsize);
 	queue_setup(h, TXQ, qsize);
 	set_status(h, base | VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
-	h->qsize = qsize;
 	return true;
 }
 
@@ -250,40 +133,11 @@ static const uint64_t base_features = FEATURE(VIRTIO_F_VERSION_1) | FEATURE(VIRT
 				      FEATURE(VIRTIO_NET_F_STATUS) | FEATURE(VIRTIO_NET_F_MTU);
 static const uint64_t mrg_features = base_features | FEATURE(VIRTIO_NET_F_MRG_RXBUF);
 
-static void desc_at(struct harness *h, unsigned q, unsigned i, uint64_t addr, uint32_t len,
-		    uint16_t flags, uint16_t next)
-{
-	uint8_t *d = h->ram.host + DESC(q) + 16 * i;
-	memcpy(d, &addr, 8);
-	memcpy(d + 8, &len, 4);
-	memcpy(d + 12, &flags, 2);
-	memcpy(d + 14, &next, 2);
-}
-
 static uint16_t alloc_desc(struct harness *h, unsigned q)
 {
 	uint16_t d = h->next_desc[q];
 	h->next_desc[q] = (uint16_t)((d + 1) % h->qsize);
 	return d;
-}
-
-static void offer(struct harness *h, unsigned q, uint16_t head)
-{
-	uint16_t v = head;
-	memcpy(h->ram.host + AVAIL(q) + 4 + 2 * (h->avail_idx[q] % h->qsize), &v, 2);
-	h->avail_idx[q]++;
-	__atomic_store_n((uint16_t *)(void *)(h->ram.host + AVAIL(q) + 2), h->avail_idx[q],
-			 __ATOMIC_RELEASE);
-}
-
-static void kick(struct harness *h, unsigned q)
-{
-	bus_write(&h->bus, BUS_SPACE_MMIO, BAR_ADDR + h->notify + q * h->mult, 2, q);
-}
-
-static uint16_t used_idx(struct harness *h, unsigned q)
-{
-	return get16(h, USED(q) + 2);
 }
 
 static uint32_t used_id(struct harness *h, unsigned q, unsigned i)
@@ -301,7 +155,7 @@ static uint16_t post_rx(struct harness *h, unsigned slot, uint32_t len)
 {
 	uint16_t d = alloc_desc(h, RXQ);
 	memset(h->ram.host + RXBUF + 0x1000u * slot, 0xee, len);
-	desc_at(h, RXQ, d, RXBUF + 0x1000u * slot, len, VIRTQ_DESC_F_WRITE, 0);
+	desc(h, RXQ, d, RXBUF + 0x1000u * slot, len, VIRTQ_DESC_F_WRITE, 0);
 	offer(h, RXQ, d);
 	return d;
 }
@@ -320,9 +174,9 @@ static uint16_t send_tx(struct harness *h, unsigned slot, const uint8_t *frame, 
 	memcpy(h->ram.host + at + VIRTIO_NET_HDR_SIZE, frame, len);
 	uint16_t d0 = alloc_desc(h, TXQ), d1 = alloc_desc(h, TXQ), d2 = alloc_desc(h, TXQ);
 	size_t half = len / 2;
-	desc_at(h, TXQ, d0, at, VIRTIO_NET_HDR_SIZE, VIRTQ_DESC_F_NEXT, d1);
-	desc_at(h, TXQ, d1, at + VIRTIO_NET_HDR_SIZE, (uint32_t)half, VIRTQ_DESC_F_NEXT, d2);
-	desc_at(h, TXQ, d2, at + VIRTIO_NET_HDR_SIZE + half, (uint32_t)(len - half), 0, 0);
+	desc(h, TXQ, d0, at, VIRTIO_NET_HDR_SIZE, VIRTQ_DESC_F_NEXT, d1);
+	desc(h, TXQ, d1, at + VIRTIO_NET_HDR_SIZE, (uint32_t)half, VIRTQ_DESC_F_NEXT, d2);
+	desc(h, TXQ, d2, at + VIRTIO_NET_HDR_SIZE + half, (uint32_t)(len - half), 0, 0);
 	offer(h, TXQ, d0);
 	kick(h, TXQ);
 	return d0;
@@ -340,10 +194,10 @@ static void test_identity_and_config(struct harness *h)
 	CHECK_EQ(f, FEATURE(VIRTIO_F_VERSION_1) | FEATURE(VIRTIO_F_RING_INDIRECT_DESC) |
 			    FEATURE(VIRTIO_F_RING_EVENT_IDX) | mrg_features);
 	for (unsigned i = 0; i < 6; i++)
-		CHECK_EQ(dev_cfg(h, VIRTIO_NET_CFG_MAC + i, 1), test_mac[i]);
-	CHECK_EQ(dev_cfg(h, VIRTIO_NET_CFG_STATUS, 2), VIRTIO_NET_S_LINK_UP);
-	CHECK_EQ(dev_cfg(h, VIRTIO_NET_CFG_MAX_VQ_PAIRS, 2), 1);
-	CHECK_EQ(dev_cfg(h, VIRTIO_NET_CFG_MTU, 2), 1500);
+		CHECK_EQ(dev_rd(h, VIRTIO_NET_CFG_MAC + i, 1), test_mac[i]);
+	CHECK_EQ(dev_rd(h, VIRTIO_NET_CFG_STATUS, 2), VIRTIO_NET_S_LINK_UP);
+	CHECK_EQ(dev_rd(h, VIRTIO_NET_CFG_MAX_VQ_PAIRS, 2), 1);
+	CHECK_EQ(dev_rd(h, VIRTIO_NET_CFG_MTU, 2), 1500);
 	/* Two queues of 256; no third. */
 	CHECK_EQ(common_rd(h, VIRTIO_PCI_NUM_QUEUES, 2), 2);
 	common_wr(h, VIRTIO_PCI_QUEUE_SELECT, 2, 1);
@@ -442,13 +296,13 @@ static void test_bad_transmit(struct harness *h)
 	send_tx(h, 1, frame, VIRTIO_NET_ETH_HLEN - 1);
 	/* Only a header. */
 	uint16_t d = alloc_desc(h, TXQ);
-	desc_at(h, TXQ, d, TXBUF, VIRTIO_NET_HDR_SIZE, 0, 0);
+	desc(h, TXQ, d, TXBUF, VIRTIO_NET_HDR_SIZE, 0, 0);
 	offer(h, TXQ, d);
 	kick(h, TXQ);
 	/* A writable part. */
 	uint16_t d0 = alloc_desc(h, TXQ), d1 = alloc_desc(h, TXQ);
-	desc_at(h, TXQ, d0, TXBUF, 100, VIRTQ_DESC_F_NEXT, d1);
-	desc_at(h, TXQ, d1, TXBUF + 0x1000, 100, VIRTQ_DESC_F_WRITE, 0);
+	desc(h, TXQ, d0, TXBUF, 100, VIRTQ_DESC_F_NEXT, d1);
+	desc(h, TXQ, d1, TXBUF + 0x1000, 100, VIRTQ_DESC_F_WRITE, 0);
 	offer(h, TXQ, d0);
 	kick(h, TXQ);
 	CHECK_EQ(h->nsent, 0);
@@ -462,7 +316,7 @@ static void test_bad_transmit(struct harness *h)
 	CHECK_EQ(h->nsent, 1);
 	/* A descriptor past the table breaks the queue: NEEDS_RESET. */
 	d0 = alloc_desc(h, TXQ);
-	desc_at(h, TXQ, d0, TXBUF, 100, VIRTQ_DESC_F_NEXT, 1000);
+	desc(h, TXQ, d0, TXBUF, 100, VIRTQ_DESC_F_NEXT, 1000);
 	offer(h, TXQ, d0);
 	kick(h, TXQ);
 	CHECK(status(h) & VIRTIO_STATUS_NEEDS_RESET);
@@ -594,8 +448,8 @@ static void test_mergeable(struct harness *h)
 	/* A receive chain with a readable part or shorter than the header
 	 * comes back empty; the frame takes the next good one. */
 	uint16_t d0 = alloc_desc(h, RXQ), d1 = alloc_desc(h, RXQ);
-	desc_at(h, RXQ, d0, RXBUF + 0x6000, 16, VIRTQ_DESC_F_NEXT, d1);
-	desc_at(h, RXQ, d1, RXBUF + 0x6100, 512, VIRTQ_DESC_F_WRITE, 0);
+	desc(h, RXQ, d0, RXBUF + 0x6000, 16, VIRTQ_DESC_F_NEXT, d1);
+	desc(h, RXQ, d1, RXBUF + 0x6100, 512, VIRTQ_DESC_F_WRITE, 0);
 	offer(h, RXQ, d0);
 	uint16_t tiny = post_rx(h, 7, 8);
 	uint16_t good = post_rx(h, 8, 1526);
@@ -696,7 +550,7 @@ static void test_threads(struct harness *h)
 			CHECK_EQ(seq, got);
 			got++;
 			/* The buffer goes back at once, as a driver would. */
-			desc_at(h, RXQ, slot, RXBUF + 0x1000u * slot, 128, VIRTQ_DESC_F_WRITE, 0);
+			desc(h, RXQ, slot, RXBUF + 0x1000u * slot, 128, VIRTQ_DESC_F_WRITE, 0);
 			offer(h, RXQ, (uint16_t)slot);
 			kick(h, RXQ);
 		}

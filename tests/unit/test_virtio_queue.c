@@ -26,34 +26,7 @@ struct harness {
 	struct virtq_chain chain;
 };
 
-static void put16(struct harness *h, uint64_t gpa, uint16_t v)
-{
-	memcpy(h->ram.host + gpa, &v, 2);
-}
-
-static uint16_t get16(struct harness *h, uint64_t gpa)
-{
-	uint16_t v;
-	memcpy(&v, h->ram.host + gpa, 2);
-	return v;
-}
-
-static uint32_t get32(struct harness *h, uint64_t gpa)
-{
-	uint32_t v;
-	memcpy(&v, h->ram.host + gpa, 4);
-	return v;
-}
-
-static void desc_at(struct harness *h, uint64_t table, unsigned i, uint64_t addr, uint32_t len,
-		    uint16_t flags, uint16_t next)
-{
-	uint8_t *d = h->ram.host + table + 16 * i;
-	memcpy(d, &addr, 8);
-	memcpy(d + 8, &len, 4);
-	memcpy(d + 12, &flags, 2);
-	memcpy(d + 14, &next, 2);
-}
+#include "virtq_ram.h"
 
 static void desc(struct harness *h, unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
 		 uint16_t next)

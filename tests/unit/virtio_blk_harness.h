@@ -54,6 +54,9 @@ struct harness {
 	uint16_t qsize, avail_idx, next_desc;
 };
 
+#include "virtio_pci_access.h"
+#include "virtq_ram.h"
+
 /* ---- Plumbing: the board's side and the driver's side ------------------- */
 
 static inline void on_notify(void *opaque)
@@ -82,63 +85,9 @@ static inline void on_isa_irq(void *opaque, unsigned irq, int level)
 	h->irq_changes++;
 }
 
-static inline uint32_t cfg_rd(struct harness *h, unsigned reg, unsigned width)
-{
-	return pci_host_config_read(&h->pci, 0, DEVFN, reg, width);
-}
-
-static inline void cfg_wr(struct harness *h, unsigned reg, unsigned width, uint32_t value)
-{
-	pci_host_config_write(&h->pci, 0, DEVFN, reg, width, value);
-}
-
-static inline uint64_t common_rd(struct harness *h, unsigned reg, unsigned width)
-{
-	return bus_read(&h->bus, BUS_SPACE_MMIO, BAR_ADDR + h->common + reg, width);
-}
-
-static inline void common_wr(struct harness *h, unsigned reg, unsigned width, uint64_t value)
-{
-	bus_write(&h->bus, BUS_SPACE_MMIO, BAR_ADDR + h->common + reg, width, value);
-}
-
-static inline uint8_t status(struct harness *h)
-{
-	return (uint8_t)common_rd(h, VIRTIO_PCI_DEVICE_STATUS, 1);
-}
-
-static inline uint8_t read_isr(struct harness *h)
-{
-	return (uint8_t)bus_read(&h->bus, BUS_SPACE_MMIO, BAR_ADDR + h->isr, 1);
-}
-
-static inline uint64_t dev_cfg(struct harness *h, unsigned off, unsigned width)
-{
-	return bus_read(&h->bus, BUS_SPACE_MMIO, BAR_ADDR + h->device + off, width);
-}
-
 static inline void put(struct harness *h, uint64_t gpa, const void *src, size_t len)
 {
 	memcpy(h->ram.host + gpa, src, len);
-}
-
-static inline uint16_t get16(struct harness *h, uint64_t gpa)
-{
-	uint16_t v;
-	memcpy(&v, h->ram.host + gpa, 2);
-	return v;
-}
-
-static inline uint32_t get32(struct harness *h, uint64_t gpa)
-{
-	uint32_t v;
-	memcpy(&v, h->ram.host + gpa, 4);
-	return v;
-}
-
-static inline void put16(struct harness *h, uint64_t gpa, uint16_t v)
-{
-	put(h, gpa, &v, 2);
 }
 
 static inline void make_image(struct harness *h, uint64_t bytes)
@@ -256,11 +205,6 @@ static inline void teardown(struct harness *h)
 	virtio_blk_close(&h->blk);
 }
 
-static inline void set_status(struct harness *h, uint8_t bits)
-{
-	common_wr(h, VIRTIO_PCI_DEVICE_STATUS, 1, bits);
-}
-
 static inline uint64_t device_features(struct harness *h)
 {
 	common_wr(h, VIRTIO_PCI_DEVICE_FEATURE_SELECT, 4, 0);
@@ -318,16 +262,6 @@ static const uint64_t all_features =
 	FEATURE(VIRTIO_BLK_F_SIZE_MAX) | FEATURE(VIRTIO_BLK_F_SEG_MAX) |
 	FEATURE(VIRTIO_BLK_F_BLK_SIZE) | FEATURE(VIRTIO_BLK_F_FLUSH) | FEATURE(VIRTIO_BLK_F_RO) |
 	FEATURE(VIRTIO_BLK_F_DISCARD) | FEATURE(VIRTIO_BLK_F_WRITE_ZEROES);
-
-static inline void desc_at(struct harness *h, uint64_t table, unsigned i, uint64_t addr, uint32_t len,
-		    uint16_t flags, uint16_t next)
-{
-	uint8_t *d = h->ram.host + table + 16 * i;
-	memcpy(d, &addr, 8);
-	memcpy(d + 8, &len, 4);
-	memcpy(d + 12, &flags, 2);
-	memcpy(d + 14, &next, 2);
-}
 
 static inline uint16_t next_of(struct harness *h, uint16_t d)
 {
