@@ -191,6 +191,13 @@ static enum callout_result mem_store(struct cpu *cpu, const struct callout_desc 
 	return CALLOUT_GO_ON;
 }
 
+void cpu_memop_direct_done(struct cpu *cpu)
+{
+	const struct guest_span *span = &cpu->memop.span;
+	guest_ram_written(cpu->sh->ram, span->gpa[0], span->len[0] + (span->n == 2 ? span->len[1] : 0));
+	cpu->memop.direct = NULL;
+}
+
 static enum callout_result mem_finish(struct cpu *cpu)
 {
 	if (cpu->memop.lock_held) {
@@ -201,8 +208,7 @@ static enum callout_result mem_finish(struct cpu *cpu)
 		return CALLOUT_GO_ON;
 	const struct guest_span *span = &cpu->memop.span;
 	if (cpu->memop.direct) {
-		cpu->memop.direct = NULL;
-		guest_ram_written(cpu->sh->ram, span->gpa[0], span->len[0] + (span->n == 2 ? span->len[1] : 0));
+		cpu_memop_direct_done(cpu);
 		return CALLOUT_GO_ON;
 	}
 	for (unsigned i = 0, at = 0; i < span->n; at += span->len[i], i++) {

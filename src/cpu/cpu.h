@@ -812,6 +812,9 @@ static inline void cpu_leave_guest(struct cpu *cpu)
 /* After translated code was left: a memory callout's instruction that
  * ended without its finish (a fault) gives up the hold its prepare kept. */
 void cpu_drop_memop_hold(struct cpu *cpu);
+/* A LOCKed instruction that ran on the RAM itself (memop.direct) is
+ * over: its bytes marked written for the RAM's write log. */
+void cpu_memop_direct_done(struct cpu *cpu);
 /* The run loop's top, lock held: waits while another vCPU is in an
  * exclusive section, then carries out a cache flush asked for meanwhile
  * (cpu_flush_translations). */

@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "cache/tcache.h"
-#include "mmu/guest_ram.h"
 #include "mmu/shadow.h"
 
 int cpu_lock_init(struct cpu_lock *lock, struct cpu *const *cpus, unsigned n)
@@ -128,12 +127,8 @@ void cpu_enter_guest_unlocking(struct cpu *cpu)
 
 void cpu_drop_memop_hold(struct cpu *cpu)
 {
-	if (cpu->memop.direct) {
-		/* It may have written the RAM before it ended. */
-		const struct guest_span *span = &cpu->memop.span;
-		guest_ram_written(cpu->sh->ram, span->gpa[0], span->len[0] + (span->n == 2 ? span->len[1] : 0));
-		cpu->memop.direct = NULL;
-	}
+	if (cpu->memop.direct)
+		cpu_memop_direct_done(cpu);   /* it may have written the RAM before it ended */
 	if (cpu->memop.lock_held) {
 		cpu->memop.lock_held = false;
 		cpu_unlock(cpu);

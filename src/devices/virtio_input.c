@@ -159,6 +159,16 @@ static void write_event(struct virtio_input *t, const struct virtq_chain *c,
 	}
 }
 
+/* The next buffer the driver posted on vq: false when there is none, or
+ * when the ring is broken (the device then needs a reset). */
+static bool pop_chain(struct virtio_input *t, struct virtq *vq, struct virtq_chain *c)
+{
+	int r = virtq_pop(vq, t->ram, c, t->segs, sizeof(t->segs) / sizeof(t->segs[0]));
+	if (r < 0)
+		broken(t);
+	return r > 0;
+}
+
 /* Moves waiting events into the buffers the driver posted, in order. */
 static void deliver(struct virtio_input *t)
 {
@@ -167,13 +177,8 @@ static void deliver(struct virtio_input *t)
 
 	while (t->count && virtio_pci_running(&t->vp) && vq->enabled) {
 		struct virtq_chain c;
-		int r = virtq_pop(vq, t->ram, &c, t->segs, sizeof(t->segs) / sizeof(t->segs[0]));
-		if (r == 0)
+		if (!pop_chain(t, vq, &c))
 			break;
-		if (r < 0) {
-			broken(t);
-			break;
-		}
 		/* Four segments hold any sane split of 8 bytes; a chain cut
 		 * short (truncated) would lose its middle ones. */
 		if (c.readable || c.truncated || c.writable < VIRTIO_INPUT_EVENT_SIZE) {
@@ -205,13 +210,8 @@ static void drain_status(struct virtio_input *t)
 
 	while (virtio_pci_running(&t->vp)) {
 		struct virtq_chain c;
-		int r = virtq_pop(vq, t->ram, &c, t->segs, sizeof(t->segs) / sizeof(t->segs[0]));
-		if (r == 0)
+		if (!pop_chain(t, vq, &c))
 			break;
-		if (r < 0) {
-			broken(t);
-			break;
-		}
 		t->stats.status_buffers++;
 		virtq_push(vq, c.head, 0);
 		pushed = true;
