@@ -2,7 +2,6 @@
  * thread, which writes them to the server's socket and reads its replies;
  * replies matched to chains by tag on the vCPU thread. See virtio_9p.h. */
 #include "devices/virtio_9p.h"
-#include "host/snapfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -787,38 +786,4 @@ void virtio_9p_close(struct virtio_9p *d)
 	d->fd = d->wake_fd = -1;
 	pthread_mutex_destroy(&d->lock);
 	d->attached = false;
-}
-
-/* ---- Snapshots ---------------------------------------------------------- */
-
-#define VIRTIO_9P_SNAP_VERSION 1u
-
-void virtio_9p_save(const struct virtio_9p *d, struct snap_writer *w)
-{
-	snapw_begin(w, "V9PF", VIRTIO_9P_SNAP_VERSION, false);
-	snapw_u32(w, d->config_len);
-	snapw_bytes(w, d->config, d->config_len);
-	virtio_pci_save(&d->vp, w);
-	snapw_end(w);
-}
-
-int virtio_9p_load(struct virtio_9p *d, struct snap_reader *r)
-{
-	uint8_t config[VIRTIO_9P_CONFIG_MAX];
-
-	if (r->version != VIRTIO_9P_SNAP_VERSION)
-		return snapr_fail(r, "version %u, this btvm reads %u", r->version,
-				  VIRTIO_9P_SNAP_VERSION);
-	uint32_t len = snapr_u32(r);
-	if (!r->err && (len != d->config_len))
-		return snapr_fail(r, "a shared folder's tag differs");
-	snapr_bytes(r, config, len);
-	if (!r->err && memcmp(config, d->config, len))
-		return snapr_fail(r, "a shared folder's tag differs");
-	/* Saved only while not in use: nothing outstanding to keep. */
-	while (d->nreqs)
-		req_remove(d, d->nreqs - 1);
-	fids_clear(d);
-	virtio_pci_load(&d->vp, r);
-	return snapr_end(r);
 }

@@ -55,8 +55,11 @@
  * Sessions. The device follows which fids the server holds for the guest
  * (Rattach, Rwalk's newfid on a full walk, Rxattrwalk, Rauth add one;
  * Tclunk and Tremove drop theirs whatever the reply; Rversion drops all),
- * so that the board can tell whether a share is in use: its state then
- * lives in the server and cannot be saved (virtio_9p_in_use).
+ * so that the board can tell whether a share is in use (virtio_9p_in_use):
+ * its state then lives in the server. The board refuses to save a machine
+ * with a share at all (a restored guest's driver would need the same
+ * device, and the server's state cannot be kept); the refusal says
+ * whether the share is mounted.
  *
  * Threads. The transport, the rings and the interrupt line belong to the
  * vCPU thread, which calls every function below. The socket is the
@@ -196,14 +199,5 @@ void virtio_9p_reset(struct virtio_9p *d);
 /* Stops the I/O thread, closes the socket, frees what is queued and takes
  * the BAR off the bus. Safe unattached, and twice. */
 void virtio_9p_close(struct virtio_9p *d);
-
-struct snap_writer;
-struct snap_reader;
-/* Snapshots (host/snapfile.h): section "V9PF", the tag and the transport
- * with its queue, and nothing of 9P: the board saves only a device not in
- * use (virtio_9p_in_use), so there are no requests or fids to keep; the
- * guest mounts the share again after a restore. Load refuses another tag. */
-void virtio_9p_save(const struct virtio_9p *d, struct snap_writer *w);
-int virtio_9p_load(struct virtio_9p *d, struct snap_reader *r);
 
 #endif
