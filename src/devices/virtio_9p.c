@@ -430,9 +430,9 @@ static void *io_thread(void *arg)
 /* ---- Requests, on the vCPU thread ---------------------------------------- */
 
 /* Tattach (size[4] type[1] tag[2] fid[4] afid[4] uname[s] aname[s]
- * n_uname[4]) with its aname under the export (virtio_9p.h): a new
- * message, or m itself when it is too short to hold those fields (the
- * server refuses it). */
+ * n_uname[4]) with its aname under the export and the server's user as
+ * n_uname (virtio_9p.h): a new message, or m itself when it is too short
+ * to hold those fields (the server refuses it). */
 static struct virtio_9p_msg *attach_under_export(const struct virtio_9p *d,
 						 struct virtio_9p_msg *m)
 {
@@ -464,6 +464,7 @@ static struct virtio_9p_msg *attach_under_export(const struct virtio_9p *d,
 	memcpy(n->data + at + 2, d->export_root, root);
 	memcpy(n->data + at + 2 + root, aname, keep);
 	memcpy(n->data + at + 2 + root + keep, m->data + rest, m->len - rest);
+	put_le32(n->data + at + 2 + root + keep, d->attach_uid);
 	free(m);
 	return n;
 }
@@ -685,7 +686,7 @@ void virtio_9p_reset(struct virtio_9p *d)
 }
 
 int virtio_9p_attach(struct virtio_9p *d, uint8_t devfn, const char *tag, const char *export_root,
-		     int fd, const struct guest_ram *ram, struct bus *bus,
+		     uint32_t attach_uid, int fd, const struct guest_ram *ram, struct bus *bus,
 		     const struct virtio_9p_host *host)
 {
 	size_t tag_len = strlen(tag);
@@ -701,6 +702,7 @@ int virtio_9p_attach(struct virtio_9p *d, uint8_t devfn, const char *tag, const 
 	}
 	d->fd = fd;
 	snprintf(d->export_root, sizeof(d->export_root), "%s", export_root);
+	d->attach_uid = attach_uid;
 	d->ram = ram;
 	d->host = *host;
 	put_le16(d->config, (uint16_t)tag_len);

@@ -30,7 +30,10 @@
  *     an aname starting with '/' and replaces any other (the empty one
  *     Linux sends by default, diod's "ctl") by the export's path alone.
  *     diod refuses an empty aname, and its "ctl" tree is not the
- *     folder's;
+ *     folder's. Its n_uname becomes the server's one user (given at
+ *     attach: the server runs as that user and serves no other, so the
+ *     guest's users are all squashed to it, and it needs no user
+ *     database);
  *   - a reply larger than its chain's writable bytes is replaced by
  *     Rlerror(EIO); a reply whose size field is below 7 or over
  *     VIRTIO_9P_MSIZE_MAX means the stream is lost: the server counts as
@@ -149,6 +152,7 @@ struct virtio_9p {
 	const struct guest_ram *ram;
 	struct virtio_9p_host host;
 	char export_root[64];	/* Tattach's aname prefix */
+	uint32_t attach_uid;	/* Tattach's n_uname */
 	bool attached;
 
 	/* vCPU thread only. */
@@ -177,11 +181,12 @@ struct virtio_9p {
 /* Makes d a PCI function at devfn with mount tag `tag` (1 to
  * VIRTIO_9P_TAG_MAX bytes; not yet plugged: the caller passes &d->vp.pci
  * to pci_host_add) whose BAR goes on bus, talking 9P to the server at the
- * other end of fd, a connected stream socket the device takes over
+ * other end of fd (Tattach's aname under export_root, its n_uname
+ * attach_uid), a connected stream socket the device takes over
  * (closed by virtio_9p_close, or here on failure). Starts the I/O thread.
  * Returns 0 or a negative errno. */
 int virtio_9p_attach(struct virtio_9p *d, uint8_t devfn, const char *tag, const char *export_root,
-		     int fd, const struct guest_ram *ram, struct bus *bus,
+		     uint32_t attach_uid, int fd, const struct guest_ram *ram, struct bus *bus,
 		     const struct virtio_9p_host *host);
 /* vCPU thread: delivers the replies that came (and the errors of a dead
  * server), raising INTx if the driver wants it. One atomic load when there

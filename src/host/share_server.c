@@ -22,16 +22,15 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The uid and gid diod has in its namespace: nobody and nogroup, which
- * every Debian has in /etc/passwd, so that its start-up lookup of its own
- * user succeeds and it never runs as root there. */
-#define INNER_ID 65534u
+/* The uid and gid diod has in its namespace (nobody and nogroup): never
+ * root there, and the one user it serves (SHARE_SERVER_UID). */
+#define INNER_ID SHARE_SERVER_UID
 /* The socket's number in diod (--rfdno, --wfdno). */
 #define SERVER_FD 3
 /* How long diod may take to start before the share fails. */
 #define START_TIMEOUT_MS 10000
-/* The host's top-level names diod's start needs (the binary, the loader
- * and libraries, /etc/passwd and nsswitch.conf), copied into its root as
+/* The host's top-level names diod's start needs (the binary, the loader,
+ * its libraries and ld.so.cache), copied into its root as
  * symlinks or bind mounts, whichever they are on the host, and removed
  * before it serves anything. */
 static const char *const start_names[] = { "usr", "etc", "bin", "sbin", "lib", "lib32", "lib64",
@@ -61,46 +60,6 @@ static int write_file(const char *path, const char *text)
 	close(fd);
 	errno = saved;
 	return n == (ssize_t)strlen(text) ? 0 : -1;
-}
-
-static int write_new_file(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -1;
-	ssize_t n = write(fd, text, strlen(text));
-	int saved = errno;
-	close(fd);
-	errno = saved;
-	return n == (ssize_t)strlen(text) ? 0 : -1;
-}
-
-/* A passwd file naming every uid below 65536, "u<uid>" each but nobody,
- * the squash user. */
-static int write_users(const char *path)
-{
-	char buf[8192];
-	size_t used = 0;
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -1;
-	for (unsigned uid = 0; uid <= 65535u; uid++) {
-		int n = uid == INNER_ID ? snprintf(buf + used, sizeof(buf) - used,
-						   "nobody:x:%u:%u::/:/bin/false\n", uid, uid)
-					: snprintf(buf + used, sizeof(buf) - used,
-						   "u%u:x:%u:%u::/:/bin/false\n", uid, uid, uid);
-		used += (size_t)n;
-		if (sizeof(buf) - used < 64 || uid == 65535u) {
-			if (write(fd, buf, used) != (ssize_t)used) {
-				int saved = errno;
-				close(fd);
-				errno = saved ? saved : EIO;
-				return -1;
-			}
-			used = 0;
-		}
-	}
-	return close(fd);
 }
 
 /* The flags a bind remount must keep: the kernel refuses to clear the
@@ -183,7 +142,7 @@ _Noreturn static void keeper(const char *path, int host_fd, int sock, int status
 	 * hides nothing from anyone else; the folder is reached through
 	 * its descriptor). */
 	const char *root = "/tmp";
-	if (mount("btvm-share", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=4m") < 0)
+	if (mount("btvm-share", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k") < 0)
 		keeper_fail(status_fd, "cannot mount the server's tmpfs root", errno);
 	if (chdir(root) < 0)
 		keeper_fail(status_fd, "cannot enter the server's root", errno);
@@ -237,7 +196,7 @@ _Noreturn static void keeper(const char *path, int host_fd, int sock, int status
 		/* The socket as fd 3, and nothing else of btvm's. */
 		if (dup2(sock, SERVER_FD) < 0 || syscall(SYS_close_range, SERVER_FD + 1, ~0u, 0) < 0)
 			_exit(127);
-		char *const argv[] = { (char *)diod, "--foreground", "--no-auth", "--allsquash",
+		char *const argv[] = { (char *)diod, "--foreground", "--no-auth", "--no-userdb",
 				       "--config-file", "/diod.conf", "--logdest", "stderr",
 				       "--export", SHARE_SERVER_EXPORT, "--rfdno", "3", "--wfdno", "3", NULL };
 		execv(diod, argv);
@@ -278,12 +237,6 @@ _Noreturn static void keeper(const char *path, int host_fd, int sock, int status
 		}
 	}
 	unlink("/diod.conf");
-	/* diod looks up the guest's user by uid at each attach, then its
-	 * squash user by name: a user database written here (nothing of the
-	 * host's), with every 16-bit uid. */
-	if (mkdir("/etc", 0755) < 0 || write_users("/etc/passwd") < 0 ||
-	    write_new_file("/etc/group", "nogroup:x:65534:\n") < 0)
-		keeper_fail(status_fd, "cannot write the server's user database", errno);
 	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		keeper_fail(status_fd, "cannot make the server's root read-only", errno);
 	if (write(status_fd, "", 1) != 1)

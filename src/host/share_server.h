@@ -12,18 +12,24 @@
  * diod never runs as root even in its namespace), builds a root of its
  * own on a tmpfs holding the folder bind-mounted at /share (nosuid and
  * nodev always, read-only with ,readonly) and, for diod's start only, the
- * host's /usr and /etc (its binary, its libraries, the passwd entry of
- * nobody), and pivot_roots into it. It starts diod there (-f -n -S
- * --rfdno/--wfdno on the socket, -e /share, an empty configuration), and
- * once diod is running (its worker threads exist: it has loaded what it
- * loads and looked up its user) detaches /usr and /etc, makes the root
- * read-only and only then tells btvm the server is ready. From then on
- * the process's whole file system is the tmpfs root (empty but for
- * /share) and the folder: a symlink to /etc/passwd finds nothing, `..`
- * from the export's root stops at that empty root, and a device node in
- * the folder cannot be opened (nodev) nor made (mknod needs a capability
- * in the host's namespace). Without user namespaces the share fails with
- * one line; it never runs unconfined.
+ * host's /usr and /etc (its binary, the loader, its libraries), and
+ * pivot_roots into it. It starts diod there (--foreground --no-auth
+ * --no-userdb, --rfdno/--wfdno on the socket, --export /share, an empty
+ * configuration file). Run as a user other than root, diod serves that
+ * user alone; with no user database it needs no passwd file: virtio_9p
+ * makes every Tattach name that user (SHARE_SERVER_UID), which squashes
+ * the guest's users to it. Once diod is running (its worker threads
+ * exist: it has loaded all it loads) the keeper detaches /usr and /etc,
+ * makes the root read-only and only then tells btvm the server is ready.
+ * From then on the process's whole file system is the tmpfs root (empty
+ * but for the directory /share) and the folder: a symlink to /etc/passwd
+ * finds nothing, `..` from the export's root stops at that empty root
+ * (the process's root: `/..` is `/`), and a device node in the folder
+ * cannot be opened (nodev) nor made (mknod needs a capability in the
+ * host's namespace). Files the guest creates belong to the user who runs
+ * btvm; the guest sees every file as owned by 65534 (or the overflow id
+ * for files of other host users). Without user namespaces the share
+ * fails with one line; it never runs unconfined.
  *
  * The keeper stays diod's parent; diod dies with it (PR_SET_PDEATHSIG),
  * and it with btvm. */
@@ -36,6 +42,9 @@
 
 /* The folder's path in the server's root, which Tattach names. */
 #define SHARE_SERVER_EXPORT "/share"
+/* The one user diod runs as in its namespace and serves (nobody): every
+ * Tattach names it (virtio_9p puts it there). */
+#define SHARE_SERVER_UID 65534u
 /* Where diod is, unless BTVM_DIOD names another. */
 #define SHARE_SERVER_DIOD "/usr/sbin/diod"
 

@@ -670,7 +670,8 @@ static int wire_shares(struct board *board)
 		int fd = board->share_fds[i];
 		board->share_fds[i] = -1;   /* the device's now, even on failure */
 		int err = virtio_9p_attach(&board->shares[i], (uint8_t)pci_host_devfn(PCI_SHARE_SLOT + i, 0),
-					   board->cfg.shares[i].tag, SHARE_SERVER_EXPORT, fd,
+					   board->cfg.shares[i].tag, SHARE_SERVER_EXPORT,
+					   SHARE_SERVER_UID, fd,
 					   &board->ram, &board->bus, &host);
 		if (!err)
 			err = pci_host_add(&board->pci, &board->shares[i].vp.pci);

@@ -3,7 +3,7 @@
  * over several readable descriptors reaches the server byte for byte and
  * its reply lands across several writable ones; replies out of order go to
  * their own chains by tag; Tversion's msize capped; Tattach's aname put
- * under the export; malformed chains answered by the transport and never
+ * under the export and its n_uname the server's user; malformed chains answered by the transport and never
  * sent (a size field past the readable bytes, no room for a reply, a
  * descriptor loop: DEVICE_NEEDS_RESET); a reply too large for its chain
  * replaced by Rlerror(EIO); Rflush returning the flushed chain; the fids
@@ -85,7 +85,8 @@ static void setup(struct harness *h)
 	h->server = sv[1];
 	pci_begin(h);
 	struct virtio_9p_host host = { .notify = on_notify, .guest_written = on_written, .opaque = h };
-	CHECK_EQ(virtio_9p_attach(&h->d, DEVFN, "hostshare", "/share", sv[0], &h->ram, &h->bus, &host),
+	CHECK_EQ(virtio_9p_attach(&h->d, DEVFN, "hostshare", "/share", 65534, sv[0], &h->ram, &h->bus,
+				  &host),
 		 0);
 	pci_plug(h, &h->d.vp.pci);
 	const uint8_t base = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER;
@@ -327,7 +328,7 @@ static void attach_as(struct harness *h, const char *aname, const char *want)
 	CHECK(!memcmp(got + 7, body, 14));
 	CHECK_EQ(got[21] | got[22] << 8, wl);
 	CHECK(!memcmp(got + 23, want, wl));
-	CHECK_EQ(rd32(got + 23 + wl), 0);
+	CHECK_EQ(rd32(got + 23 + wl), 65534);	/* n_uname: the server's user */
 }
 
 /* Fids: attached is in use, clunked is not; the aname rewrite. */
