@@ -854,6 +854,11 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 				   "the disks' boot loader has its own)");
 	if (cfg->bios_path && (cfg->restore_path || given->incoming))
 		return usage_error("--restore and --incoming take the snapshot's firmware (no --bios)");
+	/* No snapshot has a shared folder (board_snapshot.c refuses to save
+	 * one): a device the restored guest never probed is of no use. */
+	if (cfg->nshares && (cfg->restore_path || given->incoming))
+		return usage_error("--share cannot go with --restore or --incoming (a machine "
+				   "with a shared folder is never saved)");
 	if (!cfg->kernel_path && !given->first_disk && !given->cdrom && !cfg->restore_path &&
 	    !given->incoming && !cfg->bios_path)
 		return usage_error("run: no guest given (--kernel FILE, --disk FILE or --cdrom FILE "

@@ -14,11 +14,12 @@
 #include <unistd.h>
 
 /* Requests the device follows at once: a queue's worth per driver, and
- * room for those a reset left owed by a server that does not answer. A
- * request past this is answered Rlerror(EIO) unsent, so that a hung
- * server and a guest resetting the device in a loop cannot make the
- * monitor queue without bound. */
-#define MAX_OUTSTANDING (4u * VIRTIO_9P_QUEUE_SIZE)
+ * as many again owed by a server that does not answer from before a
+ * reset. A request past this is answered Rlerror(EIO) unsent, so that a
+ * hung server and a guest resetting the device in a loop cannot make the
+ * monitor queue without bound (at most this many messages of
+ * VIRTIO_9P_MSIZE_MAX wait for the socket: 128 MiB). */
+#define MAX_OUTSTANDING (2u * VIRTIO_9P_QUEUE_SIZE)
 
 struct virtio_9p_msg {
 	struct virtio_9p_msg *next;
@@ -549,7 +550,7 @@ static void take_request(struct virtio_9p *d, const struct virtq_chain *c)
 static void take_requests(struct virtio_9p *d)
 {
 	struct virtq *vq = &d->vq[0];
-	bool pushed = false;
+	uint16_t before = vq->used_idx;
 
 	while (virtio_pci_running(&d->vp) && vq->enabled) {
 		struct virtq_chain c;
@@ -562,10 +563,9 @@ static void take_requests(struct virtio_9p *d)
 			break;
 		}
 		take_request(d, &c);
-		pushed = true;
 	}
 	/* Requests answered at once went to the used ring. */
-	if (pushed)
+	if (vq->used_idx != before)
 		publish(d);
 }
 
@@ -617,7 +617,7 @@ void virtio_9p_poll(struct virtio_9p *d)
 	struct virtio_9p_msg *in = d->in;
 	d->in = d->in_tail = NULL;
 	pthread_mutex_unlock(&d->lock);
-	unsigned before = d->vq[0].used_idx;
+	uint16_t before = d->vq[0].used_idx;
 	for (struct virtio_9p_msg *m = in; m; m = m->next)
 		deliver_reply(d, m);
 	free_msgs(in);
