@@ -193,9 +193,11 @@ _Noreturn static void keeper(const char *path, int host_fd, int sock, int status
 	if (pid == 0) {
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 			_exit(127);
-		/* The socket as fd 3, and nothing else of btvm's. */
+		/* The socket as fd 3, and nothing else of btvm's but stdout and
+		 * stderr (diod's log): not its terminal for input. */
 		if (dup2(sock, SERVER_FD) < 0 || syscall(SYS_close_range, SERVER_FD + 1, ~0u, 0) < 0)
 			_exit(127);
+		close(STDIN_FILENO);
 		char *const argv[] = { (char *)diod, "--foreground", "--no-auth", "--no-userdb",
 				       "--config-file", "/diod.conf", "--logdest", "stderr",
 				       "--export", SHARE_SERVER_EXPORT, "--rfdno", "3", "--wfdno", "3", NULL };

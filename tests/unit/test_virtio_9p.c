@@ -148,7 +148,8 @@ static uint32_t msg(uint8_t *m, uint8_t type, uint16_t tag, const void *body, ui
 	m[4] = type;
 	m[5] = (uint8_t)tag;
 	m[6] = (uint8_t)(tag >> 8);
-	memcpy(m + 7, body, blen);
+	if (blen)
+		memcpy(m + 7, body, blen);
 	return 7 + blen;
 }
 
