@@ -65,11 +65,14 @@
  * whether the share is mounted.
  *
  * Threads. The transport, the rings and the interrupt line belong to the
- * vCPU thread, which calls every function below. The socket is the
- * device's own I/O thread's: it writes the queued requests and reads
- * replies (never blocking the vCPU thread, whatever the server does),
- * queues the replies and calls host->notify; the board then calls
- * virtio_9p_poll on the vCPU thread, which delivers them. */
+ * vCPU thread, which calls every function below. The vCPU thread writes
+ * a request to the socket itself when nothing is queued before it, as far
+ * as the socket takes it without blocking; the rest, and the requests
+ * behind it, are queued for the device's own I/O thread, which writes
+ * them and reads replies (nothing waits for the server on the vCPU
+ * thread, whatever the server does), queues the replies and calls
+ * host->notify; the board then calls virtio_9p_poll on the vCPU thread,
+ * which delivers them. */
 #ifndef BTVM_DEVICES_VIRTIO_9P_H
 #define BTVM_DEVICES_VIRTIO_9P_H
 
