@@ -17,7 +17,7 @@ Debian's i386 kernel and the busybox initramfs (9p modules loaded by its
     line naming the share. Then diod is killed: the guest's next access
     to the share fails with an error instead of hanging, the guest and
     the read-only share go on working, and poweroff ends btvm with status
-    0.
+    0. migrate is refused before it connects anywhere.
  2. Through the firmware (--firmware bios, SeaBIOS): the share's device
     is found and mounted, the file read.
 
@@ -139,6 +139,11 @@ def part1(btvm, kernel, initrd, work, log):
     text = str(reply)
     check("shared folder" in text and not os.path.exists(os.path.join(work, "snap")),
           "savevm is refused with the share's reason (%r)" % text[:200])
+
+    reply = vm.cmd("human-monitor-command", **{"command-line": "migrate unix:" +
+                                               os.path.join(work, "nowhere.sock")})
+    check("shared folder" in str(reply), "migrate is refused before it starts (%r)"
+          % str(reply)[:200])
 
     # diod of the first share: the keeper is btvm's child, diod its child.
     diods = []
