@@ -45,6 +45,7 @@
 #include "devices/vga.h"
 #include "devices/virtio_blk.h"
 #include "devices/virtio_input.h"
+#include "devices/ac97.h"
 #include "devices/virtio_net.h"
 #include "host/clock.h"
 #include "host/slirp_net.h"
@@ -133,6 +134,8 @@ struct board {
 	struct virtio_net net;        /* with cfg.net.enabled: 00:03.0 */
 	struct slirp_net *slirp;      /* its backend; NULL without --net user */
 	struct virtio_input tablet;   /* with cfg.tablet TABLET_ON: 00:08.0 */
+	struct ac97 ac97;             /* with cfg.sound SOUND_AC97: 00:0e.0 (board_audio.c) */
+	struct audio_out *audio_out;  /* cfg.audio's output, NULL without one */
 	bool reset_requested;     /* keyboard controller or port 0x92 reset */
 	uint32_t acpi_rsdp;       /* where the ACPI tables' RSDP is */
 	uint8_t rng_seed[32];     /* the host's random bytes for the boot loader to pass */
@@ -340,6 +343,17 @@ static inline unsigned board__isa_irq_pin(unsigned irq)
  * lines, the firmware's tables, what the firmware sets up, the loader's
  * view of the machine. */
 int board__wire_devices(struct board *board);
+/* A device wrote [gpa, gpa + len) of guest RAM on the vCPU thread (and
+ * logged it): the translations made from those pages go. */
+void board__device_wrote(void *opaque, uint64_t gpa, uint64_t len);
+/* The sound card and its host output (board_audio.c): wired (the host's
+ * output opened, or a one-line warning and none), closed, paused with
+ * the machine; its counters. */
+int board__audio_wire(struct board *board);
+void board__audio_close(struct board *board);
+void board__audio_pause(struct board *board, bool paused);
+struct board_counters;
+void board__audio_counters(const struct board *board, struct board_counters *c);
 int board__write_acpi(struct board *board);
 int board__firmware(struct board *board);
 /* The A20 gate as the devices drive it now, to the bootstrap processor's

@@ -562,6 +562,11 @@ static void ide_guest_written(void *opaque, uint64_t gpa, uint64_t len)
 		drop_translations(opaque, gpa, len);
 }
 
+void board__device_wrote(void *opaque, uint64_t gpa, uint64_t len)
+{
+	ide_guest_written(opaque, gpa, len);
+}
+
 /* The network backend's frames for the guest, on its thread. */
 void board__net_receive(void *opaque, const uint8_t *frame, size_t len)
 {
@@ -641,6 +646,7 @@ static void board_reset_devices(struct board *board)
 		ide_reset(&board->ide);
 	virtio_net_reset(&board->net);
 	virtio_input_reset(&board->tablet);
+	ac97_reset(&board->ac97);
 	/* What the VGA BIOS leaves in video memory: its font in plane 2 and
 	 * a blank screen (0xa0000-0xbffff is guest RAM, see vga.h). */
 	vga_init_memory(board->ram.host + VGA_LEGACY_BASE);
@@ -786,6 +792,9 @@ int board__wire_devices(struct board *board)
 		if (err)
 			return err;
 	}
+	err = board__audio_wire(board);
+	if (err)
+		return err;
 	board->debug_exit.request_exit = debug_exit_request;
 	board->debug_exit.opaque = board;
 	err = isa_debug_exit_attach(&board->debug_exit, &board->bus, ISA_DEBUG_EXIT_PORT);
