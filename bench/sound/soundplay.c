@@ -104,17 +104,19 @@ static void spin(long ms)
 
 int main(int argc, char **argv)
 {
-	int fd = open_dsp();
+	int fd = -1;
 	long phase = 0;
 
 	setvbuf(stdout, NULL, _IONBF, 0);
-	if (fd < 0)
-		return fail("opening /dev/dsp");
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		double hz, amp;
 		long frames, ms;
 		int master, pcm;
+		/* /dev/dsp opened by the first step that plays, so that a
+		 * busy loop in the background leaves it to another soundplay. */
+		if ((!strncmp(a, "tone:", 5) || !strcmp(a, "sync")) && fd < 0 && (fd = open_dsp()) < 0)
+			return fail("opening /dev/dsp");
 		if (sscanf(a, "tone:%lf:%ld:%lf", &hz, &frames, &amp) == 3) {
 			if (tone(fd, hz, frames, amp, &phase))
 				return fail("writing /dev/dsp");
@@ -135,7 +137,8 @@ int main(int argc, char **argv)
 		}
 		printf("soundplay: %s done\n", a);
 	}
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	printf("soundplay: ok\n");
 	return 0;
 }

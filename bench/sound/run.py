@@ -1,0 +1,262 @@
+#!/usr/bin/env python3
+"""The AC'97 sound card end to end, and its underrun benchmark.
+
+btvm boots the test guest (scripts/fetch-guest.sh's kernel and
+initramfs, with soundplay appended; btvm.sound loads snd-intel8x0 and
+OSS's /dev/dsp) with --audio sdl and SDL's disk driver (SDL_AUDIODRIVER
+=disk), which writes the raw stream, S16LE stereo at 48 kHz, to a file
+at the host's pace: the guest's sound where it came in time, silence
+where the queue was empty (an underrun) or the device paused.
+
+The test (default):
+  1. soundplay plays a 1 kHz sine (48000 frames, amplitude 16000) with
+     the master at 100 and PCM at 75 (0 dB), waits for it to be played,
+     mutes the master through /dev/mixer, plays a second of the same
+     tone, unmutes and plays 24000 frames of 500 Hz;
+  2. it plays 144000 frames of 700 Hz in the background; once the card
+     has played half a second of it the monitor's stop pauses the
+     machine for 1.5 s: the card's frame counters (audio.frames,
+     audio.host_frames) stand still meanwhile; cont, and it plays on;
+  3. btvm ends; the stream, with its silences taken out (runs of four
+     or more zero frames: the sines have single zero samples at most),
+     is the 48000 + 24000 + 144000 frames the guest played unmuted
+     (within 0.2%), each tone's frequency by its zero crossings within
+     1%, its amplitude within 2%, left equal to right; a run of zeros of
+     at least the muted second lies between the first tone and the
+     500 Hz one, and one of at least 1.2 s inside the 700 Hz tone (the
+     pause). --stats-json: no DMA errors, no frames dropped, every frame
+     the card played went to the host.
+Nothing depends on the host's speed: the card consumes the guest's
+samples on guest time, and the host's clock only inserts silences.
+
+--bench: the guest plays 5 s of 440 Hz while a busy loop runs in it,
+then the same with two busy loops on the host beside btvm; prints the
+underruns and drops (audio.underruns, audio.dropped) of each, with SDL's
+disk driver at its real-time pace. Exit status: 0 passed, 1 failed, 77
+the guest could not be had."""
+import argparse
+import array
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, "tests", "system"))
+import vmtools  # noqa: E402
+from vmtools import Fail, check  # noqa: E402
+
+RATE = 48000
+ZERO_RUN = 4   # frames of zeros that are a silence, not a sine's zero sample
+
+
+def make_initrd(work, soundplay):
+    kernel, base = vmtools.fetch_guest()
+    root = os.path.join(work, "root")
+    os.makedirs(os.path.join(root, "bin"))
+    shutil.copy(soundplay, os.path.join(root, "bin", "soundplay"))
+    initrd = os.path.join(work, "initramfs.cpio.gz")
+    shutil.copy(base, initrd)
+    # The kernel unpacks concatenated archives in order.
+    with open(initrd, "ab") as f:
+        r = subprocess.run("find . -mindepth 1 | sort | cpio -o -H newc -R 0:0 --quiet | gzip -n",
+                           shell=True, cwd=root, stdout=f)
+    if r.returncode:
+        raise Fail("cannot build the initramfs")
+    return kernel, initrd
+
+
+def start(btvm, work, kernel, initrd, delay_ms):
+    env = {"SDL_AUDIODRIVER": "disk", "SDL_DISKAUDIOFILE": os.path.join(work, "out.raw")}
+    if delay_ms is not None:
+        env["SDL_DISKAUDIODELAY"] = str(delay_ms)
+    os.environ.update(env)
+    sock = os.path.join(work, "mon.sock")
+    argv = [btvm, "run", "--display", "none", "--audio", "sdl", "--net", "none", "-m", "256",
+            "--kernel", kernel, "--initrd", initrd, "--append", "console=ttyS0 btvm.sound",
+            "--monitor", "unix:" + sock, "--stats-json", os.path.join(work, "stats.json")]
+    vm = vmtools.GuestVm(open(os.path.join(work, "console.log"), "wb"), argv, sock)
+    vm.expect(r"guest:~ # ", 600)
+    out = vm.run("ls /dev/dsp /dev/mixer; dmesg | grep -c 'intel8x0.*probe.*failed'")
+    check("/dev/dsp" in out and "/dev/mixer" in out and "No such" not in out,
+          "the guest's snd-intel8x0 drives the card (/dev/dsp, /dev/mixer)")
+    return vm
+
+
+def counters(vm):
+    """audio.frames and audio.host_frames from the monitor's info stats."""
+    text = vm.human("info stats")
+    vals = {}
+    for line in text.splitlines():
+        for label, key in (("sound frames played", "frames"),
+                           ("sound frames to the host", "host_frames"),
+                           ("sound underruns", "underruns"),
+                           ("sound frames dropped (host slow)", "dropped")):
+            if line.strip().startswith(label + " ") or line.strip().startswith(label + "\t"):
+                vals[key] = int(line.split()[-1])
+    if "frames" not in vals:
+        raise Fail("info stats has no sound counters:\n" + text)
+    return vals
+
+
+def finish(vm, work):
+    """Lets the host's queue (at most 100 ms) play out, then quits."""
+    time.sleep(1)
+    vm.cmd("quit")
+    vmtools.wait_exit(vm.pid, 120)
+    with open(os.path.join(work, "stats.json")) as f:
+        return json.load(f)
+
+
+def stream(path):
+    a = array.array("h")
+    with open(path, "rb") as f:
+        a.frombytes(f.read())
+    if sys.byteorder != "little":
+        a.byteswap()
+    return a[0::2], a[1::2]
+
+
+def split(left):
+    """The samples with the silences (ZERO_RUN or more zero frames) taken
+    out, and the silences as (index in the kept samples, length)."""
+    kept = array.array("h")
+    gaps = []
+    i, n = 0, len(left)
+    while i < n:
+        if left[i]:
+            kept.append(left[i])
+            i += 1
+            continue
+        j = i
+        while j < n and not left[j]:
+            j += 1
+        if j - i >= ZERO_RUN:
+            gaps.append((len(kept), j - i))
+        else:
+            kept.extend(left[i:j])
+        i = j
+    return kept, gaps
+
+
+def frequency(samples):
+    """Upward zero crossings a second."""
+    ups = sum(1 for k in range(1, len(samples)) if samples[k - 1] <= 0 < samples[k])
+    return ups * RATE / len(samples)
+
+
+def test(args, work, kernel, initrd):
+    vm = start(args.btvm, work, kernel, initrd, 9)
+    try:
+        # 1. Volume, a tone, mute, a muted second, unmute, another tone.
+        out = vm.run("soundplay vol:100:75 tone:1000:48000:16000 sync vol:0:75 "
+                     "tone:1000:48000:16000 sync vol:100:75 tone:500:24000:16000 sync", 120)
+        check("soundplay: ok" in out, "the guest played through /dev/dsp and set /dev/mixer")
+        # 2. The pause.
+        before = counters(vm)["frames"]
+        vm.run("soundplay bg tone:700:144000:12000 sync")
+        end = time.time() + 120
+        while counters(vm)["frames"] < before + RATE // 2:
+            if time.time() > end:
+                raise Fail("the 700 Hz tone never played")
+            time.sleep(0.05)
+        check(vm.cmd("stop") == {"return": {}}, "stop")
+        time.sleep(0.2)   # the answer comes once the vCPU stood
+        c1 = counters(vm)
+        time.sleep(1.5)
+        c2 = counters(vm)
+        check(c1["frames"] == c2["frames"] and c1["host_frames"] == c2["host_frames"],
+              "paused: no frame played or queued in 1.5 s (%d, %d)" % (c1["frames"],
+                                                                       c1["host_frames"]))
+        check(c1["frames"] < before + 144000, "paused inside the 700 Hz tone")
+        check(vm.cmd("cont") == {"return": {}}, "cont")
+        vm.expect(r"soundplay: ok", 120)
+        check(True, "the 700 Hz tone played on after the pause")
+        stats = finish(vm, work)
+    finally:
+        vm.kill()
+
+    # 3. The host's stream.
+    left, right = stream(os.path.join(work, "out.raw"))
+    check(left == right, "left equals right (%d frames)" % len(left))
+    kept, gaps = split(left)
+    tones = ((1000, 48000, 16000), (500, 24000, 16000), (700, 144000, 12000))
+    total = sum(t[1] for t in tones)
+    check(abs(len(kept) - total) <= total // 500,
+          "%d frames of sound, the %d played unmuted" % (len(kept), total))
+    at = 0
+    for hz, frames, amp in tones:
+        part = kept[at + frames // 20:at + frames - frames // 20]
+        f = frequency(part)
+        peak = max(abs(v) for v in part)
+        check(abs(f - hz) <= hz / 100, "%d Hz tone measured at %.1f Hz" % (hz, f))
+        check(abs(peak - amp) <= amp / 50, "its amplitude %d (written %d)" % (peak, amp))
+        at += frames
+    muted = [g for at_, g in gaps if abs(at_ - 48000) <= 200]
+    check(muted and max(muted) >= 48000,
+          "a silence of the muted second between the tones (%s frames)" % muted)
+    paused = [g for at_, g in gaps if 72000 < at_ < total]
+    check(paused and max(paused) >= int(1.2 * RATE),
+          "a silence of the pause inside the 700 Hz tone (%d frames)" % max(paused or [0]))
+    a = stats["counters"] if "counters" in stats else stats
+    check(a["audio.dma_errors"] == 0, "no DMA errors")
+    check(a["audio.dropped"] == 0, "no frames dropped")
+    check(a["audio.host_frames"] == a["audio.frames"] >= total,
+          "every frame played went to the host (%d)" % a["audio.frames"])
+    print("linux_sound: %d underruns (the disk driver runs 10%% fast here)" % a["audio.underruns"])
+
+
+def bench_one(args, work, kernel, initrd, host_hogs):
+    vm = start(args.btvm, work, kernel, initrd, None)
+    hogs = []
+    try:
+        vm.run("soundplay bg spin:9000")
+        for _ in range(host_hogs):
+            hogs.append(subprocess.Popen(["sh", "-c", "while :; do :; done"]))
+        c0 = counters(vm)
+        out = vm.run("soundplay vol:100:75 tone:440:240000:8000 sync", 120)
+        check("soundplay: ok" in out, "played 5 s")
+        c1 = counters(vm)
+    finally:
+        for h in hogs:
+            h.kill()
+            h.wait()
+        vm.kill()
+    return {k: c1[k] - c0[k] for k in c1}
+
+
+def bench(args, work, kernel, initrd):
+    for hogs in (0, 2):
+        d = bench_one(args, work, kernel, initrd, hogs)
+        print("bench_sound: 5 s at 48 kHz, a busy loop in the guest, %d host busy loops: "
+              "%d frames, %d underruns, %d dropped" % (hogs, d["frames"], d["underruns"],
+                                                       d["dropped"]))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("btvm")
+    p.add_argument("soundplay")
+    p.add_argument("--bench", action="store_true")
+    p.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = p.parse_args()
+    if not shutil.which("cpio"):
+        sys.exit("run.py: cpio is needed to build the initramfs")
+    work = tempfile.mkdtemp(prefix="btvm-sound-")
+    try:
+        kernel, initrd = make_initrd(work, args.soundplay)
+        (bench if args.bench else test)(args, work, kernel, initrd)
+    except Fail as e:
+        print("FAIL:", e, "(work directory %s)" % work)
+        return 1
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
