@@ -150,7 +150,9 @@ def frequency(samples):
 
 
 def test(args, work, kernel, initrd):
-    vm = start(args.btvm, work, kernel, initrd, 9)
+    # The disk driver a fifth faster than real time: underruns (silences,
+    # taken out below) rather than a queue that grows to its bound.
+    vm = start(args.btvm, work, kernel, initrd, 8)
     try:
         # 1. Volume, a tone, mute, a muted second, unmute, another tone.
         out = vm.run("soundplay vol:100:75 tone:1000:48000:16000 sync vol:0:75 "
@@ -186,28 +188,48 @@ def test(args, work, kernel, initrd):
     kept, gaps = split(left)
     tones = ((1000, 48000, 16000), (500, 24000, 16000), (700, 144000, 12000))
     total = sum(t[1] for t in tones)
-    check(abs(len(kept) - total) <= total // 500,
-          "%d frames of sound, the %d played unmuted" % (len(kept), total))
-    at = 0
-    for hz, frames, amp in tones:
-        part = kept[at + frames // 20:at + frames - frames // 20]
+    a = stats["counters"]
+    check(a["audio.dma_errors"] == 0, "no DMA errors")
+    # A host stall longer than the queue's bound (a loaded host, a
+    # sanitizer's build) drops the sound that came after it at once:
+    # counted, in whole 10 ms pieces (whole periods of each tone).
+    dropped = a["audio.dropped"]
+    check(a["audio.host_frames"] + dropped == a["audio.frames"] >= total,
+          "every frame played went to the host or was counted dropped (%d, %d dropped)"
+          % (a["audio.frames"], dropped))
+    # A guest too slow to refill its ring in time (a sanitizer's build)
+    # has the card play a stale period again before ALSA stops it: a
+    # little more than was written.
+    check(total - dropped - total // 500 <= len(kept) <= total + total // 100,
+          "%d frames of sound, the %d played unmuted (%d dropped)" % (len(kept), total, dropped))
+    # Each 20 ms of the sound is one of the tones, by its zero crossings,
+    # and they come in the order played.
+    win = RATE // 50
+    kinds = []
+    for w in range(0, len(kept) - win + 1, win):
+        f = frequency(kept[w:w + win])
+        kinds.append(min(range(len(tones)), key=lambda t: abs(tones[t][0] - f)))
+    check(kinds == sorted(kinds) and set(kinds) == {0, 1, 2},
+          "the tones in the order played (%d pieces of 20 ms)" % len(kinds))
+    first = [kinds.index(t) for t in range(len(tones))]
+    for t, (hz, frames, amp) in enumerate(tones):
+        # Its pieces but the first and the last, which may hold the next.
+        lo = (first[t] + 1) * win
+        hi = ((first[t + 1] if t + 1 < len(tones) else len(kinds)) - 1) * win
+        part = kept[lo:hi]
         f = frequency(part)
         peak = max(abs(v) for v in part)
-        check(abs(f - hz) <= hz / 100, "%d Hz tone measured at %.1f Hz" % (hz, f))
+        check(abs(f - hz) <= hz / 100, "%d Hz tone measured at %.1f Hz over %d frames"
+              % (hz, f, len(part)))
         check(abs(peak - amp) <= amp / 50, "its amplitude %d (written %d)" % (peak, amp))
-        at += frames
-    muted = [g for at_, g in gaps if abs(at_ - 48000) <= 200]
-    check(muted and max(muted) >= 48000,
+    muted = [g for at, g in gaps if abs(at - first[1] * win) <= 2 * win]
+    check(muted and max(muted) >= RATE,
           "a silence of the muted second between the tones (%s frames)" % muted)
-    paused = [g for at_, g in gaps if 72000 < at_ < total]
+    paused = [g for at, g in gaps if at > first[2] * win]
     check(paused and max(paused) >= int(1.2 * RATE),
           "a silence of the pause inside the 700 Hz tone (%d frames)" % max(paused or [0]))
-    a = stats["counters"] if "counters" in stats else stats
-    check(a["audio.dma_errors"] == 0, "no DMA errors")
-    check(a["audio.dropped"] == 0, "no frames dropped")
-    check(a["audio.host_frames"] == a["audio.frames"] >= total,
-          "every frame played went to the host (%d)" % a["audio.frames"])
-    print("linux_sound: %d underruns (the disk driver runs 10%% fast here)" % a["audio.underruns"])
+    print("linux_sound: %d underruns (the disk driver runs a fifth fast here), %d frames dropped"
+          % (a["audio.underruns"], dropped))
 
 
 def bench_one(args, work, kernel, initrd, host_hogs):
