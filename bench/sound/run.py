@@ -17,15 +17,18 @@ The test (default):
      has played half a second of it the monitor's stop pauses the
      machine for 1.5 s: the card's frame counters (audio.frames,
      audio.host_frames) stand still meanwhile; cont, and it plays on;
-  3. btvm ends; the stream, with its silences taken out (runs of four
+  3. (a snapshot is saved while it plays) btvm ends; the stream, with its silences taken out (runs of four
      or more zero frames: the sines have single zero samples at most),
      is the 48000 + 24000 + 144000 frames the guest played unmuted
      (within 0.2%), each tone's frequency by its zero crossings within
      1%, its amplitude within 2%, left equal to right; a run of zeros of
      at least the muted second lies between the first tone and the
      500 Hz one, and one of at least 1.2 s inside the 700 Hz tone (the
-     pause). --stats-json: no DMA errors, no frames dropped, every frame
-     the card played went to the host.
+     pause). --stats-json: no DMA errors, every frame the card played
+     went to the host or was counted dropped (a host stall past the
+     queue's bound; the frame count allows for them);
+  4. the snapshot restored in a new btvm: the guest's soundplay goes on,
+     and the rest of the 700 Hz tone comes out of the new stream.
 Nothing depends on the host's speed: the card consumes the guest's
 samples on guest time, and the host's clock only inserts silences.
 
@@ -70,16 +73,21 @@ def make_initrd(work, soundplay):
     return kernel, initrd
 
 
-def start(btvm, work, kernel, initrd, delay_ms):
-    env = {"SDL_AUDIODRIVER": "disk", "SDL_DISKAUDIOFILE": os.path.join(work, "out.raw")}
+def start(btvm, work, kernel, initrd, delay_ms, restore=None):
+    name = "restored" if restore else "out"
+    env = {"SDL_AUDIODRIVER": "disk", "SDL_DISKAUDIOFILE": os.path.join(work, name + ".raw")}
     if delay_ms is not None:
         env["SDL_DISKAUDIODELAY"] = str(delay_ms)
     os.environ.update(env)
-    sock = os.path.join(work, "mon.sock")
-    argv = [btvm, "run", "--display", "none", "--audio", "sdl", "--net", "none", "-m", "256",
-            "--kernel", kernel, "--initrd", initrd, "--append", "console=ttyS0 btvm.sound",
-            "--monitor", "unix:" + sock, "--stats-json", os.path.join(work, "stats.json")]
-    vm = vmtools.GuestVm(open(os.path.join(work, "console.log"), "wb"), argv, sock)
+    sock = os.path.join(work, name + ".sock")
+    argv = [btvm, "run", "--display", "none", "--audio", "sdl", "--monitor", "unix:" + sock,
+            "--stats-json", os.path.join(work, name + ".json")]
+    if restore:
+        argv += ["--restore", restore]
+        return vmtools.GuestVm(open(os.path.join(work, name + ".log"), "wb"), argv, sock)
+    argv += ["--net", "none", "-m", "256", "--kernel", kernel, "--initrd", initrd,
+             "--append", "console=ttyS0 btvm.sound"]
+    vm = vmtools.GuestVm(open(os.path.join(work, name + ".log"), "wb"), argv, sock)
     vm.expect(r"guest:~ # ", 600)
     out = vm.run("ls /dev/dsp /dev/mixer; dmesg | grep -c 'intel8x0.*probe.*failed'")
     check("/dev/dsp" in out and "/dev/mixer" in out and "No such" not in out,
@@ -103,12 +111,12 @@ def counters(vm):
     return vals
 
 
-def finish(vm, work):
+def finish(vm, work, name="out"):
     """Lets the host's queue (at most 100 ms) play out, then quits."""
     time.sleep(1)
     vm.cmd("quit")
     vmtools.wait_exit(vm.pid, 120)
-    with open(os.path.join(work, "stats.json")) as f:
+    with open(os.path.join(work, name + ".json")) as f:
         return json.load(f)
 
 
@@ -176,11 +184,29 @@ def test(args, work, kernel, initrd):
                                                                        c1["host_frames"]))
         check(c1["frames"] < before + 144000, "paused inside the 700 Hz tone")
         check(vm.cmd("cont") == {"return": {}}, "cont")
+        # A snapshot while it plays, for 4. below.
+        while counters(vm)["frames"] < c2["frames"] + RATE // 4:
+            time.sleep(0.02)
+        snap = os.path.join(work, "playing.snap")
+        check(vm.cmd("savevm", file=snap) == {"return": {}}, "savevm while the tone plays")
         vm.expect(r"soundplay: ok", 120)
         check(True, "the 700 Hz tone played on after the pause")
         stats = finish(vm, work)
     finally:
         vm.kill()
+
+    # 4. The snapshot restored: the tone plays on from where it was.
+    vm = start(args.btvm, work, kernel, initrd, 8, restore=snap)
+    try:
+        vm.expect(r"soundplay: ok", 120)
+        restored = finish(vm, work, "restored")["counters"]
+    finally:
+        vm.kill()
+    rkept, _ = split(stream(os.path.join(work, "restored.raw"))[0])
+    f = frequency(rkept[RATE // 50:-RATE // 50]) if len(rkept) > RATE // 10 else 0
+    check(restored["audio.frames"] >= RATE // 2 and len(rkept) >= RATE // 2 and
+          abs(f - 700) <= 7, "restored, the card played the rest of the tone: %d frames, "
+          "%.1f Hz" % (len(rkept), f))
 
     # 3. The host's stream.
     left, right = stream(os.path.join(work, "out.raw"))
