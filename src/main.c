@@ -125,7 +125,7 @@ static void print_usage(FILE *out)
 	      "                        through SDL2 (SDL_AUDIODRIVER picks the driver;\n"
 	      "                        'disk' writes SDL_DISKAUDIOFILE); none: dropped\n"
 	      "                        as it plays. Default: sdl with a window, none\n"
-	      "                        with --display none"
+	      "                        with --display none\n"
 	      "  --vga text|WxH        the screen at boot: text (80x25 VGA text mode, the\n"
 	      "                        default) or a linear framebuffer of WxH pixels,\n"
 	      "                        32 bits each (e.g. 1024x768; up to 2560x1600),\n"

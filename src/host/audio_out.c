@@ -14,6 +14,7 @@ struct audio_out {
 	bool playing;		/* the stream started (the start threshold reached) */
 	bool draining;		/* the guest stopped: the queue plays out */
 	bool paused;		/* the machine is paused */
+	bool warned;		/* a device that would not open was reported */
 	struct audio_out_stats stats;
 };
 
@@ -61,9 +62,15 @@ static bool device_at(struct audio_out *a, unsigned rate)
 	want.format = AUDIO_S16SYS;
 	want.channels = 2;
 	/* 10 ms pieces: the host's own buffer stays small beside the queue. */
-	want.samples = 512;
+	want.samples = (Uint16)(rate / 100);
 	a->dev = SDL_OpenAudioDevice(NULL, 0, &want, &have, 0);
 	a->rate = rate;
+	/* Once: the card goes on, its sound dropped (and counted). */
+	if (!a->dev && !a->warned) {
+		fprintf(stderr, "btvm: cannot open the host's audio device (%s): the sound card "
+			"plays into nothing\n", SDL_GetError());
+		a->warned = true;
+	}
 	return a->dev != 0;
 }
 
