@@ -61,9 +61,10 @@ static uint16_t five_bit_fields(uint16_t v)
 	return v;
 }
 
+/* A variable rate the codec takes: the nearest in 8-48 kHz. */
 static uint16_t clamp_rate(uint16_t v)
 {
-	return v < AC97_RATE_MIN ? AC97_RATE_MIN : v;	/* a u16 is never above 65535; 48000 caps below */
+	return v < AC97_RATE_MIN ? AC97_RATE_MIN : v > AC97_RATE_MAX ? AC97_RATE_MAX : v;
 }
 
 static void codec_write(struct ac97 *a, unsigned reg, uint16_t v)
@@ -124,11 +125,11 @@ static void codec_write(struct ac97 *a, unsigned reg, uint16_t v)
 	case AC97_FRONT_RATE:
 	case AC97_ADC_RATE:
 		if (ext & AC97_EXT_VRA)
-			*r = v > AC97_RATE_MAX ? AC97_RATE_MAX : clamp_rate(v);
+			*r = clamp_rate(v);
 		return;
 	case AC97_MIC_RATE:
 		if (ext & AC97_EXT_VRM)
-			*r = v > AC97_RATE_MAX ? AC97_RATE_MAX : clamp_rate(v);
+			*r = clamp_rate(v);
 		return;
 	default:
 		/* Read-only (IDs) or absent (reads 0). */
