@@ -5,7 +5,8 @@
  * samples the host gets with the volume applied), recording's silence,
  * and hostile lists (a descriptor or a buffer outside RAM, empty buffers,
  * LVI never reached) that end in an error status or a bounded lap, never
- * a hang or a read past RAM; a snapshot round trip mid-buffer. */
+ * a hang or a read past RAM; 200000 random accesses and descriptors
+ * under ASan's eye; a snapshot round trip mid-buffer. */
 #define _GNU_SOURCE
 #include <stdlib.h>
 #include <unistd.h>
@@ -382,6 +383,75 @@ static void test_hostile(struct harness *h)
 	ac97_close(&h->ac97);
 }
 
+/* A guest writing anything anywhere: random accesses of every width to
+ * both BARs, lists of random descriptors (addresses near the top of RAM
+ * and beyond, every length), time moving in random steps. Nothing may
+ * read past RAM (ASan's build checks), the indices stay in the list, and
+ * no more frames play than the time allows. A fixed seed: the same run
+ * every time. */
+static void test_random(struct harness *h)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	uint64_t played_before = 0, start;
+
+	attach(h);
+	start = h->now;
+	for (unsigned i = 0; i < 200000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		unsigned op = x & 7, width = 1u << ((x >> 3) & 3);
+		uint32_t v = (uint32_t)(x >> 32);
+		if (width > 4)
+			width = 4;
+		switch (op) {
+		case 0:
+		case 1:
+			out(h, (uint16_t)(NABM + ((x >> 8) & 0x3f)), width, v);
+			break;
+		case 2:
+			(void)in(h, (uint16_t)(NABM + ((x >> 8) & 0x3f)), width);
+			break;
+		case 3:
+			out(h, (uint16_t)(NAM + ((x >> 8) & 0xff)), width, v);
+			break;
+		case 4: {
+			/* A descriptor: anywhere in RAM's last 64 KiB or past it,
+			 * or in the buffer area. */
+			uint32_t addr = (x >> 16) & 1 ? (uint32_t)h->ram.size - ((x >> 17) & 0xffff)
+						      : BUF + ((x >> 17) & 0xfff);
+			put_bd(h, (x >> 8) & 31, addr, v);
+			break;
+		}
+		case 5:
+			out(h, (uint16_t)(NABM + 0x10 * ((x >> 8) % 3) + AC97_BDBAR), 4,
+			    (x >> 12) & 1 ? BDL : (uint32_t)h->ram.size - 8 * ((x >> 13) & 31));
+			break;
+		default:
+			advance(h, (x >> 8) & 0xfffff);
+			break;
+		}
+		for (unsigned b = 0; b < AC97_BOXES; b++) {
+			const struct ac97_box *bx = &h->ac97.box[b];
+			if (bx->civ >= AC97_BDL_ENTRIES || bx->lvi >= AC97_BDL_ENTRIES ||
+			    bx->piv >= AC97_BDL_ENTRIES) {
+				CHECK(false);
+				break;
+			}
+		}
+		if (ac97_next_event_ns(&h->ac97, h->now) < h->now)
+			CHECK(false);
+	}
+	/* At most the rate's worth of frames for the time that passed (the
+	 * fastest rate, a frame of rounding per update). */
+	uint64_t elapsed = h->now - start;
+	uint64_t bound = elapsed * AC97_RATE_MAX / NS + 200000;
+	CHECK(h->ac97.stats.frames - played_before <= bound);
+	CHECK(h->ac97.stats.dma_errors > 0);
+	CHECK(h->ac97.stats.frames > 0);
+	ac97_close(&h->ac97);
+}
+
 static void test_snapshot(struct harness *h)
 {
 	char path[] = "/tmp/btvm-ac97-XXXXXX";
@@ -435,6 +505,7 @@ int main(void)
 	test_play_two_buffers(h);
 	test_record_silence(h);
 	test_hostile(h);
+	test_random(h);
 	test_snapshot(h);
 	guest_ram_destroy(&h->ram);
 	free(h);
