@@ -8,8 +8,9 @@
 # static busybox, the few kernel modules a desktop VM needs that Debian
 # builds as modules (the PS/2 mouse, the ACPI power button, virtio disks
 # and network, the virtio tablet with evdev's /dev/input/eventN, ext4; with btvm.ide on the kernel command line IDE disks
-# and CD-ROMs with ISO 9660 too; with btvm.sound the AC'97 sound card's
-# driver and OSS's /dev/dsp), and an /init
+# and CD-ROMs with ISO 9660 too; with btvm.share the virtio-9p shared
+# folder's filesystem; with btvm.sound the AC'97 sound card's driver and
+# OSS's /dev/dsp), and an /init
 # that mounts proc, sys and devtmpfs, loads those modules, and starts an
 # interactive shell on the console (prompt "guest:~ # ") and, when the
 # kernel has a VGA console, another on tty1 (the window's screen).
@@ -57,6 +58,11 @@ GUEST_IDE_MODULES="drivers/scsi/scsi_common.ko drivers/scsi/scsi_mod.ko drivers/
 drivers/ata/ata_piix.ko lib/crc64.ko crypto/crc64_rocksoft_generic.ko lib/crc64-rocksoft.ko
 crypto/crct10dif_common.ko crypto/crct10dif_generic.ko lib/crc-t10dif.ko block/t10-pi.ko
 drivers/scsi/sd_mod.ko drivers/cdrom/cdrom.ko drivers/scsi/sr_mod.ko fs/isofs/isofs.ko"
+# The 9P filesystem over virtio (btvm's --share), in load order, under
+# lib/modules/share/: 9p.ko needs netfs and fscache (modinfo's depends).
+# Loaded only with btvm.share on the kernel command line.
+GUEST_SHARE_MODULES="fs/netfs/netfs.ko fs/fscache/fscache.ko net/9p/9pnet.ko
+net/9p/9pnet_virtio.ko fs/9p/9p.ko"
 # Sound: ALSA with the ICH AC'97 driver and its codec, and the OSS
 # emulation (/dev/dsp, /dev/mixer, which a static program drives without
 # alsa-lib), in load order, under lib/modules/sound/: loaded only with
@@ -140,6 +146,13 @@ if grep -qw btvm.ide /proc/cmdline; then
 		insmod "$m"
 	done
 fi
+# btvm.share: 9P over virtio, to mount a --share folder:
+#   mount -t 9p -o trans=virtio,version=9p2000.L TAG /mnt
+if grep -qw btvm.share /proc/cmdline; then
+	for m in /lib/modules/share/*.ko; do
+		insmod "$m"
+	done
+fi
 # btvm.sound: the AC'97 card's driver with OSS's /dev/dsp and /dev/mixer.
 if grep -qw btvm.sound /proc/cmdline; then
 	for m in /lib/modules/sound/*.ko; do
@@ -178,7 +191,7 @@ sync
 poweroff -f
 EOF
 
-recipe_id="recipe-$RECIPE_VERSION-$(printf '%s\n' "$init_script" "$GUEST_MODULES" "$GUEST_DRM_MODULES" "$GUEST_IDE_MODULES" "$GUEST_SOUND_MODULES" | sha256sum | cut -c1-16)"
+recipe_id="recipe-$RECIPE_VERSION-$(printf '%s\n' "$init_script" "$GUEST_MODULES" "$GUEST_DRM_MODULES" "$GUEST_IDE_MODULES" "$GUEST_SHARE_MODULES" "$GUEST_SOUND_MODULES" | sha256sum | cut -c1-16)"
 
 mkdir -p "$cache"
 exec 9>"$cache/.lock"
@@ -366,7 +379,7 @@ if [ ! -s "$initrd_out" ] || [ "$(cat "$initrd_stamp" 2>/dev/null)" != "$stamp" 
 	cp "$tmp/busybox/bin/busybox" "$root/bin/busybox"
 	# The modules, numbered so that /init loads them in the list's order.
 	dpkg-deb -x "$kdeb" "$tmp/modules"
-	mkdir -p "$root/lib/modules/drm" "$root/lib/modules/ide" "$root/lib/modules/sound"
+	mkdir -p "$root/lib/modules/drm" "$root/lib/modules/ide" "$root/lib/modules/share" "$root/lib/modules/sound"
 	copy_modules() { # copy_modules DIR MODULE...: numbered, in order
 		local dir=$1 m f n=10
 		shift
@@ -383,6 +396,8 @@ if [ ! -s "$initrd_out" ] || [ "$(cat "$initrd_stamp" 2>/dev/null)" != "$stamp" 
 	copy_modules "$root/lib/modules/drm" $GUEST_DRM_MODULES
 	# shellcheck disable=SC2086
 	copy_modules "$root/lib/modules/ide" $GUEST_IDE_MODULES
+	# shellcheck disable=SC2086
+	copy_modules "$root/lib/modules/share" $GUEST_SHARE_MODULES
 	# shellcheck disable=SC2086
 	copy_modules "$root/lib/modules/sound" $GUEST_SOUND_MODULES
 	printf '%s\n' "$init_script" >"$root/init"

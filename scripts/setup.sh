@@ -29,6 +29,7 @@ packages=(build-essential cmake pkg-config nasm gcc-multilib
 	grub-pc-bin # make-debian-image.sh --bios: GRUB 2's i386-pc images and modules, grub-mkimage (grub-common)
 	memtest86+ # tests/firmware/run_memtest.sh: its ISO booted from the DVD-ROM drive
 	qemu-system-data # --firmware bios --kernel: QEMU's option ROM linuxboot_dma.bin
+	diod # --share: the 9P2000.L server btvm spawns per shared folder
 	ipxe # tests/firmware: iPXE's ipxe.lkrn and ipxe.iso booted through SeaBIOS
 	debian-installer-12-netboot-i386 grub-common mtools # tests/firmware/run_installer.sh, bench/install.sh: scripts/make-installer-iso.sh's installer CD (grub-mkrescue, with xorriso)
 	clang libclang-rt-14-dev llvm) # libFuzzer (tests/fuzz), llvm-symbolizer

@@ -119,6 +119,12 @@ static void print_usage(FILE *out)
 	      "                        window's pointer drives with no grab while it is\n"
 	      "                        over the picture. Default: on with a window,\n"
 	      "                        off with --display none\n"
+	      "  --share DIR[,tag=NAME][,readonly]\n"
+	      "                        share the host folder DIR with the guest (up to\n"
+	      "                        4): a virtio-9p device served by Debian's diod,\n"
+	      "                        confined to DIR; the guest mounts it with\n"
+	      "                        mount -t 9p -o trans=virtio,version=9p2000.L NAME\n"
+	      "                        /mnt. NAME defaults to DIR's last component\n"
 	      "  --sound ac97|none     ac97 (the default): an Intel ICH AC'97 sound card\n"
 	      "                        (Linux's snd-intel8x0, Windows XP's own driver)\n"
 	      "  --audio sdl|none      where its sound goes: sdl, the host's sound\n"
@@ -344,6 +350,7 @@ enum {
 	OPT_TABLET,
 	OPT_SOUND,
 	OPT_AUDIO,
+	OPT_SHARE,
 };
 
 /* The machine options the command line gave, for --restore: the
@@ -415,6 +422,7 @@ static const struct option run_options[] = {
 	{ "tablet", required_argument, NULL, OPT_TABLET },
 	{ "sound", required_argument, NULL, OPT_SOUND },
 	{ "audio", required_argument, NULL, OPT_AUDIO },
+	{ "share", required_argument, NULL, OPT_SHARE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -494,6 +502,57 @@ static int parse_disk(struct board_config *cfg, struct run_given *given, char *a
 		cfg->first_disk_ide = ide;
 	}
 	given->disk = true;
+	return -1;
+}
+
+/* --share DIR[,tag=NAME][,readonly]: -1 taken, else the exit status.
+ * The tag defaults to DIR's last component (what fits a tag), else
+ * shareN. */
+static int parse_share(struct board_config *cfg, char *arg)
+{
+	const char *tag = NULL;
+	bool readonly = false;
+	char *comma;
+
+	if (cfg->nshares == BOARD_MAX_SHARES)
+		return usage_error("at most %u --share folders", BOARD_MAX_SHARES);
+	while ((comma = strrchr(arg, ',')) != NULL) {
+		const char *o = comma + 1;
+		if (!strcmp(o, "readonly"))
+			readonly = true;
+		else if (!strncmp(o, "tag=", 4))
+			tag = o + 4;
+		else
+			return usage_error("--share: unknown option '%s' (expected tag=NAME or readonly)", o);
+		*comma = '\0';
+	}
+	if (!*arg)
+		return usage_error("--share needs a folder");
+	char *t = cfg->shares[cfg->nshares].tag;
+	size_t cap = sizeof(cfg->shares[0].tag);
+	if (tag) {
+		if (!*tag || strlen(tag) >= cap)
+			return usage_error("--share: a tag of 1 to %zu bytes", cap - 1);
+		snprintf(t, cap, "%s", tag);
+	} else {
+		size_t end = strlen(arg);
+		while (end > 1 && arg[end - 1] == '/')
+			end--;
+		size_t start = end;
+		while (start > 0 && arg[start - 1] != '/')
+			start--;
+		if (end > start && end - start < cap && strncmp(arg + start, "..", end - start) &&
+		    strncmp(arg + start, ".", end - start))
+			snprintf(t, cap, "%.*s", (int)(end - start), arg + start);
+		else
+			snprintf(t, cap, "share%u", cfg->nshares);
+	}
+	for (unsigned i = 0; i < cfg->nshares; i++)
+		if (!strcmp(cfg->shares[i].tag, t))
+			return usage_error("--share: two folders with the tag '%s' (give tag=NAME)", t);
+	cfg->shares[cfg->nshares].path = arg;
+	cfg->shares[cfg->nshares].readonly = readonly;
+	cfg->nshares++;
 	return -1;
 }
 
@@ -714,6 +773,12 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 				return usage_error("at most %u --screenshot files", BOARD_MAX_SCREENSHOTS);
 			cfg->screenshot_paths[cfg->screenshot_count++] = optarg;
 			break;
+		case OPT_SHARE: {
+			int ret = parse_share(cfg, optarg);
+			if (ret >= 0)
+				return ret;
+			break;
+		}
 		case OPT_DISK: {
 			int ret = parse_disk(cfg, given, optarg);
 			if (ret >= 0)
@@ -819,6 +884,11 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 				   "the disks' boot loader has its own)");
 	if (cfg->bios_path && (cfg->restore_path || given->incoming))
 		return usage_error("--restore and --incoming take the snapshot's firmware (no --bios)");
+	/* No snapshot has a shared folder (board_snapshot.c refuses to save
+	 * one): a device the restored guest never probed is of no use. */
+	if (cfg->nshares && (cfg->restore_path || given->incoming))
+		return usage_error("--share cannot go with --restore or --incoming (a machine "
+				   "with a shared folder is never saved)");
 	if (!cfg->kernel_path && !given->first_disk && !given->cdrom && !cfg->restore_path &&
 	    !given->incoming && !cfg->bios_path)
 		return usage_error("run: no guest given (--kernel FILE, --disk FILE or --cdrom FILE "

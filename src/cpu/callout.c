@@ -870,12 +870,13 @@ static bool may_stay_after_transfer(struct cpu *cpu)
 	if (!mode_uses_ibl(mode))
 		return false;   /* no table entries (and no tags) for its mode */
 	cpu->scratch[1] = cpu->s.eip;
+	uint32_t tag = mode_ibl_tag_index(mode);
 	if ((mode & MODE_CPL3) || !(cpu->s.cr0 & CR0_PG)) {   /* global pages need paging */
-		cpu->scratch[2] = cpu->ibl_tags[mode];
-		cpu->scratch[3] = cpu->ibl_global_tags[mode];
+		cpu->scratch[2] = cpu->ibl_tags[tag];
+		cpu->scratch[3] = cpu->ibl_global_tags[tag];
 	} else {
-		cpu->scratch[2] = cpu->ibl_global_tags[mode];
-		cpu->scratch[3] = cpu->ibl_tags[mode];
+		cpu->scratch[2] = cpu->ibl_global_tags[tag];
+		cpu->scratch[3] = cpu->ibl_tags[tag];
 	}
 	sync_seg_bases(cpu);
 	cpu->stats.transfers_inline++;
@@ -969,15 +970,6 @@ static enum callout_result run_callout(struct cpu *cpu, const struct callout_des
 		return CALLOUT_STOP;
 	}
 	int fpu_vector = cpu_fpu_unavailable(cpu, in, ops);
-	if (fpu_vector < 0 && (d->flags & CALLOUT_NO_OSFXSR)) {
-		/* Translated as OSFXSR's #UD for another vCPU, which had it
-		 * clear (the setting is not in the key: translate.h): drop the
-		 * translations and run it again as this vCPU's. */
-		cpu->callouts_by_class[SENS_MONITOR]++;
-		cpu_flush_translations(cpu);
-		cpu->s.eip = d->eip;
-		return CALLOUT_STOP;
-	}
 	if (fpu_vector >= 0 || in->mnemonic == ZYDIS_MNEMONIC_FWAIT) {
 		/* Translated as a callout only while CR0.TS/EM or CR4.OSFXSR
 		 * may make it trap. */

@@ -57,6 +57,10 @@ uint32_t cpu_mode(const struct cpu *cpu)
 		mode |= MODE_CPL3;
 	if (cpu->s.cr0 & (CR0_TS | CR0_EM))
 		mode |= MODE_FPU_OFF;
+	if (!(cpu->s.cr0 & CR0_PG))
+		mode |= MODE_UNPAGED;
+	if (!(cpu->s.cr4 & CR4_OSFXSR))
+		mode |= MODE_NO_OSFXSR;
 	/* The hidden attributes, in real mode too: what the last
 	 * protected-mode load left there. */
 	if (!(seg[SEG_CS].flags & (DESC_DB >> 8)))
@@ -318,8 +322,9 @@ void cpu_paging_changed(struct cpu *cpu, uint32_t old_cr0, uint32_t old_cr4)
 {
 	uint32_t cr0_diff = old_cr0 ^ cpu->s.cr0, cr4_diff = old_cr4 ^ cpu->s.cr4;
 	if (cr4_diff & CR4_OSFXSR) {
-		/* SSE instructions were translated for the other setting
-		 * (translate_env's osfxsr); an OS sets it once a boot. */
+		/* A key bit (MODE_NO_OSFXSR) that the lookup table's tags
+		 * leave out: this vCPU's entries must all have its setting. An
+		 * OS sets it once a boot (each CPU). */
 		cpu_flush_translations(cpu);
 	}
 	if ((cr0_diff & CR0_PG) || ((cr4_diff & CR4_PAE) && (cpu->s.cr0 & CR0_PG))) {

@@ -92,9 +92,7 @@ int cpu_translate_block(struct cpu *cpu, struct translator *t, uint32_t eip, uin
 		.sh = cpu->sh,
 		.tc = cpu->tc,
 		.ibl = &cpu->ibl_table,
-		.paging = (cpu->s.cr0 & CR0_PG) != 0,
 		.tsc_native = cpu->tsc_native,
-		.osfxsr = (cpu->s.cr4 & CR4_OSFXSR) != 0,
 		/* Counting executions and the deprivileged view both need
 		 * every sensitive instruction in the monitor. */
 		.sensitive_callouts = cpu->explain != NULL || cpu->trap_emulate,
@@ -233,13 +231,14 @@ static void fill_lookup(struct cpu *cpu, uint32_t target, uint32_t mode, const u
 		if (pages[1] != pages[0])
 			shadow_note_global_code(cpu->sh, (target | (GUEST_PAGE_SIZE - 1)) + 1, pages[1],
 						user);
-		ibl_enter(&cpu->ibl_table, cpu->ibl_global_tags[mode], target, host, one_page_gpa);
+		ibl_enter(&cpu->ibl_table, cpu->ibl_global_tags[mode_ibl_tag_index(mode)], target, host,
+			  one_page_gpa);
 		cpu->tc->stats.ibl_global_fills++;
 	} else {
 		if (!shadow_hold_code(cpu->sh, target) ||
 		    (pages[1] != pages[0] && !shadow_hold_code(cpu->sh, (target | (GUEST_PAGE_SIZE - 1)) + 1)))
 			return;
-		ibl_enter(&cpu->ibl_table, cpu->ibl_tags[mode], target, host, one_page_gpa);
+		ibl_enter(&cpu->ibl_table, cpu->ibl_tags[mode_ibl_tag_index(mode)], target, host, one_page_gpa);
 	}
 	cpu->tc->stats.ibl_fills++;
 }
@@ -290,7 +289,7 @@ static uint64_t ibl_fast(struct cpu *cpu)
 	 * misses find the slot holding this very block under another tag
 	 * (every fork and exec starts a new one), and the cache's lookup
 	 * is a miss in host memory too. */
-	uint8_t *host = (uint8_t *)ibl_same_block(&cpu->ibl_table, target, mode, gpa);
+	uint8_t *host = (uint8_t *)ibl_same_block(&cpu->ibl_table, target, mode_ibl_tag_index(mode), gpa);
 	if (host)
 		cpu->stats.ibl_reuses++;
 	else

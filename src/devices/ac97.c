@@ -458,13 +458,12 @@ static void cr_write(struct ac97 *a, unsigned b, uint8_t v, uint64_t now)
 		x->cr = cr & (AC97_CR_LVBIE | AC97_CR_FEIE | AC97_CR_IOCE);
 		return;
 	}
-	bool was = x->cr & AC97_CR_RPBM;
+	bool was = x->cr & AC97_CR_RPBM, played = box_running(x);
 	x->cr = v & AC97_CR_MASK;
 	if (!was && (x->cr & AC97_CR_RPBM)) {
 		box_start(a, b, now);
 	} else if (was && !(x->cr & AC97_CR_RPBM)) {
 		/* Paused: the box halts where it is and goes on from there. */
-		bool played = box_running(x);
 		x->sr |= AC97_SR_DCH;
 		if (played && b == AC97_PO && a->host.stop)
 			a->host.stop(a->host.opaque);

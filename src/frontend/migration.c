@@ -535,6 +535,13 @@ int migration_start(struct migration **mp, struct board *board, const char *uri,
 				       "which the destination cannot open; use savevm");
 		return -EOPNOTSUPP;
 	}
+	/* The save at the switch-over would refuse it (board_snapshot.c):
+	 * say so before any memory goes. */
+	if (board_config(board)->nshares) {
+		snprintf(err, err_len, "migrate: a machine with a shared folder (--share) cannot "
+				       "migrate: its state lives in the 9P server");
+		return -EOPNOTSUPP;
+	}
 	if (!m) {
 		m = calloc(1, sizeof(*m));
 		if (!m) {

@@ -66,6 +66,19 @@ static int vcpu_create(struct board *board, struct board_vcpu *v, char *err, siz
 	return 0;
 }
 
+/* The shared folders' devices (their I/O threads and sockets), and their
+ * servers. */
+void board__close_shares(struct board *board)
+{
+	for (unsigned i = 0; i < BOARD_MAX_SHARES; i++) {
+		virtio_9p_close(&board->shares[i]);
+		if (board->share_fds[i] >= 0)
+			close(board->share_fds[i]);
+		board->share_fds[i] = -1;
+		share_server_stop(&board->share_servers[i]);
+	}
+}
+
 static void vcpu_destroy(struct board_vcpu *v)
 {
 	profile_stop(&v->cpu);
@@ -212,6 +225,17 @@ int board_create(struct board **out, const struct board_config *cfg, char *err, 
 		board->vcpus[i].board = board;
 		board->vcpus[i].index = i;
 	}
+	for (unsigned i = 0; i < BOARD_MAX_SHARES; i++)
+		board->share_fds[i] = -1;
+	for (unsigned i = 0; i < cfg->nshares; i++) {
+		char why[256];
+		ret = share_server_start(&board->share_servers[i], cfg->shares[i].path,
+					 cfg->shares[i].readonly, &board->share_fds[i], why, sizeof(why));
+		if (ret) {
+			snprintf(err, err_len, "--share %s: %s", cfg->shares[i].path, why);
+			goto close_disks;
+		}
+	}
 	if (cfg->net.enabled) {
 		/* Before the devices: a host port in use is the user's error. */
 		ret = slirp_net_open(&board->slirp, &cfg->net, board__net_receive, board, err, err_len);
@@ -302,6 +326,7 @@ close_disks:
 	virtio_net_close(&board->net);
 	virtio_input_close(&board->tablet);
 	board__audio_close(board);
+	board__close_shares(board);
 	for (unsigned i = 0; i < cfg->ndisks; i++)
 		virtio_blk_close(&board->disks[i]);
 	ide_close(&board->ide);
@@ -336,6 +361,7 @@ void board_destroy(struct board *board)
 	virtio_net_close(&board->net);
 	virtio_input_close(&board->tablet);
 	board__audio_close(board);
+	board__close_shares(board);
 	for (unsigned i = 0; i < board->cfg.ndisks; i++)
 		virtio_blk_close(&board->disks[i]);
 	ide_close(&board->ide);

@@ -39,6 +39,7 @@ struct board_ide_drive {
 
 #define BOARD_MAX_SCREENSHOTS 4u
 #define BOARD_MAX_DISKS 4u          /* virtio-blk in PCI slots 4-7 */
+#define BOARD_MAX_SHARES 4u         /* virtio-9p in PCI slots 12-15 */
 /* The PIIX3 IDE controller's drives (00:01.1, always there): slot 0
  * primary master, 1 primary slave, 2 secondary master, 3 secondary
  * slave, QEMU's index order. */
@@ -109,7 +110,10 @@ struct board_config {
 	bool defer_disk_locks;
 	struct slirp_net_config net;   /* --net: user (libslirp) or none */
 	enum tablet_mode tablet;       /* --tablet: a virtio-input absolute pointer */
-	enum sound_mode sound;         /* --sound: the AC'97 card at 00:0e.0, or none */
+	enum sound_mode sound;         /* --sound: the AC'97 card at 00:09.0, or none */
+	/* --share DIR[,tag=NAME][,readonly]: virtio-9p shared folders */
+	struct { const char *path; char tag[65]; bool readonly; } shares[BOARD_MAX_SHARES];
+	unsigned nshares;
 	const char *monitor_path;      /* --monitor unix:PATH, or NULL */
 	bool gdb;                      /* --gdb tcp:[HOST]:PORT */
 	char gdb_host[256];

@@ -1,5 +1,5 @@
 /* The sound card and the host's sound output: the AC'97 controller at
- * 00:0e.0 (cfg.sound SOUND_AC97) playing through cfg.audio (SDL's
+ * 00:09.0 (cfg.sound SOUND_AC97) playing through cfg.audio (SDL's
  * queue, host/audio_out.h) when there is one and it opens, into nothing
  * otherwise (the card still consumes the guest's buffers at its rate, on
  * guest time). */
@@ -10,8 +10,8 @@
 #include "host/audio_out.h"
 #include "machine/control.h"
 
-/* Out of the way of the virtio slots, which grow from 00:03.0 up. */
-#define PCI_SOUND_SLOT 14
+/* After the tablet (00:08.0), before the shared folders (00:0c.0 on). */
+#define PCI_SOUND_SLOT 9
 
 static void audio_play(void *opaque, const int16_t *frames, unsigned nframes, unsigned rate)
 {

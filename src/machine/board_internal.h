@@ -43,11 +43,13 @@
 #include "devices/testdev.h"
 #include "devices/uart16550.h"
 #include "devices/vga.h"
+#include "devices/virtio_9p.h"
 #include "devices/virtio_blk.h"
 #include "devices/virtio_input.h"
 #include "devices/ac97.h"
 #include "devices/virtio_net.h"
 #include "host/clock.h"
+#include "host/share_server.h"
 #include "host/slirp_net.h"
 #include "isa/vcpu.h"
 #include "machine/board.h"
@@ -134,8 +136,13 @@ struct board {
 	struct virtio_net net;        /* with cfg.net.enabled: 00:03.0 */
 	struct slirp_net *slirp;      /* its backend; NULL without --net user */
 	struct virtio_input tablet;   /* with cfg.tablet TABLET_ON: 00:08.0 */
-	struct ac97 ac97;             /* with cfg.sound SOUND_AC97: 00:0e.0 (board_audio.c) */
+	struct ac97 ac97;             /* with cfg.sound SOUND_AC97: 00:09.0 (board_audio.c) */
 	struct audio_out *audio_out;  /* cfg.audio's output, NULL without one */
+	/* --share: a virtio-9p device each (00:0c.0 on), its diod, and
+	 * btvm's end of their connection until the device takes it. */
+	struct virtio_9p shares[BOARD_MAX_SHARES];
+	struct share_server share_servers[BOARD_MAX_SHARES];
+	int share_fds[BOARD_MAX_SHARES];
 	bool reset_requested;     /* keyboard controller or port 0x92 reset */
 	uint32_t acpi_rsdp;       /* where the ACPI tables' RSDP is */
 	uint8_t rng_seed[32];     /* the host's random bytes for the boot loader to pass */
@@ -384,6 +391,8 @@ void board__boot_config(struct board *board, struct boot_config *boot,
 /* A reset of the whole PC (the run loop's, after a triple fault or the
  * guest's reset request): devices, firmware, the kernel loaded again. */
 int board__reset(struct board *board);
+/* The shared folders' devices and servers taken down (board.c). */
+void board__close_shares(struct board *board);
 /* The network backend's frames for the guest, on its thread. */
 void board__net_receive(void *opaque, const uint8_t *frame, size_t len);
 

@@ -496,6 +496,17 @@ static int save_state(struct board *board, const char *path, int fd, bool memory
 	struct snap_writer w;
 	sigset_t async, old;
 
+	/* A shared folder's state (the guest's fids, its open files) lives
+	 * in its 9P server, which cannot be saved. */
+	if (board->cfg.nshares) {
+		snprintf(err, err_len,
+			 "cannot save a machine with a shared folder (--share %s%s): its state "
+			 "lives in the 9P server",
+			 board->cfg.shares[0].path,
+			 virtio_9p_in_use(&board->shares[0]) ? ", mounted in the guest" : "");
+		return -EBUSY;
+	}
+
 	/* The compressor's threads, if it makes any, take no signals meant
 	 * for the vCPU thread, which takes them once the save is done. */
 	sigfillset(&async);

@@ -279,6 +279,8 @@ void board__platform_poll(void *opaque)
 	for (unsigned i = 0; i < board->cfg.ndisks; i++)
 		virtio_blk_poll(&board->disks[i]);
 	virtio_net_poll(&board->net);
+	for (unsigned i = 0; i < board->cfg.nshares; i++)
+		virtio_9p_poll(&board->shares[i]);
 	/* The window's input and pictures, the statistics' samples, the
 	 * migration's rounds. */
 	if (board__frontends_poll(board, now)) {
@@ -463,6 +465,10 @@ static bool platform_wait(void *opaque)
 	/* So may a network frame, at any time while the driver runs. */
 	if (virtio_net_busy(&board->net))
 		input_possible = true;
+	/* And a shared folder's reply, while requests are out. */
+	for (unsigned i = 0; i < board->cfg.nshares; i++)
+		if (virtio_9p_busy(&board->shares[i]))
+			input_possible = true;
 	deadline = earlier(deadline, h.input_ns);
 	if (board->rx_backlog && deadline > now + RX_RETRY_NS)
 		deadline = now + RX_RETRY_NS;

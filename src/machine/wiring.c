@@ -33,6 +33,7 @@
 #define PCI_DISK_SLOT 4         /* disks at 00:04.0 on */
 #define PCI_NET_SLOT 3          /* the network card at 00:03.0, where QEMU puts its first */
 #define PCI_TABLET_SLOT 8       /* the tablet at 00:08.0, after the disks */
+#define PCI_SHARE_SLOT 12       /* shared folders at 00:0c.0 on */
 /* The ISA IRQs the firmware routes PCI's PIRQ lines to (A, B: 10; C, D:
  * 11; pci_firmware_config_default). */
 #define PCI_IRQ_A 10
@@ -647,6 +648,8 @@ static void board_reset_devices(struct board *board)
 	virtio_net_reset(&board->net);
 	virtio_input_reset(&board->tablet);
 	ac97_reset(&board->ac97);
+	for (unsigned i = 0; i < board->cfg.nshares; i++)
+		virtio_9p_reset(&board->shares[i]);
 	/* What the VGA BIOS leaves in video memory: its font in plane 2 and
 	 * a blank screen (0xa0000-0xbffff is guest RAM, see vga.h). */
 	vga_init_memory(board->ram.host + VGA_LEGACY_BASE);
@@ -660,6 +663,29 @@ static void board_reset_devices(struct board *board)
 }
 
 static void board_vram_moved(void *opaque, uint64_t gpa);
+
+/* A virtio-9p device per --share, each with its server's connection. */
+static int wire_shares(struct board *board)
+{
+	const struct virtio_9p_host host = {
+		.notify = board__console_notify,
+		.guest_written = disk_guest_written,
+		.opaque = board,
+	};
+	for (unsigned i = 0; i < board->cfg.nshares; i++) {
+		int fd = board->share_fds[i];
+		board->share_fds[i] = -1;   /* the device's now, even on failure */
+		int err = virtio_9p_attach(&board->shares[i], (uint8_t)pci_host_devfn(PCI_SHARE_SLOT + i, 0),
+					   board->cfg.shares[i].tag, SHARE_SERVER_EXPORT,
+					   SHARE_SERVER_UID, fd,
+					   &board->ram, &board->bus, &host);
+		if (!err)
+			err = pci_host_add(&board->pci, &board->shares[i].vp.pci);
+		if (err)
+			return err;
+	}
+	return 0;
+}
 
 int board__wire_devices(struct board *board)
 {
@@ -792,6 +818,9 @@ int board__wire_devices(struct board *board)
 		if (err)
 			return err;
 	}
+	err = wire_shares(board);
+	if (err)
+		return err;
 	err = board__audio_wire(board);
 	if (err)
 		return err;

@@ -363,9 +363,8 @@ static void emit_ibl_lookup(struct tctx *c)
 		emit1(&c->e, ZYDIS_MNEMONIC_JMP, cpu_field(8, CPU_OFF_IBL_MISS_FN));
 		return;
 	}
-	assert(c->mode < IBL_MODES);
-	int32_t own = CPU_OFF_IBL_TAGS + 8 * (int32_t)c->mode;
-	int32_t global = CPU_OFF_IBL_GLOBAL_TAGS + 8 * (int32_t)c->mode;
+	int32_t own = CPU_OFF_IBL_TAGS + 8 * (int32_t)mode_ibl_tag_index(c->mode);
+	int32_t global = CPU_OFF_IBL_GLOBAL_TAGS + 8 * (int32_t)mode_ibl_tag_index(c->mode);
 	if ((c->mode & MODE_CPL3) || !c->paging)   /* no global pages without paging */
 		emit_ibl_lookup_tags(c, own, global);
 	else
@@ -851,7 +850,7 @@ static bool translate_insn(struct tctx *c, const struct sensitive_insn *sens)
 	enum string_op sop;
 	unsigned ssize;
 
-	bool no_osfxsr = !sens && !c->env->osfxsr && insn_needs_osfxsr(&c->in, c->ops);
+	bool no_osfxsr = !sens && (c->mode & MODE_NO_OSFXSR) && insn_needs_osfxsr(&c->in, c->ops);
 	if (!sens && ((!(c->mode & MODE_REAL) && insn_writes_via_cs(&c->in, c->ops)) ||
 		      ((c->mode & MODE_FPU_OFF) && insn_uses_fpu(&c->in)) || no_osfxsr)) {
 		/* CR0.TS/EM: the callout raises #NM (or #UD), as it does #UD
@@ -859,8 +858,6 @@ static bool translate_insn(struct tctx *c, const struct sensitive_insn *sens)
 		 * raises #GP in protected mode (real mode checks no segment's
 		 * type, and firmware keeps variables in its code segment). */
 		emit_callout(c);
-		if (no_osfxsr)
-			c->callouts[c->ncallouts - 1].desc.flags = CALLOUT_NO_OSFXSR;
 		emit_branch_exit(c, c->next_eip, EXIT_KIND_NOCHAIN);
 		c->ended = true;
 		return true;
@@ -1266,7 +1263,7 @@ static int translate_fresh(struct translator *t, const struct translate_env *env
 	c->gpa = gpa;
 	c->cs_base = (mode & MODE_SEGCS) ? env->cs_base : 0;
 	c->cs_limit = (mode & MODE_CSLIMIT) ? env->cs_limit : 0xffffffffu;
-	c->paging = env->paging;
+	c->paging = !(mode & MODE_UNPAGED);
 	tb->eip = eip;
 	tb->gpa = gpa;
 	tb->mode = mode;

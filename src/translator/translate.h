@@ -45,6 +45,23 @@ struct tcache;
  * is part of the block's key (tblock.cs_limit, translate_env.cs_limit). */
 #define MODE_CSLIMIT 0x400u
 #define MODE_LEGACY (MODE_CODE16 | MODE_STACK16 | MODE_SEGCS | MODE_REAL | MODE_LIMITS | MODE_CSLIMIT)
+/* Two settings each vCPU has of its own that change a translation: CR0.PG
+ * clear (an exit to another page is chained as a jump, there being one
+ * fixed mapping) and CR4.OSFXSR clear (SSE instructions are #UD
+ * callouts). In the key, so that vCPUs whose settings differ (an AP
+ * starting while the BSP runs Linux) never run each other's blocks. Not
+ * in the lookup table's tags, which have room for the five bits above:
+ * each vCPU's table holds blocks it looked up itself, and a change of
+ * either setting flushes the cache and that vCPU's table at once
+ * (cpu_paging_changed), so its entries all have its current setting. */
+#define MODE_UNPAGED 0x800u
+#define MODE_NO_OSFXSR 0x1000u
+
+/* The mode's part of a lookup-table tag (IBL_MODES of them). */
+static inline uint32_t mode_ibl_tag_index(uint32_t mode)
+{
+	return mode & (MODE_DF | MODE_FLAT | MODE_SINGLE | MODE_CPL3 | MODE_FPU_OFF);
+}
 
 /* Whether code of this mode probes and fills the indirect-branch table:
  * 32-bit code on a 32-bit stack at CS.base 0 in protected mode. */
@@ -105,10 +122,6 @@ static inline uint8_t store_hint_slot(uint32_t eip)
  * (cpu->scratch[1]) under the tag bases the callout left in scratch[2]
  * and [3], unless the callout leaves translated code. */
 #define CALLOUT_TRANSFER 0x2u
-/* CALLOUT_NO_OSFXSR: a callout only because translate_env.osfxsr was
- * clear (OSFXSR's #UD); a vCPU that has OSFXSR set runs the instruction
- * again from a new translation. */
-#define CALLOUT_NO_OSFXSR 0x4u
 
 enum {
 	CALLOUT_INSN,          /* the instruction itself */
@@ -154,18 +167,12 @@ struct translate_env {
 	struct shadow *sh;          /* guest RAM, and which instructions are adaptive */
 	struct tcache *tc;          /* where the block goes */
 	const struct ibl_table *ibl;   /* the lookup table whose index the code computes */
-	bool paging;                /* CR0.PG now: cross-page exits look up */
 	bool tsc_native;            /* RDTSC may be inline (struct cpu's tsc_offset) */
 	bool sensitive_callouts;    /* no inline forms: every sensitive instruction calls out */
 	/* Several vCPUs take turns: PAUSE, the spin-wait hint, calls out so
 	 * that the one it waits for may run (as PAUSE-loop exiting does).
 	 * The same for every vCPU of a machine, so no part of a block's key. */
 	bool pause_yields;
-	/* CR4.OSFXSR: clear, SSE instructions are callouts that raise #UD.
-	 * Not a mode bit (it would enter the lookup table's tags for a bit
-	 * an OS sets once a boot): a change flushes the cache instead
-	 * (cpu_paging_changed). */
-	bool osfxsr;
 	/* CS.base, for a block of MODE_SEGCS: its code is fetched at
 	 * cs_base + EIP (blocks are keyed by EIP, CS's offset). */
 	uint32_t cs_base;

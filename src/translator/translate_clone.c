@@ -22,9 +22,8 @@
 
 uint8_t clone_env(const struct translate_env *env)
 {
-	return (uint8_t)((env->paging ? 1u : 0u) | (env->tsc_native ? 2u : 0u) |
-			 (env->sensitive_callouts ? 4u : 0u) | (env->ibl->mix ? 8u : 0u) |
-			 (env->osfxsr ? 16u : 0u));
+	return (uint8_t)((env->tsc_native ? 2u : 0u) | (env->sensitive_callouts ? 4u : 0u) |
+			 (env->ibl->mix ? 8u : 0u));
 }
 
 const struct tblock *clone_source(const struct translator *t, const struct translate_env *env,

@@ -354,6 +354,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			/* Real mode has no paging (v86 mode has). */
 			if ((mode & MODE_REAL) && !(mode & MODE_CPL3) && paging != PAGING_OFF)
 				continue;
+			/* The key bits the rig's CR0.PG and CR4.OSFXSR call for. */
+			mode |= (paging == PAGING_OFF ? MODE_UNPAGED : 0) | (no_osfxsr ? MODE_NO_OSFXSR : 0);
 			struct attempt a = { &p, code, code_len, mode, paging != 0 };
 			bool single = (mode & MODE_SINGLE) || r->tr.single_insn;
 			translate_one(r, &a, single ? 1 : r->tr.max_insns);

@@ -232,9 +232,9 @@ group "all_but_self"
 
 group "osfxsr"
 	; CR4.OSFXSR is each CPU's own: set on the BSP alone, an SSE
-	; instruction is #UD on AP 1, and then runs on the BSP (one
-	; translation serves both: the setting is not in its key, and the
-	; BSP must not meet the AP's #UD).
+	; instruction is #UD on AP 1, then runs on the BSP, then is #UD on
+	; AP 1 again (the setting is in the translation's key: neither CPU
+	; may run the other's translation).
 	gate 6, ud_isr, 0x8e
 	mov eax, cr4
 	or eax, 1 << 9
@@ -250,6 +250,13 @@ group "osfxsr"
 	call sse_probe
 	check dword [ud_count], 1		; none on the BSP
 	check dword [sse_mem], 0		; its store done
+	; And the other way: the BSP's translation (OSFXSR set) must not
+	; serve AP 1, whose OSFXSR is still clear: #UD there again.
+	send 1, ICR_ASSERT | V_SSE
+	wait_eq [sse_done], 2
+	check dword [sse_done], 2
+	check dword [ud_count], 2
+	check dword [ud_cpu], 1
 
 group "spinlock"
 	; Every CPU adds 1 SPIN_ROUNDS times to a counter under a spinlock

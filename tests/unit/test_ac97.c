@@ -16,7 +16,7 @@
 #include "devices/pci_host.h"
 #include "host/snapfile.h"
 
-#define DEVFN		0x70u	/* 00:0e.0 */
+#define DEVFN		0x48u	/* 00:09.0, where the board puts it */
 #define NAM		0xd000u
 #define NABM		0xd100u
 #define BDL		0x10000u
@@ -267,9 +267,12 @@ static void test_play_two_buffers(struct harness *h)
 	CHECK_EQ(h->nplayed, 960 + 96);
 	CHECK_EQ(h->played[2 * 1018], 0);
 	CHECK_EQ(h->played[2 * 1018 + 1], 0);
-	/* Pausing (RPBM off) halts it where it is; RR resets the box. */
+	/* Pausing (RPBM off) halts it where it is, and tells the host the
+	 * stream stopped (what it queued plays out); RR resets the box. */
+	unsigned stops = h->stops;
 	out(h, PO + AC97_CR, 1, AC97_CR_IOCE);
 	CHECK(in(h, PO + AC97_SR, 2) & AC97_SR_DCH);
+	CHECK_EQ(h->stops, stops + 1);
 	uint32_t picb = in(h, PO + AC97_PICB, 2);
 	advance(h, NS);
 	CHECK_EQ(in(h, PO + AC97_PICB, 2), picb);

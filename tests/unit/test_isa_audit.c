@@ -58,6 +58,8 @@ static void audit_one(struct board *b, const uint8_t *bytes, uint32_t at, uint32
 {
 	struct board_vcpu *v = &b->vcpus[0];
 	memcpy(b->ram.host + at, bytes, 16);
+	/* The key bits of the vCPU's own CR0.PG and CR4.OSFXSR. */
+	mode |= (v->cpu.s.cr0 & CR0_PG ? 0 : MODE_UNPAGED) | (v->cpu.s.cr4 & CR4_OSFXSR ? 0 : MODE_NO_OSFXSR);
 	struct tblock *tb;
 	int err = cpu_translate_block(&v->cpu, &v->tr, at, at, mode, &tb);
 	if (err == -ENOSPC) {
