@@ -16,15 +16,16 @@ The test (default):
   2. it plays 144000 frames of 700 Hz in the background; once the card
      has played half a second of it the monitor's stop pauses the
      machine for 1.5 s: the card's frame counters (audio.frames,
-     audio.host_frames) stand still meanwhile; cont, and it plays on;
+     audio.host_frames) stand still meanwhile, and what the host's driver
+     wrote meanwhile is silence; cont, and it plays on;
   3. (a snapshot is saved while it plays) btvm ends; the stream, with its silences taken out (runs of four
      or more zero frames: the sines have single zero samples at most),
      is the 48000 + 24000 + 144000 frames the guest played unmuted
      (within 0.2%), each tone's frequency by its zero crossings within
      1%, its amplitude within 2%, left equal to right; a run of zeros of
      at least the muted second lies between the first tone and the
-     500 Hz one, and one of at least 1.2 s inside the 700 Hz tone (the
-     pause). --stats-json: no DMA errors, every frame the card played
+     500 Hz one, and one at least as long as the pause's inside the 700 Hz
+     tone. --stats-json: no DMA errors, every frame the card played
      went to the host or was counted dropped (a host stall past the
      queue's bound; the frame count allows for them);
   4. the snapshot restored in a new btvm: the guest's soundplay goes on,
@@ -186,9 +187,10 @@ def test(args, work, kernel, initrd):
             time.sleep(0.05)
         check(vm.cmd("stop") == {"return": {}}, "stop")
         time.sleep(0.2)   # the answer comes once the vCPU stood
-        c1 = counters(vm)
+        raw = os.path.join(work, "out.raw")
+        c1, size1 = counters(vm), os.path.getsize(raw)
         time.sleep(1.5)
-        c2 = counters(vm)
+        c2, size2 = counters(vm), os.path.getsize(raw)
         check(c1["frames"] == c2["frames"] and c1["host_frames"] == c2["host_frames"],
               "paused: no frame played or queued in 1.5 s (%d, %d)" % (c1["frames"],
                                                                        c1["host_frames"]))
@@ -218,7 +220,15 @@ def test(args, work, kernel, initrd):
           abs(f - 700) <= 7, "restored, the card played the rest of the tone: %d frames, "
           "%.1f Hz" % (len(rkept), f))
 
-    check_stream(work, stats, TONES, True)
+    check_stream(work, stats, TONES, size2 - size1)
+    # What the host's driver wrote while the machine stood (the file only
+    # grows; what stdio still held at the stop was written before it):
+    # silence, however much the host's pace made of the 1.5 s.
+    with open(os.path.join(work, "out.raw"), "rb") as f:
+        f.seek(size1)
+        during = f.read(size2 - size1)
+    check(not any(during), "the %d frames the host wrote while paused are silence"
+          % (len(during) // 4))
 
 
 # The tones test() plays: frequency, frames, amplitude.
@@ -227,7 +237,8 @@ TONES = ((1000, 48000, 16000), (500, 24000, 16000), (700, 144000, 12000))
 
 def check_stream(work, stats, tones, paused):
     """3. The host's stream: tones (with the muted second after the
-    first), and with paused the pause inside the last."""
+    first), and with paused (the bytes the host wrote while the machine
+    stood) a silence at least that long inside the last."""
     left, right = stream(os.path.join(work, "out.raw"))
     check(left == right, "left equals right (%d frames)" % len(left))
     kept, gaps = split(left)
@@ -241,10 +252,11 @@ def check_stream(work, stats, tones, paused):
     check(a["audio.host_frames"] + dropped == a["audio.frames"] >= total,
           "every frame played went to the host or was counted dropped (%d, %d dropped)"
           % (a["audio.frames"], dropped))
-    # A guest too slow to refill its ring in time (a sanitizer's build)
-    # has the card play a stale period again before ALSA stops it: a
-    # little more than was written.
-    check(total - dropped - total // 500 <= len(kept) <= total + total // 100,
+    # After each tone's drain the card plays on into the ring's stale
+    # periods until the guest's interrupt handler stops it: a period or
+    # so, more when a host stall (a loaded host, a sanitizer's build)
+    # holds the guest while its time runs. At most 100 ms a tone here.
+    check(total - dropped - total // 500 <= len(kept) <= total + len(tones) * RATE // 10,
           "%d frames of sound, the %d played unmuted (%d dropped)" % (len(kept), total, dropped))
     # Each 20 ms of the sound is one of the tones, by its zero crossings,
     # and they come in the order played.
@@ -271,8 +283,9 @@ def check_stream(work, stats, tones, paused):
           "a silence of the muted second between the tones (%s frames)" % muted)
     if paused:
         pause = [g for at, g in gaps if at > first[2] * win]
-        check(pause and max(pause) >= int(1.2 * RATE),
-              "a silence of the pause inside the 700 Hz tone (%d frames)" % max(pause or [0]))
+        check(pause and max(pause) >= paused // 4,
+              "a silence of the pause inside the 700 Hz tone (%d frames, the host wrote %d "
+              "while paused)" % (max(pause or [0]), paused // 4))
     print("linux_sound: %d underruns (the disk driver runs a fifth fast here), %d frames dropped"
           % (a["audio.underruns"], dropped))
 
