@@ -24,6 +24,7 @@ packages=(build-essential cmake pkg-config nasm gcc-multilib
 	iproute2 util-linux # run_net_dns.sh: a network namespace's loopback (ip), unshare and mount
 	stress-ng # tests/soak_load.sh: the CPU hog the suite is soaked beside
 	qemu-system-x86 # the cross-checks: test guests and the Linux guest under QEMU TCG (guest_*_qemu, linux_boot_qemu)
+	qemu-system-gui # bench/pointer: QEMU's SDL window beside btvm's
 	seabios # --firmware bios: the PC's firmware (bios-256k.bin) and the std VGA's BIOS (vgabios-stdvga.bin)
 	grub-rescue-pc # tests/firmware: GRUB 2's rescue floppy and CD images booted through SeaBIOS
 	grub-pc-bin # make-debian-image.sh --bios: GRUB 2's i386-pc images and modules, grub-mkimage (grub-common)

@@ -332,6 +332,21 @@ static void user_int80(void)
 	user_result = v;
 }
 
+/* RDTSC in ring 3, as a vDSO's clock_gettime reads it; the sum of the low
+ * words' differences must come back positive. */
+static void user_rdtsc(void)
+{
+	uint32_t n = user_iters, ok = 0;
+	uint64_t t0 = rdtsc(), last = t0;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t now = rdtsc();
+		ok += now >= last;
+		last = now;
+	}
+	user_ticks = rdtsc() - t0;
+	user_result = ok;
+}
+
 static void user_sysenter(void)
 {
 	uint32_t n = user_iters, v = 0;
@@ -392,6 +407,15 @@ static uint64_t op_int80(uint32_t n)
 	nano_enter_user(user_int80);
 	if (user_result != n)
 		fail_value("EAX after n system calls that each add 1", user_result, n);
+	return user_ticks;
+}
+
+static uint64_t op_rdtsc_user(uint32_t n)
+{
+	user_iters = n;
+	nano_enter_user(user_rdtsc);
+	if (user_result != n)
+		fail_value("RDTSC reads in ring 3 not behind the one before", user_result, n);
 	return user_ticks;
 }
 
@@ -652,6 +676,7 @@ static const struct op ops[] = {
 	{ "in-61", 20000, 5, op_in_61, NEEDS_NONE },
 	{ "int80", 20000, 5, op_int80, NEEDS_NONE },
 	{ "sysenter", 20000, 5, op_sysenter, NEEDS_SEP },
+	{ "rdtsc-user", 20000, 5, op_rdtsc_user, NEEDS_NONE },
 	{ "pf-ring0", FAULT_PAGES, 8, op_pf_ring0, NEEDS_NONE },
 	{ "pf-ring3", FAULT_PAGES, 8, op_pf_ring3, NEEDS_NONE },
 	{ "hidden", HIDDEN_PAGES, HIDDEN_ROUNDS, op_hidden, NEEDS_NONE },

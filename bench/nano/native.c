@@ -132,6 +132,34 @@ static void bench_vsyscall(void)
 	report("sysenter", n, best);
 }
 
+/* RDTSC in a user process, as the vDSO's clock_gettime reads it. */
+static void bench_rdtsc_user(void)
+{
+	unsigned n = 20000 / scale;
+	double best = 1e300;
+	for (int rep = 0; rep < 5; rep++) {
+		unsigned ok = 0;
+		uint32_t lo, hi;
+		__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+		uint64_t last = (uint64_t)hi << 32 | lo;
+		double t0 = now_ns();
+		for (unsigned i = 0; i < n; i++) {
+			__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+			uint64_t tsc = (uint64_t)hi << 32 | lo;
+			ok += tsc >= last;
+			last = tsc;
+		}
+		double t = now_ns() - t0;
+		if (ok != n) {
+			fprintf(stderr, "nano-native: RDTSC went backwards\n");
+			all_sane = false;
+		}
+		if (t < best)
+			best = t;
+	}
+	report("rdtsc-user", n, best);
+}
+
 /* Fresh anonymous memory in 4 KiB pages (no transparent huge pages, which
  * would take one fault per 2 MiB). */
 static unsigned char *map_pages(unsigned pages)
@@ -243,6 +271,7 @@ int main(int argc, char **argv)
 	bench_in_61();
 	bench_int80();
 	bench_vsyscall();
+	bench_rdtsc_user();
 	skip("pf-ring0", "kernel-mode fault: no user-mode equivalent");
 	bench_page_fault();
 	skip("hidden", "needs CR3 loads: no user-mode equivalent");

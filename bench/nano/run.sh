@@ -60,12 +60,13 @@ done
 
 # The operations, in table order, with their labels. The names are the
 # kernel's (nano.c) and nano-native's.
-ops=(cli-sti in-61 int80 sysenter pf-ring0 pf-ring3 hidden touch-warm pte-invlpg pte-invlpg-read cr3 cr3-reload cr0-wp cr4-pge)
+ops=(cli-sti in-61 int80 sysenter rdtsc-user pf-ring0 pf-ring3 hidden touch-warm pte-invlpg pte-invlpg-read cr3 cr3-reload cr0-wp cr4-pge)
 declare -A label=(
 	[cli-sti]="CLI + STI"
 	[in-61]="IN from port 0x61"
 	[int80]="syscall: INT 0x80 + IRET"
 	[sysenter]="syscall: SYSENTER + SYSEXIT"
+	[rdtsc-user]="RDTSC in ring 3"
 	[pf-ring0]="page fault, ring 0"
 	[pf-ring3]="page fault, ring 3"
 	[hidden]="hidden fault (1st touch)"

@@ -210,7 +210,7 @@ static const struct sensitive_insn table[] = {
 	  "virtual TSC (#GP outside ring 0 under CR4.TSD)",
 	  KIND_BEHAVIOUR, "the real TSC, no trap (unless CR4.TSD)" },
 	{ ZYDIS_MNEMONIC_RDTSCP, "RDTSCP", SENS_MONITOR, HANDLE_CALLOUT, END_NONE,
-	  SH_RDTSCP, INLINE_NONE, OPS_ANY,
+	  SH_RDTSCP, INLINE_RDTSCP, OPS_ANY,
 	  "virtual TSC and IA32_TSC_AUX (#GP outside ring 0 under CR4.TSD)",
 	  KIND_BEHAVIOUR, "the real TSC and the host's TSC_AUX, no trap (unless CR4.TSD)" },
 	{ ZYDIS_MNEMONIC_CLFLUSH, "CLFLUSH", SENS_MONITOR, HANDLE_CALLOUT, END_NONE,

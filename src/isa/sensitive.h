@@ -102,7 +102,8 @@ enum sensitive_inline {
 	INLINE_NONE,
 	INLINE_CLI,            /* at CPL 0: a store to the virtual IF */
 	INLINE_SEGMENT_READ,   /* MOV r, Sreg and PUSH Sreg: the selector from struct cpu */
-	INLINE_RDTSC,          /* at CPL 0 with a constant-rate host TSC */
+	INLINE_RDTSC,          /* with a constant-rate host TSC: at CPL 0, or at CPL 3 while CR4.TSD is clear */
+	INLINE_RDTSCP,         /* the same, with IA32_TSC_AUX in ECX */
 	INLINE_PUSHF,          /* PUSHFD at CPL 0, flat stack: flags composed in place */
 	INLINE_STI,            /* at CPL 0: the virtual IF set, unless an interrupt waits */
 	INLINE_SEGMENT_LOAD,   /* POP Sreg at CPL 0: a reload of an unchanged descriptor is nothing */

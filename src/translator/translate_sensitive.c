@@ -338,15 +338,17 @@ static bool translate_segment_read(struct tctx *c)
 	return false;
 }
 
-/* RDTSC at CPL 0 with a constant-rate host TSC: the host's counter less
- * the guest's offset, without leaving translated code (Linux reads the TSC
- * a dozen times per system call). CR4.TSD only matters at CPL 3, which
- * keeps the callout. The guest's flags are live in RFLAGS, hence the
- * PUSHFQ around the arithmetic. */
-static void emit_rdtsc(struct tctx *c)
+/* RDTSC (and RDTSCP's TSC) with a constant-rate host TSC: the host's
+ * counter less the guest's offset, without leaving translated code (Linux
+ * reads the TSC a dozen times per system call, and its vDSO's
+ * clock_gettime in every process). The host flags are the caller's to
+ * save: the guest's are live in RFLAGS. RDTSCP waits for the instructions
+ * before it as LFENCE; RDTSC does. */
+static void emit_rdtsc_body(struct tctx *c, bool ordered)
 {
 	struct emitter *e = &c->e;
-	emit_insn(e, ZYDIS_MNEMONIC_PUSHFQ, 0, NULL, 0);
+	if (ordered)
+		emit_insn(e, ZYDIS_MNEMONIC_LFENCE, 0, NULL, 0);
 	emit_insn(e, ZYDIS_MNEMONIC_RDTSC, 0, NULL, 0);
 	emit2(e, ZYDIS_MNEMONIC_SHL, op_reg(ZYDIS_REGISTER_RDX), op_imm(32));
 	emit2(e, ZYDIS_MNEMONIC_OR, op_reg(ZYDIS_REGISTER_RAX), op_reg(ZYDIS_REGISTER_RDX));
@@ -354,7 +356,11 @@ static void emit_rdtsc(struct tctx *c)
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RDX), op_reg(ZYDIS_REGISTER_RAX));
 	emit2(e, ZYDIS_MNEMONIC_SHR, op_reg(ZYDIS_REGISTER_RDX), op_imm(32));
 	emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_EAX), op_reg(ZYDIS_REGISTER_EAX));
-	emit_insn(e, ZYDIS_MNEMONIC_POPFQ, 0, NULL, 0);
+	if (ordered) {
+		size_t aux = CPU_OFF_STATE + offsetof(struct vcpu_state, msrs) +
+			     offsetof(struct msr_file, tsc_aux);
+		emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_ECX), cpu_field(4, (unsigned)aux));
+	}
 }
 
 /* The CPL of the running code, at a fixed offset. */
@@ -559,22 +565,55 @@ static bool translate_df(struct tctx *c)
 	return set == ((c->mode & MODE_DF) != 0);
 }
 
-/* RDTSC at CPL 0 (CR4.TSD matters only above it: emit_inline_guard). */
+/* RDTSC and RDTSCP: #GP under CR4.TSD outside ring 0. A CPL 3 block
+ * tests TSD as it is now (with the host flags saved around the test and
+ * the form); blocks at CPL 0, 1 and 2 share a mode, so theirs look at the
+ * CPL (emit_inline_guard) and take the callout unless it is 0. */
+static bool translate_tsc_read(struct tctx *c, bool rdtscp)
+{
+	if ((c->mode & MODE_SINGLE) || !c->env->tsc_native)
+		return false;
+	struct emitter *e = &c->e;
+	if (!(c->mode & MODE_CPL3)) {
+		uint8_t *done = emit_inline_guard(c, false);
+		emit_insn(e, ZYDIS_MNEMONIC_PUSHFQ, 0, NULL, 0);
+		emit_rdtsc_body(c, rdtscp);
+		emit_insn(e, ZYDIS_MNEMONIC_POPFQ, 0, NULL, 0);
+		if (done)
+			patch_rel8(done, e->pos);
+		return true;
+	}
+	emit_insn(e, ZYDIS_MNEMONIC_PUSHFQ, 0, NULL, 0);
+	emit2(e, ZYDIS_MNEMONIC_TEST, cpu_field(1, CPU_OFF_STATE + offsetof(struct vcpu_state, cr4)),
+	      op_imm(CR4_TSD));
+	uint8_t *tsd = emit_jump8(e, JUMP8_JNZ);
+	emit_rdtsc_body(c, rdtscp);
+	emit_insn(e, ZYDIS_MNEMONIC_POPFQ, 0, NULL, 0);
+	uint8_t *done = emit_jump8(e, JUMP8_JMP);
+	if (tsd)
+		patch_rel8(tsd, e->pos);
+	emit_insn(e, ZYDIS_MNEMONIC_POPFQ, 0, NULL, 0);
+	emit_resumable_callout(c);   /* raises the #GP */
+	if (done)
+		patch_rel8(done, e->pos);
+	return true;
+}
+
 static bool translate_rdtsc(struct tctx *c)
 {
-	if ((c->mode & (MODE_CPL3 | MODE_SINGLE)) || !c->env->tsc_native)
-		return false;
-	uint8_t *done = emit_inline_guard(c, false);
-	emit_rdtsc(c);
-	if (done)
-		patch_rel8(done, c->e.pos);
-	return true;
+	return translate_tsc_read(c, false);
+}
+
+static bool translate_rdtscp(struct tctx *c)
+{
+	return translate_tsc_read(c, true);
 }
 
 static bool (*const inline_forms[INLINE_COUNT])(struct tctx *c) = {
 	[INLINE_CLI] = translate_cli,
 	[INLINE_SEGMENT_READ] = translate_segment_read,
 	[INLINE_RDTSC] = translate_rdtsc,
+	[INLINE_RDTSCP] = translate_rdtscp,
 	[INLINE_PUSHF] = translate_pushf,
 	[INLINE_STI] = translate_sti,
 	[INLINE_SEGMENT_LOAD] = translate_segment_load,

@@ -8,7 +8,8 @@
 ; handler, IRETD back); INT to a DPL-0 gate, INT3 and INTO from ring 3 ->
 ; #GP(vector*8+2), #NP for a not-present DPL-3 gate; #DE/#UD/#GP/#BP
 ; taken in ring 3 (frame, handler stack); every privileged instruction ->
-; #GP(0) at its EIP, even at IOPL 3; RDTSC under CR4.TSD; POPF/IRETD
+; #GP(0) at its EIP, even at IOPL 3; RDTSC and RDTSCP in ring 3 (flags
+; kept, TSC_AUX in ECX) and their #GP under CR4.TSD; POPF/IRETD
 ; keeping IF and IOPL, CLI/STI #GP at IOPL 0 and allowed at IOPL 3;
 ; PUSHF/SGDT/SIDT/SLDT/STR/SMSW/LAR/VERR at CPL 3; IN/OUT/INS/OUTS by the
 ; I/O bitmap (per port, 2-byte accesses half allowed, across a bitmap
@@ -218,15 +219,25 @@ group "privileged"
 	movzx ebx, word [cr0_word]
 	check eax, ebx				; CR0 as it was
 	user u_rdtsc, 0				; no TSD: allowed
+	mov ecx, 0xc0000103			; IA32_TSC_AUX, for RDTSCP
+	xor edx, edx
+	mov eax, 0x5eed1234
+	wrmsr
+	rdtsc
+	mov [tsc_before], eax
+	mov [tsc_before + 4], edx
+	user u_rdtscp, 0
 	mov eax, cr4
 	or eax, 4				; CR4.TSD
 	mov cr4, eax
 	arm 0
 	rdtsc					; ring 0 still may
 	user u_rdtsc_gp, 0
+	user u_rdtscp_gp, 0
 	mov eax, cr4
 	and eax, ~4
 	mov cr4, eax
+	user u_rdtsc, 0				; allowed again (inline forms check TSD as it is now)
 
 ; ---------------------------------------------------------------- flags
 group "flags"
@@ -571,10 +582,45 @@ u_priv:
 	check dword [x_count], 0
 	leave_user
 
+; RDTSC in ring 3 leaves the arithmetic flags as they were (its inline
+; form computes with the host's flags saved).
 u_rdtsc:
 	arm 0
+	mov eax, 0x7fffffff
+	add eax, 1				; OF, SF, AF, PF set; CF, ZF clear
+	pushfd
 	rdtsc
+	pushfd
+	pop eax
+	pop ebx
+	check eax, ebx
 	check dword [x_count], 0
+	leave_user
+
+; RDTSCP in ring 3: TSC_AUX in ECX, the TSC not behind ring 0's earlier
+; read, the flags as they were.
+u_rdtscp:
+	arm 0
+	mov ecx, -1
+	stc
+	pushfd
+	rdtscp
+	pushfd
+	pop esi
+	pop edi
+	check esi, edi
+	check ecx, 0x5eed1234
+	sub eax, [tsc_before]
+	sbb edx, [tsc_before + 4]
+	shr edx, 31
+	check edx, 0
+	check dword [x_count], 0
+	leave_user
+
+u_rdtscp_gp:
+	mov ecx, 0x1111
+	gp0 rdtscp
+	check ecx, 0x1111			; a faulting RDTSCP writes nothing
 	leave_user
 
 u_rdtsc_gp:
@@ -1052,6 +1098,7 @@ h_eflags:	resd 1
 s_frame:	resd 5
 u_esp:		resd 1
 u_seen:		resd 4
+tsc_before:	resd 2
 u_buf:		resd 4
 se_cs:		resd 1
 se_ss:		resd 1
