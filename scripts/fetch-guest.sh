@@ -9,7 +9,8 @@
 # builds as modules (the PS/2 mouse, the ACPI power button, virtio disks
 # and network, the virtio tablet with evdev's /dev/input/eventN, ext4; with btvm.ide on the kernel command line IDE disks
 # and CD-ROMs with ISO 9660 too; with btvm.share the virtio-9p shared
-# folder's filesystem), and an /init
+# folder's filesystem; with btvm.sound the AC'97 sound card's driver and
+# OSS's /dev/dsp), and an /init
 # that mounts proc, sys and devtmpfs, loads those modules, and starts an
 # interactive shell on the console (prompt "guest:~ # ") and, when the
 # kernel has a VGA console, another on tty1 (the window's screen).
@@ -35,7 +36,7 @@ set -euo pipefail
 
 # Bump when the initramfs's layout changes in a way the /init text below
 # does not show (the /init text is hashed into the stamp by itself).
-RECIPE_VERSION=8b
+RECIPE_VERSION=8a
 
 # Modules from the kernel's package put into the initramfs (paths under
 # lib/modules/RELEASE/kernel/), loaded by /init in this order.
@@ -62,6 +63,13 @@ drivers/scsi/sd_mod.ko drivers/cdrom/cdrom.ko drivers/scsi/sr_mod.ko fs/isofs/is
 # Loaded only with btvm.share on the kernel command line.
 GUEST_SHARE_MODULES="fs/netfs/netfs.ko fs/fscache/fscache.ko net/9p/9pnet.ko
 net/9p/9pnet_virtio.ko fs/9p/9p.ko"
+# Sound: ALSA with the ICH AC'97 driver and its codec, and the OSS
+# emulation (/dev/dsp, /dev/mixer, which a static program drives without
+# alsa-lib), in load order, under lib/modules/sound/: loaded only with
+# btvm.sound on the kernel command line, as IDE's are.
+GUEST_SOUND_MODULES="sound/soundcore.ko sound/core/snd.ko sound/core/snd-timer.ko
+sound/core/snd-pcm.ko sound/ac97_bus.ko sound/pci/ac97/snd-ac97-codec.ko
+sound/pci/snd-intel8x0.ko sound/core/oss/snd-mixer-oss.ko sound/core/oss/snd-pcm-oss.ko"
 # The bochs DRM driver and what it needs, in load order, under
 # lib/modules/drm/: loaded only with btvm.drm on the kernel command line,
 # since it moves the console from the VGA's text mode to a framebuffer.
@@ -145,6 +153,12 @@ if grep -qw btvm.share /proc/cmdline; then
 		insmod "$m"
 	done
 fi
+# btvm.sound: the AC'97 card's driver with OSS's /dev/dsp and /dev/mixer.
+if grep -qw btvm.sound /proc/cmdline; then
+	for m in /lib/modules/sound/*.ko; do
+		insmod "$m"
+	done
+fi
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 chmod 1777 /tmp
@@ -177,7 +191,7 @@ sync
 poweroff -f
 EOF
 
-recipe_id="recipe-$RECIPE_VERSION-$(printf '%s\n' "$init_script" "$GUEST_MODULES" "$GUEST_DRM_MODULES" "$GUEST_IDE_MODULES" "$GUEST_SHARE_MODULES" | sha256sum | cut -c1-16)"
+recipe_id="recipe-$RECIPE_VERSION-$(printf '%s\n' "$init_script" "$GUEST_MODULES" "$GUEST_DRM_MODULES" "$GUEST_IDE_MODULES" "$GUEST_SHARE_MODULES" "$GUEST_SOUND_MODULES" | sha256sum | cut -c1-16)"
 
 mkdir -p "$cache"
 exec 9>"$cache/.lock"
@@ -365,7 +379,7 @@ if [ ! -s "$initrd_out" ] || [ "$(cat "$initrd_stamp" 2>/dev/null)" != "$stamp" 
 	cp "$tmp/busybox/bin/busybox" "$root/bin/busybox"
 	# The modules, numbered so that /init loads them in the list's order.
 	dpkg-deb -x "$kdeb" "$tmp/modules"
-	mkdir -p "$root/lib/modules/drm" "$root/lib/modules/ide" "$root/lib/modules/share"
+	mkdir -p "$root/lib/modules/drm" "$root/lib/modules/ide" "$root/lib/modules/share" "$root/lib/modules/sound"
 	copy_modules() { # copy_modules DIR MODULE...: numbered, in order
 		local dir=$1 m f n=10
 		shift
@@ -384,6 +398,8 @@ if [ ! -s "$initrd_out" ] || [ "$(cat "$initrd_stamp" 2>/dev/null)" != "$stamp" 
 	copy_modules "$root/lib/modules/ide" $GUEST_IDE_MODULES
 	# shellcheck disable=SC2086
 	copy_modules "$root/lib/modules/share" $GUEST_SHARE_MODULES
+	# shellcheck disable=SC2086
+	copy_modules "$root/lib/modules/sound" $GUEST_SOUND_MODULES
 	printf '%s\n' "$init_script" >"$root/init"
 	chmod 755 "$root/init" "$root/bin/busybox"
 	chmod 1777 "$root/tmp"

@@ -21,6 +21,7 @@
 #include "frontend/gdbstub.h"
 #include "frontend/migration.h"
 #include "frontend/monitor.h"
+#include "host/audio_out.h"
 #include "host/display.h"
 #include "host/host_memory.h"
 #include "host/outfile.h"
@@ -124,6 +125,13 @@ static void print_usage(FILE *out)
 	      "                        confined to DIR; the guest mounts it with\n"
 	      "                        mount -t 9p -o trans=virtio,version=9p2000.L NAME\n"
 	      "                        /mnt. NAME defaults to DIR's last component\n"
+	      "  --sound ac97|none     ac97 (the default): an Intel ICH AC'97 sound card\n"
+	      "                        (Linux's snd-intel8x0, Windows XP's own driver)\n"
+	      "  --audio sdl|none      where its sound goes: sdl, the host's sound\n"
+	      "                        through SDL2 (SDL_AUDIODRIVER picks the driver;\n"
+	      "                        'disk' writes SDL_DISKAUDIOFILE); none: dropped\n"
+	      "                        as it plays. Default: sdl with a window, none\n"
+	      "                        with --display none\n"
 	      "  --vga text|WxH        the screen at boot: text (80x25 VGA text mode, the\n"
 	      "                        default) or a linear framebuffer of WxH pixels,\n"
 	      "                        32 bits each (e.g. 1024x768; up to 2560x1600),\n"
@@ -340,6 +348,8 @@ enum {
 	OPT_BOOT,
 	OPT_START,
 	OPT_TABLET,
+	OPT_SOUND,
+	OPT_AUDIO,
 	OPT_SHARE,
 };
 
@@ -353,7 +363,8 @@ enum boot_choice { BOOT_CHOICE_AUTO, BOOT_CHOICE_BIOS, BOOT_CHOICE_DIRECT };
 enum start_choice { START_AS_SAVED, START_PAUSED, START_RUNNING };
 
 struct run_given {
-	bool kernel, initrd, append, memory, vga, disk, snapshot, net, smp, tablet;
+	bool kernel, initrd, append, memory, vga, disk, snapshot, net, smp, tablet, sound;
+	int audio;              /* --audio: 0 not given, 1 sdl, -1 none */
 	enum boot_choice boot;
 	enum start_choice start;
 	bool start_option;      /* --start itself, not -S */
@@ -409,6 +420,8 @@ static const struct option run_options[] = {
 	{ "boot", required_argument, NULL, OPT_BOOT },
 	{ "start", required_argument, NULL, OPT_START },
 	{ "tablet", required_argument, NULL, OPT_TABLET },
+	{ "sound", required_argument, NULL, OPT_SOUND },
+	{ "audio", required_argument, NULL, OPT_AUDIO },
 	{ "share", required_argument, NULL, OPT_SHARE },
 	{ NULL, 0, NULL, 0 },
 };
@@ -664,6 +677,23 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 			else
 				return usage_error("invalid --tablet '%s' (expected on or off)", optarg);
 			given->tablet = true;
+			break;
+		case OPT_SOUND:
+			if (!strcmp(optarg, "ac97"))
+				cfg->sound = SOUND_AC97;
+			else if (!strcmp(optarg, "none"))
+				cfg->sound = SOUND_NONE;
+			else
+				return usage_error("invalid --sound '%s' (expected ac97 or none)", optarg);
+			given->sound = true;
+			break;
+		case OPT_AUDIO:
+			if (!strcmp(optarg, "sdl"))
+				given->audio = 1;
+			else if (!strcmp(optarg, "none"))
+				given->audio = -1;
+			else
+				return usage_error("invalid --audio '%s' (expected sdl or none)", optarg);
 			break;
 		case OPT_HELP:
 			print_usage(stdout);
@@ -998,6 +1028,10 @@ static int take_snapshot_config(struct board_config *cfg, const struct run_given
 		return usage_error("%s: --tablet %s conflicts with the snapshot's machine, "
 				   "which %s a tablet", opt, cfg->tablet == TABLET_ON ? "on" : "off",
 				   s->tablet == TABLET_ON ? "has" : "has no");
+	if (given->sound && cfg->sound != s->sound)
+		return usage_error("%s: --sound %s conflicts with the snapshot's machine, "
+				   "which %s a sound card", opt, cfg->sound == SOUND_AC97 ? "ac97" : "none",
+				   s->sound == SOUND_AC97 ? "has" : "has no");
 	if (given->net && cfg->net.enabled != s->net.enabled)
 		return usage_error("%s: --net %s conflicts with the snapshot's machine, which "
 				   "%s a network card", opt, cfg->net.enabled ? "user" : "none",
@@ -1036,6 +1070,7 @@ static int take_snapshot_config(struct board_config *cfg, const struct run_given
 			cfg->kernel_disk = cfg->ide[slot].path;
 	cfg->snapshot = s->snapshot;
 	cfg->tablet = s->tablet;
+	cfg->sound = s->sound;
 	if (!given->net)
 		cfg->net = s->net;
 	return -1;
@@ -1252,12 +1287,16 @@ static int cmd_run(int argc, char **argv)
 	}
 	/* The tablet by default where there will be a window to drive it
 	 * (a restored machine has the snapshot's answer). */
+	bool windowed = cfg.display == DISPLAY_SDL ||
+			(cfg.display == DISPLAY_DEFAULT && cfg.window && cfg.window->server_named());
 	if (cfg.tablet == TABLET_DEFAULT)
-		cfg.tablet = cfg.display == DISPLAY_SDL ||
-				     (cfg.display == DISPLAY_DEFAULT && cfg.window &&
-				      cfg.window->server_named())
-			     ? TABLET_ON
-			     : TABLET_OFF;
+		cfg.tablet = windowed ? TABLET_ON : TABLET_OFF;
+	/* The host's sound where there is a window (a desktop session),
+	 * none for a headless machine unless asked. */
+	if (cfg.sound == SOUND_DEFAULT)
+		cfg.sound = SOUND_AC97;
+	if (given.audio > 0 || (!given.audio && windowed))
+		cfg.audio = &audio_sdl;
 	if (board_create(&board, &cfg, err, sizeof(err))) {
 		fprintf(stderr, "btvm: %s\n", err);
 		migration_incoming_free(incoming);

@@ -88,6 +88,7 @@ struct stats_counter {
 	enum stats_each each;
 	bool net_only;            /* shown in the text only with --net user */
 	bool ide_only;            /* shown in the text only with IDE drives */
+	bool sound_only;          /* shown in the text only with the sound card */
 	/* Each vCPU has its own (besides every FROM_CPU counter): the JSON's
 	 * vcpus array and the text's per-vCPU section show them per vCPU. */
 	bool vcpu;
@@ -132,6 +133,7 @@ static uint64_t get_class_callouts(const struct values *v, unsigned i)
 #define DISK(f) .from = FROM_DISK, .each = EACH_DISK, .off = offsetof(struct virtio_blk_stats, f)
 #define NET(f) .from = FROM_NET, .net_only = true, .off = offsetof(struct virtio_net_stats, f)
 #define IDE(f) .from = FROM_IDE, .ide_only = true, .off = offsetof(struct ide_stats, f)
+#define AUDIO(f) VAL(m.f), .sound_only = true
 
 /* Table order is the text report's order, the JSON's and the samples'
  * column order. Renaming a name breaks users' scripts: add, do not rename. */
@@ -166,6 +168,13 @@ static const struct stats_counter counters[] = {
 	{ "ide.dma_errors", "IDE bad PRD tables", SEC_DEVICES, IDE(dma_errors) },
 	{ "ide.host_errors", "IDE host I/O errors", SEC_DEVICES, IDE(host_errors) },
 	{ "ide.media_changes", "IDE media changes", SEC_DEVICES, IDE(media_changes) },
+	{ "audio.frames", "sound frames played", SEC_DEVICES, AUDIO(audio_frames) },
+	{ "audio.buffers", "sound buffers played", SEC_DEVICES, AUDIO(audio_buffers) },
+	{ "audio.dma_errors", "sound DMA errors", SEC_DEVICES, AUDIO(audio_dma_errors) },
+	{ "audio.interrupts", "sound interrupts", SEC_DEVICES, AUDIO(audio_interrupts) },
+	{ "audio.host_frames", "sound frames to the host", SEC_DEVICES, AUDIO(audio_host_frames) },
+	{ "audio.dropped", "sound frames dropped (host slow)", SEC_DEVICES, AUDIO(audio_dropped) },
+	{ "audio.underruns", "sound underruns", SEC_DEVICES, AUDIO(audio_underruns) },
 	{ "net.tx_frames", "net tx frames", SEC_DEVICES, NET(tx_packets) },
 	{ "net.tx_bytes", "net tx bytes", SEC_DEVICES, NET(tx_bytes) },
 	{ "net.rx_frames", "net rx frames", SEC_DEVICES, NET(rx_packets) },
@@ -430,7 +439,7 @@ static void print_section(const struct values *v, enum stats_section sec, FILE *
 	for (size_t k = 0; k < NCOUNTERS; k++) {
 		const struct stats_counter *c = &counters[k];
 		if (c->section != sec || (c->net_only && !v->m.net) ||
-		    (c->ide_only && !v->m.ide_drives))
+		    (c->ide_only && !v->m.ide_drives) || (c->sound_only && !v->m.sound))
 			continue;
 		for (unsigned i = 0, n = instances(v, c); i < n; i++) {
 			char label[64];

@@ -157,6 +157,8 @@ int board_create(struct board **out, const struct board_config *cfg, char *err, 
 	 * told nothing has no tablet. */
 	if (board->cfg.tablet == TABLET_DEFAULT)
 		board->cfg.tablet = TABLET_OFF;
+	if (board->cfg.sound == SOUND_DEFAULT)
+		board->cfg.sound = SOUND_NONE;
 	board->start_paused = cfg->start_paused;
 	board->wake_fd = -1;
 	board->timer_deadline = UINT64_MAX;
@@ -323,6 +325,7 @@ close_disks:
 	board->slirp = NULL;
 	virtio_net_close(&board->net);
 	virtio_input_close(&board->tablet);
+	board__audio_close(board);
 	board__close_shares(board);
 	for (unsigned i = 0; i < cfg->ndisks; i++)
 		virtio_blk_close(&board->disks[i]);
@@ -357,6 +360,7 @@ void board_destroy(struct board *board)
 	board->slirp = NULL;
 	virtio_net_close(&board->net);
 	virtio_input_close(&board->tablet);
+	board__audio_close(board);
 	board__close_shares(board);
 	for (unsigned i = 0; i < board->cfg.ndisks; i++)
 		virtio_blk_close(&board->disks[i]);

@@ -14,6 +14,7 @@
 
 struct board;
 struct display_backend;
+struct audio_backend;
 
 /* DISPLAY_DEFAULT: a window when a display server answers, else none. */
 enum display_mode { DISPLAY_DEFAULT, DISPLAY_NONE, DISPLAY_SDL };
@@ -22,6 +23,9 @@ enum display_mode { DISPLAY_DEFAULT, DISPLAY_NONE, DISPLAY_SDL };
  * TABLET_DEFAULT has none. */
 enum tablet_mode { TABLET_DEFAULT, TABLET_OFF, TABLET_ON };
 enum serial_mode { SERIAL_STDIO, SERIAL_NONE };
+/* --sound: the AC'97 card or none. main.c turns SOUND_DEFAULT into the
+ * card; a board given SOUND_DEFAULT has none (as with the tablet). */
+enum sound_mode { SOUND_DEFAULT, SOUND_NONE, SOUND_AC97 };
 enum board_ide_kind { BOARD_IDE_NONE, BOARD_IDE_DISK, BOARD_IDE_CDROM };
 
 /* A drive on the IDE controller: a disk (--disk FILE,if=ide), or a
@@ -106,6 +110,7 @@ struct board_config {
 	bool defer_disk_locks;
 	struct slirp_net_config net;   /* --net: user (libslirp) or none */
 	enum tablet_mode tablet;       /* --tablet: a virtio-input absolute pointer */
+	enum sound_mode sound;         /* --sound: the AC'97 card at 00:09.0, or none */
 	/* --share DIR[,tag=NAME][,readonly]: virtio-9p shared folders */
 	struct { const char *path; char tag[65]; bool readonly; } shares[BOARD_MAX_SHARES];
 	unsigned nshares;
@@ -128,6 +133,10 @@ struct board_config {
 	/* The window's code (display_sdl, host/display.c), which main.c
 	 * gives: only it links SDL2. NULL: no window (DISPLAY_SDL fails). */
 	const struct display_backend *window;
+	/* --audio sdl: the host's sound output (audio_sdl, host/audio_out.c,
+	 * which main.c gives as it gives the window). NULL: the card plays
+	 * into nothing, at its rate. */
+	const struct audio_backend *audio;
 };
 
 /* Builds the machine and loads the guest into a board of its own

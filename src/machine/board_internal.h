@@ -46,6 +46,7 @@
 #include "devices/virtio_9p.h"
 #include "devices/virtio_blk.h"
 #include "devices/virtio_input.h"
+#include "devices/ac97.h"
 #include "devices/virtio_net.h"
 #include "host/clock.h"
 #include "host/share_server.h"
@@ -135,6 +136,8 @@ struct board {
 	struct virtio_net net;        /* with cfg.net.enabled: 00:03.0 */
 	struct slirp_net *slirp;      /* its backend; NULL without --net user */
 	struct virtio_input tablet;   /* with cfg.tablet TABLET_ON: 00:08.0 */
+	struct ac97 ac97;             /* with cfg.sound SOUND_AC97: 00:09.0 (board_audio.c) */
+	struct audio_out *audio_out;  /* cfg.audio's output, NULL without one */
 	/* --share: a virtio-9p device each (00:0c.0 on), its diod, and
 	 * btvm's end of their connection until the device takes it. */
 	struct virtio_9p shares[BOARD_MAX_SHARES];
@@ -347,6 +350,17 @@ static inline unsigned board__isa_irq_pin(unsigned irq)
  * lines, the firmware's tables, what the firmware sets up, the loader's
  * view of the machine. */
 int board__wire_devices(struct board *board);
+/* A device wrote [gpa, gpa + len) of guest RAM on the vCPU thread (and
+ * logged it): the translations made from those pages go. */
+void board__device_wrote(void *opaque, uint64_t gpa, uint64_t len);
+/* The sound card and its host output (board_audio.c): wired (the host's
+ * output opened, or a one-line warning and none), closed, paused with
+ * the machine; its counters. */
+int board__audio_wire(struct board *board);
+void board__audio_close(struct board *board);
+void board__audio_pause(struct board *board, bool paused);
+struct board_counters;
+void board__audio_counters(const struct board *board, struct board_counters *c);
 int board__write_acpi(struct board *board);
 int board__firmware(struct board *board);
 /* The A20 gate as the devices drive it now, to the bootstrap processor's

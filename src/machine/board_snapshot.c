@@ -27,8 +27,11 @@
  * image and boot order (a btvm without them wrote 1; its snapshots have
  * no IDE section and are refused). 3: the vCPU count at the end; a
  * version-2 snapshot is of one vCPU. 4: whether the machine has the
- * virtio tablet, at the end; an older snapshot's machine has none. */
-#define CONF_VERSION 4u
+ * virtio tablet, at the end; an older snapshot's machine has none. 5:
+ * whether it has the AC'97 sound card, after that; an older one's has
+ * none. */
+#define CONF_VERSION 5u
+#define CONF_VERSION_NO_SOUND 4u
 #define CONF_VERSION_NO_TABLET 3u
 #define CONF_VERSION_ONE_VCPU 2u
 #define CPUM_VERSION 1u
@@ -58,7 +61,7 @@
 enum section {
 	S_CONF, S_CPUM, S_CLCK, S_CPU, S_MEM, S_BOCH, S_BLK0, S_VNET = S_BLK0 + BOARD_MAX_DISKS,
 	S_IDE, S_PCI, S_VGA, S_UART, S_RTC, S_PIT, S_APM, S_KBC, S_MOUS, S_P92, S_TDEV, S_BORD, S_IOAP,
-	S_LAPC, S_PIC, S_FWCF, S_HPET, S_SMP, S_VINP, S_CPU_AP, S_LAP_AP = S_CPU_AP + BOARD_MAX_VCPUS - 1,
+	S_LAPC, S_PIC, S_FWCF, S_HPET, S_SMP, S_VINP, S_AC97, S_CPU_AP, S_LAP_AP = S_CPU_AP + BOARD_MAX_VCPUS - 1,
 	S_COUNT = S_LAP_AP + BOARD_MAX_VCPUS - 1
 };
 
@@ -69,7 +72,7 @@ static const char *const tags[S_COUNT] = {
 	[S_VGA] = "VGA ", [S_UART] = "UART", [S_RTC] = "RTC ", [S_PIT] = "PIT ", [S_APM] = "APM ",
 	[S_KBC] = "KBC ", [S_MOUS] = "MOUS", [S_P92] = "P92 ", [S_TDEV] = "TDEV",
 	[S_BORD] = "BORD", [S_IOAP] = "IOAP", [S_LAPC] = "LAPC", [S_PIC] = "PIC ",
-	[S_FWCF] = "FWCF", [S_HPET] = "HPET", [S_SMP] = "SMP ", [S_VINP] = "VINP",
+	[S_FWCF] = "FWCF", [S_HPET] = "HPET", [S_SMP] = "SMP ", [S_VINP] = "VINP", [S_AC97] = "AC97",
 	[S_CPU_AP] = "CPU1", [S_CPU_AP + 1] = "CPU2", [S_CPU_AP + 2] = "CPU3", [S_CPU_AP + 3] = "CPU4",
 	[S_CPU_AP + 4] = "CPU5", [S_CPU_AP + 5] = "CPU6", [S_CPU_AP + 6] = "CPU7",
 	[S_LAP_AP] = "LAP1", [S_LAP_AP + 1] = "LAP2", [S_LAP_AP + 2] = "LAP3", [S_LAP_AP + 3] = "LAP4",
@@ -222,6 +225,7 @@ static void save_config(const struct board *board, struct snap_writer *w)
 	snapw_bool(w, c->first_disk_ide);
 	snapw_u32(w, board->nvcpus);
 	snapw_bool(w, c->tablet == TABLET_ON);
+	snapw_bool(w, c->sound == SOUND_AC97);
 	snapw_end(w);
 }
 
@@ -288,7 +292,8 @@ static int load_config(struct snap_reader *r, struct board_snapshot_config *sc,
 	snapr_str(r, c->boot_order, sizeof(c->boot_order));
 	c->first_disk_ide = snapr_bool(r);
 	c->smp = r->version >= CONF_VERSION_NO_TABLET ? snapr_u32(r) : 1;
-	c->tablet = r->version >= CONF_VERSION && snapr_bool(r) ? TABLET_ON : TABLET_OFF;
+	c->tablet = r->version >= CONF_VERSION_NO_SOUND && snapr_bool(r) ? TABLET_ON : TABLET_OFF;
+	c->sound = r->version >= CONF_VERSION && snapr_bool(r) ? SOUND_AC97 : SOUND_NONE;
 	if (snapr_end(r))
 		return r->err;
 	if (c->smp < 1 || c->smp > BOARD_MAX_SMP)
@@ -545,6 +550,8 @@ static int save_state(struct board *board, const char *path, int fd, bool memory
 			virtio_net_save(&board->net, &w);
 		if (board->cfg.tablet == TABLET_ON)
 			virtio_input_save(&board->tablet, &w);
+		if (board->cfg.sound == SOUND_AC97)
+			ac97_save(&board->ac97, &w);
 		ide_save(&board->ide, tags[S_IDE], &w);
 		pci_host_save(&board->pci, &w);
 		vga_save(&board->vga, &w);
@@ -610,12 +617,12 @@ static int check_config(const struct board *board, struct snap_reader *r)
 	if (!ret && (ram_size != board->ram.size || devmem_size != board->ram.devmem_size ||
 		     sc->cfg.ndisks != board->cfg.ndisks || !same_ide ||
 		     sc->cfg.net.enabled != board->cfg.net.enabled ||
-		     sc->cfg.tablet != board->cfg.tablet ||
+		     sc->cfg.tablet != board->cfg.tablet || sc->cfg.sound != board->cfg.sound ||
 		     sc->cfg.snapshot != board->cfg.snapshot ||
 		     !sc->cfg.bios_path != !board->cfg.bios_path ||
 		     !sc->cfg.kernel_path != !board->cfg.kernel_path))
 		ret = snapr_fail(r, "this machine is configured differently (RAM, disks, network, "
-				    "tablet)");
+				    "tablet, sound)");
 	if (!ret && sc->cfg.smp != board->nvcpus)
 		ret = snapr_fail(r, "of %u vCPUs, this machine has %u", sc->cfg.smp, board->nvcpus);
 	free(sc);
@@ -703,6 +710,8 @@ static int load_section(struct board *board, struct snap_reader *r, enum section
 		return load_smp(board, r);
 	case S_VINP:
 		return virtio_input_load(&board->tablet, r);
+	case S_AC97:
+		return ac97_load(&board->ac97, r);
 	default:
 		if (s >= S_LAP_AP)
 			return lapic_load(&board->vcpus[s - S_LAP_AP + 1].lapic, r);
@@ -727,6 +736,8 @@ static bool section_expected(const struct board *board, enum section s, bool mem
 		return board->nvcpus > 1;
 	if (s == S_VINP)
 		return board->cfg.tablet == TABLET_ON;
+	if (s == S_AC97)
+		return board->cfg.sound == SOUND_AC97;
 	if (s >= S_LAP_AP)
 		return (unsigned)(s - S_LAP_AP + 1) < board->nvcpus;
 	if (s >= S_CPU_AP)
@@ -753,6 +764,8 @@ static int restore_state(struct board *board, const char *path, int fd, bool mem
 		pci_function_unmap(&board->net.vp.pci);
 	if (board->cfg.tablet == TABLET_ON)
 		pci_function_unmap(&board->tablet.vp.pci);
+	if (board->cfg.sound == SOUND_AC97)
+		pci_function_unmap(&board->ac97.pci);
 
 	while (!ret && (ret = snapr_next(&r)) == 1) {
 		enum section s = S_COUNT;

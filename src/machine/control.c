@@ -153,6 +153,7 @@ void board_pause(struct board *board, unsigned hold)
 	board->paused = true;
 	board->paused_count = board__host_count(&board->clk);
 	board->paused_wall_ns = host_realtime_ns();
+	board__audio_pause(board, true);
 	board__event(board, BOARD_EVENT_STOP);
 }
 
@@ -176,6 +177,7 @@ void board_resume(struct board *board, unsigned hold)
 	board->paused = false;
 	mc146818_move_time(&board->rtc, board__clock_ns(board),
 			   host_realtime_ns() - board->paused_wall_ns);
+	board__audio_pause(board, false);
 	board__event(board, BOARD_EVENT_RESUME);
 	board__arm_timer(board);
 }
@@ -266,6 +268,7 @@ void board_read_counters(const struct board *board, struct board_counters *c)
 	for (unsigned slot = 0; slot < BOARD_IDE_SLOTS; slot++)
 		c->ide_drives += board->cfg.ide[slot].kind != BOARD_IDE_NONE;
 	c->ide = ide_get_stats(&board->ide);
+	board__audio_counters(board, c);
 	c->net = board->slirp != NULL;
 	c->net_stats = virtio_net_get_stats((struct virtio_net *)&board->net);
 	c->net_tx_queue_full = board->slirp ? slirp_net_get_stats(board->slirp).tx_dropped : 0;

@@ -158,6 +158,11 @@ struct board_counters {
 	struct virtio_blk_stats disks[BOARD_MAX_DISKS];
 	unsigned ide_drives;            /* drives on the IDE controller (CD drives included) */
 	struct ide_stats ide;           /* the IDE controller's, all its drives together */
+	bool sound;                     /* the AC'97 card is there */
+	/* The card's (frames played, buffers, DMA errors, interrupts) and
+	 * its host output's (frames queued, dropped, underruns). */
+	uint64_t audio_frames, audio_buffers, audio_dma_errors, audio_interrupts;
+	uint64_t audio_host_frames, audio_dropped, audio_underruns;
 	bool net;                       /* a network card with its backend (--net user) */
 	struct virtio_net_stats net_stats;
 	uint64_t net_tx_queue_full;     /* the backend's drops */

@@ -86,6 +86,10 @@ static uint64_t next_device_event(const struct board *board, uint64_t now, bool 
 			deadline = earlier(deadline, hpet_timer_next_event_ns(&board->hpet, n, now));
 	for (unsigned i = 0; i < board->nvcpus; i++)
 		deadline = earlier(deadline, lapic_next_event_ns(&board->vcpus[i].lapic, now));
+	/* The sound card's next piece for the host, interrupt or not: a
+	 * halted guest's sound plays on. */
+	if (board->ac97.attached)
+		deadline = earlier(deadline, ac97_next_event_ns(&board->ac97, now));
 	return deadline;
 }
 
@@ -268,6 +272,8 @@ void board__platform_poll(void *opaque)
 	hpet_update(&board->hpet, now);
 	for (unsigned i = 0; i < board->nvcpus; i++)
 		lapic_update(&board->vcpus[i].lapic, now);
+	if (board->ac97.attached)
+		ac97_update(&board->ac97, now);
 	if (board->cfg.serial == SERIAL_STDIO)
 		board_pump_input(board);
 	for (unsigned i = 0; i < board->cfg.ndisks; i++)

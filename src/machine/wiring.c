@@ -563,6 +563,11 @@ static void ide_guest_written(void *opaque, uint64_t gpa, uint64_t len)
 		drop_translations(opaque, gpa, len);
 }
 
+void board__device_wrote(void *opaque, uint64_t gpa, uint64_t len)
+{
+	ide_guest_written(opaque, gpa, len);
+}
+
 /* The network backend's frames for the guest, on its thread. */
 void board__net_receive(void *opaque, const uint8_t *frame, size_t len)
 {
@@ -642,6 +647,7 @@ static void board_reset_devices(struct board *board)
 		ide_reset(&board->ide);
 	virtio_net_reset(&board->net);
 	virtio_input_reset(&board->tablet);
+	ac97_reset(&board->ac97);
 	for (unsigned i = 0; i < board->cfg.nshares; i++)
 		virtio_9p_reset(&board->shares[i]);
 	/* What the VGA BIOS leaves in video memory: its font in plane 2 and
@@ -813,6 +819,9 @@ int board__wire_devices(struct board *board)
 			return err;
 	}
 	err = wire_shares(board);
+	if (err)
+		return err;
+	err = board__audio_wire(board);
 	if (err)
 		return err;
 	board->debug_exit.request_exit = debug_exit_request;

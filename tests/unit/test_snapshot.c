@@ -435,14 +435,14 @@ static void test_machine(const char *kernel, const char *keep)
 	CHECK_EQ(try_restore(kernel, other, err, sizeof(err)), 0);
 	if (err[0])
 		fprintf(stderr, "test_snapshot: %s\n", err);
-	/* The configuration as version 3 wrote it, before the tablet: a
+	/* The configuration as version 4 wrote it, before the sound card: a
 	 * machine without one (as this one is), and it loads. */
 	memcpy(d, c, sizeof(c[0]) * nc);
 	for (unsigned i = 0; i < nc; i++)
 		if (!strcmp(d[i].tag, "CONF")) {
-			CHECK_EQ(d[i].version, 4);
-			CHECK_EQ(d[i].data[d[i].len - 1], 0);   /* no tablet */
-			d[i].version = 3;
+			CHECK_EQ(d[i].version, 5);
+			CHECK_EQ(d[i].data[d[i].len - 1], 0);   /* no sound card */
+			d[i].version = 4;
 			d[i].len -= 1;
 		}
 	CHECK_EQ(write_sections(other, d, nc), 0);
@@ -450,7 +450,7 @@ static void test_machine(const char *kernel, const char *keep)
 	CHECK_EQ(try_restore(kernel, other, err, sizeof(err)), 0);
 	if (err[0])
 		fprintf(stderr, "test_snapshot: %s\n", err);
-	/* Version 4 saying there is a tablet: this machine has none. */
+	/* Version 5 saying there is a sound card: this machine has none. */
 	memcpy(d, c, sizeof(c[0]) * nc);
 	for (unsigned i = 0; i < nc; i++)
 		if (!strcmp(d[i].tag, "CONF"))
@@ -458,18 +458,43 @@ static void test_machine(const char *kernel, const char *keep)
 	CHECK_EQ(write_sections(other, d, nc), 0);
 	CHECK(try_restore(kernel, other, err, sizeof(err)) < 0);
 	CHECK_STR_CONTAINS(err, "configured differently");
-	/* The sections share their bytes with c's: put the flag back. */
 	for (unsigned i = 0; i < nc; i++)
 		if (!strcmp(d[i].tag, "CONF"))
 			d[i].data[d[i].len - 1] = 0;
+	/* The configuration as version 3 wrote it, before the tablet: a
+	 * machine without one (as this one is), and it loads. */
+	memcpy(d, c, sizeof(c[0]) * nc);
+	for (unsigned i = 0; i < nc; i++)
+		if (!strcmp(d[i].tag, "CONF")) {
+			CHECK_EQ(d[i].data[d[i].len - 2], 0);   /* no tablet */
+			d[i].version = 3;
+			d[i].len -= 2;
+		}
+	CHECK_EQ(write_sections(other, d, nc), 0);
+	err[0] = '\0';
+	CHECK_EQ(try_restore(kernel, other, err, sizeof(err)), 0);
+	if (err[0])
+		fprintf(stderr, "test_snapshot: %s\n", err);
+	/* Version 5 saying there is a tablet: this machine has none. */
+	memcpy(d, c, sizeof(c[0]) * nc);
+	for (unsigned i = 0; i < nc; i++)
+		if (!strcmp(d[i].tag, "CONF"))
+			d[i].data[d[i].len - 2] = 1;
+	CHECK_EQ(write_sections(other, d, nc), 0);
+	CHECK(try_restore(kernel, other, err, sizeof(err)) < 0);
+	CHECK_STR_CONTAINS(err, "configured differently");
+	/* The sections share their bytes with c's: put the flag back. */
+	for (unsigned i = 0; i < nc; i++)
+		if (!strcmp(d[i].tag, "CONF"))
+			d[i].data[d[i].len - 2] = 0;
 	/* The configuration as version 2 wrote it, before the vCPU count:
 	 * one vCPU, and it loads. */
 	memcpy(d, c, sizeof(c[0]) * nc);
 	for (unsigned i = 0; i < nc; i++)
 		if (!strcmp(d[i].tag, "CONF")) {
-			CHECK_EQ(d[i].data[d[i].len - 5], 1);   /* the count, little-endian */
+			CHECK_EQ(d[i].data[d[i].len - 6], 1);   /* the count, little-endian */
 			d[i].version = 2;
-			d[i].len -= 5;
+			d[i].len -= 6;
 		}
 	CHECK_EQ(write_sections(other, d, nc), 0);
 	err[0] = '\0';
