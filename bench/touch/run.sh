@@ -119,6 +119,7 @@ tmp=$(mktemp -d "$build/bench/touch/run.XXXXXX")
 map_count_file=/proc/sys/vm/max_map_count
 map_count_old=$(cat "$map_count_file" 2>/dev/null || echo '?')
 map_count_set=0
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
 	if [ "$map_count_set" = 1 ]; then
 		echo "$map_count_old" > "$map_count_file" ||
@@ -260,6 +261,7 @@ run_job() {
 	local -a cmd
 	mem=$(mem_for "$job")
 	local append="console=ttyS0 quiet tjob=$job"
+	# shellcheck disable=SC2016,SC2054 # sh -c expands its own; QEMU's commas
 	case $k:$job in
 	native:at) cmd=(sh -c '"$1" alloctouch && "$2" $3 pagefault' sh "$tbench" "$lbench" "$lb_quick") ;;
 	native:sweep:*) cmd=("$tbench" sweep "${job#sweep:}") ;;
@@ -375,12 +377,12 @@ done
 
 # A checksum that differs from the first kind's that has one fails the cell.
 for n in "${names[@]}"; do
-	ref= refk=
+	ref='' refk=''
 	for k in "${kinds[@]}"; do
 		[ -n "${val[$k,$n]-}" ] && [ "${val[$k,$n]}" != FAILED ] && ref=${sum[$k,$n]} && refk=$k && break
 	done
 	for k in "${kinds[@]}"; do
-		[ -n "${val[$k,$n]-}" ] && [ "${val[$k,$n]}" != FAILED ] || continue
+		if [ -z "${val[$k,$n]-}" ] || [ "${val[$k,$n]}" = FAILED ]; then continue; fi
 		[ "${sum[$k,$n]}" = "$ref" ] || fail "$k" "$n" "CHECKSUM MISMATCH: $refk ${ref}, $k ${sum[$k,$n]}"
 	done
 done
@@ -417,7 +419,7 @@ done
 # sweep's first pass), lbench's page fault and faultk at most QEMU's time,
 # under the host's vm.max_map_count.
 if [ -n "$qemu" ]; then
-	targets= missed=0
+	targets='' missed=0
 	for n in "${names[@]}"; do
 		case $n in alloctouch|pagefault|faultk|sweep-*-first) ;; *) continue ;; esac
 		r=$(ratio "${val[btvm,$n]-}" "${val[qemu,$n]-}")
@@ -436,7 +438,7 @@ declare -A mem_said=()
 for job in "${jobs[@]}"; do
 	for k in btvm qemu; do
 		m=$(mem_for "$job")
-		[ -n "${memline[$k,$job]-}" ] && [ -z "${mem_said[$k,$m]-}" ] || continue
+		if [ -z "${memline[$k,$job]-}" ] || [ -n "${mem_said[$k,$m]-}" ]; then continue; fi
 		mem_said[$k,$m]=1
 		echo "guest memory under $k at -m $m: ${memline[$k,$job]} (kB)"
 	done
