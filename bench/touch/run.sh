@@ -332,48 +332,59 @@ echo "btvm first-touch benchmark (issue 47): best of $runs run(s)$([ "$quick" = 
 echo "guest: $(basename "$kernel") ($(cat "$(dirname "$kernel")/vmlinuz.release" 2>/dev/null || echo '?')), sweeps of ${sizes//,/, } MiB, faultk $faultk_iters rounds"
 echo "host: $(nproc) CPUs, load average $load at start (other work running adds noise); vm.max_map_count $map_count_old"
 
-for k in "${kinds[@]}"; do
-	if [ "$k" = braised ]; then
-		set_map_count "$raise_to"
-		echo "vm.max_map_count raised to $raise_to for the braised runs" >&2
-	fi
-	kjobs=("${jobs[@]}")
-	[ "$k" = native ] || kjobs+=(faultk)
-	is_btvm=0
-	[ "$k" = btvm ] || [ "$k" = braised ] && is_btvm=1
-	for ((i = 1; i <= runs; i++)); do
-		for job in "${kjobs[@]}"; do
-			echo "run $i/$runs: $k $job (-m $(mem_for "$job")) ..." >&2
-			stats=
-			[ "$is_btvm" = 1 ] && [ "$quick" = 1 ] && stats=$tmp/stats-$k-${job/:/-}.json
-			run_job "$k" "$job" "$stats"
-		done
-	done
-	if [ "$is_btvm" = 1 ]; then
-		# --stats-json starts btvm's sampling profiler (a SIGPROF
-		# timer), so the stats come from one more run of each job
-		# whose times are not counted; with --quick, from the one run.
-		if [ "$quick" = 0 ]; then
-			for job in "${kjobs[@]}"; do
-				echo "stats run: $k $job ..." >&2
-				run_job "$k" "$job" "$tmp/stats-$k-${job/:/-}.json" nocount
-			done
-		fi
-		# The stats baselines: an idle boot at each -m the jobs used.
-		for m in $(for job in "${jobs[@]}"; do mem_for "$job"; done | sort -un); do
-			echo "baseline: $k idle boot at -m $m ..." >&2
-			timeout --kill-after=5 "$limit" "$btvm" run --kernel "$kernel" --initrd "$initrd" \
-				--append "console=ttyS0 quiet tjob=idle" -m "$m" --no-reboot --serial stdio \
-				--display none --net none --stats-json "$tmp/stats-$k-idle-$m.json" \
-				--stats-interval 100 < /dev/null > /dev/null 2>&1 ||
-				echo "--- idle boot under $k at -m $m failed: its stats are not subtracted" >> "$tmp/failures"
-		done
-	fi
-	if [ "$k" = braised ]; then
+# map_count_for KIND: vm.max_map_count as KIND's runs want it (raised for
+# braised, the old value for the others).
+map_count_for() {
+	if [ "$1" = braised ]; then
+		[ "$map_count_set" = 1 ] || set_map_count "$raise_to"
+	elif [ "$map_count_set" = 1 ]; then
 		set_map_count "$map_count_old"
-		echo "vm.max_map_count back to $map_count_old" >&2
 	fi
+}
+
+jobs_of() { # jobs_of KIND: the jobs a kind runs (faultk has no native form)
+	printf '%s\n' "${jobs[@]}"
+	[ "$1" = native ] || echo faultk
+}
+
+is_btvm() { [ "$1" = btvm ] || [ "$1" = braised ]; }
+
+# The kinds take turns within each round, so that a change in the host's
+# load falls on all of them alike.
+for ((i = 1; i <= runs; i++)); do
+	for k in "${kinds[@]}"; do
+		map_count_for "$k"
+		while read -r job; do
+			echo "run $i/$runs: $k $job (-m $(mem_for "$job"))$([ "$k" = braised ] && echo ", vm.max_map_count $raise_to") ..." >&2
+			stats=
+			is_btvm "$k" && [ "$quick" = 1 ] && stats=$tmp/stats-$k-${job/:/-}.json
+			run_job "$k" "$job" "$stats"
+		done < <(jobs_of "$k")
+	done
 done
+for k in "${kinds[@]}"; do
+	is_btvm "$k" || continue
+	map_count_for "$k"
+	# --stats-json starts btvm's sampling profiler (a SIGPROF timer),
+	# so the stats come from one more run of each job whose times are
+	# not counted; with --quick, from the one run.
+	if [ "$quick" = 0 ]; then
+		while read -r job; do
+			echo "stats run: $k $job ..." >&2
+			run_job "$k" "$job" "$tmp/stats-$k-${job/:/-}.json" nocount
+		done < <(jobs_of "$k")
+	fi
+	# An idle boot at each -m the jobs used: the boot's own share.
+	for m in $(for job in "${jobs[@]}"; do mem_for "$job"; done | sort -un); do
+		echo "idle boot: $k at -m $m ..." >&2
+		timeout --kill-after=5 "$limit" "$btvm" run --kernel "$kernel" --initrd "$initrd" \
+			--append "console=ttyS0 quiet tjob=idle" -m "$m" --no-reboot --serial stdio \
+			--display none --net none --stats-json "$tmp/stats-$k-idle-$m.json" \
+			--stats-interval 100 < /dev/null > /dev/null 2>&1 ||
+			echo "--- idle boot under $k at -m $m failed (exit status $?): no idle row" >> "$tmp/failures"
+	done
+done
+map_count_for native
 
 # A checksum that differs from the first kind's that has one fails the cell.
 for n in "${names[@]}"; do
