@@ -11,7 +11,7 @@
 #
 #	bench/touch/run.sh [--runs N] [--sizes S,S,...] [--quick] [--no-qemu]
 #	                   [--max-map-count N] [--no-raise] [--faultk-iters N]
-#	                   [--build DIR] [--no-build] [--timeout SEC]
+#	                   [--mem MIB] [--build DIR] [--no-build] [--timeout SEC]
 #
 # --sizes    sweep sizes in MiB (default 16,90,400,1024; --quick: 8,16)
 # --quick    1 run, small sizes, faultk at 10 rounds, lbench --quick
@@ -20,6 +20,8 @@
 #            back at the end; without permission the column is skipped
 #            with the reason printed
 # --no-raise skip the raised runs (said so in the output)
+# --mem MIB  the guests' -m for every Linux job (default: 256, and S+384
+#            for a sweep of S >= 128 MiB), to find what a size needs
 #
 # Each guest job boots the kernel once with the job named on its command
 # line (tjob=...): "at" runs tbench alloctouch and lbench pagefault,
@@ -45,9 +47,11 @@ limit=900
 raise_to=1048576
 raise=auto
 faultk_iters=
+mem_forced=
 
 usage() {
-	sed -n '12,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//; s/^\t/usage: /' >&2
+	echo usage: >&2
+	sed -n '12,14p' "${BASH_SOURCE[0]}" | sed 's/^#//' >&2
 	exit 2
 }
 
@@ -60,10 +64,11 @@ while [ $# -gt 0 ]; do
 	--max-map-count) [ $# -ge 2 ] || usage; raise_to=$2; raise=asked; shift 2 ;;
 	--no-raise) raise=no; shift ;;
 	--faultk-iters) [ $# -ge 2 ] || usage; faultk_iters=$2; shift 2 ;;
+	--mem) [ $# -ge 2 ] || usage; mem_forced=$2; shift 2 ;;
 	--build) [ $# -ge 2 ] || usage; build=$2; shift 2 ;;
 	--no-build) do_build=0; shift ;;
 	--timeout) [ $# -ge 2 ] || usage; limit=$2; shift 2 ;;
-	-h|--help) sed -n '2,33p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//; s/^\t//'; exit 0 ;;
+	-h|--help) sed -n '2,34p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//; s/^\t//'; exit 0 ;;
 	*) echo "run.sh: unknown argument '$1'" >&2; usage ;;
 	esac
 done
@@ -75,7 +80,7 @@ fi
 : "${sizes:=16,90,400,1024}"
 : "${faultk_iters:=100}"
 IFS=, read -r -a size_list <<< "$sizes"
-for n in "$runs" "$limit" "$raise_to" "$faultk_iters" "${size_list[@]}"; do
+for n in "$runs" "$limit" "$raise_to" "$faultk_iters" ${mem_forced:+"$mem_forced"} "${size_list[@]}"; do
 	[[ $n =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: '$n' is not a positive number" >&2; exit 2; }
 done
 for s in "${size_list[@]}"; do
@@ -137,11 +142,16 @@ lb_quick=
 # initramfs and the page tables (a 1 GiB array needs -m 1408: see
 # bench/README.md).
 mem_for() { # mem_for JOB
-	case $1 in
-	sweep:*) local s=${1#sweep:}; [ "$s" -lt 128 ] && echo 256 || echo $((s + 384)) ;;
-	faultk) echo 64 ;;
-	*) echo 256 ;;
-	esac
+	local s
+	if [ "$1" = faultk ]; then
+		echo 64
+	elif [ -n "$mem_forced" ]; then
+		echo "$mem_forced"
+	elif [[ $1 == sweep:* ]] && s=${1#sweep:} && [ "$s" -ge 128 ]; then
+		echo $((s + 384))
+	else
+		echo 256
+	fi
 }
 
 # The benchmark initramfs: the test one, then a second archive with the
