@@ -18,6 +18,7 @@
 #include "frontend/board_explain.h"
 #include "frontend/board_screen.h"
 #include "frontend/board_stats.h"
+#include "frontend/disk_tool.h"
 #include "frontend/gdbstub.h"
 #include "frontend/migration.h"
 #include "frontend/monitor.h"
@@ -28,6 +29,7 @@
 #include "isa/cpuid.h"
 #include "isa/sensitive.h"
 #include "machine/board.h"
+#include "machine/board_named.h"
 #include "machine/board_snapshot.h"
 #include "machine/control.h"
 #include "mmu/guest_ram.h"
@@ -39,6 +41,8 @@ static void print_usage(FILE *out)
 	fputs("Usage: btvm run --kernel FILE [options]\n"
 	      "       btvm run --disk FILE [options]   (boots the disk's /vmlinuz)\n"
 	      "       btvm run --restore FILE [options] (resumes a saved machine)\n"
+	      "       btvm run --disk FILE --loadvm NAME [options] (a named snapshot)\n"
+	      "       btvm img info|commit IMAGE  (a disk's overlays: docs/OVERLAY.md)\n"
 	      "       btvm --help | --version | --list-sensitive\n"
 	      "\n"
 	      "Runs a 32-bit x86 guest as translated code, without hardware virtualization.\n"
@@ -182,6 +186,9 @@ static void print_usage(FILE *out)
 	      "                        may be, if they agree: every disk, the same\n"
 	      "                        images, interfaces and readonly, in order;\n"
 	      "                        --net's hostfwd rules replace the saved ones)\n"
+	      "  --loadvm NAME         resume the named snapshot NAME (the monitor's\n"
+	      "                        savevm NAME) of the first read-write --disk,\n"
+	      "                        memory and disks together, as --restore does\n"
 	      "  --no-reboot           a guest reboot ends btvm (status 0), a triple fault\n"
 	      "                        too (status 1), instead of restarting the guest\n"
 	      "  --tcache MIB          translation cache size (default 128; 1 to 1024)\n"
@@ -334,6 +341,7 @@ enum {
 	OPT_BOOT,
 	OPT_START,
 	OPT_TABLET,
+	OPT_LOADVM,
 };
 
 /* The machine options the command line gave, for --restore: the
@@ -357,6 +365,7 @@ struct run_given {
 	struct board_ide_drive ide_disks[BOARD_IDE_SLOTS];
 	unsigned nide_disks;
 	const char *cdrom;
+	const char *loadvm;     /* --loadvm NAME */
 };
 
 static const struct option run_options[] = {
@@ -384,6 +393,7 @@ static const struct option run_options[] = {
 	{ "monitor", required_argument, NULL, OPT_MONITOR },
 	{ "gdb", required_argument, NULL, OPT_GDB },
 	{ "restore", required_argument, NULL, OPT_RESTORE },
+	{ "loadvm", required_argument, NULL, OPT_LOADVM },
 	{ "incoming", required_argument, NULL, OPT_INCOMING },
 	{ "explain", no_argument, NULL, OPT_EXPLAIN },
 	{ "trap-and-emulate", no_argument, NULL, OPT_TRAP_EMULATE },
@@ -757,6 +767,9 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 			given->incoming = optarg;
 			break;
 		}
+		case OPT_LOADVM:
+			given->loadvm = optarg;
+			break;
 		case OPT_RESTORE:
 			if (!*optarg)
 				return usage_error("--restore needs a file name");
@@ -779,7 +792,9 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 		return usage_error("unexpected argument '%s'", argv[optind]);
 	if (given->incoming && cfg->restore_path)
 		return usage_error("--incoming and --restore both give the machine: one of them");
-	if (given->start_option && !given->incoming && !cfg->restore_path)
+	if (given->loadvm && (given->incoming || cfg->restore_path))
+		return usage_error("--loadvm gives the machine: not with --restore or --incoming");
+	if (given->start_option && !given->incoming && !cfg->restore_path && !given->loadvm)
 		return usage_error("--start goes with --restore or --incoming (-S starts a new "
 				   "machine paused)");
 	/* Through the firmware a kernel boots as from a boot loader; without
@@ -787,7 +802,7 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 	if (cfg->bios_path && !cfg->kernel_path && (given->initrd || given->append))
 		return usage_error("--initrd and --append go with --kernel (with --firmware bios "
 				   "the disks' boot loader has its own)");
-	if (cfg->bios_path && (cfg->restore_path || given->incoming))
+	if (cfg->bios_path && (cfg->restore_path || given->incoming || given->loadvm))
 		return usage_error("--restore and --incoming take the snapshot's firmware (no --bios)");
 	if (!cfg->kernel_path && !given->first_disk && !given->cdrom && !cfg->restore_path &&
 	    !given->incoming && !cfg->bios_path)
@@ -1087,6 +1102,16 @@ static int cmd_run(int argc, char **argv)
 		/* Restored as a snapshot is; the name only says from where. */
 		cfg.restore_path = "the migration's configuration";
 	}
+	/* --loadvm: the snapshot's machine state, restored as --restore's. */
+	char loadvm_path[PATH_MAX + 128];
+	if (given.loadvm) {
+		if (board_named_find(&cfg, given.loadvm, loadvm_path, sizeof(loadvm_path), err,
+				     sizeof(err))) {
+			fprintf(stderr, "btvm: %s\n", err);
+			return EXIT_FAILURE;
+		}
+		cfg.restore_path = loadvm_path;
+	}
 	if (cfg.restore_path) {
 		sc = malloc(sizeof(*sc));
 		int ret = sc ? 0 : -ENOMEM;
@@ -1216,7 +1241,9 @@ static int cmd_run(int argc, char **argv)
 			return EXIT_FAILURE;
 		}
 	} else if (cfg.restore_path &&
-		   board_snapshot_restore(board, cfg.restore_path, err, sizeof(err))) {
+		   ((given.loadvm &&
+		     board_named_switch_disks(board, given.loadvm, err, sizeof(err))) ||
+		    board_snapshot_restore(board, cfg.restore_path, err, sizeof(err)))) {
 		fprintf(stderr, "btvm: %s\n", err);
 		close_frontends(&fe);
 		board_destroy(board);
@@ -1263,6 +1290,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "img"))
+		return disk_tool_main(argc - 1, argv + 1);
 	if (argv[1][0] == '-')
 		return usage_error("unknown option '%s'", argv[1]);
 	return usage_error("unknown command '%s'", argv[1]);

@@ -531,8 +531,9 @@ static bool same_identity(const struct identity *want, int fd)
 	       have.mtime_ns == want->mtime_ns && have.head_crc == want->head_crc;
 }
 
-int ovl_open_chain(const char *path, int base_fd, uint64_t base_size, bool writable,
-		   bool defer_lock, struct ovl **top, char *err, size_t errlen)
+static int open_chain(const char *path, int base_fd, uint64_t base_size, bool writable,
+		      bool defer_lock, bool check_base, struct ovl **top, char *err,
+		      size_t errlen)
 {
 	struct stat base_st, st;
 	dev_t devs[OVL_MAX_CHAIN];
@@ -568,7 +569,7 @@ int ovl_open_chain(const char *path, int base_fd, uint64_t base_size, bool writa
 			 * above was made over. */
 			bool ok = depth > 0 && !memcmp(want.id, (uint8_t[OVL_ID_BYTES]){ 0 },
 						      OVL_ID_BYTES) &&
-				  same_identity(&want, fd);
+				  (!check_base || same_identity(&want, fd));
 			close(fd);
 			if (!ok)
 				ret = fail(err, errlen, last ? last->path : cur, ESTALE,
@@ -642,6 +643,18 @@ int ovl_open_chain(const char *path, int base_fd, uint64_t base_size, bool writa
 	}
 	*top = first;
 	return 0;
+}
+
+int ovl_open_chain(const char *path, int base_fd, uint64_t base_size, bool writable,
+		   bool defer_lock, struct ovl **top, char *err, size_t errlen)
+{
+	return open_chain(path, base_fd, base_size, writable, defer_lock, true, top, err, errlen);
+}
+
+int ovl_open_chain_any_base(const char *path, int base_fd, uint64_t base_size,
+			    struct ovl **top, char *err, size_t errlen)
+{
+	return open_chain(path, base_fd, base_size, false, false, false, top, err, errlen);
 }
 
 /* ---- Transfers --------------------------------------------------------------- */

@@ -72,6 +72,11 @@ int ovl_create(const char *path, const char *backing, uint64_t size, char *err, 
  * 0 with *top set, or a negative errno with one line in err. */
 int ovl_open_chain(const char *path, int base_fd, uint64_t base_size, bool writable,
 		   bool defer_lock, struct ovl **top, char *err, size_t errlen);
+/* The same without checking the raw image's identity: for finishing a
+ * commit that a crash interrupted (the image half written, the chain
+ * still whole above it). */
+int ovl_open_chain_any_base(const char *path, int base_fd, uint64_t base_size,
+			    struct ovl **top, char *err, size_t errlen);
 /* Closes every file of the chain (flushing a writable top first). */
 void ovl_close_chain(struct ovl *top);
 
