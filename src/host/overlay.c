@@ -474,7 +474,23 @@ static int lock_file(struct ovl *o, char *err, size_t errlen)
 
 int ovl_lock(struct ovl *top, char *err, size_t errlen)
 {
-	return top->locked ? 0 : lock_file(top, err, errlen);
+	if (top->locked)
+		return 0;
+	int ret = lock_file(top, err, errlen);
+	if (ret || !top->writable)
+		return ret;
+	/* Opened without its lock (a migration's destination), the map read
+	 * then is the source's of that moment: the source has written and
+	 * flushed since, and let the lock go only after. */
+	free(top->map);
+	free(top->pending);
+	top->map = NULL;
+	top->pending = NULL;
+	top->any_pending = false;
+	ret = load_map(top, err, errlen);
+	if (ret)
+		(void)ovl_unlock(top);
+	return ret;
 }
 
 int ovl_unlock(struct ovl *top)
