@@ -9,13 +9,16 @@ restore.
  2. loadvm s1: after dropping its caches the guest reads A1 and no b;
     loadvm s2: A1 and b, no c; info snapshots lists both;
  3. delvm s1: info snapshots lists s2 alone; loadvm s2 still works;
- 4. the guest writes /mnt/d, syncs and powers off; a fresh start from the
-    disk (no restore) sees d: the chain is opened by default;
- 5. btvm run --loadvm s2 (the same options) resumes s2: no d, b there;
- 6. a damaged overlay (a flipped map byte, then truncated) is refused
+ 4. the machine migrates live to a second btvm on the same disk (shared
+    storage): the guest there reads b and writes /mnt/d; a third btvm on
+    the disk is refused (the top's lock went along);
+ 5. the guest powers off; a fresh start from the disk (no restore) sees
+    d: the chain is opened by default;
+ 6. btvm run --loadvm s2 (the disk given) resumes s2: no d, b there;
+ 7. a damaged overlay (a flipped map byte, then truncated) is refused
     at start with one line and a status other than 0, as is btvm img
     info; the intact one works again;
- 7. btvm img commit is refused while s2 depends on the image; once s2 is
+ 8. btvm img commit is refused while s2 depends on the image; once s2 is
     deleted, it folds the overlays in: debugfs on the image alone reads
     the latest data, and the snapshot directory is gone.
 
@@ -111,8 +114,24 @@ def run_case(btvm, kernel, initrd, iface, work, log, procs):
     human_ok(vm, "loadvm s2")
     shell(vm)
     check(reread(vm, "/mnt/b") == "B", "loadvm s2 still works after delvm s1")
-    # 4.
-    vm.run("echo D > /mnt/d; sync; umount /mnt")
+    # 4. Live migration on shared storage, the disk a chain: the
+    # destination opens the same chain and takes the top's lock.
+    hop = os.path.join(work, "hop")
+    dst = start(["--incoming", "unix:" + hop], [btvm, "run"] + disk)
+    dst.expect(r"waiting for a migration")
+    check(vm.cmd("migrate", uri="unix:" + hop) == {"return": {}}, "migrate starts")
+    check(wait_exit(vm.pid, 120) == 0, "the source ends with status 0 once migrated")
+    vm = dst
+    shell(vm)
+    vm.run("echo D > /mnt/d; sync")
+    check(reread(vm, "/mnt/b") == "B" and reread(vm, "/mnt/d") == "D",
+          "the destination reads and writes the chain")
+    r = subprocess.run(base + MACHINE, stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=120)
+    check(r.returncode == 1 and "in use by another process" in r.stderr,
+          "a second btvm on the disk is refused (%r)" % r.stderr)
+    # 5.
+    vm.run("umount /mnt")
     vm.send("poweroff -f")
     check(wait_exit(vm.pid, 60) == 0, "the guest powers off with status 0")
     vm = start()
@@ -123,7 +142,7 @@ def run_case(btvm, kernel, initrd, iface, work, log, procs):
     vm.run("umount /mnt")
     vm.send("poweroff -f")
     check(wait_exit(vm.pid, 60) == 0, "it powers off")
-    # 5.
+    # 6.
     # The machine is the snapshot's: --disk may be given, as with --restore.
     vm = start(["--loadvm", "s2"], [btvm, "run"] + disk)
     shell(vm)
@@ -131,7 +150,7 @@ def run_case(btvm, kernel, initrd, iface, work, log, procs):
           "btvm run --loadvm s2 resumes s2, memory and disk")
     vm.cmd("quit")
     wait_exit(vm.pid, 60)
-    # 6.
+    # 7.
     snapdir = img + ".btvm-snapshots"
     # The file frozen at s2 (below the active one): it holds b.
     with open(os.path.join(snapdir, "index.json")) as f:
@@ -162,7 +181,7 @@ def run_case(btvm, kernel, initrd, iface, work, log, procs):
     r = subprocess.run([btvm, "img", "info", img], capture_output=True, text=True)
     check(r.returncode == 0 and "snapshot s2" in r.stdout, "the intact chain checks (%r)"
           % r.stdout)
-    # 7.
+    # 8.
     r = subprocess.run([btvm, "img", "commit", img], capture_output=True, text=True)
     check(r.returncode == 1 and "delvm" in r.stderr, "commit is refused while s2 depends "
           "on the image (%r)" % r.stderr)
