@@ -87,8 +87,9 @@ int snapdir_load(const char *image, struct snapdir *sd, char *err, size_t errlen
 	char path[PATH_MAX + 32];
 	memset(sd, 0, sizeof(*sd));
 	if (!realpath(image, sd->image)) {
-		snprintf(err, errlen, "%s: %s", image, strerror(errno));
-		return -errno;
+		int e = errno;
+		snprintf(err, errlen, "%s: %s", image, strerror(e));
+		return -e;
 	}
 	snprintf(sd->dir, sizeof(sd->dir), "%.*s.btvm-snapshots", PATH_MAX - 20, sd->image);
 	snprintf(path, sizeof(path), "%s/%s", sd->dir, INDEX_NAME);
@@ -145,8 +146,9 @@ int snapdir_save(const struct snapdir *sd, char *err, size_t errlen)
 {
 	char path[PATH_MAX + 32];
 	if (mkdir(sd->dir, 0700) && errno != EEXIST) {
-		snprintf(err, errlen, "%s: %s", sd->dir, strerror(errno));
-		return -errno;
+		int e = errno;
+		snprintf(err, errlen, "%s: %s", sd->dir, strerror(e));
+		return -e;
 	}
 	json_t *snaps = json_array();
 	for (unsigned i = 0; snaps && i < sd->nsnaps; i++) {
@@ -184,8 +186,9 @@ int snapdir_new_overlay(struct snapdir *sd, const char *backing, uint64_t size, 
 {
 	char path[PATH_MAX + SNAPDIR_FILE_MAX];
 	if (mkdir(sd->dir, 0700) && errno != EEXIST) {
-		snprintf(err, errlen, "%s: %s", sd->dir, strerror(errno));
-		return -errno;
+		int e = errno;
+		snprintf(err, errlen, "%s: %s", sd->dir, strerror(e));
+		return -e;
 	}
 	/* A number not taken yet: an earlier run may have left a file the
 	 * index never named (a crash between the two). */
@@ -255,13 +258,15 @@ int snapdir_remove(const struct snapdir *sd, char *err, size_t errlen)
 	char path[PATH_MAX + 32];
 	snprintf(path, sizeof(path), "%s/%s", sd->dir, INDEX_NAME);
 	if (unlink(path) && errno != ENOENT) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -errno;
+		int e = errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(e));
+		return -e;
 	}
 	/* Files someone else put there keep the directory. */
 	if (rmdir(sd->dir) && errno != ENOENT && errno != ENOTEMPTY && errno != EEXIST) {
-		snprintf(err, errlen, "%s: %s", sd->dir, strerror(errno));
-		return -errno;
+		int e = errno;
+		snprintf(err, errlen, "%s: %s", sd->dir, strerror(e));
+		return -e;
 	}
 	return 0;
 }

@@ -105,6 +105,10 @@ def run_case(btvm, kernel, initrd, iface, work, log, procs):
     listing = human_ok(vm, "info snapshots")
     check(re.search(r"^s1 ", listing, re.M) and re.search(r"^s2 ", listing, re.M),
           "info snapshots lists s1 and s2 (%r)" % listing)
+    r = vm.cmd("query-snapshots")
+    check([x["name"] for x in r.get("return", [])] == ["s1", "s2"]
+          and all(x["disks"] == 1 and x["vm-state-size"] > 0 for x in r["return"]),
+          "query-snapshots lists them in JSON (%r)" % r)
     # 3.
     human_ok(vm, "delvm s1")
     listing = human_ok(vm, "info snapshots")
@@ -149,7 +153,7 @@ def run_case(btvm, kernel, initrd, iface, work, log, procs):
     check(reread(vm, "/mnt/d") == "NONE" and reread(vm, "/mnt/b") == "B",
           "btvm run --loadvm s2 resumes s2, memory and disk")
     vm.cmd("quit")
-    wait_exit(vm.pid, 60)
+    check(wait_exit(vm.pid, 60) == 0, "quit ends it with status 0")
     # 7.
     snapdir = img + ".btvm-snapshots"
     # The file frozen at s2 (below the active one): it holds b.
