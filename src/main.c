@@ -1144,7 +1144,9 @@ static int cmd_run(int argc, char **argv)
 	 * running is in the saved RAM); a migration's at that reboot
 	 * (board__reset), the disk being the source's until the switch-over
 	 * and the read too long for the guest's stop there. */
-	if (cfg.restore_path && cfg.kernel_from_disk && !incoming) {
+	/* --loadvm's disks are the snapshot's only once the board has
+	 * switched them: the kernel is found at that reboot too. */
+	if (cfg.restore_path && cfg.kernel_from_disk && !incoming && !given.loadvm) {
 		if (disk_boot_find(cfg.kernel_disk, &db, err, sizeof(err))) {
 			fprintf(stderr, "btvm: %s\n", err);
 			migration_incoming_free(incoming);

@@ -548,7 +548,7 @@ static bool same_identity(const struct identity *want, int fd)
 }
 
 static int open_chain(const char *path, int base_fd, uint64_t base_size, bool writable,
-		      bool defer_lock, bool check_base, struct ovl **top, char *err,
+		      bool defer_lock, bool check_base, bool lock, struct ovl **top, char *err,
 		      size_t errlen)
 {
 	struct stat base_st, st;
@@ -640,7 +640,7 @@ static int open_chain(const char *path, int base_fd, uint64_t base_size, bool wr
 		memcpy(o->id, h.id, OVL_ID_BYTES);
 		if ((ret = load_map(o, err, errlen)))
 			break;
-		if ((!rw || !defer_lock) && (ret = lock_file(o, err, errlen)))
+		if (lock && (!rw || !defer_lock) && (ret = lock_file(o, err, errlen)))
 			break;
 		want = h.backing;
 		char next[PATH_MAX];
@@ -664,13 +664,20 @@ static int open_chain(const char *path, int base_fd, uint64_t base_size, bool wr
 int ovl_open_chain(const char *path, int base_fd, uint64_t base_size, bool writable,
 		   bool defer_lock, struct ovl **top, char *err, size_t errlen)
 {
-	return open_chain(path, base_fd, base_size, writable, defer_lock, true, top, err, errlen);
+	return open_chain(path, base_fd, base_size, writable, defer_lock, true, true, top, err,
+			  errlen);
+}
+
+int ovl_open_chain_unlocked(const char *path, int base_fd, uint64_t base_size,
+			    struct ovl **top, char *err, size_t errlen)
+{
+	return open_chain(path, base_fd, base_size, false, false, true, false, top, err, errlen);
 }
 
 int ovl_open_chain_any_base(const char *path, int base_fd, uint64_t base_size,
 			    struct ovl **top, char *err, size_t errlen)
 {
-	return open_chain(path, base_fd, base_size, false, false, false, top, err, errlen);
+	return open_chain(path, base_fd, base_size, false, false, false, true, top, err, errlen);
 }
 
 /* ---- Transfers --------------------------------------------------------------- */

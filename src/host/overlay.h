@@ -77,6 +77,10 @@ int ovl_open_chain(const char *path, int base_fd, uint64_t base_size, bool writa
  * still whole above it). */
 int ovl_open_chain_any_base(const char *path, int base_fd, uint64_t base_size,
 			    struct ovl **top, char *err, size_t errlen);
+/* Read-only and without locks: a look at the disk as its last flush left
+ * it, while a machine may be using it (reading its kernel). */
+int ovl_open_chain_unlocked(const char *path, int base_fd, uint64_t base_size,
+			    struct ovl **top, char *err, size_t errlen);
 /* Closes every file of the chain (flushing a writable top first). */
 void ovl_close_chain(struct ovl *top);
 

@@ -22,7 +22,11 @@ restore.
     deleted, it folds the overlays in: debugfs on the image alone reads
     the latest data, and the snapshot directory is gone.
 
-Usage: run_disk_snapshot.py BTVM virtio|ide
+ 9. (kernel) a disk with its kernel: after savevm k1 the guest deletes
+    /vmlinuz; a fresh start reads the chain and finds no kernel; --loadvm
+    k1 resumes, and the guest's reboot finds k1's kernel.
+
+Usage: run_disk_snapshot.py BTVM virtio|ide|kernel
 Exit status: 0 passed, 1 failed, 77 the guest could not be downloaded.
 """
 import json
@@ -205,6 +209,54 @@ def run_case(btvm, kernel, initrd, iface, work, log, procs):
     check(r.stdout.strip() == "A1", "and the state s2 had (%r)" % r.stdout)
 
 
+def boot_disk(work, kernel, initrd):
+    """An ext4 image with the test kernel and initramfs, which btvm boots
+    directly when no --kernel is given."""
+    tree = os.path.join(work, "boot.d")
+    os.makedirs(os.path.join(tree, "boot"))
+    shutil.copy(kernel, os.path.join(tree, "boot", "vmlinuz-6.1-test"))
+    shutil.copy(initrd, os.path.join(tree, "boot", "initrd.img-6.1-test"))
+    os.symlink("boot/vmlinuz-6.1-test", os.path.join(tree, "vmlinuz"))
+    os.symlink("boot/initrd.img-6.1-test", os.path.join(tree, "initrd.img"))
+    img = os.path.join(work, "boot.img")
+    subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-d", tree, img, "64M"], check=True,
+                   capture_output=True)
+    return img
+
+
+def run_kernel_case(btvm, kernel, initrd, work, log, procs):
+    """The kernel read off a disk with snapshots is the chain's, as the
+    guest last wrote it: the guest deletes /vmlinuz after savevm k1, and a
+    fresh start finds no kernel; --loadvm k1 resumes, and its reboot
+    finds the kernel on k1's disk."""
+    img = boot_disk(work, kernel, initrd)
+    argv = [btvm, "run", "--disk", img]
+    vm = Vm(argv, os.path.join(work, "k1.sock"), log)
+    procs.append(vm)
+    vm.expect(r"guest:~ #")
+    human_ok(vm, "savevm k1")
+    out = vm.run("mkdir -p /mnt; mount -t ext4 /dev/vda /mnt && rm /mnt/vmlinuz /mnt/boot/vmlinuz-* && "
+                 "umount /mnt && echo GONE-$((6*7))")
+    check("GONE-42" in out, "the guest deletes its kernels (%r)" % out)
+    vm.send("poweroff -f")
+    check(wait_exit(vm.pid, 60) == 0, "it powers off")
+    # (--firmware direct: else btvm would hand the disk to SeaBIOS.)
+    r = subprocess.run(argv + ["--firmware", "direct"] + MACHINE, stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=120)
+    check(r.returncode != 0 and "nothing to boot" in r.stderr,
+          "a fresh start reads the chain and finds no /vmlinuz (%d, %r)"
+          % (r.returncode, r.stderr))
+    vm = Vm(argv + ["--loadvm", "k1"], os.path.join(work, "k2.sock"), log)
+    procs.append(vm)
+    shell(vm)
+    vm.send("reboot -f")
+    vm.expect(r"guest:~ #")
+    out = vm.run("echo UP-$((6*7))")
+    check("UP-42" in out, "after --loadvm k1 the guest reboots with k1's kernel")
+    vm.cmd("quit")
+    check(wait_exit(vm.pid, 60) == 0, "quit ends it with status 0")
+
+
 def main():
     btvm, iface = os.path.abspath(sys.argv[1]), sys.argv[2]
     kernel, initrd = fetch_guest()
@@ -212,7 +264,10 @@ def main():
     log = open(os.path.join(work, "console.log"), "wb")
     procs = []
     try:
-        run_case(btvm, kernel, initrd, iface, work, log, procs)
+        if iface == "kernel":
+            run_kernel_case(btvm, kernel, initrd, work, log, procs)
+        else:
+            run_case(btvm, kernel, initrd, iface, work, log, procs)
     except Fail as e:
         print("run_disk_snapshot: FAIL:", e, file=sys.stderr)
         print("run_disk_snapshot: logs in", work, file=sys.stderr)
