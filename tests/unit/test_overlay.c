@@ -3,7 +3,8 @@
  * cluster boundaries and unaligned sectors against a model (a plain
  * array) through two freezes and a reopen; a crash between a cluster's
  * data and its map entry (the old data read back); every kind of damaged
- * or mismatched file refused with one line; the snapshot directory's
+ * or mismatched file refused with one line, and random damage (a fuzz
+ * loop) refused or harmless; the snapshot directory's
  * index and its collection of files no snapshot needs. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -380,6 +381,50 @@ static void test_damage(void)
 	disk_image_close(&d);
 }
 
+/* Random damage to the top's header and map, or a random truncation:
+ * each open either refuses with one line or, where the byte changed
+ * nothing the format reads (the header's padding), gives the disk as the
+ * model has it; never anything else (run under ASan too). */
+static void test_fuzz(void)
+{
+	char top[512], saved[600], err[512];
+	active_path(top, sizeof(top));
+	snprintf(saved, sizeof(saved), "%s.fuzz", top);
+	copy_file(top, saved);
+	struct stat st;
+	CHECK_EQ(stat(top, &st), 0);
+	unsigned refusals = 0, opens = 0;
+	for (unsigned i = 0; i < 300; i++) {
+		if (i % 10 == 9) {
+			CHECK_EQ(truncate(top, (off_t)(rnd() % (uint64_t)st.st_size)), 0);
+		} else {
+			/* The header's used bytes, the map's first entries, or anywhere
+			 * in the two first clusters. */
+			uint64_t where = i % 3 == 0 ? rnd() % 200
+				       : i % 3 == 1 ? OVL_CLUSTER_SIZE + rnd() % 256
+						    : rnd() % (2 * OVL_CLUSTER_SIZE);
+			uint8_t b;
+			peek(top, where, &b, 1);
+			b ^= (uint8_t)(1u << (rnd() % 8));
+			poke(top, where, &b, 1);
+		}
+		struct disk_image d;
+		err[0] = '\0';
+		if (open_disk(&d, err, sizeof(err)) == 0) {
+			opens++;
+			compare_all(&d);
+			disk_image_close(&d);
+		} else {
+			refusals++;
+			CHECK(err[0] != '\0' && !strchr(err, '\n'));
+		}
+		copy_file(saved, top);
+	}
+	CHECK(refusals >= 100);
+	printf("fuzz: %u refused, %u opened unchanged\n", refusals, opens);
+	unlink(saved);
+}
+
 /* What collect keeps: the active chain and every snapshot's. */
 static void test_collect(void)
 {
@@ -426,6 +471,7 @@ int main(void)
 	test_chain_model();
 	test_crash();
 	test_damage();
+	test_fuzz();
 	test_collect();
 	free(model);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
