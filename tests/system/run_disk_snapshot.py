@@ -11,7 +11,8 @@ restore.
  3. delvm s1: info snapshots lists s2 alone; loadvm s2 still works;
  4. the machine migrates live to a second btvm on the same disk (shared
     storage): the guest there reads b and writes /mnt/d; a third btvm on
-    the disk is refused (the top's lock went along);
+    the disk is refused (the top's lock went along); then block migration
+    (migrate -b) into a fresh raw image: it holds the chain's content;
  5. the guest powers off; a fresh start from the disk (no restore) sees
     d: the chain is opened by default;
  6. btvm run --loadvm s2 (the disk given) resumes s2: no d, b there;
@@ -138,6 +139,26 @@ def run_case(btvm, kernel, initrd, iface, work, log, procs):
                        text=True, timeout=120)
     check(r.returncode == 1 and "in use by another process" in r.stderr,
           "a second btvm on the disk is refused (%r)" % r.stderr)
+    # Block migration of the chained disk: the destination's own raw
+    # image gets what the guest sees (the chain's content).
+    copy = os.path.join(work, "copy.img")
+    with open(copy, "wb") as f:
+        f.truncate(64 << 20)
+    hop = os.path.join(work, "hop2")
+    cdisk = ["--disk", copy + (",if=ide" if iface == "ide" else "")]
+    dst = start(["--incoming", "unix:" + hop], [btvm, "run"] + cdisk)
+    dst.expect(r"waiting for a migration")
+    check(vm.cmd("migrate", uri="unix:" + hop, blk=True) == {"return": {}},
+          "block migration starts")
+    check(wait_exit(vm.pid, 120) == 0, "the source ends with status 0 once migrated")
+    vm = dst
+    shell(vm)
+    check(reread(vm, "/mnt/b") == "B" and reread(vm, "/mnt/d") == "D"
+          and reread(vm, "/mnt/a") == "A1", "the block-migrated raw copy has the chain's content")
+    vm.run("umount /mnt")
+    r = subprocess.run(["debugfs", "-R", "cat /d", copy], capture_output=True, text=True)
+    check(r.stdout.strip() == "D", "debugfs reads d in the copy (%r)" % r.stdout)
+    vm.run("mount -t ext4 %s /mnt" % dev)
     # 5.
     vm.run("umount /mnt")
     vm.send("poweroff -f")
