@@ -4,7 +4,8 @@ kernel and the busybox initramfs, an ext4 image on a virtio or an IDE
 disk, the guest re-reading the disk (its page cache dropped) after each
 restore.
 
- 1. the guest writes /mnt/a (A1) and syncs, savevm s1; writes /mnt/b and
+ 1. (a read-only disk beside the disk, which is not frozen) the guest
+    writes /mnt/a (A1) and syncs, savevm s1; writes /mnt/b and
     syncs, savevm s2; overwrites /mnt/a (A2), writes /mnt/c, syncs;
  2. loadvm s1: after dropping its caches the guest reads A1 and no b;
     loadvm s2: A1 and b, no c; info snapshots lists both;
@@ -14,7 +15,8 @@ restore.
     the disk is refused (the top's lock went along); then block migration
     (migrate -b) into a fresh raw image: it holds the chain's content;
  5. the guest powers off; a fresh start from the disk (no restore) sees
-    d: the chain is opened by default;
+    d: the chain is opened by default; under --snapshot, savevm NAME is
+    refused (nothing to freeze);
  6. btvm run --loadvm s2 (the disk given) resumes s2: no d, b there;
  7. a damaged overlay (a flipped map byte, then truncated) is refused
     at start with one line and a status other than 0, as is btvm img
@@ -65,6 +67,15 @@ def reread(vm, path):
     return out.strip().splitlines()[-1] if out.strip() else ""
 
 
+def mount(vm, dev):
+    """Mounts dev at /mnt once the guest's driver has attached it (two IDE
+    disks may still be probed when the shell first answers)."""
+    out = vm.run("mkdir -p /mnt; for i in 1 2 3 4 5 6 7 8 9 10; do "
+                 "mount -t ext4 %s /mnt 2>/dev/null && break; sleep 0.5; done; "
+                 "grep -q ' /mnt ' /proc/mounts && echo MOUNTED-$((6*7))" % dev)
+    check("MOUNTED-42" in out, "the guest mounts %s (%r)" % (dev, out))
+
+
 def shell(vm):
     vm.send("")
     vm.expect(r"guest:~ #")
@@ -76,7 +87,12 @@ def run_case(btvm, kernel, initrd, iface, work, log, procs):
                    capture_output=True)
     append = "console=ttyS0 quiet" + (" btvm.ide" if iface == "ide" else "")
     dev = "/dev/sda" if iface == "ide" else "/dev/vda"
-    disk = ["--disk", img + (",if=ide" if iface == "ide" else "")]
+    # A read-only disk beside it, which nothing freezes.
+    ro = os.path.join(work, "ro.img")
+    with open(ro, "wb") as f:
+        f.truncate(1 << 20)
+    disk = ["--disk", img + (",if=ide" if iface == "ide" else ""),
+            "--disk", ro + ",readonly" + (",if=ide" if iface == "ide" else "")]
     base = [btvm, "run", "--kernel", kernel, "--initrd", initrd, "--append", append] + disk
     n = [0]
 
@@ -89,8 +105,7 @@ def run_case(btvm, kernel, initrd, iface, work, log, procs):
     # 1.
     vm = start()
     vm.expect(r"guest:~ #")
-    out = vm.run("mkdir -p /mnt; mount -t ext4 %s /mnt && echo MOUNTED-$((6*7))" % dev)
-    check("MOUNTED-42" in out, "the guest mounts %s (%r)" % (dev, out))
+    mount(vm, dev)
     vm.run("echo A1 > /mnt/a; sync")
     human_ok(vm, "savevm s1")
     vm.run("echo B > /mnt/b; sync")
@@ -110,6 +125,7 @@ def run_case(btvm, kernel, initrd, iface, work, log, procs):
     listing = human_ok(vm, "info snapshots")
     check(re.search(r"^s1 ", listing, re.M) and re.search(r"^s2 ", listing, re.M),
           "info snapshots lists s1 and s2 (%r)" % listing)
+    check(not os.path.exists(ro + ".btvm-snapshots"), "the read-only disk is not frozen")
     r = vm.cmd("query-snapshots")
     check([x["name"] for x in r.get("return", [])] == ["s1", "s2"]
           and all(x["disks"] == 1 and x["vm-state-size"] > 0 for x in r["return"]),
@@ -145,7 +161,9 @@ def run_case(btvm, kernel, initrd, iface, work, log, procs):
     with open(copy, "wb") as f:
         f.truncate(64 << 20)
     hop = os.path.join(work, "hop2")
-    cdisk = ["--disk", copy + (",if=ide" if iface == "ide" else "")]
+    # (The read-only disk stays shared: block migration copies the
+    # read-write ones.)
+    cdisk = ["--disk", copy + (",if=ide" if iface == "ide" else "")] + disk[2:]
     dst = start(["--incoming", "unix:" + hop], [btvm, "run"] + cdisk)
     dst.expect(r"waiting for a migration")
     check(vm.cmd("migrate", uri="unix:" + hop, blk=True) == {"return": {}},
@@ -158,19 +176,28 @@ def run_case(btvm, kernel, initrd, iface, work, log, procs):
     vm.run("umount /mnt")
     r = subprocess.run(["debugfs", "-R", "cat /d", copy], capture_output=True, text=True)
     check(r.stdout.strip() == "D", "debugfs reads d in the copy (%r)" % r.stdout)
-    vm.run("mount -t ext4 %s /mnt" % dev)
+    mount(vm, dev)
     # 5.
     vm.run("umount /mnt")
     vm.send("poweroff -f")
     check(wait_exit(vm.pid, 60) == 0, "the guest powers off with status 0")
     vm = start()
     vm.expect(r"guest:~ #")
-    vm.run("mkdir -p /mnt; mount -t ext4 %s /mnt" % dev)
+    mount(vm, dev)
     check(reread(vm, "/mnt/d") == "D" and reread(vm, "/mnt/b") == "B",
           "a fresh start from the disk sees the latest writes")
     vm.run("umount /mnt")
     vm.send("poweroff -f")
     check(wait_exit(vm.pid, 60) == 0, "it powers off")
+    # Under --snapshot nothing is frozen, and a named snapshot has
+    # nowhere to live.
+    vm = start(["--snapshot"])
+    vm.expect(r"guest:~ #")
+    out = vm.human("savevm x")
+    check(out.startswith("error") and "savevm FILE" in out,
+          "savevm NAME under --snapshot is refused (%r)" % out)
+    vm.cmd("quit")
+    check(wait_exit(vm.pid, 60) == 0, "quit ends it with status 0")
     # 6.
     # The machine is the snapshot's: --disk may be given, as with --restore.
     vm = start(["--loadvm", "s2"], [btvm, "run"] + disk)
@@ -217,7 +244,8 @@ def run_case(btvm, kernel, initrd, iface, work, log, procs):
     vm = start()
     vm.expect(r"guest:~ #")
     human_ok(vm, "delvm s2")
-    vm.run("mkdir -p /mnt; mount -t ext4 %s /mnt; echo E > /mnt/e; umount /mnt; sync" % dev)
+    mount(vm, dev)
+    vm.run("echo E > /mnt/e; umount /mnt; sync")
     vm.send("poweroff -f")
     check(wait_exit(vm.pid, 60) == 0, "it powers off")
     r = subprocess.run([btvm, "img", "commit", img], capture_output=True, text=True)
