@@ -71,7 +71,7 @@ def mount(vm, dev):
     """Mounts dev at /mnt once the guest's driver has attached it (two IDE
     disks may still be probed when the shell first answers)."""
     out = vm.run("mkdir -p /mnt; for i in 1 2 3 4 5 6 7 8 9 10; do "
-                 "mount -t ext4 %s /mnt 2>/dev/null && break; sleep 0.5; done; "
+                 "mount -t ext4 %s /mnt 2>/dev/null && break; sleep 1; done; "
                  "grep -q ' /mnt ' /proc/mounts && echo MOUNTED-$((6*7))" % dev)
     check("MOUNTED-42" in out, "the guest mounts %s (%r)" % (dev, out))
 
@@ -87,12 +87,12 @@ def run_case(btvm, kernel, initrd, iface, work, log, procs):
                    capture_output=True)
     append = "console=ttyS0 quiet" + (" btvm.ide" if iface == "ide" else "")
     dev = "/dev/sda" if iface == "ide" else "/dev/vda"
-    # A read-only disk beside it, which nothing freezes.
+    # A read-only disk beside it, which nothing freezes: on virtio (two
+    # IDE disks on one channel may take their sd names in either order).
     ro = os.path.join(work, "ro.img")
     with open(ro, "wb") as f:
         f.truncate(1 << 20)
-    disk = ["--disk", img + (",if=ide" if iface == "ide" else ""),
-            "--disk", ro + ",readonly" + (",if=ide" if iface == "ide" else "")]
+    disk = ["--disk", img + (",if=ide" if iface == "ide" else ""), "--disk", ro + ",readonly"]
     base = [btvm, "run", "--kernel", kernel, "--initrd", initrd, "--append", append] + disk
     n = [0]
 
