@@ -18,6 +18,7 @@
 #include "frontend/board_explain.h"
 #include "frontend/board_screen.h"
 #include "frontend/board_stats.h"
+#include "frontend/disk_tool.h"
 #include "frontend/gdbstub.h"
 #include "frontend/migration.h"
 #include "frontend/monitor.h"
@@ -29,6 +30,7 @@
 #include "isa/cpuid.h"
 #include "isa/sensitive.h"
 #include "machine/board.h"
+#include "machine/board_named.h"
 #include "machine/board_snapshot.h"
 #include "machine/control.h"
 #include "mmu/guest_ram.h"
@@ -40,6 +42,8 @@ static void print_usage(FILE *out)
 	fputs("Usage: btvm run --kernel FILE [options]\n"
 	      "       btvm run --disk FILE [options]   (boots the disk's /vmlinuz)\n"
 	      "       btvm run --restore FILE [options] (resumes a saved machine)\n"
+	      "       btvm run --disk FILE --loadvm NAME [options] (a named snapshot)\n"
+	      "       btvm img info|commit IMAGE  (a disk's overlays: docs/OVERLAY.md)\n"
 	      "       btvm --help | --version | --list-sensitive\n"
 	      "\n"
 	      "Runs a 32-bit x86 guest as translated code, without hardware virtualization.\n"
@@ -196,6 +200,9 @@ static void print_usage(FILE *out)
 	      "                        may be, if they agree: every disk, the same\n"
 	      "                        images, interfaces and readonly, in order;\n"
 	      "                        --net's hostfwd rules replace the saved ones)\n"
+	      "  --loadvm NAME         resume the named snapshot NAME (the monitor's\n"
+	      "                        savevm NAME) of the first read-write --disk,\n"
+	      "                        memory and disks together, as --restore does\n"
 	      "  --no-reboot           a guest reboot ends btvm (status 0), a triple fault\n"
 	      "                        too (status 1), instead of restarting the guest\n"
 	      "  --tcache MIB          translation cache size (default 128; 1 to 1024)\n"
@@ -351,6 +358,7 @@ enum {
 	OPT_SOUND,
 	OPT_AUDIO,
 	OPT_SHARE,
+	OPT_LOADVM,
 };
 
 /* The machine options the command line gave, for --restore: the
@@ -375,6 +383,7 @@ struct run_given {
 	struct board_ide_drive ide_disks[BOARD_IDE_SLOTS];
 	unsigned nide_disks;
 	const char *cdrom;
+	const char *loadvm;     /* --loadvm NAME */
 };
 
 static const struct option run_options[] = {
@@ -402,6 +411,7 @@ static const struct option run_options[] = {
 	{ "monitor", required_argument, NULL, OPT_MONITOR },
 	{ "gdb", required_argument, NULL, OPT_GDB },
 	{ "restore", required_argument, NULL, OPT_RESTORE },
+	{ "loadvm", required_argument, NULL, OPT_LOADVM },
 	{ "incoming", required_argument, NULL, OPT_INCOMING },
 	{ "explain", no_argument, NULL, OPT_EXPLAIN },
 	{ "trap-and-emulate", no_argument, NULL, OPT_TRAP_EMULATE },
@@ -852,6 +862,9 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 			given->incoming = optarg;
 			break;
 		}
+		case OPT_LOADVM:
+			given->loadvm = optarg;
+			break;
 		case OPT_RESTORE:
 			if (!*optarg)
 				return usage_error("--restore needs a file name");
@@ -874,7 +887,9 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 		return usage_error("unexpected argument '%s'", argv[optind]);
 	if (given->incoming && cfg->restore_path)
 		return usage_error("--incoming and --restore both give the machine: one of them");
-	if (given->start_option && !given->incoming && !cfg->restore_path)
+	if (given->loadvm && (given->incoming || cfg->restore_path))
+		return usage_error("--loadvm gives the machine: not with --restore or --incoming");
+	if (given->start_option && !given->incoming && !cfg->restore_path && !given->loadvm)
 		return usage_error("--start goes with --restore or --incoming (-S starts a new "
 				   "machine paused)");
 	/* Through the firmware a kernel boots as from a boot loader; without
@@ -882,7 +897,7 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 	if (cfg->bios_path && !cfg->kernel_path && (given->initrd || given->append))
 		return usage_error("--initrd and --append go with --kernel (with --firmware bios "
 				   "the disks' boot loader has its own)");
-	if (cfg->bios_path && (cfg->restore_path || given->incoming))
+	if (cfg->bios_path && (cfg->restore_path || given->incoming || given->loadvm))
 		return usage_error("--restore and --incoming take the snapshot's firmware (no --bios)");
 	/* No snapshot has a shared folder (board_snapshot.c refuses to save
 	 * one): a device the restored guest never probed is of no use. */
@@ -1192,6 +1207,16 @@ static int cmd_run(int argc, char **argv)
 		/* Restored as a snapshot is; the name only says from where. */
 		cfg.restore_path = "the migration's configuration";
 	}
+	/* --loadvm: the snapshot's machine state, restored as --restore's. */
+	char loadvm_path[PATH_MAX + 128];
+	if (given.loadvm) {
+		if (board_named_find(&cfg, given.loadvm, loadvm_path, sizeof(loadvm_path), err,
+				     sizeof(err))) {
+			fprintf(stderr, "btvm: %s\n", err);
+			return EXIT_FAILURE;
+		}
+		cfg.restore_path = loadvm_path;
+	}
 	if (cfg.restore_path) {
 		sc = malloc(sizeof(*sc));
 		int ret = sc ? 0 : -ENOMEM;
@@ -1224,7 +1249,9 @@ static int cmd_run(int argc, char **argv)
 	 * running is in the saved RAM); a migration's at that reboot
 	 * (board__reset), the disk being the source's until the switch-over
 	 * and the read too long for the guest's stop there. */
-	if (cfg.restore_path && cfg.kernel_from_disk && !incoming) {
+	/* --loadvm's disks are the snapshot's only once the board has
+	 * switched them: the kernel is found at that reboot too. */
+	if (cfg.restore_path && cfg.kernel_from_disk && !incoming && !given.loadvm) {
 		if (disk_boot_find(cfg.kernel_disk, &db, err, sizeof(err))) {
 			fprintf(stderr, "btvm: %s\n", err);
 			migration_incoming_free(incoming);
@@ -1325,7 +1352,9 @@ static int cmd_run(int argc, char **argv)
 			return EXIT_FAILURE;
 		}
 	} else if (cfg.restore_path &&
-		   board_snapshot_restore(board, cfg.restore_path, err, sizeof(err))) {
+		   ((given.loadvm &&
+		     board_named_switch_disks(board, given.loadvm, err, sizeof(err))) ||
+		    board_snapshot_restore(board, cfg.restore_path, err, sizeof(err)))) {
 		fprintf(stderr, "btvm: %s\n", err);
 		close_frontends(&fe);
 		board_destroy(board);
@@ -1372,6 +1401,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "img"))
+		return disk_tool_main(argc - 1, argv + 1);
 	if (argv[1][0] == '-')
 		return usage_error("unknown option '%s'", argv[1]);
 	return usage_error("unknown command '%s'", argv[1]);

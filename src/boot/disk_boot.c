@@ -5,6 +5,7 @@
  * them). Nothing is written: the image is opened read-only. */
 #define _GNU_SOURCE   /* strverscmp */
 #include "boot/disk_boot.h"
+#include "host/disk_view.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -98,21 +99,11 @@ static uint64_t get64(const uint8_t *p)
 	return (uint64_t)boot_get32(p) | (uint64_t)boot_get32(p + 4) << 32;
 }
 
-static int read_at(int fd, uint8_t *buf, size_t len, uint64_t off)
+/* Through the disk's view (host/disk_view.h): the raw image, or its
+ * snapshots' chain, as the guest sees the disk. */
+static int read_at(struct disk_view *v, uint8_t *buf, size_t len, uint64_t off)
 {
-	size_t done = 0;
-	while (done < len) {
-		ssize_t n = pread(fd, buf + done, len - done, (off_t)(off + done));
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;   /* the image shrank under us */
-		done += (size_t)n;
-	}
-	return 0;
+	return disk_view_read(v, buf, len, off);
 }
 
 __attribute__((format(printf, 4, 5)))
@@ -173,7 +164,7 @@ static int find_mbr(const char *image, const uint8_t *head, uint64_t image_size,
 		     "no primary partition of type 0x83 in the MBR; extended ones are not searched");
 }
 
-static int find_gpt(int fd, const char *image, uint64_t image_size, const uint8_t *head,
+static int find_gpt(struct disk_view *fd, const char *image, uint64_t image_size, const uint8_t *head,
 		    struct fs_place *place, char *err, size_t err_len)
 {
 	uint8_t hdr[SECTOR];
@@ -266,47 +257,27 @@ out:
 
 int disk_boot_has_loader(const char *image_path)
 {
-	int fd = open(image_path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
+	struct disk_view v;
+	char err[256];
+	int ret = disk_view_open(&v, image_path, err, sizeof(err));
+	if (ret)
+		return ret;
 	uint8_t sector[512] = { 0 };
-	bool signed_sector = !read_at(fd, sector, sizeof(sector), 0) && sector[510] == 0x55 &&
+	bool signed_sector = !read_at(&v, sector, sizeof(sector), 0) && sector[510] == 0x55 &&
 			     sector[511] == 0xaa;
-	close(fd);
+	disk_view_close(&v);
 	bool code = false;
 	for (unsigned i = 0; i < MBR_DISK_SIGNATURE && !code; i++)
 		code = sector[i] != 0;
 	return signed_sector && code;
 }
 
-/* Finds the filesystem's place; the image is open only in here. */
-static int locate(const char *image, struct fs_place *place, char *err, size_t err_len)
+/* Finds the filesystem's place. */
+static int locate(struct disk_view *fd, const char *image, struct fs_place *place, char *err,
+		  size_t err_len)
 {
-	int fd = open(image, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		int e = errno;
-		return boot_fail(err, err_len, image, -e, "cannot open the disk image: %s",
-				 strerror(e));
-	}
-	int rc;
-	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		rc = -errno;
-		boot_fail(err, err_len, image, rc, "cannot stat the disk image: %s", strerror(-rc));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-		rc = boot_fail(err, err_len, image, -EINVAL,
-			       "the disk image is not a regular file or a block device");
-		goto out;
-	}
-	off_t end = lseek(fd, 0, SEEK_END);
-	if (end < 0) {
-		rc = -errno;
-		boot_fail(err, err_len, image, rc, "cannot size the disk image: %s", strerror(-rc));
-		goto out;
-	}
-	uint64_t size = (uint64_t)end;
+	int rc = 0;
+	uint64_t size = fd->size;
 	if (size < HEAD_SIZE) {
 		rc = no_fs(err, err_len, image, "the image is only %" PRIu64 " bytes", size);
 		goto out;
@@ -346,7 +317,6 @@ static int locate(const char *image, struct fs_place *place, char *err, size_t e
 	if (boot_get16(magic) != EXT_MAGIC)
 		rc = no_fs(err, err_len, image, "partition %u has no superblock", place->partition);
 out:
-	close(fd);
 	return rc;
 }
 
@@ -710,8 +680,126 @@ static void describe_fs(const struct fs_ctx *c, struct disk_boot *out)
 		snprintf(out->root, sizeof(out->root), "root=/dev/vda");
 }
 
-static int read_fs(const char *image, const struct fs_place *place, struct disk_boot *out,
-		   char *err, size_t err_len)
+/* libext2fs reading a disk's view: an io_manager of its own. libext2fs
+ * hands the manager nothing but a name, so the name carries the view's
+ * address ("btvm-view:%p", made and parsed here only, for the length of
+ * one read_fs); the raw image alone goes by its path through
+ * unix_io_manager as before. Read-only: every write is refused. */
+struct view_channel {
+	struct disk_view *v;
+	uint64_t offset;	/* the filesystem's, ext2fs_open2's "offset=" */
+};
+
+static struct struct_io_manager view_io_manager;
+
+static errcode_t view_open(const char *name, int flags, io_channel *channel)
+{
+	void *p = NULL;
+	if (flags & IO_FLAG_RW)
+		return EROFS;
+	if (!name || sscanf(name, "btvm-view:%p", &p) != 1 || !p)
+		return EXT2_ET_BAD_DEVICE_NAME;
+	io_channel io = calloc(1, sizeof(*io));
+	struct view_channel *vc = calloc(1, sizeof(*vc));
+	char *copy = strdup(name);
+	if (!io || !vc || !copy) {
+		free(io);
+		free(vc);
+		free(copy);
+		return EXT2_ET_NO_MEMORY;
+	}
+	vc->v = p;
+	io->magic = EXT2_ET_MAGIC_IO_CHANNEL;
+	io->manager = &view_io_manager;
+	io->name = copy;
+	io->block_size = 1024;
+	io->refcount = 1;
+	io->private_data = vc;
+	*channel = io;
+	return 0;
+}
+
+static errcode_t view_close(io_channel io)
+{
+	if (--io->refcount > 0)
+		return 0;
+	free(io->private_data);
+	free(io->name);
+	free(io);
+	return 0;
+}
+
+static errcode_t view_set_blksize(io_channel io, int blksize)
+{
+	io->block_size = blksize;
+	return 0;
+}
+
+static errcode_t view_read_blk64(io_channel io, unsigned long long block, int count, void *data)
+{
+	struct view_channel *vc = io->private_data;
+	/* A negative count is a byte count (libext2fs's convention). */
+	uint64_t len = count < 0 ? (uint64_t)-(int64_t)count
+				 : (uint64_t)count * (uint64_t)io->block_size;
+	uint64_t off = vc->offset + block * (uint64_t)io->block_size;
+	int rc = disk_view_read(vc->v, data, (size_t)len, off);
+	return rc == -EIO ? EXT2_ET_SHORT_READ : (errcode_t)-rc;
+}
+
+static errcode_t view_read_blk(io_channel io, unsigned long block, int count, void *data)
+{
+	return view_read_blk64(io, block, count, data);
+}
+
+static errcode_t view_write_blk(io_channel io, unsigned long block, int count, const void *data)
+{
+	(void)io, (void)block, (void)count, (void)data;
+	return EROFS;
+}
+
+static errcode_t view_write_blk64(io_channel io, unsigned long long block, int count,
+				  const void *data)
+{
+	(void)io, (void)block, (void)count, (void)data;
+	return EROFS;
+}
+
+static errcode_t view_flush(io_channel io)
+{
+	(void)io;
+	return 0;
+}
+
+static errcode_t view_set_option(io_channel io, const char *option, const char *arg)
+{
+	struct view_channel *vc = io->private_data;
+	char *end;
+	if (strcmp(option, "offset") || !arg)
+		return EXT2_ET_INVALID_ARGUMENT;
+	errno = 0;
+	unsigned long long off = strtoull(arg, &end, 0);
+	if (errno || *end)
+		return EXT2_ET_INVALID_ARGUMENT;
+	vc->offset = off;
+	return 0;
+}
+
+static struct struct_io_manager view_io_manager = {
+	.magic = EXT2_ET_MAGIC_IO_MANAGER,
+	.name = "btvm disk view",
+	.open = view_open,
+	.close = view_close,
+	.set_blksize = view_set_blksize,
+	.read_blk = view_read_blk,
+	.write_blk = view_write_blk,
+	.flush = view_flush,
+	.set_option = view_set_option,
+	.read_blk64 = view_read_blk64,
+	.write_blk64 = view_write_blk64,
+};
+
+static int read_fs(struct disk_view *v, const char *image, const struct fs_place *place,
+		   struct disk_boot *out, char *err, size_t err_len)
 {
 	struct fs_ctx c = { .image = image, .err = err, .err_len = err_len };
 	if (place->partition)
@@ -724,7 +812,12 @@ static int read_fs(const char *image, const struct fs_place *place, struct disk_
 	char options[48];
 	snprintf(options, sizeof(options), "offset=%" PRIu64, place->offset);
 	/* Read-only (no EXT2_FLAG_RW); 64-bit block numbers as ext4 has them. */
-	errcode_t ec = ext2fs_open2(image, options, EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &c.fs);
+	char view_name[48];
+	snprintf(view_name, sizeof(view_name), "btvm-view:%p", (void *)v);
+	errcode_t ec = v->chain ? ext2fs_open2(view_name, options, EXT2_FLAG_64BITS, 0, 0,
+					       &view_io_manager, &c.fs)
+				: ext2fs_open2(image, options, EXT2_FLAG_64BITS, 0, 0,
+					       unix_io_manager, &c.fs);
 	if (ec) {
 		c.fs = NULL;
 		return fs_fail(&c, errcode_errno(ec), "cannot open the ext2/3/4 filesystem: %s",
@@ -764,14 +857,25 @@ int disk_boot_find(const char *image_path, struct disk_boot *out, char *err, siz
 	memset(out, 0, sizeof(*out));
 	if (!image_path || !*image_path)
 		return boot_fail(err, err_len, "(no disk)", -EINVAL, "no disk image given");
-	struct fs_place place;
-	int rc = locate(image_path, &place, err, err_len);
-	if (rc)
+	struct fs_place place = { 0 };
+	struct disk_view v;
+	char why[512];
+	int rc = disk_view_open(&v, image_path, why, sizeof(why));
+	if (rc) {
+		if (err && err_len)
+			snprintf(err, err_len, "%s", why);
 		return rc;
+	}
+	rc = locate(&v, image_path, &place, err, err_len);
+	if (rc) {
+		disk_view_close(&v);
+		return rc;
+	}
 	out->partition = place.partition;
 	out->fs_offset = place.offset;
 	out->fs_size = place.size;
-	rc = read_fs(image_path, &place, out, err, err_len);
+	rc = read_fs(&v, image_path, &place, out, err, err_len);
+	disk_view_close(&v);
 	if (rc)
 		disk_boot_free(out);
 	else if (err && err_len)

@@ -27,6 +27,7 @@
 #include "frontend/gdbstub.h"
 #include "frontend/migration.h"
 #include "frontend/monitor_block.h"
+#include "frontend/monitor_snap.h"
 #include "host/clock.h"
 #include "host/console.h"
 #include "host/monitor_socket.h"
@@ -271,7 +272,8 @@ static void print_help(FILE *out)
 	      "nmi                       press the front-panel NMI button (IOCHK)\n"
 	      "quit, q                   end btvm\n"
 	      "screendump FILE           the screen as PNG (or text, FILE ending in .txt)\n"
-	      "savevm FILE               the whole machine to FILE (btvm run --restore FILE)\n"
+	      "savevm FILE               the machine alone to FILE, a path with a '/' in it\n"
+	      "                          (btvm run --restore FILE)\n"
 	      "x /FMT ADDR               memory at a linear address; FMT is [count][format]\n"
 	      "                          [size], format x d u c i (instructions), size\n"
 	      "                          b h w (e.g. x /16xb 0xc0100000, x /5i $eip)\n"
@@ -283,6 +285,7 @@ static void print_help(FILE *out)
 	      "info migrate              how it goes\n",
 	      out);
 	monitor_block_help(out);
+	monitor_snap_help(out);
 	fputs("Over the socket, a line that starts with '{' is a JSON command:\n"
 	      "  {\"execute\": NAME, \"arguments\": {...}}; see docs/MONITOR.md.\n",
 	      out);
@@ -527,7 +530,8 @@ static int run_human(struct monitor *m, char *line, FILE *out)
 	if (!argc)
 		return 0;
 	int status;
-	if (monitor_block_human(board, argc, argv, out, &status))
+	if (monitor_block_human(board, argc, argv, out, &status) ||
+	    monitor_snap_human(board, argc, argv, out, &status))
 		return status;
 	const char *cmd = argv[0];
 	bool no_args = argc == 1;
@@ -586,7 +590,7 @@ static int run_human(struct monitor *m, char *line, FILE *out)
 	} else if (!strcmp(cmd, "savevm")) {
 		char err[512];
 		if (argc != 2) {
-			fputs("error: usage: savevm FILE\n", out);
+			fputs("error: usage: savevm FILE (a path) or savevm NAME\n", out);
 			return -1;
 		}
 		if (board_snapshot_save(board, argv[1], err, sizeof(err))) {
@@ -795,11 +799,13 @@ static json_t *run_json(struct monitor *m, const char *line)
 			if (!ret)
 				empty = NULL;
 		}
+	} else if ((res = monitor_snap_json(board, cmd, args))) {
+		/* savevm with "name", loadvm, delvm, query-snapshots: answered. */
 	} else if (!strcmp(cmd, "savevm")) {
 		const char *file = NULL;
 		char err[512];
 		if (!args || json_unpack(args, "{s:s}", "file", &file)) {
-			res = json_error("savevm needs \"file\"");
+			res = json_error("savevm needs \"file\" (or \"name\": a named snapshot)");
 		} else if (board_snapshot_save(board, file, err, sizeof(err))) {
 			res = json_error(err);
 		} else {

@@ -3,6 +3,8 @@
  * its bitmap, and the overlay's place in a snapshot. See disk_image.h. */
 #define _GNU_SOURCE
 #include "host/disk_image.h"
+#include "host/disk_snapdir.h"
+#include "host/overlay.h"
 #include "host/snapfile.h"
 
 #include <assert.h>
@@ -244,6 +246,8 @@ int disk_image_read(struct disk_image *d, struct disk_io *io, const struct iovec
 		return -EINVAL;
 	}
 	if (!d->snapshot) {
+		if (d->chain)
+			return ovl_readv(d->chain, iov, n, sector * DISK_IMAGE_SECTOR_SIZE);
 		unsigned m = iov_window(iov, n, 0, len, io->scratch);
 		return image_io(d, io, false, io->scratch, m, sector * DISK_IMAGE_SECTOR_SIZE,
 				bounced);
@@ -256,8 +260,9 @@ int disk_image_read(struct disk_image *d, struct disk_io *io, const struct iovec
 		unsigned m = iov_window(iov, n, i * DISK_IMAGE_SECTOR_SIZE,
 					run * DISK_IMAGE_SECTOR_SIZE, io->scratch);
 		uint64_t off = (sector + i) * DISK_IMAGE_SECTOR_SIZE;
-		int err = overlay ? full_io(d->overlay_fd, -1, false, io->scratch, m, off)
-				  : image_io(d, io, false, io->scratch, m, off, bounced);
+		int err = overlay    ? full_io(d->overlay_fd, -1, false, io->scratch, m, off)
+			  : d->chain ? ovl_readv(d->chain, io->scratch, m, off)
+				     : image_io(d, io, false, io->scratch, m, off, bounced);
 		if (err)
 			return err;
 		i += run;
@@ -284,7 +289,9 @@ int disk_image_write(struct disk_image *d, struct disk_io *io, const struct iove
 	 * side by side). The devices' FLUSH still fdatasyncs, for the disk's
 	 * own cache. */
 	int err;
-	if (!d->snapshot) {
+	if (!d->snapshot && d->chain) {
+		err = ovl_writev(d->chain, io->scratch, m, off);
+	} else if (!d->snapshot) {
 		err = image_io(d, io, true, io->scratch, m, off, bounced);
 	} else {
 		err = full_io(d->overlay_fd, -1, true, io->scratch, m, off);
@@ -324,6 +331,11 @@ int disk_image_write_zeroes(struct disk_image *d, uint64_t sector, uint64_t coun
 		assert(!"zeroing outside the image or on a read-only one");
 		return d->readonly ? -EROFS : -EINVAL;
 	}
+	if (!d->snapshot && d->chain) {
+		err = ovl_write_zeroes(d->chain, (uint64_t)off, (uint64_t)len);
+		mark_dirty(d, sector, count);
+		return err;
+	}
 	/* In snapshot mode the overlay gets the zeros (its holes read as
 	 * zeros, and the map then says they are its own). */
 	if (fallocate(fd, unmap ? punch : zero, off, len) &&
@@ -338,8 +350,9 @@ int disk_image_write_zeroes(struct disk_image *d, uint64_t sector, uint64_t coun
 void disk_image_discard(struct disk_image *d, uint64_t sector, uint64_t count)
 {
 	/* The data after a discard is unspecified, so a filesystem without
-	 * holes, or a snapshot, keeps it. */
-	if (d->snapshot || d->readonly || sector > d->sectors || count > d->sectors - sector)
+	 * holes, a snapshot, or a chain (whose files below are frozen),
+	 * keeps it. */
+	if (d->snapshot || d->chain || d->readonly || sector > d->sectors || count > d->sectors - sector)
 		return;
 	if (fallocate(d->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 		      (off_t)(sector * DISK_IMAGE_SECTOR_SIZE),
@@ -398,6 +411,8 @@ int disk_image_sync(struct disk_image *d)
 	/* The overlay is thrown away at exit: nothing to make durable. */
 	if (d->snapshot)
 		return 0;
+	if (d->chain)
+		return ovl_flush(d->chain);
 	return fdatasync(d->fd) ? -errno : 0;
 }
 
@@ -478,11 +493,11 @@ static int open_fail(char *err, size_t errlen, const char *path, int e, const ch
  * cache (the guest has its own). A filesystem that refuses O_DIRECT
  * (tmpfs before Linux 6.6), or a name that no longer leads to the file
  * opened, leaves direct_fd at -1 and every transfer on fd. */
-static void open_direct(struct disk_image *d, const struct stat *st)
+static void open_direct(struct disk_image *d, const struct stat *st, bool chained)
 {
 	struct stat again;
-	int fd = open(d->path, (d->readonly || d->snapshot ? O_RDONLY : O_RDWR) | O_DIRECT |
-				       O_CLOEXEC);
+	int fd = open(d->path, (d->readonly || d->snapshot || chained ? O_RDONLY : O_RDWR) |
+				       O_DIRECT | O_CLOEXEC);
 
 	if (fd < 0)
 		return;
@@ -511,14 +526,9 @@ static void open_direct(struct disk_image *d, const struct stat *st)
  * other open of the file, in this process or another, so two machines
  * never write one image. On fd only: direct_fd is the same file, and a
  * lock is the description's, so one is enough. */
-int disk_image_lock(struct disk_image *d, char *err, size_t errlen)
+static int lock_image(struct disk_image *d, bool write, char *err, size_t errlen)
 {
-	struct flock fl = {
-		.l_type = d->readonly || d->snapshot ? F_RDLCK : F_WRLCK,
-		.l_whence = SEEK_SET,
-	};
-	if (d->locked)
-		return 0;
+	struct flock fl = { .l_type = write ? F_WRLCK : F_RDLCK, .l_whence = SEEK_SET };
 	if (fcntl(d->fd, F_OFD_SETLK, &fl)) {
 		if (errno == EAGAIN || errno == EACCES) {
 			snprintf(err, errlen, "image %s is in use by another process", d->path);
@@ -526,8 +536,20 @@ int disk_image_lock(struct disk_image *d, char *err, size_t errlen)
 		}
 		return open_fail(err, errlen, d->path, errno, "cannot lock");
 	}
-	d->locked = true;
 	return 0;
+}
+
+/* With a chain, the lock that moves (a migration's hand-over) is the
+ * top's; the image and the files below keep their read locks. */
+int disk_image_lock(struct disk_image *d, char *err, size_t errlen)
+{
+	if (d->locked)
+		return 0;
+	int ret = d->chain ? ovl_lock(d->chain, err, errlen)
+			   : lock_image(d, !d->readonly && !d->snapshot, err, errlen);
+	if (!ret)
+		d->locked = true;
+	return ret;
 }
 
 int disk_image_unlock(struct disk_image *d)
@@ -535,8 +557,9 @@ int disk_image_unlock(struct disk_image *d)
 	struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET };
 	if (!d->locked)
 		return 0;
-	if (fcntl(d->fd, F_OFD_SETLK, &fl))
-		return -errno;
+	int ret = d->chain ? ovl_unlock(d->chain) : fcntl(d->fd, F_OFD_SETLK, &fl) ? -errno : 0;
+	if (ret)
+		return ret;
 	d->locked = false;
 	return 0;
 }
@@ -545,14 +568,26 @@ static int open_image(struct disk_image *d, const char *path, bool readonly, boo
 		      bool defer_lock, char *err, size_t errlen)
 {
 	struct stat st;
+	struct snapdir *sd = malloc(sizeof(*sd));
 
 	d->readonly = readonly;
 	d->snapshot = snapshot;
 	d->path = strdup(path);
-	if (!d->path)
+	if (!d->path || !sd) {
+		free(sd);
 		return open_fail(err, errlen, path, ENOMEM, NULL);
-	/* The image is only read under --snapshot. */
-	d->fd = open(path, (readonly || snapshot ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	}
+	/* Snapshots beside the image: the disk is its active chain. */
+	int ret = snapdir_load(path, sd, err, errlen);
+	bool chained = !ret && *sd->active;
+	char top[PATH_MAX + SNAPDIR_FILE_MAX];
+	if (chained)
+		snapdir_path(sd, sd->active, top, sizeof(top));
+	free(sd);
+	if (ret)
+		return ret;
+	/* The image is only read under --snapshot, and below a chain. */
+	d->fd = open(path, (readonly || snapshot || chained ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (d->fd < 0)
 		return open_fail(err, errlen, path, errno, NULL);
 	if (fstat(d->fd, &st))
@@ -564,8 +599,12 @@ static int open_image(struct disk_image *d, const char *path, bool readonly, boo
 	/* A write lock a migration's destination defers: the source holds
 	 * it until the switch-over (disk_image_lock takes it then). A read
 	 * lock coexists with the source's read lock, so it is taken now. */
-	if (d->readonly || d->snapshot || !defer_lock) {
-		int ret = disk_image_lock(d, err, errlen);
+	if (chained) {
+		ret = lock_image(d, false, err, errlen);
+		if (ret)
+			return ret;
+	} else if (d->readonly || d->snapshot || !defer_lock) {
+		ret = disk_image_lock(d, err, errlen);
 		if (ret)
 			return ret;
 	}
@@ -576,7 +615,15 @@ static int open_image(struct disk_image *d, const char *path, bool readonly, boo
 	if (end < 0)
 		return open_fail(err, errlen, path, errno, "cannot size");
 	d->sectors = (uint64_t)end / DISK_IMAGE_SECTOR_SIZE;
-	open_direct(d, &st);
+	open_direct(d, &st, chained);
+	if (chained) {
+		bool rw = !readonly && !snapshot;
+		ret = ovl_open_chain(top, d->fd, d->sectors * DISK_IMAGE_SECTOR_SIZE, rw, defer_lock,
+				     &d->chain, err, errlen);
+		if (ret)
+			return ret;
+		d->locked = !rw || !defer_lock;
+	}
 	if (!snapshot)
 		return 0;
 
@@ -622,6 +669,8 @@ void disk_image_close(struct disk_image *d)
 		munmap(d->overlay_map, d->overlay_map_len);
 	d->overlay_map = NULL;
 	d->overlay_map_len = 0;
+	ovl_close_chain(d->chain);
+	d->chain = NULL;
 	if (d->overlay_fd >= 0)
 		close(d->overlay_fd);
 	if (d->direct_fd >= 0)
@@ -712,4 +761,112 @@ int disk_image_load_overlay(struct disk_image *d, struct snap_reader *r)
 	}
 	free(buf);
 	return r->err;
+}
+
+/* ---- Named snapshots: freezing and switching the chain --------------------- */
+
+bool disk_image_freezable(const struct disk_image *d)
+{
+	return d->opened && !d->readonly && !d->snapshot;
+}
+
+/* Makes the overlay sd names name the disk's top, over what was below,
+ * the old chain closed (already frozen or discarded: no flush). */
+static int take_chain(struct disk_image *d, struct snapdir *sd, const char *name, char *err,
+		      size_t errlen)
+{
+	char path[PATH_MAX + SNAPDIR_FILE_MAX];
+	struct ovl *top;
+	snapdir_path(sd, name, path, sizeof(path));
+	int ret = ovl_open_chain(path, d->fd, d->sectors * DISK_IMAGE_SECTOR_SIZE, true, false,
+				 &top, err, errlen);
+	if (ret)
+		return ret;
+	if (d->chain)
+		d->chain->writable = false;
+	ovl_close_chain(d->chain);
+	d->chain = top;
+	d->locked = true;
+	snprintf(sd->active, sizeof(sd->active), "%s", name);
+	return 0;
+}
+
+/* The disk's top file as the chain's old top: its lock back to a write
+ * lock after a failed change. */
+static void unfreeze(struct disk_image *d)
+{
+	char ignored[256];
+	if (d->chain) {
+		d->chain->writable = true;
+		(void)ovl_unlock(d->chain);
+		(void)ovl_lock(d->chain, ignored, sizeof(ignored));
+	} else {
+		(void)lock_image(d, true, ignored, sizeof(ignored));
+	}
+}
+
+int disk_image_freeze(struct disk_image *d, struct snapdir *sd, char *frozen, char *err,
+		      size_t errlen)
+{
+	char name[SNAPDIR_FILE_MAX], path[PATH_MAX + SNAPDIR_FILE_MAX];
+	const char *backing = d->chain ? d->chain->path : sd->image;
+
+	if (!disk_image_freezable(d)) {
+		assert(!"freezing a disk that has nothing to freeze");
+		return -EINVAL;
+	}
+	int ret = disk_image_sync(d);
+	if (ret)
+		return open_fail(err, errlen, d->path, -ret, "cannot flush");
+	ret = snapdir_new_overlay(sd, backing, d->sectors * DISK_IMAGE_SECTOR_SIZE, name, err,
+				  errlen);
+	if (ret)
+		return ret;
+	/* From here the old top is never written again: a read lock. */
+	ret = d->chain ? ovl_freeze(d->chain) : lock_image(d, false, err, errlen);
+	if (!ret) {
+		const char *slash = d->chain ? strrchr(d->chain->path, '/') : NULL;
+		snprintf(frozen, SNAPDIR_FILE_MAX, "%s", slash ? slash + 1 : "");
+		ret = take_chain(d, sd, name, err, errlen);
+		if (ret)
+			unfreeze(d);
+	} else if (d->chain) {
+		open_fail(err, errlen, d->chain->path, -ret, "cannot freeze");
+	}
+	if (ret) {
+		snapdir_path(sd, name, path, sizeof(path));
+		unlink(path);
+	}
+	return ret;
+}
+
+int disk_image_switch(struct disk_image *d, struct snapdir *sd, const char *frozen, char *err,
+		      size_t errlen)
+{
+	char name[SNAPDIR_FILE_MAX], path[PATH_MAX + SNAPDIR_FILE_MAX];
+
+	if (!disk_image_freezable(d)) {
+		assert(!"switching a disk that has nothing to freeze");
+		return -EINVAL;
+	}
+	/* What the guest wrote since is given up, but orderly. */
+	(void)disk_image_sync(d);
+	snapdir_path(sd, frozen, path, sizeof(path));
+	int ret = snapdir_new_overlay(sd, path, d->sectors * DISK_IMAGE_SECTOR_SIZE, name, err,
+				      errlen);
+	if (ret)
+		return ret;
+	/* The raw image written until now lies below from here on. */
+	if (!d->chain && (ret = lock_image(d, false, err, errlen)) == 0) {
+		ret = take_chain(d, sd, name, err, errlen);
+		if (ret)
+			unfreeze(d);
+	} else if (d->chain) {
+		ret = take_chain(d, sd, name, err, errlen);
+	}
+	if (ret) {
+		snapdir_path(sd, name, path, sizeof(path));
+		unlink(path);
+	}
+	return ret;
 }

@@ -29,6 +29,15 @@
  * newest; the image itself is never written, syncing is a no-op, and the
  * overlay goes with the process.
  *
+ * Chains (docs/OVERLAY.md): when IMAGE.btvm-snapshots/index.json names
+ * an active overlay, the disk is that overlay's chain (host/overlay.h)
+ * down to the image: the image is then opened read-only with a read
+ * lock, every overlay below the top too, and the top takes the writes
+ * (with the write lock, unless read-only or --snapshot). Reads and writes
+ * of a chain go through the page cache. disk_image_freeze (a named
+ * savevm) puts a new overlay on top, disk_image_switch (loadvm) a new one
+ * over a snapshot's frozen file.
+ *
  * Threads: any number may read and write at once (each with its own
  * struct disk_io); the overlay's bitmap has a lock of its own. Opening,
  * closing, saving and loading are for one thread while nothing else uses
@@ -88,6 +97,9 @@ struct disk_image {
 	_Atomic uint64_t *dirty;
 	size_t dirty_words;
 	atomic_bool dirty_on;
+	/* The overlay chain the disk reads and writes through, NULL while
+	 * the raw image is written itself. */
+	struct ovl *chain;
 };
 
 /* What one thread brings to a transfer: room to cut the caller's pieces
@@ -155,6 +167,25 @@ int disk_image_dirty_start(struct disk_image *d);
 void disk_image_dirty_stop(struct disk_image *d);
 bool disk_image_dirty_take(struct disk_image *d, uint64_t chunk);
 uint64_t disk_image_dirty_count(const struct disk_image *d);
+
+struct snapdir;
+/* Whether a named snapshot freezes this disk: read-write, not under
+ * --snapshot (read-only disks and CD-ROMs have nothing to freeze). */
+bool disk_image_freezable(const struct disk_image *d);
+/* A named savevm, with nothing in flight: makes the disk's writes so far
+ * durable, freezes its top file (read lock from now) and puts a new
+ * overlay of sd's directory on it, which takes the writes from now on;
+ * frozen gets the frozen file's name in sd ("" for the raw image) and
+ * sd's active the new one (the caller saves sd). 0 or a negative errno
+ * with one line in err; on failure the disk goes on as it was. */
+int disk_image_freeze(struct disk_image *d, struct snapdir *sd, char *frozen, char *err,
+		      size_t errlen);
+/* A loadvm, with nothing in flight: the disk goes on from a new overlay
+ * over sd's file frozen ("" the raw image); the old chain is closed
+ * (the caller collects what no snapshot needs). 0 or a negative errno
+ * with one line in err; on failure the disk goes on as it was. */
+int disk_image_switch(struct disk_image *d, struct snapdir *sd, const char *frozen, char *err,
+		      size_t errlen);
 
 struct snap_writer;
 struct snap_reader;

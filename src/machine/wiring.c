@@ -1019,7 +1019,9 @@ int board__reset(struct board *board)
 	}
 	/* A machine booted from its disk's kernel has it in cfg, but for a
 	 * migrated one (main.c): read at the switch-over it would lengthen
-	 * the guest's stop, so it is found here, on the disk as it is now. */
+	 * the guest's stop, so it is found here, on the disk as it is now
+	 * (so is a --loadvm one's, whose disks are the snapshot's only once
+	 * the board has switched them). */
 	if (board->cfg.kernel_from_disk && !board->cfg.kernel_data) {
 		struct disk_boot *db = &board->reboot_kernel;
 		ret = disk_boot_find(board->cfg.kernel_disk, db, err, sizeof(err));
