@@ -36,7 +36,7 @@ set -euo pipefail
 
 # Bump when the initramfs's layout changes in a way the /init text below
 # does not show (the /init text is hashed into the stamp by itself).
-RECIPE_VERSION=8a
+RECIPE_VERSION=8
 
 # Modules from the kernel's package put into the initramfs (paths under
 # lib/modules/RELEASE/kernel/), loaded by /init in this order.
