@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "host/disk_image.h"
 #include "host/disk_snapdir.h"
+#include "host/iov.h"
 #include "host/overlay.h"
 #include "host/snapfile.h"
 
@@ -77,37 +78,6 @@ static uint64_t overlay_run(struct disk_image *d, uint64_t first, uint64_t count
 }
 
 /* ---- Transfers ----------------------------------------------------------- */
-
-/* Copies the bytes [off, off + len) of iov into out (at most as many
- * entries as iov has). */
-static unsigned iov_window(const struct iovec *iov, unsigned n, uint64_t off, uint64_t len,
-			   struct iovec *out)
-{
-	unsigned count = 0;
-
-	for (unsigned i = 0; i < n && len; i++) {
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		uint64_t take = iov[i].iov_len - off;
-		if (take > len)
-			take = len;
-		out[count++] = (struct iovec){ (uint8_t *)iov[i].iov_base + off, take };
-		len -= take;
-		off = 0;
-	}
-	return count;
-}
-
-static uint64_t iov_length(const struct iovec *iov, unsigned n)
-{
-	uint64_t len = 0;
-
-	for (unsigned i = 0; i < n; i++)
-		len += iov[i].iov_len;
-	return len;
-}
 
 /* Whether O_DIRECT takes this transfer: every buffer's address, and the
  * offset and every length, aligned as the filesystem asks. */

@@ -5,6 +5,9 @@
 #define _GNU_SOURCE
 #include "host/overlay.h"
 
+#include "host/bytes.h"
+#include "host/iov.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -36,34 +39,15 @@ static const char magic[8] = { 'B', 'T', 'V', 'M', 'O', 'V', 'L', 0 };
 /* The raw image's first bytes, whose CRC the overlay above it keeps. */
 #define HEAD_CRC_BYTES	65536u
 
-static void put_le(uint8_t *p, uint64_t v, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le(const uint8_t *p, unsigned n)
-{
-	uint64_t v = 0;
-	for (unsigned i = 0; i < n; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
-static uint32_t crc_of(uint32_t crc, const void *p, size_t n)
-{
-	return (uint32_t)crc32(crc, p, (uInt)n);
-}
-
 /* A map entry's checksum binds the file cluster to the entry's index and
  * to this file's id, so that a byte flipped, an entry moved or a map
  * copied from another overlay is seen. */
 static uint32_t entry_crc(const uint8_t id[OVL_ID_BYTES], uint64_t index, uint32_t fc)
 {
 	uint8_t b[12];
-	put_le(b, index, 8);
-	put_le(b + 8, fc, 4);
-	return crc_of(crc_of(0, id, OVL_ID_BYTES), b, sizeof(b));
+	bytes_put_le(b, index, 8);
+	bytes_put_le(b + 8, fc, 4);
+	return bytes_crc32(bytes_crc32(0, id, OVL_ID_BYTES), b, sizeof(b));
 }
 
 static uint64_t map_bytes(uint64_t nclusters)
@@ -194,7 +178,7 @@ static int raw_identity(int fd, struct identity *idn)
 		if (S_ISREG(st.st_mode))
 			idn->mtime_ns = (uint64_t)st.st_mtim.tv_sec * 1000000000u +
 					(uint64_t)st.st_mtim.tv_nsec;
-		idn->head_crc = crc_of(0, buf, HEAD_CRC_BYTES);
+		idn->head_crc = bytes_crc32(0, buf, HEAD_CRC_BYTES);
 	}
 	free(buf);
 	return ret;
@@ -222,27 +206,27 @@ static int parse_header(const char *path, int fd, struct header *h, char *err, s
 		return fail(err, errlen, path, EINVAL, "not a btvm overlay (bad magic)");
 	if (r < H_PATH + 4)
 		return fail(err, errlen, path, EINVAL, "overlay truncated in its header");
-	uint32_t plen = (uint32_t)get_le(b + H_PATH_LEN, 4);
+	uint32_t plen = (uint32_t)bytes_get_le(b + H_PATH_LEN, 4);
 	if (plen == 0 || plen > MAX_PATH_LEN)
 		return fail(err, errlen, path, EINVAL, "overlay header damaged (backing path length)");
 	if ((size_t)r < H_PATH + plen + 4)
 		return fail(err, errlen, path, EINVAL, "overlay truncated in its header");
-	if (crc_of(0, b, H_PATH + plen) != (uint32_t)get_le(b + H_PATH + plen, 4))
+	if (bytes_crc32(0, b, H_PATH + plen) != (uint32_t)bytes_get_le(b + H_PATH + plen, 4))
 		return fail(err, errlen, path, EINVAL, "overlay header damaged (checksum)");
-	if (get_le(b + H_VERSION, 4) != OVL_VERSION)
+	if (bytes_get_le(b + H_VERSION, 4) != OVL_VERSION)
 		return fail(err, errlen, path, EINVAL, "overlay version %u, this btvm reads %u",
-			    (unsigned)get_le(b + H_VERSION, 4), OVL_VERSION);
-	if (get_le(b + H_CLUSTER, 4) != OVL_CLUSTER_SIZE)
+			    (unsigned)bytes_get_le(b + H_VERSION, 4), OVL_VERSION);
+	if (bytes_get_le(b + H_CLUSTER, 4) != OVL_CLUSTER_SIZE)
 		return fail(err, errlen, path, EINVAL, "cluster size %u, this btvm reads %u",
-			    (unsigned)get_le(b + H_CLUSTER, 4), OVL_CLUSTER_SIZE);
-	h->size = get_le(b + H_SIZE, 8);
-	h->map_off = get_le(b + H_MAP_OFF, 8);
-	h->map_entries = get_le(b + H_MAP_ENTRIES, 8);
+			    (unsigned)bytes_get_le(b + H_CLUSTER, 4), OVL_CLUSTER_SIZE);
+	h->size = bytes_get_le(b + H_SIZE, 8);
+	h->map_off = bytes_get_le(b + H_MAP_OFF, 8);
+	h->map_entries = bytes_get_le(b + H_MAP_ENTRIES, 8);
 	memcpy(h->id, b + H_ID, OVL_ID_BYTES);
 	memcpy(h->backing.id, b + H_BACK_ID, OVL_ID_BYTES);
-	h->backing.size = get_le(b + H_BACK_SIZE, 8);
-	h->backing.mtime_ns = get_le(b + H_BACK_MTIME, 8);
-	h->backing.head_crc = (uint32_t)get_le(b + H_BACK_CRC, 4);
+	h->backing.size = bytes_get_le(b + H_BACK_SIZE, 8);
+	h->backing.mtime_ns = bytes_get_le(b + H_BACK_MTIME, 8);
+	h->backing.head_crc = (uint32_t)bytes_get_le(b + H_BACK_CRC, 4);
 	memcpy(h->backing_path, b + H_PATH, plen);
 	h->backing_path[plen] = '\0';
 	if (memchr(h->backing_path, 0, plen))
@@ -281,7 +265,7 @@ static int load_map(struct ovl *o, char *err, size_t errlen)
 		fail(err, errlen, o->path, -ret, "cannot read the map: %s", strerror(-ret));
 	uint64_t end = first;
 	for (uint64_t i = 0; !ret && i < o->nclusters; i++) {
-		uint64_t e = get_le(raw + i * 8, 8);
+		uint64_t e = bytes_get_le(raw + i * 8, 8);
 		uint32_t fc = (uint32_t)e;
 		if (!e)
 			continue;
@@ -418,19 +402,19 @@ int ovl_create(const char *path, const char *backing, uint64_t size, char *err, 
 	uint64_t clusters = (size + OVL_CLUSTER_SIZE - 1) / OVL_CLUSTER_SIZE;
 	size_t plen = strlen(name);
 	memcpy(b, magic, sizeof(magic));
-	put_le(b + H_VERSION, OVL_VERSION, 4);
-	put_le(b + H_CLUSTER, OVL_CLUSTER_SIZE, 4);
-	put_le(b + H_SIZE, size, 8);
+	bytes_put_le(b + H_VERSION, OVL_VERSION, 4);
+	bytes_put_le(b + H_CLUSTER, OVL_CLUSTER_SIZE, 4);
+	bytes_put_le(b + H_SIZE, size, 8);
 	memcpy(b + H_ID, id, OVL_ID_BYTES);
 	memcpy(b + H_BACK_ID, idn.id, OVL_ID_BYTES);
-	put_le(b + H_BACK_SIZE, idn.size, 8);
-	put_le(b + H_BACK_MTIME, idn.mtime_ns, 8);
-	put_le(b + H_BACK_CRC, idn.head_crc, 4);
-	put_le(b + H_PATH_LEN, plen, 4);
-	put_le(b + H_MAP_OFF, OVL_CLUSTER_SIZE, 8);
-	put_le(b + H_MAP_ENTRIES, clusters, 8);
+	bytes_put_le(b + H_BACK_SIZE, idn.size, 8);
+	bytes_put_le(b + H_BACK_MTIME, idn.mtime_ns, 8);
+	bytes_put_le(b + H_BACK_CRC, idn.head_crc, 4);
+	bytes_put_le(b + H_PATH_LEN, plen, 4);
+	bytes_put_le(b + H_MAP_OFF, OVL_CLUSTER_SIZE, 8);
+	bytes_put_le(b + H_MAP_ENTRIES, clusters, 8);
 	memcpy(b + H_PATH, name, plen);
-	put_le(b + H_PATH + plen, crc_of(0, b, H_PATH + plen), 4);
+	bytes_put_le(b + H_PATH + plen, bytes_crc32(0, b, H_PATH + plen), 4);
 
 	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -707,34 +691,6 @@ static int read_part(struct ovl *o, uint64_t c, uint32_t in, struct iovec *piece
 	return -EINVAL;
 }
 
-/* iov's bytes [off, off + len) as pieces in out; their count. */
-static unsigned iov_window(const struct iovec *iov, unsigned n, uint64_t off, uint64_t len,
-			   struct iovec *out)
-{
-	unsigned count = 0;
-	for (unsigned i = 0; i < n && len; i++) {
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		uint64_t take = iov[i].iov_len - off;
-		if (take > len)
-			take = len;
-		out[count++] = (struct iovec){ (uint8_t *)iov[i].iov_base + off, take };
-		len -= take;
-		off = 0;
-	}
-	return count;
-}
-
-static uint64_t iov_length(const struct iovec *iov, unsigned n)
-{
-	uint64_t len = 0;
-	for (unsigned i = 0; i < n; i++)
-		len += iov[i].iov_len;
-	return len;
-}
-
 /* A cluster's first write: the cluster as the chain below has it, the
  * write laid over it, all of it written at a new place in the file, and
  * only then named in the map (pending until the next flush). Under the
@@ -854,7 +810,7 @@ static int write_entries(struct ovl *o, const uint64_t *bits)
 		pthread_mutex_lock(&o->lock);
 		for (uint64_t i = 0; i < run; i++) {
 			uint32_t fc = o->map[c + i];
-			put_le(buf + i * 8, ((uint64_t)entry_crc(o->id, c + i, fc) << 32) | fc, 8);
+			bytes_put_le(buf + i * 8, ((uint64_t)entry_crc(o->id, c + i, fc) << 32) | fc, 8);
 		}
 		pthread_mutex_unlock(&o->lock);
 		int ret = pwrite_full(o->fd, buf, (size_t)run * 8, o->map_off + c * 8);

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "host/snapfile.h"
 
+#include "host/bytes.h"
 #include "host/outfile.h"
 
 #include <errno.h>
@@ -26,33 +27,6 @@ static const char magic[8] = { 'B', 'T', 'V', 'M', 'S', 'N', 'A', 'P' };
  * a time; a payload up to this size is read whole and its CRC checked
  * before any of it is looked at. */
 #define IO_CHUNK (1u << 20)
-
-static void put_le(uint8_t *p, uint64_t v, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le(const uint8_t *p, unsigned n)
-{
-	uint64_t v = 0;
-	for (unsigned i = 0; i < n; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
-static uint32_t crc_of(uint32_t crc, const void *p, size_t n)
-{
-	/* zlib's length is a uInt: feed it in pieces it can take. */
-	const uint8_t *b = p;
-	while (n) {
-		size_t k = n > (1u << 30) ? (1u << 30) : n;
-		crc = (uint32_t)crc32(crc, b, (uInt)k);
-		b += k;
-		n -= k;
-	}
-	return crc;
-}
 
 /* ------------------------------------------------------------ writing */
 
@@ -112,7 +86,7 @@ static void put_file(struct snap_writer *w, const void *data, size_t len)
 /* Payload bytes of the open section as they go to the file. */
 static void put_payload(struct snap_writer *w, const void *data, size_t len)
 {
-	w->crc = crc_of(w->crc, data, len);
+	w->crc = bytes_crc32(w->crc, data, len);
 	w->payload_len += len;
 	put_file(w, data, len);
 }
@@ -131,8 +105,8 @@ static int writer_start(struct snap_writer *w)
 	}
 	uint8_t h[FILE_HEADER_LEN];
 	memcpy(h, magic, sizeof(magic));
-	put_le(h + 8, SNAP_FORMAT_VERSION, 4);
-	put_le(h + 12, crc_of(0, h, 12), 4);
+	bytes_put_le(h + 8, SNAP_FORMAT_VERSION, 4);
+	bytes_put_le(h + 12, bytes_crc32(0, h, 12), 4);
 	put_file(w, h, sizeof(h));
 	return w->err;
 }
@@ -247,21 +221,21 @@ void snapw_u8(struct snap_writer *w, uint8_t v)
 void snapw_u16(struct snap_writer *w, uint16_t v)
 {
 	uint8_t b[2];
-	put_le(b, v, 2);
+	bytes_put_le(b, v, 2);
 	snapw_bytes(w, b, 2);
 }
 
 void snapw_u32(struct snap_writer *w, uint32_t v)
 {
 	uint8_t b[4];
-	put_le(b, v, 4);
+	bytes_put_le(b, v, 4);
 	snapw_bytes(w, b, 4);
 }
 
 void snapw_u64(struct snap_writer *w, uint64_t v)
 {
 	uint8_t b[8];
-	put_le(b, v, 8);
+	bytes_put_le(b, v, 8);
 	snapw_bytes(w, b, 8);
 }
 
@@ -291,12 +265,12 @@ void snapw_end(struct snap_writer *w)
 		return;
 	uint8_t h[SECTION_HEADER_LEN] = { 0 };
 	memcpy(h, w->tag, 4);
-	put_le(h + 4, w->version, 4);
-	put_le(h + 8, w->compressed ? FLAG_ZSTD : 0, 4);
-	put_le(h + 12, w->crc, 4);
-	put_le(h + 16, w->payload_len, 8);
-	put_le(h + 24, w->raw_len, 8);
-	put_le(h + 32, crc_of(0, h, 32), 4);
+	bytes_put_le(h + 4, w->version, 4);
+	bytes_put_le(h + 8, w->compressed ? FLAG_ZSTD : 0, 4);
+	bytes_put_le(h + 12, w->crc, 4);
+	bytes_put_le(h + 16, w->payload_len, 8);
+	bytes_put_le(h + 24, w->raw_len, 8);
+	bytes_put_le(h + 32, bytes_crc32(0, h, 32), 4);
 	/* The placeholder may straddle the last flush: its start is in the
 	 * file, its end still in obuf. Each part is replaced where it is: a
 	 * whole header written to the file was overwritten by the next
@@ -437,8 +411,8 @@ static int reader_start(struct snap_reader *r, int fd, const char *name)
 		r->err = 0;
 		return rfail(r, -EINVAL, "not a btvm snapshot (bad magic)");
 	}
-	uint32_t version = (uint32_t)get_le(h + 8, 4);
-	if (get_le(h + 12, 4) != crc_of(0, h, 12))
+	uint32_t version = (uint32_t)bytes_get_le(h + 8, 4);
+	if (bytes_get_le(h + 12, 4) != bytes_crc32(0, h, 12))
 		return rfail(r, -EINVAL, "corrupt snapshot header (checksum mismatch)");
 	if (version != SNAP_FORMAT_VERSION)
 		return rfail(r, -EINVAL, "snapshot format version %u, this btvm reads version %u",
@@ -482,7 +456,7 @@ static bool refill_raw(struct snap_reader *r)
 	size_t k = r->payload_left < IO_CHUNK ? (size_t)r->payload_left : IO_CHUNK;
 	if (!read_file(r, r->rbuf, k))
 		return false;
-	r->run_crc = crc_of(r->run_crc, r->rbuf, k);
+	r->run_crc = bytes_crc32(r->run_crc, r->rbuf, k);
 	r->payload_left -= k;
 	r->rpos = 0;
 	r->rlen = k;
@@ -566,21 +540,21 @@ uint16_t snapr_u16(struct snap_reader *r)
 {
 	uint8_t b[2];
 	snapr_bytes(r, b, 2);
-	return (uint16_t)get_le(b, 2);
+	return (uint16_t)bytes_get_le(b, 2);
 }
 
 uint32_t snapr_u32(struct snap_reader *r)
 {
 	uint8_t b[4];
 	snapr_bytes(r, b, 4);
-	return (uint32_t)get_le(b, 4);
+	return (uint32_t)bytes_get_le(b, 4);
 }
 
 uint64_t snapr_u64(struct snap_reader *r)
 {
 	uint8_t b[8];
 	snapr_bytes(r, b, 8);
-	return get_le(b, 8);
+	return bytes_get_le(b, 8);
 }
 
 bool snapr_bool(struct snap_reader *r)
@@ -648,16 +622,16 @@ int snapr_next(struct snap_reader *r)
 	uint8_t h[SECTION_HEADER_LEN];
 	if (!read_file(r, h, sizeof(h)))
 		return r->err;
-	if (get_le(h + 32, 4) != crc_of(0, h, 32) || get_le(h + 36, 4))
+	if (bytes_get_le(h + 32, 4) != bytes_crc32(0, h, 32) || bytes_get_le(h + 36, 4))
 		return rfail(r, -EINVAL, "corrupt section header at byte %llu (checksum mismatch)",
 			     (unsigned long long)(r->off - sizeof(h)));
 	memcpy(r->tag, h, 4);
 	r->tag[4] = '\0';
-	r->version = (uint32_t)get_le(h + 4, 4);
-	uint32_t flags = (uint32_t)get_le(h + 8, 4);
-	r->crc = (uint32_t)get_le(h + 12, 4);
-	r->payload_len = get_le(h + 16, 8);
-	r->raw_len = get_le(h + 24, 8);
+	r->version = (uint32_t)bytes_get_le(h + 4, 4);
+	uint32_t flags = (uint32_t)bytes_get_le(h + 8, 4);
+	r->crc = (uint32_t)bytes_get_le(h + 12, 4);
+	r->payload_len = bytes_get_le(h + 16, 8);
+	r->raw_len = bytes_get_le(h + 24, 8);
 	if (flags & ~FLAG_ZSTD)
 		return rfail(r, -EINVAL, "section '%s': unknown flags 0x%x", r->tag, flags);
 	if (r->payload_len > r->file_size - r->off)
