@@ -133,25 +133,8 @@ cp "$base_initrd" "$initrd"
 declare -A val sum clock
 : > "$tmp/failures"
 
-fail() { # fail KIND NAME REASON
-	val[$1,$2]=FAILED
-	echo "--- $2 under $1: $3" >> "$tmp/failures"
-}
-
-# record KIND NAME VALUE CHECKSUM: keep the smaller figure; a checksum must
-# not change between runs.
-record() {
-	local k=$1 n=$2 v=$3 s=$4
-	[ "${val[$k,$n]-}" = FAILED ] && return
-	if [ -n "${sum[$k,$n]-}" ] && [ "${sum[$k,$n]}" != "$s" ]; then
-		fail "$k" "$n" "checksum changed between runs (${sum[$k,$n]}, then $s)"
-		return
-	fi
-	sum[$k,$n]=$s
-	if [ -z "${val[$k,$n]-}" ] || awk -v a="$v" -v b="${val[$k,$n]}" 'BEGIN { exit !(a < b) }'; then
-		val[$k,$n]=$v
-	fi
-}
+# shellcheck source=bench/best.sh
+. "$repo/bench/best.sh"
 
 # Prints each line of stdin with the host time of its arrival in front.
 stamp_lines() {
