@@ -56,6 +56,27 @@ void rt_idt_load(unsigned entries)
 	__asm__ volatile("lidt %0" : : "m"(idtr));
 }
 
+static struct __attribute__((packed)) {
+	uint32_t link, esp0, ss0, esp1, ss1, esp2, ss2, cr3, eip, eflags;
+	uint32_t gpr[8];
+	uint32_t es, cs, ss, ds, fs, gs, ldt;
+	uint16_t trap, iomap;
+} tss;
+
+_Static_assert(sizeof(tss) == 104, "32-bit TSS");
+
+void rt_tss_load(uint32_t esp0)
+{
+	tss.ss0 = RT_SEL_KDATA;
+	tss.esp0 = esp0;
+	tss.iomap = sizeof(tss);   /* no I/O bitmap */
+	uint32_t base = (uint32_t)(uintptr_t)&tss, limit = sizeof(tss) - 1;
+	rt_gdt[RT_SEL_TSS / 8] = (uint64_t)(limit & 0xffff) | (uint64_t)(base & 0xffffff) << 16 |
+				  (uint64_t)0x89 << 40 |   /* present, DPL 0, available 32-bit TSS */
+				  (uint64_t)(base >> 24) << 56;
+	__asm__ volatile("ltr %w0" : : "r"(RT_SEL_TSS));
+}
+
 const char *rt_cmdline_value(const uint32_t *info, const char *key)
 {
 	if (!(info[0] & MBI_FLAG_CMDLINE))

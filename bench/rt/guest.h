@@ -97,6 +97,11 @@ void rt_fpu_init(void);
 void rt_idt_set(unsigned vec, uint32_t handler, unsigned dpl);
 void rt_idt_load(unsigned entries);
 
+/* A 32-bit TSS whose ring-0 stack is RT_SEL_KDATA:esp0 (no I/O bitmap),
+ * put at RT_SEL_TSS and loaded (LTR): what a guest that enters ring 3
+ * needs. */
+void rt_tss_load(uint32_t esp0);
+
 /* Every exception vector to rt_catchers, DPL 0 (inline: only a guest
  * that links rt/catch.S calls it). */
 static inline void rt_idt_catch_exceptions(void)

@@ -100,15 +100,6 @@ static void user_loop(void)
 	user_bad = bad;
 }
 
-static struct __attribute__((packed)) {
-	uint32_t link, esp0, ss0, esp1, ss1, esp2, ss2, cr3, eip, eflags;
-	uint32_t gpr[8];
-	uint32_t es, cs, ss, ds, fs, gs, ldt;
-	uint16_t trap, iomap;
-} tss;
-
-_Static_assert(sizeof(tss) == 104, "32-bit TSS");
-
 static void setup_cpu(void)
 {
 	rt_idt_catch_exceptions();
@@ -117,14 +108,7 @@ static void setup_cpu(void)
 	rt_idt_set(VEC_LEAVE_USER, (uint32_t)faultk_leave_user_entry, 3);
 	rt_idt_load(IDT_ENTRIES);
 
-	tss.ss0 = RT_SEL_KDATA;
-	tss.esp0 = (uint32_t)faultk_ring0_stack_top;
-	tss.iomap = sizeof(tss);             /* no I/O bitmap */
-	uint32_t base = (uint32_t)&tss, limit = sizeof(tss) - 1;
-	rt_gdt[RT_SEL_TSS / 8] = (uint64_t)(limit & 0xffff) | (uint64_t)(base & 0xffffff) << 16 |
-				  (uint64_t)0x89 << 40 |     /* present, DPL 0, available 32-bit TSS */
-				  (uint64_t)(base >> 24) << 56;
-	__asm__ volatile("ltr %w0" : : "r"(RT_SEL_TSS));
+	rt_tss_load((uint32_t)faultk_ring0_stack_top);
 
 	/* No interrupts from the PICs. */
 	outb(0x21, 0xff);
