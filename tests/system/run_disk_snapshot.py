@@ -36,13 +36,12 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vmtools import Fail, GuestVm, check, fetch_guest, wait_exit  # noqa: E402
+import vmtools  # noqa: E402
+from vmtools import GuestVm, check, wait_exit  # noqa: E402
 
 MACHINE = ["-m", "256", "--net", "none", "--display", "none"]
 
@@ -308,27 +307,13 @@ def run_kernel_case(btvm, kernel, initrd, work, log, procs):
 
 def main():
     btvm, iface = os.path.abspath(sys.argv[1]), sys.argv[2]
-    kernel, initrd = fetch_guest()
-    work = tempfile.mkdtemp(prefix="btvm-disk-snapshot-")
-    log = open(os.path.join(work, "console.log"), "wb")
-    procs = []
-    try:
+
+    def body(kernel, initrd, work, log, procs):
         if iface == "kernel":
             run_kernel_case(btvm, kernel, initrd, work, log, procs)
         else:
             run_case(btvm, kernel, initrd, iface, work, log, procs)
-    except Fail as e:
-        print("run_disk_snapshot: FAIL:", e, file=sys.stderr)
-        print("run_disk_snapshot: logs in", work, file=sys.stderr)
-        return 1
-    finally:
-        for p in procs:
-            try:
-                os.kill(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-    shutil.rmtree(work, ignore_errors=True)
-    return 0
+    return vmtools.run_case("run_disk_snapshot", body)
 
 
 if __name__ == "__main__":

@@ -46,15 +46,14 @@ import fcntl
 import os
 import re
 import shutil
-import signal
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vmtools import Fail, GuestVm, check, fetch_guest, wait_exit  # noqa: E402
+import vmtools  # noqa: E402
+from vmtools import Fail, GuestVm, check, wait_exit  # noqa: E402
 
 APPEND = "console=ttyS0 quiet btvm.ide"
 MACHINE = ["-m", "256", "--net", "none", "--display", "none"]
@@ -406,28 +405,15 @@ def case_block(btvm, kernel, initrd, work, log, procs):
 
 def main():
     btvm, part, shim = os.path.abspath(sys.argv[1]), sys.argv[2], os.path.abspath(sys.argv[3])
-    kernel, initrd = fetch_guest()
-    work = tempfile.mkdtemp(prefix="btvm-migrate-disk-")
-    log = open(os.path.join(work, "console.log"), "wb")
-    procs = []
-    try:
+
+    def body(kernel, initrd, work, log, procs):
         if part == "virtio":
             case_virtio(btvm, kernel, initrd, work, log, procs)
         elif part == "block":
             case_block(btvm, kernel, initrd, work, log, procs)
         else:
             case_ide(btvm, kernel, initrd, shim, work, log, procs)
-    except Fail as e:
-        print("run_migrate_disk: FAIL:", e, file=sys.stderr)
-        print("run_migrate_disk: logs in", work, file=sys.stderr)
-        return 1
-    finally:
-        for p in procs:
-            try:
-                os.kill(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-    return 0
+    return vmtools.run_case("run_migrate_disk", body)
 
 
 if __name__ == "__main__":

@@ -9,10 +9,12 @@ import os
 import pty
 import re
 import select
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import termios
 import time
 
@@ -244,3 +246,29 @@ def wait_exit(pid, timeout):
             return os.waitstatus_to_exitcode(status)
         time.sleep(0.1)
     raise Fail("pid %d did not end within %d s" % (pid, timeout))
+
+
+def run_case(name, body):
+    """Runs body(kernel, initrd, work, log, procs) with the test guest, a
+    fresh work directory, its console.log open and a list for the
+    processes the case starts, which are killed at the end whatever
+    happens. A Fail is reported (with where the logs are, which are then
+    kept) and gives 1; success removes the work directory and gives 0."""
+    kernel, initrd = fetch_guest()
+    work = tempfile.mkdtemp(prefix="btvm-%s-" % name.replace("_", "-"))
+    procs = []
+    try:
+        with open(os.path.join(work, "console.log"), "wb") as log:
+            body(kernel, initrd, work, log, procs)
+    except Fail as e:
+        print("%s: FAIL:" % name, e, file=sys.stderr)
+        print("%s: logs in" % name, work, file=sys.stderr)
+        return 1
+    finally:
+        for p in procs:
+            try:
+                os.kill(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
