@@ -594,10 +594,10 @@ static int map_page(struct shadow *sh, struct shadow_window *w, uint32_t va, con
 
 /* A page-table entry behind this shadow entry changed: map what it says
  * now if that needs no accessed bit set (the guest's next touch would
- * otherwise take a hidden fault just to get here), else leave it unmapped.
- * An entry that was not mapped is mapped only when it is the page of the
- * last #PF, in the window (view) that took it: the guest's handler
- * installing the page the faulting instruction is about to touch again.
+ * otherwise take a hidden fault just to get here), else leave it unmapped;
+ * the page of the last #PF, in the window (view) that took it, is mapped
+ * with its accessed bits set: the guest's handler installing the page the
+ * faulting instruction is about to touch again.
  * Others (fault-around, a kernel table shared by every window, the other
  * view of the same address space: a user page the kernel may never touch)
  * would cost a host mapping each, mostly never used. An entry dropped but
@@ -611,15 +611,21 @@ static void refresh_entry(struct shadow *sh, struct shadow_window *w, uint32_t v
 	uint32_t old = e ? *e : 0;
 	bool was = old || (sh->pending_unmap.w == w && vpage >= sh->pending_unmap.start &&
 			   vpage < sh->pending_unmap.end);
-	bool wanted = was || (w == sh->pf_window && w->cr3 == sh->pf_cr3 && vpage == sh->pf_vpage);
+	bool faulted = w == sh->pf_window && w->cr3 == sh->pf_cr3 && vpage == sh->pf_vpage;
+	bool wanted = was || faulted;
 	struct paging_regs pr = window_regs(sh, w);   /* the current window's CR0.WP may be the other */
 	struct walk wk;
 	uint32_t err;
 	uint32_t va = vpage << 12;
 	uint32_t page = 0;
 	assert(!w->unpaged);   /* it derives from no table */
-	bool now = wanted && w->regions[vpage >> 10] &&
-		   paging_walk(sh->ram, &pr, va, ACCESS_PEEK | (w->user ? ACCESS_USER : 0), &wk, &err) &&
+	/* The faulting instruction's page gets its accessed bits now where
+	 * the handler left them clear (Linux sets them; a handler that does
+	 * not cost a hidden fault more a fault): the retry would set them at
+	 * once, and a processor may set them for a translation it only forms
+	 * speculatively (SDM Vol. 3 4.8). Dirty bits wait for the write. */
+	unsigned access = (faulted ? ACCESS_READ : ACCESS_PEEK) | (w->user ? ACCESS_USER : 0);
+	bool now = wanted && w->regions[vpage >> 10] && paging_walk(sh->ram, &pr, va, access, &wk, &err) &&
 		   guest_mem_page(sh->ram, wk.gpa, &page);
 	/* The same frame as before (fork write-protecting for copy-on-write, a
 	 * dirty bit cleared, a page made writable): map_page changes the
