@@ -377,8 +377,30 @@ void shadow_note_global_code(struct shadow *sh, uint32_t va, uint32_t frame, boo
 	global_pages_note(&sh->global, va, frame, user);
 }
 
+/* Whether vpage is one of w's temporary mapping slots (w->reused). */
+static bool reused_slot(const struct shadow_window *w, uint32_t vpage)
+{
+	for (unsigned i = 0; i < SHADOW_REUSED_SLOTS; i++)
+		if (w->reused[i] == vpage + 1)
+			return true;
+	return false;
+}
+
 void shadow_invlpg(struct shadow *sh, uint32_t va)
 {
+	/* An entry cleared and invalidated at once in the window running: a
+	 * temporary mapping given back (Linux's kmap_local of a high-memory
+	 * page, a page of the page cache read or written, a page cleared
+	 * for a process). Its slot's next entry is mapped when written
+	 * (refresh_entry), where it would cost a hidden fault at its first
+	 * touch. */
+	struct shadow_window *w = sh->dropped_window;
+	uint32_t vpage = va >> 12;
+	if (w && &w->win == sh->current && vpage == sh->dropped_vpage && !reused_slot(w, vpage)) {
+		w->reused[w->reused_next] = vpage + 1;
+		w->reused_next = (w->reused_next + 1) % SHADOW_REUSED_SLOTS;
+	}
+	sh->dropped_window = NULL;
 	flush_pending_unmap(sh);
 	if (global_pages_holds(&sh->global, va))
 		shadow_retire_global(sh);
@@ -457,6 +479,8 @@ static void drop_entry(struct shadow *sh, struct shadow_window *w, uint32_t vpag
 	uint32_t *e = entry_of(w, vpage);
 	if (!e || !*e)
 		return;
+	sh->dropped_window = w;
+	sh->dropped_vpage = vpage;
 	forget_entry(sh, w, vpage, e);
 	defer_unmap(sh, w, vpage);
 	sh->stats.shadow_drops++;
@@ -536,6 +560,8 @@ void shadow__drop_window(struct shadow *sh, struct shadow_window *w)
 		return;
 	if (sh->pending_unmap.w == w)
 		sh->pending_unmap.w = NULL;   /* the whole window goes below */
+	if (sh->dropped_window == w)
+		sh->dropped_window = NULL;
 	for (uint32_t r = 0; r < SHADOW_REGIONS; r++)
 		shadow__drop_region(sh, w, r, false);
 	shadow__unmap_range(w, 0, SHADOW_REGIONS * 1024);
@@ -612,7 +638,7 @@ static void refresh_entry(struct shadow *sh, struct shadow_window *w, uint32_t v
 	bool was = old || (sh->pending_unmap.w == w && vpage >= sh->pending_unmap.start &&
 			   vpage < sh->pending_unmap.end);
 	bool faulted = w == sh->pf_window && w->cr3 == sh->pf_cr3 && vpage == sh->pf_vpage;
-	bool wanted = was || faulted;
+	bool wanted = was || faulted || (&w->win == sh->current && reused_slot(w, vpage));
 	struct paging_regs pr = window_regs(sh, w);   /* the current window's CR0.WP may be the other */
 	struct walk wk;
 	uint32_t err;

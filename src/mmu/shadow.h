@@ -33,6 +33,7 @@ struct vcpu_state;
 #define SHADOW_MAP_MIN 4096L
 #define SHADOW_REGIONS 1024u       /* 4 MiB regions of a 4 GiB window */
 #define SHADOW_REPROTECT_MAX 4096u /* pages a window not in use holds back */
+#define SHADOW_REUSED_SLOTS 4u       /* temporary mapping slots a window remembers */
 /* A shadow entry is a memfd page number above SHADOW_E_FRAME_SHIFT bits of
  * flags (shadow_internal.h's SHADOW_E_*, four of them), 0 where nothing is mapped:
  * 28 bits of page reach 1 TiB of memfd, past RAM at the 36-bit physical
@@ -95,6 +96,12 @@ struct shadow_window {
 	 * it was not in use). */
 	uint32_t reprotect[SHADOW_REPROTECT_MAX];
 	unsigned nreprotect;
+	/* Linear pages (+ 1; 0 is none) whose mapping an INVLPG took away just
+	 * after their entry was cleared, the last SHADOW_REUSED_SLOTS: the
+	 * kernel's temporary mapping slots (kmap_local, text_poke), whose next
+	 * entry is mapped when written, as the page of a #PF is. */
+	uint32_t reused[SHADOW_REUSED_SLOTS];
+	unsigned reused_next;
 };
 
 struct shadow_stats {
@@ -202,6 +209,10 @@ struct shadow {
 		struct shadow_window *w;
 		uint32_t start, end;      /* linear pages [start, end) */
 	} pending_unmap;
+	/* The last entry a page-table write dropped: its window and linear
+	 * page (an INVLPG of it next marks a reused slot: shadow_invlpg). */
+	struct shadow_window *dropped_window;
+	uint32_t dropped_vpage;
 	/* Adaptive translation: instructions (by code address + 1: memfd
 	 * offset, cpu/run.c) that keep writing traced pages or touch MMIO. */
 	uint64_t *adaptive;

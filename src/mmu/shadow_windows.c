@@ -173,6 +173,7 @@ static int new_window(struct shadow *sh, uint32_t cr3, int view, const uint64_t 
 	w->unpaged = view == SHADOW_VIEW_UNPAGED_A20;
 	w->cr3 = cr3;
 	w->mapped = 0;
+	memset(w->reused, 0, sizeof(w->reused));
 	for (uint32_t r = 0; r < SHADOW_REGIONS; r++)
 		w->region_pt[r] = w->region_pt_hi[r] = SHADOW_NO_PT;
 	shadow__retire_asid(sh, w);

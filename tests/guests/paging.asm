@@ -756,6 +756,48 @@ group "held_unmap"
 	mov eax, [dir0]
 	mov cr3, eax
 
+; A temporary mapping slot (as Linux's kmap_local uses one): its entry
+; set, the page read, the entry cleared and invalidated, and set again to
+; another frame. After the INVLPG a touch must fault; each new entry must
+; show its own frame at once (btvm maps a slot's entry when it is written
+; again: shadow_invlpg's reused slots).
+group "reused_slot"
+	mov edi, [dir0]
+	mov esi, L_SP_DATA
+	call pg_pte_addr
+	mov edi, eax
+	mov dword [edi], 0
+	invlpg [L_SP_DATA]			; given back
+	pf_arm .rs_resume
+.rs_fault:
+	mov eax, [L_SP_DATA]
+.rs_resume:
+	pf_expect L_SP_DATA, 0, .rs_fault
+	mov ebx, 6
+.rs_round:
+	mov dword [edi], FRAME(21) | PG_P | PG_RW
+	check dword [L_SP_DATA], 0xbbbb1111
+	mov dword [edi], 0
+	invlpg [L_SP_DATA]
+	pf_arm .rs_np_resume			; a #PF elsewhere in between
+.rs_np_fault:
+	mov eax, [L_NP]
+.rs_np_resume:
+	pf_expect L_NP, 0, .rs_np_fault
+	mov dword [edi], FRAME(20) | PG_P | PG_RW	; the slot again, another frame
+	check dword [L_SP_DATA], 0xaaaa0000
+	mov dword [edi], 0
+	invlpg [L_SP_DATA]
+	dec ebx
+	jnz .rs_round
+	pf_arm .rs_resume2
+.rs_fault2:
+	mov eax, [L_SP_DATA]			; and after the last INVLPG too
+.rs_resume2:
+	pf_expect L_SP_DATA, 0, .rs_fault2
+	mov dword [edi], FRAME(20) | PG_P | PG_RW	; dir0's own, as before
+	check dword [L_SP_DATA], 0xaaaa0000
+
 ; ---------------------------------------------------------------- directories not in use
 group "offline"
 t_offline:
