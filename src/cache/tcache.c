@@ -768,6 +768,8 @@ int tcache_set_policy(struct tcache *tc, enum tcache_policy policy, unsigned nun
  * the twins (the rest was done when it was dropped). */
 static void evict_unit(struct tcache *tc, struct ibl_table *ibl, unsigned u)
 {
+	if (tc->units[u].blocks_end == unit_blocks_start(tc, u))
+		return;   /* never filled yet: nothing to count */
 	for (unsigned i = unit_blocks_start(tc, u); i < tc->units[u].blocks_end; i++) {
 		struct tblock *tb = &tc->blocks[i];
 		struct tblock **twin = &tc->twins[twin_key(tb->gpa, tb->mode, tc->hash_mask)];
