@@ -25,6 +25,7 @@
 
 _Static_assert(TCACHE_BLOCK_RESERVE - 1 <= TCACHE_RELOC_OFFSET, "a reloc offset covers a block");
 _Static_assert(3 * 64 + TCACHE_MAX_RELOCS <= 2 * TCACHE_MAP_RESERVE, "maps and relocs fit the reserve");
+_Static_assert(TCACHE_FIFO_UNIT >= TCACHE_BLOCK_RESERVE, "an empty fifo unit holds the largest block");
 
 /* A code address in 32 bits for the hashes: itself below 4 GiB of memfd,
  * so the common case hashes as it did when code addresses were 32-bit. */
