@@ -205,7 +205,12 @@ static void print_usage(FILE *out)
 	      "                        memory and disks together, as --restore does\n"
 	      "  --no-reboot           a guest reboot ends btvm (status 0), a triple fault\n"
 	      "                        too (status 1), instead of restarting the guest\n"
-	      "  --tcache MIB          translation cache size (default 128; 1 to 1024)\n"
+	      "  --tcache MIB          translation cache size (default 128; 1 to 1024),\n"
+	      "                        or NK in KiB (16K and up, a multiple of 4K)\n"
+	      "  --tcache-policy P     when the cache is full: flush (everything goes,\n"
+	      "                        the default), fifo (the oldest blocks go, 8 KiB\n"
+	      "                        at a time) or units:N (N equal units filled in\n"
+	      "                        turn, the oldest emptied whole; N 2 to 64)\n"
 	      "  --profile N           at exit, the N hottest translated blocks (a\n"
 	      "                        sampling profile of the vCPU's CPU time): guest\n"
 	      "                        code and translation, expansion, exits\n"
@@ -256,6 +261,29 @@ static bool parse_count(const char *s, unsigned long lo, unsigned long hi, unsig
 		return false;
 	*out = (unsigned)n;
 	return true;
+}
+
+static int parse_mib(const char *s, uint64_t *mib);
+
+/* --tcache: MiB as -m takes them, or a size in KiB ("64K") for the
+ * small caches the eviction policies' tests need. */
+static int parse_tcache_size(const char *s, struct board_config *cfg)
+{
+	size_t len = strlen(s);
+	if (len > 1 && (s[len - 1] == 'K' || s[len - 1] == 'k')) {
+		char *end;
+		errno = 0;
+		unsigned long long kib = strtoull(s, &end, 10);
+		if (*s < '0' || *s > '9' || errno || end != s + len - 1 || kib < 16 || kib > (1024u << 10) ||
+		    kib % 4)
+			return -EINVAL;
+		cfg->tcache_kib = kib;
+		return 0;
+	}
+	cfg->tcache_kib = 0;
+	if (parse_mib(s, &cfg->tcache_mib) || cfg->tcache_mib < 1 || cfg->tcache_mib > 1024)
+		return -EINVAL;
+	return 0;
 }
 
 static int parse_mib(const char *s, uint64_t *mib)
@@ -328,6 +356,7 @@ enum {
 	OPT_ONE_INSN,
 	OPT_SELFCHECK,
 	OPT_TCACHE,
+	OPT_TCACHE_POLICY,
 	OPT_SCREENSHOT,
 	OPT_VGA,
 	OPT_DISK,
@@ -402,6 +431,7 @@ static const struct option run_options[] = {
 	{ "one-insn-blocks", no_argument, NULL, OPT_ONE_INSN },
 	{ "selfcheck-blocks", no_argument, NULL, OPT_SELFCHECK },
 	{ "tcache", required_argument, NULL, OPT_TCACHE },
+	{ "tcache-policy", required_argument, NULL, OPT_TCACHE_POLICY },
 	{ "screenshot", required_argument, NULL, OPT_SCREENSHOT },
 	{ "vga", required_argument, NULL, OPT_VGA },
 	{ "disk", required_argument, NULL, OPT_DISK },
@@ -718,8 +748,14 @@ static int parse_run_options(int argc, char **argv, struct board_config *cfg,
 			cfg->selfcheck_blocks = true;
 			break;
 		case OPT_TCACHE:
-			if (parse_mib(optarg, &cfg->tcache_mib) || cfg->tcache_mib < 1 || cfg->tcache_mib > 1024)
-				return usage_error("invalid translation cache size '%s' (1 to 1024 MiB)", optarg);
+			if (parse_tcache_size(optarg, cfg))
+				return usage_error("invalid translation cache size '%s' (1 to 1024 MiB, or "
+						   "16K and up in multiples of 4K)", optarg);
+			break;
+		case OPT_TCACHE_POLICY:
+			if (tcache_parse_policy(optarg, &cfg->tcache_policy, &cfg->tcache_units))
+				return usage_error("invalid --tcache-policy '%s' (flush, fifo or units:N, N 2 to 64)",
+						   optarg);
 			break;
 		case OPT_PROFILE:
 			if (!parse_count(optarg, 1, 1000, &cfg->profile_top))

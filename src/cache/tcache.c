@@ -25,6 +25,7 @@
 
 _Static_assert(TCACHE_BLOCK_RESERVE - 1 <= TCACHE_RELOC_OFFSET, "a reloc offset covers a block");
 _Static_assert(3 * 64 + TCACHE_MAX_RELOCS <= 2 * TCACHE_MAP_RESERVE, "maps and relocs fit the reserve");
+_Static_assert(TCACHE_FIFO_UNIT >= TCACHE_BLOCK_RESERVE, "an empty fifo unit holds the largest block");
 
 /* A code address in 32 bits for the hashes: itself below 4 GiB of memfd,
  * so the common case hashes as it did when code addresses were 32-bit. */
@@ -49,6 +50,17 @@ static unsigned twin_key(uint64_t gpa, uint32_t mode, unsigned mask)
 	return (h ^ (h >> 15)) & mask;
 }
 
+/* Bits of the filter of evicted keys (tcache.h's evicted_keys): 128 KiB. */
+#define TCACHE_EVICTED_BITS (1u << 20)
+
+/* Room a unit must have left for a block to start in it (fifo, units):
+ * a block that then does not fit gets -ENOSPC and the next unit. The
+ * translator starts each instruction with at least INSN_HEADROOM (1 KiB)
+ * and the block's tail free (translate.c), and a 512-byte start broke
+ * that for the first one: arith's high-byte group then ran wrong code at
+ * a 16 KiB cache. 2 KiB keeps it. */
+#define TCACHE_UNIT_MIN_ROOM 2048u
+
 /* The tables sized by the code arena (hundreds of MiB for a large
  * cache, most never touched) come straight from mmap: zero pages on
  * first touch, and outside the sanitizer's heap, whose poisoning of a
@@ -66,6 +78,50 @@ static void table_free(void *p, size_t count, size_t size)
 {
 	if (p)
 		munmap(p, count * size);
+}
+
+/* Unit u's slice starts (the arena and the pool split as the buffer). */
+static uint64_t unit_code_start(const struct tcache *tc, unsigned u)
+{
+	return (uint64_t)u * tc->unit_code;
+}
+
+static unsigned unit_blocks_start(const struct tcache *tc, unsigned u)
+{
+	return u * tc->unit_blocks;
+}
+
+static unsigned unit_maps_start(const struct tcache *tc, unsigned u)
+{
+	return u * tc->unit_maps;
+}
+
+/* Makes unit u the one being filled: the cursors at its start (it is
+ * empty) and the limits at its end. */
+static void start_unit(struct tcache *tc, unsigned u)
+{
+	tc->cur_unit = u;
+	tc->code_used = unit_code_start(tc, u);
+	tc->nblocks = unit_blocks_start(tc, u);
+	tc->map_used = unit_maps_start(tc, u);
+	tc->code_limit = tc->code_used + tc->unit_code;
+	tc->blocks_limit = tc->nblocks + tc->unit_blocks;
+	tc->maps_limit = tc->map_used + tc->unit_maps;
+}
+
+/* Every unit empty, n of them over code_size bytes (the arena and pool
+ * as they are), unit 0 being filled. */
+static void set_units(struct tcache *tc, unsigned n, uint64_t unit_code)
+{
+	tc->nunits = n;
+	tc->unit_code = unit_code;
+	tc->unit_blocks = tc->max_blocks / n;
+	tc->unit_maps = tc->map_size / n;
+	if (tc->units)
+		for (unsigned u = 0; u < n; u++)
+			tc->units[u] = (struct tcache_unit){ unit_code_start(tc, u), unit_blocks_start(tc, u),
+							     unit_maps_start(tc, u) };
+	start_unit(tc, 0);
 }
 
 int tcache_init(struct tcache *tc, uint64_t code_size, uint64_t ram_size, struct shadow *sh)
@@ -97,8 +153,11 @@ int tcache_init(struct tcache *tc, uint64_t code_size, uint64_t ram_size, struct
 	tc->page_traced = calloc(tc->npages, 1);
 	tc->page_selfcheck = calloc(tc->npages, 1);
 	tc->page_code_writes = calloc(tc->npages, sizeof(*tc->page_code_writes));
+	tc->evicted_keys = calloc(TCACHE_EVICTED_BITS / 64, sizeof(*tc->evicted_keys));
+	tc->units = calloc(1, sizeof(*tc->units));
+	set_units(tc, 1, code_size);
 	if (!tc->hash || !tc->twins || !tc->blocks || !tc->map_pool || !tc->page_heads || !tc->page_traced ||
-	    !tc->page_selfcheck || !tc->page_code_writes) {
+	    !tc->page_selfcheck || !tc->page_code_writes || !tc->evicted_keys || !tc->units) {
 		tcache_destroy(tc);
 		return -ENOMEM;
 	}
@@ -117,6 +176,8 @@ void tcache_destroy(struct tcache *tc)
 	free(tc->page_traced);
 	free(tc->page_selfcheck);
 	free(tc->page_code_writes);
+	free(tc->evicted_keys);
+	free(tc->units);
 	memset(tc, 0, sizeof(*tc));
 }
 
@@ -187,20 +248,24 @@ struct tblock *tcache_twin(struct tcache *tc, uint64_t gpa, uint32_t mode)
 
 struct tblock *tcache_new_block(struct tcache *tc, uint8_t **code, uint8_t **limit)
 {
-	if (tc->nblocks == tc->max_blocks || tc->code_size - tc->code_used < TCACHE_BLOCK_RESERVE ||
-	    tc->map_size - tc->map_used < 2 * TCACHE_MAP_RESERVE)
+	/* Under flush a block starts only with the whole reserve free, as
+	 * ever; a unit is filled closer to its end, a block that does not
+	 * fit going to the next unit (-ENOSPC, tcache_make_room). */
+	uint64_t room = tc->code_limit - tc->code_used;
+	uint64_t need = tc->policy == TCACHE_POLICY_FLUSH ? TCACHE_BLOCK_RESERVE : TCACHE_UNIT_MIN_ROOM;
+	if (tc->nblocks == tc->blocks_limit || room < need || tc->maps_limit - tc->map_used < 2 * TCACHE_MAP_RESERVE)
 		return NULL;
 	struct tblock *tb = &tc->blocks[tc->nblocks];
 	memset(tb, 0, sizeof(*tb));
 	tb->cs_limit = 0xffffffffu;   /* flat until its translator says */
 	*code = tc->code + tc->code_used;
-	*limit = *code + TCACHE_BLOCK_RESERVE;
+	*limit = *code + (room < TCACHE_BLOCK_RESERVE ? room : TCACHE_BLOCK_RESERVE);
 	return tb;
 }
 
 void tcache_alloc_maps(struct tcache *tc, struct tblock *tb, unsigned max_insns)
 {
-	assert(2 * max_insns <= 2 * TCACHE_MAP_RESERVE && tc->map_used + 2 * max_insns <= tc->map_size);
+	assert(2 * max_insns <= 2 * TCACHE_MAP_RESERVE && tc->map_used + 2 * max_insns <= tc->maps_limit);
 	tb->map_host = tc->map_pool + tc->map_used;
 	tb->map_guest = tb->map_host + max_insns;
 	tc->map_used += 2 * max_insns;
@@ -282,6 +347,28 @@ static void trace_page(struct tcache *tc, uint32_t page, bool traced)
 	shadow_protect_code(tc->sh, page, traced);
 }
 
+static uint32_t evicted_bit(const struct tblock *tb)
+{
+	return hash_key(tb->eip, tb->gpa, tb->mode, TCACHE_EVICTED_BITS - 1);
+}
+
+static void evicted_set(struct tcache *tc, const struct tblock *tb)
+{
+	uint32_t bit = evicted_bit(tb);
+	tc->evicted_keys[bit / 64] |= 1ull << (bit % 64);
+}
+
+/* Whether tb's key was evicted (or one that shares its bit); the bit is
+ * cleared, so a key counts once per eviction. */
+static bool evicted_test_clear(struct tcache *tc, const struct tblock *tb)
+{
+	uint32_t bit = evicted_bit(tb);
+	uint64_t mask = 1ull << (bit % 64);
+	bool was = (tc->evicted_keys[bit / 64] & mask) != 0;
+	tc->evicted_keys[bit / 64] &= ~mask;
+	return was;
+}
+
 void tcache_commit(struct tcache *tc, struct tblock *tb)
 {
 	assert(tb == &tc->blocks[tc->nblocks]);
@@ -328,6 +415,9 @@ void tcache_commit(struct tcache *tc, struct tblock *tb)
 	}
 	tc->stats.blocks++;
 	tc->stats.guest_insns += tb->ninsns;
+	tc->stats.translated_bytes += tb->host_len;
+	if (tc->stats.evictions && evicted_test_clear(tc, tb))
+		tc->stats.retranslations++;
 }
 
 /* Whether to starts past the end of from, in the same guest page. The
@@ -394,7 +484,8 @@ static void unlink_page(struct tcache *tc, struct tblock *tb, int which)
 		*pp = tb->page_next[which];
 }
 
-static void drop_block(struct tcache *tc, struct ibl_table *ibl, struct tblock *tb)
+/* evicted: for room, counted apart from the invalidations. */
+static void drop_block(struct tcache *tc, struct ibl_table *ibl, struct tblock *tb, bool evicted)
 {
 	tb->valid = false;
 	unlink_hash(tc, tb);
@@ -403,6 +494,8 @@ static void drop_block(struct tcache *tc, struct ibl_table *ibl, struct tblock *
 		patch_rel32(in->patch, in->stub);
 		in->to = NULL;
 		tc->stats.unchains++;
+		if (evicted)
+			tc->stats.evict_unchains++;
 	}
 	tb->incoming = NULL;
 	/* Exits of this block chained elsewhere: remove them from the
@@ -422,7 +515,10 @@ static void drop_block(struct tcache *tc, struct ibl_table *ibl, struct tblock *
 	for (unsigned i = 0; i < tc->nibls; i++)
 		if (tc->ibls[i] != ibl)
 			ibl_forget(tc->ibls[i], tb->eip, tb->host);
-	tc->stats.invalidated_blocks++;
+	if (evicted)
+		tc->stats.evicted_blocks++;
+	else
+		tc->stats.invalidated_blocks++;
 }
 
 /* Takes a dropped block off its pages' lists; a page left without blocks
@@ -446,7 +542,7 @@ unsigned tcache_invalidate_page(struct tcache *tc, struct ibl_table *ibl, uint32
 	while (tc->page_heads[page]) {
 		struct tblock *tb = tc->page_heads[page];
 		unlink_pages(tc, tb);
-		drop_block(tc, ibl, tb);
+		drop_block(tc, ibl, tb, false);
 		n++;
 	}
 	trace_page(tc, page, false);
@@ -469,7 +565,7 @@ unsigned tcache_invalidate_gpa(struct tcache *tc, struct ibl_table *ibl, uint64_
 			continue;
 		}
 		unlink_pages(tc, tb);   /* *pp is the next block now */
-		drop_block(tc, ibl, tb);
+		drop_block(tc, ibl, tb, false);
 		n++;
 	}
 	tc->stats.invalidations++;
@@ -482,14 +578,17 @@ unsigned tcache_invalidate_linear(struct tcache *tc, struct ibl_table *ibl, uint
 	 * is other code in each address space: a scan of the arena, made
 	 * only when a debugger sets or clears a breakpoint. */
 	unsigned n = 0;
-	for (unsigned i = 0; i < tc->nblocks; i++) {
-		struct tblock *tb = &tc->blocks[i];
-		uint32_t len = tb->guest_len ? tb->guest_len : 1;
-		if (!tb->valid || eip - tb->eip >= len)
-			continue;
-		unlink_pages(tc, tb);
-		drop_block(tc, ibl, tb);
-		n++;
+	for (unsigned u = 0; u < tc->nunits; u++) {
+		unsigned end = u == tc->cur_unit ? tc->nblocks : tc->units[u].blocks_end;
+		for (unsigned i = unit_blocks_start(tc, u); i < end; i++) {
+			struct tblock *tb = &tc->blocks[i];
+			uint32_t len = tb->guest_len ? tb->guest_len : 1;
+			if (!tb->valid || eip - tb->eip >= len)
+				continue;
+			unlink_pages(tc, tb);
+			drop_block(tc, ibl, tb, false);
+			n++;
+		}
 	}
 	tc->stats.invalidations++;
 	return n;
@@ -501,6 +600,15 @@ void tcache_add_ibl(struct tcache *tc, struct ibl_table *ibl)
 	tc->ibls[tc->nibls++] = ibl;
 }
 
+/* No block committed in any unit since the last flush. */
+static bool cache_empty(const struct tcache *tc)
+{
+	for (unsigned u = 0; u < tc->nunits; u++)
+		if ((u == tc->cur_unit ? tc->nblocks : tc->units[u].blocks_end) != unit_blocks_start(tc, u))
+			return false;
+	return true;
+}
+
 void tcache_flush(struct tcache *tc, struct ibl_table *ibl)
 {
 	for (unsigned p = 0; p < tc->npages; p++) {
@@ -510,7 +618,7 @@ void tcache_flush(struct tcache *tc, struct ibl_table *ibl)
 	/* Only a committed block enters the hash and the twins, so with none
 	 * they are clear already: a restore flushes a new cache, and clearing
 	 * would fault in up to 40 MiB of untouched pages for nothing. */
-	if (tc->nblocks > 0) {
+	if (!cache_empty(tc)) {
 		memset(tc->hash, 0, ((size_t)tc->hash_mask + 1) * sizeof(*tc->hash));   /* 32 MiB at most */
 		memset(tc->twins, 0, ((size_t)tc->hash_mask + 1) * sizeof(*tc->twins));
 	}
@@ -518,18 +626,23 @@ void tcache_flush(struct tcache *tc, struct ibl_table *ibl)
 	for (unsigned i = 0; i < tc->nibls; i++)
 		if (tc->ibls[i] != ibl)
 			ibl_clear(tc->ibls[i]);
-	tc->nblocks = 0;
-	tc->code_used = 0;
-	tc->map_used = 0;
+	set_units(tc, tc->nunits, tc->unit_code);
 	tc->flush_pending = false;
+	tc->room_pending = false;
+	tc->generation++;
 	tc->stats.flushes++;
 }
 
 struct tblock *tcache_find_host(struct tcache *tc, const void *addr)
 {
 	const uint8_t *a = addr;
-	unsigned lo = 0, hi = tc->nblocks;
-	if (a < tc->code || a >= tc->code + tc->code_used)
+	if (a < tc->code || a >= tc->code + (uint64_t)tc->nunits * tc->unit_code)
+		return NULL;
+	/* Blocks are in host address order within their unit. */
+	unsigned u = (unsigned)((uint64_t)(a - tc->code) / tc->unit_code);
+	unsigned lo = unit_blocks_start(tc, u);
+	unsigned hi = u == tc->cur_unit ? tc->nblocks : tc->units[u].blocks_end;
+	if (u == tc->cur_unit && a >= tc->code + tc->code_used)
 		return NULL;
 	while (lo < hi) {
 		unsigned mid = lo + (hi - lo) / 2;
@@ -579,4 +692,126 @@ void tcache_note_code_write(struct tcache *tc, uint32_t page)
 bool tcache_page_traced(const struct tcache *tc, uint32_t page)
 {
 	return page < tc->npages && tc->page_traced[page];
+}
+
+int tcache_parse_policy(const char *s, enum tcache_policy *policy, unsigned *nunits)
+{
+	*nunits = 1;
+	if (!strcmp(s, "flush")) {
+		*policy = TCACHE_POLICY_FLUSH;
+		return 0;
+	}
+	if (!strcmp(s, "fifo")) {
+		*policy = TCACHE_POLICY_FIFO;
+		return 0;
+	}
+	if (strncmp(s, "units:", 6))
+		return -EINVAL;
+	char *end;
+	errno = 0;
+	unsigned long n = strtoul(s + 6, &end, 10);
+	if (errno || end == s + 6 || *end || n < 2 || n > TCACHE_MAX_UNITS)
+		return -EINVAL;
+	*policy = TCACHE_POLICY_UNITS;
+	*nunits = (unsigned)n;
+	return 0;
+}
+
+int tcache_set_policy(struct tcache *tc, enum tcache_policy policy, unsigned nunits)
+{
+	assert(tc->nblocks == 0 && tc->code_used == 0);
+	if (policy == TCACHE_POLICY_FLUSH) {
+		tc->policy = policy;
+		return 0;
+	}
+	uint64_t unit_code;
+	if (policy == TCACHE_POLICY_FIFO) {
+		unit_code = TCACHE_FIFO_UNIT;
+		nunits = (unsigned)(tc->code_size / unit_code);
+	} else {
+		if (nunits < 2 || nunits > TCACHE_MAX_UNITS)
+			return -EINVAL;
+		unit_code = tc->code_size / nunits & ~(uint64_t)(GUEST_PAGE_SIZE - 1);
+	}
+	/* An empty unit must hold the largest block, as the empty buffer
+	 * does under flush. */
+	if (nunits < 2 || unit_code < TCACHE_BLOCK_RESERVE)
+		return -EINVAL;
+	/* Slices of the arena and pool run out in their own units, where one
+	 * buffer would have lent to another: twice the slots, twice the maps
+	 * (address space only until used). */
+	unsigned max_blocks = (unsigned)(tc->code_size / 64), map_size = (unsigned)(tc->code_size / 4);
+	struct tblock *blocks = table_alloc(max_blocks, sizeof(*blocks));
+	uint16_t *map_pool = table_alloc(map_size, sizeof(*map_pool));
+	struct tcache_unit *units = calloc(nunits, sizeof(*units));
+	if (!blocks || !map_pool || !units) {
+		table_free(blocks, max_blocks, sizeof(*blocks));
+		table_free(map_pool, map_size, sizeof(*map_pool));
+		free(units);
+		return -ENOMEM;
+	}
+	table_free(tc->blocks, tc->max_blocks, sizeof(*tc->blocks));
+	table_free(tc->map_pool, tc->map_size, sizeof(*tc->map_pool));
+	free(tc->units);
+	tc->blocks = blocks;
+	tc->max_blocks = max_blocks;
+	tc->map_pool = map_pool;
+	tc->map_size = map_size;
+	tc->units = units;
+	tc->policy = policy;
+	set_units(tc, nunits, unit_code);
+	return 0;
+}
+
+/* Drops every block of unit u (its slice is then free to fill): out of
+ * the hash, the twins, every lookup table and its pages' lists, and every
+ * chain into it undone. A block invalidated before is only taken out of
+ * the twins (the rest was done when it was dropped). */
+static void evict_unit(struct tcache *tc, struct ibl_table *ibl, unsigned u)
+{
+	if (tc->units[u].blocks_end == unit_blocks_start(tc, u))
+		return;   /* never filled yet: nothing to count */
+	for (unsigned i = unit_blocks_start(tc, u); i < tc->units[u].blocks_end; i++) {
+		struct tblock *tb = &tc->blocks[i];
+		struct tblock **twin = &tc->twins[twin_key(tb->gpa, tb->mode, tc->hash_mask)];
+		if (*twin == tb)
+			*twin = NULL;   /* its slot will hold another block */
+		if (!tb->valid)
+			continue;
+		evicted_set(tc, tb);
+		unlink_pages(tc, tb);
+		drop_block(tc, ibl, tb, true);
+	}
+	tc->units[u] = (struct tcache_unit){ unit_code_start(tc, u), unit_blocks_start(tc, u), unit_maps_start(tc, u) };
+	tc->stats.evictions++;
+}
+
+void tcache_make_room(struct tcache *tc, struct ibl_table *ibl)
+{
+	if (tc->policy == TCACHE_POLICY_FLUSH) {
+		/* The blocks the flush throws away, for the re-translations. */
+		for (unsigned i = 0; i < tc->nblocks; i++) {
+			if (tc->blocks[i].valid) {
+				evicted_set(tc, &tc->blocks[i]);
+				tc->stats.evicted_blocks++;
+			}
+		}
+		tc->stats.evictions++;
+		tcache_flush(tc, ibl);
+		return;
+	}
+	tc->units[tc->cur_unit] = (struct tcache_unit){ tc->code_used, tc->nblocks, tc->map_used };
+	unsigned next = (tc->cur_unit + 1) % tc->nunits;
+	evict_unit(tc, ibl, next);
+	start_unit(tc, next);
+	tc->room_pending = false;
+	tc->generation++;
+}
+
+uint64_t tcache_code_bytes(const struct tcache *tc)
+{
+	uint64_t used = 0;
+	for (unsigned u = 0; u < tc->nunits; u++)
+		used += (u == tc->cur_unit ? tc->code_used : tc->units[u].code_end) - unit_code_start(tc, u);
+	return used;
 }

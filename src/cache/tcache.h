@@ -97,6 +97,33 @@ struct tcache_stats {
 	uint64_t invalidations, invalidated_blocks, flushes, ibl_fills, ibl_global_fills;
 	uint64_t selfcheck_pages, selfcheck_stale, selfcheck_reprotected;
 	uint64_t clones;
+	/* The capacity policy's work (--tcache-policy): evictions made for
+	 * room (units evicted, or full flushes under the flush policy), the
+	 * blocks they dropped, the chains into those blocks they undid, the
+	 * host code bytes ever committed, and blocks translated again for a
+	 * key an eviction dropped (approximate: tcache_retranslated). */
+	uint64_t evictions, evicted_blocks, evict_unchains, translated_bytes, retranslations;
+};
+
+enum tcache_policy {
+	TCACHE_POLICY_FLUSH,   /* the buffer full: everything goes */
+	TCACHE_POLICY_FIFO,    /* units of TCACHE_FIFO_UNIT: the oldest blocks go */
+	TCACHE_POLICY_UNITS,   /* N equal units filled in turn, the oldest evicted whole */
+};
+
+/* Fifo's unit: the reserve one block may need (tcache.c), so that the
+ * oldest blocks that go to make room are at most about a reserve's worth. */
+#define TCACHE_FIFO_UNIT 8192u
+#define TCACHE_MAX_UNITS 64u
+
+/* One unit's share of the buffer, the block arena and the map pool, as
+ * absolute positions: [code_start, code_end) and so on. The unit being
+ * filled keeps its ends in the cache's cursors (code_used, nblocks,
+ * map_used) until the next takes over. */
+struct tcache_unit {
+	uint64_t code_end;
+	unsigned blocks_end;
+	unsigned maps_end;
 };
 
 /* A lookup bucket: the first block of its chain with that block's key and
@@ -145,13 +172,46 @@ struct tcache {
 	/* Other vCPUs run translated code while this one works on the cache
 	 * (cpu/cpu_lock.c): a chain is made only where its patch is one
 	 * store the executing core sees whole, and a flush waits for every
-	 * vCPU to be out of the code (flush_pending until then). */
+	 * vCPU to be out of the code (flush_pending until then), as does
+	 * the eviction of a unit (room_pending: tcache_make_room). */
 	bool concurrent;
 	bool flush_pending;
+	bool room_pending;
+	/* The capacity policy. Under flush one unit spans everything; under
+	 * fifo and units the buffer, arena and map pool are split into
+	 * nunits equal slices, filled in turn (cur_unit now; its slice ends
+	 * at the *_limit fields), and making room evicts the next one. */
+	enum tcache_policy policy;
+	unsigned nunits, cur_unit;
+	uint64_t unit_code;
+	unsigned unit_blocks, unit_maps;
+	uint64_t code_limit;
+	unsigned blocks_limit, maps_limit;
+	struct tcache_unit *units;
+	/* Moves on every flush and eviction: a block pointer kept across
+	 * either (the run loop's chain source, a profile record) is
+	 * trusted only while it is the same. */
+	uint64_t generation;
+	/* Keys (eip, gpa, mode) evicted for room, one bit per hash: a
+	 * Bloom-like filter of one hash, so a re-translation may be counted
+	 * for a key that was never evicted (a collision). */
+	uint64_t *evicted_keys;
 	struct tcache_stats stats;
 };
 
 int tcache_init(struct tcache *tc, uint64_t code_size, uint64_t ram_size, struct shadow *sh);
+/* Chooses the capacity policy of an empty cache: nunits (2 to
+ * TCACHE_MAX_UNITS) for units, ignored otherwise. 0, -EINVAL for a count
+ * out of range or units smaller than a block may need, -ENOMEM. */
+int tcache_set_policy(struct tcache *tc, enum tcache_policy policy, unsigned nunits);
+/* Parses "flush", "fifo" or "units:N" into policy and nunits; 0 or -EINVAL. */
+int tcache_parse_policy(const char *s, enum tcache_policy *policy, unsigned *nunits);
+/* The cache was full (a translation got -ENOSPC): the policy makes room,
+ * by a flush or by evicting the oldest unit. Only where no vCPU runs
+ * translated code (the run loop, or an exclusive section with several). */
+void tcache_make_room(struct tcache *tc, struct ibl_table *ibl);
+/* Host code bytes in the cache now (every unit's). */
+uint64_t tcache_code_bytes(const struct tcache *tc);
 /* A vCPU's lookup table, for the invalidations and the flush to empty too
  * (at most TCACHE_MAX_VCPUS; each vCPU's cpu_init adds its own). */
 void tcache_add_ibl(struct tcache *tc, struct ibl_table *ibl);

@@ -193,11 +193,14 @@ void cpu_safe_point(struct cpu *cpu)
 		return;
 	while (lock->exclusive && lock->exclusive != cpu)
 		cpu_lock_wait(cpu);
-	if (cpu->tc->flush_pending && lock->exclusive != cpu) {
+	if ((cpu->tc->flush_pending || cpu->tc->room_pending) && lock->exclusive != cpu) {
 		cpu_exclusive_begin(cpu);
-		/* Another vCPU's section may have flushed meanwhile. */
+		/* Another vCPU's section may have flushed or made room
+		 * meanwhile (either clears what it did). */
 		if (cpu->tc->flush_pending)
 			tcache_flush(cpu->tc, &cpu->ibl_table);
+		else if (cpu->tc->room_pending)
+			tcache_make_room(cpu->tc, &cpu->ibl_table);
 		cpu_exclusive_end(cpu);
 	}
 }

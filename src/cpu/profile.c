@@ -54,7 +54,7 @@ static void on_prof(int sig, siginfo_t *si, void *uc_void)
 	struct profile_sample *s = &p->ring[head % PROFILE_RING];
 	s->pc = pc;
 	s->weight = weight;
-	s->generation = cpu->tc->stats.flushes;
+	s->generation = cpu->tc->generation;
 	__atomic_store_n(&p->head, head + 1, __ATOMIC_RELEASE);
 }
 
@@ -171,7 +171,7 @@ void profile_drain(struct cpu *cpu)
 			p->in_monitor += s->weight;
 			continue;
 		}
-		if (s->generation != cpu->tc->stats.flushes) {
+		if (s->generation != cpu->tc->generation) {
 			p->flushed += s->weight;   /* the block it ran in is gone */
 			continue;
 		}
@@ -247,7 +247,7 @@ static struct hot_block *merge_blocks(struct cpu *const *cpus, unsigned n, unsig
 		*per_store = NULL;
 		return NULL;
 	}
-	uint64_t flushes = cpus[0]->tc->stats.flushes;
+	uint64_t flushes = cpus[0]->tc->generation;
 	for (unsigned i = 0; i < n; i++) {
 		const struct profile *p = cpus[i]->profile;
 		for (unsigned k = 0; k < p->nblocks; k++) {

@@ -26,7 +26,7 @@ struct tblock;
 
 struct profile_sample {
 	uint64_t pc;
-	uint64_t generation;    /* the cache's flush count when taken */
+	uint64_t generation;    /* the cache's generation (flushes and evictions) when taken */
 	unsigned weight;        /* periods it stands for (timer overruns) */
 };
 

@@ -165,14 +165,17 @@ struct tblock *cpu_get_block(struct cpu *cpu, struct translator *t, uint32_t eip
 		return tb;
 	int err = cpu_translate_block(cpu, t, eip, gpa, mode, &tb);
 	if (err == -ENOSPC && cpu->lock && cpu->lock->exclusive != cpu) {
-		/* Other vCPUs may run the code a flush would overwrite: the
-		 * run loop's safe point flushes, and the iteration starts anew. */
-		cpu->tc->flush_pending = true;
+		/* Other vCPUs may run the code a flush or an eviction would
+		 * overwrite: the run loop's safe point makes room, and the
+		 * iteration starts anew. */
+		cpu->tc->room_pending = true;
 		cpu->translate_retry = true;
 		return NULL;
 	}
 	if (err == -ENOSPC) {
-		tcache_flush(cpu->tc, &cpu->ibl_table);
+		/* From the run loop (or an exclusive section), outside
+		 * translated code: no block that goes is running. */
+		tcache_make_room(cpu->tc, &cpu->ibl_table);
 		err = cpu_translate_block(cpu, t, eip, gpa, mode, &tb);
 	}
 	if (err == -EFAULT) {
@@ -527,10 +530,10 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 {
 	struct exit_desc *chain_from = NULL;
 	uint32_t chain_mode = 0;
-	/* The flushes counted when chain_from was set: a flush since (this
-	 * vCPU's own for room, or another's at a safe point) reused the
-	 * arena its exit was in. */
-	uint64_t chain_flushes = 0;
+	/* The cache's generation when chain_from was set: a flush or an
+	 * eviction since (this vCPU's own for room, or another's at a safe
+	 * point) may have reused the arena slot its exit was in. */
+	uint64_t chain_generation = 0;
 
 	cpu_bind_thread(cpu);
 	/* GS may have been changed by anyone, and another vCPU may have run
@@ -637,7 +640,7 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 		 * physical block at the same EIP, and its branch target be on
 		 * another page: a CS based elsewhere is not chained then. */
 		bool paging = (cpu->s.cr0 & CR0_PG) != 0;
-		if (chain_from && chain_flushes == cpu->tc->stats.flushes && chain_mode == mode &&
+		if (chain_from && chain_generation == cpu->tc->generation && chain_mode == mode &&
 		    !(mode & MODE_SINGLE) && chain_from->from->valid &&
 		    !cpu->no_chain && !(paging && (mode & MODE_SEGCS)))
 			tcache_chain(cpu->tc, chain_from, tb, paging);
@@ -726,7 +729,7 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 				if (ex->kind == EXIT_KIND_BRANCH) {
 					chain_from = (struct exit_desc *)ex;
 					chain_mode = ex->from->mode;
-					chain_flushes = cpu->tc->stats.flushes;
+					chain_generation = cpu->tc->generation;
 				}
 			}
 		}

@@ -281,14 +281,22 @@ int board_create(struct board **out, const struct board_config *cfg, char *err, 
 	board__pam_reprotect(board, board->ram.pam_locked);   /* the firmware's reset state */
 	if (cfg->map_budget)
 		shadow_set_map_budget(&board->sh, cfg->map_budget);
-	ret = tcache_init(&board->tc, cfg->tcache_mib << 20, board->ram.size, &board->sh);
+	uint64_t tcache_bytes = cfg->tcache_kib ? cfg->tcache_kib << 10 : cfg->tcache_mib << 20;
+	ret = tcache_init(&board->tc, tcache_bytes, board->ram.size, &board->sh);
+	if (!ret && tcache_set_policy(&board->tc, cfg->tcache_policy, cfg->tcache_units)) {
+		tcache_destroy(&board->tc);
+		snprintf(err, err_len, "--tcache-policy: units of a %llu KiB cache smaller than a block may need",
+			 (unsigned long long)(tcache_bytes >> 10));
+		ret = -EINVAL;
+		goto destroy_window;
+	}
 	if (!ret) {
 		board->tc.selfcheck_all = cfg->selfcheck_blocks;
 		board->sh.code_pages = board->tc.page_traced;
 	}
 	if (ret) {
-		snprintf(err, err_len, "cannot allocate a %llu MiB translation cache: %s",
-			 (unsigned long long)cfg->tcache_mib, strerror(-ret));
+		snprintf(err, err_len, "cannot allocate a %llu KiB translation cache: %s",
+			 (unsigned long long)(tcache_bytes >> 10), strerror(-ret));
 		goto destroy_window;
 	}
 	if (cfg->trace_path) {

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cache/tcache.h"
 #include "host/slirp_net.h"
 
 struct board;
@@ -93,6 +94,9 @@ struct board_config {
 	bool clone_check;       /* debug: each copied block translated anew and compared */
 	const char *trace_path; /* --trace: list every translated block here */
 	uint64_t tcache_mib;
+	uint64_t tcache_kib;    /* --tcache NK: this size instead, if not 0 */
+	enum tcache_policy tcache_policy;
+	unsigned tcache_units;  /* units:N's N */
 	/* --screenshot, each written at exit and on SIGUSR2 */
 	const char *screenshot_paths[BOARD_MAX_SCREENSHOTS];
 	unsigned screenshot_count;

@@ -274,7 +274,7 @@ void board_read_counters(const struct board *board, struct board_counters *c)
 	c->net_tx_queue_full = board->slirp ? slirp_net_get_stats(board->slirp).tx_dropped : 0;
 	c->vga_modes_not_shown = board->vga.unsupported_renders;
 	c->tcache = board->tc.stats;
-	c->code_used = board->tc.code_used;
+	c->code_used = tcache_code_bytes(&board->tc);
 	c->code_size = board->tc.code_size;
 	c->shadow = board->sh.stats;
 	c->pages_mapped = board->sh.total_mapped;

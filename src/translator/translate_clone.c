@@ -58,9 +58,10 @@ int clone_block(struct tcache *tc, const struct tblock *twin, uint32_t eip, stru
 		tcache_restart_like(tc, tb, (uintptr_t)twin->host);
 		tb = tcache_new_block(tc, &code, &limit);
 	}
-	if (!tb)
+	/* A unit's last room may be short of the reserve (tcache_new_block):
+	 * the copy then waits for the next unit. */
+	if (!tb || twin->host_len > (size_t)(limit - code))
 		return -ENOSPC;
-	assert(twin->host_len <= (size_t)(limit - code));
 	uint32_t delta = eip - twin->eip;
 	ptrdiff_t moved = code - twin->host;
 
