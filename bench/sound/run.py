@@ -33,8 +33,10 @@ The test (default):
 Nothing depends on the host's speed: the card consumes the guest's
 samples on guest time, and the host's clock only inserts silences.
 
---bench: the guest plays 5 s of 440 Hz idle, then while a busy loop runs
-in it, then the same with two busy loops on the host beside btvm; prints
+--bench: the guest plays --seconds (5) of 440 Hz idle, then while a busy
+loop runs in it, then while a shell starts programs without a pause (the
+process churn of a build), then the same with two busy loops on the host
+beside btvm; prints
 the underruns and drops (audio.underruns, audio.dropped) of each, with
 SDL's disk driver at its own pace (a 10 ms sleep a 10 ms piece, a little
 slower than real time: drops) or --delay-ms's (9: faster, underruns). Exit status: 0 passed, 1 failed, 77
@@ -271,7 +273,9 @@ def check_stream(work, stats, tones, paused):
     # and they come in the order played.
     # A piece where one tone ends and the next begins is no tone's: one
     # within 5% of none, or alone between pieces of two other tones (a
-    # mix can count as a third).
+    # mix can count as a third). So is one that mixes a tone with the
+    # stale periods the card plays after a drain (up to 100 ms a tone,
+    # above: five pieces), which a loaded host scatters over more pieces.
     win = RATE // 50
     kinds = []
     for w in range(0, len(kept) - win + 1, win):
@@ -282,7 +286,7 @@ def check_stream(work, stats, tones, paused):
              kinds[i + 1] != k else k for i, k in enumerate(kinds)]
     known = [k for k in kinds if k is not None]
     check(known == sorted(known) and set(known) == set(range(len(tones))) and
-          len(known) >= len(kinds) - 2 * len(tones),
+          len(known) >= len(kinds) - 7 * len(tones),
           "the tones in the order played (%d pieces of 20 ms, %d between two)"
           % (len(kinds), len(kinds) - len(known)))
     first = [kinds.index(t) for t in range(len(tones))]
@@ -308,17 +312,28 @@ def check_stream(work, stats, tones, paused):
           % (a["audio.underruns"], dropped))
 
 
-def bench_one(args, work, kernel, initrd, spin, host_hogs):
+# The guest's load while it plays: none, a busy loop, or a shell starting
+# programs without a pause (fork, exec, page faults and exits: the shape of
+# a build's process churn, which the initramfs has no compiler for).
+GUEST_LOADS = {
+    "idle": None,
+    "busy loop": "soundplay bg spin:{spin_ms}",
+    "fork/exec loop": "(while :; do busybox true; done) & echo started",
+}
+
+
+def bench_one(args, work, kernel, initrd, load, host_hogs):
     vm = start(args.btvm, work, kernel, initrd, args.delay_ms)
     hogs = []
     try:
-        if spin:
-            vm.run("soundplay bg spin:9000")
+        if GUEST_LOADS[load]:
+            vm.run(GUEST_LOADS[load].format(spin_ms=1000 * (args.seconds + 4)))
         for _ in range(host_hogs):
             hogs.append(subprocess.Popen(["sh", "-c", "while :; do :; done"]))
         c0 = counters(vm)
-        out = vm.run("soundplay vol:100:75 tone:440:240000:8000 sync", 120)
-        check("soundplay: ok" in out, "played 5 s")
+        frames = RATE * args.seconds
+        out = vm.run("soundplay vol:100:75 tone:440:%d:8000 sync" % frames, 60 + 4 * args.seconds)
+        check("soundplay: ok" in out, "played %d s" % args.seconds)
         c1 = counters(vm)
     finally:
         for h in hogs:
@@ -331,12 +346,11 @@ def bench_one(args, work, kernel, initrd, spin, host_hogs):
 def bench(args, work, kernel, initrd):
     pace = ("SDL's own pace" if args.delay_ms is None
             else "%d ms a 10 ms piece" % args.delay_ms)
-    for spin, hogs in ((False, 0), (True, 0), (True, 2)):
-        d = bench_one(args, work, kernel, initrd, spin, hogs)
-        print("bench_sound: 5 s at 48 kHz (disk driver at %s), %s in the guest, %d host busy "
+    for load, hogs in (("idle", 0), ("busy loop", 0), ("fork/exec loop", 0), ("fork/exec loop", 2)):
+        d = bench_one(args, work, kernel, initrd, load, hogs)
+        print("bench_sound: %d s at 48 kHz (disk driver at %s), %s in the guest, %d host busy "
               "loops: %d frames, %d underruns, %d dropped"
-              % (pace, "a busy loop" if spin else "idle", hogs, d["frames"], d["underruns"],
-                 d["dropped"]))
+              % (args.seconds, pace, load, hogs, d["frames"], d["underruns"], d["dropped"]))
 
 
 def main():
@@ -344,6 +358,7 @@ def main():
     p.add_argument("btvm")
     p.add_argument("soundplay")
     p.add_argument("--bench", action="store_true")
+    p.add_argument("--seconds", type=int, default=5, help="--bench: seconds of each playback")
     p.add_argument("--firmware", action="store_true",
                    help="boot through SeaBIOS; the test's first part only")
     p.add_argument("--delay-ms", type=int, help="--bench: SDL_DISKAUDIODELAY (the disk "

@@ -3,6 +3,7 @@
 #define BTVM_HOST_IOV_H
 
 #include <stdint.h>
+#include <string.h>
 #include <sys/uio.h>
 
 /* The bytes [off, off + len) of iov (n entries) as entries of out (at
@@ -32,6 +33,27 @@ static inline uint64_t iov_length(const struct iovec *iov, unsigned n)
 	for (unsigned i = 0; i < n; i++)
 		len += iov[i].iov_len;
 	return len;
+}
+
+/* Moves *iov (*n entries) past done bytes a short transfer moved. */
+static inline void iov_advance(struct iovec **iov, unsigned *n, size_t done)
+{
+	while (*n && done >= (*iov)->iov_len) {
+		done -= (*iov)->iov_len;
+		(*iov)++;
+		(*n)--;
+	}
+	if (*n) {
+		(*iov)->iov_base = (uint8_t *)(*iov)->iov_base + done;
+		(*iov)->iov_len -= done;
+	}
+}
+
+/* Zeros every byte of iov (n entries): a read past a file's end. */
+static inline void iov_zero(const struct iovec *iov, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		memset(iov[i].iov_base, 0, iov[i].iov_len);
 }
 
 #endif

@@ -124,21 +124,11 @@ static int full_iov(int fd, bool write, struct iovec *iov, unsigned n, uint64_t 
 		if (r == 0) {
 			if (write)
 				return -EIO;
-			for (unsigned i = 0; i < n; i++)
-				memset(iov[i].iov_base, 0, iov[i].iov_len);
+			iov_zero(iov, n);
 			return 0;
 		}
-		size_t done = (size_t)r;
-		off += done;
-		while (n && done >= iov->iov_len) {
-			done -= iov->iov_len;
-			iov++;
-			n--;
-		}
-		if (n) {
-			iov->iov_base = (uint8_t *)iov->iov_base + done;
-			iov->iov_len -= done;
-		}
+		off += (size_t)r;
+		iov_advance(&iov, &n, (size_t)r);
 	}
 	return 0;
 }
