@@ -4,7 +4,9 @@ a shared folder (mount -t 9p -o trans=virtio,version=9p2000.L, Linux's
 default msize and cache=none), under btvm (--share, diod) and under QEMU's
 TCG with its own virtio-9p (-virtfs local,security_model=none), the same
 kernel and initramfs; and the host's own dd into the same folder for
-scale. Each figure is the median of RUNS runs, timed by the guest's
+scale, and btvm's virtio-blk disk (dd to and from /dev/vda, a raw image
+in the same directory) as the guest's other way to the host's storage.
+Each figure is the median of RUNS runs, timed by the guest's
 `time` (10 ms resolution: 64 MiB takes a few hundred ms).
 
 Usage: bench/share/run.py BTVM [QEMU]   (QEMU default qemu-system-i386)
@@ -32,17 +34,24 @@ def seconds(out):
     return int(m.group(1)) * 60 + float(m.group(2))
 
 
-def guest_runs(argv, log):
+def guest_runs(argv, log, target="/mnt/f"):
+    """dd to and from target in the guest: the shared folder's file, or
+    (target /dev/vda) the virtio-blk disk itself."""
     vm = GuestVm(log, argv, "/nonexistent")
     vm.expect(r"guest:~ #", timeout=300)
-    vm.run("mkdir -p /mnt; mount -t 9p -o trans=virtio,version=9p2000.L hostshare /mnt")
+    if target.startswith("/mnt/"):
+        vm.run("mkdir -p /mnt; mount -t 9p -o trans=virtio,version=9p2000.L hostshare /mnt")
     write, read = [], []
     for _ in range(RUNS):
-        write.append(seconds(vm.run("rm -f /mnt/f; time dd if=/dev/zero of=/mnt/f bs=1M count=%d "
-                                    "conv=fsync 2>&1" % MIB, timeout=600)))
+        if target.startswith("/mnt/"):
+            vm.run("rm -f %s" % target)
+        write.append(seconds(vm.run("time dd if=/dev/zero of=%s bs=1M count=%d conv=fsync 2>&1"
+                                    % (target, MIB), timeout=600)))
         vm.run("echo 3 > /proc/sys/vm/drop_caches")
-        read.append(seconds(vm.run("time dd if=/mnt/f of=/dev/null bs=1M 2>&1", timeout=600)))
-    vm.run("rm -f /mnt/f")
+        read.append(seconds(vm.run("time dd if=%s of=/dev/null bs=1M count=%d 2>&1"
+                                   % (target, MIB), timeout=600)))
+    if target.startswith("/mnt/"):
+        vm.run("rm -f %s" % target)
     vm.kill()
     return MIB / statistics.median(write), MIB / statistics.median(read)
 
@@ -85,6 +94,13 @@ def main():
                 [btvm, "run", "--kernel", kernel, "--initrd", initrd, "--append", APPEND,
                  "-m", "256", "--display", "none", "--no-reboot",
                  "--share", share + ",tag=hostshare"], log)))
+            disk = os.path.join(work, "disk.raw")
+            with open(disk, "wb") as f:
+                f.truncate(2 * MIB << 20)
+            rows.append(("btvm virtio-blk (raw image)", guest_runs(
+                [btvm, "run", "--kernel", kernel, "--initrd", initrd, "--append", APPEND,
+                 "-m", "256", "--display", "none", "--no-reboot", "--disk", disk], log,
+                "/dev/vda")))
             if shutil.which(qemu):
                 rows.append(("QEMU TCG -virtfs", guest_runs(
                     [qemu, "-m", "256", "-kernel", kernel, "-initrd", initrd, "-append", APPEND,
