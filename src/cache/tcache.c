@@ -54,12 +54,14 @@ static unsigned twin_key(uint64_t gpa, uint32_t mode, unsigned mask)
 #define TCACHE_EVICTED_BITS (1u << 20)
 
 /* Room a unit must have left for a block to start in it (fifo, units):
- * a block that then does not fit gets -ENOSPC and the next unit. The
- * translator starts each instruction with at least INSN_HEADROOM (1 KiB)
- * and the block's tail free (translate.c), and a 512-byte start broke
- * that for the first one: arith's high-byte group then ran wrong code at
- * a 16 KiB cache. 2 KiB keeps it. */
-#define TCACHE_UNIT_MIN_ROOM 2048u
+ * a block that then does not fit gets -ENOSPC and is made again at the
+ * start of the next unit. The translator starts each later instruction
+ * with INSN_HEADROOM (1 KiB) and the block's tail free (translate.c), but
+ * the first may have less here: running out of room inside it is the
+ * emitter's no_room, always -ENOSPC (translate_one). It once fell back to
+ * a callout the monitor could not run, and arith's high-byte group looped
+ * on triple faults at 512 (guest_arith_fifo), which 2 KiB only hid. */
+#define TCACHE_UNIT_MIN_ROOM 512u
 
 /* The tables sized by the code arena (hundreds of MiB for a large
  * cache, most never touched) come straight from mmap: zero pages on
