@@ -805,10 +805,12 @@ int tcache_set_adaptive(struct tcache *tc, uint64_t min_bytes, uint64_t max_byte
 	if (nunits < 2)
 		return -EINVAL;
 	unsigned min_units = nunits / 8 ? nunits / 8 : 1;
+	/* The bounds in whole units: the minimum rounded up, to at most
+	 * the maximum's units (rounded down). */
 	if (min_bytes)
 		min_units = (unsigned)((min_bytes + unit_code - 1) / unit_code);
-	if (min_units < 1 || min_units > nunits)
-		return -EINVAL;
+	if (min_units > nunits)
+		min_units = nunits;
 	int ret = split_units(tc, TCACHE_POLICY_ADAPTIVE, nunits, unit_code);
 	if (ret)
 		return ret;

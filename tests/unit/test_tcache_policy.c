@@ -245,6 +245,11 @@ static void test_adaptive(void)
 	CHECK(tcache_init(&tc, CODE_SIZE, ram.size, &sh) == 0);
 	CHECK_EQ(tcache_set_adaptive(&tc, 0, 2 * CODE_SIZE), -EINVAL);   /* past the buffer */
 	CHECK_EQ(tcache_set_adaptive(&tc, 0, 8192), -EINVAL);   /* one unit */
+	/* 44 KiB: five 8 KiB units, a minimum of 44 KiB all five. */
+	CHECK_EQ(tcache_set_adaptive(&tc, 45056, 45056), 0);
+	CHECK_EQ(tc.nunits, 5);
+	CHECK_EQ(tc.adapt.min_units, 5);
+	CHECK_EQ(tc.adapt.cap_units, 5);
 }
 
 /* The judgement alone: doubling on re-translations, one unit back after a
