@@ -66,6 +66,13 @@ struct tblock {
 	uint32_t selfcheck_off;
 	uint16_t ninsns;
 	bool valid;
+	/* A hot trace (cpu/trace_build.c): its instructions are those of a
+	 * recorded path forward through its page, not one contiguous run;
+	 * guest_len spans them all. */
+	bool trace;
+	/* Times the run loop reached it as a trace head (TRACE_HEAT_DONE:
+	 * counted to the threshold already). */
+	uint16_t heat;
 	/* Some instruction runs on a low byte register between two XCHGs
 	 * with AH..DH: a host fault there must swap them back (host_fault.c
 	 * looks back only in such blocks). */
@@ -103,6 +110,10 @@ struct tcache_stats {
 	 * host code bytes ever committed, and blocks translated again for a
 	 * key an eviction dropped (approximate: tcache_retranslated). */
 	uint64_t evictions, evicted_blocks, evict_unchains, translated_bytes, retranslations;
+	/* Hot traces (--traces): built, the blocks their recorded paths
+	 * went through, their host code bytes, and recordings given up
+	 * (nothing to join, or the translation declined). */
+	uint64_t traces, trace_blocks, trace_bytes, traces_abandoned;
 };
 
 enum tcache_policy {
@@ -270,6 +281,14 @@ unsigned tcache_invalidate_gpa(struct tcache *tc, struct ibl_table *ibl, uint64_
  * its physical page or address space; returns how many. */
 unsigned tcache_invalidate_linear(struct tcache *tc, struct ibl_table *ibl, uint32_t eip);
 void tcache_flush(struct tcache *tc, struct ibl_table *ibl);
+/* Points every chained exit of tb back at its stub, so that tb leaves to
+ * the run loop by whichever exit it takes (a trace's recording). */
+void tcache_unchain_exits(struct tcache *tc, struct tblock *tb);
+/* A trace took old's key: the exits chained into old and every lookup
+ * table's entry for it go, so that they find the trace instead. old stays
+ * valid (a side exit of the trace, or a lookup after the trace is
+ * evicted, may still reach it). */
+void tcache_supersede(struct tcache *tc, struct ibl_table *ibl, struct tblock *old);
 /* Block whose host code holds addr, or NULL. */
 struct tblock *tcache_find_host(struct tcache *tc, const void *addr);
 bool tcache_page_traced(const struct tcache *tc, uint32_t page);
