@@ -210,6 +210,10 @@ struct seg_load {
 struct trace_rec {
 	bool on;
 	uint32_t head, mode, expect;
+	/* The cache's generation at the start: a flush, an eviction or a
+	 * restore since may have reused cur's slot (the recording is given
+	 * up then). */
+	uint64_t generation;
 	uint64_t gpa;
 	const struct tblock *cur;
 	unsigned n;

@@ -77,13 +77,27 @@ bool cpu_trace_head(struct cpu *cpu, const struct exit_desc *from, struct tblock
 		return true;
 	tb->heat = TRACE_HEAT_DONE;   /* one recording per head block */
 	*r = (struct trace_rec){ .on = true, .head = tb->eip, .mode = tb->mode, .expect = tb->eip,
-				 .gpa = tb->gpa };
+				 .gpa = tb->gpa, .generation = cpu->tc->generation };
+	return true;
+}
+
+/* The cache was flushed or evicted from since the recording began. */
+static bool stale(struct cpu *cpu)
+{
+	struct trace_rec *r = &cpu->trace_rec;
+	if (r->generation == cpu->tc->generation)
+		return false;
+	r->on = false;
+	r->cur = NULL;
+	cpu->tc->stats.traces_abandoned++;
 	return true;
 }
 
 void cpu_trace_enter(struct cpu *cpu, struct translator *t, struct tblock *tb)
 {
 	struct trace_rec *r = &cpu->trace_rec;
+	if (stale(cpu))
+		return;
 	if (r->cur || tb->eip != r->expect || tb->mode != r->mode) {
 		finish(cpu, t);   /* reached otherwise than by the recorded branch */
 		return;
@@ -96,6 +110,8 @@ void cpu_trace_exit(struct cpu *cpu, struct translator *t, const struct exit_des
 {
 	struct trace_rec *r = &cpu->trace_rec;
 	uint32_t to = ex->target_eip;
+	if (stale(cpu))
+		return;
 	if (ex->from != r->cur || ex->kind != EXIT_KIND_BRANCH) {
 		finish(cpu, t);
 		return;
