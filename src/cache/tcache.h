@@ -57,6 +57,14 @@ struct tblock {
 	/* Bytes of that check at host: a direct branch forward within the
 	 * page is chained past it (tcache_chain says why that is enough). */
 	uint8_t poll_len;
+	/* A hot trace (cpu/trace_build.c; this and heat sit in poll_len's
+	 * padding, so a block stays 456 bytes): its instructions are those of a
+	 * recorded path forward through its page, not one contiguous run;
+	 * guest_len spans them all. */
+	bool trace;
+	/* Times the run loop reached it as a trace head (TRACE_HEAT_DONE:
+	 * counted to the threshold already). */
+	uint16_t heat;
 	uint32_t host_len;
 	uint32_t code_len;       /* of host_len, the code before the callout descriptors */
 	/* A self-checking block's entry check (translate.c's
@@ -66,13 +74,6 @@ struct tblock {
 	uint32_t selfcheck_off;
 	uint16_t ninsns;
 	bool valid;
-	/* A hot trace (cpu/trace_build.c): its instructions are those of a
-	 * recorded path forward through its page, not one contiguous run;
-	 * guest_len spans them all. */
-	bool trace;
-	/* Times the run loop reached it as a trace head (TRACE_HEAT_DONE:
-	 * counted to the threshold already). */
-	uint16_t heat;
 	/* Some instruction runs on a low byte register between two XCHGs
 	 * with AH..DH: a host fault there must swap them back (host_fault.c
 	 * looks back only in such blocks). */
