@@ -70,8 +70,12 @@ bool cpu_trace_head(struct cpu *cpu, const struct exit_desc *from, struct tblock
 	if (tb->trace || tb->heat == TRACE_HEAT_DONE || !traceable(tb->mode))
 		return false;
 	/* A branch backward (to the start of its block or before: a loop),
-	 * or an exit from a trace. */
-	if (!from->from->trace && from->target_eip > from->from->eip)
+	 * or an exit from a trace, within one page: a trace stays on its
+	 * head's page, and most branches backward to another page are calls
+	 * and returns' jumps, not loops (counting those too sent a Linux
+	 * boot's branch exits to the monitor 280,000 rather than 215,000). */
+	uint32_t to = from->target_eip;
+	if ((!from->from->trace && to > from->from->eip) || to / GUEST_PAGE_SIZE != from->from->eip / GUEST_PAGE_SIZE)
 		return false;
 	if (++tb->heat < cpu->trace_threshold)
 		return true;
