@@ -193,8 +193,11 @@ void print_usage(FILE *out)
 	      "                        or NK in KiB (16K and up, a multiple of 4K)\n"
 	      "  --tcache-policy P     when the cache is full: flush (everything goes,\n"
 	      "                        the default), fifo (the oldest blocks go, 8 KiB\n"
-	      "                        at a time) or units:N (N equal units filled in\n"
-	      "                        turn, the oldest emptied whole; N 2 to 64)\n"
+	      "                        at a time), units:N (N equal units filled in\n"
+	      "                        turn, the oldest emptied whole; N 2 to 64) or\n"
+	      "                        adaptive (units as many as re-translations call\n"
+	      "                        for, from an eighth of --tcache to all of it;\n"
+	      "                        adaptive:MIN-MAX sets the bounds, as 512K-8M)\n"
 	      "  --profile N           at exit, the N hottest translated blocks (a\n"
 	      "                        sampling profile of the vCPU's CPU time): guest\n"
 	      "                        code and translation, expansion, exits\n"
@@ -717,8 +720,11 @@ int parse_run_options(int argc, char **argv, struct board_config *cfg,
 						   "16K and up in multiples of 4K)", optarg);
 			break;
 		case OPT_TCACHE_POLICY:
-			if (tcache_parse_policy(optarg, &cfg->tcache_policy, &cfg->tcache_units))
-				return usage_error("invalid --tcache-policy '%s' (flush, fifo or units:N, N 2 to 64)",
+			if (tcache_parse_policy(optarg, &cfg->tcache_policy, &cfg->tcache_units) ||
+			    (cfg->tcache_policy == TCACHE_POLICY_ADAPTIVE &&
+			     tcache_parse_adaptive(optarg, &cfg->tcache_min, &cfg->tcache_max)))
+				return usage_error("invalid --tcache-policy '%s' (flush, fifo, units:N with N 2 to 64, "
+						   "adaptive or adaptive:MIN-MAX)",
 						   optarg);
 			break;
 		case OPT_PROFILE:

@@ -115,12 +115,18 @@ struct tcache_stats {
 	 * went through, their host code bytes, and recordings given up
 	 * (nothing to join, or the translation declined). */
 	uint64_t traces, trace_blocks, trace_bytes, traces_abandoned;
+	/* adaptive's resizes: units added, and taken away, by its judgement
+	 * at each fill of a full cache (tcache_adapt_judge). */
+	uint64_t grows, shrinks;
 };
 
 enum tcache_policy {
 	TCACHE_POLICY_FLUSH,   /* the buffer full: everything goes */
 	TCACHE_POLICY_FIFO,    /* units of TCACHE_FIFO_UNIT: the oldest blocks go */
 	TCACHE_POLICY_UNITS,   /* N equal units filled in turn, the oldest evicted whole */
+	/* Units over the maximum, as many in use as the re-translations of
+	 * evicted code call for (Bruening and Amarasinghe, CGO 2005). */
+	TCACHE_POLICY_ADAPTIVE,
 };
 
 /* Fifo's unit: the reserve one block may need (tcache.c), so that the
@@ -136,6 +142,22 @@ struct tcache_unit {
 	uint64_t code_end;
 	unsigned blocks_end;
 	unsigned maps_end;
+};
+
+/* adaptive: the maximum split into TCACHE_ADAPT_UNITS units (fewer if
+ * they would be smaller than a block may need), of which cap_units may
+ * hold blocks; ring lists those that do, oldest first, the last being
+ * filled. Making room in a full cache judges the fill just ended (its
+ * blocks and the re-translations among them, since base_*) and may grow
+ * or shrink cap_units (tcache_adapt_judge, cache/tcache_adapt.c). */
+#define TCACHE_ADAPT_UNITS 32u
+
+struct tcache_adapt {
+	unsigned min_units, max_units, cap_units;
+	unsigned ring[TCACHE_MAX_UNITS];
+	unsigned nring;
+	unsigned quiet_fills;    /* fills of a full cache in a row with few re-translations */
+	uint64_t base_blocks, base_retranslations;
 };
 
 /* A lookup bucket: the first block of its chain with that block's key and
@@ -200,6 +222,10 @@ struct tcache {
 	uint64_t code_limit;
 	unsigned blocks_limit, maps_limit;
 	struct tcache_unit *units;
+	struct tcache_adapt adapt;
+	/* Host code bytes of the valid blocks (invalidated and evicted ones
+	 * leave it): the cache's occupancy, as --stats-interval samples it. */
+	uint64_t live_bytes;
 	/* Moves on every flush and eviction: a block pointer kept across
 	 * either (the run loop's chain source, a profile record) is
 	 * trusted only while it is the same. */
@@ -216,8 +242,27 @@ int tcache_init(struct tcache *tc, uint64_t code_size, uint64_t ram_size, struct
  * TCACHE_MAX_UNITS) for units, ignored otherwise. 0, -EINVAL for a count
  * out of range or units smaller than a block may need, -ENOMEM. */
 int tcache_set_policy(struct tcache *tc, enum tcache_policy policy, unsigned nunits);
-/* Parses "flush", "fifo" or "units:N" into policy and nunits; 0 or -EINVAL. */
+/* Parses "flush", "fifo", "units:N" or "adaptive[:MIN-MAX]" into policy
+ * and nunits; 0 or -EINVAL. */
 int tcache_parse_policy(const char *s, enum tcache_policy *policy, unsigned *nunits);
+/* adaptive's bounds in bytes from "adaptive" (both 0: the defaults) or
+ * "adaptive:MIN-MAX", each N (MiB), NK or NM, MIN at most MAX; 0 or
+ * -EINVAL (cache/tcache_adapt.c). */
+int tcache_parse_adaptive(const char *s, uint64_t *min_bytes, uint64_t *max_bytes);
+/* The adaptive policy on an empty cache, between min_bytes (0: an
+ * eighth of the maximum) and max_bytes (0: the whole buffer), starting at
+ * the minimum. 0, -EINVAL for bounds the buffer or its units cannot
+ * hold, -ENOMEM. */
+int tcache_set_adaptive(struct tcache *tc, uint64_t min_bytes, uint64_t max_bytes);
+/* adaptive's judgement of one fill of a full cache: blocks translated
+ * during it and retranslations among them. Grows cap_units (doubling,
+ * to max_units) when re-translations are a fifth of the blocks or more,
+ * shrinks it by one unit (to min_units) after a whole turn of the cache
+ * of fills with under 2% of them; returns +1, -1 or 0. */
+int tcache_adapt_judge(struct tcache_adapt *a, uint64_t blocks, uint64_t retranslations);
+/* Bytes the cache may fill now: the buffer's units, or adaptive's
+ * cap_units of them. */
+uint64_t tcache_capacity(const struct tcache *tc);
 /* The cache was full (a translation got -ENOSPC): the policy makes room,
  * by a flush or by evicting the oldest unit. Only where no vCPU runs
  * translated code (the run loop, or an exclusive section with several). */

@@ -102,6 +102,8 @@ struct board_config {
 	uint64_t tcache_kib;    /* --tcache NK: this size instead, if not 0 */
 	enum tcache_policy tcache_policy;
 	unsigned tcache_units;  /* units:N's N */
+	/* adaptive:MIN-MAX's bounds in bytes; 0: the defaults */
+	uint64_t tcache_min, tcache_max;
 	/* --screenshot, each written at exit and on SIGUSR2 */
 	const char *screenshot_paths[BOARD_MAX_SCREENSHOTS];
 	unsigned screenshot_count;

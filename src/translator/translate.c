@@ -681,8 +681,8 @@ static bool emit_request_any(struct tctx *c, ZydisEncoderRequest *req)
 	emit_request(&c->e, req);
 	if (!c->e.failed)
 		return true;
-	if ((size_t)(c->e.limit - c->e.pos) < INSN_HEADROOM)
-		return false;
+	if (c->e.no_room)
+		return false;   /* translate_one's -ENOSPC */
 	c->e.pos = start;
 	c->e.failed = false;
 	return emit_high_byte_swapped(c, req);
@@ -1212,6 +1212,13 @@ static int translate_one(struct translator *t, struct tctx *c, unsigned avail, b
 		translate_pause_budgeted(c);
 	} else if (verdict == ALLOW_TRANSLATE &&
 		   !translate_insn(c, sensitive_classify(&c->in, c->ops))) {
+		/* Out of room is never a reason for a callout: the monitor's
+		 * callout does not run every instruction the translator does
+		 * (a high-byte form that needs the XCHG swap became #UD and a
+		 * triple fault loop at a fifo unit's last 512 bytes). The
+		 * block is made again with room (cpu_get_block). */
+		if (c->e.no_room)
+			return -ENOSPC;
 		/* No translation: the monitor runs it, or raises #UD. */
 		c->e.pos = insn_start;
 		c->e.failed = false;
@@ -1225,8 +1232,8 @@ static int translate_one(struct translator *t, struct tctx *c, unsigned avail, b
 		c->ended = true;
 	}
 	if (c->e.failed) {
-		if ((size_t)(c->e.limit - c->e.pos) >= INSN_HEADROOM) {
-			/* Room was there: the encoder refused a form we built. */
+		if (!c->e.no_room) {
+			/* The encoder refused a form we built. */
 			snprintf(t->error, sizeof(t->error), "no host encoding for '%s' at 0x%08x",
 				 ZydisMnemonicGetString(c->in.mnemonic), c->eip);
 			return -ENOTSUP;
