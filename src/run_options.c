@@ -201,6 +201,9 @@ void print_usage(FILE *out)
 	      "  --profile N           at exit, the N hottest translated blocks (a\n"
 	      "                        sampling profile of the vCPU's CPU time): guest\n"
 	      "                        code and translation, expansion, exits\n"
+	      "  --traces[=N]          hot traces: a loop's head reached N times (50)\n"
+	      "                        has its next path translated as one block,\n"
+	      "                        straight through its jumps and taken branches\n"
 	      "  --no-chain            cache studies: never link a block's exit to the\n"
 	      "                        next block; every block ends in the monitor\n"
 	      "  --no-ibl              cache studies: no indirect-branch table; every\n"
@@ -358,6 +361,7 @@ enum {
 	OPT_TRAP_EMULATE,
 	OPT_SYMBOLS,
 	OPT_NO_CHAIN,
+	OPT_TRACES,
 	OPT_NO_IBL,
 	OPT_PROFILE,
 	OPT_MAX_BLOCK_INSNS,
@@ -409,6 +413,7 @@ static const struct option run_options[] = {
 	{ "trap-and-emulate", no_argument, NULL, OPT_TRAP_EMULATE },
 	{ "symbols", required_argument, NULL, OPT_SYMBOLS },
 	{ "no-chain", no_argument, NULL, OPT_NO_CHAIN },
+	{ "traces", optional_argument, NULL, OPT_TRACES },
 	{ "profile", required_argument, NULL, OPT_PROFILE },
 	{ "no-ibl", no_argument, NULL, OPT_NO_IBL },
 	{ "max-block-insns", required_argument, NULL, OPT_MAX_BLOCK_INSNS },
@@ -761,6 +766,11 @@ int parse_run_options(int argc, char **argv, struct board_config *cfg,
 			status = parse_boot(optarg, cfg);
 			if (status >= 0)
 				return status;
+			break;
+		case OPT_TRACES:
+			cfg->traces = BOARD_TRACE_THRESHOLD;
+			if (optarg && !parse_count(optarg, 1, 65534, &cfg->traces))
+				return usage_error("invalid --traces '%s' (1 to 65534)", optarg);
 			break;
 		case OPT_MAX_BLOCK_INSNS:
 			if (!parse_count(optarg, 1, BOARD_MAX_BLOCK_INSNS, &cfg->max_block_insns))

@@ -420,6 +420,10 @@ void tcache_commit(struct tcache *tc, struct tblock *tb)
 		}
 	}
 	tc->stats.blocks++;
+	if (tb->trace) {
+		tc->stats.traces++;
+		tc->stats.trace_bytes += tb->host_len;
+	}
 	tc->stats.guest_insns += tb->ninsns;
 	tc->stats.translated_bytes += tb->host_len;
 	tc->live_bytes += tb->host_len;
@@ -491,6 +495,43 @@ static void unlink_page(struct tcache *tc, struct tblock *tb, int which)
 		*pp = tb->page_next[which];
 }
 
+/* Takes exit ex, chained, out of its target's incoming list. */
+static void unlist_exit(struct exit_desc *ex)
+{
+	struct exit_desc **pp = &ex->to->incoming;
+	while (*pp && *pp != ex)
+		pp = &(*pp)->next_in;
+	if (*pp)
+		*pp = ex->next_in;
+	ex->to = NULL;
+}
+
+void tcache_unchain_exits(struct tcache *tc, struct tblock *tb)
+{
+	for (unsigned i = 0; i < TBLOCK_MAX_EXITS; i++) {
+		struct exit_desc *ex = &tb->exits[i];
+		if (!ex->to)
+			continue;
+		patch_rel32(ex->patch, ex->stub);
+		unlist_exit(ex);
+		tc->stats.unchains++;
+	}
+}
+
+void tcache_supersede(struct tcache *tc, struct ibl_table *ibl, struct tblock *old)
+{
+	for (struct exit_desc *in = old->incoming; in; in = in->next_in) {
+		patch_rel32(in->patch, in->stub);
+		in->to = NULL;
+		tc->stats.unchains++;
+	}
+	old->incoming = NULL;
+	ibl_forget(ibl, old->eip, old->host);
+	for (unsigned i = 0; i < tc->nibls; i++)
+		if (tc->ibls[i] != ibl)
+			ibl_forget(tc->ibls[i], old->eip, old->host);
+}
+
 /* evicted: for room, counted apart from the invalidations. */
 static void drop_block(struct tcache *tc, struct ibl_table *ibl, struct tblock *tb, bool evicted)
 {
@@ -511,14 +552,8 @@ static void drop_block(struct tcache *tc, struct ibl_table *ibl, struct tblock *
 	 * targets' incoming lists so a later unchain does not patch dead code. */
 	for (unsigned i = 0; i < TBLOCK_MAX_EXITS; i++) {
 		struct exit_desc *ex = &tb->exits[i];
-		if (!ex->to)
-			continue;
-		struct exit_desc **pp = &ex->to->incoming;
-		while (*pp && *pp != ex)
-			pp = &(*pp)->next_in;
-		if (*pp)
-			*pp = ex->next_in;
-		ex->to = NULL;
+		if (ex->to)
+			unlist_exit(ex);
 	}
 	ibl_forget(ibl, tb->eip, tb->host);
 	for (unsigned i = 0; i < tc->nibls; i++)

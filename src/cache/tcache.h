@@ -57,6 +57,14 @@ struct tblock {
 	/* Bytes of that check at host: a direct branch forward within the
 	 * page is chained past it (tcache_chain says why that is enough). */
 	uint8_t poll_len;
+	/* A hot trace (cpu/trace_build.c; this and heat sit in poll_len's
+	 * padding, so a block stays 456 bytes): its instructions are those of a
+	 * recorded path forward through its page, not one contiguous run;
+	 * guest_len spans them all. */
+	bool trace;
+	/* Times the run loop reached it as a trace head (TRACE_HEAT_DONE:
+	 * counted to the threshold already). */
+	uint16_t heat;
 	uint32_t host_len;
 	uint32_t code_len;       /* of host_len, the code before the callout descriptors */
 	/* A self-checking block's entry check (translate.c's
@@ -103,6 +111,10 @@ struct tcache_stats {
 	 * host code bytes ever committed, and blocks translated again for a
 	 * key an eviction dropped (approximate: tcache_retranslated). */
 	uint64_t evictions, evicted_blocks, evict_unchains, translated_bytes, retranslations;
+	/* Hot traces (--traces): built, the blocks their recorded paths
+	 * went through, their host code bytes, and recordings given up
+	 * (nothing to join, or the translation declined). */
+	uint64_t traces, trace_blocks, trace_bytes, traces_abandoned;
 	/* adaptive's resizes: units added, and taken away, by its judgement
 	 * at each fill of a full cache (tcache_adapt_judge). */
 	uint64_t grows, shrinks;
@@ -315,6 +327,14 @@ unsigned tcache_invalidate_gpa(struct tcache *tc, struct ibl_table *ibl, uint64_
  * its physical page or address space; returns how many. */
 unsigned tcache_invalidate_linear(struct tcache *tc, struct ibl_table *ibl, uint32_t eip);
 void tcache_flush(struct tcache *tc, struct ibl_table *ibl);
+/* Points every chained exit of tb back at its stub, so that tb leaves to
+ * the run loop by whichever exit it takes (a trace's recording). */
+void tcache_unchain_exits(struct tcache *tc, struct tblock *tb);
+/* A trace took old's key: the exits chained into old and every lookup
+ * table's entry for it go, so that they find the trace instead. old stays
+ * valid (a side exit of the trace, or a lookup after the trace is
+ * evicted, may still reach it). */
+void tcache_supersede(struct tcache *tc, struct ibl_table *ibl, struct tblock *old);
 /* Block whose host code holds addr, or NULL. */
 struct tblock *tcache_find_host(struct tcache *tc, const void *addr);
 bool tcache_page_traced(const struct tcache *tc, uint32_t page);

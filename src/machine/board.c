@@ -37,6 +37,9 @@ static int vcpu_create(struct board *board, struct board_vcpu *v, char *err, siz
 		ret = cpu_init(&v->cpu, &board->boot, &board->sh, &board->tc, &board->bus);
 	v->cpu.no_chain = cfg->no_chain;
 	v->cpu.no_ibl = cfg->no_ibl;
+	/* A block of one instruction, or one checking itself, has no trace. */
+	if (!cfg->one_insn_blocks && !cfg->selfcheck_blocks)
+		v->cpu.trace_threshold = cfg->traces;
 	if (ret) {
 		snprintf(err, err_len, "cannot set up the vCPU: %s", strerror(-ret));
 		return ret;

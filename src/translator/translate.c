@@ -1312,6 +1312,8 @@ static int translate_fresh(struct translator *t, const struct translate_env *env
 			emit_branch_exit(c, c->eip, tb->ninsns ? EXIT_KIND_BRANCH : EXIT_KIND_BREAK);
 			break;
 		}
+		if (env->trace_path && c->trace_k < env->trace_len && c->eip == env->trace_path[c->trace_k])
+			c->trace_k++;
 		uint64_t page_end = page_end_of(c, c->eip);
 		uint64_t next_gpa;
 		unsigned room = code_room(c, c->eip);
@@ -1366,7 +1368,8 @@ static int translate_fresh(struct translator *t, const struct translate_env *env
 	/* One page, no self-check, no breakpoint: the same code elsewhere
 	 * differs only in the recorded fields. */
 	tb->clonable = !c->no_clone && !c->selfcheck && tb->pages[1] == tb->pages[0] &&
-		       !env->breakpoint_at && !t->trace && mode_uses_ibl(mode);
+		       !env->breakpoint_at && !t->trace && mode_uses_ibl(mode) && !env->trace_path;
+	tb->trace = env->trace_path != NULL;
 	tb->clone_env = clone_env(env);
 	tb->nrelocs = (uint16_t)c->nrelocs;
 	tb->relocs = c->relocs;
@@ -1405,6 +1408,23 @@ int translate_block(struct translator *t, const struct translate_env *env, uint3
 			return -ENOTSUP;
 		}
 	}
+	return err;
+}
+
+int translate_trace(struct translator *t, const struct translate_env *env, uint32_t eip,
+		    uint64_t gpa, uint32_t mode, struct tblock **out)
+{
+	/* Flat 32-bit code, a head whose first instruction cannot run onto
+	 * the next page (the trace stays on one), never a self-checking page
+	 * (those blocks end after every store) or a breakpoint's. */
+	if (!env->trace_path || !mode_uses_ibl(mode) || (mode & MODE_SINGLE) || t->single_insn ||
+	    env->breakpoint_at || eip % GUEST_PAGE_SIZE > GUEST_PAGE_SIZE - ZYDIS_MAX_INSTRUCTION_LENGTH ||
+	    tcache_page_selfcheck(env->tc, (uint32_t)(gpa / GUEST_PAGE_SIZE)))
+		return -EAGAIN;
+	unsigned maps = env->tc->map_used;
+	int err = translate_fresh(t, env, eip, gpa, mode, false, out);
+	if (err)
+		env->tc->map_used = maps;   /* the maps of the block not made */
 	return err;
 }
 
