@@ -64,34 +64,9 @@ static bool trace_by_callout(struct cpu *cpu)
 /* With other vCPUs on threads of their own, none runs translated code
  * meanwhile: one in the same window would write the opened page
  * untraced. */
-static bool store_hints_any(const struct cpu *cpu);
-
-/* A marked store that went straight on a stale hint (its page became a
- * table since the hint was left: Linux's do_set_pte and pmd_install
- * filling a table it has just allocated, once the first fill through it
- * traced it): with the hints forgotten it runs again through its callout,
- * which writes the table under the lock, as cpu_handle_mmio does for a
- * device's page. True if so. Stepping it instead stops every other vCPU
- * (an exclusive section): 1,400 of the 2,300 a fork loop at two vCPUs
- * made. A write to translated code is still stepped; an adaptive
- * instruction that faults with no hint set (a string instruction across
- * tables) too, as it does when it faults again after this. */
-static bool stale_store_hint(struct cpu *cpu)
-{
-	struct shadow *sh = cpu->sh;
-	uint32_t page = guest_ram_page(sh->ram, cpu->fault.gpa);
-	uint64_t insn_gpa;
-	if (!store_hints_any(cpu) || !shadow_page_is_table(sh, page) || tcache_page_traced(cpu->tc, page) ||
-	    !cpu_fetch_address(cpu, cpu_code_linear(cpu, cpu->s.eip), &insn_gpa) ||
-	    !shadow_is_adaptive(sh, insn_gpa))
-		return false;
-	cpu_store_hints_clear(cpu);
-	return true;
-}
-
 bool cpu_handle_trace(struct cpu *cpu, struct translator *t)
 {
-	if (stale_store_hint(cpu) || (cpu->lock && trace_by_callout(cpu)))
+	if (cpu->lock && trace_by_callout(cpu))
 		return false;   /* nothing ran: the writer runs again */
 	cpu_exclusive_begin(cpu);
 	bool completed = handle_trace(cpu, t);
