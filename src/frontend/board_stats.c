@@ -241,6 +241,7 @@ static const struct stats_counter counters[] = {
 	{ "shadow.trace_faults", "trace faults (table writes)", SEC_MMU, SH(trace_faults) },
 	{ "shadow.drops", "shadow entries dropped", SEC_MMU, SH(shadow_drops) },
 	{ "shadow.updates", "of them mapped again", SEC_MMU, SH(shadow_updates) },
+	{ "shadow.wp_held", "write-protections held for the TLB flush", SEC_MMU, SH(wp_held) },
 	{ "shadow.adaptive_insns", "adaptive retranslations", SEC_MMU, SH(adaptive_insns) },
 	{ "shadow.adaptive_accesses", "adaptive accesses", SEC_MMU, SH(adaptive_accesses) },
 	{ "shadow.adaptive_forgotten", "adaptive set emptied", SEC_MMU, SH(adaptive_forgotten) },
