@@ -14,6 +14,7 @@ struct tblock;
 
 struct ibl_table;
 struct shadow;
+struct tclog;
 
 enum exit_kind {
 	EXIT_KIND_BRANCH,     /* direct branch to target_eip; chainable */
@@ -66,6 +67,8 @@ struct tblock {
 	uint32_t selfcheck_off;
 	uint16_t ninsns;
 	bool valid;
+	/* Its key's index in the --tcache-log (cache/tclog.h), when on. */
+	uint32_t log_key;
 	/* Some instruction runs on a low byte register between two XCHGs
 	 * with AH..DH: a host fault there must swap them back (host_fault.c
 	 * looks back only in such blocks). */
@@ -110,6 +113,18 @@ enum tcache_policy {
 	TCACHE_POLICY_FIFO,    /* units of TCACHE_FIFO_UNIT: the oldest blocks go */
 	TCACHE_POLICY_UNITS,   /* N equal units filled in turn, the oldest evicted whole */
 };
+
+/* Worst-case host bytes one block may need: the translator stops adding
+ * instructions well before this. */
+#define TCACHE_BLOCK_RESERVE 8192u
+
+/* Room a unit must have left for a block to start in it (fifo, units):
+ * a block that then does not fit gets -ENOSPC and the next unit. The
+ * translator starts each instruction with at least INSN_HEADROOM (1 KiB)
+ * and the block's tail free (translate.c), and a 512-byte start broke
+ * that for the first one: arith's high-byte group then ran wrong code at
+ * a 16 KiB cache. 2 KiB keeps it. */
+#define TCACHE_UNIT_MIN_ROOM 2048u
 
 /* Fifo's unit: the reserve one block may need (tcache.c), so that the
  * oldest blocks that go to make room are at most about a reserve's worth. */
@@ -196,6 +211,11 @@ struct tcache {
 	 * Bloom-like filter of one hash, so a re-translation may be counted
 	 * for a key that was never evicted (a collision). */
 	uint64_t *evicted_keys;
+	/* --tcache-log, or NULL (the board's, opened and closed by it), and
+	 * where the block being built started in the buffer (what alignment
+	 * skipped before it is logged with its size). */
+	struct tclog *log;
+	uint64_t block_start;
 	struct tcache_stats stats;
 };
 
