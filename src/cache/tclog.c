@@ -80,6 +80,9 @@ int tclog_open(struct tclog **out, const char *path, const struct tclog_params *
 	if (!log->buf || !log->zbuf || !log->zc || !log->slots)
 		goto nomem;
 	ZSTD_CCtx_setParameter(log->zc, ZSTD_c_compressionLevel, TCLOG_ZSTD_LEVEL);
+	/* A reader tells a damaged log from a good one (as the zstd tool's
+	 * own files do). */
+	ZSTD_CCtx_setParameter(log->zc, ZSTD_c_checksumFlag, 1);
 	log->file = outfile_open_stream(path, why, sizeof(why));
 	if (!log->file) {
 		snprintf(err, err_len, "--tcache-log %s", why);

@@ -68,6 +68,10 @@ struct mrc {
 	uint64_t nslots, next_slot;
 	/* the log's own counts */
 	uint64_t refs, lookups, translations, invalidations, flushes, rooms, records, log_bytes;
+	/* The key of the last reference, UINT32_MAX after an invalidation or
+	 * a flush: a lookup of it again is a hit in every cache (as big as a
+	 * block), which a full log of block entries is mostly made of. */
+	uint32_t last_key;
 };
 
 static void die(const struct mrc *m, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
@@ -127,7 +131,7 @@ static void fill(struct mrc *m, struct input *s, size_t want)
 		ZSTD_outBuffer zout = { s->out + s->len, s->out_size - s->len, 0 };
 		size_t r = ZSTD_decompressStream(s->dc, &zout, &zin);
 		if (ZSTD_isError(r))
-			die(m, "not a zstd stream, or corrupt: %s", ZSTD_getErrorName(r));
+			die(m, "corrupt, or not zstd: %s", ZSTD_getErrorName(r));
 		s->frame_done = r == 0;
 		s->in_pos = zin.pos;
 		s->len += zout.pos;
@@ -278,9 +282,10 @@ static void reference(struct mrc *m, uint32_t k)
 			uint64_t unit = (s->cap / m->units[u]) & ~(uint64_t)4095;
 			uint64_t room = unit - s->unit_used[u];
 			if (room < m->unit_min_room || b > room) {
-				/* the oldest unit, if ever filled, is evicted */
-				if (s->useq[u]++ >= m->units[u])
-					s->unit_evictions[u]++;
+				/* the next unit (the oldest) is emptied: room made,
+				 * as btvm's log counts it, whether it held blocks or not */
+				s->useq[u]++;
+				s->unit_evictions[u]++;
 				s->unit_used[u] = 0;
 			}
 			s->unit_used[u] += b;
@@ -335,6 +340,8 @@ static void run(struct mrc *m)
 	if (!s.dc || !s.in || !s.out)
 		die(m, "out of memory");
 	fill(m, &s, 16);
+	if (s.len < 16 && s.eof && !s.frame_done)
+		die(m, "truncated: the zstd stream ends before the log's header");
 	if (s.len < 16 || memcmp(s.out, "BTVMTCLG", 8))
 		die(m, "not a btvm translation-cache log (no BTVMTCLG header)");
 	uint32_t version = (uint32_t)le(s.out + 8, 4), hlen = (uint32_t)le(s.out + 12, 4);
@@ -374,7 +381,12 @@ static void run(struct mrc *m)
 				die(m, "corrupt: record %" PRIu64 " looks up key %" PRIu64 " of %u defined", m->records, arg,
 				    m->nkeys);
 			m->lookups++;
+			if (arg == m->last_key) {
+				m->refs++;
+				break;
+			}
 			reference(m, (uint32_t)arg);
+			m->last_key = (uint32_t)arg;
 			break;
 		case 1: {
 			uint64_t size = get_varint(m, &s), pad = get_varint(m, &s);
@@ -390,6 +402,7 @@ static void run(struct mrc *m)
 			m->log_bytes += size + pad;
 			m->keys[arg].bytes = (uint32_t)(size + pad);
 			reference(m, (uint32_t)arg);
+			m->last_key = (uint32_t)arg;
 			break;
 		}
 		case 2:
@@ -398,6 +411,7 @@ static void run(struct mrc *m)
 				    arg, m->nkeys);
 			m->invalidations++;
 			invalidate(m, (uint32_t)arg);
+			m->last_key = UINT32_MAX;
 			break;
 		default:
 			if (arg == 0) {
@@ -408,6 +422,7 @@ static void run(struct mrc *m)
 			} else if (arg == 1) {
 				m->flushes++;
 				flush_everything(m);
+				m->last_key = UINT32_MAX;
 			} else if (arg == 2) {
 				m->rooms++;
 			} else if (arg == 3) {
@@ -475,6 +490,7 @@ int main(int argc, char **argv)
 	}
 	m.nunits = nunits;
 	m.path = argv[i];
+	m.last_key = UINT32_MAX;
 	m.nsizes = nsizes;
 	for (unsigned k = 0; k < nsizes; k++)
 		m.sims[k].cap = sizes[k] << 10;
