@@ -55,12 +55,13 @@ def write_csv(rows, path, extra=None):
 STYLE = {"flush": ("#cc3311", "o"), "fifo": ("#0077bb", "s"), "lru": ("#333333", "^")}
 
 
-def plot_axes(ax, rows, title, measured=None):
-    """Miss ratio against size, one line per policy; measured: {policy:
-    [(size_bytes, ratio)]} from real runs, drawn as crosses."""
+def plot_axes(ax, rows, title, measured=None, key="miss_ratio"):
+    """key (miss_ratio, or misses) against size, one line per policy;
+    measured: {policy: [(size_bytes, value)]} from real runs, drawn as
+    crosses."""
     policies = [p for p in dict.fromkeys(r["policy"] for r in rows) if not p.startswith("log:")]
     for p in policies:
-        pts = sorted((r["size_bytes"], r["miss_ratio"]) for r in rows if r["policy"] == p)
+        pts = sorted((r["size_bytes"], r[key]) for r in rows if r["policy"] == p)
         color, marker = STYLE.get(p, ("#009988", "D"))
         ax.plot([s / 2**20 for s, _ in pts], [m for _, m in pts], marker=marker, color=color,
                 label=p + (" (reference)" if p == "lru" else ""), linestyle="--" if p == "lru" else "-",
@@ -71,7 +72,7 @@ def plot_axes(ax, rows, title, measured=None):
                    label=p + " measured", zorder=5)
     ax.set_xscale("log", base=2)
     ax.set_xlabel("cache size (MiB)")
-    ax.set_ylabel("miss ratio (misses / references)")
+    ax.set_ylabel("miss ratio (misses / references)" if key == "miss_ratio" else "misses (blocks translated)")
     ax.set_title(title, fontsize=10)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
