@@ -7,7 +7,7 @@ logged run per workload (--tcache-log) whose miss-ratio curves over sizes
 and policies bench/cache/mrc.py computes, plotted beside the measured
 runs. docs/TCACHE_STUDY.md is its page.
 
-    bench/cache/study.py [--build DIR] [--quick] [--workloads linux,...]
+    bench/cache/study.py [--build DIR] [--quick] [--workloads linux,compute,...]
                          [--sizes 1,2,4,16,128] [--policies P,...]
                          [--log-mode entries|lookups] [--out DIR]
 
@@ -193,7 +193,7 @@ def main():
     if not os.path.exists(btvm):
         ap.error("no %s: build first, or say --build" % btvm)
     workloads = (args.workloads or ("linux,compute,forkloop" if args.quick else
-                                    "linux,debian,compute,forkloop")).split(",")
+                                    "linux,compute,forkloop,debian")).split(",")
     sizes = [int(s) for s in (args.sizes or ("1,16" if args.quick else "1,2,4,16,128")).split(",")]
     policies = args.policies.split(",") if args.policies else policies_from_help(btvm)
     log_mode = args.log_mode or ("lookups" if args.quick else "entries")
@@ -226,6 +226,11 @@ def main():
                            "miss_ratio": round(c["tcache.blocks"] / c["tcache.lookups"], 6)
                            if c["tcache.lookups"] else 0.0}
                     rows.append(row)
+                    # As it goes: a study cut short keeps what it measured.
+                    with open(os.path.join(out, "study.csv"), "w", newline="") as f:
+                        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+                        w.writeheader()
+                        w.writerows(rows)
                     print("%-9s %5d %-9s %7.2f %7.2f %8d %8d %8.1f %9.4f" % (
                         name, size, pol, row["time_s"], row["translate_s"], row["blocks"],
                         row["retranslations"], row["translated_bytes"] / 2**20, row["miss_ratio"]), flush=True)
@@ -263,10 +268,6 @@ def main():
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if rows:
-        with open(os.path.join(out, "study.csv"), "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(rows[0]))
-            w.writeheader()
-            w.writerows(rows)
         plot(rows, mrcs, out, modes)
         print("wrote %s/study.csv, mrc-*.csv and *.png (%.0f s)" % (out, time.monotonic() - started))
     for f in failures:

@@ -5,7 +5,8 @@
 
 Records --tcache-log logs of guest test kernels in small caches (arith
 under flush, smc, whose rewritten code invalidates blocks, under units:2,
-paging under fifo, whose address-space switches flush), reads each log here
+paging under fifo, whose address-space switches flush, smp_xmc at two
+vCPUs under flush, whose log must name both), reads each log here
 with its own parser, and simulates every policy at several sizes the
 plain way (sets, lists and a stack searched from the top, none of
 tclog-mrc's epochs, stamps or Fenwick tree): tclog-mrc's misses,
@@ -77,7 +78,8 @@ def parse(path):
         elif arg == 2:
             recs.append(("room", None, None))
         elif arg == 3:
-            _, pos = varint(raw, pos)
+            vcpu, pos = varint(raw, pos)
+            recs.append(("vcpu", vcpu, None))
     if not ended:
         fail("%s: no end record" % path)
     return hdr, recs
@@ -251,16 +253,21 @@ def check_bad(mrc, path, what, want):
 def main():
     btvm, mrc, guests = sys.argv[1:4]
     with tempfile.TemporaryDirectory() as tmp:
-        runs = [("arith", 16, "flush", "flush"), ("smc", 32, "units:2", "units:2"),
-                ("paging", 32, "fifo", None)]
+        runs = [("arith", 16, "flush", "flush", []), ("smc", 32, "units:2", "units:2", []),
+                ("paging", 32, "fifo", None, []), ("smp_xmc", 32, "flush", "flush", ["--smp", "2"])]
         invalidations = 0
-        for guest, kib, policy, own in runs:
+        for guest, kib, policy, own, extra in runs:
             path = os.path.join(tmp, guest + ".tcl")
             r = subprocess.run([btvm, "run", "--kernel", os.path.join(guests, guest + ".elf"), "-m", "64",
                                 "--display", "none", "--tcache", "%dK" % kib, "--tcache-policy", policy,
-                                "--tcache-log", path], stdin=subprocess.DEVNULL, capture_output=True)
+                                "--tcache-log", path] + extra, stdin=subprocess.DEVNULL, capture_output=True)
             if r.returncode != 33:
                 fail("%s: status %d: %s" % (guest, r.returncode, r.stderr.decode(errors="replace")[-300:]))
+            if extra:
+                # Both vCPUs' records, in the one buffer, the switches said.
+                vcpus = {k for kind, k, _ in parse(path)[1] if kind == "vcpu"}
+                if 1 not in vcpus:
+                    fail("%s at 2 vCPUs: the log names vCPUs %s" % (guest, sorted(vcpus)))
             if own:
                 invalidations += check_log(mrc, path, kib, own)
             else:
