@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Miss-ratio curves from a --tcache-log (docs/TCLOG.md): every policy
-(flush, fifo, units:N, and LRU by bytes as the reference) at every cache
+(flush, an ideal fifo, units:N, btvm's fifo of 8 KiB units, and LRU by
+bytes as the reference) at every cache
 size, computed in one pass over the log by tclog-mrc (a C tool built with
 btvm: BUILD/tclog-mrc; a Linux boot's full log of block entries is 382
 million records, too many for Python), written as CSV and plotted.
@@ -52,7 +53,11 @@ def write_csv(rows, path, extra=None):
             w.writerow(dict(extra or {}, **r))
 
 
-STYLE = {"flush": ("#cc3311", "o"), "fifo": ("#0077bb", "s"), "lru": ("#333333", "^")}
+STYLE = {"flush": ("#cc3311", "o"), "fifo": ("#0077bb", "s"), "lru": ("#333333", "^"),
+         "btvm-fifo": ("#ee7733", "v")}
+# A measured run under btvm's --tcache-policy fifo is drawn beside the
+# btvm-fifo curve (8 KiB units), not the ideal fifo's.
+MEASURED_AS = {"fifo": "btvm-fifo"}
 
 
 def plot_axes(ax, rows, title, measured=None, key="miss_ratio"):
@@ -67,7 +72,7 @@ def plot_axes(ax, rows, title, measured=None, key="miss_ratio"):
                 label=p + (" (reference)" if p == "lru" else ""), linestyle="--" if p == "lru" else "-",
                 markersize=4)
     for p, pts in (measured or {}).items():
-        color, _ = STYLE.get(p, ("#009988", "D"))
+        color, _ = STYLE.get(MEASURED_AS.get(p, p), ("#009988", "D"))
         ax.scatter([s / 2**20 for s, _ in pts], [m for _, m in pts], marker="x", s=60, color=color,
                    label=p + " measured", zorder=5)
     ax.set_xscale("log", base=2)

@@ -252,7 +252,7 @@ def main():
                 continue
             try:
                 t0 = time.monotonic()
-                curves = mrc.compute(log, args.build, [s << 10 for s in (64, 256)] +
+                curves = mrc.compute(log, args.build, [256, 512] +
                                      [s << 10 for s in sorted(set(sizes + [8, 32]))])
             except RuntimeError as e:
                 failures.append("%s mrc: %s" % (name, e))

@@ -23,7 +23,7 @@
 #include <zstd.h>
 
 #define MAX_SIZES 32
-#define MAX_UNITS 8
+#define MAX_UNITS 9
 #define NONE64 UINT64_MAX
 
 struct key_state {
@@ -55,7 +55,7 @@ struct mrc {
 	unsigned nunits;
 	/* header */
 	uint64_t code_size;
-	uint32_t policy, run_units, block_reserve, unit_min_room;
+	uint32_t policy, run_units, block_reserve, unit_min_room, fifo_unit;
 	/* keys and their per-size stamps: [key * nsizes + size] */
 	struct key_state *keys;
 	uint32_t *flush_stamp;
@@ -84,6 +84,12 @@ static void die(const struct mrc *m, const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	exit(1);
+}
+
+/* Units:N's N, or for btvm's fifo (units[u] 0) the size over its unit. */
+static uint64_t unit_count(const struct mrc *m, const struct size_sim *s, unsigned u)
+{
+	return m->units[u] ? m->units[u] : s->cap / m->fifo_unit;
 }
 
 static void *xalloc(const struct mrc *m, void *p, size_t n, size_t size)
@@ -277,9 +283,10 @@ static void reference(struct mrc *m, uint32_t k)
 		}
 		for (unsigned u = 0; u < m->nunits; u++) {
 			uint32_t *st = &m->unit_stamp[ki * m->nunits + u];
-			if (*st && *st + m->units[u] > s->useq[u])
+			uint64_t n = unit_count(m, s, u);
+			if (*st && *st + n > s->useq[u])
 				continue;
-			uint64_t unit = (s->cap / m->units[u]) & ~(uint64_t)4095;
+			uint64_t unit = (s->cap / n) & ~(uint64_t)4095;
 			uint64_t room = unit - s->unit_used[u];
 			if (room < m->unit_min_room || b > room) {
 				/* the next unit (the oldest) is emptied: room made,
@@ -318,7 +325,7 @@ static void flush_everything(struct mrc *m)
 		s->flush_used = 0;
 		s->fifo_total += s->cap + 1;
 		for (unsigned u = 0; u < m->nunits; u++) {
-			s->useq[u] += m->units[u];
+			s->useq[u] += (uint32_t)unit_count(m, s, u);
 			s->unit_used[u] = 0;
 		}
 	}
@@ -355,6 +362,9 @@ static void run(struct mrc *m)
 	m->run_units = (uint32_t)le(s.out + 28, 4);
 	m->block_reserve = (uint32_t)le(s.out + 32, 4);
 	m->unit_min_room = (uint32_t)le(s.out + 36, 4);
+	m->fifo_unit = (uint32_t)le(s.out + 40, 4);
+	if (m->fifo_unit < 4096)
+		die(m, "corrupt header: fifo's unit of %u bytes", m->fifo_unit);
 	s.pos = 16 + hlen;
 	for (unsigned i = 0; i < m->nsizes; i++) {
 		m->sims[i].epoch = 1;
@@ -363,7 +373,7 @@ static void run(struct mrc *m)
 		/* As btvm's tcache_set_policy: an empty unit holds the
 		 * largest block. */
 		for (unsigned u = 0; u < m->nunits; u++)
-			if (((m->sims[i].cap / m->units[u]) & ~4095ull) < m->block_reserve)
+			if (((m->sims[i].cap / unit_count(m, &m->sims[i], u)) & ~4095ull) < m->block_reserve)
 				die(m, "a %" PRIu64 " KiB cache is too small for units:%u", m->sims[i].cap >> 10,
 				    m->units[u]);
 	}
@@ -473,7 +483,7 @@ int main(int argc, char **argv)
 	for (; i + 1 < argc && argv[i][0] == '-'; i += 2) {
 		if (!strcmp(argv[i], "--sizes") && !parse_list(argv[i + 1], sizes, MAX_SIZES, &nsizes))
 			continue;
-		if (!strcmp(argv[i], "--units") && !parse_list(argv[i + 1], units, MAX_UNITS, &nunits))
+		if (!strcmp(argv[i], "--units") && !parse_list(argv[i + 1], units, MAX_UNITS - 1, &nunits))
 			continue;
 		break;
 	}
@@ -488,6 +498,8 @@ int main(int argc, char **argv)
 		}
 		m.units[u] = (unsigned)units[u];
 	}
+	/* and btvm's own fifo: units of the header's fifo_unit (0 here) */
+	m.units[nunits++] = 0;
 	m.nunits = nunits;
 	m.path = argv[i];
 	m.last_key = UINT32_MAX;
@@ -508,8 +520,11 @@ int main(int argc, char **argv)
 		row("flush", s->cap, m.refs, s->flush_misses, s->flush_bytes, s->flush_evictions);
 		row("fifo", s->cap, m.refs, s->fifo_misses, s->fifo_bytes, 0);
 		for (unsigned u = 0; u < nunits; u++) {
-			char name[16];
-			snprintf(name, sizeof(name), "units:%u", m.units[u]);
+			char name[24];
+			if (m.units[u])
+				snprintf(name, sizeof(name), "units:%u", m.units[u]);
+			else
+				snprintf(name, sizeof(name), "btvm-fifo");
 			row(name, s->cap, m.refs, s->unit_misses[u], s->unit_bytes[u], s->unit_evictions[u]);
 		}
 		row("lru", s->cap, m.refs, s->lru_misses, s->lru_bytes, 0);
