@@ -14,7 +14,8 @@ packages=(build-essential cmake pkg-config nasm gcc-multilib
 	libjansson-dev socat # the monitor's JSON protocol; a client for it in tests
 	gdb # the gdb stub's tests (tests/system/run_gdb.py) drive Debian's gdb
 	python3-matplotlib python3-jsonschema chromium # scripts/btvm-plot; tests/system/run_stats.py checks its report
-	libzstd-dev # snapshots: guest RAM compressed with zstd
+	libzstd-dev # snapshots: guest RAM compressed with zstd; --tcache-log
+	zstd # tests/tools/test_tclog_mrc.py reads the log with zstd -dc
 	libsodium-dev # live migration: the stream sealed with XChaCha20-Poly1305
 	libext2fs-dev e2fsprogs fdisk # --disk: the kernel from an ext4 image; tests build images (mke2fs, sfdisk)
 	xorriso # tests/system/run_ide.py: the ISO 9660 images for --cdrom

@@ -483,6 +483,11 @@ static int cmd_run(int argc, char **argv)
 	if (given.start != START_AS_SAVED)
 		board_set_start_paused(board, given.start == START_PAUSED);
 	status = board_run(board);
+	if (board_close_tcache_log(board, err, sizeof(err))) {
+		fprintf(stderr, "btvm: %s\n", err);
+		if (status == 0)
+			status = EXIT_FAILURE;
+	}
 	if (board_stats_finish(fe.stats) && status == 0)
 		status = EXIT_FAILURE;
 	bool terminated = board_stats_terminated(fe.stats);

@@ -198,6 +198,9 @@ void print_usage(FILE *out)
 	      "                        adaptive (units as many as re-translations call\n"
 	      "                        for, from an eighth of --tcache to all of it;\n"
 	      "                        adaptive:MIN-MAX sets the bounds, as 512K-8M)\n"
+	      "  --tcache-log FILE     log the cache's lookups and translations to FILE\n"
+	      "                        (zstd-compressed, docs/TCLOG.md) for miss-ratio\n"
+	      "                        curves over sizes and policies (bench/cache/mrc.py)\n"
 	      "  --profile N           at exit, the N hottest translated blocks (a\n"
 	      "                        sampling profile of the vCPU's CPU time): guest\n"
 	      "                        code and translation, expansion, exits\n"
@@ -347,6 +350,7 @@ enum {
 	OPT_SELFCHECK,
 	OPT_TCACHE,
 	OPT_TCACHE_POLICY,
+	OPT_TCACHE_LOG,
 	OPT_SCREENSHOT,
 	OPT_VGA,
 	OPT_DISK,
@@ -398,6 +402,7 @@ static const struct option run_options[] = {
 	{ "selfcheck-blocks", no_argument, NULL, OPT_SELFCHECK },
 	{ "tcache", required_argument, NULL, OPT_TCACHE },
 	{ "tcache-policy", required_argument, NULL, OPT_TCACHE_POLICY },
+	{ "tcache-log", required_argument, NULL, OPT_TCACHE_LOG },
 	{ "screenshot", required_argument, NULL, OPT_SCREENSHOT },
 	{ "vga", required_argument, NULL, OPT_VGA },
 	{ "disk", required_argument, NULL, OPT_DISK },
@@ -718,6 +723,9 @@ int parse_run_options(int argc, char **argv, struct board_config *cfg,
 			if (parse_tcache_size(optarg, cfg))
 				return usage_error("invalid translation cache size '%s' (1 to 1024 MiB, or "
 						   "16K and up in multiples of 4K)", optarg);
+			break;
+		case OPT_TCACHE_LOG:
+			cfg->tcache_log_path = optarg;
 			break;
 		case OPT_TCACHE_POLICY:
 			if (tcache_parse_policy(optarg, &cfg->tcache_policy, &cfg->tcache_units) ||

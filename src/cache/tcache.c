@@ -15,12 +15,10 @@
 
 #include "cache/ibl.h"
 #include "cache/patch.h"
+#include "cache/tclog.h"
 #include "mmu/shadow.h"
 #include "mmu/window.h"
 
-/* Worst-case host bytes one block may need: the translator stops adding
- * instructions well before this. */
-#define TCACHE_BLOCK_RESERVE 8192u
 #define TCACHE_MAP_RESERVE 256u
 
 _Static_assert(TCACHE_BLOCK_RESERVE - 1 <= TCACHE_RELOC_OFFSET, "a reloc offset covers a block");
@@ -53,15 +51,6 @@ static unsigned twin_key(uint64_t gpa, uint32_t mode, unsigned mask)
 /* Bits of the filter of evicted keys (tcache.h's evicted_keys): 128 KiB. */
 #define TCACHE_EVICTED_BITS (1u << 20)
 
-/* Room a unit must have left for a block to start in it (fifo, units):
- * a block that then does not fit gets -ENOSPC and is made again at the
- * start of the next unit. The translator starts each later instruction
- * with INSN_HEADROOM (1 KiB) and the block's tail free (translate.c), but
- * the first may have less here: running out of room inside it is the
- * emitter's no_room, always -ENOSPC (translate_one). It once fell back to
- * a callout the monitor could not run, and arith's high-byte group looped
- * on triple faults at 512 (guest_arith_fifo), which 2 KiB only hid. */
-#define TCACHE_UNIT_MIN_ROOM 512u
 
 /* The tables sized by the code arena (hundreds of MiB for a large
  * cache, most never touched) come straight from mmap: zero pages on
@@ -265,6 +254,7 @@ struct tblock *tcache_new_block(struct tcache *tc, uint8_t **code, uint8_t **lim
 	memset(tb, 0, sizeof(*tb));
 	tb->cs_limit = 0xffffffffu;   /* flat until its translator says */
 	*code = tc->code + tc->code_used;
+	tc->block_start = tc->code_used;
 	*limit = *code + (room < TCACHE_BLOCK_RESERVE ? room : TCACHE_BLOCK_RESERVE);
 	return tb;
 }
@@ -404,6 +394,10 @@ void tcache_commit(struct tcache *tc, struct tblock *tb)
 	tc->nblocks++;
 	tc->code_used += (tb->host_len + 15) & ~15u;
 	tb->valid = true;
+	if (tc->log)
+		tb->log_key = tclog_translate(tc->log, tb->eip, tb->gpa, tb->mode, tb->cs_limit,
+					      (tb->host_len + 15) & ~15u,
+					      (uint32_t)(tc->code_used - tc->block_start - ((tb->host_len + 15) & ~15u)));
 	struct tcache_bucket *b = &tc->hash[hash_key(tb->eip, tb->gpa, tb->mode, tc->hash_mask)];
 	tb->hash_next = b->tb;
 	bucket_set(b, tb);
@@ -563,6 +557,10 @@ static void drop_block(struct tcache *tc, struct ibl_table *ibl, struct tblock *
 		tc->stats.evicted_blocks++;
 	else
 		tc->stats.invalidated_blocks++;
+	/* Evictions are the policy's own, which the log's reader simulates
+	 * itself; an invalidation is the guest's doing, in any cache. */
+	if (tc->log && !evicted)
+		tclog_invalidate(tc->log, tb->log_key);
 }
 
 /* Takes a dropped block off its pages' lists; a page left without blocks
@@ -653,7 +651,8 @@ static bool cache_empty(const struct tcache *tc)
 	return true;
 }
 
-void tcache_flush(struct tcache *tc, struct ibl_table *ibl)
+/* Drops everything (tcache_flush, and the flush policy's room). */
+static void flush_all(struct tcache *tc, struct ibl_table *ibl)
 {
 	for (unsigned p = 0; p < tc->npages; p++) {
 		tc->page_heads[p] = NULL;
@@ -676,6 +675,13 @@ void tcache_flush(struct tcache *tc, struct ibl_table *ibl)
 	tc->room_pending = false;
 	tc->generation++;
 	tc->stats.flushes++;
+}
+
+void tcache_flush(struct tcache *tc, struct ibl_table *ibl)
+{
+	if (tc->log)
+		tclog_event(tc->log, TCLOG_EVENT_FLUSH);
+	flush_all(tc, ibl);
 }
 
 struct tblock *tcache_find_host(struct tcache *tc, const void *addr)
@@ -957,10 +963,14 @@ void tcache_make_room(struct tcache *tc, struct ibl_table *ibl)
 			}
 		}
 		tc->stats.evictions++;
-		tcache_flush(tc, ibl);
+		if (tc->log)
+			tclog_event(tc->log, TCLOG_EVENT_ROOM);
+		flush_all(tc, ibl);
 		return;
 	}
 	tc->units[tc->cur_unit] = (struct tcache_unit){ tc->code_used, tc->nblocks, tc->map_used };
+	if (tc->log)
+		tclog_event(tc->log, TCLOG_EVENT_ROOM);
 	if (tc->policy == TCACHE_POLICY_ADAPTIVE) {
 		adapt_next_unit(tc, ibl);
 	} else {

@@ -14,6 +14,7 @@ struct tblock;
 
 struct ibl_table;
 struct shadow;
+struct tclog;
 
 enum exit_kind {
 	EXIT_KIND_BRANCH,     /* direct branch to target_eip; chainable */
@@ -74,6 +75,8 @@ struct tblock {
 	uint32_t selfcheck_off;
 	uint16_t ninsns;
 	bool valid;
+	/* Its key's index in the --tcache-log (cache/tclog.h), when on. */
+	uint32_t log_key;
 	/* Some instruction runs on a low byte register between two XCHGs
 	 * with AH..DH: a host fault there must swap them back (host_fault.c
 	 * looks back only in such blocks). */
@@ -128,6 +131,20 @@ enum tcache_policy {
 	 * evicted code call for (Bruening and Amarasinghe, CGO 2005). */
 	TCACHE_POLICY_ADAPTIVE,
 };
+
+/* Worst-case host bytes one block may need: the translator stops adding
+ * instructions well before this. */
+#define TCACHE_BLOCK_RESERVE 8192u
+
+/* Room a unit must have left for a block to start in it (fifo, units):
+ * a block that then does not fit gets -ENOSPC and is made again at the
+ * start of the next unit. The translator starts each later instruction
+ * with INSN_HEADROOM (1 KiB) and the block's tail free (translate.c), but
+ * the first may have less here: running out of room inside it is the
+ * emitter's no_room, always -ENOSPC (translate_one). It once fell back to
+ * a callout the monitor could not run, and arith's high-byte group looped
+ * on triple faults at 512 (guest_arith_fifo), which 2 KiB only hid. */
+#define TCACHE_UNIT_MIN_ROOM 512u
 
 /* Fifo's unit: the reserve one block may need (tcache.c), so that the
  * oldest blocks that go to make room are at most about a reserve's worth. */
@@ -234,6 +251,11 @@ struct tcache {
 	 * Bloom-like filter of one hash, so a re-translation may be counted
 	 * for a key that was never evicted (a collision). */
 	uint64_t *evicted_keys;
+	/* --tcache-log, or NULL (the board's, opened and closed by it), and
+	 * where the block being built started in the buffer (what alignment
+	 * skipped before it is logged with its size). */
+	struct tclog *log;
+	uint64_t block_start;
 	struct tcache_stats stats;
 };
 

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdatomic.h>
 
+#include "cache/tclog.h"
 #include "cache/tcache.h"
 #include "isa/msr.h"
 #include "mmu/paging.h"
@@ -177,8 +178,13 @@ struct tblock *cpu_get_block(struct cpu *cpu, struct translator *t, uint32_t eip
 			tb = NULL;
 		}
 	}
-	if (tb)
+	if (tb) {
+		if (cpu->tc->log)
+			tclog_lookup(cpu->tc->log, cpu->shadow_slot, tb->log_key);
 		return tb;
+	}
+	if (cpu->tc->log)
+		tclog_vcpu(cpu->tc->log, cpu->shadow_slot);   /* the translation's */
 	int err = cpu_translate_block(cpu, t, eip, gpa, mode, &tb);
 	if (err == -ENOSPC && cpu->lock && cpu->lock->exclusive != cpu) {
 		/* Other vCPUs may run the code a flush or an eviction would
@@ -269,6 +275,13 @@ uint64_t cpu_ibl_fast(struct cpu *cpu)
 {
 	cpu_lock(cpu);
 	uint64_t host = ibl_fast(cpu);
+	if (host && cpu->tc->log) {
+		/* A lookup too (the run loop's, when this one fails); found
+		 * by its code so as not to count a lookup in the statistics. */
+		const struct tblock *tb = tcache_find_host(cpu->tc, (const void *)(uintptr_t)host);
+		if (tb)
+			tclog_lookup(cpu->tc->log, cpu->shadow_slot, tb->log_key);
+	}
 	cpu_unlock(cpu);
 	return host;
 }

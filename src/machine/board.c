@@ -17,6 +17,7 @@
 
 #include "boot/bootfile.h"
 #include "boot/firmware.h"
+#include "cache/tclog.h"
 #include "cpu/explain.h"
 #include "cpu/profile.h"
 #include "host/outfile.h"
@@ -306,6 +307,16 @@ int board_create(struct board **out, const struct board_config *cfg, char *err, 
 			 (unsigned long long)(tcache_bytes >> 10), strerror(-ret));
 		goto destroy_window;
 	}
+	if (cfg->tcache_log_path) {
+		const struct tclog_params lp = {
+			.code_size = tcache_bytes, .policy = cfg->tcache_policy,
+			.nunits = board->tc.nunits, .block_reserve = TCACHE_BLOCK_RESERVE,
+			.unit_min_room = TCACHE_UNIT_MIN_ROOM, .fifo_unit = TCACHE_FIFO_UNIT,
+		};
+		ret = tclog_open(&board->tc.log, cfg->tcache_log_path, &lp, err, err_len);
+		if (ret)
+			goto destroy_tcache;
+	}
 	if (cfg->trace_path) {
 		char why[512];
 		board->trace = outfile_open_stream(cfg->trace_path, why, sizeof(why));
@@ -331,6 +342,7 @@ destroy_vcpus:
 	if (board->trace)
 		fclose(board->trace);
 destroy_tcache:
+	board_close_tcache_log(board, NULL, 0);
 	tcache_destroy(&board->tc);
 destroy_window:
 	shadow_destroy(&board->sh);
@@ -358,6 +370,18 @@ close_disks:
 	return ret;
 }
 
+int board_close_tcache_log(struct board *board, char *err, size_t err_len)
+{
+	char why[512];
+	if (!board->tc.log)
+		return 0;
+	int ret = tclog_close(board->tc.log, why, sizeof(why));
+	board->tc.log = NULL;
+	if (ret && err)
+		snprintf(err, err_len, "%s", why);
+	return ret;
+}
+
 void board_destroy(struct board *board)
 {
 	if (!board)
@@ -365,6 +389,7 @@ void board_destroy(struct board *board)
 	if (board->cpu_ready) {
 		for (unsigned i = board->nvcpus; i-- > 0;)
 			vcpu_destroy(&board->vcpus[i]);
+		board_close_tcache_log(board, NULL, 0);
 		tcache_destroy(&board->tc);
 		shadow_destroy(&board->sh);
 		if (board->trace)

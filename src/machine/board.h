@@ -104,6 +104,7 @@ struct board_config {
 	unsigned tcache_units;  /* units:N's N */
 	/* adaptive:MIN-MAX's bounds in bytes; 0: the defaults */
 	uint64_t tcache_min, tcache_max;
+	const char *tcache_log_path;   /* --tcache-log: the cache's log (cache/tclog.h) */
 	/* --screenshot, each written at exit and on SIGUSR2 */
 	const char *screenshot_paths[BOARD_MAX_SCREENSHOTS];
 	unsigned screenshot_count;
@@ -158,5 +159,9 @@ int board_create(struct board **out, const struct board_config *cfg, char *err, 
 int board_run(struct board *board);
 /* Takes the machine down and frees it; its front ends are closed first. */
 void board_destroy(struct board *board);
+/* Writes the rest of --tcache-log's log and closes it (board_destroy
+ * does too, silently): 0, or a negative errno with a one-line reason in
+ * err when any of it could not be written. */
+int board_close_tcache_log(struct board *board, char *err, size_t err_len);
 
 #endif

@@ -48,7 +48,7 @@ hello=$guests/hello.elf
 
 # Help and version; --help must mention every option.
 expect 0 'Usage: btvm run' --help
-for opt in --kernel --initrd --append -m --memory --display --serial --stats --stats-json --stats-interval --no-reboot --trace --one-insn-blocks --tcache --screenshot --vga --disk --cdrom if=ide --snapshot --net --monitor --restore --incoming --gdb --firmware --bios --boot --debugcon --tablet --share; do
+for opt in --kernel --initrd --append -m --memory --display --serial --stats --stats-json --stats-interval --no-reboot --trace --one-insn-blocks --tcache --tcache-log --screenshot --vga --disk --cdrom if=ide --snapshot --net --monitor --restore --incoming --gdb --firmware --bios --boot --debugcon --tablet --share; do
 	expect 0 "$opt" --help
 done
 expect 0 '^btvm [0-9]+\.[0-9]+' --version
@@ -92,6 +92,9 @@ expect 2 "--share: two folders with the tag 'tmp'" run --kernel "$hello" --share
 expect 2 "at most 4 --share folders" run --kernel "$hello" --share /tmp,tag=a --share /tmp,tag=b --share /tmp,tag=c --share /tmp,tag=d --share /tmp,tag=e
 expect 2 "--share cannot go with --restore" run --restore /nonexistent --share /tmp
 expect 1 "--share /nonexistent-share: /nonexistent-share: No such file or directory" run --kernel "$hello" --display none --share /nonexistent-share
+# --tcache-log: a file it cannot write is refused before the guest runs.
+expect 1 "--tcache-log $work/no/such/dir/log.tcl: No such file or directory" run --kernel "$hello" --display none --tcache-log "$work/no/such/dir/log.tcl"
+expect 1 "--tcache-log $work: is a directory" run --kernel "$hello" --display none --tcache-log "$work"
 expect 2 "invalid serial 'tcp'" run --kernel "$hello" --serial tcp
 for v in 1024xx768 1024x768x x768 1023x768 2568x1600 100x100 -1x5 text1; do
 	expect 2 "invalid --vga '$v'" run --kernel "$hello" --vga "$v"
