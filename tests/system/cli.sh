@@ -395,6 +395,10 @@ else
 fi
 expect 1 "--trace $work/no/such/dir/trace: No such file" run --kernel "$hello" --trace "$work/no/such/dir/trace"
 expect 2 "invalid translation cache size '0'" run --kernel "$hello" --tcache 0
+# The default policy (units:8) gives way to flush in a cache too small
+# for eight units of a block's reserve; one asked for does not.
+expect 33 "" run --kernel "$hello" --display none --net none --tcache 16K
+expect 1 "units of a 16 KiB cache smaller than a block may need" run --kernel "$hello" --display none --net none --tcache 16K --tcache-policy units:8
 
 # A triple fault resets the guest (it boots three times and passes), or
 # ends btvm under --no-reboot.
