@@ -173,7 +173,7 @@ def policies_from_help(btvm):
     if not m:
         return ["flush"]
     found = []
-    for word in re.findall(r"\b(flush|fifo|units:N|adaptive(?::[A-Za-z0-9,:]+)?)\b", m.group(1)):
+    for word in re.findall(r"\b(flush|fifo|units:N|adaptive(?::[0-9][0-9KMkm-]*)?)\b", m.group(1)):
         word = "units:8" if word == "units:N" else word
         if word not in found:
             found.append(word)
