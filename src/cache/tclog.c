@@ -11,6 +11,7 @@
 #include <string.h>
 #include <zstd.h>
 
+#include "host/bytes.h"
 #include "host/outfile.h"
 
 struct tclog_key {
@@ -27,12 +28,6 @@ static uint32_t key_hash(uint32_t eip, uint64_t gpa, uint32_t mode, uint32_t cs_
 	uint64_t h = (gpa ^ (uint64_t)eip << 32) * 0x9e3779b97f4a7c15ull;
 	h ^= ((uint64_t)mode << 32 | cs_limit) * 0xc2b2ae3d27d4eb4full;
 	return (uint32_t)(h ^ (h >> 29));
-}
-
-static void put_le(uint8_t *p, uint64_t v, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
 }
 
 /* Writes what the compressor gives for the buffer's records (mode
@@ -97,14 +92,14 @@ int tclog_open(struct tclog **out, const char *path, const struct tclog_params *
 	 * first 16 bytes so that a later version may add fields. */
 	uint8_t *h = log->buf;
 	memcpy(h, TCLOG_MAGIC, 8);
-	put_le(h + 8, TCLOG_VERSION, 4);
-	put_le(h + 12, 28, 4);
-	put_le(h + 16, p->code_size, 8);
-	put_le(h + 24, p->policy, 4);
-	put_le(h + 28, p->nunits, 4);
-	put_le(h + 32, p->block_reserve, 4);
-	put_le(h + 36, p->unit_min_room, 4);
-	put_le(h + 40, p->fifo_unit, 4);
+	bytes_put_le(h + 8, TCLOG_VERSION, 4);
+	bytes_put_le(h + 12, 28, 4);
+	bytes_put_le(h + 16, p->code_size, 8);
+	bytes_put_le(h + 24, p->policy, 4);
+	bytes_put_le(h + 28, p->nunits, 4);
+	bytes_put_le(h + 32, p->block_reserve, 4);
+	bytes_put_le(h + 36, p->unit_min_room, 4);
+	bytes_put_le(h + 40, p->fifo_unit, 4);
 	log->used = 44;
 	*out = log;
 	return 0;
