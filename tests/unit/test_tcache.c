@@ -483,6 +483,45 @@ static void test_full(void)
 	CHECK(make_block(0x1000, 0x1000, 0, 16, 0) != NULL);
 }
 
+/* Whether the hash and the twins hold nothing: after a flush, whether it
+ * cleared the slots of its blocks alone or the whole tables. */
+static bool tables_empty(void)
+{
+	size_t slots = (size_t)tc.hash_mask + 1;
+	for (size_t i = 0; i < slots; i++)
+		if (tc.hash[i].tb || tc.hash[i].host || tc.twins[i])
+			return false;
+	return true;
+}
+
+/* A flush of a few blocks clears their slots alone, of many the whole
+ * tables: either way nothing is left, dropped blocks' slots (a chain's
+ * other blocks) and twins included. */
+static void test_flush_clears(void)
+{
+	reset();
+	CHECK(tables_empty());
+	for (unsigned i = 0; i < 40; i++) {
+		struct tblock *tb = make_block_ex(0x3000 + i * 8, 0x3000 + i * 8, i % 3, 8, 0, 48, false);
+		tb->clonable = true;
+		tcache_alloc_maps(&tc, tb, 64);
+		tcache_commit(&tc, tb);
+	}
+	tcache_invalidate_gpa(&tc, &ibl, 0x3008);
+	CHECK(!tables_empty());
+	tcache_flush(&tc, &ibl);
+	CHECK(tables_empty());
+	CHECK(tcache_lookup(&tc, 0x3000, 0x3000, 0, 0xffffffffu) == NULL);
+	CHECK(tcache_twin(&tc, 0x3010, 2) == NULL);
+	/* More than a sixteenth of the slots: the whole tables. */
+	unsigned n = (unsigned)(tc.hash_mask + 1) / 16 + 1;
+	for (unsigned i = 0; i < n; i++)
+		CHECK(make_block_ex(0x10000 + i * 4, 0x10000 + i * 4, 0, 4, 0, 16, true) != NULL);
+	CHECK(!tables_empty());
+	tcache_flush(&tc, &ibl);
+	CHECK(tables_empty());
+}
+
 /* Self-checking pages: written too often while holding code, a page is
  * left writable and its blocks check their bytes instead; reprotecting
  * drops its blocks and protects it again. */
@@ -807,6 +846,7 @@ int main(void)
 	test_invalidate_page();
 	test_chaining();
 	test_full();
+	test_flush_clears();
 	test_selfcheck();
 	test_concurrent_chains();
 	ibl_destroy(&ibl);
