@@ -449,11 +449,57 @@ void tcache_chain(struct tcache *tc, struct exit_desc *exit, struct tblock *to, 
 		}
 		return;
 	}
-	patch_rel32(exit->patch, forward_in_page(from, to) ? to->host + to->poll_len : to->host);
+	bool past_poll = forward_in_page(from, to) && !to->loop_exit;
+	if (from == to && to->quiet && !tc->concurrent && !to->loop_exit) {
+		/* A loop inside one block: polled at its entry, and when a
+		 * request finds the thread inside it (tcache_loop_poll). A
+		 * branch forward into it that skipped the poll would let it
+		 * loop with a request already pending: it takes the poll now. */
+		for (struct exit_desc *in = to->incoming; in; in = in->next_in)
+			if (in->patch)
+				patch_rel32(in->patch, to->host);
+		to->loop_exit = exit;
+		past_poll = true;
+	}
+	patch_rel32(exit->patch, past_poll ? to->host + to->poll_len : to->host);
 	exit->to = to;
 	exit->next_in = to->incoming;
 	to->incoming = exit;
 	tc->stats.chains++;
+}
+
+static const uint8_t *rel32_target(const uint8_t *field)
+{
+	int32_t r;
+	memcpy(&r, field, 4);
+	return field + 4 + r;
+}
+
+/* Whether tb's loop exit is still its own branch, chained to it. */
+static bool loop_live(const struct tblock *tb)
+{
+	return tb->valid && tb->loop_exit && tb->loop_exit->to == tb && tb->loop_exit->patch;
+}
+
+void tcache_loop_poll(struct tcache *tc, const void *rip)
+{
+	struct tblock *tb = tcache_find_host(tc, rip);
+	if (!tb || !loop_live(tb) || rel32_target(tb->loop_exit->patch) == tb->host)
+		return;
+	patch_rel32(tb->loop_exit->patch, tb->host);
+	if (tc->nheld_loops < sizeof(tc->held_loops) / sizeof(tc->held_loops[0]))
+		tc->held_loops[tc->nheld_loops++] = (struct tcache_held_loop){ tb, tc->generation };
+	/* else it keeps polling: slower, never wrong */
+}
+
+void tcache_loop_release(struct tcache *tc)
+{
+	for (unsigned i = 0; i < tc->nheld_loops; i++) {
+		struct tblock *tb = tc->held_loops[i].tb;
+		if (tc->held_loops[i].generation == tc->generation && loop_live(tb))
+			patch_rel32(tb->loop_exit->patch, tb->host + tb->poll_len);
+	}
+	tc->nheld_loops = 0;
 }
 
 static void unlink_hash(struct tcache *tc, struct tblock *tb)

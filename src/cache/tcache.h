@@ -57,6 +57,10 @@ struct tblock {
 	/* Bytes of that check at host: a direct branch forward within the
 	 * page is chained past it (tcache_chain says why that is enough). */
 	uint8_t poll_len;
+	/* Nothing in it enters the monitor (no callout) and it is not a
+	 * one-instruction block: its branch back to its own start may skip
+	 * the poll (tcache_chain), as loop_exit then says. */
+	bool quiet;
 	uint32_t host_len;
 	uint32_t code_len;       /* of host_len, the code before the callout descriptors */
 	/* A self-checking block's entry check (translate.c's
@@ -84,6 +88,9 @@ struct tblock {
 	/* + the stale exit of a self-checking block */
 	struct exit_desc exits[TBLOCK_MAX_EXITS + 1];
 	struct exit_desc *incoming;
+	/* Its exit back to its own start, chained past the poll (NULL if
+	 * none): tcache_loop_poll and tcache_loop_release move it. */
+	struct exit_desc *loop_exit;
 	/* host offset -> guest offset per guest instruction, for faults */
 	uint16_t *map_host;
 	uint16_t *map_guest;
@@ -196,6 +203,14 @@ struct tcache {
 	 * Bloom-like filter of one hash, so a re-translation may be counted
 	 * for a key that was never evicted (a collision). */
 	uint64_t *evicted_keys;
+	/* Loops made to poll again by tcache_loop_poll until the run loop
+	 * takes attention (tcache_loop_release), each with the generation
+	 * it was held in. */
+	struct tcache_held_loop {
+		struct tblock *tb;
+		uint64_t generation;
+	} held_loops[4];
+	unsigned nheld_loops;
 	struct tcache_stats stats;
 };
 
@@ -212,6 +227,17 @@ int tcache_parse_policy(const char *s, enum tcache_policy *policy, unsigned *nun
 void tcache_make_room(struct tcache *tc, struct ibl_table *ibl);
 /* Host code bytes in the cache now (every unit's). */
 uint64_t tcache_code_bytes(const struct tcache *tc);
+/* A block's branch back to its own start skips its poll where only a
+ * signal on the vCPU thread can ask for attention while it runs (one
+ * vCPU: other threads' requests signal it) and nothing in the block
+ * enters the monitor. A request that finds the thread's context at rip
+ * (the attention signal's handler, or a hidden fault resumed in place
+ * while attention is pending) calls tcache_loop_poll: if rip is in such a
+ * block, its branch goes through the poll again, so the next iteration
+ * faults at it; the run loop, having taken attention, calls
+ * tcache_loop_release to skip the poll again. */
+void tcache_loop_poll(struct tcache *tc, const void *rip);
+void tcache_loop_release(struct tcache *tc);
 /* A vCPU's lookup table, for the invalidations and the flush to empty too
  * (at most TCACHE_MAX_VCPUS; each vCPU's cpu_init adds its own). */
 void tcache_add_ibl(struct tcache *tc, struct ibl_table *ibl);
