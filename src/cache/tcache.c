@@ -450,7 +450,7 @@ void tcache_chain(struct tcache *tc, struct exit_desc *exit, struct tblock *to, 
 		return;
 	}
 	bool past_poll = forward_in_page(from, to) && !to->loop_exit;
-	if (from == to && to->quiet && !tc->concurrent && !to->loop_exit) {
+	if (from == to && to->quiet && !tc->concurrent && !tc->loops_poll && !to->loop_exit) {
 		/* A loop inside one block: polled at its entry, and when a
 		 * request finds the thread inside it (tcache_loop_poll). A
 		 * branch forward into it that skipped the poll would let it

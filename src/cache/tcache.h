@@ -182,6 +182,10 @@ struct tcache {
 	 * vCPU to be out of the code (flush_pending until then), as does
 	 * the eviction of a unit (room_pending: tcache_make_room). */
 	bool concurrent;
+	/* Every loop polls at its own start (tcache_loop_poll's caller, a
+	 * signal handler, cannot run the ThreadSanitizer's instrumented
+	 * code it would call). */
+	bool loops_poll;
 	bool flush_pending;
 	bool room_pending;
 	/* The capacity policy. Under flush one unit spans everything; under

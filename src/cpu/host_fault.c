@@ -155,9 +155,16 @@ void cpu_request_attention(struct cpu *cpu)
 /* The thread is at g's RIP with attention asked for: a loop inside one
  * block that skips its poll (tcache_chain) must poll again. With several
  * vCPUs no loop skips it (other vCPUs' requests come without a signal). */
+bool cpu_loops_may_skip_poll(void)
+{
+	return !HOST_TSAN;
+}
+
 HOST_NO_TSAN static void loop_poll(struct cpu *cpu, const greg_t *g)
 {
 	struct tcache *tc = cpu->tc;
+	if (HOST_TSAN)
+		return;
 	uintptr_t rip = (uintptr_t)g[REG_RIP];
 	if (tc && !__atomic_load_n(&tc->concurrent, __ATOMIC_RELAXED) && rip - (uintptr_t)tc->code < tc->code_size)
 		tcache_loop_poll(tc, (const void *)rip);
