@@ -193,11 +193,17 @@ void print_usage(FILE *out)
 	      "                        or NK in KiB (16K and up, a multiple of 4K)\n"
 	      "  --tcache-policy P     when the cache is full: flush (everything goes,\n"
 	      "                        the default), fifo (the oldest blocks go, 8 KiB\n"
-	      "                        at a time) or units:N (N equal units filled in\n"
-	      "                        turn, the oldest emptied whole; N 2 to 64)\n"
+	      "                        at a time), units:N (N equal units filled in\n"
+	      "                        turn, the oldest emptied whole; N 2 to 64) or\n"
+	      "                        adaptive (units as many as re-translations call\n"
+	      "                        for, from an eighth of --tcache to all of it;\n"
+	      "                        adaptive:MIN-MAX sets the bounds, as 512K-8M)\n"
 	      "  --profile N           at exit, the N hottest translated blocks (a\n"
 	      "                        sampling profile of the vCPU's CPU time): guest\n"
 	      "                        code and translation, expansion, exits\n"
+	      "  --traces[=N]          hot traces: a loop's head reached N times (50)\n"
+	      "                        has its next path translated as one block,\n"
+	      "                        straight through its jumps and taken branches\n"
 	      "  --no-chain            cache studies: never link a block's exit to the\n"
 	      "                        next block; every block ends in the monitor\n"
 	      "  --no-ibl              cache studies: no indirect-branch table; every\n"
@@ -355,6 +361,7 @@ enum {
 	OPT_TRAP_EMULATE,
 	OPT_SYMBOLS,
 	OPT_NO_CHAIN,
+	OPT_TRACES,
 	OPT_NO_IBL,
 	OPT_PROFILE,
 	OPT_MAX_BLOCK_INSNS,
@@ -406,6 +413,7 @@ static const struct option run_options[] = {
 	{ "trap-and-emulate", no_argument, NULL, OPT_TRAP_EMULATE },
 	{ "symbols", required_argument, NULL, OPT_SYMBOLS },
 	{ "no-chain", no_argument, NULL, OPT_NO_CHAIN },
+	{ "traces", optional_argument, NULL, OPT_TRACES },
 	{ "profile", required_argument, NULL, OPT_PROFILE },
 	{ "no-ibl", no_argument, NULL, OPT_NO_IBL },
 	{ "max-block-insns", required_argument, NULL, OPT_MAX_BLOCK_INSNS },
@@ -712,8 +720,11 @@ int parse_run_options(int argc, char **argv, struct board_config *cfg,
 						   "16K and up in multiples of 4K)", optarg);
 			break;
 		case OPT_TCACHE_POLICY:
-			if (tcache_parse_policy(optarg, &cfg->tcache_policy, &cfg->tcache_units))
-				return usage_error("invalid --tcache-policy '%s' (flush, fifo or units:N, N 2 to 64)",
+			if (tcache_parse_policy(optarg, &cfg->tcache_policy, &cfg->tcache_units) ||
+			    (cfg->tcache_policy == TCACHE_POLICY_ADAPTIVE &&
+			     tcache_parse_adaptive(optarg, &cfg->tcache_min, &cfg->tcache_max)))
+				return usage_error("invalid --tcache-policy '%s' (flush, fifo, units:N with N 2 to 64, "
+						   "adaptive or adaptive:MIN-MAX)",
 						   optarg);
 			break;
 		case OPT_PROFILE:
@@ -755,6 +766,11 @@ int parse_run_options(int argc, char **argv, struct board_config *cfg,
 			status = parse_boot(optarg, cfg);
 			if (status >= 0)
 				return status;
+			break;
+		case OPT_TRACES:
+			cfg->traces = BOARD_TRACE_THRESHOLD;
+			if (optarg && !parse_count(optarg, 1, 65534, &cfg->traces))
+				return usage_error("invalid --traces '%s' (1 to 65534)", optarg);
 			break;
 		case OPT_MAX_BLOCK_INSNS:
 			if (!parse_count(optarg, 1, BOARD_MAX_BLOCK_INSNS, &cfg->max_block_insns))

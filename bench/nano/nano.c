@@ -27,12 +27,9 @@
 #define MSR_SYSENTER_EIP 0x176
 
 /* nano_start.S */
-extern char nano_ring0_stack_top[];
 void nano_int80_entry(void);
 void nano_sysenter_entry(void);
 void nano_pf_entry(void);
-void nano_leave_user_entry(void);
-void nano_enter_user(void (*fn)(void));
 
 /* Read by the #PF handler. */
 volatile uint32_t nano_pf_expect_err;
@@ -172,10 +169,8 @@ static void setup_cpu(void)
 	rt_idt_catch_exceptions();
 	rt_idt_set(VEC_PF, (uint32_t)nano_pf_entry, 0);
 	rt_idt_set(VEC_SYSCALL, (uint32_t)nano_int80_entry, 3);
-	rt_idt_set(VEC_LEAVE_USER, (uint32_t)nano_leave_user_entry, 3);
+	rt_user_init();
 	rt_idt_load(IDT_ENTRIES);
-
-	rt_tss_load((uint32_t)nano_ring0_stack_top);
 
 	/* No interrupts from the PICs, even while CLI/STI runs. */
 	outb(0x21, 0xff);
@@ -388,7 +383,7 @@ static uint64_t op_in_61(uint32_t n)
 static uint64_t op_int80(uint32_t n)
 {
 	user_iters = n;
-	nano_enter_user(user_int80);
+	rt_enter_user(user_int80);
 	if (user_result != n)
 		fail_value("EAX after n system calls that each add 1", user_result, n);
 	return user_ticks;
@@ -397,7 +392,7 @@ static uint64_t op_int80(uint32_t n)
 static uint64_t op_rdtsc_user(uint32_t n)
 {
 	user_iters = n;
-	nano_enter_user(user_rdtsc);
+	rt_enter_user(user_rdtsc);
 	if (user_result != n)
 		fail_value("RDTSC reads in ring 3 not behind the one before", user_result, n);
 	return user_ticks;
@@ -405,11 +400,11 @@ static uint64_t op_rdtsc_user(uint32_t n)
 
 static uint64_t op_sysenter(uint32_t n)
 {
-	wrmsr(MSR_SYSENTER_CS, SEL_KCODE);
-	wrmsr(MSR_SYSENTER_ESP, (uint32_t)nano_ring0_stack_top);
+	wrmsr(MSR_SYSENTER_CS, RT_SEL_KCODE);
+	wrmsr(MSR_SYSENTER_ESP, (uint32_t)rt_ring0_stack_top);
 	wrmsr(MSR_SYSENTER_EIP, (uint32_t)nano_sysenter_entry);
 	user_iters = n;
-	nano_enter_user(user_sysenter);
+	rt_enter_user(user_sysenter);
 	if (user_result != n)
 		fail_value("EAX after n SYSENTERs that each add 1", user_result, n);
 	return user_ticks;
@@ -448,7 +443,7 @@ static uint64_t op_pf_ring3(uint32_t n)
 {
 	unmap_fault_pages(n, 4);             /* user read, not present */
 	user_iters = n;
-	nano_enter_user(touch_fault_pages);
+	rt_enter_user(touch_fault_pages);
 	check_faults(n);
 	return user_ticks;
 }

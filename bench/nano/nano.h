@@ -7,17 +7,9 @@
 
 #include "guest.h"
 
-/* The guest runtime's GDT selectors, in the order SYSENTER/SYSEXIT need. */
-#define SEL_KCODE RT_SEL_KCODE
-#define SEL_KDATA RT_SEL_KDATA
-#define SEL_UCODE RT_SEL_UCODE
-#define SEL_UDATA RT_SEL_UDATA
-#define SEL_TSS RT_SEL_TSS
-
 #define VEC_PF 14
 #define VEC_SYSCALL 0x80        /* the timed system call: EAX + 1, IRET */
-#define VEC_LEAVE_USER 0x81     /* back from ring 3 to nano_enter_user's caller */
-#define IDT_ENTRIES 0x82
+#define IDT_ENTRIES (RT_VEC_LEAVE_USER + 1)
 
 #define PAGE 4096
 #define PTE_PUW 7               /* present, writable, user */

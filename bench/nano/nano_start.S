@@ -1,8 +1,8 @@
 /* The nanobenchmark guest's assembly: the handlers whose cost is being
- * measured (INT 0x80, SYSENTER, #PF) and the way into ring 3 and back
- * (nano_enter_user, INT 0x81). The entry, the GDT and the catchers that
- * report any other exception through rt_exception (nano.c) are the guest
- * runtime's (bench/rt/guest.h). */
+ * measured (INT 0x80, SYSENTER, #PF). The entry, the GDT, the way into
+ * ring 3 and back (rt_enter_user) and the catchers that report any other
+ * exception through rt_exception (nano.c) are the guest runtime's
+ * (bench/rt/guest.h). */
 #include "nano.h"
 
 	.text
@@ -50,62 +50,5 @@ nano_pf_entry:
 	popl %eax
 	pushl $VEC_PF
 	jmp rt_catch_common
-
-/* nano_enter_user(void (*fn)(void)): run fn in ring 3 (flat user segments,
- * its own stack, IF clear) and return here once it has returned. */
-	.globl nano_enter_user
-nano_enter_user:
-	pushl %ebp
-	pushl %ebx
-	pushl %esi
-	pushl %edi
-	movl 20(%esp), %eax
-	movl %esp, kernel_esp
-	movl $user_stack_top - 16, %ecx
-	movl %eax, (%ecx)            /* user_trampoline pops it */
-	pushl $SEL_UDATA             /* SS */
-	pushl %ecx                   /* ESP */
-	pushl $0x2                   /* EFLAGS: IOPL 0, IF clear */
-	pushl $SEL_UCODE             /* CS */
-	pushl $user_trampoline       /* EIP */
-	movw $SEL_UDATA, %ax
-	movw %ax, %ds
-	movw %ax, %es
-	movw %ax, %fs
-	movw %ax, %gs
-	iret
-
-user_trampoline:
-	popl %eax
-	call *%eax
-	int $VEC_LEAVE_USER
-3:	jmp 3b                       /* not reached */
-
-/* INT 0x81 (DPL 3): drop the ring-0 frame and return from nano_enter_user
- * on the stack it was called on. */
-	.globl nano_leave_user_entry
-nano_leave_user_entry:
-	movw $SEL_KDATA, %ax
-	movw %ax, %ds
-	movw %ax, %es
-	movw %ax, %fs
-	movw %ax, %gs
-	movl kernel_esp, %esp
-	popl %edi
-	popl %esi
-	popl %ebx
-	popl %ebp
-	ret
-
-	.bss
-	.balign 4
-kernel_esp:
-	.skip 4
-	.balign 16
-	.skip 16384
-	.globl nano_ring0_stack_top  /* TSS.ESP0 and SYSENTER_ESP */
-nano_ring0_stack_top:
-	.skip 16384
-user_stack_top:
 
 	.section .note.GNU-stack, "", @progbits

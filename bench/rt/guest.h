@@ -3,6 +3,7 @@
  *   rt/start.S   the Multiboot v1 header, _start, the GDT and the stack;
  *                _start calls guest_main(magic, info) with interrupts off;
  *   rt/catch.S   catchers for vectors 0-31 that hand rt_exception a frame;
+ *   rt/user.S    the way into ring 3 and back (rt_enter_user);
  *   rt/guest.c   COM1 output (rt_putchar), the exit port, x87/SSE set-up,
  *                IDT gates and the command line;
  *   rt/guest.ld  the layout: loaded at 1 MiB, Multiboot header first.
@@ -21,6 +22,9 @@
 #define RT_SEL_UDATA 0x23       /* 0x20 | RPL 3 */
 #define RT_SEL_TSS 0x28
 #define RT_GDT_ENTRIES 6
+
+/* rt/user.S's way back from ring 3: a DPL-3 gate to rt_leave_user_entry. */
+#define RT_VEC_LEAVE_USER 0x81
 
 /* The vectors with an error code, and a list of the 32 exception vectors
  * for .irp. */
@@ -108,6 +112,20 @@ static inline void rt_idt_catch_exceptions(void)
 {
 	for (unsigned v = 0; v < 32; v++)
 		rt_idt_set(v, rt_catchers[v], 0);
+}
+
+/* rt/user.S: rt_enter_user runs fn in ring 3 (flat user segments, a
+ * stack of its own, IF clear) and returns once fn has returned. */
+extern char rt_ring0_stack_top[];
+void rt_leave_user_entry(void);
+void rt_enter_user(void (*fn)(void));
+
+/* rt_enter_user's gate and the TSS with rt/user.S's ring-0 stack; the IDT
+ * is loaded after (inline: only a guest that links rt/user.S calls it). */
+static inline void rt_user_init(void)
+{
+	rt_idt_set(RT_VEC_LEAVE_USER, (uint32_t)rt_leave_user_entry, 3);
+	rt_tss_load((uint32_t)rt_ring0_stack_top);
 }
 
 /* The value of "key" (e.g. "iters=") in the Multiboot command line when it

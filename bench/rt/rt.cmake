@@ -5,16 +5,20 @@
 set(RT_SRC ${CMAKE_CURRENT_LIST_DIR})
 set(RT_HEADERS ${RT_SRC}/rt.h ${RT_SRC}/guest.h)
 
-# rt_guest_objects(VAR OBJDIR [CATCHERS] CFLAGS flags...): compile
+# rt_guest_objects(VAR OBJDIR [CATCHERS] [USER] CFLAGS flags...): compile
 # start.S, guest.c and lib.c (and catch.S with CATCHERS, for a guest that
-# defines rt_exception) into OBJDIR; VAR gets the objects. The flags must
+# defines rt_exception; user.S with USER, for one that enters ring 3) into
+# OBJDIR; VAR gets the objects. The flags must
 # include -m32; lib.c also gets -fno-tree-loop-distribute-patterns so gcc
 # does not turn its byte loops back into calls to memcpy and memset.
 function(rt_guest_objects var objdir)
-  cmake_parse_arguments(RT "CATCHERS" "" "CFLAGS" ${ARGN})
+  cmake_parse_arguments(RT "CATCHERS;USER" "" "CFLAGS" ${ARGN})
   set(srcs start.S guest.c lib.c)
   if(RT_CATCHERS)
     list(APPEND srcs catch.S)
+  endif()
+  if(RT_USER)
+    list(APPEND srcs user.S)
   endif()
   set(objs)
   foreach(src ${srcs})

@@ -30,12 +30,9 @@
 #define DEFAULT_ROUNDS 100
 
 /* faultk_start.S */
-extern char faultk_ring0_stack_top[];
 extern volatile uint32_t faultk_syscalls, faultk_faults, faultk_next_frame;
 void faultk_syscall_entry(void);
 void faultk_pf_entry(void);
-void faultk_leave_user_entry(void);
-void faultk_enter_user(void (*fn)(void));
 
 /* Shared with the ring-3 loop (every page below 16 MiB is a user page). */
 static volatile uint32_t user_rounds;
@@ -105,10 +102,8 @@ static void setup_cpu(void)
 	rt_idt_catch_exceptions();
 	rt_idt_set(VEC_PF, (uint32_t)faultk_pf_entry, 0);
 	rt_idt_set(VEC_SYSCALL, (uint32_t)faultk_syscall_entry, 3);
-	rt_idt_set(VEC_LEAVE_USER, (uint32_t)faultk_leave_user_entry, 3);
+	rt_user_init();
 	rt_idt_load(IDT_ENTRIES);
-
-	rt_tss_load((uint32_t)faultk_ring0_stack_top);
 
 	/* No interrupts from the PICs. */
 	outb(0x21, 0xff);
@@ -155,7 +150,7 @@ void guest_main(uint32_t magic, const uint32_t *info)
 	setup_cpu();
 	setup_paging();
 	user_rounds = rounds;
-	faultk_enter_user(user_loop);
+	rt_enter_user(user_loop);
 
 	uint32_t faults = rounds * FAULT_PAGES;
 	if (user_bad)

@@ -11,8 +11,7 @@
 
 #define VEC_PF 14
 #define VEC_SYSCALL 0x80        /* EAX = SYS_*; the result in EAX */
-#define VEC_LEAVE_USER 0x81     /* back from ring 3 to faultk_enter_user's caller */
-#define IDT_ENTRIES 0x82
+#define IDT_ENTRIES (RT_VEC_LEAVE_USER + 1)
 
 /* The system calls (INT 0x80, EAX): */
 #define SYS_COUNT 1             /* EAX = the number of system calls so far */

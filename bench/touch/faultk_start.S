@@ -1,7 +1,7 @@
 /* The fault-heavy kernel's assembly (faultk.h): its system call and #PF
- * handlers, whose cost is what the kernel measures, and the way into ring
- * 3 and back. The entry, the GDT and the catchers for every other
- * exception are the guest runtime's (bench/rt/guest.h). */
+ * handlers, whose cost is what the kernel measures. The entry, the GDT,
+ * the way into ring 3 and back and the catchers for every other exception
+ * are the guest runtime's (bench/rt/guest.h). */
 #include "faultk.h"
 
 	.text
@@ -70,52 +70,6 @@ faultk_pf_entry:
 	pushl $VEC_PF
 	jmp rt_catch_common
 
-/* faultk_enter_user(void (*fn)(void)): run fn in ring 3 (flat user
- * segments, its own stack, IF clear) and return once it has returned. */
-	.globl faultk_enter_user
-faultk_enter_user:
-	pushl %ebp
-	pushl %ebx
-	pushl %esi
-	pushl %edi
-	movl 20(%esp), %eax
-	movl %esp, kernel_esp
-	movl $user_stack_top - 16, %ecx
-	movl %eax, (%ecx)            /* user_trampoline pops it */
-	pushl $RT_SEL_UDATA          /* SS */
-	pushl %ecx                   /* ESP */
-	pushl $0x2                   /* EFLAGS: IOPL 0, IF clear */
-	pushl $RT_SEL_UCODE          /* CS */
-	pushl $user_trampoline       /* EIP */
-	movw $RT_SEL_UDATA, %ax
-	movw %ax, %ds
-	movw %ax, %es
-	movw %ax, %fs
-	movw %ax, %gs
-	iret
-
-user_trampoline:
-	popl %eax
-	call *%eax
-	int $VEC_LEAVE_USER
-3:	jmp 3b                       /* not reached */
-
-/* INT 0x81 (DPL 3): drop the ring-0 frame and return from
- * faultk_enter_user on the stack it was called on. */
-	.globl faultk_leave_user_entry
-faultk_leave_user_entry:
-	movw $RT_SEL_KDATA, %ax
-	movw %ax, %ds
-	movw %ax, %es
-	movw %ax, %fs
-	movw %ax, %gs
-	movl kernel_esp, %esp
-	popl %edi
-	popl %esi
-	popl %ebx
-	popl %ebp
-	ret
-
 	.bss
 	.balign 4
 	.globl faultk_syscalls, faultk_faults, faultk_next_frame
@@ -125,13 +79,5 @@ faultk_faults:
 	.skip 4
 faultk_next_frame:
 	.skip 4
-kernel_esp:
-	.skip 4
-	.balign 16
-	.skip 16384
-	.globl faultk_ring0_stack_top  /* TSS.ESP0 */
-faultk_ring0_stack_top:
-	.skip 16384
-user_stack_top:
 
 	.section .note.GNU-stack, "", @progbits

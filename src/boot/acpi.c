@@ -355,8 +355,9 @@ static uint32_t build_pci0_crs(uint8_t *buf, uint32_t cap, const struct acpi_con
  * With ACPI, Linux scans only the PCI buses a root bridge in the
  * namespace declares, so PCI0 is what makes bus 0 visible; Linux takes
  * the windows it may allocate from in _CRS. PCI0 has no _ADR: a device
- * is named by _HID or by _ADR, not both. There is no _PRT: no function on
- * bus 0 has an interrupt pin.
+ * is named by _HID or by _ADR, not both. There is no _PRT: Linux takes
+ * the interrupt line the firmware wrote for a function with a pin (AC'97,
+ * and virtio's INTA where MSI-X is off); see DESIGN.md's Known gaps.
  *
  * Names are relative to the root, where this code stands, rather than
  * rooted (\_SB): an ASL compiler shortens them so, and matching it lets

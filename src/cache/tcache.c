@@ -54,12 +54,14 @@ static unsigned twin_key(uint64_t gpa, uint32_t mode, unsigned mask)
 #define TCACHE_EVICTED_BITS (1u << 20)
 
 /* Room a unit must have left for a block to start in it (fifo, units):
- * a block that then does not fit gets -ENOSPC and the next unit. The
- * translator starts each instruction with at least INSN_HEADROOM (1 KiB)
- * and the block's tail free (translate.c), and a 512-byte start broke
- * that for the first one: arith's high-byte group then ran wrong code at
- * a 16 KiB cache. 2 KiB keeps it. */
-#define TCACHE_UNIT_MIN_ROOM 2048u
+ * a block that then does not fit gets -ENOSPC and is made again at the
+ * start of the next unit. The translator starts each later instruction
+ * with INSN_HEADROOM (1 KiB) and the block's tail free (translate.c), but
+ * the first may have less here: running out of room inside it is the
+ * emitter's no_room, always -ENOSPC (translate_one). It once fell back to
+ * a callout the monitor could not run, and arith's high-byte group looped
+ * on triple faults at 512 (guest_arith_fifo), which 2 KiB only hid. */
+#define TCACHE_UNIT_MIN_ROOM 512u
 
 /* The tables sized by the code arena (hundreds of MiB for a large
  * cache, most never touched) come straight from mmap: zero pages on
@@ -122,6 +124,10 @@ static void set_units(struct tcache *tc, unsigned n, uint64_t unit_code)
 			tc->units[u] = (struct tcache_unit){ unit_code_start(tc, u), unit_blocks_start(tc, u),
 							     unit_maps_start(tc, u) };
 	start_unit(tc, 0);
+	tc->adapt.ring[0] = 0;
+	tc->adapt.nring = 1;
+	tc->adapt.base_blocks = tc->stats.blocks;
+	tc->adapt.base_retranslations = tc->stats.retranslations;
 }
 
 int tcache_init(struct tcache *tc, uint64_t code_size, uint64_t ram_size, struct shadow *sh)
@@ -414,8 +420,13 @@ void tcache_commit(struct tcache *tc, struct tblock *tb)
 		}
 	}
 	tc->stats.blocks++;
+	if (tb->trace) {
+		tc->stats.traces++;
+		tc->stats.trace_bytes += tb->host_len;
+	}
 	tc->stats.guest_insns += tb->ninsns;
 	tc->stats.translated_bytes += tb->host_len;
+	tc->live_bytes += tb->host_len;
 	if (tc->stats.evictions && evicted_test_clear(tc, tb))
 		tc->stats.retranslations++;
 }
@@ -450,7 +461,9 @@ void tcache_chain(struct tcache *tc, struct exit_desc *exit, struct tblock *to, 
 		return;
 	}
 	bool past_poll = forward_in_page(from, to) && !to->loop_exit;
-	if (from == to && to->quiet && !tc->concurrent && !tc->loops_poll && !to->loop_exit) {
+	unsigned index = from == to ? (unsigned)(exit - to->exits) : 0;   /* its own exits only */
+	if (from == to && to->quiet && !tc->concurrent && !tc->loops_poll &&
+	    (!to->loop_exit || to->loop_exit == index + 1)) {
 		/* A loop inside one block: polled at its entry, and when a
 		 * request finds the thread inside it (tcache_loop_poll). A
 		 * branch forward into it that skipped the poll would let it
@@ -458,7 +471,7 @@ void tcache_chain(struct tcache *tc, struct exit_desc *exit, struct tblock *to, 
 		for (struct exit_desc *in = to->incoming; in; in = in->next_in)
 			if (in->patch)
 				patch_rel32(in->patch, to->host);
-		to->loop_exit = exit;
+		to->loop_exit = (uint8_t)(index + 1);
 		past_poll = true;
 	}
 	patch_rel32(exit->patch, past_poll ? to->host + to->poll_len : to->host);
@@ -475,18 +488,22 @@ static const uint8_t *rel32_target(const uint8_t *field)
 	return field + 4 + r;
 }
 
-/* Whether tb's loop exit is still its own branch, chained to it. */
-static bool loop_live(const struct tblock *tb)
+/* tb's loop exit if it is still its own branch, chained to it, else NULL. */
+static struct exit_desc *loop_live(struct tblock *tb)
 {
-	return tb->valid && tb->loop_exit && tb->loop_exit->to == tb && tb->loop_exit->patch;
+	if (!tb->valid || !tb->loop_exit)
+		return NULL;
+	struct exit_desc *ex = &tb->exits[tb->loop_exit - 1];
+	return ex->to == tb && ex->patch ? ex : NULL;
 }
 
 void tcache_loop_poll(struct tcache *tc, const void *rip)
 {
 	struct tblock *tb = tcache_find_host(tc, rip);
-	if (!tb || !loop_live(tb) || rel32_target(tb->loop_exit->patch) == tb->host)
+	struct exit_desc *ex = tb ? loop_live(tb) : NULL;
+	if (!ex || rel32_target(ex->patch) == tb->host)
 		return;
-	patch_rel32(tb->loop_exit->patch, tb->host);
+	patch_rel32(ex->patch, tb->host);
 	if (tc->nheld_loops < sizeof(tc->held_loops) / sizeof(tc->held_loops[0]))
 		tc->held_loops[tc->nheld_loops++] = (struct tcache_held_loop){ tb, tc->generation };
 	/* else it keeps polling: slower, never wrong */
@@ -496,8 +513,9 @@ void tcache_loop_release(struct tcache *tc)
 {
 	for (unsigned i = 0; i < tc->nheld_loops; i++) {
 		struct tblock *tb = tc->held_loops[i].tb;
-		if (tc->held_loops[i].generation == tc->generation && loop_live(tb))
-			patch_rel32(tb->loop_exit->patch, tb->host + tb->poll_len);
+		struct exit_desc *ex = tc->held_loops[i].generation == tc->generation ? loop_live(tb) : NULL;
+		if (ex)
+			patch_rel32(ex->patch, tb->host + tb->poll_len);
 	}
 	tc->nheld_loops = 0;
 }
@@ -530,10 +548,49 @@ static void unlink_page(struct tcache *tc, struct tblock *tb, int which)
 		*pp = tb->page_next[which];
 }
 
+/* Takes exit ex, chained, out of its target's incoming list. */
+static void unlist_exit(struct exit_desc *ex)
+{
+	struct exit_desc **pp = &ex->to->incoming;
+	while (*pp && *pp != ex)
+		pp = &(*pp)->next_in;
+	if (*pp)
+		*pp = ex->next_in;
+	ex->to = NULL;
+}
+
+void tcache_unchain_exits(struct tcache *tc, struct tblock *tb)
+{
+	for (unsigned i = 0; i < TBLOCK_MAX_EXITS; i++) {
+		struct exit_desc *ex = &tb->exits[i];
+		if (!ex->to)
+			continue;
+		patch_rel32(ex->patch, ex->stub);
+		unlist_exit(ex);
+		tc->stats.unchains++;
+	}
+}
+
+void tcache_supersede(struct tcache *tc, struct ibl_table *ibl, struct tblock *old)
+{
+	for (struct exit_desc *in = old->incoming; in; in = in->next_in) {
+		patch_rel32(in->patch, in->stub);
+		in->to = NULL;
+		tc->stats.unchains++;
+	}
+	old->incoming = NULL;
+	ibl_forget(ibl, old->eip, old->host);
+	for (unsigned i = 0; i < tc->nibls; i++)
+		if (tc->ibls[i] != ibl)
+			ibl_forget(tc->ibls[i], old->eip, old->host);
+}
+
 /* evicted: for room, counted apart from the invalidations. */
 static void drop_block(struct tcache *tc, struct ibl_table *ibl, struct tblock *tb, bool evicted)
 {
 	tb->valid = false;
+	assert(tc->live_bytes >= tb->host_len);
+	tc->live_bytes -= tb->host_len;
 	unlink_hash(tc, tb);
 	/* Point every exit chained into this block back at its own stub. */
 	for (struct exit_desc *in = tb->incoming; in; in = in->next_in) {
@@ -548,14 +605,8 @@ static void drop_block(struct tcache *tc, struct ibl_table *ibl, struct tblock *
 	 * targets' incoming lists so a later unchain does not patch dead code. */
 	for (unsigned i = 0; i < TBLOCK_MAX_EXITS; i++) {
 		struct exit_desc *ex = &tb->exits[i];
-		if (!ex->to)
-			continue;
-		struct exit_desc **pp = &ex->to->incoming;
-		while (*pp && *pp != ex)
-			pp = &(*pp)->next_in;
-		if (*pp)
-			*pp = ex->next_in;
-		ex->to = NULL;
+		if (ex->to)
+			unlist_exit(ex);
 	}
 	ibl_forget(ibl, tb->eip, tb->host);
 	for (unsigned i = 0; i < tc->nibls; i++)
@@ -686,6 +737,7 @@ void tcache_flush(struct tcache *tc, struct ibl_table *ibl)
 		if (tc->ibls[i] != ibl)
 			ibl_clear(tc->ibls[i]);
 	set_units(tc, tc->nunits, tc->unit_code);
+	tc->live_bytes = 0;
 	tc->flush_pending = false;
 	tc->room_pending = false;
 	tc->generation++;
@@ -764,6 +816,11 @@ int tcache_parse_policy(const char *s, enum tcache_policy *policy, unsigned *nun
 		*policy = TCACHE_POLICY_FIFO;
 		return 0;
 	}
+	uint64_t min_bytes, max_bytes;
+	if (!tcache_parse_adaptive(s, &min_bytes, &max_bytes)) {
+		*policy = TCACHE_POLICY_ADAPTIVE;
+		return 0;
+	}
 	if (strncmp(s, "units:", 6))
 		return -EINVAL;
 	char *end;
@@ -776,26 +833,10 @@ int tcache_parse_policy(const char *s, enum tcache_policy *policy, unsigned *nun
 	return 0;
 }
 
-int tcache_set_policy(struct tcache *tc, enum tcache_policy policy, unsigned nunits)
+/* Splits the empty cache's buffer into nunits units of unit_code bytes
+ * from its start (their arena and pool slices with them). */
+static int split_units(struct tcache *tc, enum tcache_policy policy, unsigned nunits, uint64_t unit_code)
 {
-	assert(tc->nblocks == 0 && tc->code_used == 0);
-	if (policy == TCACHE_POLICY_FLUSH) {
-		tc->policy = policy;
-		return 0;
-	}
-	uint64_t unit_code;
-	if (policy == TCACHE_POLICY_FIFO) {
-		unit_code = TCACHE_FIFO_UNIT;
-		nunits = (unsigned)(tc->code_size / unit_code);
-	} else {
-		if (nunits < 2 || nunits > TCACHE_MAX_UNITS)
-			return -EINVAL;
-		unit_code = tc->code_size / nunits & ~(uint64_t)(GUEST_PAGE_SIZE - 1);
-	}
-	/* An empty unit must hold the largest block, as the empty buffer
-	 * does under flush. */
-	if (nunits < 2 || unit_code < TCACHE_BLOCK_RESERVE)
-		return -EINVAL;
 	/* Slices of the arena and pool run out in their own units, where one
 	 * buffer would have lent to another: twice the slots, twice the maps
 	 * (address space only until used). */
@@ -822,6 +863,71 @@ int tcache_set_policy(struct tcache *tc, enum tcache_policy policy, unsigned nun
 	return 0;
 }
 
+int tcache_set_policy(struct tcache *tc, enum tcache_policy policy, unsigned nunits)
+{
+	assert(tc->nblocks == 0 && tc->code_used == 0);
+	if (policy == TCACHE_POLICY_FLUSH) {
+		tc->policy = policy;
+		return 0;
+	}
+	if (policy == TCACHE_POLICY_ADAPTIVE)
+		return tcache_set_adaptive(tc, 0, 0);
+	uint64_t unit_code;
+	if (policy == TCACHE_POLICY_FIFO) {
+		unit_code = TCACHE_FIFO_UNIT;
+		nunits = (unsigned)(tc->code_size / unit_code);
+	} else {
+		if (nunits < 2 || nunits > TCACHE_MAX_UNITS)
+			return -EINVAL;
+		unit_code = tc->code_size / nunits & ~(uint64_t)(GUEST_PAGE_SIZE - 1);
+	}
+	/* An empty unit must hold the largest block, as the empty buffer
+	 * does under flush. */
+	if (nunits < 2 || unit_code < TCACHE_BLOCK_RESERVE)
+		return -EINVAL;
+	return split_units(tc, policy, nunits, unit_code);
+}
+
+int tcache_set_adaptive(struct tcache *tc, uint64_t min_bytes, uint64_t max_bytes)
+{
+	assert(tc->nblocks == 0 && tc->code_used == 0);
+	if (!max_bytes)
+		max_bytes = tc->code_size;
+	if (max_bytes > tc->code_size)
+		return -EINVAL;
+	/* Units small enough to grow and shrink by, not smaller than a
+	 * block may need: fewer of them in a small cache. */
+	unsigned nunits = TCACHE_ADAPT_UNITS;
+	uint64_t unit_code = max_bytes / nunits & ~(uint64_t)(GUEST_PAGE_SIZE - 1);
+	if (unit_code < TCACHE_BLOCK_RESERVE) {
+		unit_code = TCACHE_BLOCK_RESERVE;
+		nunits = (unsigned)(max_bytes / unit_code);
+	}
+	if (nunits < 2)
+		return -EINVAL;
+	unsigned min_units = nunits / 8 ? nunits / 8 : 1;
+	/* The bounds in whole units: the minimum rounded up, to at most
+	 * the maximum's units (rounded down). */
+	if (min_bytes)
+		min_units = (unsigned)((min_bytes + unit_code - 1) / unit_code);
+	if (min_units > nunits)
+		min_units = nunits;
+	int ret = split_units(tc, TCACHE_POLICY_ADAPTIVE, nunits, unit_code);
+	if (ret)
+		return ret;
+	tc->adapt.min_units = tc->adapt.cap_units = min_units;
+	tc->adapt.max_units = nunits;
+	tc->adapt.quiet_fills = 0;
+	return 0;
+}
+
+uint64_t tcache_capacity(const struct tcache *tc)
+{
+	if (tc->policy == TCACHE_POLICY_ADAPTIVE)
+		return (uint64_t)tc->adapt.cap_units * tc->unit_code;
+	return tc->policy == TCACHE_POLICY_FLUSH ? tc->code_size : (uint64_t)tc->nunits * tc->unit_code;
+}
+
 /* Drops every block of unit u (its slice is then free to fill): out of
  * the hash, the twins, every lookup table and its pages' lists, and every
  * chain into it undone. A block invalidated before is only taken out of
@@ -845,6 +951,67 @@ static void evict_unit(struct tcache *tc, struct ibl_table *ibl, unsigned u)
 	tc->stats.evictions++;
 }
 
+/* Gives the host the memory of a unit the adaptive policy no longer
+ * holds (it is empty: evicted, and no vCPU runs translated code while
+ * room is made). Only whole pages inside each slice go, so nothing of a
+ * neighbouring unit does; the pages read as zeros if used again. */
+static void release_unit(struct tcache *tc, unsigned u)
+{
+	const struct {
+		uint8_t *start;
+		size_t len;
+	} slices[] = {
+		{ tc->code + unit_code_start(tc, u), tc->unit_code },
+		{ (uint8_t *)&tc->blocks[unit_blocks_start(tc, u)], tc->unit_blocks * sizeof(*tc->blocks) },
+		{ (uint8_t *)&tc->map_pool[unit_maps_start(tc, u)], tc->unit_maps * sizeof(*tc->map_pool) },
+	};
+	for (size_t i = 0; i < sizeof(slices) / sizeof(slices[0]); i++) {
+		uintptr_t lo = ((uintptr_t)slices[i].start + GUEST_PAGE_SIZE - 1) & ~(uintptr_t)(GUEST_PAGE_SIZE - 1);
+		uintptr_t hi = ((uintptr_t)slices[i].start + slices[i].len) & ~(uintptr_t)(GUEST_PAGE_SIZE - 1);
+		/* Advice only: a failure leaves the memory in use, no more. */
+		if (hi > lo)
+			(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+	}
+}
+
+/* adaptive: the unit just filled (the ring's last) is closed. A full
+ * cache judges that fill and may resize; then the oldest units are
+ * evicted until the ring has room under the capacity, and the lowest
+ * unit not in the ring is filled next (one just evicted, or a fresh one
+ * after a grow). Units a shrink evicted and did not reuse are released. */
+static void adapt_next_unit(struct tcache *tc, struct ibl_table *ibl)
+{
+	struct tcache_adapt *a = &tc->adapt;
+	if (a->nring >= a->cap_units) {
+		int d = tcache_adapt_judge(a, tc->stats.blocks - a->base_blocks,
+					   tc->stats.retranslations - a->base_retranslations);
+		tc->stats.grows += d > 0;
+		tc->stats.shrinks += d < 0;
+	}
+	a->base_blocks = tc->stats.blocks;
+	a->base_retranslations = tc->stats.retranslations;
+	uint64_t freed = 0, held = 0;
+	while (a->nring >= a->cap_units) {
+		unsigned u = a->ring[0];
+		evict_unit(tc, ibl, u);
+		freed |= 1ull << u;
+		memmove(&a->ring[0], &a->ring[1], (a->nring - 1) * sizeof(a->ring[0]));
+		a->nring--;
+	}
+	for (unsigned i = 0; i < a->nring; i++)
+		held |= 1ull << a->ring[i];
+	unsigned next = 0;
+	while (held >> next & 1)
+		next++;
+	assert(next < tc->nunits);
+	a->ring[a->nring++] = next;
+	start_unit(tc, next);
+	freed &= ~(1ull << next);
+	for (unsigned u = 0; freed; u++, freed >>= 1)
+		if (freed & 1)
+			release_unit(tc, u);
+}
+
 void tcache_make_room(struct tcache *tc, struct ibl_table *ibl)
 {
 	if (tc->policy == TCACHE_POLICY_FLUSH) {
@@ -860,9 +1027,13 @@ void tcache_make_room(struct tcache *tc, struct ibl_table *ibl)
 		return;
 	}
 	tc->units[tc->cur_unit] = (struct tcache_unit){ tc->code_used, tc->nblocks, tc->map_used };
-	unsigned next = (tc->cur_unit + 1) % tc->nunits;
-	evict_unit(tc, ibl, next);
-	start_unit(tc, next);
+	if (tc->policy == TCACHE_POLICY_ADAPTIVE) {
+		adapt_next_unit(tc, ibl);
+	} else {
+		unsigned next = (tc->cur_unit + 1) % tc->nunits;
+		evict_unit(tc, ibl, next);
+		start_unit(tc, next);
+	}
 	tc->room_pending = false;
 	tc->generation++;
 }

@@ -57,10 +57,14 @@ struct tblock {
 	/* Bytes of that check at host: a direct branch forward within the
 	 * page is chained past it (tcache_chain says why that is enough). */
 	uint8_t poll_len;
-	/* Nothing in it enters the monitor (no callout) and it is not a
-	 * one-instruction block: its branch back to its own start may skip
-	 * the poll (tcache_chain), as loop_exit then says. */
-	bool quiet;
+	/* A hot trace (cpu/trace_build.c; this and heat sit in poll_len's
+	 * padding, so a block stays 456 bytes): its instructions are those of a
+	 * recorded path forward through its page, not one contiguous run;
+	 * guest_len spans them all. */
+	bool trace;
+	/* Times the run loop reached it as a trace head (TRACE_HEAT_DONE:
+	 * counted to the threshold already). */
+	uint16_t heat;
 	uint32_t host_len;
 	uint32_t code_len;       /* of host_len, the code before the callout descriptors */
 	/* A self-checking block's entry check (translate.c's
@@ -81,6 +85,15 @@ struct tblock {
 	bool clonable;
 	uint8_t clone_env;
 	uint16_t nrelocs;
+	/* Nothing in it enters the monitor (no callout) and it is not a
+	 * one-instruction block: its branch back to its own start may skip
+	 * the poll (tcache_chain), as loop_exit then says. */
+	bool quiet;
+	/* 1 + the index in exits of its branch back to its own start,
+	 * chained past the poll (0: none); tcache_loop_poll and
+	 * tcache_loop_release move it. (Bytes in padding: the block's size
+	 * stays.) */
+	uint8_t loop_exit;
 	uint16_t *relocs;
 	uint32_t pages[2];       /* guest page numbers it covers (equal if one) */
 	struct tblock *hash_next;
@@ -88,9 +101,6 @@ struct tblock {
 	/* + the stale exit of a self-checking block */
 	struct exit_desc exits[TBLOCK_MAX_EXITS + 1];
 	struct exit_desc *incoming;
-	/* Its exit back to its own start, chained past the poll (NULL if
-	 * none): tcache_loop_poll and tcache_loop_release move it. */
-	struct exit_desc *loop_exit;
 	/* host offset -> guest offset per guest instruction, for faults */
 	uint16_t *map_host;
 	uint16_t *map_guest;
@@ -110,12 +120,22 @@ struct tcache_stats {
 	 * host code bytes ever committed, and blocks translated again for a
 	 * key an eviction dropped (approximate: tcache_retranslated). */
 	uint64_t evictions, evicted_blocks, evict_unchains, translated_bytes, retranslations;
+	/* Hot traces (--traces): built, the blocks their recorded paths
+	 * went through, their host code bytes, and recordings given up
+	 * (nothing to join, or the translation declined). */
+	uint64_t traces, trace_blocks, trace_bytes, traces_abandoned;
+	/* adaptive's resizes: units added, and taken away, by its judgement
+	 * at each fill of a full cache (tcache_adapt_judge). */
+	uint64_t grows, shrinks;
 };
 
 enum tcache_policy {
 	TCACHE_POLICY_FLUSH,   /* the buffer full: everything goes */
 	TCACHE_POLICY_FIFO,    /* units of TCACHE_FIFO_UNIT: the oldest blocks go */
 	TCACHE_POLICY_UNITS,   /* N equal units filled in turn, the oldest evicted whole */
+	/* Units over the maximum, as many in use as the re-translations of
+	 * evicted code call for (Bruening and Amarasinghe, CGO 2005). */
+	TCACHE_POLICY_ADAPTIVE,
 };
 
 /* Fifo's unit: the reserve one block may need (tcache.c), so that the
@@ -131,6 +151,22 @@ struct tcache_unit {
 	uint64_t code_end;
 	unsigned blocks_end;
 	unsigned maps_end;
+};
+
+/* adaptive: the maximum split into TCACHE_ADAPT_UNITS units (fewer if
+ * they would be smaller than a block may need), of which cap_units may
+ * hold blocks; ring lists those that do, oldest first, the last being
+ * filled. Making room in a full cache judges the fill just ended (its
+ * blocks and the re-translations among them, since base_*) and may grow
+ * or shrink cap_units (tcache_adapt_judge, cache/tcache_adapt.c). */
+#define TCACHE_ADAPT_UNITS 32u
+
+struct tcache_adapt {
+	unsigned min_units, max_units, cap_units;
+	unsigned ring[TCACHE_MAX_UNITS];
+	unsigned nring;
+	unsigned quiet_fills;    /* fills of a full cache in a row with few re-translations */
+	uint64_t base_blocks, base_retranslations;
 };
 
 /* A lookup bucket: the first block of its chain with that block's key and
@@ -199,6 +235,10 @@ struct tcache {
 	uint64_t code_limit;
 	unsigned blocks_limit, maps_limit;
 	struct tcache_unit *units;
+	struct tcache_adapt adapt;
+	/* Host code bytes of the valid blocks (invalidated and evicted ones
+	 * leave it): the cache's occupancy, as --stats-interval samples it. */
+	uint64_t live_bytes;
 	/* Moves on every flush and eviction: a block pointer kept across
 	 * either (the run loop's chain source, a profile record) is
 	 * trusted only while it is the same. */
@@ -223,8 +263,27 @@ int tcache_init(struct tcache *tc, uint64_t code_size, uint64_t ram_size, struct
  * TCACHE_MAX_UNITS) for units, ignored otherwise. 0, -EINVAL for a count
  * out of range or units smaller than a block may need, -ENOMEM. */
 int tcache_set_policy(struct tcache *tc, enum tcache_policy policy, unsigned nunits);
-/* Parses "flush", "fifo" or "units:N" into policy and nunits; 0 or -EINVAL. */
+/* Parses "flush", "fifo", "units:N" or "adaptive[:MIN-MAX]" into policy
+ * and nunits; 0 or -EINVAL. */
 int tcache_parse_policy(const char *s, enum tcache_policy *policy, unsigned *nunits);
+/* adaptive's bounds in bytes from "adaptive" (both 0: the defaults) or
+ * "adaptive:MIN-MAX", each N (MiB), NK or NM, MIN at most MAX; 0 or
+ * -EINVAL (cache/tcache_adapt.c). */
+int tcache_parse_adaptive(const char *s, uint64_t *min_bytes, uint64_t *max_bytes);
+/* The adaptive policy on an empty cache, between min_bytes (0: an
+ * eighth of the maximum) and max_bytes (0: the whole buffer), starting at
+ * the minimum. 0, -EINVAL for bounds the buffer or its units cannot
+ * hold, -ENOMEM. */
+int tcache_set_adaptive(struct tcache *tc, uint64_t min_bytes, uint64_t max_bytes);
+/* adaptive's judgement of one fill of a full cache: blocks translated
+ * during it and retranslations among them. Grows cap_units (doubling,
+ * to max_units) when re-translations are a fifth of the blocks or more,
+ * shrinks it by one unit (to min_units) after a whole turn of the cache
+ * of fills with under 2% of them; returns +1, -1 or 0. */
+int tcache_adapt_judge(struct tcache_adapt *a, uint64_t blocks, uint64_t retranslations);
+/* Bytes the cache may fill now: the buffer's units, or adaptive's
+ * cap_units of them. */
+uint64_t tcache_capacity(const struct tcache *tc);
 /* The cache was full (a translation got -ENOSPC): the policy makes room,
  * by a flush or by evicting the oldest unit. Only where no vCPU runs
  * translated code (the run loop, or an exclusive section with several). */
@@ -300,6 +359,14 @@ unsigned tcache_invalidate_gpa(struct tcache *tc, struct ibl_table *ibl, uint64_
  * its physical page or address space; returns how many. */
 unsigned tcache_invalidate_linear(struct tcache *tc, struct ibl_table *ibl, uint32_t eip);
 void tcache_flush(struct tcache *tc, struct ibl_table *ibl);
+/* Points every chained exit of tb back at its stub, so that tb leaves to
+ * the run loop by whichever exit it takes (a trace's recording). */
+void tcache_unchain_exits(struct tcache *tc, struct tblock *tb);
+/* A trace took old's key: the exits chained into old and every lookup
+ * table's entry for it go, so that they find the trace instead. old stays
+ * valid (a side exit of the trace, or a lookup after the trace is
+ * evicted, may still reach it). */
+void tcache_supersede(struct tcache *tc, struct ibl_table *ibl, struct tblock *old);
 /* Block whose host code holds addr, or NULL. */
 struct tblock *tcache_find_host(struct tcache *tc, const void *addr);
 bool tcache_page_traced(const struct tcache *tc, uint32_t page);

@@ -322,6 +322,9 @@ bool cpu_set_efer(struct cpu *cpu, uint64_t efer)
 void cpu_paging_changed(struct cpu *cpu, uint32_t old_cr0, uint32_t old_cr4)
 {
 	uint32_t cr0_diff = old_cr0 ^ cpu->s.cr0, cr4_diff = old_cr4 ^ cpu->s.cr4;
+	/* A MOV to CR3 flushes the TLB (and one to CR0 or CR4 may): what
+	 * page-table writes left for it is carried out. */
+	shadow_tlb_flushed(cpu->sh);
 	if (cr4_diff & CR4_OSFXSR) {
 		/* A key bit (MODE_NO_OSFXSR) that the lookup table's tags
 		 * leave out: this vCPU's entries must all have its setting. An

@@ -202,6 +202,24 @@ struct seg_load {
 	struct segment seg;
 };
 
+/* A hot trace's path being recorded (cpu/trace_build.c): from head (at
+ * code address gpa, in mode) the EIPs execution went on at, block after
+ * block. expect is where the next block must start for the path to go on,
+ * cur the block entered last (NULL once its branch exit was recorded). */
+#define TRACE_MAX_PATH 16u
+struct trace_rec {
+	bool on;
+	uint32_t head, mode, expect;
+	/* The cache's generation at the start: a flush, an eviction or a
+	 * restore since may have reused cur's slot (the recording is given
+	 * up then). */
+	uint64_t generation;
+	uint64_t gpa;
+	const struct tblock *cur;
+	unsigned n;
+	uint32_t path[TRACE_MAX_PATH];
+};
+
 struct cpu {
 	/* --- translated code's view, fixed offsets (translator/cpu_layout.h) --- */
 	uint32_t regs[REG_COUNT];
@@ -438,6 +456,10 @@ struct cpu {
 	/* Cache studies: blocks never chained; the indirect-branch table
 	 * never filled, so every lookup misses into the monitor. */
 	bool no_chain, no_ibl;
+	/* --traces: the times a trace head is reached before its path is
+	 * recorded (0: no traces), and the recording under way. */
+	unsigned trace_threshold;
+	struct trace_rec trace_rec;
 	bool deprivileged;
 	/* Set by a monitor access that reached a device or wrote a traced
 	 * page table: what an adaptive instruction's callout needed the

@@ -279,8 +279,9 @@ static void print_block(const struct cpu *cpu, const struct hot_block *b, unsign
 	if (!tb) {
 		fprintf(out, ": its translation was dropped since\n");
 	} else {
-		fprintf(out, ", %u instructions, %u guest bytes -> %u host bytes (expansion %.1fx)\n",
-			tb->ninsns, tb->guest_len, tb->code_len,
+		/* A trace's guest bytes are its span, its head at the guest EIP. */
+		fprintf(out, ", %s%u instructions, %u guest bytes -> %u host bytes (expansion %.1fx)\n",
+			tb->trace ? "a trace of " : "", tb->ninsns, tb->guest_len, tb->code_len,
 			tb->guest_len ? (double)tb->code_len / tb->guest_len : 0.0);
 	}
 	if (n > 1) {

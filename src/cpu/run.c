@@ -85,8 +85,9 @@ uint32_t cpu_instruction_breakpoints_at(const struct cpu *cpu, uint32_t eip)
 	return hits;
 }
 
-int cpu_translate_block(struct cpu *cpu, struct translator *t, uint32_t eip, uint64_t gpa,
-			uint32_t mode, struct tblock **out)
+/* A translation's view of the vCPU; path, n: a trace's recorded path. */
+static int translate_for(struct cpu *cpu, struct translator *t, uint32_t eip, uint64_t gpa,
+			 uint32_t mode, const uint32_t *path, unsigned n, struct tblock **out)
 {
 	const struct translate_env env = {
 		.sh = cpu->sh,
@@ -103,12 +104,27 @@ int cpu_translate_block(struct cpu *cpu, struct translator *t, uint32_t eip, uin
 		.drop_fault = env_drop_fault,
 		.breakpoint_at = cpu->debug.nbp || (cpu->s.dr[7] & DR7_ENABLES) ? env_breakpoint_at : NULL,
 		.opaque = cpu,
+		.trace_path = path,
+		.trace_len = n,
 	};
 	uint8_t phase = cpu->phase;
 	cpu->phase = PHASE_TRANSLATE;   /* the host-time split (profile.h) */
-	int ret = translate_block(t, &env, eip, gpa, mode, out);
+	int ret = path ? translate_trace(t, &env, eip, gpa, mode, out)
+		       : translate_block(t, &env, eip, gpa, mode, out);
 	cpu->phase = phase;
 	return ret;
+}
+
+int cpu_translate_block(struct cpu *cpu, struct translator *t, uint32_t eip, uint64_t gpa,
+			uint32_t mode, struct tblock **out)
+{
+	return translate_for(cpu, t, eip, gpa, mode, NULL, 0, out);
+}
+
+int cpu_translate_trace(struct cpu *cpu, struct translator *t, uint32_t eip, uint64_t gpa,
+			uint32_t mode, const uint32_t *path, unsigned n, struct tblock **out)
+{
+	return translate_for(cpu, t, eip, gpa, mode, path, n, out);
 }
 
 /* Delivers the #PF a failed guest access left pending; false if none. */
@@ -643,9 +659,12 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 		bool paging = (cpu->s.cr0 & CR0_PG) != 0;
 		if (chain_from && chain_generation == cpu->tc->generation && chain_mode == mode &&
 		    !(mode & MODE_SINGLE) && chain_from->from->valid &&
-		    !cpu->no_chain && !(paging && (mode & MODE_SEGCS)))
+		    !cpu->no_chain && !(paging && (mode & MODE_SEGCS)) &&
+		    !(cpu->trace_threshold && cpu_trace_head(cpu, chain_from, tb)))
 			tcache_chain(cpu->tc, chain_from, tb, paging);
 		chain_from = NULL;
+		if (cpu->trace_rec.on)
+			cpu_trace_enter(cpu, t, tb);
 		sync_seg_bases(cpu);
 		cpu->stats.blocks_run++;
 		cpu->fault.kind = FAULT_NONE;
@@ -727,6 +746,8 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 					continue;
 				}
 				cpu->stats.exits[EXIT_BRANCH]++;
+				if (cpu->trace_rec.on)
+					cpu_trace_exit(cpu, t, ex);
 				if (ex->kind == EXIT_KIND_BRANCH) {
 					chain_from = (struct exit_desc *)ex;
 					chain_mode = ex->from->mode;

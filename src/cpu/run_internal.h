@@ -23,6 +23,22 @@ bool cpu_fetch_address(struct cpu *cpu, uint32_t linear, uint64_t *gpa);
 struct tblock *cpu_get_block(struct cpu *cpu, struct translator *t, uint32_t eip,
 			     uint32_t mode);
 
+/* A trace's translation along path (n EIPs): translate_trace's result. */
+int cpu_translate_trace(struct cpu *cpu, struct translator *t, uint32_t eip, uint64_t gpa,
+			uint32_t mode, const uint32_t *path, unsigned n, struct tblock **out);
+
+/* trace_build.c: hot traces (--traces) */
+/* The run loop is about to chain exit from to tb: true when it must not,
+ * because tb is a trace head still being counted (each arrival must come
+ * back to the run loop), or a path is being recorded. */
+bool cpu_trace_head(struct cpu *cpu, const struct exit_desc *from, struct tblock *tb);
+/* A recording: tb is about to run. Its exits are unchained, so that it
+ * comes back to say where it went; a block off the path ends the
+ * recording, and the trace is built. */
+void cpu_trace_enter(struct cpu *cpu, struct translator *t, struct tblock *tb);
+/* A recording: the block entered left by the branch exit ex. */
+void cpu_trace_exit(struct cpu *cpu, struct translator *t, const struct exit_desc *ex);
+
 /* host_fault.c */
 /* Installs the process's handlers for SIGSEGV, SIGBUS, SIGFPE and SIGILL;
  * 0 or -errno. */

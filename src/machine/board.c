@@ -37,6 +37,9 @@ static int vcpu_create(struct board *board, struct board_vcpu *v, char *err, siz
 		ret = cpu_init(&v->cpu, &board->boot, &board->sh, &board->tc, &board->bus);
 	v->cpu.no_chain = cfg->no_chain;
 	v->cpu.no_ibl = cfg->no_ibl;
+	/* A block of one instruction, or one checking itself, has no trace. */
+	if (!cfg->one_insn_blocks && !cfg->selfcheck_blocks)
+		v->cpu.trace_threshold = cfg->traces;
 	if (ret) {
 		snprintf(err, err_len, "cannot set up the vCPU: %s", strerror(-ret));
 		return ret;
@@ -283,9 +286,13 @@ int board_create(struct board **out, const struct board_config *cfg, char *err, 
 		shadow_set_map_budget(&board->sh, cfg->map_budget);
 	uint64_t tcache_bytes = cfg->tcache_kib ? cfg->tcache_kib << 10 : cfg->tcache_mib << 20;
 	ret = tcache_init(&board->tc, tcache_bytes, board->ram.size, &board->sh);
-	if (!ret && tcache_set_policy(&board->tc, cfg->tcache_policy, cfg->tcache_units)) {
+	if (!ret && (cfg->tcache_policy == TCACHE_POLICY_ADAPTIVE
+			     ? tcache_set_adaptive(&board->tc, cfg->tcache_min, cfg->tcache_max)
+			     : tcache_set_policy(&board->tc, cfg->tcache_policy, cfg->tcache_units))) {
 		tcache_destroy(&board->tc);
-		snprintf(err, err_len, "--tcache-policy: units of a %llu KiB cache smaller than a block may need",
+		snprintf(err, err_len,
+			 "--tcache-policy: units of a %llu KiB cache smaller than a block may need, or adaptive's "
+			 "bounds outside it",
 			 (unsigned long long)(tcache_bytes >> 10));
 		ret = -EINVAL;
 		goto destroy_window;

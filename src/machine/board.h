@@ -51,6 +51,9 @@ struct board_ide_drive {
 
 /* The translator's own block size limit (translate_internal.h's). */
 #define BOARD_MAX_BLOCK_INSNS 64u
+/* --traces without N: arrivals at a trace head before its path is recorded
+ * (Dynamo used 50). */
+#define BOARD_TRACE_THRESHOLD 50u
 /* --smp's range (board_internal.h's BOARD_MAX_VCPUS). */
 #define BOARD_MAX_SMP 8u
 /* --map-budget's range (the shadow's own floor is SHADOW_MAP_MIN). */
@@ -88,6 +91,8 @@ struct board_config {
 	bool no_chain, no_ibl;
 	bool no_clone;          /* every block translated, none copied */
 	unsigned max_block_insns;
+	/* --traces[=N]: a trace head's threshold (cpu.trace_threshold); 0: off. */
+	unsigned traces;
 	unsigned map_budget;    /* host mappings for the shadow; 0: vm.max_map_count's */
 	unsigned profile_top;   /* --profile N: list the N hottest blocks; 0: off */
 	bool selfcheck_blocks;  /* debug: every block self-checking, no page protection */
@@ -97,6 +102,8 @@ struct board_config {
 	uint64_t tcache_kib;    /* --tcache NK: this size instead, if not 0 */
 	enum tcache_policy tcache_policy;
 	unsigned tcache_units;  /* units:N's N */
+	/* adaptive:MIN-MAX's bounds in bytes; 0: the defaults */
+	uint64_t tcache_min, tcache_max;
 	/* --screenshot, each written at exit and on SIGUSR2 */
 	const char *screenshot_paths[BOARD_MAX_SCREENSHOTS];
 	unsigned screenshot_count;

@@ -275,7 +275,8 @@ void board_read_counters(const struct board *board, struct board_counters *c)
 	c->vga_modes_not_shown = board->vga.unsupported_renders;
 	c->tcache = board->tc.stats;
 	c->code_used = tcache_code_bytes(&board->tc);
-	c->code_size = board->tc.code_size;
+	c->code_size = tcache_capacity(&board->tc);
+	c->code_live = board->tc.live_bytes;
 	c->shadow = board->sh.stats;
 	c->pages_mapped = board->sh.total_mapped;
 	c->host_mappings = (uint64_t)board->sh.host_maps;

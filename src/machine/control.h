@@ -168,7 +168,7 @@ struct board_counters {
 	uint64_t net_tx_queue_full;     /* the backend's drops */
 	uint64_t vga_modes_not_shown;
 	struct tcache_stats tcache;
-	uint64_t code_used, code_size;
+	uint64_t code_used, code_size, code_live;
 	struct shadow_stats shadow;
 	uint64_t pages_mapped, host_mappings, host_mapping_budget;
 	struct cpu_stats cpu;

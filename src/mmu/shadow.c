@@ -173,6 +173,19 @@ static void entry_protect(struct shadow *sh, struct shadow_window *w, uint32_t v
 
 static void flush_pending_unmap(struct shadow *sh);
 
+/* A page that stops being a table (or code) may be written again in every
+ * window that maps it, but is seldom written there: the kernel's direct
+ * map holds every page table in every window, and a freed one is reused
+ * in one address space if at all. Only the current window gets the write
+ * permission back at once; elsewhere the first write takes a hidden fault
+ * that gives it (fill_around: the same frame, mapped writable), where each
+ * window selected had made an mprotect for it, and each other vCPU's one
+ * at once. */
+static bool lazy_relax(const struct shadow *sh, const struct shadow_window *w, uint32_t e, int prot)
+{
+	return (prot & PROT_WRITE) && !(e & SHADOW_E_HOST_RW) && &w->win != sh->current;
+}
+
 static int compare_vpages(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -204,7 +217,7 @@ void shadow__flush_reprotects(struct shadow *sh, struct shadow_window *w)
 			const uint32_t *e = entry_of(w, vpage);
 			if (e && *e) {
 				prot = entry_prot(sh, *e);
-				change = entry_with_prot(*e, prot) != *e;
+				change = entry_with_prot(*e, prot) != *e && !(prot & PROT_WRITE);
 			}
 		}
 		if (run_len && (!change || vpage != run_start + run_len || prot != run_prot)) {
@@ -273,6 +286,8 @@ void shadow_reprotect(struct shadow *sh, uint32_t page)
 		uint32_t *e = entry_of(w, n->key);
 		assert(e && shadow_entry_page(*e) == page);
 		int prot = entry_prot(sh, *e);
+		if (lazy_relax(sh, w, *e, prot))
+			continue;
 		if (shadow__window_live(sh, &w->win)) {
 			entry_protect(sh, w, n->key, 1, prot);   /* also after shadow_unprotect_current */
 			continue;
@@ -298,6 +313,44 @@ int shadow_unprotect_current(struct shadow *sh, uint32_t va)
 {
 	uint8_t *p = sh->current->base + (va & ~(GUEST_PAGE_SIZE - 1));
 	return mprotect(p, GUEST_PAGE_SIZE, PROT_READ | PROT_WRITE) < 0 ? -errno : 0;
+}
+
+/* A guest's write-protection of a page-table entry (fork marking its
+ * pages copy-on-write, a dirty bit cleared) waits for the guest's TLB
+ * flush: until then the SDM lets a processor keep writing through the
+ * translation it cached (an entry is mapped writable only with its
+ * accessed and dirty bits set, as a TLB entry for a write would be), and
+ * every OS flushes after such a change, on every CPU that may hold it.
+ * The flush then protects the whole batch in address order, a run of
+ * neighbours in one mprotect: a fork's write-protections were one
+ * mprotect each, and one that takes a mapping's write permission away
+ * costs a shootdown of the host TLB on every core the other vCPUs run on.
+ * A window not in use gets them at its selection, as other held-back
+ * protections. */
+static void hold_wp(struct shadow *sh, struct shadow_window *w, uint32_t vpage)
+{
+	if (w->nreprotect && w->reprotect[w->nreprotect - 1] == vpage)
+		return;
+	if (w->nreprotect == SHADOW_REPROTECT_MAX)
+		shadow__flush_reprotects(sh, w);
+	w->reprotect[w->nreprotect++] = vpage;
+	if (shadow__window_live(sh, &w->win))
+		sh->wp_held = true;
+	sh->stats.wp_held++;
+}
+
+void shadow_tlb_flushed(struct shadow *sh)
+{
+	if (!sh->wp_held)
+		return;
+	sh->wp_held = false;
+	/* Only windows that run hold write-protections the flush is for;
+	 * the others' lists wait for their selection. */
+	for (unsigned i = 0; i < SHADOW_MAX_WINDOWS; i++) {
+		struct shadow_window *w = &sh->windows[i];
+		if (w->nreprotect && shadow__window_live(sh, &w->win))
+			shadow__flush_reprotects(sh, w);
+	}
 }
 
 /* --- dropping shadow entries -------------------------------------------- */
@@ -363,7 +416,10 @@ void *shadow_current_ptr(struct shadow *sh, uint32_t va, unsigned len, bool writ
 	const uint32_t *e = entry_of(w, va >> 12);
 	if (!e || !*e)
 		return NULL;
-	if (write && (!(*e & SHADOW_E_WRITABLE) || page_read_only(sh, shadow_entry_page(*e))))
+	/* (A write permission the host mapping has not got back yet:
+	 * lazy_relax.) */
+	if (write && (!(*e & SHADOW_E_WRITABLE) || !(*e & SHADOW_E_HOST_RW) ||
+		      page_read_only(sh, shadow_entry_page(*e))))
 		return NULL;
 	/* While RAM writes are logged, a page logged by the monitor may still
 	 * be mapped read-only: the slow path, which logs, is always right. */
@@ -402,6 +458,7 @@ void shadow_invlpg(struct shadow *sh, uint32_t va)
 	}
 	sh->dropped_window = NULL;
 	flush_pending_unmap(sh);
+	shadow_tlb_flushed(sh);
 	if (global_pages_holds(&sh->global, va))
 		shadow_retire_global(sh);
 }
@@ -616,7 +673,7 @@ struct fault_run {
 	unsigned count;
 };
 static int map_page(struct shadow *sh, struct shadow_window *w, uint32_t va, const struct walk *wk,
-		    const struct paging_regs *pr, struct fault_run *run);
+		    const struct paging_regs *pr, struct fault_run *run, bool wp_waits);
 
 /* A page-table entry behind this shadow entry changed: map what it says
  * now if that needs no accessed bit set (the guest's next touch would
@@ -659,14 +716,14 @@ static void refresh_entry(struct shadow *sh, struct shadow_window *w, uint32_t v
 	 * an unmap and a map would cost a second system call and a minor
 	 * fault at the next touch. */
 	if (now && old && shadow_entry_page(old) == page) {
-		if (map_page(sh, w, va, &wk, NULL, NULL) == 0) {
+		if (map_page(sh, w, va, &wk, NULL, NULL, true) == 0) {
 			sh->stats.shadow_updates++;
 			return;
 		}
 		now = false;   /* no room to split the mapping: drop it */
 	}
 	drop_entry(sh, w, vpage);
-	if (now && map_page(sh, w, va, &wk, NULL, NULL) == 0)
+	if (now && map_page(sh, w, va, &wk, NULL, NULL, false) == 0)
 		sh->stats.shadow_updates++;
 }
 
@@ -963,9 +1020,11 @@ static void grow_fault_run(struct shadow *sh, struct shadow_window *w, const str
 
 /* Maps linear page va of w as walked in wk; with run, a hidden fault's,
  * together with the neighbours grow_fault_run finds under pr, which run
- * tells. */
+ * tells. With wp_waits (a page-table entry written) a mapped page that
+ * only loses its write permission keeps it until the guest's TLB flush
+ * (hold_wp). */
 static int map_page(struct shadow *sh, struct shadow_window *w, uint32_t va, const struct walk *wk,
-		    const struct paging_regs *pr, struct fault_run *run)
+		    const struct paging_regs *pr, struct fault_run *run, bool wp_waits)
 {
 	uint32_t vpage = va >> 12, r = vpage >> 10, page;
 	uint16_t id = (uint16_t)(w - sh->windows);
@@ -1010,6 +1069,18 @@ static int map_page(struct shadow *sh, struct shadow_window *w, uint32_t va, con
 		if (((*e ^ flags) & SHADOW_E_NO_EXEC) && sh->code_pages && page < sh->ram_pages &&
 		    sh->code_pages[page])
 			shadow__retire_asid(sh, w);
+		/* A page-table write (wp_waits): where the host's protection
+		 * stays (a clean page, mapped read-only for its dirty bit,
+		 * write-protected for copy-on-write) there is nothing to do; a
+		 * write permission taken away waits for the guest's flush. */
+		int host_prot = PROT_READ | ((*e & SHADOW_E_HOST_RW) ? PROT_WRITE : 0);
+		if (wp_waits && (host_prot == prot || (!(prot & PROT_WRITE) && !page_read_only(sh, page) &&
+						       !((*e ^ flags) & SHADOW_E_NO_EXEC)))) {
+			entry_set(sh, w, vpage, entry_with_prot(shadow_entry(page, flags), host_prot));
+			if (host_prot != prot)
+				hold_wp(sh, w, vpage);
+			return 0;
+		}
 		entry_set(sh, w, vpage, entry_with_prot(shadow_entry(page, flags), prot));
 		uint8_t *host = w->win.base + (uint64_t)vpage * GUEST_PAGE_SIZE;
 		return mprotect(host, GUEST_PAGE_SIZE, prot) < 0 ? -errno : 0;
@@ -1142,7 +1213,7 @@ static int fill_around(struct shadow *sh, struct shadow_window *w, const struct 
 		       uint32_t va, const struct walk *wk)
 {
 	struct fault_run run;
-	int err = map_page(sh, w, va, wk, pr, &run);
+	int err = map_page(sh, w, va, wk, pr, &run, false);
 	if (err < 0)
 		return err;
 	sh->stats.prefetched += run.count - 1;
@@ -1218,7 +1289,7 @@ enum shadow_fault_kind shadow_fault(struct shadow *sh, const struct vcpu_state *
 		mark_ram_written(sh, page);
 	if (write && page_read_only(sh, page)) {
 		/* Map it (read-only) so the slow path's single step can find it. */
-		if (map_page(sh, w, va, &wk, NULL, NULL) < 0)
+		if (map_page(sh, w, va, &wk, NULL, NULL, false) < 0)
 			return SHADOW_NO_ROOM;
 		return guest_ram_page_locked(sh->ram, page) ? SHADOW_MMIO : SHADOW_TRACED;
 	}

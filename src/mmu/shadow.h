@@ -93,7 +93,8 @@ struct shadow_window {
 	unsigned pd_floods;        /* its directory flooded since it was last selected */
 	/* Linear pages whose host protection here is to follow their
 	 * entries' when the window is selected again (shadow_reprotect while
-	 * it was not in use). */
+	 * it was not in use), or, for write-protections the guest made in its
+	 * page-table entries, at its next TLB flush (held_wp). */
 	uint32_t reprotect[SHADOW_REPROTECT_MAX];
 	unsigned nreprotect;
 	/* Linear pages (+ 1; 0 is none) whose mapping an INVLPG took away just
@@ -113,6 +114,7 @@ struct shadow_stats {
 	uint64_t trace_faults;     /* guest writes to traced page-table pages */
 	uint64_t shadow_drops;     /* shadow entries dropped after table writes */
 	uint64_t shadow_updates;   /* of those, mapped again at once from the new entry */
+	uint64_t wp_held;          /* write-protections held until the guest's TLB flush */
 	uint64_t adaptive_insns;   /* instructions retranslated as memory callouts */
 	uint64_t adaptive_accesses; /* accesses those callouts performed */
 	uint64_t adaptive_forgotten; /* times the full set was emptied */
@@ -209,6 +211,10 @@ struct shadow {
 		struct shadow_window *w;
 		uint32_t start, end;      /* linear pages [start, end) */
 	} pending_unmap;
+	/* A window some vCPU runs in holds back a write-protection the guest
+	 * made in a page-table entry (held_wp), to be carried out at the
+	 * guest's next TLB flush (shadow_tlb_flushed). */
+	bool wp_held;
 	/* The last entry a page-table write dropped: its window and linear
 	 * page (an INVLPG of it next marks a reused slot: shadow_invlpg). */
 	struct shadow_window *dropped_window;
@@ -318,6 +324,10 @@ bool shadow_hold_code(struct shadow *sh, uint32_t va);
  * CR3 with PGE off (shadow_drop_global, if there are any). */
 void shadow_note_global_code(struct shadow *sh, uint32_t va, uint32_t frame, bool user);
 void shadow_invlpg(struct shadow *sh, uint32_t va);
+/* The guest flushed TLB entries (INVLPG, a MOV to CR0, CR3 or CR4, a task
+ * switch, on any vCPU): write-protections of its page-table entries held
+ * back in windows that run are carried out now. */
+void shadow_tlb_flushed(struct shadow *sh);
 void shadow_flush_global(struct shadow *sh, const struct paging_regs *pr);
 void shadow_drop_global(struct shadow *sh);
 void shadow_retire_global(struct shadow *sh);

@@ -151,12 +151,16 @@ void emit_init(struct emitter *e, uint8_t *start, uint8_t *limit)
 	e->pos = start;
 	e->limit = limit;
 	e->failed = false;
+	e->no_room = false;
 }
 
 void emit_bytes(struct emitter *e, const void *bytes, unsigned n)
 {
-	if (e->failed || (uint64_t)(e->limit - e->pos) < n) {
+	if (e->failed)
+		return;
+	if ((uint64_t)(e->limit - e->pos) < n) {
 		e->failed = true;
+		e->no_room = true;
 		return;
 	}
 	memcpy(e->pos, bytes, n);

@@ -18,6 +18,10 @@ struct emitter {
 	uint8_t *pos;
 	uint8_t *limit;
 	bool failed;   /* out of space or an encoding the encoder refused */
+	/* Of failed, the first cause was space: the block must end or be
+	 * translated again where there is more (never a callout instead,
+	 * which is for instructions the translator does not do). */
+	bool no_room;
 	struct emit_cache *cache;   /* encodings already made, or NULL */
 };
 

@@ -681,8 +681,8 @@ static bool emit_request_any(struct tctx *c, ZydisEncoderRequest *req)
 	emit_request(&c->e, req);
 	if (!c->e.failed)
 		return true;
-	if ((size_t)(c->e.limit - c->e.pos) < INSN_HEADROOM)
-		return false;
+	if (c->e.no_room)
+		return false;   /* translate_one's -ENOSPC */
 	c->e.pos = start;
 	c->e.failed = false;
 	return emit_high_byte_swapped(c, req);
@@ -1212,6 +1212,13 @@ static int translate_one(struct translator *t, struct tctx *c, unsigned avail, b
 		translate_pause_budgeted(c);
 	} else if (verdict == ALLOW_TRANSLATE &&
 		   !translate_insn(c, sensitive_classify(&c->in, c->ops))) {
+		/* Out of room is never a reason for a callout: the monitor's
+		 * callout does not run every instruction the translator does
+		 * (a high-byte form that needs the XCHG swap became #UD and a
+		 * triple fault loop at a fifo unit's last 512 bytes). The
+		 * block is made again with room (cpu_get_block). */
+		if (c->e.no_room)
+			return -ENOSPC;
 		/* No translation: the monitor runs it, or raises #UD. */
 		c->e.pos = insn_start;
 		c->e.failed = false;
@@ -1225,8 +1232,8 @@ static int translate_one(struct translator *t, struct tctx *c, unsigned avail, b
 		c->ended = true;
 	}
 	if (c->e.failed) {
-		if ((size_t)(c->e.limit - c->e.pos) >= INSN_HEADROOM) {
-			/* Room was there: the encoder refused a form we built. */
+		if (!c->e.no_room) {
+			/* The encoder refused a form we built. */
 			snprintf(t->error, sizeof(t->error), "no host encoding for '%s' at 0x%08x",
 				 ZydisMnemonicGetString(c->in.mnemonic), c->eip);
 			return -ENOTSUP;
@@ -1305,6 +1312,8 @@ static int translate_fresh(struct translator *t, const struct translate_env *env
 			emit_branch_exit(c, c->eip, tb->ninsns ? EXIT_KIND_BRANCH : EXIT_KIND_BREAK);
 			break;
 		}
+		if (env->trace_path && c->trace_k < env->trace_len && c->eip == env->trace_path[c->trace_k])
+			c->trace_k++;
 		uint64_t page_end = page_end_of(c, c->eip);
 		uint64_t next_gpa;
 		unsigned room = code_room(c, c->eip);
@@ -1360,7 +1369,8 @@ static int translate_fresh(struct translator *t, const struct translate_env *env
 	/* One page, no self-check, no breakpoint: the same code elsewhere
 	 * differs only in the recorded fields. */
 	tb->clonable = !c->no_clone && !c->selfcheck && tb->pages[1] == tb->pages[0] &&
-		       !env->breakpoint_at && !t->trace && mode_uses_ibl(mode);
+		       !env->breakpoint_at && !t->trace && mode_uses_ibl(mode) && !env->trace_path;
+	tb->trace = env->trace_path != NULL;
 	tb->clone_env = clone_env(env);
 	tb->nrelocs = (uint16_t)c->nrelocs;
 	tb->relocs = c->relocs;
@@ -1399,6 +1409,23 @@ int translate_block(struct translator *t, const struct translate_env *env, uint3
 			return -ENOTSUP;
 		}
 	}
+	return err;
+}
+
+int translate_trace(struct translator *t, const struct translate_env *env, uint32_t eip,
+		    uint64_t gpa, uint32_t mode, struct tblock **out)
+{
+	/* Flat 32-bit code, a head whose first instruction cannot run onto
+	 * the next page (the trace stays on one), never a self-checking page
+	 * (those blocks end after every store) or a breakpoint's. */
+	if (!env->trace_path || !mode_uses_ibl(mode) || (mode & MODE_SINGLE) || t->single_insn ||
+	    env->breakpoint_at || eip % GUEST_PAGE_SIZE > GUEST_PAGE_SIZE - ZYDIS_MAX_INSTRUCTION_LENGTH ||
+	    tcache_page_selfcheck(env->tc, (uint32_t)(gpa / GUEST_PAGE_SIZE)))
+		return -EAGAIN;
+	unsigned maps = env->tc->map_used;
+	int err = translate_fresh(t, env, eip, gpa, mode, false, out);
+	if (err)
+		env->tc->map_used = maps;   /* the maps of the block not made */
 	return err;
 }
 

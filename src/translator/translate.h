@@ -189,7 +189,23 @@ struct translate_env {
 	 * is set. */
 	bool (*breakpoint_at)(void *opaque, uint32_t eip);
 	void *opaque;
+	/* A hot trace's recorded path (translate_trace): the EIPs execution
+	 * went on at, block after block; NULL for an ordinary block. */
+	const uint32_t *trace_path;
+	unsigned trace_len;
 };
+
+/* A hot trace from head eip (gpa, mode) along path (env->trace_path,
+ * env->trace_len: where execution went on after each block): one block
+ * whose translation follows a direct JMP or takes a Jcc's branch when its
+ * target is the path's next EIP and lies forward on the same page, the
+ * Jcc then inverted into a side exit to the instruction after it. Any
+ * path is correct (every conditional branch keeps its exit); the path only
+ * chooses the straight line. Flat code only, no self-checking page; the
+ * cache is never made room for (-ENOSPC gives up). 0 and the block, or
+ * -EAGAIN where no trace is made, or translate_block's errors. */
+int translate_trace(struct translator *t, const struct translate_env *env, uint32_t eip,
+		    uint64_t gpa, uint32_t mode, struct tblock **out);
 
 /* 0, or -EINVAL (no decoder) or -ENOMEM. */
 int translator_init(struct translator *t, bool single_insn, FILE *trace);

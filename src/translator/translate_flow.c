@@ -173,6 +173,8 @@ bool translate_branch(struct tctx *c)
 			emit_limit_fault(c);
 			emit_branch_exit(c, c->eip, EXIT_KIND_NOCHAIN);   /* never reached */
 			c->ended = true;
+		} else if (rel && m == ZYDIS_MNEMONIC_JMP && trace_follows(c, branch_target(c))) {
+			c->next_eip = branch_target(c);   /* a trace runs straight on */
 		} else if (rel) {
 			if (m == ZYDIS_MNEMONIC_CALL)
 				emit_push_eip(c, c->next_eip);
@@ -225,6 +227,10 @@ bool translate_branch(struct tctx *c)
 			emit_limit_fault(c);
 			if (skip && !c->e.failed)
 				patch_rel32(skip, c->e.pos);
+		} else if (branch_target(c) != c->next_eip && trace_follows(c, branch_target(c))) {
+			/* The path took it: the trace leaves where it is not taken. */
+			emit_jcc_exit(c, (c->in.opcode & 15) ^ 1u, c->next_eip);
+			c->next_eip = branch_target(c);
 		} else {
 			emit_jcc_exit(c, c->in.opcode & 15, branch_target(c));
 		}

@@ -65,6 +65,8 @@ struct tctx {
 	bool esp_lags;         /* esp_may_lag of the instruction being translated */
 	bool esp_any;
 	int16_t esp_at[BLOCK_MAX_INSNS];
+	/* A trace (env->trace_path): the path's entries reached so far. */
+	unsigned trace_k;
 	/* Last, and not cleared per block (large): callout descriptors to
 	 * place after the code, with the field each one patches. */
 	struct {
@@ -153,6 +155,14 @@ const char *clone_differs(const struct tblock *copy, const struct tblock *fresh)
 uint8_t *emit_cx_zero_test(struct tctx *c);
 void restore_rcx(struct tctx *c);
 
+/* Whether a trace goes on at a direct branch's target rather than after
+ * it: the path's next EIP, forward of the branch on its page. */
+static inline bool trace_follows(const struct tctx *c, uint32_t target)
+{
+	return c->env->trace_path && c->trace_k < c->env->trace_len &&
+	       target == c->env->trace_path[c->trace_k] && target > c->eip &&
+	       target < page_end_of(c, c->eip);
+}
 /* translate_flow.c: near JMP, CALL, RET, Jcc, LOOPcc, JCXZ/JECXZ */
 bool translate_branch(struct tctx *c);
 /* How many bytes of an instruction at eip lie inside CS's limit, at most

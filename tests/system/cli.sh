@@ -156,6 +156,10 @@ expect 2 "invalid --profile '0'" run --kernel "$hello" --profile 0
 expect 2 "invalid --max-block-insns '0'" run --kernel "$hello" --max-block-insns 0
 expect 2 "invalid --max-block-insns '65'" run --kernel "$hello" --max-block-insns 65
 expect 2 "invalid --max-block-insns 'x'" run --kernel "$hello" --max-block-insns x
+# --traces takes an optional threshold, 1 to 65534 (attached: --traces=N).
+expect 2 "invalid --traces '0'" run --kernel "$hello" --traces=0
+expect 2 "invalid --traces '65535'" run --kernel "$hello" --traces=65535
+expect 2 "invalid --traces 'x'" run --kernel "$hello" --traces=x
 # --symbols: a missing file or one that is no symbol map is one line, status 1.
 expect 1 "--symbols $work/nosyms: No such file" run --kernel "$hello" --explain --symbols "$work/nosyms"
 printf 'not a map\n' >"$work/badsyms"

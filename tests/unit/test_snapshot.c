@@ -17,7 +17,8 @@
  *
  * test_snapshot --smp SMP_SNAP.elf: four vCPUs saved in the middle of
  * tests/guests/smp_snap.asm (one counting, one halted, one waiting for a
- * start-up IPI), restored, and run on to the guest's pass. */
+ * start-up IPI), restored, and run on to the guest's pass; --smp-traces
+ * the same with hot traces (--traces=2). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
@@ -240,13 +241,15 @@ static int write_sections(const char *path, const struct section_copy *s, unsign
 	return snapw_close(&w);
 }
 
+/* traces: --traces's threshold (0: off). */
 static struct board *new_board_smp(const char *kernel, const char *restore, const char *cmdline,
-				   unsigned smp)
+				   unsigned smp, unsigned traces)
 {
 	struct board *b;
 	struct board_config cfg = { .kernel_path = kernel, .ram_mib = 64, .serial = SERIAL_NONE,
 				    .display = DISPLAY_NONE, .tcache_mib = 16, .no_reboot = true,
-				    .restore_path = restore, .cmdline = cmdline, .smp = smp };
+				    .restore_path = restore, .cmdline = cmdline, .smp = smp,
+				    .traces = traces };
 	char err[512];
 	if (board_create(&b, &cfg, err, sizeof(err))) {
 		fprintf(stderr, "test_snapshot: %s\n", err);
@@ -257,7 +260,7 @@ static struct board *new_board_smp(const char *kernel, const char *restore, cons
 
 static struct board *new_board_with(const char *kernel, const char *restore, const char *cmdline)
 {
-	return new_board_smp(kernel, restore, cmdline, 1);
+	return new_board_smp(kernel, restore, cmdline, 1, 0);
 }
 
 static struct board *new_board(const char *kernel, const char *restore)
@@ -866,7 +869,7 @@ static bool one_line(const char *err)
 	return err[0] && !strchr(err, '\n');
 }
 
-static void test_smp(const char *kernel)
+static void test_smp(const char *kernel, unsigned traces)
 {
 	char err[512];
 	const char *first = work_path("smp-first.snap");
@@ -874,7 +877,7 @@ static void test_smp(const char *kernel)
 	const char *other = work_path("smp-other.snap");
 	struct board_regs before[SMP_VCPUS], after;
 
-	struct board *b = new_board_smp(kernel, NULL, "mid-stop", SMP_VCPUS);
+	struct board *b = new_board_smp(kernel, NULL, "mid-stop", SMP_VCPUS, traces);
 	CHECK(b != NULL);
 	if (!b)
 		return;
@@ -913,7 +916,7 @@ static void test_smp(const char *kernel)
 	CHECK(saved_tsc != 0);
 
 	/* Restored: every vCPU where it was, every TSC the BSP's. */
-	b = new_board_smp(kernel, first, "mid-stop", SMP_VCPUS);
+	b = new_board_smp(kernel, first, "mid-stop", SMP_VCPUS, traces);
 	CHECK(b != NULL);
 	if (!b)
 		return;
@@ -956,7 +959,7 @@ static void test_smp(const char *kernel)
 	free_board(b);
 
 	/* The TSC set apart stays apart by as much. */
-	b = new_board_smp(kernel, apart, NULL, SMP_VCPUS);
+	b = new_board_smp(kernel, apart, NULL, SMP_VCPUS, traces);
 	CHECK(b != NULL);
 	if (b) {
 		CHECK_EQ(board_snapshot_restore(b, apart, err, sizeof(err)), 0);
@@ -967,7 +970,7 @@ static void test_smp(const char *kernel)
 	}
 
 	/* Into a machine of two: refused, naming both counts. */
-	b = new_board_smp(kernel, first, NULL, 2);
+	b = new_board_smp(kernel, first, NULL, 2, traces);
 	CHECK(b != NULL);
 	if (b) {
 		err[0] = '\0';
@@ -1012,7 +1015,7 @@ static void test_smp(const char *kernel)
 		for (unsigned i = 0; i < n; i++)
 			if (damage[k].how == 2 && !strcmp(d[i].tag, "SMP "))
 				free(d[i].data);
-		b = new_board_smp(kernel, other, NULL, SMP_VCPUS);
+		b = new_board_smp(kernel, other, NULL, SMP_VCPUS, traces);
 		CHECK(b != NULL);
 		if (!b)
 			continue;
@@ -1037,9 +1040,9 @@ static void remove_work(void)
 int main(int argc, char **argv)
 {
 	if (argc < 2 || ((!strcmp(argv[1], "--a20") || !strcmp(argv[1], "--v86") ||
-			  !strcmp(argv[1], "--smp")) && argc != 3)) {
+			  !strcmp(argv[1], "--smp") || !strcmp(argv[1], "--smp-traces")) && argc != 3)) {
 		fprintf(stderr, "usage: test_snapshot GUEST.elf [OUT.snap] | --a20 A20.elf | --v86 V86.elf"
-			" | --smp SMP_SNAP.elf\n");
+			" | --smp SMP_SNAP.elf | --smp-traces SMP_SNAP.elf\n");
 		return 2;
 	}
 	if (!mkdtemp(work)) {
@@ -1051,8 +1054,11 @@ int main(int argc, char **argv)
 		remove_work();
 		return check_report("test_snapshot");
 	}
-	if (!strcmp(argv[1], "--smp")) {
-		test_smp(argv[2]);
+	if (!strcmp(argv[1], "--smp") || !strcmp(argv[1], "--smp-traces")) {
+		/* --smp-traces: the same with hot traces forming at the second
+		 * arrival at a loop's head, before the save and after the
+		 * restore (which flushes the cache amid a recording). */
+		test_smp(argv[2], !strcmp(argv[1], "--smp-traces") ? 2 : 0);
 		remove_work();
 		return check_report("test_snapshot");
 	}

@@ -76,12 +76,14 @@ static unsigned unit_end(unsigned u)
 static void check_consistent(void)
 {
 	unsigned live = 0;
+	uint64_t live_bytes = 0;
 	for (unsigned u = 0; u < tc.nunits; u++) {
 		for (unsigned i = u * tc.unit_blocks; i < unit_end(u); i++) {
 			struct tblock *tb = &tc.blocks[i];
 			if (!tb->valid)
 				continue;
 			live++;
+			live_bytes += tb->host_len;
 			CHECK(tcache_find_host(&tc, tb->host + 7) == tb);
 			CHECK(tcache_lookup(&tc, tb->eip, tb->gpa, tb->mode, 0xffffffffu) == tb);
 			const struct exit_desc *ex = &tb->exits[0];
@@ -95,7 +97,26 @@ static void check_consistent(void)
 				CHECK(in->to == tb && in->from->valid);
 		}
 	}
-	CHECK(live > 0 || tc.policy == TCACHE_POLICY_FLUSH);   /* a flush leaves none */
+	/* A flush leaves none, as adaptive's eviction does at one unit. */
+	CHECK(live > 0 || tc.policy == TCACHE_POLICY_FLUSH ||
+	      (tc.policy == TCACHE_POLICY_ADAPTIVE && tc.adapt.nring == 1));
+	CHECK_EQ(tc.live_bytes, live_bytes);
+	CHECK(tcache_code_bytes(&tc) <= tcache_capacity(&tc));
+	if (tc.policy == TCACHE_POLICY_ADAPTIVE) {
+		/* The ring: the units that hold blocks, at most the capacity,
+		 * the one being filled last. */
+		const struct tcache_adapt *a = &tc.adapt;
+		CHECK(a->nring >= 1 && a->nring <= a->cap_units);
+		CHECK(a->cap_units >= a->min_units && a->cap_units <= a->max_units);
+		CHECK_EQ(a->ring[a->nring - 1], tc.cur_unit);
+		for (unsigned u = 0; u < tc.nunits; u++) {
+			bool held = false;
+			for (unsigned i = 0; i < a->nring; i++)
+				held |= a->ring[i] == u;
+			if (!held)
+				CHECK_EQ(unit_end(u), u * tc.unit_blocks);
+		}
+	}
 	/* Both vCPUs' tables: an entry's host code is a live block's entry. */
 	const struct ibl_table *tables[2] = { &ibl, &ibl2 };
 	for (unsigned k = 0; k < 2; k++) {
@@ -134,6 +155,126 @@ static uint32_t fill(uint32_t eip, uint64_t evictions)
 		eip += 16;
 	}
 	return eip;
+}
+
+/* Runs the blocks of keys [base, base + 16 * nkeys) in turn, rounds
+ * times, as a guest loop would: a block not in the cache is made (room
+ * made when full), each chained to the one before while both are of this
+ * generation, and entered in both vCPUs' tables. */
+static void run_keys(uint32_t base, unsigned nkeys, unsigned rounds)
+{
+	struct tblock *prev = NULL;
+	uint64_t prev_generation = tc.generation;
+	for (unsigned r = 0; r < rounds; r++) {
+		for (unsigned k = 0; k < nkeys; k++) {
+			uint32_t eip = base + 16 * k;
+			struct tblock *tb = tcache_lookup(&tc, eip, eip, MODE, 0xffffffffu);
+			if (!tb) {
+				tb = make_block(eip, false);
+				if (!tb) {
+					tcache_make_room(&tc, &ibl);
+					check_consistent();
+					tb = make_block(eip, false);
+				}
+				CHECK(tb != NULL);
+				if (!tb)
+					return;
+				ibl_enter(&ibl, ibl_space_tag(1, MODE), tb->eip, tb->host, tb->gpa);
+				ibl_enter(&ibl2, ibl_space_tag(1, MODE), tb->eip, tb->host, tb->gpa);
+			}
+			if (prev && prev_generation == tc.generation && prev->valid)
+				tcache_chain(&tc, &tb->exits[0], prev, false);
+			prev = tb;
+			prev_generation = tc.generation;
+		}
+	}
+}
+
+/* adaptive grows while code it evicted comes back, until the loop's code
+ * fits, and gives units back while what it evicts never does; chains
+ * into evicted code and both vCPUs' entries for it go at every step. */
+static void test_adaptive(void)
+{
+	tcache_destroy(&tc);
+	CHECK(tcache_init(&tc, CODE_SIZE, ram.size, &sh) == 0);
+	CHECK_EQ(tcache_set_adaptive(&tc, 0, 0), 0);
+	tcache_add_ibl(&tc, &ibl2);
+	ibl_clear(&ibl);
+	ibl_clear(&ibl2);
+	/* 64 KiB in 8 KiB units (32 would be under a block's reserve), the
+	 * least an eighth: one. */
+	CHECK_EQ(tc.nunits, 8);
+	CHECK_EQ(tc.adapt.cap_units, 1);
+	CHECK_EQ(tcache_capacity(&tc), 8192);
+	/* A loop over 40 blocks of 1 KiB: five units' worth. */
+	run_keys(0x100000, 40, 12);
+	CHECK(tc.stats.grows >= 2);
+	CHECK(tc.adapt.cap_units >= 5);
+	CHECK(tc.stats.retranslations > 0);
+	CHECK(tc.stats.evict_unchains > 0);
+	CHECK_EQ(tc.stats.shrinks, 0);
+	/* It fits now: another round translates nothing. */
+	uint64_t blocks = tc.stats.blocks, evictions = tc.stats.evictions;
+	run_keys(0x100000, 40, 1);
+	CHECK_EQ(tc.stats.blocks, blocks);
+	CHECK_EQ(tc.stats.evictions, evictions);
+	check_consistent();
+	/* Code run once and never again: every fill is quiet. */
+	unsigned grown = tc.adapt.cap_units;
+	run_keys(0x2000000, 2000, 1);
+	CHECK(tc.stats.shrinks >= 1);
+	CHECK(tc.adapt.cap_units < grown);
+	CHECK_EQ(tcache_capacity(&tc), (uint64_t)tc.adapt.cap_units * 8192);
+	check_consistent();
+	/* Long enough, and it is back at its least. */
+	run_keys(0x4000000, 20000, 1);
+	CHECK_EQ(tc.adapt.cap_units, tc.adapt.min_units);
+	check_consistent();
+	/* A flush keeps the capacity and empties the ring. */
+	tcache_flush(&tc, &ibl);
+	CHECK_EQ(tc.adapt.nring, 1);
+	CHECK_EQ(tc.live_bytes, 0);
+	check_consistent();
+	/* Bounds: adaptive:16K-32K holds two to four units. */
+	tcache_destroy(&tc);
+	CHECK(tcache_init(&tc, CODE_SIZE, ram.size, &sh) == 0);
+	CHECK_EQ(tcache_set_adaptive(&tc, 16384, 32768), 0);
+	CHECK_EQ(tc.nunits, 4);
+	CHECK_EQ(tc.adapt.min_units, 2);
+	tcache_destroy(&tc);
+	CHECK(tcache_init(&tc, CODE_SIZE, ram.size, &sh) == 0);
+	CHECK_EQ(tcache_set_adaptive(&tc, 0, 2 * CODE_SIZE), -EINVAL);   /* past the buffer */
+	CHECK_EQ(tcache_set_adaptive(&tc, 0, 8192), -EINVAL);   /* one unit */
+	/* 44 KiB: five 8 KiB units, a minimum of 44 KiB all five. */
+	CHECK_EQ(tcache_set_adaptive(&tc, 45056, 45056), 0);
+	CHECK_EQ(tc.nunits, 5);
+	CHECK_EQ(tc.adapt.min_units, 5);
+	CHECK_EQ(tc.adapt.cap_units, 5);
+}
+
+/* The judgement alone: doubling on re-translations, one unit back after a
+ * turn of quiet fills, never past the bounds. */
+static void test_adapt_judge(void)
+{
+	struct tcache_adapt a = { .min_units = 2, .max_units = 8, .cap_units = 2 };
+	CHECK_EQ(tcache_adapt_judge(&a, 100, 20), 1);
+	CHECK_EQ(a.cap_units, 4);
+	CHECK_EQ(tcache_adapt_judge(&a, 100, 19), 0);   /* between: kept */
+	CHECK_EQ(tcache_adapt_judge(&a, 100, 50), 1);
+	CHECK_EQ(a.cap_units, 8);
+	CHECK_EQ(tcache_adapt_judge(&a, 100, 90), 0);   /* at the maximum */
+	for (unsigned i = 0; i < 7; i++)
+		CHECK_EQ(tcache_adapt_judge(&a, 100, 1), 0);
+	CHECK_EQ(tcache_adapt_judge(&a, 100, 1), -1);   /* the eighth quiet fill */
+	CHECK_EQ(a.cap_units, 7);
+	CHECK_EQ(tcache_adapt_judge(&a, 100, 5), 0);    /* not quiet: starts again */
+	for (unsigned i = 0; i < 6; i++)
+		CHECK_EQ(tcache_adapt_judge(&a, 100, 0), 0);
+	CHECK_EQ(tcache_adapt_judge(&a, 100, 0), -1);
+	a.cap_units = 2;
+	for (unsigned i = 0; i < 10; i++)
+		CHECK_EQ(tcache_adapt_judge(&a, 100, 0), 0);   /* at the minimum */
+	CHECK_EQ(a.cap_units, 2);
 }
 
 static void setup(enum tcache_policy policy, unsigned nunits)
@@ -253,6 +394,17 @@ static void test_parse(void)
 	CHECK_EQ(tcache_parse_policy("units:", &p, &n), -EINVAL);
 	CHECK_EQ(tcache_parse_policy("units:4x", &p, &n), -EINVAL);
 	CHECK_EQ(tcache_parse_policy("lru", &p, &n), -EINVAL);
+	CHECK(tcache_parse_policy("adaptive", &p, &n) == 0 && p == TCACHE_POLICY_ADAPTIVE);
+	CHECK(tcache_parse_policy("adaptive:512K-8M", &p, &n) == 0 && p == TCACHE_POLICY_ADAPTIVE);
+	CHECK_EQ(tcache_parse_policy("adaptive:", &p, &n), -EINVAL);
+	CHECK_EQ(tcache_parse_policy("adaptive:8M-1M", &p, &n), -EINVAL);
+	CHECK_EQ(tcache_parse_policy("adaptive:1M", &p, &n), -EINVAL);
+	CHECK_EQ(tcache_parse_policy("adaptive:1X-2M", &p, &n), -EINVAL);
+	uint64_t lo, hi;
+	CHECK(tcache_parse_adaptive("adaptive", &lo, &hi) == 0 && lo == 0 && hi == 0);
+	CHECK(tcache_parse_adaptive("adaptive:512K-8M", &lo, &hi) == 0 && lo == 512u << 10 && hi == 8u << 20);
+	CHECK(tcache_parse_adaptive("adaptive:2-16", &lo, &hi) == 0 && lo == 2u << 20 && hi == 16u << 20);
+	CHECK_EQ(tcache_parse_adaptive("adaptive:0-16", &lo, &hi), -EINVAL);
 	/* Units smaller than a block may need. */
 	tcache_destroy(&tc);
 	CHECK(tcache_init(&tc, CODE_SIZE, ram.size, &sh) == 0);
@@ -273,6 +425,8 @@ int main(void)
 	test_invalidated_then_evicted();
 	test_flush_units();
 	test_flush_policy();
+	test_adapt_judge();
+	test_adaptive();
 	ibl_destroy(&ibl);
 	ibl_destroy(&ibl2);
 	tcache_destroy(&tc);
