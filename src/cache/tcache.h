@@ -88,6 +88,15 @@ struct tblock {
 	bool clonable;
 	uint8_t clone_env;
 	uint16_t nrelocs;
+	/* Nothing in it enters the monitor (no callout) and it is not a
+	 * one-instruction block: its branch back to its own start may skip
+	 * the poll (tcache_chain), as loop_exit then says. */
+	bool quiet;
+	/* 1 + the index in exits of its branch back to its own start,
+	 * chained past the poll (0: none); tcache_loop_poll and
+	 * tcache_loop_release move it. (Bytes in padding: the block's size
+	 * stays.) */
+	uint8_t loop_exit;
 	uint16_t *relocs;
 	uint32_t pages[2];       /* guest page numbers it covers (equal if one) */
 	struct tblock *hash_next;
@@ -226,6 +235,10 @@ struct tcache {
 	 * vCPU to be out of the code (flush_pending until then), as does
 	 * the eviction of a unit (room_pending: tcache_make_room). */
 	bool concurrent;
+	/* Every loop polls at its own start (tcache_loop_poll's caller, a
+	 * signal handler, cannot run the ThreadSanitizer's instrumented
+	 * code it would call). */
+	bool loops_poll;
 	bool flush_pending;
 	bool room_pending;
 	/* The capacity policy. Under flush one unit spans everything; under
@@ -256,6 +269,14 @@ struct tcache {
 	 * skipped before it is logged with its size). */
 	struct tclog *log;
 	uint64_t block_start;
+	/* Loops made to poll again by tcache_loop_poll until the run loop
+	 * takes attention (tcache_loop_release), each with the generation
+	 * it was held in. */
+	struct tcache_held_loop {
+		struct tblock *tb;
+		uint64_t generation;
+	} held_loops[4];
+	unsigned nheld_loops;
 	struct tcache_stats stats;
 };
 
@@ -291,6 +312,17 @@ uint64_t tcache_capacity(const struct tcache *tc);
 void tcache_make_room(struct tcache *tc, struct ibl_table *ibl);
 /* Host code bytes in the cache now (every unit's). */
 uint64_t tcache_code_bytes(const struct tcache *tc);
+/* A block's branch back to its own start skips its poll where only a
+ * signal on the vCPU thread can ask for attention while it runs (one
+ * vCPU: other threads' requests signal it) and nothing in the block
+ * enters the monitor. A request that finds the thread's context at rip
+ * (the attention signal's handler, or a hidden fault resumed in place
+ * while attention is pending) calls tcache_loop_poll: if rip is in such a
+ * block, its branch goes through the poll again, so the next iteration
+ * faults at it; the run loop, having taken attention, calls
+ * tcache_loop_release to skip the poll again. */
+void tcache_loop_poll(struct tcache *tc, const void *rip);
+void tcache_loop_release(struct tcache *tc);
 /* A vCPU's lookup table, for the invalidations and the flush to empty too
  * (at most TCACHE_MAX_VCPUS; each vCPU's cpu_init adds its own). */
 void tcache_add_ibl(struct tcache *tc, struct ibl_table *ibl);

@@ -197,6 +197,7 @@ int cpu_init(struct cpu *cpu, const struct vcpu_state *boot, struct shadow *sh,
 	cpu->ibl_epoch = sh->ibl_epoch;
 	shadow_retire_global(sh);
 	cpu->tc = tc;
+	tc->loops_poll = !cpu_loops_may_skip_poll();
 	cpu->bus = bus;
 	cpu->exit_fn = (uint64_t)(uintptr_t)btvm_exit;
 	cpu->callout_fn = (uint64_t)(uintptr_t)btvm_callout;

@@ -787,6 +787,9 @@ void cpu_fpu_materialize(struct cpu *cpu);
  * signal handler must use cpu_request_attention_signal instead: on the
  * vCPU thread it may have interrupted translated code. */
 void cpu_request_attention(struct cpu *cpu);
+/* Whether the attention handler may re-point a loop's branch at its poll
+ * (tcache_loop_poll): not under ThreadSanitizer. */
+bool cpu_loops_may_skip_poll(void);
 void cpu_request_attention_signal(struct cpu *cpu, void *uctx);
 
 /* The machine lock (struct cpu_lock; nothing at all while cpu->lock is

@@ -152,6 +152,24 @@ void cpu_request_attention(struct cpu *cpu)
 	}
 }
 
+/* The thread is at g's RIP with attention asked for: a loop inside one
+ * block that skips its poll (tcache_chain) must poll again. With several
+ * vCPUs no loop skips it (other vCPUs' requests come without a signal). */
+bool cpu_loops_may_skip_poll(void)
+{
+	return !HOST_TSAN;
+}
+
+HOST_NO_TSAN static void loop_poll(struct cpu *cpu, const greg_t *g)
+{
+	struct tcache *tc = cpu->tc;
+	if (HOST_TSAN)
+		return;
+	uintptr_t rip = (uintptr_t)g[REG_RIP];
+	if (tc && !__atomic_load_n(&tc->concurrent, __ATOMIC_RELAXED) && rip - (uintptr_t)tc->code < tc->code_size)
+		tcache_loop_poll(tc, (const void *)rip);
+}
+
 HOST_NO_TSAN void cpu_request_attention_signal(struct cpu *cpu, void *uctx)
 {
 	note_request(cpu);
@@ -161,8 +179,10 @@ HOST_NO_TSAN void cpu_request_attention_signal(struct cpu *cpu, void *uctx)
 	}
 	/* Translated code runs only inside cpu_run, which binds the cpu. */
 	greg_t *g = ((ucontext_t *)uctx)->uc_mcontext.gregs;
-	if (current_cpu == cpu && rip_polls_r9(cpu, (uintptr_t)g[REG_RIP]))
+	if (current_cpu == cpu && rip_polls_r9(cpu, (uintptr_t)g[REG_RIP])) {
 		g[REG_R9] = (greg_t)cpu->poll_ptr;
+		loop_poll(cpu, g);
+	}
 }
 
 /* HOST_ATTENTION_SIGNAL: the board's timer (SI_TIMER) or another thread's
@@ -301,6 +321,10 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
 	} else {
 		kind = window_fault(cpu, si, g);
 		if (kind == FAULT_NONE) {
+			/* Back into the block: a request made meanwhile (no
+			 * signal reached this context) must still be seen. */
+			if (__atomic_load_n(&cpu->attention, __ATOMIC_RELAXED))
+				loop_poll(cpu, g);
 			cpu->phase = phase;
 			cpu_unlock(cpu);
 			return;   /* hidden fault filled: run the instruction again */

@@ -596,6 +596,7 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 			ibl_clear(&cpu->ibl_table);
 		}
 		if (cpu_take_attention(cpu)) {
+			tcache_loop_release(cpu->tc);
 			if (cpu->plat)
 				cpu->plat->poll(cpu->plat->opaque);
 			if (cpu->profile)

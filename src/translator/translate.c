@@ -1349,6 +1349,7 @@ static int translate_fresh(struct translator *t, const struct translate_env *env
 	if (c->selfcheck)
 		emit_selfcheck(c, guest, eip, c->eip - eip);
 	tb->code_len = (uint32_t)(c->e.pos - code);
+	tb->quiet = c->ncallouts == 0 && !(mode & MODE_SINGLE);
 	uintptr_t p = ((uintptr_t)c->e.pos + 15) & ~(uintptr_t)15;
 	if (!c->e.failed)
 		memset(c->e.pos, 0, p - (uintptr_t)c->e.pos);   /* the same code, the same bytes */

@@ -72,6 +72,7 @@ int clone_block(struct tcache *tc, const struct tblock *twin, uint32_t eip, stru
 	tb->guest_len = twin->guest_len;
 	tb->host = code;
 	tb->poll_len = twin->poll_len;
+	tb->quiet = twin->quiet;
 	tb->host_len = twin->host_len;
 	tb->code_len = twin->code_len;
 	tb->ninsns = twin->ninsns;

@@ -483,6 +483,107 @@ static void test_full(void)
 	CHECK(make_block(0x1000, 0x1000, 0, 16, 0) != NULL);
 }
 
+/* Whether the hash and the twins hold nothing: after a flush, whether it
+ * cleared the slots of its blocks alone or the whole tables. */
+static bool tables_empty(void)
+{
+	size_t slots = (size_t)tc.hash_mask + 1;
+	for (size_t i = 0; i < slots; i++)
+		if (tc.hash[i].tb || tc.hash[i].host || tc.twins[i])
+			return false;
+	return true;
+}
+
+/* A flush of a few blocks clears their slots alone, of many the whole
+ * tables: either way nothing is left, dropped blocks' slots (a chain's
+ * other blocks) and twins included. */
+static void test_flush_clears(void)
+{
+	reset();
+	CHECK(tables_empty());
+	for (unsigned i = 0; i < 40; i++) {
+		struct tblock *tb = make_block_ex(0x3000 + i * 8, 0x3000 + i * 8, i % 3, 8, 0, 48, false);
+		tb->clonable = true;
+		tcache_alloc_maps(&tc, tb, 64);
+		tcache_commit(&tc, tb);
+	}
+	tcache_invalidate_gpa(&tc, &ibl, 0x3008);
+	CHECK(!tables_empty());
+	tcache_flush(&tc, &ibl);
+	CHECK(tables_empty());
+	CHECK(tcache_lookup(&tc, 0x3000, 0x3000, 0, 0xffffffffu) == NULL);
+	CHECK(tcache_twin(&tc, 0x3010, 2) == NULL);
+	/* More than a sixteenth of the slots: the whole tables. */
+	unsigned n = (unsigned)(tc.hash_mask + 1) / 16 + 1;
+	for (unsigned i = 0; i < n; i++)
+		CHECK(make_block_ex(0x10000 + i * 4, 0x10000 + i * 4, 0, 4, 0, 16, true) != NULL);
+	CHECK(!tables_empty());
+	tcache_flush(&tc, &ibl);
+	CHECK(tables_empty());
+}
+
+/* A block's branch back to its own start skips its poll when the block
+ * is quiet and one vCPU runs; a request that finds the thread inside it
+ * makes it poll until the run loop releases it; a branch forward into it
+ * that skipped the poll takes it. */
+static void test_loop_poll(void)
+{
+	reset();
+	/* b, forward of a in its page; b's exit 0 branches back to b. */
+	struct tblock *a = make_block(0x6000, 0x6000, 0, 4, 1);
+	struct tblock *b = make_block_ex(0x6010, 0x6010, 0, 8, 2, 48, true);
+	b->poll_len = 3;
+	b->quiet = true;
+	tcache_chain(&tc, &a->exits[0], b, false);
+	CHECK(rel32_target(a->exits[0].patch) == b->host + 3);   /* forward in the page */
+	tcache_chain(&tc, &b->exits[0], b, false);
+	CHECK_EQ(b->loop_exit, 1);
+	CHECK(rel32_target(b->exits[0].patch) == b->host + 3);
+	CHECK(rel32_target(a->exits[0].patch) == b->host);   /* now through the poll */
+	struct tblock *a2 = make_block(0x6004, 0x6004, 0, 4, 1);
+	tcache_chain(&tc, &a2->exits[0], b, false);
+	CHECK(rel32_target(a2->exits[0].patch) == b->host);
+
+	/* A request outside b changes nothing; inside, b polls again until
+	 * released, and a second request holds it once. */
+	tcache_loop_poll(&tc, a->host + 2);
+	CHECK_EQ(tc.nheld_loops, 0);
+	tcache_loop_poll(&tc, b->host + 5);
+	CHECK(rel32_target(b->exits[0].patch) == b->host);
+	tcache_loop_poll(&tc, b->host + 7);
+	CHECK_EQ(tc.nheld_loops, 1);
+	tcache_loop_release(&tc);
+	CHECK_EQ(tc.nheld_loops, 0);
+	CHECK(rel32_target(b->exits[0].patch) == b->host + 3);
+
+	/* Held across a flush: the release leaves the new code alone. */
+	tcache_loop_poll(&tc, b->host + 5);
+	CHECK_EQ(tc.nheld_loops, 1);
+	uint8_t *old = b->host;
+	tcache_flush(&tc, &ibl);
+	CHECK(make_block(0x8000, 0x8000, 0, 4, 2) != NULL);
+	struct tblock *n = make_block(0x8010, 0x8010, 0, 4, 2);   /* where b was */
+	CHECK(n && n->host == old && !n->loop_exit);
+	uint8_t before[48];
+	memcpy(before, old, sizeof(before));
+	tcache_loop_release(&tc);
+	CHECK(!memcmp(before, old, sizeof(before)));
+
+	/* A block with a callout, or with several vCPUs: always polls. */
+	reset();
+	struct tblock *loud = make_block_ex(0x7010, 0x7010, 0, 8, 1, 48, true);
+	loud->poll_len = 3;
+	tcache_chain(&tc, &loud->exits[0], loud, false);
+	CHECK(rel32_target(loud->exits[0].patch) == loud->host && !loud->loop_exit);
+	tc.concurrent = true;
+	struct tblock *shared = make_block_ex(0x7110, 0x7110, 0, 8, 1, 48, true);
+	shared->poll_len = 3;
+	shared->quiet = true;
+	tcache_chain(&tc, &shared->exits[0], shared, false);
+	CHECK(rel32_target(shared->exits[0].patch) == shared->host && !shared->loop_exit);
+	tc.concurrent = false;
+}
+
 /* Self-checking pages: written too often while holding code, a page is
  * left writable and its blocks check their bytes instead; reprotecting
  * drops its blocks and protects it again. */
@@ -807,6 +908,8 @@ int main(void)
 	test_invalidate_page();
 	test_chaining();
 	test_full();
+	test_flush_clears();
+	test_loop_poll();
 	test_selfcheck();
 	test_concurrent_chains();
 	ibl_destroy(&ibl);
