@@ -329,6 +329,13 @@ group "level_32bit"
 	or eax, [t2_tn_level]
 	mov [ebp + HPET_T2], eax
 	hpet_wr HPET_STATUS, 4
+	; A period that ended between the CLI and the disable above left its
+	; vector pending in the local APIC (a host stall there makes that
+	; likely): it is taken now, before the count starts.
+	sti
+	mov eax, PM_HZ / 1000			; 1 ms
+	call timer_pm_wait
+	cli
 	hpet_wr HPET_COUNTER, 0xfffff000
 	hpet_wr HPET_COUNTER + 4, 0
 	hpet_wr HPET_T2 + TN_CMP, 0x800
