@@ -1330,9 +1330,17 @@ static int translate_fresh(struct translator *t, const struct translate_env *env
 		c->eip = c->next_eip;
 		if (c->ended)
 			break;
-		if (tb->ninsns >= max || wrapped || c->eip >= page_end ||
-		    (size_t)(c->e.limit - c->e.pos) <
-			    INSN_HEADROOM + tail_room(c, c->eip - eip + ZYDIS_MAX_INSTRUCTION_LENGTH)) {
+		/* In a unit's tail (less than a block's reserve left) the
+		 * block is not cut for room: it fits whole, or the emitter
+		 * runs out (no_room, -ENOSPC) and it is made again in the next
+		 * unit. Where a block lands then never changes what it holds
+		 * (a copy of it elsewhere, --clone-check's translation beside
+		 * one), and it takes room exactly when its bytes exceed what
+		 * is left, as tclog-mrc simulates. */
+		bool short_of_room = (size_t)(limit - code) >= TCACHE_BLOCK_RESERVE &&
+				     (size_t)(c->e.limit - c->e.pos) <
+					     INSN_HEADROOM + tail_room(c, c->eip - eip + ZYDIS_MAX_INSTRUCTION_LENGTH);
+		if (tb->ninsns >= max || wrapped || c->eip >= page_end || short_of_room) {
 			emit_branch_exit(c, c->eip, EXIT_KIND_BRANCH);
 			break;
 		}
