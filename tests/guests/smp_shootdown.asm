@@ -20,6 +20,7 @@
 %include "smp.inc"
 %include "smp_lib.inc"
 %include "paging.inc"
+%include "shootdown.inc"
 
 TEST_LIN	equ 0x40000000
 FRAMES		equ 0x00d00000		; four frames, outside the page-table pool
@@ -28,6 +29,7 @@ JUDGED		equ 8			; reads a reader judges after each shootdown
 FAULTED		equ 0xfa17fa17		; read_test's result when it faulted
 PATTERN		equ 0x5e000000		; + k: frame contents for phase k
 V_SHOOT		equ 0x41
+SHOOT_CR3_PHASE_BIT equ 2		; the phases whose IPI reloads CR3 (shootdown.inc)
 
 guest_start
 	call lib_pic_init
@@ -144,9 +146,7 @@ phases:
 	inc dword [bad + ebx * 4]
 	mov [bad_what + ebx * 4], esi
 .own_ok:
-	mov [shoot_expect], edx
-	mov [shoot_phase], esi
-	smp_send 0, SH_OTHERS | ICR_ASSERT | V_SHOOT
+	shoot_start edx, esi
 	xor ecx, ecx
 .wait:
 	cmp ecx, ebx
@@ -213,51 +213,10 @@ read_test:
 read_test_end:
 	ret
 
-; #PF: only read_test's read may fault; counted per CPU, CR2 recorded,
-; read_test resumed with EAX = FAULTED.
-pf_isr:
-	push eax
-	cmp dword [esp + 8], read_test
-	jne .unexpected
-	mov dword [esp + 8], read_test_end
-	push ebx
-	call smp_apic_id
-	mov ebx, cr2
-	mov [cpu_pf_cr2 + eax * 4], ebx
-	inc dword [cpu_pf_count + eax * 4]	; this CPU's own
-	pop ebx
-	pop eax
-	mov eax, FAULTED
-	add esp, 4			; the error code
-	iretd
-.unexpected:
-	fatal "#PF not in read_test"
+; #PF: only read_test's access may fault (shootdown.inc).
+shoot_pf_isr_define read_test, read_test_end
 
-; The shootdown's IPI: the page invalidated (every other phase by a CR3
-; reload: the whole TLB), then what reads must give from now on, the
-; phase, the acknowledgement.
-shoot_isr:
-	push eax
-	push ebx
-	call smp_apic_id
-	mov ebx, eax
-	test dword [shoot_phase], 2
-	jz .invlpg
-	mov eax, cr3
-	mov cr3, eax
-	jmp .flushed
-.invlpg:
-	invlpg [TEST_LIN]
-.flushed:
-	mov eax, [shoot_expect]
-	mov [cur_expect + ebx * 4], eax
-	mov eax, [shoot_phase]
-	mov [cur_phase + ebx * 4], eax
-	mov [ack + ebx * 4], eax
-	mov dword [APIC_EOI], 0
-	pop ebx
-	pop eax
-	iretd
+shoot_isr_define
 
 ; ------------------------------------------------------------ the APs
 ap_work:
@@ -297,11 +256,6 @@ ap1_left:	dd 0
 go2:		dd 0
 phases_end:	dd 0
 initiated:	dd 0
-shoot_expect:	dd 0
-shoot_phase:	dd 0
-cur_expect:	times SMP_MAX_CPUS dd 0
-cur_phase:	times SMP_MAX_CPUS dd 0
-ack:		times SMP_MAX_CPUS dd 0
 judged_phase:	times SMP_MAX_CPUS dd 0
 judged:		times SMP_MAX_CPUS dd 0
 bad:		times SMP_MAX_CPUS dd 0

@@ -34,6 +34,7 @@
 %include "smp.inc"
 %include "smp_lib.inc"
 %include "paging.inc"
+%include "shootdown.inc"
 
 TEST_LIN	equ 0x40000000
 TEST2_LIN	equ 0x48000000
@@ -43,6 +44,7 @@ PHASES		equ 30			; k mod 3: 1 protect, 2 unprotect, 0 clean
 JUDGED		equ 8			; writes a writer judges after each phase's IPI
 FAULTED		equ 0xfa17fa17		; write_test's result when it faulted
 V_SHOOT		equ 0x41
+SHOOT_CR3_PHASE_BIT equ 1		; the phases whose IPI reloads CR3 (shootdown.inc)
 V_FRAME		equ 0x42		; the INT whose frame lands on PT2
 
 ; What a phase's writes must do.
@@ -136,9 +138,7 @@ group "wp"
 	inc dword [bad]
 	mov [bad_what], esi
 .own_ok:
-	mov [shoot_expect], edx
-	mov [shoot_phase], esi
-	smp_send 0, SH_OTHERS | ICR_ASSERT | V_SHOOT
+	shoot_start edx, esi
 	mov ecx, 1
 .wait:
 	smp_wait_eq [ack + ecx * 4], esi
@@ -280,51 +280,10 @@ write_test:
 write_test_end:
 	ret
 
-; #PF: only write_test's write may fault; counted per CPU, CR2 recorded,
-; write_test resumed with EAX = FAULTED.
-pf_isr:
-	push eax
-	cmp dword [esp + 8], write_test
-	jne .unexpected
-	mov dword [esp + 8], write_test_end
-	push ebx
-	call smp_apic_id
-	mov ebx, cr2
-	mov [cpu_pf_cr2 + eax * 4], ebx
-	inc dword [cpu_pf_count + eax * 4]
-	pop ebx
-	pop eax
-	mov eax, FAULTED
-	add esp, 4			; the error code
-	iretd
-.unexpected:
-	fatal "#PF not in write_test"
+; #PF: only write_test's access may fault (shootdown.inc).
+shoot_pf_isr_define write_test, write_test_end
 
-; The phase's IPI: the page invalidated (every other phase by a CR3
-; reload), then what writes must do from now on, the phase, the
-; acknowledgement.
-shoot_isr:
-	push eax
-	push ebx
-	call smp_apic_id
-	mov ebx, eax
-	test dword [shoot_phase], 1
-	jz .invlpg
-	mov eax, cr3
-	mov cr3, eax
-	jmp .flushed
-.invlpg:
-	invlpg [TEST_LIN]
-.flushed:
-	mov eax, [shoot_expect]
-	mov [cur_expect + ebx * 4], eax
-	mov eax, [shoot_phase]
-	mov [cur_phase + ebx * 4], eax
-	mov [ack + ebx * 4], eax
-	mov dword [APIC_EOI], 0
-	pop ebx
-	pop eax
-	iretd
+shoot_isr_define
 
 ; An INT taken with ESP in PT2: its frame is written there.
 frame_isr:
@@ -418,16 +377,11 @@ cpus:		dd 0
 paged:		dd 0
 stop:		dd 0
 left_wp:	dd 0
-shoot_expect:	dd 0
-shoot_phase:	dd 0
 relax_go:	dd 0
 relax_reading:	dd 0
 relax_freed:	dd 0
 relax_turn:	dd 0
 relax_end:	dd 0
-cur_expect:	times SMP_MAX_CPUS dd 0
-cur_phase:	times SMP_MAX_CPUS dd 0
-ack:		times SMP_MAX_CPUS dd 0
 judged_phase:	times SMP_MAX_CPUS dd 0
 judged:		times SMP_MAX_CPUS dd 0
 bad:		times SMP_MAX_CPUS dd 0
