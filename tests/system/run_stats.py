@@ -64,6 +64,23 @@ def documented_names(gauges=False):
     return {name for name, rest in rows if not gauges or "*gauge*" in rest}
 
 
+def run_guest_json(cmd, label, path, timeout):
+    """Runs cmd, a test guest with --stats-json path that must pass
+    (status 33), and validates the file against the schema; (the
+    document, the finished process)."""
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                         stdin=subprocess.DEVNULL)
+    check(res.returncode == 33, "%s: %s passed (status %d; %s)"
+          % (label, os.path.basename(cmd[cmd.index("--kernel") + 1]), res.returncode,
+             res.stdout[-300:]))
+    with open(path) as f:
+        doc = json.load(f)
+    schema = json.load(open(os.path.join(ROOT, "docs/stats.schema.json")))
+    jsonschema.validate(doc, schema, cls=jsonschema.Draft202012Validator)
+    check(True, "%s: the file validates against the schema" % label)
+    return doc, res
+
+
 def validate(doc, schema, reason):
     jsonschema.validate(doc, schema, cls=jsonschema.Draft202012Validator)
     check(doc["reason"] == reason, "the %s file validates against the schema" % reason)

@@ -23,16 +23,12 @@ against tests/guests/user_paging.asm (ends by itself, status 33) in a
 Usage: run_stats_policy.py BTVM GUEST
 (Debian's python3: python3-jsonschema is its.)
 """
-import json
 import os
-import subprocess
 import sys
 import tempfile
 
-import jsonschema
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run_stats import ROOT, documented_names  # noqa: E402
+from run_stats import documented_names, run_guest_json  # noqa: E402
 from vmtools import check  # noqa: E402
 
 NAMES = ["tcache.evictions", "tcache.evicted_blocks", "tcache.evict_unchains",
@@ -43,16 +39,7 @@ NAMES = ["tcache.evictions", "tcache.evicted_blocks", "tcache.evict_unchains",
 def run(btvm, guest, policy, path, extra=()):
     cmd = [btvm, "run", "--kernel", guest, "-m", "16", "--display", "none", "--serial", "stdio",
            "--tcache", "32K", "--tcache-policy", policy, "--stats-json", path, *extra]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
-                         stdin=subprocess.DEVNULL)
-    check(res.returncode == 33, "%s: %s passed (status %d; %s)"
-          % (policy, os.path.basename(guest), res.returncode, res.stdout[-300:]))
-    with open(path) as f:
-        doc = json.load(f)
-    schema = json.load(open(os.path.join(ROOT, "docs/stats.schema.json")))
-    jsonschema.validate(doc, schema, cls=jsonschema.Draft202012Validator)
-    check(True, "%s: the file validates against the schema" % policy)
-    return doc
+    return run_guest_json(cmd, policy, path, 300)[0]
 
 
 def main():
