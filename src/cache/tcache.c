@@ -55,13 +55,22 @@ static unsigned twin_key(uint64_t gpa, uint32_t mode, unsigned mask)
 /* The tables sized by the code arena (hundreds of MiB for a large
  * cache, most never touched) come straight from mmap: zero pages on
  * first touch, and outside the sanitizer's heap, whose poisoning of a
- * 460 MiB block array cost half a second of every start. */
-static void *table_alloc(size_t count, size_t size)
+ * 460 MiB block array cost half a second of every start.
+ *
+ * A table read before it is written (the hash and the twins: every
+ * lookup reads a bucket, a commit writes it) is shared anonymous memory
+ * instead. A private page first read maps the host's zero page, and the
+ * first write then replaces it by a copy, which flushes the old entry
+ * from every host CPU running the process: with several vCPUs that is a
+ * TLB shootdown IPI to the other vCPUs' cores, 5,400 of the 15,000 a
+ * fork loop at two vCPUs sent (perf's tlb:tlb_flush). A shared page is
+ * a real one from its first touch, read or write. */
+static void *table_alloc(size_t count, size_t size, bool read_first)
 {
 	if (count && size > SIZE_MAX / count)
 		return NULL;
-	void *p = mmap(NULL, count * size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		       -1, 0);
+	int flags = (read_first ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS | MAP_NORESERVE;
+	void *p = mmap(NULL, count * size, PROT_READ | PROT_WRITE, flags, -1, 0);
 	return p == MAP_FAILED ? NULL : p;
 }
 
@@ -140,10 +149,10 @@ int tcache_init(struct tcache *tc, uint64_t code_size, uint64_t ram_size, struct
 	tc->hash_mask -= 1;
 	tc->map_size = (unsigned)(code_size / 8);
 	tc->npages = (unsigned)(ram_size / GUEST_PAGE_SIZE);
-	tc->hash = table_alloc((size_t)tc->hash_mask + 1, sizeof(*tc->hash));
-	tc->twins = table_alloc((size_t)tc->hash_mask + 1, sizeof(*tc->twins));
-	tc->blocks = table_alloc(tc->max_blocks, sizeof(*tc->blocks));
-	tc->map_pool = table_alloc(tc->map_size, sizeof(*tc->map_pool));
+	tc->hash = table_alloc((size_t)tc->hash_mask + 1, sizeof(*tc->hash), true);
+	tc->twins = table_alloc((size_t)tc->hash_mask + 1, sizeof(*tc->twins), true);
+	tc->blocks = table_alloc(tc->max_blocks, sizeof(*tc->blocks), false);
+	tc->map_pool = table_alloc(tc->map_size, sizeof(*tc->map_pool), false);
 	tc->page_heads = calloc(tc->npages, sizeof(*tc->page_heads));
 	tc->page_traced = calloc(tc->npages, 1);
 	tc->page_selfcheck = calloc(tc->npages, 1);
@@ -847,8 +856,8 @@ static int split_units(struct tcache *tc, enum tcache_policy policy, unsigned nu
 	 * buffer would have lent to another: twice the slots, twice the maps
 	 * (address space only until used). */
 	unsigned max_blocks = (unsigned)(tc->code_size / 64), map_size = (unsigned)(tc->code_size / 4);
-	struct tblock *blocks = table_alloc(max_blocks, sizeof(*blocks));
-	uint16_t *map_pool = table_alloc(map_size, sizeof(*map_pool));
+	struct tblock *blocks = table_alloc(max_blocks, sizeof(*blocks), false);
+	uint16_t *map_pool = table_alloc(map_size, sizeof(*map_pool), false);
 	struct tcache_unit *units = calloc(nunits, sizeof(*units));
 	if (!blocks || !map_pool || !units) {
 		table_free(blocks, max_blocks, sizeof(*blocks));
