@@ -21,6 +21,7 @@
 struct vcpu_state;
 
 #define SHADOW_MAX_WINDOWS 48u
+_Static_assert(SHADOW_MAX_WINDOWS <= 256u, "struct shadow's recent_windows holds an index in a byte");
 /* vCPUs a shadow serves (machine/board_internal.h's BOARD_MAX_VCPUS at
  * most). */
 #define SHADOW_MAX_VCPUS 8u
@@ -149,6 +150,7 @@ struct shadow {
 	struct window *current;
 	uint32_t cur_key_cr3;
 	int cur_view;                 /* shadow_view of the current window */
+	uint8_t recent_windows[2];    /* find_window's last two finds, tried first */
 	uint32_t npages;              /* memfd pages: RAM, then device memory */
 	uint32_t ram_pages;
 	uint32_t *map_head;           /* per guest page: its window mappings */

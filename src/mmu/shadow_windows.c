@@ -30,15 +30,39 @@ int shadow_view(const struct vcpu_state *s)
 }
 
 /* pdpte: NULL without PAE. */
+static bool window_is(const struct shadow_window *w, uint32_t cr3, int view, const uint64_t *pdpte)
+{
+	return w->used && w->cr3 == cr3 && w->user == (view == 1) && w->no_wp == (view == 2) &&
+	       w->unpaged == (view == SHADOW_VIEW_UNPAGED_A20) && w->pae == (pdpte != NULL) &&
+	       (!pdpte || memcmp(w->pdpte, pdpte, sizeof(w->pdpte)) == 0);
+}
+
+/* The last two windows found are tried first: a system call goes from
+ * the user view to the kernel's of one directory and back, and each
+ * window is tens of KiB, so a scan of all of them touches a cache line
+ * and a TLB entry apiece. A window matches one key at most, so a hit
+ * there is what the scan would find; a recent slot since freed or
+ * reused simply fails the test. */
 static struct shadow_window *find_window(struct shadow *sh, uint32_t cr3, int view,
 					 const uint64_t *pdpte)
 {
+	for (unsigned k = 0; k < 2; k++) {
+		struct shadow_window *w = &sh->windows[sh->recent_windows[k]];
+		if (window_is(w, cr3, view, pdpte)) {
+			if (k == 1) {
+				sh->recent_windows[1] = sh->recent_windows[0];
+				sh->recent_windows[0] = (uint8_t)(w - sh->windows);
+			}
+			return w;
+		}
+	}
 	for (unsigned i = 0; i < SHADOW_MAX_WINDOWS; i++) {
 		struct shadow_window *w = &sh->windows[i];
-		if (w->used && w->cr3 == cr3 && w->user == (view == 1) && w->no_wp == (view == 2) &&
-		    w->unpaged == (view == SHADOW_VIEW_UNPAGED_A20) && w->pae == (pdpte != NULL) &&
-		    (!pdpte || memcmp(w->pdpte, pdpte, sizeof(w->pdpte)) == 0))
+		if (window_is(w, cr3, view, pdpte)) {
+			sh->recent_windows[1] = sh->recent_windows[0];
+			sh->recent_windows[0] = (uint8_t)i;
 			return w;
+		}
 	}
 	return NULL;
 }
