@@ -65,11 +65,13 @@ static unsigned twin_key(uint64_t gpa, uint32_t mode, unsigned mask)
  * TLB shootdown IPI to the other vCPUs' cores, 5,400 of the 15,000 a
  * fork loop at two vCPUs sent (perf's tlb:tlb_flush). A shared page is
  * a real one from its first touch, read or write. */
-static void *table_alloc(size_t count, size_t size, bool read_first)
+enum table_first_touch { WRITTEN_FIRST, READ_FIRST };
+
+static void *table_alloc(size_t count, size_t size, enum table_first_touch first)
 {
 	if (count && size > SIZE_MAX / count)
 		return NULL;
-	int flags = (read_first ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS | MAP_NORESERVE;
+	int flags = (first == READ_FIRST ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS | MAP_NORESERVE;
 	void *p = mmap(NULL, count * size, PROT_READ | PROT_WRITE, flags, -1, 0);
 	return p == MAP_FAILED ? NULL : p;
 }
@@ -149,10 +151,10 @@ int tcache_init(struct tcache *tc, uint64_t code_size, uint64_t ram_size, struct
 	tc->hash_mask -= 1;
 	tc->map_size = (unsigned)(code_size / 8);
 	tc->npages = (unsigned)(ram_size / GUEST_PAGE_SIZE);
-	tc->hash = table_alloc((size_t)tc->hash_mask + 1, sizeof(*tc->hash), true);
-	tc->twins = table_alloc((size_t)tc->hash_mask + 1, sizeof(*tc->twins), true);
-	tc->blocks = table_alloc(tc->max_blocks, sizeof(*tc->blocks), false);
-	tc->map_pool = table_alloc(tc->map_size, sizeof(*tc->map_pool), false);
+	tc->hash = table_alloc((size_t)tc->hash_mask + 1, sizeof(*tc->hash), READ_FIRST);
+	tc->twins = table_alloc((size_t)tc->hash_mask + 1, sizeof(*tc->twins), READ_FIRST);
+	tc->blocks = table_alloc(tc->max_blocks, sizeof(*tc->blocks), WRITTEN_FIRST);
+	tc->map_pool = table_alloc(tc->map_size, sizeof(*tc->map_pool), WRITTEN_FIRST);
 	tc->page_heads = calloc(tc->npages, sizeof(*tc->page_heads));
 	tc->page_traced = calloc(tc->npages, 1);
 	tc->page_selfcheck = calloc(tc->npages, 1);
@@ -856,8 +858,8 @@ static int split_units(struct tcache *tc, enum tcache_policy policy, unsigned nu
 	 * buffer would have lent to another: twice the slots, twice the maps
 	 * (address space only until used). */
 	unsigned max_blocks = (unsigned)(tc->code_size / 64), map_size = (unsigned)(tc->code_size / 4);
-	struct tblock *blocks = table_alloc(max_blocks, sizeof(*blocks), false);
-	uint16_t *map_pool = table_alloc(map_size, sizeof(*map_pool), false);
+	struct tblock *blocks = table_alloc(max_blocks, sizeof(*blocks), WRITTEN_FIRST);
+	uint16_t *map_pool = table_alloc(map_size, sizeof(*map_pool), WRITTEN_FIRST);
 	struct tcache_unit *units = calloc(nunits, sizeof(*units));
 	if (!blocks || !map_pool || !units) {
 		table_free(blocks, max_blocks, sizeof(*blocks));

@@ -75,7 +75,7 @@ struct cpu_lock {
 	unsigned exclusive_depth;   /* its sections inside one another */
 	struct cpu *cpus[CPU_LOCK_MAX_VCPUS];
 	unsigned ncpus;
-	unsigned spins;             /* PAUSEs a waiter tries before it sleeps (cpu_lock_init) */
+	bool spin;                  /* a waiter tries a while before it sleeps (cpu_lock_init) */
 };
 struct window;
 struct shadow;

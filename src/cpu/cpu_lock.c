@@ -11,12 +11,13 @@
 #include <unistd.h>
 
 #include "cache/tcache.h"
+#include "host/clock.h"
 #include "host/thread.h"
 #include "mmu/shadow.h"
 
-/* PAUSEs a lock waiter tries (about 50-150 us: PAUSE takes 40-140 cycles
- * on recent Intel and AMD cores). */
-#define CPU_LOCK_SPINS 2000u
+/* How long a lock waiter tries before its futex sleep (a time, not a
+ * count of PAUSEs, which take 40-140 cycles by vendor and model). */
+#define CPU_LOCK_SPIN_NS 100000u
 
 int cpu_lock_init(struct cpu_lock *lock, struct cpu *const *cpus, unsigned n)
 {
@@ -52,7 +53,7 @@ int cpu_lock_init(struct cpu_lock *lock, struct cpu *const *cpus, unsigned n)
 	 * 2-core Xeon: 2.6-2.8 s before, 2.3-2.4 after; docs/DESIGN.md). Not
 	 * when the vCPUs outnumber the host CPUs this process may use: a
 	 * holder may then wait for the very CPU its waiter spins on. */
-	lock->spins = (unsigned)host_cpus_allowed() >= n ? CPU_LOCK_SPINS : 0;
+	lock->spin = (unsigned)host_cpus_allowed() >= n;
 	for (unsigned i = 0; i < n; i++) {
 		lock->cpus[i] = cpus[i];
 		cpus[i]->lock = lock;
@@ -101,15 +102,17 @@ void cpu_lock_reclaim(struct cpu *cpu)
 	took_over(cpu);
 }
 
-/* Tries for a held lock for up to lock->spins PAUSEs before the futex
- * sleep. True when taken. */
+/* Tries for a held lock for up to CPU_LOCK_SPIN_NS before the futex
+ * sleep (host_spin_turn: PAUSEs, the host CPU given up now and then).
+ * True when taken. */
 static bool spin_for(struct cpu_lock *lock)
 {
-	for (unsigned i = 0; i < lock->spins; i++) {
-		__builtin_ia32_pause();
+	if (!lock->spin)
+		return false;
+	uint64_t deadline = host_monotonic_ns() + CPU_LOCK_SPIN_NS;
+	for (unsigned turn = 0; host_spin_turn(turn, deadline); turn++)
 		if (!pthread_mutex_trylock(&lock->mutex))
 			return true;
-	}
 	return false;
 }
 
