@@ -790,10 +790,12 @@ static enum callout_result run_unlisted(struct cpu *cpu, const struct callout_de
 	}
 }
 
+_Static_assert(sizeof(((struct callout_decoded *)0)->desc) == sizeof(struct callout_desc),
+	       "a decode keeps the whole descriptor");
+
 static bool decoded_holds(const struct callout_decoded *c, const struct callout_desc *d)
 {
-	return c->d == d && c->eip == d->eip && c->len == d->len && c->mode == d->mode &&
-	       !memcmp(c->bytes, d->bytes, d->len);
+	return c->d == d && !memcmp(c->desc, d, sizeof(*d));
 }
 
 /* The decode of a descriptor's instruction, from the cache when the same
@@ -820,10 +822,7 @@ static const struct callout_decoded *decode_desc(struct cpu *cpu, const struct c
 	struct callout_decoded *c = &way[*older];
 	*older ^= 1;
 	c->d = d;
-	c->eip = d->eip;
-	c->len = d->len;
-	memcpy(c->bytes, d->bytes, d->len);
-	c->mode = d->mode;
+	memcpy(c->desc, d, sizeof(*d));
 	c->ok = ZYAN_SUCCESS(ZydisDecoderDecodeFull(&cpu->decoders[decoder_index(d->mode)], d->bytes,
 						    d->len, &c->in, c->ops));
 	if (c->ok) {

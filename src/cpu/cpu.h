@@ -513,11 +513,12 @@ struct callout_desc;
 #define CALLOUT_DECODE_SETS 256u   /* two ways each */
 struct callout_decoded {
 	const struct callout_desc *d;
-	uint32_t eip;
-	uint16_t mode;     /* the descriptor's: which decoder */
-	uint8_t len;
+	/* The descriptor as it was decoded, all of it: compared whole (two
+	 * vector compares, no call), a descriptor's place and bytes tell a
+	 * reused code buffer's new one apart; any other field that differs
+	 * only costs a decode. */
+	unsigned char desc[32];
 	bool ok;
-	uint8_t bytes[15];
 	bool writes_via_cs;                 /* insn_writes_via_cs() */
 	const struct sensitive_insn *sens;  /* sensitive_classify(), once */
 	ZydisDecodedInstruction in;
