@@ -513,9 +513,9 @@ struct callout_desc;
 #define CALLOUT_DECODE_SETS 256u   /* two ways each */
 struct callout_decoded {
 	const struct callout_desc *d;
-	/* The descriptor as it was decoded, all of it: compared whole (two
-	 * vector compares, no call), a descriptor's place and bytes tell a
-	 * reused code buffer's new one apart; any other field that differs
+	/* The descriptor as it was decoded, all of it: compared whole (four
+	 * 8-byte compares inline, no call). Its place and bytes tell a reused
+	 * code buffer's new descriptor apart; any other field that differs
 	 * only costs a decode. */
 	unsigned char desc[32];
 	bool ok;
