@@ -707,8 +707,15 @@ static void migration_finish(struct migration *m)
 		close(state);
 	if (!ret)
 		ret = send_record(&m->ss, REC_DONE, NULL, 0);
-	if (!ret)
-		ret = receive_ack(m);
+	/* A destination that cannot take the machine (an image's lock, when
+	 * the state arrives) answers 'E' at once and closes without reading
+	 * the rest, so the send it cuts short is not the reason: its answer,
+	 * still readable, is. */
+	if (!ret || ret == -EPIPE || ret == -ECONNRESET) {
+		int ack = receive_ack(m);
+		if (!ret || ack == -ECANCELED)
+			ret = ack;
+	}
 	if (ret) {
 		fail(m, "the last round", ret);
 		if (m->disks_released && board_disks_lock(board, serr, sizeof(serr))) {
