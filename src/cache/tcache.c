@@ -257,6 +257,7 @@ struct tblock *tcache_new_block(struct tcache *tc, uint8_t **code, uint8_t **lim
 	/* Under flush a block starts only with the whole reserve free, as
 	 * ever; a unit is filled closer to its end, a block that does not
 	 * fit going to the next unit (-ENOSPC, tcache_make_room). */
+	assert(tc->code_used <= tc->code_limit);
 	uint64_t room = tc->code_limit - tc->code_used;
 	uint64_t need = tc->policy == TCACHE_POLICY_FLUSH ? TCACHE_BLOCK_RESERVE : TCACHE_UNIT_MIN_ROOM;
 	if (tc->nblocks == tc->blocks_limit || room < need || tc->maps_limit - tc->map_used < 2 * TCACHE_MAP_RESERVE)
@@ -322,10 +323,18 @@ bool tcache_exits_straddle(const struct tblock *tb, uintptr_t at)
 	return false;
 }
 
+/* Never past the unit's end: a block committed up to it (a copy that
+ * --clone-check then translates anew) leaves less than a line, and the
+ * next block's room, code_limit - code_used, would wrap to a huge one;
+ * the fresh translation then went past the unit into the next unit's
+ * live code or, from the last, past the buffer into the heap. At the
+ * end, tcache_new_block finds no room and the translation is made again
+ * after tcache_make_room. */
 void tcache_place_like(struct tcache *tc, uintptr_t like)
 {
 	uintptr_t at = (uintptr_t)tc->code + tc->code_used;
-	tc->code_used += (like - at) & (LOOP_LINE - 1);
+	uint64_t skip = (like - at) & (LOOP_LINE - 1);
+	tc->code_used = skip > tc->code_limit - tc->code_used ? tc->code_limit : tc->code_used + skip;
 }
 
 void tcache_restart_like(struct tcache *tc, struct tblock *tb, uintptr_t like)

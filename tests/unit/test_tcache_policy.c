@@ -412,6 +412,37 @@ static void test_parse(void)
 	CHECK_EQ(tcache_set_policy(&tc, TCACHE_POLICY_UNITS, 8), 0);
 }
 
+/* A block committed right up to its unit's end, and the next one placed
+ * where another is in its line (--clone-check translates a copy anew
+ * where the copy sits): no room is left, never room past the end, and
+ * the block is made in the next unit once room is made. Before the fix
+ * the room wrapped, and the block went into the next unit's live code
+ * (from the last unit, past the buffer). */
+static void test_place_like_at_unit_end(void)
+{
+	setup(TCACHE_POLICY_UNITS, 4);
+	uint32_t eip = 0x400000;
+	while (make_block(eip, false))
+		eip += 16;
+	CHECK_EQ(tc.cur_unit, 0);
+	CHECK_EQ(tc.code_used, tc.code_limit);
+	tcache_place_like(&tc, (uintptr_t)tc.code + 0x30);
+	CHECK_EQ(tc.code_used, tc.code_limit);
+	uint8_t *code, *limit;
+	CHECK(tcache_new_block(&tc, &code, &limit) == NULL);
+	tcache_make_room(&tc, &ibl);
+	CHECK_EQ(tc.cur_unit, 1);
+	/* Short of the end, the skip is taken as before. */
+	uint64_t at = tc.code_used;
+	tcache_place_like(&tc, (uintptr_t)tc.code + 0x30);
+	CHECK_EQ(tc.code_used, at + 0x30);
+	struct tblock *tb = make_block(eip, false);
+	CHECK(tb != NULL);
+	if (tb)
+		CHECK(tb->host == tc.code + at + 0x30 && tb->host + tb->host_len <= tc.code + tc.code_limit);
+	check_consistent();
+}
+
 int main(void)
 {
 	if (guest_ram_init(&ram, 16, 0) || shadow_init(&sh, &ram) || ibl_init(&ibl) || ibl_init(&ibl2)) {
@@ -425,6 +456,7 @@ int main(void)
 	test_invalidated_then_evicted();
 	test_flush_units();
 	test_flush_policy();
+	test_place_like_at_unit_end();
 	test_adapt_judge();
 	test_adaptive();
 	ibl_destroy(&ibl);
