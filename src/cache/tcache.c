@@ -458,6 +458,21 @@ static bool forward_in_page(const struct tblock *from, const struct tblock *to)
 	return end > from->eip && to->eip >= end && to->eip / GUEST_PAGE_SIZE == from->eip / GUEST_PAGE_SIZE;
 }
 
+/* Whether every page to was translated from is one of from's, at the same
+ * linear page: wherever from runs, to's code is then mapped as it was when
+ * translated (the mapping of the page a block runs from is checked where it
+ * is entered by a lookup). Else a branch from one to the other may lead
+ * elsewhere in another address space, and looks its target up. */
+static bool pages_cover(const struct tblock *from, const struct tblock *to)
+{
+	uint32_t page = from->eip / GUEST_PAGE_SIZE, to_page = to->eip / GUEST_PAGE_SIZE;
+	if (to->pages[1] == to->pages[0])
+		return (to_page == page && to->pages[0] == from->pages[0]) ||
+		       (from->spans && to_page == page + 1 && to->pages[0] == from->pages[1]);
+	return to->spans && from->spans && to_page == page && to->pages[0] == from->pages[0] &&
+	       to->pages[1] == from->pages[1];
+}
+
 void tcache_chain(struct tcache *tc, struct exit_desc *exit, struct tblock *to, bool paging)
 {
 	if (!exit->patch || exit->to || !to->valid || !exit->from->valid)
@@ -465,8 +480,7 @@ void tcache_chain(struct tcache *tc, struct exit_desc *exit, struct tblock *to, 
 	if (tc->concurrent && !patch_is_one_store(exit->patch))
 		return;   /* left to its exit stub: never patched while another vCPU may run it */
 	const struct tblock *from = exit->from;
-	if (paging && (to->pages[0] != from->pages[0] || to->pages[1] != to->pages[0] ||
-		       to->eip / GUEST_PAGE_SIZE != from->eip / GUEST_PAGE_SIZE)) {
+	if (paging && !pages_cover(from, to)) {
 		if (exit->ibl_stub) {
 			patch_rel32(exit->patch, exit->ibl_stub);
 			exit->patch = NULL;   /* for good: the stub is always right */

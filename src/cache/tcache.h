@@ -81,6 +81,11 @@ struct tblock {
 	 * with AH..DH: a host fault there must swap them back (host_fault.c
 	 * looks back only in such blocks). */
 	bool byte_swaps;
+	/* It goes on into its second page (pages[1]), the linear page after
+	 * its first, in a code segment with base 0, so that its EIP pages are
+	 * linear pages: tcache_chain may chain into it from a block that holds
+	 * both, and from it into one on either. */
+	bool spans;
 	/* A copy of it may serve the same code at another linear address
 	 * (translator/translate_clone.c): every field of its code that holds
 	 * an address is in relocs (offset | TCACHE_RELOC_*), and clone_env

@@ -393,6 +393,12 @@ void emit_indirect(struct tctx *c)
 
 /* --- callouts --------------------------------------------------------- */
 
+/* The code address of the instruction being translated (its first byte). */
+static uint64_t insn_gpa(const struct tctx *c)
+{
+	return c->page_gpa + code_linear(c, c->eip) % GUEST_PAGE_SIZE;
+}
+
 void emit_callout(struct tctx *c)
 {
 	esp_settle(c);   /* the monitor reads ESP from r12 */
@@ -401,7 +407,7 @@ void emit_callout(struct tctx *c)
 	memset(d, 0, sizeof(*d));   /* the same code, the same bytes (translate_clone.c) */
 	d->eip = c->eip;
 	d->next_eip = c->next_eip;
-	callout_desc_set_gpa(d, c->gpa + (c->eip - c->tb->eip));
+	callout_desc_set_gpa(d, insn_gpa(c));
 	d->len = c->in.length & 15;
 	d->kind = CALLOUT_INSN;
 	d->flags = 0;
@@ -1096,41 +1102,6 @@ size_t tail_room(const struct tctx *c, uint32_t guest_len)
 	return room;
 }
 
-/* The bytes of the instruction at c->eip (on the block's first page) and
- * how many there are to decode: up to the end of the page, or across it
- * into the next page when that is mapped, and never past room (the bytes
- * CS's limit leaves: a page past it is not looked at). *next_gpa gets the
- * next page's physical address, or ~0 if it cannot be fetched (a #PF is
- * then left pending only when the block has no instruction yet to end
- * before it). */
-static unsigned fetch_insn(struct tctx *c, uint64_t *next_gpa, unsigned room)
-{
-	const struct guest_ram *ram = c->env->sh->ram;
-	uint32_t lin = code_linear(c, c->eip);
-	uint32_t off = lin % GUEST_PAGE_SIZE;
-	uint32_t in_page = GUEST_PAGE_SIZE - off;
-	uint64_t here = (c->gpa & ~(uint64_t)(GUEST_PAGE_SIZE - 1)) + off;
-	*next_gpa = UINT64_MAX;
-	if (in_page >= room) {
-		c->bytes = ram->host + here;
-		uint64_t avail = ram->size - here;
-		return avail > room ? room : (unsigned)avail;
-	}
-	memcpy(c->insn_buf, ram->host + here, in_page);
-	c->bytes = c->insn_buf;
-	uint32_t next_linear = lin + in_page;
-	uint64_t gpa;
-	if (c->tb->ninsns > 0)
-		return in_page;   /* a crossing instruction starts a block of its own */
-	bool ok = c->env->fetch_gpa(c->env->opaque, next_linear, &gpa);
-	if (!ok || !guest_ram_code_range(ram, gpa, ZYDIS_MAX_INSTRUCTION_LENGTH - in_page))
-		return in_page;
-	c->env->drop_fault(c->env->opaque);
-	memcpy(c->insn_buf + in_page, ram->host + gpa, ZYDIS_MAX_INSTRUCTION_LENGTH - in_page);
-	*next_gpa = gpa;
-	return room;
-}
-
 /* One instruction at c->eip (avail bytes of it fetched, all of them when
  * CS's limit cut them: limit_cut), decoded and translated: 0 when it is
  * in the block, 1 when the block ends before it (an exit to it is made),
@@ -1167,10 +1138,11 @@ static int translate_one(struct translator *t, struct tctx *c, unsigned avail, b
 		decoded = ZYAN_SUCCESS(ZydisDecoderDecodeFull(decoder, c->bytes, older_len, &c->in, c->ops));
 		assert(decoded);
 	}
-	/* An instruction that crosses into the next page starts its own
-	 * block, so each block's bytes are traced on at most two pages. */
+	/* An instruction that crosses into the next page ends its block's
+	 * second page there (each block's bytes are traced on at most two
+	 * pages); one that cannot go on past it starts its own block. */
 	if ((uint64_t)c->eip + len > page_end) {
-		if (tb->ninsns > 0) {
+		if (tb->ninsns > 0 && !span_next_page(c, next_gpa)) {
 			emit_branch_exit(c, c->eip, EXIT_KIND_BRANCH);
 			return 1;
 		}
@@ -1178,7 +1150,7 @@ static int translate_one(struct translator *t, struct tctx *c, unsigned avail, b
 	}
 	c->next_eip = c->eip + len;
 	/* MODE_LIMITS: the monitor checks every access against its segment. */
-	c->adaptive = (c->mode & MODE_LIMITS) || shadow_is_adaptive(c->env->sh, c->gpa + (c->eip - tb->eip));
+	c->adaptive = (c->mode & MODE_LIMITS) || shadow_is_adaptive(c->env->sh, insn_gpa(c));
 	c->esp_lags = decoded && esp_may_lag(c);
 	if (!c->esp_lags)
 		esp_settle(c);
@@ -1268,6 +1240,7 @@ static int translate_fresh(struct translator *t, const struct translate_env *env
 	c->tb = tb;
 	c->mode = mode;
 	c->gpa = gpa;
+	c->page_gpa = gpa & ~(uint64_t)(GUEST_PAGE_SIZE - 1);
 	c->cs_base = (mode & MODE_SEGCS) ? env->cs_base : 0;
 	c->cs_limit = (mode & MODE_CSLIMIT) ? env->cs_limit : 0xffffffffu;
 	c->paging = !(mode & MODE_UNPAGED);
@@ -1296,6 +1269,7 @@ static int translate_fresh(struct translator *t, const struct translate_env *env
 
 	assert(t->max_insns >= 1 && t->max_insns <= BLOCK_MAX_INSNS);
 	unsigned max = (t->single_insn || (mode & MODE_SINGLE)) ? 1 : t->max_insns;
+	c->may_span = max > 1 && !c->selfcheck && !env->trace_path && !(mode & MODE_SEGCS);
 	c->eip = eip;
 	while (!c->ended) {
 		if (env->breakpoint_at && !(mode & MODE_SINGLE) &&
@@ -1340,7 +1314,8 @@ static int translate_fresh(struct translator *t, const struct translate_env *env
 		bool short_of_room = (size_t)(limit - code) >= TCACHE_BLOCK_RESERVE &&
 				     (size_t)(c->e.limit - c->e.pos) <
 					     INSN_HEADROOM + tail_room(c, c->eip - eip + ZYDIS_MAX_INSTRUCTION_LENGTH);
-		if (tb->ninsns >= max || wrapped || c->eip >= page_end || short_of_room) {
+		if (tb->ninsns >= max || wrapped || short_of_room ||
+		    (c->eip >= page_end && !go_on_next_page(c))) {
 			emit_branch_exit(c, c->eip, EXIT_KIND_BRANCH);
 			break;
 		}
@@ -1350,10 +1325,13 @@ static int translate_fresh(struct translator *t, const struct translate_env *env
 		tcache_restart_aligned(env->tc, tb);
 		return translate_fresh(t, env, eip, gpa, mode, true, out);
 	}
+	if (tb->pages[1] != tb->pages[0] && code_linear(c, eip) % GUEST_PAGE_SIZE + (c->eip - eip) <= GUEST_PAGE_SIZE)
+		tb->pages[1] = tb->pages[0];   /* it went on, but ended before a byte of the next page */
 	/* Stubs, then callout descriptors, after the code. */
 	for (unsigned i = 0; i < c->nexits; i++)
 		emit_stub(c, &tb->exits[i]);
-	const uint8_t *guest = tb->pages[1] != tb->pages[0] ? c->insn_buf : ram->host + gpa;
+	uint8_t spanned[BLOCK_MAX_INSNS * ZYDIS_MAX_INSTRUCTION_LENGTH];
+	const uint8_t *guest = block_guest_bytes(c, spanned);
 	if (c->selfcheck)
 		emit_selfcheck(c, guest, eip, c->eip - eip);
 	tb->code_len = (uint32_t)(c->e.pos - code);
@@ -1373,6 +1351,7 @@ static int translate_fresh(struct translator *t, const struct translate_env *env
 	if (c->e.failed)
 		return -ENOSPC;
 	tb->guest_len = c->eip - eip;
+	tb->spans = c->may_span && tb->pages[1] != tb->pages[0];
 	tb->host_len = (uint32_t)(p - (uintptr_t)code);
 	/* One page, no self-check, no breakpoint: the same code elsewhere
 	 * differs only in the recorded fields. */

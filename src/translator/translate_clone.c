@@ -38,6 +38,11 @@ const struct tblock *clone_source(const struct translator *t, const struct trans
 	const struct tblock *twin = tcache_twin(env->tc, gpa, mode);
 	if (!twin || twin->eip == eip || !twin->clonable || twin->clone_env != clone_env(env))
 		return NULL;
+	/* One that ended at its page's end (or before an instruction across
+	 * it) ended there because its next page could not be joined: here
+	 * the block may go on into it (translate.c, span_next_page). */
+	if (twin->gpa % GUEST_PAGE_SIZE + twin->guest_len > GUEST_PAGE_SIZE - ZYDIS_MAX_INSTRUCTION_LENGTH)
+		return NULL;
 	return twin;
 }
 

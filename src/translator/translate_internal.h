@@ -38,6 +38,14 @@ struct tctx {
 	bool adaptive;         /* the instruction's mark (insn_is_adaptive) */
 	bool paging;           /* CR0.PG at translation: cross-page exits look up */
 	uint64_t gpa;          /* code address (cpu/run.c) of the block's first byte */
+	/* The code address of the page c->eip is on: the first page's, or
+	 * the next one's once the block has gone on into it (may_span). */
+	uint64_t page_gpa;
+	/* Whether the block may go on into the next linear page (one only):
+	 * not a self-checking block or a hot trace, a single-instruction
+	 * block, or one whose CS has a base (tcache_chain's rule compares
+	 * EIP pages as linear ones). */
+	bool may_span;
 	/* What to add to an EIP for its linear address: CS.base in a
 	 * MODE_SEGCS block, else 0. */
 	uint32_t cs_base;
@@ -140,6 +148,21 @@ size_t tail_room(const struct tctx *c, uint32_t guest_len);
 /* translate_sensitive.c */
 /* The inline form of a sensitive instruction; false when it declines. */
 bool translate_inline_form(struct tctx *c, enum sensitive_inline form);
+/* translate_fetch.c */
+/* The bytes of the instruction at c->eip in c->bytes and how many may be
+ * decoded (at most room); *next_gpa the next page's code address if they
+ * run into it, else ~0. */
+unsigned fetch_insn(struct tctx *c, uint64_t *next_gpa, unsigned room);
+/* Whether the block goes on into the next page, at next_gpa (its second
+ * page set), for an instruction across the page's end. */
+bool span_next_page(struct tctx *c, uint64_t next_gpa);
+/* At the end of the page the last instruction started on: whether the
+ * block goes on at c->eip, on its second page (c->page_gpa set). */
+bool go_on_next_page(struct tctx *c);
+/* The guest bytes of the block translated so far (c->tb from its EIP to
+ * c->eip): in RAM when on one page, else copied in order to spanned (room
+ * for BLOCK_MAX_INSNS instructions). */
+const uint8_t *block_guest_bytes(const struct tctx *c, uint8_t *spanned);
 /* translate_clone.c */
 /* The translation settings a copy of a block must share with it. */
 uint8_t clone_env(const struct translate_env *env);

@@ -264,10 +264,17 @@ static void check_block(const struct attempt *a, const struct tblock *tb, unsign
 	if (tb->code_len > tb->host_len)
 		fail(a, "a block's code runs past its end");
 	if (p->offset + tb->guest_len > GUEST_PAGE_SIZE) {
-		if (tb->ninsns != 1)
+		/* Only flat code of several instructions a block goes on into
+		 * the next page (translate.c, span_next_page); elsewhere an
+		 * instruction across the end is a block of its own. */
+		if (tb->spans && ((a->mode & (MODE_SEGCS | MODE_SINGLE)) || max == 1))
+			fail(a, "a block goes on into the next page where it may not");
+		if (tb->ninsns != 1 && !tb->spans)
 			fail(a, "an instruction crossing a page is not a block of its own");
 		if (tb->pages[1] != p->next_page)
 			fail(a, "a block crossing a page does not name the next one");
+		if (p->offset + tb->guest_len > 2 * GUEST_PAGE_SIZE)
+			fail(a, "a block runs on past its second page");
 	} else if (tb->pages[1] != tb->pages[0]) {
 		fail(a, "a block within a page names two");
 	}

@@ -78,6 +78,18 @@ static struct tblock *make_block(uint32_t eip, uint32_t gpa, uint32_t mode, uint
 	return make_block_ex(eip, gpa, mode, guest_len, nexits, 48, true);
 }
 
+/* A block from eip at gpa that goes on into its next linear page, mapped at
+ * frame second_frame (tblock.spans). */
+static struct tblock *spanning_block(uint32_t eip, uint32_t gpa, uint32_t second_frame, unsigned nexits)
+{
+	struct tblock *tb = make_block_ex(eip, gpa, 0, 32, nexits, 48, false);
+	tb->pages[1] = second_frame;
+	tb->spans = true;
+	tcache_alloc_maps(&tc, tb, 64);
+	tcache_commit(&tc, tb);
+	return tb;
+}
+
 static void reset(void)
 {
 	tcache_flush(&tc, &ibl);
@@ -421,6 +433,55 @@ static void test_chaining(void)
 	struct tblock *alias = make_block(0x00801100, 0x5100, 0, 16, 0);
 	tcache_chain(&tc, &q->exits[0], alias, true);
 	CHECK(alias->incoming == NULL);
+
+	/* A block that goes on into its next linear page (tblock.spans),
+	 * there at frame 9, holds both mappings: chained to itself, to a
+	 * block on either of its pages and frames, and to another of the
+	 * same two; looked up elsewhere, and from a block holding one page. */
+	reset();
+	struct tblock *span = spanning_block(0x00401ff0, 0x5ff0, 9, 4);
+	struct tblock *first = make_block(0x00401100, 0x5100, 0, 16, 1);
+	struct tblock *second = make_block(0x00402100, 0x9100, 0, 16, 0);
+	struct tblock *other_frame = make_block(0x00402200, 0xa200, 0, 16, 0);
+	struct tblock *span_other = spanning_block(0x00401ff8, 0x5ff8, 0xa, 1);
+	struct tblock *span_twin = spanning_block(0x00401ffa, 0x5ffa, 9, 1);
+	for (unsigned i = 0; i < 4; i++)
+		span->exits[i].ibl_stub = span->host + 40 + i;
+	first->exits[0].ibl_stub = first->host + 40;
+	span_other->exits[0].ibl_stub = span_other->host + 40;
+	span_twin->exits[0].ibl_stub = span_twin->host + 40;
+	tcache_chain(&tc, &span->exits[0], span, true);
+	CHECK(rel32_target(span->exits[0].patch) == span->host);
+	tcache_chain(&tc, &span->exits[1], second, true);
+	CHECK(rel32_target(span->exits[1].patch) == second->host);
+	uint8_t *field_far = span->exits[2].patch;
+	tcache_chain(&tc, &span->exits[2], other_frame, true);
+	CHECK(rel32_target(field_far) == span->exits[2].ibl_stub);
+	uint8_t *field_other = span->exits[3].patch;
+	tcache_chain(&tc, &span->exits[3], span_other, true);
+	CHECK(rel32_target(field_other) == span->exits[3].ibl_stub);
+	uint8_t *field_in = first->exits[0].patch;
+	tcache_chain(&tc, &first->exits[0], span, true);
+	CHECK(rel32_target(field_in) == first->exits[0].ibl_stub);
+	tcache_chain(&tc, &span_twin->exits[0], span, true);
+	CHECK(rel32_target(span_twin->exits[0].patch) == span->host);
+	uint8_t *field_back = span_other->exits[0].patch;
+	tcache_chain(&tc, &span_other->exits[0], span, true);
+	CHECK(rel32_target(field_back) == span_other->exits[0].ibl_stub);
+	CHECK_EQ(tc.stats.chains, 3);
+	CHECK_EQ(tc.stats.ibl_links, 4);
+	/* Two pages without spans (a straddling instruction in a code
+	 * segment with a base): only its first page is known to be linear. */
+	struct tblock *old = make_block(0x00401ff4, 0x5ff4, 0, 8, 1);
+	old->exits[0].ibl_stub = old->host + 40;
+	uint8_t *field_old = old->exits[0].patch;
+	struct tblock *after_old = make_block(0x00402300, 0x6300, 0, 16, 0);
+	tcache_chain(&tc, &old->exits[0], after_old, true);
+	CHECK(rel32_target(field_old) == old->exits[0].ibl_stub);
+	/* Its second frame written: the spanning blocks go, with the chains
+	 * into them. */
+	CHECK_EQ(tcache_invalidate_page(&tc, &ibl, 9), 3);
+	CHECK(!span->valid && !span_twin->valid && !second->valid && first->valid);
 }
 
 /* The buffer or the arena full: tcache_new_block says so, the caller
