@@ -103,6 +103,13 @@ struct board_vcpu {
 	pthread_t thread;
 	bool thread_started;
 	int wake_fd;
+	/* How long its HLT spins for another vCPU's request before it
+	 * sleeps (board__halt_poll_ipi, with vCPUs on threads of their
+	 * own), grown and shrunk as KVM's halt_poll_ns is
+	 * (board__halt_poll_adapt). */
+	uint32_t ipi_poll_ns;
+	uint64_t ipi_poll_busy_until;  /* CLOCK_MONOTONIC: the host was busy, no spin till then */
+	uint32_t ipi_poll_busy_ns;     /* that pause, doubled while the host stays busy */
 };
 
 /* A registered front end (machine/control.h). */
@@ -461,6 +468,21 @@ void board__threads_stop(struct board *board);
 /* An AP's platform wait (HLT) and poll. */
 bool board__ap_wait(struct board_vcpu *v);
 void board__ap_poll(void *opaque);
+/* The longest a HLT spins for another vCPU's request, and the first
+ * spin (at the threads' start, and once a sleep turned out short): KVM's
+ * defaults (halt_poll_ns, halt_poll_ns_grow_start). A vCPU woken from its
+ * sleep comes back only after the host wakes its thread: an IPI's round
+ * trip took 25-28 us with the receiver asleep on the 2-core Xeon
+ * (bench/smp's ipibench), most of it that wake-up, which a virtualized
+ * host pays for twice, and 7-12 us with the spin. */
+#define BOARD_IPI_POLL_MAX_NS 200000u
+#define BOARD_IPI_POLL_START_NS 10000u
+/* HLT with other vCPUs on threads of their own, before its sleep, the
+ * machine lock held (given up while it spins): spins for a request (an
+ * IPI, a device's) for up to v->ipi_poll_ns and span ns. True if one came:
+ * no sleep. board__halt_poll_adapt is told how long the whole HLT took. */
+bool board__halt_poll_ipi(struct board_vcpu *v, uint64_t span);
+void board__halt_poll_adapt(struct board_vcpu *v, uint64_t blocked_ns);
 
 /* ------------------------------------------------------------ front ends
  * (control.c) Each calls the registered front ends' callback of that

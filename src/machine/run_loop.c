@@ -483,6 +483,16 @@ static bool platform_wait(void *opaque)
 	deadline = earlier(deadline, h.own_ns);
 	if (deadline <= now)
 		return true;
+	uint64_t start = host_monotonic_ns();
+	if (board->threaded) {
+		if (board__halt_poll_ipi(v, deadline - now)) {
+			board__halt_poll_adapt(v, host_monotonic_ns() - start);
+			return true;
+		}
+		now = board__clock_ns(board);
+		if (deadline <= now)
+			return true;
+	}
 	if (disk_busy && board->halt_poll_allowed) {
 		v->cpu.stats.halt_polls++;
 		cpu_unlock(&v->cpu);   /* the other vCPUs run meanwhile */
@@ -512,6 +522,8 @@ static bool platform_wait(void *opaque)
 	cpu_lock(&v->cpu);
 	if (ready > 0)
 		board__drain_eventfd(board->wake_fd);
+	if (board->threaded)
+		board__halt_poll_adapt(v, host_monotonic_ns() - start);
 	return true;
 }
 

@@ -10,11 +10,101 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "cpu/profile.h"
+#include "host/clock.h"
+
+/* A sched_yield that took this long may have run another thread on this
+ * CPU; if the thread's involuntary switches say so, the host is busy, and
+ * a thread that spins there instead of sleeping loses the wake-up's
+ * preference and waits out the other's time slice (an IPI's round trip
+ * beside a CPU hog on each core: 300-450 us against 80-110 asleep).
+ * Spinning stops then for a while, as KVM's stops while another task is
+ * runnable on the CPU (single_task_running): 1 ms, doubled while the host
+ * stays busy, up to 100 ms. A slow yield without a switch is the
+ * hypervisor's (a virtualized host's CPU taken away for a while: 30 yields
+ * in 200,000 on the quiet 2-core Xeon); another thread of this process or
+ * a kernel worker runs now and then too (twice in a 40,000-HLT ipibench
+ * run), hence the short first pause. */
+#define IPI_POLL_YIELD_SLOW_NS 20000u
+#define IPI_POLL_BUSY_MIN_NS 1000000u
+#define IPI_POLL_BUSY_MAX_NS 100000000u
+
+static long thread_switches(void)
+{
+	struct rusage ru;
+	return getrusage(RUSAGE_THREAD, &ru) ? -1 : ru.ru_nivcsw;
+}
+
+bool board__halt_poll_ipi(struct board_vcpu *v, uint64_t span)
+{
+	struct cpu *cpu = &v->cpu;
+	/* Not when the vCPUs outnumber the CPUs the process may use: the
+	 * spin would keep the sender from its CPU (cpu_lock.c's spin). */
+	if (!v->ipi_poll_ns || !v->board->threaded || !v->board->lock.spin)
+		return false;
+	uint64_t now = host_monotonic_ns();
+	if (now < v->ipi_poll_busy_until)
+		return false;
+	uint64_t deadline = now + (span < v->ipi_poll_ns ? span : v->ipi_poll_ns);
+	cpu->stats.halt_polls++;
+	cpu_unlock(cpu);
+	bool came = true;
+	long switches = -1;
+	for (unsigned turn = 0; !__atomic_load_n(&cpu->attention, __ATOMIC_ACQUIRE); turn++) {
+		__builtin_ia32_pause();
+		if (turn % 64 != 63)
+			continue;
+		now = host_monotonic_ns();
+		if (now >= deadline) {
+			came = false;
+			break;
+		}
+		if (switches < 0)
+			switches = thread_switches();
+		sched_yield();
+		if (host_monotonic_ns() - now >= IPI_POLL_YIELD_SLOW_NS && thread_switches() > switches)
+			break;   /* another thread ran here */
+	}
+	/* Preempted anywhere in the spin, or at a yield: the host is busy. */
+	bool busy = switches >= 0 && thread_switches() > switches;
+	cpu_lock(cpu);
+	if (busy) {
+		came = __atomic_load_n(&cpu->attention, __ATOMIC_ACQUIRE);
+		uint32_t pause = v->ipi_poll_busy_ns ? v->ipi_poll_busy_ns * 2 : IPI_POLL_BUSY_MIN_NS;
+		v->ipi_poll_busy_ns = pause < IPI_POLL_BUSY_MAX_NS ? pause : IPI_POLL_BUSY_MAX_NS;
+		v->ipi_poll_busy_until = host_monotonic_ns() + v->ipi_poll_busy_ns;
+		v->ipi_poll_ns = 0;
+	} else if (switches >= 0) {
+		v->ipi_poll_busy_ns /= 2;   /* a whole spin with the CPU to itself */
+	}
+	if (came)
+		cpu->stats.halt_poll_wakes++;
+	return came;
+}
+
+/* KVM's rule: a HLT longer than the spin but short enough to have been
+ * spun through doubles the spin; one longer than the longest spin (an idle
+ * CPU between timer ticks) ends spinning until a short one comes again, so
+ * an idle guest costs no host CPU. */
+void board__halt_poll_adapt(struct board_vcpu *v, uint64_t blocked_ns)
+{
+	if (blocked_ns <= v->ipi_poll_ns)
+		return;
+	if (blocked_ns < BOARD_IPI_POLL_MAX_NS) {
+		uint64_t grown = (uint64_t)v->ipi_poll_ns * 2;
+		if (grown < BOARD_IPI_POLL_START_NS)
+			grown = BOARD_IPI_POLL_START_NS;
+		v->ipi_poll_ns = (uint32_t)(grown < BOARD_IPI_POLL_MAX_NS ? grown : BOARD_IPI_POLL_MAX_NS);
+	} else {
+		v->ipi_poll_ns = 0;
+	}
+}
 
 /* An AP's HLT: sleeps on its own eventfd, without the machine lock, until
  * its LAPIC timer's next expiry or a request (an IPI, an INIT, the end). A
@@ -28,6 +118,14 @@ bool board__ap_wait(struct board_vcpu *v)
 	uint64_t deadline = lapic_next_event_ns(&v->lapic, now);
 	if (deadline <= now || cpu->attention || board->threads_quit)
 		return true;
+	uint64_t start = host_monotonic_ns();
+	if (board__halt_poll_ipi(v, deadline - now)) {
+		board__halt_poll_adapt(v, host_monotonic_ns() - start);
+		return true;
+	}
+	now = board__clock_ns(board);
+	if (deadline <= now || cpu->attention || board->threads_quit)
+		return true;
 	struct pollfd pfd = { .fd = v->wake_fd, .events = POLLIN };
 	struct timespec ts, *tsp = NULL;
 	if (deadline != UINT64_MAX) {
@@ -39,6 +137,7 @@ bool board__ap_wait(struct board_vcpu *v)
 	if (ppoll(&pfd, 1, tsp, NULL) > 0)
 		board__drain_eventfd(v->wake_fd);
 	cpu_lock(cpu);
+	board__halt_poll_adapt(v, host_monotonic_ns() - start);
 	return true;
 }
 
@@ -113,6 +212,13 @@ int board__threads_start(struct board *board)
 	board__bsp(board)->cpu.wake_fd = board->wake_fd;
 	for (unsigned i = 1; i < board->nvcpus; i++)
 		board->vcpus[i].wake_fd = -1;
+	/* Each HLT's first sleep spins a little first; board__halt_poll_adapt
+	 * takes it from there. */
+	for (unsigned i = 0; i < board->nvcpus; i++) {
+		board->vcpus[i].ipi_poll_ns = BOARD_IPI_POLL_START_NS;
+		board->vcpus[i].ipi_poll_busy_ns = 0;
+		board->vcpus[i].ipi_poll_busy_until = 0;
+	}
 	for (unsigned i = 1; i < board->nvcpus; i++) {
 		struct board_vcpu *v = &board->vcpus[i];
 		v->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -11,8 +11,14 @@ tests/guests/smp_park.asm, which ends by itself (status 33):
     counted in its own entry.
  2. One vCPU (tests/guests/hello.asm, beside GUEST): one entry, equal to
     the totals; the text report as before (no per-vCPU table).
+ 3. HLT's spin for an IPI (bench/smp/ipibench.asm, 2 vCPUs, AP 1 halting
+    between rounds): with the process allowed two CPUs, AP 1's HLTs spin
+    before they sleep (its first does, whatever the host's load), and the
+    counts are consistent (woken <= spun <= HLTs); allowed one CPU (the
+    affinity of the run set to a single CPU), no HLT spins, since the
+    spin would keep the sender from the CPU.
 
-Usage: run_stats_smp.py BTVM GUEST
+Usage: run_stats_smp.py BTVM GUEST IPIBENCH
 (Debian's python3: python3-jsonschema is its.)
 """
 import os
@@ -26,11 +32,35 @@ from vmtools import Fail, check  # noqa: E402
 TIMEOUT = 120
 
 
-def run(btvm, guest, smp, path):
+def run(btvm, guest, smp, path, extra=(), cpus=None):
     cmd = [btvm, "run", "--kernel", guest, "-m", "16", "--display", "none", "--serial", "stdio",
-           "--smp", str(smp), "--stats", "--stats-json", path]
+           "--smp", str(smp), "--stats", "--stats-json", path] + list(extra)
+    if cpus is not None:
+        cmd = ["taskset", "-c", ",".join(str(c) for c in sorted(cpus))] + cmd
     doc, res = run_guest_json(cmd, "--smp %d" % smp, path, TIMEOUT)
     return doc, res.stderr
+
+
+def check_halt_polls(btvm, ipibench, path):
+    """Part 3: AP 1's HLTs spin for the IPI with two CPUs, never with one."""
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) < 2:
+        raise Fail("the halt-poll check needs two host CPUs; this process may use %s" % allowed)
+    for cpus, spins in ((allowed[:2], True), (allowed[:1], False)):
+        doc, _ = run(btvm, ipibench, 2, path, ["--append", "rounds=200"], cpus)
+        check_sums(doc, 2)
+        c = doc["vcpus"][1]["counters"]
+        polls, wakes, halts = c["cpu.halt_polls"], c["cpu.halt_poll_wakes"], c["cpu.halts"]
+        check(halts >= 200 and wakes <= polls <= halts,
+              "AP 1 halted between rounds (%d HLTs, %d spun, %d ended while spinning)"
+              % (halts, polls, wakes))
+        if spins:
+            check(polls >= 1, "on CPUs %s AP 1's HLTs spin for the IPI (%d of %d)"
+                  % (cpus, polls, halts))
+        else:
+            check(doc["counters"]["cpu.halt_polls"] == 0,
+                  "on one CPU (%s) no HLT spins (%d)" % (cpus, doc["counters"]["cpu.halt_polls"]))
+        os.unlink(path)
 
 
 def check_sums(doc, n):
@@ -52,7 +82,7 @@ def check_sums(doc, n):
 
 
 def main():
-    btvm, guest = sys.argv[1:3]
+    btvm, guest, ipibench = sys.argv[1:4]
     work = tempfile.mkdtemp(prefix="btvm-stats-smp-")
     path = os.path.join(work, "stats.json")
     try:
@@ -90,6 +120,7 @@ def main():
               "each vCPU's PAUSE loop yielded at least 3 times (%s)"
               % [v["counters"]["cpu.pause_yields"] for v in doc["vcpus"]])
         os.unlink(path)
+        check_halt_polls(btvm, ipibench, path)
         # One vCPU: smp_park needs APs, so hello (beside it) stands in.
         hello = os.path.join(os.path.dirname(guest), "hello.elf")
         doc, text = run(btvm, hello, 1, path)
