@@ -12,8 +12,8 @@
 #include <poll.h>
 #include <sched.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "cpu/profile.h"
@@ -212,8 +212,8 @@ int board__threads_start(struct board *board)
 	board__bsp(board)->cpu.wake_fd = board->wake_fd;
 	for (unsigned i = 1; i < board->nvcpus; i++)
 		board->vcpus[i].wake_fd = -1;
-	/* Each HLT's first sleep spins a little first; board__halt_poll_adapt
-	 * takes it from there. */
+	/* A vCPU's first HLT spins a little before it sleeps;
+	 * board__halt_poll_adapt takes it from there. */
 	for (unsigned i = 0; i < board->nvcpus; i++) {
 		board->vcpus[i].ipi_poll_ns = BOARD_IPI_POLL_START_NS;
 		board->vcpus[i].ipi_poll_busy_ns = 0;
