@@ -190,6 +190,12 @@ void tcache_destroy(struct tcache *tc)
 /* Two DRAM misses a lookup, the bucket and then the block, made this 6%
  * of a Debian boot's host samples (4.6 million lookups, most of them
  * the indirect-branch table's fills, which want only the host code). */
+/* Which of a block's two page links is page's. */
+static int page_index(const struct tblock *tb, uint32_t page)
+{
+	return tb->pages[0] == page ? 0 : 1;
+}
+
 static void bucket_set(struct tcache_bucket *b, struct tblock *tb)
 {
 	if (!tb) {
@@ -428,7 +434,11 @@ void tcache_commit(struct tcache *tc, struct tblock *tb)
 			break;
 		uint32_t page = tb->pages[i];
 		if (page < tc->npages) {
-			tb->page_next[i] = tc->page_heads[page];
+			struct tblock *next = tc->page_heads[page];
+			tb->page_next[i] = next;
+			if (next)
+				next->page_link[page_index(next, page)] = &tb->page_next[i];
+			tb->page_link[i] = &tc->page_heads[page];
 			tc->page_heads[page] = tb;
 			trace_page(tc, page, true);
 		}
@@ -565,15 +575,15 @@ static void unlink_hash(struct tcache *tc, struct tblock *tb)
 static void unlink_page(struct tcache *tc, struct tblock *tb, int which)
 {
 	uint32_t page = tb->pages[which];
-	if (page >= tc->npages)
+	if (page >= tc->npages || !tb->page_link[which])
 		return;
-	struct tblock **pp = &tc->page_heads[page];
-	while (*pp && *pp != tb) {
-		struct tblock *cur = *pp;
-		pp = &cur->page_next[cur->pages[0] == page ? 0 : 1];
-	}
-	if (*pp)
-		*pp = tb->page_next[which];
+	assert(*tb->page_link[which] == tb);
+	struct tblock *next = tb->page_next[which];
+	*tb->page_link[which] = next;
+	if (next)
+		next->page_link[page_index(next, page)] = tb->page_link[which];
+	tb->page_link[which] = NULL;
+	tb->page_next[which] = NULL;
 }
 
 /* Takes exit ex, chained, out of its target's incoming list. */
