@@ -321,6 +321,63 @@ static void test_invalidate_page(void)
 	CHECK_EQ(tcache_invalidate_page(&tc, &ibl, 0xa), 1);
 }
 
+/* Walks page's list, checking each block's link back to what points at
+ * it; how many blocks it holds. */
+static unsigned page_list_length(uint32_t page)
+{
+	unsigned n = 0;
+	struct tblock **link = &tc.page_heads[page];
+	while (*link && n <= tc.max_blocks) {   /* a list broken into a loop ends too */
+		struct tblock *tb = *link;
+		int i = tb->pages[0] == page ? 0 : 1;
+		CHECK(tb->page_link[i] == link);
+		CHECK(tb->valid);
+		link = &tb->page_next[i];
+		n++;
+	}
+	CHECK(n <= tc.max_blocks);
+	return n;
+}
+
+/* Many blocks of one page, as a shared library's code copied for each
+ * address it was loaded at (ASLR), some of them running on from the page
+ * before: they leave the lists in any order and the lists stay whole. */
+static void test_page_lists(void)
+{
+	reset();
+	enum { COPIES = 64 };
+	uint32_t eip[COPIES];
+	for (unsigned i = 0; i < COPIES; i++) {
+		bool spans = i % 4 == 3;   /* pages 3 and 4 */
+		eip[i] = 0x10000000u + i * 0x100000u + (spans ? 0xff8 : 0x10);
+		CHECK(make_block(eip[i], spans ? 0x3ff8 : 0x4010, 0, 16, 0) != NULL);
+	}
+	CHECK_EQ(page_list_length(4), COPIES);
+	CHECK_EQ(page_list_length(3), COPIES / 4);
+	/* Half of them, scattered: the list's head, its tail, between. */
+	unsigned left = COPIES, left3 = COPIES / 4;
+	for (unsigned k = 0; k < COPIES; k += 2) {
+		unsigned i = (k * 37 + 11) % COPIES;
+		CHECK_EQ(tcache_invalidate_linear(&tc, &ibl, eip[i]), 1);
+		left--;
+		left3 -= i % 4 == 3;
+		CHECK_EQ(page_list_length(4), left);
+		CHECK_EQ(page_list_length(3), left3);
+	}
+	CHECK(tcache_page_traced(&tc, 3) == (left3 > 0));
+	/* The rest go with page 4, and page 3 with its last block. */
+	CHECK_EQ(tcache_invalidate_page(&tc, &ibl, 4), left);
+	CHECK_EQ(page_list_length(4), 0);
+	CHECK_EQ(page_list_length(3), 0);
+	CHECK(!tcache_page_traced(&tc, 3) && !tcache_page_traced(&tc, 4));
+	/* A block made after a flush starts lists of its own. */
+	CHECK(make_block(0x4010, 0x4010, 0, 16, 0) != NULL);
+	tcache_flush(&tc, &ibl);
+	CHECK(make_block(0x5010, 0x4010, 0, 16, 0) != NULL);
+	CHECK_EQ(page_list_length(4), 1);
+	CHECK_EQ(tcache_invalidate_page(&tc, &ibl, 4), 1);
+}
+
 /* Direct exits chained to their targets, and pointed back at their stubs
  * when the target goes. */
 static void test_chaining(void)
@@ -967,6 +1024,7 @@ int main(void)
 	test_lookup();
 	test_lookup_cs_limit();
 	test_invalidate_page();
+	test_page_lists();
 	test_chaining();
 	test_full();
 	test_flush_clears();
