@@ -187,15 +187,15 @@ void tcache_destroy(struct tcache *tc)
 	memset(tc, 0, sizeof(*tc));
 }
 
-/* Two DRAM misses a lookup, the bucket and then the block, made this 6%
- * of a Debian boot's host samples (4.6 million lookups, most of them
- * the indirect-branch table's fills, which want only the host code). */
 /* Which of a block's two page links is page's. */
 static int page_index(const struct tblock *tb, uint32_t page)
 {
 	return tb->pages[0] == page ? 0 : 1;
 }
 
+/* Two DRAM misses a lookup, the bucket and then the block, made this 6%
+ * of a Debian boot's host samples (4.6 million lookups, most of them
+ * the indirect-branch table's fills, which want only the host code). */
 static void bucket_set(struct tcache_bucket *b, struct tblock *tb)
 {
 	if (!tb) {
