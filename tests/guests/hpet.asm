@@ -25,8 +25,8 @@
 ;   32-bit wrap fires soon after it.
 ; - stopped: the HPET disabled with timers armed: no interrupt, the counter
 ;   still.
-; Also run under QEMU (guest_hpet_qemu), whose hpet follows the same
-; specification.
+; Also run under QEMU (guest_hpet_qemu, built with -DQEMU_TCG), whose
+; hpet follows the same specification but for one count (level_32bit).
 %define GUEST_NAME "hpet"
 %include "lib.inc"
 %include "timer.inc"
@@ -345,7 +345,20 @@ group "level_32bit"
 	mov eax, PM_HZ / 20			; 50 ms
 	call timer_pm_wait
 	cli
+%ifdef QEMU_TCG
+	; QEMU 7.2 raises this timer's interrupt at the counter's 32-bit
+	; wrap as well, 20 us before the match: two interrupts, or one where
+	; the handler came after both (two in 4 runs of 10 on the 2-core
+	; Xeon, 2026-11-29). Either passes there.
+	mov eax, [hpet_count]
+	cmp eax, 2
+	sete cl
+	movzx ecx, cl
+	sub eax, ecx
+	check eax, 1
+%else
 	check dword [hpet_count], 1
+%endif
 
 ; ---------------------------------------------------------------- stopped
 group "stopped"
