@@ -53,6 +53,19 @@ static bool periodic(const struct hpet_timer *t)
 	return (t->config & TN_TYPE_PERIODIC) != 0;
 }
 
+/* A one-shot timer in 32-bit mode also interrupts when the counter's low
+ * 32 bits wrap round (specification 2.3.9.2.1: "another interrupt"). */
+static bool fires_at_wrap(const struct hpet_timer *t)
+{
+	return (t->config & TN_32MODE) && !periodic(t);
+}
+
+/* Ticks from count to the next wrap of the counter's low 32 bits. */
+static uint64_t to_wrap32(uint64_t count)
+{
+	return (1ull << 32) - (count & 0xffffffffull);
+}
+
 uint64_t hpet_counter(const struct hpet *hpet, uint64_t now_ns)
 {
 	if (!enabled(hpet) || now_ns < hpet->ns_base)
@@ -168,7 +181,10 @@ void hpet_update(struct hpet *hpet, uint64_t now_ns)
 		/* Ticks from the last look to the match; 0 is a match already
 		 * taken (or a comparator written at the counter's value). */
 		uint64_t to_match = (t->cmp - hpet->seen_count) & width_mask(t);
-		if (to_match && to_match <= elapsed)
+		bool match = to_match && to_match <= elapsed;
+		/* A wrap and a match seen in one look are one interrupt, as
+		 * the second edge of a line still pending would be. */
+		if (match || (fires_at_wrap(t) && to_wrap32(hpet->seen_count) <= elapsed))
 			fire(hpet, n, cur, now_ns);
 	}
 	hpet->seen_count = cur;
@@ -186,6 +202,8 @@ uint64_t hpet_timer_next_event_ns(const struct hpet *hpet, unsigned n, uint64_t 
 			return UINT64_MAX;
 		to_match = mask + 1;	/* the 32-bit counter comes round again */
 	}
+	if (fires_at_wrap(t) && to_wrap32(hpet->seen_count) < to_match)
+		to_match = to_wrap32(hpet->seen_count);
 	/* In 128 bits: a 64-bit match that has passed is a whole wrap away. */
 	unsigned __int128 at = ((unsigned __int128)(hpet->seen_count - hpet->count_base) + to_match) *
 				       HPET_TICK_NS +

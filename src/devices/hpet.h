@@ -27,8 +27,12 @@
  *
  * A timer fires when the counter (its low 32 bits in 32-bit mode) comes
  * to the comparator's value; a periodic one then adds its period to the
- * comparator until it lies ahead. Time it missed (a host stall) gives one
- * interrupt, not one per period. Interrupts: with LEG_RT_CNF timer 0 is
+ * comparator until it lies ahead; a one-shot one in 32-bit mode also
+ * fires when the counter's low 32 bits wrap round (the specification's
+ * 2.3.9.2.1; QEMU's only where the match lies past the wrap). Linux's
+ * one-shot clock events run in that mode and take one more interrupt per
+ * 43 s. Time it missed (a host stall) gives one interrupt, not one per
+ * period. Interrupts: with LEG_RT_CNF timer 0 is
  * ISA IRQ 0 (8259 input 0, I/O APIC pin 2) and timer 1 ISA IRQ 8, and
  * the PIT's and the RTC's outputs are cut off from those lines (the
  * multiplexer: they come in through hpet_isa_input); otherwise a timer

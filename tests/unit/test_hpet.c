@@ -200,8 +200,39 @@ static void test_32bit(void)
 	CHECK_EQ(rd(T2 + 8, 8), 0x800);
 	wr(HPET_REG_COUNTER, 8, 0xfffff000);
 	wr(HPET_REG_CONFIG, 4, HPET_CFG_ENABLE);
+	/* One-shot in 32-bit mode: the wrap interrupts too (2.3.9.2.1). */
+	CHECK_EQ(hpet_next_event_ns(&hpet, now_ns), now_ns + 0x1000 * 10);
+	advance(0x1000 * 10 - 10);
+	CHECK_EQ(pin_falls[21], 0);
+	advance(10);
+	CHECK_EQ(pin_falls[21], 1);
+	CHECK_EQ(hpet_next_event_ns(&hpet, now_ns), now_ns + 0x800 * 10);
+	advance(0x800 * 10);
+	CHECK_EQ(pin_falls[21], 2);
+	/* Then the next wrap, 2^32 ticks on, before the next match. */
+	CHECK_EQ(hpet_next_event_ns(&hpet, now_ns), now_ns + (0x100000000ull - 0x800) * 10);
+	/* A wrap and a match in one look are one interrupt. */
+	advance((0x100000000ull - 0x800 + 0x800) * 10);
+	CHECK_EQ(pin_falls[21], 3);
+	/* Periodic in 32-bit mode, and one-shot in 64-bit mode: no wrap
+	 * interrupt. */
+	setup();
+	wr(T2, 4, 21u << 9 | TN_ENB | TN_32BIT | TN_PERIODIC | TN_VAL_SET);
+	wr(T2 + 8, 4, 0x2000);
+	wr(HPET_REG_COUNTER, 8, 0xfffff000);
+	wr(HPET_REG_CONFIG, 4, HPET_CFG_ENABLE);
+	CHECK_EQ(hpet_next_event_ns(&hpet, now_ns), now_ns + 0x3000 * 10);
+	advance(0x2000 * 10);
+	CHECK_EQ(pin_falls[21], 0);
+	setup();
+	wr(T2, 4, 21u << 9 | TN_ENB);
+	wr(T2 + 8, 8, 0x100000800ull);
+	wr(HPET_REG_COUNTER, 8, 0xfffff000);
+	wr(HPET_REG_CONFIG, 4, HPET_CFG_ENABLE);
 	CHECK_EQ(hpet_next_event_ns(&hpet, now_ns), now_ns + 0x1800 * 10);
-	advance(0x1800 * 10);
+	advance(0x1000 * 10);
+	CHECK_EQ(pin_falls[21], 0);
+	advance(0x800 * 10);
 	CHECK_EQ(pin_falls[21], 1);
 }
 
