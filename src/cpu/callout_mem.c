@@ -60,9 +60,10 @@ static bool operand_span(struct cpu *cpu, const struct callout_desc *d, const Zy
 }
 
 /* Counts an access and tells the adaptive set whether it was needed (a
- * device, or a write to a table in use); returns that. */
-static bool account_access(struct cpu *cpu, const struct callout_desc *d, const struct guest_span *span,
-			   bool write, bool mmio)
+ * device, a write to a table in use, or any access through a temporary
+ * mapping slot, which saved a host mapping); returns that. */
+static bool account_access(struct cpu *cpu, const struct callout_desc *d, uint32_t linear, unsigned len,
+			   const struct guest_span *span, bool write, bool mmio)
 {
 	cpu->sh->stats.adaptive_accesses++;
 	if (mmio)
@@ -76,8 +77,9 @@ static bool account_access(struct cpu *cpu, const struct callout_desc *d, const 
 	for (unsigned i = 0; write && i < span->n; i++)
 		table = table || shadow_page_is_table(cpu->sh, guest_ram_page(cpu->sh->ram, span->gpa[i])) ||
 			guest_ram_page_locked(cpu->sh->ram, span->gpa[i] / GUEST_PAGE_SIZE);
-	adaptive_account(cpu, d, mmio || table);
-	return mmio || table;
+	bool slot = shadow_is_slot(cpu->sh, linear) || shadow_is_slot(cpu->sh, linear + len - 1);
+	adaptive_account(cpu, d, mmio || table || slot);
+	return mmio || table || slot;
 }
 
 /* With other vCPUs, a LOCKed instruction (or XCHG with memory) whose
@@ -120,12 +122,13 @@ static enum callout_result mem_prepare(struct cpu *cpu, const struct callout_des
 	}
 	bool write = (op->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) != 0;
 	struct guest_span *span = &cpu->memop.span;
+	uint32_t linear = (uint32_t)cpu->scratch[1];
 	if (!operand_span(cpu, d, op, len, write, span))
 		return CALLOUT_STOP;
 	cpu->memop.write = write;
 	cpu->memop.direct = write ? locked_ram_operand(cpu, in, span, len) : NULL;
 	if (cpu->memop.direct) {
-		account_access(cpu, d, span, write, false);
+		account_access(cpu, d, linear, len, span, write, false);
 		cpu->scratch[1] = (uint64_t)(uintptr_t)cpu->memop.direct;
 		/* Until the finish: no other vCPU makes the page a table or
 		 * translates code from it under the write. */
@@ -145,7 +148,7 @@ static enum callout_result mem_prepare(struct cpu *cpu, const struct callout_des
 		cpu_read_phys(cpu, span->gpa[i], cpu->memop.buf + at, span->len[i]);
 	}
 	memcpy(cpu->memop.old, cpu->memop.buf, len);
-	account_access(cpu, d, span, write, mmio);
+	account_access(cpu, d, linear, len, span, write, mmio);
 	cpu->scratch[1] = (uint64_t)(uintptr_t)cpu->memop.buf;
 	/* With other vCPUs: the machine lock stays held through the
 	 * instruction on the buffer until its finish stores it back, so that
@@ -178,7 +181,7 @@ static enum callout_result mem_store(struct cpu *cpu, const struct callout_desc 
 		mmio = mmio || is_mmio(cpu, span.gpa[i], span.len[i]);
 	/* Accounted before the store may untrace a table. Ordinary RAM: the
 	 * next store to this page goes straight (store_hints). */
-	bool needed = account_access(cpu, d, &span, true, mmio);
+	bool needed = account_access(cpu, d, (uint32_t)cpu->scratch[1], len, &span, true, mmio);
 	cpu->store_hints[d->hint % CPU_STORE_HINTS] =
 		needed ? CPU_STORE_HINT_NONE : (uint32_t)cpu->scratch[1] & ~(GUEST_PAGE_SIZE - 1);
 	for (unsigned i = 0, at = 0; i < span.n; at += span.len[i], i++) {

@@ -129,13 +129,16 @@ enum host_fault_kind {
 	FAULT_SIMD, FAULT_INVALID, FAULT_PROTECTION, FAULT_OUTSIDE, FAULT_ATTENTION, FAULT_NULL_SEGMENT,
 	/* An access through a window another vCPU's flush took from this
 	 * one meanwhile: nothing ran, the run loop starts it again. */
-	FAULT_WINDOW_MOVED
+	FAULT_WINDOW_MOVED,
+	/* An access to a temporary mapping slot (shadow.h's SHADOW_SLOT). */
+	FAULT_SLOT
 };
 struct host_fault {
 	enum host_fault_kind kind;
 	uint64_t gpa;      /* TRACED, MMIO */
 	uint32_t va;       /* linear address of a window fault (CR2 for PAGE) */
 	uint32_t error;    /* #PF error code */
+	bool write;        /* SLOT: the access writes */
 	uintptr_t host_rip;
 };
 
@@ -462,9 +465,9 @@ struct cpu {
 	unsigned trace_threshold;
 	struct trace_rec trace_rec;
 	bool deprivileged;
-	/* Set by a monitor access that reached a device or wrote a traced
-	 * page table: what an adaptive instruction's callout needed the
-	 * monitor for (cpu_adaptive_account). */
+	/* Set by a monitor access that reached a device, wrote a traced page
+	 * table or went through a temporary mapping slot: what an adaptive
+	 * instruction's callout needed the monitor for (adaptive_account). */
 	bool adaptive_needed;
 	const struct sensitive_insn *deprivileged_sens;
 };

@@ -217,9 +217,14 @@ static enum host_fault_kind window_fault(struct cpu *cpu, const siginfo_t *si, c
 	if (a - base >= WINDOW_SIZE)
 		return FAULT_OUTSIDE;   /* the guard above 4 GiB: an access that wrapped */
 	cpu->fault.va = (uint32_t)(a - base);
-	bool write = (g[REG_ERR] & 2) != 0;
 	struct host_fault *f = &cpu->fault;
-	switch (shadow_fault(cpu->sh, &cpu->s, f->va, write, &f->gpa, &f->error)) {
+	f->write = (g[REG_ERR] & 2) != 0;
+	return cpu_fault_kind(shadow_fault(cpu->sh, &cpu->s, f->va, f->write, &f->gpa, &f->error));
+}
+
+enum host_fault_kind cpu_fault_kind(enum shadow_fault_kind k)
+{
+	switch (k) {
 	case SHADOW_FILLED:
 		return FAULT_NONE;
 	case SHADOW_PAGE_FAULT:
@@ -228,6 +233,8 @@ static enum host_fault_kind window_fault(struct cpu *cpu, const siginfo_t *si, c
 		return FAULT_TRACED;
 	case SHADOW_MMIO:
 		return FAULT_MMIO;
+	case SHADOW_SLOT:
+		return FAULT_SLOT;
 	default:
 		return FAULT_NO_ROOM;
 	}
@@ -437,6 +444,8 @@ bool cpu_deliver_host_fault(struct cpu *cpu, struct translator *t, enum host_fau
 	case FAULT_MMIO:
 		cpu_handle_mmio(cpu);
 		break;
+	case FAULT_SLOT:
+		return cpu_handle_slot(cpu, t);
 	case FAULT_NO_ROOM:
 		if (!shadow_make_room(cpu->sh))
 			cpu->fatal = "the host refuses to map guest memory (mmap failed with nothing left "

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "cpu/cpu.h"
+#include "mmu/shadow.h"
 
 struct tblock;
 struct translator;
@@ -66,5 +67,12 @@ bool cpu_handle_trace(struct cpu *cpu, struct translator *t);
 /* An access to guest physical memory without RAM: its instruction is
  * retranslated to go through the memory callouts. */
 void cpu_handle_mmio(struct cpu *cpu);
+/* An access to a temporary mapping slot the shadow leaves unmapped: its
+ * instruction goes through the callouts (or the slot is mapped for one
+ * that cannot). True as
+ * cpu_handle_trace's, when the access was a traced write that completed. */
+bool cpu_handle_slot(struct cpu *cpu, struct translator *t);
+/* host_fault.c: the run loop's name for what the shadow made of a fault. */
+enum host_fault_kind cpu_fault_kind(enum shadow_fault_kind k);
 
 #endif

@@ -1,12 +1,15 @@
-/* Guest writes to traced pages and guest accesses to MMIO, the two host
- * faults that need more than an event: a write to a page table or to
- * translated code runs alone with its page writable, and the shadow
- * entries or translations it changed are dropped after; an access to a
- * physical address without RAM gets its instruction retranslated through
- * the memory callouts, which reach the bus (adaptive translation). */
+/* Guest writes to traced pages and guest accesses to MMIO or to a
+ * temporary mapping slot, the host faults that need more than an event: a
+ * write to a page table or to translated code runs alone with its page
+ * writable, and the shadow entries or translations it changed are dropped
+ * after; an access to a physical address without RAM, or through a slot,
+ * gets its instruction retranslated through the memory callouts, which
+ * reach the bus, or the page, without a host mapping (adaptive
+ * translation). */
 #include "cpu/cpu.h"
 #include "cpu/run_internal.h"
 
+#include <assert.h>
 #include <string.h>
 
 #include "cache/tcache.h"
@@ -214,4 +217,39 @@ void cpu_handle_mmio(struct cpu *cpu)
 	}
 	shadow_mark_adaptive(cpu->sh, insn_gpa);
 	tcache_invalidate_gpa(cpu->tc, &cpu->ibl_table, insn_gpa);
+}
+
+/* An access through one of the guest kernel's temporary mapping slots
+ * (shadow.h's reused slots: Linux's kmap_local of a high-memory page),
+ * which the shadow leaves unmapped: as for MMIO, the instruction is
+ * retranslated through the memory callouts, which reach each page the slot
+ * maps with no host mapping made at the slot's new entry and none taken
+ * away at its INVLPG (the kernel clearing a high-memory page for a process
+ * paid both: two host system calls a page). One released since after a
+ * run of ordinary accesses is marked again, its next run longer, as after
+ * page-table writes. One that faults here though adaptive (a form the
+ * callouts cannot take) gets the slot mapped instead, until its INVLPG. */
+bool cpu_handle_slot(struct cpu *cpu, struct translator *t)
+{
+	struct shadow *sh = cpu->sh;
+	struct host_fault *f = &cpu->fault;
+	uint64_t insn_gpa;
+	bool known = cpu_fetch_address(cpu, cpu_code_linear(cpu, cpu->s.eip), &insn_gpa);
+	if (known && !shadow_is_adaptive(sh, insn_gpa)) {
+		const struct tblock *ran = tcache_find_host(cpu->tc, (const void *)f->host_rip);
+		if (ran && !ran->valid)
+			return false;   /* another vCPU's fault dropped it meanwhile: the new translation now */
+		shadow_mark_adaptive(sh, insn_gpa);
+		sh->stats.slot_adaptive++;
+		tcache_invalidate_gpa(cpu->tc, &cpu->ibl_table, insn_gpa);
+		return false;
+	}
+	if (known && store_hints_any(cpu)) {
+		/* A marked store that went straight on a stale hint. */
+		cpu_store_hints_clear(cpu);
+		return false;
+	}
+	enum host_fault_kind k = cpu_fault_kind(shadow_slot_fill(sh, &cpu->s, f->va, f->write, &f->gpa, &f->error));
+	assert(k != FAULT_SLOT);
+	return k != FAULT_NONE && cpu_deliver_host_fault(cpu, t, k);
 }

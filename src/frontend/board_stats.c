@@ -246,6 +246,8 @@ static const struct stats_counter counters[] = {
 	{ "shadow.adaptive_accesses", "adaptive accesses", SEC_MMU, SH(adaptive_accesses) },
 	{ "shadow.adaptive_forgotten", "adaptive set emptied", SEC_MMU, SH(adaptive_forgotten) },
 	{ "shadow.adaptive_released", "adaptive released", SEC_MMU, SH(adaptive_released) },
+	{ "shadow.slot_adaptive", "adaptive for a mapping slot", SEC_MMU, SH(slot_adaptive) },
+	{ "shadow.slot_fills", "mapping slots mapped", SEC_MMU, SH(slot_fills) },
 	{ "shadow.mmio_accesses", "MMIO accesses", SEC_MMU, SH(mmio_accesses) },
 	{ "shadow.window_switches", "window switches", SEC_MMU, SH(window_switches) },
 	{ "shadow.window_creates", "windows made", SEC_MMU, SH(window_creates) },

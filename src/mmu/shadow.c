@@ -447,9 +447,7 @@ void shadow_invlpg(struct shadow *sh, uint32_t va)
 	/* An entry cleared and invalidated at once in the window running: a
 	 * temporary mapping given back (Linux's kmap_local of a high-memory
 	 * page, a page of the page cache read or written, a page cleared
-	 * for a process). Its slot's next entry is mapped when written
-	 * (refresh_entry), where it would cost a hidden fault at its first
-	 * touch. */
+	 * for a process). From now on its slot stays unmapped (SHADOW_SLOT). */
 	struct shadow_window *w = sh->dropped_window;
 	uint32_t vpage = va >> 12;
 	if (w && &w->win == sh->current && vpage == sh->dropped_vpage && !reused_slot(w, vpage)) {
@@ -695,7 +693,7 @@ static void refresh_entry(struct shadow *sh, struct shadow_window *w, uint32_t v
 	bool was = old || (sh->pending_unmap.w == w && vpage >= sh->pending_unmap.start &&
 			   vpage < sh->pending_unmap.end);
 	bool faulted = w == sh->pf_window && w->cr3 == sh->pf_cr3 && vpage == sh->pf_vpage;
-	bool wanted = was || faulted || (&w->win == sh->current && reused_slot(w, vpage));
+	bool wanted = was || faulted;
 	struct paging_regs pr = window_regs(sh, w);   /* the current window's CR0.WP may be the other */
 	struct walk wk;
 	uint32_t err;
@@ -1283,6 +1281,8 @@ enum shadow_fault_kind shadow_fault(struct shadow *sh, const struct vcpu_state *
 	*gpa = wk.gpa;
 	if (!guest_mem_page(sh->ram, wk.gpa, &page))
 		return SHADOW_MMIO;
+	if (page < sh->ram_pages && !sh->slot_fill && reused_slot(w, va >> 12))
+		return SHADOW_SLOT;
 	if (write && devmem_clean(sh, page))
 		mark_devmem_dirty(sh, page);   /* its mappings turn writable */
 	if (write && ram_clean(sh, page))
@@ -1297,6 +1297,22 @@ enum shadow_fault_kind shadow_fault(struct shadow *sh, const struct vcpu_state *
 		return SHADOW_NO_ROOM;
 	sh->stats.hidden_faults++;
 	return SHADOW_FILLED;
+}
+
+enum shadow_fault_kind shadow_slot_fill(struct shadow *sh, const struct vcpu_state *s, uint32_t va,
+					bool write, uint64_t *gpa, uint32_t *error)
+{
+	sh->slot_fill = true;
+	enum shadow_fault_kind k = shadow_fault(sh, s, va, write, gpa, error);
+	sh->slot_fill = false;
+	sh->stats.slot_fills++;
+	return k;
+}
+
+bool shadow_is_slot(const struct shadow *sh, uint32_t va)
+{
+	return sh->current && sh->current != &sh->identity &&
+	       reused_slot((const struct shadow_window *)sh->current, va >> 12);
 }
 
 /* --- for shadow_log.c ------------------------------------------------------ */

@@ -100,8 +100,11 @@ struct shadow_window {
 	unsigned nreprotect;
 	/* Linear pages (+ 1; 0 is none) whose mapping an INVLPG took away just
 	 * after their entry was cleared, the last SHADOW_REUSED_SLOTS: the
-	 * kernel's temporary mapping slots (kmap_local, text_poke), whose next
-	 * entry is mapped when written, as the page of a #PF is. */
+	 * kernel's temporary mapping slots (kmap_local, text_poke). Such a
+	 * slot maps another page each time, for a page's clearing or copy:
+	 * mapped, it would cost a host mapping at each use and its removal at
+	 * each INVLPG. It stays unmapped instead (SHADOW_SLOT), and the
+	 * instructions that reach it go through the memory callouts. */
 	uint32_t reused[SHADOW_REUSED_SLOTS];
 	unsigned reused_next;
 };
@@ -120,6 +123,8 @@ struct shadow_stats {
 	uint64_t adaptive_accesses; /* accesses those callouts performed */
 	uint64_t adaptive_forgotten; /* times the full set was emptied */
 	uint64_t adaptive_released; /* returned to their plain translation */
+	uint64_t slot_adaptive;    /* of adaptive_insns, for a temporary mapping slot */
+	uint64_t slot_fills;       /* temporary mapping slots mapped all the same */
 	uint64_t mmio_accesses;
 	uint64_t window_switches, window_creates, window_evictions, flushes;
 	uint64_t window_recycles;   /* of the evictions, windows kept for another directory */
@@ -221,6 +226,8 @@ struct shadow {
 	 * page (an INVLPG of it next marks a reused slot: shadow_invlpg). */
 	struct shadow_window *dropped_window;
 	uint32_t dropped_vpage;
+	/* shadow_slot_fill's fault: a slot is mapped this once. */
+	bool slot_fill;
 	/* Adaptive translation: instructions (by code address + 1: memfd
 	 * offset, cpu/run.c) that keep writing traced pages or touch MMIO. */
 	uint64_t *adaptive;
@@ -293,6 +300,8 @@ enum shadow_fault_kind {
 	SHADOW_PAGE_FAULT,  /* true: #PF with *error */
 	SHADOW_TRACED,      /* a write to a traced page at *gpa */
 	SHADOW_MMIO,        /* no RAM at *gpa, or a write to a PAM-locked page */
+	SHADOW_SLOT,        /* RAM at *gpa through a temporary mapping slot:
+			     * not mapped (shadow_slot_fill does) */
 	SHADOW_NO_ROOM,     /* mapping refused by the host: evict and retry */
 };
 /* A host fault at linear address va of the current window. Safe to call
@@ -300,6 +309,14 @@ enum shadow_fault_kind {
  * monitor. */
 enum shadow_fault_kind shadow_fault(struct shadow *sh, const struct vcpu_state *s, uint32_t va,
 				    bool write, uint64_t *gpa, uint32_t *error);
+/* The fault at va was SHADOW_SLOT, but the instruction faulted there
+ * though adaptive (a form the callouts cannot take): maps the slot as any
+ * hidden fault's page, until its next INVLPG. */
+enum shadow_fault_kind shadow_slot_fill(struct shadow *sh, const struct vcpu_state *s, uint32_t va,
+					bool write, uint64_t *gpa, uint32_t *error);
+/* Whether the page of va is a temporary mapping slot of the current
+ * window: an adaptive access there is needed (it saved a mapping). */
+bool shadow_is_slot(const struct shadow *sh, uint32_t va);
 /* The current window's shadow entries by 4 MiB region (each NULL or 1024
  * entries, shadow_entry's memfd page and flags, 0 where nothing is mapped), for
  * translated code to tell whether two linear pages share a frame; NULL

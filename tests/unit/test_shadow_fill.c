@@ -127,6 +127,88 @@ static void test_held_back_protection(void)
 	guest_ram_destroy(&ram);
 }
 
+/* Sets page i's entry to e as a guest's store would, through the path
+ * the monitor's traced writes take. */
+static void write_entry(unsigned i, uint32_t e)
+{
+	uint32_t old;
+	memcpy(&old, ram.host + PT + i * 4, 4);
+	put32(PT + i * 4, e);
+	shadow_after_write(&sh, PT + i * 4, &old, 1);
+}
+
+/* A temporary mapping slot (kmap_local): once an entry was cleared and
+ * invalidated at once, the slot's later entries are never mapped: a fault
+ * there is SHADOW_SLOT (the instruction goes through the callouts), and
+ * shadow_slot_fill maps it when asked, until its next INVLPG. A page
+ * beside it, one whose INVLPG came after another's, or the same page in
+ * another window is not a slot. */
+static void test_mapping_slot(void)
+{
+	if (guest_ram_init(&ram, 16, 0) || shadow_init(&sh, &ram)) {
+		fprintf(stderr, "setup failed\n");
+		CHECK(false);
+		return;
+	}
+	put32(PD + (BASE >> 22) * 4, PT | PTE_P | PTE_W | PTE_A);
+	map4k(0, 0x100);
+	map4k(1, 0x101);
+	struct vcpu_state s;
+	memset(&s, 0, sizeof(s));
+	s.cr0 = CR0_PE | CR0_PG | CR0_WP;
+	s.cr3 = PD;
+	struct window *win;
+	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
+	CHECK_EQ(fault(&s, BASE), SHADOW_FILLED);
+	CHECK(mapped(BASE) && mapped(BASE + 4096));
+	CHECK(!shadow_is_slot(&sh, BASE));
+
+	/* Page 1: cleared, then an INVLPG of another page: no slot. */
+	write_entry(1, 0);
+	shadow_invlpg(&sh, BASE + 2 * 4096);
+	shadow_invlpg(&sh, BASE + 4096);
+	CHECK(!shadow_is_slot(&sh, BASE + 4096) && !shadow_is_slot(&sh, BASE + 2 * 4096));
+
+	/* Page 0: cleared and invalidated at once, three times over. */
+	for (unsigned round = 0; round < 3; round++) {
+		write_entry(0, 0);
+		CHECK(!mapped(BASE));
+		shadow_invlpg(&sh, BASE);
+		CHECK(shadow_is_slot(&sh, BASE));
+		CHECK(shadow_is_slot(&sh, BASE + 4095) && !shadow_is_slot(&sh, BASE + 4096));
+		uint32_t frame = 0x110 + round;
+		put32(frame * 4096 + 8, 0xc0de0000u + round);
+		write_entry(0, frame << 12 | PTE_P | PTE_W | PTE_A | PTE_D);
+		CHECK(!mapped(BASE));   /* not mapped when written, as before */
+		uint64_t gpa = 0;
+		uint32_t err;
+		uint64_t maps = sh.stats.map_calls;
+		CHECK_EQ(shadow_fault(&sh, &s, BASE + 8, true, &gpa, &err), SHADOW_SLOT);
+		CHECK_EQ(gpa, (uint64_t)frame * 4096 + 8);
+		CHECK_EQ(sh.stats.map_calls, maps);
+		CHECK(!mapped(BASE));
+		if (round == 1) {
+			/* An instruction the callouts cannot take: mapped. */
+			CHECK_EQ(shadow_slot_fill(&sh, &s, BASE + 8, false, &gpa, &err), SHADOW_FILLED);
+			CHECK(mapped(BASE));
+			if (mapped(BASE))
+				CHECK_EQ(*(uint32_t *)(win->base + BASE + 8), 0xc0de0001u);
+			CHECK_EQ(sh.stats.slot_fills, 1);
+		}
+	}
+	/* Not a slot in another window (a user view of the same tables). */
+	struct vcpu_state u = s;
+	u.cpl = 3;
+	map4k(3, 0x103);
+	put32(PT + 3 * 4, 0x103u << 12 | PTE_P | PTE_W | PTE_U | PTE_A | PTE_D);
+	put32(PD + (BASE >> 22) * 4, PT | PTE_P | PTE_W | PTE_U | PTE_A);
+	CHECK_EQ(shadow_select(&sh, &u, &win), 0);
+	CHECK(!shadow_is_slot(&sh, BASE));
+	CHECK_EQ(fault(&u, BASE + 3 * 4096), SHADOW_FILLED);
+	shadow_destroy(&sh);
+	guest_ram_destroy(&ram);
+}
+
 int main(void)
 {
 	if (guest_ram_init(&ram, 16, 0) || shadow_init(&sh, &ram)) {
@@ -310,5 +392,6 @@ int main(void)
 	shadow_destroy(&sh);
 	guest_ram_destroy(&ram);
 	test_held_back_protection();
+	test_mapping_slot();
 	return check_report("test_shadow_fill");
 }
