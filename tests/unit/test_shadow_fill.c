@@ -33,6 +33,17 @@ static bool mapped(uint32_t va)
 	return shadow_current_ptr(&sh, va, 4, false) != NULL;
 }
 
+/* CPL 0 with paging on, CR0.WP set, PSE on, CR3 = PD. */
+static struct vcpu_state paged_state(void)
+{
+	struct vcpu_state s;
+	memset(&s, 0, sizeof(s));
+	s.cr0 = CR0_PE | CR0_PG | CR0_WP;
+	s.cr3 = PD;
+	s.cr4 = CR4_PSE;
+	return s;
+}
+
 static enum shadow_fault_kind fault(const struct vcpu_state *s, uint32_t va)
 {
 	uint64_t gpa;
@@ -73,12 +84,7 @@ static void test_held_back_protection(void)
 	put32(pd2 + (BASE >> 22) * 4, PT | PTE_P | PTE_W | PTE_A);
 	for (unsigned i = 0; i < 16; i++)
 		map4k(i, 0x100 + i);
-	struct vcpu_state a, b;
-	memset(&a, 0, sizeof(a));
-	a.cr0 = CR0_PE | CR0_PG | CR0_WP;
-	a.cr3 = PD;
-	a.cr4 = CR4_PSE;
-	b = a;
+	struct vcpu_state a = paged_state(), b = a;
 	b.cr3 = pd2;
 	struct window *wa, *wb;
 	CHECK_EQ(shadow_select(&sh, &b, &wb), 0);
@@ -153,10 +159,7 @@ static void test_mapping_slot(void)
 	put32(PD + (BASE >> 22) * 4, PT | PTE_P | PTE_W | PTE_A);
 	map4k(0, 0x100);
 	map4k(1, 0x101);
-	struct vcpu_state s;
-	memset(&s, 0, sizeof(s));
-	s.cr0 = CR0_PE | CR0_PG | CR0_WP;
-	s.cr3 = PD;
+	struct vcpu_state s = paged_state();
 	struct window *win;
 	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
 	CHECK_EQ(fault(&s, BASE), SHADOW_FILLED);
@@ -226,11 +229,7 @@ int main(void)
 	map4k(21, 0x300);
 	map4k(22, 0x301);
 
-	struct vcpu_state s;
-	memset(&s, 0, sizeof(s));
-	s.cr0 = CR0_PE | CR0_PG | CR0_WP;
-	s.cr3 = PD;
-	s.cr4 = CR4_PSE;
+	struct vcpu_state s = paged_state();
 	struct window *win;
 	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
 
