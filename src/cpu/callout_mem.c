@@ -31,7 +31,8 @@ static bool is_mmio(const struct cpu *cpu, uint64_t gpa, unsigned len)
 }
 
 /* The operand's span in guest memory (scratch[1] its linear address), or
- * false with the fault raised. */
+ * false with the fault raised. cpu->adaptive_needed says after it whether
+ * the walk went through a temporary mapping slot (guest_access.c). */
 static bool operand_span(struct cpu *cpu, const struct callout_desc *d, const ZydisDecodedOperand *op,
 			 unsigned len, bool write, struct guest_span *span)
 {
@@ -50,6 +51,7 @@ static bool operand_span(struct cpu *cpu, const struct callout_desc *d, const Zy
 		raise_fault(cpu, d, mem_fault_vector(op), true, 0);
 		return false;
 	}
+	cpu->adaptive_needed = false;
 	if (!cpu_translate_span(cpu, linear, len, write ? ACCESS_WRITE : ACCESS_READ, span)) {
 		raise_fault(cpu, d, mem_fault_vector(op), true, 0);
 		return false;
@@ -61,9 +63,10 @@ static bool operand_span(struct cpu *cpu, const struct callout_desc *d, const Zy
 
 /* Counts an access and tells the adaptive set whether it was needed (a
  * device, a write to a table in use, or any access through a temporary
- * mapping slot, which saved a host mapping); returns that. */
-static bool account_access(struct cpu *cpu, const struct callout_desc *d, uint32_t linear, unsigned len,
-			   const struct guest_span *span, bool write, bool mmio)
+ * mapping slot, which saved a host mapping: slot, from the walk of
+ * operand_span, guest_access.c); returns that. */
+static bool account_access(struct cpu *cpu, const struct callout_desc *d, const struct guest_span *span,
+			   bool write, bool mmio, bool slot)
 {
 	cpu->sh->stats.adaptive_accesses++;
 	if (mmio)
@@ -77,7 +80,6 @@ static bool account_access(struct cpu *cpu, const struct callout_desc *d, uint32
 	for (unsigned i = 0; write && i < span->n; i++)
 		table = table || shadow_page_is_table(cpu->sh, guest_ram_page(cpu->sh->ram, span->gpa[i])) ||
 			guest_ram_page_locked(cpu->sh->ram, span->gpa[i] / GUEST_PAGE_SIZE);
-	bool slot = shadow_is_slot(cpu->sh, linear) || shadow_is_slot(cpu->sh, linear + len - 1);
 	adaptive_account(cpu, d, mmio || table || slot);
 	return mmio || table || slot;
 }
@@ -122,13 +124,13 @@ static enum callout_result mem_prepare(struct cpu *cpu, const struct callout_des
 	}
 	bool write = (op->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) != 0;
 	struct guest_span *span = &cpu->memop.span;
-	uint32_t linear = (uint32_t)cpu->scratch[1];
 	if (!operand_span(cpu, d, op, len, write, span))
 		return CALLOUT_STOP;
+	bool slot = cpu->adaptive_needed;   /* set by the walk: a temporary mapping slot */
 	cpu->memop.write = write;
 	cpu->memop.direct = write ? locked_ram_operand(cpu, in, span, len) : NULL;
 	if (cpu->memop.direct) {
-		account_access(cpu, d, linear, len, span, write, false);
+		account_access(cpu, d, span, write, false, slot);
 		cpu->scratch[1] = (uint64_t)(uintptr_t)cpu->memop.direct;
 		/* Until the finish: no other vCPU makes the page a table or
 		 * translates code from it under the write. */
@@ -148,7 +150,7 @@ static enum callout_result mem_prepare(struct cpu *cpu, const struct callout_des
 		cpu_read_phys(cpu, span->gpa[i], cpu->memop.buf + at, span->len[i]);
 	}
 	memcpy(cpu->memop.old, cpu->memop.buf, len);
-	account_access(cpu, d, linear, len, span, write, mmio);
+	account_access(cpu, d, span, write, mmio, slot);
 	cpu->scratch[1] = (uint64_t)(uintptr_t)cpu->memop.buf;
 	/* With other vCPUs: the machine lock stays held through the
 	 * instruction on the buffer until its finish stores it back, so that
@@ -174,6 +176,7 @@ static enum callout_result mem_store(struct cpu *cpu, const struct callout_desc 
 	struct guest_span span;
 	if (!operand_span(cpu, d, op, len, true, &span))
 		return CALLOUT_STOP;   /* the MOV changed nothing but the slot */
+	bool slot = cpu->adaptive_needed;   /* set by the walk: a temporary mapping slot */
 	uint8_t value[sizeof(cpu->scratch[3])];
 	memcpy(value, &cpu->scratch[3], sizeof(value));
 	bool mmio = false;
@@ -181,7 +184,7 @@ static enum callout_result mem_store(struct cpu *cpu, const struct callout_desc 
 		mmio = mmio || is_mmio(cpu, span.gpa[i], span.len[i]);
 	/* Accounted before the store may untrace a table. Ordinary RAM: the
 	 * next store to this page goes straight (store_hints). */
-	bool needed = account_access(cpu, d, (uint32_t)cpu->scratch[1], len, &span, true, mmio);
+	bool needed = account_access(cpu, d, &span, true, mmio, slot);
 	cpu->store_hints[d->hint % CPU_STORE_HINTS] =
 		needed ? CPU_STORE_HINT_NONE : (uint32_t)cpu->scratch[1] & ~(GUEST_PAGE_SIZE - 1);
 	for (unsigned i = 0, at = 0; i < span.n; at += span.len[i], i++) {

@@ -36,7 +36,7 @@ static bool translate(struct cpu *cpu, uint32_t linear, unsigned access, uint64_
 	/* Through a temporary mapping slot, which the shadow leaves unmapped:
 	 * the access saved a host mapping, and an adaptive string instruction
 	 * making it (the kernel's clear_page) stays adaptive. */
-	if (shadow_is_slot(cpu->sh, linear))
+	if (!w.user && shadow_is_slot(cpu->sh, linear))
 		cpu->adaptive_needed = true;
 	return true;
 }

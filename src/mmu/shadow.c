@@ -1281,7 +1281,10 @@ enum shadow_fault_kind shadow_fault(struct shadow *sh, const struct vcpu_state *
 	*gpa = wk.gpa;
 	if (!guest_mem_page(sh->ram, wk.gpa, &page))
 		return SHADOW_MMIO;
-	if (page < sh->ram_pages && !sh->slot_fill && reused_slot(w, va >> 12))
+	/* A supervisor page only: a user page cleared and invalidated (a
+	 * munmap, a stack moved at exec) is mapped again for good later, and
+	 * the kernel's copies to it would all go through callouts. */
+	if (page < sh->ram_pages && !wk.user && !sh->slot_fill && reused_slot(w, va >> 12))
 		return SHADOW_SLOT;
 	if (write && devmem_clean(sh, page))
 		mark_devmem_dirty(sh, page);   /* its mappings turn writable */

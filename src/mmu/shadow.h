@@ -315,7 +315,8 @@ enum shadow_fault_kind shadow_fault(struct shadow *sh, const struct vcpu_state *
 enum shadow_fault_kind shadow_slot_fill(struct shadow *sh, const struct vcpu_state *s, uint32_t va,
 					bool write, uint64_t *gpa, uint32_t *error);
 /* Whether the page of va is a temporary mapping slot of the current
- * window: an adaptive access there is needed (it saved a mapping). */
+ * window, if a supervisor page (the caller's walk says): an adaptive
+ * access there is needed (it saved a mapping). */
 bool shadow_is_slot(const struct shadow *sh, uint32_t va);
 /* The current window's shadow entries by 4 MiB region (each NULL or 1024
  * entries, shadow_entry's memfd page and flags, 0 where nothing is mapped), for

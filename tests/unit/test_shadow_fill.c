@@ -147,8 +147,8 @@ static void write_entry(unsigned i, uint32_t e)
  * invalidated at once, the slot's later entries are never mapped: a fault
  * there is SHADOW_SLOT (the instruction goes through the callouts), and
  * shadow_slot_fill maps it when asked, until its next INVLPG. A page
- * beside it, one whose INVLPG came after another's, or the same page in
- * another window is not a slot. */
+ * beside it, one whose INVLPG came after another's, the same page in
+ * another window, or a user page is not a slot. */
 static void test_mapping_slot(void)
 {
 	if (guest_ram_init(&ram, 16, 0) || shadow_init(&sh, &ram)) {
@@ -156,7 +156,8 @@ static void test_mapping_slot(void)
 		CHECK(false);
 		return;
 	}
-	put32(PD + (BASE >> 22) * 4, PT | PTE_P | PTE_W | PTE_A);
+	/* The directory entry lets CPL 3 in: each table entry decides. */
+	put32(PD + (BASE >> 22) * 4, PT | PTE_P | PTE_W | PTE_U | PTE_A);
 	map4k(0, 0x100);
 	map4k(1, 0x101);
 	struct vcpu_state s = paged_state();
@@ -199,12 +200,22 @@ static void test_mapping_slot(void)
 			CHECK_EQ(sh.stats.slot_fills, 1);
 		}
 	}
+	/* A user page cleared and invalidated the same way (a munmap) is
+	 * mapped as ever when its next entry comes: the kernel's accesses to
+	 * it stay plain. */
+	const uint32_t user_entry = PTE_P | PTE_W | PTE_U | PTE_A | PTE_D;
+	write_entry(5, 0x120u << 12 | user_entry);
+	CHECK_EQ(fault(&s, BASE + 5 * 4096), SHADOW_FILLED);
+	write_entry(5, 0);
+	shadow_invlpg(&sh, BASE + 5 * 4096);
+	CHECK(shadow_is_slot(&sh, BASE + 5 * 4096));
+	write_entry(5, 0x121u << 12 | user_entry);
+	CHECK_EQ(fault(&s, BASE + 5 * 4096), SHADOW_FILLED);
+	CHECK(mapped(BASE + 5 * 4096));
 	/* Not a slot in another window (a user view of the same tables). */
 	struct vcpu_state u = s;
 	u.cpl = 3;
-	map4k(3, 0x103);
-	put32(PT + 3 * 4, 0x103u << 12 | PTE_P | PTE_W | PTE_U | PTE_A | PTE_D);
-	put32(PD + (BASE >> 22) * 4, PT | PTE_P | PTE_W | PTE_U | PTE_A);
+	put32(PT + 3 * 4, 0x103u << 12 | user_entry);
 	CHECK_EQ(shadow_select(&sh, &u, &win), 0);
 	CHECK(!shadow_is_slot(&sh, BASE));
 	CHECK_EQ(fault(&u, BASE + 3 * 4096), SHADOW_FILLED);
