@@ -486,6 +486,8 @@ static void process_queue(struct virtio_blk *b)
 				pthread_cond_broadcast(&b->work);
 			else if (!b->polling)
 				pthread_cond_signal(&b->work);
+			if (nio > 1 || !b->polling)
+				b->io_stats.wakeups++;
 			pthread_mutex_unlock(&b->lock);
 		}
 		publish(b, done);
@@ -574,6 +576,7 @@ struct virtio_blk_stats virtio_blk_get_stats(struct virtio_blk *b)
 	s.io_errors += io.io_errors;
 	s.host_errors += io.host_errors;
 	s.polled = io.polled;
+	s.wakeups = io.wakeups;
 	s.bounced = io.bounced;
 	s.device_errors = b->vp.stats.device_errors;
 	return s;

@@ -151,6 +151,9 @@ struct virtio_blk_stats {
 	/* Requests an I/O thread found while it spun after its last one,
 	 * instead of being woken for them. */
 	uint64_t polled;
+	/* Times requests were queued with no thread spinning, so a sleeping
+	 * one was woken for them (one for a batch of several). */
+	uint64_t wakeups;
 	/* Reads and writes that went through an I/O thread's bounce buffer. */
 	uint64_t bounced;
 };

@@ -157,6 +157,7 @@ static const struct stats_counter counters[] = {
 	{ "disk%u.bad_requests", "disk %u bad requests", SEC_DEVICES, DISK(bad_requests) },
 	{ "disk%u.device_errors", "disk %u device errors", SEC_DEVICES, DISK(device_errors) },
 	{ "disk%u.polled", "disk %u requests found spinning", SEC_DEVICES, DISK(polled) },
+	{ "disk%u.wakeups", "disk %u I/O thread wake-ups", SEC_DEVICES, DISK(wakeups) },
 	{ "disk%u.bounced", "disk %u transfers bounced", SEC_DEVICES, DISK(bounced) },
 	{ "ide.commands", "IDE ATA commands", SEC_DEVICES, IDE(commands) },
 	{ "ide.packets", "IDE ATAPI packet commands", SEC_DEVICES, IDE(packets) },
