@@ -76,7 +76,7 @@ run_btvm() {
 }
 run_btvm "$work/save.expect" "$work/save.stderr" "the run that saves at the shell" \
 	--firmware bios --kernel "${guest[0]}" --initrd "${guest[1]}" \
-	--append "console=ttyS0 panic=-1 btvm-snap-marker" --net none --display none -m 256 \
+	--append "console=ttyS0 panic=-1 btvm-snap-marker $(sed "/^#/d" "$here/../system/linux/quick_boot.args")" --net none --display none -m 256 \
 	--monitor unix:"$work/mon.sock"
 run_btvm "$work/restore.expect" "$work/restore.stderr" "the restored run" \
 	--restore "$work/k.snap" --display none --monitor unix:"$work/mon2.sock"

@@ -78,13 +78,20 @@ expect root@debian-btvm:~#'
 
 # linux_guest: Debian's i386 kernel and the busybox initramfs of
 # scripts/fetch-guest.sh (downloaded once and cached); sets kernel and
-# initrd. Exits 77 when they cannot be downloaded.
-# shellcheck disable=SC2034 # kernel and initrd are for the caller
+# initrd, and quick, the arguments of linux/quick_boot.args that every
+# test's command line adds. Exits 77 when they cannot be downloaded.
+# shellcheck disable=SC2034 # kernel, initrd and quick are for the caller
 linux_guest() {
 	local paths
 	paths=$(bash "$root/scripts/fetch-guest.sh" --print) || exit 77
 	kernel=$(sed -n 1p <<<"$paths")
 	initrd=$(sed -n 2p <<<"$paths")
+	quick=$(quick_boot_args)
+}
+
+# quick_boot_args: prints linux/quick_boot.args without its comments.
+quick_boot_args() {
+	sed '/^#/d' "$root/tests/system/linux/quick_boot.args"
 }
 
 # window_test_begin NAME [--log DIR]: test_begin for a test of btvm's window

@@ -28,7 +28,7 @@ import termios
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vmtools import Fail, Monitor, Pty, check, fetch_guest  # noqa: E402
+from vmtools import Fail, Monitor, Pty, check, fetch_guest, quick_boot_args  # noqa: E402
 
 def uptime(term):
     term.send("cat /proc/uptime\r")
@@ -58,9 +58,9 @@ def main():
     term = Pty(log)
     try:
         term.expect(r"bash\$ ")
-        term.send("%s run --kernel %s --initrd %s --append 'console=ttyS0 quiet' "
+        term.send("%s run --kernel %s --initrd %s --append 'console=ttyS0 quiet %s' "
                   "--display none --monitor unix:%s\r"
-                  % (btvm, kernel, initrd, sock))
+                  % (btvm, kernel, initrd, quick_boot_args(), sock))
         term.expect(r"# ")
         pid = int(subprocess.run(["pgrep", "-n", "-f", "unix:" + sock], capture_output=True,
                                  text=True).stdout.split()[0])

@@ -35,7 +35,7 @@ boot() { # boot NAME [BTVM OPTION]...: one boot driven by $work/NAME.expect
 	local start=$SECONDS
 	"$expect_bin" -t 300 -l "$work/$1.log" "$work/$1.expect" "$btvm" run --display none \
 		-m 512 --no-reboot --net none --kernel "$kernel" --initrd "$initrd" \
-		--disk "$disk" --append "root=/dev/vda console=ttyS0" "${@:2}" >/dev/null 2>&1 ||
+		--disk "$disk" --append "root=/dev/vda console=ttyS0 $(quick_boot_args)" "${@:2}" >/dev/null 2>&1 ||
 		fail "boot '$1' failed (console log: $1.log): $(tail -c 600 "$work/$1.log" | tr -d '\r')"
 	echo "run_debian_pae: boot '$1' passed in $((SECONDS - start)) s"
 }

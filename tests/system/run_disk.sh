@@ -70,7 +70,7 @@ send poweroff -f
 expect_exit 0
 EOF
 "$expect_bin" -t 300 -l "$work/rw.log" "$work/rw.expect" "$btvm" run --display none \
-	--kernel "$kernel" --initrd "$initrd" --append "console=ttyS0" -m 256 --no-reboot \
+	--kernel "$kernel" --initrd "$initrd" --append "console=ttyS0 $quick" -m 256 --no-reboot \
 	--disk "$work/disk.img" --stats --stats-json "$work/rw.json" >/dev/null 2>&1 ||
 	fail "the guest's read/write run failed (log: rw.log)"
 new_sum=$(grep -a -o '^[0-9a-f]\{64\}  /mnt/new.bin' "$work/rw.log" | head -1 | cut -d' ' -f1)
@@ -139,14 +139,14 @@ send poweroff -f
 expect_exit 0
 EOF
 "$expect_bin" -t 300 -l "$work/snap.log" "$work/snap.expect" "$btvm" run --display none \
-	--kernel "$kernel" --initrd "$initrd" --append "console=ttyS0" -m 256 --no-reboot \
+	--kernel "$kernel" --initrd "$initrd" --append "console=ttyS0 $quick" -m 256 --no-reboot \
 	--disk "$work/disk.img" --snapshot >/dev/null 2>&1 || fail "the --snapshot run failed (log: snap.log)"
 [ "$(sha256sum <"$work/disk.img")" = "$before" ] || fail "--snapshot changed the image"
 echo "run_disk: --snapshot: the guest saw its writes, the image is unchanged"
 
 # 3. The lock: a second btvm cannot have an image in use.
 "$btvm" run --display none --serial none --kernel "$kernel" --initrd "$initrd" \
-	--append "console=ttyS0" -m 64 --disk "$work/disk.img" </dev/null >/dev/null 2>&1 &
+	--append "console=ttyS0 $quick" -m 64 --disk "$work/disk.img" </dev/null >/dev/null 2>&1 &
 bg_pid=$!
 # Until it holds the image's lock (an OFD lock on its inode in /proc/locks),
 # not for a second: a loaded host may take longer to start it.
@@ -206,7 +206,7 @@ send i=0; while [ \$i -lt 1000 ]; do i=\$((i+1)); yes file-\$i | head -c 65536 |
 expect FSYNCED-1000
 EOF
 "$expect_bin" -t 300 -l "$work/kill.log" "$work/kill.expect" "$btvm" run --display none \
-	--kernel "$kernel" --initrd "$initrd" --append "console=ttyS0" -m 256 --no-reboot \
+	--kernel "$kernel" --initrd "$initrd" --append "console=ttyS0 $quick" -m 256 --no-reboot \
 	--disk "$work/kill.img" >/dev/null 2>&1 &
 bg_pid=$!
 for _ in $(seq 600); do

@@ -41,7 +41,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmtools  # noqa: E402
-from vmtools import GuestVm, check, wait_exit  # noqa: E402
+from vmtools import GuestVm, check, quick_boot_args, wait_exit  # noqa: E402
 
 MACHINE = ["-m", "256", "--net", "none", "--display", "none"]
 
@@ -84,7 +84,7 @@ def run_case(btvm, kernel, initrd, iface, work, log, procs):
     img = os.path.join(work, "disk.img")
     subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", img, "64M"], check=True,
                    capture_output=True)
-    append = "console=ttyS0 quiet" + (" btvm.ide" if iface == "ide" else "")
+    append = "console=ttyS0 quiet " + quick_boot_args() + (" btvm.ide" if iface == "ide" else "")
     dev = "/dev/sda" if iface == "ide" else "/dev/vda"
     # A read-only disk beside it, which nothing freezes: on virtio (two
     # IDE disks on one channel may take their sd names in either order).

@@ -42,7 +42,7 @@ trap end_run EXIT
 linux_guest
 xvfb_start 2560x1600x24
 
-append="console=tty0 console=ttyS0"
+append="console=tty0 console=ttyS0 $quick"
 args=(--display sdl -m 256 --no-reboot --screenshot "$work/screen.png" --stats)
 case "$kind" in
 vesa) args+=(--vga "$mode") ;;

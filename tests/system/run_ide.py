@@ -50,9 +50,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vmtools import Fail, GuestVm, Monitor, check, fetch_guest  # noqa: E402
+from vmtools import Fail, GuestVm, Monitor, check, fetch_guest, quick_boot_args  # noqa: E402
 
-APPEND = "console=ttyS0 quiet btvm.ide"
+APPEND = "console=ttyS0 quiet btvm.ide " + quick_boot_args()
 
 
 class Vm(GuestVm):

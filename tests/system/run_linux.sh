@@ -12,7 +12,10 @@
 #   btvm: BTVM run --kernel K --initrd I --append A -m MIB --no-reboot EXTRA...
 #   qemu: QEMU -m MIB -kernel K -initrd I -append A -nographic -no-reboot EXTRA...
 # Options:
-#   --append STRING    kernel command line (default: console=ttyS0)
+#   --append STRING    kernel command line (default: console=ttyS0), to
+#                      which the arguments of linux/quick_boot.args are added
+#   --full-boot        add none of them: the kernel probes for ISA PnP cards
+#                      and runs its crypto self-tests as a user's boot does
 #   -m MIB             guest RAM (default 256)
 #   --timeout SECONDS  per-step timeout (default 300)
 #   --script FILE      console script (default tests/system/linux/boot.expect)
@@ -46,6 +49,7 @@ expect_bin=
 verbose=()
 no_reboot=1
 pae=0
+quick=1
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--append) append=${2?}; shift 2 ;;
@@ -56,6 +60,7 @@ while [ $# -gt 0 ]; do
 	--expect-bin) expect_bin=${2?}; shift 2 ;;
 	--reboot) no_reboot=0; shift ;;
 	--pae) pae=1; shift ;;
+	--full-boot) quick=0; shift ;;
 	-v | --verbose) verbose=(-v); shift ;;
 	-h | --help) help_text; exit 0 ;;
 	-*) echo "run_linux: unknown option '$1'" >&2; usage ;;
@@ -107,6 +112,7 @@ if [ "$pae" = 1 ]; then
 	fi
 fi
 
+[ "$quick" = 0 ] || append="$append $(sed '/^#/d' "$here/linux/quick_boot.args")"
 case "$mode" in
 btvm)
 	btvm=$1

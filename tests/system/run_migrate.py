@@ -38,7 +38,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vmtools import Fail, Monitor, Pty, check, fetch_guest, free_port, wait_exit  # noqa: E402
+from vmtools import (  # noqa: E402
+    Fail, Monitor, Pty, check, fetch_guest, free_port,
+    quick_boot_args, wait_exit)
 
 LOOP = 400000
 MAGIC = b"BTVMMIG2"
@@ -105,7 +107,7 @@ def main():
 
         src = Pty(open(os.path.join(work, "source.log"), "wb"),
                   [btvm, "run", "--kernel", kernel, "--initrd", initrd, "--append",
-                   "console=ttyS0 quiet", "--monitor", "unix:" + sock] + common)
+                   "console=ttyS0 quiet " + quick_boot_args(), "--monitor", "unix:" + sock] + common)
         dst = Pty(open(os.path.join(work, "destination.log"), "wb"),
                   [btvm, "run", "--incoming", "tcp:127.0.0.1:%d,key=%s" % (port, key),
                    "--monitor", "unix:" + dst_sock] + common)

@@ -53,9 +53,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmtools  # noqa: E402
-from vmtools import Fail, GuestVm, check, wait_exit  # noqa: E402
+from vmtools import Fail, GuestVm, check, quick_boot_args, wait_exit  # noqa: E402
 
-APPEND = "console=ttyS0 quiet btvm.ide"
+APPEND = "console=ttyS0 quiet btvm.ide " + quick_boot_args()
 MACHINE = ["-m", "256", "--net", "none", "--display", "none"]
 
 

@@ -80,7 +80,7 @@ send poweroff -f
 expect_exit 0
 EOF
 "$expect_bin" -t 300 -l "$work/net.log" "$work/net.expect" "$btvm" run --display none \
-	--kernel "$kernel" --initrd "$initrd" --append "console=ttyS0" -m 256 --no-reboot \
+	--kernel "$kernel" --initrd "$initrd" --append "console=ttyS0 $quick" -m 256 --no-reboot \
 	--net "user,hostfwd=tcp:127.0.0.1:$fwd_port-:8080" --stats >"$work/expect.log" 2>&1 &
 run=$!
 pids+=($run)

@@ -143,7 +143,7 @@ send poweroff -f
 expect_exit 0
 EOF
 "$expect_bin" -t 300 -l "$work/dns.log" "$work/dns.expect" "$btvm" run --display none \
-	--kernel "$kernel" --initrd "$initrd" --append "console=ttyS0" -m 256 --no-reboot \
+	--kernel "$kernel" --initrd "$initrd" --append "console=ttyS0 $(sed "/^#/d" "$root/tests/system/linux/quick_boot.args")" -m 256 --no-reboot \
 	--stats >"$work/expect.log" 2>&1 || fail "the guest's script failed (log: dns.log)"
 # The queries reached the responder through slirp's socket on the host
 # side (from 127.0.0.1), for both names.

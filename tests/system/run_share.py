@@ -35,9 +35,9 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vmtools import Fail, GuestVm, check, fetch_guest, wait_exit  # noqa: E402
+from vmtools import Fail, GuestVm, check, fetch_guest, quick_boot_args, wait_exit  # noqa: E402
 
-APPEND = "console=ttyS0 quiet btvm.share"
+APPEND = "console=ttyS0 quiet btvm.share " + quick_boot_args()
 MOUNT = "mount -t 9p -o trans=virtio,version=9p2000.L"
 
 

@@ -28,7 +28,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vmtools import Fail, GuestVm, check, fetch_guest, free_port, wait_exit  # noqa: E402
+from vmtools import (  # noqa: E402
+    Fail, GuestVm, check, fetch_guest, free_port,
+    quick_boot_args, wait_exit)
 
 PROMPT = r"guest:~ #"
 
@@ -107,7 +109,7 @@ def main():
     n1, n2, n3 = 300000, 600000, 400000
     try:
         vm = Vm([btvm, "run", "--smp", "2", "-m", "256", "--kernel", kernel, "--initrd", initrd,
-                 "--append", "console=ttyS0 quiet", "--no-reboot"],
+                 "--append", "console=ttyS0 quiet " + quick_boot_args(), "--no-reboot"],
                 os.path.join(work, "m0.sock"), log)
         vms.append(vm)
         vm.expect(PROMPT)

@@ -30,7 +30,7 @@ import time
 
 CYCLES = 20
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vmtools import Fail, GuestVm, check, fetch_guest  # noqa: E402
+from vmtools import Fail, GuestVm, check, fetch_guest, quick_boot_args  # noqa: E402
 
 
 class Vm(GuestVm):
@@ -89,7 +89,7 @@ def main():
     n1, n2 = 1000000, 2500000
     try:
         vm = Vm([btvm, "run", "--kernel", kernel, "--initrd", initrd, "--append",
-                 "console=ttyS0 quiet", "--no-reboot"], os.path.join(work, "m0.sock"), log)
+                 "console=ttyS0 quiet " + quick_boot_args(), "--no-reboot"], os.path.join(work, "m0.sock"), log)
         vms.append(vm)
         vm.expect(r"guest:~ #")
         # Bad savevm requests: an error answer, and the guest goes on.

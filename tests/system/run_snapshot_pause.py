@@ -37,7 +37,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from run_snapshot import Vm  # noqa: E402
-from vmtools import Fail, check, fetch_guest, wait_exit  # noqa: E402
+from vmtools import Fail, check, fetch_guest, quick_boot_args, wait_exit  # noqa: E402
 
 # How far the guest's clock may be from the host's after a restore: a
 # statement of where the clock comes from (the host's wall clock), not a
@@ -107,7 +107,7 @@ def main():
 
     try:
         # 1. Saved paused, then saved running.
-        vm = start(["--kernel", kernel, "--initrd", initrd, "--append", "console=ttyS0 quiet",
+        vm = start(["--kernel", kernel, "--initrd", initrd, "--append", "console=ttyS0 quiet " + quick_boot_args(),
                     "--no-reboot"] + machine + disks, "boot")
         vm.expect(r"guest:~ #")
         echo(vm, "BOOTED")
@@ -180,7 +180,7 @@ def main():
                       "--start goes with --restore or --incoming", "--start without a snapshot")
 
         # 6. Migrated: paused as the source was, or as --start says.
-        vm = start(["--kernel", kernel, "--initrd", initrd, "--append", "console=ttyS0 quiet",
+        vm = start(["--kernel", kernel, "--initrd", initrd, "--append", "console=ttyS0 quiet " + quick_boot_args(),
                     "--no-reboot", "-m", "256", "--net", "none"], "source")
         vm.expect(r"guest:~ #")
         echo(vm, "SOURCE")

@@ -33,7 +33,7 @@ import time
 import jsonschema
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vmtools import Fail, Pty, check  # noqa: E402
+from vmtools import Fail, Pty, check, quick_boot_args  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -149,7 +149,7 @@ def main():
     out = os.path.join(work, "stats.json")
     log = open(os.path.join(work, "console.log"), "wb")
     term = Pty(log, [btvm, "run", "--kernel", kernel, "--initrd", initrd,
-                     "--append", "console=ttyS0 quiet", "--display", "none", "--net", "none",
+                     "--append", "console=ttyS0 quiet " + quick_boot_args(), "--display", "none", "--net", "none",
                      "--no-reboot", "--stats", "--stats-json", out, "--stats-interval", "100"])
     ok = False
     try:
@@ -219,7 +219,7 @@ def main():
         # 2048 ms keep at most 2048 of them, at a doubled interval.
         dense = os.path.join(work, "dense.json")
         vm = subprocess.Popen([btvm, "run", "--kernel", kernel, "--initrd", initrd,
-                               "--append", "console=ttyS0 quiet", "--display", "none",
+                               "--append", "console=ttyS0 quiet " + quick_boot_args(), "--display", "none",
                                "--net", "none", "--serial", "none", "--no-reboot",
                                "--stats-json", dense, "--stats-interval", "1"],
                               stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -37,7 +37,7 @@ xvfb_start 1280x1024x24
 # --tablet off: the PS/2 mouse and its grab, as for a guest without the
 # tablet's driver (run_window_tablet.sh tests the tablet).
 "$btvm" run --display sdl --tablet off --kernel "$kernel" --initrd "$initrd" -m 256 \
-	--append "console=ttyS0 console=tty0 quiet" --monitor "unix:$work/mon.sock" \
+	--append "console=ttyS0 console=tty0 quiet $quick" --monitor "unix:$work/mon.sock" \
 	--screenshot "$work/screen.txt" --screenshot "$work/screen.png" \
 	</dev/null >"$work/serial.log" 2>"$work/stderr.log" &
 btvm_pid=$!

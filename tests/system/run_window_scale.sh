@@ -38,7 +38,7 @@ read -r screen_w screen_h < <(xdotool getdisplaygeometry)
 wm_start
 
 "$btvm" run --display sdl --kernel "$kernel" --initrd "$initrd" -m 256 \
-	--append "console=ttyS0 console=tty0 quiet" --screenshot "$work/screen.txt" \
+	--append "console=ttyS0 console=tty0 quiet $quick" --screenshot "$work/screen.txt" \
 	</dev/null >"$work/serial.log" 2>"$work/stderr.log" &
 btvm_pid=$!
 

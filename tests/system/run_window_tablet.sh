@@ -35,7 +35,7 @@ linux_guest
 xvfb_start 1280x1024x24
 
 "$btvm" run --display sdl --kernel "$kernel" --initrd "$initrd" -m 256 \
-	--append "console=ttyS0 console=tty0 quiet" --monitor "unix:$work/mon.sock" \
+	--append "console=ttyS0 console=tty0 quiet $quick" --monitor "unix:$work/mon.sock" \
 	--screenshot "$work/screen.txt" \
 	</dev/null >"$work/serial.log" 2>"$work/stderr.log" &
 btvm_pid=$!

@@ -218,6 +218,14 @@ def check(cond, what):
 
 
 
+def quick_boot_args():
+    """linux/quick_boot.args without its comments: what every test's
+    kernel command line adds (the probes and self-tests linux_boot keeps)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "linux", "quick_boot.args")
+    with open(path) as f:
+        return " ".join(line.strip() for line in f if line.strip() and not line.startswith("#"))
+
+
 def fetch_guest():
     """The test kernel and initramfs (scripts/fetch-guest.sh); exits 77
     when they cannot be had (no network and no cache)."""
