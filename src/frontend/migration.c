@@ -334,10 +334,11 @@ int migration_uri_parse(const char *text, struct migration_uri *u)
 		snprintf(u->key_path, sizeof(u->key_path), "%s", key);
 	}
 	if (!strncmp(where, "unix:", 5)) {
-		if (!where[5] || strlen(where + 5) >= sizeof(u->path))
+		size_t path_len = strlen(where + 5);
+		if (!path_len || path_len >= sizeof(u->path))
 			return -EINVAL;
 		u->is_unix = true;
-		snprintf(u->path, sizeof(u->path), "%s", where + 5);
+		memcpy(u->path, where + 5, path_len + 1);
 		return 0;
 	}
 	if (tcp_address_parse(where, "127.0.0.1", u->host, sizeof(u->host), &u->port))

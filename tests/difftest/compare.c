@@ -126,13 +126,13 @@ const char *dt_field_names(uint64_t d, char *buf, size_t len)
 	if (d & DT_D_BIT(DT_D_MXCSR)) ADD("mxcsr");
 	for (int i = 0; i < 8; i++)
 		if (d & DT_D_BIT(DT_D_ST + i)) {
-			char t[8];
+			char t[16];
 			snprintf(t, sizeof(t), "r%d", i);
 			ADD(t);
 		}
 	for (int i = 0; i < 8; i++)
 		if (d & DT_D_BIT(DT_D_XMM + i)) {
-			char t[8];
+			char t[16];
 			snprintf(t, sizeof(t), "xmm%d", i);
 			ADD(t);
 		}
