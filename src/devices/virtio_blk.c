@@ -482,12 +482,13 @@ static void process_queue(struct virtio_blk *b)
 			atomic_store_explicit(&b->queued_ready, true, memory_order_release);
 			/* A thread for each request, as far as there are; one
 			 * request, a thread that spins for it takes it. */
-			if (nio > 1)
-				pthread_cond_broadcast(&b->work);
-			else if (!b->polling)
-				pthread_cond_signal(&b->work);
-			if (nio > 1 || !b->polling)
+			if (nio > 1 || !b->polling) {
 				b->io_stats.wakeups++;
+				if (nio > 1)
+					pthread_cond_broadcast(&b->work);
+				else
+					pthread_cond_signal(&b->work);
+			}
 			pthread_mutex_unlock(&b->lock);
 		}
 		publish(b, done);
