@@ -20,9 +20,9 @@
 #include <string.h>
 
 /* Input events waiting for the vCPU thread. Mouse motion merges into the
- * newest queued motion with the same buttons (a tablet position replaces
- * the newest queued one), so a guest that does not read its mouse for a
- * while costs one slot, not thousands. */
+ * newest queued event when that is a motion too, not a press or release
+ * (a tablet position replaces the newest queued one), so a guest that
+ * does not read its mouse for a while costs one slot, not thousands. */
 #define EVENT_QUEUE_SIZE 512u
 /* 60 Hz */
 #define FRAME_INTERVAL_MS 16u
@@ -38,6 +38,10 @@ struct display {
 	char start_error[256];
 	struct display_event queue[EVENT_QUEUE_SIZE];
 	unsigned head, count;
+	/* The last queued event only moved the pointer or turned the wheel
+	 * (changed no button): later ones of its kind may merge into it. */
+	bool tail_merges;
+	unsigned queued_buttons; /* the buttons of the last pointer event queued */
 	const char *state;
 	bool absolute;          /* display_set_absolute's, for the display thread */
 	bool stopping;
@@ -60,7 +64,8 @@ struct display {
 	bool grabbed;
 	bool tablet;               /* absolute mode as the display thread last took it */
 	bool tablet_held;          /* buttons went down over the picture in absolute mode */
-	unsigned tablet_x, tablet_y; /* the last position sent */
+	bool pointer_on_picture;   /* as the last mouse event left it, in absolute mode */
+	unsigned tablet_x, tablet_y; /* the pointer's last position on the picture, tablet units */
 	bool closed_once;
 	bool sized_by_user;
 	bool fullscreen;
@@ -88,9 +93,12 @@ static void push_user_event(struct display *d, int which)
 static void queue_event(struct display *d, const struct display_event *ev)
 {
 	pthread_mutex_lock(&d->lock);
-	if (ev->kind != DISPLAY_EVENT_KEY && d->count) {
+	/* Motion merges into motion, never into a press or a release: a drag
+	 * read at once would put its press where it ended. */
+	bool moves_only = ev->kind != DISPLAY_EVENT_KEY && ev->buttons == d->queued_buttons;
+	if (moves_only && d->tail_merges && d->count) {
 		struct display_event *last = &d->queue[(d->head + d->count - 1) % EVENT_QUEUE_SIZE];
-		if (last->kind == ev->kind && last->buttons == ev->buttons) {
+		if (last->kind == ev->kind) {
 			last->dx += ev->dx;
 			last->dy += ev->dy;
 			last->dz += ev->dz;
@@ -103,6 +111,9 @@ static void queue_event(struct display *d, const struct display_event *ev)
 	if (d->count < EVENT_QUEUE_SIZE) {
 		d->queue[(d->head + d->count) % EVENT_QUEUE_SIZE] = *ev;
 		d->count++;
+		d->tail_merges = moves_only;
+		if (ev->kind != DISPLAY_EVENT_KEY)
+			d->queued_buttons = ev->buttons;
 	}
 	pthread_mutex_unlock(&d->lock);
 	d->ops.notify(d->ops.opaque);
@@ -219,39 +230,36 @@ static void send_mouse(struct display *d, int dx, int dy, int dz)
 	queue_event(d, &ev);
 }
 
-/* Absolute mode: the window's pixel (wx, wy) as the picture's, through
- * the renderer's letterboxing and scaling (SDL_RenderSetLogicalSize and
- * integer scaling set its viewport); false when it is outside the picture
- * (the black borders). */
-static bool window_to_picture(struct display *d, int wx, int wy, unsigned *x, unsigned *y)
+/* Absolute mode: the pointer at (lx, ly) as a mouse event gives it. Once
+ * the renderer has a logical size (the picture's), SDL gives mouse events'
+ * positions in the picture's pixels, through the letterboxing and
+ * scaling, outside 0..size-1 on the black borders. The event's position,
+ * not SDL_GetMouseState's: that is where the pointer was when SDL last
+ * read the X queue, which under load is past the events still to be
+ * handled here (a press would land where the drag after it ended).
+ * Returns whether the pointer is on the picture; the tablet's position
+ * follows it only there. */
+static bool pointer_at(struct display *d, int lx, int ly)
 {
-	float lx = 0, ly = 0;
-	if (!d->pic_width || !d->pic_height)
-		return false;
-	SDL_RenderWindowToLogical(d->renderer, wx, wy, &lx, &ly);
-	if (!(lx >= 0 && ly >= 0 && lx < (float)d->pic_width && ly < (float)d->pic_height))
+	d->pointer_on_picture = d->pic_width && d->pic_height && lx >= 0 && ly >= 0 &&
+				(unsigned)lx < d->pic_width && (unsigned)ly < d->pic_height;
+	if (!d->pointer_on_picture)
 		return false;
 	/* The picture's first and last pixels are the tablet's ends. */
-	unsigned px = (unsigned)lx, py = (unsigned)ly;
-	*x = d->pic_width > 1 ? px * DISPLAY_TABLET_MAX / (d->pic_width - 1) : 0;
-	*y = d->pic_height > 1 ? py * DISPLAY_TABLET_MAX / (d->pic_height - 1) : 0;
+	d->tablet_x = d->pic_width > 1 ? (unsigned)lx * DISPLAY_TABLET_MAX / (d->pic_width - 1) : 0;
+	d->tablet_y =
+		d->pic_height > 1 ? (unsigned)ly * DISPLAY_TABLET_MAX / (d->pic_height - 1) : 0;
 	return true;
 }
 
-/* Absolute mode: the pointer where SDL says it is now, if over the
- * picture; outside it, only while a button pressed on it is held (a drag
- * off the picture), at the last position sent. */
+/* Absolute mode: a report at the tablet's position (the pointer's, as the
+ * last mouse event left it) when the pointer is on the picture; off it,
+ * only while a button pressed on it is held (a drag off the picture), at
+ * the last position on it. */
 static void send_tablet(struct display *d, int dz)
 {
-	int wx = 0, wy = 0;
-	unsigned x, y;
-	SDL_GetMouseState(&wx, &wy);
-	if (window_to_picture(d, wx, wy, &x, &y)) {
-		d->tablet_x = x;
-		d->tablet_y = y;
-	} else if (!d->tablet_held) {
+	if (!d->pointer_on_picture && !d->tablet_held)
 		return;
-	}
 	struct display_event ev = {
 		.kind = DISPLAY_EVENT_TABLET,
 		.x = d->tablet_x,
@@ -262,18 +270,16 @@ static void send_tablet(struct display *d, int dz)
 	queue_event(d, &ev);
 }
 
-/* Absolute mode's buttons: a press over the picture goes to the guest,
- * a release of a button it has goes wherever the pointer is. */
-static void tablet_button(struct display *d, uint8_t button, bool down)
+/* Absolute mode's buttons: a press on the picture goes to the guest, a
+ * release of a button it has goes wherever the pointer is. */
+static void tablet_button(struct display *d, const SDL_MouseButtonEvent *button)
 {
-	unsigned bit = sdl_button_bit(button);
+	unsigned bit = sdl_button_bit(button->button);
 	if (!bit)
 		return;
-	if (down) {
-		int wx = 0, wy = 0;
-		unsigned x, y;
-		SDL_GetMouseState(&wx, &wy);
-		if (!window_to_picture(d, wx, wy, &x, &y))
+	bool on_picture = pointer_at(d, button->x, button->y);
+	if (button->state == SDL_PRESSED) {
+		if (!on_picture)
 			return;
 		d->buttons |= bit;
 		d->tablet_held = true;
@@ -319,7 +325,11 @@ static void toggle_fullscreen(struct display *d)
 
 static void handle_key(struct display *d, const SDL_KeyboardEvent *key)
 {
-	SDL_Keymod mod = SDL_GetModState();
+	/* The modifiers as they were at this key, not SDL_GetModState's:
+	 * that is the state after every event SDL has read from the X queue,
+	 * and under load the Ctrl and Alt releases after an F may have been
+	 * read before the F is handled here. */
+	SDL_Keymod mod = key->keysym.mod;
 	/* Ctrl+Alt+F is the window's, as QEMU's: the F never reaches the
 	 * guest, nor its repeats and release while it is held (the Ctrl and
 	 * Alt presses before it did, as with any host shortcut). */
@@ -485,7 +495,7 @@ static bool handle_event(struct display *d, const SDL_Event *ev, bool *frame_wan
 		break;
 	case SDL_MOUSEBUTTONDOWN:
 		if (d->tablet && !d->grabbed) {
-			tablet_button(d, ev->button.button, true);
+			tablet_button(d, &ev->button);
 			break;
 		}
 		if (!d->grabbed) {
@@ -498,7 +508,7 @@ static bool handle_event(struct display *d, const SDL_Event *ev, bool *frame_wan
 		break;
 	case SDL_MOUSEBUTTONUP:
 		if (d->tablet && !d->grabbed) {
-			tablet_button(d, ev->button.button, false);
+			tablet_button(d, &ev->button);
 			break;
 		}
 		if (!d->grabbed || !(d->buttons & sdl_button_bit(ev->button.button)))
@@ -508,6 +518,7 @@ static bool handle_event(struct display *d, const SDL_Event *ev, bool *frame_wan
 		break;
 	case SDL_MOUSEMOTION:
 		if (d->tablet && !d->grabbed) {
+			pointer_at(d, ev->motion.x, ev->motion.y);
 			send_tablet(d, 0);
 			break;
 		}

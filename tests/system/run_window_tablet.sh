@@ -18,7 +18,10 @@
 #      the border sends nothing, on the picture the picture's pixel;
 #   5. the machine saved (the monitor's savevm) and restored in a new
 #      btvm: the title says "tablet" again at once (the driver's state is
-#      in the snapshot), and a third point reaches the restored guest.
+#      in the snapshot), and a third point reaches the restored guest;
+#   6. a drag made while btvm is stopped (press, motion and release then
+#      read at once): the press reaches the guest at its own point, the
+#      release at the other.
 # The decoded events go to the serial port (serial.log), the screen only
 # says when they are there.
 #
@@ -180,4 +183,44 @@ xdotool mousemove --window "$win" $x3 $y3
 sleep 1
 stop_recording 6
 check_events "$work/serial2.log" 0 0 $x3 $y3 || fail "the restored guest's events do not match the pointer"
-echo "run_window_tablet: PASS (tablet title, absolute positions without a click, click without a grab, scaled and letterboxed, restored)"
+
+# 6. A drag read all at once: with btvm stopped, the button pressed at one
+# point and released at another; SDL then reads the press, the motion and
+# the release together, as when the host is too busy to run the window's
+# thread between them. The press must reach the guest where it was made,
+# the release where it ended (each report's position, not the pointer's
+# after every event read).
+truncate -s 0 "$work/serial2.log"
+start_recording 9
+x4=200 y4=100 x5=520 y5=310
+kill -STOP "$btvm_pid"
+# The pauses let the X server take each step before the next (it may
+# otherwise move the pointer before it presses the button).
+xdotool mousemove --window "$win" $x4 $y4 sleep 0.3 mousedown 1 sleep 0.3 \
+	mousemove --window "$win" $x5 $y5 sleep 0.3 mouseup 1
+sleep 0.5
+kill -CONT "$btvm_pid"
+sleep 1
+stop_recording 10
+python3 - "$work/serial2.log" $x4 $y4 $x5 $y5 <<'PYEOF' || fail "the drag's press or release reached the guest elsewhere"
+import sys
+log = open(sys.argv[1], errors="replace").read().replace("\0", "").split("\n")
+x4, y4, x5, y5 = map(int, sys.argv[2:])
+W, H = 720, 400
+tol = (32767 // (W - 1) + 1, 32767 // (H - 1) + 1)
+def near(p, x, y):
+    return abs(p[0] - x * 32767 // (W - 1)) <= tol[0] and abs(p[1] - y * 32767 // (H - 1)) <= tol[1]
+# The report a button event is in: the first POS line after its KEY line.
+at = {}
+for i, line in enumerate(log):
+    f = line.split()
+    if len(f) == 3 and f[0] == "KEY" and f[1] == "272":
+        rest = [l.split() for l in log[i + 1:]]
+        at[int(f[2])] = next((int(g[1]), int(g[2])) for g in rest if len(g) == 3 and g[0] == "POS")
+assert 1 in at and 0 in at, f"BTN_LEFT press and release not both seen: {at}"
+print(f"run_window_tablet: the drag's press at {at[1]}, release at {at[0]}")
+assert near(at[1], x4, y4), f"the press is at {at[1]}, not at the pixel ({x4}, {y4})"
+assert near(at[0], x5, y5), f"the release is at {at[0]}, not at the pixel ({x5}, {y5})"
+PYEOF
+echo "run_window_tablet: a drag read at once: pressed at ($x4, $y4), released at ($x5, $y5)"
+echo "run_window_tablet: PASS (tablet title, absolute positions without a click, click without a grab, scaled and letterboxed, restored, a drag read at once)"
