@@ -133,8 +133,11 @@ static void *io_thread(void *arg)
 	for (;;) {
 		if (served && !b->queued && !b->stop && poll_queue(b) && b->queued)
 			b->io_stats.polled++;
-		while (!b->queued && !b->stop)
+		while (!b->queued && !b->stop) {
+			b->parked++;
 			pthread_cond_wait(&b->work, &b->lock);
+			b->parked--;
+		}
 		if (b->stop)
 			break;
 		struct virtio_blk_req *req = b->queued;

@@ -211,6 +211,7 @@ struct virtio_blk {
 	unsigned serving;	/* taken by the I/O thread, not yet done */
 	bool polling;		/* an I/O thread spins for queued: no need to wake one */
 	uint64_t spins_ended;	/* spins over, for a test to know one is */
+	unsigned parked;	/* I/O threads waiting on work, for a test to know none is about */
 	uint64_t poll_ns;	/* how long it spins at most: VIRTIO_BLK_POLL_NS, or a test's */
 	uint64_t poll_window;	/* how long it spins now: 0 or up to poll_ns */
 	uint64_t last_done_ns;	/* when a thread last finished a request (host clock) */

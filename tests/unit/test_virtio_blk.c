@@ -221,28 +221,36 @@ static uint64_t wakeups(struct harness *h)
 	return virtio_blk_get_stats(&h->blk).wakeups;
 }
 
-/* Reads sector while a thread spins, until the spinner takes a request,
- * which then woke no thread: that is certain (the spin began before the
- * request came, and a spinner stops only under the lock process_queue
- * holds as it looks). Which thread takes a request is not: one woken for
- * an earlier request that found it taken (by one still starting up) goes
- * back to wait, but on a loaded machine it may get its CPU late, however
- * long we wait, and take the next request instead of the spinner. No
- * request wakes a thread while one spins, so no new such leftover comes:
- * one of a few requests must be the spinner's. */
+/* Whether n of the I/O threads wait on work (none of them woken since)
+ * now; waits up to 60 s for it, as wait_polling_is. */
+static bool wait_parked(struct harness *h, unsigned n)
+{
+	for (int i = 0; i < 60000; i++) {
+		pthread_mutex_lock(&h->blk.lock);
+		unsigned parked = h->blk.parked;
+		pthread_mutex_unlock(&h->blk.lock);
+		if (parked == n)
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
+/* Reads sector once a thread spins and every other one waits on work:
+ * the spinner is then the only thread that can take the request, which
+ * wakes none. Without the wait for the others, the thread that served
+ * the last request may come back for work just as this one is queued
+ * and take it first, however long the test waits on a loaded host. */
 static void run_spun(struct harness *h, uint64_t sector)
 {
 	uint64_t polled = virtio_blk_get_stats(&h->blk).polled;
-	for (unsigned tries = 0; tries < 8; tries++) {
-		CHECK(wait_polling(h));
-		uint64_t woken = wakeups(h);
-		CHECK_EQ(run(h, VIRTIO_BLK_T_IN, sector, DATA, 4096, true), VIRTIO_BLK_S_OK);
-		CHECK(h->ram.host[DATA + 7] == image_byte(sector * 512 + 7));
-		if (virtio_blk_get_stats(&h->blk).polled != polled) {
-			CHECK_EQ(wakeups(h), woken);
-			return;
-		}
-	}
+	CHECK(wait_polling(h));
+	CHECK(wait_parked(h, VIRTIO_BLK_IO_THREADS - 1));
+	uint64_t woken = wakeups(h);
+	CHECK_EQ(run(h, VIRTIO_BLK_T_IN, sector, DATA, 4096, true), VIRTIO_BLK_S_OK);
+	CHECK(h->ram.host[DATA + 7] == image_byte(sector * 512 + 7));
+	CHECK_EQ(virtio_blk_get_stats(&h->blk).polled, polled + 1);
+	CHECK_EQ(wakeups(h), woken);
 }
 
 /* After serving a request an I/O thread spins for the next one, which it
@@ -255,27 +263,22 @@ static void test_poll(struct harness *h)
 	cpu_set_t cpus;
 	CHECK_EQ(sched_getaffinity(0, sizeof(cpus), &cpus), 0);
 	CHECK_EQ(h->blk.poll_ns, CPU_COUNT(&cpus) > 1 ? VIRTIO_BLK_POLL_NS : 0u);
-	virtio_blk_set_poll_ns(&h->blk, 10ull * 1000000000u);   /* longer than the test */
+	virtio_blk_set_poll_ns(&h->blk, 60ull * 1000000000u);   /* longer than the test */
+	/* Every thread waits: the one woken is the one that takes it. */
+	CHECK(wait_parked(h, VIRTIO_BLK_IO_THREADS));
 	CHECK_EQ(run(h, VIRTIO_BLK_T_IN, 5, DATA, 4096, true), VIRTIO_BLK_S_OK);
 	CHECK_EQ(virtio_blk_get_stats(&h->blk).polled, 0);
 	CHECK_EQ(wakeups(h), 1);   /* none had served a request: none spun */
 	run_spun(h, 6);
 	CHECK_EQ(virtio_blk_get_stats(&h->blk).polled, 1);
-	/* With spinning turned off, one that spins already (10 s) is still
-	 * there for the next request (if it takes it, it woke none); then
-	 * none spins (the spinner stops when it takes a request, or at its
-	 * deadline when a leftover as in run_spun's took it), and each
-	 * request wakes a thread. */
+	/* With spinning turned off, one that spins already (60 s) is still
+	 * there for the next request, which it takes, waking none; then none
+	 * spins, and each request wakes a thread. */
 	CHECK(wait_polling(h));
 	virtio_blk_set_poll_ns(&h->blk, 0);
-	uint64_t woken = wakeups(h), polled = virtio_blk_get_stats(&h->blk).polled;
-	CHECK_EQ(run(h, VIRTIO_BLK_T_IN, 7, DATA, 4096, true), VIRTIO_BLK_S_OK);
-	CHECK(h->ram.host[DATA + 7] == image_byte(7 * 512 + 7));
-	if (virtio_blk_get_stats(&h->blk).polled != polled)
-		CHECK_EQ(wakeups(h), woken);
+	run_spun(h, 7);
 	CHECK(wait_polling_is(h, false));
-	woken = wakeups(h);
-	polled = virtio_blk_get_stats(&h->blk).polled;
+	uint64_t woken = wakeups(h), polled = virtio_blk_get_stats(&h->blk).polled;
 	for (uint64_t sector = 8; sector < 12; sector++) {   /* each wakes a thread */
 		CHECK_EQ(run(h, VIRTIO_BLK_T_IN, sector, DATA, 4096, true), VIRTIO_BLK_S_OK);
 		CHECK(h->ram.host[DATA + 9] == image_byte(sector * 512 + 9));
