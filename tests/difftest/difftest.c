@@ -198,7 +198,9 @@ static int read_batch(const char *path, struct dt_opts *o, struct dt_seq **out, 
 struct job {
 	pid_t pid;
 	int chunk;
-	double deadline;
+	double deadline;	/* killed if no new output by then */
+	double stall_s;		/* the deadline's distance from the last new output */
+	off_t out_size;		/* out's size when last looked at */
 	bool killed;
 	int status;
 	char out[600];
@@ -417,7 +419,8 @@ static int run_set(struct ctx *c, struct runset *rs, const char *tag)
 		const char *argv[] = { c->native, path, NULL };
 		j->pid = spawn(argv, j->out, j->err);
 		j->chunk = -1;
-		j->deadline = now() + 60 + rs->n * 0.001;
+		j->stall_s = 60 + rs->n * 0.001;
+		j->deadline = now() + j->stall_s;
 		if (j->pid < 0)
 			return -1;
 		running++;
@@ -444,7 +447,13 @@ static int run_set(struct ctx *c, struct runset *rs, const char *tag)
 				return -1;
 			j->chunk = (int)k;
 			j->killed = false;
-			j->deadline = now() + (c->qemu ? 120 : 30) + (ch[k].count - ch[k].start) * (c->qemu ? 0.02 : 0.005);
+			/* A hang detector, not a time limit: the VM prints a
+			 * result per sequence, and a loaded host (a build
+			 * beside, ASan) may take longer for the whole chunk
+			 * than an idle one without stopping anywhere. */
+			j->stall_s = (c->qemu ? 120 : 30) + (ch[k].count - ch[k].start) * (c->qemu ? 0.02 : 0.005);
+			j->deadline = now() + j->stall_s;
+			j->out_size = 0;
 			ch[k].running = true;
 			running++;
 		}
@@ -454,11 +463,19 @@ static int run_set(struct ctx *c, struct runset *rs, const char *tag)
 		pid_t pid = waitpid(-1, &status, WNOHANG);
 		if (pid == 0) {
 			double t = now();
-			for (unsigned s = 0; s <= c->jobs; s++)
-				if (jobs[s].pid > 0 && !jobs[s].killed && t > jobs[s].deadline) {
-					kill(jobs[s].pid, SIGKILL);
-					jobs[s].killed = true;
+			for (unsigned s = 0; s <= c->jobs; s++) {
+				struct job *j = &jobs[s];
+				if (j->pid <= 0 || j->killed || t <= j->deadline)
+					continue;
+				struct stat st;
+				if (stat(j->out, &st) == 0 && st.st_size > j->out_size) {
+					j->out_size = st.st_size;
+					j->deadline = t + j->stall_s;
+					continue;
 				}
+				kill(j->pid, SIGKILL);
+				j->killed = true;
+			}
 			usleep(2000);
 			continue;
 		}
@@ -942,8 +959,12 @@ static int do_run(struct ctx *c)
 	double t1 = now();
 	if (c->verbose)
 		dt_gen_stats();
-	if (run_set(c, &rs, "main"))
+	if (run_set(c, &rs, "main")) {
+		free_runset(&rs);
+		free(rs.seqs);
+		free(all);
 		return 2;
+	}
 	double t2 = now();
 
 	static uint8_t init[DT_IMG_SIZE], in[DT_IMG_SIZE], ig[DT_IMG_SIZE];
