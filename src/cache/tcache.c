@@ -109,6 +109,7 @@ static void start_unit(struct tcache *tc, unsigned u)
 {
 	tc->cur_unit = u;
 	tc->code_used = unit_code_start(tc, u);
+	tc->block_start = tc->code_used;
 	tc->nblocks = unit_blocks_start(tc, u);
 	tc->map_used = unit_maps_start(tc, u);
 	tc->code_limit = tc->code_used + tc->unit_code;
@@ -277,7 +278,6 @@ struct tblock *tcache_new_block(struct tcache *tc, uint8_t **code, uint8_t **lim
 	memset(tb, 0, sizeof(*tb));
 	tb->cs_limit = 0xffffffffu;   /* flat until its translator says */
 	*code = tc->code + tc->code_used;
-	tc->block_start = tc->code_used;
 	*limit = *code + (room < TCACHE_BLOCK_RESERVE ? room : TCACHE_BLOCK_RESERVE);
 	return tb;
 }
@@ -425,10 +425,13 @@ void tcache_commit(struct tcache *tc, struct tblock *tb)
 	tc->nblocks++;
 	tc->code_used += (tb->host_len + 15) & ~15u;
 	tb->valid = true;
+	/* Set here, not by tcache_new_block: a restart for alignment calls
+	 * that again past the skip, which is this block's pad. */
 	if (tc->log)
 		tb->log_key = tclog_translate(tc->log, tb->eip, tb->gpa, tb->mode, tb->cs_limit,
 					      (tb->host_len + 15) & ~15u,
 					      (uint32_t)(tc->code_used - tc->block_start - ((tb->host_len + 15) & ~15u)));
+	tc->block_start = tc->code_used;
 	struct tcache_bucket *b = &tc->hash[hash_key(tb->eip, tb->gpa, tb->mode, tc->hash_mask)];
 	tb->hash_next = b->tb;
 	bucket_set(b, tb);

@@ -277,8 +277,8 @@ struct tcache {
 	 * for a key that was never evicted (a collision). */
 	uint64_t *evicted_keys;
 	/* --tcache-log, or NULL (the board's, opened and closed by it), and
-	 * where the block being built started in the buffer (what alignment
-	 * skipped before it is logged with its size). */
+	 * where the last block committed ended in the buffer (or its unit
+	 * began): what was skipped since is logged with the next one's size. */
 	struct tclog *log;
 	uint64_t block_start;
 	/* Loops made to poll again by tcache_loop_poll until the run loop
