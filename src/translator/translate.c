@@ -1221,8 +1221,24 @@ static int translate_one(struct translator *t, struct tctx *c, unsigned avail, b
 	return 0;
 }
 
+static int translate_fresh_once(struct translator *t, const struct translate_env *env, uint32_t eip,
+				uint64_t gpa, uint32_t mode, bool aligned, struct tblock **out);
+
+/* A block not made gives its maps back: a guest whose first instruction
+ * runs onto a page it cannot fetch, again and again, would otherwise use
+ * up the unit's map pool and make the cache evict early. */
 static int translate_fresh(struct translator *t, const struct translate_env *env, uint32_t eip,
 			   uint64_t gpa, uint32_t mode, bool aligned, struct tblock **out)
+{
+	unsigned maps = env->tc->map_used;
+	int err = translate_fresh_once(t, env, eip, gpa, mode, aligned, out);
+	if (err)
+		env->tc->map_used = maps;
+	return err;
+}
+
+static int translate_fresh_once(struct translator *t, const struct translate_env *env, uint32_t eip,
+				uint64_t gpa, uint32_t mode, bool aligned, struct tblock **out)
 {
 	const struct guest_ram *ram = env->sh->ram;
 	uint8_t *code, *limit;
@@ -1409,11 +1425,7 @@ int translate_trace(struct translator *t, const struct translate_env *env, uint3
 	    env->breakpoint_at || eip % GUEST_PAGE_SIZE > GUEST_PAGE_SIZE - ZYDIS_MAX_INSTRUCTION_LENGTH ||
 	    tcache_page_selfcheck(env->tc, (uint32_t)(gpa / GUEST_PAGE_SIZE)))
 		return -EAGAIN;
-	unsigned maps = env->tc->map_used;
-	int err = translate_fresh(t, env, eip, gpa, mode, false, out);
-	if (err)
-		env->tc->map_used = maps;   /* the maps of the block not made */
-	return err;
+	return translate_fresh(t, env, eip, gpa, mode, false, out);
 }
 
 int translator_init(struct translator *t, bool single_insn, FILE *trace)

@@ -6,7 +6,8 @@
  * keeping its exit; the maps name exactly the path's instructions, in
  * order, and the block spans them for invalidation. Where a trace must
  * not go (a target backward, on another page, a head near a page's end,
- * a self-checking page, flat code only) it does not. */
+ * a self-checking page, flat code only) it does not. A block not made
+ * gives back the maps it took. */
 #include <errno.h>
 #include <string.h>
 
@@ -151,6 +152,22 @@ static void test_bounds(struct board *b)
 	CHECK_EQ(b->tc.map_used, maps);
 }
 
+/* A block not made (its first instruction runs onto a page that cannot
+ * be fetched: here past the end of RAM) gives its maps back, each time. */
+static void test_fault_maps(struct board *b)
+{
+	struct board_vcpu *v = &b->vcpus[0];
+	uint32_t at = (uint32_t)b->ram.size - 2;
+	static const uint8_t cmp[] = { 0x81, 0xf9 };   /* cmp ecx, imm32: 4 bytes past RAM */
+	memcpy(b->ram.host + at, cmp, sizeof(cmp));
+	unsigned maps = b->tc.map_used;
+	struct tblock *tb;
+	for (int i = 0; i < 3; i++) {
+		CHECK_EQ(cpu_translate_block(&v->cpu, &v->tr, at, at, mode_of(v), &tb), -EFAULT);
+		CHECK_EQ(b->tc.map_used, maps);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -167,6 +184,7 @@ int main(int argc, char **argv)
 	}
 	test_paths(b);
 	test_bounds(b);
+	test_fault_maps(b);
 	board_destroy(b);
 	return check_report("test_traces");
 }
