@@ -44,6 +44,7 @@ struct ctx {
 	unsigned jobs;
 	unsigned chunk;
 	unsigned shrink;
+	double stall_s;   /* --stall: a run's hang detector, or 0 for each kind's own */
 	unsigned max_report;
 	char dir[512];
 	bool keep;
@@ -198,14 +199,48 @@ static int read_batch(const char *path, struct dt_opts *o, struct dt_seq **out, 
 struct job {
 	pid_t pid;
 	int chunk;
-	double deadline;	/* killed if no new output by then */
-	double stall_s;		/* the deadline's distance from the last new output */
+	/* A hang detector, not a time limit: killed once it has run stall_s
+	 * of CPU time since its last new output, or sat that long four times
+	 * over while running under 1% of it (blocked). A host loaded beside
+	 * (a build, ASan) slows the child's clock with its progress, so
+	 * neither trips on a child that merely waits for a CPU. */
+	double stall_s;
+	double cpu_mark, wall_mark;	/* the child's CPU time and ours at its last new output */
 	off_t out_size;		/* out's size when last looked at */
 	bool killed;
 	int status;
 	char out[600];
 	char err[600];
 };
+
+/* The child's CPU time in seconds (all its threads), or -1. */
+static double child_cpu(pid_t pid)
+{
+	clockid_t clk;
+	struct timespec ts;
+	if (clock_getcpuclockid(pid, &clk) != 0 || clock_gettime(clk, &ts) != 0)
+		return -1;
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void job_progress(struct job *j, double stall_s)
+{
+	j->stall_s = stall_s;
+	j->wall_mark = now();
+	j->cpu_mark = child_cpu(j->pid);
+}
+
+static bool job_hung(const struct job *j)
+{
+	double waited = now() - j->wall_mark;
+	if (waited <= j->stall_s)
+		return false;   /* it cannot have run longer than that on one thread: look no further yet */
+	double cpu = child_cpu(j->pid);
+	if (cpu < 0 || j->cpu_mark < 0)
+		return waited > 4 * j->stall_s;
+	double ran = cpu - j->cpu_mark;
+	return ran > j->stall_s || (waited > 4 * j->stall_s && ran < 0.01 * waited);
+}
 
 static pid_t spawn(const char *const argv[], const char *out, const char *err)
 {
@@ -419,10 +454,9 @@ static int run_set(struct ctx *c, struct runset *rs, const char *tag)
 		const char *argv[] = { c->native, path, NULL };
 		j->pid = spawn(argv, j->out, j->err);
 		j->chunk = -1;
-		j->stall_s = 60 + rs->n * 0.001;
-		j->deadline = now() + j->stall_s;
 		if (j->pid < 0)
 			return -1;
+		job_progress(j, c->stall_s ? c->stall_s : 60 + rs->n * 0.001);
 		running++;
 	}
 	for (;;) {
@@ -447,13 +481,11 @@ static int run_set(struct ctx *c, struct runset *rs, const char *tag)
 				return -1;
 			j->chunk = (int)k;
 			j->killed = false;
-			/* A hang detector, not a time limit: the VM prints a
-			 * result per sequence, and a loaded host (a build
-			 * beside, ASan) may take longer for the whole chunk
-			 * than an idle one without stopping anywhere. */
-			j->stall_s = (c->qemu ? 120 : 30) + (ch[k].count - ch[k].start) * (c->qemu ? 0.02 : 0.005);
-			j->deadline = now() + j->stall_s;
+			/* The VM prints a result per sequence. */
 			j->out_size = 0;
+			job_progress(j, c->stall_s ? c->stall_s
+						   : (c->qemu ? 120 : 30) +
+							     (ch[k].count - ch[k].start) * (c->qemu ? 0.02 : 0.005));
 			ch[k].running = true;
 			running++;
 		}
@@ -462,19 +494,18 @@ static int run_set(struct ctx *c, struct runset *rs, const char *tag)
 		int status;
 		pid_t pid = waitpid(-1, &status, WNOHANG);
 		if (pid == 0) {
-			double t = now();
 			for (unsigned s = 0; s <= c->jobs; s++) {
 				struct job *j = &jobs[s];
-				if (j->pid <= 0 || j->killed || t <= j->deadline)
+				if (j->pid <= 0 || j->killed)
 					continue;
 				struct stat st;
 				if (stat(j->out, &st) == 0 && st.st_size > j->out_size) {
 					j->out_size = st.st_size;
-					j->deadline = t + j->stall_s;
-					continue;
+					job_progress(j, j->stall_s);
+				} else if (job_hung(j)) {
+					kill(j->pid, SIGKILL);
+					j->killed = true;
 				}
-				kill(j->pid, SIGKILL);
-				j->killed = true;
 			}
 			usleep(2000);
 			continue;
@@ -496,7 +527,7 @@ static int run_set(struct ctx *c, struct runset *rs, const char *tag)
 			if (n != (int)rs->n) {
 				char *ll = last_line(j->err);
 				fprintf(stderr, "difftest: the native runner reported %d of %u results (%s%s%s)\n", n,
-					rs->n, err ? err : "", err ? "; " : "", ll);
+					rs->n, err ? err : "", err ? "; " : "", j->killed ? "hung: killed" : ll);
 				free(ll);
 				rc = -1;
 			}
@@ -525,7 +556,7 @@ static int run_set(struct ctx *c, struct runset *rs, const char *tag)
 		char *ll = last_line(j->err);
 		char msg[1024];
 		if (j->killed)
-			snprintf(msg, sizeof(msg), "%s timed out", vm_name(c));
+			snprintf(msg, sizeof(msg), "%s hung (no result in %.0f s of its CPU time)", vm_name(c), j->stall_s);
 		else if (err)
 			snprintf(msg, sizeof(msg), "%s", err);
 		else if (WIFSIGNALED(status))
@@ -1189,11 +1220,13 @@ static void usage(void)
 		"usage: difftest run --native PATH --guest-elf PATH (--btvm PATH | --qemu PATH)\n"
 		"                    [--seed N] [--count N] [--jobs N] [--chunk N] [--shrink N]\n"
 		"                    [--report N] [--isa LIST] [--no-low] [--code16] [--fpu-ptr]\n"
-		"                    [--vm-arg ARG]... [--keep DIR] [--verbose]\n"
+		"                    [--vm-arg ARG]... [--stall CPU_SECONDS] [--keep DIR] [--verbose]\n"
 		"       difftest gen [--seed N] [--count N] [--isa LIST] [--no-low] [--code16] -o BATCH\n"
 		"       difftest show BATCH [ID]\n"
 		"       difftest features | mnemonics [--isa LIST]\n"
-		"--isa takes feature names (see 'features'), 'all', or '-name' to drop one.\n");
+		"--isa takes feature names (see 'features'), 'all', or '-name' to drop one.\n"
+		"--stall: a run is hung once it has used that much CPU time with no new result\n"
+		"(or sat four times as long using under 1%%); by default 30 s (btvm), 120 (QEMU).\n");
 }
 
 static uint32_t host_mxcsr_mask(void)
@@ -1245,7 +1278,8 @@ int main(int argc, char **argv)
 		{ "isa", required_argument, 0, 'i' }, { "no-low", no_argument, 0, 'L' },
 		{ "fpu-ptr", no_argument, 0, 'F' }, { "vm-arg", required_argument, 0, 'a' },
 		{ "keep", required_argument, 0, 'k' }, { "verbose", no_argument, 0, 'v' },
-		{ "output", required_argument, 0, 'o' }, { "code16", no_argument, 0, '6' }, { 0, 0, 0, 0 },
+		{ "output", required_argument, 0, 'o' }, { "code16", no_argument, 0, '6' },
+		{ "stall", required_argument, 0, 'T' }, { 0, 0, 0, 0 },
 	};
 	optind = 2;
 	int opt;
@@ -1260,6 +1294,15 @@ int main(int argc, char **argv)
 		case 'j': c.jobs = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'c': c.chunk = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'S': c.shrink = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 'T': {
+			char *end;
+			c.stall_s = strtod(optarg, &end);
+			if (*end || !(c.stall_s > 0 && c.stall_s < 1e6)) {
+				fprintf(stderr, "difftest: bad --stall '%s' (CPU seconds, above 0)\n", optarg);
+				return 2;
+			}
+			break;
+		}
 		case 'r': c.max_report = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'i':
 			if (dt_parse_features(optarg, host, &c.o.features)) {
