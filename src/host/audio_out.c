@@ -51,11 +51,13 @@ static void audio_close(struct audio_out *a)
 }
 
 /* The device at rate, opened when the rate changes (what was queued at
- * the old rate is dropped with the old device). */
+ * the old rate is dropped with the old device, and counted). */
 static bool device_at(struct audio_out *a, unsigned rate)
 {
 	if (a->dev && a->rate == rate)
 		return true;
+	if (a->dev)
+		a->stats.dropped += SDL_GetQueuedAudioSize(a->dev) / FRAME_BYTES;
 	close_device(a);
 	SDL_AudioSpec want = { 0 }, have;
 	want.freq = (int)rate;

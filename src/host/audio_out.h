@@ -30,7 +30,7 @@ struct audio_out;
 
 struct audio_out_stats {
 	uint64_t frames;	/* frames queued to the host */
-	uint64_t dropped;	/* frames dropped: the queue was full */
+	uint64_t dropped;	/* frames dropped: the queue was full, no device, or a rate change cut the queue */
 	uint64_t underruns;	/* pushes that found a playing queue empty */
 };
 
