@@ -425,12 +425,12 @@ void tcache_commit(struct tcache *tc, struct tblock *tb)
 	tc->nblocks++;
 	tc->code_used += (tb->host_len + 15) & ~15u;
 	tb->valid = true;
-	/* Set here, not by tcache_new_block: a restart for alignment calls
-	 * that again past the skip, which is this block's pad. */
 	if (tc->log)
 		tb->log_key = tclog_translate(tc->log, tb->eip, tb->gpa, tb->mode, tb->cs_limit,
 					      (tb->host_len + 15) & ~15u,
 					      (uint32_t)(tc->code_used - tc->block_start - ((tb->host_len + 15) & ~15u)));
+	/* Set here, not by tcache_new_block: a restart for alignment calls
+	 * that again past the skip, which is this block's pad. */
 	tc->block_start = tc->code_used;
 	struct tcache_bucket *b = &tc->hash[hash_key(tb->eip, tb->gpa, tb->mode, tc->hash_mask)];
 	tb->hash_next = b->tb;
