@@ -112,6 +112,14 @@ static uint8_t *locked_ram_operand(struct cpu *cpu, const ZydisDecodedInstructio
 	return p;
 }
 
+/* A LOCKed access (XCHG's implied one too) whose operand crosses a 64-byte
+ * line: a split lock, which the host CPU carries out by locking the bus. */
+static bool split_lock(const ZydisDecodedInstruction *in, uint32_t linear, unsigned len)
+{
+	bool locked = (in->attributes & ZYDIS_ATTRIB_HAS_LOCK) || in->mnemonic == ZYDIS_MNEMONIC_XCHG;
+	return locked && linear % 64 + len > 64;
+}
+
 static enum callout_result mem_prepare(struct cpu *cpu, const struct callout_desc *d,
 				       const ZydisDecodedInstruction *in,
 				       const ZydisDecodedOperand *ops)
@@ -123,12 +131,25 @@ static enum callout_result mem_prepare(struct cpu *cpu, const struct callout_des
 		return CALLOUT_STOP;
 	}
 	bool write = (op->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) != 0;
+	/* Never the host's split lock: the operand goes on the buffer, which
+	 * is atomic once no other vCPU runs translated code (another's plain
+	 * store could land between this prepare and the finish). Without
+	 * that, nothing of the instruction runs here: it runs again alone
+	 * (FAULT_SPLIT_LOCK, trace_mmio.c). */
+	bool split = write && split_lock(in, (uint32_t)cpu->scratch[1], len);
+	if (split && cpu->lock && cpu->lock->exclusive != cpu) {
+		cpu->s.eip = d->eip;
+		cpu->fault.kind = FAULT_SPLIT_LOCK;
+		return CALLOUT_STOP;
+	}
 	struct guest_span *span = &cpu->memop.span;
 	if (!operand_span(cpu, d, op, len, write, span))
 		return CALLOUT_STOP;
 	bool slot = cpu->adaptive_needed;   /* set by the walk: a temporary mapping slot */
 	cpu->memop.write = write;
-	cpu->memop.direct = write ? locked_ram_operand(cpu, in, span, len) : NULL;
+	cpu->memop.direct = write && !split ? locked_ram_operand(cpu, in, span, len) : NULL;
+	if (split)
+		cpu->stats.split_locks++;
 	if (cpu->memop.direct) {
 		account_access(cpu, d, span, write, false, slot);
 		cpu->scratch[1] = (uint64_t)(uintptr_t)cpu->memop.direct;
@@ -150,7 +171,8 @@ static enum callout_result mem_prepare(struct cpu *cpu, const struct callout_des
 		cpu_read_phys(cpu, span->gpa[i], cpu->memop.buf + at, span->len[i]);
 	}
 	memcpy(cpu->memop.old, cpu->memop.buf, len);
-	account_access(cpu, d, span, write, mmio, slot);
+	if (!(d->flags & CALLOUT_SPLIT_LOCK))
+		account_access(cpu, d, span, write, mmio, slot);
 	cpu->scratch[1] = (uint64_t)(uintptr_t)cpu->memop.buf;
 	/* With other vCPUs: the machine lock stays held through the
 	 * instruction on the buffer until its finish stores it back, so that

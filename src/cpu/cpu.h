@@ -131,7 +131,10 @@ enum host_fault_kind {
 	 * one meanwhile: nothing ran, the run loop starts it again. */
 	FAULT_WINDOW_MOVED,
 	/* An access to a temporary mapping slot (shadow.h's SHADOW_SLOT). */
-	FAULT_SLOT
+	FAULT_SLOT,
+	/* Not the host's: a LOCKed access across a cache line found other
+	 * vCPUs running (callout_mem.c). Nothing of it ran. */
+	FAULT_SPLIT_LOCK
 };
 struct host_fault {
 	enum host_fault_kind kind;
@@ -177,6 +180,7 @@ struct cpu_stats {
 	uint64_t lock_handoffs;
 	uint64_t exclusive_sections;   /* every other vCPU kept out of translated code */
 	uint64_t pause_yields;         /* spin-waits that gave the host CPU up (cpu_pause_yield) */
+	uint64_t split_locks;          /* LOCKed accesses across a cache line, run on the buffer */
 };
 
 /* What cpu->exit says when translated code came back through a door

@@ -446,6 +446,8 @@ bool cpu_deliver_host_fault(struct cpu *cpu, struct translator *t, enum host_fau
 		break;
 	case FAULT_SLOT:
 		return cpu_handle_slot(cpu, t);
+	case FAULT_SPLIT_LOCK:
+		return cpu_handle_split_lock(cpu, t);
 	case FAULT_NO_ROOM:
 		if (!shadow_make_room(cpu->sh))
 			cpu->fatal = "the host refuses to map guest memory (mmap failed with nothing left "

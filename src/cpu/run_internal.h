@@ -72,6 +72,9 @@ void cpu_handle_mmio(struct cpu *cpu);
  * that cannot). True as
  * cpu_handle_trace's, when the access was a traced write that completed. */
 bool cpu_handle_slot(struct cpu *cpu, struct translator *t);
+/* A LOCKed access across a cache line found other vCPUs running
+ * (FAULT_SPLIT_LOCK): its instruction runs alone. True when it completed. */
+bool cpu_handle_split_lock(struct cpu *cpu, struct translator *t);
 /* host_fault.c: the run loop's name for what the shadow made of a fault. */
 enum host_fault_kind cpu_fault_kind(enum shadow_fault_kind k);
 

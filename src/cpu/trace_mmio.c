@@ -1,5 +1,6 @@
 /* Guest writes to traced pages and guest accesses to MMIO or to a
- * temporary mapping slot, the host faults that need more than an event: a
+ * temporary mapping slot, the host faults that need more than an event
+ * (and LOCKed accesses across a cache line with other vCPUs running): a
  * write to a page table or to translated code runs alone with its page
  * writable, and the shadow entries or translations it changed are dropped
  * after; an access to a physical address without RAM, or through a slot,
@@ -21,6 +22,8 @@
 #define ADAPT_AFTER_FAULTS 4u
 
 _Static_assert(CPU_TABLE_WRITE_COUNTS == 256, "count_table_write hashes to 8 bits");
+
+static bool stepped_end(struct cpu *cpu, struct translator *t);
 
 static bool count_table_write(struct cpu *cpu, uint64_t insn_gpa)
 {
@@ -179,6 +182,13 @@ static bool handle_trace(struct cpu *cpu, struct translator *t)
 		shadow_mark_adaptive(sh, tb->gpa);
 		tcache_invalidate_gpa(cpu->tc, &cpu->ibl_table, tb->gpa);
 	}
+	return stepped_end(cpu, t);
+}
+
+/* After a one-instruction block run alone: its fault delivered, or EIP
+ * where it left. True when the instruction completed. */
+static bool stepped_end(struct cpu *cpu, struct translator *t)
+{
 	if (cpu->fault.kind != FAULT_NONE) {
 		enum host_fault_kind k = cpu->fault.kind;
 		cpu->fault.kind = FAULT_NONE;
@@ -191,6 +201,28 @@ static bool handle_trace(struct cpu *cpu, struct translator *t)
 		cpu->s.eip = (uint32_t)cpu->scratch[0];   /* never looked up */
 	/* else CPU_EXIT_CALLOUT: the callout left EIP */
 	return true;
+}
+
+/* A LOCKed access across a cache line while other vCPUs ran (its prepare
+ * callout, callout_mem.c, found no exclusive section): the instruction
+ * runs again alone, every other vCPU out of translated code, so that its
+ * operand on the buffer is atomic as the guest's bus lock would be, and
+ * the host takes no bus lock (a split lock stalls every core, and Linux
+ * throttles or kills a thread that takes them). */
+bool cpu_handle_split_lock(struct cpu *cpu, struct translator *t)
+{
+	cpu_exclusive_begin(cpu);
+	struct tblock *tb = cpu_get_block(cpu, t, cpu->s.eip, cpu_mode(cpu) | MODE_SINGLE);
+	if (tb) {
+		sync_seg_bases(cpu);
+		cpu->fault.kind = FAULT_NONE;
+		btvm_enter(cpu, tb->host);
+		cpu_drop_memop_hold(cpu);
+	}
+	cpu_exclusive_end(cpu);
+	if (!tb || cpu->fatal)
+		return false;
+	return stepped_end(cpu, t);
 }
 
 /* An access to guest physical memory without RAM: the instruction is

@@ -291,6 +291,7 @@ static const struct stats_counter counters[] = {
 	{ "cpu.exclusive_sections", "other vCPUs stopped (exclusive)", SEC_EVENTS,
 	  CPU(exclusive_sections) },
 	{ "cpu.pause_yields", "spin-waits that yielded the host CPU", SEC_EVENTS, CPU(pause_yields) },
+	{ "cpu.split_locks", "LOCKed accesses across a cache line", SEC_EVENTS, CPU(split_locks) },
 	{ "cpu.resets", "resets (triple faults)", SEC_EVENTS, CPU(resets) },
 	{ "cpu.fetch_outside_ram", "fetches outside RAM (#UD)", SEC_EVENTS,
 	  CPU(fetch_outside_ram) },

@@ -163,7 +163,7 @@ void emit_mem_insn(struct tctx *c, ZydisMnemonic m, unsigned n, ZydisEncoderOper
 
 /* Rewrites a host memory operand as [r14d], computing its address into
  * r14d first with a flag-free LEA (nothing to do if it is there already). */
-static void address_in_r14(struct tctx *c, ZydisEncoderOperand *m)
+void address_in_r14(struct tctx *c, ZydisEncoderOperand *m)
 {
 	if (m->mem.base == ZYDIS_REGISTER_R14D && m->mem.index == ZYDIS_REGISTER_NONE &&
 	    !m->mem.displacement)
@@ -474,103 +474,13 @@ static bool adaptive_plain_store(const struct tctx *c)
 	return store;
 }
 
-static void emit_callout_kind(struct tctx *c, uint8_t kind)
+void emit_callout_kind(struct tctx *c, uint8_t kind)
 {
 	emit_callout(c);
 	c->callouts[c->ncallouts - 1].desc.kind = kind;
 }
 
-bool emit_adaptive_operand(struct tctx *c, ZydisEncoderOperand *m, ZydisRegister keep)
-{
-	if (!insn_is_adaptive(c))
-		return false;
-	address_in_r14(c, m);
-	emit2(&c->e, ZYDIS_MNEMONIC_MOV, cpu_field(8, CPU_OFF_SCRATCH + 8), op_reg(ZYDIS_REGISTER_R14));
-	if (keep != ZYDIS_REGISTER_NONE)
-		emit2(&c->e, ZYDIS_MNEMONIC_MOV, cpu_field(8, CPU_OFF_SCRATCH + 16), op_reg(keep));
-	emit_callout_kind(c, CALLOUT_MEM_PREPARE);
-	if (keep != ZYDIS_REGISTER_NONE)
-		emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(keep), cpu_field(8, CPU_OFF_SCRATCH + 16));
-	emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R14), cpu_field(8, CPU_OFF_SCRATCH + 8));
-	*m = op_mem(m->mem.size, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_NONE, 0, 0);
-	return true;
-}
-
-void emit_adaptive_finish(struct tctx *c)
-{
-	emit_callout_kind(c, CALLOUT_MEM_FINISH);
-}
-
 /* --- IDENT ------------------------------------------------------------ */
-
-static bool translate_xlat(struct tctx *c)
-{
-	ZydisDecodedOperand op;
-	memset(&op, 0, sizeof(op));
-	op.type = ZYDIS_OPERAND_TYPE_MEMORY;
-	op.mem.segment = ZYDIS_REGISTER_DS;
-	for (unsigned i = 0; i < c->in.operand_count; i++)
-		if (c->ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY)
-			op.mem.segment = c->ops[i].mem.segment;
-	emit2(&c->e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_R13D), op_reg(ZYDIS_REGISTER_AL));
-	op.mem.base = ZYDIS_REGISTER_EBX;
-	op.mem.index = ZYDIS_REGISTER_R13D;  /* reg64() maps it to r13 */
-	op.mem.scale = 1;
-	if (c->in.address_width == 16) {
-		/* BX + AL wraps at 64 KiB: guest_mem's lea + movzx path. */
-		op.mem.base = ZYDIS_REGISTER_BX;
-		op.mem.index = ZYDIS_REGISTER_R13W;
-	}
-	ZydisEncoderOperand ops[2] = { op_reg(ZYDIS_REGISTER_AL),
-				       c->in.address_width != 16 && !seg_needs_base(c, op.mem.segment)
-					       ? op_mem(1, ZYDIS_REGISTER_EBX, ZYDIS_REGISTER_R13D, 1, 0)
-					       : guest_mem(c, &op, 0, 1) };
-	/* EBX + AL on MMIO or where nothing answers (the monitor marked it):
-	 * the byte comes through the callouts' buffer. Without this an XLAT
-	 * that once reached MMIO faulted the same way again and ended the run
-	 * (random code found it: hostile_random). */
-	if (emit_adaptive_operand(c, &ops[1], ZYDIS_REGISTER_NONE))
-		emit_insn(&c->e, ZYDIS_MNEMONIC_MOV, 2, ops, 0);   /* from the buffer */
-	else
-		emit_mem_insn(c, ZYDIS_MNEMONIC_MOV, 2, ops, 0);
-	return true;
-}
-
-/* BT/BTS/BTR/BTC m, r: the register offset can reach 256 MiB either side
- * of the operand, past any guard space; address the right dword first. */
-static bool translate_bit_mem_reg(struct tctx *c)
-{
-	unsigned size = c->in.operand_width / 8;
-	ZydisRegister off = c->ops[1].reg.value;
-	ZydisEncoderOperand m = guest_mem(c, &c->ops[0], 0, size);
-	address_in_r14(c, &m);
-	/* r13 = sign-extended offset >> (3 + log2 size) << log2 size: the byte
-	 * offset of the element; r11 = offset within the element. */
-	if (size == 4)
-		emit2(&c->e, ZYDIS_MNEMONIC_MOVSXD, op_reg(ZYDIS_REGISTER_R13), op_reg(map_reg(off)));
-	else
-		emit2(&c->e, ZYDIS_MNEMONIC_MOVSX, op_reg(ZYDIS_REGISTER_R13), op_reg(map_reg(off)));
-	emit2(&c->e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R11), op_reg(ZYDIS_REGISTER_R13));
-	/* The shift and mask clobber flags, and BT leaves ZF as it was. */
-	emit_insn(&c->e, ZYDIS_MNEMONIC_PUSHFQ, 0, NULL, 0);
-	emit2(&c->e, ZYDIS_MNEMONIC_SAR, op_reg(ZYDIS_REGISTER_R13), op_imm(size == 4 ? 5 : 4));
-	emit2(&c->e, ZYDIS_MNEMONIC_AND, op_reg(ZYDIS_REGISTER_R11D), op_imm(size * 8 - 1));
-	emit_insn(&c->e, ZYDIS_MNEMONIC_POPFQ, 0, NULL, 0);
-	emit_lea32(c, ZYDIS_REGISTER_R14D, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R13, size, 0);
-	ZydisEncoderOperand ops[2] = { op_mem(size, ZYDIS_REGISTER_R14D, ZYDIS_REGISTER_NONE, 0, 0),
-				       op_reg(size == 4 ? ZYDIS_REGISTER_R11D : ZYDIS_REGISTER_R11W) };
-	if (!insn_is_adaptive(c)) {
-		emit_mem_insn(c, c->in.mnemonic, 2, ops, c->in.attributes & ZYDIS_ATTRIB_HAS_LOCK);
-		return true;
-	}
-	/* On MMIO: the element goes through the buffer; the bit index
-	 * waits in scratch while the callout clobbers r11. */
-	emit_adaptive_operand(c, &ops[0], ZYDIS_REGISTER_R11);
-	emit_insn(&c->e, c->in.mnemonic, 2, ops, 0);
-	if (c->in.mnemonic != ZYDIS_MNEMONIC_BT)
-		emit_adaptive_finish(c);
-	return true;
-}
 
 static ZydisRegister high_to_low(ZydisRegister r)
 {
@@ -728,6 +638,11 @@ static bool translate_ident(struct tctx *c)
 	bool adaptive = adaptive_candidate(c);
 	bool plain_store = adaptive && adaptive_plain_store(c);
 	unsigned direct = ZYDIS_ENCODER_MAX_OPERANDS;   /* plain_store: its memory operand */
+	bool split = false;
+	unsigned split_at = ZYDIS_ENCODER_MAX_OPERANDS;   /* split: its memory operand */
+	for (unsigned i = 0; !adaptive && !is_lea && i < c->in.operand_count_visible; i++)
+		if (c->ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY)
+			split = may_split_lock(c, c->ops[i].size / 8);
 	/* An address-size prefix on an instruction without a memory operand
 	 * means nothing; a 16-bit hint would not encode in 64-bit mode. */
 	req.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_NONE;
@@ -782,6 +697,10 @@ static bool translate_ident(struct tctx *c)
 				req.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_NONE;
 				continue;
 			}
+			if (split) {
+				address_in_r14(c, &m);
+				split_at = i;
+			}
 			*o = m;
 			req.prefixes |= ZYDIS_ATTRIB_HAS_SEGMENT_GS;
 			req.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_32;
@@ -803,6 +722,16 @@ static bool translate_ident(struct tctx *c)
 		if (to_store)
 			patch_rel8(to_store, c->e.pos);
 		emit_insn(&c->e, ZYDIS_MNEMONIC_POPFQ, 0, NULL, 0);
+	}
+	if (split && split_at < req.operand_count) {
+		/* Across a line: the instruction on the callouts' buffer. */
+		ZydisEncoderRequest buffered = req;
+		uint8_t *straight = emit_split_lock_begin(c, &buffered.operands[split_at], ZYDIS_REGISTER_NONE);
+		buffered.prefixes &= ~(ZydisInstructionAttributes)ZYDIS_ATTRIB_HAS_SEGMENT_GS;
+		buffered.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_NONE;
+		ok = emit_request_any(c, &buffered);
+		done = ok ? emit_split_lock_end(c, straight) : NULL;
+		ok = done != NULL;
 	}
 	ok = ok && emit_request_any(c, &req);
 	if (ok && adaptive && stores_fpu_pointers(c))

@@ -122,6 +122,10 @@ static inline uint8_t store_hint_slot(uint32_t eip)
  * (cpu->scratch[1]) under the tag bases the callout left in scratch[2]
  * and [3], unless the callout leaves translated code. */
 #define CALLOUT_TRANSFER 0x2u
+/* CALLOUT_SPLIT_LOCK: the buffer path of a LOCKed instruction (or XCHG
+ * with memory) whose operand crossed a 64-byte line (translate.c's
+ * emit_split_lock_test): not an adaptive access, and not counted as one. */
+#define CALLOUT_SPLIT_LOCK 0x4u
 
 enum {
 	CALLOUT_INSN,          /* the instruction itself */

@@ -223,6 +223,23 @@ void emit_push_eip(struct tctx *c, uint32_t eip);
  * followed by emit_adaptive_finish. */
 bool emit_adaptive_operand(struct tctx *c, ZydisEncoderOperand *m, ZydisRegister keep);
 void emit_adaptive_finish(struct tctx *c);
+/* translate_mem.c: LOCKed operands across a cache line (split locks).
+ * Whether the instruction is LOCKed (XCHG with memory is) and its operand
+ * of size bytes could cross a line. */
+bool may_split_lock(const struct tctx *c, unsigned size);
+/* Around the copy of such an instruction that runs on the callouts'
+ * buffer: begin tests the operand (its address in r14d), and when it
+ * crosses makes *m the buffer, whose finish end emits; end returns the
+ * rel8 field of the jump past the straight copy, which the caller emits
+ * next and then patches the field to (NULL: the encoder failed). */
+uint8_t *emit_split_lock_begin(struct tctx *c, ZydisEncoderOperand *m, ZydisRegister keep);
+uint8_t *emit_split_lock_end(struct tctx *c, uint8_t *straight);
+bool translate_xlat(struct tctx *c);
+bool translate_bit_mem_reg(struct tctx *c);
+/* translate.c: a callout of kind (CALLOUT_*), and a host memory operand
+ * rewritten as [r14d], its address computed there first (flag-free). */
+void emit_callout_kind(struct tctx *c, uint8_t kind);
+void address_in_r14(struct tctx *c, ZydisEncoderOperand *m);
 bool translate_push(struct tctx *c);
 bool translate_pop(struct tctx *c);
 /* Whether the instruction decoded in c may run with r12 behind ESP (a

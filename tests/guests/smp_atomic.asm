@@ -36,10 +36,12 @@ ROUNDS		equ 1000000		; LOCK XADD, CMPXCHG loop: each CPU
 ROUNDS8		equ 200000		; CMPXCHG8B loop: each CPU
 INC_ROUNDS	equ 500000		; LOCK INC, ADD, SUB: each CPU
 LOCK_ROUNDS	equ 20000		; under each lock: each CPU
-; The split lock is a bus lock on the host, which Linux and hypervisors
+; A split lock would be a bus lock on the host, which Linux and hypervisors
 ; trap and throttle where the CPU reports them (recent Intel CPUs): on the
-; Firecracker guest that runs the tests each took about 150 us (16,000
-; took 2.3 s of the test's 2.8). A thousand each.
+; Firecracker guest that runs the tests each took about 150 us when btvm
+; still ran them as they are (16,000 took 2.3 s of the test's 2.8); btvm
+; runs them on a buffer with the other vCPUs stopped now, and QEMU as
+; well. A thousand each.
 SPLIT_ROUNDS	equ 1000
 CAS8_START	equ 0xffff0000		; the 64-bit counter's low dword at first
 NODE_SIZE	equ 16			; next, owner, sequence, pad
