@@ -234,7 +234,7 @@ static bool job_hung(const struct job *j)
 {
 	double waited = now() - j->wall_mark;
 	if (waited <= j->stall_s)
-		return false;   /* it cannot have run longer than that on one thread: look no further yet */
+		return false;   /* one thread cannot have run longer yet; several are caught a little late */
 	double cpu = child_cpu(j->pid);
 	if (cpu < 0 || j->cpu_mark < 0)
 		return waited > 4 * j->stall_s;
@@ -1226,7 +1226,8 @@ static void usage(void)
 		"       difftest features | mnemonics [--isa LIST]\n"
 		"--isa takes feature names (see 'features'), 'all', or '-name' to drop one.\n"
 		"--stall: a run is hung once it has used that much CPU time with no new result\n"
-		"(or sat four times as long using under 1%%); by default 30 s (btvm), 120 (QEMU).\n");
+		"(or sat four times as long using under 1%%); by default 30 s (btvm), 120 (QEMU),\n"
+		"60 plus 1 ms a sequence (the native runner).\n");
 }
 
 static uint32_t host_mxcsr_mask(void)
