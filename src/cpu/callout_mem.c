@@ -13,6 +13,7 @@
 
 #include "cache/tcache.h"
 #include "cpu/callout_internal.h"
+#include "isa/insn.h"
 #include "mmu/paging.h"
 #include "mmu/shadow.h"
 
@@ -95,8 +96,7 @@ static uint8_t *locked_ram_operand(struct cpu *cpu, const ZydisDecodedInstructio
 				   const struct guest_span *span, unsigned len)
 {
 	const struct guest_ram *ram = cpu->sh->ram;
-	if (!cpu->lock || len > 8 ||
-	    (!(in->attributes & ZYDIS_ATTRIB_HAS_LOCK) && in->mnemonic != ZYDIS_MNEMONIC_XCHG))
+	if (!cpu->lock || len > 8 || !insn_is_locked(in))
 		return NULL;
 	if (span->n == 2 && span->gpa[1] != span->gpa[0] + span->len[0])
 		return NULL;
@@ -116,8 +116,7 @@ static uint8_t *locked_ram_operand(struct cpu *cpu, const ZydisDecodedInstructio
  * line: a split lock, which the host CPU carries out by locking the bus. */
 static bool split_lock(const ZydisDecodedInstruction *in, uint32_t linear, unsigned len)
 {
-	bool locked = (in->attributes & ZYDIS_ATTRIB_HAS_LOCK) || in->mnemonic == ZYDIS_MNEMONIC_XCHG;
-	return locked && linear % 64 + len > 64;
+	return insn_is_locked(in) && linear % 64 + len > 64;
 }
 
 static enum callout_result mem_prepare(struct cpu *cpu, const struct callout_desc *d,

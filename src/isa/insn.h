@@ -18,5 +18,11 @@ bool insn_needs_osfxsr(const ZydisDecodedInstruction *in, const ZydisDecodedOper
 /* A store through a CS override: #GP, since code segments are never
  * writable in protected mode. */
 bool insn_writes_via_cs(const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops);
+/* A locked read-modify-write of memory: a LOCK prefix, or XCHG, whose
+ * memory form locks without one (SDM XCHG). */
+static inline bool insn_is_locked(const ZydisDecodedInstruction *in)
+{
+	return (in->attributes & ZYDIS_ATTRIB_HAS_LOCK) || in->mnemonic == ZYDIS_MNEMONIC_XCHG;
+}
 
 #endif

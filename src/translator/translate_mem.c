@@ -5,6 +5,7 @@
  * and BT/BTS/BTR/BTC's register bit offset. */
 #include <string.h>
 
+#include "isa/insn.h"
 #include "translator/cpu_layout.h"
 #include "translator/emit.h"
 #include "translator/translate.h"
@@ -43,8 +44,7 @@ bool emit_adaptive_operand(struct tctx *c, ZydisEncoderOperand *m, ZydisRegister
  * hypervisors trap them. A guest's must not become the host's. */
 bool may_split_lock(const struct tctx *c, unsigned size)
 {
-	bool locked = (c->in.attributes & ZYDIS_ATTRIB_HAS_LOCK) || c->in.mnemonic == ZYDIS_MNEMONIC_XCHG;
-	return locked && size > 1;
+	return insn_is_locked(&c->in) && size > 1;
 }
 
 /* Tests, flag-free (the guest's flags are live), whether the operand at
