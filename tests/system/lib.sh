@@ -124,14 +124,15 @@ window_cleanup() {
 # xvfb_start WxHxD: starts an X server of the test's own (its log and
 # display number in work); sets xvfb_pid and DISPLAY (a number the server
 # picks itself, so parallel tests never collide) and unsets
-# WAYLAND_DISPLAY. The test fails if the server is not up within 10 s.
+# WAYLAND_DISPLAY. The test fails if the server is not up within 60 s
+# (a loaded host starts it slowly).
 xvfb_start() {
 	local screen=$1
 	exec 3>"$work/display"
 	Xvfb -displayfd 3 -screen 0 "$screen" -nolisten tcp -noreset >"$work/xvfb.log" 2>&1 &
 	xvfb_pid=$!
 	exec 3>&-
-	for _ in $(seq 100); do
+	for _ in $(seq 600); do
 		[ -s "$work/display" ] && break
 		sleep 0.1
 	done
@@ -148,7 +149,7 @@ xvfb_start() {
 wm_start() {
 	openbox --sm-disable >"$work/openbox.log" 2>&1 &
 	wm_pid=$!
-	for _ in $(seq 100); do
+	for _ in $(seq 600); do	# 60 s
 		xprop -root _NET_SUPPORTING_WM_CHECK 2>/dev/null | grep -q 'window id' && break
 		sleep 0.1
 	done
@@ -181,6 +182,19 @@ wait_title() {
 		sleep 0.1
 	done
 	fail "the window is titled '$(xdotool getwindowname "$win")', not '$want'"
+}
+
+# wait_title_glob PATTERN SECONDS: the same for a title matching a shell
+# pattern.
+wait_title_glob() {
+	local want=$1 timeout=$2 start=$SECONDS
+	while [ $((SECONDS - start)) -lt "$timeout" ]; do
+		# shellcheck disable=SC2053 # a pattern, on purpose
+		[[ "$(xdotool getwindowname "$win")" == $want ]] && return 0
+		kill -0 "$btvm_pid" 2>/dev/null || fail "btvm ended while waiting for a title like '$want'"
+		sleep 0.1
+	done
+	fail "the window is titled '$(xdotool getwindowname "$win")', not like '$want'"
 }
 
 # wait_screen PATTERN SECONDS: waits until the guest's screen text (btvm's

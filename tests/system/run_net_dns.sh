@@ -109,7 +109,7 @@ while True:
     s.sendto(head + q[12:qend] + answer, src)
 PY
 pids+=($!)
-for _ in $(seq 100); do
+for _ in $(seq 600); do	# 60 s: a loaded host starts python3 slowly
 	grep -q READY "$work/dnsd.log" 2>/dev/null && break
 	sleep 0.1
 done

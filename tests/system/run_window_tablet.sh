@@ -147,7 +147,7 @@ check_events "$work/serial.log" 1 0 $x1 $y1 $x2 $y2 || fail "the guest's events 
 # 4. Scaled and letterboxed: 1080x700 holds the 720x400 picture 1.5
 # times (1080x600), 50 pixels of black above and below.
 xdotool windowsize "$win" 1080 700
-for _ in $(seq 100); do
+for _ in $(seq 600); do	# 60 s
 	eval "$(xdotool getwindowgeometry --shell "$win")"
 	[ "${WIDTH}x${HEIGHT}" = 1080x700 ] && break
 	sleep 0.1
