@@ -171,30 +171,23 @@ wait_window() {
 	fail "no window titled 'btvm - ...' in ${timeout}s"
 }
 
-# wait_title TITLE SECONDS: waits until btvm's window (win) is titled
-# TITLE exactly; the test fails otherwise, or when btvm (btvm_pid) ends
-# first.
+# wait_title TITLE SECONDS [--glob]: waits until btvm's window (win) is
+# titled TITLE exactly (with --glob: a title the shell pattern TITLE
+# matches); the test fails otherwise, or when btvm (btvm_pid) ends first.
 wait_title() {
-	local want=$1 timeout=$2 start=$SECONDS
+	local want=$1 timeout=$2 glob=${3:-} start=$SECONDS title
 	while [ $((SECONDS - start)) -lt "$timeout" ]; do
-		[ "$(xdotool getwindowname "$win")" = "$want" ] && return 0
+		title=$(xdotool getwindowname "$win")
+		if [ "$glob" = --glob ]; then
+			# shellcheck disable=SC2053 # a pattern, on purpose
+			[[ $title == $want ]] && return 0
+		else
+			[ "$title" = "$want" ] && return 0
+		fi
 		kill -0 "$btvm_pid" 2>/dev/null || fail "btvm ended while waiting for the title '$want'"
 		sleep 0.1
 	done
 	fail "the window is titled '$(xdotool getwindowname "$win")', not '$want'"
-}
-
-# wait_title_glob PATTERN SECONDS: the same for a title matching a shell
-# pattern.
-wait_title_glob() {
-	local want=$1 timeout=$2 start=$SECONDS
-	while [ $((SECONDS - start)) -lt "$timeout" ]; do
-		# shellcheck disable=SC2053 # a pattern, on purpose
-		[[ "$(xdotool getwindowname "$win")" == $want ]] && return 0
-		kill -0 "$btvm_pid" 2>/dev/null || fail "btvm ended while waiting for a title like '$want'"
-		sleep 0.1
-	done
-	fail "the window is titled '$(xdotool getwindowname "$win")', not like '$want'"
 }
 
 # wait_screen PATTERN SECONDS: waits until the guest's screen text (btvm's

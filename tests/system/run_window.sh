@@ -103,7 +103,7 @@ xdotool type --delay 40 'od -An -tx1 -N 6 /dev/input/mice; echo MOUSE-$((5*5))'
 xdotool key Return
 sleep 1
 xdotool mousemove --window "$win" 200 150 click 1
-wait_title_glob "*Ctrl+Alt releases the mouse*" 60
+wait_title "*Ctrl+Alt releases the mouse*" 60 --glob
 xdotool mousemove_relative -- 40 30
 sleep 0.3
 xdotool click 1
@@ -116,9 +116,9 @@ echo "run_window: Ctrl+Alt released the mouse"
 # 5. Paused by the monitor: the title says so; saved so.
 python3 "$here/monitor_cmd.py" "$work/mon.sock" stop "savevm $work/paused.snap" >>"$work/monitor.log" ||
 	fail "stop and savevm through the monitor"
-wait_title "btvm - $(basename "$kernel") - paused" 10
+wait_title "btvm - $(basename "$kernel") - paused" 60
 python3 "$here/monitor_cmd.py" "$work/mon.sock" cont >>"$work/monitor.log" || fail "cont through the monitor"
-wait_title "btvm - $(basename "$kernel") - running" 10
+wait_title "btvm - $(basename "$kernel") - running" 60
 echo "run_window: the monitor's stop titled the window paused, cont running"
 
 # 6. Closing the window is the ACPI power button (the busybox guest has
@@ -148,8 +148,8 @@ echo "run_window: the second close ended btvm with status 0"
 	</dev/null >>"$work/serial.log" 2>>"$work/stderr.log" &
 btvm_pid=$!
 wait_window 60
-wait_title "btvm - $(basename "$kernel") - paused" 10
+wait_title "btvm - $(basename "$kernel") - paused" 60
 python3 "$here/monitor_cmd.py" "$work/mon2.sock" cont >>"$work/monitor.log" || fail "cont through the monitor"
-wait_title "btvm - $(basename "$kernel") - running" 10
+wait_title "btvm - $(basename "$kernel") - running" 60
 echo "run_window: restored paused, titled so; cont titled it running"
 echo "run_window: PASS (window, keyboard, screen, mouse, pause, close, restore)"

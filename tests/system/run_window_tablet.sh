@@ -48,7 +48,7 @@ name="btvm - $(basename "$kernel") - running"
 
 # 1. The driver: the title says the tablet is in use.
 wait_screen '^guest:~ #' 300
-wait_title "$name - tablet" 30
+wait_title "$name - tablet" 60
 echo "run_window_tablet: the guest's virtio_input runs; title '$name - tablet'"
 
 # The guest records its tablet's events (dd: one 16-byte event a read,
@@ -175,7 +175,7 @@ wait "$btvm_pid" 2>/dev/null || true
 	</dev/null >"$work/serial2.log" 2>>"$work/stderr.log" &
 btvm_pid=$!
 wait_window 60
-wait_title "$name - tablet" 30
+wait_title "$name - tablet" 60
 echo "run_window_tablet: restored; title '$name - tablet'"
 start_recording 5
 x3=400 y3=250
