@@ -63,7 +63,7 @@ bash scripts/host-i386.sh --setup
 # debug information then names the directory they were first built in).
 # The four builds of a fresh clone on two cores: 219 s without it, 237 s
 # with an empty cache, 71 s with a warm one.
-export CCACHE_DIR=${XDG_CACHE_HOME:-$HOME/.cache}/btvm/ccache CCACHE_BASEDIR=$PWD CCACHE_NOHASHDIR=1
+export CCACHE_DIR=${XDG_CACHE_HOME:-${HOME:-$(cd ~ && pwd)}/.cache}/btvm/ccache CCACHE_BASEDIR=$PWD CCACHE_NOHASHDIR=1
 export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-2G}
 launcher=-DCMAKE_C_COMPILER_LAUNCHER=ccache
 jobs=$(nproc 2>/dev/null || echo 2)
