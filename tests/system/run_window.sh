@@ -132,7 +132,7 @@ wait_screen '^PWR-1-$' 60
 echo "run_window: the first close pressed the power button (ff_pwr_btn counted 1)"
 "$probe" close "$win" || fail "cannot ask the window to close again"
 status=0
-for _ in $(seq 600); do	# 60 s: the guest's shutdown is not waited for (no daemon)
+for _ in $(seq 600); do	# 60 s: the second close ends btvm without the guest
 	kill -0 "$btvm_pid" 2>/dev/null || break
 	sleep 0.1
 done
