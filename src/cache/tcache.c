@@ -130,6 +130,7 @@ static void set_units(struct tcache *tc, unsigned n, uint64_t unit_code)
 			tc->units[u] = (struct tcache_unit){ unit_code_start(tc, u), unit_blocks_start(tc, u),
 							     unit_maps_start(tc, u) };
 	start_unit(tc, 0);
+	tc->nglobal_chains = 0;   /* every block is gone */
 	tc->adapt.ring[0] = 0;
 	tc->adapt.nring = 1;
 	tc->adapt.base_blocks = tc->stats.blocks;
@@ -184,6 +185,7 @@ void tcache_destroy(struct tcache *tc)
 	table_free(tc->twins, (size_t)tc->hash_mask + 1, sizeof(*tc->twins));
 	table_free(tc->blocks, tc->max_blocks, sizeof(*tc->blocks));
 	table_free(tc->map_pool, tc->map_size, sizeof(*tc->map_pool));
+	free(tc->global_chains);
 	free(tc->page_heads);
 	free(tc->page_traced);
 	free(tc->page_selfcheck);
@@ -491,14 +493,71 @@ static bool pages_cover(const struct tblock *from, const struct tblock *to)
 	       to->pages[1] == from->pages[1];
 }
 
-void tcache_chain(struct tcache *tc, struct exit_desc *exit, struct tblock *to, bool paging)
+static void unlist_exit(struct exit_desc *ex);
+
+bool tcache_chain_crosses(const struct tblock *from, const struct tblock *to)
+{
+	return !pages_cover(from, to);
+}
+
+/* Lists exit as chained to global code; false when the list cannot grow
+ * (then it is not chained that way). Entries of exits unchained or reused
+ * since are dropped when the list is full. */
+static bool note_global_chain(struct tcache *tc, struct exit_desc *exit)
+{
+	if (tc->nglobal_chains == tc->global_chains_cap) {
+		unsigned kept = 0;
+		for (unsigned i = 0; i < tc->nglobal_chains; i++) {
+			struct exit_desc *ex = tc->global_chains[i];
+			if (ex->global && ex->to)
+				tc->global_chains[kept++] = ex;
+		}
+		tc->nglobal_chains = kept;
+	}
+	if (tc->nglobal_chains == tc->global_chains_cap) {
+		unsigned cap = tc->global_chains_cap ? 2 * tc->global_chains_cap : 1024;
+		struct exit_desc **grown = realloc(tc->global_chains, cap * sizeof(*grown));
+		if (!grown)
+			return false;
+		tc->global_chains = grown;
+		tc->global_chains_cap = cap;
+	}
+	tc->global_chains[tc->nglobal_chains++] = exit;
+	exit->global = true;
+	tc->stats.global_chains++;
+	return true;
+}
+
+void tcache_unchain_global(struct tcache *tc)
+{
+	for (unsigned i = 0; i < tc->nglobal_chains; i++) {
+		struct exit_desc *ex = tc->global_chains[i];
+		if (!ex->global)
+			continue;
+		ex->global = false;
+		if (!ex->to)
+			continue;
+		patch_rel32(ex->patch, ex->stub);
+		unlist_exit(ex);
+		tc->stats.unchains++;
+		tc->stats.global_unchains++;
+	}
+	tc->nglobal_chains = 0;
+}
+
+void tcache_chain(struct tcache *tc, struct exit_desc *exit, struct tblock *to, bool paging,
+		  bool to_global)
 {
 	if (!exit->patch || exit->to || !to->valid || !exit->from->valid)
 		return;
 	if (tc->concurrent && !patch_is_one_store(exit->patch))
 		return;   /* left to its exit stub: never patched while another vCPU may run it */
 	const struct tblock *from = exit->from;
-	if (paging && !pages_cover(from, to)) {
+	/* Code mapped global is the same in every address space until the
+	 * guest invalidates it (the TLB may keep such an entry across CR3
+	 * loads): the chain is what the stub's lookup under the global tag
+	 * would find, without the lookup. */
+	if (paging && !pages_cover(from, to) && !(to_global && note_global_chain(tc, exit))) {
 		if (exit->ibl_stub) {
 			patch_rel32(exit->patch, exit->ibl_stub);
 			exit->patch = NULL;   /* for good: the stub is always right */

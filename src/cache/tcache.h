@@ -28,6 +28,9 @@ enum exit_kind {
 struct exit_desc {
 	uint32_t target_eip;
 	uint8_t kind;
+	/* Chained to a block on another page that is mapped global: listed
+	 * in tcache.global_chains, undone when the global mappings go. */
+	bool global;
 	uint8_t *patch;          /* rel32 to rewrite, NULL if not chainable */
 	uint8_t *branch;         /* the exit's rel32 field, whatever it points at now */
 	uint8_t *stub;           /* where patch points while unchained */
@@ -126,6 +129,7 @@ struct tblock {
 
 struct tcache_stats {
 	uint64_t blocks, guest_insns, lookups, hits, chains, unchains, ibl_links;
+	uint64_t global_chains, global_unchains;
 	uint64_t invalidations, invalidated_blocks, flushes, ibl_fills, ibl_global_fills;
 	uint64_t selfcheck_pages, selfcheck_stale, selfcheck_reprotected;
 	uint64_t clones;
@@ -241,6 +245,11 @@ struct tcache {
 	 * write or breakpoint dropped it, since any may have looked it up. */
 	struct ibl_table *ibls[TCACHE_MAX_VCPUS];
 	unsigned nibls;
+	/* The exits chained across pages to global code (exit_desc.global),
+	 * in the order made; an entry whose exit has been unchained or
+	 * reused since is skipped (its flag is clear or it leads nowhere). */
+	struct exit_desc **global_chains;
+	unsigned nglobal_chains, global_chains_cap;
 	/* Other vCPUs run translated code while this one works on the cache
 	 * (cpu/cpu_lock.c): a chain is made only where its patch is one
 	 * store the executing core sees whole, and a flush waits for every
@@ -374,9 +383,21 @@ void tcache_place_like(struct tcache *tc, uintptr_t like);
  * if any, are copied into the cache's own memory). */
 void tcache_commit(struct tcache *tc, struct tblock *tb);
 /* Points a direct exit at its target block. With paging on only a target
- * on the same page is jumped to directly (its mapping is the source's);
- * another page is reached through the exit's lookup-table stub. */
-void tcache_chain(struct tcache *tc, struct exit_desc *exit, struct tblock *to, bool paging);
+ * on the same page is jumped to directly (its mapping is the source's),
+ * or one whose pages are all mapped global (to_global: the caller noted
+ * them with the shadow, so that a change the guest invalidates reaches
+ * tcache_unchain_global, as it retires the lookup table's global-page
+ * entries); another page is reached through the exit's lookup-table
+ * stub. */
+void tcache_chain(struct tcache *tc, struct exit_desc *exit, struct tblock *to, bool paging,
+		  bool to_global);
+/* Whether a chain from from to to would cross into another linear page
+ * (so that, with paging, only global code may be chained to directly). */
+bool tcache_chain_crosses(const struct tblock *from, const struct tblock *to);
+/* Undoes every chain to global code: the guest's global mappings changed
+ * (an INVLPG of such a page, a CR4.PGE toggle). Each exit goes back to
+ * its stub, and is chained again as it is next taken. */
+void tcache_unchain_global(struct tcache *tc);
 /* The invalidations and the flush also empty the lookup-table entries
  * of the blocks they drop, in ibl (the caller's vCPU's) and in every
  * table added with tcache_add_ibl. */

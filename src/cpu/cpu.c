@@ -160,6 +160,10 @@ static void cpu_space_changed(void *opaque, bool global, uint32_t asid)
 	if (global) {
 		cpu->ibl_global = ibl_space_tag(asid, 0);
 		ibl_set_space_tags(cpu->ibl_global_tags, asid);
+		/* Chains to global code go with the entries (a no-op for
+		 * every vCPU after the first: they share the cache). */
+		if (cpu->tc)
+			tcache_unchain_global(cpu->tc);
 	} else {
 		ibl_set_space_tags(cpu->ibl_tags, asid);
 	}

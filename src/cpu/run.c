@@ -240,6 +240,23 @@ static bool block_is_global(struct cpu *cpu, const struct tblock *tb)
 	return page_is_global(cpu, (tb->eip | (GUEST_PAGE_SIZE - 1)) + 1);
 }
 
+/* Whether a chain from exit's block to tb crosses into global code at
+ * CPL 0 (where the lookup tries the global tag first, so that the chain
+ * finds what the exit's lookup would): its pages are then noted with the
+ * shadow as the lookup table's global entries are, so that the guest's
+ * invalidation of them undoes the chain (cpu_space_changed). */
+static bool chain_to_global(struct cpu *cpu, const struct exit_desc *exit, const struct tblock *tb,
+			    uint32_t mode)
+{
+	if ((mode & MODE_CPL3) || cpu->no_ibl || !mode_uses_ibl(mode) ||
+	    !tcache_chain_crosses(exit->from, tb) || !block_is_global(cpu, tb))
+		return false;
+	shadow_note_global_code(cpu->sh, tb->eip, tb->pages[0], false);
+	if (tb->pages[1] != tb->pages[0])
+		shadow_note_global_code(cpu->sh, (tb->eip | (GUEST_PAGE_SIZE - 1)) + 1, tb->pages[1], false);
+	return true;
+}
+
 /* Enters a block's translation in the lookup table, under the global-page
  * tag when all its pages are mapped global; under the window's own tag
  * only once the window maps its pages (shadow_hold_code), or a change of
@@ -674,7 +691,8 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 		    !(mode & MODE_SINGLE) && chain_from->from->valid &&
 		    !cpu->no_chain && !(paging && (mode & MODE_SEGCS)) &&
 		    !(cpu->trace_threshold && cpu_trace_head(cpu, chain_from, tb)))
-			tcache_chain(cpu->tc, chain_from, tb, paging);
+			tcache_chain(cpu->tc, chain_from, tb, paging,
+				     paging && chain_to_global(cpu, chain_from, tb, mode));
 		chain_from = NULL;
 		if (cpu->trace_rec.on)
 			cpu_trace_enter(cpu, t, tb);

@@ -233,6 +233,9 @@ static const struct stats_counter counters[] = {
 	{ "tcache.selfcheck_reprotected", "pages reprotected", SEC_TCACHE,
 	  TC(selfcheck_reprotected) },
 	{ "tcache.ibl_links", "cross-page lookup links", SEC_TCACHE, TC(ibl_links) },
+	{ "tcache.global_chains", "cross-page chains to global code", SEC_TCACHE, TC(global_chains) },
+	{ "tcache.global_unchains", "of them undone (global pages changed)", SEC_TCACHE,
+	  TC(global_unchains) },
 
 	{ "shadow.hidden_faults", "hidden faults", SEC_MMU, SH(hidden_faults) },
 	{ "shadow.prefetched", "pages mapped beside them", SEC_MMU, SH(prefetched) },

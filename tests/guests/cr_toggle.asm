@@ -21,6 +21,11 @@
 ;              as after a PTE change flushed by a toggle instead of INVLPG;
 ;              global code whose PTE changes, flushed by a toggle, and with
 ;              PGE clear by a CR3 reload
+;  pge_direct  global code reached by a direct CALL from another page (a
+;              VMM may jump there straight, as a TLB keeps the entry): a
+;              PTE change flushed by INVLPG, by a PGE toggle, and by a
+;              toggle after a CR3 load to a directory that maps the page
+;              elsewhere, each seen at the next call
 ;
 ; Memory: the kernel at 1 MiB; page tables from paging.inc's pool at 12 MiB;
 ; test frames at 13 MiB (FRAME(n)). Both directories map the low 16 MiB
@@ -325,6 +330,54 @@ t_pge:
 	mov eax, CR4_PGE
 	call pg_clear_cr4
 .no_pge:
+
+; ---------------------------------------------------------------- pge_direct
+group "pge_direct"
+t_pge_direct:
+	mov eax, [cpuid1_edx]
+	and eax, CPUID_PGE
+	jz .no_pge
+	mov eax, CR4_PGE
+	call pg_set_cr4
+	mov dword [round], 1
+.round:
+	; each call runs the same CALL instruction, taken often enough to
+	; be chained
+	call direct_gcode_twice
+	check eax, 12
+	map_in dir0, L_GCODE, FRAME(13) | PG_P | PG_G
+	invlpg [L_GCODE]
+	call direct_gcode_twice
+	check eax, 13
+	map_in dir0, L_GCODE, FRAME(12) | PG_P | PG_G
+	mov eax, CR4_PGE
+	call pg_clear_cr4
+	call pg_set_cr4
+	call direct_gcode_twice
+	check eax, 12
+	; dir1 maps it to FRAME(13): the global entry may stay across the
+	; CR3 load (not checked), a toggle drops it
+	mov eax, [dir1]
+	mov cr3, eax
+	call direct_gcode
+	mov eax, CR4_PGE
+	call pg_clear_cr4
+	call pg_set_cr4
+	call direct_gcode_twice
+	check eax, 13
+	mov eax, [dir0]
+	mov cr3, eax
+	mov eax, CR4_PGE
+	call pg_clear_cr4
+	call pg_set_cr4
+	call direct_gcode_twice
+	check eax, 12
+	inc dword [round]
+	cmp dword [round], ROUNDS
+	jbe .round
+	mov eax, CR4_PGE
+	call pg_clear_cr4
+.no_pge:
 	guest_finish
 
 ; call_gcode: EAX = what the code at L_GCODE returns (an indirect call).
@@ -332,6 +385,22 @@ call_gcode:
 	mov eax, L_GCODE
 	call eax
 	ret
+
+; direct_gcode: EAX = what the code at L_GCODE returns (a direct call,
+; from a page of its own). direct_gcode_twice: the same twice, EAX the
+; second's (a first call may still take the way a new translation does).
+direct_gcode_twice:
+	call direct_gcode
+	mov ebx, eax
+	call direct_gcode
+	check eax, ebx
+	ret
+
+	align 4096
+direct_gcode:
+	call L_GCODE
+	ret
+	align 16
 
 ; sup_writes_pass: with WP = 0, EBP written to the read-only pages (PTE and
 ; PDE) and to the writable one without a fault. Preserves EBP.

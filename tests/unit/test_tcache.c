@@ -387,9 +387,9 @@ static void test_chaining(void)
 	struct tblock *a = make_block(0x5000, 0x5000, 0, 16, 2);
 	struct tblock *b = make_block(0x6000, 0x6000, 0, 16, 1);
 	struct tblock *c = make_block(0x7000, 0x7000, 0, 16, 0);
-	tcache_chain(&tc, &a->exits[0], b, false);
-	tcache_chain(&tc, &a->exits[1], c, false);
-	tcache_chain(&tc, &b->exits[0], c, false);
+	tcache_chain(&tc, &a->exits[0], b, false, false);
+	tcache_chain(&tc, &a->exits[1], c, false, false);
+	tcache_chain(&tc, &b->exits[0], c, false, false);
 	CHECK(rel32_target(a->exits[0].patch) == b->host);
 	CHECK(rel32_target(a->exits[1].patch) == c->host);
 	CHECK(rel32_target(b->exits[0].patch) == c->host);
@@ -397,7 +397,7 @@ static void test_chaining(void)
 	CHECK(b->incoming == &a->exits[0]);
 	CHECK_EQ(tc.stats.chains, 3);
 	/* Chained already: nothing changes. */
-	tcache_chain(&tc, &a->exits[0], c, false);
+	tcache_chain(&tc, &a->exits[0], c, false, false);
 	CHECK(rel32_target(a->exits[0].patch) == b->host);
 	CHECK_EQ(tc.stats.chains, 3);
 
@@ -409,11 +409,11 @@ static void test_chaining(void)
 	CHECK(rel32_target(a->exits[0].patch) == b->host);   /* a -> b stays */
 	CHECK_EQ(tc.stats.unchains, 2);
 	/* Not into a dropped block. */
-	tcache_chain(&tc, &a->exits[1], c, false);
+	tcache_chain(&tc, &a->exits[1], c, false, false);
 	CHECK(rel32_target(a->exits[1].patch) == a->exits[1].stub);
 	/* Into its retranslation. */
 	struct tblock *c2 = make_block(0x7000, 0x7000, 0, 16, 0);
-	tcache_chain(&tc, &a->exits[1], c2, false);
+	tcache_chain(&tc, &a->exits[1], c2, false, false);
 	CHECK(rel32_target(a->exits[1].patch) == c2->host);
 
 	/* A block that goes leaves the incoming lists of its targets: when
@@ -426,12 +426,12 @@ static void test_chaining(void)
 	CHECK_EQ(tcache_invalidate_page(&tc, &ibl, 7), 1);   /* c2 */
 	CHECK(!memcmp(before, a->exits[1].patch, 4));
 	/* A dropped block is not chained from either. */
-	tcache_chain(&tc, &a->exits[0], b, false);
+	tcache_chain(&tc, &a->exits[0], b, false, false);
 	CHECK(b->incoming == NULL);
 
 	/* A block chained to itself (a loop) goes cleanly. */
 	struct tblock *loop = make_block(0x8000, 0x8000, 0, 16, 1);
-	tcache_chain(&tc, &loop->exits[0], loop, false);
+	tcache_chain(&tc, &loop->exits[0], loop, false, false);
 	CHECK(rel32_target(loop->exits[0].patch) == loop->host);
 	CHECK_EQ(tcache_invalidate_page(&tc, &ibl, 8), 1);
 	CHECK(loop->incoming == NULL && loop->exits[0].to == NULL);
@@ -445,14 +445,14 @@ static void test_chaining(void)
 	struct tblock *behind = make_block(0x00403000, 0x3000, 0, 16, 0);
 	struct tblock *next_page = make_block(0x00404000, 0x4000, 0, 16, 0);
 	ahead->poll_len = behind->poll_len = next_page->poll_len = src->poll_len = 10;
-	tcache_chain(&tc, &src->exits[0], ahead, false);
+	tcache_chain(&tc, &src->exits[0], ahead, false, false);
 	CHECK(rel32_target(src->exits[0].patch) == ahead->host + 10);
-	tcache_chain(&tc, &src->exits[1], behind, false);
+	tcache_chain(&tc, &src->exits[1], behind, false, false);
 	CHECK(rel32_target(src->exits[1].patch) == behind->host);
 	struct tblock *src2 = make_block(0x00403f00, 0x3f00, 0, 16, 2);
-	tcache_chain(&tc, &src2->exits[0], next_page, false);
+	tcache_chain(&tc, &src2->exits[0], next_page, false, false);
 	CHECK(rel32_target(src2->exits[0].patch) == next_page->host);
-	tcache_chain(&tc, &src2->exits[1], src2, false);
+	tcache_chain(&tc, &src2->exits[1], src2, false, false);
 	CHECK(rel32_target(src2->exits[1].patch) == src2->host);
 	/* Unchained, the exits go back to their stubs. */
 	CHECK_EQ(tcache_invalidate_page(&tc, &ibl, 3), 4);
@@ -467,10 +467,10 @@ static void test_chaining(void)
 	struct tblock *far = make_block(0x00402000, 0x6000, 0, 16, 0);
 	uint8_t *ibl_stub = p->host + 32;
 	p->exits[1].ibl_stub = ibl_stub;
-	tcache_chain(&tc, &p->exits[0], same, true);
+	tcache_chain(&tc, &p->exits[0], same, true, false);
 	CHECK(rel32_target(p->exits[0].patch) == same->host);
 	uint8_t *field = p->exits[1].patch;
-	tcache_chain(&tc, &p->exits[1], far, true);
+	tcache_chain(&tc, &p->exits[1], far, true, false);
 	CHECK(rel32_target(field) == ibl_stub);
 	CHECK(p->exits[1].patch == NULL);
 	CHECK(p->exits[1].to == NULL);
@@ -483,13 +483,44 @@ static void test_chaining(void)
 	/* A target straddling two pages is not chained directly either. */
 	struct tblock *straddle = make_block(0x00401ff8, 0x5ff8, 0, 16, 0);
 	struct tblock *q = make_block(0x00401100, 0x5100, 0, 16, 1);
-	tcache_chain(&tc, &q->exits[0], straddle, true);
+	tcache_chain(&tc, &q->exits[0], straddle, true, false);
 	CHECK(rel32_target(q->exits[0].patch) == q->exits[0].stub);   /* no ibl_stub: left alone */
 	CHECK(straddle->incoming == NULL);
 	/* Nor one on the same physical page at another linear page. */
 	struct tblock *alias = make_block(0x00801100, 0x5100, 0, 16, 0);
-	tcache_chain(&tc, &q->exits[0], alias, true);
+	tcache_chain(&tc, &q->exits[0], alias, true, false);
 	CHECK(alias->incoming == NULL);
+
+	/* Global code on another page (to_global: the caller noted its
+	 * pages with the shadow) is chained directly and listed; the guest's
+	 * invalidation of global pages sends each such exit back to its
+	 * stub, to be chained again when next taken, and one whose target
+	 * went meanwhile is skipped. */
+	reset();
+	struct tblock *g_src = make_block(0x00401000, 0x5000, 0, 16, 2);
+	struct tblock *g_far = make_block(0x00402000, 0x6000, 0, 16, 0);
+	struct tblock *g_gone = make_block(0x00403000, 0x7000, 0, 16, 0);
+	g_src->exits[0].ibl_stub = g_src->host + 32;
+	g_src->exits[1].ibl_stub = g_src->host + 36;
+	tcache_chain(&tc, &g_src->exits[0], g_far, true, true);
+	CHECK(rel32_target(g_src->exits[0].patch) == g_far->host);
+	CHECK(g_src->exits[0].global && g_src->exits[0].to == g_far);
+	tcache_chain(&tc, &g_src->exits[1], g_gone, true, true);
+	CHECK(rel32_target(g_src->exits[1].patch) == g_gone->host);
+	CHECK_EQ(tc.stats.global_chains, 2);
+	CHECK_EQ(tc.stats.ibl_links, 0);
+	CHECK_EQ(tcache_invalidate_page(&tc, &ibl, 7), 1);
+	CHECK(rel32_target(g_src->exits[1].patch) == g_src->exits[1].stub);
+	tcache_unchain_global(&tc);
+	CHECK(rel32_target(g_src->exits[0].patch) == g_src->exits[0].stub);
+	CHECK(!g_src->exits[0].global && g_src->exits[0].to == NULL && g_far->incoming == NULL);
+	CHECK_EQ(tc.stats.global_unchains, 1);
+	CHECK_EQ(tc.nglobal_chains, 0);
+	/* Taken again while no longer global: the lookup's stub, for good. */
+	tcache_chain(&tc, &g_src->exits[0], g_far, true, false);
+	CHECK(g_src->exits[0].patch == NULL && !g_src->exits[0].global);
+	tcache_unchain_global(&tc);
+	CHECK_EQ(tc.stats.global_unchains, 1);
 
 	/* A block that goes on into its next linear page (tblock.spans),
 	 * there at frame 9, holds both mappings: chained to itself, to a
@@ -507,23 +538,23 @@ static void test_chaining(void)
 	first->exits[0].ibl_stub = first->host + 40;
 	span_other->exits[0].ibl_stub = span_other->host + 40;
 	span_twin->exits[0].ibl_stub = span_twin->host + 40;
-	tcache_chain(&tc, &span->exits[0], span, true);
+	tcache_chain(&tc, &span->exits[0], span, true, false);
 	CHECK(rel32_target(span->exits[0].patch) == span->host);
-	tcache_chain(&tc, &span->exits[1], second, true);
+	tcache_chain(&tc, &span->exits[1], second, true, false);
 	CHECK(rel32_target(span->exits[1].patch) == second->host);
 	uint8_t *field_far = span->exits[2].patch;
-	tcache_chain(&tc, &span->exits[2], other_frame, true);
+	tcache_chain(&tc, &span->exits[2], other_frame, true, false);
 	CHECK(rel32_target(field_far) == span->exits[2].ibl_stub);
 	uint8_t *field_other = span->exits[3].patch;
-	tcache_chain(&tc, &span->exits[3], span_other, true);
+	tcache_chain(&tc, &span->exits[3], span_other, true, false);
 	CHECK(rel32_target(field_other) == span->exits[3].ibl_stub);
 	uint8_t *field_in = first->exits[0].patch;
-	tcache_chain(&tc, &first->exits[0], span, true);
+	tcache_chain(&tc, &first->exits[0], span, true, false);
 	CHECK(rel32_target(field_in) == first->exits[0].ibl_stub);
-	tcache_chain(&tc, &span_twin->exits[0], span, true);
+	tcache_chain(&tc, &span_twin->exits[0], span, true, false);
 	CHECK(rel32_target(span_twin->exits[0].patch) == span->host);
 	uint8_t *field_back = span_other->exits[0].patch;
-	tcache_chain(&tc, &span_other->exits[0], span, true);
+	tcache_chain(&tc, &span_other->exits[0], span, true, false);
 	CHECK(rel32_target(field_back) == span_other->exits[0].ibl_stub);
 	CHECK_EQ(tc.stats.chains, 3);
 	CHECK_EQ(tc.stats.ibl_links, 4);
@@ -533,7 +564,7 @@ static void test_chaining(void)
 	old->exits[0].ibl_stub = old->host + 40;
 	uint8_t *field_old = old->exits[0].patch;
 	struct tblock *after_old = make_block(0x00402300, 0x6300, 0, 16, 0);
-	tcache_chain(&tc, &old->exits[0], after_old, true);
+	tcache_chain(&tc, &old->exits[0], after_old, true, false);
 	CHECK(rel32_target(field_old) == old->exits[0].ibl_stub);
 	/* Its second frame written: the spanning blocks go, with the chains
 	 * into them. */
@@ -652,14 +683,14 @@ static void test_loop_poll(void)
 	struct tblock *b = make_block_ex(0x6010, 0x6010, 0, 8, 2, 48, true);
 	b->poll_len = 3;
 	b->quiet = true;
-	tcache_chain(&tc, &a->exits[0], b, false);
+	tcache_chain(&tc, &a->exits[0], b, false, false);
 	CHECK(rel32_target(a->exits[0].patch) == b->host + 3);   /* forward in the page */
-	tcache_chain(&tc, &b->exits[0], b, false);
+	tcache_chain(&tc, &b->exits[0], b, false, false);
 	CHECK_EQ(b->loop_exit, 1);
 	CHECK(rel32_target(b->exits[0].patch) == b->host + 3);
 	CHECK(rel32_target(a->exits[0].patch) == b->host);   /* now through the poll */
 	struct tblock *a2 = make_block(0x6004, 0x6004, 0, 4, 1);
-	tcache_chain(&tc, &a2->exits[0], b, false);
+	tcache_chain(&tc, &a2->exits[0], b, false, false);
 	CHECK(rel32_target(a2->exits[0].patch) == b->host);
 
 	/* A request outside b changes nothing; inside, b polls again until
@@ -691,13 +722,13 @@ static void test_loop_poll(void)
 	reset();
 	struct tblock *loud = make_block_ex(0x7010, 0x7010, 0, 8, 1, 48, true);
 	loud->poll_len = 3;
-	tcache_chain(&tc, &loud->exits[0], loud, false);
+	tcache_chain(&tc, &loud->exits[0], loud, false, false);
 	CHECK(rel32_target(loud->exits[0].patch) == loud->host && !loud->loop_exit);
 	tc.concurrent = true;
 	struct tblock *shared = make_block_ex(0x7110, 0x7110, 0, 8, 1, 48, true);
 	shared->poll_len = 3;
 	shared->quiet = true;
-	tcache_chain(&tc, &shared->exits[0], shared, false);
+	tcache_chain(&tc, &shared->exits[0], shared, false, false);
 	CHECK(rel32_target(shared->exits[0].patch) == shared->host && !shared->loop_exit);
 	tc.concurrent = false;
 }
@@ -986,8 +1017,8 @@ static void test_concurrent_chains(void)
 	CHECK(tcache_exits_straddle(a, (uintptr_t)a->host + 54));   /* 125..128 */
 
 	tc.concurrent = true;
-	tcache_chain(&tc, &a->exits[0], to, false);
-	tcache_chain(&tc, &a->exits[1], to, false);
+	tcache_chain(&tc, &a->exits[0], to, false, false);
+	tcache_chain(&tc, &a->exits[1], to, false, false);
 	CHECK(a->exits[0].to == NULL && rel32_target(a->exits[0].patch) == a->exits[0].stub);
 	CHECK(a->exits[1].to == to && rel32_target(a->exits[1].patch) == to->host);
 	/* The next block starts where like is in its line. */
@@ -1008,7 +1039,7 @@ static void test_concurrent_chains(void)
 	}
 	/* One vCPU: nothing else runs the code, any field is patched. */
 	tc.concurrent = false;
-	tcache_chain(&tc, &a->exits[0], to, false);
+	tcache_chain(&tc, &a->exits[0], to, false, false);
 	CHECK(a->exits[0].to == to && rel32_target(a->exits[0].patch) == to->host);
 }
 

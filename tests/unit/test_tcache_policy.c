@@ -148,7 +148,7 @@ static uint32_t fill(uint32_t eip, uint64_t evictions)
 		}
 		/* As the run loop: a chain only from a block of this generation. */
 		if (prev && prev_generation == tc.generation && prev->valid)
-			tcache_chain(&tc, &tb->exits[0], prev, false);
+			tcache_chain(&tc, &tb->exits[0], prev, false, false);
 		ibl_enter(&ibl, ibl_space_tag(1, MODE), tb->eip, tb->host, tb->gpa);
 		ibl_enter(&ibl2, ibl_space_tag(1, MODE), tb->eip, tb->host, tb->gpa);
 		prev = tb;
@@ -184,7 +184,7 @@ static void run_keys(uint32_t base, unsigned nkeys, unsigned rounds)
 				ibl_enter(&ibl2, ibl_space_tag(1, MODE), tb->eip, tb->host, tb->gpa);
 			}
 			if (prev && prev_generation == tc.generation && prev->valid)
-				tcache_chain(&tc, &tb->exits[0], prev, false);
+				tcache_chain(&tc, &tb->exits[0], prev, false, false);
 			prev = tb;
 			prev_generation = tc.generation;
 		}
