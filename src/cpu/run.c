@@ -248,7 +248,7 @@ static bool block_is_global(struct cpu *cpu, const struct tblock *tb)
 static bool chain_to_global(struct cpu *cpu, const struct exit_desc *exit, const struct tblock *tb,
 			    uint32_t mode)
 {
-	if ((mode & MODE_CPL3) || cpu->no_ibl || !mode_uses_ibl(mode) ||
+	if (!exit->patch || exit->to || (mode & MODE_CPL3) || cpu->no_ibl || !mode_uses_ibl(mode) ||
 	    !tcache_chain_crosses(exit->from, tb) || !block_is_global(cpu, tb))
 		return false;
 	shadow_note_global_code(cpu->sh, tb->eip, tb->pages[0], false);
