@@ -500,21 +500,35 @@ bool tcache_chain_crosses(const struct tblock *from, const struct tblock *to)
 	return !pages_cover(from, to);
 }
 
+/* At most this many listed chains to global code (8 MiB of list); past
+ * it such branches take their lookups, as before there were any. */
+#define GLOBAL_CHAINS_MAX (1u << 20)
+
 /* Lists exit as chained to global code; false when the list cannot grow
- * (then it is not chained that way). Entries of exits unchained or reused
- * since are dropped when the list is full. */
+ * (then it is not chained that way). An exit flagged global is listed
+ * already. When the list is full, entries of exits unchained since, or
+ * of dropped blocks, go (their flags cleared), so that an exit chained,
+ * unchained by its target's drop and chained again is listed once. */
 static bool note_global_chain(struct tcache *tc, struct exit_desc *exit)
 {
+	if (exit->global) {
+		tc->stats.global_chains++;
+		return true;
+	}
 	if (tc->nglobal_chains == tc->global_chains_cap) {
 		unsigned kept = 0;
 		for (unsigned i = 0; i < tc->nglobal_chains; i++) {
 			struct exit_desc *ex = tc->global_chains[i];
 			if (ex->global && ex->to)
 				tc->global_chains[kept++] = ex;
+			else
+				ex->global = false;
 		}
 		tc->nglobal_chains = kept;
 	}
 	if (tc->nglobal_chains == tc->global_chains_cap) {
+		if (tc->global_chains_cap >= GLOBAL_CHAINS_MAX)
+			return false;
 		unsigned cap = tc->global_chains_cap ? 2 * tc->global_chains_cap : 1024;
 		struct exit_desc **grown = realloc(tc->global_chains, cap * sizeof(*grown));
 		if (!grown)
@@ -707,11 +721,13 @@ static void drop_block(struct tcache *tc, struct ibl_table *ibl, struct tblock *
 	}
 	tb->incoming = NULL;
 	/* Exits of this block chained elsewhere: remove them from the
-	 * targets' incoming lists so a later unchain does not patch dead code. */
+	 * targets' incoming lists so a later unchain does not patch dead code
+	 * (and their global-chain entries, if any, now lead nowhere). */
 	for (unsigned i = 0; i < TBLOCK_MAX_EXITS; i++) {
 		struct exit_desc *ex = &tb->exits[i];
 		if (ex->to)
 			unlist_exit(ex);
+		ex->global = false;
 	}
 	ibl_forget(ibl, tb->eip, tb->host);
 	for (unsigned i = 0; i < tc->nibls; i++)

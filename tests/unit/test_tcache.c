@@ -511,16 +511,23 @@ static void test_chaining(void)
 	CHECK_EQ(tc.stats.ibl_links, 0);
 	CHECK_EQ(tcache_invalidate_page(&tc, &ibl, 7), 1);
 	CHECK(rel32_target(g_src->exits[1].patch) == g_src->exits[1].stub);
+	/* Chained again to the new code there: still listed once. */
+	struct tblock *g_again = make_block(0x00403000, 0x7000, 0, 16, 0);
+	tcache_chain(&tc, &g_src->exits[1], g_again, true, true);
+	CHECK(rel32_target(g_src->exits[1].patch) == g_again->host);
+	CHECK_EQ(tc.nglobal_chains, 2);
 	tcache_unchain_global(&tc);
 	CHECK(rel32_target(g_src->exits[0].patch) == g_src->exits[0].stub);
+	CHECK(rel32_target(g_src->exits[1].patch) == g_src->exits[1].stub);
 	CHECK(!g_src->exits[0].global && g_src->exits[0].to == NULL && g_far->incoming == NULL);
-	CHECK_EQ(tc.stats.global_unchains, 1);
+	CHECK(g_again->incoming == NULL);
+	CHECK_EQ(tc.stats.global_unchains, 2);
 	CHECK_EQ(tc.nglobal_chains, 0);
 	/* Taken again while no longer global: the lookup's stub, for good. */
 	tcache_chain(&tc, &g_src->exits[0], g_far, true, false);
 	CHECK(g_src->exits[0].patch == NULL && !g_src->exits[0].global);
 	tcache_unchain_global(&tc);
-	CHECK_EQ(tc.stats.global_unchains, 1);
+	CHECK_EQ(tc.stats.global_unchains, 2);
 
 	/* A block that goes on into its next linear page (tblock.spans),
 	 * there at frame 9, holds both mappings: chained to itself, to a
