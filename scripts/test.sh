@@ -24,4 +24,4 @@ echo "== tests: build-tsan/ (ThreadSanitizer: the tests labelled tsan)"
 # (TSAN_OPTIONS come with each test: a report fails it; tsan.supp.)
 ctest --test-dir build-tsan --output-on-failure -j"$jobs" -L tsan
 echo "== tests: build-fuzz/ (libFuzzer: the regression inputs, then 20 s a target)"
-ctest --test-dir build-fuzz --output-on-failure -L 'fuzz-replay|libfuzzer'
+ctest --test-dir build-fuzz --output-on-failure -j"$jobs" -L 'fuzz-replay|libfuzzer'

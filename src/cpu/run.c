@@ -240,6 +240,16 @@ static bool block_is_global(struct cpu *cpu, const struct tblock *tb)
 	return page_is_global(cpu, (tb->eip | (GUEST_PAGE_SIZE - 1)) + 1);
 }
 
+/* Notes the one or two pages of a block at eip with the shadow as global
+ * code, so that the guest's invalidation of them reaches what was made
+ * on them (a global lookup entry, a chain to global code). */
+static void note_global_block(struct cpu *cpu, uint32_t eip, const uint32_t pages[2], bool user)
+{
+	shadow_note_global_code(cpu->sh, eip, pages[0], user);
+	if (pages[1] != pages[0])
+		shadow_note_global_code(cpu->sh, (eip | (GUEST_PAGE_SIZE - 1)) + 1, pages[1], user);
+}
+
 /* Whether a chain from exit's block to tb crosses into global code at
  * CPL 0 (where the lookup tries the global tag first, so that the chain
  * finds what the exit's lookup would): its pages are then noted with the
@@ -251,9 +261,7 @@ static bool chain_to_global(struct cpu *cpu, const struct exit_desc *exit, const
 	if (!exit->patch || exit->to || (mode & MODE_CPL3) || cpu->no_ibl || !mode_uses_ibl(mode) ||
 	    !tcache_chain_crosses(exit->from, tb) || !block_is_global(cpu, tb))
 		return false;
-	shadow_note_global_code(cpu->sh, tb->eip, tb->pages[0], false);
-	if (tb->pages[1] != tb->pages[0])
-		shadow_note_global_code(cpu->sh, (tb->eip | (GUEST_PAGE_SIZE - 1)) + 1, tb->pages[1], false);
+	note_global_block(cpu, tb->eip, tb->pages, false);
 	return true;
 }
 
@@ -268,11 +276,7 @@ static void fill_lookup(struct cpu *cpu, uint32_t target, uint32_t mode, const u
 	if (cpu->no_ibl || !mode_uses_ibl(mode))
 		return;
 	if (global) {
-		bool user = mode & MODE_CPL3;
-		shadow_note_global_code(cpu->sh, target, pages[0], user);
-		if (pages[1] != pages[0])
-			shadow_note_global_code(cpu->sh, (target | (GUEST_PAGE_SIZE - 1)) + 1, pages[1],
-						user);
+		note_global_block(cpu, target, pages, mode & MODE_CPL3);
 		ibl_enter(&cpu->ibl_table, cpu->ibl_global_tags[mode_ibl_tag_index(mode)], target, host,
 			  one_page_gpa);
 		cpu->tc->stats.ibl_global_fills++;
