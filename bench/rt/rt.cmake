@@ -28,7 +28,7 @@ function(rt_guest_objects var objdir)
       set(extra -fno-tree-loop-distribute-patterns)
     endif()
     add_custom_command(OUTPUT ${obj}
-      COMMAND ${CMAKE_C_COMPILER} ${RT_CFLAGS} ${extra} -I${RT_SRC} -c -o ${obj} ${RT_SRC}/${src}
+      COMMAND ${BTVM_GUEST_CC} ${RT_CFLAGS} ${extra} -I${RT_SRC} -c -o ${obj} ${RT_SRC}/${src}
       DEPENDS ${RT_SRC}/${src} ${RT_HEADERS}
       COMMENT "guest runtime: compiling ${src} into ${objdir}"
       VERBATIM)
@@ -47,7 +47,7 @@ function(rt_guest_elf out)
   endif()
   get_filename_component(name ${out} NAME)
   add_custom_command(OUTPUT ${out}
-    COMMAND ${CMAKE_C_COMPILER} -m32 -static -nostdlib -T ${RT_SRC}/guest.ld ${limit}
+    COMMAND ${BTVM_GUEST_CC} -m32 -static -nostdlib -T ${RT_SRC}/guest.ld ${limit}
             -Wl,--build-id=none -Wl,--no-warn-rwx-segments -o ${out} ${RT_OBJECTS} -lgcc
     DEPENDS ${RT_OBJECTS} ${RT_SRC}/guest.ld
     COMMENT "guest runtime: linking ${name}"

@@ -100,6 +100,7 @@ static void spin(long ms)
 			x += (unsigned long)i * 2654435761u;
 		clock_gettime(CLOCK_MONOTONIC, &t);
 	} while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < ms);
+	(void)x;
 }
 
 int main(int argc, char **argv)
