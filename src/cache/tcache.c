@@ -165,12 +165,13 @@ int tcache_init(struct tcache *tc, uint64_t code_size, uint64_t ram_size, struct
 	tc->page_heads = calloc(tc->npages, sizeof(*tc->page_heads));
 	tc->page_traced = calloc(tc->npages, 1);
 	tc->page_selfcheck = calloc(tc->npages, 1);
+	tc->page_selfcheck_switches = calloc(tc->npages, 1);
 	tc->page_code_writes = calloc(tc->npages, sizeof(*tc->page_code_writes));
 	tc->evicted_keys = table_alloc(TCACHE_EVICTED_BITS / 64, sizeof(*tc->evicted_keys), READ_FIRST);
 	tc->units = calloc(1, sizeof(*tc->units));
 	set_units(tc, 1, code_size);
 	if (!tc->hash || !tc->twins || !tc->blocks || !tc->map_pool || !tc->page_heads || !tc->page_traced ||
-	    !tc->page_selfcheck || !tc->page_code_writes || !tc->evicted_keys || !tc->units) {
+	    !tc->page_selfcheck || !tc->page_selfcheck_switches || !tc->page_code_writes || !tc->evicted_keys || !tc->units) {
 		tcache_destroy(tc);
 		return -ENOMEM;
 	}
@@ -189,6 +190,7 @@ void tcache_destroy(struct tcache *tc)
 	free(tc->page_heads);
 	free(tc->page_traced);
 	free(tc->page_selfcheck);
+	free(tc->page_selfcheck_switches);
 	free(tc->page_code_writes);
 	table_free(tc->evicted_keys, TCACHE_EVICTED_BITS / 64, sizeof(*tc->evicted_keys));
 	free(tc->units);
@@ -365,6 +367,8 @@ void tcache_restart_aligned(struct tcache *tc, struct tblock *tb)
 
 /* Write faults on one code page before it turns self-checking. */
 #define TCACHE_SELFCHECK_WRITES 32
+/* A page stays self-checking 1, 2, 4 ... 64 reprotection rounds. */
+#define TCACHE_SELFCHECK_MAX_DOUBLINGS 7u
 
 static void trace_page(struct tcache *tc, uint32_t page, bool traced)
 {
@@ -909,7 +913,7 @@ bool tcache_page_selfcheck(const struct tcache *tc, uint32_t page)
 void tcache_reprotect_selfcheck(struct tcache *tc, struct ibl_table *ibl)
 {
 	for (uint32_t p = 0; p < tc->npages && tc->selfcheck_count; p++) {
-		if (!tc->page_selfcheck[p])
+		if (!tc->page_selfcheck[p] || --tc->page_selfcheck[p])
 			continue;
 		tcache_invalidate_page(tc, ibl, p);
 		tc->page_selfcheck[p] = 0;
@@ -928,7 +932,10 @@ void tcache_note_code_write(struct tcache *tc, uint32_t page)
 	/* Data beside code, or code rewritten again and again: a host fault
 	 * per write costs far more than a compare at each block entry. */
 	shadow_protect_code(tc->sh, page, false);
-	tc->page_selfcheck[page] = 1;
+	unsigned switches = tc->page_selfcheck_switches[page];
+	if (switches < TCACHE_SELFCHECK_MAX_DOUBLINGS)
+		tc->page_selfcheck_switches[page] = (uint8_t)++switches;
+	tc->page_selfcheck[page] = (uint8_t)(1u << (switches - 1));
 	tc->selfcheck_count++;
 	tc->stats.selfcheck_pages++;
 }

@@ -233,8 +233,12 @@ struct tcache {
 	struct tblock **page_heads;   /* per guest physical page */
 	uint8_t *page_traced;         /* page holds translations */
 	/* Pages written too often while holding code: left writable, their
-	 * blocks compare their guest bytes at entry instead. */
+	 * blocks compare their guest bytes at entry instead. Nonzero: the
+	 * reprotection rounds (tcache_reprotect_selfcheck) the page waits
+	 * for its protection back, twice as many each time it switched
+	 * (page_selfcheck_switches), up to 64. */
 	uint8_t *page_selfcheck;
+	uint8_t *page_selfcheck_switches;
 	uint16_t *page_code_writes;   /* write faults taken, toward the switch */
 	unsigned selfcheck_count;     /* pages self-checking now */
 	bool selfcheck_all;           /* debug: every page self-checking, for good */
@@ -429,10 +433,14 @@ bool tcache_page_selfcheck(const struct tcache *tc, uint32_t page);
 /* A guest write hit a write-protected code page: counts it, and after
  * enough of them moves the page to self-checking blocks. */
 void tcache_note_code_write(struct tcache *tc, uint32_t page);
-/* Gives self-checking pages their write protection back (their blocks are
- * dropped and retranslated without checks): a page written often only
- * during start-up, like one holding an IDT beside code, must not make its
- * code slow for good. A page still written often switches again. */
+/* One round of giving self-checking pages their write protection back
+ * (their blocks are dropped and retranslated without checks): a page
+ * written often only during start-up, like one holding an IDT beside
+ * code, must not make its code slow for good. A page switches back at
+ * the first round after it switched, then, each time it switches again,
+ * after twice as many rounds as the time before (up to 64): a page that
+ * is still written often (a real-mode stack beside its code) is not
+ * given back a protection its writes take away again at once. */
 void tcache_reprotect_selfcheck(struct tcache *tc, struct ibl_table *ibl);
 
 #endif

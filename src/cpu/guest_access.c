@@ -96,15 +96,23 @@ void cpu_read_phys(struct cpu *cpu, uint64_t gpa, void *dst, unsigned len)
 }
 
 /* Translations of the pages about to be written go first: the write
- * through the monitor's mapping trips no trace. The cache's pages are
- * memfd pages, as the shadow's ([gpa, gpa+len) is RAM of one range). */
+ * through the monitor's mapping trips no trace. Such writes count as a
+ * translated store's trace faults do (tcache_note_code_write): a page
+ * written so again and again (SeaBIOS's stack beside its code, which
+ * every INT and far CALL a callout makes in real mode writes) turns
+ * self-checking, and then, as for a store, its blocks check themselves
+ * and the write drops nothing. The cache's pages are memfd pages, as
+ * the shadow's ([gpa, gpa+len) is RAM of one range). */
 static void drop_translations(struct cpu *cpu, uint64_t gpa, unsigned len)
 {
 	uint32_t first = guest_ram_page(cpu->sh->ram, gpa);
 	uint32_t last = first + (uint32_t)((gpa % GUEST_PAGE_SIZE + len - 1) / GUEST_PAGE_SIZE);
-	for (uint32_t p = first; p <= last; p++)
-		if (tcache_page_traced(cpu->tc, p))
-			tcache_invalidate_page(cpu->tc, &cpu->ibl_table, p);
+	for (uint32_t p = first; p <= last; p++) {
+		if (!tcache_page_traced(cpu->tc, p) || tcache_page_selfcheck(cpu->tc, p))
+			continue;
+		tcache_invalidate_page(cpu->tc, &cpu->ibl_table, p);
+		tcache_note_code_write(cpu->tc, p);
+	}
 }
 
 /* Writes [gpa, gpa+len) of RAM through the monitor's own mapping, which no

@@ -771,6 +771,33 @@ static void test_selfcheck(void)
 	CHECK_EQ(tc.stats.selfcheck_reprotected, 1);
 }
 
+/* Switches of one page to self-checking a reprotection round, then 2, 4
+ * ... 64 rounds apart: each switch doubles the rounds until the next
+ * protection, up to 64, and the page's blocks go at the last. */
+static void test_selfcheck_backoff(void)
+{
+	reset();
+	static const unsigned rounds[] = { 1, 2, 4, 8, 16, 32, 64, 64, 64 };
+	for (unsigned k = 0; k < sizeof(rounds) / sizeof(rounds[0]); k++) {
+		struct tblock *b = make_block(0x6000, 0x6000, 0, 16, 0);
+		CHECK_EQ(sh.code_protect[6], 1);
+		for (unsigned w = 0; w < 32; w++)
+			tcache_note_code_write(&tc, 6);
+		CHECK(tcache_page_selfcheck(&tc, 6));
+		for (unsigned r = 1; r < rounds[k]; r++) {
+			tcache_reprotect_selfcheck(&tc, &ibl);
+			CHECK(tcache_page_selfcheck(&tc, 6));
+			CHECK(b->valid);
+		}
+		tcache_reprotect_selfcheck(&tc, &ibl);
+		CHECK(!tcache_page_selfcheck(&tc, 6));
+		CHECK(!b->valid);
+		CHECK_EQ(tc.selfcheck_count, 0);
+	}
+	CHECK_EQ(tc.stats.selfcheck_pages, 9);
+	CHECK_EQ(tc.stats.selfcheck_reprotected, 9);
+}
+
 /* The lookup the emitted code makes (translate.c's emit_ibl_lookup): the
  * slot of the target, its tag against the address space's tag for the
  * mode, then against the global-page tag. */
@@ -1068,6 +1095,7 @@ int main(void)
 	test_flush_clears();
 	test_loop_poll();
 	test_selfcheck();
+	test_selfcheck_backoff();
 	test_concurrent_chains();
 	ibl_destroy(&ibl);
 	tcache_destroy(&tc);
