@@ -776,6 +776,15 @@ unsigned tcache_invalidate_page(struct tcache *tc, struct ibl_table *ibl, uint32
 	return n;
 }
 
+void tcache_invalidate_block(struct tcache *tc, struct ibl_table *ibl, struct tblock *tb)
+{
+	if (!tb->valid)
+		return;
+	unlink_pages(tc, tb);
+	drop_block(tc, ibl, tb, false);
+	tc->stats.invalidations++;
+}
+
 unsigned tcache_invalidate_gpa(struct tcache *tc, struct ibl_table *ibl, uint64_t gpa)
 {
 	unsigned n = 0;

@@ -413,6 +413,9 @@ unsigned tcache_invalidate_page(struct tcache *tc, struct ibl_table *ibl, uint32
  * made again: dropping its whole page made a Debian boot retranslate
  * 80k blocks of kernel code beside it. */
 unsigned tcache_invalidate_gpa(struct tcache *tc, struct ibl_table *ibl, uint64_t gpa);
+/* Drops one block (if still valid): a self-checking block found its
+ * bytes changed, and its page's other blocks check their own. */
+void tcache_invalidate_block(struct tcache *tc, struct ibl_table *ibl, struct tblock *tb);
 /* Drops every block whose guest bytes cover linear address eip (a block
  * of no instruction, a breakpoint's, covers its own address), whatever
  * its physical page or address space; returns how many. */

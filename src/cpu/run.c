@@ -769,12 +769,13 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 					continue;   /* the guest's #DB: the loop's top raises it */
 				}
 				if (ex->kind == EXIT_KIND_STALE) {
-					/* Its guest bytes changed under it: retranslate. */
+					/* Its guest bytes changed under it: retranslate
+					 * it alone, since every other block on a
+					 * self-checking page checks its own bytes
+					 * (GRUB patches the vector of one INT on a page
+					 * of 45 blocks before each BIOS call). */
 					cpu->tc->stats.selfcheck_stale++;
-					const struct tblock *from = ex->from;
-					tcache_invalidate_page(cpu->tc, &cpu->ibl_table, from->pages[0]);
-					if (from->pages[1] != from->pages[0])
-						tcache_invalidate_page(cpu->tc, &cpu->ibl_table, from->pages[1]);
+					tcache_invalidate_block(cpu->tc, &cpu->ibl_table, ex->from);
 					cpu->shadow = shadow;   /* nothing ran */
 					cpu->shadow_ss = ss_held;
 					cpu->s.eflags |= rf;

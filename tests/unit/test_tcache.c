@@ -771,6 +771,27 @@ static void test_selfcheck(void)
 	CHECK_EQ(tc.stats.selfcheck_reprotected, 1);
 }
 
+/* One block dropped alone (a stale self-checking block): the page's
+ * other block stays, and the page stays traced until its last goes. */
+static void test_invalidate_block(void)
+{
+	reset();
+	struct tblock *a = make_block(0x7000, 0x7000, 0, 16, 0);
+	struct tblock *b = make_block(0x7010, 0x7010, 0, 16, 0);
+	tcache_invalidate_block(&tc, &ibl, a);
+	CHECK(!a->valid);
+	CHECK(b->valid);
+	CHECK(tcache_page_traced(&tc, 7));
+	CHECK(tcache_lookup(&tc, 0x7000, 0x7000, 0, 0xffffffffu) == NULL);
+	CHECK(tcache_lookup(&tc, 0x7010, 0x7010, 0, 0xffffffffu) == b);
+	tcache_invalidate_block(&tc, &ibl, a);   /* gone already: nothing */
+	CHECK_EQ(tc.stats.invalidations, 1);
+	tcache_invalidate_block(&tc, &ibl, b);
+	CHECK(!tcache_page_traced(&tc, 7));
+	CHECK_EQ(tc.stats.invalidations, 2);
+	CHECK_EQ(tc.stats.invalidated_blocks, 2);
+}
+
 /* Switches of one page to self-checking a reprotection round, then 2, 4
  * ... 64 rounds apart: each switch doubles the rounds until the next
  * protection, up to 64, and the page's blocks go at the last. */
@@ -1096,6 +1117,7 @@ int main(void)
 	test_loop_poll();
 	test_selfcheck();
 	test_selfcheck_backoff();
+	test_invalidate_block();
 	test_concurrent_chains();
 	ibl_destroy(&ibl);
 	tcache_destroy(&tc);
