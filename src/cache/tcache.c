@@ -171,7 +171,8 @@ int tcache_init(struct tcache *tc, uint64_t code_size, uint64_t ram_size, struct
 	tc->units = calloc(1, sizeof(*tc->units));
 	set_units(tc, 1, code_size);
 	if (!tc->hash || !tc->twins || !tc->blocks || !tc->map_pool || !tc->page_heads || !tc->page_traced ||
-	    !tc->page_selfcheck || !tc->page_selfcheck_switches || !tc->page_code_writes || !tc->evicted_keys || !tc->units) {
+	    !tc->page_selfcheck || !tc->page_selfcheck_switches || !tc->page_code_writes ||
+	    !tc->evicted_keys || !tc->units) {
 		tcache_destroy(tc);
 		return -ENOMEM;
 	}
@@ -947,6 +948,12 @@ void tcache_note_code_write(struct tcache *tc, uint32_t page)
 	tc->page_selfcheck[page] = (uint8_t)(1u << (switches - 1));
 	tc->selfcheck_count++;
 	tc->stats.selfcheck_pages++;
+}
+
+void tcache_code_written(struct tcache *tc, struct ibl_table *ibl, uint32_t page)
+{
+	tcache_invalidate_page(tc, ibl, page);
+	tcache_note_code_write(tc, page);
 }
 
 bool tcache_page_traced(const struct tcache *tc, uint32_t page)

@@ -436,6 +436,10 @@ bool tcache_page_selfcheck(const struct tcache *tc, uint32_t page);
 /* A guest write hit a write-protected code page: counts it, and after
  * enough of them moves the page to self-checking blocks. */
 void tcache_note_code_write(struct tcache *tc, uint32_t page);
+/* A guest write reached a code page behind its protection (a trace fault,
+ * a write the monitor made): drops the page's blocks and counts the
+ * write toward the switch (tcache_note_code_write). */
+void tcache_code_written(struct tcache *tc, struct ibl_table *ibl, uint32_t page);
 /* One round of giving self-checking pages their write protection back
  * (their blocks are dropped and retranslated without checks): a page
  * written often only during start-up, like one holding an IDT beside

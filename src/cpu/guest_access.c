@@ -97,7 +97,7 @@ void cpu_read_phys(struct cpu *cpu, uint64_t gpa, void *dst, unsigned len)
 
 /* Translations of the pages about to be written go first: the write
  * through the monitor's mapping trips no trace. Such writes count as a
- * translated store's trace faults do (tcache_note_code_write): a page
+ * translated store's trace faults do (tcache_code_written): a page
  * written so again and again (SeaBIOS's stack beside its code, which
  * every INT and far CALL a callout makes in real mode writes) turns
  * self-checking, and then, as for a store, its blocks check themselves
@@ -110,8 +110,7 @@ static void drop_translations(struct cpu *cpu, uint64_t gpa, unsigned len)
 	for (uint32_t p = first; p <= last; p++) {
 		if (!tcache_page_traced(cpu->tc, p) || tcache_page_selfcheck(cpu->tc, p))
 			continue;
-		tcache_invalidate_page(cpu->tc, &cpu->ibl_table, p);
-		tcache_note_code_write(cpu->tc, p);
+		tcache_code_written(cpu->tc, &cpu->ibl_table, p);
 	}
 }
 

@@ -143,8 +143,7 @@ static bool handle_trace(struct cpu *cpu, struct translator *t)
 			sh->stats.trace_faults++;
 		}
 		if (tcache_page_traced(cpu->tc, page)) {
-			tcache_invalidate_page(cpu->tc, &cpu->ibl_table, page);
-			tcache_note_code_write(cpu->tc, page);
+			tcache_code_written(cpu->tc, &cpu->ibl_table, page);
 			if (!table[n] && tcache_page_selfcheck(cpu->tc, page))
 				return false;   /* writable from now on: the writer just runs again */
 		}
