@@ -20,6 +20,7 @@ Usage: run_control.py BTVM
 Exit status: 0 passed, 1 failed, 77 the guest could not be downloaded.
 """
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -215,6 +216,8 @@ def main():
             os.kill(term.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+    log.close()
+    shutil.rmtree(work)     # kept, with the console log, when a check fails
     return 0
 
 

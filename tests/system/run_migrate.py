@@ -28,6 +28,7 @@ Usage: run_migrate.py BTVM
 Exit status: 0 passed, 1 failed, 77 the guest could not be downloaded.
 """
 import os
+import shutil
 import signal
 import socket
 import stat
@@ -221,6 +222,7 @@ def main():
                     os.kill(t.pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
+    shutil.rmtree(work)     # kept, with the logs, when a check fails
     return 0
 
 

@@ -22,6 +22,7 @@ Exit status: 0 passed, 1 failed.
 """
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -131,6 +132,7 @@ def main():
             if p is not None and p.poll() is None:
                 p.kill()
                 p.wait()
+    shutil.rmtree(work)     # only reached when every check passed
     return 0
 
 

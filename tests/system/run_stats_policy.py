@@ -24,6 +24,7 @@ Usage: run_stats_policy.py BTVM GUEST
 (Debian's python3: python3-jsonschema is its.)
 """
 import os
+import shutil
 import sys
 import tempfile
 
@@ -71,6 +72,7 @@ def main():
             check(c["tcache.grows"] == 0 and c["tcache.shrinks"] == 0
                   and c["tcache.code_capacity"] == 32768,
                   "%s: the capacity is the whole 32 KiB, never resized" % policy)
+    shutil.rmtree(work)     # kept for a look when a check fails
     print("PASS stats_policy")
 
 
