@@ -196,6 +196,19 @@ static void report(struct virtio_blk *b, const void *ptr, uint64_t len)
 		b->host.guest_written(b->host.opaque, gpa, len);
 }
 
+/* What a finished request wrote into guest RAM: the data of a read or
+ * GET_ID, the status byte. Reported whether the request still goes back
+ * to the guest or not (a queue broken or reset meanwhile): the bytes are
+ * in RAM either way, and the write log and translated code must know. */
+static void report_request(struct virtio_blk *b, const struct virtio_blk_req *req)
+{
+	if (req->type == VIRTIO_BLK_T_IN || req->type == VIRTIO_BLK_T_GET_ID)
+		for (unsigned i = 0; i < req->niov; i++)
+			report(b, req->iov[i].iov_base, req->iov[i].iov_len);
+	if (req->status)
+		report(b, req->status, 1);
+}
+
 /* Returns finished requests to the guest (unless the queue broke or was
  * reset meanwhile: then they are only freed) and interrupts if wanted. */
 static void publish(struct virtio_blk *b, struct virtio_blk_req *list)
@@ -205,12 +218,8 @@ static void publish(struct virtio_blk *b, struct virtio_blk_req *list)
 	while (list) {
 		struct virtio_blk_req *req = list;
 		list = req->next;
+		report_request(b, req);
 		if (live) {
-			if (req->type == VIRTIO_BLK_T_IN || req->type == VIRTIO_BLK_T_GET_ID)
-				for (unsigned i = 0; i < req->niov; i++)
-					report(b, req->iov[i].iov_base, req->iov[i].iov_len);
-			if (req->status)
-				report(b, req->status, 1);
 			virtq_push(&b->vq, req->head, req->used_len);
 			pushed = true;
 		}
@@ -515,7 +524,8 @@ static void free_list(struct virtio_blk *b, struct virtio_blk_req *list)
 }
 
 /* A device reset: requests not started are dropped, the one being served
- * is waited for, and nothing finished is returned to the (reset) queue. */
+ * is waited for, and nothing finished is returned to the (reset) queue;
+ * what the finished ones wrote is still reported. */
 static void blk_reset(void *opaque)
 {
 	struct virtio_blk *b = opaque;
@@ -526,10 +536,13 @@ static void blk_reset(void *opaque)
 	atomic_store_explicit(&b->queued_ready, false, memory_order_relaxed);
 	while (b->serving)
 		pthread_cond_wait(&b->idle, &b->lock);
-	free_list(b, b->done);
+	struct virtio_blk_req *done = b->done;
 	b->done = b->done_tail = NULL;
 	atomic_store_explicit(&b->done_ready, false, memory_order_relaxed);
 	pthread_mutex_unlock(&b->lock);
+	for (struct virtio_blk_req *req = done; req; req = req->next)
+		report_request(b, req);
+	free_list(b, done);
 	b->starved = false;
 }
 

@@ -165,8 +165,10 @@ struct virtio_blk_host {
 	void (*notify)(void *opaque);
 	/* On the vCPU thread, from virtio_blk_poll, before the guest can see
 	 * the completion: the device wrote [gpa, gpa + len) of guest RAM
-	 * (read data, status bytes, the used ring). For dropping translated
-	 * code there. May be NULL. */
+	 * (read data, status bytes, the used ring). Also for requests that
+	 * are not returned (their queue broke, or a reset dropped them once
+	 * done): their bytes are in RAM all the same. For dropping
+	 * translated code there. May be NULL. */
 	void (*guest_written)(void *opaque, uint64_t gpa, uint64_t len);
 	void *opaque;
 };

@@ -1,7 +1,7 @@
 /* virtio-blk against a driver that gets things wrong: every way a request
  * or a queue can be malformed (an I/O error for the request, or
  * DEVICE_NEEDS_RESET for the queue, never a crash), a reset with requests
- * in flight, a read-only image, and the image lock that keeps two VMs off
+ * in flight, requests taken before the queue broke, a read-only image, and the image lock that keeps two VMs off
  * one image. The harness is virtio_blk_harness.h. */
 #include "virtio_blk_harness.h"
 
@@ -259,6 +259,31 @@ static void test_reset_in_flight(struct harness *h)
 	teardown(h);
 }
 
+/* A queue that breaks behind requests already taken: they are not
+ * returned, but what they wrote into guest RAM (a read's data, status
+ * bytes, one written on the spot) is reported all the same, for the
+ * write log and translated code. */
+static void test_broken_queue_reports(struct harness *h)
+{
+	CHECK_EQ(setup(h, false, false), 0);
+	CHECK(driver_start(h, all_features, 256));
+	offer(h, make_req(h, 0, VIRTIO_BLK_T_IN, 1, DATA, 512, true));
+	offer(h, make_req(h, 1, VIRTIO_BLK_T_IN, 0, DATA + 512, 100, true));	/* IOERR at once */
+	offer(h, 0xffff);	/* no such descriptor: the queue breaks */
+	kick(h);
+	CHECK(status(h) & VIRTIO_STATUS_NEEDS_RESET);
+	for (int tries = 0; virtio_blk_busy(&h->blk) && tries < 2000; tries++) {
+		virtio_blk_poll(&h->blk);
+		usleep(1000);
+	}
+	CHECK(!virtio_blk_busy(&h->blk));
+	CHECK_EQ(used_idx(h), 0);
+	CHECK_EQ(h->ram.host[DATA], image_byte(512));
+	CHECK_EQ(h->ram.host[STATUS + 1], VIRTIO_BLK_S_IOERR);
+	CHECK(h->written_lo <= STATUS && h->written_hi >= DATA + 512);
+	teardown(h);
+}
+
 static void test_readonly(struct harness *h)
 {
 	size_t len0, len1;
@@ -436,6 +461,7 @@ int main(void)
 	test_bad_requests(&h);
 	test_needs_reset(&h);
 	test_reset_in_flight(&h);
+	test_broken_queue_reports(&h);
 	unlink(h.path);
 	make_image(&h, IMAGE_SECTORS * 512ull);
 	test_readonly(&h);
