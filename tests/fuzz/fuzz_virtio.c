@@ -1,5 +1,6 @@
 /* Fuzzing harness for the DMA-capable virtio devices (src/devices/virtio_*):
- * virtio-blk, virtio-net and virtio-input on the modern PCI transport,
+ * virtio-blk, virtio-net, virtio-input and virtio-9p on the modern PCI
+ * transport,
  * behind a PCI host on one bus, driven by a program in the input as a
  * hostile driver would drive them: accesses to each device's BAR 4 (common,
  * ISR, device and notify areas) and PCI configuration space, bytes written
@@ -15,11 +16,16 @@
  * write guest RAM while the program does, and their completions reach the
  * guest only at a VOP_POLL or the input's end, as the board's poll would
  * bring them. virtio-net's backend keeps nothing: a transmitted frame is
- * checked and dropped. virtio-9p is left out: it needs a diod server to
- * talk to.
+ * checked and dropped. virtio-9p talks to the harness, which plays the 9P
+ * server on the other end of a socketpair: it reads the requests the
+ * device sends (their tags, to answer them) and writes replies, well-formed
+ * or not, or closes its end; after each it waits until the device's I/O
+ * thread has read what it sent (and queued the replies it completes), so
+ * that the reply reaches the guest at the same point of every run.
  *
  * The machine is made on the first input; every input starts from a
- * machine reset, zeroed RAM and the image's first bytes. Promises beside
+ * machine reset, zeroed RAM, the image's first bytes and a new socket to
+ * virtio-9p (re-attached, as its stream may have died). Promises beside
  * no crash, hang or sanitizer report: a device returns no more chains than
  * it took (virtio-net and virtio-input return each before the operation
  * ends, virtio-blk within its 256 requests); a transmitted frame has 14 to
@@ -27,6 +33,9 @@
  * guest RAM; and every byte of guest RAM that changed was written by the
  * program, reported by a device or lies in a used ring the driver gave. */
 #define _GNU_SOURCE
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "fuzz.h"
@@ -34,9 +43,11 @@
 
 #include "devices/bus.h"
 #include "devices/pci_host.h"
+#include "devices/virtio_9p.h"
 #include "devices/virtio_blk.h"
 #include "devices/virtio_input.h"
 #include "devices/virtio_net.h"
+#include "host/clock.h"
 #include "mmu/guest_ram.h"
 
 #define PAGE 4096u
@@ -44,6 +55,30 @@
 #define DISK_BYTES (VFUZZ_DISK_SECTORS * VIRTIO_BLK_SECTOR_SIZE)
 /* Queues a device has at most (virtio-net, virtio-input: two). */
 #define MAX_QUEUES 2u
+/* Requests the 9P server remembers to answer by their tags. */
+#define P9_PENDING 32u
+/* virtio-9p's requests the server owes replies for, at most (twice its
+ * queue: virtio_9p.c's MAX_OUTSTANDING). */
+#define P9_OUTSTANDING (2u * VIRTIO_9P_QUEUE_SIZE)
+/* How long the harness waits for virtio-9p's I/O thread to take what the
+ * server sent: far longer than it ever takes. */
+#define P9_SETTLE_NS 1000000000ull
+
+/* The server's end of virtio-9p's socket: where it is in the stream of
+ * requests it reads, the requests not answered yet (a ring), and where
+ * the device is in the stream of replies, as the device frames it. */
+struct p9_server {
+	int fd;
+	uint8_t hdr[P9_HEADER_SIZE];
+	size_t hdr_got;
+	uint64_t skip;		/* bytes of the request being read after its header */
+	uint16_t tags[P9_PENDING];
+	uint8_t types[P9_PENDING];
+	unsigned first, count;
+	uint8_t size_field[4];	/* the device's reading of the reply stream */
+	size_t size_got;
+	uint64_t reply_left;	/* bytes of the reply it reads after the size field */
+};
 
 static const uint8_t fuzz_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 
@@ -54,6 +89,8 @@ struct machine {
 	struct virtio_blk blk;
 	struct virtio_net net;
 	struct virtio_input input;
+	struct virtio_9p p9;
+	struct p9_server server;
 	int disk_fd;
 	uint8_t disk_bytes[DISK_BYTES];
 	/* A byte per byte of RAM: set where the program wrote or a device
@@ -74,8 +111,10 @@ static struct virtio_pci *transport(struct machine *m, enum vfuzz_dev dev)
 		return &m->blk.vp;
 	case VDEV_NET:
 		return &m->net.vp;
-	default:
+	case VDEV_INPUT:
 		return &m->input.vp;
+	default:
+		return &m->p9.vp;
 	}
 }
 
@@ -208,6 +247,31 @@ static void machine_init(struct machine *m)
 	fuzz_require(virtio_input_attach(&m->input, (VFUZZ_SLOT_BASE + VDEV_INPUT) << 3, &m->ram,
 					 &m->bus, &input_host) == 0,
 		     "virtio-input would not attach");
+	m->server.fd = -1;
+}
+
+/* A new socket to virtio-9p (the old stream may be dead or mid-message),
+ * the device attached to it afresh, every device plugged in again (the
+ * re-attached one's INTx wired anew) and placed. */
+static void p9_restart(struct machine *m)
+{
+	int sv[2];
+	virtio_9p_close(&m->p9);
+	if (m->server.fd >= 0)
+		close(m->server.fd);
+	memset(&m->server, 0, sizeof(m->server));
+	fuzz_require(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0,
+		     "no socketpair for virtio-9p");
+	m->server.fd = sv[0];
+	struct virtio_9p_host host = {
+		.notify = on_notify, .guest_written = on_guest_written, .opaque = m,
+	};
+	fuzz_require(virtio_9p_attach(&m->p9, (VFUZZ_SLOT_BASE + VDEV_9P) << 3, "fuzz", "/export",
+				      1000, sv[1], &m->ram, &m->bus, &host) == 0,
+		     "virtio-9p would not attach");
+	pci_host_init(&m->pci);
+	m->pci.set_isa_irq = on_isa_irq;
+	m->pci.irq_opaque = m;
 	for (unsigned d = 0; d < VDEV_COUNT; d++)
 		fuzz_require(pci_host_add(&m->pci, &transport(m, (enum vfuzz_dev)d)->pci) == 0,
 			     "a virtio device would not plug in");
@@ -221,6 +285,7 @@ static void machine_reset(struct machine *m)
 	virtio_blk_reset(&m->blk);
 	virtio_net_reset(&m->net);
 	virtio_input_reset(&m->input);
+	virtio_9p_reset(&m->p9);
 	pci_host_reset(&m->pci);
 	firmware(m);
 }
@@ -235,8 +300,11 @@ static void device_reset(struct machine *m, enum vfuzz_dev dev)
 	case VDEV_NET:
 		virtio_net_reset(&m->net);
 		break;
-	default:
+	case VDEV_INPUT:
 		virtio_input_reset(&m->input);
+		break;
+	default:
+		virtio_9p_reset(&m->p9);
 		break;
 	}
 }
@@ -246,6 +314,7 @@ static void device_reset(struct machine *m, enum vfuzz_dev dev)
 static void start_input(struct machine *m)
 {
 	machine_reset(m);
+	p9_restart(m);
 	for (unsigned p = 0; p < RAM_PAGES; p++) {
 		if (!m->page_marked[p])
 			continue;
@@ -328,9 +397,140 @@ static void device_poll(struct machine *m, enum vfuzz_dev dev)
 	case VDEV_NET:
 		virtio_net_poll(&m->net);
 		break;
+	case VDEV_INPUT:
+		break;
 	default:
+		virtio_9p_poll(&m->p9);
 		break;
 	}
+}
+
+/* Reads what virtio-9p sent the server so far: each request's tag and type
+ * go on the ring of those to answer (the oldest dropped when it is full). */
+static void server_read(struct machine *m)
+{
+	struct p9_server *sv = &m->server;
+	uint8_t buf[4096];
+	ssize_t n;
+	while ((n = recv(sv->fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+		for (size_t at = 0; at < (size_t)n;) {
+			if (sv->skip) {
+				size_t take = (size_t)n - at < sv->skip ? (size_t)n - at : (size_t)sv->skip;
+				sv->skip -= take;
+				at += take;
+				continue;
+			}
+			sv->hdr[sv->hdr_got++] = buf[at++];
+			if (sv->hdr_got < P9_HEADER_SIZE)
+				continue;
+			uint32_t size = (uint32_t)sv->hdr[0] | (uint32_t)sv->hdr[1] << 8 |
+					(uint32_t)sv->hdr[2] << 16 | (uint32_t)sv->hdr[3] << 24;
+			fuzz_require(size >= P9_HEADER_SIZE && size <= VIRTIO_9P_MSIZE_MAX,
+				     "virtio-9p sent a request of an impossible size");
+			sv->skip = size - P9_HEADER_SIZE;
+			sv->hdr_got = 0;
+			if (sv->count == P9_PENDING) {
+				sv->first = (sv->first + 1) % P9_PENDING;
+				sv->count--;
+			}
+			unsigned slot = (sv->first + sv->count++) % P9_PENDING;
+			sv->tags[slot] = (uint16_t)(sv->hdr[5] | sv->hdr[6] << 8);
+			sv->types[slot] = sv->hdr[4];
+		}
+	}
+}
+
+/* Follows the device's framing of the reply stream over bytes just sent:
+ * how many replies they complete; *lost when a size field ends it. */
+static unsigned replies_completed(struct p9_server *sv, const uint8_t *p, size_t len, bool *lost)
+{
+	unsigned done = 0;
+	for (size_t at = 0; at < len && !*lost;) {
+		if (sv->size_got < sizeof(sv->size_field)) {
+			sv->size_field[sv->size_got++] = p[at++];
+			if (sv->size_got < sizeof(sv->size_field))
+				continue;
+			uint32_t size = (uint32_t)sv->size_field[0] | (uint32_t)sv->size_field[1] << 8 |
+					(uint32_t)sv->size_field[2] << 16 |
+					(uint32_t)sv->size_field[3] << 24;
+			if (size < P9_HEADER_SIZE || size > VIRTIO_9P_MSIZE_MAX)
+				*lost = true;
+			sv->reply_left = size - sizeof(sv->size_field);
+		} else {
+			size_t take = len - at < sv->reply_left ? len - at : (size_t)sv->reply_left;
+			sv->reply_left -= take;
+			at += take;
+		}
+		if (!*lost && sv->size_got == sizeof(sv->size_field) && !sv->reply_left) {
+			done++;
+			sv->size_got = 0;
+		}
+	}
+	return done;
+}
+
+/* Waits until the device's I/O thread has read everything the server
+ * sent and queued the replies that completed (want_ready), or found the
+ * stream lost (want_dead); then the board's poll. */
+static void p9_settle(struct machine *m, bool want_ready, bool want_dead)
+{
+	struct virtio_9p *d = &m->p9;
+	uint64_t deadline = host_monotonic_ns() + P9_SETTLE_NS;
+	while (host_monotonic_ns() < deadline) {
+		int unread = 0;
+		bool dead = atomic_load(&d->dead);
+		if (dead || (!want_dead && ioctl(d->fd, FIONREAD, &unread) == 0 && unread == 0 &&
+			     (!want_ready || atomic_load(&d->ready))))
+			break;
+		sched_yield();
+	}
+	virtio_9p_poll(d);
+	server_read(m);
+}
+
+static void p9_reply(struct machine *m, bool oldest, uint64_t offset, uint64_t value)
+{
+	struct p9_server *sv = &m->server;
+	uint8_t msg[P9_HEADER_SIZE + VFUZZ_9P_PAYLOAD_MAX];
+	size_t len = 0;
+
+	server_read(m);
+	virtio_9p_poll(&m->p9);
+	if (atomic_load(&m->p9.dead))
+		return;
+	if (offset & VFUZZ_9P_CLOSE) {
+		shutdown(sv->fd, SHUT_RDWR);
+		p9_settle(m, false, true);
+		return;
+	}
+	size_t payload = (size_t)(offset % VFUZZ_9P_PAYLOAD_MAX);
+	uint32_t size = (uint32_t)(P9_HEADER_SIZE + payload);
+	uint8_t type = (uint8_t)value;
+	uint16_t tag = (uint16_t)(value >> 8);
+	if (oldest && sv->count) {
+		tag = sv->tags[sv->first];
+		if (!type)
+			type = (uint8_t)(sv->types[sv->first] + 1);
+		sv->first = (sv->first + 1) % P9_PENDING;
+		sv->count--;
+	}
+	if (offset & VFUZZ_9P_RAW)
+		size = (uint32_t)(value >> 32);
+	for (unsigned i = 0; i < 4; i++)
+		msg[len++] = (uint8_t)(size >> (8 * i));
+	if (!(offset & VFUZZ_9P_RAW)) {
+		msg[len++] = type;
+		msg[len++] = (uint8_t)tag;
+		msg[len++] = (uint8_t)(tag >> 8);
+	}
+	for (size_t i = 0; i < payload; i++)
+		msg[len++] = (uint8_t)((value >> (24 + 8 * (i % 5))) + i / 5);
+	ssize_t sent = send(sv->fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (sent <= 0)
+		return;
+	bool lost = false;
+	unsigned done = replies_completed(sv, msg, (size_t)sent, &lost);
+	p9_settle(m, done > 0, lost);
 }
 
 /* A queue's used ring is the device's to write while it is enabled. */
@@ -372,6 +572,7 @@ static void check_machine(struct machine *m)
 	check_queues(m, VDEV_BLK, VIRTIO_BLK_QUEUE_SIZE);
 	check_queues(m, VDEV_NET, 0);
 	check_queues(m, VDEV_INPUT, 0);
+	check_queues(m, VDEV_9P, P9_OUTSTANDING);
 }
 
 /* Every byte of RAM that is not zero any more: written by the program,
@@ -426,12 +627,17 @@ static void run_record(struct machine *m, unsigned op, unsigned flags, uint64_t 
 		else
 			device_reset(m, dev);
 		break;
+	case VOP_9P_REPLY:
+		p9_reply(m, flag, offset, value);
+		break;
 	case VOP_COUNT:
 		break;
 	}
 	/* A BAR access (a notify, DRIVER_OK) or a bus-master access may have
-	 * given the I/O threads work: done before the program goes on. */
+	 * given the I/O threads work: done before the program goes on; the
+	 * requests virtio-9p sent read by the server. */
 	blk_settle(&m->blk);
+	server_read(m);
 	check_machine(m);
 }
 
@@ -455,6 +661,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* What the board's next poll would bring, then the RAM check. */
 	device_poll(m, VDEV_BLK);
 	device_poll(m, VDEV_NET);
+	device_poll(m, VDEV_9P);
 	check_machine(m);
 	check_ram(m);
 	return 0;

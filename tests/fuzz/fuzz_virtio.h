@@ -4,7 +4,8 @@
  * bytes:
  *
  *   byte 0     the operation (enum vfuzz_op), modulo VOP_COUNT
- *   byte 1     flags: bit 0 write (or poll after, or a machine reset),
+ *   byte 1     flags: bit 0 write (or poll after, a machine reset, the
+ *              oldest request's tag),
  *              bits 1-2 log2 of the width, bits 3-4 the device (modulo
  *              VDEV_COUNT); VOP_RAM uses them otherwise (see there)
  *   bytes 2-3  offset
@@ -43,15 +44,25 @@ enum vfuzz_op {
 	 * set: a machine reset, every device and the PCI host, the firmware's
 	 * placement after it. */
 	VOP_RESET,
+	/* The 9P server's side of virtio-9p's socket: a reply of 7 + offset
+	 * % VFUZZ_9P_PAYLOAD_MAX bytes, type value bits 0-7, tag bits 8-23,
+	 * the payload made from bits 24-63. Flag: the tag (and, with type 0,
+	 * the type) of the oldest request the server has not answered.
+	 * Offset bit 15: the server closes its end instead; bit 14: a raw
+	 * size field (value bits 32-63) and the payload, no header. */
+	VOP_9P_REPLY,
 	VOP_COUNT,
 };
 
-enum vfuzz_dev { VDEV_BLK, VDEV_NET, VDEV_INPUT, VDEV_COUNT };
+enum vfuzz_dev { VDEV_BLK, VDEV_NET, VDEV_INPUT, VDEV_9P, VDEV_COUNT };
 
 #define VFUZZ_FLAG_SET 1u
 #define VFUZZ_WIDTH_SHIFT 1u
 #define VFUZZ_DEV_SHIFT 3u
 #define VFUZZ_RX_MAX 1600u
+#define VFUZZ_9P_PAYLOAD_MAX 8192u
+#define VFUZZ_9P_CLOSE 0x8000u
+#define VFUZZ_9P_RAW 0x4000u
 
 /* Where the firmware puts each device: slot, INTA's ISA line, BAR 4. */
 #define VFUZZ_SLOT_BASE 4u	/* the device's slot: VFUZZ_SLOT_BASE + dev */

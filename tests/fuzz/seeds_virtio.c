@@ -3,7 +3,9 @@
  * bringing each device up as virtio 1.x section 3.1.1 has it (features,
  * queues, DRIVER_OK) and doing real work (a virtio-blk read, write and
  * GET_ID; a virtio-net transmit and receive, one chain a frame and merged;
- * virtio-input events and a status buffer), and the chains a hostile driver
+ * virtio-input events and a status buffer; virtio-9p's Tversion and
+ * Tattach answered by the harness's server, a request orphaned by a reset
+ * and answered after it, the server gone), and the chains a hostile driver
  * makes: an indirect table, a chain looping back on itself, buffers
  * running past RAM's end, a ring over the end of RAM. */
 #include <errno.h>
@@ -13,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "devices/virtio_9p.h"
 #include "devices/virtio_blk.h"
 #include "devices/virtio_input.h"
 #include "devices/virtio_net.h"
@@ -335,6 +338,75 @@ static void input_events(struct vseed *s)
 	record(s, VOP_POINTER, 0, 0, 5);
 }
 
+/* A 9P request at buffer n of virtio-9p's (readable) with room for its
+ * reply at buffer n + 1, as descriptors 2i and 2i + 1, offered. */
+static void p9_request(struct vseed *s, unsigned i, const uint8_t *msg, size_t len)
+{
+	enum vfuzz_dev dev = VDEV_9P;
+	uint64_t table = desc_table(dev, 0);
+	ram_bytes(s, buffer(dev, 2 * i), msg, len);
+	desc(s, table, 2 * i, buffer(dev, 2 * i), (uint32_t)len, VIRTQ_DESC_F_NEXT,
+	     (uint16_t)(2 * i + 1));
+	desc(s, table, 2 * i + 1, buffer(dev, 2 * i + 1), 4096, VIRTQ_DESC_F_WRITE, 0);
+	offer(s, dev, 0, (uint16_t)(2 * i));
+}
+
+/* The server's reply to the oldest request it has not answered, its type
+ * the request's plus one, payload bytes long. */
+static void p9_answer(struct vseed *s, uint16_t payload)
+{
+	record(s, VOP_9P_REPLY, VFUZZ_FLAG_SET, payload, 0);
+}
+
+static const uint8_t tversion[] = {
+	21, 0, 0, 0, P9_TVERSION, 0xff, 0xff, 0x00, 0x20, 0, 0, 8, 0, '9', 'P', '2', '0', '0', '0',
+	'.', 'L',
+};
+static const uint8_t tattach[] = {
+	27, 0, 0, 0, P9_TATTACH, 1, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 4, 0, 'r', 'o', 'o', 't',
+	0, 0, 0, 0, 0, 0,
+};
+static const uint8_t tflush[] = { 9, 0, 0, 0, P9_TFLUSH, 3, 0, 1, 0 };
+
+/* A driver mounting the share: the mount tag read, Tversion and Tattach
+ * answered (Rattach's qid), a Tflush of the attach's tag. */
+static void p9_mount(struct vseed *s)
+{
+	enum vfuzz_dev dev = VDEV_9P;
+	bring_up(s, dev, 1ull << VIRTIO_F_VERSION_1 | 1ull << VIRTIO_9P_F_MOUNT_TAG, 1);
+	bar_rd(s, dev, VIRTIO_PCI_DEVICE_OFFSET, 2);
+	bar_rd(s, dev, VIRTIO_PCI_DEVICE_OFFSET + 2, 4);
+	p9_request(s, 0, tversion, sizeof(tversion));
+	p9_answer(s, 14);
+	p9_request(s, 1, tattach, sizeof(tattach));
+	p9_answer(s, 13);
+	p9_request(s, 2, tattach, sizeof(tattach));
+	p9_request(s, 3, tflush, sizeof(tflush));
+	p9_answer(s, 13);
+	p9_answer(s, 0);
+	poll_dev(s, dev);
+}
+
+/* A request outstanding across a device reset, its reply coming after it
+ * (dropped); then the server closes its end: a new request is answered
+ * Rlerror(EIO) by the transport. */
+static void p9_orphan_dead_server(struct vseed *s)
+{
+	enum vfuzz_dev dev = VDEV_9P;
+	uint64_t features = 1ull << VIRTIO_F_VERSION_1 | 1ull << VIRTIO_9P_F_MOUNT_TAG;
+	bring_up(s, dev, features, 1);
+	p9_request(s, 0, tversion, sizeof(tversion));
+	record(s, VOP_RESET, (unsigned)dev << VFUZZ_DEV_SHIFT, 0, 0);
+	ram_put(s, avail_ring(dev, 0) + 2, 2, 0);
+	bring_up(s, dev, features, 1);
+	p9_answer(s, 14);
+	p9_request(s, 0, tversion, sizeof(tversion));
+	p9_answer(s, 14);
+	record(s, VOP_9P_REPLY, 0, VFUZZ_9P_CLOSE, 0);
+	p9_request(s, 1, tattach, sizeof(tattach));
+	poll_dev(s, dev);
+}
+
 static void write_virtio_seed(const char *outdir, const char *name, const struct vseed *s)
 {
 	char path[4096];
@@ -363,6 +435,8 @@ void virtio_seeds(const char *outdir)
 		{ "blk-loop", blk_loop },
 		{ "blk-past-ram-end", blk_past_ram_end },
 		{ "input-events", input_events },
+		{ "9p-mount", p9_mount },
+		{ "9p-orphan-dead-server", p9_orphan_dead_server },
 	};
 	for (size_t i = 0; i < sizeof(programs) / sizeof(programs[0]); i++) {
 		memset(&s, 0, sizeof(s));
