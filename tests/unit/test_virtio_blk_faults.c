@@ -1,8 +1,9 @@
 /* virtio-blk against a driver that gets things wrong: every way a request
  * or a queue can be malformed (an I/O error for the request, or
  * DEVICE_NEEDS_RESET for the queue, never a crash), a reset with requests
- * in flight, requests taken before the queue broke, a read-only image, and the image lock that keeps two VMs off
- * one image. The harness is virtio_blk_harness.h. */
+ * in flight, requests taken before the queue broke, a read-only image,
+ * and the image lock that keeps two VMs off one image. The harness is
+ * virtio_blk_harness.h. */
 #include "virtio_blk_harness.h"
 
 /* Requests that are wrong but leave the queue usable: IOERR, counted. */
