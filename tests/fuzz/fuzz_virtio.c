@@ -24,8 +24,8 @@
  * that the reply reaches the guest at the same point of every run.
  *
  * The machine is made on the first input; every input starts from a
- * machine reset, zeroed RAM, the image's first bytes and a new socket to
- * virtio-9p (re-attached, as its stream may have died). Promises beside
+ * machine reset, zeroed RAM, the image's first bytes and virtio-9p's
+ * stream as a new one (re-attached to a new socket unless it still is). Promises beside
  * no crash, hang or sanitizer report: a device returns no more chains than
  * it took (virtio-net and virtio-input return each before the operation
  * ends, virtio-blk within its 256 requests); a transmitted frame has 14 to
@@ -250,6 +250,25 @@ static void machine_init(struct machine *m)
 	m->server.fd = -1;
 }
 
+/* Whether virtio-9p and its server are as a new pair would be: the stream
+ * alive with no message under way either way, no request outstanding (an
+ * orphan's reply would still be dropped), no fid held. A pair that is can
+ * serve the next input as it stands: a thread and a socket fewer. */
+static bool p9_clean(struct machine *m)
+{
+	struct virtio_9p *d = &m->p9;
+	const struct p9_server *sv = &m->server;
+	int unread = 0, unsent = 0;
+	if (!d->attached || atomic_load(&d->dead) || d->nreqs || d->nfids || d->fids_overflow ||
+	    sv->hdr_got || sv->skip || sv->size_got)
+		return false;
+	pthread_mutex_lock(&d->lock);
+	bool queued = d->out || d->in;
+	pthread_mutex_unlock(&d->lock);
+	return !queued && ioctl(d->fd, FIONREAD, &unread) == 0 && !unread &&
+	       ioctl(sv->fd, FIONREAD, &unsent) == 0 && !unsent;
+}
+
 /* A new socket to virtio-9p (the old stream may be dead or mid-message),
  * the device attached to it afresh, every device plugged in again (the
  * re-attached one's INTx wired anew) and placed. */
@@ -314,7 +333,9 @@ static void device_reset(struct machine *m, enum vfuzz_dev dev)
 static void start_input(struct machine *m)
 {
 	machine_reset(m);
-	p9_restart(m);
+	if (!p9_clean(m))
+		p9_restart(m);
+	m->server.count = m->server.first = 0;
 	for (unsigned p = 0; p < RAM_PAGES; p++) {
 		if (!m->page_marked[p])
 			continue;
