@@ -7,7 +7,8 @@
  * fuzz_devices.c's record format, and all of them in one) and
  * OUTDIR/translator/ (real instruction sequences, one family each, in
  * fuzz_translator.c's format: a placement and an environment byte, the
- * block length, the code). A few KiB in all. Usage: fuzz_seeds OUTDIR */
+ * block length, the code) and, by seeds_storage.c, OUTDIR/storage/. A few
+ * dozen KiB in all. Usage: fuzz_seeds OUTDIR */
 #define _POSIX_C_SOURCE 200809L
 #include <elf.h>
 #include <errno.h>
@@ -17,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include "seeds.h"
 
 #define MAX_SEED 4096u
 
@@ -601,5 +604,6 @@ int main(int argc, char **argv)
 	write_seed("devices", "all", &all);
 
 	translator_seeds();
+	storage_seeds(outdir);
 	return 0;
 }
