@@ -32,7 +32,8 @@
  * the AC'97); HPET_INPUT is the PIT's or the RTC's line into the HPET's
  * multiplexer; IDE_POLL reads both channels' alternate status and the bus
  * masters' status as a polling driver does; VGA_RENDER draws the screen
- * and dumps its text (at most MAX_RENDERS an input); CD_MEDIA is the
+ * and dumps its text when the VGA says the picture changed, as the board
+ * does (at most MAX_RENDERS an input); CD_MEDIA is the
  * monitor's eject or change of the CD (at most MAX_MEDIA an input);
  * RESET is a device's machine reset (offset % 6: IDE, AC'97, fw_cfg,
  * HPET, VGA, or the whole machine with the PCI host).
@@ -89,8 +90,8 @@
 #define STEP_MANTISSA_BITS 24u
 /* The board's pace for periodic timer interrupts (machine/wiring.c). */
 #define TIMER_IRQ_MIN_INTERVAL_NS 100000ull
-/* A full VGA render draws up to 720x400 and more: a few per input. */
-#define MAX_RENDERS 2u
+/* A full VGA render draws 720x400 pixels and more, most of an input's time. */
+#define MAX_RENDERS 1u
 /* A media change opens the image again. */
 #define MAX_MEDIA 4u
 /* libFuzzer's inputs stay far below; a replayed file may not. */
@@ -491,10 +492,10 @@ static void vga_render_and_dump(struct machine *m)
 {
 	unsigned width, height;
 	const uint8_t *window = m->ram.host + VGA_LEGACY_BASE;
-	if (m->renders >= MAX_RENDERS)
+	/* As the board: a picture only when it can differ from the last. */
+	if (m->renders >= MAX_RENDERS || !vga_needs_render(&m->vga, window, m->now))
 		return;
 	m->renders++;
-	m->sink += vga_needs_render(&m->vga, window, m->now);
 	vga_render(&m->vga, window, m->now, vga_pixels, &width, &height);
 	fuzz_require(width <= VGA_MAX_WIDTH && height <= VGA_MAX_HEIGHT,
 		     "the VGA drew a picture larger than its maximum");
