@@ -1,11 +1,12 @@
 /* Writes fuzz_storage.c's seeds into OUTDIR/storage/: programs in its
  * record format that do what a guest driver does with each device (IDE
  * PIO and bus-master DMA reads and writes, ATAPI INQUIRY and READ(10)
- * through PACKET, AC'97 playback from a buffer descriptor list, a fw_cfg
+ * through PACKET and the rest of the MMC commands, AC'97 playback from a buffer descriptor list, a fw_cfg
  * DMA read of a file, an HPET timer that fires, VGA register programming,
  * a font load and text in the window), the hostile cases a fuzzer should
  * start from (a PRD table running past RAM's end, a PRD byte count of 0,
- * AC'97 descriptors outside RAM), and all of them in one. */
+ * an ATAPI transfer into PRDs outside RAM or too short, AC'97 descriptors
+ * outside RAM), and all of them in one. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <stdbool.h>
@@ -277,6 +278,65 @@ static void atapi_read10(struct program *p)
 	ide_in(p, CD_CH, REG_FEATURE);
 }
 
+/* The rest of the MMC commands the drive takes, each by PIO with its
+ * allocation length, and some it refuses. */
+static void atapi_commands(struct program *p)
+{
+	static const uint8_t cdbs[][12] = {
+		{ 0x5a, 0, 0x3f, 0, 0, 0, 0, 0, 64 },		/* MODE SENSE(10), all pages */
+		{ 0x1a, 0, 0x2a, 0, 32 },			/* MODE SENSE(6), capabilities */
+		{ 0x1a, 0, 0x41, 0, 16 },			/* changeable error recovery */
+		{ 0x46, 0x02, 0, 0, 0, 0, 0, 0, 255 },		/* GET CONFIGURATION */
+		{ 0x46, 0, 0, 0x1e, 0, 0, 0, 0, 16 },		/* one feature */
+		{ 0x43, 0x02, 0, 0, 0, 0, 0, 0, 32 },		/* READ TOC, MSF */
+		{ 0x43, 0, 0, 0, 0, 0, 0, 0, 12, 0x40 },	/* session info, SFF-8020 */
+		{ 0x4a, 0x01, 0, 0, 0x10, 0, 0, 0, 8 },		/* GET EVENT STATUS */
+		{ 0x51, 0, 0, 0, 0, 0, 0, 0, 34 },		/* READ DISC INFORMATION */
+		{ 0xbd, 0, 0, 0, 0, 0, 0, 0, 0, 8 },		/* MECHANISM STATUS */
+		{ 0xbe, 0, 0, 0, 0, 30, 0, 0, 1, 0x10 },	/* READ CD, user data */
+		{ 0xa8, 0, 0, 0, 0, 40, 0, 0, 0, 1 },		/* READ(12) */
+		{ 0x2b, 0, 0, 0, 0, 50 },			/* SEEK(10) */
+		{ 0xbb, 0, 0xff, 0xff },			/* SET CD SPEED */
+		{ 0x1e, 0, 0, 0, 1 },				/* PREVENT MEDIUM REMOVAL */
+		{ 0x1b, 0, 0, 0, 2 },				/* START STOP: eject, refused */
+		{ 0x1e, 0, 0, 0, 0 },				/* ALLOW */
+		{ 0x1b, 0, 0, 0, 2 },				/* eject */
+		{ 0x4a, 0x01, 0, 0, 0x10, 0, 0, 0, 8 },
+		{ 0x28, 0, 0, 0, 0, 16, 0, 0, 1 },		/* READ(10): no disc */
+		{ 0x1b, 0, 0, 0, 3 },				/* load */
+		{ 0x00 },					/* TEST UNIT READY */
+		{ 0x03, 0, 0, 0, 18 },				/* REQUEST SENSE */
+		{ 0x28, 0, 0, 0, 0x10, 0, 0, 0, 1 },		/* READ(10) past the end */
+		{ 0xff },					/* unknown */
+	};
+	for (size_t i = 0; i < sizeof(cdbs) / sizeof(cdbs[0]); i++) {
+		atapi_packet(p, cdbs[i], false, 0x100);
+		atapi_read_data(p, 8);
+	}
+}
+
+/* READ(10) by DMA into a PRD table outside RAM, then with PRDs shorter
+ * than the transfer, and INQUIRY's reply by DMA. */
+static void atapi_dma_hostile(struct program *p)
+{
+	static const uint8_t read_dma[12] = { 0x28, 0, 0, 0, 0, 20, 0, 0, 2 };
+	bm_setup(p, CD_CH, 0xfffffff8u, true);
+	atapi_packet(p, read_dma, true, 0);
+	bm_start_and_finish(p, CD_CH, true);
+	static const uint8_t sense[12] = { 0x03, 0, 0, 0, 18 };
+	atapi_packet(p, sense, false, 0xfffe);
+	atapi_read_data(p, 5);
+	prd(p, PRDT + 0x200, 0, RAM_END - 0x800, 0x800, true);
+	bm_setup(p, CD_CH, PRDT + 0x200, true);
+	atapi_packet(p, read_dma, true, 0);
+	bm_start_and_finish(p, CD_CH, true);
+	static const uint8_t inquiry[12] = { 0x12, 0, 0, 0, 36 };
+	prd(p, PRDT + 0x200, 0, DMA_BUF, 0x200, true);
+	bm_setup(p, CD_CH, PRDT + 0x200, true);
+	atapi_packet(p, inquiry, true, 0);
+	bm_start_and_finish(p, CD_CH, true);
+}
+
 /* ---- AC'97 ------------------------------------------------------------- */
 
 enum { NAM_MASTER = 0x02, NAM_PCM_OUT = 0x18, NAM_EXT_STATUS = 0x2a, NAM_FRONT_RATE = 0x2c };
@@ -543,12 +603,12 @@ void storage_seeds(const char *outdir)
 {
 	static void (*const programs[])(struct program *) = {
 		ide_pio_read, ide_pio_write, ide_dma_read, ide_dma_write, atapi_inquiry,
-		atapi_read10, ac97_playback, fw_cfg_dma_read, hpet_timers, vga_program,
+		atapi_read10, atapi_commands, atapi_dma_hostile, ac97_playback, fw_cfg_dma_read, hpet_timers, vga_program,
 		prd_past_ram_end, prd_count_zero, ac97_bdl_outside_ram,
 	};
 	static const char *const names[] = {
 		"ide-pio-read", "ide-pio-write", "ide-dma-read", "ide-dma-write", "atapi-inquiry",
-		"atapi-read10", "ac97-playback", "fw-cfg-dma-read", "hpet-timers", "vga",
+		"atapi-read10", "atapi-commands", "atapi-dma-hostile", "ac97-playback", "fw-cfg-dma-read", "hpet-timers", "vga",
 		"prd-past-ram-end", "prd-count-zero", "ac97-bdl-outside-ram",
 	};
 	static struct program all, one;
