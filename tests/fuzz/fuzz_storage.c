@@ -16,9 +16,12 @@
  *
  * Register targets: the IDE task files and device controls (offset bit 3
  * the channel, bit 4 the device control, bits 0-2 the register), the bus
- * masters at BAR 4, the AC'97 mixer (BAR 0) and bus master (BAR 1), either
- * function's configuration space (offset bit 15: AC'97, else IDE; a guest
- * may move or disable a BAR or bus mastering), fw_cfg's ports
+ * masters at BAR 4, the AC'97 mixer (BAR 0) and bus master (BAR 1), the
+ * configuration space of either or of the chipset's two functions (offset
+ * bits 14-15: IDE, AC'97, the host bridge, the ISA bridge; a guest may
+ * move or disable a BAR or bus mastering, route the AC'97's interrupt, or
+ * write-protect the BIOS area through the PAM registers, whose locks the
+ * devices' DMA must respect as the board applies them), fw_cfg's ports
  * 0x510-0x51b, the HPET's 1 KiB of MMIO and the VGA's ports 0x3b0-0x3df,
  * each through bus_read/bus_write at the BAR's current address. A BAR the
  * guest unmapped puts the access nowhere, as for the guest.
@@ -83,6 +86,8 @@
 #define AC97_DEVFN 0x48u	/* 00:09.0, as the board */
 #define AC97_NAM_BASE 0xd000u
 #define AC97_NABM_BASE 0xd100u
+#define HOST_BRIDGE_DEVFN 0x00u
+#define ISA_BRIDGE_DEVFN 0x08u
 #define FW_CFG_PORTS 12u	/* 0x510-0x51b: selector, data, DMA address */
 /* As fuzz_devices.c: far beyond any run, far below overflow. */
 #define TIME_LIMIT_NS (1ull << 60)
@@ -199,6 +204,13 @@ static void deadline_changed(void *opaque)
 	m->sink += hpet_next_event_ns(&m->hpet, m->now) ^ ac97_next_event_ns(&m->ac97, m->now);
 }
 
+/* As the board: the PAM registers' write locks apply to every DMA. */
+static void pam_changed(void *opaque)
+{
+	struct machine *m = opaque;
+	m->ram.pam_locked = pci_host_pam_write_locked(&m->pci);
+}
+
 static void ac97_play(void *opaque, const int16_t *frames, unsigned nframes, unsigned rate)
 {
 	struct machine *m = opaque;
@@ -269,9 +281,13 @@ static void make_cd(uint8_t *b)
 }
 
 /* What firmware does after a reset: the BARs placed, I/O and bus
- * mastering on, both IDE channels decoding (as SeaBIOS). */
+ * mastering on, both IDE channels decoding, the BIOS area writable but
+ * for its last 64 KiB (as SeaBIOS leaves them). */
 static void place_bars(struct machine *m)
 {
+	pci_host_config_write(&m->pci, 0, HOST_BRIDGE_DEVFN, PCI_I440FX_PAM0, 1, 0x10);
+	for (unsigned i = 1; i < PCI_I440FX_PAMS; i++)
+		pci_host_config_write(&m->pci, 0, HOST_BRIDGE_DEVFN, PCI_I440FX_PAM0 + i, 1, 0x33);
 	pci_host_config_write(&m->pci, 0, IDE_DEVFN, PCI_REG_BAR0 + 4 * IDE_BM_BAR, 4, IDE_BM_BASE);
 	pci_host_config_write(&m->pci, 0, IDE_DEVFN, PCI_REG_COMMAND, 2,
 			      PCI_COMMAND_IO | PCI_COMMAND_MASTER);
@@ -312,6 +328,7 @@ static void machine_init(struct machine *m)
 	pci_host_init(&m->pci);
 	m->pci.set_isa_irq = pci_isa_irq;
 	m->pci.irq_opaque = m;
+	m->pci.pam_changed = pam_changed;
 	fuzz_require(pci_host_attach(&m->pci, &m->bus) == 0, "the PCI host would not attach");
 
 	ide_init(&m->ide);
@@ -442,7 +459,9 @@ static void bus_access(struct machine *m, enum bus_space space, uint64_t addr, b
 static void config_access(struct machine *m, bool write, unsigned width, uint64_t offset,
 			  uint64_t value)
 {
-	unsigned devfn = offset & 0x8000 ? AC97_DEVFN : IDE_DEVFN;
+	static const unsigned devfns[] = { IDE_DEVFN, AC97_DEVFN, HOST_BRIDGE_DEVFN,
+					   ISA_BRIDGE_DEVFN };
+	unsigned devfn = devfns[offset >> 14 & 3];
 	if (width > 4)
 		width = 4;
 	unsigned reg = (unsigned)(offset & 0xff) & ~(width - 1);

@@ -6,7 +6,7 @@
  * a font load and text in the window), the hostile cases a fuzzer should
  * start from (a PRD table running past RAM's end, a PRD byte count of 0,
  * an ATAPI transfer into PRDs outside RAM or too short, AC'97 descriptors
- * outside RAM), and all of them in one. */
+ * outside RAM, DMA into the BIOS area the PAM registers lock), and all of them in one. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <stdbool.h>
@@ -581,6 +581,26 @@ static void ac97_bdl_outside_ram(struct program *p)
 	in(p, T_AC97_NABM, 0x06, W16);
 }
 
+/* DMA into the BIOS area the PAM registers write-protect: the firmware
+ * locked 0xf0000-0xfffff; PAM1 locks 0xc0000-0xc7fff too. */
+static void dma_into_locked_bios_area(struct program *p)
+{
+	out(p, T_PCI_CONFIG, 2u << 14 | 0x5a, W8, 0x11);
+	prd(p, PRDT, 0, 0xf0000, 0x400, false);
+	prd(p, PRDT, 1, 0xc7e00, 0x400, true);
+	bm_setup(p, DISK_CH, PRDT, true);
+	ata_command(p, 0xc8, 0, 4);
+	bm_start_and_finish(p, DISK_CH, true);
+	fw_dma(p, FW_DESC, FW_FILE_DIR << 16 | FW_DMA_SELECT | FW_DMA_READ, 0x9000, 0xbf000);
+	out(p, T_AC97_NABM, GLOB_CNT, W32, 0x02);
+	ram(p, BDL, W64, (uint64_t)(0x80000000u | 0x800) << 32 | 0xfff00);
+	out(p, T_AC97_NABM, 0x00, W32, BDL);
+	out(p, T_AC97_NABM, 0x05, W8, 0);
+	out(p, T_AC97_NABM, 0x0b, W8, 0x19);
+	wait_ns(p, 15000000);
+	in(p, T_AC97_NABM, 0x06, W16);
+}
+
 /* ---- Writing -------------------------------------------------------------- */
 
 static void write_program(const char *outdir, const char *name, const struct program *p)
@@ -604,12 +624,12 @@ void storage_seeds(const char *outdir)
 	static void (*const programs[])(struct program *) = {
 		ide_pio_read, ide_pio_write, ide_dma_read, ide_dma_write, atapi_inquiry,
 		atapi_read10, atapi_commands, atapi_dma_hostile, ac97_playback, fw_cfg_dma_read, hpet_timers, vga_program,
-		prd_past_ram_end, prd_count_zero, ac97_bdl_outside_ram,
+		prd_past_ram_end, prd_count_zero, ac97_bdl_outside_ram, dma_into_locked_bios_area,
 	};
 	static const char *const names[] = {
 		"ide-pio-read", "ide-pio-write", "ide-dma-read", "ide-dma-write", "atapi-inquiry",
 		"atapi-read10", "atapi-commands", "atapi-dma-hostile", "ac97-playback", "fw-cfg-dma-read", "hpet-timers", "vga",
-		"prd-past-ram-end", "prd-count-zero", "ac97-bdl-outside-ram",
+		"prd-past-ram-end", "prd-count-zero", "ac97-bdl-outside-ram", "dma-into-locked-bios-area",
 	};
 	static struct program all, one;
 	all.size = 0;
