@@ -52,10 +52,12 @@
  *
  * Promises: no crash, hang, sanitizer report or assertion; every write a
  * device reports lies inside RAM; a drive is busy only while its channel
- * holds SRST; the CD image is never written and neither image changes
- * size; after a poll neither timer is due again at the same instant (the
- * board would spin); no sound chunk longer than AC97_CHUNK_FRAMES_MAX or
- * at a rate outside 8-48 kHz; no picture larger than the VGA's maximum. */
+ * holds SRST; a PIO block stays inside the drive's buffer and an AC'97
+ * box's indices inside its list; the CD image is never written and
+ * neither image changes size; after a poll neither timer is due again at
+ * the same instant (the board would spin); no sound chunk longer than
+ * AC97_CHUNK_FRAMES_MAX or at a rate outside 8-48 kHz; no picture larger
+ * than the VGA's maximum, and none wanted again right after a render. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <linux/qemu_fw_cfg.h>
@@ -122,7 +124,9 @@ enum target {
 	OP_COUNT,
 };
 
-enum reset_what { RESET_IDE, RESET_AC97, RESET_FW_CFG, RESET_HPET, RESET_VGA, RESET_ALL, RESET_KINDS };
+enum reset_what {
+	RESET_IDE, RESET_AC97, RESET_FW_CFG, RESET_HPET, RESET_VGA, RESET_ALL, RESET_KINDS,
+};
 
 struct machine {
 	uint64_t now;
@@ -608,15 +612,27 @@ static void run_record(struct machine *m, enum target target, unsigned flags, ui
 	}
 }
 
-/* A drive busy outside a reset never answers: a polling guest would hang. */
-static void check_drives(const struct machine *m)
+/* After every record: a drive busy outside a reset never answers (a
+ * polling guest would hang); a PIO block stays inside the drive's buffer;
+ * an AC'97 box's indices stay inside its descriptor list. */
+static void check_state(const struct machine *m)
 {
 	for (unsigned c = 0; c < IDE_CHANNELS; c++) {
 		const struct ide_channel *ch = &m->ide.ch[c];
-		for (unsigned u = 0; u < IDE_UNITS; u++)
-			fuzz_require(!(ch->drive[u].status & IDE_STATUS_BSY) ||
-				     (ch->devctl & IDE_CTL_SRST),
+		for (unsigned u = 0; u < IDE_UNITS; u++) {
+			const struct ide_drive *d = &ch->drive[u];
+			fuzz_require(!(d->status & IDE_STATUS_BSY) || (ch->devctl & IDE_CTL_SRST),
 				     "an IDE drive is busy outside a reset");
+			fuzz_require(d->pos <= d->end && d->end <= IDE_BUF_BYTES &&
+				     d->fill <= IDE_BUF_BYTES,
+				     "an IDE drive's PIO block runs past its buffer");
+		}
+	}
+	for (unsigned b = 0; b < AC97_BOXES; b++) {
+		const struct ac97_box *x = &m->ac97.box[b];
+		fuzz_require(x->civ < AC97_BDL_ENTRIES && x->lvi < AC97_BDL_ENTRIES &&
+			     x->piv < AC97_BDL_ENTRIES,
+			     "an AC'97 index left the buffer descriptor list");
 	}
 }
 
@@ -649,7 +665,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint64_t offset = fuzz_take(&in, 2);
 		uint64_t value = fuzz_take(&in, 8);
 		run_record(&m, (enum target)target, flags, offset, value);
-		check_drives(&m);
+		check_state(&m);
 	}
 	check_images(&m);
 	machine_restart(&m, sectors_written);

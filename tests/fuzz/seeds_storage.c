@@ -1,12 +1,13 @@
 /* Writes fuzz_storage.c's seeds into OUTDIR/storage/: programs in its
  * record format that do what a guest driver does with each device (IDE
- * PIO and bus-master DMA reads and writes, ATAPI INQUIRY and READ(10)
- * through PACKET and the rest of the MMC commands, AC'97 playback from a buffer descriptor list, a fw_cfg
- * DMA read of a file, an HPET timer that fires, VGA register programming,
- * a font load and text in the window), the hostile cases a fuzzer should
- * start from (a PRD table running past RAM's end, a PRD byte count of 0,
- * an ATAPI transfer into PRDs outside RAM or too short, AC'97 descriptors
- * outside RAM, DMA into the BIOS area the PAM registers lock), and all of them in one. */
+ * PIO and bus-master DMA reads and writes, ATAPI INQUIRY, READ(10) and
+ * the rest of the MMC commands through PACKET, AC'97 playback from a
+ * buffer descriptor list, fw_cfg DMA reads of its files, HPET timers that
+ * fire, VGA register programming, a font load and text in the window),
+ * the hostile cases a fuzzer should start from (a PRD table running past
+ * RAM's end, PRD byte counts of 0, an ATAPI transfer into PRDs outside RAM
+ * or too short, AC'97 descriptors outside RAM, DMA into the BIOS area the
+ * PAM registers lock), and the short ones all in one. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <stdbool.h>
@@ -622,13 +623,15 @@ static void write_program(const char *outdir, const char *name, const struct pro
 void storage_seeds(const char *outdir)
 {
 	static void (*const programs[])(struct program *) = {
-		ide_pio_read, ide_pio_write, ide_dma_read, ide_dma_write, atapi_inquiry,
-		atapi_read10, atapi_commands, atapi_dma_hostile, ac97_playback, fw_cfg_dma_read, hpet_timers, vga_program,
+		ide_pio_read, ide_pio_write, ide_dma_read, ide_dma_write,
+		atapi_inquiry, atapi_read10, atapi_commands, atapi_dma_hostile,
+		ac97_playback, fw_cfg_dma_read, hpet_timers, vga_program,
 		prd_past_ram_end, prd_count_zero, ac97_bdl_outside_ram, dma_into_locked_bios_area,
 	};
 	static const char *const names[] = {
-		"ide-pio-read", "ide-pio-write", "ide-dma-read", "ide-dma-write", "atapi-inquiry",
-		"atapi-read10", "atapi-commands", "atapi-dma-hostile", "ac97-playback", "fw-cfg-dma-read", "hpet-timers", "vga",
+		"ide-pio-read", "ide-pio-write", "ide-dma-read", "ide-dma-write",
+		"atapi-inquiry", "atapi-read10", "atapi-commands", "atapi-dma-hostile",
+		"ac97-playback", "fw-cfg-dma-read", "hpet-timers", "vga",
 		"prd-past-ram-end", "prd-count-zero", "ac97-bdl-outside-ram", "dma-into-locked-bios-area",
 	};
 	static struct program all, one;
