@@ -39,7 +39,10 @@
  * does (at most MAX_RENDERS an input); CD_MEDIA is the
  * monitor's eject or change of the CD (at most MAX_MEDIA an input);
  * RESET is a device's machine reset (offset % 6: IDE, AC'97, fw_cfg,
- * HPET, VGA, or the whole machine with the PCI host).
+ * HPET, VGA, or the whole machine with the PCI host); IDE_STRING is a
+ * REP INS or OUTS of up to 65535 words or dwords on a channel's data port
+ * (MAX_STRING_BYTES an input), the way drivers move PIO blocks, long
+ * enough for a transfer past a drive's buffer.
  *
  * At most MAX_RECORDS records an input are run.
  *
@@ -82,7 +85,9 @@
 #define CD_SLOT 2u		/* secondary master */
 #define DISK_SECTORS 512u	/* 256 KiB: every transfer stays small */
 #define DISK_BYTES (DISK_SECTORS * 512u)
-#define CD_SECTORS 64u		/* 128 KiB */
+/* 192 KiB: more than a drive's buffer, so that a long read loads it
+ * again (and a medium may go in between). */
+#define CD_SECTORS 96u
 #define CD_BYTES (CD_SECTORS * ATAPI_SECTOR_SIZE)
 #define IDE_BM_BASE 0xc000u
 #define AC97_DEVFN 0x48u	/* 00:09.0, as the board */
@@ -103,6 +108,9 @@
 #define MAX_MEDIA 4u
 /* libFuzzer's inputs stay far below; a replayed file may not. */
 #define MAX_RECORDS 1024u
+/* Bytes the string operations move through the data ports an input: a
+ * PIO transfer longer than a drive's buffer, and a bound on the time. */
+#define MAX_STRING_BYTES (256u << 10)
 
 enum target {
 	T_IDE,
@@ -121,6 +129,7 @@ enum target {
 	OP_VGA_RENDER,
 	OP_CD_MEDIA,	/* offset bit 0: change (else eject); flag: force */
 	OP_RESET,
+	OP_IDE_STRING,	/* offset bit 3: the channel; value: the count, then the data */
 	OP_COUNT,
 };
 
@@ -142,6 +151,7 @@ struct machine {
 	char cd_path[256];
 	struct stat cd_stat;
 	unsigned renders, media_ops;
+	uint32_t string_bytes;
 	uint8_t ram_dirty[RAM_PAGES];
 	uint64_t sink;		/* what reads returned, so none is optimised away */
 };
@@ -439,6 +449,7 @@ static void machine_restart(struct machine *m, uint64_t sectors_written_before)
 	}
 	m->now = 0;
 	m->renders = m->media_ops = 0;
+	m->string_bytes = 0;
 	reset_device(m, RESET_ALL);
 }
 
@@ -530,6 +541,30 @@ static void vga_render_and_dump(struct machine *m)
 		     "the VGA wants a render right after one");
 }
 
+/* A REP INS or OUTS on a channel's data port, as drivers move PIO blocks:
+ * count accesses (a byte access is made a word), what OUTS writes from
+ * the value's bits 16-31 on. */
+static void ide_string(struct machine *m, unsigned ch, bool write, unsigned width,
+		       uint64_t value)
+{
+	uint64_t port = ch ? IDE_SECONDARY_CMD : IDE_PRIMARY_CMD;
+	uint32_t count = (uint32_t)(value & 0xffff);
+	uint32_t word = (uint32_t)(value >> 16);
+	if (width < 2)
+		width = 2;
+	else if (width > 4)
+		width = 4;
+	if (count > (MAX_STRING_BYTES - m->string_bytes) / width)
+		count = (MAX_STRING_BYTES - m->string_bytes) / width;
+	m->string_bytes += count * width;
+	for (uint32_t i = 0; i < count; i++) {
+		if (write)
+			bus_write(&m->bus, BUS_SPACE_PIO, port, width, word + i * 0x01010101u);
+		else
+			m->sink += bus_read(&m->bus, BUS_SPACE_PIO, port, width);
+	}
+}
+
 static void cd_media(struct machine *m, bool change, bool force)
 {
 	char err[256];
@@ -606,6 +641,9 @@ static void run_record(struct machine *m, enum target target, unsigned flags, ui
 		break;
 	case OP_RESET:
 		reset_device(m, (enum reset_what)(offset % RESET_KINDS));
+		break;
+	case OP_IDE_STRING:
+		ide_string(m, (offset >> 3) & 1, flag, width, value);
 		break;
 	case OP_COUNT:
 		break;

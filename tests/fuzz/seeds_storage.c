@@ -27,7 +27,7 @@
 enum {
 	T_IDE, T_IDE_BM, T_AC97_NAM, T_AC97_NABM, T_PCI_CONFIG, T_FW_CFG, T_HPET, T_VGA,
 	OP_RAM_WRITE, OP_VGA_WINDOW, OP_ADVANCE, OP_HPET_INPUT, OP_IDE_POLL, OP_VGA_RENDER,
-	OP_CD_MEDIA, OP_RESET,
+	OP_CD_MEDIA, OP_RESET, OP_IDE_STRING,
 };
 enum { W8, W16, W32, W64 };	/* log2 of an access's width */
 
@@ -170,8 +170,27 @@ static void ide_pio_write(struct program *p)
 {
 	ata_command(p, 0xc6, 0, 4);		/* SET MULTIPLE MODE: 4 */
 	ata_command(p, 0xc5, 10, 4);		/* WRITE MULTIPLE */
-	for (unsigned i = 0; i < 512; i++)
+	for (unsigned i = 0; i < 64; i++)
 		out(p, T_IDE, DISK_CH << 3 | REG_DATA, W32, 0x01020304u * i);
+	record(p, OP_IDE_STRING, W32 << 1 | 1, DISK_CH << 3, 0xa5a50000u | (512 - 64));
+	ide_in(p, DISK_CH, REG_COMMAND);
+	/* WRITE MULTIPLE EXT of 300 sectors at 0x40 in blocks of 16 with REP
+	 * OUTSW: longer than the drive's buffer. */
+	ata_command(p, 0xc6, 0, 16);
+	ide_out(p, DISK_CH, REG_NSECT, 0x01);	/* the high bytes first */
+	ide_out(p, DISK_CH, REG_NSECT, 0x2c);
+	ide_out(p, DISK_CH, REG_LBAL, 0);
+	ide_out(p, DISK_CH, REG_LBAL, 0x40);
+	ide_out(p, DISK_CH, REG_LBAM, 0);
+	ide_out(p, DISK_CH, REG_LBAM, 0);
+	ide_out(p, DISK_CH, REG_LBAH, 0);
+	ide_out(p, DISK_CH, REG_LBAH, 0);
+	ide_out(p, DISK_CH, REG_DEVICE, 0x40);
+	ide_out(p, DISK_CH, REG_COMMAND, 0x39);
+	for (unsigned b = 0; b < 19; b++) {
+		ide_in(p, DISK_CH, REG_COMMAND);
+		record(p, OP_IDE_STRING, W16 << 1 | 1, DISK_CH << 3, 0x5a5a0000u | 16 * 256);
+	}
 	ide_in(p, DISK_CH, REG_COMMAND);
 	ata_command(p, 0xe7, 0, 0);		/* FLUSH CACHE */
 	ide_in(p, DISK_CH, REG_COMMAND);
@@ -271,7 +290,20 @@ static void atapi_read10(struct program *p)
 	static const uint8_t toc[12] = { 0x43, 0, 0, 0, 0, 0, 0, 0, 12 };
 	atapi_packet(p, toc, false, 12);
 	atapi_read_data(p, 3);
-	record(p, OP_CD_MEDIA, 1, 0, 0);	/* eject, forced */
+	/* 80 sectors by PIO in 64 KiB blocks with REP INSD, more than the
+	 * drive's buffer; the disc ejected before the buffer runs out, so
+	 * that loading the rest finds no medium. */
+	static const uint8_t read_long[12] = { 0x28, 0, 0, 0, 0, 0, 0, 0, 80 };
+	atapi_packet(p, read_long, false, 0xfffe);
+	for (unsigned i = 0; i < 2; i++) {
+		if (i)
+			record(p, OP_CD_MEDIA, 1, 0, 0);	/* eject, forced */
+		ide_in(p, CD_CH, REG_COMMAND);
+		record(p, OP_IDE_STRING, W32 << 1, CD_CH << 3, 0x3fff);
+		record(p, OP_IDE_STRING, W32 << 1, CD_CH << 3, 1);
+	}
+	ide_in(p, CD_CH, REG_COMMAND);
+	ide_in(p, CD_CH, REG_FEATURE);
 	record(p, OP_CD_MEDIA, 0, 1, 0);	/* change back */
 	static const uint8_t test_unit_ready[12] = { 0 };
 	atapi_packet(p, test_unit_ready, false, 0);
