@@ -40,7 +40,7 @@
  * monitor's eject or change of the CD (at most MAX_MEDIA an input);
  * RESET is a device's machine reset (offset % 6: IDE, AC'97, fw_cfg,
  * HPET, VGA, or the whole machine with the PCI host); IDE_STRING is a
- * REP INS or OUTS of up to 65535 words or dwords on a channel's data port
+ * REP INS or OUTS of up to 16383 words or dwords on a channel's data port
  * (MAX_STRING_BYTES an input), the way drivers move PIO blocks, long
  * enough for a transfer past a drive's buffer.
  *
@@ -109,8 +109,11 @@
 /* libFuzzer's inputs stay far below; a replayed file may not. */
 #define MAX_RECORDS 1024u
 /* Bytes the string operations move through the data ports an input: a
- * PIO transfer longer than a drive's buffer, and a bound on the time. */
-#define MAX_STRING_BYTES (256u << 10)
+ * PIO transfer longer than a drive's buffer, and a bound on the time
+ * (every access goes through the bus). */
+#define MAX_STRING_BYTES (IDE_BUF_BYTES + (32u << 10))
+/* Accesses one string operation makes at most: 64 KiB of dwords. */
+#define MAX_STRING_COUNT 0x3fffu
 
 enum target {
 	T_IDE,
@@ -542,13 +545,13 @@ static void vga_render_and_dump(struct machine *m)
 }
 
 /* A REP INS or OUTS on a channel's data port, as drivers move PIO blocks:
- * count accesses (a byte access is made a word), what OUTS writes from
- * the value's bits 16-31 on. */
+ * the value's low 14 bits the count of accesses (a byte access is made a
+ * word), what OUTS writes from its bits 16-47 on. */
 static void ide_string(struct machine *m, unsigned ch, bool write, unsigned width,
 		       uint64_t value)
 {
 	uint64_t port = ch ? IDE_SECONDARY_CMD : IDE_PRIMARY_CMD;
-	uint32_t count = (uint32_t)(value & 0xffff);
+	uint32_t count = (uint32_t)(value & MAX_STRING_COUNT);
 	uint32_t word = (uint32_t)(value >> 16);
 	if (width < 2)
 		width = 2;
