@@ -36,22 +36,22 @@
  * multiplexer; IDE_POLL reads both channels' alternate status and the bus
  * masters' status as a polling driver does; VGA_RENDER draws the screen
  * and dumps its text when the VGA says the picture changed, as the board
- * does (at most MAX_RENDERS an input); CD_MEDIA is the
- * monitor's eject or change of the CD (at most MAX_MEDIA an input);
- * RESET is a device's machine reset (offset % 6: IDE, AC'97, fw_cfg,
- * HPET, VGA, or the whole machine with the PCI host); IDE_STRING is a
- * REP INS or OUTS of up to 16383 words or dwords on a channel's data port
- * (MAX_STRING_BYTES an input), the way drivers move PIO blocks, long
- * enough for a transfer past a drive's buffer.
+ * does (at most MAX_RENDERS an input); CD_MEDIA is the monitor's eject or
+ * change of the CD (at most MAX_MEDIA an input); RESET is a device's
+ * machine reset (offset % 6: IDE, AC'97, fw_cfg, HPET, VGA, or the whole
+ * machine with the PCI host); IDE_STRING is a REP INS or OUTS of up to
+ * 16383 words or dwords on a channel's data port (MAX_STRING_BYTES an
+ * input), the way drivers move PIO blocks, long enough for a transfer
+ * past a drive's buffer.
  *
  * At most MAX_RECORDS records an input are run.
  *
  * Guest RAM is an exact-size heap block, so a device reaching past its
- * end is a sanitizer report. The disk and the CD are files in a
- * directory of the harness's own under $TMPDIR: the disk's bytes are put
- * back after an input that wrote them. Every input starts from the same machine:
- * RAM pages written (by the program or reported by a device) back to
- * their first contents, every device reset, the clock at 0.
+ * end is a sanitizer report. The disk and the CD are files in a directory
+ * of the harness's own under $TMPDIR. Every input starts from the same
+ * machine: the RAM pages written (by the program, or reported by a
+ * device) and the disk's bytes back to their first contents, every device
+ * reset, the clock at 0.
  *
  * Promises: no crash, hang, sanitizer report or assertion; every write a
  * device reports lies inside RAM; a drive is busy only while its channel
@@ -64,7 +64,6 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <linux/qemu_fw_cfg.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
