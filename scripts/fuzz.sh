@@ -3,7 +3,8 @@
 #
 #   scripts/fuzz.sh TARGET SECONDS [JOBS]
 #
-# TARGET is bzimage, multiboot, devices, translator or virtio (tests/fuzz/README.md).
+# TARGET is bzimage, multiboot, devices, translator, virtio or storage
+# (tests/fuzz/README.md).
 # Builds build-fuzz/ (clang, -DBTVM_FUZZ=ON) when needed, then runs the target:
 # with one job (the default) in-process, which is fastest and stops at the
 # first crash; with more, in libFuzzer's fork mode with JOBS worker
@@ -17,7 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-targets=(bzimage multiboot devices translator virtio)
+targets=(bzimage multiboot devices translator virtio storage)
 usage() {
 	echo "usage: scripts/fuzz.sh TARGET SECONDS [JOBS]   (TARGET: ${targets[*]})" >&2
 	exit 2

@@ -74,7 +74,8 @@ if [ "${1:-}" = --asan ]; then
 	cmake --build build-asan -j"$jobs"
 	# libFuzzer harnesses (clang): only the fuzz targets are built there.
 	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DBTVM_FUZZ=ON "$launcher" >/dev/null
-	cmake --build build-fuzz -j"$jobs" --target fuzz_bzimage fuzz_multiboot fuzz_devices fuzz_translator fuzz_virtio
+	cmake --build build-fuzz -j"$jobs" --target fuzz_bzimage fuzz_multiboot fuzz_devices fuzz_translator \
+		fuzz_virtio fuzz_storage
 	# ThreadSanitizer: only what the tests labelled tsan run (tsan_tests,
 	# tests/CMakeLists.txt), not the whole tree.
 	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBTVM_TSAN=ON "$launcher" >/dev/null

@@ -7,8 +7,9 @@
  * fuzz_devices.c's record format, and all of them in one) and
  * OUTDIR/translator/ (real instruction sequences, one family each, in
  * fuzz_translator.c's format: a placement and an environment byte, the
- * block length, the code), and OUTDIR/virtio/ (seeds_virtio.c). A few
- * KiB in all. Usage: fuzz_seeds OUTDIR */
+ * block length, the code), OUTDIR/virtio/ (seeds_virtio.c) and
+ * OUTDIR/storage/ (seeds_storage.c). A few dozen KiB in all.
+ * Usage: fuzz_seeds OUTDIR */
 #define _POSIX_C_SOURCE 200809L
 #include <elf.h>
 #include <errno.h>
@@ -605,5 +606,6 @@ int main(int argc, char **argv)
 
 	translator_seeds();
 	virtio_seeds(outdir);
+	storage_seeds(outdir);
 	return 0;
 }
