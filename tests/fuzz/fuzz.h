@@ -1,8 +1,9 @@
 /* What the fuzzing harnesses share: the libFuzzer entry point each one
  * defines (the replay driver calls the same function), a cursor that reads
- * little-endian fields out of the input (zeros past its end), and how a
- * harness reports a broken promise: one line on stderr and abort(), which
- * libFuzzer and the replay driver both count as a crash. */
+ * little-endian fields out of the input (zeros past its end), the device
+ * harnesses' time step, and how a harness reports a broken promise: one
+ * line on stderr and abort(), which libFuzzer and the replay driver both
+ * count as a crash. */
 #ifndef BTVM_TESTS_FUZZ_FUZZ_H
 #define BTVM_TESTS_FUZZ_FUZZ_H
 
@@ -57,6 +58,23 @@ static inline uint64_t fuzz_take(struct fuzz_input *in, unsigned n)
 		v |= byte << (8 * i);
 	}
 	return v;
+}
+
+/* The latest time a device harness's program can reach: far beyond any
+ * run, and far below where nanoseconds would overflow in a device's
+ * arithmetic. */
+#define FUZZ_TIME_LIMIT_NS (1ull << 60)
+/* Longest single step: about 13 days, a host suspended for a while. */
+#define FUZZ_STEP_SHIFT_MAX 26u
+#define FUZZ_STEP_MANTISSA_BITS 24u
+
+/* The time after a step a record's value asks for (a 24-bit mantissa
+ * shifted by up to 26), held at FUZZ_TIME_LIMIT_NS. */
+static inline uint64_t fuzz_time_step(uint64_t now, uint64_t value)
+{
+	unsigned shift = (unsigned)((value >> FUZZ_STEP_MANTISSA_BITS) % (FUZZ_STEP_SHIFT_MAX + 1));
+	uint64_t step = (value & ((1ull << FUZZ_STEP_MANTISSA_BITS) - 1)) << shift;
+	return step < FUZZ_TIME_LIMIT_NS - now ? now + step : FUZZ_TIME_LIMIT_NS;
 }
 
 #endif

@@ -53,12 +53,6 @@
 #define COM1_IRQ 4u
 #define PIT_IRQ 0u
 #define ISA_IRQS 16u
-/* The latest time the program can reach: far beyond any run, and far below
- * where nanoseconds would overflow in a device's arithmetic. */
-#define TIME_LIMIT_NS (1ull << 60)
-/* Longest single step: about 13 days, a host suspended for a while. */
-#define STEP_SHIFT_MAX 26u
-#define STEP_MANTISSA_BITS 24u
 /* How deep deadline-change callbacks may nest inside one another. */
 #define MAX_CALLBACK_DEPTH 4u
 #define DISPLAY_DEVFN 0x10u		/* 00:02.0, as QEMU's -vga std */
@@ -434,9 +428,7 @@ static void poll_timers(struct machine *m)
  * next access, which must catch up with everything that became due. */
 static void advance(struct machine *m, uint64_t value, bool poll)
 {
-	unsigned shift = (unsigned)((value >> STEP_MANTISSA_BITS) % (STEP_SHIFT_MAX + 1));
-	uint64_t step = (value & ((1ull << STEP_MANTISSA_BITS) - 1)) << shift;
-	m->now = step < TIME_LIMIT_NS - m->now ? m->now + step : TIME_LIMIT_NS;
+	m->now = fuzz_time_step(m->now, value);
 	if (poll)
 		poll_timers(m);
 }

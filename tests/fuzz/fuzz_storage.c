@@ -95,10 +95,6 @@
 #define HOST_BRIDGE_DEVFN 0x00u
 #define ISA_BRIDGE_DEVFN 0x08u
 #define FW_CFG_PORTS 12u	/* 0x510-0x51b: selector, data, DMA address */
-/* As fuzz_devices.c: far beyond any run, far below overflow. */
-#define TIME_LIMIT_NS (1ull << 60)
-#define STEP_SHIFT_MAX 26u
-#define STEP_MANTISSA_BITS 24u
 /* The board's pace for periodic timer interrupts (machine/wiring.c). */
 #define TIMER_IRQ_MIN_INTERVAL_NS 100000ull
 /* A full VGA render draws 720x400 pixels and more, most of an input's time. */
@@ -508,9 +504,7 @@ static void poll_timers(struct machine *m)
 
 static void advance(struct machine *m, uint64_t value, bool poll)
 {
-	unsigned shift = (unsigned)((value >> STEP_MANTISSA_BITS) % (STEP_SHIFT_MAX + 1));
-	uint64_t step = (value & ((1ull << STEP_MANTISSA_BITS) - 1)) << shift;
-	m->now = step < TIME_LIMIT_NS - m->now ? m->now + step : TIME_LIMIT_NS;
+	m->now = fuzz_time_step(m->now, value);
 	if (poll)
 		poll_timers(m);
 }
