@@ -5,8 +5,8 @@ vCPU: -accel tcg,thread=multi) with the same -smp, in one run; and the
 round trip of an IPI and of a TLB shootdown, btvm against QEMU.
 
     bench/smp/run.py [--vcpus 1,2,N] [--procs P] [--runs N] [--rounds N]
-                     [--quick] [--no-qemu] [--no-debian] [--build DIR]
-                     [--no-build] [--timeout SEC]
+                     [--quick] [--no-qemu] [--no-debian] [--debian-vcpus K,...]
+                     [--build DIR] [--no-build] [--timeout SEC]
 
 The Linux guest is Debian's i386 kernel with the test initramfs of
 scripts/fetch-guest.sh and a second archive appended: /bin/smpwork
@@ -21,7 +21,9 @@ of scripts/make-debian-image.sh (a private copy, its writes thrown away)
 boots from its disk with k vCPUs and runs a parallel job of its own
 programs at the shell prompt (debbuild: the image has no compiler, so
 xargs -P P of gzip -9n and sha256sum over 32 generated files stands for
-`make -jP`), timed by the guest's clock; `--no-debian` leaves it out. The IPI kernel (bench/smp/ipibench.asm) runs with 2 vCPUs;
+`make -jP`), timed by the guest's clock, at every vCPU count or at those
+--debian-vcpus names (a smoke run's single boot); `--no-debian` leaves it
+out. The IPI kernel (bench/smp/ipibench.asm) runs with 2 vCPUs;
 the host times its two loops between their begin and end lines on the
 serial console and divides by the rounds.
 
@@ -183,6 +185,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="a tenth of the work: a smoke run")
     ap.add_argument("--no-qemu", action="store_true", help="btvm only")
     ap.add_argument("--no-debian", action="store_true", help="skip the Debian system's part")
+    ap.add_argument("--debian-vcpus", help="the vCPU counts of the Debian system's part "
+                    "(default: those of --vcpus)")
     ap.add_argument("--build", default=os.path.join(REPO, "build"), help="the build directory")
     ap.add_argument("--no-build", action="store_true", help="use the build directory as it is")
     ap.add_argument("--timeout", type=int, default=600, help="limit of each VMM run (s)")
@@ -196,6 +200,13 @@ def main():
         ap.error("--vcpus: counts from 1 to 8")
     if 1 not in vcpus:
         ap.error("--vcpus must include 1 (the speed-up's reference)")
+    try:
+        deb_vcpus = (sorted({int(v) for v in args.debian_vcpus.split(",")}) if args.debian_vcpus
+                     else vcpus)
+    except ValueError:
+        ap.error("--debian-vcpus takes counts, e.g. 2")
+    if deb_vcpus[0] < 1 or deb_vcpus[-1] > 8:
+        ap.error("--debian-vcpus: counts from 1 to 8")
     procs = args.procs or max(2, vcpus[-1])
     if not 1 <= procs <= 64 or args.runs < 1 or args.timeout < 1 or (args.rounds is not None
                                                                 and args.rounds < 1):
@@ -262,8 +273,8 @@ def main():
                 sys.exit("run.py: scripts/make-debian-image.sh failed (status %d): no Debian "
                          "image (--no-debian skips that part)" % r.returncode)
             deb.append(expect_bin)
-        return bench(args, vmms, vcpus, procs, rounds, work_args, smpwork, kernel, initrd,
-                     ipi_elf, host_cpus, deb, tmp)
+        return bench(args, vmms, vcpus, deb_vcpus, procs, rounds, work_args, smpwork, kernel,
+                     initrd, ipi_elf, host_cpus, deb, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -294,8 +305,8 @@ def debian_once(vmm, exe, deb, vcpus, procs, files, tmp, timeout):
     return r.returncode, out + r.stderr, cmd
 
 
-def bench(args, vmms, vcpus, procs, rounds, work_args, smpwork, kernel, initrd, ipi_elf,
-          host_cpus, deb, tmp):
+def bench(args, vmms, vcpus, deb_vcpus, procs, rounds, work_args, smpwork, kernel, initrd,
+          ipi_elf, host_cpus, deb, tmp):
     failures = []
     best = {}     # (vmm, vcpus, workload) -> seconds
     sums = {}     # (vmm, vcpus, workload) -> checksum
@@ -373,7 +384,7 @@ def bench(args, vmms, vcpus, procs, rounds, work_args, smpwork, kernel, initrd, 
                 if why:
                     failures.append("%s --smp %d: %s\n    command: %s\n%s" %
                                     (vmm, k, "; ".join(why), " ".join(cmd), tail(out)))
-        for k in vcpus if deb else []:
+        for k in deb_vcpus if deb else []:
             for vmm, exe in vmms.items():
                 print("run %d/%d: %s --smp %d, the Debian system ..." % (run, args.runs, vmm, k),
                       file=sys.stderr)
@@ -438,7 +449,7 @@ def bench(args, vmms, vcpus, procs, rounds, work_args, smpwork, kernel, initrd, 
     print("-" * len(head))
     speedups = {}
     for n in guest_names:
-        for k in vcpus:
+        for k in sorted(set(vcpus) | set(deb_vcpus)) if n == "debbuild" else vcpus:
             nt, b, q = (best.get((v, k, n)) for v in ("native", "btvm", "qemu"))
             sn = ratio(best.get(("native", 1, n)), nt)
             sb = ratio(best.get(("btvm", 1, n)), b)

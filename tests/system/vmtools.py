@@ -217,6 +217,39 @@ def check(cond, what):
     print("ok:", what)
 
 
+def loop_checksum(steps, start):
+    """What a checksum loop of loops_start() holds after that many steps."""
+    s = start
+    for i in range(steps):
+        s = (s * 31 + i) % 1000000007
+    return s
+
+
+def loops_start(tag, starts):
+    """A shell command that starts one checksum loop per start value in the
+    background, each running until loops_stop() tells it to. A loop of a
+    fixed length had to outlast the slowest save/restore cycles on the
+    fastest host, and the tests then waited for it: a loop that ends when
+    told costs only the time the test needs."""
+    one = ("(i=0; s=%d; while [ ! -e /tmp/stop-{tag} ]; do s=$(( (s*31 + i) %% 1000000007 )); "
+           "i=$((i+1)); done; echo LOOP-{tag}-%d-$i-$s >/tmp/loop-{tag}-%d) &").format(tag=tag)
+    # (":" ends the list, so that more may follow after "; ".)
+    return " ".join([one % (c, c, c) for c in starts] + [":"])
+
+
+def loops_stop(vm, tag, starts, what):
+    """Stops the loops loops_start(tag, starts) started in vm's shell and
+    checks that each holds the checksum of the steps it says it ran, and
+    that it ran some."""
+    out = vm.run("touch /tmp/stop-%s; wait; cat /tmp/loop-%s-*" % (tag, tag))
+    got = {int(c): (int(i), int(s))
+           for c, i, s in re.findall(r"LOOP-%s-(\d+)-(\d+)-(\d+)" % re.escape(tag), out)}
+    check(sorted(got) == sorted(starts), "%s: every loop reports (%s)" % (what, got))
+    for c, (steps, s) in sorted(got.items()):
+        check(steps > 0 and s == loop_checksum(steps, c),
+              "%s: the loop from %d holds the checksum of its %d steps (%d)" % (what, c, steps, s))
+
+
 
 def quick_boot_args():
     """linux/quick_boot.args without its comments: what every test's
