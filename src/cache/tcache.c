@@ -164,6 +164,8 @@ int tcache_init(struct tcache *tc, uint64_t code_size, uint64_t ram_size, struct
 	tc->map_pool = table_alloc(tc->map_size, sizeof(*tc->map_pool), WRITTEN_FIRST);
 	tc->page_heads = calloc(tc->npages, sizeof(*tc->page_heads));
 	tc->page_traced = calloc(tc->npages, 1);
+	tc->listed_pages = calloc(tc->npages, sizeof(*tc->listed_pages));
+	tc->page_listed = calloc(tc->npages, 1);
 	tc->page_selfcheck = calloc(tc->npages, 1);
 	tc->page_selfcheck_switches = calloc(tc->npages, 1);
 	tc->page_code_writes = calloc(tc->npages, sizeof(*tc->page_code_writes));
@@ -171,6 +173,7 @@ int tcache_init(struct tcache *tc, uint64_t code_size, uint64_t ram_size, struct
 	tc->units = calloc(1, sizeof(*tc->units));
 	set_units(tc, 1, code_size);
 	if (!tc->hash || !tc->twins || !tc->blocks || !tc->map_pool || !tc->page_heads || !tc->page_traced ||
+	    !tc->listed_pages || !tc->page_listed ||
 	    !tc->page_selfcheck || !tc->page_selfcheck_switches || !tc->page_code_writes ||
 	    !tc->evicted_keys || !tc->units) {
 		tcache_destroy(tc);
@@ -190,6 +193,8 @@ void tcache_destroy(struct tcache *tc)
 	free(tc->global_chains);
 	free(tc->page_heads);
 	free(tc->page_traced);
+	free(tc->listed_pages);
+	free(tc->page_listed);
 	free(tc->page_selfcheck);
 	free(tc->page_selfcheck_switches);
 	free(tc->page_code_writes);
@@ -376,6 +381,10 @@ static void trace_page(struct tcache *tc, uint32_t page, bool traced)
 	if (page >= tc->npages || tc->page_traced[page] == traced)
 		return;
 	tc->page_traced[page] = traced;
+	if (traced && !tc->page_listed[page]) {
+		tc->page_listed[page] = 1;
+		tc->listed_pages[tc->nlisted_pages++] = page;
+	}
 	if (tcache_page_selfcheck(tc, page))
 		return;   /* never write-protected: its blocks check themselves */
 	shadow_protect_code(tc->sh, page, traced);
@@ -867,10 +876,13 @@ static void clear_tables(struct tcache *tc)
 /* Drops everything (tcache_flush, and the flush policy's room). */
 static void flush_all(struct tcache *tc, struct ibl_table *ibl)
 {
-	for (unsigned p = 0; p < tc->npages; p++) {
+	for (unsigned i = 0; i < tc->nlisted_pages; i++) {
+		uint32_t p = tc->listed_pages[i];
 		tc->page_heads[p] = NULL;
 		trace_page(tc, p, false);
+		tc->page_listed[p] = 0;
 	}
+	tc->nlisted_pages = 0;
 	clear_tables(tc);
 	ibl_clear(ibl);
 	for (unsigned i = 0; i < tc->nibls; i++)

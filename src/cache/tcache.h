@@ -232,6 +232,12 @@ struct tcache {
 	unsigned map_used, map_size;
 	struct tblock **page_heads;   /* per guest physical page */
 	uint8_t *page_traced;         /* page holds translations */
+	/* The pages that held translations since the last flush, each once
+	 * (page_listed): what a flush clears, not all of RAM (1M pages in
+	 * 4 GiB, which a guest flushing at every reset paid each time). */
+	uint32_t *listed_pages;
+	unsigned nlisted_pages;
+	uint8_t *page_listed;
 	/* Pages written too often while holding code: left writable, their
 	 * blocks compare their guest bytes at entry instead. Nonzero: the
 	 * reprotection rounds (tcache_reprotect_selfcheck) the page waits

@@ -257,9 +257,15 @@ static void identity_protect(struct shadow *sh, uint32_t page, bool always)
  * selected after changes held back while paging was on. */
 void shadow__sync_identity(struct shadow *sh)
 {
+	if (sh->identity_stale) {
+		for (uint32_t page = 0; page < sh->npages; page++)
+			identity_protect(sh, page, false);
+	} else {
+		for (unsigned i = 0; i < sh->nidentity_held; i++)
+			identity_protect(sh, sh->identity_held[i], false);
+	}
 	sh->identity_stale = false;
-	for (uint32_t page = 0; page < sh->npages; page++)
-		identity_protect(sh, page, false);
+	sh->nidentity_held = 0;
 }
 
 /* A page turned a table (or code), or back, changes its protection in
@@ -278,6 +284,8 @@ void shadow_reprotect(struct shadow *sh, uint32_t page)
 	flush_pending_unmap(sh);   /* a held-back mapping of page must not stay writable */
 	if (shadow__window_live(sh, &sh->identity))
 		identity_protect(sh, page, true);
+	else if (sh->nidentity_held < SHADOW_IDENTITY_HELD_MAX)
+		sh->identity_held[sh->nidentity_held++] = page;
 	else
 		sh->identity_stale = true;
 	for (uint32_t id = sh->map_head[page]; id; id = sh->nodes[id - 1].next) {

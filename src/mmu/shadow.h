@@ -34,6 +34,7 @@ _Static_assert(SHADOW_MAX_WINDOWS <= 256u, "struct shadow's recent_windows holds
 #define SHADOW_MAP_MIN 4096L
 #define SHADOW_REGIONS 1024u       /* 4 MiB regions of a 4 GiB window */
 #define SHADOW_REPROTECT_MAX 4096u /* pages a window not in use holds back */
+#define SHADOW_IDENTITY_HELD_MAX 4096u /* and the identity window */
 #define SHADOW_REUSED_SLOTS 4u       /* temporary mapping slots a window remembers */
 /* A shadow entry is a memfd page number above SHADOW_E_FRAME_SHIFT bits of
  * flags (shadow_internal.h's SHADOW_E_*, four of them), 0 where nothing is mapped:
@@ -179,7 +180,14 @@ struct shadow {
 	long host_maps;               /* host mappings (VMAs) the windows add */
 	long map_budget;              /* host_maps replacement keeps below */
 	uint8_t *identity_ro;         /* per page: read-only in the identity window */
-	bool identity_stale;          /* protections held back while it was not in use */
+	/* Pages whose protection there was held back while it was not in use
+	 * (a page may be listed twice), or, past SHADOW_IDENTITY_HELD_MAX of
+	 * them, identity_stale: every page looked at again. A guest that
+	 * turns paging on and off (a reset, a mode switch) then pays for the
+	 * pages that changed, not for all of its RAM (1M pages in 4 GiB). */
+	uint32_t identity_held[SHADOW_IDENTITY_HELD_MAX];
+	unsigned nidentity_held;
+	bool identity_stale;
 	bool gsbase_insn;             /* WRGSBASE usable: no system call per switch */
 	/* Told the address-space number (asid) of the current window, or of
 	 * the global pages (global), whenever it changes: the vCPU keeps its

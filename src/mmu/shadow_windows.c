@@ -228,7 +228,7 @@ int shadow_select(struct shadow *sh, const struct vcpu_state *s, struct window *
 	}
 	if (!paging) {
 		shadow__flush_pending_unmap(sh);
-		if (sh->identity_stale)
+		if (sh->identity_stale || sh->nidentity_held)
 			shadow__sync_identity(sh);
 	}
 	struct window *win = &sh->identity;

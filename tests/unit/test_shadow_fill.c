@@ -71,7 +71,7 @@ static char host_write(const uint8_t *addr)
  * from when it is selected again (held back until then, and applied in
  * address order, neighbours in one call), and one protected and released
  * meanwhile stays writable; in the paging windows and in the identity
- * window alike. */
+ * window alike, whose list of held-back pages may overflow. */
 static void test_held_back_protection(void)
 {
 	const uint32_t pd2 = 0x3000;
@@ -128,6 +128,20 @@ static void test_held_back_protection(void)
 	CHECK_EQ(shadow_select(&sh, &off, &id), 0);
 	CHECK_EQ(host_write(id->base + 0x120000), 'w');
 	CHECK_EQ(host_write(id->base + 0x121000), '-');
+	CHECK_EQ(host_write(id->base + 0x108000), '-');
+	/* More changes held back than the identity window lists: every page
+	 * is looked at when it is selected. */
+	CHECK_EQ(shadow_select(&sh, &a, &wa), 0);
+	for (unsigned k = 0; k < SHADOW_IDENTITY_HELD_MAX; k++)
+		shadow_protect_code(&sh, 0x130, k % 2 == 0);
+	shadow_protect_code(&sh, 0x121, false);
+	shadow_protect_code(&sh, 0x131, true);
+	CHECK(sh.identity_stale);
+	CHECK_EQ(shadow_select(&sh, &off, &id), 0);
+	CHECK(!sh.identity_stale && sh.nidentity_held == 0);
+	CHECK_EQ(host_write(id->base + 0x130000), 'w');
+	CHECK_EQ(host_write(id->base + 0x121000), 'w');
+	CHECK_EQ(host_write(id->base + 0x131000), '-');
 	CHECK_EQ(host_write(id->base + 0x108000), '-');
 	shadow_destroy(&sh);
 	guest_ram_destroy(&ram);

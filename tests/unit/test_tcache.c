@@ -678,6 +678,34 @@ static void test_flush_clears(void)
 	CHECK(tables_empty());
 }
 
+/* A flush visits the pages that held code since the last one, each once
+ * however often it was traced again, and leaves none traced or
+ * write-protected for code. */
+static void test_flush_listed_pages(void)
+{
+	reset();
+	CHECK_EQ(tc.nlisted_pages, 0);
+	for (unsigned round = 0; round < 3; round++) {
+		for (unsigned k = 0; k < 5; k++) {
+			CHECK(make_block(0x6010, 0x6010, 0, 16, 0) != NULL);
+			CHECK_EQ(tcache_invalidate_page(&tc, &ibl, 6), 1);
+			CHECK(!tcache_page_traced(&tc, 6));
+		}
+		CHECK(make_block(0x6010, 0x6010, 0, 16, 0) != NULL);
+		CHECK(make_block(0x8ff8, 0x8ff8, 0, 16, 0) != NULL);   /* pages 8 and 9 */
+		CHECK_EQ(tc.nlisted_pages, 3);
+		CHECK(tcache_page_traced(&tc, 6) && tcache_page_traced(&tc, 8) &&
+		      tcache_page_traced(&tc, 9));
+		CHECK(sh.code_protect[6] && sh.code_protect[8] && sh.code_protect[9]);
+		tcache_flush(&tc, &ibl);
+		CHECK_EQ(tc.nlisted_pages, 0);
+		for (uint32_t p = 0; p < tc.npages; p++) {
+			CHECK(!tcache_page_traced(&tc, p) && !tc.page_listed[p]);
+			CHECK(page_list_length(p) == 0 && !sh.code_protect[p]);
+		}
+	}
+}
+
 /* A block's branch back to its own start skips its poll when the block
  * is quiet and one vCPU runs; a request that finds the thread inside it
  * makes it poll until the run loop releases it; a branch forward into it
@@ -1114,6 +1142,7 @@ int main(void)
 	test_chaining();
 	test_full();
 	test_flush_clears();
+	test_flush_listed_pages();
 	test_loop_poll();
 	test_selfcheck();
 	test_selfcheck_backoff();
