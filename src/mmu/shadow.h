@@ -34,7 +34,7 @@ _Static_assert(SHADOW_MAX_WINDOWS <= 256u, "struct shadow's recent_windows holds
 #define SHADOW_MAP_MIN 4096L
 #define SHADOW_REGIONS 1024u       /* 4 MiB regions of a 4 GiB window */
 #define SHADOW_REPROTECT_MAX 4096u /* pages a window not in use holds back */
-#define SHADOW_IDENTITY_HELD_MAX 4096u /* and the identity window */
+#define SHADOW_IDENTITY_HELD_MAX 4096u /* pages the identity window holds back */
 #define SHADOW_REUSED_SLOTS 4u       /* temporary mapping slots a window remembers */
 /* A shadow entry is a memfd page number above SHADOW_E_FRAME_SHIFT bits of
  * flags (shadow_internal.h's SHADOW_E_*, four of them), 0 where nothing is mapped:

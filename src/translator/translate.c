@@ -1328,9 +1328,12 @@ int translate_block(struct translator *t, const struct translate_env *env, uint3
 	if (err || !t->clone_check)
 		return err;
 	const struct tblock *copy = *out;
-	/* Where the copy is in its line, so the same loop alignment and
-	 * exit padding are chosen. */
-	tcache_place_like(env->tc, (uintptr_t)copy->host);
+	/* Where the original is in its line, so the same loop alignment and
+	 * exit padding are chosen: the copy carries the original's, wherever
+	 * it went (with several vCPUs an exit's field is padded into one
+	 * line, which depends on the block's place in its line; clone_block
+	 * moves a copy only where its fields would not be so). */
+	tcache_place_like(env->tc, (uintptr_t)twin->host);
 	err = translate_fresh(t, env, eip, gpa, mode, false, out);
 	if (!err) {
 		const char *why = clone_differs(copy, *out);

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Sourced by the tests that boot a Linux guest and drive its console with
-# console_expect (run_debian.sh, run_debian_pae.sh, run_debian_smp.sh,
+# console_expect (run_debian.sh, run_debian_pae.sh,
 # run_disk.sh, run_net.sh, tests/firmware/run_debian_bios.sh) and by the
 # window tests (run_window.sh, run_window_tablet.sh, run_window_scale.sh,
 # run_framebuffer.sh, tests/firmware/run_boot_menu_window.sh): their work

@@ -13,12 +13,18 @@
 #      10.0.2.2, as it would a mirror's through the NAT, and apt-get
 #      install installs its package; a file is written, and poweroff
 #      (systemd's, clean) ends btvm with status 0;
-#   2. the same disk as an IDE disk (--disk FILE,if=ide): Debian's own
-#      initramfs loads ata_piix and mounts its root from /dev/sda, and the
-#      file the first boot wrote is there; poweroff again; this boot runs
-#      with --clone-check: every block copied from the same code at
-#      another linear address (a shared library in each process) is
-#      translated anew too, and a copy that differs ends the run;
+#   2. the same disk as an IDE disk (--disk FILE,if=ide) and two vCPUs
+#      (--smp 2): Debian's own initramfs loads ata_piix and mounts its
+#      root from /dev/sda, and the file the first boot wrote is there; the
+#      kernel brought the second CPU up from the MADT, nproc,
+#      /proc/cpuinfo and /sys/devices/system/cpu/online count two, and
+#      two processes computing at once (a shell loop each, pinned one to
+#      each CPU with taskset) both finish with the right sum, each on the
+#      CPU it was pinned to (/proc/self/stat's field 39, read inside the
+#      loop's process); poweroff again; this boot runs with --clone-check:
+#      every block copied from the same code at another linear address (a
+#      shared library in each process) is translated anew too, and a copy
+#      that differs ends the run;
 # then e2fsck -fn finds the image clean. (Each boot checks all it can:
 # the boots are most of the test's time.)
 #
@@ -126,16 +132,29 @@ EOF
 boot first
 
 # The same disk on the IDE controller: Debian's initramfs loads ata_piix
-# (udev, by the PCI ID) and finds its root on /dev/sda.
+# (udev, by the PCI ID) and finds its root on /dev/sda. Each loop adds
+# 0..29999 (449985000) and prints the CPU its own process ran on last
+# (field 39 of /proc/self/stat, read by the subshell itself: $BASHPID's
+# stat, not the parent shell's).
+loop='s=0; i=0; while [ $i -lt 30000 ]; do s=$((s+i)); i=$((i+1)); done; echo $s-$(cut -d" " -f39 /proc/$BASHPID/stat)'
 cat >"$work/second.expect" <<EOF
 $debian_login
 send echo ROOT=\$(findmnt -n -o SOURCE /)-\$(lsmod | grep -c '^ata_piix ')-\$(cat /root/persist.txt)
 expect ROOT=/dev/sda-1-written-in-the-first-boot
 expect root@debian-btvm:~#
+send echo NPROC-\$(nproc)-CPUS-\$(grep -c ^processor /proc/cpuinfo)-ONLINE-\$(cat /sys/devices/system/cpu/online)
+expect NPROC-2-CPUS-2-ONLINE-0-1
+expect root@debian-btvm:~#
+send echo SMP-\$(dmesg | grep -c -e 'smp: Brought up 1 node, 2 CPUs')
+expect SMP-1
+expect root@debian-btvm:~#
+send for c in 0 1; do taskset -c \$c bash -c '$loop' >/tmp/sum\$c & done; wait; echo SUMS-\$(cat /tmp/sum0)-\$(cat /tmp/sum1)
+expect SUMS-449985000-0-449985000-1
+expect root@debian-btvm:~#
 send poweroff
 expect_exit 0
 EOF
-disk_if=,if=ide boot second --clone-check
+disk_if=,if=ide boot second --smp 2 --clone-check
 
 # The guest's requests reached the host's server (slirp connects from the
 # host's loopback): the lists, then the package.
@@ -146,4 +165,4 @@ grep -q '"GET /\(\./\)\?btvm-net-check_1.0_all.deb HTTP/1.1" 200' "$work/http.lo
 echo "run_debian: apt-get update and install from http://10.0.2.2:$apt_port/ (the host's loopback through the NAT)"
 
 e2fsck -fn "$disk" >"$work/e2fsck.log" 2>&1 || fail "e2fsck -fn: $(tail -3 "$work/e2fsck.log")"
-echo "run_debian: PASS (systemd to multi-user twice, the second from an IDE disk with --clone-check, DHCP and ssh by key through a hostfwd, apt-get update and install from the host through the NAT, the file persisted, e2fsck clean)"
+echo "run_debian: PASS (systemd to multi-user twice, the second from an IDE disk with two vCPUs and --clone-check, two pinned loops right on CPUs 0 and 1, DHCP and ssh by key through a hostfwd, apt-get update and install from the host through the NAT, the file persisted, e2fsck clean)"
