@@ -17,9 +17,12 @@
  *              RDTSC, bit 4 --one-insn-blocks, bit 5 --trace (to
  *              /dev/null), bit 6 with paging the next page supervisor-only,
  *              bit 7 the code itself outside RAM
- *   byte 2     bits 0-6: the most instructions a block may take: 0 the
- *              default, n 1 + n % the default; bit 7: CR4.OSFXSR clear
- *              (SSE instructions become #UD callouts)
+ *   byte 2     bits 0-5: the most instructions a block may take: 0 the
+ *              default, n 1 + n % the default; bit 6: the cache
+ *              concurrent (several vCPUs running: each chainable exit's
+ *              field padded into one 64-byte line, polls through the
+ *              vCPU's pointer); bit 7: CR4.OSFXSR clear (SSE
+ *              instructions become #UD callouts)
  *   the rest   the guest code; HLT after it up to the end of the next page
  *
  * The modes are every combination of the translation key's first five bits
@@ -31,8 +34,9 @@
  * -ENOSPC only with a full cache; -EFAULT only for code outside RAM or a
  * first instruction running into a page that cannot be fetched; a block
  * has 1 to max instructions (1 in a one-instruction mode), only its only
- * instruction may cross a page, and its host-to-guest map rises inside
- * the block. The machine (guest RAM, the window, the cache, the vCPU) is
+ * instruction may cross a page, its host-to-guest map rises inside the
+ * block, and in a concurrent cache no chainable exit's field crosses a
+ * line. The machine (guest RAM, the window, the cache, the vCPU) is
  * made once, as libFuzzer harnesses keep what is expensive to build. */
 #define _GNU_SOURCE
 #include "fuzz.h"
@@ -316,6 +320,8 @@ static void translate_one(struct rig *r, const struct attempt *a, unsigned max)
 		fail(a, "translate_block failed otherwise");
 	if (!err)
 		check_block(a, tb, max);
+	if (!err && r->tc.concurrent && tcache_exits_straddle(tb, (uintptr_t)tb->host))
+		fail(a, "a chainable exit's field crosses a line in a concurrent cache");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -323,12 +329,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < HEADER_BYTES)
 		return 0;
 	struct rig *r = rig_get();
-	uint8_t at = data[0], env = data[1], insns = data[2] & 0x7f;
-	bool no_osfxsr = (data[2] & 0x80) != 0;
+	uint8_t at = data[0], env = data[1], insns = data[2] & 0x3f;
+	bool concurrent = (data[2] & 0x40) != 0, no_osfxsr = (data[2] & 0x80) != 0;
 	const uint8_t *code = data + HEADER_BYTES;
 	size_t code_len = size - HEADER_BYTES;
 
 	r->tc.selfcheck_all = (env & ENV_SELFCHECK) != 0;
+	r->tc.concurrent = concurrent;
 	r->cpu.ibl_table.mix = (env & ENV_IBL_MIX) != 0;
 	r->cpu.tsc_native = (env & ENV_TSC_NATIVE) != 0;
 	r->tr.single_insn = (env & ENV_ONE_INSN) != 0;

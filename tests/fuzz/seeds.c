@@ -467,14 +467,16 @@ enum {
 	AT_PAGE_END = 0x20, AT_NEXT_NO_RAM = 0x40, AT_NEXT_ABSENT = 0x80,
 	ENV_SELFCHECK = 0x01, ENV_ADAPTIVE = 0x02, ENV_IBL_MIX = 0x04, ENV_TSC_NATIVE = 0x08,
 	ENV_ONE_INSN = 0x10, ENV_TRACE = 0x20, ENV_NEXT_SUPERVISOR = 0x40,
+	BYTE2_CONCURRENT = 0x40,
 };
 
-static void translator(const char *name, uint8_t at, uint8_t env, const char *hex)
+static void translator_with(const char *name, uint8_t at, uint8_t env, uint8_t byte2,
+			    const char *hex)
 {
 	struct seed s = { .size = 3 };
 	s.data[0] = at;
 	s.data[1] = env;
-	s.data[2] = 0;   /* the translator's own block length */
+	s.data[2] = byte2;
 	for (const char *p = hex; *p;) {
 		unsigned byte;
 		int used;
@@ -488,6 +490,12 @@ static void translator(const char *name, uint8_t at, uint8_t env, const char *he
 			p++;
 	}
 	write_seed("translator", name, &s);
+}
+
+/* The translator's own block length; the cache not concurrent. */
+static void translator(const char *name, uint8_t at, uint8_t env, const char *hex)
+{
+	translator_with(name, at, env, 0, hex);
 }
 
 /* What compilers and kernels emit, a family per seed, so that the fuzzer
@@ -520,6 +528,9 @@ static void translator_seeds(void)
 	translator("jcxz16", 0, 0, "67 e3 10");
 	translator("loope", 0, 0, "e1 fe");
 	translator("jcc", 0, 0, "85 c0 74 05 0f 85 00 01 00 00");
+	/* With several vCPUs running: exits padded, polls through a pointer. */
+	translator_with("jcc-concurrent", 0, 0, BYTE2_CONCURRENT, "85 c0 74 05 0f 85 00 01 00 00");
+	translator_with("loop-concurrent", 0, ENV_SELFCHECK, BYTE2_CONCURRENT, "49 e2 fd f3 90");
 	translator("call-indirect", 0, 0, "ff 50 04");
 	translator("jmp-indirect", 0, 0, "ff e0");
 	translator("ret-imm", 0, 0, "c2 08 00");
