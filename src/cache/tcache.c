@@ -292,6 +292,13 @@ struct tblock *tcache_new_block(struct tcache *tc, uint8_t **code, uint8_t **lim
 	return tb;
 }
 
+bool tcache_room_for_two(const struct tcache *tc, uint32_t code)
+{
+	uint64_t need = code + TCACHE_LINE + TCACHE_BLOCK_RESERVE;
+	return tc->nblocks + 2 <= tc->blocks_limit && tc->code_limit - tc->code_used >= need &&
+	       tc->maps_limit - tc->map_used >= 4 * TCACHE_MAP_RESERVE;
+}
+
 void tcache_alloc_maps(struct tcache *tc, struct tblock *tb, unsigned max_insns)
 {
 	assert(2 * max_insns <= 2 * TCACHE_MAP_RESERVE && tc->map_used + 2 * max_insns <= tc->maps_limit);
@@ -305,12 +312,11 @@ void tcache_alloc_maps(struct tcache *tc, struct tblock *tb, unsigned max_insns)
  * instructions that straddled two ran a fifth slower (bare-metal matmul
  * 0.80 s against 0.65). Only loops move: every block on a line's start
  * made a Debian boot slower (8.87 s against 8.40, its code 13% larger). */
-#define LOOP_LINE 64u
 #define LOOP_MAX_LEN 256u
 
 bool tcache_loop_straddles(const struct tblock *tb, uintptr_t at)
 {
-	unsigned off = (unsigned)(at & (LOOP_LINE - 1));
+	unsigned off = (unsigned)(at & (TCACHE_LINE - 1));
 	if (!off)
 		return false;
 	for (unsigned i = 0; i < TBLOCK_MAX_EXITS; i++) {
@@ -318,7 +324,7 @@ bool tcache_loop_straddles(const struct tblock *tb, uintptr_t at)
 		if (!x->branch || x->kind != EXIT_KIND_BRANCH || x->target_eip != tb->eip)
 			continue;
 		size_t len = (size_t)(x->branch + 4 - tb->host);
-		if (len <= LOOP_MAX_LEN && (off + len + LOOP_LINE - 1) / LOOP_LINE > (len + LOOP_LINE - 1) / LOOP_LINE)
+		if (len <= LOOP_MAX_LEN && (off + len + TCACHE_LINE - 1) / TCACHE_LINE > (len + TCACHE_LINE - 1) / TCACHE_LINE)
 			return true;
 	}
 	return false;
@@ -354,7 +360,7 @@ bool tcache_exits_straddle(const struct tblock *tb, uintptr_t at)
 void tcache_place_like(struct tcache *tc, uintptr_t like)
 {
 	uintptr_t at = (uintptr_t)tc->code + tc->code_used;
-	uint64_t skip = (like - at) & (LOOP_LINE - 1);
+	uint64_t skip = (like - at) & (TCACHE_LINE - 1);
 	tc->code_used = skip > tc->code_limit - tc->code_used ? tc->code_limit : tc->code_used + skip;
 }
 

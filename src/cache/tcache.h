@@ -40,6 +40,10 @@ struct exit_desc {
 	struct exit_desc *next_in;  /* next exit chained into the same block */
 };
 
+/* The host's cache line, the unit of instruction fetch and of an atomic
+ * store: a loop is kept on as few as it can be, and with several vCPUs a
+ * chainable exit's rel32 field inside one (tcache.c). */
+#define TCACHE_LINE 64u
 #define TBLOCK_MAX_EXITS 4
 
 /* A relocation: the offset of an address field in a block's code, and
@@ -62,7 +66,7 @@ struct tblock {
 	 * page is chained past it (tcache_chain says why that is enough). */
 	uint8_t poll_len;
 	/* A hot trace (cpu/trace_build.c; this and heat sit in poll_len's
-	 * padding, so a block stays 456 bytes): its instructions are those of a
+	 * padding, so a block keeps its size): its instructions are those of a
 	 * recorded path forward through its page, not one contiguous run;
 	 * guest_len spans them all. */
 	bool trace;
@@ -78,6 +82,11 @@ struct tblock {
 	uint32_t selfcheck_off;
 	uint16_t ninsns;
 	bool valid;
+	/* Where in its 64-byte line the code was laid out (a copy: its
+	 * original's), which decides its loop alignment and, with several
+	 * vCPUs, its exits' padding: --clone-check lays the fresh
+	 * translation out there. */
+	uint8_t layout_line;
 	/* Its key's index in the --tcache-log (cache/tclog.h), when on. */
 	uint32_t log_key;
 	/* Some instruction runs on a low byte register between two XCHGs
@@ -372,6 +381,9 @@ struct tblock *tcache_twin(struct tcache *tc, uint64_t gpa, uint32_t mode);
 /* Space for one new block; NULL when the buffer or arena is full (the
  * caller flushes and asks again). */
 struct tblock *tcache_new_block(struct tcache *tc, uint8_t **code, uint8_t **limit);
+/* Whether tcache_new_block would give two blocks after each other the
+ * first of code bytes (the second then a whole reserve). */
+bool tcache_room_for_two(const struct tcache *tc, uint32_t code);
 /* A new block's instruction maps (host and guest offsets), room for
  * max_insns; commit keeps only what the block used. */
 void tcache_alloc_maps(struct tcache *tc, struct tblock *tb, unsigned max_insns);

@@ -1194,6 +1194,7 @@ static int translate_fresh_once(struct translator *t, const struct translate_env
 	tb->mode = mode;
 	tb->cs_limit = c->cs_limit;
 	tb->host = code;
+	tb->layout_line = (uint8_t)((uintptr_t)code % TCACHE_LINE);
 	tb->pages[0] = tb->pages[1] = (uint32_t)(gpa / GUEST_PAGE_SIZE);
 	tcache_alloc_maps(env->tc, tb, BLOCK_MAX_INSNS);
 	emit_init(&c->e, code, limit);
@@ -1324,16 +1325,23 @@ int translate_block(struct translator *t, const struct translate_env *env, uint3
 	const struct tblock *twin = clone_source(t, env, eip, gpa, mode);
 	if (!twin)
 		return translate_fresh(t, env, eip, gpa, mode, false, out);
+	/* The check's translation needs room after the copy: without it the
+	 * copy would stay, unchecked, and the run loop (making room) would
+	 * find it next time. */
+	if (t->clone_check && !tcache_room_for_two(env->tc, twin->host_len))
+		return -ENOSPC;
 	int err = clone_block(env->tc, twin, eip, out);
 	if (err || !t->clone_check)
 		return err;
 	const struct tblock *copy = *out;
-	/* Where the original is in its line, so the same loop alignment and
-	 * exit padding are chosen: the copy carries the original's, wherever
-	 * it went (with several vCPUs an exit's field is padded into one
-	 * line, which depends on the block's place in its line; clone_block
-	 * moves a copy only where its fields would not be so). */
-	tcache_place_like(env->tc, (uintptr_t)twin->host);
+	/* Where the original was laid out in its line, so the same loop
+	 * alignment and exit padding are chosen: the copy carries the
+	 * original's, wherever it went (with several vCPUs an exit's field is
+	 * padded into one line, which depends on the block's place in its
+	 * line; clone_block moves a copy only where its fields would not be
+	 * so). Not the twin's own place: the twin may be a copy too (made
+	 * without the check, or before a failed translation). */
+	tcache_place_like(env->tc, twin->layout_line);
 	err = translate_fresh(t, env, eip, gpa, mode, false, out);
 	if (!err) {
 		const char *why = clone_differs(copy, *out);

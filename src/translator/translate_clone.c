@@ -76,6 +76,7 @@ int clone_block(struct tcache *tc, const struct tblock *twin, uint32_t eip, stru
 	tb->mode = twin->mode;
 	tb->guest_len = twin->guest_len;
 	tb->host = code;
+	tb->layout_line = twin->layout_line;
 	tb->poll_len = twin->poll_len;
 	tb->quiet = twin->quiet;
 	tb->host_len = twin->host_len;

@@ -5,9 +5,10 @@
  * concurrent) the translator pads a branch exit so that its rel32 field
  * lies in one 64-byte line, which depends on where in its line the block
  * starts: the copy and the fresh translation it is compared with must
- * agree wherever the original and the copy were placed. (The Debian
- * system booted with --smp 2 --clone-check ended on a copy whose
- * original had such padding, "code length".) */
+ * agree wherever the original and the copy were placed, and a copy of a
+ * copy too. (The Debian system booted with --smp 2 --clone-check ended on
+ * a copy whose original had such padding, "code length", and then, one
+ * boot in four, on a copy of a copy.) */
 #include <errno.h>
 #include <string.h>
 
@@ -52,39 +53,58 @@ static int translate_at(struct board *b, uint32_t eip, unsigned line_off, struct
 	return cpu_translate_block(&v->cpu, &v->tr, eip, GPA, flat_mode(v), tb);
 }
 
+/* A third linear address: the copy at the second was left as the cache's
+ * twin of the code unchecked (as when its check found no room and the
+ * translation was made again later), so the third is a copy of a copy,
+ * whose padding is its original's wherever the first copy went; the
+ * check lays its fresh translation out as the original was. */
+#define THIRD_EIP 0x30201000u
+
 static void test_copies(struct board *b, bool concurrent)
 {
 	struct board_vcpu *v = &b->vcpus[0];
-	unsigned copies = 0, padded = 0;
+	unsigned copies = 0, padded = 0, pairs = 0;
 	b->tc.concurrent = concurrent;
 	for (unsigned nops = 0; nops < 16; nops++) {
 		put_code(b, nops);
 		uint32_t shortest = UINT32_MAX, longest = 0;
-		/* Blocks start at 16-byte steps (tcache_commit). */
+		/* Blocks start at 16-byte steps (tcache_commit); third 64: no
+		 * third address. */
 		for (unsigned first = 0; first < 64; first += 16) {
 			for (unsigned second = 0; second < 64; second += 16) {
-				tcache_flush(&b->tc, &v->cpu.ibl_table);
-				struct tblock *orig = NULL, *copy = NULL;
-				CHECK_EQ(translate_at(b, FIRST_EIP, first, &orig), 0);
-				uint64_t clones = b->tc.stats.clones;
-				int err = translate_at(b, SECOND_EIP, second, &copy);
-				if (err)
-					fprintf(stderr, "test_clone: %u NOPs, at +%u and +%u: %s\n", nops,
-						first, second, v->tr.error);
-				CHECK_EQ(err, 0);
-				if (err || !orig || !copy)
-					continue;
-				copies += b->tc.stats.clones - clones == 1;
-				shortest = orig->code_len < shortest ? orig->code_len : shortest;
-				longest = orig->code_len > longest ? orig->code_len : longest;
-				CHECK_EQ(copy->eip, SECOND_EIP);
-				/* A chainable exit's field in one line, the copy's too. */
-				CHECK(!concurrent || !tcache_exits_straddle(copy, (uintptr_t)copy->host));
+				for (unsigned third = 0; third <= 64; third += 16) {
+					tcache_flush(&b->tc, &v->cpu.ibl_table);
+					struct tblock *orig = NULL, *copy = NULL, *last = NULL;
+					CHECK_EQ(translate_at(b, FIRST_EIP, first, &orig), 0);
+					uint64_t clones = b->tc.stats.clones;
+					v->tr.clone_check = third == 64;
+					int err = translate_at(b, SECOND_EIP, second, &copy);
+					v->tr.clone_check = true;
+					if (!err && third < 64)
+						err = translate_at(b, THIRD_EIP, third, &last);
+					if (err)
+						fprintf(stderr, "test_clone: %u NOPs, at +%u, +%u and +%u: %s\n",
+							nops, first, second, third, v->tr.error);
+					CHECK_EQ(err, 0);
+					if (err || !orig || !copy || (third < 64 && !last))
+						continue;
+					pairs++;
+					copies += b->tc.stats.clones - clones == (third < 64 ? 2u : 1u);
+					shortest = orig->code_len < shortest ? orig->code_len : shortest;
+					longest = orig->code_len > longest ? orig->code_len : longest;
+					CHECK_EQ(copy->eip, SECOND_EIP);
+					CHECK(!last || last->eip == THIRD_EIP);
+					/* A chainable exit's field in one line, the copies' too. */
+					CHECK(!concurrent || !tcache_exits_straddle(copy, (uintptr_t)copy->host));
+					CHECK(!concurrent || !last ||
+					      !tcache_exits_straddle(last, (uintptr_t)last->host));
+				}
 			}
 		}
 		padded += longest > shortest;
 	}
-	CHECK_EQ(copies, 16u * 16u);   /* each second translation a copy */
+	CHECK_EQ(pairs, 16u * 16u * 5u);
+	CHECK_EQ(copies, pairs);   /* each later translation a copy */
 	/* Some blocks padded at some places, only when concurrent. */
 	CHECK(concurrent ? padded > 0 : padded == 0);
 }
