@@ -294,7 +294,10 @@ struct tblock *tcache_new_block(struct tcache *tc, uint8_t **code, uint8_t **lim
 
 bool tcache_room_for_two(const struct tcache *tc, uint32_t code)
 {
-	uint64_t need = code + TCACHE_LINE + TCACHE_BLOCK_RESERVE;
+	/* Each placed anywhere in a line, the second started as
+	 * tcache_new_block starts one. */
+	uint64_t need = 2 * ((uint64_t)code + TCACHE_LINE) +
+			(tc->policy == TCACHE_POLICY_FLUSH ? TCACHE_BLOCK_RESERVE : TCACHE_UNIT_MIN_ROOM);
 	return tc->nblocks + 2 <= tc->blocks_limit && tc->code_limit - tc->code_used >= need &&
 	       tc->maps_limit - tc->map_used >= 4 * TCACHE_MAP_RESERVE;
 }

@@ -381,8 +381,9 @@ struct tblock *tcache_twin(struct tcache *tc, uint64_t gpa, uint32_t mode);
 /* Space for one new block; NULL when the buffer or arena is full (the
  * caller flushes and asks again). */
 struct tblock *tcache_new_block(struct tcache *tc, uint8_t **code, uint8_t **limit);
-/* Whether tcache_new_block would give two blocks after each other the
- * first of code bytes (the second then a whole reserve). */
+/* Whether two blocks of code bytes each fit after each other where the
+ * cache is now (so that the second need not make room, which may drop
+ * the first). */
 bool tcache_room_for_two(const struct tcache *tc, uint32_t code);
 /* A new block's instruction maps (host and guest offsets), room for
  * max_insns; commit keeps only what the block used. */

@@ -1326,10 +1326,13 @@ int translate_block(struct translator *t, const struct translate_env *env, uint3
 	if (!twin)
 		return translate_fresh(t, env, eip, gpa, mode, false, out);
 	/* The check's translation needs room after the copy: without it the
-	 * copy would stay, unchecked, and the run loop (making room) would
-	 * find it next time. */
+	 * copy would stay, unchecked, and with several vCPUs the run loop,
+	 * making room, would find it next time. Short of room for both (a
+	 * unit's tail, or a fifo cache's unit smaller than two blocks), the
+	 * block is translated instead, which is what the copy would be
+	 * checked against. */
 	if (t->clone_check && !tcache_room_for_two(env->tc, twin->host_len))
-		return -ENOSPC;
+		return translate_fresh(t, env, eip, gpa, mode, false, out);
 	int err = clone_block(env->tc, twin, eip, out);
 	if (err || !t->clone_check)
 		return err;
