@@ -109,6 +109,29 @@ static void test_copies(struct board *b, bool concurrent)
 	CHECK(concurrent ? padded > 0 : padded == 0);
 }
 
+/* Short of room for a copy and its check's translation after it, the
+ * block is translated instead of copied (a copy left unchecked would be
+ * the next one's twin; and a fifo cache's unit may never hold both). */
+static void test_no_room_for_two(struct board *b)
+{
+	struct board_vcpu *v = &b->vcpus[0];
+	put_code(b, 3);
+	tcache_flush(&b->tc, &v->cpu.ibl_table);
+	struct tblock *orig = NULL, *tb = NULL;
+	CHECK_EQ(translate_at(b, FIRST_EIP, 0, &orig), 0);
+	if (!orig)
+		return;
+	uint32_t start = b->tc.policy == TCACHE_POLICY_FLUSH ? TCACHE_BLOCK_RESERVE : TCACHE_UNIT_MIN_ROOM;
+	uint64_t room = orig->host_len + start + 16;   /* one such block, not two */
+	CHECK(!tcache_room_for_two(&b->tc, orig->host_len) || b->tc.code_limit - b->tc.code_used > room);
+	b->tc.code_used = b->tc.code_limit - room;
+	CHECK(!tcache_room_for_two(&b->tc, orig->host_len));
+	uint64_t clones = b->tc.stats.clones;
+	CHECK_EQ(cpu_translate_block(&v->cpu, &v->tr, SECOND_EIP, GPA, flat_mode(v), &tb), 0);
+	CHECK_EQ(b->tc.stats.clones, clones);   /* translated, not copied */
+	CHECK(tb && tb->eip == SECOND_EIP && tb->code_len == orig->code_len);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -126,6 +149,7 @@ int main(int argc, char **argv)
 	test_copies(b, false);
 	test_copies(b, true);
 	b->tc.concurrent = false;
+	test_no_room_for_two(b);
 	board_destroy(b);
 	return check_report("test_clone");
 }
