@@ -404,6 +404,15 @@ int cpu_install_fault_handlers(void)
 		return -errno;
 	sa.sa_sigaction = on_attention;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	/* A profile sample (--stats' time split, --profile) waits until the
+	 * request has returned to what it interrupted: both pending at once
+	 * (a loaded host gives the thread its CPU back with the board's
+	 * timer signal and a CPU-clock sample due), the lower-numbered
+	 * attention signal is delivered first, and the sample on top of it
+	 * then saw this handler's PC and counted the monitor's time instead
+	 * of the translated code's (a compute guest beside a build: 45% in
+	 * the monitor). */
+	sigaddset(&sa.sa_mask, SIGPROF);
 	if ((HOST_TSAN ? __sigaction : sigaction)(HOST_ATTENTION_SIGNAL, &sa, NULL) < 0)
 		return -errno;
 	return 0;
