@@ -274,6 +274,12 @@ struct tblock *tcache_twin(struct tcache *tc, uint64_t gpa, uint32_t mode)
 	return NULL;
 }
 
+/* The room a block may start in. */
+static uint64_t block_start_room(const struct tcache *tc)
+{
+	return tc->policy == TCACHE_POLICY_FLUSH ? TCACHE_BLOCK_RESERVE : TCACHE_UNIT_MIN_ROOM;
+}
+
 struct tblock *tcache_new_block(struct tcache *tc, uint8_t **code, uint8_t **limit)
 {
 	/* Under flush a block starts only with the whole reserve free, as
@@ -281,7 +287,7 @@ struct tblock *tcache_new_block(struct tcache *tc, uint8_t **code, uint8_t **lim
 	 * fit going to the next unit (-ENOSPC, tcache_make_room). */
 	assert(tc->code_used <= tc->code_limit);
 	uint64_t room = tc->code_limit - tc->code_used;
-	uint64_t need = tc->policy == TCACHE_POLICY_FLUSH ? TCACHE_BLOCK_RESERVE : TCACHE_UNIT_MIN_ROOM;
+	uint64_t need = block_start_room(tc);
 	if (tc->nblocks == tc->blocks_limit || room < need || tc->maps_limit - tc->map_used < 2 * TCACHE_MAP_RESERVE)
 		return NULL;
 	struct tblock *tb = &tc->blocks[tc->nblocks];
@@ -296,8 +302,7 @@ bool tcache_room_for_two(const struct tcache *tc, uint32_t code)
 {
 	/* Each placed anywhere in a line, the second started as
 	 * tcache_new_block starts one. */
-	uint64_t need = 2 * ((uint64_t)code + TCACHE_LINE) +
-			(tc->policy == TCACHE_POLICY_FLUSH ? TCACHE_BLOCK_RESERVE : TCACHE_UNIT_MIN_ROOM);
+	uint64_t need = 2 * ((uint64_t)code + TCACHE_LINE) + block_start_room(tc);
 	return tc->nblocks + 2 <= tc->blocks_limit && tc->code_limit - tc->code_used >= need &&
 	       tc->maps_limit - tc->map_used >= 4 * TCACHE_MAP_RESERVE;
 }

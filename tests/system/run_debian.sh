@@ -165,4 +165,4 @@ grep -q '"GET /\(\./\)\?btvm-net-check_1.0_all.deb HTTP/1.1" 200' "$work/http.lo
 echo "run_debian: apt-get update and install from http://10.0.2.2:$apt_port/ (the host's loopback through the NAT)"
 
 e2fsck -fn "$disk" >"$work/e2fsck.log" 2>&1 || fail "e2fsck -fn: $(tail -3 "$work/e2fsck.log")"
-echo "run_debian: PASS (systemd to multi-user twice, the second from an IDE disk with two vCPUs, two pinned loops right on CPUs 0 and 1, DHCP and ssh by key through a hostfwd, apt-get update and install from the host through the NAT, the file persisted, e2fsck clean)"
+echo "run_debian: PASS (systemd to multi-user twice, the second from an IDE disk with two vCPUs and --clone-check, two pinned loops right on CPUs 0 and 1, DHCP and ssh by key through a hostfwd, apt-get update and install from the host through the NAT, the file persisted, e2fsck clean)"
