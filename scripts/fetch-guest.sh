@@ -249,30 +249,14 @@ find_deb() { # find_deb GLOB: the one cached .deb matching GLOB, if any
 	return 1
 }
 
-# The private apt state's options (opts) and its log (log), emptied.
+# The private apt state's options (opts) and its log (log), emptied:
+# nothing counts as installed.
+# shellcheck source=scripts/apt-private.sh
+. "$(dirname "${BASH_SOURCE[0]}")/apt-private.sh"
 apt_setup() {
-	local apt=$cache/apt
-	mkdir -p "$apt/lists/partial" "$apt/archives/partial" "$apt/sources.list.d" "$apt/preferences.d"
-	: >"$apt/status"
-	cat >"$apt/sources.list" <<-EOS
-		deb [arch=i386 signed-by=$keyring] $mirror bookworm main
-		deb [arch=i386 signed-by=$keyring] $mirror bookworm-updates main
-		deb [arch=i386 signed-by=$keyring] $security_mirror bookworm-security main
-	EOS
-	opts=(
-		-o Dir::State="$apt" -o Dir::State::Lists="$apt/lists"
-		-o Dir::State::status="$apt/status" -o Dir::State::extended_states="$apt/extended_states"
-		-o Dir::Cache="$apt" -o Dir::Cache::archives="$apt/archives"
-		-o Dir::Etc::SourceList="$apt/sources.list" -o Dir::Etc::SourceParts="$apt/sources.list.d"
-		-o Dir::Etc::Preferences="$apt/preferences" -o Dir::Etc::PreferencesParts="$apt/preferences.d"
-		-o APT::Architecture=i386 -o APT::Architectures::=i386
-		-o Acquire::Languages=none -o Debug::NoLocking=true
-	)
-	# apt drops to the _apt user to download, which cannot write into a
-	# cache under root's home.
-	[ "$(id -u)" = 0 ] && opts+=(-o APT::Sandbox::User=root)
-	log=$cache/apt.log
-	: >"$log"
+	mkdir -p "$cache/apt"
+	: >"$cache/apt/status"
+	apt_private_setup "$cache/apt" "$cache/apt/status" "$cache/apt.log"
 }
 
 download() {

@@ -18,12 +18,13 @@ its P processes on the first k of the host's CPUs for each k (the host's
 own speed-up: the ceiling of any VMM's on this machine at this load), and
 gives the checksums every guest run must match. Then the Debian system
 of scripts/make-debian-image.sh (a private copy, its writes thrown away)
-boots from its disk with k vCPUs and runs a parallel job of its own
-programs at the shell prompt (debbuild: the image has no compiler, so
-xargs -P P of gzip -9n and sha256sum over 32 generated files stands for
-`make -jP`), timed by the guest's clock, at every vCPU count or at those
---debian-vcpus names (a smoke run's single boot); `--no-debian` leaves it
-out. The IPI kernel (bench/smp/ipibench.asm) runs with 2 vCPUs;
+boots from its disk with k vCPUs and runs two parallel jobs at the shell
+prompt, timed by the guest's clock: debbuild, of its own programs (xargs
+-P P of gzip -9n and sha256sum over 32 generated files), and debcc, a
+parallel build of a small C project (Lua 5.4 by Debian's gcc 12, make
+-jP, with the compiler from a second disk: bench/smp/toolchain.sh), at
+every vCPU count or at those --debian-vcpus names (a smoke run's single
+boot); `--no-debian` leaves it out. The IPI kernel (bench/smp/ipibench.asm) runs with 2 vCPUs;
 the host times its two loops between their begin and end lines on the
 serial console and divides by the rounds.
 
@@ -60,14 +61,22 @@ MIN_LOOP_S = 0.3
 
 # The Debian system's part: the image of scripts/make-debian-image.sh
 # (a private copy, booted with its writes thrown away), driven by
-# tests/system/console_expect. The image has no compiler, so the parallel
-# job is made of its own programs: FILES files of numbers (seq, not
-# timed), then a `make -jP` shape through xargs -P: per file a shell that
-# compresses it (gzip -9n) and hashes the result (sha256sum), then the
-# hashes hashed together.
+# tests/system/console_expect, with two parallel jobs in one boot, each
+# timed by the guest's clock:
+# - debbuild, of the image's own programs: FILES files of numbers (seq, not
+#   timed), then a `make -jP` shape through xargs -P: per file a shell that
+#   compresses it (gzip -9n) and hashes the result (sha256sum), then the
+#   hashes hashed together;
+# - debcc, a parallel build of a small C project: Lua 5.4 (Debian's
+#   source), `make -jP posix` with Debian's gcc 12, from the second disk of
+#   bench/smp/toolchain.sh (the image has no compiler; the guest links the
+#   disk's files into its tree), its checksum the objects' and programs'
+#   bytes (gcc's output is the same wherever it runs right) and what the
+#   built lua prints. --quick builds with -O0 (a third of the time).
 DEB_MEM_MIB = 512
 DEB_PROMPT = "root@debian-btvm:~#"
-DEB_LINE = re.compile(rb"DEBWORK (\d+) ([0-9.]+) ([0-9a-f]{16})")
+DEB_LINE = re.compile(rb"DEB(WORK|CC) (\d+) ([0-9.]+) ([0-9a-f]{16})")
+DEB_JOBS = {b"WORK": "debbuild", b"CC": "debcc"}
 DEB_SCRIPT = """fail_on Kernel panic
 fail_on BUG:\\s
 fail_on Oops:\\s
@@ -78,6 +87,12 @@ expect MU=active-81
 expect {prompt}
 send (mkdir /tmp/w && cd /tmp/w && for i in $(seq {files}); do seq $i 7 400000 >f$i; done && t0=$(date +%s.%N) && ls f* | xargs -P {procs} -I@ sh -c 'gzip -9n <@ >@.gz && sha256sum @.gz >@.sum' && t1=$(date +%s.%N) && echo DEBWORK $(nproc) $(awk -v a=$t0 -v b=$t1 'BEGIN {{ printf "%.6f", b - a }}') $(cat f*.sum | sha256sum | cut -c1-16)); echo DEBWORK-DONE-$((6*7))
 expect DEBWORK-DONE-42
+expect {prompt}
+send mkdir -p /mnt/cc && mount -o ro /dev/vdb /mnt/cc && cp -asn /mnt/cc/. / && echo LINKED-$((3*3))
+expect LINKED-9
+expect {prompt}
+send (cp -r /mnt/cc/opt/cproj/lua /tmp/cc && cd /tmp/cc && t0=$(date +%s.%N) && make -j{procs} posix MYCFLAGS={cflags} >/tmp/cc.log 2>&1 && t1=$(date +%s.%N) && echo DEBCC $(nproc) $(awk -v a=$t0 -v b=$t1 'BEGIN {{ printf "%.6f", b - a }}') $( (cat src/*.o src/lua src/luac | sha256sum; ./src/lua -e 'local t = 0 for i = 1, 100000 do t = (t * 31 + i) % 1000003 end print(t, _VERSION)') | sha256sum | cut -c1-16) || tail -5 /tmp/cc.log); echo DEBCC-DONE-$((6*7))
+expect DEBCC-DONE-42
 expect {prompt}
 send poweroff
 expect_exit 0
@@ -272,28 +287,36 @@ def main():
             if r.returncode or len(deb) < 3 or not all(deb):
                 sys.exit("run.py: scripts/make-debian-image.sh failed (status %d): no Debian "
                          "image (--no-debian skips that part)" % r.returncode)
-            deb.append(expect_bin)
+            r = subprocess.run(["bash", os.path.join(HERE, "toolchain.sh"), deb[0]],
+                               stdout=subprocess.PIPE, text=True)
+            if r.returncode or not r.stdout.strip():
+                sys.exit("run.py: bench/smp/toolchain.sh failed (status %d): no compiler disk "
+                         "for the Debian system's build (--no-debian skips that part)" %
+                         r.returncode)
+            deb += [expect_bin, r.stdout.strip()]
         return bench(args, vmms, vcpus, deb_vcpus, procs, rounds, work_args, smpwork, kernel,
                      initrd, ipi_elf, host_cpus, deb, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def debian_once(vmm, exe, deb, vcpus, procs, files, tmp, timeout):
+def debian_once(vmm, exe, deb, vcpus, procs, quick, tmp, timeout):
     """One boot of the Debian system with VCPUS vCPUs: (exit status of
     console_expect, the console log, the command)."""
-    disk, kernel, initrd, expect_bin = deb
+    disk, kernel, initrd, expect_bin, cc_disk = deb
     script = os.path.join(tmp, "debian.expect")
     with open(script, "w") as f:
-        f.write(DEB_SCRIPT.format(prompt=DEB_PROMPT, files=files, procs=procs))
+        f.write(DEB_SCRIPT.format(prompt=DEB_PROMPT, files=8 if quick else 32, procs=procs,
+                                  cflags="-O0" if quick else "-O2"))
     log = os.path.join(tmp, "debian-%s-%d.log" % (vmm, vcpus))
     if vmm == "btvm":
         cmd = [exe, "run", "--display", "none", "-m", str(DEB_MEM_MIB), "--smp", str(vcpus),
-               "--net", "none", "--disk", disk, "--snapshot"]
+               "--net", "none", "--disk", disk, "--disk", cc_disk + ",readonly", "--snapshot"]
     else:
         cmd = [exe, "-accel", "tcg,thread=multi", "-smp", str(vcpus), "-m", str(DEB_MEM_MIB),
                "-kernel", kernel, "-initrd", initrd, "-append", "console=ttyS0 root=/dev/vda ro",
-               "-drive", "file=%s,if=virtio,format=raw,snapshot=on" % disk, "-nic", "none",
+               "-drive", "file=%s,if=virtio,format=raw,snapshot=on" % disk,
+               "-drive", "file=%s,if=virtio,format=raw,readonly=on" % cc_disk, "-nic", "none",
                "-nographic", "-no-reboot"]
     r = subprocess.run([expect_bin, "-t", str(timeout), "-l", log, script] + cmd,
                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -314,7 +337,7 @@ def bench(args, vmms, vcpus, deb_vcpus, procs, rounds, work_args, smpwork, kerne
     clock = {}    # (vmm, vcpus) -> (guest's seconds, host's seconds), the last run
     names = subprocess.run([smpwork, "--list"], stdout=subprocess.PIPE, text=True,
                            check=True).stdout.split()
-    guest_names = names + ([] if deb is None else ["debbuild"])
+    guest_names = names + ([] if deb is None else list(DEB_JOBS.values()))
 
     def keep(key, v):
         if key not in best or v < best[key]:
@@ -388,23 +411,27 @@ def bench(args, vmms, vcpus, deb_vcpus, procs, rounds, work_args, smpwork, kerne
             for vmm, exe in vmms.items():
                 print("run %d/%d: %s --smp %d, the Debian system ..." % (run, args.runs, vmm, k),
                       file=sys.stderr)
-                status, out, cmd = debian_once(vmm, exe, deb, k, procs, 8 if args.quick else 32,
-                                               tmp, args.timeout)
+                status, out, cmd = debian_once(vmm, exe, deb, k, procs, args.quick, tmp,
+                                               args.timeout)
                 got = DEB_LINE.findall(out)
                 why = []
                 if status != 0:
                     why.append("console_expect's status %d" % status)
-                if len(got) != 1:
-                    why.append("no DEBWORK line")
-                elif int(got[0][0]) != k:
-                    why.append("nproc said %s, not %d" % (got[0][0].decode(), k))
-                else:
-                    s = got[0][2].decode()
-                    if sums.setdefault(("debian", 0, "debbuild"), s) != s:
-                        why.append("CHECKSUM MISMATCH: %s, before %s" %
-                                   (s, sums[("debian", 0, "debbuild")]))
+                for job, name in DEB_JOBS.items():
+                    lines = [g[1:] for g in got if g[0] == job]
+                    if len(lines) != 1:
+                        why.append("no DEB%s line" % job.decode())
+                        continue
+                    ncpu, secs, s = lines[0]
+                    if int(ncpu) != k:
+                        why.append("nproc said %s, not %d" % (ncpu.decode(), k))
+                        continue
+                    s = s.decode()
+                    if sums.setdefault(("debian", 0, name), s) != s:
+                        why.append("%s CHECKSUM MISMATCH: %s, before %s" %
+                                   (name, s, sums[("debian", 0, name)]))
                     else:
-                        keep((vmm, k, "debbuild"), float(got[0][1]))
+                        keep((vmm, k, name), float(secs))
                 if why:
                     failures.append("%s --smp %d, the Debian system: %s\n    command: %s\n%s" %
                                     (vmm, k, "; ".join(why), " ".join(cmd), tail(out)))
@@ -449,7 +476,7 @@ def bench(args, vmms, vcpus, deb_vcpus, procs, rounds, work_args, smpwork, kerne
     print("-" * len(head))
     speedups = {}
     for n in guest_names:
-        for k in sorted(set(vcpus) | set(deb_vcpus)) if n == "debbuild" else vcpus:
+        for k in sorted(set(vcpus) | set(deb_vcpus)) if n in DEB_JOBS.values() else vcpus:
             nt, b, q = (best.get((v, k, n)) for v in ("native", "btvm", "qemu"))
             sn = ratio(best.get(("native", 1, n)), nt)
             sb = ratio(best.get(("btvm", 1, n)), b)
@@ -465,6 +492,9 @@ def bench(args, vmms, vcpus, deb_vcpus, procs, rounds, work_args, smpwork, kerne
         print("(debbuild: the Debian system from its disk, -m %d: %d files through xargs -P %d"
               " of gzip -9n and sha256sum, by the guest's clock)" %
               (DEB_MEM_MIB, 8 if args.quick else 32, procs))
+        print("(debcc: in the same boot, Lua 5.4 built by Debian's gcc 12, make -j%d posix at %s,"
+              " by the guest's clock; no native figure: the host runs no i386 gcc)" %
+              (procs, "-O0" if args.quick else "-O2"))
     # The times are the guest's: its clock must keep the host's pace at
     # every vCPU count (smpwork's whole run by its clock, against the host's
     # time from the line before it to its last line).
