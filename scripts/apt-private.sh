@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # A private apt state for downloading Debian 12's i386 packages without
 # touching the host's apt configuration, lists or dpkg architectures.
 # Sourced by scripts/fetch-guest.sh and bench/smp/toolchain.sh, which set
@@ -17,6 +18,8 @@ apt_private_setup() {
 	[ "${4:-}" = --src ] && src=1
 	mkdir -p "$apt/lists/partial" "$apt/archives/partial" "$apt/sources.list.d" "$apt/preferences.d"
 	local suite kind
+	# The sourcing script's settings.
+	: "${mirror:?}" "${security_mirror:?}" "${keyring:?}"
 	: >"$apt/sources.list"
 	for kind in deb deb-src; do
 		[ "$kind" = deb-src ] && [ "$src" = 0 ] && continue

@@ -34,10 +34,10 @@ cannot_download() {
 	exit 3
 }
 
-[ $# = 1 ] && [ "${1#-}" = "$1" ] || {
+if [ $# != 1 ] || [ "${1#-}" != "$1" ]; then
 	echo "usage: bench/smp/toolchain.sh IMAGE (the Debian image, an ext4 filesystem)" >&2
 	exit 2
-}
+fi
 image=$1
 [ -r "$image" ] || die "cannot read the image $image"
 for tool in debugfs mke2fs dpkg-deb apt-get; do
