@@ -123,5 +123,6 @@ mke2fs -q -t ext2 -L btvm-cc -d "$root" "$disk.tmp" "${size_kib}k" >&2 ||
 	die "mke2fs could not make the disk"
 mv -f "$disk.tmp" "$disk"
 find "$cache" -maxdepth 1 -name "toolchain-*.img" ! -name "$(basename "$disk")" -delete   # an older recipe or image
+apt-get "${opts[@]}" clean >>"$log" 2>&1 || true   # the disk holds what the .debs did
 say "made $disk: ${#want[@]} packages and $(basename "$orig")"
 echo "$disk"
