@@ -24,9 +24,10 @@ prompt, timed by the guest's clock: debbuild, of its own programs (xargs
 parallel build of a small C project (Lua 5.4 by Debian's gcc 12, make
 -jP, with the compiler from a second disk: bench/smp/toolchain.sh), at
 every vCPU count or at those --debian-vcpus names (a smoke run's single
-boot); `--no-debian` leaves it out. The IPI kernel (bench/smp/ipibench.asm) runs with 2 vCPUs;
-the host times its two loops between their begin and end lines on the
-serial console and divides by the rounds.
+boot); `--no-debian` leaves it out. The IPI kernel
+(bench/smp/ipibench.asm) runs with 2 vCPUs; the host times its two loops
+between their begin and end lines on the serial console and divides by
+the rounds.
 
 N is the host's CPU count (the CPUs this process may run on) unless
 --vcpus says otherwise; --quick does a tenth of the work (a smoke run, as
