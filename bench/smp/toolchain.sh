@@ -69,8 +69,7 @@ fi
 
 # shellcheck source=scripts/apt-private.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../../scripts/apt-private.sh"
-cp "$tmp/status" "$cache/status"
-apt_private_setup "$cache/apt" "$cache/status" "$cache/apt.log" --src
+apt_private_setup "$cache/apt" "$tmp/status" "$cache/apt.log" --src
 say "resolving $PACKAGES against the image's packages ($mirror)"
 # update may fail on one briefly out-of-sync index while the packages are
 # reachable: the download below is the real test.
@@ -80,20 +79,18 @@ plan=$(apt-get "${opts[@]}" -s install --no-install-recommends $PACKAGES 2>>"$lo
 	cannot_download "apt cannot resolve $PACKAGES for i386 from $mirror (no network? its log: $log)"
 mapfile -t want < <(sed -n 's/^Inst \([^ ]*\) .*/\1/p' <<<"$plan")
 [ ${#want[@]} -gt 0 ] || die "apt installs nothing for $PACKAGES (its log: $log)"
+# The archive holds only this plan's .debs (a killed run's are dropped),
+# one a package: package names have no "_".
+apt-get "${opts[@]}" clean >>"$log" 2>&1 || true
 # shellcheck disable=SC2086
 apt-get "${opts[@]}" install -y -q --download-only --no-install-recommends $PACKAGES >>"$log" 2>&1 ||
 	cannot_download "cannot download $PACKAGES from $mirror (its log: $log)"
 root=$tmp/root
 mkdir -p "$root"
 for name in "${want[@]}"; do
-	found=
-	for f in "$cache/apt/archives/${name}"_*_i386.deb "$cache/apt/archives/${name}"_*_all.deb; do
-		[ -f "$f" ] || continue
-		[ "$(dpkg-deb -f "$f" Package)" = "$name" ] || continue
-		found=$f
-	done
-	[ -n "$found" ] || die "apt planned $name but left no .deb of it in $cache/apt/archives"
-	dpkg-deb -x "$found" "$root" || die "cannot unpack $found"
+	debs=("$cache/apt/archives/${name}"_*.deb)
+	[ -f "${debs[0]}" ] || die "apt planned $name but left no .deb of it in $cache/apt/archives"
+	dpkg-deb -x "${debs[0]}" "$root" || die "cannot unpack ${debs[0]}"
 done
 # The image's /bin, /sbin and /lib are links into /usr (merged /usr), as
 # dpkg's own unpacking would follow: move what the packages put there.
