@@ -49,8 +49,8 @@ if [ "$do_build" = 1 ]; then
 	if [ ! -f "$build/CMakeCache.txt" ]; then
 		cmake -S "$repo" -B "$build" >/dev/null || { echo "run.sh: cmake configure failed" >&2; exit 1; }
 	fi
-	cmake --build "$build" -j "$(nproc)" --target btvm bench >/dev/null ||
-		{ echo "run.sh: build failed (run: cmake --build $build --target btvm bench)" >&2; exit 1; }
+	cmake --build "$build" -j "$(nproc)" --target btvm bench segload >/dev/null ||
+		{ echo "run.sh: build failed (run: cmake --build $build --target btvm bench segload)" >&2; exit 1; }
 fi
 
 btvm=$build/btvm
@@ -233,6 +233,19 @@ echo
 [ -z "$qemu" ] || [ ${#excluded_qemu[@]} -eq 0 ] || echo "qemu geomean excludes failed: ${excluded_qemu[*]}"
 [ -n "$qemu" ] || echo "qemu: skipped (not installed or --no-qemu)"
 echo "target (issue 47): geomean btvm/native <= 1.05, none above 1.15"
+
+# What the window's segment costs this host's CPU (bench/host/segload.c):
+# every guest load is gs:[r32 + disp], and a chain of loads pays the
+# difference on every link, whatever the translator does.
+seg_prog=$build/bench/host/segload
+if [ -x "$seg_prog" ] && seg_out=$("$seg_prog"); then
+	declare -A seg
+	while read -r _ sname sns _; do seg[$sname]=$sns; done <<< "$seg_out"
+	echo "host (bench/host/segload, no guest): a load through GS with a nonzero base" \
+		"has ${seg[chase_gs]} ns from load to use, a plain one ${seg[chase_plain]} ns"
+else
+	echo "host: $seg_prog did not run (build target segload)"
+fi
 
 if [ -s "$tmp/failures" ]; then
 	echo
