@@ -1,6 +1,7 @@
 /* The benchmark guest's main (on the guest runtime, rt/guest.h): x87/SSE
  * set-up, the iteration count from the Multiboot command line ("iters=N")
- * and the stack's offset ("pad=N", 0-4095 bytes: bench_run_padded), the run, the result line on COM1, and the exception report. */
+ * and the stack's offset ("pad=N", 0-4095 bytes: bench_run_padded), the
+ * run, the result line on COM1, and the exception report. */
 #include "bench.h"
 #include "guest.h"
 
@@ -21,7 +22,7 @@ void guest_main(uint32_t magic, const uint32_t *info)
 		iters = bench_workload.default_iters;
 	arg = rt_cmdline_value(info, "pad=");
 	uint32_t pad = arg ? rt_parse_u32(arg) : 0;
-	if (pad > 4095) {
+	if (pad > 4095 || (arg && !pad && arg[0] != '0')) {
 		rt_puts("bench: pad= takes 0-4095\n");
 		rt_exit(RT_EXIT_FAIL);
 	}
