@@ -1,6 +1,6 @@
 /* What the window's segment costs the host CPU, measured on the host
  * itself (x86-64, no guest). Translated code reaches guest memory as
- * gs:[r32 + disp] with GS.base the window (docs/DESIGN.md, "Windows"),
+ * gs:[r32 + disp] with GS.base the window (docs/DESIGN.md, "Confinement"),
  * where a native program uses [reg + disp]; compute that runs through
  * chains of loads (sha256, qsort) pays any difference
  * on every link, whatever the translator does:
@@ -50,21 +50,22 @@ struct probe {
 
 static double chase_plain(const struct probe *p)
 {
-	uint64_t *slot = (uint64_t *)(p->area + 0x200);
+	uint64_t *slot = (uint64_t *)(p->area + 0x200), n = p->n;
 	*slot = (uint64_t)(uintptr_t)slot;
 	double t0 = now_ns();
 	__asm__ volatile("1: mov (%%rax), %%rax\n\tdec %%rcx\n\tjnz 1b"
-			 : : "a"(slot), "c"(p->n) : "memory");
+			 : "+a"(slot), "+c"(n) : : "memory");
 	return (now_ns() - t0) / (double)p->n;
 }
 
 static double chase_gs(const struct probe *p)
 {
 	uint32_t off = GS_BELOW + 0x200;
+	uint64_t n = p->n;
 	*(uint32_t *)(p->area + 0x200) = off;
 	double t0 = now_ns();
 	__asm__ volatile("1: mov %%gs:(%%eax), %%eax\n\tdec %%rcx\n\tjnz 1b"
-			 : : "a"(off), "c"(p->n) : "memory");
+			 : "+a"(off), "+c"(n) : : "memory");
 	return (now_ns() - t0) / (double)p->n;
 }
 
