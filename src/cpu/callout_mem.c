@@ -54,6 +54,7 @@ static bool operand_span(struct cpu *cpu, const struct callout_desc *d, const Zy
 	}
 	cpu->adaptive_needed = false;
 	if (!cpu_translate_span(cpu, linear, len, write ? ACCESS_WRITE : ACCESS_READ, span)) {
+		shadow_churn_faulted(cpu->sh, cpu->pf.cr2, cpu->pf.error);
 		raise_fault(cpu, d, mem_fault_vector(op), true, 0);
 		return false;
 	}
@@ -65,9 +66,10 @@ static bool operand_span(struct cpu *cpu, const struct callout_desc *d, const Zy
 /* Counts an access and tells the adaptive set whether it was needed (a
  * device, a write to a table in use, or any access through a temporary
  * mapping slot, which saved a host mapping: slot, from the walk of
- * operand_span, guest_access.c); returns that. */
+ * operand_span, guest_access.c; or one of the first to a churned user
+ * page at linear, which saved a host fault and a mapping); returns that. */
 static bool account_access(struct cpu *cpu, const struct callout_desc *d, const struct guest_span *span,
-			   bool write, bool mmio, bool slot)
+			   uint32_t linear, bool write, bool mmio, bool slot)
 {
 	cpu->sh->stats.adaptive_accesses++;
 	if (mmio)
@@ -81,8 +83,9 @@ static bool account_access(struct cpu *cpu, const struct callout_desc *d, const 
 	for (unsigned i = 0; write && i < span->n; i++)
 		table = table || shadow_page_is_table(cpu->sh, guest_ram_page(cpu->sh->ram, span->gpa[i])) ||
 			guest_ram_page_locked(cpu->sh->ram, span->gpa[i] / GUEST_PAGE_SIZE);
-	adaptive_account(cpu, d, mmio || table || slot);
-	return mmio || table || slot;
+	bool churn = shadow_churn_needed(cpu->sh, linear);
+	adaptive_account(cpu, d, mmio || table || slot || churn);
+	return mmio || table || slot || churn;
 }
 
 /* With other vCPUs, a LOCKed instruction (or XCHG with memory) whose
@@ -150,7 +153,7 @@ static enum callout_result mem_prepare(struct cpu *cpu, const struct callout_des
 	if (split)
 		cpu->stats.split_locks++;
 	if (cpu->memop.direct) {
-		account_access(cpu, d, span, write, false, slot);
+		account_access(cpu, d, span, (uint32_t)cpu->scratch[1], write, false, slot);
 		cpu->scratch[1] = (uint64_t)(uintptr_t)cpu->memop.direct;
 		/* Until the finish: no other vCPU makes the page a table or
 		 * translates code from it under the write. */
@@ -171,7 +174,7 @@ static enum callout_result mem_prepare(struct cpu *cpu, const struct callout_des
 	}
 	memcpy(cpu->memop.old, cpu->memop.buf, len);
 	if (!(d->flags & CALLOUT_SPLIT_LOCK))
-		account_access(cpu, d, span, write, mmio, slot);
+		account_access(cpu, d, span, (uint32_t)cpu->scratch[1], write, mmio, slot);
 	cpu->scratch[1] = (uint64_t)(uintptr_t)cpu->memop.buf;
 	/* With other vCPUs: the machine lock stays held through the
 	 * instruction on the buffer until its finish stores it back, so that
@@ -205,7 +208,7 @@ static enum callout_result mem_store(struct cpu *cpu, const struct callout_desc 
 		mmio = mmio || is_mmio(cpu, span.gpa[i], span.len[i]);
 	/* Accounted before the store may untrace a table. Ordinary RAM: the
 	 * next store to this page goes straight (store_hints). */
-	bool needed = account_access(cpu, d, &span, true, mmio, slot);
+	bool needed = account_access(cpu, d, &span, (uint32_t)cpu->scratch[1], true, mmio, slot);
 	cpu->store_hints[d->hint % CPU_STORE_HINTS] =
 		needed ? CPU_STORE_HINT_NONE : (uint32_t)cpu->scratch[1] & ~(GUEST_PAGE_SIZE - 1);
 	for (unsigned i = 0, at = 0; i < span.n; at += span.len[i], i++) {

@@ -132,6 +132,8 @@ enum host_fault_kind {
 	FAULT_WINDOW_MOVED,
 	/* An access to a temporary mapping slot (shadow.h's SHADOW_SLOT). */
 	FAULT_SLOT,
+	/* An access at CPL 3 to a churned user page (SHADOW_CHURN). */
+	FAULT_CHURN,
 	/* Not the host's: a LOCKed access across a cache line found other
 	 * vCPUs running (callout_mem.c). Nothing of it ran. */
 	FAULT_SPLIT_LOCK
@@ -141,15 +143,15 @@ struct host_fault {
 	uint64_t gpa;      /* TRACED, MMIO */
 	uint32_t va;       /* linear address of a window fault (CR2 for PAGE) */
 	uint32_t error;    /* #PF error code */
-	bool write;        /* SLOT: the access writes */
+	bool write;        /* SLOT, CHURN: the access writes */
 	uintptr_t host_rip;
 };
 
-/* Page-table write faults per writing instruction (by its physical
- * address, hashed), until it is retranslated to write through a callout
- * (trace_mmio.c). */
-#define CPU_TABLE_WRITE_COUNTS 256u
-struct table_write_count {
+/* Faults of one kind per instruction (by its physical address, hashed):
+ * page-table writes, or accesses to churned user pages, until it is
+ * retranslated through the memory callouts (trace_mmio.c). */
+#define CPU_FAULT_COUNTS 256u
+struct insn_fault_count {
 	uint64_t key;      /* the instruction's code address (run.c) + 1; 0 free */
 	uint32_t n;
 };
@@ -448,7 +450,8 @@ struct cpu {
 	 * on this vCPU's thread. */
 	struct host_fault fault;
 	ZydisDecoder host_decoder;   /* 64-bit: looks back at a faulting block */
-	struct table_write_count table_writes[CPU_TABLE_WRITE_COUNTS];
+	struct insn_fault_count table_writes[CPU_FAULT_COUNTS];
+	struct insn_fault_count churn_faults[CPU_FAULT_COUNTS];
 	/* The page tables a traced write changes, as they were before it
 	 * (shadow_table_changed compares); a write spans two pages at most. */
 	uint32_t trace_snapshot[2][1024];

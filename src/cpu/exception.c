@@ -10,6 +10,7 @@
 #include "isa/descriptor.h"
 #include "isa/insn.h"
 #include "isa/msr.h"
+#include "mmu/shadow.h"
 #include "mmu/window.h"
 
 bool cpu_read_descriptor(struct cpu *cpu, uint16_t selector, uint32_t *lo, uint32_t *hi)
@@ -221,6 +222,7 @@ bool cpu_take_page_fault(struct cpu *cpu, uint32_t *error)
 	cpu->pf.pending = false;
 	cpu->s.cr2 = cpu->pf.cr2;
 	*error = cpu->pf.error;
+	cpu->sh->stats.true_faults++;   /* the monitor's access: no host fault counted it */
 	return true;
 }
 

@@ -235,6 +235,8 @@ enum host_fault_kind cpu_fault_kind(enum shadow_fault_kind k)
 		return FAULT_MMIO;
 	case SHADOW_SLOT:
 		return FAULT_SLOT;
+	case SHADOW_CHURN:
+		return FAULT_CHURN;
 	default:
 		return FAULT_NO_ROOM;
 	}
@@ -455,6 +457,8 @@ bool cpu_deliver_host_fault(struct cpu *cpu, struct translator *t, enum host_fau
 		break;
 	case FAULT_SLOT:
 		return cpu_handle_slot(cpu, t);
+	case FAULT_CHURN:
+		return cpu_handle_churn(cpu, t);
 	case FAULT_SPLIT_LOCK:
 		return cpu_handle_split_lock(cpu, t);
 	case FAULT_NO_ROOM:

@@ -72,6 +72,10 @@ void cpu_handle_mmio(struct cpu *cpu);
  * that cannot). True as
  * cpu_handle_trace's, when the access was a traced write that completed. */
 bool cpu_handle_slot(struct cpu *cpu, struct translator *t);
+/* An access at CPL 3 to a churned user page (FAULT_CHURN): its
+ * instruction goes through the callouts the first time, or the page is
+ * mapped (or its #PF delivered) as ever. True as cpu_handle_slot's. */
+bool cpu_handle_churn(struct cpu *cpu, struct translator *t);
 /* A LOCKed access across a cache line found other vCPUs running
  * (FAULT_SPLIT_LOCK): its instruction runs alone. True when it completed. */
 bool cpu_handle_split_lock(struct cpu *cpu, struct translator *t);

@@ -17,18 +17,22 @@
 #include "mmu/shadow.h"
 #include "translator/translate.h"
 
-/* Write faults an instruction may take on page tables before it is
- * retranslated to write through a callout (adaptive translation). */
+/* Write faults an instruction may take on page tables, or faults on
+ * churned user pages, before it is retranslated through the memory
+ * callouts (adaptive translation). */
 #define ADAPT_AFTER_FAULTS 4u
 
-_Static_assert(CPU_TABLE_WRITE_COUNTS == 256, "count_table_write hashes to 8 bits");
+_Static_assert(CPU_FAULT_COUNTS == 256, "count_fault hashes to 8 bits");
 
 static bool stepped_end(struct cpu *cpu, struct translator *t);
 
-static bool count_table_write(struct cpu *cpu, uint64_t insn_gpa)
+/* True when the instruction at insn_gpa has taken ADAPT_AFTER_FAULTS
+ * faults counted in counts (a slot another instruction takes starts
+ * over). */
+static bool count_fault(struct insn_fault_count *counts, uint64_t insn_gpa)
 {
 	uint32_t h = (uint32_t)insn_gpa ^ (uint32_t)(insn_gpa >> 32);
-	struct table_write_count *c = &cpu->table_writes[(h * 0x9e3779b1u) >> 24];
+	struct insn_fault_count *c = &counts[(h * 0x9e3779b1u) >> 24];
 	if (c->key != insn_gpa + 1) {
 		c->key = insn_gpa + 1;
 		c->n = 0;
@@ -177,7 +181,7 @@ static bool handle_trace(struct cpu *cpu, struct translator *t)
 	/* Only a newly adaptive writer needs its blocks retranslated: one that
 	 * is adaptive already and still trapped (a string store) would
 	 * otherwise throw its neighbours' translations away on every write. */
-	if (table[0] && !shadow_is_adaptive(sh, tb->gpa) && count_table_write(cpu, tb->gpa)) {
+	if (table[0] && !shadow_is_adaptive(sh, tb->gpa) && count_fault(cpu->table_writes, tb->gpa)) {
 		shadow_mark_adaptive(sh, tb->gpa);
 		tcache_invalidate_gpa(cpu->tc, &cpu->ibl_table, tb->gpa);
 	}
@@ -282,5 +286,44 @@ bool cpu_handle_slot(struct cpu *cpu, struct translator *t)
 	}
 	enum host_fault_kind k = cpu_fault_kind(shadow_slot_fill(sh, &cpu->s, f->va, f->write, &f->gpa, &f->error));
 	assert(k != FAULT_SLOT);
+	return k != FAULT_NONE && cpu_deliver_host_fault(cpu, t, k);
+}
+
+/* An access at CPL 3 to a user page whose mapping the guest took away
+ * before (shadow.h's churned pages: bench/touch's faultk and lbench's
+ * page-fault loop map, touch and unmap the same pages over and over, and
+ * each round cost a host signal for the #PF, an mmap at the handler's new
+ * entry, the host's own fault at the first touch and an unmap). An
+ * instruction not in the adaptive set that meets such pages again and
+ * again (a few faults: one that meets one once, a library's code in a
+ * process that mapped a file at an address used before, pays more for
+ * its retranslations than it saves) is retranslated through the memory
+ * callouts, which walk the guest's tables, raise its #PF and reach the
+ * page with none of those. Only once: one released since (a loop that
+ * stayed on its pages: shadow_churn_needed), adaptive and faulting here
+ * all the same (a form the callouts cannot take), or below its count gets
+ * the page mapped, or its #PF, as any hidden or true fault. */
+bool cpu_handle_churn(struct cpu *cpu, struct translator *t)
+{
+	struct shadow *sh = cpu->sh;
+	struct host_fault *f = &cpu->fault;
+	uint64_t insn_gpa;
+	bool known = cpu_fetch_address(cpu, cpu_code_linear(cpu, cpu->s.eip), &insn_gpa);
+	if (known && !shadow_adaptive_known(sh, insn_gpa) && count_fault(cpu->churn_faults, insn_gpa)) {
+		const struct tblock *ran = tcache_find_host(cpu->tc, (const void *)f->host_rip);
+		if (ran && !ran->valid)
+			return false;   /* another vCPU's fault dropped it meanwhile: the new translation now */
+		shadow_mark_adaptive(sh, insn_gpa);
+		sh->stats.churn_adaptive++;
+		tcache_invalidate_gpa(cpu->tc, &cpu->ibl_table, insn_gpa);
+		return false;
+	}
+	if (known && shadow_is_adaptive(sh, insn_gpa) && store_hints_any(cpu)) {
+		/* A marked store that went straight on a stale hint. */
+		cpu_store_hints_clear(cpu);
+		return false;
+	}
+	enum host_fault_kind k = cpu_fault_kind(shadow_churn_fill(sh, &cpu->s, f->va, f->write, &f->gpa, &f->error));
+	assert(k != FAULT_SLOT && k != FAULT_CHURN);
 	return k != FAULT_NONE && cpu_deliver_host_fault(cpu, t, k);
 }

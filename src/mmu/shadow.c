@@ -450,6 +450,87 @@ static bool reused_slot(const struct shadow_window *w, uint32_t vpage)
 	return false;
 }
 
+/* Churned user pages (struct shadow's churn). A slot holds the window's
+ * serial above the linear page's 20 bits, above those the adaptive
+ * accesses the page took since its entry last went (CHURN_COUNT_SHIFT),
+ * and at the top whether the churn is only likely (CHURN_LIKELY). */
+#define CHURN_KEY_MASK ((1ull << 52) - 1)
+#define CHURN_COUNT_SHIFT 52u
+#define CHURN_LIKELY (1ull << 63)
+/* Adaptive accesses to a churned page while it is present after which it
+ * is churned no more: a page the guest maps to use at length. bench/touch's
+ * faultk touches each page twice (the read retried, the write) before it
+ * unmaps it again, lbench's page-fault loop once. */
+#define CHURN_USES 8u
+
+static uint64_t *churn_slot(const struct shadow *sh, const struct shadow_window *w, uint32_t vpage)
+{
+	/* Consecutive pages in consecutive slots: a run of them collides with none. */
+	return &sh->churn[(vpage + w->serial * 2654435761u) & (SHADOW_CHURN_SLOTS - 1)];
+}
+
+static uint64_t churn_key(const struct shadow_window *w, uint32_t vpage)
+{
+	return (uint64_t)w->serial << 20 | vpage;
+}
+
+/* vpage's record in w, or NULL when it is not churned (or w no user view). */
+static uint64_t *churn_record(const struct shadow *sh, const struct shadow_window *w, uint32_t vpage)
+{
+	uint64_t *slot = churn_slot(sh, w, vpage);
+	return w->user && (*slot & CHURN_KEY_MASK) == churn_key(w, vpage) ? slot : NULL;
+}
+
+/* vpage's mapping in user view w went because its entry changed and no
+ * longer maps: churned from now on, its count of uses zero. likely: the
+ * mapping went with its whole table's shadow (a table written often with
+ * no fill through it, unshadow_table), most often torn down by a munmap
+ * but also write-protected for a fork's copy-on-write; the page's next
+ * not-present fault makes it churned, and its next use clears it. */
+static void note_churn(struct shadow *sh, struct shadow_window *w, uint32_t vpage, bool likely)
+{
+	if (!w->user)
+		return;
+	uint64_t *old = churn_record(sh, w, vpage);
+	if (likely && old)
+		return;   /* as churned as it was */
+	if (!old)
+		sh->stats.churned_pages++;
+	*churn_slot(sh, w, vpage) = churn_key(w, vpage) | (likely ? CHURN_LIKELY : 0);
+}
+
+/* The churned page of the current user view at va, or NULL. */
+static uint64_t *current_churn(struct shadow *sh, uint32_t va)
+{
+	if (!sh->current || sh->current == &sh->identity)
+		return NULL;
+	return churn_record(sh, (const struct shadow_window *)sh->current, va >> 12);
+}
+
+void shadow_churn_faulted(struct shadow *sh, uint32_t va, uint32_t error)
+{
+	uint64_t *slot = current_churn(sh, va);
+	if (slot && !(error & PFERR_P))
+		*slot &= CHURN_KEY_MASK;   /* churned for sure, its count of uses zero */
+}
+
+bool shadow_churn_needed(struct shadow *sh, uint32_t va)
+{
+	uint64_t *slot = current_churn(sh, va);
+	if (!slot)
+		return false;
+	const uint32_t *e = entry_of((struct shadow_window *)sh->current, va >> 12);
+	if (e && *e)
+		return false;   /* mapped: a plain access would not have faulted */
+	uint64_t uses = ((*slot & ~CHURN_LIKELY) >> CHURN_COUNT_SHIFT) + 1;
+	if ((*slot & CHURN_LIKELY) || uses >= CHURN_USES) {
+		*slot = 0;   /* in use */
+		return false;
+	}
+	*slot = (*slot & CHURN_KEY_MASK) | uses << CHURN_COUNT_SHIFT;
+	return true;
+}
+
 void shadow_invlpg(struct shadow *sh, uint32_t va)
 {
 	/* An entry cleared and invalidated at once in the window running: a
@@ -583,6 +664,12 @@ void shadow__drop_region(struct shadow *sh, struct shadow_window *w, uint32_t r,
 	w->region_pt[r] = SHADOW_NO_PT;
 	w->region_pt_hi[r] = SHADOW_NO_PT;
 	w->suspect[r / 64] &= ~(1ull << (r % 64));
+	/* A user view left with nothing mapped: its process has most often
+	 * exited, and a new one may come to the same directory page, and
+	 * so to this window, with pages at the same addresses that the old
+	 * one's churn says nothing of. */
+	if (w->user && w->mapped == 0)
+		w->serial = ++sh->next_serial;
 }
 
 /* Its directory's trace (if traced), or under PAE its directories'. */
@@ -714,8 +801,14 @@ static void refresh_entry(struct shadow *sh, struct shadow_window *w, uint32_t v
 	 * once, and a processor may set them for a translation it only forms
 	 * speculatively (SDM Vol. 3 4.8). Dirty bits wait for the write. */
 	unsigned access = (faulted ? ACCESS_READ : ACCESS_PEEK) | (w->user ? ACCESS_USER : 0);
-	bool now = wanted && w->regions[vpage >> 10] && paging_walk(sh->ram, &pr, va, access, &wk, &err) &&
-		   guest_mem_page(sh->ram, wk.gpa, &page);
+	/* A churned page, mapped or not, whose entry goes away again starts
+	 * its count of uses over (shadow_churn_needed). */
+	bool churn = churn_record(sh, w, vpage) != NULL;
+	bool maps = (wanted || churn) && w->regions[vpage >> 10] &&
+		    paging_walk(sh->ram, &pr, va, access, &wk, &err) && guest_mem_page(sh->ram, wk.gpa, &page);
+	bool now = wanted && maps;
+	if ((was || churn) && !maps)
+		note_churn(sh, w, vpage, false);
 	/* The same frame as before (fork write-protecting for copy-on-write, a
 	 * dirty bit cleared, a page made writable): map_page changes the
 	 * protection in place, which keeps the host's page-table entry, where
@@ -805,7 +898,14 @@ static void unshadow_table(struct shadow *sh, uint32_t page)
 	for (unsigned i = 0; i < n; i++) {
 		struct shadow_window *w = &sh->windows[users[i].win];
 		if (!is_directory_key(users[i].key)) {
-			shadow__drop_region(sh, w, w->pae ? users[i].key >> 1 : users[i].key, true);
+			uint32_t r = w->pae ? users[i].key >> 1 : users[i].key;
+			/* Most often a table being torn down (a munmap), or
+			 * write-protected for a fork: what the user view mapped
+			 * through it is likely churned. */
+			for (uint32_t k = 0; w->user && w->regions[r] && k < 1024; k++)
+				if (w->regions[r][k])
+					note_churn(sh, w, r * 1024 + k, true);
+			shadow__drop_region(sh, w, r, true);
 			dropped = true;
 		} else if (w->used && !shadow__window_live(sh, &w->win) && ++w->pd_floods >= DIRECTORY_FLOODS) {
 			/* Under PAE the window goes whole: no suspects there. */
@@ -1275,17 +1375,26 @@ enum shadow_fault_kind shadow_fault(struct shadow *sh, const struct vcpu_state *
 		return SHADOW_TRACED;
 	}
 	struct shadow_window *w = (struct shadow_window *)sh->current;
+	uint64_t *churn = sh->slot_fill ? NULL : churn_record(sh, w, va >> 12);
+	if (churn && !(*churn & CHURN_LIKELY))
+		return SHADOW_CHURN;
 	struct paging_regs pr = paging_regs_of(s);
 	window_wp(w, &pr);   /* the same as s's: the window was selected for it */
 	struct walk wk;
 	unsigned access = (write ? ACCESS_WRITE : 0) | (w->user ? ACCESS_USER : 0);
 	if (!paging_walk(sh->ram, &pr, va, access, &wk, error)) {
+		if (churn && !(*error & PFERR_P)) {
+			*churn &= CHURN_KEY_MASK;   /* gone and met again: churned */
+			return SHADOW_CHURN;
+		}
 		sh->stats.true_faults++;
 		sh->pf_window = w;
 		sh->pf_cr3 = w->cr3;
 		sh->pf_vpage = va >> 12;
 		return SHADOW_PAGE_FAULT;
 	}
+	if (churn)
+		*churn = 0;   /* mapped as before (a fork's copy-on-write): in use */
 	*gpa = wk.gpa;
 	if (!guest_mem_page(sh->ram, wk.gpa, &page))
 		return SHADOW_MMIO;
@@ -1317,6 +1426,16 @@ enum shadow_fault_kind shadow_slot_fill(struct shadow *sh, const struct vcpu_sta
 	enum shadow_fault_kind k = shadow_fault(sh, s, va, write, gpa, error);
 	sh->slot_fill = false;
 	sh->stats.slot_fills++;
+	return k;
+}
+
+enum shadow_fault_kind shadow_churn_fill(struct shadow *sh, const struct vcpu_state *s, uint32_t va,
+					 bool write, uint64_t *gpa, uint32_t *error)
+{
+	sh->slot_fill = true;
+	enum shadow_fault_kind k = shadow_fault(sh, s, va, write, gpa, error);
+	sh->slot_fill = false;
+	sh->stats.churn_fills++;
 	return k;
 }
 
@@ -1370,10 +1489,11 @@ int shadow_init(struct shadow *sh, const struct guest_ram *ram)
 	sh->adaptive = calloc(sh->adaptive_mask + 1, sizeof(*sh->adaptive));
 	sh->adaptive_plain = calloc(sh->adaptive_mask + 1, sizeof(uint32_t));
 	sh->adaptive_state = calloc(sh->adaptive_mask + 1, 1);
+	sh->churn = calloc(SHADOW_CHURN_SLOTS, sizeof(*sh->churn));
 	if (!sh->windows || !sh->map_head || !sh->deriv_head || !sh->pt_refs || !sh->table_writes ||
 	    !sh->code_protect ||
 	    !sh->devmem_dirty || !sh->identity_ro || !sh->adaptive || !sh->adaptive_plain ||
-	    !sh->adaptive_state || global_pages_init(&sh->global)) {
+	    !sh->adaptive_state || !sh->churn || global_pages_init(&sh->global)) {
 		shadow_destroy(sh);
 		return -ENOMEM;
 	}
@@ -1410,6 +1530,7 @@ void shadow_destroy(struct shadow *sh)
 	free(sh->adaptive);
 	free(sh->adaptive_plain);
 	free(sh->adaptive_state);
+	free(sh->churn);
 	free(sh->nodes);
 	memset(sh, 0, sizeof(*sh));
 }

@@ -36,6 +36,11 @@ _Static_assert(SHADOW_MAX_WINDOWS <= 256u, "struct shadow's recent_windows holds
 #define SHADOW_REPROTECT_MAX 4096u /* pages a window not in use holds back */
 #define SHADOW_IDENTITY_HELD_MAX 4096u /* pages the identity window holds back */
 #define SHADOW_REUSED_SLOTS 4u       /* temporary mapping slots a window remembers */
+/* User pages remembered as churned (struct shadow's churn): a guest that
+ * maps and unmaps the same pages again and again must find them still
+ * there (bench/touch's faultk cycles 1,000 of them, lbench's page-fault
+ * loop 16,384). */
+#define SHADOW_CHURN_SLOTS 65536u
 /* A shadow entry is a memfd page number above SHADOW_E_FRAME_SHIFT bits of
  * flags (shadow_internal.h's SHADOW_E_*, four of them), 0 where nothing is mapped:
  * 28 bits of page reach 1 TiB of memfd, past RAM at the 36-bit physical
@@ -108,6 +113,11 @@ struct shadow_window {
 	 * instructions that reach it go through the memory callouts. */
 	uint32_t reused[SHADOW_REUSED_SLOTS];
 	unsigned reused_next;
+	/* This window's life for the address space and view it was made
+	 * for (a number no other window has had): keys its churned pages
+	 * (struct shadow's churn), so that a window made again for another
+	 * process inherits none. */
+	uint32_t serial;
 };
 
 struct shadow_stats {
@@ -126,6 +136,9 @@ struct shadow_stats {
 	uint64_t adaptive_released; /* returned to their plain translation */
 	uint64_t slot_adaptive;    /* of adaptive_insns, for a temporary mapping slot */
 	uint64_t slot_fills;       /* temporary mapping slots mapped all the same */
+	uint64_t churned_pages;    /* user pages unmapped by their entry, remembered */
+	uint64_t churn_adaptive;   /* of adaptive_insns, for a churned user page */
+	uint64_t churn_fills;      /* churned user pages mapped all the same */
 	uint64_t mmio_accesses;
 	uint64_t window_switches, window_creates, window_evictions, flushes;
 	uint64_t window_recycles;   /* of the evictions, windows kept for another directory */
@@ -245,6 +258,15 @@ struct shadow {
 	 * release (its run must be longer each time), with a released flag. */
 	uint32_t *adaptive_plain;
 	uint8_t *adaptive_state;
+	/* Churned user pages: a user view's mapping that a page-table write
+	 * took away (the entry no longer maps: a munmap, a page given back),
+	 * keyed by the window's serial and the linear page, with a count of
+	 * the adaptive accesses it took since (shadow.c's churn_key),
+	 * direct-mapped, a newer page taking an older one's place. Such a page met again by an instruction of ring 3 is not
+	 * mapped: the instruction goes through the memory callouts, which
+	 * cost no host system call at the fault, the mapping or the unmap. */
+	uint64_t *churn;
+	uint32_t next_serial;
 	struct shadow_stats stats;
 };
 
@@ -310,6 +332,9 @@ enum shadow_fault_kind {
 	SHADOW_MMIO,        /* no RAM at *gpa, or a write to a PAM-locked page */
 	SHADOW_SLOT,        /* RAM at *gpa through a temporary mapping slot:
 			     * not mapped (shadow_slot_fill does) */
+	SHADOW_CHURN,       /* a churned user page, mapped or not in the
+			     * guest's tables: nothing mapped, nothing walked
+			     * (shadow_slot_fill does both) */
 	SHADOW_NO_ROOM,     /* mapping refused by the host: evict and retry */
 };
 /* A host fault at linear address va of the current window. Safe to call
@@ -322,10 +347,28 @@ enum shadow_fault_kind shadow_fault(struct shadow *sh, const struct vcpu_state *
  * hidden fault's page, until its next INVLPG. */
 enum shadow_fault_kind shadow_slot_fill(struct shadow *sh, const struct vcpu_state *s, uint32_t va,
 					bool write, uint64_t *gpa, uint32_t *error);
+/* The fault at va was SHADOW_CHURN, but the instruction is not to go
+ * through the callouts for it: the fault as it would be without the
+ * churn (a hidden fault's mapping, or the #PF). */
+enum shadow_fault_kind shadow_churn_fill(struct shadow *sh, const struct vcpu_state *s, uint32_t va,
+					 bool write, uint64_t *gpa, uint32_t *error);
 /* Whether the page of va is a temporary mapping slot of the current
  * window, if a supervisor page (the caller's walk says): an adaptive
  * access there is needed (it saved a mapping). */
 bool shadow_is_slot(const struct shadow *sh, uint32_t va);
+/* Whether an adaptive access at va (present in the guest's tables, one
+ * page) was needed for a churned page: the current window is a user view
+ * that does not map va's page, churned, and this is one of the first few
+ * accesses to it since its entry last went away. A page that keeps being
+ * used stops being churned then (the next hidden fault maps it for good):
+ * a memset's or a loop's accesses run better plain, one hidden fault a
+ * page. */
+bool shadow_churn_needed(struct shadow *sh, uint32_t va);
+/* An adaptive access at va raised a #PF with error: if a churned page of
+ * the current user view and not present, its count of uses starts over
+ * (its table may be untraced by now, written so often with no fill
+ * through it, so that the guest's writes to its entry reach no shadow). */
+void shadow_churn_faulted(struct shadow *sh, uint32_t va, uint32_t error);
 /* The current window's shadow entries by 4 MiB region (each NULL or 1024
  * entries, shadow_entry's memfd page and flags, 0 where nothing is mapped), for
  * translated code to tell whether two linear pages share a frame; NULL
@@ -386,6 +429,8 @@ void shadow_reprotect(struct shadow *sh, uint32_t gpa_page);
 void shadow_protect_code(struct shadow *sh, uint32_t gpa_page, bool protect);
 
 bool shadow_is_adaptive(const struct shadow *sh, uint64_t insn_gpa);
+/* In the set, adaptive or released. */
+bool shadow_adaptive_known(const struct shadow *sh, uint64_t insn_gpa);
 /* A full set is emptied first: bounded by replacement, never refused. */
 void shadow_mark_adaptive(struct shadow *sh, uint64_t insn_gpa);
 /* An adaptive instruction's access touched only ordinary RAM (no device,

@@ -45,6 +45,12 @@ bool shadow_is_adaptive(const struct shadow *sh, uint64_t insn_gpa)
 	return adaptive_slot(sh, insn_gpa, &i) && !(sh->adaptive_state[i] & ADAPTIVE_RELEASED);
 }
 
+bool shadow_adaptive_known(const struct shadow *sh, uint64_t insn_gpa)
+{
+	uint32_t i;
+	return adaptive_slot(sh, insn_gpa, &i);
+}
+
 void shadow_forget_adaptive(struct shadow *sh)
 {
 	memset(sh->adaptive, 0, (sh->adaptive_mask + 1) * sizeof(*sh->adaptive));

@@ -122,6 +122,7 @@ static bool recycle_window(struct shadow *sh, struct shadow_window *w, uint32_t 
 	w->pd_floods = 0;
 	w->cr3 = cr3;
 	shadow__retire_asid(sh, w);
+	w->serial = ++sh->next_serial;   /* another address space: none of its churned pages */
 	sh->stats.window_recycles++;
 	sh->stats.window_creates++;
 	return true;
@@ -198,6 +199,7 @@ static int new_window(struct shadow *sh, uint32_t cr3, int view, const uint64_t 
 	w->cr3 = cr3;
 	w->mapped = 0;
 	memset(w->reused, 0, sizeof(w->reused));
+	w->serial = ++sh->next_serial;
 	for (uint32_t r = 0; r < SHADOW_REGIONS; r++)
 		w->region_pt[r] = w->region_pt_hi[r] = SHADOW_NO_PT;
 	shadow__retire_asid(sh, w);

@@ -1080,6 +1080,11 @@ static int translate_one(struct translator *t, struct tctx *c, unsigned avail, b
 	c->next_eip = c->eip + len;
 	/* MODE_LIMITS: the monitor checks every access against its segment. */
 	c->adaptive = (c->mode & MODE_LIMITS) || shadow_is_adaptive(c->env->sh, insn_gpa(c));
+	/* The set's mark, unlike the mode, is not the twin's for good: a
+	 * copy would carry it into another address space after a release
+	 * (and --clone-check see a translation other than its own). */
+	if (c->adaptive && !(c->mode & MODE_LIMITS))
+		c->no_clone = true;
 	c->esp_lags = decoded && esp_may_lag(c);
 	if (!c->esp_lags)
 		esp_settle(c);

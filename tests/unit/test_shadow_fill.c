@@ -237,6 +237,113 @@ static void test_mapping_slot(void)
 	guest_ram_destroy(&ram);
 }
 
+/* Churned user pages: a user view's mapping that a page-table write took
+ * away (the entry maps nothing now) leaves its page churned, and the next
+ * fault there is SHADOW_CHURN, present or not, in that view only. An
+ * adaptive access's #PF starts its count of uses over, a few uses end the
+ * churn. A table whose shadows went after a write flood leaves what its
+ * user view mapped likely churned: a fault that finds the page present
+ * fills it, one that finds it gone is SHADOW_CHURN. A user view left with
+ * nothing mapped forgets its churn. */
+static void test_churned_pages(void)
+{
+	const uint32_t pt2 = 0x3000, base2 = BASE + 0x400000;
+	const uint32_t user_entry = PTE_P | PTE_W | PTE_U | PTE_A | PTE_D;
+	if (guest_ram_init(&ram, 16, 0) || shadow_init(&sh, &ram)) {
+		fprintf(stderr, "setup failed\n");
+		CHECK(false);
+		return;
+	}
+	put32(PD + (BASE >> 22) * 4, PT | PTE_P | PTE_W | PTE_U | PTE_A);
+	put32(PD + (base2 >> 22) * 4, pt2 | PTE_P | PTE_W | PTE_U | PTE_A);
+	for (unsigned i = 0; i < 4; i++)
+		put32(PT + i * 4, (0x100 + i) << 12 | user_entry);
+	put32(pt2, 0x180u << 12 | user_entry);
+	struct vcpu_state s = paged_state(), u = s;
+	u.cpl = 3;
+	struct window *win;
+	uint64_t gpa;
+	uint32_t err;
+	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
+	CHECK_EQ(fault(&s, BASE + 4096), SHADOW_FILLED);   /* the kernel's view */
+	CHECK_EQ(shadow_select(&sh, &u, &win), 0);
+	CHECK_EQ(fault(&u, BASE), SHADOW_FILLED);
+	CHECK_EQ(fault(&u, base2), SHADOW_FILLED);
+	CHECK(mapped(BASE) && mapped(BASE + 4096) && mapped(base2));
+
+	/* Page 0 unmapped (munmap): churned, and so is a fault there. */
+	write_entry(0, 0);
+	CHECK_EQ(sh.stats.churned_pages, 1);
+	CHECK(!mapped(BASE));
+	CHECK_EQ(fault(&u, BASE + 8), SHADOW_CHURN);
+	/* An adaptive access's #PF, then the handler's new entry: not
+	 * mapped here (the kernel's view maps it again: its unmap was held
+	 * back), and still churned; its fault maps nothing. */
+	shadow_churn_faulted(&sh, BASE + 8, PFERR_U);
+	write_entry(0, 0x110u << 12 | user_entry);
+	CHECK(!mapped(BASE));
+	uint64_t maps = sh.stats.map_calls;
+	CHECK_EQ(fault(&u, BASE + 8), SHADOW_CHURN);
+	CHECK_EQ(sh.stats.map_calls, maps);
+	/* Its uses: needed for the first few, then it is in use, not churned. */
+	unsigned needed = 0;
+	while (needed < 100 && shadow_churn_needed(&sh, BASE + 8))
+		needed++;
+	CHECK_EQ(needed, 7);
+	CHECK_EQ(fault(&u, BASE + 8), SHADOW_FILLED);
+	CHECK(mapped(BASE));
+	put32(0x110000 + 8, 0xc4a2);
+	CHECK_EQ(*(uint32_t *)(win->base + BASE + 8), 0xc4a2);
+	CHECK(!shadow_churn_needed(&sh, BASE + 8));   /* mapped */
+	/* Another frame at once (copy-on-write): not churned. */
+	write_entry(1, 0x111u << 12 | user_entry);
+	CHECK_EQ(fault(&u, BASE + 4096), SHADOW_FILLED);
+	CHECK_EQ(sh.stats.churned_pages, 1);
+	/* The kernel's view churns nothing: page 1 cleared, its fault there
+	 * is the #PF; the user view's is SHADOW_CHURN, and for an instruction
+	 * the callouts are not to take, the #PF as well. */
+	write_entry(1, 0);
+	CHECK_EQ(sh.stats.churned_pages, 2);   /* the user view's mapping of it */
+	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
+	CHECK_EQ(fault(&s, BASE + 4096), SHADOW_PAGE_FAULT);
+	CHECK(!shadow_churn_needed(&sh, BASE + 4096));
+	CHECK_EQ(shadow_select(&sh, &u, &win), 0);
+	CHECK_EQ(fault(&u, BASE + 4096), SHADOW_CHURN);
+	CHECK_EQ(shadow_churn_fill(&sh, &u, BASE + 4096, false, &gpa, &err), SHADOW_PAGE_FAULT);
+	CHECK_EQ(err & PFERR_P, 0u);
+	CHECK_EQ(sh.stats.churn_fills, 1);
+
+	/* A write flood: page 2 stays, page 3 goes after it. */
+	CHECK_EQ(shadow_select(&sh, &u, &win), 0);
+	CHECK_EQ(fault(&u, BASE + 2 * 4096), SHADOW_FILLED);
+	CHECK(mapped(BASE + 2 * 4096) && mapped(BASE + 3 * 4096));
+	uint64_t unshadowed = sh.stats.tables_unshadowed;
+	for (unsigned i = 0; i < 40 && sh.stats.tables_unshadowed == unshadowed; i++)
+		write_entry(10, (0x140u + i % 2) << 12 | PTE_P | PTE_W);   /* a supervisor page */
+	CHECK_EQ(sh.stats.tables_unshadowed, unshadowed + 1);
+	CHECK(!mapped(BASE + 2 * 4096) && !mapped(BASE + 3 * 4096));
+	put32(PT + 3 * 4, 0);   /* untraced now */
+	CHECK_EQ(fault(&u, BASE + 2 * 4096), SHADOW_FILLED);
+	CHECK_EQ(fault(&u, BASE + 3 * 4096), SHADOW_CHURN);
+	CHECK_EQ(fault(&u, BASE + 3 * 4096), SHADOW_CHURN);   /* churned for sure now */
+
+	/* Everything the user view maps goes (an exit: the tables cleared,
+	 * then the directory's entries): it forgets its churn. */
+	for (unsigned i = 0; i < 40 && sh.stats.tables_unshadowed == unshadowed + 1; i++)
+		write_entry(10, (0x140u + i % 2) << 12 | PTE_P | PTE_W);
+	uint32_t old = 0x180u << 12 | user_entry;
+	put32(pt2, 0);
+	shadow_after_write(&sh, pt2, &old, 1);
+	CHECK(!mapped(base2));
+	old = pt2 | PTE_P | PTE_W | PTE_U | PTE_A;
+	put32(PD + (base2 >> 22) * 4, 0);
+	shadow_after_write(&sh, PD + (base2 >> 22) * 4, &old, 1);
+	CHECK_EQ(fault(&u, BASE + 3 * 4096), SHADOW_PAGE_FAULT);
+	CHECK_EQ(fault(&u, base2), SHADOW_PAGE_FAULT);
+	shadow_destroy(&sh);
+	guest_ram_destroy(&ram);
+}
+
 int main(void)
 {
 	if (guest_ram_init(&ram, 16, 0) || shadow_init(&sh, &ram)) {
@@ -417,5 +524,6 @@ int main(void)
 	guest_ram_destroy(&ram);
 	test_held_back_protection();
 	test_mapping_slot();
+	test_churned_pages();
 	return check_report("test_shadow_fill");
 }
