@@ -55,6 +55,8 @@ static bool operand_span(struct cpu *cpu, const struct callout_desc *d, const Zy
 	cpu->adaptive_needed = false;
 	if (!cpu_translate_span(cpu, linear, len, write ? ACCESS_WRITE : ACCESS_READ, span)) {
 		shadow_churn_faulted(cpu->sh, cpu->pf.cr2, cpu->pf.error);
+		if (cpu->s.cpl == 3 && !(cpu->pf.error & PFERR_P))
+			cpu->fault_retry_page = (cpu->pf.cr2 >> 12) + 1;
 		raise_fault(cpu, d, mem_fault_vector(op), true, 0);
 		return false;
 	}
@@ -66,8 +68,9 @@ static bool operand_span(struct cpu *cpu, const struct callout_desc *d, const Zy
 /* Counts an access and tells the adaptive set whether it was needed (a
  * device, a write to a table in use, or any access through a temporary
  * mapping slot, which saved a host mapping: slot, from the walk of
- * operand_span, guest_access.c; or one of the first to a churned user
- * page at linear, which saved a host fault and a mapping); returns that. */
+ * operand_span, guest_access.c; one of the first to a churned user page
+ * at linear, or the retry of its own #PF on a page that was not present:
+ * each saved a host fault and a mapping); returns that. */
 static bool account_access(struct cpu *cpu, const struct callout_desc *d, const struct guest_span *span,
 			   uint32_t linear, bool write, bool mmio, bool slot)
 {
@@ -84,8 +87,12 @@ static bool account_access(struct cpu *cpu, const struct callout_desc *d, const 
 		table = table || shadow_page_is_table(cpu->sh, guest_ram_page(cpu->sh->ram, span->gpa[i])) ||
 			guest_ram_page_locked(cpu->sh->ram, span->gpa[i] / GUEST_PAGE_SIZE);
 	bool churn = shadow_churn_needed(cpu->sh, linear);
-	adaptive_account(cpu, d, mmio || table || slot || churn);
-	return mmio || table || slot || churn;
+	/* (The #PF's handler makes adaptive accesses of its own in between.) */
+	bool retry = cpu->fault_retry_page == (linear >> 12) + 1;
+	if (retry)
+		cpu->fault_retry_page = 0;
+	adaptive_account(cpu, d, mmio || table || slot || churn || retry);
+	return mmio || table || slot || churn || retry;
 }
 
 /* With other vCPUs, a LOCKed instruction (or XCHG with memory) whose

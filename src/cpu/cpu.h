@@ -148,8 +148,9 @@ struct host_fault {
 };
 
 /* Faults of one kind per instruction (by its physical address, hashed):
- * page-table writes, or accesses to churned user pages, until it is
- * retranslated through the memory callouts (trace_mmio.c). */
+ * page-table writes, or ring-3 faults on churned or not-present user
+ * pages, until it is retranslated through the memory callouts
+ * (trace_mmio.c). */
 #define CPU_FAULT_COUNTS 256u
 struct insn_fault_count {
 	uint64_t key;      /* the instruction's code address (run.c) + 1; 0 free */
@@ -476,6 +477,10 @@ struct cpu {
 	 * table or went through a temporary mapping slot: what an adaptive
 	 * instruction's callout needed the monitor for (adaptive_account). */
 	bool adaptive_needed;
+	/* The linear page (+ 1) of the not-present #PF an adaptive access
+	 * raised at CPL 3, or 0: the access that retries it is needed (it
+	 * saved the host fault and mapping the plain instruction takes). */
+	uint32_t fault_retry_page;
 	const struct sensitive_insn *deprivileged_sens;
 };
 

@@ -76,6 +76,11 @@ bool cpu_handle_slot(struct cpu *cpu, struct translator *t);
  * instruction goes through the callouts the first time, or the page is
  * mapped (or its #PF delivered) as ever. True as cpu_handle_slot's. */
 bool cpu_handle_churn(struct cpu *cpu, struct translator *t);
+/* A ring-3 #PF on a page that was not present (cpu->fault), about to be
+ * delivered: an instruction that keeps taking them (a loop touching
+ * fresh pages one after the other) goes through the callouts from its
+ * next run, whose #PF costs no host signal and whose page no mapping. */
+void cpu_count_fresh_fault(struct cpu *cpu);
 /* A LOCKed access across a cache line found other vCPUs running
  * (FAULT_SPLIT_LOCK): its instruction runs alone. True when it completed. */
 bool cpu_handle_split_lock(struct cpu *cpu, struct translator *t);

@@ -327,3 +327,19 @@ bool cpu_handle_churn(struct cpu *cpu, struct translator *t)
 	assert(k != FAULT_SLOT && k != FAULT_CHURN);
 	return k != FAULT_NONE && cpu_deliver_host_fault(cpu, t, k);
 }
+
+void cpu_count_fresh_fault(struct cpu *cpu)
+{
+	struct shadow *sh = cpu->sh;
+	uint64_t insn_gpa;
+	if (cpu->s.cpl != 3 || (cpu->fault.error & PFERR_P) ||
+	    !cpu_fetch_address(cpu, cpu_code_linear(cpu, cpu->s.eip), &insn_gpa) ||
+	    shadow_adaptive_known(sh, insn_gpa) || !count_fault(cpu->churn_faults, insn_gpa))
+		return;
+	const struct tblock *ran = tcache_find_host(cpu->tc, (const void *)cpu->fault.host_rip);
+	if (ran && !ran->valid)
+		return;   /* another vCPU's fault dropped it meanwhile */
+	shadow_mark_adaptive(sh, insn_gpa);
+	sh->stats.fresh_adaptive++;
+	tcache_invalidate_gpa(cpu->tc, &cpu->ibl_table, insn_gpa);
+}

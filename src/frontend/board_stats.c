@@ -255,6 +255,7 @@ static const struct stats_counter counters[] = {
 	{ "shadow.churned_pages", "churned user pages", SEC_MMU, SH(churned_pages) },
 	{ "shadow.churn_adaptive", "adaptive for a churned page", SEC_MMU, SH(churn_adaptive) },
 	{ "shadow.churn_fills", "churned pages mapped", SEC_MMU, SH(churn_fills) },
+	{ "shadow.fresh_adaptive", "adaptive for fresh pages", SEC_MMU, SH(fresh_adaptive) },
 	{ "shadow.mmio_accesses", "MMIO accesses", SEC_MMU, SH(mmio_accesses) },
 	{ "shadow.window_switches", "window switches", SEC_MMU, SH(window_switches) },
 	{ "shadow.window_creates", "windows made", SEC_MMU, SH(window_creates) },

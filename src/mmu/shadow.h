@@ -139,6 +139,7 @@ struct shadow_stats {
 	uint64_t churned_pages;    /* user pages unmapped by their entry, remembered */
 	uint64_t churn_adaptive;   /* of adaptive_insns, for a churned user page */
 	uint64_t churn_fills;      /* churned user pages mapped all the same */
+	uint64_t fresh_adaptive;   /* of adaptive_insns, after ring-3 faults on pages not present */
 	uint64_t mmio_accesses;
 	uint64_t window_switches, window_creates, window_evictions, flushes;
 	uint64_t window_recycles;   /* of the evictions, windows kept for another directory */
