@@ -450,7 +450,6 @@ bool cpu_deliver_host_fault(struct cpu *cpu, struct translator *t, enum host_fau
 		if (cpu->fault.va >= WRAP_PAGE && wrap_fault(cpu, cpu->fault.va))
 			break;
 		cpu->s.cr2 = cpu->fault.va;
-		cpu_count_fresh_fault(cpu);
 		cpu_deliver(cpu, EXC_PF, true, cpu->fault.error, false);
 		break;
 	case FAULT_MMIO:

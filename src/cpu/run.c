@@ -724,6 +724,8 @@ void cpu_run(struct cpu *cpu, struct translator *t)
 		if (cpu->fault.kind != FAULT_NONE) {
 			enum host_fault_kind k = cpu->fault.kind;
 			cpu->fault.kind = FAULT_NONE;
+			if (k == FAULT_PAGE)
+				cpu_count_fresh_fault(cpu);
 			bool completed = cpu_deliver_host_fault(cpu, t, k);
 			/* An event it raised ends the instruction too; an
 			 * attention or a retranslation ran nothing of it. */

@@ -40,6 +40,20 @@ static bool count_fault(struct insn_fault_count *counts, uint64_t insn_gpa)
 	return ++c->n >= ADAPT_AFTER_FAULTS;
 }
 
+/* The instruction at insn_gpa, whose translation just faulted, goes
+ * through the memory callouts from its next run: marked (counted in
+ * *why) and its translations dropped, unless another vCPU's fault
+ * dropped the one that ran meanwhile (the new one runs first). */
+static void mark_faulting(struct cpu *cpu, uint64_t insn_gpa, uint64_t *why)
+{
+	const struct tblock *ran = tcache_find_host(cpu->tc, (const void *)cpu->fault.host_rip);
+	if (ran && !ran->valid)
+		return;
+	shadow_mark_adaptive(cpu->sh, insn_gpa);
+	(*why)++;
+	tcache_invalidate_gpa(cpu->tc, &cpu->ibl_table, insn_gpa);
+}
+
 /* A guest write to a traced page: a page table (the shadow entries
  * derived from what it changes must go) or translated code (dropped). The
  * writing instruction runs alone with that one mapping writable; a write
@@ -271,12 +285,7 @@ bool cpu_handle_slot(struct cpu *cpu, struct translator *t)
 	uint64_t insn_gpa;
 	bool known = cpu_fetch_address(cpu, cpu_code_linear(cpu, cpu->s.eip), &insn_gpa);
 	if (known && !shadow_is_adaptive(sh, insn_gpa)) {
-		const struct tblock *ran = tcache_find_host(cpu->tc, (const void *)f->host_rip);
-		if (ran && !ran->valid)
-			return false;   /* another vCPU's fault dropped it meanwhile: the new translation now */
-		shadow_mark_adaptive(sh, insn_gpa);
-		sh->stats.slot_adaptive++;
-		tcache_invalidate_gpa(cpu->tc, &cpu->ibl_table, insn_gpa);
+		mark_faulting(cpu, insn_gpa, &sh->stats.slot_adaptive);
 		return false;
 	}
 	if (known && store_hints_any(cpu)) {
@@ -310,12 +319,7 @@ bool cpu_handle_churn(struct cpu *cpu, struct translator *t)
 	uint64_t insn_gpa;
 	bool known = cpu_fetch_address(cpu, cpu_code_linear(cpu, cpu->s.eip), &insn_gpa);
 	if (known && !shadow_adaptive_known(sh, insn_gpa) && count_fault(cpu->churn_faults, insn_gpa)) {
-		const struct tblock *ran = tcache_find_host(cpu->tc, (const void *)f->host_rip);
-		if (ran && !ran->valid)
-			return false;   /* another vCPU's fault dropped it meanwhile: the new translation now */
-		shadow_mark_adaptive(sh, insn_gpa);
-		sh->stats.churn_adaptive++;
-		tcache_invalidate_gpa(cpu->tc, &cpu->ibl_table, insn_gpa);
+		mark_faulting(cpu, insn_gpa, &sh->stats.churn_adaptive);
 		return false;
 	}
 	if (known && shadow_is_adaptive(sh, insn_gpa) && store_hints_any(cpu)) {
@@ -336,10 +340,5 @@ void cpu_count_fresh_fault(struct cpu *cpu)
 	    !cpu_fetch_address(cpu, cpu_code_linear(cpu, cpu->s.eip), &insn_gpa) ||
 	    shadow_adaptive_known(sh, insn_gpa) || !count_fault(cpu->churn_faults, insn_gpa))
 		return;
-	const struct tblock *ran = tcache_find_host(cpu->tc, (const void *)cpu->fault.host_rip);
-	if (ran && !ran->valid)
-		return;   /* another vCPU's fault dropped it meanwhile */
-	shadow_mark_adaptive(sh, insn_gpa);
-	sh->stats.fresh_adaptive++;
-	tcache_invalidate_gpa(cpu->tc, &cpu->ibl_table, insn_gpa);
+	mark_faulting(cpu, insn_gpa, &sh->stats.fresh_adaptive);
 }
