@@ -450,87 +450,6 @@ static bool reused_slot(const struct shadow_window *w, uint32_t vpage)
 	return false;
 }
 
-/* Churned user pages (struct shadow's churn). A slot holds the window's
- * serial above the linear page's 20 bits, above those the adaptive
- * accesses the page took since its entry last went (CHURN_COUNT_SHIFT),
- * and at the top whether the churn is only likely (CHURN_LIKELY). */
-#define CHURN_KEY_MASK ((1ull << 52) - 1)
-#define CHURN_COUNT_SHIFT 52u
-#define CHURN_LIKELY (1ull << 63)
-/* Adaptive accesses to a churned page while it is present after which it
- * is churned no more: a page the guest maps to use at length. bench/touch's
- * faultk touches each page twice (the read retried, the write) before it
- * unmaps it again, lbench's page-fault loop once. */
-#define CHURN_USES 8u
-
-static uint64_t *churn_slot(const struct shadow *sh, const struct shadow_window *w, uint32_t vpage)
-{
-	/* Consecutive pages in consecutive slots: a run of them collides with none. */
-	return &sh->churn[(vpage + w->serial * 2654435761u) & (SHADOW_CHURN_SLOTS - 1)];
-}
-
-static uint64_t churn_key(const struct shadow_window *w, uint32_t vpage)
-{
-	return (uint64_t)w->serial << 20 | vpage;
-}
-
-/* vpage's record in w, or NULL when it is not churned (or w no user view). */
-static uint64_t *churn_record(const struct shadow *sh, const struct shadow_window *w, uint32_t vpage)
-{
-	uint64_t *slot = churn_slot(sh, w, vpage);
-	return w->user && (*slot & CHURN_KEY_MASK) == churn_key(w, vpage) ? slot : NULL;
-}
-
-/* vpage's mapping in user view w went because its entry changed and no
- * longer maps: churned from now on, its count of uses zero. likely: the
- * mapping went with its whole table's shadow (a table written often with
- * no fill through it, unshadow_table), most often torn down by a munmap
- * but also write-protected for a fork's copy-on-write; the page's next
- * not-present fault makes it churned, and its next use clears it. */
-static void note_churn(struct shadow *sh, struct shadow_window *w, uint32_t vpage, bool likely)
-{
-	if (!w->user)
-		return;
-	uint64_t *old = churn_record(sh, w, vpage);
-	if (likely && old)
-		return;   /* as churned as it was */
-	if (!old)
-		sh->stats.churned_pages++;
-	*churn_slot(sh, w, vpage) = churn_key(w, vpage) | (likely ? CHURN_LIKELY : 0);
-}
-
-/* The churned page of the current user view at va, or NULL. */
-static uint64_t *current_churn(struct shadow *sh, uint32_t va)
-{
-	if (!sh->current || sh->current == &sh->identity)
-		return NULL;
-	return churn_record(sh, (const struct shadow_window *)sh->current, va >> 12);
-}
-
-void shadow_churn_faulted(struct shadow *sh, uint32_t va, uint32_t error)
-{
-	uint64_t *slot = current_churn(sh, va);
-	if (slot && !(error & PFERR_P))
-		*slot &= CHURN_KEY_MASK;   /* churned for sure, its count of uses zero */
-}
-
-bool shadow_churn_needed(struct shadow *sh, uint32_t va)
-{
-	uint64_t *slot = current_churn(sh, va);
-	if (!slot)
-		return false;
-	const uint32_t *e = entry_of((struct shadow_window *)sh->current, va >> 12);
-	if (e && *e)
-		return false;   /* mapped: a plain access would not have faulted */
-	uint64_t uses = ((*slot & ~CHURN_LIKELY) >> CHURN_COUNT_SHIFT) + 1;
-	if ((*slot & CHURN_LIKELY) || uses >= CHURN_USES) {
-		*slot = 0;   /* in use */
-		return false;
-	}
-	*slot = (*slot & CHURN_KEY_MASK) | uses << CHURN_COUNT_SHIFT;
-	return true;
-}
-
 void shadow_invlpg(struct shadow *sh, uint32_t va)
 {
 	/* An entry cleared and invalidated at once in the window running: a
@@ -803,12 +722,12 @@ static void refresh_entry(struct shadow *sh, struct shadow_window *w, uint32_t v
 	unsigned access = (faulted ? ACCESS_READ : ACCESS_PEEK) | (w->user ? ACCESS_USER : 0);
 	/* A churned page, mapped or not, whose entry goes away again starts
 	 * its count of uses over (shadow_churn_needed). */
-	bool churn = churn_record(sh, w, vpage) != NULL;
+	bool churn = shadow__churn_record(sh, w, vpage) != NULL;
 	bool maps = (wanted || churn) && w->regions[vpage >> 10] &&
 		    paging_walk(sh->ram, &pr, va, access, &wk, &err) && guest_mem_page(sh->ram, wk.gpa, &page);
 	bool now = wanted && maps;
 	if ((was || churn) && !maps)
-		note_churn(sh, w, vpage, false);
+		shadow__note_churn(sh, w, vpage, false);
 	/* The same frame as before (fork write-protecting for copy-on-write, a
 	 * dirty bit cleared, a page made writable): map_page changes the
 	 * protection in place, which keeps the host's page-table entry, where
@@ -904,7 +823,7 @@ static void unshadow_table(struct shadow *sh, uint32_t page)
 			 * through it is likely churned. */
 			for (uint32_t k = 0; w->user && w->regions[r] && k < 1024; k++)
 				if (w->regions[r][k])
-					note_churn(sh, w, r * 1024 + k, true);
+					shadow__note_churn(sh, w, r * 1024 + k, true);
 			shadow__drop_region(sh, w, r, true);
 			dropped = true;
 		} else if (w->used && !shadow__window_live(sh, &w->win) && ++w->pd_floods >= DIRECTORY_FLOODS) {
@@ -1375,8 +1294,8 @@ enum shadow_fault_kind shadow_fault(struct shadow *sh, const struct vcpu_state *
 		return SHADOW_TRACED;
 	}
 	struct shadow_window *w = (struct shadow_window *)sh->current;
-	uint64_t *churn = sh->slot_fill ? NULL : churn_record(sh, w, va >> 12);
-	if (churn && !(*churn & CHURN_LIKELY))
+	uint64_t *churn = sh->slot_fill ? NULL : shadow__churn_record(sh, w, va >> 12);
+	if (churn && !(*churn & SHADOW_CHURN_LIKELY))
 		return SHADOW_CHURN;
 	struct paging_regs pr = paging_regs_of(s);
 	window_wp(w, &pr);   /* the same as s's: the window was selected for it */
@@ -1384,7 +1303,7 @@ enum shadow_fault_kind shadow_fault(struct shadow *sh, const struct vcpu_state *
 	unsigned access = (write ? ACCESS_WRITE : 0) | (w->user ? ACCESS_USER : 0);
 	if (!paging_walk(sh->ram, &pr, va, access, &wk, error)) {
 		if (churn && !(*error & PFERR_P)) {
-			*churn &= CHURN_KEY_MASK;   /* gone and met again: churned */
+			*churn &= SHADOW_CHURN_KEY_MASK;   /* gone and met again: churned */
 			return SHADOW_CHURN;
 		}
 		sh->stats.true_faults++;
@@ -1426,16 +1345,6 @@ enum shadow_fault_kind shadow_slot_fill(struct shadow *sh, const struct vcpu_sta
 	enum shadow_fault_kind k = shadow_fault(sh, s, va, write, gpa, error);
 	sh->slot_fill = false;
 	sh->stats.slot_fills++;
-	return k;
-}
-
-enum shadow_fault_kind shadow_churn_fill(struct shadow *sh, const struct vcpu_state *s, uint32_t va,
-					 bool write, uint64_t *gpa, uint32_t *error)
-{
-	sh->slot_fill = true;
-	enum shadow_fault_kind k = shadow_fault(sh, s, va, write, gpa, error);
-	sh->slot_fill = false;
-	sh->stats.churn_fills++;
 	return k;
 }
 

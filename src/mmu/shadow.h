@@ -262,7 +262,7 @@ struct shadow {
 	/* Churned user pages: a user view's mapping that a page-table write
 	 * took away (the entry no longer maps: a munmap, a page given back),
 	 * keyed by the window's serial and the linear page, with a count of
-	 * the adaptive accesses it took since (shadow.c's churn_key),
+	 * the adaptive accesses it took since (shadow_churn.c),
 	 * direct-mapped, a newer page taking an older one's place. Such a page met again by an instruction of ring 3 is not
 	 * mapped: the instruction goes through the memory callouts, which
 	 * cost no host system call at the fault, the mapping or the unmap. */

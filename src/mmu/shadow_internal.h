@@ -75,6 +75,16 @@ void shadow__sync_identity(struct shadow *sh);
 int shadow__trace_directories(struct shadow *sh, struct shadow_window *w);
 void shadow__unmap_range(struct shadow_window *w, uint32_t vpage, uint32_t npages);
 void shadow__identity_set(struct shadow *sh, uint32_t page, bool read_only);
+/* shadow_churn.c. A record holds the window's serial above the linear
+ * page's 20 bits, above those the adaptive accesses the page took since
+ * its entry last went (SHADOW_CHURN_COUNT_SHIFT), and at the top whether
+ * the churn is only likely (SHADOW_CHURN_LIKELY). */
+#define SHADOW_CHURN_KEY_MASK ((1ull << 52) - 1)
+#define SHADOW_CHURN_COUNT_SHIFT 52u
+#define SHADOW_CHURN_LIKELY (1ull << 63)
+/* vpage's record in w, or NULL when it is not churned (or w no user view). */
+uint64_t *shadow__churn_record(const struct shadow *sh, const struct shadow_window *w, uint32_t vpage);
+void shadow__note_churn(struct shadow *sh, struct shadow_window *w, uint32_t vpage, bool likely);
 void shadow__entry_reprotect(struct shadow *sh, struct shadow_window *w, uint32_t vpage);
 
 /* The number a table at guest physical gpa is known by: its memfd page
