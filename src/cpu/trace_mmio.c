@@ -293,7 +293,8 @@ bool cpu_handle_slot(struct cpu *cpu, struct translator *t)
 		cpu_store_hints_clear(cpu);
 		return false;
 	}
-	enum host_fault_kind k = cpu_fault_kind(shadow_slot_fill(sh, &cpu->s, f->va, f->write, &f->gpa, &f->error));
+	enum host_fault_kind k = cpu_fault_kind(shadow_fill_anyway(sh, &cpu->s, f->va, f->write, &f->gpa, &f->error,
+								   &sh->stats.slot_fills));
 	assert(k != FAULT_SLOT);
 	return k != FAULT_NONE && cpu_deliver_host_fault(cpu, t, k);
 }
@@ -327,7 +328,8 @@ bool cpu_handle_churn(struct cpu *cpu, struct translator *t)
 		cpu_store_hints_clear(cpu);
 		return false;
 	}
-	enum host_fault_kind k = cpu_fault_kind(shadow_churn_fill(sh, &cpu->s, f->va, f->write, &f->gpa, &f->error));
+	enum host_fault_kind k = cpu_fault_kind(shadow_fill_anyway(sh, &cpu->s, f->va, f->write, &f->gpa, &f->error,
+								   &sh->stats.churn_fills));
 	assert(k != FAULT_SLOT && k != FAULT_CHURN);
 	return k != FAULT_NONE && cpu_deliver_host_fault(cpu, t, k);
 }

@@ -1294,7 +1294,7 @@ enum shadow_fault_kind shadow_fault(struct shadow *sh, const struct vcpu_state *
 		return SHADOW_TRACED;
 	}
 	struct shadow_window *w = (struct shadow_window *)sh->current;
-	uint64_t *churn = sh->slot_fill ? NULL : shadow__churn_record(sh, w, va >> 12);
+	uint64_t *churn = sh->fill_anyway ? NULL : shadow__churn_record(sh, w, va >> 12);
 	if (churn && !(*churn & SHADOW_CHURN_LIKELY))
 		return SHADOW_CHURN;
 	struct paging_regs pr = paging_regs_of(s);
@@ -1320,7 +1320,7 @@ enum shadow_fault_kind shadow_fault(struct shadow *sh, const struct vcpu_state *
 	/* A supervisor page only: a user page cleared and invalidated (a
 	 * munmap, a stack moved at exec) is mapped again for good later, and
 	 * the kernel's copies to it would all go through callouts. */
-	if (page < sh->ram_pages && !wk.user && !sh->slot_fill && reused_slot(w, va >> 12))
+	if (page < sh->ram_pages && !wk.user && !sh->fill_anyway && reused_slot(w, va >> 12))
 		return SHADOW_SLOT;
 	if (write && devmem_clean(sh, page))
 		mark_devmem_dirty(sh, page);   /* its mappings turn writable */
@@ -1338,13 +1338,13 @@ enum shadow_fault_kind shadow_fault(struct shadow *sh, const struct vcpu_state *
 	return SHADOW_FILLED;
 }
 
-enum shadow_fault_kind shadow_slot_fill(struct shadow *sh, const struct vcpu_state *s, uint32_t va,
-					bool write, uint64_t *gpa, uint32_t *error)
+enum shadow_fault_kind shadow_fill_anyway(struct shadow *sh, const struct vcpu_state *s, uint32_t va,
+					  bool write, uint64_t *gpa, uint32_t *error, uint64_t *fills)
 {
-	sh->slot_fill = true;
+	sh->fill_anyway = true;
 	enum shadow_fault_kind k = shadow_fault(sh, s, va, write, gpa, error);
-	sh->slot_fill = false;
-	sh->stats.slot_fills++;
+	sh->fill_anyway = false;
+	(*fills)++;
 	return k;
 }
 

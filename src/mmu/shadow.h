@@ -248,8 +248,9 @@ struct shadow {
 	 * page (an INVLPG of it next marks a reused slot: shadow_invlpg). */
 	struct shadow_window *dropped_window;
 	uint32_t dropped_vpage;
-	/* shadow_slot_fill's fault: a slot is mapped this once. */
-	bool slot_fill;
+	/* shadow_fill_anyway's fault: a slot or a churned page is mapped
+	 * this once. */
+	bool fill_anyway;
 	/* Adaptive translation: instructions (by code address + 1: memfd
 	 * offset, cpu/run.c) that keep writing traced pages or touch MMIO. */
 	uint64_t *adaptive;
@@ -332,10 +333,10 @@ enum shadow_fault_kind {
 	SHADOW_TRACED,      /* a write to a traced page at *gpa */
 	SHADOW_MMIO,        /* no RAM at *gpa, or a write to a PAM-locked page */
 	SHADOW_SLOT,        /* RAM at *gpa through a temporary mapping slot:
-			     * not mapped (shadow_slot_fill does) */
+			     * not mapped (shadow_fill_anyway does) */
 	SHADOW_CHURN,       /* a churned user page, mapped or not in the
 			     * guest's tables: nothing mapped, nothing walked
-			     * (shadow_slot_fill does both) */
+			     * (shadow_fill_anyway does both) */
 	SHADOW_NO_ROOM,     /* mapping refused by the host: evict and retry */
 };
 /* A host fault at linear address va of the current window. Safe to call
@@ -343,16 +344,13 @@ enum shadow_fault_kind {
  * monitor. */
 enum shadow_fault_kind shadow_fault(struct shadow *sh, const struct vcpu_state *s, uint32_t va,
 				    bool write, uint64_t *gpa, uint32_t *error);
-/* The fault at va was SHADOW_SLOT, but the instruction faulted there
- * though adaptive (a form the callouts cannot take): maps the slot as any
- * hidden fault's page, until its next INVLPG. */
-enum shadow_fault_kind shadow_slot_fill(struct shadow *sh, const struct vcpu_state *s, uint32_t va,
-					bool write, uint64_t *gpa, uint32_t *error);
-/* The fault at va was SHADOW_CHURN, but the instruction is not to go
- * through the callouts for it: the fault as it would be without the
- * churn (a hidden fault's mapping, or the #PF). */
-enum shadow_fault_kind shadow_churn_fill(struct shadow *sh, const struct vcpu_state *s, uint32_t va,
-					 bool write, uint64_t *gpa, uint32_t *error);
+/* The fault at va was SHADOW_SLOT or SHADOW_CHURN, but the instruction is
+ * not to go through the callouts for it (a form they cannot take, or one
+ * below its count): the fault as it would be without the policy that left
+ * the page unmapped (a hidden fault's mapping, a slot's until its next
+ * INVLPG, or the #PF), counted in *fills. */
+enum shadow_fault_kind shadow_fill_anyway(struct shadow *sh, const struct vcpu_state *s, uint32_t va,
+					  bool write, uint64_t *gpa, uint32_t *error, uint64_t *fills);
 /* Whether the page of va is a temporary mapping slot of the current
  * window, if a supervisor page (the caller's walk says): an adaptive
  * access there is needed (it saved a mapping). */

@@ -83,12 +83,3 @@ bool shadow_churn_needed(struct shadow *sh, uint32_t va)
 	return true;
 }
 
-enum shadow_fault_kind shadow_churn_fill(struct shadow *sh, const struct vcpu_state *s, uint32_t va,
-					 bool write, uint64_t *gpa, uint32_t *error)
-{
-	sh->slot_fill = true;
-	enum shadow_fault_kind k = shadow_fault(sh, s, va, write, gpa, error);
-	sh->slot_fill = false;
-	sh->stats.churn_fills++;
-	return k;
-}

@@ -160,7 +160,7 @@ static void write_entry(unsigned i, uint32_t e)
 /* A temporary mapping slot (kmap_local): once an entry was cleared and
  * invalidated at once, the slot's later entries are never mapped: a fault
  * there is SHADOW_SLOT (the instruction goes through the callouts), and
- * shadow_slot_fill maps it when asked, until its next INVLPG. A page
+ * shadow_fill_anyway maps it when asked, until its next INVLPG. A page
  * beside it, one whose INVLPG came after another's, the same page in
  * another window, or a user page is not a slot. */
 static void test_mapping_slot(void)
@@ -207,7 +207,8 @@ static void test_mapping_slot(void)
 		CHECK(!mapped(BASE));
 		if (round == 1) {
 			/* An instruction the callouts cannot take: mapped. */
-			CHECK_EQ(shadow_slot_fill(&sh, &s, BASE + 8, false, &gpa, &err), SHADOW_FILLED);
+			CHECK_EQ(shadow_fill_anyway(&sh, &s, BASE + 8, false, &gpa, &err, &sh.stats.slot_fills),
+				 SHADOW_FILLED);
 			CHECK(mapped(BASE));
 			if (mapped(BASE))
 				CHECK_EQ(*(uint32_t *)(win->base + BASE + 8), 0xc0de0001u);
@@ -309,7 +310,8 @@ static void test_churned_pages(void)
 	CHECK(!shadow_churn_needed(&sh, BASE + 4096));
 	CHECK_EQ(shadow_select(&sh, &u, &win), 0);
 	CHECK_EQ(fault(&u, BASE + 4096), SHADOW_CHURN);
-	CHECK_EQ(shadow_churn_fill(&sh, &u, BASE + 4096, false, &gpa, &err), SHADOW_PAGE_FAULT);
+	CHECK_EQ(shadow_fill_anyway(&sh, &u, BASE + 4096, false, &gpa, &err, &sh.stats.churn_fills),
+		 SHADOW_PAGE_FAULT);
 	CHECK_EQ(err & PFERR_P, 0u);
 	CHECK_EQ(sh.stats.churn_fills, 1);
 
