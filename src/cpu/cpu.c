@@ -247,6 +247,7 @@ void cpu_reset(struct cpu *cpu, const struct vcpu_state *boot)
 	shadow_flush(cpu->sh);
 	shadow_forget_adaptive(cpu->sh);
 	load_boot_state(cpu, boot);
+	cpu_tlb_flush(cpu);
 	set_guest_tsc(cpu, 0);
 	cpu->stats.resets++;
 }
@@ -254,6 +255,7 @@ void cpu_reset(struct cpu *cpu, const struct vcpu_state *boot)
 void cpu_load_state(struct cpu *cpu, const struct vcpu_state *s)
 {
 	load_boot_state(cpu, s);
+	cpu_tlb_flush(cpu);
 }
 
 void cpu_destroy(struct cpu *cpu)
@@ -305,6 +307,7 @@ bool cpu_load_pdptes(struct cpu *cpu, unsigned crn, uint32_t cr0, uint32_t cr3, 
 	if (memcmp(pdpte, cpu->s.pdpte, sizeof(pdpte)) != 0) {
 		memcpy(cpu->s.pdpte, pdpte, sizeof(pdpte));
 		shadow_pdptes_loaded(cpu->sh);
+		cpu_tlb_flush(cpu);
 	}
 	return true;
 }
@@ -329,6 +332,7 @@ void cpu_paging_changed(struct cpu *cpu, uint32_t old_cr0, uint32_t old_cr4)
 	/* A MOV to CR3 flushes the TLB (and one to CR0 or CR4 may): what
 	 * page-table writes left for it is carried out. */
 	shadow_tlb_flushed(cpu->sh);
+	cpu_tlb_flush(cpu);
 	if (cr4_diff & CR4_OSFXSR) {
 		/* A key bit (MODE_NO_OSFXSR) that the lookup table's tags
 		 * leave out: this vCPU's entries must all have its setting. An

@@ -152,6 +152,10 @@ struct host_fault {
  * pages, until it is retranslated through the memory callouts
  * (trace_mmio.c). */
 #define CPU_FAULT_COUNTS 256u
+/* The monitor's TLB (cpu->tlb): direct-mapped by linear page. */
+#define CPU_TLB_SLOTS 32u
+#define CPU_TLB_VALID 0x100u
+#define CPU_TLB_USER 1u
 struct insn_fault_count {
 	uint64_t key;      /* the instruction's code address (run.c) + 1; 0 free */
 	uint32_t n;
@@ -403,6 +407,19 @@ struct cpu {
 		bool pending;
 		uint32_t cr2, error;
 	} pf;
+	/* The monitor's TLB (guest_access.c): the translations its own
+	 * accesses made (descriptor tables, the TSS, exception frames,
+	 * callouts' operands), as a processor's TLB keeps them, until an
+	 * INVLPG, a CR3 load or a change of the paging registers, or any
+	 * page-table write the shadow sees (its tables_changed count). */
+	struct {
+		uint32_t cr0, cr3, cr4, a20_cleared;
+		uint64_t efer, tables_changed;
+		/* Per slot: the linear page | the access | CPU_TLB_VALID, and
+		 * the frame's address | CPU_TLB_USER (a user page). */
+		uint32_t tag[CPU_TLB_SLOTS];
+		uint64_t frame[CPU_TLB_SLOTS];
+	} tlb;
 	/* The access an adaptive memory callout is carrying out: the
 	 * instruction works on buf, the monitor moves it from and to guest
 	 * memory (RAM or MMIO) around it. */
@@ -701,6 +718,8 @@ void cpu_write_phys_debug(struct cpu *cpu, uint64_t gpa, const void *src, unsign
 /* Guest physical address of a linear one for an access of this kind
  * (ACCESS_* of mmu/paging.h, user added at CPL 3), or false with cpu->pf. */
 bool cpu_translate(struct cpu *cpu, uint32_t linear, unsigned access, uint64_t *gpa);
+/* Empties the monitor's TLB (an INVLPG, a CR3 load, a state loaded). */
+void cpu_tlb_flush(struct cpu *cpu);
 /* The same for [linear, linear+len), len <= 4096, split where it crosses a
  * page; every piece is translated before the caller moves a byte. */
 bool cpu_translate_span(struct cpu *cpu, uint32_t linear, unsigned len, unsigned access,

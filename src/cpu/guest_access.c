@@ -16,27 +16,73 @@
 #include "mmu/shadow.h"
 #include "mmu/window.h"
 
-/* Physical address of one byte range inside a page, or false with cpu->pf set. */
+void cpu_tlb_flush(struct cpu *cpu)
+{
+	memset(cpu->tlb.tag, 0, sizeof(cpu->tlb.tag));
+}
+
+/* The TLB holds what was walked under these paging registers and before
+ * the shadow's last page-table write (its count, shared by every vCPU:
+ * one vCPU's table write reaches the others' monitor accesses at once,
+ * as their walks did before there was a TLB, a stricter order than a
+ * processor's, whose OS shoots the others' TLBs down with IPIs). */
+static void tlb_check(struct cpu *cpu)
+{
+	uint64_t writes = __atomic_load_n(&cpu->sh->tables_changed, __ATOMIC_ACQUIRE);
+	if (cpu->tlb.cr3 == cpu->s.cr3 && cpu->tlb.cr0 == cpu->s.cr0 && cpu->tlb.cr4 == cpu->s.cr4 &&
+	    cpu->tlb.a20_cleared == cpu->s.a20_cleared && cpu->tlb.efer == cpu->s.efer &&
+	    cpu->tlb.tables_changed == writes)
+		return;
+	cpu_tlb_flush(cpu);
+	cpu->tlb.cr3 = cpu->s.cr3;
+	cpu->tlb.cr0 = cpu->s.cr0;
+	cpu->tlb.cr4 = cpu->s.cr4;
+	cpu->tlb.a20_cleared = cpu->s.a20_cleared;
+	cpu->tlb.efer = cpu->s.efer;
+	cpu->tlb.tables_changed = writes;
+}
+
+/* Physical address of one byte range inside a page, or false with
+ * cpu->pf set. A translation the TLB holds for the same access is used
+ * without a walk: the walk that filled it set the accessed bits (and the
+ * dirty bit, for a write), and one of another kind (a write where a read
+ * was walked, CPL 3 where the kernel walked) walks again. Only walks that
+ * succeeded are kept, so a fault always comes from the tables as they
+ * are, and an entry the guest made present is seen without a flush. */
 static bool translate(struct cpu *cpu, uint32_t linear, unsigned access, uint64_t *gpa)
 {
 	if (!(cpu->s.cr0 & CR0_PG)) {
 		*gpa = linear & ~cpu->s.a20_cleared;
 		return true;
 	}
-	struct paging_regs pr = paging_regs_of(&cpu->s);
-	struct walk w;
-	uint32_t error;
-	if (!paging_walk(cpu->sh->ram, &pr, linear, access, &w, &error)) {
-		cpu->pf.pending = true;
-		cpu->pf.cr2 = linear;
-		cpu->pf.error = error;
-		return false;
+	tlb_check(cpu);
+	unsigned slot = (linear >> 12) % CPU_TLB_SLOTS;
+	uint32_t tag = (linear & ~(GUEST_PAGE_SIZE - 1)) | access | CPU_TLB_VALID;
+	bool keep = !(access & ACCESS_PEEK);
+	uint64_t frame;
+	if (keep && cpu->tlb.tag[slot] == tag) {
+		frame = cpu->tlb.frame[slot];
+	} else {
+		struct paging_regs pr = paging_regs_of(&cpu->s);
+		struct walk w;
+		uint32_t error;
+		if (!paging_walk(cpu->sh->ram, &pr, linear, access, &w, &error)) {
+			cpu->pf.pending = true;
+			cpu->pf.cr2 = linear;
+			cpu->pf.error = error;
+			return false;
+		}
+		frame = (w.gpa & ~(uint64_t)(GUEST_PAGE_SIZE - 1)) | (w.user ? CPU_TLB_USER : 0);
+		if (keep) {
+			cpu->tlb.tag[slot] = tag;
+			cpu->tlb.frame[slot] = frame;
+		}
 	}
-	*gpa = w.gpa;
+	*gpa = (frame & ~(uint64_t)(GUEST_PAGE_SIZE - 1)) | (linear & (GUEST_PAGE_SIZE - 1));
 	/* Through a temporary mapping slot, which the shadow leaves unmapped:
 	 * the access saved a host mapping, and an adaptive string instruction
 	 * making it (the kernel's clear_page) stays adaptive. */
-	if (!w.user && shadow_is_slot(cpu->sh, linear))
+	if (!(frame & CPU_TLB_USER) && shadow_is_slot(cpu->sh, linear))
 		cpu->adaptive_needed = true;
 	return true;
 }

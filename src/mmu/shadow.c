@@ -656,6 +656,7 @@ void shadow_flush(struct shadow *sh)
 	sh->current = NULL;
 	sh->cur_view = -2;
 	shadow_retire_global(sh);
+	__atomic_fetch_add(&sh->tables_changed, 1, __ATOMIC_RELEASE);
 	sh->stats.flushes++;
 }
 
@@ -879,6 +880,7 @@ void shadow__check_suspects(struct shadow *sh, struct shadow_window *w)
 
 static void table_slot_written(struct shadow *sh, uint32_t page, uint32_t slot, uint32_t old)
 {
+	__atomic_fetch_add(&sh->tables_changed, 1, __ATOMIC_RELEASE);
 	/* On a copy; each action is idempotent. */
 	struct shadow_node users[SLOT_USERS_MAX];
 	unsigned n;

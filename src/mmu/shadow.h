@@ -226,6 +226,9 @@ struct shadow {
 	/* Bumped when the tags wrap: each vCPU clears its table when its own
 	 * count (cpu->ibl_epoch) differs, whichever of them ran then. */
 	uint32_t ibl_epoch;
+	/* Page-table writes seen (entries changed) and flushes: the vCPUs'
+	 * monitor TLBs hold nothing walked before the count they saw. */
+	uint64_t tables_changed;
 	struct paging_regs regs;      /* CR0/CR4 as of the last window switch */
 	/* Where the last true #PF was: its window (one view of one address
 	 * space) and page. */
