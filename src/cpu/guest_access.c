@@ -28,14 +28,17 @@ void cpu_tlb_flush(struct cpu *cpu)
  * processor's, whose OS shoots the others' TLBs down with IPIs). */
 static void tlb_check(struct cpu *cpu)
 {
+	/* Of CR0 the walk reads PG and WP: a TS set and cleared (an OS's
+	 * lazy FPU switch) keeps the TLB. */
+	uint32_t cr0 = cpu->s.cr0 & (CR0_PG | CR0_WP);
 	uint64_t writes = __atomic_load_n(&cpu->sh->tables_changed, __ATOMIC_ACQUIRE);
-	if (cpu->tlb.cr3 == cpu->s.cr3 && cpu->tlb.cr0 == cpu->s.cr0 && cpu->tlb.cr4 == cpu->s.cr4 &&
+	if (cpu->tlb.cr3 == cpu->s.cr3 && cpu->tlb.cr0 == cr0 && cpu->tlb.cr4 == cpu->s.cr4 &&
 	    cpu->tlb.a20_cleared == cpu->s.a20_cleared && cpu->tlb.efer == cpu->s.efer &&
 	    cpu->tlb.tables_changed == writes)
 		return;
 	cpu_tlb_flush(cpu);
 	cpu->tlb.cr3 = cpu->s.cr3;
-	cpu->tlb.cr0 = cpu->s.cr0;
+	cpu->tlb.cr0 = cr0;
 	cpu->tlb.cr4 = cpu->s.cr4;
 	cpu->tlb.a20_cleared = cpu->s.a20_cleared;
 	cpu->tlb.efer = cpu->s.efer;

@@ -85,6 +85,11 @@ static void test_write_walks_again(struct board *b)
 	cpu->s.cr0 &= ~CR0_WP;
 	/* CR0.WP is a paging register: its change alone empties the TLB. */
 	CHECK_EQ(translated(cpu, LINEAR, ACCESS_WRITE), FRAME_A);
+	/* CR0.TS is not (a lazy FPU switch): the TLB keeps the translation. */
+	*entry(b, PT) = FRAME_B | PTE_P | PTE_W;
+	cpu->s.cr0 |= CR0_TS;
+	CHECK_EQ(translated(cpu, LINEAR, ACCESS_WRITE), FRAME_A);
+	cpu->s.cr0 &= ~CR0_TS;
 }
 
 static void test_privilege(struct board *b)
