@@ -15,7 +15,7 @@
 #include "check.h"
 /* White-box: the test translates on the board's vCPU directly. */
 #include "cpu/run_internal.h"
-#include "machine/board_internal.h"
+#include "board_harness.h"
 
 #define GPA 0x201000u
 #define FIRST_EIP 0x10201000u
@@ -134,18 +134,12 @@ static void test_no_room_for_two(struct board *b)
 
 int main(int argc, char **argv)
 {
-	if (argc != 2) {
-		fprintf(stderr, "usage: test_clone GUEST.elf\n");
-		return 2;
-	}
-	struct board *b;
-	struct board_config cfg = { .kernel_path = argv[1], .ram_mib = 64, .serial = SERIAL_NONE,
+	struct board_config cfg = { .ram_mib = 64, .serial = SERIAL_NONE,
 				    .tcache_mib = 16, .clone_check = true };
-	char err[256];
-	if (board_create(&b, &cfg, err, sizeof(err))) {
-		fprintf(stderr, "test_clone: %s\n", err);
-		return 1;
-	}
+	int status = 1;
+	struct board *b = harness_board("test_clone", argc, argv, cfg, &status);
+	if (!b)
+		return status;
 	test_copies(b, false);
 	test_copies(b, true);
 	b->tc.concurrent = false;

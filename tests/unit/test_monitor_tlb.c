@@ -12,7 +12,7 @@
 #include "check.h"
 /* White-box: the test sets the board's vCPU's registers directly. */
 #include "cpu/run_internal.h"
-#include "machine/board_internal.h"
+#include "board_harness.h"
 
 #define PD 0x800000u
 #define PT 0x801000u
@@ -161,18 +161,11 @@ static void test_cr3_and_tables(struct board *b)
 
 int main(int argc, char **argv)
 {
-	if (argc != 2) {
-		fprintf(stderr, "usage: test_monitor_tlb GUEST.elf\n");
-		return 2;
-	}
-	struct board *b;
-	struct board_config cfg = { .kernel_path = argv[1], .ram_mib = 64, .serial = SERIAL_NONE,
-				    .tcache_mib = 16 };
-	char err[256];
-	if (board_create(&b, &cfg, err, sizeof(err))) {
-		fprintf(stderr, "test_monitor_tlb: %s\n", err);
-		return 1;
-	}
+	struct board_config cfg = { .ram_mib = 64, .serial = SERIAL_NONE, .tcache_mib = 16 };
+	int status = 1;
+	struct board *b = harness_board("test_monitor_tlb", argc, argv, cfg, &status);
+	if (!b)
+		return status;
 	set_up_paging(b);
 	test_held_until_flushed(b);
 	test_write_walks_again(b);

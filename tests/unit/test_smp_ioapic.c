@@ -8,7 +8,7 @@
  * guest would, through their registers, and the pin is driven as a
  * device would drive it. */
 #include "check.h"
-#include "machine/board_internal.h"
+#include "board_harness.h"
 
 #define PIN 13   /* the FPU's old IRQ: nothing on the board drives it */
 
@@ -57,18 +57,12 @@ static uint64_t physical(uint8_t dest)
 
 int main(int argc, char **argv)
 {
-	if (argc != 2) {
-		fprintf(stderr, "usage: test_smp_ioapic GUEST.elf\n");
-		return 2;
-	}
-	struct board *b;
-	struct board_config cfg = { .kernel_path = argv[1], .ram_mib = 16, .serial = SERIAL_NONE,
+	struct board_config cfg = { .ram_mib = 16, .serial = SERIAL_NONE,
 				    .tcache_mib = 4, .smp = 4 };
-	char err[256];
-	if (board_create(&b, &cfg, err, sizeof(err))) {
-		fprintf(stderr, "test_smp_ioapic: %s\n", err);
-		return 1;
-	}
+	int status = 1;
+	struct board *b = harness_board("test_smp_ioapic", argc, argv, cfg, &status);
+	if (!b)
+		return status;
 	CHECK_EQ(b->nvcpus, 4u);
 	set_up_lapics(b);
 

@@ -14,7 +14,7 @@
 #include "check.h"
 /* White-box: the test translates on the board's vCPU directly. */
 #include "cpu/run_internal.h"
-#include "machine/board_internal.h"
+#include "board_harness.h"
 
 #define AT 0x201000u
 
@@ -170,18 +170,11 @@ static void test_fault_maps(struct board *b)
 
 int main(int argc, char **argv)
 {
-	if (argc != 2) {
-		fprintf(stderr, "usage: test_traces GUEST.elf\n");
-		return 2;
-	}
-	struct board *b;
-	struct board_config cfg = { .kernel_path = argv[1], .ram_mib = 64, .serial = SERIAL_NONE,
-				    .tcache_mib = 16 };
-	char err[256];
-	if (board_create(&b, &cfg, err, sizeof(err))) {
-		fprintf(stderr, "test_traces: %s\n", err);
-		return 1;
-	}
+	struct board_config cfg = { .ram_mib = 64, .serial = SERIAL_NONE, .tcache_mib = 16 };
+	int status = 1;
+	struct board *b = harness_board("test_traces", argc, argv, cfg, &status);
+	if (!b)
+		return status;
 	test_paths(b);
 	test_bounds(b);
 	test_fault_maps(b);
