@@ -58,10 +58,12 @@ static bool translate(struct cpu *cpu, uint32_t linear, unsigned access, uint64_
 		*gpa = linear & ~cpu->s.a20_cleared;
 		return true;
 	}
-	tlb_check(cpu);
+	/* A look (ACCESS_PEEK) neither uses nor fills it. */
+	bool keep = !(access & ACCESS_PEEK);
+	if (keep)
+		tlb_check(cpu);
 	unsigned slot = (linear >> 12) % CPU_TLB_SLOTS;
 	uint32_t tag = (linear & ~(GUEST_PAGE_SIZE - 1)) | access | CPU_TLB_VALID;
-	bool keep = !(access & ACCESS_PEEK);
 	uint64_t frame;
 	if (keep && cpu->tlb.tag[slot] == tag) {
 		frame = cpu->tlb.frame[slot];

@@ -63,6 +63,13 @@ static void test_held_until_flushed(struct board *b)
 	cpu_tlb_flush(cpu);                   /* what INVLPG does */
 	CHECK_EQ(translated(cpu, LINEAR + 0x20, ACCESS_READ), FRAME_B + 0x20);
 	CHECK_EQ(*entry(b, PT) & PTE_A, PTE_A);
+	/* A look (ACCESS_PEEK, which sets no bit) neither fills nor uses it. */
+	cpu_tlb_flush(cpu);
+	CHECK_EQ(translated(cpu, LINEAR, ACCESS_PEEK), FRAME_B);
+	*entry(b, PT) = FRAME_A | PTE_P | PTE_W | PTE_A;
+	CHECK_EQ(translated(cpu, LINEAR, ACCESS_READ), FRAME_A);
+	*entry(b, PT) = FRAME_B | PTE_P | PTE_W | PTE_A;
+	CHECK_EQ(translated(cpu, LINEAR, ACCESS_PEEK), FRAME_B);
 }
 
 static void test_write_walks_again(struct board *b)
