@@ -607,7 +607,7 @@ static enum callout_result do_invlpg(struct cpu *cpu, const struct callout_desc 
 	 * shadow entry is left for INVLPG to drop; only the table's
 	 * global-page entries live until the guest invalidates. */
 	shadow_invlpg(cpu->sh, linear_address(cpu, in, &ops[0]));
-	cpu_tlb_flush(cpu);   /* all of it: a large page's 4 KiB entries too */
+	cpu_tlb_invalidate(cpu, linear_address(cpu, in, &ops[0]));
 	return CALLOUT_GO_ON;
 }
 

@@ -152,10 +152,11 @@ struct host_fault {
  * pages, until it is retranslated through the memory callouts
  * (trace_mmio.c). */
 #define CPU_FAULT_COUNTS 256u
-/* The monitor's TLB (cpu->tlb): direct-mapped by linear page. */
+/* The monitor's TLB (cpu->tlb): direct-mapped by linear page and access. */
 #define CPU_TLB_SLOTS 32u
 #define CPU_TLB_VALID 0x100u
 #define CPU_TLB_USER 1u
+#define CPU_TLB_LARGE 2u   /* from a 4 MiB (or PAE 2 MiB) page */
 struct insn_fault_count {
 	uint64_t key;      /* the instruction's code address (run.c) + 1; 0 free */
 	uint32_t n;
@@ -188,6 +189,8 @@ struct cpu_stats {
 	uint64_t exclusive_sections;   /* every other vCPU kept out of translated code */
 	uint64_t pause_yields;         /* spin-waits that gave the host CPU up (cpu_pause_yield) */
 	uint64_t split_locks;          /* LOCKed accesses across a cache line, run on the buffer */
+	uint64_t tlb_hits;             /* the monitor's accesses its TLB translated (guest_access.c) */
+	uint64_t tlb_walks;            /* and those that walked the guest's tables */
 };
 
 /* What cpu->exit says when translated code came back through a door
@@ -416,7 +419,8 @@ struct cpu {
 		uint32_t cr0, cr3, cr4, a20_cleared;
 		uint64_t efer, tables_changed;
 		/* Per slot: the linear page | the access | CPU_TLB_VALID, and
-		 * the frame's address | CPU_TLB_USER (a user page). */
+		 * the frame's address | CPU_TLB_USER (a user page) |
+		 * CPU_TLB_LARGE. */
 		uint32_t tag[CPU_TLB_SLOTS];
 		uint64_t frame[CPU_TLB_SLOTS];
 	} tlb;
@@ -718,8 +722,11 @@ void cpu_write_phys_debug(struct cpu *cpu, uint64_t gpa, const void *src, unsign
 /* Guest physical address of a linear one for an access of this kind
  * (ACCESS_* of mmu/paging.h, user added at CPL 3), or false with cpu->pf. */
 bool cpu_translate(struct cpu *cpu, uint32_t linear, unsigned access, uint64_t *gpa);
-/* Empties the monitor's TLB (an INVLPG, a CR3 load, a state loaded). */
+/* Empties the monitor's TLB (a CR3 load, a state loaded). */
 void cpu_tlb_flush(struct cpu *cpu);
+/* Drops what the monitor's TLB holds for linear's page (INVLPG): its
+ * slot, and every slot from the large page around it. */
+void cpu_tlb_invalidate(struct cpu *cpu, uint32_t linear);
 /* The same for [linear, linear+len), len <= 4096, split where it crosses a
  * page; every piece is translated before the caller moves a byte. */
 bool cpu_translate_span(struct cpu *cpu, uint32_t linear, unsigned len, unsigned access,

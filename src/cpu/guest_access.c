@@ -21,6 +21,20 @@ void cpu_tlb_flush(struct cpu *cpu)
 	memset(cpu->tlb.tag, 0, sizeof(cpu->tlb.tag));
 }
 
+void cpu_tlb_invalidate(struct cpu *cpu, uint32_t linear)
+{
+	/* A 2 MiB page lies inside one 4 MiB region too: dropping the
+	 * 4 MiB's large slots drops a little more than INVLPG must. */
+	const uint32_t large_mask = ~((4u << 20) - 1);
+	for (unsigned i = 0; i < CPU_TLB_SLOTS; i++) {
+		uint32_t page = cpu->tlb.tag[i] & ~(GUEST_PAGE_SIZE - 1);
+		bool large = cpu->tlb.frame[i] & CPU_TLB_LARGE;
+		if (page == (linear & ~(GUEST_PAGE_SIZE - 1)) ||
+		    (large && (page & large_mask) == (linear & large_mask)))
+			cpu->tlb.tag[i] = 0;
+	}
+}
+
 /* The TLB holds what was walked under these paging registers and before
  * the shadow's last page-table write (its count, shared by every vCPU:
  * one vCPU's table write reaches the others' monitor accesses at once,
@@ -62,12 +76,16 @@ static bool translate(struct cpu *cpu, uint32_t linear, unsigned access, uint64_
 	bool keep = !(access & ACCESS_PEEK);
 	if (keep)
 		tlb_check(cpu);
-	unsigned slot = (linear >> 12) % CPU_TLB_SLOTS;
+	/* Spread by the access too: an INT's frame written and its IRET's
+	 * read of the same page are two entries, not one slot's turns. */
+	unsigned slot = ((linear >> 12) ^ (access * 5)) % CPU_TLB_SLOTS;
 	uint32_t tag = (linear & ~(GUEST_PAGE_SIZE - 1)) | access | CPU_TLB_VALID;
 	uint64_t frame;
 	if (keep && cpu->tlb.tag[slot] == tag) {
 		frame = cpu->tlb.frame[slot];
+		cpu->stats.tlb_hits++;
 	} else {
+		cpu->stats.tlb_walks++;
 		struct paging_regs pr = paging_regs_of(&cpu->s);
 		struct walk w;
 		uint32_t error;
@@ -77,7 +95,8 @@ static bool translate(struct cpu *cpu, uint32_t linear, unsigned access, uint64_
 			cpu->pf.error = error;
 			return false;
 		}
-		frame = (w.gpa & ~(uint64_t)(GUEST_PAGE_SIZE - 1)) | (w.user ? CPU_TLB_USER : 0);
+		frame = (w.gpa & ~(uint64_t)(GUEST_PAGE_SIZE - 1)) | (w.user ? CPU_TLB_USER : 0) |
+			(w.large ? CPU_TLB_LARGE : 0);
 		if (keep) {
 			cpu->tlb.tag[slot] = tag;
 			cpu->tlb.frame[slot] = frame;

@@ -299,6 +299,8 @@ static const struct stats_counter counters[] = {
 	  CPU(exclusive_sections) },
 	{ "cpu.pause_yields", "spin-waits that yielded the host CPU", SEC_EVENTS, CPU(pause_yields) },
 	{ "cpu.split_locks", "LOCKed accesses across a cache line", SEC_EVENTS, CPU(split_locks) },
+	{ "cpu.tlb_hits", "monitor accesses the TLB translated", SEC_EVENTS, CPU(tlb_hits) },
+	{ "cpu.tlb_walks", "monitor accesses that walked", SEC_EVENTS, CPU(tlb_walks) },
 	{ "cpu.resets", "resets (triple faults)", SEC_EVENTS, CPU(resets) },
 	{ "cpu.fetch_outside_ram", "fetches outside RAM (#UD)", SEC_EVENTS,
 	  CPU(fetch_outside_ram) },

@@ -2,8 +2,9 @@
  * monitor's own accesses walked (descriptor tables, the TSS, exception
  * frames, callouts' operands) are kept as a processor's TLB keeps them.
  * On a board's vCPU with 32-bit paging set up by hand in its RAM: a
- * translation is held until an INVLPG (cpu_tlb_flush), a CR3 load, a
- * change of the paging registers or a page-table write the shadow sees;
+ * translation is held until an INVLPG of its page (cpu_tlb_invalidate:
+ * of a large page, any address in it), a CR3 load, a change of the
+ * paging registers or a page-table write the shadow sees;
  * a write after a read walks again and sets the dirty bit; a supervisor
  * walk is not a user's; a failed walk is not kept, so an entry made
  * present is seen without a flush. */
@@ -54,15 +55,28 @@ static void test_held_until_flushed(struct board *b)
 {
 	struct cpu *cpu = &b->vcpus[0].cpu;
 	cpu_tlb_flush(cpu);
+	uint64_t hits = cpu->stats.tlb_hits, walks = cpu->stats.tlb_walks;
 	CHECK_EQ(translated(cpu, LINEAR + 0x10, ACCESS_READ), FRAME_A + 0x10);
 	CHECK_EQ(*entry(b, PT) & (PTE_A | PTE_D), PTE_A);
+	CHECK_EQ(cpu->stats.tlb_walks, walks + 1);
+	/* Another page of the table, read. */
+	*entry(b, PT + 4) = FRAME_C | PTE_P | PTE_W;
+	CHECK_EQ(translated(cpu, LINEAR + 0x1000, ACCESS_READ), FRAME_C);
 	/* Changed behind the shadow's back, no INVLPG: the TLB holds it. */
 	*entry(b, PT) = FRAME_B | PTE_P | PTE_W;
 	CHECK_EQ(translated(cpu, LINEAR + 0x20, ACCESS_READ), FRAME_A + 0x20);
 	CHECK_EQ(*entry(b, PT) & PTE_A, 0);   /* no walk made */
-	cpu_tlb_flush(cpu);                   /* what INVLPG does */
+	CHECK_EQ(cpu->stats.tlb_hits, hits + 1);
+	CHECK_EQ(cpu->stats.tlb_walks, walks + 2);
+	/* INVLPG of another page leaves it; of its page, drops it only. */
+	cpu_tlb_invalidate(cpu, LINEAR + 0x2000);
+	CHECK_EQ(translated(cpu, LINEAR + 0x20, ACCESS_READ), FRAME_A + 0x20);
+	*entry(b, PT + 4) = FRAME_A | PTE_P | PTE_W;
+	cpu_tlb_invalidate(cpu, LINEAR + 0x123);
 	CHECK_EQ(translated(cpu, LINEAR + 0x20, ACCESS_READ), FRAME_B + 0x20);
 	CHECK_EQ(*entry(b, PT) & PTE_A, PTE_A);
+	CHECK_EQ(translated(cpu, LINEAR + 0x1000, ACCESS_READ), FRAME_C);
+	*entry(b, PT + 4) = 0;
 	/* A look (ACCESS_PEEK, which sets no bit) neither fills nor uses it. */
 	cpu_tlb_flush(cpu);
 	CHECK_EQ(translated(cpu, LINEAR, ACCESS_PEEK), FRAME_B);
@@ -136,6 +150,12 @@ static void test_cr3_and_tables(struct board *b)
 	cpu->s.cr3 = PD2;
 	CHECK_EQ(translated(cpu, LINEAR + 0x1234, ACCESS_READ), LARGE + 0x1234);
 	CHECK_EQ(translated(cpu, LINEAR + 0x3ff000, ACCESS_READ), LARGE + 0x3ff000);
+	/* An INVLPG anywhere in the 4 MiB page drops its every slot. */
+	*entry(b, PD2 + (LINEAR >> 22) * 4) = (LARGE + (4u << 20)) | PTE_P | PTE_W | 0x80u;
+	CHECK_EQ(translated(cpu, LINEAR + 0x1234, ACCESS_READ), LARGE + 0x1234);
+	cpu_tlb_invalidate(cpu, LINEAR + 0x200000);
+	CHECK_EQ(translated(cpu, LINEAR + 0x1234, ACCESS_READ), LARGE + (4u << 20) + 0x1234);
+	CHECK_EQ(translated(cpu, LINEAR + 0x3ff000, ACCESS_READ), LARGE + (4u << 20) + 0x3ff000);
 	cpu->s.cr3 = PD;
 	CHECK_EQ(translated(cpu, LINEAR, ACCESS_READ), FRAME_A);
 	/* The same CR3 loaded again (cpu_paging_changed, as MOV CR3 and a
