@@ -352,6 +352,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (unsigned paging = PAGING_OFF; paging <= PAGING_ALIAS; paging++) {
 		struct placement p;
 		place(r, &p, at, env, paging, code, code_len);
+		/* The tables too are written behind the vCPU's back, where an OS
+		 * would INVLPG: the monitor's TLB forgets the last placement. */
+		cpu_tlb_flush(&r->cpu);
 		shadow_forget_adaptive(&r->sh);
 		if ((env & ENV_ADAPTIVE) && p.in_ram) {
 			/* Every byte, so every instruction whatever its start;
