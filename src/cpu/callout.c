@@ -605,9 +605,11 @@ static enum callout_result do_invlpg(struct cpu *cpu, const struct callout_desc 
 	(void)d;
 	/* Shadows follow every page-table write (traces), so no stale
 	 * shadow entry is left for INVLPG to drop; only the table's
-	 * global-page entries live until the guest invalidates. */
-	shadow_invlpg(cpu->sh, linear_address(cpu, in, &ops[0]));
-	cpu_tlb_invalidate(cpu, linear_address(cpu, in, &ops[0]));
+	 * global-page entries live until the guest invalidates, and what
+	 * the monitor's TLB holds for the page, as a processor's TLB. */
+	uint32_t linear = linear_address(cpu, in, &ops[0]);
+	shadow_invlpg(cpu->sh, linear);
+	cpu_tlb_invalidate(cpu, linear);
 	return CALLOUT_GO_ON;
 }
 
