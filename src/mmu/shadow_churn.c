@@ -82,4 +82,3 @@ bool shadow_churn_needed(struct shadow *sh, uint32_t va)
 	*slot = (*slot & SHADOW_CHURN_KEY_MASK) | uses << SHADOW_CHURN_COUNT_SHIFT;
 	return true;
 }
-
