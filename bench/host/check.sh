@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# CTest check of a bench/host program (floor or segload): run it with
+# CTest check of a bench/host program (floor, segload or shootdown): run it with
 # --quick and check that it prints each of its lines once, with a positive
 # figure, and nothing else; that a bad argument is refused with status 2.
 # No time is compared.
 #
-#	check.sh PATH/TO/floor|PATH/TO/segload
+#	check.sh PATH/TO/floor|PATH/TO/segload|PATH/TO/shootdown
 set -u -o pipefail
 prog=$1
 name=$(basename "$prog")
 case $name in
 floor) tag=FLOOR names="syscall signal mmap touch mprotect pagefault" unit='[0-9]+' ;;
 segload) tag=SEGLOAD names="chase_plain chase_gs" unit='[0-9]+\.[0-9][0-9]' ;;
+shootdown) tag=SHOOTDOWN names="alone spinning sleeping" unit='[0-9]+' ;;
 *) echo "check: no check for $name" >&2; exit 2 ;;
 esac
 out=$("$prog" --quick) || { echo "check: $prog --quick failed" >&2; printf '%s\n' "$out"; exit 1; }

@@ -199,6 +199,24 @@ def ratio(a, b):
     return None if a is None or b is None or b <= 0 else a / b
 
 
+def host_shootdown(prog, quick):
+    """The host's own cost of a mapping change beside another thread of
+    the process (bench/host/shootdown.c, at prog): what every host unmap
+    and write-protection of btvm's vCPU threads pays at several vCPUs."""
+    try:
+        out = subprocess.run([prog] + (["--quick"] if quick else []), capture_output=True,
+                             text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return "host: %s did not run (build target shootdown): %s" % (prog, e)
+    got = dict(re.findall(r"^SHOOTDOWN (\w+) (\d+) ns$", out.stdout, re.M))
+    if out.returncode or len(got) != 3:
+        return "host: %s failed: %s" % (prog, (out.stderr or out.stdout).strip())
+    return ("host (bench/host/shootdown, no guest): an mprotect pair (read-only, then back) "
+            "takes %.1f us alone, %.1f us with another thread of the process spinning on "
+            "another CPU, %.1f us with it asleep" %
+            tuple(int(got[k]) / 1000 for k in ("alone", "spinning", "sleeping")))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--vcpus", help="vCPU counts, e.g. 1,2,4 (default 1,2,N: N the host's CPUs)")
@@ -242,7 +260,7 @@ def main():
             subprocess.run(["cmake", "-S", REPO, "-B", build, "-DCMAKE_BUILD_TYPE=RelWithDebInfo"],
                            check=True, stdout=subprocess.DEVNULL)
         r = subprocess.run(["cmake", "--build", build, "-j", str(host_cpus), "--target", "btvm",
-                            "smpbench", "console_expect"], stdout=subprocess.DEVNULL)
+                            "smpbench", "console_expect", "shootdown"], stdout=subprocess.DEVNULL)
         if r.returncode:
             sys.exit("run.py: build failed (cmake --build %s --target btvm smpbench)" % build)
     btvm = os.path.join(build, "btvm")
@@ -515,6 +533,10 @@ def bench(args, vmms, vcpus, deb_vcpus, procs, rounds, work_args, smpwork, kerne
                        ("shootdown", "TLB shootdown (PTE, INVLPG, IPI, ack)")):
         b, q = ipi.get(("btvm", name)), ipi.get(("qemu", name))
         print("%-40s %9s %9s %9s" % (text, fmt(b, 2), fmt(q, 2), fmt(ratio(b, q), 2)))
+    print()
+    # build/bench/smp/smpwork -> build/bench/host/shootdown
+    print(host_shootdown(os.path.join(os.path.dirname(os.path.dirname(smpwork)), "host",
+                                      "shootdown"), args.quick))
     print()
     k2 = 2 if 2 in vcpus else vcpus[-1]
     sb, sq, bq = speedups.get(("compute", k2), (None, None, None))

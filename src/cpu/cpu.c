@@ -177,7 +177,8 @@ void cpu_store_hints_clear(struct cpu *cpu)
 
 int cpu_select_window(struct cpu *cpu)
 {
-	int err = shadow_select(cpu->sh, &cpu->s, &cpu->win);
+	int err = shadow_select(cpu->sh, &cpu->s, cpu->tlb_flush_due, &cpu->win);
+	cpu->tlb_flush_due = false;
 	cpu->sh->in_use[cpu->shadow_slot] = cpu->win;
 	cpu->win_base = (uintptr_t)cpu->win->base;
 	cpu->win_entries = shadow_current_entries(cpu->sh);
@@ -332,6 +333,7 @@ void cpu_paging_changed(struct cpu *cpu, uint32_t old_cr0, uint32_t old_cr4)
 	/* A MOV to CR3 flushes the TLB (and one to CR0 or CR4 may): what
 	 * page-table writes left for it is carried out. */
 	shadow_tlb_flushed(cpu->sh);
+	cpu->tlb_flush_due = true;
 	cpu_tlb_flush(cpu);
 	if (cr4_diff & CR4_OSFXSR) {
 		/* A key bit (MODE_NO_OSFXSR) that the lookup table's tags

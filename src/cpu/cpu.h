@@ -393,6 +393,9 @@ struct cpu {
 	bool triple_fault;        /* fatal is a triple fault: the board may reset */
 	uint32_t soft_int_eip;    /* INT n/INT3/INTO being delivered: where a fault of it lands */
 	unsigned exc_depth;       /* nested exception delivery, for #DF */
+	/* A CR3 load (CR0/CR4 write, task switch) since the last window
+	 * selection: shadow_select's tlb_flushed. */
+	bool tlb_flush_due;
 	/* The last task switch (task_switch.c) passed its commit point: a
 	 * fault it returns belongs to the new task, at the new EIP. */
 	bool task_switched;

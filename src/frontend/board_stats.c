@@ -240,6 +240,7 @@ static const struct stats_counter counters[] = {
 	{ "shadow.hidden_faults", "hidden faults", SEC_MMU, SH(hidden_faults) },
 	{ "shadow.prefetched", "pages mapped beside them", SEC_MMU, SH(prefetched) },
 	{ "shadow.map_calls", "host mmap calls", SEC_MMU, SH(map_calls) },
+	{ "shadow.unmap_calls", "host unmap calls", SEC_MMU, SH(unmap_calls) },
 	{ "shadow.code_holds", "code pages held for lookups", SEC_MMU, SH(code_holds) },
 	{ "shadow.true_faults", "true faults (#PF)", SEC_MMU, SH(true_faults) },
 	{ "shadow.trace_faults", "trace faults (table writes)", SEC_MMU, SH(trace_faults) },

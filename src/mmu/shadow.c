@@ -171,8 +171,6 @@ static void entry_protect(struct shadow *sh, struct shadow_window *w, uint32_t v
 		       prot);
 }
 
-static void flush_pending_unmap(struct shadow *sh);
-
 /* A page that stops being a table (or code) may be written again in every
  * window that maps it, but is seldom written there: the kernel's direct
  * map holds every page table in every window, and a freed one is reused
@@ -281,7 +279,10 @@ void shadow_reprotect(struct shadow *sh, uint32_t page)
 {
 	if (page >= sh->npages)
 		return;
-	flush_pending_unmap(sh);   /* a held-back mapping of page must not stay writable */
+	/* A held-back unmap may still hold page writable: not once the page
+	 * must trap its writes. */
+	if (page_read_only(sh, page) && sh->dropped_rw_epoch[page] == sh->pending_epoch)
+		shadow__flush_pending_unmap(sh);
 	if (shadow__window_live(sh, &sh->identity))
 		identity_protect(sh, page, true);
 	else if (sh->nidentity_held < SHADOW_IDENTITY_HELD_MAX)
@@ -347,7 +348,8 @@ static void hold_wp(struct shadow *sh, struct shadow_window *w, uint32_t vpage)
 	sh->stats.wp_held++;
 }
 
-void shadow_tlb_flushed(struct shadow *sh)
+/* The write-protections held back in windows a vCPU may run in. */
+static void apply_held_wp(struct shadow *sh)
 {
 	if (!sh->wp_held)
 		return;
@@ -359,6 +361,17 @@ void shadow_tlb_flushed(struct shadow *sh)
 		if (w->nreprotect && shadow__window_live(sh, &w->win))
 			shadow__flush_reprotects(sh, w);
 	}
+}
+
+/* A CR3 load (or a CR0/CR4 write, a task switch): the write-protections
+ * held back in the windows a vCPU may run in are carried out. Held-back
+ * unmaps wait for the window's selection that follows (shadow_select's
+ * tlb_flushed): one the vCPU leaves keeps them until it comes back (the
+ * kernel's text_poke sets its next alias from the other address space,
+ * and the new mapping replaces the unmap). */
+void shadow_tlb_flushed(struct shadow *sh)
+{
+	apply_held_wp(sh);
 }
 
 /* --- dropping shadow entries -------------------------------------------- */
@@ -463,8 +476,14 @@ void shadow_invlpg(struct shadow *sh, uint32_t va)
 		w->reused_next = (w->reused_next + 1) % SHADOW_REUSED_SLOTS;
 	}
 	sh->dropped_window = NULL;
-	flush_pending_unmap(sh);
-	shadow_tlb_flushed(sh);
+	/* A held-back unmap that holds the page goes, in each view of this
+	 * address space (a user page the kernel cleared, invalidated before
+	 * the IRET to it); those of other pages wait on, as their TLB
+	 * entries would (one INVLPG a page: the first empties the range).
+	 * Another address space's wait for the CR3 load that selects it. */
+	if (sh->current && sh->current != &sh->identity)
+		shadow__flush_pending_page(sh, ((const struct shadow_window *)sh->current)->cr3, vpage);
+	apply_held_wp(sh);
 	if (global_pages_holds(&sh->global, va))
 		shadow_retire_global(sh);
 }
@@ -496,45 +515,13 @@ static void forget_entry(struct shadow *sh, struct shadow_window *w, uint32_t vp
 	       sh->nodes[*node - 1].key == vpage);
 	shadow__list_unlink(sh, &sh->map_head[page], *node);
 	*node = 0;
+	if (*e & SHADOW_E_HOST_RW)
+		sh->dropped_rw_epoch[page] = sh->pending_epoch;
 	if (sh->code_pages && page < sh->ram_pages && sh->code_pages[page])
 		shadow__retire_asid(sh, w);   /* table entries may lead to blocks of the old page */
 	entry_set(sh, w, vpage, 0);
 	w->mapped--;
 	sh->total_mapped--;
-}
-
-void shadow__unmap_range(struct shadow_window *w, uint32_t vpage, uint32_t npages)
-{
-	(void)mmap(w->win.base + (uint64_t)vpage * GUEST_PAGE_SIZE, (size_t)npages * GUEST_PAGE_SIZE,
-		   PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
-}
-
-static void flush_pending_unmap(struct shadow *sh)
-{
-	if (!sh->pending_unmap.w)
-		return;
-	shadow__unmap_range(sh->pending_unmap.w, sh->pending_unmap.start,
-		    sh->pending_unmap.end - sh->pending_unmap.start);
-	sh->pending_unmap.w = NULL;
-}
-
-/* Unmaps one page of w now or with its neighbours later. */
-static void defer_unmap(struct shadow *sh, struct shadow_window *w, uint32_t vpage)
-{
-	if (sh->pending_unmap.w == w) {
-		if (vpage == sh->pending_unmap.end) {
-			sh->pending_unmap.end++;
-			return;
-		}
-		if (vpage + 1 == sh->pending_unmap.start) {
-			sh->pending_unmap.start--;
-			return;
-		}
-	}
-	flush_pending_unmap(sh);
-	sh->pending_unmap.w = w;
-	sh->pending_unmap.start = vpage;
-	sh->pending_unmap.end = vpage + 1;
 }
 
 static void drop_entry(struct shadow *sh, struct shadow_window *w, uint32_t vpage)
@@ -545,7 +532,7 @@ static void drop_entry(struct shadow *sh, struct shadow_window *w, uint32_t vpag
 	sh->dropped_window = w;
 	sh->dropped_vpage = vpage;
 	forget_entry(sh, w, vpage, e);
-	defer_unmap(sh, w, vpage);
+	shadow__defer_unmap(sh, w, vpage, vpage + 1);
 	sh->stats.shadow_drops++;
 }
 
@@ -562,14 +549,14 @@ void shadow__drop_region(struct shadow *sh, struct shadow_window *w, uint32_t r,
 	uint32_t *reg = w->regions[r];
 	if (!reg)
 		return;
+	/* Only the entries are mapped (a held-back unmap of pages here
+	 * stays held back): a region with none needs no host call. */
+	unmap = unmap && w->region_maps[r] > 0;
 	for (uint32_t i = 0; i < 1024; i++)
 		if (reg[i])
 			forget_entry(sh, w, r * 1024 + i, &reg[i]);
-	if (unmap) {
-		if (sh->pending_unmap.w == w)
-			flush_pending_unmap(sh);
-		shadow__unmap_range(w, r * 1024, 1024);
-	}
+	if (unmap)   /* before the tables' release, which may flush */
+		shadow__defer_unmap(sh, w, r * 1024, r * 1024 + 1024);
 	assert(w->region_maps[r] == 0);
 	uint16_t id = (uint16_t)(w - sh->windows);
 	uint32_t pt = w->region_pt[r];
@@ -627,13 +614,14 @@ void shadow__drop_window(struct shadow *sh, struct shadow_window *w)
 {
 	if (!w->used)
 		return;
-	if (sh->pending_unmap.w == w)
-		sh->pending_unmap.w = NULL;   /* the whole window goes below */
+	struct shadow_pending_unmap *p = shadow__pending_of(sh, w);
+	if (p)
+		shadow__pending_release(sh, p);   /* the whole window goes below */
 	if (sh->dropped_window == w)
 		sh->dropped_window = NULL;
 	for (uint32_t r = 0; r < SHADOW_REGIONS; r++)
 		shadow__drop_region(sh, w, r, false);
-	shadow__unmap_range(w, 0, SHADOW_REGIONS * 1024);
+	shadow__unmap_range(sh, w, 0, SHADOW_REGIONS * 1024);
 	shadow__release_directories(sh, w);
 	w->pd_untraced = false;
 	w->pd_floods = 0;
@@ -697,7 +685,8 @@ static int map_page(struct shadow *sh, struct shadow_window *w, uint32_t va, con
  * Others (fault-around, a kernel table shared by every window, the other
  * view of the same address space: a user page the kernel may never touch)
  * would cost a host mapping each, mostly never used. An entry dropped but
- * still held back in the pending unmap counts as mapped: mapping it again
+ * still held back in the pending unmap (or a page between such entries
+ * there, which held nothing) counts as mapped: mapping it again
  * replaces the unmap (map_run), where leaving it would cost that unmap and
  * a hidden fault later (the kernel's text_poke clears its alias in its own
  * address space, switches back, and sets the next one from there). */
@@ -705,8 +694,11 @@ static void refresh_entry(struct shadow *sh, struct shadow_window *w, uint32_t v
 {
 	uint32_t *e = entry_of(w, vpage);
 	uint32_t old = e ? *e : 0;
-	bool was = old || (sh->pending_unmap.w == w && vpage >= sh->pending_unmap.start &&
-			   vpage < sh->pending_unmap.end);
+	/* A churned page, mapped or not, whose entry goes away again starts
+	 * its count of uses over (shadow_churn_needed). Its held-back unmap
+	 * does not count as mapped: its accesses go through the callouts. */
+	bool churn = shadow__churn_record(sh, w, vpage) != NULL;
+	bool was = old || (!churn && shadow__pending_holds(sh, w, vpage));
 	bool faulted = w == sh->pf_window && w->cr3 == sh->pf_cr3 && vpage == sh->pf_vpage;
 	bool wanted = was || faulted;
 	struct paging_regs pr = window_regs(sh, w);   /* the current window's CR0.WP may be the other */
@@ -721,9 +713,6 @@ static void refresh_entry(struct shadow *sh, struct shadow_window *w, uint32_t v
 	 * once, and a processor may set them for a translation it only forms
 	 * speculatively (SDM Vol. 3 4.8). Dirty bits wait for the write. */
 	unsigned access = (faulted ? ACCESS_READ : ACCESS_PEEK) | (w->user ? ACCESS_USER : 0);
-	/* A churned page, mapped or not, whose entry goes away again starts
-	 * its count of uses over (shadow_churn_needed). */
-	bool churn = shadow__churn_record(sh, w, vpage) != NULL;
 	bool maps = (wanted || churn) && w->regions[vpage >> 10] &&
 		    paging_walk(sh->ram, &pr, va, access, &wk, &err) && guest_mem_page(sh->ram, wk.gpa, &page);
 	bool now = wanted && maps;
@@ -951,27 +940,29 @@ static int map_run(struct shadow *sh, struct shadow_window *w, uint32_t vpage, u
 	uint8_t *host = w->win.base + (uint64_t)vpage * GUEST_PAGE_SIZE;
 	int prot = entry_prot(sh, shadow_entry(page, flags));
 	assert((vpage & 1023) + count <= 1024);   /* one region: entry_breaks' unit */
-	if (sh->pending_unmap.w == w) {
+	struct shadow_pending_unmap *p = shadow__pending_of(sh, w);
+	if (p && p->start < vpage + count && p->end > vpage) {
 		/* A held-back unmap inside the run is done by the run's own
 		 * MAP_FIXED (or its unmap on failure): a PTE changed to another
 		 * frame (a copy-on-write break) is mapped again at once
-		 * (refresh_entry), and cost two mmap calls. */
-		if (sh->pending_unmap.start >= vpage && sh->pending_unmap.end <= vpage + count)
-			sh->pending_unmap.w = NULL;
+		 * (refresh_entry), and cost two mmap calls. One that overlaps
+		 * the run is done first; one beside it waits on. */
+		if (p->start >= vpage && p->end <= vpage + count)
+			shadow__pending_release(sh, p);
 		else
-			flush_pending_unmap(sh);   /* it may overlap the run */
+			shadow__flush_pending(sh, p);
 	}
 	sh->stats.map_calls++;
 	if (mmap(host, (size_t)count * GUEST_PAGE_SIZE, prot, MAP_SHARED | MAP_FIXED, sh->ram->memfd,
 		 (off_t)page * GUEST_PAGE_SIZE) == MAP_FAILED) {
 		int err = -errno;
-		shadow__unmap_range(w, vpage, count);
+		shadow__unmap_range(sh, w, vpage, count);
 		return err;
 	}
 	for (unsigned i = 0; i < count; i++) {
 		int err = shadow__list_add(sh, &sh->map_head[page + i], id, vpage + i, node_slot(w, vpage + i));
 		if (err) {
-			shadow__unmap_range(w, vpage + i, count - i);
+			shadow__unmap_range(sh, w, vpage + i, count - i);
 			return err;
 		}
 		entry_set(sh, w, vpage + i, entry_with_prot(shadow_entry(page + i, flags), prot));
@@ -1358,11 +1349,6 @@ bool shadow_is_slot(const struct shadow *sh, uint32_t va)
 
 /* --- for shadow_log.c ------------------------------------------------------ */
 
-void shadow__flush_pending_unmap(struct shadow *sh)
-{
-	flush_pending_unmap(sh);
-}
-
 void shadow__identity_set(struct shadow *sh, uint32_t page, bool read_only)
 {
 	identity_set(sh, page, read_only);
@@ -1383,6 +1369,7 @@ int shadow_init(struct shadow *sh, const struct guest_ram *ram)
 	sh->npages = (uint32_t)((ram->size + ram->devmem_size) / GUEST_PAGE_SIZE);
 	sh->cur_view = -2;
 	sh->next_asid = 0;
+	sh->pending_epoch = 1;   /* no page dropped yet: every page holds 0 */
 	sh->adaptive_mask = 4095;
 	long budget = host_max_map_count() - SHADOW_MAP_RESERVE;
 	sh->map_budget = budget > SHADOW_MAP_MIN ? budget : SHADOW_MAP_MIN;
@@ -1393,6 +1380,7 @@ int shadow_init(struct shadow *sh, const struct guest_ram *ram)
 	sh->map_head = calloc(sh->npages, sizeof(uint32_t));
 	sh->deriv_head = calloc(sh->npages, sizeof(uint32_t));
 	sh->pt_refs = calloc(sh->npages, sizeof(uint16_t));
+	sh->dropped_rw_epoch = calloc(sh->npages, sizeof(uint32_t));
 	sh->table_writes = calloc(sh->npages, sizeof(uint16_t));
 	sh->code_protect = calloc(sh->npages, 1);
 	sh->devmem_dirty = calloc(sh->npages - sh->ram_pages + 1, 1);
@@ -1401,9 +1389,8 @@ int shadow_init(struct shadow *sh, const struct guest_ram *ram)
 	sh->adaptive_plain = calloc(sh->adaptive_mask + 1, sizeof(uint32_t));
 	sh->adaptive_state = calloc(sh->adaptive_mask + 1, 1);
 	sh->churn = calloc(SHADOW_CHURN_SLOTS, sizeof(*sh->churn));
-	if (!sh->windows || !sh->map_head || !sh->deriv_head || !sh->pt_refs || !sh->table_writes ||
-	    !sh->code_protect ||
-	    !sh->devmem_dirty || !sh->identity_ro || !sh->adaptive || !sh->adaptive_plain ||
+	if (!sh->windows || !sh->map_head || !sh->deriv_head || !sh->pt_refs || !sh->dropped_rw_epoch ||
+	    !sh->table_writes || !sh->code_protect || !sh->devmem_dirty || !sh->identity_ro || !sh->adaptive || !sh->adaptive_plain ||
 	    !sh->adaptive_state || !sh->churn || global_pages_init(&sh->global)) {
 		shadow_destroy(sh);
 		return -ENOMEM;
@@ -1433,6 +1420,7 @@ void shadow_destroy(struct shadow *sh)
 	free(sh->map_head);
 	free(sh->deriv_head);
 	free(sh->pt_refs);
+	free(sh->dropped_rw_epoch);
 	free(sh->table_writes);
 	free(sh->code_protect);
 	free(sh->devmem_dirty);

@@ -33,6 +33,7 @@ _Static_assert(SHADOW_MAX_WINDOWS <= 256u, "struct shadow's recent_windows holds
 #define SHADOW_MAP_RESERVE 4096L
 #define SHADOW_MAP_MIN 4096L
 #define SHADOW_REGIONS 1024u       /* 4 MiB regions of a 4 GiB window */
+#define SHADOW_PENDING_UNMAPS 4u   /* windows with a held-back unmap at once */
 #define SHADOW_REPROTECT_MAX 4096u /* pages a window not in use holds back */
 #define SHADOW_IDENTITY_HELD_MAX 4096u /* pages the identity window holds back */
 #define SHADOW_REUSED_SLOTS 4u       /* temporary mapping slots a window remembers */
@@ -124,6 +125,7 @@ struct shadow_stats {
 	uint64_t hidden_faults;    /* host faults the shadow filled */
 	uint64_t prefetched;       /* pages mapped beside them in the same go */
 	uint64_t map_calls;        /* host mmap calls that mapped guest pages */
+	uint64_t unmap_calls;      /* host mmap calls that took such mappings away */
 	uint64_t code_holds;       /* code pages mapped for the lookup table's sake */
 	uint64_t true_faults;      /* #PF raised in the guest */
 	uint64_t trace_faults;     /* guest writes to traced page-table pages */
@@ -234,15 +236,27 @@ struct shadow {
 	 * space) and page. */
 	const struct shadow_window *pf_window;
 	uint32_t pf_cr3, pf_vpage;
-	/* Host unmaps of dropped entries, held back and merged while the
-	 * guest clears a run of page-table entries (munmap, exit): a TLB may
-	 * keep translations until INVLPG or a CR3 load, so the host mappings
-	 * may too. Carried out before any mapping into that window, any
-	 * change of protection, INVLPG, and every window selection. */
-	struct {
-		struct shadow_window *w;
+	/* Host unmaps of dropped entries and regions, held back and merged
+	 * while the guest clears page-table entries and tables (munmap,
+	 * exec, exit): a TLB may keep translations until INVLPG or a CR3
+	 * load, so the host mappings may too. One range per window, in up
+	 * to SHADOW_PENDING_UNMAPS windows; a range grows over pages that
+	 * hold no mapping, so an address space's teardown is one host call
+	 * per view (each call that takes a mapping away costs a shootdown
+	 * on every core another vCPU runs on). Carried out before a mapping
+	 * into the range, any change of protection, INVLPG, and the
+	 * window's selection. */
+	struct shadow_pending_unmap {
+		struct shadow_window *w;  /* NULL: slot free */
 		uint32_t start, end;      /* linear pages [start, end) */
-	} pending_unmap;
+	} pending_unmap[SHADOW_PENDING_UNMAPS];
+	unsigned pending_next;            /* the slot taken when all are */
+	/* Per page: pending_epoch when a writable mapping of it was dropped
+	 * (its unmap perhaps held back). The epoch moves on whenever no
+	 * unmap is held back, so a page turned a table need not wait for
+	 * held-back unmaps that cannot hold it writable. */
+	uint32_t *dropped_rw_epoch;
+	uint32_t pending_epoch;
 	/* A window some vCPU runs in holds back a write-protection the guest
 	 * made in a page-table entry (held_wp), to be carried out at the
 	 * guest's next TLB flush (shadow_tlb_flushed). */
@@ -327,8 +341,11 @@ void shadow_flush(struct shadow *sh);
 #define SHADOW_UNPAGED_CR3 0xfffff000u
 int shadow_view(const struct vcpu_state *s);
 /* Makes the window for the vCPU's paging state and CPL (s) current, GS
- * point at it, and *win name it. Returns 0 or a negative errno. */
-int shadow_select(struct shadow *sh, const struct vcpu_state *s, struct window **win);
+ * point at it, and *win name it. tlb_flushed: the vCPU loaded CR3 (or
+ * wrote CR0/CR4, switched tasks) since its last selection, so what the
+ * window's table writes held back is carried out even where another
+ * vCPU runs in it. Returns 0 or a negative errno. */
+int shadow_select(struct shadow *sh, const struct vcpu_state *s, bool tlb_flushed, struct window **win);
 
 enum shadow_fault_kind {
 	SHADOW_FILLED,      /* hidden: mapped, run the instruction again */

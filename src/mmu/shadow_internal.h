@@ -43,10 +43,21 @@ bool shadow__list_remove(struct shadow *sh, uint32_t *head, uint16_t win, uint32
 
 /* shadow_log.c's: the device memory moved from old_gpa (at a selection). */
 void shadow__apply_devmem_move(struct shadow *sh, uint64_t old_gpa);
-/* shadow.c's, for shadow_log.c: the held-back unmap done now; an identity
- * page's read-only state counted; a mapped entry's host protection as its
- * state calls for. */
+/* shadow_unmap.c: held-back host unmaps. w's range or NULL (w NULL: a
+ * free slot); a slot freed; one carried out (p may be NULL or free);
+ * all, win's, or those holding vpage in the address space of cr3 carried
+ * out; pages [start, end) of w, which hold no entry, unmapped now or with
+ * w's range; whether w's range holds vpage; the host call. */
+struct shadow_pending_unmap *shadow__pending_of(struct shadow *sh, const struct shadow_window *w);
+void shadow__pending_release(struct shadow *sh, struct shadow_pending_unmap *p);
+void shadow__flush_pending(struct shadow *sh, struct shadow_pending_unmap *p);
 void shadow__flush_pending_unmap(struct shadow *sh);
+void shadow__flush_pending_window(struct shadow *sh, const struct window *win);
+void shadow__flush_pending_page(struct shadow *sh, uint32_t cr3, uint32_t vpage);
+void shadow__defer_unmap(struct shadow *sh, struct shadow_window *w, uint32_t start, uint32_t end);
+bool shadow__pending_holds(struct shadow *sh, const struct shadow_window *w, uint32_t vpage);
+/* shadow.c's, for shadow_log.c: an identity page's read-only state
+ * counted; a mapped entry's host protection as its state calls for. */
 /* Whether a vCPU may be running in win now: the current window, or
  * another vCPU's (shadow->in_use). Changes to a window not live wait for
  * its selection (held-back protections, suspect regions); a live one's
@@ -73,7 +84,7 @@ int shadow__retrace_directory(struct shadow *sh, struct shadow_window *w);
 void shadow__set_ibl_tag(struct shadow *sh, uint32_t asid);
 void shadow__sync_identity(struct shadow *sh);
 int shadow__trace_directories(struct shadow *sh, struct shadow_window *w);
-void shadow__unmap_range(struct shadow_window *w, uint32_t vpage, uint32_t npages);
+void shadow__unmap_range(struct shadow *sh, struct shadow_window *w, uint32_t vpage, uint32_t npages);
 void shadow__identity_set(struct shadow *sh, uint32_t page, bool read_only);
 /* shadow_churn.c. A record holds the window's serial above the linear
  * page's 20 bits, above those the adaptive accesses the page took since

@@ -91,8 +91,7 @@ static bool recycle_window(struct shadow *sh, struct shadow_window *w, uint32_t 
 		return false;
 	if (sh->pt_refs[new_page]++ == 0)
 		shadow_reprotect(sh, new_page);
-	if (sh->pending_unmap.w == w)
-		shadow__flush_pending_unmap(sh);
+	shadow__flush_pending_window(sh, &w->win);
 	const uint32_t *old_pd = shadow__table_host(sh, old_page);
 	const uint32_t *new_pd = shadow__table_host(sh, new_page);
 	uint32_t gone_from = 0;
@@ -110,7 +109,7 @@ static bool recycle_window(struct shadow *sh, struct shadow_window *w, uint32_t 
 		}
 		if (keep || r == SHADOW_REGIONS) {
 			if (r > gone_from)
-				shadow__unmap_range(w, gone_from * 1024, (r - gone_from) * 1024);
+				shadow__unmap_range(sh, w, gone_from * 1024, (r - gone_from) * 1024);
 			gone_from = r + 1;
 		}
 	}
@@ -209,23 +208,28 @@ static int new_window(struct shadow *sh, uint32_t cr3, int view, const uint64_t 
 }
 
 
-int shadow_select(struct shadow *sh, const struct vcpu_state *s, struct window **win_out)
+int shadow_select(struct shadow *sh, const struct vcpu_state *s, bool tlb_flushed, struct window **win_out)
 {
 	if (sh->devmem_move_pending) {
 		sh->devmem_move_pending = false;
 		shadow__apply_devmem_move(sh, sh->devmem_old_gpa);
 	}
-	/* A held-back unmap waits while its window is not in use (nothing
-	 * reaches a window but through GS as the current one), and is done
-	 * before that window runs again: as a TLB that a CR3 load flushed. */
+	/* What a window's table writes held back (unmaps, protections) waits
+	 * while no vCPU runs in it (nothing reaches a window but through GS),
+	 * and is done before it runs again, and at the selection after the
+	 * vCPU's CR3 load: as a TLB that a CR3 load flushed. A window some
+	 * vCPU runs in, selected again without one (after another vCPU held
+	 * the lock, as the run loop begins, the other view of the address
+	 * space after an INT or IRET), keeps them until the guest invalidates
+	 * them (shadow_invlpg, shadow_tlb_flushed). */
 	int view = shadow_view(s);
 	bool paging = view >= 0;   /* a window of the cache: paging, or A20 masked */
 	bool pae = paging && view != SHADOW_VIEW_UNPAGED_A20 && (s->cr4 & CR4_PAE);
 	uint32_t cr3 = view == SHADOW_VIEW_UNPAGED_A20 ? SHADOW_UNPAGED_CR3
 			: s->cr3 & (pae ? 0xffffffe0u : 0xfffff000u);
 	if (view == sh->cur_view && (!paging || cr3 == sh->cur_key_cr3) && sh->current) {
-		if (sh->pending_unmap.w && &sh->pending_unmap.w->win == sh->current)
-			shadow__flush_pending_unmap(sh);
+		if (tlb_flushed)
+			shadow__flush_pending_window(sh, sh->current);
 		return 0;
 	}
 	if (!paging) {
@@ -237,8 +241,7 @@ int shadow_select(struct shadow *sh, const struct vcpu_state *s, struct window *
 	uint32_t tag = 0;
 	if (paging) {
 		struct shadow_window *w = find_window(sh, cr3, view, pae ? s->pdpte : NULL);
-		if (w && sh->pending_unmap.w == w)
-			shadow__flush_pending_unmap(sh);
+		bool keeps = w && !tlb_flushed && shadow__window_live(sh, &w->win);
 		if (!w) {
 			int err = new_window(sh, cr3, view, pae ? s->pdpte : NULL, &w);
 			if (err)
@@ -250,10 +253,15 @@ int shadow_select(struct shadow *sh, const struct vcpu_state *s, struct window *
 			if (err)
 				return err;
 		}
-		if (w->any_suspect)
+		if (w->any_suspect) {
 			shadow__check_suspects(sh, w);
-		if (w->nreprotect)
-			shadow__flush_reprotects(sh, w);
+			keeps = false;   /* the regions it dropped are held back */
+		}
+		if (!keeps) {
+			shadow__flush_pending_window(sh, &w->win);
+			if (w->nreprotect)
+				shadow__flush_reprotects(sh, w);
+		}
 		w->last_used = ++sh->tick;
 		win = &w->win;
 		tag = w->asid;

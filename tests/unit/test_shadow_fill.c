@@ -87,9 +87,9 @@ static void test_held_back_protection(void)
 	struct vcpu_state a = paged_state(), b = a;
 	b.cr3 = pd2;
 	struct window *wa, *wb;
-	CHECK_EQ(shadow_select(&sh, &b, &wb), 0);
+	CHECK_EQ(shadow_select(&sh, &b, true, &wb), 0);
 	CHECK_EQ(fault(&b, BASE), SHADOW_FILLED);
-	CHECK_EQ(shadow_select(&sh, &a, &wa), 0);
+	CHECK_EQ(shadow_select(&sh, &a, true, &wa), 0);
 	CHECK_EQ(fault(&a, BASE), SHADOW_FILLED);
 	CHECK(wa != wb);
 	for (unsigned i = 0; i < 16; i++)
@@ -104,7 +104,7 @@ static void test_held_back_protection(void)
 	CHECK_EQ(host_write(wa->base + BASE + 8 * 4096), '-');
 	CHECK_EQ(host_write(wb->base + BASE + 3 * 4096), 'w');   /* held back */
 
-	CHECK_EQ(shadow_select(&sh, &b, &wb), 0);
+	CHECK_EQ(shadow_select(&sh, &b, true, &wb), 0);
 	for (unsigned i = 0; i < 16; i++)
 		CHECK_EQ(host_write(wb->base + BASE + i * 4096), (i == 3 || i == 4 || i == 8) ? '-' : 'w');
 	put32(0x105000, 0x105);
@@ -115,29 +115,29 @@ static void test_held_back_protection(void)
 	struct vcpu_state off = a;
 	off.cr0 = CR0_PE;
 	struct window *id;
-	CHECK_EQ(shadow_select(&sh, &off, &id), 0);
+	CHECK_EQ(shadow_select(&sh, &off, true, &id), 0);
 	CHECK_EQ(host_write(id->base + 0x108000), '-');   /* turned code while paging was on */
 	CHECK_EQ(host_write(id->base + 0x10a000), 'w');
 	shadow_protect_code(&sh, 0x120, true);
 	CHECK_EQ(host_write(id->base + 0x120000), '-');
-	CHECK_EQ(shadow_select(&sh, &a, &wa), 0);
+	CHECK_EQ(shadow_select(&sh, &a, true, &wa), 0);
 	shadow_protect_code(&sh, 0x120, false);
 	shadow_protect_code(&sh, 0x121, true);
 	CHECK_EQ(host_write(id->base + 0x120000), '-');   /* held back */
 	CHECK_EQ(host_write(id->base + 0x121000), 'w');
-	CHECK_EQ(shadow_select(&sh, &off, &id), 0);
+	CHECK_EQ(shadow_select(&sh, &off, true, &id), 0);
 	CHECK_EQ(host_write(id->base + 0x120000), 'w');
 	CHECK_EQ(host_write(id->base + 0x121000), '-');
 	CHECK_EQ(host_write(id->base + 0x108000), '-');
 	/* More changes held back than the identity window lists: every page
 	 * is looked at when it is selected. */
-	CHECK_EQ(shadow_select(&sh, &a, &wa), 0);
+	CHECK_EQ(shadow_select(&sh, &a, true, &wa), 0);
 	for (unsigned k = 0; k < SHADOW_IDENTITY_HELD_MAX; k++)
 		shadow_protect_code(&sh, 0x130, k % 2 == 0);
 	shadow_protect_code(&sh, 0x121, false);
 	shadow_protect_code(&sh, 0x131, true);
 	CHECK(sh.identity_stale);
-	CHECK_EQ(shadow_select(&sh, &off, &id), 0);
+	CHECK_EQ(shadow_select(&sh, &off, true, &id), 0);
 	CHECK(!sh.identity_stale && sh.nidentity_held == 0);
 	CHECK_EQ(host_write(id->base + 0x130000), 'w');
 	CHECK_EQ(host_write(id->base + 0x121000), 'w');
@@ -176,7 +176,7 @@ static void test_mapping_slot(void)
 	map4k(1, 0x101);
 	struct vcpu_state s = paged_state();
 	struct window *win;
-	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
+	CHECK_EQ(shadow_select(&sh, &s, true, &win), 0);
 	CHECK_EQ(fault(&s, BASE), SHADOW_FILLED);
 	CHECK(mapped(BASE) && mapped(BASE + 4096));
 	CHECK(!shadow_is_slot(&sh, BASE));
@@ -231,9 +231,148 @@ static void test_mapping_slot(void)
 	struct vcpu_state u = s;
 	u.cpl = 3;
 	put32(PT + 3 * 4, 0x103u << 12 | user_entry);
-	CHECK_EQ(shadow_select(&sh, &u, &win), 0);
+	CHECK_EQ(shadow_select(&sh, &u, true, &win), 0);
 	CHECK(!shadow_is_slot(&sh, BASE));
 	CHECK_EQ(fault(&u, BASE + 3 * 4096), SHADOW_FILLED);
+	shadow_destroy(&sh);
+	guest_ram_destroy(&ram);
+}
+
+/* Host unmaps of dropped entries wait for the guest's TLB flush and go in
+ * one call where nothing mapped lies between them: an INVLPG of a page
+ * they hold, the selection after a CR3 load, a mapping into their range,
+ * a page they may hold writable turning a table or code carry them out;
+ * an INVLPG elsewhere, the same window selected again without a CR3 load
+ * (another vCPU held the lock) and a CR3 load that leaves the window do
+ * not. */
+static void test_held_back_unmaps(void)
+{
+	const uint32_t pd2 = 0x3000;
+	if (guest_ram_init(&ram, 16, 0) || shadow_init(&sh, &ram)) {
+		fprintf(stderr, "setup failed\n");
+		CHECK(false);
+		return;
+	}
+	put32(PD + (BASE >> 22) * 4, PT | PTE_P | PTE_W | PTE_A);
+	put32(pd2 + (BASE >> 22) * 4, PT | PTE_P | PTE_W | PTE_A);
+	/* Pages 0, 1, 5, 7 and 9 only, each in a frame of its own. */
+	const unsigned pages[] = { 0, 1, 5, 7, 9 };
+	struct vcpu_state s = paged_state(), other = s;
+	other.cr3 = pd2;
+	struct window *win;
+	CHECK_EQ(shadow_select(&sh, &s, true, &win), 0);
+	for (unsigned k = 0; k < 5; k++) {
+		map4k(pages[k], 0x100 + 2 * pages[k]);
+		CHECK_EQ(fault(&s, BASE + pages[k] * 4096), SHADOW_FILLED);
+		CHECK_EQ(host_write(win->base + BASE + pages[k] * 4096), 'w');
+	}
+	uint8_t *at = win->base + BASE;
+
+	/* 0 dropped: held. 5 dropped: 1 lies between, still mapped, so 0 goes
+	 * now and 5 waits. 1 dropped: nothing mapped between 1 and 5, one range. */
+	uint64_t unmaps = sh.stats.unmap_calls;
+	write_entry(0, 0);
+	CHECK_EQ(host_write(at), 'w');
+	CHECK_EQ(sh.stats.unmap_calls, unmaps);
+	write_entry(5, 0);
+	CHECK_EQ(host_write(at), '-');
+	CHECK_EQ(host_write(at + 5 * 4096), 'w');
+	CHECK_EQ(sh.stats.unmap_calls, unmaps + 1);
+	write_entry(1, 0);
+	CHECK_EQ(host_write(at + 4096), 'w');
+	CHECK_EQ(sh.stats.unmap_calls, unmaps + 1);
+
+	/* Neither an INVLPG of another page nor the window selected again. */
+	shadow_invlpg(&sh, BASE + 9 * 4096);
+	shadow_invlpg(&sh, BASE + 6 * 4096);
+	sh.cur_view = -2;
+	CHECK_EQ(shadow_select(&sh, &s, false, &win), 0);
+	CHECK_EQ(shadow_select(&sh, &s, false, &win), 0);
+	CHECK_EQ(host_write(at + 4096), 'w');
+	CHECK_EQ(host_write(at + 5 * 4096), 'w');
+	CHECK_EQ(sh.stats.unmap_calls, unmaps + 1);
+	/* An INVLPG of a page between them: the range at once. */
+	shadow_invlpg(&sh, BASE + 3 * 4096);
+	CHECK_EQ(host_write(at + 4096), '-');
+	CHECK_EQ(host_write(at + 5 * 4096), '-');
+	CHECK_EQ(sh.stats.unmap_calls, unmaps + 2);
+	CHECK_EQ(host_write(at + 7 * 4096), 'w');
+
+	/* A CR3 load of the same directory. */
+	write_entry(7, 0);
+	CHECK_EQ(host_write(at + 7 * 4096), 'w');
+	shadow_tlb_flushed(&sh);
+	CHECK_EQ(host_write(at + 7 * 4096), 'w');
+	CHECK_EQ(shadow_select(&sh, &s, true, &win), 0);
+	CHECK_EQ(host_write(at + 7 * 4096), '-');
+	CHECK_EQ(sh.stats.unmap_calls, unmaps + 3);
+
+	/* A mapping into the range: the range first, then the page. */
+	map4k(0, 0x100);
+	map4k(5, 0x10a);
+	CHECK_EQ(fault(&s, BASE), SHADOW_FILLED);
+	CHECK_EQ(fault(&s, BASE + 5 * 4096), SHADOW_FILLED);
+	unmaps = sh.stats.unmap_calls;
+	write_entry(0, 0);
+	write_entry(5, 0);
+	CHECK_EQ(sh.stats.unmap_calls, unmaps);
+	map4k(3, 0x106);
+	CHECK_EQ(fault(&s, BASE + 3 * 4096), SHADOW_FILLED);
+	CHECK_EQ(host_write(at), '-');
+	CHECK_EQ(host_write(at + 5 * 4096), '-');
+	CHECK_EQ(host_write(at + 3 * 4096), 'w');
+	CHECK_EQ(sh.stats.unmap_calls, unmaps + 1);
+
+	/* The frame of a page held writable turns code: the range goes
+	 * before the page is read-only elsewhere. A frame never dropped
+	 * writable turning code leaves the range held. */
+	write_entry(9, 0);
+	CHECK_EQ(host_write(at + 9 * 4096), 'w');
+	shadow_protect_code(&sh, 0x140, true);
+	CHECK_EQ(host_write(at + 9 * 4096), 'w');
+	shadow_protect_code(&sh, 0x100 + 2 * 9, true);
+	CHECK_EQ(host_write(at + 9 * 4096), '-');
+
+	/* A CR3 load into another address space keeps them, and one back
+	 * carries them out. An entry written again meanwhile (text_poke's
+	 * next alias, set from the other space) is mapped at once, which
+	 * replaces its unmap. */
+	write_entry(3, 0);
+	shadow_tlb_flushed(&sh);
+	CHECK_EQ(shadow_select(&sh, &other, true, &win), 0);
+	CHECK_EQ(host_write(at + 3 * 4096), 'w');
+	CHECK_EQ(shadow_select(&sh, &s, true, &win), 0);
+	CHECK_EQ(host_write(at + 3 * 4096), '-');
+	CHECK_EQ(fault(&s, BASE + 4096), SHADOW_PAGE_FAULT);
+	map4k(3, 0x10c);
+	CHECK_EQ(fault(&s, BASE + 3 * 4096), SHADOW_FILLED);
+	write_entry(3, 0);
+	CHECK_EQ(shadow_select(&sh, &other, true, &win), 0);
+	unmaps = sh.stats.unmap_calls;
+	put32(0x10e000, 0x4a11a5);
+	write_entry(3, 0x10eu << 12 | PTE_P | PTE_W | PTE_A | PTE_D);
+	CHECK_EQ(sh.stats.unmap_calls, unmaps);
+	CHECK_EQ(*(uint32_t *)(at + 3 * 4096), 0x4a11a5);
+	CHECK_EQ(shadow_select(&sh, &s, true, &win), 0);
+	CHECK_EQ(host_write(at + 3 * 4096), 'w');
+
+	/* A directory entry cleared (an exit's tables freed) after a page of
+	 * its region: one call for both, after the CR3 load. */
+	map4k(1, 0x102);
+	CHECK_EQ(fault(&s, BASE + 4096), SHADOW_FILLED);
+	CHECK_EQ(host_write(at + 4096), 'w');
+	unmaps = sh.stats.unmap_calls;
+	write_entry(1, 0);
+	uint32_t old_pde;
+	memcpy(&old_pde, ram.host + PD + (BASE >> 22) * 4, 4);
+	put32(PD + (BASE >> 22) * 4, 0);
+	shadow_after_write(&sh, PD + (BASE >> 22) * 4, &old_pde, 1);
+	CHECK_EQ(host_write(at + 4096), 'w');
+	CHECK_EQ(sh.stats.unmap_calls, unmaps);
+	shadow_tlb_flushed(&sh);
+	CHECK_EQ(shadow_select(&sh, &s, true, &win), 0);
+	CHECK_EQ(host_write(at + 4096), '-');
+	CHECK_EQ(sh.stats.unmap_calls, unmaps + 1);
 	shadow_destroy(&sh);
 	guest_ram_destroy(&ram);
 }
@@ -265,9 +404,9 @@ static void test_churned_pages(void)
 	struct window *win;
 	uint64_t gpa;
 	uint32_t err;
-	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
+	CHECK_EQ(shadow_select(&sh, &s, true, &win), 0);
 	CHECK_EQ(fault(&s, BASE + 4096), SHADOW_FILLED);   /* the kernel's view */
-	CHECK_EQ(shadow_select(&sh, &u, &win), 0);
+	CHECK_EQ(shadow_select(&sh, &u, true, &win), 0);
 	CHECK_EQ(fault(&u, BASE), SHADOW_FILLED);
 	CHECK_EQ(fault(&u, base2), SHADOW_FILLED);
 	CHECK(mapped(BASE) && mapped(BASE + 4096) && mapped(base2));
@@ -305,10 +444,10 @@ static void test_churned_pages(void)
 	 * the callouts are not to take, the #PF as well. */
 	write_entry(1, 0);
 	CHECK_EQ(sh.stats.churned_pages, 2);   /* the user view's mapping of it */
-	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
+	CHECK_EQ(shadow_select(&sh, &s, true, &win), 0);
 	CHECK_EQ(fault(&s, BASE + 4096), SHADOW_PAGE_FAULT);
 	CHECK(!shadow_churn_needed(&sh, BASE + 4096));
-	CHECK_EQ(shadow_select(&sh, &u, &win), 0);
+	CHECK_EQ(shadow_select(&sh, &u, true, &win), 0);
 	CHECK_EQ(fault(&u, BASE + 4096), SHADOW_CHURN);
 	CHECK_EQ(shadow_fill_anyway(&sh, &u, BASE + 4096, false, &gpa, &err, &sh.stats.churn_fills),
 		 SHADOW_PAGE_FAULT);
@@ -316,7 +455,7 @@ static void test_churned_pages(void)
 	CHECK_EQ(sh.stats.churn_fills, 1);
 
 	/* A write flood: page 2 stays, page 3 goes after it. */
-	CHECK_EQ(shadow_select(&sh, &u, &win), 0);
+	CHECK_EQ(shadow_select(&sh, &u, true, &win), 0);
 	CHECK_EQ(fault(&u, BASE + 2 * 4096), SHADOW_FILLED);
 	CHECK(mapped(BASE + 2 * 4096) && mapped(BASE + 3 * 4096));
 	uint64_t unshadowed = sh.stats.tables_unshadowed;
@@ -365,7 +504,7 @@ int main(void)
 
 	struct vcpu_state s = paged_state();
 	struct window *win;
-	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
+	CHECK_EQ(shadow_select(&sh, &s, true, &win), 0);
 
 	/* A fault in the middle of the run: one mmap maps all 16 pages, the
 	 * page without its accessed bit stays out, and what is mapped reads
@@ -384,7 +523,7 @@ int main(void)
 	/* Frames that do not follow each other are separate mappings: page
 	 * 22's fault (after its entries went) maps 21-22 together, 20 apart. */
 	shadow_flush(&sh);
-	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
+	CHECK_EQ(shadow_select(&sh, &s, true, &win), 0);
 	for (unsigned i = 0; i < 16; i++)
 		put32(PT + i * 4, 0);
 	uint64_t calls = sh.stats.map_calls;
@@ -411,7 +550,7 @@ int main(void)
 	 * page table is traced, so it and the fault's run are apart. */
 	shadow_flush(&sh);
 	put32(PD + (LARGE >> 22) * 4, 0x00000000u | PDE_PS | PTE_P | PTE_W | PTE_A | PTE_D);
-	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
+	CHECK_EQ(shadow_select(&sh, &s, true, &win), 0);
 	calls = sh.stats.map_calls;
 	CHECK_EQ(fault(&s, LARGE + 0x3000), SHADOW_FILLED);   /* the directory at 0x1000 */
 	CHECK_EQ(sh.stats.map_calls - calls, 3);
@@ -430,21 +569,21 @@ int main(void)
 	put32(PD + (BASE >> 22) * 4, PT | PTE_P | PTE_W | PTE_U | PTE_A);
 	struct vcpu_state user = s;
 	user.cpl = 3;
-	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
+	CHECK_EQ(shadow_select(&sh, &s, true, &win), 0);
 	CHECK_EQ(fault(&s, BASE), SHADOW_FILLED);
-	CHECK_EQ(shadow_select(&sh, &user, &win), 0);
+	CHECK_EQ(shadow_select(&sh, &user, true, &win), 0);
 	CHECK_EQ(fault(&user, BASE), SHADOW_FILLED);
 	CHECK_EQ(fault(&user, BASE + 30 * 4096), SHADOW_PAGE_FAULT);
-	CHECK_EQ(shadow_select(&sh, &s, &win), 0);   /* the guest's handler */
+	CHECK_EQ(shadow_select(&sh, &s, true, &win), 0);   /* the guest's handler */
 	uint32_t old_pte = 0;
 	put32(PT + 30 * 4, 0x130u << 12 | PTE_P | PTE_W | PTE_U | PTE_A | PTE_D);
 	calls = sh.stats.map_calls;
 	shadow_after_write(&sh, PT + 30 * 4, &old_pte, 1);
 	CHECK_EQ(sh.stats.map_calls - calls, 1);
 	CHECK(!mapped(BASE + 30 * 4096));
-	CHECK_EQ(shadow_select(&sh, &user, &win), 0);   /* its IRET */
+	CHECK_EQ(shadow_select(&sh, &user, true, &win), 0);   /* its IRET */
 	CHECK(mapped(BASE + 30 * 4096));
-	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
+	CHECK_EQ(shadow_select(&sh, &s, true, &win), 0);
 	CHECK_EQ(fault(&s, BASE + 30 * 4096), SHADOW_FILLED);
 	CHECK(mapped(BASE + 30 * 4096));
 
@@ -467,7 +606,7 @@ int main(void)
 	struct vcpu_state k = s;
 	for (uint32_t i = 0; i < SHADOW_MAX_WINDOWS; i++) {
 		k.cr3 = 0x800000u + i * 0x1000u;
-		CHECK_EQ(shadow_select(&sh, &k, &win), 0);
+		CHECK_EQ(shadow_select(&sh, &k, true, &win), 0);
 		if (i == 0) {
 			CHECK_EQ(fault(&k, kva + 0x5000), SHADOW_FILLED);
 			CHECK_EQ(fault(&k, BASE), SHADOW_FILLED);
@@ -477,7 +616,7 @@ int main(void)
 	CHECK_EQ(sh.stats.window_evictions, 0);
 	uint64_t faults = sh.stats.hidden_faults;
 	k.cr3 = 0x800000u + SHADOW_MAX_WINDOWS * 0x1000u;
-	CHECK_EQ(shadow_select(&sh, &k, &win), 0);
+	CHECK_EQ(shadow_select(&sh, &k, true, &win), 0);
 	CHECK_EQ(sh.stats.window_evictions, 1);
 	CHECK_EQ(sh.stats.window_recycles, 1);
 	CHECK(mapped(kva + 0x5000));
@@ -496,7 +635,7 @@ int main(void)
 	struct vcpu_state u = k;
 	u.cpl = 3;
 	u.cr3 = 0x800000u + (SHADOW_MAX_WINDOWS + 1) * 0x1000u;
-	CHECK_EQ(shadow_select(&sh, &u, &win), 0);
+	CHECK_EQ(shadow_select(&sh, &u, true, &win), 0);
 	CHECK_EQ(sh.stats.window_evictions, 2);
 	CHECK_EQ(sh.stats.window_recycles, 1);
 
@@ -517,7 +656,7 @@ int main(void)
 		return 1;
 	}
 	put32(PD + (LARGE >> 22) * 4, 0x02000000u | PDE_PS | PTE_P | PTE_W | PTE_A | PTE_D);
-	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
+	CHECK_EQ(shadow_select(&sh, &s, true, &win), 0);
 	CHECK_EQ(fault(&s, LARGE + 0x100000), SHADOW_FILLED);
 	CHECK(mapped(LARGE + 0x100000));
 	CHECK(!mapped(LARGE + 0xff000) && !mapped(LARGE));
@@ -526,6 +665,7 @@ int main(void)
 	guest_ram_destroy(&ram);
 	test_held_back_protection();
 	test_mapping_slot();
+	test_held_back_unmaps();
 	test_churned_pages();
 	return check_report("test_shadow_fill");
 }

@@ -937,7 +937,7 @@ static void test_ibl(void)
 	memset(&s, 0, sizeof(s));
 	struct window *win;
 	s.cr0 = CR0_PE;
-	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
+	CHECK_EQ(shadow_select(&sh, &s, true, &win), 0);
 	CHECK(win == &sh.identity);
 	for (uint32_t m = 0; m < IBL_MODES; m++)
 		CHECK_EQ(tags[m], (uint64_t)m << 32);   /* paging off: asid 0 */
@@ -948,16 +948,16 @@ static void test_ibl(void)
 	 * nothing is walked here) and the user view of the first. */
 	s.cr0 = CR0_PE | CR0_PG;
 	s.cr3 = 0x10000;
-	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
+	CHECK_EQ(shadow_select(&sh, &s, true, &win), 0);
 	uint64_t as1[IBL_MODES];
 	memcpy(as1, tags, sizeof(as1));
 	s.cr3 = 0x11000;
-	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
+	CHECK_EQ(shadow_select(&sh, &s, true, &win), 0);
 	uint64_t as2[IBL_MODES];
 	memcpy(as2, tags, sizeof(as2));
 	s.cr3 = 0x10000;
 	s.cpl = 3;
-	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
+	CHECK_EQ(shadow_select(&sh, &s, true, &win), 0);
 	uint64_t as1u[IBL_MODES];
 	memcpy(as1u, tags, sizeof(as1u));
 	for (uint32_t m = 0; m < IBL_MODES; m++) {
@@ -969,7 +969,7 @@ static void test_ibl(void)
 	CHECK(t1 != t2 && t1 != t1u && t2 != t1u && t1 != tg && t2 != tg && t1u != tg);
 	/* Back to the first: the window is cached, and so is its tag. */
 	s.cpl = 0;
-	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
+	CHECK_EQ(shadow_select(&sh, &s, true, &win), 0);
 	CHECK(!memcmp(tags, as1, sizeof(as1)));
 
 	/* Fill and look up: the entry answers its own address space and mode
@@ -1051,15 +1051,15 @@ static void test_ibl(void)
 		shadow_retire_global(&sh);
 	CHECK_EQ(sh.ibl_epoch, 1);
 	s.cr3 = 0x11000;
-	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
+	CHECK_EQ(shadow_select(&sh, &s, true, &win), 0);
 	uint64_t n2 = tags[0] >> 40;
 	s.cr3 = 0x10000;
-	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
+	CHECK_EQ(shadow_select(&sh, &s, true, &win), 0);
 	uint64_t n1 = tags[0] >> 40;
 	CHECK(n1 != n2 && n1 != tt.global >> 40 && n2 != tt.global >> 40);
 
 	s.cr0 = CR0_PE;
-	CHECK_EQ(shadow_select(&sh, &s, &win), 0);
+	CHECK_EQ(shadow_select(&sh, &s, true, &win), 0);
 	sh.space_changed = NULL;
 	sh.space_opaque = NULL;
 }
