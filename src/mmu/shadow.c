@@ -524,16 +524,23 @@ static void forget_entry(struct shadow *sh, struct shadow_window *w, uint32_t vp
 	sh->total_mapped--;
 }
 
+/* Forgets a mapped entry a page-table write changed; its host mapping is
+ * the caller's: held back, or replaced by a new mapping's MAP_FIXED. */
+static void forget_dropped(struct shadow *sh, struct shadow_window *w, uint32_t vpage, uint32_t *e)
+{
+	sh->dropped_window = w;
+	sh->dropped_vpage = vpage;
+	forget_entry(sh, w, vpage, e);
+	sh->stats.shadow_drops++;
+}
+
 static void drop_entry(struct shadow *sh, struct shadow_window *w, uint32_t vpage)
 {
 	uint32_t *e = entry_of(w, vpage);
 	if (!e || !*e)
 		return;
-	sh->dropped_window = w;
-	sh->dropped_vpage = vpage;
-	forget_entry(sh, w, vpage, e);
+	forget_dropped(sh, w, vpage, e);
 	shadow__defer_unmap(sh, w, vpage, vpage + 1);
-	sh->stats.shadow_drops++;
 }
 
 void shadow__release_table(struct shadow *sh, uint32_t page, uint16_t win, uint32_t key)
@@ -614,9 +621,7 @@ void shadow__drop_window(struct shadow *sh, struct shadow_window *w)
 {
 	if (!w->used)
 		return;
-	struct shadow_pending_unmap *p = shadow__pending_of(sh, w);
-	if (p)
-		shadow__pending_release(sh, p);   /* the whole window goes below */
+	shadow__forget_pending(sh, w);   /* the whole window goes below */
 	if (sh->dropped_window == w)
 		sh->dropped_window = NULL;
 	for (uint32_t r = 0; r < SHADOW_REGIONS; r++)
@@ -730,9 +735,13 @@ static void refresh_entry(struct shadow *sh, struct shadow_window *w, uint32_t v
 		}
 		now = false;   /* no room to split the mapping: drop it */
 	}
-	drop_entry(sh, w, vpage);
-	if (now && map_page(sh, w, va, &wk, NULL, NULL, false) == 0)
+	/* Another frame: its mapping replaces the old one (map_page), with no
+	 * unmap held back to empty the others' ranges before it. */
+	if (now && map_page(sh, w, va, &wk, NULL, NULL, false) == 0) {
 		sh->stats.shadow_updates++;
+		return;
+	}
+	drop_entry(sh, w, vpage);
 }
 
 #define SLOT_USERS_MAX 512u
@@ -940,18 +949,12 @@ static int map_run(struct shadow *sh, struct shadow_window *w, uint32_t vpage, u
 	uint8_t *host = w->win.base + (uint64_t)vpage * GUEST_PAGE_SIZE;
 	int prot = entry_prot(sh, shadow_entry(page, flags));
 	assert((vpage & 1023) + count <= 1024);   /* one region: entry_breaks' unit */
-	struct shadow_pending_unmap *p = shadow__pending_of(sh, w);
-	if (p && p->start < vpage + count && p->end > vpage) {
-		/* A held-back unmap inside the run is done by the run's own
-		 * MAP_FIXED (or its unmap on failure): a PTE changed to another
-		 * frame (a copy-on-write break) is mapped again at once
-		 * (refresh_entry), and cost two mmap calls. One that overlaps
-		 * the run is done first; one beside it waits on. */
-		if (p->start >= vpage && p->end <= vpage + count)
-			shadow__pending_release(sh, p);
-		else
-			shadow__flush_pending(sh, p);
-	}
+	/* A held-back unmap inside the run is done by the run's own
+	 * MAP_FIXED (or its unmap on failure): a PTE changed to another frame
+	 * (a copy-on-write break) is mapped again at once (refresh_entry), and
+	 * cost two mmap calls. One that overlaps the run is done first; one
+	 * beside it waits on. */
+	shadow__pending_before_map(sh, w, vpage, count);
 	sh->stats.map_calls++;
 	if (mmap(host, (size_t)count * GUEST_PAGE_SIZE, prot, MAP_SHARED | MAP_FIXED, sh->ram->memfd,
 		 (off_t)page * GUEST_PAGE_SIZE) == MAP_FAILED) {
@@ -1104,7 +1107,7 @@ static int map_page(struct shadow *sh, struct shadow_window *w, uint32_t va, con
 		return mprotect(host, GUEST_PAGE_SIZE, prot) < 0 ? -errno : 0;
 	}
 	if (*e)
-		drop_entry(sh, w, vpage);
+		forget_dropped(sh, w, vpage, e);   /* map_run's MAP_FIXED replaces its mapping */
 	w->region_tick[r] = ++sh->tick;
 	if (sh->host_maps >= sh->map_budget)
 		(void)shadow__replace_regions(sh, sh->map_budget - sh->map_budget / 8, w, r);

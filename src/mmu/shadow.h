@@ -33,7 +33,7 @@ _Static_assert(SHADOW_MAX_WINDOWS <= 256u, "struct shadow's recent_windows holds
 #define SHADOW_MAP_RESERVE 4096L
 #define SHADOW_MAP_MIN 4096L
 #define SHADOW_REGIONS 1024u       /* 4 MiB regions of a 4 GiB window */
-#define SHADOW_PENDING_UNMAPS 4u   /* windows with a held-back unmap at once */
+#define SHADOW_PENDING_UNMAPS 8u   /* held-back unmap ranges at once */
 #define SHADOW_REPROTECT_MAX 4096u /* pages a window not in use holds back */
 #define SHADOW_IDENTITY_HELD_MAX 4096u /* pages the identity window holds back */
 #define SHADOW_REUSED_SLOTS 4u       /* temporary mapping slots a window remembers */
@@ -239,13 +239,14 @@ struct shadow {
 	/* Host unmaps of dropped entries and regions, held back and merged
 	 * while the guest clears page-table entries and tables (munmap,
 	 * exec, exit): a TLB may keep translations until INVLPG or a CR3
-	 * load, so the host mappings may too. One range per window, in up
-	 * to SHADOW_PENDING_UNMAPS windows; a range grows over pages that
-	 * hold no mapping, so an address space's teardown is one host call
-	 * per view (each call that takes a mapping away costs a shootdown
-	 * on every core another vCPU runs on). Carried out before a mapping
-	 * into the range, any change of protection, INVLPG, and the
-	 * window's selection. */
+	 * load, so the host mappings may too. Up to SHADOW_PENDING_UNMAPS
+	 * ranges, of any windows; a range grows over pages that hold no
+	 * mapping, so an address space's teardown is one host call per view
+	 * (each call that takes a mapping away costs a shootdown on every
+	 * core another vCPU runs on). Carried out at an INVLPG of a page in
+	 * them, a mapping into them, a frame they may hold writable turning
+	 * a table or code, and the window's selection after a CR3 load
+	 * (shadow_unmap.c). */
 	struct shadow_pending_unmap {
 		struct shadow_window *w;  /* NULL: slot free */
 		uint32_t start, end;      /* linear pages [start, end) */

@@ -43,15 +43,17 @@ bool shadow__list_remove(struct shadow *sh, uint32_t *head, uint16_t win, uint32
 
 /* shadow_log.c's: the device memory moved from old_gpa (at a selection). */
 void shadow__apply_devmem_move(struct shadow *sh, uint64_t old_gpa);
-/* shadow_unmap.c: held-back host unmaps. w's range or NULL (w NULL: a
- * free slot); a slot freed; one carried out (p may be NULL or free);
- * all, win's, or those holding vpage in the address space of cr3 carried
- * out; pages [start, end) of w, which hold no entry, unmapped now or with
- * w's range; whether w's range holds vpage; the host call. */
-struct shadow_pending_unmap *shadow__pending_of(struct shadow *sh, const struct shadow_window *w);
-void shadow__pending_release(struct shadow *sh, struct shadow_pending_unmap *p);
-void shadow__flush_pending(struct shadow *sh, struct shadow_pending_unmap *p);
+/* shadow_unmap.c: held-back host unmaps. All carried out, win's, those
+ * holding vpage in the address space of cr3; w's forgotten (the caller
+ * unmaps the window whole); those of w a mapping of pages [vpage,
+ * vpage + count) overlaps carried out, those inside it forgotten (its
+ * MAP_FIXED replaces them); pages [start, end) of w, which hold no entry,
+ * unmapped now or later; whether one of w's ranges holds vpage; the host
+ * call. */
 void shadow__flush_pending_unmap(struct shadow *sh);
+void shadow__forget_pending(struct shadow *sh, const struct shadow_window *w);
+void shadow__pending_before_map(struct shadow *sh, const struct shadow_window *w, uint32_t vpage,
+				uint32_t count);
 void shadow__flush_pending_window(struct shadow *sh, const struct window *win);
 void shadow__flush_pending_page(struct shadow *sh, uint32_t cr3, uint32_t vpage);
 void shadow__defer_unmap(struct shadow *sh, struct shadow_window *w, uint32_t start, uint32_t end);

@@ -1,6 +1,6 @@
 /* Held-back host unmaps (struct shadow's pending_unmap, docs/DESIGN.md
- * "Host unmaps of dropped shadow entries"): the range of each window whose
- * entries and regions a page-table write dropped, held until the guest
+ * "Host unmaps of dropped shadow entries"): ranges of windows whose
+ * entries and regions page-table writes dropped, held until the guest
  * invalidates them, merged across pages that hold no mapping, and the
  * host call that takes them away. shadow.c holds them back (drop_entry,
  * shadow__drop_region) and carries them out (INVLPG, a mapping into the
@@ -21,17 +21,17 @@ void shadow__unmap_range(struct shadow *sh, struct shadow_window *w, uint32_t vp
 		   PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
 }
 
-/* w's held-back unmap, or NULL. */
-struct shadow_pending_unmap *shadow__pending_of(struct shadow *sh, const struct shadow_window *w)
+/* A free slot, or NULL. */
+static struct shadow_pending_unmap *free_slot(struct shadow *sh)
 {
 	for (unsigned i = 0; i < SHADOW_PENDING_UNMAPS; i++)
-		if (sh->pending_unmap[i].w == w)
+		if (!sh->pending_unmap[i].w)
 			return &sh->pending_unmap[i];
 	return NULL;
 }
 
 /* p's slot free again; with none held back, no page is in one. */
-void shadow__pending_release(struct shadow *sh, struct shadow_pending_unmap *p)
+static void release(struct shadow *sh, struct shadow_pending_unmap *p)
 {
 	p->w = NULL;
 	for (unsigned i = 0; i < SHADOW_PENDING_UNMAPS; i++)
@@ -40,25 +40,46 @@ void shadow__pending_release(struct shadow *sh, struct shadow_pending_unmap *p)
 	sh->pending_epoch++;
 }
 
-void shadow__flush_pending(struct shadow *sh, struct shadow_pending_unmap *p)
+static void flush_slot(struct shadow *sh, struct shadow_pending_unmap *p)
 {
-	if (!p || !p->w)
+	if (!p->w)
 		return;
 	shadow__unmap_range(sh, p->w, p->start, p->end - p->start);
-	shadow__pending_release(sh, p);
+	release(sh, p);
 }
 
 void shadow__flush_pending_unmap(struct shadow *sh)
 {
 	for (unsigned i = 0; i < SHADOW_PENDING_UNMAPS; i++)
-		shadow__flush_pending(sh, &sh->pending_unmap[i]);
+		flush_slot(sh, &sh->pending_unmap[i]);
 }
 
 void shadow__flush_pending_window(struct shadow *sh, const struct window *win)
 {
 	for (unsigned i = 0; i < SHADOW_PENDING_UNMAPS; i++)
 		if (sh->pending_unmap[i].w && &sh->pending_unmap[i].w->win == win)
-			shadow__flush_pending(sh, &sh->pending_unmap[i]);
+			flush_slot(sh, &sh->pending_unmap[i]);
+}
+
+void shadow__forget_pending(struct shadow *sh, const struct shadow_window *w)
+{
+	for (unsigned i = 0; i < SHADOW_PENDING_UNMAPS; i++)
+		if (sh->pending_unmap[i].w == w)
+			release(sh, &sh->pending_unmap[i]);
+}
+
+void shadow__pending_before_map(struct shadow *sh, const struct shadow_window *w, uint32_t vpage,
+				uint32_t count)
+{
+	for (unsigned i = 0; i < SHADOW_PENDING_UNMAPS; i++) {
+		struct shadow_pending_unmap *p = &sh->pending_unmap[i];
+		if (p->w != w || p->start >= vpage + count || p->end <= vpage)
+			continue;
+		if (p->start >= vpage && p->end <= vpage + count)
+			release(sh, p);   /* the mapping's MAP_FIXED replaces it */
+		else
+			flush_slot(sh, p);
+	}
 }
 
 /* Whether w holds no entry in linear pages [from, to): a region with no
@@ -77,31 +98,48 @@ static bool nothing_mapped(const struct shadow_window *w, uint32_t from, uint32_
 	return true;
 }
 
+/* Whether [start, end) can join p's range: they touch, or the pages
+ * between hold no mapping (an unmap of pages that hold none changes
+ * nothing). */
+static bool joins(const struct shadow_pending_unmap *p, uint32_t start, uint32_t end)
+{
+	if (end >= p->start && start <= p->end)
+		return true;
+	return end < p->start ? nothing_mapped(p->w, end, p->start) : nothing_mapped(p->w, p->end, start);
+}
+
 /* Unmaps linear pages [start, end) of w, which hold no entry, now or
- * later: merged with w's held-back range where the pages between the
- * two hold no mapping either (an unmap of pages that hold none changes
- * nothing), else in place of it. */
+ * later: merged into one of w's held-back ranges that it joins, else in a
+ * range of its own; with every slot taken, the oldest range is unmapped
+ * now and its slot taken (kept, not released: a release would move the
+ * epoch on while the pages just dropped are held). A page dropped and
+ * mapped again at once (a copy-on-write break) so leaves the other
+ * ranges held. */
 void shadow__defer_unmap(struct shadow *sh, struct shadow_window *w, uint32_t start, uint32_t end)
 {
-	struct shadow_pending_unmap *p = shadow__pending_of(sh, w);
-	if (p) {
-		uint32_t lo = start < p->start ? start : p->start, hi = end > p->end ? end : p->end;
-		bool joined = end >= p->start && start <= p->end;
-		if (joined || (end < p->start ? nothing_mapped(w, end, p->start) : nothing_mapped(w, p->end, start))) {
-			p->start = lo;
-			p->end = hi;
-			return;
+	for (unsigned i = 0; i < SHADOW_PENDING_UNMAPS; i++) {
+		struct shadow_pending_unmap *p = &sh->pending_unmap[i];
+		if (p->w != w || !joins(p, start, end))
+			continue;
+		p->start = start < p->start ? start : p->start;
+		p->end = end > p->end ? end : p->end;
+		/* Grown, it may join others of w's (what lay between them was
+		 * mapped until now). */
+		for (unsigned j = 0; j < SHADOW_PENDING_UNMAPS; j++) {
+			struct shadow_pending_unmap *q = &sh->pending_unmap[j];
+			if (q != p && q->w == w && joins(q, p->start, p->end)) {
+				p->start = q->start < p->start ? q->start : p->start;
+				p->end = q->end > p->end ? q->end : p->end;
+				q->w = NULL;   /* p holds its pages: no epoch moves */
+			}
 		}
-		/* Unmapped, the slot kept: a release would move the epoch
-		 * on while the pages just dropped are held. */
+		return;
+	}
+	struct shadow_pending_unmap *p = free_slot(sh);
+	if (!p) {
+		p = &sh->pending_unmap[sh->pending_next];
+		sh->pending_next = (sh->pending_next + 1) % SHADOW_PENDING_UNMAPS;
 		shadow__unmap_range(sh, p->w, p->start, p->end - p->start);
-	} else {
-		p = shadow__pending_of(sh, NULL);
-		if (!p) {
-			p = &sh->pending_unmap[sh->pending_next];
-			sh->pending_next = (sh->pending_next + 1) % SHADOW_PENDING_UNMAPS;
-			shadow__unmap_range(sh, p->w, p->start, p->end - p->start);
-		}
 	}
 	p->w = w;
 	p->start = start;
@@ -112,8 +150,12 @@ void shadow__defer_unmap(struct shadow *sh, struct shadow_window *w, uint32_t st
  * between such pages). */
 bool shadow__pending_holds(struct shadow *sh, const struct shadow_window *w, uint32_t vpage)
 {
-	const struct shadow_pending_unmap *p = shadow__pending_of(sh, w);
-	return p && vpage >= p->start && vpage < p->end;
+	for (unsigned i = 0; i < SHADOW_PENDING_UNMAPS; i++) {
+		const struct shadow_pending_unmap *p = &sh->pending_unmap[i];
+		if (p->w == w && vpage >= p->start && vpage < p->end)
+			return true;
+	}
+	return false;
 }
 
 /* An INVLPG of vpage in the address space whose directory is cr3: each of
@@ -125,6 +167,6 @@ void shadow__flush_pending_page(struct shadow *sh, uint32_t cr3, uint32_t vpage)
 	for (unsigned i = 0; i < SHADOW_PENDING_UNMAPS; i++) {
 		struct shadow_pending_unmap *p = &sh->pending_unmap[i];
 		if (p->w && p->w->cr3 == cr3 && vpage >= p->start && vpage < p->end)
-			shadow__flush_pending(sh, p);
+			flush_slot(sh, p);
 	}
 }
