@@ -218,10 +218,10 @@ int shadow_select(struct shadow *sh, const struct vcpu_state *s, bool tlb_flushe
 	 * while no vCPU runs in it (nothing reaches a window but through GS),
 	 * and is done before it runs again, and at the selection after the
 	 * vCPU's CR3 load: as a TLB that a CR3 load flushed. A window some
-	 * vCPU runs in, selected again without one (after another vCPU held
-	 * the lock, as the run loop begins, the other view of the address
-	 * space after an INT or IRET), keeps them until the guest invalidates
-	 * them (shadow_invlpg, shadow_tlb_flushed). */
+	 * vCPU runs in (this one's, selected again after another vCPU held
+	 * the lock or as the run loop begins; another vCPU's), selected
+	 * without one keeps them until the guest invalidates them
+	 * (shadow_invlpg, shadow_tlb_flushed). */
 	int view = shadow_view(s);
 	bool paging = view >= 0;   /* a window of the cache: paging, or A20 masked */
 	bool pae = paging && view != SHADOW_VIEW_UNPAGED_A20 && (s->cr4 & CR4_PAE);

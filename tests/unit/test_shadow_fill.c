@@ -67,6 +67,20 @@ static char host_write(const uint8_t *addr)
 	return result;
 }
 
+/* RAM and a shadow, with directories PD and pd2 both holding PT for the
+ * region at BASE (supervisor). False (a failed check) if set-up fails. */
+static bool two_directories(uint32_t pd2)
+{
+	if (guest_ram_init(&ram, 16, 0) || shadow_init(&sh, &ram)) {
+		fprintf(stderr, "setup failed\n");
+		CHECK(false);
+		return false;
+	}
+	put32(PD + (BASE >> 22) * 4, PT | PTE_P | PTE_W | PTE_A);
+	put32(pd2 + (BASE >> 22) * 4, PT | PTE_P | PTE_W | PTE_A);
+	return true;
+}
+
 /* Pages that turn code while a window is not in use are read-only there
  * from when it is selected again (held back until then, and applied in
  * address order, neighbours in one call), and one protected and released
@@ -75,13 +89,8 @@ static char host_write(const uint8_t *addr)
 static void test_held_back_protection(void)
 {
 	const uint32_t pd2 = 0x3000;
-	if (guest_ram_init(&ram, 16, 0) || shadow_init(&sh, &ram)) {
-		fprintf(stderr, "setup failed\n");
-		CHECK(false);
+	if (!two_directories(pd2))
 		return;
-	}
-	put32(PD + (BASE >> 22) * 4, PT | PTE_P | PTE_W | PTE_A);
-	put32(pd2 + (BASE >> 22) * 4, PT | PTE_P | PTE_W | PTE_A);
 	for (unsigned i = 0; i < 16; i++)
 		map4k(i, 0x100 + i);
 	struct vcpu_state a = paged_state(), b = a;
@@ -249,13 +258,8 @@ static void test_mapping_slot(void)
 static void test_held_back_unmaps(void)
 {
 	const uint32_t pd2 = 0x3000;
-	if (guest_ram_init(&ram, 16, 0) || shadow_init(&sh, &ram)) {
-		fprintf(stderr, "setup failed\n");
-		CHECK(false);
+	if (!two_directories(pd2))
 		return;
-	}
-	put32(PD + (BASE >> 22) * 4, PT | PTE_P | PTE_W | PTE_A);
-	put32(pd2 + (BASE >> 22) * 4, PT | PTE_P | PTE_W | PTE_A);
 	/* Pages 0, 1, 5, 7 and 9 only, each in a frame of its own. */
 	const unsigned pages[] = { 0, 1, 5, 7, 9 };
 	struct vcpu_state s = paged_state(), other = s;
