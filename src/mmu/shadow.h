@@ -252,6 +252,7 @@ struct shadow {
 		uint32_t start, end;      /* linear pages [start, end) */
 	} pending_unmap[SHADOW_PENDING_UNMAPS];
 	unsigned pending_next;            /* the slot taken when all are */
+	unsigned npending;                /* slots in use: none, nothing to look at */
 	/* Per page: pending_epoch when a writable mapping of it was dropped
 	 * (its unmap perhaps held back). The epoch moves on whenever no
 	 * unmap is held back, so a page turned a table need not wait for

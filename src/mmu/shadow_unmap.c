@@ -34,10 +34,8 @@ static struct shadow_pending_unmap *free_slot(struct shadow *sh)
 static void release(struct shadow *sh, struct shadow_pending_unmap *p)
 {
 	p->w = NULL;
-	for (unsigned i = 0; i < SHADOW_PENDING_UNMAPS; i++)
-		if (sh->pending_unmap[i].w)
-			return;
-	sh->pending_epoch++;
+	if (--sh->npending == 0)
+		sh->pending_epoch++;
 }
 
 static void flush_slot(struct shadow *sh, struct shadow_pending_unmap *p)
@@ -50,12 +48,16 @@ static void flush_slot(struct shadow *sh, struct shadow_pending_unmap *p)
 
 void shadow__flush_pending_unmap(struct shadow *sh)
 {
+	if (!sh->npending)
+		return;
 	for (unsigned i = 0; i < SHADOW_PENDING_UNMAPS; i++)
 		flush_slot(sh, &sh->pending_unmap[i]);
 }
 
 void shadow__flush_pending_window(struct shadow *sh, const struct window *win)
 {
+	if (!sh->npending)
+		return;
 	for (unsigned i = 0; i < SHADOW_PENDING_UNMAPS; i++)
 		if (sh->pending_unmap[i].w && &sh->pending_unmap[i].w->win == win)
 			flush_slot(sh, &sh->pending_unmap[i]);
@@ -63,6 +65,8 @@ void shadow__flush_pending_window(struct shadow *sh, const struct window *win)
 
 void shadow__forget_pending(struct shadow *sh, const struct shadow_window *w)
 {
+	if (!sh->npending)
+		return;
 	for (unsigned i = 0; i < SHADOW_PENDING_UNMAPS; i++)
 		if (sh->pending_unmap[i].w == w)
 			release(sh, &sh->pending_unmap[i]);
@@ -71,6 +75,8 @@ void shadow__forget_pending(struct shadow *sh, const struct shadow_window *w)
 void shadow__pending_before_map(struct shadow *sh, const struct shadow_window *w, uint32_t vpage,
 				uint32_t count)
 {
+	if (!sh->npending)
+		return;
 	for (unsigned i = 0; i < SHADOW_PENDING_UNMAPS; i++) {
 		struct shadow_pending_unmap *p = &sh->pending_unmap[i];
 		if (p->w != w || p->start >= vpage + count || p->end <= vpage)
@@ -131,12 +137,15 @@ void shadow__defer_unmap(struct shadow *sh, struct shadow_window *w, uint32_t st
 				p->start = q->start < p->start ? q->start : p->start;
 				p->end = q->end > p->end ? q->end : p->end;
 				q->w = NULL;   /* p holds its pages: no epoch moves */
+				sh->npending--;
 			}
 		}
 		return;
 	}
 	struct shadow_pending_unmap *p = free_slot(sh);
-	if (!p) {
+	if (p) {
+		sh->npending++;
+	} else {
 		p = &sh->pending_unmap[sh->pending_next];
 		sh->pending_next = (sh->pending_next + 1) % SHADOW_PENDING_UNMAPS;
 		shadow__unmap_range(sh, p->w, p->start, p->end - p->start);
@@ -150,6 +159,8 @@ void shadow__defer_unmap(struct shadow *sh, struct shadow_window *w, uint32_t st
  * between such pages). */
 bool shadow__pending_holds(struct shadow *sh, const struct shadow_window *w, uint32_t vpage)
 {
+	if (!sh->npending)
+		return false;
 	for (unsigned i = 0; i < SHADOW_PENDING_UNMAPS; i++) {
 		const struct shadow_pending_unmap *p = &sh->pending_unmap[i];
 		if (p->w == w && vpage >= p->start && vpage < p->end)
@@ -164,6 +175,8 @@ bool shadow__pending_holds(struct shadow *sh, const struct shadow_window *w, uin
  * it). */
 void shadow__flush_pending_page(struct shadow *sh, uint32_t cr3, uint32_t vpage)
 {
+	if (!sh->npending)
+		return;
 	for (unsigned i = 0; i < SHADOW_PENDING_UNMAPS; i++) {
 		struct shadow_pending_unmap *p = &sh->pending_unmap[i];
 		if (p->w && p->w->cr3 == cr3 && vpage >= p->start && vpage < p->end)
