@@ -331,7 +331,9 @@ void cpu_paging_changed(struct cpu *cpu, uint32_t old_cr0, uint32_t old_cr4)
 {
 	uint32_t cr0_diff = old_cr0 ^ cpu->s.cr0, cr4_diff = old_cr4 ^ cpu->s.cr4;
 	/* A MOV to CR3 flushes the TLB (and one to CR0 or CR4 may): what
-	 * page-table writes left for it is carried out. */
+	 * page-table writes left for it is carried out, the held-back
+	 * write-protections now, the held-back unmaps at the selection that
+	 * follows (tlb_flush_due). */
 	shadow_tlb_flushed(cpu->sh);
 	cpu->tlb_flush_due = true;
 	cpu_tlb_flush(cpu);

@@ -348,8 +348,14 @@ static void hold_wp(struct shadow *sh, struct shadow_window *w, uint32_t vpage)
 	sh->stats.wp_held++;
 }
 
-/* The write-protections held back in windows a vCPU may run in. */
-static void apply_held_wp(struct shadow *sh)
+/* A CR3 load (or a CR0/CR4 write, a task switch), or an INVLPG: the
+ * write-protections held back in the windows a vCPU may run in are
+ * carried out. Held-back unmaps wait for the window's selection that
+ * follows a CR3 load (shadow_select's tlb_flushed): one the vCPU leaves
+ * keeps them until it comes back (the kernel's text_poke sets its next
+ * alias from the other address space, and the new mapping replaces the
+ * unmap); an INVLPG takes those of its page (shadow_invlpg). */
+void shadow_tlb_flushed(struct shadow *sh)
 {
 	if (!sh->wp_held)
 		return;
@@ -361,17 +367,6 @@ static void apply_held_wp(struct shadow *sh)
 		if (w->nreprotect && shadow__window_live(sh, &w->win))
 			shadow__flush_reprotects(sh, w);
 	}
-}
-
-/* A CR3 load (or a CR0/CR4 write, a task switch): the write-protections
- * held back in the windows a vCPU may run in are carried out. Held-back
- * unmaps wait for the window's selection that follows (shadow_select's
- * tlb_flushed): one the vCPU leaves keeps them until it comes back (the
- * kernel's text_poke sets its next alias from the other address space,
- * and the new mapping replaces the unmap). */
-void shadow_tlb_flushed(struct shadow *sh)
-{
-	apply_held_wp(sh);
 }
 
 /* --- dropping shadow entries -------------------------------------------- */
@@ -483,7 +478,7 @@ void shadow_invlpg(struct shadow *sh, uint32_t va)
 	 * Another address space's wait for the CR3 load that selects it. */
 	if (sh->current && sh->current != &sh->identity)
 		shadow__flush_pending_page(sh, ((const struct shadow_window *)sh->current)->cr3, vpage);
-	apply_held_wp(sh);
+	shadow_tlb_flushed(sh);
 	if (global_pages_holds(&sh->global, va))
 		shadow_retire_global(sh);
 }
@@ -1393,7 +1388,8 @@ int shadow_init(struct shadow *sh, const struct guest_ram *ram)
 	sh->adaptive_state = calloc(sh->adaptive_mask + 1, 1);
 	sh->churn = calloc(SHADOW_CHURN_SLOTS, sizeof(*sh->churn));
 	if (!sh->windows || !sh->map_head || !sh->deriv_head || !sh->pt_refs || !sh->dropped_rw_epoch ||
-	    !sh->table_writes || !sh->code_protect || !sh->devmem_dirty || !sh->identity_ro || !sh->adaptive || !sh->adaptive_plain ||
+	    !sh->table_writes || !sh->code_protect || !sh->devmem_dirty || !sh->identity_ro ||
+	    !sh->adaptive || !sh->adaptive_plain ||
 	    !sh->adaptive_state || !sh->churn || global_pages_init(&sh->global)) {
 		shadow_destroy(sh);
 		return -ENOMEM;

@@ -21,6 +21,18 @@ void shadow__unmap_range(struct shadow *sh, struct shadow_window *w, uint32_t vp
 		   PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
 }
 
+static bool holds(const struct shadow_pending_unmap *p, uint32_t vpage)
+{
+	return vpage >= p->start && vpage < p->end;
+}
+
+/* p's range grown to take [start, end) in. */
+static void widen(struct shadow_pending_unmap *p, uint32_t start, uint32_t end)
+{
+	p->start = start < p->start ? start : p->start;
+	p->end = end > p->end ? end : p->end;
+}
+
 /* A free slot, or NULL. */
 static struct shadow_pending_unmap *free_slot(struct shadow *sh)
 {
@@ -116,8 +128,8 @@ static bool joins(const struct shadow_pending_unmap *p, uint32_t start, uint32_t
 
 /* Unmaps linear pages [start, end) of w, which hold no entry, now or
  * later: merged into one of w's held-back ranges that it joins, else in a
- * range of its own; with every slot taken, the oldest range is unmapped
- * now and its slot taken (kept, not released: a release would move the
+ * range of its own; with every slot taken, one range (each slot in turn)
+ * is unmapped now and its slot taken (kept, not released: a release would move the
  * epoch on while the pages just dropped are held). A page dropped and
  * mapped again at once (a copy-on-write break) so leaves the other
  * ranges held. */
@@ -127,15 +139,13 @@ void shadow__defer_unmap(struct shadow *sh, struct shadow_window *w, uint32_t st
 		struct shadow_pending_unmap *p = &sh->pending_unmap[i];
 		if (p->w != w || !joins(p, start, end))
 			continue;
-		p->start = start < p->start ? start : p->start;
-		p->end = end > p->end ? end : p->end;
+		widen(p, start, end);
 		/* Grown, it may join others of w's (what lay between them was
 		 * mapped until now). */
 		for (unsigned j = 0; j < SHADOW_PENDING_UNMAPS; j++) {
 			struct shadow_pending_unmap *q = &sh->pending_unmap[j];
 			if (q != p && q->w == w && joins(q, p->start, p->end)) {
-				p->start = q->start < p->start ? q->start : p->start;
-				p->end = q->end > p->end ? q->end : p->end;
+				widen(p, q->start, q->end);
 				q->w = NULL;   /* p holds its pages: no epoch moves */
 				sh->npending--;
 			}
@@ -163,7 +173,7 @@ bool shadow__pending_holds(struct shadow *sh, const struct shadow_window *w, uin
 		return false;
 	for (unsigned i = 0; i < SHADOW_PENDING_UNMAPS; i++) {
 		const struct shadow_pending_unmap *p = &sh->pending_unmap[i];
-		if (p->w == w && vpage >= p->start && vpage < p->end)
+		if (p->w == w && holds(p, vpage))
 			return true;
 	}
 	return false;
@@ -179,7 +189,7 @@ void shadow__flush_pending_page(struct shadow *sh, uint32_t cr3, uint32_t vpage)
 		return;
 	for (unsigned i = 0; i < SHADOW_PENDING_UNMAPS; i++) {
 		struct shadow_pending_unmap *p = &sh->pending_unmap[i];
-		if (p->w && p->w->cr3 == cr3 && vpage >= p->start && vpage < p->end)
+		if (p->w && p->w->cr3 == cr3 && holds(p, vpage))
 			flush_slot(sh, p);
 	}
 }

@@ -254,7 +254,7 @@ static void test_mapping_slot(void)
  * an INVLPG elsewhere, the same window selected again without a CR3 load
  * (another vCPU held the lock), a CR3 load that leaves the window and a
  * copy-on-write break elsewhere do not. Past SHADOW_PENDING_UNMAPS
- * ranges the oldest goes. */
+ * ranges one goes. */
 static void test_held_back_unmaps(void)
 {
 	const uint32_t pd2 = 0x3000;
@@ -376,7 +376,8 @@ static void test_held_back_unmaps(void)
 	CHECK_EQ(host_write(at + 8 * 4096), '-');
 	CHECK_EQ(sh.stats.unmap_calls, unmaps + 1);
 
-	/* More ranges than slots: the oldest is unmapped to make room. */
+	/* More ranges than slots: one is unmapped to make room (each slot in
+	 * turn, the first here). */
 	for (unsigned i = 10; i < 30; i++) {
 		map4k(i, 0x120 + i);
 		CHECK_EQ(fault(&s, BASE + i * 4096), SHADOW_FILLED);
